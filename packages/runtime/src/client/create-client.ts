@@ -1,0 +1,25 @@
+import type { Store } from '../store/store.js';
+import { systemClock, type Clock } from '../worker/clock.js';
+import type { DurableClient } from './durable-client.js';
+import { LocalClient } from './local-client.js';
+
+/** Options of {@link createClient}. */
+export interface CreateClientOptions {
+  readonly store: Store;
+  /** Defaults to the system clock. */
+  readonly clock?: Clock;
+}
+
+/**
+ * A {@link DurableClient} over a store, without a worker: for processes that start and watch orchestrations that
+ * other processes (or tabs) run.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ store });
+ * client.customStatus$(id).subscribe(console.log);
+ * ```
+ */
+export function createClient(options: CreateClientOptions): DurableClient {
+  return new LocalClient({ store: options.store, clock: options.clock ?? systemClock });
+}

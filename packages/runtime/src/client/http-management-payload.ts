@@ -1,0 +1,42 @@
+import type { HttpManagementPayload, HttpManagementPayloadOptions } from './durable-client.js';
+
+/** Base path of the Durable Functions HTTP management API. */
+export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
+
+/**
+ * The management URLs of an instance, formatted as Durable Functions does: `{eventName}` and `{text}` are left as
+ * placeholders for the caller to fill in. `baseUrl` is the server origin (optionally with a path prefix); the
+ * webhook path is appended unless `baseUrl` already ends with it.
+ *
+ * @example
+ * ```ts
+ * createHttpManagementPayload('abc', 'http://127.0.0.1:7071').statusQueryGetUri;
+ * // 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/abc'
+ * ```
+ */
+export function createHttpManagementPayload(
+  instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {},
+): HttpManagementPayload {
+  const root = webhookRoot(baseUrl);
+  const instance = `${root}/instances/${encodeURIComponent(instanceId)}`;
+  const query = (extra?: string) => {
+    const parts = [extra, options.key === undefined ? undefined : `code=${encodeURIComponent(options.key)}`].filter(Boolean);
+    return parts.length > 0 ? `?${parts.join('&')}` : '';
+  };
+  return {
+    id: instanceId,
+    statusQueryGetUri: `${instance}${query()}`,
+    sendEventPostUri: `${instance}/raiseEvent/{eventName}${query()}`,
+    terminatePostUri: `${instance}/terminate${query('reason={text}')}`,
+    rewindPostUri: `${instance}/rewind${query('reason={text}')}`,
+    purgeHistoryDeleteUri: `${instance}${query()}`,
+    suspendPostUri: `${instance}/suspend${query('reason={text}')}`,
+    resumePostUri: `${instance}/resume${query('reason={text}')}`,
+  };
+}
+
+/** `baseUrl` without a trailing slash, ending with the webhook path. */
+export function webhookRoot(baseUrl: string): string {
+  const trimmed = baseUrl.replace(/\/+$/, '');
+  return trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
+}

@@ -1,0 +1,377 @@
+import {
+  concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, of, scan, takeUntil,
+  takeWhile, timer, type Observable,
+} from 'rxjs';
+import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
+import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import type { HistoryEvent } from '../model/history-event.js';
+import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import { toPlainJson } from '../model/json.js';
+import type { MessageEvent } from '../model/message.js';
+import { assertOptionalDate, assertValidInstanceId, assertValidName } from '../model/validation.js';
+import { comparePageKeys, matchesQuery, pageKeyOf } from '../store/store-helpers.js';
+import type { InstanceQuery, StatusChange, Store } from '../store/store.js';
+import type { Clock } from '../worker/clock.js';
+import type {
+  DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions, InstanceFilter, InstancesPage,
+  ListInstancesQuery, PurgeInstancesFilter, PurgeResult, StartNewOptions,
+} from './durable-client.js';
+import { createHttpManagementPayload } from './http-management-payload.js';
+import { sameJson } from './same-json.js';
+
+/** Options of {@link LocalClient}. */
+export interface LocalClientOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  /** When given, `startNew` rejects other orchestrator names (a runtime's own client knows its orchestrators). */
+  readonly knownOrchestrators?: ReadonlySet<string>;
+}
+
+/** Default `timeoutMs` of `waitForCompletion`. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
+
+/**
+ * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
+ * built on the store's change feed (`changes$`), so they push committed changes and never poll.
+ */
+export class LocalClient implements DurableClient {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #known: ReadonlySet<string> | undefined;
+
+  constructor(options: LocalClientOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#known = options.knownOrchestrators;
+  }
+
+  async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
+    assertValidName(name, 'orchestrator name');
+    if (this.#known && !this.#known.has(name)) {
+      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
+    }
+    const instanceId = options.instanceId ?? crypto.randomUUID();
+    assertValidInstanceId(instanceId);
+    const input = toPlainJson(options.input, 'input');
+    const now = this.#clock.now();
+    const executionId = crypto.randomUUID();
+    await this.#store.createInstance({
+      state: {
+        instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId,
+        historyLength: 0, version: 1, ...(input === undefined ? {} : { input }),
+      },
+      message: {
+        id: crypto.randomUUID(), instanceId,
+        event: {
+          type: 'ExecutionStarted', eventId: -1, timestamp: now.toISOString(), name, instanceId, executionId,
+          ...(input === undefined ? {} : { input }),
+        },
+      },
+    });
+    return instanceId;
+  }
+
+  async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
+    assertValidInstanceId(instanceId);
+    const state = await this.#store.getInstance(instanceId);
+    if (!state) return undefined;
+    const status = toInstanceStatus(state, options);
+    if (!options.showHistory) return status;
+    const history = await this.#store.getHistory(instanceId);
+    return { ...status, history: options.showHistoryOutput ? history : history.map(withoutPayload) };
+  }
+
+  async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
+    const storeQuery = toStoreQuery(query);
+    const page = await this.#store.queryInstances({
+      ...storeQuery,
+      ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }),
+      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
+    });
+    return {
+      instances: page.instances.map((s) => toInstanceStatus(s, query)),
+      ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken }),
+    };
+  }
+
+  getStatusAll(): Promise<InstanceStatus[]> {
+    return this.getStatusBy({});
+  }
+
+  async getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
+    const all: InstanceStatus[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.listInstances({ ...filter, pageSize: 1000, ...(continuationToken ? { continuationToken } : {}) });
+      all.push(...page.instances);
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return all;
+  }
+
+  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+    assertValidName(eventName, 'event name');
+    const input = toPlainJson(eventData, 'event data');
+    await this.#send(instanceId, 'raise an event on', {
+      type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName, ...(input === undefined ? {} : { input }),
+    });
+  }
+
+  async terminate(instanceId: string, reason?: unknown): Promise<void> {
+    const json = toPlainJson(reason, 'reason');
+    await this.#send(instanceId, 'terminate', {
+      type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
+    });
+  }
+
+  async suspend(instanceId: string, reason?: string): Promise<void> {
+    await this.#send(instanceId, 'suspend', { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) });
+  }
+
+  async resume(instanceId: string, reason?: string): Promise<void> {
+    await this.#send(instanceId, 'resume', { type: 'ExecutionResumed', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) });
+  }
+
+  async rewind(instanceId: string, reason?: string): Promise<void> {
+    const state = await this.#existing(instanceId);
+    if (state.runtimeStatus === 'Completed' || state.runtimeStatus === 'Terminated') {
+      throw new InstanceNotRunningError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
+    }
+    if (state.runtimeStatus !== 'Failed') {
+      throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
+    }
+    await this.#store.sendMessage({
+      id: crypto.randomUUID(), instanceId,
+      event: { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
+    });
+  }
+
+  async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
+    assertValidInstanceId(instanceId);
+    return { instancesDeleted: await this.#store.purgeInstance(instanceId) };
+  }
+
+  async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {
+    if (!filter || !(filter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError('createdTimeFrom (a Date) is required');
+    assertOptionalDate(filter.createdTimeFrom, 'createdTimeFrom');
+    assertOptionalDate(filter.createdTimeTo, 'createdTimeTo');
+    return { instancesDeleted: await this.#store.purgeInstances(filter) };
+  }
+
+  async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    if (!(timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
+    await this.#existing(instanceId);
+    const latest = await firstValueFrom(
+      this.status$(instanceId).pipe(
+        takeUntil(timer(timeoutMs)),
+        takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
+        last(undefined, undefined),
+      ),
+    );
+    if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
+    return latest;
+  }
+
+  status$(instanceId: string): Observable<InstanceStatus | undefined> {
+    assertValidInstanceId(instanceId);
+    return this.#states$(instanceId).pipe(
+      map((state) => (state ? toInstanceStatus(state) : undefined)),
+      distinctUntilChanged<InstanceStatus | undefined>(sameJson),
+    );
+  }
+
+  customStatus$(instanceId: string): Observable<unknown> {
+    return this.status$(instanceId).pipe(map((s) => s?.customStatus), distinctUntilChanged(sameJson));
+  }
+
+  instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
+    const query = toStoreQuery(instanceFilter);
+    return defer(() => {
+      type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
+      const initial$ = defer(() => this.#queryAll(query)).pipe(map((states): Ev => ({ kind: 'initial', states })));
+      const live$ = this.#store.changes$.pipe(map((change): Ev => ({ kind: 'change', change })));
+      return merge(initial$, live$).pipe(
+        scan(
+          (acc, ev) => {
+            if (ev.kind === 'initial') {
+              for (const s of ev.states) {
+                const known = acc.members.get(s.instanceId);
+                if (!known || known.version < s.version) acc.members.set(s.instanceId, s);
+              }
+              for (const change of acc.pending) applyChange(acc.members, change, query);
+              acc.pending = [];
+              acc.ready = true;
+              acc.dirty = true;
+            } else if (!acc.ready) {
+              acc.pending.push(ev.change);
+            } else {
+              acc.dirty = applyChange(acc.members, ev.change, query);
+            }
+            return acc;
+          },
+          { members: new Map<string, InstanceState>(), pending: [] as StatusChange[], ready: false, dirty: false },
+        ),
+        filter((acc) => acc.ready && acc.dirty),
+        map((acc) =>
+          [...acc.members.values()]
+            .sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b)))
+            .map((s) => toInstanceStatus(s, instanceFilter)),
+        ),
+      );
+    });
+  }
+
+  history$(instanceId: string): Observable<HistoryEvent> {
+    assertValidInstanceId(instanceId);
+    return defer(() => {
+      let executionId: string | undefined;
+      let emitted = 0;
+      const triggers$ = merge(of(undefined), this.#store.changes$.pipe(filter((c) => c.instanceId === instanceId)));
+      return triggers$.pipe(
+        concatMap((change) => {
+          const state = change?.state;
+          if (change && !state) return of<HistoryEvent[]>([]); // purged
+          if (state && state.executionId !== executionId) {
+            executionId = state.executionId;
+            emitted = 0;
+          }
+          if (state && state.historyLength <= emitted) return of<HistoryEvent[]>([]);
+          return from(this.#store.getHistory(instanceId, { fromIndex: emitted })).pipe(
+            map((events) => {
+              emitted += events.length;
+              return events;
+            }),
+          );
+        }),
+        mergeMap((events) => events),
+      );
+    });
+  }
+
+  createHttpManagementPayload(instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {}): HttpManagementPayload {
+    assertValidInstanceId(instanceId);
+    return createHttpManagementPayload(instanceId, baseUrl, options);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /**
+   * Instance states of one instance: the current one at once, then each committed change in commit order.
+   * Changes that arrive while the initial read is in flight are held and merged by `version`, so none is lost or
+   * delivered twice.
+   */
+  #states$(instanceId: string): Observable<InstanceState | undefined> {
+    return defer(() => {
+      type Ev = { kind: 'initial'; state: InstanceState | undefined } | { kind: 'change'; state: InstanceState | undefined };
+      const initial$ = defer(() => this.#store.getInstance(instanceId)).pipe(map((state): Ev => ({ kind: 'initial', state })));
+      const live$ = this.#store.changes$.pipe(
+        filter((c) => c.instanceId === instanceId),
+        map((c): Ev => ({ kind: 'change', state: c.state })),
+      );
+      return merge(initial$, live$).pipe(
+        scan(
+          (acc, ev) => {
+            acc.out = [];
+            if (ev.kind === 'initial') {
+              acc.ready = true;
+              acc.current = ev.state;
+              acc.out.push(ev.state);
+              for (const s of acc.pending) if (isNewer(s, acc.current)) acc.out.push((acc.current = s));
+              acc.pending = [];
+            } else if (!acc.ready) {
+              acc.pending.push(ev.state);
+            } else if (isNewer(ev.state, acc.current)) {
+              acc.out.push((acc.current = ev.state));
+            }
+            return acc;
+          },
+          { ready: false, current: undefined as InstanceState | undefined, pending: [] as (InstanceState | undefined)[], out: [] as (InstanceState | undefined)[] },
+        ),
+        mergeMap((acc) => acc.out),
+      );
+    });
+  }
+
+  async #queryAll(query: InstanceQuery): Promise<InstanceState[]> {
+    const all: InstanceState[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.#store.queryInstances({ ...query, pageSize: 1000, ...(continuationToken ? { continuationToken } : {}) });
+      all.push(...page.instances);
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return all;
+  }
+
+  async #existing(instanceId: string): Promise<InstanceState> {
+    assertValidInstanceId(instanceId);
+    const state = await this.#store.getInstance(instanceId);
+    if (!state) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
+    return state;
+  }
+
+  async #send(instanceId: string, verb: string, event: MessageEvent): Promise<void> {
+    const state = await this.#existing(instanceId);
+    if (isTerminalStatus(state.runtimeStatus)) {
+      throw new InstanceNotRunningError(`Cannot ${verb} instance ${JSON.stringify(instanceId)}: it is ${state.runtimeStatus}`);
+    }
+    await this.#store.sendMessage({ id: crypto.randomUUID(), instanceId, event });
+  }
+
+  #nowIso(): string {
+    return this.#clock.now().toISOString();
+  }
+}
+
+/** A purge (undefined) always counts as news; otherwise only a higher version does. */
+function isNewer(next: InstanceState | undefined, current: InstanceState | undefined): boolean {
+  if (next === undefined) return current !== undefined;
+  if (current === undefined) return true;
+  return next.version > current.version;
+}
+
+function applyChange(members: Map<string, InstanceState>, change: StatusChange, query: InstanceQuery): boolean {
+  const known = members.get(change.instanceId);
+  const state = change.state;
+  if (!state || !matchesQuery(state, query)) {
+    return members.delete(change.instanceId);
+  }
+  if (known && known.version >= state.version && known.executionId === state.executionId) return false;
+  members.set(change.instanceId, state);
+  return true;
+}
+
+function toStoreQuery(filter: InstanceFilter): InstanceQuery {
+  if (filter.runtimeStatus !== undefined && !Array.isArray(filter.runtimeStatus)) {
+    throw new InvalidArgumentError('runtimeStatus must be an array of statuses');
+  }
+  assertOptionalDate(filter.createdTimeFrom, 'createdTimeFrom');
+  assertOptionalDate(filter.createdTimeTo, 'createdTimeTo');
+  if (filter.instanceIdPrefix !== undefined && typeof filter.instanceIdPrefix !== 'string') {
+    throw new InvalidArgumentError('instanceIdPrefix must be a string');
+  }
+  return {
+    ...(filter.runtimeStatus ? { runtimeStatus: filter.runtimeStatus } : {}),
+    ...(filter.createdTimeFrom ? { createdTimeFrom: filter.createdTimeFrom } : {}),
+    ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}),
+    ...(filter.instanceIdPrefix !== undefined ? { instanceIdPrefix: filter.instanceIdPrefix } : {}),
+  };
+}
+
+function reasonOf(reason: string | undefined): { reason?: string } {
+  if (reason === undefined) return {};
+  if (typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+  return { reason };
+}
+
+/** History events without inputs and results (`showHistoryOutput: false`). */
+function withoutPayload(event: HistoryEvent): HistoryEvent {
+  if ('result' in event || 'input' in event) {
+    const { result: _r, input: _i, ...rest } = event as HistoryEvent & { result?: unknown; input?: unknown };
+    return rest as HistoryEvent;
+  }
+  return event;
+}

@@ -1,0 +1,82 @@
+import type { DurableTask } from './durable-task.js';
+import type { RetryOptions } from './retry-options.js';
+import type { Task } from './task.js';
+import type { TimerTask } from './timer-task.js';
+
+/**
+ * The argument of an orchestrator generator. Everything on it is deterministic: replaying the same history gives the
+ * same values, which is what lets the runtime rebuild an orchestration after a crash.
+ *
+ * @example
+ * ```ts
+ * function* helloSequence(ctx: OrchestrationContext): Orchestration<string[]> {
+ *   const outputs: string[] = [];
+ *   outputs.push(yield ctx.callActivity('E1_SayHello', 'Tokyo'));
+ *   ctx.setCustomStatus('Tokyo');
+ *   return outputs;
+ * }
+ * ```
+ */
+export interface OrchestrationContext {
+  readonly instanceId: string;
+  /** The parent orchestration's id, for sub-orchestrations. */
+  readonly parentInstanceId: string | undefined;
+  /** Orchestrator name. */
+  readonly name: string;
+  /** True while the engine replays history (side effects such as logging should be skipped). */
+  readonly isReplaying: boolean;
+  /** The time of the current step, from history (never the wall clock). */
+  readonly currentUtcDateTime: Date;
+  /** Combinators: `ctx.Task.all(tasks)`, `ctx.Task.any(tasks)`. */
+  readonly Task: typeof Task;
+  /** The orchestration input. */
+  getInput<T = unknown>(): T;
+  /**
+   * Sets the custom status committed with this step. Must be JSON and no larger than the runtime's
+   * `customStatusLimitBytes` (default 16 KiB): otherwise throws in the orchestrator.
+   */
+  setCustomStatus(value: unknown): void;
+  /** Schedules an activity. */
+  callActivity<TOut = unknown>(name: string, input?: unknown): DurableTask<TOut>;
+  /** Schedules an activity, retrying failures after durable timers. */
+  callActivityWithRetry<TOut = unknown>(name: string, retryOptions: RetryOptions, input?: unknown): DurableTask<TOut>;
+  /** Starts a sub-orchestration (id defaults to `${instanceId}:${sequence}`) and waits for its output. */
+  callSubOrchestrator<TOut = unknown>(name: string, input?: unknown, instanceId?: string): DurableTask<TOut>;
+  /** Starts a sub-orchestration, retrying failures after durable timers. */
+  callSubOrchestratorWithRetry<TOut = unknown>(
+    name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string,
+  ): DurableTask<TOut>;
+  /** A durable timer that fires at `fireAt`. Cancel it when it lost a race. */
+  createTimer(fireAt: Date): TimerTask;
+  /** Waits for an event raised with `client.raiseEvent(id, name, data)`; earlier events are buffered (FIFO per name). */
+  waitForExternalEvent<T = unknown>(name: string): DurableTask<T>;
+  /**
+   * Restarts the orchestration with a new input and an empty history once the generator returns (or yields).
+   * With `preserveUnprocessedEvents`, external events received but not yet consumed are delivered to the new execution.
+   */
+  continueAsNew(input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }): void;
+  /** A deterministic UUID (name-based, derived from the instance id, the step time and a counter). */
+  newGuid(): string;
+}
+
+/**
+ * The generator an orchestrator returns. `yield task` evaluates to the task's result; its static type is `never` so
+ * that it can be assigned to whatever type the orchestrator expects (`const s: string = yield ctx.callActivity(...)`)
+ * without `any`.
+ */
+export type Orchestration<TOutput = unknown> = Generator<DurableTask<unknown>, TOutput, never>;
+
+/** An orchestrator function: a generator function of an {@link OrchestrationContext}. */
+export type Orchestrator<TOutput = unknown> = (ctx: OrchestrationContext) => Orchestration<TOutput>;
+
+/** What an activity function receives besides its input. */
+export interface ActivityContext {
+  readonly instanceId: string;
+  /** Activity name. */
+  readonly name: string;
+  /** 1 for the first attempt, then +1 for each retry. */
+  readonly attempt: number;
+}
+
+/** An activity function: ordinary (possibly async) code, run at least once per scheduled call. */
+export type Activity<TInput = never, TOutput = unknown> = (input: TInput, ctx: ActivityContext) => TOutput | Promise<TOutput>;

@@ -1,0 +1,25 @@
+import type { JsonValue } from '../model/json.js';
+
+/** Work an orchestrator step asks for. The worker turns actions into store writes (see `store/commit-plan.ts`). */
+export type OrchestratorAction =
+  | { readonly type: 'ScheduleTask'; readonly eventId: number; readonly name: string; readonly input?: JsonValue; readonly attempt: number }
+  | { readonly type: 'CreateTimer'; readonly eventId: number; readonly fireAt: string }
+  | {
+      readonly type: 'CreateSubOrchestration';
+      readonly eventId: number;
+      readonly name: string;
+      readonly instanceId: string;
+      readonly input?: JsonValue;
+    };
+
+/** Human-readable description of an action, used in non-determinism messages. */
+export function describeAction(action: OrchestratorAction): string {
+  switch (action.type) {
+    case 'ScheduleTask':
+      return `callActivity(${JSON.stringify(action.name)})`;
+    case 'CreateTimer':
+      return 'createTimer()';
+    case 'CreateSubOrchestration':
+      return `callSubOrchestrator(${JSON.stringify(action.name)}, instanceId ${JSON.stringify(action.instanceId)})`;
+  }
+}

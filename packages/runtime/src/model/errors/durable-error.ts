@@ -1,0 +1,36 @@
+/** Options accepted by every {@link DurableError}. */
+export interface DurableErrorOptions {
+  /** The underlying error (a driver error, the failure thrown by an activity, ...). */
+  readonly cause?: unknown;
+}
+
+/**
+ * Base class of every error durable-rx throws on purpose. Each subclass has a stable machine-readable `code` and the
+ * HTTP `status` it maps to, so callers (and the HTTP API) switch on `code`, never on messages.
+ *
+ * @example
+ * ```ts
+ * try { await client.terminate(id); }
+ * catch (e) { if (isDurableError(e) && e.code === 'instance-not-found') { ... } }
+ * ```
+ */
+export abstract class DurableError extends Error {
+  /** Stable identifier of the error kind, e.g. `'instance-not-found'`. */
+  abstract readonly code: string;
+  /** HTTP status code this error maps to. */
+  abstract readonly status: number;
+
+  constructor(message: string, options?: DurableErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** True when `value` is a {@link DurableError} (works across realms by checking the shape too). */
+export function isDurableError(value: unknown): value is DurableError {
+  return (
+    value instanceof DurableError ||
+    (value instanceof Error && typeof (value as { code?: unknown }).code === 'string' &&
+      typeof (value as { status?: unknown }).status === 'number')
+  );
+}

@@ -1,0 +1,29 @@
+import type { FailureDetails } from '../instance-status.js';
+import { DurableError } from './durable-error.js';
+
+/**
+ * Thrown into an orchestrator when an activity or sub-orchestration it awaited failed. `failureDetails` describes the
+ * remote failure (it crossed a store, so it is data, not the original Error object); `cause` holds an Error rebuilt
+ * from it.
+ */
+export class TaskFailedError extends DurableError {
+  readonly code = 'task-failed' as const;
+  readonly status = 500 as const;
+
+  constructor(
+    message: string,
+    /** Which task failed: the activity or sub-orchestration name and its scheduling id. */
+    readonly task: { readonly name: string; readonly taskScheduledId: number },
+    /** The failure as recorded in history. */
+    readonly failureDetails: FailureDetails,
+  ) {
+    super(message, { cause: failureToError(failureDetails) });
+  }
+}
+
+function failureToError(details: FailureDetails): Error {
+  const error = new Error(details.errorMessage);
+  error.name = details.errorType;
+  if (details.stackTrace !== undefined) error.stack = details.stackTrace;
+  return error;
+}

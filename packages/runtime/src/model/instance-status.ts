@@ -1,0 +1,84 @@
+import type { HistoryEvent } from './history-event.js';
+
+/**
+ * The runtime status of an orchestration instance, as in Durable Functions.
+ *
+ * @example
+ * ```ts
+ * if (status.runtimeStatus === OrchestrationRuntimeStatus.Completed) { ... }
+ * ```
+ */
+export const OrchestrationRuntimeStatus = {
+  Pending: 'Pending',
+  Running: 'Running',
+  Completed: 'Completed',
+  ContinuedAsNew: 'ContinuedAsNew',
+  Failed: 'Failed',
+  Terminated: 'Terminated',
+  Suspended: 'Suspended',
+} as const;
+
+/** One of the values of {@link OrchestrationRuntimeStatus}. */
+export type OrchestrationRuntimeStatus = (typeof OrchestrationRuntimeStatus)[keyof typeof OrchestrationRuntimeStatus];
+
+/** All runtime statuses, in declaration order. */
+export const ALL_RUNTIME_STATUSES: readonly OrchestrationRuntimeStatus[] = Object.values(OrchestrationRuntimeStatus);
+
+/** Statuses after which an instance makes no more progress on its own. */
+export const TERMINAL_RUNTIME_STATUSES: readonly OrchestrationRuntimeStatus[] = ['Completed', 'Failed', 'Terminated'];
+
+/** True for Completed, Failed and Terminated. */
+export function isTerminalStatus(status: OrchestrationRuntimeStatus): boolean {
+  return status === 'Completed' || status === 'Failed' || status === 'Terminated';
+}
+
+/** Why an orchestration, activity or sub-orchestration failed. Plain data: it crosses the store. */
+export interface FailureDetails {
+  readonly errorType: string;
+  readonly errorMessage: string;
+  readonly stackTrace?: string;
+}
+
+/** The status of an orchestration instance, as returned by `getStatus` and pushed by `status$`. */
+export interface InstanceStatus {
+  readonly instanceId: string;
+  /** Orchestrator name. */
+  readonly name: string;
+  readonly runtimeStatus: OrchestrationRuntimeStatus;
+  /** The orchestration input (omitted with `showInput: false`). */
+  readonly input?: unknown;
+  /** The return value when Completed; the reason when Terminated. */
+  readonly output?: unknown;
+  /** The last value committed with `setCustomStatus`. */
+  readonly customStatus?: unknown;
+  /** Why the instance failed, when Failed. */
+  readonly failureDetails?: FailureDetails;
+  readonly createdTime: Date;
+  readonly lastUpdatedTime: Date;
+  /** The parent orchestration, for sub-orchestrations. */
+  readonly parentInstanceId?: string;
+  /** History events, with `getStatus(id, { showHistory: true })`. */
+  readonly history?: readonly HistoryEvent[];
+}
+
+/**
+ * What a store keeps per instance: the public status plus the bookkeeping the worker and change feed need.
+ * Plain JSON apart from the two Date fields.
+ */
+export interface InstanceState extends Omit<InstanceStatus, 'history'> {
+  /** Id of the current execution; changes on `continueAsNew` and when a terminal instance is started again. */
+  readonly executionId: string;
+  /** Number of events in the current execution's history; lets a worker validate a cached execution. */
+  readonly historyLength: number;
+  /**
+   * Commit counter of this instance: +1 on every committed change. The change feed is ordered by it and
+   * subscribers use it to drop snapshots they already have.
+   */
+  readonly version: number;
+}
+
+/** Strips store bookkeeping from an {@link InstanceState}, optionally dropping the input. */
+export function toInstanceStatus(state: InstanceState, options: { readonly showInput?: boolean } = {}): InstanceStatus {
+  const { executionId: _e, historyLength: _h, version: _v, input, ...rest } = state;
+  return options.showInput === false || input === undefined ? rest : { ...rest, input };
+}

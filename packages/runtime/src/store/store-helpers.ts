@@ -1,0 +1,101 @@
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import type { OrchestrationMessage } from '../model/message.js';
+import type { CreateSubInstanceRequest, InstanceQuery, PurgeFilter } from './store.js';
+
+/**
+ * Pure helpers every Store adapter shares, so adapters only translate decisions into their own transactions.
+ */
+
+/** Default page size of `queryInstances`. */
+export const DEFAULT_PAGE_SIZE = 100;
+
+/** Largest accepted page size. */
+export const MAX_PAGE_SIZE = 1000;
+
+/** True when `state` matches the filters of `query` (paging aside). */
+export function matchesQuery(state: InstanceState, query: InstanceQuery): boolean {
+  if (query.runtimeStatus && query.runtimeStatus.length > 0 && !query.runtimeStatus.includes(state.runtimeStatus)) return false;
+  const created = state.createdTime.getTime();
+  if (query.createdTimeFrom && created < query.createdTimeFrom.getTime()) return false;
+  if (query.createdTimeTo && created > query.createdTimeTo.getTime()) return false;
+  if (query.instanceIdPrefix !== undefined && !state.instanceId.startsWith(query.instanceIdPrefix)) return false;
+  return true;
+}
+
+/** True when the purge filter selects `state`. Only terminal instances are ever purged. */
+export function matchesPurgeFilter(state: InstanceState, filter: PurgeFilter): boolean {
+  if (!isTerminalStatus(state.runtimeStatus)) return false;
+  return matchesQuery(state, {
+    createdTimeFrom: filter.createdTimeFrom,
+    ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}),
+    ...(filter.runtimeStatus ? { runtimeStatus: filter.runtimeStatus } : {}),
+  });
+}
+
+/** The paging key of an instance: (createdTime, instanceId). */
+export interface PageKey {
+  readonly createdTime: number;
+  readonly instanceId: string;
+}
+
+/** Orders instances for paging: createdTime, then instanceId. */
+export function comparePageKeys(a: PageKey, b: PageKey): number {
+  return a.createdTime - b.createdTime || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+}
+
+/** The paging key of a state. */
+export function pageKeyOf(state: InstanceState): PageKey {
+  return { createdTime: state.createdTime.getTime(), instanceId: state.instanceId };
+}
+
+/** Encodes the key of the last instance of a page as an opaque continuation token. */
+export function encodeContinuationToken(key: PageKey): string {
+  const json = JSON.stringify([key.createdTime, key.instanceId]);
+  const bytes = new TextEncoder().encode(json);
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** Decodes a continuation token; throws `InvalidArgumentError` for anything it did not produce. */
+export function decodeContinuationToken(token: string): PageKey {
+  try {
+    const base64 = token.replaceAll('-', '+').replaceAll('_', '/');
+    const binary = atob(base64);
+    const json = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const parsed: unknown = JSON.parse(json);
+    if (Array.isArray(parsed) && parsed.length === 2 && Number.isFinite(parsed[0]) && typeof parsed[1] === 'string') {
+      return { createdTime: parsed[0] as number, instanceId: parsed[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidArgumentError('invalid continuation token');
+}
+
+/** Validated page size of a query. */
+export function pageSizeOf(query: InstanceQuery): number {
+  const size = query.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new InvalidArgumentError(`pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return size;
+}
+
+/** How a commit treats a sub-orchestration whose id may be taken: create it, or tell the parent it failed. */
+export function resolveSubInstance(
+  existing: InstanceState | undefined,
+  request: CreateSubInstanceRequest,
+): { readonly create: true } | { readonly create: false; readonly message: OrchestrationMessage } {
+  if (!existing || isTerminalStatus(existing.runtimeStatus)) return { create: true };
+  return { create: false, message: request.onConflict };
+}
+
+/** True when a message may be handed out at `now`. */
+export function isVisible(message: OrchestrationMessage, now: Date): boolean {
+  return message.visibleAt === undefined || message.visibleAt.getTime() <= now.getTime();
+}
+
+/** True when a result message belongs to another execution than the instance's current one. */
+export function isStaleResult(message: OrchestrationMessage, state: InstanceState): boolean {
+  return message.executionId !== undefined && message.executionId !== state.executionId;
+}

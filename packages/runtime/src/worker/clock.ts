@@ -1,0 +1,19 @@
+/** An opaque handle returned by {@link Clock.setTimeout}. */
+export type ClockTimer = { readonly __clockTimer?: never } | number | object;
+
+/**
+ * Time as the worker and client see it. Injected so tests can use `VirtualClock` from `@durable-rx/runtime/testing`
+ * and let a week-long durable timer fire at once.
+ */
+export interface Clock {
+  now(): Date;
+  setTimeout(callback: () => void, delayMs: number): ClockTimer;
+  clearTimeout(timer: ClockTimer): void;
+}
+
+/** The real clock: `Date` and the global timers. */
+export const systemClock: Clock = {
+  now: () => new Date(),
+  setTimeout: (callback, delayMs) => globalThis.setTimeout(callback, Math.max(0, Math.min(delayMs, 2 ** 31 - 1))),
+  clearTimeout: (timer) => globalThis.clearTimeout(timer as Parameters<typeof globalThis.clearTimeout>[0]),
+};

@@ -1,0 +1,121 @@
+import type { DurableClient } from '../client/durable-client.js';
+import { LocalClient } from '../client/local-client.js';
+import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { StoreClosedError } from '../model/errors/store-closed-error.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { Store } from '../store/store.js';
+import { systemClock, type Clock } from './clock.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { Worker, type WorkerMetrics } from './worker.js';
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  /** Where instances live. Default: a new `MemoryStore`. */
+  readonly store?: Store;
+  /** Orchestrator generator functions by name. */
+  readonly orchestrators: Readonly<Record<string, Orchestrator>>;
+  /** Activity functions by name. */
+  readonly activities?: Readonly<Record<string, Activity>>;
+  /** Default: the system clock. Tests pass a `VirtualClock`. */
+  readonly clock?: Clock;
+  /** Default: the console. */
+  readonly logger?: Logger;
+  /** Worker id recorded in leases. Default: a random UUID. */
+  readonly workerId?: string;
+  /** Lease on an orchestration step. Default 30 s. */
+  readonly orchestrationLeaseMs?: number;
+  /** Lease on an activity run; another worker retries the activity after it. Default 5 min. */
+  readonly activityLeaseMs?: number;
+  /** Orchestration steps in flight at once. Default 16. */
+  readonly maxConcurrentOrchestrations?: number;
+  /** Activities running at once. Default 32. */
+  readonly maxConcurrentActivities?: number;
+  /** Live executions kept in the LRU cache. Default 1000. */
+  readonly cacheSize?: number;
+  /** Largest custom status, in bytes of JSON. Default 16 KiB. */
+  readonly customStatusLimitBytes?: number;
+}
+
+/** A worker plus its client. */
+export interface Runtime {
+  /** The store the runtime works on. */
+  readonly store: Store;
+  /** A client whose `startNew` knows this runtime's orchestrators. */
+  readonly client: DurableClient;
+  /** Counters of worker and engine work. */
+  readonly metrics: WorkerMetrics;
+  /** Starts processing work. */
+  start(): Promise<void>;
+  /**
+   * Stops claiming work, lets in-flight steps and activities commit, and releases the worker's subscription and
+   * timer. Closes the store only if the runtime created it. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates a runtime: a worker that runs orchestrations and activities from a store, and a client for it.
+ *
+ * @example
+ * ```ts
+ * const runtime = createRuntime({ orchestrators: { Hello: function* (ctx) { return yield ctx.callActivity('Say', 'you'); } },
+ *                                 activities: { Say: (name: string) => `Hello ${name}!` } });
+ * await runtime.start();
+ * const id = await runtime.client.startNew('Hello');
+ * (await runtime.client.waitForCompletion(id)).output; // 'Hello you!'
+ * await runtime.stop();
+ * ```
+ */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const ownsStore = options.store === undefined;
+  const store = options.store ?? new MemoryStore();
+  const clock = options.clock ?? systemClock;
+  for (const [name, fn] of Object.entries(options.orchestrators)) {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`orchestrator ${JSON.stringify(name)} must be a generator function`);
+  }
+  const worker = new Worker({
+    store,
+    orchestrators: options.orchestrators,
+    activities: options.activities ?? {},
+    clock,
+    logger: options.logger ?? consoleLogger,
+    owner: options.workerId ?? crypto.randomUUID(),
+    orchestrationLeaseMs: positive(options.orchestrationLeaseMs, 30_000, 'orchestrationLeaseMs'),
+    activityLeaseMs: positive(options.activityLeaseMs, 300_000, 'activityLeaseMs'),
+    maxConcurrentOrchestrations: positive(options.maxConcurrentOrchestrations, 16, 'maxConcurrentOrchestrations'),
+    maxConcurrentActivities: positive(options.maxConcurrentActivities, 32, 'maxConcurrentActivities'),
+    cacheSize: options.cacheSize ?? 1000,
+    customStatusLimitBytes: positive(options.customStatusLimitBytes, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, 'customStatusLimitBytes'),
+  });
+  const client = new LocalClient({ store, clock, knownOrchestrators: new Set(Object.keys(options.orchestrators)) });
+  let started = false;
+  let stopped: Promise<void> | undefined;
+  return {
+    store,
+    client,
+    get metrics() {
+      return worker.metrics;
+    },
+    async start() {
+      if (stopped) throw new StoreClosedError('The runtime was stopped');
+      if (started) return;
+      started = true;
+      worker.start();
+    },
+    stop() {
+      stopped ??= (async () => {
+        await worker.stop();
+        if (ownsStore) await store.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${what} must be a positive number`);
+  return value;
+}

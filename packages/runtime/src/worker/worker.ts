@@ -1,0 +1,285 @@
+import type { Subscription } from 'rxjs';
+import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
+import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
+import { rewindHistory } from '../engine/rewind-history.js';
+import { LeaseLostError } from '../model/errors/lease-lost-error.js';
+import { StoreClosedError } from '../model/errors/store-closed-error.js';
+import type { HistoryEvent } from '../model/history-event.js';
+import { isTerminalStatus } from '../model/instance-status.js';
+import { toPlainJson } from '../model/json.js';
+import type { OrchestrationMessage } from '../model/message.js';
+import { planCommit, planIgnoredMessages } from '../store/commit-plan.js';
+import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
+import { isStaleResult } from '../store/store-helpers.js';
+import type { Clock, ClockTimer } from './clock.js';
+import { ExecutionCache } from './execution-cache.js';
+import type { Logger } from './logger.js';
+
+/** Settings of a {@link Worker}. */
+export interface WorkerOptions {
+  readonly store: Store;
+  readonly orchestrators: Readonly<Record<string, Orchestrator>>;
+  readonly activities: Readonly<Record<string, Activity>>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Worker id, recorded in leases. */
+  readonly owner: string;
+  readonly orchestrationLeaseMs: number;
+  readonly activityLeaseMs: number;
+  readonly maxConcurrentOrchestrations: number;
+  readonly maxConcurrentActivities: number;
+  readonly cacheSize: number;
+  readonly customStatusLimitBytes: number;
+}
+
+/** Counters of worker and engine work (monotonic). */
+export interface WorkerMetrics {
+  /** Orchestration steps committed. */
+  readonly steps: number;
+  /** Steps that found their execution in the cache. */
+  readonly cacheHits: number;
+  /** Steps that had to replay a non-empty history. */
+  readonly cacheMisses: number;
+  /** History events replayed on cache misses. */
+  readonly eventsReplayed: number;
+  /** New events applied by steps. */
+  readonly eventsApplied: number;
+  /** Activities run to completion (success or failure). */
+  readonly activitiesRun: number;
+  /** Commits refused because another worker took the lease over. */
+  readonly leasesLost: number;
+}
+
+/**
+ * The imperative shell: claims work from the store, runs the engine, runs activities and commits. It never
+ * polls: it wakes on `store.workAvailable$` and on one timer set for `store.nextWakeTime()`.
+ */
+export class Worker {
+  readonly #o: WorkerOptions;
+  readonly #cache: ExecutionCache;
+  readonly #inFlight = new Set<Promise<void>>();
+  #orchestrationsRunning = 0;
+  #activitiesRunning = 0;
+  #subscription: Subscription | undefined;
+  #wakeTimer: ClockTimer | undefined;
+  #pumping = false;
+  #pumpAgain = false;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
+
+  constructor(options: WorkerOptions) {
+    this.#o = options;
+    this.#cache = new ExecutionCache(options.cacheSize);
+  }
+
+  /** A snapshot of the counters. */
+  get metrics(): WorkerMetrics {
+    return { ...this.#metrics };
+  }
+
+  /** Starts processing. */
+  start(): void {
+    if (this.#subscription || this.#stopping) return;
+    this.#subscription = this.#o.store.workAvailable$.subscribe(() => this.#requestPump());
+    this.#requestPump();
+  }
+
+  /** Stops claiming, waits for in-flight work to commit, and releases the subscription and timer. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stopping = true;
+      this.#subscription?.unsubscribe();
+      this.#subscription = undefined;
+      this.#clearWakeTimer();
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      this.#clearWakeTimer();
+      this.#cache.clear();
+    })();
+    return this.#stopped;
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  #requestPump(): void {
+    if (this.#stopping) return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    this.#track(this.#pump());
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      do {
+        this.#pumpAgain = false;
+        await this.#claimAll();
+      } while (this.#pumpAgain && !this.#stopping);
+      if (!this.#stopping) await this.#armWakeTimer();
+    } catch (error) {
+      if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker pump failed', error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #claimAll(): Promise<void> {
+    const { store, owner } = this.#o;
+    let claimed = true;
+    while (claimed && !this.#stopping) {
+      claimed = false;
+      if (this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations) {
+        const item = await store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now: this.#o.clock.now() });
+        if (item) {
+          claimed = true;
+          this.#orchestrationsRunning++;
+          this.#track(this.#runStep(item).finally(() => {
+            this.#orchestrationsRunning--;
+            this.#requestPump();
+          }));
+        }
+      }
+      if (this.#activitiesRunning < this.#o.maxConcurrentActivities && !this.#stopping) {
+        const item = await store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now: this.#o.clock.now() });
+        if (item) {
+          claimed = true;
+          this.#activitiesRunning++;
+          this.#track(this.#runActivity(item).finally(() => {
+            this.#activitiesRunning--;
+            this.#requestPump();
+          }));
+        }
+      }
+    }
+  }
+
+  async #armWakeTimer(): Promise<void> {
+    const at = await this.#o.store.nextWakeTime(this.#o.clock.now());
+    this.#clearWakeTimer();
+    if (!at || this.#stopping) return;
+    const delay = Math.max(0, at.getTime() - this.#o.clock.now().getTime());
+    this.#wakeTimer = this.#o.clock.setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#requestPump();
+    }, delay);
+  }
+
+  #clearWakeTimer(): void {
+    if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = undefined;
+  }
+
+  #track(promise: Promise<void>): void {
+    const tracked = promise.catch((error: unknown) => {
+      if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker task failed', error);
+    }).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+
+  // ---------------------------------------------------------------- orchestrations
+
+  async #runStep(item: OrchestrationWorkItem): Promise<void> {
+    const { store, clock } = this.#o;
+    const state = item.state;
+    const now = clock.now();
+    const live: OrchestrationMessage[] = [];
+    for (const m of item.messages) if (!isStaleResult(m, state)) live.push(m);
+    const events: HistoryEvent[] = live.map((m) => m.event);
+    try {
+      const rewinding = state.runtimeStatus === 'Failed' && events.some((e) => e.type === 'ExecutionRewound');
+      if (isTerminalStatus(state.runtimeStatus) && !rewinding && !events.some((e) => e.type === 'ExecutionStarted')) {
+        // Recorded and ignored: results racing a terminate, events for a finished instance.
+        await store.commitOrchestration(planIgnoredMessages(state, item.lease.token, item.messages, events));
+        this.#cache.delete(state.instanceId);
+        return;
+      }
+
+      let execution: OrchestrationExecution;
+      let baseHistory: HistoryEvent[] | undefined;
+      const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
+      if (cached && !rewinding) {
+        execution = cached;
+        this.#metrics.cacheHits++;
+      } else {
+        if (state.historyLength > 0) this.#metrics.cacheMisses++;
+        const orchestrator = this.#o.orchestrators[state.name];
+        execution = new OrchestrationExecution(orchestrator ?? unknownOrchestrator(state.name), {
+          customStatusLimitBytes: this.#o.customStatusLimitBytes,
+        });
+        const history = state.historyLength === 0 ? [] : await store.getHistory(state.instanceId);
+        if (rewinding) baseHistory = rewindHistory(history);
+        const before = execution.stats.eventsReplayed;
+        execution.replay(baseHistory ?? history);
+        this.#metrics.eventsReplayed += execution.stats.eventsReplayed - before;
+      }
+      // An event of a type this version cannot read fails the instance in the engine (typed error), never skipped.
+      const appliedBefore = execution.stats.eventsApplied;
+      const step = execution.step(now, events);
+      this.#metrics.eventsApplied += execution.stats.eventsApplied - appliedBefore;
+      const commit = planCommit({
+        state, leaseToken: item.lease.token, consumedMessageIds: item.messages.map((m) => m.id), step, now,
+        newId: () => crypto.randomUUID(),
+        ...(baseHistory ? { baseHistory } : {}),
+        ...(execution.parentInstance ? { parent: execution.parentInstance } : {}),
+      });
+      this.#cache.delete(state.instanceId);
+      await store.commitOrchestration(commit);
+      this.#metrics.steps++;
+      if (!step.isFinished) this.#cache.set(state.instanceId, commit.state.executionId, commit.state.historyLength, execution);
+    } catch (error) {
+      this.#cache.delete(state.instanceId);
+      if (error instanceof LeaseLostError) {
+        this.#metrics.leasesLost++;
+        this.#o.logger.warn(`lease on ${state.instanceId} was taken over; step discarded`);
+        return;
+      }
+      if (error instanceof StoreClosedError) return;
+      this.#o.logger.error(`step of ${state.instanceId} failed; releasing the lease`, error);
+      await store.abandonOrchestration(state.instanceId, item.lease.token).catch(() => {});
+    }
+  }
+
+  // ---------------------------------------------------------------- activities
+
+  async #runActivity(item: ActivityWorkItem): Promise<void> {
+    const { task, lease } = item;
+    const activity = this.#o.activities[task.name];
+    const timestamp = () => this.#o.clock.now().toISOString();
+    let result: OrchestrationMessage;
+    try {
+      if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
+      const output = toPlainJson(await activity(task.input as never, { instanceId: task.instanceId, name: task.name, attempt: task.attempt }), 'activity output');
+      result = {
+        id: crypto.randomUUID(), instanceId: task.instanceId, executionId: task.executionId,
+        event: { type: 'TaskCompleted', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, ...(output === undefined ? {} : { result: output }) },
+      };
+    } catch (error) {
+      result = {
+        id: crypto.randomUUID(), instanceId: task.instanceId, executionId: task.executionId,
+        event: { type: 'TaskFailed', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, failureDetails: toFailureDetails(error) },
+      };
+    }
+    try {
+      await this.#o.store.completeActivity({ taskId: task.id, leaseToken: lease.token, result });
+      this.#metrics.activitiesRun++;
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        this.#metrics.leasesLost++;
+        this.#o.logger.warn(`lease on activity ${task.name} of ${task.instanceId} was lost; its result is discarded`);
+        return;
+      }
+      throw error;
+    }
+  }
+}
+
+function unknownOrchestrator(name: string): Orchestrator {
+  // eslint-disable-next-line require-yield
+  return function* () {
+    const error = new Error(`No orchestrator named ${JSON.stringify(name)} is registered with this worker`);
+    error.name = 'OrchestratorNotFoundError';
+    throw error;
+  };
+}
