@@ -1,0 +1,10 @@
+/**
+ * `@durable-rx/runtime/testing`: the Store conformance suite (vitest), a virtual clock and history builders.
+ *
+ * @packageDocumentation
+ */
+export { describeStoreConformance, assertNoDuplicateSteps, type ConformanceOptions, type StoreFactory } from './store-conformance.js';
+export { VirtualClock } from './virtual-clock.js';
+export {
+  HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired, type HistoryBuilderOptions,
+} from './history-builder.js';

@@ -1,0 +1,603 @@
+import { firstValueFrom, filter, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../engine/orchestration-context.js';
+import type { HistoryEvent } from '../model/history-event.js';
+import type { InstanceState } from '../model/instance-status.js';
+import type { OrchestrationMessage } from '../model/message.js';
+import type { CreateInstanceRequest, OrchestrationCommit, StatusChange, Store } from '../store/store.js';
+import { createRuntime, type Runtime } from '../worker/create-runtime.js';
+import { silentLogger } from '../worker/logger.js';
+
+/** Opens a store on the database `name`. With `shared`, two calls with one name give two handles on one database. */
+export type StoreFactory = (name: string) => Store | Promise<Store>;
+
+/** What the suite may assume about the store. */
+export interface ConformanceOptions {
+  /** Several handles may open one database (tabs, processes): turns on the multi-worker tests. */
+  readonly shared?: boolean;
+  /** Number of instances in the shared multi-worker test (default 100). */
+  readonly sharedInstances?: number;
+}
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+let uniqueCounter = 0;
+
+/**
+ * The Store conformance suite. Every adapter runs it; passing it is what "implements the Store port" means.
+ *
+ * @example
+ * ```ts
+ * import { describeStoreConformance } from '@durable-rx/runtime/testing';
+ * describeStoreConformance('MemoryStore', () => new MemoryStore());
+ * ```
+ */
+export function describeStoreConformance(name: string, factory: StoreFactory, options: ConformanceOptions = {}): void {
+  describe(`Store conformance: ${name}`, () => {
+    const opened: Store[] = [];
+    const runtimes: Runtime[] = [];
+    const open = async (db = `conformance-${Date.now()}-${++uniqueCounter}`): Promise<Store> => {
+      const store = await factory(db);
+      opened.push(store);
+      return store;
+    };
+    afterEach(async () => {
+      await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+    const runtimeOn = async (store: Store, workerId: string) => {
+      const runtime = createRuntime({
+        store, orchestrators: { HelloSequence: helloSequence }, activities: { SayHello: (n: string) => `Hello ${n}!` },
+        logger: silentLogger, workerId, orchestrationLeaseMs: 60_000,
+      });
+      runtimes.push(runtime);
+      await runtime.start();
+      return runtime;
+    };
+
+    describe('instances', () => {
+      it('creates an instance and returns copies of its state', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a', { input: { city: 'Tokyo' } }));
+        const state = await store.getInstance('a');
+        expect(state).toMatchObject({ instanceId: 'a', name: 'Orch', runtimeStatus: 'Pending', input: { city: 'Tokyo' }, version: 1 });
+        expect(state?.createdTime).toBeInstanceOf(Date);
+        expect(state?.createdTime.getTime()).toBe(T0.getTime());
+        (state as { input: { city: string } }).input.city = 'mutated';
+        expect((await store.getInstance('a'))?.input).toEqual({ city: 'Tokyo' });
+        expect(await store.getInstance('missing')).toBeUndefined();
+      });
+
+      it('refuses to create over a non-terminal instance and writes nothing', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a', { input: 1 }));
+        await expect(store.createInstance(newInstance('a', { input: 2 }))).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect((await store.getInstance('a'))?.input).toBe(1);
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: T0 });
+        expect(item?.messages).toHaveLength(1);
+      });
+
+      it('lets exactly one of two concurrent creates of one id win', async () => {
+        const store = await open();
+        const results = await Promise.allSettled([store.createInstance(newInstance('race', { input: 1 })), store.createInstance(newInstance('race', { input: 2 }))]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        expect(rejected.reason).toMatchObject({ code: 'instance-already-exists' });
+      });
+
+      it('replaces a terminal instance, dropping its history and messages, with a higher version', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const item = await claim(store);
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1, historyLength: 2 },
+          history: [started('a'), completedEvent()],
+        }));
+        await store.createInstance(newInstance('a', { input: 'second', executionId: 'exec-2' }));
+        const state = await store.getInstance('a');
+        expect(state).toMatchObject({ runtimeStatus: 'Pending', input: 'second', executionId: 'exec-2' });
+        expect(state!.version).toBeGreaterThan(2);
+        expect(await store.getHistory('a')).toEqual([]);
+      });
+
+      it('round-trips hostile JSON keys and values exactly', async () => {
+        const store = await open();
+        const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
+        await store.createInstance(newInstance('h', { input: hostile }));
+        const item = await claim(store);
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', customStatus: hostile, version: item.state.version + 1, historyLength: 1 },
+          history: [{ type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: '$evt.name', input: hostile }],
+        }));
+        const state = await store.getInstance('h');
+        expect(state?.input).toEqual(hostile);
+        expect(state?.customStatus).toEqual(hostile);
+        expect(Object.keys(state?.input as object)).toContain('__proto__');
+        expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+        expect((await store.getHistory('h'))[0]).toMatchObject({ name: '$evt.name', input: hostile });
+      });
+    });
+
+    describe('messages and orchestration work items', () => {
+      it('refuses a message to an unknown instance', async () => {
+        const store = await open();
+        await expect(store.sendMessage(message('nobody', eventRaised('x')))).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+      });
+
+      it('hands out messages of one instance in arrival order under a lease', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        for (let i = 0; i < 5; i++) await store.sendMessage(message('a', eventRaised('e', i)));
+        const item = await claim(store);
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised', 'EventRaised', 'EventRaised', 'EventRaised', 'EventRaised']);
+        expect(item.messages.slice(1).map((m) => (m.event as { input?: unknown }).input)).toEqual([0, 1, 2, 3, 4]);
+        expect(item.lease.owner).toBe('w1');
+        expect(item.lease.expiresAt.getTime()).toBe(T0.getTime() + 30_000);
+      });
+
+      it('gives a leased instance to nobody else until the lease expires', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const first = await claim(store, 'w1', T0);
+        expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 30_000, now: at(29_999) })).toBeUndefined();
+        const takeover = await store.claimOrchestration({ owner: 'w2', leaseMs: 30_000, now: at(30_001) });
+        expect(takeover?.state.instanceId).toBe('a');
+        expect(takeover?.lease.token).not.toBe(first.lease.token);
+      });
+
+      it('gives one instance to only one of two concurrent claimers', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const [x, y] = await Promise.all([
+          store.claimOrchestration({ owner: 'w1', leaseMs: 30_000, now: T0 }),
+          store.claimOrchestration({ owner: 'w2', leaseMs: 30_000, now: T0 }),
+        ]);
+        expect([x, y].filter(Boolean)).toHaveLength(1);
+      });
+
+      it('refuses a commit whose lease was taken over, writing nothing', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const stale = await claim(store, 'w1', T0);
+        const fresh = await claim(store, 'w2', at(31_000));
+        const staleCommit = commitOf(stale.state, stale.lease.token, {
+          consumedMessageIds: stale.messages.map((m) => m.id),
+          state: { ...stale.state, runtimeStatus: 'Running', version: stale.state.version + 1, historyLength: 1 },
+          history: [started('a')],
+          activityTasks: [activityTask('a', 'task-stale')],
+        });
+        await expect(store.commitOrchestration(staleCommit)).rejects.toMatchObject({ code: 'lease-lost' });
+        expect((await store.getInstance('a'))?.runtimeStatus).toBe('Pending');
+        expect(await store.getHistory('a')).toEqual([]);
+        expect(await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: at(31_000) })).toBeUndefined();
+        await store.commitOrchestration(commitOf(fresh.state, fresh.lease.token, {
+          consumedMessageIds: fresh.messages.map((m) => m.id),
+          state: { ...fresh.state, runtimeStatus: 'Running', version: fresh.state.version + 1, historyLength: 1 },
+          history: [started('a')],
+        }));
+        expect((await store.getInstance('a'))?.runtimeStatus).toBe('Running');
+      });
+
+      it('commits a step atomically: history, state, consumed messages, tasks, timers, sub-instances and messages', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('parent'));
+        await store.createInstance(newInstance('other'));
+        await store.createInstance(newInstance('busy-child'));
+        const item = await claimId(store, 'parent');
+        await store.sendMessage(message('parent', eventRaised('late')));
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', customStatus: { step: 1 }, version: item.state.version + 1, historyLength: 2 },
+          history: [started('parent'), { type: 'TaskScheduled', eventId: 0, timestamp: T0.toISOString(), name: 'Act' }],
+          activityTasks: [activityTask('parent', 'task-1')],
+          messages: [
+            { ...message('parent', { type: 'TimerFired', eventId: -1, timestamp: at(60_000).toISOString(), timerId: 1, fireAt: at(60_000).toISOString() }), visibleAt: at(60_000) },
+            message('other', eventRaised('hello', 'from parent')),
+            message('ghost', eventRaised('dropped')),
+          ],
+          subInstances: [subInstance('child', 'parent'), subInstance('busy-child', 'parent')],
+        }));
+        const state = await store.getInstance('parent');
+        expect(state).toMatchObject({ runtimeStatus: 'Running', customStatus: { step: 1 }, historyLength: 2 });
+        expect((await store.getHistory('parent')).map((e) => e.type)).toEqual(['ExecutionStarted', 'TaskScheduled']);
+        expect(await store.getInstance('child')).toMatchObject({ runtimeStatus: 'Pending', parentInstanceId: 'parent' });
+        expect(await store.getInstance('ghost')).toBeUndefined();
+        const task = await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 });
+        expect(task?.task).toMatchObject({ id: 'task-1', name: 'Act', instanceId: 'parent' });
+        // The parent has the late event and the conflict notice now; the timer only after it is due.
+        const next = await claimId(store, 'parent', T0);
+        const types = next.messages.map((m) => m.event.type);
+        expect(types).toContain('EventRaised');
+        expect(types).toContain('SubOrchestrationInstanceFailed');
+        expect(types).not.toContain('TimerFired');
+        expect(await store.nextWakeTime(T0)).toBeDefined();
+        const other = await claimId(store, 'other', T0);
+        expect(other.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+      });
+
+      it('keeps delayed messages back until they are due and reports when that is', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const item = await claim(store);
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', version: 2, historyLength: 1 },
+          history: [started('a')],
+          messages: [{ ...message('a', { type: 'TimerFired', eventId: -1, timestamp: at(5000).toISOString(), timerId: 0, fireAt: at(5000).toISOString() }), visibleAt: at(5000) }],
+        }));
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(4999) })).toBeUndefined();
+        expect((await store.nextWakeTime(at(1000)))?.getTime()).toBe(at(5000).getTime());
+        const due = await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(5000) });
+        expect(due?.messages.map((m) => m.event.type)).toEqual(['TimerFired']);
+      });
+
+      it('releases an abandoned lease at once', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const item = await claim(store);
+        await store.abandonOrchestration('a', item.lease.token);
+        expect((await claim(store, 'w2')).state.instanceId).toBe('a');
+      });
+
+      it('reads history from an index', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const item = await claim(store);
+        const history: HistoryEvent[] = [started('a'), ...[0, 1, 2].map((i): HistoryEvent => ({ type: 'TaskScheduled', eventId: i, timestamp: T0.toISOString(), name: `t${i}` }))];
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id), state: { ...item.state, version: 2, historyLength: 4 }, history,
+        }));
+        expect(await store.getHistory('a')).toEqual(history);
+        expect(await store.getHistory('a', { fromIndex: 2 })).toEqual(history.slice(2));
+        expect(await store.getHistory('unknown')).toEqual([]);
+      });
+    });
+
+    describe('activity tasks', () => {
+      it('claims a task under a lease and completes it atomically with its result', async () => {
+        const store = await open();
+        const parent = await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const work = await store.claimActivity({ owner: 'w', leaseMs: 10_000, now: T0 });
+        expect(work?.task).toMatchObject({ id: 't1', name: 'Act', input: { n: 1 }, taskScheduledId: 0, attempt: 1 });
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: T0 })).toBeUndefined();
+        await store.completeActivity({ taskId: 't1', leaseToken: work!.lease.token, result: result('a', parent.executionId, 0, 'done') });
+        const item = await claim(store);
+        expect(item.messages.map((m) => m.event)).toMatchObject([{ type: 'TaskCompleted', taskScheduledId: 0, result: 'done' }]);
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: at(20_000) })).toBeUndefined();
+      });
+
+      it('refuses to complete a task whose lease was lost', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const stale = await store.claimActivity({ owner: 'w1', leaseMs: 1000, now: T0 });
+        const fresh = await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(2000) });
+        expect(fresh?.task.id).toBe('t1');
+        await expect(store.completeActivity({ taskId: 't1', leaseToken: stale!.lease.token, result: result('a', 'exec-1', 0, 'x') }))
+          .rejects.toMatchObject({ code: 'lease-lost' });
+        await store.abandonActivity('t1', fresh!.lease.token);
+        expect((await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: at(2000) }))?.task.id).toBe('t1');
+      });
+
+      it('drops the result of a task whose execution was replaced', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const work = await store.claimActivity({ owner: 'w', leaseMs: 10_000, now: T0 });
+        const item = await claimNothingOr(store);
+        expect(item).toBeUndefined();
+        // Terminal and restarted: the old execution's result must not reach the new one.
+        const state = (await store.getInstance('a'))!;
+        await forceState(store, state, { runtimeStatus: 'Terminated' });
+        await store.createInstance(newInstance('a', { executionId: 'exec-2' }));
+        await store.completeActivity({ taskId: 't1', leaseToken: work!.lease.token, result: result('a', 'exec-1', 0, 'stale') }).catch(() => {});
+        const next = await claim(store);
+        expect(next.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+      });
+    });
+
+    describe('queries', () => {
+      it('filters by status, created time and a literal id prefix', async () => {
+        const store = await open();
+        for (let i = 0; i < 6; i++) await store.createInstance(newInstance(`job-${i}`, { createdTime: at(i * 1000) }));
+        await store.createInstance(newInstance('a.*b', { createdTime: at(10_000) }));
+        await store.createInstance(newInstance('aXXb', { createdTime: at(10_000) }));
+        await forceState(store, (await store.getInstance('job-1'))!, { runtimeStatus: 'Completed' });
+        await forceState(store, (await store.getInstance('job-2'))!, { runtimeStatus: 'Failed' });
+        const ids = async (q: Parameters<Store['queryInstances']>[0]) => (await store.queryInstances(q)).instances.map((s) => s.instanceId);
+        expect(await ids({ runtimeStatus: ['Completed', 'Failed'] })).toEqual(['job-1', 'job-2']);
+        expect(await ids({ createdTimeFrom: at(2000), createdTimeTo: at(4000) })).toEqual(['job-2', 'job-3', 'job-4']);
+        expect(await ids({ instanceIdPrefix: 'a.*' })).toEqual(['a.*b']);
+        expect(await ids({ instanceIdPrefix: 'job-' })).toHaveLength(6);
+        expect(await ids({ instanceIdPrefix: '' })).toHaveLength(8);
+      });
+
+      it('pages in (createdTime, instanceId) order without repeating or skipping while instances are added', async () => {
+        const store = await open();
+        const expected: string[] = [];
+        for (let i = 0; i < 25; i++) {
+          const id = `p-${String(i).padStart(2, '0')}`;
+          expected.push(id);
+          await store.createInstance(newInstance(id, { createdTime: at(Math.floor(i / 3) * 1000) }));
+        }
+        const seen: string[] = [];
+        let token: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.queryInstances({ pageSize: 10, ...(token ? { continuationToken: token } : {}) });
+          seen.push(...page.instances.map((s) => s.instanceId));
+          token = page.continuationToken;
+          // Added while paging, in the past and in the future of the cursor.
+          await store.createInstance(newInstance(`early-${pages}`, { createdTime: at(-1000) }));
+          pages++;
+        } while (token);
+        expect(seen.filter((id) => id.startsWith('p-'))).toEqual(expected);
+        expect(new Set(seen).size).toBe(seen.length);
+      });
+
+      it('rejects a forged continuation token and a bad page size', async () => {
+        const store = await open();
+        await expect(store.queryInstances({ continuationToken: 'not-a-token' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        await expect(store.queryInstances({ pageSize: 0 })).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+    });
+
+    describe('purge', () => {
+      it('purges a terminal instance with its history and messages, refuses an active one', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('active'));
+        await expect(store.purgeInstance('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        expect(await store.getInstance('active')).toBeDefined();
+        await store.createInstance(newInstance('done'));
+        await forceState(store, (await store.getInstance('done'))!, { runtimeStatus: 'Completed' });
+        expect(await store.purgeInstance('done')).toBe(1);
+        expect(await store.getInstance('done')).toBeUndefined();
+        expect(await store.getHistory('done')).toEqual([]);
+        expect(await store.purgeInstance('done')).toBe(0);
+      });
+
+      it('purges by filter, terminal instances only', async () => {
+        const store = await open();
+        for (const [id, status, time] of [['c1', 'Completed', 0], ['c2', 'Completed', 5000], ['f1', 'Failed', 1000], ['r1', 'Running', 1000]] as const) {
+          await store.createInstance(newInstance(id, { createdTime: at(time) }));
+          await forceState(store, (await store.getInstance(id))!, { runtimeStatus: status });
+        }
+        expect(await store.purgeInstances({ createdTimeFrom: at(0), createdTimeTo: at(2000) })).toBe(2);
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId).sort()).toEqual(['c2', 'r1']);
+        expect(await store.purgeInstances({ createdTimeFrom: at(0), runtimeStatus: ['Failed'] })).toBe(0);
+      });
+    });
+
+    describe('change feed', () => {
+      it('delivers every committed snapshot of an instance in order, and a purge', async () => {
+        const store = await open();
+        const collected = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'a'), take(7), toArray()));
+        await store.createInstance(newInstance('a'));
+        let state = (await store.getInstance('a'))!;
+        for (let i = 1; i <= 5; i++) {
+          await store.sendMessage(message('a', eventRaised('tick', i)));
+          const item = await claim(store);
+          state = { ...item.state, runtimeStatus: i === 5 ? 'Completed' : 'Running', customStatus: `step ${i}`, version: item.state.version + 1, historyLength: item.state.historyLength + 1 };
+          await store.commitOrchestration(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state, history: [eventRaised('tick', i)] }));
+        }
+        await store.purgeInstance('a');
+        const seen: StatusChange[] = await collected;
+        expect(seen.map((c) => c.state?.customStatus ?? null)).toEqual([null, 'step 1', 'step 2', 'step 3', 'step 4', 'step 5', null]);
+        expect(seen.map((c) => c.state?.version)).toEqual([1, 2, 3, 4, 5, 6, undefined]);
+        expect(seen[6]?.state).toBeUndefined();
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('closes idempotently and then rejects every call with StoreClosedError', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const first = store.close();
+        expect(store.close()).toBe(first);
+        await first;
+        await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'store-closed' });
+        await expect(store.createInstance(newInstance('b'))).rejects.toMatchObject({ code: 'store-closed' });
+      });
+    });
+
+    describe('with a runtime', () => {
+      it('runs the hello sequence and pushes every custom status in order', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1');
+        const id = await runtime.client.startNew('HelloSequence', { instanceId: 'hello' });
+        const statuses = firstValueFrom(runtime.client.customStatus$(id).pipe(take(4), toArray()));
+        const done = await runtime.client.waitForCompletion(id, { timeoutMs: 15_000 });
+        expect(done.runtimeStatus).toBe('Completed');
+        expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+        expect(await statuses).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+      });
+
+      it('shares work between two runtimes on one store handle: every instance completes once', async () => {
+        const store = await open();
+        const a = await runtimeOn(store, 'wa');
+        await runtimeOn(store, 'wb');
+        const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => a.client.startNew('HelloSequence', { instanceId: `one-${i}` })));
+        const done = await Promise.all(ids.map((id) => a.client.waitForCompletion(id, { timeoutMs: 30_000 })));
+        expect(done.every((s) => s.runtimeStatus === 'Completed')).toBe(true);
+        for (const id of ids) assertNoDuplicateSteps(await store.getHistory(id));
+      });
+    });
+
+    if (options.shared) {
+      describe('shared between handles (tabs, processes)', () => {
+        it('delivers a change committed through one handle to the change feed of another', async () => {
+          const db = `shared-${Date.now()}-${++uniqueCounter}`;
+          const a = await open(db);
+          const b = await open(db);
+          const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x' && c.state?.runtimeStatus === 'Running'), take(1)));
+          await a.createInstance(newInstance('x'));
+          const item = await claim(a);
+          await a.commitOrchestration(commitOf(item.state, item.lease.token, {
+            consumedMessageIds: item.messages.map((m) => m.id),
+            state: { ...item.state, runtimeStatus: 'Running', customStatus: 'across', version: item.state.version + 1, historyLength: 1 },
+            history: [started('x')],
+          }));
+          expect((await seen).state).toMatchObject({ customStatus: 'across', version: 2 });
+          expect(await b.getInstance('x')).toMatchObject({ customStatus: 'across' });
+        });
+
+        it('refuses a commit through one handle after another handle took the lease over', async () => {
+          const db = `shared-${Date.now()}-${++uniqueCounter}`;
+          const a = await open(db);
+          const b = await open(db);
+          await a.createInstance(newInstance('x'));
+          const stale = await claim(a, 'wa', T0);
+          const fresh = await claim(b, 'wb', at(60_000));
+          await expect(a.commitOrchestration(commitOf(stale.state, stale.lease.token, {
+            consumedMessageIds: stale.messages.map((m) => m.id), state: { ...stale.state, version: 2, historyLength: 1 }, history: [started('x')],
+          }))).rejects.toMatchObject({ code: 'lease-lost' });
+          expect(fresh.state.instanceId).toBe('x');
+        });
+
+        it(`runs ${options.sharedInstances ?? 100} hello sequences on workers of two handles: all complete once, no duplicated step`, async () => {
+          const db = `shared-${Date.now()}-${++uniqueCounter}`;
+          const storeA = await open(db);
+          const storeB = await open(db);
+          const a = await runtimeOn(storeA, 'wa');
+          const b = await runtimeOn(storeB, 'wb');
+          const n = options.sharedInstances ?? 100;
+          const ids = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? a : b).client.startNew('HelloSequence', { instanceId: `multi-${i}` })));
+          const done = await Promise.all(ids.map((id) => b.client.waitForCompletion(id, { timeoutMs: 60_000 })));
+          expect(done.map((s) => s.runtimeStatus)).toEqual(ids.map(() => 'Completed'));
+          expect(done.every((s) => JSON.stringify(s.output) === JSON.stringify(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']))).toBe(true);
+          for (const id of ids) assertNoDuplicateSteps(await storeA.getHistory(id));
+          expect(a.metrics.steps + b.metrics.steps).toBe(n * 4);
+        });
+      });
+    }
+  });
+}
+
+// -------------------------------------------------------------------- helpers
+
+const helloSequence: Orchestrator<string[]> = function* (ctx) {
+  const outputs: string[] = [];
+  outputs.push(yield ctx.callActivity('SayHello', 'Tokyo'));
+  ctx.setCustomStatus('Tokyo');
+  outputs.push(yield ctx.callActivity('SayHello', 'Seattle'));
+  ctx.setCustomStatus('Seattle');
+  outputs.push(yield ctx.callActivity('SayHello', 'London'));
+  ctx.setCustomStatus('London');
+  return outputs;
+};
+
+/** Asserts that a history records every scheduled task, result and completion exactly once. */
+export function assertNoDuplicateSteps(history: readonly HistoryEvent[]): void {
+  const scheduled = history.filter((e) => e.type === 'TaskScheduled').map((e) => e.eventId);
+  const completed = history.filter((e) => e.type === 'TaskCompleted').map((e) => (e as { taskScheduledId: number }).taskScheduledId);
+  expect(new Set(scheduled).size, 'each task scheduled once').toBe(scheduled.length);
+  expect(new Set(completed).size, 'each result recorded once').toBe(completed.length);
+  expect(history.filter((e) => e.type === 'ExecutionStarted'), 'one start').toHaveLength(1);
+  expect(history.filter((e) => e.type === 'ExecutionCompleted').length, 'at most one completion').toBeLessThanOrEqual(1);
+}
+
+function newInstance(
+  instanceId: string,
+  o: { input?: unknown; executionId?: string; createdTime?: Date } = {},
+): CreateInstanceRequest {
+  const executionId = o.executionId ?? 'exec-1';
+  const createdTime = o.createdTime ?? T0;
+  return {
+    state: {
+      instanceId, name: 'Orch', runtimeStatus: 'Pending', createdTime, lastUpdatedTime: createdTime, executionId,
+      historyLength: 0, version: 1, ...(o.input === undefined ? {} : { input: o.input }),
+    },
+    message: message(instanceId, {
+      type: 'ExecutionStarted', eventId: -1, timestamp: createdTime.toISOString(), name: 'Orch', instanceId, executionId,
+      ...(o.input === undefined ? {} : { input: o.input }),
+    }),
+  };
+}
+
+function message(instanceId: string, event: OrchestrationMessage['event']): OrchestrationMessage {
+  return { id: crypto.randomUUID(), instanceId, event };
+}
+
+function eventRaised(name: string, input?: unknown): OrchestrationMessage['event'] & HistoryEvent {
+  return { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name, ...(input === undefined ? {} : { input }) };
+}
+
+function started(instanceId: string): HistoryEvent {
+  return { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Orch', instanceId, executionId: 'exec-1' };
+}
+
+function completedEvent(): HistoryEvent {
+  return { type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Completed' };
+}
+
+function result(instanceId: string, executionId: string, taskScheduledId: number, value: unknown): OrchestrationMessage {
+  return { id: crypto.randomUUID(), instanceId, executionId, event: { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId, result: value } };
+}
+
+function activityTask(instanceId: string, id: string) {
+  return { id, instanceId, executionId: 'exec-1', name: 'Act', input: { n: 1 }, taskScheduledId: 0, attempt: 1 };
+}
+
+function subInstance(instanceId: string, parentId: string) {
+  const req = newInstance(instanceId, { executionId: `exec-${instanceId}` });
+  return {
+    ...req,
+    state: { ...req.state, parentInstanceId: parentId },
+    onConflict: message(parentId, {
+      type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 1,
+      failureDetails: { errorType: 'InstanceAlreadyExistsError', errorMessage: 'busy' },
+    }),
+  };
+}
+
+function commitOf(state: InstanceState, leaseToken: string, parts: Partial<OrchestrationCommit> & Pick<OrchestrationCommit, 'state'>): OrchestrationCommit {
+  return {
+    instanceId: state.instanceId, leaseToken, history: [], replaceHistory: false, consumedMessageIds: [], activityTasks: [],
+    messages: [], subInstances: [], ...parts,
+  };
+}
+
+async function claim(store: Store, owner = 'w1', now = T0) {
+  const item = await store.claimOrchestration({ owner, leaseMs: 30_000, now });
+  if (!item) throw new Error('expected a work item');
+  return item;
+}
+
+async function claimNothingOr(store: Store) {
+  return store.claimOrchestration({ owner: 'probe', leaseMs: 1, now: T0 });
+}
+
+/** Claims until the work item of `instanceId` comes up, abandoning others. */
+async function claimId(store: Store, instanceId: string, now = T0) {
+  const others: { id: string; token: string }[] = [];
+  try {
+    for (;;) {
+      const item = await claim(store, 'w1', now);
+      if (item.state.instanceId === instanceId) return item;
+      others.push({ id: item.state.instanceId, token: item.lease.token });
+    }
+  } finally {
+    for (const o of others) await store.abandonOrchestration(o.id, o.token);
+  }
+}
+
+/** An instance in Running state with the given activity tasks, its start message consumed. */
+async function runningInstance(store: Store, instanceId: string, tasks: ReturnType<typeof activityTask>[]) {
+  await store.createInstance(newInstance(instanceId));
+  const item = await claim(store);
+  const state = { ...item.state, runtimeStatus: 'Running' as const, version: item.state.version + 1, historyLength: 1 };
+  await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+    consumedMessageIds: item.messages.map((m) => m.id), state, history: [started(instanceId)], activityTasks: tasks,
+  }));
+  return state;
+}
+
+/** Commits a state change through the normal claim/commit path (consuming a nudge message). */
+async function forceState(store: Store, state: InstanceState, patch: Partial<InstanceState>) {
+  await store.sendMessage(message(state.instanceId, eventRaised('nudge')));
+  const item = await claimId(store, state.instanceId, at(1_000_000));
+  await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+    consumedMessageIds: item.messages.map((m) => m.id),
+    state: { ...item.state, ...patch, version: item.state.version + 1 },
+  }));
+}

@@ -1,0 +1,95 @@
+import type { Clock, ClockTimer } from '../worker/clock.js';
+
+interface PendingTimer {
+  readonly id: number;
+  readonly at: number;
+  readonly callback: () => void;
+}
+
+/**
+ * A {@link Clock} whose time moves only when a test says so. `advance(ms)` fires due timers in time order and lets
+ * the work they trigger settle, so a week-long durable timer fires at once and deterministically.
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * const runtime = createRuntime({ clock, orchestrators, activities });
+ * await runtime.start();
+ * const id = await runtime.client.startNew('WaitAWeek');
+ * await clock.waitForTimer();               // the worker armed its wake-up for the durable timer
+ * await clock.advance(7 * 24 * 3600_000);   // fires it
+ * ```
+ */
+export class VirtualClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  #timers: PendingTimer[] = [];
+  #waiters: (() => void)[] = [];
+
+  constructor(start: Date = new Date('2026-01-01T00:00:00.000Z')) {
+    this.#now = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.#now);
+  }
+
+  setTimeout(callback: () => void, delayMs: number): ClockTimer {
+    const timer = { id: this.#nextId++, at: this.#now + Math.max(0, delayMs), callback };
+    this.#timers.push(timer);
+    this.#timers.sort((a, b) => a.at - b.at || a.id - b.id);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+    return timer.id;
+  }
+
+  clearTimeout(timer: ClockTimer): void {
+    this.#timers = this.#timers.filter((t) => t.id !== timer);
+  }
+
+  /** Number of timers waiting to fire. */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /** When the next timer fires, if any. */
+  get nextTimerAt(): Date | undefined {
+    const next = this.#timers[0];
+    return next ? new Date(next.at) : undefined;
+  }
+
+  /** Resolves as soon as a timer is pending (at once if one already is). */
+  waitForTimer(): Promise<void> {
+    if (this.#timers.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due, in order, each at its own time; after each fire
+   * it yields to the event loop so the work the timer started (claims, commits) can run and arm new timers.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    for (;;) {
+      await settle();
+      const next = this.#timers[0];
+      if (!next || next.at > target) break;
+      this.#timers.shift();
+      this.#now = Math.max(this.#now, next.at);
+      next.callback();
+    }
+    this.#now = target;
+    await settle();
+  }
+
+  /** Moves time to `date` (see {@link VirtualClock.advance}). */
+  advanceTo(date: Date): Promise<void> {
+    return this.advance(Math.max(0, date.getTime() - this.#now));
+  }
+}
+
+/** Lets pending promise callbacks and one round of macrotasks run. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => globalThis.setTimeout(resolve, 0));
+}
