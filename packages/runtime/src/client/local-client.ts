@@ -229,20 +229,22 @@ export class LocalClient implements DurableClient {
     return defer(() => {
       let executionId: string | undefined;
       let emitted = 0;
-      const triggers$ = merge(of(undefined), this.#store.changes$.pipe(filter((c) => c.instanceId === instanceId)));
-      return triggers$.pipe(
-        concatMap((change) => {
-          const state = change?.state;
-          if (change && !state) return of<HistoryEvent[]>([]); // purged
-          if (state && state.executionId !== executionId) {
-            executionId = state.executionId;
+      // The first trigger reads the current state itself, so the cursor starts on the right execution.
+      const initial$ = defer(() => this.#store.getInstance(instanceId));
+      const changes$ = this.#store.changes$.pipe(filter((c) => c.instanceId === instanceId), map((c) => c.state));
+      return merge(initial$, changes$).pipe(
+        concatMap((state) => {
+          if (!state) return of<HistoryEvent[]>([]); // unknown or purged
+          if (state.executionId !== executionId) {
+            executionId = state.executionId; // continueAsNew or a restart: a new history begins
             emitted = 0;
           }
-          if (state && state.historyLength <= emitted) return of<HistoryEvent[]>([]);
+          if (state.historyLength <= emitted) return of<HistoryEvent[]>([]);
           return from(this.#store.getHistory(instanceId, { fromIndex: emitted })).pipe(
             map((events) => {
-              emitted += events.length;
-              return events;
+              const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
+              emitted += fresh.length;
+              return fresh;
             }),
           );
         }),

@@ -8,3 +8,8 @@ export { VirtualClock } from './virtual-clock.js';
 export {
   HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired, type HistoryBuilderOptions,
 } from './history-builder.js';
+export { describeClientConformance, type ClientUnderTest, type ClientWrapper } from './client-conformance.js';
+export {
+  helloSequence, sayHello, cityRecommender, reserveTicket, calculateDiscount, setStatusTest, sampleOrchestrators,
+  sampleActivities,
+} from './samples.js';

@@ -1,0 +1,601 @@
+import { filter, firstValueFrom, map, take, takeWhile, tap, toArray, type Observable } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DurableClient } from '../client/durable-client.js';
+import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
+import type { HistoryEvent } from '../model/history-event.js';
+import type { InstanceStatus } from '../model/instance-status.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { createRuntime, type Runtime } from '../worker/create-runtime.js';
+import { silentLogger } from '../worker/logger.js';
+import { sampleActivities, sampleOrchestrators } from './samples.js';
+
+/** The client under test, made from a running runtime, and how to dispose of it. */
+export interface ClientUnderTest {
+  readonly client: DurableClient;
+  close(): Promise<void>;
+}
+
+/** Wraps a started runtime into the client to test (`runtime.client` itself, or a remote client in front of it). */
+export type ClientWrapper = (runtime: Runtime) => Promise<ClientUnderTest>;
+
+/**
+ * The DurableClient conformance suite: every row of the DESIGN §2 client table, the seed scenarios and the bad
+ * inputs. It runs against the local client and, through `@durable-rx/rx-client`, against the HTTP API, so a UI
+ * written against `DurableClient` behaves the same with either.
+ *
+ * Each test gets a fresh runtime on a MemoryStore with the seed orchestrators plus a few test ones; activities named
+ * `Gated` wait until the test opens their gate, so tests control progress without timing.
+ *
+ * @example
+ * ```ts
+ * describeClientConformance('local client', async (runtime) => ({ client: runtime.client, close: async () => {} }));
+ * ```
+ */
+export function describeClientConformance(name: string, wrap: ClientWrapper): void {
+  describe(`DurableClient conformance: ${name}`, () => {
+    let runtime: Runtime;
+    let under: ClientUnderTest;
+    let client: DurableClient;
+    let gates: Gates;
+    let calls: Map<string, number>;
+    let flakyFixed: boolean;
+
+    beforeEach(async () => {
+      gates = new Gates();
+      calls = new Map();
+      flakyFixed = false;
+      const count = (name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
+      const activities: Record<string, Activity> = {
+        ...sampleActivities,
+        Gated: async (key: string) => {
+          count('Gated');
+          await gates.wait(key);
+          return `opened ${key}`;
+        },
+        Step: (n: number) => {
+          count(`Step ${n}`);
+          return n * 10;
+        },
+        Flaky: (n: number) => {
+          count('Flaky');
+          if (!flakyFixed) throw new Error(`flaky ${n} is broken`);
+          return n + 1;
+        },
+      };
+      const orchestrators: Record<string, Orchestrator> = {
+        ...sampleOrchestrators,
+        GatedSequence: function* (ctx) {
+          const first: string = yield ctx.callActivity('Gated', `${ctx.instanceId}/1`);
+          ctx.setCustomStatus('first done');
+          const second: string = yield ctx.callActivity('Gated', `${ctx.instanceId}/2`);
+          return [first, second];
+        },
+        WaitForEvents: function* (ctx) {
+          const received: unknown[] = [];
+          for (let i = 0; i < ctx.getInput<number>(); i++) {
+            received.push(yield ctx.waitForExternalEvent('Item'));
+            ctx.setCustomStatus({ received: received.length });
+          }
+          return received;
+        },
+        StepThenFlaky: function* (ctx) {
+          const a: number = yield ctx.callActivity('Step', 1);
+          const b: number = yield ctx.callActivity('Flaky', a);
+          return a + b;
+        },
+        Echo: function* (ctx) {
+          return ctx.getInput();
+        },
+      };
+      runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
+      await runtime.start();
+      under = await wrap(runtime);
+      client = under.client;
+    });
+
+    afterEach(async () => {
+      gates.openAll();
+      await under.close();
+      await runtime.stop();
+    });
+
+    describe('startNew', () => {
+      it('starts the hello sequence and returns a random UUID when no id is given', async () => {
+        const id = await client.startNew('E1_HelloSequence');
+        expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        const done = await client.waitForCompletion(id, { timeoutMs: 10_000 });
+        expect(done).toMatchObject({ instanceId: id, name: 'E1_HelloSequence', runtimeStatus: 'Completed' });
+        expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+        expect(done.customStatus).toBe('London');
+        expect(done.createdTime).toBeInstanceOf(Date);
+        expect(done.lastUpdatedTime.getTime()).toBeGreaterThanOrEqual(done.createdTime.getTime());
+      });
+
+      it('uses the given instance id and passes the input', async () => {
+        const input = { city: 'Tokyo', n: [1, 2, 3], nested: { ok: true } };
+        expect(await client.startNew('Echo', { instanceId: 'echo-1', input })).toBe('echo-1');
+        const done = await client.waitForCompletion('echo-1');
+        expect(done.input).toEqual(input);
+        expect(done.output).toEqual(input);
+      });
+
+      it.each([
+        ['empty', ''],
+        ['too long', 'x'.repeat(257)],
+        ['leading @', '@entity'],
+        ['a slash', 'a/b'],
+        ['a backslash', 'a\\b'],
+        ['a hash', 'a#b'],
+        ['a question mark', 'a?b'],
+        ['a control character', 'a\u0001b'],
+        ['a newline', 'a\nb'],
+      ])('refuses an instance id with %s and writes nothing', async (_what, id) => {
+        await expect(client.startNew('Echo', { instanceId: id })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        expect(await client.getStatusAll()).toEqual([]);
+      });
+
+      it('accepts an id of exactly 256 characters', async () => {
+        const id = 'x'.repeat(256);
+        await client.startNew('Echo', { instanceId: id, input: 1 });
+        expect((await client.waitForCompletion(id)).output).toBe(1);
+      });
+
+      it.each([
+        ['a function', { f: () => 1 }],
+        ['a symbol', { s: Symbol('x') }],
+        ['a BigInt', { b: BigInt(1) }],
+        ['NaN', { n: Number.NaN }],
+        ['Infinity', [Number.POSITIVE_INFINITY]],
+        ['a class instance', { m: new Map() }],
+        ['a cycle', cyclic()],
+      ])('refuses input containing %s and writes nothing', async (_what, input) => {
+        await expect(client.startNew('Echo', { instanceId: 'bad-input', input })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        expect(await client.getStatus('bad-input')).toBeUndefined();
+      });
+
+      it('turns Dates in the input into ISO strings', async () => {
+        await client.startNew('Echo', { instanceId: 'dated', input: { at: new Date('2026-05-01T00:00:00.000Z') } });
+        expect((await client.waitForCompletion('dated')).output).toEqual({ at: '2026-05-01T00:00:00.000Z' });
+      });
+
+      it('refuses an id whose instance is still active (409) and keeps it untouched', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
+        await expect(client.startNew('Echo', { instanceId: 'busy', input: 'other' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        const status = await client.getStatus('busy');
+        expect(status).toMatchObject({ name: 'WaitForEvents', input: 1 });
+      });
+
+      it('starts a new execution over a terminal instance', async () => {
+        await client.startNew('Echo', { instanceId: 'again', input: 'first' });
+        await client.waitForCompletion('again');
+        await client.startNew('Echo', { instanceId: 'again', input: 'second' });
+        const done = await client.waitForCompletion('again');
+        expect(done.output).toBe('second');
+        const status = await client.getStatus('again', { showHistory: true });
+        expect(status?.history?.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
+      it('refuses an orchestrator name the runtime does not know', async () => {
+        await expect(client.startNew('NoSuchOrchestrator')).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        expect(await client.getStatusAll()).toEqual([]);
+      });
+
+      it('keeps hostile keys as plain data', async () => {
+        const input = JSON.parse('{"__proto__":{"polluted":1},"$set":{"a.b":2},"constructor":{"prototype":{"p":1}}}') as unknown;
+        await client.startNew('Echo', { instanceId: 'hostile', input });
+        const done = await client.waitForCompletion('hostile');
+        expect(done.output).toEqual(input);
+        expect(Object.keys(done.output as object)).toEqual(['__proto__', '$set', 'constructor']);
+        expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+      });
+    });
+
+    describe('getStatus', () => {
+      it('returns undefined for an unknown id', async () => {
+        expect(await client.getStatus('unknown')).toBeUndefined();
+      });
+
+      it('omits the input with showInput: false and adds history with showHistory', async () => {
+        await client.startNew('E1_HelloSequence', { instanceId: 'h', input: { secret: 1 } });
+        await client.waitForCompletion('h');
+        expect(await client.getStatus('h')).toHaveProperty('input', { secret: 1 });
+        expect(await client.getStatus('h', { showInput: false })).not.toHaveProperty('input');
+        expect(await client.getStatus('h')).not.toHaveProperty('history');
+        const withHistory = await client.getStatus('h', { showHistory: true });
+        const types = withHistory!.history!.map((e) => e.type);
+        expect(types[0]).toBe('OrchestratorStarted');
+        expect(types).toContain('ExecutionStarted');
+        expect(types.filter((t) => t === 'TaskScheduled')).toHaveLength(3);
+        expect(types).toContain('ExecutionCompleted');
+        const completed = withHistory!.history!.find((e) => e.type === 'TaskCompleted');
+        expect(completed).not.toHaveProperty('result');
+        const withOutput = await client.getStatus('h', { showHistory: true, showHistoryOutput: true });
+        expect(withOutput!.history!.find((e) => e.type === 'TaskCompleted')).toHaveProperty('result', 'Hello Tokyo!');
+      });
+
+      it('shows the { nextActions, foo } custom status while Running', async () => {
+        await client.startNew('SetStatusTest', { instanceId: 'status-test' });
+        const running = await firstValueFrom(client.status$('status-test').pipe(filter((s) => s?.customStatus !== undefined)));
+        expect(running).toMatchObject({ runtimeStatus: 'Running', customStatus: { nextActions: ['A', 'B', 'C'], foo: 2 } });
+        await client.raiseEvent('status-test', 'Proceed');
+        expect((await client.waitForCompletion('status-test')).output).toBe('done');
+      });
+    });
+
+    describe('listInstances, getStatusAll, getStatusBy', () => {
+      it('filters by status, created time and a literal prefix', async () => {
+        await client.startNew('Echo', { instanceId: 'done-1', input: 1 });
+        await client.startNew('Echo', { instanceId: 'done-2', input: 2 });
+        await client.waitForCompletion('done-1');
+        await client.waitForCompletion('done-2');
+        await client.startNew('WaitForEvents', { instanceId: 'wait.1', input: 1 });
+        await client.startNew('WaitForEvents', { instanceId: 'waitX1', input: 1 });
+        await firstValueFrom(client.status$('wait.1').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await firstValueFrom(client.status$('waitX1').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        const ids = (list: InstanceStatus[]) => list.map((s) => s.instanceId).sort();
+        expect(ids(await client.getStatusAll())).toEqual(['done-1', 'done-2', 'wait.1', 'waitX1']);
+        expect(ids(await client.getStatusBy({ runtimeStatus: ['Completed'] }))).toEqual(['done-1', 'done-2']);
+        expect(ids(await client.getStatusBy({ instanceIdPrefix: 'wait.' }))).toEqual(['wait.1']);
+        expect(ids(await client.getStatusBy({ createdTimeFrom: new Date(Date.now() + 60_000) }))).toEqual([]);
+        expect(ids(await client.getStatusBy({ createdTimeTo: new Date(Date.now() + 60_000) }))).toHaveLength(4);
+        const noInput = await client.getStatusBy({ runtimeStatus: ['Completed'], showInput: false });
+        expect(noInput.every((s) => !('input' in s))).toBe(true);
+      });
+
+      it('pages with a continuation token in stable order, never repeating or skipping', async () => {
+        const ids = Array.from({ length: 23 }, (_, i) => `page-${String(i).padStart(2, '0')}`);
+        for (const id of ids) await client.startNew('Echo', { instanceId: id, input: id });
+        const seen: string[] = [];
+        let token: string | undefined;
+        let pages = 0;
+        do {
+          const page = await client.listInstances({ pageSize: 5, ...(token ? { continuationToken: token } : {}) });
+          expect(page.instances.length).toBeLessThanOrEqual(5);
+          seen.push(...page.instances.map((s) => s.instanceId));
+          token = page.continuationToken;
+          pages++;
+        } while (token);
+        expect(pages).toBe(5);
+        expect([...seen].sort()).toEqual(ids);
+        expect(new Set(seen).size).toBe(23);
+      });
+
+      it('refuses a forged continuation token', async () => {
+        await expect(client.listInstances({ continuationToken: '%%%' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+      });
+    });
+
+    describe('raiseEvent', () => {
+      it('delivers events, buffering those raised before the orchestrator waits (FIFO)', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'events', input: 3 });
+        await client.raiseEvent('events', 'Item', 'a');
+        await client.raiseEvent('events', 'Other', 'ignored');
+        await client.raiseEvent('events', 'Item', { b: 2 });
+        await client.raiseEvent('events', 'Item', ['c']);
+        const done = await client.waitForCompletion('events');
+        expect(done.output).toEqual(['a', { b: 2 }, ['c']]);
+      });
+
+      it('runs the ReserveTicket seed: discount as custom status, BookingConfirmed decides', async () => {
+        await client.startNew('ReserveTicket', { instanceId: 'ticket', input: 'user-42' });
+        const offer = await firstValueFrom(client.customStatus$('ticket').pipe(filter((s) => s !== undefined)));
+        expect(offer).toMatchObject({ discountTimeout: 60, bookingUrl: 'https://www.myawesomebookingweb.com' });
+        expect(typeof (offer as { discount: unknown }).discount).toBe('number');
+        await client.raiseEvent('ticket', 'BookingConfirmed', true);
+        const done = await client.waitForCompletion('ticket');
+        expect(done.output).toBe(true);
+        expect(done.customStatus).toEqual({ message: 'Thank you for confirming your booking.' });
+      });
+
+      it('runs the CityRecommender seed', async () => {
+        await client.startNew('CityRecommender', { instanceId: 'city', input: 1 });
+        const rec = await firstValueFrom(client.customStatus$('city').pipe(filter((s) => s !== undefined)));
+        expect(rec).toEqual({ recommendedCities: ['Tokyo', 'Seattle'], recommendedSeasons: ['Spring', 'Summer'] });
+        await client.raiseEvent('city', 'CitySelected', 'Seattle');
+        expect((await client.waitForCompletion('city')).output).toBe('Seattle');
+      });
+
+      it('rejects an unknown instance (404), a terminal one (410) and bad arguments (400)', async () => {
+        await expect(client.raiseEvent('nobody', 'Item')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        await client.startNew('Echo', { instanceId: 'finished', input: 1 });
+        await client.waitForCompletion('finished');
+        await expect(client.raiseEvent('finished', 'Item')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        await client.startNew('WaitForEvents', { instanceId: 'w', input: 1 });
+        await expect(client.raiseEvent('w', '', 1)).rejects.toMatchObject({ status: 400 });
+        await expect(client.raiseEvent('w', 'Item', { f: () => 1 })).rejects.toMatchObject({ status: 400 });
+        await expect(client.raiseEvent('a/b', 'Item')).rejects.toMatchObject({ status: 400 });
+      });
+    });
+
+    describe('terminate', () => {
+      it('terminates a running instance with the reason as output and ignores results that arrive later', async () => {
+        await client.startNew('GatedSequence', { instanceId: 'term' });
+        await gates.reached('term/1');
+        await client.terminate('term', 'user cancelled');
+        const done = await client.waitForCompletion('term');
+        expect(done).toMatchObject({ runtimeStatus: 'Terminated', output: 'user cancelled' });
+        const recorded = firstValueFrom(client.history$('term').pipe(filter((e) => e.type === 'TaskCompleted')));
+        gates.open('term/1');
+        await recorded; // the late result is visible in history ...
+        expect(await client.getStatus('term')).toMatchObject({ runtimeStatus: 'Terminated', output: 'user cancelled' }); // ... and ignored
+        expect(calls.get('Gated')).toBe(1);
+      });
+
+      it('rejects an unknown instance (404) and a terminal one (410)', async () => {
+        await expect(client.terminate('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        await client.startNew('Echo', { instanceId: 'finished', input: 1 });
+        await client.waitForCompletion('finished');
+        await expect(client.terminate('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+      });
+    });
+
+    describe('suspend and resume', () => {
+      it('makes no progress while suspended and processes kept messages after resume', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'sus', input: 1 });
+        await firstValueFrom(client.status$('sus').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await client.suspend('sus', 'maintenance');
+        await firstValueFrom(client.status$('sus').pipe(filter((s) => s?.runtimeStatus === 'Suspended')));
+        const recorded = firstValueFrom(client.history$('sus').pipe(filter((e) => e.type === 'EventRaised')));
+        await client.raiseEvent('sus', 'Item', 'while suspended');
+        await recorded; // the worker consumed the event ...
+        const meanwhile = await client.getStatus('sus');
+        expect(meanwhile).toMatchObject({ runtimeStatus: 'Suspended' }); // ... and made no progress
+        expect(meanwhile).not.toHaveProperty('output');
+        await client.resume('sus', 'done');
+        const done = await client.waitForCompletion('sus');
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['while suspended'] });
+      });
+
+      it('rejects unknown (404) and terminal (410) instances', async () => {
+        await expect(client.suspend('nobody')).rejects.toMatchObject({ status: 404 });
+        await expect(client.resume('nobody')).rejects.toMatchObject({ status: 404 });
+        await client.startNew('Echo', { instanceId: 'finished', input: 1 });
+        await client.waitForCompletion('finished');
+        await expect(client.suspend('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        await expect(client.resume('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+      });
+    });
+
+    describe('rewind', () => {
+      it('reruns the failed activity of a Failed instance without redoing completed work', async () => {
+        await client.startNew('StepThenFlaky', { instanceId: 'rw' });
+        const failed = await client.waitForCompletion('rw');
+        expect(failed.runtimeStatus).toBe('Failed');
+        expect(failed.failureDetails?.errorMessage).toContain('flaky 10 is broken');
+        flakyFixed = true; // the operator fixes the cause, then rewinds
+        const back = collectUntil(client.status$('rw'), (s) => s?.runtimeStatus === 'Completed');
+        await back.ready;
+        await expect(client.rewind('rw', 'fixed')).resolves.toBeUndefined();
+        const seen = (await back.done).map((s) => s?.runtimeStatus);
+        expect(seen[0]).toBe('Failed');
+        expect(seen).toContain('Running');
+        const done = await client.getStatus('rw');
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 21 });
+        expect(done).not.toHaveProperty('failureDetails');
+        expect(calls.get('Step 1')).toBe(1);
+        expect(calls.get('Flaky')).toBe(2);
+      });
+
+      it('refuses Completed/Terminated (410), active (409) and unknown (404) instances', async () => {
+        await client.startNew('Echo', { instanceId: 'ok', input: 1 });
+        await client.waitForCompletion('ok');
+        await expect(client.rewind('ok')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
+        await expect(client.rewind('active')).rejects.toMatchObject({ status: 409 });
+        await client.terminate('active');
+        await client.waitForCompletion('active');
+        await expect(client.rewind('active')).rejects.toMatchObject({ status: 410 });
+        await expect(client.rewind('nobody')).rejects.toMatchObject({ status: 404 });
+      });
+    });
+
+    describe('purge', () => {
+      it('purges a terminal instance, returns 0 for unknown, refuses an active one (409)', async () => {
+        await client.startNew('Echo', { instanceId: 'p', input: 1 });
+        await client.waitForCompletion('p');
+        expect(await client.purgeInstanceHistory('p')).toEqual({ instancesDeleted: 1 });
+        expect(await client.getStatus('p')).toBeUndefined();
+        expect(await client.purgeInstanceHistory('p')).toEqual({ instancesDeleted: 0 });
+        await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
+        await expect(client.purgeInstanceHistory('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        expect(await client.getStatus('active')).toBeDefined();
+      });
+
+      it('purges terminal instances by filter', async () => {
+        const from = new Date(Date.now() - 60_000);
+        for (const id of ['a', 'b']) {
+          await client.startNew('Echo', { instanceId: id, input: id });
+          await client.waitForCompletion(id);
+        }
+        await client.startNew('WaitForEvents', { instanceId: 'c', input: 1 });
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: from, runtimeStatus: ['Failed'] })).toEqual({ instancesDeleted: 0 });
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: from })).toEqual({ instancesDeleted: 2 });
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['c']);
+      });
+    });
+
+    describe('waitForCompletion', () => {
+      it('resolves with the latest status when the timeout passes', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'slow', input: 1 });
+        const status = await client.waitForCompletion('slow', { timeoutMs: 50 });
+        expect(['Pending', 'Running']).toContain(status.runtimeStatus);
+      });
+
+      it('rejects an unknown instance (404)', async () => {
+        await expect(client.waitForCompletion('nobody', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+      });
+    });
+
+    describe('observables', () => {
+      it('status$ emits the current snapshot, then each committed change in order, without consecutive duplicates', async () => {
+        const watched = collectUntil(client.status$('watched'), (s) => s?.runtimeStatus === 'Completed');
+        await watched.ready;
+        await client.startNew('E1_HelloSequence', { instanceId: 'watched' });
+        const statuses = await watched.done;
+        expect(statuses[0]).toBeUndefined();
+        const order = ['Pending', 'Running', 'Completed'];
+        const runtimeStatuses = statuses.slice(1).map((s) => s!.runtimeStatus);
+        expect(runtimeStatuses.at(-1)).toBe('Completed');
+        expect(runtimeStatuses).toContain('Running');
+        for (let i = 1; i < runtimeStatuses.length; i++) {
+          expect(order.indexOf(runtimeStatuses[i]!)).toBeGreaterThanOrEqual(order.indexOf(runtimeStatuses[i - 1]!));
+        }
+        for (let i = 1; i < statuses.length; i++) expect(JSON.stringify(statuses[i])).not.toBe(JSON.stringify(statuses[i - 1]));
+        expect(statuses.map((s) => s?.customStatus).filter((c, i, all) => i === 0 || c !== all[i - 1])).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+      });
+
+      it('customStatus$ delivers Tokyo, Seattle, London whole', async () => {
+        const values = collect(client.customStatus$('hello'), 4);
+        await values.ready;
+        await client.startNew('E1_HelloSequence', { instanceId: 'hello' });
+        expect(await values.done).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+      });
+
+      it('customStatus$ delivers every committed value in order for 100 concurrent instances', async () => {
+        const ids = Array.from({ length: 100 }, (_, i) => `many-${i}`);
+        const streams = ids.map((id) => collect(client.customStatus$(id), 4));
+        await Promise.all(streams.map((s) => s.ready));
+        await Promise.all(ids.map((id) => client.startNew('E1_HelloSequence', { instanceId: id })));
+        const all = await Promise.all(streams.map((s) => s.done));
+        for (const values of all) expect(values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+      });
+
+      it('instances$ re-emits when membership or a member status changes', async () => {
+        const lists = client.instances$({ instanceIdPrefix: 'live-' });
+        const firstList = await firstValueFrom(lists);
+        expect(firstList).toEqual([]);
+        const seen = firstValueFrom(lists.pipe(
+          map((list) => list.map((s) => `${s.instanceId}:${s.runtimeStatus}`).join(',')),
+          filter((text) => text === 'live-1:Completed,live-2:Running'),
+        ));
+        await client.startNew('Echo', { instanceId: 'live-1', input: 1 });
+        await client.startNew('WaitForEvents', { instanceId: 'live-2', input: 1 });
+        await client.startNew('Echo', { instanceId: 'other', input: 1 });
+        expect(await seen).toBe('live-1:Completed,live-2:Running');
+        const afterPurge = firstValueFrom(lists.pipe(filter((list) => list.length === 1 && list[0]!.instanceId === 'live-2')));
+        await client.waitForCompletion('live-1');
+        await client.purgeInstanceHistory('live-1');
+        expect((await afterPurge).map((s) => s.instanceId)).toEqual(['live-2']);
+      });
+
+      it('history$ replays committed events, then appends new ones as they commit', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'hist', input: 1 });
+        await firstValueFrom(client.status$('hist').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        const events = firstValueFrom(client.history$('hist').pipe(
+          take(7),
+          toArray(),
+        ));
+        await client.raiseEvent('hist', 'Item', 'x');
+        const types = (await events).map((e: HistoryEvent) => e.type);
+        expect(types).toEqual([
+          'OrchestratorStarted', 'ExecutionStarted', 'OrchestratorCompleted',
+          'OrchestratorStarted', 'EventRaised', 'ExecutionCompleted', 'OrchestratorCompleted',
+        ]);
+      });
+    });
+
+    describe('createHttpManagementPayload', () => {
+      it('formats the management URLs as Durable Functions does', () => {
+        const p = client.createHttpManagementPayload('abc 1', 'http://127.0.0.1:7071/');
+        const base = 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/abc%201';
+        expect(p).toEqual({
+          id: 'abc 1',
+          statusQueryGetUri: base,
+          sendEventPostUri: `${base}/raiseEvent/{eventName}`,
+          terminatePostUri: `${base}/terminate?reason={text}`,
+          rewindPostUri: `${base}/rewind?reason={text}`,
+          purgeHistoryDeleteUri: base,
+          suspendPostUri: `${base}/suspend?reason={text}`,
+          resumePostUri: `${base}/resume?reason={text}`,
+        });
+        expect(client.createHttpManagementPayload('x', 'http://h', { key: 'k&1' }).statusQueryGetUri).toBe('http://h/runtime/webhooks/durabletask/instances/x?code=k%261');
+      });
+    });
+  });
+}
+
+// -------------------------------------------------------------------- helpers
+
+/** Promises an activity can wait on and a test can open, plus notification when an activity reaches one. */
+class Gates {
+  readonly #gates = new Map<string, { promise: Promise<void>; open: () => void }>();
+  readonly #reached = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+
+  wait(key: string): Promise<void> {
+    this.#reachedEntry(key).resolve();
+    return this.#gate(key).promise;
+  }
+
+  reached(key: string): Promise<void> {
+    return this.#reachedEntry(key).promise;
+  }
+
+  open(key: string): void {
+    this.#gate(key).open();
+  }
+
+  openAll(): void {
+    for (const gate of this.#gates.values()) gate.open();
+  }
+
+  #gate(key: string) {
+    let gate = this.#gates.get(key);
+    if (!gate) {
+      let open!: () => void;
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      gate = { promise, open };
+      this.#gates.set(key, gate);
+    }
+    return gate;
+  }
+
+  #reachedEntry(key: string) {
+    let entry = this.#reached.get(key);
+    if (!entry) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      entry = { promise, resolve };
+      this.#reached.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+/** Subscribes at once; `ready` resolves with the first value, `done` with the first `count` values. */
+function collect<T>(source: Observable<T>, count: number): { ready: Promise<void>; done: Promise<T[]> } {
+  const values: T[] = [];
+  let markReady!: () => void;
+  const ready = new Promise<void>((r) => (markReady = r));
+  const done = new Promise<T[]>((resolve, reject) => {
+    const sub = source.pipe(take(count)).subscribe({
+      next: (v) => {
+        values.push(v);
+        markReady();
+      },
+      error: reject,
+      complete: () => {
+        sub?.unsubscribe();
+        resolve(values);
+      },
+    });
+  });
+  return { ready, done };
+}
+
+/** Subscribes at once; `ready` resolves with the first value, `done` with every value up to the first that matches. */
+function collectUntil<T>(source: Observable<T>, last: (value: T) => boolean): { ready: Promise<void>; done: Promise<T[]> } {
+  let markReady!: () => void;
+  const ready = new Promise<void>((r) => (markReady = r));
+  const done = firstValueFrom(source.pipe(
+    tap(() => markReady()),
+    takeWhile((v) => !last(v), true),
+    toArray(),
+  ));
+  return { ready, done };
+}
+
+function cyclic(): unknown {
+  const a: Record<string, unknown> = {};
+  a['self'] = a;
+  return a;
+}
