@@ -155,13 +155,20 @@ export class OrchestrationExecution {
   step(now: Date, events: readonly HistoryEvent[]): StepResult {
     this.#newEvents = [];
     this.#newActions = [];
-    const wasFinished = this.#finished !== undefined;
+    const wasFinished = this.#finished !== undefined && this.#fatal === undefined;
     this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString() });
     this.#now = now;
-    // Actions the code created during replay that history did not record (the code changed): issue them now.
+    if (this.#fatal) {
+      // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
+      const fatal = this.#fatal;
+      this.#fatal = undefined;
+      this.#unmatched.clear();
+      this.#finished = undefined;
+      this.#finish({ kind: 'failed', failure: toFailureDetails(fatal) });
+    }
+    // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
     for (const action of this.#unmatched.values()) this.#issue(action);
     this.#unmatched.clear();
-    if (this.#fatal && !this.#finished) this.#finish({ kind: 'failed', failure: toFailureDetails(this.#fatal) });
     for (const event of events) {
       this.#eventsApplied++;
       this.#record(event);

@@ -113,11 +113,13 @@ export class Worker {
 
   async #pump(): Promise<void> {
     try {
+      // A request that arrives during any await below sets #pumpAgain; the loop condition is the last thing checked
+      // before #pumping is cleared (synchronously), so no wake-up is ever lost.
       do {
         this.#pumpAgain = false;
         await this.#claimAll();
+        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer();
       } while (this.#pumpAgain && !this.#stopping);
-      if (!this.#stopping) await this.#armWakeTimer();
     } catch (error) {
       if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker pump failed', error);
     } finally {

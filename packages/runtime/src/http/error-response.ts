@@ -1,0 +1,27 @@
+import { isDurableError } from '../model/errors/durable-error.js';
+import type { Logger } from '../worker/logger.js';
+
+/** The JSON body of every error response: a stable machine-readable `code` and a human-readable `message`. */
+export interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A JSON error response. Never contains a stack trace. */
+export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  const body: ErrorBody = { code, message };
+  return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
+}
+
+/**
+ * Maps a thrown value to an error response: a `DurableError` keeps its `status`, `code` and message; anything else
+ * is an unexpected failure, reported to `logger` and answered with a generic 500 that reveals nothing.
+ */
+export function responseForError(error: unknown, logger: Logger): Response {
+  if (isDurableError(error)) {
+    if (error.status >= 500) logger.error(`HTTP API: ${error.code}`, error);
+    return errorResponse(error.status, error.code, error.message);
+  }
+  logger.error('HTTP API: unexpected error', error);
+  return errorResponse(500, 'internal', 'Internal server error');
+}

@@ -1,0 +1,343 @@
+import { describe, expect, it } from 'vitest';
+import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { rewindHistory } from '../src/engine/rewind-history.js';
+import { applyEvent } from '../src/engine/apply-event.js';
+import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
+import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import type { InstanceState } from '../src/model/instance-status.js';
+import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
+import { helloSequence } from '../src/testing/samples.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const limit = { customStatusLimitBytes: 16 * 1024 };
+
+function run(orchestrator: Orchestrator, history: HistoryEvent[] = []) {
+  const execution = new OrchestrationExecution(orchestrator, limit);
+  execution.replay(history);
+  return execution;
+}
+
+function completion(step: StepResult) {
+  return step.newEvents.find((e) => e.type === 'ExecutionCompleted') as Extract<HistoryEvent, { type: 'ExecutionCompleted' }> | undefined;
+}
+
+describe('replay engine', () => {
+  it('schedules the first activity of the hello sequence and records the step', () => {
+    const step = run(helloSequence).step(T0, [executionStarted('E1_HelloSequence')]);
+    expect(step.actions).toEqual([{ type: 'ScheduleTask', eventId: 0, name: 'E1_SayHello', input: 'Tokyo', attempt: 1 }]);
+    expect(step.newEvents.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted']);
+    expect(step.customStatus).toBeUndefined();
+    expect(step.isFinished).toBe(false);
+  });
+
+  it('replays a hand-built history and continues with the next activity and custom status', () => {
+    const history = new HistoryBuilder({ name: 'E1_HelloSequence' }).started().taskScheduled('E1_SayHello', 'Tokyo').build();
+    const execution = run(helloSequence, history);
+    const step = execution.step(at(1000), [taskCompleted(0, 'Hello Tokyo!')]);
+    expect(step.actions).toEqual([{ type: 'ScheduleTask', eventId: 1, name: 'E1_SayHello', input: 'Seattle', attempt: 1 }]);
+    expect(step.customStatus).toBe('Tokyo');
+    expect(execution.stats).toEqual({ eventsReplayed: history.length, eventsApplied: 1 });
+  });
+
+  it('completes with the outputs in order', () => {
+    const history = new HistoryBuilder({ name: 'E1_HelloSequence' })
+      .started().taskScheduled('E1_SayHello', 'Tokyo')
+      .step(1).taskCompleted(0, 'Hello Tokyo!').taskScheduled('E1_SayHello', 'Seattle')
+      .step(1).taskCompleted(1, 'Hello Seattle!').taskScheduled('E1_SayHello', 'London')
+      .build();
+    const step = run(helloSequence, history).step(at(5), [taskCompleted(2, 'Hello London!')]);
+    expect(completion(step)).toMatchObject({ orchestrationStatus: 'Completed', result: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
+    expect(step.customStatus).toBe('London');
+    expect(step.isFinished).toBe(true);
+  });
+
+  it('sets isReplaying while replaying only', () => {
+    const seen: boolean[] = [];
+    const orch: Orchestrator = function* (ctx) {
+      seen.push(ctx.isReplaying);
+      yield ctx.callActivity('A');
+      seen.push(ctx.isReplaying);
+      yield ctx.callActivity('B');
+      seen.push(ctx.isReplaying);
+    };
+    const history = new HistoryBuilder({ name: 'O' }).started().taskScheduled('A').step().taskCompleted(0).taskScheduled('B').build();
+    run(orch, history).step(T0, [taskCompleted(1)]);
+    expect(seen).toEqual([true, true, false]);
+  });
+
+  it('fails with NonDeterminismError naming the recorded and the actual call', () => {
+    const history = new HistoryBuilder({ name: 'Changed' }).started().taskScheduled('OldActivity').build();
+    const changed: Orchestrator = function* (ctx) {
+      yield ctx.callActivity('NewActivity');
+    };
+    const step = run(changed, history).step(T0, [taskCompleted(0)]);
+    const failed = completion(step);
+    expect(failed?.orchestrationStatus).toBe('Failed');
+    expect(failed?.failureDetails?.errorType).toBe('NonDeterminismError');
+    expect(failed?.failureDetails?.errorMessage).toContain('callActivity("OldActivity")');
+    expect(failed?.failureDetails?.errorMessage).toContain('callActivity("NewActivity")');
+    expect(step.actions).toEqual([]);
+  });
+
+  it('fails with NonDeterminismError when history recorded work the code no longer schedules', () => {
+    const history = new HistoryBuilder({ name: 'Shrunk' }).started().timerCreated(at(10)).build();
+    const shrunk: Orchestrator = function* () {
+      return 'nothing';
+    };
+    const failed = completion(run(shrunk, history).step(T0, []));
+    expect(failed?.failureDetails).toMatchObject({ errorType: 'NonDeterminismError' });
+    expect(failed?.failureDetails?.errorMessage).toMatch(/createTimer\(\).*scheduled nothing/);
+  });
+
+  it('throws TaskFailedError into the orchestrator with the failure details', () => {
+    let caught: unknown;
+    const orch: Orchestrator = function* (ctx) {
+      try {
+        yield ctx.callActivity('Boom');
+      } catch (error) {
+        caught = error;
+        return 'recovered';
+      }
+    };
+    const step = run(orch, new HistoryBuilder({ name: 'O' }).started().taskScheduled('Boom').build()).step(T0, [taskFailed(0, 'kaput')]);
+    expect(caught).toBeInstanceOf(TaskFailedError);
+    expect((caught as TaskFailedError).failureDetails.errorMessage).toBe('kaput');
+    expect((caught as TaskFailedError).cause).toBeInstanceOf(Error);
+    expect(completion(step)).toMatchObject({ orchestrationStatus: 'Completed', result: 'recovered' });
+  });
+
+  it('buffers external events raised before the orchestrator waits, FIFO per name', () => {
+    const orch: Orchestrator = function* (ctx) {
+      yield ctx.createTimer(at(100));
+      const a: unknown = yield ctx.waitForExternalEvent('E');
+      const b: unknown = yield ctx.waitForExternalEvent('E');
+      return [a, b];
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O'), eventRaised('E', 1), eventRaised('F', 'other'), eventRaised('E', 2)]);
+    const step = execution.step(at(100), [timerFired(0, at(100))]);
+    expect(completion(step)).toMatchObject({ result: [1, 2] });
+  });
+
+  it('yields the winning task from Task.any and ignores a cancelled timer that fires later', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const timeout = ctx.createTimer(at(60_000));
+      const approval = ctx.waitForExternalEvent<string>('Approval');
+      const winner: unknown = yield ctx.Task.any([approval, timeout]);
+      if (winner === approval) {
+        timeout.cancel();
+        return `approved by ${approval.result}`;
+      }
+      return 'timed out';
+    };
+    const execution = run(orch);
+    const first = execution.step(T0, [executionStarted('O')]);
+    expect(first.actions).toEqual([{ type: 'CreateTimer', eventId: 0, fireAt: at(60_000).toISOString() }]);
+    const second = execution.step(at(10), [eventRaised('Approval', 'ana')]);
+    expect(completion(second)).toMatchObject({ result: 'approved by ana' });
+    const late = execution.step(at(60_000), [timerFired(0, at(60_000))]);
+    expect(late.newEvents.map((e) => e.type)).toEqual(['OrchestratorStarted', 'TimerFired', 'OrchestratorCompleted']);
+  });
+
+  it('runs a fan-out with Task.all and fails fast with the first failure', () => {
+    const fanOut: Orchestrator = function* (ctx) {
+      const results: number[] = yield ctx.Task.all([1, 2, 3].map((n) => ctx.callActivity<number>('Double', n)));
+      return results;
+    };
+    const execution = run(fanOut);
+    expect(execution.step(T0, [executionStarted('O')]).actions.map((a) => a.eventId)).toEqual([0, 1, 2]);
+    execution.step(at(1), [taskCompleted(2, 6)]);
+    expect(completion(execution.step(at(2), [taskCompleted(0, 2), taskCompleted(1, 4)]))).toMatchObject({ result: [2, 4, 6] });
+
+    const failing = run(fanOut);
+    failing.step(T0, [executionStarted('O')]);
+    const failed = completion(failing.step(at(1), [taskCompleted(0, 2), taskFailed(1, 'no')]));
+    expect(failed).toMatchObject({ orchestrationStatus: 'Failed' });
+    expect(failed?.failureDetails?.errorMessage).toContain('no');
+  });
+
+  it('retries a failed activity after durable timers with exponential backoff, capped', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', {
+        firstRetryIntervalInMilliseconds: 1000, backoffCoefficient: 2, maxNumberOfAttempts: 4, maxRetryIntervalInMilliseconds: 3000,
+      }, 'x');
+    };
+    const execution = run(orch);
+    expect(execution.step(T0, [executionStarted('O')]).actions).toEqual([{ type: 'ScheduleTask', eventId: 0, name: 'Flaky', input: 'x', attempt: 1 }]);
+    expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(1000).toISOString() }]);
+    expect(execution.step(at(1000), [timerFired(1, at(1000))]).actions).toEqual([{ type: 'ScheduleTask', eventId: 2, name: 'Flaky', input: 'x', attempt: 2 }]);
+    expect(execution.step(at(1000), [taskFailed(2, 'e2')]).actions).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(3000).toISOString() }]);
+    execution.step(at(3000), [timerFired(3, at(3000))]);
+    expect(execution.step(at(3000), [taskFailed(4, 'e3')]).actions).toEqual([{ type: 'CreateTimer', eventId: 5, fireAt: at(6000).toISOString() }]);
+    execution.step(at(6000), [timerFired(5, at(6000))]);
+    const failed = completion(execution.step(at(6000), [taskFailed(6, 'e4')]));
+    expect(failed?.failureDetails?.errorMessage).toContain('e4');
+  });
+
+  it('stops retrying when handle() says so', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', {
+        firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 5, handle: (e) => !e.message.includes('fatal'),
+      });
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(completion(execution.step(T0, [taskFailed(0, 'fatal error')]))).toMatchObject({ orchestrationStatus: 'Failed' });
+  });
+
+  it('takes currentUtcDateTime from history and makes newGuid deterministic', () => {
+    const seen: string[] = [];
+    const orch: Orchestrator = function* (ctx) {
+      seen.push(ctx.currentUtcDateTime.toISOString(), ctx.newGuid(), ctx.newGuid());
+      yield ctx.callActivity('A');
+      seen.push(ctx.currentUtcDateTime.toISOString());
+    };
+    run(orch).step(T0, [executionStarted('O')]);
+    const firstRun = [...seen];
+    seen.length = 0;
+    const history = new HistoryBuilder({ name: 'O', instanceId: 'instance-1', start: T0 }).started().taskScheduled('A').build();
+    run(orch, history).step(at(5000), [taskCompleted(0)]);
+    expect(seen.slice(0, 3)).toEqual(firstRun.slice(0, 3));
+    expect(seen[0]).toBe(T0.toISOString());
+    expect(seen[1]).not.toBe(seen[2]);
+    expect(seen[1]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(seen[3]).toBe(at(5000).toISOString());
+  });
+
+  it('continues as new with the new input, carrying unprocessed events when asked', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const n = ctx.getInput<number>();
+      yield ctx.createTimer(at(1));
+      ctx.continueAsNew(n + 1, { preserveUnprocessedEvents: true });
+    };
+    const execution = run(orch);
+    execution.step(T0, [{ ...executionStarted('O', 1) }, eventRaised('Later', 'keep me')]);
+    const step = execution.step(at(1), [timerFired(0, at(1))]);
+    expect(step.continueAsNew).toMatchObject({ input: 2, carryOverEvents: [{ type: 'EventRaised', name: 'Later', input: 'keep me' }] });
+    expect(step.newEvents.map((e) => e.type)).toContain('ContinueAsNew');
+    expect(step.isFinished).toBe(true);
+  });
+
+  it('fails clearly when the orchestrator yields something that is not a task', () => {
+    const orch = function* () {
+      yield Promise.resolve(1);
+    } as unknown as Orchestrator;
+    const failed = completion(run(orch).step(T0, [executionStarted('O')]));
+    expect(failed?.failureDetails?.errorMessage).toMatch(/yielded object; only tasks/);
+  });
+
+  it('throws PayloadTooLargeError in the orchestrator for an oversized custom status', () => {
+    let caught: unknown;
+    const orch: Orchestrator = function* (ctx) {
+      try {
+        ctx.setCustomStatus('x'.repeat(100));
+      } catch (error) {
+        caught = error;
+      }
+      ctx.setCustomStatus('ok');
+      yield ctx.callActivity('A');
+    };
+    const execution = new OrchestrationExecution(orch, { customStatusLimitBytes: 50 });
+    execution.replay([]);
+    const step = execution.step(T0, [executionStarted('O')]);
+    expect(caught).toBeInstanceOf(PayloadTooLargeError);
+    expect(step.customStatus).toBe('ok');
+  });
+
+  it('starts sub-orchestrations with a deterministic default id', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callSubOrchestrator('Child', { x: 1 });
+    };
+    const step = run(orch).step(T0, [executionStarted('Parent', undefined, 'parent-1')]);
+    expect(step.actions).toEqual([{ type: 'CreateSubOrchestration', eventId: 0, name: 'Child', instanceId: 'parent-1:0', input: { x: 1 } }]);
+  });
+
+  it('holds events while suspended and applies them on resume', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.waitForExternalEvent('Go');
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    const suspended = execution.step(at(1), [{ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString() }, eventRaised('Go', 'now')]);
+    expect(completion(suspended)).toBeUndefined();
+    const resumed = execution.step(at(2), [{ type: 'ExecutionResumed', eventId: -1, timestamp: at(2).toISOString() }]);
+    expect(completion(resumed)).toMatchObject({ result: 'now' });
+  });
+
+  it('records and ignores results after termination', () => {
+    const execution = run(helloSequence);
+    execution.step(T0, [executionStarted('E1_HelloSequence')]);
+    const step = execution.step(at(1), [{ type: 'ExecutionTerminated', eventId: -1, timestamp: at(1).toISOString(), reason: 'stop' }, taskCompleted(0, 'late')]);
+    expect(step.newEvents.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionTerminated', 'TaskCompleted', 'OrchestratorCompleted']);
+    expect(step.actions).toEqual([]);
+    expect(step.isFinished).toBe(true);
+  });
+
+  it('fails with UnknownEventTypeError on an event type it does not know', () => {
+    const execution = run(helloSequence);
+    execution.step(T0, [executionStarted('E1_HelloSequence')]);
+    const failed = completion(execution.step(at(1), [{ type: 'FromTheFuture', eventId: -1, timestamp: T0.toISOString() } as unknown as HistoryEvent]));
+    expect(failed?.failureDetails?.errorType).toBe('UnknownEventTypeError');
+  });
+
+  it('steps a cached execution in O(new events): the 1,000th step does not replay the first 999', () => {
+    const long: Orchestrator = function* (ctx) {
+      for (let i = 0; i < 1000; i++) yield ctx.callActivity('Step', i);
+      return 'done';
+    };
+    const execution = run(long);
+    execution.step(T0, [executionStarted('Long')]);
+    let last: StepResult | undefined;
+    for (let i = 0; i < 1000; i++) {
+      const before = execution.stats.eventsApplied;
+      last = execution.step(at(i + 1), [taskCompleted(i, i)]);
+      expect(execution.stats.eventsApplied - before).toBe(1);
+    }
+    expect(execution.stats.eventsReplayed).toBe(0);
+    expect(completion(last!)).toMatchObject({ result: 'done' });
+  });
+});
+
+describe('rewindHistory', () => {
+  it('removes the failures that failed the orchestration and keeps handled (retried) ones', () => {
+    const history = new HistoryBuilder({ name: 'O' })
+      .started().taskScheduled('Ok').step().taskCompleted(0, 1).taskScheduled('Flaky')
+      .step().taskFailed(1, { errorType: 'Error', errorMessage: 'handled' }).timerCreated(T0)
+      .step().timerFired(2, T0).taskScheduled('Flaky')
+      .step().taskFailed(3, { errorType: 'Error', errorMessage: 'final' })
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'final' } })
+      .build();
+    const rewound = rewindHistory(history);
+    expect(rewound.some((e) => e.type === 'TaskFailed' && e.taskScheduledId === 1)).toBe(true);
+    expect(rewound.some((e) => e.type === 'TaskFailed' && e.taskScheduledId === 3)).toBe(false);
+    expect(rewound.some((e) => e.type === 'TaskScheduled' && e.eventId === 3)).toBe(false);
+    expect(rewound.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
+  });
+});
+
+describe('applyEvent', () => {
+  const base: InstanceState = {
+    instanceId: 'i', name: 'O', runtimeStatus: 'Pending', createdTime: T0, lastUpdatedTime: T0, executionId: 'e', historyLength: 0, version: 1,
+  };
+  const ev = (e: Partial<HistoryEvent> & Pick<HistoryEvent, 'type'>) => ({ eventId: -1, timestamp: T0.toISOString(), ...e }) as HistoryEvent;
+
+  it('walks the status through start, suspend, resume, completion', () => {
+    let s = applyEvent(base, ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e', input: 1 } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }));
+    expect(s).toMatchObject({ runtimeStatus: 'Running', input: 1 });
+    s = applyEvent(s, ev({ type: 'ExecutionSuspended' }));
+    expect(s.runtimeStatus).toBe('Suspended');
+    s = applyEvent(s, ev({ type: 'ExecutionResumed' }));
+    expect(s.runtimeStatus).toBe('Running');
+    s = applyEvent(s, ev({ type: 'ExecutionCompleted', orchestrationStatus: 'Completed', result: 'r' } as Partial<HistoryEvent> & { type: 'ExecutionCompleted' }));
+    expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 'r' });
+  });
+
+  it('keeps a terminal status against late terminate and suspend events', () => {
+    const done: InstanceState = { ...base, runtimeStatus: 'Completed', output: 'r' };
+    expect(applyEvent(done, ev({ type: 'ExecutionTerminated', reason: 'x' } as Partial<HistoryEvent> & { type: 'ExecutionTerminated' }))).toBe(done);
+    expect(applyEvent(done, ev({ type: 'ExecutionSuspended' }))).toBe(done);
+  });
+});

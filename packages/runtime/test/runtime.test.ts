@@ -1,0 +1,248 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { defer, filter, finalize, firstValueFrom, type Observable } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import type { StatusChange, Store } from '../src/store/store.js';
+import { createClient } from '../src/client/create-client.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/worker/create-runtime.js';
+import { silentLogger } from '../src/worker/logger.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+
+const DAY = 24 * 3600_000;
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+async function start(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'orchestrators'>): Promise<Runtime> {
+  const runtime = createRuntime({ logger: silentLogger, ...options });
+  runtimes.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+describe('runtime', () => {
+  it('fires a week-long durable timer at once on a virtual clock', async () => {
+    const clock = new VirtualClock();
+    const runtime = await start({
+      clock,
+      orchestrators: {
+        WaitAWeek: function* (ctx) {
+          const startedAt = ctx.currentUtcDateTime.getTime();
+          yield ctx.createTimer(new Date(startedAt + 7 * DAY));
+          return (ctx.currentUtcDateTime.getTime() - startedAt) / DAY;
+        },
+      },
+    });
+    const id = await runtime.client.startNew('WaitAWeek');
+    await clock.waitForTimer();
+    expect(clock.nextTimerAt?.getTime()).toBe(clock.now().getTime() + 7 * DAY);
+    expect((await runtime.client.getStatus(id))?.runtimeStatus).toBe('Running');
+    await clock.advance(7 * DAY);
+    const done = await runtime.client.waitForCompletion(id);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 7 });
+  });
+
+  it('retries a failing activity on durable timers until it succeeds', async () => {
+    const clock = new VirtualClock();
+    const attempts: number[] = [];
+    const runtime = await start({
+      clock,
+      orchestrators: {
+        Retry: function* (ctx) {
+          return yield ctx.callActivityWithRetry('Unstable', { firstRetryIntervalInMilliseconds: 60_000, maxNumberOfAttempts: 3 });
+        },
+      },
+      activities: {
+        Unstable: (_: unknown, ctx: { attempt: number }) => {
+          attempts.push(ctx.attempt);
+          if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} failed`);
+          return 'third time lucky';
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Retry');
+    while ((await runtime.client.getStatus(id))?.runtimeStatus !== 'Completed') {
+      await clock.waitForTimer();
+      await clock.advance(60_000);
+    }
+    expect((await runtime.client.getStatus(id))?.output).toBe('third time lucky');
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
+  it('runs sub-orchestrations and surfaces their failure as TaskFailedError', async () => {
+    let caught: unknown;
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          const ok: string[] = yield ctx.callSubOrchestrator('E1_HelloSequence', undefined, 'child-ok');
+          try {
+            yield ctx.callSubOrchestrator('Broken');
+          } catch (error) {
+            caught = error;
+          }
+          return ok.length;
+        },
+        Broken: function* () {
+          throw new Error('child broke');
+        },
+        E1_HelloSequence: sampleOrchestrators.E1_HelloSequence,
+      },
+      activities: sampleActivities,
+    });
+    const id = await runtime.client.startNew('Parent', { instanceId: 'parent' });
+    const done = await runtime.client.waitForCompletion(id);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 3 });
+    expect(caught).toBeInstanceOf(TaskFailedError);
+    expect((caught as TaskFailedError).failureDetails.errorMessage).toBe('child broke');
+    expect(await runtime.client.getStatus('child-ok')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'parent' });
+    expect(await runtime.client.getStatus('parent:1')).toMatchObject({ runtimeStatus: 'Failed', parentInstanceId: 'parent' });
+  });
+
+  it('continues as new with a fresh history, keeping unprocessed events when asked', async () => {
+    const runtime = await start({
+      orchestrators: {
+        Counter: function* (ctx) {
+          const n = ctx.getInput<number>();
+          const add: number = yield ctx.waitForExternalEvent<number>('Add');
+          if (n + add >= 6) return n + add;
+          ctx.continueAsNew(n + add, { preserveUnprocessedEvents: true });
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Counter', { input: 0 });
+    for (const add of [1, 2, 3]) await runtime.client.raiseEvent(id, 'Add', add);
+    const done = await runtime.client.waitForCompletion(id);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 6, input: 3 });
+    const history = (await runtime.client.getStatus(id, { showHistory: true }))!.history!;
+    expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+    expect(history.filter((e) => e.type === 'EventRaised')).toHaveLength(1);
+  });
+
+  it('fails an instance whose code changed incompatibly, naming both calls', async () => {
+    const store = new MemoryStore();
+    const v1 = await start({
+      store,
+      orchestrators: { Versioned: function* (ctx) { yield ctx.callActivity('Old'); yield ctx.waitForExternalEvent('Go'); } },
+      activities: { Old: () => 1 },
+    });
+    const id = await v1.client.startNew('Versioned');
+    await firstValueFrom(v1.client.history$(id).pipe(filter((e) => e.type === 'TaskCompleted')));
+    await v1.stop();
+    runtimes.splice(runtimes.indexOf(v1), 1);
+    const v2 = await start({
+      store,
+      orchestrators: { Versioned: function* (ctx) { yield ctx.callActivity('New'); yield ctx.waitForExternalEvent('Go'); } },
+      activities: { New: () => 2 },
+    });
+    await v2.client.raiseEvent(id, 'Go');
+    const done = await v2.client.waitForCompletion(id);
+    expect(done.runtimeStatus).toBe('Failed');
+    expect(done.failureDetails?.errorType).toBe('NonDeterminismError');
+    expect(done.failureDetails?.errorMessage).toContain('"Old"');
+    expect(done.failureDetails?.errorMessage).toContain('"New"');
+  });
+
+  it('fails an orchestration whose custom status exceeds the configured limit', async () => {
+    const runtime = await start({
+      customStatusLimitBytes: 64,
+      orchestrators: { Big: function* (ctx) { ctx.setCustomStatus({ blob: 'x'.repeat(100) }); yield ctx.createTimer(ctx.currentUtcDateTime); } },
+    });
+    const id = await runtime.client.startNew('Big');
+    const done = await runtime.client.waitForCompletion(id);
+    expect(done.failureDetails).toMatchObject({ errorType: 'PayloadTooLargeError' });
+    expect(done.customStatus).toBeUndefined();
+  });
+
+  it('fails instances of an orchestrator it does not know, and activities it does not know', async () => {
+    const store = new MemoryStore();
+    const runtime = await start({ store, orchestrators: { CallsMissing: function* (ctx) { return yield ctx.callActivity('Missing'); } } });
+    const bare = createClient({ store });
+    const unknown = await bare.startNew('NotRegistered');
+    expect((await runtime.client.waitForCompletion(unknown)).failureDetails?.errorType).toBe('OrchestratorNotFoundError');
+    const missing = await runtime.client.startNew('CallsMissing');
+    const done = await runtime.client.waitForCompletion(missing);
+    expect(done.failureDetails?.errorMessage).toContain('No activity named "Missing"');
+  });
+
+  it('steps a long orchestration from the cache: the 1,000th step replays nothing', async () => {
+    const runtime = await start({
+      orchestrators: {
+        Long: function* (ctx) {
+          let sum = 0;
+          for (let i = 0; i < 1000; i++) sum += (yield ctx.callActivity<number>('One')) as number;
+          return sum;
+        },
+      },
+      activities: { One: () => 1 },
+    });
+    const id = await runtime.client.startNew('Long');
+    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 });
+    expect(done.output).toBe(1000);
+    const m = runtime.metrics;
+    expect(m.steps).toBe(1001);
+    expect(m.cacheMisses).toBe(0);
+    expect(m.eventsReplayed).toBe(0);
+    // One ExecutionStarted plus one TaskCompleted per step: engine work grows with new events only.
+    expect(m.eventsApplied).toBe(1001);
+  });
+
+  it('replays after a cache eviction and still completes correctly', async () => {
+    const runtime = await start({ cacheSize: 0, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    expect((await runtime.client.waitForCompletion(id)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    expect(runtime.metrics.cacheMisses).toBe(3);
+    expect(runtime.metrics.eventsReplayed).toBeGreaterThan(0);
+  });
+
+  it('leaves no change-feed listener behind after unsubscribing', async () => {
+    const store = new MemoryStore();
+    const counting = countingStore(store);
+    const runtime = await start({ store: counting.store, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    const subs = [runtime.client.status$(id).subscribe(), runtime.client.customStatus$(id).subscribe(),
+      runtime.client.instances$().subscribe(), runtime.client.history$(id).subscribe()];
+    await runtime.client.waitForCompletion(id);
+    expect(counting.listeners()).toBeGreaterThanOrEqual(4);
+    for (const s of subs) s.unsubscribe();
+    expect(counting.listeners()).toBe(0);
+  });
+
+  it('stops idempotently and refuses to start again', async () => {
+    const runtime = createRuntime({ orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
+    await runtime.start();
+    const stopping = runtime.stop();
+    expect(runtime.stop()).toBe(stopping);
+    await stopping;
+    await expect(runtime.start()).rejects.toMatchObject({ code: 'store-closed' });
+  });
+
+  it('lets the process exit after stop(): no timers or subscriptions left behind', () => {
+    const script = fileURLToPath(new URL('./fixtures/exit-after-stop.mjs', import.meta.url));
+    const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe('Completed ["Hello Tokyo!","Hello Seattle!","Hello London!"]');
+  });
+});
+
+/** Wraps a real store, counting subscribers of its change feed (no behaviour is faked). */
+function countingStore(inner: Store): { store: Store; listeners: () => number } {
+  let listeners = 0;
+  const changes$: Observable<StatusChange> = defer(() => {
+    listeners++;
+    return inner.changes$.pipe(finalize(() => listeners--));
+  });
+  const store = new Proxy(inner, {
+    get: (target, key) => {
+      if (key === 'changes$') return changes$;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store, listeners: () => listeners };
+}
