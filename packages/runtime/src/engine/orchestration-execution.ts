@@ -14,7 +14,7 @@ import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { isDurableTask, type DurableTask } from './durable-task.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
-import { describeAction, type OrchestratorAction } from './orchestrator-action.js';
+import { describeAction, recordedAction, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
 import { RetryableTask } from './retryable-task.js';
 import { Task } from './task.js';
@@ -293,7 +293,7 @@ export class OrchestrationExecution {
   }
 
   #matchScheduled(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): void {
-    const recorded = describeRecorded(event);
+    const recorded = describeAction(recordedAction(event));
     const action = this.#unmatched.get(event.eventId);
     if (!action) {
       throw new NonDeterminismError(
@@ -301,15 +301,11 @@ export class OrchestrationExecution {
           'but on replay the orchestrator scheduled nothing there.',
       );
     }
-    const sameKind =
-      (event.type === 'TaskScheduled' && action.type === 'ScheduleTask' && action.name === event.name) ||
-      (event.type === 'TimerCreated' && action.type === 'CreateTimer') ||
-      (event.type === 'SubOrchestrationInstanceCreated' && action.type === 'CreateSubOrchestration' &&
-        action.name === event.name && action.instanceId === event.instanceId);
-    if (!sameKind) {
+    const actual = describeAction(action);
+    if (actual !== recorded) {
       throw new NonDeterminismError(
         `Non-deterministic orchestrator ${JSON.stringify(this.#name)}: history recorded ${recorded} as #${event.eventId}, ` +
-          `but on replay the orchestrator called ${describeAction(action)}.`,
+          `but on replay the orchestrator called ${actual}.`,
       );
     }
     this.#unmatched.delete(event.eventId);
@@ -543,17 +539,6 @@ function isGenerator(value: unknown): value is Orchestration {
 function deferredWhileSuspended(event: HistoryEvent): boolean {
   return event.type !== 'ExecutionResumed' && event.type !== 'ExecutionTerminated' &&
     event.type !== 'OrchestratorStarted' && event.type !== 'OrchestratorCompleted' && event.type !== 'ExecutionSuspended';
-}
-
-function describeRecorded(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): string {
-  switch (event.type) {
-    case 'TaskScheduled':
-      return `callActivity(${JSON.stringify(event.name)})`;
-    case 'TimerCreated':
-      return 'createTimer()';
-    case 'SubOrchestrationInstanceCreated':
-      return `callSubOrchestrator(${JSON.stringify(event.name)}, instanceId ${JSON.stringify(event.instanceId)})`;
-  }
 }
 
 function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {

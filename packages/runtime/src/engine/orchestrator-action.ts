@@ -1,3 +1,4 @@
+import type { SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent, TimerCreatedEvent } from '../model/history-event.js';
 import type { JsonValue } from '../model/json.js';
 
 /** Work an orchestrator step asks for. The worker turns actions into store writes (see `store/commit-plan.ts`). */
@@ -21,5 +22,17 @@ export function describeAction(action: OrchestratorAction): string {
       return 'createTimer()';
     case 'CreateSubOrchestration':
       return `callSubOrchestrator(${JSON.stringify(action.name)}, instanceId ${JSON.stringify(action.instanceId)})`;
+  }
+}
+
+/** The action a scheduling event of history records (inputs left out: replay compares kind, name and id only). */
+export function recordedAction(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): OrchestratorAction {
+  switch (event.type) {
+    case 'TaskScheduled':
+      return { type: 'ScheduleTask', eventId: event.eventId, name: event.name, attempt: 1 };
+    case 'TimerCreated':
+      return { type: 'CreateTimer', eventId: event.eventId, fireAt: event.fireAt };
+    case 'SubOrchestrationInstanceCreated':
+      return { type: 'CreateSubOrchestration', eventId: event.eventId, name: event.name, instanceId: event.instanceId };
   }
 }

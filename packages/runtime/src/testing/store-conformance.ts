@@ -1,12 +1,12 @@
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Orchestrator } from '../engine/orchestration-context.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState } from '../model/instance-status.js';
 import type { OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceRequest, OrchestrationCommit, StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../worker/create-runtime.js';
 import { silentLogger } from '../worker/logger.js';
+import { helloSequence, sayHello } from './samples.js';
 
 /** Opens a store on the database `name`. With `shared`, two calls with one name give two handles on one database. */
 export type StoreFactory = (name: string) => Store | Promise<Store>;
@@ -47,7 +47,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     });
     const runtimeOn = async (store: Store, workerId: string) => {
       const runtime = createRuntime({
-        store, orchestrators: { HelloSequence: helloSequence }, activities: { SayHello: (n: string) => `Hello ${n}!` },
+        store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello },
         logger: silentLogger, workerId, orchestrationLeaseMs: 60_000,
       });
       runtimes.push(runtime);
@@ -474,17 +474,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 }
 
 // -------------------------------------------------------------------- helpers
-
-const helloSequence: Orchestrator<string[]> = function* (ctx) {
-  const outputs: string[] = [];
-  outputs.push(yield ctx.callActivity('SayHello', 'Tokyo'));
-  ctx.setCustomStatus('Tokyo');
-  outputs.push(yield ctx.callActivity('SayHello', 'Seattle'));
-  ctx.setCustomStatus('Seattle');
-  outputs.push(yield ctx.callActivity('SayHello', 'London'));
-  ctx.setCustomStatus('London');
-  return outputs;
-};
 
 /** Asserts that a history records every scheduled task, result and completion exactly once. */
 export function assertNoDuplicateSteps(history: readonly HistoryEvent[]): void {

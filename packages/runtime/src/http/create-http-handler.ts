@@ -1,0 +1,451 @@
+import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { streamSSE } from 'hono/streaming';
+import { map, type Observable } from 'rxjs';
+import type { DurableClient, InstanceFilter, ListInstancesQuery } from '../client/durable-client.js';
+import { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
+import { isDurableError } from '../model/errors/durable-error.js';
+import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
+import { consoleLogger, type Logger } from '../worker/logger.js';
+import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
+import { KeyVerifier, presentedKey } from './key-verifier.js';
+import {
+  parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parsePositiveInteger, parseRuntimeStatuses,
+  parseString,
+} from './query-params.js';
+import { readJsonBody } from './read-json-body.js';
+import { SseConnection } from './sse-connection.js';
+import { StreamHub, type StreamMessage } from './stream-hub.js';
+import { toWireStatus } from './wire-status.js';
+
+/** Default {@link HttpHandlerOptions.maxBodyBytes}: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Default {@link HttpHandlerOptions.retryAfterSeconds}, as Durable Functions. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 10;
+/** Default {@link HttpHandlerOptions.maxWaitSeconds}. */
+export const DEFAULT_MAX_WAIT_SECONDS = 300;
+/** Default {@link HttpHandlerOptions.heartbeatMs}. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Default {@link HttpHandlerOptions.resumeWindowMs}. */
+export const DEFAULT_RESUME_WINDOW_MS = 30_000;
+/** Default {@link HttpHandlerOptions.resumeBufferSize}. */
+export const DEFAULT_RESUME_BUFFER_SIZE = 256;
+/** Default {@link HttpHandlerOptions.reconnectDelayMs}. */
+export const DEFAULT_RECONNECT_DELAY_MS = 1000;
+/** Default {@link HttpHandlerOptions.maxStreams}. */
+export const DEFAULT_MAX_STREAMS = 10_000;
+
+/** Options of {@link createHttpHandler}. */
+export interface HttpHandlerOptions {
+  /**
+   * The access key, or several (to rotate keys). A request presents it as `Authorization: Bearer <key>`, an
+   * `x-functions-key` header or a `code` query parameter; it is compared in constant time. Required unless
+   * `anonymous` is `true`.
+   */
+  readonly key?: string | readonly string[];
+  /** Serve every request without a key. Must be set explicitly; excludes `key`. */
+  readonly anonymous?: boolean;
+  /**
+   * Origin (optionally with a path prefix) of the URLs in check-status bodies, e.g. behind a proxy. Default: the
+   * request's origin.
+   */
+  readonly baseUrl?: string;
+  /** Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. */
+  readonly maxBodyBytes?: number;
+  /** `Retry-After` of 202 responses, in seconds. Default {@link DEFAULT_RETRY_AFTER_SECONDS}. */
+  readonly retryAfterSeconds?: number;
+  /** Largest `timeout` a start request may wait for completion, in seconds. Default {@link DEFAULT_MAX_WAIT_SECONDS}. */
+  readonly maxWaitSeconds?: number;
+  /** Interval of SSE heartbeat comments. Default {@link DEFAULT_HEARTBEAT_MS}. */
+  readonly heartbeatMs?: number;
+  /** How long a dropped stream stays resumable with `Last-Event-ID`. Default {@link DEFAULT_RESUME_WINDOW_MS}. */
+  readonly resumeWindowMs?: number;
+  /** Events a stream keeps for a resume. Default {@link DEFAULT_RESUME_BUFFER_SIZE}. */
+  readonly resumeBufferSize?: number;
+  /** The SSE `retry` hint sent to clients, in ms. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
+  readonly reconnectDelayMs?: number;
+  /** Most streams (open or resumable) at once; more get 503. Default {@link DEFAULT_MAX_STREAMS}. */
+  readonly maxStreams?: number;
+  /**
+   * Cross-origin access for browser apps on other origins: the allowed origins. Preflight requests are answered
+   * without a key; `x-ms-continuation-token`, `Location` and `Retry-After` are exposed. Default: no CORS headers.
+   */
+  readonly cors?: { readonly origins: readonly string[] };
+  /** Where unexpected (500) errors are reported. Default: the console. */
+  readonly logger?: Logger;
+}
+
+/** A WHATWG fetch handler serving the HTTP management API, plus `close()`. */
+export interface HttpHandler {
+  /** Answers one request. Never rejects: failures become JSON error responses. */
+  (request: Request): Promise<Response>;
+  /** Ends every open event stream and drops resumable ones (call before closing the server). Idempotent. */
+  close(): void;
+}
+
+const BASE = WEBHOOK_PATH;
+const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
+
+/**
+ * Creates a fetch handler for the Durable Functions HTTP management API over `client`, under
+ * `/runtime/webhooks/durabletask`. It uses only web-standard APIs, so it runs in Node (see
+ * `@durable-rx/runtime/node`), Deno, Bun, Cloudflare Workers and Service Workers.
+ *
+ * | route | success | failures |
+ * |---|---|---|
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout`, `pollingInterval` in s) | 202 check-status body, `Location`, `Retry-After`; with `timeout`: 200 status when it completes in time | 400, 409 |
+ * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
+ * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
+ * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 404, 410 |
+ * | `POST /instances/{id}/terminate?reason=` (or a JSON body as the reason) | 202 | 404, 410 |
+ * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` | 202 | 404, 410 |
+ * | `POST /instances/{id}/rewind?reason=` | 202 | 404, 409 (not terminal), 410 (Completed/Terminated) |
+ * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
+ * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
+ * | `GET /instances/{id}/stream` | SSE `status` events (data: status JSON or `null`) | 400 |
+ * | `GET /instances/{id}/history/stream` | SSE `history` events (one history event each) | 400 |
+ * | `GET /instances/stream` with `Accept: text/event-stream` (list filters) | SSE `instances` events (data: array) | 400 |
+ *
+ * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
+ * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type` or a malformed id or parameter 400. Error
+ * bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Statuses are sent in the
+ * Durable Functions shape (see `toWireStatus`).
+ *
+ * Streams send each committed change as an event with an id and resume after `Last-Event-ID` without loss or
+ * duplicates (see `StreamHub`), send heartbeat comments, and unsubscribe when the client goes away.
+ *
+ * @example
+ * ```ts
+ * import { createHttpHandler } from '@durable-rx/runtime/http';
+ * import { serve } from '@durable-rx/runtime/node';
+ *
+ * const handler = createHttpHandler(runtime.client, { key: process.env.DURABLE_KEY });
+ * const server = await serve(handler, { port: 7071 });
+ * // curl -X POST -H "Authorization: Bearer $DURABLE_KEY" http://127.0.0.1:7071/runtime/webhooks/durabletask/orchestrators/E1_HelloSequence
+ * ```
+ */
+export function createHttpHandler(client: DurableClient, options: HttpHandlerOptions): HttpHandler {
+  const settings = resolveOptions(options);
+  const logger = settings.logger;
+  const hub = new StreamHub({
+    resumeWindowMs: settings.resumeWindowMs,
+    bufferSize: settings.resumeBufferSize,
+    maxSessions: settings.maxStreams,
+    errorMessage: (error) => ({ event: 'error', data: JSON.stringify(errorBodyOf(error, logger)) }),
+  });
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      return errorResponse(error.status, error.status === 413 ? 'payload-too-large' : 'bad-request', error.message || 'Bad request');
+    }
+    void c;
+    return responseForError(error, logger);
+  });
+  app.notFound((c) => errorResponse(404, 'not-found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+  if (settings.cors) {
+    app.use('*', cors({
+      origin: [...settings.cors.origins],
+      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'x-ms-continuation-token', 'x-functions-key'],
+      exposeHeaders: EXPOSED_HEADERS,
+      maxAge: 600,
+    }));
+  }
+
+  const verifier = settings.keys ? new KeyVerifier(settings.keys) : undefined;
+  app.use('*', async (c, next) => {
+    if (verifier && !(await verifier.verify(presentedKey(c.req.raw, new URL(c.req.url))))) {
+      return errorResponse(401, 'unauthorized', 'A valid key is required (Authorization: Bearer <key> or ?code=<key>)', {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+    await next();
+  });
+
+  app.use('*', methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      errorResponse(405, 'method-not-allowed', `${c.req.method} is not allowed here`, { Allow: methods.join(', ') }),
+  }));
+
+  // ------------------------------------------------------------------ start
+
+  app.post(`${BASE}/orchestrators/:name/:instanceId?`, async (c) => {
+    const url = new URL(c.req.url);
+    const name = c.req.param('name');
+    const idSegment = c.req.param('instanceId');
+    const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
+    const timeoutSeconds = parseNonNegativeNumber(url.searchParams, 'timeout');
+    // Accepted for compatibility: waiting here is pushed by the store's change feed, nothing polls.
+    parseNonNegativeNumber(url.searchParams, 'pollingInterval');
+    const returnServerErrorOnFailure = parseBoolean(url.searchParams, 'returnInternalServerErrorOnFailure') ?? false;
+    if (timeoutSeconds !== undefined && timeoutSeconds > settings.maxWaitSeconds) {
+      throw new InvalidArgumentError(`timeout must be at most ${settings.maxWaitSeconds} seconds`);
+    }
+    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    const id = await client.startNew(name, {
+      ...(body.present ? { input: body.value } : {}),
+      ...(instanceId === undefined ? {} : { instanceId }),
+    });
+    if (timeoutSeconds !== undefined) {
+      const status = await client.waitForCompletion(id, { timeoutMs: timeoutSeconds * 1000 });
+      if (isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
+    }
+    const payload = createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url));
+    return Response.json(payload, {
+      status: 202,
+      headers: { Location: payload.statusQueryGetUri, 'Retry-After': String(settings.retryAfterSeconds) },
+    });
+  });
+
+  // ------------------------------------------------------------------ streams
+
+  app.get(`${BASE}/instances/:id/stream`, (c) => {
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    return eventStream(c, `status\u0000${id}`, () =>
+      client.status$(id).pipe(map((status) => message('status', status === undefined ? null : toWireStatus(status)))),
+    );
+  });
+
+  app.get(`${BASE}/instances/:id/history/stream`, (c) => {
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    return eventStream(c, `history\u0000${id}`, () => client.history$(id).pipe(map((event) => message('history', event))));
+  });
+
+  // ------------------------------------------------------------------ status and list
+
+  app.get(`${BASE}/instances/:id`, async (c) => {
+    const url = new URL(c.req.url);
+    const rawId = c.req.param('id');
+    if (rawId === 'stream' && acceptsEventStream(c)) {
+      const filter = parseFilter(url.searchParams);
+      return eventStream(c, `instances\u0000${JSON.stringify(filterKey(filter))}`, () =>
+        client.instances$(filter).pipe(map((list) => message('instances', list.map(toWireStatus)))),
+      );
+    }
+    const id = parseInstanceIdSegment(rawId);
+    const showHistory = parseBoolean(url.searchParams, 'showHistory') ?? false;
+    const showHistoryOutput = parseBoolean(url.searchParams, 'showHistoryOutput') ?? false;
+    const showInput = parseBoolean(url.searchParams, 'showInput') ?? true;
+    const returnServerErrorOnFailure = parseBoolean(url.searchParams, 'returnInternalServerErrorOnFailure') ?? false;
+    const status = await client.getStatus(id, { showHistory, showHistoryOutput, showInput });
+    if (!status) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
+    if (isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
+    return Response.json(toWireStatus(status), {
+      status: 202,
+      headers: { Location: url.href, 'Retry-After': String(settings.retryAfterSeconds) },
+    });
+  });
+
+  app.get(`${BASE}/instances`, async (c) => {
+    const url = new URL(c.req.url);
+    const pageSize = parsePositiveInteger(url.searchParams, 'top');
+    const continuationToken = c.req.header('x-ms-continuation-token');
+    const query: ListInstancesQuery = {
+      ...parseFilter(url.searchParams),
+      ...(pageSize === undefined ? {} : { pageSize }),
+      ...(continuationToken ? { continuationToken } : {}),
+    };
+    const page = await client.listInstances(query);
+    return Response.json(page.instances.map(toWireStatus), {
+      status: 200,
+      headers: page.continuationToken === undefined ? {} : { 'x-ms-continuation-token': page.continuationToken },
+    });
+  });
+
+  // ------------------------------------------------------------------ commands
+
+  app.post(`${BASE}/instances/:id/raiseEvent/:eventName`, async (c) => {
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    const eventName = c.req.param('eventName');
+    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    await client.raiseEvent(id, eventName, body.present ? body.value : undefined);
+    return accepted();
+  });
+
+  app.post(`${BASE}/instances/:id/terminate`, async (c) => {
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    const reason = parseString(new URL(c.req.url).searchParams, 'reason');
+    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    await client.terminate(id, body.present ? body.value : reason);
+    return accepted();
+  });
+
+  for (const command of ['suspend', 'resume', 'rewind'] as const) {
+    app.post(`${BASE}/instances/:id/${command}`, async (c) => {
+      const id = parseInstanceIdSegment(c.req.param('id'));
+      const reason = parseString(new URL(c.req.url).searchParams, 'reason');
+      await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
+      await client[command](id, reason);
+      return accepted();
+    });
+  }
+
+  // ------------------------------------------------------------------ purge
+
+  app.delete(`${BASE}/instances/:id`, async (c) => {
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    const result = await client.purgeInstanceHistory(id);
+    if (result.instancesDeleted === 0) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
+    return Response.json({ instancesDeleted: result.instancesDeleted }, { status: 200 });
+  });
+
+  app.delete(`${BASE}/instances`, async (c) => {
+    const params = new URL(c.req.url).searchParams;
+    const createdTimeFrom = parseDate(params, 'createdTimeFrom');
+    if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
+    const createdTimeTo = parseDate(params, 'createdTimeTo');
+    const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
+    const result = await client.purgeInstanceHistoryBy({
+      createdTimeFrom,
+      ...(createdTimeTo ? { createdTimeTo } : {}),
+      ...(runtimeStatus ? { runtimeStatus } : {}),
+    });
+    if (result.instancesDeleted === 0) throw new InstanceNotFoundError('No terminal instances matched the filter');
+    return Response.json({ instancesDeleted: result.instancesDeleted }, { status: 200 });
+  });
+
+  // ------------------------------------------------------------------ helpers
+
+  function terminalResponse(status: InstanceStatus, serverErrorOnFailure: boolean): Response {
+    const code = status.runtimeStatus === 'Failed' && serverErrorOnFailure ? 500 : 200;
+    return Response.json(toWireStatus(status), { status: code });
+  }
+
+  function eventStream(c: Context, key: string, source: () => Observable<StreamMessage>): Response {
+    const refusal = hub.refusal();
+    if (refusal) {
+      return errorResponse(503, 'unavailable', refusal === 'full' ? 'Too many open streams' : 'The server is closing', {
+        'Retry-After': String(settings.retryAfterSeconds),
+      });
+    }
+    const lastEventId = c.req.header('last-event-id');
+    const signal = c.req.raw.signal;
+    c.header('X-Accel-Buffering', 'no');
+    return streamSSE(c, async (stream) => {
+      const connection = new SseConnection(stream, {
+        heartbeatMs: settings.heartbeatMs, retryMs: settings.reconnectDelayMs, maxQueuedWrites: settings.resumeBufferSize, signal,
+      });
+      const detach = hub.connect(key, source, lastEventId, connection);
+      try {
+        await connection.done;
+      } finally {
+        detach();
+      }
+    });
+  }
+
+  /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */
+  function keyInUrls(c: Context, url: URL): { key?: string } {
+    const code = url.searchParams.get('code');
+    return code !== null && verifier && c.req.header('authorization') === undefined && c.req.header('x-functions-key') === undefined
+      ? { key: code }
+      : {};
+  }
+
+  const handler = async (request: Request): Promise<Response> => {
+    try {
+      return await app.fetch(request);
+    } catch (error) {
+      return responseForError(error, logger);
+    }
+  };
+  return Object.assign(handler, { close: () => hub.close() });
+}
+
+function accepted(): Response {
+  return new Response(null, { status: 202 });
+}
+
+function message(event: string, value: unknown): StreamMessage {
+  return { event, data: JSON.stringify(value) };
+}
+
+function acceptsEventStream(c: Context): boolean {
+  return (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream');
+}
+
+function parseFilter(params: URLSearchParams): InstanceFilter {
+  const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
+  const createdTimeFrom = parseDate(params, 'createdTimeFrom');
+  const createdTimeTo = parseDate(params, 'createdTimeTo');
+  const instanceIdPrefix = parseString(params, 'instanceIdPrefix');
+  const showInput = parseBoolean(params, 'showInput');
+  return {
+    ...(runtimeStatus ? { runtimeStatus } : {}),
+    ...(createdTimeFrom ? { createdTimeFrom } : {}),
+    ...(createdTimeTo ? { createdTimeTo } : {}),
+    ...(instanceIdPrefix !== undefined ? { instanceIdPrefix } : {}),
+    ...(showInput !== undefined ? { showInput } : {}),
+  };
+}
+
+/** A canonical form of a filter, so equal filters name the same resumable stream. */
+function filterKey(filter: InstanceFilter): unknown[] {
+  return [
+    filter.runtimeStatus ? [...filter.runtimeStatus].sort() : null,
+    filter.createdTimeFrom?.toISOString() ?? null,
+    filter.createdTimeTo?.toISOString() ?? null,
+    filter.instanceIdPrefix ?? null,
+    filter.showInput ?? null,
+  ];
+}
+
+function errorBodyOf(error: unknown, logger: Logger): ErrorBody {
+  if (isDurableError(error)) return { code: error.code, message: error.message };
+  logger.error('HTTP API: unexpected stream error', error);
+  return { code: 'internal', message: 'Internal server error' };
+}
+
+interface ResolvedOptions {
+  readonly keys: readonly string[] | undefined;
+  readonly baseUrl: string | undefined;
+  readonly maxBodyBytes: number;
+  readonly retryAfterSeconds: number;
+  readonly maxWaitSeconds: number;
+  readonly heartbeatMs: number;
+  readonly resumeWindowMs: number;
+  readonly resumeBufferSize: number;
+  readonly reconnectDelayMs: number;
+  readonly maxStreams: number;
+  readonly cors: { readonly origins: readonly string[] } | undefined;
+  readonly logger: Logger;
+}
+
+function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options are required');
+  const keys = options.key === undefined ? undefined : typeof options.key === 'string' ? [options.key] : [...options.key];
+  if (options.anonymous === true) {
+    if (keys !== undefined) throw new InvalidArgumentError('Give either key or anonymous: true, not both');
+  } else if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
+    throw new InvalidArgumentError('A non-empty key is required (or anonymous: true, explicitly)');
+  }
+  return {
+    keys: options.anonymous === true ? undefined : keys,
+    baseUrl: options.baseUrl,
+    maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds'),
+    maxWaitSeconds: positive(options.maxWaitSeconds, DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds'),
+    heartbeatMs: positive(options.heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
+    resumeWindowMs: positive(options.resumeWindowMs, DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
+    resumeBufferSize: positive(options.resumeBufferSize, DEFAULT_RESUME_BUFFER_SIZE, 'resumeBufferSize'),
+    reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs'),
+    maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams'),
+    cors: options.cors,
+    logger: options.logger ?? consoleLogger,
+  };
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`${what} must be a positive number`);
+  }
+  return value;
+}
