@@ -139,11 +139,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
   const app = new Hono();
 
-  app.onError((error, c) => {
+  app.onError((error) => {
     if (error instanceof HTTPException) {
       return errorResponse(error.status, error.status === 413 ? 'payload-too-large' : 'bad-request', error.message || 'Bad request');
     }
-    void c;
     return responseForError(error, logger);
   });
   app.notFound((c) => errorResponse(404, 'not-found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));

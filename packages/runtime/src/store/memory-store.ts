@@ -93,7 +93,8 @@ export class MemoryStore implements Store {
     }
     const c = clone(commit);
     record.state = c.state;
-    record.history = c.replaceHistory ? [...c.history] : record.history.concat(c.history);
+    if (c.replaceHistory) record.history = [...c.history];
+    else record.history.push(...c.history); // append in place: a step costs O(new events), not O(history)
     record.lease = undefined;
     const consumed = new Set(c.consumedMessageIds);
     const queue = this.#messages.get(c.instanceId)?.filter((m) => !consumed.has(m.id)) ?? [];
