@@ -207,7 +207,9 @@ describe('runtime', () => {
     const subs = [runtime.client.status$(id).subscribe(), runtime.client.customStatus$(id).subscribe(),
       runtime.client.instances$().subscribe(), runtime.client.history$(id).subscribe()];
     await runtime.client.waitForCompletion(id);
-    expect(counting.listeners()).toBeGreaterThanOrEqual(4);
+    expect(counting.listeners()).toBe(1); // one shared feed subscription, routed by instance id
+    subs[0]!.unsubscribe();
+    expect(counting.listeners()).toBe(1);
     for (const s of subs) s.unsubscribe();
     expect(counting.listeners()).toBe(0);
   });

@@ -18,6 +18,7 @@ import type {
   DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions, InstanceFilter, InstancesPage,
   ListInstancesQuery, PurgeInstancesFilter, PurgeResult, StartNewOptions,
 } from './durable-client.js';
+import { ChangeRouter } from './change-router.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
 
@@ -40,9 +41,11 @@ export class LocalClient implements DurableClient {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #known: ReadonlySet<string> | undefined;
+  readonly #changes: ChangeRouter;
 
   constructor(options: LocalClientOptions) {
     this.#store = options.store;
+    this.#changes = new ChangeRouter(options.store.changes$);
     this.#clock = options.clock;
     this.#known = options.knownOrchestrators;
   }
@@ -192,7 +195,7 @@ export class LocalClient implements DurableClient {
     return defer(() => {
       type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
       const initial$ = defer(() => this.#queryAll(query)).pipe(map((states): Ev => ({ kind: 'initial', states })));
-      const live$ = this.#store.changes$.pipe(map((change): Ev => ({ kind: 'change', change })));
+      const live$ = this.#changes.all().pipe(map((change): Ev => ({ kind: 'change', change })));
       return merge(initial$, live$).pipe(
         scan(
           (acc, ev) => {
@@ -231,7 +234,7 @@ export class LocalClient implements DurableClient {
       let emitted = 0;
       // The first trigger reads the current state itself, so the cursor starts on the right execution.
       const initial$ = defer(() => this.#store.getInstance(instanceId));
-      const changes$ = this.#store.changes$.pipe(filter((c) => c.instanceId === instanceId), map((c) => c.state));
+      const changes$ = this.#changes.instance(instanceId).pipe(map((c) => c.state));
       return merge(initial$, changes$).pipe(
         concatMap((state) => {
           if (!state) return of<HistoryEvent[]>([]); // unknown or purged
@@ -269,10 +272,7 @@ export class LocalClient implements DurableClient {
     return defer(() => {
       type Ev = { kind: 'initial'; state: InstanceState | undefined } | { kind: 'change'; state: InstanceState | undefined };
       const initial$ = defer(() => this.#store.getInstance(instanceId)).pipe(map((state): Ev => ({ kind: 'initial', state })));
-      const live$ = this.#store.changes$.pipe(
-        filter((c) => c.instanceId === instanceId),
-        map((c): Ev => ({ kind: 'change', state: c.state })),
-      );
+      const live$ = this.#changes.instance(instanceId).pipe(map((c): Ev => ({ kind: 'change', state: c.state })));
       return merge(initial$, live$).pipe(
         scan(
           (acc, ev) => {
