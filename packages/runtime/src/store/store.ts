@@ -37,8 +37,8 @@ export interface Store {
   sendMessage(message: OrchestrationMessage): Promise<void>;
 
   /**
-   * Claims the instance whose oldest visible message (`visibleAt` absent or <= `now`) is oldest, among instances
-   * nobody holds a live lease on. Returns its state and all its visible messages in arrival order under a new lease
+   * Claims an instance that has a visible message (`visibleAt` absent or <= `now`) and that nobody holds a live lease
+   * on — preferably the one that has waited longest (best effort: fairness, not a guarantee tests rely on). Returns its state and all its visible messages in arrival order under a new lease
    * (`now + leaseMs`), or `undefined` when there is no such work. Two concurrent claims never get the same instance.
    */
   claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined>;

@@ -1,4 +1,4 @@
-import { firstValueFrom, filter, take, toArray } from 'rxjs';
+import { firstValueFrom, filter, take, tap, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState } from '../model/instance-status.js';
@@ -404,8 +404,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('runs the hello sequence and pushes every custom status in order', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1');
+        let subscribed!: () => void;
+        const ready = new Promise<void>((resolve) => (subscribed = resolve));
+        const statuses = firstValueFrom(runtime.client.customStatus$('hello').pipe(tap(() => subscribed()), take(4), toArray()));
+        await ready; // the first value (no instance yet) proves the subscription is live before anything commits
         const id = await runtime.client.startNew('HelloSequence', { instanceId: 'hello' });
-        const statuses = firstValueFrom(runtime.client.customStatus$(id).pipe(take(4), toArray()));
         const done = await runtime.client.waitForCompletion(id, { timeoutMs: 15_000 });
         expect(done.runtimeStatus).toBe('Completed');
         expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
@@ -430,6 +433,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           const a = await open(db);
           const b = await open(db);
           const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x' && c.state?.runtimeStatus === 'Running'), take(1)));
+          await b.getInstance('x'); // a store may open its feed asynchronously; one round trip through b settles it
           await a.createInstance(newInstance('x'));
           const item = await claim(a);
           await a.commitOrchestration(commitOf(item.state, item.lease.token, {
