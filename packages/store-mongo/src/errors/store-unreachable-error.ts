@@ -1,0 +1,15 @@
+import { DurableError } from '@durable-rx/runtime';
+
+/**
+ * No MongoDB server could be reached within `serverSelectionTimeoutMS` (refused connection, unknown host, network
+ * timeout, no primary). HTTP 503. The driver's error (usually `MongoServerSelectionError`) is kept as `cause`.
+ *
+ * @example
+ * ```ts
+ * await MongoStore.connect({ uri: 'mongodb://127.0.0.1:1/?replicaSet=rs0' }); // rejects with code 'store-unreachable'
+ * ```
+ */
+export class StoreUnreachableError extends DurableError {
+  readonly code = 'store-unreachable' as const;
+  readonly status = 503 as const;
+}

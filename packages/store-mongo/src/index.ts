@@ -1,0 +1,29 @@
+/**
+ * `@durable-rx/store-mongo`: the durable-rx Store on MongoDB — transactions and leases so many Node processes share
+ * the work, change streams so status is pushed, never polled.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from '@durable-rx/runtime';
+ * import { MongoStore } from '@durable-rx/store-mongo';
+ *
+ * const store = await MongoStore.connect({ uri: 'mongodb://127.0.0.1:27017/app?replicaSet=rs0' });
+ * const runtime = createRuntime({ store, orchestrators, activities });
+ * await runtime.start();
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { MongoStore } from './mongo-store.js';
+export {
+  clientOptionsFor, DEFAULT_CLIENT_OPTIONS, DEFAULT_DB_NAME, type MongoStoreClientOptions, type MongoStoreCommonOptions, type MongoStoreOptions,
+  type MongoStoreUriOptions,
+} from './mongo-store-options.js';
+export { MAX_PAYLOAD_BYTES } from './payload-codec.js';
+export { collectionNames, INDEXES, type CollectionNames } from './indexes.js';
+export { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
+export { classifyDeployment, SINGLE_NODE_REPLICA_SET_HOWTO, type DeploymentKind } from './deployment.js';
+export { MongoStoreError } from './errors/mongo-store-error.js';
+export { StoreUnreachableError } from './errors/store-unreachable-error.js';
+export { StoreAuthenticationError } from './errors/store-authentication-error.js';
+export { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';

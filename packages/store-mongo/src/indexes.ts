@@ -1,0 +1,63 @@
+import type { IndexDescription } from 'mongodb';
+
+/** The collection names of one store. */
+export interface CollectionNames {
+  readonly instances: string;
+  readonly history: string;
+  readonly messages: string;
+  readonly activityTasks: string;
+}
+
+/**
+ * The collection names for a prefix: `${prefix}instances`, `${prefix}history`, `${prefix}messages`,
+ * `${prefix}activityTasks`.
+ *
+ * @example
+ * ```ts
+ * collectionNames('drx_').messages; // 'drx_messages'
+ * ```
+ */
+export function collectionNames(prefix = ''): CollectionNames {
+  return {
+    instances: `${prefix}instances`,
+    history: `${prefix}history`,
+    messages: `${prefix}messages`,
+    activityTasks: `${prefix}activityTasks`,
+  };
+}
+
+/**
+ * Every index MongoStore uses, by collection. Each query the store sends is served by one of them; the README lists
+ * which query uses which.
+ */
+export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDescription[] } = {
+  instances: [
+    // queryInstances without a status filter, keyset paging; purge by created time.
+    { name: 'page', key: { createdTime: 1, _id: 1 } },
+    // queryInstances / purgeInstances with a status filter.
+    { name: 'status_page', key: { runtimeStatus: 1, createdTime: 1, _id: 1 } },
+    // claimOrchestration: due instances in claim order, leased ones skipped inside the index.
+    { name: 'claim', key: { nextMessageAt: 1, oldestMessageId: 1, leaseExpiresAt: 1 } },
+    // nextWakeTime: the next lease expiry.
+    { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
+    // instanceIdPrefix uses the built-in _id index (anchored prefix regex = range scan).
+  ],
+  history: [
+    // getHistory (ordered, from an index), appends, deletion with the instance.
+    { name: 'instance_index', key: { instanceId: 1, index: 1 }, unique: true },
+  ],
+  messages: [
+    // Claim-time read of an instance's visible messages in arrival order; consumption; deletion with the instance.
+    { name: 'instance_seq', key: { instanceId: 1, seq: 1 }, unique: true },
+    // The earliest due message of an instance (its queue head after a commit).
+    { name: 'instance_due', key: { instanceId: 1, due: 1 } },
+    // nextWakeTime: the next delayed message (durable timers).
+    { name: 'due', key: { due: 1 } },
+  ],
+  activityTasks: [
+    // claimActivity: free tasks in scheduling order; nextWakeTime: the next lease expiry.
+    { name: 'claim', key: { leaseExpiresAt: 1, order: 1 } },
+    // Deletion with the instance (replace, purge).
+    { name: 'instance', key: { instanceId: 1 } },
+  ],
+};

@@ -1,0 +1,127 @@
+import { isDurableError, PayloadTooLargeError, StoreClosedError, type DurableError } from '@durable-rx/runtime';
+import { MongoStoreError } from './errors/mongo-store-error.js';
+import { StoreAuthenticationError } from './errors/store-authentication-error.js';
+import { StoreUnreachableError } from './errors/store-unreachable-error.js';
+
+/** What a driver error means to a caller of the store. */
+export type DriverErrorKind = 'closed' | 'auth' | 'unreachable' | 'too-large' | 'duplicate-key' | 'other';
+
+const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError']);
+const UNREACHABLE_NAMES = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError']);
+const AUTH_NAMES = new Set([
+  'MongoMissingCredentialsError', 'MongoAWSError', 'MongoAzureError', 'MongoGCPError', 'MongoOIDCError', 'MongoKerberosError',
+]);
+/** AuthenticationFailed, Unauthorized. */
+const AUTH_CODES = new Set([18, 13]);
+const AUTH_CODE_NAMES = new Set(['AuthenticationFailed', 'Unauthorized']);
+/** BSONObjectTooLarge, and "resulting document after update is larger than 16 MB". */
+const TOO_LARGE_CODES = new Set([10334, 17419]);
+const DUPLICATE_KEY_CODES = new Set([11000, 11001]);
+
+/**
+ * Classifies an error thrown by the `mongodb` driver by its class name, server error code and causes (names, not
+ * `instanceof`, so errors of another copy of the driver are recognised too). An authentication failure wins over
+ * "unreachable", because the driver may report a refused login as a failed server selection.
+ *
+ * @example
+ * ```ts
+ * classifyDriverError(await client.connect().catch((e: unknown) => e)); // 'unreachable' when nothing listens
+ * ```
+ */
+export function classifyDriverError(error: unknown): DriverErrorKind {
+  const chain = errorChain(error);
+  if (chain.some(isAuthFailure)) return 'auth';
+  const top = shape(error);
+  if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
+  if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
+  if (typeof top.code === 'number' && TOO_LARGE_CODES.has(top.code)) return 'too-large';
+  if (top.codeName === 'BSONObjectTooLarge') return 'too-large';
+  if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
+  return 'other';
+}
+
+/**
+ * Turns any error raised while the store was `doing` something into a `DurableError` with a stable `code`, keeping
+ * the original as `cause`. `DurableError`s pass through unchanged.
+ *
+ * | driver error | store error |
+ * |---|---|
+ * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
+ * | server selection failed, network error | `StoreUnreachableError` (`store-unreachable`, 503) |
+ * | client closed | `StoreClosedError` (`store-closed`) |
+ * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
+ * | anything else | `MongoStoreError` (`store-error`) |
+ *
+ * @example
+ * ```ts
+ * try { await collection.findOne({}); } catch (e) { throw mapDriverError(e, 'reading an instance'); }
+ * ```
+ */
+export function mapDriverError(error: unknown, doing: string): DurableError {
+  if (isDurableError(error)) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  const options = { cause: error };
+  switch (classifyDriverError(error)) {
+    case 'auth':
+      return new StoreAuthenticationError(
+        `MongoDB refused the credentials or a required privilege while ${doing}: ${detail}. ` +
+          'Check the user, password, authSource and the roles of the user (readWrite on the database; changeStream needs find).',
+        options,
+      );
+    case 'unreachable':
+      return new StoreUnreachableError(
+        `Could not reach a MongoDB primary while ${doing}: ${detail}. ` +
+          'Check that the server runs, that the connection string names the right hosts and replica set, and serverSelectionTimeoutMS.',
+        options,
+      );
+    case 'closed':
+      return new StoreClosedError(`The MongoDB client was closed while ${doing}`, options);
+    case 'too-large':
+      return new PayloadTooLargeError(`A document exceeded MongoDB's 16 MiB limit while ${doing}: ${detail}`, options);
+    case 'duplicate-key':
+    case 'other':
+      return new MongoStoreError(`MongoDB failed while ${doing}: ${detail}`, options);
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+interface ErrorShape {
+  readonly name?: string;
+  readonly code?: unknown;
+  readonly codeName?: unknown;
+}
+
+function shape(error: unknown): ErrorShape {
+  if (typeof error !== 'object' || error === null) return {};
+  const e = error as { name?: unknown; code?: unknown; codeName?: unknown };
+  return { ...(typeof e.name === 'string' ? { name: e.name } : {}), code: e.code, codeName: e.codeName };
+}
+
+function isAuthFailure(error: unknown): boolean {
+  const s = shape(error);
+  return (
+    (s.name !== undefined && AUTH_NAMES.has(s.name)) ||
+    (typeof s.code === 'number' && AUTH_CODES.has(s.code)) ||
+    (typeof s.codeName === 'string' && AUTH_CODE_NAMES.has(s.codeName))
+  );
+}
+
+/**
+ * The error, its `cause`s, and for a server-selection failure the last error seen from each server (the driver keeps
+ * them in `reason.servers`). Bounded, so a cyclic cause cannot loop.
+ */
+function errorChain(error: unknown): unknown[] {
+  const out: unknown[] = [];
+  const queue: unknown[] = [error];
+  while (queue.length > 0 && out.length < 32) {
+    const next = queue.shift();
+    if (typeof next !== 'object' || next === null || out.includes(next)) continue;
+    out.push(next);
+    const { cause, reason } = next as { cause?: unknown; reason?: unknown };
+    if (cause !== undefined) queue.push(cause);
+    const servers = (reason as { servers?: unknown } | undefined)?.servers;
+    if (servers instanceof Map) for (const server of servers.values()) queue.push((server as { error?: unknown }).error);
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+import type { Logger } from '@durable-rx/runtime';
+import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
+import type { ResumePolicy } from './resume-policy.js';
+
+/** Options every way of opening a {@link MongoStore} shares. */
+export interface MongoStoreCommonOptions {
+  /** Prepended to the collection names (`instances`, `history`, `messages`, `activityTasks`). Default `''`. */
+  readonly collectionPrefix?: string;
+  /** Create the indexes when opening (idempotent). Default `true`; turn off when indexes are managed by migrations. */
+  readonly createIndexes?: boolean;
+  /**
+   * Largest JSON text per stored document: an instance's status (input, output, custom status), a history event, a
+   * message, an activity task. Default and maximum {@link MAX_PAYLOAD_BYTES} (15 MiB). Larger values are refused
+   * with `PayloadTooLargeError` (413) before anything is written.
+   */
+  readonly maxPayloadBytes?: number;
+  /** Where change-feed trouble is reported (a dropped stream that is resumed, a corrupt event). Default: the console. */
+  readonly logger?: Logger;
+  /** Back-off of the change feed's reopen after failures. */
+  readonly resumePolicy?: Partial<ResumePolicy>;
+  /** Longest wait of an operation for a freshly opened change stream to get its position. Default 10 s. */
+  readonly feedReadyTimeoutMs?: number;
+  /** Options of every transaction. Default: snapshot read concern, majority write concern, primary. */
+  readonly transactionOptions?: TransactionOptions;
+}
+
+/** Open a store on a connection string; the store owns the client it creates and closes it on `close()`. */
+export interface MongoStoreUriOptions extends MongoStoreCommonOptions {
+  /** A `mongodb://` or `mongodb+srv://` connection string of a replica set or sharded cluster. */
+  readonly uri: string;
+  /** The database. Default: the database in the URI's path, else `'durable-rx'`. */
+  readonly dbName?: string;
+  /**
+   * Driver options, merged over the store's defaults (`serverSelectionTimeoutMS: 10_000`, `connectTimeoutMS: 10_000`,
+   * `appName: 'durable-rx'`).
+   */
+  readonly clientOptions?: MongoClientOptions;
+}
+
+/** Open a store on a client the application manages; `close()` leaves the client open. */
+export interface MongoStoreClientOptions extends MongoStoreCommonOptions {
+  readonly client: MongoClient;
+  readonly dbName: string;
+}
+
+/** How to open a {@link MongoStore}: a connection string, or an existing `MongoClient` and a database name. */
+export type MongoStoreOptions = MongoStoreUriOptions | MongoStoreClientOptions;
+
+/** Default driver options of a store that creates its own client. */
+export const DEFAULT_CLIENT_OPTIONS = {
+  serverSelectionTimeoutMS: 10_000,
+  connectTimeoutMS: 10_000,
+  appName: 'durable-rx',
+} as const satisfies MongoClientOptions;
+
+/** Default database when neither `dbName` nor the URI names one. */
+export const DEFAULT_DB_NAME = 'durable-rx';
+
+/**
+ * The driver options of a store that creates its own client: {@link DEFAULT_CLIENT_OPTIONS} for every option the
+ * connection string does not set (options given to `MongoClient` would override the URI's), then `clientOptions`.
+ *
+ * @example
+ * ```ts
+ * clientOptionsFor('mongodb://h/?replicaSet=rs0&serverSelectionTimeoutMS=2000', undefined);
+ * // { connectTimeoutMS: 10000, appName: 'durable-rx' }: the URI's 2 s selection timeout stays in force
+ * ```
+ */
+export function clientOptionsFor(uri: string, clientOptions: MongoClientOptions | undefined): MongoClientOptions {
+  const query = uri.includes('?') ? uri.slice(uri.indexOf('?') + 1).split('#')[0] ?? '' : '';
+  const inUri = new Set(
+    query.split('&').map((pair) => decodeURIComponentSafe(pair.split('=')[0] ?? '').toLowerCase()).filter((key) => key !== ''),
+  );
+  const defaults = Object.fromEntries(Object.entries(DEFAULT_CLIENT_OPTIONS).filter(([key]) => !inUri.has(key.toLowerCase())));
+  return { ...defaults, ...clientOptions };
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The pure part of the change feed: what to do when a change stream fails or ends. The driver already resumes once
+ * by itself after a resumable error (a dropped connection, a primary step-down); this policy decides what happens
+ * when that was not enough and the stream closed.
+ */
+
+/** Delays of the resume back-off. */
+export interface ResumePolicy {
+  /** Delay before the first reopen after a failure. Default 100 ms. */
+  readonly initialDelayMs: number;
+  /** Largest delay; also the delay after errors that are not expected to heal quickly. Default 10 s. */
+  readonly maxDelayMs: number;
+}
+
+/** Default {@link ResumePolicy}. */
+export const DEFAULT_RESUME_POLICY: ResumePolicy = { initialDelayMs: 100, maxDelayMs: 10_000 };
+
+/** Why a change stream stopped. */
+export type StreamFailure =
+  | { readonly kind: 'error'; readonly error: unknown }
+  /** The stream closed although nobody closed it and no error was reported. */
+  | { readonly kind: 'closed' };
+
+/** How bad a failure is. */
+export type FailureClass =
+  /** Transient (network, election, cursor killed): reopen from the last resume token, nothing is missed. */
+  | 'resumable'
+  /** The position is gone (oplog rolled past the token, token invalid, an event too large to deliver): reopen from now; changes in between are missed. */
+  | 'position-lost'
+  /** Not expected to heal by itself (authorisation, configuration): keep retrying slowly from the token, loudly. */
+  | 'persistent';
+
+/** What the feed does next. */
+export interface ResumeDecision {
+  /** Reopen after the last resume token (nothing missed), or from the present (something may have been missed). */
+  readonly from: 'resume-token' | 'now';
+  readonly delayMs: number;
+  /** How the failure is logged. */
+  readonly severity: 'warn' | 'error';
+  readonly failure: FailureClass;
+}
+
+/** Server error codes after which a change stream can be resumed from its token (the driver's list plus `CursorNotFound`). */
+const RESUMABLE_CODES = new Set([
+  6, 7, 43, 63, 89, 91, 133, 150, 189, 234, 262, 9001, 10107, 11600, 11602, 13388, 13435, 13436,
+]);
+/** ChangeStreamHistoryLost, ChangeStreamFatalError, InvalidResumeToken, CappedPositionLost, BSONObjectTooLarge. */
+const POSITION_LOST_CODES = new Set([286, 280, 260, 136, 10334]);
+const RESUMABLE_NAMES = new Set(['MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoServerSelectionError', 'MongoOperationTimeoutError']);
+
+/**
+ * Classifies a change-stream failure (by driver class name, server code and error labels).
+ *
+ * @example
+ * ```ts
+ * classifyStreamFailure({ kind: 'error', error: Object.assign(new Error('history lost'), { code: 286 }) }); // 'position-lost'
+ * ```
+ */
+export function classifyStreamFailure(failure: StreamFailure): FailureClass {
+  if (failure.kind === 'closed') return 'resumable';
+  const e = (typeof failure.error === 'object' && failure.error !== null ? failure.error : {}) as {
+    name?: unknown; code?: unknown; errorLabels?: unknown;
+  };
+  if (typeof e.code === 'number' && POSITION_LOST_CODES.has(e.code)) return 'position-lost';
+  if (Array.isArray(e.errorLabels) && e.errorLabels.includes('ResumableChangeStreamError')) return 'resumable';
+  if (typeof e.name === 'string' && RESUMABLE_NAMES.has(e.name)) return 'resumable';
+  if (typeof e.code === 'number' && RESUMABLE_CODES.has(e.code)) return 'resumable';
+  return 'persistent';
+}
+
+/**
+ * Decides how to reopen a change stream after its `attempt`-th consecutive failure (0 for the first; the count
+ * resets once a reopened stream delivers a batch).
+ *
+ * - resumable: from the resume token after an exponential back-off (`initialDelayMs · 2^attempt`, at most `maxDelayMs`);
+ * - position lost: from now, after the same back-off, logged as an error because changes may have been missed;
+ * - persistent: from the resume token after `maxDelayMs`, logged as an error every time.
+ *
+ * @example
+ * ```ts
+ * decideResume({ kind: 'closed' }, 0, DEFAULT_RESUME_POLICY); // { from: 'resume-token', delayMs: 100, ... }
+ * ```
+ */
+export function decideResume(failure: StreamFailure, attempt: number, policy: ResumePolicy = DEFAULT_RESUME_POLICY): ResumeDecision {
+  const failureClass = classifyStreamFailure(failure);
+  const backoff = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, Math.min(attempt, 30)));
+  switch (failureClass) {
+    case 'resumable':
+      return { from: 'resume-token', delayMs: backoff, severity: 'warn', failure: failureClass };
+    case 'position-lost':
+      return { from: 'now', delayMs: backoff, severity: 'error', failure: failureClass };
+    case 'persistent':
+      return { from: 'resume-token', delayMs: policy.maxDelayMs, severity: 'error', failure: failureClass };
+  }
+}
+
+/** Where a reopened change stream starts: the `$changeStream` options to pass (none = from now). */
+export type ResumePoint = { readonly resumeAfter: unknown } | { readonly startAfter: unknown } | undefined;
+
+/**
+ * The start point for a decision: after `token` when the decision keeps the position and a token is known,
+ * otherwise from now.
+ *
+ * @example
+ * ```ts
+ * resumePointFor({ from: 'resume-token', delayMs: 0, severity: 'warn', failure: 'resumable' }, token); // { resumeAfter: token }
+ * ```
+ */
+export function resumePointFor(decision: ResumeDecision, token: unknown): ResumePoint {
+  if (decision.from === 'now' || token === undefined || token === null) return undefined;
+  return { resumeAfter: token };
+}

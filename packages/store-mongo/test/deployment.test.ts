@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { assertReplicaSet, classifyDeployment, databaseFromUri } from '../src/deployment.js';
+import { ReplicaSetRequiredError } from '../src/errors/replica-set-required-error.js';
+
+// Shapes of real `hello` replies (abridged).
+const STANDALONE = { isWritablePrimary: true, topologyVersion: {}, maxBsonObjectSize: 16777216, maxWireVersion: 25, ok: 1 };
+const RS_PRIMARY = { ...STANDALONE, hosts: ['127.0.0.1:27017'], setName: 'rs0', setVersion: 1, primary: '127.0.0.1:27017', me: '127.0.0.1:27017' };
+const RS_SECONDARY = { ...RS_PRIMARY, isWritablePrimary: false, secondary: true };
+const MONGOS = { ...STANDALONE, msg: 'isdbgrid' };
+const LOAD_BALANCED = { ...STANDALONE, serviceId: { $oid: '000000000000000000000001' } };
+
+describe('deployment detection', () => {
+  it('tells replica sets, sharded clusters and load-balanced deployments from a standalone server', () => {
+    expect(classifyDeployment(RS_PRIMARY)).toBe('replica-set');
+    expect(classifyDeployment(RS_SECONDARY)).toBe('replica-set');
+    expect(classifyDeployment(MONGOS)).toBe('sharded');
+    expect(classifyDeployment(LOAD_BALANCED)).toBe('load-balanced');
+    expect(classifyDeployment(STANDALONE)).toBe('standalone');
+    expect(classifyDeployment({ ...STANDALONE, setName: '' })).toBe('standalone');
+  });
+
+  it('refuses a standalone server with a typed error that says how to start a single-node replica set', () => {
+    expect(() => assertReplicaSet(RS_PRIMARY)).not.toThrow();
+    expect(() => assertReplicaSet(MONGOS)).not.toThrow();
+    let caught: unknown;
+    try {
+      assertReplicaSet(STANDALONE);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ReplicaSetRequiredError);
+    expect(caught).toMatchObject({ code: 'replica-set-required', status: 500 });
+    const message = (caught as Error).message;
+    expect(message).toContain('mongod --replSet rs0');
+    expect(message).toContain('rs.initiate(');
+    expect(message).toContain('?replicaSet=rs0');
+  });
+});
+
+describe('database name from a connection string', () => {
+  it('reads the path of mongodb:// and mongodb+srv:// URIs', () => {
+    expect(databaseFromUri('mongodb://127.0.0.1:27017/orders?replicaSet=rs0')).toBe('orders');
+    expect(databaseFromUri('mongodb://u:p%40ss@h1:1,h2:2/app')).toBe('app');
+    expect(databaseFromUri('mongodb+srv://cluster0.example.net/my%20db?retryWrites=true')).toBe('my db');
+    expect(databaseFromUri('mongodb://127.0.0.1:27017/?replicaSet=rs0')).toBeUndefined();
+    expect(databaseFromUri('mongodb://127.0.0.1:27017')).toBeUndefined();
+    expect(databaseFromUri('not a uri')).toBeUndefined();
+  });
+});

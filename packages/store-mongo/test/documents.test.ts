@@ -1,0 +1,107 @@
+import type { ActivityTask, HistoryEvent, InstanceState, OrchestrationMessage } from '@durable-rx/runtime';
+import { ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
+  encodeInstanceState, encodeMessage, instanceDoc, LAST_OBJECT_ID, messageDoc, NEVER, taskDoc,
+} from '../src/documents.js';
+import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+
+const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"nested":[{"$set":null}]}') as unknown;
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+const state: InstanceState = {
+  instanceId: 'id.with$chars', name: 'Orch', runtimeStatus: 'Running', input: hostile, customStatus: hostile, output: hostile,
+  failureDetails: { errorType: 'E', errorMessage: '$m.s', stackTrace: 'at x' }, createdTime: T0,
+  lastUpdatedTime: new Date(T0.getTime() + 1234), parentInstanceId: 'p', executionId: 'exec-1', historyLength: 7, version: 3,
+};
+
+describe('instance documents', () => {
+  it('round-trip the state exactly, Dates included', () => {
+    const decoded = decodeInstanceState(encodeInstanceState(state, MAX_PAYLOAD_BYTES));
+    expect(decoded).toEqual(state);
+    expect(decoded.createdTime).toBeInstanceOf(Date);
+    expect(decoded.lastUpdatedTime.getTime()).toBe(T0.getTime() + 1234);
+    expect(Object.keys(decoded.input as object)).toContain('__proto__');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('keep indexed copies of the queried fields and start with a free lease', () => {
+    const head = { messageSeq: 4, nextMessageAt: EPOCH, oldestMessageId: new ObjectId() };
+    const doc = instanceDoc(state, encodeInstanceState(state, MAX_PAYLOAD_BYTES), head);
+    expect(doc).toMatchObject({
+      _id: 'id.with$chars', runtimeStatus: 'Running', createdTime: T0, executionId: 'exec-1', version: 3, historyLength: 7,
+      leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, messageSeq: 4, nextMessageAt: EPOCH,
+    });
+    expect(typeof doc.state).toBe('string');
+    // No user key ever becomes a field name.
+    expect(Object.keys(doc).some((k) => k.startsWith('$') || k.includes('.'))).toBe(false);
+  });
+
+  it('refuse a state over the size limit', () => {
+    const big = { ...state, input: 'x'.repeat(2000) };
+    expect(() => encodeInstanceState(big, 1000)).toThrow(expect.objectContaining({ code: 'payload-too-large', status: 413 }));
+  });
+
+  it('report a malformed stored state as a store error', () => {
+    expect(() => decodeInstanceState('{"instanceId":"a"}')).toThrow(expect.objectContaining({ code: 'store-error' }));
+    expect(() => decodeInstanceState(JSON.stringify({ ...state, createdTime: 'yesterday' }))).toThrow(expect.objectContaining({ code: 'store-error' }));
+  });
+
+  it('mark "no pending message" with sentinels above every real value', () => {
+    const head = emptyQueueHead(9);
+    expect(head.messageSeq).toBe(9);
+    expect(head.nextMessageAt.getTime()).toBeGreaterThan(new Date('9999-12-31').getTime());
+    expect(NEVER.getTime()).toBe(8_640_000_000_000_000);
+    expect(LAST_OBJECT_ID.toHexString() > new ObjectId().toHexString()).toBe(true);
+  });
+});
+
+describe('message documents', () => {
+  const timer: OrchestrationMessage = {
+    id: 'm1', instanceId: 'a', executionId: 'exec-1', visibleAt: new Date(T0.getTime() + 60_000),
+    event: { type: 'TimerFired', eventId: -1, timestamp: T0.toISOString(), timerId: 3, fireAt: new Date(T0.getTime() + 60_000).toISOString() },
+  };
+  const raised: OrchestrationMessage = {
+    id: 'm2', instanceId: 'a', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: '$evt.name', input: hostile },
+  };
+
+  it('round-trip with visibleAt restored as a Date and used as the due time', () => {
+    const encoded = encodeMessage(timer, MAX_PAYLOAD_BYTES);
+    expect(encoded.due).toEqual(timer.visibleAt);
+    const doc = messageDoc(encoded, 5);
+    expect(doc).toMatchObject({ instanceId: 'a', id: 'm1', seq: 5, due: timer.visibleAt });
+    const decoded = decodeMessage(doc.message);
+    expect(decoded).toEqual(timer);
+    expect(decoded.visibleAt).toBeInstanceOf(Date);
+  });
+
+  it('are due at once (EPOCH) without visibleAt and keep hostile event data exactly', () => {
+    const encoded = encodeMessage(raised, MAX_PAYLOAD_BYTES);
+    expect(encoded.due).toEqual(EPOCH);
+    const decoded = decodeMessage(messageDoc(encoded, 1).message);
+    expect(decoded).toEqual(raised);
+    expect('visibleAt' in decoded).toBe(false);
+  });
+
+  it('get increasing ObjectIds in one process (the claim order tie-break)', () => {
+    const a = encodeMessage(raised, MAX_PAYLOAD_BYTES).oid;
+    const b = encodeMessage(raised, MAX_PAYLOAD_BYTES).oid;
+    expect(a.toHexString() < b.toHexString()).toBe(true);
+  });
+});
+
+describe('history and activity task documents', () => {
+  it('round-trip history events', () => {
+    const event: HistoryEvent = { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: '$evt.name', input: hostile };
+    expect(decodeHistoryEvent(encodeHistoryEvent(event, MAX_PAYLOAD_BYTES))).toEqual(event);
+  });
+
+  it('round-trip activity tasks and start them unleased', () => {
+    const task: ActivityTask = { id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', input: hostile, taskScheduledId: 2, attempt: 1 };
+    const doc = taskDoc(task, MAX_PAYLOAD_BYTES);
+    expect(doc).toMatchObject({ _id: 't1', instanceId: 'a', executionId: 'exec-1', leaseToken: null, leaseExpiresAt: EPOCH });
+    expect(decodeTask(doc.task)).toEqual(task);
+    expect(() => taskDoc({ ...task, input: 'x'.repeat(100) }, 50)).toThrow(expect.objectContaining({ code: 'payload-too-large' }));
+  });
+});

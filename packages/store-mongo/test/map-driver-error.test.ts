@@ -1,0 +1,55 @@
+import { InstanceNotFoundError, StoreClosedError } from '@durable-rx/runtime';
+import { MongoClient, MongoNetworkError, MongoServerError } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { MongoStoreError } from '../src/errors/mongo-store-error.js';
+import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
+import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
+import { classifyDriverError, mapDriverError } from '../src/map-driver-error.js';
+
+/** A server error as the driver builds it from a server reply. */
+const serverError = (code: number, codeName: string, errmsg = codeName) => new MongoServerError({ ok: 0, errmsg, code, codeName });
+
+describe('driver error mapping', () => {
+  it('maps refused credentials and missing privileges to StoreAuthenticationError, keeping the cause', () => {
+    const auth = serverError(18, 'AuthenticationFailed', 'Authentication failed.');
+    const mapped = mapDriverError(auth, 'opening the store');
+    expect(mapped).toBeInstanceOf(StoreAuthenticationError);
+    expect(mapped).toMatchObject({ code: 'store-auth-failed', status: 500, cause: auth });
+    expect(mapped.message).toContain('opening the store');
+    expect(classifyDriverError(serverError(13, 'Unauthorized', 'not authorized on db to execute command'))).toBe('auth');
+  });
+
+  it('finds an authentication failure inside a wrapping error', () => {
+    const wrapped = new Error('connection failed', { cause: serverError(18, 'AuthenticationFailed') });
+    expect(classifyDriverError(wrapped)).toBe('auth');
+  });
+
+  it('maps network errors to StoreUnreachableError (503)', () => {
+    const network = new MongoNetworkError('connect ECONNREFUSED 10.0.0.1:27017');
+    expect(mapDriverError(network, 'claiming')).toMatchObject({ code: 'store-unreachable', status: 503, cause: network });
+    expect(mapDriverError(network, 'claiming')).toBeInstanceOf(StoreUnreachableError);
+  });
+
+  it('maps an operation on a closed client to StoreClosedError (a real closed driver client)', async () => {
+    const client = new MongoClient('mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 200 });
+    await client.close();
+    const error = await client.db('x').collection('y').findOne({}).then(() => undefined, (e: unknown) => e);
+    expect(classifyDriverError(error)).toBe('closed');
+    expect(mapDriverError(error, 'reading')).toBeInstanceOf(StoreClosedError);
+  });
+
+  it('maps oversized documents to PayloadTooLargeError and duplicate keys / the rest to MongoStoreError', () => {
+    expect(mapDriverError(serverError(10334, 'BSONObjectTooLarge'), 'committing')).toMatchObject({ code: 'payload-too-large', status: 413 });
+    expect(classifyDriverError(serverError(11000, 'DuplicateKey', 'E11000 duplicate key error'))).toBe('duplicate-key');
+    const other = serverError(2, 'BadValue');
+    const mapped = mapDriverError(other, 'querying');
+    expect(mapped).toBeInstanceOf(MongoStoreError);
+    expect(mapped).toMatchObject({ code: 'store-error', status: 500, cause: other });
+    expect(mapDriverError('a string', 'x')).toBeInstanceOf(MongoStoreError);
+  });
+
+  it('passes durable-rx errors through unchanged', () => {
+    const error = new InstanceNotFoundError('nope');
+    expect(mapDriverError(error, 'x')).toBe(error);
+  });
+});

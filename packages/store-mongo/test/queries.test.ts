@@ -1,0 +1,106 @@
+import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime';
+import { describe, expect, it } from 'vitest';
+import {
+  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_SORT, claimActivityFilter, claimOrchestrationFilter,
+  escapeRegexLiteral, instanceIdPrefixPattern, PAGE_SORT,
+} from '../src/queries.js';
+import { INDEXES } from '../src/indexes.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+describe('literal instance id prefixes', () => {
+  const prefixes = [
+    'a.*', 'job-', '^start', 'end$', 'x|y', 'q?', 'p+', '(g)', '[c]', '{1,2}', 'back\\slash', 'dot.', 'a.b.c', '$where', '东京/', 'tab\tid',
+    'nul\u0000id', 'del\u007f', '🚀.', '\\Qquoted\\E', '.*',
+  ];
+  const candidates = [
+    'a.*b', 'aXXb', 'a', 'job-1', 'jobs', '^start-1', 'start', 'end$', 'end', 'x|y', 'x', 'y', 'q?', 'q', 'p+', 'pp', '(g)', 'g',
+    '[c]', 'c', '{1,2}', '1', 'back\\slash', 'backslash', 'dot.x', 'dotx', 'a.b.c.d', 'aXbXc', '$where', 'where', '东京/1', 'tab\tid',
+    'nul\u0000id', 'del\u007f', '🚀.x', '🚀x', '\\Qquoted\\E', 'Qquoted', '.*', '', 'anything',
+  ];
+
+  it('match exactly the ids that start with the prefix, character for character', () => {
+    for (const prefix of prefixes) {
+      const pattern = new RegExp(instanceIdPrefixPattern(prefix));
+      for (const id of candidates) expect(pattern.test(id), `${JSON.stringify(prefix)} vs ${JSON.stringify(id)}`).toBe(id.startsWith(prefix));
+    }
+  });
+
+  it('escape every regex metacharacter and never emit a NUL', () => {
+    expect(escapeRegexLiteral('a.*b')).toBe('a\\.\\*b');
+    expect(escapeRegexLiteral('\\^$.|?*+()[]{}')).toBe('\\\\\\^\\$\\.\\|\\?\\*\\+\\(\\)\\[\\]\\{\\}');
+    expect(escapeRegexLiteral('nul\u0000')).toBe('nul\\x00');
+    expect(escapeRegexLiteral('job-1_ok')).toBe('job-1_ok');
+    for (const prefix of prefixes) expect(instanceIdPrefixPattern(prefix)).not.toContain('\u0000');
+  });
+
+  it('are anchored at the start so MongoDB scans a range of the _id index', () => {
+    expect(instanceIdPrefixPattern('job-')).toBe('^job-');
+  });
+});
+
+describe('query filters', () => {
+  it('is empty for an empty query and for an empty prefix or status list', () => {
+    expect(buildQueryFilter({})).toEqual({});
+    expect(buildQueryFilter({ instanceIdPrefix: '', runtimeStatus: [] })).toEqual({});
+  });
+
+  it('combines status, created-time range (inclusive) and a literal prefix', () => {
+    expect(buildQueryFilter({
+      runtimeStatus: ['Completed', 'Failed'], createdTimeFrom: T0, createdTimeTo: new Date(T0.getTime() + 1000), instanceIdPrefix: 'a.*',
+    })).toEqual({
+      $and: [
+        { runtimeStatus: { $in: ['Completed', 'Failed'] } },
+        { createdTime: { $gte: T0, $lte: new Date(T0.getTime() + 1000) } },
+        { _id: { $regex: '^a\\.\\*' } },
+      ],
+    });
+    expect(buildQueryFilter({ createdTimeTo: T0 })).toEqual({ createdTime: { $lte: T0 } });
+  });
+
+  it('continues strictly after the last instance of the previous page (keyset paging on createdTime, instanceId)', () => {
+    const token = encodeContinuationToken({ createdTime: T0.getTime(), instanceId: 'p-07' });
+    const after = decodeContinuationToken(token);
+    expect(buildQueryFilter({ pageSize: 10 }, after)).toEqual({
+      $or: [{ createdTime: { $gt: T0 } }, { createdTime: T0, _id: { $gt: 'p-07' } }],
+    });
+    expect(PAGE_SORT).toEqual({ createdTime: 1, _id: 1 });
+  });
+
+  it('rejects forged continuation tokens with InvalidArgumentError', () => {
+    expect(() => decodeContinuationToken('not-a-token')).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
+    expect(() => decodeContinuationToken(btoa('{"$gt":""}'))).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+
+  it('purges terminal instances only, of the requested statuses', () => {
+    expect(buildPurgeFilter({ createdTimeFrom: T0 })).toEqual({
+      $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: T0 } }],
+    });
+    expect(buildPurgeFilter({ createdTimeFrom: T0, runtimeStatus: ['Failed', 'Running'] })).toEqual({
+      $and: [{ runtimeStatus: { $in: ['Failed'] } }, { createdTime: { $gte: T0 } }],
+    });
+    // Only non-terminal statuses requested: matches nothing.
+    expect(buildPurgeFilter({ createdTimeFrom: T0, runtimeStatus: ['Running'] })).toMatchObject({ $and: [{ runtimeStatus: { $in: [] } }, expect.anything()] });
+  });
+});
+
+describe('claims', () => {
+  it('select instances with a due message and no live lease, earliest due and oldest message first', () => {
+    expect(claimOrchestrationFilter(T0)).toEqual({ nextMessageAt: { $lte: T0 }, leaseExpiresAt: { $lte: T0 } });
+    expect(CLAIM_ORCHESTRATION_SORT).toEqual({ nextMessageAt: 1, oldestMessageId: 1 });
+  });
+
+  it('select activity tasks without a live lease, free ones in scheduling order first', () => {
+    expect(claimActivityFilter(T0)).toEqual({ leaseExpiresAt: { $lte: T0 } });
+    expect(CLAIM_ACTIVITY_SORT).toEqual({ leaseExpiresAt: 1, order: 1 });
+  });
+
+  it('have an index whose key starts with the sort, so no claim sorts in memory', () => {
+    const claim = INDEXES.instances.find((i) => i.name === 'claim');
+    expect(Object.keys(claim?.key ?? {}).slice(0, 2)).toEqual(Object.keys(CLAIM_ORCHESTRATION_SORT));
+    const task = INDEXES.activityTasks.find((i) => i.name === 'claim');
+    expect(Object.keys(task?.key ?? {})).toEqual(Object.keys(CLAIM_ACTIVITY_SORT));
+    const page = INDEXES.instances.find((i) => i.name === 'page');
+    expect(Object.keys(page?.key ?? {})).toEqual(Object.keys(PAGE_SORT));
+  });
+});

@@ -1,0 +1,53 @@
+import { MongoNetworkError, MongoServerError } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { classifyStreamFailure, decideResume, DEFAULT_RESUME_POLICY, resumePointFor } from '../src/resume-policy.js';
+
+const serverError = (code: number, codeName: string, labels: string[] = []) => {
+  const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
+  return error;
+};
+
+describe('change stream resume policy', () => {
+  it('resumes from the token after transient failures: network, elections, killed cursors, labelled errors', () => {
+    const transient = [
+      new MongoNetworkError('connection reset'),
+      serverError(10107, 'NotWritablePrimary'),
+      serverError(11602, 'InterruptedDueToReplStateChange'),
+      serverError(189, 'PrimarySteppedDown'),
+      serverError(43, 'CursorNotFound'),
+      serverError(1, 'Whatever', ['ResumableChangeStreamError']),
+    ];
+    for (const error of transient) expect(classifyStreamFailure({ kind: 'error', error }), error.message).toBe('resumable');
+    expect(classifyStreamFailure({ kind: 'closed' })).toBe('resumable');
+    expect(decideResume({ kind: 'error', error: transient[0] }, 0)).toEqual({ from: 'resume-token', delayMs: 100, severity: 'warn', failure: 'resumable' });
+  });
+
+  it('restarts from now when the position is gone, loudly', () => {
+    for (const [code, name] of [[286, 'ChangeStreamHistoryLost'], [260, 'InvalidResumeToken'], [280, 'ChangeStreamFatalError'], [10334, 'BSONObjectTooLarge']] as const) {
+      const decision = decideResume({ kind: 'error', error: serverError(code, name) }, 0);
+      expect(decision, name).toMatchObject({ from: 'now', severity: 'error', failure: 'position-lost' });
+    }
+  });
+
+  it('keeps retrying slowly from the token after errors that do not heal by themselves', () => {
+    const decision = decideResume({ kind: 'error', error: serverError(13, 'Unauthorized') }, 0);
+    expect(decision).toEqual({ from: 'resume-token', delayMs: DEFAULT_RESUME_POLICY.maxDelayMs, severity: 'error', failure: 'persistent' });
+    expect(decideResume({ kind: 'error', error: 'not even an error' }, 0).failure).toBe('persistent');
+  });
+
+  it('backs off exponentially up to the maximum', () => {
+    const policy = { initialDelayMs: 50, maxDelayMs: 1000 };
+    const delays = [0, 1, 2, 3, 4, 5, 10, 1000].map((attempt) => decideResume({ kind: 'closed' }, attempt, policy).delayMs);
+    expect(delays).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000]);
+  });
+
+  it('reopens after the last token when it keeps the position, from now otherwise or without a token', () => {
+    const token = { _data: '82abc' };
+    const resume = decideResume({ kind: 'closed' }, 0);
+    expect(resumePointFor(resume, token)).toEqual({ resumeAfter: token });
+    expect(resumePointFor(resume, undefined)).toBeUndefined();
+    expect(resumePointFor(resume, null)).toBeUndefined();
+    const lost = decideResume({ kind: 'error', error: serverError(286, 'ChangeStreamHistoryLost') }, 0);
+    expect(resumePointFor(lost, token)).toBeUndefined();
+  });
+});
