@@ -88,6 +88,8 @@ export interface HttpHandler {
 }
 
 const BASE = WEBHOOK_PATH;
+/** Writes a stream may queue behind a slow reader before it is cut (the client then resumes from the session). */
+const MAX_QUEUED_WRITES = 1024;
 const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
 
 /**
@@ -318,6 +320,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   }
 
   function eventStream(c: Context, key: string, source: () => Observable<StreamMessage>): Response {
+    if (c.req.method === 'HEAD') {
+      // Hono answers HEAD with the GET handler and drops the body unread: never open a stream for it.
+      return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+    }
     const refusal = hub.refusal();
     if (refusal) {
       return errorResponse(503, 'unavailable', refusal === 'full' ? 'Too many open streams' : 'The server is closing', {
@@ -329,7 +335,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(c, async (stream) => {
       const connection = new SseConnection(stream, {
-        heartbeatMs: settings.heartbeatMs, retryMs: settings.reconnectDelayMs, maxQueuedWrites: settings.resumeBufferSize, signal,
+        heartbeatMs: settings.heartbeatMs, retryMs: settings.reconnectDelayMs, signal,
+        maxQueuedWrites: Math.max(MAX_QUEUED_WRITES, settings.resumeBufferSize),
       });
       const detach = hub.connect(key, source, lastEventId, connection);
       try {

@@ -84,6 +84,10 @@ export class StreamHub {
    * when the sink's connection is gone.
    */
   connect(key: string, source: () => Observable<StreamMessage>, lastEventId: string | undefined, sink: StreamSink): () => void {
+    if (this.#closed) {
+      sink.end();
+      return () => {};
+    }
     const session = this.#resume(key, lastEventId, sink) ?? this.#start(key, source, sink);
     return () => this.#detach(session, sink);
   }

@@ -38,7 +38,7 @@ export function toWireStatus(status: InstanceStatus): WireInstanceStatus {
     name: status.name,
     instanceId: status.instanceId,
     runtimeStatus: status.runtimeStatus,
-    ...('input' in status && status.input !== undefined ? { input: status.input } : {}),
+    ...(status.input !== undefined ? { input: status.input } : {}),
     ...(status.customStatus !== undefined ? { customStatus: status.customStatus } : {}),
     ...(status.output !== undefined ? { output: status.output } : {}),
     ...(status.failureDetails !== undefined ? { failureDetails: status.failureDetails } : {}),

@@ -1,0 +1,15 @@
+/**
+ * `@durable-rx/runtime/http`: the Durable Functions HTTP management API (plus Server-Sent Event status streams) as
+ * a WHATWG fetch handler. Web-standard only: runs in Node (through `@durable-rx/runtime/node`), Deno, Bun,
+ * Cloudflare Workers and Service Workers.
+ *
+ * @packageDocumentation
+ */
+export {
+  createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS, DEFAULT_MAX_WAIT_SECONDS,
+  DEFAULT_RECONNECT_DELAY_MS, DEFAULT_RESUME_BUFFER_SIZE, DEFAULT_RESUME_WINDOW_MS, DEFAULT_RETRY_AFTER_SECONDS,
+  type HttpHandler, type HttpHandlerOptions,
+} from './create-http-handler.js';
+export { toWireStatus, type WireInstanceStatus } from './wire-status.js';
+export type { ErrorBody } from './error-response.js';
+export { KeyVerifier } from './key-verifier.js';

@@ -1,0 +1,75 @@
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A fetch handler, e.g. from `createHttpHandler`; its optional `close()` is called when the server closes. */
+export type FetchHandler = ((request: Request) => Response | Promise<Response>) & { close?: () => void };
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Interface to listen on. Default `127.0.0.1` (loopback only); pass `0.0.0.0` deliberately to expose it. */
+  readonly hostname?: string;
+}
+
+/** A listening server. */
+export interface NodeServer {
+  /** `http://<hostname>:<port>` of the listening socket. */
+  readonly url: string;
+  readonly port: number;
+  readonly hostname: string;
+  /** The underlying `node:http` server. */
+  readonly server: Server;
+  /**
+   * Closes the server: ends the handler's event streams, stops accepting connections, closes idle and open
+   * connections and resolves once the server is closed. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a fetch handler with Node's `node:http` (through `@hono/node-server`), on 127.0.0.1 unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * import { createHttpHandler } from '@durable-rx/runtime/http';
+ * import { serve } from '@durable-rx/runtime/node';
+ *
+ * const server = await serve(createHttpHandler(runtime.client, { key }), { port: 7071 });
+ * console.log(server.url); // http://127.0.0.1:7071
+ * await server.close();
+ * ```
+ */
+export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<NodeServer> {
+  const hostname = options.hostname ?? '127.0.0.1';
+  const server = createAdaptorServer({
+    fetch: (request: Request) => handler(request),
+    overrideGlobalObjects: false,
+    hostname,
+  }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, hostname, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    hostname,
+    server,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        handler.close?.();
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

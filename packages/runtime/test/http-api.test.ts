@@ -1,0 +1,426 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHttpManagementPayload, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
+import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import type { InstanceStatus } from '../src/model/instance-status.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
+import { silentLogger } from '../src/worker/logger.js';
+
+/**
+ * The Durable Functions HTTP management API, route by route, against a real server on 127.0.0.1.
+ */
+
+const KEY = 'test-key-0123456789';
+
+let runtime: Runtime;
+let server: NodeServer;
+let base: string;
+let flakyFixed: boolean;
+
+const orchestrators: Record<string, Orchestrator> = {
+  ...sampleOrchestrators,
+  Echo: function* (ctx) {
+    return ctx.getInput();
+  },
+  WaitForEvents: function* (ctx) {
+    const received: unknown[] = [];
+    for (let i = 0; i < ctx.getInput<number>(); i++) {
+      received.push(yield ctx.waitForExternalEvent('Item'));
+      ctx.setCustomStatus({ received: received.length });
+    }
+    return received;
+  },
+  CallsFlaky: function* (ctx) {
+    return yield ctx.callActivity('Flaky', 1);
+  },
+};
+const activities: Record<string, Activity> = {
+  ...sampleActivities,
+  Flaky: (n: number) => {
+    if (!flakyFixed) throw new Error('flaky is broken');
+    return n + 1;
+  },
+};
+
+async function open(options: Partial<HttpHandlerOptions> = {}): Promise<void> {
+  runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
+  await runtime.start();
+  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, ...options }), { port: 0 });
+  base = `${server.url}${WEBHOOK_PATH}`;
+}
+
+beforeEach(async () => {
+  flakyFixed = false;
+  await open();
+});
+
+afterEach(async () => {
+  await server.close();
+  await runtime.stop();
+});
+
+/** A request to the API with the key as a Bearer token; `json` becomes the body with the JSON content type. */
+function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const { json, headers, ...rest } = init;
+  return fetch(`${base}${path}`, {
+    ...rest,
+    headers: {
+      authorization: `Bearer ${KEY}`,
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(headers as Record<string, string> | undefined),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  });
+}
+
+async function until(id: string, predicate: (s: InstanceStatus | undefined) => boolean): Promise<InstanceStatus | undefined> {
+  return firstValueFrom(runtime.client.status$(id).pipe(filter(predicate)));
+}
+
+async function failedInstance(id: string): Promise<void> {
+  await runtime.client.startNew('CallsFlaky', { instanceId: id });
+  expect((await runtime.client.waitForCompletion(id)).runtimeStatus).toBe('Failed');
+}
+
+describe('POST /orchestrators/{name}/{instanceId?}', () => {
+  it('starts an instance: 202, a check-status body equal to createHttpManagementPayload, Location and Retry-After', async () => {
+    const response = await call('/orchestrators/E1_HelloSequence', { method: 'POST' });
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { id: string };
+    expect(body).toEqual(createHttpManagementPayload(body.id, server.url));
+    expect(response.headers.get('location')).toBe(createHttpManagementPayload(body.id, server.url).statusQueryGetUri);
+    expect(response.headers.get('retry-after')).toBe('10');
+    expect((await runtime.client.waitForCompletion(body.id)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+  });
+
+  it('uses the instance id from the path and the JSON body as input', async () => {
+    const input = { city: 'Tokyo', n: [1, 2] };
+    const response = await call('/orchestrators/Echo/echo-1', { method: 'POST', json: input });
+    expect(response.status).toBe(202);
+    expect(((await response.json()) as { id: string }).id).toBe('echo-1');
+    expect((await runtime.client.waitForCompletion('echo-1')).output).toEqual(input);
+  });
+
+  it('percent-decodes the id and puts the key into the URLs only when the caller used ?code=', async () => {
+    const response = await fetch(`${base}/orchestrators/Echo/a%20b?code=${KEY}`, { method: 'POST' });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual(createHttpManagementPayload('a b', server.url, { key: KEY }));
+    const bearer = await call('/orchestrators/Echo/c', { method: 'POST' });
+    expect(JSON.stringify(await bearer.json())).not.toContain(KEY);
+  });
+
+  it('formats the URLs under the configured baseUrl', async () => {
+    await server.close();
+    await runtime.stop();
+    await open({ baseUrl: 'https://durable.example.com/api' });
+    const response = await call('/orchestrators/Echo/x', { method: 'POST' });
+    expect(await response.json()).toEqual(createHttpManagementPayload('x', 'https://durable.example.com/api'));
+  });
+
+  it('waits with ?timeout= and answers 200 with the status when the instance completes in time', async () => {
+    const response = await call('/orchestrators/E1_HelloSequence/waited?timeout=30&pollingInterval=1', { method: 'POST' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      name: 'E1_HelloSequence', instanceId: 'waited', runtimeStatus: 'Completed', customStatus: 'London',
+      output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+    });
+  });
+
+  it('answers 202 with the check-status body when the wait times out', async () => {
+    const response = await call('/orchestrators/WaitForEvents/slow?timeout=0.05', { method: 'POST', json: 1 });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual(createHttpManagementPayload('slow', server.url));
+  });
+
+  it('answers 500 with the status for a Failed instance with returnInternalServerErrorOnFailure=true', async () => {
+    const failed = await call('/orchestrators/CallsFlaky/f1?timeout=30&returnInternalServerErrorOnFailure=true', { method: 'POST' });
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toMatchObject({ instanceId: 'f1', runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('flaky is broken') } });
+    const plain = await call('/orchestrators/CallsFlaky/f2?timeout=30', { method: 'POST' });
+    expect(plain.status).toBe(200);
+  });
+
+  it('refuses an unknown orchestrator (400), an active id (409) and bad wait parameters (400), writing nothing', async () => {
+    expect(await errorOf(call('/orchestrators/Nope', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
+    expect(await errorOf(call('/orchestrators/Echo/busy', { method: 'POST', json: 1 }))).toEqual([409, 'instance-already-exists']);
+    expect(await errorOf(call('/orchestrators/Echo/t1?timeout=abc', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/orchestrators/Echo/t2?timeout=-1', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/orchestrators/Echo/t3?timeout=100000', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['busy']);
+    expect((await runtime.client.getStatus('busy'))?.name).toBe('WaitForEvents');
+  });
+});
+
+describe('GET /instances/{id}', () => {
+  it('answers 202 with Location and Retry-After while the instance runs', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'run', input: 1 });
+    await until('run', (s) => s?.runtimeStatus === 'Running');
+    const response = await call('/instances/run?showInput=true');
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBe(`${base}/instances/run?showInput=true`);
+    expect(response.headers.get('retry-after')).toBe('10');
+    expect(await response.json()).toMatchObject({ instanceId: 'run', runtimeStatus: 'Running', input: 1 });
+  });
+
+  it('answers 202 for a Suspended instance (not terminal)', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'sus', input: 1 });
+    await until('sus', (s) => s?.runtimeStatus === 'Running');
+    await runtime.client.suspend('sus');
+    await until('sus', (s) => s?.runtimeStatus === 'Suspended');
+    expect((await call('/instances/sus')).status).toBe(202);
+  });
+
+  it('answers 200 with the Durable Functions status shape when the instance is terminal', async () => {
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello', input: { who: 'me' } });
+    const done = await runtime.client.waitForCompletion('hello');
+    const response = await call('/instances/hello');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.json()).toEqual({
+      name: 'E1_HelloSequence', instanceId: 'hello', runtimeStatus: 'Completed', input: { who: 'me' }, customStatus: 'London',
+      output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+      createdTime: done.createdTime.toISOString(), lastUpdatedTime: done.lastUpdatedTime.toISOString(),
+    });
+  });
+
+  it('adds historyEvents with showHistory, their results with showHistoryOutput, and drops the input with showInput=false', async () => {
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'h', input: 'secret' });
+    await runtime.client.waitForCompletion('h');
+    type Body = { input?: unknown; historyEvents?: { type: string; result?: unknown }[] };
+    const withHistory = (await (await call('/instances/h?showHistory=true')).json()) as Body;
+    const types = withHistory.historyEvents!.map((e) => e.type);
+    expect(types[0]).toBe('OrchestratorStarted');
+    expect(types.filter((t) => t === 'TaskCompleted')).toHaveLength(3);
+    expect(withHistory.historyEvents!.find((e) => e.type === 'TaskCompleted')).not.toHaveProperty('result');
+    const withOutput = (await (await call('/instances/h?showHistory=true&showHistoryOutput=true')).json()) as Body;
+    expect(withOutput.historyEvents!.find((e) => e.type === 'TaskCompleted')?.result).toBe('Hello Tokyo!');
+    const noInput = (await (await call('/instances/h?showInput=false')).json()) as Body;
+    expect(noInput).not.toHaveProperty('input');
+    expect(noInput).not.toHaveProperty('historyEvents');
+  });
+
+  it('answers 200 for Failed, or 500 with returnInternalServerErrorOnFailure=true; 200 for Terminated', async () => {
+    await failedInstance('failed');
+    const ok = await call('/instances/failed');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'TaskFailedError' } });
+    expect((await call('/instances/failed?returnInternalServerErrorOnFailure=true')).status).toBe(500);
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'term', input: 1 });
+    await runtime.client.terminate('term', 'stop');
+    await until('term', (s) => s?.runtimeStatus === 'Terminated');
+    const terminated = await call('/instances/term?returnInternalServerErrorOnFailure=true');
+    expect(terminated.status).toBe(200);
+    expect(await terminated.json()).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+  });
+
+  it('answers 404 for an unknown id and 400 for a malformed flag', async () => {
+    expect(await errorOf(call('/instances/nobody'))).toEqual([404, 'instance-not-found']);
+    expect(await errorOf(call('/instances/nobody?showHistory=yes'))).toEqual([400, 'invalid-argument']);
+  });
+
+  it('serves the status of an instance named "stream" unless an event stream is asked for', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'stream', input: 's' });
+    await runtime.client.waitForCompletion('stream');
+    const response = await call('/instances/stream');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ instanceId: 'stream', output: 's' });
+  });
+});
+
+describe('GET /instances', () => {
+  beforeEach(async () => {
+    for (const id of ['done-1', 'done-2']) {
+      await runtime.client.startNew('Echo', { instanceId: id, input: id });
+      await runtime.client.waitForCompletion(id);
+    }
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'wait-1', input: 1 });
+    await until('wait-1', (s) => s?.runtimeStatus === 'Running');
+  });
+
+  const ids = async (response: Response) => ((await response.json()) as { instanceId: string }[]).map((s) => s.instanceId).sort();
+
+  it('lists every instance in the status shape', async () => {
+    const response = await call('/instances');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-ms-continuation-token')).toBeNull();
+    const list = (await response.json()) as Record<string, unknown>[];
+    expect(list.map((s) => s.instanceId).sort()).toEqual(['done-1', 'done-2', 'wait-1']);
+    expect(list.find((s) => s.instanceId === 'done-1')).toMatchObject({ name: 'Echo', runtimeStatus: 'Completed', input: 'done-1', output: 'done-1' });
+  });
+
+  it('filters by runtimeStatus (a comma list), instanceIdPrefix, created time and showInput', async () => {
+    expect(await ids(await call('/instances?runtimeStatus=Completed'))).toEqual(['done-1', 'done-2']);
+    expect(await ids(await call('/instances?runtimeStatus=Running,Pending'))).toEqual(['wait-1']);
+    expect(await ids(await call('/instances?runtimeStatus=Running&runtimeStatus=Completed'))).toHaveLength(3);
+    expect(await ids(await call('/instances?instanceIdPrefix=done-'))).toEqual(['done-1', 'done-2']);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    expect(await ids(await call(`/instances?createdTimeFrom=${future}`))).toEqual([]);
+    expect(await ids(await call(`/instances?createdTimeTo=${future}`))).toHaveLength(3);
+    const noInput = (await (await call('/instances?showInput=false')).json()) as object[];
+    expect(noInput.every((s) => !('input' in s))).toBe(true);
+  });
+
+  it('pages with top and the x-ms-continuation-token header, never repeating or skipping', async () => {
+    const seen: string[] = [];
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const response: Response = await call('/instances?top=2', token ? { headers: { 'x-ms-continuation-token': token } } : {});
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as { instanceId: string }[];
+      expect(page.length).toBeLessThanOrEqual(2);
+      seen.push(...page.map((s) => s.instanceId));
+      token = response.headers.get('x-ms-continuation-token');
+      pages++;
+    } while (token);
+    expect(pages).toBe(2);
+    expect(seen.sort()).toEqual(['done-1', 'done-2', 'wait-1']);
+  });
+
+  it('answers 400 for an unknown status, a malformed date, a bad top and a forged continuation token', async () => {
+    expect(await errorOf(call('/instances?runtimeStatus=Sleeping'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances?createdTimeFrom=yesterday'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances?top=0'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances?top=5000'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances', { headers: { 'x-ms-continuation-token': '%%%' } }))).toEqual([400, 'invalid-argument']);
+  });
+});
+
+describe('POST /instances/{id}/raiseEvent/{eventName}', () => {
+  it('answers 202 and delivers the JSON body as event data', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ev', input: 2 });
+    expect((await call('/instances/ev/raiseEvent/Item', { method: 'POST', json: { a: 1 } })).status).toBe(202);
+    expect((await call('/instances/ev/raiseEvent/Item', { method: 'POST' })).status).toBe(202);
+    expect((await runtime.client.waitForCompletion('ev')).output).toEqual([{ a: 1 }, null]);
+  });
+
+  it('answers 404 for an unknown instance, 410 for a terminal one and 400 for a bad event name', async () => {
+    expect(await errorOf(call('/instances/nobody/raiseEvent/Item', { method: 'POST', json: 1 }))).toEqual([404, 'instance-not-found']);
+    await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
+    await runtime.client.waitForCompletion('fin');
+    expect(await errorOf(call('/instances/fin/raiseEvent/Item', { method: 'POST', json: 1 }))).toEqual([410, 'instance-not-running']);
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'w', input: 1 });
+    expect(await errorOf(call('/instances/w/raiseEvent/a%0Ab', { method: 'POST', json: 1 }))).toEqual([400, 'invalid-argument']);
+  });
+});
+
+describe('POST /instances/{id}/terminate', () => {
+  it('answers 202 and terminates with ?reason= as output (or a JSON body as the reason)', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 't1', input: 1 });
+    expect((await call('/instances/t1/terminate?reason=It%20was%20time', { method: 'POST' })).status).toBe(202);
+    expect(await runtime.client.waitForCompletion('t1')).toMatchObject({ runtimeStatus: 'Terminated', output: 'It was time' });
+    await runtime.client.startNew('WaitForEvents', { instanceId: 't2', input: 1 });
+    expect((await call('/instances/t2/terminate', { method: 'POST', json: { why: 'json' } })).status).toBe(202);
+    expect(await runtime.client.waitForCompletion('t2')).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'json' } });
+  });
+
+  it('answers 404 for an unknown instance and 410 for a terminal one', async () => {
+    expect(await errorOf(call('/instances/nobody/terminate', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+    await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
+    await runtime.client.waitForCompletion('fin');
+    expect(await errorOf(call('/instances/fin/terminate?reason=x', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
+  });
+});
+
+describe('POST /instances/{id}/suspend and /resume', () => {
+  it('answers 202 and suspends, then resumes the instance', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 's', input: 1 });
+    await until('s', (st) => st?.runtimeStatus === 'Running');
+    expect((await call('/instances/s/suspend?reason=maintenance', { method: 'POST' })).status).toBe(202);
+    await until('s', (st) => st?.runtimeStatus === 'Suspended');
+    expect((await call('/instances/s/resume?reason=done', { method: 'POST' })).status).toBe(202);
+    await until('s', (st) => st?.runtimeStatus === 'Running');
+    await runtime.client.raiseEvent('s', 'Item', 1);
+    expect((await runtime.client.waitForCompletion('s')).runtimeStatus).toBe('Completed');
+  });
+
+  it('answers 404 for unknown and 410 for terminal instances', async () => {
+    expect(await errorOf(call('/instances/nobody/suspend', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+    expect(await errorOf(call('/instances/nobody/resume', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+    await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
+    await runtime.client.waitForCompletion('fin');
+    expect(await errorOf(call('/instances/fin/suspend', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
+    expect(await errorOf(call('/instances/fin/resume', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
+  });
+});
+
+describe('POST /instances/{id}/rewind', () => {
+  it('answers 202 and reruns the failed activity of a Failed instance', async () => {
+    await failedInstance('rw');
+    flakyFixed = true;
+    expect((await call('/instances/rw/rewind?reason=fixed', { method: 'POST' })).status).toBe(202);
+    await until('rw', (s) => s?.runtimeStatus === 'Completed');
+    expect((await runtime.client.getStatus('rw'))?.output).toBe(2);
+  });
+
+  it('answers 409 for an active instance, 410 for Completed or Terminated, 404 for unknown', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
+    expect(await errorOf(call('/instances/active/rewind', { method: 'POST' }))).toEqual([409, 'instance-not-terminal']);
+    await runtime.client.startNew('Echo', { instanceId: 'ok', input: 1 });
+    await runtime.client.waitForCompletion('ok');
+    expect(await errorOf(call('/instances/ok/rewind', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
+    expect(await errorOf(call('/instances/nobody/rewind', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+  });
+});
+
+describe('DELETE /instances/{id} and DELETE /instances', () => {
+  it('purges a terminal instance (200 { instancesDeleted: 1 }), then answers 404', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'p', input: 1 });
+    await runtime.client.waitForCompletion('p');
+    const response = await call('/instances/p', { method: 'DELETE' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ instancesDeleted: 1 });
+    expect(await runtime.client.getStatus('p')).toBeUndefined();
+    expect(await errorOf(call('/instances/p', { method: 'DELETE' }))).toEqual([404, 'instance-not-found']);
+  });
+
+  it('refuses to purge an active instance (409) and keeps it', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
+    expect(await errorOf(call('/instances/active', { method: 'DELETE' }))).toEqual([409, 'instance-not-terminal']);
+    expect(await runtime.client.getStatus('active')).toBeDefined();
+  });
+
+  it('purges terminal instances by filter (200), answers 404 when none match and 400 without createdTimeFrom', async () => {
+    const from = new Date(Date.now() - 60_000).toISOString();
+    for (const id of ['a', 'b']) {
+      await runtime.client.startNew('Echo', { instanceId: id, input: id });
+      await runtime.client.waitForCompletion(id);
+    }
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'c', input: 1 });
+    expect(await errorOf(call(`/instances?createdTimeFrom=${from}&runtimeStatus=Failed`, { method: 'DELETE' }))).toEqual([404, 'instance-not-found']);
+    expect(await errorOf(call('/instances?runtimeStatus=Completed', { method: 'DELETE' }))).toEqual([400, 'invalid-argument']);
+    const response = await call(`/instances?createdTimeFrom=${from}&runtimeStatus=Completed,Failed,Terminated`, { method: 'DELETE' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ instancesDeleted: 2 });
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['c']);
+  });
+});
+
+describe('unknown routes and methods', () => {
+  it('answers 404 for unknown routes and 405 with Allow for wrong methods', async () => {
+    expect(await errorOf(call('/nothing/here'))).toEqual([404, 'not-found']);
+    expect(await errorOf(fetch(`${server.url}/elsewhere`, { headers: { authorization: `Bearer ${KEY}` } }))).toEqual([404, 'not-found']);
+    const put = await call('/instances/x', { method: 'PUT' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toContain('GET');
+    expect(put.headers.get('allow')).toContain('DELETE');
+    expect(await put.json()).toMatchObject({ code: 'method-not-allowed' });
+    expect(await errorOf(call('/orchestrators/Echo', { method: 'GET' }))).toEqual([405, 'method-not-allowed']);
+    expect(await errorOf(call('/instances/x/terminate', { method: 'GET' }))).toEqual([405, 'method-not-allowed']);
+  });
+});
+
+/** The status and error `code` of a response, checking that the body is `{ code, message }` and nothing else. */
+async function errorOf(pending: Promise<Response>): Promise<[number, string]> {
+  const response = await pending;
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(Object.keys(body).sort()).toEqual(['code', 'message']);
+  expect(response.headers.get('content-type')).toContain('application/json');
+  return [response.status, body.code as string];
+}

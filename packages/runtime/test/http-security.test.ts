@@ -1,0 +1,264 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DurableClient } from '../src/client/durable-client.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import { KeyVerifier } from '../src/http/key-verifier.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
+import type { Logger } from '../src/worker/logger.js';
+import { silentLogger } from '../src/worker/logger.js';
+
+/**
+ * Bad and hostile requests: each gets the right status and a `{ code, message }` body, and changes nothing.
+ */
+
+const KEY = 'k3y-0123456789-abcdef';
+const opened: { server: NodeServer; runtime: Runtime }[] = [];
+
+afterEach(async () => {
+  for (const { server, runtime } of opened.splice(0)) {
+    await server.close();
+    await runtime.stop();
+  }
+});
+
+const orchestrators: Record<string, Orchestrator> = {
+  ...sampleOrchestrators,
+  Echo: function* (ctx) {
+    return ctx.getInput();
+  },
+  WaitForEvent: function* (ctx) {
+    return yield ctx.waitForExternalEvent('Item');
+  },
+};
+
+async function open(options: Partial<HttpHandlerOptions> = {}, wrap: (client: DurableClient) => DurableClient = (c) => c) {
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger });
+  await runtime.start();
+  const handlerOptions = { logger: silentLogger, ...(options.anonymous ? {} : { key: KEY }), ...options } as HttpHandlerOptions;
+  const server = await serve(createHttpHandler(wrap(runtime.client), handlerOptions), { port: 0 });
+  opened.push({ server, runtime });
+  const base = `${server.url}${WEBHOOK_PATH}`;
+  return { runtime, server, base, client: runtime.client };
+}
+
+async function errorOf(pending: Promise<Response>): Promise<[number, string]> {
+  const response = await pending;
+  const text = await response.text();
+  const body = JSON.parse(text) as Record<string, unknown>;
+  expect(Object.keys(body).sort()).toEqual(['code', 'message']);
+  expect(text).not.toMatch(/\n\s+at /); // never a stack trace
+  return [response.status, body.code as string];
+}
+
+describe('configuration', () => {
+  it('requires a key unless anonymous access is configured explicitly', async () => {
+    const { client } = await open();
+    expect(() => createHttpHandler(client, {})).toThrow(/key is required/);
+    expect(() => createHttpHandler(client, { key: '' })).toThrow(/key is required/);
+    expect(() => createHttpHandler(client, { key: [] })).toThrow(/key is required/);
+    expect(() => createHttpHandler(client, { key: 'x', anonymous: true })).toThrow(/not both/);
+    expect(() => createHttpHandler(client, { key: 'x', maxBodyBytes: -1 })).toThrow(/maxBodyBytes/);
+  });
+
+  it('serves without a key only with anonymous: true', async () => {
+    const { base } = await open({ anonymous: true });
+    expect((await fetch(`${base}/instances`)).status).toBe(200);
+  });
+});
+
+describe('keys', () => {
+  it('answers 401 with WWW-Authenticate without a key or with a wrong one, on every route, and starts nothing', async () => {
+    const { base, client } = await open();
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }];
+    for (const headers of attempts) {
+      const response = await fetch(`${base}/orchestrators/Echo/x`, { method: 'POST', headers });
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await errorOf(Promise.resolve(response))).toEqual([401, 'unauthorized']);
+    }
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/x?code=${KEY.slice(0, -1)}`, { method: 'POST' }))).toEqual([401, 'unauthorized']);
+    expect(await errorOf(fetch(`${base}/no/such/route`))).toEqual([401, 'unauthorized']);
+    expect(await errorOf(fetch(`${base}/instances/x/stream`))).toEqual([401, 'unauthorized']);
+    expect(await client.getStatusAll()).toEqual([]);
+  });
+
+  it('accepts the key as a Bearer token, an x-functions-key header or a code query parameter', async () => {
+    const { base } = await open();
+    expect((await fetch(`${base}/instances`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
+    expect((await fetch(`${base}/instances`, { headers: { 'x-functions-key': KEY } })).status).toBe(200);
+    expect((await fetch(`${base}/instances?code=${encodeURIComponent(KEY)}`)).status).toBe(200);
+  });
+
+  it('accepts any of several keys (rotation)', async () => {
+    const { base } = await open({ key: ['old-key', 'new-key'] });
+    expect((await fetch(`${base}/instances?code=old-key`)).status).toBe(200);
+    expect((await fetch(`${base}/instances?code=new-key`)).status).toBe(200);
+    expect((await fetch(`${base}/instances?code=other-key`)).status).toBe(401);
+  });
+
+  it('compares keys by SHA-256 digest, whatever their lengths', async () => {
+    const verifier = new KeyVerifier(['short', 'x'.repeat(10_000)]);
+    expect(await verifier.verify('short')).toBe(true);
+    expect(await verifier.verify('x'.repeat(10_000))).toBe(true);
+    expect(await verifier.verify('shor')).toBe(false);
+    expect(await verifier.verify('shortt')).toBe(false);
+    expect(await verifier.verify('')).toBe(false);
+    expect(await verifier.verify(undefined)).toBe(false);
+  });
+});
+
+describe('bodies', () => {
+  const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+
+  it('answers 413 for a body over maxBodyBytes, declared or streamed, and starts nothing', async () => {
+    const { base, client } = await open({ maxBodyBytes: 1024 });
+    const big = JSON.stringify({ data: 'x'.repeat(2000) });
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/big`, { method: 'POST', headers, body: big }))).toEqual([413, 'payload-too-large']);
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 4; i++) controller.enqueue(new TextEncoder().encode(i === 0 ? '{"data":"' : 'x'.repeat(500)));
+        controller.close();
+      },
+    });
+    const streamed = fetch(`${base}/orchestrators/Echo/big2`, { method: 'POST', headers, body: chunks, duplex: 'half' } as RequestInit);
+    expect(await errorOf(streamed)).toEqual([413, 'payload-too-large']);
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    expect(await errorOf(fetch(`${base}/instances/w/raiseEvent/Item`, { method: 'POST', headers, body: big }))).toEqual([413, 'payload-too-large']);
+    expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['w']);
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+  });
+
+  it('answers 400 for malformed JSON, a wrong content type and invalid UTF-8, and starts nothing', async () => {
+    const { base, client } = await open();
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/a`, { method: 'POST', headers, body: '{"a":' }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/b`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: '{"a":1}',
+    }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/c`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: new Uint8Array([0x7b, 0x7d]),
+    }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/d`, { method: 'POST', headers, body: new Uint8Array([0x22, 0xff, 0xfe, 0x22]) }))).toEqual([400, 'invalid-argument']);
+    expect(await client.getStatusAll()).toEqual([]);
+  });
+
+  it('accepts application/json with parameters and +json media types', async () => {
+    const { base, client } = await open();
+    const ok = await fetch(`${base}/orchestrators/Echo/e`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/vnd.api+json; charset=utf-8' }, body: '"x"',
+    });
+    expect(ok.status).toBe(202);
+    expect((await client.waitForCompletion('e')).output).toBe('x');
+  });
+
+  it('keeps __proto__ and constructor keys as plain data and pollutes nothing', async () => {
+    const { base, client } = await open();
+    const hostile = '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"a":1}';
+    expect((await fetch(`${base}/orchestrators/Echo/proto?__proto__=x&constructor=y`, { method: 'POST', headers, body: hostile })).status).toBe(202);
+    const done = await client.waitForCompletion('proto');
+    expect(Object.keys(done.output as object)).toEqual(['__proto__', 'constructor', 'a']);
+    expect(Object.getPrototypeOf(done.output)).toBe(Object.prototype);
+    const served = await (await fetch(`${base}/instances/proto`, { headers })).text();
+    expect(JSON.parse(served)).toMatchObject({ output: JSON.parse(hostile) as object });
+    await client.startNew('WaitForEvent', { instanceId: 'ev' });
+    expect((await fetch(`${base}/instances/ev/raiseEvent/Item`, { method: 'POST', headers, body: hostile })).status).toBe(202);
+    expect((await client.waitForCompletion('ev')).output).toEqual(JSON.parse(hostile));
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect((Object.prototype as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('hostile ids and names', () => {
+  const headers = { authorization: `Bearer ${KEY}` };
+
+  it.each([
+    ['an encoded traversal', '..%2F..%2Fetc%2Fpasswd'],
+    ['an encoded backslash traversal', '..%5C..%5Cwindows'],
+    ['a NUL character', 'a%00b'],
+    ['a newline', 'a%0Ab'],
+    ['a DEL character', 'a%7Fb'],
+    ['an encoded question mark', 'a%3Fb'],
+    ['an encoded hash', 'a%23b'],
+    ['a leading @', '%40entity'],
+    ['an overlong id', 'x'.repeat(257)],
+  ])('answers 400 for an instance id with %s, on every route, and changes nothing', async (_what, segment) => {
+    const { base, client } = await open();
+    await client.startNew('Echo', { instanceId: 'keep', input: 1 });
+    await client.waitForCompletion('keep');
+    const requests: [string, string][] = [
+      ['POST', `/orchestrators/Echo/${segment}`],
+      ['GET', `/instances/${segment}`],
+      ['GET', `/instances/${segment}/stream`],
+      ['GET', `/instances/${segment}/history/stream`],
+      ['POST', `/instances/${segment}/raiseEvent/Item`],
+      ['POST', `/instances/${segment}/terminate`],
+      ['POST', `/instances/${segment}/suspend`],
+      ['POST', `/instances/${segment}/resume`],
+      ['POST', `/instances/${segment}/rewind`],
+      ['DELETE', `/instances/${segment}`],
+    ];
+    for (const [method, path] of requests) {
+      expect([method, path, await errorOf(fetch(`${base}${path}`, { method, headers }))]).toEqual([method, path, [400, 'invalid-argument']]);
+    }
+    expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['keep']);
+  });
+
+  it('never resolves dot segments to another route or instance', async () => {
+    const { base, client } = await open();
+    await client.startNew('Echo', { instanceId: 'keep', input: 1 });
+    await client.waitForCompletion('keep');
+    for (const path of ['/instances/%2E%2E', '/instances/..', '/instances/keep/..', '/instances/%2e%2e/keep']) {
+      const response = await fetch(`${base}${path}`, { method: 'DELETE', headers });
+      expect([path, response.status]).not.toEqual([path, 200]);
+      await response.body?.cancel();
+    }
+    expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['keep']);
+  });
+
+  it('answers 400 for orchestrator and event names with control characters', async () => {
+    const { base, client } = await open();
+    expect(await errorOf(fetch(`${base}/orchestrators/E1%00x`, { method: 'POST', headers }))).toEqual([400, 'invalid-argument']);
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    expect(await errorOf(fetch(`${base}/instances/w/raiseEvent/a%0Db`, { method: 'POST', headers }))).toEqual([400, 'invalid-argument']);
+    expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['w']);
+  });
+});
+
+describe('failures', () => {
+  it('answers an unexpected error with a generic 500 that reveals nothing, and reports it to the logger', async () => {
+    const reported: unknown[] = [];
+    const logger: Logger = { warn: () => {}, error: (_message, details) => reported.push(details) };
+    const { base } = await open({ logger }, (client) => new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'getStatus') return () => Promise.reject(new Error('secret database password in /srv/app/db.ts'));
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    }));
+    const response = await fetch(`${base}/instances/x`, { headers: { authorization: `Bearer ${KEY}` } });
+    const text = await response.text();
+    expect(response.status).toBe(500);
+    expect(JSON.parse(text)).toEqual({ code: 'internal', message: 'Internal server error' });
+    expect(text).not.toContain('secret');
+    expect(reported).toHaveLength(1);
+  });
+});
+
+describe('CORS', () => {
+  it('answers preflights for allowed origins without a key and exposes the paging header', async () => {
+    const { base } = await open({ cors: { origins: ['https://app.example.com'] } });
+    const preflight = await fetch(`${base}/instances`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    const list = await fetch(`${base}/instances`, { headers: { origin: 'https://app.example.com', authorization: `Bearer ${KEY}` } });
+    expect(list.headers.get('access-control-expose-headers')).toContain('x-ms-continuation-token');
+    const other = await fetch(`${base}/instances`, { headers: { origin: 'https://evil.example.com', authorization: `Bearer ${KEY}` } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await fetch(`${base}/instances`, { headers: { origin: 'https://app.example.com' } })).status).toBe(401);
+  });
+});

@@ -1,0 +1,398 @@
+import { defer, filter, finalize, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DurableClient } from '../src/client/durable-client.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import { toWireStatus } from '../src/http/wire-status.js';
+import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
+import type { InstanceStatus } from '../src/model/instance-status.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
+import { silentLogger } from '../src/worker/logger.js';
+
+/**
+ * The Server-Sent Event streams: every committed status in order, ids, `Last-Event-ID` resume after a client or
+ * server drop, heartbeats and teardown. Real server on 127.0.0.1; no timing assertions.
+ */
+
+const KEY = 'stream-key';
+const AUTH = { authorization: `Bearer ${KEY}` };
+const opened: { server: NodeServer; runtime: Runtime }[] = [];
+const readers: SseReader[] = [];
+const subscriptions: Subscription[] = [];
+
+afterEach(async () => {
+  for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
+  for (const reader of readers.splice(0)) reader.cancel();
+  for (const { server, runtime } of opened.splice(0)) {
+    await server.close();
+    await runtime.stop();
+  }
+});
+
+const orchestrators: Record<string, Orchestrator> = {
+  ...sampleOrchestrators,
+  WaitForEvents: function* (ctx) {
+    const received: unknown[] = [];
+    for (let i = 0; i < ctx.getInput<number>(); i++) {
+      received.push(yield ctx.waitForExternalEvent('Item'));
+      ctx.setCustomStatus({ received: received.length });
+    }
+    return received;
+  },
+};
+
+interface Harness {
+  runtime: Runtime;
+  client: DurableClient;
+  server: NodeServer;
+  handler: HttpHandler;
+  base: string;
+}
+
+async function open(options: Partial<HttpHandlerOptions> = {}, wrap: (client: DurableClient) => DurableClient = (c) => c): Promise<Harness> {
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger });
+  await runtime.start();
+  const handler = createHttpHandler(wrap(runtime.client), { key: KEY, logger: silentLogger, ...options });
+  const server = await serve(handler, { port: 0 });
+  opened.push({ server, runtime });
+  return { runtime, client: runtime.client, server, handler, base: `${server.url}${WEBHOOK_PATH}` };
+}
+
+/** One SSE block: an event (with `data`), a comment or a `retry` field. */
+interface Block {
+  event?: string;
+  id?: string;
+  data?: string;
+  comment?: string;
+  retry?: number;
+}
+
+/** A tiny test-side SSE reader over a fetch response (the real client lives in @durable-rx/rx-client). */
+class SseReader {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  readonly #controller: AbortController;
+  #buffer = '';
+
+  constructor(readonly response: Response, controller: AbortController) {
+    this.#reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    this.#controller = controller;
+    readers.push(this);
+  }
+
+  /** The next block, or undefined when the stream ended. */
+  async next(): Promise<Block | undefined> {
+    for (;;) {
+      const end = this.#buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const text = this.#buffer.slice(0, end);
+        this.#buffer = this.#buffer.slice(end + 2);
+        return parseBlock(text);
+      }
+      let chunk: ReadableStreamReadResult<string>;
+      try {
+        chunk = await this.#reader.read();
+      } catch {
+        return undefined; // the connection was dropped
+      }
+      if (chunk.done) return undefined;
+      this.#buffer += chunk.value;
+    }
+  }
+
+  /** The next event (skipping comments and retry fields). */
+  async nextEvent(): Promise<Block | undefined> {
+    for (;;) {
+      const block = await this.next();
+      if (!block || block.event !== undefined) return block;
+    }
+  }
+
+  /** Events up to and including the first that matches. */
+  async eventsUntil(last: (block: Block) => boolean): Promise<Block[]> {
+    const events: Block[] = [];
+    for (;;) {
+      const block = await this.nextEvent();
+      if (!block) throw new Error(`stream ended after ${events.length} events`);
+      events.push(block);
+      if (last(block)) return events;
+    }
+  }
+
+  cancel(): void {
+    this.#controller.abort();
+  }
+}
+
+function parseBlock(text: string): Block {
+  const block: Block = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith(':')) block.comment = line.slice(1).trim();
+    else if (line.startsWith('event: ')) block.event = line.slice(7);
+    else if (line.startsWith('id: ')) block.id = line.slice(4);
+    else if (line.startsWith('data: ')) block.data = (block.data === undefined ? '' : `${block.data}\n`) + line.slice(6);
+    else if (line.startsWith('retry: ')) block.retry = Number(line.slice(7));
+  }
+  return block;
+}
+
+async function stream(base: string, path: string, headers: Record<string, string> = {}): Promise<SseReader> {
+  const controller = new AbortController();
+  const response = await fetch(`${base}${path}`, { headers: { ...AUTH, accept: 'text/event-stream', ...headers }, signal: controller.signal });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toContain('text/event-stream');
+  return new SseReader(response, controller);
+}
+
+const statusOf = (block: Block) => JSON.parse(block.data!) as { runtimeStatus: string; customStatus?: unknown } | null;
+const isCompleted = (block: Block) => statusOf(block)?.runtimeStatus === 'Completed';
+const seqOf = (block: Block) => Number(block.id!.split('.')[1]);
+const sessionOf = (block: Block) => block.id!.split('.')[0];
+
+/** The reference: every snapshot the local client's status$ pushes, in the wire form. */
+function localSnapshots(client: DurableClient, id: string): { values: string[]; until: (p: (s: InstanceStatus | undefined) => boolean) => Promise<void> } {
+  const values: string[] = [];
+  const source = client.status$(id);
+  subscriptions.push(source.subscribe((s) => values.push(JSON.stringify(s ? toWireStatus(s) : null))));
+  return {
+    values,
+    until: async (p) => {
+      await firstValueFrom(source.pipe(filter(p)));
+    },
+  };
+}
+
+describe('GET /instances/{id}/stream', () => {
+  it('sends the retry hint, then the current status and every committed change in order with increasing ids', async () => {
+    const { base, client } = await open();
+    const reader = await stream(base, '/instances/seq/stream');
+    expect(await reader.next()).toEqual({ retry: 1000 });
+    const first = await reader.nextEvent();
+    expect(first).toMatchObject({ event: 'status', data: 'null' });
+    await client.startNew('E1_HelloSequence', { instanceId: 'seq' });
+    const events = [first!, ...(await reader.eventsUntil(isCompleted))];
+    expect(events.every((e) => e.event === 'status' && sessionOf(e) === sessionOf(first!))).toBe(true);
+    expect(events.map(seqOf)).toEqual(events.map((_, i) => i + 1));
+    for (let i = 1; i < events.length; i++) expect(events[i]!.data).not.toBe(events[i - 1]!.data);
+    const custom = events.map((e) => statusOf(e)?.customStatus).filter((c, i, all) => i === 0 || c !== all[i - 1]);
+    expect(custom).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+    expect(statusOf(events.at(-1)!)).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
+  });
+
+  it('delivers exactly what the local status$ pushes', async () => {
+    const { base, client } = await open();
+    const reference = localSnapshots(client, 'same');
+    const reader = await stream(base, '/instances/same/stream');
+    await reader.nextEvent();
+    await client.startNew('E1_HelloSequence', { instanceId: 'same' });
+    const events = await reader.eventsUntil(isCompleted);
+    await reference.until((s) => s?.runtimeStatus === 'Completed');
+    expect(['null', ...events.map((e) => e.data)]).toEqual(reference.values);
+  });
+
+  it('resumes after Last-Event-ID without loss or duplicates when the client drops the connection', async () => {
+    const { base, client } = await open();
+    const reference = localSnapshots(client, 'drop');
+    const first = await stream(base, '/instances/drop/stream');
+    await first.nextEvent();
+    await client.startNew('WaitForEvents', { instanceId: 'drop', input: 4 });
+    await client.raiseEvent('drop', 'Item', 1);
+    const before = await first.eventsUntil((b) => JSON.stringify(statusOf(b)?.customStatus) === '{"received":1}');
+    first.cancel();
+    // Committed while nobody is connected.
+    await client.raiseEvent('drop', 'Item', 2);
+    await client.raiseEvent('drop', 'Item', 3);
+    await reference.until((s) => JSON.stringify(s?.customStatus) === '{"received":3}');
+    const lastId = before.at(-1)!.id!;
+    const resumed = await stream(base, '/instances/drop/stream', { 'last-event-id': lastId });
+    await client.raiseEvent('drop', 'Item', 4);
+    const after = await resumed.eventsUntil(isCompleted);
+    await reference.until((s) => s?.runtimeStatus === 'Completed');
+    expect(after.every((e) => sessionOf(e) === sessionOf(before[0]!))).toBe(true);
+    expect(seqOf(after[0]!)).toBe(seqOf(before.at(-1)!) + 1);
+    expect(['null', ...before.map((e) => e.data), ...after.map((e) => e.data)]).toEqual(reference.values);
+  });
+
+  it('resumes without loss or duplicates after the server drops every connection', async () => {
+    const { base, client, server } = await open();
+    const reference = localSnapshots(client, 'cut');
+    const first = await stream(base, '/instances/cut/stream');
+    const initial = await first.nextEvent();
+    await client.startNew('WaitForEvents', { instanceId: 'cut', input: 2 });
+    await client.raiseEvent('cut', 'Item', 1);
+    const before = [initial!, ...(await first.eventsUntil((b) => JSON.stringify(statusOf(b)?.customStatus) === '{"received":1}'))];
+    server.server.closeAllConnections();
+    expect(await first.next()).toBeUndefined(); // dropped
+    await client.raiseEvent('cut', 'Item', 2);
+    await reference.until((s) => s?.runtimeStatus === 'Completed');
+    const resumed = await stream(base, '/instances/cut/stream', { 'last-event-id': before.at(-1)!.id! });
+    const after = await resumed.eventsUntil(isCompleted);
+    expect([...before, ...after].map((e) => e.data)).toEqual(reference.values);
+    expect([...before, ...after].map(seqOf)).toEqual([...before, ...after].map((_, i) => i + 1));
+  });
+
+  it('takes a session over when a reconnect arrives while the old connection still looks open', async () => {
+    const { base, client } = await open();
+    const old = await stream(base, '/instances/take/stream');
+    const first = await old.nextEvent();
+    const replacement = await stream(base, '/instances/take/stream', { 'last-event-id': first!.id! });
+    expect(await old.nextEvent()).toBeUndefined(); // the old response ends
+    await client.startNew('E1_HelloSequence', { instanceId: 'take' });
+    const events = await replacement.eventsUntil(isCompleted);
+    expect(sessionOf(events[0]!)).toBe(sessionOf(first!));
+    expect(seqOf(events[0]!)).toBe(2);
+  });
+
+  it('starts a new session with the current snapshot when the Last-Event-ID cannot be resumed', async () => {
+    const { base, client } = await open({ resumeBufferSize: 2 });
+    await client.startNew('WaitForEvents', { instanceId: 'gap', input: 3 });
+    for (const lastEventId of ['00000000-0000-4000-8000-000000000000.5', 'garbage', `${'9'.repeat(500)}`]) {
+      const reader = await stream(base, '/instances/gap/stream', { 'last-event-id': lastEventId });
+      const event = await reader.nextEvent();
+      expect(seqOf(event!)).toBe(1);
+      expect(JSON.parse(event!.data!)).toMatchObject({ instanceId: 'gap' });
+      reader.cancel();
+    }
+    // More events than the buffer holds happened meanwhile: a gap, so a new session.
+    const first = await stream(base, '/instances/gap/stream');
+    const seen = await first.nextEvent();
+    first.cancel();
+    for (let i = 1; i <= 3; i++) await client.raiseEvent('gap', 'Item', i);
+    await client.waitForCompletion('gap');
+    const reader = await stream(base, '/instances/gap/stream', { 'last-event-id': seen!.id! });
+    const event = await reader.nextEvent();
+    expect(sessionOf(event!)).not.toBe(sessionOf(seen!));
+    expect(statusOf(event!)).toMatchObject({ runtimeStatus: 'Completed' });
+  });
+
+  it('sends heartbeat comments while nothing changes', async () => {
+    const { base } = await open({ heartbeatMs: 20 });
+    const reader = await stream(base, '/instances/quiet/stream');
+    for (;;) {
+      const block = await reader.next();
+      if (block?.comment === 'heartbeat') break;
+      expect(block).toBeDefined();
+    }
+  });
+
+  it('unsubscribes from the client when the client goes away and the resume window passes', async () => {
+    let active = 0;
+    const counting = (client: DurableClient): DurableClient => new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'status$') {
+          return (id: string): Observable<InstanceStatus | undefined> => defer(() => {
+            active++;
+            return target.status$(id).pipe(finalize(() => active--));
+          });
+        }
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const { base } = await open({ resumeWindowMs: 20 }, counting);
+    const reader = await stream(base, '/instances/gone/stream');
+    await reader.nextEvent();
+    expect(active).toBe(1);
+    reader.cancel();
+    await vi.waitFor(() => expect(active).toBe(0), { timeout: 5000, interval: 10 });
+  });
+
+  it('ends open streams and unsubscribes when the handler closes', async () => {
+    let active = 0;
+    const { base, handler } = await open({}, (client) => new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'status$') {
+          return (id: string) => defer(() => {
+            active++;
+            return target.status$(id).pipe(finalize(() => active--));
+          });
+        }
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    }));
+    const reader = await stream(base, '/instances/x/stream');
+    await reader.nextEvent();
+    handler.close();
+    expect(await reader.next()).toBeUndefined();
+    expect(active).toBe(0);
+    expect(await (await fetch(`${base}/instances/x/stream`, { headers: AUTH })).json()).toMatchObject({ code: 'unavailable' });
+  });
+
+  it('sends a final error event when the source fails, then ends the stream', async () => {
+    const { base } = await open({}, (client) => new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'status$') return () => throwError(() => new StoreClosedError('The store was closed'));
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    }));
+    const reader = await stream(base, '/instances/x/stream');
+    const event = await reader.nextEvent();
+    expect(event?.event).toBe('error');
+    expect(JSON.parse(event!.data!)).toEqual({ code: 'store-closed', message: 'The store was closed' });
+    expect(await reader.next()).toBeUndefined();
+  });
+
+  it('opens no stream for a HEAD request', async () => {
+    const { base } = await open({ maxStreams: 1 });
+    for (let i = 0; i < 3; i++) {
+      const head = await fetch(`${base}/instances/h/stream`, { method: 'HEAD', headers: AUTH });
+      expect(head.status).toBe(200);
+    }
+    const reader = await stream(base, '/instances/h/stream'); // not refused: the HEADs left no session behind
+    expect(await reader.nextEvent()).toMatchObject({ event: 'status', data: 'null' });
+  });
+
+  it('answers 503 when maxStreams streams are open', async () => {
+    const { base } = await open({ maxStreams: 1 });
+    const reader = await stream(base, '/instances/a/stream');
+    await reader.nextEvent();
+    const refused = await fetch(`${base}/instances/b/stream`, { headers: AUTH });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: 'unavailable' });
+  });
+});
+
+describe('GET /instances/stream (list)', () => {
+  it('re-emits the filtered list when membership or a member status changes', async () => {
+    const { base, client } = await open();
+    const reader = await stream(base, '/instances/stream?instanceIdPrefix=live-&showInput=false');
+    const list = (block: Block | undefined) => (JSON.parse(block!.data!) as { instanceId: string; runtimeStatus: string; input?: unknown }[]);
+    const initial = await reader.nextEvent();
+    expect(initial?.event).toBe('instances');
+    expect(list(initial)).toEqual([]);
+    await client.startNew('WaitForEvents', { instanceId: 'other', input: 1 });
+    await client.startNew('WaitForEvents', { instanceId: 'live-1', input: 1 });
+    await client.raiseEvent('live-1', 'Item', 'x');
+    const events = await reader.eventsUntil((b) => list(b).some((s) => s.runtimeStatus === 'Completed'));
+    expect(events.every((e) => list(e).every((s) => s.instanceId === 'live-1' && !('input' in s)))).toBe(true);
+    expect(events.map(seqOf)).toEqual(events.map((_, i) => i + 2));
+  });
+
+  it('answers 400 for a malformed filter', async () => {
+    const { base } = await open();
+    const response = await fetch(`${base}/instances/stream?runtimeStatus=Sleeping`, { headers: { ...AUTH, accept: 'text/event-stream' } });
+    expect(response.status).toBe(400);
+  });
+});
+
+describe('GET /instances/{id}/history/stream', () => {
+  it('replays committed history events, then appends new ones as they commit', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'hist', input: 1 });
+    await firstValueFrom(client.status$('hist').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const reader = await stream(base, '/instances/hist/history/stream');
+    await reader.next(); // retry
+    const replayed = [await reader.nextEvent(), await reader.nextEvent(), await reader.nextEvent()];
+    await client.raiseEvent('hist', 'Item', 'x');
+    const appended = await reader.eventsUntil((b) => (JSON.parse(b.data!) as { type: string }).type === 'OrchestratorCompleted');
+    const types = [...replayed, ...appended].map((b) => (JSON.parse(b!.data!) as { type: string }).type);
+    expect(types).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'EventRaised', 'ExecutionCompleted', 'OrchestratorCompleted',
+    ]);
+    expect([...replayed, ...appended].every((b) => b!.event === 'history')).toBe(true);
+  });
+});
+
