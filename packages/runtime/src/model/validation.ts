@@ -8,8 +8,8 @@ export const MAX_INSTANCE_ID_LENGTH = 256;
 const FORBIDDEN_ID_CHARACTERS = /[\/\\#?\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * Checks an instance id: a non-empty string of at most 256 characters, not starting with `@`, without `/ \ # ?` or
- * control characters. Throws {@link InvalidArgumentError} otherwise.
+ * Checks an instance id: a non-empty string of at most 256 characters, not starting with `@`, not `.` or `..`,
+ * without `/ \ # ?` or control characters. Throws {@link InvalidArgumentError} otherwise.
  */
 export function assertValidInstanceId(id: unknown): asserts id is string {
   if (typeof id !== 'string') throw new InvalidArgumentError('instance id must be a string');
@@ -18,6 +18,8 @@ export function assertValidInstanceId(id: unknown): asserts id is string {
     throw new InvalidArgumentError(`instance id is ${id.length} characters long; the limit is ${MAX_INSTANCE_ID_LENGTH}`);
   }
   if (id.startsWith('@')) throw new InvalidArgumentError('instance id must not start with "@"');
+  // URL parsers collapse these path segments, so such an id could not be addressed over the HTTP API.
+  if (id === '.' || id === '..') throw new InvalidArgumentError(`instance id must not be ${JSON.stringify(id)}`);
   const bad = FORBIDDEN_ID_CHARACTERS.exec(id);
   if (bad) {
     const shown = bad[0] < ' ' || bad[0] >= '\u007f' ? `U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')}` : bad[0];

@@ -129,6 +129,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         ['a question mark', 'a?b'],
         ['a control character', 'a\u0001b'],
         ['a newline', 'a\nb'],
+        ['a dot segment', '.'],
+        ['a dot-dot segment', '..'],
       ])('refuses an instance id with %s and writes nothing', async (_what, id) => {
         await expect(client.startNew('Echo', { instanceId: id })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
         expect(await client.getStatusAll()).toEqual([]);

@@ -1,0 +1,13 @@
+/**
+ * `@durable-rx/rx-client`: a `DurableClient` over the durable-rx HTTP API — commands over `fetch`, status pushed
+ * over Server-Sent Events with automatic, lossless reconnect — plus small operators for progress UIs.
+ *
+ * @packageDocumentation
+ */
+export { createRemoteClient, RemoteClient, type RemoteClientOptions } from './remote-client.js';
+export type { ReconnectOptions } from './event-stream.js';
+export { RemoteError, errorFromBody } from './remote-error.js';
+export { fromWireStatus } from './wire-status.js';
+export { HistoryReplayFilter } from './history-replay-filter.js';
+export { untilTerminal } from './operators/until-terminal.js';
+export { progressFrom, type Progress } from './operators/progress-from.js';

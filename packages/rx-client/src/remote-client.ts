@@ -1,0 +1,349 @@
+import {
+  assertValidInstanceId, assertValidName, createHttpManagementPayload, InstanceNotFoundError, InvalidArgumentError,
+  isTerminalStatus, toPlainJson, WEBHOOK_PATH, type DurableClient, type GetStatusOptions, type HistoryEvent,
+  type HttpManagementPayload, type HttpManagementPayloadOptions, type InstanceFilter, type InstancesPage,
+  type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter, type PurgeResult, type StartNewOptions,
+} from '@durable-rx/runtime';
+import { defer, distinctUntilChanged, filter, map, mergeMap, type Observable, type Subscription } from 'rxjs';
+import { eventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
+import { HistoryReplayFilter } from './history-replay-filter.js';
+import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
+import { sameJson } from './same-json.js';
+import { fromWireStatus } from './wire-status.js';
+
+/** Options of {@link createRemoteClient}. */
+export interface RemoteClientOptions {
+  /**
+   * The server's origin, optionally with a path prefix, e.g. `https://api.example.com`; the webhook path
+   * `/runtime/webhooks/durabletask` is appended unless it is already there.
+   */
+  readonly baseUrl: string;
+  /** The HTTP API's access key, sent as `Authorization: Bearer <key>`. Omit for a server configured as anonymous. */
+  readonly key?: string;
+  /** The `fetch` to use (default: the global one), e.g. one that adds cookies or runs through a proxy. */
+  readonly fetch?: typeof fetch;
+  /** How event streams reconnect. */
+  readonly reconnect?: ReconnectOptions;
+}
+
+/** Default `timeoutMs` of {@link RemoteClient.waitForCompletion}, as the local client. */
+const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
+const MAX_PAGE_SIZE = 1000;
+
+type Query = Record<string, string | undefined>;
+
+/**
+ * A {@link DurableClient} against the durable-rx HTTP API: commands over `fetch`, observables over Server-Sent
+ * Events. Arguments are validated as the local client validates them, and error responses are rebuilt into the
+ * same error classes, so code written against `DurableClient` behaves the same locally and remotely.
+ */
+export class RemoteClient implements DurableClient {
+  readonly #root: string;
+  readonly #key: string | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #reconnect: ReconnectOptions | undefined;
+
+  constructor(options: RemoteClientOptions) {
+    if (!options || typeof options.baseUrl !== 'string') throw new InvalidArgumentError('baseUrl is required');
+    let parsed: URL;
+    try {
+      parsed = new URL(options.baseUrl);
+    } catch {
+      throw new InvalidArgumentError(`baseUrl ${JSON.stringify(options.baseUrl)} is not an absolute URL`);
+    }
+    const trimmed = `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
+    this.#root = trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
+    this.#key = options.key;
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#reconnect = options.reconnect;
+  }
+
+  async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
+    assertValidName(name, 'orchestrator name');
+    if (options.instanceId !== undefined) assertHttpInstanceId(options.instanceId);
+    const input = toPlainJson(options.input, 'input');
+    const path = `/orchestrators/${segment(name)}${options.instanceId === undefined ? '' : `/${segment(options.instanceId)}`}`;
+    const response = await this.#request('POST', path, {}, input);
+    const body: unknown = await response.json();
+    if (!isRecord(body) || typeof body.id !== 'string') throw new RemoteError('bad-response', 502, 'The start response has no id');
+    return body.id;
+  }
+
+  async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
+    assertHttpInstanceId(instanceId);
+    const response = await this.#request('GET', `/instances/${segment(instanceId)}`, {
+      showHistory: bool(options.showHistory),
+      showHistoryOutput: bool(options.showHistoryOutput),
+      showInput: bool(options.showInput),
+    }, undefined, { notFoundIsEmpty: true });
+    return response ? fromWireStatus(await response.json()) : undefined;
+  }
+
+  async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
+    const response = await this.#request('GET', '/instances', {
+      ...filterQuery(query),
+      top: query.pageSize === undefined ? undefined : String(query.pageSize),
+    }, undefined, { headers: query.continuationToken ? { 'x-ms-continuation-token': query.continuationToken } : {} });
+    const body: unknown = await response.json();
+    if (!Array.isArray(body)) throw new RemoteError('bad-response', 502, 'The list response is not an array');
+    const continuationToken = response.headers.get('x-ms-continuation-token');
+    return { instances: body.map(fromWireStatus), ...(continuationToken ? { continuationToken } : {}) };
+  }
+
+  getStatusAll(): Promise<InstanceStatus[]> {
+    return this.getStatusBy({});
+  }
+
+  async getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
+    const all: InstanceStatus[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, ...(continuationToken ? { continuationToken } : {}) });
+      all.push(...page.instances);
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return all;
+  }
+
+  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+    assertValidName(eventName, 'event name');
+    const data = toPlainJson(eventData, 'event data');
+    assertHttpInstanceId(instanceId);
+    await this.#request('POST', `/instances/${segment(instanceId)}/raiseEvent/${segment(eventName)}`, {}, data);
+  }
+
+  async terminate(instanceId: string, reason?: unknown): Promise<void> {
+    const json = toPlainJson(reason, 'reason');
+    assertHttpInstanceId(instanceId);
+    // A string reason travels as Durable Functions sends it (?reason=); any other JSON reason as the body.
+    const inQuery = typeof json === 'string';
+    await this.#request('POST', `/instances/${segment(instanceId)}/terminate`, { reason: inQuery ? json : undefined }, inQuery ? undefined : json);
+  }
+
+  suspend(instanceId: string, reason?: string): Promise<void> {
+    return this.#command(instanceId, 'suspend', reason);
+  }
+
+  resume(instanceId: string, reason?: string): Promise<void> {
+    return this.#command(instanceId, 'resume', reason);
+  }
+
+  rewind(instanceId: string, reason?: string): Promise<void> {
+    return this.#command(instanceId, 'rewind', reason);
+  }
+
+  async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
+    assertHttpInstanceId(instanceId);
+    const response = await this.#request('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, { notFoundIsEmpty: true });
+    return response ? purgeResultOf(await response.json()) : { instancesDeleted: 0 };
+  }
+
+  async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {
+    if (!purgeFilter || !(purgeFilter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError('createdTimeFrom (a Date) is required');
+    assertDate(purgeFilter.createdTimeFrom, 'createdTimeFrom');
+    const response = await this.#request('DELETE', '/instances', filterQuery(purgeFilter), undefined, { notFoundIsEmpty: true });
+    return response ? purgeResultOf(await response.json()) : { instancesDeleted: 0 };
+  }
+
+  async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    if (!(timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
+    assertHttpInstanceId(instanceId);
+    // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
+    return new Promise<InstanceStatus>((resolve, reject) => {
+      let latest: InstanceStatus | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let subscription: Subscription | undefined;
+      let settled = false;
+      const settle = (done: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        subscription?.unsubscribe();
+        done();
+      };
+      subscription = this.status$(instanceId).subscribe({
+        next: (status) => {
+          if (!status) {
+            settle(() => reject(new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`)));
+          } else if (isTerminalStatus(status.runtimeStatus)) {
+            settle(() => resolve(status));
+          } else {
+            latest = status;
+            timer ??= setTimeout(() => settle(() => resolve(latest!)), timeoutMs);
+          }
+        },
+        error: (error: unknown) => settle(() => reject(error)),
+      });
+      if (settled) subscription.unsubscribe();
+    });
+  }
+
+  status$(instanceId: string): Observable<InstanceStatus | undefined> {
+    assertHttpInstanceId(instanceId);
+    return defer(() =>
+      this.#stream(`/instances/${segment(instanceId)}/stream`, {}).pipe(
+        filter((e) => e.event === 'status'),
+        map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
+        // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
+        distinctUntilChanged<InstanceStatus | undefined>(sameJson),
+      ),
+    );
+  }
+
+  customStatus$(instanceId: string): Observable<unknown> {
+    return this.status$(instanceId).pipe(map((s) => s?.customStatus), distinctUntilChanged(sameJson));
+  }
+
+  instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
+    const query = filterQuery(instanceFilter);
+    return defer(() =>
+      this.#stream('/instances/stream', query).pipe(
+        filter((e) => e.event === 'instances'),
+        map((e) => {
+          if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
+          return e.data.map(fromWireStatus);
+        }),
+        distinctUntilChanged<InstanceStatus[]>(sameJson),
+      ),
+    );
+  }
+
+  history$(instanceId: string): Observable<HistoryEvent> {
+    assertHttpInstanceId(instanceId);
+    return defer(() => {
+      const replayFilter = new HistoryReplayFilter();
+      return this.#stream(`/instances/${segment(instanceId)}/history/stream`, {}).pipe(
+        filter((e) => e.event === 'history'),
+        mergeMap((e) => replayFilter.accept(e.data as HistoryEvent, e.session)),
+      );
+    });
+  }
+
+  createHttpManagementPayload(instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {}): HttpManagementPayload {
+    assertValidInstanceId(instanceId);
+    return createHttpManagementPayload(instanceId, baseUrl, options);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  async #command(instanceId: string, command: 'suspend' | 'resume' | 'rewind', reason: string | undefined): Promise<void> {
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+    assertHttpInstanceId(instanceId);
+    await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
+  }
+
+  #stream(path: string, query: Query): Observable<StreamedEvent> {
+    return eventStream({
+      url: this.#url(path, query),
+      headers: this.#authHeaders(),
+      fetch: this.#fetch,
+      ...(this.#reconnect ? { reconnect: this.#reconnect } : {}),
+    });
+  }
+
+  /** Sends a request; resolves with the response when it is 2xx, rejects with the typed error otherwise. */
+  #request(method: string, path: string, query: Query, body?: unknown, options?: { headers?: Record<string, string> }): Promise<Response>;
+  #request(
+    method: string, path: string, query: Query, body: unknown, options: { headers?: Record<string, string>; notFoundIsEmpty: true },
+  ): Promise<Response | undefined>;
+  async #request(
+    method: string, path: string, query: Query, body?: unknown,
+    options: { headers?: Record<string, string>; notFoundIsEmpty?: boolean } = {},
+  ): Promise<Response | undefined> {
+    let response: Response;
+    try {
+      response = await this.#fetch(this.#url(path, query), {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...this.#authHeaders(),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        cache: 'no-store',
+      });
+    } catch (error) {
+      throw new RemoteError('unreachable', 503, `Cannot reach ${this.#root}: ${String(error)}`, { cause: error });
+    }
+    if (response.ok) return response;
+    const error = await errorFromResponse(response);
+    if (options.notFoundIsEmpty && error instanceof InstanceNotFoundError) return undefined;
+    throw error;
+  }
+
+  #url(path: string, query: Query): string {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value);
+    const search = params.toString();
+    return `${this.#root}${path}${search ? `?${search}` : ''}`;
+  }
+
+  #authHeaders(): Record<string, string> {
+    return this.#key === undefined ? {} : { authorization: `Bearer ${this.#key}` };
+  }
+}
+
+/**
+ * Creates a {@link DurableClient} that talks to a durable-rx HTTP API (`@durable-rx/runtime/http`).
+ *
+ * @example
+ * ```ts
+ * import { createRemoteClient } from '@durable-rx/rx-client';
+ *
+ * const client = createRemoteClient({ baseUrl: 'http://127.0.0.1:7071', key: 'dev-key' });
+ * const id = await client.startNew('E1_HelloSequence');
+ * client.customStatus$(id).subscribe(console.log); // undefined, 'Tokyo', 'Seattle', 'London'
+ * ```
+ */
+export function createRemoteClient(options: RemoteClientOptions): DurableClient {
+  return new RemoteClient(options);
+}
+
+/**
+ * Instance ids as the local client accepts them, except `.` and `..`, which URL parsers treat as dot segments: such
+ * an id cannot be put in a URL path.
+ */
+function assertHttpInstanceId(id: unknown): asserts id is string {
+  assertValidInstanceId(id);
+  if (id === '.' || id === '..') throw new InvalidArgumentError('instance id must not be "." or ".." over HTTP');
+}
+
+function segment(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function bool(value: boolean | undefined): string | undefined {
+  return value === undefined ? undefined : String(Boolean(value));
+}
+
+function assertDate(value: unknown, what: string): asserts value is Date | undefined {
+  if (value === undefined) return;
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new InvalidArgumentError(`${what} must be a valid Date`);
+}
+
+function filterQuery(f: InstanceFilter & { readonly runtimeStatus?: readonly string[] }): Query {
+  if (f.runtimeStatus !== undefined && !Array.isArray(f.runtimeStatus)) {
+    throw new InvalidArgumentError('runtimeStatus must be an array of statuses');
+  }
+  assertDate(f.createdTimeFrom, 'createdTimeFrom');
+  assertDate(f.createdTimeTo, 'createdTimeTo');
+  if (f.instanceIdPrefix !== undefined && typeof f.instanceIdPrefix !== 'string') {
+    throw new InvalidArgumentError('instanceIdPrefix must be a string');
+  }
+  return {
+    runtimeStatus: f.runtimeStatus && f.runtimeStatus.length > 0 ? f.runtimeStatus.join(',') : undefined,
+    createdTimeFrom: f.createdTimeFrom?.toISOString(),
+    createdTimeTo: f.createdTimeTo?.toISOString(),
+    instanceIdPrefix: f.instanceIdPrefix,
+    showInput: bool(f.showInput),
+  };
+}
+
+function purgeResultOf(body: unknown): PurgeResult {
+  if (!isRecord(body) || typeof body.instancesDeleted !== 'number') {
+    throw new RemoteError('bad-response', 502, 'The purge response has no instancesDeleted');
+  }
+  return { instancesDeleted: body.instancesDeleted };
+}

@@ -1,0 +1,72 @@
+import {
+  DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
+  InvalidArgumentError, LeaseLostError, NonDeterminismError, OrchestrationError, PayloadTooLargeError, StoreClosedError,
+  UnknownEventTypeError,
+} from '@durable-rx/runtime';
+
+/**
+ * An error the server answered with that has no class of its own in `@durable-rx/runtime` (401 `unauthorized`,
+ * 404 `not-found` for an unknown route, 405, 500 `internal`, 503 …), or a failure to reach the server
+ * (`code: 'unreachable'`) or to understand its answer (`code: 'bad-response'`). It is a `DurableError`, so callers
+ * switch on `code` and `status` as for every other error.
+ *
+ * @example
+ * ```ts
+ * try { await client.getStatusAll(); }
+ * catch (e) { if (e instanceof RemoteError && e.code === 'unauthorized') showLogin(); }
+ * ```
+ */
+export class RemoteError extends DurableError {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, status: number, message: string, options?: { readonly cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+type ErrorClass = new (message: string) => DurableError;
+
+const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = new Map<string, ErrorClass>([
+  ['invalid-argument', InvalidArgumentError],
+  ['instance-not-found', InstanceNotFoundError],
+  ['instance-already-exists', InstanceAlreadyExistsError],
+  ['instance-not-running', InstanceNotRunningError],
+  ['instance-not-terminal', InstanceNotTerminalError],
+  ['payload-too-large', PayloadTooLargeError],
+  ['store-closed', StoreClosedError],
+  ['non-determinism', NonDeterminismError],
+  ['orchestration-error', OrchestrationError],
+  ['lease-lost', LeaseLostError],
+  ['unknown-event-type', UnknownEventTypeError],
+]);
+
+/**
+ * Rebuilds the typed error of an error body `{ code, message }`: the same class the server's client threw (e.g.
+ * `InstanceNotFoundError` for `instance-not-found`), or a {@link RemoteError} for codes without a class.
+ */
+export function errorFromBody(status: number, body: unknown): DurableError {
+  const code = isRecord(body) && typeof body.code === 'string' ? body.code : undefined;
+  const message = isRecord(body) && typeof body.message === 'string' ? body.message : `HTTP ${status}`;
+  if (code === undefined) return new RemoteError(status === 413 ? 'payload-too-large' : 'bad-response', status, message);
+  const ErrorClass = ERROR_CLASSES.get(code);
+  return ErrorClass ? new ErrorClass(message) : new RemoteError(code, status, message);
+}
+
+/** Reads an error response and rebuilds its typed error. */
+export async function errorFromResponse(response: Response): Promise<DurableError> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  return errorFromBody(response.status, body);
+}
+
+/** True for plain objects (not arrays, not null). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,35 @@
+import { ALL_RUNTIME_STATUSES, type HistoryEvent, type InstanceStatus } from '@durable-rx/runtime';
+import { isRecord, RemoteError } from './remote-error.js';
+
+/**
+ * Rebuilds an `InstanceStatus` from the HTTP API's wire shape (Durable Functions field names, ISO dates,
+ * `historyEvents`; absent fields omitted). The inverse of `toWireStatus` in `@durable-rx/runtime/http`.
+ */
+export function fromWireStatus(value: unknown): InstanceStatus {
+  if (
+    !isRecord(value) || typeof value.instanceId !== 'string' || typeof value.name !== 'string' ||
+    !ALL_RUNTIME_STATUSES.includes(value.runtimeStatus as never)
+  ) {
+    throw new RemoteError('bad-response', 502, 'The server sent a malformed instance status');
+  }
+  const optional = (key: string): Record<string, unknown> => (value[key] !== undefined ? { [key]: value[key] } : {});
+  return {
+    instanceId: value.instanceId,
+    name: value.name,
+    runtimeStatus: value.runtimeStatus as InstanceStatus['runtimeStatus'],
+    ...optional('input'),
+    ...optional('output'),
+    ...optional('customStatus'),
+    ...optional('failureDetails'),
+    createdTime: toDate(value.createdTime),
+    lastUpdatedTime: toDate(value.lastUpdatedTime),
+    ...optional('parentInstanceId'),
+    ...(Array.isArray(value.historyEvents) ? { history: value.historyEvents as HistoryEvent[] } : {}),
+  };
+}
+
+function toDate(value: unknown): Date {
+  const date = typeof value === 'string' ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw new RemoteError('bad-response', 502, 'The server sent a malformed date');
+  return date;
+}

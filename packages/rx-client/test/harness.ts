@@ -1,0 +1,87 @@
+import { createRuntime, MemoryStore, silentLogger, type Activity, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '@durable-rx/runtime/http';
+import { serve, type NodeServer } from '@durable-rx/runtime/node';
+import { sampleActivities, sampleOrchestrators } from '@durable-rx/runtime/testing';
+
+export const KEY = 'rx-client-test-key';
+
+/** Test orchestrators on top of the seed samples. */
+export const orchestrators: Record<string, Orchestrator> = {
+  ...sampleOrchestrators,
+  Echo: function* (ctx) {
+    return ctx.getInput();
+  },
+  WaitForEvents: function* (ctx) {
+    const received: unknown[] = [];
+    for (let i = 0; i < ctx.getInput<number>(); i++) {
+      received.push(yield ctx.waitForExternalEvent('Item'));
+      ctx.setCustomStatus({ received: received.length });
+    }
+    return received;
+  },
+};
+
+/** A request the server received, as the tests want to see it. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly lastEventId: string | null;
+  readonly authorization: string | null;
+  readonly signal: AbortSignal;
+}
+
+/** A runtime behind a real HTTP server on 127.0.0.1, whose handler can be replaced (a "server restart"). */
+export interface Harness {
+  readonly runtime: Runtime;
+  readonly server: NodeServer;
+  readonly requests: SeenRequest[];
+  /** Replaces the handler with a fresh one: open streams end and their sessions are forgotten. */
+  restartHandler(): void;
+  /** Answers the next `count` stream requests with this status instead of serving them. */
+  refuseStreams(count: number, status: number): void;
+  close(): Promise<void>;
+}
+
+export async function openHarness(options: Partial<HttpHandlerOptions> = {}): Promise<Harness> {
+  const runtime = createRuntime({
+    store: new MemoryStore(), orchestrators, activities: sampleActivities as Record<string, Activity>, logger: silentLogger,
+  });
+  await runtime.start();
+  const make = (): HttpHandler =>
+    createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 20, ...options });
+  let current = make();
+  let refusals: { count: number; status: number } = { count: 0, status: 503 };
+  const requests: SeenRequest[] = [];
+  const handler = Object.assign(
+    (request: Request): Promise<Response> => {
+      const path = new URL(request.url).pathname;
+      requests.push({
+        method: request.method, path, lastEventId: request.headers.get('last-event-id'),
+        authorization: request.headers.get('authorization'), signal: request.signal,
+      });
+      if (path.endsWith('/stream') && refusals.count > 0) {
+        refusals.count--;
+        return Promise.resolve(Response.json({ code: 'unavailable', message: 'try again' }, { status: refusals.status }));
+      }
+      return current(request);
+    },
+    { close: () => current.close() },
+  );
+  const server = await serve(handler, { port: 0 });
+  return {
+    runtime,
+    server,
+    requests,
+    restartHandler() {
+      current.close();
+      current = make();
+    },
+    refuseStreams(count, status) {
+      refusals = { count, status };
+    },
+    async close() {
+      await server.close();
+      await runtime.stop();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import type { HistoryEvent } from '@durable-rx/runtime';
+import { describe, expect, it } from 'vitest';
+import { HistoryReplayFilter } from '../src/index.js';
+
+const t = '2026-01-01T00:00:00.000Z';
+const os = (): HistoryEvent => ({ type: 'OrchestratorStarted', eventId: -1, timestamp: t });
+const oc = (): HistoryEvent => ({ type: 'OrchestratorCompleted', eventId: -1, timestamp: t });
+const es = (executionId: string): HistoryEvent => ({ type: 'ExecutionStarted', eventId: -1, timestamp: t, name: 'n', instanceId: 'i', executionId });
+const ev = (name: string): HistoryEvent => ({ type: 'EventRaised', eventId: -1, timestamp: t, name });
+
+/** Feeds (event, session) pairs and returns what the filter delivers. */
+function run(feed: [HistoryEvent, string][]): HistoryEvent[] {
+  const filter = new HistoryReplayFilter();
+  return feed.flatMap(([event, session]) => filter.accept(event, session));
+}
+
+describe('HistoryReplayFilter', () => {
+  const execution1 = [os(), es('x1'), oc(), os(), ev('a'), oc()];
+
+  it('passes a stream through untouched while the session stays the same', () => {
+    expect(run(execution1.map((e) => [e, 's1']))).toEqual(execution1);
+  });
+
+  it('skips the replayed prefix of the same execution after a new session starts', () => {
+    const feed: [HistoryEvent, string][] = [
+      ...execution1.slice(0, 4).map((e): [HistoryEvent, string] => [e, 's1']),
+      ...execution1.map((e): [HistoryEvent, string] => [e, 's2']), // replay from the start, then new events
+      [ev('b'), 's2'],
+    ];
+    expect(run(feed)).toEqual([...execution1, ev('b')]);
+  });
+
+  it('delivers a new execution whole (continueAsNew or a restart)', () => {
+    const execution2 = [os(), es('x2'), oc()];
+    const feed: [HistoryEvent, string][] = [
+      ...execution1.map((e): [HistoryEvent, string] => [e, 's1']),
+      ...execution2.map((e): [HistoryEvent, string] => [e, 's2']),
+    ];
+    expect(run(feed)).toEqual([...execution1, ...execution2]);
+  });
+
+  it('counts a later execution from its own start when a second replay happens', () => {
+    const execution2 = [os(), es('x2'), oc(), os(), ev('c'), oc()];
+    const feed: [HistoryEvent, string][] = [
+      ...execution1.map((e): [HistoryEvent, string] => [e, 's1']),
+      ...execution2.slice(0, 3).map((e): [HistoryEvent, string] => [e, 's1']), // same session: continueAsNew seen live
+      ...execution2.map((e): [HistoryEvent, string] => [e, 's2']), // replay of execution 2 only
+    ];
+    expect(run(feed)).toEqual([...execution1, ...execution2]);
+  });
+
+  it('delivers everything when nothing had been delivered before the new session', () => {
+    const filter = new HistoryReplayFilter();
+    expect(execution1.flatMap((e) => filter.accept(e, 's2'))).toEqual(execution1);
+  });
+});

@@ -1,0 +1,113 @@
+import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
+import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRemoteClient } from '../src/index.js';
+import { KEY, openHarness, type Harness } from './harness.js';
+
+/**
+ * Reconnection: the server drops the streams (all TCP connections closed) or forgets them (handler restarted), and
+ * the remote observables carry on without losing or repeating anything.
+ */
+
+let harness: Harness;
+const subscriptions: Subscription[] = [];
+
+beforeEach(async () => {
+  harness = await openHarness();
+});
+
+afterEach(async () => {
+  for (const s of subscriptions.splice(0)) s.unsubscribe();
+  await harness.close();
+});
+
+/** Subscribes now and records every value; `seen(p)` resolves once a value matching p has arrived. */
+function record<T>(source: { subscribe: (observer: ReplaySubject<T>) => Subscription }) {
+  const values: T[] = [];
+  const replay = new ReplaySubject<T>();
+  subscriptions.push(source.subscribe(replay));
+  subscriptions.push(replay.subscribe((v) => values.push(v)));
+  return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
+}
+
+const received = (n: number) => (v: unknown) => JSON.stringify(v) === JSON.stringify({ received: n });
+
+describe('reconnect', () => {
+  it('delivers every committed custom status exactly once while the server keeps dropping the connection', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    const local = harness.runtime.client;
+    const custom = record<unknown>(client.customStatus$('drops'));
+    await custom.seen((v) => v === undefined);
+    await local.startNew('WaitForEvents', { instanceId: 'drops', input: 6 });
+    const committed = record<unknown>(local.customStatus$('drops'));
+    for (let i = 1; i <= 6; i += 2) {
+      harness.server.server.closeAllConnections(); // the stream is cut ...
+      await local.raiseEvent('drops', 'Item', i); // ... while the instance commits two custom statuses
+      await committed.seen(received(i));
+      await local.raiseEvent('drops', 'Item', i + 1);
+      await committed.seen(received(i + 1));
+      await custom.seen(received(i + 1));
+    }
+    expect(custom.values).toEqual([undefined, ...[1, 2, 3, 4, 5, 6].map((n) => ({ received: n }))]);
+    const streamRequests = harness.requests.filter((r) => r.path.endsWith('/drops/stream'));
+    expect(streamRequests.length).toBeGreaterThan(1);
+    expect(streamRequests.slice(1).every((r) => r.lastEventId !== null)).toBe(true);
+  });
+
+  it('delivers every status snapshot of the local status$ across drops, in order, without duplicates', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    const local = harness.runtime.client;
+    const reference = record<InstanceStatus | undefined>(local.status$('snap'));
+    const remote = record<InstanceStatus | undefined>(client.status$('snap'));
+    await remote.seen((s) => s === undefined);
+    await local.startNew('WaitForEvents', { instanceId: 'snap', input: 3 });
+    for (let i = 1; i <= 3; i++) {
+      harness.server.server.closeAllConnections();
+      await local.raiseEvent('snap', 'Item', i);
+      await remote.seen((s) => received(i)(s?.customStatus));
+    }
+    await remote.seen((s) => s?.runtimeStatus === 'Completed');
+    await reference.seen((s) => s?.runtimeStatus === 'Completed');
+    expect(remote.values).toEqual(reference.values);
+  });
+
+  it('carries on without duplicates when the server forgot the stream (restart), history included', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    const local = harness.runtime.client;
+    await local.startNew('WaitForEvents', { instanceId: 'restart', input: 2 });
+    await local.raiseEvent('restart', 'Item', 'a');
+    await firstValueFrom(local.status$('restart').pipe(filter((s) => received(1)(s?.customStatus))));
+    const statuses = record<InstanceStatus | undefined>(client.status$('restart'));
+    const history = record<HistoryEvent>(client.history$('restart'));
+    await statuses.seen((s) => received(1)(s?.customStatus));
+    await history.seen((e) => e.type === 'EventRaised');
+    const lengthBefore = statuses.values.length;
+
+    harness.restartHandler(); // streams end; the new handler knows none of their sessions
+    await local.raiseEvent('restart', 'Item', 'b');
+    await statuses.seen((s) => s?.runtimeStatus === 'Completed');
+    await history.seen((e) => e.type === 'ExecutionCompleted');
+    await history.seen((e) => e.type === 'OrchestratorCompleted' && history.values.some((x) => x.type === 'ExecutionCompleted'));
+
+    for (let i = 1; i < statuses.values.length; i++) {
+      expect(JSON.stringify(statuses.values[i])).not.toBe(JSON.stringify(statuses.values[i - 1]));
+    }
+    expect(statuses.values.length).toBeGreaterThan(lengthBefore);
+    const full = (await local.getStatus('restart', { showHistory: true, showHistoryOutput: true }))!.history!;
+    expect(history.values).toEqual(full);
+    const sessions = new Set(harness.requests.filter((r) => r.path.endsWith('/restart/history/stream')).map((r) => r.lastEventId));
+    expect(sessions.size).toBeGreaterThan(1); // it did reconnect with a Last-Event-ID
+  });
+
+  it('keeps a live query current across drops', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    const lists = record<InstanceStatus[]>(client.instances$({ instanceIdPrefix: 'l-' }));
+    await lists.seen((l) => l.length === 0);
+    harness.server.server.closeAllConnections();
+    await harness.runtime.client.startNew('Echo', { instanceId: 'l-1', input: 1 });
+    await lists.seen((l) => l.length === 1 && l[0]!.runtimeStatus === 'Completed');
+    for (let i = 1; i < lists.values.length; i++) {
+      expect(JSON.stringify(lists.values[i])).not.toBe(JSON.stringify(lists.values[i - 1]));
+    }
+  });
+});

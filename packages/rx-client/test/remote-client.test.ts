@@ -1,0 +1,147 @@
+import {
+  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError, InvalidArgumentError,
+  isDurableError, WEBHOOK_PATH, type InstanceStatus,
+} from '@durable-rx/runtime';
+import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRemoteClient, RemoteError } from '../src/index.js';
+import { KEY, openHarness, type Harness } from './harness.js';
+
+let harness: Harness;
+
+beforeEach(async () => {
+  harness = await openHarness();
+});
+
+afterEach(async () => {
+  await harness.close();
+});
+
+describe('createRemoteClient', () => {
+  it('runs the hello sequence remotely: start, watch the custom status, wait for the output', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const values = lastValueFrom(client.customStatus$('hello').pipe(take(4), toArray()));
+    await firstValueFrom(client.status$('hello')); // the stream is open before the start
+    await client.startNew('E1_HelloSequence', { instanceId: 'hello' });
+    const done = await client.waitForCompletion('hello');
+    expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    expect(done.createdTime).toBeInstanceOf(Date);
+    expect(await values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+  });
+
+  it('returns the same statuses as the local client', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await client.startNew('E1_HelloSequence', { instanceId: 'same', input: { x: [1, null, 'y'] } });
+    await client.waitForCompletion('same');
+    const local = harness.runtime.client;
+    for (const options of [{}, { showInput: false }, { showHistory: true }, { showHistory: true, showHistoryOutput: true }]) {
+      expect(await client.getStatus('same', options)).toEqual(await local.getStatus('same', options));
+    }
+    expect(await client.getStatusAll()).toEqual(await local.getStatusAll());
+  });
+
+  it('sends the key as a Bearer token through the fetch it was given', async () => {
+    const urls: string[] = [];
+    const client = createRemoteClient({
+      baseUrl: `${harness.server.url}/`,
+      key: KEY,
+      fetch: (input, init) => {
+        urls.push(String(input));
+        return fetch(input, init);
+      },
+    });
+    await client.getStatusAll();
+    expect(urls).toEqual([`${harness.server.url}${WEBHOOK_PATH}/instances?top=1000`]);
+    expect(harness.requests.at(-1)?.authorization).toBe(`Bearer ${KEY}`);
+  });
+
+  it('accepts a baseUrl that already ends with the webhook path', async () => {
+    const client = createRemoteClient({ baseUrl: `${harness.server.url}${WEBHOOK_PATH}/`, key: KEY });
+    expect(await client.getStatusAll()).toEqual([]);
+  });
+
+  it('rebuilds error responses into the runtime error classes', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await expect(client.terminate('nobody')).rejects.toBeInstanceOf(InstanceNotFoundError);
+    await expect(client.startNew('Nope')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
+    await expect(client.startNew('Echo', { instanceId: 'busy' })).rejects.toBeInstanceOf(InstanceAlreadyExistsError);
+    await expect(client.purgeInstanceHistory('busy')).rejects.toBeInstanceOf(InstanceNotTerminalError);
+    await client.terminate('busy', { why: 'a JSON reason' });
+    const terminated = await client.waitForCompletion('busy');
+    expect(terminated.output).toEqual({ why: 'a JSON reason' });
+    await expect(client.raiseEvent('busy', 'Item')).rejects.toBeInstanceOf(InstanceNotRunningError);
+    const error = await client.suspend('busy').catch((e: unknown) => e);
+    expect(isDurableError(error) && error.message).toContain('Terminated');
+  });
+
+  it('validates arguments before sending anything, as the local client does', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const before = harness.requests.length;
+    await expect(client.startNew('Echo', { instanceId: 'a/b' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.startNew('Echo', { input: { f: () => 1 } })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.getStatus('..')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.suspend('x', 1 as unknown as string)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.listInstances({ runtimeStatus: 'Running' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.purgeInstanceHistoryBy({} as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.waitForCompletion('x', { timeoutMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => client.status$('')).toThrow(InvalidArgumentError);
+    expect(() => createRemoteClient({ baseUrl: 'not a url' })).toThrow(InvalidArgumentError);
+    expect(harness.requests.length).toBe(before);
+  });
+
+  it('rejects with RemoteError unauthorized for a wrong key, for commands and streams alike', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: 'wrong' });
+    const command = await client.getStatusAll().catch((e: unknown) => e);
+    expect(command).toBeInstanceOf(RemoteError);
+    expect(command).toMatchObject({ code: 'unauthorized', status: 401 });
+    await expect(firstValueFrom(client.status$('x'))).rejects.toMatchObject({ code: 'unauthorized', status: 401 });
+    expect(harness.requests.filter((r) => r.path.endsWith('/stream'))).toHaveLength(1); // not retried
+  });
+
+  it('rejects with RemoteError unreachable when nothing listens', async () => {
+    const { url } = harness.server;
+    await harness.close();
+    harness = await openHarness();
+    const client = createRemoteClient({ baseUrl: url, key: KEY });
+    await expect(client.getStatus('x')).rejects.toMatchObject({ code: 'unreachable' });
+  });
+
+  it('retries a stream the server refuses with 503 until it is served', async () => {
+    harness.refuseStreams(2, 503);
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    expect(await firstValueFrom(client.status$('later'))).toBeUndefined();
+    expect(harness.requests.filter((r) => r.path.endsWith('/stream'))).toHaveLength(3);
+  });
+
+  it('aborts the request when the last subscriber unsubscribes', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await firstValueFrom(client.status$('watched'));
+    const request = harness.requests.find((r) => r.path.endsWith('/watched/stream'))!;
+    await vi.waitFor(() => expect(request.signal.aborted).toBe(true), { timeout: 5000, interval: 10 });
+  });
+
+  it('lists with paging and filters like the local client', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    for (let i = 0; i < 5; i++) await client.startNew('Echo', { instanceId: `e-${i}`, input: i });
+    for (let i = 0; i < 5; i++) await client.waitForCompletion(`e-${i}`);
+    const first = await client.listInstances({ pageSize: 3, instanceIdPrefix: 'e-' });
+    expect(first.instances).toHaveLength(3);
+    const second = await client.listInstances({ pageSize: 3, instanceIdPrefix: 'e-', continuationToken: first.continuationToken! });
+    expect(second.continuationToken).toBeUndefined();
+    expect([...first.instances, ...second.instances].map((s) => s.instanceId)).toEqual(['e-0', 'e-1', 'e-2', 'e-3', 'e-4']);
+    expect(await client.getStatusBy({ runtimeStatus: ['Completed'], showInput: false }))
+      .toEqual(await harness.runtime.client.getStatusBy({ runtimeStatus: ['Completed'], showInput: false }));
+  });
+
+  it('watches a live query with instances$', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const lists = client.instances$({ instanceIdPrefix: 'q-' });
+    const done = firstValueFrom(lists.pipe(filter((l: InstanceStatus[]) => l.length === 2 && l.every((s) => s.runtimeStatus === 'Completed'))));
+    expect(await firstValueFrom(lists)).toEqual([]);
+    await client.startNew('Echo', { instanceId: 'q-1', input: 1 });
+    await client.startNew('Echo', { instanceId: 'q-2', input: 2 });
+    await client.startNew('Echo', { instanceId: 'other', input: 3 });
+    expect((await done).map((s) => s.output)).toEqual([1, 2]);
+  });
+});
