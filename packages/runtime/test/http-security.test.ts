@@ -33,10 +33,19 @@ const orchestrators: Record<string, Orchestrator> = {
   WaitForEvent: function* (ctx) {
     return yield ctx.waitForExternalEvent('Item');
   },
+  Broken: function* (ctx) {
+    yield ctx.callActivity('Explode');
+  },
+};
+const activities = {
+  ...sampleActivities,
+  Explode: () => {
+    throw new Error('activity exploded');
+  },
 };
 
 async function open(options: Partial<HttpHandlerOptions> = {}, wrap: (client: DurableClient) => DurableClient = (c) => c) {
-  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger });
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
   await runtime.start();
   const handlerOptions = { logger: silentLogger, ...(options.anonymous ? {} : { key: KEY }), ...options } as HttpHandlerOptions;
   const server = await serve(createHttpHandler(wrap(runtime.client), handlerOptions), { port: 0 });
@@ -260,5 +269,24 @@ describe('CORS', () => {
     const other = await fetch(`${base}/instances`, { headers: { origin: 'https://evil.example.com', authorization: `Bearer ${KEY}` } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect((await fetch(`${base}/instances`, { headers: { origin: 'https://app.example.com' } })).status).toBe(401);
+  });
+});
+
+describe('failure details', () => {
+  it('sends no stack traces of failed orchestrations or activities unless exposeStackTraces is set', async () => {
+    for (const exposeStackTraces of [false, true]) {
+      const { base, client } = await open({ exposeStackTraces });
+      const id = await client.startNew('Broken');
+      const done = await client.waitForCompletion(id);
+      expect(done.failureDetails?.stackTrace).toMatch(/\n\s+at /); // the runtime keeps it ...
+      const response = await fetch(`${base}/instances/${id}?showHistory=true&showHistoryOutput=true&code=${KEY}`);
+      const text = await response.text();
+      const body = JSON.parse(text) as { runtimeStatus: string; failureDetails: { errorMessage: string } };
+      expect(body.runtimeStatus).toBe('Failed');
+      expect(body.failureDetails.errorMessage).toContain('activity exploded');
+      // ... the wire shows it only when asked to
+      if (exposeStackTraces) expect(text).toMatch(/stackTrace/);
+      else expect(text).not.toMatch(/stackTrace/);
+    }
   });
 });

@@ -77,6 +77,8 @@ export interface HttpHandlerOptions {
   readonly cors?: { readonly origins: readonly string[] };
   /** Where unexpected (500) errors are reported. Default: the console. */
   readonly logger?: Logger;
+  /** Include stack traces of failed orchestrations and activities in status bodies. Default false. */
+  readonly exposeStackTraces?: boolean;
 }
 
 /** A WHATWG fetch handler serving the HTTP management API, plus `close()`. */
@@ -133,6 +135,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
 export function createHttpHandler(client: DurableClient, options: HttpHandlerOptions): HttpHandler {
   const settings = resolveOptions(options);
   const logger = settings.logger;
+  const wireOptions = { exposeStackTraces: options.exposeStackTraces === true };
+  const wire = (status: InstanceStatus) => toWireStatus(status, wireOptions);
   const hub = new StreamHub({
     resumeWindowMs: settings.resumeWindowMs,
     bufferSize: settings.resumeBufferSize,
@@ -210,7 +214,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.get(`${BASE}/instances/:id/stream`, (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     return eventStream(c, `status\u0000${id}`, () =>
-      client.status$(id).pipe(map((status) => message('status', status === undefined ? null : toWireStatus(status)))),
+      client.status$(id).pipe(map((status) => message('status', status === undefined ? null : wire(status)))),
     );
   });
 
@@ -227,7 +231,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (rawId === 'stream' && acceptsEventStream(c)) {
       const filter = parseFilter(url.searchParams);
       return eventStream(c, `instances\u0000${JSON.stringify(filterKey(filter))}`, () =>
-        client.instances$(filter).pipe(map((list) => message('instances', list.map(toWireStatus)))),
+        client.instances$(filter).pipe(map((list) => message('instances', list.map(wire)))),
       );
     }
     const id = parseInstanceIdSegment(rawId);
@@ -238,7 +242,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const status = await client.getStatus(id, { showHistory, showHistoryOutput, showInput });
     if (!status) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
     if (isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
-    return Response.json(toWireStatus(status), {
+    return Response.json(wire(status), {
       status: 202,
       headers: { Location: url.href, 'Retry-After': String(settings.retryAfterSeconds) },
     });
@@ -254,7 +258,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       ...(continuationToken ? { continuationToken } : {}),
     };
     const page = await client.listInstances(query);
-    return Response.json(page.instances.map(toWireStatus), {
+    return Response.json(page.instances.map(wire), {
       status: 200,
       headers: page.continuationToken === undefined ? {} : { 'x-ms-continuation-token': page.continuationToken },
     });
@@ -316,7 +320,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   function terminalResponse(status: InstanceStatus, serverErrorOnFailure: boolean): Response {
     const code = status.runtimeStatus === 'Failed' && serverErrorOnFailure ? 500 : 200;
-    return Response.json(toWireStatus(status), { status: code });
+    return Response.json(wire(status), { status: code });
   }
 
   function eventStream(c: Context, key: string, source: () => Observable<StreamMessage>): Response {

@@ -24,6 +24,15 @@ export interface WireInstanceStatus {
   readonly historyEvents?: readonly HistoryEvent[];
 }
 
+/** Options of {@link toWireStatus}. */
+export interface WireStatusOptions {
+  /**
+   * Keep `stackTrace` in failure details (of the instance and of history events). Default false: stack traces name
+   * server files and lines, which a public endpoint should not reveal.
+   */
+  readonly exposeStackTraces?: boolean;
+}
+
 /**
  * Converts a status to its wire shape (see {@link WireInstanceStatus}).
  *
@@ -33,7 +42,8 @@ export interface WireInstanceStatus {
  * // {"name":"E1_HelloSequence","instanceId":"...","runtimeStatus":"Completed","output":[...],"createdTime":"2026-..."}
  * ```
  */
-export function toWireStatus(status: InstanceStatus): WireInstanceStatus {
+export function toWireStatus(status: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
+  const expose = options.exposeStackTraces === true;
   return {
     name: status.name,
     instanceId: status.instanceId,
@@ -41,10 +51,19 @@ export function toWireStatus(status: InstanceStatus): WireInstanceStatus {
     ...(status.input !== undefined ? { input: status.input } : {}),
     ...(status.customStatus !== undefined ? { customStatus: status.customStatus } : {}),
     ...(status.output !== undefined ? { output: status.output } : {}),
-    ...(status.failureDetails !== undefined ? { failureDetails: status.failureDetails } : {}),
+    ...(status.failureDetails !== undefined ? { failureDetails: expose ? status.failureDetails : withoutStack(status.failureDetails) } : {}),
     createdTime: status.createdTime.toISOString(),
     lastUpdatedTime: status.lastUpdatedTime.toISOString(),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
-    ...(status.history !== undefined ? { historyEvents: status.history } : {}),
+    ...(status.history !== undefined ? { historyEvents: expose ? status.history : status.history.map(eventWithoutStack) } : {}),
   };
+}
+
+function withoutStack(details: FailureDetails): FailureDetails {
+  const { stackTrace: _stack, ...rest } = details;
+  return rest;
+}
+
+function eventWithoutStack(event: HistoryEvent): HistoryEvent {
+  return 'failureDetails' in event && event.failureDetails ? ({ ...event, failureDetails: withoutStack(event.failureDetails) } as HistoryEvent) : event;
 }
