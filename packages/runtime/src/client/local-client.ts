@@ -182,7 +182,7 @@ export class LocalClient implements DurableClient {
     assertValidInstanceId(instanceId);
     return this.#states$(instanceId).pipe(
       map((state) => (state ? toInstanceStatus(state) : undefined)),
-      distinctUntilChanged<InstanceStatus | undefined>(sameJson),
+      distinctUntilChanged<InstanceStatus | undefined>(sameStatus),
     );
   }
 
@@ -326,6 +326,13 @@ export class LocalClient implements DurableClient {
   #nowIso(): string {
     return this.#clock.now().toISOString();
   }
+}
+
+/** Equal public statuses; the cheap fields decide almost every commit before the JSON comparison is needed. */
+function sameStatus(a: InstanceStatus | undefined, b: InstanceStatus | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.runtimeStatus !== b.runtimeStatus || a.lastUpdatedTime.getTime() !== b.lastUpdatedTime.getTime()) return false;
+  return sameJson(a, b);
 }
 
 /** A purge (undefined) always counts as news; otherwise only a higher version does. */

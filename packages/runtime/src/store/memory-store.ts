@@ -12,7 +12,7 @@ import type {
   OrchestrationCommit, OrchestrationWorkItem, PurgeFilter, StatusChange, Store, StoreCapabilities,
 } from './store.js';
 import {
-  comparePageKeys, decodeContinuationToken, encodeContinuationToken, isVisible, matchesPurgeFilter, matchesQuery,
+  comparePageKeys, copyStoreValue, decodeContinuationToken, encodeContinuationToken, isVisible, matchesPurgeFilter, matchesQuery,
   pageKeyOf, pageSizeOf, resolveSubInstance,
 } from './store-helpers.js';
 
@@ -266,5 +266,5 @@ function newLease(options: ClaimOptions): Lease {
 }
 
 function clone<T>(value: T): T {
-  return structuredClone(value);
+  return copyStoreValue(value);
 }

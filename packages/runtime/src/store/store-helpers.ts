@@ -99,3 +99,29 @@ export function isVisible(message: OrchestrationMessage, now: Date): boolean {
 export function isStaleResult(message: OrchestrationMessage, state: InstanceState): boolean {
   return message.executionId !== undefined && message.executionId !== state.executionId;
 }
+
+/**
+ * Deep copy of a value that crosses the Store port (plain JSON plus Dates, per the port's rules) — several times
+ * faster than `structuredClone` for such values. Own keys such as `__proto__` stay own data properties; `undefined`
+ * members are kept as they are.
+ */
+export function copyStoreValue<T>(value: T): T {
+  return copyValue(value) as T;
+}
+
+function copyValue(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Date) return new Date(value.getTime());
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyValue(value[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const member = copyValue((value as Record<string, unknown>)[key]);
+    if (key === '__proto__') Object.defineProperty(out, key, { value: member, enumerable: true, writable: true, configurable: true });
+    else out[key] = member;
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { copyStoreValue, decodeContinuationToken, encodeContinuationToken } from '../src/store/store-helpers.js';
+
+describe('copyStoreValue', () => {
+  it('deep-copies JSON and Dates, keeping hostile keys as own data', () => {
+    const hostile = JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"$set":[1,{"a.b":null}]}') as Record<string, unknown>;
+    const value = { when: new Date('2026-01-01T00:00:00Z'), hostile, list: [1, 'two', { three: 3 }], missing: undefined };
+    const copy = copyStoreValue(value);
+    expect(copy).toEqual(value);
+    expect(copy.when).not.toBe(value.when);
+    expect(copy.when.getTime()).toBe(value.when.getTime());
+    expect(copy.list[2]).not.toBe(value.list[2]);
+    expect(Object.keys(copy.hostile)).toEqual(['__proto__', 'constructor', '$set']);
+    expect(Object.getPrototypeOf(copy.hostile)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect('missing' in copy).toBe(true);
+  });
+});
+
+describe('continuation tokens', () => {
+  it('round-trip any instance id and refuse forgeries', () => {
+    const key = { createdTime: 1767225600000, instanceId: '東京/🚀?#' };
+    expect(decodeContinuationToken(encodeContinuationToken(key))).toEqual(key);
+    for (const bad of ['', 'x', btoa('[1]'), btoa('{"a":1}'), btoa('[null,"x"]')]) {
+      expect(() => decodeContinuationToken(bad)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    }
+  });
+});
