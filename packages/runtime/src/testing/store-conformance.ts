@@ -21,7 +21,6 @@ export interface ConformanceOptions {
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
-let uniqueCounter = 0;
 
 /**
  * The Store conformance suite. Every adapter runs it; passing it is what "implements the Store port" means.
@@ -36,7 +35,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
   describe(`Store conformance: ${name}`, () => {
     const opened: Store[] = [];
     const runtimes: Runtime[] = [];
-    const open = async (db = `conformance-${Date.now()}-${++uniqueCounter}`): Promise<Store> => {
+    const open = async (db = `conformance-${crypto.randomUUID()}`): Promise<Store> => {
       const store = await factory(db);
       opened.push(store);
       return store;
@@ -99,6 +98,44 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(state).toMatchObject({ runtimeStatus: 'Pending', input: 'second', executionId: 'exec-2' });
         expect(state!.version).toBeGreaterThan(2);
         expect(await store.getHistory('a')).toEqual([]);
+      });
+
+      it('creates over a terminal instance that still has pending messages: only the new start message is left', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        const item = await claim(store);
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1, historyLength: 1 },
+          history: [started('a')],
+        }));
+        await store.sendMessage(message('a', eventRaised('late-1')));
+        await store.sendMessage(message('a', eventRaised('late-2')));
+        await store.createInstance(newInstance('a', { input: 'again', executionId: 'exec-2' }));
+        const next = await claim(store);
+        expect(next.messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionStarted', input: 'again' }]);
+        expect(await store.getHistory('a')).toEqual([]);
+      });
+
+      it('replaces the history (continue-as-new, rewind) with exactly the new events', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('a'));
+        let item = await claim(store);
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 3 },
+          history: [started('a'), eventRaised('one'), eventRaised('two')],
+        }));
+        await store.sendMessage(message('a', eventRaised('go')));
+        item = await claim(store);
+        const replacement: HistoryEvent[] = [started('a'), eventRaised('new')];
+        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, executionId: 'exec-2', version: item.state.version + 1, historyLength: 2 },
+          history: replacement, replaceHistory: true,
+        }));
+        expect(await store.getHistory('a')).toEqual(replacement);
+        expect(await store.getHistory('a', { fromIndex: 1 })).toEqual(replacement.slice(1));
       });
 
       it('round-trips hostile JSON keys and values exactly', async () => {
@@ -290,7 +327,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const state = (await store.getInstance('a'))!;
         await forceState(store, state, { runtimeStatus: 'Terminated' });
         await store.createInstance(newInstance('a', { executionId: 'exec-2' }));
-        await store.completeActivity({ taskId: 't1', leaseToken: work!.lease.token, result: result('a', 'exec-1', 0, 'stale') }).catch(() => {});
+        // The store may have dropped the task with the old execution (then the lease is gone) or accept and drop the
+        // result; either way the result must not reach the new execution.
+        await store.completeActivity({ taskId: 't1', leaseToken: work!.lease.token, result: result('a', 'exec-1', 0, 'stale') })
+          .catch((error: unknown) => expect(error).toMatchObject({ code: 'lease-lost' }));
         const next = await claim(store);
         expect(next.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
       });
@@ -429,7 +469,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     if (options.shared) {
       describe('shared between handles (tabs, processes)', () => {
         it('delivers a change committed through one handle to the change feed of another', async () => {
-          const db = `shared-${Date.now()}-${++uniqueCounter}`;
+          const db = `shared-${crypto.randomUUID()}`;
           const a = await open(db);
           const b = await open(db);
           const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x' && c.state?.runtimeStatus === 'Running'), take(1)));
@@ -446,7 +486,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
 
         it('refuses a commit through one handle after another handle took the lease over', async () => {
-          const db = `shared-${Date.now()}-${++uniqueCounter}`;
+          const db = `shared-${crypto.randomUUID()}`;
           const a = await open(db);
           const b = await open(db);
           await a.createInstance(newInstance('x'));
@@ -459,7 +499,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
 
         it(`runs ${options.sharedInstances ?? 100} hello sequences on workers of two handles: all complete once, no duplicated step`, async () => {
-          const db = `shared-${Date.now()}-${++uniqueCounter}`;
+          const db = `shared-${crypto.randomUUID()}`;
           const storeA = await open(db);
           const storeB = await open(db);
           const a = await runtimeOn(storeA, 'wa');

@@ -128,31 +128,31 @@ export class Worker {
   }
 
   async #claimAll(): Promise<void> {
-    const { store, owner } = this.#o;
+    const { store, owner, clock } = this.#o;
     let claimed = true;
     while (claimed && !this.#stopping) {
-      claimed = false;
-      if (this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations) {
-        const item = await store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now: this.#o.clock.now() });
-        if (item) {
-          claimed = true;
-          this.#orchestrationsRunning++;
-          this.#track(this.#runStep(item).finally(() => {
-            this.#orchestrationsRunning--;
-            this.#requestPump();
-          }));
-        }
+      // Both kinds of work are claimed at once: with a store whose claims are transactions (IndexedDB, MongoDB),
+      // claiming one after the other doubled the wait per round.
+      const wantOrchestration = this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
+      const wantActivity = this.#activitiesRunning < this.#o.maxConcurrentActivities;
+      const [orchestration, activity] = await Promise.all([
+        wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now: clock.now() }) : undefined,
+        wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now: clock.now() }) : undefined,
+      ]);
+      claimed = orchestration !== undefined || activity !== undefined;
+      if (orchestration) {
+        this.#orchestrationsRunning++;
+        this.#track(this.#runStep(orchestration).finally(() => {
+          this.#orchestrationsRunning--;
+          this.#requestPump();
+        }));
       }
-      if (this.#activitiesRunning < this.#o.maxConcurrentActivities && !this.#stopping) {
-        const item = await store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now: this.#o.clock.now() });
-        if (item) {
-          claimed = true;
-          this.#activitiesRunning++;
-          this.#track(this.#runActivity(item).finally(() => {
-            this.#activitiesRunning--;
-            this.#requestPump();
-          }));
-        }
+      if (activity) {
+        this.#activitiesRunning++;
+        this.#track(this.#runActivity(activity).finally(() => {
+          this.#activitiesRunning--;
+          this.#requestPump();
+        }));
       }
     }
   }
