@@ -1,0 +1,45 @@
+import { IdbStore, type IdbStoreOptions } from './idb-store.js';
+import { openDexieBackend } from './internal/dexie-backend.js';
+
+/** Options of {@link DexieStore}. */
+export interface DexieStoreOptions extends IdbStoreOptions {
+  /** The IndexedDB factory (default: the global `indexedDB`); Node tests pass fake-indexeddb's. */
+  readonly indexedDB?: IDBFactory;
+  /** The `IDBKeyRange` class belonging to `indexedDB` (default: the global one). */
+  readonly IDBKeyRange?: typeof IDBKeyRange;
+}
+
+/**
+ * A durable, shared Store on IndexedDB through Dexie: tables for instances, history, messages and activity tasks,
+ * with an index for every query (claims, timers, paging, per-instance history and messages). Every method is one
+ * Dexie transaction; a commit checks its lease inside it. Several tabs may open the same database and run workers:
+ * leases keep each step applied once, and committed status snapshots reach `changes$` in every tab over a
+ * BroadcastChannel. The database opens on first use.
+ *
+ * Errors: `StorageQuotaExceededError` when the origin is out of space, `DatabaseBlockedError` when an upgrade waits
+ * for another tab, `DatabaseUpgradingError` after another tab upgraded the database, `IncompatibleSchemaError` for a
+ * database written by newer code; a failed write never leaves anything half-written.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from '@durable-rx/runtime';
+ * import { DexieStore } from '@durable-rx/store-indexeddb';
+ *
+ * const runtime = createRuntime({ store: new DexieStore({ name: 'my-app' }), orchestrators, activities });
+ * await runtime.start();
+ * ```
+ */
+export class DexieStore extends IdbStore {
+  constructor(options: DexieStoreOptions) {
+    super({
+      kind: 'dexie',
+      databaseName: options.name,
+      ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
+      openBackend: (onVersionChange) =>
+        openDexieBackend(options.name, {
+          ...(options.indexedDB ? { indexedDB: options.indexedDB } : {}),
+          ...(options.IDBKeyRange ? { IDBKeyRange: options.IDBKeyRange } : {}),
+        }, onVersionChange),
+    });
+  }
+}

@@ -1,0 +1,379 @@
+import {
+  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotTerminalError, LeaseLostError, StoreClosedError,
+  TERMINAL_RUNTIME_STATUSES, comparePageKeys, decodeContinuationToken, encodeContinuationToken, isTerminalStatus,
+  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance,
+  type ActivityCompletion, type ActivityWorkItem, type ClaimOptions, type CreateInstanceRequest, type DurableError,
+  type HistoryEvent, type InstancePage, type OrchestrationMessage, type InstanceQuery, type InstanceState, type Lease, type OrchestrationCommit,
+  type OrchestrationRuntimeStatus, type OrchestrationWorkItem, type PageKey, type PurgeFilter, type StatusChange,
+  type Store, type StoreCapabilities,
+} from '@durable-rx/runtime';
+import type { Observable } from 'rxjs';
+import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
+import { ChangeFeed } from './internal/change-feed.js';
+import { mapStorageError } from './internal/map-storage-error.js';
+import { instanceRow, queueFieldsOf, withQueueFields, type InstanceRow } from './internal/rows.js';
+import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
+import { WriteSet } from './internal/write-set.js';
+
+/** What an adapter tells the shared store about its database. */
+export interface IdbStoreSettings {
+  /** `capabilities.name`, e.g. `'dexie'`. */
+  readonly kind: string;
+  /** The IndexedDB database name; the change-feed channel is named after it. */
+  readonly databaseName: string;
+  /** See {@link IdbStoreOptions.gapTimeoutMs}. */
+  readonly gapTimeoutMs?: number;
+  /**
+   * Opens the database (once, on first use). Calls `onVersionChange` when another connection wants to upgrade or
+   * delete the database and this one was closed to let it.
+   */
+  readonly openBackend: (onVersionChange: () => void) => Promise<StoreBackend>;
+}
+
+/**
+ * Options both IndexedDB stores accept.
+ *
+ * @example
+ * ```ts
+ * new KeyvalStore({ name: 'my-app', gapTimeoutMs: 2000 });
+ * ```
+ */
+export interface IdbStoreOptions {
+  /** IndexedDB database name. Every store (in any tab of the origin) opened with the same name shares the data. */
+  readonly name: string;
+  /**
+   * How long a status snapshot from another tab waits for a snapshot it must follow (messages of two tabs may
+   * overtake each other) before it is delivered anyway. Default 1000 ms; it only matters when a tab died between
+   * committing and posting.
+   */
+  readonly gapTimeoutMs?: number;
+}
+
+/**
+ * Name of the BroadcastChannel the stores on database `name` share.
+ *
+ * @example
+ * ```ts
+ * changeChannelName('my-app'); // 'durable-rx:my-app'
+ * ```
+ */
+export function changeChannelName(name: string): string {
+  return `durable-rx:${name}`;
+}
+
+const DEFAULT_GAP_TIMEOUT_MS = 1000;
+
+// Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel.
+const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
+/** Instances and their pending messages (sending, claiming, releasing orchestration work). */
+const QUEUE: readonly TableName[] = ['instances', 'messages'];
+const TASKS: readonly TableName[] = ['tasks'];
+const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages'];
+const INSTANCES: readonly TableName[] = ['instances'];
+const INSTANCES_AND_TASKS: readonly TableName[] = ['instances', 'tasks'];
+const HISTORY: readonly TableName[] = ['history'];
+
+/**
+ * The Store port on IndexedDB, shared by {@link DexieStore} and {@link KeyvalStore}: every rule of the port lives
+ * here once, and each adapter only provides a {@link StoreBackend} (how rows, indexes and transactions map onto its
+ * library). Every method is one IndexedDB transaction; a commit checks the lease inside its transaction, so a worker
+ * in another tab that took the lease over makes it fail with `LeaseLostError` and nothing is written. After a write
+ * commits, its snapshots go to `changes$` here and, over a BroadcastChannel, in every other handle and tab.
+ *
+ * @example
+ * ```ts
+ * const store: IdbStore = useKeyval ? new KeyvalStore({ name }) : new DexieStore({ name });
+ * store.changes$.subscribe(({ instanceId, state }) => console.log(instanceId, state?.runtimeStatus));
+ * ```
+ */
+export abstract class IdbStore implements Store {
+  readonly capabilities: StoreCapabilities;
+  readonly changes$: Observable<StatusChange>;
+  readonly workAvailable$: Observable<void>;
+
+  readonly #settings: IdbStoreSettings;
+  readonly #feed: ChangeFeed;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #backend: Promise<StoreBackend> | undefined;
+  #closed: Promise<void> | undefined;
+  #lost: DurableError | undefined;
+
+  protected constructor(settings: IdbStoreSettings) {
+    this.#settings = settings;
+    this.capabilities = { name: settings.kind, shared: true, durable: true };
+    this.#feed = new ChangeFeed({
+      channelName: changeChannelName(settings.databaseName),
+      gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
+    });
+    this.changes$ = this.#feed.changes$;
+    this.workAvailable$ = this.#feed.workAvailable$;
+  }
+
+  async createInstance(request: CreateInstanceRequest): Promise<void> {
+    const writes = await this.#write('createInstance', ALL, async (ws) => {
+      const existing = await ws.get(request.state.instanceId);
+      if (existing && !isTerminalStatus(existing.state.runtimeStatus)) {
+        throw new InstanceAlreadyExistsError(
+          `Instance ${JSON.stringify(request.state.instanceId)} already exists and is ${existing.state.runtimeStatus}`,
+        );
+      }
+      await ws.create(request, existing);
+    });
+    this.#feed.publish(writes.changes, true);
+  }
+
+  async sendMessage(message: OrchestrationMessage): Promise<void> {
+    const writes = await this.#write('sendMessage', QUEUE, async (ws) => {
+      if (!(await ws.enqueue(message))) {
+        throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
+      }
+    });
+    this.#feed.publish(writes.changes, true);
+  }
+
+  claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
+    const nowMs = options.now.getTime();
+    return this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
+      for (;;) {
+        const row = await tx.firstReadyInstance(nowMs);
+        if (!row) return undefined;
+        const pending = await tx.listMessages(row.id);
+        const visible = pending.filter((m) => isVisible(m.message, options.now));
+        const lease = visible.length > 0 ? newLease(options) : row.lease;
+        // Without visible messages the row's schedule was stale: repairing it moves it past `now`.
+        tx.putInstance(withQueueFields(row, lease, queueFieldsOf(lease, pending)), row);
+        if (lease && visible.length > 0) return { state: row.state, messages: visible.map((m) => m.message), lease };
+      }
+    });
+  }
+
+  async commitOrchestration(commit: OrchestrationCommit): Promise<void> {
+    const writes = await this.#write('commitOrchestration', ALL, async (ws, tx) => {
+      const id = commit.instanceId;
+      const appending = !commit.replaceHistory && commit.history.length > 0;
+      // The reads go out together: one round trip.
+      const [row, historyEnd, pending] = await Promise.all([
+        ws.get(id), appending ? tx.historyEnd(id) : 0, tx.listMessages(id),
+      ]);
+      if (!row || row.lease?.token !== commit.leaseToken) {
+        throw new LeaseLostError(`Lease on ${JSON.stringify(id)} is no longer held; the step was not committed`);
+      }
+      if (commit.replaceHistory) {
+        tx.deleteHistory(id);
+        tx.appendHistory(id, 0, commit.history);
+      } else if (appending) {
+        tx.appendHistory(id, historyEnd, commit.history);
+      }
+      const consumedIds = new Set(commit.consumedMessageIds);
+      const consumed = pending.filter((m) => consumedIds.has(m.message.id));
+      tx.deleteMessages(consumed);
+      const remaining = pending.filter((m) => !consumedIds.has(m.message.id));
+      ws.set(withQueueFields(instanceRow(commit.state), undefined, queueFieldsOf(undefined, remaining)));
+      for (const task of commit.activityTasks) {
+        tx.addTask({ id: task.id, instanceId: task.instanceId, readyMs: 0, task });
+      }
+      for (const sub of commit.subInstances) {
+        const existing = await ws.get(sub.state.instanceId);
+        const decision = resolveSubInstance(existing?.state, sub);
+        if (decision.create) await ws.create(sub, existing);
+        else await ws.enqueue(decision.message);
+      }
+      for (const message of commit.messages) await ws.enqueue(message);
+      ws.changes.push({ instanceId: id, after: row.state.version, state: commit.state });
+    });
+    this.#feed.publish(writes.changes, true);
+  }
+
+  async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
+    const released = await this.#run('abandonOrchestration', 'readwrite', QUEUE, async (tx) => {
+      const [row, pending] = await Promise.all([tx.getInstance(instanceId), tx.listMessages(instanceId)]);
+      if (row?.lease?.token !== leaseToken) return false;
+      tx.putInstance(withQueueFields(row, undefined, queueFieldsOf(undefined, pending)), row);
+      return true;
+    });
+    if (released) this.#feed.publish([], true);
+  }
+
+  claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
+    return this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
+      const row = await tx.firstReadyTask(options.now.getTime());
+      if (!row) return undefined;
+      const lease = newLease(options);
+      tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
+      return { task: row.task, lease };
+    });
+  }
+
+  async completeActivity(completion: ActivityCompletion): Promise<void> {
+    const writes = await this.#write('completeActivity', TASKS_AND_QUEUE, async (ws, tx) => {
+      const row = await tx.getTask(completion.taskId);
+      if (!row || row.lease?.token !== completion.leaseToken) {
+        throw new LeaseLostError(`Lease on activity task ${JSON.stringify(completion.taskId)} is no longer held`);
+      }
+      tx.deleteTask(row);
+      const instance = await ws.get(row.instanceId);
+      if (instance && instance.state.executionId === row.task.executionId) await ws.enqueue(completion.result);
+    });
+    this.#feed.publish(writes.changes, writes.work);
+  }
+
+  async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
+    const released = await this.#run('abandonActivity', 'readwrite', TASKS, async (tx) => {
+      const row = await tx.getTask(taskId);
+      if (row?.lease?.token !== leaseToken) return false;
+      const { lease: _lease, ...rest } = row;
+      tx.putTask({ ...rest, readyMs: 0 }, row);
+      return true;
+    });
+    if (released) this.#feed.publish([], true);
+  }
+
+  getInstance(instanceId: string): Promise<InstanceState | undefined> {
+    return this.#run('getInstance', 'readonly', INSTANCES, async (tx) => (await tx.getInstance(instanceId))?.state);
+  }
+
+  getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
+    return this.#run('getHistory', 'readonly', HISTORY, (tx) => tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0)));
+  }
+
+  async queryInstances(query: InstanceQuery): Promise<InstancePage> {
+    const pageSize = pageSizeOf(query);
+    const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
+    const rows = await this.#run('queryInstances', 'readonly', INSTANCES, (tx) =>
+      scanByStatus(tx, statusesOf(query.runtimeStatus), scanOf(query, after), pageSize + 1, (row) => matchesQuery(row.state, query)),
+    );
+    const page = rows.slice(0, pageSize).map((r) => r.state);
+    const last = page[page.length - 1];
+    return {
+      instances: page,
+      ...(rows.length > pageSize && last ? { continuationToken: encodeContinuationToken(pageKeyOf(last)) } : {}),
+    };
+  }
+
+  async purgeInstance(instanceId: string): Promise<number> {
+    const writes = await this.#write('purgeInstance', ALL, async (ws) => {
+      const row = await ws.get(instanceId);
+      if (!row) return;
+      if (!isTerminalStatus(row.state.runtimeStatus)) {
+        throw new InstanceNotTerminalError(
+          `Instance ${JSON.stringify(instanceId)} is ${row.state.runtimeStatus}; only terminal instances can be purged`,
+        );
+      }
+      ws.remove(row);
+    });
+    this.#feed.publish(writes.changes, false);
+    return writes.changes.length;
+  }
+
+  async purgeInstances(filter: PurgeFilter): Promise<number> {
+    const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
+    const writes = await this.#write('purgeInstances', ALL, async (ws, tx) => {
+      const scan = scanOf({ createdTimeFrom: filter.createdTimeFrom, ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}) }, undefined);
+      const rows = await scanByStatus(tx, statuses, scan, undefined, (row) => matchesPurgeFilter(row.state, filter));
+      for (const row of rows) ws.remove(row);
+    });
+    this.#feed.publish(writes.changes, false);
+    return writes.changes.length;
+  }
+
+  async nextWakeTime(now: Date): Promise<Date | undefined> {
+    const nowMs = now.getTime();
+    const next = await this.#run('nextWakeTime', 'readonly', INSTANCES_AND_TASKS, async (tx) => {
+      const [instance, task] = await Promise.all([tx.nextInstanceReadyMs(nowMs), tx.nextTaskReadyMs(nowMs)]);
+      return Math.min(instance ?? Infinity, task ?? Infinity);
+    });
+    return next === Infinity ? undefined : new Date(next);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      this.#feed.close();
+      const backend = this.#backend;
+      this.#backend = undefined;
+      if (backend) await backend.then((b) => b.close(), () => undefined);
+    })();
+    return this.#closed;
+  }
+
+  /** Runs `work` in one transaction, with the usual checks and error mapping. */
+  #run<T>(
+    operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));
+    if (this.#lost) return Promise.reject(this.#lost);
+    const running = (async () => {
+      const backend = await this.#open();
+      try {
+        return await backend.transact(mode, scope, work);
+      } catch (error) {
+        throw this.#lost ?? mapStorageError(error, operation);
+      }
+    })();
+    const tracked = running.finally(() => this.#inFlight.delete(tracked));
+    tracked.catch(() => undefined);
+    this.#inFlight.add(tracked);
+    return running;
+  }
+
+  /** Runs a write transaction through a {@link WriteSet} and flushes it; resolves once committed. */
+  async #write(
+    operation: string, scope: readonly TableName[], work: (ws: WriteSet, tx: BackendTransaction) => Promise<void>,
+  ): Promise<WriteSet> {
+    return this.#run(operation, 'readwrite', scope, async (tx) => {
+      const ws = new WriteSet(tx);
+      await work(ws, tx);
+      ws.flush();
+      return ws;
+    });
+  }
+
+  /** Opens the database on first use; after a failed open (e.g. blocked), the next call tries again. */
+  #open(): Promise<StoreBackend> {
+    if (!this.#backend) {
+      const opening = this.#settings.openBackend(() => {
+        this.#lost = new DatabaseUpgradingError(
+          `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
+            'this store closed its connection. Reload the page.',
+        );
+      });
+      this.#backend = opening;
+      opening.catch(() => {
+        if (this.#backend === opening) this.#backend = undefined;
+      });
+    }
+    return this.#backend;
+  }
+}
+
+function newLease(options: ClaimOptions): Lease {
+  return { owner: options.owner, token: crypto.randomUUID(), expiresAt: new Date(options.now.getTime() + options.leaseMs) };
+}
+
+/** The distinct statuses a query restricts to, or `undefined` for all. */
+function statusesOf(statuses: readonly OrchestrationRuntimeStatus[] | undefined): readonly OrchestrationRuntimeStatus[] | undefined {
+  return statuses && statuses.length > 0 ? [...new Set(statuses)] : undefined;
+}
+
+/** The index range of a query: from the later of `createdTimeFrom` and the continuation key, to `createdTimeTo`. */
+function scanOf(query: Pick<InstanceQuery, 'createdTimeFrom' | 'createdTimeTo'>, after: PageKey | undefined): InstanceScan {
+  const fromMs = query.createdTimeFrom?.getTime() ?? -Infinity;
+  const toMs = query.createdTimeTo?.getTime() ?? Infinity;
+  if (after && comparePageKeys(after, { createdTime: fromMs, instanceId: '' }) >= 0) {
+    return { fromMs: after.createdTime, fromId: after.instanceId, fromOpen: true, toMs };
+  }
+  return { fromMs, fromId: '', fromOpen: false, toMs };
+}
+
+/** Runs a scan once per status (each on the status index) or once over all, merging in page order. */
+async function scanByStatus(
+  tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, scan: InstanceScan,
+  limit: number | undefined, filter: (row: InstanceRow) => boolean,
+): Promise<InstanceRow[]> {
+  const base = { ...scan, filter, ...(limit === undefined ? {} : { limit }) };
+  if (!statuses) return tx.scanInstances(base);
+  const rows: InstanceRow[] = [];
+  for (const found of await Promise.all(statuses.map((status) => tx.scanInstances({ ...base, status })))) rows.push(...found);
+  rows.sort((a, b) => comparePageKeys(pageKeyOf(a.state), pageKeyOf(b.state)));
+  return limit === undefined ? rows : rows.slice(0, limit);
+}

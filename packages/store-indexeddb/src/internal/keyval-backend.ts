@@ -1,0 +1,325 @@
+import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
+import type { HistoryEvent } from '@durable-rx/runtime';
+import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
+import { errorNames, mapStorageError } from './map-storage-error.js';
+import type { InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
+import { PendingWrites } from './pending-writes.js';
+import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
+
+/**
+ * Version of the KeyvalStore key layout, recorded under the key `['meta']`. A KeyvalStore refuses (with
+ * `IncompatibleSchemaError`) a database whose recorded version is higher: newer code wrote it.
+ *
+ * @example
+ * ```ts
+ * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
+ * ```
+ */
+export const KEYVAL_SCHEMA_VERSION = 1;
+
+/**
+ * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
+ * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0.
+ *
+ *   ['meta']                         schema marker          ['seq']                   last sequence number
+ *   ['i', id]                        InstanceRow            ['h', id, n]              history event n
+ *   ['m', id, seq]                   MessageRow             ['t', taskId]             TaskRow
+ *   ['xr', readyMs, headSeq, id]     claim order            ['xc', createdMs, id]     paging order
+ *   ['xs', status, createdMs, id]    paging by status       ['xt', readyMs, seq, id]  task claim order
+ *   ['xti', instanceId, taskId]      tasks of an instance
+ */
+const META_KEY = ['meta'];
+const SEQ_KEY = ['seq'];
+/** An array sorts after every number and string. */
+const MAX: never[] = [];
+/** Keys read per request while scanning instances. */
+const SCAN_BATCH = 256;
+
+interface MetaValue {
+  readonly version: number;
+  readonly store: 'durable-rx/keyval';
+}
+
+/**
+ * Opens the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checks its schema
+ * marker and watches for other connections that want to upgrade the database. idb-keyval always uses the global
+ * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`.
+ */
+export async function openKeyvalBackend(
+  name: string, storeName: string, keyRange: typeof IDBKeyRange, onVersionChange: () => void,
+): Promise<StoreBackend> {
+  const backend = new KeyvalBackend(createStore(name, storeName), keyRange, onVersionChange);
+  try {
+    await backend.use('readwrite', async (store) => {
+      const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
+      if (!meta) store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
+      else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
+        throw new IncompatibleSchemaError(
+          `Database ${JSON.stringify(name)} has schema ${JSON.stringify(meta)}; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`,
+        );
+      }
+      await promisifyRequest(store.transaction);
+    });
+  } catch (error) {
+    backend.close();
+    if (errorNames(error).includes('NotFoundError')) {
+      throw new IncompatibleSchemaError(`Database ${JSON.stringify(name)} exists without the object store ${JSON.stringify(storeName)}`, { cause: error });
+    }
+    throw mapStorageError(error, `opening database ${JSON.stringify(name)}`);
+  }
+  return backend;
+}
+
+class KeyvalBackend implements StoreBackend {
+  readonly #useStore: UseStore;
+  readonly #keyRange: typeof IDBKeyRange;
+  readonly #onVersionChange: () => void;
+  #db: IDBDatabase | undefined;
+
+  constructor(useStore: UseStore, keyRange: typeof IDBKeyRange, onVersionChange: () => void) {
+    this.#useStore = useStore;
+    this.#keyRange = keyRange;
+    this.#onVersionChange = onVersionChange;
+  }
+
+  /** Runs `callback` on the object store in a new transaction, remembering the connection it came from. */
+  use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
+    return this.#useStore(mode, (store) => {
+      const db = store.transaction.db;
+      if (db !== this.#db) {
+        this.#db = db;
+        db.onversionchange = () => {
+          this.#onVersionChange();
+          db.close();
+        };
+      }
+      return callback(store);
+    });
+  }
+
+  /** idb-keyval has one object store, so every transaction locks all of it whatever the scope. */
+  transact<T>(mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
+    return this.use(mode, async (store) => {
+      const committed = promisifyRequest(store.transaction);
+      committed.catch(() => undefined);
+      const tx = new KeyvalTransaction(store, this.#keyRange);
+      let result: T;
+      try {
+        result = await work(tx);
+        await tx.finish();
+      } catch (error) {
+        tx.abandon();
+        abort(store.transaction);
+        throw error;
+      }
+      await committed;
+      return result;
+    });
+  }
+
+  close(): void {
+    this.#db?.close();
+  }
+}
+
+function abort(transaction: IDBTransaction): void {
+  try {
+    transaction.abort();
+  } catch {
+    // Already aborted or finished by the failed request: nothing was committed either way.
+  }
+}
+
+/** The backend operations as requests on the object store of one transaction. */
+class KeyvalTransaction implements BackendTransaction {
+  readonly #store: IDBObjectStore;
+  readonly #keyRange: typeof IDBKeyRange;
+  readonly #writes = new PendingWrites();
+  #seq: Promise<number> | undefined;
+  #seqChanged = false;
+
+  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange) {
+    this.#store = store;
+    this.#keyRange = keyRange;
+  }
+
+  /** Waits for the issued writes and writes what was kept in memory (the sequence counter). */
+  async finish(): Promise<void> {
+    await this.#writes.settle();
+    if (this.#seqChanged) await promisifyRequest(this.#store.put(await this.#seq, SEQ_KEY));
+  }
+
+  /** Observes the writes of a failed transaction (it is being aborted). */
+  abandon(): void {
+    this.#writes.settle().catch(() => undefined);
+  }
+
+  getInstance(id: string): Promise<InstanceRow | undefined> {
+    return this.#get<InstanceRow>(['i', id]);
+  }
+
+  putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
+    this.#replaceIndexKeys(previous ? instanceIndexKeys(previous) : [], instanceIndexKeys(row));
+    this.#write(this.#store.put(row, ['i', row.id]));
+  }
+
+  deleteInstance(row: InstanceRow): void {
+    this.#replaceIndexKeys(instanceIndexKeys(row), []);
+    this.#write(this.#store.delete(['i', row.id]));
+  }
+
+  async firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
+    const [key] = await this.#keys(this.#range(['xr', -Infinity], ['xr', nowMs, MAX]), 1);
+    return key ? this.getInstance(lastOf(key)) : undefined;
+  }
+
+  async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
+    const [key] = await this.#keys(this.#range(['xr', nowMs, MAX], ['xr', MAX], true), 1);
+    return key ? (key[1] as number) : undefined;
+  }
+
+  async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
+    const prefix = scan.status === undefined ? ['xc'] : ['xs', scan.status];
+    const upper = [...prefix, scan.toMs, MAX];
+    let lower: IDBValidKey[] = [...prefix, scan.fromMs, scan.fromId];
+    let lowerOpen = scan.fromOpen;
+    const rows: InstanceRow[] = [];
+    const limit = scan.limit ?? Infinity;
+    for (;;) {
+      const keys = await this.#keys(this.#range(lower, upper, lowerOpen), SCAN_BATCH);
+      const batch = await Promise.all(keys.map((key) => this.getInstance(lastOf(key))));
+      for (const row of batch) {
+        if (row && (!scan.filter || scan.filter(row))) rows.push(row);
+        if (rows.length >= limit) return rows;
+      }
+      const last = keys[keys.length - 1];
+      if (keys.length < SCAN_BATCH || !last) return rows;
+      lower = last;
+      lowerOpen = true;
+    }
+  }
+
+  readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
+    return promisifyRequest(this.#store.getAll(this.#range(['h', instanceId, from], ['h', instanceId, MAX]))) as Promise<HistoryEvent[]>;
+  }
+
+  async historyEnd(instanceId: string): Promise<number> {
+    const cursor = await promisifyRequest(this.#store.openKeyCursor(this.#range(['h', instanceId], ['h', instanceId, MAX]), 'prev'));
+    return cursor ? (cursor.key as [string, string, number])[2] + 1 : 0;
+  }
+
+  appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {
+    events.forEach((event, i) => this.#write(this.#store.put(event, ['h', instanceId, from + i])));
+  }
+
+  deleteHistory(instanceId: string): void {
+    this.#write(this.#store.delete(this.#range(['h', instanceId], ['h', instanceId, MAX])));
+  }
+
+  addMessage(row: NewMessageRow): Promise<number> {
+    return this.#writes.track((async () => {
+      const seq = await this.#nextSeq();
+      await promisifyRequest(this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]));
+      return seq;
+    })());
+  }
+
+  listMessages(instanceId: string): Promise<MessageRow[]> {
+    return promisifyRequest(this.#store.getAll(this.#range(['m', instanceId], ['m', instanceId, MAX]))) as Promise<MessageRow[]>;
+  }
+
+  deleteMessages(rows: readonly MessageRow[]): void {
+    for (const row of rows) this.#write(this.#store.delete(['m', row.instanceId, row.seq]));
+  }
+
+  deleteMessagesOf(instanceId: string): void {
+    this.#write(this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX])));
+  }
+
+  addTask(newRow: NewTaskRow): void {
+    this.#writes.track((async () => {
+      const row: TaskRow = { ...newRow, seq: await this.#nextSeq() };
+      this.#replaceIndexKeys([], taskIndexKeys(row));
+      await promisifyRequest(this.#store.put(row, ['t', row.id]));
+    })());
+  }
+
+  getTask(id: string): Promise<TaskRow | undefined> {
+    return this.#get<TaskRow>(['t', id]);
+  }
+
+  putTask(row: TaskRow, previous: TaskRow): void {
+    this.#replaceIndexKeys(taskIndexKeys(previous), taskIndexKeys(row));
+    this.#write(this.#store.put(row, ['t', row.id]));
+  }
+
+  deleteTask(row: TaskRow): void {
+    this.#replaceIndexKeys(taskIndexKeys(row), []);
+    this.#write(this.#store.delete(['t', row.id]));
+  }
+
+  async firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
+    const [key] = await this.#keys(this.#range(['xt', -Infinity], ['xt', nowMs, MAX]), 1);
+    return key ? this.getTask(lastOf(key)) : undefined;
+  }
+
+  async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
+    const [key] = await this.#keys(this.#range(['xt', nowMs, MAX], ['xt', MAX], true), 1);
+    return key ? (key[1] as number) : undefined;
+  }
+
+  deleteTasksOf(instanceId: string): void {
+    this.#writes.track((async () => {
+      const keys = await this.#keys(this.#range(['xti', instanceId], ['xti', instanceId, MAX]));
+      const rows = await Promise.all(keys.map((key) => this.getTask(lastOf(key))));
+      for (const row of rows) if (row) this.deleteTask(row);
+    })());
+  }
+
+  #write(request: IDBRequest): void {
+    this.#writes.track(promisifyRequest(request));
+  }
+
+  async #get<T>(key: IDBValidKey): Promise<T | undefined> {
+    return (await promisifyRequest(this.#store.get(key))) as T | undefined;
+  }
+
+  async #keys(range: IDBKeyRange, count?: number): Promise<IDBValidKey[][]> {
+    return (await promisifyRequest(this.#store.getAllKeys(range, count))) as IDBValidKey[][];
+  }
+
+  #range(lower: IDBValidKey[], upper: IDBValidKey[], lowerOpen = false): IDBKeyRange {
+    return this.#keyRange.bound(lower, upper, lowerOpen, false);
+  }
+
+  /** Deletes index keys that are no longer wanted and writes the new ones. */
+  #replaceIndexKeys(before: readonly IDBValidKey[][], after: readonly IDBValidKey[][]): void {
+    const wanted = new Set(after.map((k) => JSON.stringify(k)));
+    const present = new Set(before.map((k) => JSON.stringify(k)));
+    for (const key of before) if (!wanted.has(JSON.stringify(key))) this.#write(this.#store.delete(key));
+    for (const key of after) if (!present.has(JSON.stringify(key))) this.#write(this.#store.put(0, key));
+  }
+
+  /** The next sequence number; the counter is read once per transaction and written back by {@link finish}. */
+  #nextSeq(): Promise<number> {
+    const previous = this.#seq ?? this.#get<number>(SEQ_KEY).then((n) => n ?? 0);
+    this.#seq = previous.then((n) => n + 1);
+    this.#seqChanged = true;
+    return this.#seq;
+  }
+}
+
+function instanceIndexKeys(row: InstanceRow): IDBValidKey[][] {
+  const keys: IDBValidKey[][] = [['xc', row.createdMs, row.id], ['xs', row.status, row.createdMs, row.id]];
+  if (row.readyMs !== undefined && row.headSeq !== undefined) keys.push(['xr', row.readyMs, row.headSeq, row.id]);
+  return keys;
+}
+
+function taskIndexKeys(row: TaskRow): IDBValidKey[][] {
+  return [['xt', row.readyMs, row.seq, row.id], ['xti', row.instanceId, row.id]];
+}
+
+/** The id at the end of an index key. */
+function lastOf(key: readonly IDBValidKey[]): string {
+  return key[key.length - 1] as string;
+}

@@ -1,0 +1,46 @@
+import { InvalidArgumentError, isDurableError, type DurableError } from '@durable-rx/runtime';
+import { StorageError } from '../errors/storage-error.js';
+import { StorageQuotaExceededError } from '../errors/storage-quota-exceeded-error.js';
+
+/**
+ * Turns an IndexedDB or Dexie error into a typed durable-rx error, keeping the original as `cause`. Errors that
+ * already are `DurableError`s (a lost lease, a conflict) pass through unchanged. Dexie wraps native errors in
+ * `inner`, aborted transactions report the request's error, and our own errors may wrap others in `cause`: the
+ * whole chain is searched for the first name that tells what happened.
+ *
+ * @example
+ * ```ts
+ * try { await db.transaction('rw', ...); } catch (e) { throw mapStorageError(e, 'commit'); }
+ * ```
+ */
+export function mapStorageError(error: unknown, operation: string): DurableError {
+  if (isDurableError(error)) return error;
+  const names = errorNames(error);
+  if (names.includes('QuotaExceededError')) {
+    return new StorageQuotaExceededError(`The storage quota is used up; ${operation} was not written`, { cause: error });
+  }
+  if (names.includes('DataCloneError')) {
+    return new InvalidArgumentError(`A value of ${operation} cannot be stored (not structured-cloneable)`, { cause: error });
+  }
+  return new StorageError(`IndexedDB failed during ${operation}: ${describe(error)}`, { cause: error });
+}
+
+/** Names of an error and of the errors it wraps (`inner` for Dexie, `cause` for standard errors). */
+export function errorNames(error: unknown): string[] {
+  const names: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    const { name, inner, cause } = current as { name?: unknown; inner?: unknown; cause?: unknown };
+    if (typeof name === 'string') names.push(name);
+    current = inner ?? cause;
+  }
+  return names;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    return `${String(name ?? 'Error')}: ${String(message ?? '')}`;
+  }
+  return String(error);
+}

@@ -1,0 +1,102 @@
+import type { ActivityTask, HistoryEvent, InstanceState, Lease, OrchestrationMessage, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+
+/**
+ * What both IndexedDB stores keep, as plain structured-cloneable rows. Each adapter lays the rows out in its own way
+ * (Dexie tables with indexes, or idb-keyval keys with hand-kept index entries); the shared logic in `idb-store.ts`
+ * only sees these types.
+ */
+
+/** One orchestration instance with its lease and the claim schedule derived from its pending messages. */
+export interface InstanceRow {
+  readonly id: string;
+  readonly state: InstanceState;
+  /** `state.createdTime` in ms, the paging key. */
+  readonly createdMs: number;
+  /** `state.runtimeStatus`, for the status index. */
+  readonly status: OrchestrationRuntimeStatus;
+  /** Present from a claim until its commit or abandon (an expired lease stays until the next claim). */
+  readonly lease?: Lease;
+  /** Earliest `visibleAt` of the pending messages in ms (0 = at once); absent when there are none. */
+  readonly minVisibleMs?: number;
+  /** Sequence number of the oldest pending message; absent when there are none. */
+  readonly headSeq?: number;
+  /**
+   * When the instance can be claimed: `max(lease expiry, minVisibleMs)`; absent when it has no pending message.
+   * Indexed together with `headSeq`, so a claim and `nextWakeTime` are one index lookup.
+   */
+  readonly readyMs?: number;
+}
+
+/** A pending message. `seq` orders messages by arrival, across tabs (it comes from the database). */
+export interface MessageRow {
+  readonly seq: number;
+  readonly instanceId: string;
+  /** `message.visibleAt` in ms, 0 when visible at once. */
+  readonly visibleMs: number;
+  readonly message: OrchestrationMessage;
+}
+
+/** An activity task with its lease. */
+export interface TaskRow {
+  readonly seq: number;
+  readonly id: string;
+  readonly instanceId: string;
+  /** When the task can be claimed: 0, or the expiry of its lease. */
+  readonly readyMs: number;
+  readonly task: ActivityTask;
+  readonly lease?: Lease;
+}
+
+/** A task row before the database gave it a sequence number. */
+export type NewTaskRow = Omit<TaskRow, 'seq'>;
+
+/** A message row before the database gave it a sequence number. */
+export type NewMessageRow = Omit<MessageRow, 'seq'>;
+
+/** A history event at its position in the current execution's history. */
+export interface HistoryRow {
+  readonly instanceId: string;
+  readonly seq: number;
+  readonly event: HistoryEvent;
+}
+
+/** The claim-schedule fields of an {@link InstanceRow}. */
+export type QueueFields = Pick<InstanceRow, 'minVisibleMs' | 'headSeq' | 'readyMs'>;
+
+/** A fresh row for `state`, without lease or pending messages. */
+export function instanceRow(state: InstanceState): InstanceRow {
+  return { id: state.instanceId, state, createdMs: state.createdTime.getTime(), status: state.runtimeStatus };
+}
+
+/** The claim schedule of an instance holding `lease` (if any) with exactly these pending messages. */
+export function queueFieldsOf(lease: Lease | undefined, pending: readonly MessageRow[]): QueueFields {
+  if (pending.length === 0) return {};
+  let minVisibleMs = Infinity;
+  let headSeq = Infinity;
+  for (const m of pending) {
+    minVisibleMs = Math.min(minVisibleMs, m.visibleMs);
+    headSeq = Math.min(headSeq, m.seq);
+  }
+  return { minVisibleMs, headSeq, readyMs: Math.max(lease?.expiresAt.getTime() ?? 0, minVisibleMs) };
+}
+
+/** The claim schedule after one more message arrived (no need to read the others). */
+export function queueFieldsAfterEnqueue(row: InstanceRow, message: MessageRow): QueueFields {
+  const minVisibleMs = Math.min(row.minVisibleMs ?? Infinity, message.visibleMs);
+  return {
+    minVisibleMs,
+    headSeq: row.headSeq ?? message.seq,
+    readyMs: Math.max(row.lease?.expiresAt.getTime() ?? 0, minVisibleMs),
+  };
+}
+
+/** Replaces the claim-schedule fields of a row (dropping absent ones). */
+export function withQueueFields(row: InstanceRow, lease: Lease | undefined, fields: QueueFields): InstanceRow {
+  const { lease: _l, minVisibleMs: _m, headSeq: _h, readyMs: _r, ...rest } = row;
+  return { ...rest, ...(lease ? { lease } : {}), ...fields };
+}
+
+/** The row of a new pending message. */
+export function messageRow(message: OrchestrationMessage): NewMessageRow {
+  return { instanceId: message.instanceId, visibleMs: message.visibleAt?.getTime() ?? 0, message };
+}

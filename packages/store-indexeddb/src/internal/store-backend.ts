@@ -1,0 +1,85 @@
+import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import type { InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
+
+/**
+ * The small port between the shared store logic (`idb-store.ts`) and one way of laying rows out in IndexedDB.
+ * `DexieBackend` uses Dexie tables and indexes; `KeyvalBackend` uses one idb-keyval store with array keys.
+ * Every operation runs inside the transaction it was handed; none commits on its own.
+ */
+export interface StoreBackend {
+  /**
+   * Runs `work` in one transaction over the tables in `scope` (an adapter may lock more; Dexie locks exactly these,
+   * so that, e.g., claiming an activity does not wait for a commit). A `readwrite` transaction commits once `work`
+   * resolved and every write it issued succeeded; if `work` rejects or a write fails, the transaction is aborted and
+   * nothing is written. Resolves only after the commit. Rejects with the error of `work` or the driver's error.
+   */
+  transact<T>(mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T>;
+  /** Closes the connection (pending transactions finish first). */
+  close(): void;
+}
+
+/** The tables the store keeps; a transaction's scope is a list of them. */
+export type TableName = 'instances' | 'history' | 'messages' | 'tasks';
+
+/** Where a scan over the (createdMs, instanceId) order starts and ends. */
+export interface InstanceScan {
+  /** Restricts to one status (uses the status index). */
+  readonly status?: OrchestrationRuntimeStatus;
+  /** The first key: (createdMs, instanceId). */
+  readonly fromMs: number;
+  readonly fromId: string;
+  /** True when the row at exactly (fromMs, fromId) is excluded (keyset paging). */
+  readonly fromOpen: boolean;
+  /** Inclusive upper bound of createdMs (may be Infinity). */
+  readonly toMs: number;
+  /** Rows the scan must return at most (after `filter`). */
+  readonly limit?: number;
+  /** Residual filter evaluated during the scan. */
+  readonly filter?: (row: InstanceRow) => boolean;
+}
+
+/**
+ * Operations inside one transaction of a {@link StoreBackend}. Reads return promises. Writes return nothing: they
+ * are issued at once, in call order (later reads see them), and the transaction waits for all of them before it
+ * commits — so a step costs a few round trips to the database instead of one per write.
+ */
+export interface BackendTransaction {
+  getInstance(id: string): Promise<InstanceRow | undefined>;
+  /** Writes `row`; `previous` is the row as the database has it (adapters that keep index entries by hand need it). */
+  putInstance(row: InstanceRow, previous: InstanceRow | undefined): void;
+  deleteInstance(row: InstanceRow): void;
+  /** The claimable instance with the smallest (readyMs, headSeq) among those with readyMs <= nowMs. */
+  firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined>;
+  /** The smallest readyMs > nowMs of any instance. */
+  nextInstanceReadyMs(nowMs: number): Promise<number | undefined>;
+  /** Instances in (createdMs, instanceId) order. */
+  scanInstances(scan: InstanceScan): Promise<InstanceRow[]>;
+
+  /** History events of an instance from position `from`. */
+  readHistory(instanceId: string, from: number): Promise<HistoryEvent[]>;
+  /** Number of stored history events (position after the last one). */
+  historyEnd(instanceId: string): Promise<number>;
+  /** Writes `events` at positions `from`, `from + 1`, ... */
+  appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void;
+  deleteHistory(instanceId: string): void;
+
+  /**
+   * Stores a message. The promise gives its arrival sequence number (greater than every earlier one, in every tab);
+   * awaiting it is optional (a failure fails the transaction either way).
+   */
+  addMessage(row: NewMessageRow): Promise<number>;
+  /** Pending messages of an instance in arrival order. */
+  listMessages(instanceId: string): Promise<MessageRow[]>;
+  deleteMessages(rows: readonly MessageRow[]): void;
+  deleteMessagesOf(instanceId: string): void;
+
+  addTask(row: NewTaskRow): void;
+  getTask(id: string): Promise<TaskRow | undefined>;
+  putTask(row: TaskRow, previous: TaskRow): void;
+  deleteTask(row: TaskRow): void;
+  /** The task with the smallest (readyMs, seq) among those with readyMs <= nowMs. */
+  firstReadyTask(nowMs: number): Promise<TaskRow | undefined>;
+  /** The smallest readyMs > nowMs of any task. */
+  nextTaskReadyMs(nowMs: number): Promise<number | undefined>;
+  deleteTasksOf(instanceId: string): void;
+}

@@ -1,0 +1,37 @@
+import { IdbStore, type IdbStoreOptions } from './idb-store.js';
+import { openKeyvalBackend } from './internal/keyval-backend.js';
+
+/** Options of {@link KeyvalStore}. */
+export interface KeyvalStoreOptions extends IdbStoreOptions {
+  /** Object store name inside the database (idb-keyval's `createStore(name, storeName)`). Default `'durable-rx'`. */
+  readonly storeName?: string;
+  /** The `IDBKeyRange` class (default: the global one). idb-keyval itself always uses the global `indexedDB`. */
+  readonly IDBKeyRange?: typeof IDBKeyRange;
+}
+
+/**
+ * The same Store contract as {@link DexieStore}, on one idb-keyval custom store, for apps that count bytes:
+ * idb-keyval adds well under 1 kB. Instances, history, messages and tasks are keys with array prefixes, and the
+ * store keeps its own index keys, so claims, timers and paging are key-range lookups as well. Every method is one
+ * IndexedDB transaction (through idb-keyval's `createStore`), aborted on any failure. The database opens on first use.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from '@durable-rx/runtime';
+ * import { KeyvalStore } from '@durable-rx/store-indexeddb';
+ *
+ * const runtime = createRuntime({ store: new KeyvalStore({ name: 'my-app' }), orchestrators, activities });
+ * await runtime.start();
+ * ```
+ */
+export class KeyvalStore extends IdbStore {
+  constructor(options: KeyvalStoreOptions) {
+    super({
+      kind: 'keyval',
+      databaseName: options.name,
+      ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
+      openBackend: (onVersionChange) =>
+        openKeyvalBackend(options.name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, onVersionChange),
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+
+/** Options of {@link runAsLeader}. */
+export interface RunAsLeaderOptions {
+  /** The Web Locks manager (default: `navigator.locks`). */
+  readonly locks?: LockManager;
+}
+
+/** This tab's part in a leader election started by {@link runAsLeader}. */
+export interface Leadership {
+  /** True while this tab is the leader (after `start` resolved, until `stop` is called). */
+  readonly isLeader: boolean;
+  /**
+   * The current leadership at once, then every change. Errors when `start` or `stop` throws; completes after
+   * {@link Leadership.release}.
+   */
+  readonly isLeader$: Observable<boolean>;
+  /**
+   * Leaves the election: a waiting tab stops waiting; the leader runs `stop` and then releases the lock, so another
+   * tab takes over. Resolves when that is done; rejects if `start` or `stop` failed. Idempotent.
+   */
+  release(): Promise<void>;
+}
+
+/**
+ * Runs `start` only while this tab holds the Web Lock `lockName`, so that of all tabs calling it with the same name
+ * exactly one leads at a time and the others wait. When the leader calls `release()` (or its tab closes or crashes,
+ * which releases the lock), the next waiting tab runs its `start`. Typical use: only the leader runs a worker, every
+ * tab observes the shared store, whose change feed reaches all tabs.
+ *
+ * @example
+ * ```ts
+ * const store = new DexieStore({ name: 'my-app' });
+ * const runtime = createRuntime({ store, orchestrators, activities });
+ * const leadership = runAsLeader('my-app:worker', () => runtime.start(), () => runtime.stop());
+ * leadership.isLeader$.subscribe((leader) => (badge.textContent = leader ? 'working' : 'observing'));
+ * addEventListener('pagehide', () => void leadership.release());
+ * ```
+ */
+export function runAsLeader(
+  lockName: string,
+  start: () => void | Promise<void>,
+  stop: () => void | Promise<void>,
+  options: RunAsLeaderOptions = {},
+): Leadership {
+  const locks = options.locks ?? navigator.locks;
+  const leader = new BehaviorSubject(false);
+  const abort = new AbortController();
+  let granted = false;
+  let leading = false;
+  const setLeading = (value: boolean) => {
+    leading = value;
+    leader.next(value);
+  };
+  let releaseLock!: () => void;
+  const held = new Promise<void>((resolve) => (releaseLock = resolve));
+
+  const done = locks.request(lockName, { signal: abort.signal }, async () => {
+    granted = true;
+    if (abort.signal.aborted) return;
+    await start();
+    setLeading(true);
+    await held;
+    setLeading(false);
+    await stop();
+  }).then(
+    () => undefined,
+    (error: unknown) => {
+      if (abort.signal.aborted && !granted) return; // stopped waiting
+      leading = false;
+      leader.error(error);
+      throw error;
+    },
+  );
+  done.catch(() => undefined);
+
+  let released: Promise<void> | undefined;
+  return {
+    get isLeader() {
+      return leading;
+    },
+    isLeader$: leader.pipe(distinctUntilChanged()),
+    release() {
+      released ??= (async () => {
+        if (!granted) abort.abort();
+        releaseLock();
+        await done;
+        leader.complete();
+      })();
+      return released;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import type { HistoryEvent, InstanceStatus, WorkerMetrics } from '@durable-rx/runtime';
+
+/** Which store a test page opens. */
+export type E2eAdapter = 'dexie' | 'keyval';
+
+/** How a test page opens its store and runtime (also readable from the page URL, so a reload restarts it). */
+export interface E2eOpenOptions {
+  readonly adapter: E2eAdapter;
+  readonly db: string;
+  /** Start a worker at once. */
+  readonly worker?: boolean;
+  /** Start a worker only while leading this Web Lock (runAsLeader). */
+  readonly leader?: string;
+  /** Orchestration and activity lease, ms (short in reload tests so that work of a reloaded page is taken over). */
+  readonly leaseMs?: number;
+  /** How long each activity takes, ms. */
+  readonly activityDelayMs?: number;
+}
+
+/** The window API the e2e tests drive through `page.evaluate`. */
+export interface E2eApi {
+  /** Resolves once the store and runtime are open (the page opens them itself when its URL says so). */
+  readonly ready: Promise<void>;
+  open(options: E2eOpenOptions): Promise<void>;
+  startMany(orchestrator: string, ids: readonly string[], input?: unknown): Promise<void>;
+  /** startNew that reports a failure as data: its code, class name and the names along its `cause` chain. */
+  tryStart(orchestrator: string, id: string, input?: unknown): Promise<{ readonly ok: true } | E2eFailure>;
+  /** `input` of an instance's status (or `undefined` when the instance does not exist). */
+  inputOf(id: string): Promise<{ readonly exists: boolean; readonly input?: unknown }>;
+  waitAll(ids: readonly string[], timeoutMs: number): Promise<Pick<InstanceStatus, 'instanceId' | 'runtimeStatus' | 'output'>[]>;
+  histories(ids: readonly string[]): Promise<Record<string, HistoryEvent[]>>;
+  /** Subscribes to customStatus$ of an instance and records every value. */
+  watchCustomStatus(id: string): void;
+  /** The recorded values once there are `count` of them. */
+  customStatuses(id: string, count: number): Promise<unknown[]>;
+  /** Resolves when the next activity starts running in this page. */
+  nextActivityStart(): Promise<void>;
+  /** Activity runs started in this tab, across reloads. */
+  activityStarts(): number;
+  metrics(): WorkerMetrics;
+  isLeader(): boolean;
+  waitLeader(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A failure as seen by the page. */
+export interface E2eFailure {
+  readonly ok: false;
+  readonly code: unknown;
+  readonly status: unknown;
+  readonly name: string;
+  readonly causeNames: readonly string[];
+}
+
+declare global {
+  interface Window {
+    e2e: E2eApi;
+  }
+}

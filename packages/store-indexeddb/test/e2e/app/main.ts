@@ -1,0 +1,163 @@
+import { createRuntime, silentLogger, type Orchestrator, type Runtime, type Store } from '@durable-rx/runtime';
+import { firstValueFrom, filter, type Subscription } from 'rxjs';
+import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
+import type { E2eApi, E2eOpenOptions } from './api.js';
+
+const helloSequence: Orchestrator<string[]> = function* (ctx) {
+  const outputs: string[] = [];
+  outputs.push(yield ctx.callActivity('SayHello', 'Tokyo'));
+  ctx.setCustomStatus('Tokyo');
+  outputs.push(yield ctx.callActivity('SayHello', 'Seattle'));
+  ctx.setCustomStatus('Seattle');
+  outputs.push(yield ctx.callActivity('SayHello', 'London'));
+  ctx.setCustomStatus('London');
+  return outputs;
+};
+
+/** One activity and custom status per step: `n` values a watcher must see in order. */
+const counter: Orchestrator<number> = function* (ctx) {
+  const n = ctx.getInput<number>();
+  for (let i = 1; i <= n; i++) {
+    yield ctx.callActivity('Echo', i);
+    ctx.setCustomStatus(i);
+  }
+  return n;
+};
+
+/** The hello sequence with a durable timer after the first greeting, so reloads also overdue a timer. */
+const reloadSequence: Orchestrator<string[]> = function* (ctx) {
+  const outputs: string[] = [];
+  outputs.push(yield ctx.callActivity('SayHello', 'Tokyo'));
+  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 300));
+  outputs.push(yield ctx.callActivity('SayHello', 'Seattle'));
+  outputs.push(yield ctx.callActivity('SayHello', 'London'));
+  return outputs;
+};
+
+let store: Store | undefined;
+let runtime: Runtime | undefined;
+let leadership: Leadership | undefined;
+let activityDelayMs = 0;
+const activityStartWaiters: (() => void)[] = [];
+interface Watch {
+  readonly values: unknown[];
+  readonly waiters: (() => void)[];
+  subscription?: Subscription;
+}
+const watched = new Map<string, Watch>();
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function activity<T>(value: T): Promise<T> {
+  // Counted in sessionStorage, which survives reloads of this tab.
+  sessionStorage.setItem('activity-starts', String(Number(sessionStorage.getItem('activity-starts') ?? 0) + 1));
+  for (const wake of activityStartWaiters.splice(0)) wake();
+  if (activityDelayMs > 0) await sleep(activityDelayMs);
+  return value;
+}
+
+async function open(options: E2eOpenOptions): Promise<void> {
+  activityDelayMs = options.activityDelayMs ?? 0;
+  store = options.adapter === 'dexie' ? new DexieStore({ name: options.db }) : new KeyvalStore({ name: options.db });
+  runtime = createRuntime({
+    store,
+    orchestrators: { HelloSequence: helloSequence, Counter: counter, ReloadSequence: reloadSequence },
+    activities: {
+      SayHello: (name: string) => activity(`Hello ${name}!`),
+      Echo: (value: unknown) => activity(value),
+    },
+    logger: silentLogger,
+    ...(options.leaseMs === undefined ? {} : { orchestrationLeaseMs: options.leaseMs, activityLeaseMs: options.leaseMs }),
+  });
+  const r = runtime;
+  if (options.leader) leadership = runAsLeader(options.leader, () => r.start(), () => r.stop());
+  else if (options.worker) await r.start();
+  document.getElementById('status')!.textContent = `open: ${options.adapter} ${options.db}`;
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is not open`);
+  return value;
+}
+
+const params = new URLSearchParams(location.search);
+const fromUrl = params.get('db');
+
+window.e2e = {
+  ready: fromUrl
+    ? open({
+        adapter: params.get('adapter') === 'keyval' ? 'keyval' : 'dexie',
+        db: fromUrl,
+        worker: params.has('worker'),
+        ...(params.has('leaseMs') ? { leaseMs: Number(params.get('leaseMs')) } : {}),
+        ...(params.has('activityDelayMs') ? { activityDelayMs: Number(params.get('activityDelayMs')) } : {}),
+      })
+    : Promise.resolve(),
+  open,
+  async startMany(orchestrator, ids, input) {
+    const client = need(runtime, 'runtime').client;
+    await Promise.all(ids.map((instanceId) => client.startNew(orchestrator, { instanceId, input })));
+  },
+  async tryStart(orchestrator, id, input) {
+    try {
+      await need(runtime, 'runtime').client.startNew(orchestrator, { instanceId: id, input });
+      return { ok: true };
+    } catch (error) {
+      const causeNames: string[] = [];
+      for (let c: unknown = (error as Error).cause; typeof c === 'object' && c !== null; c = (c as { inner?: unknown; cause?: unknown }).inner ?? (c as { cause?: unknown }).cause) {
+        causeNames.push(String((c as { name?: unknown }).name));
+      }
+      const { code, status, name } = error as { code?: unknown; status?: unknown; name: string };
+      return { ok: false, code, status, name, causeNames };
+    }
+  },
+  async inputOf(id) {
+    const status = await need(runtime, 'runtime').client.getStatus(id);
+    return status ? { exists: true, input: status.input } : { exists: false };
+  },
+  async waitAll(ids, timeoutMs) {
+    const client = need(runtime, 'runtime').client;
+    const done = await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs })));
+    return done.map(({ instanceId, runtimeStatus, output }) => ({ instanceId, runtimeStatus, output }));
+  },
+  async histories(ids) {
+    const s = need(store, 'store');
+    const entries = await Promise.all(ids.map(async (id) => [id, await s.getHistory(id)] as const));
+    return Object.fromEntries(entries);
+  },
+  watchCustomStatus(id) {
+    const client = need(runtime, 'runtime').client;
+    const entry: Watch = { values: [], waiters: [] };
+    entry.subscription = client.customStatus$(id).subscribe((value) => {
+      entry.values.push(value);
+      for (const wake of entry.waiters.splice(0)) wake();
+    });
+    watched.set(id, entry);
+  },
+  async customStatuses(id, count) {
+    const entry = need(watched.get(id), `watcher of ${id}`);
+    while (entry.values.length < count) await new Promise<void>((resolve) => entry.waiters.push(resolve));
+    return [...entry.values];
+  },
+  nextActivityStart() {
+    return new Promise<void>((resolve) => activityStartWaiters.push(resolve));
+  },
+  activityStarts() {
+    return Number(sessionStorage.getItem('activity-starts') ?? 0);
+  },
+  metrics() {
+    return need(runtime, 'runtime').metrics;
+  },
+  isLeader() {
+    return leadership?.isLeader ?? false;
+  },
+  async waitLeader() {
+    await firstValueFrom(need(leadership, 'leadership').isLeader$.pipe(filter(Boolean)));
+  },
+  async close() {
+    for (const entry of watched.values()) entry.subscription?.unsubscribe();
+    await leadership?.release();
+    await runtime?.stop();
+    await store?.close();
+  },
+};

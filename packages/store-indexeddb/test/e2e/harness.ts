@@ -1,0 +1,48 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { build, preview } from 'vite';
+import { chromiumArgs, chromiumPath } from '../chromium.js';
+
+/** A built static page served by `vite preview` on 127.0.0.1. */
+export interface ServedApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Builds the Vite app in `root` into a temporary directory and serves it with `vite preview` on 127.0.0.1. */
+export async function buildAndServe(root: string): Promise<ServedApp> {
+  const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-e2e-'));
+  await build({ root, configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true, target: 'es2022', minify: false } });
+  const server = await preview({
+    root, configFile: false, logLevel: 'warn', build: { outDir },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('vite preview did not listen on a TCP port');
+  return {
+    url: `http://127.0.0.1:${address.port}/`,
+    async close() {
+      await server.close();
+      await rm(outDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches Debian's headless Chromium through playwright-core. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+}
+
+/** Opens a page and fails loudly on its uncaught errors (they are printed with the page's label). */
+export async function openPage(context: BrowserContext, url: string, label: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[${label}] page error:`, error));
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`[${label}] console.error:`, message.text());
+  });
+  await page.goto(url);
+  await page.evaluate(() => window.e2e.ready);
+  return page;
+}

@@ -1,0 +1,2 @@
+// Node has no IndexedDB: fake-indexeddb provides the globals (`indexedDB`, `IDBKeyRange`, ...) before any store loads.
+import 'fake-indexeddb/auto';

@@ -1,0 +1,87 @@
+import { firstValueFrom, filter, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StatusChange, Store } from '@durable-rx/runtime';
+import { changeChannelName } from '../../src/idb-store.js';
+import { adapters, commitSteps, newInstance, uniqueName, type AdapterName } from './fixtures.js';
+
+describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed: %s', (adapter) => {
+  const opened: Store[] = [];
+  const open = (name: string, gapTimeoutMs?: number) => {
+    const store = adapters[adapter](name, gapTimeoutMs);
+    opened.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  it('delivers every snapshot committed through one handle to another, in order, with Dates intact', async () => {
+    const name = uniqueName('feed');
+    const a = open(name);
+    const b = open(name);
+    const values = Array.from({ length: 20 }, (_, i) => `value ${i}`);
+    const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x'), take(values.length + 1), toArray()));
+    await a.createInstance(newInstance('x'));
+    await commitSteps(a, 'x', values);
+    const changes = await seen;
+    expect(changes.map((c) => c.state?.customStatus)).toEqual([undefined, ...values]);
+    expect(changes.map((c) => c.state?.version)).toEqual(changes.map((_, i) => i + 1));
+    expect(changes[0]?.state?.createdTime).toBeInstanceOf(Date);
+    expect(changes[0]?.state?.createdTime.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('wakes the workers of other handles when work is written', async () => {
+    const name = uniqueName('feed-work');
+    const a = open(name);
+    const b = open(name);
+    const woken = firstValueFrom(b.workAvailable$);
+    await a.createInstance(newInstance('w'));
+    await expect(woken).resolves.toBeUndefined();
+  });
+
+  it('puts snapshots that overtook each other on the channel back in order and drops ones already delivered', async () => {
+    const name = uniqueName('feed-order');
+    const b = open(name);
+    // Another "tab" posts committed snapshots late and out of order: v3 before v2, and v2 twice.
+    const received = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'late'), take(4), toArray()));
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      const snap = (version: number) => ({ ...newInstance('late').state, version, customStatus: `v${version}` });
+      const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      post([{ instanceId: 'late', after: 0, state: snap(1) }]);
+      post([{ instanceId: 'late', after: 2, state: snap(3) }]);
+      post([{ instanceId: 'late', after: 1, state: snap(2) }, { instanceId: 'late', after: 1, state: snap(2) }]);
+      post([{ instanceId: 'late', after: 0, state: snap(1) }, { instanceId: 'late', after: 3, state: snap(4) }]);
+      const got: StatusChange[] = await received;
+      expect(got.map((ch) => ch.state?.customStatus)).toEqual(['v1', 'v2', 'v3', 'v4']);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('delivers a snapshot whose predecessor never arrives after the gap timeout', async () => {
+    const name = uniqueName('feed-gap');
+    const b = open(name, 50);
+    const state = { ...newInstance('g').state, customStatus: 'orphan', version: 7 };
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      const received = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'g'), take(2), toArray()));
+      channel.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'g', after: 4, state: { ...state, version: 5 } }], work: false });
+      channel.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'g', after: 6, state }], work: false });
+      const got = await received;
+      expect(got.map((ch) => ch.state?.version)).toEqual([5, 7]);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('completes its observables and stops listening on close', async () => {
+    const name = uniqueName('feed-close');
+    const a = open(name);
+    const b = open(name);
+    const completed = firstValueFrom(b.changes$.pipe(toArray()));
+    await b.close();
+    await a.createInstance(newInstance('after-close'));
+    expect(await completed).toEqual([]);
+  });
+});

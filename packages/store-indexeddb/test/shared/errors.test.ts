@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Store } from '@durable-rx/runtime';
+import { DexieStore } from '../../src/dexie-store.js';
+import { KeyvalStore } from '../../src/keyval-store.js';
+import { adapters, claim, commitOf, message, newInstance, started, T0, uniqueName, type AdapterName } from './fixtures.js';
+
+const opened: Store[] = [];
+const rawConnections: IDBDatabase[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+  for (const db of rawConnections.splice(0)) db.close();
+});
+function track<T extends Store>(store: T): T {
+  opened.push(store);
+  return store;
+}
+
+describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter) => {
+  it('writes nothing of a commit that fails half-way (a value IndexedDB cannot store)', async () => {
+    const store = track(adapters[adapter](uniqueName('atomic')));
+    await store.createInstance(newInstance('a'));
+    const item = await claim(store);
+    await store.createInstance(newInstance('other'));
+    const commit = commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', customStatus: 'half', version: item.state.version + 1, historyLength: 1 },
+      history: [started('a')],
+      // Written after the history, the state and the consumed messages: its failure must undo all of them.
+      activityTasks: [{ id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1, input: () => 'not cloneable' }],
+      // ... and so must the reads and writes the commit goes on with after the failed one.
+      messages: [message('other', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'from-a' })],
+    });
+    await expect(store.commitOrchestration(commit)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+    expect(await store.getHistory('a')).toEqual([]);
+    expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) })).toBeUndefined();
+    // The lease is still held and the start message still there: the worker can retry or abandon.
+    await store.abandonOrchestration('a', item.lease.token);
+    const next = await claim(store);
+    expect(next.state.instanceId).toBe('a');
+    expect(next.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+    const other = await claim(store);
+    expect(other.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+  });
+
+  it('reports another connection upgrading the database, and lets it proceed', async () => {
+    const name = uniqueName('upgrade');
+    const store = track(adapters[adapter](name));
+    await store.createInstance(newInstance('a'));
+    const upgraded = await openRaw(name, 1000);
+    expect(upgraded.version).toBe(1000);
+    await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-upgrading', status: 503 });
+    await expect(store.createInstance(newInstance('b'))).rejects.toMatchObject({ code: 'database-upgrading' });
+  });
+});
+
+describe('schema checks', () => {
+  it('DexieStore refuses a database written by a newer schema, writing nothing', async () => {
+    const name = uniqueName('newer-dexie');
+    const first = track(new DexieStore({ name }));
+    await first.createInstance(newInstance('a'));
+    await first.close();
+    // A newer version of the app upgraded the database (new native version, new table) and its schema marker.
+    const db = await openRaw(name, 30, (upgrading, tx) => {
+      upgrading.createObjectStore('newTable');
+      tx.objectStore('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
+    });
+    db.close();
+    const older = track(new DexieStore({ name }));
+    const error = await older.getInstance('a').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'incompatible-schema', status: 409, name: 'IncompatibleSchemaError' });
+  });
+
+  it('KeyvalStore refuses a database written by a newer layout', async () => {
+    const name = uniqueName('newer-keyval');
+    const first = track(new KeyvalStore({ name }));
+    await first.createInstance(newInstance('a'));
+    await first.close();
+    const db = await openRaw(name);
+    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ version: 2, store: 'durable-rx/keyval' }, ['meta']));
+    db.close();
+    await expect(track(new KeyvalStore({ name })).getInstance('a')).rejects.toMatchObject({ code: 'incompatible-schema' });
+  });
+
+  it('KeyvalStore refuses a database that belongs to someone else', async () => {
+    const name = uniqueName('foreign');
+    (await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('something-else'))).close();
+    await expect(track(new KeyvalStore({ name })).getInstance('a')).rejects.toMatchObject({ code: 'incompatible-schema' });
+  });
+
+  it('DexieStore reports an upgrade blocked by a connection that does not close', async () => {
+    const name = uniqueName('blocked');
+    // An old version of the app holds version 5 open and ignores versionchange.
+    const old = await openRaw(name, 5);
+    rawConnections.push(old);
+    const store = track(new DexieStore({ name }));
+    await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-blocked', status: 503 });
+    old.close();
+    // Once the old tab is gone, the next call opens the database normally.
+    await store.createInstance(newInstance('a'));
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
+
+/** Opens the database with the raw IndexedDB API (as another app version would), optionally upgrading it. */
+function openRaw(name: string, version?: number, upgrade?: (db: IDBDatabase, tx: IDBTransaction) => void): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    request.onupgradeneeded = () => {
+      if (upgrade && request.transaction) upgrade(request.result, request.transaction);
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => reject(new Error('raw open blocked'));
+  });
+}
+
+function requestDone(request: IDBRequest): Promise<void> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+}

@@ -1,0 +1,70 @@
+import type { CreateInstanceRequest, HistoryEvent, InstanceState, OrchestrationCommit, OrchestrationMessage, Store } from '@durable-rx/runtime';
+import { DexieStore } from '../../src/dexie-store.js';
+import { KeyvalStore } from '../../src/keyval-store.js';
+
+/** Both adapters, by name, for tests that run against each. */
+export const adapters = {
+  DexieStore: (name: string, gapTimeoutMs?: number) =>
+    new DexieStore({ name, indexedDB, IDBKeyRange, ...(gapTimeoutMs === undefined ? {} : { gapTimeoutMs }) }),
+  KeyvalStore: (name: string, gapTimeoutMs?: number) =>
+    new KeyvalStore({ name, ...(gapTimeoutMs === undefined ? {} : { gapTimeoutMs }) }),
+} as const;
+
+export type AdapterName = keyof typeof adapters;
+
+export const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+let counter = 0;
+/** A database name no other test uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now()}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function newInstance(instanceId: string, input?: unknown): CreateInstanceRequest {
+  return {
+    state: {
+      instanceId, name: 'Orch', runtimeStatus: 'Pending', createdTime: T0, lastUpdatedTime: T0, executionId: 'exec-1',
+      historyLength: 0, version: 1, ...(input === undefined ? {} : { input }),
+    },
+    message: message(instanceId, {
+      type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Orch', instanceId, executionId: 'exec-1',
+      ...(input === undefined ? {} : { input }),
+    }),
+  };
+}
+
+export function message(instanceId: string, event: OrchestrationMessage['event']): OrchestrationMessage {
+  return { id: crypto.randomUUID(), instanceId, event };
+}
+
+export function started(instanceId: string): HistoryEvent {
+  return { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Orch', instanceId, executionId: 'exec-1' };
+}
+
+export function commitOf(
+  state: InstanceState, leaseToken: string, parts: Partial<OrchestrationCommit> & Pick<OrchestrationCommit, 'state'>,
+): OrchestrationCommit {
+  return {
+    instanceId: state.instanceId, leaseToken, history: [], replaceHistory: false, consumedMessageIds: [], activityTasks: [],
+    messages: [], subInstances: [], ...parts,
+  };
+}
+
+/** Claims the next work item (there must be one). */
+export async function claim(store: Store, now = T0) {
+  const item = await store.claimOrchestration({ owner: 'test', leaseMs: 30_000, now });
+  if (!item) throw new Error('expected a work item');
+  return item;
+}
+
+/** Commits `count` custom-status steps of instance `id` through the normal claim/commit path, nudging it each time. */
+export async function commitSteps(store: Store, id: string, values: readonly unknown[]): Promise<void> {
+  for (const value of values) {
+    await store.sendMessage(message(id, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'tick' }));
+    const item = await claim(store);
+    await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', customStatus: value, version: item.state.version + 1 },
+    }));
+  }
+}
