@@ -116,7 +116,10 @@ export interface DurableClient {
   customStatus$(instanceId: string): Observable<unknown>;
   /** A live query: the matching instances, re-emitted whenever membership or a member's status changes. */
   instances$(filter?: InstanceFilter): Observable<InstanceStatus[]>;
-  /** The history events: those already committed, then each one as it is committed. */
+  /**
+   * The history events: those already committed, then each one as it is committed. When the history starts over
+   * (`continueAsNew`, a new execution over a terminal one, a rewind), the new history follows from its first event.
+   */
   history$(instanceId: string): Observable<HistoryEvent>;
   /** The management URLs of an instance under `baseUrl`. */
   createHttpManagementPayload(instanceId: string, baseUrl: string, options?: HttpManagementPayloadOptions): HttpManagementPayload;

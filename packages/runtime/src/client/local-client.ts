@@ -230,7 +230,7 @@ export class LocalClient implements DurableClient {
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
     return defer(() => {
-      let executionId: string | undefined;
+      let historyKey: string | undefined;
       let emitted = 0;
       // The first trigger reads the current state itself, so the cursor starts on the right execution.
       const initial$ = defer(() => this.#store.getInstance(instanceId));
@@ -238,8 +238,9 @@ export class LocalClient implements DurableClient {
       return merge(initial$, changes$).pipe(
         concatMap((state) => {
           if (!state) return of<HistoryEvent[]>([]); // unknown or purged
-          if (state.executionId !== executionId) {
-            executionId = state.executionId; // continueAsNew or a restart: a new history begins
+          const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
+          if (key !== historyKey) {
+            historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
             emitted = 0;
           }
           if (state.historyLength <= emitted) return of<HistoryEvent[]>([]);

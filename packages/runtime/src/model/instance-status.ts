@@ -71,6 +71,11 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
   /** Number of events in the current execution's history; lets a worker validate a cached execution. */
   readonly historyLength: number;
   /**
+   * +1 each time the current execution's history is rewritten in place (a rewind); absent means 0. With
+   * `executionId` it tells a history reader that the history started over.
+   */
+  readonly historyEpoch?: number;
+  /**
    * Commit counter of this instance: +1 on every committed change. The change feed is ordered by it and
    * subscribers use it to drop snapshots they already have.
    */
@@ -79,6 +84,6 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
 
 /** Strips store bookkeeping from an {@link InstanceState}, optionally dropping the input. */
 export function toInstanceStatus(state: InstanceState, options: { readonly showInput?: boolean } = {}): InstanceStatus {
-  const { executionId: _e, historyLength: _h, version: _v, input, ...rest } = state;
+  const { executionId: _e, historyLength: _h, historyEpoch: _he, version: _v, input, ...rest } = state;
   return options.showInput === false || input === undefined ? rest : { ...rest, input };
 }

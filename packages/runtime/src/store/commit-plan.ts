@@ -116,6 +116,7 @@ export function planCommit(input: CommitPlanInput): OrchestrationCommit {
       ...(step.customStatus === undefined ? {} : { customStatus: step.customStatus }),
       lastUpdatedTime: now,
       version: state.version + 1,
+      ...(input.baseHistory ? { historyEpoch: (state.historyEpoch ?? 0) + 1 } : {}),
       historyLength: replaceHistory ? history.length : state.historyLength + history.length,
     },
     history,

@@ -378,6 +378,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         expect(calls.get('Flaky')).toBe(2);
       });
 
+      it('restarts history$ with the rewritten history after a rewind', async () => {
+        await client.startNew('StepThenFlaky', { instanceId: 'rwh' });
+        expect((await client.waitForCompletion('rwh')).runtimeStatus).toBe('Failed');
+        const events = collectUntil(client.history$('rwh'), (e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Completed');
+        await events.ready;
+        flakyFixed = true;
+        await client.rewind('rwh');
+        const seen = await events.done;
+        const restart = seen.findLastIndex((e) => e.type === 'ExecutionStarted');
+        expect(restart).toBeGreaterThan(0); // the history was delivered again from its start
+        const rewritten = seen.slice(restart - 1);
+        expect(rewritten[0]?.type).toBe('OrchestratorStarted');
+        expect(rewritten.some((e) => e.type === 'ExecutionRewound')).toBe(true);
+        expect(rewritten.some((e) => e.type === 'TaskFailed')).toBe(false);
+        expect(rewritten.filter((e) => e.type === 'TaskCompleted')).toHaveLength(2);
+      });
+
       it('refuses Completed/Terminated (410), active (409) and unknown (404) instances', async () => {
         await client.startNew('Echo', { instanceId: 'ok', input: 1 });
         await client.waitForCompletion('ok');
