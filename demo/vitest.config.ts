@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // End-to-end tests drive a real browser through several 1.5 s activities and a reload.
+    testTimeout: 90_000,
+    hookTimeout: 60_000,
+    // One browser test file at a time: the machine has two cores.
+    fileParallelism: false,
+  },
+});
