@@ -1,6 +1,6 @@
 import {
-  concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, of, scan, takeUntil,
-  takeWhile, timer, type Observable,
+  concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of, scan,
+  takeUntil, takeWhile, timer,
 } from 'rxjs';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
@@ -270,31 +270,26 @@ export class LocalClient implements DurableClient {
    * delivered twice.
    */
   #states$(instanceId: string): Observable<InstanceState | undefined> {
-    return defer(() => {
-      type Ev = { kind: 'initial'; state: InstanceState | undefined } | { kind: 'change'; state: InstanceState | undefined };
-      const initial$ = defer(() => this.#store.getInstance(instanceId)).pipe(map((state): Ev => ({ kind: 'initial', state })));
-      const live$ = this.#changes.instance(instanceId).pipe(map((c): Ev => ({ kind: 'change', state: c.state })));
-      return merge(initial$, live$).pipe(
-        scan(
-          (acc, ev) => {
-            acc.out = [];
-            if (ev.kind === 'initial') {
-              acc.ready = true;
-              acc.current = ev.state;
-              acc.out.push(ev.state);
-              for (const s of acc.pending) if (isNewer(s, acc.current)) acc.out.push((acc.current = s));
-              acc.pending = [];
-            } else if (!acc.ready) {
-              acc.pending.push(ev.state);
-            } else if (isNewer(ev.state, acc.current)) {
-              acc.out.push((acc.current = ev.state));
-            }
-            return acc;
-          },
-          { ready: false, current: undefined as InstanceState | undefined, pending: [] as (InstanceState | undefined)[], out: [] as (InstanceState | undefined)[] },
-        ),
-        mergeMap((acc) => acc.out),
+    // Written as one Observable rather than scan + mergeMap: this is the hot path of every status$, customStatus$
+    // and waitForCompletion, and mergeMap subscribed an inner observable for every emission (the bench's profile).
+    return new Observable<InstanceState | undefined>((subscriber) => {
+      let ready = false;
+      let current: InstanceState | undefined;
+      const pending: (InstanceState | undefined)[] = [];
+      const live = this.#changes.instance(instanceId).subscribe((change) => {
+        if (!ready) pending.push(change.state);
+        else if (isNewer(change.state, current)) subscriber.next((current = change.state));
+      });
+      this.#store.getInstance(instanceId).then(
+        (state) => {
+          if (subscriber.closed) return;
+          ready = true;
+          subscriber.next((current = state));
+          for (const next of pending.splice(0)) if (isNewer(next, current)) subscriber.next((current = next));
+        },
+        (error: unknown) => subscriber.error(error),
       );
+      return live;
     });
   }
 
