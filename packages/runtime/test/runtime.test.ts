@@ -74,6 +74,34 @@ describe('runtime', () => {
     expect(attempts).toEqual([1, 2, 3]);
   });
 
+  it('keeps the lease of a long activity alive: it runs once even when it outlasts the lease many times', async () => {
+    const clock = new VirtualClock();
+    let runs = 0;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runtime = await start({
+      clock,
+      activityLeaseMs: 30_000,
+      orchestrators: { Long: function* (ctx) { return yield ctx.callActivity('Slow'); } },
+      activities: {
+        Slow: async () => {
+          runs++;
+          started();
+          await finished;
+          return 'done';
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Long');
+    await running;
+    for (let i = 0; i < 10; i++) await clock.advance(30_000); // five minutes: ten lease lengths
+    finish();
+    expect((await runtime.client.waitForCompletion(id)).output).toBe('done');
+    expect(runs).toBe(1);
+  });
+
   it('runs sub-orchestrations and surfaces their failure as TaskFailedError', async () => {
     let caught: unknown;
     const runtime = await start({

@@ -228,6 +228,17 @@ export abstract class IdbStore implements Store {
     if (released) this.#feed.publish([], true);
   }
 
+  async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
+    const held = await this.#run('renewActivityLease', 'readwrite', TASKS, async (tx) => {
+      const row = await tx.getTask(taskId);
+      if (!row?.lease || row.lease.token !== leaseToken) return false;
+      const lease = { ...row.lease, expiresAt: new Date(expiresAt.getTime()) };
+      tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
+      return true;
+    });
+    if (!held) throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
+  }
+
   getInstance(instanceId: string): Promise<InstanceState | undefined> {
     return this.#run('getInstance', 'readonly', INSTANCES, async (tx) => (await tx.getInstance(instanceId))?.state);
   }

@@ -370,6 +370,14 @@ export class MongoStore implements Store {
     if (released.modifiedCount > 0) this.#localWork.next();
   }
 
+  async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
+    const renewed = await this.#op(`renewing the lease on activity task ${JSON.stringify(taskId)}`, async () =>
+      this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: { leaseExpiresAt: expiresAt } }));
+    if (renewed.matchedCount === 0) {
+      throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
+    }
+  }
+
   // ---------------------------------------------------------------- reads
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {

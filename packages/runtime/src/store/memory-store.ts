@@ -155,6 +155,15 @@ export class MemoryStore implements Store {
     }
   }
 
+  async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
+    this.#ensureOpen();
+    const record = this.#tasks.get(taskId);
+    if (!record?.lease || record.lease.token !== leaseToken) {
+      throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
+    }
+    record.lease = { ...record.lease, expiresAt: new Date(expiresAt.getTime()) };
+  }
+
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);

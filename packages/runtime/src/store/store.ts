@@ -66,6 +66,12 @@ export interface Store {
   /** Releases an activity lease so another worker may run the task. */
   abandonActivity(taskId: string, leaseToken: string): Promise<void>;
 
+  /**
+   * Extends a held activity lease to `expiresAt`: the heartbeat that keeps a long activity from being claimed and
+   * run again by another worker (or by this one). Throws `LeaseLostError` when the lease is no longer held.
+   */
+  renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void>;
+
   /** The state of one instance, or `undefined`. */
   getInstance(instanceId: string): Promise<InstanceState | undefined>;
 

@@ -317,6 +317,20 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: at(2000) }))?.task.id).toBe('t1');
       });
 
+      it('renews a held activity lease (heartbeat) and refuses to renew a lost one', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const work = await store.claimActivity({ owner: 'w1', leaseMs: 1000, now: T0 });
+        await store.renewActivityLease('t1', work!.lease.token, at(10_000));
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(5000) })).toBeUndefined();
+        expect((await store.nextWakeTime(at(5000)))?.getTime()).toBe(at(10_000).getTime());
+        const takeover = await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(10_001) });
+        expect(takeover?.task.id).toBe('t1');
+        await expect(store.renewActivityLease('t1', work!.lease.token, at(20_000))).rejects.toMatchObject({ code: 'lease-lost' });
+        await expect(store.renewActivityLease('missing', 'token', at(20_000))).rejects.toMatchObject({ code: 'lease-lost' });
+        await store.completeActivity({ taskId: 't1', leaseToken: takeover!.lease.token, result: result('a', 'exec-1', 0, 'ok') });
+      });
+
       it('drops the result of a task whose execution was replaced', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1')]);

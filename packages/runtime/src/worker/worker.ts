@@ -249,6 +249,7 @@ export class Worker {
     const { task, lease } = item;
     const activity = this.#o.activities[task.name];
     const timestamp = () => this.#o.clock.now().toISOString();
+    const heartbeat = this.#heartbeat(task.id, lease.token);
     let result: OrchestrationMessage;
     try {
       if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
@@ -262,6 +263,8 @@ export class Worker {
         id: crypto.randomUUID(), instanceId: task.instanceId, executionId: task.executionId,
         event: { type: 'TaskFailed', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, failureDetails: toFailureDetails(error) },
       };
+    } finally {
+      heartbeat.stop();
     }
     try {
       await this.#o.store.completeActivity({ taskId: task.id, leaseToken: lease.token, result });
@@ -274,6 +277,38 @@ export class Worker {
       }
       throw error;
     }
+  }
+
+  /**
+   * Renews an activity's lease every third of its length while the activity runs, so a long activity is not claimed
+   * and run again. A lost lease is only logged: the completion that follows is refused by the store anyway.
+   */
+  #heartbeat(taskId: string, leaseToken: string): { stop(): void } {
+    const { clock, store, activityLeaseMs } = this.#o;
+    let stopped = false;
+    let timer: ClockTimer | undefined;
+    const beat = (): void => {
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        store.renewActivityLease(taskId, leaseToken, new Date(clock.now().getTime() + activityLeaseMs)).then(
+          () => {
+            if (!stopped) beat();
+          },
+          (error: unknown) => {
+            if (error instanceof LeaseLostError) this.#o.logger.warn(`lease on activity task ${taskId} was lost while it ran`);
+            else if (!(error instanceof StoreClosedError)) this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
+          },
+        );
+      }, Math.max(1, Math.floor(activityLeaseMs / 3)));
+    };
+    beat();
+    return {
+      stop: () => {
+        stopped = true;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        timer = undefined;
+      },
+    };
   }
 }
 
