@@ -12,6 +12,8 @@ export type {
 } from './client/durable-client.js';
 export { LocalClient, DEFAULT_WAIT_TIMEOUT_MS, type LocalClientOptions } from './client/local-client.js';
 export { createHttpManagementPayload, WEBHOOK_PATH } from './client/http-management-payload.js';
+export { followPages, type Page } from './client/follow-pages.js';
+export { sameJson } from './client/same-json.js';
 
 export type { Activity, ActivityContext, Orchestration, OrchestrationContext, Orchestrator } from './engine/orchestration-context.js';
 export { DurableTask, isDurableTask } from './engine/durable-task.js';

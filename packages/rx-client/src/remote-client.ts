@@ -1,5 +1,6 @@
 import {
-  assertValidInstanceId, assertValidName, createHttpManagementPayload, InstanceNotFoundError, InvalidArgumentError,
+  assertValidInstanceId, assertValidName, createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages,
+  InstanceNotFoundError, InvalidArgumentError, MAX_PAGE_SIZE, sameJson,
   isTerminalStatus, toPlainJson, WEBHOOK_PATH, type DurableClient, type GetStatusOptions, type HistoryEvent,
   type HttpManagementPayload, type HttpManagementPayloadOptions, type InstanceFilter, type InstancesPage,
   type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter, type PurgeResult, type StartNewOptions,
@@ -8,7 +9,6 @@ import { defer, distinctUntilChanged, filter, map, mergeMap, type Observable, ty
 import { eventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
-import { sameJson } from './same-json.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */
@@ -26,9 +26,6 @@ export interface RemoteClientOptions {
   readonly reconnect?: ReconnectOptions;
 }
 
-/** Default `timeoutMs` of {@link RemoteClient.waitForCompletion}, as the local client. */
-const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
-const MAX_PAGE_SIZE = 1000;
 
 type Query = Record<string, string | undefined>;
 
@@ -94,15 +91,8 @@ export class RemoteClient implements DurableClient {
     return this.getStatusBy({});
   }
 
-  async getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
-    const all: InstanceStatus[] = [];
-    let continuationToken: string | undefined;
-    do {
-      const page = await this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, ...(continuationToken ? { continuationToken } : {}) });
-      all.push(...page.instances);
-      continuationToken = page.continuationToken;
-    } while (continuationToken);
-    return all;
+  getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
+    return followPages((token) => this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {

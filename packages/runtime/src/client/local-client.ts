@@ -11,7 +11,7 @@ import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceSt
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import { assertOptionalDate, assertValidInstanceId, assertValidName } from '../model/validation.js';
-import { comparePageKeys, matchesQuery, pageKeyOf } from '../store/store-helpers.js';
+import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { InstanceQuery, StatusChange, Store } from '../store/store.js';
 import type { Clock } from '../worker/clock.js';
 import type {
@@ -19,6 +19,7 @@ import type {
   ListInstancesQuery, PurgeInstancesFilter, PurgeResult, StartNewOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
+import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
 
@@ -103,15 +104,8 @@ export class LocalClient implements DurableClient {
     return this.getStatusBy({});
   }
 
-  async getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
-    const all: InstanceStatus[] = [];
-    let continuationToken: string | undefined;
-    do {
-      const page = await this.listInstances({ ...filter, pageSize: 1000, ...(continuationToken ? { continuationToken } : {}) });
-      all.push(...page.instances);
-      continuationToken = page.continuationToken;
-    } while (continuationToken);
-    return all;
+  getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
+    return followPages((token) => this.listInstances({ ...filter, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
@@ -293,15 +287,8 @@ export class LocalClient implements DurableClient {
     });
   }
 
-  async #queryAll(query: InstanceQuery): Promise<InstanceState[]> {
-    const all: InstanceState[] = [];
-    let continuationToken: string | undefined;
-    do {
-      const page = await this.#store.queryInstances({ ...query, pageSize: 1000, ...(continuationToken ? { continuationToken } : {}) });
-      all.push(...page.instances);
-      continuationToken = page.continuationToken;
-    } while (continuationToken);
-    return all;
+  #queryAll(query: InstanceQuery): Promise<InstanceState[]> {
+    return followPages((token) => this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
   async #existing(instanceId: string): Promise<InstanceState> {

@@ -1,5 +1,5 @@
 import { distinctUntilChanged, filter, map, type OperatorFunction } from 'rxjs';
-import { sameJson } from '../same-json.js';
+import { sameJson } from '@durable-rx/runtime';
 
 /** Progress through a known sequence of custom status values. */
 export interface Progress<T> {
