@@ -7,26 +7,17 @@
 import { createRuntime } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
+import { sampleActivities, sampleOrchestrators, sayHello } from '@durable-rx/runtime/samples';
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const runtime = createRuntime({
-  orchestrators: {
-    E1_HelloSequence: function* (ctx) {
-      const outputs = [];
-      outputs.push(yield ctx.callActivity('E1_SayHello', 'Tokyo'));
-      ctx.setCustomStatus('Tokyo');
-      outputs.push(yield ctx.callActivity('E1_SayHello', 'Seattle'));
-      ctx.setCustomStatus('Seattle');
-      outputs.push(yield ctx.callActivity('E1_SayHello', 'London'));
-      ctx.setCustomStatus('London');
-      return outputs;
-    },
-  },
+  orchestrators: sampleOrchestrators,
   activities: {
+    ...sampleActivities,
     E1_SayHello: async (name) => {
       await delay(500); // visible progress
-      return `Hello ${name}!`;
+      return sayHello(name);
     },
   },
 });

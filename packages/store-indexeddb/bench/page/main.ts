@@ -1,17 +1,7 @@
-import { createRuntime, MemoryStore, silentLogger, type Orchestrator, type Store } from '@durable-rx/runtime';
+import { createRuntime, MemoryStore, silentLogger, type Store } from '@durable-rx/runtime';
+import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { DexieStore, KeyvalStore } from '../../src/index.js';
 import type { BenchAdapter, BenchApi } from './api.js';
-
-const helloSequence: Orchestrator<string[]> = function* (ctx) {
-  const outputs: string[] = [];
-  outputs.push(yield ctx.callActivity('SayHello', 'Tokyo'));
-  ctx.setCustomStatus('Tokyo');
-  outputs.push(yield ctx.callActivity('SayHello', 'Seattle'));
-  ctx.setCustomStatus('Seattle');
-  outputs.push(yield ctx.callActivity('SayHello', 'London'));
-  ctx.setCustomStatus('London');
-  return outputs;
-};
 
 let runs = 0;
 
@@ -46,7 +36,7 @@ window.bench = {
     const calls: Record<string, number> = {};
     const store = counted(storeFor(adapter), calls);
     const runtime = createRuntime({
-      store, orchestrators: { HelloSequence: helloSequence }, activities: { SayHello: (n: string) => `Hello ${n}!` },
+      store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello },
       logger: silentLogger,
     });
     // Opens the database before the clock starts.

@@ -1,18 +1,8 @@
 import { createRuntime, silentLogger, type Orchestrator, type Runtime, type Store } from '@durable-rx/runtime';
+import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
 import type { E2eApi, E2eOpenOptions } from './api.js';
-
-const helloSequence: Orchestrator<string[]> = function* (ctx) {
-  const outputs: string[] = [];
-  outputs.push(yield ctx.callActivity('SayHello', 'Tokyo'));
-  ctx.setCustomStatus('Tokyo');
-  outputs.push(yield ctx.callActivity('SayHello', 'Seattle'));
-  ctx.setCustomStatus('Seattle');
-  outputs.push(yield ctx.callActivity('SayHello', 'London'));
-  ctx.setCustomStatus('London');
-  return outputs;
-};
 
 /** One activity and custom status per step: `n` values a watcher must see in order. */
 const counter: Orchestrator<number> = function* (ctx) {
@@ -64,6 +54,7 @@ async function open(options: E2eOpenOptions): Promise<void> {
     orchestrators: { HelloSequence: helloSequence, Counter: counter, ReloadSequence: reloadSequence },
     activities: {
       SayHello: (name: string) => activity(`Hello ${name}!`),
+      E1_SayHello: (name: string) => activity(`Hello ${name}!`),
       Echo: (value: unknown) => activity(value),
     },
     logger: silentLogger,
