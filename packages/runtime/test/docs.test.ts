@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
 // Every ```ts block of the root README runs here, as a user would paste it, and prints what its comments promise.
@@ -20,6 +21,20 @@ describe('README examples', () => {
 
   it('has the blocks this test knows about', () => {
     expect(blocks).toHaveLength(expectedLogs.length);
+  });
+
+  it('typechecks every README block as strict user code against the published types', () => {
+    const files = blocks.map((code, index) => {
+      const file = `${dir}typed-${index + 1}.ts`;
+      writeFileSync(file, `${code}\nexport {};\n`);
+      return file;
+    });
+    const program = ts.createProgram(files, {
+      target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true, noEmit: true, skipLibCheck: true, types: ['node'], lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(diagnostics).toEqual([]);
   });
 
   blocks.forEach((code, index) => {
