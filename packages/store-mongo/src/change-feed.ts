@@ -104,9 +104,10 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     stream.on('error', (error) => {
       if (this.#stream === stream) this.#fail(stream, { kind: 'error', error });
     });
-    stream.on('close', () => {
-      if (this.#stream === stream) this.#fail(stream, { kind: 'closed' });
-    });
+    // No 'close' listener: a ChangeStream re-emits its cursor's 'close', which the cursor emits while cleaning up
+    // after any failed aggregate/getMore (before the error is known) and while the driver resumes by itself.
+    // Reacting to it classified every failure as resumable (a lost resume position then looped forever) and defeated
+    // the driver's own resume. A stream the driver gives up on always emits 'error'.
     // Attaching the `change` listener starts the stream (the driver opens the cursor in flowing mode).
     stream.on('change', (event: E) => this.#onChange(stream, event));
   }

@@ -6,8 +6,13 @@ import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 /** What a driver error means to a caller of the store. */
 export type DriverErrorKind = 'closed' | 'auth' | 'unreachable' | 'too-large' | 'duplicate-key' | 'other';
 
-const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError']);
-const UNREACHABLE_NAMES = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError']);
+const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError', 'MongoPoolClosedError']);
+const UNREACHABLE_NAMES = new Set([
+  'MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoPoolClearedError',
+  'PoolClearedOnNetworkError', 'MongoWaitQueueTimeoutError',
+]);
+/** Server codes of a primary that is stepping down, shutting down or unreachable (elections, failovers). */
+const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 const AUTH_NAMES = new Set([
   'MongoMissingCredentialsError', 'MongoAWSError', 'MongoAzureError', 'MongoGCPError', 'MongoOIDCError', 'MongoKerberosError',
 ]);
@@ -34,6 +39,10 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   const top = shape(error);
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
+  if (typeof top.code === 'number' && UNAVAILABLE_CODES.has(top.code)) return 'unreachable';
+  // A mongodb+srv host that does not resolve: the driver passes on the DNS error itself.
+  const syscall = (error as { syscall?: unknown } | null)?.syscall;
+  if (typeof top.code === 'string' && (syscall === 'querySrv' || syscall === 'queryTxt')) return 'unreachable';
   if (typeof top.code === 'number' && TOO_LARGE_CODES.has(top.code)) return 'too-large';
   if (top.codeName === 'BSONObjectTooLarge') return 'too-large';
   if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
@@ -103,7 +112,9 @@ function isAuthFailure(error: unknown): boolean {
   return (
     (s.name !== undefined && AUTH_NAMES.has(s.name)) ||
     (typeof s.code === 'number' && AUTH_CODES.has(s.code)) ||
-    (typeof s.codeName === 'string' && AUTH_CODE_NAMES.has(s.codeName))
+    (typeof s.codeName === 'string' && AUTH_CODE_NAMES.has(s.codeName)) ||
+    // Atlas reports bad credentials as AtlasError 8000 ("bad auth : authentication failed").
+    (s.code === 8000 && error instanceof Error && /auth/i.test(error.message))
   );
 }
 

@@ -20,7 +20,7 @@ export interface MongoStoreCommonOptions {
   readonly resumePolicy?: Partial<ResumePolicy>;
   /** Longest wait of an operation for a freshly opened change stream to get its position. Default 10 s. */
   readonly feedReadyTimeoutMs?: number;
-  /** Options of every transaction. Default: snapshot read concern, majority write concern, primary. */
+  /** Options of every transaction, merged over the default: snapshot read concern, majority write concern, primary, 30 s commit limit. */
   readonly transactionOptions?: TransactionOptions;
 }
 

@@ -8,12 +8,14 @@ import {
   type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store, type StoreCapabilities,
 } from '@durable-rx/runtime';
 import {
-  MongoClient, type ClientSession, type Collection, type Db, type Document, type TransactionOptions,
+  MongoClient, type ClientSession, type Collection, type Db, type Document, type ServerHeartbeatSucceededEvent,
+  type TransactionOptions,
 } from 'mongodb';
 import { map, merge, Subject, type Observable } from 'rxjs';
 import { statusPipeline, toStatusChange, wakePipeline, type ChangeEventLike } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
-import { assertReplicaSet, databaseFromUri } from './deployment.js';
+import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
+import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import {
   FREE_LEASE, NEVER, LAST_OBJECT_ID, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask,
   encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc,
@@ -34,6 +36,9 @@ const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
   readConcern: { level: 'snapshot' },
   writeConcern: { w: 'majority' },
   readPreference: 'primary',
+  // Without it a majority commit blocks for good when no majority can acknowledge (e.g. a PSA set with the
+  // secondary down); MaxTimeMSExpired is not retried by withTransaction, so the step fails and is retried later.
+  maxCommitTimeMS: 30_000,
 };
 
 /** Instances purged per transaction by `purgeInstances`. */
@@ -138,6 +143,11 @@ export class MongoStore implements Store {
       if (ownsClient) await client.close().catch(() => undefined);
       throw new InvalidArgumentError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES}`);
     }
+    // With `replicaSet=` in the connection string the driver ignores a standalone (or never initiated) server and
+    // reports an unreachable topology; its heartbeat replies still show what answered.
+    const replies: Document[] = [];
+    const onHeartbeat = (event: ServerHeartbeatSucceededEvent) => void replies.push(event.reply);
+    client.on('serverHeartbeatSucceeded', onHeartbeat);
     try {
       await client.connect();
       assertReplicaSet(await hello(client));
@@ -146,7 +156,17 @@ export class MongoStore implements Store {
       return store;
     } catch (error) {
       if (ownsClient) await client.close().catch(() => undefined);
+      if (classifyDriverError(error) === 'unreachable' && replies.some((reply) => classifyDeployment(reply) === 'standalone')) {
+        throw new ReplicaSetRequiredError(
+          'The server answered but is not a member of an initiated replica set (a standalone mongod, or --replSet ' +
+            'without rs.initiate()); the driver ignores such a server when the connection string names a replicaSet. ' +
+            SINGLE_NODE_REPLICA_SET_HOWTO,
+          { cause: error },
+        );
+      }
       throw mapDriverError(error, `opening the store on database ${JSON.stringify(dbName)}`);
+    } finally {
+      client.off('serverHeartbeatSucceeded', onHeartbeat);
     }
   }
 
@@ -161,7 +181,7 @@ export class MongoStore implements Store {
     this.#messages = this.#db.collection<MessageDoc>(this.collections.messages);
     this.#tasks = this.#db.collection<TaskDoc>(this.collections.activityTasks);
     this.#limit = limit;
-    this.#transactionOptions = options.transactionOptions ?? DEFAULT_TRANSACTION_OPTIONS;
+    this.#transactionOptions = { ...DEFAULT_TRANSACTION_OPTIONS, ...options.transactionOptions };
     const logger: Logger = options.logger ?? consoleLogger;
     const policy = { ...DEFAULT_RESUME_POLICY, ...options.resumePolicy };
     const readyTimeoutMs = options.feedReadyTimeoutMs ?? 10_000;

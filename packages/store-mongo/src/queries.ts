@@ -69,6 +69,8 @@ export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<
   if (query.instanceIdPrefix) clauses.push({ _id: { $regex: instanceIdPrefixPattern(query.instanceIdPrefix) } });
   if (after) {
     const time = new Date(after.createdTime);
+    // The plain lower bound lets the index scan start at the cursor; the $or then skips what the page already had.
+    clauses.push({ createdTime: { $gte: time } });
     clauses.push({ $or: [{ createdTime: { $gt: time } }, { createdTime: time, _id: { $gt: after.instanceId } }] });
   }
   return combine(clauses);

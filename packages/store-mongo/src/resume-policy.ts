@@ -46,7 +46,10 @@ const RESUMABLE_CODES = new Set([
 ]);
 /** ChangeStreamHistoryLost, ChangeStreamFatalError, InvalidResumeToken, CappedPositionLost, BSONObjectTooLarge. */
 const POSITION_LOST_CODES = new Set([286, 280, 260, 136, 10334]);
-const RESUMABLE_NAMES = new Set(['MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoServerSelectionError', 'MongoOperationTimeoutError']);
+const RESUMABLE_NAMES = new Set([
+  'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoServerSelectionError', 'MongoOperationTimeoutError',
+  'MongoPoolClearedError', 'PoolClearedOnNetworkError',
+]);
 
 /**
  * Classifies a change-stream failure (by driver class name, server code and error labels).

@@ -30,6 +30,16 @@ describe('driver error mapping', () => {
     expect(mapDriverError(network, 'claiming')).toBeInstanceOf(StoreUnreachableError);
   });
 
+  it('treats failover, pool-cleared and SRV lookup failures as unreachable, and Atlas bad auth as an auth failure', () => {
+    expect(classifyDriverError(serverError(10107, 'NotWritablePrimary'))).toBe('unreachable');
+    expect(classifyDriverError(serverError(189, 'PrimarySteppedDown'))).toBe('unreachable');
+    expect(classifyDriverError(Object.assign(new Error('Connection pool was cleared'), { name: 'MongoPoolClearedError' }))).toBe('unreachable');
+    const srv = Object.assign(new Error('querySrv ENOTFOUND _mongodb._tcp.nowhere.example'), { code: 'ENOTFOUND', syscall: 'querySrv' });
+    expect(mapDriverError(srv, 'connecting')).toBeInstanceOf(StoreUnreachableError);
+    expect(classifyDriverError(serverError(8000, 'AtlasError', 'bad auth : authentication failed'))).toBe('auth');
+    expect(classifyDriverError(serverError(8000, 'AtlasError', 'some other Atlas failure'))).toBe('other');
+  });
+
   it('maps an operation on a closed client to StoreClosedError (a real closed driver client)', async () => {
     const client = new MongoClient('mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 200 });
     await client.close();

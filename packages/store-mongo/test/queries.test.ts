@@ -62,7 +62,10 @@ describe('query filters', () => {
     const token = encodeContinuationToken({ createdTime: T0.getTime(), instanceId: 'p-07' });
     const after = decodeContinuationToken(token);
     expect(buildQueryFilter({ pageSize: 10 }, after)).toEqual({
-      $or: [{ createdTime: { $gt: T0 } }, { createdTime: T0, _id: { $gt: 'p-07' } }],
+      $and: [
+        { createdTime: { $gte: T0 } }, // bounds the index scan at the cursor
+        { $or: [{ createdTime: { $gt: T0 } }, { createdTime: T0, _id: { $gt: 'p-07' } }] },
+      ],
     });
     expect(PAGE_SORT).toEqual({ createdTime: 1, _id: 1 });
   });
