@@ -1,6 +1,6 @@
 import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
 import { BehaviorSubject, Subscription, type Observable } from 'rxjs';
-import type { PaymentSwitch } from '../orchestrations/payment-switch.js';
+import type { PaymentSwitchControl } from '../orchestrations/payment-switch.js';
 import { bookingPanel } from '../ui/booking-panel.js';
 import { helloPanel } from '../ui/hello-panel.js';
 import { historyPanel } from '../ui/history-panel.js';
@@ -13,7 +13,8 @@ import { paymentPanel } from '../ui/payment-panel.js';
 export interface AppOptions {
   readonly client: DurableClient;
   readonly instances$: Observable<InstanceStatus[]>;
-  readonly paymentSwitch: PaymentSwitch;
+  /** The page's payment switch, or the server's. */
+  readonly paymentSwitch: PaymentSwitchControl;
   /** Orchestrator names, for the name filter. */
   readonly names: readonly string[];
 }

@@ -1,13 +1,18 @@
 import type { Activity } from '@durable-rx/runtime';
 import { delay } from './delay.js';
-import type { PaymentSwitch } from './payment-switch.js';
+
+/** How long each activity takes in the demo (in the page and on the demo server), so progress can be watched. */
+export const ACTIVITY_DELAY_MS = 1500;
 
 /** Options of {@link createDemoActivities}. */
 export interface DemoActivitiesOptions {
   /** How long each activity takes, so progress can be watched. */
   readonly delayMs: number;
-  /** Decides whether `ChargeCard` succeeds. */
-  readonly paymentSwitch: PaymentSwitch;
+  /**
+   * Decides whether `ChargeCard` succeeds: the page's `PaymentSwitch` (kept in localStorage), or the demo server's
+   * own flag.
+   */
+  readonly paymentSwitch: { readonly isUp: boolean };
 }
 
 /** The demo's activities. Each one waits `delayMs` first, like a call to a slow service. */

@@ -1,6 +1,6 @@
 import type { InstanceStatus } from '@durable-rx/runtime';
 import { of, Subscription, switchMap } from 'rxjs';
-import type { PaymentSwitch } from '../orchestrations/payment-switch.js';
+import type { PaymentSwitchControl } from '../orchestrations/payment-switch.js';
 import { formatJson, shortId, statusBadge, updateStatusBadge } from './format.js';
 import { h, setText } from './h.js';
 import { reportErrors, runCommand, setEnabled } from './notices.js';
@@ -10,7 +10,7 @@ import { newestIdOf, type Panel, type PanelContext } from './panel.js';
  * The rewind sample: E3_PayForTicket fails while the payment service is down. Flip the switch, then rewind the
  * Failed instance (here or in the instance list): only the failed charge runs again.
  */
-export function paymentPanel({ client, instances$, notices }: PanelContext, paymentSwitch: PaymentSwitch): Panel {
+export function paymentPanel({ client, instances$, notices }: PanelContext, paymentSwitch: PaymentSwitchControl): Panel {
   const toggle = h('input', { type: 'checkbox', id: 'payment-up', role: 'switch' });
   const start = h('button', { type: 'button', class: 'primary', id: 'start-payment' }, 'Buy a ticket');
   const rewind = h('button', { type: 'button', id: 'rewind-payment', disabled: true }, 'Rewind');
@@ -34,7 +34,17 @@ export function paymentPanel({ client, instances$, notices }: PanelContext, paym
 
   let current: string | undefined;
   toggle.addEventListener('change', () => {
-    paymentSwitch.isUp = toggle.checked;
+    const up = toggle.checked;
+    toggle.disabled = true;
+    notices.clear();
+    paymentSwitch.setUp(up).then(
+      () => { toggle.disabled = false; },
+      (error: unknown) => {
+        toggle.checked = !up;
+        toggle.disabled = false;
+        notices.report(error);
+      },
+    );
   });
   start.addEventListener('click', () => void runCommand(start, notices, () => client.startNew('E3_PayForTicket', { input: 'Concert' })));
   rewind.addEventListener('click', () => {
@@ -43,8 +53,14 @@ export function paymentPanel({ client, instances$, notices }: PanelContext, paym
   });
 
   const subscription = new Subscription();
-  subscription.add(paymentSwitch.isUp$.subscribe((up) => {
-    toggle.checked = up;
+  // The page's switch is known at once; a server's is disabled until it has answered (and stays so if it cannot).
+  toggle.disabled = true;
+  subscription.add(paymentSwitch.isUp$.subscribe({
+    next: (up) => {
+      toggle.checked = up;
+      toggle.disabled = false;
+    },
+    error: (error: unknown) => notices.report(error),
   }));
   const id$ = newestIdOf(instances$, 'E3_PayForTicket');
   subscription.add(id$.pipe(switchMap((id) => (id ? client.status$(id) : of(undefined))), reportErrors(notices)).subscribe((status) => {
