@@ -1,4 +1,5 @@
 import type { DurableTask, Orchestrator } from '@durable-rx/runtime';
+import { helloSequence } from '@durable-rx/runtime/samples';
 
 /** How long the customer has to confirm a ReserveTicket offer. */
 export const DISCOUNT_TIMEOUT_SECONDS = 120;
@@ -9,17 +10,8 @@ export interface BookingOffer {
   readonly discountTimeout: number;
 }
 
-/** E1_HelloSequence: three activities; the custom status names the last city greeted. */
-export const helloSequence: Orchestrator<string[]> = function* (ctx) {
-  const outputs: string[] = [];
-  outputs.push(yield ctx.callActivity('E1_SayHello', 'Tokyo'));
-  ctx.setCustomStatus('Tokyo');
-  outputs.push(yield ctx.callActivity('E1_SayHello', 'Seattle'));
-  ctx.setCustomStatus('Seattle');
-  outputs.push(yield ctx.callActivity('E1_SayHello', 'London'));
-  ctx.setCustomStatus('London');
-  return outputs;
-};
+/** E1_HelloSequence: three activities; the custom status names the last city greeted (the seed sample itself). */
+export { helloSequence };
 
 /**
  * ReserveTicket: the discount appears as custom status, then the orchestration waits for `BookingConfirmed` (true or
