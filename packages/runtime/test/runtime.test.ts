@@ -102,6 +102,47 @@ describe('runtime', () => {
     expect(runs).toBe(1);
   });
 
+  it('retries a step that failed on a store error when its lease lapses, without spinning meanwhile', async () => {
+    const clock = new VirtualClock();
+    const inner = new MemoryStore();
+    let broken = true;
+    let claims = 0;
+    let failed!: () => void;
+    const firstFailure = new Promise<void>((resolve) => (failed = resolve));
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'getHistory') {
+          return (...args: Parameters<Store['getHistory']>) => {
+            if (broken) {
+              failed();
+              return Promise.reject(new Error('disk on fire'));
+            }
+            return target.getHistory(...args);
+          };
+        }
+        if (key === 'claimOrchestration') {
+          return (...args: Parameters<Store['claimOrchestration']>) => {
+            claims++;
+            return target.claimOrchestration(...args);
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const runtime = await start({ store, clock, cacheSize: 0, orchestrationLeaseMs: 30_000, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    await firstFailure; // the second step needs the history (no cache) and the store fails
+    await clock.advance(0);
+    const claimsWhileBroken = claims;
+    await clock.advance(10_000); // still within the lease: nothing is retried
+    expect(claims).toBe(claimsWhileBroken);
+    broken = false;
+    await clock.advance(30_000); // the lease lapsed: the step is claimed again and succeeds
+    const done = await runtime.client.waitForCompletion(id);
+    expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+  });
+
   it('runs sub-orchestrations and surfaces their failure as TaskFailedError', async () => {
     let caught: unknown;
     const runtime = await start({

@@ -238,8 +238,9 @@ export class Worker {
         return;
       }
       if (error instanceof StoreClosedError) return;
-      this.#o.logger.error(`step of ${state.instanceId} failed; releasing the lease`, error);
-      await store.abandonOrchestration(state.instanceId, item.lease.token).catch(() => {});
+      // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
+      // persists (a store outage) would then be retried in a tight loop. The wake timer covers the lease expiry.
+      this.#o.logger.error(`step of ${state.instanceId} failed; it is retried when its lease expires`, error);
     }
   }
 
