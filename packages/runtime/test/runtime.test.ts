@@ -143,6 +143,38 @@ describe('runtime', () => {
     expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
+  it('keeps trying to claim, backing off, while the store fails to hand out work', async () => {
+    const clock = new VirtualClock();
+    const inner = new MemoryStore();
+    let outage = false;
+    let refused = 0;
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'claimOrchestration' || key === 'claimActivity') {
+          return (...args: [never]) => {
+            if (outage) {
+              if (key === 'claimOrchestration') refused++;
+              return Promise.reject(new Error('store unreachable'));
+            }
+            return (target[key] as (...a: [never]) => Promise<unknown>)(...args);
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const runtime = await start({ store, clock, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    outage = true;
+    const id = await runtime.client.startNew('E1_HelloSequence'); // its work signal meets the outage
+    await clock.advance(1_000);
+    const refusedInASecond = refused;
+    expect(refusedInASecond).toBeGreaterThan(1); // retried ...
+    expect(refusedInASecond).toBeLessThan(20); // ... with back-off, not in a loop
+    outage = false;
+    await clock.advance(60_000);
+    expect((await runtime.client.waitForCompletion(id)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+  });
+
   it('runs sub-orchestrations and surfaces their failure as TaskFailedError', async () => {
     let caught: unknown;
     const runtime = await start({

@@ -15,6 +15,10 @@ import type { Clock, ClockTimer } from './clock.js';
 import { ExecutionCache } from './execution-cache.js';
 import type { Logger } from './logger.js';
 
+/** First and longest delay before the worker retries after its store failed to hand out work. */
+const MIN_PUMP_RETRY_MS = 100;
+const MAX_PUMP_RETRY_MS = 30_000;
+
 /** Settings of a {@link Worker}. */
 export interface WorkerOptions {
   readonly store: Store;
@@ -64,6 +68,7 @@ export class Worker {
   #wakeTimer: ClockTimer | undefined;
   #pumping = false;
   #pumpAgain = false;
+  #pumpFailures = 0;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
@@ -120,8 +125,20 @@ export class Worker {
         await this.#claimAll();
         if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer();
       } while (this.#pumpAgain && !this.#stopping);
+      this.#pumpFailures = 0;
     } catch (error) {
-      if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker pump failed', error);
+      if (error instanceof StoreClosedError) return;
+      // A claim or wake-time read failed (the store is unreachable?): try again later, backing off, so the worker
+      // neither stalls until the next write nor hammers a failing store.
+      const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
+      this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
+      this.#clearWakeTimer();
+      if (!this.#stopping) {
+        this.#wakeTimer = this.#o.clock.setTimeout(() => {
+          this.#wakeTimer = undefined;
+          this.#requestPump();
+        }, delay);
+      }
     } finally {
       this.#pumping = false;
     }
