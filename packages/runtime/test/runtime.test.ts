@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { defer, filter, finalize, firstValueFrom, type Observable } from 'rxjs';
+import { defer, filter, finalize, firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
@@ -313,6 +313,19 @@ describe('runtime', () => {
     expect(counting.listeners()).toBe(1);
     for (const s of subs) s.unsubscribe();
     expect(counting.listeners()).toBe(0);
+  });
+
+  it('ends status$ with the store: close completes it instead of leaving it hanging', async () => {
+    const store = new MemoryStore();
+    const runtime = await start({ store, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    await runtime.client.waitForCompletion(id);
+    const seen = lastValueFrom(runtime.client.status$(id).pipe(toArray()));
+    await firstValueFrom(runtime.client.status$(id));
+    await runtime.stop();
+    await store.close();
+    const statuses = await seen;
+    expect(statuses.at(-1)?.runtimeStatus).toBe('Completed');
   });
 
   it('stops idempotently and refuses to start again', async () => {

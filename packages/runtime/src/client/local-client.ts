@@ -268,11 +268,17 @@ export class LocalClient implements DurableClient {
     // and waitForCompletion, and mergeMap subscribed an inner observable for every emission (the bench's profile).
     return new Observable<InstanceState | undefined>((subscriber) => {
       let ready = false;
+      let ended = false;
       let current: InstanceState | undefined;
       const pending: (InstanceState | undefined)[] = [];
-      const live = this.#changes.instance(instanceId).subscribe((change) => {
-        if (!ready) pending.push(change.state);
-        else if (isNewer(change.state, current)) subscriber.next((current = change.state));
+      const live = this.#changes.instance(instanceId).subscribe({
+        next: (change) => {
+          if (!ready) pending.push(change.state);
+          else if (isNewer(change.state, current)) subscriber.next((current = change.state));
+        },
+        error: (error: unknown) => subscriber.error(error),
+        // The store closed: end after the initial snapshot has been delivered.
+        complete: () => (ready ? subscriber.complete() : (ended = true)),
       });
       this.#store.getInstance(instanceId).then(
         (state) => {
@@ -280,6 +286,7 @@ export class LocalClient implements DurableClient {
           ready = true;
           subscriber.next((current = state));
           for (const next of pending.splice(0)) if (isNewer(next, current)) subscriber.next((current = next));
+          if (ended) subscriber.complete();
         },
         (error: unknown) => subscriber.error(error),
       );
