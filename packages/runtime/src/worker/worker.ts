@@ -86,7 +86,11 @@ export class Worker {
   /** Starts processing. */
   start(): void {
     if (this.#subscription || this.#stopping) return;
-    this.#subscription = this.#o.store.workAvailable$.subscribe(() => this.#requestPump());
+    this.#subscription = this.#o.store.workAvailable$.subscribe({
+      next: () => this.#requestPump(),
+      // A store whose wake-up feed fails still has the wake timer (due timers, lease expiries); say so loudly.
+      error: (error: unknown) => this.#o.logger.error('the store\'s workAvailable$ feed failed; the worker now wakes on timers only', error),
+    });
     this.#requestPump();
   }
 
