@@ -6,7 +6,7 @@ import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-h
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
 import { silentLogger } from '../src/worker/logger.js';
 
@@ -23,17 +23,8 @@ let flakyFixed: boolean;
 
 const orchestrators: Record<string, Orchestrator> = {
   ...sampleOrchestrators,
-  Echo: function* (ctx) {
-    return ctx.getInput();
-  },
-  WaitForEvents: function* (ctx) {
-    const received: unknown[] = [];
-    for (let i = 0; i < ctx.getInput<number>(); i++) {
-      received.push(yield ctx.waitForExternalEvent('Item'));
-      ctx.setCustomStatus({ received: received.length });
-    }
-    return received;
-  },
+  Echo: echo,
+  WaitForEvents: waitForEvents,
   CallsFlaky: function* (ctx) {
     return yield ctx.callActivity('Flaky', 1);
   },

@@ -6,7 +6,7 @@ import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-h
 import { KeyVerifier } from '../src/http/key-verifier.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
 import type { Logger } from '../src/worker/logger.js';
 import { silentLogger } from '../src/worker/logger.js';
@@ -27,9 +27,7 @@ afterEach(async () => {
 
 const orchestrators: Record<string, Orchestrator> = {
   ...sampleOrchestrators,
-  Echo: function* (ctx) {
-    return ctx.getInput();
-  },
+  Echo: echo,
   WaitForEvent: function* (ctx) {
     return yield ctx.waitForExternalEvent('Item');
   },

@@ -9,7 +9,7 @@ import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
 import { silentLogger } from '../src/worker/logger.js';
 
@@ -35,14 +35,7 @@ afterEach(async () => {
 
 const orchestrators: Record<string, Orchestrator> = {
   ...sampleOrchestrators,
-  WaitForEvents: function* (ctx) {
-    const received: unknown[] = [];
-    for (let i = 0; i < ctx.getInput<number>(); i++) {
-      received.push(yield ctx.waitForExternalEvent('Item'));
-      ctx.setCustomStatus({ received: received.length });
-    }
-    return received;
-  },
+  WaitForEvents: waitForEvents,
 };
 
 interface Harness {

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { defer, filter, finalize, firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange, Store } from '../src/store/store.js';

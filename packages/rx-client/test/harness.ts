@@ -1,24 +1,15 @@
 import { createRuntime, MemoryStore, silentLogger, type Activity, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { sampleActivities, sampleOrchestrators } from '@durable-rx/runtime/testing';
+import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';
 
 export const KEY = 'rx-client-test-key';
 
 /** Test orchestrators on top of the seed samples. */
 export const orchestrators: Record<string, Orchestrator> = {
   ...sampleOrchestrators,
-  Echo: function* (ctx) {
-    return ctx.getInput();
-  },
-  WaitForEvents: function* (ctx) {
-    const received: unknown[] = [];
-    for (let i = 0; i < ctx.getInput<number>(); i++) {
-      received.push(yield ctx.waitForExternalEvent('Item'));
-      ctx.setCustomStatus({ received: received.length });
-    }
-    return received;
-  },
+  Echo: echo,
+  WaitForEvents: waitForEvents,
 };
 
 /** A request the server received, as the tests want to see it. */

@@ -7,7 +7,7 @@ import type { InstanceStatus } from '../model/instance-status.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { createRuntime, type Runtime } from '../worker/create-runtime.js';
 import { silentLogger } from '../worker/logger.js';
-import { sampleActivities, sampleOrchestrators } from './samples.js';
+import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 
 /** The client under test, made from a running runtime, and how to dispose of it. */
 export interface ClientUnderTest {
@@ -70,22 +70,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
           const second: string = yield ctx.callActivity('Gated', `${ctx.instanceId}/2`);
           return [first, second];
         },
-        WaitForEvents: function* (ctx) {
-          const received: unknown[] = [];
-          for (let i = 0; i < ctx.getInput<number>(); i++) {
-            received.push(yield ctx.waitForExternalEvent('Item'));
-            ctx.setCustomStatus({ received: received.length });
-          }
-          return received;
-        },
+        WaitForEvents: waitForEvents,
         StepThenFlaky: function* (ctx) {
           const a: number = yield ctx.callActivity('Step', 1);
           const b: number = yield ctx.callActivity('Flaky', a);
           return a + b;
         },
-        Echo: function* (ctx) {
-          return ctx.getInput();
-        },
+        Echo: echo,
       };
       runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
       await runtime.start();

@@ -11,5 +11,5 @@ export {
 export { describeClientConformance, type ClientUnderTest, type ClientWrapper } from './client-conformance.js';
 export {
   helloSequence, sayHello, cityRecommender, reserveTicket, calculateDiscount, setStatusTest, sampleOrchestrators,
-  sampleActivities,
+  sampleActivities, echo, waitForEvents,
 } from './samples.js';

@@ -77,3 +77,21 @@ export const sampleActivities = {
   E1_SayHello: sayHello,
   CalculateDiscount: calculateDiscount,
 } as const satisfies Record<string, Activity<never>>;
+
+/** Echo: returns its input. A minimal orchestration for tests of the client and the HTTP API. */
+export const echo: Orchestrator = function* (ctx) {
+  return ctx.getInput();
+};
+
+/**
+ * WaitForEvents: waits for `input` events named `Item`, counting them in the custom status (`{ received }`), and
+ * returns their data in order. For tests of event delivery, buffering and status streams.
+ */
+export const waitForEvents: Orchestrator<unknown[]> = function* (ctx) {
+  const received: unknown[] = [];
+  for (let i = 0; i < ctx.getInput<number>(); i++) {
+    received.push(yield ctx.waitForExternalEvent('Item'));
+    ctx.setCustomStatus({ received: received.length });
+  }
+  return received;
+};
