@@ -1,7 +1,7 @@
 import { createRuntime, MemoryStore, silentLogger, type Store } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { DexieStore, KeyvalStore } from '../../src/index.js';
-import type { BenchAdapter, BenchApi } from './api.js';
+import type { BenchAdapter } from './api.js';
 
 let runs = 0;
 

@@ -2,7 +2,7 @@ import { createRuntime, silentLogger, type Orchestrator, type Runtime, type Stor
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
-import type { E2eApi, E2eOpenOptions } from './api.js';
+import type { E2eOpenOptions } from './api.js';
 
 /** One activity and custom status per step: `n` values a watcher must see in order. */
 const counter: Orchestrator<number> = function* (ctx) {
