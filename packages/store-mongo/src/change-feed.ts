@@ -141,10 +141,9 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     const decision = decideResume(failure, this.#failures++, this.#o.policy);
     const token: unknown = stream?.resumeToken ?? this.#token;
     const point = resumePointFor(decision, token);
-    const what = failure.kind === 'closed' ? 'closed unexpectedly' : 'failed';
     const how = point ? 'resuming from its last resume token' : 'restarting from now; changes committed meanwhile may be missed';
-    const message = `${this.#o.name}: change stream ${what} (${decision.failure}); ${how} in ${decision.delayMs} ms`;
-    const details = failure.kind === 'error' ? failure.error : undefined;
+    const message = `${this.#o.name}: change stream failed (${decision.failure}); ${how} in ${decision.delayMs} ms`;
+    const details = failure.error;
     if (decision.severity === 'error') this.#o.logger.error(message, details);
     else this.#o.logger.warn(message, details);
     // Operations waiting for the first position must not hang on a failing server; they fail on their own.

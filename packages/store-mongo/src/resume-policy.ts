@@ -1,7 +1,7 @@
 /**
- * The pure part of the change feed: what to do when a change stream fails or ends. The driver already resumes once
- * by itself after a resumable error (a dropped connection, a primary step-down); this policy decides what happens
- * when that was not enough and the stream closed.
+ * The pure part of the change feed: what to do when a change stream fails. The driver already resumes once by itself
+ * after a resumable error (a dropped connection, a primary step-down); this policy decides what happens when that was
+ * not enough and the stream reported an error.
  */
 
 /** Delays of the resume back-off. */
@@ -16,10 +16,10 @@ export interface ResumePolicy {
 export const DEFAULT_RESUME_POLICY: ResumePolicy = { initialDelayMs: 100, maxDelayMs: 10_000 };
 
 /** Why a change stream stopped. */
-export type StreamFailure =
-  | { readonly kind: 'error'; readonly error: unknown }
-  /** The stream closed although nobody closed it and no error was reported. */
-  | { readonly kind: 'closed' };
+export interface StreamFailure {
+  readonly kind: 'error';
+  readonly error: unknown;
+}
 
 /** How bad a failure is. */
 export type FailureClass =
@@ -60,7 +60,6 @@ const RESUMABLE_NAMES = new Set([
  * ```
  */
 export function classifyStreamFailure(failure: StreamFailure): FailureClass {
-  if (failure.kind === 'closed') return 'resumable';
   const e = (typeof failure.error === 'object' && failure.error !== null ? failure.error : {}) as {
     name?: unknown; code?: unknown; errorLabels?: unknown;
   };
@@ -81,7 +80,7 @@ export function classifyStreamFailure(failure: StreamFailure): FailureClass {
  *
  * @example
  * ```ts
- * decideResume({ kind: 'closed' }, 0, DEFAULT_RESUME_POLICY); // { from: 'resume-token', delayMs: 100, ... }
+ * decideResume({ kind: 'error', error: new MongoNetworkError('reset') }, 0); // { from: 'resume-token', delayMs: 100, ... }
  * ```
  */
 export function decideResume(failure: StreamFailure, attempt: number, policy: ResumePolicy = DEFAULT_RESUME_POLICY): ResumeDecision {

@@ -7,6 +7,9 @@ const serverError = (code: number, codeName: string, labels: string[] = []) => {
   return error;
 };
 
+/** A transient failure the driver could not resume by itself. */
+const networkFailure = { kind: 'error', error: new MongoNetworkError('connection reset') } as const;
+
 describe('change stream resume policy', () => {
   it('resumes from the token after transient failures: network, elections, killed cursors, labelled errors', () => {
     const transient = [
@@ -18,7 +21,6 @@ describe('change stream resume policy', () => {
       serverError(1, 'Whatever', ['ResumableChangeStreamError']),
     ];
     for (const error of transient) expect(classifyStreamFailure({ kind: 'error', error }), error.message).toBe('resumable');
-    expect(classifyStreamFailure({ kind: 'closed' })).toBe('resumable');
     expect(decideResume({ kind: 'error', error: transient[0] }, 0)).toEqual({ from: 'resume-token', delayMs: 100, severity: 'warn', failure: 'resumable' });
   });
 
@@ -37,13 +39,13 @@ describe('change stream resume policy', () => {
 
   it('backs off exponentially up to the maximum', () => {
     const policy = { initialDelayMs: 50, maxDelayMs: 1000 };
-    const delays = [0, 1, 2, 3, 4, 5, 10, 1000].map((attempt) => decideResume({ kind: 'closed' }, attempt, policy).delayMs);
+    const delays = [0, 1, 2, 3, 4, 5, 10, 1000].map((attempt) => decideResume(networkFailure, attempt, policy).delayMs);
     expect(delays).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000]);
   });
 
   it('reopens after the last token when it keeps the position, from now otherwise or without a token', () => {
     const token = { _data: '82abc' };
-    const resume = decideResume({ kind: 'closed' }, 0);
+    const resume = decideResume(networkFailure, 0);
     expect(resumePointFor(resume, token)).toEqual({ resumeAfter: token });
     expect(resumePointFor(resume, undefined)).toBeUndefined();
     expect(resumePointFor(resume, null)).toBeUndefined();
