@@ -1,0 +1,325 @@
+import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import type { JsonValue } from '../model/json.js';
+import type { ActivityTask, MessageEvent, OrchestrationMessage } from '../model/message.js';
+import type { WriteRequest, WriteSet } from '../model/write-set.js';
+import { applyEvent } from './apply-event.js';
+import type { OrchestrationExecution, StepResult } from './orchestration-execution.js';
+import { rewindHistory } from './rewind-history.js';
+
+/** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
+export type ParentLink = NonNullable<ExecutionStartedEvent['parentInstance']>;
+
+/** Everything {@link decideStep} needs about one claimed orchestration work item. */
+export interface StepInput {
+  /** The instance as claimed. */
+  readonly state: InstanceState;
+  /** The claimed messages, in arrival order. */
+  readonly messages: readonly OrchestrationMessage[];
+  readonly leaseToken: string;
+  readonly now: Date;
+  /** Makes unique ids (UUIDs); injected to keep the decision pure. */
+  readonly newId: () => string;
+  /** The worker's cached execution, valid for exactly `state.executionId` and `state.historyLength`, if any. */
+  readonly cached?: OrchestrationExecution;
+  /** The stored history of the current execution, once the decision asked for it (`needHistory`). */
+  readonly history?: readonly HistoryEvent[];
+  /** A fresh execution of the instance's orchestrator, to replay the history into. */
+  readonly newExecution: () => OrchestrationExecution;
+}
+
+/** What {@link decideStep} decided. */
+export type StepDecision =
+  | {
+      /** The step cannot be decided without the stored history: call again with `history`. */
+      readonly kind: 'needHistory';
+    }
+  | {
+      readonly kind: 'commit';
+      /** Everything the step writes, under the claim's lease. */
+      readonly writeSet: WriteSet;
+      /** The instance's state after the commit. */
+      readonly state: InstanceState;
+      /** The execution to cache for the next step (at `state`), or `undefined` when it finished or did not run. */
+      readonly execution: OrchestrationExecution | undefined;
+      /** True when the cached execution was used. */
+      readonly cacheHit: boolean;
+      /** History events replayed (cache misses). */
+      readonly eventsReplayed: number;
+      /** New events applied by the step. */
+      readonly eventsApplied: number;
+    };
+
+/**
+ * The step decision: what one claimed orchestration work item commits, as a complete {@link WriteSet}. Every rule
+ * of a step lives here (or in the engine it drives), never in a store or the worker:
+ *
+ * - results of another execution (`continueAsNew`, restart) are consumed and dropped;
+ * - a terminal instance records and ignores what reaches it (results racing a terminate, late events), unless it is
+ *   rewound (Failed + ExecutionRewound) or started again;
+ * - a rewind replays the history without the failures that failed it (`rewindHistory`), rewrites the history and
+ *   bumps `historyEpoch`;
+ * - otherwise the cached execution continues (or a fresh one replays the history) and the step's events, actions,
+ *   custom status, result to a parent and `continueAsNew` become requests; the status comes from {@link applyEvent}
+ *   and `version` grows by one.
+ *
+ * Pure apart from running the orchestrator, which is deterministic; `newId` and `now` are injected.
+ */
+export function decideStep(input: StepInput): StepDecision {
+  const { state } = input;
+  const live = input.messages.filter((m) => !isStaleResult(m, state));
+  const events: HistoryEvent[] = live.map((m) => m.event);
+  const rewinding = state.runtimeStatus === 'Failed' && events.some((e) => e.type === 'ExecutionRewound');
+  const consumed: WriteRequest = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: input.messages.map((m) => m.id) };
+
+  if (isTerminalStatus(state.runtimeStatus) && !rewinding && !events.some((e) => e.type === 'ExecutionStarted')) {
+    const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
+    return {
+      kind: 'commit',
+      writeSet: {
+        lease: { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken },
+        requests: [
+          { type: 'replaceState', state: next },
+          { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events },
+          consumed,
+        ],
+      },
+      state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
+    };
+  }
+
+  let execution: OrchestrationExecution;
+  let baseHistory: readonly HistoryEvent[] | undefined;
+  let eventsReplayed = 0;
+  const cacheHit = input.cached !== undefined && !rewinding;
+  if (input.cached && !rewinding) {
+    execution = input.cached;
+  } else {
+    if (input.history === undefined && (state.historyLength > 0 || rewinding)) return { kind: 'needHistory' };
+    const history = input.history ?? [];
+    execution = input.newExecution();
+    if (rewinding) baseHistory = rewindHistory(history);
+    const before = execution.stats.eventsReplayed;
+    execution.replay(baseHistory ?? history);
+    eventsReplayed = execution.stats.eventsReplayed - before;
+  }
+  const appliedBefore = execution.stats.eventsApplied;
+  const step = execution.step(input.now, events);
+  const { writeSet, state: next } = stepWriteSet({
+    state, step, consumed, leaseToken: input.leaseToken, now: input.now, newId: input.newId,
+    ...(baseHistory ? { baseHistory } : {}),
+    ...(execution.parentInstance ? { parent: execution.parentInstance } : {}),
+  });
+  return {
+    kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit,
+    eventsReplayed, eventsApplied: execution.stats.eventsApplied - appliedBefore,
+  };
+}
+
+interface StepWriteSetInput {
+  readonly state: InstanceState;
+  readonly step: StepResult;
+  readonly consumed: WriteRequest;
+  readonly leaseToken: string;
+  readonly now: Date;
+  readonly newId: () => string;
+  /** Set for a rewind: the history is replaced by `baseHistory` + the step's events. */
+  readonly baseHistory?: readonly HistoryEvent[];
+  readonly parent?: ParentLink;
+}
+
+/** Turns a step's result into its write set. */
+function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: InstanceState } {
+  const { state, step, now } = input;
+  const nowIso = now.toISOString();
+  const id = state.instanceId;
+  let next = step.newEvents.reduce(applyEvent, state);
+  const tasks: ActivityTask[] = [];
+  const after: WriteRequest[] = [];
+
+  for (const action of step.actions) {
+    switch (action.type) {
+      case 'ScheduleTask':
+        tasks.push({
+          id: input.newId(), instanceId: id, executionId: state.executionId, name: action.name,
+          taskScheduledId: action.eventId, attempt: action.attempt, ...(action.input === undefined ? {} : { input: action.input }),
+        });
+        break;
+      case 'CreateTimer':
+        after.push(send(message(input.newId(), id, state.executionId, {
+          type: 'TimerFired', eventId: -1, timestamp: action.fireAt, timerId: action.eventId, fireAt: action.fireAt,
+        }, new Date(action.fireAt))));
+        break;
+      case 'CreateSubOrchestration': {
+        const conflict = message(input.newId(), id, state.executionId, {
+          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: nowIso, taskScheduledId: action.eventId,
+          failureDetails: {
+            errorType: 'InstanceAlreadyExistsError',
+            errorMessage: `A sub-orchestration with id ${JSON.stringify(action.instanceId)} is already running`,
+          },
+        });
+        if (action.instanceId === id) {
+          // The parent itself holds the id: it is running while it schedules the call, so the call fails in it.
+          // When the parent finishes in this same step nobody waits for the answer, and nothing is created over it.
+          if (!step.isFinished) after.push(send(conflict));
+          break;
+        }
+        const start = startOf({
+          instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId,
+          parent: { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId },
+        });
+        after.push({ type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } });
+        break;
+      }
+      default:
+        assertNever(action, 'orchestrator action');
+    }
+  }
+
+  if (input.parent && next.runtimeStatus !== state.runtimeStatus) {
+    const result = parentResult(next, input.parent, nowIso, input.newId);
+    if (result) after.push(send(result));
+  }
+
+  let history: WriteRequest = input.baseHistory
+    ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...step.newEvents] }
+    : { type: 'appendHistory', instanceId: id, from: state.historyLength, events: step.newEvents };
+  if (step.continueAsNew) {
+    // The next execution starts from an empty history, with its start message and the carried events.
+    const executionId = input.newId();
+    history = { type: 'replaceHistory', instanceId: id, events: [] };
+    after.push(send(message(input.newId(), id, undefined, {
+      type: 'ExecutionStarted', eventId: -1, timestamp: nowIso, name: state.name, instanceId: id, executionId,
+      ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
+      ...(input.parent ? { parentInstance: input.parent } : {}),
+    })));
+    for (const event of step.continueAsNew.carryOverEvents) after.push(send(message(input.newId(), id, undefined, event)));
+    next = { ...next, executionId };
+  }
+
+  const historyLength = history.type === 'replaceHistory' ? history.events.length : state.historyLength + history.events.length;
+  const { customStatus: _c, ...withoutCustomStatus } = next;
+  const committed: InstanceState = {
+    ...withoutCustomStatus,
+    ...(step.customStatus === undefined ? {} : { customStatus: step.customStatus }),
+    lastUpdatedTime: now,
+    version: state.version + 1,
+    ...(input.baseHistory ? { historyEpoch: (state.historyEpoch ?? 0) + 1 } : {}),
+    historyLength,
+  };
+  return {
+    state: committed,
+    writeSet: {
+      lease: { kind: 'orchestration', instanceId: id, token: input.leaseToken },
+      // The state goes first: the messages below are delivered against it (a continued execution drops the old
+      // execution's timers; a sub-orchestration sees its parent as it is after this step).
+      requests: [
+        { type: 'replaceState', state: committed },
+        history,
+        input.consumed,
+        ...tasks.map((task): WriteRequest => ({ type: 'insertTask', task })),
+        ...after,
+      ],
+    },
+  };
+}
+
+/** The result a finished sub-orchestration sends its parent. */
+function parentResult(next: InstanceState, parent: ParentLink, timestamp: string, newId: () => string): OrchestrationMessage | undefined {
+  const executionId = parent.executionId;
+  switch (next.runtimeStatus) {
+    case 'Completed':
+      return message(newId(), parent.instanceId, executionId, {
+        type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp, taskScheduledId: parent.taskScheduledId,
+        ...(next.output === undefined ? {} : { result: next.output }),
+      });
+    case 'Failed':
+    case 'Terminated':
+      return message(newId(), parent.instanceId, executionId, {
+        type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp, taskScheduledId: parent.taskScheduledId,
+        failureDetails: next.failureDetails ?? {
+          errorType: 'Terminated',
+          errorMessage: `Sub-orchestration ${JSON.stringify(next.instanceId)} was terminated` +
+            (next.output === undefined ? '' : `: ${JSON.stringify(next.output)}`),
+        },
+      });
+    case 'Pending':
+    case 'Running':
+    case 'ContinuedAsNew':
+    case 'Suspended':
+      return undefined;
+    default:
+      return assertNever(next.runtimeStatus, 'runtime status');
+  }
+}
+
+/** True when a result message belongs to another execution than the instance's current one. */
+export function isStaleResult(message: OrchestrationMessage, state: InstanceState): boolean {
+  return message.executionId !== undefined && message.executionId !== state.executionId;
+}
+
+// ---------------------------------------------------------------- the client's and the activity worker's writes
+
+/** What starting an orchestration needs. */
+export interface StartInput {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly input: JsonValue | undefined;
+  readonly now: Date;
+  readonly newId: () => string;
+  /** The calling orchestration, for sub-orchestrations. */
+  readonly parent?: ParentLink;
+}
+
+/** The new state and ExecutionStarted message of an instance (a new `executionId`). */
+function startOf(input: StartInput): { state: InstanceState; message: OrchestrationMessage } {
+  const { instanceId, name, now } = input;
+  const executionId = input.newId();
+  const withInput = input.input === undefined ? {} : { input: input.input };
+  return {
+    state: {
+      instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId, historyLength: 0,
+      version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId } : {}),
+    },
+    message: message(input.newId(), instanceId, undefined, {
+      type: 'ExecutionStarted', eventId: -1, timestamp: now.toISOString(), name, instanceId, executionId, ...withInput,
+      ...(input.parent ? { parentInstance: input.parent } : {}),
+    }),
+  };
+}
+
+/**
+ * The write set of a client start: creates the instance with its start message (a new execution id); fails with
+ * `InstanceAlreadyExistsError` when a non-terminal instance has the id, replaces a terminal one.
+ */
+export function decideStart(input: StartInput): WriteSet {
+  const { state, message: start } = startOf(input);
+  return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' } }] };
+}
+
+/** The write set that sends `message` to an existing instance; `InstanceNotFoundError` when there is none. */
+export function decideSend(message: OrchestrationMessage): WriteSet {
+  return { requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] };
+}
+
+/**
+ * The write set of a finished activity: deletes its task and delivers the result (dropped when the instance is gone
+ * or runs another execution), under the task's lease.
+ */
+export function decideActivityResult(taskId: string, leaseToken: string, result: OrchestrationMessage): WriteSet {
+  return {
+    lease: { kind: 'activity', taskId, token: leaseToken },
+    requests: [{ type: 'deleteTask', taskId }, { type: 'insertMessage', message: result, ifMissing: 'drop' }],
+  };
+}
+
+/** A message to deliver within a step's write set (dropped when its instance is gone). */
+function send(message: OrchestrationMessage): WriteRequest {
+  return { type: 'insertMessage', message, ifMissing: 'drop' };
+}
+
+function message(
+  id: string, instanceId: string, executionId: string | undefined, event: MessageEvent, visibleAt?: Date,
+): OrchestrationMessage {
+  return { id, instanceId, ...(executionId === undefined ? {} : { executionId }), event, ...(visibleAt ? { visibleAt } : {}) };
+}

@@ -1,0 +1,116 @@
+import type { HistoryEvent } from './history-event.js';
+import type { InstanceState } from './instance-status.js';
+import type { ActivityTask, OrchestrationMessage } from './message.js';
+
+/**
+ * A write set: everything one operation writes, decided in advance by pure code (`engine/decide-step.ts` for an
+ * orchestration step, `engine/decide-client.ts` for the client's writes, the worker for an activity result) and
+ * executed by a store atomically, all or nothing, in one transaction. Compare the requests of Dexie's DBCore: plain,
+ * readonly data, no callbacks.
+ *
+ * A store executes the requests in order. The few conditions a write set carries (does an instance exist, is it
+ * terminal, does a result still belong to its execution) are evaluated inside the transaction by one shared pure
+ * function, `planWriteSet` in `@durable-rx/runtime/store-kit`; a store never decides them itself.
+ */
+export interface WriteSet {
+  /**
+   * The lease the write needs. The store refuses the whole write set with `LeaseLostError` and writes nothing when
+   * the lease is no longer held (it was taken over, or the work item is gone). Absent: no lease is needed (the
+   * client's writes).
+   */
+  readonly lease?: WriteLease;
+  /** Applied in this order. */
+  readonly requests: readonly WriteRequest[];
+}
+
+/**
+ * The lease a {@link WriteSet} commits under. An orchestration lease is released by the commit; an activity task is
+ * deleted by its own `deleteTask` request.
+ */
+export type WriteLease =
+  | { readonly kind: 'orchestration'; readonly instanceId: string; readonly token: string }
+  | { readonly kind: 'activity'; readonly taskId: string; readonly token: string };
+
+/** One request of a {@link WriteSet}, keyed by `type`. Every switch over it ends in `assertNever`. */
+export type WriteRequest =
+  | CreateInstanceWrite
+  | ReplaceStateWrite
+  | AppendHistoryWrite
+  | ReplaceHistoryWrite
+  | DeleteMessagesWrite
+  | InsertMessageWrite
+  | InsertTaskWrite
+  | DeleteTaskWrite;
+
+/**
+ * Creates an instance with its start message. When the id is taken by a terminal instance (Completed, Failed,
+ * Terminated), that instance is replaced: its history, pending messages and activity tasks are dropped and the new
+ * state gets the old `version` + 1 (1 for a new id), so change-feed subscribers order the new execution after the
+ * old one. When the id is taken by a non-terminal instance, `ifRunning` says what happens.
+ */
+export interface CreateInstanceWrite {
+  readonly type: 'createInstance';
+  /** The new state; its `version` is ignored (see above). */
+  readonly state: InstanceState;
+  /** The ExecutionStarted message. */
+  readonly message: OrchestrationMessage;
+  /**
+   * `fail`: the whole write set is refused with `InstanceAlreadyExistsError` (a client start).
+   * `notify`: nothing is created and `message` is delivered instead (a sub-orchestration: the failure to its parent).
+   */
+  readonly ifRunning: { readonly kind: 'fail' } | { readonly kind: 'notify'; readonly message: OrchestrationMessage };
+}
+
+/** Replaces the state of an existing instance (with its new `version`, `historyLength`, status...). */
+export interface ReplaceStateWrite {
+  readonly type: 'replaceState';
+  readonly state: InstanceState;
+}
+
+/**
+ * Appends events to the current execution's history. `from` is the position of the first one, the number of events
+ * stored before (the `historyLength` of the state the decision started from).
+ */
+export interface AppendHistoryWrite {
+  readonly type: 'appendHistory';
+  readonly instanceId: string;
+  readonly from: number;
+  readonly events: readonly HistoryEvent[];
+}
+
+/** Drops the stored history of an instance (an earlier execution's, or one rewritten by a rewind) and writes `events` from position 0. */
+export interface ReplaceHistoryWrite {
+  readonly type: 'replaceHistory';
+  readonly instanceId: string;
+  readonly events: readonly HistoryEvent[];
+}
+
+/** Deletes pending messages of an instance (those a step consumed); ids that are gone are skipped. */
+export interface DeleteMessagesWrite {
+  readonly type: 'deleteMessages';
+  readonly instanceId: string;
+  readonly messageIds: readonly string[];
+}
+
+/**
+ * Appends a message to an instance, after all earlier messages of that instance (timers carry `visibleAt`). It is
+ * dropped when its `executionId` is set and the instance runs another execution, and when the instance does not
+ * exist, unless `ifMissing` is `fail`: then the whole write set is refused with `InstanceNotFoundError`.
+ */
+export interface InsertMessageWrite {
+  readonly type: 'insertMessage';
+  readonly message: OrchestrationMessage;
+  readonly ifMissing: 'drop' | 'fail';
+}
+
+/** Adds an activity task. */
+export interface InsertTaskWrite {
+  readonly type: 'insertTask';
+  readonly task: ActivityTask;
+}
+
+/** Deletes an activity task (the one whose result the write set delivers). */
+export interface DeleteTaskWrite {
+  readonly type: 'deleteTask';
+  readonly taskId: string;
+}

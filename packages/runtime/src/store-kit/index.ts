@@ -1,0 +1,24 @@
+/**
+ * `@durable-rx/runtime/store-kit`: what a Store adapter is written against. A store claims work with its own queries
+ * and leases, and executes {@link WriteSet}s: it checks the lease, reads the instances {@link instanceIdsOf} names,
+ * lets {@link planWriteSet} decide every condition, and writes the resulting {@link WritePlan} in one transaction.
+ * It makes no domain decision of its own. `MemoryStore` is the reference executor.
+ *
+ * The Store port executes write sets through one method, `commit(writeSet: WriteSet): Promise<void>`, which
+ * replaces `createInstance`, `sendMessage`, `commitOrchestration` and `completeActivity`: it throws the `DurableError`
+ * of `planWriteSet` or the lease check (`leaseLostError`) and then writes nothing.
+ *
+ * @packageDocumentation
+ */
+export type {
+  AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
+  ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
+} from '../model/write-set.js';
+export {
+  instanceIdsOf, leaseLostError, planWriteSet, type PlannedChange, type PlannedHistory, type PlannedState, type WritePlan,
+} from '../store/plan-write-set.js';
+export {
+  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, comparePageKeys, copyStoreValue, decodeContinuationToken, encodeContinuationToken,
+  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, type PageKey,
+} from '../store/store-helpers.js';
+export { assertNever } from '../model/history-event.js';

@@ -1,0 +1,220 @@
+import { InstanceAlreadyExistsError } from '../model/errors/instance-already-exists-error.js';
+import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { LeaseLostError } from '../model/errors/lease-lost-error.js';
+import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import type { ActivityTask, OrchestrationMessage } from '../model/message.js';
+import type { WriteLease, WriteSet } from '../model/write-set.js';
+
+/**
+ * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
+ * instances it touches: what a store writes, unconditionally, in one transaction. Produced by {@link planWriteSet}
+ * (the one place where the conditions are decided, as rxdb's `categorizeBulkWriteRows` does for its storages).
+ *
+ * A store applies it in this order: delete the data of the `replaced` instances, then the history writes, message
+ * deletions, task deletions, task and message inserts, and finally the instance rows of `states` (releasing the
+ * orchestration lease of the write set, if any).
+ */
+export interface WritePlan {
+  /**
+   * Terminal instances that a `createInstance` replaces: delete their history, pending messages and activity tasks
+   * first. Their rows are rewritten through `states`.
+   */
+  readonly replaced: readonly string[];
+  /** History writes per instance, in order. `replace`: drop the stored history first, then write from position 0. */
+  readonly history: readonly PlannedHistory[];
+  /** Pending messages to delete (ids that are gone are skipped). */
+  readonly deleteMessages: readonly { readonly instanceId: string; readonly messageIds: readonly string[] }[];
+  /** Activity tasks to delete. */
+  readonly deleteTasks: readonly string[];
+  /** Activity tasks to add, in order. */
+  readonly insertTasks: readonly ActivityTask[];
+  /** Messages to append, in arrival order; every target exists once the plan is applied. */
+  readonly insertMessages: readonly OrchestrationMessage[];
+  /**
+   * The final state of every instance the write set creates or changes, in the order of their first change. `isNew`:
+   * the instance did not exist before or was replaced (its row starts empty: no lease, no pending messages but
+   * those of `insertMessages`).
+   */
+  readonly states: readonly PlannedState[];
+  /** The snapshots to publish on `changes$` after the commit, in commit order. */
+  readonly changes: readonly PlannedChange[];
+  /** True when claimable work was written (a message, a task) or released (an orchestration lease). */
+  readonly work: boolean;
+}
+
+/** A history write of a {@link WritePlan}. */
+export interface PlannedHistory {
+  readonly instanceId: string;
+  /** Drop the stored history first (then `from` is 0). */
+  readonly replace: boolean;
+  /** Position of the first event. */
+  readonly from: number;
+  readonly events: readonly HistoryEvent[];
+}
+
+/** The final state of one instance in a {@link WritePlan}. */
+export interface PlannedState {
+  readonly state: InstanceState;
+  /** Created, or replaced over a terminal instance: the row starts empty. */
+  readonly isNew: boolean;
+  /** The state as stored before the write set, if any. */
+  readonly before: InstanceState | undefined;
+}
+
+/** One snapshot to publish: the state after a change, and the `version` it follows (0 for a new id). */
+export interface PlannedChange {
+  readonly instanceId: string;
+  readonly previousVersion: number;
+  readonly state: InstanceState;
+}
+
+/**
+ * The ids of every instance whose stored state {@link planWriteSet} needs: read them in the transaction that
+ * applies the write set.
+ */
+export function instanceIdsOf(writeSet: WriteSet): string[] {
+  const ids = new Set<string>();
+  if (writeSet.lease?.kind === 'orchestration') ids.add(writeSet.lease.instanceId);
+  for (const request of writeSet.requests) {
+    switch (request.type) {
+      case 'createInstance':
+        ids.add(request.state.instanceId);
+        if (request.ifRunning.kind === 'notify') ids.add(request.ifRunning.message.instanceId);
+        break;
+      case 'replaceState':
+        ids.add(request.state.instanceId);
+        break;
+      case 'insertMessage':
+        ids.add(request.message.instanceId);
+        break;
+      case 'appendHistory':
+      case 'replaceHistory':
+      case 'deleteMessages':
+      case 'insertTask':
+      case 'deleteTask':
+        break;
+      default:
+        assertNever(request, 'write request');
+    }
+  }
+  return [...ids];
+}
+
+/**
+ * Turns a write set into the row changes a store writes, deciding every condition it carries against `stored`: the
+ * state of each instance of {@link instanceIdsOf} as the store has it inside its transaction (`undefined`: no such
+ * instance). Pure; throws the `DurableError` that refuses the whole write set (`InstanceAlreadyExistsError`,
+ * `InstanceNotFoundError`), and then the store writes nothing. The lease is the store's to check, before.
+ *
+ * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
+ * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`); a
+ * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
+ * execution's id. Requests see the effects of earlier requests of the same write set.
+ */
+export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, InstanceState | undefined>): WritePlan {
+  const current = new Map<string, InstanceState | undefined>(stored);
+  const states = new Map<string, PlannedState>();
+  const replaced: string[] = [];
+  const history: PlannedHistory[] = [];
+  const deleteMessages: { instanceId: string; messageIds: readonly string[] }[] = [];
+  const deleteTasks: string[] = [];
+  let insertTasks: ActivityTask[] = [];
+  let insertMessages: OrchestrationMessage[] = [];
+  const changes: PlannedChange[] = [];
+
+  const setState = (state: InstanceState, isNew: boolean): void => {
+    const id = state.instanceId;
+    const previous = current.get(id);
+    const known = states.get(id);
+    states.set(id, { state, isNew: isNew || (known?.isNew ?? false), before: known ? known.before : stored.get(id) });
+    current.set(id, state);
+    changes.push({ instanceId: id, previousVersion: previous?.version ?? 0, state });
+  };
+  const deliver = (message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void => {
+    const target = current.get(message.instanceId);
+    if (!target) {
+      if (ifMissing === 'fail') throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
+      return;
+    }
+    if (message.executionId !== undefined && message.executionId !== target.executionId) return;
+    insertMessages.push(message);
+  };
+
+  for (const request of writeSet.requests) {
+    switch (request.type) {
+      case 'createInstance': {
+        const id = request.state.instanceId;
+        const existing = current.get(id);
+        if (existing && !isTerminalStatus(existing.runtimeStatus)) {
+          const { ifRunning } = request;
+          switch (ifRunning.kind) {
+            case 'fail':
+              throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists and is ${existing.runtimeStatus}`);
+            case 'notify':
+              deliver(ifRunning.message, 'drop');
+              break;
+            default:
+              assertNever(ifRunning, 'ifRunning');
+          }
+          break;
+        }
+        if (existing) {
+          // Everything written so far for the replaced execution goes with it.
+          if (stored.get(id) !== undefined && !replaced.includes(id)) replaced.push(id);
+          insertMessages = insertMessages.filter((m) => m.instanceId !== id);
+          insertTasks = insertTasks.filter((t) => t.instanceId !== id);
+          for (let i = history.length - 1; i >= 0; i--) if (history[i]!.instanceId === id) history.splice(i, 1);
+        }
+        setState({ ...request.state, version: (existing?.version ?? 0) + 1 }, true);
+        deliver(request.message, 'drop');
+        break;
+      }
+      case 'replaceState':
+        if (!current.get(request.state.instanceId)) {
+          throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(request.state.instanceId)}`);
+        }
+        setState(request.state, false);
+        break;
+      case 'appendHistory':
+        if (request.events.length > 0) history.push({ instanceId: request.instanceId, replace: false, from: request.from, events: request.events });
+        break;
+      case 'replaceHistory':
+        history.push({ instanceId: request.instanceId, replace: true, from: 0, events: request.events });
+        break;
+      case 'deleteMessages':
+        if (request.messageIds.length > 0) deleteMessages.push({ instanceId: request.instanceId, messageIds: request.messageIds });
+        break;
+      case 'insertMessage':
+        deliver(request.message, request.ifMissing);
+        break;
+      case 'insertTask':
+        insertTasks.push(request.task);
+        break;
+      case 'deleteTask':
+        deleteTasks.push(request.taskId);
+        break;
+      default:
+        assertNever(request, 'write request');
+    }
+  }
+
+  return {
+    replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages,
+    states: [...states.values()],
+    changes,
+    work: insertMessages.length > 0 || insertTasks.length > 0 || writeSet.lease?.kind === 'orchestration',
+  };
+}
+
+/** The error a store throws when the lease of a write set is no longer held; the same text on every store. */
+export function leaseLostError(lease: WriteLease): LeaseLostError {
+  switch (lease.kind) {
+    case 'orchestration':
+      return new LeaseLostError(`Lease on ${JSON.stringify(lease.instanceId)} is no longer held; the step was not committed`);
+    case 'activity':
+      return new LeaseLostError(`Lease on activity task ${JSON.stringify(lease.taskId)} is no longer held`);
+    default:
+      return assertNever(lease, 'lease');
+  }
+}
