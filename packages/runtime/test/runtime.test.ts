@@ -269,6 +269,46 @@ describe('runtime', () => {
     expect(done.failureDetails?.errorMessage).toContain('No activity named "Missing"');
   });
 
+  it('resolves only registered names: constructor, toString and __proto__ are unknown activities and orchestrators', async () => {
+    const store = new MemoryStore();
+    const runtime = await start({
+      store,
+      orchestrators: {
+        CallsInherited: function* (ctx) {
+          const outcomes: string[] = [];
+          for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+            try {
+              yield ctx.callActivity(name, 'x');
+              outcomes.push(`${name}: completed`);
+            } catch (error) {
+              outcomes.push(`${name}: ${(error as Error).message}`);
+            }
+          }
+          return outcomes;
+        },
+      },
+    });
+    const id = await runtime.client.startNew('CallsInherited');
+    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 30_000 });
+    expect(done.runtimeStatus).toBe('Completed');
+    expect(done.output).toEqual([
+      expect.stringMatching(/^constructor: .*No activity named "constructor"/),
+      expect.stringMatching(/^toString: .*No activity named "toString"/),
+      expect.stringMatching(/^__proto__: .*No activity named "__proto__"/),
+      expect.stringMatching(/^hasOwnProperty: .*No activity named "hasOwnProperty"/),
+    ]);
+    // A bare client does not know the registry: the runtime must fail these, not run Object.prototype members.
+    const bare = createClient({ store });
+    for (const name of ['constructor', 'toString']) {
+      const unknown = await bare.startNew(name);
+      const failed = await runtime.client.waitForCompletion(unknown, { timeoutMs: 30_000 });
+      expect(failed.runtimeStatus).toBe('Failed');
+      expect(failed.failureDetails?.errorType).toBe('OrchestratorNotFoundError');
+    }
+    // The runtime's own client refuses them up front.
+    await expect(runtime.client.startNew('constructor')).rejects.toMatchObject({ code: 'invalid-argument' });
+  });
+
   it('steps a long orchestration from the cache: the 1,000th step replays nothing', async () => {
     const runtime = await start({
       orchestrators: {

@@ -72,13 +72,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const ownsStore = options.store === undefined;
   const store = options.store ?? new MemoryStore();
   const clock = options.clock ?? systemClock;
-  for (const [name, fn] of Object.entries(options.orchestrators)) {
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`orchestrator ${JSON.stringify(name)} must be a generator function`);
-  }
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRuntime needs an options object');
+  const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
+  const activities = registry<Activity>(options.activities ?? {}, 'activity');
   const worker = new Worker({
     store,
-    orchestrators: options.orchestrators,
-    activities: options.activities ?? {},
+    orchestrators,
+    activities,
     clock,
     logger: options.logger ?? consoleLogger,
     owner: options.workerId ?? crypto.randomUUID(),
@@ -89,7 +89,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     cacheSize: options.cacheSize ?? 1000,
     customStatusLimitBytes: positive(options.customStatusLimitBytes, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, 'customStatusLimitBytes'),
   });
-  const client = new LocalClient({ store, clock, knownOrchestrators: new Set(Object.keys(options.orchestrators)) });
+  const client = new LocalClient({ store, clock, knownOrchestrators: new Set(orchestrators.keys()) });
   let started = false;
   let stopped: Promise<void> | undefined;
   return {
@@ -118,4 +118,18 @@ function positive(value: number | undefined, fallback: number, what: string): nu
   if (value === undefined) return fallback;
   if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${what} must be a positive number`);
   return value;
+}
+
+/**
+ * The functions of an `orchestrators` / `activities` option as a Map of its own enumerable entries, so a name such
+ * as `constructor` or `toString` resolves only when it was registered, never to an `Object.prototype` member.
+ */
+function registry<T>(record: Readonly<Record<string, T>> | undefined, what: string): ReadonlyMap<string, T> {
+  if (record === null || typeof record !== 'object') throw new InvalidArgumentError(`the ${what} registry must be an object of functions`);
+  const map = new Map<string, T>();
+  for (const [name, fn] of Object.entries(record)) {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`${what} ${JSON.stringify(name)} must be a function`);
+    map.set(name, fn);
+  }
+  return map;
 }

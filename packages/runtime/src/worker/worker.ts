@@ -22,8 +22,10 @@ const MAX_PUMP_RETRY_MS = 30_000;
 /** Settings of a {@link Worker}. */
 export interface WorkerOptions {
   readonly store: Store;
-  readonly orchestrators: Readonly<Record<string, Orchestrator>>;
-  readonly activities: Readonly<Record<string, Activity>>;
+  /** Registered orchestrators by name: a Map, so only registered names resolve (never `Object.prototype` members). */
+  readonly orchestrators: ReadonlyMap<string, Orchestrator>;
+  /** Registered activities by name (a Map, as `orchestrators`). */
+  readonly activities: ReadonlyMap<string, Activity>;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Worker id, recorded in leases. */
@@ -227,7 +229,7 @@ export class Worker {
         this.#metrics.cacheHits++;
       } else {
         if (state.historyLength > 0) this.#metrics.cacheMisses++;
-        const orchestrator = this.#o.orchestrators[state.name];
+        const orchestrator = this.#o.orchestrators.get(state.name);
         execution = new OrchestrationExecution(orchestrator ?? unknownOrchestrator(state.name), {
           customStatusLimitBytes: this.#o.customStatusLimitBytes,
         });
@@ -269,7 +271,7 @@ export class Worker {
 
   async #runActivity(item: ActivityWorkItem): Promise<void> {
     const { task, lease } = item;
-    const activity = this.#o.activities[task.name];
+    const activity = this.#o.activities.get(task.name);
     const timestamp = () => this.#o.clock.now().toISOString();
     const heartbeat = this.#heartbeat(task.id, lease.token);
     let result: OrchestrationMessage;
