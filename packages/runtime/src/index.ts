@@ -38,8 +38,13 @@ export {
 } from './model/instance-status.js';
 export * from './model/history-event.js';
 export type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from './model/message.js';
-export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from './model/json.js';
-export { assertValidInstanceId, assertValidName, MAX_INSTANCE_ID_LENGTH } from './model/validation.js';
+export { toPlainJson, jsonByteLength, assertJsonSize, MAX_JSON_DEPTH, type JsonValue } from './model/json.js';
+export {
+  assertValidInstanceId, assertValidName, assertWellFormed, MAX_INSTANCE_ID_LENGTH, readOptions, resolveTimeoutMs,
+  runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
+  type ValidInstanceQuery, type ValidPurgeFilter,
+} from './model/validation.js';
+export { timeoutAfter, MAX_TIMER_DELAY_MS } from './client/timeout-after.js';
 export { DurableError, isDurableError, type DurableErrorOptions } from './model/errors/durable-error.js';
 export { InstanceNotFoundError } from './model/errors/instance-not-found-error.js';
 export { InstanceAlreadyExistsError } from './model/errors/instance-already-exists-error.js';

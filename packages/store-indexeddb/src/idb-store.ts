@@ -1,7 +1,7 @@
 import {
   InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotTerminalError, LeaseLostError, StoreClosedError,
   TERMINAL_RUNTIME_STATUSES, comparePageKeys, decodeContinuationToken, encodeContinuationToken, isTerminalStatus,
-  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance,
+  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance, validateInstanceQuery, validatePurgeFilter,
   type ActivityCompletion, type ActivityWorkItem, type ClaimOptions, type CreateInstanceRequest, type DurableError,
   type HistoryEvent, type InstancePage, type OrchestrationMessage, type InstanceQuery, type InstanceState, type Lease, type OrchestrationCommit,
   type OrchestrationRuntimeStatus, type OrchestrationWorkItem, type PageKey, type PurgeFilter, type StatusChange,
@@ -247,7 +247,8 @@ export abstract class IdbStore implements Store {
     return this.#run('getHistory', 'readonly', HISTORY, (tx) => tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0)));
   }
 
-  async queryInstances(query: InstanceQuery): Promise<InstancePage> {
+  async queryInstances(request: InstanceQuery): Promise<InstancePage> {
+    const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     const pageSize = pageSizeOf(query);
     const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
     const rows = await this.#run('queryInstances', 'readonly', INSTANCES, (tx) =>
@@ -276,7 +277,8 @@ export abstract class IdbStore implements Store {
     return writes.changes.length;
   }
 
-  async purgeInstances(filter: PurgeFilter): Promise<number> {
+  async purgeInstances(request: PurgeFilter): Promise<number> {
+    const filter = validatePurgeFilter(request); // refused before anything is deleted
     const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
     const writes = await this.#write('purgeInstances', ALL, async (ws, tx) => {
       const scan = scanOf({ createdTimeFrom: filter.createdTimeFrom, ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}) }, undefined);

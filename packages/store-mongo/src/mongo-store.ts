@@ -1,7 +1,7 @@
 import {
   InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError,
   StoreClosedError, consoleLogger, decodeContinuationToken, encodeContinuationToken, isTerminalStatus, matchesPurgeFilter,
-  matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance,
+  matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance, validateInstanceQuery, validatePurgeFilter,
   type ActivityCompletion, type ActivityWorkItem, type ClaimOptions, type CreateInstanceRequest, type HistoryEvent,
   type InstancePage, type InstanceQuery, type InstanceState, type Lease, type Logger, type OrchestrationCommit,
   type OrchestrationMessage,
@@ -417,7 +417,8 @@ export class MongoStore implements Store {
     });
   }
 
-  async queryInstances(query: InstanceQuery): Promise<InstancePage> {
+  async queryInstances(request: InstanceQuery): Promise<InstancePage> {
+    const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     return this.#op('querying instances', async () => {
       const pageSize = pageSizeOf(query);
       const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
@@ -469,7 +470,8 @@ export class MongoStore implements Store {
       }));
   }
 
-  async purgeInstances(filter: PurgeFilter): Promise<number> {
+  async purgeInstances(request: PurgeFilter): Promise<number> {
+    const filter = validatePurgeFilter(request); // refused before anything is deleted
     return this.#op('purging instances', async () => {
       const mongoFilter = buildPurgeFilter(filter);
       const ids = (await this.#instances.find(mongoFilter, { projection: { _id: 1 } }).toArray()).map((d) => d._id);

@@ -1,6 +1,6 @@
 import {
   concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of, scan,
-  takeUntil, takeWhile, timer,
+  takeUntil, takeWhile,
 } from 'rxjs';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
@@ -10,9 +10,12 @@ import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
-import { assertOptionalDate, assertValidInstanceId, assertValidName } from '../model/validation.js';
+import {
+  assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, resolveTimeoutMs, validateInstanceFilter,
+  validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
+} from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
-import type { InstanceQuery, StatusChange, Store } from '../store/store.js';
+import type { StatusChange, Store } from '../store/store.js';
 import type { Clock } from '../worker/clock.js';
 import type {
   DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions, InstanceFilter, InstancesPage,
@@ -22,6 +25,7 @@ import { ChangeRouter } from './change-router.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
+import { timeoutAfter } from './timeout-after.js';
 
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
@@ -56,9 +60,10 @@ export class LocalClient implements DurableClient {
     if (this.#known && !this.#known.has(name)) {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
-    const instanceId = options.instanceId ?? crypto.randomUUID();
+    const given = readOptions(options, 'startNew options', ['input', 'instanceId']);
+    const instanceId = given.instanceId ?? crypto.randomUUID();
     assertValidInstanceId(instanceId);
-    const input = toPlainJson(options.input, 'input');
+    const input = toPlainJson(given.input, 'input');
     const now = this.#clock.now();
     const executionId = crypto.randomUUID();
     await this.#store.createInstance({
@@ -79,23 +84,24 @@ export class LocalClient implements DurableClient {
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
+    const { showHistory, showHistoryOutput, showInput } = readOptions(options, 'getStatus options', ['showHistory', 'showHistoryOutput', 'showInput']);
+    assertOptionalBoolean(showHistory, 'showHistory');
+    assertOptionalBoolean(showHistoryOutput, 'showHistoryOutput');
+    assertOptionalBoolean(showInput, 'showInput');
     const state = await this.#store.getInstance(instanceId);
     if (!state) return undefined;
-    const status = toInstanceStatus(state, options);
-    if (!options.showHistory) return status;
+    const status = toInstanceStatus(state, showInput === undefined ? {} : { showInput });
+    if (!showHistory) return status;
     const history = await this.#store.getHistory(instanceId);
-    return { ...status, history: options.showHistoryOutput ? history : history.map(withoutPayload) };
+    return { ...status, history: showHistoryOutput ? history : history.map(withoutPayload) };
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
-    const storeQuery = toStoreQuery(query);
-    const page = await this.#store.queryInstances({
-      ...storeQuery,
-      ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }),
-      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
-    });
+    const storeQuery = validateInstanceQuery(query);
+    const show = showInputOf(query);
+    const page = await this.#store.queryInstances(storeQuery);
     return {
-      instances: page.instances.map((s) => toInstanceStatus(s, query)),
+      instances: page.instances.map((s) => toInstanceStatus(s, show)),
       ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken }),
     };
   }
@@ -104,8 +110,9 @@ export class LocalClient implements DurableClient {
     return this.getStatusBy({});
   }
 
-  getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
-    return followPages((token) => this.listInstances({ ...filter, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
+  async getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
+    const valid = { ...validateInstanceFilter(filter), ...showInputOf(filter) };
+    return followPages((token) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
@@ -151,19 +158,15 @@ export class LocalClient implements DurableClient {
   }
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {
-    if (!filter || !(filter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError('createdTimeFrom (a Date) is required');
-    assertOptionalDate(filter.createdTimeFrom, 'createdTimeFrom');
-    assertOptionalDate(filter.createdTimeTo, 'createdTimeTo');
-    return { instancesDeleted: await this.#store.purgeInstances(filter) };
+    return { instancesDeleted: await this.#store.purgeInstances(validatePurgeFilter(filter)) };
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
-    if (!(timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
+    const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
     await this.#existing(instanceId);
     const latest = await firstValueFrom(
       this.status$(instanceId).pipe(
-        takeUntil(timer(timeoutMs)),
+        takeUntil(timeoutAfter(timeoutMs)),
         takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
         last(undefined, undefined),
       ),
@@ -185,7 +188,8 @@ export class LocalClient implements DurableClient {
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
-    const query = toStoreQuery(instanceFilter);
+    const query = validateInstanceFilter(instanceFilter);
+    const show = showInputOf(instanceFilter);
     return defer(() => {
       type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
       const initial$ = defer(() => this.#queryAll(query)).pipe(map((states): Ev => ({ kind: 'initial', states })));
@@ -215,7 +219,7 @@ export class LocalClient implements DurableClient {
         map((acc) =>
           [...acc.members.values()]
             .sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b)))
-            .map((s) => toInstanceStatus(s, instanceFilter)),
+            .map((s) => toInstanceStatus(s, show)),
         ),
       );
     });
@@ -253,7 +257,10 @@ export class LocalClient implements DurableClient {
 
   createHttpManagementPayload(instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {}): HttpManagementPayload {
     assertValidInstanceId(instanceId);
-    return createHttpManagementPayload(instanceId, baseUrl, options);
+    if (typeof baseUrl !== 'string') throw new InvalidArgumentError('baseUrl must be a string');
+    const { key } = readOptions(options, 'createHttpManagementPayload options', ['key']);
+    if (key !== undefined && typeof key !== 'string') throw new InvalidArgumentError('key must be a string');
+    return createHttpManagementPayload(instanceId, baseUrl, key === undefined ? {} : { key });
   }
 
   // ---------------------------------------------------------------- helpers
@@ -294,7 +301,7 @@ export class LocalClient implements DurableClient {
     });
   }
 
-  #queryAll(query: InstanceQuery): Promise<InstanceState[]> {
+  #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
     return followPages((token) => this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
@@ -332,7 +339,7 @@ function isNewer(next: InstanceState | undefined, current: InstanceState | undef
   return next.version > current.version;
 }
 
-function applyChange(members: Map<string, InstanceState>, change: StatusChange, query: InstanceQuery): boolean {
+function applyChange(members: Map<string, InstanceState>, change: StatusChange, query: ValidInstanceFilter): boolean {
   const known = members.get(change.instanceId);
   const state = change.state;
   if (!state || !matchesQuery(state, query)) {
@@ -343,21 +350,11 @@ function applyChange(members: Map<string, InstanceState>, change: StatusChange, 
   return true;
 }
 
-function toStoreQuery(filter: InstanceFilter): InstanceQuery {
-  if (filter.runtimeStatus !== undefined && !Array.isArray(filter.runtimeStatus)) {
-    throw new InvalidArgumentError('runtimeStatus must be an array of statuses');
-  }
-  assertOptionalDate(filter.createdTimeFrom, 'createdTimeFrom');
-  assertOptionalDate(filter.createdTimeTo, 'createdTimeTo');
-  if (filter.instanceIdPrefix !== undefined && typeof filter.instanceIdPrefix !== 'string') {
-    throw new InvalidArgumentError('instanceIdPrefix must be a string');
-  }
-  return {
-    ...(filter.runtimeStatus ? { runtimeStatus: filter.runtimeStatus } : {}),
-    ...(filter.createdTimeFrom ? { createdTimeFrom: filter.createdTimeFrom } : {}),
-    ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}),
-    ...(filter.instanceIdPrefix !== undefined ? { instanceIdPrefix: filter.instanceIdPrefix } : {}),
-  };
+/** The `showInput` member of a query or filter, checked. */
+function showInputOf(options: unknown): { readonly showInput?: boolean } {
+  const { showInput } = readOptions(options, 'filter', ['showInput']);
+  assertOptionalBoolean(showInput, 'showInput');
+  return showInput === undefined ? {} : { showInput };
 }
 
 function reasonOf(reason: string | undefined): { reason?: string } {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { ALL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
-import { assertValidInstanceId } from '../model/validation.js';
+import type { OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import { assertValidInstanceId, runtimeStatusNamed } from '../model/validation.js';
 
 /**
  * Parsers for the HTTP API's path and query parameters. Each returns `undefined` for an absent parameter and throws
@@ -51,7 +51,7 @@ export function parseRuntimeStatuses(params: URLSearchParams, name: string): Orc
   for (const part of raw.flatMap((value) => value.split(','))) {
     const trimmed = part.trim();
     if (trimmed === '') continue;
-    const status = ALL_RUNTIME_STATUSES.find((s) => s.toLowerCase() === trimmed.toLowerCase());
+    const status = runtimeStatusNamed(trimmed, true);
     if (!status) throw new InvalidArgumentError(`${name} has an unknown status ${JSON.stringify(trimmed)}`);
     if (!statuses.includes(status)) statuses.push(status);
   }

@@ -7,6 +7,7 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type {
   ActivityCompletion, ActivityWorkItem, ClaimOptions, CreateInstanceRequest, InstancePage, InstanceQuery,
   OrchestrationCommit, OrchestrationWorkItem, PurgeFilter, StatusChange, Store, StoreCapabilities,
@@ -176,7 +177,8 @@ export class MemoryStore implements Store {
     return clone(history.slice(options?.fromIndex ?? 0));
   }
 
-  async queryInstances(query: InstanceQuery): Promise<InstancePage> {
+  async queryInstances(request: InstanceQuery): Promise<InstancePage> {
+    const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     this.#ensureOpen();
     const pageSize = pageSizeOf(query);
     const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
@@ -203,7 +205,8 @@ export class MemoryStore implements Store {
     return 1;
   }
 
-  async purgeInstances(filter: PurgeFilter): Promise<number> {
+  async purgeInstances(request: PurgeFilter): Promise<number> {
+    const filter = validatePurgeFilter(request); // refused before anything is deleted
     this.#ensureOpen();
     const ids = [...this.#instances.values()].filter((r) => matchesPurgeFilter(r.state, filter)).map((r) => r.state.instanceId);
     for (const id of ids) this.#delete(id);

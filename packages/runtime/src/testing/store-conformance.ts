@@ -394,6 +394,15 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await expect(store.queryInstances({ continuationToken: 'not-a-token' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
         await expect(store.queryInstances({ pageSize: 0 })).rejects.toMatchObject({ code: 'invalid-argument' });
       });
+
+      it('refuses a runtimeStatus that is a string or names an unknown status (the shared filter rule)', async () => {
+        const store = await open();
+        await store.createInstance(newInstance('q1'));
+        const hostile = [{ runtimeStatus: 'Pending' }, { runtimeStatus: ['Pending', 'Bogus'] }, { runtimeStatus: ['pending'] }, { createdTimeFrom: 'yesterday' }];
+        for (const query of hostile) {
+          await expect(store.queryInstances(query as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+      });
     });
 
     describe('purge', () => {
@@ -419,6 +428,25 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.purgeInstances({ createdTimeFrom: at(0), createdTimeTo: at(2000) })).toBe(2);
         expect((await store.queryInstances({})).instances.map((s) => s.instanceId).sort()).toEqual(['c2', 'r1']);
         expect(await store.purgeInstances({ createdTimeFrom: at(0), runtimeStatus: ['Failed'] })).toBe(0);
+      });
+
+      it('refuses a malformed purge filter and deletes nothing: a string runtimeStatus is not a list of characters', async () => {
+        const store = await open();
+        for (const [id, status] of [['done-1', 'Completed'], ['done-2', 'Failed']] as const) {
+          await store.createInstance(newInstance(id, { createdTime: at(1000) }));
+          await forceState(store, (await store.getInstance(id))!, { runtimeStatus: status });
+        }
+        const hostile = [
+          { createdTimeFrom: at(0), runtimeStatus: 'Completed' },
+          { createdTimeFrom: at(0), runtimeStatus: ['Completed', 'Done'] },
+          { createdTimeFrom: at(0), createdTimeTo: 'now' },
+          { runtimeStatus: ['Completed'] },
+          null,
+        ];
+        for (const filter of hostile) {
+          await expect(store.purgeInstances(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['done-1', 'done-2']);
       });
     });
 

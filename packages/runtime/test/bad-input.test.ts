@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from '../src/client/create-client.js';
+import { MAX_JSON_DEPTH, toPlainJson } from '../src/model/json.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
+import { silentLogger } from '../src/worker/logger.js';
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+async function start(store = new MemoryStore()): Promise<Runtime> {
+  const runtime = createRuntime({ store, orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
+  runtimes.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+const invalid = { code: 'invalid-argument', status: 400 };
+
+/** `[[[ ... ]]]` nested `depth` levels deep, built without recursion. */
+function nested(depth: number): unknown {
+  let value: unknown = 0;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+function withThrowingGetter(key = 'bad'): object {
+  return Object.defineProperty({ ok: 1 }, key, {
+    enumerable: true,
+    get() {
+      throw new Error('getter exploded');
+    },
+  });
+}
+
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({ a: 1 }, {});
+  revoke();
+  return proxy;
+}
+
+describe('bad input is refused with a typed error and changes nothing', () => {
+  it('refuses JSON nested 100,000 levels deep in startNew and raiseEvent (never a RangeError)', async () => {
+    const runtime = await start();
+    const client = runtime.client;
+    await expect(client.startNew('E1_HelloSequence', { input: nested(100_000) })).rejects.toMatchObject(invalid);
+    await expect(client.startNew('E1_HelloSequence', { input: { a: nested(100_000) } })).rejects.toMatchObject(invalid);
+    expect(await client.getStatusAll()).toEqual([]);
+    const id = await client.startNew('SetStatusTest', { instanceId: 'deep-event' });
+    await expect(client.raiseEvent(id, 'Proceed', nested(100_000))).rejects.toMatchObject(invalid);
+    await expect(client.terminate(id, nested(100_000))).rejects.toMatchObject(invalid);
+  });
+
+  it(`accepts exactly ${MAX_JSON_DEPTH} levels of nesting and refuses one more`, () => {
+    expect(toPlainJson(nested(MAX_JSON_DEPTH), 'input')).toEqual(nested(MAX_JSON_DEPTH));
+    expect(() => toPlainJson(nested(MAX_JSON_DEPTH + 1), 'input')).toThrow(expect.objectContaining(invalid));
+  });
+
+  it('refuses inputs with throwing getters and revoked proxies, naming where', async () => {
+    const runtime = await start();
+    const client = runtime.client;
+    await expect(client.startNew('E1_HelloSequence', { input: { nested: withThrowingGetter() } })).rejects.toMatchObject({
+      ...invalid, message: expect.stringContaining('input.nested.bad'),
+    });
+    await expect(client.startNew('E1_HelloSequence', { input: revokedProxy() })).rejects.toMatchObject(invalid);
+    await expect(client.startNew('E1_HelloSequence', { input: [1, revokedProxy()] })).rejects.toMatchObject({
+      ...invalid, message: expect.stringContaining('input[1]'),
+    });
+    const dateProxy = new Proxy(new Date(0), {});
+    await expect(client.startNew('E1_HelloSequence', { input: { at: dateProxy } })).rejects.toMatchObject(invalid);
+    expect(await client.getStatusAll()).toEqual([]);
+  });
+
+  it('refuses null, non-object and throwing options objects', async () => {
+    const runtime = await start();
+    const client = runtime.client;
+    const id = await client.startNew('SetStatusTest', { instanceId: 'opts' });
+    const calls: (() => Promise<unknown>)[] = [
+      () => client.startNew('E1_HelloSequence', null as never),
+      () => client.startNew('E1_HelloSequence', 'x' as never),
+      () => client.startNew('E1_HelloSequence', withThrowingGetter('input') as never),
+      () => client.startNew('E1_HelloSequence', withThrowingGetter('instanceId') as never),
+      () => client.startNew('E1_HelloSequence', revokedProxy() as never),
+      () => client.getStatus(id, null as never),
+      () => client.getStatus(id, { showHistory: 'yes' } as never),
+      () => client.listInstances(null as never),
+      () => client.listInstances(revokedProxy() as never),
+      () => client.getStatusBy(null as never),
+      () => client.purgeInstanceHistoryBy(null as never),
+      () => client.waitForCompletion(id, null as never),
+      () => client.waitForCompletion(id, withThrowingGetter('timeoutMs') as never),
+    ];
+    for (const call of calls) await expect(call()).rejects.toMatchObject(invalid);
+    expect(() => client.instances$(null as never)).toThrow(expect.objectContaining(invalid));
+    expect(() => client.createHttpManagementPayload(id, 'http://h', null as never)).toThrow(expect.objectContaining(invalid));
+    expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['opts']);
+  });
+
+  it('round-trips hostile keys (__proto__, constructor, $-keys, dotted keys) as plain data', async () => {
+    const runtime = await start();
+    const input = JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":1},"$where":"1","a.b":{"$gt":""}}') as unknown;
+    const id = await runtime.client.startNew('E1_HelloSequence', { input });
+    const status = await runtime.client.getStatus(id);
+    expect(JSON.stringify(status?.input)).toBe(JSON.stringify(input));
+    expect(Object.getPrototypeOf(status?.input)).toBe(Object.prototype);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});
+
+describe('filters: one rule for listing and purging', () => {
+  async function terminalInstances(runtime: Runtime): Promise<string[]> {
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const id = await runtime.client.startNew('E1_HelloSequence', { instanceId: `done-${i}` });
+      await runtime.client.waitForCompletion(id, { timeoutMs: 30_000 });
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  it('purgeInstanceHistoryBy refuses a string runtimeStatus or an unknown status and deletes nothing', async () => {
+    const runtime = await start();
+    const ids = await terminalInstances(runtime);
+    const from = new Date(0);
+    const hostile = [
+      { createdTimeFrom: from, runtimeStatus: 'Completed' },
+      { createdTimeFrom: from, runtimeStatus: ['Completed', 'Finished'] },
+      { createdTimeFrom: from, runtimeStatus: [42] },
+      { createdTimeFrom: from, createdTimeTo: new Date(Number.NaN) },
+      { createdTimeFrom: 'yesterday' },
+    ];
+    for (const filter of hostile) {
+      await expect(runtime.client.purgeInstanceHistoryBy(filter as never)).rejects.toMatchObject(invalid);
+    }
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(ids);
+    expect(await runtime.client.purgeInstanceHistoryBy({ createdTimeFrom: from, runtimeStatus: ['Completed'] })).toEqual({ instancesDeleted: 3 });
+  });
+
+  it('listInstances, getStatusBy and instances$ refuse unknown status names and non-array runtimeStatus', async () => {
+    const runtime = await start();
+    await terminalInstances(runtime);
+    for (const filter of [{ runtimeStatus: 'Completed' }, { runtimeStatus: ['Completed', 'Bogus'] }, { runtimeStatus: ['completed'] }]) {
+      await expect(runtime.client.listInstances(filter as never)).rejects.toMatchObject(invalid);
+      await expect(runtime.client.getStatusBy(filter as never)).rejects.toMatchObject(invalid);
+      expect(() => runtime.client.instances$(filter as never)).toThrow(expect.objectContaining(invalid));
+    }
+    expect(await runtime.client.getStatusBy({ runtimeStatus: ['Completed'] })).toHaveLength(3);
+  });
+
+  it('a store used directly refuses the same filters (it validates, it does not trust its caller)', async () => {
+    const store = new MemoryStore();
+    const runtime = await start(store);
+    await terminalInstances(runtime);
+    await expect(store.purgeInstances({ createdTimeFrom: new Date(0), runtimeStatus: 'Completed' } as never)).rejects.toMatchObject(invalid);
+    await expect(store.queryInstances({ runtimeStatus: ['Nope'] } as never)).rejects.toMatchObject(invalid);
+    expect((await store.queryInstances({})).instances).toHaveLength(3);
+  });
+});
+
+describe('instance ids and names are well-formed Unicode', () => {
+  it('refuses lone surrogates in ids, names and prefixes; accepts paired ones', async () => {
+    const runtime = await start();
+    const client = runtime.client;
+    for (const id of ['a\uD800', '\uDC00b', 'x\uDBFFy']) {
+      await expect(client.startNew('E1_HelloSequence', { instanceId: id })).rejects.toMatchObject(invalid);
+      await expect(client.getStatus(id)).rejects.toMatchObject(invalid);
+      expect(() => client.createHttpManagementPayload(id, 'http://127.0.0.1:7071')).toThrow(expect.objectContaining(invalid));
+    }
+    await expect(client.listInstances({ instanceIdPrefix: 'a\uD800' })).rejects.toMatchObject(invalid);
+    const emoji = await client.startNew('E1_HelloSequence', { instanceId: 'smile-\uD83D\uDE00' });
+    expect(client.createHttpManagementPayload(emoji, 'http://127.0.0.1:7071').statusQueryGetUri).toContain('smile-%F0%9F%98%80');
+    const id = await client.startNew('SetStatusTest', { instanceId: 'named' });
+    await expect(client.raiseEvent(id, 'op\uD800', 1)).rejects.toMatchObject(invalid);
+    await expect(createClient({ store: runtime.store }).startNew('Orch\uDFFF')).rejects.toMatchObject(invalid);
+  });
+});
+
+describe('timeouts', () => {
+  it('waitForCompletion with timeoutMs: Infinity waits for completion, however long', async () => {
+    const runtime = await start();
+    const id = await runtime.client.startNew('SetStatusTest', { instanceId: 'forever' });
+    const waiting = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
+    const early = runtime.client.waitForCompletion(id, { timeoutMs: 2 ** 31 + 5 });
+    // Longer than an overflowing timer (which fires after ~1 ms) takes; the waits must still be pending after it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await runtime.client.raiseEvent(id, 'Proceed');
+    expect((await waiting).runtimeStatus).toBe('Completed');
+    expect((await early).runtimeStatus).toBe('Completed');
+  });
+
+  it('refuses NaN, negative and non-number timeouts', async () => {
+    const runtime = await start();
+    const id = await runtime.client.startNew('SetStatusTest', { instanceId: 't' });
+    for (const timeoutMs of [Number.NaN, -1, '10', -Infinity]) {
+      await expect(runtime.client.waitForCompletion(id, { timeoutMs } as never)).rejects.toMatchObject(invalid);
+    }
+  });
+});
