@@ -22,3 +22,5 @@ export {
   isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, type PageKey,
 } from '../store/store-helpers.js';
 export { assertNever } from '../model/history-event.js';
+/** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
+export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, type ValidPurgeFilter } from '../model/validation.js';
