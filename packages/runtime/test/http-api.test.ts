@@ -215,12 +215,14 @@ describe('GET /instances/{id}', () => {
     expect(await errorOf(call('/instances/nobody?showHistory=yes'))).toEqual([400, 'invalid-argument']);
   });
 
-  it('serves the status of an instance named "stream" unless an event stream is asked for', async () => {
+  it('serves the status of an instance named "stream", whatever the Accept header asks for', async () => {
     await runtime.client.startNew('Echo', { instanceId: 'stream', input: 's' });
     await runtime.client.waitForCompletion('stream');
-    const response = await call('/instances/stream');
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ instanceId: 'stream', output: 's' });
+    for (const accept of ['application/json', 'text/event-stream']) {
+      const response = await call('/instances/stream', { headers: { accept } });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ instanceId: 'stream', output: 's' });
+    }
   });
 });
 

@@ -347,10 +347,10 @@ describe('GET /instances/{id}/stream', () => {
   });
 });
 
-describe('GET /instances/stream (list)', () => {
+describe('GET /streams/instances (list)', () => {
   it('re-emits the filtered list when membership or a member status changes', async () => {
     const { base, client } = await open();
-    const reader = await stream(base, '/instances/stream?instanceIdPrefix=live-&showInput=false');
+    const reader = await stream(base, '/streams/instances?instanceIdPrefix=live-&showInput=false');
     const list = (block: Block | undefined) => (JSON.parse(block!.data!) as { instanceId: string; runtimeStatus: string; input?: unknown }[]);
     const initial = await reader.nextEvent();
     expect(initial?.event).toBe('instances');
@@ -365,7 +365,7 @@ describe('GET /instances/stream (list)', () => {
 
   it('answers 400 for a malformed filter', async () => {
     const { base } = await open();
-    const response = await fetch(`${base}/instances/stream?runtimeStatus=Sleeping`, { headers: { ...AUTH, accept: 'text/event-stream' } });
+    const response = await fetch(`${base}/streams/instances?runtimeStatus=Sleeping`, { headers: AUTH });
     expect(response.status).toBe(400);
   });
 });
@@ -389,3 +389,233 @@ describe('GET /instances/{id}/history/stream', () => {
   });
 });
 
+
+describe('untilTerminal on the single streams', () => {
+  it('ends a status stream after the terminal status, and a history stream after the step that made it terminal', async () => {
+    const { base, client } = await open();
+    const status = await stream(base, '/instances/fin/stream?untilTerminal=true');
+    const history = await stream(base, '/instances/fin/history/stream?untilTerminal=true');
+    await client.startNew('E1_HelloSequence', { instanceId: 'fin' });
+    const statuses = await status.eventsUntil((b) => b.event === 'end');
+    expect(statuses.slice(0, -1).every((b) => b.event === 'status')).toBe(true);
+    expect(statusOf(statuses.at(-2)!)).toMatchObject({ runtimeStatus: 'Completed' });
+    expect(await status.next()).toBeUndefined(); // the response ended
+    const events = await history.eventsUntil((b) => b.event === 'end');
+    const types = events.slice(0, -1).map((b) => (JSON.parse(b.data!) as { type: string }).type);
+    expect(types.slice(-2)).toEqual(['ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(types.filter((t) => t === 'TaskCompleted')).toHaveLength(3);
+    expect(await history.next()).toBeUndefined();
+  });
+
+  it('ends at once, after the snapshot, for an instance that is already terminal', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'gone', input: 5 });
+    await client.terminate('gone', 'stop');
+    await client.waitForCompletion('gone');
+    const status = await stream(base, '/instances/gone/stream?untilTerminal=true');
+    expect((await status.eventsUntil((b) => b.event === 'end')).map((b) => b.event)).toEqual(['status', 'end']);
+    const history = await stream(base, '/instances/gone/history/stream?untilTerminal=true');
+    const events = await history.eventsUntil((b) => b.event === 'end');
+    expect(events.map((b) => b.event === 'history' && (JSON.parse(b.data!) as { type: string }).type)).toContain('ExecutionTerminated');
+  });
+
+  it('answers 400 for a malformed untilTerminal', async () => {
+    const { base } = await open();
+    expect((await fetch(`${base}/instances/x/stream?untilTerminal=yes`, { headers: AUTH })).status).toBe(400);
+  });
+});
+
+describe('GET /streams (one session, many subscriptions)', () => {
+  /** Opens a session; returns its reader and id (from the first event). */
+  async function session(base: string, headers: Record<string, string> = {}): Promise<{ reader: SseReader; id: string; first: Block }> {
+    const reader = await stream(base, '/streams', headers);
+    const first = (await reader.nextEvent())!;
+    expect(first.event).toBe('session');
+    return { reader, id: (JSON.parse(first.data!) as { session: string }).session, first };
+  }
+
+  function change(base: string, id: string, body: unknown, headers: Record<string, string> = AUTH): Promise<Response> {
+    return fetch(`${base}/streams/${id}/subscriptions`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+  }
+
+  interface SubEvent { sub: string; data?: unknown; error?: { code: string } }
+  const payload = (b: Block) => JSON.parse(b.data!) as SubEvent;
+
+  /** A proxy client that counts active subscriptions of every observable. */
+  function counting(counter: { active: number }) {
+    return (client: DurableClient): DurableClient => new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof property === 'string' && property.endsWith('$') && typeof value === 'function') {
+          return (...args: unknown[]) => defer(() => {
+            counter.active++;
+            return (value as (...a: unknown[]) => Observable<unknown>).apply(target, args).pipe(finalize(() => counter.active--));
+          });
+        }
+        return value;
+      },
+    });
+  }
+
+  it('carries the status of several instances, a list and a history on one connection, each in commit order', async () => {
+    const { base, client } = await open();
+    const { reader, id } = await session(base);
+    const ids = ['m-1', 'm-2', 'm-3'];
+    const references = ids.map((i) => localSnapshots(client, i));
+    const answer = await change(base, id, {
+      subscribe: [
+        ...ids.map((instanceId, n) => ({ sub: `s${n}`, kind: 'status', instanceId })),
+        { sub: 'list', kind: 'instances', query: 'instanceIdPrefix=m-&showInput=false' },
+        { sub: 'hist', kind: 'history', instanceId: 'm-1' },
+      ],
+    });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ session: id, subscriptions: 5 });
+    for (const instanceId of ids) await client.startNew('E1_HelloSequence', { instanceId });
+    const events: Block[] = [];
+    const completed = new Set<string>();
+    while (completed.size < ids.length) {
+      const block = (await reader.nextEvent())!;
+      events.push(block);
+      const { sub, data } = payload(block);
+      if (block.event === 'status' && (data as { runtimeStatus?: string } | null)?.runtimeStatus === 'Completed') completed.add(sub);
+    }
+    for (const reference of references) await reference.until((s) => s?.runtimeStatus === 'Completed');
+    expect(events.map(seqOf)).toEqual(events.map((_, i) => i + 1));
+    ids.forEach((_, n) => {
+      const mine = events.filter((b) => b.event === 'status' && payload(b).sub === `s${n}`).map((b) => JSON.stringify(payload(b).data));
+      expect(mine).toEqual(references[n]!.values.slice(-mine.length));
+      expect(mine[0]).toBe('null');
+    });
+    const lists = events.filter((b) => b.event === 'instances').map((b) => payload(b).data as { instanceId: string }[]);
+    expect(lists[0]).toEqual([]);
+    expect(lists.at(-1)!.map((s) => s.instanceId)).toEqual(ids);
+    const history = events.filter((b) => b.event === 'history').map((b) => (payload(b).data as { type: string }).type);
+    expect(history.slice(0, 2)).toEqual(['OrchestratorStarted', 'ExecutionStarted']);
+  });
+
+  it('resumes every subscription after Last-Event-ID without loss or duplicates', async () => {
+    const { base, client } = await open();
+    const { reader, id } = await session(base);
+    const references = ['r-1', 'r-2'].map((i) => localSnapshots(client, i));
+    await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'r-1' }, { sub: 'b', kind: 'status', instanceId: 'r-2' }] });
+    await client.startNew('WaitForEvents', { instanceId: 'r-1', input: 3 });
+    await client.startNew('WaitForEvents', { instanceId: 'r-2', input: 3 });
+    await client.raiseEvent('r-1', 'Item', 1);
+    const before = await reader.eventsUntil((b) => JSON.stringify((payload(b).data as { customStatus?: unknown })?.customStatus) === '{"received":1}');
+    reader.cancel();
+    // Committed while the page is not connected.
+    for (const i of [2, 3]) {
+      await client.raiseEvent('r-1', 'Item', i);
+      await client.raiseEvent('r-2', 'Item', i);
+    }
+    await client.raiseEvent('r-2', 'Item', 1);
+    for (const reference of references) await reference.until((s) => s?.runtimeStatus === 'Completed');
+    const resumed = await stream(base, '/streams', { 'last-event-id': before.at(-1)!.id! });
+    const sessionEvent = (await resumed.nextEvent())!;
+    expect(JSON.parse(sessionEvent.data!)).toEqual({ session: id });
+    const done = new Set<string>();
+    const after: Block[] = [];
+    while (done.size < 2) {
+      const block = (await resumed.nextEvent())!;
+      after.push(block);
+      if ((payload(block).data as { runtimeStatus?: string } | null)?.runtimeStatus === 'Completed') done.add(payload(block).sub);
+    }
+    const all = [...before, ...after];
+    expect(all.map(seqOf)).toEqual(all.map((_, i) => i + 1));
+    ['a', 'b'].forEach((sub, n) => {
+      const mine = all.filter((b) => payload(b).sub === sub).map((b) => JSON.stringify(payload(b).data));
+      expect(mine).toEqual(references[n]!.values.slice(-mine.length));
+      expect(mine[0]).toBe('null');
+    });
+  });
+
+  it('stops a subscription on unsubscribe and sends close { sub } when its source completes', async () => {
+    const counter = { active: 0 };
+    const { base, client } = await open({}, counting(counter));
+    const { reader, id } = await session(base);
+    await change(base, id, { subscribe: [{ sub: 'x', kind: 'status', instanceId: 'u-1' }, { sub: 'y', kind: 'status', instanceId: 'u-2', untilTerminal: true }] });
+    expect(counter.active).toBe(2);
+    expect((await change(base, id, { unsubscribe: ['x'] })).status).toBe(200);
+    expect(counter.active).toBe(1);
+    await client.startNew('E1_HelloSequence', { instanceId: 'u-1' });
+    await client.startNew('E1_HelloSequence', { instanceId: 'u-2' });
+    const events = await reader.eventsUntil((b) => b.event === 'close');
+    expect(payload(events.at(-1)!)).toEqual({ sub: 'y' });
+    // Before the unsubscribe, 'x' may have sent its first snapshot (null); nothing after it.
+    expect(events.filter((b) => payload(b).sub === 'x').every((b) => payload(b).data === null)).toBe(true);
+    expect(counter.active).toBe(0);
+  });
+
+  it('refuses a malformed change as a whole, an active subscription id and an unknown session', async () => {
+    const counter = { active: 0 };
+    const { base } = await open({}, counting(counter));
+    const { id } = await session(base);
+    const ok = { sub: 'ok', kind: 'status', instanceId: 'v' };
+    for (const body of [
+      [ok], { subscribe: [ok, { sub: 'bad', kind: 'status', instanceId: '' }] }, { subscribe: [ok, { sub: 'k', kind: 'nope' }] },
+      { subscribe: [ok, { sub: 'q', kind: 'instances', query: 'runtimeStatus=Sleeping' }] }, { subscribe: [ok, ok] },
+      { subscribe: [{ sub: '', kind: 'status', instanceId: 'v' }] }, { unsubscribe: 'ok' },
+    ]) {
+      const answer = await change(base, id, body);
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toMatchObject({ code: 'invalid-argument' });
+    }
+    expect(counter.active).toBe(0);
+    expect((await change(base, id, { subscribe: [ok] })).status).toBe(200);
+    expect((await change(base, id, { subscribe: [ok] })).status).toBe(400);
+    const unknown = await change(base, '00000000-0000-4000-8000-000000000000', { subscribe: [ok] });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'session-not-found' });
+    expect(counter.active).toBe(1);
+  });
+
+  it('checks the key on the session, its changes and its deletion', async () => {
+    const { base } = await open();
+    const { id } = await session(base);
+    expect((await fetch(`${base}/streams`)).status).toBe(401);
+    expect((await change(base, id, { subscribe: [] }, {})).status).toBe(401);
+    expect((await change(base, id, { subscribe: [] }, { authorization: 'Bearer wrong' })).status).toBe(401);
+    expect((await fetch(`${base}/streams/${id}`, { method: 'DELETE' })).status).toBe(401);
+  });
+
+  it('releases every subscription when the session is deleted, or when its connection goes away and the window passes', async () => {
+    const counter = { active: 0 };
+    const { base } = await open({ resumeWindowMs: 20 }, counting(counter));
+    const first = await session(base);
+    await change(base, first.id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'd' }, { sub: 'b', kind: 'instances' }] });
+    expect(counter.active).toBe(2);
+    expect((await fetch(`${base}/streams/${first.id}`, { method: 'DELETE', headers: AUTH })).status).toBe(204);
+    expect(counter.active).toBe(0);
+    while ((await first.reader.next()) !== undefined); // the connection ends after what was queued
+    expect((await change(base, first.id, { subscribe: [] })).status).toBe(404);
+
+    const second = await session(base);
+    await change(base, second.id, { subscribe: [{ sub: 'a', kind: 'history', instanceId: 'd' }] });
+    expect(counter.active).toBe(1);
+    second.reader.cancel();
+    await vi.waitFor(() => expect(counter.active).toBe(0), { timeout: 5000, interval: 10 });
+  });
+
+  it('counts a session, however many subscriptions it holds, as one stream against maxStreams', async () => {
+    const { base } = await open({ maxStreams: 2 });
+    const { id } = await session(base);
+    const subscribe = Array.from({ length: 10 }, (_, n) => ({ sub: `s${n}`, kind: 'status', instanceId: `i${n}` }));
+    expect((await change(base, id, { subscribe })).status).toBe(200);
+    const single = await stream(base, '/instances/one/stream');
+    await single.nextEvent();
+    const refused = await fetch(`${base}/streams`, { headers: AUTH });
+    expect(refused.status).toBe(503);
+    expect((await fetch(`${base}/instances/two/stream`, { headers: AUTH })).status).toBe(503);
+  });
+
+  it('starts a new, empty session when the Last-Event-ID cannot be resumed', async () => {
+    const { base } = await open();
+    const { first } = await session(base);
+    const next = await session(base, { 'last-event-id': '00000000-0000-4000-8000-000000000000.3' });
+    expect(next.id).not.toBe(sessionOf(first));
+    expect(seqOf(next.first)).toBe(0);
+  });
+});

@@ -2,9 +2,8 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
-import { streamSSE } from 'hono/streaming';
 import { map, type Observable } from 'rxjs';
-import type { DurableClient, InstanceFilter, ListInstancesQuery } from '../client/durable-client.js';
+import type { DurableClient, ListInstancesQuery } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -13,13 +12,15 @@ import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.
 import { consoleLogger, type Logger } from '../worker/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
 import { KeyVerifier, presentedKey } from './key-verifier.js';
+import { instanceFilterKey, parseInstanceFilter } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parsePositiveInteger, parseRuntimeStatuses,
   parseString,
 } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
-import { SseConnection } from './sse-connection.js';
 import { StreamHub, type StreamMessage } from './stream-hub.js';
+import { streamSource, type StreamSpec } from './stream-source.js';
+import { registerSessionRoutes } from './stream-routes.js';
 import { toWireStatus } from './wire-status.js';
 
 /** Default {@link HttpHandlerOptions.maxBodyBytes}: 1 MiB. */
@@ -110,9 +111,10 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/rewind?reason=` | 202 | 404, 409 (not terminal), 410 (Completed/Terminated) |
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
- * | `GET /instances/{id}/stream` | SSE `status` events (data: status JSON or `null`) | 400 |
- * | `GET /instances/{id}/history/stream` | SSE `history` events (one history event each) | 400 |
- * | `GET /instances/stream` with `Accept: text/event-stream` (list filters) | SSE `instances` events (data: array) | 400 |
+ * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
+ * | `GET /instances/{id}/history/stream` (`untilTerminal=true`) | SSE `history` events (one history event each) | 400 |
+ * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
+ * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 404 |
  *
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type` or a malformed id or parameter 400. Error
@@ -211,30 +213,37 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ streams
 
+  const sessions = registerSessionRoutes(app, {
+    client, wire, base: BASE,
+    resumeWindowMs: settings.resumeWindowMs, resumeBufferSize: settings.resumeBufferSize, heartbeatMs: settings.heartbeatMs,
+    reconnectDelayMs: settings.reconnectDelayMs, maxQueuedWrites: Math.max(MAX_QUEUED_WRITES, settings.resumeBufferSize),
+    maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
+    refusal: () => refusal(),
+    errorBody: (error) => errorBodyOf(error, logger),
+  });
+
+  app.get(`${BASE}/streams/instances`, (c) => {
+    const filter = parseInstanceFilter(new URL(c.req.url).searchParams);
+    return singleStream(c, `instances\u0000${instanceFilterKey(filter)}`, { kind: 'instances', filter });
+  });
+
   app.get(`${BASE}/instances/:id/stream`, (c) => {
-    const id = parseInstanceIdSegment(c.req.param('id'));
-    return eventStream(c, `status\u0000${id}`, () =>
-      client.status$(id).pipe(map((status) => message('status', status === undefined ? null : wire(status)))),
-    );
+    const instanceId = parseInstanceIdSegment(c.req.param('id'));
+    const untilTerminal = parseBoolean(new URL(c.req.url).searchParams, 'untilTerminal') ?? false;
+    return singleStream(c, `status\u0000${instanceId}\u0000${untilTerminal}`, { kind: 'status', instanceId, untilTerminal });
   });
 
   app.get(`${BASE}/instances/:id/history/stream`, (c) => {
-    const id = parseInstanceIdSegment(c.req.param('id'));
-    return eventStream(c, `history\u0000${id}`, () => client.history$(id).pipe(map((event) => message('history', event))));
+    const instanceId = parseInstanceIdSegment(c.req.param('id'));
+    const untilTerminal = parseBoolean(new URL(c.req.url).searchParams, 'untilTerminal') ?? false;
+    return singleStream(c, `history\u0000${instanceId}\u0000${untilTerminal}`, { kind: 'history', instanceId, untilTerminal });
   });
 
   // ------------------------------------------------------------------ status and list
 
   app.get(`${BASE}/instances/:id`, async (c) => {
     const url = new URL(c.req.url);
-    const rawId = c.req.param('id');
-    if (rawId === 'stream' && acceptsEventStream(c)) {
-      const filter = parseFilter(url.searchParams);
-      return eventStream(c, `instances\u0000${JSON.stringify(filterKey(filter))}`, () =>
-        client.instances$(filter).pipe(map((list) => message('instances', list.map(wire)))),
-      );
-    }
-    const id = parseInstanceIdSegment(rawId);
+    const id = parseInstanceIdSegment(c.req.param('id'));
     const showHistory = parseBoolean(url.searchParams, 'showHistory') ?? false;
     const showHistoryOutput = parseBoolean(url.searchParams, 'showHistoryOutput') ?? false;
     const showInput = parseBoolean(url.searchParams, 'showInput') ?? true;
@@ -253,7 +262,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const pageSize = parsePositiveInteger(url.searchParams, 'top');
     const continuationToken = c.req.header('x-ms-continuation-token');
     const query: ListInstancesQuery = {
-      ...parseFilter(url.searchParams),
+      ...parseInstanceFilter(url.searchParams),
       ...(pageSize === undefined ? {} : { pageSize }),
       ...(continuationToken ? { continuationToken } : {}),
     };
@@ -323,32 +332,17 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     return Response.json(wire(status), { status: code });
   }
 
-  function eventStream(c: Context, key: string, source: () => Observable<StreamMessage>): Response {
-    if (c.req.method === 'HEAD') {
-      // Hono answers HEAD with the GET handler and drops the body unread: never open a stream for it.
-      return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
-    }
-    const refusal = hub.refusal();
-    if (refusal) {
-      return errorResponse(503, 'unavailable', refusal === 'full' ? 'Too many open streams' : 'The server is closing', {
-        'Retry-After': String(settings.retryAfterSeconds),
-      });
-    }
+  /** A stream with one subscription, resumable by `Last-Event-ID` (see `StreamHub`). */
+  function singleStream(c: Context, key: string, spec: StreamSpec): Response {
+    const source = (): Observable<StreamMessage> => streamSource(client, spec, wire).pipe(map((value) => message(spec.kind, value)));
     const lastEventId = c.req.header('last-event-id');
-    const signal = c.req.raw.signal;
-    c.header('X-Accel-Buffering', 'no');
-    return streamSSE(c, async (stream) => {
-      const connection = new SseConnection(stream, {
-        heartbeatMs: settings.heartbeatMs, retryMs: settings.reconnectDelayMs, signal,
-        maxQueuedWrites: Math.max(MAX_QUEUED_WRITES, settings.resumeBufferSize),
-      });
-      const detach = hub.connect(key, source, lastEventId, connection);
-      try {
-        await connection.done;
-      } finally {
-        detach();
-      }
-    });
+    return sessions.sseResponse(c, (sink) => hub.connect(key, source, lastEventId, sink));
+  }
+
+  /** Why a new stream would be refused now: single streams and sessions count alike against `maxStreams`. */
+  function refusal(): 'closed' | 'full' | undefined {
+    if (hub.refusal() === 'closed' || sessions.hub.closed) return 'closed';
+    return hub.size + sessions.hub.size >= settings.maxStreams ? 'full' : undefined;
   }
 
   /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */
@@ -366,7 +360,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       return responseForError(error, logger);
     }
   };
-  return Object.assign(handler, { close: () => hub.close() });
+  return Object.assign(handler, {
+    close: () => {
+      hub.close();
+      sessions.hub.close();
+    },
+  });
 }
 
 function accepted(): Response {
@@ -375,36 +374,6 @@ function accepted(): Response {
 
 function message(event: string, value: unknown): StreamMessage {
   return { event, data: JSON.stringify(value) };
-}
-
-function acceptsEventStream(c: Context): boolean {
-  return (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream');
-}
-
-function parseFilter(params: URLSearchParams): InstanceFilter {
-  const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
-  const createdTimeFrom = parseDate(params, 'createdTimeFrom');
-  const createdTimeTo = parseDate(params, 'createdTimeTo');
-  const instanceIdPrefix = parseString(params, 'instanceIdPrefix');
-  const showInput = parseBoolean(params, 'showInput');
-  return {
-    ...(runtimeStatus ? { runtimeStatus } : {}),
-    ...(createdTimeFrom ? { createdTimeFrom } : {}),
-    ...(createdTimeTo ? { createdTimeTo } : {}),
-    ...(instanceIdPrefix !== undefined ? { instanceIdPrefix } : {}),
-    ...(showInput !== undefined ? { showInput } : {}),
-  };
-}
-
-/** A canonical form of a filter, so equal filters name the same resumable stream. */
-function filterKey(filter: InstanceFilter): unknown[] {
-  return [
-    filter.runtimeStatus ? [...filter.runtimeStatus].sort() : null,
-    filter.createdTimeFrom?.toISOString() ?? null,
-    filter.createdTimeTo?.toISOString() ?? null,
-    filter.instanceIdPrefix ?? null,
-    filter.showInput ?? null,
-  ];
 }
 
 function errorBodyOf(error: unknown, logger: Logger): ErrorBody {

@@ -1,0 +1,54 @@
+import { defer, map, takeWhile, type Observable } from 'rxjs';
+import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
+import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
+import type { WireInstanceStatus } from './wire-status.js';
+
+/** What a stream carries: one instance's status, one instance's history, or a live list. */
+export type StreamSpec =
+  | { readonly kind: 'status'; readonly instanceId: string; readonly untilTerminal: boolean }
+  | { readonly kind: 'history'; readonly instanceId: string; readonly untilTerminal: boolean }
+  | { readonly kind: 'instances'; readonly filter: InstanceFilter };
+
+/** The kinds of {@link StreamSpec}, which are also the SSE event names of their values. */
+export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history', 'instances'];
+
+/**
+ * The values a stream sends, in their wire form; used by the single-stream routes and by session subscriptions
+ * alike, so a stream means the same wherever it is opened:
+ *
+ * - `status`: the instance's status (or `null` while it does not exist) at once, then every committed change;
+ * - `history`: the current execution's history events, then each appended one;
+ * - `instances`: the matching statuses (an array) at once, then again whenever membership or a member changes.
+ *
+ * With `untilTerminal`, a status stream completes after sending a terminal status (Completed, Failed, Terminated),
+ * and a history stream after the step that made the instance terminal (the `OrchestratorCompleted` that follows
+ * `ExecutionCompleted` or `ExecutionTerminated`).
+ */
+export function streamSource(
+  client: DurableClient, spec: StreamSpec, wire: (status: InstanceStatus) => WireInstanceStatus,
+): Observable<unknown> {
+  switch (spec.kind) {
+    case 'status': {
+      const status$ = client.status$(spec.instanceId);
+      return (spec.untilTerminal ? status$.pipe(takeWhile((s) => !s || !isTerminalStatus(s.runtimeStatus), true)) : status$).pipe(
+        map((status) => (status === undefined ? null : wire(status))),
+      );
+    }
+    case 'history': {
+      const history$ = client.history$(spec.instanceId);
+      if (!spec.untilTerminal) return history$;
+      return defer(() => {
+        let terminal = false;
+        return history$.pipe(
+          takeWhile((event) => {
+            const last = terminal && event.type === 'OrchestratorCompleted';
+            terminal ||= event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated';
+            return !last;
+          }, true),
+        );
+      });
+    }
+    case 'instances':
+      return client.instances$(spec.filter).pipe(map((list) => list.map(wire)));
+  }
+}
