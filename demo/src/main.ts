@@ -3,7 +3,6 @@ import { createRemoteClient } from '@durable-rx/rx-client';
 import { shareReplay } from 'rxjs';
 import { mountApp } from './app/mount-app.js';
 import { DATABASE_NAME, openStore } from './app/open-store.js';
-import { OneStreamClient } from './app/one-stream-client.js';
 import { remoteTargetOf, type RemoteTarget } from './app/remote-target.js';
 import { ServerPaymentSwitch } from './app/server-payment-switch.js';
 import { startWorker } from './app/start-worker.js';
@@ -69,12 +68,11 @@ function runInPage(info: HTMLElement): Backend {
 
 /**
  * Remote mode (`?server=<origin>&key=<key>`): no runtime and no worker in the page; the panels use the server's
- * HTTP API through `createRemoteClient`, commands over fetch and status pushed over Server-Sent Events. The page
- * watches through one stream (see {@link OneStreamClient}): a browser has only six connections per server.
+ * HTTP API through `createRemoteClient`, commands over fetch and status pushed over Server-Sent Events. All the
+ * page's observables share the remote client's one streaming connection.
  */
 function watchServer(info: HTMLElement, target: RemoteTarget): Backend {
-  const remote = createRemoteClient({ baseUrl: target.baseUrl, ...(target.key === undefined ? {} : { key: target.key }) });
-  const client = new OneStreamClient(remote);
+  const client = createRemoteClient({ baseUrl: target.baseUrl, ...(target.key === undefined ? {} : { key: target.key }) });
   info.textContent = `Watching a server: ${target.baseUrl} (push over Server-Sent Events)`;
   return { client, paymentSwitch: new ServerPaymentSwitch(target) };
 }

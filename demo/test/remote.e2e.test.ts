@@ -64,11 +64,11 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
     expect(await textsOf(watcher, '#hello-output li')).toEqual(GREETINGS);
     expect(await page.$eval('#hello-progress', (p) => (p as HTMLProgressElement).value)).toBe(3);
 
-    // The progress was pushed over Server-Sent Events: each page watches through the list stream, and nothing polled
-    // a status or a list.
+    // The progress was pushed over Server-Sent Events: each page watches everything through one stream session, and
+    // nothing polled a status or a list.
     expect(server.requests).toContain(`POST ${API}/orchestrators/E1_HelloSequence`);
-    expect(server.requests).toContain(`GET ${API}/instances/stream`);
-    expect(eventStreams).toContain(`${API}/instances/stream`);
+    expect(server.requests).toContain(`GET ${API}/streams`);
+    expect(eventStreams).toEqual([`${API}/streams`]); // the page's one connection
     expect(server.requests.filter((r) => r === `GET ${API}/instances` || r.startsWith(`GET ${API}/instances/${hello}`))).toEqual([]);
     // The instance lives on the server.
     const remote = createRemoteClient({ baseUrl: server.url, key: server.key });
@@ -97,12 +97,11 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
     await waitForText(page, '#payment-status', 'Completed');
     expect(await textOf(page, '#payment-detail')).toMatch(/^Paid for Concert, row [A-H]\.$/);
 
-    // The finished page, with the history of the hello sequence open (history$ is a stream too).
+    // The finished page, with the history of the hello sequence open (history$ is a stream too, on the same session).
     await page.click(`#instances tr[data-instance-id="${hello}"] button[data-action="history"]`);
     await page.waitForSelector('#history li[data-type="ExecutionCompleted"]');
     expect(await textsOf(page, '#history li[data-type="TaskCompleted"] .event-detail')).toEqual(GREETINGS.map((g, i) => `#${i} → ${g}`));
-    expect(server.requests).toContain(`GET ${API}/instances/${hello}/history/stream`);
-    expect(eventStreams).toContain(`${API}/instances/${hello}/history/stream`);
+    expect(eventStreams).toEqual([`${API}/streams`]);
 
     // No runtime ran in the pages: they made no IndexedDB database.
     expect(await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name))).toEqual([]);

@@ -27,6 +27,11 @@ export interface EventStreamOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: typeof fetch;
   readonly reconnect?: ReconnectOptions;
+  /**
+   * Told when the connection opens (`'open'`) and when it is lost and a reconnect is scheduled (`'retrying'`, with
+   * the failure when there was one: a network error or a retryable status).
+   */
+  readonly onConnection?: (state: 'open' | 'retrying', error?: unknown) => void;
 }
 
 /**
@@ -107,6 +112,7 @@ export function eventStream(options: EventStreamOptions): Observable<StreamedEve
           return;
         }
         failures = 0;
+        options.onConnection?.('open');
         const parser = createParser({ onEvent: onMessage, onRetry: (ms) => (retryMs = ms) });
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         try {
@@ -118,10 +124,19 @@ export function eventStream(options: EventStreamOptions): Observable<StreamedEve
         } finally {
           if (stopped) await reader.cancel().catch(() => undefined);
         }
-      } catch {
+      } catch (error) {
         failures++;
+        if (!stopped) options.onConnection?.('retrying', error);
+        if (stopped) return;
+        scheduleReconnect();
+        return;
       }
       if (stopped) return;
+      options.onConnection?.('retrying');
+      scheduleReconnect();
+    };
+
+    const scheduleReconnect = (): void => {
       // The stream ended or failed: reconnect, resuming after the last event received.
       const delay = Math.min(maxDelayMs, retryMs * 2 ** Math.max(0, failures - 1));
       timer = setTimeout(() => void connect(), delay);

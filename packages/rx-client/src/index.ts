@@ -6,6 +6,7 @@
  */
 export { createRemoteClient, RemoteClient, type RemoteClientOptions } from './remote-client.js';
 export type { ReconnectOptions } from './event-stream.js';
+export type { ConnectionState } from './stream-mux.js';
 export { RemoteError, errorFromBody } from './remote-error.js';
 export { fromWireStatus } from './wire-status.js';
 export { HistoryReplayFilter } from './history-replay-filter.js';

@@ -5,10 +5,11 @@ import {
   type HttpManagementPayload, type HttpManagementPayloadOptions, type InstanceFilter, type InstancesPage,
   type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter, type PurgeResult, type StartNewOptions,
 } from '@durable-rx/runtime';
-import { defer, distinctUntilChanged, filter, map, mergeMap, type Observable, type Subscription } from 'rxjs';
-import { eventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
+import { defer, distinctUntilChanged, map, mergeMap, type Observable, type Subscription } from 'rxjs';
+import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
+import { StreamMux, type ConnectionState, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */
@@ -33,12 +34,16 @@ type Query = Record<string, string | undefined>;
  * A {@link DurableClient} against the durable-rx HTTP API: commands over `fetch`, observables over Server-Sent
  * Events. Arguments are validated as the local client validates them, and error responses are rebuilt into the
  * same error classes, so code written against `DurableClient` behaves the same locally and remotely.
+ *
+ * Every observable of one client shares a single streaming connection (one server session, see `StreamMux`),
+ * however many instances, lists and histories are watched; {@link RemoteClient.connection$} tells whether it is
+ * live.
  */
 export class RemoteClient implements DurableClient {
   readonly #root: string;
   readonly #key: string | undefined;
   readonly #fetch: typeof fetch;
-  readonly #reconnect: ReconnectOptions | undefined;
+  readonly #mux: StreamMux;
 
   constructor(options: RemoteClientOptions) {
     if (!options || typeof options.baseUrl !== 'string') throw new InvalidArgumentError('baseUrl is required');
@@ -52,8 +57,18 @@ export class RemoteClient implements DurableClient {
     this.#root = trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
     this.#key = options.key;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.#reconnect = options.reconnect;
+    this.#mux = new StreamMux({
+      root: this.#root, headers: this.#authHeaders(), fetch: this.#fetch,
+      ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+    });
+    this.connection$ = this.#mux.state$;
   }
+
+  /**
+   * The state of the shared streaming connection (`idle`, `connecting`, `live`, `reconnecting`, `failed`, see
+   * {@link ConnectionState}); emits the current state at once. A UI shows "reconnecting" or the error from it.
+   */
+  readonly connection$: Observable<ConnectionState>;
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
@@ -172,8 +187,7 @@ export class RemoteClient implements DurableClient {
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertHttpInstanceId(instanceId);
     return defer(() =>
-      this.#stream(`/instances/${segment(instanceId)}/stream`, {}).pipe(
-        filter((e) => e.event === 'status'),
+      this.#watch({ kind: 'status', instanceId }).pipe(
         map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
         // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
         distinctUntilChanged<InstanceStatus | undefined>(sameJson),
@@ -186,10 +200,9 @@ export class RemoteClient implements DurableClient {
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
-    const query = filterQuery(instanceFilter);
+    const query = queryString(filterQuery(instanceFilter));
     return defer(() =>
-      this.#stream('/instances/stream', query).pipe(
-        filter((e) => e.event === 'instances'),
+      this.#watch({ kind: 'instances', query }).pipe(
         map((e) => {
           if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
           return e.data.map(fromWireStatus);
@@ -203,8 +216,7 @@ export class RemoteClient implements DurableClient {
     assertHttpInstanceId(instanceId);
     return defer(() => {
       const replayFilter = new HistoryReplayFilter();
-      return this.#stream(`/instances/${segment(instanceId)}/history/stream`, {}).pipe(
-        filter((e) => e.event === 'history'),
+      return this.#watch({ kind: 'history', instanceId }).pipe(
         mergeMap((e) => replayFilter.accept(e.data as HistoryEvent, e.session)),
       );
     });
@@ -223,13 +235,8 @@ export class RemoteClient implements DurableClient {
     await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
   }
 
-  #stream(path: string, query: Query): Observable<StreamedEvent> {
-    return eventStream({
-      url: this.#url(path, query),
-      headers: this.#authHeaders(),
-      fetch: this.#fetch,
-      ...(this.#reconnect ? { reconnect: this.#reconnect } : {}),
-    });
+  #watch(spec: WatchSpec) {
+    return this.#mux.watch(spec);
   }
 
   /** Sends a request; resolves with the response when it is 2xx, rejects with the typed error otherwise. */
@@ -264,9 +271,7 @@ export class RemoteClient implements DurableClient {
   }
 
   #url(path: string, query: Query): string {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value);
-    const search = params.toString();
+    const search = queryString(query);
     return `${this.#root}${path}${search ? `?${search}` : ''}`;
   }
 
@@ -287,7 +292,7 @@ export class RemoteClient implements DurableClient {
  * client.customStatus$(id).subscribe(console.log); // undefined, 'Tokyo', 'Seattle', 'London'
  * ```
  */
-export function createRemoteClient(options: RemoteClientOptions): DurableClient {
+export function createRemoteClient(options: RemoteClientOptions): RemoteClient {
   return new RemoteClient(options);
 }
 
@@ -298,6 +303,12 @@ export function createRemoteClient(options: RemoteClientOptions): DurableClient 
 function assertHttpInstanceId(id: unknown): asserts id is string {
   assertValidInstanceId(id);
   if (id === '.' || id === '..') throw new InvalidArgumentError('instance id must not be "." or ".." over HTTP');
+}
+
+function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value);
+  return params.toString();
 }
 
 function segment(value: string): string {

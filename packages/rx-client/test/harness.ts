@@ -50,7 +50,7 @@ export async function openHarness(options: Partial<HttpHandlerOptions> = {}): Pr
         method: request.method, path, lastEventId: request.headers.get('last-event-id'),
         authorization: request.headers.get('authorization'), signal: request.signal,
       });
-      if (path.endsWith('/stream') && refusals.count > 0) {
+      if ((path.endsWith('/stream') || path.endsWith('/streams')) && refusals.count > 0) {
         refusals.count--;
         return Promise.resolve(Response.json({ code: 'unavailable', message: 'try again' }, { status: refusals.status }));
       }

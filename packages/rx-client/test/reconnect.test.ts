@@ -49,7 +49,7 @@ describe('reconnect', () => {
       await custom.seen(received(i + 1));
     }
     expect(custom.values).toEqual([undefined, ...[1, 2, 3, 4, 5, 6].map((n) => ({ received: n }))]);
-    const streamRequests = harness.requests.filter((r) => r.path.endsWith('/drops/stream'));
+    const streamRequests = harness.requests.filter((r) => r.path.endsWith('/streams'));
     expect(streamRequests.length).toBeGreaterThan(1);
     expect(streamRequests.slice(1).every((r) => r.lastEventId !== null)).toBe(true);
   });
@@ -95,7 +95,7 @@ describe('reconnect', () => {
     expect(statuses.values.length).toBeGreaterThan(lengthBefore);
     const full = (await local.getStatus('restart', { showHistory: true, showHistoryOutput: true }))!.history!;
     expect(history.values).toEqual(full);
-    const sessions = new Set(harness.requests.filter((r) => r.path.endsWith('/restart/history/stream')).map((r) => r.lastEventId));
+    const sessions = new Set(harness.requests.filter((r) => r.path.endsWith('/streams')).map((r) => r.lastEventId));
     expect(sessions.size).toBeGreaterThan(1); // it did reconnect with a Last-Event-ID
   });
 

@@ -96,7 +96,7 @@ describe('createRemoteClient', () => {
     expect(command).toBeInstanceOf(RemoteError);
     expect(command).toMatchObject({ code: 'unauthorized', status: 401 });
     await expect(firstValueFrom(client.status$('x'))).rejects.toMatchObject({ code: 'unauthorized', status: 401 });
-    expect(harness.requests.filter((r) => r.path.endsWith('/stream'))).toHaveLength(1); // not retried
+    expect(harness.requests.filter((r) => r.path.endsWith('/streams'))).toHaveLength(1); // not retried
   });
 
   it('rejects with RemoteError unreachable when nothing listens', async () => {
@@ -111,14 +111,17 @@ describe('createRemoteClient', () => {
     harness.refuseStreams(2, 503);
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
     expect(await firstValueFrom(client.status$('later'))).toBeUndefined();
-    expect(harness.requests.filter((r) => r.path.endsWith('/stream'))).toHaveLength(3);
+    expect(harness.requests.filter((r) => r.path.endsWith('/streams'))).toHaveLength(3);
   });
 
-  it('aborts the request when the last subscriber unsubscribes', async () => {
+  it('aborts the request and deletes the server session when the last subscriber unsubscribes', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     await firstValueFrom(client.status$('watched'));
-    const request = harness.requests.find((r) => r.path.endsWith('/watched/stream'))!;
+    const request = harness.requests.find((r) => r.path.endsWith('/streams'))!;
     await vi.waitFor(() => expect(request.signal.aborted).toBe(true), { timeout: 5000, interval: 10 });
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.method === 'DELETE' && r.path.includes('/streams/'))).toBe(true), {
+      timeout: 5000, interval: 10,
+    });
   });
 
   it('lists with paging and filters like the local client', async () => {

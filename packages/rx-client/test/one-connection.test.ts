@@ -1,0 +1,84 @@
+import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
+import { filter, firstValueFrom, ReplaySubject, toArray, take, type Subscription } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRemoteClient, type ConnectionState } from '../src/index.js';
+import { KEY, openHarness, type Harness } from './harness.js';
+
+/** Every observable of one remote client shares one streaming connection (one server session). */
+
+let harness: Harness;
+const subscriptions: Subscription[] = [];
+
+beforeEach(async () => {
+  harness = await openHarness();
+});
+
+afterEach(async () => {
+  for (const s of subscriptions.splice(0)) s.unsubscribe();
+  await harness.close();
+});
+
+function record<T>(source: { subscribe: (observer: ReplaySubject<T>) => Subscription }) {
+  const values: T[] = [];
+  const replay = new ReplaySubject<T>();
+  subscriptions.push(source.subscribe(replay));
+  subscriptions.push(replay.subscribe((v) => values.push(v)));
+  return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
+}
+
+const sessionRequests = () => harness.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/streams'));
+
+describe('one connection per client', () => {
+  it('watches 10 instances, a list and a history over a single connection, each delivering every committed value', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const local = harness.runtime.client;
+    const ids = Array.from({ length: 10 }, (_, i) => `one-${i}`);
+    const remote = ids.map((id) => record<unknown>(client.customStatus$(id)));
+    const list = record<InstanceStatus[]>(client.instances$({ instanceIdPrefix: 'one-' }));
+    const history = record<HistoryEvent>(client.history$('one-0'));
+    await Promise.all(remote.map((r) => r.seen((v) => v === undefined)));
+    for (const id of ids) await local.startNew('E1_HelloSequence', { instanceId: id });
+    await Promise.all(remote.map((r) => r.seen((v) => v === 'London')));
+    await list.seen((l) => l.length === ids.length && l.every((s) => s.runtimeStatus === 'Completed'));
+    await history.seen((e) => e.type === 'ExecutionCompleted');
+    for (const r of remote) expect(r.values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+    expect(sessionRequests()).toHaveLength(1);
+    const full = (await local.getStatus('one-0', { showHistory: true, showHistoryOutput: true }))!.history!;
+    expect(history.values).toEqual(full.slice(0, history.values.length));
+  });
+
+  it('reports its connection: connecting, live, reconnecting while the server is gone, live again', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    const states = record<ConnectionState>(client.connection$);
+    expect(states.values).toEqual([{ state: 'idle' }]);
+    const watched = record<unknown>(client.customStatus$('x'));
+    await watched.seen((v) => v === undefined);
+    await states.seen((s) => s.state === 'live');
+    harness.server.server.closeAllConnections();
+    await states.seen((s) => s.state === 'reconnecting');
+    await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'live')));
+    expect(states.values.slice(0, 3).map((s) => s.state)).toEqual(['idle', 'connecting', 'live']);
+    for (const s of subscriptions.splice(0)) s.unsubscribe();
+    expect(await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'idle')))).toEqual({ state: 'idle' });
+  });
+
+  it('fails every watcher with the typed error and reports failed when the key is wrong', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: 'wrong' });
+    const errors = await Promise.all([firstValueFrom(client.status$('a')), firstValueFrom(client.instances$())].map((p) => p.catch((e: unknown) => e)));
+    for (const error of errors) expect(error).toMatchObject({ code: 'unauthorized', status: 401 });
+    expect(await firstValueFrom(client.connection$)).toMatchObject({ state: 'failed', error: { code: 'unauthorized' } });
+    expect(sessionRequests()).toHaveLength(1);
+  });
+
+  it('completes a watcher when the server ends its subscription, and keeps the others', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const both = firstValueFrom(client.customStatus$('c').pipe(take(4), toArray()));
+    const other = record<unknown>(client.customStatus$('d'));
+    await other.seen((v) => v === undefined);
+    await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: 'c' });
+    expect(await both).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+    await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: 'd' });
+    await other.seen((v) => v === 'London');
+    expect(sessionRequests()).toHaveLength(1);
+  });
+});
