@@ -38,8 +38,10 @@ export interface Store {
 
   /**
    * Claims an instance that has a visible message (`visibleAt` absent or <= `now`) and that nobody holds a live lease
-   * on — preferably the one that has waited longest (best effort: fairness, not a guarantee tests rely on). Returns its state and all its visible messages in arrival order under a new lease
+   * on — preferably the one that has waited longest (best effort: fairness, not a guarantee tests rely on). Returns its state and its visible messages in arrival order under a new lease
    * (`now + leaseMs`), or `undefined` when there is no such work. Two concurrent claims never get the same instance.
+   * A store may hand out only the oldest visible messages (at most `maxMessages`, or a bound of its own); the rest
+   * stay queued, in order, for the next claim.
    */
   claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined>;
 
@@ -124,6 +126,12 @@ export interface ClaimOptions {
   readonly leaseMs: number;
   /** The worker's clock. */
   readonly now: Date;
+  /**
+   * Most messages an orchestration claim may hand out, oldest first. The rest stay queued and the instance is
+   * claimable again as soon as the step commits (or its lease is released). Optional: a store may also apply a bound
+   * of its own (MongoStore keeps every transaction bounded), and stores without one may ignore it.
+   */
+  readonly maxMessages?: number;
 }
 
 /** An instance to create with its start message. */
