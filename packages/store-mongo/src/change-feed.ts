@@ -1,36 +1,40 @@
 import type { Logger } from '@durable-rx/runtime';
-import type { ChangeStream, Document } from 'mongodb';
-import { Observable, Subject } from 'rxjs';
+import type { ChangeStream, Document, Timestamp } from 'mongodb';
+import { Observable, Subject, retry, timer, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
-import { decideResume, resumePointFor, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
+import { decideResume, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
 
 /** Settings of a {@link ChangeFeed}. */
 export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   /** Names the feed in log messages. */
   readonly name: string;
-  /** Opens a change stream at `point` (none = from now). */
-  readonly watch: (point: ResumePoint) => ChangeStream<Document, E>;
+  /** Opens a change stream at `point` (none = the server's present). */
+  readonly watch: (point: ResumePoint | undefined) => ChangeStream<Document, E>;
   /** Maps an event to what subscribers get; `undefined` drops it. May throw for a corrupt event (logged, skipped). */
   readonly map: (event: E) => T | undefined;
+  /**
+   * The latest operation time of the deployment this process knows (from heartbeats and its own operations), read
+   * synchronously when the first subscriber arrives: the stream starts there, so every change committed after
+   * `subscribe()` returned is delivered without making any operation wait for the stream to open.
+   */
+  readonly startTime: () => Timestamp | undefined;
+  /**
+   * What to emit after the stream had to be reopened "from now" (its position was lost, so changes in between may be
+   * missed): for example a re-read of everything changed since `since`, the last moment the feed was known healthy.
+   */
+  readonly resync: (since: Date) => Observable<T>;
   readonly logger: Logger;
   readonly policy: ResumePolicy;
-  /** Longest time {@link ChangeFeed.ready} waits for a stream to open. */
-  readonly readyTimeoutMs: number;
-}
-
-interface Gate {
-  readonly promise: Promise<void>;
-  readonly open: () => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** How long the stream stays open after the last subscriber left (a quick re-subscribe reuses it). */
+  readonly lingerMs: number;
 }
 
 /**
- * One change stream shared by every subscriber of {@link ChangeFeed.events$}: opened by the first subscription,
- * closed by the last unsubscription (or `close`). When the stream fails it is reopened after its last resume token
- * (see `resume-policy.ts`); after an invalidation it starts after the invalidate event.
- *
- * {@link ChangeFeed.ready} resolves once a freshly opened stream has its starting position on the server. Store
- * operations wait for it, so a change committed after `subscribe()` returned is never missed by that subscriber.
+ * One change stream shared by every subscriber of {@link ChangeFeed.events$}: opened by the first subscription (at the
+ * operation time known then), closed `lingerMs` after the last unsubscription (or on `close`). When the stream fails
+ * it is reopened after its last resume token, or at its opening time when no token came yet (see
+ * `resume-policy.ts`); after an invalidation it starts after the invalidate event. Only when the position is lost is
+ * it reopened from now, and then the feed emits the values of `resync`.
  */
 export class ChangeFeed<E extends ChangeEventLike, T> {
   /** The mapped events; hot, shared, lazy. Completes on `close`. */
@@ -41,9 +45,12 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #subscribers = 0;
   #stream: ChangeStream<Document, E> | undefined;
   #token: unknown;
+  #openedAt: Timestamp | undefined;
+  #healthyAt = new Date();
   #failures = 0;
   #reopenTimer: ReturnType<typeof setTimeout> | undefined;
-  #gate: Gate | undefined;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #resync: Subscription | undefined;
   #closed = false;
 
   constructor(options: ChangeFeedOptions<E, T>) {
@@ -54,22 +61,25 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
         return undefined;
       }
       const subscription = this.#subject.subscribe(subscriber);
-      if (this.#subscribers++ === 0) this.#open();
+      if (this.#subscribers++ === 0) {
+        if (this.#lingerTimer !== undefined) {
+          // Still open from the previous subscribers: keep it.
+          clearTimeout(this.#lingerTimer);
+          this.#lingerTimer = undefined;
+        } else {
+          this.#open();
+        }
+      }
       return () => {
         subscription.unsubscribe();
-        if (--this.#subscribers === 0 && !this.#closed) void this.#stop();
+        if (--this.#subscribers === 0 && !this.#closed) this.#linger();
       };
     });
   }
 
-  /** True while a change stream is open or about to be reopened. */
+  /** True while a change stream is open, lingering or about to be reopened. */
   get isActive(): boolean {
     return this.#stream !== undefined || this.#reopenTimer !== undefined;
-  }
-
-  /** Resolves when no freshly opened stream is still waiting for its starting position. */
-  ready(): Promise<void> {
-    return this.#gate?.promise ?? Promise.resolve();
   }
 
   /** Closes the stream and completes `events$`. Idempotent. */
@@ -83,11 +93,25 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #open(): void {
     this.#token = undefined;
     this.#failures = 0;
-    this.#closeGate();
-    this.#start(undefined);
+    this.#healthyAt = new Date();
+    this.#openedAt = this.#o.startTime();
+    this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
   }
 
-  #start(point: ResumePoint): void {
+  #linger(): void {
+    if (this.#o.lingerMs <= 0) {
+      void this.#stop();
+      return;
+    }
+    this.#lingerTimer = setTimeout(() => {
+      this.#lingerTimer = undefined;
+      if (this.#subscribers === 0) void this.#stop();
+    }, this.#o.lingerMs);
+    // A lingering feed never keeps the process alive by itself.
+    this.#lingerTimer.unref?.();
+  }
+
+  #start(point: ResumePoint | undefined): void {
     let stream: ChangeStream<Document, E>;
     try {
       stream = this.#o.watch(point);
@@ -105,9 +129,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (this.#stream === stream) this.#fail(stream, { kind: 'error', error });
     });
     // No 'close' listener: a ChangeStream re-emits its cursor's 'close', which the cursor emits while cleaning up
-    // after any failed aggregate/getMore (before the error is known) and while the driver resumes by itself.
-    // Reacting to it classified every failure as resumable (a lost resume position then looped forever) and defeated
-    // the driver's own resume. A stream the driver gives up on always emits 'error'.
+    // after any failed aggregate/getMore (before the error is known) and while the driver resumes by itself. A stream
+    // the driver gives up on always emits 'error'.
     // Attaching the `change` listener starts the stream (the driver opens the cursor in flowing mode).
     stream.on('change', (event: E) => this.#onChange(stream, event));
   }
@@ -119,7 +142,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     if (isInvalidation(event)) {
       // The collection/database was dropped or renamed: the server ends this stream. Start a new one right after
       // the invalidate event so changes to a re-created collection are not missed.
-      this.#reopen(stream, { startAfter: event._id }, 0);
+      this.#reopen(stream, { startAfter: event._id }, 0, false);
       return;
     }
     let value: T | undefined;
@@ -134,55 +157,66 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   #healthy(): void {
     this.#failures = 0;
-    this.#openGate();
+    this.#healthyAt = new Date();
   }
 
   #fail(stream: ChangeStream<Document, E> | undefined, failure: StreamFailure): void {
     const decision = decideResume(failure, this.#failures++, this.#o.policy);
     const token: unknown = stream?.resumeToken ?? this.#token;
-    const point = resumePointFor(decision, token);
-    const how = point ? 'resuming from its last resume token' : 'restarting from now; changes committed meanwhile may be missed';
+    const reopen = reopenAt(decision, token, this.#openedAt);
+    const how = reopen.resync
+      ? 'restarting from now and re-reading what changed since it was last healthy'
+      : 'resuming where it stopped';
     const message = `${this.#o.name}: change stream failed (${decision.failure}); ${how} in ${decision.delayMs} ms`;
-    const details = failure.error;
-    if (decision.severity === 'error') this.#o.logger.error(message, details);
-    else this.#o.logger.warn(message, details);
-    // Operations waiting for the first position must not hang on a failing server; they fail on their own.
-    this.#openGate();
-    this.#reopen(stream, point, decision.delayMs);
+    if (decision.severity === 'error') this.#o.logger.error(message, failure.error);
+    else this.#o.logger.warn(message, failure.error);
+    this.#reopen(stream, reopen.point, decision.delayMs, reopen.resync);
   }
 
-  #reopen(stream: ChangeStream<Document, E> | undefined, point: ResumePoint, delayMs: number): void {
+  #reopen(stream: ChangeStream<Document, E> | undefined, point: ResumePoint | 'now', delayMs: number, resync: boolean): void {
     this.#stream = undefined;
     if (stream) void stream.close().catch(() => undefined);
-    if (this.#closed || this.#subscribers === 0) return;
+    if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
+    const since = this.#healthyAt;
     this.#reopenTimer = setTimeout(() => {
       this.#reopenTimer = undefined;
-      if (!this.#closed && this.#subscribers > 0) this.#start(point);
+      if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
+      if (point === 'now') {
+        this.#token = undefined;
+        this.#openedAt = this.#o.startTime();
+        this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
+      } else {
+        this.#start(point);
+      }
+      if (resync) this.#runResync(since);
     }, delayMs);
+  }
+
+  /** Emits the feed's resync values; retried after `maxDelayMs` while it fails, until the feed stops. */
+  #runResync(since: Date): void {
+    this.#resync?.unsubscribe();
+    this.#resync = this.#o.resync(since).pipe(
+      retry({
+        delay: (error: unknown) => {
+          this.#o.logger.error(`${this.#o.name}: re-reading after a lost position failed; retrying in ${this.#o.policy.maxDelayMs} ms`, error);
+          return timer(this.#o.policy.maxDelayMs);
+        },
+      }),
+    ).subscribe({
+      next: (value) => this.#subject.next(value),
+      error: (error: unknown) => this.#o.logger.error(`${this.#o.name}: re-reading after a lost position failed`, error),
+    });
   }
 
   async #stop(): Promise<void> {
     if (this.#reopenTimer !== undefined) clearTimeout(this.#reopenTimer);
+    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
     this.#reopenTimer = undefined;
-    this.#openGate();
+    this.#lingerTimer = undefined;
+    this.#resync?.unsubscribe();
+    this.#resync = undefined;
     const stream = this.#stream;
     this.#stream = undefined;
     if (stream) await stream.close().catch(() => undefined);
-  }
-
-  #closeGate(): void {
-    this.#openGate();
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    const timer = setTimeout(() => this.#openGate(), this.#o.readyTimeoutMs);
-    this.#gate = { promise, open, timer };
-  }
-
-  #openGate(): void {
-    const gate = this.#gate;
-    if (!gate) return;
-    this.#gate = undefined;
-    clearTimeout(gate.timer);
-    gate.open();
   }
 }

@@ -4,6 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
+import { instanceKey } from './instance-key.js';
 import { decodePayload, encodePayload } from './payload-codec.js';
 
 /**
@@ -19,10 +20,7 @@ export const EPOCH = new Date(0);
 /** "No pending message": later than any real date, so `$min` with a real due time always wins. */
 export const NEVER = new Date(8_640_000_000_000_000);
 
-/** "No pending message" for the claim order tie-break: the largest ObjectId. */
-export const LAST_OBJECT_ID = new ObjectId('ffffffffffffffffffffffff');
-
-/** One orchestration instance (`_id` = instance id). */
+/** One orchestration instance (`_id` = the instance id's key, see `instance-key.ts`). */
 export interface InstanceDoc {
   _id: string;
   /** The committed {@link InstanceState} as JSON text; the change feed carries it. */
@@ -30,10 +28,16 @@ export interface InstanceDoc {
   // Indexed copies of status fields, for queries and purges.
   runtimeStatus: OrchestrationRuntimeStatus;
   createdTime: Date;
+  /** `lastUpdatedTime`: what a resync re-reads after the change feed lost its position. */
+  updatedAt: Date;
   // Copies the store reads inside transactions without decoding `state`.
   executionId: string;
   version: number;
   historyLength: number;
+  /** The generation of the current history: its events carry it; an older generation is garbage to sweep. */
+  historyGen: string;
+  /** Counts the transactions that wrote the document: each one's first operation increments it, taking the document. */
+  rev: number;
   // The lease of a claimed work item; free = token null and expiry EPOCH.
   leaseOwner: string | null;
   leaseToken: string | null;
@@ -42,20 +46,28 @@ export interface InstanceDoc {
   messageSeq: number;
   /** Earliest `due` of the pending messages, NEVER when none: the claim filter. */
   nextMessageAt: Date;
-  /** `_id` of the oldest pending message, LAST_OBJECT_ID when none: the claim order among equally due instances. */
-  oldestMessageId: ObjectId;
+  /** Earliest `readyAt` of the pending messages, NEVER when none: the claim order. */
+  readyAt: Date;
+  /**
+   * Set to a fresh value by a commit that leaves visible messages behind: the update wakes every process's worker
+   * through the wake-up feed (not only the committing one's).
+   */
+  handoff?: ObjectId;
 }
 
 /** The queue bookkeeping of an instance. */
 export interface QueueHead {
   readonly messageSeq: number;
   readonly nextMessageAt: Date;
-  readonly oldestMessageId: ObjectId;
+  readonly readyAt: Date;
 }
 
-/** One history event of an instance's current execution. */
+/** One history event. Only the generation named by the instance's `historyGen` is its history. */
 export interface HistoryDoc {
+  /** The instance id's key. */
   instanceId: string;
+  /** The history generation (see `InstanceDoc.historyGen`). */
+  gen: string;
   /** Position in the history, from 0. */
   index: number;
   /** The event as JSON text. */
@@ -65,13 +77,16 @@ export interface HistoryDoc {
 /** One pending message. `_id` is made by the writer and orders messages across instances (roughly by time). */
 export interface MessageDoc {
   _id: ObjectId;
+  /** The instance id's key. */
   instanceId: string;
   /** The message's own id (`OrchestrationMessage.id`). */
   id: string;
   /** Arrival order within the instance. */
   seq: number;
-  /** `visibleAt`, or EPOCH for "at once". */
+  /** `visibleAt`, or EPOCH for "at once": the claim filter (independent of the writer's clock). */
   due: Date;
+  /** When the message became visible (see {@link readyAtOf}): the claim order. */
+  readyAt: Date;
   /** The message as JSON text. */
   message: string;
 }
@@ -79,9 +94,12 @@ export interface MessageDoc {
 /** One activity task (`_id` = task id). */
 export interface TaskDoc {
   _id: string;
+  /** The instance id's key. */
   instanceId: string;
   executionId: string;
-  /** Scheduling order (made by the writer, roughly by time). */
+  /** When the task was scheduled: the claim order, kept when the task is leased (an expired lease keeps its place). */
+  readyAt: Date;
+  /** Scheduling order among tasks of the same `readyAt` (made by the writer). */
   order: ObjectId;
   leaseOwner: string | null;
   leaseToken: string | null;
@@ -93,9 +111,22 @@ export interface TaskDoc {
 /** The fields that mark a lease as free. */
 export const FREE_LEASE = { leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH } as const;
 
+/** A history generation of a pending sweep: the events of an execution that was replaced, restarted or purged. */
+export interface SweepDoc {
+  _id: ObjectId;
+  /** The instance id's key. */
+  instanceId: string;
+  gen: string;
+}
+
 /** The queue head of an instance without pending messages. */
 export function emptyQueueHead(messageSeq: number): QueueHead {
-  return { messageSeq, nextMessageAt: NEVER, oldestMessageId: LAST_OBJECT_ID };
+  return { messageSeq, nextMessageAt: NEVER, readyAt: NEVER };
+}
+
+/** A fresh history generation. */
+export function newHistoryGen(): string {
+  return new ObjectId().toHexString();
 }
 
 // ------------------------------------------------------------------ instances
@@ -123,19 +154,22 @@ export function decodeInstanceState(text: string): InstanceState {
 }
 
 /** The document of an instance: its state (already encoded as `stateText`), indexed copies, a free lease. */
-export function instanceDoc(state: InstanceState, stateText: string, queue: QueueHead): InstanceDoc {
+export function instanceDoc(state: InstanceState, stateText: string, queue: QueueHead, historyGen: string): InstanceDoc {
   return {
-    _id: state.instanceId,
+    _id: instanceKey(state.instanceId),
     state: stateText,
     runtimeStatus: state.runtimeStatus,
     createdTime: state.createdTime,
+    updatedAt: state.lastUpdatedTime,
     executionId: state.executionId,
     version: state.version,
     historyLength: state.historyLength,
+    historyGen,
+    rev: 0,
     ...FREE_LEASE,
     messageSeq: queue.messageSeq,
     nextMessageAt: queue.nextMessageAt,
-    oldestMessageId: queue.oldestMessageId,
+    readyAt: queue.readyAt,
   };
 }
 
@@ -144,31 +178,70 @@ export function instanceDoc(state: InstanceState, stateText: string, queue: Queu
 /** A message ready to be queued: everything but its sequence number, which the transaction assigns. */
 export interface EncodedMessage {
   readonly oid: ObjectId;
+  /** The target instance id (not its key). */
   readonly instanceId: string;
   readonly id: string;
   readonly due: Date;
+  readonly readyAt: Date;
   readonly text: string;
 }
 
-/** Encodes a message (checking the size limit) and gives it an ObjectId. */
-export function encodeMessage(message: OrchestrationMessage, limitBytes: number): EncodedMessage {
+/**
+ * Encodes a message (checking the size limit) and gives it an ObjectId. `writtenAt` is the ready time of a message
+ * whose event carries no readable timestamp.
+ */
+export function encodeMessage(message: OrchestrationMessage, limitBytes: number, writtenAt: Date = new Date()): EncodedMessage {
   return {
     oid: new ObjectId(),
     instanceId: message.instanceId,
     id: message.id,
     due: dueOf(message),
+    readyAt: readyAtOf(message, writtenAt),
     text: encodePayload(message, `A ${message.event.type} message to ${JSON.stringify(message.instanceId)}`, limitBytes),
   };
 }
 
-/** When a message becomes visible: `visibleAt`, or EPOCH ("at once"). */
+/** When a message may be claimed: `visibleAt`, or EPOCH ("at once", whatever the claimer's clock says). */
 export function dueOf(message: OrchestrationMessage): Date {
   return message.visibleAt ?? EPOCH;
 }
 
+/**
+ * When a message became visible, the key of the claim order: `visibleAt` for a delayed message (a timer, a retry
+ * back-off), otherwise the time its event was raised (`event.timestamp`, the sender's clock), or `writtenAt` when
+ * that is not a date. Ordering claims by it means a due timer waits only behind messages that were visible before it.
+ *
+ * @example
+ * ```ts
+ * readyAtOf({ ..., visibleAt: fireAt }, now);                       // fireAt
+ * readyAtOf({ ..., event: { ..., timestamp: '2026-01-01T00:00:00Z' } }, now); // 2026-01-01
+ * ```
+ */
+export function readyAtOf(message: OrchestrationMessage, writtenAt: Date): Date {
+  if (message.visibleAt) return message.visibleAt;
+  const raised = Date.parse(message.event.timestamp);
+  return Number.isNaN(raised) ? writtenAt : new Date(raised);
+}
+
 /** The document of a queued message. */
 export function messageDoc(message: EncodedMessage, seq: number): MessageDoc {
-  return { _id: message.oid, instanceId: message.instanceId, id: message.id, seq, due: message.due, message: message.text };
+  return {
+    _id: message.oid, instanceId: instanceKey(message.instanceId), id: message.id, seq, due: message.due, readyAt: message.readyAt,
+    message: message.text,
+  };
+}
+
+/**
+ * The queue head of an instance after its pending messages changed: `$min` of what it had and of the new messages
+ * (an append), as one pure fold so the transaction only writes it.
+ */
+export function lowerQueueHead(head: QueueHead, added: readonly EncodedMessage[]): QueueHead {
+  let { nextMessageAt, readyAt } = head;
+  for (const message of added) {
+    if (message.due < nextMessageAt) nextMessageAt = message.due;
+    if (message.readyAt < readyAt) readyAt = message.readyAt;
+  }
+  return { messageSeq: head.messageSeq + added.length, nextMessageAt, readyAt };
 }
 
 /** Decodes a queued message, restoring `visibleAt`. */
@@ -199,12 +272,13 @@ export function decodeHistoryEvent(text: string): HistoryEvent {
 
 // ------------------------------------------------------------------ activity tasks
 
-/** The document of a new (unleased) activity task. */
-export function taskDoc(task: ActivityTask, limitBytes: number): TaskDoc {
+/** The document of a new (unleased) activity task, scheduled at `scheduledAt`. */
+export function taskDoc(task: ActivityTask, limitBytes: number, scheduledAt: Date = new Date()): TaskDoc {
   return {
     _id: task.id,
-    instanceId: task.instanceId,
+    instanceId: instanceKey(task.instanceId),
     executionId: task.executionId,
+    readyAt: scheduledAt,
     order: new ObjectId(),
     ...FREE_LEASE,
     task: encodePayload(task, `The input of activity ${JSON.stringify(task.name)}`, limitBytes),

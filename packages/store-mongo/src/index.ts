@@ -20,10 +20,13 @@ export {
   type MongoStoreUriOptions,
 } from './mongo-store-options.js';
 export { MAX_PAYLOAD_BYTES } from './payload-codec.js';
+export { DEFAULT_MAX_MESSAGES_PER_CLAIM } from './queries.js';
+export { DEFAULT_MAX_CLOCK_SKEW_MS, type ClockSkew } from './clock-skew.js';
 export { collectionNames, INDEXES, type CollectionNames } from './indexes.js';
 export { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 export { classifyDeployment, SINGLE_NODE_REPLICA_SET_HOWTO, type DeploymentKind } from './deployment.js';
 export { MongoStoreError } from './errors/mongo-store-error.js';
+export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';
 export { StoreUnreachableError } from './errors/store-unreachable-error.js';
 export { StoreAuthenticationError } from './errors/store-authentication-error.js';
 export { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';

@@ -6,11 +6,13 @@ export interface CollectionNames {
   readonly history: string;
   readonly messages: string;
   readonly activityTasks: string;
+  /** History generations left to delete (restarted, replaced or purged executions). */
+  readonly sweeps: string;
 }
 
 /**
  * The collection names for a prefix: `${prefix}instances`, `${prefix}history`, `${prefix}messages`,
- * `${prefix}activityTasks`.
+ * `${prefix}activityTasks`, `${prefix}sweeps`.
  *
  * @example
  * ```ts
@@ -23,6 +25,7 @@ export function collectionNames(prefix = ''): CollectionNames {
     history: `${prefix}history`,
     messages: `${prefix}messages`,
     activityTasks: `${prefix}activityTasks`,
+    sweeps: `${prefix}sweeps`,
   };
 }
 
@@ -36,28 +39,35 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'page', key: { createdTime: 1, _id: 1 } },
     // queryInstances / purgeInstances with a status filter.
     { name: 'status_page', key: { runtimeStatus: 1, createdTime: 1, _id: 1 } },
-    // claimOrchestration: due instances in claim order, leased ones skipped inside the index.
-    { name: 'claim', key: { nextMessageAt: 1, oldestMessageId: 1, leaseExpiresAt: 1 } },
+    // claimOrchestration: instances in the order their first message became visible; not-yet-due and leased ones
+    // are skipped inside the index.
+    { name: 'claim_ready', key: { readyAt: 1, nextMessageAt: 1, leaseExpiresAt: 1 } },
     // nextWakeTime: the next lease expiry.
     { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
+    // The re-read of a status-feed resync: instances changed since the feed was last healthy.
+    { name: 'updated', key: { updatedAt: 1 } },
     // instanceIdPrefix uses the built-in _id index (anchored prefix regex = range scan).
   ],
   history: [
-    // getHistory (ordered, from an index), appends, deletion with the instance.
-    { name: 'instance_index', key: { instanceId: 1, index: 1 }, unique: true },
+    // getHistory (ordered, from an index), appends, the chunked sweep of an old generation.
+    { name: 'instance_gen_index', key: { instanceId: 1, gen: 1, index: 1 }, unique: true },
   ],
   messages: [
     // Claim-time read of an instance's visible messages in arrival order; consumption; deletion with the instance.
     { name: 'instance_seq', key: { instanceId: 1, seq: 1 }, unique: true },
-    // The earliest due message of an instance (its queue head after a commit).
+    // The queue head of an instance after a commit: its earliest due and earliest ready message.
     { name: 'instance_due', key: { instanceId: 1, due: 1 } },
+    { name: 'instance_ready', key: { instanceId: 1, readyAt: 1 } },
     // nextWakeTime: the next delayed message (durable timers).
     { name: 'due', key: { due: 1 } },
   ],
   activityTasks: [
-    // claimActivity: free tasks in scheduling order; nextWakeTime: the next lease expiry.
-    { name: 'claim', key: { leaseExpiresAt: 1, order: 1 } },
+    // claimActivity: tasks in scheduling order, leased ones skipped inside the index.
+    { name: 'claim_ready', key: { readyAt: 1, order: 1, leaseExpiresAt: 1 } },
+    // nextWakeTime: the next lease expiry.
+    { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
     // Deletion with the instance (replace, purge).
     { name: 'instance', key: { instanceId: 1 } },
   ],
+  sweeps: [],
 };

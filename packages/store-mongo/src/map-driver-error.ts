@@ -1,10 +1,11 @@
 import { isDurableError, PayloadTooLargeError, StoreClosedError, type DurableError } from '@durable-rx/runtime';
+import { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { StoreAuthenticationError } from './errors/store-authentication-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 
 /** What a driver error means to a caller of the store. */
-export type DriverErrorKind = 'closed' | 'auth' | 'unreachable' | 'too-large' | 'duplicate-key' | 'other';
+export type DriverErrorKind = 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'too-large' | 'duplicate-key' | 'other';
 
 const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError', 'MongoPoolClosedError']);
 const UNREACHABLE_NAMES = new Set([
@@ -22,6 +23,8 @@ const AUTH_CODE_NAMES = new Set(['AuthenticationFailed', 'Unauthorized']);
 /** BSONObjectTooLarge, and "resulting document after update is larger than 16 MB". */
 const TOO_LARGE_CODES = new Set([10334, 17419]);
 const DUPLICATE_KEY_CODES = new Set([11000, 11001]);
+/** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
+const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
 
 /**
  * Classifies an error thrown by the `mongodb` driver by its class name, server error code and causes (names, not
@@ -38,6 +41,8 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (chain.some(isAuthFailure)) return 'auth';
   const top = shape(error);
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
+  // Checked before "unreachable": a network error during a commit carries the label, and then the outcome matters.
+  if (chain.some(hasUnknownCommitLabel)) return 'commit-unknown';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
   if (typeof top.code === 'number' && UNAVAILABLE_CODES.has(top.code)) return 'unreachable';
   // A mongodb+srv host that does not resolve: the driver passes on the DNS error itself.
@@ -56,6 +61,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
  * | driver error | store error |
  * |---|---|
  * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
+ * | commit outcome unknown (`UnknownTransactionCommitResult` label) | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
  * | server selection failed, network error | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
@@ -75,6 +81,12 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
       return new StoreAuthenticationError(
         `MongoDB refused the credentials or a required privilege while ${doing}: ${detail}. ` +
           'Check the user, password, authSource and the roles of the user (readWrite on the database; changeStream needs find).',
+        options,
+      );
+    case 'commit-unknown':
+      return new CommitOutcomeUnknownError(
+        `MongoDB could not confirm whether the transaction committed while ${doing}: ${detail}. ` +
+          'It may have been applied; a retry is safe (a step that did commit is refused with lease-lost, never applied twice).',
         options,
       );
     case 'unreachable':
@@ -105,6 +117,14 @@ function shape(error: unknown): ErrorShape {
   if (typeof error !== 'object' || error === null) return {};
   const e = error as { name?: unknown; code?: unknown; codeName?: unknown };
   return { ...(typeof e.name === 'string' ? { name: e.name } : {}), code: e.code, codeName: e.codeName };
+}
+
+function hasUnknownCommitLabel(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { errorLabels, hasErrorLabel } = error as { errorLabels?: unknown; hasErrorLabel?: unknown };
+  if (Array.isArray(errorLabels) && errorLabels.includes(UNKNOWN_COMMIT_LABEL)) return true;
+  // MongoError keeps its labels in a private set; hasErrorLabel is the public way to ask.
+  return typeof hasErrorLabel === 'function' && (hasErrorLabel as (label: string) => unknown).call(error, UNKNOWN_COMMIT_LABEL) === true;
 }
 
 function isAuthFailure(error: unknown): boolean {

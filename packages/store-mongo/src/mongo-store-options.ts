@@ -18,8 +18,22 @@ export interface MongoStoreCommonOptions {
   readonly logger?: Logger;
   /** Back-off of the change feed's reopen after failures. */
   readonly resumePolicy?: Partial<ResumePolicy>;
-  /** Longest wait of an operation for a freshly opened change stream to get its position. Default 10 s. */
-  readonly feedReadyTimeoutMs?: number;
+  /**
+   * How long a change stream stays open after its last subscriber left, so that subscribers that come and go (SSE
+   * clients, `waitForCompletion` calls) reuse it instead of reopening one each time. Default 3 s; 0 closes at once.
+   */
+  readonly feedLingerMs?: number;
+  /**
+   * Most messages one orchestration claim takes (and so one step consumes and one commit deletes). The rest stay
+   * queued and are claimed by the next step, so a backlog drains in bounded transactions. Default and largest
+   * `DEFAULT_MAX_MESSAGES_PER_CLAIM` (100); a claim's own `maxMessages` can only lower it.
+   */
+  readonly maxMessagesPerClaim?: number;
+  /**
+   * Largest tolerated difference between this process's clock and the server's, checked once when connecting (a
+   * warning through `logger` beyond it). Default 2 s. Leases and timers are judged by each worker's clock.
+   */
+  readonly maxClockSkewMs?: number;
   /** Options of every transaction, merged over the default: snapshot read concern, majority write concern, primary, 30 s commit limit. */
   readonly transactionOptions?: TransactionOptions;
 }

@@ -1,35 +1,41 @@
 import {
-  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError,
-  StoreClosedError, consoleLogger, decodeContinuationToken, encodeContinuationToken, isTerminalStatus, matchesPurgeFilter,
-  matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance, validateInstanceQuery, validatePurgeFilter,
+  InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
+  consoleLogger, decodeContinuationToken, encodeContinuationToken, isTerminalStatus, matchesPurgeFilter, matchesQuery,
+  pageKeyOf, pageSizeOf, validateInstanceQuery, validatePurgeFilter,
   type ActivityCompletion, type ActivityWorkItem, type ClaimOptions, type CreateInstanceRequest, type HistoryEvent,
   type InstancePage, type InstanceQuery, type InstanceState, type Lease, type Logger, type OrchestrationCommit,
-  type OrchestrationMessage,
-  type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store, type StoreCapabilities,
+  type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
+  type StoreCapabilities,
 } from '@durable-rx/runtime';
+import { assertNever, instanceIdsOf, leaseLostError, planWriteSet, type WriteRequest, type WriteSet } from '@durable-rx/runtime/store-kit';
 import {
-  MongoClient, type ClientSession, type Collection, type Db, type Document, type ServerHeartbeatSucceededEvent,
-  type TransactionOptions,
+  MongoClient, ObjectId, ReadConcern, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
+  type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
-import { map, merge, Subject, type Observable } from 'rxjs';
+import { map, merge, Observable, of, Subject } from 'rxjs';
 import { statusPipeline, toStatusChange, wakePipeline, type ChangeEventLike } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
+import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, type ClockSkew } from './clock-skew.js';
+import { ClusterClock } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
-import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import {
-  FREE_LEASE, NEVER, LAST_OBJECT_ID, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask,
-  encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc,
-  type EncodedMessage, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type TaskDoc,
+  FREE_LEASE, NEVER, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen,
+  type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
+import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { collectionNames, INDEXES, type CollectionNames } from './indexes.js';
+import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
-  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_SORT, claimActivityFilter,
-  claimOrchestrationFilter, PAGE_SORT,
+  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimActivityFilter, claimBound,
+  claimedMessagesFilter, claimOrchestrationFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, PAGE_SORT, QUEUE_HEAD_HINTS, RESYNC_HINT,
+  SWEEP_HINT, WAKE_HINTS,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
+import { translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 
 /** Transactions: a consistent snapshot, durable on a majority before they count as committed, on the primary. */
 const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
@@ -37,27 +43,42 @@ const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
   writeConcern: { w: 'majority' },
   readPreference: 'primary',
   // Without it a majority commit blocks for good when no majority can acknowledge (e.g. a PSA set with the
-  // secondary down); MaxTimeMSExpired is not retried by withTransaction, so the step fails and is retried later.
+  // secondary down); MaxTimeMSExpired is not retried by withTransaction: the outcome is unknown
+  // (CommitOutcomeUnknownError) and the step is retried later, safely.
   maxCommitTimeMS: 30_000,
 };
 
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
 
-/** How often a claim retries when the instance it leased turned out to have no visible message (a purge raced it). */
+/** History events deleted per round trip by the sweeper. */
+const SWEEP_CHUNK = 1000;
+
+/** How a claim retries when the instance it leased turned out to have no visible message (a purge raced it). */
 const CLAIM_ATTEMPTS = 3;
+
+/** How far before the last healthy moment a status resync re-reads (covers writers' clock skew). */
+const RESYNC_MARGIN_MS = 60_000;
+
+/** How often `getHistory` re-reads when the instance moved to a new history generation while it read. */
+const HISTORY_READ_ATTEMPTS = 3;
 
 /**
  * The Store port on MongoDB (a replica set or a sharded cluster): several Node processes on several machines share
  * one database and its work through leases, and watch status through change streams.
  *
- * - Collections `instances`, `history`, `messages`, `activityTasks` (with an optional prefix), with an index for
- *   every query and claim (`ensureIndexes`, run when opening).
- * - Every write that spans documents runs in one transaction; an orchestration step commits only while its lease
- *   token is still on the instance (otherwise `LeaseLostError`, nothing written).
+ * - Collections `instances`, `history`, `messages`, `activityTasks`, `sweeps` (with an optional prefix), with an
+ *   index for every query and claim (`ensureIndexes`, run when opening); claims are pinned to theirs with a hint.
+ * - Every write is one write set (`@durable-rx/runtime/store-kit`), decided by the shared `planWriteSet` and
+ *   executed in one transaction whose first operation takes the instance documents it needs; an orchestration step
+ *   commits only while its lease token is still on the instance (otherwise `LeaseLostError`, nothing written).
+ * - Claims are ordered by the time their messages became visible and take at most `maxMessagesPerClaim` messages;
+ *   old histories are deleted after the commit, in chunks, by generation.
  * - `changes$` comes from a change stream on `instances`: each event carries the snapshot its transaction wrote.
- *   `workAvailable$` comes from a change stream on new messages and tasks (and this process's own writes). Both
- *   resume from their resume token after failures.
+ *   `workAvailable$` comes from a change stream on new messages, tasks and released leases. Both open at the
+ *   operation time known when the first subscriber arrives, resume from their resume token after failures, and
+ *   resync (workers rescan, status subscribers get what changed) when the position was lost.
+ * - Reads use `majority` read concern, writes `majority` write concern.
  * - User JSON is stored as JSON text: keys with `$` or `.` and `__proto__` round-trip exactly. Each document's JSON
  *   is limited to `maxPayloadBytes` (default and maximum 15 MiB).
  * - A standalone server is refused with `ReplicaSetRequiredError`, which says how to start a single-node replica set.
@@ -90,6 +111,9 @@ export class MongoStore implements Store {
   /** The names of the store's collections. */
   readonly collections: CollectionNames;
 
+  /** This process's clock against the server's, measured when connecting (`undefined`: the server sent no time). */
+  readonly clockSkew: ClockSkew | undefined;
+
   readonly #client: MongoClient;
   readonly #ownsClient: boolean;
   readonly #db: Db;
@@ -97,17 +121,25 @@ export class MongoStore implements Store {
   readonly #history: Collection<HistoryDoc>;
   readonly #messages: Collection<MessageDoc>;
   readonly #tasks: Collection<TaskDoc>;
+  readonly #sweeps: Collection<SweepDoc>;
   readonly #limit: number;
+  readonly #maxMessages: number;
   readonly #transactionOptions: TransactionOptions;
+  readonly #logger: Logger;
+  readonly #clusterClock: ClusterClock;
+  readonly #onHeartbeat: (event: ServerHeartbeatSucceededEvent) => void;
   readonly #statusFeed: ChangeFeed<ChangeEventLike, StatusChange>;
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  #sweeping: Promise<void> | undefined;
+  #sweepAgain = false;
   #closed: Promise<void> | undefined;
 
   /**
-   * Connects (when given a URI), checks that the deployment is a replica set or sharded cluster, creates the indexes
-   * and returns the open store.
+   * Connects (when given a URI), checks that the deployment is a replica set or sharded cluster, compares this
+   * process's clock with the server's (a warning through `logger` beyond `maxClockSkewMs`), creates the indexes,
+   * resumes any unfinished history sweep, and returns the open store.
    *
    * Rejects with `StoreUnreachableError` when no server answers within `serverSelectionTimeoutMS` (default 10 s),
    * `StoreAuthenticationError` when the credentials are refused, `ReplicaSetRequiredError` for a standalone server
@@ -138,10 +170,17 @@ export class MongoStore implements Store {
         throw new InvalidArgumentError(`Invalid MongoDB connection string or client option: ${messageOf(error)}`, { cause: error });
       }
     }
+    const fail = async (message: string): Promise<never> => {
+      if (ownsClient) await client.close().catch(() => undefined);
+      throw new InvalidArgumentError(message);
+    };
     const limit = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAYLOAD_BYTES) {
-      if (ownsClient) await client.close().catch(() => undefined);
-      throw new InvalidArgumentError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES}`);
+      await fail(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES}`);
+    }
+    const maxMessages = options.maxMessagesPerClaim ?? DEFAULT_MAX_MESSAGES_PER_CLAIM;
+    if (!Number.isInteger(maxMessages) || maxMessages < 1 || maxMessages > DEFAULT_MAX_MESSAGES_PER_CLAIM) {
+      await fail(`maxMessagesPerClaim must be an integer from 1 to ${DEFAULT_MAX_MESSAGES_PER_CLAIM}`);
     }
     // With `replicaSet=` in the connection string the driver ignores a standalone (or never initiated) server and
     // reports an unreachable topology; its heartbeat replies still show what answered.
@@ -150,9 +189,21 @@ export class MongoStore implements Store {
     client.on('serverHeartbeatSucceeded', onHeartbeat);
     try {
       await client.connect();
-      assertReplicaSet(await hello(client));
-      const store = new MongoStore(client, ownsClient, dbName, options, limit);
+      const sentAt = Date.now();
+      const reply = await hello(client);
+      const receivedAt = Date.now();
+      assertReplicaSet(reply);
+      const logger = options.logger ?? consoleLogger;
+      const localTime: unknown = reply['localTime'];
+      const skew = localTime instanceof Date ? measureClockSkew(localTime, sentAt, receivedAt) : undefined;
+      const warning = skew && clockSkewWarning(skew, options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+      if (warning) logger.warn(`MongoStore ${dbName}: ${warning}`);
+      const clusterClock = new ClusterClock();
+      clusterClock.observe(reply);
+      for (const heartbeat of replies) clusterClock.observe(heartbeat);
+      const store = new MongoStore({ client, ownsClient, dbName, options, limit, maxMessages, logger, skew, clusterClock });
       if (options.createIndexes !== false) await store.ensureIndexes();
+      store.#sweep();
       return store;
     } catch (error) {
       if (ownsClient) await client.close().catch(() => undefined);
@@ -170,32 +221,48 @@ export class MongoStore implements Store {
     }
   }
 
-  private constructor(client: MongoClient, ownsClient: boolean, dbName: string, options: MongoStoreOptions, limit: number) {
+  private constructor(o: {
+    client: MongoClient; ownsClient: boolean; dbName: string; options: MongoStoreOptions; limit: number; maxMessages: number;
+    logger: Logger; skew: ClockSkew | undefined; clusterClock: ClusterClock;
+  }) {
+    const { client, dbName, options, logger } = o;
     this.#client = client;
-    this.#ownsClient = ownsClient;
+    this.#ownsClient = o.ownsClient;
     this.dbName = dbName;
-    this.#db = client.db(dbName, { readPreference: 'primary' });
+    this.clockSkew = o.skew;
+    this.#db = client.db(dbName, { readPreference: 'primary', readConcern: new ReadConcern('majority'), writeConcern: { w: 'majority' } });
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
     this.#history = this.#db.collection<HistoryDoc>(this.collections.history);
     this.#messages = this.#db.collection<MessageDoc>(this.collections.messages);
     this.#tasks = this.#db.collection<TaskDoc>(this.collections.activityTasks);
-    this.#limit = limit;
+    this.#sweeps = this.#db.collection<SweepDoc>(this.collections.sweeps);
+    this.#limit = o.limit;
+    this.#maxMessages = o.maxMessages;
     this.#transactionOptions = { ...DEFAULT_TRANSACTION_OPTIONS, ...options.transactionOptions };
-    const logger: Logger = options.logger ?? consoleLogger;
+    this.#logger = logger;
+    this.#clusterClock = o.clusterClock;
+    this.#onHeartbeat = (event) => this.#clusterClock.observe(event.reply);
+    client.on('serverHeartbeatSucceeded', this.#onHeartbeat);
     const policy = { ...DEFAULT_RESUME_POLICY, ...options.resumePolicy };
-    const readyTimeoutMs = options.feedReadyTimeoutMs ?? 10_000;
+    const lingerMs = options.feedLingerMs ?? 3_000;
+    const startTime = () => this.#clusterClock.latest;
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} status feed`,
       watch: (point) => this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(), streamOptions(point)),
       map: toStatusChange,
-      logger, policy, readyTimeoutMs,
+      startTime,
+      resync: (since) => this.#changedSince(since),
+      logger, policy, lingerMs,
     });
     this.#wakeFeed = new ChangeFeed<ChangeEventLike, true>({
       name: `MongoStore ${dbName} wake-up feed`,
       watch: (point) => this.#db.watch<Document, ChangeEventLike>(wakePipeline(this.collections), streamOptions(point)),
       map: () => true,
-      logger, policy, readyTimeoutMs,
+      startTime,
+      // Work written while the position was lost is found by a rescan: the worker claims on every signal.
+      resync: () => of(true as const),
+      logger, policy, lingerMs,
     });
     this.changes$ = this.#statusFeed.events$;
     this.workAvailable$ = merge(this.#localWork, this.#wakeFeed.events$).pipe(map((): void => undefined));
@@ -219,139 +286,107 @@ export class MongoStore implements Store {
     return (this.#statusFeed.isActive ? 1 : 0) + (this.#wakeFeed.isActive ? 1 : 0);
   }
 
-  // ---------------------------------------------------------------- instances and messages
+  // ---------------------------------------------------------------- write sets
 
-  async createInstance(request: CreateInstanceRequest): Promise<void> {
-    const id = request.state.instanceId;
-    await this.#op(`creating instance ${JSON.stringify(id)}`, async () => {
-      encodeInstanceState(request.state, this.#limit); // a payload too large fails before the transaction starts
-      const start = encodeMessage(request.message, this.#limit);
+  /**
+   * Executes a write set atomically, in one transaction: takes (and, for an orchestration lease, releases) the
+   * instance documents the write set names as its first operations, lets the shared `planWriteSet` decide every
+   * condition, and writes the plan's operations (`translateWritePlan`). Throws `LeaseLostError` when the lease is no
+   * longer held and the `DurableError` the plan refuses with (`InstanceAlreadyExistsError`, `InstanceNotFoundError`);
+   * then nothing is written. `CommitOutcomeUnknownError` when MongoDB could not confirm the commit.
+   *
+   * @example
+   * ```ts
+   * await store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
+   * ```
+   */
+  async commit(writeSet: WriteSet): Promise<void> {
+    const created = writeSet.requests.find((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
+    let work = false;
+    let sweeps = false;
+    await this.#op(describeWriteSet(writeSet), async () => {
       try {
         await this.#transaction(async (session) => {
-          const existing = await this.#instances.findOne({ _id: id }, { session, projection: { state: 0 } });
-          if (existing && !isTerminalStatus(existing.runtimeStatus)) {
-            throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists and is ${existing.runtimeStatus}`);
-          }
-          await this.#createIn(session, request.state, start, existing);
+          const now = new Date();
+          const rows = await this.#take(session, writeSet);
+          const states = new Map([...rows].map(([id, row]) => [id, row?.state]));
+          const plan = planWriteSet(writeSet, states);
+          const writes = translateWritePlan(plan, {
+            stored: new Map([...rows].map(([id, row]) => [id, row?.row])), limitBytes: this.#limit, now, newGen: newHistoryGen,
+            ...(writeSet.lease?.kind === 'orchestration' ? { leaseInstanceId: writeSet.lease.instanceId } : {}),
+          });
+          await this.#apply(session, writes, now);
+          work = plan.work;
+          sweeps = writes.some((w) => w.op === 'scheduleSweep');
         });
       } catch (error) {
         // Two creates racing for a new id: the loser's insert hits the unique _id.
-        if (classifyDriverError(error) === 'duplicate-key') {
+        if (created?.type === 'createInstance' && classifyDriverError(error) === 'duplicate-key') {
+          const id = created.state.instanceId;
           throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists`, { cause: error });
         }
         throw error;
       }
     });
-    this.#localWork.next();
+    if (work) this.#localWork.next();
+    if (sweeps) this.#sweep();
+  }
+
+  async createInstance(request: CreateInstanceRequest): Promise<void> {
+    await this.commit({ requests: [{ type: 'createInstance', state: request.state, message: request.message, ifRunning: { kind: 'fail' } }] });
   }
 
   async sendMessage(message: OrchestrationMessage): Promise<void> {
-    await this.#op(`sending a message to ${JSON.stringify(message.instanceId)}`, async () => {
-      const encoded = encodeMessage(message, this.#limit);
-      await this.#transaction(async (session) => {
-        if (!(await this.#enqueue(session, encoded))) {
-          throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
-        }
-      });
+    await this.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
+  }
+
+  async commitOrchestration(commit: OrchestrationCommit): Promise<void> {
+    await this.commit(writeSetOfCommit(commit));
+  }
+
+  async completeActivity(completion: ActivityCompletion): Promise<void> {
+    await this.commit({
+      lease: { kind: 'activity', taskId: completion.taskId, token: completion.leaseToken },
+      requests: [{ type: 'deleteTask', taskId: completion.taskId }, { type: 'insertMessage', message: completion.result, ifMissing: 'drop' }],
     });
-    this.#localWork.next();
   }
 
   // ---------------------------------------------------------------- orchestration work items
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     return this.#op('claiming an orchestration work item', async () => {
+      const limit = claimBound(options.maxMessages, this.#maxMessages);
       for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         const lease = newLease(options);
         const doc = await this.#instances.findOneAndUpdate(
           claimOrchestrationFilter(options.now),
           { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
-          { sort: CLAIM_ORCHESTRATION_SORT, returnDocument: 'after' },
+          { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1 } },
         );
         if (!doc) return undefined;
-        const messages = await this.#messages
-          .find({ instanceId: doc._id, due: { $lte: options.now } }, { sort: { seq: 1 } })
-          .toArray();
-        if (messages.length > 0) {
-          return { state: decodeInstanceState(doc.state), messages: messages.map((m) => decodeMessage(m.message)), lease };
+        let item: OrchestrationWorkItem | undefined;
+        try {
+          const messages = await this.#messages
+            .find(claimedMessagesFilter(doc._id, options.now), { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit })
+            .toArray();
+          if (messages.length > 0) item = { state: decodeInstanceState(doc.state), messages: messages.map((m) => decodeMessage(m.message)), lease };
+        } catch (error) {
+          // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
+          await this.#release(doc._id, lease.token).catch(() => undefined);
+          throw error;
         }
+        if (item) return item;
         // The instance was purged or replaced between the claim and the read: let go and look again.
-        await this.#instances.updateOne({ _id: doc._id, leaseToken: lease.token }, { $set: FREE_LEASE });
+        await this.#release(doc._id, lease.token);
       }
       return undefined;
     });
   }
 
-  async commitOrchestration(commit: OrchestrationCommit): Promise<void> {
-    const id = commit.instanceId;
-    await this.#op(`committing a step of ${JSON.stringify(id)}`, async () => {
-      // Encode everything first: a payload over the limit fails before anything is written.
-      const stateText = encodeInstanceState(commit.state, this.#limit);
-      const events = commit.history.map((event) => encodeHistoryEvent(event, this.#limit));
-      const tasks = commit.activityTasks.map((task) => taskDoc(task, this.#limit));
-      const messages = commit.messages.map((message) => encodeMessage(message, this.#limit));
-      const subs = commit.subInstances.map((request) => {
-        encodeInstanceState(request.state, this.#limit);
-        return { request, start: encodeMessage(request.message, this.#limit), onConflict: encodeMessage(request.onConflict, this.#limit) };
-      });
-
-      await this.#transaction(async (session) => {
-        const doc = await this.#instances.findOne({ _id: id }, { session, projection: { state: 0 } });
-        if (!doc || doc.leaseToken !== commit.leaseToken) throw leaseLost(id);
-
-        if (commit.replaceHistory) await this.#history.deleteMany({ instanceId: id }, { session });
-        if (events.length > 0) {
-          // Appended after the last stored event (as MemoryStore concatenates), whatever the state's historyLength says.
-          const last = commit.replaceHistory
-            ? null
-            : await this.#history.findOne({ instanceId: id }, { session, sort: { index: -1 }, projection: { index: 1 } });
-          const base = last ? last.index + 1 : 0;
-          await this.#history.insertMany(events.map((event, i) => ({ instanceId: id, index: base + i, event })), { session });
-        }
-        if (commit.consumedMessageIds.length > 0) {
-          await this.#messages.deleteMany({ instanceId: id, id: { $in: [...commit.consumedMessageIds] } }, { session });
-        }
-        if (tasks.length > 0) await this.#tasks.insertMany(tasks, { session });
-
-        // Messages to this instance take sequence numbers from the document replaced below; others are queued on
-        // their instance's document (and dropped when the instance does not exist).
-        let selfSeq = doc.messageSeq;
-        const enqueue = async (message: EncodedMessage): Promise<void> => {
-          if (message.instanceId === id) {
-            selfSeq += 1;
-            await this.#messages.insertOne(messageDoc(message, selfSeq), { session });
-          } else {
-            await this.#enqueue(session, message);
-          }
-        };
-        for (const sub of subs) {
-          const subId = sub.request.state.instanceId;
-          const existing = subId === id ? null : await this.#instances.findOne({ _id: subId }, { session });
-          const decision = subId === id
-            ? { create: false as const, message: sub.request.onConflict }
-            : resolveSubInstance(existing ? decodeInstanceState(existing.state) : undefined, sub.request);
-          if (decision.create) await this.#createIn(session, sub.request.state, sub.start, existing);
-          else await enqueue(sub.onConflict);
-        }
-        for (const message of messages) await enqueue(message);
-
-        const head = await this.#queueHead(session, id, selfSeq);
-        const replaced = await this.#instances.replaceOne(
-          { _id: id, leaseToken: commit.leaseToken },
-          instanceDoc(commit.state, stateText, head),
-          { session },
-        );
-        if (replaced.matchedCount !== 1) throw leaseLost(id);
-      });
-    });
-    // Messages that arrived during the step are claimable now; this process's worker looks at once.
-    this.#localWork.next();
-  }
-
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
     const released = await this.#op(`releasing the lease on ${JSON.stringify(instanceId)}`, async () =>
-      this.#instances.updateOne({ _id: instanceId, leaseToken }, { $set: FREE_LEASE }));
-    if (released.modifiedCount > 0) this.#localWork.next();
+      this.#release(instanceKey(instanceId), leaseToken));
+    if (released) this.#localWork.next();
   }
 
   // ---------------------------------------------------------------- activity tasks
@@ -362,26 +397,16 @@ export class MongoStore implements Store {
       const doc = await this.#tasks.findOneAndUpdate(
         claimActivityFilter(options.now),
         { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
-        { sort: CLAIM_ACTIVITY_SORT, returnDocument: 'after' },
+        { sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, returnDocument: 'after', projection: { task: 1 } },
       );
-      return doc ? { task: decodeTask(doc.task), lease } : undefined;
+      if (!doc) return undefined;
+      try {
+        return { task: decodeTask(doc.task), lease };
+      } catch (error) {
+        await this.#tasks.updateOne({ _id: doc._id, leaseToken: lease.token }, { $set: FREE_LEASE }).catch(() => undefined);
+        throw error;
+      }
     });
-  }
-
-  async completeActivity(completion: ActivityCompletion): Promise<void> {
-    await this.#op(`completing activity task ${JSON.stringify(completion.taskId)}`, async () => {
-      const result = encodeMessage(completion.result, this.#limit);
-      await this.#transaction(async (session) => {
-        const task = await this.#tasks.findOneAndDelete(
-          { _id: completion.taskId, leaseToken: completion.leaseToken },
-          { session, projection: { instanceId: 1, executionId: 1 } },
-        );
-        if (!task) throw new LeaseLostError(`Lease on activity task ${JSON.stringify(completion.taskId)} is no longer held`);
-        // A result for an execution that was replaced (or an instance that is gone) is dropped.
-        if (result.instanceId === task.instanceId) await this.#enqueue(session, result, task.executionId);
-      });
-    });
-    this.#localWork.next();
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -402,18 +427,27 @@ export class MongoStore implements Store {
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     return this.#op(`reading instance ${JSON.stringify(instanceId)}`, async () => {
-      const doc = await this.#instances.findOne({ _id: instanceId }, { projection: { state: 1 } });
+      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { projection: { state: 1 } });
       return doc ? decodeInstanceState(doc.state) : undefined;
     });
   }
 
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     return this.#op(`reading the history of ${JSON.stringify(instanceId)}`, async () => {
+      const key = instanceKey(instanceId);
       const from = Math.max(0, options?.fromIndex ?? 0);
-      const docs = await this.#history
-        .find({ instanceId, index: { $gte: from } }, { sort: { index: 1 }, projection: { event: 1 } })
-        .toArray();
-      return docs.map((d) => decodeHistoryEvent(d.event));
+      const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 } }))?.historyGen;
+      let gen = await genOf();
+      for (let attempt = 0; gen !== undefined && attempt < HISTORY_READ_ATTEMPTS; attempt++) {
+        const docs = await this.#history
+          .find({ instanceId: key, gen, index: { $gte: from } }, { sort: { index: 1 }, projection: { event: 1 } })
+          .toArray();
+        // A restart in between moves the instance to a new generation (and the old one is being swept): read again.
+        const now = await genOf();
+        if (now === gen) return docs.map((d) => decodeHistoryEvent(d.event));
+        gen = now;
+      }
+      return [];
     });
   }
 
@@ -438,12 +472,15 @@ export class MongoStore implements Store {
   async nextWakeTime(now: Date): Promise<Date | undefined> {
     return this.#op('finding the next wake-up time', async () => {
       const [message, instance, task] = await Promise.all([
-        this.#messages.findOne({ due: { $gt: now } }, { sort: { due: 1 }, projection: { due: 1 } }),
+        this.#messages.findOne({ due: { $gt: now } }, { sort: { due: 1 }, hint: WAKE_HINTS.messages, projection: { due: 1 } }),
         this.#instances.findOne(
           { leaseExpiresAt: { $gt: now }, nextMessageAt: { $lt: NEVER } },
-          { sort: { leaseExpiresAt: 1 }, projection: { leaseExpiresAt: 1 } },
+          { sort: { leaseExpiresAt: 1 }, hint: WAKE_HINTS.instances, projection: { leaseExpiresAt: 1 } },
         ),
-        this.#tasks.findOne({ leaseExpiresAt: { $gt: now } }, { sort: { leaseExpiresAt: 1 }, projection: { leaseExpiresAt: 1 } }),
+        this.#tasks.findOne(
+          { leaseExpiresAt: { $gt: now } },
+          { sort: { leaseExpiresAt: 1 }, hint: WAKE_HINTS.activityTasks, projection: { leaseExpiresAt: 1 } },
+        ),
       ]);
       const times = [message?.due, instance?.leaseExpiresAt, task?.leaseExpiresAt]
         .filter((t): t is Date => t instanceof Date)
@@ -455,50 +492,70 @@ export class MongoStore implements Store {
   // ---------------------------------------------------------------- purge
 
   async purgeInstance(instanceId: string): Promise<number> {
-    return this.#op(`purging instance ${JSON.stringify(instanceId)}`, async () =>
+    const purged = await this.#op(`purging instance ${JSON.stringify(instanceId)}`, async () =>
       this.#transaction(async (session) => {
-        const doc = await this.#instances.findOne({ _id: instanceId }, { session, projection: { runtimeStatus: 1 } });
+        const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { state: 0 } });
         if (!doc) return 0;
         if (!isTerminalStatus(doc.runtimeStatus)) {
           throw new InstanceNotTerminalError(
             `Instance ${JSON.stringify(instanceId)} is ${doc.runtimeStatus}; only terminal instances can be purged`,
           );
         }
-        await this.#instances.deleteOne({ _id: instanceId }, { session });
-        await this.#dropDependents(session, { $in: [instanceId] });
+        await this.#drop(session, [doc]);
         return 1;
       }));
+    if (purged > 0) this.#sweep();
+    return purged;
   }
 
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
-    return this.#op('purging instances', async () => {
+    const deleted = await this.#op('purging instances', async () => {
       const mongoFilter = buildPurgeFilter(filter);
-      const ids = (await this.#instances.find(mongoFilter, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
-      let deleted = 0;
-      for (let i = 0; i < ids.length; i += PURGE_BATCH) {
-        const batch = ids.slice(i, i + PURGE_BATCH);
-        deleted += await this.#transaction(async (session) => {
+      const keys = (await this.#instances.find(mongoFilter, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+      let count = 0;
+      for (let i = 0; i < keys.length; i += PURGE_BATCH) {
+        const batch = keys.slice(i, i + PURGE_BATCH);
+        count += await this.#transaction(async (session) => {
           // Re-read inside the transaction: an instance restarted since the scan is no longer terminal.
           const docs = await this.#instances
-            .find({ $and: [{ _id: { $in: batch } }, mongoFilter] }, { session, projection: { state: 1 } })
+            .find({ $and: [{ _id: { $in: batch } }, mongoFilter] }, { session, projection: { _id: 1, state: 1, historyGen: 1 } })
             .toArray();
-          const doomed = docs.map((d) => decodeInstanceState(d.state)).filter((s) => matchesPurgeFilter(s, filter)).map((s) => s.instanceId);
-          if (doomed.length === 0) return 0;
-          await this.#instances.deleteMany({ _id: { $in: doomed } }, { session });
-          await this.#dropDependents(session, { $in: doomed });
+          const doomed = docs.filter((d) => matchesPurgeFilter(decodeInstanceState(d.state), filter));
+          if (doomed.length > 0) await this.#drop(session, doomed);
           return doomed.length;
         });
       }
-      return deleted;
+      return count;
     });
+    if (deleted > 0) this.#sweep();
+    return deleted;
+  }
+
+  // ---------------------------------------------------------------- history sweeps
+
+  /**
+   * Resolves when this store has no history sweep running: the old generations it knew of (from its restarts, purges
+   * and those left when it connected) are deleted. Sweeps run in the background after each commit that needs one;
+   * this is for operations and tests, never needed for correctness (an old generation is never read).
+   *
+   * @example
+   * ```ts
+   * await store.purgeInstance(id);
+   * await store.flushSweeps(); // the purged history is gone from the collection too
+   * ```
+   */
+  async flushSweeps(): Promise<void> {
+    this.#ensureOpen();
+    while (this.#sweeping) await this.#sweeping;
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Closes the change streams, waits for operations in flight, and closes the client if the store created it.
-   * Afterwards every method rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
+   * Closes the change streams, waits for operations in flight (a running history sweep stops after its current
+   * chunk and resumes at the next `connect`), and closes the client if the store created it. Afterwards every method
+   * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
@@ -506,6 +563,7 @@ export class MongoStore implements Store {
       this.#localWork.complete();
       await Promise.allSettled([...this.#inFlight]);
       await feeds;
+      this.#client.off('serverHeartbeatSucceeded', this.#onHeartbeat);
       if (this.#ownsClient) {
         try {
           await this.#client.close();
@@ -519,20 +577,10 @@ export class MongoStore implements Store {
 
   // ---------------------------------------------------------------- helpers
 
-  /**
-   * Runs one store operation: refuses after `close`, waits until freshly opened change feeds have their position
-   * (so a subscriber never misses a change this store commits after it subscribed), and maps driver errors.
-   */
+  /** Runs one store operation: refuses after `close`, tracks it for `close`, and maps driver errors. */
   async #op<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     this.#ensureOpen();
-    const run = (async () => {
-      // One microtask: a `changes$` subscription made in the same synchronous block (e.g. by `merge`) opens its
-      // feed before this operation looks at the feeds.
-      await null;
-      await Promise.all([this.#statusFeed.ready(), this.#wakeFeed.ready()]);
-      this.#ensureOpen();
-      return fn();
-    })();
+    const run = fn();
     this.#inFlight.add(run);
     try {
       return await run;
@@ -552,76 +600,209 @@ export class MongoStore implements Store {
     try {
       return await session.withTransaction(fn, this.#transactionOptions);
     } finally {
+      this.#clusterClock.observe(session.clusterTime ? { $clusterTime: session.clusterTime } : undefined);
       await session.endSession().catch(() => undefined);
     }
   }
 
   /**
-   * Writes a new execution of an instance with its start message, inside a transaction: a new document, or (for a
-   * terminal `existing` one) a replacement with version + 1 after deleting the old history, messages and tasks.
+   * The first operations of a write set's transaction: checks an activity lease, then takes every instance document
+   * the write set needs (`$inc rev`: a write, so a concurrent transaction on the same document conflicts at once
+   * instead of after all the work), the orchestration lease's instance first and only while it holds the lease.
+   * Returns what was stored, by instance id.
    */
-  async #createIn(
-    session: ClientSession, state: InstanceState, start: EncodedMessage, existing: Pick<InstanceDoc, 'version' | 'messageSeq'> | null,
-  ): Promise<void> {
-    const id = state.instanceId;
-    const version = (existing?.version ?? 0) + 1;
-    const seq = (existing?.messageSeq ?? 0) + 1;
-    const next: InstanceState = { ...state, version };
-    const doc = instanceDoc(next, encodeInstanceState(next, this.#limit), { messageSeq: seq, nextMessageAt: start.due, oldestMessageId: start.oid });
-    if (existing) {
-      await this.#dropDependents(session, { $in: [id] });
-      await this.#instances.replaceOne({ _id: id }, doc, { session });
-    } else {
-      await this.#instances.insertOne(doc, { session });
+  async #take(session: ClientSession, writeSet: WriteSet): Promise<Map<string, { row: StoredRow; state: InstanceState } | undefined>> {
+    const lease = writeSet.lease;
+    if (lease?.kind === 'activity') {
+      const task = await this.#tasks.findOne({ _id: lease.taskId, leaseToken: lease.token }, { session, projection: { _id: 1 } });
+      if (!task) throw leaseLostError(lease);
     }
-    await this.#messages.insertOne(messageDoc(start, seq), { session });
+    const leased = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
+    const ids = instanceIdsOf(writeSet).sort((a, b) => Number(b === leased) - Number(a === leased));
+    const rows = new Map<string, { row: StoredRow; state: InstanceState } | undefined>();
+    for (const id of ids) {
+      const filter: Filter<InstanceDoc> = lease?.kind === 'orchestration' && id === leased
+        ? { _id: instanceKey(id), leaseToken: lease.token }
+        : { _id: instanceKey(id) };
+      const doc = await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' });
+      if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
+      rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state) } : undefined);
+    }
+    return rows;
   }
 
-  /**
-   * Queues a message on an existing instance inside a transaction: takes the next sequence number and lowers the
-   * instance's queue head. With `executionId`, only while the instance runs that execution. False when no instance
-   * matched (nothing written).
-   */
-  async #enqueue(session: ClientSession, message: EncodedMessage, executionId?: string): Promise<boolean> {
-    const target = await this.#instances.findOneAndUpdate(
-      { _id: message.instanceId, ...(executionId === undefined ? {} : { executionId }) },
-      { $inc: { messageSeq: 1 }, $min: { nextMessageAt: message.due, oldestMessageId: message.oid } },
-      { session, returnDocument: 'after', projection: { messageSeq: 1 } },
-    );
-    if (!target) return false;
-    await this.#messages.insertOne(messageDoc(message, target.messageSeq), { session });
-    return true;
+  /** Runs the operations of a translated write plan, in order, in the transaction. */
+  async #apply(session: ClientSession, writes: readonly MongoWrite[], now: Date): Promise<void> {
+    for (const w of writes) {
+      switch (w.op) {
+        case 'deleteQueue':
+          await this.#messages.deleteMany({ instanceId: w.instanceKey }, { session });
+          await this.#tasks.deleteMany({ instanceId: w.instanceKey }, { session });
+          break;
+        case 'scheduleSweep':
+          await this.#sweeps.insertOne(w.doc, { session });
+          break;
+        case 'insertHistory':
+          await this.#history.insertMany([...w.docs], { session });
+          break;
+        case 'deleteMessages':
+          await this.#messages.deleteMany({ instanceId: w.instanceKey, id: { $in: [...w.messageIds] } }, { session });
+          break;
+        case 'deleteTasks':
+          await this.#tasks.deleteMany({ _id: { $in: [...w.taskIds] } }, { session });
+          break;
+        case 'insertTasks':
+          await this.#tasks.insertMany([...w.docs], { session });
+          break;
+        case 'insertMessages':
+          await this.#messages.insertMany([...w.docs], { session });
+          break;
+        case 'setQueue':
+          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: { ...w.head } }, { session });
+          break;
+        case 'insertInstance':
+          await this.#instances.insertOne(w.doc, { session });
+          break;
+        case 'replaceInstance':
+          await this.#instances.replaceOne({ _id: w.doc._id }, w.doc, { session });
+          break;
+        case 'updateInstance': {
+          const head = w.queue.kind === 'set' ? w.queue.head : await this.#queueHead(session, w.instanceKey, w.queue.messageSeq);
+          // Releasing with visible messages left behind (they arrived during the step, or the claim was bounded): a
+          // fresh handoff wakes every process's worker through the wake-up feed, not only this one.
+          const release = w.release ? { ...FREE_LEASE, ...(head.nextMessageAt <= now ? { handoff: new ObjectId() } : {}) } : {};
+          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: { ...w.set, ...head, ...release } }, { session });
+          break;
+        }
+        default:
+          return assertNever(w, 'mongo write');
+      }
+    }
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */
-  async #queueHead(session: ClientSession, instanceId: string, messageSeq: number): Promise<QueueHead> {
-    const earliest = await this.#messages.findOne({ instanceId }, { session, sort: { due: 1 }, projection: { due: 1 } });
-    const oldest = await this.#messages.findOne({ instanceId }, { session, sort: { seq: 1 }, projection: { _id: 1 } });
-    return {
-      messageSeq,
-      nextMessageAt: earliest?.due ?? NEVER,
-      oldestMessageId: oldest?._id ?? LAST_OBJECT_ID,
-    };
+  async #queueHead(session: ClientSession, key: string, messageSeq: number): Promise<QueueHead> {
+    const due = await this.#messages.findOne({ instanceId: key }, { session, sort: { due: 1 }, hint: QUEUE_HEAD_HINTS.due, projection: { due: 1 } });
+    const ready = await this.#messages.findOne({ instanceId: key }, { session, sort: { readyAt: 1 }, hint: QUEUE_HEAD_HINTS.readyAt, projection: { readyAt: 1 } });
+    return { messageSeq, nextMessageAt: due?.due ?? NEVER, readyAt: ready?.readyAt ?? NEVER };
   }
 
-  /** Deletes the history, messages and activity tasks of instances. */
-  async #dropDependents(session: ClientSession, ids: { readonly $in: readonly string[] }): Promise<void> {
-    const instanceId = { $in: [...ids.$in] };
-    await this.#history.deleteMany({ instanceId }, { session });
-    await this.#messages.deleteMany({ instanceId }, { session });
-    await this.#tasks.deleteMany({ instanceId }, { session });
+  /** Releases an orchestration lease without a commit (waking every worker: `handoff`); true when it was still held. */
+  async #release(key: string, leaseToken: string): Promise<boolean> {
+    const released = await this.#instances.updateOne({ _id: key, leaseToken }, { $set: { ...FREE_LEASE, handoff: new ObjectId() } });
+    return released.modifiedCount > 0;
   }
+
+  /** Deletes instances with their pending messages and tasks, and schedules their histories for the sweeper. */
+  async #drop(session: ClientSession, docs: readonly Pick<InstanceDoc, '_id' | 'historyGen'>[]): Promise<void> {
+    const keys = docs.map((d) => d._id);
+    await this.#instances.deleteMany({ _id: { $in: keys } }, { session });
+    await this.#messages.deleteMany({ instanceId: { $in: keys } }, { session });
+    await this.#tasks.deleteMany({ instanceId: { $in: keys } }, { session });
+    await this.#sweeps.insertMany(docs.map((d) => ({ _id: new ObjectId(), instanceId: d._id, gen: d.historyGen })), { session });
+  }
+
+  /**
+   * Deletes the history generations scheduled by commits and purges, in chunks of {@link SWEEP_CHUNK}, outside any
+   * transaction. Each sweep names one generation, so a late sweep can never touch a newer execution's events. Runs
+   * in the background (one at a time per store); an interrupted sweep is finished at the next `connect`.
+   */
+  #sweep(): void {
+    if (this.#closed) return;
+    if (this.#sweeping) {
+      this.#sweepAgain = true;
+      return;
+    }
+    const run = (async () => {
+      do {
+        this.#sweepAgain = false;
+        for (;;) {
+          if (this.#closed) return;
+          const pending = await this.#sweeps.find({}, { limit: 100 }).toArray();
+          if (pending.length === 0) break;
+          for (const sweep of pending) await this.#sweepGeneration(sweep);
+        }
+      } while (this.#sweepAgain);
+    })()
+      .catch((error: unknown) => {
+        this.#logger.error(`MongoStore ${this.dbName}: sweeping old history failed; it resumes with the next restart, purge or connect`, error);
+      })
+      .finally(() => {
+        this.#inFlight.delete(run);
+        this.#sweeping = undefined;
+      });
+    this.#sweeping = run;
+    this.#inFlight.add(run);
+  }
+
+  async #sweepGeneration(sweep: SweepDoc): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const ids = (await this.#history
+        .find({ instanceId: sweep.instanceId, gen: sweep.gen }, { projection: { _id: 1 }, limit: SWEEP_CHUNK, hint: SWEEP_HINT })
+        .toArray()).map((d) => d._id);
+      if (ids.length === 0) break;
+      await this.#history.deleteMany({ _id: { $in: ids } });
+    }
+    await this.#sweeps.deleteOne({ _id: sweep._id });
+  }
+
+  /** Every instance changed since `since` (less a margin for writers' clocks), as status changes: a status resync. */
+  #changedSince(since: Date): Observable<StatusChange> {
+    return new Observable<StatusChange>((subscriber) => {
+      const cursor = this.#instances.find(
+        { updatedAt: { $gte: new Date(since.getTime() - RESYNC_MARGIN_MS) } },
+        { projection: { _id: 1, state: 1 }, hint: RESYNC_HINT },
+      );
+      void (async () => {
+        for await (const doc of cursor) {
+          if (subscriber.closed) return;
+          subscriber.next({ instanceId: instanceIdOfKey(doc._id), state: decodeInstanceState(doc.state) });
+        }
+        subscriber.complete();
+      })().catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
+      return () => void cursor.close().catch(() => undefined);
+    });
+  }
+}
+
+/**
+ * The write set of a step committed through the current `commitOrchestration` port method: the sub-orchestrations
+ * and messages first, the instance's new state last (so a sub-orchestration that targets the parent's own id finds
+ * the parent still running and notifies it instead of replacing it).
+ */
+function writeSetOfCommit(commit: OrchestrationCommit): WriteSet {
+  const id = commit.instanceId;
+  const requests: WriteRequest[] = [];
+  if (commit.replaceHistory) requests.push({ type: 'replaceHistory', instanceId: id, events: commit.history });
+  else if (commit.history.length > 0) {
+    requests.push({ type: 'appendHistory', instanceId: id, from: commit.state.historyLength - commit.history.length, events: commit.history });
+  }
+  if (commit.consumedMessageIds.length > 0) requests.push({ type: 'deleteMessages', instanceId: id, messageIds: commit.consumedMessageIds });
+  for (const task of commit.activityTasks) requests.push({ type: 'insertTask', task });
+  for (const sub of commit.subInstances) {
+    requests.push({ type: 'createInstance', state: sub.state, message: sub.message, ifRunning: { kind: 'notify', message: sub.onConflict } });
+  }
+  for (const message of commit.messages) requests.push({ type: 'insertMessage', message, ifMissing: 'drop' });
+  requests.push({ type: 'replaceState', state: commit.state });
+  return { lease: { kind: 'orchestration', instanceId: id, token: commit.leaseToken }, requests };
+}
+
+function describeWriteSet(writeSet: WriteSet): string {
+  const lease = writeSet.lease;
+  if (lease?.kind === 'orchestration') return `committing a step of ${JSON.stringify(lease.instanceId)}`;
+  if (lease?.kind === 'activity') return `completing activity task ${JSON.stringify(lease.taskId)}`;
+  const first = writeSet.requests[0];
+  if (first?.type === 'createInstance') return `creating instance ${JSON.stringify(first.state.instanceId)}`;
+  if (first?.type === 'insertMessage') return `sending a message to ${JSON.stringify(first.message.instanceId)}`;
+  return 'writing';
 }
 
 function newLease(options: ClaimOptions): Lease {
   return { owner: options.owner, token: crypto.randomUUID(), expiresAt: new Date(options.now.getTime() + options.leaseMs) };
 }
 
-function leaseLost(instanceId: string): LeaseLostError {
-  return new LeaseLostError(`Lease on ${JSON.stringify(instanceId)} is no longer held; the step was not committed`);
-}
-
-function streamOptions(point: ResumePoint): { resumeAfter?: unknown; startAfter?: unknown } {
+function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
   return point ? { ...point } : {};
 }
 

@@ -1,60 +1,79 @@
 import {
-  TERMINAL_RUNTIME_STATUSES, type InstanceQuery, type OrchestrationRuntimeStatus, type PageKey, type PurgeFilter,
+  InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type InstanceQuery, type OrchestrationRuntimeStatus, type PageKey,
+  type PurgeFilter,
 } from '@durable-rx/runtime';
 import type { Filter, Sort } from 'mongodb';
-import type { InstanceDoc, TaskDoc } from './documents.js';
+import { NEVER, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
+import { instanceKey, instanceKeyPrefixPatterns } from './instance-key.js';
 
 /**
- * Pure builders of the MongoDB filters and sort orders MongoStore sends. Each filter has an index that serves it
- * (see `indexes.ts`).
+ * Pure builders of the MongoDB filters, sort orders and index hints MongoStore sends. Each filter has an index that
+ * serves it (see `indexes.ts`); the claims and wake-up queries are pinned to theirs with a hint.
  */
 
 /** Page order of `queryInstances`: (createdTime, instanceId). Served by the `page` / `status_page` indexes. */
 export const PAGE_SORT = { createdTime: 1, _id: 1 } as const satisfies Sort;
 
 /**
- * Claim order of orchestration work: the earliest due message first, then the instance whose oldest pending message
- * is oldest. Served by the `claim` index, which also carries `leaseExpiresAt` so leased instances are skipped
- * inside the index.
+ * Claim order of orchestration work: the instance whose earliest message became visible first (`readyAt`: a timer's
+ * `visibleAt`, an immediate message's timestamp). A due timer therefore waits only behind messages that were visible
+ * before it, never behind the whole backlog. Served by the `claim_ready` index ({@link CLAIM_ORCHESTRATION_HINT}),
+ * which also carries `nextMessageAt` and `leaseExpiresAt`, so leased and not-yet-due instances are skipped inside
+ * the index.
  */
-export const CLAIM_ORCHESTRATION_SORT = { nextMessageAt: 1, oldestMessageId: 1 } as const satisfies Sort;
-
-/** Claim order of activity tasks: never-leased tasks in scheduling order first, then expired leases. `claim` index. */
-export const CLAIM_ACTIVITY_SORT = { leaseExpiresAt: 1, order: 1 } as const satisfies Sort;
-
-const REGEX_SPECIAL = /[\\^$.|?*+()[\]{}]/;
+export const CLAIM_ORCHESTRATION_SORT = { readyAt: 1 } as const satisfies Sort;
 
 /**
- * Escapes `text` so that, inside a regular expression, it matches itself literally. Metacharacters get a backslash;
- * control characters become `\xHH`, so the pattern holds no NUL and reads the same in PCRE (MongoDB) and JavaScript.
+ * The key of the index the orchestration claim is pinned to (`claim_ready`), so the plan cache can never pick a
+ * worse one under load.
+ */
+export const CLAIM_ORCHESTRATION_HINT = { readyAt: 1, nextMessageAt: 1, leaseExpiresAt: 1 } as const;
+
+/**
+ * Claim order of activity tasks: by the time the task was scheduled, whether it is free or its lease expired. An
+ * expired task is older than every task scheduled after it, so it never waits behind them. `claim_ready` index.
+ */
+export const CLAIM_ACTIVITY_SORT = { readyAt: 1, order: 1 } as const satisfies Sort;
+
+/** The key of the index the activity claim is pinned to (`claim_ready`). */
+export const CLAIM_ACTIVITY_HINT = { readyAt: 1, order: 1, leaseExpiresAt: 1 } as const;
+
+/** Order in which a claim takes an instance's messages: arrival order. `instance_seq` index. */
+export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
+
+/** The key of the index the read of a claim's messages is pinned to (`instance_seq`). */
+export const CLAIMED_MESSAGES_HINT = { instanceId: 1, seq: 1 } as const;
+
+/** The index keys of the three `nextWakeTime` queries (`due`, `lease_expiry`, `lease_expiry`). */
+export const WAKE_HINTS = { messages: { due: 1 }, instances: { leaseExpiresAt: 1 }, activityTasks: { leaseExpiresAt: 1 } } as const;
+
+/** The index keys of the queue-head reads after a commit (`instance_due`, `instance_ready`). */
+export const QUEUE_HEAD_HINTS = { due: { instanceId: 1, due: 1 }, readyAt: { instanceId: 1, readyAt: 1 } } as const;
+
+/** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */
+export const SWEEP_HINT = { instanceId: 1, gen: 1, index: 1 } as const;
+export const RESYNC_HINT = { updatedAt: 1 } as const;
+
+/** Default and largest number of messages one orchestration claim takes (see {@link claimBound}). */
+export const DEFAULT_MAX_MESSAGES_PER_CLAIM = 100;
+
+/**
+ * How many messages a claim takes: the caller's `maxMessages` when given, never more than the store's bound. The
+ * rest stays queued and is claimable as soon as the step commits, so a backlog drains in bounded transactions.
+ * Throws `InvalidArgumentError` for a bound that is not a positive integer.
  *
  * @example
  * ```ts
- * escapeRegexLiteral('a.*b'); // 'a\\.\\*b'
+ * claimBound(undefined, 100); // 100
+ * claimBound(10, 100);        // 10
+ * claimBound(1000, 100);      // 100
  * ```
  */
-export function escapeRegexLiteral(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
-    else if (REGEX_SPECIAL.test(ch)) out += `\\${ch}`;
-    else out += ch;
+export function claimBound(requested: number | undefined, storeBound: number): number {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
+    throw new InvalidArgumentError('maxMessages must be a positive integer');
   }
-  return out;
-}
-
-/**
- * The anchored, case-sensitive pattern matching ids that start with `prefix` literally. An anchored prefix regex
- * without options is turned by MongoDB into a range scan of the `_id` index.
- *
- * @example
- * ```ts
- * instanceIdPrefixPattern('job-(1)'); // '^job-\\(1\\)'
- * ```
- */
-export function instanceIdPrefixPattern(prefix: string): string {
-  return `^${escapeRegexLiteral(prefix)}`;
+  return Math.min(requested ?? storeBound, storeBound);
 }
 
 /**
@@ -66,12 +85,15 @@ export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<
   if (query.runtimeStatus && query.runtimeStatus.length > 0) clauses.push({ runtimeStatus: { $in: [...query.runtimeStatus] } });
   const created = createdRange(query.createdTimeFrom, query.createdTimeTo);
   if (created) clauses.push(created);
-  if (query.instanceIdPrefix) clauses.push({ _id: { $regex: instanceIdPrefixPattern(query.instanceIdPrefix) } });
+  if (query.instanceIdPrefix) {
+    const [plain, escaped] = instanceKeyPrefixPatterns(query.instanceIdPrefix);
+    clauses.push({ $or: [{ _id: { $regex: plain } }, { _id: { $regex: escaped } }] });
+  }
   if (after) {
     const time = new Date(after.createdTime);
     // The plain lower bound lets the index scan start at the cursor; the $or then skips what the page already had.
     clauses.push({ createdTime: { $gte: time } });
-    clauses.push({ $or: [{ createdTime: { $gt: time } }, { createdTime: time, _id: { $gt: after.instanceId } }] });
+    clauses.push({ $or: [{ createdTime: { $gt: time } }, { createdTime: time, _id: { $gt: instanceKey(after.instanceId) } }] });
   }
   return combine(clauses);
 }
@@ -86,9 +108,17 @@ export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
   return combine(clauses);
 }
 
-/** Instances with a message due at `now` and no live lease (a lease is live while `leaseExpiresAt > now`). */
+/**
+ * Instances with a message due at `now` and no live lease (a lease is live while `leaseExpiresAt > now`). The
+ * `readyAt` bound keeps instances without pending messages out of the index scan.
+ */
 export function claimOrchestrationFilter(now: Date): Filter<InstanceDoc> {
-  return { nextMessageAt: { $lte: now }, leaseExpiresAt: { $lte: now } };
+  return { readyAt: { $lt: NEVER }, nextMessageAt: { $lte: now }, leaseExpiresAt: { $lte: now } };
+}
+
+/** The visible messages of a claimed instance (by its stored key). */
+export function claimedMessagesFilter(key: string, now: Date): Filter<MessageDoc> {
+  return { instanceId: key, due: { $lte: now } };
 }
 
 /** Activity tasks without a live lease. */

@@ -1,3 +1,5 @@
+import type { Timestamp } from 'mongodb';
+
 /**
  * The pure part of the change feed: what to do when a change stream fails. The driver already resumes once by itself
  * after a resumable error (a dropped connection, a primary step-down); this policy decides what happens when that was
@@ -96,19 +98,39 @@ export function decideResume(failure: StreamFailure, attempt: number, policy: Re
   }
 }
 
-/** Where a reopened change stream starts: the `$changeStream` options to pass (none = from now). */
-export type ResumePoint = { readonly resumeAfter: unknown } | { readonly startAfter: unknown } | undefined;
+/** Where a change stream starts: the `$changeStream` option to pass. */
+export type ResumePoint =
+  | { readonly resumeAfter: unknown }
+  | { readonly startAfter: unknown }
+  | { readonly startAtOperationTime: Timestamp };
+
+/** How a failed change stream is reopened. */
+export interface Reopen {
+  /** The start point; `'now'` means at a freshly captured operation time. */
+  readonly point: ResumePoint | 'now';
+  /**
+   * True when changes between the failure and the reopen may have been missed (the position was lost): the feed
+   * then emits a resync, so workers rescan for work and status subscribers re-read what changed.
+   */
+  readonly resync: boolean;
+}
 
 /**
- * The start point for a decision: after `token` when the decision keeps the position and a token is known,
- * otherwise from now.
+ * Where to reopen after a decision: after the last resume token when the decision keeps the position and a token
+ * is known; at the operation time the feed was opened at when no token came yet (a failure before the first batch
+ * loses nothing either); otherwise from now, with a resync.
  *
  * @example
  * ```ts
- * resumePointFor({ from: 'resume-token', delayMs: 0, severity: 'warn', failure: 'resumable' }, token); // { resumeAfter: token }
+ * reopenAt({ from: 'resume-token', ... }, token, openedAt);     // { point: { resumeAfter: token }, resync: false }
+ * reopenAt({ from: 'resume-token', ... }, undefined, openedAt); // { point: { startAtOperationTime: openedAt }, resync: false }
+ * reopenAt({ from: 'now', ... }, token, openedAt);              // { point: 'now', resync: true }
  * ```
  */
-export function resumePointFor(decision: ResumeDecision, token: unknown): ResumePoint {
-  if (decision.from === 'now' || token === undefined || token === null) return undefined;
-  return { resumeAfter: token };
+export function reopenAt(decision: ResumeDecision, token: unknown, openedAt: Timestamp | undefined): Reopen {
+  if (decision.from === 'resume-token') {
+    if (token !== undefined && token !== null) return { point: { resumeAfter: token }, resync: false };
+    if (openedAt) return { point: { startAtOperationTime: openedAt }, resync: false };
+  }
+  return { point: 'now', resync: true };
 }

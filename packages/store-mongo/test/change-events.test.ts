@@ -42,6 +42,19 @@ describe('change event to status change', () => {
     expect(toStatusChange({ _id: {}, operationType: 'delete', documentKey: { _id: 'gone' } })).toEqual({ instanceId: 'gone', state: undefined });
   });
 
+  it('maps an update that set a new snapshot to that snapshot (a commit writes the state with $set)', () => {
+    const state = snapshot('Seattle', 5);
+    const change = toStatusChange({
+      _id: {}, operationType: 'update', documentKey: { _id: 'a' },
+      updateDescription: { updatedFields: { state: encodeInstanceState(state, MAX_PAYLOAD_BYTES) } },
+    });
+    expect(change).toEqual({ instanceId: 'a', state });
+  });
+
+  it('gives the instance id of a delete whose key was escaped (a lone surrogate)', () => {
+    expect(toStatusChange({ _id: {}, operationType: 'delete', documentKey: { _id: '\uFFFF0061d800' } })).toEqual({ instanceId: 'a\uD800', state: undefined });
+  });
+
   it('ignores updates (leases, queue bookkeeping) and other events', () => {
     for (const operationType of ['update', 'drop', 'rename', 'dropDatabase']) {
       expect(toStatusChange({ _id: {}, operationType, documentKey: { _id: 'a' } })).toBeUndefined();
@@ -62,23 +75,31 @@ describe('change event to status change', () => {
 });
 
 describe('change stream pipelines', () => {
-  it('status feed: inserts, replaces, deletes and invalidations only, projected to the snapshot', () => {
+  it('status feed: inserts, replaces, deletes, updates of the snapshot and invalidations only, projected to the snapshot', () => {
     const [match, project] = statusPipeline();
-    expect(match).toEqual({ $match: { operationType: { $in: ['insert', 'replace', 'delete', 'invalidate'] } } });
-    expect(project).toEqual({ $project: { operationType: 1, documentKey: 1, 'fullDocument.state': 1 } });
+    expect(match).toEqual({
+      $match: {
+        $or: [
+          { operationType: { $in: ['insert', 'replace', 'delete', 'invalidate'] } },
+          { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
+        ],
+      },
+    });
+    expect(project).toEqual({
+      $project: { operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'updateDescription.updatedFields.state': 1 },
+    });
   });
 
-  it('wake-up feed: new messages and tasks of this store, released leases, invalidations', () => {
+  it('wake-up feed: new messages and tasks of this store, released leases, commits that leave work behind, invalidations', () => {
     const names = collectionNames('drx_');
     const [match] = wakePipeline(names);
     expect(match).toEqual({
       $match: {
         $or: [
           { operationType: 'insert', 'ns.coll': { $in: ['drx_messages', 'drx_activityTasks'] } },
-          {
-            operationType: 'update', 'ns.coll': { $in: ['drx_instances', 'drx_activityTasks'] },
-            'updateDescription.updatedFields.leaseToken': { $type: 'null' },
-          },
+          { operationType: 'update', 'ns.coll': 'drx_activityTasks', 'updateDescription.updatedFields.leaseToken': { $type: 'null' } },
+          // Finding 4: a commit that leaves visible messages behind wakes every process, not only its own.
+          { operationType: 'update', 'ns.coll': 'drx_instances', 'updateDescription.updatedFields.handoff': { $exists: true } },
           { operationType: 'invalidate' },
         ],
       },

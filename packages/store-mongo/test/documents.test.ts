@@ -1,9 +1,8 @@
 import type { ActivityTask, HistoryEvent, InstanceState, OrchestrationMessage } from '@durable-rx/runtime';
-import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import {
   decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
-  encodeInstanceState, encodeMessage, instanceDoc, LAST_OBJECT_ID, messageDoc, NEVER, taskDoc,
+  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, readyAtOf, taskDoc,
 } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
@@ -27,11 +26,12 @@ describe('instance documents', () => {
   });
 
   it('keep indexed copies of the queried fields and start with a free lease', () => {
-    const head = { messageSeq: 4, nextMessageAt: EPOCH, oldestMessageId: new ObjectId() };
-    const doc = instanceDoc(state, encodeInstanceState(state, MAX_PAYLOAD_BYTES), head);
+    const head = { messageSeq: 4, nextMessageAt: EPOCH, readyAt: T0 };
+    const doc = instanceDoc(state, encodeInstanceState(state, MAX_PAYLOAD_BYTES), head, 'gen-1');
     expect(doc).toMatchObject({
-      _id: 'id.with$chars', runtimeStatus: 'Running', createdTime: T0, executionId: 'exec-1', version: 3, historyLength: 7,
-      leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, messageSeq: 4, nextMessageAt: EPOCH,
+      _id: 'id.with$chars', runtimeStatus: 'Running', createdTime: T0, updatedAt: state.lastUpdatedTime, executionId: 'exec-1',
+      version: 3, historyLength: 7, historyGen: 'gen-1', leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, messageSeq: 4,
+      nextMessageAt: EPOCH, readyAt: T0,
     });
     expect(typeof doc.state).toBe('string');
     // No user key ever becomes a field name.
@@ -52,8 +52,8 @@ describe('instance documents', () => {
     const head = emptyQueueHead(9);
     expect(head.messageSeq).toBe(9);
     expect(head.nextMessageAt.getTime()).toBeGreaterThan(new Date('9999-12-31').getTime());
+    expect(head.readyAt).toBe(NEVER);
     expect(NEVER.getTime()).toBe(8_640_000_000_000_000);
-    expect(LAST_OBJECT_ID.toHexString() > new ObjectId().toHexString()).toBe(true);
   });
 });
 
@@ -84,10 +84,40 @@ describe('message documents', () => {
     expect('visibleAt' in decoded).toBe(false);
   });
 
-  it('get increasing ObjectIds in one process (the claim order tie-break)', () => {
-    const a = encodeMessage(raised, MAX_PAYLOAD_BYTES).oid;
-    const b = encodeMessage(raised, MAX_PAYLOAD_BYTES).oid;
-    expect(a.toHexString() < b.toHexString()).toBe(true);
+  it('are ready (claim order) when they became visible: a timer at its fire time, an event when it was raised', () => {
+    const writtenAt = new Date(T0.getTime() + 5_000);
+    expect(readyAtOf(timer, writtenAt)).toEqual(timer.visibleAt);
+    expect(readyAtOf(raised, writtenAt)).toEqual(T0);
+    expect(encodeMessage(raised, MAX_PAYLOAD_BYTES, writtenAt).readyAt).toEqual(T0);
+    // An event without a readable timestamp is ready when it was written.
+    const odd = { ...raised, event: { ...raised.event, timestamp: 'not a date' } } as OrchestrationMessage;
+    expect(readyAtOf(odd, writtenAt)).toEqual(writtenAt);
+  });
+
+  it('order a due timer before every message raised after it, whatever the backlog (finding 1)', () => {
+    // 1000 events raised after the timer fired, queued on other instances: the claim sorts instances by their
+    // earliest readyAt, so the timer's instance comes first; the filter (due) is independent of any clock.
+    const fireAt = new Date(T0.getTime() + 60_000);
+    const timerHead = lowerQueueHead(emptyQueueHead(0), [encodeMessage({ ...timer, visibleAt: fireAt }, MAX_PAYLOAD_BYTES)]);
+    const backlog = Array.from({ length: 1000 }, (_, i) => lowerQueueHead(emptyQueueHead(0), [encodeMessage({
+      ...raised, instanceId: `b${i}`, event: { ...raised.event, timestamp: new Date(fireAt.getTime() + 1 + i).toISOString() },
+    } as OrchestrationMessage, MAX_PAYLOAD_BYTES)]));
+    const order = [...backlog, timerHead].sort((a, b) => a.readyAt.getTime() - b.readyAt.getTime());
+    expect(order[0]).toBe(timerHead);
+    expect(timerHead.nextMessageAt).toEqual(fireAt);
+    expect(backlog[0]!.nextMessageAt).toEqual(EPOCH);
+  });
+
+  it('lower an instance queue head by the messages added, counting them', () => {
+    const head = { messageSeq: 7, nextMessageAt: NEVER, readyAt: new Date(T0.getTime() + 10) };
+    const next = lowerQueueHead(head, [encodeMessage(timer, MAX_PAYLOAD_BYTES), encodeMessage(raised, MAX_PAYLOAD_BYTES)]);
+    expect(next).toEqual({ messageSeq: 9, nextMessageAt: EPOCH, readyAt: T0 });
+    expect(lowerQueueHead(head, [])).toEqual(head);
+  });
+
+  it('store the target under its key (lone surrogates escaped)', () => {
+    const doc = messageDoc(encodeMessage({ ...raised, instanceId: 'x\uD800' }, MAX_PAYLOAD_BYTES), 1);
+    expect(doc.instanceId).toBe('\uFFFF0078d800');
   });
 });
 
@@ -99,8 +129,8 @@ describe('history and activity task documents', () => {
 
   it('round-trip activity tasks and start them unleased', () => {
     const task: ActivityTask = { id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', input: hostile, taskScheduledId: 2, attempt: 1 };
-    const doc = taskDoc(task, MAX_PAYLOAD_BYTES);
-    expect(doc).toMatchObject({ _id: 't1', instanceId: 'a', executionId: 'exec-1', leaseToken: null, leaseExpiresAt: EPOCH });
+    const doc = taskDoc(task, MAX_PAYLOAD_BYTES, T0);
+    expect(doc).toMatchObject({ _id: 't1', instanceId: 'a', executionId: 'exec-1', readyAt: T0, leaseToken: null, leaseExpiresAt: EPOCH });
     expect(decodeTask(doc.task)).toEqual(task);
     expect(() => taskDoc({ ...task, input: 'x'.repeat(100) }, 50)).toThrow(expect.objectContaining({ code: 'payload-too-large' }));
   });

@@ -1,5 +1,6 @@
 import { InstanceNotFoundError, StoreClosedError } from '@durable-rx/runtime';
 import { MongoClient, MongoNetworkError, MongoServerError } from 'mongodb';
+import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
 import { describe, expect, it } from 'vitest';
 import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
@@ -56,6 +57,22 @@ describe('driver error mapping', () => {
     expect(mapped).toBeInstanceOf(MongoStoreError);
     expect(mapped).toMatchObject({ code: 'store-error', status: 500, cause: other });
     expect(mapDriverError('a string', 'x')).toBeInstanceOf(MongoStoreError);
+  });
+
+  it('maps a commit whose outcome is unknown to CommitOutcomeUnknownError (finding 8), before network classification', () => {
+    // What withTransaction rethrows: a commit that timed out waiting for a majority, or a network error during it.
+    const timedOut = new MongoServerError({ message: 'operation exceeded time limit', code: 50, codeName: 'MaxTimeMSExpired' });
+    timedOut.addErrorLabel('UnknownTransactionCommitResult');
+    const dropped = new MongoNetworkError('connection reset during commitTransaction');
+    dropped.addErrorLabel('UnknownTransactionCommitResult');
+    for (const error of [timedOut, dropped]) {
+      expect(classifyDriverError(error)).toBe('commit-unknown');
+      const mapped = mapDriverError(error, 'committing a step');
+      expect(mapped).toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(mapped).toMatchObject({ code: 'commit-outcome-unknown', status: 503, cause: error });
+    }
+    // Without the label a network error stays "unreachable".
+    expect(classifyDriverError(new MongoNetworkError('reset'))).toBe('unreachable');
   });
 
   it('passes durable-rx errors through unchanged', () => {

@@ -1,9 +1,15 @@
 import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
 import {
-  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_SORT, claimActivityFilter, claimOrchestrationFilter,
-  escapeRegexLiteral, instanceIdPrefixPattern, PAGE_SORT,
+  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
+  CLAIMED_MESSAGES_HINT, claimActivityFilter, claimBound, claimedMessagesFilter, claimOrchestrationFilter, PAGE_SORT,
+  QUEUE_HEAD_HINTS, RESYNC_HINT, SWEEP_HINT, WAKE_HINTS,
 } from '../src/queries.js';
+import { escapeRegexLiteral } from '../src/regex-literal.js';
+import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
+import { NEVER } from '../src/documents.js';
+
+const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
 import { INDEXES } from '../src/indexes.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -52,7 +58,7 @@ describe('query filters', () => {
       $and: [
         { runtimeStatus: { $in: ['Completed', 'Failed'] } },
         { createdTime: { $gte: T0, $lte: new Date(T0.getTime() + 1000) } },
-        { _id: { $regex: '^a\\.\\*' } },
+        { $or: [{ _id: { $regex: '^a\\.\\*' } }, { _id: { $regex: '^\uFFFF0061002e002a' } }] },
       ],
     });
     expect(buildQueryFilter({ createdTimeTo: T0 })).toEqual({ createdTime: { $lte: T0 } });
@@ -88,22 +94,48 @@ describe('query filters', () => {
 });
 
 describe('claims', () => {
-  it('select instances with a due message and no live lease, earliest due and oldest message first', () => {
-    expect(claimOrchestrationFilter(T0)).toEqual({ nextMessageAt: { $lte: T0 }, leaseExpiresAt: { $lte: T0 } });
-    expect(CLAIM_ORCHESTRATION_SORT).toEqual({ nextMessageAt: 1, oldestMessageId: 1 });
+  it('select instances with a due message and no live lease, in the order their messages became visible', () => {
+    expect(claimOrchestrationFilter(T0)).toEqual({ readyAt: { $lt: NEVER }, nextMessageAt: { $lte: T0 }, leaseExpiresAt: { $lte: T0 } });
+    expect(CLAIM_ORCHESTRATION_SORT).toEqual({ readyAt: 1 });
   });
 
-  it('select activity tasks without a live lease, free ones in scheduling order first', () => {
+  it('select activity tasks without a live lease in scheduling order, expired leases keeping their place', () => {
     expect(claimActivityFilter(T0)).toEqual({ leaseExpiresAt: { $lte: T0 } });
-    expect(CLAIM_ACTIVITY_SORT).toEqual({ leaseExpiresAt: 1, order: 1 });
+    // The sort does not start with leaseExpiresAt: a task whose lease expired is not sorted after every free one.
+    expect(CLAIM_ACTIVITY_SORT).toEqual({ readyAt: 1, order: 1 });
+  });
+
+  it('take the visible messages of the claimed instance by its key', () => {
+    expect(claimedMessagesFilter('k', T0)).toEqual({ instanceId: 'k', due: { $lte: T0 } });
+  });
+
+  it('take a bounded number of messages: the caller may lower the store bound, never raise it (finding 2)', () => {
+    expect(claimBound(undefined, 100)).toBe(100);
+    expect(claimBound(10, 100)).toBe(10);
+    expect(claimBound(1000, 100)).toBe(100);
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => claimBound(bad, 100)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 
   it('have an index whose key starts with the sort, so no claim sorts in memory', () => {
-    const claim = INDEXES.instances.find((i) => i.name === 'claim');
-    expect(Object.keys(claim?.key ?? {}).slice(0, 2)).toEqual(Object.keys(CLAIM_ORCHESTRATION_SORT));
-    const task = INDEXES.activityTasks.find((i) => i.name === 'claim');
-    expect(Object.keys(task?.key ?? {})).toEqual(Object.keys(CLAIM_ACTIVITY_SORT));
+    const claim = INDEXES.instances.find((i) => i.name === 'claim_ready');
+    expect(Object.keys(claim?.key ?? {}).slice(0, 1)).toEqual(Object.keys(CLAIM_ORCHESTRATION_SORT));
+    const task = INDEXES.activityTasks.find((i) => i.name === 'claim_ready');
+    expect(Object.keys(task?.key ?? {}).slice(0, 2)).toEqual(Object.keys(CLAIM_ACTIVITY_SORT));
     const page = INDEXES.instances.find((i) => i.name === 'page');
     expect(Object.keys(page?.key ?? {})).toEqual(Object.keys(PAGE_SORT));
+  });
+
+  it('pin every claim, wake-up, queue-head, sweep and resync query to an index that exists (finding 8: hints)', () => {
+    const keys = (collection: keyof typeof INDEXES) => INDEXES[collection].map((i) => JSON.stringify(i.key));
+    expect(keys('instances')).toContain(JSON.stringify(CLAIM_ORCHESTRATION_HINT));
+    expect(keys('activityTasks')).toContain(JSON.stringify(CLAIM_ACTIVITY_HINT));
+    expect(keys('messages')).toContain(JSON.stringify(CLAIMED_MESSAGES_HINT));
+    expect(keys('messages')).toContain(JSON.stringify(WAKE_HINTS.messages));
+    expect(keys('instances')).toContain(JSON.stringify(WAKE_HINTS.instances));
+    expect(keys('activityTasks')).toContain(JSON.stringify(WAKE_HINTS.activityTasks));
+    expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.due));
+    expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.readyAt));
+    expect(keys('history')).toContain(JSON.stringify(SWEEP_HINT));
+    expect(keys('instances')).toContain(JSON.stringify(RESYNC_HINT));
   });
 });

@@ -1,6 +1,6 @@
-import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { classifyStreamFailure, decideResume, DEFAULT_RESUME_POLICY, resumePointFor } from '../src/resume-policy.js';
+import { MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
+import { classifyStreamFailure, decideResume, DEFAULT_RESUME_POLICY, reopenAt } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
@@ -43,13 +43,27 @@ describe('change stream resume policy', () => {
     expect(delays).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000]);
   });
 
-  it('reopens after the last token when it keeps the position, from now otherwise or without a token', () => {
+  it('reopens after the last token when it keeps the position, without a resync', () => {
     const token = { _data: '82abc' };
-    const resume = decideResume(networkFailure, 0);
-    expect(resumePointFor(resume, token)).toEqual({ resumeAfter: token });
-    expect(resumePointFor(resume, undefined)).toBeUndefined();
-    expect(resumePointFor(resume, null)).toBeUndefined();
-    const lost = decideResume({ kind: 'error', error: serverError(286, 'ChangeStreamHistoryLost') }, 0);
-    expect(resumePointFor(lost, token)).toBeUndefined();
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    expect(reopenAt(decideResume(networkFailure, 0), token, openedAt)).toEqual({ point: { resumeAfter: token }, resync: false });
+  });
+
+  it('reopens at the captured opening time when it failed before the first token: nothing missed (finding 3)', () => {
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    for (const token of [undefined, null]) {
+      expect(reopenAt(decideResume(networkFailure, 0), token, openedAt)).toEqual({ point: { startAtOperationTime: openedAt }, resync: false });
+    }
+    const unauthorized = decideResume({ kind: 'error', error: serverError(13, 'Unauthorized') }, 0);
+    expect(reopenAt(unauthorized, undefined, openedAt)).toEqual({ point: { startAtOperationTime: openedAt }, resync: false });
+  });
+
+  it('reopens from now with a resync when the position is lost, or when no position was ever known (finding 3)', () => {
+    const token = { _data: '82abc' };
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    for (const [code, name] of [[286, 'ChangeStreamHistoryLost'], [260, 'InvalidResumeToken'], [136, 'CappedPositionLost']] as const) {
+      expect(reopenAt(decideResume({ kind: 'error', error: serverError(code, name) }, 0), token, openedAt), name).toEqual({ point: 'now', resync: true });
+    }
+    expect(reopenAt(decideResume(networkFailure, 0), undefined, undefined)).toEqual({ point: 'now', resync: true });
   });
 });

@@ -1,0 +1,80 @@
+import { escapeRegexLiteral } from './regex-literal.js';
+
+/**
+ * How an instance id is stored in `_id` (and in the `instanceId` field of history, messages and tasks).
+ *
+ * Why not the id itself: BSON strings are UTF-8, and the driver encodes a lone UTF-16 surrogate as U+FFFD, so
+ * `'a\uD800'` and `'a\uDC00'` would become the same `_id` (one instance would overwrite the other's key). The key is
+ * the id itself when the id is well-formed UTF-16 and does not start with {@link ESCAPED_KEY_MARK}; otherwise it is
+ * the mark followed by every UTF-16 code unit as four hex digits. The mapping is injective (two ids never share a
+ * key), reversible, and keeps prefixes: an id starts with `p` exactly when its key starts with the key form of `p`.
+ */
+
+/** The first character of an escaped key: a well-formed non-character ids are not expected to start with. */
+export const ESCAPED_KEY_MARK = '\uFFFF';
+
+/**
+ * The stored key of an instance id.
+ *
+ * @example
+ * ```ts
+ * instanceKey('order-1');  // 'order-1'
+ * instanceKey('a\uD800');  // '\uFFFF006100d800'
+ * ```
+ */
+export function instanceKey(instanceId: string): string {
+  return needsEscape(instanceId) ? ESCAPED_KEY_MARK + hexUnits(instanceId) : instanceId;
+}
+
+/**
+ * The instance id of a stored key (the inverse of {@link instanceKey}).
+ *
+ * @example
+ * ```ts
+ * instanceIdOfKey(instanceKey('a\uD800')); // 'a\uD800'
+ * ```
+ */
+export function instanceIdOfKey(key: string): string {
+  if (!key.startsWith(ESCAPED_KEY_MARK)) return key;
+  const hex = key.slice(ESCAPED_KEY_MARK.length);
+  let out = '';
+  for (let i = 0; i + 4 <= hex.length; i += 4) out += String.fromCharCode(Number.parseInt(hex.slice(i, i + 4), 16));
+  return out;
+}
+
+/**
+ * The `_id` regex alternatives that select the keys of ids starting with `prefix` literally: the plain keys, and the
+ * escaped keys (whose hex digits keep the prefix). Each is anchored, so MongoDB scans a range of the `_id` index.
+ *
+ * @example
+ * ```ts
+ * instanceKeyPrefixPatterns('job-'); // ['^job-', '^\uFFFF006a006f0062002d']
+ * ```
+ */
+export function instanceKeyPrefixPatterns(prefix: string): [string, string] {
+  return [`^${escapeRegexLiteral(prefix)}`, `^${ESCAPED_KEY_MARK}${hexUnits(prefix)}`];
+}
+
+function needsEscape(id: string): boolean {
+  return id.startsWith(ESCAPED_KEY_MARK) || !isWellFormed(id);
+}
+
+function isWellFormed(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function hexUnits(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) out += text.charCodeAt(i).toString(16).padStart(4, '0');
+  return out;
+}

@@ -1,0 +1,235 @@
+import type { InstanceState } from '@durable-rx/runtime';
+import { assertNever, type WritePlan } from '@durable-rx/runtime/store-kit';
+import { ObjectId } from 'mongodb';
+import {
+  emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc,
+  taskDoc, type EncodedMessage, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc,
+  type TaskDoc,
+} from './documents.js';
+import { MongoStoreError } from './errors/mongo-store-error.js';
+import { instanceKey } from './instance-key.js';
+
+/**
+ * The translation of a {@link WritePlan} (the row changes `planWriteSet` decided) into MongoDB operations — pure, so
+ * every operation a commit sends is unit-tested without a server. MongoStore runs the result in order inside the
+ * transaction that read the instances; it decides nothing itself.
+ */
+
+/** The bookkeeping of an instance document as read (and locked) at the start of the transaction. */
+export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt'>;
+
+/** What the translation needs besides the plan. */
+export interface TranslationContext {
+  /** The instances the transaction read, by instance id; absent or `undefined`: no such instance. */
+  readonly stored: ReadonlyMap<string, StoredRow | undefined>;
+  /** Largest JSON text per document. */
+  readonly limitBytes: number;
+  /** The writer's clock: the scheduling time of new tasks, the ready time of messages without a timestamp. */
+  readonly now: Date;
+  /** Makes a fresh history generation. */
+  readonly newGen: () => string;
+  /** The instance whose orchestration lease the write set commits under: the commit releases it. */
+  readonly leaseInstanceId?: string;
+}
+
+/** One MongoDB operation of a commit. Applied in order, in one transaction. */
+export type MongoWrite =
+  /** Delete the pending messages and activity tasks of a replaced instance. */
+  | { readonly op: 'deleteQueue'; readonly instanceKey: string }
+  /** Record an old history generation for the sweeper (deleted in chunks after the commit). */
+  | { readonly op: 'scheduleSweep'; readonly doc: SweepDoc }
+  | { readonly op: 'insertHistory'; readonly docs: readonly HistoryDoc[] }
+  | { readonly op: 'deleteMessages'; readonly instanceKey: string; readonly messageIds: readonly string[] }
+  | { readonly op: 'deleteTasks'; readonly taskIds: readonly string[] }
+  | { readonly op: 'insertTasks'; readonly docs: readonly TaskDoc[] }
+  | { readonly op: 'insertMessages'; readonly docs: readonly MessageDoc[] }
+  /** New messages for an instance whose state the plan leaves alone: its exact new queue head. */
+  | { readonly op: 'setQueue'; readonly instanceKey: string; readonly head: QueueHead }
+  | { readonly op: 'insertInstance'; readonly doc: InstanceDoc }
+  | { readonly op: 'replaceInstance'; readonly doc: InstanceDoc }
+  /**
+   * The new state of an existing instance (`set`; empty when only its queue changes). `queue`: its exact new head
+   * (`set`), or `recompute` when messages were consumed: the executor reads the earliest remaining ones after the
+   * message operations. `release`: the write set's orchestration lease, released by this write.
+   */
+  | {
+    readonly op: 'updateInstance';
+    readonly instanceKey: string;
+    readonly set: InstanceFields | Record<string, never>;
+    readonly queue: { readonly kind: 'set'; readonly head: QueueHead } | { readonly kind: 'recompute'; readonly messageSeq: number };
+    readonly release: boolean;
+  };
+
+/** The fields of an instance document a commit rewrites (leases and queue bookkeeping aside). */
+export type InstanceFields = Pick<
+  InstanceDoc, 'state' | 'runtimeStatus' | 'createdTime' | 'updatedAt' | 'executionId' | 'version' | 'historyLength' | 'historyGen'
+>;
+
+/**
+ * Translates a plan into the operations that write it, in the plan's order: the replaced instances' queues and
+ * history generations, history inserts, message and task deletions, task and message inserts, then one write per
+ * instance document. Encodes every payload (so a value over the size limit fails here, before anything is written).
+ *
+ * - A replaced or rewritten history gets a fresh generation; the old one is scheduled for the sweeper, so a late
+ *   sweep can only ever delete that generation, never the new execution's events.
+ * - Message sequence numbers and queue heads are computed from the rows read at the start of the transaction; the
+ *   transaction's write conflicts make that exact.
+ *
+ * @example
+ * ```ts
+ * const writes = translateWritePlan(planWriteSet(writeSet, states), { stored, limitBytes, now, newGen });
+ * ```
+ */
+export function translateWritePlan(plan: WritePlan, context: TranslationContext): MongoWrite[] {
+  const { stored, limitBytes, now } = context;
+  const writes: MongoWrite[] = [];
+  const planned = new Map(plan.states.map((s) => [s.state.instanceId, s]));
+
+  // History generations: fresh for new rows and rewritten histories; the old ones go to the sweeper.
+  const gens = new Map<string, string>();
+  const genOf = (id: string): string => {
+    const known = gens.get(id) ?? stored.get(id)?.historyGen;
+    if (known === undefined) throw new MongoStoreError(`The write set writes history of ${JSON.stringify(id)}, an instance that does not exist`);
+    return known;
+  };
+  const sweep = (id: string, gen: string): void => {
+    writes.push({ op: 'scheduleSweep', doc: { _id: new ObjectId(), instanceId: instanceKey(id), gen } });
+  };
+  for (const id of plan.replaced) {
+    writes.push({ op: 'deleteQueue', instanceKey: instanceKey(id) });
+    const old = stored.get(id)?.historyGen;
+    if (old !== undefined) sweep(id, old);
+  }
+  for (const state of plan.states) if (state.isNew) gens.set(state.state.instanceId, context.newGen());
+  const rewritten = new Set<string>();
+  for (const h of plan.history) {
+    if (!h.replace || rewritten.has(h.instanceId)) continue;
+    rewritten.add(h.instanceId);
+    if (planned.get(h.instanceId)?.isNew) continue; // already a fresh generation
+    sweep(h.instanceId, genOf(h.instanceId));
+    gens.set(h.instanceId, context.newGen());
+  }
+
+  const historyDocs: HistoryDoc[] = [];
+  for (const h of plan.history) {
+    const gen = genOf(h.instanceId);
+    const key = instanceKey(h.instanceId);
+    h.events.forEach((event, i) => historyDocs.push({ instanceId: key, gen, index: h.from + i, event: encodeHistoryEvent(event, limitBytes) }));
+  }
+  if (historyDocs.length > 0) writes.push({ op: 'insertHistory', docs: historyDocs });
+
+  const consumed = new Set<string>();
+  for (const d of plan.deleteMessages) {
+    consumed.add(d.instanceId);
+    writes.push({ op: 'deleteMessages', instanceKey: instanceKey(d.instanceId), messageIds: [...d.messageIds] });
+  }
+  if (plan.deleteTasks.length > 0) writes.push({ op: 'deleteTasks', taskIds: [...plan.deleteTasks] });
+  if (plan.insertTasks.length > 0) {
+    writes.push({ op: 'insertTasks', docs: plan.insertTasks.map((task) => taskDoc(task, limitBytes, scheduledAt(plan, task.instanceId, now))) });
+  }
+
+  // Messages: numbered per target after the stored sequence (a replaced row keeps counting).
+  const added = new Map<string, EncodedMessage[]>();
+  const messageDocs: MessageDoc[] = [];
+  for (const message of plan.insertMessages) {
+    const encoded = encodeMessage(message, limitBytes, now);
+    const list = added.get(message.instanceId) ?? [];
+    list.push(encoded);
+    added.set(message.instanceId, list);
+    messageDocs.push(messageDoc(encoded, (stored.get(message.instanceId)?.messageSeq ?? 0) + list.length));
+  }
+  if (messageDocs.length > 0) writes.push({ op: 'insertMessages', docs: messageDocs });
+
+  const leased = context.leaseInstanceId;
+  for (const [id, list] of added) {
+    if (planned.has(id) || id === leased) continue;
+    const row = stored.get(id);
+    if (!row) throw new MongoStoreError(`The write plan queues a message for ${JSON.stringify(id)}, which it did not read`);
+    writes.push({ op: 'setQueue', instanceKey: instanceKey(id), head: lowerQueueHead(headOf(row), list) });
+  }
+
+  for (const { state, isNew } of plan.states) {
+    const id = state.instanceId;
+    const row = stored.get(id);
+    const mine = added.get(id) ?? [];
+    const gen = genOf(id);
+    if (isNew) {
+      const head = lowerQueueHead(emptyQueueHead(row?.messageSeq ?? 0), mine);
+      const doc = instanceDoc(state, encodeInstanceState(state, limitBytes), head, gen);
+      writes.push(row ? { op: 'replaceInstance', doc } : { op: 'insertInstance', doc });
+      continue;
+    }
+    if (!row) throw new MongoStoreError(`The write plan changes ${JSON.stringify(id)}, which it did not read`);
+    writes.push({
+      op: 'updateInstance',
+      instanceKey: instanceKey(id),
+      set: instanceFields(state, encodeInstanceState(state, limitBytes), gen),
+      queue: queueChange(row, mine, consumed.has(id)),
+      release: id === leased,
+    });
+  }
+  // The leased instance's lease is released by the commit even when its state does not change.
+  if (leased !== undefined && !planned.has(leased)) {
+    const row = stored.get(leased);
+    if (row) {
+      writes.push({
+        op: 'updateInstance', instanceKey: instanceKey(leased), set: {}, queue: queueChange(row, added.get(leased) ?? [], consumed.has(leased)),
+        release: true,
+      });
+    }
+  }
+  return writes;
+}
+
+/** The indexed copies and snapshot of a state, as an instance update writes them. */
+export function instanceFields(state: InstanceState, stateText: string, historyGen: string): InstanceFields {
+  return {
+    state: stateText, runtimeStatus: state.runtimeStatus, createdTime: state.createdTime, updatedAt: state.lastUpdatedTime,
+    executionId: state.executionId, version: state.version, historyLength: state.historyLength, historyGen,
+  };
+}
+
+/** A short label of each operation, for tests and error messages. */
+export function describeWrites(writes: readonly MongoWrite[]): string[] {
+  return writes.map((w) => {
+    switch (w.op) {
+      case 'deleteQueue':
+        return `deleteQueue ${w.instanceKey}`;
+      case 'scheduleSweep':
+        return `scheduleSweep ${w.doc.instanceId}`;
+      case 'insertHistory':
+        return `insertHistory ${w.docs.length}`;
+      case 'deleteMessages':
+        return `deleteMessages ${w.instanceKey} ${w.messageIds.length}`;
+      case 'deleteTasks':
+        return `deleteTasks ${w.taskIds.length}`;
+      case 'insertTasks':
+        return `insertTasks ${w.docs.length}`;
+      case 'insertMessages':
+        return `insertMessages ${w.docs.length}`;
+      case 'setQueue':
+        return `setQueue ${w.instanceKey}`;
+      case 'insertInstance':
+        return `insertInstance ${w.doc._id}`;
+      case 'replaceInstance':
+        return `replaceInstance ${w.doc._id}`;
+      case 'updateInstance':
+        return `updateInstance ${w.instanceKey} (${Object.keys(w.set).length > 0 ? 'state, ' : ''}queue ${w.queue.kind}${w.release ? ', release' : ''})`;
+      default:
+        return assertNever(w, 'mongo write');
+    }
+  });
+}
+
+function queueChange(row: StoredRow, added: readonly EncodedMessage[], consumed: boolean): Extract<MongoWrite, { op: 'updateInstance' }>['queue'] {
+  return consumed ? { kind: 'recompute', messageSeq: row.messageSeq + added.length } : { kind: 'set', head: lowerQueueHead(headOf(row), added) };
+}
+
+function headOf(row: StoredRow): QueueHead {
+  return { messageSeq: row.messageSeq, nextMessageAt: row.nextMessageAt, readyAt: row.readyAt };
+}
+
+/** A task is scheduled at the step time of the instance that schedules it (its new `lastUpdatedTime`), else `now`. */
+function scheduledAt(plan: WritePlan, instanceId: string, now: Date): Date {
+  return plan.states.find((s) => s.state.instanceId === instanceId)?.state.lastUpdatedTime ?? now;
+}

@@ -1,0 +1,211 @@
+import type { InstanceState, OrchestrationMessage } from '@durable-rx/runtime';
+import { planWriteSet, type WriteSet } from '@durable-rx/runtime/store-kit';
+import { describe, expect, it } from 'vitest';
+import { decodeHistoryEvent, decodeInstanceState, decodeMessage, EPOCH, NEVER } from '../src/documents.js';
+import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+import { describeWrites, translateWritePlan, type MongoWrite, type StoredRow } from '../src/translate-write-plan.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+function state(instanceId: string, over: Partial<InstanceState> = {}): InstanceState {
+  return {
+    instanceId, name: 'Orch', runtimeStatus: 'Running', createdTime: T0, lastUpdatedTime: T0, executionId: `exec-${instanceId}`,
+    historyLength: 3, version: 4, ...over,
+  };
+}
+
+function raised(instanceId: string, id: string, over: Partial<OrchestrationMessage> = {}): OrchestrationMessage {
+  return { id, instanceId, event: { type: 'EventRaised', eventId: -1, timestamp: at(100).toISOString(), name: 'go', input: 1 }, ...over };
+}
+
+function started(s: InstanceState): OrchestrationMessage {
+  return {
+    id: `start-${s.instanceId}`, instanceId: s.instanceId,
+    event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: s.name, instanceId: s.instanceId, executionId: s.executionId },
+  };
+}
+
+const row = (over: Partial<StoredRow> = {}): StoredRow => ({ messageSeq: 10, historyGen: 'gen-old', nextMessageAt: NEVER, readyAt: NEVER, ...over });
+
+/** Plans a write set against stored instances and translates it, the way MongoStore.commit does inside its transaction. */
+function translate(writeSet: WriteSet, stored: Record<string, { state: InstanceState; row: StoredRow }>): MongoWrite[] {
+  const states = new Map(Object.entries(stored).map(([id, s]) => [id, s.state] as const));
+  const rows = new Map(Object.entries(stored).map(([id, s]) => [id, s.row] as const));
+  let gens = 0;
+  return translateWritePlan(planWriteSet(writeSet, states), {
+    stored: rows, limitBytes: MAX_PAYLOAD_BYTES, now: at(500), newGen: () => `gen-new-${++gens}`,
+    ...(writeSet.lease?.kind === 'orchestration' ? { leaseInstanceId: writeSet.lease.instanceId } : {}),
+  });
+}
+
+function only<K extends MongoWrite['op']>(writes: MongoWrite[], op: K): Extract<MongoWrite, { op: K }> {
+  const found = writes.filter((w) => w.op === op);
+  expect(found, op).toHaveLength(1);
+  return found[0] as Extract<MongoWrite, { op: K }>;
+}
+
+describe('write-set translation: the client\u2019s writes', () => {
+  it('creates a new instance: its start message, then the document with a fresh history generation', () => {
+    const s = state('a', { runtimeStatus: 'Pending', historyLength: 0, version: 1 });
+    const writes = translate({ requests: [{ type: 'createInstance', state: s, message: started(s), ifRunning: { kind: 'fail' } }] }, {});
+    expect(describeWrites(writes)).toEqual(['insertMessages 1', 'insertInstance a']);
+    const message = only(writes, 'insertMessages').docs[0]!;
+    expect(message).toMatchObject({ instanceId: 'a', id: 'start-a', seq: 1, due: EPOCH, readyAt: T0 });
+    const doc = only(writes, 'insertInstance').doc;
+    expect(doc).toMatchObject({ _id: 'a', version: 1, historyGen: 'gen-new-1', messageSeq: 1, nextMessageAt: EPOCH, readyAt: T0, leaseToken: null });
+    expect(decodeInstanceState(doc.state)).toEqual(s);
+  });
+
+  it('restarts a terminal id: drops its queue, schedules its old history for the sweeper, replaces the document one version up', () => {
+    const old = state('a', { runtimeStatus: 'Completed', version: 7 });
+    const s = state('a', { runtimeStatus: 'Pending', executionId: 'exec-2', historyLength: 0, version: 1 });
+    const writes = translate(
+      { requests: [{ type: 'createInstance', state: s, message: started(s), ifRunning: { kind: 'fail' } }] },
+      { a: { state: old, row: row({ historyGen: 'gen-7' }) } },
+    );
+    expect(describeWrites(writes)).toEqual(['deleteQueue a', 'scheduleSweep a', 'insertMessages 1', 'replaceInstance a']);
+    // Finding 2: the old history is not deleted in this transaction, only named for the sweeper, by generation.
+    expect(only(writes, 'scheduleSweep').doc).toMatchObject({ instanceId: 'a', gen: 'gen-7' });
+    expect(only(writes, 'replaceInstance').doc).toMatchObject({ version: 8, historyGen: 'gen-new-1', executionId: 'exec-2', messageSeq: 11 });
+    expect(only(writes, 'insertMessages').docs[0]).toMatchObject({ seq: 11 });
+  });
+
+  it('refuses to create over a running instance, before any operation', () => {
+    const s = state('a', { runtimeStatus: 'Pending' });
+    expect(() => translate({ requests: [{ type: 'createInstance', state: s, message: started(s), ifRunning: { kind: 'fail' } }] }, {
+      a: { state: state('a'), row: row() },
+    })).toThrow(expect.objectContaining({ code: 'instance-already-exists' }));
+  });
+
+  it('sends a message: numbered after the stored sequence, and the exact new queue head of the target', () => {
+    const writes = translate({ requests: [{ type: 'insertMessage', message: raised('a', 'm1'), ifMissing: 'fail' }] }, {
+      a: { state: state('a'), row: row({ nextMessageAt: at(9_000), readyAt: at(9_000) }) },
+    });
+    expect(describeWrites(writes)).toEqual(['insertMessages 1', 'setQueue a']);
+    expect(only(writes, 'insertMessages').docs[0]).toMatchObject({ instanceId: 'a', seq: 11, due: EPOCH, readyAt: at(100) });
+    expect(only(writes, 'setQueue').head).toEqual({ messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(100) });
+    expect(() => translate({ requests: [{ type: 'insertMessage', message: raised('x', 'm1'), ifMissing: 'fail' }] }, {}))
+      .toThrow(expect.objectContaining({ code: 'instance-not-found' }));
+  });
+});
+
+describe('write-set translation: an orchestration step', () => {
+  const lease = { kind: 'orchestration', instanceId: 'a', token: 'lease-1' } as const;
+  const stepState = state('a', { historyLength: 5, version: 5, lastUpdatedTime: at(200) });
+  const timer: OrchestrationMessage = {
+    id: 't1', instanceId: 'a', executionId: 'exec-a', visibleAt: at(60_000),
+    event: { type: 'TimerFired', eventId: -1, timestamp: at(60_000).toISOString(), timerId: 2, fireAt: at(60_000).toISOString() },
+  };
+
+  it('appends history at its position, consumes messages, adds tasks and a timer, and recomputes the queue head', () => {
+    const writes = translate({
+      lease,
+      requests: [
+        { type: 'appendHistory', instanceId: 'a', from: 3, events: [
+          { type: 'OrchestratorStarted', eventId: -1, timestamp: at(200).toISOString() },
+          { type: 'TaskScheduled', eventId: 0, timestamp: at(200).toISOString(), name: 'Act' },
+        ] },
+        { type: 'deleteMessages', instanceId: 'a', messageIds: ['m1', 'm2'] },
+        { type: 'insertTask', task: { id: 'task-1', instanceId: 'a', executionId: 'exec-a', name: 'Act', taskScheduledId: 0, attempt: 1 } },
+        { type: 'insertMessage', message: timer, ifMissing: 'drop' },
+        { type: 'replaceState', state: stepState },
+      ],
+    }, { a: { state: state('a'), row: row() } });
+    expect(describeWrites(writes)).toEqual([
+      'insertHistory 2', 'deleteMessages a 2', 'insertTasks 1', 'insertMessages 1', 'updateInstance a (state, queue recompute, release)',
+    ]);
+    const history = only(writes, 'insertHistory').docs;
+    expect(history.map((d) => [d.instanceId, d.gen, d.index])).toEqual([['a', 'gen-old', 3], ['a', 'gen-old', 4]]);
+    expect(decodeHistoryEvent(history[1]!.event)).toMatchObject({ type: 'TaskScheduled', name: 'Act' });
+    expect(only(writes, 'deleteMessages').messageIds).toEqual(['m1', 'm2']);
+    // Tasks are scheduled at the step's time: their claim order, kept if a lease on them expires (finding 1).
+    expect(only(writes, 'insertTasks').docs[0]).toMatchObject({ _id: 'task-1', instanceId: 'a', readyAt: at(200), leaseToken: null });
+    expect(only(writes, 'insertMessages').docs[0]).toMatchObject({ seq: 11, due: at(60_000), readyAt: at(60_000) });
+    expect(decodeMessage(only(writes, 'insertMessages').docs[0]!.message)).toEqual(timer);
+    const update = only(writes, 'updateInstance');
+    expect(update.queue).toEqual({ kind: 'recompute', messageSeq: 11 });
+    expect(update.release).toBe(true);
+    expect(update.set).toMatchObject({ version: 5, historyLength: 5, historyGen: 'gen-old', updatedAt: at(200), runtimeStatus: 'Running' });
+    expect(decodeInstanceState(update.set.state)).toEqual(stepState);
+  });
+
+  it('rewrites the history under a fresh generation and schedules the old one for the sweeper (continue-as-new, rewind)', () => {
+    const writes = translate({
+      lease,
+      requests: [
+        { type: 'replaceHistory', instanceId: 'a', events: [] },
+        { type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] },
+        { type: 'insertMessage', message: started(state('a', { executionId: 'exec-2' })), ifMissing: 'drop' },
+        { type: 'replaceState', state: { ...stepState, executionId: 'exec-2', historyLength: 0 } },
+      ],
+    }, { a: { state: state('a'), row: row() } });
+    expect(describeWrites(writes)).toEqual(['scheduleSweep a', 'deleteMessages a 1', 'insertMessages 1', 'updateInstance a (state, queue recompute, release)']);
+    expect(only(writes, 'scheduleSweep').doc).toMatchObject({ instanceId: 'a', gen: 'gen-old' });
+    expect(only(writes, 'updateInstance').set).toMatchObject({ historyGen: 'gen-new-1', executionId: 'exec-2', historyLength: 0 });
+  });
+
+  it('creates a sub-orchestration, and notifies the parent instead when its id is taken by a running instance', () => {
+    const child = state('c', { runtimeStatus: 'Pending', historyLength: 0, version: 1, parentInstanceId: 'a' });
+    const conflict = raised('a', 'conflict', { executionId: 'exec-a' });
+    const create = { type: 'createInstance', state: child, message: started(child), ifRunning: { kind: 'notify', message: conflict } } as const;
+    const fresh = translate({ lease, requests: [create, { type: 'replaceState', state: stepState }] }, { a: { state: state('a'), row: row() } });
+    expect(describeWrites(fresh)).toEqual(['insertMessages 1', 'insertInstance c', 'updateInstance a (state, queue set, release)']);
+    const taken = translate({ lease, requests: [create, { type: 'replaceState', state: stepState }] }, {
+      a: { state: state('a'), row: row() }, c: { state: state('c'), row: row({ messageSeq: 3 }) },
+    });
+    expect(describeWrites(taken)).toEqual(['insertMessages 1', 'updateInstance a (state, queue set, release)']);
+    expect(only(taken, 'insertMessages').docs[0]).toMatchObject({ instanceId: 'a', id: 'conflict', seq: 11 });
+    expect(only(taken, 'updateInstance').queue).toEqual({ kind: 'set', head: { messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(100) } });
+  });
+
+  it('never creates a sub-orchestration over its own parent (a self-targeting call): the parent is notified and keeps its state', () => {
+    const self = state('a', { runtimeStatus: 'Pending', executionId: 'exec-child', historyLength: 0, version: 1 });
+    const conflict = raised('a', 'conflict', { executionId: 'exec-a' });
+    const completed = { ...stepState, runtimeStatus: 'Completed' as const, output: 'done' };
+    const writes = translate({
+      lease,
+      requests: [
+        { type: 'createInstance', state: self, message: started(self), ifRunning: { kind: 'notify', message: conflict } },
+        { type: 'replaceState', state: completed },
+      ],
+    }, { a: { state: state('a'), row: row() } });
+    expect(describeWrites(writes)).toEqual(['insertMessages 1', 'updateInstance a (state, queue set, release)']);
+    expect(decodeInstanceState(only(writes, 'updateInstance').set.state)).toEqual(completed);
+  });
+
+  it('releases the lease even when the step leaves the state alone (a bounded claim\u2019s messages consumed)', () => {
+    const writes = translate({ lease, requests: [{ type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] }] }, {
+      a: { state: state('a'), row: row() },
+    });
+    expect(describeWrites(writes)).toEqual(['deleteMessages a 1', 'updateInstance a (queue recompute, release)']);
+    expect(only(writes, 'updateInstance').set).toEqual({});
+  });
+
+  it('encodes every payload before writing anything: a value over the limit fails the translation', () => {
+    const big = { ...stepState, output: 'x'.repeat(2_000) };
+    const states = new Map([['a', state('a')]]);
+    const plan = planWriteSet({ lease, requests: [{ type: 'replaceState', state: big }] }, states);
+    expect(() => translateWritePlan(plan, { stored: new Map([['a', row()]]), limitBytes: 1_000, now: T0, newGen: () => 'g' }))
+      .toThrow(expect.objectContaining({ code: 'payload-too-large', status: 413 }));
+  });
+});
+
+describe('write-set translation: an activity result', () => {
+  const result = (executionId: string) => raised('a', 'r1', { executionId });
+  const writeSet = (executionId: string): WriteSet => ({
+    lease: { kind: 'activity', taskId: 'task-1', token: 'tok' },
+    requests: [{ type: 'deleteTask', taskId: 'task-1' }, { type: 'insertMessage', message: result(executionId), ifMissing: 'drop' }],
+  });
+
+  it('deletes the task and queues the result on the parent, with its exact queue head', () => {
+    const writes = translate(writeSet('exec-a'), { a: { state: state('a'), row: row({ readyAt: at(50), nextMessageAt: EPOCH }) } });
+    expect(describeWrites(writes)).toEqual(['deleteTasks 1', 'insertMessages 1', 'setQueue a']);
+    expect(only(writes, 'setQueue').head).toEqual({ messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(50) });
+  });
+
+  it('drops a result for another execution or a missing instance, and still deletes the task', () => {
+    expect(describeWrites(translate(writeSet('exec-old'), { a: { state: state('a'), row: row() } }))).toEqual(['deleteTasks 1']);
+    expect(describeWrites(translate(writeSet('exec-a'), {}))).toEqual(['deleteTasks 1']);
+  });
+});
