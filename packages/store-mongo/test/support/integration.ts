@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { afterAll } from 'vitest';
+import { MongoStore } from '../../src/mongo-store.js';
+import type { MongoStoreUriOptions } from '../../src/mongo-store-options.js';
+
+/**
+ * What the integration test files share: the server from MONGODB_URI (or a printed reason to skip), one database per
+ * file with a collection prefix per store (so teardown is one dropDatabase per file, not one per test), and building
+ * the packages a forked process runs.
+ */
+
+/** The replica set to test against, or undefined (the suites are skipped). */
+export const MONGODB_URI = process.env['MONGODB_URI'];
+
+/** Prints why the integration tests of `file` do not run; call once per file. */
+export function announceSkip(file: string): void {
+  if (MONGODB_URI) return;
+  console.log(
+    `MongoDB integration tests in ${file} SKIPPED: MONGODB_URI is not set. They need a MongoDB replica set ` +
+      '(transactions and change streams), e.g. MONGODB_URI="mongodb://127.0.0.1:27017/?replicaSet=rs0"; no server is ' +
+      'available on this machine.',
+  );
+}
+
+/**
+ * One database for the calling test file, dropped once after it. `open(label)` opens a store on it under a fresh
+ * collection prefix; `open(label, { share: prefix })` opens a second handle on an existing prefix.
+ */
+export function testDatabase(file: string): {
+  readonly name: string;
+  open(label: string, options?: Omit<MongoStoreUriOptions, 'uri' | 'dbName' | 'collectionPrefix'> & { readonly prefix?: string }): Promise<MongoStore>;
+  prefix(label: string): string;
+} {
+  const name = `drx${process.pid}-${file}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60);
+  let counter = 0;
+  afterAll(async () => {
+    if (!MONGODB_URI) return;
+    const admin = new MongoClient(MONGODB_URI);
+    try {
+      await admin.db(name).dropDatabase();
+    } finally {
+      await admin.close();
+    }
+  });
+  const prefix = (label: string) => `${label.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}${++counter}_`;
+  return {
+    name,
+    prefix,
+    open: (label, options) => MongoStore.connect({
+      uri: MONGODB_URI ?? '', dbName: name, ...options, collectionPrefix: options?.prefix ?? prefix(label),
+    }),
+  };
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Builds `@durable-rx/runtime` and `@durable-rx/store-mongo` when their `dist` is missing or older than `src`: a forked
+ * process runs the built JavaScript of both.
+ */
+export function ensureBuilt(): void {
+  const tsc = require.resolve('typescript/bin/tsc');
+  for (const url of ['../../../runtime/', '../../']) {
+    const dir = fileURLToPath(new URL(url, import.meta.url));
+    const built = `${dir}dist/index.js`;
+    const newestSource = Math.max(
+      ...readdirSync(`${dir}src`, { recursive: true, encoding: 'utf8' }).map((file) => statSync(`${dir}src/${file}`).mtimeMs),
+    );
+    if (existsSync(built) && statSync(built).mtimeMs >= newestSource) continue;
+    execFileSync(process.execPath, [tsc, '-p', `${dir}tsconfig.build.json`], { stdio: 'inherit' });
+  }
+}
