@@ -1,3 +1,4 @@
+import { BehaviorSubject, defer, filter, finalize, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
@@ -282,9 +283,84 @@ describe('failure details', () => {
       const body = JSON.parse(text) as { runtimeStatus: string; failureDetails: { errorMessage: string } };
       expect(body.runtimeStatus).toBe('Failed');
       expect(body.failureDetails.errorMessage).toContain('activity exploded');
-      // ... the wire shows it only when asked to
-      if (exposeStackTraces) expect(text).toMatch(/stackTrace/);
-      else expect(text).not.toMatch(/stackTrace/);
+      // ... the wire shows it only when asked to, on every route and stream
+      const texts = [
+        text,
+        await (await fetch(`${base}/instances?code=${KEY}`)).text(),
+        await streamUntil(`${base}/instances/${id}/history/stream?code=${KEY}`, '"ExecutionCompleted"'),
+        await streamUntil(`${base}/instances/${id}/stream?code=${KEY}`, '"Failed"'),
+        await streamUntil(`${base}/streams/instances?code=${KEY}`, '"Failed"'),
+      ];
+      for (const sent of texts) {
+        expect(sent).toContain('activity exploded');
+        if (exposeStackTraces) expect(sent).toMatch(/stackTrace/);
+        else expect(sent).not.toMatch(/stackTrace/);
+      }
     }
   });
 });
+
+describe('waits of start requests (?timeout=)', () => {
+  /** Wraps a client to count live `status$` subscriptions, which each hold the store feed and the wait's timer. */
+  function counting(): { wrap: (client: DurableClient) => DurableClient; live: BehaviorSubject<number> } {
+    const live = new BehaviorSubject(0);
+    const wrap = (client: DurableClient): DurableClient =>
+      new Proxy(client, {
+        get: (target, key) => {
+          if (key === 'status$') {
+            return (id: string) => defer(() => {
+              live.next(live.value + 1);
+              return target.status$(id).pipe(finalize(() => live.next(live.value - 1)));
+            });
+          }
+          const value = Reflect.get(target, key, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    return { wrap, live };
+  }
+  const reaches = (live: BehaviorSubject<number>, n: number) =>
+    firstValueFrom(live.pipe(filter((v) => v === n), timeout({ first: 15_000, with: () => { throw new Error(`${live.value} waits still live, expected ${n}`); } })));
+
+  it('releases the wait (store subscription and timer) when the client disconnects', async () => {
+    const { wrap, live } = counting();
+    const { base } = await open({}, wrap);
+    const abort = new AbortController();
+    const request = fetch(`${base}/orchestrators/WaitForEvent?timeout=250&code=${KEY}`, { method: 'POST', signal: abort.signal });
+    request.catch(() => undefined);
+    await reaches(live, 1);
+    abort.abort();
+    await reaches(live, 0);
+  });
+
+  it('releases every wait when the server closes, however long its timeout', async () => {
+    const { wrap, live } = counting();
+    const { base, server } = await open({}, wrap);
+    for (let i = 0; i < 3; i++) {
+      fetch(`${base}/orchestrators/WaitForEvent?timeout=250&code=${KEY}`, { method: 'POST' }).catch(() => undefined);
+    }
+    await reaches(live, 3);
+    await server.close();
+    await reaches(live, 0);
+  });
+});
+
+/** Reads an event stream until its text contains `marker`, then disconnects; returns the text read. */
+async function streamUntil(url: string, marker: string, headers: Record<string, string> = {}): Promise<string> {
+  const abort = new AbortController();
+  const response = await fetch(url, { headers, signal: abort.signal });
+  expect(response.status).toBe(200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  try {
+    while (!text.includes(marker)) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    abort.abort();
+    await reader.cancel().catch(() => undefined);
+  }
+  return text;
+}

@@ -2,9 +2,10 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
-import { map, type Observable } from 'rxjs';
+import { firstValueFrom, last, map, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import type { DurableClient, ListInstancesQuery } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
+import { timeoutAfter } from '../client/timeout-after.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -21,6 +22,7 @@ import { readJsonBody } from './read-json-body.js';
 import { StreamHub, type StreamMessage } from './stream-hub.js';
 import { streamSource, type StreamSpec } from './stream-source.js';
 import { registerSessionRoutes } from './stream-routes.js';
+import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
 import { toWireStatus } from './wire-status.js';
 
 /** Default {@link HttpHandlerOptions.maxBodyBytes}: 1 MiB. */
@@ -86,7 +88,10 @@ export interface HttpHandlerOptions {
 export interface HttpHandler {
   /** Answers one request. Never rejects: failures become JSON error responses. */
   (request: Request): Promise<Response>;
-  /** Ends every open event stream and drops resumable ones (call before closing the server). Idempotent. */
+  /**
+   * Ends every open event stream, drops resumable ones and ends the waits of start requests with `timeout` (call
+   * before closing the server). Idempotent.
+   */
   close(): void;
 }
 
@@ -138,7 +143,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   const settings = resolveOptions(options);
   const logger = settings.logger;
   const wireOptions = { exposeStackTraces: options.exposeStackTraces === true };
-  const wire = (status: InstanceStatus) => toWireStatus(status, wireOptions);
+  // Every status and history event leaves through the wire sanitiser: responses, single streams and sessions.
+  const sanitiser: WireSanitiser = {
+    status: (status) => toWireStatus(status, wireOptions),
+    historyEvent: (event) => sanitiseHistoryEvent(event, wireOptions),
+  };
+  const wire = sanitiser.status;
+  /** Aborted by `close()`: ends every wait a request started, whatever its timeout. */
+  const closing = new AbortController();
   const hub = new StreamHub({
     resumeWindowMs: settings.resumeWindowMs,
     bufferSize: settings.resumeBufferSize,
@@ -201,8 +213,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       ...(instanceId === undefined ? {} : { instanceId }),
     });
     if (timeoutSeconds !== undefined) {
-      const status = await client.waitForCompletion(id, { timeoutMs: timeoutSeconds * 1000 });
-      if (isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
+      const status = await waitForTerminal(id, timeoutSeconds * 1000, c.req.raw.signal);
+      if (status && isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
     }
     const payload = createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url));
     return Response.json(payload, {
@@ -214,7 +226,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   // ------------------------------------------------------------------ streams
 
   const sessions = registerSessionRoutes(app, {
-    client, wire, base: BASE,
+    client, wire: sanitiser, base: BASE,
     resumeWindowMs: settings.resumeWindowMs, resumeBufferSize: settings.resumeBufferSize, heartbeatMs: settings.heartbeatMs,
     reconnectDelayMs: settings.reconnectDelayMs, maxQueuedWrites: Math.max(MAX_QUEUED_WRITES, settings.resumeBufferSize),
     maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
@@ -327,6 +339,20 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ helpers
 
+  /**
+   * The status of `id` as soon as it is terminal, or the latest one when the timeout passes, the request is aborted
+   * (the client went away) or the handler closes; each of these ends the store subscription and the timer.
+   */
+  function waitForTerminal(id: string, timeoutMs: number, signal: AbortSignal): Promise<InstanceStatus | undefined> {
+    return firstValueFrom(
+      client.status$(id).pipe(
+        takeUntil(merge(timeoutAfter(timeoutMs), aborted(signal), aborted(closing.signal))),
+        takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
+        last(undefined, undefined),
+      ),
+    );
+  }
+
   function terminalResponse(status: InstanceStatus, serverErrorOnFailure: boolean): Response {
     const code = status.runtimeStatus === 'Failed' && serverErrorOnFailure ? 500 : 200;
     return Response.json(wire(status), { status: code });
@@ -334,7 +360,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   /** A stream with one subscription, resumable by `Last-Event-ID` (see `StreamHub`). */
   function singleStream(c: Context, key: string, spec: StreamSpec): Response {
-    const source = (): Observable<StreamMessage> => streamSource(client, spec, wire).pipe(map((value) => message(spec.kind, value)));
+    const source = (): Observable<StreamMessage> => streamSource(client, spec, sanitiser).pipe(map((value) => message(spec.kind, value)));
     const lastEventId = c.req.header('last-event-id');
     return sessions.sseResponse(c, (sink) => hub.connect(key, source, lastEventId, sink));
   }
@@ -362,9 +388,23 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   };
   return Object.assign(handler, {
     close: () => {
+      closing.abort();
       hub.close();
       sessions.hub.close();
     },
+  });
+}
+
+/** Emits once when `signal` aborts (at once if it already has). */
+function aborted(signal: AbortSignal): Observable<void> {
+  return new Observable<void>((subscriber) => {
+    const fire = () => {
+      subscriber.next();
+      subscriber.complete();
+    };
+    if (signal.aborted) return fire();
+    signal.addEventListener('abort', fire, { once: true });
+    return () => signal.removeEventListener('abort', fire);
   });
 }
 

@@ -3,7 +3,6 @@ import { streamSSE } from 'hono/streaming';
 import type { DurableClient } from '../client/durable-client.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import type { InstanceStatus } from '../model/instance-status.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import { parseInstanceIdSegment } from './query-params.js';
@@ -12,12 +11,13 @@ import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SessionHub, type StreamSession }
 import { SseConnection } from './sse-connection.js';
 import type { StreamSink } from './stream-hub.js';
 import { STREAM_KINDS, streamSource, type StreamSpec } from './stream-source.js';
-import type { WireInstanceStatus } from './wire-status.js';
+import type { WireSanitiser } from './wire-sanitiser.js';
 
 /** What {@link registerSessionRoutes} needs from the handler. */
 export interface SessionRoutesOptions {
   readonly client: DurableClient;
-  readonly wire: (status: InstanceStatus) => WireInstanceStatus;
+  /** Puts statuses and history events on the wire (the handler's one sanitiser). */
+  readonly wire: WireSanitiser;
   /** The webhook base path. */
   readonly base: string;
   readonly resumeWindowMs: number;

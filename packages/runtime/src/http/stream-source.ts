@@ -1,7 +1,7 @@
 import { defer, map, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
-import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
-import type { WireInstanceStatus } from './wire-status.js';
+import { isTerminalStatus } from '../model/instance-status.js';
+import type { WireSanitiser } from './wire-sanitiser.js';
 
 /** What a stream carries: one instance's status, one instance's history, or a live list. */
 export type StreamSpec =
@@ -13,7 +13,7 @@ export type StreamSpec =
 export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history', 'instances'];
 
 /**
- * The values a stream sends, in their wire form; used by the single-stream routes and by session subscriptions
+ * The values a stream sends, in their wire form (through the handler's {@link WireSanitiser}); used by the single-stream routes and by session subscriptions
  * alike, so a stream means the same wherever it is opened:
  *
  * - `status`: the instance's status (or `null` while it does not exist) at once, then every committed change;
@@ -25,17 +25,17 @@ export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history',
  * `ExecutionCompleted` or `ExecutionTerminated`).
  */
 export function streamSource(
-  client: DurableClient, spec: StreamSpec, wire: (status: InstanceStatus) => WireInstanceStatus,
+  client: DurableClient, spec: StreamSpec, wire: WireSanitiser,
 ): Observable<unknown> {
   switch (spec.kind) {
     case 'status': {
       const status$ = client.status$(spec.instanceId);
       return (spec.untilTerminal ? status$.pipe(takeWhile((s) => !s || !isTerminalStatus(s.runtimeStatus), true)) : status$).pipe(
-        map((status) => (status === undefined ? null : wire(status))),
+        map((status) => (status === undefined ? null : wire.status(status))),
       );
     }
     case 'history': {
-      const history$ = client.history$(spec.instanceId);
+      const history$ = client.history$(spec.instanceId).pipe(map(wire.historyEvent));
       if (!spec.untilTerminal) return history$;
       return defer(() => {
         let terminal = false;
@@ -49,6 +49,6 @@ export function streamSource(
       });
     }
     case 'instances':
-      return client.instances$(spec.filter).pipe(map((list) => list.map(wire)));
+      return client.instances$(spec.filter).pipe(map((list) => list.map(wire.status)));
   }
 }

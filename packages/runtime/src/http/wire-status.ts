@@ -1,5 +1,6 @@
 import type { FailureDetails, InstanceStatus, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import type { HistoryEvent } from '../model/history-event.js';
+import { sanitiseStatus, type WireSanitiserOptions } from './wire-sanitiser.js';
 
 /**
  * An {@link InstanceStatus} as the HTTP API sends it: the Durable Functions status shape (`name`, `instanceId`,
@@ -24,14 +25,8 @@ export interface WireInstanceStatus {
   readonly historyEvents?: readonly HistoryEvent[];
 }
 
-/** Options of {@link toWireStatus}. */
-export interface WireStatusOptions {
-  /**
-   * Keep `stackTrace` in failure details (of the instance and of history events). Default false: stack traces name
-   * server files and lines, which a public endpoint should not reveal.
-   */
-  readonly exposeStackTraces?: boolean;
-}
+/** Options of {@link toWireStatus}: those of the wire sanitiser (`exposeStackTraces`, default false). */
+export type WireStatusOptions = WireSanitiserOptions;
 
 /**
  * Converts a status to its wire shape (see {@link WireInstanceStatus}).
@@ -42,8 +37,8 @@ export interface WireStatusOptions {
  * // {"name":"E1_HelloSequence","instanceId":"...","runtimeStatus":"Completed","output":[...],"createdTime":"2026-..."}
  * ```
  */
-export function toWireStatus(status: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
-  const expose = options.exposeStackTraces === true;
+export function toWireStatus(unsanitised: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
+  const status = sanitiseStatus(unsanitised, options);
   return {
     name: status.name,
     instanceId: status.instanceId,
@@ -51,19 +46,10 @@ export function toWireStatus(status: InstanceStatus, options: WireStatusOptions 
     ...(status.input !== undefined ? { input: status.input } : {}),
     ...(status.customStatus !== undefined ? { customStatus: status.customStatus } : {}),
     ...(status.output !== undefined ? { output: status.output } : {}),
-    ...(status.failureDetails !== undefined ? { failureDetails: expose ? status.failureDetails : withoutStack(status.failureDetails) } : {}),
+    ...(status.failureDetails !== undefined ? { failureDetails: status.failureDetails } : {}),
     createdTime: status.createdTime.toISOString(),
     lastUpdatedTime: status.lastUpdatedTime.toISOString(),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
-    ...(status.history !== undefined ? { historyEvents: expose ? status.history : status.history.map(eventWithoutStack) } : {}),
+    ...(status.history !== undefined ? { historyEvents: status.history } : {}),
   };
-}
-
-function withoutStack(details: FailureDetails): FailureDetails {
-  const { stackTrace: _stack, ...rest } = details;
-  return rest;
-}
-
-function eventWithoutStack(event: HistoryEvent): HistoryEvent {
-  return 'failureDetails' in event && event.failureDetails ? ({ ...event, failureDetails: withoutStack(event.failureDetails) } as HistoryEvent) : event;
 }
