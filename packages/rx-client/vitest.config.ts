@@ -1,8 +1,43 @@
 import { fileURLToPath } from 'node:url';
+import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { serverCommands } from './test/browser/server-commands.js';
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const chromiumArgs = [
+  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+// README blocks import the package by name: test the sources, not a possibly stale dist.
+const alias = {
+  '@durable-rx/rx-client/react': fileURLToPath(new URL('./src/react/index.ts', import.meta.url)),
+  '@durable-rx/rx-client': fileURLToPath(new URL('./src/index.ts', import.meta.url)),
+};
 
 export default defineConfig({
-  // README blocks import the package by name: test the sources, not a possibly stale dist.
-  resolve: { alias: { '@durable-rx/rx-client': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
-  test: { include: ['test/**/*.test.ts'], testTimeout: 20_000 },
+  resolve: { alias },
+  test: {
+    projects: [
+      { resolve: { alias }, test: { name: 'node', include: ['test/*.test.ts'], testTimeout: 60_000 } },
+      {
+        // Real headless Chromium against a real server on 127.0.0.1 (started by the commands, in Node).
+        resolve: { alias },
+        // Pre-bundled up front: a dependency discovered mid-run makes Vite reload the page under a running test.
+        optimizeDeps: { include: ['react', 'react-dom/client', 'dexie', 'idb-keyval', 'rxjs', 'eventsource-parser'] },
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 120_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            instances: [{ browser: 'chromium' }],
+            provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
+            commands: serverCommands,
+          },
+        },
+      },
+    ],
+  },
 });

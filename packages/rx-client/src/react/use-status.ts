@@ -1,0 +1,19 @@
+import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
+import { EMPTY } from 'rxjs';
+import { useObservableState, type ObservableState } from './use-observable-state.js';
+
+/**
+ * The status of instance `instanceId`, live: the current snapshot, then every committed change (`client.status$`).
+ * `value` is `undefined` while loading or when no such instance exists (then `loading` is false). Pass
+ * `undefined` as the id to watch nothing. Works with a local client (`runtime.client`) and a remote one
+ * (`createRemoteClient`).
+ *
+ * @example
+ * ```ts
+ * const { value: status, loading, error } = useStatus(client, id);
+ * // error: e.g. RemoteError 'unauthorized'; loading: before the first snapshot; status?.runtimeStatus
+ * ```
+ */
+export function useStatus(client: DurableClient, instanceId: string | undefined): ObservableState<InstanceStatus | undefined> {
+  return useObservableState(() => (instanceId === undefined ? EMPTY : client.status$(instanceId)), [client, instanceId]);
+}

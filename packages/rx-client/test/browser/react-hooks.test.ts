@@ -1,0 +1,124 @@
+import { createRuntime, type Activity, type DurableClient } from '@durable-rx/runtime';
+import { sampleOrchestrators } from '@durable-rx/runtime/testing';
+import { DexieStore } from '@durable-rx/store-indexeddb';
+import { createElement, StrictMode, useEffect } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { filter, firstValueFrom } from 'rxjs';
+import { commands } from 'vitest/browser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRemoteClient } from '../../src/index.js';
+import { useCustomStatus, useHistory, useInstances, useStatus } from '../../src/react/index.js';
+import type {} from './server-commands.js'; // the commands' types
+
+/**
+ * The React hooks in real Chromium, rendered by react-dom, over a local runtime on IndexedDB (DexieStore) and over a
+ * remote server: the hello sequence's Tokyo, Seattle, London render in order.
+ */
+
+const cleanups: (() => void | Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const sayHello: Record<string, Activity> = {
+  E1_SayHello: async (name: unknown) => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    return `Hello ${String(name)}!`;
+  },
+};
+
+/** What the component rendered, one entry per committed render whose text changed. */
+interface Rendered {
+  readonly texts: string[];
+}
+
+/** A progress view of one instance using every hook; each committed text is recorded. */
+function Progress({ client, id, rendered }: { client: DurableClient; id: string; rendered: Rendered }) {
+  const status = useStatus(client, id);
+  const city = useCustomStatus<string>(client, id);
+  const list = useInstances(client, { instanceIdPrefix: 'hooks-' });
+  const history = useHistory(client, id);
+  const text = city.error
+    ? `error: ${city.error.message}`
+    : city.loading ? 'loading' : `${city.value ?? '-'}|${status.value?.runtimeStatus ?? 'none'}`;
+  const greetings = (history.value ?? []).filter((e) => e.type === 'TaskCompleted').length;
+  useEffect(() => {
+    if (rendered.texts.at(-1) !== text) rendered.texts.push(text);
+  }, [text, rendered]);
+  return createElement('p', { 'data-testid': 'progress', 'data-list': list.value?.length ?? -1, 'data-greetings': greetings }, text);
+}
+
+function mount(client: DurableClient, id: string): { rendered: Rendered; element: HTMLElement } {
+  const element = document.createElement('div');
+  document.body.append(element);
+  const root: Root = createRoot(element);
+  const rendered: Rendered = { texts: [] };
+  root.render(createElement(StrictMode, null, createElement(Progress, { client, id, rendered })));
+  cleanups.push(() => {
+    root.unmount();
+    element.remove();
+  });
+  return { rendered, element };
+}
+
+/** Resolves once the rendered paragraph satisfies `done` (watched with a MutationObserver, no polling). */
+function renderedUntil(element: HTMLElement, done: (p: HTMLElement) => boolean): Promise<HTMLElement> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const p = element.querySelector<HTMLElement>('[data-testid="progress"]');
+      if (p && done(p)) {
+        observer.disconnect();
+        resolve(p);
+      }
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(element, { subtree: true, childList: true, characterData: true, attributes: true });
+    check();
+  });
+}
+
+/** The cities in the order they were rendered, each once. */
+function cities(rendered: Rendered): string[] {
+  return rendered.texts.map((t) => t.split('|')[0]!).filter((c, i, all) => c !== '-' && c !== 'loading' && c !== all[i - 1]);
+}
+
+describe('React hooks', () => {
+  it('render Tokyo, Seattle, London in order over a local runtime on IndexedDB', async () => {
+    const store = new DexieStore({ name: `hooks-${crypto.randomUUID()}` });
+    const runtime = createRuntime({ store, orchestrators: sampleOrchestrators, activities: sayHello });
+    await runtime.start();
+    cleanups.push(() => runtime.stop());
+    const id = 'hooks-local';
+    const { rendered, element } = mount(runtime.client, id);
+    await renderedUntil(element, (p) => p.textContent === '-|none');
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: id });
+    const p = await renderedUntil(element, (e) => e.textContent === 'London|Completed' && e.dataset['greetings'] === '3');
+    expect(p.dataset['list']).toBe('1');
+    expect(rendered.texts[0]).toBe('loading');
+    expect(cities(rendered)).toEqual(['Tokyo', 'Seattle', 'London']);
+  });
+
+  it('render Tokyo, Seattle, London in order over a remote server, on one connection', async () => {
+    const { url, key } = await commands.startServer();
+    cleanups.push(() => commands.stopServer());
+    const client = createRemoteClient({ baseUrl: url, key });
+    const id = 'hooks-remote';
+    const { rendered, element } = mount(client, id);
+    await renderedUntil(element, (p) => p.textContent === '-|none');
+    await client.startNew('E1_HelloSequence', { instanceId: id });
+    const p = await renderedUntil(element, (e) => e.textContent === 'London|Completed' && e.dataset['greetings'] === '3');
+    expect(p.dataset['list']).toBe('1');
+    expect(cities(rendered)).toEqual(['Tokyo', 'Seattle', 'London']);
+    expect((await commands.streamConnections()).open).toBe(1);
+  });
+
+  it('expose the error when the key is wrong', async () => {
+    const { url } = await commands.startServer();
+    cleanups.push(() => commands.stopServer());
+    const client = createRemoteClient({ baseUrl: url, key: 'wrong' });
+    const { element } = mount(client, 'hooks-denied');
+    await renderedUntil(element, (p) => p.textContent!.startsWith('error: '));
+    expect(await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'failed')))).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+});

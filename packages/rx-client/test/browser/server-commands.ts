@@ -1,0 +1,126 @@
+import { createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Runtime } from '@durable-rx/runtime';
+import { createHttpHandler, type HttpHandler } from '@durable-rx/runtime/http';
+import { serve, type NodeServer } from '@durable-rx/runtime/node';
+import { sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';
+import type { Subscription } from 'rxjs';
+import type { BrowserCommand } from 'vitest/node';
+
+/**
+ * Commands the Chromium tests call (they run in the vitest process, in Node): a real durable-rx server on
+ * 127.0.0.1 that the page reaches over HTTP with CORS, plus what the tests need to check it from the server's side.
+ */
+
+const KEY = 'browser-test-key';
+
+interface Server {
+  runtime: Runtime;
+  server: NodeServer;
+  handler: HttpHandler;
+  /** Open `GET /streams` responses (streaming connections) right now, and all that were ever opened. */
+  open: number;
+  opened: number;
+  /** Snapshots the server's own client committed, per watched instance (JSON of each status). */
+  committed: Map<string, string[]>;
+  subscriptions: Subscription[];
+}
+
+let current: Server | undefined;
+
+/** Each greeting takes a little while, so each custom status is its own commit a view can render. */
+const activities: Record<string, Activity> = {
+  E1_SayHello: async (name: unknown) => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    return `Hello ${String(name)}!`;
+  },
+};
+
+async function start(origin: string): Promise<Server> {
+  const runtime = createRuntime({
+    store: new MemoryStore(), orchestrators: { ...sampleOrchestrators, WaitForEvents: waitForEvents }, activities, logger: silentLogger,
+  });
+  await runtime.start();
+  const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 200, cors: { origins: [origin] } });
+  const state: Partial<Server> = { open: 0, opened: 0, committed: new Map(), subscriptions: [] };
+  const counting = Object.assign(async (request: Request): Promise<Response> => {
+    const isSession = request.method === 'GET' && new URL(request.url).pathname.endsWith('/streams');
+    const response = await handler(request);
+    if (isSession && response.status === 200 && response.body) {
+      state.open!++;
+      state.opened!++;
+      // The stream is open until its body is done (the server ended it) or the client went away.
+      const [mine, theirs] = response.body.tee();
+      const done = () => state.open!--;
+      void mine.pipeTo(new WritableStream(), { signal: request.signal }).then(done, done);
+      return new Response(theirs, response);
+    }
+    return response;
+  }, { close: () => handler.close() });
+  const server = await serve(counting, { port: 0 });
+  return Object.assign(state, { runtime, server, handler }) as Server;
+}
+
+function need(): Server {
+  if (!current) throw new Error('startServer first');
+  return current;
+}
+
+function record(client: DurableClient, committed: Map<string, string[]>, id: string): Subscription {
+  const values: string[] = [];
+  committed.set(id, values);
+  return client.status$(id).subscribe((status) => values.push(JSON.stringify(status ?? null)));
+}
+
+export const serverCommands = {
+  /** Starts a fresh server that allows the test page's origin; returns its address and key. */
+  startServer: (async (context) => {
+    await stopCurrent();
+    current = await start(new URL(context.page.url()).origin);
+    return { url: current.server.url, key: KEY };
+  }) satisfies BrowserCommand<[]>,
+  stopServer: (async () => {
+    await stopCurrent();
+  }) satisfies BrowserCommand<[]>,
+  /** Records every snapshot the server's own client pushes for these instances, from now on. */
+  recordCommitted: (async (_context, ids: string[]) => {
+    const server = need();
+    for (const id of ids) server.subscriptions.push(record(server.runtime.client, server.committed, id));
+  }) satisfies BrowserCommand<[string[]]>,
+  committed: (async (_context, id: string) => need().committed.get(id) ?? []) satisfies BrowserCommand<[string]>,
+  /** Cuts every TCP connection the server has (the page's stream included), as a network failure would. */
+  dropConnections: (async () => {
+    need().server.server.closeAllConnections();
+  }) satisfies BrowserCommand<[]>,
+  /** Raises an event on each instance through the server's own client (not the page's). */
+  raise: (async (_context, ids: string[], name: string, data: unknown) => {
+    for (const id of ids) await need().runtime.client.raiseEvent(id, name, data);
+  }) satisfies BrowserCommand<[string[], string, unknown]>,
+  history: (async (_context, id: string) =>
+    JSON.stringify((await need().runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true }))?.history ?? [])) satisfies BrowserCommand<[string]>,
+  /** Streaming connections (`GET /streams`) open now, and opened in all. */
+  streamConnections: (async () => ({ open: need().open, opened: need().opened })) satisfies BrowserCommand<[]>,
+};
+
+async function stopCurrent(): Promise<void> {
+  const server = current;
+  current = undefined;
+  if (!server) return;
+  for (const subscription of server.subscriptions) subscription.unsubscribe();
+  await server.server.close();
+  await server.runtime.stop();
+}
+
+type Commands = typeof serverCommands;
+type Call<F> = F extends (context: never, ...args: infer A) => infer R ? (...args: A) => R : never;
+
+declare module 'vitest/browser' {
+  interface BrowserCommands {
+    startServer: Call<Commands['startServer']>;
+    stopServer: Call<Commands['stopServer']>;
+    recordCommitted: Call<Commands['recordCommitted']>;
+    committed: Call<Commands['committed']>;
+    dropConnections: Call<Commands['dropConnections']>;
+    raise: Call<Commands['raise']>;
+    history: Call<Commands['history']>;
+    streamConnections: Call<Commands['streamConnections']>;
+  }
+}
