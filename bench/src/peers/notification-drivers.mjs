@@ -52,10 +52,14 @@ export function durableRxNotification() {
     watcher: 'client.customStatus$(id) subscriber',
     async setUp() {
       const store = new MemoryStore();
-      const commit = store.commitOrchestration.bind(store);
-      store.commitOrchestration = (c) => {
-        if (typeof c.state.customStatus === 'number') committedAt.set(c.state.customStatus, performance.now());
-        return commit(c);
+      const commit = store.commit.bind(store);
+      store.commit = (writeSet) => {
+        for (const request of writeSet.requests) {
+          if (request.type === 'replaceState' && typeof request.state.customStatus === 'number') {
+            committedAt.set(request.state.customStatus, performance.now());
+          }
+        }
+        return commit(writeSet);
       };
       runtime = createRuntime({ store, orchestrators: { [STATUS_LOOP]: durableRx[STATUS_LOOP] }, logger: silentLogger });
       await runtime.start();

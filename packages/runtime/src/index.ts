@@ -60,11 +60,10 @@ export { UnknownEventTypeError } from './model/errors/unknown-event-type-error.j
 export { OrchestrationError } from './model/errors/orchestration-error.js';
 
 export type {
-  ActivityCompletion, ActivityWorkItem, ClaimOptions, CreateInstanceRequest, CreateSubInstanceRequest, InstancePage,
-  InstanceQuery, OrchestrationCommit, OrchestrationWorkItem, PurgeFilter, StatusChange, Store, StoreCapabilities,
+  ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
+  StoreCapabilities,
 } from './store/store.js';
 export * from './store/store-helpers.js';
-export { planCommit, planIgnoredMessages, type CommitPlanInput, type ParentLink } from './store/commit-plan.js';
 export { MemoryStore } from './store/memory-store.js';
 
 export { systemClock, type Clock, type ClockTimer } from './worker/clock.js';

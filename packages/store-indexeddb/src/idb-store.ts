@@ -1,19 +1,20 @@
 import {
-  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotTerminalError, LeaseLostError, StoreClosedError,
-  TERMINAL_RUNTIME_STATUSES, comparePageKeys, decodeContinuationToken, encodeContinuationToken, isTerminalStatus,
-  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, resolveSubInstance, validateInstanceQuery, validatePurgeFilter,
-  type ActivityCompletion, type ActivityWorkItem, type ClaimOptions, type CreateInstanceRequest, type DurableError,
-  type HistoryEvent, type InstancePage, type OrchestrationMessage, type InstanceQuery, type InstanceState, type Lease, type OrchestrationCommit,
-  type OrchestrationRuntimeStatus, type OrchestrationWorkItem, type PageKey, type PurgeFilter, type StatusChange,
-  type Store, type StoreCapabilities,
+  InstanceNotTerminalError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, validateInstanceQuery, validatePurgeFilter,
+  type ActivityWorkItem, type ClaimOptions, type DurableError, type HistoryEvent, type InstancePage, type InstanceQuery,
+  type InstanceState, type Lease, type OrchestrationRuntimeStatus, type OrchestrationWorkItem, type PurgeFilter,
+  type StatusChange, type Store, type StoreCapabilities,
 } from '@durable-rx/runtime';
+import {
+  assertNever, comparePageKeys, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isVisible, leaseLostError,
+  matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, type PageKey, type WriteSet,
+} from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
 import { mapStorageError } from './internal/map-storage-error.js';
 import { instanceRow, queueFieldsOf, withQueueFields, type InstanceRow } from './internal/rows.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
-import { WriteSet } from './internal/write-set.js';
+import { RowWriter } from './internal/row-writer.js';
 
 /** What an adapter tells the shared store about its database. */
 export interface IdbStoreSettings {
@@ -72,6 +73,7 @@ const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages']
 const INSTANCES: readonly TableName[] = ['instances'];
 const INSTANCES_AND_TASKS: readonly TableName[] = ['instances', 'tasks'];
 const HISTORY: readonly TableName[] = ['history'];
+const HISTORY_AND_QUEUE: readonly TableName[] = ['history', 'instances', 'messages'];
 
 /**
  * The Store port on IndexedDB, shared by {@link DexieStore} and {@link KeyvalStore}: every rule of the port lives
@@ -109,26 +111,32 @@ export abstract class IdbStore implements Store {
     this.workAvailable$ = this.#feed.workAvailable$;
   }
 
-  async createInstance(request: CreateInstanceRequest): Promise<void> {
-    const writes = await this.#write('createInstance', ALL, async (ws) => {
-      const existing = await ws.get(request.state.instanceId);
-      if (existing && !isTerminalStatus(existing.state.runtimeStatus)) {
-        throw new InstanceAlreadyExistsError(
-          `Instance ${JSON.stringify(request.state.instanceId)} already exists and is ${existing.state.runtimeStatus}`,
-        );
+  /**
+   * Executes a write set in one transaction: checks its lease, reads the instances it names, lets `planWriteSet`
+   * decide its conditions and writes the plan through a {@link RowWriter}.
+   */
+  async commit(writeSet: WriteSet): Promise<void> {
+    const { lease } = writeSet;
+    const writes = await this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
+      const ids = instanceIdsOf(writeSet);
+      const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
+      // The reads go out together: one round trip.
+      const [found, task, pending] = await Promise.all([
+        Promise.all(ids.map((id) => rows.get(id))),
+        lease?.kind === 'activity' ? tx.getTask(lease.taskId) : undefined,
+        leasedId === undefined ? undefined : tx.listMessages(leasedId),
+      ]);
+      if (lease) {
+        const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
+        if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
       }
-      await ws.create(request, existing);
+      const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])));
+      await rows.apply(plan, {
+        ...(leasedId !== undefined && pending ? { instance: { id: leasedId, pending } } : {}),
+        ...(task ? { task } : {}),
+      });
     });
-    this.#feed.publish(writes.changes, true);
-  }
-
-  async sendMessage(message: OrchestrationMessage): Promise<void> {
-    const writes = await this.#write('sendMessage', QUEUE, async (ws) => {
-      if (!(await ws.enqueue(message))) {
-        throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
-      }
-    });
-    this.#feed.publish(writes.changes, true);
+    this.#feed.publish(writes.changes, writes.work);
   }
 
   claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
@@ -145,43 +153,6 @@ export abstract class IdbStore implements Store {
         if (lease && visible.length > 0) return { state: row.state, messages: visible.map((m) => m.message), lease };
       }
     });
-  }
-
-  async commitOrchestration(commit: OrchestrationCommit): Promise<void> {
-    const writes = await this.#write('commitOrchestration', ALL, async (ws, tx) => {
-      const id = commit.instanceId;
-      const appending = !commit.replaceHistory && commit.history.length > 0;
-      // The reads go out together: one round trip.
-      const [row, historyEnd, pending] = await Promise.all([
-        ws.get(id), appending ? tx.historyEnd(id) : 0, tx.listMessages(id),
-      ]);
-      if (!row || row.lease?.token !== commit.leaseToken) {
-        throw new LeaseLostError(`Lease on ${JSON.stringify(id)} is no longer held; the step was not committed`);
-      }
-      if (commit.replaceHistory) {
-        tx.deleteHistory(id);
-        tx.appendHistory(id, 0, commit.history);
-      } else if (appending) {
-        tx.appendHistory(id, historyEnd, commit.history);
-      }
-      const consumedIds = new Set(commit.consumedMessageIds);
-      const consumed = pending.filter((m) => consumedIds.has(m.message.id));
-      tx.deleteMessages(consumed);
-      const remaining = pending.filter((m) => !consumedIds.has(m.message.id));
-      ws.set(withQueueFields(instanceRow(commit.state), undefined, queueFieldsOf(undefined, remaining)));
-      for (const task of commit.activityTasks) {
-        tx.addTask({ id: task.id, instanceId: task.instanceId, readyMs: 0, task });
-      }
-      for (const sub of commit.subInstances) {
-        const existing = await ws.get(sub.state.instanceId);
-        const decision = resolveSubInstance(existing?.state, sub);
-        if (decision.create) await ws.create(sub, existing);
-        else await ws.enqueue(decision.message);
-      }
-      for (const message of commit.messages) await ws.enqueue(message);
-      ws.changes.push({ instanceId: id, after: row.state.version, state: commit.state });
-    });
-    this.#feed.publish(writes.changes, true);
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
@@ -202,19 +173,6 @@ export abstract class IdbStore implements Store {
       tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
       return { task: row.task, lease };
     });
-  }
-
-  async completeActivity(completion: ActivityCompletion): Promise<void> {
-    const writes = await this.#write('completeActivity', TASKS_AND_QUEUE, async (ws, tx) => {
-      const row = await tx.getTask(completion.taskId);
-      if (!row || row.lease?.token !== completion.leaseToken) {
-        throw new LeaseLostError(`Lease on activity task ${JSON.stringify(completion.taskId)} is no longer held`);
-      }
-      tx.deleteTask(row);
-      const instance = await ws.get(row.instanceId);
-      if (instance && instance.state.executionId === row.task.executionId) await ws.enqueue(completion.result);
-    });
-    this.#feed.publish(writes.changes, writes.work);
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -329,12 +287,12 @@ export abstract class IdbStore implements Store {
     return running;
   }
 
-  /** Runs a write transaction through a {@link WriteSet} and flushes it; resolves once committed. */
+  /** Runs a write transaction through a {@link RowWriter} and flushes it; resolves once committed. */
   async #write(
-    operation: string, scope: readonly TableName[], work: (ws: WriteSet, tx: BackendTransaction) => Promise<void>,
-  ): Promise<WriteSet> {
+    operation: string, scope: readonly TableName[], work: (ws: RowWriter, tx: BackendTransaction) => Promise<void>,
+  ): Promise<RowWriter> {
     return this.#run(operation, 'readwrite', scope, async (tx) => {
-      const ws = new WriteSet(tx);
+      const ws = new RowWriter(tx);
       await work(ws, tx);
       ws.flush();
       return ws;
@@ -357,6 +315,37 @@ export abstract class IdbStore implements Store {
     }
     return this.#backend;
   }
+}
+
+/** The tables a write set touches: instances and messages always, history and tasks when it writes them. */
+function scopeOf(writeSet: WriteSet): readonly TableName[] {
+  let history = false;
+  let tasks = writeSet.lease?.kind === 'activity';
+  for (const request of writeSet.requests) {
+    switch (request.type) {
+      case 'createInstance': // may replace a terminal instance, dropping its history and tasks
+        history = true;
+        tasks = true;
+        break;
+      case 'appendHistory':
+      case 'replaceHistory':
+        history = true;
+        break;
+      case 'insertTask':
+      case 'deleteTask':
+        tasks = true;
+        break;
+      case 'replaceState':
+      case 'deleteMessages':
+      case 'insertMessage':
+        break;
+      default:
+        assertNever(request, 'write request');
+    }
+  }
+  if (history && tasks) return ALL;
+  if (history) return HISTORY_AND_QUEUE;
+  return tasks ? TASKS_AND_QUEUE : QUEUE;
 }
 
 function newLease(options: ClaimOptions): Lease {

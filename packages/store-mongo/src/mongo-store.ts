@@ -2,8 +2,8 @@ import {
   InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
   consoleLogger, decodeContinuationToken, encodeContinuationToken, isTerminalStatus, matchesPurgeFilter, matchesQuery,
   pageKeyOf, pageSizeOf, validateInstanceQuery, validatePurgeFilter,
-  type ActivityCompletion, type ActivityWorkItem, type ClaimOptions, type CreateInstanceRequest, type HistoryEvent,
-  type InstancePage, type InstanceQuery, type InstanceState, type Lease, type Logger, type OrchestrationCommit,
+  type ActivityWorkItem, type ClaimOptions, type HistoryEvent,
+  type InstancePage, type InstanceQuery, type InstanceState, type Lease, type Logger,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities,
 } from '@durable-rx/runtime';
@@ -330,25 +330,6 @@ export class MongoStore implements Store {
     });
     if (work) this.#localWork.next();
     if (sweeps) this.#sweep();
-  }
-
-  async createInstance(request: CreateInstanceRequest): Promise<void> {
-    await this.commit({ requests: [{ type: 'createInstance', state: request.state, message: request.message, ifRunning: { kind: 'fail' } }] });
-  }
-
-  async sendMessage(message: OrchestrationMessage): Promise<void> {
-    await this.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
-  }
-
-  async commitOrchestration(commit: OrchestrationCommit): Promise<void> {
-    await this.commit(writeSetOfCommit(commit));
-  }
-
-  async completeActivity(completion: ActivityCompletion): Promise<void> {
-    await this.commit({
-      lease: { kind: 'activity', taskId: completion.taskId, token: completion.leaseToken },
-      requests: [{ type: 'deleteTask', taskId: completion.taskId }, { type: 'insertMessage', message: completion.result, ifMissing: 'drop' }],
-    });
   }
 
   // ---------------------------------------------------------------- orchestration work items
@@ -764,28 +745,6 @@ export class MongoStore implements Store {
       return () => void cursor.close().catch(() => undefined);
     });
   }
-}
-
-/**
- * The write set of a step committed through the current `commitOrchestration` port method: the sub-orchestrations
- * and messages first, the instance's new state last (so a sub-orchestration that targets the parent's own id finds
- * the parent still running and notifies it instead of replacing it).
- */
-function writeSetOfCommit(commit: OrchestrationCommit): WriteSet {
-  const id = commit.instanceId;
-  const requests: WriteRequest[] = [];
-  if (commit.replaceHistory) requests.push({ type: 'replaceHistory', instanceId: id, events: commit.history });
-  else if (commit.history.length > 0) {
-    requests.push({ type: 'appendHistory', instanceId: id, from: commit.state.historyLength - commit.history.length, events: commit.history });
-  }
-  if (commit.consumedMessageIds.length > 0) requests.push({ type: 'deleteMessages', instanceId: id, messageIds: commit.consumedMessageIds });
-  for (const task of commit.activityTasks) requests.push({ type: 'insertTask', task });
-  for (const sub of commit.subInstances) {
-    requests.push({ type: 'createInstance', state: sub.state, message: sub.message, ifRunning: { kind: 'notify', message: sub.onConflict } });
-  }
-  for (const message of commit.messages) requests.push({ type: 'insertMessage', message, ifMissing: 'drop' });
-  requests.push({ type: 'replaceState', state: commit.state });
-  return { lease: { kind: 'orchestration', instanceId: id, token: commit.leaseToken }, requests };
 }
 
 function describeWriteSet(writeSet: WriteSet): string {

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createClient, type InstanceState } from '@durable-rx/runtime';
+import { createClient, type InstanceState, type OrchestrationMessage } from '@durable-rx/runtime';
+import type { WriteSet } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance } from '@durable-rx/runtime/testing';
 import { MongoClient, type Document } from 'mongodb';
 import { firstValueFrom, filter, take } from 'rxjs';
@@ -37,10 +38,10 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const store = await open();
       try {
         const big = 'é'.repeat(6 * 1024 * 1024); // 12 MiB of UTF-8
-        await store.createInstance(request('big', big));
+        await store.commit(start('big', big));
         expect((await store.getInstance('big'))?.input).toBe(big);
         const tooBig = 'x'.repeat(16 * 1024 * 1024);
-        await expect(store.createInstance(request('too-big', tooBig))).rejects.toMatchObject({ code: 'payload-too-large', status: 413 });
+        await expect(store.commit(start('too-big', tooBig))).rejects.toMatchObject({ code: 'payload-too-large', status: 413 });
         expect(await store.getInstance('too-big')).toBeUndefined();
       } finally {
         await store.close();
@@ -50,7 +51,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     it('matches instance id prefixes with regex characters literally', async () => {
       const store = await open();
       try {
-        for (const id of ['a[1', 'a(2', 'a+3', 'a\\4', 'ab5', 'a.6']) await store.createInstance(request(id));
+        for (const id of ['a[1', 'a(2', 'a+3', 'a\\4', 'ab5', 'a.6']) await store.commit(start(id));
         const ids = async (instanceIdPrefix: string) =>
           (await store.queryInstances({ instanceIdPrefix })).instances.map((s) => s.instanceId).sort();
         expect(await ids('a[')).toEqual(['a[1']);
@@ -68,7 +69,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const store = await open();
       const client = new MongoClient(mongoUri);
       try {
-        for (let i = 0; i < 20; i++) await store.createInstance(request(`job-${i}`));
+        for (let i = 0; i < 20; i++) await store.commit(start(`job-${i}`));
         const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
         const now = new Date();
         const plans: Document[] = [
@@ -97,7 +98,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const work = store.workAvailable$.subscribe();
         expect(store.openChangeStreams).toBe(2);
         const seen = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'x'), take(1)));
-        await store.createInstance(request('x'));
+        await store.commit(start('x'));
         expect((await seen).state).toMatchObject({ instanceId: 'x', version: 1 });
         changes.unsubscribe();
         work.unsubscribe();
@@ -164,7 +165,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
 
 // -------------------------------------------------------------------- helpers
 
-function request(instanceId: string, input?: unknown): { state: InstanceState; message: Parameters<MongoStore['sendMessage']>[0] } {
+/** A client start of a new instance. */
+function start(instanceId: string, input?: unknown): WriteSet {
+  return { requests: [{ type: 'createInstance', ...request(instanceId, input), ifRunning: { kind: 'fail' } }] };
+}
+
+function request(instanceId: string, input?: unknown): { state: InstanceState; message: OrchestrationMessage } {
   const now = new Date();
   return {
     state: {

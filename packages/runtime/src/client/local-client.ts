@@ -2,6 +2,7 @@ import {
   concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of, scan,
   takeUntil, takeWhile,
 } from 'rxjs';
+import { decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
@@ -64,21 +65,7 @@ export class LocalClient implements DurableClient {
     const instanceId = given.instanceId ?? crypto.randomUUID();
     assertValidInstanceId(instanceId);
     const input = toPlainJson(given.input, 'input');
-    const now = this.#clock.now();
-    const executionId = crypto.randomUUID();
-    await this.#store.createInstance({
-      state: {
-        instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId,
-        historyLength: 0, version: 1, ...(input === undefined ? {} : { input }),
-      },
-      message: {
-        id: crypto.randomUUID(), instanceId,
-        event: {
-          type: 'ExecutionStarted', eventId: -1, timestamp: now.toISOString(), name, instanceId, executionId,
-          ...(input === undefined ? {} : { input }),
-        },
-      },
-    });
+    await this.#store.commit(decideStart({ instanceId, name, input, now: this.#clock.now(), newId: () => crypto.randomUUID() }));
     return instanceId;
   }
 
@@ -146,10 +133,10 @@ export class LocalClient implements DurableClient {
     if (state.runtimeStatus !== 'Failed') {
       throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
     }
-    await this.#store.sendMessage({
+    await this.#store.commit(decideSend({
       id: crypto.randomUUID(), instanceId,
       event: { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
-    });
+    }));
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
@@ -317,7 +304,7 @@ export class LocalClient implements DurableClient {
     if (isTerminalStatus(state.runtimeStatus)) {
       throw new InstanceNotRunningError(`Cannot ${verb} instance ${JSON.stringify(instanceId)}: it is ${state.runtimeStatus}`);
     }
-    await this.#store.sendMessage({ id: crypto.randomUUID(), instanceId, event });
+    await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
   }
 
   #nowIso(): string {

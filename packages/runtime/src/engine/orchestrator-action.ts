@@ -1,7 +1,7 @@
 import type { SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent, TimerCreatedEvent } from '../model/history-event.js';
 import type { JsonValue } from '../model/json.js';
 
-/** Work an orchestrator step asks for. The worker turns actions into store writes (see `store/commit-plan.ts`). */
+/** Work an orchestrator step asks for. The worker turns actions into store writes (see `engine/decide-step.ts`). */
 export type OrchestratorAction =
   | { readonly type: 'ScheduleTask'; readonly eventId: number; readonly name: string; readonly input?: JsonValue; readonly attempt: number }
   | { readonly type: 'CreateTimer'; readonly eventId: number; readonly fireAt: string }

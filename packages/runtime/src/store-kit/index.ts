@@ -24,3 +24,4 @@ export {
 export { assertNever } from '../model/history-event.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
 export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, type ValidPurgeFilter } from '../model/validation.js';
+export { decideActivityResult, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';

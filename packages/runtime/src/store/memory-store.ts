@@ -1,6 +1,4 @@
 import { Subject, type Observable } from 'rxjs';
-import { InstanceAlreadyExistsError } from '../model/errors/instance-already-exists-error.js';
-import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
@@ -8,13 +6,15 @@ import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
+import type { WriteSet } from '../model/write-set.js';
+import { instanceIdsOf, leaseLostError, planWriteSet } from './plan-write-set.js';
 import type {
-  ActivityCompletion, ActivityWorkItem, ClaimOptions, CreateInstanceRequest, InstancePage, InstanceQuery,
-  OrchestrationCommit, OrchestrationWorkItem, PurgeFilter, StatusChange, Store, StoreCapabilities,
+  ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
+  StoreCapabilities,
 } from './store.js';
 import {
   comparePageKeys, copyStoreValue, decodeContinuationToken, encodeContinuationToken, isVisible, matchesPurgeFilter, matchesQuery,
-  pageKeyOf, pageSizeOf, resolveSubInstance,
+  pageKeyOf, pageSizeOf,
 } from './store-helpers.js';
 
 interface InstanceRecord {
@@ -52,25 +52,6 @@ export class MemoryStore implements Store {
   readonly changes$: Observable<StatusChange> = this.#changes.asObservable();
   readonly workAvailable$: Observable<void> = this.#work.asObservable();
 
-  async createInstance(request: CreateInstanceRequest): Promise<void> {
-    this.#ensureOpen();
-    const existing = this.#instances.get(request.state.instanceId);
-    if (existing && !isTerminalStatus(existing.state.runtimeStatus)) {
-      throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(request.state.instanceId)} already exists and is ${existing.state.runtimeStatus}`);
-    }
-    this.#create(request, existing);
-    this.#work.next();
-  }
-
-  async sendMessage(message: OrchestrationMessage): Promise<void> {
-    this.#ensureOpen();
-    if (!this.#instances.has(message.instanceId)) {
-      throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
-    }
-    this.#enqueue(clone(message));
-    this.#work.next();
-  }
-
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     this.#ensureOpen();
     const now = options.now.getTime();
@@ -86,31 +67,47 @@ export class MemoryStore implements Store {
     return undefined;
   }
 
-  async commitOrchestration(commit: OrchestrationCommit): Promise<void> {
+  /**
+   * The reference executor: checks the lease, lets `planWriteSet` decide the write set's conditions against the
+   * stored instances, then writes the plan. Nothing here is a domain rule; everything runs synchronously, so the
+   * write set is atomic.
+   */
+  async commit(writeSet: WriteSet): Promise<void> {
     this.#ensureOpen();
-    const record = this.#instances.get(commit.instanceId);
-    if (!record || record.lease?.token !== commit.leaseToken) {
-      throw new LeaseLostError(`Lease on ${JSON.stringify(commit.instanceId)} is no longer held; the step was not committed`);
+    const { lease } = writeSet;
+    if (lease) {
+      const held = lease.kind === 'orchestration'
+        ? this.#instances.get(lease.instanceId)?.lease
+        : this.#tasks.get(lease.taskId)?.lease;
+      if (held?.token !== lease.token) throw leaseLostError(lease);
     }
-    const c = clone(commit);
-    record.state = c.state;
-    if (c.replaceHistory) record.history = [...c.history];
-    else record.history.push(...c.history); // append in place: a step costs O(new events), not O(history)
-    record.lease = undefined;
-    const consumed = new Set(c.consumedMessageIds);
-    const queue = this.#messages.get(c.instanceId)?.filter((m) => !consumed.has(m.id)) ?? [];
-    if (queue.length > 0) this.#messages.set(c.instanceId, queue);
-    else this.#messages.delete(c.instanceId);
-    for (const task of c.activityTasks) this.#tasks.set(task.id, { task, lease: undefined });
-    for (const sub of c.subInstances) {
-      const existing = this.#instances.get(sub.state.instanceId);
-      const decision = resolveSubInstance(existing?.state, sub);
-      if (decision.create) this.#create(sub, existing);
-      else this.#enqueue(decision.message);
+    const stored = new Map(instanceIdsOf(writeSet).map((id) => [id, this.#instances.get(id)?.state]));
+    const plan = clone(planWriteSet(writeSet, stored));
+
+    for (const id of plan.replaced) this.#dropPending(id);
+    for (const { state, isNew } of plan.states) {
+      const record = this.#instances.get(state.instanceId);
+      if (record && !isNew) record.state = state;
+      else this.#instances.set(state.instanceId, { state, history: [], lease: undefined });
     }
-    for (const message of c.messages) if (this.#instances.has(message.instanceId)) this.#enqueue(message);
-    this.#emit(c.instanceId, c.state);
-    this.#work.next();
+    if (lease?.kind === 'orchestration') this.#instances.get(lease.instanceId)!.lease = undefined;
+    for (const { instanceId, replace, events } of plan.history) {
+      const record = this.#instances.get(instanceId);
+      if (!record) continue;
+      if (replace) record.history = [...events];
+      else record.history.push(...events); // append in place: a step costs O(new events), not O(history)
+    }
+    for (const { instanceId, messageIds } of plan.deleteMessages) {
+      const consumed = new Set(messageIds);
+      const queue = this.#messages.get(instanceId)?.filter((m) => !consumed.has(m.id)) ?? [];
+      if (queue.length > 0) this.#messages.set(instanceId, queue);
+      else this.#messages.delete(instanceId);
+    }
+    for (const taskId of plan.deleteTasks) this.#tasks.delete(taskId);
+    for (const task of plan.insertTasks) this.#tasks.set(task.id, { task, lease: undefined });
+    for (const message of plan.insertMessages) this.#enqueue(message);
+    for (const change of plan.changes) this.#emit(change.instanceId, change.state);
+    if (plan.work) this.#work.next();
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
@@ -131,20 +128,6 @@ export class MemoryStore implements Store {
       return clone({ task: record.task, lease: record.lease });
     }
     return undefined;
-  }
-
-  async completeActivity(completion: ActivityCompletion): Promise<void> {
-    this.#ensureOpen();
-    const record = this.#tasks.get(completion.taskId);
-    if (!record || record.lease?.token !== completion.leaseToken) {
-      throw new LeaseLostError(`Lease on activity task ${JSON.stringify(completion.taskId)} is no longer held`);
-    }
-    this.#tasks.delete(completion.taskId);
-    const instance = this.#instances.get(record.task.instanceId);
-    if (instance && instance.state.executionId === record.task.executionId) {
-      this.#enqueue(clone(completion.result));
-      this.#work.next();
-    }
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -240,17 +223,6 @@ export class MemoryStore implements Store {
     if (this.#closed) throw new StoreClosedError('The store is closed');
   }
 
-  #create(request: CreateInstanceRequest, existing: InstanceRecord | undefined): void {
-    const { message } = clone(request);
-    // Replacing an instance continues its version so change-feed subscribers see the new execution as newer.
-    const state = { ...clone(request.state), version: (existing?.state.version ?? 0) + 1 };
-    const id = state.instanceId;
-    if (existing) this.#dropPending(id);
-    this.#instances.set(id, { state, history: [], lease: undefined });
-    this.#enqueue(message);
-    this.#emit(id, state);
-  }
-
   #delete(instanceId: string): void {
     this.#instances.delete(instanceId);
     this.#dropPending(instanceId);
@@ -258,6 +230,8 @@ export class MemoryStore implements Store {
   }
 
   #dropPending(instanceId: string): void {
+    const record = this.#instances.get(instanceId);
+    if (record) record.history = [];
     this.#messages.delete(instanceId);
     for (const [id, record] of this.#tasks) if (record.task.instanceId === instanceId) this.#tasks.delete(id);
   }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { OrchestrationMessage } from '../model/message.js';
-import type { CreateSubInstanceRequest, InstanceQuery, PurgeFilter } from './store.js';
+import type { InstanceQuery, PurgeFilter } from './store.js';
 
 /**
  * Pure helpers every Store adapter shares, so adapters only translate decisions into their own transactions.
@@ -81,23 +81,9 @@ export function pageSizeOf(query: InstanceQuery): number {
   return size;
 }
 
-/** How a commit treats a sub-orchestration whose id may be taken: create it, or tell the parent it failed. */
-export function resolveSubInstance(
-  existing: InstanceState | undefined,
-  request: CreateSubInstanceRequest,
-): { readonly create: true } | { readonly create: false; readonly message: OrchestrationMessage } {
-  if (!existing || isTerminalStatus(existing.runtimeStatus)) return { create: true };
-  return { create: false, message: request.onConflict };
-}
-
 /** True when a message may be handed out at `now`. */
 export function isVisible(message: OrchestrationMessage, now: Date): boolean {
   return message.visibleAt === undefined || message.visibleAt.getTime() <= now.getTime();
-}
-
-/** True when a result message belongs to another execution than the instance's current one. */
-export function isStaleResult(message: OrchestrationMessage, state: InstanceState): boolean {
-  return message.executionId !== undefined && message.executionId !== state.executionId;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import type { WriteSet } from '../model/write-set.js';
 
 /**
  * The Store port: everything the worker and the client need from persistence. MemoryStore, DexieStore,
@@ -23,18 +24,14 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
 
   /**
-   * Creates an instance together with its start message. If an instance with the id exists: when it is terminal
-   * (Completed, Failed, Terminated) it is replaced (its history, pending messages and activity tasks are deleted);
-   * otherwise throws `InstanceAlreadyExistsError` and writes nothing. The store sets `version` to the replaced
-   * instance's version + 1 (1 for a new id), so change-feed subscribers order the new execution after the old one.
+   * Executes a write set atomically, all or nothing, in one transaction: the only way instance data is written
+   * (starts, messages, orchestration steps, activity results). The store checks the write set's lease (throws
+   * `LeaseLostError` via `leaseLostError` when it is no longer held), reads the instances `instanceIdsOf` names,
+   * lets `planWriteSet` decide every condition (it throws `InstanceAlreadyExistsError` or `InstanceNotFoundError`)
+   * and writes the resulting plan, releasing an orchestration lease. It makes no decision of its own; see
+   * `@durable-rx/runtime/store-kit`. Throws and writes nothing when any of this fails.
    */
-  createInstance(request: CreateInstanceRequest): Promise<void>;
-
-  /**
-   * Appends a message to an existing instance, after all earlier messages of that instance.
-   * Throws `InstanceNotFoundError` (writing nothing) when no instance has `message.instanceId`.
-   */
-  sendMessage(message: OrchestrationMessage): Promise<void>;
+  commit(writeSet: WriteSet): Promise<void>;
 
   /**
    * Claims an instance that has a visible message (`visibleAt` absent or <= `now`) and that nobody holds a live lease
@@ -45,25 +42,11 @@ export interface Store {
    */
   claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined>;
 
-  /**
-   * Commits one orchestration step atomically: history append (or replacement), the new state, removal of the
-   * consumed messages, new activity tasks, new messages (timers, messages to other instances) and new instances
-   * (sub-orchestrations), then releases the lease. Throws `LeaseLostError` and writes nothing when the lease token no
-   * longer matches (the lease was taken over). Messages to instances that no longer exist are dropped.
-   */
-  commitOrchestration(commit: OrchestrationCommit): Promise<void>;
-
   /** Releases an orchestration lease without writing anything (the messages become claimable again). */
   abandonOrchestration(instanceId: string, leaseToken: string): Promise<void>;
 
   /** Claims the oldest activity task nobody holds a live lease on, or returns `undefined`. */
   claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined>;
-
-  /**
-   * Atomically deletes a claimed activity task and appends its result message. Throws `LeaseLostError` when the
-   * lease is no longer held. When the instance is gone or runs another execution, the result is dropped.
-   */
-  completeActivity(completion: ActivityCompletion): Promise<void>;
 
   /** Releases an activity lease so another worker may run the task. */
   abandonActivity(taskId: string, leaseToken: string): Promise<void>;
@@ -134,19 +117,6 @@ export interface ClaimOptions {
   readonly maxMessages?: number;
 }
 
-/** An instance to create with its start message. */
-export interface CreateInstanceRequest {
-  readonly state: InstanceState;
-  /** The ExecutionStarted message. */
-  readonly message: OrchestrationMessage;
-}
-
-/** A sub-orchestration to create during a commit. */
-export interface CreateSubInstanceRequest extends CreateInstanceRequest {
-  /** Sent to the parent instead when a non-terminal instance already has the id (the creation fails). */
-  readonly onConflict: OrchestrationMessage;
-}
-
 /** A claimed orchestration work item. */
 export interface OrchestrationWorkItem {
   readonly state: InstanceState;
@@ -159,31 +129,6 @@ export interface OrchestrationWorkItem {
 export interface ActivityWorkItem {
   readonly task: ActivityTask;
   readonly lease: Lease;
-}
-
-/** The result of an activity. */
-export interface ActivityCompletion {
-  readonly taskId: string;
-  readonly leaseToken: string;
-  /** TaskCompleted or TaskFailed message to the instance. */
-  readonly result: OrchestrationMessage;
-}
-
-/** Everything one orchestration step writes (see `commit-plan.ts`). */
-export interface OrchestrationCommit {
-  readonly instanceId: string;
-  readonly leaseToken: string;
-  /** The state after the step (its `version` is the previous version + 1). */
-  readonly state: InstanceState;
-  /** Events appended to the history; with `replaceHistory`, the new history. */
-  readonly history: readonly HistoryEvent[];
-  /** True when the history is replaced (continue-as-new, rewind). */
-  readonly replaceHistory: boolean;
-  readonly consumedMessageIds: readonly string[];
-  readonly activityTasks: readonly ActivityTask[];
-  /** Messages to this or other instances (timers carry `visibleAt`). */
-  readonly messages: readonly OrchestrationMessage[];
-  readonly subInstances: readonly CreateSubInstanceRequest[];
 }
 
 /** A committed change of one instance. `state` is `undefined` when the instance was purged. */

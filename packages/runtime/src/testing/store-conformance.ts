@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState } from '../model/instance-status.js';
 import type { OrchestrationMessage } from '../model/message.js';
-import type { CreateInstanceRequest, OrchestrationCommit, StatusChange, Store } from '../store/store.js';
+import type { ActivityTask } from '../model/message.js';
+import type { WriteRequest, WriteSet } from '../model/write-set.js';
+import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../worker/create-runtime.js';
 import { silentLogger } from '../worker/logger.js';
 import { helloSequence, sayHello } from './samples.js';
@@ -57,7 +59,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     describe('instances', () => {
       it('creates an instance and returns copies of its state', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a', { input: { city: 'Tokyo' } }));
+        await create(store, newInstance('a', { input: { city: 'Tokyo' } }));
         const state = await store.getInstance('a');
         expect(state).toMatchObject({ instanceId: 'a', name: 'Orch', runtimeStatus: 'Pending', input: { city: 'Tokyo' }, version: 1 });
         expect(state?.createdTime).toBeInstanceOf(Date);
@@ -69,8 +71,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('refuses to create over a non-terminal instance and writes nothing', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a', { input: 1 }));
-        await expect(store.createInstance(newInstance('a', { input: 2 }))).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        await create(store, newInstance('a', { input: 1 }));
+        await expect(create(store, newInstance('a', { input: 2 }))).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
         expect((await store.getInstance('a'))?.input).toBe(1);
         const item = await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: T0 });
         expect(item?.messages).toHaveLength(1);
@@ -78,7 +80,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('lets exactly one of two concurrent creates of one id win', async () => {
         const store = await open();
-        const results = await Promise.allSettled([store.createInstance(newInstance('race', { input: 1 })), store.createInstance(newInstance('race', { input: 2 }))]);
+        const results = await Promise.allSettled([create(store, newInstance('race', { input: 1 })), create(store, newInstance('race', { input: 2 }))]);
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
         expect(rejected.reason).toMatchObject({ code: 'instance-already-exists' });
@@ -86,14 +88,14 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('replaces a terminal instance, dropping its history and messages, with a higher version', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const item = await claim(store);
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1, historyLength: 2 },
           history: [started('a'), completedEvent()],
         }));
-        await store.createInstance(newInstance('a', { input: 'second', executionId: 'exec-2' }));
+        await create(store, newInstance('a', { input: 'second', executionId: 'exec-2' }));
         const state = await store.getInstance('a');
         expect(state).toMatchObject({ runtimeStatus: 'Pending', input: 'second', executionId: 'exec-2' });
         expect(state!.version).toBeGreaterThan(2);
@@ -102,16 +104,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('creates over a terminal instance that still has pending messages: only the new start message is left', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const item = await claim(store);
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1, historyLength: 1 },
           history: [started('a')],
         }));
-        await store.sendMessage(message('a', eventRaised('late-1')));
-        await store.sendMessage(message('a', eventRaised('late-2')));
-        await store.createInstance(newInstance('a', { input: 'again', executionId: 'exec-2' }));
+        await send(store, message('a', eventRaised('late-1')));
+        await send(store, message('a', eventRaised('late-2')));
+        await create(store, newInstance('a', { input: 'again', executionId: 'exec-2' }));
         const next = await claim(store);
         expect(next.messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionStarted', input: 'again' }]);
         expect(await store.getHistory('a')).toEqual([]);
@@ -119,17 +121,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('replaces the history (continue-as-new, rewind) with exactly the new events', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         let item = await claim(store);
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 3 },
           history: [started('a'), eventRaised('one'), eventRaised('two')],
         }));
-        await store.sendMessage(message('a', eventRaised('go')));
+        await send(store, message('a', eventRaised('go')));
         item = await claim(store);
         const replacement: HistoryEvent[] = [started('a'), eventRaised('new')];
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, executionId: 'exec-2', version: item.state.version + 1, historyLength: 2 },
           history: replacement, replaceHistory: true,
@@ -141,9 +143,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('round-trips hostile JSON keys and values exactly', async () => {
         const store = await open();
         const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
-        await store.createInstance(newInstance('h', { input: hostile }));
+        await create(store, newInstance('h', { input: hostile }));
         const item = await claim(store);
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, runtimeStatus: 'Running', customStatus: hostile, version: item.state.version + 1, historyLength: 1 },
           history: [{ type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: '$evt.name', input: hostile }],
@@ -160,13 +162,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     describe('messages and orchestration work items', () => {
       it('refuses a message to an unknown instance', async () => {
         const store = await open();
-        await expect(store.sendMessage(message('nobody', eventRaised('x')))).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        await expect(send(store, message('nobody', eventRaised('x')))).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
       });
 
       it('hands out messages of one instance in arrival order under a lease', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
-        for (let i = 0; i < 5; i++) await store.sendMessage(message('a', eventRaised('e', i)));
+        await create(store, newInstance('a'));
+        for (let i = 0; i < 5; i++) await send(store, message('a', eventRaised('e', i)));
         const item = await claim(store);
         expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised', 'EventRaised', 'EventRaised', 'EventRaised', 'EventRaised']);
         expect(item.messages.slice(1).map((m) => (m.event as { input?: unknown }).input)).toEqual([0, 1, 2, 3, 4]);
@@ -176,7 +178,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('gives a leased instance to nobody else until the lease expires', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const first = await claim(store, 'w1', T0);
         expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 30_000, now: at(29_999) })).toBeUndefined();
         const takeover = await store.claimOrchestration({ owner: 'w2', leaseMs: 30_000, now: at(30_001) });
@@ -186,7 +188,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('gives one instance to only one of two concurrent claimers', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const [x, y] = await Promise.all([
           store.claimOrchestration({ owner: 'w1', leaseMs: 30_000, now: T0 }),
           store.claimOrchestration({ owner: 'w2', leaseMs: 30_000, now: T0 }),
@@ -196,7 +198,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('refuses a commit whose lease was taken over, writing nothing', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const stale = await claim(store, 'w1', T0);
         const fresh = await claim(store, 'w2', at(31_000));
         const staleCommit = commitOf(stale.state, stale.lease.token, {
@@ -205,11 +207,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           history: [started('a')],
           activityTasks: [activityTask('a', 'task-stale')],
         });
-        await expect(store.commitOrchestration(staleCommit)).rejects.toMatchObject({ code: 'lease-lost' });
+        await expect(store.commit(staleCommit)).rejects.toMatchObject({ code: 'lease-lost' });
         expect((await store.getInstance('a'))?.runtimeStatus).toBe('Pending');
         expect(await store.getHistory('a')).toEqual([]);
         expect(await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: at(31_000) })).toBeUndefined();
-        await store.commitOrchestration(commitOf(fresh.state, fresh.lease.token, {
+        await store.commit(commitOf(fresh.state, fresh.lease.token, {
           consumedMessageIds: fresh.messages.map((m) => m.id),
           state: { ...fresh.state, runtimeStatus: 'Running', version: fresh.state.version + 1, historyLength: 1 },
           history: [started('a')],
@@ -219,12 +221,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('commits a step atomically: history, state, consumed messages, tasks, timers, sub-instances and messages', async () => {
         const store = await open();
-        await store.createInstance(newInstance('parent'));
-        await store.createInstance(newInstance('other'));
-        await store.createInstance(newInstance('busy-child'));
+        await create(store, newInstance('parent'));
+        await create(store, newInstance('other'));
+        await create(store, newInstance('busy-child'));
         const item = await claimId(store, 'parent');
-        await store.sendMessage(message('parent', eventRaised('late')));
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await send(store, message('parent', eventRaised('late')));
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, runtimeStatus: 'Running', customStatus: { step: 1 }, version: item.state.version + 1, historyLength: 2 },
           history: [started('parent'), { type: 'TaskScheduled', eventId: 0, timestamp: T0.toISOString(), name: 'Act' }],
@@ -256,9 +258,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('keeps delayed messages back until they are due and reports when that is', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const item = await claim(store);
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id),
           state: { ...item.state, runtimeStatus: 'Running', version: 2, historyLength: 1 },
           history: [started('a')],
@@ -272,7 +274,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('releases an abandoned lease at once', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const item = await claim(store);
         await store.abandonOrchestration('a', item.lease.token);
         expect((await claim(store, 'w2')).state.instanceId).toBe('a');
@@ -280,10 +282,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('reads history from an index', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const item = await claim(store);
         const history: HistoryEvent[] = [started('a'), ...[0, 1, 2].map((i): HistoryEvent => ({ type: 'TaskScheduled', eventId: i, timestamp: T0.toISOString(), name: `t${i}` }))];
-        await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+        await store.commit(commitOf(item.state, item.lease.token, {
           consumedMessageIds: item.messages.map((m) => m.id), state: { ...item.state, version: 2, historyLength: 4 }, history,
         }));
         expect(await store.getHistory('a')).toEqual(history);
@@ -299,7 +301,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const work = await store.claimActivity({ owner: 'w', leaseMs: 10_000, now: T0 });
         expect(work?.task).toMatchObject({ id: 't1', name: 'Act', input: { n: 1 }, taskScheduledId: 0, attempt: 1 });
         expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: T0 })).toBeUndefined();
-        await store.completeActivity({ taskId: 't1', leaseToken: work!.lease.token, result: result('a', parent.executionId, 0, 'done') });
+        await complete(store, { taskId: 't1', leaseToken: work!.lease.token, result: result('a', parent.executionId, 0, 'done') });
         const item = await claim(store);
         expect(item.messages.map((m) => m.event)).toMatchObject([{ type: 'TaskCompleted', taskScheduledId: 0, result: 'done' }]);
         expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: at(20_000) })).toBeUndefined();
@@ -311,7 +313,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const stale = await store.claimActivity({ owner: 'w1', leaseMs: 1000, now: T0 });
         const fresh = await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(2000) });
         expect(fresh?.task.id).toBe('t1');
-        await expect(store.completeActivity({ taskId: 't1', leaseToken: stale!.lease.token, result: result('a', 'exec-1', 0, 'x') }))
+        await expect(complete(store, { taskId: 't1', leaseToken: stale!.lease.token, result: result('a', 'exec-1', 0, 'x') }))
           .rejects.toMatchObject({ code: 'lease-lost' });
         await store.abandonActivity('t1', fresh!.lease.token);
         expect((await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: at(2000) }))?.task.id).toBe('t1');
@@ -328,7 +330,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(takeover?.task.id).toBe('t1');
         await expect(store.renewActivityLease('t1', work!.lease.token, at(20_000))).rejects.toMatchObject({ code: 'lease-lost' });
         await expect(store.renewActivityLease('missing', 'token', at(20_000))).rejects.toMatchObject({ code: 'lease-lost' });
-        await store.completeActivity({ taskId: 't1', leaseToken: takeover!.lease.token, result: result('a', 'exec-1', 0, 'ok') });
+        await complete(store, { taskId: 't1', leaseToken: takeover!.lease.token, result: result('a', 'exec-1', 0, 'ok') });
       });
 
       it('drops the result of a task whose execution was replaced', async () => {
@@ -340,10 +342,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // Terminal and restarted: the old execution's result must not reach the new one.
         const state = (await store.getInstance('a'))!;
         await forceState(store, state, { runtimeStatus: 'Terminated' });
-        await store.createInstance(newInstance('a', { executionId: 'exec-2' }));
+        await create(store, newInstance('a', { executionId: 'exec-2' }));
         // The store may have dropped the task with the old execution (then the lease is gone) or accept and drop the
         // result; either way the result must not reach the new execution.
-        await store.completeActivity({ taskId: 't1', leaseToken: work!.lease.token, result: result('a', 'exec-1', 0, 'stale') })
+        await complete(store, { taskId: 't1', leaseToken: work!.lease.token, result: result('a', 'exec-1', 0, 'stale') })
           .catch((error: unknown) => expect(error).toMatchObject({ code: 'lease-lost' }));
         const next = await claim(store);
         expect(next.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
@@ -353,9 +355,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     describe('queries', () => {
       it('filters by status, created time and a literal id prefix', async () => {
         const store = await open();
-        for (let i = 0; i < 6; i++) await store.createInstance(newInstance(`job-${i}`, { createdTime: at(i * 1000) }));
-        await store.createInstance(newInstance('a.*b', { createdTime: at(10_000) }));
-        await store.createInstance(newInstance('aXXb', { createdTime: at(10_000) }));
+        for (let i = 0; i < 6; i++) await create(store, newInstance(`job-${i}`, { createdTime: at(i * 1000) }));
+        await create(store, newInstance('a.*b', { createdTime: at(10_000) }));
+        await create(store, newInstance('aXXb', { createdTime: at(10_000) }));
         await forceState(store, (await store.getInstance('job-1'))!, { runtimeStatus: 'Completed' });
         await forceState(store, (await store.getInstance('job-2'))!, { runtimeStatus: 'Failed' });
         const ids = async (q: Parameters<Store['queryInstances']>[0]) => (await store.queryInstances(q)).instances.map((s) => s.instanceId);
@@ -372,7 +374,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         for (let i = 0; i < 25; i++) {
           const id = `p-${String(i).padStart(2, '0')}`;
           expected.push(id);
-          await store.createInstance(newInstance(id, { createdTime: at(Math.floor(i / 3) * 1000) }));
+          await create(store, newInstance(id, { createdTime: at(Math.floor(i / 3) * 1000) }));
         }
         const seen: string[] = [];
         let token: string | undefined;
@@ -382,7 +384,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           seen.push(...page.instances.map((s) => s.instanceId));
           token = page.continuationToken;
           // Added while paging, in the past and in the future of the cursor.
-          await store.createInstance(newInstance(`early-${pages}`, { createdTime: at(-1000) }));
+          await create(store, newInstance(`early-${pages}`, { createdTime: at(-1000) }));
           pages++;
         } while (token);
         expect(seen.filter((id) => id.startsWith('p-'))).toEqual(expected);
@@ -408,10 +410,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     describe('purge', () => {
       it('purges a terminal instance with its history and messages, refuses an active one', async () => {
         const store = await open();
-        await store.createInstance(newInstance('active'));
+        await create(store, newInstance('active'));
         await expect(store.purgeInstance('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
         expect(await store.getInstance('active')).toBeDefined();
-        await store.createInstance(newInstance('done'));
+        await create(store, newInstance('done'));
         await forceState(store, (await store.getInstance('done'))!, { runtimeStatus: 'Completed' });
         expect(await store.purgeInstance('done')).toBe(1);
         expect(await store.getInstance('done')).toBeUndefined();
@@ -422,7 +424,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('purges by filter, terminal instances only', async () => {
         const store = await open();
         for (const [id, status, time] of [['c1', 'Completed', 0], ['c2', 'Completed', 5000], ['f1', 'Failed', 1000], ['r1', 'Running', 1000]] as const) {
-          await store.createInstance(newInstance(id, { createdTime: at(time) }));
+          await create(store, newInstance(id, { createdTime: at(time) }));
           await forceState(store, (await store.getInstance(id))!, { runtimeStatus: status });
         }
         expect(await store.purgeInstances({ createdTimeFrom: at(0), createdTimeTo: at(2000) })).toBe(2);
@@ -454,13 +456,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('delivers every committed snapshot of an instance in order, and a purge', async () => {
         const store = await open();
         const collected = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'a'), take(7), toArray()));
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         let state = (await store.getInstance('a'))!;
         for (let i = 1; i <= 5; i++) {
-          await store.sendMessage(message('a', eventRaised('tick', i)));
+          await send(store, message('a', eventRaised('tick', i)));
           const item = await claim(store);
           state = { ...item.state, runtimeStatus: i === 5 ? 'Completed' : 'Running', customStatus: `step ${i}`, version: item.state.version + 1, historyLength: item.state.historyLength + 1 };
-          await store.commitOrchestration(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state, history: [eventRaised('tick', i)] }));
+          await store.commit(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state, history: [eventRaised('tick', i)] }));
         }
         await store.purgeInstance('a');
         const seen: StatusChange[] = await collected;
@@ -473,12 +475,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     describe('lifecycle', () => {
       it('closes idempotently and then rejects every call with StoreClosedError', async () => {
         const store = await open();
-        await store.createInstance(newInstance('a'));
+        await create(store, newInstance('a'));
         const first = store.close();
         expect(store.close()).toBe(first);
         await first;
         await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'store-closed' });
-        await expect(store.createInstance(newInstance('b'))).rejects.toMatchObject({ code: 'store-closed' });
+        await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'store-closed' });
       });
     });
 
@@ -516,9 +518,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           const b = await open(db);
           const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x' && c.state?.runtimeStatus === 'Running'), take(1)));
           await b.getInstance('x'); // a store may open its feed asynchronously; one round trip through b settles it
-          await a.createInstance(newInstance('x'));
+          await create(a, newInstance('x'));
           const item = await claim(a);
-          await a.commitOrchestration(commitOf(item.state, item.lease.token, {
+          await a.commit(commitOf(item.state, item.lease.token, {
             consumedMessageIds: item.messages.map((m) => m.id),
             state: { ...item.state, runtimeStatus: 'Running', customStatus: 'across', version: item.state.version + 1, historyLength: 1 },
             history: [started('x')],
@@ -531,10 +533,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           const db = `shared-${crypto.randomUUID()}`;
           const a = await open(db);
           const b = await open(db);
-          await a.createInstance(newInstance('x'));
+          await create(a, newInstance('x'));
           const stale = await claim(a, 'wa', T0);
           const fresh = await claim(b, 'wb', at(60_000));
-          await expect(a.commitOrchestration(commitOf(stale.state, stale.lease.token, {
+          await expect(a.commit(commitOf(stale.state, stale.lease.token, {
             consumedMessageIds: stale.messages.map((m) => m.id), state: { ...stale.state, version: 2, historyLength: 1 }, history: [started('x')],
           }))).rejects.toMatchObject({ code: 'lease-lost' });
           expect(fresh.state.instanceId).toBe('x');
@@ -625,11 +627,57 @@ function subInstance(instanceId: string, parentId: string) {
   };
 }
 
-function commitOf(state: InstanceState, leaseToken: string, parts: Partial<OrchestrationCommit> & Pick<OrchestrationCommit, 'state'>): OrchestrationCommit {
-  return {
-    instanceId: state.instanceId, leaseToken, history: [], replaceHistory: false, consumedMessageIds: [], activityTasks: [],
-    messages: [], subInstances: [], ...parts,
-  };
+/** An instance to create with its start message. */
+interface CreateInstanceRequest {
+  readonly state: InstanceState;
+  readonly message: OrchestrationMessage;
+}
+
+/** The parts of a hand-made step commit (see {@link commitOf}). */
+interface StepParts {
+  readonly state: InstanceState;
+  readonly history?: readonly HistoryEvent[];
+  readonly replaceHistory?: boolean;
+  readonly consumedMessageIds?: readonly string[];
+  readonly activityTasks?: readonly ActivityTask[];
+  readonly messages?: readonly OrchestrationMessage[];
+  readonly subInstances?: readonly ReturnType<typeof subInstance>[];
+}
+
+/** A step's write set, in the order decideStep writes one, for the work item claimed at `claimed`. */
+function commitOf(claimed: InstanceState, leaseToken: string, parts: StepParts): WriteSet {
+  const id = claimed.instanceId;
+  const requests: WriteRequest[] = [
+    { type: 'replaceState', state: parts.state },
+    parts.replaceHistory
+      ? { type: 'replaceHistory', instanceId: id, events: parts.history ?? [] }
+      : { type: 'appendHistory', instanceId: id, from: claimed.historyLength, events: parts.history ?? [] },
+    { type: 'deleteMessages', instanceId: id, messageIds: parts.consumedMessageIds ?? [] },
+    ...(parts.activityTasks ?? []).map((task): WriteRequest => ({ type: 'insertTask', task })),
+    ...(parts.subInstances ?? []).map((sub): WriteRequest => ({
+      type: 'createInstance', state: sub.state, message: sub.message, ifRunning: { kind: 'notify', message: sub.onConflict },
+    })),
+    ...(parts.messages ?? []).map((message): WriteRequest => ({ type: 'insertMessage', message, ifMissing: 'drop' })),
+  ];
+  return { lease: { kind: 'orchestration', instanceId: id, token: leaseToken }, requests };
+}
+
+/** A client start: creates, replacing a terminal instance; refused over a running one. */
+function create(store: Store, request: CreateInstanceRequest): Promise<void> {
+  return store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' } }] });
+}
+
+/** A client message to an existing instance. */
+function send(store: Store, message: OrchestrationMessage): Promise<void> {
+  return store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
+}
+
+/** An activity result under the task's lease. */
+function complete(store: Store, completion: { taskId: string; leaseToken: string; result: OrchestrationMessage }): Promise<void> {
+  return store.commit({
+    lease: { kind: 'activity', taskId: completion.taskId, token: completion.leaseToken },
+    requests: [{ type: 'deleteTask', taskId: completion.taskId }, { type: 'insertMessage', message: completion.result, ifMissing: 'drop' }],
+  });
 }
 
 async function claim(store: Store, owner = 'w1', now = T0) {
@@ -658,10 +706,10 @@ async function claimId(store: Store, instanceId: string, now = T0) {
 
 /** An instance in Running state with the given activity tasks, its start message consumed. */
 async function runningInstance(store: Store, instanceId: string, tasks: ReturnType<typeof activityTask>[]) {
-  await store.createInstance(newInstance(instanceId));
+  await create(store, newInstance(instanceId));
   const item = await claim(store);
   const state = { ...item.state, runtimeStatus: 'Running' as const, version: item.state.version + 1, historyLength: 1 };
-  await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+  await store.commit(commitOf(item.state, item.lease.token, {
     consumedMessageIds: item.messages.map((m) => m.id), state, history: [started(instanceId)], activityTasks: tasks,
   }));
   return state;
@@ -669,9 +717,9 @@ async function runningInstance(store: Store, instanceId: string, tasks: ReturnTy
 
 /** Commits a state change through the normal claim/commit path (consuming a nudge message). */
 async function forceState(store: Store, state: InstanceState, patch: Partial<InstanceState>) {
-  await store.sendMessage(message(state.instanceId, eventRaised('nudge')));
+  await send(store, message(state.instanceId, eventRaised('nudge')));
   const item = await claimId(store, state.instanceId, at(1_000_000));
-  await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+  await store.commit(commitOf(item.state, item.lease.token, {
     consumedMessageIds: item.messages.map((m) => m.id),
     state: { ...item.state, ...patch, version: item.state.version + 1 },
   }));

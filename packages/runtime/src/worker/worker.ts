@@ -1,16 +1,12 @@
 import type { Subscription } from 'rxjs';
 import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
-import { rewindHistory } from '../engine/rewind-history.js';
+import { decideActivityResult, decideStep } from '../engine/decide-step.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import type { HistoryEvent } from '../model/history-event.js';
-import { isTerminalStatus } from '../model/instance-status.js';
 import { toPlainJson } from '../model/json.js';
 import type { OrchestrationMessage } from '../model/message.js';
-import { planCommit, planIgnoredMessages } from '../store/commit-plan.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
-import { isStaleResult } from '../store/store-helpers.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { ExecutionCache } from './execution-cache.js';
 import type { Logger } from './logger.js';
@@ -208,51 +204,28 @@ export class Worker {
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
     const { store, clock } = this.#o;
     const state = item.state;
-    const now = clock.now();
-    const live: OrchestrationMessage[] = [];
-    for (const m of item.messages) if (!isStaleResult(m, state)) live.push(m);
-    const events: HistoryEvent[] = live.map((m) => m.event);
     try {
-      const rewinding = state.runtimeStatus === 'Failed' && events.some((e) => e.type === 'ExecutionRewound');
-      if (isTerminalStatus(state.runtimeStatus) && !rewinding && !events.some((e) => e.type === 'ExecutionStarted')) {
-        // Recorded and ignored: results racing a terminate, events for a finished instance.
-        await store.commitOrchestration(planIgnoredMessages(state, item.lease.token, item.messages, events));
-        this.#cache.delete(state.instanceId);
-        return;
-      }
-
-      let execution: OrchestrationExecution;
-      let baseHistory: HistoryEvent[] | undefined;
+      // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
-      if (cached && !rewinding) {
-        execution = cached;
-        this.#metrics.cacheHits++;
-      } else {
-        if (state.historyLength > 0) this.#metrics.cacheMisses++;
-        const orchestrator = this.#o.orchestrators.get(state.name);
-        execution = new OrchestrationExecution(orchestrator ?? unknownOrchestrator(state.name), {
-          customStatusLimitBytes: this.#o.customStatusLimitBytes,
-        });
-        const history = state.historyLength === 0 ? [] : await store.getHistory(state.instanceId);
-        if (rewinding) baseHistory = rewindHistory(history);
-        const before = execution.stats.eventsReplayed;
-        execution.replay(baseHistory ?? history);
-        this.#metrics.eventsReplayed += execution.stats.eventsReplayed - before;
-      }
-      // An event of a type this version cannot read fails the instance in the engine (typed error), never skipped.
-      const appliedBefore = execution.stats.eventsApplied;
-      const step = execution.step(now, events);
-      this.#metrics.eventsApplied += execution.stats.eventsApplied - appliedBefore;
-      const commit = planCommit({
-        state, leaseToken: item.lease.token, consumedMessageIds: item.messages.map((m) => m.id), step, now,
-        newId: () => crypto.randomUUID(),
-        ...(baseHistory ? { baseHistory } : {}),
-        ...(execution.parentInstance ? { parent: execution.parentInstance } : {}),
-      });
       this.#cache.delete(state.instanceId);
-      await store.commitOrchestration(commit);
+      const input = {
+        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: () => crypto.randomUUID(),
+        newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
+          customStatusLimitBytes: this.#o.customStatusLimitBytes,
+        }),
+      };
+      let decision = decideStep({ ...input, ...(cached ? { cached } : {}) });
+      if (decision.kind === 'needHistory') {
+        decision = decideStep({ ...input, history: await store.getHistory(state.instanceId) });
+      }
+      if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
+      if (decision.cacheHit) this.#metrics.cacheHits++;
+      else if (decision.eventsReplayed > 0) this.#metrics.cacheMisses++;
+      this.#metrics.eventsReplayed += decision.eventsReplayed;
+      this.#metrics.eventsApplied += decision.eventsApplied;
+      await store.commit(decision.writeSet);
       this.#metrics.steps++;
-      if (!step.isFinished) this.#cache.set(state.instanceId, commit.state.executionId, commit.state.historyLength, execution);
+      if (decision.execution) this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution);
     } catch (error) {
       this.#cache.delete(state.instanceId);
       if (error instanceof LeaseLostError) {
@@ -291,7 +264,7 @@ export class Worker {
       heartbeat.stop();
     }
     try {
-      await this.#o.store.completeActivity({ taskId: task.id, leaseToken: lease.token, result });
+      await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
       this.#metrics.activitiesRun++;
     } catch (error) {
       if (error instanceof LeaseLostError) {

@@ -2,7 +2,7 @@ import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StatusChange, Store } from '@durable-rx/runtime';
 import { changeChannelName } from '../../src/idb-store.js';
-import { adapters, commitSteps, newInstance, uniqueName, type AdapterName } from './fixtures.js';
+import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName } from './fixtures.js';
 
 describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed: %s', (adapter) => {
   const opened: Store[] = [];
@@ -21,7 +21,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     const b = open(name);
     const values = Array.from({ length: 20 }, (_, i) => `value ${i}`);
     const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x'), take(values.length + 1), toArray()));
-    await a.createInstance(newInstance('x'));
+    await create(a, newInstance('x'));
     await commitSteps(a, 'x', values);
     const changes = await seen;
     expect(changes.map((c) => c.state?.customStatus)).toEqual([undefined, ...values]);
@@ -35,7 +35,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     const a = open(name);
     const b = open(name);
     const woken = firstValueFrom(b.workAvailable$);
-    await a.createInstance(newInstance('w'));
+    await create(a, newInstance('w'));
     await expect(woken).resolves.toBeUndefined();
   });
 
@@ -81,7 +81,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     const b = open(name);
     const completed = firstValueFrom(b.changes$.pipe(toArray()));
     await b.close();
-    await a.createInstance(newInstance('after-close'));
+    await create(a, newInstance('after-close'));
     expect(await completed).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '@durable-rx/runtime';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
-import { adapters, claim, commitOf, message, newInstance, started, T0, uniqueName, type AdapterName } from './fixtures.js';
+import { adapters, claim, commitOf, create, message, newInstance, started, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 const opened: Store[] = [];
 const rawConnections: IDBDatabase[] = [];
@@ -18,9 +18,9 @@ function track<T extends Store>(store: T): T {
 describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter) => {
   it('writes nothing of a commit that fails half-way (a value IndexedDB cannot store)', async () => {
     const store = track(adapters[adapter](uniqueName('atomic')));
-    await store.createInstance(newInstance('a'));
+    await create(store, newInstance('a'));
     const item = await claim(store);
-    await store.createInstance(newInstance('other'));
+    await create(store, newInstance('other'));
     const commit = commitOf(item.state, item.lease.token, {
       consumedMessageIds: item.messages.map((m) => m.id),
       state: { ...item.state, runtimeStatus: 'Running', customStatus: 'half', version: item.state.version + 1, historyLength: 1 },
@@ -30,7 +30,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
       // ... and so must the reads and writes the commit goes on with after the failed one.
       messages: [message('other', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'from-a' })],
     });
-    await expect(store.commitOrchestration(commit)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+    await expect(store.commit(commit)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
     expect(await store.getHistory('a')).toEqual([]);
     expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) })).toBeUndefined();
@@ -46,11 +46,11 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
   it('reports another connection upgrading the database, and lets it proceed', async () => {
     const name = uniqueName('upgrade');
     const store = track(adapters[adapter](name));
-    await store.createInstance(newInstance('a'));
+    await create(store, newInstance('a'));
     const upgraded = await openRaw(name, 1000);
     expect(upgraded.version).toBe(1000);
     await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-upgrading', status: 503 });
-    await expect(store.createInstance(newInstance('b'))).rejects.toMatchObject({ code: 'database-upgrading' });
+    await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'database-upgrading' });
   });
 });
 
@@ -58,7 +58,7 @@ describe('schema checks', () => {
   it('DexieStore refuses a database written by a newer schema, writing nothing', async () => {
     const name = uniqueName('newer-dexie');
     const first = track(new DexieStore({ name }));
-    await first.createInstance(newInstance('a'));
+    await create(first, newInstance('a'));
     await first.close();
     // A newer version of the app upgraded the database (new native version, new table) and its schema marker.
     const db = await openRaw(name, 30, (upgrading, tx) => {
@@ -74,7 +74,7 @@ describe('schema checks', () => {
   it('KeyvalStore refuses a database written by a newer layout', async () => {
     const name = uniqueName('newer-keyval');
     const first = track(new KeyvalStore({ name }));
-    await first.createInstance(newInstance('a'));
+    await create(first, newInstance('a'));
     await first.close();
     const db = await openRaw(name);
     await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ version: 2, store: 'durable-rx/keyval' }, ['meta']));
@@ -97,7 +97,7 @@ describe('schema checks', () => {
     await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-blocked', status: 503 });
     old.close();
     // Once the old tab is gone, the next call opens the database normally.
-    await store.createInstance(newInstance('a'));
+    await create(store, newInstance('a'));
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending' });
   });
 });

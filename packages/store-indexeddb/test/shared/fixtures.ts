@@ -1,4 +1,5 @@
-import type { CreateInstanceRequest, HistoryEvent, InstanceState, OrchestrationCommit, OrchestrationMessage, Store } from '@durable-rx/runtime';
+import type { ActivityTask, HistoryEvent, InstanceState, OrchestrationMessage, Store } from '@durable-rx/runtime';
+import type { WriteRequest, WriteSet } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 
@@ -18,6 +19,22 @@ let counter = 0;
 /** A database name no other test uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now()}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** An instance to create with its start message. */
+export interface CreateInstanceRequest {
+  readonly state: InstanceState;
+  readonly message: OrchestrationMessage;
+}
+
+/** A client start of `request` (refused over a running instance). */
+export function create(store: Store, request: CreateInstanceRequest): Promise<void> {
+  return store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' } }] });
+}
+
+/** A client message to an existing instance. */
+export function send(store: Store, message: OrchestrationMessage): Promise<void> {
+  return store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
 }
 
 export function newInstance(instanceId: string, input?: unknown): CreateInstanceRequest {
@@ -41,12 +58,27 @@ export function started(instanceId: string): HistoryEvent {
   return { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Orch', instanceId, executionId: 'exec-1' };
 }
 
+/** A hand-made step write set for the work item claimed at `claimed`, in the order decideStep writes one. */
 export function commitOf(
-  state: InstanceState, leaseToken: string, parts: Partial<OrchestrationCommit> & Pick<OrchestrationCommit, 'state'>,
-): OrchestrationCommit {
+  claimed: InstanceState, leaseToken: string,
+  parts: {
+    readonly state: InstanceState;
+    readonly history?: readonly HistoryEvent[];
+    readonly consumedMessageIds?: readonly string[];
+    readonly activityTasks?: readonly ActivityTask[];
+    readonly messages?: readonly OrchestrationMessage[];
+  },
+): WriteSet {
+  const id = claimed.instanceId;
   return {
-    instanceId: state.instanceId, leaseToken, history: [], replaceHistory: false, consumedMessageIds: [], activityTasks: [],
-    messages: [], subInstances: [], ...parts,
+    lease: { kind: 'orchestration', instanceId: id, token: leaseToken },
+    requests: [
+      { type: 'replaceState', state: parts.state },
+      { type: 'appendHistory', instanceId: id, from: claimed.historyLength, events: parts.history ?? [] },
+      { type: 'deleteMessages', instanceId: id, messageIds: parts.consumedMessageIds ?? [] },
+      ...(parts.activityTasks ?? []).map((task): WriteRequest => ({ type: 'insertTask', task })),
+      ...(parts.messages ?? []).map((message): WriteRequest => ({ type: 'insertMessage', message, ifMissing: 'drop' })),
+    ],
   };
 }
 
@@ -60,9 +92,9 @@ export async function claim(store: Store, now = T0) {
 /** Commits `count` custom-status steps of instance `id` through the normal claim/commit path, nudging it each time. */
 export async function commitSteps(store: Store, id: string, values: readonly unknown[]): Promise<void> {
   for (const value of values) {
-    await store.sendMessage(message(id, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'tick' }));
+    await send(store, message(id, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'tick' }));
     const item = await claim(store);
-    await store.commitOrchestration(commitOf(item.state, item.lease.token, {
+    await store.commit(commitOf(item.state, item.lease.token, {
       consumedMessageIds: item.messages.map((m) => m.id),
       state: { ...item.state, runtimeStatus: 'Running', customStatus: value, version: item.state.version + 1 },
     }));

@@ -1,0 +1,142 @@
+import type { OrchestrationMessage } from '@durable-rx/runtime';
+import type { WritePlan } from '@durable-rx/runtime/store-kit';
+import {
+  instanceRow, messageRow, queueFieldsAfterEnqueue, queueFieldsOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
+} from './rows.js';
+import type { BackendTransaction } from './store-backend.js';
+import type { FeedChange } from './version-gate.js';
+
+interface Entry {
+  /** The row as the database has it (index entries of it may need removing). */
+  original: InstanceRow | undefined;
+  row: InstanceRow | undefined;
+  dirty: boolean;
+}
+
+/** What the store read under the write set's lease before planning it. */
+export interface LeasedRows {
+  /** The instance whose orchestration lease the write set releases, with its pending messages. */
+  readonly instance?: { readonly id: string; readonly pending: readonly MessageRow[] };
+  /** The activity task of an activity lease. */
+  readonly task?: TaskRow;
+}
+
+/**
+ * Writes a {@link WritePlan} into one IndexedDB transaction. The instance rows it touches stay in memory until
+ * {@link RowWriter.flush}, so that a commit that creates a sub-instance and then messages it (or times itself) updates
+ * each row once, consistently. It keeps the claim schedule of each row (`readyMs`, `headSeq`) in step with the
+ * pending messages, and records the snapshots to publish and whether claimable work was written. Every decision was
+ * made by `planWriteSet`; this is only how rows, indexes and sequence numbers change.
+ */
+export class RowWriter {
+  readonly #tx: BackendTransaction;
+  readonly #entries = new Map<string, Entry>();
+  /** Snapshots to publish after the commit, in commit order. */
+  readonly changes: FeedChange[] = [];
+  /** True when claimable work (a message, a task, a released lease) was written. */
+  work = false;
+
+  constructor(tx: BackendTransaction) {
+    this.#tx = tx;
+  }
+
+  /** The current row of an instance (as this transaction has changed it). */
+  async get(instanceId: string): Promise<InstanceRow | undefined> {
+    const known = this.#entries.get(instanceId);
+    if (known) return known.row;
+    const original = await this.#tx.getInstance(instanceId);
+    this.#entries.set(instanceId, { original, row: original, dirty: false });
+    return original;
+  }
+
+  /** Writes a planned write set; read every instance of it with {@link RowWriter.get} first. */
+  async apply(plan: WritePlan, leased: LeasedRows): Promise<void> {
+    const tx = this.#tx;
+    for (const id of plan.replaced) this.#dropPending(id);
+    for (const { instanceId, replace, from, events } of plan.history) {
+      if (replace) tx.deleteHistory(instanceId);
+      tx.appendHistory(instanceId, from, events);
+    }
+    for (const { state, isNew } of plan.states) {
+      const row = isNew ? undefined : this.#cached(state.instanceId);
+      this.#set(row ? { ...row, ...instanceRow(state) } : instanceRow(state));
+    }
+    // The pending messages of the leased instance after this commit decide its claim schedule; its lease goes.
+    const deleted = new Set<string>();
+    for (const { instanceId, messageIds } of plan.deleteMessages) {
+      const pending = instanceId === leased.instance?.id ? leased.instance.pending : await tx.listMessages(instanceId);
+      const ids = new Set(messageIds);
+      tx.deleteMessages(pending.filter((m) => ids.has(m.message.id)));
+      if (instanceId === leased.instance?.id) for (const id of ids) deleted.add(id);
+      else this.#reschedule(instanceId, pending.filter((m) => !ids.has(m.message.id)), true);
+    }
+    if (leased.instance && !plan.replaced.includes(leased.instance.id)) this.#reschedule(leased.instance.id, leased.instance.pending.filter((m) => !deleted.has(m.message.id)), false);
+    for (const taskId of plan.deleteTasks) {
+      const row = leased.task?.id === taskId ? leased.task : await tx.getTask(taskId);
+      if (row) tx.deleteTask(row);
+    }
+    for (const task of plan.insertTasks) tx.addTask({ id: task.id, instanceId: task.instanceId, readyMs: 0, task });
+    for (const message of plan.insertMessages) await this.enqueue(message);
+    for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
+    if (plan.work) this.work = true;
+  }
+
+  /** Appends a message after all earlier ones of its instance (which must exist). */
+  async enqueue(message: OrchestrationMessage): Promise<void> {
+    const row = await this.get(message.instanceId);
+    if (!row) return;
+    const newRow = messageRow(message);
+    const added = this.#tx.addMessage(newRow);
+    // The new sequence number only matters when this is the instance's oldest pending message.
+    const seq = row.headSeq ?? (await added);
+    this.#set(withQueueFields(row, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq })));
+    this.work = true;
+  }
+
+  /** Deletes an instance with its history, messages and tasks (read it with {@link RowWriter.get} first). */
+  remove(row: InstanceRow): void {
+    this.#tx.deleteInstance(this.#entries.get(row.id)?.original ?? row);
+    this.#dropPending(row.id);
+    this.#entries.set(row.id, { original: undefined, row: undefined, dirty: false });
+    this.changes.push({ instanceId: row.id, after: row.state.version, state: undefined });
+  }
+
+  /** Writes every changed row. */
+  flush(): void {
+    for (const entry of this.#entries.values()) {
+      if (entry.dirty && entry.row) {
+        this.#tx.putInstance(entry.row, entry.original);
+        entry.original = entry.row;
+      }
+      entry.dirty = false;
+    }
+  }
+
+  /** Sets the claim schedule of an instance to exactly these pending messages, keeping or dropping its lease. */
+  #reschedule(instanceId: string, remaining: readonly MessageRow[], keepLease: boolean): void {
+    const row = this.#cached(instanceId);
+    if (!row) return;
+    const lease = keepLease ? row.lease : undefined;
+    this.#set(withQueueFields(row, lease, queueFieldsOf(lease, remaining)));
+  }
+
+  #cached(instanceId: string): InstanceRow | undefined {
+    return this.#entries.get(instanceId)?.row;
+  }
+
+  #set(row: InstanceRow): void {
+    const entry = this.#entries.get(row.id);
+    if (entry) {
+      entry.row = row;
+      entry.dirty = true;
+    } else {
+      this.#entries.set(row.id, { original: undefined, row, dirty: true });
+    }
+  }
+
+  #dropPending(instanceId: string): void {
+    this.#tx.deleteHistory(instanceId);
+    this.#tx.deleteMessagesOf(instanceId);
+    this.#tx.deleteTasksOf(instanceId);
+  }
+}
