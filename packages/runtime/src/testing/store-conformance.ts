@@ -399,7 +399,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('refuses a runtimeStatus that is a string or names an unknown status (the shared filter rule)', async () => {
         const store = await open();
-        await store.createInstance(newInstance('q1'));
+        await create(store, newInstance('q1'));
         const hostile = [{ runtimeStatus: 'Pending' }, { runtimeStatus: ['Pending', 'Bogus'] }, { runtimeStatus: ['pending'] }, { createdTimeFrom: 'yesterday' }];
         for (const query of hostile) {
           await expect(store.queryInstances(query as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
@@ -435,7 +435,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('refuses a malformed purge filter and deletes nothing: a string runtimeStatus is not a list of characters', async () => {
         const store = await open();
         for (const [id, status] of [['done-1', 'Completed'], ['done-2', 'Failed']] as const) {
-          await store.createInstance(newInstance(id, { createdTime: at(1000) }));
+          await create(store, newInstance(id, { createdTime: at(1000) }));
           await forceState(store, (await store.getInstance(id))!, { runtimeStatus: status });
         }
         const hostile = [
