@@ -13,10 +13,19 @@ export class ChangeRouter {
   #listeners = 0;
   #subscription: Subscription | undefined;
 
-  constructor(private readonly source: Observable<StatusChange>) {}
+  /**
+   * @param source - every committed change (the store's `changes$`).
+   * @param perInstance - the store's own per-instance feed (`instanceChanges$`), when it has one: then
+   *   {@link ChangeRouter.instance} uses it, so the store can filter on its server.
+   */
+  constructor(
+    private readonly source: Observable<StatusChange>,
+    private readonly perInstance?: (instanceId: string) => Observable<StatusChange>,
+  ) {}
 
   /** Committed changes of one instance. */
   instance(instanceId: string): Observable<StatusChange> {
+    if (this.perInstance) return this.perInstance(instanceId);
     return new Observable<StatusChange>((subscriber) => {
       let set = this.#byInstance.get(instanceId);
       if (!set) this.#byInstance.set(instanceId, (set = new Set()));

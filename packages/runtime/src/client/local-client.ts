@@ -51,7 +51,8 @@ export class LocalClient implements DurableClient {
 
   constructor(options: LocalClientOptions) {
     this.#store = options.store;
-    this.#changes = new ChangeRouter(options.store.changes$);
+    const { store } = options;
+    this.#changes = new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
     this.#clock = options.clock;
     this.#known = options.knownOrchestrators;
   }

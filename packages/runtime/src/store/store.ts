@@ -84,6 +84,14 @@ export interface Store {
   /** Every committed change of instance state (see the rules above). Hot; never completes before `close`. */
   readonly changes$: Observable<StatusChange>;
 
+  /**
+   * Optional: the committed changes of one instance, with the same rules as `changes$`. A shared store implements it
+   * when it can filter on its server (MongoStore: a change stream whose `$match` names the watched instances), so a
+   * process that watches a few instances does not receive every commit of every instance. Clients use it for their
+   * per-instance observables when present.
+   */
+  instanceChanges$?(instanceId: string): Observable<StatusChange>;
+
   /** Signals that work may be claimable (a message or activity task was written, a lease was released). */
   readonly workAvailable$: Observable<void>;
 
