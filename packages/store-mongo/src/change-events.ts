@@ -3,7 +3,7 @@ import type { Document } from 'mongodb';
 import { decodeInstanceState } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import type { CollectionNames } from './indexes.js';
-import { instanceIdOfKey } from './instance-key.js';
+import { instanceIdOfKey, instanceKey } from './instance-key.js';
 
 /**
  * Change-stream pipelines and the pure mapping from change events to what the store's observables emit.
@@ -23,26 +23,32 @@ export type ChangeEventLike = {
   readonly _id: unknown;
   readonly operationType: string;
   readonly documentKey?: { readonly _id?: unknown };
-  readonly fullDocument?: { readonly state?: unknown };
-  readonly updateDescription?: { readonly updatedFields?: { readonly state?: unknown } };
+  readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown };
+  readonly updateDescription?: { readonly updatedFields?: { readonly state?: unknown; readonly input?: unknown } };
   readonly ns?: { readonly coll?: string };
 };
 
 /**
  * The pipeline of the status feed (on the instances collection): inserts, replaces, deletes and updates that set a
  * new snapshot, projected to the snapshot text and the key; invalidations pass so the feed can restart after them.
+ * With `keys`, only the changes of those instances (by stored key): the server filters, not every process.
  */
-export function statusPipeline(): Document[] {
+export function statusPipeline(keys?: readonly string[]): Document[] {
+  const changes = {
+    $or: [
+      { operationType: { $in: ['insert', 'replace', 'delete'] } },
+      { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
+    ],
+  };
+  const mine = keys ? { $and: [{ 'documentKey._id': { $in: [...keys] } }, changes] } : changes;
   return [
+    { $match: { $or: [mine, { operationType: 'invalidate' }] } },
     {
-      $match: {
-        $or: [
-          { operationType: { $in: ['insert', 'replace', 'delete', 'invalidate'] } },
-          { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
-        ],
+      $project: {
+        operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
+        'updateDescription.updatedFields.input': 1,
       },
     },
-    { $project: { operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'updateDescription.updatedFields.state': 1 } },
   ];
 }
 
@@ -68,22 +74,87 @@ export function wakePipeline(names: CollectionNames): Document[] {
   ];
 }
 
+/** Default largest number of instances one process's per-instance status stream names in its `$match`. */
+export const DEFAULT_MAX_WATCHED_INSTANCES = 1000;
+
+/**
+ * The keys the per-instance status stream should match: the watched ones, or `undefined` (every instance, filtered
+ * in the process) when there are more than `max`.
+ *
+ * @example
+ * ```ts
+ * watchFilterFor(new Set(['a', 'b']), 1000); // ['a', 'b']
+ * watchFilterFor(new Set(['a', 'b']), 1);    // undefined
+ * ```
+ */
+export function watchFilterFor(keys: ReadonlySet<string>, max: number): readonly string[] | undefined {
+  return keys.size <= max ? [...keys].sort() : undefined;
+}
+
+/** True when a stream opened with `filter` (`undefined`: every instance) delivers the changes of `key`. */
+export function filterCovers(filter: readonly string[] | undefined, key: string): boolean {
+  return filter === undefined || filter.includes(key);
+}
+
 /** True for the event after which the server closes a change stream (collection or database dropped or renamed). */
 export function isInvalidation(event: ChangeEventLike): boolean {
   return event.operationType === 'invalidate';
 }
 
 /**
- * Maps a status-feed event to the committed change it describes: the decoded snapshot for an insert, replace or
- * state update, `state: undefined` for a delete (a purge); `undefined` for events that are not status changes.
- * Throws `MongoStoreError` for an insert/replace without a snapshot (a document MongoStore did not write).
+ * The inputs of recently seen instances, by key, for the execution they belong to. A step's update event carries the
+ * new status snapshot but not the input (which the step does not rewrite); the input comes from here, filled by the
+ * insert, replace and input-changing update events the feed sees, or by a read on a miss. Bounded: the least recently
+ * used entries go first.
+ */
+export class InputCache {
+  readonly #entries = new Map<string, { readonly executionId: string; readonly input: string }>();
+
+  constructor(readonly capacity = 10_000) {}
+
+  /** The input of `key` for `executionId`, or `undefined` when not known. */
+  get(key: string, executionId: string): string | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry || entry.executionId !== executionId) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.input;
+  }
+
+  set(key: string, executionId: string, input: string): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, { executionId, input });
+    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** What a status-feed event says, read with the input cache. */
+export type StatusEventReading =
+  | { readonly kind: 'change'; readonly change: StatusChange }
+  /** A snapshot whose input is not known here: read the instance's input for `executionId`, then {@link withInput}. */
+  | { readonly kind: 'needs-input'; readonly key: string; readonly executionId: string; readonly stateText: string }
+  | { readonly kind: 'none' };
+
+/**
+ * Reads a status-feed event: the committed snapshot (with its input) of an insert, replace or state update, a purge
+ * (`state: undefined`) for a delete, nothing for other events. Keeps `inputs` up to date. Throws `MongoStoreError`
+ * for an insert/replace without a snapshot (a document MongoStore did not write).
  *
  * @example
  * ```ts
- * toStatusChange({ _id: token, operationType: 'delete', documentKey: { _id: 'a' } }); // { instanceId: 'a', state: undefined }
+ * readStatusEvent({ _id: token, operationType: 'delete', documentKey: { _id: 'a' } }, inputs);
+ * // { kind: 'change', change: { instanceId: 'a', state: undefined } }
  * ```
  */
-export function toStatusChange(event: ChangeEventLike): StatusChange | undefined {
+export function readStatusEvent(event: ChangeEventLike, inputs: InputCache): StatusEventReading {
   switch (event.operationType) {
     case 'insert':
     case 'replace': {
@@ -91,21 +162,60 @@ export function toStatusChange(event: ChangeEventLike): StatusChange | undefined
       if (typeof text !== 'string') {
         throw new MongoStoreError(`A ${event.operationType} event of the instances collection carries no status snapshot`);
       }
-      const state = decodeInstanceState(text);
-      return { instanceId: state.instanceId, state };
+      const input = typeof event.fullDocument?.input === 'string' ? event.fullDocument.input : '';
+      const state = decodeInstanceState(text, input);
+      inputs.set(instanceKey(state.instanceId), state.executionId, input);
+      return { kind: 'change', change: { instanceId: state.instanceId, state } };
     }
     case 'update': {
-      const text = event.updateDescription?.updatedFields?.state;
-      if (typeof text !== 'string') return undefined; // bookkeeping only (the pipeline normally leaves these out)
-      const state = decodeInstanceState(text);
-      return { instanceId: state.instanceId, state };
+      const fields = event.updateDescription?.updatedFields;
+      const text = fields?.state;
+      if (typeof text !== 'string') return { kind: 'none' }; // bookkeeping only (the pipeline normally leaves these out)
+      const bare = decodeInstanceState(text);
+      const key = instanceKey(bare.instanceId);
+      if (typeof fields?.input === 'string') inputs.set(key, bare.executionId, fields.input);
+      const input = inputs.get(key, bare.executionId);
+      if (input === undefined) return { kind: 'needs-input', key, executionId: bare.executionId, stateText: text };
+      return { kind: 'change', change: { instanceId: bare.instanceId, state: decodeInstanceState(text, input) } };
     }
     case 'delete': {
       const key = event.documentKey?._id;
       if (typeof key !== 'string') throw new MongoStoreError('A delete event of the instances collection has no instance id');
-      return { instanceId: instanceIdOfKey(key), state: undefined };
+      inputs.delete(key);
+      return { kind: 'change', change: { instanceId: instanceIdOfKey(key), state: undefined } };
     }
     default:
+      return { kind: 'none' };
+  }
+}
+
+/**
+ * Completes a `needs-input` reading with what the instance's document holds now: its input when it still runs that
+ * execution (remembered for the next events), otherwise none (the snapshot of an execution that was replaced
+ * meanwhile; its input is gone).
+ */
+export function withInput(
+  reading: Extract<StatusEventReading, { kind: 'needs-input' }>, stored: { readonly executionId?: string; readonly input?: string } | null,
+  inputs: InputCache,
+): StatusChange {
+  const input = stored?.executionId === reading.executionId ? stored.input ?? '' : '';
+  if (stored?.executionId === reading.executionId) inputs.set(reading.key, reading.executionId, input);
+  const state = decodeInstanceState(reading.stateText, input);
+  return { instanceId: state.instanceId, state };
+}
+
+/**
+ * Maps a status-feed event to its change when no input lookup is needed (see {@link readStatusEvent}); for tests and
+ * tools that look at single events.
+ */
+export function toStatusChange(event: ChangeEventLike, inputs: InputCache = new InputCache()): StatusChange | undefined {
+  const reading = readStatusEvent(event, inputs);
+  switch (reading.kind) {
+    case 'change':
+      return reading.change;
+    case 'needs-input':
+      return withInput(reading, null, inputs);
+    case 'none':
       return undefined;
   }
 }

@@ -10,8 +10,11 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   readonly name: string;
   /** Opens a change stream at `point` (none = the server's present). */
   readonly watch: (point: ResumePoint | undefined) => ChangeStream<Document, E>;
-  /** Maps an event to what subscribers get; `undefined` drops it. May throw for a corrupt event (logged, skipped). */
-  readonly map: (event: E) => T | undefined;
+  /**
+   * Maps an event to what subscribers get; `undefined` drops it. May throw (or reject) for a corrupt event (logged,
+   * skipped). May be asynchronous (a lookup): events are still delivered in stream order.
+   */
+  readonly map: (event: E) => T | undefined | Promise<T | undefined>;
   /**
    * The latest operation time of the deployment this process knows (from heartbeats and its own operations), read
    * synchronously when the first subscriber arrives: the stream starts there, so every change committed after
@@ -51,6 +54,9 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #reopenTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #resync: Subscription | undefined;
+  /** The delivery of the previous event, when it was asynchronous: later events wait for it (stream order). */
+  #delivering: Promise<void> | undefined;
+  #refreshQueued = false;
   #closed = false;
 
   constructor(options: ChangeFeedOptions<E, T>) {
@@ -80,6 +86,27 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   /** True while a change stream is open, lingering or about to be reopened. */
   get isActive(): boolean {
     return this.#stream !== undefined || this.#reopenTimer !== undefined;
+  }
+
+  /**
+   * Reopens the open stream where it is (after its last resume token, or at its opening time), so that `watch` builds
+   * it again — with a changed pipeline, for example. Calls in one tick reopen once; nothing is missed or resynced.
+   */
+  refresh(): void {
+    if (this.#refreshQueued || this.#stream === undefined) return; // a pending (re)open builds the new pipeline anyway
+    const token = this.#token;
+    const point: ResumePoint | undefined = token !== undefined && token !== null
+      ? { resumeAfter: token }
+      : this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined;
+    this.#refreshQueued = true;
+    queueMicrotask(() => {
+      this.#refreshQueued = false;
+      const stream = this.#stream;
+      if (this.#closed || stream === undefined) return;
+      this.#stream = undefined;
+      void stream.close().catch(() => undefined);
+      this.#start(point);
+    });
   }
 
   /** Closes the stream and completes `events$`. Idempotent. */
@@ -145,14 +172,40 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       this.#reopen(stream, { startAfter: event._id }, 0, false);
       return;
     }
-    let value: T | undefined;
+    if (this.#delivering) {
+      const previous = this.#delivering;
+      const next: Promise<void> = previous.then(() => this.#deliver(event)).finally(() => {
+        if (this.#delivering === next) this.#delivering = undefined;
+      });
+      this.#delivering = next;
+      return;
+    }
+    const pending = this.#deliver(event);
+    if (pending) {
+      const next: Promise<void> = pending.finally(() => {
+        if (this.#delivering === next) this.#delivering = undefined;
+      });
+      this.#delivering = next;
+    }
+  }
+
+  /** Maps and emits one event; a promise when the mapping is asynchronous. Never rejects. */
+  #deliver(event: E): Promise<void> | undefined {
+    const failed = (error: unknown) => this.#o.logger.error(`${this.#o.name}: a change event could not be read and was not delivered`, error);
+    let value: T | undefined | Promise<T | undefined>;
     try {
       value = this.#o.map(event);
     } catch (error) {
-      this.#o.logger.error(`${this.#o.name}: a change event could not be read and was not delivered`, error);
-      return;
+      failed(error);
+      return undefined;
+    }
+    if (value instanceof Promise) {
+      return value.then((v) => {
+        if (v !== undefined && !this.#closed) this.#subject.next(v);
+      }, failed);
     }
     if (value !== undefined) this.#subject.next(value);
+    return undefined;
   }
 
   #healthy(): void {

@@ -2,6 +2,7 @@ import {
   ALL_RUNTIME_STATUSES, type ActivityTask, type HistoryEvent, type InstanceState, type OrchestrationMessage,
   type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
+import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { instanceKey } from './instance-key.js';
@@ -23,8 +24,13 @@ export const NEVER = new Date(8_640_000_000_000_000);
 /** One orchestration instance (`_id` = the instance id's key, see `instance-key.ts`). */
 export interface InstanceDoc {
   _id: string;
-  /** The committed {@link InstanceState} as JSON text; the change feed carries it. */
+  /** The committed {@link InstanceState} without its input, as JSON text; the change feed carries it. */
   state: string;
+  /**
+   * The input as JSON text (`''`: none). Kept apart from `state` so that a step, which rewrites `state`, does not
+   * rewrite the input into the oplog too; it changes only with a new execution.
+   */
+  input?: string;
   // Indexed copies of status fields, for queries and purges.
   runtimeStatus: OrchestrationRuntimeStatus;
   createdTime: Date;
@@ -131,13 +137,29 @@ export function newHistoryGen(): string {
 
 // ------------------------------------------------------------------ instances
 
-/** Encodes an instance state as JSON text (Dates as ISO strings), checking the size limit. */
-export function encodeInstanceState(state: InstanceState, limitBytes: number): string {
-  return encodePayload(state, `The status of instance ${JSON.stringify(state.instanceId)} (input, output, custom status)`, limitBytes);
+/** An instance state as stored: the state without its input, and the input (`''` for none), both JSON text. */
+export interface EncodedState {
+  readonly state: string;
+  readonly input: string;
 }
 
-/** Decodes the JSON text of an instance state, restoring its Dates. Throws `MongoStoreError` when it is corrupt. */
-export function decodeInstanceState(text: string): InstanceState {
+/**
+ * Encodes an instance state as JSON text (Dates as ISO strings), its input apart, checking that both together fit
+ * the size limit.
+ */
+export function encodeInstanceState(state: InstanceState, limitBytes: number): EncodedState {
+  const { input, ...rest } = state;
+  const what = `The status of instance ${JSON.stringify(state.instanceId)} (input, output, custom status)`;
+  const inputText = input === undefined ? '' : encodePayload(input, what, limitBytes);
+  const stateText = encodePayload(rest, what, limitBytes - Buffer.byteLength(inputText, 'utf8'));
+  return { state: stateText, input: inputText };
+}
+
+/**
+ * Decodes the JSON text of an instance state and its input (`''` or absent: none), restoring its Dates. Throws
+ * `MongoStoreError` when it is corrupt.
+ */
+export function decodeInstanceState(text: string, input?: string): InstanceState {
   const raw = decodePayload(text, 'instance state');
   if (
     !isRecord(raw) || typeof raw['instanceId'] !== 'string' || typeof raw['name'] !== 'string' ||
@@ -148,16 +170,18 @@ export function decodeInstanceState(text: string): InstanceState {
   }
   return {
     ...raw,
+    ...(input ? { input: decodePayload(input, 'instance input') } : {}),
     createdTime: toDate(raw['createdTime'], 'createdTime'),
     lastUpdatedTime: toDate(raw['lastUpdatedTime'], 'lastUpdatedTime'),
   } as unknown as InstanceState;
 }
 
-/** The document of an instance: its state (already encoded as `stateText`), indexed copies, a free lease. */
-export function instanceDoc(state: InstanceState, stateText: string, queue: QueueHead, historyGen: string): InstanceDoc {
+/** The document of an instance: its state (already encoded), indexed copies, a free lease. */
+export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: QueueHead, historyGen: string): InstanceDoc {
   return {
     _id: instanceKey(state.instanceId),
-    state: stateText,
+    state: encoded.state,
+    input: encoded.input,
     runtimeStatus: state.runtimeStatus,
     createdTime: state.createdTime,
     updatedAt: state.lastUpdatedTime,

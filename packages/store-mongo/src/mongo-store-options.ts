@@ -30,6 +30,11 @@ export interface MongoStoreCommonOptions {
    */
   readonly maxMessagesPerClaim?: number;
   /**
+   * Most instances whose ids the per-instance status stream (`instanceChanges$`) names in its server-side `$match`;
+   * beyond it the stream carries every instance and the process filters. Default 1000.
+   */
+  readonly maxWatchedInstances?: number;
+  /**
    * Largest tolerated difference between this process's clock and the server's, checked once when connecting (a
    * warning through `logger` beyond it). Default 2 s. Leases and timers are judged by each worker's clock.
    */

@@ -12,8 +12,11 @@ import {
   MongoClient, ObjectId, ReadConcern, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
   type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
-import { map, merge, Observable, of, Subject } from 'rxjs';
-import { statusPipeline, toStatusChange, wakePipeline, type ChangeEventLike } from './change-events.js';
+import { map, merge, Observable, of, Subject, type Subscriber, type Subscription } from 'rxjs';
+import {
+  DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, readStatusEvent, statusPipeline, wakePipeline, watchFilterFor, withInput,
+  type ChangeEventLike,
+} from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
 import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, type ClockSkew } from './clock-skew.js';
 import { ClusterClock } from './cluster-time.js';
@@ -130,6 +133,13 @@ export class MongoStore implements Store {
   readonly #onHeartbeat: (event: ServerHeartbeatSucceededEvent) => void;
   readonly #statusFeed: ChangeFeed<ChangeEventLike, StatusChange>;
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
+  /** The per-instance status stream: its `$match` names the watched instances (see `instanceChanges$`). */
+  readonly #watchFeed: ChangeFeed<ChangeEventLike, StatusChange>;
+  readonly #watchers = new Map<string, Set<Subscriber<StatusChange>>>();
+  readonly #maxWatched: number;
+  #watchFilter: readonly string[] | undefined;
+  #watchSubscription: Subscription | undefined;
+  readonly #inputs = new InputCache();
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #sweeping: Promise<void> | undefined;
@@ -250,7 +260,7 @@ export class MongoStore implements Store {
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} status feed`,
       watch: (point) => this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(), streamOptions(point)),
-      map: toStatusChange,
+      map: (event) => this.#readStatusEvent(event),
       startTime,
       resync: (since) => this.#changedSince(since),
       logger, policy, lingerMs,
@@ -262,6 +272,18 @@ export class MongoStore implements Store {
       startTime,
       // Work written while the position was lost is found by a rescan: the worker claims on every signal.
       resync: () => of(true as const),
+      logger, policy, lingerMs,
+    });
+    this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;
+    this.#watchFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
+      name: `MongoStore ${dbName}.${this.collections.instances} per-instance status feed`,
+      watch: (point) => {
+        this.#watchFilter = watchFilterFor(new Set([...this.#watchers.keys()].map(instanceKey)), this.#maxWatched);
+        return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(this.#watchFilter), streamOptions(point));
+      },
+      map: (event) => this.#readStatusEvent(event),
+      startTime,
+      resync: (since) => this.#changedSince(since, [...this.#watchers.keys()]),
       logger, policy, lingerMs,
     });
     this.changes$ = this.#statusFeed.events$;
@@ -281,9 +303,55 @@ export class MongoStore implements Store {
     });
   }
 
-  /** Number of change streams open right now (0 when nobody subscribes to `changes$` or `workAvailable$`). */
+  /** Number of change streams open right now (0 when nobody subscribes to `changes$`, `workAvailable$` or `instanceChanges$`). */
   get openChangeStreams(): number {
-    return (this.#statusFeed.isActive ? 1 : 0) + (this.#wakeFeed.isActive ? 1 : 0);
+    return [this.#statusFeed, this.#wakeFeed, this.#watchFeed].filter((feed) => feed.isActive).length;
+  }
+
+  /**
+   * The committed changes of one instance, from a status stream that only carries the watched instances: its
+   * `$match` names every instance this process watches (up to `maxWatchedInstances`, then every instance, filtered
+   * here). So a process that watches few instances does not receive and parse every commit of every instance. The
+   * client's per-instance observables (`status$`, `customStatus$`, `waitForCompletion`) use it.
+   *
+   * @example
+   * ```ts
+   * store.instanceChanges$('order-1').subscribe((change) => console.log(change.state?.runtimeStatus));
+   * ```
+   */
+  instanceChanges$(instanceId: string): Observable<StatusChange> {
+    return new Observable<StatusChange>((subscriber) => {
+      let watchers = this.#watchers.get(instanceId);
+      if (!watchers) this.#watchers.set(instanceId, (watchers = new Set()));
+      watchers.add(subscriber);
+      if (!this.#watchSubscription) {
+        this.#watchSubscription = this.#watchFeed.events$.subscribe({
+          next: (change) => {
+            for (const watcher of [...(this.#watchers.get(change.instanceId) ?? [])]) watcher.next(change);
+          },
+          error: (error: unknown) => this.#endWatchers((watcher) => watcher.error(error)),
+          complete: () => this.#endWatchers((watcher) => watcher.complete()),
+        });
+      }
+      // A stream that is open (or lingering) without this instance in its $match is reopened where it is.
+      if (!filterCovers(this.#watchFilter, instanceKey(instanceId))) this.#watchFeed.refresh();
+      return () => {
+        const current = this.#watchers.get(instanceId);
+        current?.delete(subscriber);
+        if (current?.size === 0) this.#watchers.delete(instanceId);
+        if (this.#watchers.size === 0) {
+          this.#watchSubscription?.unsubscribe();
+          this.#watchSubscription = undefined;
+        }
+      };
+    });
+  }
+
+  #endWatchers(end: (watcher: Subscriber<StatusChange>) => void): void {
+    const all = [...this.#watchers.values()].flatMap((set) => [...set]);
+    this.#watchers.clear();
+    this.#watchSubscription = undefined;
+    for (const watcher of all) end(watcher);
   }
 
   // ---------------------------------------------------------------- write sets
@@ -342,7 +410,7 @@ export class MongoStore implements Store {
         const doc = await this.#instances.findOneAndUpdate(
           claimOrchestrationFilter(options.now),
           { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
-          { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1 } },
+          { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
         );
         if (!doc) return undefined;
         let item: OrchestrationWorkItem | undefined;
@@ -350,7 +418,7 @@ export class MongoStore implements Store {
           const messages = await this.#messages
             .find(claimedMessagesFilter(doc._id, options.now), { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit })
             .toArray();
-          if (messages.length > 0) item = { state: decodeInstanceState(doc.state), messages: messages.map((m) => decodeMessage(m.message)), lease };
+          if (messages.length > 0) item = { state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease };
         } catch (error) {
           // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
           await this.#release(doc._id, lease.token).catch(() => undefined);
@@ -408,8 +476,8 @@ export class MongoStore implements Store {
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     return this.#op(`reading instance ${JSON.stringify(instanceId)}`, async () => {
-      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { projection: { state: 1 } });
-      return doc ? decodeInstanceState(doc.state) : undefined;
+      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { projection: { state: 1, input: 1 } });
+      return doc ? decodeInstanceState(doc.state, doc.input) : undefined;
     });
   }
 
@@ -438,9 +506,9 @@ export class MongoStore implements Store {
       const pageSize = pageSizeOf(query);
       const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
       const docs = await this.#instances
-        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: { state: 1 } })
+        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: { state: 1, input: 1 } })
         .toArray();
-      const page = docs.slice(0, pageSize).map((d) => decodeInstanceState(d.state));
+      const page = docs.slice(0, pageSize).map((d) => decodeInstanceState(d.state, d.input));
       const last = page[page.length - 1];
       return {
         // The filter already selected these; the shared predicate keeps the semantics identical to every store.
@@ -540,7 +608,7 @@ export class MongoStore implements Store {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      const feeds = Promise.all([this.#statusFeed.close(), this.#wakeFeed.close()]);
+      const feeds = Promise.all([this.#statusFeed.close(), this.#wakeFeed.close(), this.#watchFeed.close()]);
       this.#localWork.complete();
       await Promise.allSettled([...this.#inFlight]);
       await feeds;
@@ -607,7 +675,7 @@ export class MongoStore implements Store {
         : { _id: instanceKey(id) };
       const doc = await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
-      rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state) } : undefined);
+      rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state, doc.input) } : undefined);
     }
     return rows;
   }
@@ -728,17 +796,42 @@ export class MongoStore implements Store {
     await this.#sweeps.deleteOne({ _id: sweep._id });
   }
 
-  /** Every instance changed since `since` (less a margin for writers' clocks), as status changes: a status resync. */
-  #changedSince(since: Date): Observable<StatusChange> {
+  /** The status change of a status-feed event, reading the instance's input when the feed does not know it. */
+  #readStatusEvent(event: ChangeEventLike): StatusChange | undefined | Promise<StatusChange> {
+    const reading = readStatusEvent(event, this.#inputs);
+    switch (reading.kind) {
+      case 'change':
+        return reading.change;
+      case 'none':
+        return undefined;
+      case 'needs-input':
+        return this.#instances
+          .findOne({ _id: reading.key }, { projection: { executionId: 1, input: 1 } })
+          .then((stored) => withInput(reading, stored, this.#inputs), (error: unknown) => {
+            // The change itself is never dropped: without its input is better than not at all.
+            this.#logger.warn(`MongoStore ${this.dbName}: reading an input for the status feed failed; delivering the change without it`, error);
+            return withInput(reading, null, this.#inputs);
+          });
+      default:
+        return assertNever(reading, 'status event');
+    }
+  }
+
+  /**
+   * Every instance (of `instanceIds`, when given) changed since `since` (less a margin for writers' clocks), as status
+   * changes: a status resync.
+   */
+  #changedSince(since: Date, instanceIds?: readonly string[]): Observable<StatusChange> {
     return new Observable<StatusChange>((subscriber) => {
+      const changed = { updatedAt: { $gte: new Date(since.getTime() - RESYNC_MARGIN_MS) } };
       const cursor = this.#instances.find(
-        { updatedAt: { $gte: new Date(since.getTime() - RESYNC_MARGIN_MS) } },
-        { projection: { _id: 1, state: 1 }, hint: RESYNC_HINT },
+        instanceIds ? { ...changed, _id: { $in: instanceIds.map(instanceKey) } } : changed,
+        { projection: { _id: 1, state: 1, input: 1 }, hint: RESYNC_HINT },
       );
       void (async () => {
         for await (const doc of cursor) {
           if (subscriber.closed) return;
-          subscriber.next({ instanceId: instanceIdOfKey(doc._id), state: decodeInstanceState(doc.state) });
+          subscriber.next({ instanceId: instanceIdOfKey(doc._id), state: decodeInstanceState(doc.state, doc.input) });
         }
         subscriber.complete();
       })().catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));

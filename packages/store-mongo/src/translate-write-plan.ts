@@ -3,7 +3,7 @@ import { assertNever, type WritePlan } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
   emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc,
-  taskDoc, type EncodedMessage, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc,
+  taskDoc, type EncodedMessage, type EncodedState, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc,
   type TaskDoc,
 } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -16,7 +16,7 @@ import { instanceKey } from './instance-key.js';
  */
 
 /** The bookkeeping of an instance document as read (and locked) at the start of the transaction. */
-export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt'>;
+export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'input'>;
 
 /** What the translation needs besides the plan. */
 export interface TranslationContext {
@@ -60,10 +60,13 @@ export type MongoWrite =
     readonly release: boolean;
   };
 
-/** The fields of an instance document a commit rewrites (leases and queue bookkeeping aside). */
+/**
+ * The fields of an instance document a commit rewrites (leases and queue bookkeeping aside); `input` only when it
+ * changed (a new execution), so a step's oplog entry does not carry it.
+ */
 export type InstanceFields = Pick<
   InstanceDoc, 'state' | 'runtimeStatus' | 'createdTime' | 'updatedAt' | 'executionId' | 'version' | 'historyLength' | 'historyGen'
->;
+> & { readonly input?: string };
 
 /**
  * Translates a plan into the operations that write it, in the plan's order: the replaced instances' queues and
@@ -163,7 +166,7 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     writes.push({
       op: 'updateInstance',
       instanceKey: instanceKey(id),
-      set: instanceFields(state, encodeInstanceState(state, limitBytes), gen),
+      set: instanceFields(state, encodeInstanceState(state, limitBytes), gen, row.input ?? ''),
       queue: queueChange(row, mine, consumed.has(id)),
       release: id === leased,
     });
@@ -181,11 +184,15 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
   return writes;
 }
 
-/** The indexed copies and snapshot of a state, as an instance update writes them. */
-export function instanceFields(state: InstanceState, stateText: string, historyGen: string): InstanceFields {
+/**
+ * The indexed copies and snapshot of a state, as an instance update writes them; the input only when it differs from
+ * the stored one (`storedInput`).
+ */
+export function instanceFields(state: InstanceState, encoded: EncodedState, historyGen: string, storedInput: string): InstanceFields {
   return {
-    state: stateText, runtimeStatus: state.runtimeStatus, createdTime: state.createdTime, updatedAt: state.lastUpdatedTime,
+    state: encoded.state, runtimeStatus: state.runtimeStatus, createdTime: state.createdTime, updatedAt: state.lastUpdatedTime,
     executionId: state.executionId, version: state.version, historyLength: state.historyLength, historyGen,
+    ...(encoded.input === storedInput ? {} : { input: encoded.input }),
   };
 }
 

@@ -1,6 +1,9 @@
 import type { InstanceState } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
-import { isInvalidation, statusPipeline, toStatusChange, wakePipeline } from '../src/change-events.js';
+import {
+  filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, watchFilterFor, withInput,
+  type ChangeEventLike,
+} from '../src/change-events.js';
 import { encodeInstanceState } from '../src/documents.js';
 import { collectionNames } from '../src/indexes.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -21,7 +24,7 @@ describe('change event to status change', () => {
     for (const operationType of ['insert', 'replace']) {
       const state = snapshot(hostile, 4);
       const change = toStatusChange({
-        _id: token, operationType, documentKey: { _id: 'a' }, fullDocument: { state: encodeInstanceState(state, MAX_PAYLOAD_BYTES) },
+        _id: token, operationType, documentKey: { _id: 'a' }, fullDocument: encodeInstanceState(state, MAX_PAYLOAD_BYTES),
       });
       expect(change).toEqual({ instanceId: 'a', state });
       expect(change?.state?.createdTime).toBeInstanceOf(Date);
@@ -32,7 +35,7 @@ describe('change event to status change', () => {
     const values = ['Tokyo', 'Seattle', 'London'];
     const events = values.map((v, i) => ({
       _id: { _data: String(i) }, operationType: 'replace', documentKey: { _id: 'a' },
-      fullDocument: { state: encodeInstanceState(snapshot(v, i + 2), MAX_PAYLOAD_BYTES) },
+      fullDocument: encodeInstanceState(snapshot(v, i + 2), MAX_PAYLOAD_BYTES),
     }));
     expect(events.map((e) => toStatusChange(e)?.state?.customStatus)).toEqual(values);
     expect(events.map((e) => toStatusChange(e)?.state?.version)).toEqual([2, 3, 4]);
@@ -46,7 +49,7 @@ describe('change event to status change', () => {
     const state = snapshot('Seattle', 5);
     const change = toStatusChange({
       _id: {}, operationType: 'update', documentKey: { _id: 'a' },
-      updateDescription: { updatedFields: { state: encodeInstanceState(state, MAX_PAYLOAD_BYTES) } },
+      updateDescription: { updatedFields: { state: encodeInstanceState(state, MAX_PAYLOAD_BYTES).state } },
     });
     expect(change).toEqual({ instanceId: 'a', state });
   });
@@ -77,17 +80,40 @@ describe('change event to status change', () => {
 describe('change stream pipelines', () => {
   it('status feed: inserts, replaces, deletes, updates of the snapshot and invalidations only, projected to the snapshot', () => {
     const [match, project] = statusPipeline();
+    const changes = {
+      $or: [
+        { operationType: { $in: ['insert', 'replace', 'delete'] } },
+        { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
+      ],
+    };
+    expect(match).toEqual({ $match: { $or: [changes, { operationType: 'invalidate' }] } });
+    expect(project).toEqual({
+      $project: {
+        operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
+        'updateDescription.updatedFields.input': 1,
+      },
+    });
+  });
+
+  it('per-instance status feed: the server matches only the watched instances (finding 6), invalidations still pass', () => {
+    const [match] = statusPipeline(['a', 'b']);
     expect(match).toEqual({
       $match: {
         $or: [
-          { operationType: { $in: ['insert', 'replace', 'delete', 'invalidate'] } },
-          { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
+          { $and: [{ 'documentKey._id': { $in: ['a', 'b'] } }, (statusPipeline()[0] as { $match: { $or: unknown[] } }).$match.$or[0]] },
+          { operationType: 'invalidate' },
         ],
       },
     });
-    expect(project).toEqual({
-      $project: { operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'updateDescription.updatedFields.state': 1 },
-    });
+  });
+
+  it('names the watched instances up to a bound, then watches everything; reopens only for an instance it does not cover', () => {
+    expect(watchFilterFor(new Set(['b', 'a']), 1000)).toEqual(['a', 'b']);
+    expect(watchFilterFor(new Set(['a', 'b']), 1)).toBeUndefined();
+    expect(watchFilterFor(new Set(), 10)).toEqual([]);
+    expect(filterCovers(['a', 'b'], 'a')).toBe(true);
+    expect(filterCovers(['a', 'b'], 'c')).toBe(false);
+    expect(filterCovers(undefined, 'c')).toBe(true);
   });
 
   it('wake-up feed: new messages and tasks of this store, released leases, commits that leave work behind, invalidations', () => {
@@ -104,5 +130,57 @@ describe('change stream pipelines', () => {
         ],
       },
     });
+  });
+});
+
+describe('inputs of status changes (finding 6: the input is not rewritten by every step)', () => {
+  const withInputState = (version: number, executionId = 'e1'): InstanceState => ({ ...snapshot(`v${version}`, version), executionId, input: { order: 42 } });
+  const inserted = (state: InstanceState): ChangeEventLike => ({ _id: {}, operationType: 'insert', documentKey: { _id: 'a' }, fullDocument: encodeInstanceState(state, MAX_PAYLOAD_BYTES) });
+  const updated = (state: InstanceState, withNewInput = false): ChangeEventLike => {
+    const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
+    return {
+      _id: {}, operationType: 'update', documentKey: { _id: 'a' },
+      updateDescription: { updatedFields: { state: encoded.state, ...(withNewInput ? { input: encoded.input } : {}) } },
+    };
+  };
+
+  it('completes a step\u2019s update from the input its instance\u2019s insert carried', () => {
+    const inputs = new InputCache();
+    expect(readStatusEvent(inserted(withInputState(1)), inputs)).toEqual({ kind: 'change', change: { instanceId: 'a', state: withInputState(1) } });
+    expect(readStatusEvent(updated(withInputState(2)), inputs)).toEqual({ kind: 'change', change: { instanceId: 'a', state: withInputState(2) } });
+  });
+
+  it('asks for the input of an instance it has not seen, then remembers it for that execution only', () => {
+    const inputs = new InputCache();
+    const reading = readStatusEvent(updated(withInputState(5)), inputs);
+    expect(reading).toMatchObject({ kind: 'needs-input', key: 'a', executionId: 'e1' });
+    if (reading.kind !== 'needs-input') throw new Error('unreachable');
+    expect(withInput(reading, { executionId: 'e1', input: JSON.stringify({ order: 42 }) }, inputs)).toEqual({ instanceId: 'a', state: withInputState(5) });
+    expect(readStatusEvent(updated(withInputState(6)), inputs)).toMatchObject({ kind: 'change' });
+    // Another execution (continue-as-new) is not answered with the old input.
+    expect(readStatusEvent(updated(withInputState(7, 'e2')), inputs)).toMatchObject({ kind: 'needs-input', executionId: 'e2' });
+  });
+
+  it('takes a new execution\u2019s input from the update that set it, and gives none for a replaced execution', () => {
+    const inputs = new InputCache();
+    readStatusEvent(inserted(withInputState(1)), inputs);
+    const next = { ...withInputState(2, 'e2'), input: 'new input' };
+    expect(readStatusEvent(updated(next, true), inputs)).toEqual({ kind: 'change', change: { instanceId: 'a', state: next } });
+    const stale = readStatusEvent(updated(withInputState(3, 'e-old')), inputs);
+    if (stale.kind !== 'needs-input') throw new Error('expected a lookup');
+    expect(withInput(stale, { executionId: 'e2', input: '"new input"' }, inputs).state).not.toHaveProperty('input');
+  });
+
+  it('forgets purged instances and stays within its capacity, dropping the least recently used', () => {
+    const inputs = new InputCache(2);
+    inputs.set('a', 'e', '1');
+    inputs.set('b', 'e', '2');
+    expect(inputs.get('a', 'e')).toBe('1');
+    inputs.set('c', 'e', '3');
+    expect(inputs.get('b', 'e')).toBeUndefined();
+    expect(inputs.get('a', 'e')).toBe('1');
+    expect(inputs.size).toBe(2);
+    readStatusEvent({ _id: {}, operationType: 'delete', documentKey: { _id: 'a' } }, inputs);
+    expect(inputs.get('a', 'e')).toBeUndefined();
   });
 });

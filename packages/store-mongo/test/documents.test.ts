@@ -17,12 +17,33 @@ const state: InstanceState = {
 
 describe('instance documents', () => {
   it('round-trip the state exactly, Dates included', () => {
-    const decoded = decodeInstanceState(encodeInstanceState(state, MAX_PAYLOAD_BYTES));
+    const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
+    const decoded = decodeInstanceState(encoded.state, encoded.input);
     expect(decoded).toEqual(state);
     expect(decoded.createdTime).toBeInstanceOf(Date);
     expect(decoded.lastUpdatedTime.getTime()).toBe(T0.getTime() + 1234);
     expect(Object.keys(decoded.input as object)).toContain('__proto__');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('keep the input apart from the snapshot a step rewrites (finding 6), and no input as an empty text', () => {
+    const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
+    expect(Object.keys(JSON.parse(encoded.state) as object)).not.toContain('input');
+    expect(JSON.parse(encoded.input)).toEqual(hostile);
+    const { input: _input, ...without } = state;
+    const bare = encodeInstanceState(without, MAX_PAYLOAD_BYTES);
+    expect(bare.input).toBe('');
+    expect(decodeInstanceState(bare.state, bare.input)).toEqual(without);
+    expect('input' in decodeInstanceState(bare.state, bare.input)).toBe(false);
+    // A falsy input is an input.
+    const zero = encodeInstanceState({ ...without, input: 0 }, MAX_PAYLOAD_BYTES);
+    expect(decodeInstanceState(zero.state, zero.input).input).toBe(0);
+  });
+
+  it('count the input and the rest of the status together against the size limit', () => {
+    const half = 'x'.repeat(600);
+    expect(() => encodeInstanceState({ ...state, input: half, output: half, customStatus: undefined }, 1000))
+      .toThrow(expect.objectContaining({ code: 'payload-too-large' }));
   });
 
   it('keep indexed copies of the queried fields and start with a free lease', () => {
@@ -34,6 +55,7 @@ describe('instance documents', () => {
       nextMessageAt: EPOCH, readyAt: T0,
     });
     expect(typeof doc.state).toBe('string');
+    expect(typeof doc.input).toBe('string');
     // No user key ever becomes a field name.
     expect(Object.keys(doc).some((k) => k.startsWith('$') || k.includes('.'))).toBe(false);
   });

@@ -174,6 +174,14 @@ describe('write-set translation: an orchestration step', () => {
     expect(decodeInstanceState(only(writes, 'updateInstance').set.state)).toEqual(completed);
   });
 
+  it('leaves the input out of a step\u2019s update, and writes it when a new execution brings a new one (finding 6)', () => {
+    const stored = { a: { state: state('a', { input: { big: 'x'.repeat(1000) } }), row: row({ input: JSON.stringify({ big: 'x'.repeat(1000) }) }) } };
+    const step = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, input: { big: 'x'.repeat(1000) } } }] }, stored);
+    expect(only(step, 'updateInstance').set).not.toHaveProperty('input');
+    const renewed = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, executionId: 'exec-2', input: 'next' } }] }, stored);
+    expect(only(renewed, 'updateInstance').set).toMatchObject({ input: '"next"', executionId: 'exec-2' });
+  });
+
   it('releases the lease even when the step leaves the state alone (a bounded claim\u2019s messages consumed)', () => {
     const writes = translate({ lease, requests: [{ type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] }] }, {
       a: { state: state('a'), row: row() },
