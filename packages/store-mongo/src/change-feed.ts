@@ -2,7 +2,8 @@ import type { Logger } from '@durable-rx/runtime';
 import type { ChangeStream, Document, Timestamp } from 'mongodb';
 import { Observable, Subject, retry, timer, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
-import { decideResume, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
+import { currentPoint, decideResume, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
+import { SerialDelivery } from './serial-delivery.js';
 
 /** Settings of a {@link ChangeFeed}. */
 export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
@@ -54,13 +55,20 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #reopenTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #resync: Subscription | undefined;
-  /** The delivery of the previous event, when it was asynchronous: later events wait for it (stream order). */
-  #delivering: Promise<void> | undefined;
+  /** Maps and emits events in stream order, also when a mapping is asynchronous. */
+  readonly #delivery: SerialDelivery<E, T>;
   #refreshQueued = false;
   #closed = false;
 
   constructor(options: ChangeFeedOptions<E, T>) {
     this.#o = options;
+    this.#delivery = new SerialDelivery<E, T>(
+      (event) => options.map(event),
+      (value) => {
+        if (!this.#closed) this.#subject.next(value);
+      },
+      (error) => options.logger.error(`${options.name}: a change event could not be read and was not delivered`, error),
+    );
     this.events$ = new Observable<T>((subscriber) => {
       if (this.#closed) {
         subscriber.complete();
@@ -94,10 +102,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
    */
   refresh(): void {
     if (this.#refreshQueued || this.#stream === undefined) return; // a pending (re)open builds the new pipeline anyway
-    const token = this.#token;
-    const point: ResumePoint | undefined = token !== undefined && token !== null
-      ? { resumeAfter: token }
-      : this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined;
+    const point = currentPoint(this.#token, this.#openedAt);
     this.#refreshQueued = true;
     queueMicrotask(() => {
       this.#refreshQueued = false;
@@ -172,40 +177,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       this.#reopen(stream, { startAfter: event._id }, 0, false);
       return;
     }
-    if (this.#delivering) {
-      const previous = this.#delivering;
-      const next: Promise<void> = previous.then(() => this.#deliver(event)).finally(() => {
-        if (this.#delivering === next) this.#delivering = undefined;
-      });
-      this.#delivering = next;
-      return;
-    }
-    const pending = this.#deliver(event);
-    if (pending) {
-      const next: Promise<void> = pending.finally(() => {
-        if (this.#delivering === next) this.#delivering = undefined;
-      });
-      this.#delivering = next;
-    }
-  }
-
-  /** Maps and emits one event; a promise when the mapping is asynchronous. Never rejects. */
-  #deliver(event: E): Promise<void> | undefined {
-    const failed = (error: unknown) => this.#o.logger.error(`${this.#o.name}: a change event could not be read and was not delivered`, error);
-    let value: T | undefined | Promise<T | undefined>;
-    try {
-      value = this.#o.map(event);
-    } catch (error) {
-      failed(error);
-      return undefined;
-    }
-    if (value instanceof Promise) {
-      return value.then((v) => {
-        if (v !== undefined && !this.#closed) this.#subject.next(v);
-      }, failed);
-    }
-    if (value !== undefined) this.#subject.next(value);
-    return undefined;
+    this.#delivery.push(event);
   }
 
   #healthy(): void {

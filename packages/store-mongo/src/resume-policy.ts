@@ -134,3 +134,18 @@ export function reopenAt(decision: ResumeDecision, token: unknown, openedAt: Tim
   }
   return { point: 'now', resync: true };
 }
+
+/**
+ * Where an open stream is now, for reopening it with another pipeline without missing or repeating anything: after
+ * its last resume token, else at the operation time it opened at, else (nothing known) the present.
+ *
+ * @example
+ * ```ts
+ * currentPoint(token, openedAt);     // { resumeAfter: token }
+ * currentPoint(undefined, openedAt); // { startAtOperationTime: openedAt }
+ * ```
+ */
+export function currentPoint(token: unknown, openedAt: Timestamp | undefined): ResumePoint | undefined {
+  if (token !== undefined && token !== null) return { resumeAfter: token };
+  return openedAt ? { startAtOperationTime: openedAt } : undefined;
+}

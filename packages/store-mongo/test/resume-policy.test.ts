@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
-import { classifyStreamFailure, decideResume, DEFAULT_RESUME_POLICY, reopenAt } from '../src/resume-policy.js';
+import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, reopenAt } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
@@ -65,5 +65,13 @@ describe('change stream resume policy', () => {
       expect(reopenAt(decideResume({ kind: 'error', error: serverError(code, name) }, 0), token, openedAt), name).toEqual({ point: 'now', resync: true });
     }
     expect(reopenAt(decideResume(networkFailure, 0), undefined, undefined)).toEqual({ point: 'now', resync: true });
+  });
+
+  it('reopens a stream for a new pipeline where it is: after its token, else at its opening time', () => {
+    const token = { _data: '82abc' };
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    expect(currentPoint(token, openedAt)).toEqual({ resumeAfter: token });
+    expect(currentPoint(undefined, openedAt)).toEqual({ startAtOperationTime: openedAt });
+    expect(currentPoint(null, undefined)).toBeUndefined();
   });
 });
