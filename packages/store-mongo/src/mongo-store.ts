@@ -212,7 +212,13 @@ export class MongoStore implements Store {
       clusterClock.observe(reply);
       for (const heartbeat of replies) clusterClock.observe(heartbeat);
       const store = new MongoStore({ client, ownsClient, dbName, options, limit, maxMessages, logger, skew, clusterClock });
-      if (options.createIndexes !== false) await store.ensureIndexes();
+      try {
+        if (options.createIndexes !== false) await store.ensureIndexes();
+      } catch (error) {
+        // Releases what the store attached to the client (and the client, when the store created it).
+        await store.close().catch(() => undefined);
+        throw error;
+      }
       store.#sweep();
       return store;
     } catch (error) {
