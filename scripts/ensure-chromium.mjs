@@ -1,5 +1,5 @@
 // Makes sure a Chromium for the real-browser tests exists: CHROMIUM_PATH, or Debian's /usr/bin/chromium, installed
-// with apt-get when missing (as CI and TOOLCHAIN.md expect). Never downloads a browser of its own.
+// with apt-get when missing (as CI expects). Never downloads a browser of its own (no `playwright install`).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 

@@ -1,6 +1,6 @@
 import { chromium, type Browser } from 'playwright-core';
 
-/** Debian's Chromium (see TOOLCHAIN.md), headless. */
+/** Debian's Chromium (`CHROMIUM_PATH` overrides /usr/bin/chromium), headless. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
