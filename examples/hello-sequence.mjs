@@ -1,5 +1,5 @@
-// `npm start` until the demo lands: runs the hello sequence on the embedded MemoryStore and prints each custom
-// status as the observable pushes it, then the output.
+// `npm run example`: the hello sequence in Node, on the embedded MemoryStore. Prints each custom status as the
+// observable pushes it, then the output. (`npm start` shows the same sequence in the browser demo.)
 import { createRuntime } from '@durable-rx/runtime';
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

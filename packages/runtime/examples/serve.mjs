@@ -30,12 +30,32 @@ await runtime.start();
 const server = await serve(handler, { port: Number(process.env.PORT ?? 7071), hostname: '127.0.0.1' });
 const api = `${server.url}/runtime/webhooks/durabletask`;
 
+const keyLine = `${process.env.DURABLE_RX_KEY ? 'export KEY="$DURABLE_RX_KEY"' : `export KEY=${key}`} API=${api}`;
+const auth = '-H "Authorization: Bearer $KEY"';
+const json = `${auth} -H "Content-Type: application/json"`;
 console.log(`durable-rx HTTP API on ${api}`);
-console.log(`key: ${process.env.DURABLE_RX_KEY ? '(from DURABLE_RX_KEY)' : key}`);
-console.log('try:');
-console.log(`  curl -si -X POST -H "Authorization: Bearer $KEY" ${api}/orchestrators/E1_HelloSequence`);
-console.log(`  curl -sN -H "Authorization: Bearer $KEY" ${api}/instances/<id>/stream`);
-console.log(`  curl -s -H "Authorization: Bearer $KEY" "${api}/instances?runtimeStatus=Completed"`);
+console.log(`key: ${process.env.DURABLE_RX_KEY ? '(from DURABLE_RX_KEY)' : `${key} (random; set DURABLE_RX_KEY to choose one)`}`);
+console.log(`
+Try it from another shell. First set KEY (the key the commands send) and API:
+  ${keyLine}
+
+The four orchestrations it runs (a start answers 202 with the instance id and its management URLs):
+  E1_HelloSequence: three activities, custom status Tokyo, Seattle, London
+    curl -si -X POST ${auth} $API/orchestrators/E1_HelloSequence
+  CityRecommender: input 1, 2 or 3 picks the recommendations; then waits for the event CitySelected
+    curl -si -X POST ${json} -d 1 $API/orchestrators/CityRecommender/city-1
+    curl -si -X POST ${json} -d '"Tokyo"' $API/instances/city-1/raiseEvent/CitySelected
+  ReserveTicket: input a user id; the discount appears as custom status; then waits for BookingConfirmed
+    curl -si -X POST ${json} -d '"user-42"' $API/orchestrators/ReserveTicket/ticket-1
+    curl -si -X POST ${json} -d true $API/instances/ticket-1/raiseEvent/BookingConfirmed
+  SetStatusTest: sets a custom status, then waits for the event Proceed
+    curl -si -X POST ${auth} $API/orchestrators/SetStatusTest/status-1
+    curl -si -X POST ${auth} $API/instances/status-1/raiseEvent/Proceed
+
+Watch and list (status pushed as Server-Sent Events; Ctrl-C ends the stream):
+  curl -sN ${auth} $API/instances/ticket-1/stream
+  curl -s ${auth} "$API/instances?runtimeStatus=Completed"
+`);
 
 let stopping = false;
 const stop = async () => {
