@@ -7,3 +7,8 @@ describeReadmeExamples(new URL('../../../README.md', import.meta.url), new URL('
   ['invalid-argument', 400],
   ['a week later'],
 ]);
+
+// This package's README.
+describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.docs-blocks-package/', import.meta.url), [
+  ['custom status:', 'greeted', 'Hello Tokyo!'],
+]);
