@@ -11,4 +11,5 @@ describeReadmeExamples(new URL('../../../README.md', import.meta.url), new URL('
 // This package's README.
 describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.docs-blocks-package/', import.meta.url), [
   ['custom status:', 'greeted', 'Hello Tokyo!'],
+  [202, 'hi'],
 ]);
