@@ -4,25 +4,28 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-/** One ```ts block of a Markdown file: its code and the words after `ts` on the fence line. */
+/** One ```ts or ```tsx block of a Markdown file: its code and the words after the language on the fence line. */
 export interface CodeBlock {
+  readonly language: 'ts' | 'tsx';
   readonly code: string;
   /** `norun`: typechecked but never executed (the text around it says why, e.g. browser-only APIs). */
   readonly tags: readonly string[];
 }
 
-/** Every ```ts block of a Markdown text, in order. */
+/** Every ```ts and ```tsx block of a Markdown text, in order. */
 export function typescriptBlocks(markdown: string): CodeBlock[] {
-  return [...markdown.matchAll(/^```ts([^\n]*)\n([\s\S]*?)^```/gm)].map((m) => ({
-    code: m[2]!,
-    tags: m[1]!.trim().split(/\s+/).filter(Boolean),
+  return [...markdown.matchAll(/^```(tsx?)(?:[ \t]+([^\n]*))?\n([\s\S]*?)^```/gm)].map((m) => ({
+    language: m[1] as 'ts' | 'tsx',
+    code: m[3]!,
+    tags: (m[2] ?? '').trim().split(/\s+/).filter(Boolean),
   }));
 }
 
-/** The compiler options a user's strict project would have: ES modules on Node, DOM types, strict. */
+/** The compiler options a user's strict project would have: ES modules on Node, DOM types, React JSX, strict. */
 const STRICT_USER_CODE: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
   strict: true, noEmit: true, skipLibCheck: true, types: ['node'], lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+  jsx: ts.JsxEmit.ReactJSX,
 };
 
 /**
@@ -51,7 +54,7 @@ export interface ReadmeExampleOptions {
 /**
  * Runs every ```ts block of a README as a user would paste it: typechecked in strict mode against the built packages,
  * then executed, checking that it logs what its comments promise (`expectedLogs[i]`: values `console.log` must have
- * received while the i-th runnable block ran). Blocks tagged `norun` are typechecked only. Repository test support,
+ * received while the i-th runnable block ran). Blocks tagged `norun`, and ```tsx blocks, are typechecked only. Repository test support,
  * shared by the docs tests; not published.
  */
 export function describeReadmeExamples(
@@ -61,10 +64,10 @@ export function describeReadmeExamples(
   options: ReadmeExampleOptions = {},
 ): void {
   const blocks = typescriptBlocks(readFileSync(readme, 'utf8'));
-  const runnable = blocks.filter((block) => !block.tags.includes('norun'));
+  const runnable = blocks.filter((block) => block.language === 'ts' && !block.tags.includes('norun'));
   const dir = fileURLToPath(workDir);
-  const write = (name: string, code: string) => {
-    const file = `${dir}${name}.ts`;
+  const write = (name: string, code: string, language: 'ts' | 'tsx' = 'ts') => {
+    const file = `${dir}${name}.${language}`;
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, `${code}\nexport {};\n`);
     return file;
@@ -78,7 +81,7 @@ export function describeReadmeExamples(
     });
 
     it('typechecks every block as strict user code against the published types', { timeout: SLOW_MS }, () => {
-      const files = blocks.map((block, index) => write(`typed-${index + 1}`, block.code));
+      const files = blocks.map((block, index) => write(`typed-${index + 1}`, block.code, block.language));
       expect(strictDiagnostics(files)).toEqual([]);
     });
 

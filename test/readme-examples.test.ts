@@ -26,12 +26,12 @@ describe('TypeScript blocks in the documents', () => {
     ]);
   });
 
-  it('every ```ts block of every document typechecks under strict', () => {
+  it('every ```ts and ```tsx block of every document typechecks under strict', () => {
     mkdirSync(workDir, { recursive: true });
     const written: string[] = [];
     for (const file of files) {
       typescriptBlocks(readFileSync(resolve(root, file), 'utf8')).forEach((block, index) => {
-        const name = `${workDir}${file.replace(/[/.]/g, '_')}-${index + 1}.ts`;
+        const name = `${workDir}${file.replace(/[/.]/g, '_')}-${index + 1}.${block.language}`;
         writeFileSync(name, `${block.code}\nexport {};\n`);
         written.push(name);
       });
