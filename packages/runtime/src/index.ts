@@ -7,9 +7,13 @@
 export { createRuntime, type Runtime, type RuntimeOptions } from './worker/create-runtime.js';
 export { createClient, type CreateClientOptions } from './client/create-client.js';
 export type {
-  DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions, InstanceFilter, InstancesPage,
-  ListInstancesQuery, PurgeInstancesFilter, PurgeResult, StartNewOptions,
+  CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
+  WaitForCompletionOrCheckStatusOptions,
 } from './client/durable-client.js';
+export {
+  CHECK_STATUS_RETRY_AFTER_SECONDS, createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf,
+} from './client/check-status-response.js';
 export { LocalClient, DEFAULT_WAIT_TIMEOUT_MS, type LocalClientOptions } from './client/local-client.js';
 export { createHttpManagementPayload, WEBHOOK_PATH } from './client/http-management-payload.js';
 export { followPages, type Page } from './client/follow-pages.js';

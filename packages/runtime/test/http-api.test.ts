@@ -112,14 +112,10 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect(await response.json()).toEqual(createHttpManagementPayload('x', 'https://durable.example.com/api'));
   });
 
-  it('waits with ?timeout= and answers 200 with the status when the instance completes in time', async () => {
+  it('waits with ?timeout= and answers 200 with the output when the instance completes in time', async () => {
     const response = await call('/orchestrators/E1_HelloSequence/waited?timeout=30&pollingInterval=1', { method: 'POST' });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({
-      name: 'E1_HelloSequence', instanceId: 'waited', runtimeStatus: 'Completed', customStatus: 'London',
-      output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
-    });
+    expect(await response.json()).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
   it('answers 202 with the check-status body when the wait times out', async () => {
@@ -131,7 +127,10 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
   it('answers 500 with the status for a Failed instance with returnInternalServerErrorOnFailure=true', async () => {
     const failed = await call('/orchestrators/CallsFlaky/f1?timeout=30&returnInternalServerErrorOnFailure=true', { method: 'POST' });
     expect(failed.status).toBe(500);
-    expect(await failed.json()).toMatchObject({ instanceId: 'f1', runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('flaky is broken') } });
+    expect(await failed.json()).toMatchObject({
+      instanceId: 'f1', runtimeStatus: 'Failed', output: expect.stringContaining('flaky is broken'),
+      failureDetails: { errorMessage: expect.stringContaining('flaky is broken') },
+    });
     const plain = await call('/orchestrators/CallsFlaky/f2?timeout=30', { method: 'POST' });
     expect(plain.status).toBe(200);
   });
@@ -176,31 +175,47 @@ describe('GET /instances/{id}', () => {
     expect(await response.json()).toEqual({
       name: 'E1_HelloSequence', instanceId: 'hello', runtimeStatus: 'Completed', input: { who: 'me' }, customStatus: 'London',
       output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
-      createdTime: done.createdTime.toISOString(), lastUpdatedTime: done.lastUpdatedTime.toISOString(),
+      createdTime: `${done.createdTime.toISOString().slice(0, 19)}Z`, lastUpdatedTime: `${done.lastUpdatedTime.toISOString().slice(0, 19)}Z`,
     });
   });
 
-  it('adds historyEvents with showHistory, their results with showHistoryOutput, and drops the input with showInput=false', async () => {
+  it('sends the lossless durable-rx form with format=native', async () => {
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'nat' });
+    const done = await runtime.client.waitForCompletion('nat');
+    const body = (await (await call('/instances/nat?format=native')).json()) as Record<string, unknown>;
+    expect(body).toEqual({
+      name: 'E1_HelloSequence', instanceId: 'nat', runtimeStatus: 'Completed', customStatus: 'London',
+      output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+      createdTime: done.createdTime.toISOString(), lastUpdatedTime: done.lastUpdatedTime.toISOString(),
+    });
+    const withHistory = (await (await call('/instances/nat?format=native&showHistory=true')).json()) as { history: { type: string }[] };
+    expect(withHistory.history.map((e) => e.type)).toEqual((await runtime.client.getStatus('nat', { showHistory: true }))!.history!.map((e) => e.type));
+    expect(await errorOf(call('/instances/nat?format=xml'))).toEqual([400, 'invalid-argument']);
+  });
+
+  it('adds historyEvents with showHistory, their results with showHistoryOutput, and nulls the input with showInput=false', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'h', input: 'secret' });
     await runtime.client.waitForCompletion('h');
-    type Body = { input?: unknown; historyEvents?: { type: string; result?: unknown }[] };
+    type Body = { input?: unknown; historyEvents?: { EventType: string; Result?: unknown; Input?: unknown }[] };
     const withHistory = (await (await call('/instances/h?showHistory=true')).json()) as Body;
-    const types = withHistory.historyEvents!.map((e) => e.type);
-    expect(types[0]).toBe('OrchestratorStarted');
-    expect(types.filter((t) => t === 'TaskCompleted')).toHaveLength(3);
-    expect(withHistory.historyEvents!.find((e) => e.type === 'TaskCompleted')).not.toHaveProperty('result');
+    const types = withHistory.historyEvents!.map((e) => e.EventType);
+    expect(types).toEqual(['ExecutionStarted', 'TaskCompleted', 'TaskCompleted', 'TaskCompleted', 'ExecutionCompleted']);
+    expect(withHistory.historyEvents!.find((e) => e.EventType === 'TaskCompleted')).not.toHaveProperty('Result');
     const withOutput = (await (await call('/instances/h?showHistory=true&showHistoryOutput=true')).json()) as Body;
-    expect(withOutput.historyEvents!.find((e) => e.type === 'TaskCompleted')?.result).toBe('Hello Tokyo!');
-    const noInput = (await (await call('/instances/h?showInput=false')).json()) as Body;
-    expect(noInput).not.toHaveProperty('input');
-    expect(noInput).not.toHaveProperty('historyEvents');
+    expect(withOutput.historyEvents!.find((e) => e.EventType === 'TaskCompleted')?.Result).toBe('Hello Tokyo!');
+    const noInput = (await (await call('/instances/h?showInput=false&showHistory=true')).json()) as Body;
+    expect(noInput.input).toBeNull();
+    expect(noInput.historyEvents!.some((e) => 'Input' in e)).toBe(false);
+    expect((await (await call('/instances/h')).json()) as Body).not.toHaveProperty('historyEvents');
   });
 
   it('answers 200 for Failed, or 500 with returnInternalServerErrorOnFailure=true; 200 for Terminated', async () => {
     await failedInstance('failed');
     const ok = await call('/instances/failed');
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'TaskFailedError' } });
+    expect(await ok.json()).toMatchObject({
+      runtimeStatus: 'Failed', output: expect.stringContaining('flaky is broken'), failureDetails: { errorType: 'TaskFailedError' },
+    });
     expect((await call('/instances/failed?returnInternalServerErrorOnFailure=true')).status).toBe(500);
     await runtime.client.startNew('WaitForEvents', { instanceId: 'term', input: 1 });
     await runtime.client.terminate('term', 'stop');
@@ -255,8 +270,34 @@ describe('GET /instances', () => {
     const future = new Date(Date.now() + 60_000).toISOString();
     expect(await ids(await call(`/instances?createdTimeFrom=${future}`))).toEqual([]);
     expect(await ids(await call(`/instances?createdTimeTo=${future}`))).toHaveLength(3);
-    const noInput = (await (await call('/instances?showInput=false')).json()) as object[];
-    expect(noInput.every((s) => !('input' in s))).toBe(true);
+    const noInput = (await (await call('/instances?showInput=false')).json()) as { input: unknown }[];
+    expect(noInput.map((s) => s.input)).toEqual([null, null, null]);
+  });
+
+  it('accepts every status of the Durable Functions enum: Canceled matches no instance', async () => {
+    expect(await ids(await call('/instances?runtimeStatus=Canceled'))).toEqual([]);
+    expect(await ids(await call('/instances?runtimeStatus=Canceled,Completed'))).toEqual(['done-1', 'done-2']);
+    expect(await ids(await call('/instances?runtimeStatus=completed'))).toEqual(['done-1', 'done-2']);
+    expect(await ids(await call('/instances?runtimeStatus='))).toHaveLength(3);
+    const from = new Date(Date.now() - 60_000).toISOString();
+    expect(await errorOf(call(`/instances?createdTimeFrom=${from}&runtimeStatus=Canceled`, { method: 'DELETE' }))).toEqual([404, 'instance-not-found']);
+    expect(await runtime.client.getStatusAll()).toHaveLength(3);
+  });
+
+  it('serves the list and the purge under /instances/ with a trailing slash', async () => {
+    expect(await ids(await call('/instances/'))).toEqual(['done-1', 'done-2', 'wait-1']);
+    expect(await ids(await call('/instances/?runtimeStatus=Running'))).toEqual(['wait-1']);
+    const from = new Date(Date.now() - 60_000).toISOString();
+    const purged = await call(`/instances/?createdTimeFrom=${from}`, { method: 'DELETE' });
+    expect(purged.status).toBe(200);
+    expect(await purged.json()).toEqual({ instancesDeleted: 2 });
+    expect((await call('/instances/wait-1/')).status).toBe(202);
+  });
+
+  it('caps a page at 1000 instances and hands out a continuation token for the rest, as Durable Functions does', async () => {
+    const response = await call('/instances?top=5000');
+    expect(response.status).toBe(200);
+    expect(await ids(response)).toHaveLength(3);
   });
 
   it('pages with top and the x-ms-continuation-token header, never repeating or skipping', async () => {
@@ -280,7 +321,7 @@ describe('GET /instances', () => {
     expect(await errorOf(call('/instances?runtimeStatus=Sleeping'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?createdTimeFrom=yesterday'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?top=0'))).toEqual([400, 'invalid-argument']);
-    expect(await errorOf(call('/instances?top=5000'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances?top=ten'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances', { headers: { 'x-ms-continuation-token': '%%%' } }))).toEqual([400, 'invalid-argument']);
   });
 });
@@ -348,6 +389,8 @@ describe('POST /instances/{id}/rewind', () => {
     await failedInstance('rw');
     flakyFixed = true;
     expect((await call('/instances/rw/rewind?reason=fixed', { method: 'POST' })).status).toBe(202);
+    // Read-your-writes: once the 202 is back, the status is no longer the old failure.
+    expect((await runtime.client.getStatus('rw'))?.runtimeStatus).not.toBe('Failed');
     await until('rw', (s) => s?.runtimeStatus === 'Completed');
     expect((await runtime.client.getStatus('rw'))?.output).toBe(2);
   });
@@ -359,6 +402,39 @@ describe('POST /instances/{id}/rewind', () => {
     await runtime.client.waitForCompletion('ok');
     expect(await errorOf(call('/instances/ok/rewind', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
     expect(await errorOf(call('/instances/nobody/rewind', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+  });
+});
+
+describe('POST /instances/{id}/restart', () => {
+  it('restarts a terminal instance under a new id by default: 202 check-status body for the new instance, Pending at once', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'old', input: { n: 1 } });
+    await runtime.client.waitForCompletion('old');
+    const response = await call('/instances/old/restart', { method: 'POST' });
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { id: string; statusQueryGetUri: string };
+    expect(body.id).not.toBe('old');
+    expect(body).toEqual(createHttpManagementPayload(body.id, server.url));
+    expect(response.headers.get('location')).toBe(body.statusQueryGetUri);
+    expect(response.headers.get('retry-after')).toBe('10');
+    expect(['Pending', 'Running', 'Completed']).toContain((await runtime.client.getStatus(body.id))?.runtimeStatus);
+    expect((await runtime.client.waitForCompletion(body.id)).output).toEqual({ n: 1 });
+  });
+
+  it('restarts under the same id with restartWithNewInstanceId=false, and waits with ?timeout=', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'same', input: 7 });
+    await runtime.client.waitForCompletion('same');
+    const response = await call('/instances/same/restart?restartWithNewInstanceId=false&timeout=30', { method: 'POST' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toBe(7);
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['same']);
+  });
+
+  it('answers 404 for an unknown instance, 409 for an active one and 400 for a bad flag', async () => {
+    expect(await errorOf(call('/instances/nobody/restart', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
+    expect(await errorOf(call('/instances/busy/restart', { method: 'POST' }))).toEqual([409, 'instance-not-terminal']);
+    expect(await errorOf(call('/instances/busy/restart?restartWithNewInstanceId=maybe', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['busy']);
   });
 });
 

@@ -4,7 +4,7 @@ import type { DurableClient } from '../src/client/durable-client.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
-import { toWireStatus } from '../src/http/wire-status.js';
+import { toNativeWireStatus } from '../src/http/wire-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
@@ -149,7 +149,7 @@ const sessionOf = (block: Block) => block.id!.split('.')[0];
 function localSnapshots(client: DurableClient, id: string): { values: string[]; until: (p: (s: InstanceStatus | undefined) => boolean) => Promise<void> } {
   const values: string[] = [];
   const source = client.status$(id);
-  subscriptions.push(source.subscribe((s) => values.push(JSON.stringify(s ? toWireStatus(s) : null))));
+  subscriptions.push(source.subscribe((s) => values.push(JSON.stringify(s ? toNativeWireStatus(s) : null))));
   return {
     values,
     until: async (p) => {

@@ -1,9 +1,11 @@
 import {
-  assertValidInstanceId, assertValidName, createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages,
-  InstanceNotFoundError, InvalidArgumentError, MAX_PAGE_SIZE, sameJson,
-  isTerminalStatus, toPlainJson, WEBHOOK_PATH, type DurableClient, type GetStatusOptions, type HistoryEvent,
+  assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
+  DEFAULT_WAIT_TIMEOUT_MS, followPages, InstanceNotFoundError, InvalidArgumentError, MAX_PAGE_SIZE, sameJson,
+  isTerminalStatus, toPlainJson, waitForCompletionOrCreateCheckStatusResponseOf, WEBHOOK_PATH,
+  type CheckStatusResponseOptions, type DurableClient, type GetStatusOptions, type HistoryEvent,
   type HttpManagementPayload, type HttpManagementPayloadOptions, type InstanceFilter, type InstancesPage,
-  type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter, type PurgeResult, type StartNewOptions,
+  type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter, type PurgeResult, type RestartOptions,
+  type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import { defer, distinctUntilChanged, map, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
@@ -87,6 +89,7 @@ export class RemoteClient implements DurableClient {
       showHistory: bool(options.showHistory),
       showHistoryOutput: bool(options.showHistoryOutput),
       showInput: bool(options.showInput),
+      format: 'native',
     }, undefined, { notFoundIsEmpty: true });
     return response ? fromWireStatus(await response.json()) : undefined;
   }
@@ -95,6 +98,7 @@ export class RemoteClient implements DurableClient {
     const response = await this.#request('GET', '/instances', {
       ...filterQuery(query),
       top: query.pageSize === undefined ? undefined : String(query.pageSize),
+      format: 'native',
     }, undefined, { headers: query.continuationToken ? { 'x-ms-continuation-token': query.continuationToken } : {} });
     const body: unknown = await response.json();
     if (!Array.isArray(body)) throw new RemoteError('bad-response', 502, 'The list response is not an array');
@@ -135,6 +139,17 @@ export class RemoteClient implements DurableClient {
 
   rewind(instanceId: string, reason?: string): Promise<void> {
     return this.#command(instanceId, 'rewind', reason);
+  }
+
+  async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
+    assertHttpInstanceId(instanceId);
+    const response = await this.#request('POST', `/instances/${segment(instanceId)}/restart`, {
+      restartWithNewInstanceId: bool(options.restartWithNewInstanceId),
+    });
+    const body: unknown = await response.json();
+    if (!isRecord(body) || typeof body.id !== 'string') throw new RemoteError('bad-response', 502, 'The restart response has no id');
+    return body.id;
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
@@ -225,6 +240,16 @@ export class RemoteClient implements DurableClient {
   createHttpManagementPayload(instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {}): HttpManagementPayload {
     assertValidInstanceId(instanceId);
     return createHttpManagementPayload(instanceId, baseUrl, options);
+  }
+
+  createCheckStatusResponse(request: Request, instanceId: string, options: CheckStatusResponseOptions = {}): Response {
+    return createCheckStatusResponseOf(this, request, instanceId, options);
+  }
+
+  waitForCompletionOrCreateCheckStatusResponse(
+    request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
+  ): Promise<Response> {
+    return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options);
   }
 
   // ---------------------------------------------------------------- helpers

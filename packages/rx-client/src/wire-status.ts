@@ -2,8 +2,9 @@ import { ALL_RUNTIME_STATUSES, type HistoryEvent, type InstanceStatus } from '@d
 import { isRecord, RemoteError } from './remote-error.js';
 
 /**
- * Rebuilds an `InstanceStatus` from the HTTP API's wire shape (Durable Functions field names, ISO dates,
- * `historyEvents`; absent fields omitted). The inverse of `toWireStatus` in `@durable-rx/runtime/http`.
+ * Rebuilds an `InstanceStatus` from the HTTP API's lossless status form (`format=native` and the event streams:
+ * absent fields omitted, ISO dates with milliseconds, native `history`). The inverse of `toNativeWireStatus` in
+ * `@durable-rx/runtime/http`.
  */
 export function fromWireStatus(value: unknown): InstanceStatus {
   if (
@@ -24,7 +25,7 @@ export function fromWireStatus(value: unknown): InstanceStatus {
     createdTime: toDate(value.createdTime),
     lastUpdatedTime: toDate(value.lastUpdatedTime),
     ...optional('parentInstanceId'),
-    ...(Array.isArray(value.historyEvents) ? { history: value.historyEvents as HistoryEvent[] } : {}),
+    ...(Array.isArray(value.history) ? { history: value.history as HistoryEvent[] } : {}),
   };
 }
 

@@ -51,7 +51,7 @@ describe('createRemoteClient', () => {
       },
     });
     await client.getStatusAll();
-    expect(urls).toEqual([`${harness.server.url}${WEBHOOK_PATH}/instances?top=1000`]);
+    expect(urls).toEqual([`${harness.server.url}${WEBHOOK_PATH}/instances?top=1000&format=native`]);
     expect(harness.requests.at(-1)?.authorization).toBe(`Bearer ${KEY}`);
   });
 

@@ -67,12 +67,34 @@ export interface HttpManagementPayload {
   readonly purgeHistoryDeleteUri: string;
   readonly suspendPostUri: string;
   readonly resumePostUri: string;
+  readonly restartPostUri: string;
 }
 
 /** Options of {@link DurableClient.createHttpManagementPayload}. */
 export interface HttpManagementPayloadOptions {
   /** Appended to every URL as `code=` (the HTTP API's access key). */
   readonly key?: string;
+}
+
+/** Options of {@link DurableClient.restart}. */
+export interface RestartOptions {
+  /** Start the new execution under a new random id instead of the old one. Default true, as in Durable Functions. */
+  readonly restartWithNewInstanceId?: boolean;
+}
+
+/** Options of {@link DurableClient.createCheckStatusResponse}. */
+export interface CheckStatusResponseOptions extends HttpManagementPayloadOptions {
+  /**
+   * Origin (optionally with a path prefix) of the management URLs. Default: the origin of the request, as Durable
+   * Functions does.
+   */
+  readonly baseUrl?: string;
+}
+
+/** Options of {@link DurableClient.waitForCompletionOrCreateCheckStatusResponse}. */
+export interface WaitForCompletionOrCheckStatusOptions extends CheckStatusResponseOptions {
+  /** How long to wait for completion. Default 10 s, as Durable Functions. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -102,8 +124,16 @@ export interface DurableClient {
   suspend(instanceId: string, reason?: string): Promise<void>;
   /** Resumes a suspended instance. */
   resume(instanceId: string, reason?: string): Promise<void>;
-  /** Makes a Failed instance run its failed calls again. */
+  /**
+   * Makes a Failed instance run its failed calls again. Resolves once the rewind is committed: the status is no
+   * longer Failed (unless the rerun calls fail again).
+   */
   rewind(instanceId: string, reason?: string): Promise<void>;
+  /**
+   * Starts a terminal (Completed, Failed, Terminated) instance again with its original input, under a new id
+   * (default) or its own; resolves with the id once the new instance is Pending. Unknown: 404; not terminal: 409.
+   */
+  restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /** Deletes a terminal instance, its history and messages. */
   purgeInstanceHistory(instanceId: string): Promise<PurgeResult>;
   /** Deletes the terminal instances matching the filter. */
@@ -123,4 +153,19 @@ export interface DurableClient {
   history$(instanceId: string): Observable<HistoryEvent>;
   /** The management URLs of an instance under `baseUrl`. */
   createHttpManagementPayload(instanceId: string, baseUrl: string, options?: HttpManagementPayloadOptions): HttpManagementPayload;
+  /**
+   * The response an HTTP handler returns after starting an instance, as Durable Functions builds it: 202, the
+   * management URLs (built from the request's origin) as JSON body, `Location` = `statusQueryGetUri`,
+   * `Retry-After: 10`.
+   */
+  createCheckStatusResponse(request: Request, instanceId: string, options?: CheckStatusResponseOptions): Response;
+  /**
+   * Waits for the instance (on `status$`, no polling) and answers as Durable Functions' client does: 200 with the
+   * output as soon as it completes within `timeoutMs`; 200 with the status body when it is Terminated; 500 with the
+   * status body when it Failed; otherwise the check-status response of {@link createCheckStatusResponse}.
+   * Unknown instance: rejects (404).
+   */
+  waitForCompletionOrCreateCheckStatusResponse(
+    request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions,
+  ): Promise<Response>;
 }

@@ -5,7 +5,7 @@ export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
 
 /**
  * The management URLs of an instance, formatted as Durable Functions does: `{eventName}` and `{text}` are left as
- * placeholders for the caller to fill in. `baseUrl` is the server origin (optionally with a path prefix); the
+ * placeholders for the caller to fill in; `restartPostUri` takes an optional `restartWithNewInstanceId=true|false`. `baseUrl` is the server origin (optionally with a path prefix); the
  * webhook path is appended unless `baseUrl` already ends with it.
  *
  * @example
@@ -32,6 +32,7 @@ export function createHttpManagementPayload(
     purgeHistoryDeleteUri: `${instance}${query()}`,
     suspendPostUri: `${instance}/suspend${query('reason={text}')}`,
     resumePostUri: `${instance}/resume${query('reason={text}')}`,
+    restartPostUri: `${instance}/restart${query()}`,
   };
 }
 

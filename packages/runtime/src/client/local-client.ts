@@ -1,6 +1,6 @@
 import {
   concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of, scan,
-  takeUntil, takeWhile,
+  take, takeUntil, takeWhile, type Subscription,
 } from 'rxjs';
 import { decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -19,10 +19,12 @@ import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../stor
 import type { StatusChange, Store } from '../store/store.js';
 import type { Clock } from '../worker/clock.js';
 import type {
-  DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions, InstanceFilter, InstancesPage,
-  ListInstancesQuery, PurgeInstancesFilter, PurgeResult, StartNewOptions,
+  CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
+  WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
+import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
@@ -38,6 +40,12 @@ export interface LocalClientOptions {
 
 /** Default `timeoutMs` of `waitForCompletion`. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
+
+/**
+ * How long `rewind` waits for a worker to commit the rewind before it resolves anyway (the rewind stays queued and
+ * is applied when a worker runs).
+ */
+export const REWIND_APPLIED_TIMEOUT_MS = 10_000;
 
 /**
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
@@ -134,10 +142,37 @@ export class LocalClient implements DurableClient {
     if (state.runtimeStatus !== 'Failed') {
       throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
     }
-    await this.#store.commit(decideSend({
-      id: crypto.randomUUID(), instanceId,
-      event: { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
-    }));
+    const event = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) } as const;
+    // Read-your-writes: resolve only once a worker has committed the rewind, so that a getStatus, status$ or
+    // waitForCompletion after it no longer sees the old failure. Listen before sending, or the commit could be missed.
+    let watching: Subscription | undefined;
+    const applied = new Promise<void>((resolve) => {
+      watching = this.#changes.instance(instanceId).pipe(
+        filter((change) => isRewindApplied(state, change.state)),
+        take(1),
+        takeUntil(timeoutAfter(REWIND_APPLIED_TIMEOUT_MS)),
+      ).subscribe({ complete: resolve, error: () => resolve() });
+    });
+    try {
+      await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
+    } catch (error) {
+      watching?.unsubscribe();
+      throw error;
+    }
+    await applied;
+  }
+
+  async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
+    const { restartWithNewInstanceId } = readOptions(options, 'restart options', ['restartWithNewInstanceId']);
+    if (restartWithNewInstanceId !== undefined && typeof restartWithNewInstanceId !== 'boolean') {
+      throw new InvalidArgumentError('restartWithNewInstanceId must be a boolean');
+    }
+    const state = await this.#existing(instanceId);
+    if (!isTerminalStatus(state.runtimeStatus)) {
+      throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only terminal instances can be restarted`);
+    }
+    const newId = restartWithNewInstanceId === false ? instanceId : crypto.randomUUID();
+    return this.startNew(state.name, { instanceId: newId, ...(state.input === undefined ? {} : { input: state.input }) });
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
@@ -251,6 +286,16 @@ export class LocalClient implements DurableClient {
     return createHttpManagementPayload(instanceId, baseUrl, key === undefined ? {} : { key });
   }
 
+  createCheckStatusResponse(request: Request, instanceId: string, options: CheckStatusResponseOptions = {}): Response {
+    return createCheckStatusResponseOf(this, request, instanceId, options);
+  }
+
+  waitForCompletionOrCreateCheckStatusResponse(
+    request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
+  ): Promise<Response> {
+    return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options);
+  }
+
   // ---------------------------------------------------------------- helpers
 
   /**
@@ -318,6 +363,15 @@ function sameStatus(a: InstanceStatus | undefined, b: InstanceStatus | undefined
   if (a === undefined || b === undefined) return a === b;
   if (a.runtimeStatus !== b.runtimeStatus || a.lastUpdatedTime.getTime() !== b.lastUpdatedTime.getTime()) return false;
   return sameJson(a, b);
+}
+
+/**
+ * Whether `next` shows a rewind of the Failed instance `before` as committed: the instance left Failed, its history
+ * was rewritten (a new epoch), a new execution replaced it, or it was purged.
+ */
+function isRewindApplied(before: InstanceState, next: InstanceState | undefined): boolean {
+  if (next === undefined) return true;
+  return next.runtimeStatus !== 'Failed' || next.executionId !== before.executionId || (next.historyEpoch ?? 0) > (before.historyEpoch ?? 0);
 }
 
 /** A purge (undefined) always counts as news; otherwise only a higher version does. */

@@ -3,27 +3,29 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { firstValueFrom, last, map, merge, Observable, takeUntil, takeWhile } from 'rxjs';
-import type { DurableClient, ListInstancesQuery } from '../client/durable-client.js';
+import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
+import type { DurableClient, InstanceFilter, ListInstancesQuery } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
+import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
 import { consoleLogger, type Logger } from '../worker/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
 import { KeyVerifier, presentedKey } from './key-verifier.js';
 import { instanceFilterKey, parseInstanceFilter } from './instance-filter-params.js';
 import {
-  parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parsePositiveInteger, parseRuntimeStatuses,
-  parseString,
+  parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
+  parseString, parseTop,
 } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
 import { StreamHub, type StreamMessage } from './stream-hub.js';
 import { streamSource, type StreamSpec } from './stream-source.js';
 import { registerSessionRoutes } from './stream-routes.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
-import { toWireStatus } from './wire-status.js';
+import { toNativeWireStatus, toWireStatus } from './wire-status.js';
 
 /** Default {@link HttpHandlerOptions.maxBodyBytes}: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -107,13 +109,14 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout`, `pollingInterval` in s) | 202 check-status body, `Location`, `Retry-After`; with `timeout`: 200 status when it completes in time | 400, 409 |
- * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
- * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout`, `pollingInterval` in s) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 409 |
+ * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
+ * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 404, 410 |
  * | `POST /instances/{id}/terminate?reason=` (or a JSON body as the reason) | 202 | 404, 410 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` | 202 | 404, 410 |
- * | `POST /instances/{id}/rewind?reason=` | 202 | 404, 409 (not terminal), 410 (Completed/Terminated) |
+ * | `POST /instances/{id}/rewind?reason=` | 202 once the rewind is committed | 404, 409 (not terminal), 410 (Completed/Terminated) |
+ * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 404, 409 (not terminal) |
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
@@ -123,8 +126,12 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type` or a malformed id or parameter 400. Error
- * bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Statuses are sent in the
- * Durable Functions shape (see `toWireStatus`).
+ * bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Routes accept a trailing
+ * slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
+ * second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
+ * (`toNativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
+ * Functions client's enum (`Canceled` matches nothing); `top` above 1000 gives pages of 1000 with a continuation
+ * token. The full table, with every remaining difference from Durable Functions, is `docs/http-api.md`.
  *
  * Streams send each committed change as an event with an id and resume after `Last-Event-ID` without loss or
  * duplicates (see `StreamHub`), send heartbeat comments, and unsubscribe when the client goes away.
@@ -144,11 +151,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   const logger = settings.logger;
   const wireOptions = { exposeStackTraces: options.exposeStackTraces === true };
   // Every status and history event leaves through the wire sanitiser: responses, single streams and sessions.
+  // Streams carry the lossless form; response bodies the Durable Functions shape unless `format=native` asks.
   const sanitiser: WireSanitiser = {
-    status: (status) => toWireStatus(status, wireOptions),
+    status: (status) => toNativeWireStatus(status, wireOptions),
     historyEvent: (event) => sanitiseHistoryEvent(event, wireOptions),
   };
-  const wire = sanitiser.status;
+  const body = (status: InstanceStatus, format: StatusFormat, shown: Shown = {}) =>
+    format === 'native' ? sanitiser.status(status) : toWireStatus(status, { ...wireOptions, ...shown });
   /** Aborted by `close()`: ends every wait a request started, whatever its timeout. */
   const closing = new AbortController();
   const hub = new StreamHub({
@@ -157,7 +166,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     maxSessions: settings.maxStreams,
     errorMessage: (error) => ({ event: 'error', data: JSON.stringify(errorBodyOf(error, logger)) }),
   });
-  const app = new Hono();
+  // Not strict: a trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks).
+  const app = new Hono({ strict: false });
 
   app.onError((error) => {
     if (error instanceof HTTPException) {
@@ -200,27 +210,23 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const name = c.req.param('name');
     const idSegment = c.req.param('instanceId');
     const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
-    const timeoutSeconds = parseNonNegativeNumber(url.searchParams, 'timeout');
-    // Accepted for compatibility: waiting here is pushed by the store's change feed, nothing polls.
-    parseNonNegativeNumber(url.searchParams, 'pollingInterval');
-    const returnServerErrorOnFailure = parseBoolean(url.searchParams, 'returnInternalServerErrorOnFailure') ?? false;
-    if (timeoutSeconds !== undefined && timeoutSeconds > settings.maxWaitSeconds) {
-      throw new InvalidArgumentError(`timeout must be at most ${settings.maxWaitSeconds} seconds`);
-    }
-    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(url.searchParams);
+    const input = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     const id = await client.startNew(name, {
-      ...(body.present ? { input: body.value } : {}),
+      ...(input.present ? { input: input.value } : {}),
       ...(instanceId === undefined ? {} : { instanceId }),
     });
-    if (timeoutSeconds !== undefined) {
-      const status = await waitForTerminal(id, timeoutSeconds * 1000, c.req.raw.signal);
-      if (status && isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
-    }
-    const payload = createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url));
-    return Response.json(payload, {
-      status: 202,
-      headers: { Location: payload.statusQueryGetUri, 'Retry-After': String(settings.retryAfterSeconds) },
-    });
+    return startedResponse(c, url, id, timeoutSeconds, returnServerErrorOnFailure);
+  });
+
+  app.post(`${BASE}/instances/:id/restart`, async (c) => {
+    const url = new URL(c.req.url);
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    const restartWithNewInstanceId = parseBoolean(url.searchParams, 'restartWithNewInstanceId');
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(url.searchParams);
+    await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
+    const newId = await client.restart(id, restartWithNewInstanceId === undefined ? {} : { restartWithNewInstanceId });
+    return startedResponse(c, url, newId, timeoutSeconds, returnServerErrorOnFailure);
   });
 
   // ------------------------------------------------------------------ streams
@@ -260,10 +266,17 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const showHistoryOutput = parseBoolean(url.searchParams, 'showHistoryOutput') ?? false;
     const showInput = parseBoolean(url.searchParams, 'showInput') ?? true;
     const returnServerErrorOnFailure = parseBoolean(url.searchParams, 'returnInternalServerErrorOnFailure') ?? false;
-    const status = await client.getStatus(id, { showHistory, showHistoryOutput, showInput });
+    const format = parseFormat(url.searchParams);
+    // The Durable Functions history shape is built from the full native history; it applies the show flags itself.
+    const status = await client.getStatus(id, format === 'native'
+      ? { showHistory, showHistoryOutput, showInput }
+      : { showHistory, showHistoryOutput: true, showInput: true });
     if (!status) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
-    if (isTerminalStatus(status.runtimeStatus)) return terminalResponse(status, returnServerErrorOnFailure);
-    return Response.json(wire(status), {
+    const json = body(status, format, { showHistoryOutput, showInput });
+    if (isTerminalStatus(status.runtimeStatus)) {
+      return Response.json(json, { status: status.runtimeStatus === 'Failed' && returnServerErrorOnFailure ? 500 : 200 });
+    }
+    return Response.json(json, {
       status: 202,
       headers: { Location: url.href, 'Retry-After': String(settings.retryAfterSeconds) },
     });
@@ -271,15 +284,19 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.get(`${BASE}/instances`, async (c) => {
     const url = new URL(c.req.url);
-    const pageSize = parsePositiveInteger(url.searchParams, 'top');
+    const pageSize = parseTop(url.searchParams, 'top', MAX_PAGE_SIZE);
     const continuationToken = c.req.header('x-ms-continuation-token');
+    const format = parseFormat(url.searchParams);
+    const filter = parseInstanceFilter(url.searchParams);
+    if (matchesNothing(filter)) return Response.json([], { status: 200 });
     const query: ListInstancesQuery = {
-      ...parseInstanceFilter(url.searchParams),
+      ...filter,
       ...(pageSize === undefined ? {} : { pageSize }),
       ...(continuationToken ? { continuationToken } : {}),
     };
     const page = await client.listInstances(query);
-    return Response.json(page.instances.map(wire), {
+    const shown = { showInput: filter.showInput !== false };
+    return Response.json(page.instances.map((status) => body(status, format, shown)), {
       status: 200,
       headers: page.continuationToken === undefined ? {} : { 'x-ms-continuation-token': page.continuationToken },
     });
@@ -328,6 +345,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo');
     const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
+    if (runtimeStatus?.length === 0) throw new InstanceNotFoundError('No terminal instances matched the filter');
     const result = await client.purgeInstanceHistoryBy({
       createdTimeFrom,
       ...(createdTimeTo ? { createdTimeTo } : {}),
@@ -353,9 +371,31 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     );
   }
 
-  function terminalResponse(status: InstanceStatus, serverErrorOnFailure: boolean): Response {
-    const code = status.runtimeStatus === 'Failed' && serverErrorOnFailure ? 500 : 200;
-    return Response.json(wire(status), { status: code });
+  function parseWait(params: URLSearchParams): { timeoutSeconds: number | undefined; returnServerErrorOnFailure: boolean } {
+    const timeoutSeconds = parseNonNegativeNumber(params, 'timeout');
+    // Accepted for compatibility: waiting here is pushed by the store's change feed, nothing polls.
+    parseNonNegativeNumber(params, 'pollingInterval');
+    const returnServerErrorOnFailure = parseBoolean(params, 'returnInternalServerErrorOnFailure') ?? false;
+    if (timeoutSeconds !== undefined && timeoutSeconds > settings.maxWaitSeconds) {
+      throw new InvalidArgumentError(`timeout must be at most ${settings.maxWaitSeconds} seconds`);
+    }
+    return { timeoutSeconds, returnServerErrorOnFailure };
+  }
+
+  /**
+   * After a start or restart: with `timeout`, the completion response when the instance finishes in time
+   * (Completed: 200 with the output; Terminated: 200 with the status; Failed: 200 with the status, or 500 with
+   * `returnInternalServerErrorOnFailure=true`); otherwise the 202 check-status response.
+   */
+  async function startedResponse(
+    c: Context, url: URL, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
+  ): Promise<Response> {
+    if (timeoutSeconds !== undefined) {
+      const status = await waitForTerminal(id, timeoutSeconds * 1000, c.req.raw.signal);
+      const done = status && completionResponse(status, { ...wireOptions, failedStatus: returnServerErrorOnFailure ? 500 : 200 });
+      if (done) return done;
+    }
+    return checkStatusResponse(createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url)), settings.retryAfterSeconds);
   }
 
   /** A stream with one subscription, resumable by `Last-Event-ID` (see `StreamHub`). */
@@ -393,6 +433,24 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       sessions.hub.close();
     },
   });
+}
+
+/** Which shape status bodies take. */
+type StatusFormat = 'durable-functions' | 'native';
+/** What a Durable Functions status body shows. */
+type Shown = { readonly showHistoryOutput?: boolean; readonly showInput?: boolean };
+
+/** `format=native` asks for lossless status bodies (what `@durable-rx/rx-client` reads); the default is Durable Functions'. */
+function parseFormat(params: URLSearchParams): StatusFormat {
+  const raw = params.get('format');
+  if (raw === null || raw === 'durable-functions') return 'durable-functions';
+  if (raw === 'native') return 'native';
+  throw new InvalidArgumentError('format must be native or durable-functions');
+}
+
+/** A runtime status filter naming only statuses durable-rx never gives (`Canceled`) matches no instance. */
+function matchesNothing(filter: InstanceFilter): boolean {
+  return filter.runtimeStatus !== undefined && filter.runtimeStatus.length === 0;
 }
 
 /** Emits once when `signal` aborts (at once if it already has). */

@@ -43,19 +43,42 @@ export function parsePositiveInteger(params: URLSearchParams, name: string): num
   return Number(raw);
 }
 
-/** `runtimeStatus=Running,Pending` (also repeated parameters); names are matched case-insensitively. */
+/** Statuses of the Durable Functions client's enum that durable-rx never gives an instance. */
+const FOREIGN_RUNTIME_STATUSES: readonly string[] = ['Canceled'];
+
+/**
+ * `runtimeStatus=Running,Pending` (also repeated parameters); names are matched case-insensitively. Every status of
+ * the Durable Functions client's enum is accepted: one that durable-rx never gives an instance (`Canceled`) matches
+ * nothing, so a filter of only such statuses gives `[]`, which callers must treat as "matches nothing". `undefined`
+ * when absent or empty (no filter).
+ */
 export function parseRuntimeStatuses(params: URLSearchParams, name: string): OrchestrationRuntimeStatus[] | undefined {
   const raw = params.getAll(name);
-  if (raw.length === 0) return undefined;
   const statuses: OrchestrationRuntimeStatus[] = [];
+  let named = false;
   for (const part of raw.flatMap((value) => value.split(','))) {
     const trimmed = part.trim();
     if (trimmed === '') continue;
+    named = true;
     const status = runtimeStatusNamed(trimmed, true);
-    if (!status) throw new InvalidArgumentError(`${name} has an unknown status ${JSON.stringify(trimmed)}`);
-    if (!statuses.includes(status)) statuses.push(status);
+    if (status) {
+      if (!statuses.includes(status)) statuses.push(status);
+    } else if (!FOREIGN_RUNTIME_STATUSES.some((s) => s.toLowerCase() === trimmed.toLowerCase())) {
+      throw new InvalidArgumentError(`${name} has an unknown status ${JSON.stringify(trimmed)}`);
+    }
   }
-  return statuses;
+  return named ? statuses : undefined;
+}
+
+/**
+ * `top`: a positive integer page size. As in Durable Functions, a page may hold fewer instances than asked (at most
+ * `max`), with a continuation token for the rest.
+ */
+export function parseTop(params: URLSearchParams, name: string, max: number): number | undefined {
+  const raw = params.get(name);
+  if (raw === null) return undefined;
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return Math.min(Number(raw), max);
 }
 
 /** A string parameter, as given. */

@@ -1,4 +1,4 @@
-import { defer, map, takeWhile, type Observable } from 'rxjs';
+import { defer, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
 import { isTerminalStatus } from '../model/instance-status.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
@@ -49,6 +49,8 @@ export function streamSource(
       });
     }
     case 'instances':
+      // A status filter of only statuses durable-rx never gives (`Canceled`) matches nothing, now and later.
+      if (spec.filter.runtimeStatus?.length === 0) return NEVER.pipe(startWith([]));
       return client.instances$(spec.filter).pipe(map((list) => list.map(wire.status)));
   }
 }

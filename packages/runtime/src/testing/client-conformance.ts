@@ -71,6 +71,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
           return [first, second];
         },
         WaitForEvents: waitForEvents,
+        GatedFlaky: function* (ctx) {
+          yield ctx.callActivity('Flaky', 1);
+          return yield ctx.callActivity('Gated', `${ctx.instanceId}/rerun`);
+        },
         StepThenFlaky: function* (ctx) {
           const a: number = yield ctx.callActivity('Step', 1);
           const b: number = yield ctx.callActivity('Flaky', a);
@@ -369,6 +373,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         expect(calls.get('Flaky')).toBe(2);
       });
 
+      it('reads its own write: once rewind resolves the status is no longer Failed, and waitForCompletion waits for the rerun', async () => {
+        await client.startNew('GatedFlaky', { instanceId: 'ryw' });
+        expect((await client.waitForCompletion('ryw')).runtimeStatus).toBe('Failed');
+        flakyFixed = true;
+        await client.rewind('ryw');
+        expect((await client.getStatus('ryw'))?.runtimeStatus).not.toBe('Failed');
+        // The rerun waits at its gate, so the instance cannot have finished yet: waitForCompletion must not answer
+        // with the old failure, and it answers with the new result once the gate opens.
+        await gates.reached('ryw/rerun');
+        const done = client.waitForCompletion('ryw', { timeoutMs: 60_000 });
+        gates.open('ryw/rerun');
+        expect(await done).toMatchObject({ runtimeStatus: 'Completed', output: 'opened ryw/rerun' });
+      });
+
       it('restarts history$ with the rewritten history after a rewind', async () => {
         await client.startNew('StepThenFlaky', { instanceId: 'rwh' });
         expect((await client.waitForCompletion('rwh')).runtimeStatus).toBe('Failed');
@@ -396,6 +414,88 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         await client.waitForCompletion('active');
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 410 });
         await expect(client.rewind('nobody')).rejects.toMatchObject({ status: 404 });
+      });
+    });
+
+    describe('restart', () => {
+      it('starts a terminal instance again with its input under a new id (the default), Pending at once', async () => {
+        await client.startNew('Echo', { instanceId: 'r1', input: { n: 1 } });
+        await client.waitForCompletion('r1');
+        const id = await client.restart('r1');
+        expect(id).not.toBe('r1');
+        expect((await client.getStatus(id))?.input).toEqual({ n: 1 });
+        expect(await client.waitForCompletion(id)).toMatchObject({ name: 'Echo', runtimeStatus: 'Completed', output: { n: 1 } });
+        expect((await client.getStatus('r1'))?.runtimeStatus).toBe('Completed');
+      });
+
+      it('reads its own write: a restart under the same id is Pending or Running once it resolves, never the old result', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'r2', input: 1 });
+        await client.raiseEvent('r2', 'Item', 'a');
+        expect((await client.waitForCompletion('r2')).output).toEqual(['a']);
+        expect(await client.restart('r2', { restartWithNewInstanceId: false })).toBe('r2');
+        expect(['Pending', 'Running']).toContain((await client.getStatus('r2'))?.runtimeStatus);
+        expect(['Pending', 'Running']).toContain((await client.waitForCompletion('r2', { timeoutMs: 50 })).runtimeStatus);
+        await client.raiseEvent('r2', 'Item', 'b');
+        expect((await client.waitForCompletion('r2')).output).toEqual(['b']);
+      });
+
+      it('refuses an active (409) and an unknown (404) instance, writing nothing', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
+        await expect(client.restart('busy')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        await expect(client.restart('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['busy']);
+      });
+    });
+
+    describe('createCheckStatusResponse, waitForCompletionOrCreateCheckStatusResponse', () => {
+      const request = () => new Request('https://app.example.com/api/start?x=1', { method: 'POST' });
+
+      it('builds the 202 check-status response from the request origin', async () => {
+        const response = client.createCheckStatusResponse(request(), 'abc');
+        expect(response.status).toBe(202);
+        const body = await response.json();
+        expect(body).toEqual(client.createHttpManagementPayload('abc', 'https://app.example.com'));
+        expect(response.headers.get('location')).toBe('https://app.example.com/runtime/webhooks/durabletask/instances/abc');
+        expect(response.headers.get('retry-after')).toBe('10');
+        expect(response.headers.get('content-type')).toContain('application/json');
+        const keyed = await client.createCheckStatusResponse(request(), 'abc', { key: 'k', baseUrl: 'https://proxy.example.com/durable' }).json();
+        expect(keyed).toMatchObject({ statusQueryGetUri: 'https://proxy.example.com/durable/runtime/webhooks/durabletask/instances/abc?code=k' });
+      });
+
+      it('answers 200 with the output the moment the instance completes within the timeout', async () => {
+        await client.startNew('GatedSequence', { instanceId: 'w1' });
+        gates.open('w1/1');
+        const pending = client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w1', { timeoutMs: 60_000 });
+        await gates.reached('w1/2');
+        gates.open('w1/2');
+        const response = await pending;
+        expect(response.status).toBe(200);
+        expect(await response.json()).toEqual(['opened w1/1', 'opened w1/2']);
+      });
+
+      it('answers 202 with the check-status response when the timeout passes first', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'w2', input: 1 });
+        const response = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w2', { timeoutMs: 50 });
+        expect(response.status).toBe(202);
+        expect(await response.json()).toEqual(client.createHttpManagementPayload('w2', 'https://app.example.com'));
+        expect(response.headers.get('location')).toBe('https://app.example.com/runtime/webhooks/durabletask/instances/w2');
+      });
+
+      it('answers 200 with the status for Terminated and 500 with the status for Failed, as Durable Functions', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'w3', input: 1 });
+        await client.terminate('w3', 'enough');
+        const terminated = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w3');
+        expect(terminated.status).toBe(200);
+        expect(await terminated.json()).toMatchObject({ instanceId: 'w3', runtimeStatus: 'Terminated', output: 'enough', input: 1, customStatus: null });
+        await client.startNew('StepThenFlaky', { instanceId: 'w4' });
+        const failed = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w4');
+        expect(failed.status).toBe(500);
+        expect(await failed.json()).toMatchObject({ instanceId: 'w4', runtimeStatus: 'Failed', output: expect.stringContaining('flaky 10 is broken') });
+      });
+
+      it('rejects an unknown instance (404)', async () => {
+        await expect(client.waitForCompletionOrCreateCheckStatusResponse(request(), 'nobody', { timeoutMs: 50 }))
+          .rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
       });
     });
 
@@ -517,6 +617,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
           purgeHistoryDeleteUri: base,
           suspendPostUri: `${base}/suspend?reason={text}`,
           resumePostUri: `${base}/resume?reason={text}`,
+          restartPostUri: `${base}/restart`,
         });
         expect(client.createHttpManagementPayload('x', 'http://h', { key: 'k&1' }).statusQueryGetUri).toBe('http://h/runtime/webhooks/durabletask/instances/x?code=k%261');
       });

@@ -1,0 +1,90 @@
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import type { InstanceStatus } from '../model/instance-status.js';
+import type {
+  CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
+} from './durable-client.js';
+import { toWireStatus, type WireStatusOptions } from './wire-status.js';
+
+/** `Retry-After` of a check-status response, in seconds, as Durable Functions sends it. */
+export const CHECK_STATUS_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * The Durable Functions check-status response for a payload: 202, the payload as JSON, `Location` =
+ * `statusQueryGetUri`, `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * checkStatusResponse(client.createHttpManagementPayload(id, 'https://api.example.com')).status; // 202
+ * ```
+ */
+export function checkStatusResponse(payload: HttpManagementPayload, retryAfterSeconds = CHECK_STATUS_RETRY_AFTER_SECONDS): Response {
+  return Response.json(payload, {
+    status: 202,
+    headers: { Location: payload.statusQueryGetUri, 'Retry-After': String(retryAfterSeconds) },
+  });
+}
+
+/** Options of {@link completionResponse}. */
+export interface CompletionResponseOptions extends WireStatusOptions {
+  /** The HTTP status for a Failed instance: 500 (Durable Functions' JavaScript client) or 200 (its HTTP API's default). */
+  readonly failedStatus: 200 | 500;
+}
+
+/**
+ * The response for an instance that finished waiting, as Durable Functions answers: Completed → 200 with the
+ * output as JSON (`null` when there is none); Terminated → 200 with the status body; Failed → `failedStatus` with the
+ * status body. `undefined` while the instance is not terminal.
+ *
+ * @example
+ * ```ts
+ * completionResponse(await client.waitForCompletion(id), { failedStatus: 500 }) ?? checkStatusResponse(payload);
+ * ```
+ */
+export function completionResponse(status: InstanceStatus, options: CompletionResponseOptions): Response | undefined {
+  switch (status.runtimeStatus) {
+    case 'Completed':
+      return Response.json(status.output ?? null, { status: 200 });
+    case 'Terminated':
+      return Response.json(toWireStatus(status, options), { status: 200 });
+    case 'Failed':
+      return Response.json(toWireStatus(status, options), { status: options.failedStatus });
+    default:
+      return undefined;
+  }
+}
+
+/** The origin (or configured base) that check-status URLs are built on. */
+export function checkStatusBaseUrl(request: Request, options: CheckStatusResponseOptions): string {
+  if (options.baseUrl !== undefined) return options.baseUrl;
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    throw new InvalidArgumentError('The request has no absolute URL; give baseUrl');
+  }
+  return url.origin;
+}
+
+/**
+ * `createCheckStatusResponse` of a {@link DurableClient}, on its `createHttpManagementPayload`; both clients share it.
+ */
+export function createCheckStatusResponseOf(
+  client: DurableClient, request: Request, instanceId: string, options: CheckStatusResponseOptions = {},
+): Response {
+  const { baseUrl: _base, ...payloadOptions } = options;
+  return checkStatusResponse(client.createHttpManagementPayload(instanceId, checkStatusBaseUrl(request, options), payloadOptions));
+}
+
+/**
+ * `waitForCompletionOrCreateCheckStatusResponse` of a {@link DurableClient}, on its `waitForCompletion` (which
+ * follows `status$`: it answers the moment the instance completes, with no retry interval); both clients share it.
+ */
+export async function waitForCompletionOrCreateCheckStatusResponseOf(
+  client: DurableClient, request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
+): Promise<Response> {
+  const { timeoutMs, ...checkStatusOptions } = options;
+  const base = checkStatusBaseUrl(request, checkStatusOptions); // a bad request fails before waiting
+  const status = await client.waitForCompletion(instanceId, timeoutMs === undefined ? {} : { timeoutMs });
+  return completionResponse(status, { failedStatus: 500 })
+    ?? createCheckStatusResponseOf(client, request, instanceId, { ...checkStatusOptions, baseUrl: base });
+}

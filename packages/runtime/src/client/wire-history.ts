@@ -1,0 +1,163 @@
+import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import type { FailureDetails } from '../model/instance-status.js';
+
+/**
+ * One entry of `historyEvents` as the Durable Functions HTTP API sends it (Durable Task Framework field names).
+ * Which fields appear depends on `EventType`; see {@link toWireHistory}.
+ */
+export interface WireHistoryEvent {
+  /** `ExecutionStarted`, `TaskCompleted`, `TaskFailed`, `EventRaised`, `TimerCreated`, ... */
+  readonly EventType: string;
+  /** When the event happened (ISO 8601, UTC). */
+  readonly Timestamp: string;
+  /** The orchestrator (ExecutionStarted), activity or sub-orchestrator (their completions and failures). */
+  readonly FunctionName?: string;
+  /** The event name (EventRaised) or the name of work still pending (TaskScheduled, SubOrchestrationInstanceCreated). */
+  readonly Name?: string;
+  /** A sub-orchestration's instance id. */
+  readonly InstanceId?: string;
+  /** An input (hidden with `showInput=false`); the reason of ExecutionTerminated. */
+  readonly Input?: unknown;
+  /** A result (only with `showHistoryOutput=true`). */
+  readonly Result?: unknown;
+  /** When the completed or failed work was scheduled. */
+  readonly ScheduledTime?: string;
+  /** Timer events: when the timer fires. */
+  readonly FireAt?: string;
+  /** ExecutionCompleted: `Completed` or `Failed`; ContinueAsNew: `ContinuedAsNew`. */
+  readonly OrchestrationStatus?: string;
+  /** Failures: the error message; suspend, resume and rewind: the reason given. */
+  readonly Reason?: string;
+  /** Failures: what failed. */
+  readonly FailureDetails?: WireFailureDetails;
+}
+
+/** Failure details in Durable Task Framework field names. */
+export interface WireFailureDetails {
+  readonly ErrorType: string;
+  readonly ErrorMessage: string;
+  readonly StackTrace?: string;
+}
+
+/** Options of {@link toWireHistory}. */
+export interface WireHistoryOptions {
+  /** Show `Result` (activity, sub-orchestration and orchestration results). Default false. */
+  readonly showHistoryOutput?: boolean;
+  /** Show `Input` (of the orchestration, activities, sub-orchestrations and events). Default true. */
+  readonly showInput?: boolean;
+  /** Keep stack traces in `FailureDetails`. Default false. */
+  readonly exposeStackTraces?: boolean;
+}
+
+/**
+ * Converts a native history to `historyEvents` as the Durable Functions extension builds them:
+ * - OrchestratorStarted and OrchestratorCompleted are dropped;
+ * - a TaskScheduled (SubOrchestrationInstanceCreated) is folded into its TaskCompleted / TaskFailed
+ *   (SubOrchestrationInstanceCompleted / Failed), which gain `FunctionName`, `ScheduledTime` and the call's `Input`;
+ *   work that is still pending keeps its scheduling event;
+ * - ExecutionStarted names the orchestrator in `FunctionName`; ExecutionCompleted carries `OrchestrationStatus`;
+ * - `Result` appears only with `showHistoryOutput`, `Input` only unless `showInput` is false;
+ * - event ids and timer ids are not shown.
+ *
+ * @example
+ * ```ts
+ * toWireHistory(history, { showHistoryOutput: true });
+ * // [{ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Timestamp: '…' },
+ * //  { EventType: 'TaskCompleted', FunctionName: 'E1_SayHello', Input: 'Tokyo', Result: 'Hello Tokyo!', ScheduledTime: '…', Timestamp: '…' }, …]
+ * ```
+ */
+export function toWireHistory(history: readonly HistoryEvent[], options: WireHistoryOptions = {}): WireHistoryEvent[] {
+  const showOutput = options.showHistoryOutput === true;
+  const showInput = options.showInput !== false;
+  const expose = options.exposeStackTraces === true;
+  const input = (value: unknown): { Input?: unknown } => (showInput && value !== undefined ? { Input: value } : {});
+  const result = (value: unknown): { Result?: unknown } => (showOutput ? { Result: value ?? null } : {});
+  const failure = (details: FailureDetails): Pick<WireHistoryEvent, 'Reason' | 'FailureDetails'> => ({
+    Reason: details.errorMessage,
+    FailureDetails: {
+      ErrorType: details.errorType, ErrorMessage: details.errorMessage,
+      ...(expose && details.stackTrace !== undefined ? { StackTrace: details.stackTrace } : {}),
+    },
+  });
+
+  const out: (WireHistoryEvent | undefined)[] = [];
+  /** Scheduling events by kind and sequence number: where they sit in `out`, and what completions take from them. */
+  const scheduled = new Map<string, { index: number; name: string; time: string; input: unknown }>();
+  const fold = (kind: 'task' | 'sub', taskScheduledId: number): Pick<WireHistoryEvent, 'FunctionName' | 'ScheduledTime' | 'Input'> => {
+    const origin = scheduled.get(`${kind}:${taskScheduledId}`);
+    if (!origin) return {};
+    out[origin.index] = undefined;
+    return { FunctionName: origin.name, ScheduledTime: origin.time, ...input(origin.input) };
+  };
+
+  for (const event of history) {
+    const Timestamp = toHistoryTime(event.timestamp);
+    switch (event.type) {
+      case 'OrchestratorStarted':
+      case 'OrchestratorCompleted':
+        break;
+      case 'ExecutionStarted':
+        out.push({ EventType: event.type, FunctionName: event.name, ...input(event.input), Timestamp });
+        break;
+      case 'ExecutionCompleted':
+        out.push({
+          EventType: event.type, OrchestrationStatus: event.orchestrationStatus,
+          ...result(event.orchestrationStatus === 'Failed' ? event.failureDetails?.errorMessage : event.result),
+          ...(event.failureDetails ? { FailureDetails: failure(event.failureDetails).FailureDetails } : {}),
+          Timestamp,
+        });
+        break;
+      case 'ExecutionTerminated':
+        out.push({ EventType: event.type, ...input(event.reason), Timestamp });
+        break;
+      case 'ExecutionSuspended':
+      case 'ExecutionResumed':
+      case 'ExecutionRewound':
+        out.push({ EventType: event.type, ...(event.reason !== undefined ? { Reason: event.reason } : {}), Timestamp });
+        break;
+      case 'ContinueAsNew':
+        out.push({ EventType: event.type, OrchestrationStatus: 'ContinuedAsNew', ...result(event.input), Timestamp });
+        break;
+      case 'TaskScheduled':
+        scheduled.set(`task:${event.eventId}`, { index: out.length, name: event.name, time: Timestamp, input: event.input });
+        out.push({ EventType: event.type, Name: event.name, ...input(event.input), Timestamp });
+        break;
+      case 'TaskCompleted':
+        out.push({ EventType: event.type, ...fold('task', event.taskScheduledId), ...result(event.result), Timestamp });
+        break;
+      case 'TaskFailed':
+        out.push({ EventType: event.type, ...fold('task', event.taskScheduledId), ...failure(event.failureDetails), Timestamp });
+        break;
+      case 'SubOrchestrationInstanceCreated':
+        scheduled.set(`sub:${event.eventId}`, { index: out.length, name: event.name, time: Timestamp, input: event.input });
+        out.push({ EventType: event.type, Name: event.name, InstanceId: event.instanceId, ...input(event.input), Timestamp });
+        break;
+      case 'SubOrchestrationInstanceCompleted':
+        out.push({ EventType: event.type, ...fold('sub', event.taskScheduledId), ...result(event.result), Timestamp });
+        break;
+      case 'SubOrchestrationInstanceFailed':
+        out.push({ EventType: event.type, ...fold('sub', event.taskScheduledId), ...failure(event.failureDetails), Timestamp });
+        break;
+      case 'TimerCreated':
+      case 'TimerFired':
+        out.push({ EventType: event.type, FireAt: toHistoryTime(event.fireAt), Timestamp });
+        break;
+      case 'EventRaised':
+        out.push({ EventType: event.type, Name: event.name, ...input(event.input), Timestamp });
+        break;
+      default:
+        assertNever(event, 'history event');
+    }
+  }
+  return out.filter((e): e is WireHistoryEvent => e !== undefined);
+}
+
+/**
+ * A history time as .NET writes it: UTC ISO 8601 without trailing zeros in the fraction
+ * (`2018-02-28T05:18:49.34Z`, `2018-02-28T05:18:50Z`).
+ */
+function toHistoryTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toISOString().replace(/\.?0+Z$/, 'Z');
+}

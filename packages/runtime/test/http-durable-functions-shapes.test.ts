@@ -1,0 +1,247 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
+import type { InstanceStatus } from '../src/model/instance-status.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
+import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
+import { silentLogger } from '../src/worker/logger.js';
+
+/**
+ * Raw HTTP bodies compared field by field with the shapes the Durable Functions extension documents and sends
+ * (HTTP API reference: "Get instance status", "Get all instances status", "HTTP API URL discovery"; the custom
+ * status seed): status bodies, `historyEvents` and check-status bodies.
+ */
+
+const KEY = 'shape-key-0123456789';
+/** `createdTime` / `lastUpdatedTime`: UTC to the second, as the extension formats them (`ToString("s") + "Z"`). */
+const STATUS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+/** History times: UTC ISO 8601, fraction without trailing zeros. */
+const HISTORY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d*[1-9])?Z$/;
+const STATUS_FIELDS = ['createdTime', 'customStatus', 'input', 'instanceId', 'lastUpdatedTime', 'name', 'output', 'runtimeStatus'];
+
+let runtime: Runtime;
+let server: NodeServer;
+let base: string;
+
+const orchestrators: Record<string, Orchestrator> = {
+  ...sampleOrchestrators,
+  Echo: echo,
+  WaitForEvents: waitForEvents,
+  Fails: function* (ctx) {
+    return yield ctx.callActivity('Broken', 'x');
+  },
+  Parent: function* (ctx) {
+    return yield ctx.callSubOrchestrator('Echo', 'child input', `${ctx.instanceId}-child`);
+  },
+  Sleeper: function* (ctx) {
+    yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 20));
+    return 'rested';
+  },
+};
+const activities: Record<string, Activity> = {
+  ...sampleActivities,
+  Broken: () => {
+    throw new RangeError('out of range');
+  },
+};
+
+beforeEach(async () => {
+  runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
+  await runtime.start();
+  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
+  base = `${server.url}${WEBHOOK_PATH}`;
+});
+
+afterEach(async () => {
+  await server.close();
+  await runtime.stop();
+});
+
+function get(path: string): Promise<Response> {
+  return fetch(`${base}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
+}
+
+async function body(path: string): Promise<Record<string, unknown>> {
+  return (await (await get(path)).json()) as Record<string, unknown>;
+}
+
+function until(id: string, predicate: (s: InstanceStatus | undefined) => boolean): Promise<InstanceStatus | undefined> {
+  return firstValueFrom(runtime.client.status$(id).pipe(filter(predicate)));
+}
+
+type Event = Record<string, unknown>;
+const keys = (value: object) => Object.keys(value).sort();
+
+describe('status bodies', () => {
+  it('match the custom status seed for a Running instance: input and output null, times to the second', async () => {
+    await runtime.client.startNew('SetStatusTest', { instanceId: 'instance123' });
+    await until('instance123', (s) => s?.customStatus !== undefined);
+    const response = await get('/instances/instance123');
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBe(`${base}/instances/instance123`);
+    const status = (await response.json()) as Record<string, unknown>;
+    expect(keys(status)).toEqual(STATUS_FIELDS);
+    expect(status).toMatchObject({
+      name: 'SetStatusTest', instanceId: 'instance123', runtimeStatus: 'Running', input: null,
+      customStatus: { nextActions: ['A', 'B', 'C'], foo: 2 }, output: null,
+    });
+    expect(status.createdTime).toMatch(STATUS_TIME);
+    expect(status.lastUpdatedTime).toMatch(STATUS_TIME);
+    expect(Date.parse(status.lastUpdatedTime as string)).toBeGreaterThanOrEqual(Date.parse(status.createdTime as string));
+  });
+
+  it('send the error message as the output of a Failed instance, failure details as an extra field', async () => {
+    await runtime.client.startNew('Fails', { instanceId: 'f' });
+    const failed = await runtime.client.waitForCompletion('f');
+    const status = await body('/instances/f');
+    expect(keys(status)).toEqual([...STATUS_FIELDS, 'failureDetails'].sort());
+    expect(status.output).toBe(failed.failureDetails?.errorMessage);
+    expect(status.output).toContain('out of range');
+    expect(status.failureDetails).toEqual({ errorType: failed.failureDetails?.errorType, errorMessage: failed.failureDetails?.errorMessage });
+  });
+
+  it('send the reason as the output of a Terminated instance', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 't', input: 1 });
+    await runtime.client.terminate('t', 'no longer needed');
+    await until('t', (s) => s?.runtimeStatus === 'Terminated');
+    expect(await body('/instances/t')).toMatchObject({ runtimeStatus: 'Terminated', input: 1, output: 'no longer needed', customStatus: null });
+  });
+
+  it('list every instance with exactly the documented fields (no history)', async () => {
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'done' });
+    await runtime.client.waitForCompletion('done');
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'running', input: 1 });
+    await until('running', (s) => s?.runtimeStatus === 'Running');
+    const list = (await (await get('/instances?showHistory=true')).json()) as Record<string, unknown>[];
+    expect(list).toHaveLength(2);
+    for (const status of list) expect(keys(status)).toEqual(STATUS_FIELDS);
+    expect(list.find((s) => s.instanceId === 'done')).toMatchObject({
+      runtimeStatus: 'Completed', input: null, customStatus: 'London', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+    });
+    expect(list.find((s) => s.instanceId === 'running')).toMatchObject({ runtimeStatus: 'Running', input: 1, customStatus: null, output: null });
+  });
+});
+
+describe('historyEvents', () => {
+  it('match the documented hello sequence example field by field (showHistory, showHistoryOutput)', async () => {
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello' });
+    await runtime.client.waitForCompletion('hello');
+    // The reference example shows no inputs; showInput=false hides them, so the events must match it exactly.
+    const status = await body('/instances/hello?showHistory=true&showHistoryOutput=true&showInput=false');
+    expect(keys(status)).toEqual([...STATUS_FIELDS, 'historyEvents'].sort());
+    const events = status.historyEvents as Event[];
+    expect(events.map((e) => keys(e))).toEqual([
+      ['EventType', 'FunctionName', 'Timestamp'],
+      ['EventType', 'FunctionName', 'Result', 'ScheduledTime', 'Timestamp'],
+      ['EventType', 'FunctionName', 'Result', 'ScheduledTime', 'Timestamp'],
+      ['EventType', 'FunctionName', 'Result', 'ScheduledTime', 'Timestamp'],
+      ['EventType', 'OrchestrationStatus', 'Result', 'Timestamp'],
+    ]);
+    expect(events).toMatchObject([
+      { EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence' },
+      { EventType: 'TaskCompleted', FunctionName: 'E1_SayHello', Result: 'Hello Tokyo!' },
+      { EventType: 'TaskCompleted', FunctionName: 'E1_SayHello', Result: 'Hello Seattle!' },
+      { EventType: 'TaskCompleted', FunctionName: 'E1_SayHello', Result: 'Hello London!' },
+      { EventType: 'ExecutionCompleted', OrchestrationStatus: 'Completed', Result: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] },
+    ]);
+    for (const event of events) {
+      expect(event.Timestamp).toMatch(HISTORY_TIME);
+      if (event.ScheduledTime !== undefined) {
+        expect(event.ScheduledTime).toMatch(HISTORY_TIME);
+        expect(Date.parse(event.ScheduledTime as string)).toBeLessThanOrEqual(Date.parse(event.Timestamp as string));
+      }
+    }
+    expect(status).toMatchObject({ input: null, output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'], runtimeStatus: 'Completed' });
+  });
+
+  it('show Result only with showHistoryOutput, and the inputs unless showInput=false, as the extension does', async () => {
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello', input: { trip: 1 } });
+    await runtime.client.waitForCompletion('hello');
+    const events = (await body('/instances/hello?showHistory=true')).historyEvents as Event[];
+    expect(events.some((e) => 'Result' in e)).toBe(false);
+    expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Input: { trip: 1 }, Timestamp: expect.any(String) });
+    expect(events.filter((e) => e.EventType === 'TaskCompleted').map((e) => e.Input)).toEqual(['Tokyo', 'Seattle', 'London']);
+    expect(await body('/instances/hello')).not.toHaveProperty('historyEvents');
+  });
+
+  it('fold a failed activity into TaskFailed with its name, schedule time and failure, and end with ExecutionCompleted Failed', async () => {
+    await runtime.client.startNew('Fails', { instanceId: 'f' });
+    await runtime.client.waitForCompletion('f');
+    const events = (await body('/instances/f?showHistory=true&showHistoryOutput=true')).historyEvents as Event[];
+    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskFailed', 'ExecutionCompleted']);
+    const failed = events[1]!;
+    expect(keys(failed)).toEqual(['EventType', 'FailureDetails', 'FunctionName', 'Input', 'Reason', 'ScheduledTime', 'Timestamp']);
+    expect(failed).toMatchObject({ FunctionName: 'Broken', Input: 'x', Reason: 'out of range', FailureDetails: { ErrorType: 'RangeError', ErrorMessage: 'out of range' } });
+    expect(failed.FailureDetails).not.toHaveProperty('StackTrace');
+    expect(events[2]).toMatchObject({ OrchestrationStatus: 'Failed', Result: expect.stringContaining('out of range') });
+  });
+
+  it('show raised events, timers, sub-orchestrations, suspension and termination in the extension field names', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ev', input: 2 });
+    await runtime.client.raiseEvent('ev', 'Item', { a: 1 });
+    await until('ev', (s) => (s?.customStatus as { received?: number } | undefined)?.received === 1);
+    await runtime.client.suspend('ev', 'pause');
+    await until('ev', (s) => s?.runtimeStatus === 'Suspended');
+    await runtime.client.resume('ev', 'go');
+    await until('ev', (s) => s?.runtimeStatus === 'Running');
+    await runtime.client.terminate('ev', 'stop');
+    await until('ev', (s) => s?.runtimeStatus === 'Terminated');
+    const ev = (await body('/instances/ev?showHistory=true')).historyEvents as Event[];
+    expect(ev.find((e) => e.EventType === 'EventRaised')).toEqual({ EventType: 'EventRaised', Name: 'Item', Input: { a: 1 }, Timestamp: expect.any(String) });
+    expect(ev.find((e) => e.EventType === 'ExecutionSuspended')).toEqual({ EventType: 'ExecutionSuspended', Reason: 'pause', Timestamp: expect.any(String) });
+    expect(ev.find((e) => e.EventType === 'ExecutionResumed')).toEqual({ EventType: 'ExecutionResumed', Reason: 'go', Timestamp: expect.any(String) });
+    expect(ev.find((e) => e.EventType === 'ExecutionTerminated')).toEqual({ EventType: 'ExecutionTerminated', Input: 'stop', Timestamp: expect.any(String) });
+
+    await runtime.client.startNew('Sleeper', { instanceId: 'sleep' });
+    await runtime.client.waitForCompletion('sleep');
+    const timers = ((await body('/instances/sleep?showHistory=true')).historyEvents as Event[]).filter((e) => String(e.EventType).startsWith('Timer'));
+    expect(timers.map((e) => keys(e))).toEqual([['EventType', 'FireAt', 'Timestamp'], ['EventType', 'FireAt', 'Timestamp']]);
+    expect(timers[0]!.FireAt).toBe(timers[1]!.FireAt);
+
+    await runtime.client.startNew('Parent', { instanceId: 'p' });
+    await runtime.client.waitForCompletion('p', { timeoutMs: 30_000 });
+    const sub = ((await body('/instances/p?showHistory=true&showHistoryOutput=true')).historyEvents as Event[]);
+    expect(sub.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'SubOrchestrationInstanceCompleted', 'ExecutionCompleted']);
+    expect(sub[1]).toEqual({
+      EventType: 'SubOrchestrationInstanceCompleted', FunctionName: 'Echo', Input: 'child input', Result: 'child input',
+      ScheduledTime: expect.stringMatching(HISTORY_TIME), Timestamp: expect.stringMatching(HISTORY_TIME),
+    });
+  });
+
+  it('keep work still pending as its scheduling event', async () => {
+    await runtime.client.startNew('ReserveTicket', { instanceId: 'rt', input: 'user-1' });
+    await until('rt', (s) => s?.customStatus !== undefined);
+    const events = (await body('/instances/rt?showHistory=true&showHistoryOutput=true')).historyEvents as Event[];
+    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskCompleted']);
+    expect(events[1]).toMatchObject({ FunctionName: 'CalculateDiscount', Input: 'user-1', Result: expect.any(Number) });
+  });
+});
+
+describe('check-status bodies', () => {
+  it('carry the documented management URLs, Location and Retry-After', async () => {
+    const response = await fetch(`${base}/orchestrators/E1_HelloSequence/abc?code=${KEY}`, { method: 'POST' });
+    expect(response.status).toBe(202);
+    const payload = (await response.json()) as Record<string, string>;
+    const instance = `${base}/instances/abc`;
+    const code = `code=${KEY}`;
+    // The reference's URLs, without taskHub and connection (one store per handler; see docs/http-api.md).
+    expect(payload).toEqual({
+      id: 'abc',
+      statusQueryGetUri: `${instance}?${code}`,
+      sendEventPostUri: `${instance}/raiseEvent/{eventName}?${code}`,
+      terminatePostUri: `${instance}/terminate?reason={text}&${code}`,
+      rewindPostUri: `${instance}/rewind?reason={text}&${code}`,
+      purgeHistoryDeleteUri: `${instance}?${code}`,
+      restartPostUri: `${instance}/restart?${code}`,
+      suspendPostUri: `${instance}/suspend?reason={text}&${code}`,
+      resumePostUri: `${instance}/resume?reason={text}&${code}`,
+    });
+    expect(response.headers.get('location')).toBe(payload.statusQueryGetUri);
+    expect(response.headers.get('retry-after')).toBe('10');
+    expect(response.headers.get('content-type')).toContain('application/json');
+  });
+});
