@@ -1,5 +1,5 @@
-import { createRuntime, type DurableClient } from '@durable-rx/runtime';
-import { createRemoteClient } from '@durable-rx/rx-client';
+import { createRuntime, isDurableError, type DurableClient } from '@durable-rx/runtime';
+import { createRemoteClient, type ConnectionState } from '@durable-rx/rx-client';
 import { shareReplay } from 'rxjs';
 import { mountApp } from './app/mount-app.js';
 import { DATABASE_NAME, openStore } from './app/open-store.js';
@@ -15,6 +15,8 @@ import './styles.css';
 interface Backend {
   readonly client: DurableClient;
   readonly paymentSwitch: PaymentSwitchControl;
+  /** Called with the panels' fieldset once they are mounted. */
+  readonly onMounted?: (commands: HTMLFieldSetElement) => void;
 }
 
 function main(): void {
@@ -34,7 +36,12 @@ function main(): void {
 
   const client = backend.client;
   const instances$ = client.instances$({ showInput: false }).pipe(shareReplay({ bufferSize: 1, refCount: true }));
-  mountApp(root, { client, instances$, paymentSwitch: backend.paymentSwitch, names: Object.keys(demoOrchestrators) });
+  // The panels sit in one fieldset: disabling it disables every command while the server cannot be reached.
+  const commands = document.createElement('fieldset');
+  commands.className = 'commands';
+  root.append(commands);
+  mountApp(commands, { client, instances$, paymentSwitch: backend.paymentSwitch, names: Object.keys(demoOrchestrators) });
+  backend.onMounted?.(commands);
   document.body.dataset['ready'] = 'true';
 }
 
@@ -54,7 +61,10 @@ function runInPage(info: HTMLElement): Backend {
   const role = startWorker(runtime, `${DATABASE_NAME}:worker`, store.capabilities.shared);
   role.working$.subscribe({
     next: (working) => {
-      info.textContent = `Store: ${description}. ${working ? 'This tab runs the worker.' : 'Another tab runs the worker; this one watches.'}`;
+      info.textContent = `Store: ${description}. ${working
+        ? 'This tab runs the worker.'
+        : "Waiting for another tab's lease: that tab runs the worker, this one watches and takes over when it closes."}`;
+      document.body.dataset['worker'] = working ? 'working' : 'waiting';
     },
     error: (error: unknown) => showFatal(info, error, 'The worker could not start'),
   });
@@ -73,8 +83,42 @@ function runInPage(info: HTMLElement): Backend {
  */
 function watchServer(info: HTMLElement, target: RemoteTarget): Backend {
   const client = createRemoteClient({ baseUrl: target.baseUrl, ...(target.key === undefined ? {} : { key: target.key }) });
-  info.textContent = `Watching a server: ${target.baseUrl} (push over Server-Sent Events)`;
-  return { client, paymentSwitch: new ServerPaymentSwitch(target) };
+  const onMounted = (commands: HTMLFieldSetElement) => {
+    client.connection$.subscribe((connection) => showConnection(info, commands, target, connection));
+  };
+  return { client, paymentSwitch: new ServerPaymentSwitch(target), onMounted };
+}
+
+/**
+ * Tells the truth about the server connection: live, connecting, reconnecting (the server is gone; it is retried) or
+ * failed (e.g. a wrong key). Commands are disabled unless the connection is live.
+ */
+function showConnection(info: HTMLElement, commands: HTMLFieldSetElement, target: RemoteTarget, connection: ConnectionState): void {
+  document.body.dataset['connection'] = connection.state;
+  commands.disabled = connection.state !== 'live' && connection.state !== 'idle';
+  const problem = connection.state === 'failed' || connection.state === 'reconnecting';
+  if (problem) info.setAttribute('role', 'alert');
+  else info.removeAttribute('role');
+  info.classList.toggle('error', problem);
+  switch (connection.state) {
+    case 'idle':
+    case 'connecting':
+      info.textContent = `Connecting to ${target.baseUrl}…`;
+      return;
+    case 'live':
+      info.textContent = `Live: watching ${target.baseUrl} (push over Server-Sent Events)`;
+      return;
+    case 'reconnecting':
+      info.textContent = `Reconnecting to ${target.baseUrl}…${connection.error ? ` (${describe(connection.error)})` : ''} — commands are disabled until the server answers.`;
+      return;
+    case 'failed':
+      info.textContent = `Cannot watch ${target.baseUrl}: ${describe(connection.error)}. Check the server address and key.`;
+      return;
+  }
+}
+
+function describe(error: Error): string {
+  return isDurableError(error) ? `${error.message} (${error.code}, ${error.status})` : error.message;
 }
 
 /** The header's form that opens the page in remote mode (a plain GET form: it sets `?server=&key=`). */

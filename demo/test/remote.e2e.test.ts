@@ -48,8 +48,9 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
     await openDemo(page, url.href);
     await openDemo(watcher, url.href);
     await page.bringToFront(); // the tab that is clicked in is the visible one
-    expect(await textOf(page, '#store-info')).toBe(`Watching a server: ${server.url} (push over Server-Sent Events)`);
+    await waitForText(page, '#store-info', `Live: watching ${server.url} (push over Server-Sent Events)`);
     expect(await page.getAttribute('body', 'data-mode')).toBe('remote');
+    expect(await page.getAttribute('body', 'data-connection')).toBe('live');
     expect(await page.inputValue('#server-url')).toBe(server.url);
     expect(await page.getAttribute('#run-in-page', 'hidden')).toBeNull();
 
@@ -110,6 +111,44 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
     await context.close();
   });
 
+  it('tells the truth about its connection: a wrong key fails visibly, a server that goes away shows reconnecting', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const url = new URL(preview.url);
+
+    // A wrong key: the page says so, as an alert, and every command is disabled; nothing stays "Loading…".
+    url.search = new URLSearchParams({ server: server.url, key: 'not-the-key' }).toString();
+    await openDemo(page, url.href);
+    await page.waitForSelector('body[data-connection="failed"]');
+    expect(await textOf(page, '#store-info')).toBe(
+      `Cannot watch ${server.url}: A valid key is required (Authorization: Bearer <key> or ?code=<key>) (unauthorized, 401). Check the server address and key.`,
+    );
+    expect(await page.getAttribute('#store-info', 'role')).toBe('alert');
+    expect(await page.isDisabled('#start-hello')).toBe(true);
+    expect(await page.isDisabled('#reserve-ticket')).toBe(true);
+    expect(await page.isDisabled('#server-url')).toBe(false); // the header's form stays usable, to fix the key
+    await waitForText(page, '#instance-count', 'The list is not available (see the message above).');
+    await page.screenshot({ path: new URL('demo-remote-error.png', RESULTS).pathname, fullPage: true });
+
+    // A server that goes away: live first, then reconnecting, commands disabled until it answers again.
+    const doomed = await startDemoServer(new URL(preview.url).origin);
+    try {
+      url.search = new URLSearchParams({ server: doomed.url, key: doomed.key }).toString();
+      await openDemo(page, url.href);
+      await page.waitForSelector('body[data-connection="live"]');
+      expect(await page.isDisabled('#start-hello')).toBe(false);
+      await doomed.close();
+      await page.waitForSelector('body[data-connection="reconnecting"]');
+      expect(await textOf(page, '#store-info')).toMatch(new RegExp(`^Reconnecting to ${doomed.url.replace(/[.]/g, '\\.')}…`));
+      expect(await page.getAttribute('#store-info', 'role')).toBe('alert');
+      expect(await page.isDisabled('#start-hello')).toBe(true);
+      await page.screenshot({ path: new URL('demo-remote-reconnecting.png', RESULTS).pathname, fullPage: true });
+    } finally {
+      await doomed.close();
+      await context.close();
+    }
+  });
+
   it('switches between the modes with the form in the header', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -125,7 +164,7 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
     await page.waitForSelector('body[data-ready="true"][data-mode="remote"]');
     expect(new URL(page.url()).searchParams.get('server')).toBe(server.url);
     expect(new URL(page.url()).searchParams.get('key')).toBe(server.key);
-    expect(await textOf(page, '#store-info')).toBe(`Watching a server: ${server.url} (push over Server-Sent Events)`);
+    await waitForText(page, '#store-info', `Live: watching ${server.url} (push over Server-Sent Events)`);
     await page.waitForSelector('#instances tbody tr[data-instance-id]'); // the instances of the first test, from the server
 
     await page.click('.server-settings summary');

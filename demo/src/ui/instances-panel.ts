@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type InstanceStatus, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { BehaviorSubject, map, Subscription, switchMap } from 'rxjs';
+import { BehaviorSubject, catchError, map, Subscription, switchMap, throwError } from 'rxjs';
 import { formatJson, formatTime, shortId, statusBadge, updateStatusBadge } from './format.js';
 import { h, setText } from './h.js';
 import { reportErrors, runCommand } from './notices.js';
@@ -106,6 +106,10 @@ export function instancesPanel(
     switchMap((f) => client.instances$(f.status ? { runtimeStatus: [f.status], showInput: false } : { showInput: false }).pipe(
       map((list) => list.filter((s) => !f.name || s.name === f.name).reverse()),
     )),
+    catchError((error: unknown) => {
+      count.textContent = 'The list is not available (see the message above).';
+      return throwError(() => error);
+    }),
     reportErrors(notices),
   ).subscribe((list) => {
     current.clear();
