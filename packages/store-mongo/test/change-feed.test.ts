@@ -1,0 +1,104 @@
+import { MongoClient, Timestamp, type ChangeStreamOptions, type Document } from 'mongodb';
+import { filter, firstValueFrom, of } from 'rxjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ChangeEventLike } from '../src/change-events.js';
+import { ChangeFeed } from '../src/change-feed.js';
+import type { ResumePoint } from '../src/resume-policy.js';
+
+// A real driver and a real refusal (nothing listens on 127.0.0.1:1): every stream the feed opens fails before it
+// delivers a resume token, which is the case finding 3 was about.
+
+describe('change feed against a server that refuses (real driver)', () => {
+  const client = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
+  const collection = client.db('feed-test').collection('instances');
+  afterAll(() => client.close());
+
+  function feedOn(openedAt: Timestamp | undefined, lingerMs = 0) {
+    const points: (ResumePoint | undefined)[] = [];
+    const failures: string[] = [];
+    let notify: (() => void) | undefined;
+    const failed = (message: string) => {
+      failures.push(message);
+      notify?.();
+    };
+    const feed = new ChangeFeed<ChangeEventLike, string>({
+      name: 'test feed',
+      watch: (point) => {
+        points.push(point);
+        return collection.watch<Document, ChangeEventLike>([], { ...point } as ChangeStreamOptions);
+      },
+      map: () => 'change',
+      startTime: () => openedAt,
+      resync: () => of('resync'),
+      logger: { warn: failed, error: failed },
+      policy: { initialDelayMs: 10, maxDelayMs: 50 },
+      lingerMs,
+    });
+    /** Resolves once the feed has reported `n` failures (it reports each one before reopening). */
+    const failuresReached = (n: number) => new Promise<void>((resolve) => {
+      notify = () => {
+        if (failures.length >= n) resolve();
+      };
+      notify();
+    });
+    return { feed, points, failures, failuresReached };
+  }
+
+  it('opens at the captured operation time, and reopens there after a failure before any token: nothing missed, no resync', async () => {
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 7 });
+    const { feed, points, failures, failuresReached } = feedOn(openedAt);
+    const values: string[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    try {
+      expect(points).toEqual([{ startAtOperationTime: openedAt }]);
+      await failuresReached(2);
+      expect(points.length).toBeGreaterThanOrEqual(2);
+      for (const point of points) expect(point).toEqual({ startAtOperationTime: openedAt });
+      expect(failures[0]).toContain('resuming where it stopped');
+      expect(values).toEqual([]);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+    expect(feed.isActive).toBe(false);
+  });
+
+  it('reopens from now with a resync when it never knew a position', async () => {
+    const { feed, points, failures } = feedOn(undefined);
+    const subscription = feed.events$.subscribe();
+    const resynced = firstValueFrom(feed.events$.pipe(filter((value) => value === 'resync')));
+    try {
+      expect(points).toEqual([undefined]);
+      // Workers rescan / status subscribers re-read: the feed emits what `resync` gives once it reopened.
+      expect(await resynced).toBe('resync');
+      expect(failures[0]).toContain('restarting from now and re-reading');
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('closes its stream when the last subscriber leaves (no linger) and completes on close', async () => {
+    const { feed } = feedOn(new Timestamp({ t: 1, i: 1 }));
+    const subscription = feed.events$.subscribe();
+    expect(feed.isActive).toBe(true);
+    subscription.unsubscribe();
+    expect(feed.isActive).toBe(false);
+    let completed = false;
+    feed.events$.subscribe({ complete: () => (completed = true) }).unsubscribe();
+    await feed.close();
+    feed.events$.subscribe({ complete: () => (completed = true) });
+    expect(completed).toBe(true);
+  });
+
+  it('lingers after the last subscriber left, so a quick re-subscribe reuses the stream (finding 7)', async () => {
+    const { feed } = feedOn(new Timestamp({ t: 1, i: 1 }), 60_000);
+    feed.events$.subscribe().unsubscribe();
+    expect(feed.isActive).toBe(true);
+    const again = feed.events$.subscribe();
+    expect(feed.isActive).toBe(true);
+    again.unsubscribe();
+    await feed.close();
+    expect(feed.isActive).toBe(false);
+  });
+});
