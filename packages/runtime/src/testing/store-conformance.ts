@@ -1,8 +1,9 @@
 import { firstValueFrom, filter, take, tap, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../model/history-event.js';
-import type { InstanceState } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { OrchestrationMessage } from '../model/message.js';
+import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
@@ -46,9 +47,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       await Promise.all(runtimes.splice(0).map((r) => r.stop()));
       await Promise.all(opened.splice(0).map((s) => s.close()));
     });
-    const runtimeOn = async (store: Store, workerId: string) => {
+    const runtimeOn = async (
+      store: Store, workerId: string,
+      more: { orchestrators?: Record<string, Orchestrator>; activities?: Record<string, Activity> } = {},
+    ) => {
       const runtime = createRuntime({
-        store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello },
+        store, orchestrators: { HelloSequence: helloSequence, ...more.orchestrators },
+        activities: { E1_SayHello: sayHello, ...more.activities },
         logger: silentLogger, workerId, orchestrationLeaseMs: 60_000,
       });
       runtimes.push(runtime);
@@ -481,6 +486,190 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await first;
         await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'store-closed' });
         await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'store-closed' });
+      });
+    });
+
+    describe('every kind of write set, through the engine', () => {
+      it('fails an awaited sub-orchestration that targets its parent\'s own id inside the parent (already exists)', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Parent: function* (ctx) {
+              try {
+                yield ctx.callSubOrchestrator('Child', 'x', ctx.instanceId);
+                return 'created';
+              } catch (error) {
+                return (error as { failureDetails?: { errorType?: string } }).failureDetails?.errorType ?? String(error);
+              }
+            },
+            Child: function* () {
+              return 'child';
+            },
+          },
+        });
+        await runtime.client.startNew('Parent', { instanceId: 'self' });
+        const done = await runtime.client.waitForCompletion('self', { timeoutMs: 15_000 });
+        expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
+      });
+
+      it('keeps a parent that schedules a sub-orchestration on its own id and returns in the same step', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Parent: function* (ctx) {
+              ctx.callSubOrchestrator('Child', 'x', ctx.instanceId);
+              return 'parent-output';
+            },
+            Child: function* () {
+              return 'child-output';
+            },
+          },
+        });
+        await runtime.client.startNew('Parent', { instanceId: 'self', input: 'parent-input' });
+        const done = await runtime.client.waitForCompletion('self', { timeoutMs: 15_000 });
+        expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'parent-output', input: 'parent-input' });
+        await runtime.stop();
+        // Nothing is left to run: no start message of a child was queued over the parent.
+        expect(await store.claimOrchestration({ owner: 'probe', leaseMs: 1000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
+        const state = await store.getInstance('self');
+        expect(state).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'parent-output' });
+        expect(state?.parentInstanceId).toBeUndefined();
+        const history = await store.getHistory('self');
+        expect(history.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'SubOrchestrationInstanceCreated', 'ExecutionCompleted', 'OrchestratorCompleted']);
+        expect(history).toHaveLength(state!.historyLength);
+      });
+
+      it('continues as new with the events it did not process, carried into the next execution', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Accumulate: function* (ctx) {
+              const total = ctx.getInput<number>();
+              const added: number = yield ctx.waitForExternalEvent<number>('add');
+              if (added === 0) return total;
+              ctx.continueAsNew(total + added, { preserveUnprocessedEvents: true });
+              return undefined;
+            },
+          },
+        });
+        await runtime.client.startNew('Accumulate', { instanceId: 'acc', input: 0 });
+        // Several events in one batch: each execution takes one and carries the rest over.
+        for (const value of [1, 2, 3, 0]) await runtime.client.raiseEvent('acc', 'add', value);
+        const done = await runtime.client.waitForCompletion('acc', { timeoutMs: 15_000 });
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 6 });
+        const history = await store.getHistory('acc');
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toMatchObject([{ input: 6 }]);
+        expect(history.filter((e) => e.type === 'EventRaised')).toMatchObject([{ name: 'add', input: 0 }]);
+      });
+
+      it('restarts a terminal id that has a long history with a new execution and an empty history', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Count: function* (ctx) {
+              const n = ctx.getInput<number>();
+              let sum = 0;
+              for (let i = 0; i < n; i++) sum += (yield ctx.callActivity('Inc', i)) as number;
+              return sum;
+            },
+          },
+          activities: { Inc: (i: number) => i + 1 },
+        });
+        await runtime.client.startNew('Count', { instanceId: 'again', input: 60 });
+        const first = await runtime.client.waitForCompletion('again', { timeoutMs: 30_000 });
+        expect(first).toMatchObject({ runtimeStatus: 'Completed', output: 1830 });
+        const old = (await store.getInstance('again'))!;
+        expect(old.historyLength).toBeGreaterThan(180);
+        await runtime.client.startNew('Count', { instanceId: 'again', input: 2 });
+        const second = await runtime.client.waitForCompletion('again', { timeoutMs: 15_000 });
+        expect(second).toMatchObject({ runtimeStatus: 'Completed', output: 3, input: 2 });
+        const now = (await store.getInstance('again'))!;
+        expect(now.executionId).not.toBe(old.executionId);
+        expect(now.version).toBeGreaterThan(old.version);
+        const history = await store.getHistory('again');
+        expect(history).toHaveLength(now.historyLength);
+        expect(history.filter((e) => e.type === 'TaskScheduled')).toHaveLength(2);
+        assertNoDuplicateSteps(history);
+      });
+
+      it('rewinds an instance whose callActivityWithRetry exhausted its attempts: the call runs again and succeeds', async () => {
+        const store = await open();
+        let failuresLeft = 2;
+        let calls = 0;
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Flaky: function* (ctx) {
+              const before: string = yield ctx.callActivity('Ok', 'before');
+              const flaky: string = yield ctx.callActivityWithRetry('Flaky', { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 2 }, 'x');
+              return [before, flaky];
+            },
+          },
+          activities: {
+            Ok: (v: string) => {
+              calls++;
+              return v;
+            },
+            Flaky: () => {
+              if (failuresLeft > 0) {
+                failuresLeft--;
+                throw new Error('not yet');
+              }
+              return 'finally';
+            },
+          },
+        });
+        await runtime.client.startNew('Flaky', { instanceId: 'rewind-me' });
+        const failed = await runtime.client.waitForCompletion('rewind-me', { timeoutMs: 15_000 });
+        expect(failed.runtimeStatus).toBe('Failed');
+        expect(failuresLeft).toBe(0);
+        const failedVersion = (await store.getInstance('rewind-me'))!.version;
+        // waitForCompletion would see the Failed state itself: wait for the next terminal snapshot instead.
+        const finished = firstValueFrom(store.changes$.pipe(
+          filter((c) => c.instanceId === 'rewind-me' && (c.state?.version ?? 0) > failedVersion && isTerminalStatus(c.state!.runtimeStatus)),
+          take(1),
+        ));
+        await runtime.client.rewind('rewind-me', 'fixed');
+        expect((await finished).state).toMatchObject({ runtimeStatus: 'Completed', output: ['before', 'finally'] });
+        expect(calls).toBe(1); // the completed call kept its recorded result
+        const state = (await store.getInstance('rewind-me'))!;
+        expect(state.historyEpoch).toBe(1);
+        expect(await store.getHistory('rewind-me')).toHaveLength(state.historyLength);
+      });
+
+      it('records and ignores an activity result that arrives after a terminate', async () => {
+        const store = await open();
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let started!: () => void;
+        const running = new Promise<void>((resolve) => (started = resolve));
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Slow: function* (ctx) {
+              return yield ctx.callActivity('Slow');
+            },
+          },
+          activities: {
+            Slow: async () => {
+              started();
+              await released;
+              return 'late';
+            },
+          },
+        });
+        await runtime.client.startNew('Slow', { instanceId: 'race' });
+        await running;
+        await runtime.client.terminate('race', 'stop');
+        const terminated = await runtime.client.waitForCompletion('race', { timeoutMs: 15_000 });
+        expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        const before = (await store.getInstance('race'))!;
+        const recorded = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'race' && (c.state?.version ?? 0) > before.version), take(1)));
+        release();
+        const after = (await recorded).state!;
+        expect(after).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', name: 'Slow' });
+        const history = await store.getHistory('race');
+        expect(history.map((e) => e.type).slice(-1)).toEqual(['TaskCompleted']);
+        expect(history.filter((e) => e.type === 'ExecutionTerminated')).toHaveLength(1);
+        expect(history).toHaveLength(after.historyLength);
       });
     });
 
