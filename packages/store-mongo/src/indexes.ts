@@ -71,3 +71,14 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
   ],
   sweeps: [],
 };
+
+/**
+ * Indexes of the layout before write sets and history generations, which the current indexes replace.
+ * `ensureIndexes` drops them: the old unique `{ instanceId, index }` on history would refuse the events of a
+ * restarted instance's new generation.
+ */
+export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
+  instances: ['claim'],
+  history: ['instance_index'],
+  activityTasks: ['claim'],
+};

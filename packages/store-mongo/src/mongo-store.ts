@@ -26,7 +26,7 @@ import {
   type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
-import { collectionNames, INDEXES, type CollectionNames } from './indexes.js';
+import { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
@@ -297,11 +297,14 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Creates the store's indexes (see the README for the list). Idempotent; `connect` runs it unless
-   * `createIndexes: false`.
+   * Creates the store's indexes (see the README for the list), dropping those of the earlier layout they replace
+   * (`OBSOLETE_INDEXES`). Idempotent; `connect` runs it unless `createIndexes: false`.
    */
   async ensureIndexes(): Promise<void> {
     await this.#op('creating indexes', async () => {
+      for (const name of OBSOLETE_INDEXES.instances ?? []) await dropIfPresent(this.#instances, name);
+      for (const name of OBSOLETE_INDEXES.history ?? []) await dropIfPresent(this.#history, name);
+      for (const name of OBSOLETE_INDEXES.activityTasks ?? []) await dropIfPresent(this.#tasks, name);
       await this.#instances.createIndexes([...INDEXES.instances]);
       await this.#history.createIndexes([...INDEXES.history]);
       await this.#messages.createIndexes([...INDEXES.messages]);
@@ -854,6 +857,16 @@ function describeWriteSet(writeSet: WriteSet): string {
   if (first?.type === 'createInstance') return `creating instance ${JSON.stringify(first.state.instanceId)}`;
   if (first?.type === 'insertMessage') return `sending a message to ${JSON.stringify(first.message.instanceId)}`;
   return 'writing';
+}
+
+/** Drops an index if it exists (IndexNotFound, NamespaceNotFound: nothing to drop). */
+async function dropIfPresent<T extends Document>(collection: Collection<T>, name: string): Promise<void> {
+  try {
+    await collection.dropIndex(name);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 27 && code !== 26) throw error;
+  }
 }
 
 function newLease(options: ClaimOptions): Lease {

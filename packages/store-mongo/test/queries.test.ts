@@ -10,7 +10,7 @@ import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
 import { NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
-import { INDEXES } from '../src/indexes.js';
+import { INDEXES, OBSOLETE_INDEXES } from '../src/indexes.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 
@@ -123,6 +123,14 @@ describe('claims', () => {
     expect(Object.keys(task?.key ?? {}).slice(0, 2)).toEqual(Object.keys(CLAIM_ACTIVITY_SORT));
     const page = INDEXES.instances.find((i) => i.name === 'page');
     expect(Object.keys(page?.key ?? {})).toEqual(Object.keys(PAGE_SORT));
+  });
+
+  it('drop only indexes of the old layout, never one the current layout creates (ensureIndexes stays idempotent)', () => {
+    for (const [collection, names] of Object.entries(OBSOLETE_INDEXES)) {
+      const current = INDEXES[collection as keyof typeof INDEXES].map((i) => i.name);
+      for (const name of names ?? []) expect(current, `${collection}.${name}`).not.toContain(name);
+    }
+    expect(OBSOLETE_INDEXES.history).toContain('instance_index');
   });
 
   it('pin every claim, wake-up, queue-head, sweep and resync query to an index that exists (finding 8: hints)', () => {
