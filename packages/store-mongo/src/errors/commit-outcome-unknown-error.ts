@@ -9,7 +9,7 @@ import { DurableError } from '@durable-rx/runtime';
  *
  * @example
  * ```ts
- * try { await store.sendMessage(message); }
+ * try { await store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] }); }
  * catch (e) { if (e instanceof CommitOutcomeUnknownError) console.warn('check before retrying', e.cause); }
  * ```
  */
