@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { decideStep, type StepInput } from '../src/engine/decide-step.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import type { InstanceState } from '../src/model/instance-status.js';
+import type { OrchestrationMessage } from '../src/model/message.js';
+import { HistoryBuilder } from '../src/testing/history-builder.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+const callOnce: Orchestrator = function* (ctx) {
+  return yield ctx.callActivity('Act', 1);
+};
+
+function state(overrides: Partial<InstanceState> = {}): InstanceState {
+  return {
+    instanceId: 'instance-1', name: 'CallOnce', runtimeStatus: 'Running', createdTime: T0, lastUpdatedTime: T0,
+    executionId: 'execution-1', historyLength: 0, version: 2, ...overrides,
+  };
+}
+
+function input(s: InstanceState, messages: OrchestrationMessage[], extra: Partial<StepInput> = {}): StepInput {
+  let n = 0;
+  return {
+    state: s, messages, leaseToken: 'lease', now: T0, newId: () => `id-${n++}`,
+    newExecution: () => new OrchestrationExecution(callOnce, { customStatusLimitBytes: 16_384 }), ...extra,
+  };
+}
+
+function result(executionId: string, id = 'result'): OrchestrationMessage {
+  return {
+    id, instanceId: 'instance-1', executionId,
+    event: { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' },
+  };
+}
+
+describe('decideStep', () => {
+  const history = new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1).build();
+
+  it('asks for the history on a cache miss, then commits the step under the lease with version + 1', () => {
+    const s = state({ historyLength: history.length });
+    expect(decideStep(input(s, [result('execution-1')]))).toEqual({ kind: 'needHistory' });
+    const decision = decideStep(input(s, [result('execution-1')], { history }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Completed', output: 'done', version: 3 });
+    expect(decision.writeSet.lease).toEqual({ kind: 'orchestration', instanceId: 'instance-1', token: 'lease' });
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
+    const append = decision.writeSet.requests[1];
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.from).toBe(history.length);
+    expect(decision.state.historyLength).toBe(history.length + append.events.length);
+    expect(decision.execution).toBeUndefined(); // finished: nothing to cache
+    expect(decision.eventsReplayed).toBe(history.length);
+  });
+
+  it('consumes and drops a result of another execution without running the orchestrator', () => {
+    const s = state({ historyLength: history.length });
+    const decision = decideStep(input(s, [result('an-older-execution', 'stale')], { history }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state.runtimeStatus).toBe('Running');
+    expect(decision.writeSet.requests).toContainEqual({ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['stale'] });
+    expect(decision.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+  });
+
+  it('records and ignores what reaches a terminal instance, without its history or an execution', () => {
+    const s = state({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 7 });
+    const decision = decideStep(input(s, [result('execution-1')]));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toEqual({ ...s, version: 3, historyLength: 8 });
+    expect(decision.writeSet.requests).toEqual([
+      { type: 'replaceState', state: decision.state },
+      { type: 'appendHistory', instanceId: 'instance-1', from: 7, events: [result('execution-1').event] },
+      { type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] },
+    ]);
+  });
+});
