@@ -118,11 +118,14 @@ export interface DurableClient {
   getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]>;
   /** Delivers an event to `waitForExternalEvent(eventName)`; buffered if the orchestrator is not waiting yet. */
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
-  /** Terminates a Pending, Running or Suspended instance; `reason` becomes its output. */
+  /**
+   * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
+   * is committed (reads then show a terminal status).
+   */
   terminate(instanceId: string, reason?: unknown): Promise<void>;
-  /** Suspends an instance: it makes no progress, messages are kept for later. */
+  /** Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. */
   suspend(instanceId: string, reason?: string): Promise<void>;
-  /** Resumes a suspended instance. */
+  /** Resumes a suspended instance. Resolves once it is no longer Suspended. */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**
    * Makes a Failed instance run its failed calls again. Resolves once the rewind is committed: the status is no

@@ -42,10 +42,10 @@ export interface LocalClientOptions {
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
 /**
- * How long `rewind` waits for a worker to commit the rewind before it resolves anyway (the rewind stays queued and
- * is applied when a worker runs).
+ * How long `terminate`, `suspend`, `resume` and `rewind` wait for a worker to commit their effect before they resolve
+ * anyway (the command stays queued and takes effect when a worker runs).
  */
-export const REWIND_APPLIED_TIMEOUT_MS = 10_000;
+export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
 /**
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
@@ -123,15 +123,21 @@ export class LocalClient implements DurableClient {
     const json = toPlainJson(reason, 'reason');
     await this.#send(instanceId, 'terminate', {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
-    });
+    }, (state) => isTerminalStatus(state.runtimeStatus));
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
-    await this.#send(instanceId, 'suspend', { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) });
+    await this.#send(
+      instanceId, 'suspend', { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
+      (state) => state.runtimeStatus === 'Suspended' || isTerminalStatus(state.runtimeStatus),
+    );
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
-    await this.#send(instanceId, 'resume', { type: 'ExecutionResumed', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) });
+    await this.#send(
+      instanceId, 'resume', { type: 'ExecutionResumed', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
+      (state) => state.runtimeStatus !== 'Suspended',
+    );
   }
 
   async rewind(instanceId: string, reason?: string): Promise<void> {
@@ -143,23 +149,7 @@ export class LocalClient implements DurableClient {
       throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
     }
     const event = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) } as const;
-    // Read-your-writes: resolve only once a worker has committed the rewind, so that a getStatus, status$ or
-    // waitForCompletion after it no longer sees the old failure. Listen before sending, or the commit could be missed.
-    let watching: Subscription | undefined;
-    const applied = new Promise<void>((resolve) => {
-      watching = this.#changes.instance(instanceId).pipe(
-        filter((change) => isRewindApplied(state, change.state)),
-        take(1),
-        takeUntil(timeoutAfter(REWIND_APPLIED_TIMEOUT_MS)),
-      ).subscribe({ complete: resolve, error: () => resolve() });
-    });
-    try {
-      await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
-    } catch (error) {
-      watching?.unsubscribe();
-      throw error;
-    }
-    await applied;
+    await this.#commitAndObserve(state, event, (next) => isRewindApplied(state, next));
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
@@ -345,12 +335,46 @@ export class LocalClient implements DurableClient {
     return state;
   }
 
-  async #send(instanceId: string, verb: string, event: MessageEvent): Promise<void> {
+  /**
+   * Sends a command to a non-terminal instance. With `reflects`, resolves only once the committed status reflects
+   * it (see `#commitAndObserve`); a status that already does needs no wait.
+   */
+  async #send(instanceId: string, verb: string, event: MessageEvent, reflects?: (state: InstanceState) => boolean): Promise<void> {
     const state = await this.#existing(instanceId);
     if (isTerminalStatus(state.runtimeStatus)) {
       throw new InstanceNotRunningError(`Cannot ${verb} instance ${JSON.stringify(instanceId)}: it is ${state.runtimeStatus}`);
     }
-    await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
+    if (!reflects || reflects(state)) {
+      await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
+      return;
+    }
+    await this.#commitAndObserve(state, event, (next) => next === undefined || next.executionId !== state.executionId || reflects(next));
+  }
+
+  /**
+   * Read-your-writes for commands: commits the message, then resolves once a worker has committed a status for
+   * which `applied` holds, so a getStatus, status$ or waitForCompletion after the command sees it (after a rewind
+   * the instance is no longer Failed, after a terminate it is terminal, ...). It listens before committing, or the
+   * change could be missed. When no worker applies the command within {@link COMMAND_APPLIED_TIMEOUT_MS}, it
+   * resolves anyway: the command is stored and takes effect when a worker runs.
+   */
+  async #commitAndObserve(state: InstanceState, event: MessageEvent, applied: (next: InstanceState | undefined) => boolean): Promise<void> {
+    const instanceId = state.instanceId;
+    let watching: Subscription | undefined;
+    const done = new Promise<void>((resolve) => {
+      watching = this.#changes.instance(instanceId).pipe(
+        filter((change) => applied(change.state)),
+        take(1),
+        takeUntil(timeoutAfter(COMMAND_APPLIED_TIMEOUT_MS)),
+      ).subscribe({ complete: resolve, error: () => resolve() });
+    });
+    try {
+      await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
+    } catch (error) {
+      watching?.unsubscribe();
+      throw error;
+    }
+    await done;
   }
 
   #nowIso(): string {

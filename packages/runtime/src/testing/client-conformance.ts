@@ -417,6 +417,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       });
     });
 
+    describe('read-your-writes', () => {
+      it('shows each command in the status as soon as the command resolves: suspend, resume, terminate', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'ryw-cmd', input: 2 });
+        await client.suspend('ryw-cmd', 'hold');
+        expect((await client.getStatus('ryw-cmd'))?.runtimeStatus).toBe('Suspended');
+        await client.resume('ryw-cmd', 'go');
+        expect((await client.getStatus('ryw-cmd'))?.runtimeStatus).toBe('Running');
+        await client.resume('ryw-cmd'); // not suspended: nothing to wait for
+        await client.terminate('ryw-cmd', 'stop');
+        expect(await client.getStatus('ryw-cmd')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        expect((await client.waitForCompletion('ryw-cmd', { timeoutMs: 0 })).runtimeStatus).toBe('Terminated');
+      });
+    });
+
     describe('restart', () => {
       it('starts a terminal instance again with its input under a new id (the default), Pending at once', async () => {
         await client.startNew('Echo', { instanceId: 'r1', input: { n: 1 } });
