@@ -53,7 +53,14 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
   }
 }
 
-/** The origin (or configured base) that check-status URLs are built on. */
+/**
+ * The origin (or configured base) that check-status URLs are built on.
+ *
+ * @example
+ * ```ts
+ * checkStatusBaseUrl(new Request('https://app.example.com/api/start'), {}); // 'https://app.example.com'
+ * ```
+ */
 export function checkStatusBaseUrl(request: Request, options: CheckStatusResponseOptions): string {
   if (options.baseUrl !== undefined) return options.baseUrl;
   let url: URL;
@@ -67,6 +74,14 @@ export function checkStatusBaseUrl(request: Request, options: CheckStatusRespons
 
 /**
  * `createCheckStatusResponse` of a {@link DurableClient}, on its `createHttpManagementPayload`; both clients share it.
+ *
+ * @example
+ * ```ts
+ * // In a DurableClient implementation:
+ * createCheckStatusResponse(request: Request, id: string, options?: CheckStatusResponseOptions): Response {
+ *   return createCheckStatusResponseOf(this, request, id, options);
+ * }
+ * ```
  */
 export function createCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: CheckStatusResponseOptions = {},
@@ -78,6 +93,15 @@ export function createCheckStatusResponseOf(
 /**
  * `waitForCompletionOrCreateCheckStatusResponse` of a {@link DurableClient}, on its `waitForCompletion` (which
  * follows `status$`: it answers the moment the instance completes, with no retry interval); both clients share it.
+ *
+ * @example
+ * ```ts
+ * // A fetch handler that starts an orchestration and answers with its output when it is done within 5 s:
+ * export default async function handle(request: Request): Promise<Response> {
+ *   const id = await client.startNew('E1_HelloSequence');
+ *   return client.waitForCompletionOrCreateCheckStatusResponse(request, id, { timeoutMs: 5000 });
+ * }
+ * ```
  */
 export async function waitForCompletionOrCreateCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
