@@ -152,6 +152,18 @@ describe('bodies', () => {
     expect(await client.getStatusAll()).toEqual([]);
   });
 
+  it('answers 400 (never 500) for JSON nested 100,000 levels deep, and starts or delivers nothing', async () => {
+    const { base, client } = await open();
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/deep`, { method: 'POST', headers, body: deep }))).toEqual([400, 'invalid-argument']);
+    expect(await client.getStatusAll()).toEqual([]);
+    await client.startNew('WaitForEvent', { instanceId: 'waits' });
+    expect(await errorOf(fetch(`${base}/instances/waits/raiseEvent/Item`, { method: 'POST', headers, body: deep }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(fetch(`${base}/instances/waits/terminate`, { method: 'POST', headers, body: deep }))).toEqual([400, 'invalid-argument']);
+    await client.raiseEvent('waits', 'Item', { $set: { 'a.b': 1 } });
+    expect((await client.waitForCompletion('waits')).output).toEqual({ $set: { 'a.b': 1 } });
+  });
+
   it('accepts application/json with parameters and +json media types', async () => {
     const { base, client } = await open();
     const ok = await fetch(`${base}/orchestrators/Echo/e`, {
@@ -331,6 +343,16 @@ describe('waits of start requests (?timeout=)', () => {
     await reaches(live, 1);
     abort.abort();
     await reaches(live, 0);
+  });
+
+  it('releases every wait when the runtime stops, on a store it does not own', async () => {
+    const { wrap, live } = counting();
+    const { base, runtime } = await open({}, wrap);
+    const responses = [0, 1].map(() => fetch(`${base}/orchestrators/WaitForEvent?timeout=250&code=${KEY}`, { method: 'POST' }));
+    await reaches(live, 2);
+    await runtime.stop();
+    await reaches(live, 0);
+    for (const response of await Promise.all(responses)) expect(response.status).toBe(202); // still answered
   });
 
   it('releases every wait when the server closes, however long its timeout', async () => {

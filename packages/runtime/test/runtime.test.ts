@@ -367,6 +367,25 @@ describe('runtime', () => {
     expect(statuses.at(-1)?.runtimeStatus).toBe('Completed');
   });
 
+  it('ends the waits and observables of its client on stop, even on a store it does not own', async () => {
+    const store = new MemoryStore();
+    const counting = countingStore(store);
+    const runtime = await start({ store: counting.store, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    const id = await runtime.client.startNew('SetStatusTest');
+    const waiting = runtime.client.waitForCompletion(id, { timeoutMs: 600_000 });
+    const statuses = lastValueFrom(runtime.client.status$(id).pipe(toArray()));
+    const history = lastValueFrom(runtime.client.history$(id).pipe(toArray()));
+    const lists = lastValueFrom(runtime.client.instances$().pipe(toArray()));
+    await firstValueFrom(runtime.client.customStatus$(id).pipe(filter((s) => s !== undefined)));
+    await runtime.stop();
+    expect((await waiting).runtimeStatus).toBe('Running');
+    expect((await statuses).at(-1)?.runtimeStatus).toBe('Running');
+    expect((await history).map((e) => e.type)).toContain('ExecutionStarted');
+    expect((await lists).length).toBeGreaterThan(0);
+    expect(counting.listeners()).toBe(0);
+    expect(await store.getInstance(id)).toBeDefined(); // the store stays open: the runtime did not create it
+  });
+
   it('stops idempotently and refuses to start again', async () => {
     const runtime = createRuntime({ orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
     await runtime.start();

@@ -1,6 +1,6 @@
 import {
-  concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of, scan,
-  take, takeUntil, takeWhile, type Subscription,
+  AsyncSubject, concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of,
+  scan, take, takeUntil, takeWhile, type Subscription,
 } from 'rxjs';
 import { decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -56,11 +56,19 @@ export class LocalClient implements DurableClient {
   readonly #clock: Clock;
   readonly #known: ReadonlySet<string> | undefined;
   readonly #changes: ChangeRouter;
+  /** Emits (and stays emitted) once {@link LocalClient.close} was called. */
+  readonly #closed = new AsyncSubject<void>();
+  #isClosed = false;
 
   constructor(options: LocalClientOptions) {
     this.#store = options.store;
     const { store } = options;
-    this.#changes = new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
+    // Closing the client ends its feeds exactly as a closed store does: every observable completes.
+    const instanceChanges = store.instanceChanges$?.bind(store);
+    this.#changes = new ChangeRouter(
+      store.changes$.pipe(takeUntil(this.#closed)),
+      instanceChanges && ((instanceId: string) => instanceChanges(instanceId).pipe(takeUntil(this.#closed))),
+    );
     this.#clock = options.clock;
     this.#known = options.knownOrchestrators;
   }
@@ -284,6 +292,19 @@ export class LocalClient implements DurableClient {
     request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
   ): Promise<Response> {
     return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options);
+  }
+
+  /**
+   * Ends everything this client is watching: `status$`, `customStatus$`, `history$` and `instances$` complete
+   * (after their current snapshot), and pending `waitForCompletion` calls resolve with the latest status, as when the
+   * store closes. Later observables complete after their first snapshot; commands still go to the store. A runtime
+   * closes its own client in `stop()`, so no wait it started outlives it. Idempotent.
+   */
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#closed.next();
+    this.#closed.complete();
   }
 
   // ---------------------------------------------------------------- helpers

@@ -50,7 +50,8 @@ export interface Runtime {
   start(): Promise<void>;
   /**
    * Stops claiming work, lets in-flight steps and activities commit, and releases the worker's subscription and
-   * timer. Closes the store only if the runtime created it. Idempotent.
+   * timer. Ends the observables and pending waits of `client` (see `LocalClient.close`). Closes the store only if
+   * the runtime created it. Idempotent.
    */
   stop(): Promise<void>;
 }
@@ -106,6 +107,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
     stop() {
       stopped ??= (async () => {
+        client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
         await worker.stop();
         if (ownsStore) await store.close();
       })();
