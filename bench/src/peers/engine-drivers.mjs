@@ -12,7 +12,10 @@
  * - durabletask-js: every work item creates a new OrchestrationExecutor and replays `oldEvents`, then
  *   `newEvents` (as its gRPC worker and its TestOrchestrationWorker do).
  */
-import { OrchestrationExecution, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '@durable-rx/runtime';
+// The engine is not part of the package's public surface; this benchmark drives it directly from the built files.
+import {
+  OrchestrationExecution, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
+} from '../../../packages/runtime/dist/engine/orchestration-execution.js';
 import { durableFunctions, durableRx, durableTask, SEQUENCE, STEP_ACTIVITY } from '../orchestrations.mjs';
 import { loadDurableFunctions, loadDurableTask } from './load-peers.mjs';
 
@@ -96,7 +99,7 @@ export function durableRxDriver({ cached }) {
       return runStep(/** @type {any} */ (prefixes.get(depth)), stepTime(depth + 1), /** @type {RxEvent} */ (completions[depth]));
     },
     checkOutput(result, count) {
-      const r = /** @type {import('@durable-rx/runtime').StepResult} */ (result);
+      const r = /** @type {import('../../../packages/runtime/dist/engine/orchestration-execution.js').StepResult} */ (result);
       const done = r.newEvents.find((e) => e.type === 'ExecutionCompleted');
       if (!r.isFinished || !done || done.type !== 'ExecutionCompleted' || done.result !== count - 1) {
         throw new Error(`durable-rx did not complete with ${count - 1}: ${JSON.stringify(done)}`);

@@ -3,8 +3,8 @@ import { createClient } from '../src/client/create-client.js';
 import { MAX_JSON_DEPTH, toPlainJson } from '../src/model/json.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
-import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
-import { silentLogger } from '../src/worker/logger.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { silentLogger } from '../src/env/logger.js';
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {

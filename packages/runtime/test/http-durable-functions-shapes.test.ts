@@ -7,8 +7,8 @@ import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
-import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
-import { silentLogger } from '../src/worker/logger.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { silentLogger } from '../src/env/logger.js';
 
 /**
  * Raw HTTP bodies compared field by field with the shapes the Durable Functions extension documents and sends

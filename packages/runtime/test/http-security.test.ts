@@ -8,9 +8,9 @@ import { KeyVerifier } from '../src/http/key-verifier.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
-import { createRuntime, type Runtime } from '../src/worker/create-runtime.js';
-import type { Logger } from '../src/worker/logger.js';
-import { silentLogger } from '../src/worker/logger.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import type { Logger } from '../src/env/logger.js';
+import { silentLogger } from '../src/env/logger.js';
 
 /**
  * Bad and hostile requests: each gets the right status and a `{ code, message }` body, and changes nothing.

@@ -6,8 +6,8 @@ import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange, Store } from '../src/store/store.js';
 import { createClient } from '../src/client/create-client.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/worker/create-runtime.js';
-import { silentLogger } from '../src/worker/logger.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 

@@ -1,12 +1,14 @@
 import {
-  assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
-  DEFAULT_WAIT_TIMEOUT_MS, followPages, InstanceNotFoundError, InvalidArgumentError, MAX_PAGE_SIZE, sameJson,
-  isTerminalStatus, toPlainJson, waitForCompletionOrCreateCheckStatusResponseOf, WEBHOOK_PATH,
-  type CheckStatusResponseOptions, type DurableClient, type GetStatusOptions, type HistoryEvent,
-  type HttpManagementPayload, type HttpManagementPayloadOptions, type InstanceFilter, type InstancesPage,
-  type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter, type PurgeResult, type RestartOptions,
-  type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
+  InstanceNotFoundError, InvalidArgumentError, isTerminalStatus, type CheckStatusResponseOptions, type DurableClient,
+  type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
+  type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
+  type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
+import {
+  assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
+  DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, sameJson, toPlainJson,
+  waitForCompletionOrCreateCheckStatusResponseOf, WEBHOOK_PATH,
+} from '@durable-rx/runtime/client-kit';
 import { defer, distinctUntilChanged, map, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';

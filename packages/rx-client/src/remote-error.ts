@@ -1,7 +1,7 @@
 import {
   DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, LeaseLostError, NonDeterminismError, OrchestrationError, PayloadTooLargeError, StoreClosedError,
-  UnknownEventTypeError,
+  InvalidArgumentError, LeaseLostError, NonDeterminismError, OrchestrationError, PayloadTooLargeError,
+  StoreClosedError, UnknownEventTypeError,
 } from '@durable-rx/runtime';
 
 /**

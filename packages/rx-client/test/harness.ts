@@ -1,4 +1,6 @@
-import { createRuntime, MemoryStore, silentLogger, type Activity, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import {
+  createRuntime, MemoryStore, silentLogger, type Activity, type Orchestrator, type Runtime,
+} from '@durable-rx/runtime';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';

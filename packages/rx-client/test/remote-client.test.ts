@@ -1,7 +1,8 @@
 import {
-  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError, InvalidArgumentError,
-  isDurableError, WEBHOOK_PATH, type InstanceStatus,
+  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
+  InvalidArgumentError, isDurableError, type InstanceStatus,
 } from '@durable-rx/runtime';
+import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';

@@ -1,12 +1,13 @@
 import {
-  InstanceNotTerminalError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, validateInstanceQuery, validatePurgeFilter,
-  type ActivityWorkItem, type ClaimOptions, type DurableError, type HistoryEvent, type InstancePage, type InstanceQuery,
-  type InstanceState, type Lease, type OrchestrationRuntimeStatus, type OrchestrationWorkItem, type PurgeFilter,
-  type StatusChange, type Store, type StoreCapabilities,
+  InstanceNotTerminalError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus,
+  type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  assertNever, comparePageKeys, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isVisible, leaseLostError,
-  matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, type PageKey, type WriteSet,
+  validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
+  encodeContinuationToken, instanceIdsOf, isVisible, leaseLostError, matchesPurgeFilter, matchesQuery, pageKeyOf,
+  pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery,
+  type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
+  type StoreCapabilities, type PageKey, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';

@@ -1,4 +1,4 @@
-import type { StatusChange } from '@durable-rx/runtime';
+import type { StatusChange } from '@durable-rx/runtime/store-kit';
 import type { Document } from 'mongodb';
 import { decodeInstanceState } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';

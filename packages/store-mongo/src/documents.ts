@@ -1,7 +1,5 @@
-import {
-  ALL_RUNTIME_STATUSES, type ActivityTask, type HistoryEvent, type InstanceState, type OrchestrationMessage,
-  type OrchestrationRuntimeStatus,
-} from '@durable-rx/runtime';
+import { ALL_RUNTIME_STATUSES, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { type ActivityTask, type InstanceState, type OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';

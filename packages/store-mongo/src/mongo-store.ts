@@ -1,13 +1,14 @@
 import {
   InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
-  consoleLogger, decodeContinuationToken, encodeContinuationToken, isTerminalStatus, matchesPurgeFilter, matchesQuery,
-  pageKeyOf, pageSizeOf, validateInstanceQuery, validatePurgeFilter,
-  type ActivityWorkItem, type ClaimOptions, type HistoryEvent,
-  type InstancePage, type InstanceQuery, type InstanceState, type Lease, type Logger,
-  type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities,
+  consoleLogger, isTerminalStatus, createRuntime, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
-import { assertNever, instanceIdsOf, leaseLostError, planWriteSet, type WriteRequest, type WriteSet } from '@durable-rx/runtime/store-kit';
+import {
+  decodeContinuationToken, encodeContinuationToken, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf,
+  validateInstanceQuery, validatePurgeFilter, assertNever, instanceIdsOf, leaseLostError, planWriteSet,
+  type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
+  type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
+  type StoreCapabilities, type WriteRequest, type WriteSet,
+} from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
   type ServerHeartbeatSucceededEvent, type TransactionOptions,
@@ -88,8 +89,7 @@ const HISTORY_READ_ATTEMPTS = 3;
  *
  * @example
  * ```ts
- * import { createRuntime } from '@durable-rx/runtime';
- * import { MongoStore } from '@durable-rx/store-mongo';
+ *  * import { MongoStore } from '@durable-rx/store-mongo';
  *
  * const store = await MongoStore.connect({ uri: 'mongodb://127.0.0.1:27017/orders?replicaSet=rs0' });
  * const runtime = createRuntime({ store, orchestrators, activities });

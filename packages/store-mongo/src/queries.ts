@@ -1,7 +1,5 @@
-import {
-  InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type InstanceQuery, type OrchestrationRuntimeStatus, type PageKey,
-  type PurgeFilter,
-} from '@durable-rx/runtime';
+import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { NEVER, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns } from './instance-key.js';

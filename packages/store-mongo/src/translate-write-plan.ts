@@ -1,5 +1,6 @@
-import type { InstanceState } from '@durable-rx/runtime';
-import { assertNever, type WritePlan } from '@durable-rx/runtime/store-kit';
+import {
+  assertNever, type InstanceState, type WritePlan,
+} from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
   emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc,

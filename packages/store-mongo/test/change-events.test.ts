@@ -1,4 +1,4 @@
-import type { InstanceState } from '@durable-rx/runtime';
+import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, watchFilterFor, withInput,

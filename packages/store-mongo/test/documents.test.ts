@@ -1,4 +1,5 @@
-import type { ActivityTask, HistoryEvent, InstanceState, OrchestrationMessage } from '@durable-rx/runtime';
+import type { HistoryEvent } from '@durable-rx/runtime';
+import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,

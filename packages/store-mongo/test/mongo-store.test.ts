@@ -1,7 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createClient, type InstanceState, type OrchestrationMessage } from '@durable-rx/runtime';
-import type { WriteSet } from '@durable-rx/runtime/store-kit';
+import { createClient } from '@durable-rx/runtime';
+import {
+  type InstanceState, type OrchestrationMessage, type WriteSet,
+} from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance } from '@durable-rx/runtime/testing';
 import { MongoClient, type Document } from 'mongodb';
 import { firstValueFrom, filter, take } from 'rxjs';

@@ -1,4 +1,4 @@
-import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime';
+import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,

@@ -1,5 +1,6 @@
-import type { InstanceState, OrchestrationMessage } from '@durable-rx/runtime';
-import { planWriteSet, type WriteSet } from '@durable-rx/runtime/store-kit';
+import {
+  planWriteSet, type InstanceState, type OrchestrationMessage, type WriteSet,
+} from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';

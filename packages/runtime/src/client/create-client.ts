@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import { systemClock, type Clock } from '../worker/clock.js';
+import { systemClock, type Clock } from '../env/clock.js';
 import type { DurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 

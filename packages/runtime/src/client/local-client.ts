@@ -17,7 +17,7 @@ import {
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { StatusChange, Store } from '../store/store.js';
-import type { Clock } from '../worker/clock.js';
+import type { Clock } from '../env/clock.js';
 import type {
   CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
   InstanceFilter, InstancesPage, ListInstancesQuery, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,

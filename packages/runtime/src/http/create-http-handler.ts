@@ -12,7 +12,7 @@ import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
-import { consoleLogger, type Logger } from '../worker/logger.js';
+import { consoleLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
 import { KeyVerifier, presentedKey } from './key-verifier.js';
 import { instanceFilterKey, parseInstanceFilter } from './instance-filter-params.js';

@@ -1,5 +1,5 @@
 import { isDurableError } from '../model/errors/durable-error.js';
-import type { Logger } from '../worker/logger.js';
+import type { Logger } from '../env/logger.js';
 
 /** The JSON body of every error response: a stable machine-readable `code` and a human-readable `message`. */
 export interface ErrorBody {

@@ -1,8 +1,12 @@
 /**
- * `@durable-rx/runtime/store-kit`: what a Store adapter is written against. A store claims work with its own queries
- * and leases, and executes {@link WriteSet}s: it checks the lease, reads the instances {@link instanceIdsOf} names,
- * lets {@link planWriteSet} decide every condition, and writes the resulting {@link WritePlan} in one transaction.
- * It makes no domain decision of its own. `MemoryStore` is the reference executor.
+ * `@durable-rx/runtime/store-kit`: what a Store adapter is written against: the `Store` port (its TSDoc is the
+ * contract), the plain data that crosses it, and the shared pure helpers that keep every adapter's rules identical.
+ * Prove an adapter with `describeStoreConformance` from `@durable-rx/runtime/testing`.
+ *
+ * A store claims work with its own queries and leases, and executes {@link WriteSet}s: it checks the lease, reads the
+ * instances {@link instanceIdsOf} names, lets {@link planWriteSet} decide every condition, and writes the resulting
+ * {@link WritePlan} in one transaction. It makes no domain decision of its own. `MemoryStore` is the reference
+ * executor.
  *
  * The Store port executes write sets through one method, `commit(writeSet: WriteSet): Promise<void>`, which
  * replaces `createInstance`, `sendMessage`, `commitOrchestration` and `completeActivity`: it throws the `DurableError`
@@ -10,6 +14,10 @@
  *
  * @packageDocumentation
  */
+export type {
+  ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
+  StoreCapabilities,
+} from '../store/store.js';
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
   ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
@@ -21,7 +29,12 @@ export {
   DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, comparePageKeys, copyStoreValue, decodeContinuationToken, encodeContinuationToken,
   isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, type PageKey,
 } from '../store/store-helpers.js';
-export { assertNever } from '../model/history-event.js';
+export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
 export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, type ValidPurgeFilter } from '../model/validation.js';
 export { decideActivityResult, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
+export { applyEvent } from '../engine/apply-event.js';
+
+export type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
+export { toInstanceStatus, type InstanceState } from '../model/instance-status.js';
+export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from '../model/json.js';

@@ -5,8 +5,8 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceStatus } from '../model/instance-status.js';
 import { MemoryStore } from '../store/memory-store.js';
-import { createRuntime, type Runtime } from '../worker/create-runtime.js';
-import { silentLogger } from '../worker/logger.js';
+import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
+import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 
 /** The client under test, made from a running runtime, and how to dispose of it. */

@@ -7,8 +7,8 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import type { ActivityTask } from '../model/message.js';
 import type { WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
-import { createRuntime, type Runtime } from '../worker/create-runtime.js';
-import { silentLogger } from '../worker/logger.js';
+import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
+import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
 
 /** Opens a store on the database `name`. With `shared`, two calls with one name give two handles on one database. */

@@ -1,4 +1,4 @@
-import type { Clock, ClockTimer } from '../worker/clock.js';
+import type { Clock, ClockTimer } from '../env/clock.js';
 
 interface PendingTimer {
   readonly id: number;

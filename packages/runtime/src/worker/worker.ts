@@ -7,9 +7,9 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { toPlainJson } from '../model/json.js';
 import type { OrchestrationMessage } from '../model/message.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
-import type { Clock, ClockTimer } from './clock.js';
+import type { Clock, ClockTimer } from '../env/clock.js';
 import { ExecutionCache } from './execution-cache.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../env/logger.js';
 
 /** First and longest delay before the worker retries after its store failed to hand out work. */
 const MIN_PUMP_RETRY_MS = 100;

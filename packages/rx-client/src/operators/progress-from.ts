@@ -1,5 +1,5 @@
 import { distinctUntilChanged, filter, map, type OperatorFunction } from 'rxjs';
-import { sameJson } from '@durable-rx/runtime';
+import { sameJson } from '@durable-rx/runtime/client-kit';
 
 /** Progress through a known sequence of custom status values. */
 export interface Progress<T> {

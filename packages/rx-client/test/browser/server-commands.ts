@@ -1,4 +1,6 @@
-import { createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Runtime } from '@durable-rx/runtime';
+import {
+  createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Runtime,
+} from '@durable-rx/runtime';
 import { createHttpHandler, type HttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';

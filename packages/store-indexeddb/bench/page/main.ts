@@ -1,4 +1,5 @@
-import { createRuntime, MemoryStore, silentLogger, type Store } from '@durable-rx/runtime';
+import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
+import { type Store } from '@durable-rx/runtime/store-kit';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { DexieStore, KeyvalStore } from '../../src/index.js';
 import type { BenchAdapter } from './api.js';

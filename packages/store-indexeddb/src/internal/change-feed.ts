@@ -1,5 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
-import type { StatusChange } from '@durable-rx/runtime';
+import type { StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 
 /** Options of a {@link ChangeFeed}. */

@@ -1,5 +1,6 @@
-import type { OrchestrationMessage } from '@durable-rx/runtime';
-import type { WritePlan } from '@durable-rx/runtime/store-kit';
+import {
+  type OrchestrationMessage, type WritePlan,
+} from '@durable-rx/runtime/store-kit';
 import {
   instanceRow, messageRow, queueFieldsAfterEnqueue, queueFieldsOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';

@@ -1,4 +1,5 @@
-import type { ActivityTask, HistoryEvent, InstanceState, Lease, OrchestrationMessage, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import type { ActivityTask, InstanceState, Lease, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 
 /**
  * What both IndexedDB stores keep, as plain structured-cloneable rows. Each adapter lays the rows out in its own way

@@ -1,4 +1,4 @@
-import type { StatusChange } from '@durable-rx/runtime';
+import type { StatusChange } from '@durable-rx/runtime/store-kit';
 
 /** A committed change as it travels between store handles: the snapshot plus the version it follows. */
 export interface FeedChange extends StatusChange {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InstanceState } from '@durable-rx/runtime';
+import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from '../../src/internal/version-gate.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');

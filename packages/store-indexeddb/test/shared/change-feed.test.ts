@@ -1,6 +1,6 @@
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StatusChange, Store } from '@durable-rx/runtime';
+import type { StatusChange, Store } from '@durable-rx/runtime/store-kit';
 import { changeChannelName } from '../../src/idb-store.js';
 import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName } from './fixtures.js';
 

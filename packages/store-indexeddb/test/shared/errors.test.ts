@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Store } from '@durable-rx/runtime';
+import type { Store } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { adapters, claim, commitOf, create, message, newInstance, started, T0, uniqueName, type AdapterName } from './fixtures.js';

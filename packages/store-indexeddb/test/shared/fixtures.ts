@@ -1,5 +1,7 @@
-import type { ActivityTask, HistoryEvent, InstanceState, OrchestrationMessage, Store } from '@durable-rx/runtime';
-import type { WriteRequest, WriteSet } from '@durable-rx/runtime/store-kit';
+import type { HistoryEvent } from '@durable-rx/runtime';
+import {
+  type ActivityTask, type InstanceState, type OrchestrationMessage, type Store, type WriteRequest, type WriteSet,
+} from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 

@@ -1,4 +1,5 @@
-import { createRuntime, silentLogger, type Orchestrator, type Runtime, type Store } from '@durable-rx/runtime';
+import { createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { type Store } from '@durable-rx/runtime/store-kit';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';

@@ -6,9 +6,9 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
-import { systemClock, type Clock } from './clock.js';
-import { consoleLogger, type Logger } from './logger.js';
-import { Worker, type WorkerMetrics } from './worker.js';
+import { systemClock, type Clock } from '../env/clock.js';
+import { consoleLogger, type Logger } from '../env/logger.js';
+import { Worker, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {

@@ -1,0 +1,22 @@
+/**
+ * `@durable-rx/runtime/client-kit`: shared pieces for other `DurableClient` implementations (a remote client over
+ * HTTP, a UI's one-stream client), so that they validate, page, compare, time out and format exactly as the local
+ * client does. Prove an implementation with `describeClientConformance` from `@durable-rx/runtime/testing`.
+ *
+ * @packageDocumentation
+ */
+export { DEFAULT_WAIT_TIMEOUT_MS } from '../client/local-client.js';
+export {
+  CHECK_STATUS_RETRY_AFTER_SECONDS, createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf,
+} from '../client/check-status-response.js';
+export { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
+export { followPages, type Page } from '../client/follow-pages.js';
+export { sameJson } from '../client/same-json.js';
+export { timeoutAfter, MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
+export { toPlainJson, MAX_JSON_DEPTH, type JsonValue } from '../model/json.js';
+export {
+  assertValidInstanceId, assertValidName, assertWellFormed, MAX_INSTANCE_ID_LENGTH, readOptions, resolveTimeoutMs,
+  runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
+  type ValidInstanceQuery, type ValidPurgeFilter,
+} from '../model/validation.js';
