@@ -3,6 +3,7 @@ import {
   consoleLogger, isTerminalStatus, createRuntime, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
+  assertNever, instanceIdsOf, leaseLostError, planWriteSet, type WriteRequest, type WriteSet,
   decodeContinuationToken, encodeContinuationToken, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf,
   validateInstanceQuery, validatePurgeFilter, assertNever, instanceIdsOf, leaseLostError, planWriteSet,
   type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
