@@ -1,11 +1,10 @@
 import {
   InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
-  consoleLogger, isTerminalStatus, createRuntime, type HistoryEvent, type Logger,
+  consoleLogger, isTerminalStatus, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, instanceIdsOf, leaseLostError, planWriteSet, type WriteRequest, type WriteSet,
-  decodeContinuationToken, encodeContinuationToken, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf,
-  validateInstanceQuery, validatePurgeFilter, assertNever, instanceIdsOf, leaseLostError, planWriteSet,
+  assertNever, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, matchesPurgeFilter,
+  matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type WriteRequest, type WriteSet,
@@ -90,7 +89,8 @@ const HISTORY_READ_ATTEMPTS = 3;
  *
  * @example
  * ```ts
- *  * import { MongoStore } from '@durable-rx/store-mongo';
+ * import { createRuntime } from '@durable-rx/runtime';
+ * import { MongoStore } from '@durable-rx/store-mongo';
  *
  * const store = await MongoStore.connect({ uri: 'mongodb://127.0.0.1:27017/orders?replicaSet=rs0' });
  * const runtime = createRuntime({ store, orchestrators, activities });
