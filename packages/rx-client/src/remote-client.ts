@@ -6,8 +6,9 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
-  DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, sameJson, toPlainJson,
-  waitForCompletionOrCreateCheckStatusResponseOf, WEBHOOK_PATH,
+  DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, resolveTimeoutMs, sameJson, timeoutAfter, toPlainJson,
+  validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
+  WEBHOOK_PATH,
 } from '@durable-rx/runtime/client-kit';
 import { defer, distinctUntilChanged, map, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
@@ -97,6 +98,7 @@ export class RemoteClient implements DurableClient {
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
+    validateInstanceQuery(query);
     const response = await this.#request('GET', '/instances', {
       ...filterQuery(query),
       top: query.pageSize === undefined ? undefined : String(query.pageSize),
@@ -112,7 +114,8 @@ export class RemoteClient implements DurableClient {
     return this.getStatusBy({});
   }
 
-  getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
+  async getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
+    validateInstanceFilter(instanceFilter);
     return followPages((token) => this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
@@ -161,26 +164,24 @@ export class RemoteClient implements DurableClient {
   }
 
   async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {
-    if (!purgeFilter || !(purgeFilter.createdTimeFrom instanceof Date)) throw new InvalidArgumentError('createdTimeFrom (a Date) is required');
-    assertDate(purgeFilter.createdTimeFrom, 'createdTimeFrom');
-    const response = await this.#request('DELETE', '/instances', filterQuery(purgeFilter), undefined, { notFoundIsEmpty: true });
+    // The shared rule, checked here too, so a malformed filter never reaches the server.
+    const response = await this.#request('DELETE', '/instances', filterQuery(validatePurgeFilter(purgeFilter)), undefined, { notFoundIsEmpty: true });
     return response ? purgeResultOf(await response.json()) : { instancesDeleted: 0 };
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
-    if (!(timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
+    const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
     assertHttpInstanceId(instanceId);
     // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Subscription | undefined; // Infinity arms none; longer than 2^31-1 ms never fires early
       let subscription: Subscription | undefined;
       let settled = false;
       const settle = (done: () => void) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer?.unsubscribe();
         subscription?.unsubscribe();
         done();
       };
@@ -192,7 +193,7 @@ export class RemoteClient implements DurableClient {
             settle(() => resolve(status));
           } else {
             latest = status;
-            timer ??= setTimeout(() => settle(() => resolve(latest!)), timeoutMs);
+            timer ??= timeoutAfter(timeoutMs).subscribe(() => settle(() => resolve(latest!)));
           }
         },
         error: (error: unknown) => settle(() => reject(error)),
@@ -346,26 +347,17 @@ function bool(value: boolean | undefined): string | undefined {
   return value === undefined ? undefined : String(Boolean(value));
 }
 
-function assertDate(value: unknown, what: string): asserts value is Date | undefined {
-  if (value === undefined) return;
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new InvalidArgumentError(`${what} must be a valid Date`);
-}
-
-function filterQuery(f: InstanceFilter & { readonly runtimeStatus?: readonly string[] }): Query {
-  if (f.runtimeStatus !== undefined && !Array.isArray(f.runtimeStatus)) {
-    throw new InvalidArgumentError('runtimeStatus must be an array of statuses');
-  }
-  assertDate(f.createdTimeFrom, 'createdTimeFrom');
-  assertDate(f.createdTimeTo, 'createdTimeTo');
-  if (f.instanceIdPrefix !== undefined && typeof f.instanceIdPrefix !== 'string') {
-    throw new InvalidArgumentError('instanceIdPrefix must be a string');
-  }
+/** The query parameters of a filter, after the shared check (`validateInstanceFilter`). */
+function filterQuery(f: InstanceFilter): Query {
+  const valid = validateInstanceFilter(f);
+  const { showInput } = readOptions(f, 'filter', ['showInput']);
+  if (showInput !== undefined && typeof showInput !== 'boolean') throw new InvalidArgumentError('showInput must be true or false');
   return {
-    runtimeStatus: f.runtimeStatus && f.runtimeStatus.length > 0 ? f.runtimeStatus.join(',') : undefined,
-    createdTimeFrom: f.createdTimeFrom?.toISOString(),
-    createdTimeTo: f.createdTimeTo?.toISOString(),
-    instanceIdPrefix: f.instanceIdPrefix,
-    showInput: bool(f.showInput),
+    runtimeStatus: valid.runtimeStatus && valid.runtimeStatus.length > 0 ? valid.runtimeStatus.join(',') : undefined,
+    createdTimeFrom: valid.createdTimeFrom?.toISOString(),
+    createdTimeTo: valid.createdTimeTo?.toISOString(),
+    instanceIdPrefix: valid.instanceIdPrefix,
+    showInput: bool(showInput),
   };
 }
 

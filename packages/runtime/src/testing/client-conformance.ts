@@ -536,6 +536,17 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: from })).toEqual({ instancesDeleted: 2 });
         expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['c']);
       });
+
+      it('refuses a string runtimeStatus or an unknown status name (400) and deletes nothing', async () => {
+        const from = new Date(Date.now() - 60_000);
+        await client.startNew('Echo', { instanceId: 'kept', input: 1 });
+        await client.waitForCompletion('kept');
+        for (const filter of [{ createdTimeFrom: from, runtimeStatus: 'Completed' }, { createdTimeFrom: from, runtimeStatus: ['Completed', 'Done'] }]) {
+          await expect(client.purgeInstanceHistoryBy(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.listInstances(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['kept']);
+      });
     });
 
     describe('waitForCompletion', () => {
@@ -547,6 +558,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('rejects an unknown instance (404)', async () => {
         await expect(client.waitForCompletion('nobody', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+      });
+
+      it('waits as long as it takes with timeoutMs: Infinity or beyond 2^31-1 ms, and refuses NaN or negative timeouts', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'patient', input: 1 });
+        const forever = client.waitForCompletion('patient', { timeoutMs: Infinity });
+        const long = client.waitForCompletion('patient', { timeoutMs: 2 ** 31 + 5 });
+        // An overflowing timer fires after about 1 ms; both waits must still be pending well after that.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await client.raiseEvent('patient', 'Item', 'done');
+        expect((await forever).runtimeStatus).toBe('Completed');
+        expect((await long).runtimeStatus).toBe('Completed');
+        for (const timeoutMs of [Number.NaN, -1]) {
+          await expect(client.waitForCompletion('patient', { timeoutMs })).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
       });
     });
 
