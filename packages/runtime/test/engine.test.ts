@@ -247,12 +247,12 @@ describe('replay engine', () => {
     expect(step.customStatus).toBe('ok');
   });
 
-  it('starts sub-orchestrations with a deterministic default id', () => {
+  it('starts sub-orchestrations with a deterministic default id, unique per execution', () => {
     const orch: Orchestrator = function* (ctx) {
       return yield ctx.callSubOrchestrator('Child', { x: 1 });
     };
     const step = run(orch).step(T0, [executionStarted('Parent', undefined, 'parent-1')]);
-    expect(step.actions).toEqual([{ type: 'CreateSubOrchestration', eventId: 0, name: 'Child', instanceId: 'parent-1:0', input: { x: 1 } }]);
+    expect(step.actions).toEqual([{ type: 'CreateSubOrchestration', eventId: 0, name: 'Child', instanceId: 'parent-1:execution-1:0', input: { x: 1 } }]);
   });
 
   it('holds events while suspended and applies them on resume', () => {

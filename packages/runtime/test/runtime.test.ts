@@ -200,7 +200,8 @@ describe('runtime', () => {
     expect(caught).toBeInstanceOf(TaskFailedError);
     expect((caught as TaskFailedError).failureDetails.errorMessage).toBe('child broke');
     expect(await runtime.client.getStatus('child-ok')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'parent' });
-    expect(await runtime.client.getStatus('parent:1')).toMatchObject({ runtimeStatus: 'Failed', parentInstanceId: 'parent' });
+    const { executionId } = (await runtime.store.getInstance('parent'))!;
+    expect(await runtime.client.getStatus(`parent:${executionId}:1`)).toMatchObject({ runtimeStatus: 'Failed', parentInstanceId: 'parent' });
   });
 
   it('continues as new with a fresh history, keeping unprocessed events when asked', async () => {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { assertNever } from '../model/history-event.js';
 import type { InstanceStatus } from '../model/instance-status.js';
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
@@ -48,8 +49,13 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
       return Response.json(toWireStatus(status, options), { status: 200 });
     case 'Failed':
       return Response.json(toWireStatus(status, options), { status: options.failedStatus });
-    default:
+    case 'Pending':
+    case 'Running':
+    case 'ContinuedAsNew':
+    case 'Suspended':
       return undefined;
+    default:
+      return assertNever(status.runtimeStatus, 'runtime status');
   }
 }
 

@@ -1,4 +1,4 @@
-import type { HistoryEvent } from '../model/history-event.js';
+import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 
 /**
@@ -60,5 +60,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     case 'SubOrchestrationInstanceCompleted':
     case 'SubOrchestrationInstanceFailed':
       return state;
+    default:
+      return assertNever(event, 'history event');
   }
 }

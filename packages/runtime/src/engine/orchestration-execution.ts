@@ -3,9 +3,9 @@ import { NonDeterminismError } from '../model/errors/non-determinism-error.js';
 import { OrchestrationError } from '../model/errors/orchestration-error.js';
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import { UnknownEventTypeError } from '../model/errors/unknown-event-type-error.js';
-import type {
-  ContinueAsNewEvent, EventRaisedEvent, ExecutionStartedEvent, HistoryEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent,
-  TimerCreatedEvent,
+import {
+  assertNever, type ContinueAsNewEvent, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent,
+  type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
 } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { assertJsonSize, toPlainJson, type JsonValue } from '../model/json.js';
@@ -13,6 +13,7 @@ import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { isDurableTask, type DurableTask } from './durable-task.js';
+import { ReplayFlag, ReplayFlags } from './flags.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
 import { describeAction, recordedAction, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
@@ -51,11 +52,58 @@ export interface ExecutionStats {
   readonly eventsApplied: number;
 }
 
-type FinishState =
+/** How an execution ended. */
+type Outcome =
   | { readonly kind: 'completed'; readonly result: JsonValue | undefined }
   | { readonly kind: 'failed'; readonly failure: FailureDetails }
   | { readonly kind: 'terminated' }
-  | { readonly kind: 'continued-as-new' };
+  | { readonly kind: 'continued-as-new'; readonly request: ContinueAsNewRequest };
+
+/** What `ctx.continueAsNew` asked for; it takes effect when the orchestrator next yields or returns. */
+interface ContinueAsNewRequest {
+  readonly input: JsonValue | undefined;
+  readonly preserveUnprocessedEvents: boolean;
+}
+
+/** Before ExecutionStarted: nothing runs yet. */
+interface NotStarted {
+  readonly kind: 'not-started';
+}
+
+/** The generator is live, suspended at a `yield` of `awaiting` (undefined only while it runs). */
+interface Running {
+  readonly kind: 'running';
+  readonly generator: Orchestration;
+  readonly awaiting: DurableTask<unknown> | undefined;
+  readonly continueAsNew: ContinueAsNewRequest | undefined;
+}
+
+/**
+ * Where an execution stands; every transition is made in this class.
+ * - `not-started` → `running` on ExecutionStarted (or straight to `finished` when the orchestrator cannot start);
+ * - `running` → `finished` when the generator returns, throws, continues as new or is terminated;
+ * - `not-started` / `running` → `suspended` on ExecutionSuspended, back on ExecutionResumed: events that arrive
+ *   meanwhile wait in `deferred` and are applied on resume;
+ * - any → `diverged` when replay finds the orchestrator does not reproduce its history; the next step turns it into
+ *   `finished` (failed).
+ */
+type ExecutionPhase =
+  | NotStarted
+  | Running
+  | { readonly kind: 'suspended'; readonly resumeTo: NotStarted | Running; readonly deferred: readonly HistoryEvent[] }
+  | { readonly kind: 'finished'; readonly outcome: Outcome }
+  | { readonly kind: 'diverged'; readonly error: Error };
+
+/**
+ * Who is feeding events: `replay` (rebuilding from committed history: scheduled work is matched against history,
+ * nothing is recorded), `step` (new events: scheduled work and outcomes are recorded), or nobody between calls.
+ */
+type Mode =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'replaying' }
+  | { readonly kind: 'stepping'; readonly newEvents: HistoryEvent[]; readonly newActions: OrchestratorAction[] };
+
+const IDLE: Mode = { kind: 'idle' };
 
 /**
  * One live execution of an orchestrator: the suspended generator plus everything needed to feed it events.
@@ -69,36 +117,28 @@ export class OrchestrationExecution {
   readonly #orchestrator: Orchestrator;
   readonly #options: ExecutionOptions;
 
-  #generator: Orchestration | undefined;
-  #current: DurableTask<unknown> | undefined;
-  #finished: FinishState | undefined;
-  #replaying = false;
+  #phase: ExecutionPhase = { kind: 'not-started' };
+  #mode: Mode = IDLE;
+  /** The replay flags in force: those recorded when the execution started (see `flags.ts`). */
+  #flags = ReplayFlags.none;
   #now = new Date(0);
   #sequence = 0;
   #guidCounter = 0;
   #instanceId = '';
+  #executionId = '';
   #name = '';
   #parent: ExecutionStartedEvent['parentInstance'];
   #input: JsonValue | undefined;
   #customStatus: JsonValue | undefined;
-  #suspended = false;
-  #continueAsNew: { input: JsonValue | undefined; preserveUnprocessedEvents: boolean } | undefined;
-  /** Fatal error found while replaying (non-determinism); reported by the next step. */
-  #fatal: Error | undefined;
 
   /** Scheduled tasks by eventId, until their result arrives. */
   readonly #openTasks = new Map<number, AtomicTask<unknown>>();
   /** Actions created while replaying, waiting for the history event that records them. */
   readonly #unmatched = new Map<number, OrchestratorAction>();
-  /** Actions created by the current step (not replaying). */
-  #newActions: OrchestratorAction[] = [];
-  #newEvents: HistoryEvent[] = [];
   /** External events received before anyone waited, FIFO per name. */
   readonly #bufferedEvents = new Map<string, EventRaisedEvent[]>();
   /** Waiters for external events, FIFO per name. */
   readonly #eventWaiters = new Map<string, AtomicTask<unknown>[]>();
-  /** Events received while suspended, delivered on resume. */
-  #suspendedEvents: HistoryEvent[] = [];
 
   #eventsReplayed = 0;
   #eventsApplied = 0;
@@ -115,7 +155,12 @@ export class OrchestrationExecution {
 
   /** True once the execution finished. */
   get isFinished(): boolean {
-    return this.#finished !== undefined;
+    return this.#phase.kind === 'finished';
+  }
+
+  /** The replay flags in force for this execution. */
+  get flags(): ReplayFlags {
+    return this.#flags;
   }
 
   /** The parent link from ExecutionStarted, for sub-orchestrations. */
@@ -133,18 +178,17 @@ export class OrchestrationExecution {
    * reproduce (non-determinism) is remembered and fails the instance on the next step.
    */
   replay(history: readonly HistoryEvent[]): void {
-    this.#replaying = true;
+    this.#mode = { kind: 'replaying' };
     try {
       for (const event of history) {
         this.#eventsReplayed++;
         this.#apply(event);
-        if (this.#fatal) break;
       }
     } catch (error) {
       // Non-determinism, an unknown event type (a corrupt or newer history): the instance fails visibly.
-      this.#fatal = error instanceof Error ? error : new Error(String(error));
+      this.#phase = { kind: 'diverged', error: error instanceof Error ? error : new Error(String(error)) };
     } finally {
-      this.#replaying = false;
+      this.#mode = IDLE;
     }
   }
 
@@ -153,18 +197,30 @@ export class OrchestrationExecution {
    * arrival order; the step adds OrchestratorStarted/OrchestratorCompleted and the events of scheduled work.
    */
   step(now: Date, events: readonly HistoryEvent[]): StepResult {
-    this.#newEvents = [];
-    this.#newActions = [];
-    const wasFinished = this.#finished !== undefined && this.#fatal === undefined;
-    this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString() });
+    const mode: Mode = { kind: 'stepping', newEvents: [], newActions: [] };
+    this.#mode = mode;
+    try {
+      return this.#step(mode, now, events);
+    } finally {
+      this.#mode = IDLE;
+    }
+  }
+
+  #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
+    const wasFinished = this.#phase.kind === 'finished';
+    if (this.#phase.kind === 'not-started') {
+      // The step that starts the execution records the flags it runs under, for every later replay.
+      this.#flags = ReplayFlags.current;
+      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString(), replayFlags: this.#flags.ids });
+    } else {
+      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString() });
+    }
     this.#now = now;
-    if (this.#fatal) {
+    if (this.#phase.kind === 'diverged') {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
-      const fatal = this.#fatal;
-      this.#fatal = undefined;
+      const { error } = this.#phase;
       this.#unmatched.clear();
-      this.#finished = undefined;
-      this.#finish({ kind: 'failed', failure: toFailureDetails(fatal) });
+      this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
     }
     // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
     for (const action of this.#unmatched.values()) this.#issue(action);
@@ -172,7 +228,7 @@ export class OrchestrationExecution {
     for (const event of events) {
       this.#eventsApplied++;
       this.#record(event);
-      if (this.#finished) continue; // recorded and ignored (e.g. a result that raced a terminate)
+      if (this.#phase.kind === 'finished') continue; // recorded and ignored (e.g. a result that raced a terminate)
       try {
         this.#apply(event);
       } catch (error) {
@@ -180,10 +236,13 @@ export class OrchestrationExecution {
       }
     }
     this.#record({ type: 'OrchestratorCompleted', eventId: -1, timestamp: now.toISOString() });
-    const continued = this.#finished?.kind === 'continued-as-new' && !wasFinished ? this.#continueAsNew : undefined;
+    const phase = this.#phase;
+    const continued = phase.kind === 'finished' && phase.outcome.kind === 'continued-as-new' && !wasFinished
+      ? phase.outcome.request
+      : undefined;
     return {
-      newEvents: this.#newEvents,
-      actions: this.#newActions,
+      newEvents: mode.newEvents,
+      actions: mode.newActions,
       customStatus: this.#customStatus,
       ...(continued
         ? {
@@ -193,25 +252,29 @@ export class OrchestrationExecution {
             },
           }
         : {}),
-      isFinished: this.#finished !== undefined,
+      isFinished: phase.kind === 'finished',
     };
   }
 
   // ---------------------------------------------------------------- events
 
   #apply(event: HistoryEvent): void {
-    if (this.#suspended && deferredWhileSuspended(event)) {
-      this.#suspendedEvents.push(event);
+    const phase = this.#phase;
+    if (phase.kind === 'suspended' && deferredWhileSuspended(event)) {
+      this.#phase = { ...phase, deferred: [...phase.deferred, event] };
       return;
     }
     switch (event.type) {
       case 'OrchestratorStarted':
         this.#now = new Date(event.timestamp);
+        // The first step of the execution recorded the flags in force; a history older than flags has none.
+        if (phase.kind === 'not-started') this.#flags = ReplayFlags.recorded(event.replayFlags);
         return;
       case 'OrchestratorCompleted':
         return;
       case 'ExecutionStarted':
         this.#instanceId = event.instanceId;
+        this.#executionId = event.executionId;
         this.#name = event.name;
         this.#parent = event.parentInstance;
         this.#input = event.input as JsonValue | undefined;
@@ -246,13 +309,12 @@ export class OrchestrationExecution {
         this.#deliverEvent(event);
         return;
       case 'ExecutionSuspended':
-        this.#suspended = true;
+        if (phase.kind === 'not-started' || phase.kind === 'running') this.#phase = { kind: 'suspended', resumeTo: phase, deferred: [] };
         return;
       case 'ExecutionResumed': {
-        this.#suspended = false;
-        const deferred = this.#suspendedEvents;
-        this.#suspendedEvents = [];
-        for (const e of deferred) if (!this.#finished) this.#apply(e);
+        if (phase.kind !== 'suspended') return;
+        this.#phase = phase.resumeTo;
+        for (const e of phase.deferred) if ((this.#phase as ExecutionPhase).kind !== 'finished') this.#apply(e);
         return;
       }
       case 'ExecutionTerminated':
@@ -264,8 +326,11 @@ export class OrchestrationExecution {
       case 'ContinueAsNew':
         // Recorded outcome of a replayed finish; the generator reached the same point.
         return;
-      default:
-        throw new UnknownEventTypeError(`Unknown history event type ${JSON.stringify((event as { type?: unknown }).type)}`);
+      default: {
+        // Exhaustive (a new event type must be handled above); at run time, a corrupt or newer history lands here.
+        const unknown: never = event;
+        throw new UnknownEventTypeError(`Unknown history event type ${JSON.stringify((unknown as { type?: unknown }).type)}`);
+      }
     }
   }
 
@@ -314,32 +379,39 @@ export class OrchestrationExecution {
   // ---------------------------------------------------------------- generator
 
   #start(): void {
+    if (this.#phase.kind !== 'not-started') {
+      throw new OrchestrationError(`ExecutionStarted of ${JSON.stringify(this.#instanceId)} appears twice in one execution`);
+    }
     const ctx = this.#createContext();
+    let generator: Orchestration;
     try {
-      const generator = this.#orchestrator(ctx);
-      if (!isGenerator(generator)) {
+      const created = this.#orchestrator(ctx);
+      if (!isGenerator(created)) {
         throw new OrchestrationError(`Orchestrator ${JSON.stringify(this.#name)} must be a generator function (function*)`);
       }
-      this.#generator = generator;
+      generator = created;
     } catch (error) {
       this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
       return;
     }
+    this.#phase = { kind: 'running', generator, awaiting: undefined, continueAsNew: undefined };
     this.#advance({ kind: 'next', value: undefined });
   }
 
   /** Feeds the awaited task's outcome to the generator while it is settled. */
   #resume(): void {
-    while (!this.#finished && this.#current?.isSettled) {
-      const task = this.#current;
-      this.#current = undefined;
+    for (;;) {
+      const phase = this.#phase;
+      if (phase.kind !== 'running' || !phase.awaiting?.isSettled) return;
+      const task = phase.awaiting;
+      this.#phase = { ...phase, awaiting: undefined };
       this.#advance(task.isCompleted ? { kind: 'next', value: task.result } : { kind: 'throw', error: task.error });
     }
   }
 
   #advance(input: { kind: 'next'; value: unknown } | { kind: 'throw'; error: unknown }): void {
-    const generator = this.#generator;
-    if (!generator || this.#finished) return;
+    if (this.#phase.kind !== 'running') return;
+    const { generator } = this.#phase;
     let next: IteratorResult<DurableTask<unknown>, unknown>;
     try {
       next = input.kind === 'next' ? generator.next(input.value as never) : generator.throw(input.error);
@@ -347,8 +419,11 @@ export class OrchestrationExecution {
       this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
       return;
     }
-    if (this.#continueAsNew) {
-      this.#finish({ kind: 'continued-as-new' });
+    // The generator ran: it may have continued as new, or been finished by what it called.
+    const phase = this.#phase as ExecutionPhase;
+    if (phase.kind !== 'running') return;
+    if (phase.continueAsNew) {
+      this.#finish({ kind: 'continued-as-new', request: phase.continueAsNew });
       return;
     }
     if (next.done) {
@@ -373,51 +448,52 @@ export class OrchestrationExecution {
       });
       return;
     }
-    this.#current = next.value;
+    this.#phase = { ...phase, awaiting: next.value };
     this.#resume();
   }
 
-  #finish(state: FinishState): void {
-    if (this.#finished) return;
-    this.#finished = state;
-    this.#generator = undefined;
-    this.#current = undefined;
-    if (this.#replaying) return; // the outcome is already in history
+  /** Ends the execution (once; a diverged execution may still fail). */
+  #finish(outcome: Outcome): void {
+    if (this.#phase.kind === 'finished') return;
+    this.#phase = { kind: 'finished', outcome };
+    if (this.#mode.kind !== 'stepping') return; // replaying: the outcome is already in history
     const timestamp = this.#now.toISOString();
-    switch (state.kind) {
+    switch (outcome.kind) {
       case 'completed':
         this.#record({
           type: 'ExecutionCompleted', eventId: -1, timestamp, orchestrationStatus: 'Completed',
-          ...(state.result === undefined ? {} : { result: state.result }),
+          ...(outcome.result === undefined ? {} : { result: outcome.result }),
         });
         return;
       case 'failed':
-        this.#record({ type: 'ExecutionCompleted', eventId: -1, timestamp, orchestrationStatus: 'Failed', failureDetails: state.failure });
+        this.#record({ type: 'ExecutionCompleted', eventId: -1, timestamp, orchestrationStatus: 'Failed', failureDetails: outcome.failure });
         return;
       case 'continued-as-new': {
-        const c = this.#continueAsNew;
+        const { request } = outcome;
         const event: ContinueAsNewEvent = {
           type: 'ContinueAsNew', eventId: -1, timestamp,
-          preserveUnprocessedEvents: c?.preserveUnprocessedEvents ?? false,
-          ...(c?.input === undefined ? {} : { input: c.input }),
+          preserveUnprocessedEvents: request.preserveUnprocessedEvents,
+          ...(request.input === undefined ? {} : { input: request.input }),
         };
         this.#record(event);
         return;
       }
       case 'terminated':
         return; // the ExecutionTerminated event itself records it
+      default:
+        assertNever(outcome, 'execution outcome');
     }
   }
 
   // ---------------------------------------------------------------- actions
 
   #schedule(action: OrchestratorAction): void {
-    if (this.#replaying) this.#unmatched.set(action.eventId, action);
+    if (this.#mode.kind === 'replaying') this.#unmatched.set(action.eventId, action);
     else this.#issue(action);
   }
 
   #issue(action: OrchestratorAction): void {
-    this.#newActions.push(action);
+    if (this.#mode.kind === 'stepping') this.#mode.newActions.push(action);
     const timestamp = this.#now.toISOString();
     switch (action.type) {
       case 'ScheduleTask':
@@ -432,11 +508,13 @@ export class OrchestrationExecution {
           instanceId: action.instanceId, ...optionalInput(action.input),
         });
         return;
+      default:
+        assertNever(action, 'orchestrator action');
     }
   }
 
   #record(event: HistoryEvent): void {
-    if (!this.#replaying) this.#newEvents.push(event);
+    if (this.#mode.kind === 'stepping') this.#mode.newEvents.push(event);
   }
 
   #callActivity<T>(name: string, input: unknown, attempt = 1): AtomicTask<T> {
@@ -453,12 +531,19 @@ export class OrchestrationExecution {
     assertValidName(name, 'orchestrator name');
     const json = toPlainJson(input, 'sub-orchestration input');
     const eventId = this.#sequence++;
-    const childId = instanceId ?? `${this.#instanceId}:${eventId}`;
+    const childId = instanceId ?? this.#defaultChildId(eventId);
     assertValidInstanceId(childId);
     const task = new AtomicTask<T>('sub-orchestration', name, eventId);
     this.#openTasks.set(eventId, task as AtomicTask<unknown>);
     this.#schedule({ type: 'CreateSubOrchestration', eventId, name, instanceId: childId, ...optionalInput(json) });
     return task;
+  }
+
+  /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
+  #defaultChildId(eventId: number): string {
+    return this.#flags.has(ReplayFlag.SubOrchestrationIdPerExecution)
+      ? `${this.#instanceId}:${this.#executionId}:${eventId}`
+      : `${this.#instanceId}:${eventId}`;
   }
 
   #createTimer(fireAt: Date): TimerTask {
@@ -485,7 +570,7 @@ export class OrchestrationExecution {
       get instanceId() { return self.#instanceId; },
       get parentInstanceId() { return self.#parent?.instanceId; },
       get name() { return self.#name; },
-      get isReplaying() { return self.#replaying; },
+      get isReplaying() { return self.#mode.kind === 'replaying'; },
       get currentUtcDateTime() { return new Date(self.#now.getTime()); },
       Task,
       getInput: <T>() => structuredClone(this.#input) as T,
@@ -518,9 +603,14 @@ export class OrchestrationExecution {
         return task;
       },
       continueAsNew: (input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }) => {
-        this.#continueAsNew = {
-          input: toPlainJson(input, 'continueAsNew input'),
-          preserveUnprocessedEvents: options?.preserveUnprocessedEvents ?? false,
+        const phase = this.#phase;
+        if (phase.kind !== 'running') throw new OrchestrationError('continueAsNew may only be called while the orchestrator runs');
+        this.#phase = {
+          ...phase,
+          continueAsNew: {
+            input: toPlainJson(input, 'continueAsNew input'),
+            preserveUnprocessedEvents: options?.preserveUnprocessedEvents ?? false,
+          },
         };
       },
       newGuid: () => uuidV5(`${this.#instanceId}_${this.#now.toISOString()}_${this.#guidCounter++}`),

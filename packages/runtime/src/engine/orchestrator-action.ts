@@ -1,4 +1,6 @@
-import type { SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent, TimerCreatedEvent } from '../model/history-event.js';
+import {
+  assertNever, type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
+} from '../model/history-event.js';
 import type { JsonValue } from '../model/json.js';
 
 /** Work an orchestrator step asks for. The worker turns actions into store writes (see `engine/decide-step.ts`). */
@@ -22,6 +24,8 @@ export function describeAction(action: OrchestratorAction): string {
       return 'createTimer()';
     case 'CreateSubOrchestration':
       return `callSubOrchestrator(${JSON.stringify(action.name)}, instanceId ${JSON.stringify(action.instanceId)})`;
+    default:
+      return assertNever(action, 'orchestrator action');
   }
 }
 
@@ -34,5 +38,7 @@ export function recordedAction(event: TaskScheduledEvent | TimerCreatedEvent | S
       return { type: 'CreateTimer', eventId: event.eventId, fireAt: event.fireAt };
     case 'SubOrchestrationInstanceCreated':
       return { type: 'CreateSubOrchestration', eventId: event.eventId, name: event.name, instanceId: event.instanceId };
+    default:
+      return assertNever(event, 'scheduling event');
   }
 }

@@ -1,4 +1,4 @@
-import type { HistoryEvent } from '../model/history-event.js';
+import { assertNever, type HistoryEvent } from '../model/history-event.js';
 
 /**
  * The history a Failed execution continues from after `rewind`.
@@ -30,8 +30,22 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
         return !rerun.has(event.eventId);
       case 'ExecutionCompleted':
         return index !== failedAt;
-      default:
+      case 'ExecutionStarted':
+      case 'ExecutionTerminated':
+      case 'ExecutionSuspended':
+      case 'ExecutionResumed':
+      case 'ExecutionRewound':
+      case 'ContinueAsNew':
+      case 'OrchestratorStarted':
+      case 'OrchestratorCompleted':
+      case 'TaskCompleted':
+      case 'TimerCreated':
+      case 'TimerFired':
+      case 'EventRaised':
+      case 'SubOrchestrationInstanceCompleted':
         return true;
+      default:
+        return assertNever(event, 'history event');
     }
   });
 }

@@ -1,5 +1,6 @@
 import { defer, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
+import { assertNever } from '../model/history-event.js';
 import { isTerminalStatus } from '../model/instance-status.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
@@ -52,5 +53,7 @@ export function streamSource(
       // A status filter of only statuses durable-rx never gives (`Canceled`) matches nothing, now and later.
       if (spec.filter.runtimeStatus?.length === 0) return NEVER.pipe(startWith([]));
       return client.instances$(spec.filter).pipe(map((list) => list.map(wire.status)));
+    default:
+      return assertNever(spec, 'stream spec');
   }
 }

@@ -54,6 +54,11 @@ export interface ContinueAsNewEvent extends EventBase {
 }
 export interface OrchestratorStartedEvent extends EventBase {
   readonly type: 'OrchestratorStarted';
+  /**
+   * On the first step of an execution: the ids of the replay flags the engine ran it under (`engine/flags.ts`).
+   * Absent on later steps, and on executions recorded before replay flags existed.
+   */
+  readonly replayFlags?: readonly number[];
 }
 export interface OrchestratorCompletedEvent extends EventBase {
   readonly type: 'OrchestratorCompleted';

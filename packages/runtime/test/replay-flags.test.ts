@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CURRENT_REPLAY_FLAGS, ReplayFlag } from '../src/engine/flags.js';
+import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { silentLogger } from '../src/env/logger.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { HistoryBuilder, executionStarted } from '../src/testing/history-builder.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const limit = { customStatusLimitBytes: 16 * 1024 };
+
+/** Calls two children without ids, one after the other. */
+const twoChildren: Orchestrator = function* (ctx) {
+  const first = yield ctx.callSubOrchestrator('Child', 1);
+  const second = yield ctx.callSubOrchestrator('Child', 2);
+  return [first, second];
+};
+
+describe('replay flags', () => {
+  it('records the flags in force on the first step of an execution, and only there', () => {
+    const execution = new OrchestrationExecution(twoChildren, limit);
+    execution.replay([]);
+    const first = execution.step(T0, [executionStarted('Parent', undefined, 'p')]);
+    expect(first.newEvents[0]).toMatchObject({ type: 'OrchestratorStarted', replayFlags: [...CURRENT_REPLAY_FLAGS] });
+    const second = execution.step(new Date(T0.getTime() + 1000), [
+      { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'a' },
+    ]);
+    expect(second.newEvents[0]).toEqual({ type: 'OrchestratorStarted', eventId: -1, timestamp: new Date(T0.getTime() + 1000).toISOString() });
+  });
+
+  it('gives each flag its own id, never reused', () => {
+    const ids = Object.values(ReplayFlag);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(Number.isInteger(id) && id > 0).toBe(true);
+  });
+
+  it('replays a history recorded before SubOrchestrationIdPerExecution with the old child ids', () => {
+    // Recorded by an engine without replay flags: the first child got the id `<instanceId>:<eventId>`.
+    const history = new HistoryBuilder({ name: 'Parent', instanceId: 'p' })
+      .started()
+      .subOrchestrationCreated('Child', 'p:0', 1)
+      .step(1000)
+      .build();
+    const execution = new OrchestrationExecution(twoChildren, limit);
+    execution.replay(history);
+    expect(execution.flags.has(ReplayFlag.SubOrchestrationIdPerExecution)).toBe(false);
+
+    const step = execution.step(new Date(T0.getTime() + 2000), [
+      { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'a' },
+    ]);
+    // No NonDeterminismError, and the next child of this execution keeps the old format too.
+    expect(step.newEvents.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
+    expect(step.actions).toEqual([{ type: 'CreateSubOrchestration', eventId: 1, name: 'Child', instanceId: 'p:1', input: 2 }]);
+  });
+
+  it('replays a history recorded with the flag with per-execution child ids', () => {
+    const execution = new OrchestrationExecution(twoChildren, limit);
+    execution.replay([]);
+    const first = execution.step(T0, [executionStarted('Parent', undefined, 'p')]);
+    expect(first.actions).toMatchObject([{ type: 'CreateSubOrchestration', instanceId: 'p:execution-1:0' }]);
+
+    // A cache miss: a new execution replays what the first step committed.
+    const replayed = new OrchestrationExecution(twoChildren, limit);
+    replayed.replay(first.newEvents as HistoryEvent[]);
+    expect(replayed.flags.has(ReplayFlag.SubOrchestrationIdPerExecution)).toBe(true);
+    const step = replayed.step(new Date(T0.getTime() + 1000), [
+      { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'a' },
+    ]);
+    expect(step.actions).toEqual([{ type: 'CreateSubOrchestration', eventId: 1, name: 'Child', instanceId: 'p:execution-1:1', input: 2 }]);
+  });
+});
+
+describe('default sub-orchestration ids (SubOrchestrationIdPerExecution)', () => {
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  it('lets the execution after continueAsNew call a child while the previous execution\'s child still runs', async () => {
+    runtime = createRuntime({
+      logger: silentLogger,
+      orchestrators: {
+        Eternal: function* (ctx) {
+          const generation = ctx.getInput<number>();
+          if (generation === 0) {
+            ctx.callSubOrchestrator('Waiter'); // fire and forget: still running when the next execution starts
+            ctx.continueAsNew(1);
+            return undefined;
+          }
+          return yield ctx.callSubOrchestrator('Quick');
+        },
+        Waiter: function* (ctx) {
+          return yield ctx.waitForExternalEvent('never');
+        },
+        Quick: function* () {
+          return 'done';
+        },
+      },
+    });
+    await runtime.start();
+    const id = await runtime.client.startNew('Eternal', { instanceId: 'eternal', input: 0 });
+    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 15_000 });
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    const { instances } = await runtime.client.listInstances({ instanceIdPrefix: 'eternal:' });
+    expect(instances.map((i) => [i.name, i.runtimeStatus]).sort()).toEqual([['Quick', 'Completed'], ['Waiter', 'Running']]);
+  });
+});
