@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
+import { createHttpManagementPayload } from '../src/client/http-management-payload.js';
 import { MAX_JSON_DEPTH, toPlainJson } from '../src/model/json.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
@@ -168,6 +169,8 @@ describe('instance ids and names are well-formed Unicode', () => {
       await expect(client.startNew('E1_HelloSequence', { instanceId: id })).rejects.toMatchObject(invalid);
       await expect(client.getStatus(id)).rejects.toMatchObject(invalid);
       expect(() => client.createHttpManagementPayload(id, 'http://127.0.0.1:7071')).toThrow(expect.objectContaining(invalid));
+      // the standalone helper (used by other clients and the HTTP API) applies the same rule: never a URIError
+      expect(() => createHttpManagementPayload(id, 'http://127.0.0.1:7071')).toThrow(expect.objectContaining(invalid));
     }
     await expect(client.listInstances({ instanceIdPrefix: 'a\uD800' })).rejects.toMatchObject(invalid);
     const emoji = await client.startNew('E1_HelloSequence', { instanceId: 'smile-\uD83D\uDE00' });

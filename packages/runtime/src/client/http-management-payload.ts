@@ -1,3 +1,4 @@
+import { assertValidInstanceId } from '../model/validation.js';
 import type { HttpManagementPayload, HttpManagementPayloadOptions } from './durable-client.js';
 
 /** Base path of the Durable Functions HTTP management API. */
@@ -17,6 +18,8 @@ export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
 export function createHttpManagementPayload(
   instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {},
 ): HttpManagementPayload {
+  // The shared id rule first: a lone surrogate would make encodeURIComponent throw URIError.
+  assertValidInstanceId(instanceId);
   const root = webhookRoot(baseUrl);
   const instance = `${root}/instances/${encodeURIComponent(instanceId)}`;
   const query = (extra?: string) => {
