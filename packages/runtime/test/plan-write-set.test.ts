@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
-import type { WriteRequest, WriteSet } from '../src/model/write-set.js';
+import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
 import { instanceIdsOf, planWriteSet } from '../src/store/plan-write-set.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -95,5 +95,53 @@ describe('planWriteSet', () => {
     expect(plan.deleteTasks).toEqual(['task']);
     expect(plan.insertMessages).toEqual([]);
     expect(plan.work).toBe(false);
+  });
+  it('refuses a client command whose instance is missing or terminal at commit time, with the typed error', () => {
+    const command = (instanceId: string, status: InstanceCondition['status'] = 'running'): WriteSet => ({
+      requests: [{ type: 'insertMessage', message: raised('cmd', instanceId), ifMissing: 'fail', requires: { status, operation: 'terminate' } }],
+    });
+    const stored = new Map([
+      ['running', state('running')], ['suspended', state('suspended', { runtimeStatus: 'Suspended' })],
+      ['done', state('done', { runtimeStatus: 'Completed' })], ['failed', state('failed', { runtimeStatus: 'Failed' })],
+      ['terminated', state('terminated', { runtimeStatus: 'Terminated' })], ['gone', undefined],
+    ]);
+    expect(planWriteSet(command('running'), stored).insertMessages.map((m) => m.id)).toEqual(['cmd']);
+    expect(planWriteSet(command('suspended'), stored).insertMessages.map((m) => m.id)).toEqual(['cmd']);
+    for (const id of ['done', 'failed', 'terminated']) {
+      expect(() => planWriteSet(command(id), stored)).toThrow(expect.objectContaining({ code: 'instance-not-running', status: 410 }));
+    }
+    expect(() => planWriteSet(command('gone'), stored)).toThrow(expect.objectContaining({ code: 'instance-not-found', status: 404 }));
+    // A rewind needs a Failed instance: Completed/Terminated 410, active 409.
+    expect(planWriteSet(command('failed', 'failed'), stored).insertMessages).toHaveLength(1);
+    expect(() => planWriteSet(command('done', 'failed'), stored)).toThrow(expect.objectContaining({ code: 'instance-not-running', status: 410 }));
+    expect(() => planWriteSet(command('running', 'failed'), stored)).toThrow(expect.objectContaining({ code: 'instance-not-terminal', status: 409 }));
+  });
+
+  it('checks a command against the state written earlier in the same write set', () => {
+    const finished = state('a', { runtimeStatus: 'Completed', version: 4 });
+    const writeSet: WriteSet = {
+      requests: [
+        { type: 'replaceState', state: finished },
+        { type: 'insertMessage', message: raised('cmd', 'a'), ifMissing: 'fail', requires: { status: 'running', operation: 'raise an event on' } },
+      ],
+    };
+    expect(() => planWriteSet(writeSet, new Map([['a', state('a')]]))).toThrow(expect.objectContaining({ code: 'instance-not-running' }));
+  });
+
+  it('restarts only an instance that is still terminal, under the same or a new id', () => {
+    const restart = (newId: string): WriteSet => {
+      const request = create(newId, 'fail') as CreateInstanceWrite;
+      return { requests: [{ ...request, requires: { instanceId: 'old', status: 'terminal', operation: 'restart' } }] };
+    };
+    expect(instanceIdsOf(restart('fresh')).sort()).toEqual(['fresh', 'old']);
+    const done = new Map([['old', state('old', { runtimeStatus: 'Failed', version: 5 })], ['fresh', undefined]]);
+    expect(planWriteSet(restart('fresh'), done).states.map((s) => s.state.instanceId)).toEqual(['fresh']);
+    expect(planWriteSet(restart('old'), done).states[0]).toMatchObject({ isNew: true, state: { instanceId: 'old', version: 6 } });
+    const active = new Map([['old', state('old')], ['fresh', undefined]]);
+    for (const id of ['fresh', 'old']) {
+      expect(() => planWriteSet(restart(id), active)).toThrow(expect.objectContaining({ code: 'instance-not-terminal', status: 409 }));
+    }
+    expect(() => planWriteSet(restart('fresh'), new Map([['old', undefined], ['fresh', undefined]])))
+      .toThrow(expect.objectContaining({ code: 'instance-not-found', status: 404 }));
   });
 });

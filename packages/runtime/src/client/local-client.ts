@@ -2,15 +2,14 @@ import {
   AsyncSubject, concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of,
   scan, take, takeUntil, takeWhile, type Subscription,
 } from 'rxjs';
-import { decideSend, decideStart } from '../engine/decide-step.js';
+import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
-import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
-import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
+import type { WriteSet } from '../model/write-set.js';
 import {
   assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, resolveTimeoutMs, validateInstanceFilter,
   validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
@@ -149,15 +148,16 @@ export class LocalClient implements DurableClient {
   }
 
   async rewind(instanceId: string, reason?: string): Promise<void> {
-    const state = await this.#existing(instanceId);
-    if (state.runtimeStatus === 'Completed' || state.runtimeStatus === 'Terminated') {
-      throw new InstanceNotRunningError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
-    }
-    if (state.runtimeStatus !== 'Failed') {
-      throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only Failed instances can be rewound`);
-    }
+    assertValidInstanceId(instanceId);
     const event = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) } as const;
-    await this.#commitAndObserve(state, event, (next) => isRewindApplied(state, next));
+    // The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise).
+    const writeSet = decideSend({ id: crypto.randomUUID(), instanceId, event }, { status: 'failed', operation: 'rewind' });
+    const state = await this.#store.getInstance(instanceId);
+    if (!state || state.runtimeStatus !== 'Failed') {
+      await this.#store.commit(writeSet); // refused with the typed error unless the instance failed in between
+      return;
+    }
+    await this.#commitAndObserve(instanceId, writeSet, (next) => isRewindApplied(state, next));
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
@@ -166,11 +166,15 @@ export class LocalClient implements DurableClient {
       throw new InvalidArgumentError('restartWithNewInstanceId must be a boolean');
     }
     const state = await this.#existing(instanceId);
-    if (!isTerminalStatus(state.runtimeStatus)) {
-      throw new InstanceNotTerminalError(`Instance ${JSON.stringify(instanceId)} is ${state.runtimeStatus}; only terminal instances can be restarted`);
+    if (this.#known && !this.#known.has(state.name)) {
+      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
     }
     const newId = restartWithNewInstanceId === false ? instanceId : crypto.randomUUID();
-    return this.startNew(state.name, { instanceId: newId, ...(state.input === undefined ? {} : { input: state.input }) });
+    // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
+    await this.#store.commit(decideRestart(instanceId, {
+      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#clock.now(), newId: () => crypto.randomUUID(),
+    }));
+    return newId;
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
@@ -357,30 +361,29 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * Sends a command to a non-terminal instance. With `reflects`, resolves only once the committed status reflects
-   * it (see `#commitAndObserve`); a status that already does needs no wait.
+   * Sends a command to a non-terminal instance: the store refuses it atomically, in the commit's transaction, when
+   * the instance is unknown (404) or terminal (410). With `reflects`, resolves only once the committed status
+   * reflects it (see `#commitAndObserve`); a status that already does needs no wait.
    */
   async #send(instanceId: string, verb: string, event: MessageEvent, reflects?: (state: InstanceState) => boolean): Promise<void> {
-    const state = await this.#existing(instanceId);
-    if (isTerminalStatus(state.runtimeStatus)) {
-      throw new InstanceNotRunningError(`Cannot ${verb} instance ${JSON.stringify(instanceId)}: it is ${state.runtimeStatus}`);
-    }
-    if (!reflects || reflects(state)) {
-      await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
+    assertValidInstanceId(instanceId);
+    const writeSet = decideSend({ id: crypto.randomUUID(), instanceId, event }, { status: 'running', operation: verb });
+    const state = reflects ? await this.#store.getInstance(instanceId) : undefined;
+    if (!reflects || !state || reflects(state)) {
+      await this.#store.commit(writeSet);
       return;
     }
-    await this.#commitAndObserve(state, event, (next) => next === undefined || next.executionId !== state.executionId || reflects(next));
+    await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next));
   }
 
   /**
-   * Read-your-writes for commands: commits the message, then resolves once a worker has committed a status for
+   * Read-your-writes for commands: commits the write set, then resolves once a worker has committed a status for
    * which `applied` holds, so a getStatus, status$ or waitForCompletion after the command sees it (after a rewind
    * the instance is no longer Failed, after a terminate it is terminal, ...). It listens before committing, or the
    * change could be missed. When no worker applies the command within {@link COMMAND_APPLIED_TIMEOUT_MS}, it
    * resolves anyway: the command is stored and takes effect when a worker runs.
    */
-  async #commitAndObserve(state: InstanceState, event: MessageEvent, applied: (next: InstanceState | undefined) => boolean): Promise<void> {
-    const instanceId = state.instanceId;
+  async #commitAndObserve(instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean): Promise<void> {
     let watching: Subscription | undefined;
     const done = new Promise<void>((resolve) => {
       watching = this.#changes.instance(instanceId).pipe(
@@ -390,7 +393,7 @@ export class LocalClient implements DurableClient {
       ).subscribe({ complete: resolve, error: () => resolve() });
     });
     try {
-      await this.#store.commit(decideSend({ id: crypto.randomUUID(), instanceId, event }));
+      await this.#store.commit(writeSet);
     } catch (error) {
       watching?.unsubscribe();
       throw error;

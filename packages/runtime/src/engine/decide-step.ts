@@ -2,7 +2,7 @@ import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../m
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, MessageEvent, OrchestrationMessage } from '../model/message.js';
-import type { WriteRequest, WriteSet } from '../model/write-set.js';
+import type { InstanceCondition, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
 import type { OrchestrationExecution, StepResult } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
@@ -297,9 +297,27 @@ export function decideStart(input: StartInput): WriteSet {
   return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' } }] };
 }
 
-/** The write set that sends `message` to an existing instance; `InstanceNotFoundError` when there is none. */
-export function decideSend(message: OrchestrationMessage): WriteSet {
-  return { requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] };
+/**
+ * The write set of a restart: starts `input.instanceId` (the restarted id, or a new one) provided the instance
+ * `restartedId` is still terminal when the write commits: `InstanceNotFoundError` when it is gone,
+ * `InstanceNotTerminalError` when it is active again.
+ */
+export function decideRestart(restartedId: string, input: StartInput): WriteSet {
+  const { state, message: start } = startOf(input);
+  return {
+    requests: [{
+      type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' },
+      requires: { instanceId: restartedId, status: 'terminal', operation: 'restart' },
+    }],
+  };
+}
+
+/**
+ * The write set that sends `message` to an existing instance; `InstanceNotFoundError` when there is none. With
+ * `requires` (a client command), refused atomically when the instance is not in that state at commit time.
+ */
+export function decideSend(message: OrchestrationMessage, requires?: InstanceCondition): WriteSet {
+  return { requests: [{ type: 'insertMessage', message, ifMissing: 'fail', ...(requires ? { requires } : {}) }] };
 }
 
 /**

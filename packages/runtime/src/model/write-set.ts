@@ -59,6 +59,27 @@ export interface CreateInstanceWrite {
    * `notify`: nothing is created and `message` is delivered instead (a sub-orchestration: the failure to its parent).
    */
   readonly ifRunning: { readonly kind: 'fail' } | { readonly kind: 'notify'; readonly message: OrchestrationMessage };
+  /**
+   * A state another (or the same) instance must be in, checked first, in the same transaction (a restart: the
+   * restarted instance must be terminal). When it does not hold, the whole write set is refused (see
+   * {@link InstanceCondition}).
+   */
+  readonly requires?: InstanceCondition & { readonly instanceId: string };
+}
+
+/**
+ * A state an instance must be in for a write set to commit, evaluated by the store inside the transaction that
+ * applies the write set, so a client command cannot race the instance finishing. When it does not hold the whole
+ * write set is refused and nothing is written:
+ * - the instance does not exist: `InstanceNotFoundError` (404);
+ * - `running`: the instance is terminal: `InstanceNotRunningError` (410);
+ * - `terminal`: the instance is Pending, Running or Suspended: `InstanceNotTerminalError` (409);
+ * - `failed`: Completed or Terminated: `InstanceNotRunningError` (410); not terminal: `InstanceNotTerminalError` (409).
+ */
+export interface InstanceCondition {
+  readonly status: 'running' | 'terminal' | 'failed';
+  /** The operation the condition guards, for the error message: `terminate`, `restart`... */
+  readonly operation: string;
 }
 
 /** Replaces the state of an existing instance (with its new `version`, `historyLength`, status...). */
@@ -101,6 +122,8 @@ export interface InsertMessageWrite {
   readonly type: 'insertMessage';
   readonly message: OrchestrationMessage;
   readonly ifMissing: 'drop' | 'fail';
+  /** A state the target instance must be in (a client command: not terminal); checked before the message is appended. */
+  readonly requires?: InstanceCondition;
 }
 
 /** Adds an activity task. */

@@ -20,6 +20,7 @@ export type {
 } from '../store/store.js';
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
+  InstanceCondition,
   ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
@@ -32,7 +33,7 @@ export {
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
 export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, type ValidPurgeFilter } from '../model/validation.js';
-export { decideActivityResult, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
+export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
 export { applyEvent } from '../engine/apply-event.js';
 
 export type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';

@@ -1,10 +1,12 @@
 import { InstanceAlreadyExistsError } from '../model/errors/instance-already-exists-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
+import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, OrchestrationMessage } from '../model/message.js';
-import type { WriteLease, WriteSet } from '../model/write-set.js';
+import type { InstanceCondition, WriteLease, WriteSet } from '../model/write-set.js';
 
 /**
  * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
@@ -81,6 +83,7 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
       case 'createInstance':
         ids.add(request.state.instanceId);
         if (request.ifRunning.kind === 'notify') ids.add(request.ifRunning.message.instanceId);
+        if (request.requires) ids.add(request.requires.instanceId);
         break;
       case 'replaceState':
         ids.add(request.state.instanceId);
@@ -110,7 +113,9 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
  * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
- * execution's id. Requests see the effects of earlier requests of the same write set.
+ * execution's id; a `requires` condition (a client command on a running instance, a restart of a terminal one)
+ * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
+ * the effects of earlier requests of the same write set.
  */
 export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, InstanceState | undefined>): WritePlan {
   const current = new Map<string, InstanceState | undefined>(stored);
@@ -144,6 +149,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance': {
+        if (request.requires) checkCondition(request.requires.instanceId, current.get(request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
         const existing = current.get(id);
         if (existing && !isTerminalStatus(existing.runtimeStatus)) {
@@ -186,6 +192,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
         if (request.messageIds.length > 0) deleteMessages.push({ instanceId: request.instanceId, messageIds: request.messageIds });
         break;
       case 'insertMessage':
+        if (request.requires) checkCondition(request.message.instanceId, current.get(request.message.instanceId), request.requires);
         deliver(request.message, request.ifMissing);
         break;
       case 'insertTask':
@@ -205,6 +212,28 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
     changes,
     work: insertMessages.length > 0 || insertTasks.length > 0 || writeSet.lease?.kind === 'orchestration',
   };
+}
+
+/** Throws the typed error of an {@link InstanceCondition} that `state` (the instance `id`, if it exists) does not meet. */
+function checkCondition(id: string, state: InstanceState | undefined, condition: InstanceCondition): void {
+  const name = JSON.stringify(id);
+  if (!state) throw new InstanceNotFoundError(`No instance with id ${name}`);
+  const status = state.runtimeStatus;
+  const terminal = isTerminalStatus(status);
+  switch (condition.status) {
+    case 'running':
+      if (terminal) throw new InstanceNotRunningError(`Cannot ${condition.operation} instance ${name}: it is ${status}`);
+      return;
+    case 'terminal':
+      if (!terminal) throw new InstanceNotTerminalError(`Cannot ${condition.operation} instance ${name}: it is ${status}, not terminal`);
+      return;
+    case 'failed':
+      if (status === 'Failed') return;
+      if (terminal) throw new InstanceNotRunningError(`Cannot ${condition.operation} instance ${name}: it is ${status}, not Failed`);
+      throw new InstanceNotTerminalError(`Cannot ${condition.operation} instance ${name}: it is ${status}, not Failed`);
+    default:
+      assertNever(condition.status, 'condition');
+  }
 }
 
 /** The error a store throws when the lease of a write set is no longer held; the same text on every store. */

@@ -170,6 +170,28 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await expect(send(store, message('nobody', eventRaised('x')))).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
       });
 
+      it('refuses, writing nothing, a command whose instance finished between the client\'s read and the commit', async () => {
+        const store = await open();
+        const running = await runningInstance(store, 'a', []);
+        const seen = await store.getInstance('a'); // what a client read before sending: Running
+        expect(seen?.runtimeStatus).toBe('Running');
+        await forceState(store, running, { runtimeStatus: 'Completed' }); // the instance finishes meanwhile
+        const finished = await store.getInstance('a');
+        const command = message('a', { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString() });
+        await expect(store.commit({
+          requests: [{ type: 'insertMessage', message: command, ifMissing: 'fail', requires: { status: 'running', operation: 'terminate' } }],
+        })).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        expect(await store.getInstance('a')).toEqual(finished);
+        expect(await claimNothingOr(store)).toBeUndefined();
+        // A restart of an instance that is active again is refused the same way (409), creating nothing.
+        await create(store, newInstance('a', { executionId: 'exec-2' }));
+        const restart = newInstance('b');
+        await expect(store.commit({
+          requests: [{ type: 'createInstance', ...restart, ifRunning: { kind: 'fail' }, requires: { instanceId: 'a', status: 'terminal', operation: 'restart' } }],
+        })).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        expect(await store.getInstance('b')).toBeUndefined();
+      });
+
       it('hands out messages of one instance in arrival order under a lease', async () => {
         const store = await open();
         await create(store, newInstance('a'));
