@@ -248,10 +248,11 @@ export abstract class IdbStore implements Store {
     return writes.changes.length;
   }
 
-  async nextWakeTime(now: Date): Promise<Date | undefined> {
-    const nowMs = now.getTime();
+  async nextWakeTime(_now: Date): Promise<Date | undefined> {
+    // The smallest `readyMs` of all (`claimableAtMs` of each row), due ones included: work a claim left behind is
+    // reported as due at once, so the worker claims again instead of waiting for unrelated work.
     const next = await this.#run('nextWakeTime', 'readonly', INSTANCES_AND_TASKS, async (tx) => {
-      const [instance, task] = await Promise.all([tx.nextInstanceReadyMs(nowMs), tx.nextTaskReadyMs(nowMs)]);
+      const [instance, task] = await Promise.all([tx.nextInstanceReadyMs(-Infinity), tx.nextTaskReadyMs(-Infinity)]);
       return Math.min(instance ?? Infinity, task ?? Infinity);
     });
     return next === Infinity ? undefined : new Date(next);

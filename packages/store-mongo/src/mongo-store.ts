@@ -530,7 +530,12 @@ export class MongoStore implements Store {
 
   async nextWakeTime(now: Date): Promise<Date | undefined> {
     return this.#op('finding the next wake-up time', async () => {
-      const [message, instance, task] = await Promise.all([
+      // Unclaimed work that is due already counts too (`claimableAtMs`): what a claim at `now` would take, found with
+      // the claims' own filters, gives a time at or before `now`, so a worker whose claim ran a moment early claims
+      // again instead of losing the wake-up.
+      const [dueInstance, dueTask, message, instance, task] = await Promise.all([
+        this.#instances.findOne(claimOrchestrationFilter(now), { hint: CLAIM_ORCHESTRATION_HINT, projection: { nextMessageAt: 1 } }),
+        this.#tasks.findOne(claimActivityFilter(now), { hint: CLAIM_ACTIVITY_HINT, projection: { leaseExpiresAt: 1 } }),
         this.#messages.findOne({ due: { $gt: now } }, { sort: { due: 1 }, hint: WAKE_HINTS.messages, projection: { due: 1 } }),
         this.#instances.findOne(
           { leaseExpiresAt: { $gt: now }, nextMessageAt: { $lt: NEVER } },
@@ -541,7 +546,7 @@ export class MongoStore implements Store {
           { sort: { leaseExpiresAt: 1 }, hint: WAKE_HINTS.activityTasks, projection: { leaseExpiresAt: 1 } },
         ),
       ]);
-      const times = [message?.due, instance?.leaseExpiresAt, task?.leaseExpiresAt]
+      const times = [dueInstance?.nextMessageAt, dueTask?.leaseExpiresAt, message?.due, instance?.leaseExpiresAt, task?.leaseExpiresAt]
         .filter((t): t is Date => t instanceof Date)
         .map((t) => t.getTime());
       return times.length === 0 ? undefined : new Date(Math.min(...times));

@@ -27,8 +27,8 @@ export {
   instanceIdsOf, leaseLostError, planWriteSet, type PlannedChange, type PlannedHistory, type PlannedState, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
-  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, comparePageKeys, copyStoreValue, decodeContinuationToken, encodeContinuationToken,
-  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, type PageKey,
+  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,
+  encodeContinuationToken, isDue, isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, type PageKey,
 } from '../store/store-helpers.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */

@@ -13,8 +13,8 @@ import type {
   StoreCapabilities,
 } from './store.js';
 import {
-  comparePageKeys, copyStoreValue, decodeContinuationToken, encodeContinuationToken, isVisible, matchesPurgeFilter, matchesQuery,
-  pageKeyOf, pageSizeOf,
+  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isDue, isVisible,
+  matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf,
 } from './store-helpers.js';
 
 interface InstanceRecord {
@@ -54,11 +54,10 @@ export class MemoryStore implements Store {
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     this.#ensureOpen();
-    const now = options.now.getTime();
     for (const [instanceId, queue] of this.#messages) {
       const record = this.#instances.get(instanceId);
       if (!record) continue;
-      if (record.lease && record.lease.expiresAt.getTime() > now) continue;
+      if (record.lease && !isDue(record.lease.expiresAt.getTime(), options.now)) continue;
       const visible = queue.filter((m) => isVisible(m, options.now));
       if (visible.length === 0) continue;
       record.lease = newLease(options);
@@ -121,9 +120,8 @@ export class MemoryStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     this.#ensureOpen();
-    const now = options.now.getTime();
     for (const record of this.#tasks.values()) {
-      if (record.lease && record.lease.expiresAt.getTime() > now) continue;
+      if (record.lease && !isDue(record.lease.expiresAt.getTime(), options.now)) continue;
       record.lease = newLease(options);
       return clone({ task: record.task, lease: record.lease });
     }
@@ -196,17 +194,19 @@ export class MemoryStore implements Store {
     return ids.length;
   }
 
-  async nextWakeTime(now: Date): Promise<Date | undefined> {
+  async nextWakeTime(_now: Date): Promise<Date | undefined> {
     this.#ensureOpen();
-    const t = now.getTime();
+    // Every message not yet claimed counts, including those due already (see `claimableAtMs`).
     let next = Infinity;
     for (const [instanceId, queue] of this.#messages) {
-      const lease = this.#instances.get(instanceId)?.lease;
-      if (lease && lease.expiresAt.getTime() > t) next = Math.min(next, lease.expiresAt.getTime());
-      for (const m of queue) if (m.visibleAt && m.visibleAt.getTime() > t) next = Math.min(next, m.visibleAt.getTime());
+      const record = this.#instances.get(instanceId);
+      if (!record) continue;
+      let due = Infinity;
+      for (const m of queue) due = Math.min(due, dueAtMs(m));
+      if (due !== Infinity) next = Math.min(next, claimableAtMs(record.lease?.expiresAt, due));
     }
     for (const { lease } of this.#tasks.values()) {
-      if (lease && lease.expiresAt.getTime() > t) next = Math.min(next, lease.expiresAt.getTime());
+      next = Math.min(next, claimableAtMs(lease?.expiresAt, 0));
     }
     return next === Infinity ? undefined : new Date(next);
   }

@@ -81,9 +81,32 @@ export function pageSizeOf(query: InstanceQuery): number {
   return size;
 }
 
+/**
+ * The one notion of "due" that claims and wake-ups share: work whose time is `atMs` (ms since the epoch) is due at
+ * `now` when `atMs <= now`. A worker that claims at `now` and then asks for the next wake time with the same `now`
+ * can therefore never fall between the two (the lost-timer race).
+ */
+export function isDue(atMs: number, now: Date): boolean {
+  return atMs <= now.getTime();
+}
+
+/** When a message becomes visible, in ms: its `visibleAt`, or 0 (at once). */
+export function dueAtMs(message: OrchestrationMessage): number {
+  return message.visibleAt?.getTime() ?? 0;
+}
+
 /** True when a message may be handed out at `now`. */
 export function isVisible(message: OrchestrationMessage, now: Date): boolean {
-  return message.visibleAt === undefined || message.visibleAt.getTime() <= now.getTime();
+  return isDue(dueAtMs(message), now);
+}
+
+/**
+ * When pending work (an instance's earliest message due at `dueMs`, or an activity task with `dueMs` 0) can be
+ * claimed: once it is due and its lease, if any, has expired. `nextWakeTime` reports the smallest of these over all
+ * unclaimed work, so work that is due already yields a time at or before `now`, and the worker claims again at once.
+ */
+export function claimableAtMs(leaseExpiresAt: Date | undefined, dueMs: number): number {
+  return Math.max(leaseExpiresAt?.getTime() ?? 0, dueMs);
 }
 
 /**

@@ -76,8 +76,11 @@ export interface Store {
   purgeInstances(filter: PurgeFilter): Promise<number>;
 
   /**
-   * The earliest future time at which work may become claimable without any new write (a delayed message becomes
-   * visible, a lease expires), or `undefined`. Workers set one timer for it instead of polling.
+   * The earliest time at which work that nobody has claimed is or becomes claimable without any new write: a pending
+   * message becomes visible, a lease expires (`claimableAtMs` from the store helpers, over every unclaimed message and
+   * activity task), or `undefined` when there is none. Work that is claimable already gives a time at or before
+   * `now`: a wake-up that came a moment early, or a claim that ran with an earlier `now`, never loses a timer. Workers
+   * set one timer for it instead of polling.
    */
   nextWakeTime(now: Date): Promise<Date | undefined>;
 

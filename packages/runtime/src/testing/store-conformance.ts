@@ -299,6 +299,26 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(due?.messages.map((m) => m.event.type)).toEqual(['TimerFired']);
       });
 
+      it('reports unclaimed work that is due already as due at once, however early the claim ran', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const item = await claim(store);
+        await store.commit(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', version: 2, historyLength: 1 },
+          history: [started('a')],
+          messages: [{ ...message('a', { type: 'TimerFired', eventId: -1, timestamp: at(5000).toISOString(), timerId: 0, fireAt: at(5000).toISOString() }), visibleAt: at(5000) }],
+        }));
+        // A claim one millisecond early finds nothing; asked a moment later, the store must still report the timer.
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(4999) })).toBeUndefined();
+        expect((await store.nextWakeTime(at(5000)))!.getTime()).toBeLessThanOrEqual(at(5000).getTime());
+        expect((await store.nextWakeTime(at(6000)))!.getTime()).toBeLessThanOrEqual(at(6000).getTime());
+        // Once claimed, the lease expiry is what counts.
+        const due = await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(6000) });
+        expect(due?.messages.map((m) => m.event.type)).toEqual(['TimerFired']);
+        expect((await store.nextWakeTime(at(6000)))?.getTime()).toBe(at(7000).getTime());
+      });
+
       it('releases an abandoned lease at once', async () => {
         const store = await open();
         await create(store, newInstance('a'));
@@ -332,6 +352,14 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const item = await claim(store);
         expect(item.messages.map((m) => m.event)).toMatchObject([{ type: 'TaskCompleted', taskScheduledId: 0, result: 'done' }]);
         expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: at(20_000) })).toBeUndefined();
+      });
+
+      it('reports a free activity task as due at once and a claimed one at its lease expiry', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        expect((await store.nextWakeTime(at(1000)))!.getTime()).toBeLessThanOrEqual(at(1000).getTime());
+        await store.claimActivity({ owner: 'w', leaseMs: 10_000, now: at(1000) });
+        expect((await store.nextWakeTime(at(1000)))?.getTime()).toBe(at(11_000).getTime());
       });
 
       it('refuses to complete a task whose lease was lost', async () => {

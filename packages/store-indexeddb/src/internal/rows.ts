@@ -1,5 +1,5 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import type { ActivityTask, InstanceState, Lease, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
+import { claimableAtMs, dueAtMs, type ActivityTask, type InstanceState, type Lease, type OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 
 /**
  * What both IndexedDB stores keep, as plain structured-cloneable rows. Each adapter lays the rows out in its own way
@@ -78,7 +78,7 @@ export function queueFieldsOf(lease: Lease | undefined, pending: readonly Messag
     minVisibleMs = Math.min(minVisibleMs, m.visibleMs);
     headSeq = Math.min(headSeq, m.seq);
   }
-  return { minVisibleMs, headSeq, readyMs: Math.max(lease?.expiresAt.getTime() ?? 0, minVisibleMs) };
+  return { minVisibleMs, headSeq, readyMs: claimableAtMs(lease?.expiresAt, minVisibleMs) };
 }
 
 /** The claim schedule after one more message arrived (no need to read the others). */
@@ -87,7 +87,7 @@ export function queueFieldsAfterEnqueue(row: InstanceRow, message: MessageRow): 
   return {
     minVisibleMs,
     headSeq: row.headSeq ?? message.seq,
-    readyMs: Math.max(row.lease?.expiresAt.getTime() ?? 0, minVisibleMs),
+    readyMs: claimableAtMs(row.lease?.expiresAt, minVisibleMs),
   };
 }
 
@@ -99,5 +99,5 @@ export function withQueueFields(row: InstanceRow, lease: Lease | undefined, fiel
 
 /** The row of a new pending message. */
 export function messageRow(message: OrchestrationMessage): NewMessageRow {
-  return { instanceId: message.instanceId, visibleMs: message.visibleAt?.getTime() ?? 0, message };
+  return { instanceId: message.instanceId, visibleMs: dueAtMs(message), message };
 }

@@ -1,0 +1,117 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createRuntime, MemoryStore, silentLogger, type Clock, type ClockTimer, type Runtime,
+} from '../src/index.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+/** A clock whose time and timers move only by hand, so a test can fire a wake-up whenever it likes. */
+class HandClock implements Clock {
+  ms = T0;
+  readonly timers = new Map<number, { readonly at: number; readonly callback: () => void }>();
+  #nextId = 1;
+  #onSet: (() => void)[] = [];
+
+  now(): Date {
+    return new Date(this.ms);
+  }
+
+  setTimeout(callback: () => void, delayMs: number): ClockTimer {
+    const id = this.#nextId++;
+    this.timers.set(id, { at: this.ms + Math.max(0, delayMs), callback });
+    for (const notify of this.#onSet.splice(0)) notify();
+    return id;
+  }
+
+  clearTimeout(timer: ClockTimer): void {
+    this.timers.delete(timer as number);
+  }
+
+  /** Resolves once a timer due at or before `ms` is pending. */
+  async timerDueBy(ms: number): Promise<number> {
+    for (;;) {
+      const found = [...this.timers].find(([, t]) => t.at <= ms);
+      if (found) return found[0];
+      await new Promise<void>((resolve) => this.#onSet.push(resolve));
+    }
+  }
+
+  fire(id: number): void {
+    const timer = this.timers.get(id);
+    this.timers.delete(id);
+    timer?.callback();
+  }
+}
+
+/** A MemoryStore that can run a hook after a claim that found nothing, and reports each wake-time question. */
+class RacingStore extends MemoryStore {
+  afterEmptyClaim: (() => void) | undefined;
+  #asked: (() => void) | undefined;
+
+  override async claimOrchestration(...args: Parameters<MemoryStore['claimOrchestration']>) {
+    const item = await super.claimOrchestration(...args);
+    if (!item) this.afterEmptyClaim?.();
+    return item;
+  }
+
+  override async nextWakeTime(now: Date) {
+    const at = await super.nextWakeTime(now);
+    this.#asked?.();
+    return at;
+  }
+
+  /** Resolves after the worker asked for its next wake time and had a macrotask to act on the answer. */
+  nextWakeTimeAsked(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#asked = () => {
+        this.#asked = undefined;
+        globalThis.setTimeout(resolve, 0);
+      };
+    });
+  }
+}
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+describe('wake-ups', () => {
+  it('claims a durable timer whose wake-up fired 1 ms before the timer was due', async () => {
+    const clock = new HandClock();
+    const store = new RacingStore();
+    const runtime = createRuntime({
+      store, clock, logger: silentLogger,
+      orchestrators: {
+        Sleep: function* (ctx) {
+          yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
+          return 'woke';
+        },
+      },
+    });
+    runtimes.push(runtime);
+    await runtime.start();
+    const id = await runtime.client.startNew('Sleep');
+    const wake = await clock.timerDueBy(T0 + 10);
+    expect(clock.timers.get(wake)?.at).toBe(T0 + 10);
+
+    // The race, exactly: the wake-up fires at T0 + 9, so the claim sees nothing due; time reaches T0 + 10 before the
+    // worker asks when to wake next.
+    clock.ms = T0 + 9;
+    store.afterEmptyClaim = () => {
+      clock.ms = T0 + 10;
+      store.afterEmptyClaim = undefined;
+    };
+    const asked = store.nextWakeTimeAsked();
+    clock.fire(wake);
+    await asked;
+
+    // The timer message is visible now and nobody claimed it: the worker must have re-armed for it.
+    const rearmed = [...clock.timers.values()].filter((t) => t.at <= T0 + 10);
+    expect(rearmed).toHaveLength(1);
+    const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Completed')));
+    clock.fire(await clock.timerDueBy(T0 + 10));
+    expect(await completed).toMatchObject({ runtimeStatus: 'Completed', output: 'woke' });
+  });
+});
