@@ -635,20 +635,41 @@ function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {
   return input === undefined ? {} : { input };
 }
 
-/** Describes a thrown value as {@link FailureDetails}. */
+/**
+ * Describes a thrown value as {@link FailureDetails}. Total: whatever was thrown (a cyclic object without a
+ * prototype, an Error whose `message` getter throws, a value whose `toJSON` or `toString` throws, a revoked proxy),
+ * it returns readable strings and never throws, so a failure can always be recorded.
+ */
 export function toFailureDetails(error: unknown): FailureDetails {
-  if (error instanceof Error) {
+  const isError = attempt(() => error instanceof Error) === true;
+  if (isError) {
+    const e = error as Error;
+    const name = attempt(() => e.name);
+    const stack = attempt(() => e.stack);
+    const message = attempt(() => e.message, UNREADABLE);
     return {
-      errorType: error.name || 'Error',
-      errorMessage: error.message,
-      ...(error.stack === undefined ? {} : { stackTrace: error.stack }),
+      errorType: (typeof name === 'string' && name) || 'Error',
+      errorMessage: message === UNREADABLE ? '(the error\'s message could not be read)' : describe(message, 'message'),
+      ...(typeof stack === 'string' ? { stackTrace: stack } : {}),
     };
   }
-  let message: string;
+  return { errorType: 'Error', errorMessage: describe(error, `a thrown ${typeof error}`) };
+}
+
+/** `value` as text, trying JSON, then `String`, then the object tag; `fallback` when all of them throw. */
+function describe(value: unknown, fallback: string): string {
+  if (typeof value === 'string') return value;
+  const text = attempt(() => JSON.stringify(value)) ?? attempt(() => String(value)) ?? attempt(() => Object.prototype.toString.call(value));
+  return typeof text === 'string' ? text : `(${fallback} could not be described)`;
+}
+
+const UNREADABLE = Symbol('unreadable');
+
+/** The result of `read`, or `otherwise` (default `undefined`) when it throws. */
+function attempt<T, U = undefined>(read: () => T, otherwise?: U): T | U {
   try {
-    message = typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+    return read();
   } catch {
-    message = String(error);
+    return otherwise as U;
   }
-  return { errorType: 'Error', errorMessage: message };
 }
