@@ -52,4 +52,4 @@ export { OrchestrationError } from './model/errors/orchestration-error.js';
 
 export { systemClock, type Clock, type ClockTimer } from './env/clock.js';
 export { consoleLogger, silentLogger, type Logger } from './env/logger.js';
-export type { WorkerMetrics } from './worker/worker.js';
+export type { StopOptions, WorkerMetrics } from './worker/worker.js';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, silentLogger, toFailureDetails, type Runtime } from '../src/index.js';
+import { toFailureDetails } from '../src/engine/orchestration-execution.js';
+import { createRuntime, silentLogger, type Runtime } from '../src/index.js';
 
 /** Thrown values that break a naive conversion to text, by name. Each is built fresh per use. */
 const awkward: Record<string, () => unknown> = {

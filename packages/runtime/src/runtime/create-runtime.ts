@@ -8,7 +8,7 @@ import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
-import { Worker, type WorkerMetrics } from '../worker/worker.js';
+import { Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -49,11 +49,19 @@ export interface Runtime {
   /** Starts processing work. */
   start(): Promise<void>;
   /**
-   * Stops claiming work, lets in-flight steps and activities commit, and releases the worker's subscription and
-   * timer. Ends the observables and pending waits of `client` (see `LocalClient.close`). Closes the store only if
-   * the runtime created it. Idempotent.
+   * Stops claiming work, lets in-flight steps and activities commit for up to `graceMs` (default 30 s, on the
+   * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
+   * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
+   * timers, ends the observables and pending waits of `client` (see `LocalClient.close`), and closes the store only
+   * if the runtime created it. Idempotent: later calls return the first call's promise. A `graceMs` that is not a
+   * number >= 0 rejects with `InvalidArgumentError` and stops nothing.
+   *
+   * @example
+   * ```ts
+   * await runtime.stop({ graceMs: 5_000 }); // resolves within about 5 s, even if an activity never settles
+   * ```
    */
-  stop(): Promise<void>;
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /**
@@ -105,10 +113,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       started = true;
       worker.start();
     },
-    stop() {
+    stop(stopOptions?: StopOptions) {
+      const graceMs = stopOptions?.graceMs;
+      if (graceMs !== undefined && (typeof graceMs !== 'number' || !(graceMs >= 0))) {
+        return Promise.reject(new InvalidArgumentError('graceMs must be a number >= 0 (or Infinity)'));
+      }
       stopped ??= (async () => {
         client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
-        await worker.stop();
+        await worker.stop(graceMs === undefined ? {} : { graceMs });
         if (ownsStore) await store.close();
       })();
       return stopped;

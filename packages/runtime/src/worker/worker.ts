@@ -8,12 +8,27 @@ import { toPlainJson } from '../model/json.js';
 import type { OrchestrationMessage } from '../model/message.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
+import { isDue } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
 import type { Logger } from '../env/logger.js';
 
 /** First and longest delay before the worker retries after its store failed to hand out work. */
 const MIN_PUMP_RETRY_MS = 100;
 const MAX_PUMP_RETRY_MS = 30_000;
+/** Delay of the re-check while due work waits for a free concurrency slot. */
+const SATURATED_RECHECK_MS = 1000;
+
+/** How long `stop` waits for running work before abandoning it, unless told otherwise. */
+export const DEFAULT_STOP_GRACE_MS = 30_000;
+
+/** Options of {@link Worker.stop}. */
+export interface StopOptions {
+  /**
+   * How long to wait, in ms on the worker's clock, for running steps and activities to commit before abandoning
+   * them (their leases are released, so other workers retry them at once). Default 30 s; `Infinity` waits for all.
+   */
+  readonly graceMs?: number;
+}
 
 /** Settings of a {@link Worker}. */
 export interface WorkerOptions {
@@ -67,6 +82,8 @@ export class Worker {
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
+  /** What each running step and activity would release if `stop` abandoned it, by a description. */
+  readonly #held = new Map<string, () => Promise<void>>();
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
@@ -92,18 +109,51 @@ export class Worker {
     this.#requestPump();
   }
 
-  /** Stops claiming, waits for in-flight work to commit, and releases the subscription and timer. Idempotent. */
-  stop(): Promise<void> {
+  /**
+   * Stops claiming, waits up to `graceMs` (on the worker's clock) for in-flight steps and activities to commit, then
+   * abandons what is still running: its leases are released so another worker takes the work over at once, and a
+   * result that arrives later is refused by the store. Releases the subscription and timers. Idempotent: later calls
+   * return the first call's promise.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = true;
       this.#subscription?.unsubscribe();
       this.#subscription = undefined;
       this.#clearWakeTimer();
-      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
+      const drained = (async () => {
+        while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      })();
+      if (graceMs === Infinity) {
+        await drained;
+      } else {
+        let graceTimer: ClockTimer | undefined;
+        const graceOver = new Promise<true>((resolve) => {
+          graceTimer = this.#o.clock.setTimeout(() => resolve(true), graceMs);
+        });
+        const abandon = await Promise.race([drained.then(() => false), graceOver]);
+        if (graceTimer !== undefined) this.#o.clock.clearTimeout(graceTimer);
+        if (abandon) await this.#abandonHeld();
+      }
       this.#clearWakeTimer();
       this.#cache.clear();
     })();
     return this.#stopped;
+  }
+
+  /** Releases the lease of every step and activity still running (best effort: a failure is logged). */
+  async #abandonHeld(): Promise<void> {
+    const held = [...this.#held.entries()];
+    this.#held.clear();
+    if (held.length > 0) this.#o.logger.warn(`worker stopped with ${held.length} step(s) or activities still running; their leases are released`);
+    await Promise.all(held.map(async ([what, release]) => {
+      try {
+        await release();
+      } catch (error) {
+        if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing the lease of ${what} failed`, error);
+      }
+    }));
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -124,8 +174,8 @@ export class Worker {
       // before #pumping is cleared (synchronously), so no wake-up is ever lost.
       do {
         this.#pumpAgain = false;
-        await this.#claimAll();
-        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer();
+        const claimedAt = await this.#claimAll();
+        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer(claimedAt);
       } while (this.#pumpAgain && !this.#stopping);
       this.#pumpFailures = 0;
     } catch (error) {
@@ -146,17 +196,20 @@ export class Worker {
     }
   }
 
-  async #claimAll(): Promise<void> {
+  /** Claims until nothing more is claimable; returns the `now` of the last claim round. */
+  async #claimAll(): Promise<Date> {
     const { store, owner, clock } = this.#o;
     let claimed = true;
+    let now = clock.now();
     while (claimed && !this.#stopping) {
+      now = clock.now();
       // Both kinds of work are claimed at once: with a store whose claims are transactions (IndexedDB, MongoDB),
       // claiming one after the other doubled the wait per round.
       const wantOrchestration = this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
       const wantActivity = this.#activitiesRunning < this.#o.maxConcurrentActivities;
       const [orchestration, activity] = await Promise.all([
-        wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now: clock.now() }) : undefined,
-        wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now: clock.now() }) : undefined,
+        wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now }) : undefined,
+        wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now }) : undefined,
       ]);
       claimed = orchestration !== undefined || activity !== undefined;
       if (orchestration) {
@@ -174,13 +227,25 @@ export class Worker {
         }));
       }
     }
+    return now;
   }
 
-  async #armWakeTimer(): Promise<void> {
-    const at = await this.#o.store.nextWakeTime(this.#o.clock.now());
+  /**
+   * Arms the one wake timer for the next unclaimed work, asking the store with the `now` the last claim round used:
+   * whatever was not due for that claim is due later, so a wake-up that fires a moment early re-arms instead of
+   * losing the timer. Work already due but left unclaimed means the worker is at a concurrency limit (a finishing
+   * step or activity pumps again) or it arrived meanwhile (its write signals `workAvailable$`); a slow re-check
+   * still covers a limit held by work that never finishes.
+   */
+  async #armWakeTimer(claimedAt: Date): Promise<void> {
+    const at = await this.#o.store.nextWakeTime(claimedAt);
     this.#clearWakeTimer();
     if (!at || this.#stopping) return;
-    const delay = Math.max(0, at.getTime() - this.#o.clock.now().getTime());
+    const saturated = this.#orchestrationsRunning >= this.#o.maxConcurrentOrchestrations ||
+      this.#activitiesRunning >= this.#o.maxConcurrentActivities;
+    const delay = isDue(at.getTime(), claimedAt) && saturated
+      ? SATURATED_RECHECK_MS
+      : Math.max(0, at.getTime() - this.#o.clock.now().getTime());
     this.#wakeTimer = this.#o.clock.setTimeout(() => {
       this.#wakeTimer = undefined;
       this.#requestPump();
@@ -202,6 +267,16 @@ export class Worker {
   // ---------------------------------------------------------------- orchestrations
 
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
+    const held = `step of ${item.state.instanceId} (${item.lease.token})`;
+    this.#held.set(held, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+    try {
+      await this.#step(item);
+    } finally {
+      this.#held.delete(held);
+    }
+  }
+
+  async #step(item: OrchestrationWorkItem): Promise<void> {
     const { store, clock } = this.#o;
     const state = item.state;
     try {
@@ -245,8 +320,22 @@ export class Worker {
   async #runActivity(item: ActivityWorkItem): Promise<void> {
     const { task, lease } = item;
     const activity = this.#o.activities.get(task.name);
-    const timestamp = () => this.#o.clock.now().toISOString();
     const heartbeat = this.#heartbeat(task.id, lease.token);
+    const held = `activity ${task.name} of ${task.instanceId} (${lease.token})`;
+    this.#held.set(held, () => {
+      heartbeat.stop();
+      return this.#o.store.abandonActivity(task.id, lease.token);
+    });
+    try {
+      await this.#runHeldActivity(item, activity, heartbeat);
+    } finally {
+      this.#held.delete(held);
+    }
+  }
+
+  async #runHeldActivity(item: ActivityWorkItem, activity: Activity | undefined, heartbeat: { stop(): void }): Promise<void> {
+    const { task, lease } = item;
+    const timestamp = () => this.#o.clock.now().toISOString();
     let result: OrchestrationMessage;
     try {
       if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, MemoryStore, silentLogger, type Orchestrator, type Runtime } from '../src/index.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop({ graceMs: 0 })));
+});
+
+const callsSlow: Orchestrator = function* (ctx) {
+  return yield ctx.callActivity('Slow');
+};
+
+describe('runtime.stop({ graceMs })', () => {
+  it('resolves after the grace period although an activity never settles, and releases its lease at once', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    let started!: () => void;
+    const activityStarted = new Promise<void>((resolve) => (started = resolve));
+    const first = createRuntime({
+      store, clock, logger: silentLogger, orchestrators: { CallsSlow: callsSlow },
+      activities: { Slow: () => { started(); return new Promise<never>(() => undefined); } },
+    });
+    runtimes.push(first);
+    await first.start();
+    const id = await first.client.startNew('CallsSlow');
+    await activityStarted;
+
+    let stopped = false;
+    const stopping = first.stop({ graceMs: 2_000 }).then(() => (stopped = true));
+    await clock.advance(1_999);
+    expect(stopped).toBe(false); // within the grace period it still waits
+    await clock.advance(1);
+    await stopping;
+    expect(stopped).toBe(true);
+
+    // The activity's 5-minute lease was released: another runtime runs it without any time passing.
+    const second = createRuntime({
+      store, clock, logger: silentLogger, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'done' },
+    });
+    runtimes.push(second);
+    const before = clock.now().getTime();
+    await second.start();
+    const done = await second.client.waitForCompletion(id, { timeoutMs: 10_000 });
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(clock.now().getTime()).toBe(before);
+  });
+
+  it('waits for work that finishes within the grace period and commits it', async () => {
+    const clock = new VirtualClock();
+    let finish!: (value: string) => void;
+    let started!: () => void;
+    const activityStarted = new Promise<void>((resolve) => (started = resolve));
+    const runtime = createRuntime({
+      clock, logger: silentLogger, store: new MemoryStore(), orchestrators: { CallsSlow: callsSlow },
+      activities: { Slow: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
+    });
+    runtimes.push(runtime);
+    await runtime.start();
+    const id = await runtime.client.startNew('CallsSlow');
+    await activityStarted;
+    const stopping = runtime.stop({ graceMs: 60_000 });
+    finish('in time');
+    await stopping;
+    // The result was committed before stop resolved: it waits in the store for the next worker.
+    const item = await runtime.store.claimOrchestration({ owner: 'probe', leaseMs: 1000, now: clock.now() });
+    expect(item?.state.instanceId).toBe(id);
+    expect(item?.messages.map((m) => m.event)).toMatchObject([{ type: 'TaskCompleted', result: 'in time' }]);
+  });
+
+  it('rejects a grace period that is not a number >= 0, stopping nothing', async () => {
+    const runtime = createRuntime({ logger: silentLogger, orchestrators: { CallsSlow: callsSlow } });
+    runtimes.push(runtime);
+    await runtime.start();
+    for (const graceMs of [-1, Number.NaN, '5' as unknown as number]) {
+      await expect(runtime.stop({ graceMs })).rejects.toMatchObject({ code: 'invalid-argument' });
+    }
+    const id = await runtime.client.startNew('CallsSlow');
+    expect(id).toBeTypeOf('string');
+  });
+});
