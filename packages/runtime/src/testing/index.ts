@@ -13,3 +13,9 @@ export {
   helloSequence, sayHello, cityRecommender, reserveTicket, calculateDiscount, setStatusTest, sampleOrchestrators,
   sampleActivities, echo, waitForEvents,
 } from './samples.js';
+export {
+  FaultInjector, FaultyStore, InjectedFaultError, seededRandom, DEFAULT_FAULT_RATES, type FaultCounts, type FaultInjectorOptions,
+  type FaultKind, type FaultRates,
+} from './fault-injection.js';
+export { runSoak, historyProblems, type SoakOptions, type SoakReport } from './soak.js';
+export { describeSoak, CI_SOAK_SEEDS, type DescribeSoakOptions } from './describe-soak.js';

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { Store } from '../store/store.js';
+import { runSoak, type SoakReport } from './soak.js';
+
+/** The seeds every `npm test` runs: a few without faults (exactly-once), more with faults. */
+export const CI_SOAK_SEEDS = {
+  faultFree: [1, 2],
+  faulty: [1, 2, 3, 4, 5, 6, 7, 8],
+} as const;
+
+/** Options of {@link describeSoak}. */
+export interface DescribeSoakOptions {
+  /** Run only the first `n` faulty CI seeds (slow stores). Default: all. */
+  readonly faultySeeds?: number;
+  /** Timeout of one seeded run, in ms. Default 120 s. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Registers the seeded soak (see {@link runSoak}) for a store: the fixed CI seed set, and, when the environment
+ * variable `SOAK_SEEDS` is set (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from
+ * `SOAK_FROM` (default 1). A long soak writes its reports as JSON into the directory `SOAK_REPORT` when that is set.
+ *
+ * @example
+ * ```ts
+ * describeSoak('MemoryStore', () => new MemoryStore());
+ * ```
+ */
+export function describeSoak(name: string, createStore: () => Store | Promise<Store>, options: DescribeSoakOptions = {}): void {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+  const timeout = options.timeoutMs ?? 120_000;
+  const soak = async (seed: number, faults: boolean): Promise<SoakReport> => {
+    const store = await createStore();
+    try {
+      return await runSoak({ seed, store, faults });
+    } finally {
+      await store.close();
+    }
+  };
+  const longSeeds = Number(env.SOAK_SEEDS ?? 0);
+  describe(`soak on ${name}`, () => {
+    if (longSeeds > 0) {
+      it(`runs ${longSeeds} seeded soaks with faults and finds nothing`, async () => {
+        const from = Number(env.SOAK_FROM ?? 1);
+        const reports: SoakReport[] = [];
+        for (let seed = from; seed < from + longSeeds; seed++) reports.push(await soak(seed, true));
+        if (env.SOAK_REPORT) {
+          const { writeFile } = await import('node:fs/promises');
+          await writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify({ store: name, reports }));
+        }
+        expect(reports.filter((r) => r.problems.length > 0).map((r) => ({ seed: r.seed, problems: r.problems }))).toEqual([]);
+      }, Math.max(timeout, longSeeds * timeout));
+      return;
+    }
+    for (const seed of CI_SOAK_SEEDS.faultFree) {
+      it(`seed ${seed} without faults: every instance ends as expected and every activity ran exactly once`, async () => {
+        const report = await soak(seed, false);
+        expect(report.problems).toEqual([]);
+        expect(report.faults).toMatchObject({ errorBefore: 0, errorAfter: 0, delay: 0, leaseExpiry: 0, crashes: 0 });
+      }, timeout);
+    }
+    for (const seed of CI_SOAK_SEEDS.faulty.slice(0, options.faultySeeds)) {
+      it(`seed ${seed} with faults: every instance ends as expected, no step applied twice, every activity ran`, async () => {
+        const report = await soak(seed, true);
+        expect(report.problems).toEqual([]);
+        expect(report.faults.errorBefore + report.faults.errorAfter + report.faults.leaseExpiry).toBeGreaterThan(0);
+      }, timeout);
+    }
+  });
+}

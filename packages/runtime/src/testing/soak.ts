@@ -1,0 +1,389 @@
+import { createClient } from '../client/create-client.js';
+import type { DurableClient } from '../client/durable-client.js';
+import type { Activity, ActivityContext, Orchestrator } from '../engine/orchestration-context.js';
+import { Task } from '../engine/task.js';
+import { isDurableError } from '../model/errors/durable-error.js';
+import type { HistoryEvent } from '../model/history-event.js';
+import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { Store } from '../store/store.js';
+import { createRuntime, type Runtime } from '../worker/create-runtime.js';
+import type { Logger } from '../worker/logger.js';
+import { FaultInjector, InjectedFaultError, seededRandom, type FaultCounts, type FaultRates, type FaultyStore } from './fault-injection.js';
+import { sampleOrchestrators, sayHello, calculateDiscount } from './samples.js';
+import { VirtualClock } from './virtual-clock.js';
+
+/** Options of {@link runSoak}. */
+export interface SoakOptions {
+  /** Decides every fault, delay, crash and input of the run. */
+  readonly seed: number;
+  /** A fresh, empty store. The soak does not close it. */
+  readonly store: Store;
+  /** Inject faults (default true); `false` gives a fault-free run, in which every activity must run exactly once. */
+  readonly faults?: boolean;
+  /** Per-call fault probabilities for the workers' store calls. */
+  readonly rates?: Partial<FaultRates>;
+  /** Probability per round that a runtime crashes and a new one starts on the same store. Default 0.03 with faults. */
+  readonly crashRate?: number;
+  /** Rounds (driver actions, then a random advance of the virtual clock) before the run gives up. Default 3000. */
+  readonly maxRounds?: number;
+}
+
+/** What a soak run did and found. */
+export interface SoakReport {
+  readonly seed: number;
+  readonly faults: FaultCounts;
+  /** Instances created, sub-orchestrations included. */
+  readonly instances: number;
+  /** Activity invocations. */
+  readonly activityRuns: number;
+  /** Driver rounds until every instance was terminal. */
+  readonly rounds: number;
+  /** Virtual time the run took, in ms. */
+  readonly virtualMs: number;
+  /** Every broken promise found; empty when the run passed. */
+  readonly problems: readonly string[];
+}
+
+/** One orchestration the soak starts, with what the driver does to it and what it must end as. */
+interface Scenario {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly input?: unknown;
+  /** Client commands in order, one per round once the instance exists. */
+  readonly commands: readonly ((client: DurableClient) => Promise<void>)[];
+  readonly expected: { readonly status: OrchestrationRuntimeStatus; readonly output: unknown };
+  /** Sub-orchestrations it creates and how they end. */
+  readonly children: readonly { readonly instanceId: string; readonly output: unknown }[];
+  /** Activity runs it causes, by key (see `runKey`). */
+  readonly runs: readonly string[];
+  /** Rewound once when it is Failed. */
+  readonly rewind?: boolean;
+}
+
+const HELLO = ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'];
+const ORCHESTRATION_LEASE_MS = 10_000;
+const ACTIVITY_LEASE_MS = 20_000;
+
+/**
+ * Runs the seed orchestrations plus timers, retries, sub-orchestrations, external events, terminate, suspend/resume
+ * and rewind on two runtimes over `store`, through a {@link FaultInjector} driven by `seed` (errors before and after
+ * a call takes effect, delays, lease expiries, crashes that drop a runtime without `stop()` and start a new one on
+ * the same store). Everything runs on a {@link VirtualClock}. After quiescence it checks, through the store itself:
+ * every instance reached its expected terminal state and output; no history holds a step applied twice; every
+ * activity ran at least once (exactly once without faults); no instance is left non-terminal and no work is left
+ * behind. Returns a report whose `problems` list what broke.
+ *
+ * @example
+ * ```ts
+ * const report = await runSoak({ seed: 1, store: new MemoryStore() });
+ * expect(report.problems).toEqual([]);
+ * ```
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const { seed, store } = options;
+  const faultsOn = options.faults ?? true;
+  const random = seededRandom(seed);
+  const clock = new VirtualClock();
+  const injector = new FaultInjector(store, { random: seededRandom(seed ^ 0x5eed), ...(options.rates ? { rates: options.rates } : {}) });
+  injector.enabled = faultsOn;
+  const crashRate = faultsOn ? options.crashRate ?? 0.03 : 0;
+  const problems: string[] = [];
+  const runs = new Map<string, number>();
+  const rewound = new Set<string>();
+  const unexpectedErrors: string[] = [];
+  const logger: Logger = {
+    warn: () => undefined,
+    error: (message: string, error?: unknown) => {
+      if (!(error instanceof InjectedFaultError)) unexpectedErrors.push(`${message}: ${String(error)}`);
+    },
+  };
+  const record = (name: string, ctx: ActivityContext, detail: string): void => {
+    const key = runKey(name, ctx.instanceId, detail);
+    runs.set(key, (runs.get(key) ?? 0) + 1);
+  };
+  const activities: Record<string, Activity<never>> = {
+    E1_SayHello: ((name: string, ctx: ActivityContext) => {
+      record('E1_SayHello', ctx, name);
+      return sayHello(name, ctx);
+    }) as Activity<never>,
+    CalculateDiscount: ((userId: string, ctx: ActivityContext) => {
+      record('CalculateDiscount', ctx, userId);
+      return calculateDiscount(userId, ctx);
+    }) as Activity<never>,
+    Echo: ((value: string, ctx: ActivityContext) => {
+      record('Echo', ctx, value);
+      return value;
+    }) as Activity<never>,
+    Flaky: ((_: unknown, ctx: ActivityContext) => {
+      record('Flaky', ctx, String(ctx.attempt));
+      if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} fails`);
+      return `ok after ${ctx.attempt}`;
+    }) as Activity<never>,
+    FailsUntilRewound: ((_: unknown, ctx: ActivityContext) => {
+      const fixed = rewound.has(ctx.instanceId);
+      record('FailsUntilRewound', ctx, fixed ? 'after' : 'before');
+      if (!fixed) throw new Error('broken until rewound');
+      return 'fixed';
+    }) as Activity<never>,
+  };
+  const orchestrators: Record<string, Orchestrator> = { ...sampleOrchestrators, ...SOAK_ORCHESTRATORS };
+
+  const scenarios = scenariosFor(seed, random);
+  const workerFaults = options.rates ?? {};
+  const live: { runtime: Runtime; handle: FaultyStore }[] = [];
+  let started = 0;
+  const startRuntime = async (): Promise<void> => {
+    const handle = injector.handle(workerFaults);
+    const runtime = createRuntime({
+      store: handle, clock, logger, orchestrators, activities, workerId: `soak-${seed}-w${++started}`,
+      orchestrationLeaseMs: ORCHESTRATION_LEASE_MS, activityLeaseMs: ACTIVITY_LEASE_MS,
+    });
+    live.push({ runtime, handle });
+    await runtime.start();
+  };
+  await startRuntime();
+  await startRuntime();
+  // The driver is a client process of its own. Its commands are not idempotent (a second raiseEvent is a second
+  // event), so only faults that leave no doubt reach it: errors before the call, and delays.
+  const client = createClient({ store: injector.handle({ errorAfter: 0, leaseExpiry: 0 }), clock });
+
+  const progress = new Map<string, number>(scenarios.map((s) => [s.instanceId, -1]));
+  let rounds = 0;
+  const startMs = clock.now().getTime();
+  const maxRounds = options.maxRounds ?? 3000;
+  for (; rounds < maxRounds; rounds++) {
+    if (random() < crashRate) {
+      const victim = live.splice(Math.floor(random() * live.length), 1)[0]!;
+      victim.handle.crash(); // dropped without stop(): a dead process
+      await startRuntime();
+    }
+    await Promise.all(scenarios.map((s) => drive(s, client, store, progress, rewound)));
+    if (await allSettled(scenarios, store)) break;
+    await clock.advance(Math.floor(random() * 3000));
+  }
+
+  // Quiescence: no more faults; let leases lapse and timers fire so whatever was left behind gets done.
+  injector.enabled = false;
+  for (let i = 0; i < 4; i++) await clock.advance(ACTIVITY_LEASE_MS);
+  const virtualMs = clock.now().getTime() - startMs;
+
+  if (rounds === maxRounds) problems.push(`not settled after ${maxRounds} rounds`);
+  const all = await allInstances(store);
+  const expectedIds = new Set(scenarios.flatMap((s) => [s.instanceId, ...s.children.map((c) => c.instanceId)]));
+  for (const state of all) {
+    if (!isTerminalStatus(state.runtimeStatus)) problems.push(`${state.instanceId} is left ${state.runtimeStatus}`);
+    if (!expectedIds.has(state.instanceId)) problems.push(`unexpected instance ${state.instanceId}`);
+  }
+  for (const s of scenarios) {
+    await check(s.instanceId, s.expected.status, s.expected.output);
+    for (const child of s.children) await check(child.instanceId, 'Completed', child.output);
+  }
+  const expectedRuns = new Set(scenarios.flatMap((s) => s.runs));
+  for (const key of expectedRuns) {
+    const count = runs.get(key) ?? 0;
+    if (count === 0) problems.push(`activity ${key} never ran`);
+    else if (!faultsOn && count !== 1) problems.push(`activity ${key} ran ${count} times without faults`);
+  }
+  for (const key of runs.keys()) if (!expectedRuns.has(key)) problems.push(`unexpected activity run ${key}`);
+  const left = await store.nextWakeTime(clock.now());
+  if (left !== undefined) problems.push(`work left behind (next wake time ${left.toISOString()})`);
+  if (!faultsOn) problems.push(...unexpectedErrors.map((e) => `logged without faults: ${e}`));
+
+  for (const { runtime } of live) await runtime.stop({ graceMs: 0 });
+  return {
+    seed, faults: injector.counts, instances: all.length, activityRuns: [...runs.values()].reduce((a, b) => a + b, 0),
+    rounds, virtualMs, problems,
+  };
+
+  async function check(instanceId: string, status: OrchestrationRuntimeStatus, output: unknown): Promise<void> {
+    const state = await store.getInstance(instanceId);
+    if (!state) {
+      problems.push(`${instanceId} does not exist`);
+      return;
+    }
+    if (state.runtimeStatus !== status) {
+      problems.push(`${instanceId} is ${state.runtimeStatus}, expected ${status}${state.failureDetails ? ` (${state.failureDetails.errorMessage})` : ''}`);
+    }
+    if (JSON.stringify(state.output) !== JSON.stringify(output)) {
+      problems.push(`${instanceId} output ${JSON.stringify(state.output)}, expected ${JSON.stringify(output)}`);
+    }
+    problems.push(...historyProblems(await store.getHistory(instanceId)).map((p) => `${instanceId}: ${p}`));
+  }
+}
+
+/**
+ * What is wrong with a history if a step was applied twice: a task, timer, sub-orchestration or event recorded more
+ * than once, or more than one start or completion.
+ */
+export function historyProblems(history: readonly HistoryEvent[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  const count = (key: string): void => {
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  };
+  for (const e of history) {
+    switch (e.type) {
+      case 'ExecutionStarted': count('ExecutionStarted'); break;
+      case 'ExecutionCompleted': count('ExecutionCompleted'); break;
+      case 'TaskScheduled': count(`TaskScheduled ${e.eventId}`); break;
+      case 'TaskCompleted': count(`task result ${e.taskScheduledId}`); break;
+      case 'TaskFailed': count(`task result ${e.taskScheduledId}`); break;
+      case 'TimerCreated': count(`TimerCreated ${e.eventId}`); break;
+      case 'TimerFired': count(`TimerFired ${e.timerId}`); break;
+      case 'SubOrchestrationInstanceCreated': count(`SubOrchestrationInstanceCreated ${e.eventId}`); break;
+      case 'SubOrchestrationInstanceCompleted': count(`sub result ${e.taskScheduledId}`); break;
+      case 'SubOrchestrationInstanceFailed': count(`sub result ${e.taskScheduledId}`); break;
+      case 'EventRaised': count(`EventRaised ${e.name}`); break;
+      default: break;
+    }
+  }
+  for (const [key, n] of seen) if (n > 1) problems.push(`${key} recorded ${n} times`);
+  if (!seen.has('ExecutionStarted')) problems.push('no ExecutionStarted');
+  return problems;
+}
+
+/** The orchestrators the soak adds to the seed samples. */
+const SOAK_ORCHESTRATORS: Record<string, Orchestrator> = {
+  Nap: function* (ctx) {
+    const ms = ctx.getInput<number>();
+    yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + ms));
+    return yield ctx.callActivity('Echo', `slept ${ms}`);
+  },
+  Retry: function* (ctx) {
+    return yield ctx.callActivityWithRetry('Flaky', { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5 });
+  },
+  Parent: function* (ctx) {
+    return yield Task.all([
+      ctx.callSubOrchestrator('E1_HelloSequence', undefined, `${ctx.instanceId}~hello`),
+      ctx.callSubOrchestrator('Nap', 2000, `${ctx.instanceId}~nap`),
+    ]);
+  },
+  Forever: function* (ctx) {
+    yield ctx.waitForExternalEvent('Never');
+    return 'unreachable';
+  },
+  Gate: function* (ctx) {
+    const value: string = yield ctx.waitForExternalEvent<string>('Open');
+    return yield ctx.callActivity('Echo', value);
+  },
+  Fragile: function* (ctx) {
+    const first: string = yield ctx.callActivity('Echo', 'first');
+    const second: string = yield ctx.callActivity('FailsUntilRewound');
+    return [first, second];
+  },
+};
+
+function runKey(name: string, instanceId: string, detail: string): string {
+  return `${name}(${detail}) of ${instanceId}`;
+}
+
+function scenariosFor(seed: number, random: () => number): Scenario[] {
+  const id = (kind: string) => `soak${seed}-${kind}`;
+  const city = 1 + Math.floor(random() * 3);
+  const napMs = 1 + Math.floor(random() * 120_000);
+  const user = `user-${seed}`;
+  const event = (name: string, data: unknown) => (c: DurableClient, instanceId: string) => c.raiseEvent(instanceId, name, data);
+  const scenario = (
+    kind: string, name: string, s: Omit<Scenario, 'instanceId' | 'name' | 'commands' | 'children' | 'runs'> & {
+      commands?: readonly ((c: DurableClient, instanceId: string) => Promise<void>)[];
+      children?: Scenario['children'];
+      runs?: (instanceId: string) => string[];
+    },
+  ): Scenario => {
+    const instanceId = id(kind);
+    return {
+      ...s, instanceId, name,
+      commands: (s.commands ?? []).map((command) => (c: DurableClient) => command(c, instanceId)),
+      children: s.children ?? [],
+      runs: s.runs?.(instanceId) ?? [],
+    };
+  };
+  const parentId = id('parent');
+  return [
+    scenario('hello', 'E1_HelloSequence', {
+      expected: { status: 'Completed', output: HELLO },
+      runs: (i) => ['Tokyo', 'Seattle', 'London'].map((c) => runKey('E1_SayHello', i, c)),
+    }),
+    scenario('city', 'CityRecommender', { input: city, commands: [event('CitySelected', 'Lisbon')], expected: { status: 'Completed', output: 'Lisbon' } }),
+    scenario('reserve', 'ReserveTicket', {
+      input: user, commands: [event('BookingConfirmed', true)], expected: { status: 'Completed', output: true },
+      runs: (i) => [runKey('CalculateDiscount', i, user)],
+    }),
+    scenario('status', 'SetStatusTest', { commands: [event('Proceed', null)], expected: { status: 'Completed', output: 'done' } }),
+    scenario('nap', 'Nap', {
+      input: napMs, expected: { status: 'Completed', output: `slept ${napMs}` }, runs: (i) => [runKey('Echo', i, `slept ${napMs}`)],
+    }),
+    scenario('retry', 'Retry', {
+      expected: { status: 'Completed', output: 'ok after 3' }, runs: (i) => ['1', '2', '3'].map((a) => runKey('Flaky', i, a)),
+    }),
+    {
+      instanceId: parentId, name: 'Parent', commands: [],
+      expected: { status: 'Completed', output: [HELLO, 'slept 2000'] },
+      children: [{ instanceId: `${parentId}~hello`, output: HELLO }, { instanceId: `${parentId}~nap`, output: 'slept 2000' }],
+      runs: [
+        ...['Tokyo', 'Seattle', 'London'].map((c) => runKey('E1_SayHello', `${parentId}~hello`, c)),
+        runKey('Echo', `${parentId}~nap`, 'slept 2000'),
+      ],
+    },
+    scenario('forever', 'Forever', {
+      commands: [(c, i) => c.terminate(i, 'stop')], expected: { status: 'Terminated', output: 'stop' },
+    }),
+    scenario('gate', 'Gate', {
+      commands: [(c, i) => c.suspend(i, 'hold'), event('Open', 'opened'), (c, i) => c.resume(i, 'go')],
+      expected: { status: 'Completed', output: 'opened' }, runs: (i) => [runKey('Echo', i, 'opened')],
+    }),
+    scenario('fragile', 'Fragile', {
+      rewind: true, expected: { status: 'Completed', output: ['first', 'fixed'] },
+      runs: (i) => [runKey('Echo', i, 'first'), runKey('FailsUntilRewound', i, 'before'), runKey('FailsUntilRewound', i, 'after')],
+    }),
+  ];
+}
+
+/**
+ * One driver step for a scenario: start it, or send its next command, or rewind it once it failed. `progress` is
+ * -1 before the start and then the number of commands sent. A command that failed before taking effect is retried
+ * in a later round.
+ */
+async function drive(
+  s: Scenario, client: DurableClient, store: Store, progress: Map<string, number>, rewound: Set<string>,
+): Promise<void> {
+  const step = progress.get(s.instanceId)!;
+  try {
+    if (step < 0) {
+      await client.startNew(s.name, { instanceId: s.instanceId, ...(s.input === undefined ? {} : { input: s.input }) });
+      progress.set(s.instanceId, 0);
+    } else if (step < s.commands.length) {
+      await s.commands[step]!(client);
+      progress.set(s.instanceId, step + 1);
+    } else if (s.rewind && !rewound.has(s.instanceId) && (await store.getInstance(s.instanceId))?.runtimeStatus === 'Failed') {
+      rewound.add(s.instanceId);
+      try {
+        await client.rewind(s.instanceId, 'soak');
+      } catch (error) {
+        rewound.delete(s.instanceId);
+        throw error;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof InjectedFaultError) && !(isDurableError(error) && error.code === 'injected-fault')) throw error;
+  }
+}
+
+async function allSettled(scenarios: readonly Scenario[], store: Store): Promise<boolean> {
+  for (const s of scenarios) {
+    const state = await store.getInstance(s.instanceId);
+    if (!state || state.runtimeStatus !== s.expected.status) return false;
+  }
+  return true;
+}
+
+async function allInstances(store: Store): Promise<InstanceState[]> {
+  const all: InstanceState[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.queryInstances({ pageSize: 1000, ...(token ? { continuationToken: token } : {}) });
+    all.push(...page.instances);
+    token = page.continuationToken;
+  } while (token);
+  return all;
+}

@@ -1,0 +1,4 @@
+import { MemoryStore } from '../src/index.js';
+import { describeSoak } from '../src/testing/describe-soak.js';
+
+describeSoak('MemoryStore', () => new MemoryStore());
