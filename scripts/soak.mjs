@@ -1,8 +1,8 @@
-// Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all]`.
+// Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C]`.
 // Runs the soak test of each store with SOAK_SEEDS / SOAK_FROM set (see describeSoak in @durable-rx/runtime/testing),
 // then prints what was injected and found per store. Reports land in soak-results/ as JSON.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -11,6 +11,7 @@ const option = (name, fallback) => {
   return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
 };
 const seeds = Number(option('seeds', '100'));
+const concurrency = option('concurrency', '8');
 const from = Number(option('from', '1'));
 const which = option('store', 'all');
 if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from)) {
@@ -19,24 +20,23 @@ if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from)) {
 }
 const root = resolve(import.meta.dirname, '..');
 const out = join(root, 'soak-results');
-rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-const env = { ...process.env, SOAK_SEEDS: String(seeds), SOAK_FROM: String(from), SOAK_REPORT: out, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
+const env = { ...process.env, SOAK_SEEDS: String(seeds), SOAK_FROM: String(from), SOAK_REPORT: out, SOAK_CONCURRENCY: concurrency, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
 const run = (command, commandArgs, cwd) => spawnSync(command, commandArgs, { cwd, env, stdio: 'inherit' }).status ?? 1;
 
 if (run('npx', ['turbo', 'run', 'build', '--filter=@durable-rx/store-indexeddb...', '--output-logs=errors-only'], root) !== 0) process.exit(1);
 const runs = [
-  { store: 'memory', cwd: 'packages/runtime', args: ['vitest', 'run', 'test/soak.test.ts'] },
-  { store: 'dexie', cwd: 'packages/store-indexeddb', args: ['vitest', 'run', '--project', 'node', 'test/node/soak.test.ts', '-t', 'soak on DexieStore'] },
-  { store: 'keyval', cwd: 'packages/store-indexeddb', args: ['vitest', 'run', '--project', 'node', 'test/node/soak.test.ts', '-t', 'soak on KeyvalStore'] },
+  { store: 'memory', file: 'MemoryStore.json', cwd: 'packages/runtime', args: ['vitest', 'run', 'test/soak.test.ts'] },
+  { store: 'dexie', file: 'DexieStore.json', cwd: 'packages/store-indexeddb', args: ['vitest', 'run', '--project', 'node', 'test/node/soak.test.ts', '-t', 'soak on DexieStore'] },
+  { store: 'keyval', file: 'KeyvalStore.json', cwd: 'packages/store-indexeddb', args: ['vitest', 'run', '--project', 'node', 'test/node/soak.test.ts', '-t', 'soak on KeyvalStore'] },
 ].filter((r) => which === 'all' || r.store === which);
 let failed = false;
 for (const r of runs) failed = run('npx', r.args, join(root, r.cwd)) !== 0 || failed;
 
 console.log(`\nseeds ${from}..${from + seeds - 1}, faults on`);
 console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry crashes instances activityRuns failed');
-for (const file of readdirSync(out).filter((f) => f.endsWith('.json')).sort()) {
+for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includes(f))) {
   const { store, reports } = JSON.parse(readFileSync(join(out, file), 'utf8'));
   const sum = (pick) => reports.reduce((a, r) => a + pick(r), 0);
   const bad = reports.filter((r) => r.problems.length > 0);
