@@ -9,6 +9,12 @@ import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 
+/**
+ * Timeout of the tests that run hundreds of steps (100 instances at once, through HTTP for a remote client). They take
+ * a second or two on an idle machine; on a CI host whose cores are busy with other work, many times that.
+ */
+const HEAVY_TEST_TIMEOUT_MS = 120_000;
+
 /** The client under test, made from a running runtime, and how to dispose of it. */
 export interface ClientUnderTest {
   readonly client: DurableClient;
@@ -607,7 +613,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         await Promise.all(ids.map((id) => client.startNew('E1_HelloSequence', { instanceId: id })));
         const all = await Promise.all(streams.map((s) => s.done));
         for (const values of all) expect(values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
-      });
+      }, HEAVY_TEST_TIMEOUT_MS);
 
       it('instances$ re-emits when membership or a member status changes', async () => {
         const lists = client.instances$({ instanceIdPrefix: 'live-' });
