@@ -51,5 +51,6 @@ export { UnknownEventTypeError } from './model/errors/unknown-event-type-error.j
 export { OrchestrationError } from './model/errors/orchestration-error.js';
 
 export { systemClock, type Clock, type ClockTimer } from './env/clock.js';
+export { randomId, type NewId } from './env/new-id.js';
 export { consoleLogger, silentLogger, type Logger } from './env/logger.js';
 export type { StopOptions, WorkerMetrics } from './worker/worker.js';

@@ -1,5 +1,6 @@
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
+import type { NewId } from '../env/new-id.js';
 import type { DurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
@@ -8,6 +9,8 @@ export interface CreateClientOptions {
   readonly store: Store;
   /** Defaults to the system clock. */
   readonly clock?: Clock;
+  /** Fresh ids for instances, executions and messages. Defaults to random UUIDs. */
+  readonly newId?: NewId;
 }
 
 /**
@@ -21,5 +24,7 @@ export interface CreateClientOptions {
  * ```
  */
 export function createClient(options: CreateClientOptions): DurableClient {
-  return new LocalClient({ store: options.store, clock: options.clock ?? systemClock });
+  return new LocalClient({
+    store: options.store, clock: options.clock ?? systemClock, ...(options.newId ? { newId: options.newId } : {}),
+  });
 }

@@ -17,6 +17,7 @@ import {
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { StatusChange, Store } from '../store/store.js';
 import type { Clock } from '../env/clock.js';
+import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
   InstanceFilter, InstancesPage, ListInstancesQuery, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
@@ -33,6 +34,8 @@ import { timeoutAfter } from './timeout-after.js';
 export interface LocalClientOptions {
   readonly store: Store;
   readonly clock: Clock;
+  /** Fresh ids for instances, executions and messages. Default: random UUIDs. */
+  readonly newId?: NewId;
   /** When given, `startNew` rejects other orchestrator names (a runtime's own client knows its orchestrators). */
   readonly knownOrchestrators?: ReadonlySet<string>;
 }
@@ -53,6 +56,7 @@ export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 export class LocalClient implements DurableClient {
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #newId: NewId;
   readonly #known: ReadonlySet<string> | undefined;
   readonly #changes: ChangeRouter;
   /** Emits (and stays emitted) once {@link LocalClient.close} was called. */
@@ -69,6 +73,7 @@ export class LocalClient implements DurableClient {
       instanceChanges && ((instanceId: string) => instanceChanges(instanceId).pipe(takeUntil(this.#closed))),
     );
     this.#clock = options.clock;
+    this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
   }
 
@@ -78,10 +83,10 @@ export class LocalClient implements DurableClient {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
     const given = readOptions(options, 'startNew options', ['input', 'instanceId']);
-    const instanceId = given.instanceId ?? crypto.randomUUID();
+    const instanceId = given.instanceId ?? this.#newId();
     assertValidInstanceId(instanceId);
     const input = toPlainJson(given.input, 'input');
-    await this.#store.commit(decideStart({ instanceId, name, input, now: this.#clock.now(), newId: () => crypto.randomUUID() }));
+    await this.#store.commit(decideStart({ instanceId, name, input, now: this.#clock.now(), newId: this.#newId }));
     return instanceId;
   }
 
@@ -151,7 +156,7 @@ export class LocalClient implements DurableClient {
     assertValidInstanceId(instanceId);
     const event = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) } as const;
     // The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise).
-    const writeSet = decideSend({ id: crypto.randomUUID(), instanceId, event }, { status: 'failed', operation: 'rewind' });
+    const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status: 'failed', operation: 'rewind' });
     const state = await this.#store.getInstance(instanceId);
     if (!state || state.runtimeStatus !== 'Failed') {
       await this.#store.commit(writeSet); // refused with the typed error unless the instance failed in between
@@ -169,10 +174,10 @@ export class LocalClient implements DurableClient {
     if (this.#known && !this.#known.has(state.name)) {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
     }
-    const newId = restartWithNewInstanceId === false ? instanceId : crypto.randomUUID();
+    const newId = restartWithNewInstanceId === false ? instanceId : this.#newId();
     // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
     await this.#store.commit(decideRestart(instanceId, {
-      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#clock.now(), newId: () => crypto.randomUUID(),
+      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#clock.now(), newId: this.#newId,
     }));
     return newId;
   }
@@ -367,7 +372,7 @@ export class LocalClient implements DurableClient {
    */
   async #send(instanceId: string, verb: string, event: MessageEvent, reflects?: (state: InstanceState) => boolean): Promise<void> {
     assertValidInstanceId(instanceId);
-    const writeSet = decideSend({ id: crypto.randomUUID(), instanceId, event }, { status: 'running', operation: verb });
+    const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status: 'running', operation: verb });
     const state = reflects ? await this.#store.getInstance(instanceId) : undefined;
     if (!reflects || !state || reflects(state)) {
       await this.#store.commit(writeSet);

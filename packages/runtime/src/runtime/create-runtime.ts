@@ -7,6 +7,7 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
+import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
 import { Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   readonly activities?: Readonly<Record<string, Activity>>;
   /** Default: the system clock. Tests pass a `VirtualClock`. */
   readonly clock?: Clock;
+  /** Fresh ids for instances, executions, messages and the worker. Default: random UUIDs. */
+  readonly newId?: NewId;
   /** Default: the console. */
   readonly logger?: Logger;
   /** Worker id recorded in leases. Default: a random UUID. */
@@ -81,6 +84,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const ownsStore = options.store === undefined;
   const store = options.store ?? new MemoryStore();
   const clock = options.clock ?? systemClock;
+  const newId = options.newId ?? randomId;
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRuntime needs an options object');
   const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
   const activities = registry<Activity>(options.activities ?? {}, 'activity');
@@ -89,8 +93,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     orchestrators,
     activities,
     clock,
+    newId,
     logger: options.logger ?? consoleLogger,
-    owner: options.workerId ?? crypto.randomUUID(),
+    owner: options.workerId ?? newId(),
     orchestrationLeaseMs: positive(options.orchestrationLeaseMs, 30_000, 'orchestrationLeaseMs'),
     activityLeaseMs: positive(options.activityLeaseMs, 300_000, 'activityLeaseMs'),
     maxConcurrentOrchestrations: positive(options.maxConcurrentOrchestrations, 16, 'maxConcurrentOrchestrations'),
@@ -98,7 +103,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     cacheSize: options.cacheSize ?? 1000,
     customStatusLimitBytes: positive(options.customStatusLimitBytes, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, 'customStatusLimitBytes'),
   });
-  const client = new LocalClient({ store, clock, knownOrchestrators: new Set(orchestrators.keys()) });
+  const client = new LocalClient({ store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()) });
   let started = false;
   let stopped: Promise<void> | undefined;
   return {

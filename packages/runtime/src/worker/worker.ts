@@ -8,6 +8,7 @@ import { toPlainJson } from '../model/json.js';
 import type { OrchestrationMessage } from '../model/message.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
+import type { NewId } from '../env/new-id.js';
 import { isDue } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
 import type { Logger } from '../env/logger.js';
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   /** Registered activities by name (a Map, as `orchestrators`). */
   readonly activities: ReadonlyMap<string, Activity>;
   readonly clock: Clock;
+  /** Fresh ids for messages and executions. */
+  readonly newId: NewId;
   readonly logger: Logger;
   /** Worker id, recorded in leases. */
   readonly owner: string;
@@ -284,7 +287,7 @@ export class Worker {
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
       this.#cache.delete(state.instanceId);
       const input = {
-        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: () => crypto.randomUUID(),
+        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId,
         newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
           customStatusLimitBytes: this.#o.customStatusLimitBytes,
         }),
@@ -341,12 +344,12 @@ export class Worker {
       if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
       const output = toPlainJson(await activity(task.input as never, { instanceId: task.instanceId, name: task.name, attempt: task.attempt }), 'activity output');
       result = {
-        id: crypto.randomUUID(), instanceId: task.instanceId, executionId: task.executionId,
+        id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId,
         event: { type: 'TaskCompleted', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, ...(output === undefined ? {} : { result: output }) },
       };
     } catch (error) {
       result = {
-        id: crypto.randomUUID(), instanceId: task.instanceId, executionId: task.executionId,
+        id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId,
         event: { type: 'TaskFailed', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, failureDetails: toFailureDetails(error) },
       };
     } finally {
