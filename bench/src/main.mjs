@@ -2,7 +2,7 @@
  * `npm run bench`: runs every scenario, prints each table as it finishes, and writes docs/benchmarks.md.
  *
  * Options: --quick (few samples, for trying changes; does not write the report unless --write is given),
- * --only=replay,e2e,latency,bundle, --no-write.
+ * --only=replay,e2e,latency,bundle,streams, --no-write.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,8 +13,9 @@ import { renderReport } from './report.mjs';
 import { runBundleSize } from './scenarios/bundle-size.mjs';
 import { runEndToEnd } from './scenarios/end-to-end.mjs';
 import { runNotificationLatency } from './scenarios/notification-latency.mjs';
+import { runRemoteStreams } from './scenarios/remote-streams.mjs';
 import { runReplayEngine } from './scenarios/replay-engine.mjs';
-import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable } from './tables.mjs';
+import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable, streamsTable } from './tables.mjs';
 import { toText } from './format.mjs';
 
 const REPORT = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
@@ -68,6 +69,8 @@ results.replay = await scenario('replay', 'Scenario 1: replay engine', () => run
 results.endToEnd = await scenario('e2e', 'Scenario 2: end to end in memory', () => runEndToEnd({ quick }), (r) => toText(endToEndTable(r)));
 results.latency = await scenario('latency', 'Scenario 3: notification latency', () => runNotificationLatency({ quick }), (r) => toText(latencyTable(r)));
 results.bundle = await scenario('bundle', 'Scenario 4: bundle size', () => runBundleSize(), (r) => toText(bundleTable(r)));
+results.streams = await scenario('streams', 'Scenario 5: remote streams over HTTP (one connection per client)',
+  () => runRemoteStreams({ quick }), (r) => toText(streamsTable(r)));
 
 if (existsSync(INDEXEDDB_RESULTS)) {
   try {

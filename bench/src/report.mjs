@@ -1,7 +1,7 @@
 /** Renders docs/benchmarks.md from one run's results. */
 import { analysis } from './analysis.mjs';
 import { toMarkdown } from './format.mjs';
-import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable } from './tables.mjs';
+import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable, streamsTable } from './tables.mjs';
 
 /**
  * @typedef {object} Results
@@ -13,6 +13,7 @@ import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable } from
  * @property {import('./scenarios/end-to-end.mjs').EndToEndRow[]} [endToEnd]
  * @property {import('./scenarios/notification-latency.mjs').LatencyRow[]} [latency]
  * @property {Awaited<ReturnType<typeof import('./scenarios/bundle-size.mjs').runBundleSize>>} [bundle]
+ * @property {Awaited<ReturnType<typeof import('./scenarios/remote-streams.mjs').runRemoteStreams>>} [streams]
  * @property {unknown} [indexeddb]  packages/store-indexeddb/bench-results.json, as found
  * @property {number} [totalSeconds]
  * @property {number} [loadAtEnd]  1-minute load average when the run ended
@@ -53,6 +54,7 @@ export function renderReport(r) {
   section(out, '2. End to end, in memory', r.endToEnd && toMarkdown(endToEndTable(r.endToEnd)), r.failures.e2e);
   section(out, '3. Notification latency', r.latency && toMarkdown(latencyTable(r.latency)), r.failures.latency);
   section(out, '4. Bundle size', r.bundle && toMarkdown(bundleTable(r.bundle)), r.failures.bundle);
+  section(out, '5. Remote streams: one connection per client, over HTTP on 127.0.0.1', r.streams && toMarkdown(streamsTable(r.streams)), r.failures.streams);
   if (r.indexeddb !== undefined || r.failures.indexeddb) {
     section(out, 'IndexedDB adapters in Chromium (from the store-indexeddb package\'s own bench)',
       r.indexeddb === undefined ? undefined : [
