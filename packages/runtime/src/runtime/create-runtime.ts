@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
-import { Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import { Worker, type LeaseStorage, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -39,6 +39,12 @@ export interface RuntimeOptions {
   readonly cacheSize?: number;
   /** Largest custom status, in bytes of JSON. Default 16 KiB. */
   readonly customStatusLimitBytes?: number;
+  /**
+   * Where the worker records the leases it holds, so that its next life releases them on `start` and resumes their
+   * work at once instead of after the lease expires. In a browser pass `sessionStorage`: a reloaded tab then picks up
+   * its own interrupted steps and activities without waiting. One runtime per storage. Default: nothing is recorded.
+   */
+  readonly leaseStorage?: LeaseStorage;
 }
 
 /** A worker plus its client. */
@@ -102,6 +108,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxConcurrentActivities: positive(options.maxConcurrentActivities, 32, 'maxConcurrentActivities'),
     cacheSize: options.cacheSize ?? 1000,
     customStatusLimitBytes: positive(options.customStatusLimitBytes, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, 'customStatusLimitBytes'),
+    ...(options.leaseStorage ? { leaseStorage: options.leaseStorage } : {}),
   });
   const client = new LocalClient({ store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()) });
   let started = false;

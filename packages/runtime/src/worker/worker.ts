@@ -50,7 +50,29 @@ export interface WorkerOptions {
   readonly maxConcurrentActivities: number;
   readonly cacheSize: number;
   readonly customStatusLimitBytes: number;
+  /**
+   * Where the worker records the leases it holds, so that its next life (a reloaded tab) releases them at once on
+   * start instead of waiting for them to expire. Absent: nothing is recorded.
+   */
+  readonly leaseStorage?: LeaseStorage;
 }
+
+/**
+ * A synchronous string store that outlives the worker, such as a browser tab's `sessionStorage` (whose `getItem` and
+ * `setItem` fit it as they are). One worker per storage: the worker owns the key {@link HELD_LEASES_KEY}.
+ */
+export interface LeaseStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** The key under which a worker records its held leases in its {@link LeaseStorage}. */
+export const HELD_LEASES_KEY = 'durable-rx:held-leases';
+
+/** A lease the worker holds, as recorded in its {@link LeaseStorage}. */
+type HeldLease =
+  | { readonly kind: 'orchestration'; readonly instanceId: string; readonly token: string }
+  | { readonly kind: 'activity'; readonly taskId: string; readonly token: string };
 
 /** Counters of worker and engine work (monotonic). */
 export interface WorkerMetrics {
@@ -85,8 +107,8 @@ export class Worker {
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
-  /** What each running step and activity would release if `stop` abandoned it, by a description. */
-  readonly #held = new Map<string, () => Promise<void>>();
+  /** The lease of each running step and activity and how `stop` would release it, by a description. */
+  readonly #held = new Map<string, { readonly lease: HeldLease; readonly release: () => Promise<void> }>();
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
@@ -110,6 +132,53 @@ export class Worker {
       error: (error: unknown) => this.#o.logger.error('the store\'s workAvailable$ feed failed; the worker now wakes on timers only', error),
     });
     this.#requestPump();
+    if (this.#o.leaseStorage) this.#track(this.#releaseRecordedLeases(this.#o.leaseStorage));
+  }
+
+  /**
+   * Releases the leases an earlier life of this worker recorded and never released (a reloaded tab): the work they
+   * cover becomes claimable at once. A lease that was meanwhile committed, released or taken over is left alone by
+   * the store, which checks the token.
+   */
+  async #releaseRecordedLeases(storage: LeaseStorage): Promise<void> {
+    let recorded: HeldLease[] = [];
+    try {
+      const raw = storage.getItem(HELD_LEASES_KEY);
+      const parsed: unknown = raw === null ? [] : JSON.parse(raw);
+      if (Array.isArray(parsed)) recorded = parsed.filter(isHeldLease);
+    } catch (error) {
+      this.#o.logger.warn(`the leases recorded under ${HELD_LEASES_KEY} could not be read; they are left to expire`, error);
+    }
+    this.#recordHeld();
+    await Promise.all(recorded.map(async (lease) => {
+      try {
+        if (lease.kind === 'orchestration') await this.#o.store.abandonOrchestration(lease.instanceId, lease.token);
+        else await this.#o.store.abandonActivity(lease.taskId, lease.token);
+      } catch (error) {
+        if (!(error instanceof StoreClosedError)) this.#o.logger.error('releasing a lease recorded by an earlier life of this worker failed', error);
+      }
+    }));
+    this.#requestPump();
+  }
+
+  /** Writes the held leases to the lease storage, if any (best effort: a full storage is logged). */
+  #recordHeld(): void {
+    const storage = this.#o.leaseStorage;
+    if (!storage) return;
+    try {
+      storage.setItem(HELD_LEASES_KEY, JSON.stringify([...this.#held.values()].map((h) => h.lease)));
+    } catch (error) {
+      this.#o.logger.warn(`the held leases could not be recorded under ${HELD_LEASES_KEY}`, error);
+    }
+  }
+
+  #hold(what: string, lease: HeldLease, release: () => Promise<void>): void {
+    this.#held.set(what, { lease, release });
+    this.#recordHeld();
+  }
+
+  #unhold(what: string): void {
+    if (this.#held.delete(what)) this.#recordHeld();
   }
 
   /**
@@ -147,8 +216,9 @@ export class Worker {
 
   /** Releases the lease of every step and activity still running (best effort: a failure is logged). */
   async #abandonHeld(): Promise<void> {
-    const held = [...this.#held.entries()];
+    const held = [...this.#held.entries()].map(([what, { release }]) => [what, release] as const);
     this.#held.clear();
+    this.#recordHeld();
     if (held.length > 0) this.#o.logger.warn(`worker stopped with ${held.length} step(s) or activities still running; their leases are released`);
     await Promise.all(held.map(async ([what, release]) => {
       try {
@@ -271,11 +341,12 @@ export class Worker {
 
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
     const held = `step of ${item.state.instanceId} (${item.lease.token})`;
-    this.#held.set(held, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+    const lease: HeldLease = { kind: 'orchestration', instanceId: item.state.instanceId, token: item.lease.token };
+    this.#hold(held, lease, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
     try {
       await this.#step(item);
     } finally {
-      this.#held.delete(held);
+      this.#unhold(held);
     }
   }
 
@@ -325,14 +396,14 @@ export class Worker {
     const activity = this.#o.activities.get(task.name);
     const heartbeat = this.#heartbeat(task.id, lease.token);
     const held = `activity ${task.name} of ${task.instanceId} (${lease.token})`;
-    this.#held.set(held, () => {
+    this.#hold(held, { kind: 'activity', taskId: task.id, token: lease.token }, () => {
       heartbeat.stop();
       return this.#o.store.abandonActivity(task.id, lease.token);
     });
     try {
       await this.#runHeldActivity(item, activity, heartbeat);
     } finally {
-      this.#held.delete(held);
+      this.#unhold(held);
     }
   }
 
@@ -399,6 +470,14 @@ export class Worker {
       },
     };
   }
+}
+
+function isHeldLease(value: unknown): value is HeldLease {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (typeof v['token'] !== 'string') return false;
+  return (v['kind'] === 'orchestration' && typeof v['instanceId'] === 'string') ||
+    (v['kind'] === 'activity' && typeof v['taskId'] === 'string');
 }
 
 function unknownOrchestrator(name: string): Orchestrator {
