@@ -53,10 +53,12 @@ function runInPage(info: HTMLElement): Backend {
     store,
     orchestrators: demoOrchestrators,
     activities: createDemoActivities({ delayMs: ACTIVITY_DELAY_MS, paymentSwitch }),
-    // Leases are not renewed: keep them a little longer than one activity, so that work a closed or reloaded tab
-    // left half done is taken over within seconds.
+    // Leases are not renewed: keep them a little longer than one activity, so that work a closed tab left half done
+    // is taken over within seconds.
     activityLeaseMs: 5_000,
     orchestrationLeaseMs: 5_000,
+    // A reloaded tab frees the leases its previous life held at once, instead of waiting for them to expire.
+    leaseStorage: sessionStorage,
   });
   const role = startWorker(runtime, `${DATABASE_NAME}:worker`, store.capabilities.shared);
   role.working$.subscribe({
