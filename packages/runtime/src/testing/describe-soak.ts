@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../store/store.js';
+import { isTerminalStatus } from '../model/instance-status.js';
 import { runSoak, type SoakReport } from './soak.js';
 
 /** The seeds every `npm test` runs: a few without faults (exactly-once), more with faults. */
@@ -12,7 +13,7 @@ export const CI_SOAK_SEEDS = {
 export interface DescribeSoakOptions {
   /** Run only the first `n` faulty CI seeds (slow stores). Default: all. */
   readonly faultySeeds?: number;
-  /** Timeout of one seeded run, in ms. Default 120 s. */
+  /** Real time one seeded run may take, in ms, before it fails naming the seed and its stuck instances. Default 120 s. */
   readonly timeoutMs?: number;
 }
 
@@ -31,9 +32,21 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
   const timeout = options.timeoutMs ?? 120_000;
   const soak = async (seed: number, faults: boolean): Promise<SoakReport> => {
     const store = await createStore();
+    // Never hang silently: a seed that does not finish within the timeout of real time fails, naming the seed and the
+    // instances it left non-terminal.
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => {
+        void store.queryInstances({ pageSize: 1000 }).then(
+          (page) => page.instances.filter((s) => !isTerminalStatus(s.runtimeStatus)).map((s) => `${s.instanceId} ${s.runtimeStatus}`),
+          (error: unknown) => [`(instances unreadable: ${String(error)})`],
+        ).then((left) => reject(new Error(`soak seed ${seed} did not finish within ${timeout} ms; non-terminal: ${left.join(', ') || 'none'}`)));
+      }, timeout);
+    });
     try {
-      return await runSoak({ seed, store, faults });
+      return await Promise.race([runSoak({ seed, store, faults }), stuck]);
     } finally {
+      clearTimeout(watchdog);
       await store.close();
     }
   };
@@ -64,14 +77,14 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
         const report = await soak(seed, false);
         expect(report.problems).toEqual([]);
         expect(report.faults).toMatchObject({ errorBefore: 0, errorAfter: 0, delay: 0, leaseExpiry: 0, crashes: 0 });
-      }, timeout);
+      }, timeout + 30_000);
     }
     for (const seed of CI_SOAK_SEEDS.faulty.slice(0, options.faultySeeds)) {
       it(`seed ${seed} with faults: every instance ends as expected, no step applied twice, every activity ran`, async () => {
         const report = await soak(seed, true);
         expect(report.problems).toEqual([]);
         expect(report.faults.errorBefore + report.faults.errorAfter + report.faults.leaseExpiry).toBeGreaterThan(0);
-      }, timeout);
+      }, timeout + 30_000);
     }
   });
 }

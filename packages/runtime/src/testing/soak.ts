@@ -148,6 +148,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const client = createClient({ store: injector.handle({ errorAfter: 0, leaseExpiry: 0 }), clock });
 
   const progress = new Map<string, number>(scenarios.map((s) => [s.instanceId, -1]));
+  const inFlight = new Map<string, Promise<void>>();
+  const driverErrors: unknown[] = [];
   let rounds = 0;
   const startMs = clock.now().getTime();
   const maxRounds = options.maxRounds ?? 3000;
@@ -157,7 +159,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       victim.handle.crash(); // dropped without stop(): a dead process
       await startRuntime();
     }
-    await Promise.all(scenarios.map((s) => drive(s, client, store, progress, rewound)));
+    // A command resolves only once a worker applied it (read-your-writes), and a worker may need virtual time to
+    // do so (a lease to lapse, a retry backoff): the driver never blocks the clock on a command. Each scenario has at
+    // most one command in flight, so its commands still go in order.
+    for (const s of scenarios) {
+      if (inFlight.has(s.instanceId)) continue;
+      inFlight.set(s.instanceId, drive(s, client, store, progress, rewound)
+        .catch((error: unknown) => { driverErrors.push(error); })
+        .finally(() => inFlight.delete(s.instanceId)));
+    }
+    await Promise.race([Promise.all(inFlight.values()), clock.advance(0).then(() => clock.advance(0))]);
+    if (driverErrors.length > 0) throw driverErrors[0];
     if (await allSettled(scenarios, store)) break;
     await clock.advance(Math.floor(random() * 3000));
   }
@@ -165,6 +177,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // Quiescence: no more faults; let leases lapse and timers fire so whatever was left behind gets done.
   injector.enabled = false;
   for (let i = 0; i < 4; i++) await clock.advance(ACTIVITY_LEASE_MS);
+  await Promise.all(inFlight.values());
+  if (driverErrors.length > 0) throw driverErrors[0];
   const virtualMs = clock.now().getTime() - startMs;
 
   if (rounds === maxRounds) problems.push(`not settled after ${maxRounds} rounds`);
