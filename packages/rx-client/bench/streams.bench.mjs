@@ -45,8 +45,10 @@ async function latency(subscriptions, rounds) {
   const samples = [];
   const waiters = new Map();
   const subs = [];
+  const warmup = Math.min(20, Math.floor(rounds / 5));
   for (const id of ids) {
-    await local.startNew('Ticker', { instanceId: id, input: rounds + 10 });
+    // Every round raises one Tick: the instance must still be waiting for the last one.
+    await local.startNew('Ticker', { instanceId: id, input: warmup + rounds });
     subs.push(local.customStatus$(id).subscribe((v) => committedAt.set(`${id}:${v}`, performance.now())));
     subs.push(client.customStatus$(id).subscribe((v) => {
       const key = `${id}:${v}`;
@@ -57,7 +59,6 @@ async function latency(subscriptions, rounds) {
   }
   await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'live')));
   for (const id of ids) await firstValueFrom(local.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
-  const warmup = Math.min(20, Math.floor(rounds / 5));
   for (let round = 1; round <= rounds + warmup; round++) {
     const arrived = ids.map((id) => new Promise((resolve) => waiters.set(`${id}:${round}`, resolve)));
     if (round === warmup + 1) samples.length = 0;
