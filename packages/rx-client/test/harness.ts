@@ -1,3 +1,4 @@
+import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
 import {
   createRuntime, MemoryStore, silentLogger, type Activity, type Orchestrator, type Runtime,
 } from '@durable-rx/runtime';
@@ -76,5 +77,19 @@ export async function openHarness(options: Partial<HttpHandlerOptions> = {}): Pr
       await server.close();
       await runtime.stop();
     },
+  };
+}
+
+/**
+ * A recorder whose subscriptions go into `owner` (the test releases them): `record(source)` subscribes now and keeps
+ * every value; `seen(p)` resolves once a value matching p has arrived.
+ */
+export function recordInto(owner: Subscription[]) {
+  return <T>(source: { subscribe: (observer: ReplaySubject<T>) => Subscription }) => {
+    const values: T[] = [];
+    const replay = new ReplaySubject<T>();
+    owner.push(source.subscribe(replay));
+    owner.push(replay.subscribe((v) => values.push(v)));
+    return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
   };
 }

@@ -2,12 +2,13 @@ import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
 import { filter, firstValueFrom, ReplaySubject, toArray, take, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
-import { KEY, openHarness, type Harness } from './harness.js';
+import { KEY, openHarness, recordInto, type Harness } from './harness.js';
 
 /** Every observable of one remote client shares one streaming connection (one server session). */
 
 let harness: Harness;
 const subscriptions: Subscription[] = [];
+const record = recordInto(subscriptions);
 
 beforeEach(async () => {
   harness = await openHarness();
@@ -18,13 +19,6 @@ afterEach(async () => {
   await harness.close();
 });
 
-function record<T>(source: { subscribe: (observer: ReplaySubject<T>) => Subscription }) {
-  const values: T[] = [];
-  const replay = new ReplaySubject<T>();
-  subscriptions.push(source.subscribe(replay));
-  subscriptions.push(replay.subscribe((v) => values.push(v)));
-  return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
-}
 
 const sessionRequests = () => harness.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/streams'));
 

@@ -2,7 +2,7 @@ import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
 import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, openHarness, type Harness } from './harness.js';
+import { KEY, openHarness, recordInto, type Harness } from './harness.js';
 
 /**
  * Reconnection: the server drops the streams (all TCP connections closed) or forgets them (handler restarted), and
@@ -11,6 +11,7 @@ import { KEY, openHarness, type Harness } from './harness.js';
 
 let harness: Harness;
 const subscriptions: Subscription[] = [];
+const record = recordInto(subscriptions);
 
 beforeEach(async () => {
   harness = await openHarness();
@@ -21,14 +22,6 @@ afterEach(async () => {
   await harness.close();
 });
 
-/** Subscribes now and records every value; `seen(p)` resolves once a value matching p has arrived. */
-function record<T>(source: { subscribe: (observer: ReplaySubject<T>) => Subscription }) {
-  const values: T[] = [];
-  const replay = new ReplaySubject<T>();
-  subscriptions.push(source.subscribe(replay));
-  subscriptions.push(replay.subscribe((v) => values.push(v)));
-  return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
-}
 
 const received = (n: number) => (v: unknown) => JSON.stringify(v) === JSON.stringify({ received: n });
 

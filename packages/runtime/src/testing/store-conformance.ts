@@ -283,7 +283,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(other.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
       });
 
-      it('keeps delayed messages back until they are due and reports when that is', async () => {
+      /** A store whose instance 'a' is Running with one durable timer message due at `at(5000)`. */
+      async function storeWithTimerAt5000(): Promise<Store> {
         const store = await open();
         await create(store, newInstance('a'));
         const item = await claim(store);
@@ -293,6 +294,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           history: [started('a')],
           messages: [{ ...message('a', { type: 'TimerFired', eventId: -1, timestamp: at(5000).toISOString(), timerId: 0, fireAt: at(5000).toISOString() }), visibleAt: at(5000) }],
         }));
+        return store;
+      }
+
+      it('keeps delayed messages back until they are due and reports when that is', async () => {
+        const store = await storeWithTimerAt5000();
         expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(4999) })).toBeUndefined();
         expect((await store.nextWakeTime(at(1000)))?.getTime()).toBe(at(5000).getTime());
         const due = await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(5000) });
@@ -300,15 +306,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       it('reports unclaimed work that is due already as due at once, however early the claim ran', async () => {
-        const store = await open();
-        await create(store, newInstance('a'));
-        const item = await claim(store);
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, runtimeStatus: 'Running', version: 2, historyLength: 1 },
-          history: [started('a')],
-          messages: [{ ...message('a', { type: 'TimerFired', eventId: -1, timestamp: at(5000).toISOString(), timerId: 0, fireAt: at(5000).toISOString() }), visibleAt: at(5000) }],
-        }));
+        const store = await storeWithTimerAt5000();
         // A claim one millisecond early finds nothing; asked a moment later, the store must still report the timer.
         expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(4999) })).toBeUndefined();
         expect((await store.nextWakeTime(at(5000)))!.getTime()).toBeLessThanOrEqual(at(5000).getTime());
