@@ -15,8 +15,6 @@ export interface E2eOpenOptions {
   readonly leaseMs?: number;
   /** How long each activity takes, ms. */
   readonly activityDelayMs?: number;
-  /** Record held leases in sessionStorage, so that a reloaded page releases its own leases at once. */
-  readonly sessionLeases?: boolean;
 }
 
 /** The window API the e2e tests drive through `page.evaluate`. */

@@ -60,7 +60,6 @@ async function open(options: E2eOpenOptions): Promise<void> {
     },
     logger: silentLogger,
     ...(options.leaseMs === undefined ? {} : { orchestrationLeaseMs: options.leaseMs, activityLeaseMs: options.leaseMs }),
-    ...(options.sessionLeases ? { leaseStorage: sessionStorage } : {}),
   });
   const r = runtime;
   if (options.leader) leadership = runAsLeader(options.leader, () => r.start(), () => r.stop());
@@ -82,7 +81,6 @@ window.e2e = {
         adapter: params.get('adapter') === 'keyval' ? 'keyval' : 'dexie',
         db: fromUrl,
         worker: params.has('worker'),
-        sessionLeases: params.has('sessionLeases'),
         ...(params.has('leaseMs') ? { leaseMs: Number(params.get('leaseMs')) } : {}),
         ...(params.has('activityDelayMs') ? { activityDelayMs: Number(params.get('activityDelayMs')) } : {}),
       })
