@@ -1,6 +1,7 @@
 // `npm test`: builds and typechecks every package, runs every test suite (turbo), then prints one totals line,
 //   N passed, N failed, N skipped
-// followed by the suites that were skipped and why. Exits non-zero when anything failed. Extra arguments go to turbo
+// followed by the tests that failed (with the first line of each error) and the suites that were skipped and why.
+// Exits non-zero when anything failed. Extra arguments go to turbo
 // (e.g. `npm test -- --filter=@durable-rx/runtime`).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -48,6 +49,11 @@ try {
   if (modules.length === 0) console.log('No test ran (see the errors above).');
   else if (status !== 0 && totals.failed === 0) console.log('A build, typecheck or test task failed (see above).');
   console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  const failed = modules.flatMap((m) => (m.failures ?? []).map((f) => ({ ...f, file: m.file, project: m.project })));
+  if (failed.length > 0) {
+    console.log('failed:');
+    for (const f of failed) console.log(`  ${f.file}${f.project ? ` [${f.project}]` : ''} > ${f.name}: ${f.error}`);
+  }
   const skipped = modules.flatMap((m) => m.skippedSuites);
   if (skipped.length > 0) {
     console.log('skipped:');

@@ -1,7 +1,8 @@
 // A vitest reporter that `npm test` (scripts/test.mjs) adds next to the default one. It writes this run's counts and
 // its skipped suites, with the reason each gives, as JSON into $DURABLE_RX_TEST_REPORT_DIR; without that variable
 // it does nothing. The reason of a skip is the note of `ctx.skip(note)`, else the line the test file printed that
-// says "skipped" (the convention of conditional suites, such as the MongoDB integration tests).
+// says "skipped" (the convention of conditional suites, such as the MongoDB integration tests). Failed tests are
+// written with the first line of their error, so the totals at the very end of `npm test` name what failed.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -27,12 +28,15 @@ export default class TotalsReporter {
     const file = relative(repoRoot, module.moduleId);
     const project = module.project.name || undefined;
     const counts = { passed: 0, failed: 0, skipped: 0 };
+    const failures = [];
     for (const test of module.children.allTests()) {
-      const state = test.result().state;
-      counts[state === 'passed' || state === 'failed' ? state : 'skipped']++;
+      const result = test.result();
+      counts[result.state === 'passed' || result.state === 'failed' ? result.state : 'skipped']++;
+      if (result.state === 'failed') failures.push({ name: test.fullName, error: firstLine(result.errors?.[0]) });
     }
     // A file that failed to load (syntax error, failing import, throwing hook) has no failed test: count it.
     const loadErrors = module.state() === 'failed' && counts.failed === 0 ? 1 : 0;
+    if (loadErrors > 0) failures.push({ name: '(the file failed to load)', error: firstLine(module.errors()[0]) });
     const ids = new Set([module.id]);
     const skippedSuites = [];
     const reasonFor = (taskIds, note) => {
@@ -58,6 +62,13 @@ export default class TotalsReporter {
       }
     };
     visit(module.children, []);
-    return { file, project, ...counts, loadErrors, skippedSuites };
+    return { file, project, ...counts, loadErrors, skippedSuites, failures };
   }
+}
+
+/** The first line of a test error's message, for a one-line summary. */
+function firstLine(error) {
+  const text = error?.message ?? (error === undefined ? 'no error recorded' : String(error));
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
