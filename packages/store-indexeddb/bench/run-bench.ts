@@ -33,6 +33,7 @@ it('measures steps per second in Chromium and bundle sizes', { timeout: 900_000 
   const browser = await launchChromium();
   const stepsPerSecond: Partial<Record<BenchAdapter, Summary>> = {};
   const storeCallsPerStep: Partial<Record<BenchAdapter, Record<string, number>>> = {};
+  const idbPerStep: Partial<Record<BenchAdapter, Record<string, number>>> = {};
   try {
     for (const adapter of ADAPTERS) {
       const page = await (await browser.newContext()).newPage();
@@ -49,6 +50,8 @@ it('measures steps per second in Chromium and bundle sizes', { timeout: 900_000 
           .sort(([a], [b]) => a.localeCompare(b))
           .map(([method, n]) => [method, Math.round((n / last.steps) * 100) / 100]),
       );
+      const { byMethod: _byMethod, ...idb } = last.idb;
+      idbPerStep[adapter] = Object.fromEntries(Object.entries(idb).map(([what, n]) => [what, Math.round((n / last.steps) * 100) / 100]));
       await page.context().close();
     }
     const results = {
@@ -67,11 +70,14 @@ it('measures steps per second in Chromium and bundle sizes', { timeout: 900_000 
       stepsPerSecond,
       /** Store calls (IndexedDB transactions) per orchestration step in the last run, by method. */
       storeCallsPerStep,
+      /** IndexedDB transactions (by mode, and readwrite ones that wrote nothing) and requests per step in the last run. */
+      idbPerStep,
       bundleGzipBytes: bundle,
     };
     await writeFile(here('../bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
     console.log(report(results.stepsPerSecond, bundle));
     console.log('store calls per step:', JSON.stringify(storeCallsPerStep, null, 1));
+    console.log('IndexedDB transactions and requests per step:', JSON.stringify(idbPerStep, null, 1));
   } finally {
     await browser.close();
     await app.close();

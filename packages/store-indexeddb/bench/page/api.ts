@@ -1,3 +1,5 @@
+import type { IdbCounts } from '../../test/count-idb.js';
+
 /** The store a bench run uses ('memory' is the in-process baseline). */
 export type BenchAdapter = 'dexie' | 'keyval' | 'memory';
 
@@ -13,6 +15,8 @@ export interface BenchRun {
   readonly elapsedMs: number;
   /** Store calls per method during the run (for the IndexedDB stores, one transaction each). */
   readonly calls: Readonly<Record<string, number>>;
+  /** IndexedDB transactions and requests during the run (all zero for MemoryStore). */
+  readonly idb: IdbCounts;
 }
 
 /** The window API the bench driver calls. */

@@ -2,6 +2,7 @@ import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { type Store } from '@durable-rx/runtime/store-kit';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { DexieStore, KeyvalStore } from '../../src/index.js';
+import { countIndexedDb } from '../../test/count-idb.js';
 import type { BenchAdapter } from './api.js';
 
 let runs = 0;
@@ -43,15 +44,18 @@ window.bench = {
     // Opens the database before the clock starts.
     await store.getInstance('warm-up');
     await runtime.start();
+    const counter = countIndexedDb();
     const ids = Array.from({ length: instances }, (_, i) => `bench-${i}`);
     const started = performance.now();
     await Promise.all(ids.map((instanceId) => runtime.client.startNew('HelloSequence', { instanceId })));
     const done = await Promise.all(ids.map((id) => runtime.client.waitForCompletion(id, { timeoutMs: 300_000 })));
     const elapsedMs = performance.now() - started;
+    const idb = counter.counts();
+    counter.uninstall();
     if (done.some((s) => s.runtimeStatus !== 'Completed')) throw new Error('an instance did not complete');
     const { steps, activitiesRun } = runtime.metrics;
     await runtime.stop();
     await store.close();
-    return { adapter, instances, steps, activities: activitiesRun, elapsedMs, calls };
+    return { adapter, instances, steps, activities: activitiesRun, elapsedMs, calls, idb };
   },
 };
