@@ -1,5 +1,6 @@
 import { createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
 import { filter, firstValueFrom } from 'rxjs';
+import { SETTLED } from '@durable-rx/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDemoActivities } from '../src/orchestrations/demo-activities.js';
 import { demoOrchestrators } from '../src/orchestrations/demo-orchestrators.js';
@@ -35,7 +36,7 @@ describe("the demo's orchestrations (MemoryStore, no delay)", () => {
     const id = await client.startNew('E1_HelloSequence');
     const seen: unknown[] = [];
     client.customStatus$(id).subscribe((s) => seen.push(s));
-    const done = await client.waitForCompletion(id);
+    const done = await client.waitForCompletion(id, SETTLED);
     expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
     expect(seen.filter((s) => s !== undefined)).toEqual(['Tokyo', 'Seattle', 'London']);
   });
@@ -47,7 +48,7 @@ describe("the demo's orchestrations (MemoryStore, no delay)", () => {
       const offer = await firstValueFrom(client.customStatus$(id).pipe(filter((s) => s !== undefined)));
       expect(offer).toMatchObject({ discount: expect.any(Number), discountTimeout: 120 });
       await client.raiseEvent(id, 'BookingConfirmed', answer);
-      const done = await client.waitForCompletion(id);
+      const done = await client.waitForCompletion(id, SETTLED);
       expect(done.output).toBe(answer);
       expect(done.customStatus).toEqual({
         message: answer ? 'Thank you for confirming your booking.' : 'The booking was declined.',
@@ -58,7 +59,7 @@ describe("the demo's orchestrations (MemoryStore, no delay)", () => {
   it('fails while the payment service is down and completes after a rewind, reserving the seat once', async () => {
     const { client, paymentSwitch } = await start();
     const id = await client.startNew('E3_PayForTicket', { input: 'Concert' });
-    const failed = await client.waitForCompletion(id);
+    const failed = await client.waitForCompletion(id, SETTLED);
     expect(failed.runtimeStatus).toBe('Failed');
     expect(failed.failureDetails?.errorMessage).toContain('The payment service is unavailable');
     paymentSwitch.isUp = true;

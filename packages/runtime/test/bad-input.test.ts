@@ -6,6 +6,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {
@@ -116,7 +117,7 @@ describe('filters: one rule for listing and purging', () => {
     const ids = [];
     for (let i = 0; i < 3; i++) {
       const id = await runtime.client.startNew('E1_HelloSequence', { instanceId: `done-${i}` });
-      await runtime.client.waitForCompletion(id, { timeoutMs: 30_000 });
+      await runtime.client.waitForCompletion(id, SETTLED);
       ids.push(id);
     }
     return ids;

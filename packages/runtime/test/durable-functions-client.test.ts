@@ -10,6 +10,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /**
  * The real `durable-functions` (v3) DurableClient against our HTTP API on 127.0.0.1, built the way the Functions
@@ -170,7 +171,7 @@ describe('the durable-functions DurableClient against the durable-rx HTTP API', 
 
     it('reads a Failed instance, whose output is the error message', async () => {
       await runtime.client.startNew('CallsFlaky', { instanceId: 'failed' });
-      await runtime.client.waitForCompletion('failed');
+      await runtime.client.waitForCompletion('failed', SETTLED);
       const failed = await client.getStatus('failed');
       expectStatusShape(failed);
       expect(failed.runtimeStatus).toBe(df.OrchestrationRuntimeStatus.Failed);
@@ -239,7 +240,7 @@ describe('the durable-functions DurableClient against the durable-rx HTTP API', 
     beforeEach(async () => {
       for (const id of ['done-1', 'done-2']) {
         await runtime.client.startNew('Echo', { instanceId: id, input: id });
-        await runtime.client.waitForCompletion(id);
+        await runtime.client.waitForCompletion(id, SETTLED);
       }
       await runtime.client.startNew('WaitForEvents', { instanceId: 'waiting', input: 1 });
       await until('waiting', (s) => s?.runtimeStatus === 'Running');

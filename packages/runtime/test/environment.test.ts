@@ -4,6 +4,7 @@ import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /** A predictable id source: id-1, id-2, ... */
 function counter(prefix: string): () => string {
@@ -26,7 +27,7 @@ describe('an injected id source', () => {
     await runtime.start();
     const id = await runtime.client.startNew('E1_HelloSequence');
     expect(id).toMatch(/^id-\d+$/);
-    expect(await runtime.client.waitForCompletion(id)).toMatchObject({ runtimeStatus: 'Completed' });
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed' });
     const state = await runtime.store.getInstance(id);
     expect(state?.executionId).toMatch(/^id-\d+$/);
   });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { toFailureDetails } from '../src/engine/orchestration-execution.js';
 import { createRuntime, silentLogger, type Runtime } from '../src/index.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /** Thrown values that break a naive conversion to text, by name. Each is built fresh per use. */
 const awkward: Record<string, () => unknown> = {
@@ -86,7 +87,7 @@ describe('an activity or orchestrator that throws an awkward value', () => {
       runtimes.push(runtime);
       await runtime.start();
       const id = await runtime.client.startNew('CallsAwkward');
-      const done = await runtime.client.waitForCompletion(id, { timeoutMs: 10_000 });
+      const done = await runtime.client.waitForCompletion(id, SETTLED);
       expect(done.runtimeStatus).toBe('Failed');
       expect(typeof done.failureDetails?.errorMessage).toBe('string');
       expect(runs).toBe(1);
@@ -101,7 +102,7 @@ describe('an activity or orchestrator that throws an awkward value', () => {
       runtimes.push(runtime);
       await runtime.start();
       const id = await runtime.client.startNew('ThrowsAwkward');
-      const done = await runtime.client.waitForCompletion(id, { timeoutMs: 10_000 });
+      const done = await runtime.client.waitForCompletion(id, SETTLED);
       expect(done.runtimeStatus).toBe('Failed');
       expect(typeof done.failureDetails?.errorMessage).toBe('string');
     });

@@ -9,6 +9,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /**
  * The Durable Functions HTTP management API, route by route, against a real server on 127.0.0.1.
@@ -74,7 +75,7 @@ async function until(id: string, predicate: (s: InstanceStatus | undefined) => b
 
 async function failedInstance(id: string): Promise<void> {
   await runtime.client.startNew('CallsFlaky', { instanceId: id });
-  expect((await runtime.client.waitForCompletion(id)).runtimeStatus).toBe('Failed');
+  expect((await runtime.client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Failed');
 }
 
 describe('POST /orchestrators/{name}/{instanceId?}', () => {
@@ -85,7 +86,7 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect(body).toEqual(createHttpManagementPayload(body.id, server.url));
     expect(response.headers.get('location')).toBe(createHttpManagementPayload(body.id, server.url).statusQueryGetUri);
     expect(response.headers.get('retry-after')).toBe('10');
-    expect((await runtime.client.waitForCompletion(body.id)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    expect((await runtime.client.waitForCompletion(body.id, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
   it('uses the instance id from the path and the JSON body as input', async () => {
@@ -93,7 +94,7 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     const response = await call('/orchestrators/Echo/echo-1', { method: 'POST', json: input });
     expect(response.status).toBe(202);
     expect(((await response.json()) as { id: string }).id).toBe('echo-1');
-    expect((await runtime.client.waitForCompletion('echo-1')).output).toEqual(input);
+    expect((await runtime.client.waitForCompletion('echo-1', SETTLED)).output).toEqual(input);
   });
 
   it('percent-decodes the id and puts the key into the URLs only when the caller used ?code=', async () => {
@@ -168,7 +169,7 @@ describe('GET /instances/{id}', () => {
 
   it('answers 200 with the Durable Functions status shape when the instance is terminal', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello', input: { who: 'me' } });
-    const done = await runtime.client.waitForCompletion('hello');
+    const done = await runtime.client.waitForCompletion('hello', SETTLED);
     const response = await call('/instances/hello');
     expect(response.status).toBe(200);
     expect(response.headers.get('location')).toBeNull();
@@ -181,7 +182,7 @@ describe('GET /instances/{id}', () => {
 
   it('sends the lossless durable-rx form with format=native', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'nat' });
-    const done = await runtime.client.waitForCompletion('nat');
+    const done = await runtime.client.waitForCompletion('nat', SETTLED);
     const body = (await (await call('/instances/nat?format=native')).json()) as Record<string, unknown>;
     expect(body).toEqual({
       name: 'E1_HelloSequence', instanceId: 'nat', runtimeStatus: 'Completed', customStatus: 'London',
@@ -195,7 +196,7 @@ describe('GET /instances/{id}', () => {
 
   it('adds historyEvents with showHistory, their results with showHistoryOutput, and nulls the input with showInput=false', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'h', input: 'secret' });
-    await runtime.client.waitForCompletion('h');
+    await runtime.client.waitForCompletion('h', SETTLED);
     type Body = { input?: unknown; historyEvents?: { EventType: string; Result?: unknown; Input?: unknown }[] };
     const withHistory = (await (await call('/instances/h?showHistory=true')).json()) as Body;
     const types = withHistory.historyEvents!.map((e) => e.EventType);
@@ -232,7 +233,7 @@ describe('GET /instances/{id}', () => {
 
   it('serves the status of an instance named "stream", whatever the Accept header asks for', async () => {
     await runtime.client.startNew('Echo', { instanceId: 'stream', input: 's' });
-    await runtime.client.waitForCompletion('stream');
+    await runtime.client.waitForCompletion('stream', SETTLED);
     for (const accept of ['application/json', 'text/event-stream']) {
       const response = await call('/instances/stream', { headers: { accept } });
       expect(response.status).toBe(200);
@@ -245,7 +246,7 @@ describe('GET /instances', () => {
   beforeEach(async () => {
     for (const id of ['done-1', 'done-2']) {
       await runtime.client.startNew('Echo', { instanceId: id, input: id });
-      await runtime.client.waitForCompletion(id);
+      await runtime.client.waitForCompletion(id, SETTLED);
     }
     await runtime.client.startNew('WaitForEvents', { instanceId: 'wait-1', input: 1 });
     await until('wait-1', (s) => s?.runtimeStatus === 'Running');
@@ -331,13 +332,13 @@ describe('POST /instances/{id}/raiseEvent/{eventName}', () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'ev', input: 2 });
     expect((await call('/instances/ev/raiseEvent/Item', { method: 'POST', json: { a: 1 } })).status).toBe(202);
     expect((await call('/instances/ev/raiseEvent/Item', { method: 'POST' })).status).toBe(202);
-    expect((await runtime.client.waitForCompletion('ev')).output).toEqual([{ a: 1 }, null]);
+    expect((await runtime.client.waitForCompletion('ev', SETTLED)).output).toEqual([{ a: 1 }, null]);
   });
 
   it('answers 404 for an unknown instance, 410 for a terminal one and 400 for a bad event name', async () => {
     expect(await errorOf(call('/instances/nobody/raiseEvent/Item', { method: 'POST', json: 1 }))).toEqual([404, 'instance-not-found']);
     await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
-    await runtime.client.waitForCompletion('fin');
+    await runtime.client.waitForCompletion('fin', SETTLED);
     expect(await errorOf(call('/instances/fin/raiseEvent/Item', { method: 'POST', json: 1 }))).toEqual([410, 'instance-not-running']);
     await runtime.client.startNew('WaitForEvents', { instanceId: 'w', input: 1 });
     expect(await errorOf(call('/instances/w/raiseEvent/a%0Ab', { method: 'POST', json: 1 }))).toEqual([400, 'invalid-argument']);
@@ -348,16 +349,16 @@ describe('POST /instances/{id}/terminate', () => {
   it('answers 202 and terminates with ?reason= as output (or a JSON body as the reason)', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 't1', input: 1 });
     expect((await call('/instances/t1/terminate?reason=It%20was%20time', { method: 'POST' })).status).toBe(202);
-    expect(await runtime.client.waitForCompletion('t1')).toMatchObject({ runtimeStatus: 'Terminated', output: 'It was time' });
+    expect(await runtime.client.waitForCompletion('t1', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'It was time' });
     await runtime.client.startNew('WaitForEvents', { instanceId: 't2', input: 1 });
     expect((await call('/instances/t2/terminate', { method: 'POST', json: { why: 'json' } })).status).toBe(202);
-    expect(await runtime.client.waitForCompletion('t2')).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'json' } });
+    expect(await runtime.client.waitForCompletion('t2', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'json' } });
   });
 
   it('answers 404 for an unknown instance and 410 for a terminal one', async () => {
     expect(await errorOf(call('/instances/nobody/terminate', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
-    await runtime.client.waitForCompletion('fin');
+    await runtime.client.waitForCompletion('fin', SETTLED);
     expect(await errorOf(call('/instances/fin/terminate?reason=x', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
   });
 });
@@ -371,14 +372,14 @@ describe('POST /instances/{id}/suspend and /resume', () => {
     expect((await call('/instances/s/resume?reason=done', { method: 'POST' })).status).toBe(202);
     await until('s', (st) => st?.runtimeStatus === 'Running');
     await runtime.client.raiseEvent('s', 'Item', 1);
-    expect((await runtime.client.waitForCompletion('s')).runtimeStatus).toBe('Completed');
+    expect((await runtime.client.waitForCompletion('s', SETTLED)).runtimeStatus).toBe('Completed');
   });
 
   it('answers 404 for unknown and 410 for terminal instances', async () => {
     expect(await errorOf(call('/instances/nobody/suspend', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     expect(await errorOf(call('/instances/nobody/resume', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
-    await runtime.client.waitForCompletion('fin');
+    await runtime.client.waitForCompletion('fin', SETTLED);
     expect(await errorOf(call('/instances/fin/suspend', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
     expect(await errorOf(call('/instances/fin/resume', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
   });
@@ -399,7 +400,7 @@ describe('POST /instances/{id}/rewind', () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
     expect(await errorOf(call('/instances/active/rewind', { method: 'POST' }))).toEqual([409, 'instance-not-terminal']);
     await runtime.client.startNew('Echo', { instanceId: 'ok', input: 1 });
-    await runtime.client.waitForCompletion('ok');
+    await runtime.client.waitForCompletion('ok', SETTLED);
     expect(await errorOf(call('/instances/ok/rewind', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
     expect(await errorOf(call('/instances/nobody/rewind', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
   });
@@ -408,7 +409,7 @@ describe('POST /instances/{id}/rewind', () => {
 describe('POST /instances/{id}/restart', () => {
   it('restarts a terminal instance under a new id by default: 202 check-status body for the new instance, Pending at once', async () => {
     await runtime.client.startNew('Echo', { instanceId: 'old', input: { n: 1 } });
-    await runtime.client.waitForCompletion('old');
+    await runtime.client.waitForCompletion('old', SETTLED);
     const response = await call('/instances/old/restart', { method: 'POST' });
     expect(response.status).toBe(202);
     const body = (await response.json()) as { id: string; statusQueryGetUri: string };
@@ -417,12 +418,12 @@ describe('POST /instances/{id}/restart', () => {
     expect(response.headers.get('location')).toBe(body.statusQueryGetUri);
     expect(response.headers.get('retry-after')).toBe('10');
     expect(['Pending', 'Running', 'Completed']).toContain((await runtime.client.getStatus(body.id))?.runtimeStatus);
-    expect((await runtime.client.waitForCompletion(body.id)).output).toEqual({ n: 1 });
+    expect((await runtime.client.waitForCompletion(body.id, SETTLED)).output).toEqual({ n: 1 });
   });
 
   it('restarts under the same id with restartWithNewInstanceId=false, and waits with ?timeout=', async () => {
     await runtime.client.startNew('Echo', { instanceId: 'same', input: 7 });
-    await runtime.client.waitForCompletion('same');
+    await runtime.client.waitForCompletion('same', SETTLED);
     const response = await call('/instances/same/restart?restartWithNewInstanceId=false&timeout=30', { method: 'POST' });
     expect(response.status).toBe(200);
     expect(await response.json()).toBe(7);
@@ -441,7 +442,7 @@ describe('POST /instances/{id}/restart', () => {
 describe('DELETE /instances/{id} and DELETE /instances', () => {
   it('purges a terminal instance (200 { instancesDeleted: 1 }), then answers 404', async () => {
     await runtime.client.startNew('Echo', { instanceId: 'p', input: 1 });
-    await runtime.client.waitForCompletion('p');
+    await runtime.client.waitForCompletion('p', SETTLED);
     const response = await call('/instances/p', { method: 'DELETE' });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ instancesDeleted: 1 });
@@ -459,7 +460,7 @@ describe('DELETE /instances/{id} and DELETE /instances', () => {
     const from = new Date(Date.now() - 60_000).toISOString();
     for (const id of ['a', 'b']) {
       await runtime.client.startNew('Echo', { instanceId: id, input: id });
-      await runtime.client.waitForCompletion(id);
+      await runtime.client.waitForCompletion(id, SETTLED);
     }
     await runtime.client.startNew('WaitForEvents', { instanceId: 'c', input: 1 });
     expect(await errorOf(call(`/instances?createdTimeFrom=${from}&runtimeStatus=Failed`, { method: 'DELETE' }))).toEqual([404, 'instance-not-found']);

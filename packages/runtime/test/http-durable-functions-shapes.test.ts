@@ -9,6 +9,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /**
  * Raw HTTP bodies compared field by field with the shapes the Durable Functions extension documents and sends
@@ -96,7 +97,7 @@ describe('status bodies', () => {
 
   it('send the error message as the output of a Failed instance, failure details as an extra field', async () => {
     await runtime.client.startNew('Fails', { instanceId: 'f' });
-    const failed = await runtime.client.waitForCompletion('f');
+    const failed = await runtime.client.waitForCompletion('f', SETTLED);
     const status = await body('/instances/f');
     expect(keys(status)).toEqual([...STATUS_FIELDS, 'failureDetails'].sort());
     expect(status.output).toBe(failed.failureDetails?.errorMessage);
@@ -113,7 +114,7 @@ describe('status bodies', () => {
 
   it('list every instance with exactly the documented fields (no history)', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'done' });
-    await runtime.client.waitForCompletion('done');
+    await runtime.client.waitForCompletion('done', SETTLED);
     await runtime.client.startNew('WaitForEvents', { instanceId: 'running', input: 1 });
     await until('running', (s) => s?.runtimeStatus === 'Running');
     const list = (await (await get('/instances?showHistory=true')).json()) as Record<string, unknown>[];
@@ -129,7 +130,7 @@ describe('status bodies', () => {
 describe('historyEvents', () => {
   it('match the documented hello sequence example field by field (showHistory, showHistoryOutput)', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello' });
-    await runtime.client.waitForCompletion('hello');
+    await runtime.client.waitForCompletion('hello', SETTLED);
     // The reference example shows no inputs; showInput=false hides them, so the events must match it exactly.
     const status = await body('/instances/hello?showHistory=true&showHistoryOutput=true&showInput=false');
     expect(keys(status)).toEqual([...STATUS_FIELDS, 'historyEvents'].sort());
@@ -160,7 +161,7 @@ describe('historyEvents', () => {
 
   it('show Result only with showHistoryOutput, and the inputs unless showInput=false, as the extension does', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello', input: { trip: 1 } });
-    await runtime.client.waitForCompletion('hello');
+    await runtime.client.waitForCompletion('hello', SETTLED);
     const events = (await body('/instances/hello?showHistory=true')).historyEvents as Event[];
     expect(events.some((e) => 'Result' in e)).toBe(false);
     expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Input: { trip: 1 }, Timestamp: expect.any(String) });
@@ -170,7 +171,7 @@ describe('historyEvents', () => {
 
   it('fold a failed activity into TaskFailed with its name, schedule time and failure, and end with ExecutionCompleted Failed', async () => {
     await runtime.client.startNew('Fails', { instanceId: 'f' });
-    await runtime.client.waitForCompletion('f');
+    await runtime.client.waitForCompletion('f', SETTLED);
     const events = (await body('/instances/f?showHistory=true&showHistoryOutput=true')).historyEvents as Event[];
     expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskFailed', 'ExecutionCompleted']);
     const failed = events[1]!;
@@ -197,13 +198,13 @@ describe('historyEvents', () => {
     expect(ev.find((e) => e.EventType === 'ExecutionTerminated')).toEqual({ EventType: 'ExecutionTerminated', Input: 'stop', Timestamp: expect.any(String) });
 
     await runtime.client.startNew('Sleeper', { instanceId: 'sleep' });
-    await runtime.client.waitForCompletion('sleep');
+    await runtime.client.waitForCompletion('sleep', SETTLED);
     const timers = ((await body('/instances/sleep?showHistory=true')).historyEvents as Event[]).filter((e) => String(e.EventType).startsWith('Timer'));
     expect(timers.map((e) => keys(e))).toEqual([['EventType', 'FireAt', 'Timestamp'], ['EventType', 'FireAt', 'Timestamp']]);
     expect(timers[0]!.FireAt).toBe(timers[1]!.FireAt);
 
     await runtime.client.startNew('Parent', { instanceId: 'p' });
-    await runtime.client.waitForCompletion('p', { timeoutMs: 30_000 });
+    await runtime.client.waitForCompletion('p', SETTLED);
     const sub = ((await body('/instances/p?showHistory=true&showHistoryOutput=true')).historyEvents as Event[]);
     expect(sub.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'SubOrchestrationInstanceCompleted', 'ExecutionCompleted']);
     expect(sub[1]).toEqual({

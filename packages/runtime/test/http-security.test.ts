@@ -11,6 +11,7 @@ import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samp
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import type { Logger } from '../src/env/logger.js';
 import { silentLogger } from '../src/env/logger.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /**
  * Bad and hostile requests: each gets the right status and a `{ code, message }` body, and changes nothing.
@@ -161,7 +162,7 @@ describe('bodies', () => {
     expect(await errorOf(fetch(`${base}/instances/waits/raiseEvent/Item`, { method: 'POST', headers, body: deep }))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(fetch(`${base}/instances/waits/terminate`, { method: 'POST', headers, body: deep }))).toEqual([400, 'invalid-argument']);
     await client.raiseEvent('waits', 'Item', { $set: { 'a.b': 1 } });
-    expect((await client.waitForCompletion('waits')).output).toEqual({ $set: { 'a.b': 1 } });
+    expect((await client.waitForCompletion('waits', SETTLED)).output).toEqual({ $set: { 'a.b': 1 } });
   });
 
   it('accepts application/json with parameters and +json media types', async () => {
@@ -170,21 +171,21 @@ describe('bodies', () => {
       method: 'POST', headers: { ...headers, 'content-type': 'application/vnd.api+json; charset=utf-8' }, body: '"x"',
     });
     expect(ok.status).toBe(202);
-    expect((await client.waitForCompletion('e')).output).toBe('x');
+    expect((await client.waitForCompletion('e', SETTLED)).output).toBe('x');
   });
 
   it('keeps __proto__ and constructor keys as plain data and pollutes nothing', async () => {
     const { base, client } = await open();
     const hostile = '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"a":1}';
     expect((await fetch(`${base}/orchestrators/Echo/proto?__proto__=x&constructor=y`, { method: 'POST', headers, body: hostile })).status).toBe(202);
-    const done = await client.waitForCompletion('proto');
+    const done = await client.waitForCompletion('proto', SETTLED);
     expect(Object.keys(done.output as object)).toEqual(['__proto__', 'constructor', 'a']);
     expect(Object.getPrototypeOf(done.output)).toBe(Object.prototype);
     const served = await (await fetch(`${base}/instances/proto`, { headers })).text();
     expect(JSON.parse(served)).toMatchObject({ output: JSON.parse(hostile) as object });
     await client.startNew('WaitForEvent', { instanceId: 'ev' });
     expect((await fetch(`${base}/instances/ev/raiseEvent/Item`, { method: 'POST', headers, body: hostile })).status).toBe(202);
-    expect((await client.waitForCompletion('ev')).output).toEqual(JSON.parse(hostile));
+    expect((await client.waitForCompletion('ev', SETTLED)).output).toEqual(JSON.parse(hostile));
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect((Object.prototype as Record<string, unknown>)['polluted']).toBeUndefined();
   });
@@ -206,7 +207,7 @@ describe('hostile ids and names', () => {
   ])('answers 400 for an instance id with %s, on every route, and changes nothing', async (_what, segment) => {
     const { base, client } = await open();
     await client.startNew('Echo', { instanceId: 'keep', input: 1 });
-    await client.waitForCompletion('keep');
+    await client.waitForCompletion('keep', SETTLED);
     const requests: [string, string][] = [
       ['POST', `/orchestrators/Echo/${segment}`],
       ['GET', `/instances/${segment}`],
@@ -228,7 +229,7 @@ describe('hostile ids and names', () => {
   it('never resolves dot segments to another route or instance', async () => {
     const { base, client } = await open();
     await client.startNew('Echo', { instanceId: 'keep', input: 1 });
-    await client.waitForCompletion('keep');
+    await client.waitForCompletion('keep', SETTLED);
     for (const path of ['/instances/%2E%2E', '/instances/..', '/instances/keep/..', '/instances/%2e%2e/keep']) {
       const response = await fetch(`${base}${path}`, { method: 'DELETE', headers });
       expect([path, response.status]).not.toEqual([path, 200]);
@@ -288,7 +289,7 @@ describe('failure details', () => {
     for (const exposeStackTraces of [false, true]) {
       const { base, client } = await open({ exposeStackTraces });
       const id = await client.startNew('Broken');
-      const done = await client.waitForCompletion(id);
+      const done = await client.waitForCompletion(id, SETTLED);
       expect(done.failureDetails?.stackTrace).toMatch(/\n\s+at /); // the runtime keeps it ...
       const response = await fetch(`${base}/instances/${id}?showHistory=true&showHistoryOutput=true&code=${KEY}`);
       const text = await response.text();

@@ -12,6 +12,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 /**
  * The Server-Sent Event streams: every committed status in order, ids, `Last-Event-ID` resume after a client or
@@ -254,7 +255,7 @@ describe('GET /instances/{id}/stream', () => {
     const seen = await first.nextEvent();
     first.cancel();
     for (let i = 1; i <= 3; i++) await client.raiseEvent('gap', 'Item', i);
-    await client.waitForCompletion('gap');
+    await client.waitForCompletion('gap', SETTLED);
     const reader = await stream(base, '/instances/gap/stream', { 'last-event-id': seen!.id! });
     const event = await reader.nextEvent();
     expect(sessionOf(event!)).not.toBe(sessionOf(seen!));
@@ -411,7 +412,7 @@ describe('untilTerminal on the single streams', () => {
     const { base, client } = await open();
     await client.startNew('WaitForEvents', { instanceId: 'gone', input: 5 });
     await client.terminate('gone', 'stop');
-    await client.waitForCompletion('gone');
+    await client.waitForCompletion('gone', SETTLED);
     const status = await stream(base, '/instances/gone/stream?untilTerminal=true');
     expect((await status.eventsUntil((b) => b.event === 'end')).map((b) => b.event)).toEqual(['status', 'end']);
     const history = await stream(base, '/instances/gone/history/stream?untilTerminal=true');

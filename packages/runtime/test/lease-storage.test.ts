@@ -3,6 +3,7 @@ import {
   createRuntime, MemoryStore, silentLogger, StoreClosedError, type LeaseStorage, type Orchestrator, type Runtime, type Store,
 } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {
@@ -86,6 +87,6 @@ describe('createRuntime({ leaseStorage })', () => {
     runtimes.push(runtime);
     await runtime.start();
     const id = await runtime.client.startNew('CallsSlow');
-    expect(await runtime.client.waitForCompletion(id, { timeoutMs: 30_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });
   });
 });

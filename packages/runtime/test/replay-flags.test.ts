@@ -6,6 +6,7 @@ import { silentLogger } from '../src/env/logger.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { HistoryBuilder, executionStarted } from '../src/testing/history-builder.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const limit = { customStatusLimitBytes: 16 * 1024 };
@@ -101,7 +102,7 @@ describe('default sub-orchestration ids (SubOrchestrationIdPerExecution)', () =>
     });
     await runtime.start();
     const id = await runtime.client.startNew('Eternal', { instanceId: 'eternal', input: 0 });
-    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 15_000 });
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     const { instances } = await runtime.client.listInstances({ instanceIdPrefix: 'eternal:' });
     expect(instances.map((i) => [i.name, i.runtimeStatus]).sort()).toEqual([['Quick', 'Completed'], ['Waiter', 'Running']]);

@@ -10,6 +10,7 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime
 import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 const DAY = 24 * 3600_000;
 const runtimes: Runtime[] = [];
@@ -42,7 +43,7 @@ describe('runtime', () => {
     expect(clock.nextTimerAt?.getTime()).toBe(clock.now().getTime() + 7 * DAY);
     expect((await runtime.client.getStatus(id))?.runtimeStatus).toBe('Running');
     await clock.advance(7 * DAY);
-    const done = await runtime.client.waitForCompletion(id);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 7 });
   });
 
@@ -97,7 +98,7 @@ describe('runtime', () => {
     await running;
     for (let i = 0; i < 10; i++) await clock.advance(30_000); // five minutes: ten lease lengths
     finish();
-    expect((await runtime.client.waitForCompletion(id)).output).toBe('done');
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toBe('done');
     expect(runs).toBe(1);
   });
 
@@ -138,7 +139,7 @@ describe('runtime', () => {
     expect(claims).toBe(claimsWhileBroken);
     broken = false;
     await clock.advance(30_000); // the lease lapsed: the step is claimed again and succeeds
-    const done = await runtime.client.waitForCompletion(id);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
@@ -171,7 +172,7 @@ describe('runtime', () => {
     expect(refusedInASecond).toBeLessThan(20); // ... with back-off, not in a loop
     outage = false;
     await clock.advance(60_000);
-    expect((await runtime.client.waitForCompletion(id)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
   it('runs sub-orchestrations and surfaces their failure as TaskFailedError', async () => {
@@ -195,7 +196,7 @@ describe('runtime', () => {
       activities: sampleActivities,
     });
     const id = await runtime.client.startNew('Parent', { instanceId: 'parent' });
-    const done = await runtime.client.waitForCompletion(id);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 3 });
     expect(caught).toBeInstanceOf(TaskFailedError);
     expect((caught as TaskFailedError).failureDetails.errorMessage).toBe('child broke');
@@ -217,7 +218,7 @@ describe('runtime', () => {
     });
     const id = await runtime.client.startNew('Counter', { input: 0 });
     for (const add of [1, 2, 3]) await runtime.client.raiseEvent(id, 'Add', add);
-    const done = await runtime.client.waitForCompletion(id);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 6, input: 3 });
     const history = (await runtime.client.getStatus(id, { showHistory: true }))!.history!;
     expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
@@ -241,7 +242,7 @@ describe('runtime', () => {
       activities: { New: () => 2 },
     });
     await v2.client.raiseEvent(id, 'Go');
-    const done = await v2.client.waitForCompletion(id);
+    const done = await v2.client.waitForCompletion(id, SETTLED);
     expect(done.runtimeStatus).toBe('Failed');
     expect(done.failureDetails?.errorType).toBe('NonDeterminismError');
     expect(done.failureDetails?.errorMessage).toContain('"Old"');
@@ -254,7 +255,7 @@ describe('runtime', () => {
       orchestrators: { Big: function* (ctx) { ctx.setCustomStatus({ blob: 'x'.repeat(100) }); yield ctx.createTimer(ctx.currentUtcDateTime); } },
     });
     const id = await runtime.client.startNew('Big');
-    const done = await runtime.client.waitForCompletion(id);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done.failureDetails).toMatchObject({ errorType: 'PayloadTooLargeError' });
     expect(done.customStatus).toBeUndefined();
   });
@@ -264,9 +265,9 @@ describe('runtime', () => {
     const runtime = await start({ store, orchestrators: { CallsMissing: function* (ctx) { return yield ctx.callActivity('Missing'); } } });
     const bare = createClient({ store });
     const unknown = await bare.startNew('NotRegistered');
-    expect((await runtime.client.waitForCompletion(unknown)).failureDetails?.errorType).toBe('OrchestratorNotFoundError');
+    expect((await runtime.client.waitForCompletion(unknown, SETTLED)).failureDetails?.errorType).toBe('OrchestratorNotFoundError');
     const missing = await runtime.client.startNew('CallsMissing');
-    const done = await runtime.client.waitForCompletion(missing);
+    const done = await runtime.client.waitForCompletion(missing, SETTLED);
     expect(done.failureDetails?.errorMessage).toContain('No activity named "Missing"');
   });
 
@@ -290,7 +291,7 @@ describe('runtime', () => {
       },
     });
     const id = await runtime.client.startNew('CallsInherited');
-    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 30_000 });
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done.runtimeStatus).toBe('Completed');
     expect(done.output).toEqual([
       expect.stringMatching(/^constructor: .*No activity named "constructor"/),
@@ -302,7 +303,7 @@ describe('runtime', () => {
     const bare = createClient({ store });
     for (const name of ['constructor', 'toString']) {
       const unknown = await bare.startNew(name);
-      const failed = await runtime.client.waitForCompletion(unknown, { timeoutMs: 30_000 });
+      const failed = await runtime.client.waitForCompletion(unknown, SETTLED);
       expect(failed.runtimeStatus).toBe('Failed');
       expect(failed.failureDetails?.errorType).toBe('OrchestratorNotFoundError');
     }
@@ -335,7 +336,7 @@ describe('runtime', () => {
   it('replays after a cache eviction and still completes correctly', async () => {
     const runtime = await start({ cacheSize: 0, orchestrators: sampleOrchestrators, activities: sampleActivities });
     const id = await runtime.client.startNew('E1_HelloSequence');
-    expect((await runtime.client.waitForCompletion(id)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
     expect(runtime.metrics.cacheMisses).toBe(3);
     expect(runtime.metrics.eventsReplayed).toBeGreaterThan(0);
   });
@@ -347,7 +348,7 @@ describe('runtime', () => {
     const id = await runtime.client.startNew('E1_HelloSequence');
     const subs = [runtime.client.status$(id).subscribe(), runtime.client.customStatus$(id).subscribe(),
       runtime.client.instances$().subscribe(), runtime.client.history$(id).subscribe()];
-    await runtime.client.waitForCompletion(id);
+    await runtime.client.waitForCompletion(id, SETTLED);
     expect(counting.listeners()).toBe(1); // one shared feed subscription, routed by instance id
     subs[0]!.unsubscribe();
     expect(counting.listeners()).toBe(1);
@@ -359,7 +360,7 @@ describe('runtime', () => {
     const store = new MemoryStore();
     const runtime = await start({ store, orchestrators: sampleOrchestrators, activities: sampleActivities });
     const id = await runtime.client.startNew('E1_HelloSequence');
-    await runtime.client.waitForCompletion(id);
+    await runtime.client.waitForCompletion(id, SETTLED);
     const seen = lastValueFrom(runtime.client.status$(id).pipe(toArray()));
     await firstValueFrom(runtime.client.status$(id));
     await runtime.stop();

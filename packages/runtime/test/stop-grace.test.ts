@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, MemoryStore, silentLogger, type Orchestrator, type Runtime } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { SETTLED } from '../src/testing/settled.js';
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {
@@ -41,7 +42,7 @@ describe('runtime.stop({ graceMs })', () => {
     runtimes.push(second);
     const before = clock.now().getTime();
     await second.start();
-    const done = await second.client.waitForCompletion(id, { timeoutMs: 10_000 });
+    const done = await second.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(clock.now().getTime()).toBe(before);
   });

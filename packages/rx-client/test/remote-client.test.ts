@@ -7,6 +7,7 @@ import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { KEY, openHarness, type Harness } from './harness.js';
+import { SETTLED } from '@durable-rx/runtime/testing';
 
 let harness: Harness;
 
@@ -24,7 +25,7 @@ describe('createRemoteClient', () => {
     const values = lastValueFrom(client.customStatus$('hello').pipe(take(4), toArray()));
     await firstValueFrom(client.status$('hello')); // the stream is open before the start
     await client.startNew('E1_HelloSequence', { instanceId: 'hello' });
-    const done = await client.waitForCompletion('hello');
+    const done = await client.waitForCompletion('hello', SETTLED);
     expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
     expect(done.createdTime).toBeInstanceOf(Date);
     expect(await values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
@@ -33,7 +34,7 @@ describe('createRemoteClient', () => {
   it('returns the same statuses as the local client', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     await client.startNew('E1_HelloSequence', { instanceId: 'same', input: { x: [1, null, 'y'] } });
-    await client.waitForCompletion('same');
+    await client.waitForCompletion('same', SETTLED);
     const local = harness.runtime.client;
     for (const options of [{}, { showInput: false }, { showHistory: true }, { showHistory: true, showHistoryOutput: true }]) {
       expect(await client.getStatus('same', options)).toEqual(await local.getStatus('same', options));
@@ -69,7 +70,7 @@ describe('createRemoteClient', () => {
     await expect(client.startNew('Echo', { instanceId: 'busy' })).rejects.toBeInstanceOf(InstanceAlreadyExistsError);
     await expect(client.purgeInstanceHistory('busy')).rejects.toBeInstanceOf(InstanceNotTerminalError);
     await client.terminate('busy', { why: 'a JSON reason' });
-    const terminated = await client.waitForCompletion('busy');
+    const terminated = await client.waitForCompletion('busy', SETTLED);
     expect(terminated.output).toEqual({ why: 'a JSON reason' });
     await expect(client.raiseEvent('busy', 'Item')).rejects.toBeInstanceOf(InstanceNotRunningError);
     const error = await client.suspend('busy').catch((e: unknown) => e);
@@ -119,16 +120,16 @@ describe('createRemoteClient', () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     await firstValueFrom(client.status$('watched'));
     const request = harness.requests.find((r) => r.path.endsWith('/streams'))!;
-    await vi.waitFor(() => expect(request.signal.aborted).toBe(true), { timeout: 5000, interval: 10 });
+    await vi.waitFor(() => expect(request.signal.aborted).toBe(true), { timeout: 30_000, interval: 10 });
     await vi.waitFor(() => expect(harness.requests.some((r) => r.method === 'DELETE' && r.path.includes('/streams/'))).toBe(true), {
-      timeout: 5000, interval: 10,
+      timeout: 30_000, interval: 10,
     });
   });
 
   it('lists with paging and filters like the local client', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     for (let i = 0; i < 5; i++) await client.startNew('Echo', { instanceId: `e-${i}`, input: i });
-    for (let i = 0; i < 5; i++) await client.waitForCompletion(`e-${i}`);
+    for (let i = 0; i < 5; i++) await client.waitForCompletion(`e-${i}`, SETTLED);
     const first = await client.listInstances({ pageSize: 3, instanceIdPrefix: 'e-' });
     expect(first.instances).toHaveLength(3);
     const second = await client.listInstances({ pageSize: 3, instanceIdPrefix: 'e-', continuationToken: first.continuationToken! });

@@ -8,6 +8,7 @@ import { MemoryStore } from '../store/memory-store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
+import { SETTLED } from './settled.js';
 
 /**
  * Timeout of the tests that run hundreds of steps (100 instances at once, through HTTP for a remote client). They take
@@ -104,7 +105,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('starts the hello sequence and returns a random UUID when no id is given', async () => {
         const id = await client.startNew('E1_HelloSequence');
         expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-        const done = await client.waitForCompletion(id, { timeoutMs: 10_000 });
+        const done = await client.waitForCompletion(id, SETTLED);
         expect(done).toMatchObject({ instanceId: id, name: 'E1_HelloSequence', runtimeStatus: 'Completed' });
         expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
         expect(done.customStatus).toBe('London');
@@ -115,7 +116,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('uses the given instance id and passes the input', async () => {
         const input = { city: 'Tokyo', n: [1, 2, 3], nested: { ok: true } };
         expect(await client.startNew('Echo', { instanceId: 'echo-1', input })).toBe('echo-1');
-        const done = await client.waitForCompletion('echo-1');
+        const done = await client.waitForCompletion('echo-1', SETTLED);
         expect(done.input).toEqual(input);
         expect(done.output).toEqual(input);
       });
@@ -140,7 +141,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('accepts an id of exactly 256 characters', async () => {
         const id = 'x'.repeat(256);
         await client.startNew('Echo', { instanceId: id, input: 1 });
-        expect((await client.waitForCompletion(id)).output).toBe(1);
+        expect((await client.waitForCompletion(id, SETTLED)).output).toBe(1);
       });
 
       it.each([
@@ -158,7 +159,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('turns Dates in the input into ISO strings', async () => {
         await client.startNew('Echo', { instanceId: 'dated', input: { at: new Date('2026-05-01T00:00:00.000Z') } });
-        expect((await client.waitForCompletion('dated')).output).toEqual({ at: '2026-05-01T00:00:00.000Z' });
+        expect((await client.waitForCompletion('dated', SETTLED)).output).toEqual({ at: '2026-05-01T00:00:00.000Z' });
       });
 
       it('refuses an id whose instance is still active (409) and keeps it untouched', async () => {
@@ -170,9 +171,9 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('starts a new execution over a terminal instance', async () => {
         await client.startNew('Echo', { instanceId: 'again', input: 'first' });
-        await client.waitForCompletion('again');
+        await client.waitForCompletion('again', SETTLED);
         await client.startNew('Echo', { instanceId: 'again', input: 'second' });
-        const done = await client.waitForCompletion('again');
+        const done = await client.waitForCompletion('again', SETTLED);
         expect(done.output).toBe('second');
         const status = await client.getStatus('again', { showHistory: true });
         expect(status?.history?.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
@@ -186,7 +187,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('keeps hostile keys as plain data', async () => {
         const input = JSON.parse('{"__proto__":{"polluted":1},"$set":{"a.b":2},"constructor":{"prototype":{"p":1}}}') as unknown;
         await client.startNew('Echo', { instanceId: 'hostile', input });
-        const done = await client.waitForCompletion('hostile');
+        const done = await client.waitForCompletion('hostile', SETTLED);
         expect(done.output).toEqual(input);
         expect(Object.keys(done.output as object)).toEqual(['__proto__', '$set', 'constructor']);
         expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
@@ -200,7 +201,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('omits the input with showInput: false and adds history with showHistory', async () => {
         await client.startNew('E1_HelloSequence', { instanceId: 'h', input: { secret: 1 } });
-        await client.waitForCompletion('h');
+        await client.waitForCompletion('h', SETTLED);
         expect(await client.getStatus('h')).toHaveProperty('input', { secret: 1 });
         expect(await client.getStatus('h', { showInput: false })).not.toHaveProperty('input');
         expect(await client.getStatus('h')).not.toHaveProperty('history');
@@ -221,7 +222,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         const running = await firstValueFrom(client.status$('status-test').pipe(filter((s) => s?.customStatus !== undefined)));
         expect(running).toMatchObject({ runtimeStatus: 'Running', customStatus: { nextActions: ['A', 'B', 'C'], foo: 2 } });
         await client.raiseEvent('status-test', 'Proceed');
-        expect((await client.waitForCompletion('status-test')).output).toBe('done');
+        expect((await client.waitForCompletion('status-test', SETTLED)).output).toBe('done');
       });
     });
 
@@ -229,8 +230,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('filters by status, created time and a literal prefix', async () => {
         await client.startNew('Echo', { instanceId: 'done-1', input: 1 });
         await client.startNew('Echo', { instanceId: 'done-2', input: 2 });
-        await client.waitForCompletion('done-1');
-        await client.waitForCompletion('done-2');
+        await client.waitForCompletion('done-1', SETTLED);
+        await client.waitForCompletion('done-2', SETTLED);
         await client.startNew('WaitForEvents', { instanceId: 'wait.1', input: 1 });
         await client.startNew('WaitForEvents', { instanceId: 'waitX1', input: 1 });
         await firstValueFrom(client.status$('wait.1').pipe(filter((s) => s?.runtimeStatus === 'Running')));
@@ -275,7 +276,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         await client.raiseEvent('events', 'Other', 'ignored');
         await client.raiseEvent('events', 'Item', { b: 2 });
         await client.raiseEvent('events', 'Item', ['c']);
-        const done = await client.waitForCompletion('events');
+        const done = await client.waitForCompletion('events', SETTLED);
         expect(done.output).toEqual(['a', { b: 2 }, ['c']]);
       });
 
@@ -285,7 +286,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         expect(offer).toMatchObject({ discountTimeout: 60, bookingUrl: 'https://www.myawesomebookingweb.com' });
         expect(typeof (offer as { discount: unknown }).discount).toBe('number');
         await client.raiseEvent('ticket', 'BookingConfirmed', true);
-        const done = await client.waitForCompletion('ticket');
+        const done = await client.waitForCompletion('ticket', SETTLED);
         expect(done.output).toBe(true);
         expect(done.customStatus).toEqual({ message: 'Thank you for confirming your booking.' });
       });
@@ -295,13 +296,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         const rec = await firstValueFrom(client.customStatus$('city').pipe(filter((s) => s !== undefined)));
         expect(rec).toEqual({ recommendedCities: ['Tokyo', 'Seattle'], recommendedSeasons: ['Spring', 'Summer'] });
         await client.raiseEvent('city', 'CitySelected', 'Seattle');
-        expect((await client.waitForCompletion('city')).output).toBe('Seattle');
+        expect((await client.waitForCompletion('city', SETTLED)).output).toBe('Seattle');
       });
 
       it('rejects an unknown instance (404), a terminal one (410) and bad arguments (400)', async () => {
         await expect(client.raiseEvent('nobody', 'Item')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
         await client.startNew('Echo', { instanceId: 'finished', input: 1 });
-        await client.waitForCompletion('finished');
+        await client.waitForCompletion('finished', SETTLED);
         await expect(client.raiseEvent('finished', 'Item')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
         await client.startNew('WaitForEvents', { instanceId: 'w', input: 1 });
         await expect(client.raiseEvent('w', '', 1)).rejects.toMatchObject({ status: 400 });
@@ -315,7 +316,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         await client.startNew('GatedSequence', { instanceId: 'term' });
         await gates.reached('term/1');
         await client.terminate('term', 'user cancelled');
-        const done = await client.waitForCompletion('term');
+        const done = await client.waitForCompletion('term', SETTLED);
         expect(done).toMatchObject({ runtimeStatus: 'Terminated', output: 'user cancelled' });
         const recorded = firstValueFrom(client.history$('term').pipe(filter((e) => e.type === 'TaskCompleted')));
         gates.open('term/1');
@@ -327,7 +328,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('rejects an unknown instance (404) and a terminal one (410)', async () => {
         await expect(client.terminate('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
         await client.startNew('Echo', { instanceId: 'finished', input: 1 });
-        await client.waitForCompletion('finished');
+        await client.waitForCompletion('finished', SETTLED);
         await expect(client.terminate('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
       });
     });
@@ -345,7 +346,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         expect(meanwhile).toMatchObject({ runtimeStatus: 'Suspended' }); // ... and made no progress
         expect(meanwhile).not.toHaveProperty('output');
         await client.resume('sus', 'done');
-        const done = await client.waitForCompletion('sus');
+        const done = await client.waitForCompletion('sus', SETTLED);
         expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['while suspended'] });
       });
 
@@ -353,7 +354,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         await expect(client.suspend('nobody')).rejects.toMatchObject({ status: 404 });
         await expect(client.resume('nobody')).rejects.toMatchObject({ status: 404 });
         await client.startNew('Echo', { instanceId: 'finished', input: 1 });
-        await client.waitForCompletion('finished');
+        await client.waitForCompletion('finished', SETTLED);
         await expect(client.suspend('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
         await expect(client.resume('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
       });
@@ -362,7 +363,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
     describe('rewind', () => {
       it('reruns the failed activity of a Failed instance without redoing completed work', async () => {
         await client.startNew('StepThenFlaky', { instanceId: 'rw' });
-        const failed = await client.waitForCompletion('rw');
+        const failed = await client.waitForCompletion('rw', SETTLED);
         expect(failed.runtimeStatus).toBe('Failed');
         expect(failed.failureDetails?.errorMessage).toContain('flaky 10 is broken');
         flakyFixed = true; // the operator fixes the cause, then rewinds
@@ -381,7 +382,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('reads its own write: once rewind resolves the status is no longer Failed, and waitForCompletion waits for the rerun', async () => {
         await client.startNew('GatedFlaky', { instanceId: 'ryw' });
-        expect((await client.waitForCompletion('ryw')).runtimeStatus).toBe('Failed');
+        expect((await client.waitForCompletion('ryw', SETTLED)).runtimeStatus).toBe('Failed');
         flakyFixed = true;
         await client.rewind('ryw');
         expect((await client.getStatus('ryw'))?.runtimeStatus).not.toBe('Failed');
@@ -395,7 +396,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('restarts history$ with the rewritten history after a rewind', async () => {
         await client.startNew('StepThenFlaky', { instanceId: 'rwh' });
-        expect((await client.waitForCompletion('rwh')).runtimeStatus).toBe('Failed');
+        expect((await client.waitForCompletion('rwh', SETTLED)).runtimeStatus).toBe('Failed');
         const events = collectUntil(client.history$('rwh'), (e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Completed');
         await events.ready;
         flakyFixed = true;
@@ -412,12 +413,12 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
 
       it('refuses Completed/Terminated (410), active (409) and unknown (404) instances', async () => {
         await client.startNew('Echo', { instanceId: 'ok', input: 1 });
-        await client.waitForCompletion('ok');
+        await client.waitForCompletion('ok', SETTLED);
         await expect(client.rewind('ok')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
         await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 409 });
         await client.terminate('active');
-        await client.waitForCompletion('active');
+        await client.waitForCompletion('active', SETTLED);
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 410 });
         await expect(client.rewind('nobody')).rejects.toMatchObject({ status: 404 });
       });
@@ -440,23 +441,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
     describe('restart', () => {
       it('starts a terminal instance again with its input under a new id (the default), Pending at once', async () => {
         await client.startNew('Echo', { instanceId: 'r1', input: { n: 1 } });
-        await client.waitForCompletion('r1');
+        await client.waitForCompletion('r1', SETTLED);
         const id = await client.restart('r1');
         expect(id).not.toBe('r1');
         expect((await client.getStatus(id))?.input).toEqual({ n: 1 });
-        expect(await client.waitForCompletion(id)).toMatchObject({ name: 'Echo', runtimeStatus: 'Completed', output: { n: 1 } });
+        expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ name: 'Echo', runtimeStatus: 'Completed', output: { n: 1 } });
         expect((await client.getStatus('r1'))?.runtimeStatus).toBe('Completed');
       });
 
       it('reads its own write: a restart under the same id is Pending or Running once it resolves, never the old result', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'r2', input: 1 });
         await client.raiseEvent('r2', 'Item', 'a');
-        expect((await client.waitForCompletion('r2')).output).toEqual(['a']);
+        expect((await client.waitForCompletion('r2', SETTLED)).output).toEqual(['a']);
         expect(await client.restart('r2', { restartWithNewInstanceId: false })).toBe('r2');
         expect(['Pending', 'Running']).toContain((await client.getStatus('r2'))?.runtimeStatus);
         expect(['Pending', 'Running']).toContain((await client.waitForCompletion('r2', { timeoutMs: 50 })).runtimeStatus);
         await client.raiseEvent('r2', 'Item', 'b');
-        expect((await client.waitForCompletion('r2')).output).toEqual(['b']);
+        expect((await client.waitForCompletion('r2', SETTLED)).output).toEqual(['b']);
       });
 
       it('refuses an active (409) and an unknown (404) instance, writing nothing', async () => {
@@ -522,7 +523,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
     describe('purge', () => {
       it('purges a terminal instance, returns 0 for unknown, refuses an active one (409)', async () => {
         await client.startNew('Echo', { instanceId: 'p', input: 1 });
-        await client.waitForCompletion('p');
+        await client.waitForCompletion('p', SETTLED);
         expect(await client.purgeInstanceHistory('p')).toEqual({ instancesDeleted: 1 });
         expect(await client.getStatus('p')).toBeUndefined();
         expect(await client.purgeInstanceHistory('p')).toEqual({ instancesDeleted: 0 });
@@ -535,7 +536,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         const from = new Date(Date.now() - 60_000);
         for (const id of ['a', 'b']) {
           await client.startNew('Echo', { instanceId: id, input: id });
-          await client.waitForCompletion(id);
+          await client.waitForCompletion(id, SETTLED);
         }
         await client.startNew('WaitForEvents', { instanceId: 'c', input: 1 });
         expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: from, runtimeStatus: ['Failed'] })).toEqual({ instancesDeleted: 0 });
@@ -546,7 +547,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       it('refuses a string runtimeStatus or an unknown status name (400) and deletes nothing', async () => {
         const from = new Date(Date.now() - 60_000);
         await client.startNew('Echo', { instanceId: 'kept', input: 1 });
-        await client.waitForCompletion('kept');
+        await client.waitForCompletion('kept', SETTLED);
         for (const filter of [{ createdTimeFrom: from, runtimeStatus: 'Completed' }, { createdTimeFrom: from, runtimeStatus: ['Completed', 'Done'] }]) {
           await expect(client.purgeInstanceHistoryBy(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
           await expect(client.listInstances(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
@@ -628,7 +629,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         await client.startNew('Echo', { instanceId: 'other', input: 1 });
         expect(await seen).toBe('live-1:Completed,live-2:Running');
         const afterPurge = firstValueFrom(lists.pipe(filter((list) => list.length === 1 && list[0]!.instanceId === 'live-2')));
-        await client.waitForCompletion('live-1');
+        await client.waitForCompletion('live-1', SETTLED);
         await client.purgeInstanceHistory('live-1');
         expect((await afterPurge).map((s) => s.instanceId)).toEqual(['live-2']);
       });

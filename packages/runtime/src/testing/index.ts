@@ -18,4 +18,5 @@ export {
   type FaultKind, type FaultRates,
 } from './fault-injection.js';
 export { runSoak, historyProblems, type SoakOptions, type SoakReport } from './soak.js';
+export { SETTLED } from './settled.js';
 export { describeSoak, CI_SOAK_SEEDS, type DescribeSoakOptions } from './describe-soak.js';

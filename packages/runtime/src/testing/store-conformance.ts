@@ -10,6 +10,7 @@ import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
+import { SETTLED } from './settled.js';
 
 /** Opens a store on the database `name`. With `shared`, two calls with one name give two handles on one database. */
 export type StoreFactory = (name: string) => Store | Promise<Store>;
@@ -556,7 +557,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           },
         });
         await runtime.client.startNew('Parent', { instanceId: 'self' });
-        const done = await runtime.client.waitForCompletion('self', { timeoutMs: 15_000 });
+        const done = await runtime.client.waitForCompletion('self', SETTLED);
         expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
       });
 
@@ -574,7 +575,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           },
         });
         await runtime.client.startNew('Parent', { instanceId: 'self', input: 'parent-input' });
-        const done = await runtime.client.waitForCompletion('self', { timeoutMs: 15_000 });
+        const done = await runtime.client.waitForCompletion('self', SETTLED);
         expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'parent-output', input: 'parent-input' });
         await runtime.stop();
         // Nothing is left to run: no start message of a child was queued over the parent.
@@ -603,7 +604,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await runtime.client.startNew('Accumulate', { instanceId: 'acc', input: 0 });
         // Several events in one batch: each execution takes one and carries the rest over.
         for (const value of [1, 2, 3, 0]) await runtime.client.raiseEvent('acc', 'add', value);
-        const done = await runtime.client.waitForCompletion('acc', { timeoutMs: 15_000 });
+        const done = await runtime.client.waitForCompletion('acc', SETTLED);
         expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 6 });
         const history = await store.getHistory('acc');
         expect(history.filter((e) => e.type === 'ExecutionStarted')).toMatchObject([{ input: 6 }]);
@@ -624,12 +625,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           activities: { Inc: (i: number) => i + 1 },
         });
         await runtime.client.startNew('Count', { instanceId: 'again', input: 60 });
-        const first = await runtime.client.waitForCompletion('again', { timeoutMs: 30_000 });
+        const first = await runtime.client.waitForCompletion('again', SETTLED);
         expect(first).toMatchObject({ runtimeStatus: 'Completed', output: 1830 });
         const old = (await store.getInstance('again'))!;
         expect(old.historyLength).toBeGreaterThan(180);
         await runtime.client.startNew('Count', { instanceId: 'again', input: 2 });
-        const second = await runtime.client.waitForCompletion('again', { timeoutMs: 15_000 });
+        const second = await runtime.client.waitForCompletion('again', SETTLED);
         expect(second).toMatchObject({ runtimeStatus: 'Completed', output: 3, input: 2 });
         const now = (await store.getInstance('again'))!;
         expect(now.executionId).not.toBe(old.executionId);
@@ -667,7 +668,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           },
         });
         await runtime.client.startNew('Flaky', { instanceId: 'rewind-me' });
-        const failed = await runtime.client.waitForCompletion('rewind-me', { timeoutMs: 15_000 });
+        const failed = await runtime.client.waitForCompletion('rewind-me', SETTLED);
         expect(failed.runtimeStatus).toBe('Failed');
         expect(failuresLeft).toBe(0);
         const failedVersion = (await store.getInstance('rewind-me'))!.version;
@@ -707,7 +708,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await runtime.client.startNew('Slow', { instanceId: 'race' });
         await running;
         await runtime.client.terminate('race', 'stop');
-        const terminated = await runtime.client.waitForCompletion('race', { timeoutMs: 15_000 });
+        const terminated = await runtime.client.waitForCompletion('race', SETTLED);
         expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
         const before = (await store.getInstance('race'))!;
         const recorded = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'race' && (c.state?.version ?? 0) > before.version), take(1)));
@@ -730,7 +731,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const statuses = firstValueFrom(runtime.client.customStatus$('hello').pipe(tap(() => subscribed()), take(4), toArray()));
         await ready; // the first value (no instance yet) proves the subscription is live before anything commits
         const id = await runtime.client.startNew('HelloSequence', { instanceId: 'hello' });
-        const done = await runtime.client.waitForCompletion(id, { timeoutMs: 15_000 });
+        const done = await runtime.client.waitForCompletion(id, SETTLED);
         expect(done.runtimeStatus).toBe('Completed');
         expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
         expect(await statuses).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
@@ -741,7 +742,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const a = await runtimeOn(store, 'wa');
         await runtimeOn(store, 'wb');
         const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => a.client.startNew('HelloSequence', { instanceId: `one-${i}` })));
-        const done = await Promise.all(ids.map((id) => a.client.waitForCompletion(id, { timeoutMs: 30_000 })));
+        const done = await Promise.all(ids.map((id) => a.client.waitForCompletion(id, SETTLED)));
         expect(done.every((s) => s.runtimeStatus === 'Completed')).toBe(true);
         for (const id of ids) assertNoDuplicateSteps(await store.getHistory(id));
       });
