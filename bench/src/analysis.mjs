@@ -2,26 +2,27 @@
  * The written analysis in docs/benchmarks.md. Every comparison it states is computed from this run's results; the
  * explanations describe mechanisms in the code of durable-rx and of the peers (file names given), not guesses.
  */
-import { advantage, duration, integer } from './format.mjs';
+import { advantage, advantageSpread, duration, integer } from './format.mjs';
 
 /** @param {import('./report.mjs').Results} r @returns {string} */
 export function analysis(r) {
+  /** @type {string[]} */
   const slower = [];
+  /** @type {string[]} */
   const faster = [];
+  /** @type {string[]} */
   const explanations = [];
 
   // ---------------------------------------------------------------- replay engine
-  if (r.replay) {
-    const rows = r.replay.rows;
-    for (const n of new Set(rows.map((x) => x.n))) {
-      const group = rows.filter((x) => x.n === n);
-      const cached = group.find((x) => x.kind === 'cached');
-      const full = group.find((x) => x.kind === 'full replay' && x.engine.startsWith('durable-rx'));
-      for (const peer of group.filter((x) => !x.engine.startsWith('durable-rx'))) {
-        if (cached && peer.totalMs < cached.totalMs) slower.push(`Replay, N = ${integer(n)}: ${peer.engine} vs durable-rx cached (${advantage(peer.totalMs / cached.totalMs)}).`);
-        if (full && peer.totalMs < full.totalMs) {
-          slower.push(`Replay, N = ${integer(n)}: ${peer.engine} vs durable-rx forced full replay (${advantage(peer.totalMs / full.totalMs)}).`);
-        }
+  const replay = r.results.replay;
+  if (replay) {
+    const rows = replay.rows;
+    for (const peer of rows.filter((x) => x.vsFullReplay)) {
+      const line = `Replay, N = ${integer(peer.n)}, like for like (full replay): ${peer.engine} vs durable-rx ` +
+        `(${advantageSpread(peer.vsFullReplay)}).`;
+      (/** @type {import('./stats.mjs').Spread} */ (peer.vsFullReplay).median < 1 ? slower : faster).push(line);
+      if (peer.vsCached && peer.vsCached.median < 1) {
+        slower.push(`Replay, N = ${integer(peer.n)}: ${peer.engine} vs durable-rx cached (${advantageSpread(peer.vsCached)}).`);
       }
     }
     const at = (/** @type {number} */ n, /** @type {(e: string) => boolean} */ pick) => rows.find((x) => x.n === n && pick(x.engine));
@@ -30,7 +31,7 @@ export function analysis(r) {
     const df10k = at(10_000, (e) => e.startsWith('durable-functions'));
     const dt10k = at(10_000, (e) => e.startsWith('durabletask-js'));
     if (c100 && c10k && df10k && dt10k) {
-      faster.push(`Replay: a cached durable-rx step costs ${duration(c100.perStepMs)} at N = 100 and ${duration(c10k.perStepMs)} at ` +
+      faster.push(`Replay, design advantage (not like for like): a cached durable-rx step costs ${duration(c100.perStepMs)} at N = 100 and ${duration(c10k.perStepMs)} at ` +
         `N = 10,000, because a step feeds only the new event to the live generator. The peers replay the whole history on ` +
         `every step, so their step cost grows with N: at N = 10,000 an average step takes ${duration(df10k.perStepMs)} ` +
         `(durable-functions) and ${duration(dt10k.perStepMs)} (durabletask-js).`);
@@ -46,17 +47,18 @@ export function analysis(r) {
   }
 
   // ---------------------------------------------------------------- end to end
-  if (r.endToEnd) {
-    const rows = r.endToEnd;
+  if (r.results.e2e) {
+    const rows = r.results.e2e;
     for (const c of new Set(rows.map((x) => x.concurrency))) {
       const rx = rows.find((x) => x.concurrency === c && x.system.startsWith('durable-rx') && !x.diagnostic);
       const peer = rows.find((x) => x.concurrency === c && x.system.startsWith('durabletask-js'));
-      if (!rx || !peer) continue;
-      const line = `End to end, ${integer(c)} concurrent: ${integer(rx.perSecond)}/s vs durabletask-js ${integer(peer.perSecond)}/s (${advantage(rx.perSecond / peer.perSecond)}).`;
-      (rx.perSecond < peer.perSecond ? slower : faster).push(line);
+      if (!rx || !peer?.vsDurableRx) continue;
+      const line = `End to end, ${integer(c)} concurrent: ${integer(rx.perSecond)}/s vs durabletask-js' in-memory test backend ` +
+        `${integer(peer.perSecond)}/s (${advantageSpread(peer.vsDurableRx)}).`;
+      (peer.vsDurableRx.median < 1 ? slower : faster).push(line);
     }
     const one = rows.find((x) => x.concurrency === 1 && x.system.startsWith('durable-rx') && !x.diagnostic);
-    const oneCached = r.replay?.rows.find((x) => x.n === 10 && x.kind === 'cached');
+    const oneCached = replay?.rows.find((x) => x.n === 10 && x.kind === 'cached');
     if (slower.some((s) => s.startsWith('End to end'))) {
       const parts = ['**End to end in memory.**'];
       const diag = rows.find((x) => x.concurrency === 1_000 && x.diagnostic);
@@ -90,10 +92,10 @@ export function analysis(r) {
   }
 
   // ---------------------------------------------------------------- latency
-  if (r.latency) {
-    const rx = r.latency.find((x) => x.system.startsWith('durable-rx'));
-    const dt = r.latency.find((x) => x.system.startsWith('durabletask-js'));
-    const poll = r.latency.find((x) => x.how === 'modelled');
+  if (r.results.latency) {
+    const rx = r.results.latency.find((x) => x.system.startsWith('durable-rx'));
+    const dt = r.results.latency.find((x) => x.system.startsWith('durabletask-js'));
+    const poll = r.results.latency.find((x) => x.how === 'modelled');
     if (rx && poll) {
       faster.push(`Notification: a customStatus$ subscriber sees a committed value after ${duration(rx.commitP50Ms)} (p50, ` +
         `p99 ${duration(rx.commitP99Ms)}); a Durable Functions client polling every second waits ${duration(poll.commitP50Ms)} ` +
@@ -105,7 +107,7 @@ export function analysis(r) {
     }
     if (rx && dt && dt.commitP50Ms < rx.commitP50Ms) {
       slower.push(`Notification, commit -> watcher: durabletask-js' test backend ${duration(dt.commitP50Ms)} vs durable-rx ` +
-        `${duration(rx.commitP50Ms)} (${advantage(dt.commitP50Ms / rx.commitP50Ms)}).`);
+        `${duration(rx.commitP50Ms)} (${dt.vsDurableRx ? advantageSpread(dt.vsDurableRx) : advantage(dt.commitP50Ms / rx.commitP50Ms)}).`);
       explanations.push('**Commit -> watcher.** durabletask-js\' `waitForState` (a test-only API of its in-memory backend) ' +
         'runs the waiter\'s predicate on the backend\'s live record inside the commit call. In durable-rx the measured ' +
         'interval includes MemoryStore\'s commit itself (it copies the commit, appends the history, then copies the ' +

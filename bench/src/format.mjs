@@ -6,7 +6,7 @@ export function duration(ms) {
   if (ms < 0.001) return `${(ms * 1e6).toPrecision(3)} ns`;
   if (ms < 1) return `${(ms * 1e3).toPrecision(3)} µs`;
   if (ms < 1000) return `${ms.toPrecision(3)} ms`;
-  return `${(ms / 1000).toPrecision(3)} s`;
+  return ms < 1e6 ? `${(ms / 1000).toPrecision(3)} s` : `${integer(ms / 1000)} s`;
 }
 
 /** @param {number} n */
@@ -51,4 +51,30 @@ export function toMarkdown(table) {
   for (const row of table.rows) out.push(`| ${row.map(esc).join(' | ')} |`);
   if (table.notes?.length) out.push('', ...table.notes.map((n) => `- ${n}`));
   return out.join('\n');
+}
+
+/** @param {number} f */
+const factorText = (f) => (f < 10 ? f.toFixed(2) : integer(f));
+
+/**
+ * `advantage` of the median of per-round ratios, with the range over the rounds in the same direction, e.g.
+ * "durable-rx 1.36x slower (1.28-1.45x, 5 rounds)".
+ * @param {import('./stats.mjs').Spread | undefined} s factors > 1 when durable-rx is better
+ */
+export function advantageSpread(s) {
+  if (!s || s.n === 0) return '';
+  const text = advantage(s.median);
+  if (s.n === 1) return text;
+  const [low, high] = s.median >= 1 ? [s.min, s.max] : [1 / s.max, 1 / s.min];
+  return `${text} (${factorText(low)}-${factorText(high)}x, ${s.n} rounds)`;
+}
+
+/**
+ * A spread over rounds as "min-max", each end formatted by `format`.
+ * @param {import('./stats.mjs').Spread | undefined} s
+ * @param {(value: number) => string} format
+ */
+export function range(s, format) {
+  if (!s || s.n === 0) return '';
+  return s.n === 1 ? format(s.median) : `${format(s.min)}-${format(s.max)}`;
 }

@@ -3,6 +3,7 @@
  * slow peer cannot stretch the run. Results are latency statistics in milliseconds.
  */
 import { Bench } from 'tinybench';
+import { interleave } from './stats.mjs';
 
 /**
  * @typedef {object} Measurement
@@ -76,4 +77,23 @@ export async function measure(name, fn, options = {}) {
 export function collectGarbage() {
   const gc = /** @type {undefined | (() => void)} */ (/** @type {any} */ (globalThis).gc);
   gc?.();
+}
+
+/**
+ * Runs `measureOne` for every contender in every round, interleaved (A B A B ...; see `interleave` in stats.mjs),
+ * and returns the results by contender, then by round: `results[contender][round]`.
+ * @template C, R
+ * @param {readonly C[]} contenders
+ * @param {number} rounds
+ * @param {(contender: C, round: number) => Promise<R>} measureOne
+ * @returns {Promise<R[][]>}
+ */
+export async function runInterleaved(contenders, rounds, measureOne) {
+  /** @type {R[][]} */
+  const results = contenders.map(() => []);
+  for (const { round, contender, index } of interleave(contenders, rounds)) {
+    /** @type {R[]} */ (results[index])[round] = await measureOne(contender, round);
+    collectGarbage();
+  }
+  return results;
 }

@@ -1,19 +1,30 @@
 /** Renders docs/benchmarks.md from one run's results. */
 import { analysis } from './analysis.mjs';
 import { toMarkdown } from './format.mjs';
-import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable, streamsTable } from './tables.mjs';
+import { SCENARIOS } from './scenarios/index.mjs';
+
+/**
+ * What each scenario returned, by id (scenarios/index.mjs). Other scenarios add their own keys.
+ * @typedef {{
+ *   replay?: import('./scenarios/replay-engine.mjs').ReplayResult,
+ *   e2e?: import('./scenarios/end-to-end.mjs').EndToEndRow[],
+ *   latency?: import('./scenarios/notification-latency.mjs').LatencyRow[],
+ *   bundle?: Awaited<ReturnType<typeof import('./scenarios/bundle-size.mjs').runBundleSize>>,
+ *   streams?: Awaited<ReturnType<typeof import('./scenarios/remote-streams.mjs').runRemoteStreams>>,
+ *   [id: string]: unknown,
+ * }} ScenarioResults
+ */
 
 /**
  * @typedef {object} Results
  * @property {ReturnType<typeof import('./machine.mjs').describeMachine>} machine
  * @property {boolean} quick
  * @property {Record<string, number>} durations  seconds per scenario
+ * @property {Record<string, { before: number, after: number }>} load  1-minute load average before and after each
+ *   scenario
  * @property {Record<string, string>} failures
- * @property {import('./scenarios/replay-engine.mjs').ReplayResult} [replay]
- * @property {import('./scenarios/end-to-end.mjs').EndToEndRow[]} [endToEnd]
- * @property {import('./scenarios/notification-latency.mjs').LatencyRow[]} [latency]
- * @property {Awaited<ReturnType<typeof import('./scenarios/bundle-size.mjs').runBundleSize>>} [bundle]
- * @property {Awaited<ReturnType<typeof import('./scenarios/remote-streams.mjs').runRemoteStreams>>} [streams]
+ * @property {string[]} failedChecks  ids of scenarios whose check failed
+ * @property {ScenarioResults} results
  * @property {unknown} [indexeddb]  packages/store-indexeddb/bench-results.json, as found
  * @property {number} [totalSeconds]
  * @property {number} [loadAtEnd]  1-minute load average when the run ended
@@ -30,7 +41,8 @@ export function renderReport(r) {
     'durable-rx measured side by side with the systems users would pick instead, in one run on one machine:',
     `\`durable-functions\` ${m.versions['durable-functions']} (its replay engine driven directly with histories) and ` +
       `\`@microsoft/durabletask-js\` ${m.versions['@microsoft/durabletask-js']} (its orchestration executor, and its in-memory ` +
-      'backend end to end). Harness: tinybench; every figure is a median or a percentile over several samples.',
+      'test backend end to end). Harness: tinybench. Contenders run interleaved (A B A B ...) in rounds; every figure ' +
+      'is a median with its spread over the rounds, and every ratio is the median of ratios taken within a round.',
     '',
     r.quick ? '> **Quick run (few samples): not for publishing.**\n' : '',
     '## Machine',
@@ -48,13 +60,24 @@ export function renderReport(r) {
     `| run time | ${r.totalSeconds?.toFixed(0)} s in total (${Object.entries(r.durations).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}) |`,
     '',
   ];
-  if (r.replay) out.push(`**${checkLine(r.replay.check)}**`, '');
+  for (const id of r.failedChecks) out.push(`**Check failed in scenario \`${id}\`.**`, '');
 
-  section(out, '1. Replay engine: N sequential activities', r.replay && toMarkdown(replayTable(r.replay)), r.failures.replay);
-  section(out, '2. End to end, in memory', r.endToEnd && toMarkdown(endToEndTable(r.endToEnd)), r.failures.e2e);
-  section(out, '3. Notification latency', r.latency && toMarkdown(latencyTable(r.latency)), r.failures.latency);
-  section(out, '4. Bundle size', r.bundle && toMarkdown(bundleTable(r.bundle)), r.failures.bundle);
-  section(out, '5. Remote streams: one connection per client, over HTTP on 127.0.0.1', r.streams && toMarkdown(streamsTable(r.streams)), r.failures.streams);
+  SCENARIOS.forEach((s, i) => {
+    const title = `${i + 1}. ${s.title}`;
+    const value = r.results[s.id];
+    const failure = r.failures[s.id];
+    out.push(`## ${title}`, '');
+    if (value !== undefined) {
+      const load = r.load[s.id];
+      out.push(`*Measured on ${m.cpu}, ${m.cores} cores; load average ${load ? `${load.before.toFixed(2)} -> ${load.after.toFixed(2)}` : 'n/a'} ` +
+        `during this scenario (${r.durations[s.id]?.toFixed(0) ?? '?'} s).*`, '');
+      if (s.intro) out.push(s.intro, '');
+      for (const line of s.checks?.(value) ?? []) out.push(`**${line}**`, '');
+      for (const table of s.tables(value)) out.push(toMarkdown(table), '');
+    }
+    if (failure) out.push(`**This scenario failed in this run:** \`${failure.replaceAll('`', "'")}\``, '');
+    if (value === undefined && !failure) out.push('Not run (selected out with --only).', '');
+  });
   if (r.indexeddb !== undefined || r.failures.indexeddb) {
     section(out, 'IndexedDB adapters in Chromium (from the store-indexeddb package\'s own bench)',
       r.indexeddb === undefined ? undefined : [
@@ -131,8 +154,9 @@ function caveats(r) {
       `\`engines.node ${r.machine.versions['@microsoft/durabletask-js'] === 'not installed' ? '' : '>=22.0.0'}\`; ` +
       `everything used here ran on Node ${r.machine.node} without errors (npm only warns about the engine range).`,
     'Durable Functions notification latency is modelled, not measured (see scenario 3); its HTTP round trips would add to it.',
-    'Ratios are medians over medians; the p99 and min columns show how stable each figure was. Figures move between ' +
-      'runs, most when the load average (Machine table) exceeds the core count: other processes preempt long samples ' +
-      'more often than short ones. In scenario 1 the "total min" column is the least load-sensitive figure.',
+    'Contenders run interleaved in rounds (A B A B ...), so a change in machine load lands on all of them; a ratio is ' +
+      'the median of the ratios measured within one round, shown with its range over the rounds. Figures still move ' +
+      'between runs, most when the load average (given per scenario) exceeds the core count: other processes preempt ' +
+      'long samples more often than short ones. In scenario 1 the "total min" column is the least load-sensitive figure.',
   ];
 }

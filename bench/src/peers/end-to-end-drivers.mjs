@@ -65,7 +65,7 @@ export function durableTaskEndToEnd() {
   /** @type {any} */
   let client;
   return {
-    name: `durabletask-js ${dt.version} in-memory backend`,
+    name: `durabletask-js ${dt.version} in-memory test backend`,
     async setUp() {
       backend = new dt.InMemoryOrchestrationBackend();
       worker = new dt.TestOrchestrationWorker(backend);

@@ -112,7 +112,7 @@ export function durableTaskNotification() {
   /** @type {Map<string, number>} */
   const committedAt = new Map();
   return {
-    name: `durabletask-js ${dt.version} in-memory backend`,
+    name: `durabletask-js ${dt.version} in-memory test backend`,
     watcher: 'backend.waitForState(id, customStatus === value) (test-only API)',
     async setUp() {
       backend = new dt.InMemoryOrchestrationBackend();

@@ -1,10 +1,12 @@
 /**
  * Scenario 2: end to end in one process. A batch starts `concurrency` hello-sequence instances and waits for all of
  * them through the client; throughput = instances / batch time. Each batch gets a fresh store/backend and worker
- * (set up and torn down outside the timed region).
+ * (set up and torn down outside the timed region). The contenders run interleaved, a few batches each per round
+ * (A B A B ...), and every figure is reported with its spread over the rounds.
  */
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
-import { measure } from '../harness.mjs';
+import { measure, runInterleaved } from '../harness.mjs';
+import { ratioSpread, spread } from '../stats.mjs';
 import { durableRx, HELLO_SEQUENCE, SAY_HELLO, sayHello } from '../orchestrations.mjs';
 import { durableRxEndToEnd, durableTaskEndToEnd } from '../peers/end-to-end-drivers.mjs';
 import { withQuietConsole } from '../quiet-console.mjs';
@@ -16,39 +18,56 @@ export const CONCURRENCY = [1, 100, 1_000];
  * @property {number} concurrency
  * @property {string} system
  * @property {boolean} diagnostic  not a peer comparison: a variant that isolates a cost inside durable-rx
- * @property {number} batchP50Ms
- * @property {number} batchP99Ms
- * @property {number} perSecond   instances started and completed per second, from the median batch
- * @property {number} perSecondP99  from the p99 batch (the slow end)
- * @property {number} samples
+ * @property {number} batchP50Ms   median over rounds of each round's median batch
+ * @property {number} batchP99Ms   median over rounds of each round's p99 batch
+ * @property {number} perSecond    instances started and completed per second: median over rounds (each round: from
+ *   its median batch)
+ * @property {import('../stats.mjs').Spread} perSecondSpread  instances/s over the rounds
+ * @property {number[]} perSecondByRound
+ * @property {import('../stats.mjs').Spread} [vsDurableRx]  per-round ratio durable-rx instances/s / this row's
+ *   (peer rows only; > 1 when durable-rx is faster)
+ * @property {number} samples      batches timed, all rounds
+ * @property {number} rounds
  * @property {Record<string, number>} [counters]
  */
 
 /** @param {{ quick?: boolean }} [options] @returns {Promise<EndToEndRow[]>} */
 export async function runEndToEnd(options = {}) {
+  const rounds = options.quick ? 2 : 5;
   const drivers = [durableRxEndToEnd(), durableTaskEndToEnd(), singleSubscriberDiagnostic()];
   /** @type {EndToEndRow[]} */
   const rows = [];
-  for (const concurrency of CONCURRENCY) {
-    for (const driver of drivers) {
-      const diagnostic = driver === drivers[2];
-      if (diagnostic && concurrency === 1) continue;
-      const budget = concurrency === 1
-        ? { time: options.quick ? 100 : 1_000, iterations: options.quick ? 5 : 100 }
-        : concurrency === 100
-          ? { time: options.quick ? 200 : 2_000, iterations: options.quick ? 3 : 20, warmupIterations: 2 }
-          : { time: options.quick ? 300 : 4_000, iterations: options.quick ? 2 : 10, warmupIterations: 1 };
-      const run = () => measure(`${driver.name} x${concurrency}`, () => driver.runBatch(concurrency), {
-        ...budget, capMs: 40_000, beforeEach: () => driver.setUp(), afterEach: () => driver.tearDown(),
+  // --quick is a smoke check: the 1,000-instance batches take seconds each on a loaded machine.
+  for (const concurrency of options.quick ? CONCURRENCY.slice(0, 2) : CONCURRENCY) {
+    // A round's budget is the whole run's share: the total time per contender stays what it was in one block.
+    const budget = concurrency === 1
+      ? { time: options.quick ? 50 : 200, iterations: options.quick ? 3 : 20 }
+      : concurrency === 100
+        ? { time: options.quick ? 100 : 400, iterations: options.quick ? 2 : 4 }
+        : { time: options.quick ? 150 : 800, iterations: options.quick ? 1 : 2 };
+    const contenders = drivers.filter((d) => !(d === drivers[2] && concurrency === 1));
+    const measured = await runInterleaved(contenders, rounds, async (driver, round) => {
+      const run = () => measure(`${driver.name} x${concurrency} round ${round + 1}`, () => driver.runBatch(concurrency), {
+        ...budget, warmupIterations: round > 0 || options.quick ? 1 : 2, capMs: 40_000,
+        beforeEach: () => driver.setUp(), afterEach: () => driver.tearDown(),
       });
-      const m = driver.name.startsWith('durabletask-js') ? await withQuietConsole(run) : await run();
+      return driver.name.startsWith('durabletask-js') ? await withQuietConsole(run) : await run();
+    });
+    const perSecond = measured.map((ms) => ms.map((m) => (concurrency / m.p50) * 1000));
+    contenders.forEach((driver, i) => {
+      const ms = /** @type {import('../harness.mjs').Measurement[]} */ (measured[i]);
+      const values = /** @type {number[]} */ (perSecond[i]);
       const counters = driver.counters();
+      const isPeer = !driver.name.startsWith('durable-rx');
       rows.push({
-        concurrency, system: driver.name, diagnostic, batchP50Ms: m.p50, batchP99Ms: m.p99,
-        perSecond: (concurrency / m.p50) * 1000, perSecondP99: (concurrency / m.p99) * 1000, samples: m.samples,
+        concurrency, system: driver.name, diagnostic: driver === drivers[2],
+        batchP50Ms: spread(ms.map((m) => m.p50)).median, batchP99Ms: spread(ms.map((m) => m.p99)).median,
+        perSecond: spread(values).median, perSecondSpread: spread(values), perSecondByRound: values,
+        ...(isPeer ? { vsDurableRx: ratioSpread(/** @type {number[]} */ (perSecond[0]), values) } : {}),
+        samples: ms.reduce((sum, m) => sum + m.samples, 0), rounds,
         ...(counters ? { counters } : {}),
       });
-    }
+    });
   }
   return rows;
 }

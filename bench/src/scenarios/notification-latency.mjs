@@ -1,8 +1,10 @@
 /**
  * Scenario 3: notification latency, commit of a custom status -> watcher, p50/p99 (performance.now()).
- * Measured for durable-rx and durabletask-js' in-memory backend; Durable Functions' HTTP polling is modelled.
+ * Measured for durable-rx and durabletask-js' in-memory test backend, interleaved round by round (each round its
+ * own set-up); Durable Functions' HTTP polling is modelled.
  */
-import { measure } from '../harness.mjs';
+import { measure, runInterleaved } from '../harness.mjs';
+import { ratioSpread, spread } from '../stats.mjs';
 import { durableRxNotification, durableTaskNotification } from '../peers/notification-drivers.mjs';
 import { withQuietConsole } from '../quiet-console.mjs';
 
@@ -15,7 +17,12 @@ import { withQuietConsole } from '../quiet-console.mjs';
  * @property {number} commitP99Ms
  * @property {number} [raiseP50Ms]  raising the event -> watcher: includes the worker's orchestration step
  * @property {number} [raiseP99Ms]
- * @property {number} [samples]
+ * @property {number} [samples]     probes timed, all rounds
+ * @property {number} [rounds]
+ * @property {import('../stats.mjs').Spread} [commitP50Spread]  each round's commit -> watcher p50, over the rounds
+ * @property {import('../stats.mjs').Spread} [raiseP50Spread]
+ * @property {import('../stats.mjs').Spread} [vsDurableRx]  per-round ratio of commit p50s, this row / durable-rx
+ *   (> 1 when durable-rx is faster)
  * @property {string} [note]
  */
 
@@ -32,11 +39,11 @@ export function pollingLatency(intervalMs) {
 
 /** @param {{ quick?: boolean }} [options] @returns {Promise<LatencyRow[]>} */
 export async function runNotificationLatency(options = {}) {
-  const iterations = options.quick ? 200 : 3_000;
-  /** @type {LatencyRow[]} */
-  const rows = [];
-  for (const driver of [durableRxNotification(), durableTaskNotification()]) {
-    const quiet = driver.name.startsWith('durabletask-js');
+  const rounds = options.quick ? 2 : 5;
+  const iterations = options.quick ? 100 : 600;
+  const drivers = [durableRxNotification(), durableTaskNotification()];
+  // One round = a fresh set-up, `iterations` commit probes and as many raise probes, then tear-down.
+  const measured = await runInterleaved(drivers, rounds, async (driver, round) => {
     const body = async () => {
       await driver.setUp();
       try {
@@ -46,19 +53,31 @@ export async function runNotificationLatency(options = {}) {
           const probe = await driver.probe();
           return { overriddenDuration: probe[field], overriddenIterationCost: performance.now() - started };
         };
-        const commit = await measure(`${driver.name} commit -> watcher`, task('commitToWatcher'), { iterations, time: 300, warmupIterations: 50, capMs: 30_000 });
-        const raise = await measure(`${driver.name} raiseEvent -> watcher`, task('raiseToWatcher'), { iterations, time: 300, warmupIterations: 50, capMs: 30_000 });
+        const budget = { iterations, time: 60, warmupIterations: round === 0 ? 50 : 10, capMs: 30_000 };
+        const commit = await measure(`${driver.name} commit -> watcher round ${round + 1}`, task('commitToWatcher'), budget);
+        const raise = await measure(`${driver.name} raiseEvent -> watcher round ${round + 1}`, task('raiseToWatcher'), budget);
         return { commit, raise };
       } finally {
         await driver.tearDown();
       }
     };
-    const { commit, raise } = quiet ? await withQuietConsole(body) : await body();
+    return driver.name.startsWith('durabletask-js') ? await withQuietConsole(body) : await body();
+  });
+  /** @type {LatencyRow[]} */
+  const rows = [];
+  const rxCommitP50 = (measured[0] ?? []).map((m) => m.commit.p50);
+  drivers.forEach((driver, i) => {
+    const ms = measured[i] ?? [];
+    const commitP50 = ms.map((m) => m.commit.p50);
     rows.push({
-      system: driver.name, watcher: driver.watcher, how: 'measured', commitP50Ms: commit.p50, commitP99Ms: commit.p99,
-      raiseP50Ms: raise.p50, raiseP99Ms: raise.p99, samples: commit.samples,
+      system: driver.name, watcher: driver.watcher, how: 'measured',
+      commitP50Ms: spread(commitP50).median, commitP99Ms: spread(ms.map((m) => m.commit.p99)).median,
+      raiseP50Ms: spread(ms.map((m) => m.raise.p50)).median, raiseP99Ms: spread(ms.map((m) => m.raise.p99)).median,
+      commitP50Spread: spread(commitP50), raiseP50Spread: spread(ms.map((m) => m.raise.p50)),
+      ...(i === 0 ? {} : { vsDurableRx: ratioSpread(commitP50, rxCommitP50) }),
+      samples: ms.reduce((sum, m) => sum + m.commit.samples, 0), rounds,
     });
-  }
+  });
   const poll1s = pollingLatency(1_000);
   rows.push({
     system: 'Durable Functions client, polling every 1 s', watcher: 'waitForCompletionOrCreateCheckStatusResponse default retryIntervalInMilliseconds = 1000',

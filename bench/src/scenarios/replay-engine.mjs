@@ -10,8 +10,13 @@
  * a sample allocates like a whole run does, so garbage collection is billed in proportion. At N = EXACT_LIMIT both
  * are measured, to show the estimate's error; that check compares the fastest samples, because on a loaded machine a
  * long sample (a whole run) is preempted more often than a short one, which skews medians but not minimums.
+ *
+ * At each N the four engines run interleaved, a few samples each per round (A B C D A B C D ...). The like-for-like
+ * ratio is a peer against durable-rx's forced full replay (both replay the whole history); the ratio against the
+ * cached step is reported apart, as what keeping executions live buys.
  */
-import { measure } from '../harness.mjs';
+import { measure, runInterleaved } from '../harness.mjs';
+import { ratioSpread, spread } from '../stats.mjs';
 import { durableFunctionsDriver, durableRxDriver, durableTaskDriver } from '../peers/engine-drivers.mjs';
 
 export const SIZES = [10, 100, 1_000, 10_000];
@@ -27,11 +32,18 @@ const strata = (n) => Array.from({ length: STRATA }, (_, i) => Math.floor(((i + 
  * @property {string} engine
  * @property {'cached' | 'full replay'} kind
  * @property {'exact' | 'estimated'} how
- * @property {number} totalMs     median engine time of the whole orchestration (estimated: see above)
+ * @property {number} totalMs     engine time of the whole orchestration: median over rounds of each round's median
+ *   (estimated: see above)
  * @property {number} perStepMs   totalMs / (n + 1)
- * @property {number} minMs       fastest total (estimated: scaled like the median)
- * @property {number} p99Ms       p99 of the total (estimated: scaled like the median)
+ * @property {number} minMs       fastest total, all rounds (estimated: scaled like the median)
+ * @property {number} p99Ms       median over rounds of each round's p99 (estimated: scaled like the median)
+ * @property {import('../stats.mjs').Spread} totalSpread  each round's median total, over the rounds
+ * @property {import('../stats.mjs').Spread} [vsFullReplay]  peers: per-round ratio peer total / durable-rx full replay
+ *   total (like for like: both replay the whole history; > 1 when durable-rx is faster)
+ * @property {import('../stats.mjs').Spread} [vsCached]  peers: per-round ratio peer total / durable-rx cached total
+ *   (the design advantage of keeping executions live, not a like-for-like engine comparison)
  * @property {number} samples
+ * @property {number} rounds
  * @property {number} [modelErrorPct] at N = EXACT_LIMIT: estimated vs exact total (fastest samples), in percent
  */
 
@@ -45,8 +57,6 @@ const strata = (n) => Array.from({ length: STRATA }, (_, i) => Math.floor(((i + 
 
 /** @param {{ quick?: boolean }} [options] @returns {Promise<ReplayResult>} */
 export async function runReplayEngine(options = {}) {
-  const time = options.quick ? 100 : 1_000;
-  const iterations = options.quick ? 3 : 20;
   const engines = [
     { driver: durableRxDriver({ cached: true }), kind: /** @type {const} */ ('cached') },
     { driver: durableRxDriver({ cached: false }), kind: /** @type {const} */ ('full replay') },
@@ -56,36 +66,58 @@ export async function runReplayEngine(options = {}) {
   /** @type {ReplayRow[]} */
   const rows = [];
   for (const n of SIZES) {
+    // Large N: a sample is long (up to ~0.4 s for durabletask-js at N = 10,000), so fewer rounds and samples.
+    const rounds = options.quick ? 2 : n >= 1_000 ? 3 : 5;
+    const budget = { time: options.quick ? 50 : 200, iterations: options.quick ? 2 : n >= 1_000 ? 3 : 5 };
     const mid = Math.floor(n / 2);
     const depths = strata(n);
-    for (const { driver, kind } of engines) {
-      const exact = kind === 'cached' || n <= EXACT_LIMIT;
+    const exactFor = (/** @type {'cached' | 'full replay'} */ kind) => kind === 'cached' || n <= EXACT_LIMIT;
+    for (const { driver, kind } of options.quick && n >= 10_000 ? engines.filter((e) => e.kind === 'cached') : engines) {
+      const exact = exactFor(kind);
       driver.prepare(n, exact ? undefined : depths);
+      // Correctness first: the run must produce the orchestration's result, and a step must schedule the next call.
       if (exact) {
-        // Correctness first: the run must produce the orchestration's result, and a step must schedule the next call.
         driver.checkOutput(await driver.fullRun(), n);
         await driver.checkStep(mid);
-        const m = await measure(`${driver.name} N=${n} whole orchestration`, () => driver.fullRun(), { time, iterations, capMs: 40_000, async: driver.async });
-        /** @type {ReplayRow} */
-        const row = {
-          n, engine: driver.name, kind, how: 'exact', totalMs: m.p50, perStepMs: m.p50 / (n + 1), minMs: m.min, p99Ms: m.p99,
-          samples: m.samples,
-        };
-        if (kind === 'full replay' && n === EXACT_LIMIT) {
-          const estimate = await measureStrata(driver, n, { time, iterations });
-          row.modelErrorPct = (estimate.min / m.min - 1) * 100;
-        }
-        rows.push(row);
       } else {
         for (const d of depths) await driver.checkStep(d);
-        // A sample is 10 steps deep in history (up to ~0.4 s for durabletask-js at N = 10,000): fewer of them.
-        const m = await measureStrata(driver, n, { time, iterations: Math.ceil(iterations / 2) });
-        rows.push({
-          n, engine: driver.name, kind, how: 'estimated', totalMs: m.p50, perStepMs: m.p50 / (n + 1), minMs: m.min, p99Ms: m.p99,
-          samples: m.samples,
-        });
       }
-      driver.prepare(0, []); // drop the histories before the next engine builds its own
+    }
+    // --quick is a smoke check: at N = 10,000 it runs only what the check needs (the cached step), not the peers'
+    // seconds-long replays.
+    const contenders = options.quick && n >= 10_000 ? engines.filter((e) => e.kind === 'cached') : engines;
+    const measured = await runInterleaved(contenders, rounds, async ({ driver, kind }, round) => {
+      const warmupIterations = round === 0 && n < 1_000 ? 3 : 1;
+      if (exactFor(kind)) {
+        const m = await measure(`${driver.name} N=${n} whole orchestration round ${round + 1}`, () => driver.fullRun(),
+          { ...budget, warmupIterations, capMs: 40_000, async: driver.async });
+        return { p50: m.p50, min: m.min, p99: m.p99, samples: m.samples };
+      }
+      return measureStrata(driver, n, { ...budget, warmupIterations });
+    });
+    const totals = measured.map((ms) => ms.map((m) => m.p50));
+    const cachedTotals = /** @type {number[]} */ (totals[0]);
+    const fullTotals = totals[1] ?? [];
+    for (const [i, { driver, kind }] of contenders.entries()) {
+      const ms = measured[i] ?? [];
+      const own = /** @type {number[]} */ (totals[i]);
+      const total = spread(own).median;
+      const isPeer = !driver.name.startsWith('durable-rx');
+      /** @type {ReplayRow} */
+      const row = {
+        n, engine: driver.name, kind, how: exactFor(kind) ? 'exact' : 'estimated', totalMs: total, perStepMs: total / (n + 1),
+        minMs: Math.min(...ms.map((m) => m.min)), p99Ms: spread(ms.map((m) => m.p99)).median, totalSpread: spread(own),
+        ...(isPeer ? { vsFullReplay: ratioSpread(own, fullTotals), vsCached: ratioSpread(own, cachedTotals) } : {}),
+        samples: ms.reduce((sum, m) => sum + m.samples, 0), rounds,
+      };
+      if (kind === 'full replay' && n === EXACT_LIMIT) {
+        // Self-check of the estimate, where both are measured (not a comparison between engines).
+        driver.prepare(n, depths);
+        const estimate = await measureStrata(driver, n, budget);
+        row.modelErrorPct = (estimate.min / row.minMs - 1) * 100;
+      }
+      rows.push(row);
+      driver.prepare(0, []); // drop the histories before the next size builds its own
     }
   }
   const cached = (/** @type {number} */ n) => /** @type {ReplayRow} */ (rows.find((r) => r.kind === 'cached' && r.n === n));
@@ -100,7 +132,7 @@ export async function runReplayEngine(options = {}) {
  * Estimates a whole run from samples of STRATA steps (the histories for `strata(n)` must be prepared).
  * @param {import('../peers/engine-drivers.mjs').EngineDriver} driver
  * @param {number} n
- * @param {{ time: number, iterations: number }} budget
+ * @param {{ time: number, iterations: number, warmupIterations?: number }} budget
  * @returns {Promise<{ p50: number, min: number, p99: number, samples: number }>} estimated whole-run times, ms
  */
 async function measureStrata(driver, n, budget) {

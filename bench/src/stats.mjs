@@ -1,0 +1,85 @@
+/**
+ * Pure statistics for the bench: spread over rounds and the order contenders run in. No timing here, so
+ * `test/bench-stats.test.ts` at the repository root can check it.
+ */
+
+/**
+ * @typedef {object} Spread
+ * @property {number} n       number of values (rounds)
+ * @property {number} median
+ * @property {number} p10     10th percentile (linear interpolation between the two nearest ranks)
+ * @property {number} p90
+ * @property {number} min
+ * @property {number} max
+ */
+
+/**
+ * The q-quantile of ascending `sorted`, interpolating linearly between the two nearest ranks (type 7, as in R and
+ * NumPy's default). NaN for an empty list.
+ * @param {readonly number[]} sorted
+ * @param {number} q in [0, 1]
+ * @returns {number}
+ */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const position = (sorted.length - 1) * Math.min(1, Math.max(0, q));
+  const below = Math.floor(position);
+  const above = Math.ceil(position);
+  const low = /** @type {number} */ (sorted[below]);
+  const high = /** @type {number} */ (sorted[above]);
+  return low + (high - low) * (position - below);
+}
+
+/**
+ * Median, p10, p90, min and max of `values` (any order; non-finite values are dropped).
+ * @param {readonly number[]} values
+ * @returns {Spread}
+ */
+export function spread(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    median: quantile(sorted, 0.5),
+    p10: quantile(sorted, 0.1),
+    p90: quantile(sorted, 0.9),
+    min: sorted[0] ?? NaN,
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+/**
+ * The order in which `rounds` rounds of `contenders` run: round by round, every contender once per round, in the
+ * given order (A B A B ...). Running contenders in blocks (all of A, then all of B) lets a change in machine load
+ * between the blocks land on one contender only; interleaved, it lands on both.
+ * @template T
+ * @param {readonly T[]} contenders
+ * @param {number} rounds
+ * @returns {{ round: number, contender: T, index: number }[]} `index` is the contender's position in `contenders`
+ */
+export function interleave(contenders, rounds) {
+  /** @type {{ round: number, contender: T, index: number }[]} */
+  const order = [];
+  for (let round = 0; round < rounds; round++) {
+    contenders.forEach((contender, index) => order.push({ round, contender, index }));
+  }
+  return order;
+}
+
+/**
+ * Per-round ratios `a[i] / b[i]` of two contenders measured in the same rounds, and their spread: a ratio of values
+ * measured side by side in one round is steadier than a ratio of two medians taken over the whole run. Rounds where
+ * either value is missing or not finite are skipped.
+ * @param {readonly number[]} a
+ * @param {readonly number[]} b
+ * @returns {Spread}
+ */
+export function ratioSpread(a, b) {
+  /** @type {number[]} */
+  const ratios = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = /** @type {number} */ (a[i]);
+    const y = /** @type {number} */ (b[i]);
+    if (Number.isFinite(x) && Number.isFinite(y) && y !== 0) ratios.push(x / y);
+  }
+  return spread(ratios);
+}

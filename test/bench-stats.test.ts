@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { advantageSpread, range } from '../bench/src/format.mjs';
+import { interleave, quantile, ratioSpread, spread } from '../bench/src/stats.mjs';
+
+/**
+ * The bench's pure analysis: the order contenders run in and the spread every figure is reported with. Timings are
+ * not tested anywhere (they go in docs/benchmarks.md); these functions decide what the timings are reported as.
+ */
+describe('bench statistics', () => {
+  it('interleaves contenders round by round (A B A B), never in blocks', () => {
+    const order = interleave(['A', 'B'], 3).map((x) => `${x.contender}${x.round}`);
+    expect(order).toEqual(['A0', 'B0', 'A1', 'B1', 'A2', 'B2']);
+    expect(interleave(['A', 'B', 'C'], 2).map((x) => x.index)).toEqual([0, 1, 2, 0, 1, 2]);
+    expect(interleave(['A'], 0)).toEqual([]);
+  });
+
+  it('reports median, p10, p90, min and max over rounds, whatever their order', () => {
+    const s = spread([5, 1, 4, 2, 3, 6, 10, 8, 7, 9, 11]);
+    expect(s).toEqual({ n: 11, median: 6, p10: 2, p90: 10, min: 1, max: 11 });
+    // Even count: the median interpolates between the two middle values.
+    expect(spread([4, 1, 3, 2]).median).toBe(2.5);
+    expect(quantile([10, 20], 0.1)).toBeCloseTo(11);
+  });
+
+  it('drops values that are not finite, and gives NaN for no values at all', () => {
+    expect(spread([1, Number.NaN, 3, Number.POSITIVE_INFINITY])).toMatchObject({ n: 2, median: 2, min: 1, max: 3 });
+    const empty = spread([]);
+    expect(empty.n).toBe(0);
+    expect(empty.median).toBeNaN();
+  });
+
+  it('takes ratios within each round, not of the overall medians', () => {
+    // Round 2 is twice as slow for both (the machine got busy): the per-round ratio stays 2.
+    const s = ratioSpread([200, 100, 200], [100, 50, 100]);
+    expect(s).toMatchObject({ n: 3, median: 2, min: 2, max: 2 });
+    // A round missing one contender is skipped, as is a zero denominator.
+    expect(ratioSpread([1, 2, 3], [1, 0]).n).toBe(1);
+  });
+
+  it('writes a ratio with its range over the rounds, in the direction of its median', () => {
+    expect(advantageSpread(spread([2, 1.5, 3]))).toBe('durable-rx 2.00x faster (1.50-3.00x, 3 rounds)');
+    // 0.5 = twice as slow; the range is written as slowdowns too: 1/0.8 = 1.25 to 1/0.25 = 4.
+    expect(advantageSpread(spread([0.25, 0.5, 0.8]))).toBe('durable-rx 2.00x slower (1.25-4.00x, 3 rounds)');
+    expect(advantageSpread(spread([]))).toBe('');
+    expect(range(spread([3, 1, 2]), String)).toBe('1-3');
+  });
+});
