@@ -10,6 +10,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
  * The Durable Functions HTTP management API, route by route, against a real server on 127.0.0.1.
@@ -119,10 +120,17 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect(await response.json()).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
-  it('answers 202 with the check-status body when the wait times out', async () => {
-    const response = await call('/orchestrators/WaitForEvents/slow?timeout=0.05', { method: 'POST', json: 1 });
-    expect(response.status).toBe(202);
-    expect(await response.json()).toEqual(createHttpManagementPayload('slow', server.url));
+  it('answers 202 with the check-status body when the wait times out on the handler\'s clock', async () => {
+    const clock = new VirtualClock();
+    await server.close();
+    await runtime.stop();
+    await open({ clock });
+    const response = call('/orchestrators/WaitForEvents/slow?timeout=60', { method: 'POST', json: 1 });
+    await clock.waitForTimer(); // the wait is armed
+    expect(clock.nextTimerAt!.getTime() - clock.now().getTime()).toBe(60_000);
+    await clock.advance(60_000);
+    expect((await response).status).toBe(202);
+    expect(await (await response).json()).toEqual(createHttpManagementPayload('slow', server.url));
   });
 
   it('answers 500 with the status for a Failed instance with returnInternalServerErrorOnFailure=true', async () => {

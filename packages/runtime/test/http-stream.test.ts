@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
-import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import {
+  createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_RESUME_WINDOW_MS, type HttpHandler, type HttpHandlerOptions,
+} from '../src/http/create-http-handler.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
@@ -13,10 +15,12 @@ import { sampleActivities, sampleOrchestrators, waitForEvents } from '../src/tes
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
  * The Server-Sent Event streams: every committed status in order, ids, `Last-Event-ID` resume after a client or
- * server drop, heartbeats and teardown. Real server on 127.0.0.1; no timing assertions.
+ * server drop, heartbeats and teardown. Real server on 127.0.0.1; no timing assertions: the handler's heartbeats and
+ * resume windows run on a virtual clock that only the test moves.
  */
 
 const KEY = 'stream-key';
@@ -45,15 +49,29 @@ interface Harness {
   server: NodeServer;
   handler: HttpHandler;
   base: string;
+  /** The handler's clock: heartbeats and resume windows fire only when the test advances it. */
+  clock: VirtualClock;
 }
 
 async function open(options: Partial<HttpHandlerOptions> = {}, wrap: (client: DurableClient) => DurableClient = (c) => c): Promise<Harness> {
   const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger });
   await runtime.start();
-  const handler = createHttpHandler(wrap(runtime.client), { key: KEY, logger: silentLogger, ...options });
+  const clock = new VirtualClock();
+  const handler = createHttpHandler(wrap(runtime.client), { key: KEY, logger: silentLogger, clock, ...options });
   const server = await serve(handler, { port: 0 });
   opened.push({ server, runtime });
-  return { runtime, client: runtime.client, server, handler, base: `${server.url}${WEBHOOK_PATH}` };
+  return { runtime, client: runtime.client, server, handler, base: `${server.url}${WEBHOOK_PATH}`, clock };
+}
+
+/**
+ * Resolves once the handler has armed the resume window of a dropped connection: with the connection gone (and its
+ * heartbeat cleared), the window is the one pending timer, due one window from now.
+ */
+async function resumeWindowArmed(clock: VirtualClock): Promise<void> {
+  await vi.waitFor(() => {
+    expect(clock.pendingTimers).toBe(1);
+    expect(clock.nextTimerAt!.getTime() - clock.now().getTime()).toBe(DEFAULT_RESUME_WINDOW_MS);
+  }, { timeout: 10_000, interval: 10 });
 }
 
 /** One SSE block: an event (with `data`), a comment or a `retry` field. */
@@ -262,13 +280,14 @@ describe('GET /instances/{id}/stream', () => {
     expect(statusOf(event!)).toMatchObject({ runtimeStatus: 'Completed' });
   });
 
-  it('sends heartbeat comments while nothing changes', async () => {
-    const { base } = await open({ heartbeatMs: 20 });
+  it('sends a heartbeat comment every heartbeatMs while nothing changes', async () => {
+    const { base, clock } = await open();
     const reader = await stream(base, '/instances/quiet/stream');
-    for (;;) {
-      const block = await reader.next();
-      if (block?.comment === 'heartbeat') break;
-      expect(block).toBeDefined();
+    expect(await reader.next()).toEqual({ retry: 1000 });
+    expect(await reader.nextEvent()).toMatchObject({ event: 'status', data: 'null' });
+    for (let beat = 0; beat < 2; beat++) {
+      await clock.advance(DEFAULT_HEARTBEAT_MS);
+      expect(await reader.next()).toEqual({ comment: 'heartbeat' });
     }
   });
 
@@ -285,12 +304,16 @@ describe('GET /instances/{id}/stream', () => {
         return Reflect.get(target, property, receiver) as unknown;
       },
     });
-    const { base } = await open({ resumeWindowMs: 20 }, counting);
+    const { base, clock } = await open({}, counting);
     const reader = await stream(base, '/instances/gone/stream');
     await reader.nextEvent();
     expect(active).toBe(1);
     reader.cancel();
-    await vi.waitFor(() => expect(active).toBe(0), { timeout: 5000, interval: 10 });
+    await resumeWindowArmed(clock);
+    await clock.advance(DEFAULT_RESUME_WINDOW_MS - 1);
+    expect(active).toBe(1); // still resumable
+    await clock.advance(1);
+    expect(active).toBe(0);
   });
 
   it('ends open streams and unsubscribes when the handler closes', async () => {
@@ -584,7 +607,7 @@ describe('GET /streams (one session, many subscriptions)', () => {
 
   it('releases every subscription when the session is deleted, or when its connection goes away and the window passes', async () => {
     const counter = { active: 0 };
-    const { base } = await open({ resumeWindowMs: 20 }, counting(counter));
+    const { base, clock } = await open({}, counting(counter));
     const first = await session(base);
     await change(base, first.id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'd' }, { sub: 'b', kind: 'instances' }] });
     expect(counter.active).toBe(2);
@@ -597,7 +620,11 @@ describe('GET /streams (one session, many subscriptions)', () => {
     await change(base, second.id, { subscribe: [{ sub: 'a', kind: 'history', instanceId: 'd' }] });
     expect(counter.active).toBe(1);
     second.reader.cancel();
-    await vi.waitFor(() => expect(counter.active).toBe(0), { timeout: 5000, interval: 10 });
+    await resumeWindowArmed(clock);
+    await clock.advance(DEFAULT_RESUME_WINDOW_MS - 1);
+    expect(counter.active).toBe(1); // still resumable
+    await clock.advance(1);
+    expect(counter.active).toBe(0);
   });
 
   it('counts a session, however many subscriptions it holds, as one stream against maxStreams', async () => {

@@ -1,26 +1,27 @@
 import { Observable } from 'rxjs';
+import { systemClock, type Clock, type ClockTimer } from '../env/clock.js';
 
 /** Longest delay `setTimeout` honours: browsers and Node fire longer delays at once. */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /**
- * Emits once, then completes, after `timeoutMs` of real time; never for `Infinity` ("no timeout"), which arms no
- * timer at all. Delays beyond {@link MAX_TIMER_DELAY_MS} (about 24.8 days) are waited out in steps, so they never
- * fire early. Unsubscribing clears the pending timer.
+ * Emits once, then completes, after `timeoutMs` on `clock` (default: the system clock; a `VirtualClock` in tests);
+ * never for `Infinity` ("no timeout"), which arms no timer at all. Delays beyond {@link MAX_TIMER_DELAY_MS} (about
+ * 24.8 days) are waited out in steps, so they never fire early. Unsubscribing clears the pending timer.
  *
  * @example
  * ```ts
- * status$.pipe(takeUntil(timeoutAfter(options.timeoutMs)));
+ * status$.pipe(takeUntil(timeoutAfter(options.timeoutMs, clock)));
  * ```
  */
-export function timeoutAfter(timeoutMs: number): Observable<void> {
+export function timeoutAfter(timeoutMs: number, clock: Clock = systemClock): Observable<void> {
   return new Observable<void>((subscriber) => {
     if (timeoutMs === Infinity) return undefined;
     let remaining = Math.max(0, timeoutMs);
-    let handle: ReturnType<typeof setTimeout> | undefined;
+    let handle: ClockTimer | undefined;
     const arm = () => {
       const step = Math.min(remaining, MAX_TIMER_DELAY_MS);
-      handle = setTimeout(() => {
+      handle = clock.setTimeout(() => {
         remaining -= step;
         if (remaining > 0) return arm();
         subscriber.next();
@@ -28,6 +29,8 @@ export function timeoutAfter(timeoutMs: number): Observable<void> {
       }, step);
     };
     arm();
-    return () => clearTimeout(handle);
+    return () => {
+      if (handle !== undefined) clock.clearTimeout(handle);
+    };
   });
 }

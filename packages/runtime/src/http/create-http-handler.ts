@@ -12,6 +12,7 @@ import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
+import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
 import { KeyVerifier, presentedKey } from './key-verifier.js';
@@ -84,6 +85,20 @@ export interface HttpHandlerOptions {
   readonly logger?: Logger;
   /** Include stack traces of failed orchestrations and activities in status bodies. Default false. */
   readonly exposeStackTraces?: boolean;
+  /**
+   * Where the handler's waits are timed: the `timeout` of start and restart requests, stream resume windows
+   * (`resumeWindowMs`) and heartbeats (`heartbeatMs`). Default: the system clock. Pass the runtime's clock (a
+   * `VirtualClock` from `@durable-rx/runtime/testing` in tests) so that all of them move with it.
+   *
+   * @example
+   * ```ts
+   * const clock = new VirtualClock();
+   * const runtime = createRuntime({ clock, orchestrators, activities });
+   * const handler = createHttpHandler(runtime.client, { key, clock });
+   * await clock.advance(DEFAULT_RESUME_WINDOW_MS); // a dropped stream's session is released
+   * ```
+   */
+  readonly clock?: Clock;
 }
 
 /** A WHATWG fetch handler serving the HTTP management API, plus `close()`. */
@@ -165,6 +180,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     bufferSize: settings.resumeBufferSize,
     maxSessions: settings.maxStreams,
     errorMessage: (error) => ({ event: 'error', data: JSON.stringify(errorBodyOf(error, logger)) }),
+    clock: settings.clock,
   });
   // Not strict: a trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks).
   const app = new Hono({ strict: false });
@@ -238,6 +254,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
     refusal: () => refusal(),
     errorBody: (error) => errorBodyOf(error, logger),
+    clock: settings.clock,
   });
 
   app.get(`${BASE}/streams/instances`, (c) => {
@@ -364,7 +381,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   function waitForTerminal(id: string, timeoutMs: number, signal: AbortSignal): Promise<InstanceStatus | undefined> {
     return firstValueFrom(
       client.status$(id).pipe(
-        takeUntil(merge(timeoutAfter(timeoutMs), aborted(signal), aborted(closing.signal))),
+        takeUntil(merge(timeoutAfter(timeoutMs, settings.clock), aborted(signal), aborted(closing.signal))),
         takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
         last(undefined, undefined),
       ),
@@ -493,6 +510,7 @@ interface ResolvedOptions {
   readonly maxStreams: number;
   readonly cors: { readonly origins: readonly string[] } | undefined;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
@@ -516,6 +534,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams'),
     cors: options.cors,
     logger: options.logger ?? consoleLogger,
+    clock: options.clock ?? systemClock,
   };
 }
 

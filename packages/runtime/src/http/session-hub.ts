@@ -1,4 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
+import type { Clock, ClockTimer } from '../env/clock.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { ErrorBody } from './error-response.js';
 import { unref, type StreamEvent, type StreamSink } from './stream-hub.js';
@@ -13,6 +14,8 @@ export interface SessionHubOptions {
   readonly maxSubscriptions: number;
   /** Turns a subscription's source error into the body of its `close` event. */
   readonly errorBody: (error: unknown) => ErrorBody;
+  /** Where the resume windows are timed (the handler's injected clock). */
+  readonly clock: Clock;
 }
 
 /** A session and the function to call when the connection it was opened on is gone. */
@@ -82,7 +85,7 @@ export class SessionHub {
       session = new StreamSession(this.#options);
       this.#sessions.set(session.id, session);
     }
-    clearTimeout(session.expiry);
+    this.#clearExpiry(session);
     session.attach(sink, after);
     const opened = session;
     return { session: opened, detach: () => this.#detach(opened, sink) };
@@ -110,12 +113,17 @@ export class SessionHub {
     if (session.sink !== sink) return; // taken over by a newer connection
     session.sink = undefined;
     if (!this.#sessions.has(session.id)) return;
-    session.expiry = setTimeout(() => this.#dispose(session), this.#options.resumeWindowMs);
+    session.expiry = this.#options.clock.setTimeout(() => this.#dispose(session), this.#options.resumeWindowMs);
     unref(session.expiry);
   }
 
+  #clearExpiry(session: StreamSession): void {
+    if (session.expiry !== undefined) this.#options.clock.clearTimeout(session.expiry);
+    session.expiry = undefined;
+  }
+
   #dispose(session: StreamSession): void {
-    clearTimeout(session.expiry);
+    this.#clearExpiry(session);
     session.dispose();
     this.#sessions.delete(session.id);
   }
@@ -125,7 +133,7 @@ export class SessionHub {
 export class StreamSession {
   readonly id = crypto.randomUUID();
   sink: StreamSink | undefined;
-  expiry: ReturnType<typeof setTimeout> | undefined;
+  expiry: ClockTimer | undefined;
   readonly #options: SessionHubOptions;
   readonly #buffer: StreamEvent[] = [];
   readonly #subscriptions = new Map<string, Subscription | undefined>();

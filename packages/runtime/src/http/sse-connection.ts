@@ -1,4 +1,5 @@
 import type { SSEStreamingApi } from 'hono/streaming';
+import type { Clock, ClockTimer } from '../env/clock.js';
 import { unref, type StreamEvent, type StreamSink } from './stream-hub.js';
 
 /** Options of {@link SseConnection}. */
@@ -11,6 +12,8 @@ export interface SseConnectionOptions {
   readonly maxQueuedWrites: number;
   /** The request's abort signal: the client went away. */
   readonly signal: AbortSignal;
+  /** Where the heartbeats are timed (the handler's injected clock). */
+  readonly clock: Clock;
 }
 
 /**
@@ -21,7 +24,7 @@ export interface SseConnectionOptions {
 export class SseConnection implements StreamSink {
   readonly #stream: SSEStreamingApi;
   readonly #options: SseConnectionOptions;
-  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #heartbeat: ClockTimer | undefined;
   #chain: Promise<void> = Promise.resolve();
   #queued = 0;
   #finished = false;
@@ -38,8 +41,7 @@ export class SseConnection implements StreamSink {
     if (options.signal.aborted) this.#finish();
     else options.signal.addEventListener('abort', () => this.#finish(), { once: true });
     this.#enqueue(() => stream.write(`retry: ${options.retryMs}\n\n`));
-    this.#heartbeat = setInterval(() => this.#enqueue(() => stream.write(': heartbeat\n\n')), options.heartbeatMs);
-    unref(this.#heartbeat);
+    this.#armHeartbeat();
   }
 
   send(event: StreamEvent): void {
@@ -49,6 +51,17 @@ export class SseConnection implements StreamSink {
   end(): void {
     if (this.#finished) return;
     this.#chain = this.#chain.then(() => this.#finish());
+  }
+
+  /** The next heartbeat comment, `heartbeatMs` after the previous one, until the connection finishes. */
+  #armHeartbeat(): void {
+    if (this.#finished) return;
+    this.#heartbeat = this.#options.clock.setTimeout(() => {
+      this.#heartbeat = undefined;
+      this.#enqueue(() => this.#stream.write(': heartbeat\n\n'));
+      this.#armHeartbeat();
+    }, this.#options.heartbeatMs);
+    unref(this.#heartbeat);
   }
 
   #enqueue(write: () => Promise<unknown>): void {
@@ -69,7 +82,8 @@ export class SseConnection implements StreamSink {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearInterval(this.#heartbeat);
+    if (this.#heartbeat !== undefined) this.#options.clock.clearTimeout(this.#heartbeat);
+    this.#heartbeat = undefined;
     this.#resolveDone();
   }
 }

@@ -1,4 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
+import type { Clock, ClockTimer } from '../env/clock.js';
 
 /** A message a stream source produces: an SSE `event` name and its `data` (one line of JSON). */
 export interface StreamMessage {
@@ -32,6 +33,8 @@ export interface StreamHubOptions {
   readonly maxSessions: number;
   /** Turns a source error into the final message of the stream. */
   readonly errorMessage: (error: unknown) => StreamMessage;
+  /** Where the resume windows are timed (the handler's injected clock). */
+  readonly clock: Clock;
 }
 
 /** Why {@link StreamHub.connect} refused a stream. */
@@ -110,7 +113,7 @@ export class StreamHub {
       if (!session.sink) this.#dispose(session); // nobody can resume it any more
       return undefined;
     }
-    clearTimeout(session.expiry);
+    this.#clearExpiry(session);
     const previous = session.sink;
     session.sink = sink;
     previous?.end();
@@ -139,12 +142,17 @@ export class StreamHub {
     if (session.sink !== sink) return; // taken over by a newer connection
     session.sink = undefined;
     if (!this.#sessions.has(session.id)) return;
-    session.expiry = setTimeout(() => this.#dispose(session), this.#options.resumeWindowMs);
+    session.expiry = this.#options.clock.setTimeout(() => this.#dispose(session), this.#options.resumeWindowMs);
     unref(session.expiry);
   }
 
+  #clearExpiry(session: Session): void {
+    if (session.expiry !== undefined) this.#options.clock.clearTimeout(session.expiry);
+    session.expiry = undefined;
+  }
+
   #dispose(session: Session): void {
-    clearTimeout(session.expiry);
+    this.#clearExpiry(session);
     session.subscription?.unsubscribe();
     session.sink = undefined;
     this.#sessions.delete(session.id);
@@ -156,7 +164,7 @@ class Session {
   readonly buffer: StreamEvent[] = [];
   sink: StreamSink | undefined;
   subscription: Subscription | undefined;
-  expiry: ReturnType<typeof setTimeout> | undefined;
+  expiry: ClockTimer | undefined;
   ended = false;
   #seq = 0;
 
@@ -193,8 +201,11 @@ function parseEventId(value: string | undefined): { sessionId: string; seq: numb
   return match ? { sessionId: match[1]!, seq: Number(match[2]) } : undefined;
 }
 
-/** Lets a process exit while a timer is pending, where the platform supports it (Node, Deno). */
-export function unref(timer: ReturnType<typeof setTimeout> | ReturnType<typeof setInterval>): void {
+/**
+ * Lets a process exit while a timer is pending, where the platform's timer handle supports it (Node, Deno); a no-op
+ * for other handles (a browser's numbers, a `VirtualClock`'s ids).
+ */
+export function unref(timer: ClockTimer): void {
   const handle = timer as unknown as { unref?: () => void };
   if (typeof handle === 'object' && handle !== null && typeof handle.unref === 'function') handle.unref();
 }

@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { DurableClient } from '../client/durable-client.js';
+import type { Clock } from '../env/clock.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
@@ -30,6 +31,8 @@ export interface SessionRoutesOptions {
   /** Why a new stream (session or single stream) would be refused now, if it would; counts both kinds. */
   readonly refusal: () => 'closed' | 'full' | undefined;
   readonly errorBody: (error: unknown) => ErrorBody;
+  /** Times resume windows and heartbeats. */
+  readonly clock: Clock;
 }
 
 /** The session routes' hub, for the handler's `close()` and its stream count. */
@@ -60,6 +63,7 @@ export function registerSessionRoutes(app: Hono, options: SessionRoutesOptions):
     bufferSize: options.resumeBufferSize,
     maxSubscriptions: DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION,
     errorBody: options.errorBody,
+    clock: options.clock,
   });
   const base = `${options.base}/streams`;
 
@@ -79,6 +83,7 @@ export function registerSessionRoutes(app: Hono, options: SessionRoutesOptions):
     return streamSSE(c, async (stream) => {
       const connection = new SseConnection(stream, {
         heartbeatMs: options.heartbeatMs, retryMs: options.reconnectDelayMs, signal, maxQueuedWrites: options.maxQueuedWrites,
+        clock: options.clock,
       });
       const detach = attach(connection);
       try {
