@@ -17,6 +17,7 @@ import {
  * ```
  */
 export class RemoteError extends DurableError {
+  override readonly name = 'RemoteError';
   readonly code: string;
   readonly status: number;
 

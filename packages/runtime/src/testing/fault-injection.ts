@@ -33,6 +33,7 @@ export type FaultCounts = { readonly calls: number; readonly crashes: number } &
  * effect (an ambiguous commit) — what a real caller can only learn by reading the store again.
  */
 export class InjectedFaultError extends DurableError {
+  override readonly name = 'InjectedFaultError';
   readonly code = 'injected-fault' as const;
   readonly status = 503 as const;
   /** True when the call took effect before the error was thrown. */

@@ -11,6 +11,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class DatabaseBlockedError extends DurableError {
+  override readonly name = 'DatabaseBlockedError';
   readonly code = 'database-blocked' as const;
   readonly status = 503 as const;
 }

@@ -11,6 +11,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class DatabaseUpgradingError extends DurableError {
+  override readonly name = 'DatabaseUpgradingError';
   readonly code = 'database-upgrading' as const;
   readonly status = 503 as const;
 }

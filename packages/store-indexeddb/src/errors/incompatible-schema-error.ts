@@ -10,6 +10,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class IncompatibleSchemaError extends DurableError {
+  override readonly name = 'IncompatibleSchemaError';
   readonly code = 'incompatible-schema' as const;
   readonly status = 409 as const;
 }

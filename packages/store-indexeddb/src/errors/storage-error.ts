@@ -10,6 +10,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class StorageError extends DurableError {
+  override readonly name = 'StorageError';
   readonly code = 'storage-error' as const;
   readonly status = 500 as const;
 }

@@ -11,6 +11,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class StorageQuotaExceededError extends DurableError {
+  override readonly name = 'StorageQuotaExceededError';
   readonly code = 'storage-quota-exceeded' as const;
   readonly status = 507 as const;
 }

@@ -14,6 +14,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class CommitOutcomeUnknownError extends DurableError {
+  override readonly name = 'CommitOutcomeUnknownError';
   readonly code = 'commit-outcome-unknown' as const;
   readonly status = 503 as const;
 }

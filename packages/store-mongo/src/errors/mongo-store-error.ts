@@ -11,6 +11,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class MongoStoreError extends DurableError {
+  override readonly name = 'MongoStoreError';
   readonly code = 'store-error' as const;
   readonly status = 500 as const;
 }

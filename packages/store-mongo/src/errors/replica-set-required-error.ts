@@ -12,6 +12,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class ReplicaSetRequiredError extends DurableError {
+  override readonly name = 'ReplicaSetRequiredError';
   readonly code = 'replica-set-required' as const;
   readonly status = 500 as const;
 }

@@ -10,6 +10,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class StoreAuthenticationError extends DurableError {
+  override readonly name = 'StoreAuthenticationError';
   readonly code = 'store-auth-failed' as const;
   readonly status = 500 as const;
 }

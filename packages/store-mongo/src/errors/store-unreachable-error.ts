@@ -10,6 +10,7 @@ import { DurableError } from '@durable-rx/runtime';
  * ```
  */
 export class StoreUnreachableError extends DurableError {
+  override readonly name = 'StoreUnreachableError';
   readonly code = 'store-unreachable' as const;
   readonly status = 503 as const;
 }

@@ -22,6 +22,8 @@ export abstract class DurableError extends Error {
 
   constructor(message: string, options?: DurableErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // A fallback for subclasses outside this repository. Ours declare `name` as a string: minifiers rename classes,
+    // so in a production bundle `new.target.name` would be a one-letter variable name.
     this.name = new.target.name;
   }
 }

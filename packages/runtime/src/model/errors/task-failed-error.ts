@@ -7,6 +7,7 @@ import { DurableError } from './durable-error.js';
  * from it.
  */
 export class TaskFailedError extends DurableError {
+  override readonly name = 'TaskFailedError';
   readonly code = 'task-failed' as const;
   readonly status = 500 as const;
 
