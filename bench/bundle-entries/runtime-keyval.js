@@ -1,5 +1,5 @@
 // The same app on IndexedDB through KeyvalStore (idb-keyval).
-import { createRuntime } from '@durable-rx/runtime';
+import { createRuntime } from '@durable-rx/runtime/core'; // requires a store: no MemoryStore in the bundle
 import { KeyvalStore } from '@durable-rx/store-indexeddb';
 import { hello } from './shared.js';
 

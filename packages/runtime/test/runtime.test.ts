@@ -7,6 +7,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange, Store } from '../src/store/store.js';
 import { createClient } from '../src/client/create-client.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import { createRuntime as createCoreRuntime } from '../src/core/index.js';
 import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
@@ -395,6 +396,20 @@ describe('runtime', () => {
     expect(runtime.stop()).toBe(stopping);
     await stopping;
     await expect(runtime.start()).rejects.toMatchObject({ code: 'store-closed' });
+  });
+
+  it('runs on the store it is given from the /core entry, leaves that store open, and refuses to run without one', async () => {
+    const store = new MemoryStore();
+    const runtime = createCoreRuntime({ store, orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    expect((await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 })).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    await runtime.stop();
+    expect((await store.getInstance(id))?.runtimeStatus).toBe('Completed'); // still open: the runtime did not create it
+    const withoutStore = { orchestrators: sampleOrchestrators } as unknown as Parameters<typeof createCoreRuntime>[0];
+    expect(() => createCoreRuntime(withoutStore)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    await store.close();
   });
 
   it('lets the process exit after stop(): no timers or subscriptions left behind', () => {

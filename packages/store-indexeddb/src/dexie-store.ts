@@ -22,7 +22,7 @@ export interface DexieStoreOptions extends IdbStoreOptions {
  *
  * @example
  * ```ts
- * import { createRuntime } from '@durable-rx/runtime';
+ * import { createRuntime } from '@durable-rx/runtime/core'; // no MemoryStore in the bundle
  * import { DexieStore } from '@durable-rx/store-indexeddb';
  *
  * const runtime = createRuntime({ store: new DexieStore({ name: 'my-app' }), orchestrators, activities });

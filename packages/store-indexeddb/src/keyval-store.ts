@@ -17,7 +17,7 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  *
  * @example
  * ```ts
- * import { createRuntime } from '@durable-rx/runtime';
+ * import { createRuntime } from '@durable-rx/runtime/core'; // no MemoryStore in the bundle
  * import { KeyvalStore } from '@durable-rx/store-indexeddb';
  *
  * const runtime = createRuntime({ store: new KeyvalStore({ name: 'my-app' }), orchestrators, activities });

@@ -4,7 +4,6 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -13,7 +12,10 @@ import { Worker, type LeaseStorage, type StopOptions, type WorkerMetrics } from 
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
-  /** Where instances live. Default: a new `MemoryStore`. */
+  /**
+   * Where instances live. Default: a new `MemoryStore` (closed by `stop()`). Required by `createRuntime` of
+   * `@durable-rx/runtime/core`, which leaves `MemoryStore` out of the bundle.
+   */
   readonly store?: Store;
   /** Orchestrator generator functions by name. */
   readonly orchestrators: Readonly<Record<string, Orchestrator>>;
@@ -74,24 +76,14 @@ export interface Runtime {
 }
 
 /**
- * Creates a runtime: a worker that runs orchestrations and activities from a store, and a client for it.
+ * The runtime on a given store: what `createRuntime` of `@durable-rx/runtime` and of `@durable-rx/runtime/core`
+ * share. It names no store class, so a bundle that brings its own store carries no `MemoryStore`.
  *
- * @example
- * ```ts
- * const runtime = createRuntime({ orchestrators: { Hello: function* (ctx) { return yield ctx.callActivity('Say', 'you'); } },
- *                                 activities: { Say: (name: string) => `Hello ${name}!` } });
- * await runtime.start();
- * const id = await runtime.client.startNew('Hello');
- * (await runtime.client.waitForCompletion(id)).output; // 'Hello you!'
- * await runtime.stop();
- * ```
+ * @param ownsStore whether the runtime created the store, and so closes it in `stop()`
  */
-export function createRuntime(options: RuntimeOptions): Runtime {
-  const ownsStore = options.store === undefined;
-  const store = options.store ?? new MemoryStore();
+export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore: boolean): Runtime {
   const clock = options.clock ?? systemClock;
   const newId = options.newId ?? randomId;
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRuntime needs an options object');
   const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
   const activities = registry<Activity>(options.activities ?? {}, 'activity');
   const worker = new Worker({
@@ -158,4 +150,9 @@ function registry<T>(record: Readonly<Record<string, T>> | undefined, what: stri
     map.set(name, fn);
   }
   return map;
+}
+
+/** Throws `InvalidArgumentError` unless `options` is an object (before any of its fields is read). */
+export function assertRuntimeOptions(options: unknown): asserts options is RuntimeOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRuntime needs an options object');
 }
