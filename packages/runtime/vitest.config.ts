@@ -4,5 +4,5 @@ import { defineConfig } from 'vitest/config';
 // test that takes 2 s on an idle machine take 30 s). Tests wait by notification, never by sleeping, so a long
 // timeout costs nothing when they pass; waits inside tests use SETTLED (60 s) from the testing entry.
 export default defineConfig({
-  test: { include: ['test/**/*.test.ts'], testTimeout: 120_000 },
+  test: { include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
 });

@@ -19,7 +19,7 @@ export default defineConfig({
   resolve: { alias },
   test: {
     projects: [
-      { resolve: { alias }, test: { name: 'node', include: ['test/*.test.ts'], testTimeout: 120_000 } },
+      { resolve: { alias }, test: { name: 'node', include: ['test/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 } },
       {
         // Real headless Chromium against a real server on 127.0.0.1 (started by the commands, in Node).
         resolve: { alias },
@@ -29,6 +29,7 @@ export default defineConfig({
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
           testTimeout: 120_000,
+          hookTimeout: 60_000,
           browser: {
             enabled: true,
             headless: true,
