@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
+import { COMMAND_APPLIED_TIMEOUT_MS } from '../src/client/local-client.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /** A predictable id source: id-1, id-2, ... */
 function counter(prefix: string): () => string {
@@ -38,6 +40,49 @@ describe('an injected id source', () => {
     try {
       expect(await client.startNew('Anything')).toBe('c-1');
       expect((await store.getInstance('c-1'))?.executionId).toBe('c-2');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('an injected clock', () => {
+  it('times waitForCompletion: it resolves with the latest status once the timeout passes on that clock', async () => {
+    const store = new MemoryStore();
+    const clock = new VirtualClock();
+    const client = createClient({ store, clock }); // no worker: the instance stays Pending
+    try {
+      const id = await client.startNew('Anything');
+      let settled = false;
+      const waiting = client.waitForCompletion(id, { timeoutMs: 60_000 }).finally(() => {
+        settled = true;
+      });
+      await clock.waitForTimer();
+      await clock.advance(59_999);
+      expect(settled).toBe(false);
+      await clock.advance(1);
+      expect(await waiting).toMatchObject({ instanceId: id, runtimeStatus: 'Pending' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('times the read-your-writes wait of a command that no worker applies', async () => {
+    const store = new MemoryStore();
+    const clock = new VirtualClock();
+    const client = createClient({ store, clock });
+    try {
+      const id = await client.startNew('Anything');
+      let settled = false;
+      const terminating = client.terminate(id, 'stop').finally(() => {
+        settled = true;
+      });
+      await clock.waitForTimer();
+      await clock.advance(COMMAND_APPLIED_TIMEOUT_MS - 1);
+      expect(settled).toBe(false);
+      await clock.advance(1);
+      await terminating; // resolved: the command is stored and takes effect when a worker runs
+      expect((await client.getStatus(id))?.runtimeStatus).toBe('Pending');
     } finally {
       await store.close();
     }

@@ -7,7 +7,10 @@ import { LocalClient } from './local-client.js';
 /** Options of {@link createClient}. */
 export interface CreateClientOptions {
   readonly store: Store;
-  /** Defaults to the system clock. */
+  /**
+   * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs` and how long a command waits
+   * for a worker to apply it. Defaults to the system clock; pass the runtime's clock (a `VirtualClock` in tests).
+   */
   readonly clock?: Clock;
   /** Fresh ids for instances, executions and messages. Defaults to random UUIDs. */
   readonly newId?: NewId;

@@ -33,6 +33,7 @@ import { timeoutAfter } from './timeout-after.js';
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
   readonly store: Store;
+  /** The time of commands, and the timer of `waitForCompletion` and of a command's read-your-writes wait. */
   readonly clock: Clock;
   /** Fresh ids for instances, executions and messages. Default: random UUIDs. */
   readonly newId?: NewId;
@@ -44,8 +45,8 @@ export interface LocalClientOptions {
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
 /**
- * How long `terminate`, `suspend`, `resume` and `rewind` wait for a worker to commit their effect before they resolve
- * anyway (the command stays queued and takes effect when a worker runs).
+ * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
+ * effect before they resolve anyway (the command stays queued and takes effect when a worker runs).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
@@ -196,7 +197,7 @@ export class LocalClient implements DurableClient {
     await this.#existing(instanceId);
     const latest = await firstValueFrom(
       this.status$(instanceId).pipe(
-        takeUntil(timeoutAfter(timeoutMs)),
+        takeUntil(timeoutAfter(timeoutMs, this.#clock)),
         takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
         last(undefined, undefined),
       ),
@@ -394,7 +395,7 @@ export class LocalClient implements DurableClient {
       watching = this.#changes.instance(instanceId).pipe(
         filter((change) => applied(change.state)),
         take(1),
-        takeUntil(timeoutAfter(COMMAND_APPLIED_TIMEOUT_MS)),
+        takeUntil(timeoutAfter(COMMAND_APPLIED_TIMEOUT_MS, this.#clock)),
       ).subscribe({ complete: resolve, error: () => resolve() });
     });
     try {

@@ -160,8 +160,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await startRuntime();
     }
     // A command resolves only once a worker applied it (read-your-writes), and a worker may need virtual time to
-    // do so (a lease to lapse, a retry backoff): the driver never blocks the clock on a command. Each scenario has at
-    // most one command in flight, so its commands still go in order.
+    // do so (a lease to lapse, a retry backoff). Its fallback timeout runs on this virtual clock too, so a driver that
+    // awaited it before advancing the clock would wait forever: the driver never blocks the clock on a command. Each
+    // scenario has at most one command in flight, so its commands still go in order.
     for (const s of scenarios) {
       if (inFlight.has(s.instanceId)) continue;
       inFlight.set(s.instanceId, drive(s, client, store, progress, rewound)
