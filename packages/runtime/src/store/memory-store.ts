@@ -7,13 +7,14 @@ import { isTerminalStatus, type InstanceState } from '../model/instance-status.j
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
+import { ClaimQueue } from './claim-queue.js';
 import { instanceIdsOf, leaseLostError, planWriteSet } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
   StoreCapabilities,
 } from './store.js';
 import {
-  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isDue, isVisible,
+  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isVisible,
   matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf,
 } from './store-helpers.js';
 
@@ -21,6 +22,8 @@ interface InstanceRecord {
   state: InstanceState;
   history: HistoryEvent[];
   lease: Lease | undefined;
+  /** Pending messages, in arrival order. */
+  messages: OrchestrationMessage[];
 }
 
 interface TaskRecord {
@@ -32,6 +35,11 @@ interface TaskRecord {
  * The embedded default store: everything in memory, in one process. Not durable, not shared between processes;
  * several runtimes in one process may share one MemoryStore (leases keep their steps apart).
  *
+ * Each operation copies what crosses the port once: a commit copies its write set on the way in (the store keeps
+ * those objects and never changes them in place), reads and claims copy on the way out, and each published change
+ * is copied once for all its subscribers. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
+ * instead of scanning the pending work.
+ *
  * @example
  * ```ts
  * const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities });
@@ -41,10 +49,12 @@ export class MemoryStore implements Store {
   readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false };
 
   readonly #instances = new Map<string, InstanceRecord>();
-  /** Pending messages per instance, in arrival order. Map order approximates "oldest waiting instance first". */
-  readonly #messages = new Map<string, OrchestrationMessage[]>();
   /** Activity tasks in scheduling order. */
   readonly #tasks = new Map<string, TaskRecord>();
+  /** Instances with pending messages, by when they are claimable (oldest first). */
+  readonly #claimableInstances = new ClaimQueue();
+  /** Activity tasks, by when they are claimable (oldest first). */
+  readonly #claimableTasks = new ClaimQueue();
   readonly #changes = new Subject<StatusChange>();
   readonly #work = new Subject<void>();
   #closed: Promise<void> | undefined;
@@ -54,16 +64,14 @@ export class MemoryStore implements Store {
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     this.#ensureOpen();
-    for (const [instanceId, queue] of this.#messages) {
-      const record = this.#instances.get(instanceId);
-      if (!record) continue;
-      if (record.lease && !isDue(record.lease.expiresAt.getTime(), options.now)) continue;
-      const visible = queue.filter((m) => isVisible(m, options.now));
-      if (visible.length === 0) continue;
-      record.lease = newLease(options);
-      return clone({ state: record.state, messages: visible, lease: record.lease });
-    }
-    return undefined;
+    const instanceId = this.#claimableInstances.first(options.now.getTime());
+    if (instanceId === undefined) return undefined;
+    const record = this.#instances.get(instanceId);
+    if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
+    record.lease = newLease(options);
+    this.#indexInstance(instanceId);
+    const messages = record.messages.filter((m) => isVisible(m, options.now));
+    return { state: clone(record.state), messages: clone(messages), lease: clone(record.lease) };
   }
 
   /**
@@ -80,31 +88,43 @@ export class MemoryStore implements Store {
         : this.#tasks.get(lease.taskId)?.lease;
       if (held?.token !== lease.token) throw leaseLostError(lease);
     }
-    const stored = new Map(instanceIdsOf(writeSet).map((id) => [id, this.#instances.get(id)?.state]));
-    const plan = clone(planWriteSet(writeSet, stored));
+    // The one copy of what comes in: from here on the store owns these objects and never changes them in place.
+    const ws = clone(writeSet);
+    const stored = new Map<string, InstanceState | undefined>();
+    for (const id of instanceIdsOf(ws)) stored.set(id, this.#instances.get(id)?.state);
+    const plan = planWriteSet(ws, stored);
 
     for (const id of plan.replaced) this.#dropPending(id);
     for (const { state, isNew } of plan.states) {
       const record = this.#instances.get(state.instanceId);
       if (record && !isNew) record.state = state;
-      else this.#instances.set(state.instanceId, { state, history: [], lease: undefined });
+      else this.#instances.set(state.instanceId, { state, history: [], lease: undefined, messages: [] });
     }
     if (lease?.kind === 'orchestration') this.#instances.get(lease.instanceId)!.lease = undefined;
     for (const { instanceId, replace, events } of plan.history) {
       const record = this.#instances.get(instanceId);
       if (!record) continue;
       if (replace) record.history = [...events];
-      else record.history.push(...events); // append in place: a step costs O(new events), not O(history)
+      else for (const event of events) record.history.push(event); // in place: a step costs O(new events), not O(history)
     }
     for (const { instanceId, messageIds } of plan.deleteMessages) {
+      const record = this.#instances.get(instanceId);
+      if (!record) continue;
       const consumed = new Set(messageIds);
-      const queue = this.#messages.get(instanceId)?.filter((m) => !consumed.has(m.id)) ?? [];
-      if (queue.length > 0) this.#messages.set(instanceId, queue);
-      else this.#messages.delete(instanceId);
+      record.messages = record.messages.filter((m) => !consumed.has(m.id));
     }
-    for (const taskId of plan.deleteTasks) this.#tasks.delete(taskId);
-    for (const task of plan.insertTasks) this.#tasks.set(task.id, { task, lease: undefined });
-    for (const message of plan.insertMessages) this.#enqueue(message);
+    for (const taskId of plan.deleteTasks) {
+      this.#tasks.delete(taskId);
+      this.#claimableTasks.set(taskId, Infinity);
+    }
+    for (const task of plan.insertTasks) {
+      this.#tasks.set(task.id, { task, lease: undefined });
+      this.#claimableTasks.set(task.id, 0);
+    }
+    for (const message of plan.insertMessages) this.#instances.get(message.instanceId)?.messages.push(message);
+    // Whose claimable time may have changed: the lease released, messages consumed or delivered.
+    for (const id of stored.keys()) this.#indexInstance(id);
+    for (const { instanceId } of plan.deleteMessages) this.#indexInstance(instanceId);
     for (const change of plan.changes) this.#emit(change.instanceId, change.state);
     if (plan.work) this.#work.next();
   }
@@ -114,18 +134,20 @@ export class MemoryStore implements Store {
     const record = this.#instances.get(instanceId);
     if (record?.lease?.token === leaseToken) {
       record.lease = undefined;
+      this.#indexInstance(instanceId);
       this.#work.next();
     }
   }
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     this.#ensureOpen();
-    for (const record of this.#tasks.values()) {
-      if (record.lease && !isDue(record.lease.expiresAt.getTime(), options.now)) continue;
-      record.lease = newLease(options);
-      return clone({ task: record.task, lease: record.lease });
-    }
-    return undefined;
+    const taskId = this.#claimableTasks.first(options.now.getTime());
+    if (taskId === undefined) return undefined;
+    const record = this.#tasks.get(taskId);
+    if (!record) throw new Error(`MemoryStore's claim index names a missing task ${JSON.stringify(taskId)}`);
+    record.lease = newLease(options);
+    this.#claimableTasks.set(taskId, record.lease.expiresAt.getTime());
+    return { task: clone(record.task), lease: clone(record.lease) };
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -133,6 +155,7 @@ export class MemoryStore implements Store {
     const record = this.#tasks.get(taskId);
     if (record?.lease?.token === leaseToken) {
       record.lease = undefined;
+      this.#claimableTasks.set(taskId, 0);
       this.#work.next();
     }
   }
@@ -144,6 +167,7 @@ export class MemoryStore implements Store {
       throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
     }
     record.lease = { ...record.lease, expiresAt: new Date(expiresAt.getTime()) };
+    this.#claimableTasks.set(taskId, expiresAt.getTime());
   }
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
@@ -155,7 +179,8 @@ export class MemoryStore implements Store {
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     this.#ensureOpen();
     const history = this.#instances.get(instanceId)?.history ?? [];
-    return clone(history.slice(options?.fromIndex ?? 0));
+    const from = options?.fromIndex ?? 0;
+    return clone(from === 0 ? history : history.slice(from));
   }
 
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
@@ -194,20 +219,11 @@ export class MemoryStore implements Store {
     return ids.length;
   }
 
-  async nextWakeTime(_now: Date): Promise<Date | undefined> {
+  async nextWakeTime(now: Date): Promise<Date | undefined> {
     this.#ensureOpen();
-    // Every message not yet claimed counts, including those due already (see `claimableAtMs`).
-    let next = Infinity;
-    for (const [instanceId, queue] of this.#messages) {
-      const record = this.#instances.get(instanceId);
-      if (!record) continue;
-      let due = Infinity;
-      for (const m of queue) due = Math.min(due, dueAtMs(m));
-      if (due !== Infinity) next = Math.min(next, claimableAtMs(record.lease?.expiresAt, due));
-    }
-    for (const { lease } of this.#tasks.values()) {
-      next = Math.min(next, claimableAtMs(lease?.expiresAt, 0));
-    }
+    // Every message and task not yet claimed counts, including those due already (see `claimableAtMs`).
+    const nowMs = now.getTime();
+    const next = Math.min(this.#claimableInstances.nextAt(nowMs) ?? Infinity, this.#claimableTasks.nextAt(nowMs) ?? Infinity);
     return next === Infinity ? undefined : new Date(next);
   }
 
@@ -231,18 +247,32 @@ export class MemoryStore implements Store {
 
   #dropPending(instanceId: string): void {
     const record = this.#instances.get(instanceId);
-    if (record) record.history = [];
-    this.#messages.delete(instanceId);
-    for (const [id, record] of this.#tasks) if (record.task.instanceId === instanceId) this.#tasks.delete(id);
+    if (record) {
+      record.history = [];
+      record.messages = [];
+    }
+    this.#claimableInstances.set(instanceId, Infinity);
+    for (const [id, task] of this.#tasks) {
+      if (task.task.instanceId !== instanceId) continue;
+      this.#tasks.delete(id);
+      this.#claimableTasks.set(id, Infinity);
+    }
   }
 
-  #enqueue(message: OrchestrationMessage): void {
-    const queue = this.#messages.get(message.instanceId);
-    if (queue) queue.push(message);
-    else this.#messages.set(message.instanceId, [message]);
+  /** Tells the claim index when an instance is claimable: once a message is visible and no live lease holds it. */
+  #indexInstance(instanceId: string): void {
+    const record = this.#instances.get(instanceId);
+    if (!record) return; // a deleted instance was taken out of the index with its data
+    let due = Infinity;
+    for (const message of record.messages) {
+      due = Math.min(due, dueAtMs(message));
+      if (due === 0) break;
+    }
+    this.#claimableInstances.set(instanceId, due === Infinity ? Infinity : claimableAtMs(record.lease?.expiresAt, due));
   }
 
   #emit(instanceId: string, state: InstanceState | undefined): void {
+    if (!this.#changes.observed) return; // nobody to copy for
     this.#changes.next({ instanceId, state: state === undefined ? undefined : clone(state) });
   }
 }

@@ -127,7 +127,9 @@ function copyValue(value: unknown): unknown {
     return out;
   }
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
+  // for-in over a plain object allocates no key array (Object.keys did, on every copied object)
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     const member = copyValue((value as Record<string, unknown>)[key]);
     if (key === '__proto__') Object.defineProperty(out, key, { value: member, enumerable: true, writable: true, configurable: true });
     else out[key] = member;

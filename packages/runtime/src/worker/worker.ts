@@ -363,7 +363,7 @@ export class Worker {
           customStatusLimitBytes: this.#o.customStatusLimitBytes,
         }),
       };
-      let decision = decideStep({ ...input, ...(cached ? { cached } : {}) });
+      let decision = decideStep(cached ? { ...input, cached } : input);
       if (decision.kind === 'needHistory') {
         decision = decideStep({ ...input, history: await store.getHistory(state.instanceId) });
       }
