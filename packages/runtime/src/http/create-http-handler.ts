@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
-import { firstValueFrom, last, map, merge, Observable, takeUntil, takeWhile } from 'rxjs';
+import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
@@ -16,15 +16,13 @@ import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
 import { KeyVerifier, presentedKey } from './key-verifier.js';
-import { instanceFilterKey, parseInstanceFilter } from './instance-filter-params.js';
+import { parseInstanceFilter } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
   parseString, parseTop,
 } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
-import { StreamHub, type StreamMessage } from './stream-hub.js';
-import { streamSource, type StreamSpec } from './stream-source.js';
-import { registerSessionRoutes } from './stream-routes.js';
+import { registerStreamRoutes } from './stream-routes.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
 import { toNativeWireStatus, toWireStatus } from './wire-status.js';
 
@@ -113,8 +111,10 @@ export interface HttpHandler {
 }
 
 const BASE = WEBHOOK_PATH;
-/** Writes a stream may queue behind a slow reader before it is cut (the client then resumes from the session). */
-const MAX_QUEUED_WRITES = 1024;
+/** Unread bytes a stream may queue behind a slow reader before it is cut (the client then resumes from the session). */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** Connections one committed value is written to per turn of the event loop; larger audiences get it over several turns. */
+const FAN_OUT_SLICE = 256;
 const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
 
 /**
@@ -149,7 +149,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * token. The full table, with every remaining difference from Durable Functions, is `docs/http-api.md`.
  *
  * Streams send each committed change as an event with an id and resume after `Last-Event-ID` without loss or
- * duplicates (see `StreamHub`), send heartbeat comments, and unsubscribe when the client goes away.
+ * duplicates (see `SessionHub`), send heartbeat comments, and unsubscribe when the client goes away.
  *
  * @example
  * ```ts
@@ -175,13 +175,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     format === 'native' ? sanitiser.status(status) : toWireStatus(status, { ...wireOptions, ...shown });
   /** Aborted by `close()`: ends every wait a request started, whatever its timeout. */
   const closing = new AbortController();
-  const hub = new StreamHub({
-    resumeWindowMs: settings.resumeWindowMs,
-    bufferSize: settings.resumeBufferSize,
-    maxSessions: settings.maxStreams,
-    errorMessage: (error) => ({ event: 'error', data: JSON.stringify(errorBodyOf(error, logger)) }),
-    clock: settings.clock,
-  });
+
   // Not strict: a trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks).
   const app = new Hono({ strict: false });
 
@@ -247,31 +241,30 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ streams
 
-  const sessions = registerSessionRoutes(app, {
+  const streams = registerStreamRoutes(app, {
     client, wire: sanitiser, base: BASE,
     resumeWindowMs: settings.resumeWindowMs, resumeBufferSize: settings.resumeBufferSize, heartbeatMs: settings.heartbeatMs,
-    reconnectDelayMs: settings.reconnectDelayMs, maxQueuedWrites: Math.max(MAX_QUEUED_WRITES, settings.resumeBufferSize),
-    maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
-    refusal: () => refusal(),
+    reconnectDelayMs: settings.reconnectDelayMs, maxStreams: settings.maxStreams, fanOutSlice: FAN_OUT_SLICE,
+    maxBacklogBytes: MAX_BACKLOG_BYTES, maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
     errorBody: (error) => errorBodyOf(error, logger),
     clock: settings.clock,
   });
 
   app.get(`${BASE}/streams/instances`, (c) => {
     const filter = parseInstanceFilter(new URL(c.req.url).searchParams);
-    return singleStream(c, `instances\u0000${instanceFilterKey(filter)}`, { kind: 'instances', filter });
+    return streams.singleStream(c, { kind: 'instances', filter });
   });
 
   app.get(`${BASE}/instances/:id/stream`, (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
     const untilTerminal = parseBoolean(new URL(c.req.url).searchParams, 'untilTerminal') ?? false;
-    return singleStream(c, `status\u0000${instanceId}\u0000${untilTerminal}`, { kind: 'status', instanceId, untilTerminal });
+    return streams.singleStream(c, { kind: 'status', instanceId, untilTerminal });
   });
 
   app.get(`${BASE}/instances/:id/history/stream`, (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
     const untilTerminal = parseBoolean(new URL(c.req.url).searchParams, 'untilTerminal') ?? false;
-    return singleStream(c, `history\u0000${instanceId}\u0000${untilTerminal}`, { kind: 'history', instanceId, untilTerminal });
+    return streams.singleStream(c, { kind: 'history', instanceId, untilTerminal });
   });
 
   // ------------------------------------------------------------------ status and list
@@ -415,19 +408,6 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     return checkStatusResponse(createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url)), settings.retryAfterSeconds);
   }
 
-  /** A stream with one subscription, resumable by `Last-Event-ID` (see `StreamHub`). */
-  function singleStream(c: Context, key: string, spec: StreamSpec): Response {
-    const source = (): Observable<StreamMessage> => streamSource(client, spec, sanitiser).pipe(map((value) => message(spec.kind, value)));
-    const lastEventId = c.req.header('last-event-id');
-    return sessions.sseResponse(c, (sink) => hub.connect(key, source, lastEventId, sink));
-  }
-
-  /** Why a new stream would be refused now: single streams and sessions count alike against `maxStreams`. */
-  function refusal(): 'closed' | 'full' | undefined {
-    if (hub.refusal() === 'closed' || sessions.hub.closed) return 'closed';
-    return hub.size + sessions.hub.size >= settings.maxStreams ? 'full' : undefined;
-  }
-
   /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */
   function keyInUrls(c: Context, url: URL): { key?: string } {
     const code = url.searchParams.get('code');
@@ -446,8 +426,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   return Object.assign(handler, {
     close: () => {
       closing.abort();
-      hub.close();
-      sessions.hub.close();
+      streams.hub.close();
     },
   });
 }
@@ -485,10 +464,6 @@ function aborted(signal: AbortSignal): Observable<void> {
 
 function accepted(): Response {
   return new Response(null, { status: 202 });
-}
-
-function message(event: string, value: unknown): StreamMessage {
-  return { event, data: JSON.stringify(value) };
 }
 
 function errorBodyOf(error: unknown, logger: Logger): ErrorBody {

@@ -1,101 +1,132 @@
-import type { Observable, Subscription } from 'rxjs';
 import type { Clock, ClockTimer } from '../env/clock.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { ErrorBody } from './error-response.js';
-import { unref, type StreamEvent, type StreamSink } from './stream-hub.js';
+import { unref, type SseConnection } from './sse-connection.js';
+import { FeedRegistry, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
 
 /** Options of {@link SessionHub}. */
 export interface SessionHubOptions {
   /** How long a session outlives its connection, waiting for the client to resume it. */
   readonly resumeWindowMs: number;
-  /** How many of the latest events a session keeps for replay (all its subscriptions together). */
+  /**
+   * How many of the latest events a session can resend after a reconnect (events written but perhaps not
+   * received), and how many values each feed keeps for sessions that catch up.
+   */
   readonly bufferSize: number;
   /** Most subscriptions one session may hold. */
   readonly maxSubscriptions: number;
-  /** Turns a subscription's source error into the body of its `close` event. */
+  /** Most sessions (connected or resumable) at once. */
+  readonly maxSessions: number;
+  /** Readers a feed serves per turn of the event loop (see `StreamFeed`). */
+  readonly sliceSize: number;
+  /** Turns a source error into the body of the stream's `error` / `close` event. */
   readonly errorBody: (error: unknown) => ErrorBody;
   /** Where the resume windows are timed (the handler's injected clock). */
   readonly clock: Clock;
 }
 
-/** A session and the function to call when the connection it was opened on is gone. */
-export interface OpenedSession {
-  readonly session: StreamSession;
-  readonly detach: () => void;
-}
+/** A single stream (one subscription, its values sent bare) or a multiplexed session (see {@link SessionHub}). */
+export type SessionMode =
+  | { readonly kind: 'session' }
+  | { readonly kind: 'single'; readonly key: string; readonly spec: FeedSpec; readonly untilTerminal: boolean };
+
+/** Why a new stream would be refused. */
+export type StreamRefusal = 'closed' | 'full';
 
 /** Most subscriptions one session holds by default. */
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
 
 /**
- * Multiplexed, resumable Server-Sent Event sessions: one connection carries any number of subscriptions.
+ * Resumable Server-Sent Event streams over shared feeds.
  *
- * A client opens a session with `GET /streams`; the first event, `session`, names it. Subscriptions are added and
- * removed by separate requests that name the session (`POST /streams/{session}/subscriptions`); every value a
- * subscription's source emits becomes one event of the session, numbered `<session>.<seq>` (`seq` = 1, 2, 3 …
- * across all subscriptions of the session), its data `{ "sub": "<subscription>", "data": <value> }`. A subscription
- * whose source completes or fails gets a last `close` event (`{ "sub", "error"? }`).
+ * **Sessions.** A client opens a session with `GET /streams`; the first event, `session`, names it. Subscriptions
+ * are added and removed by separate requests that name the session (`POST /streams/{session}/subscriptions`); every
+ * value a subscription receives becomes one event of the session, numbered `<session>.<seq>` (`seq` = 1, 2, 3 …
+ * across all its subscriptions), its data `{ "sub": "<subscription>", "data": <value> }`. A subscription whose source
+ * completes or fails gets a last `close` event (`{ "sub", "error"? }`). A single stream (`GET /instances/{id}/stream`
+ * …) is a session with one subscription whose values are sent bare, ending with `end` or `error`.
  *
- * Like the single streams of `StreamHub`, a session outlives its connection for `resumeWindowMs`, still numbering and
- * buffering the last `bufferSize` events of all its subscriptions. A reconnect whose `Last-Event-ID` names the
- * session gets exactly the events after it, then the live ones: nothing lost, nothing repeated, for every
- * subscription at once. When that is impossible (the server restarted, the window passed, the buffer overflowed),
- * the reconnect gets a new, empty session (its `session` event names it), and the client subscribes again: each
- * subscription then starts, like any subscription, from the current snapshot.
+ * **Shared feeds.** Subscriptions to the same thing (the status of one instance, one list query) read one
+ * `StreamFeed`, which serialises each committed value once; a session only frames those bytes with its event id.
  *
- * A session that loses its connection and is not resumed within the window is disposed: every subscription is
- * unsubscribed. `delete` does it at once (a client that stops watching says so).
+ * **Resume.** When its connection goes away a session stops reading at once — it does no work per commit — and
+ * stays resumable for `resumeWindowMs`, holding its feeds (each keeps its latest `bufferSize` values). A reconnect
+ * whose `Last-Event-ID` names the session gets the events after it: first the ones written before the drop that the
+ * client did not receive (the session remembers its last `bufferSize`), then what each subscription missed meanwhile,
+ * from its feed; numbered on from the id received; then the live ones. Nothing is lost or repeated, for every
+ * subscription at once. When that is impossible (the server restarted, the window passed, more was missed than
+ * buffered), the reconnect gets a new session (a new single stream starts, like any, from the current snapshot; a new
+ * multiplexed session is empty and the client subscribes again).
+ *
+ * A session not resumed within the window is disposed; `delete` does it at once.
  */
 export class SessionHub {
   readonly #options: SessionHubOptions;
+  readonly #feeds: FeedRegistry;
   readonly #sessions = new Map<string, StreamSession>();
   #closed = false;
 
-  constructor(options: SessionHubOptions) {
+  constructor(options: SessionHubOptions, defer: (callback: () => void) => void) {
     this.#options = options;
+    this.#feeds = new FeedRegistry({ bufferSize: options.bufferSize, sliceSize: options.sliceSize, errorBody: options.errorBody, defer });
   }
 
-  /** Number of live sessions (connected or resumable). */
+  /** Number of live sessions and single streams (connected or resumable). */
   get size(): number {
     return this.#sessions.size;
   }
 
-  /** Whether {@link SessionHub.close} was called. */
-  get closed(): boolean {
-    return this.#closed;
+  /** Number of live shared feeds. */
+  get feedCount(): number {
+    return this.#feeds.size;
   }
 
-  /** The session named `id`, if it is live. */
+  /** Why a new stream would be refused now, if it would. */
+  refusal(): StreamRefusal | undefined {
+    if (this.#closed) return 'closed';
+    return this.#sessions.size >= this.#options.maxSessions ? 'full' : undefined;
+  }
+
+  /** The live multiplexed session named `id`. */
   get(id: string): StreamSession | undefined {
-    return this.#sessions.get(id);
+    const session = this.#sessions.get(id);
+    return session?.mode.kind === 'session' ? session : undefined;
   }
 
   /**
-   * Delivers a session to `sink`: the one named by `lastEventId` when it has every event after it, otherwise a new
-   * one. The sink first gets the `session` event, then the events after `lastEventId`, then live events.
+   * Delivers a stream to `connection`: the session named by `lastEventId` when it is the same stream and can resume
+   * after it, otherwise a new one. A multiplexed session first sends its `session` event.
    */
-  open(lastEventId: string | undefined, sink: StreamSink): OpenedSession {
+  open(mode: SessionMode, lastEventId: string | undefined, connection: SseConnection): void {
+    if (this.#closed) {
+      connection.end();
+      return;
+    }
     const position = parseEventId(lastEventId);
     let session = position ? this.#sessions.get(position.sessionId) : undefined;
+    if (session && !sameStream(session.mode, mode)) session = undefined;
     let after = 0;
     if (session && position && session.canResumeAfter(position.seq)) {
       after = position.seq;
     } else {
-      if (session && !session.sink) this.#dispose(session); // nobody can resume it any more
-      session = new StreamSession(this.#options);
+      if (session && !session.connected) this.#dispose(session); // nobody can resume it any more
+      session = new StreamSession(mode, this.#feeds, this.#options, (gone) => this.#dispose(gone));
       this.#sessions.set(session.id, session);
     }
     this.#clearExpiry(session);
-    session.attach(sink, after);
     const opened = session;
-    return { session: opened, detach: () => this.#detach(opened, sink) };
+    connection.onGone = () => {
+      if (!opened.detach(connection) || !this.#sessions.has(opened.id)) return;
+      opened.expiry = this.#options.clock.setTimeout(() => this.#dispose(opened), this.#options.resumeWindowMs);
+      unref(opened.expiry);
+    };
+    session.attach(connection, after);
   }
 
-  /** Disposes the session named `id` at once (its connection ends). Returns whether it existed. */
+  /** Disposes the multiplexed session named `id` at once (its connection ends). Returns whether it existed. */
   delete(id: string): boolean {
-    const session = this.#sessions.get(id);
+    const session = this.get(id);
     if (!session) return false;
-    session.sink?.end();
     this.#dispose(session);
     return true;
   }
@@ -103,18 +134,7 @@ export class SessionHub {
   /** Ends every connection and drops every session. */
   close(): void {
     this.#closed = true;
-    for (const session of [...this.#sessions.values()]) {
-      session.sink?.end();
-      this.#dispose(session);
-    }
-  }
-
-  #detach(session: StreamSession, sink: StreamSink): void {
-    if (session.sink !== sink) return; // taken over by a newer connection
-    session.sink = undefined;
-    if (!this.#sessions.has(session.id)) return;
-    session.expiry = this.#options.clock.setTimeout(() => this.#dispose(session), this.#options.resumeWindowMs);
-    unref(session.expiry);
+    for (const session of [...this.#sessions.values()]) this.#dispose(session);
   }
 
   #clearExpiry(session: StreamSession): void {
@@ -124,24 +144,80 @@ export class SessionHub {
 
   #dispose(session: StreamSession): void {
     this.#clearExpiry(session);
-    session.dispose();
     this.#sessions.delete(session.id);
+    session.dispose();
   }
 }
 
-/** One session of a {@link SessionHub}: its subscriptions, its numbered events and the connection it writes to. */
+/**
+ * One subscription of a session: a reader of one feed. `cursor` is the version of the last value written to the
+ * session's connection; `head`/`tail` frame the feed's shared bytes for this subscription.
+ */
+class Subscription implements FeedReader {
+  cursor: number;
+  constructor(
+    readonly session: StreamSession,
+    readonly sub: string | undefined,
+    readonly feed: StreamFeed,
+    readonly untilTerminal: boolean,
+    readonly head: string,
+    readonly tail: string,
+  ) {
+    this.cursor = feed.startCursor;
+  }
+
+  frame(frame: FeedFrame): void {
+    this.session.deliver(this, frame);
+    if (this.untilTerminal && frame.terminal) this.session.close(this, {});
+  }
+
+  end(end: FeedEnd): void {
+    this.session.close(this, end);
+  }
+
+  overrun(): void {
+    this.session.abandon();
+  }
+}
+
+/** A message of a session that is not a feed value (`close`, `end`, `error`): its own bytes. */
+interface OwnMessage {
+  readonly event: string;
+  readonly data: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+/** One session of a {@link SessionHub}: its subscriptions, the events it wrote, and the connection it writes to. */
 export class StreamSession {
   readonly id = crypto.randomUUID();
-  sink: StreamSink | undefined;
   expiry: ClockTimer | undefined;
+  readonly mode: SessionMode;
+  readonly #feeds: FeedRegistry;
   readonly #options: SessionHubOptions;
-  readonly #buffer: StreamEvent[] = [];
-  readonly #subscriptions = new Map<string, Subscription | undefined>();
+  readonly #dispose: (session: StreamSession) => void;
+  readonly #subscriptions = new Map<string, Subscription>();
+  #connection: SseConnection | undefined;
   #seq = 0;
+  /** The latest events written (up to `bufferSize`): event `#logStart + i` is (`#logSubs[i]`, `#logFrames[i]`). */
+  #logSubs: (Subscription | undefined)[] = [];
+  #logFrames: (FeedFrame | OwnMessage)[] = [];
+  #logStart = 1;
+  /** A single stream whose source ended: its connections end after the last event. */
+  #ended = false;
+  #started = false;
   #disposed = false;
 
-  constructor(options: SessionHubOptions) {
+  constructor(mode: SessionMode, feeds: FeedRegistry, options: SessionHubOptions, dispose: (session: StreamSession) => void) {
+    this.mode = mode;
+    this.#feeds = feeds;
     this.#options = options;
+    this.#dispose = dispose;
+  }
+
+  /** Whether a connection is attached. */
+  get connected(): boolean {
+    return this.#connection !== undefined;
   }
 
   /** Whether subscription `sub` is active. */
@@ -155,70 +231,146 @@ export class StreamSession {
   }
 
   /**
-   * Subscribes to `source`; each value becomes an `event` of the session for subscription `sub`. Throws
-   * `InvalidArgumentError` when `sub` is already active or the session holds `maxSubscriptions`.
+   * Subscribes `sub` to `spec`; it gets the current value first, then every new one. Throws `InvalidArgumentError`
+   * when `sub` is already active or the session holds `maxSubscriptions`.
    */
-  subscribe(sub: string, event: string, source: Observable<unknown>): void {
+  subscribe(sub: string, spec: FeedSpec, untilTerminal: boolean): void {
     if (this.#disposed) return;
     if (this.#subscriptions.has(sub)) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active`);
     if (this.#subscriptions.size >= this.#options.maxSubscriptions) {
       throw new InvalidArgumentError(`A session holds at most ${this.#options.maxSubscriptions} subscriptions`);
     }
-    this.#subscriptions.set(sub, undefined);
-    const close = (error?: ErrorBody) => {
-      if (!this.#subscriptions.has(sub)) return;
-      this.#subscriptions.delete(sub);
-      this.#push('close', { sub, ...(error ? { error } : {}) });
-    };
-    const subscription = source.subscribe({
-      next: (value) => {
-        if (this.#subscriptions.has(sub)) this.#push(event, { sub, data: value });
-      },
-      error: (error: unknown) => close(this.#options.errorBody(error)),
-      complete: () => close(),
-    });
-    if (this.#subscriptions.has(sub)) this.#subscriptions.set(sub, subscription);
+    this.#add(sub, spec, untilTerminal);
   }
 
   /** Ends subscription `sub`, if active; no `close` event follows (the client asked). */
   unsubscribe(sub: string): void {
     const subscription = this.#subscriptions.get(sub);
+    if (!subscription) return;
     this.#subscriptions.delete(sub);
-    subscription?.unsubscribe();
+    subscription.feed.unread(subscription);
+    subscription.feed.release();
   }
 
-  /** Makes `sink` the session's connection: the `session` event, the buffered events after `after`, then live ones. */
-  attach(sink: StreamSink, after: number): void {
-    const previous = this.sink;
-    this.sink = sink;
-    previous?.end();
-    sink.send({ event: 'session', data: JSON.stringify({ session: this.id }), seq: after, id: `${this.id}.${after}` });
-    for (const event of this.#buffer) if (event.seq > after) sink.send(event);
-  }
-
-  /** True when every event after `seq` is still buffered. */
+  /** True when the events after `seq` can be sent again: the session wrote them, remembers them, and its feeds still hold what it missed. */
   canResumeAfter(seq: number): boolean {
-    if (seq > this.#seq) return false;
-    const oldest = this.#buffer[0];
-    return oldest === undefined ? seq === this.#seq : seq >= oldest.seq - 1;
+    if (seq > this.#seq || seq < this.#logStart - 1) return false;
+    if (this.#connection) return true; // still reading: nothing was missed
+    for (const subscription of this.#subscriptions.values()) if (!subscription.feed.covers(subscription.cursor)) return false;
+    return true;
+  }
+
+  /**
+   * Makes `connection` the session's connection (ending the previous one): the `session` event of a multiplexed
+   * session, the events after `after` again (numbered on from `after`), what the subscriptions missed, then live ones.
+   */
+  attach(connection: SseConnection, after: number): void {
+    const previous = this.#connection;
+    this.#connection = connection;
+    previous?.end();
+    if (this.mode.kind === 'session') {
+      connection.send(`event: session\nid: ${this.id}.${after}\ndata: ${JSON.stringify({ session: this.id })}\n\n`, undefined, '');
+    }
+    // Events after `after` were written but not received: forget them, then write them again with their new numbers.
+    const keep = after - this.#logStart + 1;
+    const subs = this.#logSubs.splice(keep);
+    const frames = this.#logFrames.splice(keep);
+    this.#seq = after;
+    for (let i = 0; i < frames.length; i++) this.#write(subs[i], frames[i]!);
+    if (!previous) for (const subscription of [...this.#subscriptions.values()]) subscription.feed.read(subscription);
+    if (this.mode.kind === 'single' && !this.#started) {
+      this.#started = true;
+      this.#add(undefined, this.mode.spec, this.mode.untilTerminal);
+    }
+    if (this.#ended) connection.end();
+  }
+
+  /** The connection went away: stop reading the feeds (keeping them held for a resume). Returns whether it was this session's. */
+  detach(connection: SseConnection): boolean {
+    if (this.#connection !== connection) return false;
+    this.#connection = undefined;
+    for (const subscription of this.#subscriptions.values()) subscription.feed.unread(subscription);
+    return true;
+  }
+
+  /** Writes a feed value of `subscription`. */
+  deliver(subscription: Subscription, frame: FeedFrame): void {
+    if (this.#subscriptions.get(subscription.sub ?? '') !== subscription) return;
+    this.#write(subscription, frame);
+  }
+
+  /** Ends `subscription` because its source ended (or it reached a terminal value): its last event follows. */
+  close(subscription: Subscription, end: FeedEnd): void {
+    const key = subscription.sub ?? '';
+    if (this.#subscriptions.get(key) !== subscription) return;
+    this.#subscriptions.delete(key);
+    subscription.feed.unread(subscription);
+    subscription.feed.release();
+    if (this.mode.kind === 'session') {
+      this.#write(undefined, own('close', { sub: subscription.sub, ...(end.error ? { error: end.error } : {}) }));
+    } else {
+      this.#write(undefined, end.error ? own('error', end.error) : own('end', null));
+      this.#ended = true;
+      this.#connection?.end();
+    }
+  }
+
+  /** A feed dropped values this session still needed: it cannot go on; the client reconnects into a new session. */
+  abandon(): void {
+    this.#logSubs = [];
+    this.#logFrames = [];
+    this.#logStart = this.#seq + 2; // no Last-Event-ID can resume it
+    this.#dispose(this);
   }
 
   dispose(): void {
+    if (this.#disposed) return;
     this.#disposed = true;
-    this.sink = undefined;
-    const subscriptions = [...this.#subscriptions.values()];
+    const connection = this.#connection;
+    this.#connection = undefined;
+    for (const subscription of this.#subscriptions.values()) {
+      subscription.feed.unread(subscription);
+      subscription.feed.release();
+    }
     this.#subscriptions.clear();
-    for (const subscription of subscriptions) subscription?.unsubscribe();
+    this.#logSubs = [];
+    this.#logFrames = [];
+    connection?.end();
   }
 
-  #push(event: string, value: unknown): void {
-    if (this.#disposed) return;
-    const seq = ++this.#seq;
-    const message: StreamEvent = { event, data: JSON.stringify(value), seq, id: `${this.id}.${seq}` };
-    this.#buffer.push(message);
-    if (this.#buffer.length > this.#options.bufferSize) this.#buffer.shift();
-    this.sink?.send(message);
+  #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean): void {
+    const feed = this.#feeds.acquire(spec);
+    const head = sub === undefined ? 'data: ' : `data: {"sub":${JSON.stringify(sub)},"data":`;
+    const subscription = new Subscription(this, sub, feed, untilTerminal, head, sub === undefined ? '\n\n' : '}\n\n');
+    this.#subscriptions.set(sub ?? '', subscription);
+    if (this.#connection) feed.read(subscription);
+    feed.start();
   }
+
+  /** Numbers, remembers and writes one event. */
+  #write(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
+    const seq = ++this.#seq;
+    this.#logSubs.push(subscription);
+    this.#logFrames.push(frame);
+    if (this.#logFrames.length > this.#options.bufferSize) {
+      this.#logSubs.shift();
+      this.#logFrames.shift();
+    }
+    this.#logStart = seq - this.#logFrames.length + 1;
+    const connection = this.#connection;
+    if (!connection) return;
+    const id = `event: ${frame.event}\nid: ${this.id}.${seq}\n`;
+    if (subscription) connection.send(id + subscription.head, frame.data, subscription.tail);
+    else connection.send(`${id}data: `, frame.data, '\n\n');
+  }
+}
+
+function own(event: string, value: unknown): OwnMessage {
+  return { event, data: encoder.encode(JSON.stringify(value)) };
+}
+
+function sameStream(a: SessionMode, b: SessionMode): boolean {
+  return a.kind === 'session' ? b.kind === 'session' : b.kind === 'single' && a.key === b.key;
 }
 
 const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(\d{1,15})$/;

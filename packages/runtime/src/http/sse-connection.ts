@@ -1,89 +1,182 @@
-import type { SSEStreamingApi } from 'hono/streaming';
 import type { Clock, ClockTimer } from '../env/clock.js';
-import { unref, type StreamEvent, type StreamSink } from './stream-hub.js';
+
+/**
+ * Where the bytes of one Server-Sent Events response go. The handler's default is a web `ReadableStream` (see
+ * {@link sseResponse}); `@durable-rx/runtime/node` writes to the socket instead.
+ */
+export interface SseWriter {
+  /**
+   * Writes one message: `head`, the shared `data` bytes (when given) and `tail`, in this order and as one unit.
+   * `data` is the same `Uint8Array` for every connection a value goes to: a writer must not change it.
+   */
+  write(head: string, data: Uint8Array | undefined, tail: string): void;
+  /** Bytes written that the reader has not taken yet. */
+  readonly backlog: number;
+  /** Finishes the response after what was written. */
+  end(): void;
+  /** Drops the connection at once (the reader fell too far behind). */
+  abort(): void;
+}
+
+/** An event stream waiting for a writer: what an SSE route answers with. */
+export interface SseStream {
+  /** Starts the stream on `writer`; returns the function to call once the connection is gone (client left). */
+  open(writer: SseWriter): () => void;
+}
 
 /** Options of {@link SseConnection}. */
 export interface SseConnectionOptions {
   /** Interval of heartbeat comments, which keep proxies from closing an idle stream. */
   readonly heartbeatMs: number;
-  /** Sent as the SSE `retry` field: how long a client should wait before reconnecting. */
+  /** Sent first as the SSE `retry` field: how long a client should wait before reconnecting. */
   readonly retryMs: number;
-  /** Writes queued behind a slow reader before the connection is cut (the client resumes from the session). */
-  readonly maxQueuedWrites: number;
-  /** The request's abort signal: the client went away. */
-  readonly signal: AbortSignal;
+  /** Unread bytes the reader may have before the connection is cut (it then resumes from its last event id). */
+  readonly maxBacklogBytes: number;
   /** Where the heartbeats are timed (the handler's injected clock). */
   readonly clock: Clock;
 }
 
 /**
- * One Server-Sent Events response: writes events in order (one at a time, honouring back-pressure), sends
- * heartbeat comments, and resolves {@link SseConnection.done} when the response should finish — the client went away
- * (request aborted or the response body cancelled), the session ended it, or the reader fell too far behind.
+ * The property of an SSE response's body under which its {@link SseStream} waits. A server adapter that can write to
+ * the socket itself (`@durable-rx/runtime/node`) takes the stream from there and never reads the body.
  */
-export class SseConnection implements StreamSink {
-  readonly #stream: SSEStreamingApi;
+export const SSE_STREAM: unique symbol = Symbol.for('durable-rx.sse-stream');
+
+/** A body stream that also carries its {@link SseStream}. */
+export type SseBody = ReadableStream<Uint8Array> & { readonly [SSE_STREAM]?: SseStream };
+
+/**
+ * One open Server-Sent Events connection of a stream session: writes messages through its {@link SseWriter}, sends
+ * the `retry` hint and heartbeat comments, and cuts a reader that falls `maxBacklogBytes` behind.
+ */
+export class SseConnection {
+  readonly #writer: SseWriter;
   readonly #options: SseConnectionOptions;
   #heartbeat: ClockTimer | undefined;
-  #chain: Promise<void> = Promise.resolve();
-  #queued = 0;
-  #finished = false;
-  #resolveDone!: () => void;
-  /** Resolves when the response should finish. */
-  readonly done = new Promise<void>((resolve) => {
-    this.#resolveDone = resolve;
-  });
+  #open = true;
+  /** Called once when the connection is gone (by the client, a cut, or `end`). */
+  onGone: (() => void) | undefined;
 
-  constructor(stream: SSEStreamingApi, options: SseConnectionOptions) {
-    this.#stream = stream;
+  constructor(writer: SseWriter, options: SseConnectionOptions) {
+    this.#writer = writer;
     this.#options = options;
-    stream.onAbort(() => this.#finish());
-    if (options.signal.aborted) this.#finish();
-    else options.signal.addEventListener('abort', () => this.#finish(), { once: true });
-    this.#enqueue(() => stream.write(`retry: ${options.retryMs}\n\n`));
+    writer.write(`retry: ${options.retryMs}\n\n`, undefined, '');
     this.#armHeartbeat();
   }
 
-  send(event: StreamEvent): void {
-    this.#enqueue(() => this.#stream.writeSSE({ event: event.event, id: event.id, data: event.data }));
+  /** Whether the connection can still be written to. */
+  get open(): boolean {
+    return this.#open;
   }
 
+  /** Writes one message (see {@link SseWriter.write}). */
+  send(head: string, data: Uint8Array | undefined, tail: string): void {
+    if (!this.#open) return;
+    this.#writer.write(head, data, tail);
+    if (this.#writer.backlog > this.#options.maxBacklogBytes) {
+      // The reader is not keeping up: cut the connection; the client resumes from its last event id.
+      this.#close();
+      this.#writer.abort();
+    }
+  }
+
+  /** Finishes the response after what was written. */
   end(): void {
-    if (this.#finished) return;
-    this.#chain = this.#chain.then(() => this.#finish());
+    if (!this.#open) return;
+    this.#close();
+    this.#writer.end();
   }
 
-  /** The next heartbeat comment, `heartbeatMs` after the previous one, until the connection finishes. */
+  /** The client went away (the adapter saw the connection close). */
+  gone(): void {
+    this.#close();
+  }
+
+  /** The next heartbeat comment, `heartbeatMs` after the previous one, while the connection is open. */
   #armHeartbeat(): void {
-    if (this.#finished) return;
+    if (!this.#open) return;
     this.#heartbeat = this.#options.clock.setTimeout(() => {
       this.#heartbeat = undefined;
-      this.#enqueue(() => this.#stream.write(': heartbeat\n\n'));
+      this.send(': heartbeat\n\n', undefined, '');
       this.#armHeartbeat();
     }, this.#options.heartbeatMs);
     unref(this.#heartbeat);
   }
 
-  #enqueue(write: () => Promise<unknown>): void {
-    if (this.#finished) return;
-    if (this.#queued >= this.#options.maxQueuedWrites) {
-      // The reader is not keeping up: cut the connection; the client resumes from its last event id.
-      this.#finish();
-      this.#stream.abort();
-      return;
-    }
-    this.#queued++;
-    this.#chain = this.#chain.then(async () => {
-      this.#queued--;
-      if (!this.#finished) await write().catch(() => this.#finish());
-    });
-  }
-
-  #finish(): void {
-    if (this.#finished) return;
-    this.#finished = true;
+  #close(): void {
+    if (!this.#open) return;
+    this.#open = false;
     if (this.#heartbeat !== undefined) this.#options.clock.clearTimeout(this.#heartbeat);
     this.#heartbeat = undefined;
-    this.#resolveDone();
+    const onGone = this.onGone;
+    this.onGone = undefined;
+    onGone?.();
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The response of an SSE route. Its body is a web `ReadableStream` that opens `stream` when first read, for every
+ * runtime; it also carries `stream` (under {@link SSE_STREAM}) for adapters that write to the socket directly.
+ */
+export function sseResponse(stream: SseStream, signal: AbortSignal, headers: Record<string, string>): Response {
+  let gone: (() => void) | undefined;
+  const stop = () => gone?.();
+  const body: SseBody = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (gone) return;
+        gone = stream.open(webWriter(controller));
+        if (signal.aborted) stop();
+        else signal.addEventListener('abort', stop, { once: true });
+      },
+      cancel: stop,
+    },
+    { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+  );
+  Object.defineProperty(body, SSE_STREAM, { value: stream });
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers },
+  });
+}
+
+/** Writes to a web stream: one chunk per message (the shared bytes copied in). */
+function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): SseWriter {
+  let done = false;
+  return {
+    write(head, data, tail) {
+      if (done) return;
+      const start = encoder.encode(head);
+      const end = encoder.encode(tail);
+      const chunk = new Uint8Array(start.length + (data?.length ?? 0) + end.length);
+      chunk.set(start, 0);
+      if (data) chunk.set(data, start.length);
+      chunk.set(end, chunk.length - end.length);
+      controller.enqueue(chunk);
+    },
+    get backlog() {
+      return done ? 0 : -(controller.desiredSize ?? 0);
+    },
+    end() {
+      if (done) return;
+      done = true;
+      controller.close();
+    },
+    abort() {
+      if (done) return;
+      done = true;
+      controller.error(new Error('The reader fell too far behind'));
+    },
+  };
+}
+
+/**
+ * Lets a process exit while a timer is pending, where the platform's timer handle supports it (Node, Deno); a no-op
+ * for other handles (a browser's numbers, a `VirtualClock`'s ids).
+ */
+export function unref(timer: ClockTimer): void {
+  const handle = timer as unknown as { unref?: () => void };
+  if (typeof handle === 'object' && handle !== null && typeof handle.unref === 'function') handle.unref();
 }

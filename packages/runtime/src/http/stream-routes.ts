@@ -1,5 +1,4 @@
 import type { Context, Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import type { DurableClient } from '../client/durable-client.js';
 import type { Clock } from '../env/clock.js';
 import { DurableError } from '../model/errors/durable-error.js';
@@ -8,14 +7,13 @@ import { errorResponse, type ErrorBody } from './error-response.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import { parseInstanceIdSegment } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SessionHub, type StreamSession } from './session-hub.js';
-import { SseConnection } from './sse-connection.js';
-import type { StreamSink } from './stream-hub.js';
-import { STREAM_KINDS, streamSource, type StreamSpec } from './stream-source.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
+import { SseConnection, sseResponse } from './sse-connection.js';
+import { feedOf, STREAM_KINDS, type StreamSpec } from './stream-source.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
-/** What {@link registerSessionRoutes} needs from the handler. */
-export interface SessionRoutesOptions {
+/** What {@link registerStreamRoutes} needs from the handler. */
+export interface StreamRoutesOptions {
   readonly client: DurableClient;
   /** Puts statuses and history events on the wire (the handler's one sanitiser). */
   readonly wire: WireSanitiser;
@@ -25,21 +23,23 @@ export interface SessionRoutesOptions {
   readonly resumeBufferSize: number;
   readonly heartbeatMs: number;
   readonly reconnectDelayMs: number;
-  readonly maxQueuedWrites: number;
+  /** Unread bytes a reader may fall behind before its connection is cut. */
+  readonly maxBacklogBytes: number;
+  readonly maxStreams: number;
+  /** Readers one commit is written to per turn of the event loop. */
+  readonly fanOutSlice: number;
   readonly maxBodyBytes: number;
   readonly retryAfterSeconds: number;
-  /** Why a new stream (session or single stream) would be refused now, if it would; counts both kinds. */
-  readonly refusal: () => 'closed' | 'full' | undefined;
   readonly errorBody: (error: unknown) => ErrorBody;
   /** Times resume windows and heartbeats. */
   readonly clock: Clock;
 }
 
-/** The session routes' hub, for the handler's `close()` and its stream count. */
-export interface SessionRoutes {
+/** The stream routes' hub (for the handler's `close()`), and the single-stream response. */
+export interface StreamRoutes {
   readonly hub: SessionHub;
-  /** Opens an SSE response that writes to a new sink; `attach` returns what to call when the connection is gone. */
-  readonly sseResponse: (c: Context, attach: (sink: StreamSink) => () => void) => Response;
+  /** The SSE response of a single stream (`GET /instances/{id}/stream` …). */
+  readonly singleStream: (c: Context, spec: StreamSpec) => Response;
 }
 
 /** Longest subscription id a client may choose. */
@@ -56,52 +56,56 @@ const MAX_SUB_ID_LENGTH = 64;
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
  * string, e.g. `runtimeStatus=Running&instanceIdPrefix=order-`). What each sends is `streamSource`'s contract.
+ * Single streams (one URL per stream) are served by the same hub through {@link StreamRoutes.singleStream}.
  */
-export function registerSessionRoutes(app: Hono, options: SessionRoutesOptions): SessionRoutes {
+export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): StreamRoutes {
   const hub = new SessionHub({
     resumeWindowMs: options.resumeWindowMs,
     bufferSize: options.resumeBufferSize,
     maxSubscriptions: DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION,
+    maxSessions: options.maxStreams,
+    sliceSize: options.fanOutSlice,
     errorBody: options.errorBody,
     clock: options.clock,
-  });
+  }, nextTurn);
   const base = `${options.base}/streams`;
+  const connectionOptions = {
+    heartbeatMs: options.heartbeatMs, retryMs: options.reconnectDelayMs, maxBacklogBytes: options.maxBacklogBytes,
+    clock: options.clock,
+  };
 
-  const sseResponse = (c: Context, attach: (sink: StreamSink) => () => void): Response => {
+  const respond = (c: Context, mode: SessionMode): Response => {
     if (c.req.method === 'HEAD') {
       // Hono answers HEAD with the GET handler and drops the body unread: never open a stream for it.
       return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
     }
-    const refusal = options.refusal();
+    const refusal = hub.refusal();
     if (refusal) {
       return errorResponse(503, 'unavailable', refusal === 'full' ? 'Too many open streams' : 'The server is closing', {
         'Retry-After': String(options.retryAfterSeconds),
       });
     }
-    const signal = c.req.raw.signal;
-    c.header('X-Accel-Buffering', 'no');
-    return streamSSE(c, async (stream) => {
-      const connection = new SseConnection(stream, {
-        heartbeatMs: options.heartbeatMs, retryMs: options.reconnectDelayMs, signal, maxQueuedWrites: options.maxQueuedWrites,
-        clock: options.clock,
-      });
-      const detach = attach(connection);
-      try {
-        await connection.done;
-      } finally {
-        detach();
-      }
-    });
+    const lastEventId = c.req.header('last-event-id');
+    return sseResponse({
+      open: (writer) => {
+        const connection = new SseConnection(writer, connectionOptions);
+        hub.open(mode, lastEventId, connection);
+        return () => connection.gone();
+      },
+    }, c.req.raw.signal, {});
   };
 
-  app.get(base, (c) => sseResponse(c, (sink) => hub.open(c.req.header('last-event-id'), sink).detach));
+  app.get(base, (c) => respond(c, { kind: 'session' }));
 
   app.post(`${base}/:session/subscriptions`, async (c) => {
     const session = existing(hub, c.req.param('session'));
     const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
     const change = parseSubscriptionChange(body.present ? body.value : undefined, session);
     for (const sub of change.unsubscribe) session.unsubscribe(sub);
-    for (const { sub, spec } of change.subscribe) session.subscribe(sub, spec.kind, streamSource(options.client, spec, options.wire));
+    for (const { sub, spec } of change.subscribe) {
+      const { feed, untilTerminal } = feedOf(options.client, spec, options.wire);
+      session.subscribe(sub, feed, untilTerminal);
+    }
     return Response.json({ session: session.id, subscriptions: session.subscriptionCount }, { headers: { 'cache-control': 'no-store' } });
   });
 
@@ -111,7 +115,20 @@ export function registerSessionRoutes(app: Hono, options: SessionRoutesOptions):
     return new Response(null, { status: 204 });
   });
 
-  return { hub, sseResponse };
+  const singleStream = (c: Context, spec: StreamSpec): Response => {
+    const { feed, untilTerminal } = feedOf(options.client, spec, options.wire);
+    const key = `${feed.key ?? `history\u0000${spec.kind === 'history' ? spec.instanceId : ''}`}\u0000${String(spec.kind !== 'instances' && spec.untilTerminal)}`;
+    return respond(c, { kind: 'single', key, spec: feed, untilTerminal });
+  };
+
+  return { hub, singleStream };
+}
+
+/** A later turn of the event loop, after pending I/O (`setImmediate` where there is one). */
+function nextTurn(callback: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  if (immediate) immediate(callback);
+  else setTimeout(callback, 0);
 }
 
 function existing(hub: SessionHub, id: string): StreamSession {
@@ -122,7 +139,6 @@ function existing(hub: SessionHub, id: string): StreamSession {
 
 /** 404 for a session that expired, was deleted or never existed (the client opens a new one). */
 class SessionNotFound extends DurableError {
-  override readonly name = 'SessionNotFound';
   readonly code = 'session-not-found' as const;
   readonly status = 404 as const;
 

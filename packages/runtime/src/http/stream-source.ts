@@ -1,7 +1,9 @@
 import { defer, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
 import { assertNever } from '../model/history-event.js';
-import { isTerminalStatus } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
+import { instanceFilterKey } from './instance-filter-params.js';
+import type { FeedSpec } from './stream-feed.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
 /** What a stream carries: one instance's status, one instance's history, or a live list. */
@@ -56,4 +58,38 @@ export function streamSource(
     default:
       return assertNever(spec, 'stream spec');
   }
+}
+
+/**
+ * The feed a stream of `spec` reads, and whether the stream stops after a terminal value. Status streams of one
+ * instance share one feed (with or without `untilTerminal`), list streams of one filter share one; a history stream
+ * replays the history from its start, so each has a feed of its own (which ends itself with `untilTerminal`).
+ */
+export function feedOf(client: DurableClient, spec: StreamSpec, wire: WireSanitiser): { feed: FeedSpec; untilTerminal: boolean } {
+  switch (spec.kind) {
+    case 'status':
+      return {
+        feed: {
+          key: `status\u0000${spec.instanceId}`,
+          event: 'status',
+          source: () => streamSource(client, { ...spec, untilTerminal: false }, wire),
+          isTerminal: isTerminalWireStatus,
+        },
+        untilTerminal: spec.untilTerminal,
+      };
+    case 'history':
+      return { feed: { key: undefined, event: 'history', source: () => streamSource(client, spec, wire) }, untilTerminal: false };
+    case 'instances':
+      return {
+        feed: { key: `instances\u0000${instanceFilterKey(spec.filter)}`, event: 'instances', source: () => streamSource(client, spec, wire) },
+        untilTerminal: false,
+      };
+    default:
+      return assertNever(spec, 'stream spec');
+  }
+}
+
+function isTerminalWireStatus(value: unknown): boolean {
+  const status = value as { runtimeStatus?: unknown } | null;
+  return typeof status?.runtimeStatus === 'string' && isTerminalStatus(status.runtimeStatus as InstanceStatus['runtimeStatus']);
 }

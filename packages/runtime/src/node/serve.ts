@@ -1,6 +1,8 @@
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SSE_STREAM, type SseBody, type SseWriter } from '../http/sse-connection.js';
 
 /** A fetch handler, e.g. from `createHttpHandler`; its optional `close()` is called when the server closes. */
 export type FetchHandler = ((request: Request) => Response | Promise<Response>) & { close?: () => void };
@@ -30,6 +32,8 @@ export interface NodeServer {
 
 /**
  * Serves a fetch handler with Node's `node:http` (through `@hono/node-server`), on 127.0.0.1 unless told otherwise.
+ * Event streams of `createHttpHandler` are written to the socket directly, without web streams: each committed
+ * value's bytes, serialised once, go to every connection that watches it.
  *
  * @example
  * ```ts
@@ -44,7 +48,17 @@ export interface NodeServer {
 export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<NodeServer> {
   const hostname = options.hostname ?? '127.0.0.1';
   const server = createAdaptorServer({
-    fetch: (request: Request) => handler(request),
+    fetch: async (request: Request, env: HttpBindings | Http2Bindings) => {
+      const response = await handler(request);
+      const stream = (response.body as SseBody | null)?.[SSE_STREAM];
+      if (!stream || !(env?.outgoing instanceof ServerResponse)) return response;
+      const outgoing = env.outgoing;
+      outgoing.writeHead(response.status, Object.fromEntries(response.headers));
+      outgoing.flushHeaders();
+      const gone = stream.open(socketWriter(outgoing));
+      outgoing.once('close', gone);
+      return RESPONSE_ALREADY_SENT;
+    },
     overrideGlobalObjects: false,
     hostname,
   }) as Server;
@@ -70,6 +84,32 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
         server.closeAllConnections();
       });
       return closing;
+    },
+  };
+}
+
+/**
+ * Writes an event stream to the response's socket: one corked write per message, the shared bytes as they are.
+ * `backlog` is what the socket has not sent yet.
+ */
+function socketWriter(outgoing: ServerResponse): SseWriter {
+  return {
+    write(head, data, tail) {
+      if (outgoing.writableEnded || outgoing.destroyed) return;
+      outgoing.cork();
+      outgoing.write(head);
+      if (data) outgoing.write(data);
+      if (tail) outgoing.write(tail);
+      outgoing.uncork();
+    },
+    get backlog() {
+      return outgoing.writableLength;
+    },
+    end() {
+      outgoing.end();
+    },
+    abort() {
+      outgoing.destroy();
     },
   };
 }

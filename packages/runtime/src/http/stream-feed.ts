@@ -1,0 +1,281 @@
+import type { Observable, Subscription } from 'rxjs';
+import type { ErrorBody } from './error-response.js';
+
+/** One value of a {@link StreamFeed}, serialised once for every reader. */
+export interface FeedFrame {
+  /** 1, 2, 3 … in the order the feed's source emitted. */
+  readonly version: number;
+  /** The SSE event name (`status`, `history`, `instances`). */
+  readonly event: string;
+  /** The value's JSON, UTF-8 encoded: the same bytes go to every reader. */
+  readonly data: Uint8Array;
+  /** The value is a terminal status (what `untilTerminal` readers stop after). */
+  readonly terminal: boolean;
+}
+
+/** How a feed's source ended: completed, or failed with `error`. */
+export interface FeedEnd {
+  readonly error?: ErrorBody;
+}
+
+/** A consumer of a {@link StreamFeed}: one subscription of one stream session. */
+export interface FeedReader {
+  /** The version of the last frame this reader was given (0: none yet). The feed advances it. */
+  cursor: number;
+  /** Called with every frame after `cursor`, in version order. */
+  frame(frame: FeedFrame): void;
+  /** Called once, after the last frame, when the source ended. */
+  end(end: FeedEnd): void;
+  /** The reader fell more than the feed's buffer behind: frames it needs are gone. */
+  overrun(): void;
+}
+
+/** What a feed needs to know besides its source. */
+export interface StreamFeedOptions {
+  /** The event name of its frames. */
+  readonly event: string;
+  /** Frames kept for readers that catch up (a resumed session); the latest `bufferSize`. */
+  readonly bufferSize: number;
+  /** Readers served per turn of the event loop when a frame fans out; the rest follow on later turns. */
+  readonly sliceSize: number;
+  /** Whether a value is terminal (for `untilTerminal` readers). */
+  readonly isTerminal: (value: unknown) => boolean;
+  /** Turns a source error into the body a reader's stream reports. */
+  readonly errorBody: (error: unknown) => ErrorBody;
+  /** Runs `callback` on a later turn of the event loop, after pending I/O. */
+  readonly defer: (callback: () => void) => void;
+  /** Called once when the source ended or the last holder released the feed. */
+  readonly onDone: () => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * One source (e.g. `client.status$(id)` in wire form) shared by every stream that watches it: each value the source
+ * emits is serialised **once** into a numbered {@link FeedFrame} and handed to every reader, so a commit watched by
+ * 5,000 connections costs one `JSON.stringify`. The feed keeps its latest `bufferSize` frames, so a reader that
+ * stopped reading (a session whose connection dropped) catches up from them when it comes back: nothing lost,
+ * nothing repeated.
+ *
+ * A new reader starts from the latest frame (the current snapshot) or, before there is one, from the first.
+ * Fan-out is spread: a frame is delivered to `sliceSize` readers at once, and to the others on later turns of the
+ * event loop, so a large audience never blocks the loop in one burst; every reader still gets every frame in order.
+ *
+ * The feed lives while it has holders (sessions that read it or may resume reading it); the source is unsubscribed
+ * when the last one releases it.
+ */
+export class StreamFeed {
+  readonly #options: StreamFeedOptions;
+  readonly #frames: FeedFrame[] = [];
+  readonly #readers = new Set<FeedReader>();
+  #version = 0;
+  #ended: FeedEnd | undefined;
+  #holders = 0;
+  #source: Observable<unknown> | undefined;
+  #subscription: Subscription | undefined;
+  #done = false;
+  /** The readers of the fan-out pass in progress and the next one to serve. */
+  #pass: FeedReader[] | undefined;
+  #passIndex = 0;
+  #again = false;
+
+  constructor(source: Observable<unknown>, options: StreamFeedOptions) {
+    this.#options = options;
+    this.#source = source;
+  }
+
+  /** Subscribes the source, once (after the first reader is in place, so that it misses none of its first values). */
+  start(): void {
+    const source = this.#source;
+    if (!source || this.#done) return;
+    this.#source = undefined;
+    const subscription = source.subscribe({
+      next: (value) => this.#push(value),
+      error: (error: unknown) => this.#end({ error: this.#options.errorBody(error) }),
+      complete: () => this.#end({}),
+    });
+    if (this.#ended || this.#done) subscription.unsubscribe();
+    else this.#subscription = subscription;
+  }
+
+  /** Whether the source ended (a new stream then needs a new feed). */
+  get ended(): boolean {
+    return this.#ended !== undefined;
+  }
+
+  /** The cursor a new reader starts from: just before the latest frame, so it gets the current snapshot first. */
+  get startCursor(): number {
+    return Math.max(0, this.#version - 1);
+  }
+
+  /** One more holder (a reader, or a session that may resume reading). */
+  hold(): void {
+    this.#holders++;
+  }
+
+  /** One holder less; the last one disposes the feed. */
+  release(): void {
+    if (--this.#holders > 0 || this.#done) return;
+    this.#dispose();
+  }
+
+  /** Whether every frame after `cursor` is still buffered (or the reader is up to date). */
+  covers(cursor: number): boolean {
+    if (cursor >= this.#version) return cursor === this.#version;
+    const oldest = this.#frames[0];
+    return oldest !== undefined && cursor >= oldest.version - 1;
+  }
+
+  /** Starts serving `reader` from its cursor: the frames it missed at once, then every new one. */
+  read(reader: FeedReader): void {
+    if (this.#readers.has(reader)) return;
+    this.#readers.add(reader);
+    this.#serve(reader);
+  }
+
+  /** Stops serving `reader` (its cursor stays where it is). */
+  unread(reader: FeedReader): void {
+    this.#readers.delete(reader);
+  }
+
+  #push(value: unknown): void {
+    if (this.#ended) return;
+    const frame: FeedFrame = {
+      version: ++this.#version,
+      event: this.#options.event,
+      data: encoder.encode(JSON.stringify(value)),
+      terminal: this.#options.isTerminal(value),
+    };
+    this.#frames.push(frame);
+    if (this.#frames.length > this.#options.bufferSize) this.#frames.shift();
+    this.#fanOut();
+  }
+
+  #end(end: FeedEnd): void {
+    if (this.#ended) return;
+    this.#ended = end;
+    this.#subscription?.unsubscribe();
+    this.#fanOut();
+    this.#finish();
+  }
+
+  /** Serves every reader up to the latest frame: the first slice now, the rest on later turns. */
+  #fanOut(): void {
+    if (this.#pass) {
+      this.#again = true; // the pass in progress serves the rest; a new one follows for those already served
+      return;
+    }
+    this.#pass = [...this.#readers];
+    this.#passIndex = 0;
+    this.#continuePass();
+  }
+
+  #continuePass(): void {
+    const pass = this.#pass;
+    if (!pass) return;
+    const stop = Math.min(pass.length, this.#passIndex + this.#options.sliceSize);
+    for (; this.#passIndex < stop; this.#passIndex++) {
+      const reader = pass[this.#passIndex]!;
+      if (this.#readers.has(reader)) this.#serve(reader);
+    }
+    if (this.#passIndex < pass.length) {
+      this.#options.defer(() => this.#continuePass());
+      return;
+    }
+    this.#pass = undefined;
+    if (this.#again) {
+      this.#again = false;
+      this.#fanOut();
+    }
+  }
+
+  /** Gives `reader` every frame after its cursor, then the end if the source ended. */
+  #serve(reader: FeedReader): void {
+    while (reader.cursor < this.#version && this.#readers.has(reader)) {
+      const frame = this.#frameAt(reader.cursor + 1);
+      if (!frame) {
+        this.#readers.delete(reader);
+        reader.overrun();
+        return;
+      }
+      reader.cursor = frame.version;
+      reader.frame(frame);
+    }
+    if (this.#ended && this.#readers.delete(reader)) reader.end(this.#ended);
+  }
+
+  #frameAt(version: number): FeedFrame | undefined {
+    const oldest = this.#frames[0];
+    return oldest === undefined ? undefined : this.#frames[version - oldest.version];
+  }
+
+  #dispose(): void {
+    this.#subscription?.unsubscribe();
+    this.#readers.clear();
+    this.#pass = undefined;
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#options.onDone();
+  }
+}
+
+/** What a stream subscribes to: a source, shared by every stream with the same `key` (none: not shared). */
+export interface FeedSpec {
+  /** Streams with the same key share one feed (e.g. the status of one instance); `undefined`: a feed of its own. */
+  readonly key: string | undefined;
+  /** The SSE event name of its values. */
+  readonly event: string;
+  /** The values, already in wire form (JSON-ready). Subscribed once per feed. */
+  readonly source: () => Observable<unknown>;
+  /** Whether a value is terminal, for `untilTerminal` subscriptions. Default: never. */
+  readonly isTerminal?: (value: unknown) => boolean;
+}
+
+/** Options of {@link FeedRegistry}. */
+export type FeedRegistryOptions = Pick<StreamFeedOptions, 'bufferSize' | 'sliceSize' | 'errorBody' | 'defer'>;
+
+/** The live feeds of one handler, by key: the first stream of a key creates its feed, the last holder disposes it. */
+export class FeedRegistry {
+  readonly #options: FeedRegistryOptions;
+  readonly #feeds = new Map<string, StreamFeed>();
+
+  constructor(options: FeedRegistryOptions) {
+    this.#options = options;
+  }
+
+  /** Number of live shared feeds. */
+  get size(): number {
+    return this.#feeds.size;
+  }
+
+  /**
+   * The feed of `spec`, held once more for the caller, who must `release()` it, and `start()` it once its reader is
+   * in place.
+   */
+  acquire(spec: FeedSpec): StreamFeed {
+    const key = spec.key;
+    let feed = key === undefined ? undefined : this.#feeds.get(key);
+    if (!feed) {
+      const created: StreamFeed = new StreamFeed(spec.source(), {
+        ...this.#options,
+        event: spec.event,
+        isTerminal: spec.isTerminal ?? never,
+        onDone: () => {
+          if (key !== undefined && this.#feeds.get(key) === created) this.#feeds.delete(key);
+        },
+      });
+      feed = created;
+      if (key !== undefined) this.#feeds.set(key, feed);
+    }
+    feed.hold();
+    return feed;
+  }
+}
+
+function never(): boolean {
+  return false;
+}

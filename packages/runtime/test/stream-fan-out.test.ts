@@ -1,0 +1,207 @@
+import { Subject, finalize, defer as deferred } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { SessionHub, type SessionHubOptions } from '../src/http/session-hub.js';
+import { SseConnection, type SseWriter } from '../src/http/sse-connection.js';
+import type { FeedSpec } from '../src/http/stream-feed.js';
+import { silentLogger } from '../src/env/logger.js';
+import { systemClock } from '../src/env/clock.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+
+/**
+ * The stream hub's fan-out, driven directly: one source and one serialisation per watched thing, fan-out spread over
+ * turns of the event loop without reordering, sessions that stop reading when their connection goes and catch up
+ * from the feed when it comes back. The turns are driven by hand (no timers, no timing).
+ */
+
+const decoder = new TextDecoder();
+
+/** A writer that records each message, and the shared bytes it was given. */
+class RecordingWriter implements SseWriter {
+  readonly messages: string[] = [];
+  readonly shared: Uint8Array[] = [];
+  ended = false;
+  write(head: string, data: Uint8Array | undefined, tail: string): void {
+    if (data) this.shared.push(data);
+    this.messages.push(head + (data ? decoder.decode(data) : '') + tail);
+  }
+  get backlog(): number {
+    return 0;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  abort(): void {
+    this.ended = true;
+  }
+  /** The `data` values of the `status` events, parsed. */
+  values(): unknown[] {
+    return this.messages.filter((m) => m.startsWith('event: status')).map((m) => JSON.parse(/\ndata: (.*)\n\n$/.exec(m)![1]!) as unknown);
+  }
+  ids(): string[] {
+    return this.messages.flatMap((m) => /\nid: (\S+)\n/.exec(m)?.[1] ?? []);
+  }
+}
+
+/** Turns of the event loop, run by hand. */
+class Turns {
+  readonly #queue: (() => void)[] = [];
+  readonly defer = (callback: () => void) => void this.#queue.push(callback);
+  get pending(): number {
+    return this.#queue.length;
+  }
+  runAll(): void {
+    while (this.#queue.length > 0) this.#queue.shift()!();
+  }
+}
+
+function setup(options: Partial<SessionHubOptions> = {}) {
+  const turns = new Turns();
+  const hub = new SessionHub({
+    resumeWindowMs: 60_000, bufferSize: 16, maxSubscriptions: 10, maxSessions: 100, sliceSize: 2, clock: systemClock,
+    errorBody: () => ({ code: 'internal', message: 'failed' }), ...options,
+  }, turns.defer);
+  const source = new Subject<unknown>();
+  const counts = { subscribed: 0, active: 0 };
+  const spec: FeedSpec = {
+    key: 'status\u0000x', event: 'status',
+    source: () => deferred(() => {
+      counts.subscribed++;
+      counts.active++;
+      return source.pipe(finalize(() => counts.active--));
+    }),
+  };
+  const connect = (lastEventId?: string) => {
+    const writer = new RecordingWriter();
+    const connection = new SseConnection(writer, { heartbeatMs: 60_000, retryMs: 1000, maxBacklogBytes: 1 << 20, clock: systemClock });
+    hub.open({ kind: 'single', key: 'x', spec, untilTerminal: false }, lastEventId, connection);
+    return { writer, connection };
+  };
+  return { hub, turns, source, counts, connect };
+}
+
+describe('stream fan-out', () => {
+  it('subscribes a watched source once and writes the same serialised bytes to every connection', () => {
+    const { hub, source, counts, connect } = setup({ sliceSize: 100 });
+    const readers = [connect(), connect(), connect()];
+    source.next({ n: 1 });
+    source.next({ n: 2 });
+    expect(counts.subscribed).toBe(1);
+    for (const { writer } of readers) expect(writer.values()).toEqual([{ n: 1 }, { n: 2 }]);
+    const [a, b, c] = readers.map((r) => r.writer.shared);
+    expect(a![0]).toBe(b![0]);
+    expect(a![1]).toBe(c![1]);
+    hub.close();
+    expect(counts.active).toBe(0);
+  });
+
+  it('serves a large audience over several turns, each connection in commit order, nothing lost', () => {
+    const { hub, turns, source, connect } = setup({ sliceSize: 2 });
+    const readers = Array.from({ length: 7 }, () => connect());
+    source.next(1);
+    expect(readers.filter((r) => r.writer.values().length === 1)).toHaveLength(2); // the first slice at once
+    expect(turns.pending).toBe(1);
+    source.next(2); // committed while the first value is still fanning out
+    source.next(3);
+    turns.runAll();
+    for (const { writer } of readers) {
+      expect(writer.values()).toEqual([1, 2, 3]);
+      expect(writer.ids().map((id) => Number(id.split('.')[1]))).toEqual([1, 2, 3]);
+    }
+    hub.close();
+  });
+
+  it('gives a new connection the current value first, then the next ones', () => {
+    const { hub, turns, source, connect } = setup();
+    connect();
+    source.next('a');
+    source.next('b');
+    const late = connect();
+    source.next('c');
+    turns.runAll();
+    expect(late.writer.values()).toEqual(['b', 'c']);
+    hub.close();
+  });
+
+  it('stops writing for a dropped connection at once and resumes it from the feed: no loss, no repeats', () => {
+    const { hub, turns, source, counts, connect } = setup({ sliceSize: 1 });
+    const other = connect();
+    const first = connect();
+    source.next(1);
+    turns.runAll();
+    const lastId = first.writer.ids().at(-1)!;
+    first.connection.gone();
+    source.next(2);
+    source.next(3);
+    turns.runAll();
+    expect(first.writer.values()).toEqual([1]);
+    expect(counts.active).toBe(1); // still held for the resume
+    const resumed = connect(lastId);
+    source.next(4);
+    turns.runAll();
+    expect(resumed.writer.values()).toEqual([2, 3, 4]);
+    expect(resumed.writer.ids()).toEqual([2, 3, 4].map((n) => `${lastId.split('.')[0]}.${n}`));
+    expect(other.writer.values()).toEqual([1, 2, 3, 4]);
+    hub.close();
+    expect(counts.active).toBe(0);
+  });
+
+  it('starts a new session when the feed no longer holds what a dropped connection missed', () => {
+    const { hub, turns, source, connect } = setup({ bufferSize: 2 });
+    connect(); // keeps the feed alive
+    const first = connect();
+    source.next(1);
+    turns.runAll();
+    const lastId = first.writer.ids().at(-1)!;
+    first.connection.gone();
+    for (const n of [2, 3, 4]) source.next(n);
+    turns.runAll();
+    const next = connect(lastId);
+    expect(next.writer.ids()[0]!.split('.')[0]).not.toBe(lastId.split('.')[0]);
+    expect(next.writer.values()).toEqual([4]);
+    hub.close();
+  });
+});
+
+describe('the fetch-handler path (runtimes without the Node adapter)', () => {
+  it('streams every committed status from the response body, ends it after the terminal one, and releases a cancelled one', async () => {
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
+    await runtime.start();
+    let active = 0;
+    const client = new Proxy(runtime.client, {
+      get(target, property, receiver) {
+        if (property === 'status$') {
+          return (id: string) => deferred(() => {
+            active++;
+            return target.status$(id).pipe(finalize(() => active--));
+          });
+        }
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const handler = createHttpHandler(client, { anonymous: true, logger: silentLogger, resumeWindowMs: 1 });
+    try {
+      const response = await handler(new Request(`http://local${WEBHOOK_PATH}/instances/web/stream?untilTerminal=true`));
+      expect(response.headers.get('content-type')).toContain('text/event-stream');
+      await runtime.client.startNew('E1_HelloSequence', { instanceId: 'web' });
+      const text = await response.text(); // ends after the terminal status
+      const events = [...text.matchAll(/event: (\w+)\nid: \S+\ndata: (.*)\n\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2]!) as { customStatus?: unknown } | null }));
+      expect(events.at(-1)).toEqual({ event: 'end', data: null });
+      const custom = events.slice(0, -1).map((e) => e.data?.customStatus).filter((c, i, all) => i === 0 || c !== all[i - 1]);
+      expect(custom).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+
+      const open = await handler(new Request(`http://local${WEBHOOK_PATH}/instances/other/stream`));
+      const reader = open.body!.getReader();
+      await reader.read();
+      expect(active).toBe(1);
+      await reader.cancel();
+      await expect.poll(() => active, { timeout: 5000, interval: 10 }).toBe(0);
+    } finally {
+      handler.close();
+      await runtime.stop();
+    }
+  });
+});
