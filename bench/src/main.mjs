@@ -5,7 +5,7 @@
  * Options: --quick (few samples and rounds, a smoke check; does not write the report unless --write is given),
  * --only=<id>,<id> (ids in scenarios/index.mjs), --no-write.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { collectGarbage } from './harness.mjs';
@@ -15,7 +15,6 @@ import { SCENARIOS } from './scenarios/index.mjs';
 import { toText } from './format.mjs';
 
 const REPORT = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
-const INDEXEDDB_RESULTS = fileURLToPath(new URL('../../packages/store-indexeddb/bench-results.json', import.meta.url));
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -55,15 +54,6 @@ for (const s of SCENARIOS) {
     results.load[s.id] = { before: loadBefore, after: os.loadavg()[0] ?? 0 };
     console.log(`(${results.durations[s.id]?.toFixed(1)} s, load average ${loadBefore.toFixed(2)} -> ${results.load[s.id]?.after.toFixed(2)})`);
     collectGarbage();
-  }
-}
-
-if (existsSync(INDEXEDDB_RESULTS)) {
-  try {
-    results.indexeddb = JSON.parse(readFileSync(INDEXEDDB_RESULTS, 'utf8'));
-    console.log('\nIncluding packages/store-indexeddb/bench-results.json in the report.');
-  } catch (error) {
-    results.failures.indexeddb = `packages/store-indexeddb/bench-results.json is not valid JSON: ${error}`;
   }
 }
 

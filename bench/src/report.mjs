@@ -25,7 +25,6 @@ import { SCENARIOS } from './scenarios/index.mjs';
  * @property {Record<string, string>} failures
  * @property {string[]} failedChecks  ids of scenarios whose check failed
  * @property {ScenarioResults} results
- * @property {unknown} [indexeddb]  packages/store-indexeddb/bench-results.json, as found
  * @property {number} [totalSeconds]
  * @property {number} [loadAtEnd]  1-minute load average when the run ended
  */
@@ -78,73 +77,16 @@ export function renderReport(r) {
     if (failure) out.push(`**This scenario failed in this run:** \`${failure.replaceAll('`', "'")}\``, '');
     if (value === undefined && !failure) out.push('Not run (selected out with --only).', '');
   });
-  if (r.indexeddb !== undefined || r.failures.indexeddb) {
-    section(out, 'IndexedDB adapters in Chromium (from the store-indexeddb package\'s own bench)',
-      r.indexeddb === undefined ? undefined : [
-        'Copied from `packages/store-indexeddb/bench-results.json`, written by that package\'s bench in headless Chromium; ' +
-          'not re-measured by this run.',
-        '',
-        renderJson(r.indexeddb),
-      ].join('\n'), r.failures.indexeddb);
-  }
   out.push('## Where durable-rx is slower than a peer, and why', '', analysis(r), '');
   out.push('## Method and caveats', '', ...caveats(r).map((c) => `- ${c}`), '');
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
 
-/** @param {string[]} out @param {string} title @param {string | undefined} body @param {string | undefined} failure */
-function section(out, title, body, failure) {
-  out.push(`## ${title}`, '');
-  if (body) out.push(body, '');
-  if (failure) out.push(`**This scenario failed in this run:** \`${failure.replaceAll('`', "'")}\``, '');
-  if (!body && !failure) out.push('Not run (selected out with --only).', '');
-}
-
-/**
- * Renders JSON of unknown shape readably. An array of objects becomes a table. An object becomes a key/value table
- * of its scalar fields, then one titled table per field that holds objects: an object of objects gives one row per
- * key (columns from the inner fields), an object of scalars a key/value table, an array of objects a table.
- * Anything else stays JSON.
- * @param {unknown} value
- * @returns {string}
- */
-function renderJson(value) {
-  /** @param {unknown} v @returns {v is Record<string, unknown>} */
-  const isRecord = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  /** @param {unknown} v @returns {v is Record<string, unknown>[]} */
-  const isRows = (v) => Array.isArray(v) && v.length > 0 && v.every(isRecord);
-  const cell = (/** @type {unknown} */ v) =>
-    (Array.isArray(v) && !v.some(isRecord) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? ''))
-      .replaceAll('|', '\\|');
-  /** @param {Record<string, unknown>[]} rows */
-  const table = (rows) => {
-    const keys = [...new Set(rows.flatMap((v) => Object.keys(v)))];
-    return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...rows.map((v) => `| ${keys.map((k) => cell(v[k])).join(' | ')} |`)].join('\n');
-  };
-  /** @param {[string, unknown][]} entries */
-  const keyValue = (entries) => ['| key | value |', '|---|---|', ...entries.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
-  if (isRows(value)) return table(value);
-  if (!isRecord(value)) return ['```json', JSON.stringify(value, null, 2), '```'].join('\n');
-  const entries = Object.entries(value);
-  const nested = (/** @type {unknown} */ v) => isRows(v) || isRecord(v);
-  const out = [];
-  const scalars = entries.filter(([, v]) => !nested(v));
-  if (scalars.length) out.push(keyValue(scalars));
-  for (const [key, v] of entries.filter(([, v]) => nested(v))) {
-    out.push('', `**${key}**`, '');
-    if (isRows(v)) out.push(table(v));
-    else if (isRecord(v) && Object.values(v).every(isRecord)) {
-      out.push(table(Object.entries(v).map(([k, inner]) => ({ [key]: k, .../** @type {Record<string, unknown>} */ (inner) }))));
-    } else if (isRecord(v)) out.push(keyValue(Object.entries(v)));
-  }
-  return out.join('\n');
-}
-
 /** @param {Results} r @returns {string[]} */
 function caveats(r) {
   return [
-    'Everything runs in one Node process on in-memory stores: these are engine and runtime overheads, not storage. ' +
-      'IndexedDB and MongoDB costs are not in scenarios 1-3.',
+    'Scenarios 1-3 run in one Node process on in-memory stores: these are engine and runtime overheads, not storage. ' +
+      'IndexedDB is measured in scenario 6, in headless Chromium; MongoDB is not measured here.',
     'durable-functions is driven through its own test utilities (`createOrchestrator`, `DummyOrchestrationContext`, ' +
       '`DurableOrchestrationInput`, its history event classes), outside the Azure Functions host. A real invocation also ' +
       'pays the host round trip and history loading, so these figures flatter it.',

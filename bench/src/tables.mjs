@@ -142,3 +142,99 @@ export function streamsTable(result) {
     ],
   };
 }
+
+/** @param {import('./scenarios/indexeddb.mjs').IndexedDbResult} r @returns {Table[]} */
+export function indexedDbTables(r) {
+  const perSecond = (/** @type {number} */ v) => `${v < 100 ? v.toFixed(1) : integer(v)}/s`;
+  const pct = (/** @type {number} */ v) => `${Math.round(v * 100)}%`;
+  const fixed = (/** @type {number | undefined} */ v) => (v === undefined ? '' : v.toFixed(2));
+  const throughput = {
+    title: `Scenario 6a: hello sequence in headless Chromium ${r.chromium}, instances (durably: jobs) per second`,
+    headers: ['concurrent', 'system', 'per second (median)', 'rounds min-max', 'steps/s', 'readwrite tx / step',
+      'readonly tx / step', 'requests / step', 'share of raw ceiling (median, min-max)', 'vs durably'],
+    rows: [
+      ['1', 'raw IndexedDB: readwrite transaction with 3 reads + 1 write, one after another', perSecond(r.raw.perSecond.median),
+        range(r.raw.perSecond, perSecond), '', '1', '0', '4', `${duration(r.raw.msPerTransaction.median)} per transaction`, ''],
+      ...r.throughput.map((t) => [
+        integer(t.concurrency), t.system, perSecond(t.perSecond.median), range(t.perSecond, perSecond),
+        t.stepsPerSecond ? perSecond(t.stepsPerSecond.median) : '',
+        fixed(t.readwritePerStep), fixed(t.readonlyPerStep), fixed(t.requestsPerStep),
+        t.ceilingShare ? `${pct(t.ceilingShare.median)} (${range(t.ceilingShare, pct)})` : '',
+        advantageSpread(t.vsDurably),
+      ]),
+    ],
+    notes: [
+      `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (raw, then DexieStore, ` +
+        'KeyvalStore and durably at 1, then at 100 concurrent); a fresh database for every measurement. ' +
+        `1 concurrent: ${r.sizes.instances1} instances one after another (start, wait for completion, next); 100 concurrent: ` +
+        `${r.sizes.instances100} started at once. A hello sequence is 4 orchestration steps and 3 activities.`,
+      'Transactions and requests are counted by wrapping the IndexedDB API on the page (bench/page/idb-counters.js), so ' +
+        'they include everything the runtime, the worker and the client asked of IndexedDB during the run, divided by the ' +
+        'steps committed. A request is one get/put/delete/count/cursor open, or one cursor continue.',
+      'Raw ceiling: readwrite transactions/s of the raw row, divided by the readwrite transactions a step takes = the ' +
+        'steps/s IndexedDB would allow if each transaction cost what the raw one does. The share is the row\'s steps/s over ' +
+        'that, taken within each round. The raw transactions run one at a time; a store whose transactions overlap ' +
+        '(disjoint object stores run in parallel) can exceed 100%.',
+      `durably ${r.versions['@coji/durably']} on SQLocal ${r.versions.sqlocal} (SQLite WASM on OPFS in a Web Worker; ` +
+        `kysely ${r.versions.kysely}, zod ${r.versions.zod}) runs the same job: three steps returning the greeting, with ` +
+        '`step.progress` after each, as the orchestration sets its custom status. Worker polling 10 ms (its default is 1 s), ' +
+        'one run at a time (its default; 4 or 16 at once made each job slower in a trial), default leases. The page is served with COOP ' +
+        'same-origin and COEP require-corp, which SQLocal needs; the IndexedDB contenders run on the same page.',
+    ],
+  };
+  const latency = {
+    title: 'Scenario 6b: notification in the same tab, from the work returning to the UI-facing event',
+    headers: ['system', 'interval', 'p50', 'p99', 'samples', 'p50 per round, min-max', 'vs durably (p50)'],
+    rows: r.sameTab.map((l) => [l.system, l.what, duration(l.p50Ms), duration(l.p99Ms), integer(l.samples),
+      range(l.p50ByRound, duration), advantageSpread(l.vsDurably)]),
+    notes: [
+      `Instances (jobs) run one at a time, ${r.sizes.latencyInstances} per round, 3 samples each; percentiles over all ` +
+        'rounds\' samples. durable-rx: the activity function\'s return to the `client.customStatus$(id)` emission that ' +
+        'the next orchestration step causes (the activity result commit, the step, its commit, the change feed). durably: ' +
+        'the step function\'s return to the `run:progress` event the job emits after `step.run` resolves (the step result ' +
+        'is written in between; durably does not wait for its progress write).',
+    ],
+  };
+  const crossTab = {
+    title: 'Scenario 6c: notification across tabs (one database, two pages)',
+    headers: ['system', 'interval', 'p50', 'p99', 'samples', 'p50 per round, min-max'],
+    rows: r.crossTab.map((l) => [l.system, l.what, duration(l.p50Ms), duration(l.p99Ms), integer(l.samples), range(l.p50ByRound, duration)]),
+    notes: [
+      `The writing page runs the worker and raises an event per probe (${r.sizes.crossTabProbes} per round after 5 warm-up ` +
+        'probes); the orchestration sets the custom status to it. t0 = the `complete` event of the IndexedDB readwrite ' +
+        'transaction that committed that state in the writing page (the commit is durable); t1 = the `customStatus$` emission in the reading page, a client without ' +
+        'a worker. The pages\' clocks are aligned by a ping over BroadcastChannel (the shortest of 50 round trips, ' +
+        `at most ${duration(Math.max(...r.crossTab.map((c) => c.clockRttMs)))}; the error is at most half of it).`,
+      'durably has no cross-tab notification to compare: its events are in-process, and a run in another tab is seen by ' +
+        'polling storage (`waitForRun` falls back to it).',
+    ],
+  };
+  return [throughput, latency, crossTab];
+}
+
+/**
+ * The performance targets for IndexedDB, checked against this run (informative: they do not fail the run).
+ * @param {import('./scenarios/indexeddb.mjs').IndexedDbResult} r
+ * @returns {string[]}
+ */
+export function indexedDbTargets(r) {
+  const stores = r.throughput.filter((t) => t.kind !== 'durably');
+  const mark = (/** @type {boolean} */ ok) => (ok ? 'met' : 'NOT met');
+  // Over the rows that have the figure (a --quick run has no durably row at 100 concurrent).
+  const values = (/** @type {(t: import('./scenarios/indexeddb.mjs').ThroughputRow) => number} */ f) => stores.map(f).filter(Number.isFinite);
+  const maxOf = (/** @type {(t: import('./scenarios/indexeddb.mjs').ThroughputRow) => number} */ f) => Math.max(...values(f));
+  const minOf = (/** @type {(t: import('./scenarios/indexeddb.mjs').ThroughputRow) => number} */ f) => Math.min(...values(f));
+  const rw = maxOf((t) => t.readwritePerStep ?? NaN);
+  const req = maxOf((t) => t.requestsPerStep ?? NaN);
+  const share = minOf((t) => t.ceilingShare?.median ?? NaN);
+  const vs = minOf((t) => t.vsDurably?.median ?? NaN);
+  const p50 = Math.max(...r.sameTab.filter((l) => l.system.startsWith('durable-rx')).map((l) => l.p50Ms));
+  const p99 = Math.max(...r.sameTab.filter((l) => l.system.startsWith('durable-rx')).map((l) => l.p99Ms));
+  const cross = Math.max(...r.crossTab.map((l) => l.p99Ms));
+  return [
+    `Targets (worst of DexieStore and KeyvalStore, 1 and 100 concurrent): readwrite transactions per step ${rw.toFixed(2)} (<= 3: ${mark(rw <= 3)}); ` +
+      `requests per step ${req.toFixed(2)} (<= 8: ${mark(req <= 8)}); share of the raw ceiling ${Math.round(share * 100)}% (>= 60%: ${mark(share >= 0.6)}); ` +
+      `same-tab p50 ${duration(p50)} (<= 4 ms: ${mark(p50 <= 4)}), p99 ${duration(p99)} (<= 12 ms: ${mark(p99 <= 12)}); ` +
+      `cross-tab p99 ${duration(cross)} (<= 5 ms: ${mark(cross <= 5)}); vs durably ${vs.toFixed(1)}x (>= 8x: ${mark(vs >= 8)}).`,
+  ];
+}

@@ -4,9 +4,12 @@
  * result into tables (tables.mjs), and add one entry here; `--only=<id>` selects it, and its result is
  * `results.results[id]` for the written analysis (analysis.mjs).
  */
-import { bundleTable, checkLine, endToEndTable, latencyTable, replayTable, streamsTable } from '../tables.mjs';
+import {
+  bundleTable, checkLine, endToEndTable, indexedDbTables, indexedDbTargets, latencyTable, replayTable, streamsTable,
+} from '../tables.mjs';
 import { runBundleSize } from './bundle-size.mjs';
 import { runEndToEnd } from './end-to-end.mjs';
+import { runIndexedDb } from './indexeddb.mjs';
 import { runNotificationLatency } from './notification-latency.mjs';
 import { runRemoteStreams } from './remote-streams.mjs';
 import { runReplayEngine } from './replay-engine.mjs';
@@ -59,5 +62,10 @@ export const SCENARIOS = [
     id: 'streams', label: 'Scenario 5: remote streams over HTTP (one connection per client)',
     title: 'Remote streams: one connection per client, over HTTP on 127.0.0.1',
     run: runRemoteStreams, tables: (r) => [streamsTable(r)],
+  }),
+  scenario({
+    id: 'indexeddb', label: 'Scenario 6: IndexedDB in headless Chromium, next to raw IndexedDB and durably (SQLite on OPFS)',
+    title: 'IndexedDB in Chromium: DexieStore and KeyvalStore, the raw ceiling, and durably on SQLite/OPFS',
+    run: runIndexedDb, tables: indexedDbTables, checks: indexedDbTargets,
   }),
 ];

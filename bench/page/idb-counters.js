@@ -1,0 +1,63 @@
+/**
+ * Counts what a page asks of IndexedDB, by wrapping the IndexedDB API itself (not the stores): readwrite and
+ * readonly transactions opened, and requests issued (gets, puts, deletes, counts, cursor opens, and each cursor
+ * `continue`/`advance`, which is one more request round trip), and when the last readwrite transaction completed.
+ * Installed before any store opens a database, so
+ * DexieStore and KeyvalStore are counted the same way, whatever their code does.
+ */
+
+/** @typedef {{ readwrite: number, readonly: number, requests: number }} IdbCounts */
+
+/** @type {IdbCounts} */
+const counts = { readwrite: 0, readonly: 0, requests: 0 };
+
+/**
+ * @param {object} proto
+ * @param {readonly string[]} methods
+ * @param {(name: string, args: unknown[]) => void} onCall
+ */
+function wrap(proto, methods, onCall) {
+  const target = /** @type {Record<string, unknown>} */ (proto);
+  for (const name of methods) {
+    const original = target[name];
+    if (typeof original !== 'function') continue;
+    target[name] = function (/** @type {unknown[]} */ ...args) {
+      onCall(name, args);
+      return original.apply(this, args);
+    };
+  }
+}
+
+/** When the last readwrite transaction completed, on the clock every tab shares (ms since the Unix epoch). */
+let lastReadwriteComplete = NaN;
+const markComplete = () => { lastReadwriteComplete = performance.timeOrigin + performance.now(); };
+
+const transaction = IDBDatabase.prototype.transaction;
+IDBDatabase.prototype.transaction = /** @type {typeof transaction} */ (function (/** @type {any[]} */ ...args) {
+  const tx = transaction.apply(this, /** @type {any} */ (args));
+  if (args[1] === 'readwrite') {
+    counts.readwrite++;
+    // Registered before the store's own handlers, so it runs first: the moment the commit is durable.
+    tx.addEventListener('complete', markComplete);
+  } else {
+    counts.readonly++;
+  }
+  return tx;
+});
+const REQUESTS = ['get', 'getAll', 'getAllKeys', 'getAllRecords', 'getKey', 'count', 'openCursor', 'openKeyCursor', 'put', 'add', 'delete', 'clear'];
+wrap(IDBObjectStore.prototype, REQUESTS, () => { counts.requests++; });
+wrap(IDBIndex.prototype, REQUESTS, () => { counts.requests++; });
+wrap(IDBCursor.prototype, ['continue', 'advance', 'continuePrimaryKey', 'update', 'delete'], () => { counts.requests++; });
+
+/** @returns {IdbCounts} a copy of the counts so far */
+export const idbCounts = () => ({ ...counts });
+
+/** @param {IdbCounts} before @returns {IdbCounts} what was counted since `before` */
+export const idbCountsSince = (before) => ({
+  readwrite: counts.readwrite - before.readwrite,
+  readonly: counts.readonly - before.readonly,
+  requests: counts.requests - before.requests,
+});
+
+/** @returns {number} when the last readwrite transaction of this page completed (ms since the Unix epoch), or NaN */
+export const lastReadwriteCompleteAt = () => lastReadwriteComplete;

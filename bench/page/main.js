@@ -1,0 +1,390 @@
+/**
+ * The browser half of the bench's IndexedDB scenario (bench/src/scenarios/indexeddb.mjs drives it with
+ * playwright-core in headless Chromium). Every function of `window.bench` is one measurement on a fresh database;
+ * the Node side decides the order (interleaved rounds) and does the statistics.
+ *
+ * Contenders: durable-rx on DexieStore and on KeyvalStore, a raw IndexedDB baseline on the same page, and
+ * `@coji/durably` on SQLocal (SQLite WASM on OPFS, in a Web Worker; the page is cross-origin isolated for it).
+ */
+import { idbCounts, idbCountsSince, lastReadwriteCompleteAt } from './idb-counters.js';
+import { createDurably, defineJob } from '@coji/durably';
+import { createClient, createRuntime, silentLogger } from '@durable-rx/runtime';
+import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
+import { DexieStore, KeyvalStore } from '@durable-rx/store-indexeddb';
+import { filter, firstValueFrom } from 'rxjs';
+import { SQLocalKysely } from 'sqlocal/kysely';
+import { z } from 'zod';
+
+const CITIES = ['Tokyo', 'Seattle', 'London'];
+const HELLO = 'HelloSequence';
+const STATUS_LOOP = 'StatusLoop';
+let databases = 0;
+
+/** @param {string} prefix */
+const freshName = (prefix) => `${prefix}-${Date.now()}-${++databases}`;
+/** The same clock in every tab of the browser (ms since the Unix epoch, sub-millisecond). */
+const now = () => performance.timeOrigin + performance.now();
+
+/** @param {'dexie' | 'keyval'} adapter @param {string} name */
+const openStore = (adapter, name) => (adapter === 'dexie' ? new DexieStore({ name }) : new KeyvalStore({ name }));
+
+/** Waits for an external event and sets the custom status to its payload, forever (the cross-tab probe). */
+const statusLoop = function* (/** @type {import('@durable-rx/runtime').OrchestrationContext} */ ctx) {
+  for (;;) ctx.setCustomStatus(yield ctx.waitForExternalEvent('next'));
+};
+
+// ------------------------------------------------------------------ raw IndexedDB ceiling
+
+/**
+ * Readwrite transactions per second on a bare IndexedDB database of this page, one after another, each doing three
+ * reads and one write (the shape of a store operation: read the state, write the result).
+ * @param {number} transactions
+ */
+async function rawCeiling(transactions) {
+  const name = freshName('raw');
+  /** @type {IDBDatabase} */
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('kv');
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const keys = 16;
+  await txDone(db, (store) => { for (let k = 0; k < keys; k++) store.put({ k, payload: 'x'.repeat(200) }, k); });
+  const one = (/** @type {number} */ i) => txDone(db, (store) => {
+    store.get(i % keys);
+    store.get((i + 5) % keys);
+    store.get((i + 11) % keys);
+    store.put({ k: i % keys, payload: 'y'.repeat(200), i }, i % keys);
+  });
+  for (let i = 0; i < 5; i++) await one(i); // warm-up
+  const started = performance.now();
+  for (let i = 0; i < transactions; i++) await one(i);
+  const elapsedMs = performance.now() - started;
+  db.close();
+  await deleteDatabase(name);
+  return { transactions, elapsedMs, perSecond: transactions / (elapsedMs / 1000) };
+}
+
+/** @param {IDBDatabase} db @param {(store: IDBObjectStore) => void} body @returns {Promise<void>} */
+function txDone(db, body) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(['kv'], 'readwrite');
+    body(tx.objectStore('kv'));
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/** @param {string} name @returns {Promise<void>} */
+function deleteDatabase(name) {
+  return new Promise((resolve) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => resolve();
+    request.onblocked = () => resolve();
+  });
+}
+
+// ------------------------------------------------------------------ durable-rx hello sequence
+
+/**
+ * Hello-sequence throughput on one runtime: `concurrency` 1 runs `instances` instances one after another (start,
+ * wait, next); otherwise all `instances` start at once. Counts the IndexedDB transactions and requests of the run.
+ * @param {'dexie' | 'keyval'} adapter
+ * @param {number} concurrency
+ * @param {number} instances
+ */
+async function hello(adapter, concurrency, instances) {
+  const store = openStore(adapter, freshName(`hello-${adapter}`));
+  const runtime = createRuntime({
+    store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
+  });
+  await store.getInstance('warm-up'); // opens the database before the clock starts
+  await runtime.start();
+  const ids = Array.from({ length: instances }, (_, i) => `hello-${i}`);
+  const before = idbCounts();
+  const started = performance.now();
+  /** @type {import('@durable-rx/runtime').InstanceStatus[]} */
+  let done;
+  if (concurrency === 1) {
+    done = [];
+    for (const instanceId of ids) {
+      await runtime.client.startNew(HELLO, { instanceId });
+      done.push(await runtime.client.waitForCompletion(instanceId, { timeoutMs: 300_000 }));
+    }
+  } else {
+    await Promise.all(ids.map((instanceId) => runtime.client.startNew(HELLO, { instanceId })));
+    done = await Promise.all(ids.map((id) => runtime.client.waitForCompletion(id, { timeoutMs: 300_000 })));
+  }
+  const elapsedMs = performance.now() - started;
+  const counts = idbCountsSince(before);
+  const steps = runtime.metrics.steps;
+  await runtime.stop();
+  await store.close();
+  const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
+  if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
+  return { adapter, concurrency, instances, steps, elapsedMs, counts };
+}
+
+/**
+ * Same tab: from an activity's return to the `customStatus$` emission that follows it (the orchestrator sets the
+ * city as custom status after each greeting). Instances run one at a time; 3 samples per instance.
+ * @param {'dexie' | 'keyval'} adapter
+ * @param {number} instances
+ */
+async function sameTabLatency(adapter, instances) {
+  const store = openStore(adapter, freshName(`latency-${adapter}`));
+  /** @type {Map<string, number>} */
+  const returnedAt = new Map();
+  let current = '';
+  const runtime = createRuntime({
+    store, orchestrators: { [HELLO]: helloSequence }, logger: silentLogger,
+    activities: {
+      E1_SayHello: (/** @type {string} */ city) => {
+        const result = sayHello(city);
+        returnedAt.set(`${current}/${city}`, performance.now());
+        return result;
+      },
+    },
+  });
+  await store.getInstance('warm-up');
+  await runtime.start();
+  /** @type {number[]} */
+  const samples = [];
+  for (let i = 0; i < instances; i++) {
+    current = `latency-${i}`;
+    const id = current;
+    await runtime.client.startNew(HELLO, { instanceId: id });
+    await new Promise((resolve, reject) => {
+      const subscription = runtime.client.customStatus$(id).subscribe({
+        next: (status) => {
+          const at = performance.now();
+          const returned = returnedAt.get(`${id}/${String(status)}`);
+          if (returned !== undefined) samples.push(at - returned);
+          if (status === CITIES[CITIES.length - 1]) {
+            subscription.unsubscribe();
+            resolve(undefined);
+          }
+        },
+        error: reject,
+      });
+    });
+    await runtime.client.waitForCompletion(id, { timeoutMs: 300_000 });
+  }
+  await runtime.stop();
+  await store.close();
+  return { adapter, samples };
+}
+
+// ------------------------------------------------------------------ cross-tab
+
+/** @type {{ runtime: import('@durable-rx/runtime').Runtime, store: import('@durable-rx/runtime/store-kit').Store, channel: BroadcastChannel } | undefined} */
+let writer;
+/** @type {{ store: import('@durable-rx/runtime/store-kit').Store, channel: BroadcastChannel, arrivals: Map<number, number>, subscription: import('rxjs').Subscription } | undefined} */
+let reader;
+
+/**
+ * The writing tab: a runtime with a worker, one StatusLoop instance. Answers clock pings from the reading tab.
+ * @param {'dexie' | 'keyval'} adapter @param {string} db @param {string} instanceId
+ */
+async function crossTabWriterOpen(adapter, db, instanceId) {
+  const store = openStore(adapter, db);
+  const runtime = createRuntime({ store, orchestrators: { [STATUS_LOOP]: statusLoop }, logger: silentLogger });
+  await runtime.start();
+  await runtime.client.startNew(STATUS_LOOP, { instanceId });
+  const channel = new BroadcastChannel(`bench-${db}`);
+  writer = { runtime, store, channel };
+}
+
+/**
+ * The reading tab: the same database, a client only (no worker), subscribed to the instance's `customStatus$`.
+ * @param {'dexie' | 'keyval'} adapter @param {string} db @param {string} instanceId
+ */
+async function crossTabReaderOpen(adapter, db, instanceId) {
+  const store = openStore(adapter, db);
+  const client = createClient({ store });
+  const channel = new BroadcastChannel(`bench-${db}`);
+  /** @type {Map<number, number>} */
+  const arrivals = new Map();
+  const subscription = client.customStatus$(instanceId).subscribe((value) => {
+    if (typeof value !== 'number') return;
+    arrivals.set(value, now());
+    channel.postMessage({ ack: value });
+  });
+  channel.onmessage = (event) => {
+    if (event.data?.ping !== undefined) channel.postMessage({ pong: event.data.ping, at: now() });
+  };
+  reader = { store, channel, arrivals, subscription };
+}
+
+/**
+ * In the writing tab: the clock offset of the reading tab, NTP style over the BroadcastChannel (the sample with the
+ * shortest round trip wins), then `probes` probes. A probe raises `next` with value k; t0 is the `complete` event of
+ * the IndexedDB transaction that committed k in this tab (found through this tab's change feed); the reading tab stamps its `customStatus$` emission of k
+ * (t1) and acknowledges, and the next probe starts. Returns t1 - t0 per probe, corrected by the offset.
+ * @param {string} instanceId @param {number} probes
+ */
+async function crossTabRun(instanceId, probes) {
+  if (!writer) throw new Error('writer not open');
+  const { runtime, store, channel } = writer;
+  /** @type {Map<number, (message: any) => void>} */
+  const waiting = new Map();
+  channel.onmessage = (event) => {
+    const key = event.data?.ack ?? event.data?.pong;
+    waiting.get(key)?.(event.data);
+  };
+  const message = (/** @type {number} */ key) => new Promise((resolve) => waiting.set(key, resolve));
+  // Clock offset (reader clock - writer clock).
+  let best = { rtt: Infinity, offset: 0 };
+  for (let i = 0; i < 50; i++) {
+    const key = -1 - i;
+    const reply = message(key);
+    const t0 = now();
+    channel.postMessage({ ping: key });
+    const { at } = /** @type {{ at: number }} */ (await reply);
+    const t1 = now();
+    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: at - (t0 + t1) / 2 };
+  }
+  /** @type {Map<number, number>} */
+  const committedAt = new Map();
+  const feed = store.changes$.subscribe((change) => {
+    const status = change.state?.customStatus;
+    // The store publishes a commit's snapshots right after its transaction completes (other subscribers of this
+    // page's feed may run first): the last readwrite transaction to complete is the one that committed k.
+    if (typeof status === 'number' && !committedAt.has(status)) committedAt.set(status, lastReadwriteCompleteAt());
+  });
+  try {
+    for (let k = 1; k <= probes; k++) {
+      const ack = message(k);
+      await runtime.client.raiseEvent(instanceId, 'next', k);
+      await ack;
+    }
+  } finally {
+    feed.unsubscribe();
+    channel.onmessage = null;
+  }
+  return { committedAt: [...committedAt], clockOffsetMs: best.offset, clockRttMs: best.rtt };
+}
+
+/** In the reading tab: its arrival stamps, then it closes. */
+async function crossTabReaderClose() {
+  if (!reader) return [];
+  const { store, channel, arrivals, subscription } = reader;
+  subscription.unsubscribe();
+  channel.close();
+  await store.close();
+  reader = undefined;
+  return [...arrivals];
+}
+
+async function crossTabWriterClose() {
+  if (!writer) return;
+  writer.channel.close();
+  await writer.runtime.stop();
+  await writer.store.close();
+  writer = undefined;
+}
+
+// ------------------------------------------------------------------ durably
+
+/**
+ * A durably instance on SQLocal (SQLite WASM on OPFS, in a Web Worker) with the hello sequence as a 3-step job that
+ * reports progress after each step, as the durable-rx orchestration sets its custom status.
+ * @param {number} maxConcurrentRuns
+ * @param {(runId: string, step: number) => void} [onStepReturned]
+ */
+async function openDurably(maxConcurrentRuns, onStepReturned) {
+  const file = `${freshName('durably')}.sqlite3`;
+  const sqlocal = new SQLocalKysely(file);
+  const helloJob = defineJob({
+    name: 'hello-sequence',
+    input: z.object({}),
+    output: z.object({ outputs: z.array(z.string()) }),
+    run: async (step) => {
+      const outputs = [];
+      for (const [i, city] of CITIES.entries()) {
+        outputs.push(await step.run(city, () => {
+          const result = sayHello(city);
+          onStepReturned?.(step.runId, i + 1);
+          return result;
+        }));
+        step.progress(i + 1, CITIES.length, city);
+      }
+      return { outputs };
+    },
+  });
+  const durably = createDurably({
+    dialect: sqlocal.dialect,
+    // Polling only matters when the worker is idle; 10 ms is far below the default (1 s) and the browser example
+    // in durably's docs (100 ms), so a run never waits long for the worker. Leases keep durably's defaults (30 s,
+    // renewed every 5 s): shorter ones expire under load and make runs start over.
+    pollingIntervalMs: 10, maxConcurrentRuns,
+    jobs: { hello: helloJob },
+  });
+  await durably.init();
+  return {
+    durably, job: durably.jobs.hello,
+    async close() {
+      await durably.stop();
+      await sqlocal.destroy();
+    },
+  };
+}
+
+/**
+ * durably jobs per second: `concurrency` 1 runs jobs one after another; otherwise all start at once (the worker
+ * runs them one at a time).
+ * @param {number} concurrency @param {number} jobs
+ */
+async function durablyThroughput(concurrency, jobs) {
+  // The worker runs one run at a time (durably's default): with 4 or 16 at once, each job took longer on SQLite
+  // (1.25x and 3.3x in a trial here), so one at a time is durably at its best.
+  const d = await openDurably(1);
+  try {
+    await d.job.triggerAndWait({}, { timeout: 60_000 }); // warm-up: migrations done, worker polling
+    const started = performance.now();
+    if (concurrency === 1) {
+      for (let i = 0; i < jobs; i++) await d.job.triggerAndWait({}, { timeout: 300_000 });
+    } else {
+      await Promise.all(Array.from({ length: jobs }, () => d.job.triggerAndWait({}, { timeout: 300_000 })));
+    }
+    const elapsedMs = performance.now() - started;
+    return { concurrency, jobs, elapsedMs };
+  } finally {
+    await d.close();
+  }
+}
+
+/**
+ * durably, the same notification: from a step function's return to the `run:progress` event the job reports after
+ * that step (the step's result is persisted in between). Jobs run one at a time.
+ * @param {number} jobs
+ */
+async function durablyLatency(jobs) {
+  /** @type {Map<string, number>} */
+  const returnedAt = new Map();
+  /** @type {number[]} */
+  const samples = [];
+  const d = await openDurably(1, (runId, step) => returnedAt.set(`${runId}/${step}`, performance.now()));
+  const off = d.durably.on('run:progress', (event) => {
+    const at = performance.now();
+    const returned = returnedAt.get(`${event.runId}/${event.progress.current}`);
+    if (returned !== undefined) samples.push(at - returned);
+  });
+  try {
+    for (let i = 0; i < jobs; i++) await d.job.triggerAndWait({}, { timeout: 300_000 });
+  } finally {
+    off?.();
+    await d.close();
+  }
+  return { samples };
+}
+
+window.bench = {
+  ready: Promise.resolve(crossOriginIsolated),
+  rawCeiling, hello, sameTabLatency, durablyThroughput, durablyLatency,
+  crossTabWriterOpen, crossTabReaderOpen, crossTabRun, crossTabReaderClose, crossTabWriterClose,
+};
+document.getElementById('status').textContent = `ready (crossOriginIsolated: ${crossOriginIsolated})`;
