@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './browser.js';
+import { launchChromium, newDemoContext } from './browser.js';
 import {
   collectErrors, openDemo, recordHelloProgress, seenFor, textOf, textsOf, waitForHelloCompleted, waitForNewHelloInstance,
   waitForText,
@@ -27,7 +27,7 @@ describe('the demo in headless Chromium', () => {
   });
 
   it('runs the hello sequence in the page, live in a second tab and across a reload, and books a ticket', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newDemoContext(browser);
     await recordHelloProgress(context);
     const pageA = await context.newPage();
     const pageB = await context.newPage();

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './browser.js';
+import { launchChromium, newDemoContext } from './browser.js';
 import { collectErrors, openDemo, textOf, textsOf, waitForListed, waitForText } from './demo-page.js';
 import { startPreview, type PreviewHandle } from './preview-server.js';
 
@@ -28,7 +28,7 @@ describe('the instance list of the demo in headless Chromium', () => {
   const instanceOf = async (page: Page, panel: string) => (await page.getAttribute(panel, 'data-instance-id')) ?? '';
 
   it('rewinds a failed instance once the failing service is back, keeping the completed work, then purges it', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newDemoContext(browser);
     const page = await context.newPage();
     const errors = collectErrors(page);
     await openDemo(page, server.url);
@@ -70,7 +70,7 @@ describe('the instance list of the demo in headless Chromium', () => {
   });
 
   it('suspends, resumes and terminates an instance, and filters the list by status and name', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newDemoContext(browser);
     const page = await context.newPage();
     const errors = collectErrors(page);
     await openDemo(page, server.url);

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createRemoteClient } from '@durable-rx/rx-client';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './browser.js';
+import { launchChromium, newDemoContext } from './browser.js';
 import { startDemoServer, type DemoServerHandle } from './demo-server.js';
 import {
   collectErrors, openDemo, recordHelloProgress, seenFor, textOf, textsOf, waitForHelloCompleted, waitForNewHelloInstance,
@@ -33,7 +33,7 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
   });
 
   it('runs the hello sequence on demo/server.mjs, live over SSE in two tabs, books a ticket and rewinds a failure', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newDemoContext(browser);
     await recordHelloProgress(context);
     const page = await context.newPage();
     const watcher = await context.newPage(); // a second tab, watching only
@@ -112,7 +112,7 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
   });
 
   it('tells the truth about its connection: a wrong key fails visibly, a server that goes away shows reconnecting', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newDemoContext(browser);
     const page = await context.newPage();
     const url = new URL(preview.url);
 
@@ -150,7 +150,7 @@ describe('the demo watching a server (remote mode) in headless Chromium', () => 
   });
 
   it('switches between the modes with the form in the header', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newDemoContext(browser);
     const page = await context.newPage();
     const errors = collectErrors(page);
     await openDemo(page, preview.url);

@@ -18,6 +18,8 @@ export function useChromium(): { page(label: string, query?: string): Promise<Pa
   });
   beforeEach(async () => {
     context = await browser!.newContext();
+    // Playwright's waits allow 120 s instead of 30 s: CI machines are shared and often loaded.
+    context.setDefaultTimeout(120_000);
   });
   afterEach(async () => {
     await context?.close();
