@@ -35,6 +35,7 @@ export class DexieStore extends IdbStore {
       kind: 'dexie',
       databaseName: options.name,
       ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       openBackend: (onVersionChange) =>
         openDexieBackend(options.name, {
           ...(options.indexedDB ? { indexedDB: options.indexedDB } : {}),

@@ -1,6 +1,6 @@
 import {
-  InstanceNotTerminalError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus,
-  type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
+  InstanceNotTerminalError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, systemClock,
+  type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
   validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
@@ -25,6 +25,8 @@ export interface IdbStoreSettings {
   readonly databaseName: string;
   /** See {@link IdbStoreOptions.gapTimeoutMs}. */
   readonly gapTimeoutMs?: number;
+  /** See {@link IdbStoreOptions.clock}. */
+  readonly clock?: Clock;
   /**
    * Opens the database (once, on first use). Calls `onVersionChange` when another connection wants to upgrade or
    * delete the database and this one was closed to let it.
@@ -49,6 +51,11 @@ export interface IdbStoreOptions {
    * committing and posting.
    */
   readonly gapTimeoutMs?: number;
+  /**
+   * Where the change feed times `gapTimeoutMs`. Default: the system clock. Pass the runtime's clock; in tests a
+   * `VirtualClock` from `@durable-rx/runtime/testing` releases a held snapshot only when the test advances it.
+   */
+  readonly clock?: Clock;
 }
 
 /**
@@ -107,6 +114,7 @@ export abstract class IdbStore implements Store {
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
+      clock: settings.clock ?? systemClock,
     });
     this.changes$ = this.#feed.changes$;
     this.workAvailable$ = this.#feed.workAvailable$;

@@ -1,4 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
+import type { Clock, ClockTimer } from '@durable-rx/runtime';
 import type { StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 
@@ -8,6 +9,8 @@ export interface ChangeFeedOptions {
   readonly channelName: string;
   /** How long a snapshot waits for a missing predecessor from another tab before it is delivered anyway. */
   readonly gapTimeoutMs: number;
+  /** Where the gap timeout is timed. */
+  readonly clock: Clock;
 }
 
 /** What travels on the BroadcastChannel: the snapshots one transaction committed, in order. */
@@ -32,7 +35,8 @@ export class ChangeFeed {
   readonly #gate = new VersionGate();
   readonly #channel: BroadcastChannel | undefined;
   readonly #gapTimeoutMs: number;
-  #gapTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #gapTimer: ClockTimer | undefined;
   #closed = false;
 
   /** Every committed change of every instance, from this handle and all others on the database. */
@@ -42,6 +46,7 @@ export class ChangeFeed {
 
   constructor(options: ChangeFeedOptions) {
     this.#gapTimeoutMs = options.gapTimeoutMs;
+    this.#clock = options.clock;
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
   }
@@ -59,7 +64,7 @@ export class ChangeFeed {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#gapTimer !== undefined) clearTimeout(this.#gapTimer);
+    if (this.#gapTimer !== undefined) this.#clock.clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
     this.#channel?.removeEventListener('message', this.#onMessage);
     this.#channel?.close();
@@ -77,7 +82,7 @@ export class ChangeFeed {
       for (const passed of this.#gate.offer(change)) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
     }
     if (this.#gate.holding && this.#gapTimer === undefined) {
-      this.#gapTimer = setTimeout(this.#releaseHeld, this.#gapTimeoutMs);
+      this.#gapTimer = this.#clock.setTimeout(this.#releaseHeld, this.#gapTimeoutMs);
     }
     if (work) this.#work.next();
   }

@@ -2,12 +2,13 @@ import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StatusChange, Store } from '@durable-rx/runtime/store-kit';
 import { changeChannelName } from '../../src/idb-store.js';
-import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName } from './fixtures.js';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName, type FeedOptions } from './fixtures.js';
 
 describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed: %s', (adapter) => {
   const opened: Store[] = [];
-  const open = (name: string, gapTimeoutMs?: number) => {
-    const store = adapters[adapter](name, gapTimeoutMs);
+  const open = (name: string, options?: FeedOptions) => {
+    const store = adapters[adapter](name, options);
     opened.push(store);
     return store;
   };
@@ -59,17 +60,25 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     }
   });
 
-  it('delivers a snapshot whose predecessor never arrives after the gap timeout', async () => {
+  it('delivers a snapshot whose predecessor never arrives once the gap timeout passes on the store\'s clock', async () => {
     const name = uniqueName('feed-gap');
-    const b = open(name, 50);
+    const clock = new VirtualClock();
+    const b = open(name, { gapTimeoutMs: 5000, clock });
     const state = { ...newInstance('g').state, customStatus: 'orphan', version: 7 };
     const channel = new BroadcastChannel(changeChannelName(name));
     try {
-      const received = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'g'), take(2), toArray()));
+      const versions: (number | undefined)[] = [];
+      const first = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'g')));
+      const both = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'g'), take(2), toArray()));
+      b.changes$.pipe(filter((ch) => ch.instanceId === 'g'), take(2)).subscribe((ch) => versions.push(ch.state?.version));
       channel.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'g', after: 4, state: { ...state, version: 5 } }], work: false });
       channel.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'g', after: 6, state }], work: false });
-      const got = await received;
-      expect(got.map((ch) => ch.state?.version)).toEqual([5, 7]);
+      await first;
+      await clock.waitForTimer(); // v7 arrived and is held, waiting for v6
+      await clock.advance(4999);
+      expect(versions).toEqual([5]);
+      await clock.advance(1);
+      expect((await both).map((ch) => ch.state?.version)).toEqual([5, 7]);
     } finally {
       channel.close();
     }

@@ -3,14 +3,16 @@ import {
   type ActivityTask, type InstanceState, type OrchestrationMessage, type Store, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
+import type { IdbStoreOptions } from '../../src/idb-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
+
+/** Change-feed options a test may give either adapter. */
+export type FeedOptions = Pick<IdbStoreOptions, 'gapTimeoutMs' | 'clock'>;
 
 /** Both adapters, by name, for tests that run against each. */
 export const adapters = {
-  DexieStore: (name: string, gapTimeoutMs?: number) =>
-    new DexieStore({ name, indexedDB, IDBKeyRange, ...(gapTimeoutMs === undefined ? {} : { gapTimeoutMs }) }),
-  KeyvalStore: (name: string, gapTimeoutMs?: number) =>
-    new KeyvalStore({ name, ...(gapTimeoutMs === undefined ? {} : { gapTimeoutMs }) }),
+  DexieStore: (name: string, options: FeedOptions = {}) => new DexieStore({ name, indexedDB, IDBKeyRange, ...options }),
+  KeyvalStore: (name: string, options: FeedOptions = {}) => new KeyvalStore({ name, ...options }),
 } as const;
 
 export type AdapterName = keyof typeof adapters;
