@@ -1,6 +1,7 @@
-import type { Logger } from '@durable-rx/runtime';
+import type { Clock, ClockTimer, Logger } from '@durable-rx/runtime';
+import { timeoutAfter } from '@durable-rx/runtime/store-kit';
 import type { ChangeStream, Document, Timestamp } from 'mongodb';
-import { Observable, Subject, retry, timer, type Subscription } from 'rxjs';
+import { Observable, Subject, retry, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
 import { currentPoint, decideResume, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
 import { SerialDelivery } from './serial-delivery.js';
@@ -31,6 +32,8 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   readonly policy: ResumePolicy;
   /** How long the stream stays open after the last subscriber left (a quick re-subscribe reuses it). */
   readonly lingerMs: number;
+  /** Times the linger, the reopen back-off and resync retries, and tells when the feed was last healthy. */
+  readonly clock: Clock;
 }
 
 /**
@@ -50,10 +53,10 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #stream: ChangeStream<Document, E> | undefined;
   #token: unknown;
   #openedAt: Timestamp | undefined;
-  #healthyAt = new Date();
+  #healthyAt: Date;
   #failures = 0;
-  #reopenTimer: ReturnType<typeof setTimeout> | undefined;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #reopenTimer: ClockTimer | undefined;
+  #lingerTimer: ClockTimer | undefined;
   #resync: Subscription | undefined;
   /** Maps and emits events in stream order, also when a mapping is asynchronous. */
   readonly #delivery: SerialDelivery<E, T>;
@@ -62,6 +65,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   constructor(options: ChangeFeedOptions<E, T>) {
     this.#o = options;
+    this.#healthyAt = options.clock.now();
     this.#delivery = new SerialDelivery<E, T>(
       (event) => options.map(event),
       (value) => {
@@ -78,7 +82,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (this.#subscribers++ === 0) {
         if (this.#lingerTimer !== undefined) {
           // Still open from the previous subscribers: keep it.
-          clearTimeout(this.#lingerTimer);
+          this.#o.clock.clearTimeout(this.#lingerTimer);
           this.#lingerTimer = undefined;
         } else {
           this.#open();
@@ -125,7 +129,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #open(): void {
     this.#token = undefined;
     this.#failures = 0;
-    this.#healthyAt = new Date();
+    this.#healthyAt = this.#o.clock.now();
     this.#openedAt = this.#o.startTime();
     this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
   }
@@ -135,12 +139,12 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       void this.#stop();
       return;
     }
-    this.#lingerTimer = setTimeout(() => {
+    this.#lingerTimer = this.#o.clock.setTimeout(() => {
       this.#lingerTimer = undefined;
       if (this.#subscribers === 0) void this.#stop();
     }, this.#o.lingerMs);
-    // A lingering feed never keeps the process alive by itself.
-    this.#lingerTimer.unref?.();
+    // A lingering feed never keeps the process alive by itself (Node's timer handles can say so).
+    (this.#lingerTimer as { unref?: () => void }).unref?.();
   }
 
   #start(point: ResumePoint | undefined): void {
@@ -182,7 +186,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   #healthy(): void {
     this.#failures = 0;
-    this.#healthyAt = new Date();
+    this.#healthyAt = this.#o.clock.now();
   }
 
   #fail(stream: ChangeStream<Document, E> | undefined, failure: StreamFailure): void {
@@ -203,7 +207,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     if (stream) void stream.close().catch(() => undefined);
     if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
     const since = this.#healthyAt;
-    this.#reopenTimer = setTimeout(() => {
+    this.#reopenTimer = this.#o.clock.setTimeout(() => {
       this.#reopenTimer = undefined;
       if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
       if (point === 'now') {
@@ -224,7 +228,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       retry({
         delay: (error: unknown) => {
           this.#o.logger.error(`${this.#o.name}: re-reading after a lost position failed; retrying in ${this.#o.policy.maxDelayMs} ms`, error);
-          return timer(this.#o.policy.maxDelayMs);
+          return timeoutAfter(this.#o.policy.maxDelayMs, this.#o.clock);
         },
       }),
     ).subscribe({
@@ -234,8 +238,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   }
 
   async #stop(): Promise<void> {
-    if (this.#reopenTimer !== undefined) clearTimeout(this.#reopenTimer);
-    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+    if (this.#reopenTimer !== undefined) this.#o.clock.clearTimeout(this.#reopenTimer);
+    if (this.#lingerTimer !== undefined) this.#o.clock.clearTimeout(this.#lingerTimer);
     this.#reopenTimer = undefined;
     this.#lingerTimer = undefined;
     this.#resync?.unsubscribe();
@@ -245,3 +249,4 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     if (stream) await stream.close().catch(() => undefined);
   }
 }
+

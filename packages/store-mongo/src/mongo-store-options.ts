@@ -1,4 +1,4 @@
-import type { Logger } from '@durable-rx/runtime';
+import type { Clock, Logger } from '@durable-rx/runtime';
 import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
 import type { ResumePolicy } from './resume-policy.js';
 
@@ -23,6 +23,13 @@ export interface MongoStoreCommonOptions {
    * clients, `waitForCompletion` calls) reuse it instead of reopening one each time. Default 3 s; 0 closes at once.
    */
   readonly feedLingerMs?: number;
+  /**
+   * The store's time and timers: the change feeds' linger (`feedLingerMs`), reopen back-off (`resumePolicy`) and
+   * resync retries, the last moment a feed was healthy, and the write time of messages and tasks a commit inserts.
+   * Default: the system clock. Pass the runtime's clock (a `VirtualClock` from `@durable-rx/runtime/testing` in tests).
+   * The clock-skew check when connecting always measures the real clock against the server's.
+   */
+  readonly clock?: Clock;
   /**
    * Most messages one orchestration claim takes (and so one step consumes and one commit deletes). The rest stay
    * queued and are claimed by the next step, so a backlog drains in bounded transactions. Default and largest

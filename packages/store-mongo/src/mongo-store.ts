@@ -1,6 +1,6 @@
 import {
   InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
-  consoleLogger, isTerminalStatus, type HistoryEvent, type Logger,
+  consoleLogger, isTerminalStatus, systemClock, type Clock, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
   assertNever, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, matchesPurgeFilter,
@@ -131,6 +131,7 @@ export class MongoStore implements Store {
   readonly #transactionOptions: TransactionOptions;
   readonly #logger: Logger;
   readonly #clusterClock: ClusterClock;
+  readonly #clock: Clock;
   readonly #onHeartbeat: (event: ServerHeartbeatSucceededEvent) => void;
   readonly #statusFeed: ChangeFeed<ChangeEventLike, StatusChange>;
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
@@ -258,11 +259,13 @@ export class MongoStore implements Store {
     this.#maxMessages = o.maxMessages;
     this.#transactionOptions = { ...DEFAULT_TRANSACTION_OPTIONS, ...options.transactionOptions };
     this.#logger = logger;
+    this.#clock = options.clock ?? systemClock;
     this.#clusterClock = o.clusterClock;
     this.#onHeartbeat = (event) => this.#clusterClock.observe(event.reply);
     client.on('serverHeartbeatSucceeded', this.#onHeartbeat);
     const policy = { ...DEFAULT_RESUME_POLICY, ...options.resumePolicy };
     const lingerMs = options.feedLingerMs ?? 3_000;
+    const clock = this.#clock;
     const startTime = () => this.#clusterClock.latest;
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} status feed`,
@@ -270,7 +273,7 @@ export class MongoStore implements Store {
       map: (event) => this.#readStatusEvent(event),
       startTime,
       resync: (since) => this.#changedSince(since),
-      logger, policy, lingerMs,
+      logger, policy, lingerMs, clock,
     });
     this.#wakeFeed = new ChangeFeed<ChangeEventLike, true>({
       name: `MongoStore ${dbName} wake-up feed`,
@@ -279,7 +282,7 @@ export class MongoStore implements Store {
       startTime,
       // Work written while the position was lost is found by a rescan: the worker claims on every signal.
       resync: () => of(true as const),
-      logger, policy, lingerMs,
+      logger, policy, lingerMs, clock,
     });
     this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;
     this.#watchFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
@@ -291,7 +294,7 @@ export class MongoStore implements Store {
       map: (event) => this.#readStatusEvent(event),
       startTime,
       resync: (since) => this.#changedSince(since, [...this.#watchers.keys()]),
-      logger, policy, lingerMs,
+      logger, policy, lingerMs, clock,
     });
     this.changes$ = this.#statusFeed.events$;
     this.workAvailable$ = merge(this.#localWork, this.#wakeFeed.events$).pipe(map((): void => undefined));
@@ -385,7 +388,7 @@ export class MongoStore implements Store {
     await this.#op(describeWriteSet(writeSet), async () => {
       try {
         await this.#transaction(async (session) => {
-          const now = new Date();
+          const now = this.#clock.now();
           const rows = await this.#take(session, writeSet);
           const states = new Map([...rows].map(([id, row]) => [id, row?.state]));
           const plan = planWriteSet(writeSet, states);

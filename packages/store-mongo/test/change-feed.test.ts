@@ -1,19 +1,24 @@
 import { MongoClient, Timestamp, type ChangeStreamOptions, type Document } from 'mongodb';
 import { filter, firstValueFrom, of } from 'rxjs';
+import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChangeEventLike } from '../src/change-events.js';
 import { ChangeFeed } from '../src/change-feed.js';
 import type { ResumePoint } from '../src/resume-policy.js';
 
 // A real driver and a real refusal (nothing listens on 127.0.0.1:1): every stream the feed opens fails before it
-// delivers a resume token, which is the case finding 3 was about.
+// delivers a resume token, which is the case finding 3 was about. The feed's own back-off and linger run on a virtual
+// clock: a reopen happens only when the test advances it.
 
 describe('change feed against a server that refuses (real driver)', () => {
   const client = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
   const collection = client.db('feed-test').collection('instances');
   afterAll(() => client.close());
 
+  const MAX_DELAY_MS = 5_000;
+
   function feedOn(openedAt: Timestamp | undefined, lingerMs = 0) {
+    const clock = new VirtualClock();
     const points: (ResumePoint | undefined)[] = [];
     const failures: string[] = [];
     let notify: (() => void) | undefined;
@@ -31,8 +36,9 @@ describe('change feed against a server that refuses (real driver)', () => {
       startTime: () => openedAt,
       resync: () => of('resync'),
       logger: { warn: failed, error: failed },
-      policy: { initialDelayMs: 10, maxDelayMs: 50 },
+      policy: { initialDelayMs: 1_000, maxDelayMs: MAX_DELAY_MS },
       lingerMs,
+      clock,
     });
     /** Resolves once the feed has reported `n` failures (it reports each one before reopening). */
     const failuresReached = (n: number) => new Promise<void>((resolve) => {
@@ -41,18 +47,26 @@ describe('change feed against a server that refuses (real driver)', () => {
       };
       notify();
     });
-    return { feed, points, failures, failuresReached };
+    /** After a reported failure: the reopen is armed on the clock; fire it. */
+    const reopen = async () => {
+      await clock.waitForTimer();
+      await clock.advance(MAX_DELAY_MS);
+    };
+    return { feed, points, failures, failuresReached, reopen, clock };
   }
 
   it('opens at the captured operation time, and reopens there after a failure before any token: nothing missed, no resync', async () => {
     const openedAt = new Timestamp({ t: 1_700_000_000, i: 7 });
-    const { feed, points, failures, failuresReached } = feedOn(openedAt);
+    const { feed, points, failures, failuresReached, reopen } = feedOn(openedAt);
     const values: string[] = [];
     const subscription = feed.events$.subscribe((value) => values.push(value));
     try {
       expect(points).toEqual([{ startAtOperationTime: openedAt }]);
+      await failuresReached(1);
+      expect(points).toHaveLength(1); // the reopen waits for its back-off on the clock
+      await reopen();
       await failuresReached(2);
-      expect(points.length).toBeGreaterThanOrEqual(2);
+      expect(points).toHaveLength(2);
       for (const point of points) expect(point).toEqual({ startAtOperationTime: openedAt });
       expect(failures[0]).toContain('resuming where it stopped');
       expect(values).toEqual([]);
@@ -64,11 +78,13 @@ describe('change feed against a server that refuses (real driver)', () => {
   });
 
   it('reopens from now with a resync when it never knew a position', async () => {
-    const { feed, points, failures } = feedOn(undefined);
+    const { feed, points, failures, failuresReached, reopen } = feedOn(undefined);
     const subscription = feed.events$.subscribe();
     const resynced = firstValueFrom(feed.events$.pipe(filter((value) => value === 'resync')));
     try {
       expect(points).toEqual([undefined]);
+      await failuresReached(1);
+      await reopen();
       // Workers rescan / status subscribers re-read: the feed emits what `resync` gives once it reopened.
       expect(await resynced).toBe('resync');
       expect(failures[0]).toContain('restarting from now and re-reading');
@@ -100,5 +116,18 @@ describe('change feed against a server that refuses (real driver)', () => {
     again.unsubscribe();
     await feed.close();
     expect(feed.isActive).toBe(false);
+  });
+
+  it('closes a lingering stream once lingerMs has passed on its clock', async () => {
+    const { feed, clock } = feedOn(new Timestamp({ t: 1, i: 1 }), 60_000);
+    try {
+      feed.events$.subscribe().unsubscribe();
+      await clock.advance(59_999);
+      expect(feed.isActive).toBe(true);
+      await clock.advance(1);
+      expect(feed.isActive).toBe(false);
+    } finally {
+      await feed.close();
+    }
   });
 });
