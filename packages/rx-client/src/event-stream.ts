@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Observable } from 'rxjs';
 import { errorFromBody, errorFromResponse, RemoteError } from './remote-error.js';
@@ -27,6 +28,8 @@ export interface EventStreamOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: typeof fetch;
   readonly reconnect?: ReconnectOptions;
+  /** Times the reconnect delays. Default: the system clock. */
+  readonly clock?: Clock;
   /**
    * Told when the connection opens (`'open'`) and when it is lost and a reconnect is scheduled (`'retrying'`, with
    * the failure when there was one: a network error or a retryable status).
@@ -53,12 +56,14 @@ export function eventStream(options: EventStreamOptions): Observable<StreamedEve
     let failures = 0;
     let stopped = false;
     let controller: AbortController | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const clock = options.clock ?? systemClock;
+    let timer: ClockTimer | undefined;
 
     const stop = () => {
       stopped = true;
       controller?.abort();
-      clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
     };
 
     const onMessage = (message: EventSourceMessage): void => {
@@ -139,7 +144,10 @@ export function eventStream(options: EventStreamOptions): Observable<StreamedEve
     const scheduleReconnect = (): void => {
       // The stream ended or failed: reconnect, resuming after the last event received.
       const delay = Math.min(maxDelayMs, retryMs * 2 ** Math.max(0, failures - 1));
-      timer = setTimeout(() => void connect(), delay);
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        void connect();
+      }, delay);
     };
 
     void connect();

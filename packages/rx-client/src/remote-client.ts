@@ -1,5 +1,6 @@
 import {
-  InstanceNotFoundError, InvalidArgumentError, isTerminalStatus, type CheckStatusResponseOptions, type DurableClient,
+  InstanceNotFoundError, InvalidArgumentError, isTerminalStatus, systemClock, type CheckStatusResponseOptions, type Clock,
+  type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
   type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
@@ -30,6 +31,12 @@ export interface RemoteClientOptions {
   readonly fetch?: typeof fetch;
   /** How event streams reconnect. */
   readonly reconnect?: ReconnectOptions;
+  /**
+   * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` (and so
+   * `waitForCompletionOrCreateCheckStatusResponse`'s) and the reconnect delays of its event stream. Default: the
+   * system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
+   */
+  readonly clock?: Clock;
 }
 
 
@@ -49,6 +56,7 @@ export class RemoteClient implements DurableClient {
   readonly #key: string | undefined;
   readonly #fetch: typeof fetch;
   readonly #mux: StreamMux;
+  readonly #clock: Clock;
 
   constructor(options: RemoteClientOptions) {
     if (!options || typeof options.baseUrl !== 'string') throw new InvalidArgumentError('baseUrl is required');
@@ -62,8 +70,9 @@ export class RemoteClient implements DurableClient {
     this.#root = trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
     this.#key = options.key;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#clock = options.clock ?? systemClock;
     this.#mux = new StreamMux({
-      root: this.#root, headers: this.#authHeaders(), fetch: this.#fetch,
+      root: this.#root, headers: this.#authHeaders(), fetch: this.#fetch, clock: this.#clock,
       ...(options.reconnect ? { reconnect: options.reconnect } : {}),
     });
     this.connection$ = this.#mux.state$;
@@ -193,7 +202,7 @@ export class RemoteClient implements DurableClient {
             settle(() => resolve(status));
           } else {
             latest = status;
-            timer ??= timeoutAfter(timeoutMs).subscribe(() => settle(() => resolve(latest!)));
+            timer ??= timeoutAfter(timeoutMs, this.#clock).subscribe(() => settle(() => resolve(latest!)));
           }
         },
         error: (error: unknown) => settle(() => reject(error)),

@@ -1,4 +1,5 @@
 import { BehaviorSubject, Observable, type Subscriber, type Subscription } from 'rxjs';
+import type { Clock } from '@durable-rx/runtime';
 import { eventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
 import { errorFromBody, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
 
@@ -38,6 +39,8 @@ export interface StreamMuxOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: typeof fetch;
   readonly reconnect?: ReconnectOptions;
+  /** Times the reconnect delays. */
+  readonly clock?: Clock;
 }
 
 interface Entry {
@@ -113,6 +116,7 @@ export class StreamMux {
       headers: this.#options.headers,
       fetch: this.#options.fetch,
       ...(this.#options.reconnect ? { reconnect: this.#options.reconnect } : {}),
+      ...(this.#options.clock ? { clock: this.#options.clock } : {}),
       onConnection: (state, error) => {
         if (state === 'retrying') this.#state.next({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) });
       },

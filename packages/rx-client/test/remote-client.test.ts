@@ -7,7 +7,7 @@ import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { KEY, openHarness, type Harness } from './harness.js';
-import { SETTLED } from '@durable-rx/runtime/testing';
+import { SETTLED, VirtualClock } from '@durable-rx/runtime/testing';
 
 let harness: Harness;
 
@@ -109,11 +109,34 @@ describe('createRemoteClient', () => {
     await expect(client.getStatus('x')).rejects.toMatchObject({ code: 'unreachable' });
   });
 
-  it('retries a stream the server refuses with 503 until it is served', async () => {
+  it('retries a stream the server refuses with 503 until it is served, backing off on its clock', async () => {
     harness.refuseStreams(2, 503);
-    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
-    expect(await firstValueFrom(client.status$('later'))).toBeUndefined();
-    expect(harness.requests.filter((r) => r.path.endsWith('/streams'))).toHaveLength(3);
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock }); // first delay 1 s, doubling
+    const streamRequests = () => harness.requests.filter((r) => r.path.endsWith('/streams')).length;
+    const first = firstValueFrom(client.status$('later'));
+    for (const [refused, delayMs] of [[1, 1000], [2, 2000]] as const) {
+      await clock.waitForTimer(); // refused: the retry is armed, and waits for the clock
+      expect(streamRequests()).toBe(refused);
+      await clock.advance(delayMs);
+    }
+    expect(await first).toBeUndefined();
+    expect(streamRequests()).toBe(3);
+  });
+
+  it('times waitForCompletion on its clock', async () => {
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock });
+    await harness.runtime.client.startNew('WaitForEvents', { instanceId: 'slow', input: 1 });
+    let settled = false;
+    const waiting = client.waitForCompletion('slow', { timeoutMs: 60_000 }).finally(() => {
+      settled = true;
+    });
+    await clock.waitForTimer(); // the first snapshot arrived and armed the timeout
+    await clock.advance(59_999);
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    expect(['Pending', 'Running']).toContain((await waiting).runtimeStatus);
   });
 
   it('aborts the request and deletes the server session when the last subscriber unsubscribes', async () => {
