@@ -10,6 +10,7 @@ import {
 import { runBundleSize } from './bundle-size.mjs';
 import { runEndToEnd } from './end-to-end.mjs';
 import { runIndexedDb } from './indexeddb.mjs';
+import { memoryScaleTable, runMemoryScale } from './memory-scale.mjs';
 import { runNotificationLatency } from './notification-latency.mjs';
 import { runRemoteStreams } from './remote-streams.mjs';
 import { runReplayEngine } from './replay-engine.mjs';
@@ -67,5 +68,10 @@ export const SCENARIOS = [
     id: 'indexeddb', label: 'Scenario 6: IndexedDB in headless Chromium, next to raw IndexedDB and durably (SQLite on OPFS)',
     title: 'IndexedDB in Chromium: DexieStore and KeyvalStore, the raw ceiling, and durably on SQLite/OPFS',
     run: runIndexedDb, tables: indexedDbTables, checks: indexedDbTargets,
+  }),
+  scenario({
+    id: 'scale', label: 'Scenario 7: MemoryStore at scale (raise throughput, heap per waiting instance)',
+    title: 'MemoryStore at scale: raised events per second and heap per waiting instance',
+    run: runMemoryScale, tables: (r) => [memoryScaleTable(r)],
   }),
 ];

@@ -104,8 +104,10 @@ export class MemoryStore implements Store {
     for (const { instanceId, replace, events } of plan.history) {
       const record = this.#instances.get(instanceId);
       if (!record) continue;
-      if (replace) record.history = [...events];
-      else for (const event of events) record.history.push(event); // in place: a step costs O(new events), not O(history)
+      // An empty history takes an exact-size copy (a push would reserve room for 16 events); a longer one grows in
+      // place, so a step costs O(new events), not O(history).
+      if (replace || record.history.length === 0) record.history = [...events];
+      else for (const event of events) record.history.push(event);
     }
     for (const { instanceId, messageIds } of plan.deleteMessages) {
       const record = this.#instances.get(instanceId);
