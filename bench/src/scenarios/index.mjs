@@ -5,7 +5,7 @@
  * `results.results[id]` for the written analysis (analysis.mjs).
  */
 import {
-  bundleTable, checkLine, endToEndTable, indexedDbTables, indexedDbTargets, latencyTable, replayTable, streamsTable,
+  bundleTable, checkLine, endToEndTable, endToEndTargets, indexedDbTables, indexedDbTargets, latencyTable, replayTable, streamsTable,
 } from '../tables.mjs';
 import { runBundleSize } from './bundle-size.mjs';
 import { runEndToEnd } from './end-to-end.mjs';
@@ -49,7 +49,7 @@ export const SCENARIOS = [
   }),
   scenario({
     id: 'e2e', label: 'Scenario 2: end to end in memory', title: 'End to end, in memory',
-    run: runEndToEnd, tables: (r) => [endToEndTable(r)],
+    run: runEndToEnd, tables: (r) => [endToEndTable(r)], checks: endToEndTargets,
   }),
   scenario({
     id: 'latency', label: 'Scenario 3: notification latency', title: 'Notification latency',
