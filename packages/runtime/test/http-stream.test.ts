@@ -71,7 +71,7 @@ async function resumeWindowArmed(clock: VirtualClock): Promise<void> {
   await vi.waitFor(() => {
     expect(clock.pendingTimers).toBe(1);
     expect(clock.nextTimerAt!.getTime() - clock.now().getTime()).toBe(DEFAULT_RESUME_WINDOW_MS);
-  }, { timeout: 10_000, interval: 10 });
+  }, { timeout: 60_000, interval: 10 });
 }
 
 /** One SSE block: an event (with `data`), a comment or a `retry` field. */
