@@ -194,16 +194,18 @@ export class LocalClient implements DurableClient {
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
     const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
-    await this.#existing(instanceId);
+    assertValidInstanceId(instanceId);
+    // Straight on the instance's states, not status$: only the last one becomes a status, and no snapshot needs to be
+    // compared with the one before. An unknown (or purged) instance shows as `undefined` and ends the wait.
     const latest = await firstValueFrom(
-      this.status$(instanceId).pipe(
+      this.#states$(instanceId).pipe(
         takeUntil(timeoutAfter(timeoutMs, this.#clock)),
         takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
         last(undefined, undefined),
       ),
     );
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
-    return latest;
+    return toInstanceStatus(latest);
   }
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
