@@ -178,7 +178,8 @@ export function indexedDbTables(r) {
       `durably ${r.versions['@coji/durably']} on SQLocal ${r.versions.sqlocal} (SQLite WASM on OPFS in a Web Worker; ` +
         `kysely ${r.versions.kysely}, zod ${r.versions.zod}) runs the same job: three steps returning the greeting, with ` +
         '`step.progress` after each, as the orchestration sets its custom status. Worker polling 10 ms (its default is 1 s), ' +
-        'one run at a time (its default; 4 or 16 at once made each job slower in a trial), default leases. The page is served with COOP ' +
+        'one run at a time (its default; 4 or 16 at once made each job slower in a trial), default leases. Its ' +
+        '100-job batch runs in the first round only (it takes minutes on a loaded machine); --quick leaves it out. The page is served with COOP ' +
         'same-origin and COEP require-corp, which SQLocal needs; the IndexedDB contenders run on the same page.',
     ],
   };
