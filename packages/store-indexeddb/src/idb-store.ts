@@ -4,10 +4,10 @@ import {
 } from '@durable-rx/runtime';
 import {
   validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
-  encodeContinuationToken, instanceIdsOf, isVisible, leaseLostError, matchesPurgeFilter, matchesQuery, pageKeyOf,
+  encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities, type PageKey, type WriteSet,
+  type StoreCapabilities, type PageKey, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
@@ -193,6 +193,23 @@ export abstract class IdbStore implements Store {
       return true;
     });
     if (released) this.#feed.publish([], true);
+  }
+
+  async releaseOwner(owner: string): Promise<number> {
+    validateLeaseOwner(owner);
+    const released = await this.#run('releaseOwner', 'readwrite', TASKS_AND_QUEUE, async (tx) => {
+      const held = (row: { readonly lease?: Lease }) => isHeldBy(row.lease, owner);
+      const [instances, tasks] = await Promise.all([tx.queuedInstances(held), tx.listTasks(held)]);
+      const pending = await Promise.all(instances.map((row) => tx.listMessages(row.id)));
+      instances.forEach((row, i) => tx.putInstance(withQueueFields(row, undefined, queueFieldsOf(undefined, pending[i] ?? [])), row));
+      for (const row of tasks) {
+        const { lease: _lease, ...rest } = row;
+        tx.putTask({ ...rest, readyMs: 0 }, row);
+      }
+      return instances.length + tasks.length;
+    });
+    if (released > 0) this.#feed.publish([], true);
+    return released;
   }
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {

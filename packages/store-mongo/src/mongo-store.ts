@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertNever, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, matchesPurgeFilter,
-  matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validatePurgeFilter,
+  matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type WriteRequest, type WriteSet,
@@ -36,7 +36,7 @@ import {
   buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimActivityFilter, claimBound,
   claimedMessagesFilter, claimOrchestrationFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, PAGE_SORT, QUEUE_HEAD_HINTS, RESYNC_HINT,
-  SWEEP_HINT, WAKE_HINTS,
+  ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, WAKE_HINTS,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
@@ -475,6 +475,18 @@ export class MongoStore implements Store {
     const released = await this.#op(`releasing the lease on activity task ${JSON.stringify(taskId)}`, async () =>
       this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: FREE_LEASE }));
     if (released.modifiedCount > 0) this.#localWork.next();
+  }
+
+  async releaseOwner(owner: string): Promise<number> {
+    validateLeaseOwner(owner);
+    const [instances, tasks] = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => Promise.all([
+      // A fresh handoff wakes every process's worker through the wake-up feed, as an abandon does.
+      this.#instances.updateMany(ownerLeasesFilter(owner), { $set: { ...FREE_LEASE, handoff: new ObjectId() } }, { hint: RELEASE_OWNER_HINT }),
+      this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { hint: RELEASE_OWNER_HINT }),
+    ]));
+    const released = instances.modifiedCount + tasks.modifiedCount;
+    if (released > 0) this.#localWork.next();
+    return released;
   }
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
-import { NEVER, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
+import { EPOCH, NEVER, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns } from './instance-key.js';
 
 /**
@@ -134,3 +134,20 @@ function combine(clauses: Filter<InstanceDoc>[]): Filter<InstanceDoc> {
   if (clauses.length === 1) return clauses[0] as Filter<InstanceDoc>;
   return { $and: clauses };
 }
+
+/**
+ * The filter of `releaseOwner`: instances or activity tasks whose lease was recorded with `owner` (the store-kit rule
+ * `isHeldBy`: live or expired). A free lease has expiry EPOCH, so the range on `leaseExpiresAt` lets the
+ * `lease_expiry` index ({@link RELEASE_OWNER_HINT}) visit only leased documents.
+ *
+ * @example
+ * ```ts
+ * ownerLeasesFilter('tab-1'); // { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1' }
+ * ```
+ */
+export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<TaskDoc> {
+  return { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: owner };
+}
+
+/** The key of the index `releaseOwner` is pinned to (`lease_expiry`, on instances and on activity tasks). */
+export const RELEASE_OWNER_HINT = { leaseExpiresAt: 1 } as const;

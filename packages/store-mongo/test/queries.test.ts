@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
   CLAIMED_MESSAGES_HINT, claimActivityFilter, claimBound, claimedMessagesFilter, claimOrchestrationFilter, PAGE_SORT,
-  QUEUE_HEAD_HINTS, RESYNC_HINT, SWEEP_HINT, WAKE_HINTS,
+  ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINT, RESYNC_HINT, SWEEP_HINT, WAKE_HINTS,
 } from '../src/queries.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
 import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
-import { NEVER } from '../src/documents.js';
+import { EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
 import { INDEXES, OBSOLETE_INDEXES } from '../src/indexes.js';
@@ -103,6 +103,15 @@ describe('claims', () => {
     expect(claimActivityFilter(T0)).toEqual({ leaseExpiresAt: { $lte: T0 } });
     // The sort does not start with leaseExpiresAt: a task whose lease expired is not sorted after every free one.
     expect(CLAIM_ACTIVITY_SORT).toEqual({ readyAt: 1, order: 1 });
+  });
+
+  it('release the leases of one owner, live or expired, visiting only leased documents of the lease_expiry index', () => {
+    expect(ownerLeasesFilter('tab-1')).toEqual({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1' });
+    // A free lease sits at EPOCH, so it is outside the range: releasing twice modifies nothing the second time.
+    expect(FREE_LEASE.leaseExpiresAt).toEqual(EPOCH);
+    for (const collection of ['instances', 'activityTasks'] as const) {
+      expect(INDEXES[collection].map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(RELEASE_OWNER_HINT));
+    }
   });
 
   it('take the visible messages of the claimed instance by its key', () => {

@@ -14,8 +14,8 @@ import type {
   StoreCapabilities,
 } from './store.js';
 import {
-  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isVisible,
-  matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf,
+  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isHeldBy,
+  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, validateLeaseOwner,
 } from './store-helpers.js';
 
 interface InstanceRecord {
@@ -160,6 +160,26 @@ export class MemoryStore implements Store {
       this.#claimableTasks.set(taskId, 0);
       this.#work.next();
     }
+  }
+
+  async releaseOwner(owner: string): Promise<number> {
+    validateLeaseOwner(owner);
+    this.#ensureOpen();
+    let released = 0;
+    for (const [instanceId, record] of this.#instances) {
+      if (!isHeldBy(record.lease, owner)) continue;
+      record.lease = undefined;
+      this.#indexInstance(instanceId);
+      released++;
+    }
+    for (const [taskId, record] of this.#tasks) {
+      if (!isHeldBy(record.lease, owner)) continue;
+      record.lease = undefined;
+      this.#claimableTasks.set(taskId, 0);
+      released++;
+    }
+    if (released > 0) this.#work.next();
+    return released;
   }
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
-import type { OrchestrationMessage } from '../model/message.js';
+import type { Lease, OrchestrationMessage } from '../model/message.js';
+import { assertValidName } from '../model/validation.js';
 import type { InstanceQuery, PurgeFilter } from './store.js';
 
 /**
@@ -107,6 +108,30 @@ export function isVisible(message: OrchestrationMessage, now: Date): boolean {
  */
 export function claimableAtMs(leaseExpiresAt: Date | undefined, dueMs: number): number {
   return Math.max(leaseExpiresAt?.getTime() ?? 0, dueMs);
+}
+
+/**
+ * Checks the argument of `Store.releaseOwner`: a non-empty worker id (as `ClaimOptions.owner`). Throws
+ * `InvalidArgumentError` otherwise, before the store releases anything.
+ */
+export function validateLeaseOwner(owner: unknown): string {
+  assertValidName(owner, 'lease owner');
+  return owner;
+}
+
+/**
+ * Whether `Store.releaseOwner(owner)` releases `lease`: every lease recorded with that owner, live or expired (an
+ * expired one is claimable already; releasing it changes nothing but its bookkeeping). The one rule every store
+ * applies, whatever query finds the candidates.
+ *
+ * @example
+ * ```ts
+ * isHeldBy({ owner: 'tab-1', token: 't', expiresAt: new Date() }, 'tab-1'); // true
+ * isHeldBy(undefined, 'tab-1');                                              // false
+ * ```
+ */
+export function isHeldBy(lease: Lease | undefined, owner: string): boolean {
+  return lease !== undefined && lease.owner === owner;
 }
 
 /**

@@ -52,6 +52,17 @@ export interface Store {
   abandonActivity(taskId: string, leaseToken: string): Promise<void>;
 
   /**
+   * Releases every orchestration and activity lease recorded with `owner` (live or expired), as
+   * {@link Store.abandonOrchestration} and {@link Store.abandonActivity} would, in one operation, without writing
+   * anything else, and signals {@link Store.workAvailable$} when it released any. Returns how many it released. This
+   * is how a worker's next life (a reloaded tab) frees the work its last life held, including a claim that was still
+   * committing when that life ended and that the worker never heard of. Which leases match is decided by
+   * `isHeldBy` (store-kit); `owner` is checked with `validateLeaseOwner` (an empty or non-string owner:
+   * `InvalidArgumentError`, nothing released). A commit or renewal under a released lease is refused afterwards.
+   */
+  releaseOwner(owner: string): Promise<number>;
+
+  /**
    * Extends a held activity lease to `expiresAt`: the heartbeat that keeps a long activity from being claimed and
    * run again by another worker (or by this one). Throws `LeaseLostError` when the lease is no longer held.
    */

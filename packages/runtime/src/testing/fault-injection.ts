@@ -209,6 +209,10 @@ export class FaultyStore implements Store {
     return this.#call('abandonActivity', () => this.#store.abandonActivity(taskId, leaseToken));
   }
 
+  releaseOwner(owner: string): Promise<number> {
+    return this.#call('releaseOwner', () => this.#store.releaseOwner(owner));
+  }
+
   renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     return this.#call('renewActivityLease', async () => {
       if (this.#roll('leaseExpiry')) await this.#store.abandonActivity(taskId, leaseToken);

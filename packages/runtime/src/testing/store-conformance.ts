@@ -406,6 +406,52 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('releasing the leases of one owner', () => {
+      it('releases every orchestration and activity lease of that owner at once, and only those', async () => {
+        const store = await open();
+        await runningInstance(store, 'tasks', [activityTask('tasks', 't1'), activityTask('tasks', 't2')]);
+        const mineTask = await store.claimActivity({ owner: 'tab-1', leaseMs: 60_000, now: T0 });
+        const theirTask = await store.claimActivity({ owner: 'tab-2', leaseMs: 60_000, now: T0 });
+        await create(store, newInstance('a'));
+        await create(store, newInstance('b'));
+        const mine = await claim(store, 'tab-1');
+        const theirs = await claim(store, 'tab-2');
+        expect(await claimNothingOr(store)).toBeUndefined();
+
+        const woken = firstValueFrom(store.workAvailable$);
+        expect(await store.releaseOwner('tab-1')).toBe(2);
+        await woken;
+        // Released: claimable by anyone at once, long before the 60 s leases would have expired.
+        expect((await claim(store, 'tab-3')).state.instanceId).toBe(mine.state.instanceId);
+        expect((await store.claimActivity({ owner: 'tab-3', leaseMs: 60_000, now: T0 }))?.task.id).toBe(mineTask!.task.id);
+        // The other owner's leases are untouched.
+        expect(await claimNothingOr(store)).toBeUndefined();
+        expect(await store.claimActivity({ owner: 'tab-3', leaseMs: 60_000, now: T0 })).toBeUndefined();
+        await store.renewActivityLease(theirTask!.task.id, theirTask!.lease.token, at(90_000));
+        // What the released owner still tries is refused.
+        await expect(complete(store, { taskId: mineTask!.task.id, leaseToken: mineTask!.lease.token, result: result('tasks', 'exec-1', 0, 'late') }))
+          .rejects.toMatchObject({ code: 'lease-lost' });
+        await expect(store.renewActivityLease(mineTask!.task.id, mineTask!.lease.token, at(90_000))).rejects.toMatchObject({ code: 'lease-lost' });
+        await expect(store.commit(commitOf(mine.state, mine.lease.token, {
+          consumedMessageIds: mine.messages.map((m) => m.id), state: { ...mine.state, runtimeStatus: 'Running', version: 2, historyLength: 1 },
+          history: [started(mine.state.instanceId)],
+        }))).rejects.toMatchObject({ code: 'lease-lost' });
+        await store.commit(commitOf(theirs.state, theirs.lease.token, { consumedMessageIds: theirs.messages.map((m) => m.id), state: theirs.state }));
+        // Nothing is left to release; an owner that is not a worker id is refused.
+        expect(await store.releaseOwner('tab-1')).toBe(0);
+        await expect(store.releaseOwner('')).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.releaseOwner(42 as unknown as string)).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+
+      it('releases a lease that has expired already, leaving its work claimable', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        await store.claimOrchestration({ owner: 'tab-1', leaseMs: 1000, now: T0 });
+        expect(await store.releaseOwner('tab-1')).toBe(1);
+        expect((await claim(store, 'tab-2', at(500))).state.instanceId).toBe('a');
+      });
+    });
+
     describe('queries', () => {
       it('filters by status, created time and a literal id prefix', async () => {
         const store = await open();
@@ -535,6 +581,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await first;
         await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'store-closed' });
         await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'store-closed' });
+        await expect(store.releaseOwner('w1')).rejects.toMatchObject({ code: 'store-closed' });
       });
     });
 

@@ -184,6 +184,10 @@ class DexieTransaction implements BackendTransaction {
     return (await this.#instances.where('[readyMs+headSeq]').above([nowMs, Infinity]).first())?.readyMs;
   }
 
+  queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
+    return this.#instances.where('[readyMs+headSeq]').above([-Infinity, -Infinity]).filter(filter).toArray();
+  }
+
   scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     const range = scan.status === undefined
       ? this.#instances.where('[createdMs+id]').between([scan.fromMs, scan.fromId], [scan.toMs, MAX], !scan.fromOpen, true)
@@ -248,6 +252,10 @@ class DexieTransaction implements BackendTransaction {
 
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
     return (await this.#tasks.where('[readyMs+seq]').above([nowMs, Infinity]).first())?.readyMs;
+  }
+
+  listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
+    return this.#tasks.filter(filter).toArray();
   }
 
   deleteTasksOf(instanceId: string): void {

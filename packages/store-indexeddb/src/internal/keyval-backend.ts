@@ -178,6 +178,12 @@ class KeyvalTransaction implements BackendTransaction {
     return key ? (key[1] as number) : undefined;
   }
 
+  async queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
+    const keys = await this.#keys(this.#range(['xr'], ['xr', MAX]));
+    const rows = await Promise.all(keys.map((key) => this.getInstance(lastOf(key))));
+    return rows.filter((row): row is InstanceRow => row !== undefined && filter(row));
+  }
+
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     const prefix = scan.status === undefined ? ['xc'] : ['xs', scan.status];
     const upper = [...prefix, scan.toMs, MAX];
@@ -266,6 +272,12 @@ class KeyvalTransaction implements BackendTransaction {
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
     const [key] = await this.#keys(this.#range(['xt', nowMs, MAX], ['xt', MAX], true), 1);
     return key ? (key[1] as number) : undefined;
+  }
+
+  async listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
+    const keys = await this.#keys(this.#range(['xt'], ['xt', MAX]));
+    const rows = await Promise.all(keys.map((key) => this.getTask(lastOf(key))));
+    return rows.filter((row): row is TaskRow => row !== undefined && filter(row));
   }
 
   deleteTasksOf(instanceId: string): void {

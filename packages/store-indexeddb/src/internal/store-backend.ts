@@ -52,6 +52,11 @@ export interface BackendTransaction {
   firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined>;
   /** The smallest readyMs > nowMs of any instance. */
   nextInstanceReadyMs(nowMs: number): Promise<number | undefined>;
+  /**
+   * Every instance on the claim schedule (with pending messages, hence every instance that holds a lease) that
+   * `filter` accepts: a scan of the ready index, which leaves finished instances out.
+   */
+  queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]>;
   /** Instances in (createdMs, instanceId) order. */
   scanInstances(scan: InstanceScan): Promise<InstanceRow[]>;
 
@@ -82,4 +87,6 @@ export interface BackendTransaction {
   /** The smallest readyMs > nowMs of any task. */
   nextTaskReadyMs(nowMs: number): Promise<number | undefined>;
   deleteTasksOf(instanceId: string): void;
+  /** Every activity task that `filter` accepts. */
+  listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]>;
 }
