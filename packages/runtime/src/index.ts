@@ -53,4 +53,5 @@ export { OrchestrationError } from './model/errors/orchestration-error.js';
 export { systemClock, type Clock, type ClockTimer } from './env/clock.js';
 export { randomId, type NewId } from './env/new-id.js';
 export { consoleLogger, silentLogger, type Logger } from './env/logger.js';
-export type { LeaseStorage, StopOptions, WorkerMetrics } from './worker/worker.js';
+export type { StopOptions, WorkerMetrics } from './worker/worker.js';
+export type { LeaseStorage } from './worker/lease-succession.js';

@@ -14,6 +14,8 @@ const callsSlow: Orchestrator = function* (ctx) {
   return yield ctx.callActivity('Slow');
 };
 
+const WORKER_IDS = 'durable-rx:worker-ids';
+
 /** A Web-Storage-like map, as sessionStorage is to a tab. */
 function mapStorage(entries: Iterable<[string, string]> = []): LeaseStorage & { readonly map: Map<string, string> } {
   const map = new Map(entries);
@@ -22,21 +24,33 @@ function mapStorage(entries: Iterable<[string, string]> = []): LeaseStorage & { 
 
 /**
  * The store as one page sees it: after `cut()` (the page is gone) nothing that page's runtime does reaches the store,
- * so it cannot release its leases on the way out.
+ * and no answer reaches the page, so it cannot release its leases on the way out. `cutAfter` cuts the page right
+ * after the store has executed the named call: the call took effect, its caller never hears of it.
  */
-function severable(store: Store): { readonly store: Store; cut(): void } {
+function severable(store: Store): { readonly store: Store; cut(): void; cutAfter(method: keyof Store): Promise<void> } {
   let cut = false;
+  let trap: { method: keyof Store; hit: () => void } | undefined;
   const proxy = new Proxy(store, {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (cut) return Promise.reject(new StoreClosedError('page gone'));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      return async (...args: unknown[]) => {
+        if (cut) throw new StoreClosedError('page gone');
+        const result: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (trap?.method === key && result !== undefined) {
+          cut = true;
+          trap.hit();
+        }
+        if (cut) return new Promise(() => {}); // the page is gone: the answer never arrives
+        return result;
       };
     },
   });
-  return { store: proxy, cut: () => { cut = true; } };
+  return {
+    store: proxy,
+    cut: () => { cut = true; },
+    cutAfter: (method) => new Promise<void>((hit) => { trap = { method, hit }; }),
+  };
 }
 
 describe('createRuntime({ leaseStorage })', () => {
@@ -46,23 +60,20 @@ describe('createRuntime({ leaseStorage })', () => {
     const page = severable(store);
     const storage = mapStorage();
     let started!: () => void;
-    let finishLate!: (value: string) => void;
     const activityStarted = new Promise<void>((resolve) => (started = resolve));
     const first = createRuntime({
       store: page.store, clock, logger: silentLogger, leaseStorage: storage, activityLeaseMs: 60_000,
       orchestrators: { CallsSlow: callsSlow },
-      activities: { Slow: () => new Promise<string>((resolve) => { finishLate = resolve; started(); }) },
+      activities: { Slow: () => new Promise<string>(() => started()) },
     });
     await first.start();
     const id = await first.client.startNew('CallsSlow');
     await activityStarted;
-    expect(JSON.parse(storage.map.get('durable-rx:held-leases') ?? '[]')).toMatchObject([{ kind: 'activity' }]);
 
     // The page reloads: its runtime never gets to release anything; sessionStorage survives.
     page.cut();
     const survived = mapStorage(storage.map);
-    finishLate('too late'); // what the old page still does never reaches the store
-    await first.stop({ graceMs: Infinity });
+    void first.stop({ graceMs: 0 });
     expect(await store.claimActivity({ owner: 'probe', leaseMs: 1000, now: clock.now() })).toBeUndefined(); // still leased
 
     const second = createRuntime({
@@ -76,11 +87,38 @@ describe('createRuntime({ leaseStorage })', () => {
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(clock.now().getTime()).toBe(before); // no lease had to expire
     await second.stop();
-    expect(JSON.parse(survived.map.get('durable-rx:held-leases') ?? 'null')).toEqual([]);
+    expect(JSON.parse(survived.map.get(WORKER_IDS) ?? 'null')).toEqual([]); // a clean stop leaves nothing to take over
+  });
+
+  it('takes over a claim that the store committed but the page never heard of, because it unloaded meanwhile', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    const page = severable(store);
+    const storage = mapStorage();
+    const first = createRuntime({
+      store: page.store, clock, logger: silentLogger, leaseStorage: storage, orchestrationLeaseMs: 60_000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'never runs here' },
+    });
+    const id = await first.client.startNew('CallsSlow');
+    const claimedUnheard = page.cutAfter('claimOrchestration');
+    await first.start();
+    await claimedUnheard;
+    void first.stop({ graceMs: 0 });
+    expect(await store.claimOrchestration({ owner: 'probe', leaseMs: 1000, now: clock.now() })).toBeUndefined(); // leased
+
+    const second = createRuntime({
+      store, clock, logger: silentLogger, leaseStorage: mapStorage(storage.map), orchestrationLeaseMs: 60_000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'done' },
+    });
+    runtimes.push(second);
+    const before = clock.now().getTime();
+    await second.start();
+    expect(await second.client.waitForCompletion(id, { timeoutMs: 120_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(clock.now().getTime()).toBe(before);
   });
 
   it('ignores a recorded value it cannot read and still runs', async () => {
-    const storage = mapStorage([['durable-rx:held-leases', '{not json']]);
+    const storage = mapStorage([[WORKER_IDS, '{not json']]);
     const runtime = createRuntime({
       logger: silentLogger, leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'ok' },
     });
@@ -88,5 +126,34 @@ describe('createRuntime({ leaseStorage })', () => {
     await runtime.start();
     const id = await runtime.client.startNew('CallsSlow');
     expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });
+  });
+});
+
+describe('createRuntime({ workerId })', () => {
+  it('releases the leases its id held in an earlier life before it claims, so a restarted process resumes at once', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    const process1 = severable(store);
+    let started!: () => void;
+    const activityStarted = new Promise<void>((resolve) => (started = resolve));
+    const first = createRuntime({
+      store: process1.store, clock, logger: silentLogger, workerId: 'node-1', activityLeaseMs: 60_000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => new Promise<string>(() => started()) },
+    });
+    await first.start();
+    const id = await first.client.startNew('CallsSlow');
+    await activityStarted;
+    process1.cut(); // the process dies
+    void first.stop({ graceMs: 0 });
+
+    const restarted = createRuntime({
+      store, clock, logger: silentLogger, workerId: 'node-1', activityLeaseMs: 60_000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'done' },
+    });
+    runtimes.push(restarted);
+    const before = clock.now().getTime();
+    await restarted.start();
+    expect(await restarted.client.waitForCompletion(id, { timeoutMs: 120_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(clock.now().getTime()).toBe(before);
   });
 });

@@ -8,7 +8,8 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
-import { Worker, type LeaseStorage, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import type { LeaseStorage } from '../worker/lease-succession.js';
+import { Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -27,7 +28,11 @@ export interface RuntimeOptions {
   readonly newId?: NewId;
   /** Default: the console. */
   readonly logger?: Logger;
-  /** Worker id recorded in leases. Default: a random UUID. */
+  /**
+   * Worker id recorded in leases. Default: a fresh random UUID per runtime. A worker given an id releases that id's
+   * leases when it starts, before it claims anything, so a process restarted with the same id resumes the work its
+   * last life held at once (`Store.releaseOwner`). Never give two live workers the same id.
+   */
   readonly workerId?: string;
   /** Lease on an orchestration step. Default 30 s. */
   readonly orchestrationLeaseMs?: number;
@@ -42,9 +47,13 @@ export interface RuntimeOptions {
   /** Largest custom status, in bytes of JSON. Default 16 KiB. */
   readonly customStatusLimitBytes?: number;
   /**
-   * Where the worker records the leases it holds, so that its next life releases them on `start` and resumes their
-   * work at once instead of after the lease expires. In a browser pass `sessionStorage`: a reloaded tab then picks up
-   * its own interrupted steps and activities without waiting. One runtime per storage. Default: nothing is recorded.
+   * Where the worker records its id, so that the runtime's next life takes over the leases this one leaves behind
+   * instead of waiting for them to expire. In a browser pass `sessionStorage`: a reloaded tab then resumes its own
+   * interrupted steps and activities at once, including a claim that was still committing while the page unloaded.
+   * Each life has its own worker id and holds a Web Lock named after it; the next life releases an earlier life's
+   * leases (`Store.releaseOwner`) as soon as that lock is free, so a tab duplicated from a live one (its
+   * `sessionStorage` is a copy) never takes over the original's work while the original runs. Without Web Locks the
+   * recorded lives are taken to be over at once. One runtime per storage. Default: nothing is recorded.
    */
   readonly leaseStorage?: LeaseStorage;
 }
@@ -94,6 +103,7 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     newId,
     logger: options.logger ?? consoleLogger,
     owner: options.workerId ?? newId(),
+    ownerReused: options.workerId !== undefined,
     orchestrationLeaseMs: positive(options.orchestrationLeaseMs, 30_000, 'orchestrationLeaseMs'),
     activityLeaseMs: positive(options.activityLeaseMs, 300_000, 'activityLeaseMs'),
     maxConcurrentOrchestrations: positive(options.maxConcurrentOrchestrations, 16, 'maxConcurrentOrchestrations'),

@@ -11,6 +11,7 @@ import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
+import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
 
 /** First and longest delay before the worker retries after its store failed to hand out work. */
@@ -44,6 +45,11 @@ export interface WorkerOptions {
   readonly logger: Logger;
   /** Worker id, recorded in leases. */
   readonly owner: string;
+  /**
+   * True when `owner` was chosen by the application, so an earlier life (a restarted process) may have used it: the
+   * worker releases that id's leases on start, before it claims anything.
+   */
+  readonly ownerReused?: boolean;
   readonly orchestrationLeaseMs: number;
   readonly activityLeaseMs: number;
   readonly maxConcurrentOrchestrations: number;
@@ -51,28 +57,14 @@ export interface WorkerOptions {
   readonly cacheSize: number;
   readonly customStatusLimitBytes: number;
   /**
-   * Where the worker records the leases it holds, so that its next life (a reloaded tab) releases them at once on
-   * start instead of waiting for them to expire. Absent: nothing is recorded.
+   * Where the worker records its id, so that its next life (a reloaded tab) releases the leases this one leaves
+   * behind as soon as this one has ended, instead of waiting for them to expire (see {@link LeaseSuccession}).
+   * Absent: nothing is recorded.
    */
   readonly leaseStorage?: LeaseStorage;
+  /** Web Locks for the lease succession; default `navigator.locks`. */
+  readonly locks?: WorkerLocks;
 }
-
-/**
- * A synchronous string store that outlives the worker, such as a browser tab's `sessionStorage` (whose `getItem` and
- * `setItem` fit it as they are). One worker per storage: the worker owns the key {@link HELD_LEASES_KEY}.
- */
-export interface LeaseStorage {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-}
-
-/** The key under which a worker records its held leases in its {@link LeaseStorage}. */
-export const HELD_LEASES_KEY = 'durable-rx:held-leases';
-
-/** A lease the worker holds, as recorded in its {@link LeaseStorage}. */
-type HeldLease =
-  | { readonly kind: 'orchestration'; readonly instanceId: string; readonly token: string }
-  | { readonly kind: 'activity'; readonly taskId: string; readonly token: string };
 
 /** Counters of worker and engine work (monotonic). */
 export interface WorkerMetrics {
@@ -107,8 +99,9 @@ export class Worker {
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
-  /** The lease of each running step and activity and how `stop` would release it, by a description. */
-  readonly #held = new Map<string, { readonly lease: HeldLease; readonly release: () => Promise<void> }>();
+  /** How `stop` would release the lease of each running step and activity, by a description. */
+  readonly #held = new Map<string, () => Promise<void>>();
+  #succession: LeaseSuccession | undefined;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
@@ -131,54 +124,27 @@ export class Worker {
       // A store whose wake-up feed fails still has the wake timer (due timers, lease expiries); say so loudly.
       error: (error: unknown) => this.#o.logger.error('the store\'s workAvailable$ feed failed; the worker now wakes on timers only', error),
     });
-    this.#requestPump();
-    if (this.#o.leaseStorage) this.#track(this.#releaseRecordedLeases(this.#o.leaseStorage));
-  }
-
-  /**
-   * Releases the leases an earlier life of this worker recorded and never released (a reloaded tab): the work they
-   * cover becomes claimable at once. A lease that was meanwhile committed, released or taken over is left alone by
-   * the store, which checks the token.
-   */
-  async #releaseRecordedLeases(storage: LeaseStorage): Promise<void> {
-    let recorded: HeldLease[] = [];
-    try {
-      const raw = storage.getItem(HELD_LEASES_KEY);
-      const parsed: unknown = raw === null ? [] : JSON.parse(raw);
-      if (Array.isArray(parsed)) recorded = parsed.filter(isHeldLease);
-    } catch (error) {
-      this.#o.logger.warn(`the leases recorded under ${HELD_LEASES_KEY} could not be read; they are left to expire`, error);
+    const { leaseStorage, ownerReused = false } = this.#o;
+    if (!leaseStorage && !ownerReused) {
+      this.#requestPump();
+      return;
     }
-    this.#recordHeld();
-    await Promise.all(recorded.map(async (lease) => {
-      try {
-        if (lease.kind === 'orchestration') await this.#o.store.abandonOrchestration(lease.instanceId, lease.token);
-        else await this.#o.store.abandonActivity(lease.taskId, lease.token);
-      } catch (error) {
-        if (!(error instanceof StoreClosedError)) this.#o.logger.error('releasing a lease recorded by an earlier life of this worker failed', error);
-      }
-    }));
-    this.#requestPump();
+    this.#succession = new LeaseSuccession({
+      store: this.#o.store, logger: this.#o.logger, owner: this.#o.owner, ownerReused,
+      ...(leaseStorage ? { storage: leaseStorage } : {}), ...(this.#o.locks ? { locks: this.#o.locks } : {}),
+    });
+    // Claims wait only when this id's own earlier leases are being released; the leases of earlier lives with other
+    // ids are released meanwhile, as each of those lives ends (the store then signals work).
+    // Not tracked: it may wait for as long as another tab runs, and `stop` ends that wait instead of draining it.
+    void this.#succession.begin().then(() => this.#requestPump());
   }
 
-  /** Writes the held leases to the lease storage, if any (best effort: a full storage is logged). */
-  #recordHeld(): void {
-    const storage = this.#o.leaseStorage;
-    if (!storage) return;
-    try {
-      storage.setItem(HELD_LEASES_KEY, JSON.stringify([...this.#held.values()].map((h) => h.lease)));
-    } catch (error) {
-      this.#o.logger.warn(`the held leases could not be recorded under ${HELD_LEASES_KEY}`, error);
-    }
-  }
-
-  #hold(what: string, lease: HeldLease, release: () => Promise<void>): void {
-    this.#held.set(what, { lease, release });
-    this.#recordHeld();
+  #hold(what: string, release: () => Promise<void>): void {
+    this.#held.set(what, release);
   }
 
   #unhold(what: string): void {
-    if (this.#held.delete(what)) this.#recordHeld();
+    this.#held.delete(what);
   }
 
   /**
@@ -190,10 +156,12 @@ export class Worker {
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = true;
+      this.#succession?.stopWaiting();
       this.#subscription?.unsubscribe();
       this.#subscription = undefined;
       this.#clearWakeTimer();
       const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
+      let clean = true;
       const drained = (async () => {
         while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       })();
@@ -206,27 +174,34 @@ export class Worker {
         });
         const abandon = await Promise.race([drained.then(() => false), graceOver]);
         if (graceTimer !== undefined) this.#o.clock.clearTimeout(graceTimer);
-        if (abandon) await this.#abandonHeld();
+        if (abandon) clean = await this.#abandonHeld();
       }
       this.#clearWakeTimer();
       this.#cache.clear();
+      // When every lease of this life was committed or released, nothing is left for a next life to take over.
+      this.#succession?.end(clean);
     })();
     return this.#stopped;
   }
 
-  /** Releases the lease of every step and activity still running (best effort: a failure is logged). */
-  async #abandonHeld(): Promise<void> {
-    const held = [...this.#held.entries()].map(([what, { release }]) => [what, release] as const);
+  /**
+   * Releases the lease of every step and activity still running (best effort: a failure is logged). True when all
+   * were released.
+   */
+  async #abandonHeld(): Promise<boolean> {
+    const held = [...this.#held.entries()];
     this.#held.clear();
-    this.#recordHeld();
     if (held.length > 0) this.#o.logger.warn(`worker stopped with ${held.length} step(s) or activities still running; their leases are released`);
-    await Promise.all(held.map(async ([what, release]) => {
+    const released = await Promise.all(held.map(async ([what, release]) => {
       try {
         await release();
+        return true;
       } catch (error) {
         if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing the lease of ${what} failed`, error);
+        return false;
       }
     }));
+    return released.every(Boolean);
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -341,8 +316,7 @@ export class Worker {
 
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
     const held = `step of ${item.state.instanceId} (${item.lease.token})`;
-    const lease: HeldLease = { kind: 'orchestration', instanceId: item.state.instanceId, token: item.lease.token };
-    this.#hold(held, lease, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+    this.#hold(held, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
     try {
       await this.#step(item);
     } finally {
@@ -396,7 +370,7 @@ export class Worker {
     const activity = this.#o.activities.get(task.name);
     const heartbeat = this.#heartbeat(task.id, lease.token);
     const held = `activity ${task.name} of ${task.instanceId} (${lease.token})`;
-    this.#hold(held, { kind: 'activity', taskId: task.id, token: lease.token }, () => {
+    this.#hold(held, () => {
       heartbeat.stop();
       return this.#o.store.abandonActivity(task.id, lease.token);
     });
@@ -470,14 +444,6 @@ export class Worker {
       },
     };
   }
-}
-
-function isHeldLease(value: unknown): value is HeldLease {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  if (typeof v['token'] !== 'string') return false;
-  return (v['kind'] === 'orchestration' && typeof v['instanceId'] === 'string') ||
-    (v['kind'] === 'activity' && typeof v['taskId'] === 'string');
 }
 
 function unknownOrchestrator(name: string): Orchestrator {

@@ -15,6 +15,8 @@ export interface E2eOpenOptions {
   readonly leaseMs?: number;
   /** How long each activity takes, ms. */
   readonly activityDelayMs?: number;
+  /** Pass `sessionStorage` as the runtime's `leaseStorage`, so a reloaded page takes over its own leases at once. */
+  readonly leaseStorage?: boolean;
 }
 
 /** The window API the e2e tests drive through `page.evaluate`. */
@@ -37,6 +39,11 @@ export interface E2eApi {
   nextActivityStart(): Promise<void>;
   /** Activity runs started in this tab, across reloads. */
   activityStarts(): number;
+  /**
+   * Reloads the page right after the next claim of this kind has committed in the database, before the worker hears
+   * of it: the claim's lease is held and nobody in the page knows about it.
+   */
+  reloadAfterNextClaim(kind: 'orchestration' | 'activity'): void;
   metrics(): WorkerMetrics;
   isLeader(): boolean;
   waitLeader(): Promise<void>;

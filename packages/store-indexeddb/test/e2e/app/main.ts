@@ -1,5 +1,5 @@
 import { createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
-import { type Store } from '@durable-rx/runtime/store-kit';
+import { type ClaimOptions, type Store } from '@durable-rx/runtime/store-kit';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
@@ -13,6 +13,11 @@ const counter: Orchestrator<number> = function* (ctx) {
     ctx.setCustomStatus(i);
   }
   return n;
+};
+
+/** One slow activity: a reload while it runs interrupts it with its lease held. */
+const oneActivity: Orchestrator<string> = function* (ctx) {
+  return yield ctx.callActivity('SayHello', ctx.getInput<string>());
 };
 
 /** The hello sequence with a durable timer after the first greeting, so reloads also overdue a timer. */
@@ -47,12 +52,35 @@ async function activity<T>(value: T): Promise<T> {
   return value;
 }
 
+const RELOAD_AFTER_CLAIM = 'reload-after-claim';
+
+/**
+ * The store as the page's worker sees it: when the test asked for it (in sessionStorage, so it happens once), the page
+ * reloads right after a claim committed and the worker never receives the work item.
+ */
+function reloadingAfterClaim(inner: Store): Store {
+  const reloadIf = <T>(kind: string, item: T | undefined): Promise<T | undefined> => {
+    if (item === undefined || sessionStorage.getItem(RELOAD_AFTER_CLAIM) !== kind) return Promise.resolve(item);
+    sessionStorage.removeItem(RELOAD_AFTER_CLAIM);
+    location.reload();
+    return new Promise<never>(() => {}); // the page is going away: the worker never hears of this claim
+  };
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key === 'claimOrchestration') return async (o: ClaimOptions) => reloadIf('orchestration', await target.claimOrchestration(o));
+      if (key === 'claimActivity') return async (o: ClaimOptions) => reloadIf('activity', await target.claimActivity(o));
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 async function open(options: E2eOpenOptions): Promise<void> {
   activityDelayMs = options.activityDelayMs ?? 0;
   store = options.adapter === 'dexie' ? new DexieStore({ name: options.db }) : new KeyvalStore({ name: options.db });
   runtime = createRuntime({
-    store,
-    orchestrators: { HelloSequence: helloSequence, Counter: counter, ReloadSequence: reloadSequence },
+    store: reloadingAfterClaim(store),
+    orchestrators: { HelloSequence: helloSequence, Counter: counter, ReloadSequence: reloadSequence, OneActivity: oneActivity },
     activities: {
       SayHello: (name: string) => activity(`Hello ${name}!`),
       E1_SayHello: (name: string) => activity(`Hello ${name}!`),
@@ -60,6 +88,7 @@ async function open(options: E2eOpenOptions): Promise<void> {
     },
     logger: silentLogger,
     ...(options.leaseMs === undefined ? {} : { orchestrationLeaseMs: options.leaseMs, activityLeaseMs: options.leaseMs }),
+    ...(options.leaseStorage ? { leaseStorage: sessionStorage } : {}),
   });
   const r = runtime;
   if (options.leader) leadership = runAsLeader(options.leader, () => r.start(), () => r.stop());
@@ -81,6 +110,7 @@ window.e2e = {
         adapter: params.get('adapter') === 'keyval' ? 'keyval' : 'dexie',
         db: fromUrl,
         worker: params.has('worker'),
+        leaseStorage: params.has('leaseStorage'),
         ...(params.has('leaseMs') ? { leaseMs: Number(params.get('leaseMs')) } : {}),
         ...(params.has('activityDelayMs') ? { activityDelayMs: Number(params.get('activityDelayMs')) } : {}),
       })
@@ -136,6 +166,9 @@ window.e2e = {
   },
   activityStarts() {
     return Number(sessionStorage.getItem('activity-starts') ?? 0);
+  },
+  reloadAfterNextClaim(kind) {
+    sessionStorage.setItem(RELOAD_AFTER_CLAIM, kind);
   },
   metrics() {
     return need(runtime, 'runtime').metrics;
