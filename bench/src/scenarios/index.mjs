@@ -12,6 +12,7 @@ import { runEndToEnd } from './end-to-end.mjs';
 import { runIndexedDb } from './indexeddb.mjs';
 import { memoryScaleTable, runMemoryScale } from './memory-scale.mjs';
 import { runNotificationLatency } from './notification-latency.mjs';
+import { reloadResumeTable, runReloadResume } from './reload-resume.mjs';
 import { runRemoteStreams } from './remote-streams.mjs';
 import { runReplayEngine } from './replay-engine.mjs';
 
@@ -73,5 +74,10 @@ export const SCENARIOS = [
     id: 'scale', label: 'Scenario 7: MemoryStore at scale (raise throughput, heap per waiting instance)',
     title: 'MemoryStore at scale: raised events per second and heap per waiting instance',
     run: runMemoryScale, tables: (r) => [memoryScaleTable(r)],
+  }),
+  scenario({
+    id: 'reload', label: 'Scenario 8: reload to resume in Chromium',
+    title: 'Reload to resume: one Chromium tab on IndexedDB',
+    run: runReloadResume, tables: (r) => [reloadResumeTable(r)],
   }),
 ];

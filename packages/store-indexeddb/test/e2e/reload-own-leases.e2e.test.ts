@@ -53,3 +53,30 @@ describe.each(adapters)('a single page reloaded mid-run on a %s database, with 6
     expect(await page.evaluate(() => window.e2e.activityStarts())).toBe(1);
   });
 });
+
+describe('a tab duplicated from a live one (window.open copies sessionStorage), with 60 s leases', () => {
+  const chromium = useChromium();
+
+  it('runs under an id of its own and leaves the leases of the original alone while the original runs', async () => {
+    const original = await chromium.page('original', `?adapter=dexie&db=${uniqueDb('duplicate')}&${QUERY}`);
+    const started = original.evaluate(() => window.e2e.nextActivityStart());
+    await original.evaluate(() => window.e2e.startMany('OneActivity', ['first'], 'Tokyo'));
+    await started;
+    // The copy opens while the original's activity runs (5 s) under its lease.
+    const [copy] = await Promise.all([original.waitForEvent('popup'), original.evaluate(() => void window.open(location.href))]);
+    await copy.waitForLoadState();
+    await copy.evaluate(() => window.e2e.ready);
+    const idsOf = (page: Page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('durable-rx:worker-ids') ?? '[]') as string[]);
+    const [originalIds, copyIds] = [await idsOf(original), await idsOf(copy)];
+    expect(originalIds).toHaveLength(1);
+    expect(copyIds).toHaveLength(2);
+    expect(copyIds[0]).toBe(originalIds[0]); // inherited with the copy of sessionStorage; the copy runs as copyIds[1]
+
+    // The original completes its activity itself: had the copy released the original's lease, its worker would have
+    // claimed the task at once and run it again (its count, copied from the original, would be 2).
+    const [first] = await original.evaluate(() => window.e2e.waitAll(['first'], 40_000));
+    expect(first).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello Tokyo!' });
+    expect(await original.evaluate(() => window.e2e.activityStarts())).toBe(1);
+    expect(await copy.evaluate(() => window.e2e.activityStarts())).toBe(1);
+  });
+});

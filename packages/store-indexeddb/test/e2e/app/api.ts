@@ -44,6 +44,10 @@ export interface E2eApi {
    * of it: the claim's lease is held and nobody in the page knows about it.
    */
   reloadAfterNextClaim(kind: 'orchestration' | 'activity'): void;
+  /** `Date.now()` when the last activity run started in this tab (across reloads; the bench's reload-to-resume time). */
+  lastActivityStartMs(): number;
+  /** `Date.now()` when the page reloaded itself after a claim ({@link E2eApi.reloadAfterNextClaim}). */
+  reloadedAtMs(): number;
   metrics(): WorkerMetrics;
   isLeader(): boolean;
   waitLeader(): Promise<void>;

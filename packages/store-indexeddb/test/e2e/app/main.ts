@@ -47,6 +47,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function activity<T>(value: T): Promise<T> {
   // Counted in sessionStorage, which survives reloads of this tab.
   sessionStorage.setItem('activity-starts', String(Number(sessionStorage.getItem('activity-starts') ?? 0) + 1));
+  sessionStorage.setItem('last-activity-start', String(Date.now()));
   for (const wake of activityStartWaiters.splice(0)) wake();
   if (activityDelayMs > 0) await sleep(activityDelayMs);
   return value;
@@ -62,6 +63,7 @@ function reloadingAfterClaim(inner: Store): Store {
   const reloadIf = <T>(kind: string, item: T | undefined): Promise<T | undefined> => {
     if (item === undefined || sessionStorage.getItem(RELOAD_AFTER_CLAIM) !== kind) return Promise.resolve(item);
     sessionStorage.removeItem(RELOAD_AFTER_CLAIM);
+    sessionStorage.setItem('reloaded-at', String(Date.now()));
     location.reload();
     return new Promise<never>(() => {}); // the page is going away: the worker never hears of this claim
   };
@@ -166,6 +168,12 @@ window.e2e = {
   },
   activityStarts() {
     return Number(sessionStorage.getItem('activity-starts') ?? 0);
+  },
+  lastActivityStartMs() {
+    return Number(sessionStorage.getItem('last-activity-start') ?? NaN);
+  },
+  reloadedAtMs() {
+    return Number(sessionStorage.getItem('reloaded-at') ?? NaN);
   },
   reloadAfterNextClaim(kind) {
     sessionStorage.setItem(RELOAD_AFTER_CLAIM, kind);
