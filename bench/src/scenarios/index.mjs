@@ -6,6 +6,7 @@
  */
 import {
   bundleTable, checkLine, endToEndTable, endToEndTargets, indexedDbTables, indexedDbTargets, latencyTable, replayTable, streamsTable,
+  streamsTargets,
 } from '../tables.mjs';
 import { runBundleSize } from './bundle-size.mjs';
 import { runEndToEnd } from './end-to-end.mjs';
@@ -63,7 +64,7 @@ export const SCENARIOS = [
   scenario({
     id: 'streams', label: 'Scenario 5: remote streams over HTTP (one connection per client)',
     title: 'Remote streams: one connection per client, over HTTP on 127.0.0.1',
-    run: runRemoteStreams, tables: (r) => [streamsTable(r)],
+    run: runRemoteStreams, tables: (r) => [streamsTable(r)], checks: streamsTargets,
   }),
   scenario({
     id: 'indexeddb', label: 'Scenario 6: IndexedDB in headless Chromium, next to raw IndexedDB and durably (SQLite on OPFS)',

@@ -1,6 +1,8 @@
 // The server side of the stream benchmarks, in its own process so that its memory is measured alone: a runtime on
 // MemoryStore behind createHttpHandler on 127.0.0.1. It prints its URL; `GET /__bench/memory` answers its memory
-// after a garbage collection (run it with --expose-gc), `GET /__bench/sessions` the open streaming connections.
+// after a garbage collection (run it with --expose-gc) and its open connections; `/__bench/start?id=&count=` starts a
+// Ticker watched in-process, `/__bench/tick?id=&value=` raises a Tick and answers when the server saw it committed.
+import { ServerResponse } from 'node:http';
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
@@ -20,25 +22,58 @@ function* Ticker(ctx) {
 const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Ticker }, activities: {}, logger: silentLogger });
 await runtime.start();
 const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, maxStreams: 100_000, heartbeatMs: 60_000 });
-let open = 0;
-const counting = Object.assign(async (request) => {
-  const path = new URL(request.url).pathname;
-  if (path === '/__bench/memory') {
+const now = () => performance.timeOrigin + performance.now();
+// Bench instrument: when the server wrote a status value's bytes to the first and to the last socket (the node
+// adapter writes each value's shared bytes with one ServerResponse.write per connection), so the server's own
+// fan-out time can be told apart from the client processes' time to read and parse.
+const writes = { first: 0, last: 0, count: 0 };
+const write = ServerResponse.prototype.write;
+ServerResponse.prototype.write = function (chunk, ...rest) {
+  if (chunk instanceof Uint8Array && chunk.length > 64) {
+    const at = now();
+    if (writes.count++ === 0) writes.first = at;
+    writes.last = at;
+  }
+  return write.call(this, chunk, ...rest);
+};
+/** instanceId -> (value -> wall-clock time at which the server's own customStatus$ saw it committed) */
+const committed = new Map();
+const waiters = new Map();
+const bench = Object.assign(async (request) => {
+  const url = new URL(request.url);
+  if (url.pathname === '/__bench/memory') {
     globalThis.gc?.();
     globalThis.gc?.();
+    const open = await new Promise((resolve) => server.server.getConnections((_, n) => resolve(n)));
     return Response.json({ ...process.memoryUsage(), open });
   }
-  const response = await handler(request);
-  if (request.method === 'GET' && path.endsWith('/streams') && response.ok && response.body) {
-    open++;
-    const [mine, theirs] = response.body.tee();
-    const done = () => open--;
-    void mine.pipeTo(new WritableStream(), { signal: request.signal }).then(done, done);
-    return new Response(theirs, response);
+  if (url.pathname === '/__bench/start') {
+    // Starts a Ticker and watches its custom status in-process, before any remote subscriber, so the time recorded is
+    // the commit's (the first notification), not after the fan-out.
+    const id = url.searchParams.get('id');
+    await runtime.client.startNew('Ticker', { instanceId: id, input: Number(url.searchParams.get('count')) });
+    const times = new Map();
+    committed.set(id, times);
+    runtime.client.customStatus$(id).subscribe((value) => {
+      times.set(value, now());
+      waiters.get(`${id}:${value}`)?.();
+    });
+    return Response.json({ id });
   }
-  return response;
+  if (url.pathname === '/__bench/writes') return Response.json(writes);
+  if (url.pathname === '/__bench/tick') {
+    const id = url.searchParams.get('id');
+    const value = Number(url.searchParams.get('value'));
+    const seen = new Promise((resolve) => waiters.set(`${id}:${value}`, resolve));
+    writes.count = 0;
+    await runtime.client.raiseEvent(id, 'Tick', value);
+    await seen;
+    waiters.delete(`${id}:${value}`);
+    return Response.json({ committedAt: committed.get(id).get(value) });
+  }
+  return handler(request);
 }, { close: () => handler.close() });
-const server = await serve(counting, { port: 0 });
+const server = await serve(bench, { port: 0 });
 console.log(`listening ${server.url}`);
 process.on('SIGTERM', async () => {
   await server.close();

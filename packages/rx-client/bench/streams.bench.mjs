@@ -4,11 +4,16 @@
 //    client's one connection. The commit time is when the server's own (in-process) customStatus$ sees the value,
 //    which is microseconds after the store commits; the arrival time is when the remote observable, in the same
 //    process, emits it. Both on one performance.now() clock.
-// 2. Concurrent stream sessions one server process holds, and its memory per session: the server runs in a child
-//    process (node --expose-gc); N sessions are opened (one status subscription each) and the server's heap and RSS
-//    are compared with those before.
+// 2. Fan-out and memory per connection: the server runs alone in a child process (stream-server.mjs, node
+//    --expose-gc); client processes (sse-clients.mjs, up to 5,000 raw node:http connections each) open stream
+//    sessions with one status subscription each, all to one instance. At 5,000 connections each round commits one
+//    custom status and records when the server wrote it to the first and the last socket and when the first and the
+//    last connection received it (wall clock shared by the processes). At each level (1,000, 5,000, 19,900) the
+//    server's heap and RSS after a GC are compared with those before any connection. 19,900, not 20,000: the hard
+//    limit on open files per process here is 20,000 and cannot be raised without CAP_SYS_RESOURCE.
 //
-// Options: --quick (fewer samples and sessions). Writes bench-results.json beside package.json.
+// Options: --quick (fewer samples and connections), --only=latency|connections. Writes bench-results.json beside
+// package.json.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -72,8 +77,8 @@ async function latency(subscriptions, rounds) {
   return { subscriptions, samples: samples.length, p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99) };
 }
 
-/** Opens `count` sessions against a server in a child process; returns its memory per session. */
-async function sessions(levels) {
+/** Starts the bench server (stream-server.mjs) in a child process with --expose-gc; resolves with its URL. */
+async function startServer() {
   const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(new URL('./stream-server.mjs', import.meta.url))], {
     env: { ...process.env, BENCH_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -84,80 +89,147 @@ async function sessions(levels) {
     });
     child.once('exit', () => reject(new Error('the bench server exited')));
   });
-  const memory = async () => (await fetch(`${url}/__bench/memory`)).json();
-  const base = `${url}/runtime/webhooks/durabletask`;
-  const auth = { authorization: `Bearer ${KEY}` };
-  const before = await memory();
-  const open = [];
-  const rows = [];
-  for (const level of levels) {
-    while (open.length < level) {
-      const batch = [];
-      for (let i = 0; i < 200 && open.length + batch.length < level; i++) batch.push(openSession(base, auth, `s-${open.length + batch.length}`));
-      open.push(...(await Promise.all(batch)));
-    }
-    const now = await memory();
-    console.log(`  ${level} sessions open`);
-    rows.push({
-      sessions: level, open: now.open,
-      heapPerSessionKiB: (now.heapUsed - before.heapUsed) / level / 1024,
-      rssPerSessionKiB: (now.rss - before.rss) / level / 1024,
-      serverRssMiB: now.rss / 1024 / 1024,
-    });
-  }
-  for (const session of open) session.controller.abort();
-  child.kill('SIGTERM');
-  return rows;
+  return { child, url };
 }
 
-/** One stream session with one status subscription, read until its first status event. */
-async function openSession(base, auth, instanceId) {
-  const controller = new AbortController();
-  const response = await fetch(`${base}/streams`, { headers: { ...auth, accept: 'text/event-stream' }, signal: controller.signal });
-  if (!response.ok) throw new Error(`session refused: ${response.status}`);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  const until = async (pattern) => {
-    while (!pattern.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('session ended');
-      text += value;
-    }
-  };
-  await until(/"session":"([^"]+)"/);
-  const session = /"session":"([^"]+)"/.exec(text)[1];
-  const answer = await fetch(`${base}/streams/${session}/subscriptions`, {
-    method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ subscribe: [{ sub: 'a', kind: 'status', instanceId }] }),
+/**
+ * A client process (sse-clients.mjs) holding `count` stream sessions, each subscribed to `instanceId`. Resolves once
+ * all are open; `arrivals(value)` resolves with the wall-clock times at which its connections received `value`.
+ */
+async function startClients(base, instanceId, count) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./sse-clients.mjs', import.meta.url)), base, KEY, instanceId, String(count)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  if (!answer.ok) throw new Error(`subscribe refused: ${answer.status}`);
-  await until(/event: status/);
-  // Keep reading (and discarding) so the connection stays healthy.
-  void (async () => {
-    try {
-      for (;;) if ((await reader.read()).done) return;
-    } catch {
-      // aborted at the end
+  const stop = () => child.stdin.end();
+  const received = new Map();
+  const waiting = new Map();
+  const ready = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^ready (\d+)/.exec(line);
+      if (m) return resolve(Number(m[1]));
+      const report = JSON.parse(line);
+      received.set(report.value, report.arrivals);
+      waiting.get(report.value)?.(report.arrivals);
+    });
+    child.once('exit', (code) => reject(new Error(`a client process exited (${code})`)));
+  });
+  const open = await ready.catch((error) => {
+    stop();
+    throw error;
+  });
+  return {
+    open,
+    arrivals: (value) => (received.has(value) ? Promise.resolve(received.get(value)) : new Promise((resolve) => waiting.set(value, resolve))),
+    stop,
+  };
+}
+
+/**
+ * Fan-out and memory per connection. One instance; connections (stream sessions, one status subscription each, raw
+ * node:http clients in `procs` processes) are opened up to each level. At `fanOutAt` connections, `rounds` commits
+ * are timed: from the server seeing the commit (its own customStatus$, subscribed first) to the first and the last
+ * connection receiving it (wall clock shared by the processes). At every level the server's heap and RSS after a GC
+ * are compared with those before any connection.
+ */
+async function connections(plan) {
+  const { child, url } = await startServer();
+  const clients = [];
+  try {
+    return await measure(url, clients, plan);
+  } finally {
+    for (const c of clients) c.stop();
+    child.kill('SIGTERM');
+  }
+}
+
+async function measure(url, clients, { levels, fanOutAt, rounds, perProcess }) {
+  const base = `${url}/runtime/webhooks/durabletask`;
+  const get = async (path) => (await fetch(`${url}${path}`)).json();
+  const id = 'fan';
+  await get(`/__bench/start?id=${id}&count=${rounds * 2 + 10}`);
+  const before = await get('/__bench/memory');
+  let open = 0;
+  let value = 0;
+  const memory = [];
+  let fanOut;
+  const measureFanOut = async () => {
+    const samples = [];
+    for (let round = 0; round < rounds; round++) {
+      value++;
+      const arrived = clients.map((c) => c.arrivals(value));
+      const { committedAt } = await get(`/__bench/tick?id=${id}&value=${value}`);
+      const times = (await Promise.all(arrived)).flat();
+      const written = await get('/__bench/writes');
+      samples.push({
+        first: Math.min(...times) - committedAt, last: Math.max(...times) - committedAt, served: times.length,
+        firstWrite: written.first - committedAt, lastWrite: written.last - committedAt, writes: written.count,
+      });
     }
-  })();
-  return { controller };
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
+    return {
+      subscribers: open, rounds,
+      firstMs: median(samples.map((s) => s.first)), firstRangeMs: spread(samples.map((s) => s.first)),
+      lastMs: median(samples.map((s) => s.last)), lastRangeMs: spread(samples.map((s) => s.last)),
+      firstWriteMs: median(samples.map((s) => s.firstWrite)), lastWriteMs: median(samples.map((s) => s.lastWrite)),
+      lastWriteRangeMs: spread(samples.map((s) => s.lastWrite)), writesPerRound: median(samples.map((s) => s.writes)),
+      servedEveryRound: samples.every((s) => s.served === open),
+    };
+  };
+  for (const level of [...new Set([fanOutAt, ...levels])].sort((a, b) => a - b)) {
+    while (open < level) {
+      const n = Math.min(perProcess, level - open);
+      const batch = await startClients(base, id, n);
+      if (batch.open !== n) throw new Error(`only ${batch.open} of ${n} connections opened`);
+      clients.push(batch);
+      open += n;
+    }
+    if (level === fanOutAt) {
+      fanOut = await measureFanOut();
+      console.log(`  fan-out to ${open}: written ${fanOut.firstWriteMs.toFixed(2)}-${fanOut.lastWriteMs.toFixed(2)} ms, received ${fanOut.firstMs.toFixed(2)}-${fanOut.lastMs.toFixed(2)} ms after the commit (medians of ${rounds})`);
+    }
+    if (levels.includes(level)) {
+      const now = await get('/__bench/memory');
+      const row = {
+        connections: level, open: now.open,
+        heapPerConnectionKiB: (now.heapUsed - before.heapUsed) / level / 1024,
+        rssPerConnectionKiB: (now.rss - before.rss) / level / 1024,
+        serverRssMiB: now.rss / 1024 / 1024,
+      };
+      memory.push(row);
+      console.log(`  ${level} connections: heap ${row.heapPerConnectionKiB.toFixed(2)} KiB/connection`);
+    }
+  }
+  return { fanOut, memory };
 }
 
 const started = performance.now();
 const rounds = quick ? 50 : 200;
 const f = (n) => n.toFixed(2);
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-const one = only === 'sessions' ? undefined : await latency(1, rounds);
+const one = only === 'connections' ? undefined : await latency(1, rounds);
 if (one) console.log(`  1 subscription: p50 ${f(one.p50Ms)} ms, p99 ${f(one.p99Ms)} ms`);
-const hundred = only === 'sessions' ? undefined : await latency(100, quick ? 10 : 30);
+const hundred = only === 'connections' ? undefined : await latency(100, quick ? 10 : 30);
 if (hundred) console.log(`  100 subscriptions: p50 ${f(hundred.p50Ms)} ms, p99 ${f(hundred.p99Ms)} ms`);
-const held = only === 'latency' ? [] : await sessions(quick ? [200, 1000] : [1000, 2000]);
-const results = { date: new Date().toISOString(), quick, latency: [one, hundred].filter(Boolean), sessions: held };
+// 19,900 rather than 20,000: the container's hard limit on open files is 20,000 per process (it cannot be raised
+// without CAP_SYS_RESOURCE), and the server needs a few for itself.
+const held = only === 'latency'
+  ? undefined
+  : await connections(quick
+    ? { levels: [1000, 5000], fanOutAt: 5000, rounds: 10, perProcess: 2500 }
+    : { levels: [1000, 5000, 19_900], fanOutAt: 5000, rounds: 30, perProcess: 5000 });
+const results = { date: new Date().toISOString(), quick, latency: [one, hundred].filter(Boolean), fanOut: held?.fanOut, connections: held?.memory ?? [] };
 console.log('commit -> remote customStatus$ (one connection)');
 for (const r of results.latency) console.log(`  ${String(r.subscriptions).padStart(3)} subscription(s): p50 ${f(r.p50Ms)} ms, p99 ${f(r.p99Ms)} ms (${r.samples} samples)`);
-console.log('stream sessions held by one server process (one status subscription each)');
-for (const r of held) {
-  console.log(`  ${r.sessions} sessions (${r.open} open): heap ${f(r.heapPerSessionKiB)} KiB/session, RSS ${f(r.rssPerSessionKiB)} KiB/session, server RSS ${f(r.serverRssMiB)} MiB`);
+if (results.fanOut) {
+  const o = results.fanOut;
+  console.log(`one commit fanned out to ${o.subscribers} connections, after the commit, median (range) of ${o.rounds}; every connection every value: ${o.servedEveryRound}`);
+  console.log(`  server wrote it to the first socket ${f(o.firstWriteMs)} ms, to the last ${f(o.lastWriteMs)} ms (${o.lastWriteRangeMs.map(f).join('-')}) (${o.writesPerRound} writes)`);
+  console.log(`  client processes received it first ${f(o.firstMs)} ms (${o.firstRangeMs.map(f).join('-')}), all ${f(o.lastMs)} ms (${o.lastRangeMs.map(f).join('-')})`);
+}
+console.log('connections held by one server process (a stream session with one status subscription each)');
+for (const r of results.connections) {
+  console.log(`  ${r.connections} connections (${r.open} open sockets): heap ${f(r.heapPerConnectionKiB)} KiB/connection, RSS ${f(r.rssPerConnectionKiB)} KiB/connection, server RSS ${f(r.serverRssMiB)} MiB`);
 }
 writeFileSync(new URL('../bench-results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);

@@ -118,9 +118,10 @@ const encoder = new TextEncoder();
 
 /**
  * The response of an SSE route. Its body is a web `ReadableStream` that opens `stream` when first read, for every
- * runtime; it also carries `stream` (under {@link SSE_STREAM}) for adapters that write to the socket directly.
+ * runtime (`request.signal` tells it when the client left); it also carries `stream` (under {@link SSE_STREAM}) for
+ * adapters that write to the socket directly.
  */
-export function sseResponse(stream: SseStream, signal: AbortSignal, headers: Record<string, string>): Response {
+export function sseResponse(stream: SseStream, request: Request, headers: Record<string, string>): Response {
   let gone: (() => void) | undefined;
   const stop = () => gone?.();
   const body: SseBody = new ReadableStream<Uint8Array>(
@@ -128,6 +129,7 @@ export function sseResponse(stream: SseStream, signal: AbortSignal, headers: Rec
       pull(controller) {
         if (gone) return;
         gone = stream.open(webWriter(controller));
+        const signal = request.signal; // read only here: an adapter may build it on demand, and a socket writer never needs it
         if (signal.aborted) stop();
         else signal.addEventListener('abort', stop, { once: true });
       },

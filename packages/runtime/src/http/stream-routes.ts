@@ -92,7 +92,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
         hub.open(mode, lastEventId, connection);
         return () => connection.gone();
       },
-    }, c.req.raw.signal, {});
+    }, c.req.raw, {});
   };
 
   app.get(base, (c) => respond(c, { kind: 'session' }));

@@ -55,7 +55,8 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       const outgoing = env.outgoing;
       outgoing.writeHead(response.status, Object.fromEntries(response.headers));
       outgoing.flushHeaders();
-      const gone = stream.open(socketWriter(outgoing));
+      void response.body?.cancel(); // never read: let it go with what it holds
+      const gone = stream.open(new SocketWriter(outgoing));
       outgoing.once('close', gone);
       return RESPONSE_ALREADY_SENT;
     },
@@ -90,26 +91,30 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
 
 /**
  * Writes an event stream to the response's socket: one corked write per message, the shared bytes as they are.
- * `backlog` is what the socket has not sent yet.
+ * `backlog` is what the socket has not sent yet. A class, not closures: one small object per connection.
  */
-function socketWriter(outgoing: ServerResponse): SseWriter {
-  return {
-    write(head, data, tail) {
-      if (outgoing.writableEnded || outgoing.destroyed) return;
-      outgoing.cork();
-      outgoing.write(head);
-      if (data) outgoing.write(data);
-      if (tail) outgoing.write(tail);
-      outgoing.uncork();
-    },
-    get backlog() {
-      return outgoing.writableLength;
-    },
-    end() {
-      outgoing.end();
-    },
-    abort() {
-      outgoing.destroy();
-    },
-  };
+class SocketWriter implements SseWriter {
+  constructor(private readonly outgoing: ServerResponse) {}
+
+  write(head: string, data: Uint8Array | undefined, tail: string): void {
+    const outgoing = this.outgoing;
+    if (outgoing.writableEnded || outgoing.destroyed) return;
+    outgoing.cork();
+    outgoing.write(head);
+    if (data) outgoing.write(data);
+    if (tail) outgoing.write(tail);
+    outgoing.uncork();
+  }
+
+  get backlog(): number {
+    return this.outgoing.writableLength;
+  }
+
+  end(): void {
+    this.outgoing.end();
+  }
+
+  abort(): void {
+    this.outgoing.destroy();
+  }
 }
