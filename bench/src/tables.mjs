@@ -135,6 +135,8 @@ export function streamsTable(result) {
           ms(result.fanOut.firstWriteMs), ms(result.fanOut.lastWriteMs), String(result.fanOut.rounds), ''],
         [`one commit, ${result.fanOut.subscribers} connections watching the instance: first / last client received it`,
           ms(result.fanOut.firstMs), ms(result.fanOut.lastMs), String(result.fanOut.rounds), ''],
+        ...(result.fanOut.serverCpuMs ? [[`one commit, ${result.fanOut.subscribers} connections: server CPU time for the commit and the whole fan-out / per connection`,
+          ms(result.fanOut.serverCpuMs), `${result.fanOut.serverCpuPerConnectionUs.toFixed(1)} µs`, String(result.fanOut.rounds), '']] : []),
       ] : []),
       ...result.connections.map((r) => [
         `${r.connections} concurrent stream sessions (one connection each) on one server process`,

@@ -16,7 +16,8 @@ const RESULTS = fileURLToPath(new URL('../../../packages/rx-client/bench-results
  * @param {{ quick: boolean }} options
  * @returns {Promise<{ latency: { subscriptions: number, samples: number, p50Ms: number, p99Ms: number }[],
  *   fanOut?: { subscribers: number, rounds: number, firstMs: number, lastMs: number, firstRangeMs: number[], lastRangeMs: number[],
- *     firstWriteMs: number, lastWriteMs: number, lastWriteRangeMs: number[], writesPerRound: number, servedEveryRound: boolean },
+ *     firstWriteMs: number, lastWriteMs: number, lastWriteRangeMs: number[], writesPerRound: number, servedEveryRound: boolean,
+ *     serverCpuMs?: number, serverCpuPerConnectionUs: number },
  *   connections: { connections: number, open: number, heapPerConnectionKiB: number, rssPerConnectionKiB: number, serverRssMiB: number }[] }>}
  */
 export async function runRemoteStreams({ quick }) {

@@ -26,13 +26,19 @@ const now = () => performance.timeOrigin + performance.now();
 // Bench instrument: when the server wrote a status value's bytes to the first and to the last socket (the node
 // adapter writes each value's shared bytes with one ServerResponse.write per connection), so the server's own
 // fan-out time can be told apart from the client processes' time to read and parse.
-const writes = { first: 0, last: 0, count: 0 };
+// With `expect` (the number of connections), it also records the server's CPU time (user + system) from the tick
+// request to the last of those writes: the commit plus the whole fan-out, whatever else the machine runs.
+const writes = { first: 0, last: 0, count: 0, expect: 0, cpuStart: undefined, cpuMs: 0 };
 const write = ServerResponse.prototype.write;
 ServerResponse.prototype.write = function (chunk, ...rest) {
   if (chunk instanceof Uint8Array && chunk.length > 64) {
     const at = now();
     if (writes.count++ === 0) writes.first = at;
     writes.last = at;
+    if (writes.count === writes.expect && writes.cpuStart) {
+      const cpu = process.cpuUsage(writes.cpuStart);
+      writes.cpuMs = (cpu.user + cpu.system) / 1000;
+    }
   }
   return write.call(this, chunk, ...rest);
 };
@@ -66,6 +72,9 @@ const bench = Object.assign(async (request) => {
     const value = Number(url.searchParams.get('value'));
     const seen = new Promise((resolve) => waiters.set(`${id}:${value}`, resolve));
     writes.count = 0;
+    writes.expect = Number(url.searchParams.get('expect') ?? 0);
+    writes.cpuMs = 0;
+    writes.cpuStart = process.cpuUsage();
     await runtime.client.raiseEvent(id, 'Tick', value);
     await seen;
     waiters.delete(`${id}:${value}`);

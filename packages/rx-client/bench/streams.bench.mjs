@@ -157,12 +157,12 @@ async function measure(url, clients, { levels, fanOutAt, rounds, perProcess }) {
     for (let round = 0; round < rounds; round++) {
       value++;
       const arrived = clients.map((c) => c.arrivals(value));
-      const { committedAt } = await get(`/__bench/tick?id=${id}&value=${value}`);
+      const { committedAt } = await get(`/__bench/tick?id=${id}&value=${value}&expect=${open}`);
       const times = (await Promise.all(arrived)).flat();
       const written = await get('/__bench/writes');
       samples.push({
         first: Math.min(...times) - committedAt, last: Math.max(...times) - committedAt, served: times.length,
-        firstWrite: written.first - committedAt, lastWrite: written.last - committedAt, writes: written.count,
+        firstWrite: written.first - committedAt, lastWrite: written.last - committedAt, writes: written.count, cpu: written.cpuMs,
       });
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -173,6 +173,7 @@ async function measure(url, clients, { levels, fanOutAt, rounds, perProcess }) {
       lastMs: median(samples.map((s) => s.last)), lastRangeMs: spread(samples.map((s) => s.last)),
       firstWriteMs: median(samples.map((s) => s.firstWrite)), lastWriteMs: median(samples.map((s) => s.lastWrite)),
       lastWriteRangeMs: spread(samples.map((s) => s.lastWrite)), writesPerRound: median(samples.map((s) => s.writes)),
+      serverCpuMs: median(samples.map((s) => s.cpu)), serverCpuPerConnectionUs: (median(samples.map((s) => s.cpu)) * 1000) / open,
       servedEveryRound: samples.every((s) => s.served === open),
     };
   };
@@ -225,6 +226,7 @@ if (results.fanOut) {
   const o = results.fanOut;
   console.log(`one commit fanned out to ${o.subscribers} connections, after the commit, median (range) of ${o.rounds}; every connection every value: ${o.servedEveryRound}`);
   console.log(`  server wrote it to the first socket ${f(o.firstWriteMs)} ms, to the last ${f(o.lastWriteMs)} ms (${o.lastWriteRangeMs.map(f).join('-')}) (${o.writesPerRound} writes)`);
+  console.log(`  server CPU for the commit and the whole fan-out ${f(o.serverCpuMs)} ms: ${f(o.serverCpuPerConnectionUs)} µs per connection`);
   console.log(`  client processes received it first ${f(o.firstMs)} ms (${o.firstRangeMs.map(f).join('-')}), all ${f(o.lastMs)} ms (${o.lastRangeMs.map(f).join('-')})`);
 }
 console.log('connections held by one server process (a stream session with one status subscription each)');
