@@ -4,7 +4,7 @@ import type { InstanceStatus } from '../model/instance-status.js';
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
-import { toWireStatus, type WireStatusOptions } from './wire-status.js';
+import { toWireStatusWithoutHistory, type WireStatusOptions } from './wire-status.js';
 
 /** `Retry-After` of a check-status response, in seconds, as Durable Functions sends it. */
 export const CHECK_STATUS_RETRY_AFTER_SECONDS = 10;
@@ -34,7 +34,8 @@ export interface CompletionResponseOptions extends WireStatusOptions {
 /**
  * The response for an instance that finished waiting, as Durable Functions answers: Completed → 200 with the
  * output as JSON (`null` when there is none); Terminated → 200 with the status body; Failed → `failedStatus` with the
- * status body. `undefined` while the instance is not terminal.
+ * status body. `undefined` while the instance is not terminal. `status` is a finished wait's, which has no `history`
+ * (one would not be shown).
  *
  * @example
  * ```ts
@@ -46,9 +47,9 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
     case 'Completed':
       return Response.json(status.output ?? null, { status: 200 });
     case 'Terminated':
-      return Response.json(toWireStatus(status, options), { status: 200 });
+      return Response.json(toWireStatusWithoutHistory(status, options), { status: 200 });
     case 'Failed':
-      return Response.json(toWireStatus(status, options), { status: options.failedStatus });
+      return Response.json(toWireStatusWithoutHistory(status, options), { status: options.failedStatus });
     case 'Pending':
     case 'Running':
     case 'ContinuedAsNew':

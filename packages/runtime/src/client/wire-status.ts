@@ -68,6 +68,23 @@ export interface WireStatusOptions extends WireSanitiserOptions {
  * ```
  */
 export function toWireStatus(unsanitised: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
+  return wireStatusOf(unsanitised, options, toWireHistory);
+}
+
+/**
+ * {@link toWireStatus} for a status that carries no `history` (what `waitForCompletion` and `status$` give): it
+ * leaves the history converter out of a client's bundle. A `history` in the status is not shown.
+ *
+ * @example
+ * ```ts
+ * Response.json(toWireStatusWithoutHistory(await client.waitForCompletion(id)));
+ * ```
+ */
+export function toWireStatusWithoutHistory(unsanitised: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
+  return wireStatusOf(unsanitised, options);
+}
+
+function wireStatusOf(unsanitised: InstanceStatus, options: WireStatusOptions, wireHistory?: typeof toWireHistory): WireInstanceStatus {
   const status = sanitiseStatus(unsanitised, options);
   const showInput = options.showInput !== false;
   return {
@@ -80,9 +97,9 @@ export function toWireStatus(unsanitised: InstanceStatus, options: WireStatusOpt
     createdTime: toWireTime(status.createdTime),
     lastUpdatedTime: toWireTime(status.lastUpdatedTime),
     // As the extension: no history for an instance that has not started yet.
-    ...(status.history !== undefined && status.runtimeStatus !== 'Pending'
+    ...(status.history !== undefined && wireHistory && status.runtimeStatus !== 'Pending'
       // Already sanitised: whatever stack trace is left may be shown.
-      ? { historyEvents: toWireHistory(status.history, { showHistoryOutput: options.showHistoryOutput === true, showInput, exposeStackTraces: true }) }
+      ? { historyEvents: wireHistory(status.history, { showHistoryOutput: options.showHistoryOutput === true, showInput, exposeStackTraces: true }) }
       : {}),
     ...(status.failureDetails !== undefined ? { failureDetails: status.failureDetails } : {}),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
