@@ -113,7 +113,9 @@ export function bundleTable(result) {
     ],
     notes: [
       'Each entry is a small app (bundle-entries/*.js) that uses the package the way a page would; "added" = the entry ' +
-        'minus the baseline app, so shared page code is not counted. The runtime rows include rxjs.',
+        'minus the baseline app, so shared page code is not counted. The runtime rows include rxjs (its ES2015 build: ' +
+        'the build resolves the `es2015` condition first, as the READMEs advise). The Dexie and Keyval rows take ' +
+        '`createRuntime` from `@durable-rx/runtime/core`, which carries no MemoryStore.',
       'Peer rows are for reference only: neither peer runs in a browser, so there is no like-for-like figure.',
     ],
   };

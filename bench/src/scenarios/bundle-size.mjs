@@ -44,8 +44,7 @@ const ROWS = [
 
 /** @returns {Promise<{ baseline: BundleRow, rows: BundleRow[] }>} */
 export async function runBundleSize() {
-  const { build } = await import('vite');
-  const baseline = await buildEntry(build, 'baseline app', 'baseline.js');
+  const baseline = await buildEntry('baseline app', 'baseline.js');
   const rows = [];
   for (const row of ROWS) {
     const missing = row.needs.filter((pkg) => !existsSync(`${PACKAGES}${pkg}/dist/index.js`));
@@ -53,7 +52,7 @@ export async function runBundleSize() {
       rows.push({ name: row.name, entry: row.entry, state: /** @type {const} */ ('not built'), note: `no dist in packages/${missing.join(', packages/')}` });
       continue;
     }
-    const built = await buildEntry(build, row.name, row.entry);
+    const built = await buildEntry(row.name, row.entry);
     if (built.state === 'ok') {
       built.addedGzipBytes = /** @type {number} */ (built.gzipBytes) - /** @type {number} */ (baseline.gzipBytes);
       if (row.reference) Object.assign(built, { state: 'reference', note: row.reference });
@@ -67,40 +66,55 @@ export async function runBundleSize() {
 }
 
 /**
- * @param {typeof import('vite').build} build
+ * Builds one entry as this scenario measures it: a Vite production build (minified, in memory, the `es2015` condition
+ * first), and returns its JavaScript chunks with their minified and gzipped (level 9) sizes. Throws when Vite fails.
+ * The size-budget test (test/bundle-size.test.ts) builds through this function too.
+ *
+ * @param {string} entry a file of `bundle-entries/`, or an absolute path
+ * @returns {Promise<{ chunks: string[], rawBytes: number, gzipBytes: number }>}
+ */
+export async function bundleEntry(entry) {
+  const { build, defaultClientConditions } = await import('vite');
+  const result = await build({
+    root: BENCH,
+    configFile: false,
+    logLevel: 'silent',
+    mode: 'production',
+    resolve: { conditions: ['es2015', ...defaultClientConditions] },
+    build: {
+      write: false,
+      minify: true,
+      target: 'es2022',
+      modulePreload: false,
+      reportCompressedSize: false,
+      rolldownOptions: { input: entry.startsWith('/') ? entry : `${ENTRIES}${entry}` },
+    },
+  });
+  const outputs = Array.isArray(result) ? result : [result];
+  /** @type {string[]} */
+  const chunks = [];
+  let rawBytes = 0;
+  let gzipBytes = 0;
+  for (const out of outputs) {
+    for (const file of /** @type {any} */ (out).output) {
+      if (file.type !== 'chunk') continue;
+      const code = Buffer.from(file.code);
+      chunks.push(file.code);
+      rawBytes += code.length;
+      gzipBytes += gzipSync(code, { level: 9 }).length;
+    }
+  }
+  return { chunks, rawBytes, gzipBytes };
+}
+
+/**
  * @param {string} name
  * @param {string} entry
  * @returns {Promise<BundleRow>}
  */
-async function buildEntry(build, name, entry) {
-  const { defaultClientConditions } = await import('vite');
+async function buildEntry(name, entry) {
   try {
-    const result = await build({
-      root: BENCH,
-      configFile: false,
-      logLevel: 'silent',
-      mode: 'production',
-      resolve: { conditions: ['es2015', ...defaultClientConditions] },
-      build: {
-        write: false,
-        minify: true,
-        target: 'es2022',
-        modulePreload: false,
-        reportCompressedSize: false,
-        rolldownOptions: { input: `${ENTRIES}${entry}` },
-      },
-    });
-    const outputs = Array.isArray(result) ? result : [result];
-    let rawBytes = 0;
-    let gzipBytes = 0;
-    for (const out of outputs) {
-      for (const file of /** @type {any} */ (out).output) {
-        if (file.type !== 'chunk') continue;
-        const code = Buffer.from(file.code);
-        rawBytes += code.length;
-        gzipBytes += gzipSync(code, { level: 9 }).length;
-      }
-    }
+    const { rawBytes, gzipBytes } = await bundleEntry(entry);
     return { name, entry, state: 'ok', rawBytes, gzipBytes };
   } catch (error) {
     // Rolldown's message is "Build failed with 1 error:" followed by the errors; keep the first error line.

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as runtime from '@durable-rx/runtime';
+import { RemoteError } from '@durable-rx/rx-client';
+import * as idb from '@durable-rx/store-indexeddb';
+import { describe, expect, it } from 'vitest';
+import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
+
+/**
+ * Gzipped bytes each bench bundle entry adds to the baseline page, built exactly as the bench's bundle scenario builds
+ * it (Vite production build, `es2015` condition, gzip level 9): deterministic for a given tree, so a budget is a fair
+ * test. A change that grows a page past its budget fails here; when the code shrinks, lower the budget with it.
+ * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
+ */
+const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
+  { entry: 'runtime.js', maxAddedGzipBytes: 21_500 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 25_600 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 56_100 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 11_800 },
+];
+
+describe('bundle size', () => {
+  it.each(BUDGETS)('$entry adds at most $maxAddedGzipBytes bytes gzip to a page', async ({ entry, maxAddedGzipBytes }) => {
+    const baseline = await bundleEntry('baseline.js');
+    const built = await bundleEntry(entry);
+    expect(built.gzipBytes - baseline.gzipBytes).toBeLessThanOrEqual(maxAddedGzipBytes);
+  });
+
+  it('keeps every error name in a minified bundle, where class names are renamed', async () => {
+    const built = await bundleEntry(fileURLToPath(new URL('./fixtures/bundled-error-names.js', import.meta.url)));
+    expect(built.chunks).toHaveLength(1);
+    const dir = mkdtempSync(join(tmpdir(), 'durable-rx-bundle-'));
+    try {
+      writeFileSync(join(dir, 'names.mjs'), built.chunks[0]!);
+      const run = spawnSync(process.execPath, [join(dir, 'names.mjs')], { encoding: 'utf8', timeout: 60_000 });
+      expect(run.stderr).toBe('');
+      const byCode = (a: [string, string], b: [string, string]) => a[0].localeCompare(b[0]);
+      expect((JSON.parse(run.stdout) as [string, string][]).sort(byCode)).toEqual(errorNamesUnbundled().sort(byCode));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** What test/fixtures/bundled-error-names.js prints, computed from the packages' unminified dist. */
+function errorNamesUnbundled(): [string, string][] {
+  const classes = [...Object.values(runtime), ...Object.values(idb)].filter(
+    (value): value is new (...args: unknown[]) => runtime.DurableError =>
+      typeof value === 'function' && value.prototype instanceof runtime.DurableError,
+  );
+  const names = classes.map((ErrorClass): [string, string] => {
+    const error = new ErrorClass('m', { name: 'a', taskScheduledId: 0 }, { errorType: 'Error', errorMessage: 'm' });
+    return [error.code, error.name];
+  });
+  expect(names.length).toBeGreaterThan(10);
+  names.push(['remote', new RemoteError('unauthorized', 401, 'm').name]);
+  return names;
+}
