@@ -139,6 +139,7 @@ function existing(hub: SessionHub, id: string): StreamSession {
 
 /** 404 for a session that expired, was deleted or never existed (the client opens a new one). */
 class SessionNotFound extends DurableError {
+  override readonly name = 'SessionNotFound';
   readonly code = 'session-not-found' as const;
   readonly status = 404 as const;
 
