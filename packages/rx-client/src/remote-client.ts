@@ -11,7 +11,7 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   WEBHOOK_PATH,
 } from '@durable-rx/runtime/client-kit';
-import { distinctUntilChanged, map, Observable, type Subscription } from 'rxjs';
+import { defer, distinctUntilChanged, map, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
@@ -213,11 +213,12 @@ export class RemoteClient implements DurableClient {
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertHttpInstanceId(instanceId);
-    // `watch` is cold (subscribing registers the watch), so no `defer` is needed: every subscriber gets its own.
-    return this.#watch({ kind: 'status', instanceId }).pipe(
-      map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
-      // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
-      distinctUntilChanged<InstanceStatus | undefined>(sameJson),
+    return defer(() =>
+      this.#watch({ kind: 'status', instanceId }).pipe(
+        map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
+        // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
+        distinctUntilChanged<InstanceStatus | undefined>(sameJson),
+      ),
     );
   }
 
@@ -227,28 +228,24 @@ export class RemoteClient implements DurableClient {
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = queryString(filterQuery(instanceFilter));
-    return this.#watch({ kind: 'instances', query }).pipe(
-      map((e) => {
-        if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
-        return e.data.map(fromWireStatus);
-      }),
-      distinctUntilChanged<InstanceStatus[]>(sameJson),
+    return defer(() =>
+      this.#watch({ kind: 'instances', query }).pipe(
+        map((e) => {
+          if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
+          return e.data.map(fromWireStatus);
+        }),
+        distinctUntilChanged<InstanceStatus[]>(sameJson),
+      ),
     );
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertHttpInstanceId(instanceId);
-    // A plain Observable rather than defer + mergeMap: those operators pull rxjs's `from` machinery (and tslib's
-    // async helpers) into every page that uses this client, about 1.5 KB gzip.
-    return new Observable<HistoryEvent>((subscriber) => {
+    return defer(() => {
       const replayFilter = new HistoryReplayFilter();
-      return this.#watch({ kind: 'history', instanceId }).subscribe({
-        next: (e) => {
-          for (const event of replayFilter.accept(e.data as HistoryEvent, e.session)) subscriber.next(event);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
+      return this.#watch({ kind: 'history', instanceId }).pipe(
+        mergeMap((e) => replayFilter.accept(e.data as HistoryEvent, e.session)),
+      );
     });
   }
 

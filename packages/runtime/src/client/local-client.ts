@@ -1,5 +1,6 @@
 import {
-  AsyncSubject, distinctUntilChanged, filter, lastValueFrom, map, Observable, take, takeWhile, type Subscription,
+  AsyncSubject, concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of,
+  scan, take, takeUntil, takeWhile, type Subscription,
 } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -23,7 +24,6 @@ import type {
   WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
-import { completeOn } from './complete-on.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
@@ -70,8 +70,8 @@ export class LocalClient implements DurableClient {
     // Closing the client ends its feeds exactly as a closed store does: every observable completes.
     const instanceChanges = store.instanceChanges$?.bind(store);
     this.#changes = new ChangeRouter(
-      store.changes$.pipe(completeOn(this.#closed)),
-      instanceChanges && ((instanceId: string) => instanceChanges(instanceId).pipe(completeOn(this.#closed))),
+      store.changes$.pipe(takeUntil(this.#closed)),
+      instanceChanges && ((instanceId: string) => instanceChanges(instanceId).pipe(takeUntil(this.#closed))),
     );
     this.#clock = options.clock;
     this.#newId = options.newId ?? randomId;
@@ -197,12 +197,12 @@ export class LocalClient implements DurableClient {
     assertValidInstanceId(instanceId);
     // Straight on the instance's states, not status$: only the last one becomes a status, and no snapshot needs to be
     // compared with the one before. An unknown (or purged) instance shows as `undefined` and ends the wait.
-    const latest = await lastValueFrom(
+    const latest = await firstValueFrom(
       this.#states$(instanceId).pipe(
-        completeOn(timeoutAfter(timeoutMs, this.#clock)),
+        takeUntil(timeoutAfter(timeoutMs, this.#clock)),
         takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
+        last(undefined, undefined),
       ),
-      { defaultValue: undefined },
     );
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     return toInstanceStatus(latest);
@@ -223,77 +223,68 @@ export class LocalClient implements DurableClient {
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = validateInstanceFilter(instanceFilter);
     const show = showInputOf(instanceFilter);
-    // Plain Observables here and in history$ (no defer, merge, concatMap): those operators bring rxjs's `from`
-    // machinery and tslib's async helpers into every page bundle, about 1.2 KB gzip.
-    return new Observable<InstanceStatus[]>((subscriber) => {
-      const members = new Map<string, InstanceState>();
-      // Changes that arrive while the initial query runs: applied on top of its result, so none is lost.
-      let pending: StatusChange[] | undefined = [];
-      let ended = false;
-      const emit = () =>
-        subscriber.next(
-          [...members.values()].sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b))).map((s) => toInstanceStatus(s, show)),
-        );
-      const live = this.#changes.all().subscribe({
-        next: (change) => {
-          if (pending) pending.push(change);
-          else if (applyChange(members, change, query)) emit();
-        },
-        error: (error: unknown) => subscriber.error(error),
-        // The store closed: end after the initial list has been delivered.
-        complete: () => (pending ? (ended = true) : subscriber.complete()),
-      });
-      this.#queryAll(query).then(
-        (states) => {
-          if (subscriber.closed) return;
-          for (const s of states) {
-            const known = members.get(s.instanceId);
-            if (!known || known.version < s.version) members.set(s.instanceId, s);
-          }
-          for (const change of pending ?? []) applyChange(members, change, query);
-          pending = undefined;
-          emit();
-          if (ended) subscriber.complete();
-        },
-        (error: unknown) => subscriber.error(error),
+    return defer(() => {
+      type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
+      const initial$ = defer(() => this.#queryAll(query)).pipe(map((states): Ev => ({ kind: 'initial', states })));
+      const live$ = this.#changes.all().pipe(map((change): Ev => ({ kind: 'change', change })));
+      return merge(initial$, live$).pipe(
+        scan(
+          (acc, ev) => {
+            if (ev.kind === 'initial') {
+              for (const s of ev.states) {
+                const known = acc.members.get(s.instanceId);
+                if (!known || known.version < s.version) acc.members.set(s.instanceId, s);
+              }
+              for (const change of acc.pending) applyChange(acc.members, change, query);
+              acc.pending = [];
+              acc.ready = true;
+              acc.dirty = true;
+            } else if (!acc.ready) {
+              acc.pending.push(ev.change);
+            } else {
+              acc.dirty = applyChange(acc.members, ev.change, query);
+            }
+            return acc;
+          },
+          { members: new Map<string, InstanceState>(), pending: [] as StatusChange[], ready: false, dirty: false },
+        ),
+        filter((acc) => acc.ready && acc.dirty),
+        map((acc) =>
+          [...acc.members.values()]
+            .sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b)))
+            .map((s) => toInstanceStatus(s, show)),
+        ),
       );
-      return live;
     });
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
-    return new Observable<HistoryEvent>((subscriber) => {
+    return defer(() => {
       let historyKey: string | undefined;
       let emitted = 0;
-      let open = 2; // the initial read and the change feed: the stream completes once both ended and reads drained
-      let reads = Promise.resolve();
-      // One read at a time, in the order of the triggers; after an error (or unsubscribe) nothing more runs.
-      const run = (work: () => Promise<void> | void) => {
-        reads = reads.then(() => (subscriber.closed ? undefined : work())).catch((error: unknown) => subscriber.error(error));
-      };
-      const ended = () => run(() => (--open === 0 ? subscriber.complete() : undefined));
-      const deliver = async (state: InstanceState | undefined) => {
-        if (!state) return; // unknown or purged
-        const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
-        if (key !== historyKey) {
-          historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
-          emitted = 0;
-        }
-        if (state.historyLength <= emitted) return;
-        const events = await this.#store.getHistory(instanceId, { fromIndex: emitted });
-        const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
-        emitted += fresh.length;
-        for (const event of fresh) subscriber.next(event);
-      };
       // The first trigger reads the current state itself, so the cursor starts on the right execution.
-      run(async () => deliver(await this.#store.getInstance(instanceId)));
-      ended();
-      return this.#changes.instance(instanceId).subscribe({
-        next: (change) => run(() => deliver(change.state)),
-        error: (error: unknown) => subscriber.error(error),
-        complete: ended,
-      });
+      const initial$ = defer(() => this.#store.getInstance(instanceId));
+      const changes$ = this.#changes.instance(instanceId).pipe(map((c) => c.state));
+      return merge(initial$, changes$).pipe(
+        concatMap((state) => {
+          if (!state) return of<HistoryEvent[]>([]); // unknown or purged
+          const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
+          if (key !== historyKey) {
+            historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
+            emitted = 0;
+          }
+          if (state.historyLength <= emitted) return of<HistoryEvent[]>([]);
+          return from(this.#store.getHistory(instanceId, { fromIndex: emitted })).pipe(
+            map((events) => {
+              const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
+              emitted += fresh.length;
+              return fresh;
+            }),
+          );
+        }),
+        mergeMap((events) => events),
+      );
     });
   }
 
@@ -406,7 +397,7 @@ export class LocalClient implements DurableClient {
       watching = this.#changes.instance(instanceId).pipe(
         filter((change) => applied(change.state)),
         take(1),
-        completeOn(timeoutAfter(COMMAND_APPLIED_TIMEOUT_MS, this.#clock)),
+        takeUntil(timeoutAfter(COMMAND_APPLIED_TIMEOUT_MS, this.#clock)),
       ).subscribe({ complete: resolve, error: () => resolve() });
     });
     try {
