@@ -228,7 +228,14 @@ export class OrchestrationExecution {
     for (const event of events) {
       this.#eventsApplied++;
       this.#record(event);
-      if (this.#phase.kind === 'finished') continue; // recorded and ignored (e.g. a result that raced a terminate)
+      if (this.#phase.kind === 'finished') {
+        // Recorded and ignored (e.g. a result that raced a terminate); an event that came in the same batch as a
+        // continueAsNew is one the execution did not process, so it is carried over like the buffered ones.
+        if (event.type === 'EventRaised' && this.#phase.outcome.kind === 'continued-as-new' && !wasFinished) {
+          this.#bufferedEvents.set(event.name, [...(this.#bufferedEvents.get(event.name) ?? []), event]);
+        }
+        continue;
+      }
       try {
         this.#apply(event);
       } catch (error) {
