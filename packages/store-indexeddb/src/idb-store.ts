@@ -3,7 +3,7 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
+  activityStepHolds, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -110,7 +110,7 @@ export abstract class IdbStore implements Store {
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
-    this.capabilities = { name: settings.kind, shared: true, durable: true };
+    this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
@@ -130,12 +130,26 @@ export abstract class IdbStore implements Store {
       const ids = instanceIdsOf(writeSet);
       const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
       // The reads go out together: one round trip.
-      const [found, task, pending] = await Promise.all([
+      const [found, task] = await Promise.all([
         Promise.all(ids.map((id) => rows.get(id))),
-        lease?.kind === 'activity' ? tx.getTask(lease.taskId) : undefined,
-        leasedId === undefined ? undefined : tx.listMessages(leasedId),
+        lease?.kind === 'activity' || lease?.kind === 'activityStep' ? tx.getTask(lease.taskId) : undefined,
       ]);
-      if (lease) {
+      // The released instance's remaining messages decide its claim schedule. A step that consumes as many messages
+      // as the row counts pending consumed all of them (it can only consume pending ones): no need to read them.
+      const consumed = writeSet.requests.reduce((n, r) => (r.type === 'deleteMessages' && r.instanceId === leasedId ? n + r.messageIds.length : n), 0);
+      const leasedRow = leasedId === undefined ? undefined : await rows.get(leasedId);
+      const pending = leasedId === undefined ? undefined
+        : leasedRow?.pendingCount !== undefined && leasedRow.pendingCount === consumed ? 'allConsumed' as const
+          : await tx.listMessages(leasedId);
+      if (lease?.kind === 'activityStep') {
+        // The instance row's claim schedule says whether a message is pending and when the first becomes visible.
+        const row = await rows.get(lease.instanceId);
+        const holds = activityStepHolds(lease, {
+          taskLease: task?.lease, state: row?.state, instanceLease: row?.lease,
+          firstVisibleMs: row?.headSeq === undefined ? undefined : row.minVisibleMs,
+        });
+        if (!holds) throw leaseLostError(lease);
+      } else if (lease) {
         const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
         if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
       }
@@ -145,11 +159,15 @@ export abstract class IdbStore implements Store {
         ...(task ? { task } : {}),
       });
     });
-    this.#feed.publish(writes.changes, writes.work);
+    this.#feed.publish(writes.changes, writes.work, writes.work || writes.leasedWork);
   }
 
-  claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
+  async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     const nowMs = options.now.getTime();
+    // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
+    // queues behind every write on its tables and commits.
+    const due = await this.#run('claimOrchestration', 'readonly', INSTANCES, async (tx) => (await tx.firstReadyInstance(nowMs)) !== undefined);
+    if (!due) return undefined;
     return this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
       for (;;) {
         const row = await tx.firstReadyInstance(nowMs);
@@ -174,7 +192,9 @@ export abstract class IdbStore implements Store {
     if (released) this.#feed.publish([], true);
   }
 
-  claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
+  async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
+    const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => (await tx.firstReadyTask(options.now.getTime())) !== undefined);
+    if (!due) return undefined;
     return this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.firstReadyTask(options.now.getTime());
       if (!row) return undefined;
@@ -347,7 +367,7 @@ export abstract class IdbStore implements Store {
 /** The tables a write set touches: instances and messages always, history and tasks when it writes them. */
 function scopeOf(writeSet: WriteSet): readonly TableName[] {
   let history = false;
-  let tasks = writeSet.lease?.kind === 'activity';
+  let tasks = writeSet.lease?.kind === 'activity' || writeSet.lease?.kind === 'activityStep';
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance': // may replace a terminal instance, dropping its history and tasks

@@ -397,7 +397,7 @@ export class MongoStore implements Store {
             ...(writeSet.lease?.kind === 'orchestration' ? { leaseInstanceId: writeSet.lease.instanceId } : {}),
           });
           await this.#apply(session, writes, now);
-          work = plan.work;
+          work = plan.work || plan.released !== undefined;
           sweeps = writes.some((w) => w.op === 'scheduleSweep');
         });
       } catch (error) {

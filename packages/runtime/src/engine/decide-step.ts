@@ -1,7 +1,7 @@
 import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { JsonValue } from '../model/json.js';
-import type { ActivityTask, MessageEvent, OrchestrationMessage } from '../model/message.js';
+import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { InstanceCondition, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
 import type { OrchestrationExecution, StepResult } from './orchestration-execution.js';
@@ -328,6 +328,74 @@ export function decideActivityResult(taskId: string, leaseToken: string, result:
   return {
     lease: { kind: 'activity', taskId, token: leaseToken },
     requests: [{ type: 'deleteTask', taskId }, { type: 'insertMessage', message: result, ifMissing: 'drop' }],
+  };
+}
+
+/** How {@link leaseNewTasks} leases a step's new activity tasks to the worker that commits the step. */
+export interface TaskLeaseOptions {
+  /** The committing worker's id. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly now: Date;
+  /** Most tasks to lease (the worker's free activity slots); the rest are stored unleased, for any worker to claim. */
+  readonly max: number;
+  /** Fresh lease tokens. */
+  readonly newId: () => string;
+}
+
+/**
+ * Leases the first `max` activity tasks a write set inserts to the worker that commits it, in the commit itself: the
+ * worker runs them right after the commit instead of claiming them in transactions of their own, and nobody else
+ * runs them before the leases expire (a worker that dies leaves them to be claimed then). Returns the write set with
+ * the leases and the work items the worker now holds. For stores with `capabilities.fusedSteps`.
+ */
+export function leaseNewTasks(writeSet: WriteSet, options: TaskLeaseOptions): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
+  const leased: { task: ActivityTask; lease: Lease }[] = [];
+  if (options.max <= 0 || !writeSet.requests.some((r) => r.type === 'insertTask')) return { writeSet, leased };
+  const expiresAt = new Date(options.now.getTime() + options.leaseMs);
+  const requests = writeSet.requests.map((request): WriteRequest => {
+    if (request.type !== 'insertTask' || request.lease || leased.length >= options.max) return request;
+    const lease: Lease = { owner: options.owner, token: options.newId(), expiresAt };
+    leased.push({ task: request.task, lease });
+    return { ...request, lease };
+  });
+  return { writeSet: { ...writeSet, requests }, leased };
+}
+
+/** Everything {@link decideActivityStep} needs: an activity's result and the instance's state the worker cached. */
+export interface ActivityStepInput extends Omit<StepInput, 'messages' | 'leaseToken' | 'history'> {
+  /** The task whose result it is, and the lease the worker holds on it. */
+  readonly taskId: string;
+  readonly taskLeaseToken: string;
+  /** The result message (TaskCompleted or TaskFailed). */
+  readonly result: OrchestrationMessage;
+}
+
+/**
+ * An activity's result and the step it wakes, decided together from the worker's cached execution, for one
+ * transaction instead of three (complete the activity, claim the instance, commit the step). The step is exactly
+ * the one a claim would give if the result were the instance's only visible message; the write set's
+ * `activityStep` lease makes the store check that (see `ActivityStepLease`) and refuse otherwise. The result message
+ * is consumed in the same commit, so it is never stored. `needHistory` when the execution is not cached (the worker
+ * then commits the result alone). For stores with `capabilities.fusedSteps`.
+ */
+export function decideActivityStep(input: ActivityStepInput): StepDecision {
+  const { taskId, taskLeaseToken, result, ...rest } = input;
+  if (!input.cached) return { kind: 'needHistory' };
+  const decision = decideStep({ ...rest, messages: [result], leaseToken: taskLeaseToken });
+  if (decision.kind === 'needHistory') return decision;
+  const { state } = input;
+  const requests = decision.writeSet.requests.flatMap((request): WriteRequest[] => {
+    if (request.type !== 'deleteMessages' || request.instanceId !== state.instanceId) return [request];
+    const messageIds = request.messageIds.filter((id) => id !== result.id);
+    return messageIds.length > 0 ? [{ ...request, messageIds }] : [];
+  });
+  return {
+    ...decision,
+    writeSet: {
+      lease: { kind: 'activityStep', taskId, token: taskLeaseToken, instanceId: state.instanceId, version: state.version, now: input.now },
+      requests: [{ type: 'deleteTask', taskId }, ...requests],
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { HistoryEvent } from './history-event.js';
 import type { InstanceState } from './instance-status.js';
-import type { ActivityTask, OrchestrationMessage } from './message.js';
+import type { ActivityTask, Lease, OrchestrationMessage } from './message.js';
 
 /**
  * A write set: everything one operation writes, decided in advance by pure code (`engine/decide-step.ts` for an
@@ -29,7 +29,27 @@ export interface WriteSet {
  */
 export type WriteLease =
   | { readonly kind: 'orchestration'; readonly instanceId: string; readonly token: string }
-  | { readonly kind: 'activity'; readonly taskId: string; readonly token: string };
+  | { readonly kind: 'activity'; readonly taskId: string; readonly token: string }
+  | ActivityStepLease;
+
+/**
+ * The lease of an activity result committed together with the orchestration step it wakes (one transaction instead
+ * of three: complete the activity, claim the instance, commit the step). The worker that ran the activity holds the
+ * task's lease and decided the step from its cached execution at `version`, with the result as the only new message.
+ * The store commits only when that is exactly what a claim would have handed out: the task's lease is held, the
+ * instance is at `version`, nobody holds a live lease on it and none of its pending messages is visible at `now`
+ * (`activityStepHolds`). Otherwise it refuses with `LeaseLostError` and writes nothing; the worker then commits the
+ * result alone. Only for stores with `capabilities.fusedSteps`.
+ */
+export interface ActivityStepLease {
+  readonly kind: 'activityStep';
+  readonly taskId: string;
+  readonly token: string;
+  readonly instanceId: string;
+  readonly version: number;
+  /** The worker's clock when it decided the step. */
+  readonly now: Date;
+}
 
 /** One request of a {@link WriteSet}, keyed by `type`. Every switch over it ends in `assertNever`. */
 export type WriteRequest =
@@ -130,6 +150,11 @@ export interface InsertMessageWrite {
 export interface InsertTaskWrite {
   readonly type: 'insertTask';
   readonly task: ActivityTask;
+  /**
+   * The task is stored already leased (to the committing worker, which runs it right after the commit), so no claim
+   * is needed and nobody else runs it before the lease expires. Only for stores with `capabilities.fusedSteps`.
+   */
+  readonly lease?: Lease;
 }
 
 /** Deletes an activity task (the one whose result the write set delivers). */

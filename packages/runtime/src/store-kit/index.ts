@@ -21,10 +21,10 @@ export type {
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
   InstanceCondition,
-  ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
+  ActivityStepLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  instanceIdsOf, leaseLostError, planWriteSet, type PlannedChange, type PlannedHistory, type PlannedState, type WritePlan,
+  activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
   DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,

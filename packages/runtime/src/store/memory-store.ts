@@ -8,7 +8,7 @@ import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message
 import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
-import { instanceIdsOf, leaseLostError, planWriteSet } from './plan-write-set.js';
+import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
   StoreCapabilities,
@@ -46,7 +46,7 @@ interface TaskRecord {
  * ```
  */
 export class MemoryStore implements Store {
-  readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false };
+  readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true };
 
   readonly #instances = new Map<string, InstanceRecord>();
   /** Activity tasks in scheduling order. */
@@ -82,7 +82,15 @@ export class MemoryStore implements Store {
   async commit(writeSet: WriteSet): Promise<void> {
     this.#ensureOpen();
     const { lease } = writeSet;
-    if (lease) {
+    if (lease?.kind === 'activityStep') {
+      const record = this.#instances.get(lease.instanceId);
+      const queue = record?.messages ?? [];
+      const holds = activityStepHolds(lease, {
+        taskLease: this.#tasks.get(lease.taskId)?.lease, state: record?.state, instanceLease: record?.lease,
+        firstVisibleMs: queue.length === 0 ? undefined : Math.min(...queue.map(dueAtMs)),
+      });
+      if (!holds) throw leaseLostError(lease);
+    } else if (lease) {
       const held = lease.kind === 'orchestration'
         ? this.#instances.get(lease.instanceId)?.lease
         : this.#tasks.get(lease.taskId)?.lease;
@@ -120,15 +128,16 @@ export class MemoryStore implements Store {
       this.#claimableTasks.set(taskId, Infinity);
     }
     for (const task of plan.insertTasks) {
-      this.#tasks.set(task.id, { task, lease: undefined });
-      this.#claimableTasks.set(task.id, 0);
+      const taskLease = plan.taskLeases.find((l) => l.taskId === task.id)?.lease;
+      this.#tasks.set(task.id, { task, lease: taskLease });
+      this.#claimableTasks.set(task.id, taskLease ? taskLease.expiresAt.getTime() : 0);
     }
     for (const message of plan.insertMessages) this.#instances.get(message.instanceId)?.messages.push(message);
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
     for (const id of stored.keys()) this.#indexInstance(id);
     for (const { instanceId } of plan.deleteMessages) this.#indexInstance(instanceId);
     for (const change of plan.changes) this.#emit(change.instanceId, change.state);
-    if (plan.work) this.#work.next();
+    if (plan.work || (plan.released !== undefined && (this.#instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {

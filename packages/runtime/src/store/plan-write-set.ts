@@ -5,8 +5,9 @@ import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
-import type { ActivityTask, OrchestrationMessage } from '../model/message.js';
-import type { InstanceCondition, WriteLease, WriteSet } from '../model/write-set.js';
+import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import type { ActivityStepLease, InstanceCondition, WriteLease, WriteSet } from '../model/write-set.js';
+import { isDue } from './store-helpers.js';
 
 /**
  * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
@@ -31,6 +32,8 @@ export interface WritePlan {
   readonly deleteTasks: readonly string[];
   /** Activity tasks to add, in order. */
   readonly insertTasks: readonly ActivityTask[];
+  /** The leases some of `insertTasks` are stored with; the others are stored unleased. */
+  readonly taskLeases: readonly { readonly taskId: string; readonly lease: Lease }[];
   /** Messages to append, in arrival order; every target exists once the plan is applied. */
   readonly insertMessages: readonly OrchestrationMessage[];
   /**
@@ -41,8 +44,13 @@ export interface WritePlan {
   readonly states: readonly PlannedState[];
   /** The snapshots to publish on `changes$` after the commit, in commit order. */
   readonly changes: readonly PlannedChange[];
-  /** True when claimable work was written (a message, a task) or released (an orchestration lease). */
+  /**
+   * True when claimable work was written: a message, or a task stored without a lease. A store also signals work
+   * when the commit released an orchestration lease (`released`) and that instance still has pending messages.
+   */
   readonly work: boolean;
+  /** The instance whose orchestration lease the commit releases, if any. */
+  readonly released?: string;
 }
 
 /** A history write of a {@link WritePlan}. */
@@ -77,7 +85,7 @@ export interface PlannedChange {
  */
 export function instanceIdsOf(writeSet: WriteSet): string[] {
   const ids = new Set<string>();
-  if (writeSet.lease?.kind === 'orchestration') ids.add(writeSet.lease.instanceId);
+  if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids.add(writeSet.lease.instanceId);
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance':
@@ -125,6 +133,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
   const deleteMessages: { instanceId: string; messageIds: readonly string[] }[] = [];
   const deleteTasks: string[] = [];
   let insertTasks: ActivityTask[] = [];
+  const taskLeases = new Map<string, Lease>();
   let insertMessages: OrchestrationMessage[] = [];
   const changes: PlannedChange[] = [];
 
@@ -197,6 +206,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
         break;
       case 'insertTask':
         insertTasks.push(request.task);
+        if (request.lease) taskLeases.set(request.task.id, request.lease);
         break;
       case 'deleteTask':
         deleteTasks.push(request.taskId);
@@ -208,9 +218,11 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
 
   return {
     replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages,
+    taskLeases: [...taskLeases].filter(([id]) => insertTasks.some((t) => t.id === id)).map(([taskId, lease]) => ({ taskId, lease })),
     states: [...states.values()],
     changes,
-    work: insertMessages.length > 0 || insertTasks.length > 0 || writeSet.lease?.kind === 'orchestration',
+    work: insertMessages.length > 0 || insertTasks.some((t) => !taskLeases.has(t.id)),
+    ...(writeSet.lease?.kind === 'orchestration' ? { released: writeSet.lease.instanceId } : {}),
   };
 }
 
@@ -243,7 +255,38 @@ export function leaseLostError(lease: WriteLease): LeaseLostError {
       return new LeaseLostError(`Lease on ${JSON.stringify(lease.instanceId)} is no longer held; the step was not committed`);
     case 'activity':
       return new LeaseLostError(`Lease on activity task ${JSON.stringify(lease.taskId)} is no longer held`);
+    case 'activityStep':
+      return new LeaseLostError(
+        `Lease on activity task ${JSON.stringify(lease.taskId)} is no longer held, or instance ${JSON.stringify(lease.instanceId)} ` +
+          `moved past version ${lease.version}; the fused step was not committed`,
+      );
     default:
       return assertNever(lease, 'lease');
   }
+}
+
+/** What a store read, inside its transaction, to check an {@link ActivityStepLease}. */
+export interface ActivityStepReading {
+  /** The lease on the activity task, or `undefined` when the task is gone or unleased. */
+  readonly taskLease: Lease | undefined;
+  /** The instance's stored state (`undefined`: gone). */
+  readonly state: InstanceState | undefined;
+  /** The orchestration lease on the instance, live or expired. */
+  readonly instanceLease: Lease | undefined;
+  /** The earliest `visibleAt` (ms, 0 = at once) of the instance's pending messages; `undefined` when it has none. */
+  readonly firstVisibleMs: number | undefined;
+}
+
+/**
+ * True when an activity result may be committed together with the step the worker decided from it: the task's lease
+ * is held, the instance is still at the version the step started from, nobody holds a live lease on it, and no other
+ * message of it is visible yet (so the step saw exactly what a claim would have handed out). A store refuses the
+ * write set with {@link leaseLostError} otherwise.
+ */
+export function activityStepHolds(lease: ActivityStepLease, reading: ActivityStepReading): boolean {
+  const { state, instanceLease, firstVisibleMs } = reading;
+  return reading.taskLease?.token === lease.token &&
+    state !== undefined && state.version === lease.version &&
+    (instanceLease === undefined || isDue(instanceLease.expiresAt.getTime(), lease.now)) &&
+    (firstVisibleMs === undefined || !isDue(firstVisibleMs, lease.now));
 }

@@ -121,6 +121,12 @@ export interface StoreCapabilities {
   readonly shared: boolean;
   /** Data survives a restart of the process. */
   readonly durable: boolean;
+  /**
+   * The store executes tasks inserted with a lease (`InsertTaskWrite.lease`) and `activityStep` leases. The worker
+   * then hands the activities a step schedules to itself in the step's own commit, and commits an activity's result
+   * together with the step it wakes, saving the claims in between. Absent: the worker claims every work item.
+   */
+  readonly fusedSteps?: boolean;
 }
 
 /** Arguments of a claim. */

@@ -2,7 +2,7 @@ import { firstValueFrom, filter, take, tap, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
-import type { OrchestrationMessage } from '../model/message.js';
+import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { WriteRequest, WriteSet } from '../model/write-set.js';
@@ -449,6 +449,93 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await store.claimOrchestration({ owner: 'tab-1', leaseMs: 1000, now: T0 });
         expect(await store.releaseOwner('tab-1')).toBe(1);
         expect((await claim(store, 'tab-2', at(500))).state.instanceId).toBe('a');
+      });
+    });
+
+    describe('fused steps (capabilities.fusedSteps)', () => {
+      /** A step of `a` at `state` that consumes task t1's result and schedules `next`, under an activityStep lease. */
+      const fusedStep = (state: InstanceState, token: string, now: Date, next?: ActivityTask & { lease?: Lease }): WriteSet => ({
+        lease: { kind: 'activityStep', taskId: 't1', token, instanceId: state.instanceId, version: state.version, now },
+        requests: [
+          { type: 'deleteTask', taskId: 't1' },
+          { type: 'replaceState', state: { ...state, customStatus: 'fused', version: state.version + 1, historyLength: state.historyLength + 1 } },
+          { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: [completedEvent()] },
+          ...(next ? [{ type: 'insertTask' as const, task: activityTask(state.instanceId, next.id), ...(next.lease ? { lease: next.lease } : {}) }] : []),
+        ],
+      });
+
+      it('stores a task inserted with a lease as held: nobody claims it before the lease expires', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const lease = { owner: 'w1', token: 'held', expiresAt: at(10_000) };
+        await create(store, newInstance('a'));
+        const item = await claim(store);
+        const step = commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id), history: [started('a')],
+          state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 1 },
+        });
+        await store.commit({ ...step, requests: [...step.requests, { type: 'insertTask', task: activityTask('a', 't1'), lease }] });
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(5000) })).toBeUndefined();
+        expect((await store.nextWakeTime(at(5000)))?.getTime()).toBe(at(10_000).getTime());
+        // The holder completes it under that lease.
+        await complete(store, { taskId: 't1', leaseToken: 'held', result: result('a', 'exec-1', 0, 'ok') });
+        expect((await claim(store, 'w1', at(5000))).messages.map((m) => m.event.type)).toEqual(['TaskCompleted']);
+      });
+
+      it('commits an activity result with the step it wakes, the result never queued, the next task leased', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const state = await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const work = await store.claimActivity({ owner: 'w1', leaseMs: 10_000, now: T0 });
+        const next = { ...activityTask('a', 't2'), lease: { owner: 'w1', token: 'next', expiresAt: at(10_000) } };
+        const seen: StatusChange[] = [];
+        const subscription = store.changes$.subscribe((c) => seen.push(c));
+        await store.commit(fusedStep(state, work!.lease.token, at(1), next)).finally(() => subscription.unsubscribe());
+        expect(await store.getInstance('a')).toMatchObject({ customStatus: 'fused', version: state.version + 1 });
+        expect(await store.getHistory('a')).toHaveLength(state.historyLength + 1);
+        expect(seen.map((c) => c.state?.customStatus)).toEqual(['fused']);
+        // Nothing is queued: the result was consumed in the commit, t1 is gone and t2 is held.
+        expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: at(2) })).toBeUndefined();
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(2) })).toBeUndefined();
+        expect((await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(10_001) }))?.task.id).toBe('t2');
+      });
+
+      it('refuses a fused step, writing nothing, when a claim would have handed out more or the instance moved on', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const state = await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const work = await store.claimActivity({ owner: 'w1', leaseMs: 10_000, now: T0 });
+        const token = work!.lease.token;
+        // Another message is visible: the step would have had to see it too.
+        await send(store, message('a', eventRaised('other')));
+        await expect(store.commit(fusedStep(state, token, at(1)))).rejects.toMatchObject({ code: 'lease-lost' });
+        // Claimed (leased) by another worker: refused as well.
+        const item = await claim(store, 'w2', at(1));
+        await expect(store.commit(fusedStep(state, token, at(2)))).rejects.toMatchObject({ code: 'lease-lost' });
+        // That worker's step moves the version on: a step decided from the old state is refused.
+        const moved = { ...item.state, version: item.state.version + 1 };
+        await store.commit(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state: moved }));
+        await expect(store.commit(fusedStep(state, token, at(3)))).rejects.toMatchObject({ code: 'lease-lost' });
+        // A lost task lease is refused too; none of this wrote anything.
+        await expect(store.commit(fusedStep(moved, 'not-the-token', at(3)))).rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getInstance('a')).toMatchObject({ version: moved.version });
+        expect(await store.getHistory('a')).toHaveLength(state.historyLength);
+        // With the state it now has and no visible message, the same result commits with its step.
+        await store.commit(fusedStep(moved, token, at(4)));
+        expect(await store.getInstance('a')).toMatchObject({ customStatus: 'fused', version: moved.version + 1 });
+      });
+
+      it('keeps a timer that is not due yet pending through a fused step', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const state = await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const fireAt = at(60_000).toISOString();
+        const timer: OrchestrationMessage = { ...message('a', { type: 'TimerFired', eventId: -1, timestamp: fireAt, timerId: 1, fireAt }), visibleAt: at(60_000) };
+        await store.commit({ requests: [{ type: 'insertMessage', message: timer, ifMissing: 'fail' }] });
+        const work = await store.claimActivity({ owner: 'w1', leaseMs: 10_000, now: T0 });
+        await store.commit(fusedStep(state, work!.lease.token, at(1)));
+        expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: at(2) })).toBeUndefined();
+        expect((await claim(store, 'w2', at(60_000))).messages.map((m) => m.id)).toEqual([timer.id]);
       });
     });
 

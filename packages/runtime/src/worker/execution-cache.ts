@@ -1,9 +1,12 @@
 import type { OrchestrationExecution } from '../engine/orchestration-execution.js';
+import type { InstanceState } from '../model/instance-status.js';
 
 interface Entry {
   readonly executionId: string;
   readonly historyLength: number;
   readonly execution: OrchestrationExecution;
+  /** The committed state the execution was left at, when the worker knows it. */
+  readonly state: InstanceState | undefined;
 }
 
 /**
@@ -25,10 +28,20 @@ export class ExecutionCache {
     return entry.execution;
   }
 
-  set(instanceId: string, executionId: string, historyLength: number, execution: OrchestrationExecution): void {
+  /**
+   * Removes and returns the cached execution of `instanceId` with the committed state it was left at (entries set
+   * without a state are not returned).
+   */
+  take(instanceId: string): { readonly execution: OrchestrationExecution; readonly state: InstanceState } | undefined {
+    const entry = this.#entries.get(instanceId);
+    this.#entries.delete(instanceId);
+    return entry?.state ? { execution: entry.execution, state: entry.state } : undefined;
+  }
+
+  set(instanceId: string, executionId: string, historyLength: number, execution: OrchestrationExecution, state?: InstanceState): void {
     if (this.capacity <= 0) return;
     this.#entries.delete(instanceId);
-    this.#entries.set(instanceId, { executionId, historyLength, execution });
+    this.#entries.set(instanceId, { executionId, historyLength, execution, state });
     while (this.#entries.size > this.capacity) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);

@@ -1,11 +1,12 @@
 import type { Subscription } from 'rxjs';
 import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
-import { decideActivityResult, decideStep } from '../engine/decide-step.js';
+import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks } from '../engine/decide-step.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { toPlainJson } from '../model/json.js';
-import type { OrchestrationMessage } from '../model/message.js';
+import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
@@ -102,6 +103,8 @@ export class Worker {
   /** How `stop` would release the lease of each running step and activity, by a description. */
   readonly #held = new Map<string, () => Promise<void>>();
   #succession: LeaseSuccession | undefined;
+  /** A claim round skipped a kind of work because its concurrency limit was reached: a finishing one pumps again. */
+  #limited = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
@@ -247,35 +250,76 @@ export class Worker {
   /** Claims until nothing more is claimable; returns the `now` of the last claim round. */
   async #claimAll(): Promise<Date> {
     const { store, owner, clock } = this.#o;
-    let claimed = true;
     let now = clock.now();
-    while (claimed && !this.#stopping) {
+    // A kind that came back empty stays empty until a write signals new work (which pumps again) or the wake timer
+    // fires: later rounds only claim the kinds the previous round found.
+    let orchestrations = true;
+    let activities = true;
+    while ((orchestrations || activities) && !this.#stopping) {
       now = clock.now();
       // Both kinds of work are claimed at once: with a store whose claims are transactions (IndexedDB, MongoDB),
       // claiming one after the other doubled the wait per round.
-      const wantOrchestration = this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
-      const wantActivity = this.#activitiesRunning < this.#o.maxConcurrentActivities;
-      const [orchestration, activity] = await Promise.all([
+      const wantOrchestration: boolean = orchestrations && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
+      const wantActivity: boolean = activities && this.#activitiesRunning < this.#o.maxConcurrentActivities;
+      if ((orchestrations && !wantOrchestration) || (activities && !wantActivity)) this.#limited = true;
+      const [orchestration, activity]: [OrchestrationWorkItem | undefined, ActivityWorkItem | undefined] = await Promise.all([
         wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now }) : undefined,
         wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now }) : undefined,
       ]);
-      claimed = orchestration !== undefined || activity !== undefined;
+      orchestrations = orchestration !== undefined;
+      activities = activity !== undefined;
       if (orchestration) {
         this.#orchestrationsRunning++;
         this.#track(this.#runStep(orchestration).finally(() => {
           this.#orchestrationsRunning--;
-          this.#requestPump();
+          this.#slotFreed();
         }));
       }
       if (activity) {
         this.#activitiesRunning++;
-        this.#track(this.#runActivity(activity).finally(() => {
-          this.#activitiesRunning--;
-          this.#requestPump();
-        }));
+        this.#startActivity(activity);
       }
     }
     return now;
+  }
+
+  /** Runs an activity whose slot is already counted in `#activitiesRunning`. */
+  #startActivity(item: ActivityWorkItem): void {
+    this.#track(this.#runActivity(item).finally(() => {
+      this.#activitiesRunning--;
+      this.#slotFreed();
+    }));
+  }
+
+  /**
+   * A step or activity finished. Work left unclaimed for want of a slot is claimed now; otherwise there is nothing to
+   * claim that the store has not signalled (new work signals `workAvailable$`), so no claim round runs.
+   */
+  #slotFreed(): void {
+    if (!this.#limited) return;
+    this.#limited = false;
+    this.#requestPump();
+  }
+
+  /**
+   * With a store that supports it (`capabilities.fusedSteps`), leases the activity tasks a write set schedules to
+   * this worker, as many as it has free activity slots (counting `freed` slots about to be released), and reserves
+   * the slots. The caller runs the leased tasks after the commit ({@link Worker.#startLeased}) or gives the slots
+   * back if the commit fails.
+   */
+  #leaseNewTasks(writeSet: WriteSet, freed: number): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
+    const { store, owner, activityLeaseMs, clock, newId, maxConcurrentActivities } = this.#o;
+    if (!store.capabilities.fusedSteps || this.#stopping) return { writeSet, leased: [] };
+    const result = leaseNewTasks(writeSet, {
+      owner, leaseMs: activityLeaseMs, now: clock.now(), newId, max: maxConcurrentActivities - this.#activitiesRunning + freed,
+    });
+    this.#activitiesRunning += result.leased.length;
+    return result;
+  }
+
+  /** Runs the activity tasks a commit leased to this worker (their slots are reserved). */
+  #startLeased(leased: readonly ActivityWorkItem[]): void {
+    for (const item of leased) this.#startActivity(item);
   }
 
   /**
@@ -317,14 +361,17 @@ export class Worker {
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
     const held = `step of ${item.state.instanceId} (${item.lease.token})`;
     this.#hold(held, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+    let leased: readonly ActivityWorkItem[] = [];
     try {
-      await this.#step(item);
+      leased = await this.#step(item);
     } finally {
       this.#unhold(held);
     }
+    this.#startLeased(leased);
   }
 
-  async #step(item: OrchestrationWorkItem): Promise<void> {
+  /** Runs one step; returns the activity tasks its commit leased to this worker (their slots are reserved). */
+  async #step(item: OrchestrationWorkItem): Promise<readonly ActivityWorkItem[]> {
     const { store, clock } = this.#o;
     const state = item.state;
     try {
@@ -346,20 +393,30 @@ export class Worker {
       else if (decision.eventsReplayed > 0) this.#metrics.cacheMisses++;
       this.#metrics.eventsReplayed += decision.eventsReplayed;
       this.#metrics.eventsApplied += decision.eventsApplied;
-      await store.commit(decision.writeSet);
+      const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0);
+      try {
+        await store.commit(writeSet);
+      } catch (error) {
+        this.#activitiesRunning -= leased.length;
+        throw error;
+      }
       this.#metrics.steps++;
-      if (decision.execution) this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution);
+      if (decision.execution) {
+        this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state);
+      }
+      return leased;
     } catch (error) {
       this.#cache.delete(state.instanceId);
       if (error instanceof LeaseLostError) {
         this.#metrics.leasesLost++;
         this.#o.logger.warn(`lease on ${state.instanceId} was taken over; step discarded`);
-        return;
+        return [];
       }
-      if (error instanceof StoreClosedError) return;
+      if (error instanceof StoreClosedError) return [];
       // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
       // persists (a store outage) would then be retried in a tight loop. The wake timer covers the lease expiry.
       this.#o.logger.error(`step of ${state.instanceId} failed; it is retried when its lease expires`, error);
+      return [];
     }
   }
 
@@ -401,7 +458,7 @@ export class Worker {
       heartbeat.stop();
     }
     try {
-      await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
+      if (!(await this.#commitWithStep(item, result))) await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
       this.#metrics.activitiesRun++;
     } catch (error) {
       if (error instanceof LeaseLostError) {
@@ -410,6 +467,53 @@ export class Worker {
         return;
       }
       throw error;
+    }
+  }
+
+  /**
+   * Commits an activity's result together with the step it wakes, in one transaction, when the store supports it and
+   * this worker has the instance's execution cached (`decideActivityStep`); the step's new activities are leased to
+   * this worker in the same commit. Returns false when that was not possible (not cached, or the store refused
+   * because the instance moved on, is leased or has other visible messages): the caller then commits the result
+   * alone, and the instance's next claim takes it from there. Only a closed store ends the attempt with an error.
+   */
+  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage): Promise<boolean> {
+    const { store, clock, newId } = this.#o;
+    const { task, lease } = item;
+    if (!store.capabilities.fusedSteps || this.#stopping) return false;
+    const cached = this.#cache.take(task.instanceId);
+    if (!cached) return false;
+    const { state, execution } = cached;
+    if (state.executionId !== task.executionId) {
+      this.#cache.set(state.instanceId, state.executionId, state.historyLength, execution, state);
+      return false;
+    }
+    let leased: { task: ActivityTask; lease: Lease }[] = [];
+    try {
+      const decision = decideActivityStep({
+        state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now: clock.now(), newId,
+        newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
+          customStatusLimitBytes: this.#o.customStatusLimitBytes,
+        }),
+      });
+      if (decision.kind !== 'commit') return false;
+      const fused = this.#leaseNewTasks(decision.writeSet, 1);
+      leased = fused.leased;
+      await store.commit(fused.writeSet);
+      this.#metrics.steps++;
+      this.#metrics.cacheHits++;
+      this.#metrics.eventsApplied += decision.eventsApplied;
+      if (decision.execution) {
+        this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state);
+      }
+      this.#startLeased(leased);
+      return true;
+    } catch (error) {
+      this.#activitiesRunning -= leased.length;
+      if (error instanceof StoreClosedError) throw error;
+      // The execution advanced in memory without a commit: it is dropped (taken above), so the next step replays.
+      if (!(error instanceof LeaseLostError)) this.#o.logger.warn(`committing the result of ${task.name} with its step failed; committing it alone`, error);
+      return false;
     }
   }
 

@@ -51,12 +51,16 @@ export class ChangeFeed {
     this.#channel?.addEventListener('message', this.#onMessage);
   }
 
-  /** Delivers what one transaction committed here and tells the other handles. Call after the commit. */
-  publish(changes: readonly FeedChange[], work: boolean): void {
-    if (this.#closed || (changes.length === 0 && !work)) return;
+  /**
+   * Delivers what one transaction committed here and tells the other handles. Call after the commit. `work` signals
+   * claimable work everywhere; `othersWork` (default `work`) signals it to the other handles only, for work this
+   * handle's worker already holds but whose lease expiry the other workers must time.
+   */
+  publish(changes: readonly FeedChange[], work: boolean, othersWork = work): void {
+    if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     const copies = changes.map((c) => structuredClone(c));
-    const message: FeedMessage = { type: MESSAGE_TYPE, changes: copies, work };
-    this.#channel?.postMessage(message);
+    const message: FeedMessage = { type: MESSAGE_TYPE, changes: copies, work: work || othersWork };
+    if (this.#channel && (copies.length > 0 || message.work)) this.#channel.postMessage(message);
     this.#deliver(copies, work);
   }
 

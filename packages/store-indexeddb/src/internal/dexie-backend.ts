@@ -3,7 +3,7 @@ import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
-import type { HistoryRow, InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
+import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -16,7 +16,13 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 1;
+export const DEXIE_SCHEMA_VERSION = 2;
+
+/**
+ * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
+ * hold (one row per appended batch), not the tables, so the database itself is not upgraded.
+ */
+const DEXIE_DB_VERSION = 1;
 
 /**
  * Tables and their indexes. Every query of the store is one index range:
@@ -62,7 +68,7 @@ export async function openDexieBackend(
     ...(dependencies.indexedDB ? { indexedDB: dependencies.indexedDB } : {}),
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
-  db.version(DEXIE_SCHEMA_VERSION).stores(SCHEMA);
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA);
   // Returning false keeps Dexie's default handlers (which log) from running.
   db.on('versionchange', () => {
     onVersionChange();
@@ -85,8 +91,10 @@ export async function openDexieBackend(
     await db.transaction('rw', 'meta', async (tx) => {
       const meta = tx.table<MetaRow, string>('meta');
       const found = await meta.get('schema');
-      if (!found) await meta.put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
-      else if (found.store !== 'durable-rx/dexie' || found.version > DEXIE_SCHEMA_VERSION) {
+      // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
+      if (!found || (found.store === 'durable-rx/dexie' && found.version < DEXIE_SCHEMA_VERSION)) {
+        await meta.put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
+      } else if (found.store !== 'durable-rx/dexie' || found.version > DEXIE_SCHEMA_VERSION) {
         throw new IncompatibleSchemaError(
           `Database ${JSON.stringify(name)} has schema ${JSON.stringify(found)}; this DexieStore reads version ${DEXIE_SCHEMA_VERSION}`,
         );
@@ -197,17 +205,17 @@ class DexieTransaction implements BackendTransaction {
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
-    const rows = await this.#history.where('[instanceId+seq]').between([instanceId, from], [instanceId, Infinity], true, true).toArray();
-    return rows.map((r) => r.event);
+    const rows = await this.#historyOf(instanceId).toArray();
+    return historyFrom(rows.map(rowEvents), from);
   }
 
   async historyEnd(instanceId: string): Promise<number> {
     const last = await this.#historyOf(instanceId).last();
-    return last ? last.seq + 1 : 0;
+    return last ? last.seq + rowEvents(last).length : 0;
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {
-    if (events.length > 0) this.#writes.track(this.#history.bulkPut(events.map((event, i) => ({ instanceId, seq: from + i, event }))));
+    if (events.length > 0) this.#writes.track(this.#history.put({ instanceId, seq: from, events }));
   }
 
   deleteHistory(instanceId: string): void {
@@ -269,4 +277,8 @@ class DexieTransaction implements BackendTransaction {
   #messagesOf(instanceId: string) {
     return this.#messages.where('[instanceId+seq]').between([instanceId, -Infinity], [instanceId, Infinity], true, true);
   }
+}
+
+function rowEvents(row: HistoryRow): readonly HistoryEvent[] {
+  return eventsOf(row.events ?? row.event);
 }

@@ -2,7 +2,7 @@ import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
-import type { InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
+import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -15,14 +15,14 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 1;
+export const KEYVAL_SCHEMA_VERSION = 2;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
  * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0.
  *
  *   ['meta']                         schema marker          ['seq']                   last sequence number
- *   ['i', id]                        InstanceRow            ['h', id, n]              history event n
+ *   ['i', id]                        InstanceRow            ['h', id, n]              history events from n (v1: event n)
  *   ['m', id, seq]                   MessageRow             ['t', taskId]             TaskRow
  *   ['xr', readyMs, headSeq, id]     claim order            ['xc', createdMs, id]     paging order
  *   ['xs', status, createdMs, id]    paging by status       ['xt', readyMs, seq, id]  task claim order
@@ -52,8 +52,10 @@ export async function openKeyvalBackend(
   try {
     await backend.use('readwrite', async (store) => {
       const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
-      if (!meta) store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
-      else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
+      // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
+      if (!meta || (meta.store === 'durable-rx/keyval' && meta.version < KEYVAL_SCHEMA_VERSION)) {
+        store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
+      } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
         throw new IncompatibleSchemaError(
           `Database ${JSON.stringify(name)} has schema ${JSON.stringify(meta)}; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`,
         );
@@ -205,17 +207,18 @@ class KeyvalTransaction implements BackendTransaction {
     }
   }
 
-  readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
-    return promisifyRequest(this.#store.getAll(this.#range(['h', instanceId, from], ['h', instanceId, MAX]))) as Promise<HistoryEvent[]>;
+  async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
+    const stored = await promisifyRequest(this.#store.getAll(this.#range(['h', instanceId], ['h', instanceId, MAX]))) as (HistoryEvent[] | HistoryEvent)[];
+    return historyFrom(stored.map(eventsOf), from);
   }
 
   async historyEnd(instanceId: string): Promise<number> {
-    const cursor = await promisifyRequest(this.#store.openKeyCursor(this.#range(['h', instanceId], ['h', instanceId, MAX]), 'prev'));
-    return cursor ? (cursor.key as [string, string, number])[2] + 1 : 0;
+    const cursor = await promisifyRequest(this.#store.openCursor(this.#range(['h', instanceId], ['h', instanceId, MAX]), 'prev'));
+    return cursor ? (cursor.key as [string, string, number])[2] + eventsOf(cursor.value as HistoryEvent[] | HistoryEvent).length : 0;
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {
-    events.forEach((event, i) => this.#write(this.#store.put(event, ['h', instanceId, from + i])));
+    if (events.length > 0) this.#write(this.#store.put(events, ['h', instanceId, from]));
   }
 
   deleteHistory(instanceId: string): void {

@@ -16,8 +16,11 @@ interface Entry {
 
 /** What the store read under the write set's lease before planning it. */
 export interface LeasedRows {
-  /** The instance whose orchestration lease the write set releases, with its pending messages. */
-  readonly instance?: { readonly id: string; readonly pending: readonly MessageRow[] };
+  /**
+   * The instance whose orchestration lease the write set releases, with its pending messages, or `allConsumed` when
+   * the write set consumes every one of them (they are then deleted by range, without being read).
+   */
+  readonly instance?: { readonly id: string; readonly pending: readonly MessageRow[] | 'allConsumed' };
   /** The activity task of an activity lease. */
   readonly task?: TaskRow;
 }
@@ -34,8 +37,10 @@ export class RowWriter {
   readonly #entries = new Map<string, Entry>();
   /** Snapshots to publish after the commit, in commit order. */
   readonly changes: FeedChange[] = [];
-  /** True when claimable work (a message, a task, a released lease) was written. */
+  /** True when claimable work was written (a message, an unleased task) or released (a lease on pending messages). */
   work = false;
+  /** True when a task was stored leased to the committing worker: other workers must time its lease expiry. */
+  leasedWork = false;
 
   constructor(tx: BackendTransaction) {
     this.#tx = tx;
@@ -65,18 +70,33 @@ export class RowWriter {
     // The pending messages of the leased instance after this commit decide its claim schedule; its lease goes.
     const deleted = new Set<string>();
     for (const { instanceId, messageIds } of plan.deleteMessages) {
-      const pending = instanceId === leased.instance?.id ? leased.instance.pending : await tx.listMessages(instanceId);
+      const known = instanceId === leased.instance?.id ? leased.instance.pending : undefined;
+      if (known === 'allConsumed') {
+        tx.deleteMessagesOf(instanceId);
+        continue;
+      }
+      const pending = known ?? await tx.listMessages(instanceId);
       const ids = new Set(messageIds);
       tx.deleteMessages(pending.filter((m) => ids.has(m.message.id)));
       if (instanceId === leased.instance?.id) for (const id of ids) deleted.add(id);
       else this.#reschedule(instanceId, pending.filter((m) => !ids.has(m.message.id)), true);
     }
-    if (leased.instance && !plan.replaced.includes(leased.instance.id)) this.#reschedule(leased.instance.id, leased.instance.pending.filter((m) => !deleted.has(m.message.id)), false);
+    if (leased.instance && !plan.replaced.includes(leased.instance.id)) {
+      const { pending } = leased.instance;
+      const remaining = pending === 'allConsumed' ? [] : pending.filter((m) => !deleted.has(m.message.id));
+      this.#reschedule(leased.instance.id, remaining, false);
+      // Released with messages still pending: they are claimable again (at once, or when the first is visible).
+      if (remaining.length > 0) this.work = true;
+    }
     for (const taskId of plan.deleteTasks) {
       const row = leased.task?.id === taskId ? leased.task : await tx.getTask(taskId);
       if (row) tx.deleteTask(row);
     }
-    for (const task of plan.insertTasks) tx.addTask({ id: task.id, instanceId: task.instanceId, readyMs: 0, task });
+    for (const task of plan.insertTasks) {
+      const lease = plan.taskLeases.find((l) => l.taskId === task.id)?.lease;
+      tx.addTask({ id: task.id, instanceId: task.instanceId, readyMs: lease ? lease.expiresAt.getTime() : 0, task, ...(lease ? { lease } : {}) });
+      if (lease) this.leasedWork = true;
+    }
     for (const message of plan.insertMessages) await this.enqueue(message);
     for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
     if (plan.work) this.work = true;

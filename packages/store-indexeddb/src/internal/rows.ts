@@ -22,6 +22,11 @@ export interface InstanceRow {
   /** Sequence number of the oldest pending message; absent when there are none. */
   readonly headSeq?: number;
   /**
+   * How many messages are pending; absent when there are none, or unknown (rows written by layout version 1). A
+   * commit that consumes that many knows none is left without listing them.
+   */
+  readonly pendingCount?: number;
+  /**
    * When the instance can be claimed: `max(lease expiry, minVisibleMs)`; absent when it has no pending message.
    * Indexed together with `headSeq`, so a claim and `nextWakeTime` are one index lookup.
    */
@@ -54,15 +59,34 @@ export type NewTaskRow = Omit<TaskRow, 'seq'>;
 /** A message row before the database gave it a sequence number. */
 export type NewMessageRow = Omit<MessageRow, 'seq'>;
 
-/** A history event at its position in the current execution's history. */
+/**
+ * The history events one write appended, stored together from position `seq` (one row per step, not per event).
+ * Rows of an instance cover positions 0, 1, ... without gaps. Layout version 1 stored one `event` per row; both
+ * shapes are read.
+ */
 export interface HistoryRow {
   readonly instanceId: string;
   readonly seq: number;
-  readonly event: HistoryEvent;
+  readonly events?: readonly HistoryEvent[];
+  /** Layout version 1: a single event. */
+  readonly event?: HistoryEvent;
+}
+
+/** The events of a stored history row or value (a batch, or a single event of layout version 1). */
+export function eventsOf(stored: readonly HistoryEvent[] | HistoryEvent | undefined): readonly HistoryEvent[] {
+  if (stored === undefined) return [];
+  return Array.isArray(stored) ? stored : [stored as HistoryEvent];
+}
+
+/** The events of history rows (in position order, from position 0) at positions `from` and later. */
+export function historyFrom(rows: readonly (readonly HistoryEvent[])[], from: number): HistoryEvent[] {
+  const events: HistoryEvent[] = [];
+  for (const batch of rows) events.push(...batch);
+  return from > 0 ? events.slice(from) : events;
 }
 
 /** The claim-schedule fields of an {@link InstanceRow}. */
-export type QueueFields = Pick<InstanceRow, 'minVisibleMs' | 'headSeq' | 'readyMs'>;
+export type QueueFields = Pick<InstanceRow, 'minVisibleMs' | 'headSeq' | 'readyMs' | 'pendingCount'>;
 
 /** A fresh row for `state`, without lease or pending messages. */
 export function instanceRow(state: InstanceState): InstanceRow {
@@ -78,22 +102,24 @@ export function queueFieldsOf(lease: Lease | undefined, pending: readonly Messag
     minVisibleMs = Math.min(minVisibleMs, m.visibleMs);
     headSeq = Math.min(headSeq, m.seq);
   }
-  return { minVisibleMs, headSeq, readyMs: claimableAtMs(lease?.expiresAt, minVisibleMs) };
+  return { minVisibleMs, headSeq, readyMs: claimableAtMs(lease?.expiresAt, minVisibleMs), pendingCount: pending.length };
 }
 
 /** The claim schedule after one more message arrived (no need to read the others). */
 export function queueFieldsAfterEnqueue(row: InstanceRow, message: MessageRow): QueueFields {
   const minVisibleMs = Math.min(row.minVisibleMs ?? Infinity, message.visibleMs);
+  const pendingCount = row.headSeq === undefined ? 1 : row.pendingCount === undefined ? undefined : row.pendingCount + 1;
   return {
     minVisibleMs,
     headSeq: row.headSeq ?? message.seq,
     readyMs: claimableAtMs(row.lease?.expiresAt, minVisibleMs),
+    ...(pendingCount === undefined ? {} : { pendingCount }),
   };
 }
 
 /** Replaces the claim-schedule fields of a row (dropping absent ones). */
 export function withQueueFields(row: InstanceRow, lease: Lease | undefined, fields: QueueFields): InstanceRow {
-  const { lease: _l, minVisibleMs: _m, headSeq: _h, readyMs: _r, ...rest } = row;
+  const { lease: _l, minVisibleMs: _m, headSeq: _h, readyMs: _r, pendingCount: _c, ...rest } = row;
   return { ...rest, ...(lease ? { lease } : {}), ...fields };
 }
 

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
+import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
+import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { adapters, claim, commitOf, create, message, newInstance, started, T0, uniqueName, type AdapterName } from './fixtures.js';
 
@@ -63,7 +65,7 @@ describe('schema checks', () => {
     // A newer version of the app upgraded the database (new native version, new table) and its schema marker.
     const db = await openRaw(name, 30, (upgrading, tx) => {
       upgrading.createObjectStore('newTable');
-      tx.objectStore('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
+      tx.objectStore('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION + 1, store: 'durable-rx/dexie' });
     });
     db.close();
     const older = track(new DexieStore({ name }));
@@ -77,9 +79,31 @@ describe('schema checks', () => {
     await create(first, newInstance('a'));
     await first.close();
     const db = await openRaw(name);
-    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ version: 2, store: 'durable-rx/keyval' }, ['meta']));
+    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ version: KEYVAL_SCHEMA_VERSION + 1, store: 'durable-rx/keyval' }, ['meta']));
     db.close();
     await expect(track(new KeyvalStore({ name })).getInstance('a')).rejects.toMatchObject({ code: 'incompatible-schema' });
+  });
+
+  it('KeyvalStore reads the history a layout-1 database kept one event per key, and marks the database as its own layout', async () => {
+    const name = uniqueName('layout-1');
+    const first = track(new KeyvalStore({ name }));
+    await create(first, newInstance('a'));
+    await first.close();
+    const db = await openRaw(name);
+    const store = db.transaction('durable-rx', 'readwrite').objectStore('durable-rx');
+    store.put({ version: 1, store: 'durable-rx/keyval' }, ['meta']);
+    store.put(started('a'), ['h', 'a', 0]);
+    await requestDone(store.put({ ...started('a'), name: 'second' }, ['h', 'a', 1]));
+    db.close();
+    const upgraded = track(new KeyvalStore({ name }));
+    expect((await upgraded.getHistory('a')).map((e) => e.type === 'ExecutionStarted' && e.name)).toEqual(['Orch', 'second']);
+    expect((await upgraded.getHistory('a', { fromIndex: 1 })).map((e) => e.type === 'ExecutionStarted' && e.name)).toEqual(['second']);
+    await upgraded.close();
+    const raw = await openRaw(name);
+    const meta = raw.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['meta']);
+    await requestDone(meta);
+    raw.close();
+    expect(meta.result).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 
   it('KeyvalStore refuses a database that belongs to someone else', async () => {
