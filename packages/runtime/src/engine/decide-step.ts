@@ -70,7 +70,7 @@ export function decideStep(input: StepInput): StepDecision {
   const live = input.messages.filter((m) => !isStaleResult(m, state));
   const events: HistoryEvent[] = live.map((m) => m.event);
   const rewinding = state.runtimeStatus === 'Failed' && events.some((e) => e.type === 'ExecutionRewound');
-  const consumed: WriteRequest = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: input.messages.map((m) => m.id) };
+  const consumed: WriteRequest & { type: 'deleteMessages' } = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: input.messages.map((m) => m.id) };
 
   if (isTerminalStatus(state.runtimeStatus) && !rewinding && !events.some((e) => e.type === 'ExecutionStarted')) {
     const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
@@ -106,7 +106,7 @@ export function decideStep(input: StepInput): StepDecision {
   const appliedBefore = execution.stats.eventsApplied;
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, leaseToken: input.leaseToken, now: input.now, newId: input.newId,
+    state, step, consumed, messages: input.messages, leaseToken: input.leaseToken, now: input.now, newId: input.newId,
     ...(baseHistory ? { baseHistory } : {}),
     ...(execution.parentInstance ? { parent: execution.parentInstance } : {}),
   });
@@ -119,7 +119,9 @@ export function decideStep(input: StepInput): StepDecision {
 interface StepWriteSetInput {
   readonly state: InstanceState;
   readonly step: StepResult;
-  readonly consumed: WriteRequest;
+  readonly consumed: WriteRequest & { readonly type: 'deleteMessages' };
+  /** The claimed messages (a carried-over event that arrived in this batch keeps its message). */
+  readonly messages: readonly OrchestrationMessage[];
   readonly leaseToken: string;
   readonly now: Date;
   readonly newId: () => string;
@@ -181,6 +183,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     if (result) after.push(send(result));
   }
 
+  const kept = new Set<string>();
   let history: WriteRequest = input.baseHistory
     ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...step.newEvents] }
     : { type: 'appendHistory', instanceId: id, from: state.historyLength, events: step.newEvents };
@@ -193,7 +196,13 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
     })));
-    for (const event of step.continueAsNew.carryOverEvents) after.push(send(message(input.newId(), id, undefined, event)));
+    // A carried event that came in this step's batch keeps its message, in its place in the queue (before events
+    // that arrived later); one buffered in an earlier step (already consumed) is sent again.
+    for (const event of step.continueAsNew.carryOverEvents) {
+      const own = input.messages.find((m) => m.event === event && m.executionId === undefined);
+      if (own) kept.add(own.id);
+      else after.push(send(message(input.newId(), id, undefined, event)));
+    }
     next = { ...next, executionId };
   }
 
@@ -216,7 +225,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       requests: [
         { type: 'replaceState', state: committed },
         history,
-        input.consumed,
+        kept.size === 0 ? input.consumed : { ...input.consumed, messageIds: input.consumed.messageIds.filter((m) => !kept.has(m)) },
         ...tasks.map((task): WriteRequest => ({ type: 'insertTask', task })),
         ...after,
       ],
