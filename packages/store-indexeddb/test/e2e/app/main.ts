@@ -1,5 +1,5 @@
 import { createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
-import { type ClaimOptions, type Store } from '@durable-rx/runtime/store-kit';
+import { type ClaimOptions, type Store, type WriteSet } from '@durable-rx/runtime/store-kit';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
@@ -57,11 +57,13 @@ const RELOAD_AFTER_CLAIM = 'reload-after-claim';
 
 /**
  * The store as the page's worker sees it: when the test asked for it (in sessionStorage, so it happens once), the page
- * reloads right after a claim committed and the worker never receives the work item.
+ * reloads right after a claim committed and the worker never receives the work item. An activity is claimed either by
+ * `claimActivity` or, on stores with fused steps, by the step's own commit, which stores its new tasks leased to the
+ * committing worker: both count as the activity claim.
  */
 function reloadingAfterClaim(inner: Store): Store {
-  const reloadIf = <T>(kind: string, item: T | undefined): Promise<T | undefined> => {
-    if (item === undefined || sessionStorage.getItem(RELOAD_AFTER_CLAIM) !== kind) return Promise.resolve(item);
+  const reloadIf = <T>(kind: string, claimed: boolean, result: T): Promise<T> => {
+    if (!claimed || sessionStorage.getItem(RELOAD_AFTER_CLAIM) !== kind) return Promise.resolve(result);
     sessionStorage.removeItem(RELOAD_AFTER_CLAIM);
     sessionStorage.setItem('reloaded-at', String(Date.now()));
     location.reload();
@@ -69,8 +71,19 @@ function reloadingAfterClaim(inner: Store): Store {
   };
   return new Proxy(inner, {
     get(target, key) {
-      if (key === 'claimOrchestration') return async (o: ClaimOptions) => reloadIf('orchestration', await target.claimOrchestration(o));
-      if (key === 'claimActivity') return async (o: ClaimOptions) => reloadIf('activity', await target.claimActivity(o));
+      if (key === 'claimOrchestration') {
+        return async (o: ClaimOptions) => { const item = await target.claimOrchestration(o); return reloadIf('orchestration', item !== undefined, item); };
+      }
+      if (key === 'claimActivity') {
+        return async (o: ClaimOptions) => { const item = await target.claimActivity(o); return reloadIf('activity', item !== undefined, item); };
+      }
+      if (key === 'commit') {
+        return async (writeSet: WriteSet) => {
+          await target.commit(writeSet);
+          const leasedTask = writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined);
+          return reloadIf('activity', leasedTask, undefined);
+        };
+      }
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
