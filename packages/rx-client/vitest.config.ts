@@ -33,6 +33,9 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
+            // Vitest's 30 s to connect to the page is too short on a loaded machine: at load 27 a CI run failed with
+            // "Failed to connect to the browser session within the timeout", and every test had passed.
+            connectTimeout: 180_000,
             instances: [{ browser: 'chromium' }],
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
             commands: serverCommands,
