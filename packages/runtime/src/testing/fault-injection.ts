@@ -174,8 +174,6 @@ export class FaultyStore implements Store {
     return this.#crashed;
   }
 
-
-
   commit(writeSet: WriteSet): Promise<void> {
     return this.#call('commit', async () => {
       const lease = writeSet.lease;
@@ -183,7 +181,14 @@ export class FaultyStore implements Store {
         if (lease.kind === 'orchestration') await this.#store.abandonOrchestration(lease.instanceId, lease.token);
         else await this.#store.abandonActivity(lease.taskId, lease.token);
       }
-      return this.#store.commit(writeSet);
+      await this.#store.commit(writeSet);
+      // On a store with fused steps a commit is also an activity claim: it stores the step's new tasks leased to the
+      // committing worker. Their leases may expire right after it, as after claimActivity.
+      for (const request of writeSet.requests) {
+        if (request.type === 'insertTask' && request.lease && this.#roll('leaseExpiry')) {
+          await this.#store.abandonActivity(request.task.id, request.lease.token);
+        }
+      }
     });
   }
 
@@ -192,7 +197,6 @@ export class FaultyStore implements Store {
     if (item && this.#roll('leaseExpiry')) await this.#store.abandonOrchestration(item.state.instanceId, item.lease.token);
     return item;
   }
-
 
   abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
     return this.#call('abandonOrchestration', () => this.#store.abandonOrchestration(instanceId, leaseToken));
@@ -203,7 +207,6 @@ export class FaultyStore implements Store {
     if (item && this.#roll('leaseExpiry')) await this.#store.abandonActivity(item.task.id, item.lease.token);
     return item;
   }
-
 
   abandonActivity(taskId: string, leaseToken: string): Promise<void> {
     return this.#call('abandonActivity', () => this.#store.abandonActivity(taskId, leaseToken));
