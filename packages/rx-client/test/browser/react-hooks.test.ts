@@ -8,25 +8,44 @@ import { commands } from 'vitest/browser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../../src/index.js';
 import { useCustomStatus, useHistory, useInstances, useStatus } from '../../src/react/index.js';
+import { Gates } from './gates.js';
 import type {} from './server-commands.js'; // the commands' types
 
 /**
  * The React hooks in real Chromium, rendered by react-dom, over a local runtime on IndexedDB (DexieStore) and over a
  * remote server: the hello sequence's Tokyo, Seattle, London render in order.
+ *
+ * A hook renders the latest value, and React may merge updates that arrive before it renders, as on a busy machine.
+ * So each greeting waits for a gate the test opens only once the previous city has rendered.
  */
 
 const cleanups: (() => void | Promise<void>)[] = [];
 
 afterEach(async () => {
+  gates.release();
+  gates = new Gates();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+let gates = new Gates();
 const sayHello: Record<string, Activity> = {
   E1_SayHello: async (name: unknown) => {
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await gates.passed(String(name));
     return `Hello ${String(name)}!`;
   },
 };
+
+/**
+ * Opens each city's greeting in turn, waiting until the view has rendered the city before opening the next one,
+ * then until the instance rendered as completed with its three greetings in the history.
+ */
+async function stepThroughCities(element: HTMLElement, open: (city: string) => Promise<void> | void): Promise<HTMLElement> {
+  for (const city of ['Tokyo', 'Seattle', 'London']) {
+    await open(city);
+    await renderedUntil(element, (p) => p.textContent!.startsWith(`${city}|`));
+  }
+  return renderedUntil(element, (e) => e.textContent === 'London|Completed' && e.dataset['greetings'] === '3');
+}
 
 /** What the component rendered, one entry per committed render whose text changed. */
 interface Rendered {
@@ -93,7 +112,7 @@ describe('React hooks', () => {
     const { rendered, element } = mount(runtime.client, id);
     await renderedUntil(element, (p) => p.textContent === '-|none');
     await runtime.client.startNew('E1_HelloSequence', { instanceId: id });
-    const p = await renderedUntil(element, (e) => e.textContent === 'London|Completed' && e.dataset['greetings'] === '3');
+    const p = await stepThroughCities(element, (city) => gates.open(city));
     expect(p.dataset['list']).toBe('1');
     expect(rendered.texts[0]).toBe('loading');
     expect(cities(rendered)).toEqual(['Tokyo', 'Seattle', 'London']);
@@ -102,12 +121,13 @@ describe('React hooks', () => {
   it('render Tokyo, Seattle, London in order over a remote server, on one connection', async () => {
     const { url, key } = await commands.startServer();
     cleanups.push(() => commands.stopServer());
+    await commands.holdGreetings();
     const client = createRemoteClient({ baseUrl: url, key });
     const id = 'hooks-remote';
     const { rendered, element } = mount(client, id);
     await renderedUntil(element, (p) => p.textContent === '-|none');
     await client.startNew('E1_HelloSequence', { instanceId: id });
-    const p = await renderedUntil(element, (e) => e.textContent === 'London|Completed' && e.dataset['greetings'] === '3');
+    const p = await stepThroughCities(element, (city) => commands.releaseGreeting(city));
     expect(p.dataset['list']).toBe('1');
     expect(cities(rendered)).toEqual(['Tokyo', 'Seattle', 'London']);
     expect((await commands.streamConnections()).open).toBe(1);

@@ -6,6 +6,7 @@ import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';
 import type { Subscription } from 'rxjs';
 import type { BrowserCommand } from 'vitest/node';
+import { Gates } from './gates.js';
 
 /**
  * Commands the Chromium tests call (they run in the vitest process, in Node): a real durable-rx server on
@@ -24,25 +25,26 @@ interface Server {
   /** Snapshots the server's own client committed, per watched instance (JSON of each status). */
   committed: Map<string, string[]>;
   subscriptions: Subscription[];
+  /** Set by `holdGreetings`: each greeting then waits until `releaseGreeting` opens its city. */
+  gates?: Gates;
 }
 
 let current: Server | undefined;
 
-/** Each greeting takes a little while, so each custom status is its own commit a view can render. */
-const activities: Record<string, Activity> = {
-  E1_SayHello: async (name: unknown) => {
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    return `Hello ${String(name)}!`;
-  },
-};
-
 async function start(origin: string): Promise<Server> {
+  const state: Partial<Server> = { open: 0, opened: 0, committed: new Map(), subscriptions: [] };
+  /** Each greeting takes a little while (or waits for its gate), so each custom status is its own commit. */
+  const activities: Record<string, Activity> = {
+    E1_SayHello: async (name: unknown) => {
+      await (state.gates ? state.gates.passed(String(name)) : new Promise((resolve) => setTimeout(resolve, 30)));
+      return `Hello ${String(name)}!`;
+    },
+  };
   const runtime = createRuntime({
     store: new MemoryStore(), orchestrators: { ...sampleOrchestrators, WaitForEvents: waitForEvents }, activities, logger: silentLogger,
   });
   await runtime.start();
   const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 200, cors: { origins: [origin] } });
-  const state: Partial<Server> = { open: 0, opened: 0, committed: new Map(), subscriptions: [] };
   const counting = Object.assign(async (request: Request): Promise<Response> => {
     const isSession = request.method === 'GET' && new URL(request.url).pathname.endsWith('/streams');
     const response = await handler(request);
@@ -98,6 +100,13 @@ export const serverCommands = {
   }) satisfies BrowserCommand<[string[], string, unknown]>,
   history: (async (_context, id: string) =>
     JSON.stringify((await need().runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true }))?.history ?? [])) satisfies BrowserCommand<[string]>,
+  /** From now on each greeting of this server waits until `releaseGreeting` opens its city. */
+  holdGreetings: (async () => {
+    need().gates = new Gates();
+  }) satisfies BrowserCommand<[]>,
+  releaseGreeting: (async (_context, city: string) => {
+    need().gates?.open(city);
+  }) satisfies BrowserCommand<[string]>,
   /** Streaming connections (`GET /streams`) open now, and opened in all. */
   streamConnections: (async () => ({ open: need().open, opened: need().opened })) satisfies BrowserCommand<[]>,
 };
@@ -106,6 +115,7 @@ async function stopCurrent(): Promise<void> {
   const server = current;
   current = undefined;
   if (!server) return;
+  server.gates?.release();
   for (const subscription of server.subscriptions) subscription.unsubscribe();
   await server.server.close();
   await server.runtime.stop();
@@ -124,5 +134,7 @@ declare module 'vitest/browser' {
     raise: Call<Commands['raise']>;
     history: Call<Commands['history']>;
     streamConnections: Call<Commands['streamConnections']>;
+    holdGreetings: Call<Commands['holdGreetings']>;
+    releaseGreeting: Call<Commands['releaseGreeting']>;
   }
 }
