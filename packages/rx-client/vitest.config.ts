@@ -24,7 +24,7 @@ export default defineConfig({
         // Real headless Chromium against a real server on 127.0.0.1 (started by the commands, in Node).
         resolve: { alias },
         // Pre-bundled up front: a dependency discovered mid-run makes Vite reload the page under a running test.
-        optimizeDeps: { include: ['react', 'react-dom/client', 'dexie', 'idb-keyval', 'rxjs', 'eventsource-parser'] },
+        optimizeDeps: { include: ['react', 'react-dom/client', 'dexie', 'idb-keyval', 'rxjs'] },
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],

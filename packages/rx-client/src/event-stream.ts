@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Observable } from 'rxjs';
 import { errorFromBody, errorFromResponse, RemoteError } from './remote-error.js';
+import { sseParser, type SseMessage } from './sse-parser.js';
 
 /** One event of a stream, its data parsed as JSON. */
 export interface StreamedEvent {
@@ -39,7 +39,7 @@ export interface EventStreamOptions {
 
 /**
  * A Server-Sent Events stream over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot),
- * parsed with `eventsource-parser`.
+ * parsed with {@link sseParser}.
  *
  * Nothing happens until subscription. When the connection ends or fails, it reconnects — after the server's `retry`
  * hint, doubling on consecutive failures up to `maxDelayMs` — and sends the id of the last event it received as
@@ -66,7 +66,7 @@ export function eventStream(options: EventStreamOptions): Observable<StreamedEve
       timer = undefined;
     };
 
-    const onMessage = (message: EventSourceMessage): void => {
+    const onMessage = (message: SseMessage): void => {
       if (stopped) return;
       if (message.id !== undefined && message.id !== '') lastEventId = message.id;
       let data: unknown;
@@ -118,13 +118,13 @@ export function eventStream(options: EventStreamOptions): Observable<StreamedEve
         }
         failures = 0;
         options.onConnection?.('open');
-        const parser = createParser({ onEvent: onMessage, onRetry: (ms) => (retryMs = ms) });
+        const feed = sseParser(onMessage, (ms) => (retryMs = ms));
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         try {
           for (;;) {
             const { done, value } = await reader.read();
             if (done || stopped) break;
-            parser.feed(value);
+            feed(value);
           }
         } finally {
           if (stopped) await reader.cancel().catch(() => undefined);

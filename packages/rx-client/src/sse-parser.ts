@@ -1,0 +1,61 @@
+/** One dispatched Server-Sent Event. */
+export interface SseMessage {
+  /** The `event` field; `undefined` when the event had none (a plain `message`). */
+  readonly event: string | undefined;
+  /** The `data` lines, joined with `\n`. */
+  readonly data: string;
+  /** The `id` field of this event, if it had one. */
+  readonly id: string | undefined;
+}
+
+/**
+ * A Server-Sent Events parser, following the event-stream interpretation of the WHATWG HTML standard (§9.2.6): lines
+ * end at CRLF, CR or LF (also when a CRLF is split between two chunks); a line starting with `:` is a comment; a field
+ * name is followed by `:` and one optional space; `data` lines accumulate, joined with `\n`; an empty line dispatches
+ * the event unless it had no `data`; `retry` takes only digits; an `id` containing NUL is ignored; unknown fields are
+ * ignored; an event not ended by an empty line is never dispatched. A byte-order mark is left to the decoder
+ * (`TextDecoderStream` strips it). Written here rather than taken from `eventsource-parser` because it is a quarter of
+ * the bytes in a page; a test checks both give the same events for every split of the same streams.
+ *
+ * @param onEvent told of each dispatched event
+ * @param onRetry told of each valid `retry` field, in milliseconds
+ * @returns `feed`: give it each decoded chunk of the stream, in order
+ *
+ * @example
+ * ```ts
+ * const feed = sseParser((message) => console.log(message.event, message.data), () => {});
+ * feed('event: status\ndata: {"a":'); feed('1}\n\n'); // status {"a":1}
+ * ```
+ */
+export function sseParser(onEvent: (message: SseMessage) => void, onRetry: (ms: number) => void): (chunk: string) => void {
+  let rest = '';
+  let skipLf = false; // the last chunk ended with CR: a leading LF completes that CRLF
+  let data: string | undefined;
+  let event: string | undefined;
+  let id: string | undefined;
+  return (chunk) => {
+    if (chunk === '') return;
+    if (skipLf && chunk[0] === '\n') chunk = chunk.slice(1);
+    skipLf = chunk.endsWith('\r');
+    if (!/[\r\n]/.test(chunk)) {
+      rest += chunk; // no line end yet: one long event in many chunks is not split again and again
+      return;
+    }
+    const lines = (rest + chunk).split(/\r\n?|\n/);
+    rest = lines.pop()!;
+    for (const line of lines) {
+      if (line === '') {
+        if (data !== undefined) onEvent({ event, data, id });
+        data = event = id = undefined;
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(line[colon + 1] === ' ' ? colon + 2 : colon + 1);
+      if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
+      else if (field === 'event') event = value || undefined;
+      else if (field === 'id' && !value.includes('\0')) id = value;
+      else if (field === 'retry' && /^\d+$/.test(value)) onRetry(+value);
+    }
+  };
+}

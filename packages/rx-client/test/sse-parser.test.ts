@@ -1,0 +1,89 @@
+import { createParser } from 'eventsource-parser';
+import { describe, expect, it } from 'vitest';
+import { sseParser, type SseMessage } from '../src/sse-parser.js';
+
+type Parsed = { readonly events: SseMessage[]; readonly retries: number[] };
+
+function parseWithOurs(chunks: readonly string[]): Parsed {
+  const events: SseMessage[] = [];
+  const retries: number[] = [];
+  const feed = sseParser((m) => events.push(m), (ms) => retries.push(ms));
+  for (const chunk of chunks) feed(chunk);
+  return { events, retries };
+}
+
+/**
+ * The same stream through eventsource-parser, the reference implementation of the standard's parsing rules. It holds
+ * back a line that ends with CR at the end of a chunk (the LF of a CRLF may follow), where ours acts at once and skips
+ * that LF if it comes; so both are given a last comment line, after which they must agree.
+ */
+function parseWithReference(chunks: readonly string[]): Parsed {
+  const events: SseMessage[] = [];
+  const retries: number[] = [];
+  const parser = createParser({
+    onEvent: (m) => events.push({ event: m.event, data: m.data, id: m.id }),
+    onRetry: (ms) => retries.push(ms),
+  });
+  for (const chunk of chunks) parser.feed(chunk);
+  parser.feed(':end\n');
+  return { events, retries };
+}
+
+/** Every way of cutting `text` into two chunks, plus one character per chunk. */
+function splits(text: string): string[][] {
+  const out: string[][] = [[text], [...text]];
+  for (let i = 1; i < text.length; i++) out.push([text.slice(0, i), text.slice(i)]);
+  return out;
+}
+
+const STREAMS: readonly string[] = [
+  'event: status\ndata: {"a":1}\nid: s.1\n\n',
+  'event: status\r\ndata: {"a":1}\r\nid: s.1\r\n\r\n',
+  'event: status\rdata: 1\rid: s.2\r\r',
+  ': a comment\n:another\ndata: one\ndata:two\ndata:  three\n\n',
+  'data\n\ndata:\n\nevent: x\n\n',
+  'retry: 2500\nretry: 1.5\nretry: x\nretry:\ndata: r\n\n',
+  'id: with\0nul\ndata: a\n\nid\ndata: b\n\n',
+  'unknown: field\nevent\ndata: c\n\n',
+  'data: first\n\ndata: unfinished', // the last event has no empty line: never dispatched
+  'data: mixed\r\n\ndata: ends\r\r\n\n',
+  'data: "\u00e9\u{1F600}"\n\n',
+];
+
+describe('sseParser', () => {
+  it('parses a status stream whatever chunks it arrives in', () => {
+    const text = 'event: status\r\ndata: {"customStatus":\r\ndata: "Tokyo"}\r\nid: s1.7\r\n\r\n: keep-alive\r\n\r\n';
+    for (const chunks of splits(text)) {
+      expect(parseWithOurs(chunks).events).toEqual([{ event: 'status', data: '{"customStatus":\n"Tokyo"}', id: 's1.7' }]);
+    }
+  });
+
+  it('completes a CRLF split between two chunks without seeing an empty line', () => {
+    expect(parseWithOurs(['data: a\r', '\ndata: b\r', '\n\r', '\n']).events).toEqual([{ event: undefined, data: 'a\nb', id: undefined }]);
+  });
+
+  it('keeps a pending CR across an empty chunk', () => {
+    expect(parseWithOurs(['data: a\r', '', '\n', 'data: b\n\n']).events).toEqual([{ event: undefined, data: 'a\nb', id: undefined }]);
+  });
+
+  it('reports valid retry hints only', () => {
+    expect(parseWithOurs(['retry: 2500\nretry: 1.5\nretry: -1\nretry: 30\n']).retries).toEqual([2500, 30]);
+  });
+
+  it.each(STREAMS.map((text) => [JSON.stringify(text), text]))('gives the same events as eventsource-parser for every split of %s', (_, text) => {
+    for (const chunks of splits(text)) expect(parseWithOurs([...chunks, ':end\n'])).toEqual(parseWithReference(chunks));
+  });
+
+  it('gives the same events as eventsource-parser for 2,000 random streams cut at random places', () => {
+    const tokens = ['data: x', 'data:', 'data:  y', 'event: e', 'event:', 'id: 1', 'id', ':c', 'retry: 5', 'foo: z', '\n', '\n', '\r', '\r\n', '\u00e9'];
+    let seed = 15;
+    const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n);
+    for (let run = 0; run < 2000; run++) {
+      let text = '';
+      for (let i = random(30); i >= 0; i--) text += tokens[random(tokens.length)];
+      const cuts = [random(text.length + 1), random(text.length + 1), random(text.length + 1)].sort((a, b) => a - b);
+      const chunks = [text.slice(0, cuts[0]), text.slice(cuts[0], cuts[1]), text.slice(cuts[1], cuts[2]), text.slice(cuts[2])];
+      expect(parseWithOurs([...chunks, ':end\n']), JSON.stringify(chunks)).toEqual(parseWithReference(chunks));
+    }
+  });
+});
