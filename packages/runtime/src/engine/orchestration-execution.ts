@@ -131,14 +131,16 @@ export class OrchestrationExecution {
   #input: JsonValue | undefined;
   #customStatus: JsonValue | undefined;
 
+  // The four tables below are created when first needed: a cached execution usually needs one or none of them, and
+  // each empty Map costs about 200 bytes.
   /** Scheduled tasks by eventId, until their result arrives. */
-  readonly #openTasks = new Map<number, AtomicTask<unknown>>();
+  #openTasks: Map<number, AtomicTask<unknown>> | undefined;
   /** Actions created while replaying, waiting for the history event that records them. */
-  readonly #unmatched = new Map<number, OrchestratorAction>();
+  #unmatched: Map<number, OrchestratorAction> | undefined;
   /** External events received before anyone waited, FIFO per name. */
-  readonly #bufferedEvents = new Map<string, EventRaisedEvent[]>();
+  #bufferedEvents: Map<string, EventRaisedEvent[]> | undefined;
   /** Waiters for external events, FIFO per name. */
-  readonly #eventWaiters = new Map<string, AtomicTask<unknown>[]>();
+  #eventWaiters: Map<string, AtomicTask<unknown>[]> | undefined;
 
   #eventsReplayed = 0;
   #eventsApplied = 0;
@@ -219,12 +221,13 @@ export class OrchestrationExecution {
     if (this.#phase.kind === 'diverged') {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
       const { error } = this.#phase;
-      this.#unmatched.clear();
+      this.#unmatched = undefined;
       this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
     }
     // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
-    for (const action of this.#unmatched.values()) this.#issue(action);
-    this.#unmatched.clear();
+    const unmatched = this.#unmatched;
+    this.#unmatched = undefined;
+    if (unmatched) for (const action of unmatched.values()) this.#issue(action);
     for (const event of events) {
       this.#eventsApplied++;
       this.#record(event);
@@ -232,7 +235,8 @@ export class OrchestrationExecution {
         // Recorded and ignored (e.g. a result that raced a terminate); an event that came in the same batch as a
         // continueAsNew is one the execution did not process, so it is carried over like the buffered ones.
         if (event.type === 'EventRaised' && this.#phase.outcome.kind === 'continued-as-new' && !wasFinished) {
-          this.#bufferedEvents.set(event.name, [...(this.#bufferedEvents.get(event.name) ?? []), event]);
+          const buffered = (this.#bufferedEvents ??= new Map());
+          buffered.set(event.name, [...(buffered.get(event.name) ?? []), event]);
         }
         continue;
       }
@@ -255,7 +259,7 @@ export class OrchestrationExecution {
         ? {
             continueAsNew: {
               input: continued.input,
-              carryOverEvents: continued.preserveUnprocessedEvents ? [...this.#bufferedEvents.values()].flat() : [],
+              carryOverEvents: continued.preserveUnprocessedEvents ? [...(this.#bufferedEvents?.values() ?? [])].flat() : [],
             },
           }
         : {}),
@@ -342,22 +346,23 @@ export class OrchestrationExecution {
   }
 
   #settle(eventId: number, settle: (task: AtomicTask<unknown>) => void): void {
-    const task = this.#openTasks.get(eventId);
+    const task = this.#openTasks?.get(eventId);
     // A result for a task that is not open (a duplicate, or one of a cancelled timer) stays in history, ignored.
     if (!task) return;
-    this.#openTasks.delete(eventId);
+    this.#openTasks!.delete(eventId);
     settle(task);
     this.#resume();
   }
 
   #deliverEvent(event: EventRaisedEvent): void {
-    const waiters = this.#eventWaiters.get(event.name);
+    const waiters = this.#eventWaiters?.get(event.name);
     const waiter = waiters?.shift();
-    if (waiters?.length === 0) this.#eventWaiters.delete(event.name);
+    if (waiters?.length === 0) this.#eventWaiters!.delete(event.name);
     if (!waiter) {
-      const queue = this.#bufferedEvents.get(event.name) ?? [];
-      queue.push(event);
-      this.#bufferedEvents.set(event.name, queue);
+      const buffered = (this.#bufferedEvents ??= new Map());
+      const queue = buffered.get(event.name);
+      if (queue) queue.push(event);
+      else buffered.set(event.name, [event]);
       return;
     }
     waiter.complete(event.input);
@@ -366,7 +371,7 @@ export class OrchestrationExecution {
 
   #matchScheduled(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): void {
     const recorded = describeAction(recordedAction(event));
-    const action = this.#unmatched.get(event.eventId);
+    const action = this.#unmatched?.get(event.eventId);
     if (!action) {
       throw new NonDeterminismError(
         `Non-deterministic orchestrator ${JSON.stringify(this.#name)}: history recorded ${recorded} as #${event.eventId}, ` +
@@ -380,7 +385,7 @@ export class OrchestrationExecution {
           `but on replay the orchestrator called ${actual}.`,
       );
     }
-    this.#unmatched.delete(event.eventId);
+    this.#unmatched!.delete(event.eventId);
   }
 
   // ---------------------------------------------------------------- generator
@@ -495,7 +500,7 @@ export class OrchestrationExecution {
   // ---------------------------------------------------------------- actions
 
   #schedule(action: OrchestratorAction): void {
-    if (this.#mode.kind === 'replaying') this.#unmatched.set(action.eventId, action);
+    if (this.#mode.kind === 'replaying') (this.#unmatched ??= new Map()).set(action.eventId, action);
     else this.#issue(action);
   }
 
@@ -529,7 +534,7 @@ export class OrchestrationExecution {
     const json = toPlainJson(input, 'activity input');
     const eventId = this.#sequence++;
     const task = new AtomicTask<T>('activity', name, eventId);
-    this.#openTasks.set(eventId, task as AtomicTask<unknown>);
+    (this.#openTasks ??= new Map()).set(eventId, task as AtomicTask<unknown>);
     this.#schedule({ type: 'ScheduleTask', eventId, name, attempt, ...optionalInput(json) });
     return task;
   }
@@ -541,7 +546,7 @@ export class OrchestrationExecution {
     const childId = instanceId ?? this.#defaultChildId(eventId);
     assertValidInstanceId(childId);
     const task = new AtomicTask<T>('sub-orchestration', name, eventId);
-    this.#openTasks.set(eventId, task as AtomicTask<unknown>);
+    (this.#openTasks ??= new Map()).set(eventId, task as AtomicTask<unknown>);
     this.#schedule({ type: 'CreateSubOrchestration', eventId, name, instanceId: childId, ...optionalInput(json) });
     return task;
   }
@@ -557,7 +562,7 @@ export class OrchestrationExecution {
     if (!(fireAt instanceof Date) || Number.isNaN(fireAt.getTime())) throw new InvalidArgumentError('createTimer needs a valid Date');
     const eventId = this.#sequence++;
     const task = new TimerTask(eventId, fireAt);
-    this.#openTasks.set(eventId, task);
+    (this.#openTasks ??= new Map()).set(eventId, task);
     this.#schedule({ type: 'CreateTimer', eventId, fireAt: fireAt.toISOString() });
     return task;
   }
@@ -571,58 +576,94 @@ export class OrchestrationExecution {
   }
 
   #createContext(): OrchestrationContext {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
-    return {
-      get instanceId() { return self.#instanceId; },
-      get parentInstanceId() { return self.#parent?.instanceId; },
-      get name() { return self.#name; },
-      get isReplaying() { return self.#mode.kind === 'replaying'; },
-      get currentUtcDateTime() { return new Date(self.#now.getTime()); },
-      Task,
-      getInput: <T>() => structuredClone(this.#input) as T,
-      setCustomStatus: (value: unknown) => {
-        const json = toPlainJson(value, 'custom status');
-        assertJsonSize(json, this.#options.customStatusLimitBytes, 'custom status');
-        this.#customStatus = json;
-      },
-      callActivity: <T>(name: string, input?: unknown) => this.#callActivity<T>(name, input),
-      callActivityWithRetry: <T>(name: string, retryOptions: RetryOptions, input?: unknown) =>
-        this.#withRetry<T>(retryOptions, (attempt) => this.#callActivity<T>(name, input, attempt)),
-      callSubOrchestrator: <T>(name: string, input?: unknown, instanceId?: string) =>
-        this.#callSubOrchestrator<T>(name, input, instanceId),
-      callSubOrchestratorWithRetry: <T>(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string) =>
-        this.#withRetry<T>(retryOptions, () => this.#callSubOrchestrator<T>(name, input, instanceId)),
-      createTimer: (fireAt: Date) => this.#createTimer(fireAt),
-      waitForExternalEvent: <T>(name: string) => {
-        assertValidName(name, 'event name');
-        const task = new AtomicTask<T>('external-event', name, -1);
-        const buffered = this.#bufferedEvents.get(name);
-        const event = buffered?.shift();
-        if (buffered?.length === 0) this.#bufferedEvents.delete(name);
-        if (event) {
-          task.complete(event.input as T);
-        } else {
-          const waiters = this.#eventWaiters.get(name) ?? [];
-          waiters.push(task as AtomicTask<unknown>);
-          this.#eventWaiters.set(name, waiters);
-        }
-        return task;
-      },
-      continueAsNew: (input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }) => {
-        const phase = this.#phase;
-        if (phase.kind !== 'running') throw new OrchestrationError('continueAsNew may only be called while the orchestrator runs');
-        this.#phase = {
-          ...phase,
-          continueAsNew: {
-            input: toPlainJson(input, 'continueAsNew input'),
-            preserveUnprocessedEvents: options?.preserveUnprocessedEvents ?? false,
-          },
-        };
-      },
-      newGuid: () => uuidV5(`${this.#instanceId}_${this.#now.toISOString()}_${this.#guidCounter++}`),
-    };
+    return new OrchestrationExecution.#Context(this);
   }
+
+  /**
+   * The `ctx` of an orchestrator: one small object per execution whose members live on its prototype (a context of
+   * closures cost about 2 KB per cached execution, and as much allocation on every replay).
+   */
+  static readonly #Context = class Context implements OrchestrationContext {
+    readonly #x: OrchestrationExecution;
+
+    constructor(execution: OrchestrationExecution) {
+      this.#x = execution;
+    }
+
+    get instanceId(): string { return this.#x.#instanceId; }
+    get parentInstanceId(): string | undefined { return this.#x.#parent?.instanceId; }
+    get name(): string { return this.#x.#name; }
+    get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
+    get currentUtcDateTime(): Date { return new Date(this.#x.#now.getTime()); }
+    get Task(): typeof Task { return Task; }
+
+    getInput<T>(): T {
+      return structuredClone(this.#x.#input) as T;
+    }
+
+    setCustomStatus(value: unknown): void {
+      const json = toPlainJson(value, 'custom status');
+      assertJsonSize(json, this.#x.#options.customStatusLimitBytes, 'custom status');
+      this.#x.#customStatus = json;
+    }
+
+    callActivity<T>(name: string, input?: unknown): AtomicTask<T> {
+      return this.#x.#callActivity<T>(name, input);
+    }
+
+    callActivityWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown): RetryableTask<T> {
+      const x = this.#x;
+      return x.#withRetry<T>(retryOptions, (attempt) => x.#callActivity<T>(name, input, attempt));
+    }
+
+    callSubOrchestrator<T>(name: string, input?: unknown, instanceId?: string): AtomicTask<T> {
+      return this.#x.#callSubOrchestrator<T>(name, input, instanceId);
+    }
+
+    callSubOrchestratorWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): RetryableTask<T> {
+      const x = this.#x;
+      return x.#withRetry<T>(retryOptions, () => x.#callSubOrchestrator<T>(name, input, instanceId));
+    }
+
+    createTimer(fireAt: Date): TimerTask {
+      return this.#x.#createTimer(fireAt);
+    }
+
+    waitForExternalEvent<T>(name: string): AtomicTask<T> {
+      assertValidName(name, 'event name');
+      const x = this.#x;
+      const task = new AtomicTask<T>('external-event', name, -1);
+      const buffered = x.#bufferedEvents?.get(name);
+      const event = buffered?.shift();
+      if (buffered?.length === 0) x.#bufferedEvents!.delete(name);
+      if (event) {
+        task.complete(event.input as T);
+      } else {
+        const waiters = x.#eventWaiters?.get(name);
+        if (waiters) waiters.push(task as AtomicTask<unknown>);
+        else (x.#eventWaiters ??= new Map()).set(name, [task as AtomicTask<unknown>]);
+      }
+      return task;
+    }
+
+    continueAsNew(input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }): void {
+      const x = this.#x;
+      const phase = x.#phase;
+      if (phase.kind !== 'running') throw new OrchestrationError('continueAsNew may only be called while the orchestrator runs');
+      x.#phase = {
+        ...phase,
+        continueAsNew: {
+          input: toPlainJson(input, 'continueAsNew input'),
+          preserveUnprocessedEvents: options?.preserveUnprocessedEvents ?? false,
+        },
+      };
+    }
+
+    newGuid(): string {
+      const x = this.#x;
+      return uuidV5(`${x.#instanceId}_${x.#now.toISOString()}_${x.#guidCounter++}`);
+    }
+  };
 }
 
 // ------------------------------------------------------------------ helpers
