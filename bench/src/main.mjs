@@ -3,7 +3,8 @@
  * writes docs/benchmarks.md.
  *
  * Options: --quick (few samples and rounds, a smoke check; does not write the report unless --write is given),
- * --only=<id>,<id> (ids in scenarios/index.mjs), --no-write.
+ * --only=<id>,<id> (ids in scenarios/index.mjs), --no-write, --no-durably (the IndexedDB scenario leaves durably out:
+ * minutes shorter, for iterating on the stores; its ratios to durably are then missing).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +19,7 @@ const REPORT = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const noDurably = args.includes('--no-durably');
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const write = args.includes('--write') || (!quick && !args.includes('--no-write') && !only);
 const unknown = (only ?? []).filter((id) => !SCENARIOS.some((s) => s.id === id));
@@ -41,7 +43,7 @@ for (const s of SCENARIOS) {
   const t0 = performance.now();
   const loadBefore = os.loadavg()[0] ?? 0;
   try {
-    const value = await s.run({ quick });
+    const value = await s.run({ quick, noDurably });
     results.results[s.id] = value;
     const checks = s.checks?.(value) ?? [];
     console.log([...s.tables(value).map(toText), ...checks].join('\n\n'));

@@ -20,6 +20,7 @@ import { runReplayEngine } from './replay-engine.mjs';
 /**
  * @typedef {object} ScenarioOptions
  * @property {boolean} quick  few samples and rounds: a smoke check, not for publishing
+ * @property {boolean} [noDurably]  the IndexedDB scenario leaves durably out (a shorter run while iterating)
  */
 
 /**

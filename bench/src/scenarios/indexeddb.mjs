@@ -70,9 +70,10 @@ const STEPS = 4;
  * @property {Record<string, string>} versions
  */
 
-/** @param {{ quick?: boolean }} [options] @returns {Promise<IndexedDbResult>} */
+/** @param {{ quick?: boolean, noDurably?: boolean }} [options] @returns {Promise<IndexedDbResult>} */
 export async function runIndexedDb(options = {}) {
   const quick = options.quick ?? false;
+  const withDurably = !options.noDurably;
   // durably takes about 10x longer per job than durable-rx: 3 rounds keep the full run within minutes.
   const rounds = quick ? 1 : 3;
   const sizes = quick
@@ -107,7 +108,7 @@ export async function runIndexedDb(options = {}) {
     // Warm-up, untimed: JIT, first database opens, SQLite WASM download and compile.
     await page.evaluate(() => window.bench.hello('dexie', 1, 2));
     await page.evaluate(() => window.bench.hello('keyval', 1, 2));
-    await page.evaluate(() => window.bench.durablyThroughput(1, 1));
+    if (withDurably) await page.evaluate(() => window.bench.durablyThroughput(1, 1));
 
     // ---- throughput, interleaved
     /** @typedef {{ id: string, kind: 'raw' | 'dexie' | 'keyval' | 'durably', concurrency: number }} Contender */
@@ -116,6 +117,7 @@ export async function runIndexedDb(options = {}) {
     for (const concurrency of [1, 100]) {
       for (const kind of /** @type {const} */ (['dexie', 'keyval', 'durably'])) {
         // --quick is a smoke check: durably's 100 jobs take tens of seconds.
+        if (kind === 'durably' && !withDurably) continue;
         if (!(quick && kind === 'durably' && concurrency === 100)) contenders.push({ id: `${kind}-x${concurrency}`, kind, concurrency });
       }
     }
@@ -181,7 +183,7 @@ export async function runIndexedDb(options = {}) {
     }
 
     // ---- same-tab latency, interleaved
-    const latencyContenders = /** @type {const} */ (['dexie', 'keyval', 'durably']);
+    const latencyContenders = /** @type {('dexie' | 'keyval' | 'durably')[]} */ (withDurably ? ['dexie', 'keyval', 'durably'] : ['dexie', 'keyval']);
     const latency = await runInterleaved(latencyContenders, rounds, async (kind) => {
       const r = kind === 'durably'
         ? await page.evaluate((n) => window.bench.durablyLatency(n), sizes.latencyInstances)

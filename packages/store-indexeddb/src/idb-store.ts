@@ -166,7 +166,8 @@ export abstract class IdbStore implements Store {
     const nowMs = options.now.getTime();
     // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
     // queues behind every write on its tables and commits.
-    const due = await this.#run('claimOrchestration', 'readonly', INSTANCES, async (tx) => (await tx.firstReadyInstance(nowMs)) !== undefined);
+    // The first key of the claim index is enough (no row is read).
+    const due = await this.#run('claimOrchestration', 'readonly', INSTANCES, async (tx) => ((await tx.nextInstanceReadyMs(-Infinity)) ?? Infinity) <= nowMs);
     if (!due) return undefined;
     return this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
       for (;;) {
@@ -193,7 +194,7 @@ export abstract class IdbStore implements Store {
   }
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
-    const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => (await tx.firstReadyTask(options.now.getTime())) !== undefined);
+    const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => ((await tx.nextTaskReadyMs(-Infinity)) ?? Infinity) <= options.now.getTime());
     if (!due) return undefined;
     return this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.firstReadyTask(options.now.getTime());

@@ -230,7 +230,7 @@ class DexieTransaction implements BackendTransaction {
     return this.#messagesOf(instanceId).toArray();
   }
 
-  deleteMessages(rows: readonly MessageRow[]): void {
+  deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
     if (rows.length > 0) this.#writes.track(this.#messages.bulkDelete(rows.map((r) => r.seq)));
   }
 
@@ -252,6 +252,12 @@ class DexieTransaction implements BackendTransaction {
 
   deleteTask(row: TaskRow): void {
     this.#writes.track(this.#tasks.delete(row.seq));
+  }
+
+  replaceTask(previous: TaskRow, row: NewTaskRow): void {
+    // Same primary key: one put replaces the row and its index entries (the new task keeps the old claim order).
+    const replacement: TaskRow = { ...row, seq: previous.seq };
+    this.#writes.track(this.#tasks.put(replacement));
   }
 
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {

@@ -237,7 +237,7 @@ class KeyvalTransaction implements BackendTransaction {
     return promisifyRequest(this.#store.getAll(this.#range(['m', instanceId], ['m', instanceId, MAX]))) as Promise<MessageRow[]>;
   }
 
-  deleteMessages(rows: readonly MessageRow[]): void {
+  deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
     for (const row of rows) this.#write(this.#store.delete(['m', row.instanceId, row.seq]));
   }
 
@@ -265,6 +265,11 @@ class KeyvalTransaction implements BackendTransaction {
   deleteTask(row: TaskRow): void {
     this.#replaceIndexKeys(taskIndexKeys(row), []);
     this.#write(this.#store.delete(['t', row.id]));
+  }
+
+  replaceTask(previous: TaskRow, row: NewTaskRow): void {
+    this.deleteTask(previous);
+    this.addTask(row);
   }
 
   async firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {

@@ -72,7 +72,10 @@ export class RowWriter {
     for (const { instanceId, messageIds } of plan.deleteMessages) {
       const known = instanceId === leased.instance?.id ? leased.instance.pending : undefined;
       if (known === 'allConsumed') {
-        tx.deleteMessagesOf(instanceId);
+        // A single pending message is the row's head: deleted by its key, without a range scan.
+        const original = this.#entries.get(instanceId)?.original;
+        if (original?.pendingCount === 1 && original.headSeq !== undefined) tx.deleteMessages([{ instanceId, seq: original.headSeq }]);
+        else tx.deleteMessagesOf(instanceId);
         continue;
       }
       const pending = known ?? await tx.listMessages(instanceId);
@@ -88,15 +91,21 @@ export class RowWriter {
       // Released with messages still pending: they are claimable again (at once, or when the first is visible).
       if (remaining.length > 0) this.work = true;
     }
+    const deletedTasks: TaskRow[] = [];
     for (const taskId of plan.deleteTasks) {
       const row = leased.task?.id === taskId ? leased.task : await tx.getTask(taskId);
-      if (row) tx.deleteTask(row);
+      if (row) deletedTasks.push(row);
     }
     for (const task of plan.insertTasks) {
       const lease = plan.taskLeases.find((l) => l.taskId === task.id)?.lease;
-      tx.addTask({ id: task.id, instanceId: task.instanceId, readyMs: lease ? lease.expiresAt.getTime() : 0, task, ...(lease ? { lease } : {}) });
+      const row = { id: task.id, instanceId: task.instanceId, readyMs: lease ? lease.expiresAt.getTime() : 0, task, ...(lease ? { lease } : {}) };
+      // A step that completes one activity and schedules the next replaces the row (one write where the layout allows).
+      const replaced = deletedTasks.pop();
+      if (replaced) tx.replaceTask(replaced, row);
+      else tx.addTask(row);
       if (lease) this.leasedWork = true;
     }
+    for (const row of deletedTasks) tx.deleteTask(row);
     for (const message of plan.insertMessages) await this.enqueue(message);
     for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
     if (plan.work) this.work = true;

@@ -75,13 +75,19 @@ export interface BackendTransaction {
   addMessage(row: NewMessageRow): Promise<number>;
   /** Pending messages of an instance in arrival order. */
   listMessages(instanceId: string): Promise<MessageRow[]>;
-  deleteMessages(rows: readonly MessageRow[]): void;
+  /** Deletes messages by key (instance and sequence number). */
+  deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void;
   deleteMessagesOf(instanceId: string): void;
 
   addTask(row: NewTaskRow): void;
   getTask(id: string): Promise<TaskRow | undefined>;
   putTask(row: TaskRow, previous: TaskRow): void;
   deleteTask(row: TaskRow): void;
+  /**
+   * Deletes `previous` and adds `row` (another task) in its place: a step that completes one activity and schedules
+   * the next. A layout may reuse the slot of `previous` (its sequence number), so one write does both.
+   */
+  replaceTask(previous: TaskRow, row: NewTaskRow): void;
   /** The task with the smallest (readyMs, seq) among those with readyMs <= nowMs. */
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined>;
   /** The smallest readyMs > nowMs of any task. */
