@@ -222,6 +222,7 @@ class DexieTransaction implements BackendTransaction {
     this.#writes.track(this.#historyOf(instanceId).delete());
   }
 
+  /** Dexie numbers messages itself (`++seq`, increasing across tabs). */
   addMessage(row: NewMessageRow): Promise<number> {
     return this.#writes.track(this.#messages.add(row));
   }

@@ -15,21 +15,27 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 2;
+export const KEYVAL_SCHEMA_VERSION = 3;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
  * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0.
  *
- *   ['meta']                         schema marker          ['seq']                   last sequence number
+ *   ['meta']                         schema marker
  *   ['i', id]                        InstanceRow            ['h', id, n]              history events from n (v1: event n)
  *   ['m', id, seq]                   MessageRow             ['t', taskId]             TaskRow
  *   ['xr', readyMs, headSeq, id]     claim order            ['xc', createdMs, id]     paging order
  *   ['xs', status, createdMs, id]    paging by status       ['xt', readyMs, seq, id]  task claim order
- *   ['xti', instanceId, taskId]      tasks of an instance
+ *
+ * Sequence numbers come from the clock ({@link stamp}), kept increasing per instance by the row's `tailSeq`: no
+ * shared counter to read and write in every transaction. Layouts 1 and 2 kept a counter under `['seq']` (its
+ * numbers are far below any stamp, so their pending messages stay first) and an index of the tasks of each instance
+ * under `['xti', instanceId, taskId]`; opening such a database deletes both.
  */
 const META_KEY = ['meta'];
-const SEQ_KEY = ['seq'];
+/** Layouts 1 and 2: the shared sequence counter and the tasks-of-an-instance index. */
+const OLD_SEQ_KEY = ['seq'];
+const OLD_TASKS_OF_PREFIX = 'xti';
 /** An array sorts after every number and string. */
 const MAX: never[] = [];
 /** Keys read per request while scanning instances. */
@@ -54,6 +60,11 @@ export async function openKeyvalBackend(
       const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
       // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
       if (!meta || (meta.store === 'durable-rx/keyval' && meta.version < KEYVAL_SCHEMA_VERSION)) {
+        if (meta && meta.version < 3) {
+          // Layout 3 dropped the counter and the tasks-of-an-instance index (nothing else changed).
+          store.delete(OLD_SEQ_KEY);
+          store.delete(keyRange.bound([OLD_TASKS_OF_PREFIX], [OLD_TASKS_OF_PREFIX, MAX]));
+        }
         store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
       } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
         throw new IncompatibleSchemaError(
@@ -137,18 +148,17 @@ class KeyvalTransaction implements BackendTransaction {
   readonly #store: IDBObjectStore;
   readonly #keyRange: typeof IDBKeyRange;
   readonly #writes = new PendingWrites();
-  #seq: Promise<number> | undefined;
-  #seqChanged = false;
+  /** Every task row, read once by the first {@link deleteTasksOf} of this transaction (forgotten when tasks change). */
+  #allTasks: Promise<TaskRow[]> | undefined;
 
   constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange) {
     this.#store = store;
     this.#keyRange = keyRange;
   }
 
-  /** Waits for the issued writes and writes what was kept in memory (the sequence counter). */
-  async finish(): Promise<void> {
-    await this.#writes.settle();
-    if (this.#seqChanged) await promisifyRequest(this.#store.put(await this.#seq, SEQ_KEY));
+  /** Waits for the issued writes. */
+  finish(): Promise<void> {
+    return this.#writes.settle();
   }
 
   /** Observes the writes of a failed transaction (it is being aborted). */
@@ -225,12 +235,10 @@ class KeyvalTransaction implements BackendTransaction {
     this.#write(this.#store.delete(this.#range(['h', instanceId], ['h', instanceId, MAX])));
   }
 
-  addMessage(row: NewMessageRow): Promise<number> {
-    return this.#writes.track((async () => {
-      const seq = await this.#nextSeq();
-      await promisifyRequest(this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]));
-      return seq;
-    })());
+  addMessage(row: NewMessageRow, instance: InstanceRow): number {
+    const seq = Math.max((instance.tailSeq ?? 0) + 1, stamp());
+    this.#write(this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]));
+    return seq;
   }
 
   listMessages(instanceId: string): Promise<MessageRow[]> {
@@ -246,11 +254,10 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   addTask(newRow: NewTaskRow): void {
-    this.#writes.track((async () => {
-      const row: TaskRow = { ...newRow, seq: await this.#nextSeq() };
-      this.#replaceIndexKeys([], taskIndexKeys(row));
-      await promisifyRequest(this.#store.put(row, ['t', row.id]));
-    })());
+    const row: TaskRow = { ...newRow, seq: stamp() };
+    this.#allTasks = undefined;
+    this.#replaceIndexKeys([], taskIndexKeys(row));
+    this.#write(this.#store.put(row, ['t', row.id]));
   }
 
   getTask(id: string): Promise<TaskRow | undefined> {
@@ -258,6 +265,7 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   putTask(row: TaskRow, previous: TaskRow): void {
+    this.#allTasks = undefined;
     this.#replaceIndexKeys(taskIndexKeys(previous), taskIndexKeys(row));
     this.#write(this.#store.put(row, ['t', row.id]));
   }
@@ -288,11 +296,12 @@ class KeyvalTransaction implements BackendTransaction {
     return rows.filter((row): row is TaskRow => row !== undefined && filter(row));
   }
 
+  /** Reads every task (once per transaction): an instance is purged or replaced far less often than a step runs. */
   deleteTasksOf(instanceId: string): void {
+    this.#allTasks ??= promisifyRequest(this.#store.getAll(this.#range(['t'], ['t', MAX]))) as Promise<TaskRow[]>;
+    const all = this.#allTasks;
     this.#writes.track((async () => {
-      const keys = await this.#keys(this.#range(['xti', instanceId], ['xti', instanceId, MAX]));
-      const rows = await Promise.all(keys.map((key) => this.getTask(lastOf(key))));
-      for (const row of rows) if (row) this.deleteTask(row);
+      for (const row of await all) if (row.instanceId === instanceId) this.deleteTask(row);
     })());
   }
 
@@ -320,13 +329,17 @@ class KeyvalTransaction implements BackendTransaction {
     for (const key of after) if (!present.has(JSON.stringify(key))) this.#write(this.#store.put(0, key));
   }
 
-  /** The next sequence number; the counter is read once per transaction and written back by {@link finish}. */
-  #nextSeq(): Promise<number> {
-    const previous = this.#seq ?? this.#get<number>(SEQ_KEY).then((n) => n ?? 0);
-    this.#seq = previous.then((n) => n + 1);
-    this.#seqChanged = true;
-    return this.#seq;
-  }
+}
+
+let stamps = 0;
+/**
+ * A sequence number from the clock: ms since the epoch times 1000, plus a counter of this realm that orders stamps of
+ * the same ms. Claims prefer smaller ones (fairness across instances, best effort); the order of one instance's
+ * messages is kept by its row's `tailSeq` even if the clock steps back.
+ */
+function stamp(): number {
+  stamps = (stamps + 1) % 1000;
+  return Date.now() * 1000 + stamps;
 }
 
 function instanceIndexKeys(row: InstanceRow): IDBValidKey[][] {
@@ -336,7 +349,7 @@ function instanceIndexKeys(row: InstanceRow): IDBValidKey[][] {
 }
 
 function taskIndexKeys(row: TaskRow): IDBValidKey[][] {
-  return [['xt', row.readyMs, row.seq, row.id], ['xti', row.instanceId, row.id]];
+  return [['xt', row.readyMs, row.seq, row.id]];
 }
 
 /** The id at the end of an index key. */

@@ -116,10 +116,14 @@ export class RowWriter {
     const row = await this.get(message.instanceId);
     if (!row) return;
     const newRow = messageRow(message);
-    const added = this.#tx.addMessage(newRow);
-    // The new sequence number only matters when this is the instance's oldest pending message.
-    const seq = row.headSeq ?? (await added);
-    this.#set(withQueueFields(row, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq })));
+    const added = this.#tx.addMessage(newRow, row);
+    if (typeof added === 'number') {
+      this.#set(withQueueFields({ ...row, tailSeq: added }, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq: added })));
+    } else {
+      // The new sequence number only matters when this is the instance's oldest pending message.
+      const seq = row.headSeq ?? (await added);
+      this.#set(withQueueFields(row, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq })));
+    }
     this.work = true;
   }
 

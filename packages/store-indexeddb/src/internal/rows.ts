@@ -31,6 +31,11 @@ export interface InstanceRow {
    * Indexed together with `headSeq`, so a claim and `nextWakeTime` are one index lookup.
    */
   readonly readyMs?: number;
+  /**
+   * Sequence number of the newest message ever stored for the instance, kept by layouts that number messages
+   * themselves (KeyvalStore), so the next one is greater; absent before the first, and in rows of other layouts.
+   */
+  readonly tailSeq?: number;
 }
 
 /** A pending message. `seq` orders messages by arrival, across tabs (it comes from the database). */

@@ -69,10 +69,12 @@ export interface BackendTransaction {
   deleteHistory(instanceId: string): void;
 
   /**
-   * Stores a message. The promise gives its arrival sequence number (greater than every earlier one, in every tab);
-   * awaiting it is optional (a failure fails the transaction either way).
+   * Stores a message for `instance` (its row as this transaction has it). Gives its arrival sequence number, greater
+   * than every earlier one of that instance: at once when the layout numbers messages itself (then the row's
+   * `tailSeq` must be set to it), or as a promise when the database does; awaiting it is optional (a failure fails
+   * the transaction either way).
    */
-  addMessage(row: NewMessageRow): Promise<number>;
+  addMessage(row: NewMessageRow, instance: InstanceRow): number | Promise<number>;
   /** Pending messages of an instance in arrival order. */
   listMessages(instanceId: string): Promise<MessageRow[]>;
   /** Deletes messages by key (instance and sequence number). */

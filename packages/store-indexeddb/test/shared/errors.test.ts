@@ -4,7 +4,7 @@ import { DexieStore } from '../../src/dexie-store.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
-import { adapters, claim, commitOf, create, message, newInstance, started, T0, uniqueName, type AdapterName } from './fixtures.js';
+import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 const opened: Store[] = [];
 const rawConnections: IDBDatabase[] = [];
@@ -104,6 +104,50 @@ describe('schema checks', () => {
     await requestDone(meta);
     raw.close();
     expect(meta.result).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+  });
+
+  it('KeyvalStore opens a layout-2 database: its messages stay first, its tasks are claimed and purged, and the counter and task index go', async () => {
+    const name = uniqueName('layout-2');
+    const first = new KeyvalStore({ name });
+    await first.getInstance('none'); // creates the database and its object store
+    await first.close();
+    // What layout 2 wrote for instance 'a' with its start message (sequence 4 of the shared counter) and a task
+    // (sequence 3) with its entry in the tasks-of-an-instance index.
+    const { state, message: start } = newInstance('a');
+    const createdMs = T0.getTime();
+    const task = { id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    const db = await openRaw(name);
+    const raw = db.transaction('durable-rx', 'readwrite').objectStore('durable-rx');
+    raw.put({ version: 2, store: 'durable-rx/keyval' }, ['meta']);
+    raw.put({ id: 'a', state, createdMs, status: 'Pending', minVisibleMs: 0, headSeq: 4, pendingCount: 1, readyMs: 0 }, ['i', 'a']);
+    raw.put(0, ['xc', createdMs, 'a']);
+    raw.put(0, ['xs', 'Pending', createdMs, 'a']);
+    raw.put(0, ['xr', 0, 4, 'a']);
+    raw.put({ seq: 4, instanceId: 'a', visibleMs: 0, message: start }, ['m', 'a', 4]);
+    raw.put({ seq: 3, id: 't1', instanceId: 'a', readyMs: 0, task }, ['t', 't1']);
+    raw.put(0, ['xt', 0, 3, 't1']);
+    raw.put(0, ['xti', 'a', 't1']);
+    await requestDone(raw.put(4, ['seq']));
+    db.close();
+
+    const store = track(new KeyvalStore({ name }));
+    await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'after' }));
+    const item = await claim(store);
+    expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+    expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 }))?.task.id).toBe('t1');
+    await store.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Completed', version: 2 },
+    }));
+    expect(await store.purgeInstance('a')).toBe(1);
+    await store.close();
+
+    const check = await openRaw(name);
+    const keys = check.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
+    await requestDone(keys);
+    check.close();
+    // Only the schema marker is left: the task went with its instance, the counter and the old index at the upgrade.
+    expect(keys.result).toEqual([['meta']]);
   });
 
   it('KeyvalStore refuses a database that belongs to someone else', async () => {
