@@ -107,6 +107,16 @@ export abstract class IdbStore implements Store {
   #backend: Promise<StoreBackend> | undefined;
   #closed: Promise<void> | undefined;
   #lost: DurableError | undefined;
+  /**
+   * The smallest `readyMs` of any instance (Infinity: none) as the last claim probe that found nothing due read it,
+   * for the `nextWakeTime` that follows the claim round (it then reads only the tasks). An instance becomes claimable
+   * sooner only through a write that signals work (a message, a lease released with messages pending), and every
+   * such signal, here or from another handle, drops the value; readyMs that a claim or a commit moves later only
+   * makes the worker wake early and look again.
+   */
+  #instancesHead: number | undefined;
+  /** Bumped by every work signal: a probe that overlapped one does not keep what it read. */
+  #workSignals = 0;
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
@@ -118,6 +128,11 @@ export abstract class IdbStore implements Store {
     });
     this.changes$ = this.#feed.changes$;
     this.workAvailable$ = this.#feed.workAvailable$;
+    // Completes with the feed (close).
+    this.#feed.workAvailable$.subscribe(() => {
+      this.#workSignals++;
+      this.#instancesHead = undefined;
+    });
   }
 
   /**
@@ -165,10 +180,13 @@ export abstract class IdbStore implements Store {
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     const nowMs = options.now.getTime();
     // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
-    // queues behind every write on its tables and commits.
-    // The first key of the claim index is enough (no row is read).
-    const due = await this.#run('claimOrchestration', 'readonly', INSTANCES, async (tx) => ((await tx.nextInstanceReadyMs(-Infinity)) ?? Infinity) <= nowMs);
-    if (!due) return undefined;
+    // queues behind every write on its tables and commits. The first key of the claim index is enough (no row is read).
+    const signals = this.#workSignals;
+    const head = (await this.#run('claimOrchestration', 'readonly', INSTANCES, (tx) => tx.nextInstanceReadyMs(-Infinity))) ?? Infinity;
+    if (head > nowMs) {
+      if (signals === this.#workSignals) this.#instancesHead = head;
+      return undefined;
+    }
     return this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
       for (;;) {
         const row = await tx.firstReadyInstance(nowMs);
@@ -296,9 +314,12 @@ export abstract class IdbStore implements Store {
 
   async nextWakeTime(_now: Date): Promise<Date | undefined> {
     // The smallest `readyMs` of all (`claimableAtMs` of each row), due ones included: work a claim left behind is
-    // reported as due at once, so the worker claims again instead of waiting for unrelated work.
-    const next = await this.#run('nextWakeTime', 'readonly', INSTANCES_AND_TASKS, async (tx) => {
-      const [instance, task] = await Promise.all([tx.nextInstanceReadyMs(-Infinity), tx.nextTaskReadyMs(-Infinity)]);
+    // reported as due at once, so the worker claims again instead of waiting for unrelated work. The instances' part
+    // comes from the claim probe just before when no work was signalled since (used once).
+    const known = this.#instancesHead;
+    this.#instancesHead = undefined;
+    const next = await this.#run('nextWakeTime', 'readonly', known === undefined ? INSTANCES_AND_TASKS : TASKS, async (tx) => {
+      const [instance, task] = await Promise.all([known ?? tx.nextInstanceReadyMs(-Infinity), tx.nextTaskReadyMs(-Infinity)]);
       return Math.min(instance ?? Infinity, task ?? Infinity);
     });
     return next === Infinity ? undefined : new Date(next);
