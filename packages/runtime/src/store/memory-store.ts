@@ -8,6 +8,7 @@ import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message
 import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
+import { StoredState } from './stored-state.js';
 import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
@@ -19,12 +20,18 @@ import {
 } from './store-helpers.js';
 
 interface InstanceRecord {
-  state: InstanceState;
+  state: StoredState;
+  /** The current execution's history ({@link NO_EVENTS} while it is empty). */
   history: HistoryEvent[];
   lease: Lease | undefined;
-  /** Pending messages, in arrival order. */
+  /** Pending messages, in arrival order ({@link NO_MESSAGES} when there are none). */
   messages: OrchestrationMessage[];
 }
+
+// Shared by every record that has no history or no pending messages (most waiting instances have no messages): frozen,
+// so a push into them fails loudly instead of reaching every instance. Records replace them, never push into them.
+const NO_EVENTS = Object.freeze([]) as unknown as HistoryEvent[];
+const NO_MESSAGES = Object.freeze([]) as unknown as OrchestrationMessage[];
 
 interface TaskRecord {
   task: ActivityTask;
@@ -35,9 +42,9 @@ interface TaskRecord {
  * The embedded default store: everything in memory, in one process. Not durable, not shared between processes;
  * several runtimes in one process may share one MemoryStore (leases keep their steps apart).
  *
- * Each operation copies what crosses the port once: a commit copies its write set on the way in (the store keeps
- * those objects and never changes them in place), reads and claims copy on the way out, and each published change
- * is copied once for all its subscribers. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
+ * Each operation copies what crosses the port once: a commit copies what it keeps of its write set on the way in
+ * (the store never changes those objects in place), reads and claims copy on the way out, and each published change
+ * is copied once for all its subscribers. An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
  * instead of scanning the pending work.
  *
  * @example
@@ -71,7 +78,7 @@ export class MemoryStore implements Store {
     record.lease = newLease(options);
     this.#indexInstance(instanceId);
     const messages = record.messages.filter((m) => isVisible(m, options.now));
-    return { state: clone(record.state), messages: clone(messages), lease: clone(record.lease) };
+    return { state: record.state.toState(), messages: clone(messages), lease: clone(record.lease) };
   }
 
   /**
@@ -96,17 +103,20 @@ export class MemoryStore implements Store {
         : this.#tasks.get(lease.taskId)?.lease;
       if (held?.token !== lease.token) throw leaseLostError(lease);
     }
-    // The one copy of what comes in: from here on the store owns these objects and never changes them in place.
-    const ws = clone(writeSet);
+    // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
+    // copy of what comes in; from then on the store owns those objects and never changes them in place).
     const stored = new Map<string, InstanceState | undefined>();
-    for (const id of instanceIdsOf(ws)) stored.set(id, this.#instances.get(id)?.state);
-    const plan = planWriteSet(ws, stored);
+    for (const id of instanceIdsOf(writeSet)) stored.set(id, this.#instances.get(id)?.state);
+    const plan = planWriteSet(writeSet, stored);
 
     for (const id of plan.replaced) this.#dropPending(id);
+    const kept = new Map<InstanceState, StoredState>();
     for (const { state, isNew } of plan.states) {
+      const copy = new StoredState(state);
+      kept.set(state, copy);
       const record = this.#instances.get(state.instanceId);
-      if (record && !isNew) record.state = state;
-      else this.#instances.set(state.instanceId, { state, history: [], lease: undefined, messages: [] });
+      if (record && !isNew) record.state = copy;
+      else this.#instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: undefined, messages: NO_MESSAGES });
     }
     if (lease?.kind === 'orchestration') this.#instances.get(lease.instanceId)!.lease = undefined;
     for (const { instanceId, replace, events } of plan.history) {
@@ -114,29 +124,35 @@ export class MemoryStore implements Store {
       if (!record) continue;
       // An empty history takes an exact-size copy (a push would reserve room for 16 events); a longer one grows in
       // place, so a step costs O(new events), not O(history).
-      if (replace || record.history.length === 0) record.history = [...events];
-      else for (const event of events) record.history.push(event);
+      if (replace || record.history.length === 0) record.history = events.map(copyStoreValue);
+      else for (const event of events) record.history.push(copyStoreValue(event));
     }
     for (const { instanceId, messageIds } of plan.deleteMessages) {
       const record = this.#instances.get(instanceId);
       if (!record) continue;
       const consumed = new Set(messageIds);
-      record.messages = record.messages.filter((m) => !consumed.has(m.id));
+      const left = record.messages.filter((m) => !consumed.has(m.id));
+      record.messages = left.length === 0 ? NO_MESSAGES : left;
     }
     for (const taskId of plan.deleteTasks) {
       this.#tasks.delete(taskId);
       this.#claimableTasks.set(taskId, Infinity);
     }
     for (const task of plan.insertTasks) {
-      const taskLease = plan.taskLeases.find((l) => l.taskId === task.id)?.lease;
-      this.#tasks.set(task.id, { task, lease: taskLease });
+      const taskLease = clone(plan.taskLeases.find((l) => l.taskId === task.id)?.lease);
+      this.#tasks.set(task.id, { task: clone(task), lease: taskLease });
       this.#claimableTasks.set(task.id, taskLease ? taskLease.expiresAt.getTime() : 0);
     }
-    for (const message of plan.insertMessages) this.#instances.get(message.instanceId)?.messages.push(message);
+    for (const message of plan.insertMessages) {
+      const record = this.#instances.get(message.instanceId);
+      if (!record) continue;
+      if (record.messages === NO_MESSAGES) record.messages = [clone(message)];
+      else record.messages.push(clone(message));
+    }
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
     for (const id of stored.keys()) this.#indexInstance(id);
     for (const { instanceId } of plan.deleteMessages) this.#indexInstance(instanceId);
-    for (const change of plan.changes) this.#emit(change.instanceId, change.state);
+    for (const change of plan.changes) this.#emit(change.instanceId, kept.get(change.state) ?? change.state);
     if (plan.work || (plan.released !== undefined && (this.#instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
   }
 
@@ -204,7 +220,7 @@ export class MemoryStore implements Store {
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);
-    return record ? clone(record.state) : undefined;
+    return record?.state.toState();
   }
 
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
@@ -220,14 +236,14 @@ export class MemoryStore implements Store {
     const pageSize = pageSizeOf(query);
     const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
     const matching = [...this.#instances.values()]
-      .map((r) => r.state)
-      .filter((s) => matchesQuery(s, query) && (!after || comparePageKeys(pageKeyOf(s), after) > 0))
-      .sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b)));
+      .map((r) => ({ state: r.state, key: pageKeyOf(r.state) }))
+      .filter((m) => matchesQuery(m.state, query) && (!after || comparePageKeys(m.key, after) > 0))
+      .sort((a, b) => comparePageKeys(a.key, b.key));
     const page = matching.slice(0, pageSize);
     const last = page[page.length - 1];
     return {
-      instances: clone(page),
-      ...(matching.length > pageSize && last ? { continuationToken: encodeContinuationToken(pageKeyOf(last)) } : {}),
+      instances: page.map((m) => m.state.toState()),
+      ...(matching.length > pageSize && last ? { continuationToken: encodeContinuationToken(last.key) } : {}),
     };
   }
 
@@ -279,8 +295,8 @@ export class MemoryStore implements Store {
   #dropPending(instanceId: string): void {
     const record = this.#instances.get(instanceId);
     if (record) {
-      record.history = [];
-      record.messages = [];
+      record.history = NO_EVENTS;
+      record.messages = NO_MESSAGES;
     }
     this.#claimableInstances.set(instanceId, Infinity);
     for (const [id, task] of this.#tasks) {
@@ -302,9 +318,9 @@ export class MemoryStore implements Store {
     this.#claimableInstances.set(instanceId, due === Infinity ? Infinity : claimableAtMs(record.lease?.expiresAt, due));
   }
 
-  #emit(instanceId: string, state: InstanceState | undefined): void {
+  #emit(instanceId: string, state: StoredState | InstanceState | undefined): void {
     if (!this.#changes.observed) return; // nobody to copy for
-    this.#changes.next({ instanceId, state: state === undefined ? undefined : clone(state) });
+    this.#changes.next({ instanceId, state: state instanceof StoredState ? state.toState() : clone(state) });
   }
 }
 
