@@ -34,4 +34,57 @@ describe('ChangeRouter', () => {
     expect(seen).toEqual(['a']);
     expect(perInstance.get('a')?.observed).toBe(false);
   });
+
+  it('hands one instance\u2019s changes to a plain observer until it stops, then lets go of the store\u2019s feed', () => {
+    const source = new Subject<StatusChange>();
+    const router = new ChangeRouter(source);
+    const seen: string[] = [];
+    let completed = false;
+    const stop = router.watch('a', { next: (c) => seen.push(c.instanceId), error: () => {}, complete: () => (completed = true) });
+    source.next(change('b'));
+    source.next(change('a'));
+    stop();
+    stop(); // a second stop changes nothing
+    source.next(change('a'));
+    expect(seen).toEqual(['a']);
+    expect(completed).toBe(false);
+    expect(source.observed).toBe(false);
+  });
+
+  it('delivers a change to the listeners present when it arrived, whether one stops another or starts a new one', () => {
+    const source = new Subject<StatusChange>();
+    const router = new ChangeRouter(source);
+    const seen: string[] = [];
+    const noop = () => {};
+    let stopSecond = noop;
+    let late = noop;
+    const stopFirst = router.watch('a', {
+      next: () => {
+        seen.push('first');
+        stopSecond();
+        late = router.watch('a', { next: () => seen.push('late'), error: noop, complete: noop });
+      },
+      error: noop,
+      complete: noop,
+    });
+    stopSecond = router.watch('a', { next: () => seen.push('second'), error: noop, complete: noop });
+    source.next(change('a'));
+    expect(seen).toEqual(['first', 'second']);
+    stopFirst();
+    source.next(change('a'));
+    expect(seen).toEqual(['first', 'second', 'late']);
+    late();
+    expect(source.observed).toBe(false);
+  });
+
+  it('completes every listener when the store\u2019s feed completes', () => {
+    const source = new Subject<StatusChange>();
+    const router = new ChangeRouter(source);
+    const ended: string[] = [];
+    router.watch('a', { next: () => {}, error: () => {}, complete: () => ended.push('a') });
+    router.instance('b').subscribe({ complete: () => ended.push('b') });
+    router.all().subscribe({ complete: () => ended.push('all') });
+    source.complete();
+    expect(ended.sort()).toEqual(['a', 'all', 'b']);
+  });
 });

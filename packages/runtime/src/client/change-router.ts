@@ -1,4 +1,4 @@
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Observer, type Subscription } from 'rxjs';
 import type { StatusChange } from '../store/store.js';
 
 /**
@@ -6,10 +6,13 @@ import type { StatusChange } from '../store/store.js';
  * store that opens with the first listener and closes with the last. Without it every `status$` subscriber would
  * filter every change of every instance (O(subscribers) per commit), which a server with many open streams feels.
  * An error or the completion of the store's feed (a closed store) reaches every listener.
+ *
+ * Listeners are plain observers, so an internal wait registers one object, not an Observable pipeline; each change
+ * is handed to the listeners of its own instance only, in subscription order.
  */
 export class ChangeRouter {
-  readonly #byInstance = new Map<string, Set<Subscriber<StatusChange>>>();
-  readonly #everything = new Set<Subscriber<StatusChange>>();
+  readonly #byInstance = new Map<string, Set<Observer<StatusChange>>>();
+  readonly #everything = new Set<Observer<StatusChange>>();
   #listeners = 0;
   #subscription: Subscription | undefined;
 
@@ -26,18 +29,32 @@ export class ChangeRouter {
   /** Committed changes of one instance. */
   instance(instanceId: string): Observable<StatusChange> {
     if (this.perInstance) return this.perInstance(instanceId);
-    return new Observable<StatusChange>((subscriber) => {
-      let set = this.#byInstance.get(instanceId);
-      if (!set) this.#byInstance.set(instanceId, (set = new Set()));
-      set.add(subscriber);
-      this.#retain();
-      return () => {
-        const current = this.#byInstance.get(instanceId);
-        current?.delete(subscriber);
-        if (current?.size === 0) this.#byInstance.delete(instanceId);
-        this.#release();
-      };
-    });
+    return new Observable<StatusChange>((subscriber) => this.watch(instanceId, subscriber));
+  }
+
+  /**
+   * Hands the committed changes of one instance to `observer` until the returned function is called (or the feed
+   * ends, which reaches the observer as `error` or `complete`). The cheap form of {@link ChangeRouter.instance} for
+   * internal waits.
+   */
+  watch(instanceId: string, observer: Observer<StatusChange>): () => void {
+    if (this.perInstance) {
+      const subscription = this.perInstance(instanceId).subscribe(observer);
+      return () => subscription.unsubscribe();
+    }
+    let set = this.#byInstance.get(instanceId);
+    if (!set) this.#byInstance.set(instanceId, (set = new Set()));
+    set.add(observer);
+    this.#retain();
+    let watching = true;
+    return () => {
+      if (!watching) return;
+      watching = false;
+      const current = this.#byInstance.get(instanceId);
+      current?.delete(observer);
+      if (current?.size === 0) this.#byInstance.delete(instanceId);
+      this.#release();
+    };
   }
 
   /** Every committed change. */
@@ -56,12 +73,21 @@ export class ChangeRouter {
     if (this.#listeners++ > 0) return;
     this.#subscription = this.source.subscribe({
       next: (change) => {
-        const subscribers = this.#byInstance.get(change.instanceId);
-        if (subscribers) for (const subscriber of [...subscribers]) subscriber.next(change);
-        for (const subscriber of [...this.#everything]) subscriber.next(change);
+        const listeners = this.#byInstance.get(change.instanceId);
+        // A listener may stop (and others start) while a change is delivered: only the listeners present when it
+        // arrived hear it. A set of several is walked as a copy; a single one is taken without copying.
+        if (listeners?.size === 1) {
+          for (const listener of listeners) {
+            listener.next(change);
+            break;
+          }
+        } else if (listeners) {
+          for (const listener of [...listeners]) listener.next(change);
+        }
+        if (this.#everything.size > 0) for (const listener of [...this.#everything]) listener.next(change);
       },
-      error: (error: unknown) => this.#end((subscriber) => subscriber.error(error)),
-      complete: () => this.#end((subscriber) => subscriber.complete()),
+      error: (error: unknown) => this.#end((listener) => listener.error(error)),
+      complete: () => this.#end((listener) => listener.complete()),
     });
   }
 
@@ -71,8 +97,8 @@ export class ChangeRouter {
     this.#subscription = undefined;
   }
 
-  #end(finish: (subscriber: Subscriber<StatusChange>) => void): void {
+  #end(finish: (listener: Observer<StatusChange>) => void): void {
     const all = [...this.#everything, ...[...this.#byInstance.values()].flatMap((set) => [...set])];
-    for (const subscriber of all) finish(subscriber);
+    for (const listener of all) finish(listener);
   }
 }

@@ -1,6 +1,6 @@
 import {
-  AsyncSubject, concatMap, defer, distinctUntilChanged, filter, firstValueFrom, from, last, map, merge, mergeMap, Observable, of,
-  scan, take, takeUntil, takeWhile, type Subscription,
+  AsyncSubject, concatMap, defer, distinctUntilChanged, filter, from, map, merge, mergeMap, Observable, of, scan, take,
+  takeUntil, type Observer, type Subscription,
 } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -28,7 +28,7 @@ import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusRespon
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
-import { timeoutAfter } from './timeout-after.js';
+import { armTimeout, timeoutAfter } from './timeout-after.js';
 
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
@@ -63,6 +63,9 @@ export class LocalClient implements DurableClient {
   /** Emits (and stays emitted) once {@link LocalClient.close} was called. */
   readonly #closed = new AsyncSubject<void>();
   #isClosed = false;
+  /** The last state turned into a status and that status: every watcher of one commit shares one status object. */
+  #memoState: InstanceState | undefined;
+  #memoStatus: InstanceStatus | undefined;
 
   constructor(options: LocalClientOptions) {
     this.#store = options.store;
@@ -195,29 +198,54 @@ export class LocalClient implements DurableClient {
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
     const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
     assertValidInstanceId(instanceId);
-    // Straight on the instance's states, not status$: only the last one becomes a status, and no snapshot needs to be
-    // compared with the one before. An unknown (or purged) instance shows as `undefined` and ends the wait.
-    const latest = await firstValueFrom(
-      this.#states$(instanceId).pipe(
-        takeUntil(timeoutAfter(timeoutMs, this.#clock)),
-        takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true),
-        last(undefined, undefined),
-      ),
-    );
+    // Straight on the instance's raw states, not status$: each commit costs one terminal check, only the last state
+    // becomes a status, and no snapshot is compared with the one before. One listener in the client's change router
+    // and at most one timer per wait. An unknown (or purged) instance shows as `undefined` and ends the wait.
+    const latest = await new Promise<InstanceState | undefined>((resolve, reject) => {
+      let settled = false;
+      let seen = false; // the current state has been read
+      let timedOut = false;
+      let latestState: InstanceState | undefined;
+      let stopFollowing: (() => void) | undefined;
+      let cancelTimer: (() => void) | undefined;
+      const settle = (end: () => void): void => {
+        if (settled) return;
+        settled = true;
+        cancelTimer?.();
+        stopFollowing?.();
+        end();
+      };
+      stopFollowing = this.#follow(instanceId, {
+        next: (state) => {
+          latestState = state;
+          seen = true;
+          if (timedOut || state === undefined || isTerminalStatus(state.runtimeStatus)) settle(() => resolve(state));
+        },
+        error: (error: unknown) => settle(() => reject(error)),
+        // The client or the store closed: the latest status (the feed completes only after the current state).
+        complete: () => settle(() => resolve(latestState)),
+      });
+      if (settled) stopFollowing();
+      // A timeout before the current state was read ends the wait as soon as it is.
+      else cancelTimer = armTimeout(timeoutMs, this.#clock, () => (seen ? settle(() => resolve(latestState)) : (timedOut = true)));
+    });
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
-    return toInstanceStatus(latest);
+    return this.#statusOf(latest);
   }
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
+    // Repeats are dropped on the raw states, and only the states that are emitted become statuses.
     return this.#states$(instanceId).pipe(
-      map((state) => (state ? toInstanceStatus(state) : undefined)),
-      distinctUntilChanged<InstanceStatus | undefined>(sameStatus),
+      distinctUntilChanged(sameVisibleState),
+      map((state) => (state ? this.#statusOf(state) : undefined)),
     );
   }
 
   customStatus$(instanceId: string): Observable<unknown> {
-    return this.status$(instanceId).pipe(map((s) => s?.customStatus), distinctUntilChanged(sameJson));
+    assertValidInstanceId(instanceId);
+    // The same values as status$ mapped to customStatus without repeats, without building a status per commit.
+    return this.#states$(instanceId).pipe(map((state) => state?.customStatus), distinctUntilChanged(sameJson));
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
@@ -327,34 +355,68 @@ export class LocalClient implements DurableClient {
    * delivered twice.
    */
   #states$(instanceId: string): Observable<InstanceState | undefined> {
-    // Written as one Observable rather than scan + mergeMap: this is the hot path of every status$, customStatus$
-    // and waitForCompletion, and mergeMap subscribed an inner observable for every emission (the bench's profile).
-    return new Observable<InstanceState | undefined>((subscriber) => {
-      let ready = false;
-      let ended = false;
-      let current: InstanceState | undefined;
-      const pending: (InstanceState | undefined)[] = [];
-      const live = this.#changes.instance(instanceId).subscribe({
-        next: (change) => {
-          if (!ready) pending.push(change.state);
-          else if (isNewer(change.state, current)) subscriber.next((current = change.state));
-        },
-        error: (error: unknown) => subscriber.error(error),
-        // The store closed: end after the initial snapshot has been delivered.
-        complete: () => (ready ? subscriber.complete() : (ended = true)),
-      });
-      this.#store.getInstance(instanceId).then(
-        (state) => {
-          if (subscriber.closed) return;
-          ready = true;
-          subscriber.next((current = state));
-          for (const next of pending.splice(0)) if (isNewer(next, current)) subscriber.next((current = next));
-          if (ended) subscriber.complete();
-        },
-        (error: unknown) => subscriber.error(error),
-      );
-      return live;
+    return new Observable<InstanceState | undefined>((subscriber) => this.#follow(instanceId, subscriber));
+  }
+
+  /**
+   * What {@link LocalClient.#states$} emits, handed to a plain observer: the hot path of every status$,
+   * customStatus$ and waitForCompletion, written without operators (one router listener per watcher; a scan +
+   * mergeMap subscribed an inner observable on every emission). The feed's completion (a closed client or store)
+   * is passed on only after the current state. Returns the function that stops following; the observer hears nothing
+   * after it, nor after an `error` or `complete`.
+   */
+  #follow(instanceId: string, observer: Observer<InstanceState | undefined>): () => void {
+    let ready = false;
+    let ended = false;
+    let stopped = false;
+    let current: InstanceState | undefined;
+    const pending: (InstanceState | undefined)[] = [];
+    let unwatch: (() => void) | undefined;
+    const stop = (): void => {
+      stopped = true;
+      unwatch?.();
+    };
+    const fail = (error: unknown): void => {
+      if (stopped) return;
+      stop();
+      observer.error(error);
+    };
+    const complete = (): void => {
+      if (stopped) return;
+      stop();
+      observer.complete();
+    };
+    unwatch = this.#changes.watch(instanceId, {
+      next: (change) => {
+        if (stopped) return;
+        if (!ready) pending.push(change.state);
+        else if (isNewer(change.state, current)) observer.next((current = change.state));
+      },
+      error: fail,
+      // The store (or this client) closed: end after the current state has been delivered.
+      complete: () => (ready ? complete() : (ended = true)),
     });
+    if (stopped) unwatch(); // the feed ended while it was being joined
+    this.#store.getInstance(instanceId).then(
+      (state) => {
+        if (stopped) return;
+        ready = true;
+        observer.next((current = state));
+        for (const next of pending.splice(0)) if (!stopped && isNewer(next, current)) observer.next((current = next));
+        if (ended) complete();
+      },
+      fail,
+    );
+    return stop;
+  }
+
+  /** The public status of a state; the watchers of one commit, handed the same state object, share one status. */
+  #statusOf(state: InstanceState): InstanceStatus {
+    if (state !== this.#memoState || !this.#memoStatus) {
+      this.#memoStatus = toInstanceStatus(state);
+      this.#memoState = state;
+    }
+    return this.#memoStatus;
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
@@ -414,11 +476,20 @@ export class LocalClient implements DurableClient {
   }
 }
 
-/** Equal public statuses; the cheap fields decide almost every commit before the JSON comparison is needed. */
-function sameStatus(a: InstanceStatus | undefined, b: InstanceStatus | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.runtimeStatus !== b.runtimeStatus || a.lastUpdatedTime.getTime() !== b.lastUpdatedTime.getTime()) return false;
-  return sameJson(a, b);
+/**
+ * Whether two states show the same public status (what `toInstanceStatus` keeps), compared field by field: the
+ * scalar fields decide almost every commit, payloads are compared as JSON only when those agree, and the input only
+ * when the execution changed (an execution's input is fixed when it starts).
+ */
+function sameVisibleState(a: InstanceState | undefined, b: InstanceState | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.runtimeStatus === b.runtimeStatus
+    && a.lastUpdatedTime.getTime() === b.lastUpdatedTime.getTime()
+    && a.createdTime.getTime() === b.createdTime.getTime()
+    && a.instanceId === b.instanceId && a.name === b.name && a.parentInstanceId === b.parentInstanceId
+    && sameJson(a.customStatus, b.customStatus) && sameJson(a.output, b.output) && sameJson(a.failureDetails, b.failureDetails)
+    && (a.executionId === b.executionId || sameJson(a.input, b.input));
 }
 
 /**

@@ -15,22 +15,37 @@ export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
  * ```
  */
 export function timeoutAfter(timeoutMs: number, clock: Clock = systemClock): Observable<void> {
-  return new Observable<void>((subscriber) => {
-    if (timeoutMs === Infinity) return undefined;
-    let remaining = Math.max(0, timeoutMs);
-    let handle: ClockTimer | undefined;
-    const arm = () => {
-      const step = Math.min(remaining, MAX_TIMER_DELAY_MS);
-      handle = clock.setTimeout(() => {
-        remaining -= step;
-        if (remaining > 0) return arm();
-        subscriber.next();
-        subscriber.complete();
-      }, step);
-    };
-    arm();
-    return () => {
-      if (handle !== undefined) clock.clearTimeout(handle);
-    };
-  });
+  return new Observable<void>((subscriber) =>
+    armTimeout(timeoutMs, clock, () => {
+      subscriber.next();
+      subscriber.complete();
+    }),
+  );
 }
+
+/**
+ * The timer behind {@link timeoutAfter}, for internal waits that are not Observables: calls `onTimeout` once after
+ * `timeoutMs` on `clock` (never for `Infinity`, which arms nothing; long delays in steps). Returns the function that
+ * clears it; calling that after the timer fired does nothing.
+ */
+export function armTimeout(timeoutMs: number, clock: Clock, onTimeout: () => void): () => void {
+  if (timeoutMs === Infinity) return noop;
+  let remaining = Math.max(0, timeoutMs);
+  let handle: ClockTimer | undefined;
+  const arm = (): void => {
+    const step = Math.min(remaining, MAX_TIMER_DELAY_MS);
+    handle = clock.setTimeout(() => {
+      remaining -= step;
+      if (remaining > 0) return arm();
+      handle = undefined;
+      onTimeout();
+    }, step);
+  };
+  arm();
+  return () => {
+    if (handle !== undefined) clock.clearTimeout(handle);
+    handle = undefined;
+  };
+}
+
+function noop(): void {}

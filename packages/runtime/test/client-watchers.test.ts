@@ -1,0 +1,121 @@
+import { firstValueFrom, lastValueFrom, takeWhile, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from '../src/client/create-client.js';
+import { silentLogger } from '../src/env/logger.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { InstanceState, InstanceStatus } from '../src/model/instance-status.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+/** Sets each value of its input as the custom status, one step each (an activity call between them). */
+const statusSequence: Orchestrator = function* (ctx) {
+  for (const value of ctx.getInput<unknown[]>()) {
+    ctx.setCustomStatus(value);
+    yield ctx.callActivity('Noop');
+  }
+  return 'done';
+};
+
+/** Waits for one `Go` event; events of other names stay buffered in its history. */
+const waitForGo: Orchestrator = function* (ctx) {
+  return yield ctx.waitForExternalEvent('Go');
+};
+
+async function start(clock?: VirtualClock): Promise<Runtime> {
+  const runtime = createRuntime({
+    logger: silentLogger,
+    ...(clock ? { clock } : {}),
+    orchestrators: { ...sampleOrchestrators, StatusSequence: statusSequence, WaitForGo: waitForGo },
+    activities: { ...sampleActivities, Noop: () => null },
+  });
+  runtimes.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+/** A MemoryStore whose reads of one instance wait until the test lets them through. */
+class HeldReads extends MemoryStore {
+  #release: () => void = () => {};
+  #held = new Promise<void>((resolve) => (this.#release = resolve));
+
+  override async getInstance(instanceId: string): Promise<InstanceState | undefined> {
+    await this.#held;
+    return super.getInstance(instanceId);
+  }
+
+  release(): void {
+    this.#release();
+  }
+}
+
+describe('client watchers', () => {
+  it('customStatus$ drops a value committed again unchanged, and emits it again after a different one', async () => {
+    const runtime = await start();
+    const values = [{ x: 1 }, 'a', 'a', 'b', 'a', 2, 2, true, { x: 1 }, { x: 1 }, null];
+    const seen = lastValueFrom(runtime.client.customStatus$('seq').pipe(takeWhile((v) => v !== null, true), toArray()));
+    await runtime.client.startNew('StatusSequence', { instanceId: 'seq', input: values });
+    expect(await seen).toEqual([undefined, { x: 1 }, 'a', 'b', 'a', 2, true, { x: 1 }, null]);
+    expect((await runtime.client.waitForCompletion('seq')).output).toBe('done');
+  });
+
+  it('status$ emits no repeat for a commit that changes only the history (same time, same status)', async () => {
+    const clock = new VirtualClock(); // time stands still: every commit has the same lastUpdatedTime
+    const runtime = await start(clock);
+    await runtime.client.startNew('WaitForGo', { instanceId: 'go' });
+    await firstValueFrom(runtime.client.status$('go').pipe(takeWhile((s) => s?.runtimeStatus !== 'Running')), { defaultValue: undefined });
+    const statuses: (InstanceStatus | undefined)[] = [];
+    const subscription = runtime.client.status$('go').subscribe((s) => statuses.push(s));
+    const historyLength = async () => (await runtime.store.getInstance('go'))!.historyLength;
+    const before = await historyLength();
+    await runtime.client.raiseEvent('go', 'Other', 1); // buffered: a new history event, the same status
+    await clock.advance(0);
+    while ((await historyLength()) === before) await clock.advance(0);
+    await runtime.client.raiseEvent('go', 'Go', 'went');
+    const done = await runtime.client.waitForCompletion('go');
+    subscription.unsubscribe();
+    expect(done.output).toBe('went');
+    expect(statuses.map((s) => s?.runtimeStatus)).toEqual(['Running', 'Completed']);
+  });
+
+  it('every watcher of one instance hears every snapshot, also when another stops while a change is delivered', async () => {
+    const runtime = await start();
+    const { client } = runtime;
+    const early: string[] = [];
+    const early$ = client.status$('many').subscribe((s) => {
+      if (s) early.push(s.runtimeStatus);
+      if (s?.runtimeStatus === 'Running') early$.unsubscribe();
+    });
+    const all = lastValueFrom(client.status$('many').pipe(takeWhile((s) => s?.runtimeStatus !== 'Completed', true), toArray()));
+    const custom = lastValueFrom(client.customStatus$('many').pipe(takeWhile((v) => v !== 'London', true), toArray()));
+    await client.startNew('E1_HelloSequence', { instanceId: 'many' });
+    const waits = [client.waitForCompletion('many'), client.waitForCompletion('many')];
+    const [first, second] = await Promise.all(waits);
+    expect(first?.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    expect(second).toEqual(first);
+    expect(await custom).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+    const statuses = await all;
+    expect(statuses.at(-1)?.runtimeStatus).toBe('Completed');
+    expect(statuses.map((s) => s?.customStatus).filter((c, i, list) => i === 0 || c !== list[i - 1])).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+    expect(early.at(-1)).toBe('Running');
+    expect(early).not.toContain('Completed');
+  });
+
+  it('waitForCompletion resolves with the current status when its timeout passes before the status was read', async () => {
+    const clock = new VirtualClock();
+    const store = new HeldReads();
+    const client = createClient({ store, clock });
+    await client.startNew('WaitForGo', { instanceId: 'slow-read' }); // no worker: it stays Pending
+    const wait = client.waitForCompletion('slow-read', { timeoutMs: 10 });
+    await clock.advance(10);
+    store.release();
+    expect(await wait).toMatchObject({ instanceId: 'slow-read', runtimeStatus: 'Pending' });
+    await store.close();
+  });
+});
