@@ -68,9 +68,9 @@ export function analysis(r) {
         parts.push(`The diagnostic row awaits the 1,000-instance batch through one change-feed subscription instead of ` +
           `1,000 \`waitForCompletion\` calls: ${integer(diag.perSecond)}/s instead of ${integer(rx1000.perSecond)}/s, so ` +
           `the per-instance client waits take ${share > 0 ? `about ${Math.round(share * 100)}%` : 'none'} of that batch. ` +
-          'Each wait is an rxjs pipeline (status$ plus a timeout timer, `takeWhile`, `last`) that handles every committed ' +
-          'state of its instance, turns it into an `InstanceStatus` and drops repeated snapshots, allocating as it goes; ' +
-          'durabletask-js\' `waitForState` calls a predicate on the live record.');
+          'Each wait is one listener in the client\'s change router plus one timer for its timeout: it reads the ' +
+          'current state once, tests each committed state of its instance for a terminal status and builds one ' +
+          '`InstanceStatus`, at the end; durabletask-js\' `waitForState` calls a predicate on the live record.');
       }
       if (one && oneCached) {
         parts.push(`The engine is not where the time goes: a hello-sequence instance is 4 orchestration steps, about ` +
@@ -111,9 +111,9 @@ export function analysis(r) {
       explanations.push('**Commit -> watcher.** durabletask-js\' `waitForState` (a test-only API of its in-memory backend) ' +
         'runs the waiter\'s predicate on the backend\'s live record inside the commit call. In durable-rx the measured ' +
         'interval includes MemoryStore\'s commit itself (it copies the commit, appends the history, then copies the ' +
-        'state it publishes on the change feed) and the client pipeline: `toInstanceStatus`, the repeat check of ' +
-        '`status$`, then `customStatus$`\'s own repeat check, which compares JSON text. Both are microseconds; the ' +
-        'choice users face is against polling, hundreds of milliseconds.');
+        'state it publishes on the change feed) and the client: its change router hands the state to the watcher, ' +
+        'which drops states it already has by version and repeated custom statuses by value (JSON text only for ' +
+        'objects). Both are microseconds; the choice users face is against polling, hundreds of milliseconds.');
     }
   }
 
