@@ -15,27 +15,31 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 3;
+export const KEYVAL_SCHEMA_VERSION = 4;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
- * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0.
+ * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0 (`xc` excepted).
  *
  *   ['meta']                         schema marker
  *   ['i', id]                        InstanceRow            ['h', id, n]              history events from n (v1: event n)
  *   ['m', id, seq]                   MessageRow             ['t', taskId]             TaskRow
- *   ['xr', readyMs, headSeq, id]     claim order            ['xc', createdMs, id]     paging order
- *   ['xs', status, createdMs, id]    paging by status       ['xt', readyMs, seq, id]  task claim order
+ *   ['xr', readyMs, headSeq, id]     claim order            ['xt', readyMs, seq, id]  task claim order
+ *   ['xc', createdMs, id]            paging order; its value is the instance's status (a status change is one put)
  *
  * Sequence numbers come from the clock ({@link stamp}), kept increasing per instance by the row's `tailSeq`: no
  * shared counter to read and write in every transaction. Layouts 1 and 2 kept a counter under `['seq']` (its
  * numbers are far below any stamp, so their pending messages stay first) and an index of the tasks of each instance
- * under `['xti', instanceId, taskId]`; opening such a database deletes both.
+ * under `['xti', instanceId, taskId]`; layouts 1 to 3 kept paging by status under `['xs', status, createdMs, id]`
+ * (and 0 as the value of `xc`). Opening such a database deletes them and writes the statuses into `xc`; a paging
+ * entry without a status (written by older code still open in another tab) is checked against its row.
  */
 const META_KEY = ['meta'];
 /** Layouts 1 and 2: the shared sequence counter and the tasks-of-an-instance index. */
 const OLD_SEQ_KEY = ['seq'];
 const OLD_TASKS_OF_PREFIX = 'xti';
+/** Layouts 1 to 3: paging by status. */
+const OLD_BY_STATUS_PREFIX = 'xs';
 /** An array sorts after every number and string. */
 const MAX: never[] = [];
 /** Keys read per request while scanning instances. */
@@ -64,6 +68,13 @@ export async function openKeyvalBackend(
           // Layout 3 dropped the counter and the tasks-of-an-instance index (nothing else changed).
           store.delete(OLD_SEQ_KEY);
           store.delete(keyRange.bound([OLD_TASKS_OF_PREFIX], [OLD_TASKS_OF_PREFIX, MAX]));
+        }
+        if (meta && meta.version < 4) {
+          // Layout 4 keeps the status as the value of the paging entry instead of a second entry per instance.
+          const byStatus = keyRange.bound([OLD_BY_STATUS_PREFIX], [OLD_BY_STATUS_PREFIX, MAX]);
+          const old = await promisifyRequest(store.getAllKeys(byStatus)) as [string, string, number, string][];
+          for (const [, status, createdMs, id] of old) store.put(status, ['xc', createdMs, id]);
+          store.delete(byStatus);
         }
         store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
       } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
@@ -171,12 +182,15 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
-    this.#replaceIndexKeys(previous ? instanceIndexKeys(previous) : [], instanceIndexKeys(row));
+    this.#replaceIndexKeys(previous ? claimKeys(previous) : [], claimKeys(row));
+    if (previous && previous.createdMs !== row.createdMs) this.#write(this.#store.delete(['xc', previous.createdMs, row.id]));
+    if (previous?.status !== row.status || previous.createdMs !== row.createdMs) this.#write(this.#store.put(row.status, ['xc', row.createdMs, row.id]));
     this.#write(this.#store.put(row, ['i', row.id]));
   }
 
   deleteInstance(row: InstanceRow): void {
-    this.#replaceIndexKeys(instanceIndexKeys(row), []);
+    this.#replaceIndexKeys(claimKeys(row), []);
+    this.#write(this.#store.delete(['xc', row.createdMs, row.id]));
     this.#write(this.#store.delete(['i', row.id]));
   }
 
@@ -196,18 +210,24 @@ class KeyvalTransaction implements BackendTransaction {
     return rows.filter((row): row is InstanceRow => row !== undefined && filter(row));
   }
 
+  /** Pages the `xc` entries; with a status, only the rows whose entry holds it (or no status: older code) are read. */
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
-    const prefix = scan.status === undefined ? ['xc'] : ['xs', scan.status];
-    const upper = [...prefix, scan.toMs, MAX];
-    let lower: IDBValidKey[] = [...prefix, scan.fromMs, scan.fromId];
+    const { status } = scan;
+    const upper = ['xc', scan.toMs, MAX];
+    let lower: IDBValidKey[] = ['xc', scan.fromMs, scan.fromId];
     let lowerOpen = scan.fromOpen;
     const rows: InstanceRow[] = [];
     const limit = scan.limit ?? Infinity;
     for (;;) {
-      const keys = await this.#keys(this.#range(lower, upper, lowerOpen), SCAN_BATCH);
-      const batch = await Promise.all(keys.map((key) => this.getInstance(lastOf(key))));
+      const range = this.#range(lower, upper, lowerOpen);
+      const [keys, statuses] = await Promise.all([
+        this.#keys(range, SCAN_BATCH),
+        status === undefined ? undefined : promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as Promise<unknown[]>,
+      ]);
+      const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || typeof statuses[i] !== 'string') : keys;
+      const batch = await Promise.all(wanted.map((key) => this.getInstance(lastOf(key))));
       for (const row of batch) {
-        if (row && (!scan.filter || scan.filter(row))) rows.push(row);
+        if (row && (status === undefined || row.status === status) && (!scan.filter || scan.filter(row))) rows.push(row);
         if (rows.length >= limit) return rows;
       }
       const last = keys[keys.length - 1];
@@ -342,10 +362,9 @@ function stamp(): number {
   return Date.now() * 1000 + stamps;
 }
 
-function instanceIndexKeys(row: InstanceRow): IDBValidKey[][] {
-  const keys: IDBValidKey[][] = [['xc', row.createdMs, row.id], ['xs', row.status, row.createdMs, row.id]];
-  if (row.readyMs !== undefined && row.headSeq !== undefined) keys.push(['xr', row.readyMs, row.headSeq, row.id]);
-  return keys;
+/** The claim-order entry of an instance (none without pending messages). */
+function claimKeys(row: InstanceRow): IDBValidKey[][] {
+  return row.readyMs !== undefined && row.headSeq !== undefined ? [['xr', row.readyMs, row.headSeq, row.id]] : [];
 }
 
 function taskIndexKeys(row: TaskRow): IDBValidKey[][] {

@@ -106,7 +106,7 @@ describe('schema checks', () => {
     expect(meta.result).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 
-  it('KeyvalStore opens a layout-2 database: its messages stay first, its tasks are claimed and purged, and the counter and task index go', async () => {
+  it('KeyvalStore opens a layout-2 database: statuses page, messages stay first, tasks are claimed and purged, the counter and old indexes go', async () => {
     const name = uniqueName('layout-2');
     const first = new KeyvalStore({ name });
     await first.getInstance('none'); // creates the database and its object store
@@ -131,6 +131,8 @@ describe('schema checks', () => {
     db.close();
 
     const store = track(new KeyvalStore({ name }));
+    expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances.map((i) => i.instanceId)).toEqual(['a']);
+    expect((await store.queryInstances({ runtimeStatus: ['Running'] })).instances).toEqual([]);
     await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'after' }));
     const item = await claim(store);
     expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
@@ -148,6 +150,17 @@ describe('schema checks', () => {
     check.close();
     // Only the schema marker is left: the task went with its instance, the counter and the old index at the upgrade.
     expect(keys.result).toEqual([['meta']]);
+  });
+
+  it('KeyvalStore pages by status through a paging entry that older code, still open in another tab, wrote without the status', async () => {
+    const name = uniqueName('older-tab');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    const db = await openRaw(name);
+    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put(0, ['xc', T0.getTime(), 'a']));
+    db.close();
+    expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances.map((i) => i.instanceId)).toEqual(['a']);
+    expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances).toEqual([]);
   });
 
   it('KeyvalStore refuses a database that belongs to someone else', async () => {

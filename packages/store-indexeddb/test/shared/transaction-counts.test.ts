@@ -8,7 +8,7 @@ import { adapters, uniqueName, type AdapterName } from './fixtures.js';
 // wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed.
 const budgets: Record<AdapterName, { readonly requestsPerStep: number }> = {
   DexieStore: { requestsPerStep: 8 },
-  KeyvalStore: { requestsPerStep: 13 },
+  KeyvalStore: { requestsPerStep: 12 },
 };
 
 let counter: IdbCounter | undefined;
