@@ -121,7 +121,12 @@ export class OrchestrationExecution {
   #mode: Mode = IDLE;
   /** The replay flags in force: those recorded when the execution started (see `flags.ts`). */
   #flags = ReplayFlags.none;
-  #now = new Date(0);
+  /**
+   * The time of the current step: its ISO text, and the Date read from it when first needed (a replayed step only
+   * records its OrchestratorStarted text; parsing it on every replayed step was a Date per step for nothing).
+   */
+  #nowIso = '1970-01-01T00:00:00.000Z';
+  #nowDate: Date | undefined;
   #sequence = 0;
   #guidCounter = 0;
   #instanceId = '';
@@ -210,14 +215,16 @@ export class OrchestrationExecution {
 
   #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
     const wasFinished = this.#phase.kind === 'finished';
+    const nowIso = now.toISOString(); // one text for every event the step records
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
       this.#flags = ReplayFlags.current;
-      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString(), replayFlags: this.#flags.ids });
+      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: this.#flags.ids });
     } else {
-      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString() });
+      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso });
     }
-    this.#now = now;
+    this.#nowDate = now;
+    this.#nowIso = nowIso;
     if (this.#phase.kind === 'diverged') {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
       const { error } = this.#phase;
@@ -246,7 +253,7 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
       }
     }
-    this.#record({ type: 'OrchestratorCompleted', eventId: -1, timestamp: now.toISOString() });
+    this.#record({ type: 'OrchestratorCompleted', eventId: -1, timestamp: nowIso });
     const phase = this.#phase;
     const continued = phase.kind === 'finished' && phase.outcome.kind === 'continued-as-new' && !wasFinished
       ? phase.outcome.request
@@ -267,6 +274,11 @@ export class OrchestrationExecution {
     };
   }
 
+  /** The time of the current step (do not change it: it is shared). */
+  #now(): Date {
+    return (this.#nowDate ??= new Date(this.#nowIso));
+  }
+
   // ---------------------------------------------------------------- events
 
   #apply(event: HistoryEvent): void {
@@ -277,7 +289,8 @@ export class OrchestrationExecution {
     }
     switch (event.type) {
       case 'OrchestratorStarted':
-        this.#now = new Date(event.timestamp);
+        this.#nowIso = event.timestamp;
+        this.#nowDate = undefined;
         // The first step of the execution recorded the flags in force; a history older than flags has none.
         if (phase.kind === 'not-started') this.#flags = ReplayFlags.recorded(event.replayFlags);
         return;
@@ -469,7 +482,7 @@ export class OrchestrationExecution {
     if (this.#phase.kind === 'finished') return;
     this.#phase = { kind: 'finished', outcome };
     if (this.#mode.kind !== 'stepping') return; // replaying: the outcome is already in history
-    const timestamp = this.#now.toISOString();
+    const timestamp = this.#nowIso;
     switch (outcome.kind) {
       case 'completed':
         this.#record({
@@ -506,7 +519,7 @@ export class OrchestrationExecution {
 
   #issue(action: OrchestratorAction): void {
     if (this.#mode.kind === 'stepping') this.#mode.newActions.push(action);
-    const timestamp = this.#now.toISOString();
+    const timestamp = this.#nowIso;
     switch (action.type) {
       case 'ScheduleTask':
         this.#record({ type: 'TaskScheduled', eventId: action.eventId, timestamp, name: action.name, ...optionalInput(action.input) });
@@ -569,7 +582,7 @@ export class OrchestrationExecution {
 
   #withRetry<T>(retryOptions: RetryOptions, startAttempt: (attempt: number) => AtomicTask<T>): RetryableTask<T> {
     return new RetryableTask<T>(retryOptions, {
-      now: () => this.#now,
+      now: () => this.#now(),
       createTimer: (fireAt) => this.#createTimer(fireAt),
       startAttempt,
     });
@@ -594,7 +607,7 @@ export class OrchestrationExecution {
     get parentInstanceId(): string | undefined { return this.#x.#parent?.instanceId; }
     get name(): string { return this.#x.#name; }
     get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
-    get currentUtcDateTime(): Date { return new Date(this.#x.#now.getTime()); }
+    get currentUtcDateTime(): Date { return new Date(this.#x.#now().getTime()); }
     get Task(): typeof Task { return Task; }
 
     getInput<T>(): T {
@@ -661,7 +674,7 @@ export class OrchestrationExecution {
 
     newGuid(): string {
       const x = this.#x;
-      return uuidV5(`${x.#instanceId}_${x.#now.toISOString()}_${x.#guidCounter++}`);
+      return uuidV5(`${x.#instanceId}_${x.#now().toISOString()}_${x.#guidCounter++}`);
     }
   };
 }
