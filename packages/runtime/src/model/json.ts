@@ -148,7 +148,12 @@ export function jsonByteLength(value: unknown): number {
 
 /** Throws {@link PayloadTooLargeError} when the JSON of `value` is larger than `limitBytes`. */
 export function assertJsonSize(value: unknown, limitBytes: number, what: string): void {
-  const size = jsonByteLength(value);
+  if (value === undefined) return;
+  const text = JSON.stringify(value);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short texts need no encoding (most custom statuses are short, and
+  // a replay checks every status the orchestrator set again).
+  if (text.length * 3 <= limitBytes) return;
+  const size = encoder.encode(text).byteLength;
   if (size > limitBytes) {
     throw new PayloadTooLargeError(`${what} is ${size} bytes of JSON; the limit is ${limitBytes} bytes`);
   }

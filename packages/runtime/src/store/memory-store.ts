@@ -65,6 +65,8 @@ export class MemoryStore implements Store {
   readonly #changes = new Subject<StatusChange>();
   readonly #work = new Subject<void>();
   #closed: Promise<void> | undefined;
+  readonly #tokenPrefix = `${crypto.randomUUID()}:`;
+  #tokens = 0;
 
   readonly changes$: Observable<StatusChange> = this.#changes.asObservable();
   readonly workAvailable$: Observable<void> = this.#work.asObservable();
@@ -75,7 +77,7 @@ export class MemoryStore implements Store {
     if (instanceId === undefined) return undefined;
     const record = this.#instances.get(instanceId);
     if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
-    record.lease = newLease(options);
+    record.lease = this.#newLease(options);
     this.#indexInstance(instanceId);
     const messages = record.messages.filter((m) => isVisible(m, options.now));
     return { state: record.state.toState(), messages: clone(messages), lease: clone(record.lease) };
@@ -172,7 +174,7 @@ export class MemoryStore implements Store {
     if (taskId === undefined) return undefined;
     const record = this.#tasks.get(taskId);
     if (!record) throw new Error(`MemoryStore's claim index names a missing task ${JSON.stringify(taskId)}`);
-    record.lease = newLease(options);
+    record.lease = this.#newLease(options);
     this.#claimableTasks.set(taskId, record.lease.expiresAt.getTime());
     return { task: clone(record.task), lease: clone(record.lease) };
   }
@@ -282,6 +284,14 @@ export class MemoryStore implements Store {
     return this.#closed;
   }
 
+  /**
+   * A new lease. Its token is a random prefix per store plus a counter: as unique as a UUID per claim, without
+   * making one per claim.
+   */
+  #newLease(options: ClaimOptions): Lease {
+    return { owner: options.owner, token: `${this.#tokenPrefix}${++this.#tokens}`, expiresAt: new Date(options.now.getTime() + options.leaseMs) };
+  }
+
   #ensureOpen(): void {
     if (this.#closed) throw new StoreClosedError('The store is closed');
   }
@@ -324,9 +334,6 @@ export class MemoryStore implements Store {
   }
 }
 
-function newLease(options: ClaimOptions): Lease {
-  return { owner: options.owner, token: crypto.randomUUID(), expiresAt: new Date(options.now.getTime() + options.leaseMs) };
-}
 
 function clone<T>(value: T): T {
   return copyStoreValue(value);
