@@ -2,7 +2,7 @@
 // MemoryStore behind createHttpHandler on 127.0.0.1. It prints its URL; `GET /__bench/memory` answers its memory
 // after a garbage collection (run it with --expose-gc) and its open connections; `/__bench/start?id=&count=` starts a
 // Ticker watched in-process, `/__bench/tick?id=&value=` raises a Tick and answers when the server saw it committed.
-import { ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
@@ -24,13 +24,13 @@ await runtime.start();
 const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, maxStreams: 100_000, heartbeatMs: 60_000 });
 const now = () => performance.timeOrigin + performance.now();
 // Bench instrument: when the server wrote a status value's bytes to the first and to the last socket (the node
-// adapter writes each value's shared bytes with one ServerResponse.write per connection), so the server's own
+// adapter writes each event with one Socket.write per connection), so the server's own
 // fan-out time can be told apart from the client processes' time to read and parse.
 // With `expect` (the number of connections), it also records the server's CPU time (user + system) from the tick
 // request to the last of those writes: the commit plus the whole fan-out, whatever else the machine runs.
 const writes = { first: 0, last: 0, count: 0, expect: 0, cpuStart: undefined, cpuMs: 0 };
-const write = ServerResponse.prototype.write;
-ServerResponse.prototype.write = function (chunk, ...rest) {
+const write = Socket.prototype.write;
+Socket.prototype.write = function (chunk, ...rest) {
   if (chunk instanceof Uint8Array && chunk.length > 64) {
     const at = now();
     if (writes.count++ === 0) writes.first = at;

@@ -2,7 +2,8 @@ import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hon
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SSE_STREAM, type SseBody, type SseWriter } from '../http/sse-connection.js';
+import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
+import { SocketWriter } from './socket-writer.js';
 
 /** A fetch handler, e.g. from `createHttpHandler`; its optional `close()` is called when the server closes. */
 export type FetchHandler = ((request: Request) => Response | Promise<Response>) & { close?: () => void };
@@ -87,34 +88,4 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       return closing;
     },
   };
-}
-
-/**
- * Writes an event stream to the response's socket: one corked write per message, the shared bytes as they are.
- * `backlog` is what the socket has not sent yet. A class, not closures: one small object per connection.
- */
-class SocketWriter implements SseWriter {
-  constructor(private readonly outgoing: ServerResponse) {}
-
-  write(head: string, data: Uint8Array | undefined, tail: string): void {
-    const outgoing = this.outgoing;
-    if (outgoing.writableEnded || outgoing.destroyed) return;
-    outgoing.cork();
-    outgoing.write(head);
-    if (data) outgoing.write(data);
-    if (tail) outgoing.write(tail);
-    outgoing.uncork();
-  }
-
-  get backlog(): number {
-    return this.outgoing.writableLength;
-  }
-
-  end(): void {
-    this.outgoing.end();
-  }
-
-  abort(): void {
-    this.outgoing.destroy();
-  }
 }
