@@ -4,8 +4,9 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks } from '../engine/decide-step.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { toPlainJson } from '../model/json.js';
-import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import type { FailureDetails } from '../model/instance-status.js';
+import { toPlainJson, type JsonValue } from '../model/json.js';
+import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
@@ -92,7 +93,13 @@ export interface WorkerMetrics {
 export class Worker {
   readonly #o: WorkerOptions;
   readonly #cache: ExecutionCache;
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Pumps, steps and activities started and not yet settled; `stop` waits for them. */
+  #inFlight = 0;
+  /** Called when `#inFlight` drops to 0 (set by `stop` while it waits). */
+  #drained: (() => void) | undefined;
+  /** Lease tokens of this worker's life: a random prefix and a counter (unique without a UUID per lease). */
+  readonly #tokenPrefix: string;
+  #tokenCount = 0;
   #orchestrationsRunning = 0;
   #activitiesRunning = 0;
   #subscription: Subscription | undefined;
@@ -100,8 +107,10 @@ export class Worker {
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
-  /** How `stop` would release the lease of each running step and activity, by a description. */
-  readonly #held = new Map<string, () => Promise<void>>();
+  /** The claimed steps running now: `stop` releases their leases when they outlast its grace period. */
+  readonly #heldSteps = new Set<OrchestrationWorkItem>();
+  /** The activities running now, with their heartbeat while one runs (as `#heldSteps`). */
+  readonly #heldActivities = new Map<ActivityWorkItem, Heartbeat | undefined>();
   #succession: LeaseSuccession | undefined;
   /** A claim round skipped a kind of work because its concurrency limit was reached: a finishing one pumps again. */
   #limited = false;
@@ -112,7 +121,11 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#cache = new ExecutionCache(options.cacheSize);
+    this.#tokenPrefix = `${crypto.randomUUID()}.`;
   }
+
+  /** A fresh lease token for the activity tasks this worker leases in its own commits. */
+  readonly #newToken = (): string => this.#tokenPrefix + String(++this.#tokenCount);
 
   /** A snapshot of the counters. */
   get metrics(): WorkerMetrics {
@@ -142,14 +155,6 @@ export class Worker {
     void this.#succession.begin().then(() => this.#requestPump());
   }
 
-  #hold(what: string, release: () => Promise<void>): void {
-    this.#held.set(what, release);
-  }
-
-  #unhold(what: string): void {
-    this.#held.delete(what);
-  }
-
   /**
    * Stops claiming, waits up to `graceMs` (on the worker's clock) for in-flight steps and activities to commit, then
    * abandons what is still running: its leases are released so another worker takes the work over at once, and a
@@ -165,9 +170,9 @@ export class Worker {
       this.#clearWakeTimer();
       const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
       let clean = true;
-      const drained = (async () => {
-        while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-      })();
+      const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
       if (graceMs === Infinity) {
         await drained;
       } else {
@@ -192,8 +197,20 @@ export class Worker {
    * were released.
    */
   async #abandonHeld(): Promise<boolean> {
-    const held = [...this.#held.entries()];
-    this.#held.clear();
+    const { store } = this.#o;
+    const held: [string, () => Promise<void>][] = [];
+    for (const item of this.#heldSteps) {
+      held.push([`step of ${item.state.instanceId} (${item.lease.token})`, () => store.abandonOrchestration(item.state.instanceId, item.lease.token)]);
+    }
+    for (const [item, heartbeat] of this.#heldActivities) {
+      heartbeat?.stop();
+      held.push([
+        `activity ${item.task.name} of ${item.task.instanceId} (${item.lease.token})`,
+        () => store.abandonActivity(item.task.id, item.lease.token),
+      ]);
+    }
+    this.#heldSteps.clear();
+    this.#heldActivities.clear();
     if (held.length > 0) this.#o.logger.warn(`worker stopped with ${held.length} step(s) or activities still running; their leases are released`);
     const released = await Promise.all(held.map(async ([what, release]) => {
       try {
@@ -308,10 +325,10 @@ export class Worker {
    * back if the commit fails.
    */
   #leaseNewTasks(writeSet: WriteSet, freed: number): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
-    const { store, owner, activityLeaseMs, clock, newId, maxConcurrentActivities } = this.#o;
+    const { store, owner, activityLeaseMs, clock, maxConcurrentActivities } = this.#o;
     if (!store.capabilities.fusedSteps || this.#stopping) return { writeSet, leased: [] };
     const result = leaseNewTasks(writeSet, {
-      owner, leaseMs: activityLeaseMs, now: clock.now(), newId, max: maxConcurrentActivities - this.#activitiesRunning + freed,
+      owner, leaseMs: activityLeaseMs, now: clock.now(), newId: this.#newToken, max: maxConcurrentActivities - this.#activitiesRunning + freed,
     });
     this.#activitiesRunning += result.leased.length;
     return result;
@@ -350,22 +367,35 @@ export class Worker {
   }
 
   #track(promise: Promise<void>): void {
-    const tracked = promise.catch((error: unknown) => {
-      if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker task failed', error);
-    }).finally(() => this.#inFlight.delete(tracked));
-    this.#inFlight.add(tracked);
+    this.#inFlight++;
+    promise.then(this.#settled, this.#failed);
   }
+
+  readonly #settled = (): void => {
+    if (--this.#inFlight === 0 && this.#drained) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  };
+
+  readonly #failed = (error: unknown): void => {
+    try {
+      if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker task failed', error);
+    } finally {
+      this.#settled();
+    }
+  };
 
   // ---------------------------------------------------------------- orchestrations
 
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
-    const held = `step of ${item.state.instanceId} (${item.lease.token})`;
-    this.#hold(held, () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+    this.#heldSteps.add(item);
     let leased: readonly ActivityWorkItem[] = [];
     try {
       leased = await this.#step(item);
     } finally {
-      this.#unhold(held);
+      this.#heldSteps.delete(item);
     }
     this.#startLeased(leased);
   }
@@ -423,40 +453,48 @@ export class Worker {
   // ---------------------------------------------------------------- activities
 
   async #runActivity(item: ActivityWorkItem): Promise<void> {
-    const { task, lease } = item;
-    const activity = this.#o.activities.get(task.name);
-    const heartbeat = this.#heartbeat(task.id, lease.token);
-    const held = `activity ${task.name} of ${task.instanceId} (${lease.token})`;
-    this.#hold(held, () => {
-      heartbeat.stop();
-      return this.#o.store.abandonActivity(task.id, lease.token);
-    });
+    const { task } = item;
+    this.#heldActivities.set(item, undefined);
+    let result: OrchestrationMessage;
     try {
-      await this.#runHeldActivity(item, activity, heartbeat);
+      let output: unknown;
+      try {
+        const activity = this.#o.activities.get(task.name);
+        if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
+        output = activity(task.input as never, { instanceId: task.instanceId, name: task.name, attempt: task.attempt });
+        if (isPromiseLike(output)) {
+          // Only an activity that returns a promise can outlive its lease: it gets a heartbeat while it runs. One that
+          // returned a value is over already (its result is committed below, within the lease).
+          const heartbeat = this.#heartbeat(task.id, item.lease.token);
+          this.#heldActivities.set(item, heartbeat);
+          try {
+            output = await output;
+          } finally {
+            heartbeat.stop();
+          }
+        }
+        result = this.#activityResult(task, 'TaskCompleted', toPlainJson(output, 'activity output'));
+      } catch (error) {
+        result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
+      }
+      await this.#commitResult(item, result);
     } finally {
-      this.#unhold(held);
+      this.#heldActivities.delete(item);
     }
   }
 
-  async #runHeldActivity(item: ActivityWorkItem, activity: Activity | undefined, heartbeat: { stop(): void }): Promise<void> {
+  #activityResult(task: ActivityTask, type: 'TaskCompleted', output: JsonValue | undefined): OrchestrationMessage;
+  #activityResult(task: ActivityTask, type: 'TaskFailed', failure: FailureDetails): OrchestrationMessage;
+  #activityResult(task: ActivityTask, type: 'TaskCompleted' | 'TaskFailed', value: JsonValue | FailureDetails | undefined): OrchestrationMessage {
+    const timestamp = this.#o.clock.now().toISOString();
+    const event: MessageEvent = type === 'TaskCompleted'
+      ? { type, eventId: -1, timestamp, taskScheduledId: task.taskScheduledId, ...(value === undefined ? {} : { result: value as JsonValue }) }
+      : { type, eventId: -1, timestamp, taskScheduledId: task.taskScheduledId, failureDetails: value as FailureDetails };
+    return { id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId, event };
+  }
+
+  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage): Promise<void> {
     const { task, lease } = item;
-    const timestamp = () => this.#o.clock.now().toISOString();
-    let result: OrchestrationMessage;
-    try {
-      if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
-      const output = toPlainJson(await activity(task.input as never, { instanceId: task.instanceId, name: task.name, attempt: task.attempt }), 'activity output');
-      result = {
-        id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId,
-        event: { type: 'TaskCompleted', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, ...(output === undefined ? {} : { result: output }) },
-      };
-    } catch (error) {
-      result = {
-        id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId,
-        event: { type: 'TaskFailed', eventId: -1, timestamp: timestamp(), taskScheduledId: task.taskScheduledId, failureDetails: toFailureDetails(error) },
-      };
-    } finally {
-      heartbeat.stop();
-    }
     try {
       if (!(await this.#commitWithStep(item, result))) await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
       this.#metrics.activitiesRun++;
@@ -521,7 +559,7 @@ export class Worker {
    * Renews an activity's lease every third of its length while the activity runs, so a long activity is not claimed
    * and run again. A lost lease is only logged: the completion that follows is refused by the store anyway.
    */
-  #heartbeat(taskId: string, leaseToken: string): { stop(): void } {
+  #heartbeat(taskId: string, leaseToken: string): Heartbeat {
     const { clock, store, activityLeaseMs } = this.#o;
     let stopped = false;
     let timer: ClockTimer | undefined;
@@ -548,6 +586,15 @@ export class Worker {
       },
     };
   }
+}
+
+/** The lease renewal of one running activity. */
+interface Heartbeat {
+  stop(): void;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function unknownOrchestrator(name: string): Orchestrator {
