@@ -2,7 +2,7 @@ import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../m
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
-import type { InstanceCondition, WriteRequest, WriteSet } from '../model/write-set.js';
+import type { DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
 import type { OrchestrationExecution, StepResult } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
@@ -67,24 +67,37 @@ export type StepDecision =
  */
 export function decideStep(input: StepInput): StepDecision {
   const { state } = input;
-  const live = input.messages.filter((m) => !isStaleResult(m, state));
-  const events: HistoryEvent[] = live.map((m) => m.event);
+  const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: input.messages.map((m) => m.id) };
+  return decide(input, input.messages, { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken }, undefined, consumed);
+}
+
+/** What a step decides from, apart from its messages and lease. */
+type DecideInput = Omit<StepInput, 'messages' | 'leaseToken'>;
+
+/**
+ * The step decision of {@link decideStep} and {@link decideActivityStep}: the write set goes under `lease`, starts
+ * with `first` (if any) and deletes the `consumed` messages (none when the only message was never stored).
+ */
+function decide(
+  input: DecideInput, messages: readonly OrchestrationMessage[], lease: WriteLease, first: WriteRequest | undefined,
+  consumed: DeleteMessagesWrite | undefined,
+): StepDecision {
+  const { state } = input;
+  const events: HistoryEvent[] = [];
+  for (const m of messages) if (!isStaleResult(m, state)) events.push(m.event);
   const rewinding = state.runtimeStatus === 'Failed' && events.some((e) => e.type === 'ExecutionRewound');
-  const consumed: WriteRequest & { type: 'deleteMessages' } = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: input.messages.map((m) => m.id) };
 
   if (isTerminalStatus(state.runtimeStatus) && !rewinding && !events.some((e) => e.type === 'ExecutionStarted')) {
     const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
+    const requests: WriteRequest[] = [];
+    if (first) requests.push(first);
+    requests.push(
+      { type: 'replaceState', state: next },
+      { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events },
+    );
+    if (consumed) requests.push(consumed);
     return {
-      kind: 'commit',
-      writeSet: {
-        lease: { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken },
-        requests: [
-          { type: 'replaceState', state: next },
-          { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events },
-          consumed,
-        ],
-      },
-      state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
+      kind: 'commit', writeSet: { lease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
     };
   }
 
@@ -106,9 +119,7 @@ export function decideStep(input: StepInput): StepDecision {
   const appliedBefore = execution.stats.eventsApplied;
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, messages: input.messages, leaseToken: input.leaseToken, now: input.now, newId: input.newId,
-    ...(baseHistory ? { baseHistory } : {}),
-    ...(execution.parentInstance ? { parent: execution.parentInstance } : {}),
+    state, step, consumed, first, messages, lease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit,
@@ -119,15 +130,18 @@ export function decideStep(input: StepInput): StepDecision {
 interface StepWriteSetInput {
   readonly state: InstanceState;
   readonly step: StepResult;
-  readonly consumed: WriteRequest & { readonly type: 'deleteMessages' };
+  /** The consumed messages, if any was stored. */
+  readonly consumed: DeleteMessagesWrite | undefined;
+  /** A request that goes first (the deleted task of an activity step). */
+  readonly first: WriteRequest | undefined;
   /** The claimed messages (a carried-over event that arrived in this batch keeps its message). */
   readonly messages: readonly OrchestrationMessage[];
-  readonly leaseToken: string;
+  readonly lease: WriteLease;
   readonly now: Date;
   readonly newId: () => string;
   /** Set for a rewind: the history is replaced by `baseHistory` + the step's events. */
-  readonly baseHistory?: readonly HistoryEvent[];
-  readonly parent?: ParentLink;
+  readonly baseHistory: readonly HistoryEvent[] | undefined;
+  readonly parent: ParentLink | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -216,21 +230,17 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     ...(input.baseHistory ? { historyEpoch: (state.historyEpoch ?? 0) + 1 } : {}),
     historyLength,
   };
-  return {
-    state: committed,
-    writeSet: {
-      lease: { kind: 'orchestration', instanceId: id, token: input.leaseToken },
-      // The state goes first: the messages below are delivered against it (a continued execution drops the old
-      // execution's timers; a sub-orchestration sees its parent as it is after this step).
-      requests: [
-        { type: 'replaceState', state: committed },
-        history,
-        kept.size === 0 ? input.consumed : { ...input.consumed, messageIds: input.consumed.messageIds.filter((m) => !kept.has(m)) },
-        ...tasks.map((task): WriteRequest => ({ type: 'insertTask', task })),
-        ...after,
-      ],
-    },
-  };
+  // The state goes first (after the deleted task of an activity step): the messages below are delivered against it
+  // (a continued execution drops the old execution's timers; a sub-orchestration sees its parent as it is after
+  // this step).
+  const requests: WriteRequest[] = [];
+  if (input.first) requests.push(input.first);
+  requests.push({ type: 'replaceState', state: committed }, history);
+  const { consumed } = input;
+  if (consumed) requests.push(kept.size === 0 ? consumed : { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) });
+  for (const task of tasks) requests.push({ type: 'insertTask', task });
+  for (const request of after) requests.push(request);
+  return { state: committed, writeSet: { lease: input.lease, requests } };
 }
 
 /** The result a finished sub-orchestration sends its parent. */
@@ -360,15 +370,19 @@ export interface TaskLeaseOptions {
  */
 export function leaseNewTasks(writeSet: WriteSet, options: TaskLeaseOptions): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
   const leased: { task: ActivityTask; lease: Lease }[] = [];
-  if (options.max <= 0 || !writeSet.requests.some((r) => r.type === 'insertTask')) return { writeSet, leased };
-  const expiresAt = new Date(options.now.getTime() + options.leaseMs);
-  const requests = writeSet.requests.map((request): WriteRequest => {
-    if (request.type !== 'insertTask' || request.lease || leased.length >= options.max) return request;
+  let requests: WriteRequest[] | undefined;
+  let expiresAt: Date | undefined;
+  const given = writeSet.requests;
+  for (let i = 0; i < given.length && leased.length < options.max; i++) {
+    const request = given[i]!;
+    if (request.type !== 'insertTask' || request.lease) continue;
+    requests ??= given.slice();
+    expiresAt ??= new Date(options.now.getTime() + options.leaseMs);
     const lease: Lease = { owner: options.owner, token: options.newId(), expiresAt };
     leased.push({ task: request.task, lease });
-    return { ...request, lease };
-  });
-  return { writeSet: { ...writeSet, requests }, leased };
+    requests[i] = { type: 'insertTask', task: request.task, lease };
+  }
+  return { writeSet: requests ? { ...writeSet, requests } : writeSet, leased };
 }
 
 /** Everything {@link decideActivityStep} needs: an activity's result and the instance's state the worker cached. */
@@ -389,23 +403,15 @@ export interface ActivityStepInput extends Omit<StepInput, 'messages' | 'leaseTo
  * then commits the result alone). For stores with `capabilities.fusedSteps`.
  */
 export function decideActivityStep(input: ActivityStepInput): StepDecision {
-  const { taskId, taskLeaseToken, result, ...rest } = input;
+  const { taskId, taskLeaseToken, state } = input;
   if (!input.cached) return { kind: 'needHistory' };
-  const decision = decideStep({ ...rest, messages: [result], leaseToken: taskLeaseToken });
-  if (decision.kind === 'needHistory') return decision;
-  const { state } = input;
-  const requests = decision.writeSet.requests.flatMap((request): WriteRequest[] => {
-    if (request.type !== 'deleteMessages' || request.instanceId !== state.instanceId) return [request];
-    const messageIds = request.messageIds.filter((id) => id !== result.id);
-    return messageIds.length > 0 ? [{ ...request, messageIds }] : [];
-  });
-  return {
-    ...decision,
-    writeSet: {
-      lease: { kind: 'activityStep', taskId, token: taskLeaseToken, instanceId: state.instanceId, version: state.version, now: input.now },
-      requests: [{ type: 'deleteTask', taskId }, ...requests],
-    },
-  };
+  // The result is the step's only message and is never stored, so nothing is deleted for it (a result message is
+  // never a carried-over event, which has no execution id).
+  return decide(
+    input, [input.result],
+    { kind: 'activityStep', taskId, token: taskLeaseToken, instanceId: state.instanceId, version: state.version, now: input.now },
+    { type: 'deleteTask', taskId }, undefined,
+  );
 }
 
 /** A message to deliver within a step's write set (dropped when its instance is gone). */

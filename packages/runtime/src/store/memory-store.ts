@@ -90,13 +90,20 @@ export class MemoryStore implements Store {
    */
   async commit(writeSet: WriteSet): Promise<void> {
     this.#ensureOpen();
+    this.#commit(writeSet);
+  }
+
+  #commit(writeSet: WriteSet): void {
     const { lease } = writeSet;
     if (lease?.kind === 'activityStep') {
       const record = this.#instances.get(lease.instanceId);
-      const queue = record?.messages ?? [];
+      let firstVisibleMs: number | undefined;
+      for (const message of record?.messages ?? []) {
+        const due = dueAtMs(message);
+        if (firstVisibleMs === undefined || due < firstVisibleMs) firstVisibleMs = due;
+      }
       const holds = activityStepHolds(lease, {
-        taskLease: this.#tasks.get(lease.taskId)?.lease, state: record?.state, instanceLease: record?.lease,
-        firstVisibleMs: queue.length === 0 ? undefined : Math.min(...queue.map(dueAtMs)),
+        taskLease: this.#tasks.get(lease.taskId)?.lease, state: record?.state, instanceLease: record?.lease, firstVisibleMs,
       });
       if (!holds) throw leaseLostError(lease);
     } else if (lease) {
@@ -107,8 +114,9 @@ export class MemoryStore implements Store {
     }
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
     // copy of what comes in; from then on the store owns those objects and never changes them in place).
+    const ids = instanceIdsOf(writeSet);
     const stored = new Map<string, InstanceState | undefined>();
-    for (const id of instanceIdsOf(writeSet)) stored.set(id, this.#instances.get(id)?.state);
+    for (const id of ids) stored.set(id, this.#instances.get(id)?.state);
     const plan = planWriteSet(writeSet, stored);
 
     for (const id of plan.replaced) this.#dropPending(id);
@@ -132,8 +140,14 @@ export class MemoryStore implements Store {
     for (const { instanceId, messageIds } of plan.deleteMessages) {
       const record = this.#instances.get(instanceId);
       if (!record) continue;
-      const consumed = new Set(messageIds);
-      const left = record.messages.filter((m) => !consumed.has(m.id));
+      let left: OrchestrationMessage[];
+      if (messageIds.length === 1) {
+        const consumed = messageIds[0];
+        left = record.messages.filter((m) => m.id !== consumed);
+      } else {
+        const consumed = new Set(messageIds);
+        left = record.messages.filter((m) => !consumed.has(m.id));
+      }
       record.messages = left.length === 0 ? NO_MESSAGES : left;
     }
     for (const taskId of plan.deleteTasks) {
@@ -152,8 +166,8 @@ export class MemoryStore implements Store {
       else record.messages.push(clone(message));
     }
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
-    for (const id of stored.keys()) this.#indexInstance(id);
-    for (const { instanceId } of plan.deleteMessages) this.#indexInstance(instanceId);
+    for (const id of ids) this.#indexInstance(id);
+    for (const { instanceId } of plan.deleteMessages) if (!ids.includes(instanceId)) this.#indexInstance(instanceId);
     for (const change of plan.changes) this.#emit(change.instanceId, kept.get(change.state) ?? change.state);
     if (plan.work || (plan.released !== undefined && (this.#instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
   }

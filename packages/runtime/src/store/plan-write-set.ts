@@ -84,20 +84,24 @@ export interface PlannedChange {
  * applies the write set.
  */
 export function instanceIdsOf(writeSet: WriteSet): string[] {
-  const ids = new Set<string>();
-  if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids.add(writeSet.lease.instanceId);
+  // An array, not a Set: a write set names one or two instances, rarely more.
+  const ids: string[] = [];
+  const add = (id: string): void => {
+    if (!ids.includes(id)) ids.push(id);
+  };
+  if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids.push(writeSet.lease.instanceId);
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance':
-        ids.add(request.state.instanceId);
-        if (request.ifRunning.kind === 'notify') ids.add(request.ifRunning.message.instanceId);
-        if (request.requires) ids.add(request.requires.instanceId);
+        add(request.state.instanceId);
+        if (request.ifRunning.kind === 'notify') add(request.ifRunning.message.instanceId);
+        if (request.requires) add(request.requires.instanceId);
         break;
       case 'replaceState':
-        ids.add(request.state.instanceId);
+        add(request.state.instanceId);
         break;
       case 'insertMessage':
-        ids.add(request.message.instanceId);
+        add(request.message.instanceId);
         break;
       case 'appendHistory':
       case 'replaceHistory':
@@ -109,7 +113,7 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
         assertNever(request, 'write request');
     }
   }
-  return [...ids];
+  return ids;
 }
 
 /**
@@ -126,8 +130,12 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
  * the effects of earlier requests of the same write set.
  */
 export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, InstanceState | undefined>): WritePlan {
-  const current = new Map<string, InstanceState | undefined>(stored);
   const states = new Map<string, PlannedState>();
+  // The state of an instance as the requests so far left it: its planned state, else the stored one.
+  const current = (id: string): InstanceState | undefined => {
+    const planned = states.get(id);
+    return planned ? planned.state : stored.get(id);
+  };
   const replaced: string[] = [];
   const history: PlannedHistory[] = [];
   const deleteMessages: { instanceId: string; messageIds: readonly string[] }[] = [];
@@ -139,14 +147,13 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
 
   const setState = (state: InstanceState, isNew: boolean): void => {
     const id = state.instanceId;
-    const previous = current.get(id);
     const known = states.get(id);
+    const previous = known ? known.state : stored.get(id);
     states.set(id, { state, isNew: isNew || (known?.isNew ?? false), before: known ? known.before : stored.get(id) });
-    current.set(id, state);
     changes.push({ instanceId: id, previousVersion: previous?.version ?? 0, state });
   };
   const deliver = (message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void => {
-    const target = current.get(message.instanceId);
+    const target = current(message.instanceId);
     if (!target) {
       if (ifMissing === 'fail') throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
       return;
@@ -158,9 +165,9 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance': {
-        if (request.requires) checkCondition(request.requires.instanceId, current.get(request.requires.instanceId), request.requires);
+        if (request.requires) checkCondition(request.requires.instanceId, current(request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
-        const existing = current.get(id);
+        const existing = current(id);
         if (existing && !isTerminalStatus(existing.runtimeStatus)) {
           const { ifRunning } = request;
           switch (ifRunning.kind) {
@@ -186,7 +193,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
         break;
       }
       case 'replaceState':
-        if (!current.get(request.state.instanceId)) {
+        if (!current(request.state.instanceId)) {
           throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(request.state.instanceId)}`);
         }
         setState(request.state, false);
@@ -201,7 +208,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
         if (request.messageIds.length > 0) deleteMessages.push({ instanceId: request.instanceId, messageIds: request.messageIds });
         break;
       case 'insertMessage':
-        if (request.requires) checkCondition(request.message.instanceId, current.get(request.message.instanceId), request.requires);
+        if (request.requires) checkCondition(request.message.instanceId, current(request.message.instanceId), request.requires);
         deliver(request.message, request.ifMissing);
         break;
       case 'insertTask':
@@ -216,12 +223,19 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
     }
   }
 
+  const leases: { taskId: string; lease: Lease }[] = [];
+  let work = insertMessages.length > 0;
+  for (const task of insertTasks) {
+    const lease = taskLeases.get(task.id);
+    if (lease) leases.push({ taskId: task.id, lease });
+    else work = true;
+  }
   return {
     replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages,
-    taskLeases: [...taskLeases].filter(([id]) => insertTasks.some((t) => t.id === id)).map(([taskId, lease]) => ({ taskId, lease })),
+    taskLeases: leases,
     states: [...states.values()],
     changes,
-    work: insertMessages.length > 0 || insertTasks.some((t) => !taskLeases.has(t.id)),
+    work,
     ...(writeSet.lease?.kind === 'orchestration' ? { released: writeSet.lease.instanceId } : {}),
   };
 }
