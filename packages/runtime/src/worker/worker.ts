@@ -104,6 +104,8 @@ export class Worker {
   #activitiesRunning = 0;
   #subscription: Subscription | undefined;
   #wakeTimer: ClockTimer | undefined;
+  /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
+  #wakeAtMs = Infinity;
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
@@ -254,8 +256,10 @@ export class Worker {
       this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
       this.#clearWakeTimer();
       if (!this.#stopping) {
+        this.#wakeAtMs = this.#o.clock.now().getTime() + delay;
         this.#wakeTimer = this.#o.clock.setTimeout(() => {
           this.#wakeTimer = undefined;
+          this.#wakeAtMs = Infinity;
           this.#requestPump();
         }, delay);
       }
@@ -348,15 +352,25 @@ export class Worker {
    */
   async #armWakeTimer(claimedAt: Date): Promise<void> {
     const at = await this.#o.store.nextWakeTime(claimedAt);
-    this.#clearWakeTimer();
-    if (!at || this.#stopping) return;
+    if (!at || this.#stopping) {
+      this.#clearWakeTimer();
+      return;
+    }
     const saturated = this.#orchestrationsRunning >= this.#o.maxConcurrentOrchestrations ||
       this.#activitiesRunning >= this.#o.maxConcurrentActivities;
+    const nowMs = this.#o.clock.now().getTime();
     const delay = isDue(at.getTime(), claimedAt) && saturated
       ? SATURATED_RECHECK_MS
-      : Math.max(0, at.getTime() - this.#o.clock.now().getTime());
+      : Math.max(0, at.getTime() - nowMs);
+    // A timer that fires no later is kept: a wake-up that finds nothing only arms the timer again, so an early one
+    // loses nothing. This saves a clear and a set per pump while the next wake time is a lease expiry that every
+    // claim pushes further out.
+    if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + delay) return;
+    this.#clearWakeTimer();
+    this.#wakeAtMs = nowMs + delay;
     this.#wakeTimer = this.#o.clock.setTimeout(() => {
       this.#wakeTimer = undefined;
+      this.#wakeAtMs = Infinity;
       this.#requestPump();
     }, delay);
   }
@@ -364,6 +378,7 @@ export class Worker {
   #clearWakeTimer(): void {
     if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
     this.#wakeTimer = undefined;
+    this.#wakeAtMs = Infinity;
   }
 
   #track(promise: Promise<void>): void {
