@@ -118,4 +118,43 @@ describe('client watchers', () => {
     expect(await wait).toMatchObject({ instanceId: 'slow-read', runtimeStatus: 'Pending' });
     await store.close();
   });
+
+  it('instances$ keeps page order as members change, join and leave, and skips commits that change only a history', async () => {
+    const clock = new VirtualClock(); // time stands still: every commit has the same lastUpdatedTime
+    const runtime = await start(clock);
+    const { client } = runtime;
+    const lists: string[] = [];
+    const subscription = client.instances$({ instanceIdPrefix: 'list-' }).subscribe((list) => {
+      lists.push(list.map((s) => `${s.instanceId}:${s.runtimeStatus}${s.output === undefined ? '' : `=${String(s.output)}`}`).join(','));
+    });
+    const settle = async (id: string, status: string) => {
+      while ((await client.getStatus(id))?.runtimeStatus !== status) await clock.advance(0);
+    };
+    while (lists.length === 0) await clock.advance(0); // the first (empty) list
+    await client.startNew('WaitForGo', { instanceId: 'list-b' });
+    await settle('list-b', 'Running');
+    await clock.advance(1);
+    await client.startNew('WaitForGo', { instanceId: 'list-a' }); // created later: second, whatever its id
+    await settle('list-a', 'Running');
+    // list-a's last commit was at this very time: a buffered event adds to its history and changes nothing shown.
+    const historyLength = async () => (await runtime.store.getInstance('list-a'))!.historyLength;
+    const before = await historyLength();
+    const shown = lists.length;
+    await client.raiseEvent('list-a', 'Other', 1);
+    while ((await historyLength()) === before) await clock.advance(0);
+    expect(lists.length).toBe(shown);
+    await client.raiseEvent('list-b', 'Go', 'b');
+    await settle('list-b', 'Completed');
+    await client.purgeInstanceHistory('list-b');
+    await client.raiseEvent('list-a', 'Go', 'a');
+    await settle('list-a', 'Completed');
+    subscription.unsubscribe();
+    const distinct = lists.filter((list, i) => i === 0 || list !== lists[i - 1]);
+    expect(distinct).toEqual(lists); // no list repeated
+    expect(lists.at(0)).toBe('');
+    expect(lists).toContain('list-b:Running,list-a:Running');
+    expect(lists).toContain('list-b:Completed=b,list-a:Running');
+    expect(lists).toContain('list-a:Running');
+    expect(lists.at(-1)).toBe('list-a:Completed=a');
+  });
 });

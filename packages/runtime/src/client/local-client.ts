@@ -255,33 +255,45 @@ export class LocalClient implements DurableClient {
       type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
       const initial$ = defer(() => this.#queryAll(query)).pipe(map((states): Ev => ({ kind: 'initial', states })));
       const live$ = this.#changes.all().pipe(map((change): Ev => ({ kind: 'change', change })));
+      const list: LiveList = {
+        members: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false, dirty: false,
+      };
       return merge(initial$, live$).pipe(
-        scan(
-          (acc, ev) => {
-            if (ev.kind === 'initial') {
-              for (const s of ev.states) {
-                const known = acc.members.get(s.instanceId);
-                if (!known || known.version < s.version) acc.members.set(s.instanceId, s);
-              }
-              for (const change of acc.pending) applyChange(acc.members, change, query);
-              acc.pending = [];
-              acc.ready = true;
-              acc.dirty = true;
-            } else if (!acc.ready) {
-              acc.pending.push(ev.change);
-            } else {
-              acc.dirty = applyChange(acc.members, ev.change, query);
+        scan((acc, ev) => {
+          if (ev.kind === 'initial') {
+            for (const s of ev.states) {
+              const known = acc.members.get(s.instanceId);
+              if (!known || known.version < s.version) acc.members.set(s.instanceId, s);
             }
-            return acc;
-          },
-          { members: new Map<string, InstanceState>(), pending: [] as StatusChange[], ready: false, dirty: false },
-        ),
+            for (const change of acc.pending) applyChange(acc, change, query);
+            acc.pending = [];
+            acc.ready = true;
+            acc.dirty = true;
+          } else if (!acc.ready) {
+            acc.pending.push(ev.change);
+          } else {
+            acc.dirty = applyChange(acc, ev.change, query);
+          }
+          return acc;
+        }, list),
         filter((acc) => acc.ready && acc.dirty),
-        map((acc) =>
-          [...acc.members.values()]
-            .sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b)))
-            .map((s) => toInstanceStatus(s, show)),
-        ),
+        // A change of one member re-sorts nothing and builds one status: the order is kept until membership or a
+        // creation time changes, and the other members' statuses are reused. Each emission is a fresh array.
+        map((acc) => {
+          if (!acc.sorted) {
+            const ids = [...acc.members.values()].sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b))).map((s) => s.instanceId);
+            acc.shown = ids.map((id) => {
+              const at = acc.positions.get(id);
+              return at !== undefined && !acc.stale.has(id) ? acc.shown[at]! : toInstanceStatus(acc.members.get(id)!, show);
+            });
+            acc.positions = new Map(ids.map((id, i) => [id, i]));
+            acc.sorted = true;
+          } else {
+            for (const id of acc.stale) acc.shown[acc.positions.get(id)!] = toInstanceStatus(acc.members.get(id)!, show);
+          }
+          acc.stale.clear();
+          return acc.shown.slice();
+        }),
       );
     });
   }
@@ -508,14 +520,39 @@ function isNewer(next: InstanceState | undefined, current: InstanceState | undef
   return next.version > current.version;
 }
 
-function applyChange(members: Map<string, InstanceState>, change: StatusChange, query: ValidInstanceFilter): boolean {
-  const known = members.get(change.instanceId);
+/** The accumulated state of one `instances$` subscription. */
+interface LiveList {
+  /** The latest state of each member. */
+  readonly members: Map<string, InstanceState>;
+  /** The statuses last emitted, in page order, and the position of each member in it. */
+  shown: InstanceStatus[];
+  positions: Map<string, number>;
+  /** False when membership or a sort key changed since `shown` was sorted. */
+  sorted: boolean;
+  /** Members whose status in `shown` is out of date. */
+  readonly stale: Set<string>;
+  /** Changes that arrived before the initial query answered. */
+  pending: StatusChange[];
+  ready: boolean;
+  /** The last change altered what the list shows. */
+  dirty: boolean;
+}
+
+/** Applies a committed change to a live list; true when what the list shows changed. */
+function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceFilter): boolean {
+  const id = change.instanceId;
+  const known = list.members.get(id);
   const state = change.state;
   if (!state || !matchesQuery(state, query)) {
-    return members.delete(change.instanceId);
+    if (!list.members.delete(id)) return false;
+    list.sorted = false;
+    return true;
   }
   if (known && known.version >= state.version && known.executionId === state.executionId) return false;
-  members.set(change.instanceId, state);
+  list.members.set(id, state);
+  if (known && sameVisibleState(known, state)) return false; // a commit that changed only the history
+  list.stale.add(id);
+  if (!known || known.createdTime.getTime() !== state.createdTime.getTime()) list.sorted = false;
   return true;
 }
 
