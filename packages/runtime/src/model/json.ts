@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { PayloadTooLargeError } from './errors/payload-too-large-error.js';
+import { invalid } from './validation.js';
 
 /** A plain JSON value. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -18,7 +19,7 @@ export const MAX_JSON_DEPTH = 256;
  * functions, symbols, BigInts, cycles, NaN/Infinity, invalid Dates, class instances, nesting deeper than
  * {@link MAX_JSON_DEPTH}, and values that throw while being read (a throwing getter, a revoked proxy).
  *
- * The walk is iterative: no input, however deep, can overflow the stack.
+ * The walk recurses at most {@link MAX_JSON_DEPTH} levels, so no input, however deep, can overflow the stack.
  *
  * `undefined` at the top level stays `undefined` ("no value").
  *
@@ -30,101 +31,72 @@ export const MAX_JSON_DEPTH = 256;
  */
 export function toPlainJson(value: unknown, what: string): JsonValue | undefined {
   if (value === undefined) return undefined;
-  const stack: Frame[] = [];
-  const ancestors = new Set<object>();
-  const pathOf = () => what + stack.map((frame) => segment(frame)).join('');
-  try {
-    const root = visit(value, () => what, what, 0, ancestors);
-    if (!(root instanceof Frame)) return root;
-    stack.push(root);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      if (top.index >= top.length) {
-        stack.pop();
-        ancestors.delete(top.source);
-        const parent = stack[stack.length - 1];
-        if (parent) parent.index++; // the parent's index stayed on this member while it was copied, for error paths
-        continue;
+  /** The keys from the top to the member being copied, for error messages. */
+  const path: (string | number)[] = [];
+  /** The arrays and objects being copied (the ancestors of the current member): a cycle, and the depth. */
+  const open = new Set<object>();
+  const fail = (problem: string, cause?: unknown): never => invalid(what + path.map(segment).join(''), problem, cause);
+  const copy = (member: unknown): JsonValue => {
+    switch (typeof member) {
+      case 'string':
+      case 'boolean':
+        return member;
+      case 'number':
+        return Number.isFinite(member) ? member : fail(`is ${member}, which JSON cannot represent`);
+      case 'undefined':
+        return null;
+      case 'object': {
+        if (member === null) return null;
+        if (member instanceof Date) {
+          const time = member.getTime();
+          return Number.isNaN(time) ? fail('is an invalid Date') : new Date(time).toISOString();
+        }
+        if (open.has(member)) fail('refers back to itself (a cycle is not JSON)');
+        if (open.size >= MAX_JSON_DEPTH) {
+          invalid(what, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
+        }
+        open.add(member);
+        let out: JsonValue[] | Record<string, JsonValue>;
+        if (Array.isArray(member)) {
+          out = [];
+          const { length } = member;
+          for (let index = 0; index < length; index++) {
+            path.push(index);
+            out.push(copy(member[index]));
+            path.pop();
+          }
+        } else {
+          const proto: unknown = Object.getPrototypeOf(member);
+          if (proto !== Object.prototype && proto !== null) {
+            fail(`is an instance of ${className(proto)}; only plain objects, arrays and Dates are JSON`);
+          }
+          out = {};
+          for (const key of Object.keys(member)) {
+            path.push(key);
+            const item = (member as Record<string, unknown>)[key];
+            // Dropped, as JSON.stringify drops undefined members.
+            if (item !== undefined) defineMember(out, key, copy(item));
+            path.pop();
+          }
+        }
+        open.delete(member);
+        return out;
       }
-      const key = top.keys === undefined ? top.index : top.keys[top.index]!;
-      const member = (top.source as Record<string | number, unknown>)[key];
-      if (member === undefined && top.keys !== undefined) {
-        top.index++; // dropped, as JSON.stringify drops undefined members
-        continue;
-      }
-      const result = visit(member, pathOf, what, stack.length, ancestors);
-      defineMember(top.out, key, result instanceof Frame ? result.out : result);
-      if (result instanceof Frame) stack.push(result);
-      else top.index++;
+      default:
+        return fail(`is a ${typeof member}, which is not JSON`);
     }
-    return root.out;
+  };
+  try {
+    return copy(value);
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw error;
-    throw new InvalidArgumentError(`${pathOf()} could not be read as JSON: reading it threw`, { cause: error });
+    return fail('could not be read as JSON: reading it threw', error);
   }
 }
 
-/** An array or object being copied: its source, its copy, and which member is next. */
-class Frame {
-  index = 0;
-  constructor(
-    readonly source: object,
-    readonly out: JsonValue[] | Record<string, JsonValue>,
-    /** Own enumerable keys of an object; `undefined` for an array. */
-    readonly keys: readonly string[] | undefined,
-    readonly length: number,
-  ) {}
-}
-
-function segment(frame: Frame): string {
-  if (frame.keys === undefined) return `[${frame.index}]`;
-  const key = frame.keys[frame.index] ?? '';
+function segment(key: string | number): string {
+  if (typeof key === 'number') return `[${key}]`;
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-}
-
-/** Converts a leaf, or opens a {@link Frame} for an array or object. */
-function visit(value: unknown, at: () => string, what: string, depth: number, ancestors: Set<object>): JsonValue | Frame {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      if (!Number.isFinite(value)) throw new InvalidArgumentError(`${at()} is ${value}, which JSON cannot represent`);
-      return value;
-    case 'undefined':
-      return null;
-    case 'function':
-    case 'symbol':
-    case 'bigint':
-      throw new InvalidArgumentError(`${at()} is a ${typeof value}, which is not JSON`);
-    case 'object': {
-      if (value === null) return null;
-      if (value instanceof Date) {
-        const time = value.getTime();
-        if (Number.isNaN(time)) throw new InvalidArgumentError(`${at()} is an invalid Date`);
-        return new Date(time).toISOString();
-      }
-      if (ancestors.has(value)) throw new InvalidArgumentError(`${at()} refers back to itself (a cycle is not JSON)`);
-      if (depth >= MAX_JSON_DEPTH) {
-        throw new InvalidArgumentError(`${what} is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`);
-      }
-      let frame: Frame;
-      if (Array.isArray(value)) {
-        frame = new Frame(value, [], undefined, value.length);
-      } else {
-        const proto: unknown = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) {
-          throw new InvalidArgumentError(`${at()} is an instance of ${className(proto)}; only plain objects, arrays and Dates are JSON`);
-        }
-        const keys = Object.keys(value);
-        frame = new Frame(value, {}, keys, keys.length);
-      }
-      ancestors.add(value);
-      return frame;
-    }
-    default:
-      throw new InvalidArgumentError(`${at()} has an unsupported type`);
-  }
 }
 
 /** Sets a member as an own data property, so a `__proto__` key stays a key and never becomes a prototype. */

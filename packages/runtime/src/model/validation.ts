@@ -11,12 +11,17 @@ const FORBIDDEN_ID_CHARACTERS = /[\/\\#?\u0000-\u001f\u007f-\u009f]/;
 // In a `u` regex a surrogate pair is one code point, so only a lone (unpaired) surrogate is in category Cs.
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/** Throws {@link InvalidArgumentError} with the message `<what> <problem>`. */
+export function invalid(what: string, problem: string, cause?: unknown): never {
+  throw new InvalidArgumentError(`${what} ${problem}`, { cause });
+}
+
 /**
  * Checks that `text` is well-formed UTF-16: no lone surrogate, which no UTF-8 encoding (a URL, a database key, a
  * JSON body) can carry, so two different ids would meet in one key. Throws {@link InvalidArgumentError}.
  */
 export function assertWellFormed(text: string, what: string): void {
-  if (LONE_SURROGATE.test(text)) throw new InvalidArgumentError(`${what} contains a lone surrogate (it is not well-formed Unicode)`);
+  if (LONE_SURROGATE.test(text)) invalid(what, 'has a lone surrogate');
 }
 
 /**
@@ -25,29 +30,21 @@ export function assertWellFormed(text: string, what: string): void {
  * The client, the engine (sub-orchestration ids) and the HTTP API all apply this one rule.
  */
 export function assertValidInstanceId(id: unknown): asserts id is string {
-  if (typeof id !== 'string') throw new InvalidArgumentError('instance id must be a string');
-  if (id.length === 0) throw new InvalidArgumentError('instance id must not be empty');
-  assertWellFormed(id, 'instance id');
-  if (id.length > MAX_INSTANCE_ID_LENGTH) {
-    throw new InvalidArgumentError(`instance id is ${id.length} characters long; the limit is ${MAX_INSTANCE_ID_LENGTH}`);
-  }
-  if (id.startsWith('@')) throw new InvalidArgumentError('instance id must not start with "@"');
-  // URL parsers collapse these path segments, so such an id could not be addressed over the HTTP API.
-  if (id === '.' || id === '..') throw new InvalidArgumentError(`instance id must not be ${JSON.stringify(id)}`);
-  const bad = FORBIDDEN_ID_CHARACTERS.exec(id);
-  if (bad) {
-    const shown = bad[0] < ' ' || bad[0] >= '\u007f' ? `U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')}` : bad[0];
-    throw new InvalidArgumentError(`instance id must not contain ${JSON.stringify(shown)}`);
+  assertValidName(id, 'instance id');
+  // URL parsers collapse the path segments `.` and `..`, so such an id could not be addressed over the HTTP API.
+  if (id[0] === '@' || id === '.' || id === '..' || FORBIDDEN_ID_CHARACTERS.test(id)) {
+    invalid('instance id', `${JSON.stringify(id)} is not allowed: no leading @, no . or .., no / \\ # ? or control characters`);
   }
 }
 
 /** Checks a non-empty name (orchestrator, activity or event name) of at most 256 characters of well-formed Unicode. */
 export function assertValidName(name: unknown, what: string): asserts name is string {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_INSTANCE_ID_LENGTH) {
+    invalid(what, `must be a string of 1 to ${MAX_INSTANCE_ID_LENGTH} characters`);
+  }
   assertWellFormed(name, what);
-  if (name.length > MAX_INSTANCE_ID_LENGTH) throw new InvalidArgumentError(`${what} is longer than ${MAX_INSTANCE_ID_LENGTH} characters`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new InvalidArgumentError(`${what} must not contain control characters`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) invalid(what, 'has a control character');
 }
 
 /** Checks an optional Date argument. */
@@ -59,7 +56,7 @@ export function assertOptionalDate(value: unknown, what: string): asserts value 
   } catch {
     valid = false; // a proxy or a forged Date
   }
-  if (!valid) throw new InvalidArgumentError(`${what} must be a valid Date`);
+  if (!valid) invalid(what, 'must be a valid Date');
 }
 
 /**
@@ -74,14 +71,14 @@ export function assertOptionalDate(value: unknown, what: string): asserts value 
  */
 export function readOptions<K extends string>(options: unknown, what: string, keys: readonly K[]): { readonly [P in K]?: unknown } {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${what} must be an object`);
+  if (options === null || typeof options !== 'object') invalid(what, 'must be an object');
   const snapshot: { [P in K]?: unknown } = {};
   for (const key of keys) {
     let value: unknown;
     try {
       value = (options as Record<string, unknown>)[key];
     } catch (error) {
-      throw new InvalidArgumentError(`${what}.${key} could not be read: reading it threw`, { cause: error });
+      invalid(`${what}.${key}`, 'threw when read', error);
     }
     if (value !== undefined) snapshot[key] = value;
   }
@@ -90,7 +87,7 @@ export function readOptions<K extends string>(options: unknown, what: string, ke
 
 /** Checks an optional boolean option. */
 export function assertOptionalBoolean(value: unknown, what: string): asserts value is boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${what} must be true or false`);
+  if (value !== undefined && typeof value !== 'boolean') invalid(what, 'must be a boolean');
 }
 
 /**
@@ -100,9 +97,7 @@ export function assertOptionalBoolean(value: unknown, what: string): asserts val
  */
 export function resolveTimeoutMs(value: unknown, fallback: number, what = 'timeoutMs'): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(`${what} must be a number of milliseconds >= 0 (Infinity: no timeout)`);
-  }
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) invalid(what, 'must be a number >= 0 (ms)');
   return value;
 }
 
@@ -154,7 +149,7 @@ export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidI
   assertOptionalDate(raw.createdTimeFrom, `${what}.createdTimeFrom`);
   assertOptionalDate(raw.createdTimeTo, `${what}.createdTimeTo`);
   if (raw.instanceIdPrefix !== undefined) {
-    if (typeof raw.instanceIdPrefix !== 'string') throw new InvalidArgumentError(`${what}.instanceIdPrefix must be a string`);
+    if (typeof raw.instanceIdPrefix !== 'string') invalid(`${what}.instanceIdPrefix`, 'must be a string');
     assertWellFormed(raw.instanceIdPrefix, `${what}.instanceIdPrefix`);
   }
   return {
@@ -170,11 +165,9 @@ export function validateInstanceQuery(query: unknown, what = 'query'): ValidInst
   const filter = validateInstanceFilter(query, what);
   const { pageSize, continuationToken } = readOptions(query, what, ['pageSize', 'continuationToken']);
   if (pageSize !== undefined && (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1)) {
-    throw new InvalidArgumentError(`${what}.pageSize must be a positive integer`);
+    invalid(`${what}.pageSize`, 'must be an integer >= 1');
   }
-  if (continuationToken !== undefined && typeof continuationToken !== 'string') {
-    throw new InvalidArgumentError(`${what}.continuationToken must be a string`);
-  }
+  if (continuationToken !== undefined && typeof continuationToken !== 'string') invalid(`${what}.continuationToken`, 'must be a string');
   return {
     ...filter,
     ...(pageSize === undefined ? {} : { pageSize }),
@@ -184,9 +177,8 @@ export function validateInstanceQuery(query: unknown, what = 'query'): ValidInst
 
 /** {@link validateInstanceFilter} for purges: `createdTimeFrom` is required, and no prefix is accepted. */
 export function validatePurgeFilter(filter: unknown, what = 'purge filter'): ValidPurgeFilter {
-  if (filter === undefined || filter === null) throw new InvalidArgumentError(`${what} is required (with createdTimeFrom)`);
-  const valid = validateInstanceFilter(filter, what);
-  if (valid.createdTimeFrom === undefined) throw new InvalidArgumentError(`${what}.createdTimeFrom (a Date) is required`);
+  const valid = validateInstanceFilter(filter ?? undefined, what);
+  if (valid.createdTimeFrom === undefined) invalid(`${what}.createdTimeFrom`, 'is required');
   return {
     createdTimeFrom: valid.createdTimeFrom,
     ...(valid.createdTimeTo === undefined ? {} : { createdTimeTo: valid.createdTimeTo }),
@@ -195,20 +187,16 @@ export function validatePurgeFilter(filter: unknown, what = 'purge filter'): Val
 }
 
 function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] {
-  let names: unknown[];
+  let names: unknown[] | undefined;
   try {
-    if (!Array.isArray(value)) throw new InvalidArgumentError(`${what} must be an array of status names`);
-    names = Array.from(value as unknown[]);
+    if (Array.isArray(value)) names = Array.from(value as unknown[]);
   } catch (error) {
-    if (error instanceof InvalidArgumentError) throw error;
-    throw new InvalidArgumentError(`${what} could not be read: reading it threw`, { cause: error });
+    invalid(what, 'threw when read', error);
   }
   const statuses: OrchestrationRuntimeStatus[] = [];
-  for (const name of names) {
-    const status = runtimeStatusNamed(name);
-    if (status === undefined) {
-      throw new InvalidArgumentError(`${what} has an unknown status ${typeof name === 'string' ? JSON.stringify(name) : `of type ${typeof name}`}`);
-    }
+  const refuse = () => invalid(what, `must be an array of ${ALL_RUNTIME_STATUSES.join(', ')}`);
+  for (const name of names ?? refuse()) {
+    const status = runtimeStatusNamed(name) ?? refuse();
     if (!statuses.includes(status)) statuses.push(status);
   }
   return statuses;
