@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { invalid } from '../model/validation.js';
 import type { AtomicTask } from './atomic-task.js';
 import { DurableTask, type TaskParent } from './durable-task.js';
 import type { RetryOptions } from './retry-options.js';
@@ -81,15 +81,10 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
 }
 
 function validateRetryOptions(o: RetryOptions): void {
-  if (!(o.firstRetryIntervalInMilliseconds > 0)) throw new InvalidArgumentError('firstRetryIntervalInMilliseconds must be > 0');
-  if (!Number.isInteger(o.maxNumberOfAttempts) || o.maxNumberOfAttempts < 1) {
-    throw new InvalidArgumentError('maxNumberOfAttempts must be an integer >= 1');
-  }
-  if (o.backoffCoefficient !== undefined && !(o.backoffCoefficient >= 1)) throw new InvalidArgumentError('backoffCoefficient must be >= 1');
-  if (o.maxRetryIntervalInMilliseconds !== undefined && !(o.maxRetryIntervalInMilliseconds > 0)) {
-    throw new InvalidArgumentError('maxRetryIntervalInMilliseconds must be > 0');
-  }
-  if (o.retryTimeoutInMilliseconds !== undefined && !(o.retryTimeoutInMilliseconds > 0)) {
-    throw new InvalidArgumentError('retryTimeoutInMilliseconds must be > 0');
+  if (!(o.firstRetryIntervalInMilliseconds > 0)) invalid('firstRetryIntervalInMilliseconds', 'must be > 0');
+  if (!Number.isInteger(o.maxNumberOfAttempts) || o.maxNumberOfAttempts < 1) invalid('maxNumberOfAttempts', 'must be an integer >= 1');
+  if (o.backoffCoefficient !== undefined && !(o.backoffCoefficient >= 1)) invalid('backoffCoefficient', 'must be >= 1');
+  for (const name of ['maxRetryIntervalInMilliseconds', 'retryTimeoutInMilliseconds'] as const) {
+    if (o[name] !== undefined && !(o[name] > 0)) invalid(name, 'must be > 0');
   }
 }
