@@ -86,7 +86,7 @@ export class RemoteClient implements DurableClient {
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
-    if (options.instanceId !== undefined) assertHttpInstanceId(options.instanceId);
+    if (options.instanceId !== undefined) assertValidInstanceId(options.instanceId);
     const input = toPlainJson(options.input, 'input');
     const path = `/orchestrators/${segment(name)}${options.instanceId === undefined ? '' : `/${segment(options.instanceId)}`}`;
     const response = await this.#request('POST', path, {}, input);
@@ -96,7 +96,7 @@ export class RemoteClient implements DurableClient {
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     const response = await this.#request('GET', `/instances/${segment(instanceId)}`, {
       showHistory: bool(options.showHistory),
       showHistoryOutput: bool(options.showHistoryOutput),
@@ -131,13 +131,13 @@ export class RemoteClient implements DurableClient {
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
     assertValidName(eventName, 'event name');
     const data = toPlainJson(eventData, 'event data');
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     await this.#request('POST', `/instances/${segment(instanceId)}/raiseEvent/${segment(eventName)}`, {}, data);
   }
 
   async terminate(instanceId: string, reason?: unknown): Promise<void> {
     const json = toPlainJson(reason, 'reason');
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     // A string reason travels as Durable Functions sends it (?reason=); any other JSON reason as the body.
     const inQuery = typeof json === 'string';
     await this.#request('POST', `/instances/${segment(instanceId)}/terminate`, { reason: inQuery ? json : undefined }, inQuery ? undefined : json);
@@ -157,7 +157,7 @@ export class RemoteClient implements DurableClient {
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     const response = await this.#request('POST', `/instances/${segment(instanceId)}/restart`, {
       restartWithNewInstanceId: bool(options.restartWithNewInstanceId),
     });
@@ -167,7 +167,7 @@ export class RemoteClient implements DurableClient {
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     const response = await this.#request('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, { notFoundIsEmpty: true });
     return response ? purgeResultOf(await response.json()) : { instancesDeleted: 0 };
   }
@@ -180,7 +180,7 @@ export class RemoteClient implements DurableClient {
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
     const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
@@ -212,7 +212,7 @@ export class RemoteClient implements DurableClient {
   }
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     return defer(() =>
       this.#watch({ kind: 'status', instanceId }).pipe(
         map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
@@ -240,7 +240,7 @@ export class RemoteClient implements DurableClient {
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     return defer(() => {
       const replayFilter = new HistoryReplayFilter();
       return this.#watch({ kind: 'history', instanceId }).pipe(
@@ -250,7 +250,6 @@ export class RemoteClient implements DurableClient {
   }
 
   createHttpManagementPayload(instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {}): HttpManagementPayload {
-    assertValidInstanceId(instanceId);
     return createHttpManagementPayload(instanceId, baseUrl, options);
   }
 
@@ -268,7 +267,7 @@ export class RemoteClient implements DurableClient {
 
   async #command(instanceId: string, command: 'suspend' | 'resume' | 'rewind', reason: string | undefined): Promise<void> {
     if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
-    assertHttpInstanceId(instanceId);
+    assertValidInstanceId(instanceId);
     await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
   }
 
@@ -331,15 +330,6 @@ export class RemoteClient implements DurableClient {
  */
 export function createRemoteClient(options: RemoteClientOptions): RemoteClient {
   return new RemoteClient(options);
-}
-
-/**
- * Instance ids as the local client accepts them, except `.` and `..`, which URL parsers treat as dot segments: such
- * an id cannot be put in a URL path.
- */
-function assertHttpInstanceId(id: unknown): asserts id is string {
-  assertValidInstanceId(id);
-  if (id === '.' || id === '..') throw new InvalidArgumentError('instance id must not be "." or ".." over HTTP');
 }
 
 function queryString(query: Query): string {

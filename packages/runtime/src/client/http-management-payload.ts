@@ -1,4 +1,5 @@
-import { assertValidInstanceId } from '../model/validation.js';
+import type { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { assertValidInstanceId, invalid, readOptions } from '../model/validation.js';
 import type { HttpManagementPayload, HttpManagementPayloadOptions } from './durable-client.js';
 
 /** Base path of the Durable Functions HTTP management API. */
@@ -7,7 +8,8 @@ export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
 /**
  * The management URLs of an instance, formatted as Durable Functions does: `{eventName}` and `{text}` are left as
  * placeholders for the caller to fill in; `restartPostUri` takes an optional `restartWithNewInstanceId=true|false`. `baseUrl` is the server origin (optionally with a path prefix); the
- * webhook path is appended unless `baseUrl` already ends with it.
+ * webhook path is appended unless `baseUrl` already ends with it. Throws {@link InvalidArgumentError} for an invalid id,
+ * a `baseUrl` that is not a string, or options other than `{ key?: string }` (every client shares this check).
  *
  * @example
  * ```ts
@@ -20,10 +22,13 @@ export function createHttpManagementPayload(
 ): HttpManagementPayload {
   // The shared id rule first: a lone surrogate would make encodeURIComponent throw URIError.
   assertValidInstanceId(instanceId);
+  if (typeof baseUrl !== 'string') invalid('baseUrl', 'must be a string');
+  const { key } = readOptions(options, 'createHttpManagementPayload options', ['key']);
+  if (key !== undefined && typeof key !== 'string') invalid('key', 'must be a string');
   const root = webhookRoot(baseUrl);
   const instance = `${root}/instances/${encodeURIComponent(instanceId)}`;
   const query = (extra?: string) => {
-    const parts = [extra, options.key === undefined ? undefined : `code=${encodeURIComponent(options.key)}`].filter(Boolean);
+    const parts = [extra, key === undefined ? undefined : `code=${encodeURIComponent(key)}`].filter(Boolean);
     return parts.length > 0 ? `?${parts.join('&')}` : '';
   };
   return {
