@@ -27,34 +27,32 @@ function parseUuid(uuid: string): Uint8Array {
 
 /** SHA-1 (FIPS 180-4) of `bytes`. */
 export function sha1(bytes: Uint8Array): Uint8Array {
-  const bitLength = bytes.length * 8;
   const padded = new Uint8Array((((bytes.length + 8) >> 6) + 1) * 64);
   padded.set(bytes);
   padded[bytes.length] = 0x80;
   const view = new DataView(padded.buffer);
-  view.setUint32(padded.length - 4, bitLength >>> 0);
-  view.setUint32(padded.length - 8, Math.floor(bitLength / 2 ** 32));
-  let h0 = 0x67452301, h1 = 0xefcdab89, h2 = 0x98badcfe, h3 = 0x10325476, h4 = 0xc3d2e1f0;
-  const w = new Uint32Array(80);
+  // The message length in bits, big-endian in the last 8 bytes (setUint32 keeps the low 32 bits of each half).
+  view.setUint32(padded.length - 8, bytes.length / 2 ** 29);
+  view.setUint32(padded.length - 4, bytes.length * 8);
+  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
+  const w: number[] = [];
   for (let offset = 0; offset < padded.length; offset += 64) {
-    for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + i * 4);
-    for (let i = 16; i < 80; i++) {
-      const x = w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!;
-      w[i] = (x << 1) | (x >>> 31);
-    }
-    let a = h0, b = h1, c = h2, d = h3, e = h4;
+    let [a, b, c, d, e] = h as [number, number, number, number, number];
     for (let i = 0; i < 80; i++) {
-      const [f, k] = i < 20 ? [(b & c) | (~b & d), 0x5a827999]
-        : i < 40 ? [b ^ c ^ d, 0x6ed9eba1]
-        : i < 60 ? [(b & c) | (b & d) | (c & d), 0x8f1bbcdc]
-        : [b ^ c ^ d, 0xca62c1d6];
-      const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]!) >>> 0;
-      e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+      w[i] = i < 16 ? view.getUint32(offset + i * 4) : rotl(w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!, 1);
+      const f = i < 20 ? ((b & c) | (~b & d)) + 0x5a827999
+        : i < 40 ? (b ^ c ^ d) + 0x6ed9eba1
+        : i < 60 ? ((b & c) | (b & d) | (c & d)) + 0x8f1bbcdc
+        : (b ^ c ^ d) + 0xca62c1d6;
+      const t = (rotl(a, 5) + f + e + w[i]!) | 0;
+      e = d; d = c; c = rotl(b, 30); b = a; a = t;
     }
-    h0 = (h0 + a) >>> 0; h1 = (h1 + b) >>> 0; h2 = (h2 + c) >>> 0; h3 = (h3 + d) >>> 0; h4 = (h4 + e) >>> 0;
+    [a, b, c, d, e].forEach((x, i) => (h[i] = (h[i]! + x) | 0));
   }
-  const out = new Uint8Array(20);
-  const outView = new DataView(out.buffer);
-  [h0, h1, h2, h3, h4].forEach((h, i) => outView.setUint32(i * 4, h));
-  return out;
+  h.forEach((x, i) => view.setUint32(i * 4, x));
+  return padded.slice(0, 20);
+}
+
+function rotl(x: number, n: number): number {
+  return (x << n) | (x >>> (32 - n));
 }
