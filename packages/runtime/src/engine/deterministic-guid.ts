@@ -1,4 +1,4 @@
-const encoder = new TextEncoder();
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** Namespace of durable-rx's name-based GUIDs (RFC 4122 §4.3, version 5). */
 const NAMESPACE = parseUuid('5c1b0d2e-8f3a-4b6c-9d7e-2a4f6b8c0d1e');

@@ -110,7 +110,7 @@ function className(proto: unknown): string {
   return typeof name === 'string' && name !== '' ? name : 'an unknown class';
 }
 
-const encoder = new TextEncoder();
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** UTF-8 size of the JSON text of `value` (0 for `undefined`). */
 export function jsonByteLength(value: unknown): number {
