@@ -71,6 +71,8 @@ export function changeChannelName(name: string): string {
 }
 
 const DEFAULT_GAP_TIMEOUT_MS = 1000;
+/** At most this many instances are remembered as claimable (see `IdbStore.#claimableHints`). */
+const MAX_CLAIMABLE_HINTS = 1000;
 
 // Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel.
 const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
@@ -117,6 +119,12 @@ export abstract class IdbStore implements Store {
   #instancesHead: number | undefined;
   /** Bumped by every work signal: a probe that overlapped one does not keep what it read. */
   #workSignals = 0;
+  /**
+   * Instances a commit of this handle left claimable at once and no claim of this handle has taken since: a claim
+   * while there is one goes straight to its readwrite transaction, as after a probe that found work (the probe would
+   * only repeat what the commit just wrote). Bounded, for handles that never claim.
+   */
+  readonly #claimableHints = new Set<string>();
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
@@ -174,6 +182,7 @@ export abstract class IdbStore implements Store {
         ...(task ? { task } : {}),
       });
     });
+    for (const id of writes.claimable) if (this.#claimableHints.size < MAX_CLAIMABLE_HINTS) this.#claimableHints.add(id);
     this.#feed.publish(writes.changes, writes.work, writes.work || writes.leasedWork);
   }
 
@@ -181,13 +190,15 @@ export abstract class IdbStore implements Store {
     const nowMs = options.now.getTime();
     // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
     // queues behind every write on its tables and commits. The first key of the claim index is enough (no row is read).
-    const signals = this.#workSignals;
-    const head = (await this.#run('claimOrchestration', 'readonly', INSTANCES, (tx) => tx.nextInstanceReadyMs(-Infinity))) ?? Infinity;
-    if (head > nowMs) {
-      if (signals === this.#workSignals) this.#instancesHead = head;
-      return undefined;
+    if (this.#claimableHints.size === 0) {
+      const signals = this.#workSignals;
+      const head = (await this.#run('claimOrchestration', 'readonly', INSTANCES, (tx) => tx.nextInstanceReadyMs(-Infinity))) ?? Infinity;
+      if (head > nowMs) {
+        if (signals === this.#workSignals) this.#instancesHead = head;
+        return undefined;
+      }
     }
-    return this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
+    const item = await this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
       for (;;) {
         const row = await tx.firstReadyInstance(nowMs);
         if (!row) return undefined;
@@ -199,6 +210,10 @@ export abstract class IdbStore implements Store {
         if (lease && visible.length > 0) return { state: row.state, messages: visible.map((m) => m.message), lease };
       }
     });
+    // Taken, or (nothing found) taken by another handle meanwhile: either way no longer a hint.
+    if (item) this.#claimableHints.delete(item.state.instanceId);
+    else this.#claimableHints.clear();
+    return item;
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {

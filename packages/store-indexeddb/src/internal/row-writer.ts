@@ -41,6 +41,8 @@ export class RowWriter {
   work = false;
   /** True when a task was stored leased to the committing worker: other workers must time its lease expiry. */
   leasedWork = false;
+  /** Instances this write left claimable at any time (`readyMs` 0: a message visible at once, no lease), after {@link flush}. */
+  readonly claimable: string[] = [];
 
   constructor(tx: BackendTransaction) {
     this.#tx = tx;
@@ -141,6 +143,7 @@ export class RowWriter {
       if (entry.dirty && entry.row) {
         this.#tx.putInstance(entry.row, entry.original);
         entry.original = entry.row;
+        if (entry.row.readyMs === 0) this.claimable.push(entry.row.id);
       }
       entry.dirty = false;
     }
