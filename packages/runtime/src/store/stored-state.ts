@@ -12,20 +12,22 @@ import { copyStoreValue } from './store-helpers.js';
  * store never keeps what it was given, and never changes a StoredState in place.
  */
 export class StoredState implements InstanceState {
-  readonly instanceId: string;
-  readonly name: string;
-  readonly runtimeStatus: OrchestrationRuntimeStatus;
-  readonly executionId: string;
-  readonly historyLength: number;
-  readonly version: number;
-  readonly createdMs: number;
-  readonly lastUpdatedMs: number;
-  readonly input: unknown;
-  readonly output: unknown;
-  readonly customStatus: unknown;
-  readonly failureDetails: FailureDetails | undefined;
-  readonly parentInstanceId: string | undefined;
-  readonly historyEpoch: number | undefined;
+  // Declared only: the constructor defines every field, in this order (fields emitted as class fields were first
+  // defined as undefined, then assigned again).
+  declare readonly instanceId: string;
+  declare readonly name: string;
+  declare readonly runtimeStatus: OrchestrationRuntimeStatus;
+  declare readonly executionId: string;
+  declare readonly historyLength: number;
+  declare readonly version: number;
+  declare readonly createdMs: number;
+  declare readonly lastUpdatedMs: number;
+  declare readonly input: unknown;
+  declare readonly output: unknown;
+  declare readonly customStatus: unknown;
+  declare readonly failureDetails: FailureDetails | undefined;
+  declare readonly parentInstanceId: string | undefined;
+  declare readonly historyEpoch: number | undefined;
 
   constructor(state: InstanceState) {
     this.instanceId = state.instanceId;
