@@ -147,7 +147,9 @@ interface StepWriteSetInput {
 /** Turns a step's result into its write set. */
 function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: InstanceState } {
   const { state, step, now } = input;
-  const nowIso = now.toISOString();
+  // Only sub-orchestrations, results to a parent and continueAsNew write the time as text: made when first needed.
+  let iso: string | undefined;
+  const nowIso = (): string => (iso ??= now.toISOString());
   const id = state.instanceId;
   let next = step.newEvents.reduce(applyEvent, state);
   const tasks: ActivityTask[] = [];
@@ -155,12 +157,15 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
 
   for (const action of step.actions) {
     switch (action.type) {
-      case 'ScheduleTask':
-        tasks.push({
+      case 'ScheduleTask': {
+        const task: { -readonly [K in keyof ActivityTask]: ActivityTask[K] } = {
           id: input.newId(), instanceId: id, executionId: state.executionId, name: action.name,
-          taskScheduledId: action.eventId, attempt: action.attempt, ...(action.input === undefined ? {} : { input: action.input }),
-        });
+          taskScheduledId: action.eventId, attempt: action.attempt,
+        };
+        if (action.input !== undefined) task.input = action.input;
+        tasks.push(task);
         break;
+      }
       case 'CreateTimer':
         after.push(send(message(input.newId(), id, state.executionId, {
           type: 'TimerFired', eventId: -1, timestamp: action.fireAt, timerId: action.eventId, fireAt: action.fireAt,
@@ -168,7 +173,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         break;
       case 'CreateSubOrchestration': {
         const conflict = message(input.newId(), id, state.executionId, {
-          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: nowIso, taskScheduledId: action.eventId,
+          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: nowIso(), taskScheduledId: action.eventId,
           failureDetails: {
             errorType: 'InstanceAlreadyExistsError',
             errorMessage: `A sub-orchestration with id ${JSON.stringify(action.instanceId)} is already running`,
@@ -193,7 +198,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   }
 
   if (input.parent && next.runtimeStatus !== state.runtimeStatus) {
-    const result = parentResult(next, input.parent, nowIso, input.newId);
+    const result = parentResult(next, input.parent, nowIso(), input.newId);
     if (result) after.push(send(result));
   }
 
@@ -206,7 +211,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     const executionId = input.newId();
     history = { type: 'replaceHistory', instanceId: id, events: [] };
     after.push(send(message(input.newId(), id, undefined, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: nowIso, name: state.name, instanceId: id, executionId,
+      type: 'ExecutionStarted', eventId: -1, timestamp: nowIso(), name: state.name, instanceId: id, executionId,
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
     })));
@@ -221,15 +226,18 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   }
 
   const historyLength = history.type === 'replaceHistory' ? history.events.length : state.historyLength + history.events.length;
-  const { customStatus: _c, ...withoutCustomStatus } = next;
-  const committed: InstanceState = {
-    ...withoutCustomStatus,
-    ...(step.customStatus === undefined ? {} : { customStatus: step.customStatus }),
-    lastUpdatedTime: now,
-    version: state.version + 1,
-    ...(input.baseHistory ? { historyEpoch: (state.historyEpoch ?? 0) + 1 } : {}),
-    historyLength,
-  };
+  // One copy of the state: the step's custom status replaces the last one, or none is kept when the execution set
+  // none (a new one, after continueAsNew or a restart, drops the last execution's).
+  let committed: InstanceState;
+  if (step.customStatus !== undefined) {
+    committed = { ...next, customStatus: step.customStatus, lastUpdatedTime: now, version: state.version + 1, historyLength };
+  } else if ('customStatus' in next) {
+    const { customStatus: _c, ...withoutCustomStatus } = next;
+    committed = { ...withoutCustomStatus, lastUpdatedTime: now, version: state.version + 1, historyLength };
+  } else {
+    committed = { ...next, lastUpdatedTime: now, version: state.version + 1, historyLength };
+  }
+  if (input.baseHistory) committed = { ...committed, historyEpoch: (state.historyEpoch ?? 0) + 1 };
   // The state goes first (after the deleted task of an activity step): the messages below are delivered against it
   // (a continued execution drops the old execution's timers; a sub-orchestration sees its parent as it is after
   // this step).

@@ -328,11 +328,11 @@ export class Worker {
    * the slots. The caller runs the leased tasks after the commit ({@link Worker.#startLeased}) or gives the slots
    * back if the commit fails.
    */
-  #leaseNewTasks(writeSet: WriteSet, freed: number): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
+  #leaseNewTasks(writeSet: WriteSet, freed: number, now: Date): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
     const { store, owner, activityLeaseMs, clock, maxConcurrentActivities } = this.#o;
     if (!store.capabilities.fusedSteps || this.#stopping) return { writeSet, leased: [] };
     const result = leaseNewTasks(writeSet, {
-      owner, leaseMs: activityLeaseMs, now: clock.now(), newId: this.#newToken, max: maxConcurrentActivities - this.#activitiesRunning + freed,
+      owner, leaseMs: activityLeaseMs, now, newId: this.#newToken, max: maxConcurrentActivities - this.#activitiesRunning + freed,
     });
     this.#activitiesRunning += result.leased.length;
     return result;
@@ -438,7 +438,7 @@ export class Worker {
       else if (decision.eventsReplayed > 0) this.#metrics.cacheMisses++;
       this.#metrics.eventsReplayed += decision.eventsReplayed;
       this.#metrics.eventsApplied += decision.eventsApplied;
-      const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0);
+      const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         await store.commit(writeSet);
       } catch (error) {
@@ -542,15 +542,16 @@ export class Worker {
       return false;
     }
     let leased: { task: ActivityTask; lease: Lease }[] = [];
+    const now = clock.now();
     try {
       const decision = decideActivityStep({
-        state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now: clock.now(), newId,
+        state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now, newId,
         newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
           customStatusLimitBytes: this.#o.customStatusLimitBytes,
         }),
       });
       if (decision.kind !== 'commit') return false;
-      const fused = this.#leaseNewTasks(decision.writeSet, 1);
+      const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
       await store.commit(fused.writeSet);
       this.#metrics.steps++;
