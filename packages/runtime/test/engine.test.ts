@@ -54,6 +54,17 @@ describe('replay engine', () => {
     expect(step.isFinished).toBe(true);
   });
 
+  it('fails the orchestration with a TypeError when it calls a method taken off ctx, and works when called on ctx', () => {
+    const detached: Orchestrator = function* (ctx) {
+      const { callActivity } = ctx;
+      return yield callActivity('E1_SayHello', 'Tokyo');
+    };
+    const failed = completion(run(detached).step(T0, [executionStarted('Detached')]));
+    expect(failed).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorType: 'TypeError' } });
+    const onCtx = run(helloSequence).step(T0, [executionStarted('E1_HelloSequence')]);
+    expect(onCtx.actions).toHaveLength(1);
+  });
+
   it('sets isReplaying while replaying only', () => {
     const seen: boolean[] = [];
     const orch: Orchestrator = function* (ctx) {

@@ -7,6 +7,10 @@ import type { TimerTask } from './timer-task.js';
  * The argument of an orchestrator generator. Everything on it is deterministic: replaying the same history gives the
  * same values, which is what lets the runtime rebuild an orchestration after a crash.
  *
+ * Call its methods on `ctx` itself (`ctx.callActivity(...)`), as with Durable Functions' `context.df`: they are
+ * shared by every execution rather than bound to one, so a method taken off `ctx` (`const { callActivity } = ctx`)
+ * throws a `TypeError` when called.
+ *
  * @example
  * ```ts
  * function* helloSequence(ctx: OrchestrationContext): Orchestration<string[]> {
