@@ -31,12 +31,16 @@ export const KEYVAL_SCHEMA_VERSION = 4;
  * shared counter to read and write in every transaction. Layouts 1 and 2 kept a counter under `['seq']` (its
  * numbers are far below any stamp, so their pending messages stay first) and an index of the tasks of each instance
  * under `['xti', instanceId, taskId]`; layouts 1 to 3 kept paging by status under `['xs', status, createdMs, id]`
- * (and 0 as the value of `xc`). Opening such a database deletes them and writes the statuses into `xc`; a paging
- * entry without a status (written by older code still open in another tab) is checked against its row.
+ * (and 0 as the value of `xc`). Opening such a database deletes the task index and the status entries, and writes
+ * the statuses into `xc`. Older code may still be open in another tab, and it checks the layout only when it opens:
+ * - the counter stays, so such a tab keeps numbering its messages far below any stamp and never reuses the key of a
+ *   pending message (with the counter gone it would count from 1 again);
+ * - such a tab writes paging entries without a status, and changes a status by writing an `xs` entry while leaving the
+ *   old status in `xc`. So an entry without a status is checked against its row, and while any `xs` entry exists a
+ *   status query checks every row instead of trusting the statuses in `xc`.
  */
 const META_KEY = ['meta'];
-/** Layouts 1 and 2: the shared sequence counter and the tasks-of-an-instance index. */
-const OLD_SEQ_KEY = ['seq'];
+/** Layouts 1 and 2: the tasks-of-an-instance index. */
 const OLD_TASKS_OF_PREFIX = 'xti';
 /** Layouts 1 to 3: paging by status. */
 const OLD_BY_STATUS_PREFIX = 'xs';
@@ -65,8 +69,8 @@ export async function openKeyvalBackend(
       // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
       if (!meta || (meta.store === 'durable-rx/keyval' && meta.version < KEYVAL_SCHEMA_VERSION)) {
         if (meta && meta.version < 3) {
-          // Layout 3 dropped the counter and the tasks-of-an-instance index (nothing else changed).
-          store.delete(OLD_SEQ_KEY);
+          // Layout 3 dropped the tasks-of-an-instance index and no longer uses the counter, which stays for older code
+          // still open elsewhere (see the layout above).
           store.delete(keyRange.bound([OLD_TASKS_OF_PREFIX], [OLD_TASKS_OF_PREFIX, MAX]));
         }
         if (meta && meta.version < 4) {
@@ -218,11 +222,14 @@ class KeyvalTransaction implements BackendTransaction {
     let lowerOpen = scan.fromOpen;
     const rows: InstanceRow[] = [];
     const limit = scan.limit ?? Infinity;
+    // An `xs` entry means older code changed a status since the upgrade and left the old one in `xc` (see the layout).
+    const trustStatuses = status !== undefined &&
+      await promisifyRequest(this.#store.getKey(this.#range([OLD_BY_STATUS_PREFIX], [OLD_BY_STATUS_PREFIX, MAX]))) === undefined;
     for (;;) {
       const range = this.#range(lower, upper, lowerOpen);
       const [keys, statuses] = await Promise.all([
         this.#keys(range, SCAN_BATCH),
-        status === undefined ? undefined : promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as Promise<unknown[]>,
+        trustStatuses ? promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as Promise<unknown[]> : undefined,
       ]);
       const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || typeof statuses[i] !== 'string') : keys;
       const batch = await Promise.all(wanted.map((key) => this.getInstance(lastOf(key))));

@@ -106,7 +106,7 @@ describe('schema checks', () => {
     expect(meta.result).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 
-  it('KeyvalStore opens a layout-2 database: statuses page, messages stay first, tasks are claimed and purged, the counter and old indexes go', async () => {
+  it('KeyvalStore opens a layout-2 database: statuses page, messages stay first, tasks are claimed and purged, the old indexes go and the counter stays', async () => {
     const name = uniqueName('layout-2');
     const first = new KeyvalStore({ name });
     await first.getInstance('none'); // creates the database and its object store
@@ -148,8 +148,9 @@ describe('schema checks', () => {
     const keys = check.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
     await requestDone(keys);
     check.close();
-    // Only the schema marker is left: the task went with its instance, the counter and the old index at the upgrade.
-    expect(keys.result).toEqual([['meta']]);
+    // Only the schema marker and the counter are left: the task went with its instance, the old indexes at the
+    // upgrade; the counter stays for older code still open in another tab.
+    expect(keys.result).toEqual([['meta'], ['seq']]);
   });
 
   it('KeyvalStore pages by status through a paging entry that older code, still open in another tab, wrote without the status', async () => {
@@ -161,6 +162,44 @@ describe('schema checks', () => {
     db.close();
     expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances.map((i) => i.instanceId)).toEqual(['a']);
     expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances).toEqual([]);
+  });
+
+  it('KeyvalStore finds by status an instance whose status older code, still open in another tab, changed', async () => {
+    const name = uniqueName('older-tab-status');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    await create(store, newInstance('b'));
+    // Older code completes 'a': it rewrites the row, adds an entry under its status, and leaves the paging entry
+    // (same key) as it was, with 'Pending' as its value.
+    const db = await openRaw(name);
+    const raw = db.transaction('durable-rx', 'readwrite').objectStore('durable-rx');
+    const read = raw.get(['i', 'a']);
+    await requestDone(read);
+    const row = read.result as { state: { runtimeStatus: string } };
+    raw.put({ ...row, state: { ...row.state, runtimeStatus: 'Completed' }, status: 'Completed' }, ['i', 'a']);
+    await requestDone(raw.put(0, ['xs', 'Completed', T0.getTime(), 'a']));
+    db.close();
+    expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances.map((i) => i.instanceId)).toEqual(['a']);
+    expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances.map((i) => i.instanceId)).toEqual(['b']);
+  });
+
+  it('KeyvalStore keeps the counter of layout 2, so older code still open elsewhere never reuses a pending message key', async () => {
+    const name = uniqueName('older-tab-seq');
+    const first = new KeyvalStore({ name });
+    await first.getInstance('none');
+    await first.close();
+    const db = await openRaw(name);
+    const raw = db.transaction('durable-rx', 'readwrite').objectStore('durable-rx');
+    raw.put({ version: 2, store: 'durable-rx/keyval' }, ['meta']);
+    await requestDone(raw.put(7, ['seq']));
+    db.close();
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    const check = await openRaw(name);
+    const seq = check.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['seq']);
+    await requestDone(seq);
+    check.close();
+    expect(seq.result).toBe(7);
   });
 
   it('KeyvalStore refuses a database that belongs to someone else', async () => {
