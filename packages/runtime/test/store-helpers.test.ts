@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyStoreValue, decodeContinuationToken, encodeContinuationToken } from '../src/store/store-helpers.js';
+import { copyStoreValue, decodeContinuationToken, encodeContinuationToken, leaseTokens, newLease } from '../src/store/store-helpers.js';
 
 describe('copyStoreValue', () => {
   it('deep-copies JSON and Dates, keeping hostile keys as own data', () => {
@@ -24,5 +24,16 @@ describe('continuation tokens', () => {
     for (const bad of ['', 'x', btoa('[1]'), btoa('{"a":1}'), btoa('[null,"x"]')]) {
       expect(() => decodeContinuationToken(bad)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     }
+  });
+});
+
+describe('leaseTokens and newLease', () => {
+  it('give tokens that differ within one source and between sources, and a lease that ends leaseMs after now', () => {
+    const a = leaseTokens();
+    const b = leaseTokens();
+    const tokens = [a(), a(), b(), b(), a()];
+    expect(new Set(tokens).size).toBe(tokens.length);
+    const now = new Date('2026-01-01T00:00:00.000Z');
+    expect(newLease({ owner: 'w', leaseMs: 1500, now }, 'tok')).toEqual({ owner: 'w', token: 'tok', expiresAt: new Date('2026-01-01T00:00:01.500Z') });
   });
 });

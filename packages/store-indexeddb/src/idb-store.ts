@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   activityStepHolds, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
-  encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, matchesPurgeFilter, matchesQuery, pageKeyOf,
+  encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WriteSet, validateLeaseOwner,
@@ -204,7 +204,7 @@ export abstract class IdbStore implements Store {
         if (!row) return undefined;
         const pending = await tx.listMessages(row.id);
         const visible = pending.filter((m) => isVisible(m.message, options.now));
-        const lease = visible.length > 0 ? newLease(options) : row.lease;
+        const lease = visible.length > 0 ? newLease(options, nextLeaseToken()) : row.lease;
         // Without visible messages the row's schedule was stale: repairing it moves it past `now`.
         tx.putInstance(withQueueFields(row, lease, queueFieldsOf(lease, pending)), row);
         if (lease && visible.length > 0) return { state: row.state, messages: visible.map((m) => m.message), lease };
@@ -232,7 +232,7 @@ export abstract class IdbStore implements Store {
     return this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.firstReadyTask(options.now.getTime());
       if (!row) return undefined;
-      const lease = newLease(options);
+      const lease = newLease(options, nextLeaseToken());
       tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
       return { task: row.task, lease };
     });
@@ -432,9 +432,8 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
   return tasks ? TASKS_AND_QUEUE : QUEUE;
 }
 
-function newLease(options: ClaimOptions): Lease {
-  return { owner: options.owner, token: crypto.randomUUID(), expiresAt: new Date(options.now.getTime() + options.leaseMs) };
-}
+/** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */
+const nextLeaseToken = leaseTokens();
 
 /** The distinct statuses a query restricts to, or `undefined` for all. */
 function statusesOf(statuses: readonly OrchestrationRuntimeStatus[] | undefined): readonly OrchestrationRuntimeStatus[] | undefined {

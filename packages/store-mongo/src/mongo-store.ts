@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, matchesPurgeFilter,
+  assertNever, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
   matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -419,7 +419,7 @@ export class MongoStore implements Store {
     return this.#op('claiming an orchestration work item', async () => {
       const limit = claimBound(options.maxMessages, this.#maxMessages);
       for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-        const lease = newLease(options);
+        const lease = newLease(options, nextLeaseToken());
         const doc = await this.#instances.findOneAndUpdate(
           claimOrchestrationFilter(options.now),
           { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
@@ -455,7 +455,7 @@ export class MongoStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
-      const lease = newLease(options);
+      const lease = newLease(options, nextLeaseToken());
       const doc = await this.#tasks.findOneAndUpdate(
         claimActivityFilter(options.now),
         { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
@@ -890,9 +890,8 @@ async function dropIfPresent<T extends Document>(collection: Collection<T>, name
   }
 }
 
-function newLease(options: ClaimOptions): Lease {
-  return { owner: options.owner, token: crypto.randomUUID(), expiresAt: new Date(options.now.getTime() + options.leaseMs) };
-}
+/** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */
+const nextLeaseToken = leaseTokens();
 
 function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
   return point ? { ...point } : {};

@@ -16,7 +16,7 @@ import type {
 } from './store.js';
 import {
   claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isHeldBy,
-  isVisible, matchesPurgeFilter, matchesQuery, pageKeyOf, pageSizeOf, validateLeaseOwner,
+  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf, pageSizeOf, validateLeaseOwner,
 } from './store-helpers.js';
 
 interface InstanceRecord {
@@ -65,8 +65,7 @@ export class MemoryStore implements Store {
   readonly #changes = new Subject<StatusChange>();
   readonly #work = new Subject<void>();
   #closed: Promise<void> | undefined;
-  readonly #tokenPrefix = `${crypto.randomUUID()}:`;
-  #tokens = 0;
+  readonly #newToken = leaseTokens();
 
   readonly changes$: Observable<StatusChange> = this.#changes.asObservable();
   readonly workAvailable$: Observable<void> = this.#work.asObservable();
@@ -77,7 +76,7 @@ export class MemoryStore implements Store {
     if (instanceId === undefined) return undefined;
     const record = this.#instances.get(instanceId);
     if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
-    record.lease = this.#newLease(options);
+    record.lease = newLease(options, this.#newToken());
     this.#indexInstance(instanceId);
     const messages = record.messages.filter((m) => isVisible(m, options.now));
     return { state: record.state.toState(), messages: clone(messages), lease: clone(record.lease) };
@@ -188,7 +187,7 @@ export class MemoryStore implements Store {
     if (taskId === undefined) return undefined;
     const record = this.#tasks.get(taskId);
     if (!record) throw new Error(`MemoryStore's claim index names a missing task ${JSON.stringify(taskId)}`);
-    record.lease = this.#newLease(options);
+    record.lease = newLease(options, this.#newToken());
     this.#claimableTasks.set(taskId, record.lease.expiresAt.getTime());
     return { task: clone(record.task), lease: clone(record.lease) };
   }
@@ -298,13 +297,6 @@ export class MemoryStore implements Store {
     return this.#closed;
   }
 
-  /**
-   * A new lease. Its token is a random prefix per store plus a counter: as unique as a UUID per claim, without
-   * making one per claim.
-   */
-  #newLease(options: ClaimOptions): Lease {
-    return { owner: options.owner, token: `${this.#tokenPrefix}${++this.#tokens}`, expiresAt: new Date(options.now.getTime() + options.leaseMs) };
-  }
 
   #ensureOpen(): void {
     if (this.#closed) throw new StoreClosedError('The store is closed');

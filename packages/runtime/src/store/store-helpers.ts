@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import { assertValidName } from '../model/validation.js';
-import type { InstanceQuery, PurgeFilter } from './store.js';
+import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 
 /**
  * Pure helpers every Store adapter shares, so adapters only translate decisions into their own transactions.
@@ -160,4 +160,19 @@ function copyValue(value: unknown): unknown {
     else out[key] = member;
   }
   return out;
+}
+
+/**
+ * Fresh lease tokens for one worker or store handle: a random prefix of its own plus a counter, as unique as a UUID
+ * per lease without making one per claim.
+ */
+export function leaseTokens(): () => string {
+  const prefix = `${crypto.randomUUID()}.`;
+  let count = 0;
+  return () => prefix + String(++count);
+}
+
+/** The lease a claim takes: held by `options.owner` for `options.leaseMs` from `options.now`, under `token`. */
+export function newLease(options: ClaimOptions, token: string): Lease {
+  return { owner: options.owner, token, expiresAt: new Date(options.now.getTime() + options.leaseMs) };
 }

@@ -11,7 +11,7 @@ import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
-import { isDue } from '../store/store-helpers.js';
+import { isDue, leaseTokens } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
@@ -97,9 +97,6 @@ export class Worker {
   #inFlight = 0;
   /** Called when `#inFlight` drops to 0 (set by `stop` while it waits). */
   #drained: (() => void) | undefined;
-  /** Lease tokens of this worker's life: a random prefix and a counter (unique without a UUID per lease). */
-  readonly #tokenPrefix: string;
-  #tokenCount = 0;
   #orchestrationsRunning = 0;
   #activitiesRunning = 0;
   #subscription: Subscription | undefined;
@@ -123,11 +120,10 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#cache = new ExecutionCache(options.cacheSize);
-    this.#tokenPrefix = `${crypto.randomUUID()}.`;
   }
 
-  /** A fresh lease token for the activity tasks this worker leases in its own commits. */
-  readonly #newToken = (): string => this.#tokenPrefix + String(++this.#tokenCount);
+  /** Fresh lease tokens for the activity tasks this worker leases in its own commits. */
+  readonly #newToken = leaseTokens();
 
   /** A snapshot of the counters. */
   get metrics(): WorkerMetrics {
