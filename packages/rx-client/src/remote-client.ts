@@ -11,7 +11,7 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   WEBHOOK_PATH,
 } from '@durable-rx/runtime/client-kit';
-import { defer, distinctUntilChanged, map, mergeMap, type Observable, type Subscription } from 'rxjs';
+import { distinctUntilChanged, map, Observable, type Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
@@ -213,12 +213,10 @@ export class RemoteClient implements DurableClient {
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    return defer(() =>
-      this.#watch({ kind: 'status', instanceId }).pipe(
-        map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
-        // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
-        distinctUntilChanged<InstanceStatus | undefined>(sameJson),
-      ),
+    return this.#watch({ kind: 'status', instanceId }).pipe(
+      map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
+      // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
+      distinctUntilChanged<InstanceStatus | undefined>(sameJson),
     );
   }
 
@@ -228,24 +226,25 @@ export class RemoteClient implements DurableClient {
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = queryString(filterQuery(instanceFilter));
-    return defer(() =>
-      this.#watch({ kind: 'instances', query }).pipe(
-        map((e) => {
-          if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
-          return e.data.map(fromWireStatus);
-        }),
-        distinctUntilChanged<InstanceStatus[]>(sameJson),
-      ),
+    return this.#watch({ kind: 'instances', query }).pipe(
+      map((e) => {
+        if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
+        return e.data.map(fromWireStatus);
+      }),
+      distinctUntilChanged<InstanceStatus[]>(sameJson),
     );
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
-    return defer(() => {
+    return new Observable<HistoryEvent>((subscriber) => {
+      // One filter per subscription: it tracks what this subscriber has been given.
       const replayFilter = new HistoryReplayFilter();
-      return this.#watch({ kind: 'history', instanceId }).pipe(
-        mergeMap((e) => replayFilter.accept(e.data as HistoryEvent, e.session)),
-      );
+      return this.#watch({ kind: 'history', instanceId }).subscribe({
+        next: (e) => replayFilter.accept(e.data as HistoryEvent, e.session).forEach((event) => subscriber.next(event)),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
     });
   }
 
