@@ -42,7 +42,7 @@ export interface RuntimeOptions {
   readonly maxConcurrentOrchestrations?: number;
   /** Activities running at once. Default 32. */
   readonly maxConcurrentActivities?: number;
-  /** Live executions kept in the LRU cache. Default 1000. */
+  /** Live executions the worker keeps, so that a step need not replay the history. Default 1000. */
   readonly cacheSize?: number;
   /** Largest custom status, in bytes of JSON. Default 16 KiB. */
   readonly customStatusLimitBytes?: number;

@@ -10,21 +10,35 @@ interface Entry {
 }
 
 /**
- * LRU cache of live executions (suspended generators). An entry is only valid for the exact execution and history
+ * Cache of live executions (suspended generators). An entry is only valid for the exact execution and history
  * length it was left at: if another worker advanced the instance meanwhile, the lookup misses and the step replays.
+ *
+ * Eviction is a segmented LRU. While the cache has room, every execution is kept. Once it is full, an execution
+ * that was not just used from the cache (a replayed one, a new instance) goes into a small probation segment of
+ * newcomers (an eighth of the capacity) instead of pushing out the least recently used entry; it joins the main part
+ * only when its next step finds it there. A plain LRU misses on every step when more instances take turns than it
+ * holds (10k instances waiting for events, each raised in turn): each step evicted an execution that had lived long
+ * enough to reach the old generation of the heap, for nothing. Here the main part keeps its executions (those
+ * instances hit), and only short-lived newcomers churn.
  */
 export class ExecutionCache {
-  readonly #entries = new Map<string, Entry>();
+  /** Executions that were used from the cache, least recently used first. */
+  readonly #main = new Map<string, Entry>();
+  /** Newcomers while the cache is full, oldest first. */
+  readonly #probation = new Map<string, Entry>();
+  readonly #probationCapacity: number;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    this.#probationCapacity = Math.max(1, Math.floor(capacity / 8));
+  }
 
-  /** The cached execution of `instanceId` if it is exactly at `executionId` / `historyLength`. */
+  /**
+   * The cached execution of `instanceId` if it is exactly at `executionId` / `historyLength`; the entry is removed
+   * (the execution is about to advance: the caller sets it again after the step with `reused` true).
+   */
   get(instanceId: string, executionId: string, historyLength: number): OrchestrationExecution | undefined {
-    const entry = this.#entries.get(instanceId);
-    if (!entry) return undefined;
-    this.#entries.delete(instanceId);
-    if (entry.executionId !== executionId || entry.historyLength !== historyLength) return undefined;
-    this.#entries.set(instanceId, entry); // most recently used last
+    const entry = this.#remove(instanceId);
+    if (!entry || entry.executionId !== executionId || entry.historyLength !== historyLength) return undefined;
     return entry.execution;
   }
 
@@ -33,30 +47,56 @@ export class ExecutionCache {
    * without a state are not returned).
    */
   take(instanceId: string): { readonly execution: OrchestrationExecution; readonly state: InstanceState } | undefined {
-    const entry = this.#entries.get(instanceId);
-    this.#entries.delete(instanceId);
+    const entry = this.#remove(instanceId);
     return entry?.state ? { execution: entry.execution, state: entry.state } : undefined;
   }
 
-  set(instanceId: string, executionId: string, historyLength: number, execution: OrchestrationExecution, state?: InstanceState): void {
+  /**
+   * Keeps `execution`, left at `executionId` / `historyLength`. `reused`: it came from this cache ({@link get} or
+   * {@link take}), so it joins the main part; otherwise it is a newcomer, kept in probation while the cache is full.
+   */
+  set(instanceId: string, executionId: string, historyLength: number, execution: OrchestrationExecution, state: InstanceState | undefined, reused: boolean): void {
     if (this.capacity <= 0) return;
-    this.#entries.delete(instanceId);
-    this.#entries.set(instanceId, { executionId, historyLength, execution, state });
-    while (this.#entries.size > this.capacity) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+    this.#remove(instanceId);
+    const entry: Entry = { executionId, historyLength, execution, state };
+    if (reused || this.size < this.capacity) {
+      this.#main.set(instanceId, entry);
+    } else {
+      this.#probation.set(instanceId, entry);
+      if (this.#probation.size > this.#probationCapacity) this.#dropOldest(this.#probation);
     }
+    // Probation takes its room from the main part, up to its own capacity.
+    while (this.size > this.capacity) this.#dropOldest(this.#main.size > 0 ? this.#main : this.#probation);
   }
 
   delete(instanceId: string): void {
-    this.#entries.delete(instanceId);
+    this.#remove(instanceId);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#main.clear();
+    this.#probation.clear();
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#main.size + this.#probation.size;
+  }
+
+  #remove(instanceId: string): Entry | undefined {
+    const entry = this.#main.get(instanceId);
+    if (entry) {
+      this.#main.delete(instanceId);
+      return entry;
+    }
+    const newcomer = this.#probation.get(instanceId);
+    if (newcomer) this.#probation.delete(instanceId);
+    return newcomer;
+  }
+
+  #dropOldest(entries: Map<string, Entry>): void {
+    for (const key of entries.keys()) {
+      entries.delete(key);
+      return;
+    }
   }
 }

@@ -443,7 +443,7 @@ export class Worker {
       }
       this.#metrics.steps++;
       if (decision.execution) {
-        this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state);
+        this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, decision.cacheHit);
       }
       return leased;
     } catch (error) {
@@ -534,7 +534,7 @@ export class Worker {
     if (!cached) return false;
     const { state, execution } = cached;
     if (state.executionId !== task.executionId) {
-      this.#cache.set(state.instanceId, state.executionId, state.historyLength, execution, state);
+      this.#cache.set(state.instanceId, state.executionId, state.historyLength, execution, state, true);
       return false;
     }
     let leased: { task: ActivityTask; lease: Lease }[] = [];
@@ -554,7 +554,7 @@ export class Worker {
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
       if (decision.execution) {
-        this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state);
+        this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, true);
       }
       this.#startLeased(leased);
       return true;

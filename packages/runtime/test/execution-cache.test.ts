@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import { ExecutionCache } from '../src/worker/execution-cache.js';
+
+// eslint-disable-next-line require-yield
+const execution = (): OrchestrationExecution => new OrchestrationExecution(function* () { return undefined; }, { customStatusLimitBytes: 1024 });
+
+/** One step of instance `id` as the worker runs it: a lookup, then the execution set again after the commit. */
+function step(cache: ExecutionCache, id: string, length: number): boolean {
+  const cached = cache.get(id, 'e', length);
+  cache.set(id, 'e', length + 1, cached ?? execution(), undefined, cached !== undefined);
+  return cached !== undefined;
+}
+
+describe('ExecutionCache', () => {
+  it('keeps every execution while it has room, and evicts the least recently used once it has none', () => {
+    const cache = new ExecutionCache(3);
+    for (const id of ['a', 'b', 'c']) step(cache, id, 0);
+    expect(step(cache, 'a', 1)).toBe(true); // a is now the most recently used
+    step(cache, 'd', 0); // a newcomer while full
+    step(cache, 'e', 0); // another: the first newcomer goes first
+    expect(cache.size).toBe(3);
+    expect(cache.get('d', 'e', 1)).toBeUndefined();
+    expect(cache.get('a', 'e', 2)).toBeDefined();
+  });
+
+  it('misses when the instance moved on (another execution or history length)', () => {
+    const cache = new ExecutionCache(2);
+    step(cache, 'a', 0);
+    expect(cache.get('a', 'e', 5)).toBeUndefined();
+    step(cache, 'b', 0);
+    expect(cache.get('b', 'other', 1)).toBeUndefined();
+  });
+
+  it('keeps hitting for the instances it holds when more instances take turns than it holds (a plain LRU hits none)', () => {
+    const capacity = 100;
+    const cache = new ExecutionCache(capacity);
+    const ids = Array.from({ length: 1_000 }, (_, i) => `i${i}`);
+    let hits = 0;
+    for (let round = 0; round < 5; round++) {
+      for (const id of ids) if (step(cache, id, round)) hits++;
+    }
+    // The first round fills the cache; in each of the four others the instances of the main part hit.
+    expect(hits).toBeGreaterThanOrEqual(4 * (capacity - capacity / 8));
+    expect(cache.size).toBeLessThanOrEqual(capacity);
+  });
+
+  it('lets a newcomer whose next step comes soon into the main part, pushing out an execution left unused', () => {
+    const cache = new ExecutionCache(8);
+    for (let i = 0; i < 8; i++) step(cache, `cold${i}`, 0);
+    step(cache, 'hot', 0); // full: into probation
+    expect(step(cache, 'hot', 1)).toBe(true); // found there: into the main part
+    for (let i = 0; i < 8; i++) step(cache, `new${i}`, 0); // newcomers push each other out of probation
+    expect(step(cache, 'hot', 2)).toBe(true);
+    expect(cache.size).toBe(8);
+  });
+
+  it('keeps nothing with a capacity of 0', () => {
+    const cache = new ExecutionCache(0);
+    step(cache, 'a', 0);
+    expect(cache.size).toBe(0);
+  });
+});
