@@ -11,7 +11,7 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   WEBHOOK_PATH,
 } from '@durable-rx/runtime/client-kit';
-import { distinctUntilChanged, map, Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
@@ -213,26 +213,20 @@ export class RemoteClient implements DurableClient {
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    return this.#watch({ kind: 'status', instanceId }).pipe(
-      map((e) => (e.data === null ? undefined : fromWireStatus(e.data))),
-      // A stream the server could not resume starts again with the current snapshot: drop it if already seen.
-      distinctUntilChanged<InstanceStatus | undefined>(sameJson),
-    );
+    return this.#watch({ kind: 'status', instanceId }, statusOf);
   }
 
   customStatus$(instanceId: string): Observable<unknown> {
-    return this.status$(instanceId).pipe(map((s) => s?.customStatus), distinctUntilChanged(sameJson));
+    assertValidInstanceId(instanceId);
+    return this.#watch({ kind: 'status', instanceId }, (data) => statusOf(data)?.customStatus);
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = queryString(filterQuery(instanceFilter));
-    return this.#watch({ kind: 'instances', query }).pipe(
-      map((e) => {
-        if (!Array.isArray(e.data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
-        return e.data.map(fromWireStatus);
-      }),
-      distinctUntilChanged<InstanceStatus[]>(sameJson),
-    );
+    return this.#watch({ kind: 'instances', query }, (data) => {
+      if (!Array.isArray(data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
+      return data.map(fromWireStatus);
+    });
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
@@ -240,7 +234,7 @@ export class RemoteClient implements DurableClient {
     return new Observable<HistoryEvent>((subscriber) => {
       // One filter per subscription: it tracks what this subscriber has been given.
       const replayFilter = new HistoryReplayFilter();
-      return this.#watch({ kind: 'history', instanceId }).subscribe({
+      return this.#mux.watch({ kind: 'history', instanceId }).subscribe({
         next: (e) => replayFilter.accept(e.data as HistoryEvent, e.session).forEach((event) => subscriber.next(event)),
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
@@ -270,8 +264,29 @@ export class RemoteClient implements DurableClient {
     await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
   }
 
-  #watch(spec: WatchSpec) {
-    return this.#mux.watch(spec);
+  /**
+   * The values of a watched stream, each read from the server's data by `read` (a throw errors the observable), with
+   * consecutive duplicates dropped: a stream the server could not resume starts again with the current snapshot,
+   * which was seen already. (`map` + `distinctUntilChanged(sameJson)`, without rxjs's operator machinery in the page.)
+   */
+  #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      let last: [T] | undefined;
+      return this.#mux.watch(spec).subscribe({
+        next: (e) => {
+          let value: T;
+          try {
+            value = read(e.data);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          if (!last || !sameJson(last[0], value)) subscriber.next((last = [value])[0]);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+    });
   }
 
   /** Sends a request; resolves with the response when it is 2xx, rejects with the typed error otherwise. */
@@ -329,6 +344,10 @@ export class RemoteClient implements DurableClient {
  */
 export function createRemoteClient(options: RemoteClientOptions): RemoteClient {
   return new RemoteClient(options);
+}
+
+function statusOf(data: unknown): InstanceStatus | undefined {
+  return data === null ? undefined : fromWireStatus(data);
 }
 
 function queryString(query: Query): string {

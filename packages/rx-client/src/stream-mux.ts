@@ -1,4 +1,4 @@
-import { BehaviorSubject, Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { Clock } from '@durable-rx/runtime';
 import { eventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
 import { errorFromBody, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
@@ -62,7 +62,8 @@ interface Entry {
 export class StreamMux {
   readonly #options: StreamMuxOptions;
   readonly #entries = new Map<string, Entry>();
-  readonly #state = new BehaviorSubject<ConnectionState>({ state: 'idle' });
+  #state: ConnectionState = { state: 'idle' };
+  readonly #stateWatchers = new Set<Subscriber<ConnectionState>>();
   #nextId = 0;
   #connection: Subscription | undefined;
   #session: string | undefined;
@@ -77,8 +78,15 @@ export class StreamMux {
     this.#options = options;
   }
 
-  /** The connection's state; emits the current state at once. */
-  readonly state$: Observable<ConnectionState> = this.#state.asObservable();
+  /**
+   * The connection's state; emits the current state at once, then every change. (What a `BehaviorSubject` does; this
+   * keeps rxjs's `Subject` out of the page.)
+   */
+  readonly state$: Observable<ConnectionState> = new Observable((subscriber) => {
+    subscriber.next(this.#state);
+    this.#stateWatchers.add(subscriber);
+    return () => this.#stateWatchers.delete(subscriber);
+  });
 
   /**
    * Watches `spec` over the shared session: emits each value the server sends for it; completes when the server
@@ -110,7 +118,7 @@ export class StreamMux {
 
   #open(): void {
     if (this.#connection) return;
-    this.#state.next({ state: 'connecting' });
+    this.#setState({ state: 'connecting' });
     this.#connection = eventStream({
       url: `${this.#options.root}/streams`,
       headers: this.#options.headers,
@@ -118,7 +126,7 @@ export class StreamMux {
       ...(this.#options.reconnect ? { reconnect: this.#options.reconnect } : {}),
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
       onConnection: (state, error) => {
-        if (state === 'retrying') this.#state.next({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) });
+        if (state === 'retrying') this.#setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) });
       },
     }).subscribe({
       next: (event) => this.#onEvent(event),
@@ -138,7 +146,7 @@ export class StreamMux {
         this.#toRemove.clear();
         this.#toAdd = new Set(this.#entries.keys());
       }
-      this.#state.next({ state: 'live' });
+      this.#setState({ state: 'live' });
       this.#scheduleFlush();
       return;
     }
@@ -152,6 +160,12 @@ export class StreamMux {
       return;
     }
     entry.subscriber.next({ data: data.data, session: event.session ?? this.#session });
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#state = state;
+    // A copy: a watcher that subscribes while being told gets the new state from the subscription, not twice.
+    for (const watcher of [...this.#stateWatchers]) watcher.next(state);
   }
 
   #scheduleFlush(): void {
@@ -229,7 +243,7 @@ export class StreamMux {
     this.#toRemove.clear();
     const entries = [...this.#entries.values()];
     this.#entries.clear();
-    this.#state.next({ state: 'failed', error });
+    this.#setState({ state: 'failed', error });
     for (const entry of entries) entry.subscriber.error(error);
   }
 
@@ -241,7 +255,7 @@ export class StreamMux {
     this.#session = undefined;
     this.#toAdd.clear();
     this.#toRemove.clear();
-    this.#state.next({ state: 'idle' });
+    this.#setState({ state: 'idle' });
     if (session !== undefined) {
       // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
       this.#options.fetch(`${this.#options.root}/streams/${encodeURIComponent(session)}`, {
