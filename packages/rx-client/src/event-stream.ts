@@ -1,16 +1,13 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { Observable } from 'rxjs';
-import { errorFromBody, errorFromResponse, RemoteError } from './remote-error.js';
+import { badResponse, errorFromBody, errorFromResponse } from './remote-error.js';
 import { sseParser, type SseMessage } from './sse-parser.js';
 
 /** One event of a stream, its data parsed as JSON. */
 export interface StreamedEvent {
-  /** The SSE event name (`status`, `instances`, `history`). */
+  /** The SSE event name (`session`, `status`, `close` …). */
   readonly event: string;
   readonly data: unknown;
-  /** The SSE id, `<session>.<seq>` from the durable-rx HTTP API. */
-  readonly id: string | undefined;
-  /** The session part of `id`: it changes when the server could not resume the stream and started a new one. */
+  /** The session part of the SSE id `<session>.<seq>` (durable-rx HTTP API): a new one means the stream started over. */
   readonly session: string | undefined;
 }
 
@@ -22,142 +19,131 @@ export interface ReconnectOptions {
   readonly maxDelayMs?: number;
 }
 
-/** Options of {@link eventStream}. */
+/** Options of {@link openEventStream}. */
 export interface EventStreamOptions {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: typeof fetch;
-  readonly reconnect?: ReconnectOptions;
+  readonly reconnect?: ReconnectOptions | undefined;
   /** Times the reconnect delays. Default: the system clock. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
+}
+
+/** What an event stream tells its owner. */
+export interface EventStreamHandlers {
+  /** Each event, in order (not `error` or `end`, which end the stream). */
+  event(event: StreamedEvent): void;
+  /** The connection was lost and a reconnect is scheduled; `error` is the failure when there was one. */
+  retrying(error: unknown): void;
   /**
-   * Told when the connection opens (`'open'`) and when it is lost and a reconnect is scheduled (`'retrying'`, with
-   * the failure when there was one: a network error or a retryable status).
+   * The stream is over, for good: with the typed error of an `error` event, of an answer that retrying cannot fix
+   * (4xx other than 408/429) or of an answer that is not an event stream; without one after an `end` event.
    */
-  readonly onConnection?: (state: 'open' | 'retrying', error?: unknown) => void;
+  end(error?: Error): void;
 }
 
 /**
- * A Server-Sent Events stream over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot),
- * parsed with {@link sseParser}.
+ * Opens a Server-Sent Events stream over `fetch` (so it can send `Authorization` headers, which `EventSource`
+ * cannot), parsed with {@link sseParser}, and returns the function that stops it: that aborts the request and cancels
+ * any pending reconnect, and nothing is told after it.
  *
- * Nothing happens until subscription. When the connection ends or fails, it reconnects — after the server's `retry`
- * hint, doubling on consecutive failures up to `maxDelayMs` — and sends the id of the last event it received as
- * `Last-Event-ID`, so the server resumes right after it. An `error` event, or an HTTP answer that retrying cannot fix
- * (4xx other than 408/429), errors the observable with the typed error; an `end` event completes it. Unsubscribing
- * aborts the request and cancels any pending reconnect.
+ * When the connection ends or fails, it reconnects — after the server's `retry` hint, doubling on consecutive
+ * failures up to `maxDelayMs` — and sends the id of the last event it received as `Last-Event-ID`, so the server
+ * resumes right after it.
  */
-export function eventStream(options: EventStreamOptions): Observable<StreamedEvent> {
-  return new Observable<StreamedEvent>((subscriber) => {
-    const initialDelayMs = options.reconnect?.initialDelayMs ?? 1000;
-    const maxDelayMs = options.reconnect?.maxDelayMs ?? 30_000;
-    let lastEventId: string | undefined;
-    let retryMs = initialDelayMs;
-    let failures = 0;
-    let stopped = false;
-    let controller: AbortController | undefined;
-    const clock = options.clock ?? systemClock;
-    let timer: ClockTimer | undefined;
+export function openEventStream(options: EventStreamOptions, on: EventStreamHandlers): () => void {
+  const initialDelayMs = options.reconnect?.initialDelayMs ?? 1000;
+  const maxDelayMs = options.reconnect?.maxDelayMs ?? 30_000;
+  let lastEventId: string | undefined;
+  let retryMs = initialDelayMs;
+  let failures = 0;
+  let stopped = false;
+  let controller: AbortController | undefined;
+  const clock = options.clock ?? systemClock;
+  let timer: ClockTimer | undefined;
 
-    const stop = () => {
-      stopped = true;
-      controller?.abort();
-      if (timer !== undefined) clock.clearTimeout(timer);
+  const stop = () => {
+    stopped = true;
+    controller?.abort();
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+  };
+
+  const end = (error?: Error) => {
+    stop();
+    on.end(error);
+  };
+
+  const onMessage = (message: SseMessage): void => {
+    if (stopped) return;
+    if (message.id) lastEventId = message.id;
+    let data: unknown;
+    try {
+      data = message.data === '' ? null : JSON.parse(message.data);
+    } catch {
+      return end(badResponse('The server sent an event that is not JSON'));
+    }
+    const event = message.event ?? 'message';
+    if (event === 'error') return end(errorFromBody(500, data));
+    if (event === 'end') return end();
+    on.event({ event, data, session: sessionOf(message.id) });
+  };
+
+  const connect = async (): Promise<void> => {
+    controller = new AbortController();
+    let failure: unknown;
+    try {
+      const response = await options.fetch(options.url, {
+        headers: {
+          ...options.headers,
+          accept: 'text/event-stream',
+          ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+        },
+        cache: 'no-store',
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        const error = await errorFromResponse(response);
+        if (isRetryable(response.status)) throw error;
+        return end(error);
+      }
+      if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
+        return end(badResponse('The server did not answer with an event stream'));
+      }
+      failures = 0;
+      const feed = sseParser(onMessage, (ms) => (retryMs = ms));
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || stopped) break;
+          feed(value);
+        }
+      } finally {
+        if (stopped) await reader.cancel().catch(() => undefined);
+      }
+      if (stopped) return;
+    } catch (error) {
+      if (stopped) return;
+      failures++;
+      failure = error;
+    }
+    on.retrying(failure);
+    // The stream ended or failed: reconnect, resuming after the last event received.
+    const delay = Math.min(maxDelayMs, retryMs * 2 ** Math.max(0, failures - 1));
+    timer = clock.setTimeout(() => {
       timer = undefined;
-    };
+      void connect();
+    }, delay);
+  };
 
-    const onMessage = (message: SseMessage): void => {
-      if (stopped) return;
-      if (message.id !== undefined && message.id !== '') lastEventId = message.id;
-      let data: unknown;
-      try {
-        data = message.data === '' ? null : JSON.parse(message.data);
-      } catch {
-        stop();
-        subscriber.error(new RemoteError('bad-response', 502, 'The server sent an event that is not JSON'));
-        return;
-      }
-      const event = message.event ?? 'message';
-      if (event === 'error') {
-        stop();
-        subscriber.error(errorFromBody(500, data));
-        return;
-      }
-      if (event === 'end') {
-        stop();
-        subscriber.complete();
-        return;
-      }
-      const id = message.id || undefined;
-      subscriber.next({ event, data, id, session: sessionOf(id) });
-    };
-
-    const connect = async (): Promise<void> => {
-      controller = new AbortController();
-      try {
-        const response = await options.fetch(options.url, {
-          headers: {
-            ...options.headers,
-            accept: 'text/event-stream',
-            ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
-          },
-          cache: 'no-store',
-          signal: controller.signal,
-        });
-        if (!response.ok) {
-          const error = await errorFromResponse(response);
-          if (isRetryable(response.status)) throw error;
-          stop();
-          subscriber.error(error);
-          return;
-        }
-        if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
-          stop();
-          subscriber.error(new RemoteError('bad-response', 502, 'The server did not answer with an event stream'));
-          return;
-        }
-        failures = 0;
-        options.onConnection?.('open');
-        const feed = sseParser(onMessage, (ms) => (retryMs = ms));
-        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-        try {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done || stopped) break;
-            feed(value);
-          }
-        } finally {
-          if (stopped) await reader.cancel().catch(() => undefined);
-        }
-      } catch (error) {
-        failures++;
-        if (!stopped) options.onConnection?.('retrying', error);
-        if (stopped) return;
-        scheduleReconnect();
-        return;
-      }
-      if (stopped) return;
-      options.onConnection?.('retrying');
-      scheduleReconnect();
-    };
-
-    const scheduleReconnect = (): void => {
-      // The stream ended or failed: reconnect, resuming after the last event received.
-      const delay = Math.min(maxDelayMs, retryMs * 2 ** Math.max(0, failures - 1));
-      timer = clock.setTimeout(() => {
-        timer = undefined;
-        void connect();
-      }, delay);
-    };
-
-    void connect();
-    return stop;
-  });
+  void connect();
+  return stop;
 }
 
 /** The session part of an event id `<session>.<seq>`. */
 function sessionOf(id: string | undefined): string | undefined {
-  if (id === undefined) return undefined;
+  if (!id) return undefined;
   const dot = id.lastIndexOf('.');
   return dot < 0 ? id : id.slice(0, dot);
 }

@@ -11,10 +11,10 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   WEBHOOK_PATH,
 } from '@durable-rx/runtime/client-kit';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
-import { errorFromResponse, isRecord, RemoteError } from './remote-error.js';
+import { badResponse, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
 import { StreamMux, type ConnectionState, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
@@ -53,7 +53,8 @@ type Query = Record<string, string | undefined>;
  */
 export class RemoteClient implements DurableClient {
   readonly #root: string;
-  readonly #key: string | undefined;
+  /** The `authorization` header, when there is a key. */
+  readonly #auth: Record<string, string>;
   readonly #fetch: typeof fetch;
   readonly #mux: StreamMux;
   readonly #clock: Clock;
@@ -68,12 +69,11 @@ export class RemoteClient implements DurableClient {
     }
     const trimmed = `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
     this.#root = trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
-    this.#key = options.key;
+    this.#auth = options.key === undefined ? {} : { authorization: `Bearer ${options.key}` };
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#clock = options.clock ?? systemClock;
     this.#mux = new StreamMux({
-      root: this.#root, headers: this.#authHeaders(), fetch: this.#fetch, clock: this.#clock,
-      ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+      root: this.#root, headers: this.#auth, fetch: this.#fetch, clock: this.#clock, reconnect: options.reconnect,
     });
     this.connection$ = this.#mux.state$;
   }
@@ -89,21 +89,18 @@ export class RemoteClient implements DurableClient {
     if (options.instanceId !== undefined) assertValidInstanceId(options.instanceId);
     const input = toPlainJson(options.input, 'input');
     const path = `/orchestrators/${segment(name)}${options.instanceId === undefined ? '' : `/${segment(options.instanceId)}`}`;
-    const response = await this.#request('POST', path, {}, input);
-    const body: unknown = await response.json();
-    if (!isRecord(body) || typeof body.id !== 'string') throw new RemoteError('bad-response', 502, 'The start response has no id');
-    return body.id;
+    return idOf(await this.#json('POST', path, {}, input), 'start');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    const response = await this.#request('GET', `/instances/${segment(instanceId)}`, {
+    const body = await this.#json('GET', `/instances/${segment(instanceId)}`, {
       showHistory: bool(options.showHistory),
       showHistoryOutput: bool(options.showHistoryOutput),
       showInput: bool(options.showInput),
       format: 'native',
-    }, undefined, { notFoundIsEmpty: true });
-    return response ? fromWireStatus(await response.json()) : undefined;
+    }, undefined, true);
+    return body === undefined ? undefined : fromWireStatus(body);
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
@@ -112,10 +109,10 @@ export class RemoteClient implements DurableClient {
       ...filterQuery(query),
       top: query.pageSize === undefined ? undefined : String(query.pageSize),
       format: 'native',
-    }, undefined, { headers: query.continuationToken ? { 'x-ms-continuation-token': query.continuationToken } : {} });
-    const body: unknown = await response.json();
-    if (!Array.isArray(body)) throw new RemoteError('bad-response', 502, 'The list response is not an array');
-    const continuationToken = response.headers.get('x-ms-continuation-token');
+    }, undefined, false, query.continuationToken ? { 'x-ms-continuation-token': query.continuationToken } : {});
+    const body: unknown = await response!.json();
+    if (!Array.isArray(body)) throw badResponse('The list response is not an array');
+    const continuationToken = response!.headers.get('x-ms-continuation-token');
     return { instances: body.map(fromWireStatus), ...(continuationToken ? { continuationToken } : {}) };
   }
 
@@ -158,24 +155,19 @@ export class RemoteClient implements DurableClient {
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
     assertValidInstanceId(instanceId);
-    const response = await this.#request('POST', `/instances/${segment(instanceId)}/restart`, {
+    return idOf(await this.#json('POST', `/instances/${segment(instanceId)}/restart`, {
       restartWithNewInstanceId: bool(options.restartWithNewInstanceId),
-    });
-    const body: unknown = await response.json();
-    if (!isRecord(body) || typeof body.id !== 'string') throw new RemoteError('bad-response', 502, 'The restart response has no id');
-    return body.id;
+    }), 'restart');
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
     assertValidInstanceId(instanceId);
-    const response = await this.#request('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, { notFoundIsEmpty: true });
-    return response ? purgeResultOf(await response.json()) : { instancesDeleted: 0 };
+    return purgeResultOf(await this.#json('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, true));
   }
 
   async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {
     // The shared rule, checked here too, so a malformed filter never reaches the server.
-    const response = await this.#request('DELETE', '/instances', filterQuery(validatePurgeFilter(purgeFilter)), undefined, { notFoundIsEmpty: true });
-    return response ? purgeResultOf(await response.json()) : { instancesDeleted: 0 };
+    return purgeResultOf(await this.#json('DELETE', '/instances', filterQuery(validatePurgeFilter(purgeFilter)), undefined, true));
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
@@ -184,30 +176,31 @@ export class RemoteClient implements DurableClient {
     // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
-      let timer: Subscription | undefined; // Infinity arms none; longer than 2^31-1 ms never fires early
-      let subscription: Subscription | undefined;
-      let settled = false;
-      const settle = (done: () => void) => {
-        if (settled) return;
-        settled = true;
-        timer?.unsubscribe();
-        subscription?.unsubscribe();
-        done();
-      };
-      subscription = this.status$(instanceId).subscribe({
+      let armed = false; // Infinity arms no timer; longer than 2^31-1 ms never fires early
+      // Owns the watch and the timer; unsubscribing it after the first answer releases both (also one added later).
+      const done = new Subscription();
+      done.add(this.status$(instanceId).subscribe({
         next: (status) => {
-          if (!status) {
-            settle(() => reject(new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`)));
-          } else if (isTerminalStatus(status.runtimeStatus)) {
-            settle(() => resolve(status));
-          } else {
+          if (status && !isTerminalStatus(status.runtimeStatus)) {
             latest = status;
-            timer ??= timeoutAfter(timeoutMs, this.#clock).subscribe(() => settle(() => resolve(latest!)));
+            if (!armed) {
+              armed = true;
+              done.add(timeoutAfter(timeoutMs, this.#clock).subscribe(() => {
+                resolve(latest!);
+                done.unsubscribe();
+              }));
+            }
+            return;
           }
+          if (status) resolve(status);
+          else reject(new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`));
+          done.unsubscribe();
         },
-        error: (error: unknown) => settle(() => reject(error)),
-      });
-      if (settled) subscription.unsubscribe();
+        error: (error: unknown) => {
+          reject(error);
+          done.unsubscribe();
+        },
+      }));
     });
   }
 
@@ -224,7 +217,7 @@ export class RemoteClient implements DurableClient {
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = queryString(filterQuery(instanceFilter));
     return this.#watch({ kind: 'instances', query }, (data) => {
-      if (!Array.isArray(data)) throw new RemoteError('bad-response', 502, 'The instances event is not an array');
+      if (!Array.isArray(data)) throw badResponse('The instances event is not an array');
       return data.map(fromWireStatus);
     });
   }
@@ -289,24 +282,28 @@ export class RemoteClient implements DurableClient {
     });
   }
 
-  /** Sends a request; resolves with the response when it is 2xx, rejects with the typed error otherwise. */
-  #request(method: string, path: string, query: Query, body?: unknown, options?: { headers?: Record<string, string> }): Promise<Response>;
-  #request(
-    method: string, path: string, query: Query, body: unknown, options: { headers?: Record<string, string>; notFoundIsEmpty: true },
-  ): Promise<Response | undefined>;
+  /** The JSON body of a 2xx answer (see {@link RemoteClient.#request}); `undefined` only for a 404 when `orNone`. */
+  async #json(method: string, path: string, query: Query, body?: unknown, orNone?: boolean): Promise<unknown> {
+    return (await this.#request(method, path, query, body, orNone))?.json();
+  }
+
+  /**
+   * Sends a request; resolves with the response when it is 2xx, rejects with the typed error otherwise; with `orNone`,
+   * an instance-not-found answer resolves with `undefined` instead.
+   */
   async #request(
-    method: string, path: string, query: Query, body?: unknown,
-    options: { headers?: Record<string, string>; notFoundIsEmpty?: boolean } = {},
+    method: string, path: string, query: Query, body?: unknown, orNone?: boolean, headers?: Record<string, string>,
   ): Promise<Response | undefined> {
     let response: Response;
+    const search = queryString(query);
     try {
-      response = await this.#fetch(this.#url(path, query), {
+      response = await this.#fetch(`${this.#root}${path}${search ? `?${search}` : ''}`, {
         method,
         headers: {
           accept: 'application/json',
-          ...this.#authHeaders(),
+          ...this.#auth,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...options.headers,
+          ...headers,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         cache: 'no-store',
@@ -316,17 +313,8 @@ export class RemoteClient implements DurableClient {
     }
     if (response.ok) return response;
     const error = await errorFromResponse(response);
-    if (options.notFoundIsEmpty && error instanceof InstanceNotFoundError) return undefined;
+    if (orNone && error instanceof InstanceNotFoundError) return undefined;
     throw error;
-  }
-
-  #url(path: string, query: Query): string {
-    const search = queryString(query);
-    return `${this.#root}${path}${search ? `?${search}` : ''}`;
-  }
-
-  #authHeaders(): Record<string, string> {
-    return this.#key === undefined ? {} : { authorization: `Bearer ${this.#key}` };
   }
 }
 
@@ -378,9 +366,15 @@ function filterQuery(f: InstanceFilter): Query {
   };
 }
 
+/** The result of a purge answer; `undefined` (instance not found) deleted nothing. */
 function purgeResultOf(body: unknown): PurgeResult {
-  if (!isRecord(body) || typeof body.instancesDeleted !== 'number') {
-    throw new RemoteError('bad-response', 502, 'The purge response has no instancesDeleted');
-  }
+  if (body === undefined) return { instancesDeleted: 0 };
+  if (!isRecord(body) || typeof body.instancesDeleted !== 'number') throw badResponse('The purge response has no instancesDeleted');
   return { instancesDeleted: body.instancesDeleted };
+}
+
+/** The instance id of a start or restart answer. */
+function idOf(body: unknown, what: string): string {
+  if (!isRecord(body) || typeof body.id !== 'string') throw badResponse(`The ${what} response has no id`);
+  return body.id;
 }

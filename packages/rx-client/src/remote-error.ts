@@ -28,6 +28,11 @@ export class RemoteError extends DurableError {
   }
 }
 
+/** The error for a server answer the client cannot read: `RemoteError` `bad-response` (502) saying what was wrong. */
+export function badResponse(message: string): RemoteError {
+  return new RemoteError('bad-response', 502, message);
+}
+
 type ErrorClass = new (message: string) => DurableError;
 
 const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = new Map<string, ErrorClass>([

@@ -1,7 +1,7 @@
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { Clock } from '@durable-rx/runtime';
-import { eventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
-import { errorFromBody, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
+import { openEventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
+import { badResponse, errorFromBody, errorFromResponse, isRecord } from './remote-error.js';
 
 /**
  * The state of a remote client's streaming connection, for UIs that show whether they are live:
@@ -38,9 +38,9 @@ export interface StreamMuxOptions {
   readonly root: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: typeof fetch;
-  readonly reconnect?: ReconnectOptions;
+  readonly reconnect?: ReconnectOptions | undefined;
   /** Times the reconnect delays. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 interface Entry {
@@ -65,7 +65,8 @@ export class StreamMux {
   #state: ConnectionState = { state: 'idle' };
   readonly #stateWatchers = new Set<Subscriber<ConnectionState>>();
   #nextId = 0;
-  #connection: Subscription | undefined;
+  /** Stops the open event stream. */
+  #connection: (() => void) | undefined;
   #session: string | undefined;
   /** Subscription ids to send (added) or to cancel (removed) on the next flush. */
   #toAdd = new Set<string>();
@@ -119,19 +120,10 @@ export class StreamMux {
   #open(): void {
     if (this.#connection) return;
     this.#setState({ state: 'connecting' });
-    this.#connection = eventStream({
-      url: `${this.#options.root}/streams`,
-      headers: this.#options.headers,
-      fetch: this.#options.fetch,
-      ...(this.#options.reconnect ? { reconnect: this.#options.reconnect } : {}),
-      ...(this.#options.clock ? { clock: this.#options.clock } : {}),
-      onConnection: (state, error) => {
-        if (state === 'retrying') this.#setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) });
-      },
-    }).subscribe({
-      next: (event) => this.#onEvent(event),
-      error: (error: unknown) => this.#fail(asError(error)),
-      complete: () => this.#fail(new RemoteError('bad-response', 502, 'The server ended the stream session')),
+    this.#connection = openEventStream({ ...this.#options, url: `${this.#options.root}/streams` }, {
+      event: (event) => this.#onEvent(event),
+      retrying: (error) => this.#setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) }),
+      end: (error) => this.#fail(error ?? badResponse('The server ended the stream session')),
     });
   }
 
@@ -220,7 +212,7 @@ export class StreamMux {
 
   /** Drops the connection and opens a new one without `Last-Event-ID`, so the server starts a new session. */
   #restart(): void {
-    this.#connection?.unsubscribe();
+    this.#connection?.();
     this.#connection = undefined;
     this.#session = undefined;
     this.#toAdd.clear();
@@ -249,7 +241,7 @@ export class StreamMux {
 
   #closeIfUnused(): void {
     if (this.#entries.size > 0 || !this.#connection) return;
-    this.#connection.unsubscribe();
+    this.#connection();
     this.#connection = undefined;
     const session = this.#session;
     this.#session = undefined;
@@ -263,8 +255,4 @@ export class StreamMux {
       }).then((response) => response.body?.cancel(), () => undefined);
     }
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new RemoteError('unreachable', 503, String(error));
 }

@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type HistoryEvent, type InstanceStatus } from '@durable-rx/runtime';
-import { isRecord, RemoteError } from './remote-error.js';
+import { badResponse, isRecord } from './remote-error.js';
 
 /**
  * Rebuilds an `InstanceStatus` from the HTTP API's lossless status form (`format=native` and the event streams:
@@ -11,7 +11,7 @@ export function fromWireStatus(value: unknown): InstanceStatus {
     !isRecord(value) || typeof value.instanceId !== 'string' || typeof value.name !== 'string' ||
     !ALL_RUNTIME_STATUSES.includes(value.runtimeStatus as never)
   ) {
-    throw new RemoteError('bad-response', 502, 'The server sent a malformed instance status');
+    throw badResponse('The server sent a malformed instance status');
   }
   const optional = (key: string): Record<string, unknown> => (value[key] !== undefined ? { [key]: value[key] } : {});
   return {
@@ -31,6 +31,6 @@ export function fromWireStatus(value: unknown): InstanceStatus {
 
 function toDate(value: unknown): Date {
   const date = typeof value === 'string' ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new RemoteError('bad-response', 502, 'The server sent a malformed date');
+  if (!date || Number.isNaN(date.getTime())) throw badResponse('The server sent a malformed date');
   return date;
 }
