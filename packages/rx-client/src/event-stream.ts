@@ -112,12 +112,16 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
       }
       failures = 0;
       const feed = sseParser(onMessage, (ms) => (retryMs = ms));
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and objects
+      // per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two chunks;
+      // what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
+      const decoder = new TextDecoder();
+      const reader = response.body.getReader();
       try {
         for (;;) {
           const { done, value } = await reader.read();
           if (done || stopped) break;
-          feed(value);
+          feed(decoder.decode(value, { stream: true }));
         }
       } finally {
         if (stopped) await reader.cancel().catch(() => undefined);

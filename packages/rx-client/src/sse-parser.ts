@@ -14,7 +14,7 @@ export interface SseMessage {
  * name is followed by `:` and one optional space; `data` lines accumulate, joined with `\n`; an empty line dispatches
  * the event unless it had no `data`; `retry` takes only digits; an `id` containing NUL is ignored; unknown fields are
  * ignored; an event not ended by an empty line is never dispatched. A byte-order mark is left to the decoder
- * (`TextDecoderStream` strips it). Written here rather than taken from `eventsource-parser` because it is a quarter of
+ * (`TextDecoder` strips it). Written here rather than taken from `eventsource-parser` because it is a quarter of
  * the bytes in a page; a test checks both give the same events for every split of the same streams.
  *
  * @param onEvent told of each dispatched event

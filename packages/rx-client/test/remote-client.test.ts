@@ -57,6 +57,27 @@ describe('createRemoteClient', () => {
     expect(harness.requests.at(-1)?.authorization).toBe(`Bearer ${KEY}`);
   });
 
+  it('reads an event stream whose bytes arrive one at a time, characters of several bytes split between chunks', async () => {
+    const text = 'Tōkyō — 東京 🚀';
+    const client = createRemoteClient({
+      baseUrl: harness.server.url,
+      key: KEY,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!response.body || !String(input).endsWith('/streams')) return response;
+        const bytes = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            for (const byte of chunk) controller.enqueue(Uint8Array.of(byte));
+          },
+        }));
+        return new Response(bytes, { status: response.status, headers: response.headers });
+      },
+    });
+    await client.startNew('Echo', { instanceId: 'bytes', input: text });
+    const done = await client.waitForCompletion('bytes', SETTLED);
+    expect(done.output).toBe(text);
+  });
+
   it('accepts a baseUrl that already ends with the webhook path', async () => {
     const client = createRemoteClient({ baseUrl: `${harness.server.url}${WEBHOOK_PATH}/`, key: KEY });
     expect(await client.getStatusAll()).toEqual([]);
