@@ -202,7 +202,8 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     if (result) after.push(send(result));
   }
 
-  const kept = new Set<string>();
+  // The carried-over messages kept in the queue (only continueAsNew keeps any).
+  let kept: Set<string> | undefined;
   let history: WriteRequest = input.baseHistory
     ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...step.newEvents] }
     : { type: 'appendHistory', instanceId: id, from: state.historyLength, events: step.newEvents };
@@ -219,7 +220,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     // that arrived later); one buffered in an earlier step (already consumed) is sent again.
     for (const event of step.continueAsNew.carryOverEvents) {
       const own = input.messages.find((m) => m.event === event && m.executionId === undefined);
-      if (own) kept.add(own.id);
+      if (own) (kept ??= new Set()).add(own.id);
       else after.push(send(message(input.newId(), id, undefined, event)));
     }
     next = { ...next, executionId };
@@ -245,7 +246,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   if (input.first) requests.push(input.first);
   requests.push({ type: 'replaceState', state: committed }, history);
   const { consumed } = input;
-  if (consumed) requests.push(kept.size === 0 ? consumed : { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) });
+  if (consumed) requests.push(kept === undefined ? consumed : { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) });
   for (const task of tasks) requests.push({ type: 'insertTask', task });
   for (const request of after) requests.push(request);
   return { state: committed, writeSet: { lease: input.lease, requests } };

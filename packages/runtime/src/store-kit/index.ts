@@ -24,7 +24,8 @@ export type {
   ActivityStepLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState, type WritePlan,
+  activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState,
+  type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
   DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,

@@ -9,7 +9,7 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet } from './plan-write-set.js';
+import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, type StoredStates } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
   StoreCapabilities,
@@ -66,6 +66,8 @@ export class MemoryStore implements Store {
   readonly #work = new Subject<void>();
   #closed: Promise<void> | undefined;
   readonly #newToken = leaseTokens();
+  /** What planWriteSet reads: the stored state of an instance, straight from its record. */
+  readonly #storedStates: StoredStates = { get: (instanceId) => this.#instances.get(instanceId)?.state };
 
   readonly changes$: Observable<StatusChange> = this.#changes.asObservable();
   readonly workAvailable$: Observable<void> = this.#work.asObservable();
@@ -114,15 +116,14 @@ export class MemoryStore implements Store {
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
     // copy of what comes in; from then on the store owns those objects and never changes them in place).
     const ids = instanceIdsOf(writeSet);
-    const stored = new Map<string, InstanceState | undefined>();
-    for (const id of ids) stored.set(id, this.#instances.get(id)?.state);
-    const plan = planWriteSet(writeSet, stored);
+    const plan = planWriteSet(writeSet, this.#storedStates);
 
     for (const id of plan.replaced) this.#dropPending(id);
-    const kept = new Map<InstanceState, StoredState>();
+    // The copies kept, in the order of plan.states (a write set changes one or two instances: no Map).
+    const kept: StoredState[] = [];
     for (const { state, isNew } of plan.states) {
       const copy = new StoredState(state);
-      kept.set(state, copy);
+      kept.push(copy);
       const record = this.#instances.get(state.instanceId);
       if (record && !isNew) record.state = copy;
       else this.#instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: undefined, messages: NO_MESSAGES });
@@ -167,7 +168,12 @@ export class MemoryStore implements Store {
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
     for (const id of ids) this.#indexInstance(id);
     for (const { instanceId } of plan.deleteMessages) if (!ids.includes(instanceId)) this.#indexInstance(instanceId);
-    for (const change of plan.changes) this.#emit(change.instanceId, kept.get(change.state) ?? change.state);
+    for (const change of plan.changes) {
+      // A change is published as the kept copy of its state; a state a later request of the write set replaced was
+      // not kept and is copied for the feed.
+      const at = plan.states.findIndex((planned) => planned.state === change.state);
+      this.#emit(change.instanceId, at >= 0 ? kept[at] : change.state);
+    }
     if (plan.work || (plan.released !== undefined && (this.#instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
   }
 

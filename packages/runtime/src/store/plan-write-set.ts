@@ -80,6 +80,14 @@ export interface PlannedChange {
 }
 
 /**
+ * The stored states {@link planWriteSet} reads: `get(id)` for each id of {@link instanceIdsOf} (`undefined`: no such
+ * instance). A `Map` is one; a store may also answer from its own records without building one.
+ */
+export interface StoredStates {
+  get(instanceId: string): InstanceState | undefined;
+}
+
+/**
  * The ids of every instance whose stored state {@link planWriteSet} needs: read them in the transaction that
  * applies the write set.
  */
@@ -129,28 +137,36 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
  * the effects of earlier requests of the same write set.
  */
-export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, InstanceState | undefined>): WritePlan {
-  const states = new Map<string, PlannedState>();
-  // The state of an instance as the requests so far left it: its planned state, else the stored one.
-  const current = (id: string): InstanceState | undefined => {
-    const planned = states.get(id);
-    return planned ? planned.state : stored.get(id);
+export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePlan {
+  // A write set touches one or two instances and inserts a task or two: plain arrays searched in place, no Maps (this
+  // runs on every commit of every store).
+  const states: PlannedState[] = [];
+  const plannedOf = (id: string): PlannedState | undefined => {
+    for (const planned of states) if (planned.state.instanceId === id) return planned;
+    return undefined;
   };
+  // The state of an instance as the requests so far left it: its planned state, else the stored one.
+  const current = (id: string): InstanceState | undefined => plannedOf(id)?.state ?? stored.get(id);
   const replaced: string[] = [];
   const history: PlannedHistory[] = [];
   const deleteMessages: { instanceId: string; messageIds: readonly string[] }[] = [];
   const deleteTasks: string[] = [];
   let insertTasks: ActivityTask[] = [];
-  const taskLeases = new Map<string, Lease>();
+  const leases: { taskId: string; lease: Lease }[] = [];
   let insertMessages: OrchestrationMessage[] = [];
   const changes: PlannedChange[] = [];
 
   const setState = (state: InstanceState, isNew: boolean): void => {
     const id = state.instanceId;
-    const known = states.get(id);
-    const previous = known ? known.state : stored.get(id);
-    states.set(id, { state, isNew: isNew || (known?.isNew ?? false), before: known ? known.before : stored.get(id) });
-    changes.push({ instanceId: id, previousVersion: previous?.version ?? 0, state });
+    const known = plannedOf(id);
+    if (known) {
+      changes.push({ instanceId: id, previousVersion: known.state.version, state });
+      states[states.indexOf(known)] = { state, isNew: isNew || known.isNew, before: known.before };
+      return;
+    }
+    const before = stored.get(id);
+    changes.push({ instanceId: id, previousVersion: before?.version ?? 0, state });
+    states.push({ state, isNew, before });
   };
   const deliver = (message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void => {
     const target = current(message.instanceId);
@@ -186,6 +202,7 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
           if (stored.get(id) !== undefined && !replaced.includes(id)) replaced.push(id);
           insertMessages = insertMessages.filter((m) => m.instanceId !== id);
           insertTasks = insertTasks.filter((t) => t.instanceId !== id);
+          for (let i = leases.length - 1; i >= 0; i--) if (!insertTasks.some((t) => t.id === leases[i]!.taskId)) leases.splice(i, 1);
           for (let i = history.length - 1; i >= 0; i--) if (history[i]!.instanceId === id) history.splice(i, 1);
         }
         setState({ ...request.state, version: (existing?.version ?? 0) + 1 }, true);
@@ -211,10 +228,15 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
         if (request.requires) checkCondition(request.message.instanceId, current(request.message.instanceId), request.requires);
         deliver(request.message, request.ifMissing);
         break;
-      case 'insertTask':
-        insertTasks.push(request.task);
-        if (request.lease) taskLeases.set(request.task.id, request.lease);
+      case 'insertTask': {
+        const { task, lease } = request;
+        // A task inserted twice keeps its last lease, if any (as a keyed map of leases would).
+        const known = leases.findIndex((l) => l.taskId === task.id);
+        if (lease && known >= 0) leases[known] = { taskId: task.id, lease };
+        else if (lease) leases.push({ taskId: task.id, lease });
+        insertTasks.push(task);
         break;
+      }
       case 'deleteTask':
         deleteTasks.push(request.taskId);
         break;
@@ -223,21 +245,10 @@ export function planWriteSet(writeSet: WriteSet, stored: ReadonlyMap<string, Ins
     }
   }
 
-  const leases: { taskId: string; lease: Lease }[] = [];
   let work = insertMessages.length > 0;
-  for (const task of insertTasks) {
-    const lease = taskLeases.get(task.id);
-    if (lease) leases.push({ taskId: task.id, lease });
-    else work = true;
-  }
-  return {
-    replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages,
-    taskLeases: leases,
-    states: [...states.values()],
-    changes,
-    work,
-    ...(writeSet.lease?.kind === 'orchestration' ? { released: writeSet.lease.instanceId } : {}),
-  };
+  if (!work && leases.length < insertTasks.length) work = insertTasks.some((t) => !leases.some((l) => l.taskId === t.id));
+  const plan: WritePlan = { replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages, taskLeases: leases, states, changes, work };
+  return writeSet.lease?.kind === 'orchestration' ? { ...plan, released: writeSet.lease.instanceId } : plan;
 }
 
 /** Throws the typed error of an {@link InstanceCondition} that `state` (the instance `id`, if it exists) does not meet. */
