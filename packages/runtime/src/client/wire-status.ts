@@ -1,7 +1,7 @@
 import type { HistoryEvent } from '../model/history-event.js';
 import type { FailureDetails, InstanceStatus, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { toWireHistory, type WireHistoryEvent } from './wire-history.js';
-import { sanitiseStatus, type WireSanitiserOptions } from './wire-sanitise.js';
+import { sanitiseFailureDetails, sanitiseStatus, type WireSanitiserOptions } from './wire-sanitise.js';
 
 /**
  * An {@link InstanceStatus} as the Durable Functions HTTP API sends it: `name`, `instanceId`, `runtimeStatus`,
@@ -67,8 +67,8 @@ export interface WireStatusOptions extends WireSanitiserOptions {
  * //   output: null, createdTime: '2026-11-30T10:15:00Z', lastUpdatedTime: '2026-11-30T10:15:01Z' }
  * ```
  */
-export function toWireStatus(unsanitised: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
-  return wireStatusOf(unsanitised, options, toWireHistory);
+export function toWireStatus(status: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
+  return wireStatusOf(status, options, toWireHistory);
 }
 
 /**
@@ -80,12 +80,12 @@ export function toWireStatus(unsanitised: InstanceStatus, options: WireStatusOpt
  * Response.json(toWireStatusWithoutHistory(await client.waitForCompletion(id)));
  * ```
  */
-export function toWireStatusWithoutHistory(unsanitised: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
-  return wireStatusOf(unsanitised, options);
+export function toWireStatusWithoutHistory(status: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
+  return wireStatusOf(status, options);
 }
 
-function wireStatusOf(unsanitised: InstanceStatus, options: WireStatusOptions, wireHistory?: typeof toWireHistory): WireInstanceStatus {
-  const status = sanitiseStatus(unsanitised, options);
+function wireStatusOf(status: InstanceStatus, options: WireStatusOptions, wireHistory?: typeof toWireHistory): WireInstanceStatus {
+  // Sanitised member by member (the history by wireHistory): a status without history needs no history sanitiser.
   const showInput = options.showInput !== false;
   return {
     name: status.name,
@@ -98,10 +98,9 @@ function wireStatusOf(unsanitised: InstanceStatus, options: WireStatusOptions, w
     lastUpdatedTime: toWireTime(status.lastUpdatedTime),
     // As the extension: no history for an instance that has not started yet.
     ...(status.history !== undefined && wireHistory && status.runtimeStatus !== 'Pending'
-      // Already sanitised: whatever stack trace is left may be shown.
-      ? { historyEvents: wireHistory(status.history, { showHistoryOutput: options.showHistoryOutput === true, showInput, exposeStackTraces: true }) }
+      ? { historyEvents: wireHistory(status.history, { showHistoryOutput: options.showHistoryOutput === true, showInput, exposeStackTraces: options.exposeStackTraces === true }) }
       : {}),
-    ...(status.failureDetails !== undefined ? { failureDetails: status.failureDetails } : {}),
+    ...(status.failureDetails !== undefined ? { failureDetails: sanitiseFailureDetails(status.failureDetails, options) } : {}),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
   };
 }
