@@ -21,7 +21,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 25_900 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_700 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_050 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_210 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_130 },
 ];
 
 describe('bundle size', () => {
