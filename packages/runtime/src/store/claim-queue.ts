@@ -9,19 +9,18 @@
  * key's is skipped, and the timeline is rebuilt when skipped entries outnumber the live ones.
  */
 export class ClaimQueue {
-  /** When each key with work becomes claimable, in ms since the epoch (0: at once). Keys without work are absent. */
-  readonly #at = new Map<string, number>();
+  /** Each key with work: when it becomes claimable, and its place in the arrival order. Keys without work are absent. */
+  readonly #slots = new Map<string, Slot>();
   /**
-   * Keys claimable as of their last change or of the last claim that found them due, oldest first from `#head` on:
-   * an array with a moving head, not a Set, because a Set iterated from its start steps over every entry deleted since
-   * it last rehashed, and a claim deletes the key it takes, so draining n ready keys cost O(n²) (about 5 µs per claim
-   * at 50k). Entries are never removed in place: one whose number no longer matches `#readyNo` (its key was claimed,
-   * or became ready again later) is skipped.
+   * Keys claimable as of their last change or of the last claim that found them due, oldest first from `#head` on,
+   * in two parallel arrays (no object per arrival). Arrays with a moving head, not a Set: a claim removes the key it
+   * takes, and a Set iterated from its start steps over every entry deleted since it last rehashed, so draining n
+   * ready keys cost O(n²) (about 5 µs per claim at 50k). Entries are never removed in place: one whose number is no
+   * longer its key's `Slot.no` (the key was claimed, or became ready again later) is skipped.
    */
-  #ready: ReadyEntry[] = [];
+  #readyKeys: string[] = [];
+  #readyNos: number[] = [];
   #head = 0;
-  /** The number of each ready key's live entry in `#ready`; keys not ready are absent. */
-  readonly #readyNo = new Map<string, number>();
   #nextNo = 0;
   /** Keys claimable later, earliest first (a binary min-heap by `at`). */
   #later: TimelineEntry[] = [];
@@ -29,28 +28,29 @@ export class ClaimQueue {
   /** Records when `key` becomes claimable, in ms since the epoch: 0 for at once, `Infinity` when it has no work. */
   set(key: string, at: number): void {
     if (at === Infinity) {
-      this.#at.delete(key);
-      this.#readyNo.delete(key);
+      this.#slots.delete(key);
       return;
     }
-    if (this.#at.get(key) === at) return;
-    this.#at.set(key, at);
+    let slot = this.#slots.get(key);
+    if (slot?.at === at) return;
+    if (slot) slot.at = at;
+    else this.#slots.set(key, (slot = { at, no: -1 }));
     if (at <= 0) {
-      this.#addReady(key);
+      this.#addReady(key, slot);
       return;
     }
-    this.#readyNo.delete(key);
+    slot.no = -1;
     this.#push({ at, key });
-    if (this.#later.length > 2 * this.#at.size + 1024) this.#compact();
+    if (this.#later.length > 2 * this.#slots.size + 1024) this.#compact();
   }
 
   /** The key that has been claimable longest at `nowMs`, or `undefined`. The caller claims it and calls `set`. */
   first(nowMs: number): string | undefined {
     this.#promoteDue(nowMs);
-    const ready = this.#ready;
-    for (let i = this.#skipStale(); i < ready.length; i++) {
-      const entry = ready[i]!;
-      if (this.#readyNo.get(entry.key) === entry.no && (this.#at.get(entry.key) ?? Infinity) <= nowMs) return entry.key;
+    const keys = this.#readyKeys;
+    for (let i = this.#skipStale(); i < keys.length; i++) {
+      const slot = this.#slots.get(keys[i]!);
+      if (slot !== undefined && slot.no === this.#readyNos[i] && slot.at <= nowMs) return keys[i];
     }
     return undefined;
   }
@@ -61,13 +61,12 @@ export class ClaimQueue {
     let next = Infinity;
     // Normally the first ready key is due at once; a later one only with clocks that disagree (a claim's `now` that
     // went back), so the scan stops at the first key that is due.
-    const ready = this.#ready;
-    for (let i = this.#skipStale(); i < ready.length; i++) {
-      const entry = ready[i]!;
-      if (this.#readyNo.get(entry.key) !== entry.no) continue;
-      const at = this.#at.get(entry.key) ?? Infinity;
-      next = Math.min(next, at);
-      if (at <= nowMs) break;
+    const keys = this.#readyKeys;
+    for (let i = this.#skipStale(); i < keys.length; i++) {
+      const slot = this.#slots.get(keys[i]!);
+      if (slot === undefined || slot.no !== this.#readyNos[i]) continue;
+      next = Math.min(next, slot.at);
+      if (slot.at <= nowMs) break;
     }
     const top = this.#later[0];
     if (top) next = Math.min(next, top.at);
@@ -76,9 +75,9 @@ export class ClaimQueue {
 
   /** Forgets everything. */
   clear(): void {
-    this.#at.clear();
-    this.#readyNo.clear();
-    this.#ready = [];
+    this.#slots.clear();
+    this.#readyKeys = [];
+    this.#readyNos = [];
     this.#head = 0;
     this.#later = [];
   }
@@ -87,28 +86,38 @@ export class ClaimQueue {
   #promoteDue(nowMs: number): void {
     for (let top = this.#later[0]; top && (top.at <= nowMs || !this.#isLive(top)); top = this.#later[0]) {
       this.#pop();
-      if (this.#isLive(top) && !this.#readyNo.has(top.key)) this.#addReady(top.key);
+      const slot = this.#slots.get(top.key);
+      if (slot !== undefined && slot.at === top.at && slot.no < 0) this.#addReady(top.key, slot);
     }
   }
 
-  #addReady(key: string): void {
-    const no = this.#nextNo++;
-    this.#readyNo.set(key, no);
-    this.#ready.push({ key, no });
+  #addReady(key: string, slot: Slot): void {
+    slot.no = this.#nextNo++;
+    this.#readyKeys.push(key);
+    this.#readyNos.push(slot.no);
     // Dead entries are dropped once they outnumber the live ones (normally they sit before the head, already passed).
-    if (this.#ready.length > 2 * this.#readyNo.size + 1024) {
-      this.#ready = this.#ready.slice(this.#head).filter((e) => this.#readyNo.get(e.key) === e.no);
+    if (this.#readyKeys.length > 2 * this.#slots.size + 1024) {
+      const keys: string[] = [];
+      const nos: number[] = [];
+      for (let i = this.#head; i < this.#readyKeys.length; i++) {
+        if (this.#slots.get(this.#readyKeys[i]!)?.no !== this.#readyNos[i]) continue;
+        keys.push(this.#readyKeys[i]!);
+        nos.push(this.#readyNos[i]!);
+      }
+      this.#readyKeys = keys;
+      this.#readyNos = nos;
       this.#head = 0;
     }
   }
 
   /** Moves the head past dead entries; returns it. */
   #skipStale(): number {
-    const ready = this.#ready;
+    const keys = this.#readyKeys;
     let head = this.#head;
-    while (head < ready.length && this.#readyNo.get(ready[head]!.key) !== ready[head]!.no) head++;
-    if (head === ready.length) {
-      this.#ready = [];
+    while (head < keys.length && this.#slots.get(keys[head]!)?.no !== this.#readyNos[head]) head++;
+    if (head === keys.length && head > 0) {
+      this.#readyKeys = [];
+      this.#readyNos = [];
       head = 0;
     }
     this.#head = head;
@@ -116,11 +125,11 @@ export class ClaimQueue {
   }
 
   #isLive(entry: TimelineEntry): boolean {
-    return this.#at.get(entry.key) === entry.at;
+    return this.#slots.get(entry.key)?.at === entry.at;
   }
 
   #compact(): void {
-    const live = this.#later.filter((e) => this.#isLive(e) && !this.#readyNo.has(e.key));
+    const live = this.#later.filter((e) => this.#isLive(e) && this.#slots.get(e.key)!.no < 0);
     this.#later = [];
     for (const entry of live) this.#push(entry);
   }
@@ -155,10 +164,12 @@ export class ClaimQueue {
   }
 }
 
-interface ReadyEntry {
-  readonly key: string;
-  /** Which of its key's arrivals this is (see `#readyNo`). */
-  readonly no: number;
+/** What the queue knows of a key with work (changed in place: one object per key while it has work). */
+interface Slot {
+  /** When the key becomes claimable, in ms since the epoch (0: at once). */
+  at: number;
+  /** The number of its live entry in the arrival order, or -1 when it waits on the timeline. */
+  no: number;
 }
 
 interface TimelineEntry {
