@@ -43,7 +43,8 @@ interface TaskRecord {
  * several runtimes in one process may share one MemoryStore (leases keep their steps apart).
  *
  * Each operation copies what crosses the port once: a commit copies what it keeps of its write set on the way in
- * (the store never changes those objects in place), reads and claims copy on the way out, and each published change
+ * (the store never changes those objects in place), reads and claims copy on the way out (history events excepted:
+ * they are stored frozen and handed out as they are), and each published change
  * is copied once for all its subscribers. An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
  * instead of scanning the pending work.
  *
@@ -134,8 +135,8 @@ export class MemoryStore implements Store {
       if (!record) continue;
       // An empty history takes an exact-size copy (a push would reserve room for 16 events); a longer one grows in
       // place, so a step costs O(new events), not O(history).
-      if (replace || record.history.length === 0) record.history = events.map(copyStoreValue);
-      else for (const event of events) record.history.push(copyStoreValue(event));
+      if (replace || record.history.length === 0) record.history = events.map(frozenCopy);
+      else for (const event of events) record.history.push(frozenCopy(event));
     }
     for (const { instanceId, messageIds } of plan.deleteMessages) {
       const record = this.#instances.get(instanceId);
@@ -246,9 +247,9 @@ export class MemoryStore implements Store {
 
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     this.#ensureOpen();
-    const history = this.#instances.get(instanceId)?.history ?? [];
-    const from = options?.fromIndex ?? 0;
-    return clone(from === 0 ? history : history.slice(from));
+    // The events are frozen copies (see `frozenCopy`): a new array of the same events is all a read needs to copy.
+    const history = this.#instances.get(instanceId)?.history ?? NO_EVENTS;
+    return history.slice(options?.fromIndex ?? 0);
   }
 
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
@@ -349,4 +350,22 @@ export class MemoryStore implements Store {
 
 function clone<T>(value: T): T {
   return copyStoreValue(value);
+}
+
+/**
+ * A deep copy whose objects and arrays are all frozen: how history events are stored. Nobody can change them in
+ * place, so `getHistory` hands out the stored events themselves (in a new array) instead of a deep copy per read: a
+ * replay after a cache miss read every event of the history again (a fifth of a raise's allocations at 10k waiting
+ * instances). Events are plain JSON (the port's rule), so freezing covers all of them.
+ */
+function frozenCopy<T>(value: T): T {
+  return deepFreeze(copyStoreValue(value));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  for (const key in value) {
+    if (Object.hasOwn(value, key)) deepFreeze(value[key]);
+  }
+  return Object.freeze(value);
 }
