@@ -1,9 +1,9 @@
 /**
  * Scenario 5: the remote client's streams over real HTTP on 127.0.0.1, measured by the rx-client package's own
  * bench (`packages/rx-client/bench/streams.bench.mjs`) in a child process, so its server and sockets cannot disturb
- * the other scenarios. Figures: commit -> remote `customStatus$` p50/p99 with 1 and 100 subscriptions on one
- * connection; one commit fanned out to 5,000 connections (server writes and client arrivals); and the connections one
- * server process holds (up to 19,900) with its heap per connection.
+ * the other scenarios. Figures: commit -> remote `customStatus$` p50/p99 (server and client in two processes) with 1
+ * and 100 subscriptions on one connection; one commit fanned out to 5,000 connections (server writes and client
+ * arrivals); and the connections one server process holds (up to 19,900) with its heap per connection.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ const RESULTS = fileURLToPath(new URL('../../../packages/rx-client/bench-results
 
 /**
  * @param {{ quick: boolean }} options
- * @returns {Promise<{ latency: { subscriptions: number, samples: number, p50Ms: number, p99Ms: number }[],
+ * @returns {Promise<{ latency: { subscriptions: number, samples: number, p50Ms: number, p99Ms: number, p999Ms: number, maxMs: number }[],
  *   fanOut?: { subscribers: number, rounds: number, firstMs: number, lastMs: number, firstRangeMs: number[], lastRangeMs: number[],
  *     firstWriteMs: number, lastWriteMs: number, lastWriteRangeMs: number[], writesPerRound: number, servedEveryRound: boolean,
  *     serverCpuMs?: number, serverCpuPerConnectionUs: number },

@@ -1,7 +1,8 @@
 // The server side of the stream benchmarks, in its own process so that its memory is measured alone: a runtime on
 // MemoryStore behind createHttpHandler on 127.0.0.1. It prints its URL; `GET /__bench/memory` answers its memory
 // after a garbage collection (run it with --expose-gc) and its open connections; `/__bench/start?id=&count=` starts a
-// Ticker watched in-process, `/__bench/tick?id=&value=` raises a Tick and answers when the server saw it committed.
+// Ticker watched in-process, `/__bench/tick?id=&value=` raises a Tick and answers when the server saw it committed,
+// `/__bench/committed?id=` lists [value, wall-clock time the server saw it committed] for every value so far.
 import { Socket } from 'node:net';
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
@@ -66,6 +67,7 @@ const bench = Object.assign(async (request) => {
     });
     return Response.json({ id });
   }
+  if (url.pathname === '/__bench/committed') return Response.json([...committed.get(url.searchParams.get('id'))]);
   if (url.pathname === '/__bench/writes') return Response.json(writes);
   if (url.pathname === '/__bench/tick') {
     const id = url.searchParams.get('id');
@@ -82,6 +84,16 @@ const bench = Object.assign(async (request) => {
   }
   return handler(request);
 }, { close: () => handler.close() });
+// The latency benchmark raises its ticks over the IPC channel (`{ tick, ids }`) rather than over HTTP: nothing then
+// travels back to the client process but the stream itself, so no response of the bench's own competes with the event.
+process.on('message', (message) => {
+  for (const id of message.ids) {
+    runtime.client.raiseEvent(id, 'Tick', message.tick).catch((error) => {
+      console.error(error);
+      process.exit(1);
+    });
+  }
+});
 const server = await serve(bench, { port: 0 });
 console.log(`listening ${server.url}`);
 process.on('SIGTERM', async () => {
