@@ -1,10 +1,7 @@
-// Not `of`, `from` or `merge`: each imports rxjs's scheduler machinery (scheduled, observeOn, subscribeOn, ...) whether
-// a scheduler is passed or not, about 0.4 KB gzip in every page. `defer` of an array of observables plus `mergeAll` is
-// `merge` without it.
-import {
-  AsyncSubject, concatMap, defer, distinctUntilChanged, filter, map, mergeAll, mergeMap, Observable, scan, take, takeUntil,
-  type Observer, type Subscription,
-} from 'rxjs';
+// Only operators that subscribe no inner observable: `of`, `from`, `merge`, `defer`, `takeUntil`, `mergeMap` and
+// `concatMap` go through rxjs's innerFrom (async-iterable and ReadableStream adapters plus tslib's async helpers) or
+// its scheduler machinery, about 1.5 KB gzip in every page. The few combinations this client needs are written out.
+import { distinctUntilChanged, filter, map, Observable, scan, type Observer } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -31,7 +28,7 @@ import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusRespon
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
-import { armTimeout, timeoutAfter } from './timeout-after.js';
+import { armTimeout } from './timeout-after.js';
 
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
@@ -63,8 +60,8 @@ export class LocalClient implements DurableClient {
   readonly #newId: NewId;
   readonly #known: ReadonlySet<string> | undefined;
   readonly #changes: ChangeRouter;
-  /** Emits (and stays emitted) once {@link LocalClient.close} was called. */
-  readonly #closed = new AsyncSubject<void>();
+  /** Completes the client's feeds when {@link LocalClient.close} is called; empty and unused once closed. */
+  readonly #onClose = new Set<() => void>();
   #isClosed = false;
   /** The last state turned into a status and that status: every watcher of one commit shares one status object. */
   #memoState: InstanceState | undefined;
@@ -76,8 +73,8 @@ export class LocalClient implements DurableClient {
     // Closing the client ends its feeds exactly as a closed store does: every observable completes.
     const instanceChanges = store.instanceChanges$?.bind(store);
     this.#changes = new ChangeRouter(
-      store.changes$.pipe(takeUntil(this.#closed)),
-      instanceChanges && ((instanceId: string) => instanceChanges(instanceId).pipe(takeUntil(this.#closed))),
+      this.#untilClosed(store.changes$),
+      instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
     this.#newId = options.newId ?? randomId;
@@ -254,15 +251,14 @@ export class LocalClient implements DurableClient {
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = validateInstanceFilter(instanceFilter);
     const show = showInputOf(instanceFilter);
-    return defer(() => {
+    return deferred(() => {
       type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
-      const initial$ = defer(() => this.#queryAll(query)).pipe(map((states): Ev => ({ kind: 'initial', states })));
+      const initial = async (): Promise<Ev> => ({ kind: 'initial', states: await this.#queryAll(query) });
       const live$ = this.#changes.all().pipe(map((change): Ev => ({ kind: 'change', change })));
       const list: LiveList = {
         members: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false, dirty: false,
       };
-      return defer(() => [initial$, live$]).pipe(
-        mergeAll(),
+      return withFirst(initial, live$).pipe(
         scan((acc, ev) => {
           if (ev.kind === 'initial') {
             for (const s of ev.states) {
@@ -304,29 +300,37 @@ export class LocalClient implements DurableClient {
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
-    return defer(() => {
+    return new Observable<HistoryEvent>((subscriber) => {
       let historyKey: string | undefined;
       let emitted = 0;
+      const read = async (state: InstanceState | undefined): Promise<readonly HistoryEvent[]> => {
+        if (!state) return []; // unknown or purged
+        const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
+        if (key !== historyKey) {
+          historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
+          emitted = 0;
+        }
+        if (state.historyLength <= emitted) return [];
+        const events = await this.#store.getHistory(instanceId, { fromIndex: emitted });
+        const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
+        emitted += fresh.length;
+        return fresh;
+      };
+      // One read at a time, in arrival order (concatMap); after an error or an unsubscribe none starts.
+      let reads: Promise<unknown> = Promise.resolve();
+      const queue = (step: () => unknown): void => {
+        reads = reads.then(() => (subscriber.closed ? undefined : step())).catch((error: unknown) => subscriber.error(error));
+      };
       // The first trigger reads the current state itself, so the cursor starts on the right execution.
-      const initial$ = defer(() => this.#store.getInstance(instanceId));
       const changes$ = this.#changes.instance(instanceId).pipe(map((c) => c.state));
-      return defer(() => [initial$, changes$]).pipe(
-        mergeAll(),
-        concatMap(async (state): Promise<readonly HistoryEvent[]> => {
-          if (!state) return []; // unknown or purged
-          const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
-          if (key !== historyKey) {
-            historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
-            emitted = 0;
-          }
-          if (state.historyLength <= emitted) return [];
-          const events = await this.#store.getHistory(instanceId, { fromIndex: emitted });
-          const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
-          emitted += fresh.length;
-          return fresh;
+      return withFirst(() => this.#store.getInstance(instanceId), changes$).subscribe({
+        next: (state) => queue(async () => {
+          const events = await read(state);
+          for (const event of events) if (!subscriber.closed) subscriber.next(event);
         }),
-        mergeMap((events) => events),
-      );
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => queue(() => subscriber.complete()),
+      });
     });
   }
 
@@ -353,11 +357,28 @@ export class LocalClient implements DurableClient {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    this.#closed.next();
-    this.#closed.complete();
+    for (const end of [...this.#onClose]) end();
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** `source` until this client closes, then completed as if the store had closed (`takeUntil` of the close). */
+  #untilClosed<T>(source: Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      if (this.#isClosed) return subscriber.complete();
+      const end = (): void => subscriber.complete();
+      this.#onClose.add(end);
+      const subscription = source.subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => subscriber.error(error),
+        complete: end,
+      });
+      return () => {
+        this.#onClose.delete(end);
+        subscription.unsubscribe();
+      };
+    });
+  }
 
   /**
    * Instance states of one instance: the current one at once, then each committed change in commit order.
@@ -464,18 +485,27 @@ export class LocalClient implements DurableClient {
    * resolves anyway: the command is stored and takes effect when a worker runs.
    */
   async #commitAndObserve(instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean): Promise<void> {
-    let watching: Subscription | undefined;
+    let settled = false;
+    let stop: (() => void) | undefined;
     const done = new Promise<void>((resolve) => {
-      watching = this.#changes.instance(instanceId).pipe(
-        filter((change) => applied(change.state)),
-        take(1),
-        takeUntil(timeoutAfter(COMMAND_APPLIED_TIMEOUT_MS, this.#clock)),
-      ).subscribe({ complete: resolve, error: () => resolve() });
+      const settle = (): void => {
+        settled = true;
+        stop?.();
+        resolve();
+      };
+      // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
+      const unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
+      const cancelTimer = armTimeout(COMMAND_APPLIED_TIMEOUT_MS, this.#clock, settle);
+      stop = () => {
+        unwatch();
+        cancelTimer();
+      };
+      if (settled) stop(); // the feed had already ended
     });
     try {
       await this.#store.commit(writeSet);
     } catch (error) {
-      watching?.unsubscribe();
+      stop?.();
       throw error;
     }
     await done;
@@ -574,4 +604,28 @@ function withoutPayload(event: HistoryEvent): HistoryEvent {
     return rest as HistoryEvent;
   }
   return event;
+}
+
+/**
+ * `first()`'s value and `rest`'s values as they come, both started at once; completes when both have. What
+ * `merge(defer(first), rest)` does, written out (see the imports).
+ */
+function withFirst<A, B>(first: () => Promise<A>, rest: Observable<B>): Observable<A | B> {
+  return new Observable<A | B>((subscriber) => {
+    let open = 2;
+    const done = (): void => {
+      if (--open === 0) subscriber.complete();
+    };
+    new Promise<A>((resolve) => resolve(first())).then((value) => {
+      if (subscriber.closed) return;
+      subscriber.next(value);
+      done();
+    }, (error: unknown) => subscriber.error(error));
+    return rest.subscribe({ next: (value) => subscriber.next(value), error: (error: unknown) => subscriber.error(error), complete: done });
+  });
+}
+
+/** `defer` of an Observable factory: a fresh pipeline for each subscriber. */
+function deferred<T>(make: () => Observable<T>): Observable<T> {
+  return new Observable<T>((subscriber) => make().subscribe(subscriber));
 }
