@@ -1,7 +1,7 @@
-// Only operators that subscribe no inner observable: `of`, `from`, `merge`, `defer`, `takeUntil`, `mergeMap` and
-// `concatMap` go through rxjs's innerFrom (async-iterable and ReadableStream adapters plus tslib's async helpers) or
-// its scheduler machinery, about 1.5 KB gzip in every page. The few combinations this client needs are written out.
-import { distinctUntilChanged, filter, map, Observable, scan, type Observer } from 'rxjs';
+// Only `map` and `distinctUntilChanged` from rxjs: `of`, `from`, `merge`, `defer`, `takeUntil`, `mergeMap` and
+// `concatMap` bring in rxjs's innerFrom (async-iterable and ReadableStream adapters plus tslib's async helpers) or its
+// scheduler machinery, about 1.5 KB gzip in every page. The few combinations this client needs are written out.
+import { distinctUntilChanged, map, Observable, type Observer } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -251,50 +251,36 @@ export class LocalClient implements DurableClient {
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = validateInstanceFilter(instanceFilter);
     const show = showInputOf(instanceFilter);
-    return deferred(() => {
-      type Ev = { kind: 'initial'; states: readonly InstanceState[] } | { kind: 'change'; change: StatusChange };
-      const initial = async (): Promise<Ev> => ({ kind: 'initial', states: await this.#queryAll(query) });
-      const live$ = this.#changes.all().pipe(map((change): Ev => ({ kind: 'change', change })));
-      const list: LiveList = {
-        members: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false, dirty: false,
+    return new Observable<InstanceStatus[]>((subscriber) => {
+      const list: LiveList = { members: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false };
+      // The initial query (an array) or a committed change; emits when what the list shows changed.
+      const onNext = (next: InstanceState[] | StatusChange): void => {
+        if (Array.isArray(next)) {
+          for (const s of next) {
+            const known = list.members.get(s.instanceId);
+            if (!known || known.version < s.version) list.members.set(s.instanceId, s);
+          }
+          for (const change of list.pending) applyChange(list, change, query);
+          list.pending = [];
+          list.ready = true;
+        } else if (!list.ready) {
+          return void list.pending.push(next);
+        } else if (!applyChange(list, next, query)) {
+          return;
+        }
+        subscriber.next(shownStatuses(list, show));
       };
-      return withFirst(initial, live$).pipe(
-        scan((acc, ev) => {
-          if (ev.kind === 'initial') {
-            for (const s of ev.states) {
-              const known = acc.members.get(s.instanceId);
-              if (!known || known.version < s.version) acc.members.set(s.instanceId, s);
-            }
-            for (const change of acc.pending) applyChange(acc, change, query);
-            acc.pending = [];
-            acc.ready = true;
-            acc.dirty = true;
-          } else if (!acc.ready) {
-            acc.pending.push(ev.change);
-          } else {
-            acc.dirty = applyChange(acc, ev.change, query);
+      return withFirst(() => this.#queryAll(query), this.#changes.all()).subscribe({
+        next: (next) => {
+          try {
+            onNext(next);
+          } catch (error) {
+            subscriber.error(error);
           }
-          return acc;
-        }, list),
-        filter((acc) => acc.ready && acc.dirty),
-        // A change of one member re-sorts nothing and builds one status: the order is kept until membership or a
-        // creation time changes, and the other members' statuses are reused. Each emission is a fresh array.
-        map((acc) => {
-          if (!acc.sorted) {
-            const ids = [...acc.members.values()].sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b))).map((s) => s.instanceId);
-            acc.shown = ids.map((id) => {
-              const at = acc.positions.get(id);
-              return at !== undefined && !acc.stale.has(id) ? acc.shown[at]! : toInstanceStatus(acc.members.get(id)!, show);
-            });
-            acc.positions = new Map(ids.map((id, i) => [id, i]));
-            acc.sorted = true;
-          } else {
-            for (const id of acc.stale) acc.shown[acc.positions.get(id)!] = toInstanceStatus(acc.members.get(id)!, show);
-          }
-          acc.stale.clear();
-          return acc.shown.slice();
-        }),
-      );
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
     });
   }
 
@@ -562,8 +548,26 @@ interface LiveList {
   /** Changes that arrived before the initial query answered. */
   pending: StatusChange[];
   ready: boolean;
-  /** The last change altered what the list shows. */
-  dirty: boolean;
+}
+
+/**
+ * The statuses a live list shows, as a fresh array. A change of one member re-sorts nothing and builds one status:
+ * the order is kept until membership or a creation time changes, and the other members' statuses are reused.
+ */
+function shownStatuses(list: LiveList, show: { readonly showInput?: boolean }): InstanceStatus[] {
+  if (!list.sorted) {
+    const ids = [...list.members.values()].sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b))).map((s) => s.instanceId);
+    list.shown = ids.map((id) => {
+      const at = list.positions.get(id);
+      return at !== undefined && !list.stale.has(id) ? list.shown[at]! : toInstanceStatus(list.members.get(id)!, show);
+    });
+    list.positions = new Map(ids.map((id, i) => [id, i]));
+    list.sorted = true;
+  } else {
+    for (const id of list.stale) list.shown[list.positions.get(id)!] = toInstanceStatus(list.members.get(id)!, show);
+  }
+  list.stale.clear();
+  return list.shown.slice();
 }
 
 /** Applies a committed change to a live list; true when what the list shows changed. */
@@ -623,9 +627,4 @@ function withFirst<A, B>(first: () => Promise<A>, rest: Observable<B>): Observab
     }, (error: unknown) => subscriber.error(error));
     return rest.subscribe({ next: (value) => subscriber.next(value), error: (error: unknown) => subscriber.error(error), complete: done });
   });
-}
-
-/** `defer` of an Observable factory: a fresh pipeline for each subscriber. */
-function deferred<T>(make: () => Observable<T>): Observable<T> {
-  return new Observable<T>((subscriber) => make().subscribe(subscriber));
 }
