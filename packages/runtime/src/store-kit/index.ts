@@ -41,5 +41,7 @@ export { applyEvent } from '../engine/apply-event.js';
 export type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 export { toInstanceStatus, type InstanceState } from '../model/instance-status.js';
 export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from '../model/json.js';
+/** The hot feed behind a store's `changes$` and `workAvailable$`. */
+export { Broadcast } from '../store/broadcast.js';
 /** A timer on an injected `Clock` as an observable (feed back-offs and lingers that tests run on a `VirtualClock`). */
 export { timeoutAfter } from '../client/timeout-after.js';

@@ -1,4 +1,5 @@
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { Broadcast } from './broadcast.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
@@ -63,15 +64,15 @@ export class MemoryStore implements Store {
   readonly #claimableInstances = new ClaimQueue();
   /** Activity tasks, by when they are claimable (oldest first). */
   readonly #claimableTasks = new ClaimQueue();
-  readonly #changes = new Subject<StatusChange>();
-  readonly #work = new Subject<void>();
+  readonly #changes = new Broadcast<StatusChange>();
+  readonly #work = new Broadcast<void>();
   #closed: Promise<void> | undefined;
   readonly #newToken = leaseTokens();
   /** What planWriteSet reads: the stored state of an instance, straight from its record. */
   readonly #storedStates: StoredStates = { get: (instanceId) => this.#instances.get(instanceId)?.state };
 
-  readonly changes$: Observable<StatusChange> = this.#changes.asObservable();
-  readonly workAvailable$: Observable<void> = this.#work.asObservable();
+  readonly changes$: Observable<StatusChange> = this.#changes.observable;
+  readonly workAvailable$: Observable<void> = this.#work.observable;
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     this.#ensureOpen();

@@ -1,0 +1,48 @@
+import { Broadcast } from '@durable-rx/runtime/store-kit';
+import { describe, expect, it } from 'vitest';
+
+describe('Broadcast (the hot feed behind MemoryStore.changes$ and workAvailable$)', () => {
+  it('hands each value to the subscribers present when it is pushed, and reports whether anyone listens', () => {
+    const feed = new Broadcast<number>();
+    expect(feed.observed).toBe(false);
+    const a: number[] = [];
+    const b: number[] = [];
+    const subA = feed.observable.subscribe((v) => a.push(v));
+    feed.next(1);
+    const subB = feed.observable.subscribe((v) => b.push(v));
+    expect(feed.observed).toBe(true);
+    feed.next(2);
+    subA.unsubscribe();
+    feed.next(3);
+    subB.unsubscribe();
+    feed.next(4);
+    expect(a).toEqual([1, 2]);
+    expect(b).toEqual([2, 3]);
+    expect(feed.observed).toBe(false);
+  });
+
+  it('stops delivering to a subscriber that another one unsubscribed during the same value', () => {
+    const feed = new Broadcast<number>();
+    const heard: string[] = [];
+    let second: { unsubscribe(): void } | undefined;
+    feed.observable.subscribe((v) => {
+      heard.push(`first ${v}`);
+      second?.unsubscribe();
+    });
+    second = feed.observable.subscribe((v) => heard.push(`second ${v}`));
+    feed.next(1);
+    expect(heard).toEqual(['first 1']);
+  });
+
+  it('completes every subscriber, and later ones at once, and ignores values after completion', () => {
+    const feed = new Broadcast<number>();
+    const events: string[] = [];
+    feed.observable.subscribe({ next: (v) => events.push(`early ${v}`), complete: () => events.push('early done') });
+    feed.complete();
+    feed.complete();
+    feed.next(1);
+    feed.observable.subscribe({ next: (v) => events.push(`late ${v}`), complete: () => events.push('late done') });
+    expect(events).toEqual(['early done', 'late done']);
+    expect(feed.observed).toBe(false);
+  });
+});
