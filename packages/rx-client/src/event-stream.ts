@@ -153,6 +153,6 @@ function sessionOf(id: string | undefined): string | undefined {
 }
 
 /** Statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */
-function isRetryable(status: number): boolean {
+export function isRetryable(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }

@@ -9,7 +9,7 @@ import {
   assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
   DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, resolveTimeoutMs, sameJson, timeoutAfter, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
-  WEBHOOK_PATH,
+  webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import { Observable, Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
@@ -67,8 +67,7 @@ export class RemoteClient implements DurableClient {
     } catch {
       throw new InvalidArgumentError(`baseUrl ${JSON.stringify(options.baseUrl)} is not an absolute URL`);
     }
-    const trimmed = `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
-    this.#root = trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
+    this.#root = webhookRoot(`${parsed.origin}${parsed.pathname}`);
     this.#auth = options.key === undefined ? {} : { authorization: `Bearer ${options.key}` };
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#clock = options.clock ?? systemClock;

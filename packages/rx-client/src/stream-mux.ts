@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import type { Clock } from '@durable-rx/runtime';
-import { openEventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
+import { isRetryable, openEventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
 import { badResponse, errorFromBody, errorFromResponse, isRecord } from './remote-error.js';
 
 /**
@@ -190,7 +190,7 @@ export class StreamMux {
         const error = await errorFromResponse(response);
         if (session !== this.#session) {
           // Sent to a session that has been replaced meanwhile: the new one got every subscription.
-        } else if (response.status === 404 || response.status >= 500 || response.status === 408 || response.status === 429) {
+        } else if (response.status === 404 || isRetryable(response.status)) {
           // The session is gone (or the server is struggling): start over with a new session.
           this.#restart();
         } else {
@@ -212,12 +212,19 @@ export class StreamMux {
 
   /** Drops the connection and opens a new one without `Last-Event-ID`, so the server starts a new session. */
   #restart(): void {
+    this.#drop();
+    if (this.#entries.size > 0) this.#open();
+  }
+
+  /** Stops the connection, if any, and forgets its session and pending changes; returns the session it had. */
+  #drop(): string | undefined {
     this.#connection?.();
     this.#connection = undefined;
+    const session = this.#session;
     this.#session = undefined;
     this.#toAdd.clear();
     this.#toRemove.clear();
-    if (this.#entries.size > 0) this.#open();
+    return session;
   }
 
   #failEntry(sub: string, error: Error): void {
@@ -229,10 +236,7 @@ export class StreamMux {
 
   /** The connection was refused for good: every watcher gets the error. */
   #fail(error: Error): void {
-    this.#connection = undefined;
-    this.#session = undefined;
-    this.#toAdd.clear();
-    this.#toRemove.clear();
+    this.#drop();
     const entries = [...this.#entries.values()];
     this.#entries.clear();
     this.#setState({ state: 'failed', error });
@@ -241,17 +245,12 @@ export class StreamMux {
 
   #closeIfUnused(): void {
     if (this.#entries.size > 0 || !this.#connection) return;
-    this.#connection();
-    this.#connection = undefined;
-    const session = this.#session;
-    this.#session = undefined;
-    this.#toAdd.clear();
-    this.#toRemove.clear();
+    const session = this.#drop();
     this.#setState({ state: 'idle' });
     if (session !== undefined) {
       // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
       this.#options.fetch(`${this.#options.root}/streams/${encodeURIComponent(session)}`, {
-        method: 'DELETE', headers: { ...this.#options.headers }, cache: 'no-store', keepalive: true,
+        method: 'DELETE', headers: this.#options.headers, cache: 'no-store', keepalive: true,
       }).then((response) => response.body?.cancel(), () => undefined);
     }
   }

@@ -9,7 +9,7 @@ export { DEFAULT_WAIT_TIMEOUT_MS } from '../client/local-client.js';
 export {
   CHECK_STATUS_RETRY_AFTER_SECONDS, createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf,
 } from '../client/check-status-response.js';
-export { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
+export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 export { followPages, type Page } from '../client/follow-pages.js';
 export { sameJson } from '../client/same-json.js';
 export { timeoutAfter, MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';

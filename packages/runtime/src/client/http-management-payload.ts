@@ -44,7 +44,15 @@ export function createHttpManagementPayload(
   };
 }
 
-/** `baseUrl` without a trailing slash, ending with the webhook path. */
+/**
+ * `baseUrl` without a trailing slash, ending with the webhook path: where the HTTP API's routes are. The payload's URLs
+ * and the remote client's requests are built on it.
+ *
+ * @example
+ * ```ts
+ * webhookRoot('https://api.example.com/'); // 'https://api.example.com/runtime/webhooks/durabletask'
+ * ```
+ */
 export function webhookRoot(baseUrl: string): string {
   const trimmed = baseUrl.replace(/\/+$/, '');
   return trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
