@@ -22,7 +22,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 23_900 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_100 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_750 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_130 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_110 },
 ];
 
 describe('bundle size', () => {
