@@ -16,6 +16,7 @@ import {
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { StatusChange, Store } from '../store/store.js';
+import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
@@ -39,6 +40,8 @@ export interface LocalClientOptions {
   readonly newId?: NewId;
   /** When given, `startNew` rejects other orchestrator names (a runtime's own client knows its orchestrators). */
   readonly knownOrchestrators?: ReadonlySet<string>;
+  /** The worker of the same runtime: `startNew` commits the instance leased to it, so it runs without a claim. */
+  readonly startHandOff?: StartHandOff;
 }
 
 /** Default `timeoutMs` of `waitForCompletion`. */
@@ -59,6 +62,7 @@ export class LocalClient implements DurableClient {
   readonly #clock: Clock;
   readonly #newId: NewId;
   readonly #known: ReadonlySet<string> | undefined;
+  readonly #startHandOff: StartHandOff | undefined;
   readonly #changes: ChangeRouter;
   /** Completes the client's feeds when {@link LocalClient.close} is called; empty and unused once closed. */
   readonly #onClose = new Set<() => void>();
@@ -79,6 +83,7 @@ export class LocalClient implements DurableClient {
     this.#clock = options.clock;
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
+    this.#startHandOff = options.startHandOff;
   }
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
@@ -90,7 +95,23 @@ export class LocalClient implements DurableClient {
     const instanceId = given.instanceId ?? this.#newId();
     assertValidInstanceId(instanceId);
     const input = toPlainJson(given.input, 'input');
-    await this.#store.commit(decideStart({ instanceId, name, input, now: this.#clock.now(), newId: this.#newId }));
+    const now = this.#clock.now();
+    const handOff = this.#startHandOff;
+    const lease = handOff?.lease(now);
+    if (!handOff || !lease) {
+      await this.#store.commit(decideStart({ instanceId, name, input, now, newId: this.#newId }));
+      return instanceId;
+    }
+    const writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
+    try {
+      await this.#store.commit(writeSet);
+    } catch (error) {
+      handOff.cancelled();
+      throw error;
+    }
+    const [created] = writeSet.requests;
+    if (created?.type === 'createInstance') handOff.started({ state: created.state, messages: [created.message], lease });
+    else handOff.cancelled();
     return instanceId;
   }
 

@@ -297,6 +297,8 @@ export interface StartInput {
   readonly newId: () => string;
   /** The calling orchestration, for sub-orchestrations. */
   readonly parent?: ParentLink;
+  /** A client start only: the lease of the local worker that runs the first step (see `CreateInstanceWrite.lease`). */
+  readonly lease?: Lease;
 }
 
 /** The new state and ExecutionStarted message of an instance (a new `executionId`). */
@@ -322,7 +324,9 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
  */
 export function decideStart(input: StartInput): WriteSet {
   const { state, message: start } = startOf(input);
-  return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' } }] };
+  return {
+    requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ...(input.lease ? { lease: input.lease } : {}) }],
+  };
 }
 
 /**

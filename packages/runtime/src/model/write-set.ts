@@ -85,6 +85,13 @@ export interface CreateInstanceWrite {
    * {@link InstanceCondition}).
    */
   readonly requires?: InstanceCondition & { readonly instanceId: string };
+  /**
+   * The instance is stored with this orchestration lease (the committing worker's, which runs the first step right
+   * after the commit), so no claim is needed and nobody else runs the step before the lease expires. Only a new id
+   * is leased: over a terminal instance the new execution is stored unleased (its `version` is not 1, which the
+   * starter assumed) and claimed as usual. Only for stores with `capabilities.fusedSteps`.
+   */
+  readonly lease?: Lease;
 }
 
 /**

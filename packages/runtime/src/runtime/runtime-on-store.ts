@@ -112,7 +112,9 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     customStatusLimitBytes: positive(options.customStatusLimitBytes, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, 'customStatusLimitBytes'),
     ...(options.leaseStorage ? { leaseStorage: options.leaseStorage } : {}),
   });
-  const client = new LocalClient({ store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()) });
+  const client = new LocalClient({
+    store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()), startHandOff: worker.startHandOff,
+  });
   let started = false;
   let stopped: Promise<void> | undefined;
   return {

@@ -123,12 +123,12 @@ export class MemoryStore implements Store {
     for (const id of plan.replaced) this.#dropPending(id);
     // The copies kept, in the order of plan.states (a write set changes one or two instances: no Map).
     const kept: StoredState[] = [];
-    for (const { state, isNew } of plan.states) {
+    for (const { state, isNew, lease: startLease } of plan.states) {
       const copy = new StoredState(state);
       kept.push(copy);
       const record = this.#instances.get(state.instanceId);
       if (record && !isNew) record.state = copy;
-      else this.#instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: undefined, messages: NO_MESSAGES });
+      else this.#instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: clone(startLease), messages: NO_MESSAGES });
     }
     if (lease?.kind === 'orchestration') this.#instances.get(lease.instanceId)!.lease = undefined;
     for (const { instanceId, replace, events } of plan.history) {

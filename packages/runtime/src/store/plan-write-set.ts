@@ -70,6 +70,11 @@ export interface PlannedState {
   readonly isNew: boolean;
   /** The state as stored before the write set, if any. */
   readonly before: InstanceState | undefined;
+  /**
+   * The orchestration lease a created instance is stored with (`CreateInstanceWrite.lease`, a new id only): its
+   * messages are claimable when the lease expires, not at once.
+   */
+  readonly lease?: Lease;
 }
 
 /** One snapshot to publish: the state after a change, and the `version` it follows (0 for a new id). */
@@ -161,7 +166,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
     const known = plannedOf(id);
     if (known) {
       changes.push({ instanceId: id, previousVersion: known.state.version, state });
-      states[states.indexOf(known)] = { state, isNew: isNew || known.isNew, before: known.before };
+      states[states.indexOf(known)] = { state, isNew: isNew || known.isNew, before: known.before, ...(known.lease ? { lease: known.lease } : {}) };
       return;
     }
     const before = stored.get(id);
@@ -206,6 +211,10 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
           for (let i = history.length - 1; i >= 0; i--) if (history[i]!.instanceId === id) history.splice(i, 1);
         }
         setState({ ...request.state, version: (existing?.version ?? 0) + 1 }, true);
+        // Only a new id is leased: the starter runs the step on the state it wrote, version 1.
+        const planned = plannedOf(id)!;
+        const { lease: _lease, ...unleased } = planned;
+        states[states.indexOf(planned)] = request.lease && !existing ? { ...unleased, lease: request.lease } : unleased;
         deliver(request.message, 'drop');
         break;
       }
@@ -245,7 +254,14 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
     }
   }
 
-  let work = insertMessages.length > 0;
+  // A message to an instance created leased is claimable only when that lease expires.
+  let work = false;
+  for (const message of insertMessages) {
+    if (!plannedOf(message.instanceId)?.lease) {
+      work = true;
+      break;
+    }
+  }
   if (!work && leases.length < insertTasks.length) work = insertTasks.some((t) => !leases.some((l) => l.taskId === t.id));
   const plan: WritePlan = { replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages, taskLeases: leases, states, changes, work };
   return writeSet.lease?.kind === 'orchestration' ? { ...plan, released: writeSet.lease.instanceId } : plan;

@@ -525,6 +525,55 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getInstance('a')).toMatchObject({ customStatus: 'fused', version: moved.version + 1 });
       });
 
+      it('stores an instance created with a lease as held: its first step commits without a claim, nobody else claims it before the lease expires', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const lease = { owner: 'w1', token: 'start', expiresAt: at(10_000) };
+        const request = newInstance('a');
+        let work = 0;
+        const subscription = store.workAvailable$.subscribe(() => work++);
+        await store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' }, lease }] })
+          .finally(() => subscription.unsubscribe());
+        // Held: nothing claimable here (no work signalled in this handle), claimable by others when the lease expires.
+        expect(work).toBe(0);
+        expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: at(5000) })).toBeUndefined();
+        expect((await store.nextWakeTime(at(5000)))?.getTime()).toBe(at(10_000).getTime());
+        // The holder commits the first step under that lease, consuming the start message.
+        const running = { ...request.state, runtimeStatus: 'Running' as const, version: 2, historyLength: 1 };
+        await store.commit(commitOf(request.state, 'start', { consumedMessageIds: [request.message.id], history: [started('a')], state: running }));
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', version: 2 });
+        expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: at(20_000) })).toBeUndefined();
+      });
+
+      it('lets another worker claim a leased start once the lease expires, refusing the late holder', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const request = newInstance('a');
+        await store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' }, lease: { owner: 'w1', token: 'start', expiresAt: at(1000) } }] });
+        const item = await claim(store, 'w2', at(1000));
+        expect(item.messages.map((m) => m.id)).toEqual([request.message.id]);
+        const running = { ...request.state, runtimeStatus: 'Running' as const, version: 2, historyLength: 1 };
+        await expect(store.commit(commitOf(request.state, 'start', { consumedMessageIds: [request.message.id], history: [started('a')], state: running })))
+          .rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getHistory('a')).toEqual([]);
+      });
+
+      it('stores a leased start over a terminal instance unleased: claimable at once', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        await create(store, newInstance('a'));
+        const first = await claim(store);
+        await store.commit(commitOf(first.state, first.lease.token, {
+          consumedMessageIds: first.messages.map((m) => m.id), history: [started('a')],
+          state: { ...first.state, runtimeStatus: 'Completed', version: 2, historyLength: 1 },
+        }));
+        const again = newInstance('a', { executionId: 'exec-2' });
+        await store.commit({ requests: [{ type: 'createInstance', ...again, ifRunning: { kind: 'fail' }, lease: { owner: 'w1', token: 'start', expiresAt: at(10_000) } }] });
+        const item = await claim(store, 'w2', at(1));
+        expect(item.state).toMatchObject({ executionId: 'exec-2', version: 3 });
+        expect(item.messages.map((m) => m.id)).toEqual([again.message.id]);
+      });
+
       it('keeps a timer that is not due yet pending through a fused step', async (context) => {
         const store = await open();
         if (!store.capabilities.fusedSteps) return context.skip();

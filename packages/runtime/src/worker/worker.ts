@@ -11,7 +11,7 @@ import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
-import { isDue, leaseTokens } from '../store/store-helpers.js';
+import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
@@ -68,6 +68,23 @@ export interface WorkerOptions {
   readonly locks?: WorkerLocks;
 }
 
+/**
+ * How a client in the worker's runtime hands the instances it starts straight to the worker: the start is committed
+ * already leased to the worker (`CreateInstanceWrite.lease`), which then runs the first step without claiming it.
+ */
+export interface StartHandOff {
+  /**
+   * A lease for an instance about to be started, with a step slot reserved for it; `undefined` when the worker is
+   * not running, is stopping, has no free slot or its store cannot store leased starts (then the worker claims it).
+   * Every lease given must be followed by `started` or `cancelled`.
+   */
+  lease(now: Date): Lease | undefined;
+  /** The start committed with `item.lease`: the worker runs its first step. */
+  started(item: OrchestrationWorkItem): void;
+  /** The start with this lease was not committed: its slot is given back. */
+  cancelled(): void;
+}
+
 /** Counters of worker and engine work (monotonic). */
 export interface WorkerMetrics {
   /** Orchestration steps committed. */
@@ -111,6 +128,8 @@ export class Worker {
   /** The activities running now, with their heartbeat while one runs (as `#heldSteps`). */
   readonly #heldActivities = new Map<ActivityWorkItem, Heartbeat | undefined>();
   #succession: LeaseSuccession | undefined;
+  /** Claims may begin (a reused id's earlier leases were released): starts may be leased to this worker. */
+  #claiming = false;
   /** A claim round skipped a kind of work because its concurrency limit was reached: a finishing one pumps again. */
   #limited = false;
   #stopping = false;
@@ -122,7 +141,7 @@ export class Worker {
     this.#cache = new ExecutionCache(options.cacheSize);
   }
 
-  /** Fresh lease tokens for the activity tasks this worker leases in its own commits. */
+  /** Fresh lease tokens for the activity tasks and starts this worker leases in its own commits. */
   readonly #newToken = leaseTokens();
 
   /** A snapshot of the counters. */
@@ -140,6 +159,7 @@ export class Worker {
     });
     const { leaseStorage, ownerReused = false } = this.#o;
     if (!leaseStorage && !ownerReused) {
+      this.#claiming = true;
       this.#requestPump();
       return;
     }
@@ -150,7 +170,10 @@ export class Worker {
     // Claims wait only when this id's own earlier leases are being released; the leases of earlier lives with other
     // ids are released meanwhile, as each of those lives ends (the store then signals work).
     // Not tracked: it may wait for as long as another tab runs, and `stop` ends that wait instead of draining it.
-    void this.#succession.begin().then(() => this.#requestPump());
+    void this.#succession.begin().then(() => {
+      this.#claiming = true;
+      this.#requestPump();
+    });
   }
 
   /**
@@ -287,10 +310,7 @@ export class Worker {
       activities = activity !== undefined;
       if (orchestration) {
         this.#orchestrationsRunning++;
-        this.#track(this.#runStep(orchestration).finally(() => {
-          this.#orchestrationsRunning--;
-          this.#slotFreed();
-        }));
+        this.#startStep(orchestration);
       }
       if (activity) {
         this.#activitiesRunning++;
@@ -298,6 +318,36 @@ export class Worker {
       }
     }
     return now;
+  }
+
+  /** The client side of starts handed to this worker ({@link StartHandOff}). */
+  readonly startHandOff: StartHandOff = {
+    lease: (now) => {
+      const { store, owner, orchestrationLeaseMs, maxConcurrentOrchestrations } = this.#o;
+      if (!store.capabilities.fusedSteps || !this.#claiming || this.#stopping || this.#orchestrationsRunning >= maxConcurrentOrchestrations) {
+        return undefined;
+      }
+      this.#orchestrationsRunning++;
+      return newLease({ owner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
+    },
+    started: (item) => {
+      if (!this.#stopping) return this.#startStep(item);
+      // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
+      this.startHandOff.cancelled();
+      this.#track(this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+    },
+    cancelled: () => {
+      this.#orchestrationsRunning--;
+      this.#slotFreed();
+    },
+  };
+
+  /** Runs a step whose slot is already counted in `#orchestrationsRunning`. */
+  #startStep(item: OrchestrationWorkItem): void {
+    this.#track(this.#runStep(item).finally(() => {
+      this.#orchestrationsRunning--;
+      this.#slotFreed();
+    }));
   }
 
   /** Runs an activity whose slot is already counted in `#activitiesRunning`. */

@@ -39,7 +39,7 @@ export class RowWriter {
   readonly changes: FeedChange[] = [];
   /** True when claimable work was written (a message, an unleased task) or released (a lease on pending messages). */
   work = false;
-  /** True when a task was stored leased to the committing worker: other workers must time its lease expiry. */
+  /** True when a task or instance was stored leased to the committing worker: other workers must time its lease expiry. */
   leasedWork = false;
   /** Instances this write left claimable at any time (`readyMs` 0: a message visible at once, no lease), after {@link flush}. */
   readonly claimable: string[] = [];
@@ -65,9 +65,11 @@ export class RowWriter {
       if (replace) tx.deleteHistory(instanceId);
       tx.appendHistory(instanceId, from, events);
     }
-    for (const { state, isNew } of plan.states) {
+    for (const { state, isNew, lease } of plan.states) {
       const row = isNew ? undefined : this.#cached(state.instanceId);
-      this.#set(row ? { ...row, ...instanceRow(state) } : instanceRow(state));
+      this.#set(row ? { ...row, ...instanceRow(state) } : lease ? { ...instanceRow(state), lease } : instanceRow(state));
+      // Created leased to the committing worker: other workers time the lease expiry.
+      if (lease) this.leasedWork = true;
     }
     // The pending messages of the leased instance after this commit decide its claim schedule; its lease goes.
     const deleted = new Set<string>();
@@ -108,13 +110,16 @@ export class RowWriter {
       if (lease) this.leasedWork = true;
     }
     for (const row of deletedTasks) tx.deleteTask(row);
-    for (const message of plan.insertMessages) await this.enqueue(message);
+    for (const message of plan.insertMessages) await this.#enqueue(message);
     for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
     if (plan.work) this.work = true;
   }
 
-  /** Appends a message after all earlier ones of its instance (which must exist). */
-  async enqueue(message: OrchestrationMessage): Promise<void> {
+  /**
+   * Appends a message after all earlier ones of its instance (which must exist). Whether that is work to signal is
+   * the plan's `work` (a message to an instance created leased is not claimable yet).
+   */
+  async #enqueue(message: OrchestrationMessage): Promise<void> {
     const row = await this.get(message.instanceId);
     if (!row) return;
     const newRow = messageRow(message);
@@ -126,7 +131,6 @@ export class RowWriter {
       const seq = row.headSeq ?? (await added);
       this.#set(withQueueFields(row, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq })));
     }
-    this.work = true;
   }
 
   /** Deletes an instance with its history, messages and tasks (read it with {@link RowWriter.get} first). */

@@ -23,8 +23,13 @@ describe.each(adapters)('a single page reloaded mid-run on a %s database, with 6
   async function startAndReloadAfterClaim(page: Page, kind: 'orchestration' | 'activity', id: string): Promise<void> {
     await page.evaluate((k) => window.e2e.reloadAfterNextClaim(k), kind);
     const reloaded = page.waitForEvent('load');
-    // The page may reload before startNew has answered: the instance is committed either way (a claim needs it).
-    await page.evaluate((i) => window.e2e.startMany('OneActivity', [i], 'Tokyo'), id).catch(() => undefined);
+    // The page may reload before startNew has answered: the instance is committed either way (a claim needs it). An
+    // instance the runtime's own client starts is handed to its worker unclaimed, so the orchestration is started as
+    // another tab would.
+    const start = kind === 'orchestration'
+      ? page.evaluate((i) => window.e2e.startElsewhere('OneActivity', i, 'Tokyo'), id)
+      : page.evaluate((i) => window.e2e.startMany('OneActivity', [i], 'Tokyo'), id);
+    await start.catch(() => undefined);
     await reloaded;
   }
 

@@ -25,6 +25,11 @@ export interface E2eApi {
   readonly ready: Promise<void>;
   open(options: E2eOpenOptions): Promise<void>;
   startMany(orchestrator: string, ids: readonly string[], input?: unknown): Promise<void>;
+  /**
+   * Starts through a client of its own, as another tab or a server would: the page's worker has to claim the
+   * instance (a start through the runtime's client is handed to its worker without a claim).
+   */
+  startElsewhere(orchestrator: string, id: string, input?: unknown): Promise<void>;
   /** startNew that reports a failure as data: its code, class name and the names along its `cause` chain. */
   tryStart(orchestrator: string, id: string, input?: unknown): Promise<{ readonly ok: true } | E2eFailure>;
   /** `input` of an instance's status (or `undefined` when the instance does not exist). */

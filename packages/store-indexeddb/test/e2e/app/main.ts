@@ -1,4 +1,4 @@
-import { createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { createClient, createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import { type ClaimOptions, type Store, type WriteSet } from '@durable-rx/runtime/store-kit';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
@@ -131,6 +131,9 @@ window.e2e = {
       })
     : Promise.resolve(),
   open,
+  async startElsewhere(orchestrator, id, input) {
+    await createClient({ store: need(store, 'store') }).startNew(orchestrator, { instanceId: id, input });
+  },
   async startMany(orchestrator, ids, input) {
     const client = need(runtime, 'runtime').client;
     await Promise.all(ids.map((instanceId) => client.startNew(orchestrator, { instanceId, input })));
