@@ -1,5 +1,5 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
-import type { HistoryEvent } from '@durable-rx/runtime';
+import { isTerminalStatus, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
@@ -15,7 +15,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 4;
+export const KEYVAL_SCHEMA_VERSION = 5;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -25,7 +25,11 @@ export const KEYVAL_SCHEMA_VERSION = 4;
  *   ['i', id]                        InstanceRow            ['h', id, n]              history events from n (v1: event n)
  *   ['m', id, seq]                   MessageRow             ['t', taskId]             TaskRow
  *   ['xr', readyMs, headSeq, id]     claim order            ['xt', readyMs, seq, id]  task claim order
- *   ['xc', createdMs, id]            paging order; its value is the instance's status (a status change is one put)
+ *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
+ *
+ * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
+ * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
+ * terminal status (as it reads every row it returns anyway).
  *
  * Sequence numbers come from the clock ({@link stamp}), kept increasing per instance by the row's `tailSeq`: no
  * shared counter to read and write in every transaction. Layouts 1 and 2 kept a counter under `['seq']` (its
@@ -38,6 +42,10 @@ export const KEYVAL_SCHEMA_VERSION = 4;
  * - such a tab writes paging entries without a status, and changes a status by writing an `xs` entry while leaving the
  *   old status in `xc`. So an entry without a status is checked against its row, and while any `xs` entry exists a
  *   status query checks every row instead of trusting the statuses in `xc`.
+ * Layout 4 kept every status in `xc`: its terminal ones are exact and its others are checked against the row (a step
+ * of layout 5 from Pending to Running leaves 'Pending' there), so opening it changes nothing but the marker. Layout-4
+ * code still open in another tab trusts every status string: a status query there may miss an instance whose
+ * non-terminal status this layout changed (nothing is written wrongly; its next query after a reload is exact).
  */
 const META_KEY = ['meta'];
 /** Layouts 1 and 2: the tasks-of-an-instance index. */
@@ -188,7 +196,8 @@ class KeyvalTransaction implements BackendTransaction {
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
     this.#replaceIndexKeys(previous ? claimKeys(previous) : [], claimKeys(row));
     if (previous && previous.createdMs !== row.createdMs) this.#write(this.#store.delete(['xc', previous.createdMs, row.id]));
-    if (previous?.status !== row.status || previous.createdMs !== row.createdMs) this.#write(this.#store.put(row.status, ['xc', row.createdMs, row.id]));
+    const paging = pagingValue(row);
+    if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#write(this.#store.put(paging, ['xc', row.createdMs, row.id]));
     this.#write(this.#store.put(row, ['i', row.id]));
   }
 
@@ -214,7 +223,10 @@ class KeyvalTransaction implements BackendTransaction {
     return rows.filter((row): row is InstanceRow => row !== undefined && filter(row));
   }
 
-  /** Pages the `xc` entries; with a status, only the rows whose entry holds it (or no status: older code) are read. */
+  /**
+   * Pages the `xc` entries; with a status, only the rows whose entry holds it, or holds no terminal status (a
+   * non-terminal instance, or older code), are read.
+   */
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     const { status } = scan;
     const upper = ['xc', scan.toMs, MAX];
@@ -231,7 +243,7 @@ class KeyvalTransaction implements BackendTransaction {
         this.#keys(range, SCAN_BATCH),
         trustStatuses ? promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as Promise<unknown[]> : undefined,
       ]);
-      const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || typeof statuses[i] !== 'string') : keys;
+      const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || !isTerminalValue(statuses[i])) : keys;
       const batch = await Promise.all(wanted.map((key) => this.getInstance(lastOf(key))));
       for (const row of batch) {
         if (row && (status === undefined || row.status === status) && (!scan.filter || scan.filter(row))) rows.push(row);
@@ -367,6 +379,15 @@ let stamps = 0;
 function stamp(): number {
   stamps = (stamps + 1) % 1000;
   return Date.now() * 1000 + stamps;
+}
+
+/** The value of an instance's paging entry: its status when terminal (exact), else 0 (read the row). */
+function pagingValue(row: InstanceRow): OrchestrationRuntimeStatus | 0 {
+  return isTerminalStatus(row.status) ? row.status : 0;
+}
+
+function isTerminalValue(value: unknown): boolean {
+  return typeof value === 'string' && isTerminalStatus(value as OrchestrationRuntimeStatus);
 }
 
 /** The claim-order entry of an instance (none without pending messages). */

@@ -183,6 +183,26 @@ describe('schema checks', () => {
     expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances.map((i) => i.instanceId)).toEqual(['b']);
   });
 
+  it('KeyvalStore finds by status an instance whose paging entry still holds an older non-terminal status', async () => {
+    const name = uniqueName('stale-active-status');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    await create(store, newInstance('b'));
+    const item = await claim(store);
+    expect(item.state.instanceId).toBe('a');
+    await store.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id), state: { ...item.state, runtimeStatus: 'Running', version: 2 },
+    }));
+    // Layout 4 wrote every status into the paging entry, 'Pending' for 'a' at its start; a step from Pending to
+    // Running no longer rewrites it.
+    const db = await openRaw(name);
+    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put('Pending', ['xc', T0.getTime(), 'a']));
+    db.close();
+    expect((await store.queryInstances({ runtimeStatus: ['Running'] })).instances.map((i) => i.instanceId)).toEqual(['a']);
+    expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances.map((i) => i.instanceId)).toEqual(['b']);
+    expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances).toEqual([]);
+  });
+
   it('KeyvalStore keeps the counter of layout 2, so older code still open elsewhere never reuses a pending message key', async () => {
     const name = uniqueName('older-tab-seq');
     const first = new KeyvalStore({ name });

@@ -7,8 +7,8 @@ import { adapters, uniqueName, type AdapterName } from './fixtures.js';
 // IndexedDB work per orchestration step of the hello sequence (4 steps, 3 activities per instance), counted by
 // wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed.
 const budgets: Record<AdapterName, { readonly requestsPerStep: number }> = {
-  DexieStore: { requestsPerStep: 6.5 },
-  KeyvalStore: { requestsPerStep: 9.5 },
+  DexieStore: { requestsPerStep: 6 },
+  KeyvalStore: { requestsPerStep: 9 },
 };
 
 let counter: IdbCounter | undefined;
