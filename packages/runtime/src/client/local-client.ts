@@ -1,7 +1,8 @@
-// Only `map` and `distinctUntilChanged` from rxjs: `of`, `from`, `merge`, `defer`, `takeUntil`, `mergeMap` and
-// `concatMap` bring in rxjs's innerFrom (async-iterable and ReadableStream adapters plus tslib's async helpers) or its
-// scheduler machinery, about 1.5 KB gzip in every page. The few combinations this client needs are written out.
-import { distinctUntilChanged, map, Observable, type Observer } from 'rxjs';
+// No rxjs operators: `of`, `from`, `merge`, `defer`, `takeUntil`, `mergeMap` and `concatMap` bring in rxjs's innerFrom
+// (async-iterable and ReadableStream adapters plus tslib's async helpers) or its scheduler machinery, about 1.5 KB
+// gzip in every page, and each operator its own subscriber plumbing. The few combinations this client needs (a
+// merge, a serial read, a distinct map) are written out.
+import { Observable, type Observer } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -257,16 +258,13 @@ export class LocalClient implements DurableClient {
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
     // Repeats are dropped on the raw states, and only the states that are emitted become statuses.
-    return this.#states$(instanceId).pipe(
-      distinctUntilChanged(sameVisibleState),
-      map((state) => (state ? this.#statusOf(state) : undefined)),
-    );
+    return this.#distinct$(instanceId, (state) => state, sameVisibleState, (state) => (state ? this.#statusOf(state) : undefined));
   }
 
   customStatus$(instanceId: string): Observable<unknown> {
     assertValidInstanceId(instanceId);
     // The same values as status$ mapped to customStatus without repeats, without building a status per commit.
-    return this.#states$(instanceId).pipe(map((state) => state?.customStatus), distinctUntilChanged(sameJson));
+    return this.#distinct$(instanceId, (state) => state?.customStatus, sameJson, (customStatus) => customStatus);
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
@@ -329,9 +327,9 @@ export class LocalClient implements DurableClient {
         reads = reads.then(() => (subscriber.closed ? undefined : step())).catch((error: unknown) => subscriber.error(error));
       };
       // The first trigger reads the current state itself, so the cursor starts on the right execution.
-      const changes$ = this.#changes.instance(instanceId).pipe(map((c) => c.state));
-      return withFirst(() => this.#store.getInstance(instanceId), changes$).subscribe({
-        next: (state) => queue(async () => {
+      const current = async (): Promise<StatusChange> => ({ instanceId, state: await this.#store.getInstance(instanceId) });
+      return withFirst(current, this.#changes.instance(instanceId)).subscribe({
+        next: ({ state }) => queue(async () => {
           const events = await read(state);
           for (const event of events) if (!subscriber.closed) subscriber.next(event);
         }),
@@ -388,20 +386,38 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * Instance states of one instance: the current one at once, then each committed change in commit order.
-   * Changes that arrive while the initial read is in flight are held and merged by `version`, so none is lost or
-   * delivered twice.
+   * The states of one instance (see {@link LocalClient.#follow}) reduced to `key`, without consecutive repeats by
+   * `same`, each emitted as `value(key)`: `map` + `distinctUntilChanged` + `map`, written out (see the imports).
    */
-  #states$(instanceId: string): Observable<InstanceState | undefined> {
-    return new Observable<InstanceState | undefined>((subscriber) => this.#follow(instanceId, subscriber));
+  #distinct$<K, V>(
+    instanceId: string, key: (state: InstanceState | undefined) => K, same: (a: K, b: K) => boolean, value: (key: K) => V,
+  ): Observable<V> {
+    return new Observable<V>((subscriber) => {
+      let last: { key: K } | undefined;
+      return this.#follow(instanceId, {
+        next: (state) => {
+          try {
+            const next = key(state);
+            if (last && same(last.key, next)) return;
+            last = { key: next };
+            subscriber.next(value(next));
+          } catch (error) {
+            subscriber.error(error);
+          }
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+    });
   }
 
   /**
-   * What {@link LocalClient.#states$} emits, handed to a plain observer: the hot path of every status$,
-   * customStatus$ and waitForCompletion, written without operators (one router listener per watcher; a scan +
-   * mergeMap subscribed an inner observable on every emission). The feed's completion (a closed client or store)
-   * is passed on only after the current state. Returns the function that stops following; the observer hears nothing
-   * after it, nor after an `error` or `complete`.
+   * Instance states of one instance, handed to a plain observer: the current one at once, then each committed change
+   * in commit order. Changes that arrive while the initial read is in flight are held and merged by `version`, so
+   * none is lost or delivered twice. The hot path of every status$, customStatus$ and waitForCompletion, written
+   * without operators (one router listener per watcher; a scan + mergeMap subscribed an inner observable on every
+   * emission). The feed's completion (a closed client or store) is passed on only after the current state. Returns
+   * the function that stops following; the observer hears nothing after it, nor after an `error` or `complete`.
    */
   #follow(instanceId: string, observer: Observer<InstanceState | undefined>): () => void {
     let ready = false;
