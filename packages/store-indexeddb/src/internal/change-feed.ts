@@ -1,6 +1,6 @@
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Clock, ClockTimer } from '@durable-rx/runtime';
-import type { StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 
 /** Options of a {@link ChangeFeed}. */
@@ -30,8 +30,8 @@ const MESSAGE_TYPE = 'durable-rx/commit@1';
  * snapshots in version order and drops those already delivered, whichever tab they come from.
  */
 export class ChangeFeed {
-  readonly #changes = new Subject<StatusChange>();
-  readonly #work = new Subject<void>();
+  readonly #changes = new Broadcast<StatusChange>();
+  readonly #work = new Broadcast<void>();
   readonly #gate = new VersionGate();
   readonly #channel: BroadcastChannel | undefined;
   readonly #gapTimeoutMs: number;
@@ -40,9 +40,9 @@ export class ChangeFeed {
   #closed = false;
 
   /** Every committed change of every instance, from this handle and all others on the database. */
-  readonly changes$: Observable<StatusChange> = this.#changes.asObservable();
+  readonly changes$: Observable<StatusChange> = this.#changes.observable;
   /** Fires when some handle wrote claimable work. */
-  readonly workAvailable$: Observable<void> = this.#work.asObservable();
+  readonly workAvailable$: Observable<void> = this.#work.observable;
 
   constructor(options: ChangeFeedOptions) {
     this.#gapTimeoutMs = options.gapTimeoutMs;
