@@ -1,8 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/env/logger.js';
 import { randomId } from '../src/env/new-id.js';
+import type { WriteSet } from '../src/model/write-set.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/store.js';
+import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { Worker } from '../src/worker/worker.js';
 
@@ -41,5 +45,70 @@ describe('Worker.startHandOff', () => {
     expect(w.startHandOff.lease(new Date())).toBeUndefined();
     await w.stop();
     await store.close();
+  });
+});
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+async function startRuntime(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
+  const runtime = createRuntime({ logger: silentLogger, orchestrators: sampleOrchestrators, activities: sampleActivities, ...options });
+  runtimes.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+/** `inner` with its first leased start held open until `release` is called; `reached` resolves when it is held. */
+function holdingLeasedStart(inner: MemoryStore): { store: Store; reached: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let reach!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  let holding = true;
+  const store = new Proxy(inner, {
+    get: (target, key) => {
+      if (key === 'commit') {
+        return async (writeSet: WriteSet) => {
+          if (holding && writeSet.requests.some((r) => r.type === 'createInstance' && r.lease !== undefined)) {
+            holding = false;
+            reach();
+            await released;
+          }
+          return target.commit(writeSet);
+        };
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store, reached, release };
+}
+
+/** Lets every pending promise callback run (MemoryStore and the worker settle in microtasks). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('a runtime starting its own instances', () => {
+  it('does not stop while a start is committing under the lease it handed out, and leaves that instance unleased', async () => {
+    const inner = new MemoryStore();
+    const { store, reached, release } = holdingLeasedStart(inner);
+    const clock = new VirtualClock(); // stop's grace period never ends on its own
+    const runtime = await startRuntime({ store, clock });
+    const starting = runtime.client.startNew('E1_HelloSequence', { instanceId: 'a' });
+    await reached;
+    let stopped = false;
+    const stopping = runtime.stop().then(() => {
+      stopped = true;
+    });
+    await settle();
+    expect(stopped).toBe(false);
+    release();
+    await starting;
+    await stopping;
+    // The lease the start was committed with is released: another worker claims the instance at once.
+    const item = await inner.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: clock.now() });
+    expect(item?.state.instanceId).toBe('a');
+    await inner.close();
   });
 });

@@ -76,7 +76,8 @@ export interface StartHandOff {
   /**
    * A lease for an instance about to be started, with a step slot reserved for it; `undefined` when the worker is
    * not running, is stopping, has no free slot or its store cannot store leased starts (then the worker claims it).
-   * Every lease given must be followed by `started` or `cancelled`.
+   * Every lease given must be followed by `started` or `cancelled`; until then it counts as running work, which
+   * `stop` waits for.
    */
   lease(now: Date): Lease | undefined;
   /** The start committed with `item.lease`: the worker runs its first step. */
@@ -115,6 +116,8 @@ export class Worker {
   /** Called when `#inFlight` drops to 0 (set by `stop` while it waits). */
   #drained: (() => void) | undefined;
   #orchestrationsRunning = 0;
+  /** Leases handed to a client's start ({@link StartHandOff}) and not yet `started` or `cancelled`. */
+  #handOffs = 0;
   #activitiesRunning = 0;
   #subscription: Subscription | undefined;
   #wakeTimer: ClockTimer | undefined;
@@ -232,7 +235,11 @@ export class Worker {
     }
     this.#heldSteps.clear();
     this.#heldActivities.clear();
+    // A start still committing under a handed-out lease cannot be released yet: `started` releases it if it can, and
+    // the stop is not clean, so the next life releases it otherwise.
+    const starting = this.#handOffs;
     if (held.length > 0) this.#o.logger.warn(`worker stopped with ${held.length} step(s) or activities still running; their leases are released`);
+    if (starting > 0) this.#o.logger.warn(`worker stopped with ${starting} start(s) still committing under its lease`);
     const released = await Promise.all(held.map(async ([what, release]) => {
       try {
         await release();
@@ -242,7 +249,7 @@ export class Worker {
         return false;
       }
     }));
-    return released.every(Boolean);
+    return starting === 0 && released.every(Boolean);
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -328,19 +335,34 @@ export class Worker {
         return undefined;
       }
       this.#orchestrationsRunning++;
+      // In flight until `started` or `cancelled`: the start may still be committing under this lease, so `stop` waits
+      // for it (and then releases the lease) rather than end the store's life with a lease it never heard of.
+      this.#inFlight++;
+      this.#handOffs++;
       return newLease({ owner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
     },
     started: (item) => {
-      if (!this.#stopping) return this.#startStep(item);
-      // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
-      this.startHandOff.cancelled();
-      this.#track(this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+      if (this.#stopping) {
+        // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
+        // Tracked before the hand-off settles, so a waiting `stop` also waits for the release.
+        this.#track(this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+        this.#orchestrationsRunning--;
+      } else {
+        this.#startStep(item);
+      }
+      this.#handOffSettled();
     },
     cancelled: () => {
       this.#orchestrationsRunning--;
       this.#slotFreed();
+      this.#handOffSettled();
     },
   };
+
+  #handOffSettled(): void {
+    this.#handOffs--;
+    this.#settled();
+  }
 
   /** Runs a step whose slot is already counted in `#orchestrationsRunning`. */
   #startStep(item: OrchestrationWorkItem): void {
