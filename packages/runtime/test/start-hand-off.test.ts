@@ -111,4 +111,21 @@ describe('a runtime starting its own instances', () => {
     expect(item?.state.instanceId).toBe('a');
     await inner.close();
   });
+
+  it('gives the step slot back when a user-supplied newId throws while a start is built', async () => {
+    let failNext = false;
+    const runtime = await startRuntime({
+      maxConcurrentOrchestrations: 1,
+      newId: () => {
+        if (!failNext) return randomId();
+        failNext = false;
+        throw new Error('no id today');
+      },
+    });
+    failNext = true; // the next id is the start's own (its instance id is given)
+    await expect(runtime.client.startNew('E1_HelloSequence', { instanceId: 'a' })).rejects.toThrow('no id today');
+    // With its only slot lost, the worker would never run this one.
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'b' });
+    expect((await runtime.client.waitForCompletion('b', SETTLED)).runtimeStatus).toBe('Completed');
+  });
 });

@@ -103,8 +103,10 @@ export class LocalClient implements DurableClient {
       await this.#store.commit(decideStart({ instanceId, name, input, now, newId: this.#newId }));
       return instanceId;
     }
-    const writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
+    let writeSet: WriteSet;
     try {
+      // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
+      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
       await this.#store.commit(writeSet);
     } catch (error) {
       handOff.cancelled();
