@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../src/env/logger.js';
+import { silentLogger, type Logger } from '../src/env/logger.js';
 import { randomId } from '../src/env/new-id.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
@@ -90,6 +90,21 @@ function holdingLeasedStart(inner: MemoryStore): { store: Store; reached: Promis
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('a runtime starting its own instances', () => {
+  it('runs a start over a finished instance as claimed work: the store keeps it unleased, so it is not handed over', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { warn: (message) => warnings.push(message), error: () => {} };
+    const runtime = await startRuntime({ logger });
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'x' });
+    const first = await runtime.client.waitForCompletion('x', SETTLED);
+    expect(first.runtimeStatus).toBe('Completed');
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'x' });
+    const again = await runtime.client.waitForCompletion('x', SETTLED);
+    expect(again).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
+    // The worker did not run a step the store then refused.
+    expect(runtime.metrics.leasesLost).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
   it('does not stop while a start is committing under the lease it handed out, and leaves that instance unleased', async () => {
     const inner = new MemoryStore();
     const { store, reached, release } = holdingLeasedStart(inner);

@@ -3,9 +3,9 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
+  activityStepHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
-  pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery,
+  pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
@@ -147,8 +147,9 @@ export abstract class IdbStore implements Store {
    * Executes a write set in one transaction: checks its lease, reads the instances it names, lets `planWriteSet`
    * decide its conditions and writes the plan through a {@link RowWriter}.
    */
-  async commit(writeSet: WriteSet): Promise<void> {
+  async commit(writeSet: WriteSet): Promise<CommitResult> {
     const { lease } = writeSet;
+    let result: CommitResult | undefined;
     const writes = await this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       const ids = instanceIdsOf(writeSet);
       const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
@@ -177,6 +178,7 @@ export abstract class IdbStore implements Store {
         if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
       }
       const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])));
+      result = commitResultOf(plan);
       await rows.apply(plan, {
         ...(leasedId !== undefined && pending ? { instance: { id: leasedId, pending } } : {}),
         ...(task ? { task } : {}),
@@ -184,6 +186,7 @@ export abstract class IdbStore implements Store {
     });
     for (const id of writes.claimable) if (this.#claimableHints.size < MAX_CLAIMABLE_HINTS) this.#claimableHints.add(id);
     this.#feed.publish(writes.changes, writes.work, writes.work || writes.leasedWork);
+    return result!; // set by the transaction that committed
   }
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {

@@ -3,9 +3,9 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
+  assertNever, commitResultOf, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
   matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
-  type ActivityWorkItem, type ClaimOptions, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
+  type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
@@ -381,8 +381,9 @@ export class MongoStore implements Store {
    * await store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
    * ```
    */
-  async commit(writeSet: WriteSet): Promise<void> {
+  async commit(writeSet: WriteSet): Promise<CommitResult> {
     const created = writeSet.requests.find((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
+    let result: CommitResult | undefined;
     let work = false;
     let sweeps = false;
     await this.#op(describeWriteSet(writeSet), async () => {
@@ -392,6 +393,7 @@ export class MongoStore implements Store {
           const rows = await this.#take(session, writeSet);
           const states = new Map([...rows].map(([id, row]) => [id, row?.state]));
           const plan = planWriteSet(writeSet, states);
+          result = commitResultOf(plan);
           const writes = translateWritePlan(plan, {
             stored: new Map([...rows].map(([id, row]) => [id, row?.row])), limitBytes: this.#limit, now, newGen: newHistoryGen,
             ...(writeSet.lease?.kind === 'orchestration' ? { leaseInstanceId: writeSet.lease.instanceId } : {}),
@@ -411,6 +413,7 @@ export class MongoStore implements Store {
     });
     if (work) this.#localWork.next();
     if (sweeps) this.#sweep();
+    return result!; // set by the transaction that committed
   }
 
   // ---------------------------------------------------------------- orchestration work items

@@ -104,16 +104,19 @@ export class LocalClient implements DurableClient {
       return instanceId;
     }
     let writeSet: WriteSet;
+    let leased: boolean;
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
       writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
-      await this.#store.commit(writeSet);
+      // The store says whether the instance was stored leased: planWriteSet leases only a new id (the state this
+      // client wrote, version 1); a start over a terminal instance is stored unleased and claimed as usual.
+      leased = (await this.#store.commit(writeSet)).leasedStarts.includes(instanceId);
     } catch (error) {
       handOff.cancelled();
       throw error;
     }
     const [created] = writeSet.requests;
-    if (created?.type === 'createInstance') handOff.started({ state: created.state, messages: [created.message], lease });
+    if (leased && created?.type === 'createInstance') handOff.started({ state: created.state, messages: [created.message], lease });
     else handOff.cancelled();
     return instanceId;
   }

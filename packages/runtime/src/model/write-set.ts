@@ -89,7 +89,8 @@ export interface CreateInstanceWrite {
    * The instance is stored with this orchestration lease (the committing worker's, which runs the first step right
    * after the commit), so no claim is needed and nobody else runs the step before the lease expires. Only a new id
    * is leased: over a terminal instance the new execution is stored unleased (its `version` is not 1, which the
-   * starter assumed) and claimed as usual. Only for stores with `capabilities.fusedSteps`.
+   * starter assumed) and claimed as usual; `commit` reports which starts it leased (`CommitResult.leasedStarts`), and
+   * the starter runs only those. Only for stores with `capabilities.fusedSteps`.
    */
   readonly lease?: Lease;
 }

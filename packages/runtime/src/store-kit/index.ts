@@ -8,14 +8,15 @@
  * {@link WritePlan} in one transaction. It makes no domain decision of its own. `MemoryStore` is the reference
  * executor.
  *
- * The Store port executes write sets through one method, `commit(writeSet: WriteSet): Promise<void>`, which
+ * The Store port executes write sets through one method, `commit(writeSet: WriteSet): Promise<CommitResult>`, which
  * replaces `createInstance`, `sendMessage`, `commitOrchestration` and `completeActivity`: it throws the `DurableError`
- * of `planWriteSet` or the lease check (`leaseLostError`) and then writes nothing.
+ * of `planWriteSet` or the lease check (`leaseLostError`) and then writes nothing, and resolves with
+ * {@link commitResultOf} of the plan it wrote.
  *
  * @packageDocumentation
  */
 export type {
-  ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
+  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
   StoreCapabilities,
 } from '../store/store.js';
 export type {
@@ -24,7 +25,7 @@ export type {
   ActivityStepLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState,
+  activityStepHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState,
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {

@@ -10,10 +10,10 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, type StoredStates } from './plan-write-set.js';
+import { activityStepHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type StoredStates } from './plan-write-set.js';
 import type {
-  ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
-  StoreCapabilities,
+  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
+  Store, StoreCapabilities,
 } from './store.js';
 import {
   claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isHeldBy,
@@ -91,12 +91,12 @@ export class MemoryStore implements Store {
    * stored instances, then writes the plan. Nothing here is a domain rule; everything runs synchronously, so the
    * write set is atomic.
    */
-  async commit(writeSet: WriteSet): Promise<void> {
+  async commit(writeSet: WriteSet): Promise<CommitResult> {
     this.#ensureOpen();
-    this.#commit(writeSet);
+    return this.#commit(writeSet);
   }
 
-  #commit(writeSet: WriteSet): void {
+  #commit(writeSet: WriteSet): CommitResult {
     const { lease } = writeSet;
     if (lease?.kind === 'activityStep') {
       const record = this.#instances.get(lease.instanceId);
@@ -177,6 +177,7 @@ export class MemoryStore implements Store {
       this.#emit(change.instanceId, at >= 0 ? kept[at] : change.state);
     }
     if (plan.work || (plan.released !== undefined && (this.#instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
+    return commitResultOf(plan);
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {

@@ -7,6 +7,7 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, WriteLease, WriteSet } from '../model/write-set.js';
+import type { CommitResult } from './store.js';
 import { isDue } from './store-helpers.js';
 
 /**
@@ -265,6 +266,15 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   if (!work && leases.length < insertTasks.length) work = insertTasks.some((t) => !leases.some((l) => l.taskId === t.id));
   const plan: WritePlan = { replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages, taskLeases: leases, states, changes, work };
   return writeSet.lease?.kind === 'orchestration' ? { ...plan, released: writeSet.lease.instanceId } : plan;
+}
+
+const NOTHING_LEASED: CommitResult = Object.freeze({ leasedStarts: Object.freeze([]) });
+
+/** What a store's `commit` resolves with once it has written `plan` (a shared frozen value when nothing was leased). */
+export function commitResultOf(plan: WritePlan): CommitResult {
+  let leasedStarts: string[] | undefined;
+  for (const { state, lease } of plan.states) if (lease) (leasedStarts ??= []).push(state.instanceId);
+  return leasedStarts ? { leasedStarts } : NOTHING_LEASED;
 }
 
 /** Throws the typed error of an {@link InstanceCondition} that `state` (the instance `id`, if it exists) does not meet. */

@@ -20,6 +20,15 @@ import type { WriteSet } from '../model/write-set.js';
  * - After {@link Store.close} resolves, nothing is left running (no timers, cursors, channels) and every method
  *   rejects with `StoreClosedError`. `close` is idempotent.
  */
+/** What {@link Store.commit} reports of a committed write set: the outcomes its writer could not know in advance. */
+export interface CommitResult {
+  /**
+   * The instances created with their `CreateInstanceWrite.lease` held. `planWriteSet` leases only a new id: a start
+   * over a terminal instance is stored unleased (and claimed as usual), so its starter must not run its first step.
+   */
+  readonly leasedStarts: readonly string[];
+}
+
 export interface Store {
   /** What the store can do; the conformance suite and the worker read it. */
   readonly capabilities: StoreCapabilities;
@@ -30,9 +39,10 @@ export interface Store {
    * `LeaseLostError` via `leaseLostError` when it is no longer held), reads the instances `instanceIdsOf` names,
    * lets `planWriteSet` decide every condition (it throws `InstanceAlreadyExistsError` or `InstanceNotFoundError`)
    * and writes the resulting plan, releasing an orchestration lease. It makes no decision of its own; see
-   * `@durable-rx/runtime/store-kit`. Throws and writes nothing when any of this fails.
+   * `@durable-rx/runtime/store-kit`. Throws and writes nothing when any of this fails. Resolves with what the plan
+   * decided that the writer could not know in advance (`commitResultOf(plan)`).
    */
-  commit(writeSet: WriteSet): Promise<void>;
+  commit(writeSet: WriteSet): Promise<CommitResult>;
 
   /**
    * Claims an instance that has a visible message (`visibleAt` absent or <= `now`) and that nobody holds a live lease

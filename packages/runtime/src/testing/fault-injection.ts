@@ -1,8 +1,8 @@
 import { filter, type Observable } from 'rxjs';
 import { DurableError } from '../model/errors/durable-error.js';
 import type {
-  ActivityWorkItem, ClaimOptions, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
-  StoreCapabilities,
+  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
+  Store, StoreCapabilities,
 } from '../store/store.js';
 import type { WriteSet } from '../model/write-set.js';
 import type { HistoryEvent } from '../model/history-event.js';
@@ -174,14 +174,14 @@ export class FaultyStore implements Store {
     return this.#crashed;
   }
 
-  commit(writeSet: WriteSet): Promise<void> {
+  commit(writeSet: WriteSet): Promise<CommitResult> {
     return this.#call('commit', async () => {
       const lease = writeSet.lease;
       if (lease && this.#roll('leaseExpiry')) {
         if (lease.kind === 'orchestration') await this.#store.abandonOrchestration(lease.instanceId, lease.token);
         else await this.#store.abandonActivity(lease.taskId, lease.token);
       }
-      await this.#store.commit(writeSet);
+      const result = await this.#store.commit(writeSet);
       // On a store with fused steps a commit is also an activity claim: it stores the step's new tasks leased to the
       // committing worker. Their leases may expire right after it, as after claimActivity.
       for (const request of writeSet.requests) {
@@ -189,6 +189,7 @@ export class FaultyStore implements Store {
           await this.#store.abandonActivity(request.task.id, request.lease.token);
         }
       }
+      return result;
     });
   }
 

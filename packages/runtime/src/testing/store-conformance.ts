@@ -532,8 +532,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const request = newInstance('a');
         let work = 0;
         const subscription = store.workAvailable$.subscribe(() => work++);
-        await store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' }, lease }] })
+        const result = await store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' }, lease }] })
           .finally(() => subscription.unsubscribe());
+        expect(result.leasedStarts).toEqual(['a']); // the starter may run its first step
         // Held: nothing claimable here (no work signalled in this handle), claimable by others when the lease expires.
         expect(work).toBe(0);
         expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: at(5000) })).toBeUndefined();
@@ -568,7 +569,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           state: { ...first.state, runtimeStatus: 'Completed', version: 2, historyLength: 1 },
         }));
         const again = newInstance('a', { executionId: 'exec-2' });
-        await store.commit({ requests: [{ type: 'createInstance', ...again, ifRunning: { kind: 'fail' }, lease: { owner: 'w1', token: 'start', expiresAt: at(10_000) } }] });
+        const result = await store.commit({
+          requests: [{ type: 'createInstance', ...again, ifRunning: { kind: 'fail' }, lease: { owner: 'w1', token: 'start', expiresAt: at(10_000) } }],
+        });
+        expect(result.leasedStarts).toEqual([]); // so the starter does not run its first step
         const item = await claim(store, 'w2', at(1));
         expect(item.state).toMatchObject({ executionId: 'exec-2', version: 3 });
         expect(item.messages.map((m) => m.id)).toEqual([again.message.id]);
@@ -1087,18 +1091,18 @@ function commitOf(claimed: InstanceState, leaseToken: string, parts: StepParts):
 }
 
 /** A client start: creates, replacing a terminal instance; refused over a running one. */
-function create(store: Store, request: CreateInstanceRequest): Promise<void> {
-  return store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' } }] });
+async function create(store: Store, request: CreateInstanceRequest): Promise<void> {
+  await store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' } }] });
 }
 
 /** A client message to an existing instance. */
-function send(store: Store, message: OrchestrationMessage): Promise<void> {
-  return store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
+async function send(store: Store, message: OrchestrationMessage): Promise<void> {
+  await store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
 }
 
 /** An activity result under the task's lease. */
-function complete(store: Store, completion: { taskId: string; leaseToken: string; result: OrchestrationMessage }): Promise<void> {
-  return store.commit({
+async function complete(store: Store, completion: { taskId: string; leaseToken: string; result: OrchestrationMessage }): Promise<void> {
+  await store.commit({
     lease: { kind: 'activity', taskId: completion.taskId, token: completion.leaseToken },
     requests: [{ type: 'deleteTask', taskId: completion.taskId }, { type: 'insertMessage', message: completion.result, ifMissing: 'drop' }],
   });

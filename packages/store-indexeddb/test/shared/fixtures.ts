@@ -32,13 +32,13 @@ export interface CreateInstanceRequest {
 }
 
 /** A client start of `request` (refused over a running instance). */
-export function create(store: Store, request: CreateInstanceRequest): Promise<void> {
-  return store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' } }] });
+export async function create(store: Store, request: CreateInstanceRequest): Promise<void> {
+  await store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' } }] });
 }
 
 /** A client message to an existing instance. */
-export function send(store: Store, message: OrchestrationMessage): Promise<void> {
-  return store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
+export async function send(store: Store, message: OrchestrationMessage): Promise<void> {
+  await store.commit({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] });
 }
 
 export function newInstance(instanceId: string, input?: unknown): CreateInstanceRequest {

@@ -79,9 +79,9 @@ function reloadingAfterClaim(inner: Store): Store {
       }
       if (key === 'commit') {
         return async (writeSet: WriteSet) => {
-          await target.commit(writeSet);
+          const result = await target.commit(writeSet);
           const leasedTask = writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined);
-          return reloadIf('activity', leasedTask, undefined);
+          return reloadIf('activity', leasedTask, result);
         };
       }
       const value: unknown = Reflect.get(target, key, target);
