@@ -117,14 +117,18 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
       // what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
       const decoder = new TextDecoder();
       const reader = response.body.getReader();
+      let ended = false;
       try {
         for (;;) {
           const { done, value } = await reader.read();
-          if (done || stopped) break;
+          if ((ended = done) || stopped) break;
           feed(decoder.decode(value, { stream: true }));
         }
       } finally {
-        if (stopped) await reader.cancel().catch(() => undefined);
+        // Unless the server ended the body, let it go: stopped, or a read or a handler threw (we reconnect), the
+        // response would otherwise stay open and locked, one HTTP connection leaked per failure. Not awaited: a cancel
+        // that never settles must not hold back the reconnect; its rejection (an errored body) says nothing new.
+        if (!ended) void reader.cancel().catch(() => undefined);
       }
       if (stopped) return;
     } catch (error) {
