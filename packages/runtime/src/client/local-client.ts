@@ -15,7 +15,7 @@ import {
   assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, resolveTimeoutMs, validateInstanceFilter,
   validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
-import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
+import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { StatusChange, Store } from '../store/store.js';
 import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
@@ -132,7 +132,7 @@ export class LocalClient implements DurableClient {
     const status = toInstanceStatus(state, showInput === undefined ? {} : { showInput });
     if (!showHistory) return status;
     const history = await this.#store.getHistory(instanceId);
-    return { ...status, history: showHistoryOutput ? history : history.map(withoutPayload) };
+    return { ...status, history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
@@ -336,7 +336,7 @@ export class LocalClient implements DurableClient {
       return withFirst(current, this.#changes.instance(instanceId)).subscribe({
         next: ({ state }) => queue(async () => {
           const events = await read(state);
-          for (const event of events) if (!subscriber.closed) subscriber.next(event);
+          for (const event of events) if (!subscriber.closed) subscriber.next(ownEvent(event));
         }),
         error: (error: unknown) => subscriber.error(error),
         complete: () => queue(() => subscriber.complete()),
@@ -643,13 +643,22 @@ function reasonOf(reason: string | undefined): { reason?: string } {
   return { reason };
 }
 
-/** History events without inputs and results (`showHistoryOutput: false`). */
+/**
+ * The caller's own copy of a history event. A store may hand out the events it keeps (MemoryStore's are frozen and
+ * shared, so that replays read them without a copy); users get mutable objects of their own whatever the store, so the
+ * same app code behaves the same on every store. The copy is made here, at the client boundary, not on the engine's
+ * read path.
+ */
+function ownEvent(event: HistoryEvent): HistoryEvent {
+  return copyStoreValue(event);
+}
+
+/** The caller's own copy of a history event without its input and result (`showHistoryOutput: false`). */
 function withoutPayload(event: HistoryEvent): HistoryEvent {
-  if ('result' in event || 'input' in event) {
-    const { result: _r, input: _i, ...rest } = event as HistoryEvent & { result?: unknown; input?: unknown };
-    return rest as HistoryEvent;
-  }
-  return event;
+  if (!('result' in event || 'input' in event)) return ownEvent(event);
+  // The payload is left out before the copy: it may be the biggest part of the event.
+  const { result: _r, input: _i, ...rest } = event as HistoryEvent & { result?: unknown; input?: unknown };
+  return ownEvent(rest as HistoryEvent);
 }
 
 /**
