@@ -127,6 +127,24 @@ describe('a runtime starting its own instances', () => {
     await inner.close();
   });
 
+  it('runs a handed-out start when a wrapper around the store drops what commit reports, instead of leaving it leased', async () => {
+    const inner = new MemoryStore();
+    // A user's wrapper written before commit reported anything: it awaits the inner commit and resolves undefined.
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'commit') return async (writeSet: WriteSet) => void (await target.commit(writeSet));
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const clock = new VirtualClock(); // the start's lease never expires on its own: only the hand-off can run it
+    const runtime = await startRuntime({ store, clock });
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'a' });
+    const done = await runtime.client.waitForCompletion('a', SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
+    expect(runtime.metrics.leasesLost).toBe(0);
+  });
+
   it('gives the step slot back when a user-supplied newId throws while a start is built', async () => {
     let failNext = false;
     const runtime = await startRuntime({

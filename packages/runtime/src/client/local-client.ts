@@ -16,7 +16,7 @@ import {
   validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
-import type { StatusChange, Store } from '../store/store.js';
+import type { CommitResult, StatusChange, Store } from '../store/store.js';
 import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -109,8 +109,12 @@ export class LocalClient implements DurableClient {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
       writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
       // The store says whether the instance was stored leased: planWriteSet leases only a new id (the state this
-      // client wrote, version 1); a start over a terminal instance is stored unleased and claimed as usual.
-      leased = (await this.#store.commit(writeSet)).leasedStarts.includes(instanceId);
+      // client wrote, version 1); a start over a terminal instance is stored unleased and claimed as usual. A store
+      // (or a wrapper around one) that reports nothing gets the step anyway: if the start was not stored leased, the
+      // step's commit is refused and the instance is claimed as usual, whereas not running it would leave a leased
+      // start waiting for its lease to expire.
+      const result: Partial<CommitResult> | undefined = await this.#store.commit(writeSet);
+      leased = result?.leasedStarts?.includes(instanceId) ?? true;
     } catch (error) {
       handOff.cancelled();
       throw error;
