@@ -15,7 +15,7 @@ import { Observable, Subscription } from 'rxjs';
 import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { badResponse, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
-import { StreamMux, type ConnectionState, type WatchSpec } from './stream-mux.js';
+import { createStreamMux, type ConnectionState, type StreamMux, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */
@@ -71,7 +71,7 @@ export class RemoteClient implements DurableClient {
     this.#auth = options.key === undefined ? {} : { authorization: `Bearer ${options.key}` };
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#clock = options.clock ?? systemClock;
-    this.#mux = new StreamMux({
+    this.#mux = createStreamMux({
       root: this.#root, headers: this.#auth, fetch: this.#fetch, clock: this.#clock, reconnect: options.reconnect,
     });
     this.connection$ = this.#mux.state$;

@@ -32,7 +32,7 @@ export interface WatchedValue {
   readonly session: string;
 }
 
-/** Options of {@link StreamMux}. */
+/** Options of {@link createStreamMux}. */
 export interface StreamMuxOptions {
   /** The webhook root, e.g. `http://127.0.0.1:7071/runtime/webhooks/durabletask`. */
   readonly root: string;
@@ -48,6 +48,20 @@ interface Entry {
   readonly subscriber: Subscriber<WatchedValue>;
 }
 
+/** A remote client's streams over one connection (see {@link createStreamMux}). */
+export interface StreamMux {
+  /**
+   * The connection's state; emits the current state at once, then every change. (What a `BehaviorSubject` does; this
+   * keeps rxjs's `Subject` out of the page.)
+   */
+  readonly state$: Observable<ConnectionState>;
+  /**
+   * Watches `spec` over the shared session: emits each value the server sends for it; completes when the server
+   * ends the subscription; errors with the typed error when it fails or the connection is refused.
+   */
+  watch(spec: WatchSpec): Observable<WatchedValue>;
+}
+
 /**
  * All streams of one remote client over one Server-Sent Events session (`GET /streams`), however many instances,
  * lists and histories are watched.
@@ -58,200 +72,189 @@ interface Entry {
  * received. When the server cannot resume (it restarted, the resume window passed), it opens a new session and every
  * active subscription is sent again; each then restarts from the current snapshot, which the client's observables
  * de-duplicate.
+ *
+ * A closure rather than a class: its state is local variables, which a minifier shortens (private fields it cannot).
  */
-export class StreamMux {
-  readonly #options: StreamMuxOptions;
-  readonly #entries = new Map<string, Entry>();
-  #state: ConnectionState = { state: 'idle' };
-  readonly #stateWatchers = new Set<Subscriber<ConnectionState>>();
-  #nextId = 0;
+export function createStreamMux(options: StreamMuxOptions): StreamMux {
+  const { root, headers, fetch } = options;
+  const entries = new Map<string, Entry>();
+  let state: ConnectionState = { state: 'idle' };
+  const stateWatchers = new Set<Subscriber<ConnectionState>>();
+  let nextId = 0;
   /** Stops the open event stream. */
-  #connection: (() => void) | undefined;
-  #session: string | undefined;
+  let connection: (() => void) | undefined;
+  let session: string | undefined;
   /** Subscription ids to send (added) or to cancel (removed) on the next flush. */
-  #toAdd = new Set<string>();
-  #toRemove = new Set<string>();
-  #flushing = false;
-  #flushScheduled = false;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  let toAdd = new Set<string>();
+  const toRemove = new Set<string>();
+  let flushing = false;
+  let flushScheduled = false;
+  let closeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(options: StreamMuxOptions) {
-    this.#options = options;
-  }
-
-  /**
-   * The connection's state; emits the current state at once, then every change. (What a `BehaviorSubject` does; this
-   * keeps rxjs's `Subject` out of the page.)
-   */
-  readonly state$: Observable<ConnectionState> = new Observable((subscriber) => {
-    subscriber.next(this.#state);
-    this.#stateWatchers.add(subscriber);
-    return () => this.#stateWatchers.delete(subscriber);
-  });
-
-  /**
-   * Watches `spec` over the shared session: emits each value the server sends for it; completes when the server
-   * ends the subscription; errors with the typed error when it fails or the connection is refused.
-   */
-  watch(spec: WatchSpec): Observable<WatchedValue> {
-    return new Observable<WatchedValue>((subscriber) => {
-      const id = (++this.#nextId).toString(36);
-      this.#entries.set(id, { spec, subscriber });
-      clearTimeout(this.#closeTimer);
-      this.#open();
-      if (this.#session !== undefined) {
-        this.#toAdd.add(id);
-        this.#scheduleFlush();
-      }
-      return () => {
-        if (!this.#entries.delete(id)) return;
-        if (!this.#toAdd.delete(id) && this.#session !== undefined) {
-          this.#toRemove.add(id);
-          this.#scheduleFlush();
-        }
-        if (this.#entries.size === 0) {
-          // Linger for a tick: a view that re-subscribes at once (a re-render) keeps the connection.
-          this.#closeTimer = setTimeout(() => this.#closeIfUnused(), 0);
-        }
-      };
+  const open = (): void => {
+    if (connection) return;
+    setState({ state: 'connecting' });
+    connection = openEventStream({ ...options, url: `${root}/streams` }, {
+      event: onEvent,
+      retrying: (error) => setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) }),
+      end: (error) => fail(error ?? badResponse('The server ended the stream session')),
     });
-  }
+  };
 
-  #open(): void {
-    if (this.#connection) return;
-    this.#setState({ state: 'connecting' });
-    this.#connection = openEventStream({ ...this.#options, url: `${this.#options.root}/streams` }, {
-      event: (event) => this.#onEvent(event),
-      retrying: (error) => this.#setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) }),
-      end: (error) => this.#fail(error ?? badResponse('The server ended the stream session')),
-    });
-  }
-
-  #onEvent(event: StreamedEvent): void {
+  const onEvent = (event: StreamedEvent): void => {
     const data = event.data;
     if (event.event === 'session') {
-      const session = isRecord(data) && typeof data.session === 'string' ? data.session : undefined;
-      if (session === undefined) return;
-      if (session !== this.#session) {
+      const next = isRecord(data) && typeof data.session === 'string' ? data.session : undefined;
+      if (next === undefined) return;
+      if (next !== session) {
         // A new session (the first, or the server could not resume): (re)send every active subscription.
-        this.#session = session;
-        this.#toRemove.clear();
-        this.#toAdd = new Set(this.#entries.keys());
+        session = next;
+        toRemove.clear();
+        toAdd = new Set(entries.keys());
       }
-      this.#setState({ state: 'live' });
-      this.#scheduleFlush();
+      setState({ state: 'live' });
+      scheduleFlush();
       return;
     }
-    if (!isRecord(data) || typeof data.sub !== 'string' || this.#session === undefined) return;
-    const entry = this.#entries.get(data.sub);
+    if (!isRecord(data) || typeof data.sub !== 'string' || session === undefined) return;
+    const entry = entries.get(data.sub);
     if (!entry) return; // unsubscribed meanwhile
     if (event.event === 'close') {
-      this.#entries.delete(data.sub);
+      entries.delete(data.sub);
       if (data.error !== undefined) entry.subscriber.error(errorFromBody(500, data.error));
       else entry.subscriber.complete();
       return;
     }
-    entry.subscriber.next({ data: data.data, session: event.session ?? this.#session });
-  }
+    entry.subscriber.next({ data: data.data, session: event.session ?? session });
+  };
 
-  #setState(state: ConnectionState): void {
-    this.#state = state;
+  const setState = (next: ConnectionState): void => {
+    state = next;
     // A copy: a watcher that subscribes while being told gets the new state from the subscription, not twice.
-    for (const watcher of [...this.#stateWatchers]) watcher.next(state);
-  }
+    for (const watcher of [...stateWatchers]) watcher.next(next);
+  };
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
+  const scheduleFlush = (): void => {
+    if (flushScheduled) return;
+    flushScheduled = true;
     queueMicrotask(() => {
-      this.#flushScheduled = false;
-      void this.#flush();
+      flushScheduled = false;
+      void flush();
     });
-  }
+  };
 
   /** Sends the pending changes of the current session, one request at a time. */
-  async #flush(): Promise<void> {
-    const session = this.#session;
-    if (this.#flushing || session === undefined || (this.#toAdd.size === 0 && this.#toRemove.size === 0)) return;
-    const added = [...this.#toAdd].filter((id) => this.#entries.has(id));
-    const removed = [...this.#toRemove];
-    this.#toAdd.clear();
-    this.#toRemove.clear();
-    const subscribe = added.map((sub) => ({ sub, ...this.#entries.get(sub)!.spec }));
-    this.#flushing = true;
+  const flush = async (): Promise<void> => {
+    const sent = session;
+    if (flushing || sent === undefined || (toAdd.size === 0 && toRemove.size === 0)) return;
+    const added = [...toAdd].filter((id) => entries.has(id));
+    const removed = [...toRemove];
+    toAdd.clear();
+    toRemove.clear();
+    const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
+    flushing = true;
     try {
-      const response = await this.#options.fetch(`${this.#options.root}/streams/${encodeURIComponent(session)}/subscriptions`, {
+      const response = await fetch(`${root}/streams/${encodeURIComponent(sent)}/subscriptions`, {
         method: 'POST',
-        headers: { ...this.#options.headers, accept: 'application/json', 'content-type': 'application/json' },
+        headers: { ...headers, accept: 'application/json', 'content-type': 'application/json' },
         body: JSON.stringify({ subscribe, unsubscribe: removed }),
         cache: 'no-store',
       });
       if (!response.ok) {
         const error = await errorFromResponse(response);
-        if (session !== this.#session) {
+        if (sent !== session) {
           // Sent to a session that has been replaced meanwhile: the new one got every subscription.
         } else if (response.status === 404 || isRetryable(response.status)) {
           // The session is gone (or the server is struggling): start over with a new session.
-          this.#restart();
+          restart();
         } else {
           // The server refused the subscriptions themselves (401, 400): they fail with its error.
-          for (const sub of added) this.#failEntry(sub, error);
+          for (const sub of added) failEntry(sub, error);
         }
       }
     } catch {
       // Network failure: the connection notices too; a new session resends everything, a resumed one the rest.
-      if (session === this.#session) {
-        for (const sub of added) if (this.#entries.has(sub)) this.#toAdd.add(sub);
-        for (const sub of removed) this.#toRemove.add(sub);
+      if (sent === session) {
+        for (const sub of added) if (entries.has(sub)) toAdd.add(sub);
+        for (const sub of removed) toRemove.add(sub);
       }
     } finally {
-      this.#flushing = false;
+      flushing = false;
     }
-    if (this.#toAdd.size > 0 || this.#toRemove.size > 0) this.#scheduleFlush();
-  }
+    if (toAdd.size > 0 || toRemove.size > 0) scheduleFlush();
+  };
 
   /** Drops the connection and opens a new one without `Last-Event-ID`, so the server starts a new session. */
-  #restart(): void {
-    this.#drop();
-    if (this.#entries.size > 0) this.#open();
-  }
+  const restart = (): void => {
+    drop();
+    if (entries.size > 0) open();
+  };
 
   /** Stops the connection, if any, and forgets its session and pending changes; returns the session it had. */
-  #drop(): string | undefined {
-    this.#connection?.();
-    this.#connection = undefined;
-    const session = this.#session;
-    this.#session = undefined;
-    this.#toAdd.clear();
-    this.#toRemove.clear();
-    return session;
-  }
+  const drop = (): string | undefined => {
+    connection?.();
+    connection = undefined;
+    const had = session;
+    session = undefined;
+    toAdd.clear();
+    toRemove.clear();
+    return had;
+  };
 
-  #failEntry(sub: string, error: Error): void {
-    const entry = this.#entries.get(sub);
+  const failEntry = (sub: string, error: Error): void => {
+    const entry = entries.get(sub);
     if (!entry) return;
-    this.#entries.delete(sub);
+    entries.delete(sub);
     entry.subscriber.error(error);
-  }
+  };
 
   /** The connection was refused for good: every watcher gets the error. */
-  #fail(error: Error): void {
-    this.#drop();
-    const entries = [...this.#entries.values()];
-    this.#entries.clear();
-    this.#setState({ state: 'failed', error });
-    for (const entry of entries) entry.subscriber.error(error);
-  }
+  const fail = (error: Error): void => {
+    drop();
+    const failed = [...entries.values()];
+    entries.clear();
+    setState({ state: 'failed', error });
+    for (const entry of failed) entry.subscriber.error(error);
+  };
 
-  #closeIfUnused(): void {
-    if (this.#entries.size > 0 || !this.#connection) return;
-    const session = this.#drop();
-    this.#setState({ state: 'idle' });
-    if (session !== undefined) {
+  const closeIfUnused = (): void => {
+    if (entries.size > 0 || !connection) return;
+    const had = drop();
+    setState({ state: 'idle' });
+    if (had !== undefined) {
       // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
-      this.#options.fetch(`${this.#options.root}/streams/${encodeURIComponent(session)}`, {
-        method: 'DELETE', headers: this.#options.headers, cache: 'no-store', keepalive: true,
+      fetch(`${root}/streams/${encodeURIComponent(had)}`, {
+        method: 'DELETE', headers, cache: 'no-store', keepalive: true,
       }).then((response) => response.body?.cancel(), () => undefined);
     }
-  }
+  };
+
+  return {
+    state$: new Observable((subscriber) => {
+      subscriber.next(state);
+      stateWatchers.add(subscriber);
+      return () => stateWatchers.delete(subscriber);
+    }),
+    watch: (spec) => new Observable<WatchedValue>((subscriber) => {
+      const id = (++nextId).toString(36);
+      entries.set(id, { spec, subscriber });
+      clearTimeout(closeTimer);
+      open();
+      if (session !== undefined) {
+        toAdd.add(id);
+        scheduleFlush();
+      }
+      return () => {
+        if (!entries.delete(id)) return;
+        if (!toAdd.delete(id) && session !== undefined) {
+          toRemove.add(id);
+          scheduleFlush();
+        }
+        if (entries.size === 0) {
+          // Linger for a tick: a view that re-subscribes at once (a re-render) keeps the connection.
+          closeTimer = setTimeout(closeIfUnused, 0);
+        }
+      };
+    }),
+  };
 }
