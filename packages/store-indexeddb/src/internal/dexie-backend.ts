@@ -69,6 +69,10 @@ export async function openDexieBackend(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(DEXIE_DB_VERSION).stores(SCHEMA);
+  // No liveQuery ever reads this private instance: Dexie's observability layer would only cost every write a set of
+  // changed key ranges, and every readwrite transaction an event plus a BroadcastChannel message to all tabs (the
+  // store's own change feed already tells them what they need).
+  db.unuse({ stack: 'dbcore', name: 'Observability' });
   // Returning false keeps Dexie's default handlers (which log) from running.
   db.on('versionchange', () => {
     onVersionChange();
