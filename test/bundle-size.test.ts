@@ -14,7 +14,7 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * it (Vite production build, `es2015` condition, gzip level 9): deterministic for a given tree, so a budget is a fair
  * test. Each budget is the size measured on 2026-11-30 plus about 1 %: 23,812 / 27,854 / 57,876 B for the runtime
  * pages (LocalClient without rxjs operators, the stores without rxjs's Subject, starts handed to the local worker
- * without a claim), 8,947 B for rx-client (its stream mux a closure). A change that grows a page past its budget fails here; when the code
+ * without a claim), 8,892 B for rx-client (its stream mux a closure telling the client's subscribers directly). A change that grows a page past its budget fails here; when the code
  * shrinks, lower the budget with it.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
@@ -22,7 +22,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 24_050 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_150 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_450 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_040 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_980 },
 ];
 
 describe('bundle size', () => {

@@ -226,10 +226,8 @@ export class RemoteClient implements DurableClient {
     return new Observable<HistoryEvent>((subscriber) => {
       // One filter per subscription: it tracks what this subscriber has been given.
       const replayFilter = new HistoryReplayFilter();
-      return this.#mux.watch({ kind: 'history', instanceId }).subscribe({
-        next: (e) => replayFilter.accept(e.data as HistoryEvent, e.session).forEach((event) => subscriber.next(event)),
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
+      return this.#mux.watch({ kind: 'history', instanceId }, subscriber, (e) => {
+        for (const event of replayFilter.accept(e.data as HistoryEvent, e.session)) subscriber.next(event);
       });
     });
   }
@@ -264,19 +262,9 @@ export class RemoteClient implements DurableClient {
   #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
     return new Observable<T>((subscriber) => {
       let last: [T] | undefined;
-      return this.#mux.watch(spec).subscribe({
-        next: (e) => {
-          let value: T;
-          try {
-            value = read(e.data);
-          } catch (error) {
-            subscriber.error(error);
-            return;
-          }
-          if (!last || !sameJson(last[0], value)) subscriber.next((last = [value])[0]);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
+      return this.#mux.watch(spec, subscriber, (e) => {
+        const value = read(e.data); // a throw errors the subscriber
+        if (!last || !sameJson(last[0], value)) subscriber.next((last = [value])[0]);
       });
     });
   }
@@ -304,7 +292,7 @@ export class RemoteClient implements DurableClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...headers,
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        body: JSON.stringify(body), // undefined (no body) for undefined
         cache: 'no-store',
       });
     } catch (error) {

@@ -35,19 +35,14 @@ export function badResponse(message: string): RemoteError {
 
 type ErrorClass = new (message: string) => DurableError;
 
-const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = new Map<string, ErrorClass>([
-  ['invalid-argument', InvalidArgumentError],
-  ['instance-not-found', InstanceNotFoundError],
-  ['instance-already-exists', InstanceAlreadyExistsError],
-  ['instance-not-running', InstanceNotRunningError],
-  ['instance-not-terminal', InstanceNotTerminalError],
-  ['payload-too-large', PayloadTooLargeError],
-  ['store-closed', StoreClosedError],
-  ['non-determinism', NonDeterminismError],
-  ['orchestration-error', OrchestrationError],
-  ['lease-lost', LeaseLostError],
-  ['unknown-event-type', UnknownEventTypeError],
-]);
+/** The error classes of `@durable-rx/runtime` by their `code` (read from an instance, so each code is written once). */
+const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = /* @__PURE__ */ new Map(
+  [
+    InvalidArgumentError, InstanceNotFoundError, InstanceAlreadyExistsError, InstanceNotRunningError,
+    InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError, NonDeterminismError, OrchestrationError,
+    LeaseLostError, UnknownEventTypeError,
+  ].map((ErrorClass: ErrorClass) => [new ErrorClass('').code, ErrorClass]),
+);
 
 /**
  * Rebuilds the typed error of an error body `{ code, message }`: the same class the server's client threw (e.g.

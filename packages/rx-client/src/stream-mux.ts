@@ -45,7 +45,10 @@ export interface StreamMuxOptions {
 
 interface Entry {
   readonly spec: WatchSpec;
-  readonly subscriber: Subscriber<WatchedValue>;
+  /** Told when the watch ends: `complete` when the server ends it, `error` with the typed error when it fails. */
+  readonly subscriber: Subscriber<never>;
+  /** Each value; a throw errors the watch. */
+  readonly next: (value: WatchedValue) => void;
 }
 
 /** A remote client's streams over one connection (see {@link createStreamMux}). */
@@ -56,10 +59,12 @@ export interface StreamMux {
    */
   readonly state$: Observable<ConnectionState>;
   /**
-   * Watches `spec` over the shared session: emits each value the server sends for it; completes when the server
-   * ends the subscription; errors with the typed error when it fails or the connection is refused.
+   * Watches `spec` over the shared session for the subscriber of an Observable: `next` gets each value the server
+   * sends for it (a throw errors the subscriber); the subscriber completes when the server ends the subscription and
+   * errors with the typed error when it fails or the connection is refused. Returns the teardown that stops watching.
+   * (No Observable of its own: the client's observable is the only subscriber, so it is told directly.)
    */
-  watch(spec: WatchSpec): Observable<WatchedValue>;
+  watch(spec: WatchSpec, subscriber: Subscriber<never>, next: (value: WatchedValue) => void): () => void;
 }
 
 /**
@@ -125,7 +130,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       else entry.subscriber.complete();
       return;
     }
-    entry.subscriber.next({ data: data.data, session: event.session ?? session });
+    try {
+      entry.next({ data: data.data, session: event.session ?? session });
+    } catch (error) {
+      entry.subscriber.error(error);
+    }
   };
 
   const setState = (next: ConnectionState): void => {
@@ -235,9 +244,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       stateWatchers.add(subscriber);
       return () => stateWatchers.delete(subscriber);
     }),
-    watch: (spec) => new Observable<WatchedValue>((subscriber) => {
+    watch: (spec, subscriber, next) => {
       const id = (++nextId).toString(36);
-      entries.set(id, { spec, subscriber });
+      entries.set(id, { spec, subscriber, next });
       clearTimeout(closeTimer);
       open();
       if (session !== undefined) {
@@ -255,6 +264,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           closeTimer = setTimeout(closeIfUnused, 0);
         }
       };
-    }),
+    },
   };
 }
