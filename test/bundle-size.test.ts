@@ -14,13 +14,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * it (Vite production build, `es2015` condition, gzip level 9): deterministic for a given tree, so a budget is a fair
  * test. Each budget is the size measured on 2026-11-30 plus about 1 %: 23,812 / 27,854 / 57,876 B for the runtime
  * pages (LocalClient without rxjs operators, the stores without rxjs's Subject, starts handed to the local worker
- * without a claim), 8,892 B for rx-client (its stream mux a closure telling the client's subscribers directly). A change that grows a page past its budget fails here; when the code
- * shrinks, lower the budget with it.
+ * without a claim), 8,892 B for rx-client (its stream mux a closure telling the client's subscribers directly).
+ * KeyvalStore's layout 6 (activity tasks packed into their instance: about 3 fewer IndexedDB requests per
+ * hello-sequence step) took the KeyvalStore page to 28,652 B on 2026-12-01, budget 28,950 B. A change that grows a
+ * page past its budget fails here; when the code shrinks, lower the budget with it.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_050 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_150 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_950 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_450 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_980 },
 ];

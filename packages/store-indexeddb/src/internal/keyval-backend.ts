@@ -15,17 +15,29 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 5;
+export const KEYVAL_SCHEMA_VERSION = 6;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
  * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0 (`xc` excepted).
  *
  *   ['meta']                         schema marker
- *   ['i', id]                        InstanceRow            ['h', id, n]              history events from n (v1: event n)
- *   ['m', id, seq]                   MessageRow             ['t', taskId]             TaskRow
- *   ['xr', readyMs, headSeq, id]     claim order            ['xt', readyMs, seq, id]  task claim order
+ *   ['i', id]                        InstanceRow with its tasks (StoredInstance)
+ *   ['h', id, n]                     history events from n (v1: event n)
+ *   ['m', id, seq]                   MessageRow
+ *   ['xr', readyMs, headSeq, id]     claim order
+ *   ['xp', readyMs, id]              task claim order: one entry per instance with tasks (layout 6)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
+ *   ['t', taskId], ['xt', readyMs, seq, taskId]   layout 5's task rows and their claim order (read, never written)
+ *
+ * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
+ * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's
+ * readyMs is kept in the value as `tasksReadyMs`) is never later than the earliest `readyMs` of its tasks. A step that
+ * replaces a leased task with the next one, whose lease ends later, leaves an entry that is not yet due where it is (no
+ * index write per step); a claim that finds an entry early finds no ready task there and moves it to the earliest
+ * `readyMs`; the worker of a lost lease wakes a little early at worst. A task is found by its instance (a commit
+ * reads it), by a layout-5 row, or, for a lease renewed or abandoned by task id alone, among the instances with an
+ * `xp` entry.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -46,6 +58,12 @@ export const KEYVAL_SCHEMA_VERSION = 5;
  * of layout 5 from Pending to Running leaves 'Pending' there), so opening it changes nothing but the marker. Layout-4
  * code still open in another tab trusts every status string: a status query there may miss an instance whose
  * non-terminal status this layout changed (nothing is written wrongly; its next query after a reload is exact).
+ * Layout 5 kept each task as a row of its own: opening it changes nothing but the marker, and its task rows are still
+ * claimed, completed and purged. Layout-5 code still open in another tab reads tasks only from `t` and `xt`, so it
+ * never claims a packed task (the tabs of this version run them) and never busy-loops on an `xp` entry; it rewrites an
+ * instance value by copying what it read, so the tasks survive its steps; purging or replacing an instance it drops
+ * the tasks with the value and leaves the `xp` entry, which a claim here deletes when it meets it (the entry is not
+ * the instance's own: no value, or another `tasksReadyMs`).
  */
 const META_KEY = ['meta'];
 /** Layouts 1 and 2: the tasks-of-an-instance index. */
@@ -166,22 +184,54 @@ function abort(transaction: IDBTransaction): void {
   }
 }
 
+/** An instance as layout 6 stores it under `['i', id]`: the row, with the activity tasks packed into it. */
+interface StoredInstance extends InstanceRow {
+  /** The instance's activity tasks (layout 6; tasks of layout 5 are rows of their own under `['t', id]`). */
+  readonly tasks?: readonly TaskRow[];
+  /** The `readyMs` of the instance's `['xp', readyMs, id]` entry, present while it has one. */
+  readonly tasksReadyMs?: number;
+}
+
+/** An instance as this transaction has it (read or written). */
+interface Loaded {
+  /** The row without its packed tasks (undefined: no such instance). */
+  row: InstanceRow | undefined;
+  tasks: TaskRow[];
+  /** The `readyMs` of the instance's `xp` entry in the database (as this transaction left it). */
+  entryMs: number | undefined;
+  /** The stored value must be written at the end of the transaction. */
+  dirty: boolean;
+  /** The tasks changed: the `xp` entry may have to move. */
+  tasksChanged: boolean;
+  /** The `xp` entry must sit exactly at the earliest `readyMs` of the tasks (not earlier). */
+  exact: boolean;
+}
+
 /** The backend operations as requests on the object store of one transaction. */
 class KeyvalTransaction implements BackendTransaction {
   readonly #store: IDBObjectStore;
   readonly #keyRange: typeof IDBKeyRange;
   readonly #writes = new PendingWrites();
-  /** Every task row, read once by the first {@link deleteTasksOf} of this transaction (forgotten when tasks change). */
+  /** Every layout-5 task row, read once by the first {@link deleteTasksOf} of this transaction (forgotten when tasks change). */
   #allTasks: Promise<TaskRow[]> | undefined;
+  /**
+   * The instances this transaction read or wrote. Every read of an instance goes through here, and its value is
+   * written once, when the transaction finishes (with its packed tasks), so a step that changes the row and its tasks
+   * writes one value.
+   */
+  readonly #loaded = new Map<string, Loaded>();
+  readonly #loading = new Map<string, Promise<Loaded>>();
 
   constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange) {
     this.#store = store;
     this.#keyRange = keyRange;
   }
 
-  /** Waits for the issued writes. */
-  finish(): Promise<void> {
-    return this.#writes.settle();
+  /** Writes the instances this transaction changed and waits for every issued write. */
+  async finish(): Promise<void> {
+    await this.#writes.settle();
+    this.#flushInstances();
+    await this.#writes.settle();
   }
 
   /** Observes the writes of a failed transaction (it is being aborted). */
@@ -189,8 +239,8 @@ class KeyvalTransaction implements BackendTransaction {
     this.#writes.settle().catch(() => undefined);
   }
 
-  getInstance(id: string): Promise<InstanceRow | undefined> {
-    return this.#get<InstanceRow>(['i', id]);
+  async getInstance(id: string): Promise<InstanceRow | undefined> {
+    return (await this.#load(id)).row;
   }
 
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
@@ -198,13 +248,20 @@ class KeyvalTransaction implements BackendTransaction {
     if (previous && previous.createdMs !== row.createdMs) this.#write(this.#store.delete(['xc', previous.createdMs, row.id]));
     const paging = pagingValue(row);
     if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#write(this.#store.put(paging, ['xc', row.createdMs, row.id]));
-    this.#write(this.#store.put(row, ['i', row.id]));
+    this.#withInstance(row.id, (loaded) => {
+      loaded.row = row;
+      loaded.dirty = true;
+    });
   }
 
   deleteInstance(row: InstanceRow): void {
     this.#replaceIndexKeys(claimKeys(row), []);
     this.#write(this.#store.delete(['xc', row.createdMs, row.id]));
     this.#write(this.#store.delete(['i', row.id]));
+    this.#withInstance(row.id, (loaded) => {
+      if (loaded.entryMs !== undefined) this.#write(this.#store.delete(['xp', loaded.entryMs, row.id]));
+      Object.assign(loaded, { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false });
+    });
   }
 
   async firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
@@ -292,56 +349,224 @@ class KeyvalTransaction implements BackendTransaction {
     this.#write(this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX])));
   }
 
+  /** Packs the task into its instance (a task of an instance that does not exist gets a row of its own). */
   addTask(newRow: NewTaskRow): void {
-    const row: TaskRow = { ...newRow, seq: stamp() };
-    this.#allTasks = undefined;
-    this.#replaceIndexKeys([], taskIndexKeys(row));
-    this.#write(this.#store.put(row, ['t', row.id]));
+    this.#addTask({ ...newRow, seq: stamp() });
   }
 
-  getTask(id: string): Promise<TaskRow | undefined> {
-    return this.#get<TaskRow>(['t', id]);
+  /**
+   * A task packed into an instance this transaction read, else a task row (layout 5), else a task packed into any
+   * instance with tasks (only reached when neither holds it, e.g. renewing or abandoning a lease).
+   */
+  async getTask(id: string): Promise<TaskRow | undefined> {
+    return (await this.#packedTask(id)) ?? (await this.#get<TaskRow>(['t', id])) ?? (await this.#packedTasks()).find((row) => row.id === id);
   }
 
   putTask(row: TaskRow, previous: TaskRow): void {
+    const loaded = this.#packing(previous);
+    if (loaded) {
+      loaded.tasks = loaded.tasks.map((t) => (t.id === previous.id ? row : t));
+      this.#tasksChanged(loaded, true);
+      return;
+    }
     this.#allTasks = undefined;
     this.#replaceIndexKeys(taskIndexKeys(previous), taskIndexKeys(row));
     this.#write(this.#store.put(row, ['t', row.id]));
   }
 
   deleteTask(row: TaskRow): void {
-    this.#replaceIndexKeys(taskIndexKeys(row), []);
-    this.#write(this.#store.delete(['t', row.id]));
+    this.#deleteTask(row);
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
-    this.deleteTask(previous);
-    this.addTask(row);
+    this.#deleteTask(previous);
+    this.#addTask({ ...row, seq: stamp() });
   }
 
   async firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
-    const [key] = await this.#keys(this.#range(['xt', -Infinity], ['xt', nowMs, MAX]), 1);
-    return key ? this.getTask(lastOf(key)) : undefined;
+    this.#syncTaskEntries();
+    const [[rowKey], packed] = await Promise.all([
+      this.#keys(this.#range(['xt', -Infinity], ['xt', nowMs, MAX]), 1),
+      this.#firstReadyPacked(nowMs),
+    ]);
+    if (packed && (!rowKey || packed.readyMs <= (rowKey[1] as number))) return packed;
+    return rowKey ? this.#get<TaskRow>(['t', lastOf(rowKey)]) : undefined;
   }
 
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
-    const [key] = await this.#keys(this.#range(['xt', nowMs, MAX], ['xt', MAX], true), 1);
-    return key ? (key[1] as number) : undefined;
+    this.#syncTaskEntries();
+    const next = await Promise.all(['xt', 'xp'].map((prefix) => this.#keys(this.#range([prefix, nowMs, MAX], [prefix, MAX], true), 1)));
+    const found = next.flatMap(([key]) => (key ? [key[1] as number] : []));
+    return found.length > 0 ? Math.min(...found) : undefined;
   }
 
   async listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
     const keys = await this.#keys(this.#range(['xt'], ['xt', MAX]));
-    const rows = await Promise.all(keys.map((key) => this.getTask(lastOf(key))));
-    return rows.filter((row): row is TaskRow => row !== undefined && filter(row));
+    const [rows, packed] = await Promise.all([Promise.all(keys.map((key) => this.#get<TaskRow>(['t', lastOf(key)]))), this.#packedTasks()]);
+    return [...rows, ...packed].filter((row): row is TaskRow => row !== undefined && filter(row));
   }
 
-  /** Reads every task (once per transaction): an instance is purged or replaced far less often than a step runs. */
+  /** Drops the packed tasks, and reads every task row (once per transaction): an instance is purged or replaced far less often than a step runs. */
   deleteTasksOf(instanceId: string): void {
+    this.#withInstance(instanceId, (loaded) => {
+      if (loaded.tasks.length === 0) return;
+      loaded.tasks = [];
+      this.#tasksChanged(loaded, true);
+    });
     this.#allTasks ??= promisifyRequest(this.#store.getAll(this.#range(['t'], ['t', MAX]))) as Promise<TaskRow[]>;
     const all = this.#allTasks;
     this.#writes.track((async () => {
       for (const row of await all) if (row.instanceId === instanceId) this.deleteTask(row);
     })());
+  }
+
+  /** Reads an instance once per transaction (later reads see this transaction's writes). */
+  #load(id: string): Promise<Loaded> {
+    const known = this.#loaded.get(id);
+    if (known) return Promise.resolve(known);
+    let loading = this.#loading.get(id);
+    if (!loading) {
+      loading = this.#get<StoredInstance>(['i', id]).then((stored) => {
+        const raced = this.#loaded.get(id);
+        if (raced) return raced;
+        let loaded: Loaded = { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false, exact: false };
+        if (stored) {
+          const { tasks, tasksReadyMs, ...row } = stored;
+          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], entryMs: tasksReadyMs };
+        }
+        this.#loaded.set(id, loaded);
+        return loaded;
+      });
+      this.#loading.set(id, loading);
+    }
+    return loading;
+  }
+
+  /** Runs `change` on the instance: at once when this transaction read it, else once it is read (before the commit). */
+  #withInstance(id: string, change: (loaded: Loaded) => void): void {
+    const known = this.#loaded.get(id);
+    if (known) change(known);
+    else this.#writes.track(this.#load(id).then(change));
+  }
+
+  #addTask(row: TaskRow): void {
+    this.#withInstance(row.instanceId, (loaded) => {
+      if (loaded.row) {
+        loaded.tasks.push(row);
+        this.#tasksChanged(loaded, false);
+        return;
+      }
+      this.#allTasks = undefined;
+      this.#replaceIndexKeys([], taskIndexKeys(row));
+      this.#write(this.#store.put(row, ['t', row.id]));
+    });
+  }
+
+  #deleteTask(row: TaskRow): void {
+    const loaded = this.#packing(row);
+    if (loaded) {
+      loaded.tasks = loaded.tasks.filter((t) => t.id !== row.id);
+      this.#tasksChanged(loaded, false);
+      return;
+    }
+    this.#replaceIndexKeys(taskIndexKeys(row), []);
+    this.#write(this.#store.delete(['t', row.id]));
+  }
+
+  /** The instance `row` is packed into, when it is a packed task (else it is a task row). */
+  #packing(row: TaskRow): Loaded | undefined {
+    const loaded = this.#loaded.get(row.instanceId);
+    return loaded?.tasks.some((t) => t.id === row.id) ? loaded : undefined;
+  }
+
+  #tasksChanged(loaded: Loaded, exact: boolean): void {
+    loaded.tasksChanged = true;
+    loaded.dirty = true;
+    if (exact) loaded.exact = true;
+  }
+
+  /** A task packed into an instance this transaction reads or read. */
+  async #packedTask(id: string): Promise<TaskRow | undefined> {
+    await Promise.all(this.#loading.values());
+    for (const loaded of this.#loaded.values()) {
+      const task = loaded.tasks.find((t) => t.id === id);
+      if (task) return task;
+    }
+    return undefined;
+  }
+
+  /** Every packed task (one read per instance with tasks). */
+  async #packedTasks(): Promise<TaskRow[]> {
+    this.#syncTaskEntries();
+    const keys = await this.#keys(this.#range(['xp'], ['xp', MAX]));
+    const instances = await Promise.all(keys.map((key) => this.#load(lastOf(key))));
+    return [...new Set(instances)].flatMap((loaded) => loaded.tasks);
+  }
+
+  /**
+   * The packed task with the smallest (readyMs, seq) among those with readyMs <= nowMs. An `xp` entry may be early
+   * (see the layout) or left behind by older code: one that leads to no ready task is moved or deleted, and the next
+   * one is looked at.
+   */
+  async #firstReadyPacked(nowMs: number): Promise<TaskRow | undefined> {
+    for (;;) {
+      const [key] = await this.#keys(this.#range(['xp', -Infinity], ['xp', nowMs, MAX]), 1);
+      if (!key) return undefined;
+      const entryMs = key[1] as number;
+      const loaded = await this.#load(lastOf(key));
+      let first: TaskRow | undefined;
+      for (const t of loaded.tasks) {
+        if (t.readyMs <= nowMs && (!first || t.readyMs < first.readyMs || (t.readyMs === first.readyMs && t.seq < first.seq))) first = t;
+      }
+      if (first && loaded.entryMs === entryMs) return first;
+      if (loaded.row && loaded.entryMs === entryMs) {
+        this.#tasksChanged(loaded, true);
+        this.#syncTaskEntries();
+      } else {
+        // Not the instance's entry: older code replaced or purged the instance.
+        this.#write(this.#store.delete(key));
+      }
+    }
+  }
+
+  /**
+   * Moves the `xp` entry of every instance whose tasks changed: it must not be later than the earliest `readyMs` of
+   * its tasks. Where a commit replaced a task (the next one's lease ends later) an entry still in the future stays,
+   * so a step writes no index entry; a claim or a repair puts it exactly.
+   */
+  #syncTaskEntries(): void {
+    for (const [id, loaded] of this.#loaded) {
+      if (!loaded.tasksChanged) continue;
+      let earliest: number | undefined;
+      for (const t of loaded.tasks) earliest = Math.min(earliest ?? Infinity, t.readyMs);
+      const before = loaded.entryMs;
+      const keep = earliest !== undefined && before !== undefined && !loaded.exact && before <= earliest && before > Date.now();
+      const after = keep ? before : earliest;
+      if (after !== before) {
+        if (before !== undefined) this.#write(this.#store.delete(['xp', before, id]));
+        if (after !== undefined) this.#write(this.#store.put(0, ['xp', after, id]));
+        loaded.entryMs = after;
+        loaded.dirty = true;
+      }
+      loaded.tasksChanged = false;
+      loaded.exact = false;
+    }
+  }
+
+  /** Writes every instance value this transaction changed, once. */
+  #flushInstances(): void {
+    this.#syncTaskEntries();
+    for (const [id, loaded] of this.#loaded) {
+      if (!loaded.dirty) continue;
+      loaded.dirty = false;
+      if (!loaded.row) continue;
+      const value: StoredInstance = {
+        ...loaded.row,
+        ...(loaded.tasks.length > 0 ? { tasks: loaded.tasks } : {}),
+        ...(loaded.entryMs === undefined ? {} : { tasksReadyMs: loaded.entryMs }),
+      };
+      this.#write(this.#store.put(value, ['i', id]));
+    }
   }
 
   #write(request: IDBRequest): void {
@@ -367,7 +592,6 @@ class KeyvalTransaction implements BackendTransaction {
     for (const key of before) if (!wanted.has(JSON.stringify(key))) this.#write(this.#store.delete(key));
     for (const key of after) if (!present.has(JSON.stringify(key))) this.#write(this.#store.put(0, key));
   }
-
 }
 
 let stamps = 0;

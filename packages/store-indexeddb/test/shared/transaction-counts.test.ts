@@ -8,7 +8,7 @@ import { adapters, uniqueName, type AdapterName } from './fixtures.js';
 // wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed.
 const budgets: Record<AdapterName, { readonly requestsPerStep: number }> = {
   DexieStore: { requestsPerStep: 6 },
-  KeyvalStore: { requestsPerStep: 9 },
+  KeyvalStore: { requestsPerStep: 7 },
 };
 
 let counter: IdbCounter | undefined;

@@ -1,0 +1,190 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ActivityTask, Lease, WriteSet } from '@durable-rx/runtime/store-kit';
+import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
+import { KeyvalStore } from '../../src/keyval-store.js';
+import { claim, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
+
+// Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
+// instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
+// database with the raw IndexedDB API, and check that this layout reads, repairs and runs it.
+
+const STORE = 'durable-rx';
+const opened: KeyvalStore[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+function open(name: string): KeyvalStore {
+  const store = new KeyvalStore({ name });
+  opened.push(store);
+  return store;
+}
+
+function task(id: string, instanceId = 'a'): ActivityTask {
+  return { id, instanceId, executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+}
+
+function lease(token: string, expiresAtMs: number): Lease {
+  return { owner: 'w', token, expiresAt: new Date(expiresAtMs) };
+}
+
+/** Claims 'a' (after a nudge when it has no pending message) and commits a step that deletes and inserts tasks. */
+async function step(store: KeyvalStore, parts: { deleteTaskId?: string; insert?: { task: ActivityTask; lease?: Lease } }): Promise<void> {
+  const current = await store.getInstance('a');
+  if (current?.runtimeStatus !== 'Pending') await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'tick' }));
+  const item = await claim(store);
+  const writeSet: WriteSet = {
+    lease: { kind: 'orchestration', instanceId: 'a', token: item.lease.token },
+    requests: [
+      { type: 'replaceState', state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 } },
+      { type: 'deleteMessages', instanceId: 'a', messageIds: item.messages.map((m) => m.id) },
+      ...(parts.deleteTaskId ? [{ type: 'deleteTask' as const, taskId: parts.deleteTaskId }] : []),
+      ...(parts.insert ? [{ type: 'insertTask' as const, task: parts.insert.task, ...(parts.insert.lease ? { lease: parts.insert.lease } : {}) }] : []),
+    ],
+  };
+  await store.commit(writeSet);
+}
+
+/** The result of task `taskId` delivered under its activity lease (no fused step). */
+function completion(taskId: string, token: string): WriteSet {
+  return {
+    lease: { kind: 'activity', taskId, token },
+    requests: [
+      { type: 'deleteTask', taskId },
+      {
+        type: 'insertMessage', ifMissing: 'drop',
+        message: message('a', { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' }),
+      },
+    ],
+  };
+}
+
+describe('KeyvalStore layout 6: activity tasks packed into their instance', () => {
+  it('opens a layout-5 database and claims, completes and deletes the task row layout 5 left', async () => {
+    const name = uniqueName('layout-5');
+    const first = new KeyvalStore({ name });
+    await create(first, newInstance('a'));
+    await first.close();
+    // Layout 5 kept each task as a row of its own with an entry in the task claim order.
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 5, store: 'durable-rx/keyval' }, ['meta']);
+      raw.put({ seq: 3, id: 't1', instanceId: 'a', readyMs: 0, task: task('t1') }, ['t', 't1']);
+      raw.put(0, ['xt', 0, 3, 't1']);
+    });
+
+    const store = open(name);
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(0));
+    const claimed = await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 });
+    expect(claimed?.task.id).toBe('t1');
+    await store.commit(completion('t1', claimed!.lease.token));
+    const item = await claim(store);
+    expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'TaskCompleted']);
+    await store.close();
+
+    const keys = await rawKeys(name);
+    expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    expect(KEYVAL_SCHEMA_VERSION).toBe(6);
+  });
+
+  it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
+    const name = uniqueName('older-tab-tasks');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    await step(store, { insert: { task: task('t1') } });
+    // Layout-5 code still open in another tab claims tasks from the 'xt' range and reads them under 't'.
+    const keys = await rawKeys(name);
+    expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt')).toEqual([]);
+    expect(keys.filter(([prefix]) => prefix === 'xp')).toEqual([['xp', 0, 'a']]);
+    // It rewrites the instance row by spreading what it read (here: a new custom status), so the tasks stay.
+    const row = await rawGet(name, ['i', 'a']) as { state: object };
+    await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, customStatus: 'older tab' } }, ['i', 'a']));
+    expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 }))?.task.id).toBe('t1');
+    expect(await store.getInstance('a')).toMatchObject({ customStatus: 'older tab' });
+  });
+
+  it('deletes the task entry of an instance that layout-5 code purged, without claiming anything', async () => {
+    const name = uniqueName('older-tab-purge');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    await step(store, { insert: { task: task('t1'), lease: lease('k1', T0.getTime() + 1000) } });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', T0.getTime() + 1000, 'a']]);
+    // Layout-5 code deleted the instance row (and the task rows it knows of), leaving the entry behind.
+    await rawWrite(name, (raw) => raw.delete(['i', 'a']));
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(T0.getTime() + 1000));
+    expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(T0.getTime() + 5000) })).toBeUndefined();
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([]);
+    expect(await store.nextWakeTime(T0)).toBeUndefined();
+  });
+
+  it('leaves the task entry early while steps replace leased tasks, and moves it when a claim finds it early', async () => {
+    const name = uniqueName('early-entry');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    // Leases in the future of the real clock: an entry that is not yet due may stay early.
+    const first = Date.now() + 600_000;
+    const second = first + 1000;
+    await step(store, { insert: { task: task('t1'), lease: lease('k1', first) } });
+    await step(store, { deleteTaskId: 't1', insert: { task: task('t2'), lease: lease('k2', second) } });
+    // The step wrote no entry: the one of t1 still stands for t2, whose lease ends later.
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', first, 'a']]);
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(first));
+    // A claim at that time finds t2 still leased: it moves the entry to t2's lease expiry and claims nothing.
+    expect(await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(first + 1) })).toBeUndefined();
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', second, 'a']]);
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(second));
+    const taken = await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(second + 1) });
+    expect(taken?.task.id).toBe('t2');
+    // The new lease is renewed and abandoned by task id alone (no instance id at hand).
+    await store.renewActivityLease('t2', taken!.lease.token, new Date(second + 5000));
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', second + 5000, 'a']]);
+    await store.abandonActivity('t2', taken!.lease.token);
+    expect((await store.claimActivity({ owner: 'y', leaseMs: 1000, now: T0 }))?.task.id).toBe('t2');
+  });
+});
+
+function rawOpen(name: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function done(transaction: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+async function rawWrite(name: string, write: (raw: IDBObjectStore) => void): Promise<void> {
+  const db = await rawOpen(name);
+  try {
+    const tx = db.transaction(STORE, 'readwrite');
+    write(tx.objectStore(STORE));
+    await done(tx);
+  } finally {
+    db.close();
+  }
+}
+
+async function rawRead<T>(name: string, read: (raw: IDBObjectStore) => IDBRequest): Promise<T> {
+  const db = await rawOpen(name);
+  try {
+    const tx = db.transaction(STORE, 'readonly');
+    const request = read(tx.objectStore(STORE));
+    await done(tx);
+    return request.result as T;
+  } finally {
+    db.close();
+  }
+}
+
+function rawKeys(name: string): Promise<IDBValidKey[][]> {
+  return rawRead(name, (raw) => raw.getAllKeys());
+}
+
+function rawGet(name: string, key: IDBValidKey): Promise<unknown> {
+  return rawRead(name, (raw) => raw.get(key));
+}
