@@ -30,7 +30,7 @@ import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusRespon
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
-import { armTimeout } from './timeout-after.js';
+import { deadlineTimer, type AddDeadline } from './deadline-timer.js';
 
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
@@ -65,6 +65,8 @@ export class LocalClient implements DurableClient {
   readonly #known: ReadonlySet<string> | undefined;
   readonly #startHandOff: StartHandOff | undefined;
   readonly #changes: ChangeRouter;
+  /** The timeouts of pending waits, on one shared timer. */
+  readonly #addDeadline: AddDeadline;
   /** Completes the client's feeds when {@link LocalClient.close} is called; empty and unused once closed. */
   readonly #onClose = new Set<() => void>();
   #isClosed = false;
@@ -82,6 +84,7 @@ export class LocalClient implements DurableClient {
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
+    this.#addDeadline = deadlineTimer(options.clock);
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;
@@ -231,7 +234,8 @@ export class LocalClient implements DurableClient {
     assertValidInstanceId(instanceId);
     // Straight on the instance's raw states, not status$: each commit costs one terminal check, only the last state
     // becomes a status, and no snapshot is compared with the one before. One listener in the client's change router
-    // and at most one timer per wait. An unknown (or purged) instance shows as `undefined` and ends the wait.
+    // and one deadline on the client's shared timer per wait (no timer of its own). An unknown (or purged) instance
+    // shows as `undefined` and ends the wait.
     const latest = await new Promise<InstanceState | undefined>((resolve, reject) => {
       let settled = false;
       let seen = false; // the current state has been read
@@ -258,7 +262,7 @@ export class LocalClient implements DurableClient {
       });
       if (settled) stopFollowing();
       // A timeout before the current state was read ends the wait as soon as it is.
-      else cancelTimer = armTimeout(timeoutMs, this.#clock, () => (seen ? settle(() => resolve(latestState)) : (timedOut = true)));
+      else cancelTimer = this.#addDeadline(timeoutMs, () => (seen ? settle(() => resolve(latestState)) : (timedOut = true)));
     });
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     return this.#statusOf(latest);
@@ -527,7 +531,7 @@ export class LocalClient implements DurableClient {
       };
       // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
       const unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
-      const cancelTimer = armTimeout(COMMAND_APPLIED_TIMEOUT_MS, this.#clock, settle);
+      const cancelTimer = this.#addDeadline(COMMAND_APPLIED_TIMEOUT_MS, settle);
       stop = () => {
         unwatch();
         cancelTimer();
