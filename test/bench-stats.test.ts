@@ -7,10 +7,10 @@ import { interleave, quantile, ratioSpread, spread } from '../bench/src/stats.mj
  * not tested anywhere (they go in docs/benchmarks.md); these functions decide what the timings are reported as.
  */
 describe('bench statistics', () => {
-  it('interleaves contenders round by round (A B A B), never in blocks', () => {
+  it('interleaves contenders round by round, never in blocks, alternating who goes first (A B, B A, A B)', () => {
     const order = interleave(['A', 'B'], 3).map((x) => `${x.contender}${x.round}`);
-    expect(order).toEqual(['A0', 'B0', 'A1', 'B1', 'A2', 'B2']);
-    expect(interleave(['A', 'B', 'C'], 2).map((x) => x.index)).toEqual([0, 1, 2, 0, 1, 2]);
+    expect(order).toEqual(['A0', 'B0', 'B1', 'A1', 'A2', 'B2']);
+    expect(interleave(['A', 'B', 'C'], 2).map((x) => x.index)).toEqual([0, 1, 2, 2, 1, 0]);
     expect(interleave(['A'], 0)).toEqual([]);
   });
 

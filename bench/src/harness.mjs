@@ -80,7 +80,7 @@ export function collectGarbage() {
 }
 
 /**
- * Runs `measureOne` for every contender in every round, interleaved (A B A B ...; see `interleave` in stats.mjs),
+ * Runs `measureOne` for every contender in every round, interleaved (A B, B A, A B ...; see `interleave` in stats.mjs),
  * and returns the results by contender, then by round: `results[contender][round]`.
  * @template C, R
  * @param {readonly C[]} contenders

@@ -40,7 +40,7 @@ export function renderReport(r) {
     'durable-rx measured side by side with the systems users would pick instead, in one run on one machine:',
     `\`durable-functions\` ${m.versions['durable-functions']} (its replay engine driven directly with histories) and ` +
       `\`@microsoft/durabletask-js\` ${m.versions['@microsoft/durabletask-js']} (its orchestration executor, and its in-memory ` +
-      'test backend end to end). Harness: tinybench. Contenders run interleaved (A B A B ...) in rounds; every figure ' +
+      'test backend end to end). Harness: tinybench. Contenders run interleaved (A B, B A, A B ...) in rounds; every figure ' +
       'is a median with its spread over the rounds, and every ratio is the median of ratios taken within a round.',
     '',
     r.quick ? '> **Quick run (few samples): not for publishing.**\n' : '',
@@ -96,7 +96,7 @@ function caveats(r) {
       `\`engines.node ${r.machine.versions['@microsoft/durabletask-js'] === 'not installed' ? '' : '>=22.0.0'}\`; ` +
       `everything used here ran on Node ${r.machine.node} without errors (npm only warns about the engine range).`,
     'Durable Functions notification latency is modelled, not measured (see scenario 3); its HTTP round trips would add to it.',
-    'Contenders run interleaved in rounds (A B A B ...), so a change in machine load lands on all of them; a ratio is ' +
+    'Contenders run interleaved in rounds (A B, B A, A B ...), so a change in machine load lands on all of them; a ratio is ' +
       'the median of the ratios measured within one round, shown with its range over the rounds. Figures still move ' +
       'between runs, most when the load average (given per scenario) exceeds the core count: other processes preempt ' +
       'long samples more often than short ones. In scenario 1 the "total min" column is the least load-sensitive figure.',

@@ -49,8 +49,10 @@ export function spread(values) {
 
 /**
  * The order in which `rounds` rounds of `contenders` run: round by round, every contender once per round, in the
- * given order (A B A B ...). Running contenders in blocks (all of A, then all of B) lets a change in machine load
- * between the blocks land on one contender only; interleaved, it lands on both.
+ * given order in even rounds and reversed in odd ones (A B, B A, A B ...). Running contenders in blocks (all of A,
+ * then all of B) lets a change in machine load between the blocks land on one contender only; interleaved, it lands
+ * on both. Alternating the order keeps any cost of going first (or last) in a round (garbage, JIT state, a load
+ * trend within the round) off any one contender.
  * @template T
  * @param {readonly T[]} contenders
  * @param {number} rounds
@@ -60,7 +62,8 @@ export function interleave(contenders, rounds) {
   /** @type {{ round: number, contender: T, index: number }[]} */
   const order = [];
   for (let round = 0; round < rounds; round++) {
-    contenders.forEach((contender, index) => order.push({ round, contender, index }));
+    const inRound = contenders.map((contender, index) => ({ round, contender, index }));
+    order.push(...(round % 2 === 0 ? inRound : inRound.reverse()));
   }
   return order;
 }

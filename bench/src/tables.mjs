@@ -25,7 +25,7 @@ export function replayTable(result) {
       'Like for like: every peer replays the whole history on each step, so its ratio is taken against durable-rx ' +
         'forced to do the same (full replay). The cached column is what durable-rx\'s design adds: a live execution ' +
         'that is fed only the new event; it is not an engine-speed comparison.',
-      'The engines at one N run interleaved, a few samples each per round (A B C D A B C D ...). total = median over ' +
+      'The engines at one N run interleaved, a few samples each per round (A B C D, D C B A, ...). total = median over ' +
         'rounds of each round\'s median; a ratio = median of the per-round ratios, with their range over the rounds.',
       'total = engine time of the whole orchestration (N + 1 steps); per step = total / (N + 1).',
       'exact: whole runs. estimated (replaying engines at N >= 1,000, where a whole run is O(N^2)): one ' +
@@ -64,7 +64,7 @@ export function endToEndTable(rows) {
       'The peer is durabletask-js\'s in-memory test backend (`InMemoryOrchestrationBackend`, `TestOrchestrationWorker`, ' +
         '`TestOrchestrationClient`), which the package ships for tests: one process, no leases, live objects shared ' +
         'with the worker. Its production backends talk gRPC to a sidecar and are not measured here.',
-      'Contenders run interleaved, a few batches each per round (A B A B ...); instances/s = median over rounds of ' +
+      'Contenders run interleaved, a few batches each per round (A B, B A, A B ...); instances/s = median over rounds of ' +
         'each round\'s median batch; the ratio = median of the per-round ratios, with their range over the rounds.',
       'A batch starts N instances at once, then awaits each one with the client\'s own wait (durable-rx waitForCompletion, ' +
         'durabletask-js waitForOrchestrationCompletion: both notification based). Fresh store/backend and worker per batch.',

@@ -11,7 +11,7 @@
  * are measured, to show the estimate's error; that check compares the fastest samples, because on a loaded machine a
  * long sample (a whole run) is preempted more often than a short one, which skews medians but not minimums.
  *
- * At each N the four engines run interleaved, a few samples each per round (A B C D A B C D ...). The like-for-like
+ * At each N the four engines run interleaved, a few samples each per round (A B C D, D C B A, ...). The like-for-like
  * ratio is a peer against durable-rx's forced full replay (both replay the whole history); the ratio against the
  * cached step is reported apart, as what keeping executions live buys.
  */
