@@ -142,6 +142,14 @@ export function streamsTable(result) {
         ...(result.fanOut.serverCpuMs ? [[`one commit, ${result.fanOut.subscribers} connections: server CPU time for the commit and the whole fan-out / per connection`,
           ms(result.fanOut.serverCpuMs), `${result.fanOut.serverCpuPerConnectionUs.toFixed(1)} µs`, String(result.fanOut.rounds), '']] : []),
       ] : []),
+      ...(result.floor ? [
+        [`write floor (bare node:http, no durable-rx), ${result.floor.subscribers} connections: server wrote it to the first / last socket`,
+          ms(result.floor.firstWriteMs), ms(result.floor.lastWriteMs), String(result.floor.rounds), ''],
+        [`write floor, ${result.floor.subscribers} connections: first / last client received it`,
+          ms(result.floor.firstMs), ms(result.floor.lastMs), String(result.floor.rounds), ''],
+        [`write floor, ${result.floor.subscribers} connections: server CPU time for the whole fan-out / per connection`,
+          ms(result.floor.serverCpuMs), `${result.floor.serverCpuPerConnectionUs.toFixed(1)} µs`, String(result.floor.rounds), ''],
+      ] : []),
       ...result.connections.map((r) => [
         `${r.connections} concurrent stream sessions (one connection each) on one server process`,
         `${r.open} open`, `${r.heapPerConnectionKiB.toFixed(1)} KiB`, `${r.rssPerConnectionKiB.toFixed(1)} KiB`, `${r.serverRssMiB.toFixed(0)} MiB`,
@@ -160,6 +168,12 @@ export function streamsTable(result) {
         'on the same machine, so the clients\' reading competes with the server for the cores. Times are medians over the ' +
         'rounds, on a wall clock the processes share (performance.timeOrigin + now()). The largest level is 19,900, not ' +
         '20,000: the machine\'s hard limit on open files per process is 20,000.',
+      'Write floor: packages/rx-client/bench/floor-server.mjs, a bare node:http server with no store and no ' +
+        'durable-rx code, writes one pre-serialised, pre-framed status event of the same shape to every stream socket ' +
+        'in one synchronous loop of socket.write. Its rounds are interleaved with durable-rx\'s (durable-rx, floor, ' +
+        'durable-rx, floor ...), to the same number of connections from the same kind of client processes. What it ' +
+        'costs is what Node and the kernel\'s loopback delivery charge to put one event on N sockets on this machine: ' +
+        'no server in this language can fan out faster here.',
     ],
   };
 }
@@ -174,6 +188,10 @@ export function streamsTargets(r) {
   if (r.fanOut) {
     parts.push(`${r.fanOut.subscribers} subscribers: first received ${duration(r.fanOut.firstMs)} (<= 5 ms: ${mark(r.fanOut.firstMs <= 5)}), ` +
       `all received ${duration(r.fanOut.lastMs)} (<= 50 ms: ${mark(r.fanOut.lastMs <= 50)})`);
+    if (r.floor) {
+      parts.push(`the bare write floor in the same rounds: last write ${duration(r.floor.lastWriteMs)}, all received ${duration(r.floor.lastMs)}, ` +
+        `${r.floor.serverCpuPerConnectionUs.toFixed(1)} µs CPU per connection against durable-rx's ${r.fanOut.serverCpuPerConnectionUs.toFixed(1)} µs`);
+    }
   }
   if (largest) parts.push(`heap per connection at ${largest.connections} ${largest.heapPerConnectionKiB.toFixed(1)} KiB (<= 8 KB: ${mark(largest.heapPerConnectionKiB * 1024 <= 8000)})`);
   return parts.length ? [`Targets: ${parts.join('; ')}.`] : [];

@@ -3,7 +3,7 @@
  * bench (`packages/rx-client/bench/streams.bench.mjs`) in a child process, so its server and sockets cannot disturb
  * the other scenarios. Figures: commit -> remote `customStatus$` p50/p99 (server and client in two processes) with 1
  * and 100 subscriptions on one connection; one commit fanned out to 5,000 connections (server writes and client
- * arrivals); and the connections one server process holds (up to 19,900) with its heap per connection.
+ * arrivals), interleaved with a bare node:http server writing the same event (the write floor); and the connections one server process holds (up to 19,900) with its heap per connection.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ const RESULTS = fileURLToPath(new URL('../../../packages/rx-client/bench-results
  *   fanOut?: { subscribers: number, rounds: number, firstMs: number, lastMs: number, firstRangeMs: number[], lastRangeMs: number[],
  *     firstWriteMs: number, lastWriteMs: number, lastWriteRangeMs: number[], writesPerRound: number, servedEveryRound: boolean,
  *     serverCpuMs?: number, serverCpuPerConnectionUs: number },
+ *   floor?: { subscribers: number, rounds: number, firstMs: number, lastMs: number, firstWriteMs: number, lastWriteMs: number,
+ *     serverCpuMs: number, serverCpuPerConnectionUs: number },
  *   connections: { connections: number, open: number, heapPerConnectionKiB: number, rssPerConnectionKiB: number, serverRssMiB: number }[] }>}
  */
 export async function runRemoteStreams({ quick }) {

@@ -3,6 +3,8 @@
 // after a garbage collection (run it with --expose-gc) and its open connections; `/__bench/start?id=&count=` starts a
 // Ticker watched in-process, `/__bench/tick?id=&value=` raises a Tick and answers when the server saw it committed,
 // `/__bench/committed?id=` lists [value, wall-clock time the server saw it committed] for every value so far.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Socket } from 'node:net';
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
@@ -43,6 +45,13 @@ Socket.prototype.write = function (chunk, ...rest) {
   }
   return write.call(this, chunk, ...rest);
 };
+// BENCH_FANOUT_PROFILE=<file>: a V8 CPU profile from the first fan-out tick to SIGTERM (the rounds, not the set-up).
+const profileFile = process.env.BENCH_FANOUT_PROFILE;
+const profiler = profileFile ? new Session() : undefined;
+profiler?.connect();
+if (profiler) await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+if (profiler) await profiler.post('Profiler.enable');
+let profiling = false;
 /** instanceId -> (value -> wall-clock time at which the server's own customStatus$ saw it committed) */
 const committed = new Map();
 const waiters = new Map();
@@ -77,6 +86,10 @@ const bench = Object.assign(async (request) => {
     writes.expect = Number(url.searchParams.get('expect') ?? 0);
     writes.cpuMs = 0;
     writes.cpuStart = process.cpuUsage();
+    if (profiler && writes.expect > 0 && !profiling) {
+      profiling = true;
+      await profiler.post('Profiler.start');
+    }
     await runtime.client.raiseEvent(id, 'Tick', value);
     await seen;
     waiters.delete(`${id}:${value}`);
@@ -97,6 +110,7 @@ process.on('message', (message) => {
 const server = await serve(bench, { port: 0 });
 console.log(`listening ${server.url}`);
 process.on('SIGTERM', async () => {
+  if (profiling) writeFileSync(profileFile, JSON.stringify((await profiler.post('Profiler.stop')).profile));
   await server.close();
   await runtime.stop();
   process.exit(0);

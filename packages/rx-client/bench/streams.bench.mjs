@@ -84,9 +84,14 @@ async function latency(subscriptions, rounds, warmup) {
   }
 }
 
-/** Starts the bench server (stream-server.mjs) in a child process with --expose-gc; resolves with its URL. */
-async function startServer() {
-  const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(new URL('./stream-server.mjs', import.meta.url))], {
+/**
+ * Starts a bench server in a child process with --expose-gc (`stream-server.mjs`, durable-rx; `floor-server.mjs`, the
+ * bare write floor); resolves with its URL. `--profile-server=<dir>` writes a V8 CPU profile of each server there.
+ */
+async function startServer(script = fileURLToPath(new URL('./stream-server.mjs', import.meta.url))) {
+  const profile = process.argv.find((a) => a.startsWith('--profile-server='))?.slice(17);
+  const flags = ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
+  const child = spawn(process.execPath, [...flags, script], {
     env: { ...process.env, BENCH_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const url = await new Promise((resolve, reject) => {
@@ -135,17 +140,95 @@ async function startClients(base, instanceId, count) {
  * Fan-out and memory per connection. One instance; connections (stream sessions, one status subscription each, raw
  * node:http clients in `procs` processes) are opened up to each level. At `fanOutAt` connections, `rounds` commits
  * are timed: from the server seeing the commit (its own customStatus$, subscribed first) to the first and the last
- * connection receiving it (wall clock shared by the processes). At every level the server's heap and RSS after a GC
- * are compared with those before any connection.
+ * connection receiving it (wall clock shared by the processes). The write floor (floor-server.mjs, a bare node:http
+ * server writing one shared buffer to as many sockets of the same kind of clients) is timed in the same rounds,
+ * interleaved (durable-rx, floor, durable-rx, floor …), then stopped. At every level the server's heap and RSS after
+ * a GC are compared with those before any connection.
  */
 async function connections(plan) {
-  const { child, url } = await startServer();
+  const server = await startServer();
   const clients = [];
   try {
-    return await measure(url, clients, plan);
+    return await measure(server.url, clients, plan);
   } finally {
     for (const c of clients) c.stop();
-    child.kill('SIGTERM');
+    server.child.kill('SIGTERM');
+  }
+}
+
+/** Opens client processes of up to `perProcess` connections to `base` until `clients` hold `level`. */
+async function openUpTo(base, id, clients, open, level, perProcess) {
+  while (open < level) {
+    const n = Math.min(perProcess, level - open);
+    const batch = await startClients(base, id, n);
+    if (batch.open !== n) throw new Error(`only ${batch.open} of ${n} connections opened`);
+    clients.push(batch);
+    open += n;
+  }
+  return open;
+}
+
+/** One fan-out target: a server URL, its client processes, its connection count and the values committed so far. */
+function target(url, clients, open) {
+  return { url, clients, open, value: 0, samples: [], get: async (path) => (await fetch(`${url}${path}`)).json() };
+}
+
+/** Commits one value on `t` and records when its server wrote it and when the clients received it. */
+async function fanOutRound(t, id) {
+  const value = ++t.value;
+  const arrived = t.clients.map((c) => c.arrivals(value));
+  const { committedAt } = await t.get(`/__bench/tick?id=${id}&value=${value}&expect=${t.open}`);
+  const times = (await Promise.all(arrived)).flat();
+  const written = await t.get('/__bench/writes');
+  t.samples.push({
+    first: Math.min(...times) - committedAt, last: Math.max(...times) - committedAt, served: times.length,
+    firstWrite: written.first - committedAt, lastWrite: written.last - committedAt, writes: written.count, cpu: written.cpuMs,
+  });
+}
+
+/** Medians and ranges of a target's rounds. */
+function fanOutSummary(t) {
+  const samples = t.samples;
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
+  return {
+    subscribers: t.open, rounds: samples.length,
+    firstMs: median(samples.map((s) => s.first)), firstRangeMs: spread(samples.map((s) => s.first)),
+    lastMs: median(samples.map((s) => s.last)), lastRangeMs: spread(samples.map((s) => s.last)),
+    firstWriteMs: median(samples.map((s) => s.firstWrite)), lastWriteMs: median(samples.map((s) => s.lastWrite)),
+    lastWriteRangeMs: spread(samples.map((s) => s.lastWrite)), writesPerRound: median(samples.map((s) => s.writes)),
+    serverCpuMs: median(samples.map((s) => s.cpu)), serverCpuPerConnectionUs: (median(samples.map((s) => s.cpu)) * 1000) / t.open,
+    servedEveryRound: samples.every((s) => s.served === t.open),
+  };
+}
+
+/**
+ * The durable-rx fan-out and the write floor at `open` connections each, `rounds` rounds interleaved. With
+ * `BENCH_BASELINE_SERVER=<path of another stream-server.mjs>` (e.g. one beside a copy of an older build), that server
+ * is measured in the same rounds too, as a third contender.
+ */
+async function fanOutAgainstFloor(ours, id, rounds, perProcess) {
+  const servers = [];
+  const allClients = [];
+  try {
+    const contender = async (script, start) => {
+      const server = await startServer(script);
+      servers.push(server);
+      const clients = [];
+      allClients.push(clients);
+      if (start) await (await fetch(`${server.url}/__bench/start?id=${id}&count=${rounds * 2 + 10}`)).json();
+      return target(server.url, clients, await openUpTo(`${server.url}/runtime/webhooks/durabletask`, id, clients, 0, ours.open, perProcess));
+    };
+    const floor = await contender(fileURLToPath(new URL('./floor-server.mjs', import.meta.url)), false);
+    const baselineScript = process.env.BENCH_BASELINE_SERVER;
+    const baseline = baselineScript ? await contender(baselineScript, true) : undefined;
+    for (let round = 0; round < rounds; round++) {
+      for (const t of [ours, floor, baseline]) if (t) await fanOutRound(t, id);
+    }
+    return { fanOut: fanOutSummary(ours), floor: fanOutSummary(floor), ...(baseline ? { baseline: fanOutSummary(baseline) } : {}) };
+  } finally {
+    for (const clients of allClients) for (const c of clients) c.stop();
+    for (const server of servers) server.child.kill('SIGTERM');
   }
 }
 
@@ -156,45 +239,17 @@ async function measure(url, clients, { levels, fanOutAt, rounds, perProcess }) {
   await get(`/__bench/start?id=${id}&count=${rounds * 2 + 10}`);
   const before = await get('/__bench/memory');
   let open = 0;
-  let value = 0;
   const memory = [];
   let fanOut;
-  const measureFanOut = async () => {
-    const samples = [];
-    for (let round = 0; round < rounds; round++) {
-      value++;
-      const arrived = clients.map((c) => c.arrivals(value));
-      const { committedAt } = await get(`/__bench/tick?id=${id}&value=${value}&expect=${open}`);
-      const times = (await Promise.all(arrived)).flat();
-      const written = await get('/__bench/writes');
-      samples.push({
-        first: Math.min(...times) - committedAt, last: Math.max(...times) - committedAt, served: times.length,
-        firstWrite: written.first - committedAt, lastWrite: written.last - committedAt, writes: written.count, cpu: written.cpuMs,
-      });
-    }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
-    return {
-      subscribers: open, rounds,
-      firstMs: median(samples.map((s) => s.first)), firstRangeMs: spread(samples.map((s) => s.first)),
-      lastMs: median(samples.map((s) => s.last)), lastRangeMs: spread(samples.map((s) => s.last)),
-      firstWriteMs: median(samples.map((s) => s.firstWrite)), lastWriteMs: median(samples.map((s) => s.lastWrite)),
-      lastWriteRangeMs: spread(samples.map((s) => s.lastWrite)), writesPerRound: median(samples.map((s) => s.writes)),
-      serverCpuMs: median(samples.map((s) => s.cpu)), serverCpuPerConnectionUs: (median(samples.map((s) => s.cpu)) * 1000) / open,
-      servedEveryRound: samples.every((s) => s.served === open),
-    };
-  };
+  let floor;
+  let baseline;
   for (const level of [...new Set([fanOutAt, ...levels])].sort((a, b) => a - b)) {
-    while (open < level) {
-      const n = Math.min(perProcess, level - open);
-      const batch = await startClients(base, id, n);
-      if (batch.open !== n) throw new Error(`only ${batch.open} of ${n} connections opened`);
-      clients.push(batch);
-      open += n;
-    }
+    open = await openUpTo(base, id, clients, open, level, perProcess);
     if (level === fanOutAt) {
-      fanOut = await measureFanOut();
+      ({ fanOut, floor, baseline } = await fanOutAgainstFloor(target(url, clients, open), id, rounds, perProcess));
       console.log(`  fan-out to ${open}: written ${fanOut.firstWriteMs.toFixed(2)}-${fanOut.lastWriteMs.toFixed(2)} ms, received ${fanOut.firstMs.toFixed(2)}-${fanOut.lastMs.toFixed(2)} ms after the commit (medians of ${rounds})`);
+      console.log(`  write floor to ${open}: written ${floor.firstWriteMs.toFixed(2)}-${floor.lastWriteMs.toFixed(2)} ms, received ${floor.firstMs.toFixed(2)}-${floor.lastMs.toFixed(2)} ms`);
+      if (baseline) console.log(`  baseline server to ${open}: written ${baseline.firstWriteMs.toFixed(2)}-${baseline.lastWriteMs.toFixed(2)} ms, received ${baseline.firstMs.toFixed(2)}-${baseline.lastMs.toFixed(2)} ms, CPU ${baseline.serverCpuPerConnectionUs.toFixed(2)} µs/connection`);
     }
     if (levels.includes(level)) {
       const now = await get('/__bench/memory');
@@ -208,24 +263,26 @@ async function measure(url, clients, { levels, fanOutAt, rounds, perProcess }) {
       console.log(`  ${level} connections: heap ${row.heapPerConnectionKiB.toFixed(2)} KiB/connection`);
     }
   }
-  return { fanOut, memory };
+  return { fanOut, floor, baseline, memory };
 }
 
 const started = performance.now();
 const f = (n) => n.toFixed(2);
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-const one = only === 'connections' ? undefined : await latency(1, quick ? 300 : 2000, quick ? 50 : 200);
+const one = only === 'connections' || only === 'fanout' ? undefined : await latency(1, quick ? 300 : 2000, quick ? 50 : 200);
 if (one) console.log(`  1 subscription: p50 ${f(one.p50Ms)} ms, p99 ${f(one.p99Ms)} ms`);
-const hundred = only === 'connections' ? undefined : await latency(100, quick ? 10 : 30, 5);
+const hundred = only === 'connections' || only === 'fanout' ? undefined : await latency(100, quick ? 10 : 30, 5);
 if (hundred) console.log(`  100 subscriptions: p50 ${f(hundred.p50Ms)} ms, p99 ${f(hundred.p99Ms)} ms`);
 // 19,900 rather than 20,000: the container's hard limit on open files is 20,000 per process (it cannot be raised
 // without CAP_SYS_RESOURCE), and the server needs a few for itself.
 const held = only === 'latency'
   ? undefined
-  : await connections(quick
+  : await connections(only === 'fanout'
+    ? { levels: [5000], fanOutAt: 5000, rounds: quick ? 10 : 30, perProcess: 5000 }
+    : quick
     ? { levels: [1000, 5000], fanOutAt: 5000, rounds: 10, perProcess: 2500 }
     : { levels: [1000, 5000, 19_900], fanOutAt: 5000, rounds: 30, perProcess: 5000 });
-const results = { date: new Date().toISOString(), quick, latency: [one, hundred].filter(Boolean), fanOut: held?.fanOut, connections: held?.memory ?? [] };
+const results = { date: new Date().toISOString(), quick, latency: [one, hundred].filter(Boolean), fanOut: held?.fanOut, floor: held?.floor, ...(held?.baseline ? { baseline: held.baseline } : {}), connections: held?.memory ?? [] };
 console.log('commit -> remote customStatus$ (one connection)');
 for (const r of results.latency) {
   console.log(`  ${String(r.subscriptions).padStart(3)} subscription(s): p50 ${f(r.p50Ms)} ms, p99 ${f(r.p99Ms)} ms, p99.9 ${f(r.p999Ms)} ms, max ${f(r.maxMs)} ms (${r.samples} samples)`);
@@ -235,6 +292,13 @@ if (results.fanOut) {
   console.log(`one commit fanned out to ${o.subscribers} connections, after the commit, median (range) of ${o.rounds}; every connection every value: ${o.servedEveryRound}`);
   console.log(`  server wrote it to the first socket ${f(o.firstWriteMs)} ms, to the last ${f(o.lastWriteMs)} ms (${o.lastWriteRangeMs.map(f).join('-')}) (${o.writesPerRound} writes)`);
   console.log(`  server CPU for the commit and the whole fan-out ${f(o.serverCpuMs)} ms: ${f(o.serverCpuPerConnectionUs)} µs per connection`);
+  console.log(`  client processes received it first ${f(o.firstMs)} ms (${o.firstRangeMs.map(f).join('-')}), all ${f(o.lastMs)} ms (${o.lastRangeMs.map(f).join('-')})`);
+}
+if (results.floor) {
+  const o = results.floor;
+  const share = results.fanOut ? ` (durable-rx: ${(o.lastWriteMs / results.fanOut.lastWriteMs * 100).toFixed(0)} % of the floor's speed for the last write, ${(o.lastMs / results.fanOut.lastMs * 100).toFixed(0)} % for the last arrival)` : '';
+  console.log(`write floor: one shared buffer written to ${o.subscribers} sockets by a bare node:http server, interleaved with the rounds above${share}`);
+  console.log(`  wrote the first socket ${f(o.firstWriteMs)} ms, the last ${f(o.lastWriteMs)} ms (${o.lastWriteRangeMs.map(f).join('-')}); CPU ${f(o.serverCpuMs)} ms, ${f(o.serverCpuPerConnectionUs)} µs per connection`);
   console.log(`  client processes received it first ${f(o.firstMs)} ms (${o.firstRangeMs.map(f).join('-')}), all ${f(o.lastMs)} ms (${o.lastRangeMs.map(f).join('-')})`);
 }
 console.log('connections held by one server process (a stream session with one status subscription each)');
