@@ -1,4 +1,4 @@
-import { Dexie, type Table, type Transaction } from 'dexie';
+import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable, type Table, type Transaction } from 'dexie';
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
@@ -69,10 +69,12 @@ export async function openDexieBackend(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(DEXIE_DB_VERSION).stores(SCHEMA);
-  // No liveQuery ever reads this private instance: Dexie's observability layer would only cost every write a set of
-  // changed key ranges, and every readwrite transaction an event plus a BroadcastChannel message to all tabs (the
-  // store's own change feed already tells them what they need).
-  db.unuse({ stack: 'dbcore', name: 'Observability' });
+  // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
+  // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
+  // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
+  // query cache, an AbortController and listeners per readwrite transaction; its hooks layer, a lookup of the
+  // transaction's table (rebuilt once per transaction) per write, and a zone that native async functions do not keep.
+  for (const name of ['Observability', 'Cache', 'HooksMiddleware']) db.unuse({ stack: 'dbcore', name });
   // Returning false keeps Dexie's default handlers (which log) from running.
   db.on('versionchange', () => {
     onVersionChange();
@@ -119,16 +121,48 @@ function mapOpenError(error: unknown, name: string): Error {
   return mapStorageError(error, `opening database ${JSON.stringify(name)}`);
 }
 
+/**
+ * The operations the hot paths use, on Dexie's documented low-level layer (DBCore): a table and index resolved once
+ * per connection, native promises, and no Collection or zone machinery per request. Dexie's own table objects of a
+ * transaction rebuild every middleware's table on first use, which costs more than the requests of a small
+ * transaction; the rare scans (filters, paging, purges) still use them.
+ */
+interface CoreTables {
+  readonly instances: DBCoreTable;
+  readonly history: DBCoreTable;
+  readonly messages: DBCoreTable;
+  readonly tasks: DBCoreTable;
+  /** `[readyMs+headSeq]` of instances, `[instanceId+seq]` of messages, `[readyMs+seq]` and `id` of tasks. */
+  readonly instancesReady: DBCoreIndex;
+  readonly messagesOf: DBCoreIndex;
+  readonly tasksReady: DBCoreIndex;
+  readonly taskIds: DBCoreIndex;
+}
+
 class DexieBackend implements StoreBackend {
   readonly #db: Dexie;
+  readonly #core: CoreTables;
 
   constructor(db: Dexie) {
     this.#db = db;
+    const table = (name: TableName): DBCoreTable => db.table(name).core;
+    // Every one of these indexes is in SCHEMA, which opening the database checked.
+    const index = (core: DBCoreTable, keyPath: string | string[]): DBCoreIndex => core.schema.getIndexByKeyPath(keyPath)!;
+    const instances = table('instances');
+    const messages = table('messages');
+    const tasks = table('tasks');
+    this.#core = {
+      instances, messages, tasks, history: table('history'),
+      instancesReady: index(instances, ['readyMs', 'headSeq']),
+      messagesOf: index(messages, ['instanceId', 'seq']),
+      tasksReady: index(tasks, ['readyMs', 'seq']),
+      taskIds: index(tasks, 'id'),
+    };
   }
 
   async transact<T>(mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
     // Waiting for the writes inside the scope makes a failed write reject the scope, which aborts the transaction.
-    return this.#db.transaction(mode === 'readonly' ? 'r' : 'rw', [...scope], (trans) => new DexieTransaction(trans).run(work));
+    return this.#db.transaction(mode === 'readonly' ? 'r' : 'rw', [...scope], (trans) => new DexieTransaction(trans, this.#core).run(work));
   }
 
   close(): void {
@@ -136,16 +170,39 @@ class DexieBackend implements StoreBackend {
   }
 }
 
+/** A DBCore write without its transaction. */
+type Mutation =
+  | { readonly type: 'add' | 'put'; readonly values: readonly unknown[] }
+  | { readonly type: 'delete'; readonly keys: unknown[] }
+  | { readonly type: 'deleteRange'; readonly range: DBCoreKeyRange };
+
+/** A key range of DBCore (the numbers of Dexie's `DBCoreRangeType`, a const enum). */
+function between(lower: unknown, upper: unknown): DBCoreKeyRange {
+  return { type: 2 as DBCoreRangeType, lower, upper, lowerOpen: false, upperOpen: false };
+}
+
+function above(lower: unknown): DBCoreKeyRange {
+  return { type: 2 as DBCoreRangeType, lower, upper: undefined, lowerOpen: true };
+}
+
+/** Every key `[instanceId, n]` of one instance. */
+function ofInstance(instanceId: string): DBCoreKeyRange {
+  return between([instanceId, -Infinity], [instanceId, Infinity]);
+}
+
 /**
- * The backend operations on the transaction-bound tables of one Dexie transaction (bound tables work without Dexie's
- * zone tracking, so native async functions are safe). Using a table outside the scope throws Dexie's NotFoundError.
+ * The backend operations of one Dexie transaction: the hot ones through DBCore on the transaction's IndexedDB
+ * transaction, the rare scans through the transaction-bound tables (created on first use; they work without Dexie's
+ * zone tracking, so native async functions are safe). Using a table outside the scope fails the transaction.
  */
 class DexieTransaction implements BackendTransaction {
   readonly #trans: Transaction;
+  readonly #core: CoreTables;
   readonly #writes = new PendingWrites();
 
-  constructor(trans: Transaction) {
+  constructor(trans: Transaction, core: CoreTables) {
     this.#trans = trans;
+    this.#core = core;
   }
 
   async run<T>(work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
@@ -164,36 +221,49 @@ class DexieTransaction implements BackendTransaction {
     return this.#trans.table('instances');
   }
 
-  get #history(): Table<HistoryRow, [string, number]> {
-    return this.#trans.table('history');
-  }
-
-  get #messages(): Table<MessageRow, number, NewMessageRow> {
-    return this.#trans.table('messages');
-  }
-
   get #tasks(): Table<TaskRow, number, NewTaskRow> {
     return this.#trans.table('tasks');
   }
 
+  /**
+   * Issues a write. DBCore reports a failed request in its response (and keeps the transaction alive) rather than
+   * rejecting: the failure becomes a rejection here, so the transaction aborts as with Dexie's table API.
+   */
+  #mutate(table: DBCoreTable, request: Mutation): Promise<unknown> {
+    const full: DBCoreMutateRequest = { ...request, trans: this.#trans.idbtrans };
+    return this.#writes.track(table.mutate(full).then((response) => {
+      if (response.numFailures > 0) throw Object.values(response.failures)[0];
+      return response.results?.[0];
+    }));
+  }
+
+  async #first<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, direction: 'next' | 'prev' = 'next'): Promise<R | undefined> {
+    const { result } = await table.query({ trans: this.#trans.idbtrans, values: true, limit: 1, direction, query: { index, range } });
+    return result[0] as R | undefined;
+  }
+
+  async #all<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange): Promise<R[]> {
+    return (await table.query({ trans: this.#trans.idbtrans, values: true, query: { index, range } })).result as R[];
+  }
+
   getInstance(id: string): Promise<InstanceRow | undefined> {
-    return this.#instances.get(id);
+    return this.#core.instances.get({ trans: this.#trans.idbtrans, key: id }) as Promise<InstanceRow | undefined>;
   }
 
   putInstance(row: InstanceRow): void {
-    this.#writes.track(this.#instances.put(row));
+    void this.#mutate(this.#core.instances, { type: 'put', values: [row] });
   }
 
   deleteInstance(row: InstanceRow): void {
-    this.#writes.track(this.#instances.delete(row.id));
+    void this.#mutate(this.#core.instances, { type: 'delete', keys: [row.id] });
   }
 
   firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
-    return this.#instances.where('[readyMs+headSeq]').between([-Infinity, -Infinity], [nowMs, Infinity], true, true).first();
+    return this.#first(this.#core.instances, this.#core.instancesReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
   }
 
   async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
-    return (await this.#instances.where('[readyMs+headSeq]').above([nowMs, Infinity]).first())?.readyMs;
+    return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesReady, above([nowMs, Infinity])))?.readyMs;
   }
 
   queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
@@ -209,68 +279,76 @@ class DexieTransaction implements BackendTransaction {
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
-    const rows = await this.#historyOf(instanceId).toArray();
+    const { history } = this.#core;
+    const rows = await this.#all<HistoryRow>(history, history.schema.primaryKey, ofInstance(instanceId));
     return historyFrom(rows.map(rowEvents), from);
   }
 
   async historyEnd(instanceId: string): Promise<number> {
-    const last = await this.#historyOf(instanceId).last();
+    const { history } = this.#core;
+    const last = await this.#first<HistoryRow>(history, history.schema.primaryKey, ofInstance(instanceId), 'prev');
     return last ? last.seq + rowEvents(last).length : 0;
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {
-    if (events.length > 0) this.#writes.track(this.#history.put({ instanceId, seq: from, events }));
+    if (events.length > 0) void this.#mutate(this.#core.history, { type: 'put', values: [{ instanceId, seq: from, events } satisfies HistoryRow] });
   }
 
   deleteHistory(instanceId: string): void {
-    this.#writes.track(this.#historyOf(instanceId).delete());
+    // The history's primary key is [instanceId+seq]: one range delete.
+    void this.#mutate(this.#core.history, { type: 'deleteRange', range: ofInstance(instanceId) });
   }
 
   /** Dexie numbers messages itself (`++seq`, increasing across tabs). */
   addMessage(row: NewMessageRow): Promise<number> {
-    return this.#writes.track(this.#messages.add(row));
+    return this.#mutate(this.#core.messages, { type: 'add', values: [row] }) as Promise<number>;
   }
 
   listMessages(instanceId: string): Promise<MessageRow[]> {
-    return this.#messagesOf(instanceId).toArray();
+    return this.#all(this.#core.messages, this.#core.messagesOf, ofInstance(instanceId));
   }
 
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
-    if (rows.length > 0) this.#writes.track(this.#messages.bulkDelete(rows.map((r) => r.seq)));
+    if (rows.length > 0) void this.#mutate(this.#core.messages, { type: 'delete', keys: rows.map((r) => r.seq) });
   }
 
   deleteMessagesOf(instanceId: string): void {
-    this.#writes.track(this.#messagesOf(instanceId).delete());
+    // The keys of the instance's messages (one request), then one delete per message.
+    const { messages, messagesOf } = this.#core;
+    const trans = this.#trans.idbtrans;
+    void this.#writes.track(messages.query({ trans, values: false, query: { index: messagesOf, range: ofInstance(instanceId) } }).then(({ result }) => {
+      if (result.length > 0) void this.#mutate(messages, { type: 'delete', keys: result });
+    }));
   }
 
   addTask(row: NewTaskRow): void {
-    this.#writes.track(this.#tasks.add(row));
+    void this.#mutate(this.#core.tasks, { type: 'add', values: [row] });
   }
 
   getTask(id: string): Promise<TaskRow | undefined> {
-    return this.#tasks.where('id').equals(id).first();
+    return this.#first(this.#core.tasks, this.#core.taskIds, between(id, id));
   }
 
   putTask(row: TaskRow): void {
-    this.#writes.track(this.#tasks.put(row));
+    void this.#mutate(this.#core.tasks, { type: 'put', values: [row] });
   }
 
   deleteTask(row: TaskRow): void {
-    this.#writes.track(this.#tasks.delete(row.seq));
+    void this.#mutate(this.#core.tasks, { type: 'delete', keys: [row.seq] });
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
     // Same primary key: one put replaces the row and its index entries (the new task keeps the old claim order).
     const replacement: TaskRow = { ...row, seq: previous.seq };
-    this.#writes.track(this.#tasks.put(replacement));
+    void this.#mutate(this.#core.tasks, { type: 'put', values: [replacement] });
   }
 
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
-    return this.#tasks.where('[readyMs+seq]').between([-Infinity, -Infinity], [nowMs, Infinity], true, true).first();
+    return this.#first(this.#core.tasks, this.#core.tasksReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
   }
 
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
-    return (await this.#tasks.where('[readyMs+seq]').above([nowMs, Infinity]).first())?.readyMs;
+    return (await this.#first<TaskRow>(this.#core.tasks, this.#core.tasksReady, above([nowMs, Infinity])))?.readyMs;
   }
 
   listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
@@ -279,14 +357,6 @@ class DexieTransaction implements BackendTransaction {
 
   deleteTasksOf(instanceId: string): void {
     this.#writes.track(this.#tasks.where('instanceId').equals(instanceId).delete());
-  }
-
-  #historyOf(instanceId: string) {
-    return this.#history.where('[instanceId+seq]').between([instanceId, -Infinity], [instanceId, Infinity], true, true);
-  }
-
-  #messagesOf(instanceId: string) {
-    return this.#messages.where('[instanceId+seq]').between([instanceId, -Infinity], [instanceId, Infinity], true, true);
   }
 }
 
