@@ -1,4 +1,4 @@
-import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable, type Table, type Transaction } from 'dexie';
+import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
@@ -137,6 +137,10 @@ interface CoreTables {
   readonly messagesOf: DBCoreIndex;
   readonly tasksReady: DBCoreIndex;
   readonly taskIds: DBCoreIndex;
+  /** `[createdMs+id]` and `[status+createdMs+id]` of instances (paging), `instanceId` of tasks. */
+  readonly instancesCreated: DBCoreIndex;
+  readonly instancesByStatus: DBCoreIndex;
+  readonly tasksOf: DBCoreIndex;
 }
 
 class DexieBackend implements StoreBackend {
@@ -157,12 +161,41 @@ class DexieBackend implements StoreBackend {
       messagesOf: index(messages, ['instanceId', 'seq']),
       tasksReady: index(tasks, ['readyMs', 'seq']),
       taskIds: index(tasks, 'id'),
+      instancesCreated: index(instances, ['createdMs', 'id']),
+      instancesByStatus: index(instances, ['status', 'createdMs', 'id']),
+      tasksOf: index(tasks, 'instanceId'),
     };
   }
 
   async transact<T>(mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
-    // Waiting for the writes inside the scope makes a failed write reject the scope, which aborts the transaction.
-    return this.#db.transaction(mode === 'readonly' ? 'r' : 'rw', [...scope], (trans) => new DexieTransaction(trans, this.#core).run(work));
+    // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
+    // no Dexie zone, promise or Transaction object per store operation.
+    const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
+    const finished = new Promise<void>((resolve, reject) => {
+      trans.oncomplete = () => resolve();
+      trans.onabort = () => reject(trans.error ?? new DOMException('The transaction was aborted', 'AbortError'));
+    });
+    finished.catch(() => undefined);
+    let result: T;
+    try {
+      result = await new DexieTransaction(trans, this.#core).run(work);
+    } catch (error) {
+      try {
+        trans.abort(); // a failed work or write: nothing of it is written
+      } catch {
+        // Already finished or aborting.
+      }
+      throw error;
+    }
+    // A readonly transaction has nothing left to do; a readwrite one resolves only once committed (durable).
+    if (mode === 'readonly') return result;
+    try {
+      trans.commit(); // at once, instead of when IndexedDB notices no request is pending
+    } catch {
+      // Already committing.
+    }
+    await finished;
+    return result;
   }
 
   close(): void {
@@ -191,16 +224,14 @@ function ofInstance(instanceId: string): DBCoreKeyRange {
 }
 
 /**
- * The backend operations of one Dexie transaction: the hot ones through DBCore on the transaction's IndexedDB
- * transaction, the rare scans through the transaction-bound tables (created on first use; they work without Dexie's
- * zone tracking, so native async functions are safe). Using a table outside the scope fails the transaction.
+ * The backend operations of one transaction, on DBCore. Using a table outside the scope fails the transaction.
  */
 class DexieTransaction implements BackendTransaction {
-  readonly #trans: Transaction;
+  readonly #trans: IDBTransaction;
   readonly #core: CoreTables;
   readonly #writes = new PendingWrites();
 
-  constructor(trans: Transaction, core: CoreTables) {
+  constructor(trans: IDBTransaction, core: CoreTables) {
     this.#trans = trans;
     this.#core = core;
   }
@@ -217,20 +248,12 @@ class DexieTransaction implements BackendTransaction {
     return result;
   }
 
-  get #instances(): Table<InstanceRow, string> {
-    return this.#trans.table('instances');
-  }
-
-  get #tasks(): Table<TaskRow, number, NewTaskRow> {
-    return this.#trans.table('tasks');
-  }
-
   /**
    * Issues a write. DBCore reports a failed request in its response (and keeps the transaction alive) rather than
    * rejecting: the failure becomes a rejection here, so the transaction aborts as with Dexie's table API.
    */
   #mutate(table: DBCoreTable, request: Mutation): Promise<unknown> {
-    const full: DBCoreMutateRequest = { ...request, trans: this.#trans.idbtrans };
+    const full: DBCoreMutateRequest = { ...request, trans: this.#trans };
     return this.#writes.track(table.mutate(full).then((response) => {
       if (response.numFailures > 0) throw Object.values(response.failures)[0];
       return response.results?.[0];
@@ -238,16 +261,30 @@ class DexieTransaction implements BackendTransaction {
   }
 
   async #first<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, direction: 'next' | 'prev' = 'next'): Promise<R | undefined> {
-    const { result } = await table.query({ trans: this.#trans.idbtrans, values: true, limit: 1, direction, query: { index, range } });
+    const { result } = await table.query({ trans: this.#trans, values: true, limit: 1, direction, query: { index, range } });
     return result[0] as R | undefined;
   }
 
   async #all<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange): Promise<R[]> {
-    return (await table.query({ trans: this.#trans.idbtrans, values: true, query: { index, range } })).result as R[];
+    return (await table.query({ trans: this.#trans, values: true, query: { index, range } })).result as R[];
+  }
+
+  /** The rows of an index range that `filter` accepts, at most `limit`, read with a cursor (it stops at the limit). */
+  async #scan<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, filter: (row: R) => boolean, limit = Infinity): Promise<R[]> {
+    const rows: R[] = [];
+    const cursor = await table.openCursor({ trans: this.#trans, values: true, query: { index, range } });
+    if (!cursor || limit <= 0) return rows;
+    await cursor.start(() => {
+      const row = cursor.value as R;
+      if (filter(row)) rows.push(row);
+      if (rows.length >= limit) cursor.stop();
+      else cursor.continue();
+    });
+    return rows;
   }
 
   getInstance(id: string): Promise<InstanceRow | undefined> {
-    return this.#core.instances.get({ trans: this.#trans.idbtrans, key: id }) as Promise<InstanceRow | undefined>;
+    return this.#core.instances.get({ trans: this.#trans, key: id }) as Promise<InstanceRow | undefined>;
   }
 
   putInstance(row: InstanceRow): void {
@@ -267,15 +304,16 @@ class DexieTransaction implements BackendTransaction {
   }
 
   queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
-    return this.#instances.where('[readyMs+headSeq]').above([-Infinity, -Infinity]).filter(filter).toArray();
+    return this.#scan(this.#core.instances, this.#core.instancesReady, above([-Infinity, -Infinity]), filter);
   }
 
   scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
-    const range = scan.status === undefined
-      ? this.#instances.where('[createdMs+id]').between([scan.fromMs, scan.fromId], [scan.toMs, MAX], !scan.fromOpen, true)
-      : this.#instances.where('[status+createdMs+id]').between([scan.status, scan.fromMs, scan.fromId], [scan.status, scan.toMs, MAX], !scan.fromOpen, true);
-    const filtered = scan.filter ? range.filter(scan.filter) : range;
-    return (scan.limit === undefined ? filtered : filtered.limit(scan.limit)).toArray();
+    const lower = [scan.fromMs, scan.fromId];
+    const upper = [scan.toMs, MAX];
+    const [index, range] = scan.status === undefined
+      ? [this.#core.instancesCreated, { ...between(lower, upper), lowerOpen: scan.fromOpen }]
+      : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), lowerOpen: scan.fromOpen }];
+    return this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit);
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
@@ -315,7 +353,7 @@ class DexieTransaction implements BackendTransaction {
   deleteMessagesOf(instanceId: string): void {
     // The keys of the instance's messages (one request), then one delete per message.
     const { messages, messagesOf } = this.#core;
-    const trans = this.#trans.idbtrans;
+    const trans = this.#trans;
     void this.#writes.track(messages.query({ trans, values: false, query: { index: messagesOf, range: ofInstance(instanceId) } }).then(({ result }) => {
       if (result.length > 0) void this.#mutate(messages, { type: 'delete', keys: result });
     }));
@@ -352,11 +390,14 @@ class DexieTransaction implements BackendTransaction {
   }
 
   listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
-    return this.#tasks.filter(filter).toArray();
+    return this.#scan(this.#core.tasks, this.#core.tasks.schema.primaryKey, { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined }, filter);
   }
 
   deleteTasksOf(instanceId: string): void {
-    this.#writes.track(this.#tasks.where('instanceId').equals(instanceId).delete());
+    const { tasks, tasksOf } = this.#core;
+    void this.#writes.track(tasks.query({ trans: this.#trans, values: false, query: { index: tasksOf, range: between(instanceId, instanceId) } }).then(({ result }) => {
+      if (result.length > 0) void this.#mutate(tasks, { type: 'delete', keys: result });
+    }));
   }
 }
 
