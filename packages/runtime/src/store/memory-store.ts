@@ -82,8 +82,9 @@ export class MemoryStore implements Store {
     if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
     record.lease = newLease(options, this.#newToken());
     this.#indexInstance(instanceId);
+    // Messages are stored frozen (see `frozenCopy`): a claim hands them out as they are, in a new array.
     const messages = record.messages.filter((m) => isVisible(m, options.now));
-    return { state: record.state.toState(), messages: clone(messages), lease: clone(record.lease) };
+    return { state: record.state.toState(), messages, lease: clone(record.lease) };
   }
 
   /**
@@ -164,8 +165,8 @@ export class MemoryStore implements Store {
     for (const message of plan.insertMessages) {
       const record = this.#instances.get(message.instanceId);
       if (!record) continue;
-      if (record.messages === NO_MESSAGES) record.messages = [clone(message)];
-      else record.messages.push(clone(message));
+      if (record.messages === NO_MESSAGES) record.messages = [frozenCopy(message)];
+      else record.messages.push(frozenCopy(message));
     }
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
     for (const id of ids) this.#indexInstance(id);
