@@ -55,6 +55,30 @@ describe('ExecutionCache', () => {
     expect(cache.size).toBe(8);
   });
 
+  it('sends a newcomer to probation while the executions in flight are out of a full cache', () => {
+    const cache = new ExecutionCache(16); // probation holds 2
+    const hot = Array.from({ length: 14 }, (_, i) => `hot${i}`);
+    for (const id of hot) step(cache, id, 0);
+    step(cache, 'new0', 0);
+    step(cache, 'new1', 0);
+    expect(cache.size).toBe(16);
+    // Two steps in flight have taken their executions out when another step sets a replayed newcomer.
+    const out = [cache.get('hot0', 'e', 1)!, cache.get('hot1', 'e', 1)!];
+    cache.set('newcomer', 'e', 1, execution(), undefined, false);
+    cache.set('hot0', 'e', 2, out[0]!, undefined, true);
+    cache.set('hot1', 'e', 2, out[1]!, undefined, true);
+    expect(cache.size).toBe(16);
+    for (const id of hot) expect(step(cache, id, id === 'hot0' || id === 'hot1' ? 2 : 1)).toBe(true);
+  });
+
+  it('refills the main part once it lost more executions than probation holds', () => {
+    const cache = new ExecutionCache(16);
+    for (let i = 0; i < 18; i++) step(cache, `a${i}`, 0); // full, probation holds a16 and a17
+    for (let i = 2; i < 10; i++) cache.delete(`a${i}`); // eight instances finished
+    for (let i = 0; i < 8; i++) step(cache, `b${i}`, 0);
+    for (let i = 0; i < 8; i++) expect(step(cache, `b${i}`, 1)).toBe(true);
+  });
+
   it('keeps nothing with a capacity of 0', () => {
     const cache = new ExecutionCache(0);
     step(cache, 'a', 0);

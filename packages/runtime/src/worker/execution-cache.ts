@@ -59,7 +59,10 @@ export class ExecutionCache {
     if (this.capacity <= 0) return;
     this.#remove(instanceId);
     const entry: Entry = { executionId, historyLength, execution, state };
-    if (reused || this.size < this.capacity) {
+    // A newcomer joins the main part only while the cache is short of full by more than probation holds: not in the
+    // dip of executions that steps in flight have taken out (a few), where it pushed out an execution that hit every
+    // round (at 10k waiting instances, the timing of claims alone lost half the hits); again once instances finished.
+    if (reused || this.size + this.#probationCapacity < this.capacity) {
       this.#main.set(instanceId, entry);
     } else {
       this.#probation.set(instanceId, entry);

@@ -492,12 +492,12 @@ export class Worker {
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
       this.#cache.delete(state.instanceId);
       const input = {
-        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId,
+        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId, cached,
         newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
           customStatusLimitBytes: this.#o.customStatusLimitBytes,
         }),
       };
-      let decision = decideStep(cached ? { ...input, cached } : input);
+      let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
         decision = decideStep({ ...input, history: await store.getHistory(state.instanceId) });
       }
