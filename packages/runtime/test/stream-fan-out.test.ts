@@ -24,9 +24,13 @@ class RecordingWriter implements SseWriter {
   readonly messages: string[] = [];
   readonly shared: Uint8Array[] = [];
   ended = false;
-  write(head: string, data: Uint8Array | undefined, tail: string): void {
-    if (data) this.shared.push(data);
-    this.messages.push(head + (data ? decoder.decode(data) : '') + tail);
+  write(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void {
+    this.shared.push(data);
+    const text = (bytes: Uint8Array) => decoder.decode(bytes);
+    this.messages.push(text(framing.subarray(0, split)) + String(seq) + text(framing.subarray(split)) + text(data) + text(after));
+  }
+  writeText(text: string): void {
+    this.messages.push(text);
   }
   get backlog(): number {
     return 0;

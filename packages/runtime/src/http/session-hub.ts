@@ -151,7 +151,9 @@ export class SessionHub {
 
 /**
  * One subscription of a session: a reader of one feed. `cursor` is the version of the last value written to the
- * session's connection; `head`/`tail` frame the feed's shared bytes for this subscription.
+ * session's connection. `framing` holds, encoded once, what every event of it says around its number and the feed's
+ * shared bytes: `event: <name>\nid: <session>.` (up to `split`), then `\ndata: ` and, in a multiplexed session,
+ * `{"sub":<sub>,"data":`; `after` ends the event.
  */
 class Subscription implements FeedReader {
   cursor: number;
@@ -160,8 +162,9 @@ class Subscription implements FeedReader {
     readonly sub: string | undefined,
     readonly feed: StreamFeed,
     readonly untilTerminal: boolean,
-    readonly head: string,
-    readonly tail: string,
+    readonly framing: Uint8Array,
+    readonly split: number,
+    readonly after: Uint8Array,
   ) {
     this.cursor = feed.startCursor;
   }
@@ -187,6 +190,10 @@ interface OwnMessage {
 }
 
 const encoder = new TextEncoder();
+/** The end of a bare event, and of a multiplexed one (which closes its `{"sub", "data"}` envelope). */
+const AFTER_BARE = encoder.encode('\n\n');
+const AFTER_SUB = encoder.encode('}\n\n');
+const DATA_FIELD = encoder.encode('\ndata: ');
 
 /** One session of a {@link SessionHub}: its subscriptions, the events it wrote, and the connection it writes to. */
 export class StreamSession {
@@ -269,7 +276,7 @@ export class StreamSession {
     this.#connection = connection;
     previous?.end();
     if (this.mode.kind === 'session') {
-      connection.send(`event: session\nid: ${this.id}.${after}\ndata: ${JSON.stringify({ session: this.id })}\n\n`, undefined, '');
+      connection.sendText(`event: session\nid: ${this.id}.${after}\ndata: ${JSON.stringify({ session: this.id })}\n\n`);
     }
     // Events after `after` were written but not received: forget them, then write them again with their new numbers.
     const keep = after - this.#logStart + 1;
@@ -340,8 +347,12 @@ export class StreamSession {
 
   #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean): void {
     const feed = this.#feeds.acquire(spec);
-    const head = sub === undefined ? 'data: ' : `data: {"sub":${JSON.stringify(sub)},"data":`;
-    const subscription = new Subscription(this, sub, feed, untilTerminal, head, sub === undefined ? '\n\n' : '}\n\n');
+    const before = encoder.encode(`event: ${spec.event}\nid: ${this.id}.`);
+    const between = encoder.encode(sub === undefined ? '\ndata: ' : `\ndata: {"sub":${JSON.stringify(sub)},"data":`);
+    const framing = new Uint8Array(before.length + between.length);
+    framing.set(before);
+    framing.set(between, before.length);
+    const subscription = new Subscription(this, sub, feed, untilTerminal, framing, before.length, sub === undefined ? AFTER_BARE : AFTER_SUB);
     this.#subscriptions.set(sub ?? '', subscription);
     if (this.#connection) feed.read(subscription);
     feed.start();
@@ -359,9 +370,15 @@ export class StreamSession {
     this.#logStart = seq - this.#logFrames.length + 1;
     const connection = this.#connection;
     if (!connection) return;
-    const id = `event: ${frame.event}\nid: ${this.id}.${seq}\n`;
-    if (subscription) connection.send(id + subscription.head, frame.data, subscription.tail);
-    else connection.send(`${id}data: `, frame.data, '\n\n');
+    if (subscription) {
+      connection.send(subscription.framing, subscription.split, seq, frame.data, subscription.after);
+      return;
+    }
+    const before = encoder.encode(`event: ${frame.event}\nid: ${this.id}.`); // a session's own message: rare
+    const framing = new Uint8Array(before.length + DATA_FIELD.length);
+    framing.set(before);
+    framing.set(DATA_FIELD, before.length);
+    connection.send(framing, before.length, seq, frame.data, AFTER_BARE);
   }
 }
 

@@ -6,10 +6,15 @@ import type { Clock, ClockTimer } from '../env/clock.js';
  */
 export interface SseWriter {
   /**
-   * Writes one message: `head`, the shared `data` bytes (when given) and `tail`, in this order and as one unit.
-   * `data` is the same `Uint8Array` for every connection a value goes to: a writer must not change it.
+   * Writes one numbered event as one unit: `framing[0, split)` (e.g. `event: status\nid: <session>.`), the decimal
+   * digits of `seq`, `framing[split, end)` (e.g. `\ndata: `), the shared `data` bytes, then `after` (e.g. `\n\n`).
+   * Only `seq` is new per event: the rest are bytes the caller encoded once (`framing` once per subscription,
+   * `data` once per value for every connection it goes to), so a writer copies them and encodes nothing. A writer
+   * must not change any of them.
    */
-  write(head: string, data: Uint8Array | undefined, tail: string): void;
+  write(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void;
+  /** Writes `text` (the `retry` hint, a comment, a session's first event) as one unit. */
+  writeText(text: string): void;
   /** Bytes written that the reader has not taken yet. */
   readonly backlog: number;
   /** Finishes the response after what was written. */
@@ -60,7 +65,7 @@ export class SseConnection {
   constructor(writer: SseWriter, options: SseConnectionOptions) {
     this.#writer = writer;
     this.#options = options;
-    writer.write(`retry: ${options.retryMs}\n\n`, undefined, '');
+    writer.writeText(`retry: ${options.retryMs}\n\n`);
     this.#armHeartbeat();
   }
 
@@ -69,10 +74,21 @@ export class SseConnection {
     return this.#open;
   }
 
-  /** Writes one message (see {@link SseWriter.write}). */
-  send(head: string, data: Uint8Array | undefined, tail: string): void {
+  /** Writes one numbered event (see {@link SseWriter.write}). */
+  send(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void {
     if (!this.#open) return;
-    this.#writer.write(head, data, tail);
+    this.#writer.write(framing, split, seq, data, after);
+    this.#checkBacklog();
+  }
+
+  /** Writes `text` as one message (see {@link SseWriter.writeText}). */
+  sendText(text: string): void {
+    if (!this.#open) return;
+    this.#writer.writeText(text);
+    this.#checkBacklog();
+  }
+
+  #checkBacklog(): void {
     if (this.#writer.backlog > this.#options.maxBacklogBytes) {
       // The reader is not keeping up: cut the connection; the client resumes from its last event id.
       this.#close();
@@ -97,7 +113,7 @@ export class SseConnection {
     if (!this.#open) return;
     this.#heartbeat = this.#options.clock.setTimeout(() => {
       this.#heartbeat = undefined;
-      this.send(': heartbeat\n\n', undefined, '');
+      this.sendText(': heartbeat\n\n');
       this.#armHeartbeat();
     }, this.#options.heartbeatMs);
     unref(this.#heartbeat);
@@ -148,15 +164,21 @@ export function sseResponse(stream: SseStream, request: Request, headers: Record
 function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): SseWriter {
   let done = false;
   return {
-    write(head, data, tail) {
+    write(framing, split, seq, data, after) {
       if (done) return;
-      const start = encoder.encode(head);
-      const end = encoder.encode(tail);
-      const chunk = new Uint8Array(start.length + (data?.length ?? 0) + end.length);
-      chunk.set(start, 0);
-      if (data) chunk.set(data, start.length);
-      chunk.set(end, chunk.length - end.length);
+      const digits = encoder.encode(String(seq));
+      const chunk = new Uint8Array(framing.length + digits.length + data.length + after.length);
+      chunk.set(framing.subarray(0, split), 0);
+      chunk.set(digits, split);
+      let at = split + digits.length;
+      chunk.set(framing.subarray(split), at);
+      at += framing.length - split;
+      chunk.set(data, at);
+      chunk.set(after, at + data.length);
       controller.enqueue(chunk);
+    },
+    writeText(text) {
+      if (!done) controller.enqueue(encoder.encode(text));
     },
     get backlog() {
       return done ? 0 : -(controller.desiredSize ?? 0);

@@ -6,11 +6,12 @@ import type { SseWriter } from '../http/sse-connection.js';
 const COPY_LIMIT = 16 * 1024;
 
 /**
- * Writes an event stream to the response's socket. A message (the session's `head`, the value's shared bytes, the
- * `tail`) is copied into one `Buffer` together with its HTTP/1.1 chunk framing and handed to the socket in one
- * `write`: one system call per connection per value, and no work in `ServerResponse`, which would frame every part
- * as a write of its own. Large values are written without the copy. A response the socket is not yet free for (a
- * pipelined request still waiting for an earlier response) is written through `ServerResponse` instead.
+ * Writes an event stream to the response's socket. An event is assembled in one `Buffer` together with its HTTP/1.1
+ * chunk framing, from bytes encoded before (the subscription's framing, the value's shared bytes) and its number, and
+ * handed to the socket in one `write`: one system call per connection per value, nothing encoded per connection, no
+ * callback, and no work in `ServerResponse`, which would frame every part as a write of its own. Large values are
+ * written without the copy. A response the socket is not yet free for (a pipelined request still waiting for an
+ * earlier response) is written through `ServerResponse` instead.
  *
  * `backlog` is what the socket has not sent yet. A class, not closures: one small object per connection.
  *
@@ -32,25 +33,35 @@ export class SocketWriter implements SseWriter {
     this.#chunked = outgoing.chunkedEncoding;
   }
 
-  write(head: string, data: Uint8Array | undefined, tail: string): void {
-    const outgoing = this.#outgoing;
+  write(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void {
     const socket = this.#socket;
-    if (outgoing.writableEnded || outgoing.destroyed) return;
     if (!socket) {
-      outgoing.write(message(head, data, tail, false));
+      if (!this.#closed()) this.#outgoing.write(event(framing, split, seq, data, after, false));
+      return;
+    }
+    if (socket.destroyed || this.#closed()) return;
+    if (data.length < COPY_LIMIT) {
+      socket.write(event(framing, split, seq, data, after, this.#chunked));
+      return;
+    }
+    const size = framing.length + digits(seq, 10) + data.length + after.length;
+    socket.cork();
+    socket.write(event(framing, split, seq, EMPTY, EMPTY, this.#chunked, size));
+    socket.write(data);
+    socket.write(this.#chunked ? Buffer.concat([after, CRLF]) : after);
+    socket.uncork();
+  }
+
+  writeText(text: string): void {
+    if (this.#closed()) return;
+    const socket = this.#socket;
+    if (!socket) {
+      this.#outgoing.write(text);
       return;
     }
     if (socket.destroyed) return;
-    if (data && data.length >= COPY_LIMIT) {
-      const size = Buffer.byteLength(head) + data.length + Buffer.byteLength(tail);
-      socket.cork();
-      socket.write(this.#chunked ? `${size.toString(16)}\r\n${head}` : head);
-      socket.write(data);
-      socket.write(this.#chunked ? `${tail}\r\n` : tail);
-      socket.uncork();
-      return;
-    }
-    socket.write(message(head, data, tail, this.#chunked));
+    const size = Buffer.byteLength(text);
+    socket.write(this.#chunked ? `${size.toString(16)}\r\n${text}\r\n` : text);
   }
 
   get backlog(): number {
@@ -64,21 +75,62 @@ export class SocketWriter implements SseWriter {
   abort(): void {
     this.#outgoing.destroy();
   }
+
+  #closed(): boolean {
+    return this.#outgoing.writableEnded || this.#outgoing.destroyed;
+  }
 }
 
-/** `head`, `data` and `tail` in one buffer, framed as one HTTP/1.1 chunk when `chunked`. */
-function message(head: string, data: Uint8Array | undefined, tail: string, chunked: boolean): Buffer {
-  const headBytes = Buffer.byteLength(head);
-  const size = headBytes + (data?.length ?? 0) + Buffer.byteLength(tail);
-  const prefix = chunked ? `${size.toString(16)}\r\n` : '';
-  const buffer = Buffer.allocUnsafe(prefix.length + size + (chunked ? 2 : 0));
-  let at = buffer.write(prefix, 0, 'latin1');
-  at += buffer.write(head, at, 'utf8');
-  if (data) {
-    buffer.set(data, at);
-    at += data.length;
+const EMPTY = new Uint8Array(0);
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/**
+ * One event in one buffer: `framing[0, split)`, `seq` in decimal, `framing[split, end)`, `data`, `after`; framed as
+ * one HTTP/1.1 chunk of `size` bytes when `chunked` (`size` defaults to the event's own length; a larger one announces
+ * parts written after it).
+ */
+function event(
+  framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array, chunked: boolean,
+  size = framing.length + digits(seq, 10) + data.length + after.length,
+): Buffer {
+  const own = framing.length + digits(seq, 10) + data.length + after.length;
+  const sizeDigits = chunked ? digits(size, 16) : 0;
+  const buffer = Buffer.allocUnsafe(chunked ? sizeDigits + 2 + own + (size === own ? 2 : 0) : own);
+  let at = 0;
+  if (chunked) {
+    at = put(buffer, 0, size, 16, sizeDigits);
+    buffer[at++] = 13;
+    buffer[at++] = 10;
   }
-  at += buffer.write(tail, at, 'utf8');
-  if (chunked) buffer.write('\r\n', at, 'latin1');
+  buffer.set(framing.subarray(0, split), at);
+  at = put(buffer, at + split, seq, 10, digits(seq, 10));
+  buffer.set(framing.subarray(split), at);
+  at += framing.length - split;
+  buffer.set(data, at);
+  at += data.length;
+  buffer.set(after, at);
+  at += after.length;
+  if (chunked && size === own) {
+    buffer[at++] = 13;
+    buffer[at] = 10;
+  }
   return buffer;
+}
+
+/** Number of digits of the non-negative integer `n` in `radix`. */
+function digits(n: number, radix: number): number {
+  let count = 1;
+  for (let rest = n; rest >= radix; rest = Math.floor(rest / radix)) count++;
+  return count;
+}
+
+/** Writes the `count` digits of `n` in `radix` (10 or 16, lower case) at `at`; returns the position after them. */
+function put(buffer: Buffer, at: number, n: number, radix: number, count: number): number {
+  let rest = n;
+  for (let i = at + count - 1; i >= at; i--) {
+    const digit = rest % radix;
+    buffer[i] = digit < 10 ? 48 + digit : 87 + digit;
+    rest = Math.floor(rest / radix);
+  }
+  return at + count;
 }
