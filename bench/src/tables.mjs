@@ -119,6 +119,7 @@ export function bundleTable(result) {
         'the build resolves the `es2015` condition first, as the READMEs advise). The Dexie and Keyval rows take ' +
         '`createRuntime` from `@durable-rx/runtime/core`, which carries no MemoryStore.',
       'Peer rows are for reference only: neither peer runs in a browser, so there is no like-for-like figure.',
+      'Where the bytes of an entry go, module by module: `node bench/src/bundle-breakdown.mjs <entry>`.',
     ],
   };
 }
