@@ -52,7 +52,8 @@ export function spread(values) {
  * given order in even rounds and reversed in odd ones (A B, B A, A B ...). Running contenders in blocks (all of A,
  * then all of B) lets a change in machine load between the blocks land on one contender only; interleaved, it lands
  * on both. Alternating the order keeps any cost of going first (or last) in a round (garbage, JIT state, a load
- * trend within the round) off any one contender.
+ * trend within the round) off any one contender; the scenarios run an even number of rounds, so each order runs
+ * equally often.
  * @template T
  * @param {readonly T[]} contenders
  * @param {number} rounds

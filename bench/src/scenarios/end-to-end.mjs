@@ -40,8 +40,8 @@ export async function runEndToEnd(options = {}) {
   for (const concurrency of options.quick ? CONCURRENCY.slice(0, 2) : CONCURRENCY) {
     // A batch of 1 takes about 0.1-0.3 ms, so a round of 200 ms is hundreds of batches, yet the per-round ratio moved
     // 1.4-2.0x between rounds with the machine's load: at 1 concurrent the run takes three times the rounds, each a
-    // third as long, so the median of the per-round ratios rests on 15 of them.
-    const rounds = options.quick ? 2 : concurrency === 1 ? 15 : 5;
+    // third as long, so the median of the per-round ratios rests on 16 of them.
+    const rounds = options.quick ? 2 : concurrency === 1 ? 16 : 6;
     // A round's budget is the whole run's share: the total time per contender stays what it was in one block.
     const budget = concurrency === 1
       ? { time: options.quick ? 50 : 70, iterations: options.quick ? 3 : 7 }

@@ -39,7 +39,7 @@ export function pollingLatency(intervalMs) {
 
 /** @param {{ quick?: boolean }} [options] @returns {Promise<LatencyRow[]>} */
 export async function runNotificationLatency(options = {}) {
-  const rounds = options.quick ? 2 : 5;
+  const rounds = options.quick ? 2 : 6;
   const iterations = options.quick ? 100 : 600;
   const drivers = [durableRxNotification(), durableTaskNotification()];
   // One round = a fresh set-up, `iterations` commit probes and as many raise probes, then tear-down.

@@ -68,7 +68,7 @@ export async function runReplayEngine(options = {}) {
   const rows = [];
   for (const n of SIZES) {
     // Large N: a sample is long (up to ~0.4 s for durabletask-js at N = 10,000), so fewer rounds and samples.
-    const rounds = options.quick ? 2 : n >= 1_000 ? 3 : 5;
+    const rounds = options.quick ? 2 : n >= 1_000 ? 4 : 6;
     const budget = { time: options.quick ? 50 : 200, iterations: options.quick ? 2 : n >= 1_000 ? 3 : 5 };
     const mid = Math.floor(n / 2);
     const depths = strata(n);
@@ -138,7 +138,7 @@ async function cachedStepCheck(options) {
     driver.prepare(n, []);
     return { n, runs, steps: runs * (n + 1), driver };
   });
-  const rounds = options.quick ? 2 : 5;
+  const rounds = options.quick ? 2 : 6;
   const measured = await runInterleaved(sizes, rounds, async ({ n, runs, steps, driver }, round) => {
     const m = await measure(`durable-rx cached, ${runs} run(s) at N=${n}, round ${round + 1}`, () => {
       for (let i = 0; i < runs; i++) driver.fullRun();
