@@ -22,7 +22,7 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_050 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_065 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_950 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_250 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_980 },

@@ -311,7 +311,7 @@ export class OrchestrationExecution {
         return;
       case 'TaskCompleted':
       case 'SubOrchestrationInstanceCompleted':
-        this.#settle(event.taskScheduledId, (task) => task.complete(event.result));
+        this.#settle(event.taskScheduledId, (task) => task.complete(owned(event.result)));
         return;
       case 'TaskFailed':
       case 'SubOrchestrationInstanceFailed':
@@ -378,7 +378,7 @@ export class OrchestrationExecution {
       else buffered.set(event.name, [event]);
       return;
     }
-    waiter.complete(event.input);
+    waiter.complete(owned(event.input));
     this.#resume();
   }
 
@@ -643,7 +643,7 @@ export class OrchestrationExecution {
       const event = buffered?.shift();
       if (buffered?.length === 0) x.#bufferedEvents!.delete(name);
       if (event) {
-        task.complete(event.input as T);
+        task.complete(owned(event.input) as T);
       } else {
         const waiters = x.#eventWaiters?.get(name);
         if (waiters) waiters.push(task as AtomicTask<unknown>);
@@ -683,6 +683,16 @@ function isGenerator(value: unknown): value is Orchestration {
 function deferredWhileSuspended(event: HistoryEvent): boolean {
   return event.type !== 'ExecutionResumed' && event.type !== 'ExecutionTerminated' &&
     event.type !== 'OrchestratorStarted' && event.type !== 'OrchestratorCompleted' && event.type !== 'ExecutionSuspended';
+}
+
+/**
+ * A payload from history or a message (an event's input, a task's result) as user code may receive it: a value it
+ * owns. A store may hand out values frozen all the way down (MemoryStore does, and replays read them without a copy);
+ * those are copied here, at the one place they reach user code. Primitives and the fresh objects other stores return
+ * are handed over as they are.
+ */
+function owned<T>(value: T): T {
+  return typeof value === 'object' && value !== null && Object.isFrozen(value) ? structuredClone(value) : value;
 }
 
 function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {

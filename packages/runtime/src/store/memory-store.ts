@@ -82,7 +82,8 @@ export class MemoryStore implements Store {
     if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
     record.lease = newLease(options, this.#newToken());
     this.#indexInstance(instanceId);
-    // Messages are stored frozen (see `frozenCopy`): a claim hands them out as they are, in a new array.
+    // Messages are stored frozen (see `frozenCopy`): a claim hands them out as they are, in a new array (the engine
+    // copies a frozen payload before orchestrator code receives it).
     const messages = record.messages.filter((m) => isVisible(m, options.now));
     return { state: record.state.toState(), messages, lease: clone(record.lease) };
   }

@@ -11,9 +11,10 @@ import type { WriteSet } from '../model/write-set.js';
  *
  * Rules every implementation keeps:
  * - Values crossing the port are plain JSON plus the Date fields of {@link InstanceState}, {@link Lease} and
- *   `visibleAt`. A store returns copies, or values frozen all the way down (MemoryStore's history events): callers
- *   may not mutate what it keeps, and it may not keep what it was given. (The local client copies history events on
- *   their way to users, so apps get mutable events of their own whatever the store.)
+ *   `visibleAt`. A store returns copies, or values frozen all the way down (MemoryStore's history events and pending
+ *   messages): callers may not mutate what it keeps, and it may not keep what it was given. (The engine copies frozen
+ *   payloads before user orchestrator code receives them, and the local client copies history events on their way to
+ *   users, so apps get mutable values of their own whatever the store.)
  * - Every write method is atomic: it happens completely or not at all. Errors are thrown as `DurableError`s
  *   (conflicts included); driver errors are wrapped with the original as `cause`.
  * - {@link Store.changes$} delivers every committed change of every instance, in commit order per instance, after

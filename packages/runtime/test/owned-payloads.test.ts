@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { silentLogger } from '../src/env/logger.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { SETTLED } from '../src/testing/settled.js';
+
+/**
+ * MemoryStore keeps history events and pending messages frozen all the way down and hands them out without a copy.
+ * Orchestrator code must still receive payloads of its own (as with every other store): an external event's data, an
+ * activity's result and a sub-orchestration's result may be changed in place, first run and replay alike.
+ */
+
+type Items = { items: unknown[] };
+
+const Order: Orchestrator = function* (ctx) {
+  const order = (yield ctx.waitForExternalEvent<Items>('order')) as Items;
+  order.items.push(4);
+  // 'late' was raised before 'order': it waits buffered until this call takes it.
+  const late = (yield ctx.waitForExternalEvent<Items>('late')) as Items;
+  late.items.push('late');
+  const boxed = (yield ctx.callActivity<Items>('Box', 'boxed')) as Items;
+  boxed.items.push('mine');
+  const child = (yield ctx.callSubOrchestrator<Items>('Child')) as Items;
+  child.items.push('too');
+  return { order, late, boxed, child };
+};
+
+const Child: Orchestrator = function* () {
+  return { items: ['child'] };
+};
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+describe('payloads handed to orchestrator code', () => {
+  for (const cacheSize of [undefined, 0]) {
+    it(`may be changed in place on MemoryStore (${cacheSize === 0 ? 'every step replays' : 'cached execution'})`, async () => {
+      const runtime = createRuntime({
+        store: new MemoryStore(),
+        logger: silentLogger,
+        ...(cacheSize === undefined ? {} : { cacheSize }),
+        orchestrators: { Order, Child },
+        activities: { Box: (label: string) => ({ items: [label] }) },
+      });
+      runtimes.push(runtime);
+      await runtime.start();
+      const id = await runtime.client.startNew('Order');
+      await runtime.client.raiseEvent(id, 'late', { items: [] });
+      await runtime.client.raiseEvent(id, 'order', { items: [1, 2, 3] });
+      const done = await runtime.client.waitForCompletion(id, SETTLED);
+      expect(done.failureDetails).toBeUndefined();
+      expect(done).toMatchObject({
+        runtimeStatus: 'Completed',
+        output: {
+          order: { items: [1, 2, 3, 4] },
+          late: { items: ['late'] },
+          boxed: { items: ['boxed', 'mine'] },
+          child: { items: ['child', 'too'] },
+        },
+      });
+    });
+  }
+});
