@@ -71,6 +71,17 @@ describe('ExecutionCache', () => {
     for (const id of hot) expect(step(cache, id, id === 'hot0' || id === 'hot1' ? 2 : 1)).toBe(true);
   });
 
+  it('drops nothing while it has room, even when probation holds more than its share', () => {
+    const cache = new ExecutionCache(16); // probation holds 2
+    for (let i = 0; i < 16; i++) step(cache, `a${i}`, 0); // a14 and a15 in probation
+    cache.delete('a0');
+    cache.delete('a1');
+    step(cache, 'newcomer', 0); // short of full by less than probation holds: into probation
+    expect(cache.size).toBe(15);
+    for (let i = 2; i < 16; i++) expect(step(cache, `a${i}`, 1)).toBe(true);
+    expect(step(cache, 'newcomer', 1)).toBe(true);
+  });
+
   it('refills the main part once it lost more executions than probation holds', () => {
     const cache = new ExecutionCache(16);
     for (let i = 0; i < 18; i++) step(cache, `a${i}`, 0); // full, probation holds a16 and a17

@@ -19,7 +19,9 @@ interface Entry {
  * only when its next step finds it there. A plain LRU misses on every step when more instances take turns than it
  * holds (10k instances waiting for events, each raised in turn): each step evicted an execution that had lived long
  * enough to reach the old generation of the heap, for nothing. Here the main part keeps its executions (those
- * instances hit), and only short-lived newcomers churn.
+ * instances hit), and only short-lived newcomers churn. Newcomers that arrive while steps in flight have taken a few
+ * entries out go to probation too, which may then hold more than its share as long as the cache has room; they are
+ * the first to go once it has none.
  */
 export class ExecutionCache {
   /** Executions that were used from the cache, least recently used first. */
@@ -66,10 +68,11 @@ export class ExecutionCache {
       this.#main.set(instanceId, entry);
     } else {
       this.#probation.set(instanceId, entry);
-      if (this.#probation.size > this.#probationCapacity) this.#dropOldest(this.#probation);
     }
-    // Probation takes its room from the main part, up to its own capacity.
-    while (this.size > this.capacity) this.#dropOldest(this.#main.size > 0 ? this.#main : this.#probation);
+    // Nothing goes while the cache has room. Once it has none, probation takes its room from the main part up to its
+    // own capacity; newcomers beyond it (set in the dip) push out the oldest newcomer, never a main entry.
+    // (With the main part empty, probation alone exceeds the capacity, hence its share.)
+    while (this.size > this.capacity) this.#dropOldest(this.#probation.size > this.#probationCapacity ? this.#probation : this.#main);
   }
 
   delete(instanceId: string): void {
