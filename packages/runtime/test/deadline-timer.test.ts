@@ -57,6 +57,25 @@ describe('deadlineTimer', () => {
     expect(ended).toBe(true);
   });
 
+  it('holds no timer once the finite deadlines are cancelled while an Infinity one is pending', async () => {
+    const clock = new VirtualClock();
+    const add = deadlineTimer(clock);
+    let ended = false;
+    const cancelForever = add(Infinity, () => {
+      ended = true;
+    });
+    const cancelHour = add(3_600_000, () => {
+      ended = true;
+    });
+    expect(clock.pendingTimers).toBe(1);
+    cancelHour();
+    expect(clock.pendingTimers).toBe(0);
+    await clock.advance(2 * MAX_TIMER_DELAY_MS);
+    expect(ended).toBe(false);
+    cancelForever();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('re-arms for an earlier deadline added after a later one', async () => {
     const clock = new VirtualClock();
     const add = deadlineTimer(clock);

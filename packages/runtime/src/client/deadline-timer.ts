@@ -55,7 +55,8 @@ export function deadlineTimer(clock: Clock): AddDeadline {
     if (nextMs < Infinity) arm(nextMs);
   };
   return (timeoutMs, onTimeout) => {
-    // `Infinity` is a deadline that never comes: it arms nothing and is only forgotten when cancelled.
+    // `Infinity` is a deadline that never comes: it is not pending, so it keeps no timer armed for the others.
+    if (timeoutMs === Infinity) return () => undefined;
     const atMs = clock.now().getTime() + timeoutMs;
     pending.set(onTimeout, atMs);
     if (atMs < firesAtMs) arm(atMs);
