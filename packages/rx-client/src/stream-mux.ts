@@ -125,7 +125,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const entry = entries.get(data.sub);
     if (!entry) return; // unsubscribed meanwhile
     if (event.event === 'close') {
-      entries.delete(data.sub);
+      forget(data.sub);
       if (data.error !== undefined) entry.subscriber.error(errorFromBody(500, data.error));
       else entry.subscriber.complete();
       return;
@@ -213,7 +213,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const failEntry = (sub: string, error: Error): void => {
     const entry = entries.get(sub);
     if (!entry) return;
-    entries.delete(sub);
+    forget(sub);
     entry.subscriber.error(error);
   };
 
@@ -224,6 +224,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     entries.clear();
     setState({ state: 'failed', error });
     for (const entry of failed) entry.subscriber.error(error);
+  };
+
+  /**
+   * Forgets watch `id`, however it ended (unsubscribed, or ended or failed by the server); returns whether it was
+   * watched. When it was the last, the connection closes after a tick: a view that re-subscribes at once (a
+   * re-render) keeps it.
+   */
+  const forget = (id: string): boolean => {
+    if (!entries.delete(id)) return false;
+    if (entries.size === 0) closeTimer = setTimeout(closeIfUnused, 0);
+    return true;
   };
 
   const closeIfUnused = (): void => {
@@ -254,14 +265,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         scheduleFlush();
       }
       return () => {
-        if (!entries.delete(id)) return;
+        if (!forget(id)) return;
         if (!toAdd.delete(id) && session !== undefined) {
           toRemove.add(id);
           scheduleFlush();
-        }
-        if (entries.size === 0) {
-          // Linger for a tick: a view that re-subscribes at once (a re-render) keeps the connection.
-          closeTimer = setTimeout(closeIfUnused, 0);
         }
       };
     },

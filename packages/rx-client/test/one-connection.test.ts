@@ -1,6 +1,6 @@
 import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
-import { filter, firstValueFrom, ReplaySubject, toArray, take, type Subscription } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { filter, firstValueFrom, ReplaySubject, timeout, toArray, take, type Subscription } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
 import { KEY, openHarness, recordInto, type Harness } from './harness.js';
 
@@ -74,5 +74,25 @@ describe('one connection per client', () => {
     await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: 'd' });
     await other.seen((v) => v === 'London');
     expect(sessionRequests()).toHaveLength(1);
+  });
+});
+
+describe('closing the connection when the server ends the last watch', () => {
+  it('goes idle, closes the stream and deletes the server session once the server ends the last watch', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const values = firstValueFrom(client.status$('last').pipe(toArray()));
+    await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'live')));
+    // The runtime stops: its observables complete, so the server ends the subscription and the client's completes.
+    await harness.runtime.stop();
+    expect(await values).toEqual([undefined]);
+    // Without the idle check after the server's close the connection stays open with no watch: a clear error, not a
+    // test timeout.
+    const idle = client.connection$.pipe(filter((s) => s.state === 'idle'), timeout({ first: 30_000 }));
+    expect(await firstValueFrom(idle)).toEqual({ state: 'idle' });
+    const [stream] = sessionRequests();
+    if (!stream!.signal.aborted) await new Promise((resolve) => stream!.signal.addEventListener('abort', resolve, { once: true }));
+    await vi.waitFor(() => {
+      expect(harness.requests.some((r) => r.method === 'DELETE' && r.path.includes('/streams/'))).toBe(true);
+    }, { timeout: 10_000 });
   });
 });
