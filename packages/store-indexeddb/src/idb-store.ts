@@ -7,7 +7,7 @@ import {
   encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities, type PageKey, type WriteSet, validateLeaseOwner,
+  type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
@@ -73,6 +73,8 @@ export function changeChannelName(name: string): string {
 const DEFAULT_GAP_TIMEOUT_MS = 1000;
 /** At most this many instances are remembered as claimable (see `IdbStore.#claimableHints`). */
 const MAX_CLAIMABLE_HINTS = 1000;
+/** At most this many claimed tasks' instances are remembered (see `IdbStore.#taskInstances`). */
+const MAX_TASK_INSTANCES = 100_000;
 
 // Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel.
 const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
@@ -125,6 +127,13 @@ export abstract class IdbStore implements Store {
    * only repeat what the commit just wrote). Bounded, for handles that never claim.
    */
   readonly #claimableHints = new Set<string>();
+  /**
+   * The instance of each activity task this handle claimed and still holds, for renewals and abandons (they name only
+   * the task): a layout that keeps tasks in their instance then reads that one instance instead of every instance with
+   * tasks. Dropped when the lease ends here; bounded (oldest first) for leases that just expire. A task not found
+   * here is looked for the slow way.
+   */
+  readonly #taskInstances = new Map<string, string>();
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
@@ -150,6 +159,8 @@ export abstract class IdbStore implements Store {
   async commit(writeSet: WriteSet): Promise<CommitResult> {
     const { lease } = writeSet;
     let result: CommitResult | undefined;
+    let leasedTasks: WritePlan['taskLeases'] = [];
+    let inserted: WritePlan['insertTasks'] = [];
     const writes = await this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       const ids = instanceIdsOf(writeSet);
       const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
@@ -179,11 +190,18 @@ export abstract class IdbStore implements Store {
       }
       const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])));
       result = commitResultOf(plan);
+      ({ taskLeases: leasedTasks, insertTasks: inserted } = plan);
       await rows.apply(plan, {
         ...(leasedId !== undefined && pending ? { instance: { id: leasedId, pending } } : {}),
         ...(task ? { task } : {}),
       });
     });
+    // The task's lease ended with the commit (a lease lost throws before: the renewal that follows forgets it).
+    if (lease && lease.kind !== 'orchestration') this.#taskInstances.delete(lease.taskId);
+    for (const { taskId } of leasedTasks) {
+      const task = inserted.find((t) => t.id === taskId);
+      if (task) this.#rememberTask(taskId, task.instanceId);
+    }
     for (const id of writes.claimable) if (this.#claimableHints.size < MAX_CLAIMABLE_HINTS) this.#claimableHints.add(id);
     this.#feed.publish(writes.changes, writes.work, writes.work || writes.leasedWork);
     return result!; // set by the transaction that committed
@@ -237,13 +255,16 @@ export abstract class IdbStore implements Store {
       if (!row) return undefined;
       const lease = newLease(options, nextLeaseToken());
       tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
+      this.#rememberTask(row.id, row.instanceId);
       return { task: row.task, lease };
     });
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
+    const instanceId = this.#taskInstances.get(taskId);
+    this.#taskInstances.delete(taskId);
     const released = await this.#run('abandonActivity', 'readwrite', TASKS, async (tx) => {
-      const row = await tx.getTask(taskId);
+      const row = await tx.getTask(taskId, instanceId);
       if (row?.lease?.token !== leaseToken) return false;
       const { lease: _lease, ...rest } = row;
       tx.putTask({ ...rest, readyMs: 0 }, row);
@@ -271,13 +292,16 @@ export abstract class IdbStore implements Store {
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     const held = await this.#run('renewActivityLease', 'readwrite', TASKS, async (tx) => {
-      const row = await tx.getTask(taskId);
+      const row = await tx.getTask(taskId, this.#taskInstances.get(taskId));
       if (!row?.lease || row.lease.token !== leaseToken) return false;
       const lease = { ...row.lease, expiresAt: new Date(expiresAt.getTime()) };
       tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
       return true;
     });
-    if (!held) throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
+    if (!held) {
+      this.#taskInstances.delete(taskId);
+      throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
+    }
   }
 
   getInstance(instanceId: string): Promise<InstanceState | undefined> {
@@ -355,6 +379,13 @@ export abstract class IdbStore implements Store {
   }
 
   /** Runs `work` in one transaction, with the usual checks and error mapping. */
+  /** Remembers the instance of a task leased here (see {@link IdbStore.#taskInstances}), forgetting the oldest past the bound. */
+  #rememberTask(taskId: string, instanceId: string): void {
+    this.#taskInstances.delete(taskId);
+    if (this.#taskInstances.size >= MAX_TASK_INSTANCES) this.#taskInstances.delete(this.#taskInstances.keys().next().value ?? '');
+    this.#taskInstances.set(taskId, instanceId);
+  }
+
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
   ): Promise<T> {

@@ -355,11 +355,14 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
-   * A task packed into an instance this transaction read, else a task row (layout 5), else a task packed into any
-   * instance with tasks (only reached when neither holds it, e.g. renewing or abandoning a lease).
+   * A task packed into an instance this transaction read (with `instanceId`: that instance is read first), else a task
+   * row (layout 5), else, without `instanceId`, a task packed into any instance with tasks (one read per such
+   * instance). With `instanceId` the last look is skipped: a task never moves to another instance.
    */
-  async getTask(id: string): Promise<TaskRow | undefined> {
-    return (await this.#packedTask(id)) ?? (await this.#get<TaskRow>(['t', id])) ?? (await this.#packedTasks()).find((row) => row.id === id);
+  async getTask(id: string, instanceId?: string): Promise<TaskRow | undefined> {
+    if (instanceId !== undefined) await this.#load(instanceId);
+    const found = (await this.#packedTask(id)) ?? (await this.#get<TaskRow>(['t', id]));
+    return found ?? (instanceId === undefined ? (await this.#packedTasks()).find((row) => row.id === id) : undefined);
   }
 
   putTask(row: TaskRow, previous: TaskRow): void {

@@ -82,7 +82,11 @@ export interface BackendTransaction {
   deleteMessagesOf(instanceId: string): void;
 
   addTask(row: NewTaskRow): void;
-  getTask(id: string): Promise<TaskRow | undefined>;
+  /**
+   * The task with this id. `instanceId`, when given, must be the task's instance (as its row says): a layout that
+   * keeps tasks in their instance then reads that instance instead of looking through every instance with tasks.
+   */
+  getTask(id: string, instanceId?: string): Promise<TaskRow | undefined>;
   putTask(row: TaskRow, previous: TaskRow): void;
   deleteTask(row: TaskRow): void;
   /**

@@ -2,7 +2,7 @@ import { createRuntime, silentLogger } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countIndexedDb, type IdbCounter } from '../count-idb.js';
-import { adapters, uniqueName, type AdapterName } from './fixtures.js';
+import { adapters, claim, create, newInstance, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 // IndexedDB work per orchestration step of the hello sequence (4 steps, 3 activities per instance), counted by
 // wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed.
@@ -47,5 +47,48 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work per he
       await runtime.stop();
       await store.close();
     }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an activity lease', (adapter) => {
+  it('renewing and abandoning a lease reads the same whether 1 or 40 instances hold activity tasks', async () => {
+    const requests: number[] = [];
+    for (const instances of [1, 40]) {
+      const store = adapters[adapter](uniqueName('lease-counts'));
+      try {
+        // Each instance's step schedules one activity, leased to this worker in the step's own commit.
+        const tokens: string[] = [];
+        for (let i = 0; i < instances; i++) await create(store, newInstance(`i-${i}`));
+        for (let i = 0; i < instances; i++) {
+          const item = await claim(store);
+          const id = item.state.instanceId;
+          tokens.push(`token-${id}`);
+          await store.commit({
+            lease: { kind: 'orchestration', instanceId: id, token: item.lease.token },
+            requests: [
+              { type: 'replaceState', state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 } },
+              { type: 'deleteMessages', instanceId: id, messageIds: item.messages.map((m) => m.id) },
+              {
+                type: 'insertTask',
+                task: { id: `task-${id}`, instanceId: id, executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 },
+                lease: { owner: 'test', token: `token-${id}`, expiresAt: new Date(T0.getTime() + 30_000) },
+              },
+            ],
+          });
+        }
+        counter = countIndexedDb();
+        await store.renewActivityLease('task-i-0', 'token-i-0', new Date(T0.getTime() + 60_000));
+        await store.abandonActivity('task-i-0', 'token-i-0');
+        requests.push(counter.counts().requests);
+        counter.uninstall();
+        counter = undefined;
+        // The lease was renewed, then released: the task is claimable again.
+        const claimed = await store.claimActivity({ owner: 'other', leaseMs: 30_000, now: T0 });
+        expect(claimed?.task.id).toBe('task-i-0');
+      } finally {
+        await store.close();
+      }
+    }
+    expect(requests[1]).toBe(requests[0]);
   });
 });
