@@ -378,7 +378,6 @@ export abstract class IdbStore implements Store {
     return this.#closed;
   }
 
-  /** Runs `work` in one transaction, with the usual checks and error mapping. */
   /** Remembers the instance of a task leased here (see {@link IdbStore.#taskInstances}), forgetting the oldest past the bound. */
   #rememberTask(taskId: string, instanceId: string): void {
     this.#taskInstances.delete(taskId);
@@ -386,6 +385,7 @@ export abstract class IdbStore implements Store {
     this.#taskInstances.set(taskId, instanceId);
   }
 
+  /** Runs `work` in one transaction, with the usual checks and error mapping. */
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
   ): Promise<T> {
