@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
+import { eventLength, putEvent } from './sse-event.js';
 
 /**
  * Where the bytes of one Server-Sent Events response go. The handler's default is a web `ReadableStream` (see
@@ -166,15 +167,8 @@ function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): Sse
   return {
     write(framing, split, seq, data, after) {
       if (done) return;
-      const digits = encoder.encode(String(seq));
-      const chunk = new Uint8Array(framing.length + digits.length + data.length + after.length);
-      chunk.set(framing.subarray(0, split), 0);
-      chunk.set(digits, split);
-      let at = split + digits.length;
-      chunk.set(framing.subarray(split), at);
-      at += framing.length - split;
-      chunk.set(data, at);
-      chunk.set(after, at + data.length);
+      const chunk = new Uint8Array(eventLength(framing, seq, data, after));
+      putEvent(chunk, 0, framing, split, seq, data, after);
       controller.enqueue(chunk);
     },
     writeText(text) {

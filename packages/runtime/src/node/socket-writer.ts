@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SseWriter } from '../http/sse-connection.js';
+import { digitCount, eventLength, putDigits, putEvent } from '../http/sse-event.js';
 
 /** Messages whose shared bytes are at least this long are written without copying them (three corked writes). */
 const COPY_LIMIT = 16 * 1024;
@@ -44,7 +45,7 @@ export class SocketWriter implements SseWriter {
       socket.write(event(framing, split, seq, data, after, this.#chunked));
       return;
     }
-    const size = framing.length + digits(seq, 10) + data.length + after.length;
+    const size = eventLength(framing, seq, data, after);
     socket.cork();
     socket.write(event(framing, split, seq, EMPTY, EMPTY, this.#chunked, size));
     socket.write(data);
@@ -85,52 +86,26 @@ const EMPTY = new Uint8Array(0);
 const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
- * One event in one buffer: `framing[0, split)`, `seq` in decimal, `framing[split, end)`, `data`, `after`; framed as
- * one HTTP/1.1 chunk of `size` bytes when `chunked` (`size` defaults to the event's own length; a larger one announces
- * parts written after it).
+ * One event (see `putEvent`) in one buffer, framed as one HTTP/1.1 chunk of `size` bytes when `chunked` (`size`
+ * defaults to the event's own length; a larger one announces parts written after it).
  */
 function event(
   framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array, chunked: boolean,
-  size = framing.length + digits(seq, 10) + data.length + after.length,
+  size = eventLength(framing, seq, data, after),
 ): Buffer {
-  const own = framing.length + digits(seq, 10) + data.length + after.length;
-  const sizeDigits = chunked ? digits(size, 16) : 0;
-  const buffer = Buffer.allocUnsafe(chunked ? sizeDigits + 2 + own + (size === own ? 2 : 0) : own);
+  const own = eventLength(framing, seq, data, after);
+  const last = chunked && size === own; // the chunk ends in this buffer
+  const buffer = Buffer.allocUnsafe((chunked ? digitCount(size, 16) + 2 : 0) + own + (last ? 2 : 0));
   let at = 0;
   if (chunked) {
-    at = put(buffer, 0, size, 16, sizeDigits);
+    at = putDigits(buffer, 0, size, 16);
     buffer[at++] = 13;
     buffer[at++] = 10;
   }
-  buffer.set(framing.subarray(0, split), at);
-  at = put(buffer, at + split, seq, 10, digits(seq, 10));
-  buffer.set(framing.subarray(split), at);
-  at += framing.length - split;
-  buffer.set(data, at);
-  at += data.length;
-  buffer.set(after, at);
-  at += after.length;
-  if (chunked && size === own) {
+  at = putEvent(buffer, at, framing, split, seq, data, after);
+  if (last) {
     buffer[at++] = 13;
     buffer[at] = 10;
   }
   return buffer;
-}
-
-/** Number of digits of the non-negative integer `n` in `radix`. */
-function digits(n: number, radix: number): number {
-  let count = 1;
-  for (let rest = n; rest >= radix; rest = Math.floor(rest / radix)) count++;
-  return count;
-}
-
-/** Writes the `count` digits of `n` in `radix` (10 or 16, lower case) at `at`; returns the position after them. */
-function put(buffer: Buffer, at: number, n: number, radix: number, count: number): number {
-  let rest = n;
-  for (let i = at + count - 1; i >= at; i--) {
-    const digit = rest % radix;
-    buffer[i] = digit < 10 ? 48 + digit : 87 + digit;
-    rest = Math.floor(rest / radix);
-  }
-  return at + count;
 }
