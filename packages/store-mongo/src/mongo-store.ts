@@ -39,6 +39,7 @@ import {
   ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, WAKE_HINTS,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
+import { assertSupportedWriteSet } from './supported-write-set.js';
 import { translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 
 /** Transactions: a consistent snapshot, durable on a majority before they count as committed, on the primary. */
@@ -374,7 +375,8 @@ export class MongoStore implements Store {
    * instance documents the write set names as its first operations, lets the shared `planWriteSet` decide every
    * condition, and writes the plan's operations (`translateWritePlan`). Throws `LeaseLostError` when the lease is no
    * longer held and the `DurableError` the plan refuses with (`InstanceAlreadyExistsError`, `InstanceNotFoundError`);
-   * then nothing is written. `CommitOutcomeUnknownError` when MongoDB could not confirm the commit.
+   * then nothing is written. A write set of fused steps (an `activityStep` lease, a leased start or task; MongoStore
+   * does not set `capabilities.fusedSteps`) is refused with `InvalidArgumentError` before anything is sent. `CommitOutcomeUnknownError` when MongoDB could not confirm the commit.
    *
    * @example
    * ```ts
@@ -382,6 +384,7 @@ export class MongoStore implements Store {
    * ```
    */
   async commit(writeSet: WriteSet): Promise<CommitResult> {
+    assertSupportedWriteSet(writeSet); // fused steps are refused before anything is sent
     const created = writeSet.requests.find((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
     let result: CommitResult | undefined;
     let work = false;

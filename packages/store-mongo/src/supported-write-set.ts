@@ -1,0 +1,36 @@
+import { InvalidArgumentError } from '@durable-rx/runtime';
+import type { WriteSet } from '@durable-rx/runtime/store-kit';
+
+/**
+ * Refuses a write set that asks for what MongoStore does not execute: the fused steps of stores with
+ * `capabilities.fusedSteps` (an `activityStep` lease, a `createInstance` or `insertTask` stored already leased).
+ * MongoStore does not advertise that capability, so the worker never sends them; a caller that does anyway gets
+ * `InvalidArgumentError` before anything is written. Without this check an `activityStep` lease would be committed
+ * without any lease check at all, and a leased start or task would be stored unleased while its writer believes it
+ * holds the lease (another worker would run it too).
+ *
+ * @example
+ * ```ts
+ * assertSupportedWriteSet({ requests: [{ type: 'insertMessage', message, ifMissing: 'fail' }] }); // passes
+ * assertSupportedWriteSet({ lease: { kind: 'activityStep', ... }, requests }); // throws InvalidArgumentError
+ * ```
+ */
+export function assertSupportedWriteSet(writeSet: WriteSet): void {
+  if (writeSet.lease?.kind === 'activityStep') {
+    throw unsupported(`an activityStep lease (activity task ${JSON.stringify(writeSet.lease.taskId)})`);
+  }
+  for (const request of writeSet.requests) {
+    if (request.type === 'createInstance' && request.lease !== undefined) {
+      throw unsupported(`a createInstance stored with a lease (instance ${JSON.stringify(request.state.instanceId)})`);
+    }
+    if (request.type === 'insertTask' && request.lease !== undefined) {
+      throw unsupported(`an insertTask stored with a lease (activity task ${JSON.stringify(request.task.id)})`);
+    }
+  }
+}
+
+function unsupported(what: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `MongoStore does not execute fused steps (its capabilities.fusedSteps is not set), but the write set has ${what}; nothing was written`,
+  );
+}
