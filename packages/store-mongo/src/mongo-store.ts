@@ -20,7 +20,7 @@ import {
 } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
 import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, type ClockSkew } from './clock-skew.js';
-import { ClusterClock } from './cluster-time.js';
+import { ClusterClock, isMajorityWriteConcern } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   FREE_LEASE, NEVER, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen,
@@ -81,7 +81,8 @@ const HISTORY_READ_ATTEMPTS = 3;
  *   old histories are deleted after the commit, in chunks, by generation.
  * - `changes$` comes from a change stream on `instances`: each event carries the snapshot its transaction wrote.
  *   `workAvailable$` comes from a change stream on new messages, tasks and released leases. Both open at the
- *   operation time known when the first subscriber arrives, resume from their resume token after failures, and
+ *   latest majority-committed operation time known when the first subscriber arrives (so a majority read right after
+ *   subscribing and the stream leave no gap between them), resume from their resume token after failures, and
  *   resync (workers rescan, status subscribers get what changed) when the position was lost.
  * - Reads use `majority` read concern, writes `majority` write concern.
  * - User JSON is stored as JSON text: keys with `$` or `.` and `__proto__` round-trip exactly. Each document's JSON
@@ -267,7 +268,7 @@ export class MongoStore implements Store {
     const policy = { ...DEFAULT_RESUME_POLICY, ...options.resumePolicy };
     const lingerMs = options.feedLingerMs ?? 3_000;
     const clock = this.#clock;
-    const startTime = () => this.#clusterClock.latest;
+    const startTime = () => this.#clusterClock.streamStart;
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} status feed`,
       watch: (point) => this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(), streamOptions(point)),
@@ -683,7 +684,11 @@ export class MongoStore implements Store {
   async #transaction<T>(fn: (session: ClientSession) => Promise<T>): Promise<T> {
     const session = this.#client.startSession();
     try {
-      return await session.withTransaction(fn, this.#transactionOptions);
+      const result = await session.withTransaction(fn, this.#transactionOptions);
+      // Committed: with a majority write concern its operation time is majority-committed, so change streams may
+      // open there (see ClusterClock). A failed or unconfirmed commit tells nothing of the kind.
+      if (isMajorityWriteConcern(this.#transactionOptions.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
+      return result;
     } finally {
       this.#clusterClock.observe(session.clusterTime ? { $clusterTime: session.clusterTime } : undefined);
       await session.endSession().catch(() => undefined);

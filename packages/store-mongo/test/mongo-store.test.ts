@@ -6,7 +6,7 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance } from '@durable-rx/runtime/testing';
 import { MongoClient, type Document } from 'mongodb';
-import { firstValueFrom, filter, take } from 'rxjs';
+import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { InstanceDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
@@ -88,6 +88,27 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await client.close();
         await store.close();
+      }
+    });
+
+    it('status$ subscribed while another process commits shows that commit: no gap between its read and its stream', async () => {
+      // The subscriber's stream opens at a majority-committed time and its first read is a majority read; opening at
+      // the newer gossiped cluster time could skip a commit that the read does not see yet (replication lag).
+      const prefix = db.prefix('gap');
+      const writer = await db.open('gap-writer', { prefix });
+      const reader = await db.open('gap-reader', { prefix, feedLingerMs: 0 });
+      const client = createClient({ store: reader });
+      try {
+        for (let i = 0; i < 50; i++) {
+          const id = `gap-${i}`;
+          const committed = writer.commit(start(id));
+          const seen = firstValueFrom(client.status$(id).pipe(filter((s) => s !== undefined), timeout({ first: 60_000 })));
+          await committed;
+          expect((await seen)?.instanceId).toBe(id);
+        }
+      } finally {
+        await reader.close();
+        await writer.close();
       }
     });
 
