@@ -86,7 +86,8 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
     case 'commit-unknown':
       return new CommitOutcomeUnknownError(
         `MongoDB could not confirm whether the transaction committed while ${doing}: ${detail}. ` +
-          'It may have been applied; a retry is safe (a step that did commit is refused with lease-lost, never applied twice).',
+          'It may have been applied. A leased write (a step, an activity result) is safe to retry: if it did commit, the retry ' +
+          'is refused with lease-lost. A client command (raiseEvent, for example) may apply twice if repeated: check the instance first.',
         options,
       );
     case 'unreachable':

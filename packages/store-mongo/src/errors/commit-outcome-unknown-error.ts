@@ -3,9 +3,14 @@ import { DurableError } from '@durable-rx/runtime';
 /**
  * MongoDB could not confirm whether a transaction committed (HTTP 503): the commit timed out waiting for a majority
  * (`maxCommitTimeMS`), or the connection failed during the commit and retrying it did not settle the outcome within
- * the driver's 120 s limit. The write may or may not have happened. Retrying is safe: a step retried after it did
- * commit finds its lease released and fails with `LeaseLostError` instead of applying twice. The driver's error is
- * kept as `cause`.
+ * the driver's 120 s limit. The write may or may not have happened. The driver's error is kept as `cause`.
+ *
+ * Whether a retry is safe depends on the write:
+ * - a leased write (an orchestration step, an activity result) is: retried after it did commit, it finds its lease
+ *   released or its task gone and fails with `LeaseLostError` instead of applying twice (the worker retries by itself);
+ * - a client command is not always: a repeated `startNew` of the same id fails with 409 and a repeated `terminate`
+ *   with 410, but a repeated `raiseEvent` delivers the event twice. Read the instance (`getStatus`, its history)
+ *   before repeating a command that must not apply twice.
  *
  * @example
  * ```ts
