@@ -5,6 +5,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceStatus } from '../model/instance-status.js';
 import { MemoryStore } from '../store/memory-store.js';
+import type { Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
@@ -25,6 +26,16 @@ export interface ClientUnderTest {
 /** Wraps a started runtime into the client to test (`runtime.client` itself, or a remote client in front of it). */
 export type ClientWrapper = (runtime: Runtime) => Promise<ClientUnderTest>;
 
+/** Options of {@link describeClientConformance}. */
+export interface ClientConformanceOptions {
+  /**
+   * The store each test's runtime runs on, given a fresh database name; closed after the test. Default: a new
+   * `MemoryStore`. Every adapter runs the client suite too, so a client command behaves the same (and bad input is
+   * refused the same way) whatever the store.
+   */
+  readonly createStore?: (name: string) => Store | Promise<Store>;
+}
+
 /**
  * The DurableClient conformance suite: every row of the DESIGN §2 client table, the seed scenarios and the bad
  * inputs. It runs against the local client and, through `@durable-rx/rx-client`, against the HTTP API, so a UI
@@ -38,7 +49,7 @@ export type ClientWrapper = (runtime: Runtime) => Promise<ClientUnderTest>;
  * describeClientConformance('local client', async (runtime) => ({ client: runtime.client, close: async () => {} }));
  * ```
  */
-export function describeClientConformance(name: string, wrap: ClientWrapper): void {
+export function describeClientConformance(name: string, wrap: ClientWrapper, options: ClientConformanceOptions = {}): void {
   describe(`DurableClient conformance: ${name}`, () => {
     let runtime: Runtime;
     let under: ClientUnderTest;
@@ -46,6 +57,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
     let gates: Gates;
     let calls: Map<string, number>;
     let flakyFixed: boolean;
+    let store: Store;
 
     beforeEach(async () => {
       gates = new Gates();
@@ -89,7 +101,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
         },
         Echo: echo,
       };
-      runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
+      store = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+      runtime = createRuntime({ store, orchestrators, activities, logger: silentLogger });
       await runtime.start();
       under = await wrap(runtime);
       client = under.client;
@@ -99,6 +112,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper): vo
       gates.openAll();
       await under.close();
       await runtime.stop();
+      await store.close();
     });
 
     describe('startNew', () => {

@@ -8,7 +8,7 @@ export { VirtualClock } from './virtual-clock.js';
 export {
   HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired, type HistoryBuilderOptions,
 } from './history-builder.js';
-export { describeClientConformance, type ClientUnderTest, type ClientWrapper } from './client-conformance.js';
+export { describeClientConformance, type ClientConformanceOptions, type ClientUnderTest, type ClientWrapper } from './client-conformance.js';
 export {
   helloSequence, sayHello, cityRecommender, reserveTicket, calculateDiscount, setStatusTest, sampleOrchestrators,
   sampleActivities, echo, waitForEvents,
