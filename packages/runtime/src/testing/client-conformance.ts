@@ -278,6 +278,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(new Set(seen).size).toBe(23);
       });
 
+      it('pages 100 instances by default, ordered by created time, then instance id', async () => {
+        // Ids in an order of their own: within one created time, the id decides.
+        const ids = Array.from({ length: 101 }, (_, i) => `default-${String((i * 37) % 101).padStart(3, '0')}`);
+        for (const id of ids) await client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+        const first = await client.listInstances();
+        expect(first.instances).toHaveLength(100);
+        expect(first.continuationToken).toEqual(expect.any(String));
+        const second = await client.listInstances({ continuationToken: first.continuationToken! });
+        expect(second.instances).toHaveLength(1);
+        expect(second.continuationToken).toBeUndefined();
+        const listed = [...first.instances, ...second.instances];
+        const byKey = [...listed].sort((a, b) =>
+          a.createdTime.getTime() - b.createdTime.getTime() || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+        expect(listed.map((s) => s.instanceId)).toEqual(byKey.map((s) => s.instanceId));
+        expect(new Set(listed.map((s) => s.instanceId))).toEqual(new Set(ids));
+      }, HEAVY_TEST_TIMEOUT_MS);
+
       it('refuses a forged continuation token', async () => {
         await expect(client.listInstances({ continuationToken: '%%%' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });
