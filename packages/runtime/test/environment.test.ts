@@ -67,6 +67,28 @@ describe('an injected clock', () => {
     }
   });
 
+  it('waits 10 s by default: waitForCompletion and waitForCompletionOrCreateCheckStatusResponse', async () => {
+    const store = new MemoryStore();
+    const clock = new VirtualClock();
+    const client = createClient({ store, clock }); // no worker: the instance stays Pending
+    try {
+      const id = await client.startNew('Anything');
+      let settled = 0;
+      const waiting = client.waitForCompletion(id).finally(() => settled++);
+      const responding = client.waitForCompletionOrCreateCheckStatusResponse(new Request('http://h.example/start'), id).finally(() => settled++);
+      await clock.waitForTimer();
+      await clock.advance(9_999);
+      expect(settled).toBe(0);
+      await clock.advance(1);
+      expect(await waiting).toMatchObject({ instanceId: id, runtimeStatus: 'Pending' });
+      const response = await responding;
+      expect(response.status).toBe(202);
+      expect(response.headers.get('Location')).toBe(`http://h.example/runtime/webhooks/durabletask/instances/${id}`);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('times the read-your-writes wait of a command that no worker applies', async () => {
     const store = new MemoryStore();
     const clock = new VirtualClock();
