@@ -381,6 +381,35 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['while suspended'] });
       });
 
+      it('keeps an activity result that arrives while suspended and goes on with it after resume', async () => {
+        await client.startNew('GatedSequence', { instanceId: 'sus-result' });
+        await gates.reached('sus-result/1');
+        await client.suspend('sus-result');
+        const recorded = firstValueFrom(client.history$('sus-result').pipe(filter((e) => e.type === 'TaskCompleted')));
+        gates.open('sus-result/1');
+        await recorded; // the result is committed ...
+        const meanwhile = await client.getStatus('sus-result');
+        expect(meanwhile?.runtimeStatus).toBe('Suspended'); // ... and the orchestrator did not go on with it
+        expect(meanwhile).not.toHaveProperty('customStatus');
+        expect(calls.get('Gated')).toBe(1);
+        await client.resume('sus-result');
+        await gates.reached('sus-result/2');
+        expect((await client.getStatus('sus-result'))?.customStatus).toBe('first done');
+        gates.open('sus-result/2');
+        expect(await client.waitForCompletion('sus-result', SETTLED)).toMatchObject({
+          runtimeStatus: 'Completed', output: ['opened sus-result/1', 'opened sus-result/2'],
+        });
+      });
+
+      it('terminates a Suspended instance with the reason as output', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'sus-term', input: 1 });
+        await client.suspend('sus-term');
+        await client.raiseEvent('sus-term', 'Item', 'kept, never used');
+        await client.terminate('sus-term', 'stopped while suspended');
+        expect(await client.getStatus('sus-term')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stopped while suspended' });
+        await expect(client.resume('sus-term')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+      });
+
       it('rejects unknown (404) and terminal (410) instances', async () => {
         await expect(client.suspend('nobody')).rejects.toMatchObject({ status: 404 });
         await expect(client.resume('nobody')).rejects.toMatchObject({ status: 404 });
