@@ -19,13 +19,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * hello-sequence step) took the KeyvalStore page to 28,652 B on 2026-12-01, budget 28,950 B. A change that grows a
  * page past its budget fails here; when the code shrinks, lower the budget with it. DexieStore's hot path on Dexie's
  * DBCore layer (fewer Dexie layers per request) took the Dexie page to 58,662 B on 2026-12-01, budget 59,250 B.
+ * On 2026-12-01 the check-status helpers and the instance-filter validators became leaner (a status without history
+ * carries no history converter; a filter snapshot is checked in place): runtime 23,947 B (budget 24,020), KeyvalStore
+ * 28,765 B (budget 28,840), rx-client 8,731 B (budget 8,800).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_065 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_950 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_020 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_840 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_250 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_980 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 
 describe('bundle size', () => {

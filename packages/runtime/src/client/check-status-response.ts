@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { assertNever } from '../model/history-event.js';
-import type { InstanceStatus } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
@@ -43,21 +42,10 @@ export interface CompletionResponseOptions extends WireStatusOptions {
  * ```
  */
 export function completionResponse(status: InstanceStatus, options: CompletionResponseOptions): Response | undefined {
-  switch (status.runtimeStatus) {
-    case 'Completed':
-      return Response.json(status.output ?? null, { status: 200 });
-    case 'Terminated':
-      return Response.json(toWireStatusWithoutHistory(status, options), { status: 200 });
-    case 'Failed':
-      return Response.json(toWireStatusWithoutHistory(status, options), { status: options.failedStatus });
-    case 'Pending':
-    case 'Running':
-    case 'ContinuedAsNew':
-    case 'Suspended':
-      return undefined;
-    default:
-      return assertNever(status.runtimeStatus, 'runtime status');
-  }
+  const { runtimeStatus } = status;
+  if (!isTerminalStatus(runtimeStatus)) return undefined;
+  if (runtimeStatus === 'Completed') return Response.json(status.output ?? null);
+  return Response.json(toWireStatusWithoutHistory(status, options), { status: runtimeStatus === 'Failed' ? options.failedStatus : 200 });
 }
 
 /**

@@ -68,7 +68,15 @@ export interface WireStatusOptions extends WireSanitiserOptions {
  * ```
  */
 export function toWireStatus(status: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
-  return wireStatusOf(status, options, toWireHistory);
+  const wire = toWireStatusWithoutHistory(status, options);
+  // As the extension: no history for an instance that has not started yet.
+  if (status.history === undefined || status.runtimeStatus === 'Pending') return wire;
+  const historyOptions = {
+    showHistoryOutput: options.showHistoryOutput === true,
+    showInput: options.showInput !== false,
+    exposeStackTraces: options.exposeStackTraces === true,
+  };
+  return { ...wire, historyEvents: toWireHistory(status.history, historyOptions) };
 }
 
 /**
@@ -81,25 +89,15 @@ export function toWireStatus(status: InstanceStatus, options: WireStatusOptions 
  * ```
  */
 export function toWireStatusWithoutHistory(status: InstanceStatus, options: WireStatusOptions = {}): WireInstanceStatus {
-  return wireStatusOf(status, options);
-}
-
-function wireStatusOf(status: InstanceStatus, options: WireStatusOptions, wireHistory?: typeof toWireHistory): WireInstanceStatus {
-  // Sanitised member by member (the history by wireHistory): a status without history needs no history sanitiser.
-  const showInput = options.showInput !== false;
   return {
     name: status.name,
     instanceId: status.instanceId,
     runtimeStatus: status.runtimeStatus,
-    input: showInput ? (status.input ?? null) : null,
+    input: options.showInput !== false ? (status.input ?? null) : null,
     customStatus: status.customStatus ?? null,
     output: outputOf(status),
     createdTime: toWireTime(status.createdTime),
     lastUpdatedTime: toWireTime(status.lastUpdatedTime),
-    // As the extension: no history for an instance that has not started yet.
-    ...(status.history !== undefined && wireHistory && status.runtimeStatus !== 'Pending'
-      ? { historyEvents: wireHistory(status.history, { showHistoryOutput: options.showHistoryOutput === true, showInput, exposeStackTraces: options.exposeStackTraces === true }) }
-      : {}),
     ...(status.failureDetails !== undefined ? { failureDetails: sanitiseFailureDetails(status.failureDetails, options) } : {}),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
   };

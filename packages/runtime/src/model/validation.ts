@@ -144,46 +144,41 @@ export interface ValidPurgeFilter {
  * ```
  */
 export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidInstanceFilter {
-  const raw = readOptions(filter, what, ['runtimeStatus', 'createdTimeFrom', 'createdTimeTo', 'instanceIdPrefix']);
-  const runtimeStatus = raw.runtimeStatus === undefined ? undefined : statusList(raw.runtimeStatus, `${what}.runtimeStatus`);
-  assertOptionalDate(raw.createdTimeFrom, `${what}.createdTimeFrom`);
-  assertOptionalDate(raw.createdTimeTo, `${what}.createdTimeTo`);
-  if (raw.instanceIdPrefix !== undefined) {
-    if (typeof raw.instanceIdPrefix !== 'string') invalid(`${what}.instanceIdPrefix`, 'must be a string');
-    assertWellFormed(raw.instanceIdPrefix, `${what}.instanceIdPrefix`);
+  // A fresh snapshot of the members given (absent ones are left out): each is checked, then replaced by its own copy.
+  const valid: Record<string, unknown> = readOptions(filter, what, ['runtimeStatus', 'createdTimeFrom', 'createdTimeTo', 'instanceIdPrefix']);
+  if (valid.runtimeStatus !== undefined) valid.runtimeStatus = statusList(valid.runtimeStatus, `${what}.runtimeStatus`);
+  for (const key of ['createdTimeFrom', 'createdTimeTo']) {
+    const date = valid[key];
+    assertOptionalDate(date, `${what}.${key}`);
+    if (date !== undefined) valid[key] = new Date(date.getTime());
   }
-  return {
-    ...(runtimeStatus === undefined ? {} : { runtimeStatus }),
-    ...(raw.createdTimeFrom === undefined ? {} : { createdTimeFrom: new Date(raw.createdTimeFrom.getTime()) }),
-    ...(raw.createdTimeTo === undefined ? {} : { createdTimeTo: new Date(raw.createdTimeTo.getTime()) }),
-    ...(raw.instanceIdPrefix === undefined ? {} : { instanceIdPrefix: raw.instanceIdPrefix }),
-  };
+  if (valid.instanceIdPrefix !== undefined) {
+    if (typeof valid.instanceIdPrefix !== 'string') invalid(`${what}.instanceIdPrefix`, 'must be a string');
+    assertWellFormed(valid.instanceIdPrefix, `${what}.instanceIdPrefix`);
+  }
+  return valid as ValidInstanceFilter;
 }
 
 /** {@link validateInstanceFilter} plus paging: `pageSize` a positive integer, `continuationToken` a string. */
 export function validateInstanceQuery(query: unknown, what = 'query'): ValidInstanceQuery {
-  const filter = validateInstanceFilter(query, what);
+  const valid: { -readonly [K in keyof ValidInstanceQuery]: ValidInstanceQuery[K] } = validateInstanceFilter(query, what);
   const { pageSize, continuationToken } = readOptions(query, what, ['pageSize', 'continuationToken']);
-  if (pageSize !== undefined && (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1)) {
-    invalid(`${what}.pageSize`, 'must be an integer >= 1');
+  if (pageSize !== undefined) {
+    if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1) invalid(`${what}.pageSize`, 'must be an integer >= 1');
+    valid.pageSize = pageSize;
   }
-  if (continuationToken !== undefined && typeof continuationToken !== 'string') invalid(`${what}.continuationToken`, 'must be a string');
-  return {
-    ...filter,
-    ...(pageSize === undefined ? {} : { pageSize }),
-    ...(continuationToken === undefined ? {} : { continuationToken }),
-  };
+  if (continuationToken !== undefined) {
+    if (typeof continuationToken !== 'string') invalid(`${what}.continuationToken`, 'must be a string');
+    valid.continuationToken = continuationToken;
+  }
+  return valid;
 }
 
 /** {@link validateInstanceFilter} for purges: `createdTimeFrom` is required, and no prefix is accepted. */
 export function validatePurgeFilter(filter: unknown, what = 'purge filter'): ValidPurgeFilter {
-  const valid = validateInstanceFilter(filter ?? undefined, what);
+  const { instanceIdPrefix: _ignored, ...valid } = validateInstanceFilter(filter ?? undefined, what);
   if (valid.createdTimeFrom === undefined) invalid(`${what}.createdTimeFrom`, 'is required');
-  return {
-    createdTimeFrom: valid.createdTimeFrom,
-    ...(valid.createdTimeTo === undefined ? {} : { createdTimeTo: valid.createdTimeTo }),
-    ...(valid.runtimeStatus === undefined ? {} : { runtimeStatus: valid.runtimeStatus }),
-  };
+  return valid as ValidPurgeFilter;
 }
 
 function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] {
