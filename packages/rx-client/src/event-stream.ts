@@ -7,8 +7,6 @@ export interface StreamedEvent {
   /** The SSE event name (`session`, `status`, `close` …). */
   readonly event: string;
   readonly data: unknown;
-  /** The session part of the SSE id `<session>.<seq>` (durable-rx HTTP API): a new one means the stream started over. */
-  readonly session: string | undefined;
 }
 
 /** How a stream reconnects. */
@@ -86,7 +84,7 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
     const event = message.event ?? 'message';
     if (event === 'error') return end(errorFromBody(500, data));
     if (event === 'end') return end();
-    on.event({ event, data, session: sessionOf(message.id) });
+    on.event({ event, data });
   };
 
   const connect = async (): Promise<void> => {
@@ -147,13 +145,6 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
 
   void connect();
   return stop;
-}
-
-/** The session part of an event id `<session>.<seq>`. */
-function sessionOf(id: string | undefined): string | undefined {
-  if (!id) return undefined;
-  const dot = id.lastIndexOf('.');
-  return dot < 0 ? id : id.slice(0, dot);
 }
 
 /** Statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */

@@ -131,7 +131,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       return;
     }
     try {
-      entry.next({ data: data.data, session: event.session ?? session });
+      // Every connection starts with its `session` event, so `session` is the one these events came in.
+      entry.next({ data: data.data, session });
     } catch (error) {
       entry.subscriber.error(error);
     }
