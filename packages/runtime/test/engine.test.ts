@@ -188,6 +188,24 @@ describe('replay engine', () => {
     expect(failed?.failureDetails?.errorMessage).toContain('e4');
   });
 
+  it('stops retrying when the next attempt would start after retryTimeoutInMilliseconds', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', {
+        firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 10, retryTimeoutInMilliseconds: 2500,
+      }, 'x');
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(1000).toISOString() }]);
+    execution.step(at(1000), [timerFired(1, at(1000))]);
+    expect(execution.step(at(1000), [taskFailed(2, 'e2')]).actions).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(2000).toISOString() }]);
+    execution.step(at(2000), [timerFired(3, at(2000))]);
+    // A third retry would start at 3000 ms, past the 2500 ms budget counted from the first attempt: the call fails.
+    const failed = completion(execution.step(at(2000), [taskFailed(4, 'e3')]));
+    expect(failed).toMatchObject({ orchestrationStatus: 'Failed' });
+    expect(failed?.failureDetails?.errorMessage).toContain('e3');
+  });
+
   it('stops retrying when handle() says so', () => {
     const orch: Orchestrator = function* (ctx) {
       return yield ctx.callActivityWithRetry('Flaky', {
