@@ -234,6 +234,32 @@ describe('runtime', () => {
     expect(await runtime.client.getStatus(`parent:${executionId}:1`)).toMatchObject({ runtimeStatus: 'Failed', parentInstanceId: 'parent' });
   });
 
+  it('retries a failing sub-orchestration on durable timers until it succeeds', async () => {
+    const clock = new VirtualClock();
+    let runs = 0;
+    const runtime = await start({
+      clock,
+      orchestrators: {
+        Parent: function* (ctx) {
+          return yield ctx.callSubOrchestratorWithRetry('Unstable', { firstRetryIntervalInMilliseconds: 60_000, maxNumberOfAttempts: 3 }, 'in', 'child');
+        },
+        Unstable: function* (ctx) {
+          runs++;
+          if (runs < 3) throw new Error(`run ${runs} failed`);
+          return `${String(ctx.getInput())}: third time lucky`;
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Parent');
+    while ((await runtime.client.getStatus(id))?.runtimeStatus !== 'Completed') {
+      await clock.waitForTimer();
+      await clock.advance(60_000);
+    }
+    expect((await runtime.client.getStatus(id))?.output).toBe('in: third time lucky');
+    expect(runs).toBe(3);
+    expect(await runtime.client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: id });
+  });
+
   it('continues as new with a fresh history, keeping unprocessed events when asked', async () => {
     const runtime = await start({
       orchestrators: {
