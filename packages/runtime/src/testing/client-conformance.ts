@@ -663,6 +663,21 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(statuses.map((s) => s?.customStatus).filter((c, i, all) => i === 0 || c !== all[i - 1])).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
       });
 
+      it('status$ goes on after a terminal status: a purge and a new execution under the same id follow on one subscription', async () => {
+        let executions = 0;
+        const watched = collectUntil(client.status$('again'), (s) => s?.runtimeStatus === 'Completed' && ++executions === 2);
+        await watched.ready;
+        await client.startNew('Echo', { instanceId: 'again', input: 'first' });
+        await client.waitForCompletion('again', SETTLED);
+        await client.purgeInstanceHistory('again');
+        await client.startNew('Echo', { instanceId: 'again', input: 'second' });
+        const statuses = await watched.done;
+        const completed = statuses.filter((s) => s?.runtimeStatus === 'Completed').map((s) => s!.output);
+        expect(completed).toEqual(['first', 'second']);
+        const firstDone = statuses.findIndex((s) => s?.runtimeStatus === 'Completed');
+        expect(statuses.slice(firstDone + 1)).toContain(undefined); // the purge
+      });
+
       it('customStatus$ delivers Tokyo, Seattle, London whole', async () => {
         const values = collect(client.customStatus$('hello'), 4);
         await values.ready;
