@@ -53,6 +53,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #subscribers = 0;
   #stream: ChangeStream<Document, E> | undefined;
   #token: unknown;
+  /** The stream started after an invalidate event and delivered no change since: `#token` may be that event's. */
+  #afterInvalidate = false;
   #openedAt: Timestamp | undefined;
   #healthyAt: Date;
   #failures = 0;
@@ -107,12 +109,14 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
    */
   refresh(): void {
     if (this.#refreshQueued || this.#stream === undefined) return; // a pending (re)open builds the new pipeline anyway
-    const point = currentPoint(this.#token, this.#openedAt);
     this.#refreshQueued = true;
     queueMicrotask(() => {
       this.#refreshQueued = false;
       const stream = this.#stream;
       if (this.#closed || stream === undefined) return;
+      // The position as of now, not of the refresh() call: an event the old stream delivered in between (its
+      // cursor's own microtask may run first) must not be delivered again after a newer one.
+      const point = currentPoint(this.#token, this.#openedAt, this.#afterInvalidate);
       this.#stream = undefined;
       void stream.close().catch(() => undefined);
       this.#start(point);
@@ -129,6 +133,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   #open(): void {
     this.#token = undefined;
+    this.#afterInvalidate = false;
     this.#failures = 0;
     this.#healthyAt = this.#o.clock.now();
     this.#openedAt = this.#o.startTime();
@@ -179,9 +184,11 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     if (isInvalidation(event)) {
       // The collection/database was dropped or renamed: the server ends this stream. Start a new one right after
       // the invalidate event so changes to a re-created collection are not missed.
+      this.#afterInvalidate = true;
       this.#reopen(stream, { startAfter: event._id }, 0, false);
       return;
     }
+    this.#afterInvalidate = false;
     this.#delivery.push(event);
   }
 
@@ -193,7 +200,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #fail(stream: ChangeStream<Document, E> | undefined, failure: StreamFailure): void {
     const decision = decideResume(failure, this.#failures++, this.#o.policy);
     const token: unknown = stream?.resumeToken ?? this.#token;
-    const reopen = reopenAt(decision, token, this.#openedAt);
+    const reopen = reopenAt(decision, token, this.#openedAt, this.#afterInvalidate);
     const how = reopen.resync
       ? 'restarting from now and re-reading what changed since it was last healthy'
       : 'resuming where it stopped';
@@ -213,6 +220,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
       if (point === 'now') {
         this.#token = undefined;
+        this.#afterInvalidate = false;
         this.#openedAt = this.#o.startTime();
         this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
       } else {

@@ -120,32 +120,40 @@ export interface Reopen {
  * is known; at the operation time the feed was opened at when no token came yet (a failure before the first batch
  * loses nothing either); otherwise from now, with a resync.
  *
+ * `afterInvalidate`: the stream was started after an invalidate event and has delivered no change since, so the
+ * token may be the invalidate event's own. The server refuses `resumeAfter` such a token (it only accepts
+ * `startAfter`); resuming with it would lose the position and force a resync for nothing. `startAfter` accepts any
+ * token, so it is used then.
+ *
  * @example
  * ```ts
- * reopenAt({ from: 'resume-token', ... }, token, openedAt);     // { point: { resumeAfter: token }, resync: false }
- * reopenAt({ from: 'resume-token', ... }, undefined, openedAt); // { point: { startAtOperationTime: openedAt }, resync: false }
- * reopenAt({ from: 'now', ... }, token, openedAt);              // { point: 'now', resync: true }
+ * reopenAt({ from: 'resume-token', ... }, token, openedAt);       // { point: { resumeAfter: token }, resync: false }
+ * reopenAt({ from: 'resume-token', ... }, token, openedAt, true); // { point: { startAfter: token }, resync: false }
+ * reopenAt({ from: 'resume-token', ... }, undefined, openedAt);   // { point: { startAtOperationTime: openedAt }, resync: false }
+ * reopenAt({ from: 'now', ... }, token, openedAt);                // { point: 'now', resync: true }
  * ```
  */
-export function reopenAt(decision: ResumeDecision, token: unknown, openedAt: Timestamp | undefined): Reopen {
+export function reopenAt(decision: ResumeDecision, token: unknown, openedAt: Timestamp | undefined, afterInvalidate = false): Reopen {
   if (decision.from === 'resume-token') {
-    if (token !== undefined && token !== null) return { point: { resumeAfter: token }, resync: false };
-    if (openedAt) return { point: { startAtOperationTime: openedAt }, resync: false };
+    const point = currentPoint(token, openedAt, afterInvalidate);
+    if (point) return { point, resync: false };
   }
   return { point: 'now', resync: true };
 }
 
 /**
  * Where an open stream is now, for reopening it with another pipeline without missing or repeating anything: after
- * its last resume token, else at the operation time it opened at, else (nothing known) the present.
+ * its last resume token (`startAfter` while the token may be an invalidate event's, see {@link reopenAt}), else at
+ * the operation time it opened at, else (nothing known) the present.
  *
  * @example
  * ```ts
- * currentPoint(token, openedAt);     // { resumeAfter: token }
- * currentPoint(undefined, openedAt); // { startAtOperationTime: openedAt }
+ * currentPoint(token, openedAt);       // { resumeAfter: token }
+ * currentPoint(token, openedAt, true); // { startAfter: token }
+ * currentPoint(undefined, openedAt);   // { startAtOperationTime: openedAt }
  * ```
  */
-export function currentPoint(token: unknown, openedAt: Timestamp | undefined): ResumePoint | undefined {
-  if (token !== undefined && token !== null) return { resumeAfter: token };
+export function currentPoint(token: unknown, openedAt: Timestamp | undefined, afterInvalidate = false): ResumePoint | undefined {
+  if (token !== undefined && token !== null) return afterInvalidate ? { startAfter: token } : { resumeAfter: token };
   return openedAt ? { startAtOperationTime: openedAt } : undefined;
 }

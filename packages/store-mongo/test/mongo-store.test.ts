@@ -112,6 +112,26 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('keeps the status feed across a drop of the instances collection: it starts after the invalidate event', async () => {
+      const errors: unknown[] = [];
+      const store = await db.open('invalidate', { logger: { warn: () => undefined, error: (...args: unknown[]) => void errors.push(args) } });
+      const raw = new MongoClient(mongoUri);
+      try {
+        const seen = (id: string) => firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === id), take(1), timeout({ first: 60_000 })));
+        const before = seen('before-drop');
+        await store.commit(start('before-drop'));
+        await before;
+        await raw.db(db.name).collection(store.collections.instances).drop();
+        const after = seen('after-drop');
+        await store.commit(start('after-drop'));
+        expect((await after).state).toMatchObject({ instanceId: 'after-drop', version: 1 });
+        expect(errors, 'no lost position, no resync').toEqual([]);
+      } finally {
+        await raw.close();
+        await store.close();
+      }
+    });
+
     it('opens change streams for subscribers only, and releases them on unsubscribe and close', async () => {
       const client = new MongoClient(mongoUri);
       const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('streams'), feedLingerMs: 0 });

@@ -67,6 +67,19 @@ describe('change stream resume policy', () => {
     expect(reopenAt(decideResume(networkFailure, 0), undefined, undefined)).toEqual({ point: 'now', resync: true });
   });
 
+  it('resumes with startAfter while the token may be an invalidate event\u2019s (resumeAfter is refused there)', () => {
+    const invalidateToken = { _data: '82inv' };
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    // A transient failure of the stream started after an invalidate, before it delivered any change.
+    expect(reopenAt(decideResume(networkFailure, 0), invalidateToken, openedAt, true)).toEqual({ point: { startAfter: invalidateToken }, resync: false });
+    expect(currentPoint(invalidateToken, openedAt, true)).toEqual({ startAfter: invalidateToken });
+    // Once it delivered a change, its token is an ordinary one again.
+    expect(reopenAt(decideResume(networkFailure, 0), invalidateToken, openedAt, false)).toEqual({ point: { resumeAfter: invalidateToken }, resync: false });
+    // A lost position still restarts from now.
+    expect(reopenAt(decideResume({ kind: 'error', error: serverError(286, 'ChangeStreamHistoryLost') }, 0), invalidateToken, openedAt, true))
+      .toEqual({ point: 'now', resync: true });
+  });
+
   it('reopens a stream for a new pipeline where it is: after its token, else at its opening time', () => {
     const token = { _data: '82abc' };
     const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
