@@ -25,6 +25,8 @@ const TOO_LARGE_CODES = new Set([10334, 17419]);
 const DUPLICATE_KEY_CODES = new Set([11000, 11001]);
 /** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
 const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
+/** WriteConcernTimeout (WriteConcernFailed before 8.1): applied on the primary, not acknowledged by a majority in time. */
+const WRITE_CONCERN_TIMEOUT_CODE = 64;
 
 /**
  * Classifies an error thrown by the `mongodb` driver by its class name, server error code and causes (names, not
@@ -43,6 +45,8 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
   // Checked before "unreachable": a network error during a commit carries the label, and then the outcome matters.
   if (chain.some(hasUnknownCommitLabel)) return 'commit-unknown';
+  // A single write whose majority acknowledgement timed out (wtimeoutMS): applied on the primary, maybe rolled back.
+  if (isWriteConcernTimeout(error)) return 'commit-unknown';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
   if (typeof top.code === 'number' && UNAVAILABLE_CODES.has(top.code)) return 'unreachable';
   // A mongodb+srv host that does not resolve: the driver passes on the DNS error itself.
@@ -61,7 +65,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
  * | driver error | store error |
  * |---|---|
  * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
- * | commit outcome unknown (`UnknownTransactionCommitResult` label) | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
+ * | commit outcome unknown (`UnknownTransactionCommitResult` label), majority acknowledgement timed out | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
  * | server selection failed, network error | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
@@ -126,6 +130,14 @@ function hasUnknownCommitLabel(error: unknown): boolean {
   if (Array.isArray(errorLabels) && errorLabels.includes(UNKNOWN_COMMIT_LABEL)) return true;
   // MongoError keeps its labels in a private set; hasErrorLabel is the public way to ask.
   return typeof hasErrorLabel === 'function' && (hasErrorLabel as (label: string) => unknown).call(error, UNKNOWN_COMMIT_LABEL) === true;
+}
+
+/** A write concern error that is a timeout: code 64, or `errInfo.wtimeout` (the driver's `MongoWriteConcernError`). */
+function isWriteConcernTimeout(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { name?: unknown; code?: unknown; errInfo?: { wtimeout?: unknown } };
+  if (e.name !== 'MongoWriteConcernError') return false;
+  return e.code === WRITE_CONCERN_TIMEOUT_CODE || e.errInfo?.wtimeout === true;
 }
 
 function isAuthFailure(error: unknown): boolean {

@@ -41,17 +41,7 @@ import {
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
-
-/** Transactions: a consistent snapshot, durable on a majority before they count as committed, on the primary. */
-const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
-  readConcern: { level: 'snapshot' },
-  writeConcern: { w: 'majority' },
-  readPreference: 'primary',
-  // Without it a majority commit blocks for good when no majority can acknowledge (e.g. a PSA set with the
-  // secondary down); MaxTimeMSExpired is not retried by withTransaction: the outcome is unknown
-  // (CommitOutcomeUnknownError) and the step is retried later, safely.
-  maxCommitTimeMS: 30_000,
-};
+import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN } from './write-concern.js';
 
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
@@ -84,7 +74,7 @@ const HISTORY_READ_ATTEMPTS = 3;
  *   latest majority-committed operation time known when the first subscriber arrives (so a majority read right after
  *   subscribing and the stream leave no gap between them), resume from their resume token after failures, and
  *   resync (workers rescan, status subscribers get what changed) when the position was lost.
- * - Reads use `majority` read concern, writes `majority` write concern.
+ * - Reads use `majority` read concern, writes `majority` write concern (waiting at most 30 s for the majority).
  * - User JSON is stored as JSON text: keys with `$` or `.` and `__proto__` round-trip exactly. Each document's JSON
  *   is limited to `maxPayloadBytes` (default and maximum 15 MiB).
  * - A standalone server is refused with `ReplicaSetRequiredError`, which says how to start a single-node replica set.
@@ -250,7 +240,7 @@ export class MongoStore implements Store {
     this.#ownsClient = o.ownsClient;
     this.dbName = dbName;
     this.clockSkew = o.skew;
-    this.#db = client.db(dbName, { readPreference: 'primary', readConcern: new ReadConcern('majority'), writeConcern: { w: 'majority' } });
+    this.#db = client.db(dbName, { readPreference: 'primary', readConcern: new ReadConcern('majority'), writeConcern: SINGLE_WRITE_CONCERN });
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
     this.#history = this.#db.collection<HistoryDoc>(this.collections.history);

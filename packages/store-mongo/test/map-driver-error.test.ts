@@ -1,11 +1,12 @@
 import { InstanceNotFoundError, StoreClosedError } from '@durable-rx/runtime';
-import { MongoClient, MongoNetworkError, MongoServerError } from 'mongodb';
+import { MongoClient, MongoNetworkError, MongoServerError, MongoWriteConcernError } from 'mongodb';
 import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
 import { describe, expect, it } from 'vitest';
 import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
 import { classifyDriverError, mapDriverError } from '../src/map-driver-error.js';
+import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN } from '../src/write-concern.js';
 
 /** A server error as the driver builds it from a server reply. */
 const serverError = (code: number, codeName: string, errmsg = codeName) => new MongoServerError({ ok: 0, errmsg, code, codeName });
@@ -47,6 +48,26 @@ describe('driver error mapping', () => {
     const error = await client.db('x').collection('y').findOne({}).then(() => undefined, (e: unknown) => e);
     expect(classifyDriverError(error)).toBe('closed');
     expect(mapDriverError(error, 'reading')).toBeInstanceOf(StoreClosedError);
+  });
+
+  it('maps a single write whose majority acknowledgement timed out to CommitOutcomeUnknownError: it was applied, maybe not durably', () => {
+    const timedOut = new MongoWriteConcernError({
+      ok: 1, n: 1, writeConcernError: { code: 64, codeName: 'WriteConcernTimeout', errmsg: 'waiting for replication timed out', errInfo: { wtimeout: true } },
+    });
+    expect(classifyDriverError(timedOut)).toBe('commit-unknown');
+    expect(mapDriverError(timedOut, 'claiming')).toMatchObject({ code: 'commit-outcome-unknown', status: 503, cause: timedOut });
+    // Another write concern error (an unknown replica-set tag, say) is not a timeout.
+    const misconfigured = new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 79, codeName: 'UnknownReplWriteConcern', errmsg: 'no such tag' } });
+    expect(classifyDriverError(misconfigured)).toBe('other');
+  });
+
+  it('bounds the majority wait of every write outside a transaction, as maxCommitTimeMS bounds commits', () => {
+    // Without wtimeoutMS a claim or a lease renewal waits for good when no majority can acknowledge (PSA set with its
+    // secondary down): the worker's claim loop would hang instead of failing and retrying.
+    expect(SINGLE_WRITE_CONCERN.w).toBe('majority');
+    expect(SINGLE_WRITE_CONCERN.wtimeoutMS).toBeGreaterThan(0);
+    expect(DEFAULT_TRANSACTION_OPTIONS.maxCommitTimeMS).toBe(SINGLE_WRITE_CONCERN.wtimeoutMS);
+    expect(DEFAULT_TRANSACTION_OPTIONS.writeConcern).toEqual({ w: 'majority' });
   });
 
   it('maps oversized documents to PayloadTooLargeError and duplicate keys / the rest to MongoStoreError', () => {

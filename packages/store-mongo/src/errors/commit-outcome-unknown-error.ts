@@ -3,7 +3,9 @@ import { DurableError } from '@durable-rx/runtime';
 /**
  * MongoDB could not confirm whether a transaction committed (HTTP 503): the commit timed out waiting for a majority
  * (`maxCommitTimeMS`), or the connection failed during the commit and retrying it did not settle the outcome within
- * the driver's 120 s limit. The write may or may not have happened. The driver's error is kept as `cause`.
+ * the driver's 120 s limit; or a single-document write (a claim, a lease release) was applied on the primary but no
+ * majority acknowledged it within 30 s. The write may or may not have happened (durably). The driver's error is kept
+ * as `cause`.
  *
  * Whether a retry is safe depends on the write:
  * - a leased write (an orchestration step, an activity result) is: retried after it did commit, it finds its lease
