@@ -13,7 +13,7 @@ import {
   MongoClient, ObjectId, ReadConcern, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
   type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
-import { map, merge, Observable, of, Subject, type Subscriber, type Subscription } from 'rxjs';
+import { map, merge, Observable, of, Subject } from 'rxjs';
 import {
   DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, readStatusEvent, statusPipeline, wakePipeline, watchFilterFor, withInput,
   type ChangeEventLike,
@@ -29,6 +29,7 @@ import {
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
+import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
@@ -129,10 +130,9 @@ export class MongoStore implements Store {
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
   /** The per-instance status stream: its `$match` names the watched instances (see `instanceChanges$`). */
   readonly #watchFeed: ChangeFeed<ChangeEventLike, StatusChange>;
-  readonly #watchers = new Map<string, Set<Subscriber<StatusChange>>>();
+  readonly #watchers: InstanceWatchers<StatusChange>;
   readonly #maxWatched: number;
   #watchFilter: readonly string[] | undefined;
-  #watchSubscription: Subscription | undefined;
   readonly #inputs = new InputCache();
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -280,13 +280,17 @@ export class MongoStore implements Store {
     this.#watchFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} per-instance status feed`,
       watch: (point) => {
-        this.#watchFilter = watchFilterFor(new Set([...this.#watchers.keys()].map(instanceKey)), this.#maxWatched);
+        this.#watchFilter = watchFilterFor(new Set(this.#watchers.ids().map(instanceKey)), this.#maxWatched);
         return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(this.#watchFilter), streamOptions(point));
       },
       map: (event) => this.#readStatusEvent(event),
       startTime,
-      resync: (since) => this.#changedSince(since, [...this.#watchers.keys()]),
+      resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       logger, policy, lingerMs, clock,
+    });
+    // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is.
+    this.#watchers = new InstanceWatchers(this.#watchFeed.events$, (instanceId) => {
+      if (!filterCovers(this.#watchFilter, instanceKey(instanceId))) this.#watchFeed.refresh();
     });
     this.changes$ = this.#statusFeed.events$;
     this.workAvailable$ = merge(this.#localWork, this.#wakeFeed.events$).pipe(map((): void => undefined));
@@ -325,38 +329,7 @@ export class MongoStore implements Store {
    * ```
    */
   instanceChanges$(instanceId: string): Observable<StatusChange> {
-    return new Observable<StatusChange>((subscriber) => {
-      let watchers = this.#watchers.get(instanceId);
-      if (!watchers) this.#watchers.set(instanceId, (watchers = new Set()));
-      watchers.add(subscriber);
-      if (!this.#watchSubscription) {
-        this.#watchSubscription = this.#watchFeed.events$.subscribe({
-          next: (change) => {
-            for (const watcher of [...(this.#watchers.get(change.instanceId) ?? [])]) watcher.next(change);
-          },
-          error: (error: unknown) => this.#endWatchers((watcher) => watcher.error(error)),
-          complete: () => this.#endWatchers((watcher) => watcher.complete()),
-        });
-      }
-      // A stream that is open (or lingering) without this instance in its $match is reopened where it is.
-      if (!filterCovers(this.#watchFilter, instanceKey(instanceId))) this.#watchFeed.refresh();
-      return () => {
-        const current = this.#watchers.get(instanceId);
-        current?.delete(subscriber);
-        if (current?.size === 0) this.#watchers.delete(instanceId);
-        if (this.#watchers.size === 0) {
-          this.#watchSubscription?.unsubscribe();
-          this.#watchSubscription = undefined;
-        }
-      };
-    });
-  }
-
-  #endWatchers(end: (watcher: Subscriber<StatusChange>) => void): void {
-    const all = [...this.#watchers.values()].flatMap((set) => [...set]);
-    this.#watchers.clear();
-    this.#watchSubscription = undefined;
-    for (const watcher of all) end(watcher);
+    return this.#watchers.watch(instanceId);
   }
 
   // ---------------------------------------------------------------- write sets
