@@ -181,18 +181,20 @@ class DexieBackend implements StoreBackend {
       result = await new DexieTransaction(trans, this.#core).run(work);
     } catch (error) {
       try {
-        trans.abort(); // a failed work or write: nothing of it is written
+        trans.abort(); // a failed work: nothing of it is written
       } catch {
-        // Already finished or aborting.
+        // Already aborted (by a failed write: its error is the cause) or finished.
       }
-      throw error;
+      throw trans.error ?? error;
     }
     // A readonly transaction has nothing left to do; a readwrite one resolves only once committed (durable).
     if (mode === 'readonly') return result;
     try {
-      trans.commit(); // at once, instead of when IndexedDB notices no request is pending
+      // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
+      // transaction, and `finished` rejects with its error.
+      trans.commit();
     } catch {
-      // Already committing.
+      // Already committing, or aborted (then `finished` rejects).
     }
     await finished;
     return result;
@@ -203,11 +205,8 @@ class DexieBackend implements StoreBackend {
   }
 }
 
-/** A DBCore write without its transaction. */
-type Mutation =
-  | { readonly type: 'add' | 'put'; readonly values: readonly unknown[] }
-  | { readonly type: 'delete'; readonly keys: unknown[] }
-  | { readonly type: 'deleteRange'; readonly range: DBCoreKeyRange };
+/** A DBCore write without its transaction (only range deletes go through DBCore). */
+type Mutation = { readonly type: 'deleteRange'; readonly range: DBCoreKeyRange };
 
 /** A key range of DBCore (the numbers of Dexie's `DBCoreRangeType`, a const enum). */
 function between(lower: unknown, upper: unknown): DBCoreKeyRange {
@@ -249,8 +248,18 @@ class DexieTransaction implements BackendTransaction {
   }
 
   /**
-   * Issues a write. DBCore reports a failed request in its response (and keeps the transaction alive) rather than
-   * rejecting: the failure becomes a rejection here, so the transaction aborts as with Dexie's table API.
+   * An object store of the transaction. Writes are issued on it directly: a failed request then aborts the
+   * transaction (IndexedDB's default), so the transaction commits without waiting for its writes. DBCore's `mutate`
+   * keeps the transaction alive on a failure (it reports failures in its response, for bulk writes), which would cost
+   * a round trip to check before every commit.
+   */
+  #store(table: TableName): IDBObjectStore {
+    return this.#trans.objectStore(table);
+  }
+
+  /**
+   * Issues a DBCore write (a range delete, rare). DBCore reports a failed request in its response (and keeps the
+   * transaction alive) rather than rejecting: the failure becomes a rejection here, tracked, so the transaction aborts.
    */
   #mutate(table: DBCoreTable, request: Mutation): Promise<unknown> {
     const full: DBCoreMutateRequest = { ...request, trans: this.#trans };
@@ -288,11 +297,11 @@ class DexieTransaction implements BackendTransaction {
   }
 
   putInstance(row: InstanceRow): void {
-    void this.#mutate(this.#core.instances, { type: 'put', values: [row] });
+    this.#store('instances').put(row);
   }
 
   deleteInstance(row: InstanceRow): void {
-    void this.#mutate(this.#core.instances, { type: 'delete', keys: [row.id] });
+    this.#store('instances').delete(row.id);
   }
 
   firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
@@ -329,7 +338,7 @@ class DexieTransaction implements BackendTransaction {
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {
-    if (events.length > 0) void this.#mutate(this.#core.history, { type: 'put', values: [{ instanceId, seq: from, events } satisfies HistoryRow] });
+    if (events.length > 0) this.#store('history').put({ instanceId, seq: from, events } satisfies HistoryRow);
   }
 
   deleteHistory(instanceId: string): void {
@@ -337,9 +346,15 @@ class DexieTransaction implements BackendTransaction {
     void this.#mutate(this.#core.history, { type: 'deleteRange', range: ofInstance(instanceId) });
   }
 
-  /** Dexie numbers messages itself (`++seq`, increasing across tabs). */
+  /** The database numbers messages (`++seq`, increasing across tabs). */
   addMessage(row: NewMessageRow): Promise<number> {
-    return this.#mutate(this.#core.messages, { type: 'add', values: [row] }) as Promise<number>;
+    const request = this.#store('messages').add(row);
+    const seq = new Promise<number>((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result as number);
+      request.onerror = () => reject(request.error); // not prevented: the transaction aborts
+    });
+    seq.catch(() => undefined); // awaiting it is optional
+    return seq;
   }
 
   listMessages(instanceId: string): Promise<MessageRow[]> {
@@ -347,7 +362,7 @@ class DexieTransaction implements BackendTransaction {
   }
 
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
-    if (rows.length > 0) void this.#mutate(this.#core.messages, { type: 'delete', keys: rows.map((r) => r.seq) });
+    for (const { seq } of rows) this.#store('messages').delete(seq);
   }
 
   deleteMessagesOf(instanceId: string): void {
@@ -355,12 +370,12 @@ class DexieTransaction implements BackendTransaction {
     const { messages, messagesOf } = this.#core;
     const trans = this.#trans;
     void this.#writes.track(messages.query({ trans, values: false, query: { index: messagesOf, range: ofInstance(instanceId) } }).then(({ result }) => {
-      if (result.length > 0) void this.#mutate(messages, { type: 'delete', keys: result });
+      for (const key of result) this.#store('messages').delete(key as number);
     }));
   }
 
   addTask(row: NewTaskRow): void {
-    void this.#mutate(this.#core.tasks, { type: 'add', values: [row] });
+    this.#store('tasks').add(row);
   }
 
   getTask(id: string): Promise<TaskRow | undefined> {
@@ -368,17 +383,17 @@ class DexieTransaction implements BackendTransaction {
   }
 
   putTask(row: TaskRow): void {
-    void this.#mutate(this.#core.tasks, { type: 'put', values: [row] });
+    this.#store('tasks').put(row);
   }
 
   deleteTask(row: TaskRow): void {
-    void this.#mutate(this.#core.tasks, { type: 'delete', keys: [row.seq] });
+    this.#store('tasks').delete(row.seq);
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
     // Same primary key: one put replaces the row and its index entries (the new task keeps the old claim order).
     const replacement: TaskRow = { ...row, seq: previous.seq };
-    void this.#mutate(this.#core.tasks, { type: 'put', values: [replacement] });
+    this.#store('tasks').put(replacement);
   }
 
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
@@ -396,7 +411,7 @@ class DexieTransaction implements BackendTransaction {
   deleteTasksOf(instanceId: string): void {
     const { tasks, tasksOf } = this.#core;
     void this.#writes.track(tasks.query({ trans: this.#trans, values: false, query: { index: tasksOf, range: between(instanceId, instanceId) } }).then(({ result }) => {
-      if (result.length > 0) void this.#mutate(tasks, { type: 'delete', keys: result });
+      for (const key of result) this.#store('tasks').delete(key as number);
     }));
   }
 }

@@ -154,8 +154,8 @@ class KeyvalBackend implements StoreBackend {
   /** idb-keyval has one object store, so every transaction locks all of it whatever the scope. */
   transact<T>(mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
     return this.use(mode, async (store) => {
-      const committed = promisifyRequest(store.transaction);
-      committed.catch(() => undefined);
+      const transaction = store.transaction;
+      const committed = completion(transaction);
       const tx = new KeyvalTransaction(store, this.#keyRange);
       let result: T;
       try {
@@ -163,8 +163,15 @@ class KeyvalBackend implements StoreBackend {
         await tx.finish();
       } catch (error) {
         tx.abandon();
-        abort(store.transaction);
-        throw error;
+        abort(transaction);
+        throw transaction.error ?? error; // aborted by a failed write: its error is the cause
+      }
+      try {
+        // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts
+        // the transaction, and `committed` rejects with its error.
+        transaction.commit();
+      } catch {
+        // Already committing, or aborted (then `committed` rejects).
       }
       await committed;
       return result;
@@ -174,6 +181,19 @@ class KeyvalBackend implements StoreBackend {
   close(): void {
     this.#db?.close();
   }
+}
+
+/**
+ * Resolves when the transaction commits; rejects with its error when it aborts. (idb-keyval's `promisifyRequest` also
+ * listens to `error`, which a failed request fires on the transaction before the abort sets the transaction's error.)
+ */
+function completion(transaction: IDBTransaction): Promise<void> {
+  const done = new Promise<void>((resolve, reject) => {
+    transaction.oncomplete = () => resolve();
+    transaction.onabort = () => reject(transaction.error ?? new DOMException('The transaction was aborted', 'AbortError'));
+  });
+  done.catch(() => undefined);
+  return done;
 }
 
 function abort(transaction: IDBTransaction): void {
@@ -245,9 +265,9 @@ class KeyvalTransaction implements BackendTransaction {
 
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
     this.#replaceIndexKeys(previous ? claimKeys(previous) : [], claimKeys(row));
-    if (previous && previous.createdMs !== row.createdMs) this.#write(this.#store.delete(['xc', previous.createdMs, row.id]));
+    if (previous && previous.createdMs !== row.createdMs) this.#store.delete(['xc', previous.createdMs, row.id]);
     const paging = pagingValue(row);
-    if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#write(this.#store.put(paging, ['xc', row.createdMs, row.id]));
+    if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#store.put(paging, ['xc', row.createdMs, row.id]);
     this.#withInstance(row.id, (loaded) => {
       loaded.row = row;
       loaded.dirty = true;
@@ -256,10 +276,10 @@ class KeyvalTransaction implements BackendTransaction {
 
   deleteInstance(row: InstanceRow): void {
     this.#replaceIndexKeys(claimKeys(row), []);
-    this.#write(this.#store.delete(['xc', row.createdMs, row.id]));
-    this.#write(this.#store.delete(['i', row.id]));
+    this.#store.delete(['xc', row.createdMs, row.id]);
+    this.#store.delete(['i', row.id]);
     this.#withInstance(row.id, (loaded) => {
-      if (loaded.entryMs !== undefined) this.#write(this.#store.delete(['xp', loaded.entryMs, row.id]));
+      if (loaded.entryMs !== undefined) this.#store.delete(['xp', loaded.entryMs, row.id]);
       Object.assign(loaded, { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false });
     });
   }
@@ -324,16 +344,16 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {
-    if (events.length > 0) this.#write(this.#store.put(events, ['h', instanceId, from]));
+    if (events.length > 0) this.#store.put(events, ['h', instanceId, from]);
   }
 
   deleteHistory(instanceId: string): void {
-    this.#write(this.#store.delete(this.#range(['h', instanceId], ['h', instanceId, MAX])));
+    this.#store.delete(this.#range(['h', instanceId], ['h', instanceId, MAX]));
   }
 
   addMessage(row: NewMessageRow, instance: InstanceRow): number {
     const seq = Math.max((instance.tailSeq ?? 0) + 1, stamp());
-    this.#write(this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]));
+    this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]);
     return seq;
   }
 
@@ -342,11 +362,11 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
-    for (const row of rows) this.#write(this.#store.delete(['m', row.instanceId, row.seq]));
+    for (const row of rows) this.#store.delete(['m', row.instanceId, row.seq]);
   }
 
   deleteMessagesOf(instanceId: string): void {
-    this.#write(this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX])));
+    this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX]));
   }
 
   /** Packs the task into its instance (a task of an instance that does not exist gets a row of its own). */
@@ -374,7 +394,7 @@ class KeyvalTransaction implements BackendTransaction {
     }
     this.#allTasks = undefined;
     this.#replaceIndexKeys(taskIndexKeys(previous), taskIndexKeys(row));
-    this.#write(this.#store.put(row, ['t', row.id]));
+    this.#store.put(row, ['t', row.id]);
   }
 
   deleteTask(row: TaskRow): void {
@@ -461,7 +481,7 @@ class KeyvalTransaction implements BackendTransaction {
       }
       this.#allTasks = undefined;
       this.#replaceIndexKeys([], taskIndexKeys(row));
-      this.#write(this.#store.put(row, ['t', row.id]));
+      this.#store.put(row, ['t', row.id]);
     });
   }
 
@@ -473,7 +493,7 @@ class KeyvalTransaction implements BackendTransaction {
       return;
     }
     this.#replaceIndexKeys(taskIndexKeys(row), []);
-    this.#write(this.#store.delete(['t', row.id]));
+    this.#store.delete(['t', row.id]);
   }
 
   /** The instance `row` is packed into, when it is a packed task (else it is a task row). */
@@ -527,7 +547,7 @@ class KeyvalTransaction implements BackendTransaction {
         this.#syncTaskEntries();
       } else {
         // Not the instance's entry: older code replaced or purged the instance.
-        this.#write(this.#store.delete(key));
+        this.#store.delete(key);
       }
     }
   }
@@ -546,8 +566,8 @@ class KeyvalTransaction implements BackendTransaction {
       const keep = earliest !== undefined && before !== undefined && !loaded.exact && before <= earliest && before > Date.now();
       const after = keep ? before : earliest;
       if (after !== before) {
-        if (before !== undefined) this.#write(this.#store.delete(['xp', before, id]));
-        if (after !== undefined) this.#write(this.#store.put(0, ['xp', after, id]));
+        if (before !== undefined) this.#store.delete(['xp', before, id]);
+        if (after !== undefined) this.#store.put(0, ['xp', after, id]);
         loaded.entryMs = after;
         loaded.dirty = true;
       }
@@ -568,12 +588,8 @@ class KeyvalTransaction implements BackendTransaction {
         ...(loaded.tasks.length > 0 ? { tasks: loaded.tasks } : {}),
         ...(loaded.entryMs === undefined ? {} : { tasksReadyMs: loaded.entryMs }),
       };
-      this.#write(this.#store.put(value, ['i', id]));
+      this.#store.put(value, ['i', id]);
     }
-  }
-
-  #write(request: IDBRequest): void {
-    this.#writes.track(promisifyRequest(request));
   }
 
   async #get<T>(key: IDBValidKey): Promise<T | undefined> {
@@ -592,8 +608,8 @@ class KeyvalTransaction implements BackendTransaction {
   #replaceIndexKeys(before: readonly IDBValidKey[][], after: readonly IDBValidKey[][]): void {
     const wanted = new Set(after.map((k) => JSON.stringify(k)));
     const present = new Set(before.map((k) => JSON.stringify(k)));
-    for (const key of before) if (!wanted.has(JSON.stringify(key))) this.#write(this.#store.delete(key));
-    for (const key of after) if (!present.has(JSON.stringify(key))) this.#write(this.#store.put(0, key));
+    for (const key of before) if (!wanted.has(JSON.stringify(key))) this.#store.delete(key);
+    for (const key of after) if (!present.has(JSON.stringify(key))) this.#store.put(0, key);
   }
 }
 

@@ -1,6 +1,9 @@
 /**
- * Keeps the promises of writes issued without awaiting, so the transaction can wait for all of them (and fail with
- * the first failure) before it commits. Adapters use one per transaction.
+ * Keeps the promises of work a transaction started without awaiting that must finish before it commits: reads whose
+ * results decide further writes (the keys of an instance's messages, then their deletes), and writes whose failure is
+ * only reported in their result (Dexie's DBCore). The transaction waits for all of them, failing with the first
+ * failure, and then commits. A plain IndexedDB write is not tracked: its failure aborts the transaction by itself.
+ * Adapters use one per transaction.
  */
 export class PendingWrites {
   readonly #pending: Promise<unknown>[] = [];

@@ -10,8 +10,8 @@ export interface StoreBackend {
   /**
    * Runs `work` in one transaction over the tables in `scope` (an adapter may lock more; Dexie locks exactly these,
    * so that, e.g., claiming an activity does not wait for a commit). A `readwrite` transaction commits once `work`
-   * resolved and every write it issued succeeded; if `work` rejects or a write fails, the transaction is aborted and
-   * nothing is written. Resolves only after the commit. Rejects with the error of `work` or the driver's error.
+   * resolved and every write it issued succeeded (it asks to commit at once; a write that fails aborts it); if `work`
+   * rejects or a write fails, the transaction is aborted and nothing is written. Resolves only after the commit. Rejects with the error of `work` or the driver's error.
    */
   transact<T>(mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T>;
   /** Closes the connection (pending transactions finish first). */
@@ -40,8 +40,9 @@ export interface InstanceScan {
 
 /**
  * Operations inside one transaction of a {@link StoreBackend}. Reads return promises. Writes return nothing: they
- * are issued at once, in call order (later reads see them), and the transaction waits for all of them before it
- * commits — so a step costs a few round trips to the database instead of one per write.
+ * are issued at once, in call order (later reads see them), and the transaction asks to commit as soon as `work`
+ * resolved, without waiting for them (a failed write aborts it) — so a step costs two round trips to the database:
+ * its reads, then its writes with the commit.
  */
 export interface BackendTransaction {
   getInstance(id: string): Promise<InstanceRow | undefined>;

@@ -45,6 +45,45 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
     expect(other.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
   });
 
+  it.runIf(adapter === 'DexieStore')('writes nothing of a commit whose write IndexedDB refuses after it was issued (a task id already taken)', async () => {
+    // The transaction asks to commit without waiting for its writes: a write that fails on the way must abort it.
+    const store = track(adapters[adapter](uniqueName('atomic-async')));
+    await create(store, newInstance('a'));
+    await create(store, newInstance('b'));
+    const first = await claim(store);
+    const act = { executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    await store.commit(commitOf(first.state, first.lease.token, {
+      consumedMessageIds: first.messages.map((m) => m.id),
+      state: { ...first.state, runtimeStatus: 'Running', version: first.state.version + 1, historyLength: 1 },
+      history: [started(first.state.instanceId)],
+      activityTasks: [{ id: 'shared-id', instanceId: first.state.instanceId, ...act }],
+    }));
+    const second = await claim(store);
+    const other = first.state.instanceId;
+    const id = second.state.instanceId;
+    // The task is added after the history, the state and the deletes of the consumed messages (the unique task-id
+    // index refuses it in the database, not when it is issued), and the message follows it.
+    const commit = commitOf(second.state, second.lease.token, {
+      consumedMessageIds: second.messages.map((m) => m.id),
+      state: { ...second.state, runtimeStatus: 'Running', customStatus: 'half', version: second.state.version + 1, historyLength: 1 },
+      history: [started(id)],
+      activityTasks: [{ id: 'shared-id', instanceId: id, ...act }],
+      messages: [message(other, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'from-b' })],
+    });
+    await expect(store.commit(commit)).rejects.toMatchObject({ code: 'storage-error', status: 500 });
+    expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+    expect(await store.getHistory(id)).toEqual([]);
+    // Nothing reached the other instance, and the consumed start message is still pending under the held lease.
+    expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
+    await store.abandonOrchestration(id, second.lease.token);
+    const again = await claim(store);
+    expect(again.state.instanceId).toBe(id);
+    expect(again.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+    const task = await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 });
+    expect(task?.task.instanceId).toBe(other);
+    expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
+  });
+
   it('reports another connection upgrading the database, and lets it proceed', async () => {
     const name = uniqueName('upgrade');
     const store = track(adapters[adapter](name));
