@@ -29,9 +29,10 @@ export interface IdbStoreSettings {
   readonly clock?: Clock;
   /**
    * Opens the database (once, on first use). Calls `onVersionChange` when another connection wants to upgrade or
-   * delete the database and this one was closed to let it.
+   * delete the database and this one was closed to let it. `clock` is the store's (`clock`, else the system clock):
+   * a layout that decides anything by the time asks it.
    */
-  readonly openBackend: (onVersionChange: () => void) => Promise<StoreBackend>;
+  readonly openBackend: (onVersionChange: () => void, clock: Clock) => Promise<StoreBackend>;
 }
 
 /**
@@ -106,6 +107,7 @@ export abstract class IdbStore implements Store {
   readonly workAvailable$: Observable<void>;
 
   readonly #settings: IdbStoreSettings;
+  readonly #clock: Clock;
   readonly #feed: ChangeFeed;
   readonly #inFlight = new Set<Promise<unknown>>();
   #backend: Promise<StoreBackend> | undefined;
@@ -137,11 +139,12 @@ export abstract class IdbStore implements Store {
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
+    this.#clock = settings.clock ?? systemClock;
     this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
-      clock: settings.clock ?? systemClock,
+      clock: this.#clock,
     });
     this.changes$ = this.#feed.changes$;
     this.workAvailable$ = this.#feed.workAvailable$;
@@ -425,7 +428,7 @@ export abstract class IdbStore implements Store {
           `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
             'this store closed its connection. Reload the page.',
         );
-      });
+      }, this.#clock);
       this.#backend = opening;
       opening.catch(() => {
         if (this.#backend === opening) this.#backend = undefined;

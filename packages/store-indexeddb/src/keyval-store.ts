@@ -31,8 +31,8 @@ export class KeyvalStore extends IdbStore {
       databaseName: options.name,
       ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
-      openBackend: (onVersionChange) =>
-        openKeyvalBackend(options.name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, onVersionChange),
+      openBackend: (onVersionChange, clock) =>
+        openKeyvalBackend(options.name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, clock, onVersionChange),
     });
   }
 }

@@ -1,5 +1,5 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
-import { isTerminalStatus, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
@@ -37,7 +37,13 @@ export const KEYVAL_SCHEMA_VERSION = 6;
  * index write per step); a claim that finds an entry early finds no ready task there and moves it to the earliest
  * `readyMs`; the worker of a lost lease wakes a little early at worst. A task is found by its instance (a commit
  * reads it), by a layout-5 row, or, for a lease renewed or abandoned by task id alone, among the instances with an
- * `xp` entry.
+ * `xp` entry. The handle that leased a task remembers its instance (`IdbStore`), so only a renewal or abandon from
+ * another handle (another store object, or past the leases a handle remembers) reads every instance with tasks. That
+ * look stays O(N) by design: neither the task id (a UUID) nor the lease token (a worker makes those it takes in a
+ * commit) names the instance; the one object store idb-keyval opens has no index IndexedDB could keep (its
+ * `createStore` never upgrades the database, and an index needs an upgrade); and an entry per task id would cost every
+ * step two requests (its put when a task is scheduled, its delete when the task completes) for a call that only
+ * another handle makes.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -83,12 +89,13 @@ interface MetaValue {
 /**
  * Opens the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checks its schema
  * marker and watches for other connections that want to upgrade the database. idb-keyval always uses the global
- * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`.
+ * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`. `clock` is the store's: it tells whether a task
+ * entry is still in the future.
  */
 export async function openKeyvalBackend(
-  name: string, storeName: string, keyRange: typeof IDBKeyRange, onVersionChange: () => void,
+  name: string, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void,
 ): Promise<StoreBackend> {
-  const backend = new KeyvalBackend(createStore(name, storeName), keyRange, onVersionChange);
+  const backend = new KeyvalBackend(createStore(name, storeName), keyRange, clock, onVersionChange);
   try {
     await backend.use('readwrite', async (store) => {
       const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
@@ -127,12 +134,14 @@ export async function openKeyvalBackend(
 class KeyvalBackend implements StoreBackend {
   readonly #useStore: UseStore;
   readonly #keyRange: typeof IDBKeyRange;
+  readonly #clock: Clock;
   readonly #onVersionChange: () => void;
   #db: IDBDatabase | undefined;
 
-  constructor(useStore: UseStore, keyRange: typeof IDBKeyRange, onVersionChange: () => void) {
+  constructor(useStore: UseStore, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void) {
     this.#useStore = useStore;
     this.#keyRange = keyRange;
+    this.#clock = clock;
     this.#onVersionChange = onVersionChange;
   }
 
@@ -156,7 +165,7 @@ class KeyvalBackend implements StoreBackend {
     return this.use(mode, async (store) => {
       const transaction = store.transaction;
       const committed = completion(transaction);
-      const tx = new KeyvalTransaction(store, this.#keyRange);
+      const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock);
       let result: T;
       try {
         result = await work(tx);
@@ -231,6 +240,8 @@ interface Loaded {
 class KeyvalTransaction implements BackendTransaction {
   readonly #store: IDBObjectStore;
   readonly #keyRange: typeof IDBKeyRange;
+  /** The store's clock: whether an early task entry is still in the future (see {@link KeyvalTransaction.#syncTaskEntries}). */
+  readonly #clock: Clock;
   readonly #writes = new PendingWrites();
   /** Every layout-5 task row, read once by the first {@link deleteTasksOf} of this transaction (forgotten when tasks change). */
   #allTasks: Promise<TaskRow[]> | undefined;
@@ -242,9 +253,10 @@ class KeyvalTransaction implements BackendTransaction {
   readonly #loaded = new Map<string, Loaded>();
   readonly #loading = new Map<string, Promise<Loaded>>();
 
-  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange) {
+  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock) {
     this.#store = store;
     this.#keyRange = keyRange;
+    this.#clock = clock;
   }
 
   /** Writes the instances this transaction changed and waits for every issued write. */
@@ -558,12 +570,14 @@ class KeyvalTransaction implements BackendTransaction {
    * so a step writes no index entry; a claim or a repair puts it exactly.
    */
   #syncTaskEntries(): void {
+    let nowMs: number | undefined;
     for (const [id, loaded] of this.#loaded) {
       if (!loaded.tasksChanged) continue;
       let earliest: number | undefined;
       for (const t of loaded.tasks) earliest = Math.min(earliest ?? Infinity, t.readyMs);
       const before = loaded.entryMs;
-      const keep = earliest !== undefined && before !== undefined && !loaded.exact && before <= earliest && before > Date.now();
+      const keep = earliest !== undefined && before !== undefined && !loaded.exact && before <= earliest &&
+        before > (nowMs ??= this.#clock.now().getTime());
       const after = keep ? before : earliest;
       if (after !== before) {
         if (before !== undefined) this.#store.delete(['xp', before, id]);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActivityTask, Lease, WriteSet } from '@durable-rx/runtime/store-kit';
 import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
-import { KeyvalStore } from '../../src/keyval-store.js';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { claim, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
@@ -13,8 +14,8 @@ const opened: KeyvalStore[] = [];
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => s.close()));
 });
-function open(name: string): KeyvalStore {
-  const store = new KeyvalStore({ name });
+function open(name: string, options: Omit<KeyvalStoreOptions, 'name'> = {}): KeyvalStore {
+  const store = new KeyvalStore({ name, ...options });
   opened.push(store);
   return store;
 }
@@ -139,6 +140,37 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', second + 5000, 'a']]);
     await store.abandonActivity('t2', taken!.lease.token);
     expect((await store.claimActivity({ owner: 'y', leaseMs: 1000, now: T0 }))?.task.id).toBe('t2');
+  });
+
+  it('tells an entry still in the future by the store\'s clock, not the system clock', async () => {
+    const name = uniqueName('early-entry-clock');
+    // The store's clock stands at T0, long before the system clock: leases from T0 on are in its future.
+    const store = open(name, { clock: new VirtualClock(T0) });
+    await create(store, newInstance('a'));
+    const first = T0.getTime() + 600_000;
+    const second = first + 1000;
+    expect(first).toBeLessThan(Date.now());
+    await step(store, { insert: { task: task('t1'), lease: lease('k1', first) } });
+    await step(store, { deleteTaskId: 't1', insert: { task: task('t2'), lease: lease('k2', second) } });
+    // Not yet due by the store's clock: the step left the entry of t1 standing for t2 (by the system clock, long past,
+    // it would have moved it).
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', first, 'a']]);
+    const taken = await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(second + 1) });
+    expect(taken?.task.id).toBe('t2');
+  });
+
+  it('renews and abandons, by task id alone, a lease another handle took (it did not see which instance holds the task)', async () => {
+    const name = uniqueName('other-handle-lease');
+    const leaser = open(name);
+    const other = open(name);
+    for (const id of ['a', 'b', 'c']) await create(leaser, newInstance(id));
+    await step(leaser, { insert: { task: task('t1'), lease: lease('k1', T0.getTime() + 30_000) } });
+    await other.renewActivityLease('t1', 'k1', new Date(T0.getTime() + 60_000));
+    // Renewed: not claimable once the first lease would have expired.
+    expect(await leaser.claimActivity({ owner: 'y', leaseMs: 1000, now: new Date(T0.getTime() + 40_000) })).toBeUndefined();
+    await expect(other.renewActivityLease('t1', 'not-the-token', new Date(T0.getTime() + 90_000))).rejects.toMatchObject({ code: 'lease-lost' });
+    await other.abandonActivity('t1', 'k1');
+    expect((await leaser.claimActivity({ owner: 'y', leaseMs: 1000, now: T0 }))?.task.id).toBe('t1');
   });
 });
 
