@@ -172,16 +172,12 @@ class KeyvalBackend implements StoreBackend {
         await tx.finish();
       } catch (error) {
         tx.abandon();
-        abort(transaction);
+        end(transaction, false);
         throw transaction.error ?? error; // aborted by a failed write: its error is the cause
       }
-      try {
-        // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts
-        // the transaction, and `committed` rejects with its error.
-        transaction.commit();
-      } catch {
-        // Already committing, or aborted (then `committed` rejects).
-      }
+      // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
+      // transaction, and `committed` rejects with its error.
+      end(transaction, true);
       await committed;
       return result;
     });
@@ -199,17 +195,19 @@ class KeyvalBackend implements StoreBackend {
 function completion(transaction: IDBTransaction): Promise<void> {
   const done = new Promise<void>((resolve, reject) => {
     transaction.oncomplete = () => resolve();
-    transaction.onabort = () => reject(transaction.error ?? new DOMException('The transaction was aborted', 'AbortError'));
+    transaction.onabort = () => reject(transaction.error); // null only after our own abort, when no one awaits this
   });
   done.catch(() => undefined);
   return done;
 }
 
-function abort(transaction: IDBTransaction): void {
+/** Commits or aborts the transaction, unless it already ended (a failed request aborted it: `completion` rejects). */
+function end(transaction: IDBTransaction, commit: boolean): void {
   try {
-    transaction.abort();
+    if (commit) transaction.commit();
+    else transaction.abort();
   } catch {
-    // Already aborted or finished by the failed request: nothing was committed either way.
+    // Already aborted or finished: nothing more to do.
   }
 }
 
