@@ -221,7 +221,8 @@ export function indexedDbTables(r) {
     notes: [
       `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (raw, then DexieStore, ` +
         'KeyvalStore and durably at 1, then at 100 concurrent); a fresh database for every measurement. ' +
-        `1 concurrent: ${r.sizes.instances1} instances one after another (start, wait for completion, next); 100 concurrent: ` +
+        `1 concurrent: ${r.sizes.instances1} instances one after another (start, wait for completion, next; durably: ` +
+        `${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
         `${r.sizes.instances100} started at once. A hello sequence is 4 orchestration steps and 3 activities.`,
       'Transactions and requests are counted by wrapping the IndexedDB API on the page (bench/page/idb-counters.js), so ' +
         'they include everything the runtime, the worker and the client asked of IndexedDB during the run, divided by the ' +

@@ -62,7 +62,7 @@ const STEPS = 4;
  * @property {string} chromium
  * @property {boolean} crossOriginIsolated
  * @property {number} rounds
- * @property {{ instances1: number, instances100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
+ * @property {{ instances1: number, durably1: number, instances100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
  * @property {{ perSecond: import('../stats.mjs').Spread, msPerTransaction: import('../stats.mjs').Spread }} raw
  * @property {ThroughputRow[]} throughput
  * @property {LatencyRow[]} sameTab
@@ -77,8 +77,10 @@ export async function runIndexedDb(options = {}) {
   // durably takes about 10x longer per job than durable-rx: 3 rounds keep the full run within minutes.
   const rounds = quick ? 1 : 3;
   const sizes = quick
-    ? { instances1: 3, instances100: 100, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
-    : { instances1: 10, instances100: 100, rawTransactions: 400, latencyInstances: 10, crossTabProbes: 100 };
+    ? { instances1: 3, durably1: 3, instances100: 100, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
+    // 1 concurrent: 40 instances (160 steps) per round; with 10 (40 steps, about 0.1 s) the share of the raw ceiling
+    // swung by 10 points between rounds. durably, 50x slower per job, keeps 10 jobs per round.
+    : { instances1: 40, durably1: 10, instances100: 100, rawTransactions: 400, latencyInstances: 10, crossTabProbes: 100 };
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-bench-page-'));
   /** @type {import('vite').PreviewServer | undefined} */
   let server;
@@ -144,7 +146,8 @@ export async function runIndexedDb(options = {}) {
       }
       const instances = c.concurrency === 1 ? sizes.instances1 : sizes.instances100;
       if (c.kind === 'durably') {
-        const r = await page.evaluate(([conc, n]) => window.bench.durablyThroughput(conc, n), /** @type {const} */ ([c.concurrency, instances]));
+        const jobs = c.concurrency === 1 ? sizes.durably1 : sizes.instances100;
+        const r = await page.evaluate(([conc, n]) => window.bench.durablyThroughput(conc, n), /** @type {const} */ ([c.concurrency, jobs]));
         return { perSecond: r.jobs / (r.elapsedMs / 1000) };
       }
       const r = await page.evaluate(([kind, conc, n]) => window.bench.hello(kind, conc, n), /** @type {const} */ ([c.kind, c.concurrency, instances]));
