@@ -3,7 +3,7 @@ import { timeoutAfter } from '@durable-rx/runtime/store-kit';
 import type { ChangeStream, Document, Timestamp } from 'mongodb';
 import { Observable, Subject, retry, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
-import { currentPoint, decideResume, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
+import { currentPoint, decideResume, failuresBefore, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
 import { SerialDelivery } from './serial-delivery.js';
 
 /** Settings of a {@link ChangeFeed}. */
@@ -58,6 +58,9 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #openedAt: Timestamp | undefined;
   #healthyAt: Date;
   #failures = 0;
+  /** When the current stream was started, and whether it delivered a change since (see `failuresBefore`). */
+  #startedAtMs = 0;
+  #delivered = false;
   #reopenTimer: ClockTimer | undefined;
   #lingerTimer: ClockTimer | undefined;
   #resync: Subscription | undefined;
@@ -154,6 +157,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   }
 
   #start(point: ResumePoint | undefined): void {
+    this.#startedAtMs = this.#o.clock.now().getTime();
+    this.#delivered = false;
     let stream: ChangeStream<Document, E>;
     try {
       stream = this.#o.watch(point);
@@ -180,6 +185,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #onChange(stream: ChangeStream<Document, E>, event: E): void {
     if (this.#stream !== stream) return;
     this.#token = event._id;
+    this.#delivered = true;
     this.#healthy();
     if (isInvalidation(event)) {
       // The collection/database was dropped or renamed: the server ends this stream. Start a new one right after
@@ -192,12 +198,14 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#delivery.push(event);
   }
 
+  /** The feed's position is current (a token arrived): a resync after a later loss re-reads from here. */
   #healthy(): void {
-    this.#failures = 0;
     this.#healthyAt = this.#o.clock.now();
   }
 
   #fail(stream: ChangeStream<Document, E> | undefined, failure: StreamFailure): void {
+    const run = { livedMs: this.#o.clock.now().getTime() - this.#startedAtMs, delivered: this.#delivered };
+    this.#failures = failuresBefore(this.#failures, run, this.#o.policy);
     const decision = decideResume(failure, this.#failures++, this.#o.policy);
     const token: unknown = stream?.resumeToken ?? this.#token;
     const reopen = reopenAt(decision, token, this.#openedAt, this.#afterInvalidate);

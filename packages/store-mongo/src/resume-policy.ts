@@ -73,8 +73,8 @@ export function classifyStreamFailure(failure: StreamFailure): FailureClass {
 }
 
 /**
- * Decides how to reopen a change stream after its `attempt`-th consecutive failure (0 for the first; the count
- * resets once a reopened stream delivers a batch).
+ * Decides how to reopen a change stream after its `attempt`-th consecutive failure (0 for the first; see
+ * {@link failuresBefore} for when the count starts over).
  *
  * - resumable: from the resume token after an exponential back-off (`initialDelayMs · 2^attempt`, at most `maxDelayMs`);
  * - position lost: from now, after the same back-off, logged as an error because changes may have been missed;
@@ -96,6 +96,30 @@ export function decideResume(failure: StreamFailure, attempt: number, policy: Re
     case 'persistent':
       return { from: 'resume-token', delayMs: policy.maxDelayMs, severity: 'error', failure: failureClass };
   }
+}
+
+/** What a failed stream did between its start and its failure. */
+export interface StreamRun {
+  /** How long it was up, by the feed's clock. */
+  readonly livedMs: number;
+  /** Whether it delivered at least one change event. */
+  readonly delivered: boolean;
+}
+
+/**
+ * The number of consecutive failures before this one, which sets the back-off ({@link decideResume}'s `attempt`).
+ * The count starts over only when the failed stream had recovered: it delivered a change, or stayed up for
+ * `maxDelayMs`. A stream that opens (and receives its first, empty batch) but fails again at once keeps the count
+ * climbing, so a flapping stream backs off to `maxDelayMs` instead of reopening every `initialDelayMs` for good.
+ *
+ * @example
+ * ```ts
+ * failuresBefore(3, { livedMs: 50, delivered: false });     // 3: back off further
+ * failuresBefore(3, { livedMs: 60_000, delivered: false }); // 0: it had recovered
+ * ```
+ */
+export function failuresBefore(previous: number, run: StreamRun, policy: ResumePolicy = DEFAULT_RESUME_POLICY): number {
+  return run.delivered || run.livedMs >= policy.maxDelayMs ? 0 : previous;
 }
 
 /** Where a change stream starts: the `$changeStream` option to pass. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
-import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, reopenAt } from '../src/resume-policy.js';
+import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, reopenAt } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
@@ -41,6 +41,22 @@ describe('change stream resume policy', () => {
     const policy = { initialDelayMs: 50, maxDelayMs: 1000 };
     const delays = [0, 1, 2, 3, 4, 5, 10, 1000].map((attempt) => decideResume(networkFailure, attempt, policy).delayMs);
     expect(delays).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000]);
+  });
+
+  it('keeps backing off while a stream opens and fails at once; starts over once one delivered or stayed up', () => {
+    const policy = { initialDelayMs: 100, maxDelayMs: 10_000 };
+    // Each reopened stream gets its first (empty) batch, then fails within a second: the delay climbs to the cap
+    // (before, the first batch counted as recovery and the feed reopened every 100 ms for good).
+    let failures = 0;
+    const delays: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      failures = failuresBefore(failures, { livedMs: 500, delivered: false }, policy);
+      delays.push(decideResume(networkFailure, failures++, policy).delayMs);
+    }
+    expect(delays).toEqual([100, 200, 400, 800, 1_600, 3_200, 6_400, 10_000, 10_000]);
+    expect(failuresBefore(8, { livedMs: 500, delivered: true }, policy)).toBe(0);
+    expect(failuresBefore(8, { livedMs: 10_000, delivered: false }, policy)).toBe(0);
+    expect(failuresBefore(8, { livedMs: 9_999, delivered: false }, policy)).toBe(8);
   });
 
   it('reopens after the last token when it keeps the position, without a resync', () => {
