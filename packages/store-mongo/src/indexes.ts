@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import { InvalidArgumentError } from '@durable-rx/runtime';
 import type { IndexDescription } from 'mongodb';
 
 /** The collection names of one store. */
@@ -27,6 +29,42 @@ export function collectionNames(prefix = ''): CollectionNames {
     activityTasks: `${prefix}activityTasks`,
     sweeps: `${prefix}sweeps`,
   };
+}
+
+/** Characters MongoDB refuses in a database name on every platform, and the most bytes one may have. */
+const DB_NAME_FORBIDDEN = /[/\\. "$\0]/;
+const DB_NAME_MAX_BYTES = 63;
+/** The most bytes of `<database>.<collection>` MongoDB accepts (4.4 and later). */
+const NAMESPACE_MAX_BYTES = 255;
+
+/**
+ * Checks a database name and a collection prefix before anything is opened, so that a bad one is refused with
+ * `InvalidArgumentError` (400) at `connect` instead of a server error (500) from the first operation: a database name
+ * must be 1–63 bytes without `/ \ . " $` or NUL (a Windows server also refuses `* < > : | ?`); a prefix must not
+ * contain `$` or NUL nor start with `system.`; and `<database>.<prefix>activityTasks` (the longest name) must fit
+ * MongoDB's 255-byte namespace.
+ *
+ * @example
+ * ```ts
+ * validateNamespace('orders', 'drx_'); // passes
+ * validateNamespace('orders', 'a$b');  // throws InvalidArgumentError
+ * ```
+ */
+export function validateNamespace(dbName: unknown, prefix: unknown = ''): void {
+  if (typeof dbName !== 'string' || dbName === '' || DB_NAME_FORBIDDEN.test(dbName) || Buffer.byteLength(dbName, 'utf8') > DB_NAME_MAX_BYTES) {
+    throw new InvalidArgumentError(
+      `Invalid MongoDB database name ${JSON.stringify(dbName)}: 1 to ${DB_NAME_MAX_BYTES} bytes, without / \\ . " $ or NUL`,
+    );
+  }
+  if (typeof prefix !== 'string' || prefix.includes('$') || prefix.includes('\0') || prefix.startsWith('system.')) {
+    throw new InvalidArgumentError(`Invalid collectionPrefix ${JSON.stringify(prefix)}: no $ or NUL, and not starting with "system."`);
+  }
+  const longest = `${dbName}.${collectionNames(prefix).activityTasks}`;
+  if (Buffer.byteLength(longest, 'utf8') > NAMESPACE_MAX_BYTES) {
+    throw new InvalidArgumentError(
+      `collectionPrefix ${JSON.stringify(prefix)} is too long: ${JSON.stringify(longest)} exceeds MongoDB's ${NAMESPACE_MAX_BYTES}-byte namespace limit`,
+    );
+  }
 }
 
 /**

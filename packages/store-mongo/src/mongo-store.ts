@@ -27,7 +27,7 @@ import {
   type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
-import { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
+import { collectionNames, INDEXES, OBSOLETE_INDEXES, validateNamespace, type CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
@@ -147,8 +147,9 @@ export class MongoStore implements Store {
    *
    * Rejects with `StoreUnreachableError` when no server answers within `serverSelectionTimeoutMS` (default 10 s),
    * `StoreAuthenticationError` when the credentials are refused, `ReplicaSetRequiredError` for a standalone server
-   * and `InvalidArgumentError` for a malformed connection string or option. A client the store created is closed
-   * again when opening fails.
+   * and `InvalidArgumentError` for a malformed connection string or option (including a database name or collection
+   * prefix MongoDB would refuse, checked before connecting). A client the store created is closed again when opening
+   * fails.
    *
    * @example
    * ```ts
@@ -178,6 +179,11 @@ export class MongoStore implements Store {
       if (ownsClient) await client.close().catch(() => undefined);
       throw new InvalidArgumentError(message);
     };
+    try {
+      validateNamespace(dbName, options.collectionPrefix);
+    } catch (error) {
+      await fail(messageOf(error));
+    }
     const limit = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAYLOAD_BYTES) {
       await fail(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES}`);

@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
+import { validateNamespace } from '../src/indexes.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { clientOptionsFor, DEFAULT_CLIENT_OPTIONS } from '../src/mongo-store-options.js';
 
@@ -38,6 +39,32 @@ describe('connecting', () => {
       await expect(MongoStore.connect({ client, dbName: 'app' })).rejects.toMatchObject({ code: 'store-unreachable', status: 503 });
     } finally {
       await client.close();
+    }
+  });
+
+  it('rejects a database name or collection prefix MongoDB would refuse with InvalidArgumentError, before connecting', async () => {
+    // Nothing listens on port 1: these reject at once, not after server selection, and not as a 500 from the server.
+    await expect(MongoStore.connect({ uri: 'mongodb://127.0.0.1:1/?replicaSet=rs0', dbName: 'a.b' })).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(MongoStore.connect({ uri: 'mongodb://127.0.0.1:1/app?replicaSet=rs0', collectionPrefix: 'drx$' }))
+      .rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+    const client = new MongoClient('mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 300 });
+    try {
+      await expect(MongoStore.connect({ client, dbName: 'my app' })).rejects.toMatchObject({ code: 'invalid-argument' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('knows MongoDB\u2019s naming rules (validateNamespace)', () => {
+    for (const [db, prefix] of [['orders', ''], ['orders', 'drx_'], ['app:prod', 'a.b_'], ['x'.repeat(63), '']] as const) {
+      expect(() => validateNamespace(db, prefix), `${db} ${prefix}`).not.toThrow();
+    }
+    const refused: [unknown, unknown][] = [
+      ['', ''], ['a.b', ''], ['a/b', ''], ['a b', ''], ['a$b', ''], ['a"b', ''], ['a\\b', ''], ['a\0b', ''], ['x'.repeat(64), ''], [undefined, ''],
+      ['orders', 'a$'], ['orders', 'a\0'], ['orders', 'system.'], ['orders', 'p'.repeat(240)], ['orders', 42],
+    ];
+    for (const [db, prefix] of refused) {
+      expect(() => validateNamespace(db, prefix), `${String(db)} ${String(prefix)}`).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     }
   });
 
