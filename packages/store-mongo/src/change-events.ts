@@ -219,3 +219,16 @@ export function toStatusChange(event: ChangeEventLike, inputs: InputCache = new 
       return undefined;
   }
 }
+
+/**
+ * The purges a per-instance status resync reports: a `state: undefined` change for each watched instance the re-read
+ * did not find (it was purged while the feed had lost its position; for an id that never existed it says nothing new).
+ *
+ * @example
+ * ```ts
+ * purgedDuringGap(['a', 'b'], new Set(['a'])); // [{ instanceId: 'b', state: undefined }]
+ * ```
+ */
+export function purgedDuringGap(watched: readonly string[], found: ReadonlySet<string>): StatusChange[] {
+  return watched.filter((instanceId) => !found.has(instanceId)).map((instanceId) => ({ instanceId, state: undefined }));
+}

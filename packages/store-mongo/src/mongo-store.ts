@@ -15,7 +15,8 @@ import {
 } from 'mongodb';
 import { map, merge, Observable, of, Subject } from 'rxjs';
 import {
-  DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, readStatusEvent, statusPipeline, wakePipeline, watchFilterFor, withInput,
+  DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, watchFilterFor,
+  withInput,
   type ChangeEventLike,
 } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
@@ -828,20 +829,30 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Every instance (of `instanceIds`, when given) changed since `since` (less a margin for writers' clocks), as status
-   * changes: a status resync.
+   * A status resync after a change feed lost its position: as status changes, every instance changed since `since`
+   * (less a margin for writers' clocks) or, for the per-instance feed (`instanceIds`), the current state of every
+   * watched instance, and a purge (`state: undefined`) for each watched one that no longer exists — so a `status$`
+   * whose instance was purged during the gap learns it too.
    */
   #changedSince(since: Date, instanceIds?: readonly string[]): Observable<StatusChange> {
     return new Observable<StatusChange>((subscriber) => {
-      const changed = { updatedAt: { $gte: new Date(since.getTime() - RESYNC_MARGIN_MS) } };
-      const cursor = this.#instances.find(
-        instanceIds ? { ...changed, _id: { $in: instanceIds.map(instanceKey) } } : changed,
-        { projection: { _id: 1, state: 1, input: 1 }, hint: RESYNC_HINT },
-      );
+      const cursor = instanceIds
+        ? this.#instances.find({ _id: { $in: instanceIds.map(instanceKey) } }, { projection: { _id: 1, state: 1, input: 1 } })
+        : this.#instances.find(
+          { updatedAt: { $gte: new Date(since.getTime() - RESYNC_MARGIN_MS) } },
+          { projection: { _id: 1, state: 1, input: 1 }, hint: RESYNC_HINT },
+        );
       void (async () => {
+        const found = new Set<string>();
         for await (const doc of cursor) {
           if (subscriber.closed) return;
-          subscriber.next({ instanceId: instanceIdOfKey(doc._id), state: decodeInstanceState(doc.state, doc.input) });
+          const instanceId = instanceIdOfKey(doc._id);
+          found.add(instanceId);
+          subscriber.next({ instanceId, state: decodeInstanceState(doc.state, doc.input) });
+        }
+        for (const purge of purgedDuringGap(instanceIds ?? [], found)) {
+          if (subscriber.closed) return;
+          subscriber.next(purge);
         }
         subscriber.complete();
       })().catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));

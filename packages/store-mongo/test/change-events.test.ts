@@ -1,6 +1,7 @@
 import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
+  purgedDuringGap,
   filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, watchFilterFor, withInput,
   type ChangeEventLike,
 } from '../src/change-events.js';
@@ -182,5 +183,13 @@ describe('inputs of status changes (finding 6: the input is not rewritten by eve
     expect(inputs.size).toBe(2);
     readStatusEvent({ _id: {}, operationType: 'delete', documentKey: { _id: 'a' } }, inputs);
     expect(inputs.get('a', 'e')).toBeUndefined();
+  });
+});
+
+describe('status resync of the per-instance feed', () => {
+  it('reports each watched instance the re-read did not find as purged, and nothing for those it found', () => {
+    expect(purgedDuringGap(['a', 'b', 'c'], new Set(['a', 'c']))).toEqual([{ instanceId: 'b', state: undefined }]);
+    expect(purgedDuringGap(['a'], new Set(['a']))).toEqual([]);
+    expect(purgedDuringGap([], new Set())).toEqual([]);
   });
 });
