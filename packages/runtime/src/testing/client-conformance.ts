@@ -340,6 +340,29 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await expect(client.raiseEvent('w', 'Item', { f: () => 1 })).rejects.toMatchObject({ status: 400 });
         await expect(client.raiseEvent('a/b', 'Item')).rejects.toMatchObject({ status: 400 });
       });
+
+      it('refuses bad event data, reasons and deep nesting (400) and changes nothing; hostile keys arrive as plain data', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'guarded', input: 1 });
+        await firstValueFrom(client.status$('guarded').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        const deep = nestedArrays(100_000);
+        const invalid = { code: 'invalid-argument', status: 400 };
+        await expect(client.startNew('Echo', { instanceId: 'deep', input: deep })).rejects.toMatchObject(invalid);
+        await expect(client.raiseEvent('guarded', 'Item', deep)).rejects.toMatchObject(invalid);
+        await expect(client.raiseEvent('guarded', 'Item', cyclic())).rejects.toMatchObject(invalid);
+        await expect(client.terminate('guarded', { n: BigInt(1) })).rejects.toMatchObject(invalid);
+        await expect(client.terminate('guarded', deep)).rejects.toMatchObject(invalid);
+        await expect(client.suspend('guarded', 42 as unknown as string)).rejects.toMatchObject(invalid);
+        expect(await client.getStatus('deep')).toBeUndefined();
+        const status = await client.getStatus('guarded', { showHistory: true });
+        expect(status?.runtimeStatus).toBe('Running');
+        expect(status?.history?.some((e) => e.type === 'EventRaised' || e.type === 'ExecutionTerminated')).toBe(false);
+        const hostile = JSON.parse('{"__proto__":{"polluted":1},"$where":"1","a.b":{"$gt":""},"constructor":{"prototype":{"p":1}}}') as unknown;
+        await client.raiseEvent('guarded', 'Item', hostile);
+        const done = await client.waitForCompletion('guarded', SETTLED);
+        expect(done.output).toEqual([hostile]);
+        expect(Object.keys((done.output as object[])[0]!)).toEqual(['__proto__', '$where', 'a.b', 'constructor']);
+        expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+      });
     });
 
     describe('terminate', () => {
@@ -833,4 +856,11 @@ function cyclic(): unknown {
   const a: Record<string, unknown> = {};
   a['self'] = a;
   return a;
+}
+
+/** An array nested `depth` levels deep, built without recursion. */
+function nestedArrays(depth: number): unknown {
+  let value: unknown = 0;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
 }
