@@ -7,7 +7,8 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
-  DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, resolveTimeoutMs, sameJson, timeoutAfter, toPlainJson,
+  DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, readRestartOptions, resolveTimeoutMs, sameJson,
+  timeoutAfter, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
@@ -152,10 +153,11 @@ export class RemoteClient implements DurableClient {
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
+    const { restartWithNewInstanceId } = readRestartOptions(options);
     assertValidInstanceId(instanceId);
+    // Always sent: the route's own default is Durable Functions' (a new id), the client method's is to keep the id.
     return idOf(await this.#json('POST', `/instances/${segment(instanceId)}/restart`, {
-      restartWithNewInstanceId: bool(options.restartWithNewInstanceId),
+      restartWithNewInstanceId: String(restartWithNewInstanceId),
     }), 'restart');
   }
 

@@ -78,7 +78,11 @@ export interface HttpManagementPayloadOptions {
 
 /** Options of {@link DurableClient.restart}. */
 export interface RestartOptions {
-  /** Start the new execution under a new random id instead of the old one. Default true, as in Durable Functions. */
+  /**
+   * Start the new execution under a new random id instead of the instance's own. Default false: a restart keeps the
+   * id. (The HTTP API's `restart` route keeps Durable Functions' default there: a new id unless
+   * `restartWithNewInstanceId=false`.)
+   */
   readonly restartWithNewInstanceId?: boolean;
 }
 
@@ -133,8 +137,9 @@ export interface DurableClient {
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**
-   * Starts a terminal (Completed, Failed, Terminated) instance again with its original input, under a new id
-   * (default) or its own; resolves with the id once the new instance is Pending. Unknown: 404; not terminal: 409.
+   * Starts a terminal (Completed, Failed, Terminated) instance again with its original input, under its own id, or a
+   * new one with `restartWithNewInstanceId: true`; resolves with the id once the new instance is Pending. Unknown:
+   * 404; not terminal: 409.
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /** Deletes a terminal instance, its history and messages. */

@@ -12,8 +12,8 @@ import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 import {
-  assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, resolveTimeoutMs, validateInstanceFilter,
-  validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
+  assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, readRestartOptions, resolveTimeoutMs,
+  validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
@@ -204,15 +204,12 @@ export class LocalClient implements DurableClient {
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
-    const { restartWithNewInstanceId } = readOptions(options, 'restart options', ['restartWithNewInstanceId']);
-    if (restartWithNewInstanceId !== undefined && typeof restartWithNewInstanceId !== 'boolean') {
-      throw new InvalidArgumentError('restartWithNewInstanceId must be a boolean');
-    }
+    const { restartWithNewInstanceId } = readRestartOptions(options);
     const state = await this.#existing(instanceId);
     if (this.#known && !this.#known.has(state.name)) {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
     }
-    const newId = restartWithNewInstanceId === false ? instanceId : this.#newId();
+    const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
     await this.#store.commit(decideRestart(instanceId, {
       instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#clock.now(), newId: this.#newId,

@@ -235,7 +235,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const restartWithNewInstanceId = parseBoolean(url.searchParams, 'restartWithNewInstanceId');
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(url.searchParams);
     await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
-    const newId = await client.restart(id, restartWithNewInstanceId === undefined ? {} : { restartWithNewInstanceId });
+    // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
+    const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
     return startedResponse(c, url, newId, timeoutSeconds, returnServerErrorOnFailure);
   });
 

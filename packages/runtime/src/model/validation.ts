@@ -91,6 +91,21 @@ export function assertOptionalBoolean(value: unknown, what: string): asserts val
 }
 
 /**
+ * Reads the options of `DurableClient.restart`: a restart keeps the instance's id unless `restartWithNewInstanceId`
+ * is `true` (then a new random id is used). Throws {@link InvalidArgumentError} for a non-object or a non-boolean flag.
+ *
+ * @example
+ * ```ts
+ * readRestartOptions({}); // { restartWithNewInstanceId: false }
+ * ```
+ */
+export function readRestartOptions(options: unknown): { readonly restartWithNewInstanceId: boolean } {
+  const { restartWithNewInstanceId } = readOptions(options, 'restart options', ['restartWithNewInstanceId']);
+  assertOptionalBoolean(restartWithNewInstanceId, 'restartWithNewInstanceId');
+  return { restartWithNewInstanceId: restartWithNewInstanceId === true };
+}
+
+/**
  * Checks an optional timeout in milliseconds and returns it, or `fallback` when absent: a number >= 0, or
  * `Infinity` for "no timeout" (wait as long as it takes). NaN, negative numbers and non-numbers give
  * {@link InvalidArgumentError}.

@@ -522,10 +522,21 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
     });
 
     describe('restart', () => {
-      it('starts a terminal instance again with its input under a new id (the default), Pending at once', async () => {
+      it('starts a terminal instance again under its own id unless a new id is asked for', async () => {
+        await client.startNew('Echo', { instanceId: 'r0', input: { n: 0 } });
+        await client.waitForCompletion('r0', SETTLED);
+        expect(await client.restart('r0')).toBe('r0');
+        expect(await client.waitForCompletion('r0', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: { n: 0 } });
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['r0']);
+        await expect(client.restart('r0', { restartWithNewInstanceId: 'yes' as unknown as boolean }))
+          .rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['r0']);
+      });
+
+      it('starts a terminal instance again with its input under a new id when asked, Pending at once', async () => {
         await client.startNew('Echo', { instanceId: 'r1', input: { n: 1 } });
         await client.waitForCompletion('r1', SETTLED);
-        const id = await client.restart('r1');
+        const id = await client.restart('r1', { restartWithNewInstanceId: true });
         expect(id).not.toBe('r1');
         expect((await client.getStatus(id))?.input).toEqual({ n: 1 });
         expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ name: 'Echo', runtimeStatus: 'Completed', output: { n: 1 } });
