@@ -6,7 +6,7 @@ import {
   type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
+  assertOptionalBoolean, assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
   DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, readRestartOptions, resolveTimeoutMs, sameJson,
   timeoutAfter, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
@@ -86,20 +86,23 @@ export class RemoteClient implements DurableClient {
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
-    if (options.instanceId !== undefined) assertValidInstanceId(options.instanceId);
-    const input = toPlainJson(options.input, 'input');
-    const path = `/orchestrators/${segment(name)}${options.instanceId === undefined ? '' : `/${segment(options.instanceId)}`}`;
+    // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
+    const { input: given, instanceId } = readOptions(options, 'startNew options', ['input', 'instanceId']);
+    if (instanceId !== undefined) assertValidInstanceId(instanceId);
+    const input = toPlainJson(given, 'input');
+    const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
     return idOf(await this.#json('POST', path, {}, input), 'start');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    const body = await this.#json('GET', `/instances/${segment(instanceId)}`, {
-      showHistory: bool(options.showHistory),
-      showHistoryOutput: bool(options.showHistoryOutput),
-      showInput: bool(options.showInput),
-      format: 'native',
-    }, undefined, true);
+    const query: Query = { format: 'native' };
+    const flags = readOptions(options, 'getStatus options', ['showHistory', 'showHistoryOutput', 'showInput']);
+    for (const [name, value] of Object.entries(flags)) {
+      assertOptionalBoolean(value, name);
+      query[name] = String(value);
+    }
+    const body = await this.#json('GET', `/instances/${segment(instanceId)}`, query, undefined, true);
     return body === undefined ? undefined : fromWireStatus(body);
   }
 
@@ -345,7 +348,7 @@ function bool(value: boolean | undefined): string | undefined {
 function filterQuery(f: InstanceFilter): Query {
   const valid = validateInstanceFilter(f);
   const { showInput } = readOptions(f, 'filter', ['showInput']);
-  if (showInput !== undefined && typeof showInput !== 'boolean') throw new InvalidArgumentError('showInput must be true or false');
+  assertOptionalBoolean(showInput, 'showInput');
   return {
     runtimeStatus: valid.runtimeStatus && valid.runtimeStatus.length > 0 ? valid.runtimeStatus.join(',') : undefined,
     createdTimeFrom: valid.createdTimeFrom?.toISOString(),

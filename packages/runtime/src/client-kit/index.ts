@@ -16,7 +16,7 @@ export { timeoutAfter, MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, MAX_JSON_DEPTH, type JsonValue } from '../model/json.js';
 export {
-  assertValidInstanceId, assertValidName, assertWellFormed, MAX_INSTANCE_ID_LENGTH, readOptions, readRestartOptions,
+  assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, MAX_INSTANCE_ID_LENGTH, readOptions, readRestartOptions,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

@@ -176,6 +176,34 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.waitForCompletion('dated', SETTLED)).output).toEqual({ at: '2026-05-01T00:00:00.000Z' });
       });
 
+      it('refuses null, non-object and malformed options of every method (400), writing nothing', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'opts', input: 1 });
+        const throwing = new Proxy({}, { get: () => { throw new Error('getter threw'); } });
+        const calls: (() => unknown)[] = [
+          () => client.startNew('Echo', null as never),
+          () => client.startNew('Echo', 'x' as never),
+          () => client.startNew('Echo', throwing as never),
+          () => client.startNew('Echo', { instanceId: 42 } as never),
+          () => client.getStatus('opts', null as never),
+          () => client.getStatus('opts', { showHistory: 'yes' } as never),
+          () => client.getStatus('opts', { showInput: 0 } as never),
+          () => client.listInstances(null as never),
+          () => client.listInstances({ pageSize: '5' } as never),
+          () => client.listInstances({ showInput: 'no' } as never),
+          () => client.getStatusBy(null as never),
+          () => client.purgeInstanceHistoryBy(null as never),
+          () => client.waitForCompletion('opts', null as never),
+          () => client.waitForCompletion('opts', throwing as never),
+          () => client.restart('opts', null as never),
+          () => client.instances$(null as never),
+          () => client.createHttpManagementPayload('opts', 'http://h.example', null as never),
+        ];
+        for (const call of calls) {
+          await expect((async () => call())()).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['opts']);
+      });
+
       it('refuses an id whose instance is still active (409) and keeps it untouched', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
         await expect(client.startNew('Echo', { instanceId: 'busy', input: 'other' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
