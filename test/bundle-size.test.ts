@@ -22,14 +22,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * On 2026-12-01 the check-status helpers and the instance-filter validators became leaner (a status without history
  * carries no history converter; a filter snapshot is checked in place): runtime 23,947 B (budget 24,020), KeyvalStore
  * 28,765 B (budget 28,840), rx-client 8,731 B; rx-client's stream events then took their session from the
- * connection's `session` event alone (no id parsing per event): 8,694 B (budget 8,765).
+ * connection's `session` event alone (no id parsing per event): 8,694 B; its waitForCompletion then timed out on
+ * armTimeout (a teardown function, no Observable): 8,670 B; startNew's and getStatus' options read through the shared
+ * rule then took it to 8,728 B (budget 8,800).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_020 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_840 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_250 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_765 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 
 describe('bundle size', () => {

@@ -6,9 +6,9 @@ import {
   type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  assertOptionalBoolean, assertValidInstanceId, assertValidName, createCheckStatusResponseOf, createHttpManagementPayload,
-  DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, readRestartOptions, resolveTimeoutMs, sameJson,
-  timeoutAfter, toPlainJson,
+  armTimeout, assertOptionalBoolean, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, readRestartOptions,
+  resolveTimeoutMs, sameJson, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
@@ -189,7 +189,7 @@ export class RemoteClient implements DurableClient {
             latest = status;
             if (!armed) {
               armed = true;
-              done.add(timeoutAfter(timeoutMs, this.#clock).subscribe(() => {
+              done.add(armTimeout(timeoutMs, this.#clock, () => {
                 resolve(latest!);
                 done.unsubscribe();
               }));

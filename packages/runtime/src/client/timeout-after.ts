@@ -27,6 +27,12 @@ export function timeoutAfter(timeoutMs: number, clock: Clock = systemClock): Obs
  * The timer behind {@link timeoutAfter}, for internal waits that are not Observables: calls `onTimeout` once after
  * `timeoutMs` on `clock` (never for `Infinity`, which arms nothing; long delays in steps). Returns the function that
  * clears it; calling that after the timer fired does nothing.
+ *
+ * @example
+ * ```ts
+ * const cancel = armTimeout(5000, systemClock, () => console.log('gave up waiting'));
+ * cancel(); // nothing is printed
+ * ```
  */
 export function armTimeout(timeoutMs: number, clock: Clock, onTimeout: () => void): () => void {
   if (timeoutMs === Infinity) return noop;
