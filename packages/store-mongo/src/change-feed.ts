@@ -3,7 +3,9 @@ import { timeoutAfter } from '@durable-rx/runtime/store-kit';
 import type { ChangeStream, Document, Timestamp } from 'mongodb';
 import { Observable, Subject, retry, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
-import { currentPoint, decideResume, failuresBefore, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure } from './resume-policy.js';
+import {
+  currentPoint, decideResume, failuresBefore, givesUp, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure,
+} from './resume-policy.js';
 import { SerialDelivery } from './serial-delivery.js';
 
 /** Settings of a {@link ChangeFeed}. */
@@ -35,6 +37,12 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   readonly lingerMs: number;
   /** Times the linger, the reopen back-off and resync retries, and tells when the feed was last healthy. */
   readonly clock: Clock;
+  /**
+   * Present on a feed that may end: after `policy.maxPersistentFailures` consecutive failures, the latest of them
+   * persistent, the feed stops retrying and its subscribers get `giveUp(error)` as their error (a later subscriber
+   * opens a new stream). Absent: the feed retries for as long as it has subscribers.
+   */
+  readonly giveUp?: (error: unknown) => unknown;
 }
 
 /**
@@ -49,7 +57,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   readonly events$: Observable<T>;
 
   readonly #o: ChangeFeedOptions<E, T>;
-  readonly #subject = new Subject<T>();
+  /** The current subscribers' subject; replaced when the feed gives up (the old one errors). */
+  #subject = new Subject<T>();
   #subscribers = 0;
   #stream: ChangeStream<Document, E> | undefined;
   #token: unknown;
@@ -84,7 +93,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
         subscriber.complete();
         return undefined;
       }
-      const subscription = this.#subject.subscribe(subscriber);
+      const subject = this.#subject;
+      const subscription = subject.subscribe(subscriber);
       if (this.#subscribers++ === 0) {
         if (this.#lingerTimer !== undefined) {
           // Still open from the previous subscribers: keep it.
@@ -96,6 +106,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       }
       return () => {
         subscription.unsubscribe();
+        // A subscriber of a feed that gave up since no longer counts: the feed started over without it.
+        if (subject !== this.#subject) return;
         if (--this.#subscribers === 0 && !this.#closed) this.#linger();
       };
     });
@@ -206,7 +218,16 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #fail(stream: ChangeStream<Document, E> | undefined, failure: StreamFailure): void {
     const run = { livedMs: this.#o.clock.now().getTime() - this.#startedAtMs, delivered: this.#delivered };
     this.#failures = failuresBefore(this.#failures, run, this.#o.policy);
-    const decision = decideResume(failure, this.#failures++, this.#o.policy);
+    const decision = decideResume(failure, this.#failures, this.#o.policy);
+    if (this.#o.giveUp && givesUp(decision, this.#failures, this.#o.policy)) {
+      this.#o.logger.error(
+        `${this.#o.name}: change stream failed ${this.#failures + 1} times in a row (${decision.failure}); giving up, its subscribers get the error`,
+        failure.error,
+      );
+      this.#end(stream, this.#o.giveUp(failure.error));
+      return;
+    }
+    this.#failures++;
     const token: unknown = stream?.resumeToken ?? this.#token;
     const reopen = reopenAt(decision, token, this.#openedAt, this.#afterInvalidate);
     const how = reopen.resync
@@ -216,6 +237,17 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     if (decision.severity === 'error') this.#o.logger.error(message, failure.error);
     else this.#o.logger.warn(message, failure.error);
     this.#reopen(stream, reopen.point, decision.delayMs, reopen.resync);
+  }
+
+  /** Gives up: the current subscribers get `error`; the next subscriber opens a new stream from scratch. */
+  #end(stream: ChangeStream<Document, E> | undefined, error: unknown): void {
+    this.#stream = undefined;
+    if (stream) void stream.close().catch(() => undefined);
+    const failed = this.#subject;
+    this.#subject = new Subject<T>();
+    this.#subscribers = 0;
+    void this.#stop(); // clears the timers and the resync at once
+    failed.error(error);
   }
 
   #reopen(stream: ChangeStream<Document, E> | undefined, point: ResumePoint | 'now', delayMs: number, resync: boolean): void {

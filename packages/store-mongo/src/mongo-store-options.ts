@@ -16,7 +16,10 @@ export interface MongoStoreCommonOptions {
   readonly maxPayloadBytes?: number;
   /** Where change-feed trouble is reported (a dropped stream that is resumed, a corrupt event). Default: the console. */
   readonly logger?: Logger;
-  /** Back-off of the change feed's reopen after failures. */
+  /**
+   * Back-off of the change feed's reopen after failures, and after how many consecutive persistent failures a status
+   * feed ends its subscribers with the error (`maxPersistentFailures`, default 6) instead of retrying quietly.
+   */
   readonly resumePolicy?: Partial<ResumePolicy>;
   /**
    * How long a change stream stays open after its last subscriber left, so that subscribers that come and go (SSE

@@ -272,6 +272,7 @@ export class MongoStore implements Store {
       map: (event) => this.#readStatusEvent(event),
       startTime,
       resync: (since) => this.#changedSince(since),
+      giveUp: (error) => mapDriverError(error, 'watching status changes'),
       logger, policy, lingerMs, clock,
     });
     this.#wakeFeed = new ChangeFeed<ChangeEventLike, true>({
@@ -293,6 +294,7 @@ export class MongoStore implements Store {
       map: (event) => this.#readStatusEvent(event),
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
+      giveUp: (error) => mapDriverError(error, 'watching status changes'),
       logger, policy, lingerMs, clock,
     });
     // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is.

@@ -6,16 +6,23 @@ import type { Timestamp } from 'mongodb';
  * not enough and the stream reported an error.
  */
 
-/** Delays of the resume back-off. */
+/** Delays of the resume back-off, and when a status feed stops retrying. */
 export interface ResumePolicy {
   /** Delay before the first reopen after a failure. Default 100 ms. */
   readonly initialDelayMs: number;
   /** Largest delay; also the delay after errors that are not expected to heal quickly. Default 10 s. */
   readonly maxDelayMs: number;
+  /**
+   * Consecutive failures after which a status feed whose latest failure is persistent (refused privileges, a
+   * configuration error) stops retrying and passes the error to its subscribers (`status$` errors instead of going
+   * quiet for good; a new subscriber tries again). Default 6: about a minute at `maxDelayMs`. The wake-up feed never
+   * stops (a worker cannot subscribe again); transient and lost-position failures never end a feed.
+   */
+  readonly maxPersistentFailures: number;
 }
 
 /** Default {@link ResumePolicy}. */
-export const DEFAULT_RESUME_POLICY: ResumePolicy = { initialDelayMs: 100, maxDelayMs: 10_000 };
+export const DEFAULT_RESUME_POLICY: ResumePolicy = { initialDelayMs: 100, maxDelayMs: 10_000, maxPersistentFailures: 6 };
 
 /** Why a change stream stopped. */
 export interface StreamFailure {
@@ -120,6 +127,21 @@ export interface StreamRun {
  */
 export function failuresBefore(previous: number, run: StreamRun, policy: ResumePolicy = DEFAULT_RESUME_POLICY): number {
   return run.delivered || run.livedMs >= policy.maxDelayMs ? 0 : previous;
+}
+
+/**
+ * Whether a feed that may end (a status feed) stops retrying after this failure and passes it to its subscribers:
+ * when the failure is persistent and it is the `maxPersistentFailures`-th consecutive one (`attempt` counts from 0,
+ * see {@link failuresBefore}).
+ *
+ * @example
+ * ```ts
+ * givesUp({ failure: 'persistent', ... }, 5, DEFAULT_RESUME_POLICY); // true: the 6th consecutive failure
+ * givesUp({ failure: 'resumable', ... }, 50, DEFAULT_RESUME_POLICY); // false: transient failures never end a feed
+ * ```
+ */
+export function givesUp(decision: ResumeDecision, attempt: number, policy: ResumePolicy = DEFAULT_RESUME_POLICY): boolean {
+  return decision.failure === 'persistent' && attempt + 1 >= policy.maxPersistentFailures;
 }
 
 /** Where a change stream starts: the `$changeStream` option to pass. */

@@ -4,6 +4,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChangeEventLike } from '../src/change-events.js';
 import { ChangeFeed } from '../src/change-feed.js';
+import { mapDriverError } from '../src/map-driver-error.js';
 import type { ResumePoint } from '../src/resume-policy.js';
 
 // A real driver and a real refusal (nothing listens on 127.0.0.1:1): every stream the feed opens fails before it
@@ -17,7 +18,8 @@ describe('change feed against a server that refuses (real driver)', () => {
 
   const MAX_DELAY_MS = 5_000;
 
-  function feedOn(openedAt: Timestamp | undefined, lingerMs = 0) {
+  function feedOn(openedAt: Timestamp | undefined, lingerMs = 0, on: { readonly client?: MongoClient; readonly giveUp?: (error: unknown) => unknown } = {}) {
+    const watched = on.client ? on.client.db('feed-test').collection('instances') : collection;
     const clock = new VirtualClock();
     const points: (ResumePoint | undefined)[] = [];
     const failures: string[] = [];
@@ -30,15 +32,16 @@ describe('change feed against a server that refuses (real driver)', () => {
       name: 'test feed',
       watch: (point) => {
         points.push(point);
-        return collection.watch<Document, ChangeEventLike>([], { ...point } as ChangeStreamOptions);
+        return watched.watch<Document, ChangeEventLike>([], { ...point } as ChangeStreamOptions);
       },
       map: () => 'change',
       startTime: () => openedAt,
       resync: () => of('resync'),
       logger: { warn: failed, error: failed },
-      policy: { initialDelayMs: 1_000, maxDelayMs: MAX_DELAY_MS },
+      policy: { initialDelayMs: 1_000, maxDelayMs: MAX_DELAY_MS, maxPersistentFailures: 3 },
       lingerMs,
       clock,
+      ...(on.giveUp ? { giveUp: on.giveUp } : {}),
     });
     /** Resolves once the feed has reported `n` failures (it reports each one before reopening). */
     const failuresReached = (n: number) => new Promise<void>((resolve) => {
@@ -130,4 +133,55 @@ describe('change feed against a server that refuses (real driver)', () => {
       await feed.close();
     }
   });
+
+  it('gives up a status feed after repeated persistent failures: subscribers get the typed error, a new one starts over', async () => {
+    // A client the application closed: every stream fails with the driver's own closed-client error, which no retry heals.
+    const closed = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
+    await closed.close();
+    const { feed, points, failuresReached, reopen } = feedOn(new Timestamp({ t: 1, i: 1 }), 0, {
+      client: closed, giveUp: (error) => mapDriverError(error, 'watching status changes'),
+    });
+    let ended: unknown;
+    const subscription = feed.events$.subscribe({ error: (error: unknown) => (ended = error) });
+    try {
+      await failuresReached(1);
+      await reopen();
+      await failuresReached(2);
+      await reopen();
+      await failuresReached(3); // the third consecutive persistent failure: maxPersistentFailures
+      expect(ended).toMatchObject({ code: 'store-closed' });
+      expect(feed.isActive).toBe(false);
+      expect(points).toHaveLength(3);
+      // A later subscriber opens a stream again (and would get the next error after its own retries).
+      const again = feed.events$.subscribe({ error: () => undefined });
+      expect(points).toHaveLength(4);
+      again.unsubscribe();
+      expect(feed.isActive).toBe(false);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('never gives up a feed without giveUp (the wake-up feed): it keeps retrying at the longest delay', async () => {
+    const closed = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
+    await closed.close();
+    const { feed, points, failuresReached, reopen } = feedOn(new Timestamp({ t: 1, i: 1 }), 0, { client: closed });
+    let ended = false;
+    const subscription = feed.events$.subscribe({ error: () => (ended = true) });
+    try {
+      for (let n = 1; n <= 5; n++) {
+        await failuresReached(n);
+        await reopen();
+      }
+      await failuresReached(6);
+      expect(ended).toBe(false);
+      expect(points.length).toBeGreaterThanOrEqual(6);
+      expect(feed.isActive).toBe(true);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
 });
+

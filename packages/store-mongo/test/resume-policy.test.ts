@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
-import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, reopenAt } from '../src/resume-policy.js';
+import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, givesUp, reopenAt } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
@@ -38,13 +38,13 @@ describe('change stream resume policy', () => {
   });
 
   it('backs off exponentially up to the maximum', () => {
-    const policy = { initialDelayMs: 50, maxDelayMs: 1000 };
+    const policy = { initialDelayMs: 50, maxDelayMs: 1000, maxPersistentFailures: 6 };
     const delays = [0, 1, 2, 3, 4, 5, 10, 1000].map((attempt) => decideResume(networkFailure, attempt, policy).delayMs);
     expect(delays).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000]);
   });
 
   it('keeps backing off while a stream opens and fails at once; starts over once one delivered or stayed up', () => {
-    const policy = { initialDelayMs: 100, maxDelayMs: 10_000 };
+    const policy = { initialDelayMs: 100, maxDelayMs: 10_000, maxPersistentFailures: 6 };
     // Each reopened stream gets its first (empty) batch, then fails within a second: the delay climbs to the cap
     // (before, the first batch counted as recovery and the feed reopened every 100 ms for good).
     let failures = 0;
@@ -57,6 +57,16 @@ describe('change stream resume policy', () => {
     expect(failuresBefore(8, { livedMs: 500, delivered: true }, policy)).toBe(0);
     expect(failuresBefore(8, { livedMs: 10_000, delivered: false }, policy)).toBe(0);
     expect(failuresBefore(8, { livedMs: 9_999, delivered: false }, policy)).toBe(8);
+  });
+
+  it('gives up a status feed at the maxPersistentFailures-th consecutive failure, only when the latest is persistent', () => {
+    const policy = { initialDelayMs: 100, maxDelayMs: 10_000, maxPersistentFailures: 3 };
+    const unauthorized = decideResume({ kind: 'error', error: serverError(13, 'Unauthorized') }, 0, policy);
+    expect([0, 1, 2, 3].map((attempt) => givesUp(unauthorized, attempt, policy))).toEqual([false, false, true, true]);
+    // A network outage or a lost position never ends a feed, however long it lasts.
+    expect(givesUp(decideResume(networkFailure, 99, policy), 99, policy)).toBe(false);
+    expect(givesUp(decideResume({ kind: 'error', error: serverError(286, 'ChangeStreamHistoryLost') }, 99, policy), 99, policy)).toBe(false);
+    expect(DEFAULT_RESUME_POLICY.maxPersistentFailures).toBeGreaterThan(1);
   });
 
   it('reopens after the last token when it keeps the position, without a resync', () => {
