@@ -286,6 +286,12 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(ids(await client.getStatusBy({ createdTimeTo: new Date(Date.now() + 60_000) }))).toHaveLength(4);
         const noInput = await client.getStatusBy({ runtimeStatus: ['Completed'], showInput: false });
         expect(noInput.every((s) => !('input' in s))).toBe(true);
+        // Both bounds are inclusive, as in Durable Functions: an instance created at exactly the bound matches.
+        const { createdTime } = (await client.getStatus('done-1'))!;
+        const atBound = await client.getStatusBy({ createdTimeFrom: createdTime, createdTimeTo: createdTime });
+        expect(atBound.map((s) => s.instanceId)).toContain('done-1');
+        const before = new Date(createdTime.getTime() - 1);
+        expect((await client.getStatusBy({ createdTimeTo: before })).map((s) => s.instanceId)).not.toContain('done-1');
       });
 
       it('pages with a continuation token in stable order, never repeating or skipping', async () => {
