@@ -71,6 +71,9 @@ describe('configuration', () => {
     expect(() => createHttpHandler(client, { key: [] })).toThrow(/key is required/);
     expect(() => createHttpHandler(client, { key: 'x', anonymous: true })).toThrow(/not both/);
     expect(() => createHttpHandler(client, { key: 'x', maxBodyBytes: -1 })).toThrow(/maxBodyBytes/);
+    // A baseUrl check-status URLs could not be built on is refused when the handler is made, not per request.
+    expect(() => createHttpHandler(client, { key: 'x', baseUrl: 'durable.example.com' }))
+      .toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
   });
 
   it('serves without a key only with anonymous: true', async () => {

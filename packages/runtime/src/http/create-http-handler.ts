@@ -497,6 +497,10 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   } else if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
     throw new InvalidArgumentError('A non-empty key is required (or anonymous: true, explicitly)');
   }
+  // Checked once here, so no request is answered with URLs built on a malformed base.
+  if (options.baseUrl !== undefined && (typeof options.baseUrl !== 'string' || !/^https?:\/\/[^\s/?#]+[^\s?#]*$/i.test(options.baseUrl))) {
+    throw new InvalidArgumentError('baseUrl must be an absolute http(s) URL without query or fragment');
+  }
   return {
     keys: options.anonymous === true ? undefined : keys,
     baseUrl: options.baseUrl,
