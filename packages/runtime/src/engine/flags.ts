@@ -46,7 +46,11 @@ export class ReplayFlags {
    * so that recording them again does not drop them; they change nothing here.
    */
   static recorded(ids: readonly number[] | undefined): ReplayFlags {
-    return ids === undefined || ids.length === 0 ? ReplayFlags.none : new ReplayFlags(ids);
+    if (ids === undefined || ids.length === 0) return ReplayFlags.none;
+    // Most histories record the current flags: their one shared instance, not a new Set per replay.
+    return ids.length === CURRENT_REPLAY_FLAGS.length && ids.every((id, i) => id === CURRENT_REPLAY_FLAGS[i])
+      ? ReplayFlags.current
+      : new ReplayFlags(ids);
   }
 
   /** True when `flag` is in force. */

@@ -74,7 +74,8 @@ interface NotStarted {
 interface Running {
   readonly kind: 'running';
   readonly generator: Orchestration;
-  readonly awaiting: DurableTask<unknown> | undefined;
+  /** Changed in place: a replay yields once per awaited event, and a new phase object per yield was garbage. */
+  awaiting: DurableTask<unknown> | undefined;
   readonly continueAsNew: ContinueAsNewRequest | undefined;
 }
 
@@ -369,8 +370,8 @@ export class OrchestrationExecution {
 
   #deliverEvent(event: EventRaisedEvent): void {
     const waiters = this.#eventWaiters?.get(event.name);
+    // An emptied queue stays in the map: deleting the name shrank the map's table (an allocation per delivered event).
     const waiter = waiters?.shift();
-    if (waiters?.length === 0) this.#eventWaiters!.delete(event.name);
     if (!waiter) {
       const buffered = (this.#bufferedEvents ??= new Map());
       const queue = buffered.get(event.name);
@@ -423,7 +424,7 @@ export class OrchestrationExecution {
       const phase = this.#phase;
       if (phase.kind !== 'running' || !phase.awaiting?.isSettled) return;
       const task = phase.awaiting;
-      this.#phase = { ...phase, awaiting: undefined };
+      phase.awaiting = undefined;
       this.#advance(task.isCompleted ? { kind: 'next', value: task.result } : { kind: 'throw', error: task.error });
     }
   }
@@ -466,7 +467,7 @@ export class OrchestrationExecution {
       });
       return;
     }
-    this.#phase = { ...phase, awaiting: next.value };
+    phase.awaiting = next.value;
     this.#resume();
   }
 
