@@ -126,6 +126,13 @@ export class Worker {
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
+  /** Wake-ups so far: the store's work signals and the worker's timers (see `#activitiesIdle`). */
+  #wakeUps = 0;
+  /**
+   * The last activity claim found nothing and no wake-up came since it was issued: no activity task can be claimable,
+   * so the claims after a step (which frees a slot and pumps) skip the activity side. A wake-up clears it.
+   */
+  #activitiesIdle = false;
   /** The claimed steps running now: `stop` releases their leases when they outlast its grace period. */
   readonly #heldSteps = new Set<OrchestrationWorkItem>();
   /** The activities running now, with their heartbeat while one runs (as `#heldSteps`). */
@@ -156,7 +163,7 @@ export class Worker {
   start(): void {
     if (this.#subscription || this.#stopping) return;
     this.#subscription = this.#o.store.workAvailable$.subscribe({
-      next: () => this.#requestPump(),
+      next: () => this.#wake(),
       // A store whose wake-up feed fails still has the wake timer (due timers, lease expiries); say so loudly.
       error: (error: unknown) => this.#o.logger.error('the store\'s workAvailable$ feed failed; the worker now wakes on timers only', error),
     });
@@ -254,6 +261,12 @@ export class Worker {
 
   // ---------------------------------------------------------------- scheduling
 
+  #wake(): void {
+    this.#wakeUps++;
+    this.#activitiesIdle = false;
+    this.#requestPump();
+  }
+
   #requestPump(): void {
     if (this.#stopping) return;
     if (this.#pumping) {
@@ -286,7 +299,7 @@ export class Worker {
         this.#wakeTimer = this.#o.clock.setTimeout(() => {
           this.#wakeTimer = undefined;
           this.#wakeAtMs = Infinity;
-          this.#requestPump();
+          this.#wake();
         }, delay);
       }
     } finally {
@@ -301,7 +314,7 @@ export class Worker {
     // A kind that came back empty stays empty until a write signals new work (which pumps again) or the wake timer
     // fires: later rounds only claim the kinds the previous round found.
     let orchestrations = true;
-    let activities = true;
+    let activities = !this.#activitiesIdle;
     while ((orchestrations || activities) && !this.#stopping) {
       now = clock.now();
       // Both kinds of work are claimed at once: with a store whose claims are transactions (IndexedDB, MongoDB),
@@ -309,12 +322,17 @@ export class Worker {
       const wantOrchestration: boolean = orchestrations && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
       const wantActivity: boolean = activities && this.#activitiesRunning < this.#o.maxConcurrentActivities;
       if ((orchestrations && !wantOrchestration) || (activities && !wantActivity)) this.#limited = true;
-      const [orchestration, activity]: [OrchestrationWorkItem | undefined, ActivityWorkItem | undefined] = await Promise.all([
-        wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now }) : undefined,
-        wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now }) : undefined,
-      ]);
+      if (!wantOrchestration && !wantActivity) break;
+      const wakeUps = this.#wakeUps;
+      const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now }) : undefined;
+      const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now }) : undefined;
+      // Promise.all only for two claims (it costs a promise per element and a few hops): most rounds claim one kind.
+      const [orchestration, activity]: [OrchestrationWorkItem | undefined, ActivityWorkItem | undefined] = orchestrationClaim && activityClaim
+        ? await Promise.all([orchestrationClaim, activityClaim])
+        : [orchestrationClaim && await orchestrationClaim, activityClaim && await activityClaim];
       orchestrations = orchestration !== undefined;
       activities = activity !== undefined;
+      if (wantActivity) this.#activitiesIdle = !activities && wakeUps === this.#wakeUps;
       if (orchestration) {
         this.#orchestrationsRunning++;
         this.#startStep(orchestration);
@@ -366,10 +384,7 @@ export class Worker {
 
   /** Runs a step whose slot is already counted in `#orchestrationsRunning`. */
   #startStep(item: OrchestrationWorkItem): void {
-    this.#track(this.#runStep(item).finally(() => {
-      this.#orchestrationsRunning--;
-      this.#slotFreed();
-    }));
+    this.#track(this.#runStep(item));
   }
 
   /** Runs an activity whose slot is already counted in `#activitiesRunning`. */
@@ -439,7 +454,7 @@ export class Worker {
     this.#wakeTimer = this.#o.clock.setTimeout(() => {
       this.#wakeTimer = undefined;
       this.#wakeAtMs = Infinity;
-      this.#requestPump();
+      this.#wake();
     }, delay);
   }
 
@@ -472,6 +487,7 @@ export class Worker {
 
   // ---------------------------------------------------------------- orchestrations
 
+  /** Runs a claimed step and gives its slot back (in the step itself: a `finally` promise per step was garbage). */
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
     this.#heldSteps.add(item);
     let leased: readonly ActivityWorkItem[] = [];
@@ -479,8 +495,10 @@ export class Worker {
       leased = await this.#step(item);
     } finally {
       this.#heldSteps.delete(item);
+      this.#startLeased(leased);
+      this.#orchestrationsRunning--;
+      this.#slotFreed();
     }
-    this.#startLeased(leased);
   }
 
   /** Runs one step; returns the activity tasks its commit leased to this worker (their slots are reserved). */
