@@ -164,7 +164,7 @@ export class LocalClient implements DurableClient {
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
     assertValidName(eventName, 'event name');
     const input = toPlainJson(eventData, 'event data');
-    await this.#send(instanceId, 'raise an event on', {
+    return this.#send(instanceId, 'raise an event on', {
       type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName, ...(input === undefined ? {} : { input }),
     });
   }
@@ -504,8 +504,9 @@ export class LocalClient implements DurableClient {
     const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status: 'running', operation: verb });
     const state = reflects ? await this.#store.getInstance(instanceId) : undefined;
     if (!reflects || !state || reflects(state)) {
-      await this.#store.commit(writeSet);
-      return;
+      // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands
+      // of instances at once kept every write set alive through the next collections).
+      return this.#store.commit(writeSet).then(ignore);
     }
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next));
   }
@@ -684,3 +685,6 @@ function withFirst<A, B>(first: () => Promise<A>, rest: Observable<B>): Observab
     return rest.subscribe({ next: (value) => subscriber.next(value), error: (error: unknown) => subscriber.error(error), complete: done });
   });
 }
+
+/** Ignores a value: a command's promise resolves with nothing once its commit has. */
+function ignore(): void {}
