@@ -507,8 +507,8 @@ export class Worker {
     const state = item.state;
     try {
       // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
+      // Taken out of the cache, hit or miss (`get` removes the entry): it is set again after the commit.
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
-      this.#cache.delete(state.instanceId);
       const input = {
         state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId, cached,
         newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
