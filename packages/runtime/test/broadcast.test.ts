@@ -34,6 +34,19 @@ describe('Broadcast (the hot feed behind MemoryStore.changes$ and workAvailable$
     expect(heard).toEqual(['first 1']);
   });
 
+  it('does not hand the value being delivered to a subscriber that the only subscriber adds while it hears it', () => {
+    const feed = new Broadcast<number>();
+    const heard: string[] = [];
+    const first = feed.observable.subscribe((v) => {
+      heard.push(`first ${v}`);
+      if (v === 1) feed.observable.subscribe((w) => heard.push(`added ${w}`));
+    });
+    feed.next(1);
+    feed.next(2);
+    first.unsubscribe();
+    expect(heard).toEqual(['first 1', 'first 2', 'added 2']);
+  });
+
   it('completes every subscriber, and later ones at once, and ignores values after completion', () => {
     const feed = new Broadcast<number>();
     const events: string[] = [];

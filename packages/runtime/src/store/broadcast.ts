@@ -7,29 +7,42 @@ import { Observable, type Subscriber } from 'rxjs';
  * rxjs's deprecated synchronous error handling), about 0.37 KB gzip that every page with a store carries.
  */
 export class Broadcast<T> {
-  readonly #subscribers = new Set<Subscriber<T>>();
+  /**
+   * The current subscribers. Never changed in place: subscribing and unsubscribing replace the array, so a value is
+   * delivered over the array as it was when the value was pushed, without a copy per value (values are far more
+   * frequent than subscriptions).
+   */
+  #subscribers: readonly Subscriber<T>[] = [];
   #completed = false;
 
   /** The feed: hot, never errors; completes at once for a subscriber that arrives after {@link Broadcast.complete}. */
   readonly observable: Observable<T> = new Observable<T>((subscriber) => {
     if (this.#completed) return subscriber.complete();
-    this.#subscribers.add(subscriber);
-    return () => this.#subscribers.delete(subscriber);
+    this.#subscribers = [...this.#subscribers, subscriber];
+    return () => {
+      this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
+    };
   });
 
   /** Whether anyone is subscribed (a store skips building a value nobody hears). */
   get observed(): boolean {
-    return this.#subscribers.size > 0;
+    return this.#subscribers.length > 0;
   }
 
-  /** Hands `value` to every current subscriber (one that unsubscribes meanwhile hears nothing more). */
+  /**
+   * Hands `value` to every current subscriber. One that unsubscribes meanwhile hears nothing more (a closed rxjs
+   * subscriber ignores values); one that subscribes meanwhile hears the next value.
+   */
   next(value: T): void {
-    for (const subscriber of [...this.#subscribers]) subscriber.next(value);
+    const subscribers = this.#subscribers;
+    for (let i = 0; i < subscribers.length; i++) subscribers[i]!.next(value);
   }
 
   /** Completes every subscriber, and every later one at once. Idempotent. */
   complete(): void {
     this.#completed = true;
-    for (const subscriber of [...this.#subscribers]) subscriber.complete();
+    const subscribers = this.#subscribers;
+    this.#subscribers = [];
+    for (const subscriber of subscribers) subscriber.complete();
   }
 }

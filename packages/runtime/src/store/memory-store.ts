@@ -10,7 +10,7 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type StoredStates } from './plan-write-set.js';
+import { activityStepHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type StoredStates, type WritePlan } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
   Store, StoreCapabilities,
@@ -103,8 +103,9 @@ export class MemoryStore implements Store {
     if (lease?.kind === 'activityStep') {
       const record = this.#instances.get(lease.instanceId);
       let firstVisibleMs: number | undefined;
-      for (const message of record?.messages ?? []) {
-        const due = dueAtMs(message);
+      const messages = record?.messages ?? NO_MESSAGES;
+      for (let i = 0; i < messages.length; i++) {
+        const due = dueAtMs(messages[i]!);
         if (firstVisibleMs === undefined || due < firstVisibleMs) firstVisibleMs = due;
       }
       const holds = activityStepHolds(lease, {
@@ -118,31 +119,42 @@ export class MemoryStore implements Store {
       if (held?.token !== lease.token) throw leaseLostError(lease);
     }
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
-    // copy of what comes in; from then on the store owns those objects and never changes them in place).
+    // copy of what comes in; from then on the store owns those objects and never changes them in place). Index loops
+    // throughout: this runs on every commit.
     const ids = instanceIdsOf(writeSet);
     const plan = planWriteSet(writeSet, this.#storedStates);
+    const instances = this.#instances;
 
-    for (const id of plan.replaced) this.#dropPending(id);
+    for (let i = 0; i < plan.replaced.length; i++) this.#dropPending(plan.replaced[i]!);
     // The copies kept, in the order of plan.states (a write set changes one or two instances: no Map).
-    const kept: StoredState[] = [];
-    for (const { state, isNew, lease: startLease } of plan.states) {
+    const states = plan.states;
+    const kept: StoredState[] = new Array<StoredState>(states.length);
+    for (let i = 0; i < states.length; i++) {
+      const { state, isNew, lease: startLease } = states[i]!;
       const copy = new StoredState(state);
-      kept.push(copy);
-      const record = this.#instances.get(state.instanceId);
+      kept[i] = copy;
+      const record = instances.get(state.instanceId);
       if (record && !isNew) record.state = copy;
-      else this.#instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: clone(startLease), messages: NO_MESSAGES });
+      else instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: clone(startLease), messages: NO_MESSAGES });
     }
-    if (lease?.kind === 'orchestration') this.#instances.get(lease.instanceId)!.lease = undefined;
-    for (const { instanceId, replace, events } of plan.history) {
-      const record = this.#instances.get(instanceId);
+    if (lease?.kind === 'orchestration') instances.get(lease.instanceId)!.lease = undefined;
+    for (let i = 0; i < plan.history.length; i++) {
+      const { instanceId, replace, events } = plan.history[i]!;
+      const record = instances.get(instanceId);
       if (!record) continue;
       // An empty history takes an exact-size copy (a push would reserve room for 16 events); a longer one grows in
       // place, so a step costs O(new events), not O(history).
-      if (replace || record.history.length === 0) record.history = events.map(frozenCopy);
-      else for (const event of events) record.history.push(frozenCopy(event));
+      if (replace || record.history.length === 0) {
+        const copies = new Array<HistoryEvent>(events.length);
+        for (let e = 0; e < events.length; e++) copies[e] = frozenCopy(events[e]!);
+        record.history = copies;
+      } else {
+        for (let e = 0; e < events.length; e++) record.history.push(frozenCopy(events[e]!));
+      }
     }
-    for (const { instanceId, messageIds } of plan.deleteMessages) {
-      const record = this.#instances.get(instanceId);
+    for (let i = 0; i < plan.deleteMessages.length; i++) {
+      const { instanceId, messageIds } = plan.deleteMessages[i]!;
+      const record = instances.get(instanceId);
       if (!record) continue;
       let left: OrchestrationMessage[];
       if (messageIds.length === 1) {
@@ -154,31 +166,42 @@ export class MemoryStore implements Store {
       }
       record.messages = left.length === 0 ? NO_MESSAGES : left;
     }
-    for (const taskId of plan.deleteTasks) {
+    for (let i = 0; i < plan.deleteTasks.length; i++) {
+      const taskId = plan.deleteTasks[i]!;
       this.#tasks.delete(taskId);
       this.#claimableTasks.set(taskId, Infinity);
     }
-    for (const task of plan.insertTasks) {
-      const taskLease = clone(plan.taskLeases.find((l) => l.taskId === task.id)?.lease);
+    for (let i = 0; i < plan.insertTasks.length; i++) {
+      const task = plan.insertTasks[i]!;
+      const taskLease = clone(leaseOf(plan.taskLeases, task.id));
       this.#tasks.set(task.id, { task: clone(task), lease: taskLease });
       this.#claimableTasks.set(task.id, taskLease ? taskLease.expiresAt.getTime() : 0);
     }
-    for (const message of plan.insertMessages) {
-      const record = this.#instances.get(message.instanceId);
+    for (let i = 0; i < plan.insertMessages.length; i++) {
+      const message = plan.insertMessages[i]!;
+      const record = instances.get(message.instanceId);
       if (!record) continue;
       if (record.messages === NO_MESSAGES) record.messages = [frozenCopy(message)];
       else record.messages.push(frozenCopy(message));
     }
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
-    for (const id of ids) this.#indexInstance(id);
-    for (const { instanceId } of plan.deleteMessages) if (!ids.includes(instanceId)) this.#indexInstance(instanceId);
-    for (const change of plan.changes) {
-      // A change is published as the kept copy of its state; a state a later request of the write set replaced was
-      // not kept and is copied for the feed.
-      const at = plan.states.findIndex((planned) => planned.state === change.state);
-      this.#emit(change.instanceId, at >= 0 ? kept[at] : change.state);
+    for (let i = 0; i < ids.length; i++) this.#indexInstance(ids[i]!);
+    for (let i = 0; i < plan.deleteMessages.length; i++) {
+      const { instanceId } = plan.deleteMessages[i]!;
+      if (!ids.includes(instanceId)) this.#indexInstance(instanceId);
     }
-    if (plan.work || (plan.released !== undefined && (this.#instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
+    if (this.#changes.observed) {
+      const changes = plan.changes;
+      for (let i = 0; i < changes.length; i++) {
+        const change = changes[i]!;
+        // A change is published as the kept copy of its state; a state a later request of the write set replaced was
+        // not kept and is copied for the feed.
+        let at = 0;
+        while (at < kept.length && states[at]!.state !== change.state) at++;
+        this.#emit(change.instanceId, at < kept.length ? kept[at] : change.state);
+      }
+    }
+    if (plan.work || (plan.released !== undefined && (instances.get(plan.released)?.messages.length ?? 0) > 0)) this.#work.next();
     return commitResultOf(plan);
   }
 
@@ -338,10 +361,8 @@ export class MemoryStore implements Store {
     const record = this.#instances.get(instanceId);
     if (!record) return; // a deleted instance was taken out of the index with its data
     let due = Infinity;
-    for (const message of record.messages) {
-      due = Math.min(due, dueAtMs(message));
-      if (due === 0) break;
-    }
+    const messages = record.messages;
+    for (let i = 0; i < messages.length && due > 0; i++) due = Math.min(due, dueAtMs(messages[i]!));
     this.#claimableInstances.set(instanceId, due === Infinity ? Infinity : claimableAtMs(record.lease?.expiresAt, due));
   }
 
@@ -351,6 +372,12 @@ export class MemoryStore implements Store {
   }
 }
 
+
+/** The lease a plan stores task `taskId` with, if any. */
+function leaseOf(leases: WritePlan['taskLeases'], taskId: string): Lease | undefined {
+  for (let i = 0; i < leases.length; i++) if (leases[i]!.taskId === taskId) return leases[i]!.lease;
+  return undefined;
+}
 
 function clone<T>(value: T): T {
   return copyStoreValue(value);

@@ -100,22 +100,21 @@ export interface StoredStates {
 export function instanceIdsOf(writeSet: WriteSet): string[] {
   // An array, not a Set: a write set names one or two instances, rarely more.
   const ids: string[] = [];
-  const add = (id: string): void => {
-    if (!ids.includes(id)) ids.push(id);
-  };
   if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids.push(writeSet.lease.instanceId);
-  for (const request of writeSet.requests) {
+  const requests = writeSet.requests;
+  for (let i = 0; i < requests.length; i++) {
+    const request = requests[i]!;
     switch (request.type) {
       case 'createInstance':
-        add(request.state.instanceId);
-        if (request.ifRunning.kind === 'notify') add(request.ifRunning.message.instanceId);
-        if (request.requires) add(request.requires.instanceId);
+        addId(ids, request.state.instanceId);
+        if (request.ifRunning.kind === 'notify') addId(ids, request.ifRunning.message.instanceId);
+        if (request.requires) addId(ids, request.requires.instanceId);
         break;
       case 'replaceState':
-        add(request.state.instanceId);
+        addId(ids, request.state.instanceId);
         break;
       case 'insertMessage':
-        add(request.message.instanceId);
+        addId(ids, request.message.instanceId);
         break;
       case 'appendHistory':
       case 'replaceHistory':
@@ -128,6 +127,10 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
     }
   }
   return ids;
+}
+
+function addId(ids: string[], id: string): void {
+  if (!ids.includes(id)) ids.push(id);
 }
 
 /**
@@ -144,59 +147,28 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
  * the effects of earlier requests of the same write set.
  */
 export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePlan {
-  // A write set touches one or two instances and inserts a task or two: plain arrays searched in place, no Maps (this
-  // runs on every commit of every store).
-  const states: PlannedState[] = [];
-  const plannedOf = (id: string): PlannedState | undefined => {
-    for (const planned of states) if (planned.state.instanceId === id) return planned;
-    return undefined;
+  // This runs on every commit of every store, and a write set touches one or two instances and inserts a task or two:
+  // plain arrays searched in place (no Maps), the helpers take the plan under construction instead of closing over
+  // it, and a kind of row change the write set has none of shares one frozen empty array.
+  const plan: PlanUnderWay = {
+    replaced: NONE, history: NONE, deleteMessages: NONE, deleteTasks: NONE, insertTasks: NONE, insertMessages: NONE,
+    taskLeases: NONE, states: [], changes: [], work: false,
   };
-  // The state of an instance as the requests so far left it: its planned state, else the stored one.
-  const current = (id: string): InstanceState | undefined => plannedOf(id)?.state ?? stored.get(id);
-  const replaced: string[] = [];
-  const history: PlannedHistory[] = [];
-  const deleteMessages: { instanceId: string; messageIds: readonly string[] }[] = [];
-  const deleteTasks: string[] = [];
-  let insertTasks: ActivityTask[] = [];
-  const leases: { taskId: string; lease: Lease }[] = [];
-  let insertMessages: OrchestrationMessage[] = [];
-  const changes: PlannedChange[] = [];
-
-  const setState = (state: InstanceState, isNew: boolean): void => {
-    const id = state.instanceId;
-    const known = plannedOf(id);
-    if (known) {
-      changes.push({ instanceId: id, previousVersion: known.state.version, state });
-      states[states.indexOf(known)] = { state, isNew: isNew || known.isNew, before: known.before, ...(known.lease ? { lease: known.lease } : {}) };
-      return;
-    }
-    const before = stored.get(id);
-    changes.push({ instanceId: id, previousVersion: before?.version ?? 0, state });
-    states.push({ state, isNew, before });
-  };
-  const deliver = (message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void => {
-    const target = current(message.instanceId);
-    if (!target) {
-      if (ifMissing === 'fail') throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
-      return;
-    }
-    if (message.executionId !== undefined && message.executionId !== target.executionId) return;
-    insertMessages.push(message);
-  };
-
-  for (const request of writeSet.requests) {
+  const requests = writeSet.requests;
+  for (let r = 0; r < requests.length; r++) {
+    const request = requests[r]!;
     switch (request.type) {
       case 'createInstance': {
-        if (request.requires) checkCondition(request.requires.instanceId, current(request.requires.instanceId), request.requires);
+        if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
-        const existing = current(id);
+        const existing = current(plan, stored, id);
         if (existing && !isTerminalStatus(existing.runtimeStatus)) {
           const { ifRunning } = request;
           switch (ifRunning.kind) {
             case 'fail':
               throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists and is ${existing.runtimeStatus}`);
             case 'notify':
-              deliver(ifRunning.message, 'drop');
+              deliver(plan, stored, ifRunning.message, 'drop');
               break;
             default:
               assertNever(ifRunning, 'ifRunning');
@@ -205,50 +177,51 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         }
         if (existing) {
           // Everything written so far for the replaced execution goes with it.
-          if (stored.get(id) !== undefined && !replaced.includes(id)) replaced.push(id);
-          insertMessages = insertMessages.filter((m) => m.instanceId !== id);
-          insertTasks = insertTasks.filter((t) => t.instanceId !== id);
-          for (let i = leases.length - 1; i >= 0; i--) if (!insertTasks.some((t) => t.id === leases[i]!.taskId)) leases.splice(i, 1);
-          for (let i = history.length - 1; i >= 0; i--) if (history[i]!.instanceId === id) history.splice(i, 1);
+          if (stored.get(id) !== undefined && !plan.replaced.includes(id)) plan.replaced = [...plan.replaced, id];
+          plan.insertMessages = plan.insertMessages.filter((m) => m.instanceId !== id);
+          plan.insertTasks = plan.insertTasks.filter((t) => t.instanceId !== id);
+          plan.taskLeases = plan.taskLeases.filter((l) => plan.insertTasks.some((t) => t.id === l.taskId));
+          plan.history = plan.history.filter((h) => h.instanceId !== id);
         }
-        setState({ ...request.state, version: (existing?.version ?? 0) + 1 }, true);
         // Only a new id is leased: the starter runs the step on the state it wrote, version 1.
-        const planned = plannedOf(id)!;
-        const { lease: _lease, ...unleased } = planned;
-        states[states.indexOf(planned)] = request.lease && !existing ? { ...unleased, lease: request.lease } : unleased;
-        deliver(request.message, 'drop');
+        setState(plan, stored, { ...request.state, version: (existing?.version ?? 0) + 1 }, true, request.lease && !existing ? request.lease : undefined);
+        deliver(plan, stored, request.message, 'drop');
         break;
       }
       case 'replaceState':
-        if (!current(request.state.instanceId)) {
+        if (!current(plan, stored, request.state.instanceId)) {
           throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(request.state.instanceId)}`);
         }
-        setState(request.state, false);
+        setState(plan, stored, request.state, false, undefined);
         break;
       case 'appendHistory':
-        if (request.events.length > 0) history.push({ instanceId: request.instanceId, replace: false, from: request.from, events: request.events });
+        if (request.events.length > 0) plan.history = add(plan.history, { instanceId: request.instanceId, replace: false, from: request.from, events: request.events });
         break;
       case 'replaceHistory':
-        history.push({ instanceId: request.instanceId, replace: true, from: 0, events: request.events });
+        plan.history = add(plan.history, { instanceId: request.instanceId, replace: true, from: 0, events: request.events });
         break;
       case 'deleteMessages':
-        if (request.messageIds.length > 0) deleteMessages.push({ instanceId: request.instanceId, messageIds: request.messageIds });
+        if (request.messageIds.length > 0) plan.deleteMessages = add(plan.deleteMessages, { instanceId: request.instanceId, messageIds: request.messageIds });
         break;
       case 'insertMessage':
-        if (request.requires) checkCondition(request.message.instanceId, current(request.message.instanceId), request.requires);
-        deliver(request.message, request.ifMissing);
+        if (request.requires) checkCondition(request.message.instanceId, current(plan, stored, request.message.instanceId), request.requires);
+        deliver(plan, stored, request.message, request.ifMissing);
         break;
       case 'insertTask': {
         const { task, lease } = request;
-        // A task inserted twice keeps its last lease, if any (as a keyed map of leases would).
-        const known = leases.findIndex((l) => l.taskId === task.id);
-        if (lease && known >= 0) leases[known] = { taskId: task.id, lease };
-        else if (lease) leases.push({ taskId: task.id, lease });
-        insertTasks.push(task);
+        if (lease) {
+          // A task inserted twice keeps its last lease, if any (as a keyed map of leases would).
+          const leases = plan.taskLeases;
+          let known = 0;
+          while (known < leases.length && leases[known]!.taskId !== task.id) known++;
+          if (known < leases.length) (leases as { taskId: string; lease: Lease }[])[known] = { taskId: task.id, lease };
+          else plan.taskLeases = add(leases, { taskId: task.id, lease });
+        }
+        plan.insertTasks = add(plan.insertTasks, task);
         break;
       }
       case 'deleteTask':
-        deleteTasks.push(request.taskId);
+        plan.deleteTasks = add(plan.deleteTasks, request.taskId);
         break;
       default:
         assertNever(request, 'write request');
@@ -256,16 +229,77 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   }
 
   // A message to an instance created leased is claimable only when that lease expires.
-  let work = false;
-  for (const message of insertMessages) {
-    if (!plannedOf(message.instanceId)?.lease) {
-      work = true;
-      break;
-    }
+  const { insertMessages, insertTasks, taskLeases } = plan;
+  for (let i = 0; i < insertMessages.length && !plan.work; i++) if (!plannedOf(plan, insertMessages[i]!.instanceId)?.lease) plan.work = true;
+  if (!plan.work && taskLeases.length < insertTasks.length) plan.work = insertTasks.some((t) => !taskLeases.some((l) => l.taskId === t.id));
+  if (writeSet.lease?.kind === 'orchestration') plan.released = writeSet.lease.instanceId;
+  return plan;
+}
+
+/** A {@link WritePlan} while {@link planWriteSet} builds it. */
+interface PlanUnderWay {
+  replaced: readonly string[];
+  history: readonly PlannedHistory[];
+  deleteMessages: readonly { readonly instanceId: string; readonly messageIds: readonly string[] }[];
+  deleteTasks: readonly string[];
+  insertTasks: readonly ActivityTask[];
+  insertMessages: readonly OrchestrationMessage[];
+  taskLeases: readonly { readonly taskId: string; readonly lease: Lease }[];
+  readonly states: PlannedState[];
+  readonly changes: PlannedChange[];
+  work: boolean;
+  released?: string;
+}
+
+/** The empty row changes of a plan, shared (frozen: {@link add} makes an array before anything is added). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** `list` with `item` appended: the shared empty array is replaced by a new one, any other grows in place. */
+function add<T>(list: readonly T[], item: T): readonly T[] {
+  if (list === NONE) return [item];
+  (list as T[]).push(item);
+  return list;
+}
+
+function plannedOf(plan: PlanUnderWay, id: string): PlannedState | undefined {
+  const { states } = plan;
+  for (let i = 0; i < states.length; i++) if (states[i]!.state.instanceId === id) return states[i];
+  return undefined;
+}
+
+/** The state of an instance as the requests so far left it: its planned state, else the stored one. */
+function current(plan: PlanUnderWay, stored: StoredStates, id: string): InstanceState | undefined {
+  return plannedOf(plan, id)?.state ?? stored.get(id);
+}
+
+/**
+ * Records the new state of an instance. `isNew` (created): `lease` is the lease it is stored with, if any; a state
+ * replaced later in the same write set keeps the lease it was created with.
+ */
+function setState(plan: PlanUnderWay, stored: StoredStates, state: InstanceState, isNew: boolean, lease: Lease | undefined): void {
+  const id = state.instanceId;
+  const { states } = plan;
+  for (let i = 0; i < states.length; i++) {
+    const known = states[i]!;
+    if (known.state.instanceId !== id) continue;
+    plan.changes.push({ instanceId: id, previousVersion: known.state.version, state });
+    const kept = isNew ? lease : known.lease;
+    states[i] = kept ? { state, isNew: isNew || known.isNew, before: known.before, lease: kept } : { state, isNew: isNew || known.isNew, before: known.before };
+    return;
   }
-  if (!work && leases.length < insertTasks.length) work = insertTasks.some((t) => !leases.some((l) => l.taskId === t.id));
-  const plan: WritePlan = { replaced, history, deleteMessages, deleteTasks, insertTasks, insertMessages, taskLeases: leases, states, changes, work };
-  return writeSet.lease?.kind === 'orchestration' ? { ...plan, released: writeSet.lease.instanceId } : plan;
+  const before = stored.get(id);
+  plan.changes.push({ instanceId: id, previousVersion: before?.version ?? 0, state });
+  states.push(lease ? { state, isNew, before, lease } : { state, isNew, before });
+}
+
+function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {
+  const target = current(plan, stored, message.instanceId);
+  if (!target) {
+    if (ifMissing === 'fail') throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
+    return;
+  }
+  if (message.executionId !== undefined && message.executionId !== target.executionId) return;
+  plan.insertMessages = add(plan.insertMessages, message);
 }
 
 const NOTHING_LEASED: CommitResult = Object.freeze({ leasedStarts: Object.freeze([]) });
