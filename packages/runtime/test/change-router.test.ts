@@ -87,4 +87,26 @@ describe('ChangeRouter', () => {
     source.complete();
     expect(ended.sort()).toEqual(['a', 'all', 'b']);
   });
+
+  it('close completes every listener, lets go of the store\u2019s feed, and completes later listeners at once', () => {
+    const source = new Subject<StatusChange>();
+    const router = new ChangeRouter(source);
+    const ended: string[] = [];
+    const seen: string[] = [];
+    router.watch('a', { next: (c) => seen.push(c.instanceId), error: () => {}, complete: () => ended.push('a') });
+    router.all().subscribe({ complete: () => ended.push('all') });
+    expect(source.observed).toBe(true);
+    router.close();
+    router.close(); // a second close changes nothing
+    expect(source.observed).toBe(false);
+    expect(ended.sort()).toEqual(['a', 'all']);
+    const stop = router.watch('b', { next: (c) => seen.push(c.instanceId), error: () => {}, complete: () => ended.push('late b') });
+    router.all().subscribe({ complete: () => ended.push('late all') });
+    stop();
+    source.next(change('a'));
+    source.next(change('b'));
+    expect(ended).toEqual(['a', 'all', 'late b', 'late all']);
+    expect(seen).toEqual([]);
+    expect(source.observed).toBe(false);
+  });
 });

@@ -1,8 +1,11 @@
+import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { deadlineTimer } from '../src/client/deadline-timer.js';
+import { LocalClient } from '../src/client/local-client.js';
 import { MAX_TIMER_DELAY_MS } from '../src/client/timeout-after.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import type { StatusChange } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 describe('deadlineTimer', () => {
@@ -114,4 +117,54 @@ describe('waitForCompletion timeouts', () => {
       await store.close();
     }
   });
+
+  it('let go of the store\u2019s change feed as they end: by timeout, by unsubscribing, or when the client closes', async () => {
+    const store = new CountedFeed();
+    const clock = new VirtualClock();
+    const client = new LocalClient({ store, clock }); // no worker: the instances stay Pending
+    try {
+      const [a, b] = await Promise.all([client.startNew('Anything'), client.startNew('Anything')]);
+      const first = client.waitForCompletion(a, { timeoutMs: 1_000 });
+      const second = client.waitForCompletion(b, { timeoutMs: 2_000 });
+      await clock.waitForTimer();
+      expect(store.subscribers).toBe(1); // the waits share one subscription
+      const watching = client.status$(a).subscribe();
+      expect(store.subscribers).toBe(1);
+      await clock.advance(1_000);
+      expect((await first).runtimeStatus).toBe('Pending');
+      watching.unsubscribe();
+      expect(store.subscribers).toBe(1); // the second wait still holds it
+      await clock.advance(1_000);
+      expect((await second).runtimeStatus).toBe('Pending');
+      expect(store.subscribers).toBe(0);
+      const third = client.waitForCompletion(a, { timeoutMs: 60_000 });
+      expect(store.subscribers).toBe(1);
+      client.close();
+      expect((await third).runtimeStatus).toBe('Pending');
+      expect(store.subscribers).toBe(0);
+      expect(clock.pendingTimers).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
 });
+
+/** A MemoryStore that counts the subscriptions open on its change feed. */
+class CountedFeed extends MemoryStore {
+  subscribers = 0;
+
+  constructor() {
+    super();
+    const feed = this.changes$;
+    Object.defineProperty(this, 'changes$', {
+      value: new Observable<StatusChange>((subscriber) => {
+        this.subscribers++;
+        const subscription = feed.subscribe(subscriber);
+        return () => {
+          this.subscribers--;
+          subscription.unsubscribe();
+        };
+      }),
+    });
+  }
+}

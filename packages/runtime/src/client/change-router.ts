@@ -15,6 +15,8 @@ export class ChangeRouter {
   readonly #everything = new Set<Observer<StatusChange>>();
   #listeners = 0;
   #subscription: Subscription | undefined;
+  /** {@link ChangeRouter.close} was called: every listener, present or later, is completed. */
+  #closed = false;
 
   /**
    * @param source - every committed change (the store's `changes$`).
@@ -42,6 +44,10 @@ export class ChangeRouter {
       const subscription = this.perInstance(instanceId).subscribe(observer);
       return () => subscription.unsubscribe();
     }
+    if (this.#closed) {
+      observer.complete();
+      return noop;
+    }
     let set = this.#byInstance.get(instanceId);
     if (!set) this.#byInstance.set(instanceId, (set = new Set()));
     set.add(observer);
@@ -60,6 +66,7 @@ export class ChangeRouter {
   /** Every committed change. */
   all(): Observable<StatusChange> {
     return new Observable<StatusChange>((subscriber) => {
+      if (this.#closed) return subscriber.complete();
       this.#everything.add(subscriber);
       this.#retain();
       return () => {
@@ -67,6 +74,20 @@ export class ChangeRouter {
         this.#release();
       };
     });
+  }
+
+  /**
+   * Ends the shared feed as if the store had closed: lets go of the store's feed and completes every listener of it,
+   * present and later (a client's `close`). The per-instance feeds of {@link ChangeRouter.instance} are the caller's
+   * to end. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    subscription?.unsubscribe();
+    this.#end((listener) => listener.complete());
   }
 
   #retain(): void {
@@ -92,7 +113,7 @@ export class ChangeRouter {
   }
 
   #release(): void {
-    if (--this.#listeners > 0) return;
+    if (--this.#listeners > 0 || this.#closed) return;
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
   }
@@ -102,3 +123,5 @@ export class ChangeRouter {
     for (const listener of all) finish(listener);
   }
 }
+
+function noop(): void {}

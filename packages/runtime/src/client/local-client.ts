@@ -67,7 +67,7 @@ export class LocalClient implements DurableClient {
   readonly #changes: ChangeRouter;
   /** The timeouts of pending waits, on one shared timer. */
   readonly #addDeadline: AddDeadline;
-  /** Completes the client's feeds when {@link LocalClient.close} is called; empty and unused once closed. */
+  /** Completes the store's per-instance feeds when {@link LocalClient.close} is called; empty once closed. */
   readonly #onClose = new Set<() => void>();
   #isClosed = false;
   /** The last state turned into a status and that status: every watcher of one commit shares one status object. */
@@ -77,10 +77,11 @@ export class LocalClient implements DurableClient {
   constructor(options: LocalClientOptions) {
     this.#store = options.store;
     const { store } = options;
-    // Closing the client ends its feeds exactly as a closed store does: every observable completes.
+    // Closing the client ends its feeds exactly as a closed store does: every observable completes (the router ends
+    // its shared feed itself, see `close`).
     const instanceChanges = store.instanceChanges$?.bind(store);
     this.#changes = new ChangeRouter(
-      this.#untilClosed(store.changes$),
+      store.changes$,
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
@@ -372,6 +373,7 @@ export class LocalClient implements DurableClient {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#changes.close();
     for (const end of [...this.#onClose]) end();
   }
 
