@@ -31,6 +31,8 @@ export const MAX_JSON_DEPTH = 256;
  */
 export function toPlainJson(value: unknown, what: string): JsonValue | undefined {
   if (value === undefined) return undefined;
+  // A string, boolean, null or finite number (an activity's usual result) is its own copy: no walk to set up.
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null || Number.isFinite(value)) return value as JsonValue;
   /** The keys from the top to the member being copied, for error messages. */
   const path: (string | number)[] = [];
   /** The arrays and objects being copied (the ancestors of the current member): a cycle, and the depth. */
