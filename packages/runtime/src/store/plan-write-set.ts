@@ -101,9 +101,7 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
   // An array, not a Set: a write set names one or two instances, rarely more.
   const ids: string[] = [];
   if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids.push(writeSet.lease.instanceId);
-  const requests = writeSet.requests;
-  for (let i = 0; i < requests.length; i++) {
-    const request = requests[i]!;
+  for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance':
         addId(ids, request.state.instanceId);
@@ -154,9 +152,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
     replaced: NONE, history: NONE, deleteMessages: NONE, deleteTasks: NONE, insertTasks: NONE, insertMessages: NONE,
     taskLeases: NONE, states: [], changes: [], work: false,
   };
-  const requests = writeSet.requests;
-  for (let r = 0; r < requests.length; r++) {
-    const request = requests[r]!;
+  for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance': {
         if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
@@ -229,12 +225,15 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   }
 
   // A message to an instance created leased is claimable only when that lease expires.
+  // (Index loops over the plan's arrays: an empty one is the frozen NONE, which for-of handles on a slower path.)
   const { insertMessages, insertTasks, taskLeases } = plan;
-  for (let i = 0; i < insertMessages.length && !plan.work; i++) if (!plannedOf(plan, insertMessages[i]!.instanceId)?.lease) plan.work = true;
+  for (let i = 0; i < insertMessages.length; i++) if (!plannedOf(plan, insertMessages[i]!.instanceId)?.lease) plan.work = true;
   if (!plan.work && taskLeases.length < insertTasks.length) plan.work = insertTasks.some((t) => !taskLeases.some((l) => l.taskId === t.id));
   if (writeSet.lease?.kind === 'orchestration') plan.released = writeSet.lease.instanceId;
   return plan;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A {@link WritePlan} while {@link planWriteSet} builds it. */
 interface PlanUnderWay {
@@ -262,8 +261,7 @@ function add<T>(list: readonly T[], item: T): readonly T[] {
 }
 
 function plannedOf(plan: PlanUnderWay, id: string): PlannedState | undefined {
-  const { states } = plan;
-  for (let i = 0; i < states.length; i++) if (states[i]!.state.instanceId === id) return states[i];
+  for (const planned of plan.states) if (planned.state.instanceId === id) return planned;
   return undefined;
 }
 
@@ -278,18 +276,14 @@ function current(plan: PlanUnderWay, stored: StoredStates, id: string): Instance
  */
 function setState(plan: PlanUnderWay, stored: StoredStates, state: InstanceState, isNew: boolean, lease: Lease | undefined): void {
   const id = state.instanceId;
-  const { states } = plan;
-  for (let i = 0; i < states.length; i++) {
-    const known = states[i]!;
-    if (known.state.instanceId !== id) continue;
-    plan.changes.push({ instanceId: id, previousVersion: known.state.version, state });
-    const kept = isNew ? lease : known.lease;
-    states[i] = kept ? { state, isNew: isNew || known.isNew, before: known.before, lease: kept } : { state, isNew: isNew || known.isNew, before: known.before };
-    return;
-  }
-  const before = stored.get(id);
-  plan.changes.push({ instanceId: id, previousVersion: before?.version ?? 0, state });
-  states.push(lease ? { state, isNew, before, lease } : { state, isNew, before });
+  const known = plannedOf(plan, id);
+  const before = known ? known.before : stored.get(id);
+  plan.changes.push({ instanceId: id, previousVersion: known ? known.state.version : before?.version ?? 0, state });
+  const planned: Mutable<PlannedState> = { state, isNew: isNew || !!known?.isNew, before };
+  const kept = isNew ? lease : known?.lease;
+  if (kept) planned.lease = kept;
+  if (known) plan.states[plan.states.indexOf(known)] = planned;
+  else plan.states.push(planned);
 }
 
 function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {
