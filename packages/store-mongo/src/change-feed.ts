@@ -20,8 +20,8 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
    */
   readonly map: (event: E) => T | undefined | Promise<T | undefined>;
   /**
-   * The latest majority-committed operation time this process knows (from heartbeats and its own commits; see
-   * `ClusterClock`), read synchronously when the first subscriber arrives: the stream starts there, so every change
+   * The latest majority-committed operation time this process knows (from heartbeats, periodic majority reads on a
+   * `mongos`, and its own commits; see `ClusterClock`), read synchronously when the first subscriber arrives: the stream starts there, so every change
    * that a read after `subscribe()` returned cannot see yet is delivered, without making any operation wait for the
    * stream to open.
    */

@@ -1,6 +1,6 @@
 import {
   InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
-  consoleLogger, isTerminalStatus, systemClock, type Clock, type HistoryEvent, type Logger,
+  consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
   assertNever, commitResultOf, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
@@ -21,7 +21,7 @@ import {
 } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
 import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, type ClockSkew } from './clock-skew.js';
-import { ClusterClock, isMajorityWriteConcern } from './cluster-time.js';
+import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   FREE_LEASE, NEVER, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen,
@@ -50,6 +50,12 @@ const PURGE_BATCH = 50;
 
 /** History events deleted per round trip by the sweeper. */
 const SWEEP_CHUNK = 1000;
+
+/**
+ * How long the majority read that refreshes the stream start time on a sharded deployment may take (server selection
+ * included) before it fails; a failed one is logged and retried at the next interval.
+ */
+const MAJORITY_READ_TIMEOUT_MS = 10_000;
 
 /** How a claim retries when the instance it leased turned out to have no visible message (a purge raced it). */
 const CLAIM_ATTEMPTS = 3;
@@ -127,6 +133,8 @@ export class MongoStore implements Store {
   readonly #clusterClock: ClusterClock;
   readonly #clock: Clock;
   readonly #onHeartbeat: (event: ServerHeartbeatSucceededEvent) => void;
+  /** The next majority read refreshing the stream start time (deployments whose `hello` has no `lastWrite` only). */
+  #majorityReadTimer: ClockTimer | undefined;
   readonly #statusFeed: ChangeFeed<ChangeEventLike, StatusChange>;
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
   /** The per-instance status stream: its `$match` names the watched instances (see `instanceChanges$`). */
@@ -215,6 +223,12 @@ export class MongoStore implements Store {
       const store = new MongoStore({ client, ownsClient, dbName, options, limit, maxMessages, logger, skew, clusterClock });
       try {
         if (options.createIndexes !== false) await store.ensureIndexes();
+        // A mongos sends no majority-committed time in its heartbeats: read it now (so the first stream does not
+        // open at the present) and once per heartbeat interval from then on (see majorityTimeSource).
+        if (majorityTimeSource(reply) === 'majority-reads') {
+          await store.#readMajorityTime();
+          store.#scheduleMajorityRead(client.options.heartbeatFrequencyMS);
+        }
       } catch (error) {
         // Releases what the store attached to the client (and the client, when the store created it).
         await store.close().catch(() => undefined);
@@ -619,6 +633,8 @@ export class MongoStore implements Store {
     this.#closed ??= (async () => {
       const feeds = Promise.all([this.#statusFeed.close(), this.#wakeFeed.close(), this.#watchFeed.close()]);
       this.#localWork.complete();
+      if (this.#majorityReadTimer !== undefined) this.#clock.clearTimeout(this.#majorityReadTimer);
+      this.#majorityReadTimer = undefined;
       await Promise.allSettled([...this.#inFlight]);
       await feeds;
       this.#client.off('serverHeartbeatSucceeded', this.#onHeartbeat);
@@ -649,6 +665,38 @@ export class MongoStore implements Store {
     }
   }
 
+  /** Reads the deployment's majority commit point (`majorityProbe` on the instances collection) into the cluster clock. */
+  async #readMajorityTime(): Promise<void> {
+    const reply = await this.#op('reading the majority commit point', () =>
+      this.#db.command(majorityProbe(this.collections.instances), { timeoutMS: MAJORITY_READ_TIMEOUT_MS }));
+    this.#clusterClock.observeMajority(majorityReadTimeOf(reply));
+  }
+
+  /**
+   * Reads the majority commit point again in `intervalMs`, then every `intervalMs` after the previous read ended, until
+   * `close`. A failed read is logged; streams opening meanwhile start at the last time known (more changes delivered
+   * again, none missed).
+   */
+  #scheduleMajorityRead(intervalMs: number): void {
+    if (this.#closed) return;
+    this.#majorityReadTimer = this.#clock.setTimeout(() => {
+      this.#majorityReadTimer = undefined;
+      this.#readMajorityTime().then(
+        () => this.#scheduleMajorityRead(intervalMs),
+        (error: unknown) => {
+          if (this.#closed) return;
+          this.#logger.warn(
+            `MongoStore ${this.dbName}: reading the majority commit point failed; change streams opening now start at the last one known; retrying in ${intervalMs} ms`,
+            error,
+          );
+          this.#scheduleMajorityRead(intervalMs);
+        },
+      );
+    }, intervalMs);
+    // Like a lingering feed, this timer never keeps the process alive by itself.
+    (this.#majorityReadTimer as { unref?: () => void }).unref?.();
+  }
+
   #ensureOpen(): void {
     if (this.#closed) throw new StoreClosedError('The store is closed');
   }
@@ -662,7 +710,6 @@ export class MongoStore implements Store {
       if (isMajorityWriteConcern(this.#transactionOptions.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
       return result;
     } finally {
-      this.#clusterClock.observe(session.clusterTime ? { $clusterTime: session.clusterTime } : undefined);
       await session.endSession().catch(() => undefined);
     }
   }

@@ -1,7 +1,9 @@
 import { Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew } from '../src/clock-skew.js';
-import { ClusterClock, clusterTimeOf, compareTimestamps, isMajorityWriteConcern, majorityTimeOf } from '../src/cluster-time.js';
+import {
+  ClusterClock, compareTimestamps, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeOf, majorityTimeSource,
+} from '../src/cluster-time.js';
 
 describe('clock skew at connect (finding 8)', () => {
   it('measures this clock against the server time, half-way through the round trip', () => {
@@ -24,13 +26,6 @@ describe('cluster time (where change streams open, finding 3)', () => {
     ok: 1, setName: 'rs0', $clusterTime: { clusterTime }, lastWrite: { opTime: { ts: clusterTime, t: 1 }, majorityOpTime: { ts: majority, t: 1 } },
   });
 
-  it('reads a reply\u2019s $clusterTime, else its operationTime, and nothing else', () => {
-    expect(clusterTimeOf({ ok: 1, $clusterTime: { clusterTime: at(5, 1) }, operationTime: at(4, 9) })).toEqual(at(5, 1));
-    expect(clusterTimeOf({ ok: 1, operationTime: at(4, 9) })).toEqual(at(4, 9));
-    expect(clusterTimeOf({ ok: 1, operationTime: 12 })).toBeUndefined();
-    expect(clusterTimeOf(undefined)).toBeUndefined();
-  });
-
   it('reads the majority-committed time of a hello reply (lastWrite.majorityOpTime), and nothing else', () => {
     expect(majorityTimeOf(hello(at(9, 5), at(9, 2)))).toEqual(at(9, 2));
     expect(majorityTimeOf({ ok: 1, $clusterTime: { clusterTime: at(9, 5) }, operationTime: at(9, 4) })).toBeUndefined();
@@ -45,7 +40,6 @@ describe('cluster time (where change streams open, finding 3)', () => {
     clock.observe(hello(at(10, 7), at(10, 3)));
     expect(clock.streamStart).toEqual(at(10, 3));
     // This process's own transaction committed with w: majority at (10, 6): majority-committed, so the start moves.
-    clock.observe({ $clusterTime: { clusterTime: at(10, 9) } });
     clock.observeMajority(at(10, 6));
     expect(clock.streamStart).toEqual(at(10, 6));
   });
@@ -62,12 +56,50 @@ describe('cluster time (where change streams open, finding 3)', () => {
     expect(compareTimestamps(at(2, 0), at(1, 3))).toBeGreaterThan(0);
   });
 
-  it('falls back to the latest cluster time only while no majority time is known (a mongos reply has no lastWrite)', () => {
+  /** A mongos's hello reply (its heartbeat): no setName, no lastWrite; only the gossiped cluster time. */
+  const mongosHello = (clusterTime: Timestamp) => ({
+    ok: 1, isWritablePrimary: true, msg: 'isdbgrid', topologyVersion: { counter: 0 }, maxWireVersion: 25,
+    $clusterTime: { clusterTime }, operationTime: clusterTime,
+  });
+
+  it('takes the majority time from heartbeats where hello carries lastWrite, from majority reads where it does not', () => {
+    expect(majorityTimeSource(hello(at(9, 5), at(9, 2)))).toBe('heartbeats');
+    expect(majorityTimeSource(mongosHello(at(9, 5)))).toBe('majority-reads');
+    // Behind a load balancer the driver sends no heartbeats at all.
+    expect(majorityTimeSource({ ok: 1, isWritablePrimary: true, msg: 'isdbgrid', serviceId: 'x' })).toBe('majority-reads');
+  });
+
+  it('never opens at the gossiped cluster time: a mongos heartbeat leaves the start unknown (the present), not ahead of a majority read', () => {
     const clock = new ClusterClock();
-    clock.observe({ ok: 1, msg: 'isdbgrid', $clusterTime: { clusterTime: at(20, 1) } });
-    expect(clock.streamStart).toEqual(at(20, 1));
-    clock.observeMajority(at(19, 4));
-    expect(clock.streamStart).toEqual(at(19, 4));
+    clock.observe(mongosHello(at(20, 1)));
+    expect(clock.streamStart).toBeUndefined();
+    clock.observe({ $clusterTime: { clusterTime: at(21, 1) } });
+    expect(clock.streamStart).toBeUndefined();
+  });
+
+  it('moves with each majority read on a mongos, also in a process that never commits', () => {
+    // An HTTP front end: its last (or no) commit is hours old; the periodic majority reads keep its streams near now.
+    const clock = new ClusterClock();
+    clock.observeMajority(at(1_000, 1)); // its only commit, long ago
+    clock.observe(mongosHello(at(50_000, 9)));
+    clock.observeMajority(majorityReadTimeOf({ ok: 1, cursor: { firstBatch: [], id: 0 }, operationTime: at(49_998, 3), $clusterTime: { clusterTime: at(50_000, 9) } }));
+    expect(clock.streamStart).toEqual(at(49_998, 3));
+    clock.observeMajority(majorityReadTimeOf({ ok: 1, operationTime: at(50_010, 1) }));
+    expect(clock.streamStart).toEqual(at(50_010, 1));
+  });
+
+  it('reads the majority time of a majority read from its operationTime, never from $clusterTime', () => {
+    expect(majorityReadTimeOf({ ok: 1, operationTime: at(4, 9), $clusterTime: { clusterTime: at(5, 1) } })).toEqual(at(4, 9));
+    expect(majorityReadTimeOf({ ok: 1, $clusterTime: { clusterTime: at(5, 1) } })).toBeUndefined();
+    expect(majorityReadTimeOf({ ok: 1, operationTime: 12 })).toBeUndefined();
+    expect(majorityReadTimeOf(undefined)).toBeUndefined();
+  });
+
+  it('asks with a majority read that reaches the collection\u2019s shard and leaves no cursor open', () => {
+    // A command that touches no shard gets the mongos's own cluster time as operationTime: not majority-committed.
+    expect(majorityProbe('drx_instances')).toMatchObject({
+      find: 'drx_instances', limit: 1, singleBatch: true, readConcern: { level: 'majority' },
+    });
   });
 
   it('trusts a commit\u2019s operation time only under a majority write concern', () => {

@@ -8,6 +8,7 @@ import { assertNoDuplicateSteps, describeStoreConformance } from '@durable-rx/ru
 import { MongoClient, type Document } from 'mongodb';
 import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import type { InstanceDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, claimOrchestrationFilter } from '../src/queries.js';
@@ -109,6 +110,28 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await reader.close();
         await writer.close();
+      }
+    });
+
+    it('the majority read that moves stream starts on a mongos returns a time at or after every majority write acknowledged before it', async () => {
+      // On a sharded cluster this read is the only source of majority-committed times for a process that does not
+      // commit (hello carries no lastWrite there); it must reach a shard and report that shard's majority commit point.
+      const store = await open();
+      const client = new MongoClient(mongoUri);
+      const session = client.startSession({ causalConsistency: true });
+      try {
+        const coll = client.db(db.name).collection(store.collections.instances);
+        for (let i = 0; i < 20; i++) {
+          await coll.insertOne({ _id: `probe-${i}` } as Document, { session, writeConcern: { w: 'majority' } });
+          const written = session.operationTime;
+          const read = majorityReadTimeOf(await client.db(db.name).command(majorityProbe(store.collections.instances), { timeoutMS: 30_000 }));
+          if (!written || !read) throw new Error(`no operationTime: write ${String(written)}, read ${String(read)}`);
+          expect(compareTimestamps(read, written)).toBeGreaterThanOrEqual(0);
+        }
+      } finally {
+        await session.endSession();
+        await client.close();
+        await store.close();
       }
     });
 
