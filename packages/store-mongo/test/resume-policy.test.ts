@@ -69,6 +69,29 @@ describe('change stream resume policy', () => {
     expect(DEFAULT_RESUME_POLICY.maxPersistentFailures).toBeGreaterThan(1);
   });
 
+  it('counts failures of every kind toward the end of a status feed: after five quick network failures, the first refusal ends it (docs/mongodb.md)', () => {
+    const policy = DEFAULT_RESUME_POLICY;
+    const refused = { kind: 'error', error: serverError(13, 'Unauthorized') } as const;
+    const quick = { livedMs: 50, delivered: false };
+    // The feed's own bookkeeping: the count before each failure, then whether that failure ends the feed.
+    const run = (failures: readonly (typeof refused | typeof networkFailure)[], runs = failures.map(() => quick)) => {
+      let count = 0;
+      return failures.map((failure, n) => {
+        count = failuresBefore(count, runs[n] ?? quick, policy);
+        const ends = givesUp(decideResume(failure, count, policy), count, policy);
+        count++;
+        return ends;
+      });
+    };
+    expect(run([networkFailure, networkFailure, networkFailure, networkFailure, networkFailure, refused]))
+      .toEqual([false, false, false, false, false, true]);
+    // Five refusals alone do not end it; neither does a sixth failure in a row that heals.
+    expect(run([refused, refused, refused, refused, refused, networkFailure])).toEqual([false, false, false, false, false, false]);
+    // A stream that delivered a change before failing starts the count over.
+    const recovered = [quick, quick, quick, quick, { livedMs: 50, delivered: true }, quick];
+    expect(run([refused, refused, refused, refused, refused, refused], recovered)).toEqual([false, false, false, false, false, false]);
+  });
+
   it('reopens after the last token when it keeps the position, without a resync', () => {
     const token = { _data: '82abc' };
     const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
