@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { defer, retry, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ChangeRouter } from '../src/client/change-router.js';
 import type { StatusChange } from '../src/store/store.js';
@@ -108,5 +108,30 @@ describe('ChangeRouter', () => {
     expect(ended).toEqual(['a', 'all', 'late b', 'late all']);
     expect(seen).toEqual([]);
     expect(source.observed).toBe(false);
+  });
+  it('opens a fresh feed for listeners that start again from the error of the feed that ended (rxjs retry)', () => {
+    // A store feed that fails for good (MongoDB's status feed after persistent failures) must not leave a listener
+    // that retries attached to the dead feed: it would wait for changes that never come, and hear no error either.
+    let feed = new Subject<StatusChange>();
+    let opened = 0;
+    const router = new ChangeRouter(defer(() => {
+      opened++;
+      return feed;
+    }));
+    const everything: string[] = [];
+    const ofA: string[] = [];
+    const all = router.all().pipe(retry(1)).subscribe((c) => everything.push(c.instanceId));
+    const a = router.instance('a').pipe(retry(1)).subscribe((c) => ofA.push(c.instanceId));
+    const failed = feed;
+    feed = new Subject<StatusChange>();
+    failed.error(new Error('the feed failed for good'));
+    feed.next(change('a'));
+    feed.next(change('b'));
+    expect(opened).toBe(2);
+    expect(everything).toEqual(['a', 'b']);
+    expect(ofA).toEqual(['a']);
+    all.unsubscribe();
+    a.unsubscribe();
+    expect(feed.observed).toBe(false);
   });
 });

@@ -50,15 +50,14 @@ export class ChangeRouter {
     }
     let set = this.#byInstance.get(instanceId);
     if (!set) this.#byInstance.set(instanceId, (set = new Set()));
+    if (set.has(observer)) return noop;
     set.add(observer);
     this.#retain();
-    let watching = true;
     return () => {
-      if (!watching) return;
-      watching = false;
+      // Only a listener still registered gives its share back: after the feed ended, the router forgot them all.
       const current = this.#byInstance.get(instanceId);
-      current?.delete(observer);
-      if (current?.size === 0) this.#byInstance.delete(instanceId);
+      if (!current?.delete(observer)) return;
+      if (current.size === 0) this.#byInstance.delete(instanceId);
       this.#release();
     };
   }
@@ -70,8 +69,7 @@ export class ChangeRouter {
       this.#everything.add(subscriber);
       this.#retain();
       return () => {
-        this.#everything.delete(subscriber);
-        this.#release();
+        if (this.#everything.delete(subscriber)) this.#release();
       };
     });
   }
@@ -84,15 +82,12 @@ export class ChangeRouter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const subscription = this.#subscription;
-    this.#subscription = undefined;
-    subscription?.unsubscribe();
     this.#end((listener) => listener.complete());
   }
 
   #retain(): void {
     if (this.#listeners++ > 0) return;
-    this.#subscription = this.source.subscribe({
+    const subscription = this.source.subscribe({
       next: (change) => {
         const listeners = this.#byInstance.get(change.instanceId);
         // A listener may stop (and others start) while a change is delivered: only the listeners present when it
@@ -110,6 +105,9 @@ export class ChangeRouter {
       error: (error: unknown) => this.#end((listener) => listener.error(error)),
       complete: () => this.#end((listener) => listener.complete()),
     });
+    // A feed that ended while it was being subscribed has been forgotten already (and a listener that started again
+    // meanwhile holds a fresh one): keep only a live subscription.
+    if (!subscription.closed) this.#subscription = subscription;
   }
 
   #release(): void {
@@ -118,8 +116,19 @@ export class ChangeRouter {
     this.#subscription = undefined;
   }
 
+  /**
+   * Ends every present listener. The router forgets them and the store's feed before it tells them, so a listener
+   * that starts again from its own `error` or `complete` (rxjs `retry`, `repeat`) opens a fresh feed instead of
+   * joining the one that just ended.
+   */
   #end(finish: (listener: Observer<StatusChange>) => void): void {
     const all = [...this.#everything, ...[...this.#byInstance.values()].flatMap((set) => [...set])];
+    this.#everything.clear();
+    this.#byInstance.clear();
+    this.#listeners = 0;
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    subscription?.unsubscribe();
     for (const listener of all) finish(listener);
   }
 }
