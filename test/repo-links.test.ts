@@ -71,7 +71,10 @@ describe('documents resolve inside the repository', () => {
 
 describe('no file points outside the repository', () => {
   // Built from parts so that this file does not match itself.
-  const outsideDocs = ['DESIGN', 'STYLE', 'TOOLCHAIN'].map((name) => `${name}.md`);
+  const outsideNames = ['DESIGN', 'STYLE', 'TOOLCHAIN'];
+  const outsideDocs = outsideNames.map((name) => `${name}.md`);
+  /** A section of one of them, cited as `NAME §3`. */
+  const outsideSection = new RegExp(`\\b(?:${outsideNames.join('|')})\\s*\u00a7`, 'g');
   const parentShared = new RegExp(`(?:\\.\\./)+${'shared'}\\b[\\w./-]*`, 'g');
 
   it('no file mentions documents kept outside the repository, or a parent-directory path that leaves it', () => {
@@ -79,6 +82,7 @@ describe('no file points outside the repository', () => {
     for (const file of files.filter((f) => textFile.test(f))) {
       const text = readFileSync(resolve(root, file), 'utf8');
       for (const name of outsideDocs) if (text.includes(name)) offenders.push(`${file}: ${name}`);
+      for (const [cited] of text.matchAll(outsideSection)) offenders.push(`${file}: ${cited}`);
       for (const [path] of text.matchAll(parentShared)) {
         const dir = /^(?:\.\.\/)+shared/.exec(path)![0];
         if (!resolvesInside(file, dir)) offenders.push(`${file}: ${path}`);

@@ -81,7 +81,7 @@ export function analysis(r) {
       parts.push('The rest is the imperative shell: ' +
         '(1) MemoryStore deep-copies every value that crosses the Store port (claiming a work item, committing, ' +
         'every change-feed emission, reads): the port carries plain data, as a store in a Worker or behind a network ' +
-        'would (DESIGN §3), so no caller may hold the store\'s own objects; durabletask-js\' ' +
+        'would (docs/design.md, "The Store port"), so no caller may hold the store\'s own objects; durabletask-js\' ' +
         '`InMemoryOrchestrationBackend` hands its live objects to the worker and the client, and its methods are ' +
         'synchronous. ' +
         '(2) Each instance is 4 step commits and 3 activity completions, each its own store transaction under a lease ' +

@@ -37,7 +37,7 @@ export interface ClientConformanceOptions {
 }
 
 /**
- * The DurableClient conformance suite: every row of the DESIGN §2 client table, the seed scenarios and the bad
+ * The DurableClient conformance suite: every operation of the `DurableClient` interface, the seed scenarios and the bad
  * inputs. It runs against the local client and, through `@durable-rx/rx-client`, against the HTTP API, so a UI
  * written against `DurableClient` behaves the same with either.
  *
