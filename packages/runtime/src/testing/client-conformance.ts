@@ -557,10 +557,14 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
     describe('restart', () => {
       it('starts a terminal instance again under its own id unless a new id is asked for', async () => {
-        await client.startNew('Echo', { instanceId: 'r0', input: { n: 0 } });
-        await client.waitForCompletion('r0', SETTLED);
+        // An orchestration that waits for an event, so the restarted run is told from the first by its output.
+        await client.startNew('WaitForEvents', { instanceId: 'r0', input: 1 });
+        await client.raiseEvent('r0', 'Item', 'first');
+        expect((await client.waitForCompletion('r0', SETTLED)).output).toEqual(['first']);
         expect(await client.restart('r0')).toBe('r0');
-        expect(await client.waitForCompletion('r0', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: { n: 0 } });
+        expect(['Pending', 'Running']).toContain((await client.getStatus('r0'))?.runtimeStatus);
+        await client.raiseEvent('r0', 'Item', 'second');
+        expect(await client.waitForCompletion('r0', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['second'] });
         expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['r0']);
         await expect(client.restart('r0', { restartWithNewInstanceId: 'yes' as unknown as boolean }))
           .rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
