@@ -293,15 +293,8 @@ export class Worker {
       // neither stalls until the next write nor hammers a failing store.
       const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
       this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
-      this.#clearWakeTimer();
-      if (!this.#stopping) {
-        this.#wakeAtMs = this.#o.clock.now().getTime() + delay;
-        this.#wakeTimer = this.#o.clock.setTimeout(() => {
-          this.#wakeTimer = undefined;
-          this.#wakeAtMs = Infinity;
-          this.#wake();
-        }, delay);
-      }
+      if (this.#stopping) this.#clearWakeTimer();
+      else this.#setWakeTimer(this.#o.clock.now().getTime(), delay);
     } finally {
       this.#pumping = false;
     }
@@ -449,14 +442,21 @@ export class Worker {
     // loses nothing. This saves a clear and a set per pump while the next wake time is a lease expiry that every
     // claim pushes further out.
     if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + delay) return;
+    this.#setWakeTimer(nowMs, delay);
+  }
+
+  /** (Re)arms the one wake timer to fire `delay` ms after `nowMs`. */
+  #setWakeTimer(nowMs: number, delay: number): void {
     this.#clearWakeTimer();
     this.#wakeAtMs = nowMs + delay;
-    this.#wakeTimer = this.#o.clock.setTimeout(() => {
-      this.#wakeTimer = undefined;
-      this.#wakeAtMs = Infinity;
-      this.#wake();
-    }, delay);
+    this.#wakeTimer = this.#o.clock.setTimeout(this.#wakeTimerFired, delay);
   }
+
+  readonly #wakeTimerFired = (): void => {
+    this.#wakeTimer = undefined;
+    this.#wakeAtMs = Infinity;
+    this.#wake();
+  };
 
   #clearWakeTimer(): void {
     if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
