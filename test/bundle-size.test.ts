@@ -31,12 +31,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * MemoryStore's commit path without closures or per-commit copies (planWriteSet's plan built by module helpers, index
  * loops in #commit, a copy-on-write subscriber array in Broadcast) and the client's change router ending its own feed
  * on close then cost 290 B on the runtime page and 127 B on the KeyvalStore page, for about 1.2-1.3x less CPU per
- * end-to-end batch of 100 instances: budgets 24,118 -> 24,408 and 28,932 -> 29,059 B.
+ * end-to-end batch of 100 instances: budgets 24,118 -> 24,408 and 28,932 -> 29,059 B. The change router forgetting a
+ * feed that ended before its listeners hear of it (so a retrying listener opens a fresh one) and the worker's one
+ * wake-timer setter then took the KeyvalStore page from 29,054 to 29,083 B: budget 29,100 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_408 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_059 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_100 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_250 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
