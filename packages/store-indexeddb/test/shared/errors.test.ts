@@ -45,7 +45,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
     expect(other.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
   });
 
-  it.runIf(adapter === 'DexieStore')('writes nothing of a commit whose write IndexedDB refuses after it was issued (a task id already taken)', async () => {
+  // Only DexieStore keeps tasks in rows of their own under a unique index; KeyvalStore packs them into the instance.
+  if (adapter === 'DexieStore') it('writes nothing of a commit whose write IndexedDB refuses after it was issued (a task id already taken)', async () => {
     // The transaction asks to commit without waiting for its writes: a write that fails on the way must abort it.
     const store = track(adapters[adapter](uniqueName('atomic-async')));
     await create(store, newInstance('a'));
