@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
+import type { DurableClient } from '../src/client/durable-client.js';
 import { COMMAND_APPLIED_TIMEOUT_MS } from '../src/client/local-client.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -47,12 +48,20 @@ describe('an injected id source', () => {
 });
 
 describe('an injected clock', () => {
-  it('times waitForCompletion: it resolves with the latest status once the timeout passes on that clock', async () => {
+  /** A client on a virtual clock with no worker (so instances stay Pending) and one instance started; closes the store. */
+  async function withPendingInstance(test: (client: DurableClient, clock: VirtualClock, id: string) => Promise<void>): Promise<void> {
     const store = new MemoryStore();
     const clock = new VirtualClock();
-    const client = createClient({ store, clock }); // no worker: the instance stays Pending
+    const client = createClient({ store, clock });
     try {
-      const id = await client.startNew('Anything');
+      await test(client, clock, await client.startNew('Anything'));
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('times waitForCompletion: it resolves with the latest status once the timeout passes on that clock', () =>
+    withPendingInstance(async (client, clock, id) => {
       let settled = false;
       const waiting = client.waitForCompletion(id, { timeoutMs: 60_000 }).finally(() => {
         settled = true;
@@ -62,17 +71,10 @@ describe('an injected clock', () => {
       expect(settled).toBe(false);
       await clock.advance(1);
       expect(await waiting).toMatchObject({ instanceId: id, runtimeStatus: 'Pending' });
-    } finally {
-      await store.close();
-    }
-  });
+    }));
 
-  it('waits 10 s by default: waitForCompletion and waitForCompletionOrCreateCheckStatusResponse', async () => {
-    const store = new MemoryStore();
-    const clock = new VirtualClock();
-    const client = createClient({ store, clock }); // no worker: the instance stays Pending
-    try {
-      const id = await client.startNew('Anything');
+  it('waits 10 s by default: waitForCompletion and waitForCompletionOrCreateCheckStatusResponse', () =>
+    withPendingInstance(async (client, clock, id) => {
       let settled = 0;
       const waiting = client.waitForCompletion(id).finally(() => settled++);
       const responding = client.waitForCompletionOrCreateCheckStatusResponse(new Request('http://h.example/start'), id).finally(() => settled++);
@@ -84,17 +86,10 @@ describe('an injected clock', () => {
       const response = await responding;
       expect(response.status).toBe(202);
       expect(response.headers.get('Location')).toBe(`http://h.example/runtime/webhooks/durabletask/instances/${id}`);
-    } finally {
-      await store.close();
-    }
-  });
+    }));
 
-  it('times the read-your-writes wait of a command that no worker applies', async () => {
-    const store = new MemoryStore();
-    const clock = new VirtualClock();
-    const client = createClient({ store, clock });
-    try {
-      const id = await client.startNew('Anything');
+  it('times the read-your-writes wait of a command that no worker applies', () =>
+    withPendingInstance(async (client, clock, id) => {
       let settled = false;
       const terminating = client.terminate(id, 'stop').finally(() => {
         settled = true;
@@ -105,8 +100,5 @@ describe('an injected clock', () => {
       await clock.advance(1);
       await terminating; // resolved: the command is stored and takes effect when a worker runs
       expect((await client.getStatus(id))?.runtimeStatus).toBe('Pending');
-    } finally {
-      await store.close();
-    }
-  });
+    }));
 });
