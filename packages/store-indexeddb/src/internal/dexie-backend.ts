@@ -3,6 +3,7 @@ import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
+import { completion, end } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
@@ -171,31 +172,17 @@ class DexieBackend implements StoreBackend {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
     const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
-    const finished = new Promise<void>((resolve, reject) => {
-      trans.oncomplete = () => resolve();
-      trans.onabort = () => reject(trans.error ?? new DOMException('The transaction was aborted', 'AbortError'));
-    });
-    finished.catch(() => undefined);
+    const finished = completion(trans);
     let result: T;
     try {
       result = await new DexieTransaction(trans, this.#core).run(work);
     } catch (error) {
-      try {
-        trans.abort(); // a failed work: nothing of it is written
-      } catch {
-        // Already aborted (by a failed write: its error is the cause) or finished.
-      }
-      throw trans.error ?? error;
+      end(trans, false); // a failed work: nothing of it is written
+      throw trans.error ?? error; // aborted by a failed write: its error is the cause
     }
     // A readonly transaction has nothing left to do; a readwrite one resolves only once committed (durable).
     if (mode === 'readonly') return result;
-    try {
-      // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
-      // transaction, and `finished` rejects with its error.
-      trans.commit();
-    } catch {
-      // Already committing, or aborted (then `finished` rejects).
-    }
+    end(trans, true);
     await finished;
     return result;
   }

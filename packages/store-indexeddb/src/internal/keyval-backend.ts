@@ -4,6 +4,7 @@ import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js'
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
+import { completion, end } from './idb-transaction.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
 /**
@@ -185,29 +186,6 @@ class KeyvalBackend implements StoreBackend {
 
   close(): void {
     this.#db?.close();
-  }
-}
-
-/**
- * Resolves when the transaction commits; rejects with its error when it aborts. (idb-keyval's `promisifyRequest` also
- * listens to `error`, which a failed request fires on the transaction before the abort sets the transaction's error.)
- */
-function completion(transaction: IDBTransaction): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => {
-    transaction.oncomplete = () => resolve();
-    transaction.onabort = () => reject(transaction.error); // null only after our own abort, when no one awaits this
-  });
-  done.catch(() => undefined);
-  return done;
-}
-
-/** Commits or aborts the transaction, unless it already ended (a failed request aborted it: `completion` rejects). */
-function end(transaction: IDBTransaction, commit: boolean): void {
-  try {
-    if (commit) transaction.commit();
-    else transaction.abort();
-  } catch {
-    // Already aborted or finished: nothing more to do.
   }
 }
 
