@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { type ActivityTask, type InstanceState, type OrchestrationMessage } from '@durable-rx/runtime/store-kit';
+import { claimableAtMs, type ActivityTask, type InstanceState, type OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -50,8 +50,15 @@ export interface InstanceDoc {
   messageSeq: number;
   /** Earliest `due` of the pending messages, NEVER when none: the claim filter. */
   nextMessageAt: Date;
-  /** Earliest `readyAt` of the pending messages, NEVER when none: the claim order. */
+  /** Earliest `readyAt` of the pending messages, NEVER when none: the claim order among instances claimable at once. */
   readyAt: Date;
+  /**
+   * When the instance can be claimed ({@link claimAtOf}: the shared `claimableAtMs` of its lease and its earliest due
+   * message; EPOCH for a message visible at once and no lease, NEVER without messages). Written by every write that
+   * changes the lease or the queue, in that same write, so claims and `nextWakeTime` are ranges on its index and never
+   * visit an instance that waits for a far-off timer.
+   */
+  claimAt: Date;
   /**
    * Set to a fresh value by a commit that leaves visible messages behind: the update wakes every process's worker
    * through the wake-up feed (not only the committing one's).
@@ -123,6 +130,34 @@ export interface SweepDoc {
   gen: string;
 }
 
+/**
+ * When an instance can be claimed: `claimableAtMs` (store-kit) of its lease expiry (EPOCH: free) and its earliest due
+ * message (`nextMessageAt`), or NEVER when it has no pending message. EPOCH exactly when a message is visible at once
+ * and nobody holds a lease, whatever any clock says.
+ *
+ * @example
+ * ```ts
+ * claimAtOf(EPOCH, EPOCH);   // EPOCH: claimable at once
+ * claimAtOf(EPOCH, fireAt);  // fireAt: a durable timer
+ * claimAtOf(expiry, EPOCH);  // expiry: leased, claimable when the lease runs out
+ * claimAtOf(expiry, NEVER);  // NEVER: nothing to claim
+ * ```
+ */
+export function claimAtOf(leaseExpiresAt: Date, nextMessageAt: Date): Date {
+  if (nextMessageAt.getTime() >= NEVER.getTime()) return NEVER;
+  return new Date(claimableAtMs(leaseExpiresAt, nextMessageAt.getTime()));
+}
+
+/** The queue bookkeeping of an instance as written: its queue head and when that makes it claimable. */
+export interface QueueFields extends QueueHead {
+  readonly claimAt: Date;
+}
+
+/** The queue fields an instance document gets for `head` under a lease expiring at `leaseExpiresAt` (EPOCH: free). */
+export function queueFields(head: QueueHead, leaseExpiresAt: Date): QueueFields {
+  return { messageSeq: head.messageSeq, nextMessageAt: head.nextMessageAt, readyAt: head.readyAt, claimAt: claimAtOf(leaseExpiresAt, head.nextMessageAt) };
+}
+
 /** The queue head of an instance without pending messages. */
 export function emptyQueueHead(messageSeq: number): QueueHead {
   return { messageSeq, nextMessageAt: NEVER, readyAt: NEVER };
@@ -189,9 +224,7 @@ export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: 
     historyGen,
     rev: 0,
     ...FREE_LEASE,
-    messageSeq: queue.messageSeq,
-    nextMessageAt: queue.nextMessageAt,
-    readyAt: queue.readyAt,
+    ...queueFields(queue, FREE_LEASE.leaseExpiresAt),
   };
 }
 

@@ -77,10 +77,10 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'page', key: { createdTime: 1, _id: 1 } },
     // queryInstances / purgeInstances with a status filter.
     { name: 'status_page', key: { runtimeStatus: 1, createdTime: 1, _id: 1 } },
-    // claimOrchestration: instances in the order their first message became visible; not-yet-due and leased ones
-    // are skipped inside the index.
-    { name: 'claim_ready', key: { readyAt: 1, nextMessageAt: 1, leaseExpiresAt: 1 } },
-    // nextWakeTime: the next lease expiry.
+    // claimOrchestration and nextWakeTime: ranges on when an instance can be claimed (claimAt EPOCH, in the order
+    // messages became visible; or a due time up to now), so instances waiting for later times are never visited.
+    { name: 'claim_at', key: { claimAt: 1, readyAt: 1 } },
+    // releaseOwner: leased instances only.
     { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
     // The re-read of a status-feed resync: instances changed since the feed was last healthy.
     { name: 'updated', key: { updatedAt: 1 } },
@@ -96,13 +96,11 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     // The queue head of an instance after a commit: its earliest due and earliest ready message.
     { name: 'instance_due', key: { instanceId: 1, due: 1 } },
     { name: 'instance_ready', key: { instanceId: 1, readyAt: 1 } },
-    // nextWakeTime: the next delayed message (durable timers).
-    { name: 'due', key: { due: 1 } },
   ],
   activityTasks: [
     // claimActivity: tasks in scheduling order, leased ones skipped inside the index.
     { name: 'claim_ready', key: { readyAt: 1, order: 1, leaseExpiresAt: 1 } },
-    // nextWakeTime: the next lease expiry.
+    // nextWakeTime (the earliest lease expiry; EPOCH for a free task) and releaseOwner.
     { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
     // Deletion with the instance (replace, purge).
     { name: 'instance', key: { instanceId: 1 } },
@@ -111,12 +109,13 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
 };
 
 /**
- * Indexes of the layout before write sets and history generations, which the current indexes replace.
- * `ensureIndexes` drops them: the old unique `{ instanceId, index }` on history would refuse the events of a
- * restarted instance's new generation.
+ * Indexes of earlier layouts, which the current indexes replace. `ensureIndexes` drops them: the old unique
+ * `{ instanceId, index }` on history would refuse the events of a restarted instance's new generation, and the others
+ * only cost writes (`claim_ready` on instances and `due` on messages served claims and wake-ups before `claimAt`).
  */
 export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
-  instances: ['claim'],
+  instances: ['claim', 'claim_ready'],
   history: ['instance_index'],
+  messages: ['due'],
   activityTasks: ['claim'],
 };

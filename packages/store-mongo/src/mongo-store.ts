@@ -24,7 +24,7 @@ import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, type Clo
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
-  FREE_LEASE, NEVER, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen,
+  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen, queueFields,
   type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
@@ -37,8 +37,8 @@ import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimActivityFilter, claimBound,
-  claimedMessagesFilter, claimOrchestrationFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, PAGE_SORT, QUEUE_HEAD_HINTS, RESYNC_HINT,
-  ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, WAKE_HINTS,
+  claimedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
+  QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -223,6 +223,7 @@ export class MongoStore implements Store {
       const store = new MongoStore({ client, ownsClient, dbName, options, limit, maxMessages, logger, skew, clusterClock });
       try {
         if (options.createIndexes !== false) await store.ensureIndexes();
+        await store.#fillClaimAt();
         // A mongos sends no majority-committed time in its heartbeats: read it now (so the first stream does not
         // open at the present) and once per heartbeat interval from then on (see majorityTimeSource).
         if (majorityTimeSource(reply) === 'majority-reads') {
@@ -325,13 +326,15 @@ export class MongoStore implements Store {
    */
   async ensureIndexes(): Promise<void> {
     await this.#op('creating indexes', async () => {
-      for (const name of OBSOLETE_INDEXES.instances ?? []) await dropIfPresent(this.#instances, name);
+      // The old history index goes first: it would refuse the events of a restarted instance's new generation.
       for (const name of OBSOLETE_INDEXES.history ?? []) await dropIfPresent(this.#history, name);
-      for (const name of OBSOLETE_INDEXES.activityTasks ?? []) await dropIfPresent(this.#tasks, name);
       await this.#instances.createIndexes([...INDEXES.instances]);
       await this.#history.createIndexes([...INDEXES.history]);
       await this.#messages.createIndexes([...INDEXES.messages]);
       await this.#tasks.createIndexes([...INDEXES.activityTasks]);
+      for (const name of OBSOLETE_INDEXES.instances ?? []) await dropIfPresent(this.#instances, name);
+      for (const name of OBSOLETE_INDEXES.messages ?? []) await dropIfPresent(this.#messages, name);
+      for (const name of OBSOLETE_INDEXES.activityTasks ?? []) await dropIfPresent(this.#tasks, name);
     });
   }
 
@@ -413,11 +416,7 @@ export class MongoStore implements Store {
       const limit = claimBound(options.maxMessages, this.#maxMessages);
       for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         const lease = newLease(options, nextLeaseToken());
-        const doc = await this.#instances.findOneAndUpdate(
-          claimOrchestrationFilter(options.now),
-          { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
-          { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
-        );
+        const doc = await this.#leaseNext(lease, options.now);
         if (!doc) return undefined;
         let item: OrchestrationWorkItem | undefined;
         try {
@@ -436,6 +435,28 @@ export class MongoStore implements Store {
       }
       return undefined;
     });
+  }
+
+  /**
+   * Leases the instance that became claimable first at `now` (`orchestrationClaimTries`): a covered probe of the timed
+   * band's head, then `findOneAndUpdate`s on ranges of the `claim_at` index, so the server picks and leases atomically
+   * and never visits an instance that is leased or waits for a later time.
+   */
+  async #leaseNext(lease: Lease, now: Date): Promise<Pick<InstanceDoc, '_id' | 'state' | 'input'> | null> {
+    const head = await this.#instances.findOne(timedClaimFilter(now), {
+      sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 },
+    });
+    // The claimed instance's earliest message is due at or before `now`, so this is claimAtOf(lease, its due time).
+    const claimAt = claimAtOf(lease.expiresAt, now);
+    for (const { filter } of orchestrationClaimTries(head?.claimAt, now)) {
+      const doc = await this.#instances.findOneAndUpdate(
+        filter,
+        { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, claimAt } },
+        { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
+      );
+      if (doc) return doc;
+    }
+    return null;
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
@@ -473,11 +494,20 @@ export class MongoStore implements Store {
   async releaseOwner(owner: string): Promise<number> {
     validateLeaseOwner(owner);
     const [instances, tasks] = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => Promise.all([
-      // A fresh handoff wakes every process's worker through the wake-up feed, as an abandon does.
-      this.#instances.updateMany(ownerLeasesFilter(owner), { $set: { ...FREE_LEASE, handoff: new ObjectId() } }, { hint: RELEASE_OWNER_HINT }),
+      this.#transaction(async (session) => {
+        const held = await this.#instances
+          .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINT, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
+          .toArray();
+        if (held.length === 0) return 0;
+        const result = await this.#instances.bulkWrite(
+          held.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt) } } })),
+          { session, ordered: true },
+        );
+        return result.modifiedCount;
+      }),
       this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { hint: RELEASE_OWNER_HINT }),
     ]));
-    const released = instances.modifiedCount + tasks.modifiedCount;
+    const released = instances + tasks.modifiedCount;
     if (released > 0) this.#localWork.next();
     return released;
   }
@@ -536,27 +566,16 @@ export class MongoStore implements Store {
     });
   }
 
-  async nextWakeTime(now: Date): Promise<Date | undefined> {
+  async nextWakeTime(_now: Date): Promise<Date | undefined> {
     return this.#op('finding the next wake-up time', async () => {
-      // Unclaimed work that is due already counts too (`claimableAtMs`): what a claim at `now` would take, found with
-      // the claims' own filters, gives a time at or before `now`, so a worker whose claim ran a moment early claims
-      // again instead of losing the wake-up.
-      const [dueInstance, dueTask, message, instance, task] = await Promise.all([
-        this.#instances.findOne(claimOrchestrationFilter(now), { hint: CLAIM_ORCHESTRATION_HINT, projection: { nextMessageAt: 1 } }),
-        this.#tasks.findOne(claimActivityFilter(now), { hint: CLAIM_ACTIVITY_HINT, projection: { leaseExpiresAt: 1 } }),
-        this.#messages.findOne({ due: { $gt: now } }, { sort: { due: 1 }, hint: WAKE_HINTS.messages, projection: { due: 1 } }),
-        this.#instances.findOne(
-          { leaseExpiresAt: { $gt: now }, nextMessageAt: { $lt: NEVER } },
-          { sort: { leaseExpiresAt: 1 }, hint: WAKE_HINTS.instances, projection: { leaseExpiresAt: 1 } },
-        ),
-        this.#tasks.findOne(
-          { leaseExpiresAt: { $gt: now } },
-          { sort: { leaseExpiresAt: 1 }, hint: WAKE_HINTS.activityTasks, projection: { leaseExpiresAt: 1 } },
-        ),
+      // Every instance's and task's `claimableAtMs` is indexed (`claimAt`; a task's lease expiry, EPOCH when free), so
+      // the earliest is the first key of each index: work claimable already gives a time at or before `now`, and a
+      // worker whose claim ran a moment early claims again instead of losing the wake-up.
+      const [instance, task] = await Promise.all([
+        this.#instances.findOne(INSTANCE_WAKE_FILTER, { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 } }),
+        this.#tasks.findOne({}, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: { _id: 0, leaseExpiresAt: 1 } }),
       ]);
-      const times = [dueInstance?.nextMessageAt, dueTask?.leaseExpiresAt, message?.due, instance?.leaseExpiresAt, task?.leaseExpiresAt]
-        .filter((t): t is Date => t instanceof Date)
-        .map((t) => t.getTime());
+      const times = [instance?.claimAt, task?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
       return times.length === 0 ? undefined : new Date(Math.min(...times));
     });
   }
@@ -767,7 +786,7 @@ export class MongoStore implements Store {
           await this.#messages.insertMany([...w.docs], { session });
           break;
         case 'setQueue':
-          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: { ...w.head } }, { session });
+          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: { ...w.fields } }, { session });
           break;
         case 'insertInstance':
           await this.#instances.insertOne(w.doc, { session });
@@ -780,7 +799,9 @@ export class MongoStore implements Store {
           // Releasing with visible messages left behind (they arrived during the step, or the claim was bounded): a
           // fresh handoff wakes every process's worker through the wake-up feed, not only this one.
           const release = w.release ? { ...FREE_LEASE, ...(head.nextMessageAt <= now ? { handoff: new ObjectId() } : {}) } : {};
-          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: { ...w.set, ...head, ...release } }, { session });
+          await this.#instances.updateOne(
+            { _id: w.instanceKey }, { $set: { ...w.set, ...queueFields(head, w.leaseExpiresAt), ...release } }, { session },
+          );
           break;
         }
         default:
@@ -796,10 +817,39 @@ export class MongoStore implements Store {
     return { messageSeq, nextMessageAt: due?.due ?? NEVER, readyAt: ready?.readyAt ?? NEVER };
   }
 
-  /** Releases an orchestration lease without a commit (waking every worker: `handoff`); true when it was still held. */
+  /**
+   * Releases an orchestration lease without a commit (waking every worker: `handoff`); true when it was still held.
+   * A transaction: `claimAt` is computed from the queue head it reads, which a message sent meanwhile would change
+   * (that write conflicts, and the transaction retries).
+   */
   async #release(key: string, leaseToken: string): Promise<boolean> {
-    const released = await this.#instances.updateOne({ _id: key, leaseToken }, { $set: { ...FREE_LEASE, handoff: new ObjectId() } });
-    return released.modifiedCount > 0;
+    return this.#transaction(async (session) => {
+      const doc = await this.#instances.findOne({ _id: key, leaseToken }, { session, projection: { nextMessageAt: 1 } });
+      if (!doc) return false;
+      await this.#instances.updateOne({ _id: key, leaseToken }, { $set: releasedFields(doc.nextMessageAt) }, { session });
+      return true;
+    });
+  }
+
+  /**
+   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head), in
+   * batches, each update conditional on the fields it was computed from. Finds nothing (one index probe) once done.
+   */
+  async #fillClaimAt(): Promise<void> {
+    await this.#op('filling in claimAt', async () => {
+      for (;;) {
+        const docs = await this.#instances
+          .find(MISSING_CLAIM_AT_FILTER, { hint: CLAIM_ORCHESTRATION_HINT, limit: 500, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 } })
+          .toArray();
+        if (docs.length === 0) return;
+        await this.#instances.bulkWrite(docs.map((doc) => ({
+          updateOne: {
+            filter: { _id: doc._id, leaseExpiresAt: doc.leaseExpiresAt, nextMessageAt: doc.nextMessageAt },
+            update: { $set: { claimAt: claimAtOf(doc.leaseExpiresAt, doc.nextMessageAt) } },
+          },
+        })), { ordered: false });
+      }
+    });
   }
 
   /** Deletes instances with their pending messages and tasks, and schedules their histories for the sweeper. */
@@ -908,6 +958,11 @@ export class MongoStore implements Store {
       return () => void cursor.close().catch(() => undefined);
     });
   }
+}
+
+/** What releasing an orchestration lease writes, for an instance whose earliest due message is at `nextMessageAt`. */
+function releasedFields(nextMessageAt: Date) {
+  return { ...FREE_LEASE, handoff: new ObjectId(), claimAt: claimAtOf(FREE_LEASE.leaseExpiresAt, nextMessageAt) };
 }
 
 function describeWriteSet(writeSet: WriteSet): string {

@@ -13,19 +13,76 @@ import { instanceKey, instanceKeyPrefixPatterns } from './instance-key.js';
 export const PAGE_SORT = { createdTime: 1, _id: 1 } as const satisfies Sort;
 
 /**
- * Claim order of orchestration work: the instance whose earliest message became visible first (`readyAt`: a timer's
- * `visibleAt`, an immediate message's timestamp). A due timer therefore waits only behind messages that were visible
- * before it, never behind the whole backlog. Served by the `claim_ready` index ({@link CLAIM_ORCHESTRATION_HINT}),
- * which also carries `nextMessageAt` and `leaseExpiresAt`, so leased and not-yet-due instances are skipped inside
- * the index.
+ * The key of the instances' claim index (`claim_at`), to which every orchestration claim and the instances' part of
+ * `nextWakeTime` are pinned, and the sort they all use (the index order).
  */
-export const CLAIM_ORCHESTRATION_SORT = { readyAt: 1 } as const satisfies Sort;
+export const CLAIM_ORCHESTRATION_HINT = { claimAt: 1, readyAt: 1 } as const;
+export const CLAIM_ORCHESTRATION_SORT = { claimAt: 1, readyAt: 1 } as const satisfies Sort;
 
 /**
- * The key of the index the orchestration claim is pinned to (`claim_ready`), so the plan cache can never pick a
- * worse one under load.
+ * One try of an orchestration claim: a `findOneAndUpdate` with this filter and {@link CLAIM_ORCHESTRATION_SORT}, so
+ * the server leases the first instance of the range atomically. Every filter is a range on the index's leading field
+ * `claimAt` that ends at `now` or at EPOCH, so it never visits an instance waiting for a later time.
  */
-export const CLAIM_ORCHESTRATION_HINT = { readyAt: 1, nextMessageAt: 1, leaseExpiresAt: 1 } as const;
+export interface ClaimTry {
+  /** `'at-once'`: a message visible at once and no lease; `'timed'`: a timer that came due, or a lease that expired. */
+  readonly band: 'at-once' | 'timed';
+  readonly filter: Filter<InstanceDoc>;
+}
+
+/**
+ * Instances claimable since a time at or before `now` (`claimAtOf` after EPOCH): a durable timer that came due
+ * or a lease that expired, first the earliest. The claim probes its head first ({@link orchestrationClaimTries}).
+ */
+export function timedClaimFilter(now: Date): Filter<InstanceDoc> {
+  return { claimAt: { $gt: EPOCH, $lte: now } };
+}
+
+/**
+ * Instances with a message visible at once and no lease (`claimAt` EPOCH, whatever the claimer's clock), in the
+ * order their first message became visible (`readyAt`); with `readyBy`, only those visible by then.
+ */
+export function atOnceClaimFilter(readyBy?: Date): Filter<InstanceDoc> {
+  return readyBy === undefined ? { claimAt: EPOCH } : { claimAt: EPOCH, readyAt: { $lte: readyBy } };
+}
+
+/**
+ * The tries of one orchestration claim, given `timedHead`: the `claimAt` of the first instance of the timed band at
+ * `now` (a covered probe of the index), `undefined` when it is empty. Claims are fair across both bands: the instance
+ * that became claimable first goes first, so a due timer waits only behind messages that were visible before it (not
+ * behind a whole backlog), and a backlog of due timers does not hold up messages sent before they came due.
+ *
+ * - timed band empty: the at-once band;
+ * - otherwise the at-once band's instances visible by `timedHead`, then the timed band, then the rest of the at-once
+ *   band (the timed head may have been claimed by another worker since the probe).
+ *
+ * @example
+ * ```ts
+ * orchestrationClaimTries(undefined, now); // [{ band: 'at-once', filter: { claimAt: EPOCH } }]
+ * orchestrationClaimTries(fireAt, now);    // at-once up to fireAt, timed, at-once
+ * ```
+ */
+export function orchestrationClaimTries(timedHead: Date | undefined, now: Date): ClaimTry[] {
+  if (timedHead === undefined) return [{ band: 'at-once', filter: atOnceClaimFilter() }];
+  return [
+    { band: 'at-once', filter: atOnceClaimFilter(timedHead) },
+    { band: 'timed', filter: timedClaimFilter(now) },
+    { band: 'at-once', filter: atOnceClaimFilter() },
+  ];
+}
+
+/**
+ * The instances' part of `nextWakeTime`: the smallest `claimAt` below NEVER (EPOCH or another time at or before `now`
+ * when something is claimable already). With {@link CLAIM_ORCHESTRATION_SORT} and a projection of `claimAt` alone it
+ * reads one index key and no document.
+ */
+export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = { claimAt: { $lt: NEVER } };
+
+/**
+ * The instances written by the layout before `claimAt` (the field is missing: `null` in the index), which `connect`
+ * fills in once.
+ */
+export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = { claimAt: null as unknown as Date };
 
 /**
  * Claim order of activity tasks: by the time the task was scheduled, whether it is free or its lease expired. An
@@ -42,8 +99,12 @@ export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
 /** The key of the index the read of a claim's messages is pinned to (`instance_seq`). */
 export const CLAIMED_MESSAGES_HINT = { instanceId: 1, seq: 1 } as const;
 
-/** The index keys of the three `nextWakeTime` queries (`due`, `lease_expiry`, `lease_expiry`). */
-export const WAKE_HINTS = { messages: { due: 1 }, instances: { leaseExpiresAt: 1 }, activityTasks: { leaseExpiresAt: 1 } } as const;
+/**
+ * The activity tasks' part of `nextWakeTime`: the task with the earliest lease expiry, which is its `claimableAtMs`
+ * (a free task has EPOCH: claimable already). One key of the `lease_expiry` index ({@link TASK_WAKE_HINT}).
+ */
+export const TASK_WAKE_SORT = { leaseExpiresAt: 1 } as const satisfies Sort;
+export const TASK_WAKE_HINT = { leaseExpiresAt: 1 } as const;
 
 /** The index keys of the queue-head reads after a commit (`instance_due`, `instance_ready`). */
 export const QUEUE_HEAD_HINTS = { due: { instanceId: 1, due: 1 }, readyAt: { instanceId: 1, readyAt: 1 } } as const;
@@ -104,14 +165,6 @@ export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
   const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
   if (created) clauses.push(created);
   return combine(clauses);
-}
-
-/**
- * Instances with a message due at `now` and no live lease (a lease is live while `leaseExpiresAt > now`). The
- * `readyAt` bound keeps instances without pending messages out of the index scan.
- */
-export function claimOrchestrationFilter(now: Date): Filter<InstanceDoc> {
-  return { readyAt: { $lt: NEVER }, nextMessageAt: { $lte: now }, leaseExpiresAt: { $lte: now } };
 }
 
 /** The visible messages of a claimed instance (by its stored key). */

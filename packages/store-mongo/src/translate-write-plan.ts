@@ -3,9 +3,9 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
-  emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc,
-  taskDoc, type EncodedMessage, type EncodedState, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc,
-  type TaskDoc,
+  EPOCH, emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
+  taskDoc, type EncodedMessage, type EncodedState, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueFields, type QueueHead,
+  type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { instanceKey } from './instance-key.js';
@@ -17,7 +17,7 @@ import { instanceKey } from './instance-key.js';
  */
 
 /** The bookkeeping of an instance document as read (and locked) at the start of the transaction. */
-export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'input'>;
+export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'leaseExpiresAt' | 'input'>;
 
 /** What the translation needs besides the plan. */
 export interface TranslationContext {
@@ -44,14 +44,19 @@ export type MongoWrite =
   | { readonly op: 'deleteTasks'; readonly taskIds: readonly string[] }
   | { readonly op: 'insertTasks'; readonly docs: readonly TaskDoc[] }
   | { readonly op: 'insertMessages'; readonly docs: readonly MessageDoc[] }
-  /** New messages for an instance whose state the plan leaves alone: its exact new queue head. */
-  | { readonly op: 'setQueue'; readonly instanceKey: string; readonly head: QueueHead }
+  /**
+   * New messages for an instance whose state the plan leaves alone: its exact new queue head, and when that makes it
+   * claimable under the lease it has (another worker may hold one).
+   */
+  | { readonly op: 'setQueue'; readonly instanceKey: string; readonly fields: QueueFields }
   | { readonly op: 'insertInstance'; readonly doc: InstanceDoc }
   | { readonly op: 'replaceInstance'; readonly doc: InstanceDoc }
   /**
    * The new state of an existing instance (`set`; empty when only its queue changes). `queue`: its exact new head
    * (`set`), or `recompute` when messages were consumed: the executor reads the earliest remaining ones after the
-   * message operations. `release`: the write set's orchestration lease, released by this write.
+   * message operations. `release`: the write set's orchestration lease, released by this write. `leaseExpiresAt`: the
+   * lease expiry the document has after this write (EPOCH when released), from which the executor writes `claimAt`
+   * with `queueFields`.
    */
   | {
     readonly op: 'updateInstance';
@@ -59,6 +64,7 @@ export type MongoWrite =
     readonly set: InstanceFields | Record<string, never>;
     readonly queue: { readonly kind: 'set'; readonly head: QueueHead } | { readonly kind: 'recompute'; readonly messageSeq: number };
     readonly release: boolean;
+    readonly leaseExpiresAt: Date;
   };
 
 /**
@@ -149,7 +155,7 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     if (planned.has(id) || id === leased) continue;
     const row = stored.get(id);
     if (!row) throw new MongoStoreError(`The write plan queues a message for ${JSON.stringify(id)}, which it did not read`);
-    writes.push({ op: 'setQueue', instanceKey: instanceKey(id), head: lowerQueueHead(headOf(row), list) });
+    writes.push({ op: 'setQueue', instanceKey: instanceKey(id), fields: queueFields(lowerQueueHead(headOf(row), list), row.leaseExpiresAt) });
   }
 
   for (const { state, isNew } of plan.states) {
@@ -170,6 +176,7 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
       set: instanceFields(state, encodeInstanceState(state, limitBytes), gen, row.input ?? ''),
       queue: queueChange(row, mine, consumed.has(id)),
       release: id === leased,
+      leaseExpiresAt: id === leased ? EPOCH : row.leaseExpiresAt,
     });
   }
   // The leased instance's lease is released by the commit even when its state does not change.
@@ -178,7 +185,7 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     if (row) {
       writes.push({
         op: 'updateInstance', instanceKey: instanceKey(leased), set: {}, queue: queueChange(row, added.get(leased) ?? [], consumed.has(leased)),
-        release: true,
+        release: true, leaseExpiresAt: EPOCH,
       });
     }
   }

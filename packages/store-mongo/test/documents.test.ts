@@ -2,9 +2,10 @@ import type { HistoryEvent } from '@durable-rx/runtime';
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
-  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, readyAtOf, taskDoc,
+  claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
+  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, queueFields, readyAtOf, taskDoc,
 } from '../src/documents.js';
+import { claimableAtMs } from '@durable-rx/runtime/store-kit';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
 const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"nested":[{"$set":null}]}') as unknown;
@@ -156,5 +157,39 @@ describe('history and activity task documents', () => {
     expect(doc).toMatchObject({ _id: 't1', instanceId: 'a', executionId: 'exec-1', readyAt: T0, leaseToken: null, leaseExpiresAt: EPOCH });
     expect(decodeTask(doc.task)).toEqual(task);
     expect(() => taskDoc({ ...task, input: 'x'.repeat(100) }, 50)).toThrow(expect.objectContaining({ code: 'payload-too-large' }));
+  });
+});
+
+describe('claimAt: when an instance can be claimed, written with its lease and queue', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+
+  it('is the shared claimableAtMs of the lease and the earliest due message, NEVER without messages', () => {
+    const leases = [EPOCH, at(-5_000), at(30_000)];
+    const dues = [EPOCH, at(-1), at(60_000), at(86_400_000)];
+    for (const lease of leases) {
+      for (const due of dues) expect(claimAtOf(lease, due).getTime(), `${lease.toISOString()} ${due.toISOString()}`).toBe(claimableAtMs(lease, due.getTime()));
+      expect(claimAtOf(lease, NEVER)).toEqual(NEVER);
+    }
+  });
+
+  it('is EPOCH exactly for a message visible at once without a lease: claimable whatever the claimer\u2019s clock', () => {
+    expect(claimAtOf(EPOCH, EPOCH)).toEqual(EPOCH);
+    expect(claimAtOf(at(30_000), EPOCH)).toEqual(at(30_000));
+    expect(claimAtOf(EPOCH, at(60_000))).toEqual(at(60_000));
+  });
+
+  it('is set on a new instance from its queue (free lease): its start message makes it claimable at once', () => {
+    const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
+    const start = encodeMessage({ id: 'm', instanceId: state.instanceId, event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' } }, MAX_PAYLOAD_BYTES);
+    expect(instanceDoc(state, encoded, lowerQueueHead(emptyQueueHead(0), [start]), 'g').claimAt).toEqual(EPOCH);
+    expect(instanceDoc(state, encoded, emptyQueueHead(0), 'g').claimAt).toEqual(NEVER);
+    const timer = encodeMessage({ id: 't', instanceId: state.instanceId, visibleAt: at(86_400_000), event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' } }, MAX_PAYLOAD_BYTES);
+    expect(instanceDoc(state, encoded, lowerQueueHead(emptyQueueHead(0), [timer]), 'g').claimAt).toEqual(at(86_400_000));
+  });
+
+  it('comes with the queue head it was computed from', () => {
+    expect(queueFields({ messageSeq: 3, nextMessageAt: at(5), readyAt: at(1) }, at(9))).toEqual({
+      messageSeq: 3, nextMessageAt: at(5), readyAt: at(1), claimAt: at(9),
+    });
   });
 });

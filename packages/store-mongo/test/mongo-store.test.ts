@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import type { InstanceDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
-import { CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, claimOrchestrationFilter } from '../src/queries.js';
+import {
+  CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, INSTANCE_WAKE_FILTER, orchestrationClaimTries, timedClaimFilter,
+} from '../src/queries.js';
 import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
 
 /**
@@ -76,7 +78,8 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
         const now = new Date();
         const plans: Document[] = [
-          await instances.find(claimOrchestrationFilter(now)).sort(CLAIM_ORCHESTRATION_SORT).hint(CLAIM_ORCHESTRATION_HINT).limit(1).explain(),
+          ...await Promise.all(orchestrationClaimTries(now, now).map(({ filter }) =>
+            instances.find(filter).sort(CLAIM_ORCHESTRATION_SORT).hint(CLAIM_ORCHESTRATION_HINT).limit(1).explain())),
           await instances.find({}).sort({ createdTime: 1, _id: 1 }).limit(10).explain(),
           await instances.find({ _id: { $regex: '^job-1' } }).explain(),
           await client.db(db.name).collection(store.collections.messages).find({ instanceId: 'job-1' }).sort({ seq: 1 }).explain(),
@@ -86,6 +89,50 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           expect(winning).toBeDefined();
           expect(JSON.stringify(winning)).not.toContain('COLLSCAN');
         }
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
+    it('claims and nextWakeTime read only claimable instances, however many wait for far-off timers (explain executionStats)', async () => {
+      const store = await open();
+      const client = new MongoClient(mongoUri);
+      try {
+        const far = new Date(Date.now() + 86_400_000);
+        // 300 instances whose only message is visible in a day (the write path computes their claimAt), 3 claimable now.
+        for (let i = 0; i < 300; i++) await store.commit(start(`far-${i}`, undefined, new Date(far.getTime() + i)));
+        for (let i = 0; i < 3; i++) await store.commit(start(`now-${i}`));
+        const db2 = client.db(db.name);
+        const now = new Date();
+        const examined = async (command: Document): Promise<number> => {
+          const plan = await db2.command({ explain: command, verbosity: 'executionStats' });
+          const stats = plan['executionStats'] as { totalKeysExamined: number; totalDocsExamined: number };
+          expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).not.toMatch(/COLLSCAN|"SORT"/);
+          return stats.totalKeysExamined;
+        };
+        const update = { $set: { leaseToken: 'explain' } };
+        for (const { band, filter } of orchestrationClaimTries(now, now)) {
+          const keys = await examined({
+            findAndModify: store.collections.instances, query: filter, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, update,
+          });
+          expect(keys, band).toBeLessThanOrEqual(2);
+        }
+        expect(await examined({
+          find: store.collections.instances, filter: timedClaimFilter(now), sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT,
+          projection: { _id: 0, claimAt: 1 }, limit: 1,
+        })).toBeLessThanOrEqual(1);
+        expect(await examined({
+          find: store.collections.instances, filter: INSTANCE_WAKE_FILTER, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT,
+          projection: { _id: 0, claimAt: 1 }, limit: 1,
+        })).toBeLessThanOrEqual(1);
+        // And the store does what the plans say: the three due ones are claimed (under leases longer than the wait),
+        // then nothing until a day from now.
+        const claimed: string[] = [];
+        const leaseMs = 2 * 86_400_000;
+        for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs, now: new Date() }));) claimed.push(item.state.instanceId);
+        expect(claimed.sort()).toEqual(['now-0', 'now-1', 'now-2']);
+        expect(await store.nextWakeTime(new Date())).toEqual(far);
       } finally {
         await client.close();
         await store.close();
@@ -232,8 +279,10 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
 // -------------------------------------------------------------------- helpers
 
 /** A client start of a new instance. */
-function start(instanceId: string, input?: unknown): WriteSet {
-  return { requests: [{ type: 'createInstance', ...request(instanceId, input), ifRunning: { kind: 'fail' } }] };
+/** A create write set; with `visibleAt`, the start message is visible only then (an instance waiting for a time). */
+function start(instanceId: string, input?: unknown, visibleAt?: Date): WriteSet {
+  const { state, message } = request(instanceId, input);
+  return { requests: [{ type: 'createInstance', state, message: visibleAt ? { ...message, visibleAt } : message, ifRunning: { kind: 'fail' } }] };
 }
 
 function request(instanceId: string, input?: unknown): { state: InstanceState; message: OrchestrationMessage } {

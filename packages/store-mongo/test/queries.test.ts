@@ -1,13 +1,15 @@
 import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
-  CLAIMED_MESSAGES_HINT, claimActivityFilter, claimBound, claimedMessagesFilter, claimOrchestrationFilter, PAGE_SORT,
-  ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINT, RESYNC_HINT, SWEEP_HINT, WAKE_HINTS,
+  atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimActivityFilter, claimBound, claimedMessagesFilter, INSTANCE_WAKE_FILTER,
+  MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINT, RESYNC_HINT,
+  SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
 } from '../src/queries.js';
+import { inScan, indexScan } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
 import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
-import { EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
+import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
 import { INDEXES, OBSOLETE_INDEXES } from '../src/indexes.js';
@@ -94,9 +96,21 @@ describe('query filters', () => {
 });
 
 describe('claims', () => {
-  it('select instances with a due message and no live lease, in the order their messages became visible', () => {
-    expect(claimOrchestrationFilter(T0)).toEqual({ readyAt: { $lt: NEVER }, nextMessageAt: { $lte: T0 }, leaseExpiresAt: { $lte: T0 } });
-    expect(CLAIM_ORCHESTRATION_SORT).toEqual({ readyAt: 1 });
+  it('select instances by claimAt alone: EPOCH (a message visible at once, no lease) or a due time up to now', () => {
+    expect(atOnceClaimFilter()).toEqual({ claimAt: EPOCH });
+    expect(atOnceClaimFilter(T0)).toEqual({ claimAt: EPOCH, readyAt: { $lte: T0 } });
+    expect(timedClaimFilter(T0)).toEqual({ claimAt: { $gt: EPOCH, $lte: T0 } });
+    expect(CLAIM_ORCHESTRATION_SORT).toEqual({ claimAt: 1, readyAt: 1 });
+  });
+
+  it('take whichever became claimable first: a due timer goes before messages sent after it came due (finding 1)', () => {
+    const fireAt = new Date(T0.getTime() - 5_000);
+    expect(orchestrationClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: { claimAt: EPOCH } }]);
+    expect(orchestrationClaimTries(fireAt, T0)).toEqual([
+      { band: 'at-once', filter: { claimAt: EPOCH, readyAt: { $lte: fireAt } } },
+      { band: 'timed', filter: { claimAt: { $gt: EPOCH, $lte: T0 } } },
+      { band: 'at-once', filter: { claimAt: EPOCH } },
+    ]);
   });
 
   it('select activity tasks without a live lease in scheduling order, expired leases keeping their place', () => {
@@ -126,8 +140,8 @@ describe('claims', () => {
   });
 
   it('have an index whose key starts with the sort, so no claim sorts in memory', () => {
-    const claim = INDEXES.instances.find((i) => i.name === 'claim_ready');
-    expect(Object.keys(claim?.key ?? {}).slice(0, 1)).toEqual(Object.keys(CLAIM_ORCHESTRATION_SORT));
+    const claim = INDEXES.instances.find((i) => i.name === 'claim_at');
+    expect(claim?.key).toEqual(CLAIM_ORCHESTRATION_SORT);
     const task = INDEXES.activityTasks.find((i) => i.name === 'claim_ready');
     expect(Object.keys(task?.key ?? {}).slice(0, 2)).toEqual(Object.keys(CLAIM_ACTIVITY_SORT));
     const page = INDEXES.instances.find((i) => i.name === 'page');
@@ -147,12 +161,63 @@ describe('claims', () => {
     expect(keys('instances')).toContain(JSON.stringify(CLAIM_ORCHESTRATION_HINT));
     expect(keys('activityTasks')).toContain(JSON.stringify(CLAIM_ACTIVITY_HINT));
     expect(keys('messages')).toContain(JSON.stringify(CLAIMED_MESSAGES_HINT));
-    expect(keys('messages')).toContain(JSON.stringify(WAKE_HINTS.messages));
-    expect(keys('instances')).toContain(JSON.stringify(WAKE_HINTS.instances));
-    expect(keys('activityTasks')).toContain(JSON.stringify(WAKE_HINTS.activityTasks));
+    expect(keys('activityTasks')).toContain(JSON.stringify(TASK_WAKE_HINT));
     expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.due));
     expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.readyAt));
     expect(keys('history')).toContain(JSON.stringify(SWEEP_HINT));
     expect(keys('instances')).toContain(JSON.stringify(RESYNC_HINT));
+  });
+});
+
+describe('index use of claims and wake-ups (read off the query shapes; explain() checks them on a server)', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const now = T0;
+  const claimIndex = INDEXES.instances.find((i) => JSON.stringify(i.key) === JSON.stringify(CLAIM_ORCHESTRATION_HINT))!.key as Record<string, 1>;
+  const claimQueries = [
+    ...orchestrationClaimTries(at(-5_000), now).map((t) => ({ what: `claim (${t.band})`, filter: t.filter })),
+    { what: 'probe of the timed band', filter: timedClaimFilter(now) },
+  ];
+
+  it('every claim is a range on claimAt that ends at now, served in index order', () => {
+    for (const { what, filter } of claimQueries) {
+      const scan = indexScan(claimIndex, filter, CLAIM_ORCHESTRATION_SORT);
+      expect(scan.sortFromIndex, what).toBe(true);
+      expect(scan.upper, what).toBeDefined();
+      expect(+(scan.upper!.value as Date), what).toBeLessThanOrEqual(+now);
+    }
+    // nextWakeTime reads the first key of the same index (claimAt below NEVER), and a task's earliest lease expiry.
+    expect(indexScan(claimIndex, INSTANCE_WAKE_FILTER, CLAIM_ORCHESTRATION_SORT).sortFromIndex).toBe(true);
+    expect(indexScan(TASK_WAKE_HINT, {}, TASK_WAKE_SORT).sortFromIndex).toBe(true);
+    expect(indexScan(claimIndex, MISSING_CLAIM_AT_FILTER)).toMatchObject({ lower: { value: null }, upper: { value: null } });
+  });
+
+  it('visits only claimable instances, however many wait for far-off timers or hold a live lease', () => {
+    // 10,000 instances on timers a day away, 50 held by workers, and the claimable ones.
+    const docs = [
+      ...Array.from({ length: 10_000 }, (_, i) => ({ id: `timer-${i}`, claimAt: claimAtOf(EPOCH, at(86_400_000 + i)), claimable: false })),
+      ...Array.from({ length: 50 }, (_, i) => ({ id: `leased-${i}`, claimAt: claimAtOf(at(30_000), EPOCH), claimable: false })),
+      ...Array.from({ length: 200 }, (_, i) => ({ id: `idle-${i}`, claimAt: claimAtOf(EPOCH, NEVER), claimable: false })),
+      { id: 'due-timer', claimAt: claimAtOf(EPOCH, at(-5_000)), claimable: true },
+      { id: 'expired-lease', claimAt: claimAtOf(at(-1), EPOCH), claimable: true },
+      { id: 'at-once', claimAt: claimAtOf(EPOCH, EPOCH), claimable: true },
+    ];
+    const visited = new Set<string>();
+    for (const { filter } of claimQueries) {
+      const scan = indexScan(claimIndex, filter, CLAIM_ORCHESTRATION_SORT);
+      for (const doc of docs) if (inScan(scan, doc.claimAt)) visited.add(doc.id);
+    }
+    expect([...visited].sort()).toEqual(docs.filter((d) => d.claimable).map((d) => d.id).sort());
+    // The wake-up's first key in index order is the earliest claimAt: here one claimable at once.
+    const wake = indexScan(claimIndex, INSTANCE_WAKE_FILTER, CLAIM_ORCHESTRATION_SORT);
+    const first = docs.filter((d) => inScan(wake, d.claimAt)).sort((a, b) => +a.claimAt - +b.claimAt)[0];
+    expect(first?.claimAt).toEqual(EPOCH);
+  });
+
+  it('would catch a claim that scans the waiting instances (the shape before claimAt)', () => {
+    const old = { readyAt: { $lt: NEVER }, nextMessageAt: { $lte: now }, leaseExpiresAt: { $lte: now } };
+    const scan = indexScan({ readyAt: 1, nextMessageAt: 1, leaseExpiresAt: 1 }, old, { readyAt: 1 });
+    // Its leading range ends at NEVER, not at now: every instance with a pending message, due or not, is in it.
+    expect(+(scan.upper!.value as Date)).toBeGreaterThan(+now);
+    expect(() => indexScan(claimIndex, old, CLAIM_ORCHESTRATION_SORT)).toThrow(/not in the index/);
   });
 });

@@ -27,7 +27,9 @@ function started(s: InstanceState): OrchestrationMessage {
   };
 }
 
-const row = (over: Partial<StoredRow> = {}): StoredRow => ({ messageSeq: 10, historyGen: 'gen-old', nextMessageAt: NEVER, readyAt: NEVER, ...over });
+const row = (over: Partial<StoredRow> = {}): StoredRow => ({
+  messageSeq: 10, historyGen: 'gen-old', nextMessageAt: NEVER, readyAt: NEVER, leaseExpiresAt: EPOCH, ...over,
+});
 
 /** Plans a write set against stored instances and translates it, the way MongoStore.commit does inside its transaction. */
 function translate(writeSet: WriteSet, stored: Record<string, { state: InstanceState; row: StoredRow }>): MongoWrite[] {
@@ -85,7 +87,7 @@ describe('write-set translation: the client\u2019s writes', () => {
     });
     expect(describeWrites(writes)).toEqual(['insertMessages 1', 'setQueue a']);
     expect(only(writes, 'insertMessages').docs[0]).toMatchObject({ instanceId: 'a', seq: 11, due: EPOCH, readyAt: at(100) });
-    expect(only(writes, 'setQueue').head).toEqual({ messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(100) });
+    expect(only(writes, 'setQueue').fields).toEqual({ messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(100), claimAt: EPOCH });
     expect(() => translate({ requests: [{ type: 'insertMessage', message: raised('x', 'm1'), ifMissing: 'fail' }] }, {}))
       .toThrow(expect.objectContaining({ code: 'instance-not-found' }));
   });
@@ -112,7 +114,7 @@ describe('write-set translation: an orchestration step', () => {
         { type: 'insertMessage', message: timer, ifMissing: 'drop' },
         { type: 'replaceState', state: stepState },
       ],
-    }, { a: { state: state('a'), row: row() } });
+    }, { a: { state: state('a'), row: row({ leaseExpiresAt: at(30_000) }) } });
     expect(describeWrites(writes)).toEqual([
       'insertHistory 2', 'deleteMessages a 2', 'insertTasks 1', 'insertMessages 1', 'updateInstance a (state, queue recompute, release)',
     ]);
@@ -127,6 +129,8 @@ describe('write-set translation: an orchestration step', () => {
     const update = only(writes, 'updateInstance');
     expect(update.queue).toEqual({ kind: 'recompute', messageSeq: 11 });
     expect(update.release).toBe(true);
+    // The released instance's claimAt is written from its recomputed head with no lease (not its old expiry).
+    expect(update.leaseExpiresAt).toEqual(EPOCH);
     expect(update.set).toMatchObject({ version: 5, historyLength: 5, historyGen: 'gen-old', updatedAt: at(200), runtimeStatus: 'Running' });
     expect(decodeInstanceState(update.set.state)).toEqual(stepState);
   });
@@ -210,7 +214,13 @@ describe('write-set translation: an activity result', () => {
   it('deletes the task and queues the result on the parent, with its exact queue head', () => {
     const writes = translate(writeSet('exec-a'), { a: { state: state('a'), row: row({ readyAt: at(50), nextMessageAt: EPOCH }) } });
     expect(describeWrites(writes)).toEqual(['deleteTasks 1', 'insertMessages 1', 'setQueue a']);
-    expect(only(writes, 'setQueue').head).toEqual({ messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(50) });
+    expect(only(writes, 'setQueue').fields).toEqual({ messageSeq: 11, nextMessageAt: EPOCH, readyAt: at(50), claimAt: EPOCH });
+  });
+
+  it('keeps a parent that another worker holds unclaimable until its lease expires, in the same write that queues the result', () => {
+    const writes = translate(writeSet('exec-a'), { a: { state: state('a'), row: row({ leaseExpiresAt: at(30_000) }) } });
+    // claimableAtMs(lease, due): the result is visible at once, the lease decides.
+    expect(only(writes, 'setQueue').fields).toMatchObject({ nextMessageAt: EPOCH, claimAt: at(30_000) });
   });
 
   it('drops a result for another execution or a missing instance, and still deletes the task', () => {

@@ -1,0 +1,54 @@
+import type { Document } from 'mongodb';
+
+/**
+ * How MongoDB serves a query of the simple shapes MongoStore sends (a conjunction of equalities and `$gt/$gte/$lt/$lte`
+ * ranges, a sort) from one index, read off the shapes alone, so unit tests can check index use without a server:
+ * the bounds of the index scan on the index's leading field, and whether the sort comes from the index order.
+ * Throws when the index cannot serve the query (a filtered field missing from the key, an unconstrained leading
+ * field other than in an ordered scan without a filter, an operator this model does not know). The integration tests check the same queries with `explain()`.
+ */
+export interface IndexScan {
+  /** The range of the leading index field the scan visits (inclusive flags), `undefined` ends: open. */
+  readonly lower: { readonly value: unknown; readonly inclusive: boolean } | undefined;
+  readonly upper: { readonly value: unknown; readonly inclusive: boolean } | undefined;
+  /** True when the sort follows the index order after its equality prefix: no in-memory sort. */
+  readonly sortFromIndex: boolean;
+}
+
+export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Document, sort: Readonly<Record<string, 1 | -1>> = {}): IndexScan {
+  const fields = Object.keys(key);
+  const predicates = new Map<string, Document | { $eq: unknown }>();
+  for (const [field, condition] of Object.entries(filter)) {
+    if (field.startsWith('$')) throw new Error(`operator ${field} is outside the model`);
+    if (!fields.includes(field)) throw new Error(`${field} is not in the index ${JSON.stringify(key)}`);
+    const isOps = typeof condition === 'object' && condition !== null && !(condition instanceof Date) &&
+      Object.keys(condition as object).every((k) => k.startsWith('$'));
+    if (isOps) {
+      for (const op of Object.keys(condition as object)) if (!['$gt', '$gte', '$lt', '$lte', '$eq'].includes(op)) throw new Error(`${op} is outside the model`);
+      predicates.set(field, condition as Document);
+    } else {
+      predicates.set(field, { $eq: condition });
+    }
+  }
+  const lead = predicates.get(fields[0]!);
+  // An unconstrained leading field is served only as an ordered scan from its first key (a `findOne` reads one key).
+  if (!lead && Object.keys(sort)[0] === fields[0] && predicates.size === 0) return { lower: undefined, upper: undefined, sortFromIndex: true };
+  if (!lead) throw new Error(`the leading field ${fields[0]} is not constrained: the scan visits the whole index`);
+  let equalityPrefix = 0;
+  while (equalityPrefix < fields.length && predicates.get(fields[equalityPrefix]!)?.['$eq'] !== undefined) equalityPrefix++;
+  const rest = fields.slice(equalityPrefix);
+  const sortFields = Object.keys(sort).filter((f) => !fields.slice(0, equalityPrefix).includes(f));
+  const sortFromIndex = sortFields.every((f, i) => rest[i] === f && sort[f] === key[f]);
+  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex };
+  const lower = lead['$gte'] !== undefined ? { value: lead['$gte'], inclusive: true } : lead['$gt'] !== undefined ? { value: lead['$gt'], inclusive: false } : undefined;
+  const upper = lead['$lte'] !== undefined ? { value: lead['$lte'], inclusive: true } : lead['$lt'] !== undefined ? { value: lead['$lt'], inclusive: false } : undefined;
+  return { lower, upper, sortFromIndex };
+}
+
+/** True when a value of the leading field lies inside the scan's bounds (Dates and numbers). */
+export function inScan(scan: IndexScan, value: Date | number): boolean {
+  const v = +value;
+  if (scan.lower && (scan.lower.inclusive ? v < +(scan.lower.value as Date) : v <= +(scan.lower.value as Date))) return false;
+  if (scan.upper && (scan.upper.inclusive ? v > +(scan.upper.value as Date) : v >= +(scan.upper.value as Date))) return false;
+  return true;
+}
