@@ -1,11 +1,19 @@
+import type { Clock, ClockTimer } from '@durable-rx/runtime';
+
 /**
- * The clock check MongoStore runs when it connects. Leases are judged by each worker's clock (`ClaimOptions.now`),
- * so workers whose clocks disagree by more than a lease margin can take over each other's live leases. The server's
- * clock (`localTime` of the `hello` reply) is the shared reference.
+ * The clock check MongoStore runs when it connects and then periodically ({@link ClockSkewMonitor}). Leases are
+ * judged by each worker's clock (`ClaimOptions.now`), so workers whose clocks disagree by more than a lease margin can
+ * take over each other's live leases. The server's clock (`localTime` of the `hello` reply) is the shared reference.
  */
 
 /** Default largest tolerated difference between this process's clock and the server's. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 2_000;
+
+/** Default time between two clock checks after the one at connect. */
+export const DEFAULT_CLOCK_SKEW_CHECK_MS = 60_000;
+
+/** How long a skew that stays beyond the tolerance goes without a new warning. */
+export const CLOCK_SKEW_REWARN_MS = 3_600_000;
 
 /** What the clock check measured. */
 export interface ClockSkew {
@@ -30,6 +38,20 @@ export function measureClockSkew(serverTime: Date, sentAtMs: number, receivedAtM
 }
 
 /**
+ * The skew a `hello` reply shows (its `localTime`), sent at `sentAtMs` and received at `receivedAtMs` by this
+ * process's clock; `undefined` when the reply carries no time.
+ *
+ * @example
+ * ```ts
+ * skewOfHello({ ok: 1, localTime: new Date(1_000) }, 990, 1_030); // { skewMs: 10, uncertaintyMs: 20 }
+ * ```
+ */
+export function skewOfHello(reply: { readonly [key: string]: unknown }, sentAtMs: number, receivedAtMs: number): ClockSkew | undefined {
+  const localTime = reply['localTime'];
+  return localTime instanceof Date ? measureClockSkew(localTime, sentAtMs, receivedAtMs) : undefined;
+}
+
+/**
  * The warning to log for a measured skew, or `undefined` when the clocks agree within `maxSkewMs` (allowing for the
  * measurement's uncertainty).
  *
@@ -47,4 +69,97 @@ export function clockSkewWarning(skew: ClockSkew, maxSkewMs: number): string | u
     'Leases and timers are judged by each worker\u2019s clock: a worker whose clock runs ahead can take over live ' +
     'leases of others (work runs twice), one that runs behind delays timers. Synchronise the clocks (NTP).'
   );
+}
+
+/** Settings of a {@link ClockSkewMonitor}. */
+export interface ClockSkewMonitorOptions {
+  /** Times the checks and the re-warnings (the store's clock). */
+  readonly clock: Clock;
+  /** Time between two checks; 0 or less: no periodic check (the measurement at connect only). */
+  readonly intervalMs: number;
+  readonly maxSkewMs: number;
+  /** Takes one measurement against the server (`undefined`: the server sent no time). May reject. */
+  readonly measure: () => Promise<ClockSkew | undefined>;
+  /** Where warnings go (the store's logger, with its name in front). */
+  readonly warn: (message: string, details?: unknown) => void;
+}
+
+/**
+ * The clock check of a store, at connect and then every `intervalMs` on a timer the monitor owns until {@link stop}:
+ * a clock that drifts (or is stepped) after connect is reported the same way as one that was off at connect, with a
+ * warning ({@link clockSkewWarning}), repeated at most every {@link CLOCK_SKEW_REWARN_MS} while the skew lasts and at
+ * once when it comes back after having been within the tolerance. A failed measurement is reported and retried at the
+ * next interval. One check runs at a time; the timer never keeps the process alive by itself.
+ *
+ * @example
+ * ```ts
+ * const monitor = new ClockSkewMonitor({ clock, intervalMs: 60_000, maxSkewMs: 2_000, measure, warn }, skewAtConnect);
+ * monitor.start();
+ * monitor.latest; // the last measurement
+ * await monitor.stop();
+ * ```
+ */
+export class ClockSkewMonitor {
+  readonly #o: ClockSkewMonitorOptions;
+  #latest: ClockSkew | undefined;
+  #warnedAtMs: number | undefined;
+  #timer: ClockTimer | undefined;
+  #checking: Promise<void> | undefined;
+  #stopped = false;
+
+  /** Records the measurement taken at connect (`initial`), warning about it as any later one. */
+  constructor(options: ClockSkewMonitorOptions, initial: ClockSkew | undefined) {
+    this.#o = options;
+    this.record(initial);
+  }
+
+  /** The latest measurement (`undefined`: the server sent no time). */
+  get latest(): ClockSkew | undefined {
+    return this.#latest;
+  }
+
+  /** Takes a measurement: keeps it, and warns when it is beyond the tolerance and no warning went out recently. */
+  record(skew: ClockSkew | undefined): void {
+    if (skew === undefined) return;
+    this.#latest = skew;
+    const warning = clockSkewWarning(skew, this.#o.maxSkewMs);
+    if (warning === undefined) {
+      this.#warnedAtMs = undefined; // a later excursion warns at once
+      return;
+    }
+    const nowMs = this.#o.clock.now().getTime();
+    if (this.#warnedAtMs !== undefined && nowMs - this.#warnedAtMs < CLOCK_SKEW_REWARN_MS) return;
+    this.#warnedAtMs = nowMs;
+    this.#o.warn(warning);
+  }
+
+  /** Schedules the periodic checks (none when `intervalMs` is 0 or less). */
+  start(): void {
+    if (this.#stopped || this.#o.intervalMs <= 0 || this.#timer !== undefined) return;
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#checking = this.#check().finally(() => {
+        this.#checking = undefined;
+        this.start();
+      });
+    }, this.#o.intervalMs);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Cancels the next check and waits for one under way. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    try {
+      const skew = await this.#o.measure();
+      if (!this.#stopped) this.record(skew);
+    } catch (error) {
+      if (!this.#stopped) this.#o.warn(`checking this process\u2019s clock against the server\u2019s failed; retrying in ${this.#o.intervalMs} ms`, error);
+    }
+  }
 }

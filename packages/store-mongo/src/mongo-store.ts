@@ -20,7 +20,9 @@ import {
   type ChangeEventLike,
 } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
-import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, type ClockSkew } from './clock-skew.js';
+import {
+  ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
+} from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
@@ -56,6 +58,9 @@ const SWEEP_CHUNK = 1000;
  * included) before it fails; a failed one is logged and retried at the next interval.
  */
 const MAJORITY_READ_TIMEOUT_MS = 10_000;
+
+/** How long one periodic clock check (a `hello`, server selection included) may take before it fails and is retried. */
+const CLOCK_CHECK_TIMEOUT_MS = 10_000;
 
 /** How a claim retries when the instance it leased turned out to have no visible message (a purge raced it). */
 const CLAIM_ATTEMPTS = 3;
@@ -115,8 +120,13 @@ export class MongoStore implements Store {
   /** The names of the store's collections. */
   readonly collections: CollectionNames;
 
-  /** This process's clock against the server's, measured when connecting (`undefined`: the server sent no time). */
-  readonly clockSkew: ClockSkew | undefined;
+  /**
+   * This process's clock against the server's: the latest measurement, taken when connecting and every
+   * `clockSkewCheckMs` after (`undefined`: the server sent no time).
+   */
+  get clockSkew(): ClockSkew | undefined {
+    return this.#skew.latest;
+  }
 
   readonly #client: MongoClient;
   readonly #ownsClient: boolean;
@@ -135,6 +145,8 @@ export class MongoStore implements Store {
   readonly #onHeartbeat: (event: ServerHeartbeatSucceededEvent) => void;
   /** The next majority read refreshing the stream start time (deployments whose `hello` has no `lastWrite` only). */
   #majorityReadTimer: ClockTimer | undefined;
+  /** The clock check: the measurement at connect, then one per `clockSkewCheckMs` on its own timer until `close`. */
+  readonly #skew: ClockSkewMonitor;
   readonly #statusFeed: ChangeFeed<ChangeEventLike, StatusChange>;
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
   /** The per-instance status stream: its `$match` names the watched instances (see `instanceChanges$`). */
@@ -213,10 +225,7 @@ export class MongoStore implements Store {
       const receivedAt = Date.now();
       assertReplicaSet(reply);
       const logger = options.logger ?? consoleLogger;
-      const localTime: unknown = reply['localTime'];
-      const skew = localTime instanceof Date ? measureClockSkew(localTime, sentAt, receivedAt) : undefined;
-      const warning = skew && clockSkewWarning(skew, options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
-      if (warning) logger.warn(`MongoStore ${dbName}: ${warning}`);
+      const skew = skewOfHello(reply, sentAt, receivedAt);
       const clusterClock = new ClusterClock();
       clusterClock.observe(reply);
       for (const heartbeat of replies) clusterClock.observe(heartbeat);
@@ -236,6 +245,7 @@ export class MongoStore implements Store {
         throw error;
       }
       store.#sweep();
+      store.#skew.start();
       return store;
     } catch (error) {
       if (ownsClient) await client.close().catch(() => undefined);
@@ -261,7 +271,6 @@ export class MongoStore implements Store {
     this.#client = client;
     this.#ownsClient = o.ownsClient;
     this.dbName = dbName;
-    this.clockSkew = o.skew;
     this.#db = client.db(dbName, { readPreference: 'primary', readConcern: new ReadConcern('majority'), writeConcern: SINGLE_WRITE_CONCERN });
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
@@ -275,6 +284,17 @@ export class MongoStore implements Store {
     this.#logger = logger;
     this.#clock = options.clock ?? systemClock;
     this.#clusterClock = o.clusterClock;
+    this.#skew = new ClockSkewMonitor({
+      clock: this.#clock,
+      intervalMs: options.clockSkewCheckMs ?? DEFAULT_CLOCK_SKEW_CHECK_MS,
+      maxSkewMs: options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
+      measure: () => this.#op('checking the clock against the server\u2019s', async () => {
+        const sentAt = Date.now();
+        const reply = await hello(client, { timeoutMS: CLOCK_CHECK_TIMEOUT_MS });
+        return skewOfHello(reply, sentAt, Date.now());
+      }),
+      warn: (message, details) => logger.warn(`MongoStore ${dbName}: ${message}`, details),
+    }, o.skew);
     this.#onHeartbeat = (event) => this.#clusterClock.observe(event.reply);
     client.on('serverHeartbeatSucceeded', this.#onHeartbeat);
     const policy = { ...DEFAULT_RESUME_POLICY, ...options.resumePolicy };
@@ -654,7 +674,9 @@ export class MongoStore implements Store {
       this.#localWork.complete();
       if (this.#majorityReadTimer !== undefined) this.#clock.clearTimeout(this.#majorityReadTimer);
       this.#majorityReadTimer = undefined;
+      const skewChecks = this.#skew.stop();
       await Promise.allSettled([...this.#inFlight]);
+      await skewChecks;
       await feeds;
       this.#client.off('serverHeartbeatSucceeded', this.#onHeartbeat);
       if (this.#ownsClient) {
@@ -992,13 +1014,13 @@ function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
   return point ? { ...point } : {};
 }
 
-async function hello(client: MongoClient): Promise<Document> {
+async function hello(client: MongoClient, options?: { readonly timeoutMS?: number }): Promise<Document> {
   const admin = client.db('admin');
   try {
-    return await admin.command({ hello: 1 });
+    return await admin.command({ hello: 1 }, options);
   } catch (error) {
     // Servers before 4.4.2 know only the legacy name (CommandNotFound).
-    if ((error as { code?: unknown }).code === 59) return admin.command({ isMaster: 1 });
+    if ((error as { code?: unknown }).code === 59) return admin.command({ isMaster: 1 }, options);
     throw error;
   }
 }

@@ -1,6 +1,9 @@
 import { Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew } from '../src/clock-skew.js';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import {
+  CLOCK_SKEW_REWARN_MS, ClockSkewMonitor, clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, skewOfHello, type ClockSkew,
+} from '../src/clock-skew.js';
 import {
   ClusterClock, compareTimestamps, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeOf, majorityTimeSource,
 } from '../src/cluster-time.js';
@@ -16,6 +19,99 @@ describe('clock skew at connect (finding 8)', () => {
     expect(clockSkewWarning({ skewMs: 2_500, uncertaintyMs: 600 }, DEFAULT_MAX_CLOCK_SKEW_MS)).toBeUndefined();
     expect(clockSkewWarning({ skewMs: 5_000, uncertaintyMs: 1 }, DEFAULT_MAX_CLOCK_SKEW_MS)).toContain('5000 ms ahead of');
     expect(clockSkewWarning({ skewMs: -5_000, uncertaintyMs: 1 }, DEFAULT_MAX_CLOCK_SKEW_MS)).toContain('5000 ms behind');
+  });
+});
+
+describe('clock skew checked again while the store is open', () => {
+  const ok: ClockSkew = { skewMs: 100, uncertaintyMs: 1 };
+  const ahead: ClockSkew = { skewMs: 5_000, uncertaintyMs: 1 };
+
+  /** A monitor on a virtual clock whose measurements come from `readings` in turn (an Error: a failed check). */
+  function monitor(initial: ClockSkew | undefined, readings: (ClockSkew | Error)[], intervalMs = 60_000) {
+    const clock = new VirtualClock();
+    const warnings: string[] = [];
+    let checks = 0;
+    const m = new ClockSkewMonitor({
+      clock, intervalMs, maxSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
+      measure: async () => {
+        const reading = readings[checks++];
+        if (reading instanceof Error) throw reading;
+        return reading;
+      },
+      warn: (message) => void warnings.push(message),
+    }, initial);
+    return { clock, warnings, monitor: m, checks: () => checks };
+  }
+
+  it('reads the skew of a hello reply from its localTime, and none without one', () => {
+    expect(skewOfHello({ ok: 1, localTime: new Date(1_000) }, 990, 1_030)).toEqual({ skewMs: 10, uncertaintyMs: 20 });
+    expect(skewOfHello({ ok: 1 }, 990, 1_030)).toBeUndefined();
+  });
+
+  it('warns about the measurement at connect as before, and keeps it', () => {
+    const { warnings, monitor: m } = monitor(ahead, []);
+    expect(m.latest).toEqual(ahead);
+    expect(warnings).toEqual([clockSkewWarning(ahead, DEFAULT_MAX_CLOCK_SKEW_MS)]);
+  });
+
+  it('measures again every interval on its own timer, and warns about a clock that drifted after connect the same way', async () => {
+    const { clock, warnings, monitor: m, checks } = monitor(ok, [ok, ahead]);
+    m.start();
+    expect(warnings).toEqual([]);
+    await clock.advance(60_000);
+    expect(checks()).toBe(1);
+    expect(warnings).toEqual([]);
+    await clock.advance(60_000);
+    expect(checks()).toBe(2);
+    expect(m.latest).toEqual(ahead);
+    expect(warnings).toEqual([clockSkewWarning(ahead, DEFAULT_MAX_CLOCK_SKEW_MS)]);
+    await m.stop();
+  });
+
+  it('repeats the warning at most hourly while the skew lasts, and at once when it comes back after a good check', async () => {
+    const readings = Array.from({ length: 61 }, () => ahead);
+    const { clock, warnings, monitor: m } = monitor(ahead, [...readings, ok, ahead]);
+    m.start();
+    expect(warnings).toHaveLength(1);
+    await clock.advance(CLOCK_SKEW_REWARN_MS - 60_000);
+    expect(warnings).toHaveLength(1);
+    await clock.advance(60_000);
+    expect(warnings).toHaveLength(2);
+    await clock.advance(60_000); // the 61st reading: still ahead, warned a minute ago
+    expect(warnings).toHaveLength(2);
+    await clock.advance(60_000); // within the tolerance
+    await clock.advance(60_000); // ahead again: warned at once
+    expect(warnings).toHaveLength(3);
+    await m.stop();
+  });
+
+  it('reports a failed check and tries again at the next interval', async () => {
+    const { clock, warnings, monitor: m, checks } = monitor(ok, [new Error('no server'), ahead]);
+    m.start();
+    await clock.advance(60_000);
+    expect(warnings).toEqual([expect.stringContaining('failed; retrying in 60000 ms')]);
+    await clock.advance(60_000);
+    expect(checks()).toBe(2);
+    expect(m.latest).toEqual(ahead);
+    await m.stop();
+  });
+
+  it('leaves no timer after stop, and takes no check after it', async () => {
+    const { clock, monitor: m, checks } = monitor(ok, [ok, ok]);
+    m.start();
+    expect(clock.pendingTimers).toBe(1);
+    await m.stop();
+    expect(clock.pendingTimers).toBe(0);
+    m.start();
+    await clock.advance(600_000);
+    expect(checks()).toBe(0);
+  });
+
+  it('checks at connect only when the interval is 0', async () => {
+    const { clock, monitor: m } = monitor(ok, [ok], 0);
+    m.start();
+    expect(clock.pendingTimers).toBe(0);
+    await m.stop();
   });
 });
 

@@ -4,10 +4,10 @@ import { createClient } from '@durable-rx/runtime';
 import {
   type InstanceState, type OrchestrationMessage, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
-import { assertNoDuplicateSteps, describeStoreConformance } from '@durable-rx/runtime/testing';
+import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, type Document } from 'mongodb';
 import { firstValueFrom, filter, take, timeout } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import type { InstanceDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
@@ -137,6 +137,21 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         await client.close();
         await store.close();
       }
+    });
+
+    it('checks the clock against the server again on its own timer, and stops with close', async () => {
+      const clock = new VirtualClock(new Date());
+      const store = await db.open('skew', { clock, clockSkewCheckMs: 5_000 });
+      try {
+        const atConnect = store.clockSkew;
+        expect(atConnect).toBeDefined();
+        await clock.advance(5_000);
+        await vi.waitFor(() => expect(store.clockSkew).not.toBe(atConnect), { timeout: 30_000, interval: 50 });
+        expect(Math.abs(store.clockSkew!.skewMs)).toBeLessThan(60_000);
+      } finally {
+        await store.close();
+      }
+      expect(clock.pendingTimers).toBe(0);
     });
 
     it('status$ subscribed while another process commits shows that commit: no gap between its read and its stream', async () => {
