@@ -146,7 +146,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
         out.push({ EventType: event.type, Name: event.name, ...input(event.input), Timestamp });
         break;
       default:
-        assertNever(event, 'history event');
+        assertNever(event);
     }
   }
   return out.filter((e): e is WireHistoryEvent => e !== undefined);

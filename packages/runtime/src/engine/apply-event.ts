@@ -61,6 +61,6 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     case 'SubOrchestrationInstanceFailed':
       return state;
     default:
-      return assertNever(event, 'history event');
+      return assertNever(event);
   }
 }

@@ -193,7 +193,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         break;
       }
       default:
-        assertNever(action, 'orchestrator action');
+        assertNever(action);
     }
   }
 
@@ -277,7 +277,7 @@ function parentResult(next: InstanceState, parent: ParentLink, timestamp: string
     case 'Suspended':
       return undefined;
     default:
-      return assertNever(next.runtimeStatus, 'runtime status');
+      return assertNever(next.runtimeStatus);
   }
 }
 

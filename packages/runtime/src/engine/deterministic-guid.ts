@@ -13,11 +13,30 @@ export function uuidV5(name: string): string {
   const data = new Uint8Array(NAMESPACE.length + nameBytes.length);
   data.set(NAMESPACE, 0);
   data.set(nameBytes, NAMESPACE.length);
-  const hash = sha1(data);
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = Array.from(hash.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return uuidText(sha1(data), 0, 5);
+}
+
+const HEX = /* @__PURE__ */ Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** The 36 characters of the UUID being written (ASCII). */
+const chars = /* @__PURE__ */ new Uint8Array(36);
+const latin1 = /* @__PURE__ */ new TextDecoder('latin1');
+
+/**
+ * The UUID text (lower case, RFC 4122 variant) of the 16 bytes of `bytes` from `at`, with its version nibble set to
+ * `version`: the one formatter of name-based (v5) and random (v4) ids. Decoding 36 ASCII bytes gives one flat string
+ * (a UUID built from concatenated pieces is a tree of rope nodes in V8, about 540 bytes for as long as it lives).
+ */
+export function uuidText(bytes: Uint8Array, at: number, version: number): string {
+  let j = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) chars[j++] = 45; // '-'
+    let byte = bytes[at + i]!;
+    if (i === 6) byte = (byte & 0x0f) | (version << 4);
+    else if (i === 8) byte = (byte & 0x3f) | 0x80; // variant 10xx
+    chars[j++] = HEX[byte >> 4]!;
+    chars[j++] = HEX[byte & 15]!;
+  }
+  return latin1.decode(chars);
 }
 
 function parseUuid(uuid: string): Uint8Array {

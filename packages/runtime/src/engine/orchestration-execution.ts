@@ -15,7 +15,7 @@ import { uuidV5 } from './deterministic-guid.js';
 import { isDurableTask, type DurableTask } from './durable-task.js';
 import { ReplayFlag, ReplayFlags } from './flags.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
-import { describeAction, recordedAction, type OrchestratorAction } from './orchestrator-action.js';
+import { describeCall, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
 import { RetryableTask } from './retryable-task.js';
 import { Task } from './task.js';
@@ -384,9 +384,9 @@ export class OrchestrationExecution {
   }
 
   #matchScheduled(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): void {
-    const recorded = describeAction(recordedAction(event));
+    const recorded = describeCall(event);
     const action = this.#unmatched?.get(event.eventId);
-    const actual = action && describeAction(action);
+    const actual = action && describeCall(action);
     if (actual !== recorded) {
       throw new NonDeterminismError(
         `Non-deterministic orchestrator ${JSON.stringify(this.#name)}: history has ${recorded} as #${event.eventId}, ` +
@@ -500,7 +500,7 @@ export class OrchestrationExecution {
       case 'terminated':
         return; // the ExecutionTerminated event itself records it
       default:
-        assertNever(outcome, 'execution outcome');
+        assertNever(outcome);
     }
   }
 
@@ -528,7 +528,7 @@ export class OrchestrationExecution {
         });
         return;
       default:
-        assertNever(action, 'orchestrator action');
+        assertNever(action);
     }
   }
 

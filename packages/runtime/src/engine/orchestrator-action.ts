@@ -15,30 +15,22 @@ export type OrchestratorAction =
       readonly input?: JsonValue;
     };
 
-/** Human-readable description of an action, used in non-determinism messages. */
-export function describeAction(action: OrchestratorAction): string {
-  switch (action.type) {
+/**
+ * How a scheduling shows in non-determinism messages: the call that made it, from the action a replay created or from
+ * the history event that recorded one (the two compare equal when they describe the same call).
+ */
+export function describeCall(call: OrchestratorAction | TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): string {
+  switch (call.type) {
     case 'ScheduleTask':
-      return `callActivity(${JSON.stringify(action.name)})`;
+    case 'TaskScheduled':
+      return `callActivity(${JSON.stringify(call.name)})`;
     case 'CreateTimer':
+    case 'TimerCreated':
       return 'createTimer()';
     case 'CreateSubOrchestration':
-      return `callSubOrchestrator(${JSON.stringify(action.name)}, instanceId ${JSON.stringify(action.instanceId)})`;
-    default:
-      return assertNever(action, 'orchestrator action');
-  }
-}
-
-/** The action a scheduling event of history records (inputs left out: replay compares kind, name and id only). */
-export function recordedAction(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): OrchestratorAction {
-  switch (event.type) {
-    case 'TaskScheduled':
-      return { type: 'ScheduleTask', eventId: event.eventId, name: event.name, attempt: 1 };
-    case 'TimerCreated':
-      return { type: 'CreateTimer', eventId: event.eventId, fireAt: event.fireAt };
     case 'SubOrchestrationInstanceCreated':
-      return { type: 'CreateSubOrchestration', eventId: event.eventId, name: event.name, instanceId: event.instanceId };
+      return `callSubOrchestrator(${JSON.stringify(call.name)}, instanceId ${JSON.stringify(call.instanceId)})`;
     default:
-      return assertNever(event, 'scheduling event');
+      return assertNever(call);
   }
 }

@@ -45,7 +45,7 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
       case 'SubOrchestrationInstanceCompleted':
         return true;
       default:
-        return assertNever(event, 'history event');
+        return assertNever(event);
     }
   });
 }

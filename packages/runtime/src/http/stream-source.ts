@@ -56,7 +56,7 @@ export function streamSource(
       if (spec.filter.runtimeStatus?.length === 0) return NEVER.pipe(startWith([]));
       return client.instances$(spec.filter).pipe(map((list) => list.map(wire.status)));
     default:
-      return assertNever(spec, 'stream spec');
+      return assertNever(spec);
   }
 }
 
@@ -85,7 +85,7 @@ export function feedOf(client: DurableClient, spec: StreamSpec, wire: WireSaniti
         untilTerminal: false,
       };
     default:
-      return assertNever(spec, 'stream spec');
+      return assertNever(spec);
   }
 }
 

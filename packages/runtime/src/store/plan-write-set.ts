@@ -121,7 +121,7 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
       case 'deleteTask':
         break;
       default:
-        assertNever(request, 'write request');
+        assertNever(request);
     }
   }
   return ids;
@@ -167,7 +167,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
               deliver(plan, stored, ifRunning.message, 'drop');
               break;
             default:
-              assertNever(ifRunning, 'ifRunning');
+              assertNever(ifRunning);
           }
           break;
         }
@@ -220,7 +220,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         plan.deleteTasks = add(plan.deleteTasks, request.taskId);
         break;
       default:
-        assertNever(request, 'write request');
+        assertNever(request);
     }
   }
 
@@ -307,24 +307,15 @@ export function commitResultOf(plan: WritePlan): CommitResult {
 
 /** Throws the typed error of an {@link InstanceCondition} that `state` (the instance `id`, if it exists) does not meet. */
 function checkCondition(id: string, state: InstanceState | undefined, condition: InstanceCondition): void {
-  const name = JSON.stringify(id);
-  if (!state) throw new InstanceNotFoundError(`No instance with id ${name}`);
+  if (!state) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
   const status = state.runtimeStatus;
   const terminal = isTerminalStatus(status);
-  switch (condition.status) {
-    case 'running':
-      if (terminal) throw new InstanceNotRunningError(`Cannot ${condition.operation} instance ${name}: it is ${status}`);
-      return;
-    case 'terminal':
-      if (!terminal) throw new InstanceNotTerminalError(`Cannot ${condition.operation} instance ${name}: it is ${status}, not terminal`);
-      return;
-    case 'failed':
-      if (status === 'Failed') return;
-      if (terminal) throw new InstanceNotRunningError(`Cannot ${condition.operation} instance ${name}: it is ${status}, not Failed`);
-      throw new InstanceNotTerminalError(`Cannot ${condition.operation} instance ${name}: it is ${status}, not Failed`);
-    default:
-      assertNever(condition.status, 'condition');
-  }
+  const wanted = condition.status;
+  if (wanted === 'running' ? !terminal : wanted === 'terminal' ? terminal : status === 'Failed') return;
+  // A terminal instance cannot take it (410); an active one is not there yet (409).
+  const message = `Cannot ${condition.operation} instance ${JSON.stringify(id)}: it is ${status}` +
+    (wanted === 'running' ? '' : `, not ${wanted === 'failed' ? 'Failed' : wanted}`);
+  throw terminal ? new InstanceNotRunningError(message) : new InstanceNotTerminalError(message);
 }
 
 /** The error a store throws when the lease of a write set is no longer held; the same text on every store. */
@@ -340,7 +331,7 @@ export function leaseLostError(lease: WriteLease): LeaseLostError {
           `moved past version ${lease.version}; the fused step was not committed`,
       );
     default:
-      return assertNever(lease, 'lease');
+      return assertNever(lease);
   }
 }
 
