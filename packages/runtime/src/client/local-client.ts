@@ -102,30 +102,31 @@ export class LocalClient implements DurableClient {
     const input = toPlainJson(given.input, 'input');
     const now = this.#clock.now();
     const handOff = this.#startHandOff;
+    // With a lease, the instance is committed leased to this runtime's worker, which runs its first step unclaimed.
     const lease = handOff?.lease(now);
-    if (!handOff || !lease) {
-      await this.#store.commit(decideStart({ instanceId, name, input, now, newId: this.#newId }));
-      return instanceId;
-    }
     let writeSet: WriteSet;
-    let leased: boolean;
+    let result: Partial<CommitResult> | undefined;
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
       writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
+      result = await this.#store.commit(writeSet);
+    } catch (error) {
+      if (lease) handOff!.cancelled();
+      throw error;
+    }
+    if (lease) {
       // The store says whether the instance was stored leased: planWriteSet leases only a new id (the state this
       // client wrote, version 1); a start over a terminal instance is stored unleased and claimed as usual. A store
       // (or a wrapper around one) that reports nothing gets the step anyway: if the start was not stored leased, the
       // step's commit is refused and the instance is claimed as usual, whereas not running it would leave a leased
       // start waiting for its lease to expire.
-      const result: Partial<CommitResult> | undefined = await this.#store.commit(writeSet);
-      leased = result?.leasedStarts?.includes(instanceId) ?? true;
-    } catch (error) {
-      handOff.cancelled();
-      throw error;
+      const [created] = writeSet.requests;
+      if ((result?.leasedStarts?.includes(instanceId) ?? true) && created?.type === 'createInstance') {
+        handOff!.started({ state: created.state, messages: [created.message], lease });
+      } else {
+        handOff!.cancelled();
+      }
     }
-    const [created] = writeSet.requests;
-    if (leased && created?.type === 'createInstance') handOff.started({ state: created.state, messages: [created.message], lease });
-    else handOff.cancelled();
     return instanceId;
   }
 

@@ -104,12 +104,8 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     logger: options.logger ?? consoleLogger,
     owner: options.workerId ?? newId(),
     ownerReused: options.workerId !== undefined,
-    orchestrationLeaseMs: positive(options.orchestrationLeaseMs, 30_000, 'orchestrationLeaseMs'),
-    activityLeaseMs: positive(options.activityLeaseMs, 300_000, 'activityLeaseMs'),
-    maxConcurrentOrchestrations: positive(options.maxConcurrentOrchestrations, 16, 'maxConcurrentOrchestrations'),
-    maxConcurrentActivities: positive(options.maxConcurrentActivities, 32, 'maxConcurrentActivities'),
+    ...positiveLimits(options),
     cacheSize: options.cacheSize ?? 1000,
-    customStatusLimitBytes: positive(options.customStatusLimitBytes, DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, 'customStatusLimitBytes'),
     ...(options.leaseStorage ? { leaseStorage: options.leaseStorage } : {}),
   });
   const client = new LocalClient({
@@ -144,10 +140,28 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
   };
 }
 
-function positive(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback;
-  if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${what} must be a positive number`);
-  return value;
+/** The runtime's positive numeric options and their defaults. */
+type PositiveLimits = {
+  readonly [K in 'orchestrationLeaseMs' | 'activityLeaseMs' | 'maxConcurrentOrchestrations' | 'maxConcurrentActivities' | 'customStatusLimitBytes']-?: number;
+};
+
+/** Each option of {@link PositiveLimits}, checked (a finite number > 0), or its default. */
+function positiveLimits(options: RuntimeOptions): PositiveLimits {
+  const defaults: PositiveLimits = {
+    orchestrationLeaseMs: 30_000,
+    activityLeaseMs: 300_000,
+    maxConcurrentOrchestrations: 16,
+    maxConcurrentActivities: 32,
+    customStatusLimitBytes: DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
+  };
+  const limits: { -readonly [K in keyof PositiveLimits]: number } = { ...defaults };
+  for (const key of Object.keys(defaults) as (keyof PositiveLimits)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${key} must be a positive number`);
+    limits[key] = value;
+  }
+  return limits;
 }
 
 /**

@@ -165,7 +165,7 @@ export class Worker {
     this.#subscription = this.#o.store.workAvailable$.subscribe({
       next: () => this.#wake(),
       // A store whose wake-up feed fails still has the wake timer (due timers, lease expiries); say so loudly.
-      error: (error: unknown) => this.#o.logger.error('the store\'s workAvailable$ feed failed; the worker now wakes on timers only', error),
+      error: (error: unknown) => this.#o.logger.error('store.workAvailable$ failed; waking on timers only', error),
     });
     const { leaseStorage, ownerReused = false } = this.#o;
     if (!leaseStorage && !ownerReused) {
@@ -245,8 +245,8 @@ export class Worker {
     // A start still committing under a handed-out lease cannot be released yet: `started` releases it if it can, and
     // the stop is not clean, so the next life releases it otherwise.
     const starting = this.#handOffs;
-    if (held.length > 0) this.#o.logger.warn(`worker stopped with ${held.length} step(s) or activities still running; their leases are released`);
-    if (starting > 0) this.#o.logger.warn(`worker stopped with ${starting} start(s) still committing under its lease`);
+    if (held.length > 0) this.#o.logger.warn(`stopped with ${held.length} steps or activities running; releasing their leases`);
+    if (starting > 0) this.#o.logger.warn(`stopped with ${starting} starts committing under its lease`);
     const released = await Promise.all(held.map(async ([what, release]) => {
       try {
         await release();
@@ -511,9 +511,7 @@ export class Worker {
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
       const input = {
         state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId, cached,
-        newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
-          customStatusLimitBytes: this.#o.customStatusLimitBytes,
-        }),
+        newExecution: () => this.#newExecution(state.name),
       };
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
@@ -540,15 +538,22 @@ export class Worker {
       this.#cache.delete(state.instanceId);
       if (error instanceof LeaseLostError) {
         this.#metrics.leasesLost++;
-        this.#o.logger.warn(`lease on ${state.instanceId} was taken over; step discarded`);
+        this.#o.logger.warn(`lease on ${state.instanceId} lost; step discarded`);
         return [];
       }
       if (error instanceof StoreClosedError) return [];
       // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
       // persists (a store outage) would then be retried in a tight loop. The wake timer covers the lease expiry.
-      this.#o.logger.error(`step of ${state.instanceId} failed; it is retried when its lease expires`, error);
+      this.#o.logger.error(`step of ${state.instanceId} failed; retried when its lease expires`, error);
       return [];
     }
+  }
+
+  /** A fresh execution of the orchestrator named `name`, for a step to replay into. */
+  #newExecution(name: string): OrchestrationExecution {
+    return new OrchestrationExecution(this.#o.orchestrators.get(name) ?? unknownOrchestrator(name), {
+      customStatusLimitBytes: this.#o.customStatusLimitBytes,
+    });
   }
 
   // ---------------------------------------------------------------- activities
@@ -602,7 +607,7 @@ export class Worker {
     } catch (error) {
       if (error instanceof LeaseLostError) {
         this.#metrics.leasesLost++;
-        this.#o.logger.warn(`lease on activity ${task.name} of ${task.instanceId} was lost; its result is discarded`);
+        this.#o.logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
         return;
       }
       throw error;
@@ -632,9 +637,7 @@ export class Worker {
     try {
       const decision = decideActivityStep({
         state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now, newId,
-        newExecution: () => new OrchestrationExecution(this.#o.orchestrators.get(state.name) ?? unknownOrchestrator(state.name), {
-          customStatusLimitBytes: this.#o.customStatusLimitBytes,
-        }),
+        newExecution: () => this.#newExecution(state.name),
       });
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
@@ -652,7 +655,7 @@ export class Worker {
       this.#activitiesRunning -= leased.length;
       if (error instanceof StoreClosedError) throw error;
       // The execution advanced in memory without a commit: it is dropped (taken above), so the next step replays.
-      if (!(error instanceof LeaseLostError)) this.#o.logger.warn(`committing the result of ${task.name} with its step failed; committing it alone`, error);
+      if (!(error instanceof LeaseLostError)) this.#o.logger.warn(`fused step of ${task.name} failed; committing its result alone`, error);
       return false;
     }
   }
@@ -673,7 +676,7 @@ export class Worker {
             if (!stopped) beat();
           },
           (error: unknown) => {
-            if (error instanceof LeaseLostError) this.#o.logger.warn(`lease on activity task ${taskId} was lost while it ran`);
+            if (error instanceof LeaseLostError) this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
             else if (!(error instanceof StoreClosedError)) this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
           },
         );
