@@ -221,14 +221,19 @@ export function toStatusChange(event: ChangeEventLike, inputs: InputCache = new 
 }
 
 /**
- * The purges a per-instance status resync reports: a `state: undefined` change for each watched instance the re-read
- * did not find (it was purged while the feed had lost its position; for an id that never existed it says nothing new).
+ * The purges a status resync reports, the one rule of both status feeds: a `state: undefined` change, once, for each
+ * candidate the re-read did not find. The candidates are the ids a subscriber may still show: for the per-instance
+ * feed every watched id, for `changes$` every id purged since the feed was last healthy (the purge records). A
+ * candidate that exists again (purged, then started anew) was found, and its new state says enough; for an id that
+ * never existed a purge says nothing new.
  *
  * @example
  * ```ts
- * purgedDuringGap(['a', 'b'], new Set(['a'])); // [{ instanceId: 'b', state: undefined }]
+ * purgedDuringGap(['a', 'b', 'b'], new Set(['a'])); // [{ instanceId: 'b', state: undefined }]
  * ```
  */
-export function purgedDuringGap(watched: readonly string[], found: ReadonlySet<string>): StatusChange[] {
-  return watched.filter((instanceId) => !found.has(instanceId)).map((instanceId) => ({ instanceId, state: undefined }));
+export function purgedDuringGap(candidates: Iterable<string>, found: ReadonlySet<string>): StatusChange[] {
+  const purged: StatusChange[] = [];
+  for (const instanceId of new Set(candidates)) if (!found.has(instanceId)) purged.push({ instanceId, state: undefined });
+  return purged;
 }

@@ -158,6 +158,27 @@ export function queueFields(head: QueueHead, leaseExpiresAt: Date): QueueFields 
   return { messageSeq: head.messageSeq, nextMessageAt: head.nextMessageAt, readyAt: head.readyAt, claimAt: claimAtOf(leaseExpiresAt, head.nextMessageAt) };
 }
 
+/** The record of a purged instance, kept for a while so a status resync can report the purge. */
+export interface PurgeDoc {
+  _id: ObjectId;
+  /** The instance id's key. */
+  instanceId: string;
+  /** When it was purged (the purging store's clock); the collection's TTL index removes the record later. */
+  purgedAt: Date;
+}
+
+/**
+ * The purge records of instances purged at `purgedAt` (written in the transaction that deletes them).
+ *
+ * @example
+ * ```ts
+ * purgeDocs(['a'], now); // [{ _id: ObjectId(...), instanceId: 'a', purgedAt: now }]
+ * ```
+ */
+export function purgeDocs(keys: readonly string[], purgedAt: Date): PurgeDoc[] {
+  return keys.map((instanceId) => ({ _id: new ObjectId(), instanceId, purgedAt }));
+}
+
 /** The queue head of an instance without pending messages. */
 export function emptyQueueHead(messageSeq: number): QueueHead {
   return { messageSeq, nextMessageAt: NEVER, readyAt: NEVER };

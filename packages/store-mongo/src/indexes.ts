@@ -10,11 +10,13 @@ export interface CollectionNames {
   readonly activityTasks: string;
   /** History generations left to delete (restarted, replaced or purged executions). */
   readonly sweeps: string;
+  /** When each instance was purged, kept for {@link PURGE_RECORD_TTL_S}: what a status resync reports as purged. */
+  readonly purges: string;
 }
 
 /**
  * The collection names for a prefix: `${prefix}instances`, `${prefix}history`, `${prefix}messages`,
- * `${prefix}activityTasks`, `${prefix}sweeps`.
+ * `${prefix}activityTasks`, `${prefix}sweeps`, `${prefix}purges`.
  *
  * @example
  * ```ts
@@ -28,6 +30,7 @@ export function collectionNames(prefix = ''): CollectionNames {
     messages: `${prefix}messages`,
     activityTasks: `${prefix}activityTasks`,
     sweeps: `${prefix}sweeps`,
+    purges: `${prefix}purges`,
   };
 }
 
@@ -68,6 +71,12 @@ export function validateNamespace(dbName: unknown, prefix: unknown = ''): void {
 }
 
 /**
+ * How long the record of a purge is kept (7 days): a `changes$` subscriber whose change stream lost its position for
+ * up to this long learns of the instances purged meanwhile.
+ */
+export const PURGE_RECORD_TTL_S = 7 * 24 * 3600;
+
+/**
  * Every index MongoStore uses, by collection. Each query the store sends is served by one of them; the README lists
  * which query uses which.
  */
@@ -106,6 +115,10 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'instance', key: { instanceId: 1 } },
   ],
   sweeps: [],
+  purges: [
+    // The resync of changes$ (purges since the feed was last healthy); expiry of old records.
+    { name: 'purged_at', key: { purgedAt: 1 }, expireAfterSeconds: PURGE_RECORD_TTL_S },
+  ],
 };
 
 /**

@@ -27,7 +27,7 @@ import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen, queueFields,
-  type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueHead, type SweepDoc, type TaskDoc,
+  purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { collectionNames, INDEXES, OBSOLETE_INDEXES, validateNamespace, type CollectionNames } from './indexes.js';
@@ -40,7 +40,7 @@ import {
   buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimActivityFilter, claimBound,
   claimedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
-  QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
+  PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -67,6 +67,9 @@ const CLAIM_ATTEMPTS = 3;
 
 /** How far before the last healthy moment a status resync re-reads (covers writers' clock skew). */
 const RESYNC_MARGIN_MS = 60_000;
+
+/** Instance ids per read when a status resync re-reads named instances. */
+const RESYNC_ID_BATCH = 1000;
 
 /** How often `getHistory` re-reads when the instance moved to a new history generation while it read. */
 const HISTORY_READ_ATTEMPTS = 3;
@@ -136,6 +139,7 @@ export class MongoStore implements Store {
   readonly #messages: Collection<MessageDoc>;
   readonly #tasks: Collection<TaskDoc>;
   readonly #sweeps: Collection<SweepDoc>;
+  readonly #purges: Collection<PurgeDoc>;
   readonly #limit: number;
   readonly #maxMessages: number;
   readonly #transactionOptions: TransactionOptions;
@@ -278,6 +282,7 @@ export class MongoStore implements Store {
     this.#messages = this.#db.collection<MessageDoc>(this.collections.messages);
     this.#tasks = this.#db.collection<TaskDoc>(this.collections.activityTasks);
     this.#sweeps = this.#db.collection<SweepDoc>(this.collections.sweeps);
+    this.#purges = this.#db.collection<PurgeDoc>(this.collections.purges);
     this.#limit = o.limit;
     this.#maxMessages = o.maxMessages;
     this.#transactionOptions = { ...DEFAULT_TRANSACTION_OPTIONS, ...options.transactionOptions };
@@ -352,6 +357,7 @@ export class MongoStore implements Store {
       await this.#history.createIndexes([...INDEXES.history]);
       await this.#messages.createIndexes([...INDEXES.messages]);
       await this.#tasks.createIndexes([...INDEXES.activityTasks]);
+      await this.#purges.createIndexes([...INDEXES.purges]);
       for (const name of OBSOLETE_INDEXES.instances ?? []) await dropIfPresent(this.#instances, name);
       for (const name of OBSOLETE_INDEXES.messages ?? []) await dropIfPresent(this.#messages, name);
       for (const name of OBSOLETE_INDEXES.activityTasks ?? []) await dropIfPresent(this.#tasks, name);
@@ -874,13 +880,17 @@ export class MongoStore implements Store {
     });
   }
 
-  /** Deletes instances with their pending messages and tasks, and schedules their histories for the sweeper. */
+  /**
+   * Deletes instances with their pending messages and tasks, schedules their histories for the sweeper, and records
+   * the purges (for a `changes$` resync after a lost position).
+   */
   async #drop(session: ClientSession, docs: readonly Pick<InstanceDoc, '_id' | 'historyGen'>[]): Promise<void> {
     const keys = docs.map((d) => d._id);
     await this.#instances.deleteMany({ _id: { $in: keys } }, { session });
     await this.#messages.deleteMany({ instanceId: { $in: keys } }, { session });
     await this.#tasks.deleteMany({ instanceId: { $in: keys } }, { session });
     await this.#sweeps.insertMany(docs.map((d) => ({ _id: new ObjectId(), instanceId: d._id, gen: d.historyGen })), { session });
+    await this.#purges.insertMany(purgeDocs(keys, this.#clock.now()), { session });
   }
 
   /**
@@ -950,34 +960,61 @@ export class MongoStore implements Store {
   }
 
   /**
-   * A status resync after a change feed lost its position: as status changes, every instance changed since `since`
-   * (less a margin for writers' clocks) or, for the per-instance feed (`instanceIds`), the current state of every
-   * watched instance, and a purge (`state: undefined`) for each watched one that no longer exists — so a `status$`
+   * A status resync after a change feed lost its position, as status changes: the current state of every instance
+   * changed since `since` (less a margin for writers' clocks) or, for the per-instance feed (`instanceIds`), of every
+   * watched instance; then a purge (`state: undefined`) for each candidate that no longer exists (`purgedDuringGap`):
+   * the watched ids, or for `changes$` every id purged since then (the purge records). So a `status$` or a live list
    * whose instance was purged during the gap learns it too.
    */
   #changedSince(since: Date, instanceIds?: readonly string[]): Observable<StatusChange> {
     return new Observable<StatusChange>((subscriber) => {
-      const cursor = instanceIds
-        ? this.#instances.find({ _id: { $in: instanceIds.map(instanceKey) } }, { projection: { _id: 1, state: 1, input: 1 } })
-        : this.#instances.find(
-          { updatedAt: { $gte: new Date(since.getTime() - RESYNC_MARGIN_MS) } },
-          { projection: { _id: 1, state: 1, input: 1 }, hint: RESYNC_HINT },
-        );
+      const from = new Date(since.getTime() - RESYNC_MARGIN_MS);
+      const cursors = new Set<{ close(): Promise<void> }>();
+      /** Reads a cursor to its end (closed on unsubscribe); false when the subscriber left meanwhile. */
+      const read = async <T>(cursor: AsyncIterable<T> & { close(): Promise<void> }, each: (doc: T) => void): Promise<boolean> => {
+        cursors.add(cursor);
+        try {
+          for await (const doc of cursor) {
+            if (subscriber.closed) return false;
+            each(doc);
+          }
+          return !subscriber.closed;
+        } finally {
+          cursors.delete(cursor);
+        }
+      };
+      const projection = { _id: 1, state: 1, input: 1 } as const;
       void (async () => {
         const found = new Set<string>();
-        for await (const doc of cursor) {
-          if (subscriber.closed) return;
+        const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
           const instanceId = instanceIdOfKey(doc._id);
+          if (found.has(instanceId)) return;
           found.add(instanceId);
           subscriber.next({ instanceId, state: decodeInstanceState(doc.state, doc.input) });
+        };
+        let candidates: readonly string[] = instanceIds ?? [];
+        if (!instanceIds) {
+          const purged: string[] = [];
+          const records = this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 } });
+          if (!await read(records, (d) => void purged.push(instanceIdOfKey(d.instanceId)))) return;
+          candidates = purged;
+          if (!await read(this.#instances.find({ updatedAt: { $gte: from } }, { projection, hint: RESYNC_HINT }), emit)) return;
         }
-        for (const purge of purgedDuringGap(instanceIds ?? [], found)) {
+        // The candidates' current state (an instance purged and started anew since is not a purge), in batches.
+        const unique = [...new Set(candidates)];
+        for (let i = 0; i < unique.length; i += RESYNC_ID_BATCH) {
+          const keys = unique.slice(i, i + RESYNC_ID_BATCH).map(instanceKey);
+          if (!await read(this.#instances.find({ _id: { $in: keys } }, { projection }), emit)) return;
+        }
+        for (const purge of purgedDuringGap(unique, found)) {
           if (subscriber.closed) return;
           subscriber.next(purge);
         }
         subscriber.complete();
       })().catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
-      return () => void cursor.close().catch(() => undefined);
+      return () => {
+        for (const cursor of cursors) void cursor.close().catch(() => undefined);
+      };
     });
   }
 }

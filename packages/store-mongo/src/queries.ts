@@ -1,7 +1,7 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
-import { EPOCH, NEVER, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
+import { EPOCH, NEVER, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns } from './instance-key.js';
 
 /**
@@ -108,6 +108,15 @@ export const TASK_WAKE_HINT = { leaseExpiresAt: 1 } as const;
 
 /** The index keys of the queue-head reads after a commit (`instance_due`, `instance_ready`). */
 export const QUEUE_HEAD_HINTS = { due: { instanceId: 1, due: 1 }, readyAt: { instanceId: 1, readyAt: 1 } } as const;
+
+/**
+ * The purge records a `changes$` resync reads: instances purged at or after `from` (the moment the feed was last
+ * healthy, less a margin). `purged_at` index ({@link PURGES_HINT}).
+ */
+export function purgedSinceFilter(from: Date): Filter<PurgeDoc> {
+  return { purgedAt: { $gte: from } };
+}
+export const PURGES_HINT = { purgedAt: 1 } as const;
 
 /** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */
 export const SWEEP_HINT = { instanceId: 1, gen: 1, index: 1 } as const;

@@ -191,5 +191,8 @@ describe('status resync of the per-instance feed', () => {
     expect(purgedDuringGap(['a', 'b', 'c'], new Set(['a', 'c']))).toEqual([{ instanceId: 'b', state: undefined }]);
     expect(purgedDuringGap(['a'], new Set(['a']))).toEqual([]);
     expect(purgedDuringGap([], new Set())).toEqual([]);
+    // changes$ candidates come from purge records: one purge per id, however often it was purged in the gap, and
+    // none for an id that exists again (purged, then started anew).
+    expect(purgedDuringGap(['a', 'b', 'a', 'b'], new Set(['b']))).toEqual([{ instanceId: 'a', state: undefined }]);
   });
 });

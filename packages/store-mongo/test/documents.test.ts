@@ -3,7 +3,7 @@ import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable
 import { describe, expect, it } from 'vitest';
 import {
   claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
-  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, queueFields, readyAtOf, taskDoc,
+  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, purgeDocs, queueFields, readyAtOf, taskDoc,
 } from '../src/documents.js';
 import { claimableAtMs } from '@durable-rx/runtime/store-kit';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -191,5 +191,13 @@ describe('claimAt: when an instance can be claimed, written with its lease and q
     expect(queueFields({ messageSeq: 3, nextMessageAt: at(5), readyAt: at(1) }, at(9))).toEqual({
       messageSeq: 3, nextMessageAt: at(5), readyAt: at(1), claimAt: at(9),
     });
+  });
+});
+
+describe('purge records', () => {
+  it('name each purged instance by its key and the purge time', () => {
+    const docs = purgeDocs(['a', 'b'], T0);
+    expect(docs.map((d) => [d.instanceId, d.purgedAt])).toEqual([['a', T0], ['b', T0]]);
+    expect(new Set(docs.map((d) => d._id.toHexString())).size).toBe(2);
   });
 });

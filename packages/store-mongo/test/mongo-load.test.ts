@@ -1,5 +1,5 @@
 import { createClient, createRuntime, type HistoryEvent, type Orchestrator, type Runtime } from '@durable-rx/runtime';
-import { assertNoDuplicateSteps } from '@durable-rx/runtime/testing';
+import { assertNoDuplicateSteps, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient } from 'mongodb';
 import { filter, firstValueFrom, take } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -277,6 +277,44 @@ describe.skipIf(!uri)('MongoStore under load and failures (integration)', { time
     await worker.purgeInstance('gone');
     // Delivered by the stream, or (when the purge fell into the gap) by the resync, which re-reads every watched id.
     expect(await purged).toEqual({ instanceId: 'gone', state: undefined });
+  });
+  it('tells changes$ (a live list) of a purge that happened while its stream had lost its position', async (context) => {
+    const prefix = db.prefix('listgap');
+    const worker = await open('listgap', prefix);
+    await run(worker, 'w1');
+    const workerClient = createClient({ store: worker });
+    await workerClient.startNew('Echo', { instanceId: 'gone', input: 1 });
+    expect((await workerClient.waitForCompletion('gone', { timeoutMs: 60_000 })).runtimeStatus).toBe('Completed');
+    // The watcher runs its feed's timers on a virtual clock: after the lost position its stream stays closed (the
+    // reopen waits on that clock) until the test advances it, so the purge below falls into the gap for certain.
+    // No other timer runs there (no clock checks, no linger); its own appName keeps the fail point off other clients.
+    const appName = `drx-listgap-${process.pid}`;
+    const clock = new VirtualClock(new Date());
+    const watcher = await db.open('listgap', { prefix, logger: quiet, clientOptions: { appName }, clock, clockSkewCheckMs: 0, feedLingerMs: 0 });
+    stores.push(watcher);
+    const changes: { instanceId: string; purged: boolean }[] = [];
+    const subscription = watcher.changes$.subscribe((c) => void changes.push({ instanceId: c.instanceId, purged: c.state === undefined }));
+    try {
+      const admin = new MongoClient(mongoUri);
+      try {
+        await admin.db('admin').command({
+          configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['getMore'], errorCode: 286, appName },
+        });
+      } catch (error) {
+        console.log(`list purge-during-gap test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+        context.skip();
+      } finally {
+        await admin.close().catch(() => undefined);
+      }
+      await clock.waitForTimer(); // the stream failed with ChangeStreamHistoryLost; its reopen waits on the clock
+      expect(await worker.purgeInstance('gone')).toBe(1);
+      const purged = firstValueFrom(watcher.changes$.pipe(filter((c) => c.instanceId === 'gone' && c.state === undefined), take(1)));
+      await clock.advance(60_000);
+      expect(await purged).toEqual({ instanceId: 'gone', state: undefined });
+      expect(changes.filter((c) => c.instanceId === 'gone' && c.purged)).toHaveLength(1);
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 });
 

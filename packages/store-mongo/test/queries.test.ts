@@ -4,7 +4,7 @@ import {
   atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimActivityFilter, claimBound, claimedMessagesFilter, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINT, RESYNC_HINT,
-  SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
+  PURGES_HINT, purgedSinceFilter, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
 } from '../src/queries.js';
 import { inScan, indexScan } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -166,6 +166,7 @@ describe('claims', () => {
     expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.readyAt));
     expect(keys('history')).toContain(JSON.stringify(SWEEP_HINT));
     expect(keys('instances')).toContain(JSON.stringify(RESYNC_HINT));
+    expect(keys('purges')).toContain(JSON.stringify(PURGES_HINT));
   });
 });
 
@@ -219,5 +220,13 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
     // Its leading range ends at NEVER, not at now: every instance with a pending message, due or not, is in it.
     expect(+(scan.upper!.value as Date)).toBeGreaterThan(+now);
     expect(() => indexScan(claimIndex, old, CLAIM_ORCHESTRATION_SORT)).toThrow(/not in the index/);
+  });
+});
+
+describe('purge records (what a changes$ resync reports as purged)', () => {
+  it('are read from the moment the feed was last healthy, on their index, and expire after a week', () => {
+    expect(purgedSinceFilter(T0)).toEqual({ purgedAt: { $gte: T0 } });
+    expect(indexScan(PURGES_HINT, purgedSinceFilter(T0))).toMatchObject({ lower: { value: T0, inclusive: true }, upper: undefined });
+    expect(INDEXES.purges).toEqual([{ name: 'purged_at', key: PURGES_HINT, expireAfterSeconds: 7 * 24 * 3600 }]);
   });
 });
