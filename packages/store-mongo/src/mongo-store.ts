@@ -155,7 +155,7 @@ export class MongoStore implements Store {
   readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
   /** The per-instance status stream: its `$match` names the watched instances (see `instanceChanges$`). */
   readonly #watchFeed: ChangeFeed<ChangeEventLike, StatusChange>;
-  readonly #watchers: InstanceWatchers<StatusChange>;
+  readonly #watchers: InstanceWatchers;
   readonly #maxWatched: number;
   #watchFilter: readonly string[] | undefined;
   readonly #inputs = new InputCache();

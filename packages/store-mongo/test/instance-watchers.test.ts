@@ -1,8 +1,11 @@
+import type { StatusChange } from '@durable-rx/runtime/store-kit';
 import { Observable, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { InstanceWatchers } from '../src/instance-watchers.js';
 
-type Change = { readonly instanceId: string; readonly n: number };
+type Change = StatusChange;
+/** A purge of `instanceId` (a change without a snapshot); each call is a distinct object, told apart by identity. */
+const change = (instanceId: string): Change => ({ instanceId, state: undefined });
 
 /** A source that counts its subscribers, as the per-instance change feed does. */
 function countedSource() {
@@ -24,18 +27,26 @@ describe('instanceChanges$ watchers', () => {
     const { subject, source, open } = countedSource();
     const watched: string[] = [];
     const watchers = new InstanceWatchers(source, (id) => watched.push(id));
-    const a: number[] = [];
-    const b: number[] = [];
-    const subA = watchers.watch('a').subscribe((c) => a.push(c.n));
-    const subB = watchers.watch('b').subscribe((c) => b.push(c.n));
+    const a: Change[] = [];
+    const b: Change[] = [];
+    const subA = watchers.watch('a').subscribe((c) => a.push(c));
+    const subB = watchers.watch('b').subscribe((c) => b.push(c));
     expect(open()).toBe(1);
     expect(watchers.ids().sort()).toEqual(['a', 'b']);
     expect(watched).toEqual(['a', 'b']);
-    subject.next({ instanceId: 'a', n: 1 });
-    subject.next({ instanceId: 'b', n: 2 });
-    subject.next({ instanceId: 'c', n: 3 });
-    expect(a).toEqual([1]);
-    expect(b).toEqual([2]);
+    const [ca, cb, cc] = [change('a'), change('b'), change('c')];
+    subject.next(ca);
+    subject.next(cb);
+    subject.next(cc);
+    expect(a).toHaveLength(1);
+    expect(a[0]).toBe(ca);
+    expect(b).toHaveLength(1);
+    expect(b[0]).toBe(cb);
+    // A second watcher of one id counts once in the $match and keeps it until it leaves too.
+    const again = watchers.watch('b').subscribe();
+    expect(watchers.ids().sort()).toEqual(['a', 'b']);
+    again.unsubscribe();
+    expect(watchers.ids().sort()).toEqual(['a', 'b']);
     subA.unsubscribe();
     expect(watchers.ids()).toEqual(['b']);
     expect(open()).toBe(1);

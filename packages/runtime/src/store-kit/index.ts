@@ -44,5 +44,10 @@ export { toInstanceStatus, type InstanceState } from '../model/instance-status.j
 export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from '../model/json.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */
 export { Broadcast } from '../store/broadcast.js';
+/**
+ * Routes one change feed to per-instance listeners over one shared subscription (the client's router): a store with a
+ * per-instance feed of its own (`instanceChanges$`) routes it with the same rules.
+ */
+export { ChangeRouter } from '../client/change-router.js';
 /** A timer on an injected `Clock` as an observable (feed back-offs and lingers that tests run on a `VirtualClock`). */
 export { timeoutAfter } from '../client/timeout-after.js';
