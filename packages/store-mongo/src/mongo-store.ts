@@ -10,7 +10,7 @@ import {
   type StoreCapabilities, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import {
-  MongoClient, ObjectId, ReadConcern, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
+  MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
   type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
 import { map, merge, Observable, of, Subject } from 'rxjs';
@@ -860,22 +860,35 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head), in
-   * batches, each update conditional on the fields it was computed from. Finds nothing (one index probe) once done.
+   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head): one pass
+   * over them, updated in batches, each update conditional on the fields it was computed from. A document without
+   * those fields was not written by MongoStore and is left alone. Once done, one index probe that finds nothing.
    */
   async #fillClaimAt(): Promise<void> {
     await this.#op('filling in claimAt', async () => {
-      for (;;) {
-        const docs = await this.#instances
-          .find(MISSING_CLAIM_AT_FILTER, { hint: CLAIM_ORCHESTRATION_HINT, limit: 500, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 } })
-          .toArray();
-        if (docs.length === 0) return;
-        await this.#instances.bulkWrite(docs.map((doc) => ({
-          updateOne: {
-            filter: { _id: doc._id, leaseExpiresAt: doc.leaseExpiresAt, nextMessageAt: doc.nextMessageAt },
-            update: { $set: { claimAt: claimAtOf(doc.leaseExpiresAt, doc.nextMessageAt) } },
-          },
-        })), { ordered: false });
+      const cursor = this.#instances.find(MISSING_CLAIM_AT_FILTER, {
+        hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 },
+      });
+      let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
+      const flush = async () => {
+        if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
+        batch = [];
+      };
+      try {
+        for await (const doc of cursor) {
+          const { leaseExpiresAt, nextMessageAt } = doc as Partial<InstanceDoc>;
+          if (!(leaseExpiresAt instanceof Date) || !(nextMessageAt instanceof Date)) continue;
+          batch.push({
+            updateOne: {
+              filter: { _id: doc._id, leaseExpiresAt, nextMessageAt },
+              update: { $set: { claimAt: claimAtOf(leaseExpiresAt, nextMessageAt) } },
+            },
+          });
+          if (batch.length >= 500) await flush();
+        }
+        await flush();
+      } finally {
+        await cursor.close().catch(() => undefined);
       }
     });
   }

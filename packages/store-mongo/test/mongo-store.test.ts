@@ -139,6 +139,34 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('gives instances of the layout before claimAt their claimAt at connect, and leaves foreign documents alone', async () => {
+      const prefix = db.prefix('fill');
+      const first = await db.open('fill', { prefix });
+      const client = new MongoClient(mongoUri);
+      try {
+        const later = new Date(Date.now() + 86_400_000);
+        await first.commit(start('fill-now'));
+        await first.commit(start('fill-later', undefined, later));
+        await first.close();
+        // What the earlier layout left: no claimAt (and one document MongoStore never wrote).
+        const instances = client.db(db.name).collection<{ _id: string; claimAt?: Date }>(`${prefix}instances`);
+        await instances.updateMany({}, { $unset: { claimAt: '' } });
+        await instances.insertOne({ _id: 'foreign' });
+        const second = await db.open('fill', { prefix });
+        try {
+          expect((await instances.findOne({ _id: 'fill-now' }))?.claimAt).toEqual(new Date(0));
+          expect((await instances.findOne({ _id: 'fill-later' }))?.claimAt).toEqual(later);
+          // Claimed under a lease longer than the wait, so the next wake-up is the timer.
+          expect((await second.claimOrchestration({ owner: 'w', leaseMs: 2 * 86_400_000, now: new Date() }))?.state.instanceId).toBe('fill-now');
+          expect(await second.nextWakeTime(new Date())).toEqual(later);
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
     it('checks the clock against the server again on its own timer, and stops with close', async () => {
       const clock = new VirtualClock(new Date());
       const store = await db.open('skew', { clock, clockSkewCheckMs: 5_000 });
