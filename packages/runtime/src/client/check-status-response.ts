@@ -103,7 +103,7 @@ export async function waitForCompletionOrCreateCheckStatusResponseOf(
 ): Promise<Response> {
   const { timeoutMs, ...checkStatusOptions } = options;
   const base = checkStatusBaseUrl(request, checkStatusOptions); // a bad request fails before waiting
-  const status = await client.waitForCompletion(instanceId, timeoutMs === undefined ? {} : { timeoutMs });
+  const status = await client.waitForCompletion(instanceId, { timeoutMs });
   return completionResponse(status, { failedStatus: 500 })
     ?? createCheckStatusResponseOf(client, request, instanceId, { ...checkStatusOptions, baseUrl: base });
 }

@@ -28,6 +28,6 @@ export interface CreateClientOptions {
  */
 export function createClient(options: CreateClientOptions): DurableClient {
   return new LocalClient({
-    store: options.store, clock: options.clock ?? systemClock, ...(options.newId ? { newId: options.newId } : {}),
+    store: options.store, clock: options.clock ?? systemClock, newId: options.newId,
   });
 }

@@ -10,7 +10,7 @@ import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
-import type { WriteSet } from '../model/write-set.js';
+import type { InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
   assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, readRestartOptions, resolveTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
@@ -132,13 +132,12 @@ export class LocalClient implements DurableClient {
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    const { showHistory, showHistoryOutput, showInput } = readOptions(options, 'getStatus options', ['showHistory', 'showHistoryOutput', 'showInput']);
-    assertOptionalBoolean(showHistory, 'showHistory');
-    assertOptionalBoolean(showHistoryOutput, 'showHistoryOutput');
-    assertOptionalBoolean(showInput, 'showInput');
+    const given = readOptions(options, 'getStatus options', ['showHistory', 'showHistoryOutput', 'showInput']);
+    for (const key in given) assertOptionalBoolean(given[key as keyof typeof given], key);
+    const { showHistory, showHistoryOutput, showInput } = given as { readonly [K in keyof typeof given]?: boolean };
     const state = await this.#store.getInstance(instanceId);
     if (!state) return undefined;
-    const status = toInstanceStatus(state, showInput === undefined ? {} : { showInput });
+    const status = toInstanceStatus(state, { showInput });
     if (!showHistory) return status;
     const history = await this.#store.getHistory(instanceId);
     return { ...status, history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
@@ -193,16 +192,13 @@ export class LocalClient implements DurableClient {
   }
 
   async rewind(instanceId: string, reason?: string): Promise<void> {
-    assertValidInstanceId(instanceId);
-    const event = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) } as const;
-    // The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise).
-    const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status: 'failed', operation: 'rewind' });
-    const state = await this.#store.getInstance(instanceId);
-    if (!state || state.runtimeStatus !== 'Failed') {
-      await this.#store.commit(writeSet); // refused with the typed error unless the instance failed in between
-      return;
-    }
-    await this.#commitAndObserve(instanceId, writeSet, (next) => isRewindApplied(state, next));
+    // The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise). Applied
+    // once the instance left Failed or its history was rewritten (a new epoch); see #send for a new execution or a purge.
+    await this.#send(
+      instanceId, 'rewind', { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
+      (state, before) => state.runtimeStatus !== 'Failed' || (state.historyEpoch ?? 0) > (before.historyEpoch ?? 0),
+      'failed',
+    );
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
@@ -498,20 +494,24 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * Sends a command to a non-terminal instance: the store refuses it atomically, in the commit's transaction, when
-   * the instance is unknown (404) or terminal (410). With `reflects`, resolves only once the committed status
-   * reflects it (see `#commitAndObserve`); a status that already does needs no wait.
+   * Sends a command to an instance in `status` (default: non-terminal): the store refuses it atomically, in the
+   * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). With `reflects`,
+   * resolves only once the committed status reflects it compared with the status `before` the command (see
+   * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
    */
-  async #send(instanceId: string, verb: string, event: MessageEvent, reflects?: (state: InstanceState) => boolean): Promise<void> {
+  async #send(
+    instanceId: string, verb: string, event: MessageEvent, reflects?: (state: InstanceState, before: InstanceState) => boolean,
+    status: InstanceCondition['status'] = 'running',
+  ): Promise<void> {
     assertValidInstanceId(instanceId);
-    const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status: 'running', operation: verb });
+    const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status, operation: verb });
     const state = reflects ? await this.#store.getInstance(instanceId) : undefined;
-    if (!reflects || !state || reflects(state)) {
+    if (!reflects || !state || reflects(state, state)) {
       // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands
       // of instances at once kept every write set alive through the next collections).
       return this.#store.commit(writeSet).then(ignore);
     }
-    await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next));
+    await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
   }
 
   /**
@@ -567,15 +567,6 @@ function sameVisibleState(a: InstanceState | undefined, b: InstanceState | undef
     && a.instanceId === b.instanceId && a.name === b.name && a.parentInstanceId === b.parentInstanceId
     && sameJson(a.customStatus, b.customStatus) && sameJson(a.output, b.output) && sameJson(a.failureDetails, b.failureDetails)
     && (a.executionId === b.executionId || sameJson(a.input, b.input));
-}
-
-/**
- * Whether `next` shows a rewind of the Failed instance `before` as committed: the instance left Failed, its history
- * was rewritten (a new epoch), a new execution replaced it, or it was purged.
- */
-function isRewindApplied(before: InstanceState, next: InstanceState | undefined): boolean {
-  if (next === undefined) return true;
-  return next.runtimeStatus !== 'Failed' || next.executionId !== before.executionId || (next.historyEpoch ?? 0) > (before.historyEpoch ?? 0);
 }
 
 /** A purge (undefined) always counts as news; otherwise only a higher version does. */
@@ -643,7 +634,7 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
 function showInputOf(options: unknown): { readonly showInput?: boolean } {
   const { showInput } = readOptions(options, 'filter', ['showInput']);
   assertOptionalBoolean(showInput, 'showInput');
-  return showInput === undefined ? {} : { showInput };
+  return { showInput };
 }
 
 function reasonOf(reason: string | undefined): { reason?: string } {

@@ -53,7 +53,7 @@ export abstract class DurableTask<T = unknown> {
   }
 
   #settle(state: 'completed' | 'failed'): void {
-    if (this.#state !== 'pending') throw new Error(`task settled twice (was ${this.#state}, now ${state})`);
+    if (this.#state !== 'pending') throw new Error(`task already ${this.#state}`);
     this.#state = state;
   }
 }

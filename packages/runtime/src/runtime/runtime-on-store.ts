@@ -4,12 +4,13 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
+import { resolveTimeoutMs } from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, type Logger } from '../env/logger.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
-import { Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -106,7 +107,7 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     ownerReused: options.workerId !== undefined,
     ...positiveLimits(options),
     cacheSize: options.cacheSize ?? 1000,
-    ...(options.leaseStorage ? { leaseStorage: options.leaseStorage } : {}),
+    leaseStorage: options.leaseStorage,
   });
   const client = new LocalClient({
     store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()), startHandOff: worker.startHandOff,
@@ -126,13 +127,16 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
       worker.start();
     },
     stop(stopOptions?: StopOptions) {
-      const graceMs = stopOptions?.graceMs;
-      if (graceMs !== undefined && (typeof graceMs !== 'number' || !(graceMs >= 0))) {
-        return Promise.reject(new InvalidArgumentError('graceMs must be a number >= 0 (or Infinity)'));
+      let graceMs: number;
+      try {
+        // The one rule of timeouts: a number >= 0, or Infinity to wait for all.
+        graceMs = resolveTimeoutMs(stopOptions?.graceMs, DEFAULT_STOP_GRACE_MS, 'graceMs');
+      } catch (error) {
+        return Promise.reject(error);
       }
       stopped ??= (async () => {
         client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
-        await worker.stop(graceMs === undefined ? {} : { graceMs });
+        await worker.stop({ graceMs });
         if (ownsStore) await store.close();
       })();
       return stopped;

@@ -175,7 +175,7 @@ export class Worker {
     }
     this.#succession = new LeaseSuccession({
       store: this.#o.store, logger: this.#o.logger, owner: this.#o.owner, ownerReused,
-      ...(leaseStorage ? { storage: leaseStorage } : {}), ...(this.#o.locks ? { locks: this.#o.locks } : {}),
+      storage: leaseStorage, locks: this.#o.locks,
     });
     // Claims wait only when this id's own earlier leases are being released; the leases of earlier lives with other
     // ids are released meanwhile, as each of those lives ends (the store then signals work).
@@ -228,31 +228,26 @@ export class Worker {
    * were released.
    */
   async #abandonHeld(): Promise<boolean> {
-    const { store } = this.#o;
+    const { store, logger } = this.#o;
+    // What to release, each named by the instance it belongs to for the log.
     const held: [string, () => Promise<void>][] = [];
-    for (const item of this.#heldSteps) {
-      held.push([`step of ${item.state.instanceId} (${item.lease.token})`, () => store.abandonOrchestration(item.state.instanceId, item.lease.token)]);
-    }
-    for (const [item, heartbeat] of this.#heldActivities) {
+    for (const { state, lease } of this.#heldSteps) held.push([state.instanceId, () => store.abandonOrchestration(state.instanceId, lease.token)]);
+    for (const [{ task, lease }, heartbeat] of this.#heldActivities) {
       heartbeat?.stop();
-      held.push([
-        `activity ${item.task.name} of ${item.task.instanceId} (${item.lease.token})`,
-        () => store.abandonActivity(item.task.id, item.lease.token),
-      ]);
+      held.push([task.instanceId, () => store.abandonActivity(task.id, lease.token)]);
     }
     this.#heldSteps.clear();
     this.#heldActivities.clear();
     // A start still committing under a handed-out lease cannot be released yet: `started` releases it if it can, and
     // the stop is not clean, so the next life releases it otherwise.
     const starting = this.#handOffs;
-    if (held.length > 0) this.#o.logger.warn(`stopped with ${held.length} steps or activities running; releasing their leases`);
-    if (starting > 0) this.#o.logger.warn(`stopped with ${starting} starts committing under its lease`);
-    const released = await Promise.all(held.map(async ([what, release]) => {
+    if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (leases released) and ${starting} starts committing`);
+    const released = await Promise.all(held.map(async ([instanceId, release]) => {
       try {
         await release();
         return true;
       } catch (error) {
-        if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing the lease of ${what} failed`, error);
+        if (!(error instanceof StoreClosedError)) logger.error(`releasing a lease of ${instanceId} failed`, error);
         return false;
       }
     }));
@@ -592,10 +587,10 @@ export class Worker {
   #activityResult(task: ActivityTask, type: 'TaskCompleted', output: JsonValue | undefined): OrchestrationMessage;
   #activityResult(task: ActivityTask, type: 'TaskFailed', failure: FailureDetails): OrchestrationMessage;
   #activityResult(task: ActivityTask, type: 'TaskCompleted' | 'TaskFailed', value: JsonValue | FailureDetails | undefined): OrchestrationMessage {
-    const timestamp = this.#o.clock.now().toISOString();
-    const event: MessageEvent = type === 'TaskCompleted'
-      ? { type, eventId: -1, timestamp, taskScheduledId: task.taskScheduledId, ...(value === undefined ? {} : { result: value as JsonValue }) }
-      : { type, eventId: -1, timestamp, taskScheduledId: task.taskScheduledId, failureDetails: value as FailureDetails };
+    const event = {
+      type, eventId: -1, timestamp: this.#o.clock.now().toISOString(), taskScheduledId: task.taskScheduledId,
+      ...(value === undefined ? {} : type === 'TaskCompleted' ? { result: value } : { failureDetails: value }),
+    } as MessageEvent;
     return { id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId, event };
   }
 
