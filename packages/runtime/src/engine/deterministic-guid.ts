@@ -1,7 +1,9 @@
 const encoder = /* @__PURE__ */ new TextEncoder();
 
-/** Namespace of durable-rx's name-based GUIDs (RFC 4122 §4.3, version 5). */
-const NAMESPACE = parseUuid('5c1b0d2e-8f3a-4b6c-9d7e-2a4f6b8c0d1e');
+/** Namespace of durable-rx's name-based GUIDs (RFC 4122 §4.3, version 5): 5c1b0d2e-8f3a-4b6c-9d7e-2a4f6b8c0d1e. */
+const NAMESPACE = /* @__PURE__ */ Uint8Array.of(
+  0x5c, 0x1b, 0x0d, 0x2e, 0x8f, 0x3a, 0x4b, 0x6c, 0x9d, 0x7e, 0x2a, 0x4f, 0x6b, 0x8c, 0x0d, 0x1e,
+);
 
 /**
  * A name-based (version 5) UUID of `name`. The engine derives `ctx.newGuid()` from the instance id, the step's
@@ -37,11 +39,6 @@ export function uuidText(bytes: Uint8Array, at: number, version: number): string
     chars[j++] = HEX[byte & 15]!;
   }
   return latin1.decode(chars);
-}
-
-function parseUuid(uuid: string): Uint8Array {
-  const hex = uuid.replaceAll('-', '');
-  return Uint8Array.from({ length: 16 }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16));
 }
 
 /** SHA-1 (FIPS 180-4) of `bytes`. */

@@ -320,19 +320,9 @@ function checkCondition(id: string, state: InstanceState | undefined, condition:
 
 /** The error a store throws when the lease of a write set is no longer held; the same text on every store. */
 export function leaseLostError(lease: WriteLease): LeaseLostError {
-  switch (lease.kind) {
-    case 'orchestration':
-      return new LeaseLostError(`Lease on ${JSON.stringify(lease.instanceId)} is no longer held; the step was not committed`);
-    case 'activity':
-      return new LeaseLostError(`Lease on activity task ${JSON.stringify(lease.taskId)} is no longer held`);
-    case 'activityStep':
-      return new LeaseLostError(
-        `Lease on activity task ${JSON.stringify(lease.taskId)} is no longer held, or instance ${JSON.stringify(lease.instanceId)} ` +
-          `moved past version ${lease.version}; the fused step was not committed`,
-      );
-    default:
-      return assertNever(lease);
-  }
+  const held = lease.kind === 'orchestration' ? JSON.stringify(lease.instanceId) : `activity task ${JSON.stringify(lease.taskId)}`;
+  const moved = lease.kind === 'activityStep' ? ` (or instance ${JSON.stringify(lease.instanceId)} moved past version ${lease.version})` : '';
+  return new LeaseLostError(`Lease on ${held} is no longer held${moved}; not committed`);
 }
 
 /** What a store read, inside its transaction, to check an {@link ActivityStepLease}. */
