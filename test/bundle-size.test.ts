@@ -36,12 +36,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * wake-timer setter then took the KeyvalStore page from 29,054 to 29,083 B: budget 29,100 B.
  * Shared UUID formatting, one non-determinism describer, unlabelled assertNever, one startNew path and shorter worker
  * log lines then took the pages to 24,118 / 28,787 / 58,838 B: budgets 24,140 / 28,810 / 58,860 B.
+ * One graceMs rule, rewind as a send, conditional option spreads dropped, the GUID namespace as bytes and one lost-lease
+ * message then took them to 23,921 / 28,587 / 58,671 B: budgets 23,940 / 28,610 / 58,700 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_140 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_810 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_860 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 23_940 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_610 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_700 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 
