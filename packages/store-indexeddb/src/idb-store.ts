@@ -136,6 +136,11 @@ export abstract class IdbStore implements Store {
    * here is looked for the slow way.
    */
   readonly #taskInstances = new Map<string, string>();
+  /**
+   * The commits of this handle in flight, under each instance they read: a read of such an instance waits for the
+   * last of them and answers with the state it committed (see {@link IdbStore.getInstance}).
+   */
+  readonly #committing = new Map<string, Promise<RowWriter>>();
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
@@ -164,8 +169,8 @@ export abstract class IdbStore implements Store {
     let result: CommitResult | undefined;
     let leasedTasks: WritePlan['taskLeases'] = [];
     let inserted: WritePlan['insertTasks'] = [];
-    const writes = await this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
-      const ids = instanceIdsOf(writeSet);
+    const ids = instanceIdsOf(writeSet);
+    const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
       // The reads go out together: one round trip.
       const [found, task] = await Promise.all([
@@ -199,6 +204,13 @@ export abstract class IdbStore implements Store {
         ...(task ? { task } : {}),
       });
     });
+    for (const id of ids) this.#committing.set(id, writing);
+    let writes: RowWriter;
+    try {
+      writes = await writing;
+    } finally {
+      for (const id of ids) if (this.#committing.get(id) === writing) this.#committing.delete(id);
+    }
     // The task's lease ended with the commit (a lease lost throws before: the renewal that follows forgets it).
     if (lease && lease.kind !== 'orchestration') this.#taskInstances.delete(lease.taskId);
     for (const { taskId } of leasedTasks) {
@@ -307,7 +319,17 @@ export abstract class IdbStore implements Store {
     }
   }
 
-  getInstance(instanceId: string): Promise<InstanceState | undefined> {
+  /**
+   * Reads an instance. While a commit of this handle that reads the instance is in flight, the read waits for it and
+   * answers with (a copy of) the state that commit left, instead of a transaction of its own: the commit completes
+   * after this call began and before it returns, so its state is the current one at a moment within the call (a
+   * transaction of its own would wait for that commit anyway, IndexedDB orders it after). A commit that fails leaves
+   * the read to its own transaction.
+   */
+  async getInstance(instanceId: string): Promise<InstanceState | undefined> {
+    const committing = this.#closed || this.#lost ? undefined : this.#committing.get(instanceId);
+    const committed = committing && (await committing.then((writes) => writes.stateOf(instanceId), () => undefined));
+    if (committed) return committed.state && structuredClone(committed.state);
     return this.#run('getInstance', 'readonly', INSTANCES, async (tx) => (await tx.getInstance(instanceId))?.state);
   }
 

@@ -1,6 +1,4 @@
-import {
-  type OrchestrationMessage, type WritePlan,
-} from '@durable-rx/runtime/store-kit';
+import type { InstanceState, OrchestrationMessage, WritePlan } from '@durable-rx/runtime/store-kit';
 import {
   instanceRow, messageRow, queueFieldsAfterEnqueue, queueFieldsOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
@@ -55,6 +53,15 @@ export class RowWriter {
     const original = await this.#tx.getInstance(instanceId);
     this.#entries.set(instanceId, { original, row: original, dirty: false });
     return original;
+  }
+
+  /**
+   * The state of an instance as this transaction leaves it, if the transaction read it: `{ state }` (undefined: no
+   * such instance), else `undefined`. Once the transaction committed, that is the committed state.
+   */
+  stateOf(instanceId: string): { readonly state: InstanceState | undefined } | undefined {
+    const entry = this.#entries.get(instanceId);
+    return entry ? { state: entry.row?.state } : undefined;
   }
 
   /** Writes a planned write set; read every instance of it with {@link RowWriter.get} first. */
