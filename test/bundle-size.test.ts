@@ -40,13 +40,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * message then took them to 23,921 / 28,587 / 58,671 B: budgets 23,940 / 28,610 / 58,700 B.
  * An IndexedDB read of an instance that a commit of the same handle is writing then waited for that commit instead of
  * opening a transaction (no readonly transaction per waitForCompletion after startNew: +4-12 % steps/s at 1
- * concurrent): KeyvalStore 28,676 B (budget 28,700), DexieStore 58,764 B (budget 58,790).
+ * concurrent): KeyvalStore 28,676 B (budget 28,700), DexieStore 58,764 B (budget 58,790). DexieStore's commits then
+ * stored their messages with their reads (a start in two round trips instead of three: +13 % Dexie steps/s at 1
+ * concurrent), in the commit path both stores share: KeyvalStore 28,884 B (budget 28,910), DexieStore 58,965 B
+ * (budget 58,990).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 23_940 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_700 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_790 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_910 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_990 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 

@@ -13,9 +13,9 @@ import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
 import { mapStorageError } from './internal/map-storage-error.js';
-import { instanceRow, queueFieldsOf, withQueueFields, type InstanceRow } from './internal/rows.js';
+import { instanceRow, messageRow, queueFieldsOf, withQueueFields, type InstanceRow, type NewMessageRow } from './internal/rows.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
-import { RowWriter } from './internal/row-writer.js';
+import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
 
 /** What an adapter tells the shared store about its database. */
 export interface IdbStoreSettings {
@@ -172,11 +172,13 @@ export abstract class IdbStore implements Store {
     const ids = instanceIdsOf(writeSet);
     const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
-      // The reads go out together: one round trip.
-      const [found, task] = await Promise.all([
+      // The reads go out together: one round trip. Where the database numbers messages, they are stored with them.
+      const reads = Promise.all([
         Promise.all(ids.map((id) => rows.get(id))),
         lease?.kind === 'activity' || lease?.kind === 'activityStep' ? tx.getTask(lease.taskId) : undefined,
       ]);
+      const ahead = tx.addMessageAhead ? storeAhead(writeSet, tx.addMessageAhead.bind(tx)) : undefined;
+      const [found, task] = await reads;
       // The released instance's remaining messages decide its claim schedule. A step that consumes as many messages
       // as the row counts pending consumed all of them (it can only consume pending ones): no need to read them.
       const consumed = writeSet.requests.reduce((n, r) => (r.type === 'deleteMessages' && r.instanceId === leasedId ? n + r.messageIds.length : n), 0);
@@ -202,7 +204,7 @@ export abstract class IdbStore implements Store {
       await rows.apply(plan, {
         ...(leasedId !== undefined && pending ? { instance: { id: leasedId, pending } } : {}),
         ...(task ? { task } : {}),
-      });
+      }, ahead);
     });
     for (const id of ids) this.#committing.set(id, writing);
     let writes: RowWriter;
@@ -489,6 +491,27 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
   if (history && tasks) return ALL;
   if (history) return HISTORY_AND_QUEUE;
   return tasks ? TASKS_AND_QUEUE : QUEUE;
+}
+
+/**
+ * Stores the messages a write set may insert (its starts' and its sends') ahead of the reads, where the database
+ * numbers them: the number of a message that becomes its instance's oldest pending one then arrives with the reads,
+ * instead of costing a round trip between the reads and the commit (a start took three). The plan decides which are
+ * delivered; {@link RowWriter.apply} deletes the others. Messages to an instance whose pending messages the commit
+ * lists or deletes (the one it holds a lease on, or deletes messages of) take the usual way, after that, and so does
+ * the second of two messages with one id.
+ */
+function storeAhead({ lease, requests }: WriteSet, add: (row: NewMessageRow) => Promise<number>): MessagesAhead {
+  const listed = new Set<string>();
+  if (lease?.kind === 'orchestration' || lease?.kind === 'activityStep') listed.add(lease.instanceId);
+  for (const request of requests) if (request.type === 'deleteMessages') listed.add(request.instanceId);
+  const ahead = new Map<string, { readonly instanceId: string; readonly seq: Promise<number> }>();
+  for (const request of requests) {
+    if (request.type !== 'createInstance' && request.type !== 'insertMessage') continue;
+    const { message } = request;
+    if (!listed.has(message.instanceId) && !ahead.has(message.id)) ahead.set(message.id, { instanceId: message.instanceId, seq: add(messageRow(message)) });
+  }
+  return ahead;
 }
 
 /** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */

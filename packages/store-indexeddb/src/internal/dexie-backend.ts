@@ -344,6 +344,10 @@ class DexieTransaction implements BackendTransaction {
     return seq;
   }
 
+  addMessageAhead(row: NewMessageRow): Promise<number> {
+    return this.addMessage(row);
+  }
+
   listMessages(instanceId: string): Promise<MessageRow[]> {
     return this.#all(this.#core.messages, this.#core.messagesOf, ofInstance(instanceId));
   }

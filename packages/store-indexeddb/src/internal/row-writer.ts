@@ -12,6 +12,12 @@ interface Entry {
   dirty: boolean;
 }
 
+/**
+ * Messages the store wrote ahead of its reads ({@link BackendTransaction.addMessageAhead}), by message id, with the
+ * number the database gives each.
+ */
+export type MessagesAhead = ReadonlyMap<string, { readonly instanceId: string; readonly seq: Promise<number> }>;
+
 /** What the store read under the write set's lease before planning it. */
 export interface LeasedRows {
   /**
@@ -64,8 +70,12 @@ export class RowWriter {
     return entry ? { state: entry.row?.state } : undefined;
   }
 
-  /** Writes a planned write set; read every instance of it with {@link RowWriter.get} first. */
-  async apply(plan: WritePlan, leased: LeasedRows): Promise<void> {
+  /**
+   * Writes a planned write set; read every instance of it with {@link RowWriter.get} first. A message of the plan that
+   * was written `ahead` is kept (the instance's claim schedule takes its number); one the plan does not deliver, or
+   * that a replaced instance's dropped messages took with them, is deleted.
+   */
+  async apply(plan: WritePlan, leased: LeasedRows, ahead?: MessagesAhead): Promise<void> {
     const tx = this.#tx;
     for (const id of plan.replaced) this.#dropPending(id);
     for (const { instanceId, replace, from, events } of plan.history) {
@@ -117,20 +127,28 @@ export class RowWriter {
       if (lease) this.leasedWork = true;
     }
     for (const row of deletedTasks) tx.deleteTask(row);
-    for (const message of plan.insertMessages) await this.#enqueue(message);
+    const unused = new Map(ahead);
+    for (const message of plan.insertMessages) {
+      const stored = unused.get(message.id);
+      // A replaced instance's messages were dropped above, a message stored ahead of that with them.
+      const kept = stored?.instanceId === message.instanceId && !plan.replaced.includes(message.instanceId) ? stored : undefined;
+      if ((await this.#enqueue(message, kept?.seq)) && kept) unused.delete(message.id);
+    }
+    for (const { instanceId, seq } of unused.values()) tx.deleteMessages([{ instanceId, seq: await seq }]);
     for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
     if (plan.work) this.work = true;
   }
 
   /**
-   * Appends a message after all earlier ones of its instance (which must exist). Whether that is work to signal is
-   * the plan's `work` (a message to an instance created leased is not claimable yet).
+   * Appends a message after all earlier ones of its instance (false, writing nothing, when it does not exist), or
+   * takes the one stored ahead. Whether that is work to signal is the plan's `work` (a message to an instance created
+   * leased is not claimable yet).
    */
-  async #enqueue(message: OrchestrationMessage): Promise<void> {
+  async #enqueue(message: OrchestrationMessage, storedAhead: Promise<number> | undefined): Promise<boolean> {
     const row = await this.get(message.instanceId);
-    if (!row) return;
+    if (!row) return false;
     const newRow = messageRow(message);
-    const added = this.#tx.addMessage(newRow, row);
+    const added = storedAhead ?? this.#tx.addMessage(newRow, row);
     if (typeof added === 'number') {
       this.#set(withQueueFields({ ...row, tailSeq: added }, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq: added })));
     } else {
@@ -138,6 +156,7 @@ export class RowWriter {
       const seq = row.headSeq ?? (await added);
       this.#set(withQueueFields(row, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq })));
     }
+    return true;
   }
 
   /** Deletes an instance with its history, messages and tasks (read it with {@link RowWriter.get} first). */

@@ -76,6 +76,13 @@ export interface BackendTransaction {
    * the transaction either way).
    */
   addMessage(row: NewMessageRow, instance: InstanceRow): number | Promise<number>;
+  /**
+   * Present where the database numbers messages: stores a message before its instance is read, so that its number
+   * comes back with the reads instead of a round trip later (the instance's claim schedule needs it when the message
+   * is the oldest pending one). A message stored ahead that the commit does not deliver must be deleted again by its
+   * number; the transaction aborts if this write fails.
+   */
+  addMessageAhead?(row: NewMessageRow): Promise<number>;
   /** Pending messages of an instance in arrival order. */
   listMessages(instanceId: string): Promise<MessageRow[]>;
   /** Deletes messages by key (instance and sequence number). */
