@@ -47,12 +47,13 @@ export interface MongoStoreCommonOptions {
   /**
    * Largest tolerated difference between this process's clock and the server's, checked when connecting and every
    * `clockSkewCheckMs` after (a warning through `logger` beyond it, repeated at most hourly while it lasts). Default
-   * 2 s. Leases and timers are judged by each worker's clock.
+   * 2 s. Leases and timers are judged by each worker's clock. A finite number, 0 or more (else `InvalidArgumentError`).
    */
   readonly maxClockSkewMs?: number;
   /**
    * Time between two clock checks after the one at connect (a `hello` to the server; `store.clockSkew` holds the
-   * latest). Default 60 s; 0 checks at connect only. Timed by `clock`.
+   * latest). Default 60 s; 0 checks at connect only. Timed by `clock`. A finite number, 0 or more (else
+   * `InvalidArgumentError`).
    */
   readonly clockSkewCheckMs?: number;
   /** Options of every transaction, merged over the default: snapshot read concern, majority write concern, primary, 30 s commit limit. */

@@ -78,7 +78,7 @@ const HISTORY_READ_ATTEMPTS = 3;
  * The Store port on MongoDB (a replica set or a sharded cluster): several Node processes on several machines share
  * one database and its work through leases, and watch status through change streams.
  *
- * - Collections `instances`, `history`, `messages`, `activityTasks`, `sweeps` (with an optional prefix), with an
+ * - Collections `instances`, `history`, `messages`, `activityTasks`, `sweeps`, `purges` (with an optional prefix), with an
  *   index for every query and claim (`ensureIndexes`, run when opening); claims are pinned to theirs with a hint.
  * - Every write is one write set (`@durable-rx/runtime/store-kit`), decided by the shared `planWriteSet` and
  *   executed in one transaction whose first operation takes the instance documents it needs; an orchestration step
@@ -216,6 +216,14 @@ export class MongoStore implements Store {
     const maxMessages = options.maxMessagesPerClaim ?? DEFAULT_MAX_MESSAGES_PER_CLAIM;
     if (!Number.isInteger(maxMessages) || maxMessages < 1 || maxMessages > DEFAULT_MAX_MESSAGES_PER_CLAIM) {
       await fail(`maxMessagesPerClaim must be an integer from 1 to ${DEFAULT_MAX_MESSAGES_PER_CLAIM}`);
+    }
+    // A NaN interval would run the clock check on a 1 ms timer (a `hello` per round trip), and a NaN tolerance would
+    // warn at every check: refuse both, as any other bad option.
+    for (const name of ['maxClockSkewMs', 'clockSkewCheckMs'] as const) {
+      const ms = options[name];
+      if (ms !== undefined && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
+        await fail(`${name} must be a finite number of milliseconds, 0 or more`);
+      }
     }
     // With `replicaSet=` in the connection string the driver ignores a standalone (or never initiated) server and
     // reports an unreachable topology; its heartbeat replies still show what answered.

@@ -73,4 +73,17 @@ describe('connecting', () => {
     await expect(MongoStore.connect({ uri: 'mongodb://127.0.0.1:1/', maxPayloadBytes: 64 * 1024 * 1024 }))
       .rejects.toMatchObject({ code: 'invalid-argument' });
   });
+
+  it('rejects a clock-check interval or tolerance that is not a finite number of ms, 0 or more, before connecting', async () => {
+    // A NaN interval would re-check the clock on a 1 ms timer for the store's whole life. Nothing listens on port 1,
+    // so without the check these would end as store-unreachable after server selection instead.
+    const uri = 'mongodb://127.0.0.1:1/app?replicaSet=rs0';
+    const clientOptions = { serverSelectionTimeoutMS: 2000 };
+    for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY, '60000' as unknown as number]) {
+      await expect(MongoStore.connect({ uri, clientOptions, clockSkewCheckMs: bad }), `clockSkewCheckMs ${String(bad)}`)
+        .rejects.toMatchObject({ code: 'invalid-argument', status: 400, message: expect.stringContaining('clockSkewCheckMs') });
+      await expect(MongoStore.connect({ uri, clientOptions, maxClockSkewMs: bad }), `maxClockSkewMs ${String(bad)}`)
+        .rejects.toMatchObject({ code: 'invalid-argument', status: 400, message: expect.stringContaining('maxClockSkewMs') });
+    }
+  });
 });
