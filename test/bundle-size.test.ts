@@ -43,13 +43,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * concurrent): KeyvalStore 28,676 B (budget 28,700), DexieStore 58,764 B (budget 58,790). DexieStore's commits then
  * stored their messages with their reads (a start in two round trips instead of three: +13 % Dexie steps/s at 1
  * concurrent), in the commit path both stores share: KeyvalStore 28,884 B (budget 28,910), DexieStore 58,965 B
- * (budget 58,990).
+ * (budget 58,990). Instance reads asked for together then shared one readonly transaction (100 waitForCompletion
+ * calls: one transaction instead of about 90 in the queue of the commits): KeyvalStore 28,974 B (budget 29,000),
+ * DexieStore 59,052 B (budget 59,080).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 23_940 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 28_910 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 58_990 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_000 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_080 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 

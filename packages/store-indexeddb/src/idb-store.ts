@@ -141,6 +141,8 @@ export abstract class IdbStore implements Store {
    * last of them and answers with the state it committed (see {@link IdbStore.getInstance}).
    */
   readonly #committing = new Map<string, Promise<RowWriter>>();
+  /** The instance reads that wait for the next readonly transaction (see {@link IdbStore.#readInstance}). */
+  #instanceReads: InstanceReads | undefined;
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
@@ -332,7 +334,35 @@ export abstract class IdbStore implements Store {
     const committing = this.#closed || this.#lost ? undefined : this.#committing.get(instanceId);
     const committed = committing && (await committing.then((writes) => writes.stateOf(instanceId), () => undefined));
     if (committed) return committed.state && structuredClone(committed.state);
-    return this.#run('getInstance', 'readonly', INSTANCES, async (tx) => (await tx.getInstance(instanceId))?.state);
+    return this.#readInstance(instanceId);
+  }
+
+  /**
+   * Reads an instance in the readonly transaction that the reads asked for since the last one began share: a page
+   * that watches many instances at once (a list of `status$`, many `waitForCompletion`) opens one transaction, not one
+   * per instance, and each transaction in the queue of a busy database waits for the writes before it and holds up
+   * those after it. Each read still happens after its call, and before it returns.
+   */
+  #readInstance(instanceId: string): Promise<InstanceState | undefined> {
+    let batch = this.#instanceReads;
+    if (!batch) {
+      const ids = new Set<string>();
+      const read = this.#run('getInstance', 'readonly', INSTANCES, async (tx) => {
+        // Reads asked for from now on wait for the next transaction.
+        if (this.#instanceReads?.ids === ids) this.#instanceReads = undefined;
+        const rows = await Promise.all([...ids].map((id) => tx.getInstance(id)));
+        return new Map([...ids].map((id, i) => [id, rows[i]?.state]));
+      });
+      // A read refused at once (a closed store) leaves no batch behind for the next.
+      read.catch(() => {
+        if (this.#instanceReads?.ids === ids) this.#instanceReads = undefined;
+      });
+      batch = { ids, read };
+      this.#instanceReads = batch;
+    }
+    batch.ids.add(instanceId);
+    // Two reads of one instance share its state, as the subscribers of a change share it.
+    return batch.read.then((states) => states.get(instanceId));
   }
 
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
@@ -460,6 +490,13 @@ export abstract class IdbStore implements Store {
     }
     return this.#backend;
   }
+}
+
+/** Instance reads that share one readonly transaction. */
+interface InstanceReads {
+  /** The instances to read; the transaction reads those added before it begins. */
+  readonly ids: Set<string>;
+  readonly read: Promise<ReadonlyMap<string, InstanceState | undefined>>;
 }
 
 /** The tables a write set touches: instances and messages always, history and tasks when it writes them. */

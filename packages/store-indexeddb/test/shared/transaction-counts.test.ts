@@ -97,6 +97,26 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: reading an instance t
   });
 });
 
+describe.each(Object.keys(adapters) as AdapterName[])('%s: reading instances together', (adapter) => {
+  it('reads asked for together share one readonly transaction', async () => {
+    const store = adapters[adapter](uniqueName('read-together'));
+    try {
+      const ids = ['a', 'b', 'c', 'd'];
+      for (const id of ids) await create(store, newInstance(id, { id }));
+      counter = countIndexedDb();
+      const states = await Promise.all([...ids, 'missing', 'a'].map((id) => store.getInstance(id)));
+      expect(states.map((s) => s?.instanceId)).toEqual([...ids, undefined, 'a']);
+      expect(states.map((s) => s?.input)).toEqual([...ids.map((id) => ({ id })), undefined, { id: 'a' }]);
+      expect(counter.counts().readonly).toBe(1);
+      // A read asked for later gets a transaction of its own.
+      expect((await store.getInstance('b'))?.instanceId).toBe('b');
+      expect(counter.counts().readonly).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an activity lease', (adapter) => {
   it('renewing and abandoning a lease reads the same whether 1 or 40 instances hold activity tasks', async () => {
     const requests: number[] = [];
