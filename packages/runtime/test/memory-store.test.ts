@@ -30,3 +30,54 @@ describe('MemoryStore history reads', () => {
     expect(await store.getHistory('h')).toEqual([expect.objectContaining({ type: 'ExecutionStarted', input: { city: 'Tokyo' } })]);
   });
 });
+
+describe('MemoryStore keeps what it is given', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+
+  async function startedAndClaimed(store: MemoryStore): Promise<string> {
+    await store.commit(decideStart({ instanceId: 'k', name: 'Orch', input: undefined, now, newId: () => 'id-1' }));
+    const claimed = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+    await store.commit({
+      lease: { kind: 'orchestration', instanceId: 'k', token: claimed!.lease.token },
+      requests: [
+        { type: 'replaceState', state: { ...claimed!.state, runtimeStatus: 'Running', version: claimed!.state.version + 1 } },
+        { type: 'deleteMessages', instanceId: 'k', messageIds: [claimed!.messages[0]!.id] },
+      ],
+    });
+    return claimed!.state.executionId;
+  }
+
+  it('copies a message whose event is frozen but whose payload is not: a later change to the payload is not stored', async () => {
+    const store = new MemoryStore();
+    await startedAndClaimed(store);
+    const input = { city: 'Tokyo' };
+    const event = Object.freeze({ type: 'EventRaised' as const, eventId: -1, timestamp: now.toISOString(), name: 'next', input });
+    await store.commit({ requests: [{ type: 'insertMessage', message: Object.freeze({ id: 'm-1', instanceId: 'k', event }), ifMissing: 'fail' }] });
+    input.city = 'mutated';
+    const claimed = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+    expect(claimed!.messages.map((m) => m.event)).toEqual([expect.objectContaining({ input: { city: 'Tokyo' } })]);
+  });
+
+  it('keeps a deeply frozen history event as it is, and copies one that is not frozen', async () => {
+    const store = new MemoryStore();
+    await startedAndClaimed(store);
+    await store.commit({ requests: [{ type: 'insertMessage', message: { id: 'm-1', instanceId: 'k', event: { type: 'EventRaised', eventId: -1, timestamp: now.toISOString(), name: 'n' } }, ifMissing: 'fail' }] });
+    const claimed = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+    const frozen = Object.freeze({ type: 'OrchestratorStarted' as const, eventId: -1, timestamp: now.toISOString() });
+    const open = { type: 'OrchestratorCompleted' as const, eventId: -1, timestamp: now.toISOString() };
+    await store.commit({
+      lease: { kind: 'orchestration', instanceId: 'k', token: claimed!.lease.token },
+      requests: [
+        { type: 'replaceState', state: { ...claimed!.state, historyLength: 2, version: claimed!.state.version + 1 } },
+        { type: 'appendHistory', instanceId: 'k', from: 0, events: [frozen, open] },
+        { type: 'deleteMessages', instanceId: 'k', messageIds: [claimed!.messages[0]!.id] },
+      ],
+    });
+    open.timestamp = 'mutated';
+    const history = await store.getHistory('k');
+    expect(history[0]).toBe(frozen);
+    expect(history[1]).not.toBe(open);
+    expect(history[1]).toEqual({ type: 'OrchestratorCompleted', eventId: -1, timestamp: now.toISOString() });
+    expect(Object.isFrozen(history[1])).toBe(true);
+  });
+});

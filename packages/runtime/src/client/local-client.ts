@@ -6,8 +6,9 @@ import { Observable, type Observer } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import type { HistoryEvent } from '../model/history-event.js';
+import type { EventRaisedEvent, HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { InstanceCondition, WriteSet } from '../model/write-set.js';
@@ -165,9 +166,10 @@ export class LocalClient implements DurableClient {
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
     assertValidName(eventName, 'event name');
     const input = toPlainJson(eventData, 'event data');
-    return this.#send(instanceId, 'raise an event on', {
-      type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName, ...(input === undefined ? {} : { input }),
-    });
+    // Built as it is sent: no spread of an `{ input }` made for it.
+    const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName };
+    if (input !== undefined) event.input = input;
+    return this.#send(instanceId, 'raise an event on', event);
   }
 
   async terminate(instanceId: string, reason?: unknown): Promise<void> {
@@ -504,7 +506,9 @@ export class LocalClient implements DurableClient {
     status: InstanceCondition['status'] = 'running',
   ): Promise<void> {
     assertValidInstanceId(instanceId);
-    const writeSet = decideSend({ id: this.#newId(), instanceId, event }, { status, operation: verb });
+    // Frozen: the message is the client's own and nobody changes it after this, so a store may keep it without a copy
+    // (MemoryStore does).
+    const writeSet = decideSend(deepFreeze({ id: this.#newId(), instanceId, event }), { status, operation: verb });
     const state = reflects ? await this.#store.getInstance(instanceId) : undefined;
     if (!reflects || !state || reflects(state, state)) {
       // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands

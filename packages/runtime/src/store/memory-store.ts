@@ -6,6 +6,7 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import { deepFreeze, isDeepFrozen } from '../model/frozen.js';
 import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
@@ -20,11 +21,22 @@ import {
   isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf, pageSizeOf, validateLeaseOwner,
 } from './store-helpers.js';
 
+/**
+ * A lease as a record keeps it: plain fields, its expiry in ms. A claim hands out one {@link Lease} built from them,
+ * instead of storing a lease object with its Date and handing out a copy of both (two objects and two Dates per
+ * claim). A record without a lease has none of these (one empty field per waiting instance).
+ */
+interface HeldLease {
+  readonly token: string;
+  readonly owner: string;
+  expiresMs: number;
+}
+
 interface InstanceRecord {
+  lease: HeldLease | undefined;
   state: StoredState;
   /** The current execution's history ({@link NO_EVENTS} while it is empty). */
   history: HistoryEvent[];
-  lease: Lease | undefined;
   /** Pending messages, in arrival order ({@link NO_MESSAGES} when there are none). */
   messages: OrchestrationMessage[];
 }
@@ -35,18 +47,18 @@ const NO_EVENTS = Object.freeze([]) as unknown as HistoryEvent[];
 const NO_MESSAGES = Object.freeze([]) as unknown as OrchestrationMessage[];
 
 interface TaskRecord {
+  lease: HeldLease | undefined;
   task: ActivityTask;
-  lease: Lease | undefined;
 }
 
 /**
  * The embedded default store: everything in memory, in one process. Not durable, not shared between processes;
  * several runtimes in one process may share one MemoryStore (leases keep their steps apart).
  *
- * Each operation copies what crosses the port once: a commit copies what it keeps of its write set on the way in
- * (the store never changes those objects in place), reads and claims copy on the way out (history events excepted:
- * they are stored frozen and handed out as they are), and each published change
- * is copied once for all its subscribers. An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
+ * Each operation copies what crosses the port at most once: a commit copies what it keeps of its write set on the
+ * way in (the store never changes those objects in place; a history event or message handed over deeply frozen is
+ * kept without a copy), reads and claims copy on the way out (history events and messages excepted: they are stored
+ * frozen and handed out as they are), and each published change is copied once for all its subscribers. An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
  * instead of scanning the pending work.
  *
  * @example
@@ -80,12 +92,11 @@ export class MemoryStore implements Store {
     if (instanceId === undefined) return undefined;
     const record = this.#instances.get(instanceId);
     if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
-    record.lease = newLease(options, this.#newToken());
+    const lease = hold(record, options, this.#newToken());
     this.#indexInstance(instanceId);
-    // Messages are stored frozen (see `frozenCopy`): a claim hands them out as they are, in a new array (the engine
+    // Messages are stored frozen (see `keptFrozen`): a claim hands them out as they are, in a new array (the engine
     // copies a frozen payload before orchestrator code receives it).
-    const messages = record.messages.filter((m) => isVisible(m, options.now));
-    return { state: record.state.toState(), messages, lease: clone(record.lease) };
+    return { state: record.state.toState(), messages: visibleMessages(record.messages, options.now), lease };
   }
 
   /**
@@ -109,14 +120,12 @@ export class MemoryStore implements Store {
         if (firstVisibleMs === undefined || due < firstVisibleMs) firstVisibleMs = due;
       }
       const holds = activityStepHolds(lease, {
-        taskLease: this.#tasks.get(lease.taskId)?.lease, state: record?.state, instanceLease: record?.lease, firstVisibleMs,
+        taskLease: this.#tasks.get(lease.taskId)?.lease, state: record?.state, instanceLease: record && leaseOf(record), firstVisibleMs,
       });
       if (!holds) throw leaseLostError(lease);
     } else if (lease) {
-      const held = lease.kind === 'orchestration'
-        ? this.#instances.get(lease.instanceId)?.lease
-        : this.#tasks.get(lease.taskId)?.lease;
-      if (held?.token !== lease.token) throw leaseLostError(lease);
+      const held = lease.kind === 'orchestration' ? this.#instances.get(lease.instanceId) : this.#tasks.get(lease.taskId);
+      if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
     }
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
     // copy of what comes in; from then on the store owns those objects and never changes them in place). Index loops
@@ -135,7 +144,11 @@ export class MemoryStore implements Store {
       kept[i] = copy;
       const record = instances.get(state.instanceId);
       if (record && !isNew) record.state = copy;
-      else instances.set(state.instanceId, { state: copy, history: NO_EVENTS, lease: clone(startLease), messages: NO_MESSAGES });
+      else {
+        instances.set(state.instanceId, {
+          lease: startLease && heldLease(startLease), state: copy, history: NO_EVENTS, messages: NO_MESSAGES,
+        });
+      }
     }
     if (lease?.kind === 'orchestration') instances.get(lease.instanceId)!.lease = undefined;
     for (let i = 0; i < plan.history.length; i++) {
@@ -146,10 +159,10 @@ export class MemoryStore implements Store {
       // place, so a step costs O(new events), not O(history).
       if (replace || record.history.length === 0) {
         const copies = new Array<HistoryEvent>(events.length);
-        for (let e = 0; e < events.length; e++) copies[e] = frozenCopy(events[e]!);
+        for (let e = 0; e < events.length; e++) copies[e] = keptFrozen(events[e]!);
         record.history = copies;
       } else {
-        for (let e = 0; e < events.length; e++) record.history.push(frozenCopy(events[e]!));
+        for (let e = 0; e < events.length; e++) record.history.push(keptFrozen(events[e]!));
       }
     }
     for (let i = 0; i < plan.deleteMessages.length; i++) {
@@ -159,7 +172,9 @@ export class MemoryStore implements Store {
       let left: OrchestrationMessage[];
       if (messageIds.length === 1) {
         const consumed = messageIds[0];
-        left = record.messages.filter((m) => m.id !== consumed);
+        const messages = record.messages;
+        // The usual step consumes the instance's only message: nothing to filter.
+        left = messages.length === 1 && messages[0]!.id === consumed ? NO_MESSAGES : messages.filter((m) => m.id !== consumed);
       } else {
         const consumed = new Set(messageIds);
         left = record.messages.filter((m) => !consumed.has(m.id));
@@ -173,16 +188,16 @@ export class MemoryStore implements Store {
     }
     for (let i = 0; i < plan.insertTasks.length; i++) {
       const task = plan.insertTasks[i]!;
-      const taskLease = clone(leaseOf(plan.taskLeases, task.id));
-      this.#tasks.set(task.id, { task: clone(task), lease: taskLease });
+      const taskLease = plannedLeaseOf(plan.taskLeases, task.id);
+      this.#tasks.set(task.id, { lease: taskLease && heldLease(taskLease), task: clone(task) });
       this.#claimableTasks.set(task.id, taskLease ? taskLease.expiresAt.getTime() : 0);
     }
     for (let i = 0; i < plan.insertMessages.length; i++) {
       const message = plan.insertMessages[i]!;
       const record = instances.get(message.instanceId);
       if (!record) continue;
-      if (record.messages === NO_MESSAGES) record.messages = [frozenCopy(message)];
-      else record.messages.push(frozenCopy(message));
+      if (record.messages === NO_MESSAGES) record.messages = [keptFrozen(message)];
+      else record.messages.push(keptFrozen(message));
     }
     // Whose claimable time may have changed: the lease released, messages consumed or delivered.
     for (let i = 0; i < ids.length; i++) this.#indexInstance(ids[i]!);
@@ -221,9 +236,9 @@ export class MemoryStore implements Store {
     if (taskId === undefined) return undefined;
     const record = this.#tasks.get(taskId);
     if (!record) throw new Error(`MemoryStore's claim index names a missing task ${JSON.stringify(taskId)}`);
-    record.lease = newLease(options, this.#newToken());
-    this.#claimableTasks.set(taskId, record.lease.expiresAt.getTime());
-    return { task: clone(record.task), lease: clone(record.lease) };
+    const lease = hold(record, options, this.#newToken());
+    this.#claimableTasks.set(taskId, record.lease!.expiresMs);
+    return { task: clone(record.task), lease };
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -241,13 +256,13 @@ export class MemoryStore implements Store {
     this.#ensureOpen();
     let released = 0;
     for (const [instanceId, record] of this.#instances) {
-      if (!isHeldBy(record.lease, owner)) continue;
+      if (!isHeldBy(leaseOf(record), owner)) continue;
       record.lease = undefined;
       this.#indexInstance(instanceId);
       released++;
     }
     for (const [taskId, record] of this.#tasks) {
-      if (!isHeldBy(record.lease, owner)) continue;
+      if (!isHeldBy(leaseOf(record), owner)) continue;
       record.lease = undefined;
       this.#claimableTasks.set(taskId, 0);
       released++;
@@ -262,8 +277,8 @@ export class MemoryStore implements Store {
     if (!record?.lease || record.lease.token !== leaseToken) {
       throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
     }
-    record.lease = { ...record.lease, expiresAt: new Date(expiresAt.getTime()) };
-    this.#claimableTasks.set(taskId, expiresAt.getTime());
+    record.lease.expiresMs = expiresAt.getTime();
+    this.#claimableTasks.set(taskId, record.lease.expiresMs);
   }
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
@@ -274,7 +289,7 @@ export class MemoryStore implements Store {
 
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     this.#ensureOpen();
-    // The events are frozen copies (see `frozenCopy`): a new array of the same events is all a read needs to copy.
+    // The events are stored deeply frozen (see `keptFrozen`): a new array of the same events is all a read needs to copy.
     const history = this.#instances.get(instanceId)?.history ?? NO_EVENTS;
     return history.slice(options?.fromIndex ?? 0);
   }
@@ -363,7 +378,7 @@ export class MemoryStore implements Store {
     let due = Infinity;
     const messages = record.messages;
     for (let i = 0; i < messages.length && due > 0; i++) due = Math.min(due, dueAtMs(messages[i]!));
-    this.#claimableInstances.set(instanceId, due === Infinity ? Infinity : claimableAtMs(record.lease?.expiresAt, due));
+    this.#claimableInstances.set(instanceId, due === Infinity ? Infinity : claimableAtMs(record.lease?.expiresMs, due));
   }
 
   #emit(instanceId: string, state: StoredState | InstanceState | undefined): void {
@@ -374,9 +389,33 @@ export class MemoryStore implements Store {
 
 
 /** The lease a plan stores task `taskId` with, if any. */
-function leaseOf(leases: WritePlan['taskLeases'], taskId: string): Lease | undefined {
+function plannedLeaseOf(leases: WritePlan['taskLeases'], taskId: string): Lease | undefined {
   for (let i = 0; i < leases.length; i++) if (leases[i]!.taskId === taskId) return leases[i]!.lease;
   return undefined;
+}
+
+/** The messages of `messages` visible at `now` (see `isVisible`), in a new array. */
+function visibleMessages(messages: readonly OrchestrationMessage[], now: Date): OrchestrationMessage[] {
+  const visible: OrchestrationMessage[] = [];
+  for (let i = 0; i < messages.length; i++) if (isVisible(messages[i]!, now)) visible.push(messages[i]!);
+  return visible;
+}
+
+/** Takes a claim's lease on `record` (see `newLease`) and returns it as the claim hands it out. */
+function hold(record: { lease: HeldLease | undefined }, options: ClaimOptions, token: string): Lease {
+  const lease = newLease(options, token);
+  record.lease = heldLease(lease);
+  return lease;
+}
+
+function heldLease(lease: Lease): HeldLease {
+  return { token: lease.token, owner: lease.owner, expiresMs: lease.expiresAt.getTime() };
+}
+
+/** The lease held on `record` as a {@link Lease}, for the shared rules that read one; `undefined` when none is. */
+function leaseOf(record: { readonly lease: HeldLease | undefined }): Lease | undefined {
+  const held = record.lease;
+  return held && { owner: held.owner, token: held.token, expiresAt: new Date(held.expiresMs) };
 }
 
 function clone<T>(value: T): T {
@@ -384,19 +423,14 @@ function clone<T>(value: T): T {
 }
 
 /**
- * A deep copy whose objects and arrays are all frozen: how history events are stored. Nobody can change them in
- * place, so `getHistory` hands out the stored events themselves (in a new array) instead of a deep copy per read: a
- * replay after a cache miss read every event of the history again (a fifth of a raise's allocations at 10k waiting
- * instances). Events are plain JSON (the port's rule), so freezing covers all of them.
+ * What the store keeps of a history event or message it is given: the value itself when it is deeply frozen already
+ * (nobody can change it: the client and the engine hand over what they built frozen, and a claimed message's event
+ * comes back in the step that consumes it), otherwise a deep copy whose objects and arrays are all frozen. Nobody can
+ * change a stored event or message in place, so `getHistory` and claims hand out the stored objects themselves (in a
+ * new array) instead of a deep copy per read: a replay after a cache miss read every event of the history again (a
+ * fifth of a raise's allocations at 10k waiting instances). Events are plain JSON (the port's rule), so freezing
+ * covers all of them.
  */
-function frozenCopy<T>(value: T): T {
-  return deepFreeze(copyStoreValue(value));
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  for (const key in value) {
-    if (Object.hasOwn(value, key)) deepFreeze(value[key]);
-  }
-  return Object.freeze(value);
+function keptFrozen<T>(value: T): T {
+  return isDeepFrozen(value) ? value : deepFreeze(copyStoreValue(value));
 }

@@ -98,21 +98,22 @@ export interface StoredStates {
  * applies the write set.
  */
 export function instanceIdsOf(writeSet: WriteSet): string[] {
-  // An array, not a Set: a write set names one or two instances, rarely more.
-  const ids: string[] = [];
-  if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids.push(writeSet.lease.instanceId);
+  // An array, not a Set: a write set names one or two instances, rarely more (and each one is added as an array of
+  // its own size: a push into an empty array reserves room for 16).
+  let ids: string[] = NONE as never[];
+  if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids = [writeSet.lease.instanceId];
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance':
-        addId(ids, request.state.instanceId);
-        if (request.ifRunning.kind === 'notify') addId(ids, request.ifRunning.message.instanceId);
-        if (request.requires) addId(ids, request.requires.instanceId);
+        ids = addId(ids, request.state.instanceId);
+        if (request.ifRunning.kind === 'notify') ids = addId(ids, request.ifRunning.message.instanceId);
+        if (request.requires) ids = addId(ids, request.requires.instanceId);
         break;
       case 'replaceState':
-        addId(ids, request.state.instanceId);
+        ids = addId(ids, request.state.instanceId);
         break;
       case 'insertMessage':
-        addId(ids, request.message.instanceId);
+        ids = addId(ids, request.message.instanceId);
         break;
       case 'appendHistory':
       case 'replaceHistory':
@@ -124,11 +125,11 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
         assertNever(request);
     }
   }
-  return ids;
+  return (ids as readonly string[]) === NONE ? [] : ids; // the caller's own array, never the shared empty one
 }
 
-function addId(ids: string[], id: string): void {
-  if (!ids.includes(id)) ids.push(id);
+function addId(ids: string[], id: string): string[] {
+  return ids.includes(id) ? ids : add(ids, id) as string[];
 }
 
 /**
@@ -150,7 +151,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   // it, and a kind of row change the write set has none of shares one frozen empty array.
   const plan: PlanUnderWay = {
     replaced: NONE, history: NONE, deleteMessages: NONE, deleteTasks: NONE, insertTasks: NONE, insertMessages: NONE,
-    taskLeases: NONE, states: [], changes: [], work: false,
+    taskLeases: NONE, states: NONE, changes: NONE, work: false,
   };
   for (const request of writeSet.requests) {
     switch (request.type) {
@@ -244,8 +245,8 @@ interface PlanUnderWay {
   insertTasks: readonly ActivityTask[];
   insertMessages: readonly OrchestrationMessage[];
   taskLeases: readonly { readonly taskId: string; readonly lease: Lease }[];
-  readonly states: PlannedState[];
-  readonly changes: PlannedChange[];
+  states: readonly PlannedState[];
+  changes: readonly PlannedChange[];
   work: boolean;
   released?: string;
 }
@@ -261,7 +262,8 @@ function add<T>(list: readonly T[], item: T): readonly T[] {
 }
 
 function plannedOf(plan: PlanUnderWay, id: string): PlannedState | undefined {
-  for (const planned of plan.states) if (planned.state.instanceId === id) return planned;
+  const states = plan.states;
+  for (let i = 0; i < states.length; i++) if (states[i]!.state.instanceId === id) return states[i];
   return undefined;
 }
 
@@ -278,12 +280,12 @@ function setState(plan: PlanUnderWay, stored: StoredStates, state: InstanceState
   const id = state.instanceId;
   const known = plannedOf(plan, id);
   const before = known ? known.before : stored.get(id);
-  plan.changes.push({ instanceId: id, previousVersion: known ? known.state.version : before?.version ?? 0, state });
+  plan.changes = add(plan.changes, { instanceId: id, previousVersion: known ? known.state.version : before?.version ?? 0, state });
   const planned: Mutable<PlannedState> = { state, isNew: isNew || !!known?.isNew, before };
   const kept = isNew ? lease : known?.lease;
   if (kept) planned.lease = kept;
-  if (known) plan.states[plan.states.indexOf(known)] = planned;
-  else plan.states.push(planned);
+  if (known) (plan.states as PlannedState[])[plan.states.indexOf(known)] = planned;
+  else plan.states = add(plan.states, planned);
 }
 
 function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {
@@ -301,7 +303,8 @@ const NOTHING_LEASED: CommitResult = Object.freeze({ leasedStarts: Object.freeze
 /** What a store's `commit` resolves with once it has written `plan` (a shared frozen value when nothing was leased). */
 export function commitResultOf(plan: WritePlan): CommitResult {
   let leasedStarts: string[] | undefined;
-  for (const { state, lease } of plan.states) if (lease) (leasedStarts ??= []).push(state.instanceId);
+  const states = plan.states;
+  for (let i = 0; i < states.length; i++) if (states[i]!.lease) (leasedStarts ??= []).push(states[i]!.state.instanceId);
   return leasedStarts ? { leasedStarts } : NOTHING_LEASED;
 }
 
@@ -327,8 +330,8 @@ export function leaseLostError(lease: WriteLease): LeaseLostError {
 
 /** What a store read, inside its transaction, to check an {@link ActivityStepLease}. */
 export interface ActivityStepReading {
-  /** The lease on the activity task, or `undefined` when the task is gone or unleased. */
-  readonly taskLease: Lease | undefined;
+  /** The lease on the activity task (only its token is read), or `undefined` when the task is gone or unleased. */
+  readonly taskLease: Pick<Lease, 'token'> | undefined;
   /** The instance's stored state (`undefined`: gone). */
   readonly state: InstanceState | undefined;
   /** The orchestration lease on the instance, live or expired. */

@@ -103,11 +103,11 @@ export function isVisible(message: OrchestrationMessage, now: Date): boolean {
 
 /**
  * When pending work (an instance's earliest message due at `dueMs`, or an activity task with `dueMs` 0) can be
- * claimed: once it is due and its lease, if any, has expired. `nextWakeTime` reports the smallest of these over all
+ * claimed: once it is due and its lease, if any, has expired (`leaseExpiresAt` as a Date or in ms since the epoch). `nextWakeTime` reports the smallest of these over all
  * unclaimed work, so work that is due already yields a time at or before `now`, and the worker claims again at once.
  */
-export function claimableAtMs(leaseExpiresAt: Date | undefined, dueMs: number): number {
-  return Math.max(leaseExpiresAt?.getTime() ?? 0, dueMs);
+export function claimableAtMs(leaseExpiresAt: Date | number | undefined, dueMs: number): number {
+  return Math.max(typeof leaseExpiresAt === 'number' ? leaseExpiresAt : leaseExpiresAt?.getTime() ?? 0, dueMs);
 }
 
 /**

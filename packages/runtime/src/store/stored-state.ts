@@ -56,18 +56,18 @@ export class StoredState implements InstanceState {
 
   /** A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. */
   toState(): InstanceState {
-    const state: Writable<InstanceState> = { instanceId: this.instanceId, name: this.name, runtimeStatus: this.runtimeStatus };
+    // The fields every state has in one literal (V8 keeps them in the object itself; added one by one, most of them
+    // went to a separate property array), then the optional ones that are set.
+    const state: Writable<InstanceState> = {
+      instanceId: this.instanceId, name: this.name, runtimeStatus: this.runtimeStatus, createdTime: new Date(this.createdMs),
+      lastUpdatedTime: new Date(this.lastUpdatedMs), executionId: this.executionId, historyLength: this.historyLength, version: this.version,
+    };
     if (this.input !== undefined) state.input = copyStoreValue(this.input);
     if (this.output !== undefined) state.output = copyStoreValue(this.output);
     if (this.customStatus !== undefined) state.customStatus = copyStoreValue(this.customStatus);
     if (this.failureDetails !== undefined) state.failureDetails = copyStoreValue(this.failureDetails);
-    state.createdTime = new Date(this.createdMs);
-    state.lastUpdatedTime = new Date(this.lastUpdatedMs);
     if (this.parentInstanceId !== undefined) state.parentInstanceId = this.parentInstanceId;
-    state.executionId = this.executionId;
-    state.historyLength = this.historyLength;
     if (this.historyEpoch !== undefined) state.historyEpoch = this.historyEpoch;
-    state.version = this.version;
     return state as InstanceState;
   }
 }
