@@ -46,12 +46,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (budget 58,990). Instance reads asked for together then shared one readonly transaction (100 waitForCompletion
  * calls: one transaction instead of about 90 in the queue of the commits): KeyvalStore 28,974 B (budget 29,000),
  * DexieStore 59,052 B (budget 59,080).
+ * Raising events to 10k-50k waiting instances then allocated 18 % less per raised event (12.6 -> 10.3 KB, sampled) and
+ * took 1.22x less CPU per raise at 10k (5 pairs run side by side, 1.18-1.41x, load 18-20): MemoryStore keeps deeply
+ * frozen events and messages without a copy and a lease as three fields, a cache miss decides its step once, the
+ * step's arrays are built at their size. Runtime 24,240 B (budget 24,260), KeyvalStore 29,227 B (budget 29,250),
+ * DexieStore 59,293 B (budget 59,320).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 23_940 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_000 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_080 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_260 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_250 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_320 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 

@@ -23,9 +23,9 @@ export interface StepInput {
   /** The worker's cached execution, valid for exactly `state.executionId` and `state.historyLength`, if any. */
   readonly cached?: OrchestrationExecution;
   /** The stored history of the current execution, once the decision asked for it (`needHistory`). */
-  readonly history?: readonly HistoryEvent[];
-  /** A fresh execution of the instance's orchestrator, to replay the history into. */
-  readonly newExecution: () => OrchestrationExecution;
+  readonly history?: readonly HistoryEvent[] | undefined;
+  /** A fresh execution of the orchestrator named `name` (the instance's), to replay the history into. */
+  readonly newExecution: (name: string) => OrchestrationExecution;
 }
 
 /** What {@link decideStep} decided. */
@@ -66,28 +66,53 @@ export type StepDecision =
  * Pure apart from running the orchestrator, which is deterministic; `newId` and `now` are injected.
  */
 export function decideStep(input: StepInput): StepDecision {
-  const { state } = input;
-  const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: input.messages.map((m) => m.id) };
-  return decide(input, input.messages, { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken }, undefined, consumed);
+  return decide(input, input.messages, undefined, input.leaseToken, undefined, true);
 }
 
 /** What a step decides from, apart from its messages and lease. */
 type DecideInput = Omit<StepInput, 'messages' | 'leaseToken'>;
 
+/** The one `needHistory` decision (it carries nothing). */
+const NEED_HISTORY: StepDecision = Object.freeze({ kind: 'needHistory' });
+
 /**
- * The step decision of {@link decideStep} and {@link decideActivityStep}: the write set goes under `lease`, starts
- * with `first` (if any) and deletes the `consumed` messages (none when the only message was never stored).
+ * The step decision of {@link decideStep} and {@link decideActivityStep}: the write set goes under `lease` (an
+ * orchestration lease with `leaseToken` when absent), starts with `first` (if any) and, with `consume`, deletes the
+ * claimed messages (not when the only message was never stored). Whether the history is needed is decided before
+ * anything is built: a cache miss asks for it, and the call with the history does the work once.
  */
 function decide(
-  input: DecideInput, messages: readonly OrchestrationMessage[], lease: WriteLease, first: WriteRequest | undefined,
-  consumed: DeleteMessagesWrite | undefined,
+  input: DecideInput, messages: readonly OrchestrationMessage[], lease: WriteLease | undefined, leaseToken: string | undefined,
+  first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  const events: HistoryEvent[] = [];
-  for (const m of messages) if (!isStaleResult(m, state)) events.push(m.event);
-  const rewinding = state.runtimeStatus === 'Failed' && events.some((e) => e.type === 'ExecutionRewound');
+  let rewound = false;
+  let restarted = false;
+  let current = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (isStaleResult(m, state)) continue;
+    current++;
+    if (m.event.type === 'ExecutionRewound') rewound = true;
+    else if (m.event.type === 'ExecutionStarted') restarted = true;
+  }
+  const rewinding = state.runtimeStatus === 'Failed' && rewound;
+  const ignored = isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted;
+  const replays = !ignored && (input.cached === undefined || rewinding);
+  if (replays && input.history === undefined && (state.historyLength > 0 || rewinding)) return NEED_HISTORY;
 
-  if (isTerminalStatus(state.runtimeStatus) && !rewinding && !events.some((e) => e.type === 'ExecutionStarted')) {
+  // Arrays of their exact size (a push into an empty array reserves room for 16), filled by index.
+  const events = new Array<HistoryEvent>(current);
+  for (let i = 0, e = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
+  const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
+  let consumed: DeleteMessagesWrite | undefined;
+  if (consume) {
+    const messageIds = new Array<string>(messages.length);
+    for (let i = 0; i < messages.length; i++) messageIds[i] = messages[i]!.id;
+    consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
+  }
+
+  if (ignored) {
     const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
     const requests: WriteRequest[] = [];
     if (first) requests.push(first);
@@ -97,35 +122,39 @@ function decide(
     );
     if (consumed) requests.push(consumed);
     return {
-      kind: 'commit', writeSet: { lease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
+      kind: 'commit', writeSet: { lease: writeLease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0,
+      eventsApplied: 0,
     };
   }
 
   let execution: OrchestrationExecution;
   let baseHistory: readonly HistoryEvent[] | undefined;
   let eventsReplayed = 0;
-  const cacheHit = input.cached !== undefined && !rewinding;
-  if (input.cached && !rewinding) {
-    execution = input.cached;
+  let eventsApplied: number;
+  if (!replays) {
+    execution = input.cached!;
+    eventsApplied = execution.stats.eventsApplied;
   } else {
-    if (input.history === undefined && (state.historyLength > 0 || rewinding)) return { kind: 'needHistory' };
-    const history = input.history ?? [];
-    execution = input.newExecution();
+    const history = input.history ?? NO_HISTORY;
+    execution = input.newExecution(state.name);
     if (rewinding) baseHistory = rewindHistory(history);
-    const before = execution.stats.eventsReplayed;
     execution.replay(baseHistory ?? history);
-    eventsReplayed = execution.stats.eventsReplayed - before;
+    // A new execution: everything it counted so far is this replay's.
+    const stats = execution.stats;
+    eventsReplayed = stats.eventsReplayed;
+    eventsApplied = stats.eventsApplied;
   }
-  const appliedBefore = execution.stats.eventsApplied;
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, first, messages, lease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
+    state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
   });
   return {
-    kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit,
-    eventsReplayed, eventsApplied: execution.stats.eventsApplied - appliedBefore,
+    kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
+    eventsReplayed, eventsApplied: execution.stats.eventsApplied - eventsApplied,
   };
 }
+
+const NO_HISTORY: readonly HistoryEvent[] = Object.freeze([]);
 
 interface StepWriteSetInput {
   readonly state: InstanceState;
@@ -147,9 +176,9 @@ interface StepWriteSetInput {
 /** Turns a step's result into its write set. */
 function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: InstanceState } {
   const { state, step, now } = input;
-  // Only sub-orchestrations, results to a parent and continueAsNew write the time as text: made when first needed.
+  // Only sub-orchestrations, results to a parent and continueAsNew write the time as text: made when first needed
+  // (no closure per step for it).
   let iso: string | undefined;
-  const nowIso = (): string => (iso ??= now.toISOString());
   const id = state.instanceId;
   let next = step.newEvents.reduce(applyEvent, state);
   const tasks: ActivityTask[] = [];
@@ -173,7 +202,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         break;
       case 'CreateSubOrchestration': {
         const conflict = message(input.newId(), id, state.executionId, {
-          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: nowIso(), taskScheduledId: action.eventId,
+          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: (iso ??= now.toISOString()), taskScheduledId: action.eventId,
           failureDetails: {
             errorType: 'InstanceAlreadyExistsError',
             errorMessage: `A sub-orchestration with id ${JSON.stringify(action.instanceId)} is already running`,
@@ -198,7 +227,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   }
 
   if (input.parent && next.runtimeStatus !== state.runtimeStatus) {
-    const result = parentResult(next, input.parent, nowIso(), input.newId);
+    const result = parentResult(next, input.parent, (iso ??= now.toISOString()), input.newId);
     if (result) after.push(send(result));
   }
 
@@ -212,7 +241,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     const executionId = input.newId();
     history = { type: 'replaceHistory', instanceId: id, events: [] };
     after.push(send(message(input.newId(), id, undefined, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: nowIso(), name: state.name, instanceId: id, executionId,
+      type: 'ExecutionStarted', eventId: -1, timestamp: (iso ??= now.toISOString()), name: state.name, instanceId: id, executionId,
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
     })));
@@ -242,13 +271,16 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   // The state goes first (after the deleted task of an activity step): the messages below are delivered against it
   // (a continued execution drops the old execution's timers; a sub-orchestration sees its parent as it is after
   // this step).
-  const requests: WriteRequest[] = [];
-  if (input.first) requests.push(input.first);
-  requests.push({ type: 'replaceState', state: committed }, history);
-  const { consumed } = input;
-  if (consumed) requests.push(kept === undefined ? consumed : { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) });
-  for (const task of tasks) requests.push({ type: 'insertTask', task });
-  for (const request of after) requests.push(request);
+  const { consumed, first } = input;
+  // Of its exact size, filled by index (a push into an empty array reserves room for 16).
+  const requests = new Array<WriteRequest>((first ? 1 : 0) + 2 + (consumed ? 1 : 0) + tasks.length + after.length);
+  let r = 0;
+  if (first) requests[r++] = first;
+  requests[r++] = { type: 'replaceState', state: committed };
+  requests[r++] = history;
+  if (consumed) requests[r++] = kept === undefined ? consumed : { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) };
+  for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
+  for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
 }
 
@@ -349,7 +381,7 @@ export function decideRestart(restartedId: string, input: StartInput): WriteSet 
  * `requires` (a client command), refused atomically when the instance is not in that state at commit time.
  */
 export function decideSend(message: OrchestrationMessage, requires?: InstanceCondition): WriteSet {
-  return { requests: [{ type: 'insertMessage', message, ifMissing: 'fail', ...(requires ? { requires } : {}) }] };
+  return { requests: [requires ? { type: 'insertMessage', message, ifMissing: 'fail', requires } : { type: 'insertMessage', message, ifMissing: 'fail' }] };
 }
 
 /**
@@ -417,13 +449,13 @@ export interface ActivityStepInput extends Omit<StepInput, 'messages' | 'leaseTo
  */
 export function decideActivityStep(input: ActivityStepInput): StepDecision {
   const { taskId, taskLeaseToken, state } = input;
-  if (!input.cached) return { kind: 'needHistory' };
+  if (!input.cached) return NEED_HISTORY;
   // The result is the step's only message and is never stored, so nothing is deleted for it (a result message is
   // never a carried-over event, which has no execution id).
   return decide(
     input, [input.result],
     { kind: 'activityStep', taskId, token: taskLeaseToken, instanceId: state.instanceId, version: state.version, now: input.now },
-    { type: 'deleteTask', taskId }, undefined,
+    undefined, { type: 'deleteTask', taskId }, false,
   );
 }
 

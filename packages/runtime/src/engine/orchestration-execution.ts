@@ -105,6 +105,7 @@ type Mode =
   | { readonly kind: 'stepping'; readonly newEvents: HistoryEvent[]; readonly newActions: OrchestratorAction[] };
 
 const IDLE: Mode = { kind: 'idle' };
+const REPLAYING: Mode = { kind: 'replaying' };
 
 /**
  * One live execution of an orchestrator: the suspended generator plus everything needed to feed it events.
@@ -186,7 +187,7 @@ export class OrchestrationExecution {
    * reproduce (non-determinism) is remembered and fails the instance on the next step.
    */
   replay(history: readonly HistoryEvent[]): void {
-    this.#mode = { kind: 'replaying' };
+    this.#mode = REPLAYING;
     try {
       for (const event of history) {
         this.#eventsReplayed++;
@@ -220,9 +221,10 @@ export class OrchestrationExecution {
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
       this.#flags = ReplayFlags.current;
-      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: this.#flags.ids });
+      this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: Object.freeze(this.#flags.ids) }));
     } else {
-      this.#record({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso });
+      // The step markers are frozen (nothing here changes them afterwards), so a store may keep them without a copy.
+      this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso }));
     }
     this.#nowDate = now;
     this.#nowIso = nowIso;
@@ -254,25 +256,21 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
       }
     }
-    this.#record({ type: 'OrchestratorCompleted', eventId: -1, timestamp: nowIso });
+    this.#record(Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp: nowIso }));
     const phase = this.#phase;
     const continued = phase.kind === 'finished' && phase.outcome.kind === 'continued-as-new' && !wasFinished
       ? phase.outcome.request
       : undefined;
-    return {
-      newEvents: mode.newEvents,
-      actions: mode.newActions,
-      customStatus: this.#customStatus,
-      ...(continued
-        ? {
-            continueAsNew: {
-              input: continued.input,
-              carryOverEvents: continued.preserveUnprocessedEvents ? [...(this.#bufferedEvents?.values() ?? [])].flat() : [],
-            },
-          }
-        : {}),
-      isFinished: phase.kind === 'finished',
+    const result: { -readonly [K in keyof StepResult]: StepResult[K] } = {
+      newEvents: mode.newEvents, actions: mode.newActions, customStatus: this.#customStatus, isFinished: phase.kind === 'finished',
     };
+    if (continued) {
+      result.continueAsNew = {
+        input: continued.input,
+        carryOverEvents: continued.preserveUnprocessedEvents ? [...(this.#bufferedEvents?.values() ?? [])].flat() : [],
+      };
+    }
+    return result;
   }
 
   /** The time of the current step (do not change it: it is shared). */
@@ -415,7 +413,7 @@ export class OrchestrationExecution {
       return;
     }
     this.#phase = { kind: 'running', generator, awaiting: undefined, continueAsNew: undefined };
-    this.#advance({ kind: 'next', value: undefined });
+    this.#advance(false, undefined);
   }
 
   /** Feeds the awaited task's outcome to the generator while it is settled. */
@@ -425,16 +423,18 @@ export class OrchestrationExecution {
       if (phase.kind !== 'running' || !phase.awaiting?.isSettled) return;
       const task = phase.awaiting;
       phase.awaiting = undefined;
-      this.#advance(task.isCompleted ? { kind: 'next', value: task.result } : { kind: 'throw', error: task.error });
+      if (task.isCompleted) this.#advance(false, task.result);
+      else this.#advance(true, task.error);
     }
   }
 
-  #advance(input: { kind: 'next'; value: unknown } | { kind: 'throw'; error: unknown }): void {
+  /** Resumes the generator with `value`, or throws `value` into it (`thrown`). */
+  #advance(thrown: boolean, value: unknown): void {
     if (this.#phase.kind !== 'running') return;
     const { generator } = this.#phase;
     let next: IteratorResult<DurableTask<unknown>, unknown>;
     try {
-      next = input.kind === 'next' ? generator.next(input.value as never) : generator.throw(input.error);
+      next = thrown ? generator.throw(value) : generator.next(value as never);
     } catch (error) {
       this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
       return;

@@ -1,7 +1,7 @@
 import type { Subscription } from 'rxjs';
 import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
-import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks } from '../engine/decide-step.js';
+import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks, type StepInput } from '../engine/decide-step.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
@@ -314,10 +314,13 @@ export class Worker {
       const wakeUps = this.#wakeUps;
       const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now }) : undefined;
       const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now }) : undefined;
-      // Promise.all only for two claims (it costs a promise per element and a few hops): most rounds claim one kind.
-      const [orchestration, activity]: [OrchestrationWorkItem | undefined, ActivityWorkItem | undefined] = orchestrationClaim && activityClaim
-        ? await Promise.all([orchestrationClaim, activityClaim])
-        : [orchestrationClaim && await orchestrationClaim, activityClaim && await activityClaim];
+      // Promise.all only for two claims (it costs a promise per element and a few hops): most rounds claim one kind,
+      // and take its item without an array around it.
+      let orchestration: OrchestrationWorkItem | undefined;
+      let activity: ActivityWorkItem | undefined;
+      if (orchestrationClaim && activityClaim) [orchestration, activity] = await Promise.all([orchestrationClaim, activityClaim]);
+      else if (orchestrationClaim) orchestration = await orchestrationClaim;
+      else if (activityClaim) activity = await activityClaim;
       orchestrations = orchestration !== undefined;
       activities = activity !== undefined;
       if (wantActivity) this.#activitiesIdle = !activities && wakeUps === this.#wakeUps;
@@ -496,6 +499,11 @@ export class Worker {
     }
   }
 
+  /** A fresh execution of the orchestrator `name` (one function for every step, not a closure per step). */
+  readonly #newExecution = (name: string): OrchestrationExecution => new OrchestrationExecution(
+    this.#o.orchestrators.get(name) ?? unknownOrchestrator(name), { customStatusLimitBytes: this.#o.customStatusLimitBytes },
+  );
+
   /** Runs one step; returns the activity tasks its commit leased to this worker (their slots are reserved). */
   async #step(item: OrchestrationWorkItem): Promise<readonly ActivityWorkItem[]> {
     const { store, clock } = this.#o;
@@ -504,13 +512,15 @@ export class Worker {
       // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
       // Taken out of the cache, hit or miss (`get` removes the entry): it is set again after the commit.
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
-      const input = {
-        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId, cached,
-        newExecution: () => this.#newExecution(state.name),
+      // One input for both calls: a miss asks for the history, which is then set on it.
+      const input: { -readonly [K in keyof StepInput]: StepInput[K] } = {
+        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId, cached, history: undefined,
+        newExecution: this.#newExecution,
       };
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
-        decision = decideStep({ ...input, history: await store.getHistory(state.instanceId) });
+        input.history = await store.getHistory(state.instanceId);
+        decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
       if (decision.cacheHit) this.#metrics.cacheHits++;
@@ -542,13 +552,6 @@ export class Worker {
       this.#o.logger.error(`step of ${state.instanceId} failed; retried when its lease expires`, error);
       return [];
     }
-  }
-
-  /** A fresh execution of the orchestrator named `name`, for a step to replay into. */
-  #newExecution(name: string): OrchestrationExecution {
-    return new OrchestrationExecution(this.#o.orchestrators.get(name) ?? unknownOrchestrator(name), {
-      customStatusLimitBytes: this.#o.customStatusLimitBytes,
-    });
   }
 
   // ---------------------------------------------------------------- activities
@@ -631,8 +634,7 @@ export class Worker {
     const now = clock.now();
     try {
       const decision = decideActivityStep({
-        state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now, newId,
-        newExecution: () => this.#newExecution(state.name),
+        state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now, newId, newExecution: this.#newExecution,
       });
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
