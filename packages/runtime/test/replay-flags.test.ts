@@ -45,7 +45,7 @@ describe('replay flags', () => {
       .build();
     const execution = new OrchestrationExecution(twoChildren, limit);
     execution.replay(history);
-    expect(execution.flags.has(ReplayFlag.SubOrchestrationIdPerExecution)).toBe(false);
+    expect(execution.flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)).toBe(false);
 
     const step = execution.step(new Date(T0.getTime() + 2000), [
       { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'a' },
@@ -64,7 +64,7 @@ describe('replay flags', () => {
     // A cache miss: a new execution replays what the first step committed.
     const replayed = new OrchestrationExecution(twoChildren, limit);
     replayed.replay(first.newEvents as HistoryEvent[]);
-    expect(replayed.flags.has(ReplayFlag.SubOrchestrationIdPerExecution)).toBe(true);
+    expect(replayed.flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)).toBe(true);
     const step = replayed.step(new Date(T0.getTime() + 1000), [
       { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'a' },
     ]);

@@ -25,41 +25,5 @@ export const ReplayFlag = {
 /** The id of a {@link ReplayFlag}. */
 export type ReplayFlagId = (typeof ReplayFlag)[keyof typeof ReplayFlag];
 
-/** The flags a new execution runs with: all of them. */
-export const CURRENT_REPLAY_FLAGS: readonly ReplayFlagId[] = Object.values(ReplayFlag);
-
-/** The flags in force for one execution. Immutable. */
-export class ReplayFlags {
-  /** No flag: the behaviour of histories recorded before replay flags existed. */
-  static readonly none = new ReplayFlags([]);
-  /** Every flag this engine knows: what a new execution runs with. */
-  static readonly current = new ReplayFlags(CURRENT_REPLAY_FLAGS);
-
-  readonly #ids: ReadonlySet<number>;
-
-  private constructor(ids: readonly number[]) {
-    this.#ids = new Set(ids);
-  }
-
-  /**
-   * The flags recorded in a history. Ids this engine does not know (a history written by a newer engine) are kept,
-   * so that recording them again does not drop them; they change nothing here.
-   */
-  static recorded(ids: readonly number[] | undefined): ReplayFlags {
-    if (ids === undefined || ids.length === 0) return ReplayFlags.none;
-    // Most histories record the current flags: their one shared instance, not a new Set per replay.
-    return ids.length === CURRENT_REPLAY_FLAGS.length && ids.every((id, i) => id === CURRENT_REPLAY_FLAGS[i])
-      ? ReplayFlags.current
-      : new ReplayFlags(ids);
-  }
-
-  /** True when `flag` is in force. */
-  has(flag: ReplayFlagId): boolean {
-    return this.#ids.has(flag);
-  }
-
-  /** The ids in force, ascending: what the history records. */
-  get ids(): readonly number[] {
-    return [...this.#ids].sort((a, b) => a - b);
-  }
-}
+/** The flags a new execution runs with: all of them (frozen: every new execution records this one list). */
+export const CURRENT_REPLAY_FLAGS: readonly ReplayFlagId[] = Object.freeze(Object.values(ReplayFlag));

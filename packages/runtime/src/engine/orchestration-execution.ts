@@ -13,7 +13,7 @@ import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { isDurableTask, type DurableTask } from './durable-task.js';
-import { ReplayFlag, ReplayFlags } from './flags.js';
+import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
 import { describeCall, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
@@ -121,8 +121,11 @@ export class OrchestrationExecution {
 
   #phase: ExecutionPhase = { kind: 'not-started' };
   #mode: Mode = IDLE;
-  /** The replay flags in force: those recorded when the execution started (see `flags.ts`). */
-  #flags = ReplayFlags.none;
+  /**
+   * The ids of the replay flags in force: those recorded when the execution started (see `flags.ts`), none for a
+   * history older than flags. Ids this engine does not know (a history of a newer engine) change nothing here.
+   */
+  #flags: readonly number[] = [];
   /**
    * The time of the current step: its ISO text, and the Date read from it when first needed (a replayed step only
    * records its OrchestratorStarted text; parsing it on every replayed step was a Date per step for nothing).
@@ -168,7 +171,7 @@ export class OrchestrationExecution {
   }
 
   /** The replay flags in force for this execution. */
-  get flags(): ReplayFlags {
+  get flags(): readonly number[] {
     return this.#flags;
   }
 
@@ -220,8 +223,9 @@ export class OrchestrationExecution {
     const nowIso = now.toISOString(); // one text for every event the step records
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
-      this.#flags = ReplayFlags.current;
-      this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: Object.freeze(this.#flags.ids) }));
+      this.#flags = CURRENT_REPLAY_FLAGS;
+      // The shared list is frozen, as the step markers are: a store may keep it without a copy.
+      this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: CURRENT_REPLAY_FLAGS }));
     } else {
       // The step markers are frozen (nothing here changes them afterwards), so a store may keep them without a copy.
       this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso }));
@@ -291,7 +295,7 @@ export class OrchestrationExecution {
         this.#nowIso = event.timestamp;
         this.#nowDate = undefined;
         // The first step of the execution recorded the flags in force; a history older than flags has none.
-        if (phase.kind === 'not-started') this.#flags = ReplayFlags.recorded(event.replayFlags);
+        if (phase.kind === 'not-started') this.#flags = event.replayFlags ?? [];
         return;
       case 'OrchestratorCompleted':
         return;
@@ -560,7 +564,7 @@ export class OrchestrationExecution {
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
   #defaultChildId(eventId: number): string {
-    return this.#flags.has(ReplayFlag.SubOrchestrationIdPerExecution)
+    return this.#flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)
       ? `${this.#instanceId}:${this.#executionId}:${eventId}`
       : `${this.#instanceId}:${eventId}`;
   }
