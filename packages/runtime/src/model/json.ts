@@ -26,7 +26,7 @@ export const MAX_JSON_DEPTH = 256;
  * @example
  * ```ts
  * toPlainJson({ at: new Date(0) }, 'input'); // { at: '1970-01-01T00:00:00.000Z' }
- * toPlainJson({ f() {} }, 'input');         // throws InvalidArgumentError: input.f is a function
+ * toPlainJson({ f() {} }, 'input');         // throws InvalidArgumentError: input.f is a function, not JSON
  * ```
  */
 export function toPlainJson(value: unknown, what: string): JsonValue | undefined {
@@ -44,7 +44,7 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
       case 'boolean':
         return member;
       case 'number':
-        return Number.isFinite(member) ? member : fail(`is ${member}, which JSON cannot represent`);
+        return Number.isFinite(member) ? member : fail(`is ${member}, not JSON`);
       case 'undefined':
         return null;
       case 'object': {
@@ -53,7 +53,7 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
           const time = member.getTime();
           return Number.isNaN(time) ? fail('is an invalid Date') : new Date(time).toISOString();
         }
-        if (open.has(member)) fail('refers back to itself (a cycle is not JSON)');
+        if (open.has(member)) fail('is a cycle, not JSON');
         if (open.size >= MAX_JSON_DEPTH) {
           invalid(what, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
         }
@@ -70,7 +70,7 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
         } else {
           const proto: unknown = Object.getPrototypeOf(member);
           if (proto !== Object.prototype && proto !== null) {
-            fail(`is an instance of ${className(proto)}; only plain objects, arrays and Dates are JSON`);
+            fail(`is an instance of ${className(proto)}, not JSON`);
           }
           out = {};
           for (const key of Object.keys(member)) {
@@ -85,14 +85,14 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
         return out;
       }
       default:
-        return fail(`is a ${typeof member}, which is not JSON`);
+        return fail(`is a ${typeof member}, not JSON`);
     }
   };
   try {
     return copy(value);
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw error;
-    return fail('could not be read as JSON: reading it threw', error);
+    return fail('threw when read', error);
   }
 }
 
