@@ -53,12 +53,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore 59,293 B (budget 59,320).
  * The replay flags as the recorded (frozen) array of ids, no ReplayFlags class, then took the pages to 24,128 /
  * 29,117 / 59,202 B: budgets 24,150 / 29,140 / 59,220 B.
+ * toPlainJson's shorter messages ('<path> is <what>, not JSON') then took them to 24,051 / 29,039 / 59,125 B: budgets
+ * 24,070 / 29,060 / 59,150 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_150 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_140 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_220 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_070 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_060 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_150 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 
