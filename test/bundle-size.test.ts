@@ -55,12 +55,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 29,117 / 59,202 B: budgets 24,150 / 29,140 / 59,220 B.
  * toPlainJson's shorter messages ('<path> is <what>, not JSON') then took them to 24,051 / 29,039 / 59,125 B: budgets
  * 24,070 / 29,060 / 59,150 B.
+ * The engine's event waiters in one array instead of a Map of arrays (about 20 B less heap per waiting instance at 10k,
+ * with 1,000 cached executions) then took them to 24,100 / 29,083 / 59,172 B: budgets 24,120 / 29,100 / 59,190 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_070 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_060 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_150 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_120 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_100 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_190 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_800 },
 ];
 
