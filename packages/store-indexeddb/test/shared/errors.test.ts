@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Store } from '@durable-rx/runtime/store-kit';
+import type { OrchestrationWorkItem, Store } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
@@ -45,44 +45,64 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
     expect(other.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
   });
 
-  // Only DexieStore keeps tasks in rows of their own under a unique index; KeyvalStore packs them into the instance.
-  if (adapter === 'DexieStore') it('writes nothing of a commit whose write IndexedDB refuses after it was issued (a task id already taken)', async () => {
+  it('writes nothing of a commit whose write IndexedDB refuses after it was issued, and goes on working', async () => {
     // The transaction asks to commit without waiting for its writes: a write that fails on the way must abort it.
-    const store = track(adapters[adapter](uniqueName('atomic-async')));
-    await create(store, newInstance('a'));
-    await create(store, newInstance('b'));
-    const first = await claim(store);
-    const act = { executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
-    await store.commit(commitOf(first.state, first.lease.token, {
-      consumedMessageIds: first.messages.map((m) => m.id),
-      state: { ...first.state, runtimeStatus: 'Running', version: first.state.version + 1, historyLength: 1 },
-      history: [started(first.state.instanceId)],
-      activityTasks: [{ id: 'shared-id', instanceId: first.state.instanceId, ...act }],
-    }));
-    const second = await claim(store);
-    const other = first.state.instanceId;
-    const id = second.state.instanceId;
-    // The task is added after the history, the state and the deletes of the consumed messages (the unique task-id
-    // index refuses it in the database, not when it is issued), and the message follows it.
-    const commit = commitOf(second.state, second.lease.token, {
-      consumedMessageIds: second.messages.map((m) => m.id),
-      state: { ...second.state, runtimeStatus: 'Running', customStatus: 'half', version: second.state.version + 1, historyLength: 1 },
-      history: [started(id)],
-      activityTasks: [{ id: 'shared-id', instanceId: id, ...act }],
-      messages: [message(other, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'from-b' })],
-    });
-    await expect(store.commit(commit)).rejects.toMatchObject({ code: 'storage-error', status: 500 });
-    expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
-    expect(await store.getHistory(id)).toEqual([]);
-    // Nothing reached the other instance, and the consumed start message is still pending under the held lease.
-    expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
-    await store.abandonOrchestration(id, second.lease.token);
-    const again = await claim(store);
-    expect(again.state.instanceId).toBe(id);
-    expect(again.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
-    const task = await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 });
-    expect(task?.task.instanceId).toBe(other);
-    expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
+    const store = track(await refusingDatabase[adapter](uniqueName('atomic-async')));
+    const changes: string[] = [];
+    const feed = store.changes$.subscribe(({ instanceId, state }) => changes.push(`${instanceId} v${state?.version}`));
+    try {
+      await create(store, newInstance('a'));
+      await create(store, newInstance('b'));
+      const first = await claim(store);
+      const other = first.state.instanceId;
+      const act = { executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+      await store.commit(commitOf(first.state, first.lease.token, {
+        consumedMessageIds: first.messages.map((m) => m.id),
+        state: { ...first.state, runtimeStatus: 'Running', version: first.state.version + 1, historyLength: 1 },
+        history: [started(other)],
+        activityTasks: [{ id: 'shared-id', instanceId: other, ...act }],
+      }));
+      const second = await claim(store);
+      const id = second.state.instanceId;
+      await send(store, message(other, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'waiting' }));
+      const before = changes.length;
+      // The refused write (see refusingDatabase) comes after the history, the state and the deletes of the consumed
+      // messages; the database refuses it when it runs it, not when it is issued.
+      const step = {
+        consumedMessageIds: second.messages.map((m) => m.id),
+        state: { ...second.state, runtimeStatus: 'Running' as const, customStatus: 'half', version: second.state.version + 1, historyLength: 1 },
+        history: [started(id)],
+      };
+      await expect(store.commit(commitOf(second.state, second.lease.token, {
+        ...step,
+        activityTasks: [{ id: 'shared-id', instanceId: id, ...act }],
+        messages: [message(other, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'from-b' })],
+      }))).rejects.toMatchObject({ code: 'storage-error', status: 500 });
+
+      // Nothing of it is visible: no change was published, the state, history, messages and tasks are as before it.
+      expect(changes.slice(before)).toEqual([]);
+      expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Pending', version: 1, historyLength: 0 });
+      expect(await store.getHistory(id)).toEqual([]);
+      // The consumed start message is still pending under the held lease, and nothing reached the other instance.
+      await store.abandonOrchestration(id, second.lease.token);
+      const pending = new Map<string, string[]>();
+      let again: OrchestrationWorkItem | undefined;
+      for (let item = await claimNext(store); item; item = await claimNext(store)) {
+        pending.set(item.state.instanceId, item.messages.map((m) => (m.event.type === 'EventRaised' ? m.event.name : m.event.type)));
+        if (item.state.instanceId === id) again = item;
+      }
+      expect(pending).toEqual(new Map([[other, ['waiting']], [id, ['ExecutionStarted']]]));
+      expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 }))?.task.instanceId).toBe(other);
+      expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
+
+      // The store goes on working: the same step without the refused write commits.
+      await store.commit(commitOf(again!.state, again!.lease.token, { ...step, activityTasks: [{ id: 'own-id', instanceId: id, ...act }] }));
+      expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Running', customStatus: 'half', version: 2 });
+      expect(changes.slice(before)).toEqual([`${id} v2`]);
+      expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 }))?.task.id).toBe('own-id');
+    } finally {
+      feed.unsubscribe();
+    }
   });
 
   it('reports another connection upgrading the database, and lets it proceed', async () => {
@@ -95,6 +115,32 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'database-upgrading' });
   });
 });
+
+/**
+ * Each adapter's database, made to refuse one write of a commit when it runs the write (a request that fails after it
+ * was issued, not an exception when it is issued). In the test above that is the second instance's task 'shared-id'
+ * (DexieStore), or the second pending message of the first instance (KeyvalStore).
+ * - DexieStore keeps tasks in a table of their own whose task-id index is unique: a task id already taken is refused.
+ * - KeyvalStore keeps tasks in their instance's value, under keys of one object store that has no index. Here the
+ *   database was created beforehand with a unique index over the `instanceId` of the stored values (another app
+ *   sharing the database could have one), so only message rows are indexed, and a second pending message of one
+ *   instance is refused.
+ */
+const refusingDatabase: Record<AdapterName, (name: string) => Promise<Store>> = {
+  DexieStore: async (name) => adapters.DexieStore(name),
+  KeyvalStore: async (name) => {
+    const db = await openRaw(name, 1, (upgrading) => {
+      upgrading.createObjectStore('durable-rx').createIndex('one-message-per-instance', 'instanceId', { unique: true });
+    });
+    db.close();
+    return adapters.KeyvalStore(name);
+  },
+};
+
+/** The next claimable orchestration work item, if any. */
+function claimNext(store: Store) {
+  return store.claimOrchestration({ owner: 'w', leaseMs: 30_000, now: T0 });
+}
 
 describe('schema checks', () => {
   it('DexieStore refuses a database written by a newer schema, writing nothing', async () => {
