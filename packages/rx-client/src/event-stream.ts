@@ -1,4 +1,5 @@
-import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
+import { systemClock, type Clock } from '@durable-rx/runtime';
+import { armTimeout } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, errorFromResponse } from './remote-error.js';
 import { sseParser, type SseMessage } from './sse-parser.js';
 
@@ -57,14 +58,13 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
   let failures = 0;
   let stopped = false;
   let controller: AbortController | undefined;
-  const clock = options.clock ?? systemClock;
-  let timer: ClockTimer | undefined;
+  /** Cancels the pending reconnect, if any. */
+  let cancelReconnect: (() => void) | undefined;
 
   const stop = () => {
     stopped = true;
     controller?.abort();
-    if (timer !== undefined) clock.clearTimeout(timer);
-    timer = undefined;
+    cancelReconnect?.();
   };
 
   const end = (error?: Error) => {
@@ -136,11 +136,7 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
     }
     on.retrying(failure);
     // The stream ended or failed: reconnect, resuming after the last event received.
-    const delay = Math.min(maxDelayMs, retryMs * 2 ** Math.max(0, failures - 1));
-    timer = clock.setTimeout(() => {
-      timer = undefined;
-      void connect();
-    }, delay);
+    cancelReconnect = armTimeout(Math.min(maxDelayMs, retryMs * 2 ** Math.max(0, failures - 1)), options.clock ?? systemClock, connect);
   };
 
   void connect();

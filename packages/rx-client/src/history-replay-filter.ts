@@ -21,34 +21,40 @@ export class HistoryReplayFilter {
   #executionId: string | undefined;
   #count = 0;
   #previous: HistoryEvent | undefined;
-  /** While checking a replay: the events gathered so far and how many were delivered before. */
-  #replay: { gathered: HistoryEvent[]; delivered: number; executionId: string | undefined } | undefined;
-  /** Events of a recognised replay still to drop. */
+  /** While checking a replay: the events gathered so far. */
+  #gathered: HistoryEvent[] | undefined;
+  /** While checking a replay: the execution it may replay. */
+  #replayOf: string | undefined;
+  /**
+   * While checking a replay: how many events of its execution were delivered before; after: how many events of a
+   * recognised replay are still to drop.
+   */
   #skip = 0;
 
   /** Takes the next event of the stream (and the session it came in) and returns the events to deliver. */
   accept(event: HistoryEvent, session: string | undefined): HistoryEvent[] {
     if (session !== this.#session) {
       if (this.#session !== undefined && this.#count > 0) {
-        this.#replay = { gathered: [], delivered: this.#count, executionId: this.#executionId };
-        this.#skip = 0;
+        this.#gathered = [];
+        this.#replayOf = this.#executionId;
+        this.#skip = this.#count;
       }
       this.#session = session;
     }
-    if (this.#skip > 0) {
+    const gathered = this.#gathered;
+    if (!gathered) {
+      if (this.#skip === 0) return [this.#deliver(event)];
       this.#skip--;
       return [];
     }
-    const replay = this.#replay;
-    if (!replay) return [this.#deliver(event)];
-    replay.gathered.push(event);
-    if (event.type !== 'ExecutionStarted' && replay.gathered.length < 2) return [];
-    this.#replay = undefined;
-    const sameExecution =
-      event.type === 'ExecutionStarted' ? replay.executionId === undefined || event.executionId === replay.executionId : true;
-    if (!sameExecution) return replay.gathered.map((e) => this.#deliver(e));
-    this.#skip = Math.max(0, replay.delivered - replay.gathered.length);
-    return replay.gathered.slice(replay.delivered).map((e) => this.#deliver(e));
+    gathered.push(event);
+    const started = event.type === 'ExecutionStarted';
+    if (!started && gathered.length < 2) return [];
+    this.#gathered = undefined;
+    // A different execution (continueAsNew, a restart) is new: all of it is delivered.
+    const delivered = started && this.#replayOf !== undefined && event.executionId !== this.#replayOf ? 0 : this.#skip;
+    this.#skip = Math.max(0, delivered - gathered.length);
+    return gathered.slice(delivered).map((e) => this.#deliver(e));
   }
 
   #deliver(event: HistoryEvent): HistoryEvent {

@@ -6,8 +6,8 @@ import {
   type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  armTimeout, assertOptionalBoolean, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, MAX_PAGE_SIZE, readOptions, readRestartOptions,
+  absoluteUrl, armTimeout, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, MAX_PAGE_SIZE, readChecked, readOptions, readRestartOptions,
   resolveTimeoutMs, sameJson, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
@@ -41,7 +41,8 @@ export interface RemoteClientOptions {
 }
 
 
-type Query = Record<string, string | undefined>;
+/** Query parameters: `undefined` and an empty list are left out, Dates sent as ISO strings, other values as text. */
+type Query = object;
 
 /**
  * A {@link DurableClient} against the durable-rx HTTP API: commands over `fetch`, observables over Server-Sent
@@ -61,13 +62,7 @@ export class RemoteClient implements DurableClient {
   readonly #clock: Clock;
 
   constructor(options: RemoteClientOptions) {
-    if (!options || typeof options.baseUrl !== 'string') throw new InvalidArgumentError('baseUrl is required');
-    let parsed: URL;
-    try {
-      parsed = new URL(options.baseUrl);
-    } catch {
-      throw new InvalidArgumentError(`baseUrl ${JSON.stringify(options.baseUrl)} is not an absolute URL`);
-    }
+    const parsed = absoluteUrl(options?.baseUrl, 'baseUrl');
     this.#root = webhookRoot(`${parsed.origin}${parsed.pathname}`);
     this.#auth = options.key === undefined ? {} : { authorization: `Bearer ${options.key}` };
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -87,32 +82,26 @@ export class RemoteClient implements DurableClient {
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
-    const { input: given, instanceId } = readOptions(options, 'startNew options', ['input', 'instanceId']);
-    if (instanceId !== undefined) assertValidInstanceId(instanceId);
-    const input = toPlainJson(given, 'input');
+    const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: validId });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
     return idOf(await this.#json('POST', path, {}, input), 'start');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    const query: Query = { format: 'native' };
-    const flags = readOptions(options, 'getStatus options', ['showHistory', 'showHistoryOutput', 'showInput']);
-    for (const [name, value] of Object.entries(flags)) {
-      assertOptionalBoolean(value, name);
-      query[name] = String(value);
-    }
+    const query = {
+      format: 'native',
+      ...readChecked(options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean }),
+    };
     const body = await this.#json('GET', `/instances/${segment(instanceId)}`, query, undefined, true);
     return body === undefined ? undefined : fromWireStatus(body);
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
-    validateInstanceQuery(query);
+    const { pageSize: top, continuationToken: token, ...filter } = validateInstanceQuery(query);
     const response = await this.#request('GET', '/instances', {
-      ...filterQuery(query),
-      top: query.pageSize === undefined ? undefined : String(query.pageSize),
-      format: 'native',
-    }, undefined, false, query.continuationToken ? { 'x-ms-continuation-token': query.continuationToken } : {});
+      ...filterQuery(query, filter), top, format: 'native',
+    }, undefined, false, token ? { 'x-ms-continuation-token': token } : {});
     const body: unknown = await response!.json();
     if (!Array.isArray(body)) throw badResponse('The list response is not an array');
     const continuationToken = response!.headers.get('x-ms-continuation-token');
@@ -171,7 +160,7 @@ export class RemoteClient implements DurableClient {
 
   async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {
     // The shared rule, checked here too, so a malformed filter never reaches the server.
-    return purgeResultOf(await this.#json('DELETE', '/instances', filterQuery(validatePurgeFilter(purgeFilter)), undefined, true));
+    return purgeResultOf(await this.#json('DELETE', '/instances', validatePurgeFilter(purgeFilter), undefined, true));
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
@@ -180,15 +169,15 @@ export class RemoteClient implements DurableClient {
     // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
-      let armed = false; // Infinity arms no timer; longer than 2^31-1 ms never fires early
       // Owns the watch and the timer; unsubscribing it after the first answer releases both (also one added later).
       const done = new Subscription();
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {
           if (status && !isTerminalStatus(status.runtimeStatus)) {
+            const first = !latest;
             latest = status;
-            if (!armed) {
-              armed = true;
+            // The first snapshot arms the timer (Infinity arms none; longer than 2^31-1 ms never fires early).
+            if (first) {
               done.add(armTimeout(timeoutMs, this.#clock, () => {
                 resolve(latest!);
                 done.unsubscribe();
@@ -332,30 +321,27 @@ function statusOf(data: unknown): InstanceStatus | undefined {
 
 function queryString(query: Query): string {
   const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value);
+  for (const [name, value] of Object.entries(query)) {
+    // An empty status list means "any status", as no list does.
+    if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+      params.set(name, value instanceof Date ? value.toISOString() : String(value));
+    }
+  }
   return params.toString();
+}
+/** `id` after the shared instance-id rule (which throws {@link InvalidArgumentError}). */
+function validId(id: unknown): string {
+  assertValidInstanceId(id);
+  return id;
 }
 
 function segment(value: string): string {
   return encodeURIComponent(value);
 }
 
-function bool(value: boolean | undefined): string | undefined {
-  return value === undefined ? undefined : String(Boolean(value));
-}
-
-/** The query parameters of a filter, after the shared check (`validateInstanceFilter`). */
-function filterQuery(f: InstanceFilter): Query {
-  const valid = validateInstanceFilter(f);
-  const { showInput } = readOptions(f, 'filter', ['showInput']);
-  assertOptionalBoolean(showInput, 'showInput');
-  return {
-    runtimeStatus: valid.runtimeStatus && valid.runtimeStatus.length > 0 ? valid.runtimeStatus.join(',') : undefined,
-    createdTimeFrom: valid.createdTimeFrom?.toISOString(),
-    createdTimeTo: valid.createdTimeTo?.toISOString(),
-    instanceIdPrefix: valid.instanceIdPrefix,
-    showInput: bool(showInput),
-  };
+/** The query parameters of a filter: the snapshot `valid` of the shared check, plus `showInput`. */
+function filterQuery(f: unknown, valid: object = validateInstanceFilter(f)): Query {
+  return { ...valid, ...readChecked(f, 'filter', { showInput: isBoolean }) };
 }
 
 /** The result of a purge answer; `undefined` (instance not found) deleted nothing. */

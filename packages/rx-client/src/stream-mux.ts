@@ -106,11 +106,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     });
   };
 
-  const onEvent = (event: StreamedEvent): void => {
-    const data = event.data;
-    if (event.event === 'session') {
-      const next = isRecord(data) && typeof data.session === 'string' ? data.session : undefined;
-      if (next === undefined) return;
+  const onEvent = ({ event, data }: StreamedEvent): void => {
+    if (!isRecord(data)) return;
+    if (event === 'session') {
+      const next = data.session;
+      if (typeof next !== 'string') return;
       if (next !== session) {
         // A new session (the first, or the server could not resume): (re)send every active subscription.
         session = next;
@@ -121,18 +121,14 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       scheduleFlush();
       return;
     }
-    if (!isRecord(data) || typeof data.sub !== 'string' || session === undefined) return;
-    const entry = entries.get(data.sub);
-    if (!entry) return; // unsubscribed meanwhile
-    if (event.event === 'close') {
-      forget(data.sub);
-      if (data.error !== undefined) entry.subscriber.error(errorFromBody(500, data.error));
-      else entry.subscriber.complete();
-      return;
-    }
+    const sub = data.sub as string;
+    if (session === undefined) return;
+    if (event === 'close') return end(sub, data.error === undefined ? undefined : errorFromBody(500, data.error));
+    const entry = entries.get(sub);
+    if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
     try {
       // Every connection starts with its `session` event, so `session` is the one these events came in.
-      entry.next({ data: data.data, session });
+      entry.next({ data: data.data, session: session! });
     } catch (error) {
       entry.subscriber.error(error);
     }
@@ -179,7 +175,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           restart();
         } else {
           // The server refused the subscriptions themselves (401, 400): they fail with its error.
-          for (const sub of added) failEntry(sub, error);
+          for (const sub of added) end(sub, error);
         }
       }
     } catch {
@@ -211,11 +207,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     return had;
   };
 
-  const failEntry = (sub: string, error: Error): void => {
+  /** Ends watch `sub` if it is still watched: errors it with `error`, or completes it without one. */
+  const end = (sub: string, error?: Error): void => {
     const entry = entries.get(sub);
     if (!entry) return;
     forget(sub);
-    entry.subscriber.error(error);
+    if (error) entry.subscriber.error(error);
+    else entry.subscriber.complete();
   };
 
   /** The connection was refused for good: every watcher gets the error. */

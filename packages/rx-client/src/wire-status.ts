@@ -1,4 +1,4 @@
-import { ALL_RUNTIME_STATUSES, type HistoryEvent, type InstanceStatus } from '@durable-rx/runtime';
+import { ALL_RUNTIME_STATUSES, type InstanceStatus } from '@durable-rx/runtime';
 import { badResponse, isRecord } from './remote-error.js';
 
 /**
@@ -13,20 +13,18 @@ export function fromWireStatus(value: unknown): InstanceStatus {
   ) {
     throw badResponse('The server sent a malformed instance status');
   }
-  const optional = (key: string): Record<string, unknown> => (value[key] !== undefined ? { [key]: value[key] } : {});
-  return {
+  const status: Record<string, unknown> = {
     instanceId: value.instanceId,
     name: value.name,
-    runtimeStatus: value.runtimeStatus as InstanceStatus['runtimeStatus'],
-    ...optional('input'),
-    ...optional('output'),
-    ...optional('customStatus'),
-    ...optional('failureDetails'),
+    runtimeStatus: value.runtimeStatus,
     createdTime: toDate(value.createdTime),
     lastUpdatedTime: toDate(value.lastUpdatedTime),
-    ...optional('parentInstanceId'),
-    ...(Array.isArray(value.history) ? { history: value.history as HistoryEvent[] } : {}),
   };
+  for (const key of ['input', 'output', 'customStatus', 'failureDetails', 'parentInstanceId']) {
+    if (value[key] !== undefined) status[key] = value[key];
+  }
+  if (Array.isArray(value.history)) status.history = value.history;
+  return status as unknown as InstanceStatus;
 }
 
 function toDate(value: unknown): Date {

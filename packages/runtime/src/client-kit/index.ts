@@ -16,7 +16,8 @@ export { armTimeout, timeoutAfter, MAX_TIMER_DELAY_MS } from '../client/timeout-
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, MAX_JSON_DEPTH, type JsonValue } from '../model/json.js';
 export {
-  assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, MAX_INSTANCE_ID_LENGTH, readOptions, readRestartOptions,
+  absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, isBoolean, MAX_INSTANCE_ID_LENGTH, readChecked, readOptions,
+  readRestartOptions, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
+import { absoluteUrl } from '../model/validation.js';
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
@@ -57,14 +57,7 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
  * ```
  */
 export function checkStatusBaseUrl(request: Request, options: CheckStatusResponseOptions): string {
-  if (options.baseUrl !== undefined) return options.baseUrl;
-  let url: URL;
-  try {
-    url = new URL(request.url);
-  } catch {
-    throw new InvalidArgumentError('The request has no absolute URL; give baseUrl');
-  }
-  return url.origin;
+  return options.baseUrl !== undefined ? options.baseUrl : absoluteUrl(request.url, 'request.url (without options.baseUrl)').origin;
 }
 
 /**

@@ -25,22 +25,21 @@ export function createHttpManagementPayload(
   if (typeof baseUrl !== 'string') invalid('baseUrl', 'must be a string');
   const { key } = readOptions(options, 'createHttpManagementPayload options', ['key']);
   if (key !== undefined && typeof key !== 'string') invalid('key', 'must be a string');
-  const root = webhookRoot(baseUrl);
-  const instance = `${root}/instances/${encodeURIComponent(instanceId)}`;
-  const query = (extra?: string) => {
-    const parts = [extra, key === undefined ? undefined : `code=${encodeURIComponent(key)}`].filter(Boolean);
-    return parts.length > 0 ? `?${parts.join('&')}` : '';
-  };
+  const instance = `${webhookRoot(baseUrl)}/instances/${encodeURIComponent(instanceId)}`;
+  const code = key === undefined ? '' : `code=${encodeURIComponent(key)}`;
+  /** The query of a URL without a reason, and of one that takes `reason={text}`. */
+  const plain = code && `?${code}`;
+  const reason = `?reason={text}${code && `&${code}`}`;
   return {
     id: instanceId,
-    statusQueryGetUri: `${instance}${query()}`,
-    sendEventPostUri: `${instance}/raiseEvent/{eventName}${query()}`,
-    terminatePostUri: `${instance}/terminate${query('reason={text}')}`,
-    rewindPostUri: `${instance}/rewind${query('reason={text}')}`,
-    purgeHistoryDeleteUri: `${instance}${query()}`,
-    suspendPostUri: `${instance}/suspend${query('reason={text}')}`,
-    resumePostUri: `${instance}/resume${query('reason={text}')}`,
-    restartPostUri: `${instance}/restart${query()}`,
+    statusQueryGetUri: instance + plain,
+    sendEventPostUri: `${instance}/raiseEvent/{eventName}${plain}`,
+    terminatePostUri: `${instance}/terminate${reason}`,
+    rewindPostUri: `${instance}/rewind${reason}`,
+    purgeHistoryDeleteUri: instance + plain,
+    suspendPostUri: `${instance}/suspend${reason}`,
+    resumePostUri: `${instance}/resume${reason}`,
+    restartPostUri: `${instance}/restart${plain}`,
   };
 }
 

@@ -47,6 +47,25 @@ export function assertValidName(name: unknown, what: string): asserts name is st
   if (/[\u0000-\u001f\u007f]/.test(name)) invalid(what, 'has a control character');
 }
 
+/**
+ * `text` parsed as an absolute URL; throws {@link InvalidArgumentError} (`<what> "<text>" is not an absolute URL`) for
+ * anything else, a non-string included.
+ *
+ * @example
+ * ```ts
+ * absoluteUrl('https://api.example.com/x', 'baseUrl').origin; // 'https://api.example.com'
+ * absoluteUrl('/x', 'baseUrl'); // throws InvalidArgumentError
+ * ```
+ */
+export function absoluteUrl(text: unknown, what: string): URL {
+  try {
+    if (typeof text === 'string') return new URL(text);
+  } catch {
+    // refused below
+  }
+  return invalid(what, `${JSON.stringify(text)} is not an absolute URL`);
+}
+
 /** Checks an optional Date argument. */
 export function assertOptionalDate(value: unknown, what: string): asserts value is Date | undefined {
   if (value === undefined) return;
@@ -85,6 +104,42 @@ export function readOptions<K extends string>(options: unknown, what: string, ke
   return snapshot;
 }
 
+/**
+ * Checks one member of an options argument read by {@link readChecked}: returns the member's value as the caller keeps
+ * it, or throws {@link InvalidArgumentError} naming `what` (e.g. `query.pageSize`). Called only for members present.
+ */
+export type MemberCheck<T = unknown> = (value: unknown, what: string) => T;
+
+/**
+ * {@link readOptions} for the members named by `checks`, each then checked (and normalised) by its own check: the
+ * one table-driven reading of every options argument and filter. Absent members stay absent.
+ *
+ * @example
+ * ```ts
+ * readChecked({ showInput: false }, 'getStatus options', { showInput: isBoolean }); // { showInput: false }
+ * readChecked({ showInput: 'no' }, 'getStatus options', { showInput: isBoolean }); // throws InvalidArgumentError
+ * ```
+ */
+export function readChecked<C extends Readonly<Record<string, MemberCheck>>>(
+  options: unknown, what: string, checks: C,
+): { -readonly [K in keyof C]?: ReturnType<C[K]> } {
+  const snapshot: Record<string, unknown> = readOptions(options, what, Object.keys(checks));
+  for (const key in snapshot) snapshot[key] = checks[key]!(snapshot[key], `${what}.${key}`);
+  return snapshot as { -readonly [K in keyof C]?: ReturnType<C[K]> };
+}
+
+/** The {@link MemberCheck} of a boolean member. */
+export const isBoolean: MemberCheck<boolean> = (value, what) => (typeof value === 'boolean' ? value : invalid(what, 'must be a boolean'));
+
+/** The {@link MemberCheck} of a string member. */
+const isString: MemberCheck<string> = (value, what) => (typeof value === 'string' ? value : invalid(what, 'must be a string'));
+
+/** The {@link MemberCheck} of a Date member: a copy of a valid Date. */
+const isDate: MemberCheck<Date> = (value, what) => {
+  assertOptionalDate(value, what);
+  return new Date(value!.getTime());
+};
+
 /** Checks an optional boolean option. */
 export function assertOptionalBoolean(value: unknown, what: string): asserts value is boolean | undefined {
   if (value !== undefined && typeof value !== 'boolean') invalid(what, 'must be a boolean');
@@ -100,8 +155,7 @@ export function assertOptionalBoolean(value: unknown, what: string): asserts val
  * ```
  */
 export function readRestartOptions(options: unknown): { readonly restartWithNewInstanceId: boolean } {
-  const { restartWithNewInstanceId } = readOptions(options, 'restart options', ['restartWithNewInstanceId']);
-  assertOptionalBoolean(restartWithNewInstanceId, 'restartWithNewInstanceId');
+  const { restartWithNewInstanceId } = readChecked(options, 'restart options', { restartWithNewInstanceId: isBoolean });
   return { restartWithNewInstanceId: restartWithNewInstanceId === true };
 }
 
@@ -160,33 +214,12 @@ export interface ValidPurgeFilter {
  */
 export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidInstanceFilter {
   // A fresh snapshot of the members given (absent ones are left out): each is checked, then replaced by its own copy.
-  const valid: Record<string, unknown> = readOptions(filter, what, ['runtimeStatus', 'createdTimeFrom', 'createdTimeTo', 'instanceIdPrefix']);
-  if (valid.runtimeStatus !== undefined) valid.runtimeStatus = statusList(valid.runtimeStatus, `${what}.runtimeStatus`);
-  for (const key of ['createdTimeFrom', 'createdTimeTo']) {
-    const date = valid[key];
-    assertOptionalDate(date, `${what}.${key}`);
-    if (date !== undefined) valid[key] = new Date(date.getTime());
-  }
-  if (valid.instanceIdPrefix !== undefined) {
-    if (typeof valid.instanceIdPrefix !== 'string') invalid(`${what}.instanceIdPrefix`, 'must be a string');
-    assertWellFormed(valid.instanceIdPrefix, `${what}.instanceIdPrefix`);
-  }
-  return valid as ValidInstanceFilter;
+  return readChecked(filter, what, FILTER_CHECKS);
 }
 
 /** {@link validateInstanceFilter} plus paging: `pageSize` a positive integer, `continuationToken` a string. */
 export function validateInstanceQuery(query: unknown, what = 'query'): ValidInstanceQuery {
-  const valid: { -readonly [K in keyof ValidInstanceQuery]: ValidInstanceQuery[K] } = validateInstanceFilter(query, what);
-  const { pageSize, continuationToken } = readOptions(query, what, ['pageSize', 'continuationToken']);
-  if (pageSize !== undefined) {
-    if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1) invalid(`${what}.pageSize`, 'must be an integer >= 1');
-    valid.pageSize = pageSize;
-  }
-  if (continuationToken !== undefined) {
-    if (typeof continuationToken !== 'string') invalid(`${what}.continuationToken`, 'must be a string');
-    valid.continuationToken = continuationToken;
-  }
-  return valid;
+  return readChecked(query, what, QUERY_CHECKS);
 }
 
 /** {@link validateInstanceFilter} for purges: `createdTimeFrom` is required, and no prefix is accepted. */
@@ -195,6 +228,25 @@ export function validatePurgeFilter(filter: unknown, what = 'purge filter'): Val
   if (valid.createdTimeFrom === undefined) invalid(`${what}.createdTimeFrom`, 'is required');
   return valid as ValidPurgeFilter;
 }
+
+/** The members of an instance filter and their checks. */
+const FILTER_CHECKS = {
+  runtimeStatus: statusList,
+  createdTimeFrom: isDate,
+  createdTimeTo: isDate,
+  instanceIdPrefix: (value: unknown, what: string): string => {
+    assertWellFormed(isString(value, what), what);
+    return value as string;
+  },
+};
+
+/** The members of a listing query and their checks: a filter plus paging. */
+const QUERY_CHECKS = {
+  ...FILTER_CHECKS,
+  pageSize: (value: unknown, what: string): number =>
+    Number.isInteger(value) && (value as number) >= 1 ? (value as number) : invalid(what, 'must be an integer >= 1'),
+  continuationToken: isString,
+};
 
 function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] {
   let names: unknown[] | undefined;
