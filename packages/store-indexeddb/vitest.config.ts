@@ -6,6 +6,10 @@ export default defineConfig({
   test: {
     testTimeout: 120_000,
     hookTimeout: 60_000,
+    // Vitest's 60 s to connect to a browser page is too short on a loaded machine: at load 27 a CI run failed with
+    // "Failed to connect to the browser session within the timeout", and every test had passed. Vitest reads this from
+    // the root config only (a project's browser.connectTimeout is ignored), so it is set here for the browser project.
+    browser: { connectTimeout: 180_000 },
     projects: [
       {
         // Node: fake-indexeddb; tests that need no browser-only API.
@@ -26,9 +30,6 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
-            // Vitest's 30 s to connect to the page is too short on a loaded machine: at load 27 a CI run failed with
-            // "Failed to connect to the browser session within the timeout", and every test had passed.
-            connectTimeout: 180_000,
             instances: [{ browser: 'chromium' }],
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
           },
