@@ -360,9 +360,14 @@ export abstract class IdbStore implements Store {
       batch = { ids, read };
       this.#instanceReads = batch;
     }
+    const first = !batch.ids.has(instanceId);
     batch.ids.add(instanceId);
-    // Two reads of one instance share its state, as the subscribers of a change share it.
-    return batch.read.then((states) => states.get(instanceId));
+    // The port hands out copies: the first read of an instance takes the state the transaction read, a second read of
+    // it in the same batch a copy of that.
+    return batch.read.then((states) => {
+      const state = states.get(instanceId);
+      return first || !state ? state : structuredClone(state);
+    });
   }
 
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {

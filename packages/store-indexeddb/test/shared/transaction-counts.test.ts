@@ -108,6 +108,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: reading instances tog
       expect(states.map((s) => s?.instanceId)).toEqual([...ids, undefined, 'a']);
       expect(states.map((s) => s?.input)).toEqual([...ids.map((id) => ({ id })), undefined, { id: 'a' }]);
       expect(counter.counts().readonly).toBe(1);
+      // Each caller owns what it got: the two reads of 'a' are separate copies.
+      expect(states[5]).not.toBe(states[0]);
       // A read asked for later gets a transaction of its own.
       expect((await store.getInstance('b'))?.instanceId).toBe('b');
       expect(counter.counts().readonly).toBe(2);
