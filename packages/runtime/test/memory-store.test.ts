@@ -58,6 +58,18 @@ describe('MemoryStore keeps what it is given', () => {
     expect(claimed!.messages.map((m) => m.event)).toEqual([expect.objectContaining({ input: { city: 'Tokyo' } })]);
   });
 
+  it('copies a frozen payload that is not a plain object or array: a frozen Map can still be changed', async () => {
+    const store = new MemoryStore();
+    await startedAndClaimed(store);
+    const input = Object.freeze(new Map<string, string>());
+    const event = Object.freeze({ type: 'EventRaised' as const, eventId: -1, timestamp: now.toISOString(), name: 'next', input });
+    await store.commit({ requests: [{ type: 'insertMessage', message: Object.freeze({ id: 'm-1', instanceId: 'k', event }), ifMissing: 'fail' }] });
+    input.set('city', 'mutated');
+    const claimed = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+    const stored = claimed!.messages[0]!.event as { readonly input?: unknown };
+    expect(stored.input).not.toBe(input);
+  });
+
   it('keeps a deeply frozen history event as it is, and copies one that is not frozen', async () => {
     const store = new MemoryStore();
     await startedAndClaimed(store);

@@ -18,13 +18,18 @@ export function deepFreeze<T>(value: T): T {
 
 /**
  * True when no part of `value` can change: a primitive, or a frozen array or plain object whose members are all
- * deeply frozen too. A Date is never (its time can be set on a frozen Date).
+ * deeply frozen too. A Date or any other class instance never is (a frozen Date's time can still be set).
  */
 export function isDeepFrozen(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return true;
-  if (!Object.isFrozen(value) || value instanceof Date) return false;
+  if (!Object.isFrozen(value) || !(Array.isArray(value) || isPlainObject(value))) return false;
   for (const key in value) {
     if (Object.hasOwn(value, key) && !isDeepFrozen((value as Record<string, unknown>)[key])) return false;
   }
   return true;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }

@@ -256,13 +256,13 @@ export class MemoryStore implements Store {
     this.#ensureOpen();
     let released = 0;
     for (const [instanceId, record] of this.#instances) {
-      if (!isHeldBy(leaseOf(record), owner)) continue;
+      if (!isHeldBy(record.lease, owner)) continue;
       record.lease = undefined;
       this.#indexInstance(instanceId);
       released++;
     }
     for (const [taskId, record] of this.#tasks) {
-      if (!isHeldBy(leaseOf(record), owner)) continue;
+      if (!isHeldBy(record.lease, owner)) continue;
       record.lease = undefined;
       this.#claimableTasks.set(taskId, 0);
       released++;

@@ -130,7 +130,7 @@ export function validateLeaseOwner(owner: unknown): string {
  * isHeldBy(undefined, 'tab-1');                                              // false
  * ```
  */
-export function isHeldBy(lease: Lease | undefined, owner: string): boolean {
+export function isHeldBy(lease: { readonly owner: string } | undefined, owner: string): boolean {
   return lease !== undefined && lease.owner === owner;
 }
 

@@ -12,7 +12,8 @@ import type { WriteSet } from '../model/write-set.js';
  * Rules every implementation keeps:
  * - Values crossing the port are plain JSON plus the Date fields of {@link InstanceState}, {@link Lease} and
  *   `visibleAt`. A store returns copies, or values frozen all the way down (MemoryStore's history events and pending
- *   messages): callers may not mutate what it keeps, and it may not keep what it was given. (The engine copies frozen
+ *   messages): callers may not mutate what it keeps, and it keeps a copy of what it was given unless that is already plain JSON
+ *   frozen all the way down (MemoryStore keeps such history events and messages as they are). (The engine copies frozen
  *   payloads before user orchestrator code receives them, and the local client copies history events on their way to
  *   users, so apps get mutable values of their own whatever the store.)
  * - Every write method is atomic: it happens completely or not at all. Errors are thrown as `DurableError`s
