@@ -25,14 +25,19 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: messages a commit doe
   /** Claims `id` (the only claimable instance) and returns the names of its messages' events. */
   const claimedEvents = async (store: Store) => (await claim(store)).messages.map((m) => ('name' in m.event ? `${m.event.type}:${m.event.name}` : m.event.type));
 
-  it('a start over a running instance that notifies instead leaves only the notification', async () => {
-    const store = open();
-    await create(store, newInstance('running'));
+  /** Claims the only claimable instance and commits it to `runtimeStatus`, consuming the messages the claim brought. */
+  const settle = async (store: Store, runtimeStatus: 'Running' | 'Completed') => {
     const item = await claim(store);
     await store.commit(commitOf(item.state, item.lease.token, {
       consumedMessageIds: item.messages.map((m) => m.id),
-      state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 },
+      state: { ...item.state, runtimeStatus, version: item.state.version + 1 },
     }));
+  };
+
+  it('a start over a running instance that notifies instead leaves only the notification', async () => {
+    const store = open();
+    await create(store, newInstance('running'));
+    await settle(store, 'Running');
     const { state, message: start } = newInstance('running');
     await store.commit({
       requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'notify', message: event('running', 'refused') } }],
@@ -71,11 +76,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: messages a commit doe
   it('a start over a terminal instance leaves only the new start', async () => {
     const store = open();
     await create(store, newInstance('again'));
-    const item = await claim(store);
-    await store.commit(commitOf(item.state, item.lease.token, {
-      consumedMessageIds: item.messages.map((m) => m.id),
-      state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1 },
-    }));
+    await settle(store, 'Completed');
     // An event that arrives after completion is stored (and ignored by the engine); the new execution drops it.
     await store.commit({ requests: [{ type: 'insertMessage', message: event('again', 'late'), ifMissing: 'drop' }] });
     const { state, message: start } = newInstance('again');
