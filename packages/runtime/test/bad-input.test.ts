@@ -61,6 +61,19 @@ describe('bad input is refused with a typed error and changes nothing', () => {
     expect(() => toPlainJson(nested(MAX_JSON_DEPTH + 1), 'input')).toThrow(expect.objectContaining(invalid));
   });
 
+  it('says what is wrong in one pattern, "<path> is <what>, not JSON", whatever the problem', () => {
+    const refused: [unknown, string][] = [
+      [{ f() {} }, 'input.f is a function, not JSON'],
+      [[1, Number.NaN], 'input[1] is NaN, not JSON'],
+      [{ at: new Date(Number.NaN) }, 'input.at is an invalid Date, not JSON'],
+      [{ a: new Map() }, 'input.a is an instance of Map, not JSON'],
+      [{ deep: nested(MAX_JSON_DEPTH) }, `input is more than ${MAX_JSON_DEPTH} levels deep, not JSON`],
+    ];
+    for (const [value, message] of refused) {
+      expect(() => toPlainJson(value, 'input')).toThrow(expect.objectContaining({ ...invalid, message }));
+    }
+  });
+
   it('refuses inputs with throwing getters and revoked proxies, naming where', async () => {
     const runtime = await start();
     const client = runtime.client;

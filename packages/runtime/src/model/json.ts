@@ -51,12 +51,11 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
         if (member === null) return null;
         if (member instanceof Date) {
           const time = member.getTime();
-          return Number.isNaN(time) ? fail('is an invalid Date') : new Date(time).toISOString();
+          return Number.isNaN(time) ? fail('is an invalid Date, not JSON') : new Date(time).toISOString();
         }
         if (open.has(member)) fail('is a cycle, not JSON');
-        if (open.size >= MAX_JSON_DEPTH) {
-          invalid(what, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
-        }
+        // Named by its top (`what`): the path down to the level past the limit is hundreds of segments long.
+        if (open.size >= MAX_JSON_DEPTH) invalid(what, `is more than ${MAX_JSON_DEPTH} levels deep, not JSON`);
         open.add(member);
         let out: JsonValue[] | Record<string, JsonValue>;
         if (Array.isArray(member)) {
