@@ -107,10 +107,9 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'instance_ready', key: { instanceId: 1, readyAt: 1 } },
   ],
   activityTasks: [
-    // claimActivity: tasks in scheduling order, leased ones skipped inside the index.
-    { name: 'claim_ready', key: { readyAt: 1, order: 1, leaseExpiresAt: 1 } },
-    // nextWakeTime (the earliest lease expiry; EPOCH for a free task) and releaseOwner.
-    { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
+    // claimActivity: ranges on when a task can be claimed (its lease expiry: EPOCH when free, in scheduling order; or
+    // an expiry up to now), so leased tasks are never visited; nextWakeTime (its first key) and releaseOwner.
+    { name: 'claim_at', key: { leaseExpiresAt: 1, readyAt: 1, order: 1 } },
     // Deletion with the instance (replace, purge).
     { name: 'instance', key: { instanceId: 1 } },
   ],
@@ -124,11 +123,12 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
 /**
  * Indexes of earlier layouts, which the current indexes replace. `ensureIndexes` drops them: the old unique
  * `{ instanceId, index }` on history would refuse the events of a restarted instance's new generation, and the others
- * only cost writes (`claim_ready` on instances and `due` on messages served claims and wake-ups before `claimAt`).
+ * only cost writes (`claim_ready` on instances and `due` on messages served claims and wake-ups before `claimAt`;
+ * `claim_ready` and `lease_expiry` on activity tasks, which their `claim_at` replaces).
  */
 export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
   instances: ['claim', 'claim_ready'],
   history: ['instance_index'],
   messages: ['due'],
-  activityTasks: ['claim'],
+  activityTasks: ['claim', 'claim_ready', 'lease_expiry'],
 };

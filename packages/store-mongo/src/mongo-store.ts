@@ -37,10 +37,11 @@ import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
-  buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimActivityFilter, claimBound,
+  activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound,
   claimedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
-  PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINT, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
+  PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT,
+  timedActivityClaimFilter, timedClaimFilter,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -504,11 +505,7 @@ export class MongoStore implements Store {
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
       const lease = newLease(options, nextLeaseToken());
-      const doc = await this.#tasks.findOneAndUpdate(
-        claimActivityFilter(options.now),
-        { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
-        { sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, returnDocument: 'after', projection: { task: 1 } },
-      );
+      const doc = await this.#leaseNextTask(lease, options.now);
       if (!doc) return undefined;
       try {
         return { task: decodeTask(doc.task), lease };
@@ -517,6 +514,26 @@ export class MongoStore implements Store {
         throw error;
       }
     });
+  }
+
+  /**
+   * Leases the activity task that became claimable first at `now` (`activityClaimTries`): a covered probe of the first
+   * expired lease, then `findOneAndUpdate`s on ranges of the tasks' `claim_at` index, whose leading field is the lease
+   * expiry, so the server picks and leases atomically and never visits a task whose lease is live.
+   */
+  async #leaseNextTask(lease: Lease, now: Date): Promise<Pick<TaskDoc, '_id' | 'task'> | null> {
+    const head = await this.#tasks.findOne(timedActivityClaimFilter(now), {
+      sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, projection: { _id: 0, leaseExpiresAt: 1 },
+    });
+    for (const { filter } of activityClaimTries(head?.leaseExpiresAt, now)) {
+      const doc = await this.#tasks.findOneAndUpdate(
+        filter,
+        { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
+        { sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, returnDocument: 'after', projection: { task: 1 } },
+      );
+      if (doc) return doc;
+    }
+    return null;
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -530,7 +547,7 @@ export class MongoStore implements Store {
     const [instances, tasks] = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => Promise.all([
       this.#transaction(async (session) => {
         const held = await this.#instances
-          .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINT, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
+          .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
           .toArray();
         if (held.length === 0) return 0;
         const result = await this.#instances.bulkWrite(
@@ -539,7 +556,7 @@ export class MongoStore implements Store {
         );
         return result.modifiedCount;
       }),
-      this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { hint: RELEASE_OWNER_HINT }),
+      this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { hint: RELEASE_OWNER_HINTS.activityTasks }),
     ]));
     const released = instances + tasks.modifiedCount;
     if (released > 0) this.#localWork.next();

@@ -20,14 +20,15 @@ export const CLAIM_ORCHESTRATION_HINT = { claimAt: 1, readyAt: 1 } as const;
 export const CLAIM_ORCHESTRATION_SORT = { claimAt: 1, readyAt: 1 } as const satisfies Sort;
 
 /**
- * One try of an orchestration claim: a `findOneAndUpdate` with this filter and {@link CLAIM_ORCHESTRATION_SORT}, so
- * the server leases the first instance of the range atomically. Every filter is a range on the index's leading field
- * `claimAt` that ends at `now` or at EPOCH, so it never visits an instance waiting for a later time.
+ * One try of a claim: a `findOneAndUpdate` with this filter and the claim's sort ({@link CLAIM_ORCHESTRATION_SORT},
+ * {@link CLAIM_ACTIVITY_SORT}), so the server leases the first document of the range atomically. Every filter is a
+ * range on the claim index's leading field (when the document became claimable) that ends at `now` or at EPOCH, so it
+ * never visits a document that is leased or waits for a later time.
  */
-export interface ClaimTry {
-  /** `'at-once'`: a message visible at once and no lease; `'timed'`: a timer that came due, or a lease that expired. */
+export interface ClaimTry<T = InstanceDoc> {
+  /** `'at-once'`: claimable at once (a visible message, no lease; a free task); `'timed'`: a due timer, an expired lease. */
   readonly band: 'at-once' | 'timed';
-  readonly filter: Filter<InstanceDoc>;
+  readonly filter: Filter<T>;
 }
 
 /**
@@ -63,11 +64,54 @@ export function atOnceClaimFilter(readyBy?: Date): Filter<InstanceDoc> {
  * ```
  */
 export function orchestrationClaimTries(timedHead: Date | undefined, now: Date): ClaimTry[] {
-  if (timedHead === undefined) return [{ band: 'at-once', filter: atOnceClaimFilter() }];
+  return fairTries(atOnceClaimFilter, timedClaimFilter, timedHead, now);
+}
+
+/**
+ * The key of the activity tasks' claim index (`claim_at`), to which the activity claim, the tasks' part of
+ * `nextWakeTime` and their `releaseOwner` are pinned, and the sort of the claim (the index order). A task has no due
+ * time of its own, so when it becomes claimable is `claimableAtMs` of its lease alone: its `leaseExpiresAt`, EPOCH when
+ * free. Every write that changes a task's lease writes that field in the same operation, and every task document of
+ * every earlier layout has it, so the index needs no field of its own and no fill-in at `connect`.
+ */
+export const CLAIM_ACTIVITY_HINT = { leaseExpiresAt: 1, readyAt: 1, order: 1 } as const;
+export const CLAIM_ACTIVITY_SORT = { leaseExpiresAt: 1, readyAt: 1, order: 1 } as const satisfies Sort;
+
+/** Free activity tasks (lease expiry EPOCH), in scheduling order; with `readyBy`, only those scheduled by then. */
+export function atOnceActivityClaimFilter(readyBy?: Date): Filter<TaskDoc> {
+  return readyBy === undefined ? { leaseExpiresAt: EPOCH } : { leaseExpiresAt: EPOCH, readyAt: { $lte: readyBy } };
+}
+
+/** Activity tasks whose lease expired at or before `now`, the earliest expiry first. */
+export function timedActivityClaimFilter(now: Date): Filter<TaskDoc> {
+  return { leaseExpiresAt: { $gt: EPOCH, $lte: now } };
+}
+
+/**
+ * The tries of one activity claim, with the rule of {@link orchestrationClaimTries}: the task that became claimable
+ * first goes first. `timedHead` is the lease expiry of the first task whose lease expired by `now` (a covered probe),
+ * `undefined` when none did. Every try is a range on {@link CLAIM_ACTIVITY_HINT} that ends at `now` or at EPOCH, so a
+ * claim never steps over the tasks that are leased (before, it walked the scheduling order and skipped each leased
+ * task inside the index).
+ *
+ * @example
+ * ```ts
+ * activityClaimTries(undefined, now); // [{ band: 'at-once', filter: { leaseExpiresAt: EPOCH } }]
+ * activityClaimTries(expiredAt, now); // free tasks scheduled by expiredAt, expired leases, free tasks
+ * ```
+ */
+export function activityClaimTries(timedHead: Date | undefined, now: Date): ClaimTry<TaskDoc>[] {
+  return fairTries(atOnceActivityClaimFilter, timedActivityClaimFilter, timedHead, now);
+}
+
+function fairTries<T>(
+  atOnce: (readyBy?: Date) => Filter<T>, timed: (now: Date) => Filter<T>, timedHead: Date | undefined, now: Date,
+): ClaimTry<T>[] {
+  if (timedHead === undefined) return [{ band: 'at-once', filter: atOnce() }];
   return [
-    { band: 'at-once', filter: atOnceClaimFilter(timedHead) },
-    { band: 'timed', filter: timedClaimFilter(now) },
-    { band: 'at-once', filter: atOnceClaimFilter() },
+    { band: 'at-once', filter: atOnce(timedHead) },
+    { band: 'timed', filter: timed(now) },
+    { band: 'at-once', filter: atOnce() },
   ];
 }
 
@@ -84,15 +128,6 @@ export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = { claimAt: { $lt: NEVER
  */
 export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = { claimAt: null as unknown as Date };
 
-/**
- * Claim order of activity tasks: by the time the task was scheduled, whether it is free or its lease expired. An
- * expired task is older than every task scheduled after it, so it never waits behind them. `claim_ready` index.
- */
-export const CLAIM_ACTIVITY_SORT = { readyAt: 1, order: 1 } as const satisfies Sort;
-
-/** The key of the index the activity claim is pinned to (`claim_ready`). */
-export const CLAIM_ACTIVITY_HINT = { readyAt: 1, order: 1, leaseExpiresAt: 1 } as const;
-
 /** Order in which a claim takes an instance's messages: arrival order. `instance_seq` index. */
 export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
 
@@ -101,10 +136,10 @@ export const CLAIMED_MESSAGES_HINT = { instanceId: 1, seq: 1 } as const;
 
 /**
  * The activity tasks' part of `nextWakeTime`: the task with the earliest lease expiry, which is its `claimableAtMs`
- * (a free task has EPOCH: claimable already). One key of the `lease_expiry` index ({@link TASK_WAKE_HINT}).
+ * (a free task has EPOCH: claimable already). The first key of the tasks' `claim_at` index ({@link TASK_WAKE_HINT}).
  */
-export const TASK_WAKE_SORT = { leaseExpiresAt: 1 } as const satisfies Sort;
-export const TASK_WAKE_HINT = { leaseExpiresAt: 1 } as const;
+export const TASK_WAKE_SORT = CLAIM_ACTIVITY_SORT;
+export const TASK_WAKE_HINT = CLAIM_ACTIVITY_HINT;
 
 /** The index keys of the queue-head reads after a commit (`instance_due`, `instance_ready`). */
 export const QUEUE_HEAD_HINTS = { due: { instanceId: 1, due: 1 }, readyAt: { instanceId: 1, readyAt: 1 } } as const;
@@ -181,11 +216,6 @@ export function claimedMessagesFilter(key: string, now: Date): Filter<MessageDoc
   return { instanceId: key, due: { $lte: now } };
 }
 
-/** Activity tasks without a live lease. */
-export function claimActivityFilter(now: Date): Filter<TaskDoc> {
-  return { leaseExpiresAt: { $lte: now } };
-}
-
 function createdRange(from: Date | undefined, to: Date | undefined): Filter<InstanceDoc> | undefined {
   if (!from && !to) return undefined;
   return { createdTime: { ...(from ? { $gte: from } : {}), ...(to ? { $lte: to } : {}) } };
@@ -199,8 +229,8 @@ function combine(clauses: Filter<InstanceDoc>[]): Filter<InstanceDoc> {
 
 /**
  * The filter of `releaseOwner`: instances or activity tasks whose lease was recorded with `owner` (the store-kit rule
- * `isHeldBy`: live or expired). A free lease has expiry EPOCH, so the range on `leaseExpiresAt` lets the
- * `lease_expiry` index ({@link RELEASE_OWNER_HINT}) visit only leased documents.
+ * `isHeldBy`: live or expired). A free lease has expiry EPOCH, so the range on `leaseExpiresAt` lets the index it is
+ * pinned to ({@link RELEASE_OWNER_HINTS}: `lease_expiry` on instances, `claim_at` on tasks) visit only leased documents.
  *
  * @example
  * ```ts
@@ -211,5 +241,8 @@ export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<T
   return { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: owner };
 }
 
-/** The key of the index `releaseOwner` is pinned to (`lease_expiry`, on instances and on activity tasks). */
-export const RELEASE_OWNER_HINT = { leaseExpiresAt: 1 } as const;
+/**
+ * The keys of the indexes `releaseOwner` is pinned to: `lease_expiry` on instances, and on activity tasks their claim
+ * index, whose leading field is the lease expiry.
+ */
+export const RELEASE_OWNER_HINTS = { instances: { leaseExpiresAt: 1 }, activityTasks: CLAIM_ACTIVITY_HINT } as const;

@@ -2,17 +2,18 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@durable-rx/runtime';
 import {
-  type InstanceState, type OrchestrationMessage, type WriteSet,
+  type ActivityTask, type InstanceState, type OrchestrationMessage, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, type Document } from 'mongodb';
 import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
-import type { InstanceDoc } from '../src/documents.js';
+import { taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
 import {
-  CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, INSTANCE_WAKE_FILTER, orchestrationClaimTries, timedClaimFilter,
+  activityClaimTries, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, INSTANCE_WAKE_FILTER,
+  orchestrationClaimTries, timedActivityClaimFilter, timedClaimFilter,
 } from '../src/queries.js';
 import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
 
@@ -133,6 +134,44 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs, now: new Date() }));) claimed.push(item.state.instanceId);
         expect(claimed.sort()).toEqual(['now-0', 'now-1', 'now-2']);
         expect(await store.nextWakeTime(new Date())).toEqual(far);
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
+    it('activity claims read only claimable tasks, however many run under live leases (explain executionStats)', async () => {
+      const store = await open();
+      const client = new MongoClient(mongoUri);
+      try {
+        const tasks = client.db(db.name).collection<TaskDoc>(store.collections.activityTasks);
+        const task = (id: string): ActivityTask => ({ id, instanceId: 'parent', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 });
+        // 300 tasks scheduled first and leased for a day (as claims leave them), then 3 free ones.
+        const leasedUntil = new Date(Date.now() + 86_400_000);
+        await tasks.insertMany(Array.from({ length: 300 }, (_, i) => ({
+          ...taskDoc(task(`running-${i}`), 1 << 20, new Date(Date.now() - 60_000)), leaseOwner: 'other', leaseToken: `t-${i}`, leaseExpiresAt: leasedUntil,
+        })));
+        await tasks.insertMany(Array.from({ length: 3 }, (_, i) => taskDoc(task(`free-${i}`), 1 << 20)));
+        const now = new Date();
+        const examined = async (command: Document): Promise<number> => {
+          const plan = await client.db(db.name).command({ explain: command, verbosity: 'executionStats' });
+          expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).not.toMatch(/COLLSCAN|"SORT"/);
+          return (plan['executionStats'] as { totalKeysExamined: number }).totalKeysExamined;
+        };
+        for (const { band, filter } of activityClaimTries(now, now)) {
+          const keys = await examined({
+            findAndModify: store.collections.activityTasks, query: filter, sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT,
+            update: { $set: { leaseToken: 'explain' } },
+          });
+          expect(keys, band).toBeLessThanOrEqual(2);
+        }
+        expect(await examined({
+          find: store.collections.activityTasks, filter: timedActivityClaimFilter(now), sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT,
+          projection: { _id: 0, leaseExpiresAt: 1 }, limit: 1,
+        })).toBeLessThanOrEqual(1);
+        const claimed: string[] = [];
+        for (let item; (item = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: new Date() }));) claimed.push(item.task.id);
+        expect(claimed).toEqual(['free-0', 'free-1', 'free-2']);
       } finally {
         await client.close();
         await store.close();

@@ -1,10 +1,10 @@
 import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimActivityFilter, claimBound, claimedMessagesFilter, INSTANCE_WAKE_FILTER,
-  MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINT, RESYNC_HINT,
-  PURGES_HINT, purgedSinceFilter, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedClaimFilter,
+  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, INSTANCE_WAKE_FILTER,
+  MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
+  PURGES_HINT, purgedSinceFilter, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter, timedClaimFilter,
 } from '../src/queries.js';
 import { inScan, indexScan } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -113,18 +113,29 @@ describe('claims', () => {
     ]);
   });
 
-  it('select activity tasks without a live lease in scheduling order, expired leases keeping their place', () => {
-    expect(claimActivityFilter(T0)).toEqual({ leaseExpiresAt: { $lte: T0 } });
-    // The sort does not start with leaseExpiresAt: a task whose lease expired is not sorted after every free one.
-    expect(CLAIM_ACTIVITY_SORT).toEqual({ readyAt: 1, order: 1 });
+  it('select activity tasks by when they became claimable: free ones in scheduling order, or a lease expired by now', () => {
+    expect(atOnceActivityClaimFilter()).toEqual({ leaseExpiresAt: EPOCH });
+    expect(atOnceActivityClaimFilter(T0)).toEqual({ leaseExpiresAt: EPOCH, readyAt: { $lte: T0 } });
+    expect(timedActivityClaimFilter(T0)).toEqual({ leaseExpiresAt: { $gt: EPOCH, $lte: T0 } });
+    expect(CLAIM_ACTIVITY_SORT).toEqual({ leaseExpiresAt: 1, readyAt: 1, order: 1 });
+    // A task whose lease expired goes after the free tasks scheduled before it expired, not after every free task.
+    const expiredAt = new Date(T0.getTime() - 5_000);
+    expect(activityClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: { leaseExpiresAt: EPOCH } }]);
+    expect(activityClaimTries(expiredAt, T0)).toEqual([
+      { band: 'at-once', filter: { leaseExpiresAt: EPOCH, readyAt: { $lte: expiredAt } } },
+      { band: 'timed', filter: { leaseExpiresAt: { $gt: EPOCH, $lte: T0 } } },
+      { band: 'at-once', filter: { leaseExpiresAt: EPOCH } },
+    ]);
   });
 
-  it('release the leases of one owner, live or expired, visiting only leased documents of the lease_expiry index', () => {
+  it('release the leases of one owner, live or expired, visiting only leased documents of an index led by the expiry', () => {
     expect(ownerLeasesFilter('tab-1')).toEqual({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1' });
     // A free lease sits at EPOCH, so it is outside the range: releasing twice modifies nothing the second time.
     expect(FREE_LEASE.leaseExpiresAt).toEqual(EPOCH);
     for (const collection of ['instances', 'activityTasks'] as const) {
-      expect(INDEXES[collection].map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(RELEASE_OWNER_HINT));
+      const hint = RELEASE_OWNER_HINTS[collection];
+      expect(INDEXES[collection].map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(hint));
+      expect(indexScan(hint, { leaseExpiresAt: { $gt: EPOCH } })).toMatchObject({ lower: { value: EPOCH, inclusive: false }, upper: undefined });
     }
   });
 
@@ -142,8 +153,8 @@ describe('claims', () => {
   it('have an index whose key starts with the sort, so no claim sorts in memory', () => {
     const claim = INDEXES.instances.find((i) => i.name === 'claim_at');
     expect(claim?.key).toEqual(CLAIM_ORCHESTRATION_SORT);
-    const task = INDEXES.activityTasks.find((i) => i.name === 'claim_ready');
-    expect(Object.keys(task?.key ?? {}).slice(0, 2)).toEqual(Object.keys(CLAIM_ACTIVITY_SORT));
+    const task = INDEXES.activityTasks.find((i) => i.name === 'claim_at');
+    expect(task?.key).toEqual(CLAIM_ACTIVITY_SORT);
     const page = INDEXES.instances.find((i) => i.name === 'page');
     expect(Object.keys(page?.key ?? {})).toEqual(Object.keys(PAGE_SORT));
   });
@@ -212,6 +223,36 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
     const wake = indexScan(claimIndex, INSTANCE_WAKE_FILTER, CLAIM_ORCHESTRATION_SORT);
     const first = docs.filter((d) => inScan(wake, d.claimAt)).sort((a, b) => +a.claimAt - +b.claimAt)[0];
     expect(first?.claimAt).toEqual(EPOCH);
+  });
+
+  it('every activity claim is a range on the lease expiry that ends at now, and visits no task whose lease is live', () => {
+    const taskIndex = INDEXES.activityTasks.find((i) => JSON.stringify(i.key) === JSON.stringify(CLAIM_ACTIVITY_HINT))!.key as Record<string, 1>;
+    const taskQueries = [
+      ...activityClaimTries(at(-5_000), now).map((t) => ({ what: `claim (${t.band})`, filter: t.filter })),
+      { what: 'probe of expired leases', filter: timedActivityClaimFilter(now) },
+    ];
+    // 5,000 tasks running under live leases (the ones scheduled first), then the claimable ones.
+    const tasks = [
+      ...Array.from({ length: 5_000 }, (_, i) => ({ id: `running-${i}`, leaseExpiresAt: at(300_000 + i), claimable: false })),
+      { id: 'expired', leaseExpiresAt: at(-5_000), claimable: true },
+      { id: 'free', leaseExpiresAt: EPOCH, claimable: true },
+    ];
+    const visited = new Set<string>();
+    for (const { what, filter } of taskQueries) {
+      const scan = indexScan(taskIndex, filter, CLAIM_ACTIVITY_SORT);
+      expect(scan.sortFromIndex, what).toBe(true);
+      expect(+(scan.upper!.value as Date), what).toBeLessThanOrEqual(+now);
+      for (const task of tasks) if (inScan(scan, task.leaseExpiresAt)) visited.add(task.id);
+    }
+    expect([...visited].sort()).toEqual(['expired', 'free']);
+    // nextWakeTime's first key of the same index is the earliest lease expiry (EPOCH: a free task).
+    expect(indexScan(taskIndex, {}, TASK_WAKE_SORT).sortFromIndex).toBe(true);
+  });
+
+  it('would catch an activity claim that steps over leased tasks (the shape before claim_at)', () => {
+    // Scheduling order first, the lease expiry last: the scan starts at the oldest task and skips every leased one.
+    const old = { leaseExpiresAt: { $lte: now } };
+    expect(() => indexScan({ readyAt: 1, order: 1, leaseExpiresAt: 1 }, old, { readyAt: 1, order: 1 })).toThrow(/not constrained/);
   });
 
   it('would catch a claim that scans the waiting instances (the shape before claimAt)', () => {
