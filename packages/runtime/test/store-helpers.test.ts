@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { copyStoreValue, decodeContinuationToken, encodeContinuationToken, leaseTokens, newLease } from '../src/store/store-helpers.js';
+import {
+  claimableAtMs, copyStoreValue, decideUnreadableWork, decodeContinuationToken, encodeContinuationToken, leaseTokens, newLease,
+} from '../src/store/store-helpers.js';
 
 describe('copyStoreValue', () => {
   it('deep-copies JSON and Dates, keeping hostile keys as own data', () => {
@@ -35,5 +37,22 @@ describe('leaseTokens and newLease', () => {
     expect(new Set(tokens).size).toBe(tokens.length);
     const now = new Date('2026-01-01T00:00:00.000Z');
     expect(newLease({ owner: 'w', leaseMs: 1500, now }, 'tok')).toEqual({ owner: 'w', token: 'tok', expiresAt: new Date('2026-01-01T00:00:01.500Z') });
+  });
+});
+
+describe('decideUnreadableWork', () => {
+  const now = new Date('2026-01-01T00:00:00.000Z');
+  const lease = newLease({ owner: 'w', leaseMs: 30_000, now }, 'tok');
+
+  it('keeps the claim\'s lease: the work is claimable again only when it expires, not at once ahead of the rest', () => {
+    const { retryAt } = decideUnreadableWork({ kind: 'orchestration', id: 'bad' }, lease);
+    expect(retryAt).toEqual(new Date('2026-01-01T00:00:30.000Z'));
+    // What every store's claim index then says of it: claimable at the lease expiry, whatever its messages' due time.
+    expect(claimableAtMs(retryAt, 0)).toBeGreaterThan(now.getTime());
+  });
+
+  it('names the work and when it is tried again in the message the store logs', () => {
+    expect(decideUnreadableWork({ kind: 'orchestration', id: 'order-1' }, lease).message).toMatch(/instance "order-1".*2026-01-01T00:00:30\.000Z/);
+    expect(decideUnreadableWork({ kind: 'activity', id: 't-1' }, lease).message).toMatch(/activity task "t-1"/);
   });
 });

@@ -3,11 +3,11 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
+  assertNever, commitResultOf, decideUnreadableWork, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
   matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities, type WriteRequest, type WriteSet,
+  type StoreCapabilities, type UnreadableWork, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
@@ -26,7 +26,7 @@ import {
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
-  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, newHistoryGen, queueFields,
+  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, newHistoryGen, queueFields,
   purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
@@ -34,6 +34,7 @@ import { collectionNames, INDEXES, OBSOLETE_INDEXES, validateNamespace, type Col
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
+import { readClaimedInstance, readClaimedTask } from './claimed-work.js';
 import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
@@ -453,20 +454,31 @@ export class MongoStore implements Store {
         const lease = newLease(options, nextLeaseToken());
         const doc = await this.#leaseNext(lease, options.now);
         if (!doc) return undefined;
-        let item: OrchestrationWorkItem | undefined;
+        let messages: Pick<MessageDoc, 'message'>[];
         try {
-          const messages = await this.#messages
-            .find(claimedMessagesFilter(doc._id, options.now), { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit })
+          messages = await this.#messages
+            .find(claimedMessagesFilter(doc._id, options.now), { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 } })
             .toArray();
-          if (messages.length > 0) item = { state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease };
         } catch (error) {
           // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
           await this.#release(doc._id, lease.token).catch(() => undefined);
           throw error;
         }
-        if (item) return item;
-        // The instance was purged or replaced between the claim and the read: let go and look again.
-        await this.#release(doc._id, lease.token);
+        const reading = readClaimedInstance(doc, messages, lease);
+        switch (reading.kind) {
+          case 'item':
+            return reading.item;
+          case 'unreadable':
+            // Kept leased (claimAt is its expiry), so it is not first in line again: logged, and the next one claimed.
+            this.#unreadable({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, reading.error);
+            break;
+          case 'no-messages':
+            // The instance was purged or replaced between the claim and the read: let go and look again.
+            await this.#release(doc._id, lease.token);
+            break;
+          default:
+            return assertNever(reading, 'claim reading');
+        }
       }
       return undefined;
     });
@@ -504,16 +516,22 @@ export class MongoStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
-      const lease = newLease(options, nextLeaseToken());
-      const doc = await this.#leaseNextTask(lease, options.now);
-      if (!doc) return undefined;
-      try {
-        return { task: decodeTask(doc.task), lease };
-      } catch (error) {
-        await this.#tasks.updateOne({ _id: doc._id, leaseToken: lease.token }, { $set: FREE_LEASE }).catch(() => undefined);
-        throw error;
+      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+        const lease = newLease(options, nextLeaseToken());
+        const doc = await this.#leaseNextTask(lease, options.now);
+        if (!doc) return undefined;
+        const reading = readClaimedTask(doc, lease);
+        if (reading.kind === 'item') return reading.item;
+        // Kept leased (its claim_at key is the expiry), so it is not first in line again: logged, and the next one claimed.
+        if (reading.kind === 'unreadable') this.#unreadable({ kind: 'activity', id: doc._id }, lease, reading.error);
       }
+      return undefined;
     });
+  }
+
+  /** Logs work a claim could not read and keeps its lease (`decideUnreadableWork`): it is claimed again when that expires. */
+  #unreadable(work: UnreadableWork, lease: Lease, error: unknown): void {
+    this.#logger.error(`MongoStore ${this.dbName}: ${decideUnreadableWork(work, lease).message}`, error);
   }
 
   /**

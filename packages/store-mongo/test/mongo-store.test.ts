@@ -178,6 +178,37 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('skips work whose stored data cannot be read: logged, kept leased until the lease expires, the rest claimed', async () => {
+      const errors: string[] = [];
+      const store = await db.open('unreadable', { logger: { warn: () => undefined, error: (message) => void errors.push(message) } });
+      const client = new MongoClient(mongoUri);
+      try {
+        // The corrupt instance's message became visible first, so without the rule it would be first in line forever.
+        await store.commit(start('corrupt'));
+        await store.commit(start('fine'));
+        const database = client.db(db.name);
+        await database.collection<InstanceDoc>(store.collections.instances).updateOne({ _id: 'corrupt' }, { $set: { state: '{not json' } });
+        const now = new Date();
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+        expect(item?.state.instanceId).toBe('fine');
+        expect(errors.some((e) => e.includes('"corrupt"'))).toBe(true);
+        const held = await database.collection<InstanceDoc>(store.collections.instances).findOne({ _id: 'corrupt' });
+        expect(held?.claimAt).toEqual(new Date(now.getTime() + 60_000));
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now })).toBeUndefined();
+        // And an activity task that does not decode does not hold up the next one.
+        const tasks = database.collection<TaskDoc>(store.collections.activityTasks);
+        const task = (id: string): ActivityTask => ({ id, instanceId: 'fine', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 });
+        await tasks.insertOne({ ...taskDoc(task('bad-task'), 1 << 20, new Date(now.getTime() - 1_000)), task: '[]' });
+        await tasks.insertOne(taskDoc(task('good-task'), 1 << 20, now));
+        expect((await store.claimActivity({ owner: 'w', leaseMs: 60_000, now }))?.task.id).toBe('good-task');
+        expect(errors.some((e) => e.includes('"bad-task"'))).toBe(true);
+        expect((await tasks.findOne({ _id: 'bad-task' }))?.leaseExpiresAt).toEqual(new Date(now.getTime() + 60_000));
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
     it('gives instances of the layout before claimAt their claimAt at connect, and leaves foreign documents alone', async () => {
       const prefix = db.prefix('fill');
       const first = await db.open('fill', { prefix });

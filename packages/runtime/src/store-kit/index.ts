@@ -31,7 +31,7 @@ export {
 export {
   DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,
   encodeContinuationToken, isDue, isHeldBy, isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf,
-  pageSizeOf, validateLeaseOwner, type PageKey,
+  pageSizeOf, validateLeaseOwner, decideUnreadableWork, type PageKey, type UnreadableWork, type UnreadableWorkDecision,
 } from '../store/store-helpers.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */

@@ -1,0 +1,48 @@
+import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
+import { newLease } from '@durable-rx/runtime/store-kit';
+import { describe, expect, it } from 'vitest';
+import { readClaimedInstance, readClaimedTask } from '../src/claimed-work.js';
+import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
+import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const lease = newLease({ owner: 'w', leaseMs: 30_000, now: T0 }, 'tok');
+
+const state: InstanceState = {
+  instanceId: 'order-1', name: 'Orch', runtimeStatus: 'Running', createdTime: T0, lastUpdatedTime: T0, executionId: 'e1', historyLength: 3, version: 1,
+};
+const message: OrchestrationMessage = {
+  id: 'm1', instanceId: 'order-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go', input: 1 },
+};
+// Documents as the store writes them (the real encoders), and as another program or version might leave them.
+const doc = instanceDoc(state, encodeInstanceState(state, MAX_PAYLOAD_BYTES), emptyQueueHead(0), 'g1');
+const stored = [messageDoc(encodeMessage(message, MAX_PAYLOAD_BYTES, T0), 1)];
+
+describe('what a claim makes of the documents it leased', () => {
+  it('a work item of the decoded state and messages, under the claim\'s lease', () => {
+    expect(readClaimedInstance(doc, stored, lease)).toEqual({ kind: 'item', item: { state, messages: [message], lease } });
+  });
+
+  it('no messages: the instance went between the lease and the read (released, looked for again)', () => {
+    expect(readClaimedInstance(doc, [], lease)).toEqual({ kind: 'no-messages' });
+  });
+
+  it('an unreadable state or message is reported, not thrown, so the claim can keep the lease and take the next work', () => {
+    for (const [what, bad, messages] of [
+      ['state not JSON', { ...doc, state: '{not json' }, stored],
+      ['state of another shape', { ...doc, state: JSON.stringify({ hello: 'world' }) }, stored],
+      ['message not JSON', doc, [{ message: 'oops' }]],
+      ['message of another shape', doc, [{ message: JSON.stringify({ id: 1 }) }]],
+    ] as const) {
+      const reading = readClaimedInstance(bad, messages, lease);
+      expect(reading.kind, what).toBe('unreadable');
+      expect(reading.kind === 'unreadable' && reading.error, what).toMatchObject({ code: 'store-error' });
+    }
+  });
+
+  it('an activity task decodes, or is reported unreadable', () => {
+    const task: ActivityTask = { id: 't1', instanceId: 'order-1', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    expect(readClaimedTask(taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'item', item: { task, lease } });
+    expect(readClaimedTask({ task: '[]' }, lease).kind).toBe('unreadable');
+  });
+});
