@@ -17,20 +17,22 @@ export class ChangeRouter {
   #subscription: Subscription | undefined;
   /** {@link ChangeRouter.close} was called: every listener, present or later, is completed. */
   #closed = false;
+  readonly #source: Observable<StatusChange>;
+  readonly #perInstance: ((instanceId: string) => Observable<StatusChange>) | undefined;
 
   /**
    * @param source - every committed change (the store's `changes$`).
    * @param perInstance - the store's own per-instance feed (`instanceChanges$`), when it has one: then
    *   {@link ChangeRouter.instance} uses it, so the store can filter on its server.
    */
-  constructor(
-    private readonly source: Observable<StatusChange>,
-    private readonly perInstance?: (instanceId: string) => Observable<StatusChange>,
-  ) {}
+  constructor(source: Observable<StatusChange>, perInstance?: (instanceId: string) => Observable<StatusChange>) {
+    this.#source = source;
+    this.#perInstance = perInstance;
+  }
 
   /** Committed changes of one instance. */
   instance(instanceId: string): Observable<StatusChange> {
-    if (this.perInstance) return this.perInstance(instanceId);
+    if (this.#perInstance) return this.#perInstance(instanceId);
     return new Observable<StatusChange>((subscriber) => this.watch(instanceId, subscriber));
   }
 
@@ -40,8 +42,8 @@ export class ChangeRouter {
    * internal waits.
    */
   watch(instanceId: string, observer: Observer<StatusChange>): () => void {
-    if (this.perInstance) {
-      const subscription = this.perInstance(instanceId).subscribe(observer);
+    if (this.#perInstance) {
+      const subscription = this.#perInstance(instanceId).subscribe(observer);
       return () => subscription.unsubscribe();
     }
     if (this.#closed) {
@@ -87,7 +89,7 @@ export class ChangeRouter {
 
   #retain(): void {
     if (this.#listeners++ > 0) return;
-    const subscription = this.source.subscribe({
+    const subscription = this.#source.subscribe({
       next: (change) => {
         const listeners = this.#byInstance.get(change.instanceId);
         // A listener may stop (and others start) while a change is delivered: only the listeners present when it

@@ -21,9 +21,11 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
   #current: AtomicTask<T>;
   #timer: TimerTask | undefined;
   readonly #firstAttemptAt: number;
+  readonly #scheduler: RetryScheduler<T>;
 
-  constructor(readonly options: RetryOptions, private readonly scheduler: RetryScheduler<T>) {
+  constructor(readonly options: RetryOptions, scheduler: RetryScheduler<T>) {
     super();
+    this.#scheduler = scheduler;
     validateRetryOptions(options);
     this.#firstAttemptAt = scheduler.now().getTime();
     this.#current = this.#start();
@@ -48,12 +50,12 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
     const error = child.error ?? new Error('task failed');
     const delay = this.#nextDelay(error);
     if (delay === undefined) return this.fail(error);
-    this.#timer = this.scheduler.createTimer(new Date(this.scheduler.now().getTime() + delay));
+    this.#timer = this.#scheduler.createTimer(new Date(this.#scheduler.now().getTime() + delay));
     this.#timer.parent = this;
   }
 
   #start(): AtomicTask<T> {
-    const task = this.scheduler.startAttempt(this.#attempt);
+    const task = this.#scheduler.startAttempt(this.#attempt);
     task.parent = this;
     return task;
   }
@@ -73,7 +75,7 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
     let delay = o.firstRetryIntervalInMilliseconds * Math.pow(o.backoffCoefficient ?? 1, this.#attempt - 1);
     if (o.maxRetryIntervalInMilliseconds !== undefined) delay = Math.min(delay, o.maxRetryIntervalInMilliseconds);
     if (o.retryTimeoutInMilliseconds !== undefined) {
-      const elapsed = this.scheduler.now().getTime() - this.#firstAttemptAt;
+      const elapsed = this.#scheduler.now().getTime() - this.#firstAttemptAt;
       if (elapsed + delay > o.retryTimeoutInMilliseconds) return undefined;
     }
     return Math.round(delay);
