@@ -1,7 +1,6 @@
 import {
   DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, LeaseLostError, NonDeterminismError, OrchestrationError, PayloadTooLargeError,
-  StoreClosedError, UnknownEventTypeError,
+  InvalidArgumentError, PayloadTooLargeError, StoreClosedError,
 } from '@durable-rx/runtime';
 
 /**
@@ -35,18 +34,24 @@ export function badResponse(message: string): RemoteError {
 
 type ErrorClass = new (message: string) => DurableError;
 
-/** The error classes of `@durable-rx/runtime` by their `code` (read from an instance, so each code is written once). */
+/**
+ * The error classes of `@durable-rx/runtime` that an HTTP route answers with, by their `code` (read from an instance,
+ * so each code is written once). The engine's and worker's own errors (`NonDeterminismError`, `OrchestrationError`,
+ * `UnknownEventTypeError`, `LeaseLostError`) are never an answer of a route (the client's commands neither run the
+ * engine nor commit under a lease), so a body with their code becomes a {@link RemoteError} with that code.
+ */
 const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = /* @__PURE__ */ new Map(
   [
     InvalidArgumentError, InstanceNotFoundError, InstanceAlreadyExistsError, InstanceNotRunningError,
-    InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError, NonDeterminismError, OrchestrationError,
-    LeaseLostError, UnknownEventTypeError,
+    InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError,
   ].map((ErrorClass: ErrorClass) => [new ErrorClass('').code, ErrorClass]),
 );
 
 /**
  * Rebuilds the typed error of an error body `{ code, message }`: the same class the server's client threw (e.g.
- * `InstanceNotFoundError` for `instance-not-found`), or a {@link RemoteError} for codes without a class.
+ * `InstanceNotFoundError` for `instance-not-found`; the classes of `invalid-argument`, `instance-not-found`,
+ * `instance-already-exists`, `instance-not-running`, `instance-not-terminal`, `payload-too-large` and `store-closed`),
+ * or a {@link RemoteError} with the body's `code` and message for any other code.
  */
 export function errorFromBody(status: number, body: unknown): DurableError {
   const code = isRecord(body) && typeof body.code === 'string' ? body.code : undefined;

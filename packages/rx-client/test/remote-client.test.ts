@@ -1,6 +1,6 @@
 import {
   InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, isDurableError, type InstanceStatus,
+  InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, type InstanceStatus,
 } from '@durable-rx/runtime';
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
@@ -96,6 +96,33 @@ describe('createRemoteClient', () => {
     await expect(client.raiseEvent('busy', 'Item')).rejects.toBeInstanceOf(InstanceNotRunningError);
     const error = await client.suspend('busy').catch((e: unknown) => e);
     expect(isDurableError(error) && error.message).toContain('Terminated');
+  });
+
+  it('rebuilds a body over the size limit into PayloadTooLargeError', async () => {
+    await harness.close();
+    harness = await openHarness({ maxBodyBytes: 100 });
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const error = await client.startNew('Echo', { input: 'x'.repeat(200) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect(error).toMatchObject({ code: 'payload-too-large', status: 413 });
+  });
+
+  it('rebuilds the answer of a server whose store is closed into StoreClosedError', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await harness.runtime.store.close();
+    const error = await client.getStatus('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreClosedError);
+    expect(error).toMatchObject({ code: 'store-closed', status: 503 });
+  });
+
+  it('keeps the code and message of an error that has no class on the client', async () => {
+    const client = createRemoteClient({
+      baseUrl: 'http://127.0.0.1:9',
+      fetch: () => Promise.resolve(Response.json({ code: 'non-determinism', message: 'A then B' }, { status: 500 })),
+    });
+    const error = await client.getStatus('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ code: 'non-determinism', status: 500, message: 'A then B' });
   });
 
   it('validates arguments before sending anything, as the local client does', async () => {
