@@ -79,7 +79,7 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
     try {
       data = message.data === '' ? null : JSON.parse(message.data);
     } catch {
-      return end(badResponse('The server sent an event that is not JSON'));
+      return end(badResponse('An event is not JSON'));
     }
     const event = message.event ?? 'message';
     if (event === 'error') return end(errorFromBody(500, data));
@@ -106,7 +106,7 @@ export function openEventStream(options: EventStreamOptions, on: EventStreamHand
         return end(error);
       }
       if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
-        return end(badResponse('The server did not answer with an event stream'));
+        return end(badResponse('The stream is not text/event-stream'));
       }
       failures = 0;
       const feed = sseParser(onMessage, (ms) => (retryMs = ms));

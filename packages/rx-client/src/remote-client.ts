@@ -102,10 +102,9 @@ export class RemoteClient implements DurableClient {
     const response = await this.#request('GET', '/instances', {
       ...filterQuery(query, filter), top, format: 'native',
     }, undefined, false, token ? { 'x-ms-continuation-token': token } : {});
-    const body: unknown = await response!.json();
-    if (!Array.isArray(body)) throw badResponse('The list response is not an array');
+    const instances = statusesOf(await response!.json());
     const continuationToken = response!.headers.get('x-ms-continuation-token');
-    return { instances: body.map(fromWireStatus), ...(continuationToken ? { continuationToken } : {}) };
+    return { instances, ...(continuationToken ? { continuationToken } : {}) };
   }
 
   getStatusAll(): Promise<InstanceStatus[]> {
@@ -209,10 +208,7 @@ export class RemoteClient implements DurableClient {
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = queryString(filterQuery(instanceFilter));
-    return this.#watch({ kind: 'instances', query }, (data) => {
-      if (!Array.isArray(data)) throw badResponse('The instances event is not an array');
-      return data.map(fromWireStatus);
-    });
+    return this.#watch({ kind: 'instances', query }, statusesOf);
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
@@ -342,6 +338,12 @@ function segment(value: string): string {
 /** The query parameters of a filter: the snapshot `valid` of the shared check, plus `showInput`. */
 function filterQuery(f: unknown, valid: object = validateInstanceFilter(f)): Query {
   return { ...valid, ...readChecked(f, 'filter', { showInput: isBoolean }) };
+}
+
+/** The statuses of a list answer or an instances event. */
+function statusesOf(data: unknown): InstanceStatus[] {
+  if (!Array.isArray(data)) throw badResponse('The instance list is not an array');
+  return data.map(fromWireStatus);
 }
 
 /** The result of a purge answer; `undefined` (instance not found) deleted nothing. */

@@ -35,17 +35,15 @@ export function badResponse(message: string): RemoteError {
 type ErrorClass = new (message: string) => DurableError;
 
 /**
- * The error classes of `@durable-rx/runtime` that an HTTP route answers with, by their `code` (read from an instance,
- * so each code is written once). The engine's and worker's own errors (`NonDeterminismError`, `OrchestrationError`,
+ * The error classes of `@durable-rx/runtime` that an HTTP route answers with (each one's `code` is read from an
+ * instance, so it is written once). The engine's and worker's own errors (`NonDeterminismError`, `OrchestrationError`,
  * `UnknownEventTypeError`, `LeaseLostError`) are never an answer of a route (the client's commands neither run the
  * engine nor commit under a lease), so a body with their code becomes a {@link RemoteError} with that code.
  */
-const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = /* @__PURE__ */ new Map(
-  [
-    InvalidArgumentError, InstanceNotFoundError, InstanceAlreadyExistsError, InstanceNotRunningError,
-    InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError,
-  ].map((ErrorClass: ErrorClass) => [new ErrorClass('').code, ErrorClass]),
-);
+const ERROR_CLASSES: readonly ErrorClass[] = [
+  InvalidArgumentError, InstanceNotFoundError, InstanceAlreadyExistsError, InstanceNotRunningError,
+  InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError,
+];
 
 /**
  * Rebuilds the typed error of an error body `{ code, message }`: the same class the server's client threw (e.g.
@@ -56,9 +54,9 @@ const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = /* @__PURE__ */ new Map(
 export function errorFromBody(status: number, body: unknown): DurableError {
   const code = isRecord(body) && typeof body.code === 'string' ? body.code : undefined;
   const message = isRecord(body) && typeof body.message === 'string' ? body.message : `HTTP ${status}`;
-  if (code === undefined) return new RemoteError(status === 413 ? 'payload-too-large' : 'bad-response', status, message);
-  const ErrorClass = ERROR_CLASSES.get(code);
-  return ErrorClass ? new ErrorClass(message) : new RemoteError(code, status, message);
+  const ErrorClass = ERROR_CLASSES.find((E) => new E('').code === code);
+  // A body without a code (a proxy's page, say) is a bad response, except that a 413 says what was wrong.
+  return ErrorClass ? new ErrorClass(message) : new RemoteError(code ?? (status === 413 ? 'payload-too-large' : 'bad-response'), status, message);
 }
 
 /** Reads an error response and rebuilds its typed error. */

@@ -102,7 +102,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     connection = openEventStream({ ...options, url: `${root}/streams` }, {
       event: onEvent,
       retrying: (error) => setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) }),
-      end: (error) => fail(error ?? badResponse('The server ended the stream session')),
+      end: (error) => fail(error ?? badResponse('The stream session ended')),
     });
   };
 

@@ -11,7 +11,7 @@ export function fromWireStatus(value: unknown): InstanceStatus {
     !isRecord(value) || typeof value.instanceId !== 'string' || typeof value.name !== 'string' ||
     !ALL_RUNTIME_STATUSES.includes(value.runtimeStatus as never)
   ) {
-    throw badResponse('The server sent a malformed instance status');
+    throw badResponse('A status lacks instanceId, name or runtimeStatus');
   }
   const status: Record<string, unknown> = {
     instanceId: value.instanceId,
@@ -29,6 +29,6 @@ export function fromWireStatus(value: unknown): InstanceStatus {
 
 function toDate(value: unknown): Date {
   const date = typeof value === 'string' ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw badResponse('The server sent a malformed date');
+  if (!date || Number.isNaN(date.getTime())) throw badResponse('A status time is not a date');
   return date;
 }
