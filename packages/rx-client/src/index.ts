@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { createRemoteClient, RemoteClient, type RemoteClientOptions } from './remote-client.js';
-export type { ReconnectOptions } from './event-stream.js';
+export type { ReconnectOptions } from './stream-mux.js';
 export type { ConnectionState } from './stream-mux.js';
 export { RemoteError, errorFromBody } from './remote-error.js';
 export { fromWireStatus } from './wire-status.js';

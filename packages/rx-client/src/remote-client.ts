@@ -13,10 +13,9 @@ import {
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import { Observable, Subscription } from 'rxjs';
-import type { ReconnectOptions } from './event-stream.js';
 import { HistoryReplayFilter } from './history-replay-filter.js';
 import { badResponse, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
-import { createStreamMux, type ConnectionState, type StreamMux, type WatchSpec } from './stream-mux.js';
+import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */

@@ -1,7 +1,16 @@
 import { Observable, type Subscriber } from 'rxjs';
-import type { Clock } from '@durable-rx/runtime';
-import { isRetryable, openEventStream, type ReconnectOptions, type StreamedEvent } from './event-stream.js';
+import { systemClock, type Clock } from '@durable-rx/runtime';
+import { armTimeout } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, errorFromResponse, isRecord } from './remote-error.js';
+import { sseParser, type SseMessage } from './sse-parser.js';
+
+/** How the event stream reconnects. */
+export interface ReconnectOptions {
+  /** Delay before the first reconnect when the server sent no `retry` hint. Default 1000 ms. */
+  readonly initialDelayMs?: number;
+  /** Upper bound of the delay, which doubles on each consecutive failure. Default 30 s. */
+  readonly maxDelayMs?: number;
+}
 
 /**
  * The state of a remote client's streaming connection, for UIs that show whether they are live:
@@ -78,10 +87,16 @@ export interface StreamMux {
  * active subscription is sent again; each then restarts from the current snapshot, which the client's observables
  * de-duplicate.
  *
+ * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
+ * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
+ * consecutive failures up to `maxDelayMs`); an answer that retrying cannot fix (4xx other than 408/429, not an event
+ * stream), an `error` event or an `end` event fails every watch instead.
+ *
  * A closure rather than a class: its state is local variables, which a minifier shortens (private fields it cannot).
  */
 export function createStreamMux(options: StreamMuxOptions): StreamMux {
-  const { root, headers, fetch } = options;
+  const { root, headers, fetch, reconnect } = options;
+  const clock = options.clock ?? systemClock;
   const entries = new Map<string, Entry>();
   let state: ConnectionState = { state: 'idle' };
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
@@ -96,17 +111,91 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   let flushScheduled = false;
   let closeTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /**
+   * Opens the event stream (`GET /streams`) unless it is open. The id of the last event received goes out as
+   * `Last-Event-ID` on each reconnect, so the server resumes right after it.
+   */
   const open = (): void => {
     if (connection) return;
     setState({ state: 'connecting' });
-    connection = openEventStream({ ...options, url: `${root}/streams` }, {
-      event: onEvent,
-      retrying: (error) => setState({ state: 'reconnecting', ...(error instanceof Error ? { error } : {}) }),
-      end: (error) => fail(error ?? badResponse('The stream session ended')),
-    });
+    let lastEventId: string | undefined;
+    let retryMs = reconnect?.initialDelayMs ?? 1000;
+    let failures = 0;
+    let stopped = false;
+    let controller: AbortController | undefined;
+    /** Cancels the pending reconnect, if any. */
+    let cancelReconnect: (() => void) | undefined;
+    // Aborts the request and cancels the pending reconnect; nothing this connection receives is acted on after it.
+    connection = () => {
+      stopped = true;
+      controller?.abort();
+      cancelReconnect?.();
+    };
+
+    const onMessage = (message: SseMessage): void => {
+      if (stopped) return;
+      if (message.id) lastEventId = message.id;
+      let data: unknown;
+      try {
+        data = message.data === '' ? null : JSON.parse(message.data);
+      } catch {
+        return fail(badResponse('An event is not JSON'));
+      }
+      const { event } = message;
+      if (event === 'error') return fail(errorFromBody(500, data));
+      if (event === 'end') return fail(badResponse('The stream session ended'));
+      onEvent(event, data);
+    };
+
+    const connect = async (): Promise<void> => {
+      controller = new AbortController();
+      let failure: unknown;
+      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      try {
+        const response = await fetch(`${root}/streams`, {
+          headers: { ...headers, accept: 'text/event-stream', ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
+          cache: 'no-store',
+          signal: controller.signal,
+        });
+        if (!response.ok) {
+          const error = await errorFromResponse(response);
+          if (isRetryable(response.status)) throw error;
+          return fail(error);
+        }
+        if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
+          return fail(badResponse('The stream is not text/event-stream'));
+        }
+        failures = 0;
+        const feed = sseParser(onMessage, (ms) => (retryMs = ms));
+        // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
+        // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
+        // chunks; what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
+        const decoder = new TextDecoder();
+        reader = response.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || stopped) break;
+          feed(decoder.decode(value, { stream: true }));
+        }
+        if (stopped) return;
+      } catch (error) {
+        // A read or a handler threw: let the response go before reconnecting, or it stays open and locked, one HTTP
+        // connection leaked per failure. (Stopping aborts it already.) Not awaited: a cancel that never settles must
+        // not hold back the reconnect; its rejection (an errored body) says nothing new.
+        void reader?.cancel().catch(() => undefined);
+        if (stopped) return;
+        failures++;
+        failure = error;
+      }
+      setState({ state: 'reconnecting', ...(failure instanceof Error ? { error: failure } : {}) });
+      // The stream ended or failed: reconnect, resuming after the last event received.
+      cancelReconnect = armTimeout(Math.min(reconnect?.maxDelayMs ?? 30_000, retryMs * 2 ** Math.max(0, failures - 1)), clock, connect);
+    };
+
+    void connect();
   };
 
-  const onEvent = ({ event, data }: StreamedEvent): void => {
+  const onEvent = (event: string | undefined, data: unknown): void => {
     if (!isRecord(data)) return;
     if (event === 'session') {
       const next = data.session;
@@ -164,7 +253,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         method: 'POST',
         headers: { ...headers, accept: 'application/json', 'content-type': 'application/json' },
         body: JSON.stringify({ subscribe, unsubscribe: removed }),
-        cache: 'no-store',
       });
       if (!response.ok) {
         const error = await errorFromResponse(response);
@@ -243,7 +331,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (had !== undefined) {
       // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
       fetch(`${root}/streams/${encodeURIComponent(had)}`, {
-        method: 'DELETE', headers, cache: 'no-store', keepalive: true,
+        method: 'DELETE', headers, keepalive: true,
       }).then((response) => response.body?.cancel(), () => undefined);
     }
   };
@@ -255,7 +343,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       return () => stateWatchers.delete(subscriber);
     }),
     watch: (spec, subscriber, next) => {
-      const id = (++nextId).toString(36);
+      const id = String(++nextId);
       entries.set(id, { spec, subscriber, next });
       clearTimeout(closeTimer);
       open();
@@ -272,4 +360,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       };
     },
   };
+}
+
+/** Statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */
+function isRetryable(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }

@@ -1,31 +1,40 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Subscriber } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openEventStream } from '../src/event-stream.js';
+import { createStreamMux, type ConnectionState } from '../src/stream-mux.js';
 
 /** One stream request the server got, and a promise settled when its connection closes. */
 interface Connection {
   readonly closed: Promise<void>;
 }
 
-/** A real HTTP server on 127.0.0.1 whose every request gets an event stream that sends one event and stays open. */
+/**
+ * A real HTTP server on 127.0.0.1 whose every stream request gets an event stream that opens session `s`, ends
+ * subscription `1` with an error and stays open; subscription requests are accepted.
+ */
 async function serveStreams() {
   const connections: Connection[] = [];
   const arrivals: ((connection: Connection) => void)[] = [];
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    request.resume();
+    if (request.url?.endsWith('/subscriptions')) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-    response.write(`id: s.${connections.length + 1}\nevent: status\ndata: {"n":${connections.length + 1}}\n\n`);
+    response.write('id: s.0\nevent: session\ndata: {"session":"s"}\n\n');
+    response.write(`id: s.${connections.length + 1}\nevent: close\ndata: {"sub":"1","error":{"code":"gone","message":"m"}}\n\n`);
     const connection = { closed };
     connections.push(connection);
     arrivals.splice(0).forEach((notify) => notify(connection));
-    request.resume();
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/streams`,
+    root: `http://127.0.0.1:${port}`,
     connections,
     /** Resolves with the `n`th connection (1-based) once it has arrived. */
     connection(n: number): Promise<Connection> {
@@ -58,25 +67,25 @@ afterEach(async () => {
   }
 });
 
-describe('openEventStream', () => {
+describe('createStreamMux', () => {
   it('closes the connection whose handling threw before it reconnects, so failures leak no connection', async () => {
     const server = await serveStreams();
-    const failure = new Error('the handler could not take this event');
-    const retried: unknown[] = [];
-    const stop = openEventStream(
-      { url: server.url, headers: {}, fetch: globalThis.fetch, reconnect: { initialDelayMs: 10 } },
-      {
-        event: () => {
-          throw failure;
-        },
-        retrying: (error) => retried.push(error),
-        end: () => undefined,
-      },
-    );
-    stops.push(stop);
+    const failure = new Error('the watcher could not take its end');
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, reconnect: { initialDelayMs: 10 } });
+    const states: ConnectionState[] = [];
+    const state = mux.state$.subscribe((s) => states.push(s));
+    // A watcher whose end throws (the server ends watch 1 on every connection); watch 2 keeps the connection wanted.
+    const throwing = { error: () => { throw failure; }, complete: () => undefined } as unknown as Subscriber<never>;
+    const quiet = { error: () => undefined, complete: () => undefined } as unknown as Subscriber<never>;
+    const unwatch = [mux.watch({ kind: 'status', instanceId: 'a' }, throwing, () => undefined)];
+    unwatch.push(mux.watch({ kind: 'status', instanceId: 'b' }, quiet, () => undefined));
+    stops.push(() => {
+      for (const stop of unwatch) stop();
+      state.unsubscribe();
+    });
     const first = await server.connection(1);
     await server.connection(2); // the client reconnected after the throw ...
     await within(first.closed, 'the server saw the first connection closed'); // ... and let the first one go
-    expect(retried[0]).toBe(failure);
+    expect(states).toContainEqual({ state: 'reconnecting', error: failure });
   });
 });
