@@ -112,7 +112,7 @@ export class RemoteClient implements DurableClient {
 
   async getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
     validateInstanceFilter(instanceFilter);
-    return followPages((token) => this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
+    return followPages((continuationToken) => this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, continuationToken }));
   }
 
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
@@ -172,15 +172,15 @@ export class RemoteClient implements DurableClient {
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {
           if (status && !isTerminalStatus(status.runtimeStatus)) {
-            const first = !latest;
-            latest = status;
-            // The first snapshot arms the timer (Infinity arms none; longer than 2^31-1 ms never fires early).
-            if (first) {
+            // The first snapshot arms the timer (Infinity arms none; longer than 2^31-1 ms never fires early); a clock
+            // that fires within this call resolves with that snapshot.
+            if (!latest) {
               done.add(armTimeout(timeoutMs, this.#clock, () => {
-                resolve(latest!);
+                resolve(latest ?? status);
                 done.unsubscribe();
               }));
             }
+            latest = status;
             return;
           }
           if (status) resolve(status);
@@ -221,16 +221,16 @@ export class RemoteClient implements DurableClient {
     });
   }
 
-  createHttpManagementPayload(instanceId: string, baseUrl: string, options: HttpManagementPayloadOptions = {}): HttpManagementPayload {
+  createHttpManagementPayload(instanceId: string, baseUrl: string, options?: HttpManagementPayloadOptions): HttpManagementPayload {
     return createHttpManagementPayload(instanceId, baseUrl, options);
   }
 
-  createCheckStatusResponse(request: Request, instanceId: string, options: CheckStatusResponseOptions = {}): Response {
+  createCheckStatusResponse(request: Request, instanceId: string, options?: CheckStatusResponseOptions): Response {
     return createCheckStatusResponseOf(this, request, instanceId, options);
   }
 
   waitForCompletionOrCreateCheckStatusResponse(
-    request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
+    request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions,
   ): Promise<Response> {
     return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options);
   }

@@ -17,8 +17,9 @@ import {
  */
 export class RemoteError extends DurableError {
   override readonly name = 'RemoteError';
-  readonly code: string;
-  readonly status: number;
+  // Assigned in the constructor (declared only, so no field definitions in the page).
+  declare readonly code: string;
+  declare readonly status: number;
 
   constructor(code: string, status: number, message: string, options?: { readonly cause?: unknown }) {
     super(message, options);
@@ -61,13 +62,8 @@ export function errorFromBody(status: number, body: unknown): DurableError {
 
 /** Reads an error response and rebuilds its typed error. */
 export async function errorFromResponse(response: Response): Promise<DurableError> {
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
-  return errorFromBody(response.status, body);
+  // A body that is not JSON has no code: a bad response (or payload-too-large for a 413).
+  return errorFromBody(response.status, await response.json().catch(() => undefined));
 }
 
 /** True for plain objects (not arrays, not null). */

@@ -49,9 +49,8 @@ export function sseParser(onEvent: (message: SseMessage) => void, onRetry: (ms: 
         data = event = id = undefined;
         continue;
       }
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(line[colon + 1] === ' ' ? colon + 2 : colon + 1);
+      // The field name runs to the first colon (or the line's end); one space after the colon is dropped.
+      const [, field, value] = /^([^:]*):? ?(.*)/.exec(line) as unknown as [string, string, string];
       if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
       else if (field === 'event') event = value || undefined;
       else if (field === 'id' && !value.includes('\0')) id = value;

@@ -45,6 +45,7 @@ const STREAMS: readonly string[] = [
   'retry: 2500\nretry: 1.5\nretry: x\nretry:\ndata: r\n\n',
   'id: with\0nul\ndata: a\n\nid\ndata: b\n\n',
   'unknown: field\nevent\ndata: c\n\n',
+  'data x\nevent y\ndata: a: b:c\ndata:: d\n\n', // no colon: the whole line names the field; later colons are value
   'data: first\n\ndata: unfinished', // the last event has no empty line: never dispatched
   'data: mixed\r\n\ndata: ends\r\r\n\n',
   'data: "\u00e9\u{1F600}"\n\n',
