@@ -118,7 +118,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const open = (): void => {
     if (connection) return;
     setState({ state: 'connecting' });
-    let lastEventId: string | undefined;
+    // Each reconnect sends the id of the last event received as `Last-Event-ID`.
+    const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
     let retryMs = reconnect?.initialDelayMs ?? 1000;
     let failures = 0;
     let stopped = false;
@@ -134,7 +135,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
 
     const onMessage = (message: SseMessage): void => {
       if (stopped) return;
-      if (message.id) lastEventId = message.id;
+      if (message.id) streamHeaders['last-event-id'] = message.id;
       let data: unknown;
       try {
         data = message.data === '' ? null : JSON.parse(message.data);
@@ -153,7 +154,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       try {
         const response = await fetch(`${root}/streams`, {
-          headers: { ...headers, accept: 'text/event-stream', ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
+          headers: streamHeaders,
           cache: 'no-store',
           signal: controller.signal,
         });
@@ -267,9 +268,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         }
       }
     } catch {
-      // Network failure: the connection notices too; a new session resends everything, a resumed one the rest.
+      // Network failure: the connection notices too; a new session resends everything, a resumed one the rest (the
+      // next flush leaves out what is no longer watched).
       if (sent === session) {
-        for (const sub of added) if (entries.has(sub)) toAdd.add(sub);
+        for (const sub of added) toAdd.add(sub);
         for (const sub of removed) toRemove.add(sub);
       }
     } finally {

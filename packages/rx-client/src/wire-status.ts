@@ -28,7 +28,7 @@ export function fromWireStatus(value: unknown): InstanceStatus {
 }
 
 function toDate(value: unknown): Date {
-  const date = typeof value === 'string' ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw badResponse('A status time is not a date');
+  const date = new Date(typeof value === 'string' ? value : NaN);
+  if (Number.isNaN(date.getTime())) throw badResponse('A status time is not a date');
   return date;
 }
