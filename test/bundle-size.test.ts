@@ -64,13 +64,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * fields, which the minifier renames like all the others: 24,104 / 29,057 / 59,159 -> 24,068 / 29,022 / 59,122 B, budgets
  * 24,090 / 29,040 / 59,140 B. Renaming the remaining internal property names in the build would save at most 1.3 /
  * 1.7 / 0.9 % (see docs/design.md).
+ * rx-client then reached its 8 KB goal: it rebuilds only the error classes an HTTP route can answer with (the engine's
+ * and worker's four become a RemoteError with their code, 108 B), its event stream is folded into the stream mux (87 B),
+ * and smaller readers and messages did the rest: 8,451 -> 8,172 B (budget 8,192).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_090 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_040 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_140 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_470 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
 describe('bundle size', () => {
