@@ -67,10 +67,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client then reached its 8 KB goal: it rebuilds only the error classes an HTTP route can answer with (the engine's
  * and worker's four become a RemoteError with their code, 108 B), its event stream is folded into the stream mux (87 B),
  * and smaller readers and messages did the rest: 8,451 -> 8,172 B (budget 8,192).
+ * MemoryStore then kept without a copy only frozen values whose members are all data properties (a getter's value can
+ * change; isDeepFrozen reads one property descriptor per member): runtime 24,068 -> 24,092 B (budget 24,090 -> 24,110).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_090 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_110 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_040 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_140 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },

@@ -70,6 +70,27 @@ describe('MemoryStore keeps what it is given', () => {
     expect(stored.input).not.toBe(input);
   });
 
+  it('copies a frozen payload with a getter: each read of an accessor may give another value', async () => {
+    const store = new MemoryStore();
+    await startedAndClaimed(store);
+    let city = 'Tokyo';
+    const input = Object.freeze(Object.defineProperty({}, 'city', { enumerable: true, get: () => city }));
+    const items = Object.freeze([Object.freeze(Object.defineProperty([], 0, { enumerable: true, get: () => city }))]);
+    const event = Object.freeze({ type: 'EventRaised' as const, eventId: -1, timestamp: now.toISOString(), name: 'next', input });
+    const other = Object.freeze({ ...event, name: 'items', input: items });
+    await store.commit({
+      requests: [
+        { type: 'insertMessage', message: Object.freeze({ id: 'm-1', instanceId: 'k', event }), ifMissing: 'fail' },
+        { type: 'insertMessage', message: Object.freeze({ id: 'm-2', instanceId: 'k', event: other }), ifMissing: 'fail' },
+      ],
+    });
+    city = 'mutated';
+    const claimed = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+    const inputs = claimed!.messages.map((m) => (m.event as { readonly input?: unknown }).input);
+    expect(inputs).toEqual([{ city: 'Tokyo' }, [['Tokyo']]]);
+    expect(Object.getOwnPropertyDescriptor(inputs[0], 'city')).toMatchObject({ value: 'Tokyo' });
+  });
+
   it('keeps a deeply frozen history event as it is, and copies one that is not frozen', async () => {
     const store = new MemoryStore();
     await startedAndClaimed(store);

@@ -18,13 +18,17 @@ export function deepFreeze<T>(value: T): T {
 
 /**
  * True when no part of `value` can change: a primitive, or a frozen array or plain object whose members are all
- * deeply frozen too. A Date or any other class instance never is (a frozen Date's time can still be set).
+ * data properties, deeply frozen too. A Date or any other class instance never is (a frozen Date's time can still be
+ * set), nor is an object or array with a getter (each read may give another value).
  */
 export function isDeepFrozen(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return true;
   if (!Object.isFrozen(value) || !(Array.isArray(value) || isPlainObject(value))) return false;
   for (const key in value) {
-    if (Object.hasOwn(value, key) && !isDeepFrozen((value as Record<string, unknown>)[key])) return false;
+    // The own member's descriptor, read instead of the member: a getter is never called (a setter-only accessor
+    // always reads as undefined), and an inherited key has none.
+    const member = Object.getOwnPropertyDescriptor(value, key);
+    if (member && (member.get || !isDeepFrozen(member.value))) return false;
   }
   return true;
 }
