@@ -69,12 +69,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * and smaller readers and messages did the rest: 8,451 -> 8,172 B (budget 8,192).
  * MemoryStore then kept without a copy only frozen values whose members are all data properties (a getter's value can
  * change; isDeepFrozen reads one property descriptor per member): runtime 24,068 -> 24,092 B (budget 24,090 -> 24,110).
+ * The worker's back-off when a store keeps reporting due work that its claims do not find (before, a tight loop of
+ * claims for as long as MongoDB's majority reads lagged) then took the pages to 24,132 / 29,072 / 59,164 B: budgets
+ * 24,150 / 29,090 / 59,185 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_110 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_040 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_140 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_150 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_090 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_185 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

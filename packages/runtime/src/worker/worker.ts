@@ -126,6 +126,11 @@ export class Worker {
   #pumping = false;
   #pumpAgain = false;
   #pumpFailures = 0;
+  /**
+   * The delay of the next re-check when a pump claims nothing while the store says work is due at the claim's `now`
+   * (see `#armWakeTimer`): 0 at first, then 10 ms doubling to 1 s; back to 0 when a claim takes work.
+   */
+  #recheck = 0;
   /** Wake-ups so far: the store's work signals and the worker's timers (see `#activitiesIdle`). */
   #wakeUps = 0;
   /**
@@ -324,6 +329,7 @@ export class Worker {
       orchestrations = orchestration !== undefined;
       activities = activity !== undefined;
       if (wantActivity) this.#activitiesIdle = !activities && wakeUps === this.#wakeUps;
+      if (orchestration || activity) this.#recheck = 0;
       if (orchestration) {
         this.#orchestrationsRunning++;
         this.#startStep(orchestration);
@@ -433,9 +439,13 @@ export class Worker {
     const saturated = this.#orchestrationsRunning >= this.#o.maxConcurrentOrchestrations ||
       this.#activitiesRunning >= this.#o.maxConcurrentActivities;
     const nowMs = this.#o.clock.now().getTime();
-    const delay = isDue(at.getTime(), claimedAt) && saturated
-      ? SATURATED_RECHECK_MS
-      : Math.max(0, at.getTime() - nowMs);
+    const due = isDue(at.getTime(), claimedAt);
+    const delay = !due ? Math.max(0, at.getTime() - nowMs) : saturated ? SATURATED_RECHECK_MS : this.#recheck;
+    // Due work that the claims did not find: at once the first time (it may have come due between the claim and the
+    // question, or be of a kind the last round did not claim), then backing off. A store whose wake-time read lags
+    // its claims (MongoDB's majority reads under replication lag, or a majority that cannot advance) would otherwise
+    // be asked again in a tight loop for as long as the lag lasts.
+    this.#recheck = due && !saturated ? Math.min(SATURATED_RECHECK_MS, this.#recheck * 2 || 10) : 0;
     // A timer that fires no later is kept: a wake-up that finds nothing only arms the timer again, so an early one
     // loses nothing. This saves a clear and a set per pump while the next wake time is a lease expiry that every
     // claim pushes further out.
