@@ -64,7 +64,10 @@ const MAJORITY_READ_TIMEOUT_MS = 10_000;
 /** How long one periodic clock check (a `hello`, server selection included) may take before it fails and is retried. */
 const CLOCK_CHECK_TIMEOUT_MS = 10_000;
 
-/** How a claim retries when the instance it leased turned out to have no visible message (a purge raced it). */
+/**
+ * How many instances (or tasks) one claim leases at most: it looks again after one whose messages went meanwhile (a
+ * purge or restart raced it: released) or whose stored data cannot be read (kept leased and logged).
+ */
 const CLAIM_ATTEMPTS = 3;
 
 /** How far before the last healthy moment a status resync re-reads (covers writers' clock skew). */
@@ -450,38 +453,57 @@ export class MongoStore implements Store {
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     return this.#op('claiming an orchestration work item', async () => {
       const limit = claimBound(options.maxMessages, this.#maxMessages);
-      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-        const lease = newLease(options, nextLeaseToken());
-        const doc = await this.#leaseNext(lease, options.now);
-        if (!doc) return undefined;
-        let messages: Pick<MessageDoc, 'message'>[];
-        try {
-          messages = await this.#messages
-            .find(claimedMessagesFilter(doc._id, options.now), { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 } })
-            .toArray();
-        } catch (error) {
-          // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
-          await this.#release(doc._id, lease.token).catch(() => undefined);
-          throw error;
-        }
-        const reading = readClaimedInstance(doc, messages, lease);
-        switch (reading.kind) {
-          case 'item':
-            return reading.item;
-          case 'unreadable':
-            // Kept leased (claimAt is its expiry), so it is not first in line again: logged, and the next one claimed.
-            this.#unreadable({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, reading.error);
-            break;
-          case 'no-messages':
-            // The instance was purged or replaced between the claim and the read: let go and look again.
-            await this.#release(doc._id, lease.token);
-            break;
-          default:
-            return assertNever(reading, 'claim reading');
-        }
+      // One causally consistent session for the lease and the read of its messages: the `majority` read then carries
+      // the lease write's operation time (afterClusterTime), so it sees every write before it, the messages that made
+      // the instance claimable included, even on a node (a new primary) whose majority snapshot lags. Without it,
+      // replication lag could show the claim an instance without its messages, and it released and retried for nothing.
+      const session = this.#client.startSession({ causalConsistency: true });
+      try {
+        return await this.#claimIn(session, options, limit);
+      } finally {
+        await session.endSession().catch(() => undefined);
       }
-      return undefined;
     });
+  }
+
+  /**
+   * The claim's tries: at most {@link CLAIM_ATTEMPTS} instances leased, each handed out, or skipped when unreadable
+   * (kept leased), or released when its messages went meanwhile (a purge or restart raced the claim).
+   */
+  async #claimIn(session: ClientSession, options: ClaimOptions, limit: number): Promise<OrchestrationWorkItem | undefined> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const lease = newLease(options, nextLeaseToken());
+      const doc = await this.#leaseNext(session, lease, options.now);
+      if (!doc) return undefined;
+      let messages: Pick<MessageDoc, 'message'>[];
+      try {
+        messages = await this.#messages
+          .find(claimedMessagesFilter(doc._id, options.now), {
+            session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
+          })
+          .toArray();
+      } catch (error) {
+        // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
+        await this.#release(doc._id, lease.token).catch(() => undefined);
+        throw error;
+      }
+      const reading = readClaimedInstance(doc, messages, lease);
+      switch (reading.kind) {
+        case 'item':
+          return reading.item;
+        case 'unreadable':
+          // Kept leased (claimAt is its expiry), so it is not first in line again: logged, and the next one claimed.
+          this.#unreadable({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, reading.error);
+          break;
+        case 'no-messages':
+          // The instance was purged or replaced between the claim and the read: let go and look again.
+          await this.#release(doc._id, lease.token);
+          break;
+        default:
+          return assertNever(reading, 'claim reading');
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -489,9 +511,9 @@ export class MongoStore implements Store {
    * band's head, then `findOneAndUpdate`s on ranges of the `claim_at` index, so the server picks and leases atomically
    * and never visits an instance that is leased or waits for a later time.
    */
-  async #leaseNext(lease: Lease, now: Date): Promise<Pick<InstanceDoc, '_id' | 'state' | 'input'> | null> {
+  async #leaseNext(session: ClientSession, lease: Lease, now: Date): Promise<Pick<InstanceDoc, '_id' | 'state' | 'input'> | null> {
     const head = await this.#instances.findOne(timedClaimFilter(now), {
-      sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 },
+      session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 },
     });
     // The claimed instance's earliest message is due at or before `now`, so this is claimAtOf(lease, its due time).
     const claimAt = claimAtOf(lease.expiresAt, now);
@@ -499,7 +521,7 @@ export class MongoStore implements Store {
       const doc = await this.#instances.findOneAndUpdate(
         filter,
         { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, claimAt } },
-        { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
+        { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
       );
       if (doc) return doc;
     }
