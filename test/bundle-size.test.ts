@@ -72,12 +72,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker's back-off when a store keeps reporting due work that its claims do not find (before, a tight loop of
  * claims for as long as MongoDB's majority reads lagged) then took the pages to 24,132 / 29,072 / 59,164 B: budgets
  * 24,150 / 29,090 / 59,185 B.
+ * Both clients then read every options argument through the same table (readChecked) and name a bad member by its
+ * path (`startNew options.input.f`, `getStatus options.showInput`, `query.showInput`, `waitForCompletion
+ * options.timeoutMs`): 24,132 / 29,072 / 59,164 / 8,172 -> 24,073 / 29,011 / 59,103 / 8,165 B, budgets 24,150 / 29,090 /
+ * 59,185 -> 24,090 / 29,030 / 59,125 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_150 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_090 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_185 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_090 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_030 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_125 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

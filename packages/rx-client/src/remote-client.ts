@@ -1,5 +1,5 @@
 import {
-  InstanceNotFoundError, InvalidArgumentError, isTerminalStatus, systemClock, type CheckStatusResponseOptions, type Clock,
+  InstanceNotFoundError, isTerminalStatus, systemClock, type CheckStatusResponseOptions, type Clock,
   type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
@@ -7,8 +7,8 @@ import {
 } from '@durable-rx/runtime';
 import {
   absoluteUrl, armTimeout, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, MAX_PAGE_SIZE, readChecked, readOptions, readRestartOptions,
-  resolveTimeoutMs, sameJson, toPlainJson,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
+  readTimeoutMs, sameJson, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
@@ -81,7 +81,7 @@ export class RemoteClient implements DurableClient {
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
-    const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: validId });
+    const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
     return idOf(await this.#json('POST', path, {}, input), 'start');
   }
@@ -99,7 +99,7 @@ export class RemoteClient implements DurableClient {
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const { pageSize: top, continuationToken: token, ...filter } = validateInstanceQuery(query);
     const response = await this.#request('GET', '/instances', {
-      ...filterQuery(query, filter), top, format: 'native',
+      ...filterQuery(query, 'query', filter), top, format: 'native',
     }, undefined, false, token ? { 'x-ms-continuation-token': token } : {});
     const instances = statusesOf(await response!.json());
     const continuationToken = response!.headers.get('x-ms-continuation-token');
@@ -111,8 +111,9 @@ export class RemoteClient implements DurableClient {
   }
 
   async getStatusBy(instanceFilter: InstanceFilter): Promise<InstanceStatus[]> {
-    validateInstanceFilter(instanceFilter);
-    return followPages((continuationToken) => this.listInstances({ ...instanceFilter, pageSize: MAX_PAGE_SIZE, continuationToken }));
+    // The checked snapshot is what pages: each member read once, and a bad one named as a filter's (`filter.showInput`).
+    const valid = filterQuery(instanceFilter) as ListInstancesQuery;
+    return followPages((continuationToken) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, continuationToken }));
   }
 
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
@@ -162,7 +163,7 @@ export class RemoteClient implements DurableClient {
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
-    const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
+    const timeoutMs = readTimeoutMs(options, 'waitForCompletion options', DEFAULT_WAIT_TIMEOUT_MS);
     assertValidInstanceId(instanceId);
     // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
     return new Promise<InstanceStatus>((resolve, reject) => {
@@ -238,7 +239,7 @@ export class RemoteClient implements DurableClient {
   // ---------------------------------------------------------------- helpers
 
   async #command(instanceId: string, command: 'suspend' | 'resume' | 'rewind', reason: string | undefined): Promise<void> {
-    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+    if (reason !== undefined) isString(reason, 'reason');
     assertValidInstanceId(instanceId);
     await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
   }
@@ -324,19 +325,13 @@ function queryString(query: Query): string {
   }
   return params.toString();
 }
-/** `id` after the shared instance-id rule (which throws {@link InvalidArgumentError}). */
-function validId(id: unknown): string {
-  assertValidInstanceId(id);
-  return id;
-}
-
 function segment(value: string): string {
   return encodeURIComponent(value);
 }
 
-/** The query parameters of a filter: the snapshot `valid` of the shared check, plus `showInput`. */
-function filterQuery(f: unknown, valid: object = validateInstanceFilter(f)): Query {
-  return { ...valid, ...readChecked(f, 'filter', { showInput: isBoolean }) };
+/** The query parameters of a filter or query (`what`): the snapshot `valid` of the shared check, plus `showInput`. */
+function filterQuery(f: unknown, what = 'filter', valid: object = validateInstanceFilter(f)): Query {
+  return { ...valid, ...readChecked(f, what, { showInput: isBoolean }) };
 }
 
 /** The statuses of a list answer or an instances event. */

@@ -16,8 +16,8 @@ export { armTimeout, timeoutAfter, MAX_TIMER_DELAY_MS } from '../client/timeout-
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, MAX_JSON_DEPTH, type JsonValue } from '../model/json.js';
 export {
-  absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, isBoolean, MAX_INSTANCE_ID_LENGTH, readChecked, readOptions,
-  readRestartOptions, type MemberCheck,
+  absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, isBoolean, isInstanceId, isString, MAX_INSTANCE_ID_LENGTH,
+  readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

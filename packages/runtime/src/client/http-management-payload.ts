@@ -1,5 +1,5 @@
 import type { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { assertValidInstanceId, invalid, readOptions } from '../model/validation.js';
+import { assertValidInstanceId, invalid, isString, readChecked } from '../model/validation.js';
 import type { HttpManagementPayload, HttpManagementPayloadOptions } from './durable-client.js';
 
 /** Base path of the Durable Functions HTTP management API. */
@@ -23,8 +23,7 @@ export function createHttpManagementPayload(
   // The shared id rule first: a lone surrogate would make encodeURIComponent throw URIError.
   assertValidInstanceId(instanceId);
   if (typeof baseUrl !== 'string') invalid('baseUrl', 'must be a string');
-  const { key } = readOptions(options, 'createHttpManagementPayload options', ['key']);
-  if (key !== undefined && typeof key !== 'string') invalid('key', 'must be a string');
+  const { key } = readChecked(options, 'createHttpManagementPayload options', { key: isString });
   const instance = `${webhookRoot(baseUrl)}/instances/${encodeURIComponent(instanceId)}`;
   const code = key === undefined ? '' : `code=${encodeURIComponent(key)}`;
   /** The query of a URL without a reason, and of one that takes `reason={text}`. */

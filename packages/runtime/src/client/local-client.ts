@@ -13,7 +13,7 @@ import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertOptionalBoolean, assertValidInstanceId, assertValidName, readOptions, readRestartOptions, resolveTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isString, readChecked, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -97,10 +97,10 @@ export class LocalClient implements DurableClient {
     if (this.#known && !this.#known.has(name)) {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
-    const given = readOptions(options, 'startNew options', ['input', 'instanceId']);
-    const instanceId = given.instanceId ?? this.#newId();
-    assertValidInstanceId(instanceId);
-    const input = toPlainJson(given.input, 'input');
+    // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
+    const { input, instanceId: given } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
+    const instanceId = given ?? this.#newId();
+    if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
     const now = this.#clock.now();
     const handOff = this.#startHandOff;
     // With a lease, the instance is committed leased to this runtime's worker, which runs its first step unclaimed.
@@ -133,9 +133,9 @@ export class LocalClient implements DurableClient {
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    const given = readOptions(options, 'getStatus options', ['showHistory', 'showHistoryOutput', 'showInput']);
-    for (const key in given) assertOptionalBoolean(given[key as keyof typeof given], key);
-    const { showHistory, showHistoryOutput, showInput } = given as { readonly [K in keyof typeof given]?: boolean };
+    const { showHistory, showHistoryOutput, showInput } = readChecked(
+      options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean },
+    );
     const state = await this.#store.getInstance(instanceId);
     if (!state) return undefined;
     const status = toInstanceStatus(state, { showInput });
@@ -146,7 +146,7 @@ export class LocalClient implements DurableClient {
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const storeQuery = validateInstanceQuery(query);
-    const show = showInputOf(query);
+    const show = showInputOf(query, 'query');
     const page = await this.#store.queryInstances(storeQuery);
     return {
       instances: page.instances.map((s) => toInstanceStatus(s, show)),
@@ -227,7 +227,7 @@ export class LocalClient implements DurableClient {
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
-    const timeoutMs = resolveTimeoutMs(readOptions(options, 'waitForCompletion options', ['timeoutMs']).timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
+    const timeoutMs = readTimeoutMs(options, 'waitForCompletion options', DEFAULT_WAIT_TIMEOUT_MS);
     assertValidInstanceId(instanceId);
     // Straight on the instance's raw states, not status$: each commit costs one terminal check, only the last state
     // becomes a status, and no snapshot is compared with the one before. One listener in the client's change router
@@ -634,17 +634,13 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
   return true;
 }
 
-/** The `showInput` member of a query or filter, checked. */
-function showInputOf(options: unknown): { readonly showInput?: boolean } {
-  const { showInput } = readOptions(options, 'filter', ['showInput']);
-  assertOptionalBoolean(showInput, 'showInput');
-  return { showInput };
+/** The `showInput` member of a query or filter (`what`), checked. */
+function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: boolean } {
+  return readChecked(options, what, { showInput: isBoolean });
 }
 
 function reasonOf(reason: string | undefined): { reason?: string } {
-  if (reason === undefined) return {};
-  if (typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
-  return { reason };
+  return reason === undefined ? {} : { reason: isString(reason, 'reason') };
 }
 
 /**

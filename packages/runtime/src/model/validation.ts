@@ -27,13 +27,14 @@ export function assertWellFormed(text: string, what: string): void {
 /**
  * Checks an instance id: a non-empty string of at most 256 characters of well-formed Unicode, not starting with
  * `@`, not `.` or `..`, without `/ \ # ?` or control characters. Throws {@link InvalidArgumentError} otherwise.
- * The client, the engine (sub-orchestration ids) and the HTTP API all apply this one rule.
+ * The client, the engine (sub-orchestration ids) and the HTTP API all apply this one rule; `what` names the id in the
+ * message (an options member names itself by its path: `startNew options.instanceId`).
  */
-export function assertValidInstanceId(id: unknown): asserts id is string {
-  assertValidName(id, 'instance id');
+export function assertValidInstanceId(id: unknown, what = 'instance id'): asserts id is string {
+  assertValidName(id, what);
   // URL parsers collapse the path segments `.` and `..`, so such an id could not be addressed over the HTTP API.
   if (id[0] === '@' || id === '.' || id === '..' || FORBIDDEN_ID_CHARACTERS.test(id)) {
-    invalid('instance id', `${JSON.stringify(id)} is not allowed: no leading @, no . or .., no / \\ # ? or control characters`);
+    invalid(what, `${JSON.stringify(id)} is not allowed: no leading @, no . or .., no / \\ # ? or control characters`);
   }
 }
 
@@ -132,7 +133,13 @@ export function readChecked<C extends Readonly<Record<string, MemberCheck>>>(
 export const isBoolean: MemberCheck<boolean> = (value, what) => (typeof value === 'boolean' ? value : invalid(what, 'must be a boolean'));
 
 /** The {@link MemberCheck} of a string member. */
-const isString: MemberCheck<string> = (value, what) => (typeof value === 'string' ? value : invalid(what, 'must be a string'));
+export const isString: MemberCheck<string> = (value, what) => (typeof value === 'string' ? value : invalid(what, 'must be a string'));
+
+/** The {@link MemberCheck} of an instance id member (`startNew options.instanceId`): {@link assertValidInstanceId}. */
+export const isInstanceId: MemberCheck<string> = (value, what) => {
+  assertValidInstanceId(value, what);
+  return value;
+};
 
 /** The {@link MemberCheck} of a Date member: a copy of a valid Date. */
 const isDate: MemberCheck<Date> = (value, what) => {
@@ -168,6 +175,20 @@ export function resolveTimeoutMs(value: unknown, fallback: number, what = 'timeo
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) invalid(what, 'must be a number >= 0 (ms)');
   return value;
+}
+
+/**
+ * The `timeoutMs` member of the options argument `what`, checked by {@link resolveTimeoutMs} and named by its path
+ * (`waitForCompletion options.timeoutMs`); `fallback` when absent. Throws {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * readTimeoutMs({ timeoutMs: 5000 }, 'waitForCompletion options', 10_000); // 5000
+ * readTimeoutMs(undefined, 'waitForCompletion options', 10_000);           // 10000
+ * ```
+ */
+export function readTimeoutMs(options: unknown, what: string, fallback: number): number {
+  return resolveTimeoutMs(readOptions(options, what, ['timeoutMs']).timeoutMs, fallback, `${what}.timeoutMs`);
 }
 
 /** The runtime status named `name`; `ignoreCase` matches any case (as the HTTP API's query parameters). */

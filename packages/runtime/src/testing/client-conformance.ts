@@ -204,6 +204,31 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['opts']);
       });
 
+      it('names a bad option by its path (the argument, then the member), the same on every client', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'named', input: 1 });
+        const refused: [() => unknown, string][] = [
+          [() => client.startNew('Echo', { input: { f() {} } }), 'startNew options.input.f is a function, not JSON'],
+          [() => client.startNew('Echo', { input: Number.NaN }), 'startNew options.input is NaN, not JSON'],
+          [() => client.startNew('Echo', { instanceId: 42 } as never), 'startNew options.instanceId must be a string of 1 to 256 characters'],
+          [() => client.getStatus('named', { showInput: 0 } as never), 'getStatus options.showInput must be a boolean'],
+          [() => client.getStatus('named', { showHistory: 'yes' } as never), 'getStatus options.showHistory must be a boolean'],
+          [() => client.listInstances({ showInput: 'no' } as never), 'query.showInput must be a boolean'],
+          [() => client.listInstances({ pageSize: 0 }), 'query.pageSize must be an integer >= 1'],
+          [() => client.getStatusBy({ showInput: 'no' } as never), 'filter.showInput must be a boolean'],
+          [() => client.instances$({ showInput: 'no' } as never), 'filter.showInput must be a boolean'],
+          [() => client.waitForCompletion('named', { timeoutMs: -1 }), 'waitForCompletion options.timeoutMs must be a number >= 0 (ms)'],
+          [() => client.restart('named', { restartWithNewInstanceId: 1 } as never), 'restart options.restartWithNewInstanceId must be a boolean'],
+          [
+            () => client.createHttpManagementPayload('named', 'http://h.example', { key: 1 } as never),
+            'createHttpManagementPayload options.key must be a string',
+          ],
+        ];
+        for (const [call, message] of refused) {
+          await expect((async () => call())()).rejects.toMatchObject({ code: 'invalid-argument', status: 400, message });
+        }
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['named']);
+      });
+
       it('refuses an id whose instance is still active (409) and keeps it untouched', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
         await expect(client.startNew('Echo', { instanceId: 'busy', input: 'other' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
