@@ -1,6 +1,6 @@
 import type { StatusChange } from '@durable-rx/runtime/store-kit';
 import type { Document } from 'mongodb';
-import { decodeInstanceState } from './documents.js';
+import { decodeInstanceState, EPOCH, NEVER } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import type { CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
@@ -24,7 +24,9 @@ export type ChangeEventLike = {
   readonly operationType: string;
   readonly documentKey?: { readonly _id?: unknown };
   readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown };
-  readonly updateDescription?: { readonly updatedFields?: { readonly state?: unknown; readonly input?: unknown } };
+  readonly updateDescription?: {
+    readonly updatedFields?: { readonly state?: unknown; readonly input?: unknown; readonly claimAt?: unknown; readonly handoff?: unknown };
+  };
   readonly ns?: { readonly coll?: string };
 };
 
@@ -55,8 +57,10 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
 /**
  * The pipeline of the wake-up feed (on the database): new messages and activity tasks, activity leases released
  * without a completion, and instances whose lease was released with visible messages left (an abandon, or a commit
- * that leaves messages behind: both set a fresh `handoff`), so that any process's worker takes them at once. A commit
- * that leaves nothing claimable wakes nobody.
+ * that leaves messages behind: both set a fresh `handoff`), so that any process's worker takes them at once; and
+ * instances whose lease a commit released leaving only a message due later (a durable timer, a retry back-off: the
+ * lease freed, `claimAt` between EPOCH and NEVER), so that every process learns when to claim it
+ * ({@link wakeSignalOf}), not only the one that committed. A commit that leaves nothing to claim wakes nobody.
  */
 export function wakePipeline(names: CollectionNames): Document[] {
   return [
@@ -66,12 +70,35 @@ export function wakePipeline(names: CollectionNames): Document[] {
           { operationType: 'insert', 'ns.coll': { $in: [names.messages, names.activityTasks] } },
           { operationType: 'update', 'ns.coll': names.activityTasks, 'updateDescription.updatedFields.leaseToken': { $type: 'null' } },
           { operationType: 'update', 'ns.coll': names.instances, 'updateDescription.updatedFields.handoff': { $exists: true } },
+          {
+            operationType: 'update', 'ns.coll': names.instances, 'updateDescription.updatedFields.leaseToken': { $type: 'null' },
+            'updateDescription.updatedFields.claimAt': { $gt: EPOCH, $lt: NEVER },
+          },
           { operationType: 'invalidate' },
         ],
       },
     },
-    { $project: { operationType: 1, 'ns.coll': 1 } },
+    { $project: { operationType: 1, 'ns.coll': 1, 'updateDescription.updatedFields.claimAt': 1, 'updateDescription.updatedFields.handoff': 1 } },
   ];
+}
+
+/**
+ * What one wake-up feed event tells a worker: `true`, work may be claimable now (claim at once); or the time at which
+ * an instance becomes claimable, from the `claimAt` a commit wrote when it released its lease leaving only a message
+ * due later (arm a wake-up for then, no read needed). So if the committing process stops, the others still claim the
+ * timer when it comes due, not up to a lease length later when something else wakes them.
+ *
+ * @example
+ * ```ts
+ * wakeSignalOf({ operationType: 'insert', ns: { coll: 'messages' }, ... });                          // true
+ * wakeSignalOf({ operationType: 'update', updateDescription: { updatedFields: { claimAt: fireAt } } }); // fireAt
+ * ```
+ */
+export function wakeSignalOf(event: ChangeEventLike): true | Date {
+  const fields = event.updateDescription?.updatedFields;
+  if (event.operationType !== 'update' || !fields || fields.handoff !== undefined) return true;
+  const at = fields.claimAt;
+  return at instanceof Date && at > EPOCH && at < NEVER ? at : true;
 }
 
 /** Default largest number of instances one process's per-instance status stream names in its `$match`. */

@@ -13,10 +13,10 @@ import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
   type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
-import { map, merge, Observable, of, Subject } from 'rxjs';
+import { merge, Observable, of, Subject } from 'rxjs';
 import {
-  DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, watchFilterFor,
-  withInput,
+  DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
+  watchFilterFor, withInput,
   type ChangeEventLike,
 } from './change-events.js';
 import { ChangeFeed } from './change-feed.js';
@@ -26,7 +26,7 @@ import {
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
-  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, newHistoryGen, queueFields,
+  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, newHistoryGen,
   purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
@@ -46,7 +46,8 @@ import {
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
-import { translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { instanceUpdateFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { wakeSignals } from './wake-signals.js';
 import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN } from './write-concern.js';
 
 /** Instances purged per transaction by `purgeInstances`. */
@@ -157,7 +158,7 @@ export class MongoStore implements Store {
   /** The clock check: the measurement at connect, then one per `clockSkewCheckMs` on its own timer until `close`. */
   readonly #skew: ClockSkewMonitor;
   readonly #statusFeed: ChangeFeed<ChangeEventLike, StatusChange>;
-  readonly #wakeFeed: ChangeFeed<ChangeEventLike, true>;
+  readonly #wakeFeed: ChangeFeed<ChangeEventLike, true | Date>;
   /** The per-instance status stream: its `$match` names the watched instances (see `instanceChanges$`). */
   readonly #watchFeed: ChangeFeed<ChangeEventLike, StatusChange>;
   readonly #watchers: InstanceWatchers;
@@ -328,10 +329,10 @@ export class MongoStore implements Store {
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
       logger, policy, lingerMs, clock,
     });
-    this.#wakeFeed = new ChangeFeed<ChangeEventLike, true>({
+    this.#wakeFeed = new ChangeFeed<ChangeEventLike, true | Date>({
       name: `MongoStore ${dbName} wake-up feed`,
       watch: (point) => this.#db.watch<Document, ChangeEventLike>(wakePipeline(this.collections), streamOptions(point)),
-      map: () => true,
+      map: wakeSignalOf,
       startTime,
       // Work written while the position was lost is found by a rescan: the worker claims on every signal.
       resync: () => of(true as const),
@@ -355,7 +356,7 @@ export class MongoStore implements Store {
       if (!filterCovers(this.#watchFilter, instanceKey(instanceId))) this.#watchFeed.refresh();
     });
     this.changes$ = this.#statusFeed.events$;
-    this.workAvailable$ = merge(this.#localWork, this.#wakeFeed.events$).pipe(map((): void => undefined));
+    this.workAvailable$ = merge(this.#localWork, wakeSignals(this.#wakeFeed.events$, clock));
   }
 
   /**
@@ -889,12 +890,7 @@ export class MongoStore implements Store {
           break;
         case 'updateInstance': {
           const head = w.queue.kind === 'set' ? w.queue.head : await this.#queueHead(session, w.instanceKey, w.queue.messageSeq);
-          // Releasing with visible messages left behind (they arrived during the step, or the claim was bounded): a
-          // fresh handoff wakes every process's worker through the wake-up feed, not only this one.
-          const release = w.release ? { ...FREE_LEASE, ...(head.nextMessageAt <= now ? { handoff: new ObjectId() } : {}) } : {};
-          await this.#instances.updateOne(
-            { _id: w.instanceKey }, { $set: { ...w.set, ...queueFields(head, w.leaseExpiresAt), ...release } }, { session },
-          );
+          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: instanceUpdateFields(w, head, now) }, { session });
           break;
         }
         default:

@@ -3,7 +3,7 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
-  EPOCH, emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
+  EPOCH, FREE_LEASE, emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
   taskDoc, type EncodedMessage, type EncodedState, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueFields, type QueueHead,
   type SweepDoc, type TaskDoc,
 } from './documents.js';
@@ -190,6 +190,18 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     }
   }
   return writes;
+}
+
+/**
+ * What an `updateInstance` write `$set`s, once its queue head is known (`head`: computed by the plan, or read in the
+ * transaction): the state fields, the queue fields with `claimAt` under the lease that remains, and for a release a
+ * free lease, with a fresh `handoff` when visible messages are left at `now` (every process's worker takes them at
+ * once). A release that leaves only a message due later writes `claimAt` at its due time and no `handoff`: the
+ * wake-up feed tells every process that time (`wakeSignalOf`).
+ */
+export function instanceUpdateFields(w: Extract<MongoWrite, { op: 'updateInstance' }>, head: QueueHead, now: Date): Record<string, unknown> {
+  const release = w.release ? { ...FREE_LEASE, ...(head.nextMessageAt <= now ? { handoff: new ObjectId() } : {}) } : {};
+  return { ...w.set, ...queueFields(head, w.leaseExpiresAt), ...release };
 }
 
 /**

@@ -2,10 +2,13 @@ import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
-  filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, watchFilterFor, withInput,
-  type ChangeEventLike,
+  filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
+  withInput, type ChangeEventLike,
 } from '../src/change-events.js';
-import { encodeInstanceState } from '../src/documents.js';
+import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
+import { instanceUpdateFields } from '../src/translate-write-plan.js';
+import { matchesEvent } from './support/match-event.js';
+import type { Document } from 'mongodb';
 import { collectionNames } from '../src/indexes.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
@@ -127,10 +130,56 @@ describe('change stream pipelines', () => {
           { operationType: 'update', 'ns.coll': 'drx_activityTasks', 'updateDescription.updatedFields.leaseToken': { $type: 'null' } },
           // Finding 4: a commit that leaves visible messages behind wakes every process, not only its own.
           { operationType: 'update', 'ns.coll': 'drx_instances', 'updateDescription.updatedFields.handoff': { $exists: true } },
+          // A commit that leaves only a message due later tells every process when (claimAt), not only its own.
+          {
+            operationType: 'update', 'ns.coll': 'drx_instances', 'updateDescription.updatedFields.leaseToken': { $type: 'null' },
+            'updateDescription.updatedFields.claimAt': { $gt: EPOCH, $lt: NEVER },
+          },
           { operationType: 'invalidate' },
         ],
       },
     });
+  });
+});
+
+describe('wake-ups of other processes (a commit that leaves only a future timer)', () => {
+  const names = collectionNames('');
+  const [stage] = wakePipeline(names);
+  const match = (stage as { $match: Document }).$match;
+  const now = new Date('2026-01-01T00:00:00.000Z');
+  const fireAt = new Date(now.getTime() + 60_000);
+  /** The change event of the instance update a commit's `updateInstance` write makes, as the server would send it. */
+  const commitEvent = (head: QueueHead, release = true): ChangeEventLike & Document => ({
+    _id: {}, operationType: 'update', ns: { coll: names.instances }, documentKey: { _id: 'a' },
+    updateDescription: {
+      updatedFields: instanceUpdateFields(
+        { op: 'updateInstance', instanceKey: 'a', set: {}, queue: { kind: 'set', head }, release, leaseExpiresAt: release ? EPOCH : fireAt },
+        head, now,
+      ),
+    },
+  });
+
+  it('reach every process with the timer\'s time, which arms a wake-up without a read', () => {
+    const event = commitEvent({ messageSeq: 3, nextMessageAt: fireAt, readyAt: fireAt });
+    expect(matchesEvent(match, event)).toBe(true);
+    expect(wakeSignalOf(event)).toEqual(fireAt);
+  });
+
+  it('wake at once for messages left visible, and not at all for a commit that leaves nothing or keeps its lease', () => {
+    const visible = commitEvent({ messageSeq: 3, nextMessageAt: EPOCH, readyAt: now });
+    expect(matchesEvent(match, visible)).toBe(true);
+    expect(wakeSignalOf(visible)).toBe(true);
+    expect(matchesEvent(match, commitEvent(emptyQueueHead(3)))).toBe(false);
+    // A message sent to an instance under someone's lease changes its queue, not its lease: its insert event wakes.
+    expect(matchesEvent(match, commitEvent({ messageSeq: 3, nextMessageAt: fireAt, readyAt: fireAt }, false))).toBe(false);
+    // A claim writes a lease token: not a release.
+    const claim = { ...commitEvent(emptyQueueHead(0)), updateDescription: { updatedFields: { leaseToken: 't', claimAt: fireAt } } };
+    expect(matchesEvent(match, claim)).toBe(false);
+  });
+
+  it('treat every other event as work to claim now', () => {
+    expect(wakeSignalOf({ _id: {}, operationType: 'insert', ns: { coll: names.messages } })).toBe(true);
+    expect(wakeSignalOf({ _id: {}, operationType: 'update', ns: { coll: names.activityTasks }, updateDescription: { updatedFields: {} } })).toBe(true);
   });
 });
 

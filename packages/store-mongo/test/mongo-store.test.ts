@@ -209,6 +209,47 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('tells every process when a timer left by another process\'s commit comes due (its wake-up feed arms a timer)', async () => {
+      const prefix = db.prefix('timer');
+      const writer = await db.open('timer', { prefix });
+      const clock = new VirtualClock(new Date());
+      // No clock check on this clock, so its only timers are the store's (on a mongos the periodic majority read adds one).
+      const other = await db.open('timer', { prefix, clock, clockSkewCheckMs: 0 });
+      const signals: number[] = [];
+      const subscription = other.workAvailable$.subscribe(() => signals.push(clock.now().getTime()));
+      try {
+        await writer.commit(start('sleeper'));
+        const item = await writer.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+        expect(item?.state.instanceId).toBe('sleeper');
+        const fireAt = new Date(clock.now().getTime() + 3_600_000);
+        const timer: OrchestrationMessage = {
+          id: crypto.randomUUID(), instanceId: 'sleeper', visibleAt: fireAt,
+          event: { type: 'EventRaised', eventId: -1, timestamp: new Date().toISOString(), name: 'wake' },
+        };
+        // The step consumes its message and leaves only the timer, releasing the lease: no handoff, claimAt = fireAt.
+        await writer.commit({
+          lease: { kind: 'orchestration', instanceId: 'sleeper', token: item!.lease.token },
+          requests: [
+            { type: 'deleteMessages', instanceId: 'sleeper', messageIds: item!.messages.map((m) => m.id) },
+            { type: 'insertMessage', message: timer, ifMissing: 'drop' },
+          ],
+        });
+        // The other process's wake-up feed delivers the release with its claimAt: a timer for fireAt on its clock.
+        const deadline = Date.now() + 30_000;
+        while (clock.nextTimerAt?.getTime() !== fireAt.getTime() && Date.now() < deadline) {
+          await Promise.race([clock.waitForTimer(), new Promise((resolve) => setTimeout(resolve, 100))]);
+        }
+        expect(clock.nextTimerAt).toEqual(fireAt);
+        const before = signals.length;
+        await clock.advanceTo(fireAt);
+        expect(signals.slice(before)).toContain(fireAt.getTime());
+      } finally {
+        subscription.unsubscribe();
+        await other.close();
+        await writer.close();
+      }
+    });
+
     it('gives instances of the layout before claimAt their claimAt at connect, and leaves foreign documents alone', async () => {
       const prefix = db.prefix('fill');
       const first = await db.open('fill', { prefix });
