@@ -76,12 +76,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * path (`startNew options.input.f`, `getStatus options.showInput`, `query.showInput`, `waitForCompletion
  * options.timeoutMs`): 24,132 / 29,072 / 59,164 / 8,172 -> 24,073 / 29,011 / 59,103 / 8,165 B, budgets 24,150 / 29,090 /
  * 59,185 -> 24,090 / 29,030 / 59,125 B.
+ * The runtime and the HTTP handler then wrapped the logger they are given so that a report never throws (a throwing
+ * logger stalled the worker's claim retries and made the handler reject): 24,109 / 29,052 / 59,153 B, budgets
+ * 24,130 / 29,075 / 59,175 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_090 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_030 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_125 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_130 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_075 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_175 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -267,6 +267,23 @@ describe('failures', () => {
     expect(text).not.toContain('secret');
     expect(reported).toHaveLength(1);
   });
+
+  it('still answers 500 when its logger throws: the handler that reports a failure never rejects', async () => {
+    const { runtime } = await open();
+    const report = (): never => {
+      throw new Error('the log stream is closed');
+    };
+    const failing = new Proxy(runtime.client, {
+      get(target, property, receiver) {
+        if (property === 'getStatus') return () => Promise.reject(new Error('store unreachable'));
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const handler = createHttpHandler(failing, { key: KEY, logger: { warn: report, error: report } });
+    const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/x`, { headers: { authorization: `Bearer ${KEY}` } }));
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ code: 'internal', message: 'Internal server error' });
+  });
 });
 
 describe('CORS', () => {

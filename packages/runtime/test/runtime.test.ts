@@ -217,6 +217,39 @@ describe('runtime', () => {
     expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
+  it('keeps retrying when its logger throws: reporting a failure never becomes a second failure', async () => {
+    const clock = new VirtualClock();
+    const inner = new MemoryStore();
+    let outage = false;
+    let refused = 0;
+    let reports = 0;
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'claimOrchestration' && outage) {
+          return () => {
+            refused++;
+            return Promise.reject(new Error('store unreachable'));
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const report = (): never => {
+      reports++;
+      throw new Error('the log stream is closed');
+    };
+    const runtime = await start({ store, clock, orchestrators: sampleOrchestrators, activities: sampleActivities, logger: { warn: report, error: report } });
+    outage = true;
+    const id = await createClient({ store, clock }).startNew('E1_HelloSequence');
+    await clock.advance(1_000);
+    expect(reports).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(1); // the retry after a failed claim is armed although its report threw
+    outage = false;
+    await clock.advance(60_000);
+    expect((await ending(runtime.client, id))?.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+  });
+
   it('runs sub-orchestrations and surfaces their failure as TaskFailedError', async () => {
     let caught: unknown;
     const runtime = await start({

@@ -12,3 +12,28 @@ export const consoleLogger: Logger = {
 
 /** Reports nothing. */
 export const silentLogger: Logger = { warn: () => {}, error: () => {} };
+
+/**
+ * `logger` with calls that never throw. Reports are made where a failure is being handled (a catch, an error
+ * callback); a logger that throws there (a closed stream, a bug in it) would turn one recorded failure into a second,
+ * unrecorded one that escapes the handler (a retry not armed, a request that never gets its answer). The runtime and
+ * the HTTP handler wrap the logger they are given once.
+ *
+ * @example
+ * ```ts
+ * guardedLogger({ warn() {}, error() { throw new Error('closed'); } }).error('step failed'); // returns
+ * ```
+ */
+export function guardedLogger(logger: Logger): Logger {
+  const guard = (report: () => void): void => {
+    try {
+      report();
+    } catch {
+      // Nowhere left to report it.
+    }
+  };
+  return {
+    warn: (message, details) => guard(() => logger.warn(message, details)),
+    error: (message, details) => guard(() => logger.error(message, details)),
+  };
+}

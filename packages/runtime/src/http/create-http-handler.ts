@@ -13,7 +13,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
 import { systemClock, type Clock } from '../env/clock.js';
-import { consoleLogger, type Logger } from '../env/logger.js';
+import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
 import { KeyVerifier, presentedKey } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
@@ -513,7 +513,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs'),
     maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams'),
     cors: options.cors,
-    logger: options.logger ?? consoleLogger,
+    logger: guardedLogger(options.logger ?? consoleLogger),
     clock: options.clock ?? systemClock,
   };
 }

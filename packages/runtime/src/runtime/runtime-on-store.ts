@@ -8,7 +8,7 @@ import { resolveTimeoutMs } from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
-import { consoleLogger, type Logger } from '../env/logger.js';
+import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
 import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
@@ -102,7 +102,7 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     activities,
     clock,
     newId,
-    logger: options.logger ?? consoleLogger,
+    logger: guardedLogger(options.logger ?? consoleLogger),
     owner: options.workerId ?? newId(),
     ownerReused: options.workerId !== undefined,
     ...positiveLimits(options),
