@@ -79,12 +79,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The runtime and the HTTP handler then wrapped the logger they are given so that a report never throws (a throwing
  * logger stalled the worker's claim retries and made the handler reject): 24,109 / 29,052 / 59,153 B, budgets
  * 24,130 / 29,075 / 59,175 B.
+ * The IndexedDB stores' commits then read ahead (a step takes the rows its handle last committed and writes at once,
+ * while the same transaction checks them in the database; src/internal/read-ahead.ts), which took hello-sequence
+ * throughput up 5.4 % (geometric mean of 232 per-round B/A ratios, 95 % interval 1.0-10.0 %; 58 ABBA rounds per row,
+ * medians 1.045 / 1.015 / 1.045 / 1.085 for DexieStore and KeyvalStore at 1 and 100 concurrent, load 8-27): KeyvalStore
+ * 29,052 -> 29,475 B (budget 29,490), DexieStore 59,153 -> 59,622 B (budget 59,640).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_130 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_075 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_175 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_490 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_640 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

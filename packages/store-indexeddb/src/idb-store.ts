@@ -14,6 +14,7 @@ import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
 import { mapStorageError } from './internal/map-storage-error.js';
 import { instanceRow, messageRow, queueFieldsOf, withQueueFields, type InstanceRow, type NewMessageRow } from './internal/rows.js';
+import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
 import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
 
@@ -143,6 +144,11 @@ export abstract class IdbStore implements Store {
   readonly #committing = new Map<string, Promise<RowWriter>>();
   /** The instance reads that wait for the next readonly transaction (see {@link IdbStore.#readInstance}). */
   #instanceReads: InstanceReads | undefined;
+  /**
+   * The instance and task rows this handle's transactions last committed, by the backend's keys: a commit reads ahead
+   * from them (see {@link ReadsAhead}), since a step usually follows one this handle committed.
+   */
+  readonly #committedRows: CommittedRows = new Map();
 
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
@@ -207,7 +213,7 @@ export abstract class IdbStore implements Store {
         ...(leasedId !== undefined && pending ? { instance: { id: leasedId, pending } } : {}),
         ...(task ? { task } : {}),
       }, ahead);
-    });
+    }, true); // read ahead: a step usually follows one this handle committed
     for (const id of ids) this.#committing.set(id, writing);
     let writes: RowWriter;
     try {
@@ -447,18 +453,28 @@ export abstract class IdbStore implements Store {
     this.#taskInstances.set(taskId, instanceId);
   }
 
-  /** Runs `work` in one transaction, with the usual checks and error mapping. */
+  /**
+   * Runs `work` in one transaction, with the usual checks and error mapping. With `readAhead`, the rows this handle
+   * last committed answer its reads of them ahead of the database; when the database did not confirm one, the
+   * transaction wrote nothing and `work` runs again in a new one that reads the database.
+   */
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
+    readAhead = false,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));
     if (this.#lost) return Promise.reject(this.#lost);
     const running = (async () => {
       const backend = await this.#open();
-      try {
-        return await backend.transact(mode, scope, work);
-      } catch (error) {
-        throw this.#lost ?? mapStorageError(error, operation);
+      for (let ahead = readAhead; ; ahead = false) {
+        const reads = new ReadsAhead(ahead ? this.#committedRows : undefined);
+        try {
+          const result = await backend.transact(mode, scope, work, reads);
+          reads.committed(this.#committedRows);
+          return result;
+        } catch (error) {
+          if (error !== reads) throw this.#lost ?? mapStorageError(error, operation);
+        }
       }
     })();
     const tracked = running.finally(() => this.#inFlight.delete(tracked));
@@ -469,14 +485,14 @@ export abstract class IdbStore implements Store {
 
   /** Runs a write transaction through a {@link RowWriter} and flushes it; resolves once committed. */
   async #write(
-    operation: string, scope: readonly TableName[], work: (ws: RowWriter, tx: BackendTransaction) => Promise<void>,
+    operation: string, scope: readonly TableName[], work: (ws: RowWriter, tx: BackendTransaction) => Promise<void>, readAhead = false,
   ): Promise<RowWriter> {
     return this.#run(operation, 'readwrite', scope, async (tx) => {
       const ws = new RowWriter(tx);
       await work(ws, tx);
       ws.flush();
       return ws;
-    });
+    }, readAhead);
   }
 
   /** Opens the database on first use; after a failed open (e.g. blocked), the next call tries again. */

@@ -6,6 +6,7 @@ import { errorNames, mapStorageError } from './map-storage-error.js';
 import { completion, end } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
+import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
 /**
@@ -168,20 +169,27 @@ class DexieBackend implements StoreBackend {
     };
   }
 
-  async transact<T>(mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
+  async transact<T>(
+    mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
+  ): Promise<T> {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
     const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
     const finished = completion(trans);
     let result: T;
     try {
-      result = await new DexieTransaction(trans, this.#core).run(work);
+      result = await new DexieTransaction(trans, this.#core, reads).run(work);
     } catch (error) {
       end(trans, false); // a failed work: nothing of it is written
-      throw trans.error ?? error; // aborted by a failed write: its error is the cause
+      // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
+      throw reads.unconfirmed ? reads : trans.error ?? error;
     }
     // A readonly transaction has nothing left to do; a readwrite one resolves only once committed (durable).
     if (mode === 'readonly') return result;
+    if (!(await reads.confirmed())) {
+      end(trans, false);
+      throw reads;
+    }
     end(trans, true);
     await finished;
     return result;
@@ -216,10 +224,12 @@ class DexieTransaction implements BackendTransaction {
   readonly #trans: IDBTransaction;
   readonly #core: CoreTables;
   readonly #writes = new PendingWrites();
+  readonly #reads: ReadsAhead;
 
-  constructor(trans: IDBTransaction, core: CoreTables) {
+  constructor(trans: IDBTransaction, core: CoreTables, reads: ReadsAhead) {
     this.#trans = trans;
     this.#core = core;
+    this.#reads = reads;
   }
 
   async run<T>(work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
@@ -280,15 +290,18 @@ class DexieTransaction implements BackendTransaction {
   }
 
   getInstance(id: string): Promise<InstanceRow | undefined> {
-    return this.#core.instances.get({ trans: this.#trans, key: id }) as Promise<InstanceRow | undefined>;
+    const read = () => this.#core.instances.get({ trans: this.#trans, key: id }) as Promise<InstanceRow | undefined>;
+    return this.#reads.take(`i:${id}`, read) ?? read();
   }
 
   putInstance(row: InstanceRow): void {
     this.#store('instances').put(row);
+    this.#reads.writes.set(`i:${row.id}`, row);
   }
 
   deleteInstance(row: InstanceRow): void {
     this.#store('instances').delete(row.id);
+    this.#reads.writes.set(`i:${row.id}`, undefined);
   }
 
   firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
@@ -366,25 +379,34 @@ class DexieTransaction implements BackendTransaction {
   }
 
   addTask(row: NewTaskRow): void {
-    this.#store('tasks').add(row);
+    const request = this.#store('tasks').add(row);
+    const key = `t:${row.id}`;
+    // Remembered with the number the database gave it (the stored row has it); forgotten if that never comes.
+    this.#reads.writes.set(key, undefined);
+    request.onsuccess = () => this.#reads.writes.set(key, { ...row, seq: request.result as number });
   }
 
   getTask(id: string): Promise<TaskRow | undefined> {
-    return this.#first(this.#core.tasks, this.#core.taskIds, between(id, id));
+    const read = () => this.#first<TaskRow>(this.#core.tasks, this.#core.taskIds, between(id, id));
+    return this.#reads.take(`t:${id}`, read) ?? read();
   }
 
   putTask(row: TaskRow): void {
     this.#store('tasks').put(row);
+    this.#reads.writes.set(`t:${row.id}`, row);
   }
 
   deleteTask(row: TaskRow): void {
     this.#store('tasks').delete(row.seq);
+    this.#reads.writes.set(`t:${row.id}`, undefined);
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
     // Same primary key: one put replaces the row and its index entries (the new task keeps the old claim order).
     const replacement: TaskRow = { ...row, seq: previous.seq };
     this.#store('tasks').put(replacement);
+    this.#reads.writes.set(`t:${previous.id}`, undefined);
+    this.#reads.writes.set(`t:${row.id}`, replacement);
   }
 
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {

@@ -5,6 +5,7 @@ import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { completion, end } from './idb-transaction.js';
+import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
 /**
@@ -162,11 +163,13 @@ class KeyvalBackend implements StoreBackend {
   }
 
   /** idb-keyval has one object store, so every transaction locks all of it whatever the scope. */
-  transact<T>(mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
+  transact<T>(
+    mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
+  ): Promise<T> {
     return this.use(mode, async (store) => {
       const transaction = store.transaction;
       const committed = completion(transaction);
-      const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock);
+      const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
       let result: T;
       try {
         result = await work(tx);
@@ -174,7 +177,12 @@ class KeyvalBackend implements StoreBackend {
       } catch (error) {
         tx.abandon();
         end(transaction, false);
-        throw transaction.error ?? error; // aborted by a failed write: its error is the cause
+        // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
+        throw reads.unconfirmed ? reads : transaction.error ?? error;
+      }
+      if (!(await reads.confirmed())) {
+        end(transaction, false);
+        throw reads;
       }
       // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
       // transaction, and `committed` rejects with its error.
@@ -228,11 +236,13 @@ class KeyvalTransaction implements BackendTransaction {
    */
   readonly #loaded = new Map<string, Loaded>();
   readonly #loading = new Map<string, Promise<Loaded>>();
+  readonly #reads: ReadsAhead;
 
-  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock) {
+  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead) {
     this.#store = store;
     this.#keyRange = keyRange;
     this.#clock = clock;
+    this.#reads = reads;
   }
 
   /** Writes the instances this transaction changed and waits for every issued write. */
@@ -266,6 +276,7 @@ class KeyvalTransaction implements BackendTransaction {
     this.#replaceIndexKeys(claimKeys(row), []);
     this.#store.delete(['xc', row.createdMs, row.id]);
     this.#store.delete(['i', row.id]);
+    this.#reads.writes.set(`i:${row.id}`, undefined);
     this.#withInstance(row.id, (loaded) => {
       if (loaded.entryMs !== undefined) this.#store.delete(['xp', loaded.entryMs, row.id]);
       Object.assign(loaded, { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false });
@@ -437,7 +448,8 @@ class KeyvalTransaction implements BackendTransaction {
     if (known) return Promise.resolve(known);
     let loading = this.#loading.get(id);
     if (!loading) {
-      loading = this.#get<StoredInstance>(['i', id]).then((stored) => {
+      const read = () => this.#get<StoredInstance>(['i', id]);
+      loading = (this.#reads.take(`i:${id}`, read) ?? read()).then((stored) => {
         const raced = this.#loaded.get(id);
         if (raced) return raced;
         let loaded: Loaded = { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false, exact: false };
@@ -579,6 +591,7 @@ class KeyvalTransaction implements BackendTransaction {
         ...(loaded.entryMs === undefined ? {} : { tasksReadyMs: loaded.entryMs }),
       };
       this.#store.put(value, ['i', id]);
+      this.#reads.writes.set(`i:${id}`, value);
     }
   }
 

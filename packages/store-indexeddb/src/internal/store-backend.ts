@@ -1,4 +1,5 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import type { ReadsAhead } from './read-ahead.js';
 import type { InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
 
 /**
@@ -12,8 +13,14 @@ export interface StoreBackend {
    * so that, e.g., claiming an activity does not wait for a commit). A `readwrite` transaction commits once `work`
    * resolved and every write it issued succeeded (it asks to commit at once; a write that fails aborts it); if `work`
    * rejects or a write fails, the transaction is aborted and nothing is written. Resolves only after the commit. Rejects with the error of `work` or the driver's error.
+   * `reads` (readwrite only) may answer reads of instance and task rows ahead of the database (see `read-ahead.ts`);
+   * when a decision may rest on such a row that the database did not confirm, the transaction is aborted, nothing of
+   * it is written, and it rejects with `reads` itself: run `work` again in a new transaction. Every instance and task
+   * row a readwrite transaction writes or deletes is recorded in `reads.writes`.
    */
-  transact<T>(mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>): Promise<T>;
+  transact<T>(
+    mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads?: ReadsAhead,
+  ): Promise<T>;
   /** Closes the connection (pending transactions finish first). */
   close(): void;
 }

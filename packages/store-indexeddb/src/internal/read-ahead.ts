@@ -1,0 +1,96 @@
+/**
+ * Reads that run ahead of the database. A step commits on top of what the last commit of its instance wrote, and
+ * that commit was usually this store handle's: a commit may then take the rows it reads from what the handle last
+ * committed ({@link CommittedRows}) and issue its writes at once, instead of waiting a round trip for its reads, which
+ * it still makes, in the same transaction and before any write. The transaction commits only once every row it took
+ * that way was found in the database as remembered ({@link ReadsAhead.confirmed}); if one was not (another tab or
+ * handle wrote it since, or its write failed), the transaction is aborted, nothing of it is written, and the commit
+ * runs again reading the database the usual way. So what commits is always decided on the rows as the database has
+ * them inside the transaction, as without this.
+ */
+
+/** Rows remembered per store handle, at most this many (the least recently written go first). */
+const MAX_ROWS = 1024;
+
+/**
+ * What a store handle's committed transactions last wrote, by key (the adapter's own keys, e.g. `i:<instanceId>`).
+ * A row is recorded once its transaction completed, and handed out only to be checked against the database in the
+ * transaction that reads it.
+ */
+export type CommittedRows = Map<string, unknown>;
+
+/** The reads of one readwrite transaction taken from {@link CommittedRows}, and the rows it writes. */
+export class ReadsAhead {
+  readonly #rows: CommittedRows | undefined;
+  /** One per row taken ahead: true once the database's row was found equal, false if not (or if its read failed). */
+  readonly #checks: Promise<boolean>[] = [];
+  /** Rows taken ahead that the database has not confirmed (yet). */
+  #unconfirmed = 0;
+  /** What the transaction writes, by key, in order (undefined: deleted). */
+  readonly writes: CommittedRows = new Map();
+
+  /** `rows`: where reads may be taken from; undefined: none is (every read goes to the database). */
+  constructor(rows: CommittedRows | undefined) {
+    this.#rows = rows;
+  }
+
+  /**
+   * The row under `key` as this handle last committed it, while `read` (called now, before any write of the
+   * transaction) checks it in the database; undefined when no row is remembered (then read the database).
+   */
+  take<R>(key: string, read: () => Promise<R>): Promise<R> | undefined {
+    const remembered = this.#rows?.get(key) as R | undefined;
+    if (remembered === undefined || this.writes.has(key)) return undefined;
+    this.#unconfirmed++;
+    this.#checks.push(read().then((found) => {
+      const same = sameValue(found, remembered);
+      if (same) this.#unconfirmed--;
+      return same;
+    }, () => false));
+    return Promise.resolve(remembered);
+  }
+
+  /** True while some row taken ahead is not confirmed: a failure now may have been decided on a stale row. */
+  get unconfirmed(): boolean {
+    return this.#unconfirmed > 0;
+  }
+
+  /** Resolves true when every row taken ahead was found in the database as remembered. */
+  async confirmed(): Promise<boolean> {
+    return !(await Promise.all(this.#checks)).includes(false);
+  }
+
+  /** After the transaction committed: remembers what it wrote. */
+  committed(rows: CommittedRows): void {
+    for (const [key, value] of this.writes) {
+      rows.delete(key);
+      if (value !== undefined) rows.set(key, value);
+      if (rows.size > MAX_ROWS) rows.delete(rows.keys().next().value!);
+    }
+  }
+}
+
+/**
+ * Whether two stored values are the same data: primitives, Dates, arrays and plain objects, compared in depth
+ * (property order aside). Anything else (a Map, a class instance) counts as different, which only costs a read.
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof Date) return b instanceof Date && Object.is(a.getTime(), b.getTime());
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (!Object.hasOwn(b, key) || !sameValue(a[key], b[key])) return false;
+  return true;
+}
+
+function isPlainObject(value: object): value is Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,75 @@
+import { LeaseLostError } from '@durable-rx/runtime';
+import type { OrchestrationMessage, Store } from '@durable-rx/runtime/store-kit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sameValue } from '../../src/internal/read-ahead.js';
+import { adapters, claim, commitOf, create, message, newInstance, send, T0, uniqueName, type AdapterName } from './fixtures.js';
+
+// A commit takes the rows this handle last committed instead of waiting for its reads, and checks them against the
+// database before it commits (src/internal/read-ahead.ts). Here another handle on the database changes such a row in
+// between: the commit must be decided on the row as the database has it, as if it had waited for its reads.
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a commit on a row another handle changed since this one wrote it', (adapter) => {
+  const opened: Store[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  /** Two handles on one new database. */
+  const openTwo = () => {
+    const name = uniqueName('read-ahead');
+    const stores = [adapters[adapter](name), adapters[adapter](name)] as const;
+    opened.push(...stores);
+    return stores;
+  };
+  const event = (instanceId: string, name: string): OrchestrationMessage =>
+    message(instanceId, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name });
+
+  it('keeps a message the other handle sent after the claim: the instance is claimable with it', async () => {
+    const [mine, other] = openTwo();
+    await create(mine, newInstance('x'));
+    const item = await claim(mine); // this handle wrote the row last: one pending message, leased here
+    await send(other, event('x', 'late'));
+    await mine.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 },
+    }));
+    const next = await claim(other, new Date(T0.getTime() + 60_000));
+    expect(next.messages.map((m) => ('name' in m.event ? m.event.name : m.event.type))).toEqual(['late']);
+    expect(next.state.version).toBe(item.state.version + 1);
+  });
+
+  it('refuses a step whose lease the other handle took over after it expired, and writes nothing', async () => {
+    const [mine, other] = openTwo();
+    await create(mine, newInstance('y'));
+    const item = await claim(mine);
+    const later = new Date(T0.getTime() + 60_000); // past the 30 s lease
+    await send(other, event('y', 'nudge'));
+    const taken = await claim(other, later);
+    expect(taken.lease.token).not.toBe(item.lease.token);
+    await expect(mine.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 },
+    }))).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await other.getInstance('y')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+    expect(await mine.getHistory('y')).toEqual([]);
+  });
+});
+
+describe('sameValue: a row read back from IndexedDB against the one remembered', () => {
+  const row = { id: 'x', createdMs: 1, state: { createdTime: new Date(T0), output: ['a', { b: null }], version: 2 } };
+
+  it('is the same for a structured clone, whatever the property order', () => {
+    expect(sameValue(structuredClone(row), row)).toBe(true);
+    expect(sameValue({ state: row.state, createdMs: 1, id: 'x' }, row)).toBe(true);
+  });
+
+  it('differs in any field, in a Date, in a missing or extra property, in an array length', () => {
+    expect(sameValue({ ...row, createdMs: 2 }, row)).toBe(false);
+    expect(sameValue({ ...row, state: { ...row.state, createdTime: new Date(T0.getTime() + 1) } }, row)).toBe(false);
+    expect(sameValue({ ...row, lease: undefined }, row)).toBe(false);
+    expect(sameValue({ ...row, state: { ...row.state, output: ['a'] } }, row)).toBe(false);
+    expect(sameValue(undefined, row)).toBe(false);
+  });
+
+  it('counts what is not plain data (a Map) as different, which only costs a read', () => {
+    expect(sameValue(new Map(), new Map())).toBe(false);
+  });
+});
