@@ -41,3 +41,38 @@ export function readClaimedTask(doc: Pick<TaskDoc, 'task'>, lease: Lease): Claim
     return { kind: 'unreadable', error };
   }
 }
+
+/**
+ * How many leased instances (or tasks) one claim releases because their messages went meanwhile (a purge or restart
+ * raced it) before it gives up and lets the worker ask again.
+ */
+export const CLAIM_RACE_ATTEMPTS = 3;
+
+/**
+ * How many unreadable instances (or tasks) one claim skips (each kept leased and logged) before it gives up. Larger
+ * than {@link CLAIM_RACE_ATTEMPTS}: a claim that gave up on a few corrupt documents while readable work was due behind
+ * them would leave the worker to find that work through its re-check back-off, seconds late.
+ */
+export const UNREADABLE_SKIPS = 100;
+
+/**
+ * The claim's loop: leases and reads the next work (`claimNext`, which also releases work with no messages and keeps
+ * and logs unreadable work) until it hands out an item or finds nothing. Unreadable work is bounded apart from the
+ * no-messages race, so a claim skips up to {@link UNREADABLE_SKIPS} corrupt documents at the head of the queue and
+ * still takes the readable work behind them.
+ *
+ * @example
+ * ```ts
+ * const item = await claimFirstReadable(() => leaseAndRead(lease)); // undefined when nothing readable is claimable
+ * ```
+ */
+export async function claimFirstReadable<T>(claimNext: () => Promise<ClaimReading<T> | undefined>): Promise<T | undefined> {
+  let races = 0;
+  let skips = 0;
+  for (;;) {
+    const reading = await claimNext();
+    if (!reading) return undefined;
+    if (reading.kind === 'item') return reading.item;
+    if (reading.kind === 'no-messages' ? ++races >= CLAIM_RACE_ATTEMPTS : ++skips >= UNREADABLE_SKIPS) return undefined;
+  }
+}

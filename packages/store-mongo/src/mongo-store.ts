@@ -34,7 +34,7 @@ import { collectionNames, INDEXES, OBSOLETE_INDEXES, validateNamespace, type Col
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
-import { readClaimedInstance, readClaimedTask } from './claimed-work.js';
+import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
 import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
@@ -64,12 +64,6 @@ const MAJORITY_READ_TIMEOUT_MS = 10_000;
 
 /** How long one periodic clock check (a `hello`, server selection included) may take before it fails and is retried. */
 const CLOCK_CHECK_TIMEOUT_MS = 10_000;
-
-/**
- * How many instances (or tasks) one claim leases at most: it looks again after one whose messages went meanwhile (a
- * purge or restart raced it: released) or whose stored data cannot be read (kept leased and logged).
- */
-const CLAIM_ATTEMPTS = 3;
 
 /** How far before the last healthy moment a status resync re-reads (covers writers' clock skew). */
 const RESYNC_MARGIN_MS = 60_000;
@@ -468,11 +462,11 @@ export class MongoStore implements Store {
   }
 
   /**
-   * The claim's tries: at most {@link CLAIM_ATTEMPTS} instances leased, each handed out, or skipped when unreadable
-   * (kept leased), or released when its messages went meanwhile (a purge or restart raced the claim).
+   * The claim's tries (`claimFirstReadable`): each leased instance is handed out, or skipped when unreadable (kept
+   * leased), or released when its messages went meanwhile (a purge or restart raced the claim).
    */
   async #claimIn(session: ClientSession, options: ClaimOptions, limit: number): Promise<OrchestrationWorkItem | undefined> {
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    return claimFirstReadable(async () => {
       const lease = newLease(options, nextLeaseToken());
       const doc = await this.#leaseNext(session, lease, options.now);
       if (!doc) return undefined;
@@ -491,7 +485,7 @@ export class MongoStore implements Store {
       const reading = readClaimedInstance(doc, messages, lease);
       switch (reading.kind) {
         case 'item':
-          return reading.item;
+          break;
         case 'unreadable':
           // Kept leased (claimAt is its expiry), so it is not first in line again: logged, and the next one claimed.
           this.#unreadable({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, reading.error);
@@ -503,8 +497,8 @@ export class MongoStore implements Store {
         default:
           return assertNever(reading, 'claim reading');
       }
-    }
-    return undefined;
+      return reading;
+    });
   }
 
   /**
@@ -539,16 +533,15 @@ export class MongoStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
-      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      return claimFirstReadable(async () => {
         const lease = newLease(options, nextLeaseToken());
         const doc = await this.#leaseNextTask(lease, options.now);
         if (!doc) return undefined;
         const reading = readClaimedTask(doc, lease);
-        if (reading.kind === 'item') return reading.item;
         // Kept leased (its claim_at key is the expiry), so it is not first in line again: logged, and the next one claimed.
         if (reading.kind === 'unreadable') this.#unreadable({ kind: 'activity', id: doc._id }, lease, reading.error);
-      }
-      return undefined;
+        return reading;
+      });
     });
   }
 

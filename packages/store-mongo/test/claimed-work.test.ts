@@ -1,7 +1,7 @@
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { newLease } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
-import { readClaimedInstance, readClaimedTask } from '../src/claimed-work.js';
+import { CLAIM_RACE_ATTEMPTS, claimFirstReadable, readClaimedInstance, readClaimedTask, UNREADABLE_SKIPS, type ClaimReading } from '../src/claimed-work.js';
 import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
@@ -44,5 +44,44 @@ describe('what a claim makes of the documents it leased', () => {
     const task: ActivityTask = { id: 't1', instanceId: 'order-1', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
     expect(readClaimedTask(taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'item', item: { task, lease } });
     expect(readClaimedTask({ task: '[]' }, lease).kind).toBe('unreadable');
+  });
+});
+
+describe('the claim loop', () => {
+  /** A claim that reads `readings` in turn, then finds nothing; counts how many it leased. */
+  const queue = (readings: ClaimReading<string>[]) => {
+    let leased = 0;
+    const next = async (): Promise<ClaimReading<string> | undefined> => {
+      const reading = readings[leased];
+      if (reading) leased++;
+      return reading;
+    };
+    return { next, leased: () => leased };
+  };
+  const unreadable: ClaimReading<string> = { kind: 'unreadable', error: new Error('corrupt') };
+  const gone: ClaimReading<string> = { kind: 'no-messages' };
+
+  it('skips unreadable work at the head of the queue and takes the readable work behind it', async () => {
+    const q = queue([...Array<ClaimReading<string>>(10).fill(unreadable), { kind: 'item', item: 'readable' }]);
+    expect(await claimFirstReadable(q.next)).toBe('readable');
+    expect(q.leased()).toBe(11);
+  });
+
+  it('gives up after CLAIM_RACE_ATTEMPTS instances whose messages went, whatever it skipped before', async () => {
+    const q = queue([unreadable, gone, unreadable, gone, gone, { kind: 'item', item: 'later' }]);
+    expect(await claimFirstReadable(q.next)).toBeUndefined();
+    expect(q.leased()).toBe(2 + CLAIM_RACE_ATTEMPTS);
+  });
+
+  it('gives up after UNREADABLE_SKIPS unreadable documents (each kept leased, so the next claim goes on past them)', async () => {
+    const q = queue([...Array<ClaimReading<string>>(UNREADABLE_SKIPS).fill(unreadable), { kind: 'item', item: 'later' }]);
+    expect(await claimFirstReadable(q.next)).toBeUndefined();
+    expect(q.leased()).toBe(UNREADABLE_SKIPS);
+  });
+
+  it('ends when nothing is claimable', async () => {
+    const q = queue([unreadable, gone]);
+    expect(await claimFirstReadable(q.next)).toBeUndefined();
+    expect(q.leased()).toBe(2);
   });
 });
