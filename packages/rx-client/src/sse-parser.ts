@@ -49,8 +49,9 @@ export function sseParser(onEvent: (message: SseMessage) => void, onRetry: (ms: 
         data = event = id = undefined;
         continue;
       }
-      // The field name runs to the first colon (or the line's end); one space after the colon is dropped.
-      const [, field, value] = /^([^:]*):? ?(.*)/.exec(line) as unknown as [string, string, string];
+      // The field name runs to the first colon (or the line's end); one space after the colon is dropped. `s`: the
+      // value runs to the line's end, U+2028 and U+2029 included (`.` alone stops there; JSON.stringify keeps them).
+      const [, field, value] = /^([^:]*):? ?(.*)/s.exec(line) as unknown as [string, string, string];
       if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
       else if (field === 'event') event = value || undefined;
       else if (field === 'id' && !value.includes('\0')) id = value;

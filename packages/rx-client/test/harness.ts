@@ -13,6 +13,11 @@ export const orchestrators: Record<string, Orchestrator> = {
   ...sampleOrchestrators,
   Echo: echo,
   WaitForEvents: waitForEvents,
+  /** Sets its input as the custom status, then waits for a `Done` event. */
+  ShowInput: function* (ctx) {
+    ctx.setCustomStatus(ctx.getInput());
+    yield ctx.waitForExternalEvent('Done');
+  },
 };
 
 /** A request the server received, as the tests want to see it. */

@@ -78,6 +78,14 @@ describe('createRemoteClient', () => {
     expect(done.output).toBe(text);
   });
 
+  it('delivers a custom status containing U+2028 and U+2029, which JSON leaves unescaped in an event line', async () => {
+    const text = 'line\u2028separator\u2029paragraph';
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const seen = firstValueFrom(client.customStatus$('separators').pipe(filter((value) => value !== undefined)));
+    await client.startNew('ShowInput', { instanceId: 'separators', input: { text } });
+    expect(await seen).toEqual({ text });
+  });
+
   it('accepts a baseUrl that already ends with the webhook path', async () => {
     const client = createRemoteClient({ baseUrl: `${harness.server.url}${WEBHOOK_PATH}/`, key: KEY });
     expect(await client.getStatusAll()).toEqual([]);

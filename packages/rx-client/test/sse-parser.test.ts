@@ -49,6 +49,8 @@ const STREAMS: readonly string[] = [
   'data: first\n\ndata: unfinished', // the last event has no empty line: never dispatched
   'data: mixed\r\n\ndata: ends\r\r\n\n',
   'data: "\u00e9\u{1F600}"\n\n',
+  'data: "a\u2028b\u2029c"\n\n', // line separators of Unicode, which JSON.stringify leaves unescaped, end no line
+  'event: a\u2028b\nid: c\u2029d\ndata: \u2028\n\n',
 ];
 
 describe('sseParser', () => {
