@@ -190,8 +190,15 @@ describe('the fetch-handler path (runtimes without the Node adapter)', () => {
     try {
       const response = await handler(new Request(`http://local${WEBHOOK_PATH}/instances/web/stream?untilTerminal=true`));
       expect(response.headers.get('content-type')).toContain('text/event-stream');
+      // The body opens its feed when first read: read before the instance starts, so the feed sees every commit (a
+      // start before the first read raced the worker, which may have committed a status before the feed opened).
+      const body = response.body!.getReader();
+      const decoder = new TextDecoder();
+      const first = await body.read(); // the status of an instance that does not exist yet: null
+      let text = decoder.decode(first.value, { stream: true });
       await runtime.client.startNew('E1_HelloSequence', { instanceId: 'web' });
-      const text = await response.text(); // ends after the terminal status
+      for (let chunk = await body.read(); !chunk.done; chunk = await body.read()) text += decoder.decode(chunk.value, { stream: true });
+      // (the body ends after the terminal status)
       const events = [...text.matchAll(/event: (\w+)\nid: \S+\ndata: (.*)\n\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2]!) as { customStatus?: unknown } | null }));
       expect(events.at(-1)).toEqual({ event: 'end', data: null });
       const custom = events.slice(0, -1).map((e) => e.data?.customStatus).filter((c, i, all) => i === 0 || c !== all[i - 1]);
