@@ -122,6 +122,8 @@ export function jsonByteLength(value: unknown): number {
 /** Throws {@link PayloadTooLargeError} when the JSON of `value` is larger than `limitBytes`. */
 export function assertJsonSize(value: unknown, limitBytes: number, what: string): void {
   if (value === undefined) return;
+  // A number, boolean or null is at most 24 bytes of JSON: no text to make (a replay checks every status again).
+  if ((typeof value === 'number' || typeof value === 'boolean' || value === null) && limitBytes >= 24) return;
   const text = JSON.stringify(value);
   // A UTF-16 code unit is at most 3 bytes of UTF-8: short texts need no encoding (most custom statuses are short, and
   // a replay checks every status the orchestrator set again).

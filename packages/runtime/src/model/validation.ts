@@ -11,6 +11,11 @@ const FORBIDDEN_ID_CHARACTERS = /[\/\\#?\u0000-\u001f\u007f-\u009f]/;
 // In a `u` regex a surrogate pair is one code point, so only a lone (unpaired) surrogate is in category Cs.
 const LONE_SURROGATE = /\p{Cs}/u;
 
+// A constant: a regex literal in a function body is a new RegExp object every time it runs (names are checked on
+// every raise and every replayed wait).
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /** Throws {@link InvalidArgumentError} with the message `<what> <problem>`. */
 export function invalid(what: string, problem: string, cause?: unknown): never {
   throw new InvalidArgumentError(`${what} ${problem}`, { cause });
@@ -44,8 +49,7 @@ export function assertValidName(name: unknown, what: string): asserts name is st
     invalid(what, `must be a string of 1 to ${MAX_INSTANCE_ID_LENGTH} characters`);
   }
   assertWellFormed(name, what);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) invalid(what, 'has a control character');
+  if (CONTROL_CHARACTER.test(name)) invalid(what, 'has a control character');
 }
 
 /**

@@ -303,7 +303,8 @@ export class Worker {
   /** Claims until nothing more is claimable; returns the `now` of the last claim round. */
   async #claimAll(): Promise<Date> {
     const { store, owner, clock } = this.#o;
-    let now = clock.now();
+    // Read at the start of each round (a Date per read): none before the first.
+    let now: Date | undefined;
     // A kind that came back empty stays empty until a write signals new work (which pumps again) or the wake timer
     // fires: later rounds only claim the kinds the previous round found.
     let orchestrations = true;
@@ -339,7 +340,7 @@ export class Worker {
         this.#startActivity(activity);
       }
     }
-    return now;
+    return now ?? clock.now();
   }
 
   /** The client side of starts handed to this worker ({@link StartHandOff}). */
@@ -495,29 +496,25 @@ export class Worker {
 
   // ---------------------------------------------------------------- orchestrations
 
-  /** Runs a claimed step and gives its slot back (in the step itself: a `finally` promise per step was garbage). */
-  async #runStep(item: OrchestrationWorkItem): Promise<void> {
-    this.#heldSteps.add(item);
-    let leased: readonly ActivityWorkItem[] = [];
-    try {
-      leased = await this.#step(item);
-    } finally {
-      this.#heldSteps.delete(item);
-      this.#startLeased(leased);
-      this.#orchestrationsRunning--;
-      this.#slotFreed();
-    }
-  }
+  /** The options of every execution: one object, not one per replay and per cached execution. */
+  #executionOptions: { readonly customStatusLimitBytes: number } | undefined;
 
   /** A fresh execution of the orchestrator `name` (one function for every step, not a closure per step). */
   readonly #newExecution = (name: string): OrchestrationExecution => new OrchestrationExecution(
-    this.#o.orchestrators.get(name) ?? unknownOrchestrator(name), { customStatusLimitBytes: this.#o.customStatusLimitBytes },
+    this.#o.orchestrators.get(name) ?? unknownOrchestrator(name),
+    (this.#executionOptions ??= { customStatusLimitBytes: this.#o.customStatusLimitBytes }),
   );
 
-  /** Runs one step; returns the activity tasks its commit leased to this worker (their slots are reserved). */
-  async #step(item: OrchestrationWorkItem): Promise<readonly ActivityWorkItem[]> {
+  /**
+   * Runs one claimed step and gives its slot back; the activity tasks its commit leased to this worker (their slots
+   * are reserved) start then. One async function per step: a second one for the slot's `finally` cost a promise and
+   * a suspended frame per step.
+   */
+  async #runStep(item: OrchestrationWorkItem): Promise<void> {
     const { store, clock } = this.#o;
     const state = item.state;
+    this.#heldSteps.add(item);
+    let started: readonly ActivityWorkItem[] = NO_WORK_ITEMS;
     try {
       // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
       // Taken out of the cache, hit or miss (`get` removes the entry): it is set again after the commit.
@@ -544,23 +541,26 @@ export class Worker {
         this.#activitiesRunning -= leased.length;
         throw error;
       }
+      started = leased;
       this.#metrics.steps++;
       if (decision.execution) {
         this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, decision.cacheHit);
       }
-      return leased;
     } catch (error) {
       this.#cache.delete(state.instanceId);
       if (error instanceof LeaseLostError) {
         this.#metrics.leasesLost++;
         this.#o.logger.warn(`lease on ${state.instanceId} lost; step discarded`);
-        return [];
+      } else if (!(error instanceof StoreClosedError)) {
+        // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
+        // persists (a store outage) would then be retried in a tight loop. The wake timer covers the lease expiry.
+        this.#o.logger.error(`step of ${state.instanceId} failed; retried when its lease expires`, error);
       }
-      if (error instanceof StoreClosedError) return [];
-      // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
-      // persists (a store outage) would then be retried in a tight loop. The wake timer covers the lease expiry.
-      this.#o.logger.error(`step of ${state.instanceId} failed; retried when its lease expires`, error);
-      return [];
+    } finally {
+      this.#heldSteps.delete(item);
+      this.#startLeased(started);
+      this.#orchestrationsRunning--;
+      this.#slotFreed();
     }
   }
 
@@ -699,6 +699,9 @@ export class Worker {
     };
   }
 }
+
+/** No work items (a step that leased no activity task). */
+const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);
 
 /** The lease renewal of one running activity. */
 interface Heartbeat {
