@@ -5,6 +5,7 @@
 import { Observable, type Observer } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { EventRaisedEvent, HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
@@ -163,13 +164,19 @@ export class LocalClient implements DurableClient {
     return followPages((token) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
   }
 
-  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
-    assertValidName(eventName, 'event name');
-    const input = toPlainJson(eventData, 'event data');
-    // Built as it is sent: no spread of an `{ input }` made for it.
-    const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName };
-    if (input !== undefined) event.input = input;
-    return this.#send(instanceId, 'raise an event on', event);
+  raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+    // Not an async function: the promise returned is the commit's own (an async function that returns a promise adds
+    // a promise, a job and two turns to every raise). What it refuses rejects that promise all the same.
+    try {
+      assertValidName(eventName, 'event name');
+      const input = toPlainJson(eventData, 'event data');
+      // Built as it is sent: no spread of an `{ input }` made for it.
+      const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName };
+      if (input !== undefined) event.input = input;
+      return this.#sendOnly(instanceId, RAISE_REQUIRES, event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async terminate(instanceId: string, reason?: unknown): Promise<void> {
@@ -496,25 +503,36 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * Sends a command to an instance in `status` (default: non-terminal): the store refuses it atomically, in the
-   * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). With `reflects`,
-   * resolves only once the committed status reflects it compared with the status `before` the command (see
-   * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
+   * Commits the message of `event` to an instance that meets `requires`, and resolves once it is committed (see
+   * `#send`). Throws what it refuses (the caller turns that into a rejection).
    */
-  async #send(
-    instanceId: string, verb: string, event: MessageEvent, reflects?: (state: InstanceState, before: InstanceState) => boolean,
-    status: InstanceCondition['status'] = 'running',
-  ): Promise<void> {
+  #sendOnly(instanceId: string, requires: InstanceCondition, event: MessageEvent): Promise<void> {
+    // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
+    // instances at once kept every write set alive through the next collections).
+    return this.#store.commit(this.#messageTo(instanceId, requires, event)).then(ignore);
+  }
+
+  /** The write set that sends `event` to an instance that meets `requires`. */
+  #messageTo(instanceId: string, requires: InstanceCondition, event: MessageEvent): WriteSet {
     assertValidInstanceId(instanceId);
     // Frozen: the message is the client's own and nobody changes it after this, so a store may keep it without a copy
     // (MemoryStore does).
-    const writeSet = decideSend(deepFreeze({ id: this.#newId(), instanceId, event }), { status, operation: verb });
-    const state = reflects ? await this.#store.getInstance(instanceId) : undefined;
-    if (!reflects || !state || reflects(state, state)) {
-      // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands
-      // of instances at once kept every write set alive through the next collections).
-      return this.#store.commit(writeSet).then(ignore);
-    }
+    return decideSend(deepFreeze({ id: this.#newId(), instanceId, event }), requires);
+  }
+
+  /**
+   * Sends a command to an instance in `status` (default: non-terminal): the store refuses it atomically, in the
+   * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). Resolves only once
+   * the committed status reflects it (`reflects`) compared with the status `before` the command (see
+   * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
+   */
+  async #send(
+    instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
+    status: InstanceCondition['status'] = 'running',
+  ): Promise<void> {
+    const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
+    const state = await this.#store.getInstance(instanceId);
+    if (!state || reflects(state, state)) return this.#store.commit(writeSet).then(ignore);
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
   }
 
@@ -553,7 +571,7 @@ export class LocalClient implements DurableClient {
   }
 
   #nowIso(): string {
-    return this.#clock.now().toISOString();
+    return isoTime(this.#clock.now());
   }
 }
 
@@ -682,3 +700,9 @@ function withFirst<A, B>(first: () => Promise<A>, rest: Observable<B>): Observab
 
 /** Ignores a value: a command's promise resolves with nothing once its commit has. */
 function ignore(): void {}
+
+/**
+ * The condition of every raised event (one object for all of them): the instance is not terminal. A plain literal (a
+ * module-level call would keep it in pages that use nothing of this client).
+ */
+const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise an event on' };

@@ -8,6 +8,7 @@ import {
   type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
 } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
+import { isoTime } from '../model/iso-time.js';
 import { assertJsonSize, toPlainJson, type JsonValue } from '../model/json.js';
 import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
@@ -224,15 +225,14 @@ export class OrchestrationExecution {
 
   #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
     const wasFinished = this.#phase.kind === 'finished';
-    const nowIso = now.toISOString(); // one text for every event the step records
+    const nowIso = isoTime(now); // one text for every event the step records (and for the steps of its millisecond)
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
       // The shared list is frozen, as the step markers are: a store may keep it without a copy.
       this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: CURRENT_REPLAY_FLAGS }));
     } else {
-      // The step markers are frozen (nothing here changes them afterwards), so a store may keep them without a copy.
-      this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso }));
+      this.#record(stepMarkers(nowIso).started);
     }
     this.#nowDate = now;
     this.#nowIso = nowIso;
@@ -264,7 +264,7 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
       }
     }
-    this.#record(Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp: nowIso }));
+    this.#record(stepMarkers(nowIso).completed);
     const phase = this.#phase;
     const continued = phase.kind === 'finished' && phase.outcome.kind === 'continued-as-new' && !wasFinished
       ? phase.outcome.request
@@ -689,6 +689,24 @@ export class OrchestrationExecution {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** The step markers of the last step time recorded (see {@link stepMarkers}). */
+let markers: { readonly started: HistoryEvent; readonly completed: HistoryEvent } | undefined;
+
+/**
+ * The OrchestratorStarted and OrchestratorCompleted events of a step at `timestamp`. They are frozen (nothing
+ * changes them afterwards), so a store may keep them without a copy; and being equal for every step of one
+ * millisecond, those steps share them instead of each recording (and a store keeping) two objects of its own.
+ */
+function stepMarkers(timestamp: string): { readonly started: HistoryEvent; readonly completed: HistoryEvent } {
+  if (markers?.started.timestamp !== timestamp) {
+    markers = {
+      started: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp }),
+      completed: Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp }),
+    };
+  }
+  return markers;
+}
 
 function isGenerator(value: unknown): value is Orchestration {
   return typeof value === 'object' && value !== null && typeof (value as Generator).next === 'function' &&
