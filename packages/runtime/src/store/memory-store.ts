@@ -140,11 +140,16 @@ export class MemoryStore implements Store {
     const kept: StoredState[] = new Array<StoredState>(states.length);
     for (let i = 0; i < states.length; i++) {
       const { state, isNew, lease: startLease } = states[i]!;
-      const copy = new StoredState(state);
-      kept[i] = copy;
       const record = instances.get(state.instanceId);
-      if (record && !isNew) record.state = copy;
-      else {
+      if (record && !isNew) {
+        // Overwritten in place: nothing outside a synchronous operation of this store holds a StoredState (every read
+        // copies it), and a new one per step outlived the young generation of the heap (a step of each instance
+        // comes round only after thousands of others) to die in a full collection.
+        record.state.assign(state);
+        kept[i] = record.state;
+      } else {
+        const copy = new StoredState(state);
+        kept[i] = copy;
         instances.set(state.instanceId, {
           lease: startLease && heldLease(startLease), state: copy, history: NO_EVENTS, messages: NO_MESSAGES,
         });

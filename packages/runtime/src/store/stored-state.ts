@@ -9,27 +9,33 @@ import { copyStoreValue } from './store-helpers.js';
  * {@link StoredState.toState}.
  *
  * Built from a state the store was given, it copies the JSON payloads (input, output, custom status, failure): the
- * store never keeps what it was given, and never changes a StoredState in place.
+ * store never keeps what it was given. A commit overwrites an instance's StoredState in place ({@link
+ * StoredState.assign}); nothing outside one synchronous operation of the store ever holds one.
  */
 export class StoredState implements InstanceState {
   // Declared only: the constructor defines every field, in this order (fields emitted as class fields were first
   // defined as undefined, then assigned again).
-  declare readonly instanceId: string;
-  declare readonly name: string;
-  declare readonly runtimeStatus: OrchestrationRuntimeStatus;
-  declare readonly executionId: string;
-  declare readonly historyLength: number;
-  declare readonly version: number;
-  declare readonly createdMs: number;
-  declare readonly lastUpdatedMs: number;
-  declare readonly input: unknown;
-  declare readonly output: unknown;
-  declare readonly customStatus: unknown;
-  declare readonly failureDetails: FailureDetails | undefined;
-  declare readonly parentInstanceId: string | undefined;
-  declare readonly historyEpoch: number | undefined;
+  declare instanceId: string;
+  declare name: string;
+  declare runtimeStatus: OrchestrationRuntimeStatus;
+  declare executionId: string;
+  declare historyLength: number;
+  declare version: number;
+  declare createdMs: number;
+  declare lastUpdatedMs: number;
+  declare input: unknown;
+  declare output: unknown;
+  declare customStatus: unknown;
+  declare failureDetails: FailureDetails | undefined;
+  declare parentInstanceId: string | undefined;
+  declare historyEpoch: number | undefined;
 
   constructor(state: InstanceState) {
+    this.assign(state);
+  }
+
+  /** Becomes a copy of `state` (the same fields, in the same order, as when built). */
+  assign(state: InstanceState): void {
     this.instanceId = state.instanceId;
     this.name = state.name;
     this.runtimeStatus = state.runtimeStatus;
