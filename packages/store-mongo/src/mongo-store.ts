@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, decideUnreadableWork, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
+  assertNever, commitResultOf, decideUnreadableWork, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
   matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -236,7 +236,9 @@ export class MongoStore implements Store {
       const reply = await hello(client);
       const receivedAt = Date.now();
       assertReplicaSet(reply);
-      const logger = options.logger ?? consoleLogger;
+      // Wrapped once: a report made while a failure is handled (a resync's retry, a sweep, the clock check) cannot
+      // throw out of the handler and leave its retry unarmed.
+      const logger = guardedLogger(options.logger ?? consoleLogger);
       const skew = skewOfHello(reply, sentAt, receivedAt);
       const clusterClock = new ClusterClock();
       clusterClock.observe(reply);

@@ -16,8 +16,8 @@ export const silentLogger: Logger = { warn: () => {}, error: () => {} };
 /**
  * `logger` with calls that never throw. Reports are made where a failure is being handled (a catch, an error
  * callback); a logger that throws there (a closed stream, a bug in it) would turn one recorded failure into a second,
- * unrecorded one that escapes the handler (a retry not armed, a request that never gets its answer). The runtime and
- * the HTTP handler wrap the logger they are given once.
+ * unrecorded one that escapes the handler (a retry not armed, a request that never gets its answer). The runtime,
+ * the HTTP handler and stores that log (through `@durable-rx/runtime/store-kit`) wrap the logger they are given once.
  *
  * @example
  * ```ts

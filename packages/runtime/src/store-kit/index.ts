@@ -34,6 +34,8 @@ export {
   pageSizeOf, validateLeaseOwner, decideUnreadableWork, type PageKey, type UnreadableWork, type UnreadableWorkDecision,
 } from '../store/store-helpers.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
+/** A store wraps the logger it is given once, so a report made while it handles a failure cannot throw out of the handler. */
+export { guardedLogger } from '../env/logger.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
 export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, type ValidPurgeFilter } from '../model/validation.js';
 export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
