@@ -158,8 +158,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           cache: 'no-store',
           signal: controller.signal,
         });
+        // Stopped meanwhile (the watchers left; those now watching have a connection of their own): nothing to tell.
+        if (stopped) return;
         if (!response.ok) {
           const error = await errorFromResponse(response);
+          if (stopped) return;
           if (isRetryable(response.status)) throw error;
           return fail(error);
         }

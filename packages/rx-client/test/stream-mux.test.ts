@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Subscriber } from 'rxjs';
+import { filter, firstValueFrom, Observable, type Subscriber, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStreamMux, type ConnectionState } from '../src/stream-mux.js';
 
@@ -87,5 +87,60 @@ describe('createStreamMux', () => {
     await server.connection(2); // the client reconnected after the throw ...
     await within(first.closed, 'the server saw the first connection closed'); // ... and let the first one go
     expect(states).toContainEqual({ state: 'reconnecting', error: failure });
+  });
+
+  it('leaves the watchers of a new connection alone when the old one is stopped while reading its refusal', async () => {
+    // The first stream request is refused (401) with a body that never ends; later ones open session `s`.
+    let streams = 0;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (request.url?.endsWith('/subscriptions')) {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else if (streams++ === 0) {
+        response.writeHead(401, { 'content-type': 'application/json' }).write('{"code":"unauthorized",');
+      } else {
+        response.writeHead(200, { 'content-type': 'text/event-stream' }).write('id: s.0\nevent: session\ndata: {"session":"s"}\n\n');
+      }
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    let refused!: () => void;
+    const refusal = new Promise<void>((resolve) => (refused = resolve));
+    let refusalBody: Promise<unknown> | undefined;
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      headers: {},
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!response.ok) {
+          const json = response.json.bind(response);
+          response.json = () => (refusalBody = json());
+          refused();
+        }
+        return response;
+      },
+    });
+    const watch = (instanceId: string) =>
+      new Observable<never>((subscriber) => mux.watch({ kind: 'status', instanceId }, subscriber, () => undefined));
+    const errors: unknown[] = [];
+    const first = watch('a').subscribe({ error: (error: unknown) => errors.push(error) });
+    await within(refusal, 'the refusal arrived'); // its body is being read now, and never ends
+    let second: Subscription | undefined;
+    const state = mux.state$.subscribe((s) => {
+      // Watch again the moment the first connection closes, while its refusal is still being read.
+      if (s.state === 'idle' && !second) second = watch('b').subscribe({ error: (error: unknown) => errors.push(error) });
+    });
+    stops.push(() => {
+      second?.unsubscribe();
+      state.unsubscribe();
+    });
+    first.unsubscribe();
+    await within(firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'idle'))), 'the first connection closed');
+    await refusalBody!.catch(() => undefined); // closing it aborted the body ...
+    await new Promise((resolve) => setImmediate(resolve)); // ... and every reaction to that has run
+    const settled = await within(firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'live' || s.state === 'failed'))), 'live');
+    expect(settled).toEqual({ state: 'live' });
+    expect(errors).toEqual([]);
+    expect(streams).toBe(2);
   });
 });
