@@ -90,12 +90,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Measured with the scale scenario (A B B A, load 10-14): CPU per raised event 39 / 35 -> 27 / 29 us at 10,000
  * waiting instances and 38 / 38 -> 26 / 24 us at 50,000, scavenges per run 47 -> 37 and 151 -> 120, heap per waiting
  * instance 860 -> ~800 B and 737 -> 680 B.
+ * The check-status helpers of both clients then read their options through the shared table (a typed 400 for null or
+ * malformed options and a missing request, where they threw TypeErrors): 24,268 / 29,614 / 59,743 / 8,181 -> 24,297 /
+ * 29,624 / 59,794 / 8,189 B, budgets 24,290 / 59,765 -> 24,320 / 59,815 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_290 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_320 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_635 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_765 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_815 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

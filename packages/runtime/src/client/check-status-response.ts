@@ -1,5 +1,5 @@
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
-import { absoluteUrl } from '../model/validation.js';
+import { absoluteUrl, isString, isTimeoutMs, readChecked } from '../model/validation.js';
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
@@ -48,17 +48,8 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
   return Response.json(toWireStatusWithoutHistory(status, options), { status: runtimeStatus === 'Failed' ? options.failedStatus : 200 });
 }
 
-/**
- * The origin (or configured base) that check-status URLs are built on.
- *
- * @example
- * ```ts
- * checkStatusBaseUrl(new Request('https://app.example.com/api/start'), {}); // 'https://app.example.com'
- * ```
- */
-export function checkStatusBaseUrl(request: Request, options: CheckStatusResponseOptions): string {
-  return options.baseUrl !== undefined ? options.baseUrl : absoluteUrl(request.url, 'request.url (without options.baseUrl)').origin;
-}
+/** The members of check-status options and their checks: read once, each named by its path (`… options.key`). */
+const CHECK_STATUS_CHECKS = { baseUrl: isString, key: isString };
 
 /**
  * `createCheckStatusResponse` of a {@link DurableClient}, on its `createHttpManagementPayload`; both clients share it.
@@ -74,8 +65,10 @@ export function checkStatusBaseUrl(request: Request, options: CheckStatusRespons
 export function createCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: CheckStatusResponseOptions = {},
 ): Response {
-  const { baseUrl: _base, ...payloadOptions } = options;
-  return checkStatusResponse(client.createHttpManagementPayload(instanceId, checkStatusBaseUrl(request, options), payloadOptions));
+  const { baseUrl, key } = readChecked(options, 'createCheckStatusResponse options', CHECK_STATUS_CHECKS);
+  // The request's origin unless a base is given; `?.`: a missing request is refused as a missing URL (400).
+  const base = baseUrl ?? absoluteUrl(request?.url, 'request.url').origin;
+  return checkStatusResponse(client.createHttpManagementPayload(instanceId, base, { key }));
 }
 
 /**
@@ -94,9 +87,10 @@ export function createCheckStatusResponseOf(
 export async function waitForCompletionOrCreateCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
 ): Promise<Response> {
-  const { timeoutMs, ...checkStatusOptions } = options;
-  const base = checkStatusBaseUrl(request, checkStatusOptions); // a bad request fails before waiting
-  const status = await client.waitForCompletion(instanceId, { timeoutMs });
-  return completionResponse(status, { failedStatus: 500 })
-    ?? createCheckStatusResponseOf(client, request, instanceId, { ...checkStatusOptions, baseUrl: base });
+  const { timeoutMs, ...checkStatusOptions } = readChecked(options, 'waitForCompletionOrCreateCheckStatusResponse options', {
+    ...CHECK_STATUS_CHECKS, timeoutMs: isTimeoutMs,
+  });
+  // Built first: a bad request or option fails before waiting.
+  const checkStatus = createCheckStatusResponseOf(client, request, instanceId, checkStatusOptions);
+  return completionResponse(await client.waitForCompletion(instanceId, { timeoutMs }), { failedStatus: 500 }) ?? checkStatus;
 }

@@ -192,8 +192,11 @@ export function resolveTimeoutMs(value: unknown, fallback: number, what = 'timeo
  * ```
  */
 export function readTimeoutMs(options: unknown, what: string, fallback: number): number {
-  return resolveTimeoutMs(readOptions(options, what, ['timeoutMs']).timeoutMs, fallback, `${what}.timeoutMs`);
+  return readChecked(options, what, { timeoutMs: isTimeoutMs }).timeoutMs ?? fallback;
 }
+
+/** The {@link MemberCheck} of a timeout member: {@link resolveTimeoutMs}. */
+export const isTimeoutMs: MemberCheck<number> = (value, what) => resolveTimeoutMs(value, 0, what);
 
 /** The runtime status named `name`; `ignoreCase` matches any case (as the HTTP API's query parameters). */
 export function runtimeStatusNamed(name: unknown, ignoreCase = false): OrchestrationRuntimeStatus | undefined {

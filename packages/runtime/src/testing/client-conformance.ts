@@ -671,6 +671,29 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await failed.json()).toMatchObject({ instanceId: 'w4', runtimeStatus: 'Failed', output: expect.stringContaining('flaky 10 is broken') });
       });
 
+      it('refuses malformed options and requests with a typed 400 naming them, never a TypeError', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'w5', input: 1 });
+        const throwing = new Proxy({}, { get: () => { throw new Error('getter threw'); } });
+        const refused: [() => unknown, string][] = [
+          [() => client.createCheckStatusResponse(request(), 'w5', null as never), 'createCheckStatusResponse options must be an object'],
+          [() => client.createCheckStatusResponse(request(), 'w5', throwing as never), 'createCheckStatusResponse options.baseUrl threw when read'],
+          [() => client.createCheckStatusResponse(request(), 'w5', { baseUrl: 42 } as never), 'createCheckStatusResponse options.baseUrl must be a string'],
+          [() => client.createCheckStatusResponse(request(), 'w5', { key: 42 } as never), 'createCheckStatusResponse options.key must be a string'],
+          [() => client.createCheckStatusResponse(undefined as never, 'w5'), 'request.url undefined is not an absolute URL'],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', null as never),
+            'waitForCompletionOrCreateCheckStatusResponse options must be an object',
+          ],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', { timeoutMs: -1 }),
+            'waitForCompletionOrCreateCheckStatusResponse options.timeoutMs must be a number >= 0 (ms)',
+          ],
+        ];
+        for (const [call, message] of refused) {
+          await expect((async () => call())()).rejects.toMatchObject({ code: 'invalid-argument', status: 400, message });
+        }
+      });
+
       it('rejects an unknown instance (404)', async () => {
         await expect(client.waitForCompletionOrCreateCheckStatusResponse(request(), 'nobody', { timeoutMs: 50 }))
           .rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
