@@ -93,12 +93,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The check-status helpers of both clients then read their options through the shared table (a typed 400 for null or
  * malformed options and a missing request, where they threw TypeErrors): 24,268 / 29,614 / 59,743 / 8,181 -> 24,297 /
  * 29,624 / 59,794 / 8,189 B, budgets 24,290 / 59,765 -> 24,320 / 59,815 B.
+ * A commit whose check of a row read ahead fails now always ends its transaction (one helper for both backends: abort
+ * on any failure, wait for the abort before running again, a StorageError if it committed instead): 29,624 / 59,794 ->
+ * 29,708 / 59,850 B (KeyvalStore / DexieStore), budgets 29,635 / 59,815 -> 29,720 / 59,860 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_320 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_635 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_815 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_720 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_860 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -3,7 +3,7 @@ import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
-import { completion, end } from './idb-transaction.js';
+import { finishChecked } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
@@ -175,24 +175,7 @@ class DexieBackend implements StoreBackend {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
     const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
-    const finished = completion(trans);
-    let result: T;
-    try {
-      result = await new DexieTransaction(trans, this.#core, reads).run(work);
-    } catch (error) {
-      end(trans, false); // a failed work: nothing of it is written
-      // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
-      throw reads.unconfirmed ? reads : trans.error ?? error;
-    }
-    // A readonly transaction has nothing left to do; a readwrite one resolves only once committed (durable).
-    if (mode === 'readonly') return result;
-    if (!(await reads.confirmed())) {
-      end(trans, false);
-      throw reads;
-    }
-    end(trans, true);
-    await finished;
-    return result;
+    return finishChecked(trans, mode, reads, () => new DexieTransaction(trans, this.#core, reads).run(work));
   }
 
   close(): void {

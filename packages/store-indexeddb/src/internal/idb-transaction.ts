@@ -1,3 +1,6 @@
+import { StorageError } from '../errors/storage-error.js';
+import type { ReadsAhead } from './read-ahead.js';
+
 /**
  * Ending an IndexedDB transaction, for both backends (DexieStore's DBCore transaction is the IndexedDB one too).
  * A readwrite transaction is asked to commit as soon as its work is issued, without a round trip to wait for its last
@@ -26,4 +29,41 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
   } catch {
     // Already aborted or finished: nothing more to do.
   }
+}
+
+/**
+ * Runs the work of one transaction and ends it, for both backends. A readonly transaction returns what `work`
+ * returned. A readwrite one commits only once every row `reads` took ahead was confirmed; any failure on the way (of
+ * the work, of the check) aborts it, so nothing of it is written. A transaction decided on a row the database did not
+ * confirm throws `reads` (the caller runs the work again), but only once the abort took effect: had the transaction
+ * committed instead, running again could write the commit twice, and a StorageError says so.
+ *
+ * `abandon`: called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet).
+ */
+export async function finishChecked<T>(
+  transaction: IDBTransaction, mode: 'readonly' | 'readwrite', reads: ReadsAhead, work: () => Promise<T>, abandon?: () => void,
+): Promise<T> {
+  const done = completion(transaction);
+  let result: T;
+  try {
+    result = await work();
+    if (mode === 'readonly') return result;
+    if (!(await reads.confirmed())) throw reads;
+  } catch (error) {
+    abandon?.();
+    end(transaction, false);
+    // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
+    if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;
+    try {
+      await done;
+    } catch {
+      throw reads; // aborted: nothing of it was written
+    }
+    throw new StorageError('A transaction committed instead of aborting', { cause: error });
+  }
+  // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
+  // transaction, and `done` rejects with its error. A readwrite transaction resolves only once committed (durable).
+  end(transaction, true);
+  await done;
+  return result;
 }

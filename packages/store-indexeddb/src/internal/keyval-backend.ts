@@ -4,7 +4,7 @@ import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js'
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
-import { completion, end } from './idb-transaction.js';
+import { finishChecked } from './idb-transaction.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -166,29 +166,13 @@ class KeyvalBackend implements StoreBackend {
   transact<T>(
     mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
   ): Promise<T> {
-    return this.use(mode, async (store) => {
-      const transaction = store.transaction;
-      const committed = completion(transaction);
+    return this.use(mode, (store) => {
       const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
-      let result: T;
-      try {
-        result = await work(tx);
+      return finishChecked(store.transaction, mode, reads, async () => {
+        const result = await work(tx);
         await tx.finish();
-      } catch (error) {
-        tx.abandon();
-        end(transaction, false);
-        // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
-        throw reads.unconfirmed ? reads : transaction.error ?? error;
-      }
-      if (!(await reads.confirmed())) {
-        end(transaction, false);
-        throw reads;
-      }
-      // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
-      // transaction, and `committed` rejects with its error.
-      end(transaction, true);
-      await committed;
-      return result;
+        return result;
+      }, () => tx.abandon());
     });
   }
 

@@ -42,11 +42,12 @@ export class ReadsAhead {
     const remembered = this.#rows?.get(key) as R | undefined;
     if (remembered === undefined || this.writes.has(key)) return undefined;
     this.#unconfirmed++;
+    // A read that fails, or a comparison that throws, leaves the row unconfirmed: never a rejection.
     this.#checks.push(read().then((found) => {
       const same = sameValue(found, remembered);
       if (same) this.#unconfirmed--;
       return same;
-    }, () => false));
+    }).catch(() => false));
     return Promise.resolve(remembered);
   }
 

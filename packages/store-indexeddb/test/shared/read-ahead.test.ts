@@ -1,8 +1,11 @@
 import { LeaseLostError } from '@durable-rx/runtime';
-import type { OrchestrationMessage, Store } from '@durable-rx/runtime/store-kit';
+import type { ActivityTask, OrchestrationMessage, Store, WriteSet } from '@durable-rx/runtime/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/internal/read-ahead.js';
 import { adapters, claim, commitOf, create, message, newInstance, send, T0, uniqueName, type AdapterName } from './fixtures.js';
+
+const event = (instanceId: string, name: string): OrchestrationMessage =>
+  message(instanceId, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name });
 
 // A commit takes the rows this handle last committed instead of waiting for its reads, and checks them against the
 // database before it commits (src/internal/read-ahead.ts). Here another handle on the database changes such a row in
@@ -19,8 +22,6 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a commit on a row ano
     opened.push(...stores);
     return stores;
   };
-  const event = (instanceId: string, name: string): OrchestrationMessage =>
-    message(instanceId, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name });
 
   it('keeps a message the other handle sent after the claim: the instance is claimable with it', async () => {
     const [mine, other] = openTwo();
@@ -50,6 +51,70 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a commit on a row ano
     }))).rejects.toBeInstanceOf(LeaseLostError);
     expect(await other.getInstance('y')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
     expect(await mine.getHistory('y')).toEqual([]);
+  });
+
+  it('creates an instance again that the other handle completed and purged since this one created it', async () => {
+    const [mine, other] = openTwo();
+    await create(mine, newInstance('x'));
+    const item = await claim(other);
+    await other.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1 },
+    }));
+    expect(await other.purgeInstance('x')).toBe(1);
+    // This handle remembers x as Pending, which `ifRunning: fail` refuses: the database no longer has it.
+    await create(mine, newInstance('x'));
+    expect(await other.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+  });
+
+  it('refuses to complete an activity whose lease the other handle took over after it expired', async () => {
+    const [mine, other] = openTwo();
+    await create(mine, newInstance('a'));
+    const item = await claim(mine);
+    const task: ActivityTask = { id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    await mine.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 },
+      activityTasks: [task],
+    }));
+    const mineLease = await mine.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 });
+    expect(mineLease?.task.id).toBe('t1');
+    const otherLease = await other.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(T0.getTime() + 5000) });
+    expect(otherLease?.task.id).toBe('t1');
+    const done: WriteSet = {
+      lease: { kind: 'activity', taskId: 't1', token: mineLease!.lease.token },
+      requests: [
+        { type: 'deleteTask', taskId: 't1' },
+        {
+          type: 'insertMessage', ifMissing: 'drop',
+          message: message('a', { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' }),
+        },
+      ],
+    };
+    await expect(mine.commit(done)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+});
+
+// The check of a row read ahead must end in a commit or an abort, whatever happens on the way: here comparing the row
+// throws (a payload with a getter that works once more, for the write's structured clone, then throws), and the commit
+// must still be decided on the database: nothing of the failed attempt written, the message sent once.
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a commit whose check of a row read ahead throws', (adapter) => {
+  it('runs again reading the database, and writes its messages once', async () => {
+    const store = adapters[adapter](uniqueName('read-ahead-throws'));
+    try {
+      let readsLeft = Infinity;
+      const input = { get value() {
+        if (readsLeft-- <= 0) throw new Error('read once too often');
+        return 1;
+      } };
+      await create(store, newInstance('z', input)); // remembered with `input` itself
+      readsLeft = 1; // the row the send writes back is cloned; then the check of the row read ahead throws
+      await send(store, event('z', 'one'));
+      const item = await claim(store);
+      expect(item.messages.map((m) => ('name' in m.event ? m.event.name : m.event.type))).toEqual(['Orch', 'one']);
+    } finally {
+      await store.close();
+    }
   });
 });
 
