@@ -96,10 +96,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A commit whose check of a row read ahead fails now always ends its transaction (one helper for both backends: abort
  * on any failure, wait for the abort before running again, a StorageError if it committed instead): 29,624 / 59,794 ->
  * 29,708 / 59,850 B (KeyvalStore / DexieStore), budgets 29,635 / 59,815 -> 29,720 / 59,860 B.
+ * MemoryStore then stopped walking again what it knows is frozen (the consumed message's event a step appends, the
+ * step markers of one millisecond): runtime 24,297 -> 24,373 B, budget 24,395 B, for 44 -> 40 scavenges per run at
+ * 10,000 waiting instances (the walk reads a descriptor object per member).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_320 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_395 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_720 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_860 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },

@@ -164,10 +164,10 @@ export class MemoryStore implements Store {
       // place, so a step costs O(new events), not O(history).
       if (replace || record.history.length === 0) {
         const copies = new Array<HistoryEvent>(events.length);
-        for (let e = 0; e < events.length; e++) copies[e] = keptFrozen(events[e]!);
+        for (let e = 0; e < events.length; e++) copies[e] = keptEvent(record, events[e]!);
         record.history = copies;
       } else {
-        for (let e = 0; e < events.length; e++) record.history.push(keptFrozen(events[e]!));
+        for (let e = 0; e < events.length; e++) record.history.push(keptEvent(record, events[e]!));
       }
     }
     for (let i = 0; i < plan.deleteMessages.length; i++) {
@@ -437,5 +437,25 @@ function clone<T>(value: T): T {
  * covers all of them.
  */
 function keptFrozen<T>(value: T): T {
-  return isDeepFrozen(value) ? value : deepFreeze(copyStoreValue(value));
+  if (value === lastFrozen[0] || value === lastFrozen[1]) return value;
+  if (!isDeepFrozen(value)) return deepFreeze(copyStoreValue(value));
+  lastFrozen[lastFrozenAt ^= 1] = value;
+  return value;
+}
+
+/**
+ * The last two values {@link keptFrozen} found deeply frozen: the step markers every step of one millisecond shares
+ * are kept as they are without walking them again (a walk reads a descriptor object per member).
+ */
+const lastFrozen: unknown[] = [undefined, undefined];
+let lastFrozenAt = 0;
+
+/**
+ * What the store keeps of a history event `record`'s step appends: the event of one of the instance's stored
+ * messages (an event the step consumed) is kept already, so it is not walked again; any other as {@link keptFrozen}.
+ */
+function keptEvent(record: InstanceRecord, event: HistoryEvent): HistoryEvent {
+  const messages = record.messages;
+  for (let i = 0; i < messages.length; i++) if (messages[i]!.event === event) return event;
+  return keptFrozen(event);
 }
