@@ -1,17 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { filter, firstValueFrom, Observable, type Subscriber, type Subscription } from 'rxjs';
+import { filter, firstValueFrom, Observable, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStreamMux, type ConnectionState } from '../src/stream-mux.js';
 
 /** One stream request the server got, and a promise settled when its connection closes. */
 interface Connection {
+  readonly lastEventId: string | undefined;
   readonly closed: Promise<void>;
 }
 
 /**
- * A real HTTP server on 127.0.0.1 whose every stream request gets an event stream that opens session `s`, ends
- * subscription `1` with an error and stays open; subscription requests are accepted.
+ * A real HTTP server on 127.0.0.1 whose every stream request gets an event stream that opens session `s`; the first
+ * then sends value 1 of subscription `1` and breaks off in the middle of the next event (the connection is destroyed:
+ * the client's read fails); later ones stay open. Subscription requests are accepted.
  */
 async function serveStreams() {
   const connections: Connection[] = [];
@@ -25,8 +27,10 @@ async function serveStreams() {
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     response.write('id: s.0\nevent: session\ndata: {"session":"s"}\n\n');
-    response.write(`id: s.${connections.length + 1}\nevent: close\ndata: {"sub":"1","error":{"code":"gone","message":"m"}}\n\n`);
-    const connection = { closed };
+    if (connections.length === 0) {
+      response.write('id: s.1\nevent: status\ndata: {"sub":"1","data":1}\n\nid: s.2\nevent: status\ndata: {"sub', () => response.destroy());
+    }
+    const connection = { lastEventId: request.headers['last-event-id'] as string | undefined, closed };
     connections.push(connection);
     arrivals.splice(0).forEach((notify) => notify(connection));
   });
@@ -68,25 +72,28 @@ afterEach(async () => {
 });
 
 describe('createStreamMux', () => {
-  it('closes the connection whose handling threw before it reconnects, so failures leak no connection', async () => {
+  it('reconnects after the last event received when the stream breaks off mid-event, keeping its watchers', async () => {
     const server = await serveStreams();
-    const failure = new Error('the watcher could not take its end');
     const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, reconnect: { initialDelayMs: 10 } });
     const states: ConnectionState[] = [];
     const state = mux.state$.subscribe((s) => states.push(s));
-    // A watcher whose end throws (the server ends watch 1 on every connection); watch 2 keeps the connection wanted.
-    const throwing = { error: () => { throw failure; }, complete: () => undefined } as unknown as Subscriber<never>;
-    const quiet = { error: () => undefined, complete: () => undefined } as unknown as Subscriber<never>;
-    const unwatch = [mux.watch({ kind: 'status', instanceId: 'a' }, throwing, () => undefined)];
-    unwatch.push(mux.watch({ kind: 'status', instanceId: 'b' }, quiet, () => undefined));
+    const values: unknown[] = [];
+    const errors: unknown[] = [];
+    const watched = new Observable<never>((subscriber) => mux.watch({ kind: 'status', instanceId: 'a' }, subscriber, (v) => values.push(v.data)))
+      .subscribe({ error: (error: unknown) => errors.push(error) });
     stops.push(() => {
-      for (const stop of unwatch) stop();
+      watched.unsubscribe();
       state.unsubscribe();
     });
-    const first = await server.connection(1);
-    await server.connection(2); // the client reconnected after the throw ...
-    await within(first.closed, 'the server saw the first connection closed'); // ... and let the first one go
-    expect(states).toContainEqual({ state: 'reconnecting', error: failure });
+    const first = await within(server.connection(1), 'the first connection arrived');
+    await within(first.closed, 'the server broke the first connection off');
+    const second = await within(server.connection(2), 'the client reconnected');
+    expect(second.lastEventId).toBe('s.1'); // resumes right after the last whole event
+    await within(firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'live' && states.some((x) => x.state === 'reconnecting')))), 'live again');
+    expect(states.find((s) => s.state === 'reconnecting')).toMatchObject({ error: expect.any(Error) });
+    expect(values).toEqual([1]);
+    expect(errors).toEqual([]);
+    expect(watched.closed).toBe(false);
   });
 
   it('leaves the watchers of a new connection alone when the old one is stopped while reading its refusal', async () => {
