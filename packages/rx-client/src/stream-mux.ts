@@ -158,10 +158,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           cache: 'no-store',
           signal: controller.signal,
         });
-        // Stopped meanwhile (the watchers left; those now watching have a connection of their own): nothing to tell.
-        if (stopped) return;
         if (!response.ok) {
           const error = await errorFromResponse(response);
+          // Stopped meanwhile (the watchers left; those now watching have a connection of their own): nothing to tell.
+          // Checked after this await only: a stop's abort fails any later read, so only a 200 that is not an event
+          // stream (which the runtime's server never sends) is acted on after a stop that came during the fetch.
           if (stopped) return;
           if (isRetryable(response.status)) throw error;
           return fail(error);
