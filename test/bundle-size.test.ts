@@ -91,8 +91,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * waiting instances and 38 / 38 -> 26 / 24 us at 50,000, scavenges per run 47 -> 37 and 151 -> 120, heap per waiting
  * instance 860 -> ~800 B and 737 -> 680 B.
  * The check-status helpers of both clients then read their options through the shared table (a typed 400 for null or
- * malformed options and a missing request, where they threw TypeErrors): 24,268 / 29,614 / 59,743 / 8,181 -> 24,297 /
- * 29,624 / 59,794 / 8,189 B, budgets 24,290 / 59,765 -> 24,320 / 59,815 B.
+ * malformed options and a missing request, where they threw TypeErrors): 24,268 / 29,614 / 59,743 B before, 24,277 /
+ * 29,612 / 59,767 / 8,184 B after (rx-client with fa7b69f; the tables written out, not spread).
  * A commit whose check of a row read ahead fails now always ends its transaction (one helper for both backends: abort
  * on any failure, wait for the abort before running again, a StorageError if it committed instead): 29,624 / 59,794 ->
  * 29,708 / 59,850 B (KeyvalStore / DexieStore), budgets 29,635 / 59,815 -> 29,720 / 59,860 B.

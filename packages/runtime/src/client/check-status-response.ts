@@ -48,9 +48,6 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
   return Response.json(toWireStatusWithoutHistory(status, options), { status: runtimeStatus === 'Failed' ? options.failedStatus : 200 });
 }
 
-/** The members of check-status options and their checks: read once, each named by its path (`… options.key`). */
-const CHECK_STATUS_CHECKS = { baseUrl: isString, key: isString };
-
 /**
  * `createCheckStatusResponse` of a {@link DurableClient}, on its `createHttpManagementPayload`; both clients share it.
  *
@@ -65,7 +62,7 @@ const CHECK_STATUS_CHECKS = { baseUrl: isString, key: isString };
 export function createCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: CheckStatusResponseOptions = {},
 ): Response {
-  const { baseUrl, key } = readChecked(options, 'createCheckStatusResponse options', CHECK_STATUS_CHECKS);
+  const { baseUrl, key } = readChecked(options, 'createCheckStatusResponse options', { baseUrl: isString, key: isString });
   // The request's origin unless a base is given; `?.`: a missing request is refused as a missing URL (400).
   const base = baseUrl ?? absoluteUrl(request?.url, 'request.url').origin;
   return checkStatusResponse(client.createHttpManagementPayload(instanceId, base, { key }));
@@ -88,7 +85,7 @@ export async function waitForCompletionOrCreateCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
 ): Promise<Response> {
   const { timeoutMs, ...checkStatusOptions } = readChecked(options, 'waitForCompletionOrCreateCheckStatusResponse options', {
-    ...CHECK_STATUS_CHECKS, timeoutMs: isTimeoutMs,
+    baseUrl: isString, key: isString, timeoutMs: isTimeoutMs,
   });
   // Built first: a bad request or option fails before waiting.
   const checkStatus = createCheckStatusResponseOf(client, request, instanceId, checkStatusOptions);
