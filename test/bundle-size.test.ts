@@ -99,12 +99,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * MemoryStore then stopped walking again what it knows is frozen (the consumed message's event a step appends, the
  * step markers of one millisecond): runtime 24,297 -> 24,373 B, budget 24,395 B, for 44 -> 40 scavenges per run at
  * 10,000 waiting instances (the walk reads a descriptor object per member).
+ * A handle then remembers fewer committed rows (256, none of ended instances, none once closed or disconnected):
+ * 29,708 / 59,850 -> 29,744 / 59,881 B (KeyvalStore / DexieStore), budgets 29,720 / 59,860 -> 29,760 / 59,895 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_395 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_720 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_860 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_760 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_895 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -438,6 +438,7 @@ export abstract class IdbStore implements Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      this.#committedRows.clear();
       this.#feed.close();
       const backend = this.#backend;
       this.#backend = undefined;
@@ -470,7 +471,8 @@ export abstract class IdbStore implements Store {
         const reads = new ReadsAhead(ahead ? this.#committedRows : undefined);
         try {
           const result = await backend.transact(mode, scope, work, reads);
-          reads.committed(this.#committedRows);
+          // A handle that lost its connection or is closing remembers nothing more (close() forgets what it has).
+          if (!this.#lost && !this.#closed) reads.committed(this.#committedRows, isSteppable);
           return result;
         } catch (error) {
           if (error !== reads) throw this.#lost ?? mapStorageError(error, operation);
@@ -499,6 +501,7 @@ export abstract class IdbStore implements Store {
   #open(): Promise<StoreBackend> {
     if (!this.#backend) {
       const opening = this.#settings.openBackend(() => {
+        this.#committedRows.clear();
         this.#lost = new DatabaseUpgradingError(
           `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
             'this store closed its connection. Reload the page.',
@@ -511,6 +514,15 @@ export abstract class IdbStore implements Store {
     }
     return this.#backend;
   }
+}
+
+/**
+ * Whether a committed row is worth remembering for the next commit to read ahead: not an instance that ended (its
+ * `status` is terminal; rows without one, such as tasks, are kept).
+ */
+function isSteppable(row: unknown): boolean {
+  const { status } = row as { readonly status?: OrchestrationRuntimeStatus };
+  return status === undefined || !isTerminalStatus(status);
 }
 
 /** Instance reads that share one readonly transaction. */

@@ -9,8 +9,11 @@
  * them inside the transaction, as without this.
  */
 
-/** Rows remembered per store handle, at most this many (the least recently written go first). */
-const MAX_ROWS = 1024;
+/**
+ * Rows remembered per store handle, at most this many (the least recently written go first): the instances a handle
+ * steps at a time, not all it ever wrote, since a row holds the instance's state with its payloads.
+ */
+export const MAX_ROWS = 256;
 
 /**
  * What a store handle's committed transactions last wrote, by key (the adapter's own keys, e.g. `i:<instanceId>`).
@@ -61,11 +64,14 @@ export class ReadsAhead {
     return !(await Promise.all(this.#checks)).includes(false);
   }
 
-  /** After the transaction committed: remembers what it wrote. */
-  committed(rows: CommittedRows): void {
+  /**
+   * After the transaction committed: remembers what it wrote, except the rows `keep` refuses (e.g. of instances that
+   * ended: no step follows them); those and the deleted ones are forgotten.
+   */
+  committed(rows: CommittedRows, keep: (value: unknown) => boolean = () => true): void {
     for (const [key, value] of this.writes) {
       rows.delete(key);
-      if (value !== undefined) rows.set(key, value);
+      if (value !== undefined && keep(value)) rows.set(key, value);
       if (rows.size > MAX_ROWS) rows.delete(rows.keys().next().value!);
     }
   }

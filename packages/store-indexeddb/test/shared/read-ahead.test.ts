@@ -1,7 +1,7 @@
 import { LeaseLostError } from '@durable-rx/runtime';
 import type { ActivityTask, OrchestrationMessage, Store, WriteSet } from '@durable-rx/runtime/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sameValue } from '../../src/internal/read-ahead.js';
+import { MAX_ROWS, ReadsAhead, sameValue, type CommittedRows } from '../../src/internal/read-ahead.js';
 import { adapters, claim, commitOf, create, message, newInstance, send, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 const event = (instanceId: string, name: string): OrchestrationMessage =>
@@ -136,5 +136,28 @@ describe('sameValue: a row read back from IndexedDB against the one remembered',
 
   it('counts what is not plain data (a Map) as different, which only costs a read', () => {
     expect(sameValue(new Map(), new Map())).toBe(false);
+  });
+});
+
+describe('ReadsAhead.committed: what a store handle remembers', () => {
+  const committing = (entries: Iterable<readonly [string, unknown]>) => {
+    const reads = new ReadsAhead(undefined);
+    for (const [key, value] of entries) reads.writes.set(key, value);
+    return reads;
+  };
+
+  it('forgets deleted rows and those `keep` refuses, so a later read goes to the database', () => {
+    const rows: CommittedRows = new Map([['i:a', { status: 'Running' }], ['i:b', { status: 'Running' }]]);
+    committing([['i:a', undefined], ['i:b', { status: 'Completed' }], ['i:c', { status: 'Running' }]])
+      .committed(rows, (row) => (row as { status: string }).status !== 'Completed');
+    expect([...rows.keys()]).toEqual(['i:c']);
+  });
+
+  it('keeps at most MAX_ROWS rows, the most recently written', () => {
+    const rows: CommittedRows = new Map();
+    committing(Array.from({ length: MAX_ROWS + 10 }, (_, i) => [`i:${i}`, { n: i }] as const)).committed(rows);
+    expect(rows.size).toBe(MAX_ROWS);
+    expect(rows.has('i:9')).toBe(false);
+    expect(rows.has(`i:${MAX_ROWS + 9}`)).toBe(true);
   });
 });
