@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  claimableAtMs, copyStoreValue, decideUnreadableWork, decodeContinuationToken, encodeContinuationToken, leaseTokens, newLease,
+  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, leaseTokens, newLease,
 } from '../src/store/store-helpers.js';
 
 describe('copyStoreValue', () => {
@@ -40,19 +40,25 @@ describe('leaseTokens and newLease', () => {
   });
 });
 
-describe('decideUnreadableWork', () => {
+describe('decideClaimedWork', () => {
   const now = new Date('2026-01-01T00:00:00.000Z');
   const lease = newLease({ owner: 'w', leaseMs: 30_000, now }, 'tok');
 
-  it('keeps the claim\'s lease: the work is claimable again only when it expires, not at once ahead of the rest', () => {
-    const { retryAt } = decideUnreadableWork({ kind: 'orchestration', id: 'bad' }, lease);
-    expect(retryAt).toEqual(new Date('2026-01-01T00:00:30.000Z'));
-    // What every store's claim index then says of it: claimable at the lease expiry, whatever its messages' due time.
-    expect(claimableAtMs(retryAt, 0)).toBeGreaterThan(now.getTime());
+  it('hands out what decodes', () => {
+    expect(decideClaimedWork({ kind: 'orchestration', id: 'order-1' }, lease, () => ({ lease, n: 1 }))).toEqual({ kind: 'hand-out', item: { lease, n: 1 } });
   });
 
-  it('names the work and when it is tried again in the message the store logs', () => {
-    expect(decideUnreadableWork({ kind: 'orchestration', id: 'order-1' }, lease).message).toMatch(/instance "order-1".*2026-01-01T00:00:30\.000Z/);
-    expect(decideUnreadableWork({ kind: 'activity', id: 't-1' }, lease).message).toMatch(/activity task "t-1"/);
+  it('skips what does not decode instead of throwing (a claim that threw would fail every worker behind it)', () => {
+    const corrupt = new SyntaxError('Unexpected token');
+    const action = decideClaimedWork({ kind: 'orchestration', id: 'order-1' }, lease, () => { throw corrupt; });
+    expect(action).toMatchObject({ kind: 'skip', error: corrupt });
+  });
+
+  it('says in the message to log which work it skipped and that it is claimed again when the kept lease expires', () => {
+    const fail = (): never => { throw new Error('corrupt'); };
+    const skipped = decideClaimedWork({ kind: 'orchestration', id: 'order-1' }, lease, fail);
+    expect(skipped.kind === 'skip' && skipped.message).toMatch(/instance "order-1".*2026-01-01T00:00:30\.000Z/);
+    const task = decideClaimedWork({ kind: 'activity', id: 't-1' }, lease, fail);
+    expect(task.kind === 'skip' && task.message).toMatch(/activity task "t-1"/);
   });
 });

@@ -1,45 +1,36 @@
-import type { ActivityWorkItem, Lease, OrchestrationWorkItem } from '@durable-rx/runtime/store-kit';
+import { decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem } from '@durable-rx/runtime/store-kit';
 import { decodeInstanceState, decodeMessage, decodeTask, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
 
 /**
- * What a claim makes of the documents it leased: the work item; `'no-messages'` (an instance purged or replaced
- * between the lease and the read of its messages: the claim releases it and looks again); or `'unreadable'` when a
- * stored state, message or task does not decode (the claim keeps the lease, logs and claims the next work, per
- * `decideUnreadableWork` of store-kit). Decoding never throws out of here, so a document MongoStore did not write
- * cannot make a claim fail and stall every worker behind it.
+ * What a claim does with the documents it leased: store-kit's `decideClaimedWork` (hand the work item out, or skip
+ * work whose stored state, message or task does not decode: keep the lease, log, claim the next work), or
+ * `'no-messages'` (an instance purged or replaced between the lease and the read of its messages: the claim releases
+ * it and looks again). Decoding never throws out of here, so a document MongoStore did not write cannot make a claim
+ * fail and stall every worker behind it.
  */
-export type ClaimReading<T> =
-  | { readonly kind: 'item'; readonly item: T }
-  | { readonly kind: 'no-messages' }
-  | { readonly kind: 'unreadable'; readonly error: unknown };
+export type ClaimReading<T> = ClaimedWorkAction<T> | { readonly kind: 'no-messages' };
 
 /**
- * Reads a leased instance and its visible messages (arrival order) into a work item.
+ * Reads a leased instance (`instanceId`) and its visible messages (arrival order) into what the claim does with it.
  *
  * @example
  * ```ts
- * readClaimedInstance(doc, messages, lease); // { kind: 'item', item: { state, messages, lease } }
- * readClaimedInstance({ state: 'not json' }, messages, lease); // { kind: 'unreadable', error }
+ * readClaimedInstance('order-1', doc, messages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
+ * readClaimedInstance('order-1', { state: 'not json' }, messages, lease); // { kind: 'skip', message, error }
  * ```
  */
 export function readClaimedInstance(
-  doc: Pick<InstanceDoc, 'state' | 'input'>, messages: readonly Pick<MessageDoc, 'message'>[], lease: Lease,
+  instanceId: string, doc: Pick<InstanceDoc, 'state' | 'input'>, messages: readonly Pick<MessageDoc, 'message'>[], lease: Lease,
 ): ClaimReading<OrchestrationWorkItem> {
   if (messages.length === 0) return { kind: 'no-messages' };
-  try {
-    return { kind: 'item', item: { state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease } };
-  } catch (error) {
-    return { kind: 'unreadable', error };
-  }
+  return decideClaimedWork({ kind: 'orchestration', id: instanceId }, lease, () => ({
+    state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease,
+  }));
 }
 
-/** Reads a leased activity task into a work item (`'unreadable'` when its stored task does not decode). */
-export function readClaimedTask(doc: Pick<TaskDoc, 'task'>, lease: Lease): ClaimReading<ActivityWorkItem> {
-  try {
-    return { kind: 'item', item: { task: decodeTask(doc.task), lease } };
-  } catch (error) {
-    return { kind: 'unreadable', error };
-  }
+/** Reads a leased activity task (`taskId`) into what the claim does with it (`'skip'` when its stored task does not decode). */
+export function readClaimedTask(taskId: string, doc: Pick<TaskDoc, 'task'>, lease: Lease): ClaimReading<ActivityWorkItem> {
+  return decideClaimedWork({ kind: 'activity', id: taskId }, lease, () => ({ task: decodeTask(doc.task), lease }));
 }
 
 /**
@@ -72,7 +63,7 @@ export async function claimFirstReadable<T>(claimNext: () => Promise<ClaimReadin
   for (;;) {
     const reading = await claimNext();
     if (!reading) return undefined;
-    if (reading.kind === 'item') return reading.item;
+    if (reading.kind === 'hand-out') return reading.item;
     if (reading.kind === 'no-messages' ? ++races >= CLAIM_RACE_ATTEMPTS : ++skips >= UNREADABLE_SKIPS) return undefined;
   }
 }

@@ -3,11 +3,11 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, decideUnreadableWork, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
+  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
   matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities, type UnreadableWork, type WriteRequest, type WriteSet,
+  type StoreCapabilities, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
@@ -484,13 +484,13 @@ export class MongoStore implements Store {
         await this.#release(doc._id, lease.token).catch(() => undefined);
         throw error;
       }
-      const reading = readClaimedInstance(doc, messages, lease);
+      const reading = readClaimedInstance(instanceIdOfKey(doc._id), doc, messages, lease);
       switch (reading.kind) {
-        case 'item':
+        case 'hand-out':
           break;
-        case 'unreadable':
+        case 'skip':
           // Kept leased (claimAt is its expiry), so it is not first in line again: logged, and the next one claimed.
-          this.#unreadable({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, reading.error);
+          this.#skipped(reading);
           break;
         case 'no-messages':
           // The instance was purged or replaced between the claim and the read: let go and look again.
@@ -539,17 +539,17 @@ export class MongoStore implements Store {
         const lease = newLease(options, nextLeaseToken());
         const doc = await this.#leaseNextTask(lease, options.now);
         if (!doc) return undefined;
-        const reading = readClaimedTask(doc, lease);
+        const reading = readClaimedTask(doc._id, doc, lease);
         // Kept leased (its claim_at key is the expiry), so it is not first in line again: logged, and the next one claimed.
-        if (reading.kind === 'unreadable') this.#unreadable({ kind: 'activity', id: doc._id }, lease, reading.error);
+        if (reading.kind === 'skip') this.#skipped(reading);
         return reading;
       });
     });
   }
 
-  /** Logs work a claim could not read and keeps its lease (`decideUnreadableWork`): it is claimed again when that expires. */
-  #unreadable(work: UnreadableWork, lease: Lease, error: unknown): void {
-    this.#logger.error(`MongoStore ${this.dbName}: ${decideUnreadableWork(work, lease).message}`, error);
+  /** Logs work a claim skipped (`decideClaimedWork`); its lease is kept: it is claimed again when that expires. */
+  #skipped(skip: { readonly message: string; readonly error: unknown }): void {
+    this.#logger.error(`MongoStore ${this.dbName}: ${skip.message}`, skip.error);
   }
 
   /**

@@ -20,30 +20,31 @@ const stored = [messageDoc(encodeMessage(message, MAX_PAYLOAD_BYTES, T0), 1)];
 
 describe('what a claim makes of the documents it leased', () => {
   it('a work item of the decoded state and messages, under the claim\'s lease', () => {
-    expect(readClaimedInstance(doc, stored, lease)).toEqual({ kind: 'item', item: { state, messages: [message], lease } });
+    expect(readClaimedInstance('order-1', doc, stored, lease)).toEqual({ kind: 'hand-out', item: { state, messages: [message], lease } });
   });
 
   it('no messages: the instance went between the lease and the read (released, looked for again)', () => {
-    expect(readClaimedInstance(doc, [], lease)).toEqual({ kind: 'no-messages' });
+    expect(readClaimedInstance('order-1', doc, [], lease)).toEqual({ kind: 'no-messages' });
   });
 
-  it('an unreadable state or message is reported, not thrown, so the claim can keep the lease and take the next work', () => {
+  it('an unreadable state or message is skipped (with the message to log), not thrown, so the claim can keep the lease and take the next work', () => {
     for (const [what, bad, messages] of [
       ['state not JSON', { ...doc, state: '{not json' }, stored],
       ['state of another shape', { ...doc, state: JSON.stringify({ hello: 'world' }) }, stored],
       ['message not JSON', doc, [{ message: 'oops' }]],
       ['message of another shape', doc, [{ message: JSON.stringify({ id: 1 }) }]],
     ] as const) {
-      const reading = readClaimedInstance(bad, messages, lease);
-      expect(reading.kind, what).toBe('unreadable');
-      expect(reading.kind === 'unreadable' && reading.error, what).toMatchObject({ code: 'store-error' });
+      const reading = readClaimedInstance('order-1', bad, messages, lease);
+      expect(reading.kind, what).toBe('skip');
+      expect(reading.kind === 'skip' && reading.error, what).toMatchObject({ code: 'store-error' });
+      expect(reading.kind === 'skip' && reading.message, what).toMatch(/instance "order-1"/);
     }
   });
 
-  it('an activity task decodes, or is reported unreadable', () => {
+  it('an activity task decodes, or is skipped', () => {
     const task: ActivityTask = { id: 't1', instanceId: 'order-1', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
-    expect(readClaimedTask(taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'item', item: { task, lease } });
-    expect(readClaimedTask({ task: '[]' }, lease).kind).toBe('unreadable');
+    expect(readClaimedTask('t1', taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'hand-out', item: { task, lease } });
+    expect(readClaimedTask('t1', { task: '[]' }, lease)).toMatchObject({ kind: 'skip', message: expect.stringMatching(/activity task "t1"/) });
   });
 });
 
@@ -58,23 +59,23 @@ describe('the claim loop', () => {
     };
     return { next, leased: () => leased };
   };
-  const unreadable: ClaimReading<string> = { kind: 'unreadable', error: new Error('corrupt') };
+  const unreadable: ClaimReading<string> = { kind: 'skip', message: 'corrupt', error: new Error('corrupt') };
   const gone: ClaimReading<string> = { kind: 'no-messages' };
 
   it('skips unreadable work at the head of the queue and takes the readable work behind it', async () => {
-    const q = queue([...Array<ClaimReading<string>>(10).fill(unreadable), { kind: 'item', item: 'readable' }]);
+    const q = queue([...Array<ClaimReading<string>>(10).fill(unreadable), { kind: 'hand-out', item: 'readable' }]);
     expect(await claimFirstReadable(q.next)).toBe('readable');
     expect(q.leased()).toBe(11);
   });
 
   it('gives up after CLAIM_RACE_ATTEMPTS instances whose messages went, whatever it skipped before', async () => {
-    const q = queue([unreadable, gone, unreadable, gone, gone, { kind: 'item', item: 'later' }]);
+    const q = queue([unreadable, gone, unreadable, gone, gone, { kind: 'hand-out', item: 'later' }]);
     expect(await claimFirstReadable(q.next)).toBeUndefined();
     expect(q.leased()).toBe(2 + CLAIM_RACE_ATTEMPTS);
   });
 
   it('gives up after UNREADABLE_SKIPS unreadable documents (each kept leased, so the next claim goes on past them)', async () => {
-    const q = queue([...Array<ClaimReading<string>>(UNREADABLE_SKIPS).fill(unreadable), { kind: 'item', item: 'later' }]);
+    const q = queue([...Array<ClaimReading<string>>(UNREADABLE_SKIPS).fill(unreadable), { kind: 'hand-out', item: 'later' }]);
     expect(await claimFirstReadable(q.next)).toBeUndefined();
     expect(q.leased()).toBe(UNREADABLE_SKIPS);
   });

@@ -31,7 +31,7 @@ export {
 export {
   DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,
   encodeContinuationToken, isDue, isHeldBy, isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf,
-  pageSizeOf, validateLeaseOwner, decideUnreadableWork, type PageKey, type UnreadableWork, type UnreadableWorkDecision,
+  pageSizeOf, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type PageKey,
 } from '../store/store-helpers.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 /** A store wraps the logger it is given once, so a report made while it handles a failure cannot throw out of the handler. */

@@ -110,44 +110,50 @@ export function claimableAtMs(leaseExpiresAt: Date | number | undefined, dueMs: 
   return Math.max(typeof leaseExpiresAt === 'number' ? leaseExpiresAt : leaseExpiresAt?.getTime() ?? 0, dueMs);
 }
 
-/** Work a claim took and could not read: an instance (its stored state or a visible message) or an activity task. */
-export interface UnreadableWork {
+/** Work a claim leased: an instance or an activity task. */
+export interface ClaimedWork {
   readonly kind: 'orchestration' | 'activity';
   /** The instance id, or the task id. */
   readonly id: string;
 }
 
-/** What a store does with {@link UnreadableWork}: see {@link decideUnreadableWork}. */
-export interface UnreadableWorkDecision {
-  /** When the work is claimable again: the claim's lease expiry (the lease is kept, not released). */
-  readonly retryAt: Date;
-  /** What the store logs through its logger at error level, with the decoding error as details. */
-  readonly message: string;
-}
+/**
+ * What a claim does with work it leased ({@link decideClaimedWork}): hand the item out, or skip the work: keep the
+ * lease (do not release it), log `message` at error level with `error` as details, and claim the next work.
+ */
+export type ClaimedWorkAction<T> =
+  | { readonly kind: 'hand-out'; readonly item: T }
+  | { readonly kind: 'skip'; readonly message: string; readonly error: unknown };
 
 /**
- * The one rule for work a store claimed and cannot read (a stored state, message or task that does not decode:
- * corrupt, or written by another program or a newer version). It is the worker's rule for a step that fails
- * ("retried when its lease expires"), applied inside the claim: the store keeps the claim's lease and lets it lapse,
- * so the work is claimable again at `lease.expiresAt`, one lease length later; logs {@link UnreadableWorkDecision.message}
- * through its logger; and goes on to the next claimable work. Released at once instead, the work would be first in
- * line again, and every claim of every worker would take it, fail and leave the rest waiting. Nothing is written to the
- * work itself: the status cannot be rewritten without reading it, so what could not be read stays as it is for an
- * operator (the log names it, once per lease length).
+ * The one rule for work a store claimed: `decode` reads it into a work item, and work whose stored state, message or
+ * task does not decode (corrupt, or written by another program or a newer version) is skipped instead of thrown. It is
+ * the worker's rule for a step that fails ("retried when its lease expires"), applied inside the claim: the store keeps
+ * the claim's lease and lets it lapse, so the work is claimable again at `lease.expiresAt`, one lease length later;
+ * logs the action's message; and goes on to the next claimable work. Released at once instead, the work would be first
+ * in line again, and every claim of every worker would take it, fail and leave the rest waiting; thrown, it would make
+ * every claim fail. Nothing is written to the work itself: the status cannot be rewritten without reading it, so what
+ * could not be read stays as it is for an operator (the log names it, once per lease length).
  *
  * @example
  * ```ts
- * const { retryAt, message } = decideUnreadableWork({ kind: 'orchestration', id: 'order-1' }, lease);
- * logger.error(message, error); // the claim keeps `lease` and claims the next instance
+ * const action = decideClaimedWork({ kind: 'orchestration', id: 'order-1' }, lease, () => decode(doc, lease));
+ * if (action.kind === 'hand-out') return action.item;
+ * logger.error(action.message, action.error); // keep `lease`, claim the next instance
  * ```
  */
-export function decideUnreadableWork(work: UnreadableWork, lease: Lease): UnreadableWorkDecision {
-  const what = work.kind === 'orchestration' ? `instance ${JSON.stringify(work.id)}` : `activity task ${JSON.stringify(work.id)}`;
-  return {
-    retryAt: lease.expiresAt,
-    message: `claimed ${what} but its stored data cannot be read; it is skipped until its lease expires at ` +
-      `${lease.expiresAt.toISOString()} and claimed again then (nothing was written to it)`,
-  };
+export function decideClaimedWork<T>(work: ClaimedWork, lease: Lease, decode: () => T): ClaimedWorkAction<T> {
+  try {
+    return { kind: 'hand-out', item: decode() };
+  } catch (error) {
+    const what = work.kind === 'orchestration' ? `instance ${JSON.stringify(work.id)}` : `activity task ${JSON.stringify(work.id)}`;
+    return {
+      kind: 'skip',
+      error,
+      message: `claimed ${what} but its stored data cannot be read; it is skipped until its lease expires at ` +
+        `${lease.expiresAt.toISOString()} and claimed again then (nothing was written to it)`,
+    };
+  }
 }
 
 /**

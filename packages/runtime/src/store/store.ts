@@ -23,7 +23,7 @@ import type { WriteSet } from '../model/write-set.js';
  * - Work a claim took and cannot read (a stored state, message or task that does not decode) is neither handed out
  *   nor released at once, where every claim would take it again ahead of the rest: the claim keeps its lease, so the
  *   work is claimable again when the lease expires, logs the failure through the store's logger, and claims the next
- *   work (`decideUnreadableWork` in store-kit). A store whose values cannot become unreadable (MemoryStore) never
+ *   work (`decideClaimedWork` in store-kit). A store whose values cannot become unreadable (MemoryStore) never
  *   meets the case.
  * - After {@link Store.close} resolves, nothing is left running (no timers, cursors, channels) and every method
  *   rejects with `StoreClosedError`. `close` is idempotent.
