@@ -1,48 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createRuntime, MemoryStore, silentLogger, type Clock, type ClockTimer, type Runtime,
-} from '../src/index.js';
-
-const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-
-/** A clock whose time and timers move only by hand, so a test can fire a wake-up whenever it likes. */
-class HandClock implements Clock {
-  ms = T0;
-  readonly timers = new Map<number, { readonly at: number; readonly callback: () => void }>();
-  #nextId = 1;
-  #onSet: (() => void)[] = [];
-
-  now(): Date {
-    return new Date(this.ms);
-  }
-
-  setTimeout(callback: () => void, delayMs: number): ClockTimer {
-    const id = this.#nextId++;
-    this.timers.set(id, { at: this.ms + Math.max(0, delayMs), callback });
-    for (const notify of this.#onSet.splice(0)) notify();
-    return id;
-  }
-
-  clearTimeout(timer: ClockTimer): void {
-    this.timers.delete(timer as number);
-  }
-
-  /** Resolves once a timer due at or before `ms` is pending. */
-  async timerDueBy(ms: number): Promise<number> {
-    for (;;) {
-      const found = [...this.timers].find(([, t]) => t.at <= ms);
-      if (found) return found[0];
-      await new Promise<void>((resolve) => this.#onSet.push(resolve));
-    }
-  }
-
-  fire(id: number): void {
-    const timer = this.timers.get(id);
-    this.timers.delete(id);
-    timer?.callback();
-  }
-}
+import { createRuntime, MemoryStore, silentLogger, type Runtime } from '../src/index.js';
+import { HandClock, T0 } from './hand-clock.js';
 
 /** A MemoryStore that can run a hook after a claim that found nothing, and reports each wake-time question. */
 class RacingStore extends MemoryStore {

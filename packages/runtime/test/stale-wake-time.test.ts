@@ -1,50 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, silentLogger, type Clock, type ClockTimer, type Runtime } from '../src/index.js';
+import { createRuntime, MemoryStore, silentLogger, type Runtime } from '../src/index.js';
 import { echo } from '../src/testing/samples.js';
-
-const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-
-/** A clock whose time and timers move only by hand; reports each timer set. */
-class HandClock implements Clock {
-  ms = T0;
-  readonly timers = new Map<number, { readonly at: number; readonly callback: () => void }>();
-  #nextId = 1;
-  #onSet: (() => void)[] = [];
-
-  now(): Date {
-    return new Date(this.ms);
-  }
-
-  setTimeout(callback: () => void, delayMs: number): ClockTimer {
-    const id = this.#nextId++;
-    this.timers.set(id, { at: this.ms + Math.max(0, delayMs), callback });
-    for (const notify of this.#onSet.splice(0)) notify();
-    return id;
-  }
-
-  clearTimeout(timer: ClockTimer): void {
-    this.timers.delete(timer as number);
-  }
-
-  /** The earliest pending timer's delay from now (Infinity when none is pending). */
-  earliestDelay(): number {
-    return Math.min(...[...this.timers.values()].map((t) => t.at - this.ms));
-  }
-
-  /** Resolves with the next timer set (the wake timer: nothing else in this runtime sets one). */
-  nextTimer(): Promise<{ readonly id: number; readonly at: number }> {
-    return new Promise((resolve) => this.#onSet.push(() => {
-      const [id, timer] = [...this.timers].at(-1)!;
-      resolve({ id, at: timer.at });
-    }));
-  }
-
-  fire(id: number): void {
-    const timer = this.timers.get(id);
-    this.timers.delete(id);
-    timer?.callback();
-  }
-}
+import { HandClock, T0 } from './hand-clock.js';
 
 /**
  * A store whose wake-time read lags its claims, as MongoDB's majority reads can under replication lag: it keeps

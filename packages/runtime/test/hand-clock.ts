@@ -1,0 +1,58 @@
+import type { Clock, ClockTimer } from '../src/index.js';
+
+/** The start of every {@link HandClock}: 2026-01-01T00:00:00.000Z. */
+export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+/**
+ * A clock for the worker's wake-up tests: its time and timers move only by hand, so a test can fire a wake-up
+ * whenever it likes and see every timer the worker sets (`timers`, by id).
+ */
+export class HandClock implements Clock {
+  ms = T0;
+  readonly timers = new Map<number, { readonly at: number; readonly callback: () => void }>();
+  #nextId = 1;
+  #onSet: (() => void)[] = [];
+
+  now(): Date {
+    return new Date(this.ms);
+  }
+
+  setTimeout(callback: () => void, delayMs: number): ClockTimer {
+    const id = this.#nextId++;
+    this.timers.set(id, { at: this.ms + Math.max(0, delayMs), callback });
+    for (const notify of this.#onSet.splice(0)) notify();
+    return id;
+  }
+
+  clearTimeout(timer: ClockTimer): void {
+    this.timers.delete(timer as number);
+  }
+
+  /** The earliest pending timer's delay from now (Infinity when none is pending). */
+  earliestDelay(): number {
+    return Math.min(...[...this.timers.values()].map((t) => t.at - this.ms));
+  }
+
+  /** Resolves with the next timer set. */
+  nextTimer(): Promise<{ readonly id: number; readonly at: number }> {
+    return new Promise((resolve) => this.#onSet.push(() => {
+      const [id, timer] = [...this.timers].at(-1)!;
+      resolve({ id, at: timer.at });
+    }));
+  }
+
+  /** Resolves once a timer due at or before `ms` is pending. */
+  async timerDueBy(ms: number): Promise<number> {
+    for (;;) {
+      const found = [...this.timers].find(([, t]) => t.at <= ms);
+      if (found) return found[0];
+      await new Promise<void>((resolve) => this.#onSet.push(resolve));
+    }
+  }
+
+  fire(id: number): void {
+    const timer = this.timers.get(id);
+    this.timers.delete(id);
+    timer?.callback();
+  }
+}
