@@ -19,7 +19,7 @@ import { KeyVerifier, presentedKey } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
-  parseString, parseTop,
+  parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
 import { registerStreamRoutes } from './stream-routes.js';
@@ -140,7 +140,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 404 |
  *
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
- * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type` or a malformed id or parameter 400. Error
+ * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type`, a malformed id or parameter, or a parameter
+ * given twice (`runtimeStatus` excepted) 400; parameter names match in any case, as in Durable Functions. Error
  * bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Routes accept a trailing
  * slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
  * second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
@@ -220,7 +221,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const name = c.req.param('name');
     const idSegment = c.req.param('instanceId');
     const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
-    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(url.searchParams);
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
     const input = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     const id = await client.startNew(name, {
       ...(input.present ? { input: input.value } : {}),
@@ -232,8 +233,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.post(`${BASE}/instances/:id/restart`, async (c) => {
     const url = new URL(c.req.url);
     const id = parseInstanceIdSegment(c.req.param('id'));
-    const restartWithNewInstanceId = parseBoolean(url.searchParams, 'restartWithNewInstanceId');
-    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(url.searchParams);
+    const restartWithNewInstanceId = parseBoolean(queryOf(url), 'restartWithNewInstanceId');
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
     await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
     const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
@@ -252,19 +253,19 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   app.get(`${BASE}/streams/instances`, (c) => {
-    const filter = parseInstanceFilter(new URL(c.req.url).searchParams);
+    const filter = parseInstanceFilter(queryOf(c.req.url));
     return streams.singleStream(c, { kind: 'instances', filter });
   });
 
   app.get(`${BASE}/instances/:id/stream`, (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
-    const untilTerminal = parseBoolean(new URL(c.req.url).searchParams, 'untilTerminal') ?? false;
+    const untilTerminal = parseBoolean(queryOf(c.req.url), 'untilTerminal') ?? false;
     return streams.singleStream(c, { kind: 'status', instanceId, untilTerminal });
   });
 
   app.get(`${BASE}/instances/:id/history/stream`, (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
-    const untilTerminal = parseBoolean(new URL(c.req.url).searchParams, 'untilTerminal') ?? false;
+    const untilTerminal = parseBoolean(queryOf(c.req.url), 'untilTerminal') ?? false;
     return streams.singleStream(c, { kind: 'history', instanceId, untilTerminal });
   });
 
@@ -272,12 +273,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.get(`${BASE}/instances/:id`, async (c) => {
     const url = new URL(c.req.url);
+    const params = queryOf(url);
     const id = parseInstanceIdSegment(c.req.param('id'));
-    const showHistory = parseBoolean(url.searchParams, 'showHistory') ?? false;
-    const showHistoryOutput = parseBoolean(url.searchParams, 'showHistoryOutput') ?? false;
-    const showInput = parseBoolean(url.searchParams, 'showInput') ?? true;
-    const returnServerErrorOnFailure = parseBoolean(url.searchParams, 'returnInternalServerErrorOnFailure') ?? false;
-    const format = parseFormat(url.searchParams);
+    const showHistory = parseBoolean(params, 'showHistory') ?? false;
+    const showHistoryOutput = parseBoolean(params, 'showHistoryOutput') ?? false;
+    const showInput = parseBoolean(params, 'showInput') ?? true;
+    const returnServerErrorOnFailure = parseBoolean(params, 'returnInternalServerErrorOnFailure') ?? false;
+    const format = parseFormat(params);
     // The Durable Functions history shape is built from the full native history; it applies the show flags itself.
     const status = await client.getStatus(id, format === 'native'
       ? { showHistory, showHistoryOutput, showInput }
@@ -294,11 +296,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   app.get(`${BASE}/instances`, async (c) => {
-    const url = new URL(c.req.url);
-    const pageSize = parseTop(url.searchParams, 'top', MAX_PAGE_SIZE);
+    const params = queryOf(c.req.url);
+    const pageSize = parseTop(params, 'top', MAX_PAGE_SIZE);
     const continuationToken = c.req.header('x-ms-continuation-token');
-    const format = parseFormat(url.searchParams);
-    const filter = parseInstanceFilter(url.searchParams);
+    const format = parseFormat(params);
+    const filter = parseInstanceFilter(params);
     if (matchesNothing(filter)) return Response.json([], { status: 200 });
     const query: ListInstancesQuery = {
       ...filter,
@@ -325,7 +327,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.post(`${BASE}/instances/:id/terminate`, async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
-    const reason = parseString(new URL(c.req.url).searchParams, 'reason');
+    const reason = parseString(queryOf(c.req.url), 'reason');
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     await client.terminate(id, body.present ? body.value : reason);
     return accepted();
@@ -334,7 +336,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   for (const command of ['suspend', 'resume', 'rewind'] as const) {
     app.post(`${BASE}/instances/:id/${command}`, async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
-      const reason = parseString(new URL(c.req.url).searchParams, 'reason');
+      const reason = parseString(queryOf(c.req.url), 'reason');
       await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
       await client[command](id, reason);
       return accepted();
@@ -351,7 +353,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   app.delete(`${BASE}/instances`, async (c) => {
-    const params = new URL(c.req.url).searchParams;
+    const params = queryOf(c.req.url);
     const createdTimeFrom = parseDate(params, 'createdTimeFrom');
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo');
@@ -382,7 +384,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     );
   }
 
-  function parseWait(params: URLSearchParams): { timeoutSeconds: number | undefined; returnServerErrorOnFailure: boolean } {
+  function parseWait(params: QueryParams): { timeoutSeconds: number | undefined; returnServerErrorOnFailure: boolean } {
     const timeoutSeconds = parseNonNegativeNumber(params, 'timeout');
     // Accepted for compatibility: waiting here is pushed by the store's change feed, nothing polls.
     parseNonNegativeNumber(params, 'pollingInterval');
@@ -438,11 +440,16 @@ type StatusFormat = 'durable-functions' | 'native';
 type Shown = { readonly showHistoryOutput?: boolean; readonly showInput?: boolean };
 
 /** `format=native` asks for lossless status bodies (what `@durable-rx/rx-client` reads); the default is Durable Functions'. */
-function parseFormat(params: URLSearchParams): StatusFormat {
+function parseFormat(params: QueryParams): StatusFormat {
   const raw = params.get('format');
-  if (raw === null || raw === 'durable-functions') return 'durable-functions';
+  if (raw === undefined || raw === 'durable-functions') return 'durable-functions';
   if (raw === 'native') return 'native';
   throw new InvalidArgumentError('format must be native or durable-functions');
+}
+
+/** The query parameters of a request URL, by name in any case (see {@link QueryParams}). */
+function queryOf(url: URL | string): QueryParams {
+  return new QueryParams((typeof url === 'string' ? new URL(url) : url).searchParams);
 }
 
 /** A runtime status filter naming only statuses durable-rx never gives (`Canceled`) matches no instance. */

@@ -1,11 +1,11 @@
 import type { InstanceFilter } from '../client/durable-client.js';
-import { parseBoolean, parseDate, parseRuntimeStatuses, parseString } from './query-params.js';
+import { parseBoolean, parseDate, parseRuntimeStatuses, parseString, type QueryParams } from './query-params.js';
 
 /**
  * The list filters of the HTTP API (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`,
- * `showInput`) from query parameters; a malformed one throws `InvalidArgumentError` (400).
+ * `showInput`) from query parameters (names in any case); a malformed or repeated one throws `InvalidArgumentError` (400).
  */
-export function parseInstanceFilter(params: URLSearchParams): InstanceFilter {
+export function parseInstanceFilter(params: QueryParams): InstanceFilter {
   const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
   const createdTimeFrom = parseDate(params, 'createdTimeFrom');
   const createdTimeTo = parseDate(params, 'createdTimeTo');

@@ -7,39 +7,103 @@ import { assertValidInstanceId, runtimeStatusNamed } from '../model/validation.j
  * {@link InvalidArgumentError} (HTTP 400) for a malformed one, naming the parameter.
  */
 
+/**
+ * The query parameters of one request, looked up by name in any case, as Durable Functions reads them
+ * (`showHistory`, `showhistory` and `SHOWHISTORY` are one parameter): a filter written in another case is applied,
+ * never ignored.
+ *
+ * @example
+ * ```ts
+ * const params = new QueryParams(new URL('http://h/x?RuntimeStatus=Failed&top=5').searchParams);
+ * params.getAll('runtimeStatus'); // ['Failed']
+ * params.get('top');              // '5'
+ * ```
+ */
+export class QueryParams {
+  /** Values by lower-cased name, in the order given. */
+  readonly #values = new Map<string, string[]>();
+
+  constructor(params: URLSearchParams) {
+    for (const [name, value] of params) {
+      const key = name.toLowerCase();
+      const values = this.#values.get(key);
+      if (values) values.push(value);
+      else this.#values.set(key, [value]);
+    }
+  }
+
+  /**
+   * The value of the single-valued parameter `name`; `undefined` when absent. A parameter given more than once (in
+   * any case) throws {@link InvalidArgumentError}: which of two values was meant is not for the server to guess.
+   */
+  get(name: string): string | undefined {
+    const values = this.#values.get(name.toLowerCase());
+    if (values === undefined) return undefined;
+    if (values.length > 1) throw new InvalidArgumentError(`${name} is given ${values.length} times; give it once`);
+    return values[0];
+  }
+
+  /** Every value of the list parameter `name` (e.g. `runtimeStatus`), in the order given. */
+  getAll(name: string): readonly string[] {
+    return this.#values.get(name.toLowerCase()) ?? [];
+  }
+}
+
 /** `true` / `false` (any case); `undefined` when absent. */
-export function parseBoolean(params: URLSearchParams, name: string): boolean | undefined {
+export function parseBoolean(params: QueryParams, name: string): boolean | undefined {
   const raw = params.get(name);
-  if (raw === null) return undefined;
+  if (raw === undefined) return undefined;
   const lower = raw.toLowerCase();
   if (lower === 'true') return true;
   if (lower === 'false') return false;
   throw new InvalidArgumentError(`${name} must be true or false`);
 }
 
-/** An ISO 8601 date-time (at least `YYYY-MM-DD`). */
-export function parseDate(params: URLSearchParams, name: string): Date | undefined {
+/**
+ * `YYYY-MM-DD`, optionally followed by `THH:mm`, seconds, a fraction and a zone (`Z` or `±HH:mm`). A time without a
+ * zone is UTC (as are the times Durable Functions stores), whatever the server's time zone.
+ */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * An ISO 8601 date or date-time (see `ISO_DATE_TIME`) that names a real instant: a day that does not exist
+ * (`2024-02-30`) or an hour past 23 is refused, never rolled over into another date.
+ */
+export function parseDate(params: QueryParams, name: string): Date | undefined {
   const raw = params.get(name);
-  if (raw === null) return undefined;
-  const date = /^\d{4}-\d{2}-\d{2}/.test(raw) ? new Date(raw) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new InvalidArgumentError(`${name} must be an ISO 8601 date`);
+  if (raw === undefined) return undefined;
+  const date = isoDate(raw);
+  if (!date) {
+    throw new InvalidArgumentError(`${name} must be an ISO 8601 date or date-time such as 2024-01-31T12:00:00Z (a + in a zone as %2B)`);
+  }
   return date;
 }
 
-/** A finite number >= 0. */
-export function parseNonNegativeNumber(params: URLSearchParams, name: string): number | undefined {
-  const raw = params.get(name);
-  if (raw === null) return undefined;
-  const value = raw.trim() === '' ? Number.NaN : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
-  return value;
+function isoDate(raw: string): Date | undefined {
+  const match = ISO_DATE_TIME.exec(raw);
+  if (!match) return undefined;
+  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone = 'Z'] = match;
+  const parts = [Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)] as const;
+  const ms = Number(fraction.padEnd(3, '0').slice(0, 3));
+  const utc = new Date(0);
+  utc.setUTCFullYear(parts[0], parts[1], parts[2]); // not Date.UTC, which reads years 0-99 as 1900-1999
+  utc.setUTCHours(parts[3], parts[4], parts[5], ms);
+  const exact = utc.getUTCFullYear() === parts[0] && utc.getUTCMonth() === parts[1] && utc.getUTCDate() === parts[2]
+    && utc.getUTCHours() === parts[3] && utc.getUTCMinutes() === parts[4] && utc.getUTCSeconds() === parts[5];
+  if (!exact) return undefined;
+  if (zone.toUpperCase() === 'Z') return utc;
+  const offsetHours = Number(zone.slice(1, 3));
+  const offsetMinutes = Number(zone.slice(-2));
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const sign = zone[0] === '-' ? -1 : 1;
+  return new Date(utc.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }
 
-/** A positive integer. */
-export function parsePositiveInteger(params: URLSearchParams, name: string): number | undefined {
+/** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks. */
+export function parseNonNegativeNumber(params: QueryParams, name: string): number | undefined {
   const raw = params.get(name);
-  if (raw === null) return undefined;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  if (raw === undefined) return undefined;
+  if (!/^(?:\d{1,15}(?:\.\d{0,9})?|\.\d{1,9})$/.test(raw)) throw new InvalidArgumentError(`${name} must be a decimal number >= 0`);
   return Number(raw);
 }
 
@@ -52,7 +116,7 @@ const FOREIGN_RUNTIME_STATUSES: readonly string[] = ['Canceled'];
  * nothing, so a filter of only such statuses gives `[]`, which callers must treat as "matches nothing". `undefined`
  * when absent or empty (no filter).
  */
-export function parseRuntimeStatuses(params: URLSearchParams, name: string): OrchestrationRuntimeStatus[] | undefined {
+export function parseRuntimeStatuses(params: QueryParams, name: string): OrchestrationRuntimeStatus[] | undefined {
   const raw = params.getAll(name);
   const statuses: OrchestrationRuntimeStatus[] = [];
   let named = false;
@@ -74,16 +138,16 @@ export function parseRuntimeStatuses(params: URLSearchParams, name: string): Orc
  * `top`: a positive integer page size. As in Durable Functions, a page may hold fewer instances than asked (at most
  * `max`), with a continuation token for the rest.
  */
-export function parseTop(params: URLSearchParams, name: string, max: number): number | undefined {
+export function parseTop(params: QueryParams, name: string, max: number): number | undefined {
   const raw = params.get(name);
-  if (raw === null) return undefined;
+  if (raw === undefined) return undefined;
   if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return Math.min(Number(raw), max);
 }
 
 /** A string parameter, as given. */
-export function parseString(params: URLSearchParams, name: string): string | undefined {
-  return params.get(name) ?? undefined;
+export function parseString(params: QueryParams, name: string): string | undefined {
+  return params.get(name);
 }
 
 /**

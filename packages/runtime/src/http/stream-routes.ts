@@ -5,7 +5,7 @@ import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
-import { parseInstanceIdSegment } from './query-params.js';
+import { parseInstanceIdSegment, QueryParams } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
 import { SseConnection, sseResponse } from './sse-connection.js';
@@ -195,7 +195,7 @@ function subscription(entry: unknown): { sub: string; spec: StreamSpec } {
   if (untilTerminal !== undefined && typeof untilTerminal !== 'boolean') throw new InvalidArgumentError('untilTerminal must be a boolean');
   if (kind === 'instances') {
     if (query !== undefined && typeof query !== 'string') throw new InvalidArgumentError('query must be a query string');
-    return { sub: id, spec: { kind, filter: parseInstanceFilter(new URLSearchParams(query ?? '')) } };
+    return { sub: id, spec: { kind, filter: parseInstanceFilter(new QueryParams(new URLSearchParams(query ?? ''))) } };
   }
   if (typeof instanceId !== 'string') throw new InvalidArgumentError('instanceId must be a string');
   return { sub: id, spec: { kind: kind as 'status' | 'history', instanceId: parseInstanceIdSegment(instanceId), untilTerminal: untilTerminal === true } };

@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { silentLogger } from '../src/env/logger.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { echo, waitForEvents } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
+
+/**
+ * Query parameters of the HTTP API, against a real server on 127.0.0.1: names are read in any case (as Durable
+ * Functions reads them), a single-valued parameter given twice is refused, and dates name real instants in UTC.
+ * Each malformed request is refused with a typed 400 and changes nothing.
+ */
+
+const KEY = 'query-key';
+
+let runtime: Runtime;
+let server: NodeServer;
+let base: string;
+/** When the one instance `done` was created (ms precision, as stored). */
+let created: Date;
+
+beforeEach(async () => {
+  runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Echo: echo, WaitForEvents: waitForEvents }, logger: silentLogger });
+  await runtime.start();
+  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
+  base = `${server.url}${WEBHOOK_PATH}`;
+  await runtime.client.startNew('Echo', { instanceId: 'done', input: 'x' });
+  created = (await runtime.client.waitForCompletion('done', SETTLED)).createdTime;
+  await runtime.client.startNew('WaitForEvents', { instanceId: 'ended', input: 1 });
+  await runtime.client.terminate('ended', 'stop');
+  expect((await runtime.client.waitForCompletion('ended', SETTLED)).runtimeStatus).toBe('Terminated');
+});
+
+afterEach(async () => {
+  await server.close();
+  await runtime.stop();
+});
+
+function call(path: string, method = 'GET'): Promise<Response> {
+  return fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${KEY}` } });
+}
+
+async function errorOf(pending: Promise<Response>): Promise<[number, string]> {
+  const response = await pending;
+  const body = (await response.json()) as { code: string };
+  return [response.status, body.code];
+}
+
+async function ids(pending: Promise<Response>): Promise<string[]> {
+  const response = await pending;
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { instanceId: string }[]).map((s) => s.instanceId).sort();
+}
+
+const remaining = async () => (await runtime.client.getStatusAll()).map((s) => s.instanceId).sort();
+
+describe('query parameter names', () => {
+  it('are read in any case, as Durable Functions reads them: a purge by runtimestatus deletes only that status', async () => {
+    const purged = await call('/instances?createdtimefrom=2000-01-01&RUNTIMESTATUS=Terminated', 'DELETE');
+    expect(purged.status).toBe(200);
+    expect(await purged.json()).toEqual({ instancesDeleted: 1 });
+    expect(await remaining()).toEqual(['done']);
+  });
+
+  it('are read in any case on the list and status routes', async () => {
+    expect(await ids(call('/instances?RuntimeStatus=Completed'))).toEqual(['done']);
+    const hidden = (await (await call('/instances?ShowInput=false&InstanceIdPrefix=do')).json()) as { input: unknown }[];
+    expect(hidden).toEqual([expect.objectContaining({ instanceId: 'done', input: null })]);
+    const status = (await (await call('/instances/done?SHOWHISTORY=true')).json()) as { historyEvents?: unknown[] };
+    expect(status.historyEvents?.length).toBeGreaterThan(0);
+    expect(await errorOf(call('/instances?TOP=zero'))).toEqual([400, 'invalid-argument']);
+  });
+});
+
+describe('a single-valued parameter given twice', () => {
+  it('is refused with 400, in any case, and changes nothing', async () => {
+    expect(await errorOf(call('/instances?top=1&top=1000'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances/done?showHistory=true&showhistory=false'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances/done?format=native&format=native'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances?createdTimeFrom=2000-01-01&createdTimeFrom=2999-01-01', 'DELETE'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances/ended/terminate?reason=a&reason=b', 'POST'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/orchestrators/Echo/twice?timeout=1&Timeout=2', 'POST'))).toEqual([400, 'invalid-argument']);
+    expect(await remaining()).toEqual(['done', 'ended']);
+  });
+
+  it('is accepted for runtimeStatus, a list', async () => {
+    expect(await ids(call('/instances?runtimeStatus=Completed&runtimestatus=Terminated'))).toEqual(['done', 'ended']);
+  });
+});
+
+describe('dates', () => {
+  it('are refused (400) when the day or time does not exist, never rolled over into another date', async () => {
+    for (const bad of ['2024-02-30', '2023-02-29T00:00:00Z', '2024-04-31T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T10:60:00Z',
+      '2024-13-01', '2024-01-01 00:00:00', '2024-01-01T00:00:00+24:00', '2024-01-01Tnoon', '+275760-09-13T00:00:00Z']) {
+      expect(await errorOf(call(`/instances?createdTimeFrom=${encodeURIComponent(bad)}`)), bad).toEqual([400, 'invalid-argument']);
+      expect(await errorOf(call(`/instances?createdTimeFrom=${encodeURIComponent(bad)}`, 'DELETE')), bad).toEqual([400, 'invalid-argument']);
+    }
+    expect(await remaining()).toEqual(['done', 'ended']);
+    expect(await ids(call('/instances?createdTimeFrom=2024-02-29'))).toEqual(['done', 'ended']);
+  });
+
+  it('read a time without a zone as UTC, whatever the server\'s time zone', async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York'; // UTC-5 or -4: a local reading would move every bound by hours
+    try {
+      expect(new Date('2024-01-01T00:00:00').getTimezoneOffset()).toBe(300); // the zone took effect
+      const at = (date: Date) => date.toISOString().slice(0, -1); // without the Z
+      expect(await ids(call(`/instances?createdTimeFrom=${at(created)}&instanceIdPrefix=done`))).toEqual(['done']);
+      expect(await ids(call(`/instances?createdTimeTo=${at(new Date(created.getTime() - 1))}&instanceIdPrefix=done`))).toEqual([]);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  it('read a zone offset (with + sent as %2B)', async () => {
+    const tokyo = (date: Date) => `${new Date(date.getTime() + 9 * 3_600_000).toISOString().slice(0, -1)}%2B09:00`;
+    expect(await ids(call(`/instances?createdTimeFrom=${tokyo(created)}&instanceIdPrefix=done`))).toEqual(['done']);
+    expect(await ids(call(`/instances?createdTimeTo=${tokyo(new Date(created.getTime() - 1))}&instanceIdPrefix=done`))).toEqual([]);
+  });
+});
+
+describe('timeout and pollingInterval', () => {
+  it('are decimal seconds: hex, exponents, signs and blanks are refused and start nothing', async () => {
+    for (const bad of ['0x1', '1e1', '+1', '%201', 'Infinity', '']) {
+      expect(await errorOf(call(`/orchestrators/Echo/w?timeout=${bad}`, 'POST')), bad).toEqual([400, 'invalid-argument']);
+      expect(await errorOf(call(`/orchestrators/Echo/w?timeout=1&pollingInterval=${bad}`, 'POST')), bad).toEqual([400, 'invalid-argument']);
+    }
+    expect(await remaining()).toEqual(['done', 'ended']);
+    const waited = await call('/orchestrators/Echo/w?timeout=30.5&pollingInterval=.5', 'POST');
+    expect(waited.status).toBe(200);
+    expect(await waited.json()).toBeNull();
+  });
+});
