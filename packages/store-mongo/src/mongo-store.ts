@@ -48,7 +48,7 @@ import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { instanceUpdateFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 import { wakeSignals } from './wake-signals.js';
-import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN } from './write-concern.js';
+import { SINGLE_WRITE_CONCERN, transactionOptionsFor } from './write-concern.js';
 
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
@@ -295,7 +295,7 @@ export class MongoStore implements Store {
     this.#purges = this.#db.collection<PurgeDoc>(this.collections.purges);
     this.#limit = o.limit;
     this.#maxMessages = o.maxMessages;
-    this.#transactionOptions = { ...DEFAULT_TRANSACTION_OPTIONS, ...options.transactionOptions };
+    this.#transactionOptions = transactionOptionsFor(options.transactionOptions);
     this.#logger = logger;
     this.#clock = options.clock ?? systemClock;
     this.#clusterClock = o.clusterClock;

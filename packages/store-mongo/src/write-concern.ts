@@ -16,14 +16,41 @@ export const MAJORITY_WAIT_MS = 30_000;
 export const SINGLE_WRITE_CONCERN = { w: 'majority', wtimeoutMS: MAJORITY_WAIT_MS } as const satisfies WriteConcernSettings;
 
 /**
+ * How long a transaction's commit (and abort) may wait for a majority: longer than `maxCommitTimeMS`, so that the
+ * commit's time limit, not the write concern, is what ends a commit no majority acknowledges.
+ *
+ * Why it must be set: without it the driver sends every commit with `wtimeout: 10000`, and `withTransaction` retries a
+ * commit that failed with a write concern timeout (it carries `UnknownTransactionCommitResult`) for up to 120 s, so a
+ * step blocked about 2 minutes before failing. A commit that hits `maxCommitTimeMS` (`MaxTimeMSExpired`, which the
+ * server also reports when the time runs out while it waits for the write concern) is never retried.
+ */
+export const TRANSACTION_MAJORITY_WAIT_MS = MAJORITY_WAIT_MS + 1_000;
+
+/**
  * Transactions: a consistent snapshot, durable on a majority before they count as committed, on the primary.
  * `maxCommitTimeMS` bounds the commit's wait for a majority as {@link SINGLE_WRITE_CONCERN} bounds single writes
  * (withTransaction does not retry a commit that hit it: the outcome is unknown, `CommitOutcomeUnknownError`, and the
- * step is retried later, safely).
+ * step is retried later, safely); the write concern's own timeout is longer ({@link TRANSACTION_MAJORITY_WAIT_MS}).
  */
 export const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
   readConcern: { level: 'snapshot' },
-  writeConcern: { w: 'majority' },
+  writeConcern: { w: 'majority', wtimeoutMS: TRANSACTION_MAJORITY_WAIT_MS },
   readPreference: 'primary',
   maxCommitTimeMS: MAJORITY_WAIT_MS,
 };
+
+/**
+ * The options of every transaction: `overrides` (the store's `transactionOptions`) over
+ * {@link DEFAULT_TRANSACTION_OPTIONS}, the write concern merged field by field, so that an application that asks for,
+ * say, a journaled majority keeps the default's write concern timeout (and with it the commit bound above).
+ *
+ * @example
+ * ```ts
+ * transactionOptionsFor({ writeConcern: { w: 'majority', journal: true } }).writeConcern;
+ * // { w: 'majority', wtimeoutMS: 31000, journal: true }
+ * ```
+ */
+export function transactionOptionsFor(overrides: TransactionOptions | undefined): TransactionOptions {
+  const writeConcern = { ...DEFAULT_TRANSACTION_OPTIONS.writeConcern, ...overrides?.writeConcern };
+  return { ...DEFAULT_TRANSACTION_OPTIONS, ...overrides, writeConcern };
+}

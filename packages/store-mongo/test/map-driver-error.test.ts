@@ -6,7 +6,7 @@ import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
 import { classifyDriverError, mapDriverError } from '../src/map-driver-error.js';
-import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN } from '../src/write-concern.js';
+import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN, TRANSACTION_MAJORITY_WAIT_MS, transactionOptionsFor } from '../src/write-concern.js';
 
 /** A server error as the driver builds it from a server reply. */
 const serverError = (code: number, codeName: string, errmsg = codeName) => new MongoServerError({ ok: 0, errmsg, code, codeName });
@@ -67,7 +67,27 @@ describe('driver error mapping', () => {
     expect(SINGLE_WRITE_CONCERN.w).toBe('majority');
     expect(SINGLE_WRITE_CONCERN.wtimeoutMS).toBeGreaterThan(0);
     expect(DEFAULT_TRANSACTION_OPTIONS.maxCommitTimeMS).toBe(SINGLE_WRITE_CONCERN.wtimeoutMS);
-    expect(DEFAULT_TRANSACTION_OPTIONS.writeConcern).toEqual({ w: 'majority' });
+  });
+
+  it('ends a commit no majority acknowledges at maxCommitTimeMS, which withTransaction never retries', () => {
+    // Without a wtimeout of its own the driver sends each commit with `wtimeout: 10000`; withTransaction retries a
+    // commit that hit it (UnknownTransactionCommitResult) for 120 s, so a step blocked about 2 minutes instead of 30 s.
+    // The commit's time limit must run out first: it fails with MaxTimeMSExpired, which is not retried.
+    const { writeConcern, maxCommitTimeMS } = DEFAULT_TRANSACTION_OPTIONS;
+    expect(writeConcern?.w).toBe('majority');
+    expect(maxCommitTimeMS).toBe(30_000);
+    expect(writeConcern?.wtimeoutMS).toBeGreaterThan(maxCommitTimeMS!);
+  });
+
+  it('keeps that order when the application overrides the transaction options', () => {
+    expect(transactionOptionsFor(undefined)).toEqual(DEFAULT_TRANSACTION_OPTIONS);
+    // A journaled majority, say: the write concern's timeout is still longer than the commit's.
+    const journaled = transactionOptionsFor({ writeConcern: { w: 'majority', journal: true } });
+    expect(journaled.writeConcern).toEqual({ w: 'majority', journal: true, wtimeoutMS: TRANSACTION_MAJORITY_WAIT_MS });
+    expect(journaled.readConcern).toEqual({ level: 'snapshot' });
+    // What the application sets explicitly wins.
+    const own = transactionOptionsFor({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 6_000 } });
+    expect(own).toMatchObject({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 6_000 } });
   });
 
   it('maps oversized documents to PayloadTooLargeError and duplicate keys / the rest to MongoStoreError', () => {

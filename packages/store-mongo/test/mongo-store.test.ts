@@ -356,6 +356,44 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('sends each commit with maxTimeMS 30 s and a longer wtimeout, and does not retry a commit that ran out of time', async (context) => {
+      // The bound of a commit no majority acknowledges must be maxCommitTimeMS (never retried by withTransaction), not
+      // the write concern's timeout (retried for 120 s); the driver would add a 10 s wtimeout of its own.
+      const appName = `drx-commit-${process.pid}`;
+      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
+      const commits: Document[] = [];
+      client.on('commandStarted', (event) => {
+        if (event.commandName === 'commitTransaction') commits.push(event.command);
+      });
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('commit') });
+      try {
+        await store.commit(start('bounded'));
+        expect(commits).toHaveLength(1);
+        expect(commits[0]).toMatchObject({ maxTimeMS: 30_000, writeConcern: { w: 'majority', wtimeout: 31_000 } });
+
+        // The server reports that the commit's time ran out while it waited for the majority: the store reports an
+        // unknown outcome at once (one commitTransaction sent), instead of retrying the commit.
+        const admin = new MongoClient(mongoUri);
+        try {
+          await admin.db('admin').command({
+            configureFailPoint: 'failCommand', mode: { times: 1 },
+            data: { failCommands: ['commitTransaction'], appName, writeConcernError: { code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'operation exceeded time limit' } },
+          });
+        } catch (error) {
+          console.log(`commit time-limit test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        } finally {
+          await admin.close().catch(() => undefined);
+        }
+        commits.length = 0;
+        await expect(store.commit(start('ran-out'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+        expect(commits).toHaveLength(1);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('opens change streams for subscribers only, and releases them on unsubscribe and close', async () => {
       const client = new MongoClient(mongoUri);
       const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('streams'), feedLingerMs: 0 });
