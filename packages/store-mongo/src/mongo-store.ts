@@ -53,6 +53,9 @@ import { SINGLE_WRITE_CONCERN, transactionOptionsFor } from './write-concern.js'
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
 
+/** Ids per cursor batch of the scan `purgeInstances` purges from (one batch in memory at a time). */
+const PURGE_SCAN_BATCH = 1000;
+
 /** History events deleted per round trip by the sweeper. */
 const SWEEP_CHUNK = 1000;
 
@@ -690,19 +693,32 @@ export class MongoStore implements Store {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const deleted = await this.#op('purging instances', async () => {
       const mongoFilter = buildPurgeFilter(filter);
-      const keys = (await this.#instances.find(mongoFilter, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
       let count = 0;
-      for (let i = 0; i < keys.length; i += PURGE_BATCH) {
-        const batch = keys.slice(i, i + PURGE_BATCH);
+      const purge = async (batch: readonly string[]) => {
         count += await this.#transaction(async (session) => {
           // Re-read inside the transaction: an instance restarted since the scan is no longer terminal.
           const docs = await this.#instances
-            .find({ $and: [{ _id: { $in: batch } }, mongoFilter] }, { session, projection: { _id: 1, state: 1, historyGen: 1 } })
+            .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, state: 1, historyGen: 1 } })
             .toArray();
           const doomed = docs.filter((d) => matchesPurgeFilter(decodeInstanceState(d.state), filter));
           if (doomed.length > 0) await this.#drop(session, doomed);
           return doomed.length;
         });
+      };
+      // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
+      // holds one cursor batch in memory, not every id.
+      const cursor = this.#instances.find(mongoFilter, { projection: { _id: 1 }, batchSize: PURGE_SCAN_BATCH });
+      try {
+        let batch: string[] = [];
+        for await (const doc of cursor) {
+          batch.push(doc._id);
+          if (batch.length < PURGE_BATCH) continue;
+          await purge(batch);
+          batch = [];
+        }
+        if (batch.length > 0) await purge(batch);
+      } finally {
+        await cursor.close().catch(() => undefined);
       }
       return count;
     });

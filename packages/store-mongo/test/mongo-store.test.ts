@@ -356,6 +356,23 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('purges by filter across many transactions, reading the matching ids as it goes', async () => {
+      const store = await open();
+      try {
+        // 120 terminal instances: three transactions of 50, and more than one batch of the scan would need at 50.
+        for (let i = 0; i < 120; i++) {
+          const { state, message } = request(`old-${i}`);
+          await store.commit({ requests: [{ type: 'createInstance', state: { ...state, runtimeStatus: 'Completed' }, message, ifRunning: { kind: 'fail' } }] });
+        }
+        await store.commit(start('still-running'));
+        expect(await store.purgeInstances({ createdTimeFrom: new Date(0) })).toBe(120);
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['still-running']);
+        expect(await store.purgeInstances({ createdTimeFrom: new Date(0) })).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('sends each commit with maxTimeMS 30 s and a longer wtimeout, and does not retry a commit that ran out of time', async (context) => {
       // The bound of a commit no majority acknowledges must be maxCommitTimeMS (never retried by withTransaction), not
       // the write concern's timeout (retried for 120 s); the driver would add a 10 s wtimeout of its own.
