@@ -1,10 +1,11 @@
 import {
   planWriteSet, type InstanceState, type OrchestrationMessage, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
+import { BSON, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { decodeHistoryEvent, decodeInstanceState, decodeMessage, EPOCH, NEVER } from '../src/documents.js';
+import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
-import { describeWrites, translateWritePlan, type MongoWrite, type StoredRow } from '../src/translate-write-plan.js';
+import { describeWrites, instanceUpdateFields, translateWritePlan, type MongoWrite, type StoredRow } from '../src/translate-write-plan.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -226,5 +227,66 @@ describe('write-set translation: an activity result', () => {
   it('drops a result for another execution or a missing instance, and still deletes the task', () => {
     expect(describeWrites(translate(writeSet('exec-old'), { a: { state: state('a'), row: row() } }))).toEqual(['deleteTasks 1']);
     expect(describeWrites(translate(writeSet('exec-a'), {}))).toEqual(['deleteTasks 1']);
+  });
+});
+
+describe('write-set translation: hostile user JSON', () => {
+  // Keys MongoDB refuses in a document or reads as operators or paths, and `__proto__` as an own key (as the shared
+  // validator, toPlainJson, hands it over).
+  const payload = JSON.parse('{"$where":"sleep(1000)","a.b":1,"$gt":{"$ne":null},"__proto__":{"polluted":true},"":[{"$set":1}],"x\\u0000y":2}') as unknown;
+
+  it('never becomes a key or an operator of what is sent to MongoDB: every document passes the BSON encoder\u2019s key check', () => {
+    const lease = { kind: 'orchestration', instanceId: 'a', token: 'lease-1' } as const;
+    const stepState = state('a', { historyLength: 5, version: 5, lastUpdatedTime: at(200), input: payload, output: payload, customStatus: payload });
+    const child = state('c', { runtimeStatus: 'Pending', historyLength: 0, version: 1, input: payload });
+    const writes = translate({
+      lease,
+      requests: [
+        { type: 'appendHistory', instanceId: 'a', from: 3, events: [
+          { type: 'TaskScheduled', eventId: 0, timestamp: at(200).toISOString(), name: 'Act', input: payload },
+        ] },
+        { type: 'insertTask', task: { id: 'task-1', instanceId: 'a', executionId: 'exec-a', name: 'Act', taskScheduledId: 0, attempt: 1, input: payload } },
+        { type: 'insertMessage', message: raised('b', 'm1', { event: { type: 'EventRaised', eventId: -1, timestamp: at(100).toISOString(), name: 'go', input: payload } }), ifMissing: 'fail' },
+        {
+          type: 'createInstance', state: child, ifRunning: { kind: 'fail' },
+          message: { id: 'start-c', instanceId: 'c', event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Orch', instanceId: 'c', executionId: child.executionId, input: payload } },
+        },
+        { type: 'replaceState', state: stepState },
+      ],
+    }, { a: { state: state('a'), row: row() }, b: { state: state('b'), row: row() } });
+    const sent: Record<string, unknown>[] = [];
+    for (const w of writes) {
+      switch (w.op) {
+        case 'insertHistory': case 'insertTasks': case 'insertMessages':
+          sent.push(...w.docs.map((d) => ({ ...d })));
+          break;
+        case 'insertInstance': case 'replaceInstance':
+          sent.push({ ...w.doc });
+          break;
+        case 'setQueue':
+          sent.push({ ...w.fields });
+          break;
+        case 'updateInstance':
+          sent.push(instanceUpdateFields(w, emptyQueueHead(11), at(500)));
+          break;
+        default:
+          break;
+      }
+    }
+    expect(sent.length).toBeGreaterThanOrEqual(6);
+    for (const doc of sent) {
+      // checkKeys: the driver's encoder refuses a key that starts with `$`, contains `.` or NUL, at any depth.
+      expect(() => BSON.serialize(doc, { checkKeys: true })).not.toThrow();
+      // Every value is a string, number, boolean, null, Date or ObjectId: no sub-document a query could match into.
+      for (const value of Object.values(doc)) {
+        expect(value === null || ['string', 'number', 'boolean'].includes(typeof value) || value instanceof Date || value instanceof ObjectId, String(value)).toBe(true);
+      }
+    }
+    // And the payloads come back exactly, hostile keys included.
+    const update = writes.find((w) => w.op === 'updateInstance');
+    expect(update?.op === 'updateInstance' && 'state' in update.set ? decodeInstanceState(update.set.state, update.set.input ?? '') : undefined)
+      .toEqual(stepState);
+    const history = writes.find((w) => w.op === 'insertHistory');
+    expect(history?.op === 'insertHistory' ? decodeHistoryEvent(history.docs[0]!.event) : undefined).toMatchObject({ input: payload });
   });
 });
