@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { BehaviorSubject, defer, filter, finalize, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -191,6 +193,65 @@ describe('bodies', () => {
     expect((await client.waitForCompletion('ev', SETTLED)).output).toEqual(JSON.parse(hostile));
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect((Object.prototype as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('bodies that never arrive whole', () => {
+  const reported: unknown[] = [];
+  const logger: Logger = { warn: () => {}, error: (_message, details) => reported.push(details) };
+
+  it('answer a client that cuts the connection mid-body with a typed 400, log nothing and start nothing', async () => {
+    reported.length = 0;
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
+    await runtime.start();
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger });
+    let arrived!: () => void;
+    let answered!: (response: Response) => void;
+    const arrival = new Promise<void>((resolve) => { arrived = resolve; });
+    const answer = new Promise<Response>((resolve) => { answered = resolve; });
+    const server = await serve(Object.assign(async (request: Request) => {
+      arrived();
+      const response = await handler(request);
+      answered(response.clone()); // the server sends the original
+      return response;
+    }, { close: handler.close }), { port: 0 });
+    opened.push({ server, runtime });
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(`POST ${WEBHOOK_PATH}/orchestrators/Echo/cut HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\n`
+      + 'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+    await arrival;
+    socket.destroy(); // 94 of the 100 bytes never come
+    const response = await answer;
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: 'invalid-argument' });
+    expect(reported).toEqual([]);
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+  });
+
+  it('answer a body stream that fails with a typed 400 on every route that reads a body, and log nothing', async () => {
+    reported.length = 0;
+    const { runtime } = await open();
+    await runtime.client.startNew('WaitForEvent', { instanceId: 'w' });
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger });
+    for (const path of ['/orchestrators/Echo/failing', '/instances/w/raiseEvent/Item', '/instances/w/terminate', '/instances/w/suspend']) {
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) controller.error(new TypeError('terminated'));
+          else controller.enqueue(new TextEncoder().encode('{"a":'));
+          sent = true;
+        },
+      });
+      const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}${path}`, {
+        method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body, duplex: 'half',
+      } as RequestInit));
+      expect(response.status, path).toBe(400);
+      expect(await response.json(), path).toMatchObject({ code: 'invalid-argument' });
+    }
+    expect(reported).toEqual([]);
+    expect((await runtime.client.getStatusAll()).map((s) => [s.instanceId, s.runtimeStatus])).toEqual([['w', 'Running']]);
+    expect((await runtime.client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
   });
 });
 

@@ -9,7 +9,8 @@ export type JsonBody = { readonly present: false } | { readonly present: true; r
  * {@link PayloadTooLargeError}) without being buffered whole, whatever `Content-Length` claims.
  *
  * An empty body is "absent". A non-empty body must be declared `application/json` (or `…+json`) and be valid
- * UTF-8 JSON; otherwise {@link InvalidArgumentError} (400). `JSON.parse` keeps keys such as `__proto__` as own data
+ * UTF-8 JSON, and arrive whole (a body stream that fails, e.g. a client that cuts the connection mid-body, is
+ * refused too); otherwise {@link InvalidArgumentError} (400). `JSON.parse` keeps keys such as `__proto__` as own data
  * properties, so a hostile payload cannot reach a prototype.
  */
 export async function readJsonBody(request: Request, limitBytes: number): Promise<JsonBody> {
@@ -48,7 +49,15 @@ async function readLimited(request: Request, limitBytes: number): Promise<Uint8A
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      // The client cut the connection mid-body, or the body stream failed: a request that never arrived whole,
+      // refused like any malformed one (not an unexpected server failure, which would be logged as one).
+      throw new InvalidArgumentError('The request body could not be read whole (the connection was cut)', { cause: error });
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > limitBytes) {
