@@ -234,4 +234,39 @@ describe('serve: event streams written to the socket', () => {
     expect(behindEvents.statuses.at(-1)).toContain(BIG);
     expect([frontEvents.last, behindEvents.last]).toEqual(['end', 'end']);
   });
+
+  it('opens no stream for a client that left before its answer was written: the stream holds no slot or subscription', async () => {
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Echo: echo }, activities: {}, logger: silentLogger });
+    await runtime.start();
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, maxStreams: 1 });
+    let arrived!: () => void;
+    let left!: () => void;
+    let answered!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const departure = new Promise<void>((resolve) => (left = resolve));
+    const answer = new Promise<void>((resolve) => (answered = resolve));
+    let first = true;
+    const server = await serve(Object.assign(async (incoming: Request) => {
+      if (!first) return handler(incoming);
+      first = false;
+      arrived();
+      await departure; // the client is gone before the handler answers
+      const response = await handler(incoming);
+      answered();
+      return response;
+    }, { close: handler.close }), { port: 0 });
+    opened.push({ server, runtime });
+    server.server.once('connection', (socket: Socket) => socket.once('close', left));
+    const early = connect(server.port, server.hostname);
+    sockets.push(early);
+    early.write(request('/instances/early/stream'));
+    await arrival;
+    early.destroy();
+    await answer;
+    // Had the early stream opened, it would hold the one slot (maxStreams: 1) for ever: its socket's close came before it.
+    const controller = new AbortController();
+    const next = await fetch(`${server.url}${WEBHOOK_PATH}/instances/next/stream`, { headers: { authorization: `Bearer ${KEY}` }, signal: controller.signal });
+    expect(next.status).toBe(200);
+    controller.abort();
+  });
 });

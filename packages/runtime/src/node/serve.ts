@@ -54,6 +54,12 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       const stream = (response.body as SseBody | null)?.[SSE_STREAM];
       if (!stream || !(env?.outgoing instanceof ServerResponse)) return response;
       const outgoing = env.outgoing;
+      if (outgoing.destroyed) {
+        // The client left while the handler ran: the response's 'close' is past and would never end this stream,
+        // which would hold its subscriptions, heartbeat and maxStreams slot until the server closes. Open nothing.
+        void response.body?.cancel();
+        return RESPONSE_ALREADY_SENT;
+      }
       outgoing.writeHead(response.status, Object.fromEntries(response.headers));
       outgoing.flushHeaders();
       void response.body?.cancel(); // never read: let it go with what it holds
