@@ -596,6 +596,42 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(counter.active).toBe(1);
   });
 
+  it('answers 404 to a change whose session ended while its body arrived, and subscribes nothing', async () => {
+    const counter = { active: 0 };
+    const { base, handler } = await open({}, counting(counter));
+    const { id } = await session(base);
+    let reading!: () => void;
+    type Write = (controller: ReadableStreamDefaultController<Uint8Array>) => void;
+    let finish!: (write: Write) => void;
+    const read = new Promise<void>((resolve) => (reading = resolve));
+    const rest = new Promise<Write>((resolve) => (finish = resolve));
+    const text = JSON.stringify({ subscribe: [{ sub: 'late', kind: 'status', instanceId: 'late' }] });
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (pulls++ === 0) {
+          controller.enqueue(new TextEncoder().encode(text.slice(0, 10)));
+          reading(); // the handler found the session and is reading the body
+          return;
+        }
+        (await rest)(controller);
+      },
+    }, { highWaterMark: 0 });
+    const answer = handler(new Request(`${base}/streams/${id}/subscriptions`, {
+      method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body, duplex: 'half',
+    } as RequestInit));
+    await read;
+    expect((await fetch(`${base}/streams/${id}`, { method: 'DELETE', headers: AUTH })).status).toBe(204);
+    finish((controller) => {
+      controller.enqueue(new TextEncoder().encode(text.slice(10)));
+      controller.close();
+    });
+    const response = await answer;
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: 'session-not-found' });
+    expect(counter.active).toBe(0);
+  });
+
   it('checks the key on the session, its changes and its deletion', async () => {
     const { base } = await open();
     const { id } = await session(base);

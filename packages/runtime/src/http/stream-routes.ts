@@ -98,8 +98,11 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
   app.get(base, (c) => respond(c, { kind: 'session' }));
 
   app.post(`${base}/:session/subscriptions`, async (c) => {
-    const session = existing(hub, c.req.param('session'));
+    existing(hub, c.req.param('session')); // an unknown session is refused before its body is read
     const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
+    // Looked up again: the session may have ended (deleted, expired, handler closed) while the body arrived, and a
+    // change to it would do nothing while answering 200.
+    const session = existing(hub, c.req.param('session'));
     const change = parseSubscriptionChange(body.present ? body.value : undefined, session);
     for (const sub of change.unsubscribe) session.unsubscribe(sub);
     for (const { sub, spec } of change.subscribe) {
