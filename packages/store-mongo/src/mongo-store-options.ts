@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '@durable-rx/runtime';
 import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
-import type { ResumePolicy } from './resume-policy.js';
+import { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 
 /** Options every way of opening a {@link MongoStore} shares. */
 export interface MongoStoreCommonOptions {
@@ -117,4 +117,46 @@ function decodeURIComponentSafe(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * What is wrong with the change-feed options of `options` (`undefined`: nothing), checked by `connect` before it
+ * connects: `feedLingerMs` a finite number of ms, 0 or more; `maxWatchedInstances` an integer, 0 or more;
+ * `resumePolicy.initialDelayMs` and `maxDelayMs` finite and above 0, the largest delay at least the first;
+ * `maxPersistentFailures` an integer, 1 or more. A NaN or 0 delay would reopen a failing change stream on a 1 ms
+ * timer for as long as it fails (a request loop against the server), and a NaN linger would close it at once.
+ *
+ * @example
+ * ```ts
+ * feedOptionProblem({ uri, resumePolicy: { initialDelayMs: Number.NaN } });
+ * // 'resumePolicy.initialDelayMs must be a finite number of milliseconds above 0'
+ * ```
+ */
+export function feedOptionProblem(options: MongoStoreCommonOptions): string | undefined {
+  const { feedLingerMs, maxWatchedInstances } = options;
+  if (feedLingerMs !== undefined && !(isFiniteNumber(feedLingerMs) && feedLingerMs >= 0)) {
+    return 'feedLingerMs must be a finite number of milliseconds, 0 or more';
+  }
+  if (maxWatchedInstances !== undefined && !(Number.isInteger(maxWatchedInstances) && maxWatchedInstances >= 0)) {
+    return 'maxWatchedInstances must be an integer, 0 or more';
+  }
+  const policy: unknown = options.resumePolicy;
+  if (policy === undefined) return undefined;
+  if (policy === null || typeof policy !== 'object') return 'resumePolicy must be an object';
+  const given = policy as Partial<Record<keyof ResumePolicy, unknown>>;
+  for (const name of ['initialDelayMs', 'maxDelayMs'] as const) {
+    const ms = given[name];
+    if (ms !== undefined && !(isFiniteNumber(ms) && ms > 0)) return `resumePolicy.${name} must be a finite number of milliseconds above 0`;
+  }
+  const { initialDelayMs, maxDelayMs } = { ...DEFAULT_RESUME_POLICY, ...(policy as Partial<ResumePolicy>) };
+  if (maxDelayMs < initialDelayMs) return `resumePolicy.maxDelayMs (${maxDelayMs}) must be at least its initialDelayMs (${initialDelayMs})`;
+  const failures = given.maxPersistentFailures;
+  if (failures !== undefined && !(Number.isInteger(failures) && (failures as number) >= 1)) {
+    return 'resumePolicy.maxPersistentFailures must be an integer, 1 or more';
+  }
+  return undefined;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }

@@ -35,7 +35,7 @@ import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
-import { clientOptionsFor, DEFAULT_DB_NAME, type MongoStoreOptions } from './mongo-store-options.js';
+import { clientOptionsFor, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
@@ -228,6 +228,8 @@ export class MongoStore implements Store {
         await fail(`${name} must be a finite number of milliseconds, 0 or more`);
       }
     }
+    const feedProblem = feedOptionProblem(options);
+    if (feedProblem !== undefined) await fail(feedProblem);
     // With `replicaSet=` in the connection string the driver ignores a standalone (or never initiated) server and
     // reports an unreachable topology; its heartbeat replies still show what answered.
     const replies: Document[] = [];

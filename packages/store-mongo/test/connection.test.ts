@@ -2,7 +2,7 @@ import { MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { validateNamespace } from '../src/indexes.js';
 import { MongoStore } from '../src/mongo-store.js';
-import { clientOptionsFor, DEFAULT_CLIENT_OPTIONS } from '../src/mongo-store-options.js';
+import { clientOptionsFor, DEFAULT_CLIENT_OPTIONS, feedOptionProblem, type MongoStoreUriOptions } from '../src/mongo-store-options.js';
 
 // These run everywhere: they talk to the real driver, and nothing listens on 127.0.0.1:1, so the refusal is real.
 
@@ -85,5 +85,37 @@ describe('connecting', () => {
       await expect(MongoStore.connect({ uri, clientOptions, maxClockSkewMs: bad }), `maxClockSkewMs ${String(bad)}`)
         .rejects.toMatchObject({ code: 'invalid-argument', status: 400, message: expect.stringContaining('maxClockSkewMs') });
     }
+  });
+});
+
+describe('change-feed options', () => {
+  it('rejects a resume back-off, linger or watch bound that is not a sane number, before connecting', async () => {
+    // A NaN or 0 back-off would reopen a failing change stream every millisecond for as long as it fails. Nothing
+    // listens on port 1, so without the check these would end as store-unreachable after server selection instead.
+    const uri = 'mongodb://127.0.0.1:1/app?replicaSet=rs0';
+    const clientOptions = { serverSelectionTimeoutMS: 2000 };
+    const bad: [string, Partial<MongoStoreUriOptions>][] = [
+      ['resumePolicy.initialDelayMs', { resumePolicy: { initialDelayMs: Number.NaN } }],
+      ['resumePolicy.initialDelayMs', { resumePolicy: { initialDelayMs: 0 } }],
+      ['resumePolicy.maxDelayMs', { resumePolicy: { maxDelayMs: Number.POSITIVE_INFINITY } }],
+      ['resumePolicy.maxDelayMs', { resumePolicy: { maxDelayMs: 50 } }], // below the default first delay (100 ms)
+      ['resumePolicy.maxPersistentFailures', { resumePolicy: { maxPersistentFailures: 0.5 } }],
+      ['resumePolicy', { resumePolicy: 'fast' as never }],
+      ['feedLingerMs', { feedLingerMs: Number.NaN }],
+      ['feedLingerMs', { feedLingerMs: -1 }],
+      ['maxWatchedInstances', { maxWatchedInstances: Number.NaN }],
+    ];
+    for (const [name, options] of bad) {
+      await expect(MongoStore.connect({ uri, clientOptions, ...options }), name)
+        .rejects.toMatchObject({ code: 'invalid-argument', status: 400, message: expect.stringContaining(name) });
+    }
+  });
+
+  it('accepts every option within its range (feedOptionProblem)', () => {
+    expect(feedOptionProblem({})).toBeUndefined();
+    expect(feedOptionProblem({ feedLingerMs: 0, maxWatchedInstances: 0, resumePolicy: { initialDelayMs: 1, maxDelayMs: 1, maxPersistentFailures: 1 } }))
+      .toBeUndefined();
+    expect(feedOptionProblem({ resumePolicy: { initialDelayMs: 20_000, maxDelayMs: 60_000 } })).toBeUndefined();
+    expect(feedOptionProblem({ resumePolicy: { initialDelayMs: 20_000 } })).toContain('maxDelayMs (10000)');
   });
 });
