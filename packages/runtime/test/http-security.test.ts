@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { BehaviorSubject, defer, filter, finalize, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -170,6 +170,21 @@ describe('bodies', () => {
     expect((await client.waitForCompletion('waits', SETTLED)).output).toEqual({ $set: { 'a.b': 1 } });
   });
 
+  it('accepts a whole body sent in chunks, without a Content-Length', async () => {
+    const { base, client } = await open();
+    const parts = ['{"city":', '"Tokyo"}'];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const part = parts.shift();
+        if (part === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(part));
+      },
+    });
+    const response = await fetch(`${base}/orchestrators/Echo/chunked`, { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(202);
+    expect((await client.waitForCompletion('chunked', SETTLED)).output).toEqual({ city: 'Tokyo' });
+  });
+
   it('accepts application/json with parameters and +json media types', async () => {
     const { base, client } = await open();
     const ok = await fetch(`${base}/orchestrators/Echo/e`, {
@@ -200,28 +215,37 @@ describe('bodies that never arrive whole', () => {
   const reported: unknown[] = [];
   const logger: Logger = { warn: () => {}, error: (_message, details) => reported.push(details) };
 
-  it('answer a client that cuts the connection mid-body with a typed 400, log nothing and start nothing', async () => {
+  it.each([
+    ['a Content-Length', 'Content-Length: 100\r\n\r\n{"a":'],
+    ['chunked encoding', 'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n'],
+    ['a Content-Length, before any byte of it', 'Content-Length: 100\r\n\r\n'],
+    ['chunked encoding, before any chunk', 'Transfer-Encoding: chunked\r\n\r\n'],
+  ])('answer a client that cuts the connection mid-body (%s) with a typed 400, log nothing and start nothing', async (_framing, rest) => {
     reported.length = 0;
     const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
     await runtime.start();
     const handler = createHttpHandler(runtime.client, { key: KEY, logger });
     let arrived!: () => void;
+    let left!: () => void;
     let answered!: (response: Response) => void;
     const arrival = new Promise<void>((resolve) => { arrived = resolve; });
+    const departure = new Promise<void>((resolve) => { left = resolve; });
     const answer = new Promise<Response>((resolve) => { answered = resolve; });
     const server = await serve(Object.assign(async (request: Request) => {
       arrived();
+      await departure; // the body is read only after the client left
       const response = await handler(request);
       answered(response.clone()); // the server sends the original
       return response;
     }, { close: handler.close }), { port: 0 });
     opened.push({ server, runtime });
+    server.server.once('connection', (accepted: Socket) => accepted.once('close', left));
     const socket = connect(server.port, '127.0.0.1');
     await once(socket, 'connect');
     socket.write(`POST ${WEBHOOK_PATH}/orchestrators/Echo/cut HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\n`
-      + 'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+      + `Content-Type: application/json\r\n${rest}`);
     await arrival;
-    socket.destroy(); // 94 of the 100 bytes never come
+    socket.destroy(); // the rest of the body never comes
     const response = await answer;
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ code: 'invalid-argument' });
