@@ -151,11 +151,10 @@ export function parseString(params: QueryParams, name: string): string | undefin
 }
 
 /**
- * An instance id taken from a URL path: a valid instance id (see `assertValidInstanceId`) that is also not `.` or
- * `..`, which URL parsers remove as dot segments, so such an id could never be addressed consistently.
+ * An instance id taken from a URL path or a subscription: checked by the one rule the clients and stores apply
+ * (`assertValidInstanceId`, which also refuses `.` and `..`, the dot segments URL parsers remove).
  */
 export function parseInstanceIdSegment(id: string): string {
   assertValidInstanceId(id);
-  if (id === '.' || id === '..') throw new InvalidArgumentError('instance id must not be "." or ".." over HTTP');
   return id;
 }
