@@ -677,7 +677,8 @@ export class MongoStore implements Store {
   async purgeInstance(instanceId: string): Promise<number> {
     const purged = await this.#op(`purging instance ${JSON.stringify(instanceId)}`, async () =>
       this.#transaction(async (session) => {
-        const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { state: 0 } });
+        // Only what the purge decides by and drops: not the input or state, which may be megabytes.
+        const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1 } });
         if (!doc) return 0;
         if (!isTerminalStatus(doc.runtimeStatus)) {
           throw new InstanceNotTerminalError(
