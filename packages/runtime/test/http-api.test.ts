@@ -167,6 +167,22 @@ describe('GET /instances/{id}', () => {
     expect(await response.json()).toMatchObject({ instanceId: 'run', runtimeStatus: 'Running', input: 1 });
   });
 
+  it('puts the Location of a running instance under the configured baseUrl, where the check-status URLs point', async () => {
+    await server.close();
+    await runtime.stop();
+    await open({ baseUrl: 'https://durable.example.com/api' });
+    const started = await fetch(`${base}/orchestrators/WaitForEvents/behind?code=${KEY}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: '1',
+    });
+    const statusUrl = ((await started.json()) as { statusQueryGetUri: string }).statusQueryGetUri;
+    expect(statusUrl).toBe(`https://durable.example.com/api/runtime/webhooks/durabletask/instances/behind?code=${KEY}`);
+    await until('behind', (s) => s?.runtimeStatus === 'Running');
+    // What the proxy forwards from that URL, with a flag added by the caller.
+    const response = await fetch(`${base}/instances/behind?code=${KEY}&showInput=false`);
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBe(`${statusUrl}&showInput=false`);
+  });
+
   it('answers 202 for a Suspended instance (not terminal)', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'sus', input: 1 });
     await until('sus', (s) => s?.runtimeStatus === 'Running');

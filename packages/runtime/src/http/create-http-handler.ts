@@ -5,7 +5,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery } from '../client/durable-client.js';
-import { createHttpManagementPayload, WEBHOOK_PATH } from '../client/http-management-payload.js';
+import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -54,8 +54,8 @@ export interface HttpHandlerOptions {
   /** Serve every request without a key. Must be set explicitly; excludes `key`. */
   readonly anonymous?: boolean;
   /**
-   * Origin (optionally with a path prefix) of the URLs in check-status bodies, e.g. behind a proxy. Default: the
-   * request's origin.
+   * Origin (optionally with a path prefix) of the URLs in check-status bodies and of the `Location` of a running
+   * instance's status, e.g. behind a proxy. Default: the request's origin.
    */
   readonly baseUrl?: string;
   /** Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. */
@@ -291,7 +291,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     }
     return Response.json(json, {
       status: 202,
-      headers: { Location: url.href, 'Retry-After': String(settings.retryAfterSeconds) },
+      headers: { Location: publicUrl(url), 'Retry-After': String(settings.retryAfterSeconds) },
     });
   });
 
@@ -409,6 +409,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       if (done) return done;
     }
     return checkStatusResponse(createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url)), settings.retryAfterSeconds);
+  }
+
+  /**
+   * The request's URL as its caller sees it: under `baseUrl` when one is configured (behind a proxy), where the
+   * check-status URLs point, so that a client polling `Location` stays on the public address.
+   */
+  function publicUrl(url: URL): string {
+    return settings.baseUrl === undefined ? url.href : `${webhookRoot(settings.baseUrl)}${url.pathname.slice(BASE.length)}${url.search}`;
   }
 
   /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */
