@@ -675,6 +675,28 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect((await fetch(`${base}/instances/two/stream`, { headers: AUTH })).status).toBe(503);
   });
 
+  it('keeps a dropped session resumable when a reconnect names it with garbage, a negative or a never-written position', async () => {
+    const counter = { active: 0 };
+    const { base, client, clock } = await open({}, counting(counter));
+    const { reader, id } = await session(base);
+    await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'kept' }] });
+    const before = await reader.eventsUntil((b) => payload(b).sub === 'a');
+    reader.cancel();
+    await resumeWindowArmed(clock);
+    for (const bogus of [`${id}.999999999`, `${id}.${'9'.repeat(16)}`, `${id}.-1`, `${id}.1e3`, `${id}`, 'garbage', `${id}.${'x'.repeat(10_000)}`]) {
+      const other = await session(base, { 'last-event-id': bogus });
+      expect(other.id, bogus).not.toBe(id);
+      expect(seqOf(other.first)).toBe(0);
+      other.reader.cancel();
+    }
+    expect(counter.active).toBe(1); // the dropped session still holds its subscription
+    await client.startNew('E1_HelloSequence', { instanceId: 'kept' });
+    const resumed = await session(base, { 'last-event-id': before.at(-1)!.id! });
+    expect(resumed.id).toBe(id);
+    const after = await resumed.reader.eventsUntil((b) => (payload(b).data as { runtimeStatus?: string } | null)?.runtimeStatus === 'Completed');
+    expect(after.map(seqOf)).toEqual(after.map((_, i) => before.length + i + 1));
+  });
+
   it('starts a new, empty session when the Last-Event-ID cannot be resumed', async () => {
     const { base } = await open();
     const { first } = await session(base);

@@ -109,7 +109,9 @@ export class SessionHub {
     if (session && position && session.canResumeAfter(position.seq)) {
       after = position.seq;
     } else {
-      if (session && !session.connected) this.#dispose(session); // nobody can resume it any more
+      // A dropped session that cannot serve a position it wrote cannot be resumed by anyone: release it now. A
+      // position it never wrote (a forged or garbled id) says nothing about it: it stays resumable for its client.
+      if (session && position && !session.connected && position.seq <= session.lastSeq) this.#dispose(session);
       session = new StreamSession(mode, this.#feeds, this.#options, (gone) => this.#dispose(gone));
       this.#sessions.set(session.id, session);
     }
@@ -225,6 +227,11 @@ export class StreamSession {
   /** Whether a connection is attached. */
   get connected(): boolean {
     return this.#connection !== undefined;
+  }
+
+  /** The number of the last event written (0: none yet). */
+  get lastSeq(): number {
+    return this.#seq;
   }
 
   /** Whether subscription `sub` is active. */
