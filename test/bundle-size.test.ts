@@ -101,12 +101,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 10,000 waiting instances (the walk reads a descriptor object per member).
  * A handle then remembers fewer committed rows (256, none of ended instances, none once closed or disconnected):
  * 29,708 / 59,850 -> 29,744 / 59,881 B (KeyvalStore / DexieStore), budgets 29,720 / 59,860 -> 29,760 / 59,895 B.
+ * A parent's rewind then rewound its failed sub-orchestrations in place instead of starting them over (their completed
+ * activities ran again; Durable Functions rewinds them with the parent): 24,349 / 29,720 / 59,865 -> 24,442 / 29,810 /
+ * 59,944 B, budgets 24,395 / 29,760 / 59,895 -> 24,488 / 29,850 / 59,974 B (the same headroom as before).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_395 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_760 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_895 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_488 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_850 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_974 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

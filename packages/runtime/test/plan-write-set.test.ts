@@ -55,6 +55,25 @@ describe('planWriteSet', () => {
     expect(plan.insertMessages.map((m) => m.id)).toEqual(['conflict']);
   });
 
+  it('rewinds a Failed sub-orchestration of the same parent in place (ifFailed), and replaces any other terminal instance', () => {
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'a', event: { type: 'ExecutionRewound', eventId: -1, timestamp: t0.toISOString() } };
+    const base = create('a', 'notify') as CreateInstanceWrite;
+    const request: CreateInstanceWrite = { ...base, state: { ...base.state, parentInstanceId: 'parent' }, ifFailed: rewind };
+    const failedChild = state('a', { runtimeStatus: 'Failed', parentInstanceId: 'parent' });
+    const rewound = planWriteSet({ requests: [request] }, new Map([['a', failedChild], ['parent', state('parent')]]));
+    expect(rewound.replaced).toEqual([]);
+    expect(rewound.states).toEqual([]);
+    expect(rewound.insertMessages.map((m) => m.id)).toEqual(['rewind']);
+    for (const other of [
+      { ...failedChild, runtimeStatus: 'Completed' as const }, { ...failedChild, parentInstanceId: 'another' },
+      { ...failedChild, name: 'Other' }, state('a', { runtimeStatus: 'Failed' }),
+    ]) {
+      const plan = planWriteSet({ requests: [request] }, new Map([['a', other], ['parent', state('parent')]]));
+      expect(plan.replaced).toEqual(['a']);
+      expect(plan.insertMessages.map((m) => m.id)).toEqual(['a-start']);
+    }
+  });
+
   it('drops messages to missing instances or other executions, and fails a send to a missing instance', () => {
     const stored = new Map([['a', state('a')], ['gone', undefined]]);
     const plan = planWriteSet({

@@ -2,7 +2,7 @@ import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../m
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
-import type { DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
+import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
 import type { OrchestrationExecution, StepResult } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
@@ -86,17 +86,17 @@ function decide(
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  let rewound = false;
+  let rewound: MessageEvent | undefined;
   let restarted = false;
   let current = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     if (isStaleResult(m, state)) continue;
     current++;
-    if (m.event.type === 'ExecutionRewound') rewound = true;
+    if (m.event.type === 'ExecutionRewound') rewound = m.event;
     else if (m.event.type === 'ExecutionStarted') restarted = true;
   }
-  const rewinding = state.runtimeStatus === 'Failed' && rewound;
+  const rewinding = state.runtimeStatus === 'Failed' && !!rewound;
   const ignored = isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted;
   const replays = !ignored && (input.cached === undefined || rewinding);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewinding)) return NEED_HISTORY;
@@ -147,6 +147,7 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
+    rewind: rewinding ? rewound : undefined,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
@@ -171,6 +172,8 @@ interface StepWriteSetInput {
   /** Set for a rewind: the history is replaced by `baseHistory` + the step's events. */
   readonly baseHistory: readonly HistoryEvent[] | undefined;
   readonly parent: ParentLink | undefined;
+  /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
+  readonly rewind: MessageEvent | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -218,7 +221,11 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
           instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId,
           parent: { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId },
         });
-        after.push({ type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } });
+        // A rewind step schedules again the calls that failed the parent: a sub-orchestration among them is rewound in
+        // place (keeping its completed work, and so on down the tree), or created afresh when its instance is gone.
+        const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
+        if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, input.rewind);
+        after.push(create);
         break;
       }
       default:

@@ -44,7 +44,11 @@ export interface OrchestrationContext {
   callActivity<TOut = unknown>(name: string, input?: unknown): DurableTask<TOut>;
   /** Schedules an activity, retrying failures after durable timers. */
   callActivityWithRetry<TOut = unknown>(name: string, retryOptions: RetryOptions, input?: unknown): DurableTask<TOut>;
-  /** Starts a sub-orchestration (id defaults to `${instanceId}:${sequence}`) and waits for its output. */
+  /**
+   * Starts a sub-orchestration and waits for its output. Without `instanceId` the id is
+   * `${ctx.instanceId}:${executionId}:${sequence}`: unique per execution, so a call after `continueAsNew` or a restart
+   * never meets a child of an earlier execution.
+   */
   callSubOrchestrator<TOut = unknown>(name: string, input?: unknown, instanceId?: string): DurableTask<TOut>;
   /** Starts a sub-orchestration, retrying failures after durable timers. */
   callSubOrchestratorWithRetry<TOut = unknown>(

@@ -80,6 +80,14 @@ export interface CreateInstanceWrite {
    */
   readonly ifRunning: { readonly kind: 'fail' } | { readonly kind: 'notify'; readonly message: OrchestrationMessage };
   /**
+   * A parent's rewind re-creating a sub-orchestration that failed: when the id is taken by a Failed instance with the
+   * same name and parent, nothing is created and this message (an `ExecutionRewound`) is delivered to it instead, so
+   * the child is rewound in place (its completed work is kept, as Durable Functions rewinds failed sub-orchestrations
+   * with their parent) and reports its result to the parent's waiting call. Over any other instance, or none, the
+   * create proceeds as usual.
+   */
+  readonly ifFailed?: OrchestrationMessage;
+  /**
    * A state another (or the same) instance must be in, checked first, in the same transaction (a restart: the
    * restarted instance must be terminal). When it does not hold, the whole write set is refused (see
    * {@link InstanceCondition}).

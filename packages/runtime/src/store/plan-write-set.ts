@@ -139,7 +139,8 @@ function addId(ids: string[], id: string): string[] {
  * `InstanceNotFoundError`), and then the store writes nothing. The lease is the store's to check, before.
  *
  * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
- * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`); a
+ * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`), over a
+ * Failed sub-orchestration of the same parent delivers `ifFailed` instead when it is given (a rewind); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
  * execution's id; a `requires` condition (a client command on a running instance, a restart of a terminal one)
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
@@ -170,6 +171,12 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
             default:
               assertNever(ifRunning);
           }
+          break;
+        }
+        // A parent's rewind: the same orchestrator of the same parent, Failed, is rewound in place.
+        if (request.ifFailed && existing?.runtimeStatus === 'Failed' && existing.name === request.state.name &&
+          existing.parentInstanceId === request.state.parentInstanceId) {
+          deliver(plan, stored, request.ifFailed, 'drop');
           break;
         }
         if (existing) {

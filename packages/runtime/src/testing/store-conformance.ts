@@ -748,6 +748,38 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
       });
 
+      it('rewinds a failed sub-orchestration in place when its parent is rewound (ifFailed), keeping its completed work', async () => {
+        const store = await open();
+        const runs = { Done: 0, Flaky: 0 };
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Parent: function* (ctx) {
+              return yield ctx.callSubOrchestrator('Child', 'in', 'child');
+            },
+            Child: function* (ctx) {
+              const done: number = yield ctx.callActivity('Done');
+              const flaky: string = yield ctx.callActivity('Flaky');
+              return [ctx.getInput(), done, flaky];
+            },
+          },
+          activities: {
+            Done: () => ++runs.Done,
+            Flaky: () => {
+              if (++runs.Flaky === 1) throw new Error('misconfigured');
+              return 'fixed';
+            },
+          },
+        });
+        await runtime.client.startNew('Parent', { instanceId: 'parent' });
+        expect(await runtime.client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+        await runtime.client.rewind('parent');
+        expect(await runtime.client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['in', 1, 'fixed'] });
+        expect(runs).toEqual({ Done: 1, Flaky: 2 });
+        const history = await store.getHistory('child');
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+        expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
+      });
+
       it('keeps a parent that schedules a sub-orchestration on its own id and returns in the same step', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1', {
