@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, silentLogger, type Orchestrator, type Runtime } from '../src/index.js';
+import { createRuntime, InvalidArgumentError, MemoryStore, silentLogger, type Orchestrator, type Runtime } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 
@@ -76,6 +76,20 @@ describe('runtime.stop({ graceMs })', () => {
     for (const graceMs of [-1, Number.NaN, '5' as unknown as number]) {
       await expect(runtime.stop({ graceMs })).rejects.toMatchObject({ code: 'invalid-argument' });
     }
+    const id = await runtime.client.startNew('CallsSlow');
+    expect(id).toBeTypeOf('string');
+  });
+
+  it('rejects options whose graceMs throws when read with a typed error naming it, stopping nothing', async () => {
+    const runtime = createRuntime({ logger: silentLogger, orchestrators: { CallsSlow: callsSlow } });
+    runtimes.push(runtime);
+    await runtime.start();
+    const cause = new Error('getter');
+    const options = { get graceMs(): number { throw cause; } };
+    const stopping = runtime.stop(options);
+    await expect(stopping).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(stopping).rejects.toMatchObject({ code: 'invalid-argument', message: 'stop options.graceMs threw when read', cause });
+    await expect(runtime.stop(null as never)).rejects.toMatchObject({ code: 'invalid-argument', message: 'stop options must be an object' });
     const id = await runtime.client.startNew('CallsSlow');
     expect(id).toBeTypeOf('string');
   });

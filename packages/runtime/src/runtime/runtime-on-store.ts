@@ -4,7 +4,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { resolveTimeoutMs } from '../model/validation.js';
+import { isTimeoutMs, readChecked } from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -74,8 +74,8 @@ export interface Runtime {
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
    * timers, ends the observables and pending waits of `client` (see `LocalClient.close`), and closes the store only
-   * if the runtime created it. Idempotent: later calls return the first call's promise. A `graceMs` that is not a
-   * number >= 0 rejects with `InvalidArgumentError` and stops nothing.
+   * if the runtime created it. Idempotent: later calls return the first call's promise. Options that are not an object,
+   * or a `graceMs` that is not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing.
    *
    * @example
    * ```ts
@@ -129,8 +129,9 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     stop(stopOptions?: StopOptions) {
       let graceMs: number;
       try {
-        // The one rule of timeouts: a number >= 0, or Infinity to wait for all.
-        graceMs = resolveTimeoutMs(stopOptions?.graceMs, DEFAULT_STOP_GRACE_MS, 'graceMs');
+        // The one rule of timeouts (a number >= 0, or Infinity to wait for all), read as every options argument is:
+        // a member that throws when read is an InvalidArgumentError naming it (`stop options.graceMs`).
+        graceMs = readChecked(stopOptions, 'stop options', { graceMs: isTimeoutMs }).graceMs ?? DEFAULT_STOP_GRACE_MS;
       } catch (error) {
         return Promise.reject(error);
       }
