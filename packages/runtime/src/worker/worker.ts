@@ -607,19 +607,47 @@ export class Worker {
     return { id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId, event };
   }
 
+  /**
+   * Commits a finished activity's result. A commit that fails (the store is unreachable for a while) is tried again,
+   * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
+   * again once its lease expired. A lost lease, a closed store or a stop that abandons the task ends the attempts.
+   */
   async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage): Promise<void> {
     const { task, lease } = item;
-    try {
-      if (!(await this.#commitWithStep(item, result))) await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
-      this.#metrics.activitiesRun++;
-    } catch (error) {
-      if (error instanceof LeaseLostError) {
-        this.#metrics.leasesLost++;
-        this.#o.logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
+    for (let failures = 0; ; failures++) {
+      try {
+        if (!(await this.#commitWithStep(item, result))) await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
+        this.#metrics.activitiesRun++;
         return;
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          this.#metrics.leasesLost++;
+          this.#o.logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
+          return;
+        }
+        if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
+        const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
+        this.#o.logger.error(`committing the result of activity ${task.name} of ${task.instanceId} failed; retrying in ${delay} ms`, error);
+        if (!(await this.#heldFor(item, delay))) return;
       }
-      throw error;
     }
+  }
+
+  /**
+   * Waits `delay` ms on the worker's clock while holding `item`: true then, or false as soon as a stop abandons it
+   * (its lease released; `#abandonHeld` calls the `stop` registered here, which clears the timer).
+   */
+  #heldFor(item: ActivityWorkItem, delay: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const { clock } = this.#o;
+      const timer = clock.setTimeout(() => resolve(true), delay);
+      this.#heldActivities.set(item, {
+        stop: () => {
+          clock.clearTimeout(timer);
+          resolve(false);
+        },
+      });
+    });
   }
 
   /**
@@ -669,24 +697,26 @@ export class Worker {
 
   /**
    * Renews an activity's lease every third of its length while the activity runs, so a long activity is not claimed
-   * and run again. A lost lease is only logged: the completion that follows is refused by the store anyway.
+   * and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
+   * the renewals; any other failure is logged and the next renewal tries again.
    */
   #heartbeat(taskId: string, leaseToken: string): Heartbeat {
     const { clock, store, activityLeaseMs } = this.#o;
     let stopped = false;
     let timer: ClockTimer | undefined;
     const beat = (): void => {
-      timer = clock.setTimeout(() => {
+      // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
+      timer = clock.setTimeout(async () => {
         timer = undefined;
-        store.renewActivityLease(taskId, leaseToken, new Date(clock.now().getTime() + activityLeaseMs)).then(
-          () => {
-            if (!stopped) beat();
-          },
-          (error: unknown) => {
-            if (error instanceof LeaseLostError) this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
-            else if (!(error instanceof StoreClosedError)) this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
-          },
-        );
+        try {
+          await store.renewActivityLease(taskId, leaseToken, new Date(clock.now().getTime() + activityLeaseMs));
+        } catch (error) {
+          if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
+          if (error instanceof StoreClosedError) return;
+          // A failed renewal leaves two thirds of the lease: the next beat tries again.
+          this.#o.logger.error(`renewing the lease on activity task ${taskId} failed; trying again at the next renewal`, error);
+        }
+        if (!stopped) beat();
       }, Math.max(1, Math.floor(activityLeaseMs / 3)));
     };
     beat();
