@@ -1,6 +1,6 @@
-import { filter, firstValueFrom, Observable, throwError, timeout } from 'rxjs';
+import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, throwError, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, type Logger, type Runtime, type Store } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, silentLogger, type Logger, type Runtime, type Store } from '../src/index.js';
 import type { StatusChange } from '../src/store/store.js';
 import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -195,4 +195,130 @@ describe('a store whose methods fail', () => {
       expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     });
   }
+});
+
+describe('a store whose methods fail, at the edges of a run', () => {
+  for (const how of ['reject', 'throw'] as const) {
+    it(`retries claims that fail, backing off, and then runs the work (claims ${how})`, async () => {
+      const clock = new HandClock();
+      const store = new FailingStore();
+      const logger = new RecordingLogger();
+      const id = await createClient({ store, clock }).startNew('Echo', { input: 'x' });
+      const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: function* (ctx) { return ctx.getInput(); } } });
+      runtimes.push({ runtime, clock });
+      store.failNext('claimOrchestration', 2, how);
+      const ended = ending(runtime.client, id);
+      ended.catch(() => undefined);
+      const first = logger.nextError('could not claim work');
+      await runtime.start();
+      expect(await within(first, 'the first failed claim being reported')).toContain('retrying in 100 ms');
+      const second = logger.nextError('could not claim work');
+      clock.ms = T0 + 100;
+      clock.fire(await within(clock.timerDueBy(T0 + 100), 'the retry timer'));
+      expect(await within(second, 'the second failed claim being reported')).toContain('retrying in 200 ms');
+      clock.ms = T0 + 300;
+      clock.fire(await within(clock.timerDueBy(T0 + 300), 'the second retry timer'));
+      expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'x' });
+    });
+
+    it(`resolves a start that committed while the runtime stopped, and ends the stop, when releasing its lease ${how}s`, async () => {
+      const clock = new HandClock();
+      const store = new FailingStore();
+      const logger = new RecordingLogger();
+      const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: function* (ctx) { return ctx.getInput(); } } });
+      runtimes.push({ runtime, clock });
+      await runtime.start();
+      // The start is committed leased to the worker, which is stopping by the time the commit resolves: it releases
+      // the lease rather than run the step, and that release fails.
+      store.failNext('abandonOrchestration', 1, how);
+      const starting = runtime.client.startNew('Echo', { input: 'x' });
+      const stopping = runtime.stop({ graceMs: 0 }); // its timer is not fired: the stop must end by draining
+      const id = await within(starting, 'startNew settling');
+      expect(id).toBeTypeOf('string');
+      await within(stopping, 'stop resolving');
+      expect((await store.inner.getInstance(id))?.runtimeStatus).toBe('Pending'); // committed; its lease lapses in time
+    });
+
+    it(`ends status$ and waitForCompletion with the store's error, holding no feed, when reading the instance ${how}s`, async () => {
+      const store = new FailingStore();
+      const client = createClient({ store, clock: new HandClock() });
+      const id = await client.startNew('Echo');
+      store.failNext('getInstance', 1, how);
+      const failed = firstValueFrom(client.status$(id)).then(() => 'a value', (error: unknown) => error);
+      expect(await within(failed, 'status$ failing')).toMatchObject({ message: 'injected: getInstance failed' });
+      expect(store.changeSubscribers).toBe(0);
+      store.failNext('getInstance', 1, how);
+      await expect(client.waitForCompletion(id, { timeoutMs: 1000 })).rejects.toThrow('injected: getInstance failed');
+      expect(store.changeSubscribers).toBe(0);
+    });
+  }
+});
+
+describe('watchers that fail, and a store that closes', () => {
+  it('keeps other subscribers and the worker going when one subscriber\'s next throws', async () => {
+    const reported: unknown[] = [];
+    const before = config.onUnhandledError;
+    config.onUnhandledError = (error) => reported.push(error); // where rxjs reports an error a subscriber threw
+    try {
+      const store = new MemoryStore();
+      const runtime = createRuntime({
+        store, logger: silentLogger,
+        orchestrators: { Steps: function* (ctx) {
+          ctx.setCustomStatus(1);
+          yield ctx.callActivity('Step');
+          ctx.setCustomStatus(2);
+          yield ctx.callActivity('Step');
+          return 'done';
+        } },
+        activities: { Step: () => 'ok' },
+      });
+      runtimes.push({ runtime, clock: new HandClock() });
+      const bad = new Error('a subscriber that throws');
+      const throwing = () => { throw bad; };
+      const id = 'steps-1';
+      // A throwing subscriber on each feed, each subscribed before the others: the store's change and work feeds,
+      // status$ and customStatus$ of the instance.
+      const subscriptions = [
+        store.changes$.subscribe(throwing), store.workAvailable$.subscribe(throwing),
+        runtime.client.status$(id).subscribe(throwing), runtime.client.customStatus$(id).subscribe(throwing),
+      ];
+      const values = lastValueFrom(runtime.client.customStatus$(id).pipe(takeWhile((s) => s !== 2, true), toArray()));
+      await runtime.start();
+      await runtime.client.startNew('Steps', { instanceId: id });
+      expect((await runtime.client.waitForCompletion(id, SETTLED))).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+      expect(await values).toEqual([undefined, 1, 2]);
+      const second = await runtime.client.startNew('Steps');
+      expect((await runtime.client.waitForCompletion(second, SETTLED)).runtimeStatus).toBe('Completed');
+      for (const subscription of subscriptions) subscription.unsubscribe();
+      // rxjs reports what a subscriber threw on a timer of its own (setTimeout 0), queued before this one.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(reported.length).toBeGreaterThan(3);
+      expect(reported.every((error) => error === bad)).toBe(true);
+    } finally {
+      config.onUnhandledError = before;
+    }
+  });
+
+  it('settles every waiter when the store closes under them: waits, observables, a command waiting to be applied', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('NeverRun', { input: 'x' });
+    const waiting = client.waitForCompletion(id, { timeoutMs: 60_000 });
+    const statuses = lastValueFrom(client.status$(id).pipe(toArray()));
+    const customStatuses = lastValueFrom(client.customStatus$(id).pipe(toArray()));
+    const history = lastValueFrom(client.history$(id).pipe(toArray()));
+    const lists = lastValueFrom(client.instances$().pipe(toArray()));
+    const terminating = client.terminate(id, 'closing'); // waits for a worker to apply it; none runs
+    await within(new Promise<void>((resolve) => { const check = () => (store.changeSubscribers > 0 && clock.timers.size > 0 ? resolve() : setTimeout(check, 0)); check(); }), 'the waits starting');
+    await store.close();
+    expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Pending');
+    expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Pending');
+    expect(await within(customStatuses, 'customStatus$ completing')).toEqual([undefined]);
+    expect(await within(history, 'history$ completing')).toEqual([]);
+    expect((await within(lists, 'instances$ completing')).at(-1)?.map((s) => s.instanceId)).toEqual([id]);
+    await within(terminating, 'terminate settling');
+    expect(store.changeSubscribers).toBe(0);
+    expect(clock.timers.size).toBe(0); // the deadlines of both waits were cleared
+  });
 });

@@ -469,7 +469,13 @@ export class LocalClient implements DurableClient {
       complete: () => (ready ? complete() : (ended = true)),
     });
     if (stopped) unwatch(); // the feed ended while it was being joined
-    this.#store.getInstance(instanceId).then(
+    let read: Promise<InstanceState | undefined>;
+    try {
+      read = this.#store.getInstance(instanceId);
+    } catch (error) {
+      read = Promise.reject(error); // a store that throws instead of rejecting: still `fail`, which stops watching
+    }
+    read.then(
       (state) => {
         if (stopped) return;
         ready = true;

@@ -360,8 +360,10 @@ export class Worker {
     started: (item) => {
       if (this.#stopping) {
         // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
-        // Tracked before the hand-off settles, so a waiting `stop` also waits for the release.
-        this.#track(this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token));
+        // Tracked before the hand-off settles, so a waiting `stop` also waits for the release. Called in an async
+        // function: a store that throws instead of rejecting must not skip the settling below (a stop waiting for
+        // ever) nor fail the caller's start, which has committed.
+        this.#track((async () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token))());
         this.#orchestrationsRunning--;
       } else {
         this.#startStep(item);
