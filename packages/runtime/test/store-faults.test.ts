@@ -322,3 +322,48 @@ describe('watchers that fail, and a store that closes', () => {
     expect(clock.timers.size).toBe(0); // the deadlines of both waits were cleared
   });
 });
+
+describe('a claim round where one kind of claim fails', () => {
+  for (const failing of ['claimOrchestration', 'claimActivity'] as const) {
+    it(`runs the work the other claim took when ${failing} fails, instead of leaving it leased`, async () => {
+      const clock = new HandClock();
+      const store = new FailingStore();
+      // An activity task left claimable by a first life that stopped while it ran (its lease released).
+      const first = createRuntime({
+        store, clock, logger: silentLogger,
+        orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+        activities: { Work: () => { running(); return new Promise<never>(() => undefined); } },
+      });
+      let running!: () => void;
+      const ran = new Promise<void>((resolve) => (running = resolve));
+      await first.start();
+      await first.client.startNew('Calls');
+      await within(ran, 'the activity running');
+      const stopping = first.stop({ graceMs: 0 });
+      for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
+      await within(stopping, 'the first life stopping');
+      // And an instance waiting for its first step.
+      await createClient({ store, clock }).startNew('Marks');
+
+      let stepRan = false;
+      let activityRan = false;
+      const logger = new RecordingLogger();
+      const second = createRuntime({
+        store, clock, logger,
+        orchestrators: {
+          // eslint-disable-next-line require-yield
+          Marks: function* () { stepRan = true; return 'marked'; },
+          Calls: function* (ctx) { return yield ctx.callActivity('Work'); },
+        },
+        activities: { Work: () => { activityRan = true; return 'worked'; } },
+      });
+      runtimes.push({ runtime: second, clock });
+      store.failNext(failing, 1);
+      const failed = logger.nextError('could not claim work');
+      await second.start(); // its first round claims both kinds at once
+      await within(failed, 'the failed claim being reported');
+      // What the other claim took runs now, not when its lease (30 s for a step, 5 min for an activity) expires.
+      expect(failing === 'claimOrchestration' ? activityRan : stepRan).toBe(true);
+    });
+  }
+});

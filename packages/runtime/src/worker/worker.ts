@@ -324,8 +324,16 @@ export class Worker {
       // and take its item without an array around it.
       let orchestration: OrchestrationWorkItem | undefined;
       let activity: ActivityWorkItem | undefined;
-      if (orchestrationClaim && activityClaim) [orchestration, activity] = await Promise.all([orchestrationClaim, activityClaim]);
-      else if (orchestrationClaim) orchestration = await orchestrationClaim;
+      // When one of two claims fails, what the other took is still run (then the failure is thrown): dropped, it would
+      // wait for its lease to expire (30 s for a step, 5 min for an activity).
+      let failed: { readonly error: unknown } | undefined;
+      const claimFailed = (error: unknown): undefined => {
+        failed ??= { error };
+        return undefined;
+      };
+      if (orchestrationClaim && activityClaim) {
+        [orchestration, activity] = await Promise.all([orchestrationClaim.catch(claimFailed), activityClaim.catch(claimFailed)]);
+      } else if (orchestrationClaim) orchestration = await orchestrationClaim;
       else if (activityClaim) activity = await activityClaim;
       orchestrations = orchestration !== undefined;
       activities = activity !== undefined;
@@ -339,6 +347,7 @@ export class Worker {
         this.#activitiesRunning++;
         this.#startActivity(activity);
       }
+      if (failed) throw failed.error;
     }
     return now ?? clock.now();
   }
