@@ -104,12 +104,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A parent's rewind then rewound its failed sub-orchestrations in place instead of starting them over (their completed
  * activities ran again; Durable Functions rewinds them with the parent): 24,349 / 29,720 / 59,865 -> 24,442 / 29,810 /
  * 59,944 B, budgets 24,395 / 29,760 / 59,895 -> 24,488 / 29,850 / 59,974 B (the same headroom as before).
+ * The catch-path audit then made a failing store cost no work (a finished activity's result committed again, backing
+ * off, instead of dropped; a lease renewal that failed tried again at the next beat; the item one claim of a round took
+ * run when the other claim failed; a store method that throws instead of rejecting handled as a rejection) and read
+ * stop()'s options as every other options argument: 24,442 / 29,810 / 59,944 -> 24,596 / 29,978 / 60,102 B, budgets
+ * 24,488 / 29,850 / 59,974 -> 24,642 / 30,018 / 60,132 B (the same headroom).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_488 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 29_850 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 59_974 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_642 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_018 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_132 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

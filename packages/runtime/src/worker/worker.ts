@@ -725,7 +725,7 @@ export class Worker {
           if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
           if (error instanceof StoreClosedError) return;
           // A failed renewal leaves two thirds of the lease: the next beat tries again.
-          this.#o.logger.error(`renewing the lease on activity task ${taskId} failed; trying again at the next renewal`, error);
+          this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
         }
         if (!stopped) beat();
       }, Math.max(1, Math.floor(activityLeaseMs / 3)));
