@@ -367,3 +367,52 @@ describe('a claim round where one kind of claim fails', () => {
     });
   }
 });
+
+describe('a store that fails under a step or a stop', () => {
+  it('retries a step whose history read failed when its lease expires, and completes it', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({
+      store, clock, logger, cacheSize: 0, // every step replays, so every step after the first reads the history
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+      activities: { Work: () => { store.failNext('getHistory', 1); return 'worked'; } },
+    });
+    runtimes.push({ runtime, clock });
+    const failed = logger.nextError('step of');
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    const ended = ending(runtime.client, id);
+    ended.catch(() => undefined);
+    expect(await within(failed, 'the failed step being reported')).toContain('retried when its lease expires');
+    // The step's lease (30 s) is the wake-up that retries it.
+    const retry = await within(clock.timerDueBy(T0 + 30_000), 'a wake-up at the lease expiry');
+    clock.ms = clock.timers.get(retry)!.at;
+    clock.fire(retry);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
+  });
+
+  it('ends a result retry when a stop abandons the activity: the stop resolves and the task is claimable at once', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({
+      store, clock, logger,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+      activities: { Work: () => { store.failNext('commit', 1000); return 'worked'; } },
+    });
+    runtimes.push({ runtime, clock });
+    const failed = logger.nextError('result of activity Work');
+    await runtime.start();
+    await runtime.client.startNew('Calls');
+    await within(failed, 'the failed result commit being reported');
+    const stopping = runtime.stop({ graceMs: 5000 });
+    const grace = [...clock.timers].find(([, t]) => t.at === T0 + 5000)![0]; // armed by stop at once
+    clock.ms = T0 + 5000;
+    clock.fire(grace);
+    await within(stopping, 'the stop resolving');
+    expect(clock.timers.size).toBe(0); // the retry's timer went with the stop
+    store.failNext('commit', 0);
+    expect((await store.inner.claimActivity({ owner: 'next', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Work');
+  });
+});
