@@ -12,9 +12,9 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
-import { Observable, Subscription } from 'rxjs';
+import { Subscription, type Observable } from 'rxjs';
 import { HistoryReplayFilter } from './history-replay-filter.js';
-import { badResponse, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
+import { badResponse, isRecord } from './remote-error.js';
 import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
@@ -53,21 +53,19 @@ type Query = object;
  * live.
  */
 export class RemoteClient implements DurableClient {
-  readonly #root: string;
-  /** The `authorization` header, when there is a key. */
-  readonly #auth: Record<string, string>;
-  readonly #fetch: typeof fetch;
+  /** The shared connection, and the path of every request. */
   readonly #mux: StreamMux;
   readonly #clock: Clock;
 
   constructor(options: RemoteClientOptions) {
     const parsed = absoluteUrl(options?.baseUrl, 'baseUrl');
-    this.#root = webhookRoot(`${parsed.origin}${parsed.pathname}`);
-    this.#auth = options.key === undefined ? {} : { authorization: `Bearer ${options.key}` };
-    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#clock = options.clock ?? systemClock;
     this.#mux = createStreamMux({
-      root: this.#root, headers: this.#auth, fetch: this.#fetch, clock: this.#clock, reconnect: options.reconnect,
+      root: webhookRoot(`${parsed.origin}${parsed.pathname}`),
+      headers: options.key === undefined ? {} : { authorization: `Bearer ${options.key}` },
+      fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+      clock: this.#clock,
+      reconnect: options.reconnect,
     });
     this.connection$ = this.#mux.state$;
   }
@@ -83,7 +81,7 @@ export class RemoteClient implements DurableClient {
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
     const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
-    return idOf(await this.#json('POST', path, {}, input), 'start');
+    return member(await this.#json('POST', path, {}, input), 'id', 'string');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
@@ -147,9 +145,9 @@ export class RemoteClient implements DurableClient {
     const { restartWithNewInstanceId } = readRestartOptions(options);
     assertValidInstanceId(instanceId);
     // Always sent: the route's own default is Durable Functions' (a new id), the client method's is to keep the id.
-    return idOf(await this.#json('POST', `/instances/${segment(instanceId)}/restart`, {
+    return member(await this.#json('POST', `/instances/${segment(instanceId)}/restart`, {
       restartWithNewInstanceId: String(restartWithNewInstanceId),
-    }), 'restart');
+    }), 'id', 'string');
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
@@ -170,24 +168,23 @@ export class RemoteClient implements DurableClient {
       let latest: InstanceStatus | undefined;
       // Owns the watch and the timer; unsubscribing it after the first answer releases both (also one added later).
       const done = new Subscription();
+      /** Ends the wait with `status`, or with instance-not-found for none. */
+      const end = (status: InstanceStatus | undefined): void => {
+        if (status) resolve(status);
+        else reject(new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`));
+        done.unsubscribe();
+      };
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {
-          if (status && !isTerminalStatus(status.runtimeStatus)) {
-            // The first snapshot arms the timer (Infinity arms none; longer than 2^31-1 ms never fires early); a clock
-            // that fires within this call resolves with that snapshot.
-            if (!latest) {
-              done.add(armTimeout(timeoutMs, this.#clock, () => {
-                resolve(latest ?? status);
-                done.unsubscribe();
-              }));
-            }
-            latest = status;
-            return;
-          }
-          if (status) resolve(status);
-          else reject(new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`));
-          done.unsubscribe();
+          if (!status || isTerminalStatus(status.runtimeStatus)) return end(status);
+          // The first snapshot arms the timer (Infinity arms none; longer than 2^31-1 ms never fires early); a clock
+          // that fires within this call ends the wait with that snapshot.
+          const armed = latest;
+          latest = status;
+          if (!armed) done.add(armTimeout(timeoutMs, this.#clock, () => end(latest)));
         },
+        // The server ended the watch (its runtime or client closed): the latest status, as the local client's wait.
+        complete: () => end(latest),
         error: (error: unknown) => {
           reject(error);
           done.unsubscribe();
@@ -213,12 +210,12 @@ export class RemoteClient implements DurableClient {
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
-    return new Observable<HistoryEvent>((subscriber) => {
+    return this.#mux.watch<HistoryEvent>({ kind: 'history', instanceId }, (subscriber) => {
       // One filter per subscription: it tracks what this subscriber has been given.
       const replayFilter = new HistoryReplayFilter();
-      return this.#mux.watch({ kind: 'history', instanceId }, subscriber, (e) => {
+      return (e) => {
         for (const event of replayFilter.accept(e.data as HistoryEvent, e.session)) subscriber.next(event);
-      });
+      };
     });
   }
 
@@ -250,12 +247,12 @@ export class RemoteClient implements DurableClient {
    * which was seen already. (`map` + `distinctUntilChanged(sameJson)`, without rxjs's operator machinery in the page.)
    */
   #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
-    return new Observable<T>((subscriber) => {
+    return this.#mux.watch<T>(spec, (subscriber) => {
       let last: [T] | undefined;
-      return this.#mux.watch(spec, subscriber, (e) => {
+      return (e) => {
         const value = read(e.data); // a throw errors the subscriber
         if (!last || !sameJson(last[0], value)) subscriber.next((last = [value])[0]);
-      });
+      };
     });
   }
 
@@ -271,27 +268,12 @@ export class RemoteClient implements DurableClient {
   async #request(
     method: string, path: string, query: Query, body?: unknown, orNone?: boolean, headers?: Record<string, string>,
   ): Promise<Response | undefined> {
-    let response: Response;
     const search = queryString(query);
     try {
-      response = await this.#fetch(`${this.#root}${path}${search ? `?${search}` : ''}`, {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...this.#auth,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...headers,
-        },
-        body: JSON.stringify(body), // undefined (no body) for undefined
-        cache: 'no-store',
-      });
+      return await this.#mux.send(method, `${path}${search ? `?${search}` : ''}`, body, headers);
     } catch (error) {
-      throw new RemoteError('unreachable', 503, `Cannot reach ${this.#root}: ${String(error)}`, { cause: error });
+      if (!(orNone && error instanceof InstanceNotFoundError)) throw error;
     }
-    if (response.ok) return response;
-    const error = await errorFromResponse(response);
-    if (orNone && error instanceof InstanceNotFoundError) return undefined;
-    throw error;
   }
 }
 
@@ -325,9 +307,8 @@ function queryString(query: Query): string {
   }
   return params.toString();
 }
-function segment(value: string): string {
-  return encodeURIComponent(value);
-}
+/** A path segment: `value` percent-encoded. */
+const segment = encodeURIComponent;
 
 /** The query parameters of a filter or query (`what`): the snapshot `valid` of the shared check, plus `showInput`. */
 function filterQuery(f: unknown, what = 'filter', valid: object = validateInstanceFilter(f)): Query {
@@ -342,13 +323,12 @@ function statusesOf(data: unknown): InstanceStatus[] {
 
 /** The result of a purge answer; `undefined` (instance not found) deleted nothing. */
 function purgeResultOf(body: unknown): PurgeResult {
-  if (body === undefined) return { instancesDeleted: 0 };
-  if (!isRecord(body) || typeof body.instancesDeleted !== 'number') throw badResponse('The purge response has no instancesDeleted');
-  return { instancesDeleted: body.instancesDeleted };
+  return { instancesDeleted: body === undefined ? 0 : member(body, 'instancesDeleted', 'number') };
 }
 
-/** The instance id of a start or restart answer. */
-function idOf(body: unknown, what: string): string {
-  if (!isRecord(body) || typeof body.id !== 'string') throw badResponse(`The ${what} response has no id`);
-  return body.id;
+/** Member `key` of an answer's JSON `body`, which must be of `type`; a bad response otherwise. */
+function member<T>(body: unknown, key: string, type: 'string' | 'number'): T {
+  const value = isRecord(body) ? body[key] : undefined;
+  if (typeof value !== type) throw badResponse(`The answer has no ${type} ${key}`);
+  return value as T;
 }

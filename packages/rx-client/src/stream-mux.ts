@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { systemClock, type Clock } from '@durable-rx/runtime';
 import { armTimeout } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, errorFromResponse, isRecord } from './remote-error.js';
+import { badResponse, errorFromBody, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
 import { sseParser, type SseMessage } from './sse-parser.js';
 
 /** How the event stream reconnects. */
@@ -55,7 +55,7 @@ export interface StreamMuxOptions {
 interface Entry {
   readonly spec: WatchSpec;
   /** Told when the watch ends: `complete` when the server ends it, `error` with the typed error when it fails. */
-  readonly subscriber: Subscriber<never>;
+  readonly subscriber: Subscriber<unknown>;
   /** Each value; a throw errors the watch. */
   readonly next: (value: WatchedValue) => void;
 }
@@ -68,12 +68,19 @@ export interface StreamMux {
    */
   readonly state$: Observable<ConnectionState>;
   /**
-   * Watches `spec` over the shared session for the subscriber of an Observable: `next` gets each value the server
-   * sends for it (a throw errors the subscriber); the subscriber completes when the server ends the subscription and
-   * errors with the typed error when it fails or the connection is refused. Returns the teardown that stops watching.
-   * (No Observable of its own: the client's observable is the only subscriber, so it is told directly.)
+   * An Observable that watches `spec` over the shared session while subscribed. `emitter(subscriber)` is called once
+   * per subscription and returns what is told each value the server sends for it (it emits what it makes of the value
+   * to `subscriber`; a throw errors the subscriber); the subscriber completes when the server ends the subscription
+   * and errors with the typed error when it fails or the connection is refused. Unsubscribing stops watching.
    */
-  watch(spec: WatchSpec, subscriber: Subscriber<never>, next: (value: WatchedValue) => void): () => void;
+  watch<T>(spec: WatchSpec, emitter: (subscriber: Subscriber<T>) => (value: WatchedValue) => void): Observable<T>;
+  /**
+   * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
+   * `undefined`: resolves with the response when it is 2xx; rejects with the typed error the server answered with
+   * (see `errorFromResponse`), or with `RemoteError` `unreachable` (503) when the request fails on the way. The one
+   * path of the client's commands and of the subscription changes.
+   */
+  send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>): Promise<Response>;
 }
 
 /**
@@ -90,7 +97,9 @@ export interface StreamMux {
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`); an answer that retrying cannot fix (4xx other than 408/429, not an event
- * stream), an `error` event or an `end` event fails every watch instead.
+ * stream), an `error` event or an `end` event fails every watch instead. A subscription request that fails breaks the
+ * connection off, so it is sent again after the same delay, never at once: to the resumed session when it failed on
+ * the network, to a new session when the server answered 404 or 5xx; a 4xx answer fails the watches it added.
  *
  * A closure rather than a class: its state is local variables, which a minifier shortens (private fields it cannot).
  */
@@ -101,14 +110,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   let state: ConnectionState = { state: 'idle' };
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
   let nextId = 0;
-  /** Stops the open event stream. */
-  let connection: (() => void) | undefined;
+  /**
+   * Stops the open event stream; with an `error` (why), breaks it off instead, to reconnect after the reconnect delay,
+   * in a new session (no `Last-Event-ID`) when `fresh`.
+   */
+  let connection: ((error?: Error, fresh?: boolean) => void) | undefined;
   let session: string | undefined;
   /** Subscription ids to send (added) or to cancel (removed) on the next flush. */
   let toAdd = new Set<string>();
   const toRemove = new Set<string>();
+  /** A flush is scheduled or on its way: changes made meanwhile wait for its end. */
   let flushing = false;
-  let flushScheduled = false;
   let closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -118,7 +130,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const open = (): void => {
     if (connection) return;
     setState({ state: 'connecting' });
-    // Each reconnect sends the id of the last event received as `Last-Event-ID`.
     const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
     let retryMs = reconnect?.initialDelayMs ?? 1000;
     let failures = 0;
@@ -126,52 +137,76 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     let controller: AbortController | undefined;
     /** Cancels the pending reconnect, if any. */
     let cancelReconnect: (() => void) | undefined;
-    // Aborts the request and cancels the pending reconnect; nothing this connection receives is acted on after it.
-    connection = () => {
-      stopped = true;
-      controller?.abort();
-      cancelReconnect?.();
+    /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
+    const lastEventId = (id: string): void => {
+      if (id) streamHeaders['last-event-id'] = id;
+      else delete streamHeaders['last-event-id'];
+    };
+    // Aborts the request: nothing this connection receives is acted on after it. A stop also cancels the pending
+    // reconnect; a break (with an error) leaves the reconnect to the failure it causes (or to the one pending).
+    connection = (error, fresh) => {
+      if (fresh) lastEventId('');
+      if ((stopped = !error)) cancelReconnect?.();
+      controller?.abort(error);
     };
 
-    const onMessage = (message: SseMessage): void => {
-      if (stopped) return;
-      if (message.id) streamHeaders['last-event-id'] = message.id;
+    /** Acts on one event of the stream: a session's start, a subscription's value or end, or the stream's failure. */
+    const onMessage = ({ event, data: text }: SseMessage): void => {
+      if (stopped) return; // stopped by an event before it in the same chunk
       let data: unknown;
       try {
-        data = message.data === '' ? null : JSON.parse(message.data);
+        data = JSON.parse(text);
       } catch {
         return fail(badResponse('An event is not JSON'));
       }
-      const { event } = message;
       if (event === 'error') return fail(errorFromBody(500, data));
       if (event === 'end') return fail(badResponse('The stream session ended'));
-      onEvent(event, data);
+      if (!isRecord(data)) return;
+      if (event === 'session') {
+        const next = data.session;
+        if (typeof next !== 'string') return;
+        if (next !== session) {
+          // A new session (the first, or the server could not resume): (re)send every active subscription.
+          session = next;
+          toRemove.clear();
+          toAdd = new Set(entries.keys());
+        }
+        setState({ state: 'live' });
+        return scheduleFlush();
+      }
+      // Every connection starts with its `session` event, so `session` is the one these events came in.
+      if (session === undefined) return;
+      const sub = data.sub as string;
+      if (event === 'close') return end(sub, data.error ? errorFromBody(500, data.error) : undefined);
+      const entry = entries.get(sub);
+      if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
+      try {
+        entry.next({ data: data.data, session });
+      } catch (error) {
+        entry.subscriber.error(error);
+      }
     };
 
     const connect = async (): Promise<void> => {
-      controller = new AbortController();
+      const { signal } = (controller = new AbortController());
       let failure: unknown;
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       try {
-        const response = await fetch(`${root}/streams`, {
-          headers: streamHeaders,
-          cache: 'no-store',
-          signal: controller.signal,
-        });
+        const response = await fetch(`${root}/streams`, { headers: streamHeaders, cache: 'no-store', signal });
+        // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on.
+        signal.throwIfAborted();
         if (!response.ok) {
           const error = await errorFromResponse(response);
-          // Stopped meanwhile (the watchers left; those now watching have a connection of their own): nothing to tell.
-          // Checked after this await only: a stop's abort fails any later read, so only a 200 that is not an event
-          // stream (which the runtime's server never sends) is acted on after a stop that came during the fetch.
-          if (stopped) return;
+          // Reading the refusal ends when a stop aborts it, with an error from the aborted body or none at all.
+          signal.throwIfAborted();
           if (isRetryable(response.status)) throw error;
           return fail(error);
         }
         if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
-          return fail(badResponse('The stream is not text/event-stream'));
+          return fail(badResponse('Not an event stream'));
         }
         failures = 0;
-        const feed = sseParser(onMessage, (ms) => (retryMs = ms));
+        const feed = sseParser(onMessage, (ms) => (retryMs = ms), lastEventId);
         // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
         // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
         // chunks; what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
@@ -179,10 +214,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         reader = response.body.getReader();
         for (;;) {
           const { done, value } = await reader.read();
-          if (done || stopped) break;
+          // A read that resolved before the abort is not acted on either.
+          signal.throwIfAborted();
+          if (done) break;
           feed(decoder.decode(value, { stream: true }));
         }
-        if (stopped) return;
       } catch (error) {
         // A read or a handler threw: let the response go before reconnecting, or it stays open and locked, one HTTP
         // connection leaked per failure. (Stopping aborts it already.) Not awaited: a cancel that never settles must
@@ -192,40 +228,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         failures++;
         failure = error;
       }
-      setState({ state: 'reconnecting', ...(failure instanceof Error ? { error: failure } : {}) });
+      // Why, when it failed (none when the stream just ended).
+      setState({ state: 'reconnecting', error: failure instanceof Error ? failure : undefined });
       // The stream ended or failed: reconnect, resuming after the last event received.
       cancelReconnect = armTimeout(Math.min(reconnect?.maxDelayMs ?? 30_000, retryMs * 2 ** Math.max(0, failures - 1)), clock, connect);
     };
 
     void connect();
-  };
-
-  const onEvent = (event: string | undefined, data: unknown): void => {
-    if (!isRecord(data)) return;
-    if (event === 'session') {
-      const next = data.session;
-      if (typeof next !== 'string') return;
-      if (next !== session) {
-        // A new session (the first, or the server could not resume): (re)send every active subscription.
-        session = next;
-        toRemove.clear();
-        toAdd = new Set(entries.keys());
-      }
-      setState({ state: 'live' });
-      scheduleFlush();
-      return;
-    }
-    const sub = data.sub as string;
-    if (session === undefined) return;
-    if (event === 'close') return end(sub, data.error === undefined ? undefined : errorFromBody(500, data.error));
-    const entry = entries.get(sub);
-    if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
-    try {
-      // Every connection starts with its `session` event, so `session` is the one these events came in.
-      entry.next({ data: data.data, session: session! });
-    } catch (error) {
-      entry.subscriber.error(error);
-    }
   };
 
   const setState = (next: ConnectionState): void => {
@@ -235,59 +244,67 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   };
 
   const scheduleFlush = (): void => {
-    if (flushScheduled) return;
-    flushScheduled = true;
-    queueMicrotask(() => {
-      flushScheduled = false;
-      void flush();
-    });
+    if (!flushing) queueMicrotask(flush);
+    flushing = true;
   };
 
-  /** Sends the pending changes of the current session, one request at a time. */
+  const send: StreamMux['send'] = async (method, path, body, extra) => {
+    const url = `${root}${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        // The content type also without a body: the server reads a body only when it has bytes.
+        headers: { accept: 'application/json', 'content-type': 'application/json', ...headers, ...extra },
+        body: JSON.stringify(body), // undefined (no body) for undefined
+        cache: 'no-store',
+      });
+    } catch (error) {
+      throw new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+    }
+    if (response.ok) return response;
+    throw await errorFromResponse(response);
+  };
+
+  /**
+   * Sends the pending changes of the current session, one request at a time. A request that fails is not sent again
+   * at once: the connection is broken off, and the changes go out when it is live again after its reconnect delay.
+   */
   const flush = async (): Promise<void> => {
     const sent = session;
-    if (flushing || sent === undefined || (toAdd.size === 0 && toRemove.size === 0)) return;
     const added = [...toAdd].filter((id) => entries.has(id));
     const removed = [...toRemove];
     toAdd.clear();
     toRemove.clear();
+    if (sent === undefined || added.length + removed.length === 0) return void (flushing = false);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
-    flushing = true;
     try {
-      const response = await fetch(`${root}/streams/${encodeURIComponent(sent)}/subscriptions`, {
-        method: 'POST',
-        headers: { ...headers, accept: 'application/json', 'content-type': 'application/json' },
-        body: JSON.stringify({ subscribe, unsubscribe: removed }),
-      });
-      if (!response.ok) {
-        const error = await errorFromResponse(response);
-        if (sent !== session) {
-          // Sent to a session that has been replaced meanwhile: the new one got every subscription.
-        } else if (response.status === 404 || isRetryable(response.status)) {
-          // The session is gone (or the server is struggling): start over with a new session.
-          restart();
-        } else {
-          // The server refused the subscriptions themselves (401, 400): they fail with its error.
-          for (const sub of added) end(sub, error);
-        }
-      }
-    } catch {
-      // Network failure: the connection notices too; a new session resends everything, a resumed one the rest (the
-      // next flush leaves out what is no longer watched).
-      if (sent === session) {
+      await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, { subscribe, unsubscribe: removed });
+    } catch (error) {
+      const { code, status } = error as RemoteError;
+      if (sent !== session) {
+        // Sent to a session that has been replaced meanwhile: the new one got every subscription.
+      } else if (code === 'unreachable') {
+        // Failed on the way (it may or may not have arrived): sent again to the same session once the connection has
+        // resumed it after the reconnect delay (a new session gets everything anyway).
         for (const sub of added) toAdd.add(sub);
         for (const sub of removed) toRemove.add(sub);
+        return connection!(error as Error);
+      } else if (status === 404 || isRetryable(status)) {
+        // The session is gone (or the server is struggling): a new session, after the reconnect delay, gets every
+        // subscription.
+        session = undefined;
+        return connection!(error as Error, true);
+      } else {
+        // The server refused the subscriptions themselves (401, 400): they fail with its error.
+        for (const sub of added) end(sub, error as Error);
       }
     } finally {
       flushing = false;
     }
+    // Changes made while this request was on its way. (After a failure, the `return`s above leave them to the
+    // connection's next `session` event: sending them again at once would repeat the failure without end.)
     if (toAdd.size > 0 || toRemove.size > 0) scheduleFlush();
-  };
-
-  /** Drops the connection and opens a new one without `Last-Event-ID`, so the server starts a new session. */
-  const restart = (): void => {
-    drop();
-    if (entries.size > 0) open();
   };
 
   /** Stops the connection, if any, and forgets its session and pending changes; returns the session it had. */
@@ -334,12 +351,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (entries.size > 0 || !connection) return;
     const had = drop();
     setState({ state: 'idle' });
-    if (had !== undefined) {
-      // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
-      fetch(`${root}/streams/${encodeURIComponent(had)}`, {
-        method: 'DELETE', headers, keepalive: true,
-      }).then((response) => response.body?.cancel(), () => undefined);
-    }
+    // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
+    if (had !== undefined) send('DELETE', `/streams/${encodeURIComponent(had)}`).catch(() => undefined);
   };
 
   return {
@@ -348,9 +361,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       stateWatchers.add(subscriber);
       return () => stateWatchers.delete(subscriber);
     }),
-    watch: (spec, subscriber, next) => {
+    send,
+    watch: (spec, emitter) => new Observable((subscriber) => {
       const id = String(++nextId);
-      entries.set(id, { spec, subscriber, next });
+      entries.set(id, { spec, subscriber, next: emitter(subscriber) });
       clearTimeout(closeTimer);
       open();
       if (session !== undefined) {
@@ -364,7 +378,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           scheduleFlush();
         }
       };
-    },
+    }),
   };
 }
 

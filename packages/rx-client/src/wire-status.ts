@@ -3,28 +3,22 @@ import { badResponse, isRecord } from './remote-error.js';
 
 /**
  * Rebuilds an `InstanceStatus` from the HTTP API's lossless status form (`format=native` and the event streams:
- * absent fields omitted, ISO dates with milliseconds, native `history`). The inverse of `toNativeWireStatus` in
- * `@durable-rx/runtime/http`.
+ * absent fields omitted, ISO dates with milliseconds, native `history`): the inverse of `toNativeWireStatus` in
+ * `@durable-rx/runtime/http`. The two times become Dates; the other members are taken as sent, after checking the
+ * ones every status has (`instanceId`, `name`, a known `runtimeStatus`).
  */
 export function fromWireStatus(value: unknown): InstanceStatus {
   if (
     !isRecord(value) || typeof value.instanceId !== 'string' || typeof value.name !== 'string' ||
     !ALL_RUNTIME_STATUSES.includes(value.runtimeStatus as never)
   ) {
-    throw badResponse('A status lacks instanceId, name or runtimeStatus');
+    throw badResponse('Not an instance status');
   }
-  const status: Record<string, unknown> = {
-    instanceId: value.instanceId,
-    name: value.name,
-    runtimeStatus: value.runtimeStatus,
+  return {
+    ...value,
     createdTime: toDate(value.createdTime),
     lastUpdatedTime: toDate(value.lastUpdatedTime),
-  };
-  for (const key of ['input', 'output', 'customStatus', 'failureDetails', 'parentInstanceId']) {
-    if (value[key] !== undefined) status[key] = value[key];
-  }
-  if (Array.isArray(value.history)) status.history = value.history;
-  return status as unknown as InstanceStatus;
+  } as unknown as InstanceStatus;
 }
 
 function toDate(value: unknown): Date {

@@ -195,6 +195,21 @@ describe('createRemoteClient', () => {
     expect(['Pending', 'Running']).toContain((await waiting).runtimeStatus);
   });
 
+  it('settles waitForCompletion with the latest status when the server ends the watch, with no timeout to end it', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await harness.runtime.client.startNew('WaitForEvents', { instanceId: 'cut', input: 1 });
+    await firstValueFrom(client.status$('cut').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const waiting = client.waitForCompletion('cut', { timeoutMs: Infinity });
+    // The server's runtime stops: its status$ completes, so the server ends the watch (a `close` event, no error).
+    await harness.runtime.stop();
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const unsettled = new Promise<never>((_, reject) => {
+      bound = setTimeout(() => reject(new Error('waitForCompletion did not settle within 30 s of the end of its watch')), 30_000);
+    });
+    const status = await Promise.race([waiting, unsettled]).finally(() => clearTimeout(bound));
+    expect(status).toMatchObject({ instanceId: 'cut', runtimeStatus: 'Running' }); // as the local client's wait does
+  });
+
   it('aborts the request and deletes the server session when the last subscriber unsubscribes', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     await firstValueFrom(client.status$('watched'));

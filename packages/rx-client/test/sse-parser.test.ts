@@ -7,15 +7,29 @@ type Parsed = { readonly events: SseMessage[]; readonly retries: number[] };
 function parseWithOurs(chunks: readonly string[]): Parsed {
   const events: SseMessage[] = [];
   const retries: number[] = [];
-  const feed = sseParser((m) => events.push(m), (ms) => retries.push(ms));
+  const feed = sseParser((m) => events.push(m), (ms) => retries.push(ms), () => undefined);
   for (const chunk of chunks) feed(chunk);
   return { events, retries };
 }
 
 /**
- * The same stream through eventsource-parser, the reference implementation of the standard's parsing rules. It holds
- * back a line that ends with CR at the end of a chunk (the LF of a CRLF may follow), where ours acts at once and skips
- * that LF if it comes; so both are given a last comment line, after which they must agree.
+ * The last event id after each chunk, as the standard defines it (HTML §9.2.6): the id buffer is set by each `id`
+ * field without NUL (empty included) and is not reset between events; every dispatch (an empty line) copies it to the
+ * last event id string, also when the block has no data and no event is fired.
+ */
+function lastIdsWithOurs(chunks: readonly string[]): string[] {
+  let last = '';
+  const feed = sseParser(() => undefined, () => undefined, (id) => (last = id));
+  return chunks.map((chunk) => {
+    feed(chunk);
+    return last;
+  });
+}
+
+/**
+ * The same stream through eventsource-parser, the reference implementation of the standard's parsing rules. Both hold
+ * back a line that ends with CR at the end of a chunk (the LF of a CRLF may follow); both are given a last comment
+ * line, after which they must agree.
  */
 function parseWithReference(chunks: readonly string[]): Parsed {
   const events: SseMessage[] = [];
@@ -88,5 +102,21 @@ describe('sseParser', () => {
       const chunks = [text.slice(0, cuts[0]), text.slice(cuts[0], cuts[1]), text.slice(cuts[1], cuts[2]), text.slice(cuts[2])];
       expect(parseWithOurs([...chunks, ':end\n']), JSON.stringify(chunks)).toEqual(parseWithReference(chunks));
     }
+  });
+
+  it('takes the last event id from a block that has an id but no data, as the standard does', () => {
+    expect(lastIdsWithOurs(['id: s.1\ndata: a\n\n', 'id: s.2\n\n', ': heartbeat\n\n'])).toEqual(['s.1', 's.2', 's.2']);
+    expect(lastIdsWithOurs(['id: s.3\nevent: x\n\n'])).toEqual(['s.3']); // an event type without data: no event, the id counts
+  });
+
+  it('clears the last event id on an empty id field, with or without a space, and only when the block ends', () => {
+    expect(lastIdsWithOurs(['id: s.1\ndata: a\n\n', 'id:\n', '\n'])).toEqual(['s.1', 's.1', '']);
+    expect(lastIdsWithOurs(['id: s.1\n\n', 'id: \ndata: b\n\n'])).toEqual(['s.1', '']);
+    expect(lastIdsWithOurs(['id: s.1\n\n', 'id\n\n'])).toEqual(['s.1', '']); // a line with no colon: field "id", value ""
+  });
+
+  it('keeps the last event id across blocks without an id, and ignores an id with NUL or a block never ended', () => {
+    expect(lastIdsWithOurs(['id: s.1\n\n', 'data: a\n\n', 'id: x\u0000y\ndata: b\n\n', 'id: s.9\ndata: c'])).toEqual(['s.1', 's.1', 's.1', 's.1']);
+    expect(lastIdsWithOurs(['id: s.1\nid: s.2\n\n'])).toEqual(['s.2']); // the last id field of a block wins
   });
 });

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { filter, firstValueFrom, Observable, type Subscription } from 'rxjs';
+import { filter, firstValueFrom, type Subscription } from 'rxjs';
+import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createStreamMux, type ConnectionState } from '../src/stream-mux.js';
+import { createStreamMux, type ConnectionState, type StreamMux } from '../src/stream-mux.js';
 
 /** One stream request the server got, and a promise settled when its connection closes. */
 interface Connection {
@@ -60,6 +61,87 @@ function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
+/** What the session server below does with a subscription request: accept it, answer this status, or cut it off. */
+type PostAnswer = 'ok' | 'cut' | number;
+
+/**
+ * A real HTTP server on 127.0.0.1 that keeps stream sessions as the runtime's server does: a stream request whose
+ * `Last-Event-ID` names a session it knows resumes it (the `session` event again, same id), any other opens a new one
+ * (`s1`, `s2` …); a subscription request gets `answer(n)` (n = 1, 2 … counts them) and, when accepted, the open
+ * stream gets `beforeValues`, then the value 7 for each added subscription.
+ */
+async function serveSessions(answer: (n: number) => PostAnswer, beforeValues = '') {
+  const log: { method: string; url: string; lastEventId: string | undefined }[] = [];
+  const arrivals: (() => void)[] = [];
+  const sessions = new Set<string>();
+  let stream: ServerResponse | undefined;
+  let posts = 0;
+  let seq = 0;
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const lastEventId = request.headers['last-event-id'] as string | undefined;
+    log.push({ method: request.method!, url: request.url!, lastEventId });
+    arrivals.splice(0).forEach((notify) => notify());
+    if (request.method === 'GET') {
+      const known = lastEventId?.split('.')[0];
+      const session = known !== undefined && sessions.has(known) ? known : `s${sessions.size + 1}`;
+      sessions.add(session);
+      stream = response.writeHead(200, { 'content-type': 'text/event-stream' });
+      stream.write(`id: ${session}.${++seq}\nevent: session\ndata: {"session":"${session}"}\n\n`);
+      return;
+    }
+    let body = '';
+    request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => {
+      if (request.method === 'DELETE') return void response.writeHead(204).end();
+      const reply = answer(++posts);
+      if (reply === 'cut') return void request.socket.destroy();
+      if (reply !== 'ok') {
+        return void response.writeHead(reply, { 'content-type': 'application/json' }).end('{"code":"internal","message":"no"}');
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      const session = request.url!.split('/')[2]!;
+      stream?.write(beforeValues);
+      for (const { sub } of (JSON.parse(body) as { subscribe: { sub: string }[] }).subscribe) {
+        stream?.write(`id: ${session}.${++seq}\nevent: status\ndata: {"sub":"${sub}","data":7}\n\n`);
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    log,
+    /** The requests so far of this method. */
+    count: (method: string) => log.filter((r) => r.method === method).length,
+    /** Resolves once `p` holds of the requests received (checked on each arrival). */
+    until(p: () => boolean): Promise<void> {
+      return new Promise((resolve) => {
+        const check = () => (p() ? resolve() : arrivals.push(check));
+        check();
+      });
+    },
+  };
+}
+
+/** One status watch on `mux`, recording its values and errors; the test's `stops` release it. */
+function watchOn(mux: StreamMux) {
+  const values: unknown[] = [];
+  const errors: unknown[] = [];
+  let seen!: () => void;
+  const first = new Promise<void>((resolve) => (seen = resolve));
+  const subscription = mux.watch({ kind: 'status', instanceId: 'a' }, () => (v) => {
+    values.push(v.data);
+    seen();
+  }).subscribe({ error: (error: unknown) => errors.push(error) });
+  stops.push(() => subscription.unsubscribe());
+  /** `first`: resolves with the first value. */
+  return { values, errors, subscription, first };
+}
+
+/** The first state of `mux` that `p` accepts. */
+function stateOf(mux: StreamMux, p: (s: ConnectionState) => boolean): Promise<ConnectionState> {
+  return within(firstValueFrom(mux.state$.pipe(filter(p))), 'the expected connection state');
+}
+
 const servers: Server[] = [];
 const stops: (() => void)[] = [];
 
@@ -79,7 +161,7 @@ describe('createStreamMux', () => {
     const state = mux.state$.subscribe((s) => states.push(s));
     const values: unknown[] = [];
     const errors: unknown[] = [];
-    const watched = new Observable<never>((subscriber) => mux.watch({ kind: 'status', instanceId: 'a' }, subscriber, (v) => values.push(v.data)))
+    const watched = mux.watch({ kind: 'status', instanceId: 'a' }, () => (v) => values.push(v.data))
       .subscribe({ error: (error: unknown) => errors.push(error) });
     stops.push(() => {
       watched.unsubscribe();
@@ -128,7 +210,7 @@ describe('createStreamMux', () => {
       },
     });
     const watch = (instanceId: string) =>
-      new Observable<never>((subscriber) => mux.watch({ kind: 'status', instanceId }, subscriber, () => undefined));
+      mux.watch({ kind: 'status', instanceId }, () => () => undefined);
     const errors: unknown[] = [];
     const first = watch('a').subscribe({ error: (error: unknown) => errors.push(error) });
     await within(refusal, 'the refusal arrived'); // its body is being read now, and never ends
@@ -149,5 +231,121 @@ describe('createStreamMux', () => {
     expect(settled).toEqual({ state: 'live' });
     expect(errors).toEqual([]);
     expect(streams).toBe(2);
+  });
+
+  it('waits out the reconnect delay before a new session when the server answers a subscription with 500', async () => {
+    const server = await serveSessions((n) => (n === 1 ? 500 : 'ok'));
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, clock, reconnect: { initialDelayMs: 1000 } });
+    const watch = watchOn(mux);
+    // Without the delay the client opens the next stream at once: stop looking when it does.
+    const reconnecting = firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'reconnecting')));
+    await within(Promise.race([reconnecting, server.until(() => server.count('GET') >= 2)]), 'reconnecting, or a second stream');
+    expect(server.count('GET')).toBe(1);
+    expect(await reconnecting).toMatchObject({ error: { code: 'internal', status: 500 } });
+    await clock.advance(1000);
+    await within(server.until(() => server.count('GET') === 2), 'the reconnect');
+    expect(server.log.filter((r) => r.method === 'GET').map((r) => r.lastEventId)).toEqual([undefined, undefined]); // a new session
+    await stateOf(mux, (s) => s.state === 'live');
+    await within(server.until(() => server.count('POST') === 2), 'the subscription sent again');
+    await within(watch.first, 'the value');
+    expect(watch.values).toEqual([7]);
+    expect(watch.errors).toEqual([]);
+  });
+
+  it('resumes the session after the reconnect delay when a subscription request fails on the network', async () => {
+    const server = await serveSessions((n) => (n === 1 ? 'cut' : 'ok'));
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, clock, reconnect: { initialDelayMs: 1000 } });
+    const watch = watchOn(mux);
+    // Without the delay the client sends the request again at once (and again, while it fails): stop looking when it does.
+    const reconnecting = firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'reconnecting')));
+    await within(Promise.race([reconnecting, server.until(() => server.count('POST') >= 2)]), 'reconnecting, or a second request');
+    expect(server.count('POST')).toBe(1);
+    expect(await reconnecting).toMatchObject({ error: expect.any(Error) });
+    await clock.advance(1000);
+    await within(server.until(() => server.count('POST') === 2), 'the subscription sent again');
+    expect(server.log.filter((r) => r.method === 'GET').map((r) => r.lastEventId)).toEqual([undefined, 's1.1']); // resumed
+    await within(watch.first, 'the value');
+    expect(watch.values).toEqual([7]);
+  });
+
+  it('clears the reconnect timer and deletes the session when the last watcher leaves during the reconnect delay', async () => {
+    const server = await serveSessions(() => 'ok');
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, clock });
+    const watch = watchOn(mux);
+    await within(server.until(() => server.count('POST') === 1), 'the subscription');
+    servers[0]!.closeAllConnections(); // the stream breaks off
+    await stateOf(mux, (s) => s.state === 'reconnecting');
+    await clock.waitForTimer();
+    watch.subscription.unsubscribe();
+    await stateOf(mux, (s) => s.state === 'idle');
+    expect(clock.pendingTimers).toBe(0);
+    await within(server.until(() => server.count('DELETE') === 1), 'the session deleted');
+    expect(server.log.at(-1)).toMatchObject({ method: 'DELETE', url: '/streams/s1' });
+    expect(server.count('GET')).toBe(1);
+  });
+
+  it('resumes after an id sent without data, and sends no Last-Event-ID after an empty id', async () => {
+    // Each stream request gets the next of these streams, which then ends; the client reconnects.
+    const streams = [
+      'id: s.0\nevent: session\ndata: {"session":"s"}\n\nid: s.5\n\n',
+      'id: s.6\nevent: session\ndata: {"session":"s"}\n\nid:\n\n',
+      'id: t.0\nevent: session\ndata: {"session":"t"}\n\n',
+    ];
+    const seen: (string | undefined)[] = [];
+    let arrived!: () => void;
+    const third = new Promise<void>((resolve) => (arrived = resolve));
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (request.method !== 'GET') return void response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      seen.push(request.headers['last-event-id'] as string | undefined);
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (seen.length < 3) response.end(streams[seen.length - 1]);
+      else response.write(streams[2]!, () => arrived());
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, reconnect: { initialDelayMs: 10 },
+    });
+    watchOn(mux);
+    await within(third, 'the second reconnect');
+    expect(seen).toEqual([undefined, 's.5', undefined]);
+  });
+
+  it('ignores events of subscriptions it does not hold, comments and lines it does not know', async () => {
+    const server = await serveSessions(() => 'ok', [
+      'id: s1.50\nevent: status\ndata: {"sub":"99","data":1}\n\n', // nobody watches subscription 99
+      'id: s1.51\nevent: close\ndata: {"sub":"98"}\n\n',
+      ': a comment\nnonsense line\nfield: value\n\n',
+    ].join(''));
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch });
+    const watch = watchOn(mux);
+    await within(watch.first, 'the value');
+    expect(watch.values).toEqual([7]);
+    expect(watch.errors).toEqual([]);
+    expect(watch.subscription.closed).toBe(false);
+  });
+
+  it('aborts the stream request and arms no timer when the last watcher leaves before the server answers it', async () => {
+    let arrived!: (request: { closed: Promise<void> }) => void;
+    const requested = new Promise<{ closed: Promise<void> }>((resolve) => (arrived = resolve));
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      arrived({ closed: new Promise<void>((resolve) => response.once('close', () => resolve())) }); // and never answer
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock });
+    const watch = watchOn(mux);
+    const { closed } = await within(requested, 'the stream request');
+    watch.subscription.unsubscribe();
+    await within(closed, 'the stream request aborted');
+    expect(await stateOf(mux, (s) => s.state !== 'connecting')).toEqual({ state: 'idle' });
+    expect(clock.pendingTimers).toBe(0);
+    expect(watch.errors).toEqual([]);
   });
 });
