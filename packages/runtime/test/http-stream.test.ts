@@ -4,7 +4,8 @@ import type { DurableClient } from '../src/client/durable-client.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import {
-  createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_RESUME_WINDOW_MS, type HttpHandler, type HttpHandlerOptions,
+  createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_RECONNECT_DELAY_MS, DEFAULT_RESUME_WINDOW_MS, type HttpHandler,
+  type HttpHandlerOptions,
 } from '../src/http/create-http-handler.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
@@ -368,6 +369,22 @@ describe('GET /instances/{id}/stream', () => {
     const refused = await fetch(`${base}/instances/b/stream`, { headers: AUTH });
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ code: 'unavailable' });
+  });
+
+  it('holds maxStreams when streams answered together open later (a web body opens when first read)', async () => {
+    const { base, handler } = await open({ maxStreams: 1 });
+    // Both answers are made before either body is read, so both pass the check made when answering.
+    const [first, second] = await Promise.all(['a', 'b'].map((id) => handler(new Request(`${base}/instances/${id}/stream`, { headers: AUTH }))));
+    expect([first!.status, second!.status]).toEqual([200, 200]);
+    const opened = new SseReader(first!, new AbortController());
+    expect((await opened.nextEvent())?.event).toBe('status');
+    // The late one ends at once, as a dropped stream (its client reconnects and gets the 503), having said why.
+    const late = new SseReader(second!, new AbortController());
+    expect(await late.next()).toEqual({ retry: DEFAULT_RECONNECT_DELAY_MS });
+    expect(await late.next()).toEqual({ comment: 'too many open streams' });
+    expect(await late.next()).toBeUndefined();
+    const refused = await handler(new Request(`${base}/instances/b/stream`, { headers: AUTH }));
+    expect(refused.status).toBe(503);
   });
 });
 

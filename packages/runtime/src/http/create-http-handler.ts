@@ -72,7 +72,10 @@ export interface HttpHandlerOptions {
   readonly resumeBufferSize?: number;
   /** The SSE `retry` hint sent to clients, in ms. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
   readonly reconnectDelayMs?: number;
-  /** Most streams (open or resumable) at once; more get 503. Default {@link DEFAULT_MAX_STREAMS}. */
+  /**
+   * Most streams (open or resumable) at once; more get 503. A stream answered while there was room that opens when
+   * there is none (a web body opens when first read) ends at once, as a dropped one. Default {@link DEFAULT_MAX_STREAMS}.
+   */
   readonly maxStreams?: number;
   /**
    * Cross-origin access for browser apps on other origins: the allowed origins. Preflight requests are answered

@@ -112,6 +112,13 @@ export class SessionHub {
       // A dropped session that cannot serve a position it wrote cannot be resumed by anyone: release it now. A
       // position it never wrote (a forged or garbled id) says nothing about it: it stays resumable for its client.
       if (session && position && !session.connected && position.seq <= session.lastSeq) this.#dispose(session);
+      if (this.#sessions.size >= this.#options.maxSessions) {
+        // Answered while there was room, opened when there was none (a web body opens when first read, so several
+        // answers can pass `refusal()` together). Ended as a dropped stream: the client reconnects and gets the 503.
+        connection.sendText(': too many open streams\n\n');
+        connection.end();
+        return;
+      }
       session = new StreamSession(mode, this.#feeds, this.#options, (gone) => this.#dispose(gone));
       this.#sessions.set(session.id, session);
     }
