@@ -1,4 +1,4 @@
-import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, throwError, timeout, toArray } from 'rxjs';
+import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, throwError, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, MemoryStore, silentLogger, type Logger, type Runtime, type Store } from '../src/index.js';
 import type { StatusChange } from '../src/store/store.js';
@@ -40,6 +40,13 @@ class FailingStore implements Store {
     this.#faults.set(method, { count, how });
   }
 
+  readonly #calls = new Map<Method, (() => void)[]>();
+
+  /** Resolves once `method` was next called and went to the MemoryStore (whose operations run when called). */
+  calledNext(method: Method): Promise<void> {
+    return new Promise((resolve) => this.#calls.set(method, [...(this.#calls.get(method) ?? []), resolve]));
+  }
+
   #call<T>(method: Method, call: () => Promise<T>): Promise<T> {
     const fault = this.#faults.get(method);
     if (fault && fault.count > 0) {
@@ -48,7 +55,9 @@ class FailingStore implements Store {
       if (fault.how === 'throw') throw error;
       return Promise.reject(error);
     }
-    return call();
+    const result = call();
+    for (const notify of this.#calls.get(method)?.splice(0) ?? []) notify();
+    return result;
   }
 
   commit(...args: Parameters<Store['commit']>) { return this.#call('commit', () => this.inner.commit(...args)); }
@@ -300,22 +309,42 @@ describe('watchers that fail, and a store that closes', () => {
   });
 
   it('settles every waiter when the store closes under them: waits, observables, a command waiting to be applied', async () => {
-    const clock = new HandClock();
     const store = new FailingStore();
+    // An instance that waits for an event, with a history and a custom status; its runtime then stops.
+    const runtimeClock = new HandClock();
+    const runtime = createRuntime({
+      store, clock: runtimeClock, logger: silentLogger,
+      orchestrators: { Waits: function* (ctx) { ctx.setCustomStatus('waiting'); return yield ctx.waitForExternalEvent('go'); } },
+    });
+    runtimes.push({ runtime, clock: runtimeClock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Waits');
+    await within(firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the instance running');
+    await runtime.stop({ graceMs: Infinity });
+
+    // A client of its own watches it every way there is.
+    const clock = new HandClock();
     const client = createClient({ store, clock });
-    const id = await client.startNew('NeverRun', { input: 'x' });
     const waiting = client.waitForCompletion(id, { timeoutMs: 60_000 });
-    const statuses = lastValueFrom(client.status$(id).pipe(toArray()));
-    const customStatuses = lastValueFrom(client.customStatus$(id).pipe(toArray()));
-    const history = lastValueFrom(client.history$(id).pipe(toArray()));
-    const lists = lastValueFrom(client.instances$().pipe(toArray()));
+    const firsts: Promise<unknown>[] = [];
+    const watch = <T>(source: Observable<T>): Promise<T[]> => {
+      let first!: () => void;
+      firsts.push(new Promise<void>((resolve) => (first = resolve)));
+      return lastValueFrom(source.pipe(tap(() => first()), toArray()));
+    };
+    const statuses = watch(client.status$(id));
+    const customStatuses = watch(client.customStatus$(id));
+    const history = watch(client.history$(id));
+    const lists = watch(client.instances$());
+    const committed = store.calledNext('commit');
     const terminating = client.terminate(id, 'closing'); // waits for a worker to apply it; none runs
-    await within(new Promise<void>((resolve) => { const check = () => (store.changeSubscribers > 0 && clock.timers.size > 0 ? resolve() : setTimeout(check, 0)); check(); }), 'the waits starting');
+    // Every initial read has answered (waitForCompletion's was asked first), and the terminate is committed.
+    await within(Promise.all([...firsts, committed]), 'the watchers starting');
     await store.close();
-    expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Pending');
-    expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Pending');
-    expect(await within(customStatuses, 'customStatus$ completing')).toEqual([undefined]);
-    expect(await within(history, 'history$ completing')).toEqual([]);
+    expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');
+    expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Running');
+    expect(await within(customStatuses, 'customStatus$ completing')).toEqual(['waiting']);
+    expect((await within(history, 'history$ completing')).map((e) => e.type)).toContain('ExecutionStarted');
     expect((await within(lists, 'instances$ completing')).at(-1)?.map((s) => s.instanceId)).toEqual([id]);
     await within(terminating, 'terminate settling');
     expect(store.changeSubscribers).toBe(0);
