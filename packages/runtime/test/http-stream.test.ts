@@ -7,6 +7,7 @@ import {
   createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_RECONNECT_DELAY_MS, DEFAULT_RESUME_WINDOW_MS, type HttpHandler,
   type HttpHandlerOptions,
 } from '../src/http/create-http-handler.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION } from '../src/http/session-hub.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
@@ -611,6 +612,25 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'session-not-found' });
     expect(counter.active).toBe(1);
+  });
+
+  it('refuses a change that lists more subscriptions than a session holds, to add or to remove, and changes nothing', async () => {
+    const counter = { active: 0 };
+    const { base } = await open({}, counting(counter));
+    const { id } = await session(base);
+    expect((await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'x' }] })).status).toBe(200);
+    const many = Array.from({ length: DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION }, (_, n) => `s${n}`);
+    for (const body of [
+      { unsubscribe: ['a', ...many] },
+      { subscribe: [...many, 'extra'].map((sub) => ({ sub, kind: 'status', instanceId: 'x' })) },
+    ]) {
+      const answer = await change(base, id, body);
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toMatchObject({ code: 'invalid-argument' });
+    }
+    expect(counter.active).toBe(1); // 'a' is still subscribed
+    const answer = await change(base, id, { unsubscribe: ['a', ...many.slice(1)] });
+    expect(await answer.json()).toEqual({ session: id, subscriptions: 0 });
   });
 
   it('answers 404 to a change whose session ended while its body arrived, and subscribes nothing', async () => {

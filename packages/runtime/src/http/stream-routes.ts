@@ -165,20 +165,25 @@ function parseSubscriptionChange(body: unknown, session: StreamSession): Subscri
   if (!Array.isArray(subscribe) || !Array.isArray(unsubscribe)) {
     throw new InvalidArgumentError('subscribe and unsubscribe must be arrays');
   }
-  const removed = unsubscribe.map((sub) => subId(sub));
+  // A session never holds more, so a longer list is a mistake; bounding both keeps a change's cost bounded too.
+  if (subscribe.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION || unsubscribe.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION) {
+    throw new InvalidArgumentError(`subscribe and unsubscribe list at most ${DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions each`);
+  }
+  const removed = new Set(unsubscribe.map((sub) => subId(sub)));
   const added = subscribe.map((entry) => subscription(entry));
   const ids = new Set<string>();
   for (const { sub } of added) {
-    if (ids.has(sub) || (session.has(sub) && !removed.includes(sub))) {
+    if (ids.has(sub) || (session.has(sub) && !removed.has(sub))) {
       throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active`);
     }
     ids.add(sub);
   }
-  const remaining = session.subscriptionCount - new Set(removed.filter((sub) => session.has(sub))).size;
+  let remaining = session.subscriptionCount;
+  for (const sub of removed) if (session.has(sub)) remaining--;
   if (remaining + added.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION) {
     throw new InvalidArgumentError(`A session holds at most ${DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions`);
   }
-  return { subscribe: added, unsubscribe: removed };
+  return { subscribe: added, unsubscribe: [...removed] };
 }
 
 function subId(value: unknown): string {
