@@ -6,7 +6,7 @@ import { sseParser, type SseMessage } from './sse-parser.js';
 
 /** How the event stream reconnects. */
 export interface ReconnectOptions {
-  /** Delay before the first reconnect when the server sent no `retry` hint. Default 1000 ms. */
+  /** Delay before the first reconnect when the server sent no `retry` hint (at least 1 ms). Default 1000 ms. */
   readonly initialDelayMs?: number;
   /** Upper bound of the delay, which doubles on each consecutive failure. Default 30 s. */
   readonly maxDelayMs?: number;
@@ -202,7 +202,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           if (isRetryable(response.status)) throw error;
           return fail(error);
         }
-        if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
+        if (!response.headers.get('content-type')?.includes('text/event-stream') || !response.body) {
           return fail(badResponse('Not an event stream'));
         }
         failures = 0;
@@ -230,8 +230,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       // Why, when it failed (none when the stream just ended).
       setState({ state: 'reconnecting', error: failure instanceof Error ? failure : undefined });
-      // The stream ended or failed: reconnect, resuming after the last event received.
-      cancelReconnect = armTimeout(Math.min(reconnect?.maxDelayMs ?? 30_000, retryMs * 2 ** Math.max(0, failures - 1)), clock, connect);
+      // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
+      // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
+      cancelReconnect = armTimeout(
+        Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), clock, connect,
+      );
     };
 
     void connect();

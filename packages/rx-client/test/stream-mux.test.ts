@@ -348,4 +348,29 @@ describe('createStreamMux', () => {
     expect(clock.pendingTimers).toBe(0);
     expect(watch.errors).toEqual([]);
   });
+
+  it('doubles the delay on consecutive failures also when the server asks to reconnect at once (retry: 0)', async () => {
+    // The first stream asks for no delay and ends; every later stream request is refused with 503.
+    let streams = 0;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
+      response.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\nid: s.0\nevent: session\ndata: {"session":"s"}\n\n');
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock });
+    watchOn(mux);
+    const delays: number[] = [];
+    for (let failures = 0; failures <= 3; failures++) {
+      await within(clock.waitForTimer(), 'the reconnect timer');
+      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+      delays.push(delay);
+      await clock.advance(delay);
+    }
+    // The stream ended (no failure): reconnect as soon as the server asked, then 503 after 503, each delay twice the last.
+    expect(delays[0]).toBeGreaterThan(0);
+    expect(delays.slice(1)).toEqual([delays[0]!, delays[0]! * 2, delays[0]! * 4]);
+  });
 });
