@@ -75,6 +75,15 @@ describe('query parameter names', () => {
   });
 });
 
+describe('a purge by filter', () => {
+  it('refuses instanceIdPrefix, which it cannot apply, rather than purge every instance in the time range', async () => {
+    expect(await errorOf(call('/instances?createdTimeFrom=2000-01-01&instanceIdPrefix=do', 'DELETE'))).toEqual([400, 'invalid-argument']);
+    await expect(runtime.client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), instanceIdPrefix: 'do' } as never))
+      .rejects.toMatchObject({ code: 'invalid-argument' });
+    expect(await remaining()).toEqual(['done', 'ended']);
+  });
+});
+
 describe('a single-valued parameter given twice', () => {
   it('is refused with 400, in any case, and changes nothing', async () => {
     expect(await errorOf(call('/instances?top=1&top=1000'))).toEqual([400, 'invalid-argument']);

@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
-import type { DurableClient, InstanceFilter, ListInstancesQuery } from '../client/durable-client.js';
+import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -361,12 +361,18 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo');
     const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
-    if (runtimeStatus?.length === 0) throw new InstanceNotFoundError('No terminal instances matched the filter');
-    const result = await client.purgeInstanceHistoryBy({
+    // Passed on for the client's purge rule to refuse: a filter a purge cannot apply is never dropped.
+    const instanceIdPrefix = parseString(params, 'instanceIdPrefix');
+    const filter = {
       createdTimeFrom,
       ...(createdTimeTo ? { createdTimeTo } : {}),
       ...(runtimeStatus ? { runtimeStatus } : {}),
-    });
+      ...(instanceIdPrefix === undefined ? {} : { instanceIdPrefix }),
+    };
+    if (runtimeStatus?.length === 0 && instanceIdPrefix === undefined) {
+      throw new InstanceNotFoundError('No terminal instances matched the filter');
+    }
+    const result = await client.purgeInstanceHistoryBy(filter as PurgeInstancesFilter);
     if (result.instancesDeleted === 0) throw new InstanceNotFoundError('No terminal instances matched the filter');
     return Response.json({ instancesDeleted: result.instancesDeleted }, { status: 200 });
   });

@@ -250,9 +250,13 @@ export function validateInstanceQuery(query: unknown, what = 'query'): ValidInst
   return readChecked(query, what, QUERY_CHECKS);
 }
 
-/** {@link validateInstanceFilter} for purges: `createdTimeFrom` is required, and no prefix is accepted. */
+/**
+ * {@link validateInstanceFilter} for purges: `createdTimeFrom` is required, and an `instanceIdPrefix` is refused
+ * (a purge cannot apply it, and ignoring it would delete every instance of the time range).
+ */
 export function validatePurgeFilter(filter: unknown, what = 'purge filter'): ValidPurgeFilter {
-  const { instanceIdPrefix: _ignored, ...valid } = validateInstanceFilter(filter ?? undefined, what);
+  const { instanceIdPrefix, ...valid } = validateInstanceFilter(filter ?? undefined, what);
+  if (instanceIdPrefix !== undefined) invalid(`${what}.instanceIdPrefix`, 'is not a purge filter');
   if (valid.createdTimeFrom === undefined) invalid(`${what}.createdTimeFrom`, 'is required');
   return valid as ValidPurgeFilter;
 }
