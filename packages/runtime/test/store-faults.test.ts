@@ -22,7 +22,14 @@ type How = 'reject' | 'throw';
 class FailingStore implements Store {
   readonly inner = new MemoryStore();
   readonly capabilities = this.inner.capabilities;
-  readonly workAvailable$ = this.inner.workAvailable$;
+  readonly workAvailable$ = new Observable<void>((subscriber) => {
+    this.#workSubscribers++;
+    const subscription = this.inner.workAvailable$.subscribe(subscriber);
+    return () => {
+      this.#workSubscribers--;
+      subscription.unsubscribe();
+    };
+  });
   /** Subscriptions to `changes$` still open. */
   changeSubscribers = 0;
   readonly changes$ = new Observable<StatusChange>((subscriber) => {
@@ -31,8 +38,16 @@ class FailingStore implements Store {
     return () => {
       this.changeSubscribers--;
       subscription.unsubscribe();
+      if (this.teardownThrows) throw new Error('injected: changes$ teardown failed');
     };
   });
+  /** Unsubscribing from `changes$` throws (after letting go of the MemoryStore's feed). */
+  teardownThrows = false;
+  /** Subscriptions to `workAvailable$` still open. */
+  get workSubscribers(): number {
+    return this.#workSubscribers;
+  }
+  #workSubscribers = 0;
   readonly #faults = new Map<Method, { count: number; how: How }>();
 
   /** The next `count` calls of `method` fail, as `how` says. */
@@ -109,7 +124,7 @@ afterEach(async () => {
     const stopping = runtime.stop({ graceMs: 0 });
     // The grace period's timer, armed at once when work still runs, fires by hand.
     for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
-    return stopping;
+    return stopping.catch(() => undefined); // a test that expects its stop to reject has checked that already
   }));
 });
 
@@ -443,5 +458,30 @@ describe('a store that fails under a step or a stop', () => {
     expect(clock.timers.size).toBe(0); // the retry's timer went with the stop
     store.failNext('commit', 0);
     expect((await store.inner.claimActivity({ owner: 'next', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Work');
+  });
+});
+
+describe('a store whose change feed throws when unsubscribed', () => {
+  it('still stops the worker and ends the client\'s waits on runtime.stop(), then reports the error', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const runtime = createRuntime({
+      store, clock, logger: silentLogger,
+      orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('go'); } },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Waits');
+    const waiting = runtime.client.waitForCompletion(id, { timeoutMs: 60_000 });
+    const statuses = lastValueFrom(runtime.client.status$(id).pipe(toArray()));
+    await within(firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the instance running');
+    expect(store.workSubscribers).toBe(1);
+    store.teardownThrows = true;
+    const stopped = await within(runtime.stop({ graceMs: Infinity }).then(() => 'resolved', (error: unknown) => error), 'the stop settling');
+    expect(stopped).toBeInstanceOf(Error); // the teardown's failure is not swallowed
+    expect(store.workSubscribers).toBe(0); // the worker stopped all the same
+    expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');
+    expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Running');
+    expect(store.changeSubscribers).toBe(0);
   });
 });

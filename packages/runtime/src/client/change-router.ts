@@ -130,8 +130,12 @@ export class ChangeRouter {
     this.#listeners = 0;
     const subscription = this.#subscription;
     this.#subscription = undefined;
-    subscription?.unsubscribe();
-    for (const listener of all) finish(listener);
+    try {
+      subscription?.unsubscribe();
+    } finally {
+      // A store feed whose teardown throws still has every listener ended (the error goes on to the caller).
+      for (const listener of all) finish(listener);
+    }
   }
 }
 

@@ -136,9 +136,13 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
         return Promise.reject(error);
       }
       stopped ??= (async () => {
-        client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
-        await worker.stop({ graceMs });
-        if (ownsStore) await store.close();
+        try {
+          client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
+        } finally {
+          // Whatever the close threw (a store feed whose teardown throws), the worker stops: the stop rejects after.
+          await worker.stop({ graceMs });
+          if (ownsStore) await store.close();
+        }
       })();
       return stopped;
     },
