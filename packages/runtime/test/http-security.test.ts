@@ -73,6 +73,13 @@ describe('configuration', () => {
     expect(() => createHttpHandler(client, { key: [] })).toThrow(/key is required/);
     expect(() => createHttpHandler(client, { key: 'x', anonymous: true })).toThrow(/not both/);
     expect(() => createHttpHandler(client, { key: 'x', maxBodyBytes: -1 })).toThrow(/maxBodyBytes/);
+    // Sent as Retry-After and the SSE retry field (whole numbers only), or counted.
+    for (const option of ['retryAfterSeconds', 'reconnectDelayMs', 'resumeBufferSize', 'maxStreams']) {
+      for (const value of [0.5, 1e21]) {
+        expect(() => createHttpHandler(client, { key: 'x', [option]: value }), `${option}: ${value}`)
+          .toThrow(expect.objectContaining({ code: 'invalid-argument', message: `${option} must be a positive integer` }));
+      }
+    }
     // A baseUrl check-status URLs could not be built on is refused when the handler is made, not per request.
     expect(() => createHttpHandler(client, { key: 'x', baseUrl: 'durable.example.com' }))
       .toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));

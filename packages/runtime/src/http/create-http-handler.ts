@@ -60,7 +60,7 @@ export interface HttpHandlerOptions {
   readonly baseUrl?: string;
   /** Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. */
   readonly maxBodyBytes?: number;
-  /** `Retry-After` of 202 responses, in seconds. Default {@link DEFAULT_RETRY_AFTER_SECONDS}. */
+  /** `Retry-After` of 202 responses, in whole seconds. Default {@link DEFAULT_RETRY_AFTER_SECONDS}. */
   readonly retryAfterSeconds?: number;
   /** Largest `timeout` a start request may wait for completion, in seconds. Default {@link DEFAULT_MAX_WAIT_SECONDS}. */
   readonly maxWaitSeconds?: number;
@@ -68,9 +68,9 @@ export interface HttpHandlerOptions {
   readonly heartbeatMs?: number;
   /** How long a dropped stream stays resumable with `Last-Event-ID`. Default {@link DEFAULT_RESUME_WINDOW_MS}. */
   readonly resumeWindowMs?: number;
-  /** Events a stream keeps for a resume. Default {@link DEFAULT_RESUME_BUFFER_SIZE}. */
+  /** Events a stream keeps for a resume (an integer). Default {@link DEFAULT_RESUME_BUFFER_SIZE}. */
   readonly resumeBufferSize?: number;
-  /** The SSE `retry` hint sent to clients, in ms. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
+  /** The SSE `retry` hint sent to clients, in whole ms. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
   readonly reconnectDelayMs?: number;
   /**
    * Most streams (open or resumable) at once; more get 503. A stream answered while there was room that opens when
@@ -529,23 +529,24 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     keys: options.anonymous === true ? undefined : keys,
     baseUrl: options.baseUrl,
     maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
-    retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds'),
+    // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
+    retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
     maxWaitSeconds: positive(options.maxWaitSeconds, DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds'),
     heartbeatMs: positive(options.heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
     resumeWindowMs: positive(options.resumeWindowMs, DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
-    resumeBufferSize: positive(options.resumeBufferSize, DEFAULT_RESUME_BUFFER_SIZE, 'resumeBufferSize'),
-    reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs'),
-    maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams'),
+    resumeBufferSize: positive(options.resumeBufferSize, DEFAULT_RESUME_BUFFER_SIZE, 'resumeBufferSize', true),
+    reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs', true),
+    maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams', true),
     cors: options.cors,
     logger: guardedLogger(options.logger ?? consoleLogger),
     clock: options.clock ?? systemClock,
   };
 }
 
-function positive(value: number | undefined, fallback: number, what: string): number {
+function positive(value: number | undefined, fallback: number, what: string, integer = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(`${what} must be a positive number`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isSafeInteger(value))) {
+    throw new InvalidArgumentError(`${what} must be a positive ${integer ? 'integer' : 'number'}`);
   }
   return value;
 }
