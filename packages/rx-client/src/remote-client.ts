@@ -14,7 +14,7 @@ import {
 } from '@durable-rx/runtime/client-kit';
 import { Subscription, type Observable } from 'rxjs';
 import { HistoryReplayFilter } from './history-replay-filter.js';
-import { badResponse, isRecord } from './remote-error.js';
+import { badResponse, isRecord, jsonOf } from './remote-error.js';
 import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
@@ -99,7 +99,7 @@ export class RemoteClient implements DurableClient {
     const response = await this.#request('GET', '/instances', {
       ...filterQuery(query, 'query', filter), top, format: 'native',
     }, undefined, false, token ? { 'x-ms-continuation-token': token } : {});
-    const instances = statusesOf(await response!.json());
+    const instances = statusesOf(await jsonOf(response!));
     const continuationToken = response!.headers.get('x-ms-continuation-token');
     return { instances, ...(continuationToken ? { continuationToken } : {}) };
   }
@@ -213,8 +213,8 @@ export class RemoteClient implements DurableClient {
     return this.#mux.watch<HistoryEvent>({ kind: 'history', instanceId }, (subscriber) => {
       // One filter per subscription: it tracks what this subscriber has been given.
       const replayFilter = new HistoryReplayFilter();
-      return (e) => {
-        for (const event of replayFilter.accept(e.data as HistoryEvent, e.session)) subscriber.next(event);
+      return (data, session) => {
+        for (const event of replayFilter.accept(data as HistoryEvent, session)) subscriber.next(event);
       };
     });
   }
@@ -249,8 +249,8 @@ export class RemoteClient implements DurableClient {
   #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
     return this.#mux.watch<T>(spec, (subscriber) => {
       let last: [T] | undefined;
-      return (e) => {
-        const value = read(e.data); // a throw errors the subscriber
+      return (data) => {
+        const value = read(data); // a throw errors the subscriber
         if (!last || !sameJson(last[0], value)) subscriber.next((last = [value])[0]);
       };
     });
@@ -258,7 +258,8 @@ export class RemoteClient implements DurableClient {
 
   /** The JSON body of a 2xx answer (see {@link RemoteClient.#request}); `undefined` only for a 404 when `orNone`. */
   async #json(method: string, path: string, query: Query, body?: unknown, orNone?: boolean): Promise<unknown> {
-    return (await this.#request(method, path, query, body, orNone))?.json();
+    const response = await this.#request(method, path, query, body, orNone);
+    return response && jsonOf(response);
   }
 
   /**

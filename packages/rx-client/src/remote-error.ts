@@ -63,7 +63,15 @@ export function errorFromBody(status: number, body: unknown): DurableError {
 /** Reads an error response and rebuilds its typed error. */
 export async function errorFromResponse(response: Response): Promise<DurableError> {
   // A body that is not JSON has no code: a bad response (or payload-too-large for a 413).
-  return errorFromBody(response.status, await response.json().catch(() => undefined));
+  return errorFromBody(response.status, await jsonOf(response));
+}
+
+/**
+ * The JSON body of `response`, or `NaN` when it has none (a proxy's page, say): no JSON value is `NaN`, so every reader
+ * of an answer refuses it as a bad response, as it refuses JSON without what it reads.
+ */
+export function jsonOf(response: Response): Promise<unknown> {
+  return response.json().catch(() => NaN);
 }
 
 /** True for plain objects (not arrays, not null). */

@@ -35,11 +35,11 @@ export type WatchSpec =
   | { readonly kind: 'status' | 'history'; readonly instanceId: string }
   | { readonly kind: 'instances'; readonly query: string };
 
-/** One value of a watched stream, and the server session it came in (a new session replays from a snapshot). */
-export interface WatchedValue {
-  readonly data: unknown;
-  readonly session: string;
-}
+/**
+ * Told each value of a watched stream (`data`) and the server session it came in (a new session replays from a
+ * snapshot).
+ */
+export type WatchedValue = (data: unknown, session: string) => void;
 
 /** Options of {@link createStreamMux}. */
 export interface StreamMuxOptions {
@@ -57,7 +57,7 @@ interface Entry {
   /** Told when the watch ends: `complete` when the server ends it, `error` with the typed error when it fails. */
   readonly subscriber: Subscriber<unknown>;
   /** Each value; a throw errors the watch. */
-  readonly next: (value: WatchedValue) => void;
+  readonly next: WatchedValue;
 }
 
 /** A remote client's streams over one connection (see {@link createStreamMux}). */
@@ -73,7 +73,7 @@ export interface StreamMux {
    * to `subscriber`; a throw errors the subscriber); the subscriber completes when the server ends the subscription
    * and errors with the typed error when it fails or the connection is refused. Unsubscribing stops watching.
    */
-  watch<T>(spec: WatchSpec, emitter: (subscriber: Subscriber<T>) => (value: WatchedValue) => void): Observable<T>;
+  watch<T>(spec: WatchSpec, emitter: (subscriber: Subscriber<T>) => WatchedValue): Observable<T>;
   /**
    * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
    * `undefined`: resolves with the response when it is 2xx; rejects with the typed error the server answered with
@@ -181,7 +181,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       const entry = entries.get(sub);
       if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
       try {
-        entry.next({ data: data.data, session });
+        entry.next(data.data, session);
       } catch (error) {
         entry.subscriber.error(error);
       }

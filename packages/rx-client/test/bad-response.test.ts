@@ -64,6 +64,22 @@ describe('a server answer the client cannot read', () => {
     await expect(client.raiseEvent('x', 'E')).resolves.toBeUndefined(); // nothing to read: any 2xx will do
   });
 
+  it('rejects each command whose 2xx answer is not JSON with RemoteError bad-response', async () => {
+    const client = await serveOdd('<html>a proxy page</html>');
+    for (const command of [
+      client.startNew('Echo'),
+      client.restart('x'),
+      client.listInstances(),
+      client.getStatus('x'),
+      client.purgeInstanceHistory('x'),
+      client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0) }),
+    ]) {
+      const error = await command.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toMatchObject(badResponse);
+    }
+  });
+
   it('errors status$, customStatus$ and instances$ with RemoteError bad-response for a malformed value', async () => {
     const client = await serveOdd('{}', { status: '{"instanceId":1}', instances: '{"not":"a list"}' });
     await expect(firstValueFrom(client.status$('x'))).rejects.toMatchObject(badResponse);

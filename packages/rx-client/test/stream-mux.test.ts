@@ -128,8 +128,8 @@ function watchOn(mux: StreamMux) {
   const errors: unknown[] = [];
   let seen!: () => void;
   const first = new Promise<void>((resolve) => (seen = resolve));
-  const subscription = mux.watch({ kind: 'status', instanceId: 'a' }, () => (v) => {
-    values.push(v.data);
+  const subscription = mux.watch({ kind: 'status', instanceId: 'a' }, () => (data) => {
+    values.push(data);
     seen();
   }).subscribe({ error: (error: unknown) => errors.push(error) });
   stops.push(() => subscription.unsubscribe());
@@ -161,7 +161,7 @@ describe('createStreamMux', () => {
     const state = mux.state$.subscribe((s) => states.push(s));
     const values: unknown[] = [];
     const errors: unknown[] = [];
-    const watched = mux.watch({ kind: 'status', instanceId: 'a' }, () => (v) => values.push(v.data))
+    const watched = mux.watch({ kind: 'status', instanceId: 'a' }, () => (data) => values.push(data))
       .subscribe({ error: (error: unknown) => errors.push(error) });
     stops.push(() => {
       watched.unsubscribe();
