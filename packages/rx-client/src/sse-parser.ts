@@ -1,6 +1,6 @@
 /** One dispatched Server-Sent Event. */
 export interface SseMessage {
-  /** The `event` field; `undefined` when the event had none (a plain `message`). */
+  /** The `event` field; `undefined` when the event had none, `''` when it was empty (both a plain `message`). */
   readonly event: string | undefined;
   /** The `data` lines, joined with `\n`. */
   readonly data: string;
@@ -60,7 +60,7 @@ export function sseParser(
       // value runs to the line's end, U+2028 and U+2029 included (`.` alone stops there; JSON.stringify keeps them).
       const [, field, value] = /^([^:]*):? ?(.*)/s.exec(line) as unknown as [string, string, string];
       if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
-      else if (field === 'event') event = value || undefined;
+      else if (field === 'event') event = value;
       else if (field === 'id' && !value.includes('\0')) id = value;
       else if (field === 'retry' && /^\d+$/.test(value)) onRetry(+value);
     }

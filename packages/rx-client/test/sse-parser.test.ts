@@ -7,7 +7,8 @@ type Parsed = { readonly events: SseMessage[]; readonly retries: number[] };
 function parseWithOurs(chunks: readonly string[]): Parsed {
   const events: SseMessage[] = [];
   const retries: number[] = [];
-  const feed = sseParser((m) => events.push(m), (ms) => retries.push(ms), () => undefined);
+  // An empty event type is no type (a plain message), as in the reference, which reports it as none.
+  const feed = sseParser((m) => events.push({ ...m, event: m.event || undefined }), (ms) => retries.push(ms), () => undefined);
   for (const chunk of chunks) feed(chunk);
   return { events, retries };
 }
