@@ -42,7 +42,9 @@ export const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
 /**
  * The options of every transaction: `overrides` (the store's `transactionOptions`) over
  * {@link DEFAULT_TRANSACTION_OPTIONS}, the write concern merged field by field, so that an application that asks for,
- * say, a journaled majority keeps the default's write concern timeout (and with it the commit bound above).
+ * say, a journaled majority keeps a write concern timeout (and with it the commit bound above). Unless the application
+ * sets the write concern's timeout itself, it is one second longer than the effective `maxCommitTimeMS`, so that a
+ * longer commit limit (`maxCommitTimeMS: 60_000`) stays the limit that ends a commit.
  *
  * @example
  * ```ts
@@ -51,6 +53,8 @@ export const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {
  * ```
  */
 export function transactionOptionsFor(overrides: TransactionOptions | undefined): TransactionOptions {
-  const writeConcern = { ...DEFAULT_TRANSACTION_OPTIONS.writeConcern, ...overrides?.writeConcern };
-  return { ...DEFAULT_TRANSACTION_OPTIONS, ...overrides, writeConcern };
+  const merged = { ...DEFAULT_TRANSACTION_OPTIONS, ...overrides };
+  const own = overrides?.writeConcern;
+  const wtimeoutMS = own?.wtimeoutMS ?? own?.wtimeout ?? (merged.maxCommitTimeMS ?? MAJORITY_WAIT_MS) + 1_000;
+  return { ...merged, writeConcern: { ...DEFAULT_TRANSACTION_OPTIONS.writeConcern, ...own, wtimeoutMS } };
 }

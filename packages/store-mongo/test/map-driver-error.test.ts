@@ -85,6 +85,12 @@ describe('driver error mapping', () => {
     const journaled = transactionOptionsFor({ writeConcern: { w: 'majority', journal: true } });
     expect(journaled.writeConcern).toEqual({ w: 'majority', journal: true, wtimeoutMS: TRANSACTION_MAJORITY_WAIT_MS });
     expect(journaled.readConcern).toEqual({ level: 'snapshot' });
+    // A longer commit limit keeps the write concern's timeout beyond it: a write concern timeout first would be
+    // retried by withTransaction for 120 s.
+    const longer = transactionOptionsFor({ maxCommitTimeMS: 60_000 });
+    expect(longer).toMatchObject({ maxCommitTimeMS: 60_000, writeConcern: { w: 'majority', wtimeoutMS: 61_000 } });
+    const shorter = transactionOptionsFor({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', journal: true } });
+    expect(shorter.writeConcern).toEqual({ w: 'majority', journal: true, wtimeoutMS: 6_000 });
     // What the application sets explicitly wins.
     const own = transactionOptionsFor({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 6_000 } });
     expect(own).toMatchObject({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 6_000 } });
