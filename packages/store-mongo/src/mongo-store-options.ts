@@ -123,7 +123,7 @@ function decodeURIComponentSafe(text: string): string {
  * What is wrong with the change-feed options of `options` (`undefined`: nothing), checked by `connect` before it
  * connects: `feedLingerMs` a finite number of ms, 0 or more; `maxWatchedInstances` an integer, 0 or more;
  * `resumePolicy.initialDelayMs` and `maxDelayMs` finite and above 0, the largest delay at least the first;
- * `maxPersistentFailures` an integer, 1 or more. A NaN or 0 delay would reopen a failing change stream on a 1 ms
+ * `maxPersistentFailures` an integer, 1 or more, or `Infinity`. A NaN or 0 delay would reopen a failing change stream on a 1 ms
  * timer for as long as it fails (a request loop against the server), and a NaN linger would close it at once.
  *
  * @example
@@ -151,8 +151,8 @@ export function feedOptionProblem(options: MongoStoreCommonOptions): string | un
   const { initialDelayMs, maxDelayMs } = { ...DEFAULT_RESUME_POLICY, ...(policy as Partial<ResumePolicy>) };
   if (maxDelayMs < initialDelayMs) return `resumePolicy.maxDelayMs (${maxDelayMs}) must be at least its initialDelayMs (${initialDelayMs})`;
   const failures = given.maxPersistentFailures;
-  if (failures !== undefined && !(Number.isInteger(failures) && (failures as number) >= 1)) {
-    return 'resumePolicy.maxPersistentFailures must be an integer, 1 or more';
+  if (failures !== undefined && failures !== Infinity && !(Number.isInteger(failures) && (failures as number) >= 1)) {
+    return 'resumePolicy.maxPersistentFailures must be an integer, 1 or more, or Infinity (never stop retrying)';
   }
   return undefined;
 }

@@ -15,7 +15,8 @@ export interface ResumePolicy {
   /**
    * Consecutive failures after which a status feed whose latest failure is persistent (refused privileges, a
    * configuration error) stops retrying and passes the error to its subscribers (`status$` errors instead of going
-   * quiet for good; a new subscriber tries again). Default 6: about a minute at `maxDelayMs`. The wake-up feed never
+   * quiet for good; a new subscriber tries again). Default 6: about a minute at `maxDelayMs`. `Infinity`: a status feed
+   * never stops retrying either. The wake-up feed never
    * stops (a worker cannot subscribe again); transient and lost-position failures never end a feed.
    */
   readonly maxPersistentFailures: number;

@@ -116,6 +116,8 @@ describe('change-feed options', () => {
     expect(feedOptionProblem({ feedLingerMs: 0, maxWatchedInstances: 0, resumePolicy: { initialDelayMs: 1, maxDelayMs: 1, maxPersistentFailures: 1 } }))
       .toBeUndefined();
     expect(feedOptionProblem({ resumePolicy: { initialDelayMs: 20_000, maxDelayMs: 60_000 } })).toBeUndefined();
+    // Infinity: a status feed retries for good, as the wake-up feed does.
+    expect(feedOptionProblem({ resumePolicy: { maxPersistentFailures: Infinity } })).toBeUndefined();
     expect(feedOptionProblem({ resumePolicy: { initialDelayMs: 20_000 } })).toContain('maxDelayMs (10000)');
   });
 });
