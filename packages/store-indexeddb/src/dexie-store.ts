@@ -10,8 +10,8 @@ export interface DexieStoreOptions extends IdbStoreOptions {
 }
 
 /**
- * A durable, shared Store on IndexedDB through Dexie: tables for instances (with their activity tasks), history and
- * messages, with an index for every query (claims, timers, paging, per-instance history and messages). Every method is one
+ * A durable, shared Store on IndexedDB through Dexie: tables for instances, history, messages and activity tasks,
+ * with an index for every query (claims, timers, paging, per-instance history and messages). Every method is one
  * Dexie transaction; a commit checks its lease inside it. Several tabs may open the same database and run workers:
  * leases keep each step applied once, and committed status snapshots reach `changes$` in every tab over a
  * BroadcastChannel. The database opens on first use.

@@ -3,7 +3,7 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, comparePageKeys, decodeContinuationToken,
+  activityStepHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -78,11 +78,14 @@ const MAX_CLAIMABLE_HINTS = 1000;
 /** At most this many claimed tasks' instances are remembered (see `IdbStore.#taskInstances`). */
 const MAX_TASK_INSTANCES = 100_000;
 
-// Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel. The
-// activity tasks are in their instances' rows.
+// Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel.
+const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
 /** Instances and their pending messages (sending, claiming, releasing orchestration work). */
 const QUEUE: readonly TableName[] = ['instances', 'messages'];
+const TASKS: readonly TableName[] = ['tasks'];
+const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages'];
 const INSTANCES: readonly TableName[] = ['instances'];
+const INSTANCES_AND_TASKS: readonly TableName[] = ['instances', 'tasks'];
 const HISTORY: readonly TableName[] = ['history'];
 const HISTORY_AND_QUEUE: readonly TableName[] = ['history', 'instances', 'messages'];
 
@@ -142,7 +145,7 @@ export abstract class IdbStore implements Store {
   /** The instance reads that wait for the next readonly transaction (see {@link IdbStore.#readInstance}). */
   #instanceReads: InstanceReads | undefined;
   /**
-   * The instance rows (with their tasks) this handle's transactions last committed, by the backend's keys: a commit reads ahead
+   * The instance and task rows this handle's transactions last committed, by the backend's keys: a commit reads ahead
    * from them (see {@link ReadsAhead}), since a step usually follows one this handle committed.
    */
   readonly #committedRows: CommittedRows = new Map();
@@ -270,9 +273,9 @@ export abstract class IdbStore implements Store {
   }
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
-    const due = await this.#run('claimActivity', 'readonly', INSTANCES, async (tx) => ((await tx.nextTaskReadyMs(-Infinity)) ?? Infinity) <= options.now.getTime());
+    const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => ((await tx.nextTaskReadyMs(-Infinity)) ?? Infinity) <= options.now.getTime());
     if (!due) return undefined;
-    return this.#run('claimActivity', 'readwrite', INSTANCES, async (tx) => {
+    return this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.firstReadyTask(options.now.getTime());
       if (!row) return undefined;
       const lease = newLease(options, nextLeaseToken());
@@ -285,7 +288,7 @@ export abstract class IdbStore implements Store {
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
     const instanceId = this.#taskInstances.get(taskId);
     this.#taskInstances.delete(taskId);
-    const released = await this.#run('abandonActivity', 'readwrite', INSTANCES, async (tx) => {
+    const released = await this.#run('abandonActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.getTask(taskId, instanceId);
       if (row?.lease?.token !== leaseToken) return false;
       const { lease: _lease, ...rest } = row;
@@ -297,7 +300,7 @@ export abstract class IdbStore implements Store {
 
   async releaseOwner(owner: string): Promise<number> {
     validateLeaseOwner(owner);
-    const released = await this.#run('releaseOwner', 'readwrite', QUEUE, async (tx) => {
+    const released = await this.#run('releaseOwner', 'readwrite', TASKS_AND_QUEUE, async (tx) => {
       const held = (row: { readonly lease?: Lease }) => isHeldBy(row.lease, owner);
       const [instances, tasks] = await Promise.all([tx.queuedInstances(held), tx.listTasks(held)]);
       const pending = await Promise.all(instances.map((row) => tx.listMessages(row.id)));
@@ -313,7 +316,7 @@ export abstract class IdbStore implements Store {
   }
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
-    const held = await this.#run('renewActivityLease', 'readwrite', INSTANCES, async (tx) => {
+    const held = await this.#run('renewActivityLease', 'readwrite', TASKS, async (tx) => {
       const row = await tx.getTask(taskId, this.#taskInstances.get(taskId));
       if (!row?.lease || row.lease.token !== leaseToken) return false;
       const lease = { ...row.lease, expiresAt: new Date(expiresAt.getTime()) };
@@ -393,7 +396,7 @@ export abstract class IdbStore implements Store {
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
-    const writes = await this.#write('purgeInstance', HISTORY_AND_QUEUE, async (ws) => {
+    const writes = await this.#write('purgeInstance', ALL, async (ws) => {
       const row = await ws.get(instanceId);
       if (!row) return;
       if (!isTerminalStatus(row.state.runtimeStatus)) {
@@ -410,7 +413,7 @@ export abstract class IdbStore implements Store {
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
-    const writes = await this.#write('purgeInstances', HISTORY_AND_QUEUE, async (ws, tx) => {
+    const writes = await this.#write('purgeInstances', ALL, async (ws, tx) => {
       const scan = scanOf({ createdTimeFrom: filter.createdTimeFrom, ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}) }, undefined);
       const rows = await scanByStatus(tx, statuses, scan, undefined, (row) => matchesPurgeFilter(row.state, filter));
       for (const row of rows) ws.remove(row);
@@ -425,7 +428,7 @@ export abstract class IdbStore implements Store {
     // comes from the claim probe just before when no work was signalled since (used once).
     const known = this.#instancesHead;
     this.#instancesHead = undefined;
-    const next = await this.#run('nextWakeTime', 'readonly', INSTANCES, async (tx) => {
+    const next = await this.#run('nextWakeTime', 'readonly', known === undefined ? INSTANCES_AND_TASKS : TASKS, async (tx) => {
       const [instance, task] = await Promise.all([known ?? tx.nextInstanceReadyMs(-Infinity), tx.nextTaskReadyMs(-Infinity)]);
       return Math.min(instance ?? Infinity, task ?? Infinity);
     });
@@ -529,13 +532,35 @@ interface InstanceReads {
   readonly read: Promise<ReadonlyMap<string, InstanceState | undefined>>;
 }
 
-/** The tables a write set touches: instances (with their tasks) and messages always, history when it writes some. */
+/** The tables a write set touches: instances and messages always, history and tasks when it writes them. */
 function scopeOf(writeSet: WriteSet): readonly TableName[] {
-  for (const { type } of writeSet.requests) {
-    // A start may replace a terminal instance, dropping its history.
-    if (type === 'createInstance' || type === 'appendHistory' || type === 'replaceHistory') return HISTORY_AND_QUEUE;
+  let history = false;
+  let tasks = writeSet.lease?.kind === 'activity' || writeSet.lease?.kind === 'activityStep';
+  for (const request of writeSet.requests) {
+    switch (request.type) {
+      case 'createInstance': // may replace a terminal instance, dropping its history and tasks
+        history = true;
+        tasks = true;
+        break;
+      case 'appendHistory':
+      case 'replaceHistory':
+        history = true;
+        break;
+      case 'insertTask':
+      case 'deleteTask':
+        tasks = true;
+        break;
+      case 'replaceState':
+      case 'deleteMessages':
+      case 'insertMessage':
+        break;
+      default:
+        assertNever(request, 'write request');
+    }
   }
-  return QUEUE;
+  if (history && tasks) return ALL;
+  if (history) return HISTORY_AND_QUEUE;
+  return tasks ? TASKS_AND_QUEUE : QUEUE;
 }
 
 /**

@@ -1,11 +1,10 @@
-import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable, type Transaction } from 'dexie';
+import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { finishChecked } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
-import { PackedInstances, stamp, type Loaded, type StoredInstance } from './packed-instances.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
@@ -19,30 +18,22 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 3;
+export const DEXIE_SCHEMA_VERSION = 2;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
- * hold (one row per appended batch), not the tables; layout 3 (Dexie version 2) packs the activity tasks into their
- * instances: opening a database of Dexie version 1 moves each row of its `tasks` table into its instance, in the
- * upgrade. Older code still open in another tab is closed by the upgrade (it reports `DatabaseUpgradingError`). The
- * `tasks` table stays, empty: older code that opens the database afterwards finds every table and index it declares,
- * so Dexie does not upgrade the database again to add them back (which would close this version's connections), and
- * it refuses the database by its schema marker (`IncompatibleSchemaError`).
+ * hold (one row per appended batch), not the tables, so the database itself is not upgraded.
  */
-const DEXIE_DB_VERSION = 2;
+const DEXIE_DB_VERSION = 1;
 
 /**
  * Tables and their indexes. Every query of the store is one index range:
- * claims use `[readyMs+headSeq]` and `tasksReadyMs`, paging `[createdMs+id]` and `[status+createdMs+id]`,
- * history and messages their `[instanceId+seq]` keys. An instance row holds its activity tasks (`tasks`), and
- * `tasksReadyMs`, the earliest `readyMs` among them (absent without tasks, so such a row is not in that index): a step
- * that completes an activity and schedules the next reads and writes only its instance row, and the database keeps
- * the task claim order. `tasks` is layout 2's table, kept empty (see {@link DEXIE_DB_VERSION}).
+ * claims use `[readyMs+headSeq]` / `[readyMs+seq]`, paging `[createdMs+id]` and `[status+createdMs+id]`,
+ * history and messages their `[instanceId+seq]` keys.
  */
 const SCHEMA: Readonly<Record<string, string>> = {
   meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], tasksReadyMs',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
   history: '[instanceId+seq]',
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
@@ -79,7 +70,7 @@ export async function openDexieBackend(
     ...(dependencies.indexedDB ? { indexedDB: dependencies.indexedDB } : {}),
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(packTasks);
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA);
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
@@ -124,35 +115,6 @@ export async function openDexieBackend(
   return new DexieBackend(db);
 }
 
-/**
- * The upgrade from Dexie version 1: moves each row of the `tasks` table (numbered by the database) into its instance
- * (a task without one is dropped). A database without the table (made by other code at some version) has none.
- */
-async function packTasks(tx: Transaction): Promise<void> {
-  if (!tx.idbtrans.objectStoreNames.contains('tasks')) return;
-  const byInstance = new Map<string, TaskRow[]>();
-  const table = tx.table<TaskRow>('tasks');
-  for (const task of await table.toArray()) {
-    const tasks = byInstance.get(task.instanceId);
-    if (tasks) tasks.push(task);
-    else byInstance.set(task.instanceId, [task]);
-  }
-  await table.clear();
-  const instances = tx.table<StoredInstance, string>('instances');
-  const rows = await instances.bulkGet([...byInstance.keys()]);
-  await instances.bulkPut(rows.flatMap((row) => {
-    const tasks = row && byInstance.get(row.id);
-    return tasks ? [{ ...row, tasks, tasksReadyMs: earliestReadyMs(tasks) }] : [];
-  }));
-}
-
-/** The earliest `readyMs` of some tasks (undefined: none). */
-function earliestReadyMs(tasks: readonly TaskRow[]): number | undefined {
-  let earliest: number | undefined;
-  for (const t of tasks) if (earliest === undefined || t.readyMs < earliest) earliest = t.readyMs;
-  return earliest;
-}
-
 function mapOpenError(error: unknown, name: string): Error {
   const names = errorNames(error);
   if (names.includes('UpgradeError') || names.includes('SchemaError')) {
@@ -171,13 +133,16 @@ interface CoreTables {
   readonly instances: DBCoreTable;
   readonly history: DBCoreTable;
   readonly messages: DBCoreTable;
-  /** `[readyMs+headSeq]` and `tasksReadyMs` of instances, `[instanceId+seq]` of messages. */
+  readonly tasks: DBCoreTable;
+  /** `[readyMs+headSeq]` of instances, `[instanceId+seq]` of messages, `[readyMs+seq]` and `id` of tasks. */
   readonly instancesReady: DBCoreIndex;
-  readonly tasksReady: DBCoreIndex;
   readonly messagesOf: DBCoreIndex;
-  /** `[createdMs+id]` and `[status+createdMs+id]` of instances (paging). */
+  readonly tasksReady: DBCoreIndex;
+  readonly taskIds: DBCoreIndex;
+  /** `[createdMs+id]` and `[status+createdMs+id]` of instances (paging), `instanceId` of tasks. */
   readonly instancesCreated: DBCoreIndex;
   readonly instancesByStatus: DBCoreIndex;
+  readonly tasksOf: DBCoreIndex;
 }
 
 class DexieBackend implements StoreBackend {
@@ -191,13 +156,16 @@ class DexieBackend implements StoreBackend {
     const index = (core: DBCoreTable, keyPath: string | string[]): DBCoreIndex => core.schema.getIndexByKeyPath(keyPath)!;
     const instances = table('instances');
     const messages = table('messages');
+    const tasks = table('tasks');
     this.#core = {
-      instances, messages, history: table('history'),
+      instances, messages, tasks, history: table('history'),
       instancesReady: index(instances, ['readyMs', 'headSeq']),
-      tasksReady: index(instances, 'tasksReadyMs'),
       messagesOf: index(messages, ['instanceId', 'seq']),
+      tasksReady: index(tasks, ['readyMs', 'seq']),
+      taskIds: index(tasks, 'id'),
       instancesCreated: index(instances, ['createdMs', 'id']),
       instancesByStatus: index(instances, ['status', 'createdMs', 'id']),
+      tasksOf: index(tasks, 'instanceId'),
     };
   }
 
@@ -234,29 +202,23 @@ function ofInstance(instanceId: string): DBCoreKeyRange {
 
 /**
  * The backend operations of one transaction, on DBCore. Using a table outside the scope fails the transaction.
- * Instance rows go through {@link PackedInstances}: each is read once and written once, when the work is done (with
- * its tasks), except that a query of the instances table first writes the rows changed so far, so that it sees them.
  */
 class DexieTransaction implements BackendTransaction {
   readonly #trans: IDBTransaction;
   readonly #core: CoreTables;
   readonly #writes = new PendingWrites();
-  readonly #packed: PackedInstances;
+  readonly #reads: ReadsAhead;
 
   constructor(trans: IDBTransaction, core: CoreTables, reads: ReadsAhead) {
     this.#trans = trans;
     this.#core = core;
-    this.#packed = new PackedInstances(
-      (id) => core.instances.get({ trans, key: id }) as Promise<StoredInstance | undefined>, reads, this.#writes,
-    );
+    this.#reads = reads;
   }
 
   async run<T>(work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await work(this);
-      await this.#writes.settle();
-      this.#flush();
     } catch (error) {
       this.#writes.settle().catch(() => undefined);
       throw error;
@@ -287,28 +249,9 @@ class DexieTransaction implements BackendTransaction {
     }));
   }
 
-  /**
-   * Writes every instance changed so far (once), each with its tasks and the earliest `readyMs` among them. Before a
-   * query of the instances table: IndexedDB answers a request after every earlier one of its transaction.
-   */
-  #flush(): void {
-    for (const loaded of this.#packed.loaded.values()) {
-      if (!loaded.tasksChanged) continue;
-      loaded.entryMs = earliestReadyMs(loaded.tasks);
-      loaded.tasksChanged = false;
-    }
-    this.#packed.flush((_, value) => this.#store('instances').put(value));
-  }
-
   async #first<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, direction: 'next' | 'prev' = 'next'): Promise<R | undefined> {
     const { result } = await table.query({ trans: this.#trans, values: true, limit: 1, direction, query: { index, range } });
     return result[0] as R | undefined;
-  }
-
-  /** The first key of an index range (the index's own key, no row read). */
-  async #firstKey<K>(index: DBCoreIndex, range: DBCoreKeyRange): Promise<K | undefined> {
-    const cursor = await this.#core.instances.openCursor({ trans: this.#trans, values: false, query: { index, range } });
-    return cursor?.key as K | undefined;
   }
 
   async #all<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange): Promise<R[]> {
@@ -329,61 +272,40 @@ class DexieTransaction implements BackendTransaction {
     return rows;
   }
 
-  /** Instances read through an index, as this transaction has them (without their tasks). */
-  #seeded(rows: readonly StoredInstance[]): Loaded[] {
-    return rows.map((row) => this.#packed.seed(row.id, row));
-  }
-
-  /** The rows of instances read through an index, as this transaction has them. */
-  #rowsOf(rows: readonly StoredInstance[]): InstanceRow[] {
-    return this.#seeded(rows).flatMap((loaded) => (loaded.row ? [loaded.row] : []));
-  }
-
-  /** Every instance with tasks (one read of the task claim index). */
-  async #withTasks(): Promise<Loaded[]> {
-    this.#flush();
-    const { instances, tasksReady } = this.#core;
-    return this.#seeded(await this.#all<StoredInstance>(instances, tasksReady, { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined }));
-  }
-
-  async getInstance(id: string): Promise<InstanceRow | undefined> {
-    return (await this.#packed.load(id)).row;
+  getInstance(id: string): Promise<InstanceRow | undefined> {
+    const read = () => this.#core.instances.get({ trans: this.#trans, key: id }) as Promise<InstanceRow | undefined>;
+    return this.#reads.take(`i:${id}`, read) ?? read();
   }
 
   putInstance(row: InstanceRow): void {
-    this.#packed.setRow(row.id, row);
+    this.#store('instances').put(row);
+    this.#reads.writes.set(`i:${row.id}`, row);
   }
 
   deleteInstance(row: InstanceRow): void {
     this.#store('instances').delete(row.id);
-    this.#packed.deleted(row.id);
+    this.#reads.writes.set(`i:${row.id}`, undefined);
   }
 
-  async firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
-    this.#flush();
-    const row = await this.#first<StoredInstance>(this.#core.instances, this.#core.instancesReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
-    return row && this.#rowsOf([row])[0];
+  firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
+    return this.#first(this.#core.instances, this.#core.instancesReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
   }
 
   async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
-    this.#flush();
-    return (await this.#firstKey<[number, number]>(this.#core.instancesReady, above([nowMs, Infinity])))?.[0];
+    return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesReady, above([nowMs, Infinity])))?.readyMs;
   }
 
-  async queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
-    this.#flush();
-    const rows = await this.#scan<StoredInstance>(this.#core.instances, this.#core.instancesReady, above([-Infinity, -Infinity]), () => true);
-    return this.#rowsOf(rows).filter(filter);
+  queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
+    return this.#scan(this.#core.instances, this.#core.instancesReady, above([-Infinity, -Infinity]), filter);
   }
 
-  async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
-    this.#flush();
+  scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     const lower = [scan.fromMs, scan.fromId];
     const upper = [scan.toMs, MAX];
     const [index, range] = scan.status === undefined
       ? [this.#core.instancesCreated, { ...between(lower, upper), lowerOpen: scan.fromOpen }]
       : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), lowerOpen: scan.fromOpen }];
-    return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit));
+    return this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit);
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
@@ -439,63 +361,54 @@ class DexieTransaction implements BackendTransaction {
     }));
   }
 
-  /** Packs the task into its instance (the task of an instance that does not exist is not stored). */
   addTask(row: NewTaskRow): void {
-    this.#packed.with(row.instanceId, (loaded) => this.#packed.setTasks(loaded, [...loaded.tasks, { ...row, seq: stamp() }], false));
+    const request = this.#store('tasks').add(row);
+    const key = `t:${row.id}`;
+    // Remembered with the number the database gave it (the stored row has it); forgotten if that never comes.
+    this.#reads.writes.set(key, undefined);
+    request.onsuccess = () => this.#reads.writes.set(key, { ...row, seq: request.result as number });
   }
 
-  /**
-   * A task packed into an instance this transaction read (with `instanceId`: that instance is read first), else,
-   * without `instanceId`, a task of any instance with tasks (one read of those instances).
-   */
-  async getTask(id: string, instanceId?: string): Promise<TaskRow | undefined> {
-    if (instanceId !== undefined) await this.#packed.load(instanceId);
-    const found = await this.#packed.find(id);
-    if (found || instanceId !== undefined) return found;
-    return (await this.#withTasks()).flatMap((loaded) => loaded.tasks).find((task) => task.id === id);
+  getTask(id: string): Promise<TaskRow | undefined> {
+    const read = () => this.#first<TaskRow>(this.#core.tasks, this.#core.taskIds, between(id, id));
+    return this.#reads.take(`t:${id}`, read) ?? read();
   }
 
-  putTask(row: TaskRow, previous: TaskRow): void {
-    this.#packed.putTask(row, previous);
+  putTask(row: TaskRow): void {
+    this.#store('tasks').put(row);
+    this.#reads.writes.set(`t:${row.id}`, row);
   }
 
   deleteTask(row: TaskRow): void {
-    this.#packed.deleteTask(row);
+    this.#store('tasks').delete(row.seq);
+    this.#reads.writes.set(`t:${row.id}`, undefined);
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
-    // The new task keeps the old one's claim order.
-    if (!this.#packed.putTask({ ...row, seq: previous.seq }, previous)) this.addTask(row);
+    // Same primary key: one put replaces the row and its index entries (the new task keeps the old claim order).
+    const replacement: TaskRow = { ...row, seq: previous.seq };
+    this.#store('tasks').put(replacement);
+    this.#reads.writes.set(`t:${previous.id}`, undefined);
+    this.#reads.writes.set(`t:${row.id}`, replacement);
   }
 
-  /**
-   * The task with the smallest (readyMs, seq) of the instance first in the task claim index, if it is due: that
-   * instance holds the earliest `readyMs` of all tasks.
-   */
-  async firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
-    this.#flush();
-    const stored = await this.#first<StoredInstance>(this.#core.instances, this.#core.tasksReady, between(-Infinity, nowMs));
-    if (!stored) return undefined;
-    let first: TaskRow | undefined;
-    for (const t of this.#seeded([stored])[0]!.tasks) {
-      if (t.readyMs <= nowMs && (!first || t.readyMs < first.readyMs || (t.readyMs === first.readyMs && t.seq < first.seq))) first = t;
-    }
-    return first;
+  firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
+    return this.#first(this.#core.tasks, this.#core.tasksReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
   }
 
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
-    this.#flush();
-    return this.#firstKey<number>(this.#core.tasksReady, above(nowMs));
+    return (await this.#first<TaskRow>(this.#core.tasks, this.#core.tasksReady, above([nowMs, Infinity])))?.readyMs;
   }
 
-  async listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
-    return (await this.#withTasks()).flatMap((loaded) => loaded.tasks.filter(filter));
+  listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
+    return this.#scan(this.#core.tasks, this.#core.tasks.schema.primaryKey, { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined }, filter);
   }
 
   deleteTasksOf(instanceId: string): void {
-    this.#packed.with(instanceId, (loaded) => {
-      if (loaded.tasks.length > 0) this.#packed.setTasks(loaded, [], true);
-    });
+    const { tasks, tasksOf } = this.#core;
+    void this.#writes.track(tasks.query({ trans: this.#trans, values: false, query: { index: tasksOf, range: between(instanceId, instanceId) } }).then(({ result }) => {
+      for (const key of result) this.#store('tasks').delete(key as number);
+    }));
   }
 }
 

@@ -5,7 +5,6 @@ import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { finishChecked } from './idb-transaction.js';
-import { PackedInstances, stamp, type StoredInstance } from './packed-instances.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -182,6 +181,29 @@ class KeyvalBackend implements StoreBackend {
   }
 }
 
+/** An instance as layout 6 stores it under `['i', id]`: the row, with the activity tasks packed into it. */
+interface StoredInstance extends InstanceRow {
+  /** The instance's activity tasks (layout 6; tasks of layout 5 are rows of their own under `['t', id]`). */
+  readonly tasks?: readonly TaskRow[];
+  /** The `readyMs` of the instance's `['xp', readyMs, id]` entry, present while it has one. */
+  readonly tasksReadyMs?: number;
+}
+
+/** An instance as this transaction has it (read or written). */
+interface Loaded {
+  /** The row without its packed tasks (undefined: no such instance). */
+  row: InstanceRow | undefined;
+  tasks: TaskRow[];
+  /** The `readyMs` of the instance's `xp` entry in the database (as this transaction left it). */
+  entryMs: number | undefined;
+  /** The stored value must be written at the end of the transaction. */
+  dirty: boolean;
+  /** The tasks changed: the `xp` entry may have to move. */
+  tasksChanged: boolean;
+  /** The `xp` entry must sit exactly at the earliest `readyMs` of the tasks (not earlier). */
+  exact: boolean;
+}
+
 /** The backend operations as requests on the object store of one transaction. */
 class KeyvalTransaction implements BackendTransaction {
   readonly #store: IDBObjectStore;
@@ -192,17 +214,19 @@ class KeyvalTransaction implements BackendTransaction {
   /** Every layout-5 task row, read once by the first {@link deleteTasksOf} of this transaction (forgotten when tasks change). */
   #allTasks: Promise<TaskRow[]> | undefined;
   /**
-   * The instances this transaction read or wrote (`['i', id]`, whose `tasksReadyMs` is the `readyMs` of the instance's
-   * `xp` entry). Every read of an instance goes through here, and its value is written once, when the transaction
-   * finishes (with its packed tasks), so a step that changes the row and its tasks writes one value.
+   * The instances this transaction read or wrote. Every read of an instance goes through here, and its value is
+   * written once, when the transaction finishes (with its packed tasks), so a step that changes the row and its tasks
+   * writes one value.
    */
-  readonly #packed: PackedInstances;
+  readonly #loaded = new Map<string, Loaded>();
+  readonly #loading = new Map<string, Promise<Loaded>>();
+  readonly #reads: ReadsAhead;
 
   constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead) {
     this.#store = store;
     this.#keyRange = keyRange;
     this.#clock = clock;
-    this.#packed = new PackedInstances((id) => this.#get<StoredInstance>(['i', id]), reads, this.#writes);
+    this.#reads = reads;
   }
 
   /** Writes the instances this transaction changed and waits for every issued write. */
@@ -218,7 +242,7 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   async getInstance(id: string): Promise<InstanceRow | undefined> {
-    return (await this.#packed.load(id)).row;
+    return (await this.#load(id)).row;
   }
 
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
@@ -226,15 +250,20 @@ class KeyvalTransaction implements BackendTransaction {
     if (previous && previous.createdMs !== row.createdMs) this.#store.delete(['xc', previous.createdMs, row.id]);
     const paging = pagingValue(row);
     if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#store.put(paging, ['xc', row.createdMs, row.id]);
-    this.#packed.setRow(row.id, row);
+    this.#withInstance(row.id, (loaded) => {
+      loaded.row = row;
+      loaded.dirty = true;
+    });
   }
 
   deleteInstance(row: InstanceRow): void {
     this.#replaceIndexKeys(claimKeys(row), []);
     this.#store.delete(['xc', row.createdMs, row.id]);
     this.#store.delete(['i', row.id]);
-    this.#packed.deleted(row.id, (loaded) => {
+    this.#reads.writes.set(`i:${row.id}`, undefined);
+    this.#withInstance(row.id, (loaded) => {
       if (loaded.entryMs !== undefined) this.#store.delete(['xp', loaded.entryMs, row.id]);
+      Object.assign(loaded, { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false });
     });
   }
 
@@ -334,13 +363,18 @@ class KeyvalTransaction implements BackendTransaction {
    * instance). With `instanceId` the last look is skipped: a task never moves to another instance.
    */
   async getTask(id: string, instanceId?: string): Promise<TaskRow | undefined> {
-    if (instanceId !== undefined) await this.#packed.load(instanceId);
-    const found = (await this.#packed.find(id)) ?? (await this.#get<TaskRow>(['t', id]));
+    if (instanceId !== undefined) await this.#load(instanceId);
+    const found = (await this.#packedTask(id)) ?? (await this.#get<TaskRow>(['t', id]));
     return found ?? (instanceId === undefined ? (await this.#packedTasks()).find((row) => row.id === id) : undefined);
   }
 
   putTask(row: TaskRow, previous: TaskRow): void {
-    if (this.#packed.putTask(row, previous)) return;
+    const loaded = this.#packing(previous);
+    if (loaded) {
+      loaded.tasks = loaded.tasks.map((t) => (t.id === previous.id ? row : t));
+      this.#tasksChanged(loaded, true);
+      return;
+    }
     this.#allTasks = undefined;
     this.#replaceIndexKeys(taskIndexKeys(previous), taskIndexKeys(row));
     this.#store.put(row, ['t', row.id]);
@@ -380,8 +414,10 @@ class KeyvalTransaction implements BackendTransaction {
 
   /** Drops the packed tasks, and reads every task row (once per transaction): an instance is purged or replaced far less often than a step runs. */
   deleteTasksOf(instanceId: string): void {
-    this.#packed.with(instanceId, (loaded) => {
-      if (loaded.tasks.length > 0) this.#packed.setTasks(loaded, [], true);
+    this.#withInstance(instanceId, (loaded) => {
+      if (loaded.tasks.length === 0) return;
+      loaded.tasks = [];
+      this.#tasksChanged(loaded, true);
     });
     this.#allTasks ??= promisifyRequest(this.#store.getAll(this.#range(['t'], ['t', MAX]))) as Promise<TaskRow[]>;
     const all = this.#allTasks;
@@ -390,10 +426,41 @@ class KeyvalTransaction implements BackendTransaction {
     })());
   }
 
+  /** Reads an instance once per transaction (later reads see this transaction's writes). */
+  #load(id: string): Promise<Loaded> {
+    const known = this.#loaded.get(id);
+    if (known) return Promise.resolve(known);
+    let loading = this.#loading.get(id);
+    if (!loading) {
+      const read = () => this.#get<StoredInstance>(['i', id]);
+      loading = (this.#reads.take(`i:${id}`, read) ?? read()).then((stored) => {
+        const raced = this.#loaded.get(id);
+        if (raced) return raced;
+        let loaded: Loaded = { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false, exact: false };
+        if (stored) {
+          const { tasks, tasksReadyMs, ...row } = stored;
+          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], entryMs: tasksReadyMs };
+        }
+        this.#loaded.set(id, loaded);
+        return loaded;
+      });
+      this.#loading.set(id, loading);
+    }
+    return loading;
+  }
+
+  /** Runs `change` on the instance: at once when this transaction read it, else once it is read (before the commit). */
+  #withInstance(id: string, change: (loaded: Loaded) => void): void {
+    const known = this.#loaded.get(id);
+    if (known) change(known);
+    else this.#writes.track(this.#load(id).then(change));
+  }
+
   #addTask(row: TaskRow): void {
-    this.#packed.with(row.instanceId, (loaded) => {
+    this.#withInstance(row.instanceId, (loaded) => {
       if (loaded.row) {
-        this.#packed.setTasks(loaded, [...loaded.tasks, row], false);
+        loaded.tasks.push(row);
+        this.#tasksChanged(loaded, false);
         return;
       }
       this.#allTasks = undefined;
@@ -403,16 +470,43 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   #deleteTask(row: TaskRow): void {
-    if (this.#packed.deleteTask(row)) return;
+    const loaded = this.#packing(row);
+    if (loaded) {
+      loaded.tasks = loaded.tasks.filter((t) => t.id !== row.id);
+      this.#tasksChanged(loaded, false);
+      return;
+    }
     this.#replaceIndexKeys(taskIndexKeys(row), []);
     this.#store.delete(['t', row.id]);
+  }
+
+  /** The instance `row` is packed into, when it is a packed task (else it is a task row). */
+  #packing(row: TaskRow): Loaded | undefined {
+    const loaded = this.#loaded.get(row.instanceId);
+    return loaded?.tasks.some((t) => t.id === row.id) ? loaded : undefined;
+  }
+
+  #tasksChanged(loaded: Loaded, exact: boolean): void {
+    loaded.tasksChanged = true;
+    loaded.dirty = true;
+    if (exact) loaded.exact = true;
+  }
+
+  /** A task packed into an instance this transaction reads or read. */
+  async #packedTask(id: string): Promise<TaskRow | undefined> {
+    await Promise.all(this.#loading.values());
+    for (const loaded of this.#loaded.values()) {
+      const task = loaded.tasks.find((t) => t.id === id);
+      if (task) return task;
+    }
+    return undefined;
   }
 
   /** Every packed task (one read per instance with tasks). */
   async #packedTasks(): Promise<TaskRow[]> {
     this.#syncTaskEntries();
     const keys = await this.#keys(this.#range(['xp'], ['xp', MAX]));
-    const instances = await Promise.all(keys.map((key) => this.#packed.load(lastOf(key))));
+    const instances = await Promise.all(keys.map((key) => this.#load(lastOf(key))));
     return [...new Set(instances)].flatMap((loaded) => loaded.tasks);
   }
 
@@ -426,14 +520,14 @@ class KeyvalTransaction implements BackendTransaction {
       const [key] = await this.#keys(this.#range(['xp', -Infinity], ['xp', nowMs, MAX]), 1);
       if (!key) return undefined;
       const entryMs = key[1] as number;
-      const loaded = await this.#packed.load(lastOf(key));
+      const loaded = await this.#load(lastOf(key));
       let first: TaskRow | undefined;
       for (const t of loaded.tasks) {
         if (t.readyMs <= nowMs && (!first || t.readyMs < first.readyMs || (t.readyMs === first.readyMs && t.seq < first.seq))) first = t;
       }
       if (first && loaded.entryMs === entryMs) return first;
       if (loaded.row && loaded.entryMs === entryMs) {
-        this.#packed.setTasks(loaded, loaded.tasks, true);
+        this.#tasksChanged(loaded, true);
         this.#syncTaskEntries();
       } else {
         // Not the instance's entry: older code replaced or purged the instance.
@@ -449,7 +543,7 @@ class KeyvalTransaction implements BackendTransaction {
    */
   #syncTaskEntries(): void {
     let nowMs: number | undefined;
-    for (const [id, loaded] of this.#packed.loaded) {
+    for (const [id, loaded] of this.#loaded) {
       if (!loaded.tasksChanged) continue;
       let earliest: number | undefined;
       for (const t of loaded.tasks) earliest = Math.min(earliest ?? Infinity, t.readyMs);
@@ -471,7 +565,18 @@ class KeyvalTransaction implements BackendTransaction {
   /** Writes every instance value this transaction changed, once. */
   #flushInstances(): void {
     this.#syncTaskEntries();
-    this.#packed.flush((id, value) => this.#store.put(value, ['i', id]));
+    for (const [id, loaded] of this.#loaded) {
+      if (!loaded.dirty) continue;
+      loaded.dirty = false;
+      if (!loaded.row) continue;
+      const value: StoredInstance = {
+        ...loaded.row,
+        ...(loaded.tasks.length > 0 ? { tasks: loaded.tasks } : {}),
+        ...(loaded.entryMs === undefined ? {} : { tasksReadyMs: loaded.entryMs }),
+      };
+      this.#store.put(value, ['i', id]);
+      this.#reads.writes.set(`i:${id}`, value);
+    }
   }
 
   async #get<T>(key: IDBValidKey): Promise<T | undefined> {
@@ -493,6 +598,17 @@ class KeyvalTransaction implements BackendTransaction {
     for (const key of before) if (!wanted.has(JSON.stringify(key))) this.#store.delete(key);
     for (const key of after) if (!present.has(JSON.stringify(key))) this.#store.put(0, key);
   }
+}
+
+let stamps = 0;
+/**
+ * A sequence number from the clock: ms since the epoch times 1000, plus a counter of this realm that orders stamps of
+ * the same ms. Claims prefer smaller ones (fairness across instances, best effort); the order of one instance's
+ * messages is kept by its row's `tailSeq` even if the clock steps back.
+ */
+function stamp(): number {
+  stamps = (stamps + 1) % 1000;
+  return Date.now() * 1000 + stamps;
 }
 
 /** The value of an instance's paging entry: its status when terminal (exact), else 0 (read the row). */

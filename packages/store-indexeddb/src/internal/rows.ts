@@ -58,7 +58,7 @@ export interface TaskRow {
   readonly lease?: Lease;
 }
 
-/** A task row before it has its sequence number (from the clock, or the database where layout 2 of DexieStore left it). */
+/** A task row before the database gave it a sequence number. */
 export type NewTaskRow = Omit<TaskRow, 'seq'>;
 
 /** A message row before the database gave it a sequence number. */

@@ -10,13 +10,13 @@ import type { InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from
 export interface StoreBackend {
   /**
    * Runs `work` in one transaction over the tables in `scope` (an adapter may lock more; Dexie locks exactly these,
-   * so that, e.g., a step's commit does not wait for a read of another instance's history). A `readwrite` transaction commits once `work`
+   * so that, e.g., claiming an activity does not wait for a commit). A `readwrite` transaction commits once `work`
    * resolved and every write it issued succeeded (it asks to commit at once; a write that fails aborts it); if `work`
    * rejects or a write fails, the transaction is aborted and nothing is written. Resolves only after the commit. Rejects with the error of `work` or the driver's error.
-   * `reads` (readwrite only) may answer reads of instance rows (with their tasks) ahead of the database (see `read-ahead.ts`);
+   * `reads` (readwrite only) may answer reads of instance and task rows ahead of the database (see `read-ahead.ts`);
    * when a decision may rest on such a row that the database did not confirm, the transaction is aborted, nothing of
-   * it is written, and it rejects with `reads` itself: run `work` again in a new transaction. Every instance row a
-   * readwrite transaction writes or deletes is recorded in `reads.writes`.
+   * it is written, and it rejects with `reads` itself: run `work` again in a new transaction. Every instance and task
+   * row a readwrite transaction writes or deletes is recorded in `reads.writes`.
    */
   transact<T>(
     mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads?: ReadsAhead,
@@ -25,8 +25,8 @@ export interface StoreBackend {
   close(): void;
 }
 
-/** The tables the store keeps (activity tasks are kept in their instances); a transaction's scope is a list of them. */
-export type TableName = 'instances' | 'history' | 'messages';
+/** The tables the store keeps; a transaction's scope is a list of them. */
+export type TableName = 'instances' | 'history' | 'messages' | 'tasks';
 
 /** Where a scan over the (createdMs, instanceId) order starts and ends. */
 export interface InstanceScan {
