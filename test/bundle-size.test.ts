@@ -117,11 +117,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore's layout 3 (activity tasks in the instance row) was then reverted: every claim, renewal and completion
  * rewrote the whole row, so a fan-out was quadratic. On main with b3790ef: KeyvalStore 29,993 B, DexieStore 60,117 B
  * (budgets back to 30,018 / 60,132 B).
+ * KeyvalStore's layout 7 (task claim entries ordered by each instance's first task, so tasks are claimed oldest first
+ * across instances; an upgrade moves layout 6's entries) then took its page to 30,258 B: budget 30,283 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_642 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_018 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_283 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_132 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];

@@ -353,6 +353,20 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: at(20_000) })).toBeUndefined();
       });
 
+      it('claims the oldest ready task first, whatever the id of its instance and however many tasks others have', async () => {
+        const store = await open();
+        await runningInstance(store, 'zzz', [activityTask('zzz', 'z1')]);
+        await runningInstance(store, 'aaa', Array.from({ length: 20 }, (_, i) => activityTask('aaa', `a${i + 1}`)));
+        const claimed: string[] = [];
+        for (let i = 0; i < 21; i++) {
+          const work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+          claimed.push(work!.task.id);
+        }
+        expect(claimed[0]).toBe('z1');
+        expect(new Set(claimed).size).toBe(21);
+        expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })).toBeUndefined();
+      });
+
       it('reports a free activity task as due at once and a claimed one at its lease expiry', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1')]);

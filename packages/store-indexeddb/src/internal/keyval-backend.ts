@@ -5,6 +5,7 @@ import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { finishChecked } from './idb-transaction.js';
+import { firstTask } from './first-task.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -17,7 +18,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 6;
+export const KEYVAL_SCHEMA_VERSION = 7;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -28,16 +29,17 @@ export const KEYVAL_SCHEMA_VERSION = 6;
  *   ['h', id, n]                     history events from n (v1: event n)
  *   ['m', id, seq]                   MessageRow
  *   ['xr', readyMs, headSeq, id]     claim order
- *   ['xp', readyMs, id]              task claim order: one entry per instance with tasks (layout 6)
+ *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
  *   ['t', taskId], ['xt', readyMs, seq, taskId]   layout 5's task rows and their claim order (read, never written)
  *
  * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
  * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's
- * readyMs is kept in the value as `tasksReadyMs`) is never later than the earliest `readyMs` of its tasks. A step that
- * replaces a leased task with the next one, whose lease ends later, leaves an entry that is not yet due where it is (no
- * index write per step); a claim that finds an entry early finds no ready task there and moves it to the earliest
- * `readyMs`; the worker of a lost lease wakes a little early at worst. A task is found by its instance (a commit
+ * readyMs and seq are kept in the value as `tasksReadyMs` and `tasksSeq`) is never later than its first task by
+ * (readyMs, seq) ({@link firstTask}), so the first entry leads to the oldest task of all, whatever the instance ids. A
+ * step that replaces a leased task with the next one, whose lease ends later, leaves an entry that is not yet due where
+ * it is (no index write per step); a claim that finds an entry early moves it to the instance's first task and looks
+ * again; the worker of a lost lease wakes a little early at worst. A task is found by its instance (a commit
  * reads it), by a layout-5 row, or, for a lease renewed or abandoned by task id alone, among the instances with an
  * `xp` entry. The handle that leased a task remembers its instance (`IdbStore`), so only a renewal or abandon from
  * another handle (another store object, or past the leases a handle remembers) reads every instance with tasks. That
@@ -72,6 +74,11 @@ export const KEYVAL_SCHEMA_VERSION = 6;
  * instance value by copying what it read, so the tasks survive its steps; purging or replacing an instance it drops
  * the tasks with the value and leaves the `xp` entry, which a claim here deletes when it meets it (the entry is not
  * the instance's own: no value, or another `tasksReadyMs`).
+ * Layout 6 keyed the `xp` entries `['xp', readyMs, id]`: unleased tasks all have readyMs 0, so instances were claimed
+ * in id order, and one with a small id and many tasks kept the others waiting. Opening it moves each entry to its
+ * instance's first task. Layout-6 code still open in another tab keeps writing such entries (they sort after the
+ * entries of the same ms) and claims by its own rule; a claim here that meets one deletes it and, when the instance
+ * has tasks, puts the instance's entry where it belongs.
  */
 const META_KEY = ['meta'];
 /** Layouts 1 and 2: the tasks-of-an-instance index. */
@@ -115,6 +122,7 @@ export async function openKeyvalBackend(
           for (const [, status, createdMs, id] of old) store.put(status, ['xc', createdMs, id]);
           store.delete(byStatus);
         }
+        if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
         store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
       } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
         throw new IncompatibleSchemaError(
@@ -185,8 +193,10 @@ class KeyvalBackend implements StoreBackend {
 interface StoredInstance extends InstanceRow {
   /** The instance's activity tasks (layout 6; tasks of layout 5 are rows of their own under `['t', id]`). */
   readonly tasks?: readonly TaskRow[];
-  /** The `readyMs` of the instance's `['xp', readyMs, id]` entry, present while it has one. */
+  /** The `readyMs` of the instance's `['xp', readyMs, seq, id]` entry, present while it has one. */
   readonly tasksReadyMs?: number;
+  /** The `seq` of that entry (absent: layout 6's `['xp', readyMs, id]`). */
+  readonly tasksSeq?: number;
 }
 
 /** An instance as this transaction has it (read or written). */
@@ -194,8 +204,8 @@ interface Loaded {
   /** The row without its packed tasks (undefined: no such instance). */
   row: InstanceRow | undefined;
   tasks: TaskRow[];
-  /** The `readyMs` of the instance's `xp` entry in the database (as this transaction left it). */
-  entryMs: number | undefined;
+  /** The instance's `xp` entry in the database (as this transaction left it): its key without `'xp'` and the id. */
+  entry: readonly number[] | undefined;
   /** The stored value must be written at the end of the transaction. */
   dirty: boolean;
   /** The tasks changed: the `xp` entry may have to move. */
@@ -262,8 +272,8 @@ class KeyvalTransaction implements BackendTransaction {
     this.#store.delete(['i', row.id]);
     this.#reads.writes.set(`i:${row.id}`, undefined);
     this.#withInstance(row.id, (loaded) => {
-      if (loaded.entryMs !== undefined) this.#store.delete(['xp', loaded.entryMs, row.id]);
-      Object.assign(loaded, { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false });
+      if (loaded.entry !== undefined) this.#store.delete(['xp', ...loaded.entry, row.id]);
+      Object.assign(loaded, { row: undefined, tasks: [], entry: undefined, dirty: false, tasksChanged: false });
     });
   }
 
@@ -395,7 +405,7 @@ class KeyvalTransaction implements BackendTransaction {
       this.#keys(this.#range(['xt', -Infinity], ['xt', nowMs, MAX]), 1),
       this.#firstReadyPacked(nowMs),
     ]);
-    if (packed && (!rowKey || packed.readyMs <= (rowKey[1] as number))) return packed;
+    if (packed && (!rowKey || firstTask([packed, { readyMs: rowKey[1], seq: rowKey[2] } as TaskRow]) === packed)) return packed;
     return rowKey ? this.#get<TaskRow>(['t', lastOf(rowKey)]) : undefined;
   }
 
@@ -436,10 +446,11 @@ class KeyvalTransaction implements BackendTransaction {
       loading = (this.#reads.take(`i:${id}`, read) ?? read()).then((stored) => {
         const raced = this.#loaded.get(id);
         if (raced) return raced;
-        let loaded: Loaded = { row: undefined, tasks: [], entryMs: undefined, dirty: false, tasksChanged: false, exact: false };
+        let loaded: Loaded = { row: undefined, tasks: [], entry: undefined, dirty: false, tasksChanged: false, exact: false };
         if (stored) {
-          const { tasks, tasksReadyMs, ...row } = stored;
-          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], entryMs: tasksReadyMs };
+          const { tasks, tasksReadyMs, tasksSeq, ...row } = stored;
+          const entry = tasksReadyMs === undefined ? undefined : tasksSeq === undefined ? [tasksReadyMs] : [tasksReadyMs, tasksSeq];
+          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], entry };
         }
         this.#loaded.set(id, loaded);
         return loaded;
@@ -511,50 +522,67 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
-   * The packed task with the smallest (readyMs, seq) among those with readyMs <= nowMs. An `xp` entry may be early
-   * (see the layout) or left behind by older code: one that leads to no ready task is moved or deleted, and the next
-   * one is looked at.
+   * The packed task with the smallest (readyMs, seq) among those with readyMs <= nowMs: the first task of the instance
+   * of the first `xp` entry, when that entry is exactly there. An entry may be early (see the layout), left behind by
+   * older code, or layout 6's: it is moved or deleted, and the first one is looked at again.
    */
   async #firstReadyPacked(nowMs: number): Promise<TaskRow | undefined> {
     for (;;) {
       const [key] = await this.#keys(this.#range(['xp', -Infinity], ['xp', nowMs, MAX]), 1);
       if (!key) return undefined;
-      const entryMs = key[1] as number;
-      const loaded = await this.#load(lastOf(key));
-      let first: TaskRow | undefined;
-      for (const t of loaded.tasks) {
-        if (t.readyMs <= nowMs && (!first || t.readyMs < first.readyMs || (t.readyMs === first.readyMs && t.seq < first.seq))) first = t;
+      if (key.length === 3) {
+        await this.#replaceLayout6Entries(key[1] as number);
+        continue;
       }
-      if (first && loaded.entryMs === entryMs) return first;
-      if (loaded.row && loaded.entryMs === entryMs) {
+      const loaded = await this.#load(lastOf(key));
+      const first = firstTask(loaded.tasks);
+      if (sameEntry(loaded.entry, key.slice(1, -1) as number[])) {
+        if (first && sameEntry(loaded.entry, [first.readyMs, first.seq])) return first;
+        // The instance's own entry, early.
         this.#tasksChanged(loaded, true);
         this.#syncTaskEntries();
       } else {
-        // Not the instance's entry: older code replaced or purged the instance.
+        // Not the instance's entry: older code replaced or purged the instance, or moved its entry.
         this.#store.delete(key);
       }
     }
   }
 
   /**
-   * Moves the `xp` entry of every instance whose tasks changed: it must not be later than the earliest `readyMs` of
-   * its tasks. Where a commit replaced a task (the next one's lease ends later) an entry still in the future stays,
-   * so a step writes no index entry; a claim or a repair puts it exactly.
+   * Replaces every layout-6 entry (`['xp', readyMs, id]`, written by layout-6 code in another tab) at `readyMs` by the
+   * entry of its instance at its first task. They sort after the entries of their ms and by id among themselves, so
+   * all of that ms are replaced at once, before any is claimed from.
+   */
+  async #replaceLayout6Entries(readyMs: number): Promise<void> {
+    const keys = await this.#keys(this.#range(['xp', readyMs, ''], ['xp', readyMs, MAX]));
+    const instances = await Promise.all(keys.map((key) => {
+      this.#store.delete(key);
+      return this.#load(lastOf(key));
+    }));
+    for (const loaded of instances) if (loaded.row) this.#tasksChanged(loaded, true);
+    this.#syncTaskEntries();
+  }
+
+  /**
+   * Moves the `xp` entry of every instance whose tasks changed: it must not be later than its first task by (readyMs,
+   * seq). Where a commit replaced a task (the next one's lease ends later) an entry still in the future stays, so a
+   * step writes no index entry; a claim or a repair puts it exactly.
    */
   #syncTaskEntries(): void {
     let nowMs: number | undefined;
     for (const [id, loaded] of this.#loaded) {
       if (!loaded.tasksChanged) continue;
-      let earliest: number | undefined;
-      for (const t of loaded.tasks) earliest = Math.min(earliest ?? Infinity, t.readyMs);
-      const before = loaded.entryMs;
-      const keep = earliest !== undefined && before !== undefined && !loaded.exact && before <= earliest &&
-        before > (nowMs ??= this.#clock.now().getTime());
-      const after = keep ? before : earliest;
-      if (after !== before) {
-        if (before !== undefined) this.#store.delete(['xp', before, id]);
-        if (after !== undefined) this.#store.put(0, ['xp', after, id]);
-        loaded.entryMs = after;
+      const first = firstTask(loaded.tasks);
+      const exact = first && [first.readyMs, first.seq];
+      const before = loaded.entry;
+      const keep = exact !== undefined && before?.length === 2 && !loaded.exact &&
+        firstTask([first!, { readyMs: before[0], seq: before[1] } as TaskRow]) !== first &&
+        before[0]! > (nowMs ??= this.#clock.now().getTime());
+      const after = keep ? before : exact;
+      if (!sameEntry(after, before)) {
+        if (before !== undefined) this.#store.delete(['xp', ...before, id]);
+        if (after !== undefined) this.#store.put(0, ['xp', ...after, id]);
+        loaded.entry = after;
         loaded.dirty = true;
       }
       loaded.tasksChanged = false;
@@ -572,7 +600,7 @@ class KeyvalTransaction implements BackendTransaction {
       const value: StoredInstance = {
         ...loaded.row,
         ...(loaded.tasks.length > 0 ? { tasks: loaded.tasks } : {}),
-        ...(loaded.entryMs === undefined ? {} : { tasksReadyMs: loaded.entryMs }),
+        ...(loaded.entry === undefined ? {} : { tasksReadyMs: loaded.entry[0], tasksSeq: loaded.entry[1] }),
       };
       this.#store.put(value, ['i', id]);
       this.#reads.writes.set(`i:${id}`, value);
@@ -627,6 +655,28 @@ function claimKeys(row: InstanceRow): IDBValidKey[][] {
 
 function taskIndexKeys(row: TaskRow): IDBValidKey[][] {
   return [['xt', row.readyMs, row.seq, row.id]];
+}
+
+/** Whether two `xp` entries (keys without `'xp'` and the id) are the same. */
+function sameEntry(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
+}
+
+/**
+ * Layout 6 -> 7: moves each `['xp', readyMs, id]` entry to `['xp', readyMs, seq, id]` at its instance's first task
+ * (an entry that is not its instance's, or of an instance without tasks, is dropped).
+ */
+async function upgradeTaskEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
+  const keys = await promisifyRequest(store.getAllKeys(keyRange.bound(['xp'], ['xp', MAX]))) as IDBValidKey[][];
+  await Promise.all(keys.filter((key) => key.length === 3).map(async (key) => {
+    const id = lastOf(key);
+    store.delete(key);
+    const stored = await promisifyRequest(store.get(['i', id])) as StoredInstance | undefined;
+    const first = stored && stored.tasksReadyMs === key[1] && stored.tasksSeq === undefined ? firstTask(stored.tasks ?? []) : undefined;
+    if (!stored || !first) return;
+    store.put(0, ['xp', first.readyMs, first.seq, id]);
+    store.put({ ...stored, tasksReadyMs: first.readyMs, tasksSeq: first.seq } satisfies StoredInstance, ['i', id]);
+  }));
 }
 
 /** The id at the end of an index key. */

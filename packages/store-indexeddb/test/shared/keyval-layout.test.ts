@@ -59,6 +59,13 @@ function completion(taskId: string, token: string): WriteSet {
   };
 }
 
+/** The `xp` entries as (prefix, readyMs, instance id), checking each has the task's seq between those (layout 7). */
+function taskEntries(keys: readonly IDBValidKey[][]): IDBValidKey[][] {
+  const entries = keys.filter(([prefix]) => prefix === 'xp');
+  for (const key of entries) expect(typeof key[2]).toBe('number');
+  return entries.map((key) => [key[0]!, key[1]!, key[3]!]);
+}
+
 describe('KeyvalStore layout 6: activity tasks packed into their instance', () => {
   it('opens a layout-5 database and claims, completes and deletes the task row layout 5 left', async () => {
     const name = uniqueName('layout-5');
@@ -84,7 +91,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(6);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(7);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -95,7 +102,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     // Layout-5 code still open in another tab claims tasks from the 'xt' range and reads them under 't'.
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt')).toEqual([]);
-    expect(keys.filter(([prefix]) => prefix === 'xp')).toEqual([['xp', 0, 'a']]);
+    expect(taskEntries(keys)).toEqual([['xp', 0, 'a']]);
     // It rewrites the instance row by spreading what it read (here: a new custom status), so the tasks stay.
     const row = await rawGet(name, ['i', 'a']) as { state: object };
     await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, customStatus: 'older tab' } }, ['i', 'a']));
@@ -108,12 +115,12 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const store = open(name);
     await create(store, newInstance('a'));
     await step(store, { insert: { task: task('t1'), lease: lease('k1', T0.getTime() + 1000) } });
-    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', T0.getTime() + 1000, 'a']]);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', T0.getTime() + 1000, 'a']]);
     // Layout-5 code deleted the instance row (and the task rows it knows of), leaving the entry behind.
     await rawWrite(name, (raw) => raw.delete(['i', 'a']));
     expect(await store.nextWakeTime(T0)).toEqual(new Date(T0.getTime() + 1000));
     expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(T0.getTime() + 5000) })).toBeUndefined();
-    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([]);
+    expect(taskEntries(await rawKeys(name))).toEqual([]);
     expect(await store.nextWakeTime(T0)).toBeUndefined();
   });
 
@@ -127,17 +134,17 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     await step(store, { insert: { task: task('t1'), lease: lease('k1', first) } });
     await step(store, { deleteTaskId: 't1', insert: { task: task('t2'), lease: lease('k2', second) } });
     // The step wrote no entry: the one of t1 still stands for t2, whose lease ends later.
-    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', first, 'a']]);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', first, 'a']]);
     expect(await store.nextWakeTime(T0)).toEqual(new Date(first));
     // A claim at that time finds t2 still leased: it moves the entry to t2's lease expiry and claims nothing.
     expect(await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(first + 1) })).toBeUndefined();
-    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', second, 'a']]);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', second, 'a']]);
     expect(await store.nextWakeTime(T0)).toEqual(new Date(second));
     const taken = await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(second + 1) });
     expect(taken?.task.id).toBe('t2');
     // The new lease is renewed and abandoned by task id alone (no instance id at hand).
     await store.renewActivityLease('t2', taken!.lease.token, new Date(second + 5000));
-    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', second + 5000, 'a']]);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', second + 5000, 'a']]);
     await store.abandonActivity('t2', taken!.lease.token);
     expect((await store.claimActivity({ owner: 'y', leaseMs: 1000, now: T0 }))?.task.id).toBe('t2');
   });
@@ -154,7 +161,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     await step(store, { deleteTaskId: 't1', insert: { task: task('t2'), lease: lease('k2', second) } });
     // Not yet due by the store's clock: the step left the entry of t1 standing for t2 (by the system clock, long past,
     // it would have moved it).
-    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', first, 'a']]);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', first, 'a']]);
     const taken = await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(second + 1) });
     expect(taken?.task.id).toBe('t2');
   });
@@ -171,6 +178,74 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     await expect(other.renewActivityLease('t1', 'not-the-token', new Date(T0.getTime() + 90_000))).rejects.toMatchObject({ code: 'lease-lost' });
     await other.abandonActivity('t1', 'k1');
     expect((await leaser.claimActivity({ owner: 'y', leaseMs: 1000, now: T0 }))?.task.id).toBe('t1');
+  });
+});
+
+describe('KeyvalStore layout 7: task claim order by the first task of each instance', () => {
+  /** 'zzz' schedules one task, then 'aaa' schedules 20 (all ready at once). */
+  async function fanOut(name: string): Promise<void> {
+    const store = new KeyvalStore({ name });
+    for (const [id, count] of [['zzz', 1], ['aaa', 20]] as const) {
+      await create(store, newInstance(id));
+      const item = await claim(store);
+      await store.commit({
+        lease: { kind: 'orchestration', instanceId: id, token: item.lease.token },
+        requests: [
+          { type: 'replaceState', state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 } },
+          { type: 'deleteMessages', instanceId: id, messageIds: item.messages.map((m) => m.id) },
+          ...Array.from({ length: count }, (_, i) => ({ type: 'insertTask' as const, task: task(`${id}-${i + 1}`, id) })),
+        ],
+      });
+    }
+    await store.close();
+  }
+
+  /** Rewrites the task entries and instance values as layout 6 (or layout-6 code in another tab) writes them. */
+  async function asLayout6(name: string, meta: number): Promise<void> {
+    const entries = (await rawKeys(name)).filter(([prefix]) => prefix === 'xp');
+    const values = await Promise.all(entries.map((key) => rawGet(name, ['i', key[3]!]) as Promise<{ tasksSeq?: number }>));
+    await rawWrite(name, (raw) => {
+      raw.put({ version: meta, store: 'durable-rx/keyval' }, ['meta']);
+      entries.forEach((key, i) => {
+        raw.delete(key);
+        raw.put(0, ['xp', key[1]!, key[3]!]);
+        const { tasksSeq: _, ...value } = values[i]!;
+        raw.put(value, ['i', key[3]!]);
+      });
+    });
+  }
+
+  async function claimOrder(store: KeyvalStore): Promise<string[]> {
+    const claimed: string[] = [];
+    for (;;) {
+      const work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+      if (!work) return claimed;
+      claimed.push(work.task.id);
+    }
+  }
+
+  it('opens a layout-6 database and moves each entry to its instance\'s first task: the oldest task is claimed first', async () => {
+    const name = uniqueName('layout-6');
+    await fanOut(name);
+    await asLayout6(name, 6);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xp')).toEqual([['xp', 0, 'aaa'], ['xp', 0, 'zzz']]);
+    const store = open(name);
+    await store.nextWakeTime(T0);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', 0, 'zzz'], ['xp', 0, 'aaa']]);
+    const order = await claimOrder(store);
+    expect(order[0]).toBe('zzz-1');
+    expect(order).toHaveLength(21);
+  });
+
+  it('replaces the entries layout-6 code in another tab wrote before it claims from any of them', async () => {
+    const name = uniqueName('layout-6-tab');
+    await fanOut(name);
+    await asLayout6(name, KEYVAL_SCHEMA_VERSION);
+    const store = open(name);
+    const order = await claimOrder(store);
+    expect(order[0]).toBe('zzz-1');
+    expect(order).toHaveLength(21);
+    expect(taskEntries(await rawKeys(name))).toEqual([['xp', T0.getTime() + 60_000, 'zzz'], ['xp', T0.getTime() + 60_000, 'aaa']]);
   });
 });
 
