@@ -14,7 +14,7 @@ export type AddDeadline = (timeoutMs: number, onTimeout: () => void) => () => vo
  * timer. Deadlines are times on `clock` (`now() + timeoutMs`); a timer that fires before a deadline as the clock
  * reads it (a delay beyond {@link MAX_TIMER_DELAY_MS} is waited out in steps) arms itself again, so no deadline ends
  * early. Due deadlines end in the order they were added. Each deadline needs a callback of its own (callbacks are the
- * keys), and `onTimeout` must not throw.
+ * keys); an `onTimeout` that throws does not keep the others from running (the first error is thrown after them).
  *
  * @example
  * ```ts
@@ -48,11 +48,21 @@ export function deadlineTimer(clock: Clock): AddDeadline {
     disarm();
     const nowMs = clock.now().getTime();
     let nextMs = Infinity;
+    // Total: a callback that throws (a store feed whose teardown throws as its wait lets go) neither keeps the other
+    // due deadlines from ending nor the timer from being armed for the rest; the first error is thrown after.
+    const errors: unknown[] = [];
     for (const [onTimeout, atMs] of pending) {
       if (atMs > nowMs) nextMs = Math.min(nextMs, atMs);
-      else if (pending.delete(onTimeout)) onTimeout();
+      else if (pending.delete(onTimeout)) {
+        try {
+          onTimeout();
+        } catch (error) {
+          errors.push(error);
+        }
+      }
     }
     if (nextMs < Infinity) arm(nextMs);
+    if (errors.length > 0) throw errors[0];
   };
   return (timeoutMs, onTimeout) => {
     // `Infinity` is a deadline that never comes: it is not pending, so it keeps no timer armed for the others.

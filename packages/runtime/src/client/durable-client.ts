@@ -146,7 +146,11 @@ export interface DurableClient {
   purgeInstanceHistory(instanceId: string): Promise<PurgeResult>;
   /** Deletes the terminal instances matching the filter. */
   purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult>;
-  /** Resolves when the instance is terminal, or with its latest status after `timeoutMs` (default 10 s). */
+  /**
+   * Resolves when the instance is terminal, or with its latest status after `timeoutMs` (default 10 s). The local
+   * client's timeout runs from the call: when its store has not answered the status read by then, there is no status
+   * to resolve with and the wait rejects with a `TimeoutError` (`DOMException`) instead of waiting on. Unknown: 404.
+   */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number }): Promise<InstanceStatus>;
   /** The current status, then every committed change in commit order (no consecutive duplicates). */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;

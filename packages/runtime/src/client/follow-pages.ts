@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+
 /** One page of a paged listing. */
 export interface Page<T> {
   readonly instances: readonly T[];
@@ -6,7 +8,9 @@ export interface Page<T> {
 
 /**
  * Fetches every page of a listing, following continuation tokens until there are none
- * (`getStatusAll`/`getStatusBy` semantics), and returns the items in order.
+ * (`getStatusAll`/`getStatusBy` semantics), and returns the items in order. A token handed back a second time (a
+ * store or server that repeats a token, or whose tokens cycle) would page for ever: it rejects with
+ * `InvalidArgumentError` (`invalid-argument`) naming the token instead.
  *
  * @example
  * ```ts
@@ -15,11 +19,13 @@ export interface Page<T> {
  */
 export async function followPages<T>(fetchPage: (continuationToken: string | undefined) => Promise<Page<T>>): Promise<T[]> {
   const all: T[] = [];
-  let continuationToken: string | undefined;
-  do {
+  const followed = new Set<string>();
+  for (let continuationToken: string | undefined; ;) {
     const page = await fetchPage(continuationToken);
     all.push(...page.instances);
     continuationToken = page.continuationToken;
-  } while (continuationToken);
-  return all;
+    if (!continuationToken) return all;
+    if (followed.has(continuationToken)) throw new InvalidArgumentError(`continuation token ${JSON.stringify(continuationToken)} repeated: paging would never end`);
+    followed.add(continuationToken);
+  }
 }

@@ -2,7 +2,7 @@
 // (async-iterable and ReadableStream adapters plus tslib's async helpers) or its scheduler machinery, about 1.5 KB
 // gzip in every page, and each operator its own subscriber plumbing. The few combinations this client needs (a
 // merge, a serial read, a distinct map) are written out.
-import { Observable, type Observer } from 'rxjs';
+import { Observable, type Observer, type Subscription } from 'rxjs';
 import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
@@ -243,30 +243,37 @@ export class LocalClient implements DurableClient {
     const latest = await new Promise<InstanceState | undefined>((resolve, reject) => {
       let settled = false;
       let seen = false; // the current state has been read
-      let timedOut = false;
       let latestState: InstanceState | undefined;
       let stopFollowing: (() => void) | undefined;
       let cancelTimer: (() => void) | undefined;
       const settle = (end: () => void): void => {
         if (settled) return;
         settled = true;
-        cancelTimer?.();
-        stopFollowing?.();
-        end();
+        // The wait ends whatever letting go throws (a store feed whose teardown throws): the error goes on after.
+        try {
+          cancelTimer?.();
+          stopFollowing?.();
+        } finally {
+          end();
+        }
       };
       stopFollowing = this.#follow(instanceId, {
         next: (state) => {
           latestState = state;
           seen = true;
-          if (timedOut || state === undefined || isTerminalStatus(state.runtimeStatus)) settle(() => resolve(state));
+          if (state === undefined || isTerminalStatus(state.runtimeStatus)) settle(() => resolve(state));
         },
         error: (error: unknown) => settle(() => reject(error)),
         // The client or the store closed: the latest status (the feed completes only after the current state).
         complete: () => settle(() => resolve(latestState)),
       });
       if (settled) stopFollowing();
-      // A timeout before the current state was read ends the wait as soon as it is.
-      else cancelTimer = this.#addDeadline(timeoutMs, () => (seen ? settle(() => resolve(latestState)) : (timedOut = true)));
+      // The timeout ends the wait with the latest status; a store that has not answered the first read by then has
+      // no status to give, and the wait rejects with a TimeoutError instead of waiting for an answer that may never
+      // come.
+      else {
+        cancelTimer = this.#addDeadline(timeoutMs, () => settle(() => (seen ? resolve(latestState) : reject(new DOMException(`no status read within ${timeoutMs} ms`, 'TimeoutError')))));
+      }
     });
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     return this.#statusOf(latest);
@@ -379,8 +386,17 @@ export class LocalClient implements DurableClient {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    this.#changes.close();
-    for (const end of [...this.#onClose]) end();
+    // Every feed is ended even when letting go of one throws (a store feed whose teardown throws); the first error is
+    // thrown after.
+    const errors: unknown[] = [];
+    for (const end of [() => this.#changes.close(), ...this.#onClose]) {
+      try {
+        end();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
   }
 
   // ---------------------------------------------------------------- helpers
@@ -389,16 +405,26 @@ export class LocalClient implements DurableClient {
   #untilClosed<T>(source: Observable<T>): Observable<T> {
     return new Observable<T>((subscriber) => {
       if (this.#isClosed) return subscriber.complete();
-      const end = (): void => subscriber.complete();
+      let subscription: Subscription | undefined;
+      // The store's feed is let go of before the subscriber hears the end, so a teardown of it that throws is thrown
+      // here, to `close` (which ends the other feeds first), not inside the subscriber's own handlers (where rxjs
+      // would report it as unhandled); the subscriber completes either way.
+      const end = (): void => {
+        try {
+          subscription?.unsubscribe();
+        } finally {
+          subscriber.complete();
+        }
+      };
       this.#onClose.add(end);
-      const subscription = source.subscribe({
+      subscription = source.subscribe({
         next: (value) => subscriber.next(value),
         error: (error: unknown) => subscriber.error(error),
         complete: end,
       });
       return () => {
         this.#onClose.delete(end);
-        subscription.unsubscribe();
+        subscription?.unsubscribe();
       };
     });
   }
@@ -555,15 +581,15 @@ export class LocalClient implements DurableClient {
     const done = new Promise<void>((resolve) => {
       const settle = (): void => {
         settled = true;
+        resolve(); // first: letting go below may throw (a store feed whose teardown throws), the command is done anyway
         stop?.();
-        resolve();
       };
       // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
       const unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
       const cancelTimer = this.#addDeadline(COMMAND_APPLIED_TIMEOUT_MS, settle);
       stop = () => {
+        cancelTimer(); // cannot throw; the unwatch may
         unwatch();
-        cancelTimer();
       };
       if (settled) stop(); // the feed had already ended
     });

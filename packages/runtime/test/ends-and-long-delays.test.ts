@@ -1,0 +1,168 @@
+import { filter, firstValueFrom, lastValueFrom, map, Observable, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, type Runtime, type Store,
+} from '../src/index.js';
+import { followPages } from '../src/client/follow-pages.js';
+import { LocalClient } from '../src/client/local-client.js';
+import type { StatusChange } from '../src/store/store.js';
+import { SETTLED } from '../src/testing/settled.js';
+import { HandClock, T0 } from './hand-clock.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A promise that settles within SETTLED of real time, or rejects saying what did not happen. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** What `promise` settled with: its value, or the error it rejected with. */
+function outcome<T>(promise: Promise<T>): Promise<T | unknown> {
+  return promise.then((value) => value, (error: unknown) => error);
+}
+
+/**
+ * A MemoryStore seen through a wrapper whose change feeds can be told to throw when unsubscribed, and whose reads can
+ * be told never to answer. With `perInstance`, it has its own `instanceChanges$` (as MongoStore does).
+ */
+function wrappedStore(perInstance: boolean) {
+  const inner = new MemoryStore();
+  const control = { teardownThrows: false, readsHang: false, repeatToken: undefined as string | undefined, openFeeds: 0 };
+  const feed = (source: Observable<StatusChange>): Observable<StatusChange> => new Observable<StatusChange>((subscriber) => {
+    control.openFeeds++;
+    const subscription = source.subscribe(subscriber);
+    return () => {
+      control.openFeeds--;
+      subscription.unsubscribe();
+      if (control.teardownThrows) throw new Error('injected: change feed teardown failed');
+    };
+  });
+  const overrides: Partial<Store> = {
+    changes$: feed(inner.changes$),
+    getInstance: (...args) => (control.readsHang ? new Promise<never>(() => undefined) : inner.getInstance(...args)),
+    queryInstances: async (...args) => {
+      const page = await inner.queryInstances(...args);
+      return control.repeatToken === undefined ? page : { ...page, continuationToken: control.repeatToken };
+    },
+    ...(perInstance ? {
+      instanceChanges$: (instanceId: string) => feed(inner.changes$.pipe(filter((change) => change.instanceId === instanceId))),
+    } : {}),
+  };
+  // Everything else goes to the MemoryStore itself (its methods use private fields, so they are called on it).
+  const store = new Proxy(inner, {
+    get: (target, key) => {
+      if (key in overrides) return overrides[key as keyof Store];
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Store;
+  return { inner, store, control };
+}
+
+const runtimes: { runtime: Runtime; clock: HandClock }[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map(({ runtime, clock }) => {
+    const stopping = runtime.stop({ graceMs: 0 });
+    for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
+    return stopping.catch(() => undefined);
+  }));
+});
+
+describe('followPages', () => {
+  it('rejects with InvalidArgumentError when a continuation token comes back, instead of paging for ever', async () => {
+    let calls = 0;
+    const repeated = await outcome(within(followPages(async () => ({ instances: [++calls], continuationToken: 'same' })), 'paging ending'));
+    expect(repeated).toBeInstanceOf(InvalidArgumentError);
+    expect(repeated).toMatchObject({ code: 'invalid-argument', status: 400 });
+    expect((repeated as Error).message).toContain('"same"');
+    expect(calls).toBe(2);
+    const tokens: Record<string, string> = { a: 'b', b: 'c', c: 'a' }; // a cycle: a, b, c, a, ...
+    const cycle = await outcome(within(followPages(async (token) => ({ instances: [], continuationToken: tokens[token ?? 'c'] })), 'paging ending'));
+    expect(cycle).toMatchObject({ code: 'invalid-argument' });
+    // Distinct tokens are followed to the end.
+    expect(await followPages(async (token) => (token === undefined ? { instances: [1], continuationToken: 'x' } : { instances: [2] }))).toEqual([1, 2]);
+  });
+
+  it('ends getStatusAll and instances$ with that error on a store that repeats its token', async () => {
+    const { store, control } = wrappedStore(false);
+    const client = createClient({ store });
+    await client.startNew('Any', { instanceId: 'one' });
+    control.repeatToken = 'again';
+    expect(await outcome(within(client.getStatusAll(), 'getStatusAll ending'))).toMatchObject({ code: 'invalid-argument' });
+    expect(await outcome(within(firstValueFrom(client.instances$()), 'instances$ ending'))).toMatchObject({ code: 'invalid-argument' });
+  });
+});
+
+describe('waitForCompletion', () => {
+  it('ends at its timeout on a store that never answers the first read: rejects with a TimeoutError', async () => {
+    const clock = new HandClock();
+    const { store, control } = wrappedStore(false);
+    const client = createClient({ store, clock });
+    await client.startNew('Any', { instanceId: 'slow' });
+    control.readsHang = true;
+    const waiting = outcome(client.waitForCompletion('slow', { timeoutMs: 5000 }));
+    const deadline = await within(clock.timerDueBy(T0 + 5000), 'the deadline being armed');
+    clock.ms = T0 + 5000;
+    clock.fire(deadline);
+    const error = await within(waiting, 'the wait ending');
+    expect(error).toMatchObject({ name: 'TimeoutError' });
+    expect((error as Error).message).toContain("5000 ms");
+    expect(clock.timers.size).toBe(0);
+  });
+});
+
+describe('change-feed teardowns that throw', () => {
+  it('close() ends every per-instance feed of a store with instanceChanges$, then throws the first error', async () => {
+    const { store, control } = wrappedStore(true);
+    const client = new LocalClient({ store, clock: new HandClock() });
+    await client.startNew('Any', { instanceId: 'a' });
+    await client.startNew('Any', { instanceId: 'b' });
+    const ends = ['a', 'b'].map((id) => lastValueFrom(client.status$(id).pipe(map((s) => s?.runtimeStatus), toArray())));
+    await within(Promise.all(['a', 'b'].map((id) => firstValueFrom(client.status$(id)))), 'the first snapshots');
+    expect(control.openFeeds).toBe(2);
+    control.teardownThrows = true;
+    expect(() => client.close()).toThrow();
+    expect(await within(Promise.all(ends), 'both status$ completing')).toEqual([['Pending'], ['Pending']]);
+    expect(control.openFeeds).toBe(0);
+  });
+
+  it('a deadline whose wait lets go of the last listener of a feed that throws still ends that wait, and reports the error', async () => {
+    const clock = new HandClock();
+    const { store, control } = wrappedStore(false);
+    const client = createClient({ store, clock });
+    await client.startNew('Any', { instanceId: 'a' });
+    const waiting = client.waitForCompletion('a', { timeoutMs: 1000 });
+    const deadline = await within(clock.timerDueBy(T0 + 1000), 'the deadline being armed');
+    await within(firstValueFrom(client.status$('a')), 'the first snapshot'); // the wait has read its status too
+    control.teardownThrows = true;
+    clock.ms = T0 + 1000;
+    expect(() => clock.fire(deadline)).toThrow();
+    expect((await within(waiting, 'the wait ending')).runtimeStatus).toBe('Pending');
+    expect(control.openFeeds).toBe(0);
+  });
+
+  it('deadlines over per-instance feeds that throw: every due wait ends and a later deadline stays armed', async () => {
+    const clock = new HandClock();
+    const { store, control } = wrappedStore(true);
+    const client = createClient({ store, clock });
+    for (const id of ['a', 'b', 'c']) await client.startNew('Any', { instanceId: id });
+    const first = client.waitForCompletion('a', { timeoutMs: 1000 });
+    const second = client.waitForCompletion('b', { timeoutMs: 1000 });
+    const later = client.waitForCompletion('c', { timeoutMs: 2000 });
+    const deadline = await within(clock.timerDueBy(T0 + 1000), 'the deadline being armed');
+    await within(Promise.all(['a', 'b', 'c'].map((id) => firstValueFrom(client.status$(id)))), 'the first snapshots');
+    control.teardownThrows = true;
+    clock.ms = T0 + 1000;
+    expect(() => clock.fire(deadline)).toThrow('injected');
+    expect((await within(Promise.all([first, second]), 'both due waits ending')).map((s) => s.runtimeStatus)).toEqual(['Pending', 'Pending']);
+    const next = await within(clock.timerDueBy(T0 + 2000), 'the later deadline armed');
+    clock.ms = T0 + 2000;
+    expect(() => clock.fire(next)).toThrow('injected');
+    expect((await within(later, 'the later wait ending')).runtimeStatus).toBe('Pending');
+    expect(control.openFeeds).toBe(0);
+  });
+});
