@@ -166,3 +166,93 @@ describe('change-feed teardowns that throw', () => {
     expect(control.openFeeds).toBe(0);
   });
 });
+
+/**
+ * Fires the earliest pending timer of `clock` (moving the clock to it), one at a time, until `done` settles, for at
+ * most `rounds` timers; returns the clock's time when `done` settled, or undefined when it had not after `rounds`.
+ */
+async function runTimers(clock: HandClock, done: Promise<unknown>, rounds: number): Promise<number | undefined> {
+  let settledAt: number | undefined;
+  void done.then(() => (settledAt = clock.ms), () => (settledAt = clock.ms));
+  for (let round = 0; round < rounds; round++) {
+    const next = await within(Promise.race([done.then(() => 'done', () => 'done'), clock.timerDueBy(Number.MAX_SAFE_INTEGER).then(() => 'timer')]), 'a timer or the end');
+    if (next === 'done' || settledAt !== undefined) return settledAt;
+    const earliest = [...clock.timers].sort(([, a], [, b]) => a.at - b.at)[0];
+    if (!earliest) continue; // cleared meanwhile
+    const [id, timer] = earliest;
+    clock.ms = Math.max(clock.ms, timer.at);
+    clock.fire(id);
+  }
+  return settledAt;
+}
+
+describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
+  it('a durable timer 60 days out fires at its time, in a few wake-ups, on a clock with the platform\'s timer limit', async () => {
+    const clock = new HandClock({ platformLimit: true });
+    const runtime = createRuntime({
+      clock, logger: silentLogger,
+      orchestrators: {
+        Later: function* (ctx) {
+          yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 60 * DAY_MS));
+          return 'woke';
+        },
+      },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Later');
+    const done = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
+    // Before, the worker handed the whole delay to the clock's timer, which fired after 1 ms, found nothing due and
+    // armed again: a wake-up every millisecond for 60 days.
+    const endedAt = await runTimers(clock, done, 20);
+    expect(endedAt).toBeGreaterThanOrEqual(T0 + 60 * DAY_MS);
+    expect((await done).output).toBe('woke');
+  });
+
+  it('stop({ graceMs: 30 days }) waits out the whole grace period for a running activity', async () => {
+    const clock = new HandClock({ platformLimit: true });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runtime = createRuntime({
+      clock, logger: silentLogger, activityLeaseMs: 60 * DAY_MS, // renewed every 20 days
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Forever'); } },
+      activities: { Forever: () => { started(); return new Promise(() => undefined); } },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    await runtime.client.startNew('Calls');
+    await within(running, 'the activity starting');
+    const stopAt = clock.ms;
+    const stopping = runtime.stop({ graceMs: 30 * DAY_MS });
+    const stoppedAt = await runTimers(clock, stopping, 20);
+    expect(stoppedAt).toBeGreaterThanOrEqual(stopAt + 30 * DAY_MS);
+  });
+
+  it('an activity lease longer than three timer limits is renewed at the limit, not in a loop', async () => {
+    const clock = new HandClock({ platformLimit: true });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let finish!: (value: string) => void;
+    const runtime = createRuntime({
+      clock, logger: silentLogger, activityLeaseMs: 300 * DAY_MS, // a renewal every 100 days asked for
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); } },
+      activities: { Long: () => { started(); return new Promise<string>((resolve) => (finish = resolve)); } },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    await within(running, 'the activity starting');
+    const renewedAt = new Promise<void>((resolve) => {
+      const renew = runtime.store.renewActivityLease.bind(runtime.store);
+      runtime.store.renewActivityLease = (...args) => {
+        resolve();
+        return renew(...args);
+      };
+    });
+    await runTimers(clock, renewedAt, 5);
+    // Before, the renewal timer fired after 1 ms, again and again.
+    expect(clock.ms).toBeGreaterThanOrEqual(T0 + 2 ** 31 - 1);
+    finish('done');
+    expect((await within(runtime.client.waitForCompletion(id, { timeoutMs: Infinity }), 'the instance completing')).output).toBe('done');
+  });
+});

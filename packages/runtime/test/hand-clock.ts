@@ -9,6 +9,11 @@ export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
  */
 export class HandClock implements Clock {
   ms = T0;
+  /**
+   * With `platformLimit`, a delay beyond 2^31-1 ms fires after 1 ms, as Node's and browsers' `setTimeout` do (the
+   * system clock clamps such delays itself): a test sees what a long delay handed to one timer would do.
+   */
+  constructor(readonly options: { readonly platformLimit?: boolean } = {}) {}
   readonly timers = new Map<number, { readonly at: number; readonly callback: () => void }>();
   #nextId = 1;
   #onSet: (() => void)[] = [];
@@ -19,7 +24,8 @@ export class HandClock implements Clock {
 
   setTimeout(callback: () => void, delayMs: number): ClockTimer {
     const id = this.#nextId++;
-    this.timers.set(id, { at: this.ms + Math.max(0, delayMs), callback });
+    const delay = this.options.platformLimit && delayMs > 2 ** 31 - 1 ? 1 : Math.max(0, delayMs);
+    this.timers.set(id, { at: this.ms + delay, callback });
     for (const notify of this.#onSet.splice(0)) notify();
     return id;
   }

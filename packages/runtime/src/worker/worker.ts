@@ -12,6 +12,7 @@ import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/st
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
+import { armTimeout, MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
@@ -212,12 +213,14 @@ export class Worker {
       if (graceMs === Infinity) {
         await drained;
       } else {
-        let graceTimer: ClockTimer | undefined;
+        let cancelGrace: (() => void) | undefined;
+        // In steps of at most MAX_TIMER_DELAY_MS: a longer delay given to one timer fires early (Node and browsers
+        // fire it at once; the system clock clamps it to 24.8 days), which would abandon work the grace still covers.
         const graceOver = new Promise<true>((resolve) => {
-          graceTimer = this.#o.clock.setTimeout(() => resolve(true), graceMs);
+          cancelGrace = armTimeout(graceMs, this.#o.clock, () => resolve(true));
         });
         const abandon = await Promise.race([drained.then(() => false), graceOver]);
-        if (graceTimer !== undefined) this.#o.clock.clearTimeout(graceTimer);
+        cancelGrace?.();
         if (abandon) clean = await this.#abandonHeld();
       }
       this.#clearWakeTimer();
@@ -466,8 +469,12 @@ export class Worker {
   }
 
   /** (Re)arms the one wake timer to fire `delay` ms after `nowMs`. */
-  #setWakeTimer(nowMs: number, delay: number): void {
+  #setWakeTimer(nowMs: number, wanted: number): void {
     this.#clearWakeTimer();
+    // A durable timer or lease expiry further out than one timer can wait (2^31-1 ms, 24.8 days) wakes the worker at
+    // that limit, which finds nothing due and arms again for the rest: given the whole delay, a clock that passes it
+    // to the platform's timer would fire at once (Node and browsers do), in a loop until the timer is due.
+    const delay = Math.min(wanted, MAX_TIMER_DELAY_MS);
     this.#wakeAtMs = nowMs + delay;
     this.#wakeTimer = this.#o.clock.setTimeout(this.#wakeTimerFired, delay);
   }
@@ -728,7 +735,7 @@ export class Worker {
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
         }
         if (!stopped) beat();
-      }, Math.max(1, Math.floor(activityLeaseMs / 3)));
+      }, Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3))));
     };
     beat();
     return {
