@@ -256,3 +256,41 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
     expect((await within(runtime.client.waitForCompletion(id, { timeoutMs: Infinity }), 'the instance completing')).output).toBe('done');
   });
 });
+
+describe('a retry handle that throws', () => {
+  it('stops the retries and fails the call saying the handle threw, with its message', async () => {
+    let attempts = 0;
+    const retry = {
+      firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 3,
+      handle: (): boolean => { throw new Error('handle broke'); },
+    };
+    const runtime = createRuntime({
+      logger: silentLogger,
+      orchestrators: {
+        Uncaught: function* (ctx) { return yield ctx.callActivityWithRetry('Fails', retry); },
+        Caught: function* (ctx) {
+          try {
+            return yield ctx.callActivityWithRetry('Fails', retry);
+          } catch (error) {
+            return { isTaskFailed: error instanceof TaskFailedError, details: (error as TaskFailedError).failureDetails };
+          }
+        },
+      },
+      activities: { Fails: () => { attempts++; throw new Error('boom'); } },
+    });
+    runtimes.push({ runtime, clock: new HandClock() });
+    await runtime.start();
+    const uncaught = await runtime.client.startNew('Uncaught');
+    const status = await within(runtime.client.waitForCompletion(uncaught, { timeoutMs: Infinity }), 'the instance ending');
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(status.failureDetails?.errorType).toBe('TaskFailedError');
+    expect(status.failureDetails?.errorMessage).toContain('boom');
+    expect(status.failureDetails?.errorMessage).toContain('retry handle threw: handle broke');
+    expect(attempts).toBe(1); // no retry
+    const caught = await runtime.client.startNew('Caught');
+    const output = (await within(runtime.client.waitForCompletion(caught, { timeoutMs: Infinity }), 'the instance ending')).output;
+    expect(output).toMatchObject({ isTaskFailed: true, details: { errorType: 'Error' } });
+    expect((output as { details: { errorMessage: string } }).details.errorMessage).toMatch(/^retry handle threw: handle broke \(on: .*boom\)$/);
+    expect(attempts).toBe(2);
+  });
+});

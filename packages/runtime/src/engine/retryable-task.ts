@@ -1,8 +1,10 @@
+import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import { invalid } from '../model/validation.js';
 import type { AtomicTask } from './atomic-task.js';
 import { DurableTask, type TaskParent } from './durable-task.js';
 import type { RetryOptions } from './retry-options.js';
 import type { TimerTask } from './timer-task.js';
+import { toFailureDetails } from './orchestration-execution.js';
 
 /** What a {@link RetryableTask} needs from the execution that owns it. */
 export interface RetryScheduler<T> {
@@ -48,7 +50,13 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
     if (child !== this.#current) return;
     if (child.isCompleted) return this.complete(child.result as T);
     const error = child.error ?? new Error('task failed');
-    const delay = this.#nextDelay(error);
+    let delay: number | undefined;
+    try {
+      delay = this.#nextDelay(error);
+    } catch (thrown) {
+      // A `handle` that throws stops the retries, and the call fails saying so: its error is the failure recorded.
+      return this.fail(handleFailed(error, thrown));
+    }
     if (delay === undefined) return this.fail(error);
     this.#timer = this.#scheduler.createTimer(new Date(this.#scheduler.now().getTime() + delay));
     this.#timer.parent = this;
@@ -63,15 +71,7 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
   #nextDelay(error: Error): number | undefined {
     const o = this.options;
     if (this.#attempt >= o.maxNumberOfAttempts) return undefined;
-    if (o.handle) {
-      let retry: boolean;
-      try {
-        retry = o.handle(error);
-      } catch {
-        retry = false;
-      }
-      if (!retry) return undefined;
-    }
+    if (o.handle && !o.handle(error)) return undefined;
     let delay = o.firstRetryIntervalInMilliseconds * Math.pow(o.backoffCoefficient ?? 1, this.#attempt - 1);
     if (o.maxRetryIntervalInMilliseconds !== undefined) delay = Math.min(delay, o.maxRetryIntervalInMilliseconds);
     if (o.retryTimeoutInMilliseconds !== undefined) {
@@ -80,6 +80,18 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
     }
     return Math.round(delay);
   }
+}
+
+/**
+ * The failure of a call whose retry `handle` threw `thrown` when asked about `error`: a {@link TaskFailedError} of the
+ * same task whose failure details are the handle's error (its type and stack; the message says the handle threw and
+ * names the failure it was asked about).
+ */
+function handleFailed(error: Error, thrown: unknown): TaskFailedError {
+  const details = toFailureDetails(thrown);
+  const failureDetails = { ...details, errorMessage: `retry handle threw: ${details.errorMessage} (on: ${error.message})` };
+  const task = error instanceof TaskFailedError ? error.task : { name: '', taskScheduledId: -1 };
+  return new TaskFailedError(`${error.message}; its retry handle threw: ${details.errorMessage}`, task, failureDetails);
 }
 
 function validateRetryOptions(o: RetryOptions): void {
