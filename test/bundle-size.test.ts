@@ -119,12 +119,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (budgets back to 30,018 / 60,132 B).
  * KeyvalStore's layout 7 (task claim entries ordered by each instance's first task, so tasks are claimed oldest first
  * across instances; an upgrade moves layout 6's entries) then took its page to 30,258 B: budget 30,283 B.
+ * The catch-path and long-delay audit (a repeated continuation token rejects, waitForCompletion's timeout ends a wait
+ * whose first read never answers, feed teardowns that throw end every wait and feed, the worker's long delays in
+ * steps, a retry handle that throws is recorded): 24,613 / 30,258 / 60,117 -> 24,905 / 30,556 / 60,418 B (runtime /
+ * KeyvalStore / DexieStore), budgets raised by the same amounts; rx-client 8,041 -> 8,096 B (followPages), budget
+ * kept.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_642 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_283 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_132 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_934 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_577 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_433 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
