@@ -80,6 +80,12 @@ describe('configuration', () => {
           .toThrow(expect.objectContaining({ code: 'invalid-argument', message: `${option} must be a positive integer` }));
       }
     }
+    // One timer each: a longer delay would fire at once (Node, browsers), a heartbeat in a loop.
+    for (const option of ['heartbeatMs', 'resumeWindowMs']) {
+      expect(() => createHttpHandler(client, { key: 'x', [option]: 2 ** 31 }), option)
+        .toThrow(expect.objectContaining({ code: 'invalid-argument', message: `${option} must be at most 2147483647 ms (24.8 days)` }));
+      expect(() => createHttpHandler(client, { key: 'x', [option]: 2 ** 31 - 1 }), option).not.toThrow();
+    }
     // A baseUrl check-status URLs could not be built on is refused when the handler is made, not per request.
     expect(() => createHttpHandler(client, { key: 'x', baseUrl: 'durable.example.com' }))
       .toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));

@@ -6,7 +6,7 @@ import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'r
 import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
-import { timeoutAfter } from '../client/timeout-after.js';
+import { MAX_TIMER_DELAY_MS, timeoutAfter } from '../client/timeout-after.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -64,9 +64,12 @@ export interface HttpHandlerOptions {
   readonly retryAfterSeconds?: number;
   /** Largest `timeout` a start request may wait for completion, in seconds. Default {@link DEFAULT_MAX_WAIT_SECONDS}. */
   readonly maxWaitSeconds?: number;
-  /** Interval of SSE heartbeat comments. Default {@link DEFAULT_HEARTBEAT_MS}. */
+  /** Interval of SSE heartbeat comments, at most 2^31-1 ms. Default {@link DEFAULT_HEARTBEAT_MS}. */
   readonly heartbeatMs?: number;
-  /** How long a dropped stream stays resumable with `Last-Event-ID`. Default {@link DEFAULT_RESUME_WINDOW_MS}. */
+  /**
+   * How long a dropped stream stays resumable with `Last-Event-ID`, at most 2^31-1 ms. Default
+   * {@link DEFAULT_RESUME_WINDOW_MS}.
+   */
   readonly resumeWindowMs?: number;
   /** Events a stream keeps for a resume (an integer). Default {@link DEFAULT_RESUME_BUFFER_SIZE}. */
   readonly resumeBufferSize?: number;
@@ -532,8 +535,9 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
     retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
     maxWaitSeconds: positive(options.maxWaitSeconds, DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds'),
-    heartbeatMs: positive(options.heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
-    resumeWindowMs: positive(options.resumeWindowMs, DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
+    // One timer each: a longer delay would fire at once (Node, browsers) or early (the system clock clamps it).
+    heartbeatMs: timerDelay(positive(options.heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs'), 'heartbeatMs'),
+    resumeWindowMs: timerDelay(positive(options.resumeWindowMs, DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'), 'resumeWindowMs'),
     resumeBufferSize: positive(options.resumeBufferSize, DEFAULT_RESUME_BUFFER_SIZE, 'resumeBufferSize', true),
     reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs', true),
     maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams', true),
@@ -541,6 +545,12 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     logger: guardedLogger(options.logger ?? consoleLogger),
     clock: options.clock ?? systemClock,
   };
+}
+
+/** `ms`, refused above what one timer can wait ({@link MAX_TIMER_DELAY_MS}, 24.8 days). */
+function timerDelay(ms: number, what: string): number {
+  if (ms > MAX_TIMER_DELAY_MS) throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days)`);
+  return ms;
 }
 
 function positive(value: number | undefined, fallback: number, what: string, integer = false): number {
