@@ -28,6 +28,7 @@ class FailingStore implements Store {
     return () => {
       this.#workSubscribers--;
       subscription.unsubscribe();
+      if (this.workTeardownThrows) throw new Error('injected: workAvailable$ teardown failed');
     };
   });
   /** Subscriptions to `changes$` still open. */
@@ -43,6 +44,8 @@ class FailingStore implements Store {
   });
   /** Unsubscribing from `changes$` throws (after letting go of the MemoryStore's feed). */
   teardownThrows = false;
+  /** Unsubscribing from `workAvailable$` throws (after letting go of the MemoryStore's feed). */
+  workTeardownThrows = false;
   /** Subscriptions to `workAvailable$` still open. */
   get workSubscribers(): number {
     return this.#workSubscribers;
@@ -483,5 +486,37 @@ describe('a store whose change feed throws when unsubscribed', () => {
     expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');
     expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Running');
     expect(store.changeSubscribers).toBe(0);
+  });
+});
+
+describe('a store whose work feed throws when unsubscribed', () => {
+  it('still waits out the grace, releases what runs on, then rejects runtime.stop() with the error', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    let running!: () => void;
+    const ran = new Promise<void>((resolve) => (running = resolve));
+    let open!: (value: string) => void;
+    const runtime = createRuntime({
+      store, clock, logger: silentLogger,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Gated'); } },
+      activities: { Gated: () => new Promise<string>((resolve) => { open = resolve; running(); }) },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    await runtime.client.startNew('Calls');
+    await within(ran, 'the activity running');
+    store.workTeardownThrows = true;
+    const stopping = runtime.stop({ graceMs: 500 }).then(() => 'resolved', (error: unknown) => error);
+    // The stop waits for the running activity: its grace timer is armed, and the stop has not settled.
+    const grace = await within(clock.timerDueBy(clock.ms + 500), 'the grace timer being armed');
+    clock.ms = clock.timers.get(grace)!.at;
+    clock.fire(grace);
+    const stopped = await within(stopping, 'the stop settling');
+    expect(stopped).toBeInstanceOf(Error); // the teardown's failure is not swallowed
+    expect(String((stopped as Error).message)).toContain('injected: workAvailable$ teardown failed');
+    expect(store.workSubscribers).toBe(0);
+    // The activity's lease was released when the grace ran out: another worker takes the task over at once.
+    expect((await store.inner.claimActivity({ owner: 'other', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Gated');
+    open('late'); // its result is refused (the lease is gone), and nothing is left running
   });
 });

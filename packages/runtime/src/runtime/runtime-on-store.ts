@@ -140,8 +140,8 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
           client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
         } finally {
           // Whatever the close threw (a store feed whose teardown throws), the worker stops: the stop rejects after.
-          await worker.stop({ graceMs });
-          if (ownsStore) await store.close();
+          // A store the runtime owns is closed even when the worker's stop reports an error (which rejects after).
+          await worker.stop({ graceMs }).finally(() => ownsStore && store.close());
         }
       })();
       return stopped;

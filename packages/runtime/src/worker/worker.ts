@@ -202,31 +202,36 @@ export class Worker {
     this.#stopped ??= (async () => {
       this.#stopping = true;
       this.#succession?.stopWaiting();
-      this.#subscription?.unsubscribe();
-      this.#subscription = undefined;
-      this.#clearWakeTimer();
-      const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
-      let clean = true;
-      const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
-        this.#drained = resolve;
-      });
-      if (graceMs === Infinity) {
-        await drained;
-      } else {
-        let cancelGrace: (() => void) | undefined;
-        // In steps of at most MAX_TIMER_DELAY_MS: a longer delay given to one timer fires early (Node and browsers
-        // fire it at once; the system clock clamps it to 24.8 days), which would abandon work the grace still covers.
-        const graceOver = new Promise<true>((resolve) => {
-          cancelGrace = armTimeout(graceMs, this.#o.clock, () => resolve(true));
+      try {
+        this.#subscription?.unsubscribe();
+      } finally {
+        // A wake-up feed whose teardown throws (rxjs's UnsubscriptionError) still has every step of the stop run: the
+        // wait, the release of what outlasts the grace, the succession's end. The error rejects the stop after.
+        this.#subscription = undefined;
+        this.#clearWakeTimer();
+        const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
+        let clean = true;
+        const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+          this.#drained = resolve;
         });
-        const abandon = await Promise.race([drained.then(() => false), graceOver]);
-        cancelGrace?.();
-        if (abandon) clean = await this.#abandonHeld();
+        if (graceMs === Infinity) {
+          await drained;
+        } else {
+          let cancelGrace: (() => void) | undefined;
+          // In steps of at most MAX_TIMER_DELAY_MS: a longer delay given to one timer fires early (Node and browsers
+          // fire it at once; the system clock clamps it to 24.8 days), which would abandon work the grace still covers.
+          const graceOver = new Promise<true>((resolve) => {
+            cancelGrace = armTimeout(graceMs, this.#o.clock, () => resolve(true));
+          });
+          const abandon = await Promise.race([drained.then(() => false), graceOver]);
+          cancelGrace?.();
+          if (abandon) clean = await this.#abandonHeld();
+        }
+        this.#clearWakeTimer();
+        this.#cache.clear();
+        // When every lease of this life was committed or released, nothing is left for a next life to take over.
+        this.#succession?.end(clean);
       }
-      this.#clearWakeTimer();
-      this.#cache.clear();
-      // When every lease of this life was committed or released, nothing is left for a next life to take over.
-      this.#succession?.end(clean);
     })();
     return this.#stopped;
   }
