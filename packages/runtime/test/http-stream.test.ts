@@ -574,6 +574,36 @@ describe('GET /streams (one session, many subscriptions)', () => {
     });
   });
 
+  it('answers a subscribe sent again (its answer lost) as a success and changes nothing: one snapshot, every value once', async () => {
+    const counter = { active: 0 };
+    const { base, client } = await open({}, counting(counter));
+    const { reader, id } = await session(base);
+    const reference = localSnapshots(client, 'again');
+    const a = { sub: 'a', kind: 'status', instanceId: 'again' };
+    const list = { sub: 'l', kind: 'instances', query: 'runtimeStatus=Running,Completed&instanceIdPrefix=again' };
+    expect((await change(base, id, { subscribe: [a, list] })).status).toBe(200);
+    const first = await reader.eventsUntil((b) => payload(b).sub === 'l');
+    // Sent again, alone and with a new subscription; the list's filters in another order are the same query.
+    const resent = await change(base, id, { subscribe: [a] });
+    expect(resent.status).toBe(200);
+    expect(await resent.json()).toEqual({ session: id, subscriptions: 2 });
+    const reordered = { ...list, query: 'instanceIdPrefix=again&runtimeStatus=Completed,Running' };
+    const withNew = await change(base, id, { subscribe: [a, reordered, { sub: 'b', kind: 'status', instanceId: 'again-b' }] });
+    expect(await withNew.json()).toEqual({ session: id, subscriptions: 3 });
+    expect(counter.active).toBe(3);
+    await client.startNew('E1_HelloSequence', { instanceId: 'again' });
+    await reference.until((s) => s?.runtimeStatus === 'Completed');
+    const rest = await reader.eventsUntil((b) => payload(b).sub === 'a' && (payload(b).data as { runtimeStatus?: string } | null)?.runtimeStatus === 'Completed');
+    const all = [...first, ...rest];
+    expect(all.map(seqOf)).toEqual(all.map((_, i) => i + 1));
+    const mine = all.filter((b) => payload(b).sub === 'a').map((b) => JSON.stringify(payload(b).data));
+    expect(mine).toEqual(reference.values.slice(-mine.length));
+    expect(mine.filter((v) => v === 'null')).toHaveLength(1); // the snapshot, once
+    const lists = all.filter((b) => payload(b).sub === 'l').map((b) => JSON.stringify(payload(b).data));
+    expect(lists[0]).toBe('[]');
+    expect(lists.filter((v) => v === '[]')).toHaveLength(1);
+  });
+
   it('stops a subscription on unsubscribe and sends close { sub } when its source completes', async () => {
     const counter = { active: 0 };
     const { base, client } = await open({}, counting(counter));
@@ -607,7 +637,11 @@ describe('GET /streams (one session, many subscriptions)', () => {
     }
     expect(counter.active).toBe(0);
     expect((await change(base, id, { subscribe: [ok] })).status).toBe(200);
-    expect((await change(base, id, { subscribe: [ok] })).status).toBe(400);
+    for (const other of [{ ...ok, instanceId: 'w' }, { ...ok, untilTerminal: true }, { sub: 'ok', kind: 'history', instanceId: 'v' }]) {
+      const answer = await change(base, id, { subscribe: [other] }); // the active id, asked for another stream
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toMatchObject({ code: 'invalid-argument' });
+    }
     const unknown = await change(base, '00000000-0000-4000-8000-000000000000', { subscribe: [ok] });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'session-not-found' });

@@ -92,6 +92,49 @@ describe('reconnect', () => {
     expect(sessions.size).toBeGreaterThan(1); // it did reconnect with a Last-Event-ID
   });
 
+  it('keeps watching when a subscribe reached the server but its answer was lost, and sends it again', async () => {
+    // The first subscription request goes to the server, which applies it; its answer is lost on the way back, as
+    // when the connection drops before the response arrives: the client's fetch fails as it would then.
+    let changes = 0;
+    let answered!: (status: number) => void;
+    const resent = new Promise<number>((resolve) => (answered = resolve));
+    const client = createRemoteClient({
+      baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 },
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!String(input).endsWith('/subscriptions')) return response;
+        if (++changes === 1) {
+          await response.arrayBuffer(); // applied by the server ...
+          throw new TypeError('fetch failed: the connection was reset'); // ... and the answer lost
+        }
+        answered(response.status);
+        return response;
+      },
+    });
+    const local = harness.runtime.client;
+    await local.startNew('WaitForEvents', { instanceId: 'lost', input: 2 });
+    await local.raiseEvent('lost', 'Item', 'a');
+    await firstValueFrom(local.status$('lost').pipe(filter((s) => received(1)(s?.customStatus))));
+    const errors: unknown[] = [];
+    const statuses = record<InstanceStatus | undefined>(client.status$('lost'));
+    const history = record<HistoryEvent>(client.history$('lost'));
+    subscriptions.push(client.status$('lost').subscribe({ error: (error: unknown) => errors.push(error) }));
+    await statuses.seen((s) => received(1)(s?.customStatus));
+    await history.seen((e) => e.type === 'EventRaised');
+    expect(await resent).toBe(200); // sent again to the resumed session: a success, which changes nothing
+    await local.raiseEvent('lost', 'Item', 'b');
+    await statuses.seen((s) => s?.runtimeStatus === 'Completed');
+    await history.seen((e) => e.type === 'OrchestratorCompleted' && history.values.some((x) => x.type === 'ExecutionCompleted'));
+
+    expect(errors).toEqual([]);
+    expect(changes).toBe(2);
+    for (let i = 1; i < statuses.values.length; i++) {
+      expect(JSON.stringify(statuses.values[i])).not.toBe(JSON.stringify(statuses.values[i - 1]));
+    }
+    const full = (await local.getStatus('lost', { showHistory: true, showHistoryOutput: true }))!.history!;
+    expect(history.values).toEqual(full); // every event once: the resent subscribe replayed nothing
+  });
+
   it('keeps a live query current across drops', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
     const lists = record<InstanceStatus[]>(client.instances$({ instanceIdPrefix: 'l-' }));

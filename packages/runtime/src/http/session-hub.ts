@@ -28,7 +28,13 @@ export interface SessionHubOptions {
 /** A single stream (one subscription, its values sent bare) or a multiplexed session (see {@link SessionHub}). */
 export type SessionMode =
   | { readonly kind: 'session' }
-  | { readonly kind: 'single'; readonly key: string; readonly spec: FeedSpec; readonly untilTerminal: boolean };
+  | {
+    readonly kind: 'single';
+    /** What the stream sends (see `streamKey`): a reconnect resumes a single stream only into the same one. */
+    readonly key: string;
+    readonly spec: FeedSpec;
+    readonly untilTerminal: boolean;
+  };
 
 /** Why a new stream would be refused. */
 export type StreamRefusal = 'closed' | 'full';
@@ -169,6 +175,8 @@ class Subscription implements FeedReader {
   constructor(
     readonly session: StreamSession,
     readonly sub: string | undefined,
+    /** What it sends (see `streamKey`): a subscribe sent again with the same stream is a no-op. */
+    readonly stream: string,
     readonly feed: StreamFeed,
     readonly untilTerminal: boolean,
     readonly framing: Uint8Array,
@@ -246,22 +254,32 @@ export class StreamSession {
     return this.#subscriptions.has(sub);
   }
 
+  /** What active subscription `sub` sends (the key it was subscribed with), `undefined` when it is not active. */
+  streamOf(sub: string): string | undefined {
+    return this.#subscriptions.get(sub)?.stream;
+  }
+
   /** Number of active subscriptions. */
   get subscriptionCount(): number {
     return this.#subscriptions.size;
   }
 
   /**
-   * Subscribes `sub` to `spec`; it gets the current value first, then every new one. Throws `InvalidArgumentError`
-   * when `sub` is already active or the session holds `maxSubscriptions`.
+   * Subscribes `sub` to `spec`, which sends what `stream` names; it gets the current value first, then every new one.
+   * Idempotent: when `sub` is already active with the same `stream` (a request sent again because its answer was
+   * lost), nothing happens and nothing is sent again (the first subscription's values went out on the session, or
+   * come with its resume). Throws `InvalidArgumentError` when `sub` is active with another stream or the session
+   * holds `maxSubscriptions`.
    */
-  subscribe(sub: string, spec: FeedSpec, untilTerminal: boolean): void {
+  subscribe(sub: string, spec: FeedSpec, untilTerminal: boolean, stream: string): void {
     if (this.#disposed) return;
-    if (this.#subscriptions.has(sub)) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active`);
+    const active = this.#subscriptions.get(sub);
+    if (active?.stream === stream) return;
+    if (active) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active with another stream`);
     if (this.#subscriptions.size >= this.#options.maxSubscriptions) {
       throw new InvalidArgumentError(`A session holds at most ${this.#options.maxSubscriptions} subscriptions`);
     }
-    this.#add(sub, spec, untilTerminal);
+    this.#add(sub, spec, untilTerminal, stream);
   }
 
   /** Ends subscription `sub`, if active; no `close` event follows (the client asked). */
@@ -301,7 +319,7 @@ export class StreamSession {
     if (!previous) for (const subscription of [...this.#subscriptions.values()]) subscription.feed.read(subscription);
     if (this.mode.kind === 'single' && !this.#started) {
       this.#started = true;
-      this.#add(undefined, this.mode.spec, this.mode.untilTerminal);
+      this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
     }
     if (this.#ended) connection.end();
   }
@@ -359,14 +377,14 @@ export class StreamSession {
     connection?.end();
   }
 
-  #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean): void {
+  #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean, stream: string): void {
     const feed = this.#feeds.acquire(spec);
     const before = encoder.encode(`event: ${spec.event}\nid: ${this.id}.`);
     const between = encoder.encode(sub === undefined ? '\ndata: ' : `\ndata: {"sub":${JSON.stringify(sub)},"data":`);
     const framing = new Uint8Array(before.length + between.length);
     framing.set(before);
     framing.set(between, before.length);
-    const subscription = new Subscription(this, sub, feed, untilTerminal, framing, before.length, sub === undefined ? AFTER_BARE : AFTER_SUB);
+    const subscription = new Subscription(this, sub, stream, feed, untilTerminal, framing, before.length, sub === undefined ? AFTER_BARE : AFTER_SUB);
     this.#subscriptions.set(sub ?? '', subscription);
     if (this.#connection) feed.read(subscription);
     feed.start();

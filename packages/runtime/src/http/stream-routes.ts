@@ -9,7 +9,7 @@ import { parseInstanceIdSegment, QueryParams } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
 import { SseConnection, sseResponse } from './sse-connection.js';
-import { feedOf, STREAM_KINDS, type StreamSpec } from './stream-source.js';
+import { feedOf, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
 /** What {@link registerStreamRoutes} needs from the handler. */
@@ -51,12 +51,17 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed (nothing changes), 404 unknown session |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed or `sub` active with another stream (nothing changes), 404 unknown session |
  * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
  * string, e.g. `runtimeStatus=Running&instanceIdPrefix=order-`). What each sends is `streamSource`'s contract.
  * Single streams (one URL per stream) are served by the same hub through {@link StreamRoutes.singleStream}.
+ *
+ * Subscribing is idempotent: a `sub` that is already active with the same stream (a request sent again because its
+ * answer was lost, after the server applied it) is left as it is and answered as a success. Its events are not sent
+ * again: the snapshot it started with went out on the session once, and a client that missed it gets it when it
+ * resumes the session with `Last-Event-ID`. An active `sub` asked for another stream is refused (400).
  */
 export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): StreamRoutes {
   const hub = new SessionHub({
@@ -105,9 +110,9 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     const session = existing(hub, c.req.param('session'));
     const change = parseSubscriptionChange(body.present ? body.value : undefined, session);
     for (const sub of change.unsubscribe) session.unsubscribe(sub);
-    for (const { sub, spec } of change.subscribe) {
+    for (const { sub, spec, key } of change.subscribe) {
       const { feed, untilTerminal } = feedOf(options.client, spec, options.wire);
-      session.subscribe(sub, feed, untilTerminal);
+      session.subscribe(sub, feed, untilTerminal, key);
     }
     return Response.json({ session: session.id, subscriptions: session.subscriptionCount }, { headers: { 'cache-control': 'no-store' } });
   });
@@ -120,8 +125,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
 
   const singleStream = (c: Context, spec: StreamSpec): Response => {
     const { feed, untilTerminal } = feedOf(options.client, spec, options.wire);
-    const key = `${feed.key ?? `history\u0000${spec.kind === 'history' ? spec.instanceId : ''}`}\u0000${String(spec.kind !== 'instances' && spec.untilTerminal)}`;
-    return respond(c, { kind: 'single', key, spec: feed, untilTerminal });
+    return respond(c, { kind: 'single', key: streamKey(spec), spec: feed, untilTerminal });
   };
 
   return { hub, singleStream };
@@ -152,7 +156,8 @@ class SessionNotFound extends DurableError {
 }
 
 interface SubscriptionChange {
-  readonly subscribe: readonly { readonly sub: string; readonly spec: StreamSpec }[];
+  /** The subscriptions to add: not active yet (those active with the same stream are left out). */
+  readonly subscribe: readonly { readonly sub: string; readonly spec: StreamSpec; readonly key: string }[];
   readonly unsubscribe: readonly string[];
 }
 
@@ -172,18 +177,22 @@ function parseSubscriptionChange(body: unknown, session: StreamSession): Subscri
   const removed = new Set(unsubscribe.map((sub) => subId(sub)));
   const added = subscribe.map((entry) => subscription(entry));
   const ids = new Set<string>();
-  for (const { sub } of added) {
-    if (ids.has(sub) || (session.has(sub) && !removed.has(sub))) {
-      throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active`);
-    }
+  const fresh: { sub: string; spec: StreamSpec; key: string }[] = [];
+  for (const entry of added) {
+    const { sub, key } = entry;
+    if (ids.has(sub)) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is listed twice`);
     ids.add(sub);
+    const active = removed.has(sub) ? undefined : session.streamOf(sub);
+    // The same stream again: a resend of a change already applied, which changes nothing.
+    if (active === undefined) fresh.push(entry);
+    else if (active !== key) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active with another stream`);
   }
   let remaining = session.subscriptionCount;
   for (const sub of removed) if (session.has(sub)) remaining--;
-  if (remaining + added.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION) {
+  if (remaining + fresh.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION) {
     throw new InvalidArgumentError(`A session holds at most ${DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions`);
   }
-  return { subscribe: added, unsubscribe: [...removed] };
+  return { subscribe: fresh, unsubscribe: [...removed] };
 }
 
 function subId(value: unknown): string {
@@ -193,7 +202,12 @@ function subId(value: unknown): string {
   return value;
 }
 
-function subscription(entry: unknown): { sub: string; spec: StreamSpec } {
+function subscription(entry: unknown): { sub: string; spec: StreamSpec; key: string } {
+  const { sub, spec } = subscriptionSpec(entry);
+  return { sub, spec, key: streamKey(spec) };
+}
+
+function subscriptionSpec(entry: unknown): { sub: string; spec: StreamSpec } {
   if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError('Each subscription must be an object');
   const { sub, kind, instanceId, query, untilTerminal } = entry as Record<string, unknown>;
   const id = subId(sub);

@@ -89,6 +89,16 @@ export function feedOf(client: DurableClient, spec: StreamSpec, wire: WireSaniti
   }
 }
 
+/**
+ * What a stream of `spec` sends, as a string: two specs with the same key send the same events (the list filters in
+ * their canonical form, so `runtimeStatus=Failed,Completed` and `runtimeStatus=Completed,Failed` are one query).
+ */
+export function streamKey(spec: StreamSpec): string {
+  return spec.kind === 'instances'
+    ? `instances\u0000${instanceFilterKey(spec.filter)}`
+    : `${spec.kind}\u0000${spec.instanceId}\u0000${String(spec.untilTerminal)}`;
+}
+
 function isTerminalWireStatus(value: unknown): boolean {
   const status = value as { runtimeStatus?: unknown } | null;
   return typeof status?.runtimeStatus === 'string' && isTerminalStatus(status.runtimeStatus as InstanceStatus['runtimeStatus']);
