@@ -124,12 +124,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * steps, a retry handle that throws is recorded): 24,613 / 30,258 / 60,117 -> 24,905 / 30,556 / 60,418 B (runtime /
  * KeyvalStore / DexieStore), budgets raised by the same amounts; rx-client 8,041 -> 8,096 B (followPages), budget
  * kept.
+ * waitForCompletionOrCreateCheckStatusResponse then took Durable Functions' option names (`timeoutInMilliseconds`,
+ * and `retryIntervalInMilliseconds`, checked and ignored), read in the one rule both clients share: runtime / KeyvalStore
+ * / DexieStore / rx-client 24,905 / 30,556 / 60,418 / 8,096 -> 24,936 / 30,582 / 60,437 / 8,135 B; budgets 24,934 /
+ * 30,577 / 60,433 -> 24,965 / 30,603 / 60,452 B (the same headroom); rx-client's kept.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_934 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_577 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_433 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_965 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_603 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_452 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

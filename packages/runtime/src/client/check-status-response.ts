@@ -84,10 +84,13 @@ export function createCheckStatusResponseOf(
 export async function waitForCompletionOrCreateCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
 ): Promise<Response> {
-  const { timeoutMs, ...checkStatusOptions } = readChecked(options, 'waitForCompletionOrCreateCheckStatusResponse options', {
-    baseUrl: isString, key: isString, timeoutMs: isTimeoutMs,
-  });
+  // Durable Functions' names are read too (`timeoutMs` wins); its retry interval is checked and ignored: nothing polls.
+  const { timeoutMs, timeoutInMilliseconds, ...checkStatusOptions } = readChecked(
+    options, 'waitForCompletionOrCreateCheckStatusResponse options',
+    { baseUrl: isString, key: isString, timeoutMs: isTimeoutMs, timeoutInMilliseconds: isTimeoutMs, retryIntervalInMilliseconds: isTimeoutMs },
+  );
   // Built first: a bad request or option fails before waiting.
   const checkStatus = createCheckStatusResponseOf(client, request, instanceId, checkStatusOptions);
-  return completionResponse(await client.waitForCompletion(instanceId, { timeoutMs }), { failedStatus: 500 }) ?? checkStatus;
+  const status = await client.waitForCompletion(instanceId, { timeoutMs: timeoutMs ?? timeoutInMilliseconds });
+  return completionResponse(status, { failedStatus: 500 }) ?? checkStatus;
 }

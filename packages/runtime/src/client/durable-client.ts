@@ -97,8 +97,18 @@ export interface CheckStatusResponseOptions extends HttpManagementPayloadOptions
 
 /** Options of {@link DurableClient.waitForCompletionOrCreateCheckStatusResponse}. */
 export interface WaitForCompletionOrCheckStatusOptions extends CheckStatusResponseOptions {
-  /** How long to wait for completion. Default 10 s, as Durable Functions. */
+  /** How long to wait for completion, in ms (`Infinity`: no limit). Default 10 s, as Durable Functions. */
   readonly timeoutMs?: number;
+  /**
+   * Durable Functions' name of {@link timeoutMs} (its JavaScript SDK's `WaitForCompletionOptions`), accepted so code
+   * written for it runs unchanged; `timeoutMs` wins when both are given.
+   */
+  readonly timeoutInMilliseconds?: number;
+  /**
+   * Durable Functions' polling interval: checked (a number >= 0) and otherwise ignored. The wait follows `status$`
+   * and answers the moment the instance completes, so there is nothing to poll.
+   */
+  readonly retryIntervalInMilliseconds?: number;
 }
 
 /**

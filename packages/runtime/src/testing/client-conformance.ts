@@ -1,5 +1,5 @@
 import { filter, firstValueFrom, map, take, takeWhile, tap, toArray, type Observable } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DurableClient } from '../client/durable-client.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { HistoryEvent } from '../model/history-event.js';
@@ -660,6 +660,33 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(response.headers.get('location')).toBe('https://app.example.com/runtime/webhooks/durabletask/instances/w2');
       });
 
+      it("takes Durable Functions' option names: timeoutInMilliseconds (timeoutMs wins) and retryIntervalInMilliseconds (ignored)", async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'w6', input: 1 });
+        // Durable Functions' form, as its SDK's callers write it: the 50 ms timeout applies, the interval changes nothing.
+        const timedOut = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w6', {
+          timeoutInMilliseconds: 50, retryIntervalInMilliseconds: 1000,
+        });
+        expect(timedOut.status).toBe(202);
+        expect(await timedOut.json()).toEqual(client.createHttpManagementPayload('w6', 'https://app.example.com'));
+        const wait = vi.spyOn(client, 'waitForCompletion');
+        try {
+          const both = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w6', { timeoutMs: 50, timeoutInMilliseconds: 3_600_000 });
+          expect(both.status).toBe(202);
+          await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w6', { timeoutInMilliseconds: 40, retryIntervalInMilliseconds: 10 });
+          expect(wait.mock.calls).toEqual([['w6', { timeoutMs: 50 }], ['w6', { timeoutMs: 40 }]]);
+        } finally {
+          wait.mockRestore();
+        }
+        await client.startNew('GatedSequence', { instanceId: 'w7' });
+        gates.open('w7/1');
+        const pending = client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w7', { timeoutInMilliseconds: 60_000, retryIntervalInMilliseconds: 0 });
+        await gates.reached('w7/2');
+        gates.open('w7/2');
+        const completed = await pending;
+        expect(completed.status).toBe(200);
+        expect(await completed.json()).toEqual(['opened w7/1', 'opened w7/2']);
+      });
+
       it('answers 200 with the status for Terminated and 500 with the status for Failed, as Durable Functions', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'w3', input: 1 });
         await client.terminate('w3', 'enough');
@@ -688,6 +715,14 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           [
             () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', { timeoutMs: -1 }),
             'waitForCompletionOrCreateCheckStatusResponse options.timeoutMs must be a number >= 0 (ms)',
+          ],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', { timeoutInMilliseconds: Number.NaN }),
+            'waitForCompletionOrCreateCheckStatusResponse options.timeoutInMilliseconds must be a number >= 0 (ms)',
+          ],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', { retryIntervalInMilliseconds: '1s' } as never),
+            'waitForCompletionOrCreateCheckStatusResponse options.retryIntervalInMilliseconds must be a number >= 0 (ms)',
           ],
         ];
         for (const [call, message] of refused) {
