@@ -371,8 +371,8 @@ describe('watchers that fail, and a store that closes', () => {
 });
 
 describe('a claim round where one kind of claim fails', () => {
-  for (const failing of ['claimOrchestration', 'claimActivity'] as const) {
-    it(`runs the work the other claim took when ${failing} fails, instead of leaving it leased`, async () => {
+  for (const failing of ['claimOrchestration', 'claimActivity'] as const) for (const how of ['reject', 'throw'] as const) {
+    it(`runs the work the other claim took when ${failing} fails (${how}s), instead of leaving it leased`, async () => {
       const clock = new HandClock();
       const store = new FailingStore();
       // An activity task left claimable by a first life that stopped while it ran (its lease released).
@@ -405,7 +405,7 @@ describe('a claim round where one kind of claim fails', () => {
         activities: { Work: () => { activityRan = true; return 'worked'; } },
       });
       runtimes.push({ runtime: second, clock });
-      store.failNext(failing, 1);
+      store.failNext(failing, 1, how);
       const failed = logger.nextError('could not claim work');
       await second.start(); // its first round claims both kinds at once
       await within(failed, 'the failed claim being reported');

@@ -310,7 +310,7 @@ export class Worker {
 
   /** Claims until nothing more is claimable; returns the `now` of the last claim round. */
   async #claimAll(): Promise<Date> {
-    const { store, owner, clock } = this.#o;
+    const { clock } = this.#o;
     // Read at the start of each round (a Date per read): none before the first.
     let now: Date | undefined;
     // A kind that came back empty stays empty until a write signals new work (which pumps again) or the wake timer
@@ -326,8 +326,8 @@ export class Worker {
       if ((orchestrations && !wantOrchestration) || (activities && !wantActivity)) this.#limited = true;
       if (!wantOrchestration && !wantActivity) break;
       const wakeUps = this.#wakeUps;
-      const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now }) : undefined;
-      const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now }) : undefined;
+      const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? this.#claim(true, now) : undefined;
+      const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? this.#claim(false, now) : undefined;
       // Promise.all only for two claims (it costs a promise per element and a few hops): most rounds claim one kind,
       // and take its item without an array around it.
       let orchestration: OrchestrationWorkItem | undefined;
@@ -358,6 +358,23 @@ export class Worker {
       if (failed) throw failed.error;
     }
     return now ?? clock.now();
+  }
+
+  /**
+   * One claim of a round, a step's or an activity's. A store that throws instead of rejecting gives a rejection: the
+   * other claim of the round, started already, is still awaited and what it took still runs.
+   */
+  #claim(orchestration: true, now: Date): Promise<OrchestrationWorkItem | undefined>;
+  #claim(orchestration: false, now: Date): Promise<ActivityWorkItem | undefined>;
+  #claim(orchestration: boolean, now: Date): Promise<OrchestrationWorkItem | ActivityWorkItem | undefined> {
+    const { store, owner } = this.#o;
+    try {
+      return orchestration
+        ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now })
+        : store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now });
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The client side of starts handed to this worker ({@link StartHandOff}). */
