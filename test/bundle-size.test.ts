@@ -128,12 +128,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * and `retryIntervalInMilliseconds`, checked and ignored), read in the one rule both clients share: runtime / KeyvalStore
  * / DexieStore / rx-client 24,905 / 30,556 / 60,418 / 8,096 -> 24,936 / 30,582 / 60,437 / 8,135 B; budgets 24,934 /
  * 30,577 / 60,433 -> 24,965 / 30,603 / 60,452 B (the same headroom); rx-client's kept.
+ * The worker's stop then ran every step when the work feed's teardown threw, and a claim that throws became a
+ * rejection (610313e, 1e2de7f): on main with both, 24,944 / 30,598 / 60,453 B; DexieStore's budget 60,452 -> 60,468 B
+ * (15 B of headroom).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 24_965 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_603 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_452 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_468 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
