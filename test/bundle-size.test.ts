@@ -131,12 +131,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker's stop then ran every step when the work feed's teardown threw, and a claim that throws became a
  * rejection (610313e, 1e2de7f): on main with both, 24,944 / 30,598 / 60,453 B; DexieStore's budget 60,452 -> 60,468 B
  * (15 B of headroom).
+ * A retry delay past a Date's range fails the call with its own error (+13 / +22 / +19 B measured alone): budgets
+ * 24,965 / 30,603 / 60,468 -> 24,978 / 30,625 / 60,487 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_965 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_603 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_468 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_978 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_625 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_487 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -294,3 +294,27 @@ describe('a retry handle that throws', () => {
     expect(attempts).toBe(2);
   });
 });
+
+describe('a retry delay beyond what a Date can hold', () => {
+  it('fails the call with its own error instead of an invalid timer', async () => {
+    const clock = new HandClock();
+    let attempts = 0;
+    const runtime = createRuntime({
+      clock, logger: silentLogger,
+      orchestrators: {
+        Retries: function* (ctx) {
+          // The first retry waits 1 ms, the second 1e300 ms: past the end of a Date's range.
+          return yield ctx.callActivityWithRetry('Fails', { firstRetryIntervalInMilliseconds: 1, backoffCoefficient: 1e300, maxNumberOfAttempts: 5 });
+        },
+      },
+      activities: { Fails: () => { attempts++; throw new Error('boom'); } },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Retries');
+    const status = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
+    expect(await runTimers(clock, status, 20)).toBeDefined();
+    expect((await status).failureDetails?.errorMessage).toContain('boom');
+    expect(attempts).toBe(2);
+  });
+});

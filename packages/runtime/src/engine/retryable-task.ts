@@ -78,9 +78,14 @@ export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
       const elapsed = this.#scheduler.now().getTime() - this.#firstAttemptAt;
       if (elapsed + delay > o.retryTimeoutInMilliseconds) return undefined;
     }
+    // A retry later than a Date can name (a backoff that overflowed) never comes: the call fails with its error.
+    if (!(this.#scheduler.now().getTime() + delay <= MAX_DATE_MS)) return undefined;
     return Math.round(delay);
   }
 }
+
+/** The latest time a Date holds (ECMAScript's time range: 8.64e15 ms after the epoch). */
+const MAX_DATE_MS = 8.64e15;
 
 /**
  * The failure of a call whose retry `handle` threw `thrown` when asked about `error`: a {@link TaskFailedError} of the
