@@ -23,6 +23,8 @@ describe('continuation tokens', () => {
   it('round-trip any instance id and refuse forgeries', () => {
     const key = { createdTime: 1767225600000, instanceId: '東京/🚀?#' };
     expect(decodeContinuationToken(encodeContinuationToken(key))).toEqual(key);
+    // Sent back in the x-ms-continuation-token header and in query strings: printable ASCII without spaces.
+    expect(encodeContinuationToken(key)).toMatch(/^[\x21-\x7e]+$/);
     for (const bad of ['', 'x', btoa('[1]'), btoa('{"a":1}'), btoa('[null,"x"]')]) {
       expect(() => decodeContinuationToken(bad)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     }

@@ -50,20 +50,18 @@ export function pageKeyOf(state: InstanceState): PageKey {
   return { createdTime: state.createdTime.getTime(), instanceId: state.instanceId };
 }
 
-/** Encodes the key of the last instance of a page as an opaque continuation token. */
+/**
+ * Encodes the key of the last instance of a page as an opaque continuation token: its JSON, percent-encoded (plain
+ * ASCII, safe in a header and in a query string).
+ */
 export function encodeContinuationToken(key: PageKey): string {
-  const json = JSON.stringify([key.createdTime, key.instanceId]);
-  const bytes = new TextEncoder().encode(json);
-  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+  return encodeURIComponent(JSON.stringify([key.createdTime, key.instanceId]));
 }
 
 /** Decodes a continuation token; throws `InvalidArgumentError` for anything it did not produce. */
 export function decodeContinuationToken(token: string): PageKey {
   try {
-    const base64 = token.replaceAll('-', '+').replaceAll('_', '/');
-    const binary = atob(base64);
-    const json = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
-    const parsed: unknown = JSON.parse(json);
+    const parsed: unknown = JSON.parse(decodeURIComponent(token));
     if (Array.isArray(parsed) && parsed.length === 2 && Number.isFinite(parsed[0]) && typeof parsed[1] === 'string') {
       return { createdTime: parsed[0] as number, instanceId: parsed[1] };
     }
