@@ -11,7 +11,7 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { activityStepHolds, commitResultOf, leaseLostError, planWriteSet, type StoredStates, type WritePlan } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
   Store, StoreCapabilities,
@@ -130,7 +130,6 @@ export class MemoryStore implements Store {
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
     // copy of what comes in; from then on the store owns those objects and never changes them in place). Index loops
     // throughout: this runs on every commit.
-    const ids = instanceIdsOf(writeSet);
     const plan = planWriteSet(writeSet, this.#storedStates);
     const instances = this.#instances;
 
@@ -204,12 +203,12 @@ export class MemoryStore implements Store {
       if (record.messages === NO_MESSAGES) record.messages = [keptFrozen(message)];
       else record.messages.push(keptFrozen(message));
     }
-    // Whose claimable time may have changed: the lease released, messages consumed or delivered.
-    for (let i = 0; i < ids.length; i++) this.#indexInstance(ids[i]!);
-    for (let i = 0; i < plan.deleteMessages.length; i++) {
-      const { instanceId } = plan.deleteMessages[i]!;
-      if (!ids.includes(instanceId)) this.#indexInstance(instanceId);
-    }
+    // Whose claimable time may have changed, as the plan says: the lease released, messages consumed or delivered (a
+    // replaced instance left the index in #dropPending and comes back with its start message). No instanceIdsOf here:
+    // an instance named twice is looked at twice, and the queue keeps a time it already has without any work.
+    if (plan.released !== undefined) this.#indexInstance(plan.released);
+    for (let i = 0; i < plan.deleteMessages.length; i++) this.#indexInstance(plan.deleteMessages[i]!.instanceId);
+    for (let i = 0; i < plan.insertMessages.length; i++) this.#indexInstance(plan.insertMessages[i]!.instanceId);
     if (this.#changes.observed) {
       const changes = plan.changes;
       for (let i = 0; i < changes.length; i++) {
