@@ -56,10 +56,7 @@ export function sha1(bytes: Uint8Array): Uint8Array {
     let [a, b, c, d, e] = h as [number, number, number, number, number];
     for (let i = 0; i < 80; i++) {
       w[i] = i < 16 ? view.getUint32(offset + i * 4) : rotl(w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!, 1);
-      const f = i < 20 ? ((b & c) | (~b & d)) + 0x5a827999
-        : i < 40 ? (b ^ c ^ d) + 0x6ed9eba1
-        : i < 60 ? ((b & c) | (b & d) | (c & d)) + 0x8f1bbcdc
-        : (b ^ c ^ d) + 0xca62c1d6;
+      const f = (i < 20 ? (b & c) | (~b & d) : i < 40 || i > 59 ? b ^ c ^ d : (b & c) | (b & d) | (c & d)) + K[(i / 20) | 0]!;
       const t = (rotl(a, 5) + f + e + w[i]!) | 0;
       e = d; d = c; c = rotl(b, 30); b = a; a = t;
     }
@@ -68,6 +65,9 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   h.forEach((x, i) => view.setUint32(i * 4, x));
   return padded.slice(0, 20);
 }
+
+/** The round constants, 2^30 times the square roots of 2, 3, 5 and 10 (as int32: the sums wrap alike). */
+const K = /* @__PURE__ */ [2, 3, 5, 10].map((n) => (Math.sqrt(n) * 2 ** 30) | 0);
 
 function rotl(x: number, n: number): number {
   return (x << n) | (x >>> (32 - n));

@@ -240,7 +240,7 @@ export class OrchestrationExecution {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
       const { error } = this.#phase;
       this.#unmatched = undefined;
-      this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
+      this.#fail(error);
     }
     // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
     const unmatched = this.#unmatched;
@@ -261,7 +261,7 @@ export class OrchestrationExecution {
       try {
         this.#apply(event);
       } catch (error) {
-        this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
+        this.#fail(error);
       }
     }
     this.#record(stepMarkers(nowIso).completed);
@@ -425,7 +425,7 @@ export class OrchestrationExecution {
       }
       generator = created;
     } catch (error) {
-      this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
+      this.#fail(error);
       return;
     }
     this.#phase = { kind: 'running', generator, awaiting: undefined, continueAsNew: undefined };
@@ -452,7 +452,7 @@ export class OrchestrationExecution {
     try {
       next = thrown ? generator.throw(value) : generator.next(value as never);
     } catch (error) {
-      this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
+      this.#fail(error);
       return;
     }
     // The generator ran: it may have continued as new, or been finished by what it called.
@@ -467,7 +467,7 @@ export class OrchestrationExecution {
       try {
         result = toPlainJson(next.value, 'orchestrator output');
       } catch (error) {
-        this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
+        this.#fail(error);
         return;
       }
       this.#finish({ kind: 'completed', result });
@@ -475,16 +475,18 @@ export class OrchestrationExecution {
     }
     if (!isDurableTask(next.value)) {
       const shown = next.value === null ? 'null' : typeof next.value;
-      this.#finish({
-        kind: 'failed',
-        failure: toFailureDetails(new OrchestrationError(
-          `Orchestrator ${JSON.stringify(this.#name)} yielded ${shown}; only tasks (ctx.callActivity(), ...) may be yielded`,
-        )),
-      });
+      this.#fail(new OrchestrationError(
+        `Orchestrator ${JSON.stringify(this.#name)} yielded ${shown}; only tasks (ctx.callActivity(), ...) may be yielded`,
+      ));
       return;
     }
     phase.awaiting = next.value;
     this.#resume();
+  }
+
+  /** Fails the execution with `error` (what the orchestrator threw, or why it cannot go on). */
+  #fail(error: unknown): void {
+    this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
   }
 
   /** Ends the execution (once; a diverged execution may still fail). */
