@@ -133,12 +133,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (15 B of headroom).
  * A retry delay past a Date's range fails the call with its own error (+13 / +22 / +19 B measured alone): budgets
  * 24,965 / 30,603 / 60,468 -> 24,978 / 30,625 / 60,487 B.
+ * Continuation tokens as percent-encoded JSON (no base64 text codecs), MemoryStore re-indexing from its commit plan
+ * (no instanceIdsOf on the runtime page) and SHA-1's round constants computed then took the pages, on main with
+ * 3e9b60f, from 24,962 / 30,613 / 60,470 to 24,745 / 30,532 / 60,387 B: budgets 24,978 / 30,625 / 60,487 -> 24,761 /
+ * 30,544 / 60,404 B (the same headroom).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_978 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_625 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_487 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_761 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_544 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_404 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
