@@ -137,12 +137,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (no instanceIdsOf on the runtime page) and SHA-1's round constants computed then took the pages, on main with
  * 3e9b60f, from 24,962 / 30,613 / 60,470 to 24,745 / 30,532 / 60,387 B: budgets 24,978 / 30,625 / 60,487 -> 24,761 /
  * 30,544 / 60,404 B (the same headroom).
+ * An activity's result commit then stopped retrying at the task's lease expiry and recorded a result the store refuses
+ * (a DurableError) as the activity's failure: on main with 60f43f9, 24,949 / 30,710 / 60,562 B; budgets 24,761 /
+ * 30,544 / 60,404 -> 24,965 / 30,722 / 60,579 B (the same headroom).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_761 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_544 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_404 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_965 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_722 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_579 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
