@@ -140,12 +140,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * An activity's result commit then stopped retrying at the task's lease expiry and recorded a result the store refuses
  * (a DurableError) as the activity's failure: on main with 60f43f9, 24,949 / 30,710 / 60,562 B; budgets 24,761 /
  * 30,544 / 60,404 -> 24,965 / 30,722 / 60,579 B (the same headroom).
+ * The change router then ended every listener when one listener's end threw: 24,949 / 30,710 / 60,562 -> 24,967 /
+ * 30,731 / 60,582 B, budgets 24,965 / 30,722 / 60,579 -> 24,983 / 30,743 / 60,599 B (the same headroom).
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_965 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_722 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_579 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_983 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_743 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_599 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
