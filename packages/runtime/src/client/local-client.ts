@@ -57,6 +57,13 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
 /**
+ * How long `waitForCompletion` waits past its timeout for the store to answer its first status read, before it rejects
+ * with a TimeoutError: a timeout of 0 on a slow store still resolves with the status, and a store that never answers
+ * does not keep the wait pending for good.
+ */
+const FIRST_READ_GRACE_MS = 10_000;
+
+/**
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
  * built on the store's change feed (`changes$`), so they push committed changes and never poll.
  */
@@ -243,6 +250,7 @@ export class LocalClient implements DurableClient {
     const latest = await new Promise<InstanceState | undefined>((resolve, reject) => {
       let settled = false;
       let seen = false; // the current state has been read
+      let timedOut = false;
       let latestState: InstanceState | undefined;
       let stopFollowing: (() => void) | undefined;
       let cancelTimer: (() => void) | undefined;
@@ -261,18 +269,22 @@ export class LocalClient implements DurableClient {
         next: (state) => {
           latestState = state;
           seen = true;
-          if (state === undefined || isTerminalStatus(state.runtimeStatus)) settle(() => resolve(state));
+          if (timedOut || state === undefined || isTerminalStatus(state.runtimeStatus)) settle(() => resolve(state));
         },
         error: (error: unknown) => settle(() => reject(error)),
         // The client or the store closed: the latest status (the feed completes only after the current state).
         complete: () => settle(() => resolve(latestState)),
       });
       if (settled) stopFollowing();
-      // The timeout ends the wait with the latest status; a store that has not answered the first read by then has
-      // no status to give, and the wait rejects with a TimeoutError instead of waiting for an answer that may never
-      // come.
+      // The timeout ends the wait with the latest status. A store that has not answered the first read by then (a
+      // slow IndexedDB read and `timeoutMs: 0`) still gets FIRST_READ_GRACE_MS to answer, and the wait resolves with
+      // that status; one that never answers ends the wait with a TimeoutError.
       else {
-        cancelTimer = this.#addDeadline(timeoutMs, () => settle(() => (seen ? resolve(latestState) : reject(new DOMException(`no status read within ${timeoutMs} ms`, 'TimeoutError')))));
+        cancelTimer = this.#addDeadline(timeoutMs, () => {
+          if (seen) return settle(() => resolve(latestState));
+          timedOut = true;
+          cancelTimer = this.#addDeadline(FIRST_READ_GRACE_MS, () => settle(() => reject(new DOMException('the store answered no status read', 'TimeoutError'))));
+        });
       }
     });
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);

@@ -576,8 +576,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.resume('ryw-cmd'); // not suspended: nothing to wait for
         await client.terminate('ryw-cmd', 'stop');
         expect(await client.getStatus('ryw-cmd')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
-        // Terminal already: resolves with the first status read (a timeout of 0 could pass before a slow store's read).
-        expect((await client.waitForCompletion('ryw-cmd')).runtimeStatus).toBe('Terminated');
+        expect((await client.waitForCompletion('ryw-cmd', { timeoutMs: 0 })).runtimeStatus).toBe('Terminated');
       });
     });
 
