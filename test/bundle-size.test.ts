@@ -137,15 +137,20 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (no instanceIdsOf on the runtime page) and SHA-1's round constants computed then took the pages, on main with
  * 3e9b60f, from 24,962 / 30,613 / 60,470 to 24,745 / 30,532 / 60,387 B: budgets 24,978 / 30,625 / 60,487 -> 24,761 /
  * 30,544 / 60,404 B (the same headroom).
+ * An activity's result commit then stopped retrying at the task's lease expiry and recorded a result the store refuses
+ * (a DurableError) as the activity's failure: on main with 60f43f9, 24,949 / 30,710 / 60,562 B; budgets 24,761 /
+ * 30,544 / 60,404 -> 24,965 / 30,722 / 60,579 B (the same headroom).
+ * The change router then ended every listener when one listener's end threw: 24,949 / 30,710 / 60,562 -> 24,967 /
+ * 30,731 / 60,582 B, budgets 24,965 / 30,722 / 60,579 -> 24,983 / 30,743 / 60,599 B (the same headroom).
  * waitForCompletion then gave a store that has not answered its first read when the timeout passes 10 s more to
- * answer (a timeout of 0 on IndexedDB resolved with a TimeoutError instead of the status): 24,775 / 30,558 / 60,422 B,
- * budgets 24,791 / 30,570 / 60,439 B.
+ * answer (a timeout of 0 on IndexedDB rejected with a TimeoutError instead of giving the status): +30 / +26 / +35 B,
+ * budgets raised by the same amounts.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_791 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_570 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_439 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_013 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_769 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_634 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

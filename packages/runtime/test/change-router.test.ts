@@ -88,6 +88,20 @@ describe('ChangeRouter', () => {
     expect(ended.sort()).toEqual(['a', 'all', 'b']);
   });
 
+  it('close ends every listener when one listener\u2019s end throws, then throws the first error', () => {
+    const source = new Subject<StatusChange>();
+    const router = new ChangeRouter(source);
+    const ended: string[] = [];
+    const bad = new Error('a listener whose complete throws');
+    router.watch('a', { next: () => {}, error: () => {}, complete: () => { ended.push('a'); throw bad; } });
+    router.watch('a', { next: () => {}, error: () => {}, complete: () => { ended.push('a2'); throw new Error('second'); } });
+    router.watch('b', { next: () => {}, error: () => {}, complete: () => ended.push('b') });
+    router.all().subscribe({ complete: () => ended.push('all') });
+    expect(() => router.close()).toThrow(bad);
+    expect(ended.sort()).toEqual(['a', 'a2', 'all', 'b']);
+    expect(source.observed).toBe(false);
+  });
+
   it('close completes every listener, lets go of the store\u2019s feed, and completes later listeners at once', () => {
     const source = new Subject<StatusChange>();
     const router = new ChangeRouter(source);

@@ -1,6 +1,6 @@
 import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, throwError, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, MemoryStore, silentLogger, type Logger, type Runtime, type Store } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, type Logger, type Runtime, type Store } from '../src/index.js';
 import type { StatusChange } from '../src/store/store.js';
 import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -51,11 +51,11 @@ class FailingStore implements Store {
     return this.#workSubscribers;
   }
   #workSubscribers = 0;
-  readonly #faults = new Map<Method, { count: number; how: How }>();
+  readonly #faults = new Map<Method, { count: number; how: How; error: (() => Error) | undefined }>();
 
-  /** The next `count` calls of `method` fail, as `how` says. */
-  failNext(method: Method, count: number, how: How = 'reject'): void {
-    this.#faults.set(method, { count, how });
+  /** The next `count` calls of `method` fail, as `how` says, with `error()` (or an injected Error) as the reason. */
+  failNext(method: Method, count: number, how: How = 'reject', error?: () => Error): void {
+    this.#faults.set(method, { count, how, error });
   }
 
   readonly #calls = new Map<Method, (() => void)[]>();
@@ -69,7 +69,7 @@ class FailingStore implements Store {
     const fault = this.#faults.get(method);
     if (fault && fault.count > 0) {
       fault.count--;
-      const error = new Error(`injected: ${method} failed`);
+      const error = fault.error?.() ?? new Error(`injected: ${method} failed`);
       if (fault.how === 'throw') throw error;
       return Promise.reject(error);
     }
@@ -437,6 +437,71 @@ describe('a store that fails under a step or a stop', () => {
     clock.ms = clock.timers.get(retry)!.at;
     clock.fire(retry);
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
+  });
+
+  it('ends a result retry when the task\'s lease expires, so a stop with an endless grace ends while the store stays down', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({
+      store, clock, logger, activityLeaseMs: 3000,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+      activities: { Work: () => { store.failNext('commit', 1000); return 'worked'; } },
+    });
+    runtimes.push({ runtime, clock });
+    const failed = logger.nextError('result of activity Work');
+    await runtime.start();
+    await runtime.client.startNew('Calls');
+    await within(failed, 'the failed result commit being reported');
+    const expired = logger.nextError('lease has expired');
+    const stopping = runtime.stop({ graceMs: Infinity });
+    const stopped = stopping.then(() => -1);
+    // The retries back off (100, 200, 400, ... ms) up to the lease's expiry at T0 + 3 s, and end there.
+    for (let fired = 0; fired < 30; fired++) {
+      const next = await within(Promise.race([clock.timerDueBy(Infinity), stopped]), 'a retry or the stop');
+      if (next === -1) break;
+      clock.ms = Math.max(clock.ms, clock.timers.get(next)!.at);
+      clock.fire(next);
+    }
+    await within(stopping, 'the stop resolving');
+    await within(expired, 'the expired lease being reported');
+    expect(clock.ms).toBeLessThanOrEqual(T0 + 3000 + 1);
+    store.failNext('commit', 0);
+    expect((await store.inner.claimActivity({ owner: 'next', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Work');
+  });
+
+  it('records a result the store refuses for good (a DurableError) as the activity\'s failure instead of retrying it', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let runs = 0;
+    const runtime = createRuntime({
+      store, clock, logger,
+      orchestrators: {
+        Calls: function* (ctx) {
+          try {
+            return yield ctx.callActivity('Work');
+          } catch (error) {
+            return `failed: ${(error as Error).message}`;
+          }
+        },
+      },
+      activities: {
+        Work: () => {
+          runs++;
+          // Both ways of committing the result are refused: with the step it wakes, then alone.
+          store.failNext('commit', 2, 'reject', () => new PayloadTooLargeError('injected: the result is too large'));
+          return 'worked';
+        },
+      },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    const ended = await ending(runtime.client, id);
+    expect(ended).toMatchObject({ runtimeStatus: 'Completed' });
+    expect(ended?.output).toContain('injected: the result is too large');
+    expect(runs).toBe(1);
   });
 
   it('ends a result retry when a stop abandons the activity: the stop resolves and the task is claimable at once', async () => {

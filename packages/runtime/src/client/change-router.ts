@@ -130,12 +130,22 @@ export class ChangeRouter {
     this.#listeners = 0;
     const subscription = this.#subscription;
     this.#subscription = undefined;
+    // A store feed whose teardown throws, or a listener whose end throws, still has every listener ended: the first
+    // error goes on to the caller after.
+    let failed: { readonly error: unknown } | undefined;
     try {
       subscription?.unsubscribe();
-    } finally {
-      // A store feed whose teardown throws still has every listener ended (the error goes on to the caller).
-      for (const listener of all) finish(listener);
+    } catch (error) {
+      failed = { error };
     }
+    for (const listener of all) {
+      try {
+        finish(listener);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+    if (failed) throw failed.error;
   }
 }
 

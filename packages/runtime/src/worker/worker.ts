@@ -2,6 +2,7 @@ import type { Subscription } from 'rxjs';
 import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks, type StepInput } from '../engine/decide-step.js';
+import { isDurableError } from '../model/errors/durable-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
@@ -610,6 +611,8 @@ export class Worker {
     const { task } = item;
     this.#heldActivities.set(item, undefined);
     let result: OrchestrationMessage;
+    // When the task's lease expires (its last renewal's end): no result commit is tried past it.
+    let leaseUntil = item.lease.expiresAt.getTime();
     try {
       let output: unknown;
       try {
@@ -625,13 +628,14 @@ export class Worker {
             output = await output;
           } finally {
             heartbeat.stop();
+            leaseUntil = Math.max(leaseUntil, heartbeat.until);
           }
         }
         result = this.#activityResult(task, 'TaskCompleted', toPlainJson(output, 'activity output'));
       } catch (error) {
         result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
       }
-      await this.#commitResult(item, result);
+      await this.#commitResult(item, result, leaseUntil);
     } finally {
       this.#heldActivities.delete(item);
     }
@@ -650,10 +654,13 @@ export class Worker {
   /**
    * Commits a finished activity's result. A commit that fails (the store is unreachable for a while) is tried again,
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
-   * again once its lease expired. A lost lease, a closed store or a stop that abandons the task ends the attempts.
+   * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed store or a stop that
+   * abandons the task ends the attempts; a result the store refuses (a DurableError) is committed as the failure.
    */
-  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage): Promise<void> {
+  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<void> {
     const { task, lease } = item;
+    const { clock, logger } = this.#o;
+    let refused = false;
     for (let failures = 0; ; failures++) {
       try {
         if (!(await this.#commitWithStep(item, result))) await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
@@ -666,8 +673,25 @@ export class Worker {
           return;
         }
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
-        const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
-        this.#o.logger.error(`committing the result of activity ${task.name} of ${task.instanceId} failed; retrying in ${delay} ms`, error);
+        const what = `the result of activity ${task.name} of ${task.instanceId}`;
+        if (isDurableError(error)) {
+          // The store refused the result itself (too large, invalid): trying it again would never succeed. The
+          // activity fails with the store's reason instead, so the orchestration sees it (once: a refused failure
+          // is dropped, and the task runs again when its lease expires).
+          logger.error(`the store refused ${what}${refused ? ' and its failure; dropped' : '; recorded as the activity\'s failure'}`, error);
+          if (refused) return;
+          refused = true;
+          result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
+          continue;
+        }
+        const left = leaseUntil - clock.now().getTime();
+        if (left <= 0) {
+          // Past its lease the task is another worker's to take (it runs again): the attempts end here.
+          logger.error(`committing ${what} failed and its lease has expired; dropped`, error);
+          return;
+        }
+        const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
+        logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
         if (!(await this.#heldFor(item, delay))) return;
       }
     }
@@ -740,16 +764,26 @@ export class Worker {
    * and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
    * the renewals; any other failure is logged and the next renewal tries again.
    */
-  #heartbeat(taskId: string, leaseToken: string): Heartbeat {
+  #heartbeat(taskId: string, leaseToken: string): Heartbeat & { readonly until: number } {
     const { clock, store, activityLeaseMs } = this.#o;
     let stopped = false;
     let timer: ClockTimer | undefined;
+    const heartbeat = {
+      until: 0,
+      stop: () => {
+        stopped = true;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        timer = undefined;
+      },
+    };
     const beat = (): void => {
       // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
       timer = clock.setTimeout(async () => {
         timer = undefined;
         try {
-          await store.renewActivityLease(taskId, leaseToken, new Date(clock.now().getTime() + activityLeaseMs));
+          const until = clock.now().getTime() + activityLeaseMs;
+          await store.renewActivityLease(taskId, leaseToken, new Date(until));
+          heartbeat.until = until;
         } catch (error) {
           if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
           if (error instanceof StoreClosedError) return;
@@ -760,13 +794,7 @@ export class Worker {
       }, Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3))));
     };
     beat();
-    return {
-      stop: () => {
-        stopped = true;
-        if (timer !== undefined) clock.clearTimeout(timer);
-        timer = undefined;
-      },
-    };
+    return heartbeat;
   }
 }
 
