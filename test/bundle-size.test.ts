@@ -145,11 +145,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * waitForCompletion then gave a store that has not answered its first read when the timeout passes 10 s more to
  * answer (a timeout of 0 on IndexedDB rejected with a TimeoutError instead of giving the status): +30 / +26 / +35 B,
  * budgets raised by the same amounts.
+ * A result commit that fails with a 5xx DurableError is retried again (only 400 / 413 are refused for good): runtime
+ * 25,028 B, KeyvalStore 30,770 B; budgets 25,044 / 30,786 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_013 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_769 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_044 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_786 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_634 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];

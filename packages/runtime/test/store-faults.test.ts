@@ -5,6 +5,7 @@ import type { StatusChange } from '../src/store/store.js';
 import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
 import type { DurableClient } from '../src/client/durable-client.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { InjectedFaultError } from '../src/testing/fault-injection.js';
 import { HandClock, T0 } from './hand-clock.js';
 
 /** The methods of the Store port a {@link FailingStore} can make fail. */
@@ -501,6 +502,42 @@ describe('a store that fails under a step or a stop', () => {
     const ended = await ending(runtime.client, id);
     expect(ended).toMatchObject({ runtimeStatus: 'Completed' });
     expect(ended?.output).toContain('injected: the result is too large');
+    expect(runs).toBe(1);
+  });
+
+  it('retries a result the store failed to commit with a transient DurableError (a 503), and never records it as a failure', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let runs = 0;
+    const runtime = createRuntime({
+      store, clock, logger,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+      activities: {
+        Work: () => {
+          runs++;
+          // The store is unavailable for both ways of committing the result (with the step it wakes, then alone).
+          store.failNext('commit', 2, 'reject', () => new InjectedFaultError('commit', false));
+          return 'worked';
+        },
+      },
+    });
+    runtimes.push({ runtime, clock });
+    const failed = logger.nextError('result of activity Work');
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    await within(failed, 'the failed result commit being reported');
+    const done = ending(runtime.client, id);
+    const finished = done.then(() => -1);
+    // Fire the earliest timer (the retry's back-off) until the instance ends.
+    for (let fired = 0; fired < 20; fired++) {
+      if ((await within(Promise.race([clock.timerDueBy(Infinity), finished]), 'a retry or the end')) === -1) break;
+      const earliest = [...clock.timers].sort((a, b) => a[1].at - b[1].at)[0];
+      if (!earliest) continue; // cleared meanwhile
+      clock.ms = Math.max(clock.ms, earliest[1].at);
+      clock.fire(earliest[0]);
+    }
+    expect(await within(done, 'the instance ending')).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
     expect(runs).toBe(1);
   });
 

@@ -655,7 +655,8 @@ export class Worker {
    * Commits a finished activity's result. A commit that fails (the store is unreachable for a while) is tried again,
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
    * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed store or a stop that
-   * abandons the task ends the attempts; a result the store refuses (a DurableError) is committed as the failure.
+   * abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
+   * committed as the failure.
    */
   async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<void> {
     const { task, lease } = item;
@@ -674,8 +675,9 @@ export class Worker {
         }
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
-        if (isDurableError(error)) {
-          // The store refused the result itself (too large, invalid): trying it again would never succeed. The
+        if (isDurableError(error) && (error.status === 400 || error.status === 413)) {
+          // The store refused the result itself (too large, invalid: a 400 or 413; a 5xx such as an unavailable store
+          // or an unknown commit outcome is worth another attempt): trying it again would never succeed. The
           // activity fails with the store's reason instead, so the orchestration sees it (once: a refused failure
           // is dropped, and the task runs again when its lease expires).
           logger.error(`the store refused ${what}${refused ? ' and its failure; dropped' : '; recorded as the activity\'s failure'}`, error);
