@@ -6,19 +6,10 @@ import {
 import { followPages } from '../src/client/follow-pages.js';
 import { LocalClient } from '../src/client/local-client.js';
 import type { StatusChange } from '../src/store/store.js';
-import { SETTLED } from '../src/testing/settled.js';
 import { HandClock, T0 } from './hand-clock.js';
+import { within } from './within.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** A promise that settles within SETTLED of real time, or rejects saying what did not happen. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** What `promise` settled with: its value, or the error it rejected with. */
 function outcome<T>(promise: Promise<T>): Promise<T | unknown> {

@@ -7,6 +7,7 @@ import type { DurableClient } from '../src/client/durable-client.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { InjectedFaultError } from '../src/testing/fault-injection.js';
 import { HandClock, T0 } from './hand-clock.js';
+import { within } from './within.js';
 
 /** The methods of the Store port a {@link FailingStore} can make fail. */
 type Method =
@@ -140,13 +141,40 @@ function ending(client: DurableClient, id: string): Promise<InstanceStatus | und
   ));
 }
 
-/** A promise that settles within SETTLED of real time, or rejects saying what did not happen. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs))),
-  ]).finally(() => clearTimeout(timer));
+/**
+ * Fires the earliest pending timer of `clock`, moving the clock to it, until `end` settles: at most `max` timers,
+ * each awaited within SETTLED of real time.
+ */
+async function fireTimersUntil(clock: HandClock, end: Promise<unknown>, what: string, max: number): Promise<void> {
+  const ended = end.then(() => -1, () => -1);
+  for (let fired = 0; fired < max; fired++) {
+    if ((await within(Promise.race([clock.timerDueBy(Infinity), ended]), what)) === -1) return;
+    const earliest = [...clock.timers].sort((a, b) => a[1].at - b[1].at)[0];
+    if (!earliest) continue; // cleared meanwhile
+    clock.ms = Math.max(clock.ms, earliest[1].at);
+    clock.fire(earliest[0]);
+  }
+}
+
+/**
+ * A runtime on a FailingStore (hand-moved clock) whose activity 'Work' returns 'worked' and whose commits then fail
+ * for good; resolves once the worker has reported the first failed commit of the result.
+ */
+async function failingResultCommits(options: { readonly activityLeaseMs?: number } = {}) {
+  const clock = new HandClock();
+  const store = new FailingStore();
+  const logger = new RecordingLogger();
+  const runtime = createRuntime({
+    store, clock, logger, ...options,
+    orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+    activities: { Work: () => { store.failNext('commit', 1000); return 'worked'; } },
+  });
+  runtimes.push({ runtime, clock });
+  const failed = logger.nextError('result of activity Work');
+  await runtime.start();
+  await runtime.client.startNew('Calls');
+  await within(failed, 'the failed result commit being reported');
+  return { clock, store, logger, runtime };
 }
 
 describe('a store whose methods fail', () => {
@@ -441,29 +469,11 @@ describe('a store that fails under a step or a stop', () => {
   });
 
   it('ends a result retry when the task\'s lease expires, so a stop with an endless grace ends while the store stays down', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
-    const runtime = createRuntime({
-      store, clock, logger, activityLeaseMs: 3000,
-      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
-      activities: { Work: () => { store.failNext('commit', 1000); return 'worked'; } },
-    });
-    runtimes.push({ runtime, clock });
-    const failed = logger.nextError('result of activity Work');
-    await runtime.start();
-    await runtime.client.startNew('Calls');
-    await within(failed, 'the failed result commit being reported');
+    const { clock, store, logger, runtime } = await failingResultCommits({ activityLeaseMs: 3000 });
     const expired = logger.nextError('lease has expired');
     const stopping = runtime.stop({ graceMs: Infinity });
-    const stopped = stopping.then(() => -1);
     // The retries back off (100, 200, 400, ... ms) up to the lease's expiry at T0 + 3 s, and end there.
-    for (let fired = 0; fired < 30; fired++) {
-      const next = await within(Promise.race([clock.timerDueBy(Infinity), stopped]), 'a retry or the stop');
-      if (next === -1) break;
-      clock.ms = Math.max(clock.ms, clock.timers.get(next)!.at);
-      clock.fire(next);
-    }
+    await fireTimersUntil(clock, stopping, 'a retry or the stop', 30);
     await within(stopping, 'the stop resolving');
     await within(expired, 'the expired lease being reported');
     expect(clock.ms).toBeLessThanOrEqual(T0 + 3000 + 1);
@@ -528,33 +538,14 @@ describe('a store that fails under a step or a stop', () => {
     const id = await runtime.client.startNew('Calls');
     await within(failed, 'the failed result commit being reported');
     const done = ending(runtime.client, id);
-    const finished = done.then(() => -1);
-    // Fire the earliest timer (the retry's back-off) until the instance ends.
-    for (let fired = 0; fired < 20; fired++) {
-      if ((await within(Promise.race([clock.timerDueBy(Infinity), finished]), 'a retry or the end')) === -1) break;
-      const earliest = [...clock.timers].sort((a, b) => a[1].at - b[1].at)[0];
-      if (!earliest) continue; // cleared meanwhile
-      clock.ms = Math.max(clock.ms, earliest[1].at);
-      clock.fire(earliest[0]);
-    }
+    // The retries' back-off timers fire until the instance ends.
+    await fireTimersUntil(clock, done, 'a retry or the end', 20);
     expect(await within(done, 'the instance ending')).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
     expect(runs).toBe(1);
   });
 
   it('ends a result retry when a stop abandons the activity: the stop resolves and the task is claimable at once', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
-    const runtime = createRuntime({
-      store, clock, logger,
-      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
-      activities: { Work: () => { store.failNext('commit', 1000); return 'worked'; } },
-    });
-    runtimes.push({ runtime, clock });
-    const failed = logger.nextError('result of activity Work');
-    await runtime.start();
-    await runtime.client.startNew('Calls');
-    await within(failed, 'the failed result commit being reported');
+    const { clock, store, runtime } = await failingResultCommits();
     const stopping = runtime.stop({ graceMs: 5000 });
     const grace = [...clock.timers].find(([, t]) => t.at === T0 + 5000)![0]; // armed by stop at once
     clock.ms = T0 + 5000;
