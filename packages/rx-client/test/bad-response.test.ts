@@ -46,38 +46,32 @@ afterEach(async () => {
 
 const badResponse = { code: 'bad-response', status: 502 };
 
+/** Every command that reads its answer rejects with RemoteError bad-response. */
+async function expectEachCommandRefused(client: Awaited<ReturnType<typeof serveOdd>>): Promise<void> {
+  for (const command of [
+    client.startNew('Echo'),
+    client.restart('x'),
+    client.listInstances(),
+    client.getStatus('x'),
+    client.purgeInstanceHistory('x'),
+    client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0) }),
+  ]) {
+    const error = await command.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject(badResponse);
+  }
+}
+
 describe('a server answer the client cannot read', () => {
   it('rejects each command whose answer lacks what it returns with RemoteError bad-response', async () => {
     const client = await serveOdd('{"unexpected":true}');
-    for (const command of [
-      client.startNew('Echo'),
-      client.restart('x'),
-      client.listInstances(),
-      client.getStatus('x'),
-      client.purgeInstanceHistory('x'),
-      client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0) }),
-    ]) {
-      const error = await command.catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(RemoteError);
-      expect(error).toMatchObject(badResponse);
-    }
+    await expectEachCommandRefused(client);
     await expect(client.raiseEvent('x', 'E')).resolves.toBeUndefined(); // nothing to read: any 2xx will do
   });
 
   it('rejects each command whose 2xx answer is not JSON with RemoteError bad-response', async () => {
     const client = await serveOdd('<html>a proxy page</html>');
-    for (const command of [
-      client.startNew('Echo'),
-      client.restart('x'),
-      client.listInstances(),
-      client.getStatus('x'),
-      client.purgeInstanceHistory('x'),
-      client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0) }),
-    ]) {
-      const error = await command.catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(RemoteError);
-      expect(error).toMatchObject(badResponse);
-    }
+    await expectEachCommandRefused(client);
   });
 
   it('errors status$, customStatus$ and instances$ with RemoteError bad-response for a malformed value', async () => {
