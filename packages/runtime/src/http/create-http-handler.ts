@@ -22,6 +22,7 @@ import {
   parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
+import { routeLiteralPath } from './route-literal-path.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
 import { toNativeWireStatus, toWireStatus } from './wire-status.js';
@@ -147,9 +148,10 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type`, a malformed id or parameter, or a parameter
- * given twice (`runtimeStatus` excepted) 400; parameter names match in any case, as in Durable Functions. Error
- * bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Routes accept a trailing
- * slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
+ * given twice (`runtimeStatus` excepted) 400. Route literals (`/Instances/{id}/Terminate`) and query parameter names
+ * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
+ * Error bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Routes accept a
+ * trailing slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
  * second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
  * (`toNativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
  * Functions client's enum (`Canceled` matches nothing); `top` above 1000 gives pages of 1000 with a continuation
@@ -183,8 +185,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   /** Aborted by `close()`: ends every wait a request started, whatever its timeout. */
   const closing = new AbortController();
 
-  // Not strict: a trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks).
-  const app = new Hono({ strict: false });
+  // A trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks), and route
+  // literals match in any case, as in Azure Functions (`routeLiteralPath`); parameters keep their case.
+  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes.map((route) => route.path)) });
 
   app.onError((error) => {
     if (error instanceof HTTPException) {
@@ -206,7 +209,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   const verifier = settings.keys ? new KeyVerifier(settings.keys) : undefined;
   app.use('*', async (c, next) => {
-    if (verifier && !(await verifier.verify(presentedKey(c.req.raw, new URL(c.req.url))))) {
+    if (verifier && !(await verifier.verify(presentedKey(c.req.raw, queryOf(c.req.url))))) {
       return errorResponse(401, 'unauthorized', 'A valid key is required (Authorization: Bearer <key> or ?code=<key>)', {
         'WWW-Authenticate': 'Bearer',
       });
@@ -433,11 +436,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */
   function keyInUrls(c: Context, url: URL): { key?: string } {
-    const code = url.searchParams.get('code');
-    return code !== null && verifier && c.req.header('authorization') === undefined && c.req.header('x-functions-key') === undefined
-      ? { key: code }
-      : {};
+    if (!verifier || c.req.header('authorization') !== undefined || c.req.header('x-functions-key') !== undefined) return {};
+    const code = queryOf(url).get('code');
+    return code === undefined ? {} : { key: code };
   }
+
 
   const handler = async (request: Request): Promise<Response> => {
     try {

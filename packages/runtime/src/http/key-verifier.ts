@@ -1,3 +1,5 @@
+import type { QueryParams } from './query-params.js';
+
 /**
  * Checks access keys in constant time with web-standard APIs only (Web Crypto), so it runs in Node, Deno, Bun,
  * Workers and Service Workers.
@@ -30,15 +32,16 @@ export class KeyVerifier {
 
 /**
  * The key a request presents: `Authorization: Bearer <key>`, the `x-functions-key` header (as Azure Functions), or
- * the `code` query parameter (for clients that cannot set headers, such as `EventSource`).
+ * the `code` query parameter (for clients that cannot set headers, such as `EventSource`), named in any case as every
+ * query parameter (`CODE=` too, as Azure Functions reads it); `code` given twice throws `InvalidArgumentError` (400).
  */
-export function presentedKey(request: Request, url: URL): string | undefined {
+export function presentedKey(request: Request, query: QueryParams): string | undefined {
   const authorization = request.headers.get('authorization');
   if (authorization !== null) {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
     return match ? match[1] : undefined;
   }
-  return request.headers.get('x-functions-key') ?? url.searchParams.get('code') ?? undefined;
+  return request.headers.get('x-functions-key') ?? query.get('code');
 }
 
 async function digest(value: string): Promise<Uint8Array> {

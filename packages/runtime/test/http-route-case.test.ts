@@ -1,0 +1,147 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { silentLogger } from '../src/env/logger.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { echo, waitForEvents } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
+
+/**
+ * Case in the HTTP API's URLs, against a real server on 127.0.0.1: as in Azure Functions (ASP.NET Core route
+ * templates and the Durable Functions extension compare literals ignoring case; the host reads the `code` key as any
+ * query parameter, in any case), the literal route segments and the `code` key match in any case, while instance ids,
+ * event and orchestrator names keep theirs. A malformed request is refused with a typed 400 and changes nothing.
+ */
+
+const KEY = 'case-key';
+/** The webhook path in another case, as a hand-written URL may spell it. */
+const SHOUTED = '/RUNTIME/Webhooks/DurableTask';
+
+let runtime: Runtime;
+let server: NodeServer;
+
+beforeEach(async () => {
+  runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Echo: echo, WaitForEvents: waitForEvents }, logger: silentLogger });
+  await runtime.start();
+  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
+});
+
+afterEach(async () => {
+  await server.close();
+  await runtime.stop();
+});
+
+function call(path: string, method = 'GET', headers: Record<string, string> = { authorization: `Bearer ${KEY}` }): Promise<Response> {
+  return fetch(`${server.url}${path}`, { method, headers });
+}
+
+async function statusOf(pending: Promise<Response>): Promise<number> {
+  const response = await pending;
+  await response.body?.cancel();
+  return response.status;
+}
+
+async function errorOf(pending: Promise<Response>): Promise<[number, string]> {
+  const response = await pending;
+  return [response.status, ((await response.json()) as { code: string }).code];
+}
+
+describe('route literals', () => {
+  it('match in any case on every route, while ids, event and orchestrator names keep their case', async () => {
+    const started = await fetch(`${server.url}${SHOUTED}/Orchestrators/WaitForEvents/Mixed-Case-Id`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '2',
+    });
+    expect(started.status).toBe(202);
+    expect(await started.json()).toMatchObject({ id: 'Mixed-Case-Id' });
+    expect(await runtime.client.getStatus('Mixed-Case-Id')).toMatchObject({ name: 'WaitForEvents', input: 2 });
+    // The orchestrator name is a parameter: another case names another (unknown) orchestrator.
+    expect(await errorOf(call(`${SHOUTED}/ORCHESTRATORS/waitforevents/other`, 'POST'))).toEqual([400, 'invalid-argument']);
+
+    const status = await call(`${SHOUTED}/INSTANCES/Mixed-Case-Id`);
+    expect(status.status).toBe(202);
+    expect(await status.json()).toMatchObject({ instanceId: 'Mixed-Case-Id' });
+    expect(await errorOf(call(`${SHOUTED}/instances/mixed-case-id`))).toEqual([404, 'instance-not-found']);
+    expect(((await (await call(`${SHOUTED}/Instances/`)).json()) as { instanceId: string }[]).map((s) => s.instanceId)).toEqual(['Mixed-Case-Id']);
+
+    expect(await statusOf(call(`${SHOUTED}/instances/Mixed-Case-Id/SUSPEND?Reason=pause`, 'POST'))).toBe(202);
+    expect(await runtime.client.getStatus('Mixed-Case-Id')).toMatchObject({ runtimeStatus: 'Suspended' });
+    expect(await statusOf(call(`${SHOUTED}/instances/Mixed-Case-Id/Resume`, 'POST'))).toBe(202);
+    expect(await statusOf(call(`${SHOUTED}/instances/Mixed-Case-Id/RaiseEvent/Item`, 'POST'))).toBe(202);
+    await firstValueFrom(runtime.client.customStatus$('Mixed-Case-Id').pipe(filter((c) => c !== undefined)));
+
+    const history = await call(`${SHOUTED}/Instances/Mixed-Case-Id/History/Stream?untilTerminal=true`, 'GET', {
+      authorization: `Bearer ${KEY}`, accept: 'text/event-stream',
+    });
+    expect(history.status).toBe(200);
+    expect(history.headers.get('content-type')).toContain('text/event-stream');
+    await history.body?.cancel();
+
+    expect(await statusOf(call(`${SHOUTED}/instances/Mixed-Case-Id/TERMINATE?reason=stop`, 'POST'))).toBe(202);
+    expect((await runtime.client.waitForCompletion('Mixed-Case-Id', SETTLED)).runtimeStatus).toBe('Terminated');
+    const restarted = await call(`${SHOUTED}/instances/Mixed-Case-Id/ReStart?restartWithNewInstanceId=false`, 'POST');
+    expect(restarted.status).toBe(202);
+    expect(await restarted.json()).toMatchObject({ id: 'Mixed-Case-Id' });
+    expect(await statusOf(call(`${SHOUTED}/instances/Mixed-Case-Id/Terminate`, 'POST'))).toBe(202);
+    expect(await statusOf(call(`${SHOUTED}/Instances/Mixed-Case-Id`, 'DELETE'))).toBe(200);
+    expect(await runtime.client.getStatus('Mixed-Case-Id')).toBeUndefined();
+  });
+
+  it('rewind a Failed instance through /Rewind', async () => {
+    let failures = 1;
+    await runtime.stop();
+    runtime = createRuntime({
+      store: new MemoryStore(),
+      orchestrators: { Flaky: function* (ctx) { return yield ctx.callActivity('Flaky'); } },
+      activities: { Flaky: () => { if (failures-- > 0) throw new Error('broken'); return 'fixed'; } },
+      logger: silentLogger,
+    });
+    await runtime.start();
+    await server.close();
+    server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
+    await runtime.client.startNew('Flaky', { instanceId: 'f' });
+    expect((await runtime.client.waitForCompletion('f', SETTLED)).runtimeStatus).toBe('Failed');
+    expect(await statusOf(call(`${SHOUTED}/instances/f/REWIND`, 'POST'))).toBe(202);
+    expect(await runtime.client.waitForCompletion('f', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'fixed' });
+  });
+
+  it('keep an id that is spelled as a literal: /instances/STREAM is the status of instance STREAM', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'STREAM', input: 1 });
+    await runtime.client.waitForCompletion('STREAM', SETTLED);
+    const response = await call(`${WEBHOOK_PATH}/Instances/STREAM`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ instanceId: 'STREAM', output: 1 });
+    // The list stream lives under /streams/, in any case; a session id is a parameter (an unknown one is 404).
+    const list = await call(`${WEBHOOK_PATH}/STREAMS/Instances`, 'GET', { authorization: `Bearer ${KEY}`, accept: 'text/event-stream' });
+    expect(list.headers.get('content-type')).toContain('text/event-stream');
+    await list.body?.cancel();
+    expect(await errorOf(call(`${WEBHOOK_PATH}/Streams/INSTANCES-session`, 'DELETE'))).toEqual([404, 'session-not-found']);
+  });
+
+  it('in another case still answer 405 with Allow for a wrong method, and 404 for unknown routes', async () => {
+    const wrong = await call(`${SHOUTED}/Instances/x/Terminate`, 'GET');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    await wrong.body?.cancel();
+    expect(await errorOf(call(`${SHOUTED}/Instances/x/Terminated`, 'POST'))).toEqual([404, 'not-found']);
+    expect(await errorOf(call('/RUNTIME/webhooks/other/instances'))).toEqual([404, 'not-found']);
+  });
+});
+
+describe('the code key', () => {
+  it('is read in any case, and goes into the check-status URLs as code=', async () => {
+    const started = await call(`${WEBHOOK_PATH}/orchestrators/Echo/c1?CODE=${KEY}`, 'POST', {});
+    expect(started.status).toBe(202);
+    expect(((await started.json()) as { statusQueryGetUri: string }).statusQueryGetUri).toMatch(new RegExp(`/instances/c1\\?code=${KEY}$`));
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances?Code=${KEY}`, 'GET', {}))).toBe(200);
+    expect(await errorOf(call(`${WEBHOOK_PATH}/instances?Code=wrong`, 'GET', {}))).toEqual([401, 'unauthorized']);
+  });
+
+  it('given twice, in any case, is refused with 400 and starts nothing', async () => {
+    expect(await errorOf(call(`${WEBHOOK_PATH}/orchestrators/Echo/twice?code=${KEY}&CODE=${KEY}`, 'POST', {}))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call(`${WEBHOOK_PATH}/orchestrators/Echo/twice?code=${KEY}&code=${KEY}`, 'POST', {}))).toEqual([400, 'invalid-argument']);
+    expect(await runtime.client.getStatus('twice')).toBeUndefined();
+  });
+});
