@@ -148,11 +148,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A result commit that fails with a 5xx DurableError is retried again (only 400 / 413 are refused for good): runtime
  * 25,028 B, KeyvalStore 30,770 B; budgets 25,044 / 30,786 B.
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
+ * The worker's stop grace then ran on the client's deadline timer (no second long-delay timer): 25,028 / 30,770 / 60,627
+ * -> 24,952 / 30,704 / 60,545 B, budgets 24,977 / 30,735 / 60,606 B (+0.1 %).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_044 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_786 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_634 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 24_977 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_735 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_606 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

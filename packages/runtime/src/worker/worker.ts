@@ -13,7 +13,8 @@ import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/st
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
-import { armTimeout, MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
+import { deadlineTimer } from '../client/deadline-timer.js';
+import { MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
@@ -219,10 +220,11 @@ export class Worker {
           await drained;
         } else {
           let cancelGrace: (() => void) | undefined;
-          // In steps of at most MAX_TIMER_DELAY_MS: a longer delay given to one timer fires early (Node and browsers
-          // fire it at once; the system clock clamps it to 24.8 days), which would abandon work the grace still covers.
+          // On the client's deadline timer, which waits in steps of at most MAX_TIMER_DELAY_MS: a longer delay given to
+          // one timer fires early (Node and browsers fire it at once; the system clock clamps it to 24.8 days), which
+          // would abandon work the grace still covers.
           const graceOver = new Promise<true>((resolve) => {
-            cancelGrace = armTimeout(graceMs, this.#o.clock, () => resolve(true));
+            cancelGrace = deadlineTimer(this.#o.clock)(graceMs, () => resolve(true));
           });
           const abandon = await Promise.race([drained.then(() => false), graceOver]);
           cancelGrace?.();
