@@ -69,7 +69,7 @@ export function majorityTimeSource(hello: Document): 'heartbeats' | 'majority-re
  *
  * @example
  * ```ts
- * const reply = await db.command(majorityProbe('drx_instances'), { timeoutMS: 10_000 });
+ * const reply = await db.command(majorityProbe('drx_instances'), { signal: AbortSignal.timeout(10_000) });
  * clock.observeMajority(majorityReadTimeOf(reply));
  * ```
  */

@@ -1,5 +1,6 @@
 import type { Document } from 'mongodb';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
+import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 
 /** What kind of MongoDB deployment a `hello` reply describes. */
 export type DeploymentKind = 'replica-set' | 'sharded' | 'load-balanced' | 'standalone';
@@ -39,9 +40,42 @@ export const SINGLE_NODE_REPLICA_SET_HOWTO =
  */
 export function assertReplicaSet(hello: Document): void {
   if (classifyDeployment(hello) !== 'standalone') return;
+  if (hello['isreplicaset'] === true) {
+    // Started with --replSet, but rs.initiate() never ran: the member has no configuration yet.
+    throw new ReplicaSetRequiredError(
+      'The server was started with --replSet but its replica set is not initiated, so it has neither transactions nor ' +
+        'change streams yet. Run rs.initiate() once, e.g. `mongosh --eval "rs.initiate({ _id: \'rs0\', members: ' +
+        '[{ _id: 0, host: \'127.0.0.1:27017\' }] })"` (the _id must be the --replSet name), then connect with ?replicaSet=rs0.',
+    );
+  }
   throw new ReplicaSetRequiredError(
     'MongoStore needs a replica set or a sharded cluster (transactions make each orchestration step atomic; change ' +
       'streams push status changes and wake workers), but the server is a standalone mongod. ' + SINGLE_NODE_REPLICA_SET_HOWTO,
+  );
+}
+
+/**
+ * Throws `StoreUnreachableError` (503) when the `hello` reply comes from a replica-set member that is not the primary:
+ * the connection string connects directly (`directConnection=true`) to a secondary or an arbiter, where every write
+ * (and every transaction) would be refused later with NotWritablePrimary. Naming the set instead lets the driver find
+ * the primary and follow it through elections.
+ *
+ * @example
+ * ```ts
+ * assertWritablePrimary({ setName: 'rs0', isWritablePrimary: false, secondary: true, primary: 'db1:27017' }); // throws
+ * ```
+ */
+export function assertWritablePrimary(hello: Document): void {
+  if (classifyDeployment(hello) !== 'replica-set') return;
+  if (hello['isWritablePrimary'] === true || hello['ismaster'] === true) return;
+  const setName = String(hello['setName']);
+  const role = hello['arbiterOnly'] === true ? 'an arbiter' : hello['secondary'] === true ? 'a secondary' : 'a member that is not the primary';
+  const primary = typeof hello['primary'] === 'string' ? ` (its primary is ${hello['primary']})` : '';
+  throw new StoreUnreachableError(
+    `MongoStore reached ${role} of replica set ${JSON.stringify(setName)}${primary}, not its primary: the connection ` +
+      'string connects directly to one member (directConnection=true), and that member refuses writes and transactions. ' +
+      `Remove directConnection=true and name the set instead (?replicaSet=${encodeURIComponent(setName)}), so that the ` +
+      'driver finds the primary and follows it through elections.',
   );
 }
 

@@ -25,6 +25,7 @@ export { DEFAULT_MAX_CLOCK_SKEW_MS, type ClockSkew } from './clock-skew.js';
 export { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
 export { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 export { classifyDeployment, SINGLE_NODE_REPLICA_SET_HOWTO, type DeploymentKind } from './deployment.js';
+export { missingPrivileges, requiredPrivileges, type Privilege, type PrivilegeResource } from './privileges.js';
 export { MongoStoreError } from './errors/mongo-store-error.js';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';
 export { StoreUnreachableError } from './errors/store-unreachable-error.js';

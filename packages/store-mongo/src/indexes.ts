@@ -132,3 +132,30 @@ export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonl
   messages: ['due'],
   activityTasks: ['claim', 'claim_ready', 'lease_expiry'],
 };
+
+/** IndexOptionsConflict, IndexKeySpecsConflict: an index of that name (or key) exists with another definition. */
+const INDEX_CONFLICT_CODES = new Set([85, 86]);
+
+/**
+ * What to tell the operator when `createIndexes` on `collection` failed because an index of the same name or key
+ * already exists with a different definition (a changed TTL, an index created by hand, an older layout):
+ * `createIndexes` is idempotent only for identical definitions. `undefined` for any other error.
+ *
+ * @example
+ * ```ts
+ * indexConflictProblem('purges', { code: 85, message: 'An equivalent index already exists with a different name and options' });
+ * // 'MongoStore could not create its indexes on collection "purges": ... drop that index ... and connect again ...'
+ * ```
+ */
+export function indexConflictProblem(collection: string, error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number' || !INDEX_CONFLICT_CODES.has(code)) return undefined;
+  const detail = error instanceof Error ? error.message : String((error as { message?: unknown }).message);
+  const kind = (Object.keys(INDEXES) as (keyof CollectionNames)[]).find((k) => collection.endsWith(k));
+  const wanted = (kind ? INDEXES[kind] : []).map((index) => `${String(index.name)} ${JSON.stringify(index.key)}`).join(', ');
+  return (
+    `MongoStore could not create its indexes on collection ${JSON.stringify(collection)}: an index with the same name or key ` +
+    `exists with another definition (${detail}). The store needs: ${wanted}. Drop the conflicting index ` +
+    `(db.getCollection(${JSON.stringify(collection)}).dropIndex('<name>') in mongosh) and connect again; connect rebuilds it.`
+  );
+}

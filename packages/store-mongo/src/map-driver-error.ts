@@ -5,12 +5,15 @@ import { StoreAuthenticationError } from './errors/store-authentication-error.js
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 
 /** What a driver error means to a caller of the store. */
-export type DriverErrorKind = 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'too-large' | 'duplicate-key' | 'other';
+export type DriverErrorKind =
+  | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'too-large' | 'duplicate-key' | 'transaction-aborted' | 'other';
 
 const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError', 'MongoPoolClosedError']);
 const UNREACHABLE_NAMES = new Set([
   'MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoPoolClearedError',
   'PoolClearedOnNetworkError', 'MongoWaitQueueTimeoutError',
+  // The reason of an `AbortSignal.timeout(ms)` deadline the store sets on a command (the driver throws it as is).
+  'TimeoutError',
 ]);
 /** Server codes of a primary that is stepping down, shutting down or unreachable (elections, failovers). */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
@@ -25,6 +28,12 @@ const TOO_LARGE_CODES = new Set([10334, 17419]);
 const DUPLICATE_KEY_CODES = new Set([11000, 11001]);
 /** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
 const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
+/**
+ * The label of an error after which the whole transaction can be retried: it was aborted, nothing of it was written.
+ * `withTransaction` retries such transactions itself for 120 s; the label reaches the store only when that ran out
+ * (write conflicts that never cleared, an election that outlasted it).
+ */
+const TRANSIENT_TRANSACTION_LABEL = 'TransientTransactionError';
 /** WriteConcernTimeout (WriteConcernFailed before 8.1): applied on the primary, not acknowledged by a majority in time. */
 const WRITE_CONCERN_TIMEOUT_CODE = 64;
 
@@ -44,7 +53,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   const top = shape(error);
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
   // Checked before "unreachable": a network error during a commit carries the label, and then the outcome matters.
-  if (chain.some(hasUnknownCommitLabel)) return 'commit-unknown';
+  if (chain.some((e) => hasLabel(e, UNKNOWN_COMMIT_LABEL))) return 'commit-unknown';
   // A single write whose majority acknowledgement timed out (wtimeoutMS): applied on the primary, maybe rolled back.
   if (isWriteConcernTimeout(error)) return 'commit-unknown';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
@@ -55,6 +64,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (typeof top.code === 'number' && TOO_LARGE_CODES.has(top.code)) return 'too-large';
   if (top.codeName === 'BSONObjectTooLarge') return 'too-large';
   if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
+  if (hasLabel(error, TRANSIENT_TRANSACTION_LABEL)) return 'transaction-aborted';
   return 'other';
 }
 
@@ -66,9 +76,10 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
  * |---|---|
  * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
  * | commit outcome unknown (`UnknownTransactionCommitResult` label), majority acknowledgement timed out | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
- * | server selection failed, network error | `StoreUnreachableError` (`store-unreachable`, 503) |
+ * | server selection failed, network error, no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
+ * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
  * @example
@@ -104,6 +115,13 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
       return new StoreClosedError(`The MongoDB client was closed while ${doing}`, options);
     case 'too-large':
       return new PayloadTooLargeError(`A document exceeded MongoDB's 16 MiB limit while ${doing}: ${detail}`, options);
+    case 'transaction-aborted':
+      return new MongoStoreError(
+        `MongoDB aborted the transaction while ${doing}, and the driver's retries for 120 s did not get it through: ${detail}. ` +
+          'Nothing of it was written, so retrying is safe (the worker retries steps and activity results by itself). ' +
+          'Lasting write conflicts mean many writers of one instance at once; an election that outlasts the retries, a primary that is unhealthy.',
+        options,
+      );
     case 'duplicate-key':
     case 'other':
       return new MongoStoreError(`MongoDB failed while ${doing}: ${detail}`, options);
@@ -124,12 +142,12 @@ function shape(error: unknown): ErrorShape {
   return { ...(typeof e.name === 'string' ? { name: e.name } : {}), code: e.code, codeName: e.codeName };
 }
 
-function hasUnknownCommitLabel(error: unknown): boolean {
+function hasLabel(error: unknown, label: string): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { errorLabels, hasErrorLabel } = error as { errorLabels?: unknown; hasErrorLabel?: unknown };
-  if (Array.isArray(errorLabels) && errorLabels.includes(UNKNOWN_COMMIT_LABEL)) return true;
+  if (Array.isArray(errorLabels) && errorLabels.includes(label)) return true;
   // MongoError keeps its labels in a private set; hasErrorLabel is the public way to ask.
-  return typeof hasErrorLabel === 'function' && (hasErrorLabel as (label: string) => unknown).call(error, UNKNOWN_COMMIT_LABEL) === true;
+  return typeof hasErrorLabel === 'function' && (hasErrorLabel as (label: string) => unknown).call(error, label) === true;
 }
 
 /** A write concern error that is a timeout: code 64, or `errInfo.wtimeout` (the driver's `MongoWriteConcernError`). */

@@ -111,6 +111,44 @@ export function clientOptionsFor(uri: string, clientOptions: MongoClientOptions 
   return { ...defaults, ...clientOptions };
 }
 
+/**
+ * Warnings about driver options that weaken the store's guarantees under failures (logged by `connect`, not refused:
+ * the application may have reasons):
+ * - `retryWrites: false`: a claim, a lease renewal or release that meets a failover fails instead of being retried once
+ *   by the driver (a claim that was applied keeps its instance leased until the lease expires);
+ * - `retryReads: false`: every read that meets a failover fails;
+ * - a `socketTimeoutMS` shorter than a commit may legitimately wait for a majority (`maxCommitTimeMS` + 1 s, 31 s by
+ *   default) or for a change stream's `getMore`: the driver closes the connection and the outcome of that commit is
+ *   unknown (`CommitOutcomeUnknownError`).
+ *
+ * @example
+ * ```ts
+ * clientOptionWarnings({ retryWrites: false }); // ['retryWrites is off: ...']
+ * ```
+ */
+export function clientOptionWarnings(
+  options: { readonly retryWrites?: boolean; readonly retryReads?: boolean; readonly socketTimeoutMS?: number },
+  commitWaitMs = 31_000,
+): string[] {
+  const warnings: string[] = [];
+  if (options.retryWrites === false) {
+    warnings.push(
+      'retryWrites is off: a claim or lease write that meets a failover fails instead of being retried once by the driver ' +
+        '(a claim that was applied then waits out its lease). Remove retryWrites=false unless the deployment cannot retry writes.',
+    );
+  }
+  if (options.retryReads === false) warnings.push('retryReads is off: every read that meets a failover fails instead of being retried once.');
+  const socket = options.socketTimeoutMS;
+  if (socket !== undefined && socket > 0 && socket <= commitWaitMs) {
+    warnings.push(
+      `socketTimeoutMS (${socket} ms) is not longer than a commit may wait for a majority (${commitWaitMs} ms): such a ` +
+        'commit is cut off with an unknown outcome. Leave socketTimeoutMS at 0 (the driver interrupts operations on a ' +
+        'server whose heartbeat times out) or set it above that.',
+    );
+  }
+  return warnings;
+}
+
 function decodeURIComponentSafe(text: string): string {
   try {
     return decodeURIComponent(text);

@@ -11,7 +11,7 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
-  type ServerHeartbeatSucceededEvent, type TransactionOptions,
+  type IndexDescription, type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
 import { merge, Observable, of, Subject } from 'rxjs';
 import {
@@ -24,18 +24,20 @@ import {
   ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
 } from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
-import { assertReplicaSet, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
+import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, newHistoryGen,
   purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
-import { collectionNames, INDEXES, OBSOLETE_INDEXES, validateNamespace, type CollectionNames } from './indexes.js';
+import { collectionNames, indexConflictProblem, INDEXES, OBSOLETE_INDEXES, validateNamespace, type CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
-import { clientOptionsFor, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
+import { clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
+import { assertPrivileges, requiredPrivileges } from './privileges.js';
+import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
@@ -68,6 +70,12 @@ const MAJORITY_READ_TIMEOUT_MS = 10_000;
 /** How long one periodic clock check (a `hello`, server selection included) may take before it fails and is retried. */
 const CLOCK_CHECK_TIMEOUT_MS = 10_000;
 
+/**
+ * How long each command of the deployment check at `connect` (`hello`, then `connectionStatus`) may wait for its reply
+ * once a server is selected; server selection has its own `serverSelectionTimeoutMS` on top.
+ */
+const PROBE_REPLY_TIMEOUT_MS = 10_000;
+
 /** How far before the last healthy moment a status resync re-reads (covers writers' clock skew). */
 const RESYNC_MARGIN_MS = 60_000;
 
@@ -96,7 +104,9 @@ const HISTORY_READ_ATTEMPTS = 3;
  * - Reads use `majority` read concern, writes `majority` write concern (waiting at most 30 s for the majority).
  * - User JSON is stored as JSON text: keys with `$` or `.` and `__proto__` round-trip exactly. Each document's JSON
  *   is limited to `maxPayloadBytes` (default and maximum 15 MiB).
- * - A standalone server is refused with `ReplicaSetRequiredError`, which says how to start a single-node replica set.
+ * - `connect` checks the deployment: a standalone server is refused with `ReplicaSetRequiredError` (which says how to
+ *   start a single-node replica set), a user without the privileges the store needs with `StoreAuthenticationError`
+ *   naming each missing one.
  *
  * @example
  * ```ts
@@ -169,15 +179,23 @@ export class MongoStore implements Store {
   #closed: Promise<void> | undefined;
 
   /**
-   * Connects (when given a URI), checks that the deployment is a replica set or sharded cluster, compares this
-   * process's clock with the server's (a warning through `logger` beyond `maxClockSkewMs`), creates the indexes,
-   * resumes any unfinished history sweep, and returns the open store.
+   * Connects (when given a URI), checks the deployment, compares this process's clock with the server's (a warning
+   * through `logger` beyond `maxClockSkewMs`), creates the collections and indexes, resumes any unfinished history
+   * sweep, and returns the open store.
    *
-   * Rejects with `StoreUnreachableError` when no server answers within `serverSelectionTimeoutMS` (default 10 s),
-   * `StoreAuthenticationError` when the credentials are refused, `ReplicaSetRequiredError` for a standalone server
-   * and `InvalidArgumentError` for a malformed connection string or option (including a database name or collection
-   * prefix MongoDB would refuse, checked before connecting). A client the store created is closed again when opening
-   * fails.
+   * The deployment check is two commands, each bounded (`serverSelectionTimeoutMS` + 10 s) and leaving no cursor or
+   * session behind: `hello` (a replica set or sharded cluster, reached at its primary: transactions and change
+   * streams) and `connectionStatus` with `showPrivileges` (the user may do what the store does: `find`, `insert`,
+   * `update`, `remove` on its collections, `changeStream` + `find` on the database, and while creating indexes
+   * `createCollection`, `createIndex`, `dropIndex`; see `requiredPrivileges`). Driver options that weaken failover
+   * handling (`retryWrites=false`, a short `socketTimeoutMS`) are logged as warnings.
+   *
+   * Rejects with `StoreUnreachableError` when no server answers within `serverSelectionTimeoutMS` (default 10 s) or the
+   * check's deadline, or when the connection string reaches a secondary directly; `StoreAuthenticationError` when the
+   * credentials are refused or a privilege is missing (the message names each one and how to grant it);
+   * `ReplicaSetRequiredError` for a standalone server or a replica set never initiated; and `InvalidArgumentError` for
+   * a malformed connection string or option (including a database name or collection prefix MongoDB would refuse,
+   * checked before connecting). A client the store created is closed again when opening fails.
    *
    * @example
    * ```ts
@@ -237,13 +255,24 @@ export class MongoStore implements Store {
     client.on('serverHeartbeatSucceeded', onHeartbeat);
     try {
       await client.connect();
+      // The deployment check: each command is bounded (a deadline on top of server selection), and neither leaves a
+      // cursor or a session behind. First what the deployment is (a replica set or sharded cluster, reached at its
+      // primary), then what this user may do there, so that a missing role fails here, not hours later in a feed.
+      const probeMs = client.options.serverSelectionTimeoutMS + PROBE_REPLY_TIMEOUT_MS;
       const sentAt = Date.now();
-      const reply = await hello(client);
+      const reply = await hello(client, { signal: AbortSignal.timeout(probeMs) });
       const receivedAt = Date.now();
       assertReplicaSet(reply);
+      assertWritablePrimary(reply);
       // Wrapped once: a report made while a failure is handled (a resync's retry, a sweep, the clock check) cannot
       // throw out of the handler and leave its retry unarmed.
       const logger = guardedLogger(options.logger ?? consoleLogger);
+      const status = await connectionStatus(client, AbortSignal.timeout(probeMs), logger);
+      if (status !== undefined) {
+        assertPrivileges(status, requiredPrivileges(dbName, collectionNames(options.collectionPrefix), { createIndexes: options.createIndexes !== false }));
+      }
+      const commitWaitMs = transactionOptionsFor(options.transactionOptions).writeConcern?.wtimeoutMS;
+      for (const warning of clientOptionWarnings(client.options, commitWaitMs)) logger.warn(`MongoStore ${dbName}: ${warning}`);
       const skew = skewOfHello(reply, sentAt, receivedAt);
       const clusterClock = new ClusterClock();
       clusterClock.observe(reply);
@@ -310,7 +339,7 @@ export class MongoStore implements Store {
       maxSkewMs: options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
       measure: () => this.#op('checking the clock against the server\u2019s', async () => {
         const sentAt = Date.now();
-        const reply = await hello(client, { timeoutMS: CLOCK_CHECK_TIMEOUT_MS });
+        const reply = await hello(client, { signal: AbortSignal.timeout(CLOCK_CHECK_TIMEOUT_MS) });
         return skewOfHello(reply, sentAt, Date.now());
       }),
       warn: (message, details) => logger.warn(`MongoStore ${dbName}: ${message}`, details),
@@ -361,18 +390,23 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Creates the store's indexes (see the README for the list), dropping those of the earlier layout they replace
-   * (`OBSOLETE_INDEXES`). Idempotent; `connect` runs it unless `createIndexes: false`.
+   * Creates the store's six collections when missing (a transaction on a sharded cluster cannot create one) and its
+   * indexes (see the README for the list), dropping those of the earlier layout they replace (`OBSOLETE_INDEXES`).
+   * Idempotent; `connect` runs it unless `createIndexes: false`. An index that exists under the same name or key with
+   * another definition fails it with `MongoStoreError` naming the index to drop.
    */
   async ensureIndexes(): Promise<void> {
     await this.#op('creating indexes', async () => {
       // The old history index goes first: it would refuse the events of a restarted instance's new generation.
+      // Every collection exists before the first transaction: MongoDB cannot create a collection inside a
+      // cross-shard write transaction (a sharded cluster), and `sweeps` has no index that would create it.
+      for (const name of Object.values(this.collections)) await createIfMissing(this.#db, name);
       for (const name of OBSOLETE_INDEXES.history ?? []) await dropIfPresent(this.#history, name);
-      await this.#instances.createIndexes([...INDEXES.instances]);
-      await this.#history.createIndexes([...INDEXES.history]);
-      await this.#messages.createIndexes([...INDEXES.messages]);
-      await this.#tasks.createIndexes([...INDEXES.activityTasks]);
-      await this.#purges.createIndexes([...INDEXES.purges]);
+      await createIndexesOn(this.#instances, INDEXES.instances);
+      await createIndexesOn(this.#history, INDEXES.history);
+      await createIndexesOn(this.#messages, INDEXES.messages);
+      await createIndexesOn(this.#tasks, INDEXES.activityTasks);
+      await createIndexesOn(this.#purges, INDEXES.purges);
       for (const name of OBSOLETE_INDEXES.instances ?? []) await dropIfPresent(this.#instances, name);
       for (const name of OBSOLETE_INDEXES.messages ?? []) await dropIfPresent(this.#messages, name);
       for (const name of OBSOLETE_INDEXES.activityTasks ?? []) await dropIfPresent(this.#tasks, name);
@@ -795,7 +829,7 @@ export class MongoStore implements Store {
   /** Reads the deployment's majority commit point (`majorityProbe` on the instances collection) into the cluster clock. */
   async #readMajorityTime(): Promise<void> {
     const reply = await this.#op('reading the majority commit point', () =>
-      this.#db.command(majorityProbe(this.collections.instances), { timeoutMS: MAJORITY_READ_TIMEOUT_MS }));
+      this.#db.command(majorityProbe(this.collections.instances), { signal: AbortSignal.timeout(MAJORITY_READ_TIMEOUT_MS) }));
     this.#clusterClock.observeMajority(majorityReadTimeOf(reply));
   }
 
@@ -1139,13 +1173,54 @@ function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
   return point ? { ...point } : {};
 }
 
-async function hello(client: MongoClient, options?: { readonly timeoutMS?: number }): Promise<Document> {
+/**
+ * The `hello` command. `options.signal` is the deadline: driver 7.8 ignores `timeoutMS` (deprecated, "has no effect"),
+ * so an `AbortSignal` is what bounds a command whose reply never comes (its reason, a `TimeoutError`, maps to
+ * `StoreUnreachableError`).
+ */
+async function hello(client: MongoClient, options: { readonly signal: AbortSignal }): Promise<Document> {
   const admin = client.db('admin');
   try {
     return await admin.command({ hello: 1 }, options);
   } catch (error) {
     // Servers before 4.4.2 know only the legacy name (CommandNotFound).
     if ((error as { code?: unknown }).code === 59) return admin.command({ isMaster: 1 }, options);
+    throw error;
+  }
+}
+
+/**
+ * The reply of `connectionStatus` with `showPrivileges: true` (what the authenticated user may do), or `undefined`
+ * when the server does not answer it (a proxy or service without the command): then the check is skipped with a
+ * warning, and a missing privilege shows as `StoreAuthenticationError` when it is first used. One command: no
+ * cursor, no session left open.
+ */
+async function connectionStatus(client: MongoClient, signal: AbortSignal, logger: Logger): Promise<Document | undefined> {
+  try {
+    return await client.db('admin').command({ connectionStatus: 1, showPrivileges: true }, { signal });
+  } catch (error) {
+    if (classifyDriverError(error) !== 'other') throw error;
+    logger.warn('MongoStore: the server did not answer connectionStatus, so the privileges were not checked at connect', error);
+    return undefined;
+  }
+}
+
+/** Creates a collection unless it exists (NamespaceExists), so no transaction has to create one (see `ensureIndexes`). */
+async function createIfMissing(db: Db, name: string): Promise<void> {
+  try {
+    await db.command({ create: name });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 48) throw error;
+  }
+}
+
+/** `collection.createIndexes`, with a spec that conflicts with an existing index of the same name explained. */
+async function createIndexesOn<T extends Document>(collection: Collection<T>, specs: readonly IndexDescription[]): Promise<void> {
+  try {
+    await collection.createIndexes([...specs]);
+  } catch (error) {
+    const problem = indexConflictProblem(collection.collectionName, error);
+    if (problem !== undefined) throw new MongoStoreError(problem, { cause: error });
     throw error;
   }
 }

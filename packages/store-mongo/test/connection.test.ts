@@ -2,7 +2,7 @@ import { MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { validateNamespace } from '../src/indexes.js';
 import { MongoStore } from '../src/mongo-store.js';
-import { clientOptionsFor, DEFAULT_CLIENT_OPTIONS, feedOptionProblem, type MongoStoreUriOptions } from '../src/mongo-store-options.js';
+import { clientOptionsFor, clientOptionWarnings, DEFAULT_CLIENT_OPTIONS, feedOptionProblem, type MongoStoreUriOptions } from '../src/mongo-store-options.js';
 
 // These run everywhere: they talk to the real driver, and nothing listens on 127.0.0.1:1, so the refusal is real.
 
@@ -31,6 +31,24 @@ describe('connecting', () => {
       serverSelectionTimeoutMS: 1, connectTimeoutMS: 10_000,
     });
     expect(clientOptionsFor('mongodb://h/app', undefined)).toEqual(DEFAULT_CLIENT_OPTIONS);
+  });
+
+  it('warns about driver options that weaken failover handling, read off a real client\u2019s resolved options', async () => {
+    const weak = new MongoClient('mongodb://127.0.0.1:1/?retryWrites=false&retryReads=false&socketTimeoutMS=5000');
+    const usual = new MongoClient('mongodb://127.0.0.1:1/?replicaSet=rs0', clientOptionsFor('mongodb://127.0.0.1:1/?replicaSet=rs0', undefined));
+    try {
+      const warnings = clientOptionWarnings(weak.options, 31_000);
+      expect(warnings).toHaveLength(3);
+      expect(warnings[0]).toContain('retryWrites is off');
+      expect(warnings[1]).toContain('retryReads is off');
+      expect(warnings[2]).toContain('socketTimeoutMS (5000 ms) is not longer than a commit may wait for a majority (31000 ms)');
+      // The driver's defaults (retries on, no socket timeout) and the store's own options raise nothing.
+      expect(clientOptionWarnings(usual.options, 31_000)).toEqual([]);
+      expect(clientOptionWarnings({ socketTimeoutMS: 60_000 }, 31_000)).toEqual([]);
+    } finally {
+      await weak.close();
+      await usual.close();
+    }
   });
 
   it('reports an unreachable server the same way for a client the application passes in', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertReplicaSet, classifyDeployment, databaseFromUri } from '../src/deployment.js';
+import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri } from '../src/deployment.js';
 import { ReplicaSetRequiredError } from '../src/errors/replica-set-required-error.js';
 
 // Shapes of real `hello` replies (abridged).
@@ -34,6 +34,37 @@ describe('deployment detection', () => {
     expect(message).toContain('mongod --replSet rs0');
     expect(message).toContain('rs.initiate(');
     expect(message).toContain('?replicaSet=rs0');
+  });
+});
+
+describe('reaching the primary', () => {
+  it('refuses a direct connection to a secondary or an arbiter, naming the set and its primary (StoreUnreachableError)', () => {
+    expect(() => assertWritablePrimary(RS_PRIMARY)).not.toThrow();
+    expect(() => assertWritablePrimary(MONGOS)).not.toThrow();
+    expect(() => assertWritablePrimary(LOAD_BALANCED)).not.toThrow();
+    expect(() => assertWritablePrimary({ ...RS_PRIMARY, isWritablePrimary: undefined, ismaster: true })).not.toThrow(); // legacy isMaster reply
+    const refusal = (reply: object) => {
+      try {
+        assertWritablePrimary(reply);
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error('not refused');
+    };
+    const secondary = refusal({ ...RS_SECONDARY, primary: 'db1:27017' });
+    expect(secondary).toMatchObject({ code: 'store-unreachable', status: 503 });
+    expect(secondary.message).toContain('a secondary of replica set "rs0" (its primary is db1:27017)');
+    expect(secondary.message).toContain('directConnection=true');
+    expect(secondary.message).toContain('?replicaSet=rs0');
+    expect(refusal({ ...RS_SECONDARY, secondary: false, arbiterOnly: true }).message).toContain('an arbiter');
+  });
+
+  it('tells a member started with --replSet but never initiated from a standalone server', () => {
+    const uninitiated = { isWritablePrimary: false, secondary: false, info: 'Does not have a valid replica set config', isreplicaset: true, ok: 1 };
+    expect(() => assertReplicaSet(uninitiated)).toThrow(expect.objectContaining({
+      code: 'replica-set-required', message: expect.stringContaining('not initiated'),
+    }));
+    expect(() => assertReplicaSet(uninitiated)).toThrow(expect.objectContaining({ message: expect.stringContaining('rs.initiate(') }));
   });
 });
 

@@ -122,6 +122,46 @@ describe('driver error mapping', () => {
     expect(classifyDriverError(new MongoNetworkError('reset'))).toBe('unreachable');
   });
 
+  it('maps a transaction the driver gave up retrying (TransientTransactionError) to MongoStoreError saying nothing was written', () => {
+    const conflict = serverError(112, 'WriteConflict', 'Write conflict during plan execution');
+    conflict.addErrorLabel('TransientTransactionError');
+    expect(classifyDriverError(conflict)).toBe('transaction-aborted');
+    const mapped = mapDriverError(conflict, 'committing a step of "a"');
+    expect(mapped).toBeInstanceOf(MongoStoreError);
+    expect(mapped).toMatchObject({ code: 'store-error', cause: conflict });
+    expect(mapped.message).toContain('Nothing of it was written, so retrying is safe');
+    // A network error in a transaction carries the same label: it stays "unreachable" (503).
+    const network = new MongoNetworkError('connection reset');
+    network.addErrorLabel('TransientTransactionError');
+    expect(classifyDriverError(network)).toBe('unreachable');
+    // And a commit whose outcome is unknown is never reported as "nothing written".
+    const unknown = serverError(50, 'MaxTimeMSExpired');
+    unknown.addErrorLabel('UnknownTransactionCommitResult');
+    unknown.addErrorLabel('TransientTransactionError');
+    expect(classifyDriverError(unknown)).toBe('commit-unknown');
+  });
+
+  it('bounds a command with an AbortSignal, which driver 7.8 honours where timeoutMS has no effect (real driver, nothing listening)', async () => {
+    // Nothing listens on port 1: server selection would go on for 60 s. The deadline ends it, and its reason (a
+    // TimeoutError) maps to StoreUnreachableError. The same call with `timeoutMS` instead is not cut short.
+    const client = new MongoClient('mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 60_000 });
+    try {
+      const bounded = await client.db('admin').command({ hello: 1 }, { signal: AbortSignal.timeout(200) }).then(() => undefined, (e: unknown) => e);
+      expect(bounded).toMatchObject({ name: 'TimeoutError' });
+      expect(mapDriverError(bounded, 'checking the deployment')).toMatchObject({ code: 'store-unreachable', status: 503 });
+    } finally {
+      await client.close();
+    }
+    const ignored = new MongoClient('mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 1_000 });
+    try {
+      // With timeoutMS 200 honoured this would be a timeout error; it is the 1 s server selection failure instead.
+      const unbounded = await ignored.db('admin').command({ hello: 1 }, { timeoutMS: 200 }).then(() => undefined, (e: unknown) => e);
+      expect(unbounded).toMatchObject({ name: 'MongoServerSelectionError' });
+    } finally {
+      await ignored.close();
+    }
+  });
+
   it('passes durable-rx errors through unchanged', () => {
     const error = new InstanceNotFoundError('nope');
     expect(mapDriverError(error, 'x')).toBe(error);

@@ -325,7 +325,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         for (let i = 0; i < 20; i++) {
           await coll.insertOne({ _id: `probe-${i}` } as Document, { session, writeConcern: { w: 'majority' } });
           const written = session.operationTime;
-          const read = majorityReadTimeOf(await client.db(db.name).command(majorityProbe(store.collections.instances), { timeoutMS: 30_000 }));
+          const read = majorityReadTimeOf(await client.db(db.name).command(majorityProbe(store.collections.instances), { signal: AbortSignal.timeout(30_000) }));
           if (!written || !read) throw new Error(`no operationTime: write ${String(written)}, read ${String(read)}`);
           expect(compareTimestamps(read, written)).toBeGreaterThanOrEqual(0);
         }

@@ -12,7 +12,8 @@ import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
 import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
-import { INDEXES, OBSOLETE_INDEXES } from '../src/indexes.js';
+import { indexConflictProblem, INDEXES, OBSOLETE_INDEXES } from '../src/indexes.js';
+import { MongoServerError } from 'mongodb';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 
@@ -165,6 +166,23 @@ describe('claims', () => {
       for (const name of names ?? []) expect(current, `${collection}.${name}`).not.toContain(name);
     }
     expect(OBSOLETE_INDEXES.history).toContain('instance_index');
+  });
+
+  it('explain an index that exists with another definition (createIndexes is idempotent only for identical ones)', () => {
+    const conflict = new MongoServerError({
+      ok: 0, code: 85, codeName: 'IndexOptionsConflict',
+      errmsg: "An equivalent index already exists with the same name but different options. Requested index: { name: \"purged_at\", expireAfterSeconds: 60 }",
+    });
+    const problem = indexConflictProblem('drx_purges', conflict);
+    expect(problem).toContain('collection "drx_purges"');
+    expect(problem).toContain('An equivalent index already exists');
+    expect(problem).toContain('purged_at {"purgedAt":1}');
+    expect(problem).toContain(`db.getCollection("drx_purges").dropIndex('<name>')`);
+    expect(indexConflictProblem('instances', new MongoServerError({ ok: 0, code: 86, codeName: 'IndexKeySpecsConflict', errmsg: 'x' })))
+      .toContain('claim_at {"claimAt":1,"readyAt":1}');
+    // Any other failure is passed on as it is.
+    expect(indexConflictProblem('instances', new MongoServerError({ ok: 0, code: 13, codeName: 'Unauthorized', errmsg: 'no' }))).toBeUndefined();
+    expect(indexConflictProblem('instances', new Error('boom'))).toBeUndefined();
   });
 
   it('pin every claim, wake-up, queue-head, sweep and resync query to an index that exists (finding 8: hints)', () => {
