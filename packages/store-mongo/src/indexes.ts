@@ -133,6 +133,34 @@ export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonl
   activityTasks: ['claim', 'claim_ready', 'lease_expiry'],
 };
 
+/**
+ * The store's collections missing from `existing` (the names `listCollections` returned), in a stable order:
+ * `ensureIndexes` creates only these. Creating a collection that exists would still take a collection lock that
+ * waits for the transactions in flight on it (and holds up those behind it) at every `connect` of every process.
+ *
+ * @example
+ * ```ts
+ * missingCollections(collectionNames(), new Set(['instances', 'history'])); // ['messages', 'activityTasks', 'sweeps', 'purges']
+ * ```
+ */
+export function missingCollections(names: CollectionNames, existing: ReadonlySet<string>): string[] {
+  return Object.values(names).filter((name) => !existing.has(name));
+}
+
+/**
+ * The obsolete indexes ({@link OBSOLETE_INDEXES}) of one collection that `existing` (the index names `listIndexes`
+ * returned) still has: `ensureIndexes` drops only these, so a store on the current layout sends no `dropIndexes`
+ * (an exclusive lock on a busy collection) when it connects.
+ *
+ * @example
+ * ```ts
+ * obsoleteIndexesPresent('history', ['_id_', 'instance_index', 'instance_gen_index']); // ['instance_index']
+ * ```
+ */
+export function obsoleteIndexesPresent(collection: keyof CollectionNames, existing: readonly string[]): string[] {
+  return (OBSOLETE_INDEXES[collection] ?? []).filter((name) => existing.includes(name));
+}
+
 /** IndexOptionsConflict, IndexKeySpecsConflict: an index of that name (or key) exists with another definition. */
 const INDEX_CONFLICT_CODES = new Set([85, 86]);
 

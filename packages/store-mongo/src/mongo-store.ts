@@ -30,7 +30,9 @@ import {
   purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
-import { collectionNames, indexConflictProblem, INDEXES, OBSOLETE_INDEXES, validateNamespace, type CollectionNames } from './indexes.js';
+import {
+  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, validateNamespace, type CollectionNames,
+} from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
@@ -397,19 +399,23 @@ export class MongoStore implements Store {
    */
   async ensureIndexes(): Promise<void> {
     await this.#op('creating indexes', async () => {
-      // The old history index goes first: it would refuse the events of a restarted instance's new generation.
       // Every collection exists before the first transaction: MongoDB cannot create a collection inside a
       // cross-shard write transaction (a sharded cluster), and `sweeps` has no index that would create it.
-      for (const name of Object.values(this.collections)) await createIfMissing(this.#db, name);
-      for (const name of OBSOLETE_INDEXES.history ?? []) await dropIfPresent(this.#history, name);
+      // Only what is missing is created and only what is present is dropped, so that on the current layout connect
+      // sends no create or dropIndexes, which lock a busy collection exclusively (createIndexes of indexes that all
+      // exist returns without building anything).
+      const existing = await this.#db.listCollections({}, { nameOnly: true, authorizedCollections: true }).toArray();
+      for (const name of missingCollections(this.collections, new Set(existing.map((c) => c.name)))) await createIfMissing(this.#db, name);
+      // The old history index goes first: it would refuse the events of a restarted instance's new generation.
+      await dropObsolete(this.#history, 'history');
       await createIndexesOn(this.#instances, INDEXES.instances);
       await createIndexesOn(this.#history, INDEXES.history);
       await createIndexesOn(this.#messages, INDEXES.messages);
       await createIndexesOn(this.#tasks, INDEXES.activityTasks);
       await createIndexesOn(this.#purges, INDEXES.purges);
-      for (const name of OBSOLETE_INDEXES.instances ?? []) await dropIfPresent(this.#instances, name);
-      for (const name of OBSOLETE_INDEXES.messages ?? []) await dropIfPresent(this.#messages, name);
-      for (const name of OBSOLETE_INDEXES.activityTasks ?? []) await dropIfPresent(this.#tasks, name);
+      await dropObsolete(this.#instances, 'instances');
+      await dropObsolete(this.#messages, 'messages');
+      await dropObsolete(this.#tasks, 'activityTasks');
     });
   }
 
@@ -1156,13 +1162,20 @@ function describeWriteSet(writeSet: WriteSet): string {
   return 'writing';
 }
 
-/** Drops an index if it exists (IndexNotFound, NamespaceNotFound: nothing to drop). */
-async function dropIfPresent<T extends Document>(collection: Collection<T>, name: string): Promise<void> {
-  try {
-    await collection.dropIndex(name);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code !== 27 && code !== 26) throw error;
+/**
+ * Drops the obsolete indexes the collection still has (`obsoleteIndexesPresent`); another process dropping one at
+ * the same time is no error (IndexNotFound, NamespaceNotFound: nothing to drop).
+ */
+async function dropObsolete<T extends Document>(collection: Collection<T>, kind: keyof CollectionNames): Promise<void> {
+  if ((OBSOLETE_INDEXES[kind] ?? []).length === 0) return;
+  const present = obsoleteIndexesPresent(kind, (await collection.listIndexes().toArray()).map((index) => String(index['name'])));
+  for (const name of present) {
+    try {
+      await collection.dropIndex(name);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== 27 && code !== 26) throw error;
+    }
   }
 }
 

@@ -22,8 +22,11 @@ export interface Privilege {
   readonly actions: readonly string[];
 }
 
-/** Actions the store needs only to create its collections and indexes (`createIndexes`, default true). */
-const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'dropIndex'] as const;
+/**
+ * Actions the store needs only to create its collections and indexes and drop obsolete ones (`createIndexes`, default
+ * true). Listing collections needs no privilege (`authorizedCollections`); listing indexes does.
+ */
+const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'listIndexes', 'dropIndex'] as const;
 
 /**
  * What the store does on each of its collections, and on its database as a whole: the wake-up feed is a change stream
@@ -111,7 +114,7 @@ export function assertPrivileges(connectionStatus: Document, required: readonly 
       `Grant the built-in role readWrite on ${JSON.stringify(db)}, for example in mongosh: ` +
       `db.getSiblingDB(${JSON.stringify(String(first?.db ?? 'admin'))}).grantRolesToUser(${JSON.stringify(String(first?.user ?? ''))}, ` +
       `[{ role: 'readWrite', db: ${JSON.stringify(db)} }]), or add these actions to a custom role. ` +
-      '(createCollection, createIndex and dropIndex are needed only while connect creates the indexes; with ' +
+      '(createCollection, createIndex, listIndexes and dropIndex are needed only while connect creates the indexes; with ' +
       'createIndexes: false they are not asked for.)',
   );
 }

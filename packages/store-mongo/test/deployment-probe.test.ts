@@ -65,7 +65,7 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
     expect(error).toMatchObject({ code: 'store-auth-failed', status: 500, name: 'StoreAuthenticationError' });
     const message = (error as Error).message;
     expect(message).toContain(`reader@${db.name}`);
-    expect(message).toMatch(/insert, update, remove, createCollection, createIndex, dropIndex on [^ ]+instances/);
+    expect(message).toMatch(/insert, update, remove, createCollection, createIndex, dropIndex on [^ ]+instances/); // read grants listIndexes
     expect(message).toContain('readWrite');
   });
 

@@ -23,7 +23,7 @@ describe('privilege check at connect', () => {
   it('asks for find and changeStream on the whole database (the wake-up stream) and for what it does on each collection', () => {
     expect(required[0]).toEqual({ resource: { db: 'orders', collection: '' }, actions: ['find', 'changeStream'] });
     const on = (collection: string) => required.find((p) => p.resource.collection === collection)?.actions;
-    expect(on('drx_instances')).toEqual(['find', 'insert', 'update', 'remove', 'changeStream', 'createCollection', 'createIndex', 'dropIndex']);
+    expect(on('drx_instances')).toEqual(['find', 'insert', 'update', 'remove', 'changeStream', 'createCollection', 'createIndex', 'listIndexes', 'dropIndex']);
     expect(on('drx_purges')).toEqual(['find', 'insert', 'createCollection', 'createIndex']);
     expect(required.map((p) => p.resource.collection).sort()).toEqual(['', ...Object.values(names)].sort());
     // Without createIndexes the schema actions are not asked for.
@@ -38,7 +38,7 @@ describe('privilege check at connect', () => {
     const split = status([
       { resource: { db: 'orders', collection: '' }, actions: ['find', 'changeStream'] },
       { resource: { db: '', collection: '' }, actions: ['insert', 'update', 'remove'] },
-      { resource: { db: 'orders', collection: '' }, actions: ['createCollection', 'createIndex', 'dropIndex'] },
+      { resource: { db: 'orders', collection: '' }, actions: ['createCollection', 'createIndex', 'listIndexes', 'dropIndex'] },
     ]);
     expect(missingPrivileges(split, required)).toEqual([]);
   });
@@ -86,6 +86,7 @@ describe('privilege check at connect', () => {
     const message = (caught as Error).message;
     expect(message).toContain('app@orders');
     expect(message).toContain('insert, update, remove, createCollection, createIndex, dropIndex on orders.drx_instances');
+    expect(message).not.toContain('listIndexes, dropIndex on'); // read already grants listIndexes
     expect(message).toContain('insert, createCollection, createIndex on orders.drx_purges');
     expect(message).toContain('readWrite');
     expect(message).toContain(`db.getSiblingDB("orders").grantRolesToUser("app", [{ role: 'readWrite', db: "orders" }])`);

@@ -12,7 +12,9 @@ import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
 import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
-import { indexConflictProblem, INDEXES, OBSOLETE_INDEXES } from '../src/indexes.js';
+import {
+  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent,
+} from '../src/indexes.js';
 import { MongoServerError } from 'mongodb';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -166,6 +168,23 @@ describe('claims', () => {
       for (const name of names ?? []) expect(current, `${collection}.${name}`).not.toContain(name);
     }
     expect(OBSOLETE_INDEXES.history).toContain('instance_index');
+  });
+
+  it('create only missing collections and drop only obsolete indexes still there: nothing on the current layout', () => {
+    const names = collectionNames('drx_');
+    // A fresh database: all six, sweeps included (no index would create it, and a cross-shard transaction cannot).
+    expect(missingCollections(names, new Set())).toEqual(Object.values(names));
+    expect(missingCollections(names, new Set(['drx_instances', 'drx_history', 'other']))).toEqual(
+      ['drx_messages', 'drx_activityTasks', 'drx_sweeps', 'drx_purges'],
+    );
+    expect(missingCollections(names, new Set(Object.values(names)))).toEqual([]);
+    // The current layout has none of the obsolete indexes: nothing to drop.
+    for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) {
+      expect(obsoleteIndexesPresent(kind, ['_id_', ...INDEXES[kind].map((i) => String(i.name))]), kind).toEqual([]);
+    }
+    expect(obsoleteIndexesPresent('history', ['_id_', 'instance_index', 'instance_gen_index'])).toEqual(['instance_index']);
+    expect(obsoleteIndexesPresent('activityTasks', ['_id_', 'claim_ready', 'lease_expiry', 'claim_at'])).toEqual(['claim_ready', 'lease_expiry']);
+    expect(obsoleteIndexesPresent('sweeps', ['_id_'])).toEqual([]);
   });
 
   it('explain an index that exists with another definition (createIndexes is idempotent only for identical ones)', () => {
