@@ -150,11 +150,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Issue 15's goals are 15 KB (runtime), 20 KB (runtime + KeyvalStore) and 8 KB (rx-client).
  * The worker's stop grace then ran on the client's deadline timer (no second long-delay timer): 25,028 / 30,770 / 60,627
  * -> 24,952 / 30,704 / 60,545 B, budgets 24,977 / 30,735 / 60,606 B (+0.1 %).
+ * waitForCompletionOrCreateCheckStatusResponse then took Durable Functions' positional form (request, id,
+ * timeoutInMilliseconds, retryIntervalInMilliseconds), read as the options object by the one rule both clients share:
+ * runtime / KeyvalStore / DexieStore / rx-client 24,952 / 30,704 / 60,545 / 8,135 -> 24,981 / 30,740 / 60,580 / 8,163 B;
+ * budgets 24,977 / 30,735 / 60,606 -> 25,006 / 30,771 / 60,641 B (the same headroom), rx-client's kept.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 24_977 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_735 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_606 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_006 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_771 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_641 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

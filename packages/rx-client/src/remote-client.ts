@@ -228,9 +228,9 @@ export class RemoteClient implements DurableClient {
   }
 
   waitForCompletionOrCreateCheckStatusResponse(
-    request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions,
+    request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions | number, retryIntervalInMilliseconds?: number,
   ): Promise<Response> {
-    return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options);
+    return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options, retryIntervalInMilliseconds);
   }
 
   // ---------------------------------------------------------------- helpers

@@ -71,6 +71,10 @@ export function createCheckStatusResponseOf(
 /**
  * `waitForCompletionOrCreateCheckStatusResponse` of a {@link DurableClient}, on its `waitForCompletion` (which
  * follows `status$`: it answers the moment the instance completes, with no retry interval); both clients share it.
+ * `options` may also be Durable Functions' positional form (its JavaScript SDK before v3):
+ * `(request, id, timeoutInMilliseconds?, retryIntervalInMilliseconds?)`, a number or a fourth argument. It is read as
+ * the options object `{ timeoutInMilliseconds, retryIntervalInMilliseconds }` by the same rule, so both forms accept
+ * and refuse the same values.
  *
  * @example
  * ```ts
@@ -82,11 +86,15 @@ export function createCheckStatusResponseOf(
  * ```
  */
 export async function waitForCompletionOrCreateCheckStatusResponseOf(
-  client: DurableClient, request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
+  client: DurableClient, request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions | number,
+  retryIntervalInMilliseconds?: number,
 ): Promise<Response> {
   // Durable Functions' names are read too (`timeoutMs` wins); its retry interval is checked and ignored: nothing polls.
   const { timeoutMs, timeoutInMilliseconds, ...checkStatusOptions } = readChecked(
-    options, 'waitForCompletionOrCreateCheckStatusResponse options',
+    typeof options === 'number' || retryIntervalInMilliseconds !== undefined
+      ? { timeoutInMilliseconds: options, retryIntervalInMilliseconds }
+      : options,
+    'waitForCompletionOrCreateCheckStatusResponse options',
     { baseUrl: isString, key: isString, timeoutMs: isTimeoutMs, timeoutInMilliseconds: isTimeoutMs, retryIntervalInMilliseconds: isTimeoutMs },
   );
   // Built first: a bad request or option fails before waiting.

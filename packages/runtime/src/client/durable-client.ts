@@ -190,4 +190,17 @@ export interface DurableClient {
   waitForCompletionOrCreateCheckStatusResponse(
     request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions,
   ): Promise<Response>;
+  /**
+   * Durable Functions' positional form of {@link waitForCompletionOrCreateCheckStatusResponse} (its JavaScript SDK
+   * before v3), read as `{ timeoutInMilliseconds, retryIntervalInMilliseconds }` by the same rule: the timeout
+   * defaults to 10 s, and the retry interval is checked (a number >= 0) and ignored.
+   *
+   * @example
+   * ```ts
+   * return client.waitForCompletionOrCreateCheckStatusResponse(request, id, 30_000, 1000);
+   * ```
+   */
+  waitForCompletionOrCreateCheckStatusResponse(
+    request: Request, instanceId: string, timeoutInMilliseconds?: number, retryIntervalInMilliseconds?: number,
+  ): Promise<Response>;
 }

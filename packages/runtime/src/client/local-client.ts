@@ -384,9 +384,9 @@ export class LocalClient implements DurableClient {
   }
 
   waitForCompletionOrCreateCheckStatusResponse(
-    request: Request, instanceId: string, options: WaitForCompletionOrCheckStatusOptions = {},
+    request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions | number, retryIntervalInMilliseconds?: number,
   ): Promise<Response> {
-    return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options);
+    return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options, retryIntervalInMilliseconds);
   }
 
   /**

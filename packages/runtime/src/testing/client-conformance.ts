@@ -686,6 +686,30 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await completed.json()).toEqual(['opened w7/1', 'opened w7/2']);
       });
 
+      it("takes Durable Functions' positional form (request, id, timeoutInMilliseconds, retryIntervalInMilliseconds)", async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'w8', input: 1 });
+        // As the SDK's v1/v2 callers write it: the 50 ms timeout applies, the interval changes nothing.
+        const timedOut = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w8', 50, 1000);
+        expect(timedOut.status).toBe(202);
+        expect(await timedOut.json()).toEqual(client.createHttpManagementPayload('w8', 'https://app.example.com'));
+        const wait = vi.spyOn(client, 'waitForCompletion');
+        try {
+          expect((await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w8', 40)).status).toBe(202);
+          expect((await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w8', 0, 0)).status).toBe(202);
+          expect(wait.mock.calls).toEqual([['w8', { timeoutMs: 40 }], ['w8', { timeoutMs: 0 }]]);
+        } finally {
+          wait.mockRestore();
+        }
+        await client.startNew('GatedSequence', { instanceId: 'w9' });
+        gates.open('w9/1');
+        const pending = client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w9', 60_000, 1000);
+        await gates.reached('w9/2');
+        gates.open('w9/2');
+        const completed = await pending;
+        expect(completed.status).toBe(200);
+        expect(await completed.json()).toEqual(['opened w9/1', 'opened w9/2']);
+      });
+
       it('answers 200 with the status for Terminated and 500 with the status for Failed, as Durable Functions', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'w3', input: 1 });
         await client.terminate('w3', 'enough');
@@ -722,6 +746,28 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           [
             () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', { retryIntervalInMilliseconds: '1s' } as never),
             'waitForCompletionOrCreateCheckStatusResponse options.retryIntervalInMilliseconds must be a number >= 0 (ms)',
+          ],
+          // The positional form, by the same rule: each argument is named as the member it stands for.
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', -1),
+            'waitForCompletionOrCreateCheckStatusResponse options.timeoutInMilliseconds must be a number >= 0 (ms)',
+          ],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', Number.NaN, 10),
+            'waitForCompletionOrCreateCheckStatusResponse options.timeoutInMilliseconds must be a number >= 0 (ms)',
+          ],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', 100, -1),
+            'waitForCompletionOrCreateCheckStatusResponse options.retryIntervalInMilliseconds must be a number >= 0 (ms)',
+          ],
+          [
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', undefined, '1s' as never),
+            'waitForCompletionOrCreateCheckStatusResponse options.retryIntervalInMilliseconds must be a number >= 0 (ms)',
+          ],
+          [
+            // An options object and a fourth argument: the third is then the positional timeout, which is no number.
+            () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', { timeoutMs: 50 } as never, 10),
+            'waitForCompletionOrCreateCheckStatusResponse options.timeoutInMilliseconds must be a number >= 0 (ms)',
           ],
         ];
         for (const [call, message] of refused) {
