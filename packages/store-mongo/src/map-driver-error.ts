@@ -106,6 +106,14 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
         options,
       );
     case 'unreachable':
+      if (shape(error).name === 'MongoWaitQueueTimeoutError') {
+        return new StoreUnreachableError(
+          `Every connection of the MongoDB pool stayed busy for waitQueueTimeoutMS while ${doing}: ${detail}. ` +
+            'The server answers slower than the process sends work: check its load, or raise maxPoolSize, or lower the ' +
+            'worker\'s maxConcurrentOrchestrations / maxConcurrentActivities.',
+          options,
+        );
+      }
       return new StoreUnreachableError(
         `Could not reach a MongoDB primary while ${doing}: ${detail}. ` +
           'Check that the server runs, that the connection string names the right hosts and replica set, and serverSelectionTimeoutMS.',

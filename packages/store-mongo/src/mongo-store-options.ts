@@ -68,7 +68,7 @@ export interface MongoStoreUriOptions extends MongoStoreCommonOptions {
   readonly dbName?: string;
   /**
    * Driver options, merged over the store's defaults (`serverSelectionTimeoutMS: 10_000`, `connectTimeoutMS: 10_000`,
-   * `appName: 'durable-rx'`).
+   * `waitQueueTimeoutMS: 10_000`, `appName: 'durable-rx'`).
    */
   readonly clientOptions?: MongoClientOptions;
 }
@@ -82,10 +82,15 @@ export interface MongoStoreClientOptions extends MongoStoreCommonOptions {
 /** How to open a {@link MongoStore}: a connection string, or an existing `MongoClient` and a database name. */
 export type MongoStoreOptions = MongoStoreUriOptions | MongoStoreClientOptions;
 
-/** Default driver options of a store that creates its own client. */
+/**
+ * Default driver options of a store that creates its own client. `waitQueueTimeoutMS` bounds the wait for a free
+ * connection when every connection of the pool (`maxPoolSize`, 100) is busy: the driver's default is no limit, and
+ * (since it ignores `timeoutMS`) nothing else ends that wait.
+ */
 export const DEFAULT_CLIENT_OPTIONS = {
   serverSelectionTimeoutMS: 10_000,
   connectTimeoutMS: 10_000,
+  waitQueueTimeoutMS: 10_000,
   appName: 'durable-rx',
 } as const satisfies MongoClientOptions;
 

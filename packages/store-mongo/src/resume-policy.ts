@@ -59,6 +59,8 @@ const POSITION_LOST_CODES = new Set([286, 280, 260, 136, 10334]);
 const RESUMABLE_NAMES = new Set([
   'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoServerSelectionError', 'MongoOperationTimeoutError',
   'MongoPoolClearedError', 'PoolClearedOnNetworkError',
+  // Every pooled connection was busy for waitQueueTimeoutMS: load, not a lasting refusal.
+  'MongoWaitQueueTimeoutError',
 ]);
 
 /**

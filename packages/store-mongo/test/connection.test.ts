@@ -23,11 +23,25 @@ describe('connecting', () => {
     expect(DEFAULT_CLIENT_OPTIONS.serverSelectionTimeoutMS).toBe(10_000);
   });
 
+  it('bounds the wait for a free pooled connection by default (10 s; the driver\u2019s default waits for good)', async () => {
+    const uri = 'mongodb://127.0.0.1:1/?replicaSet=rs0';
+    // Read back from the real driver's resolved options: the option name is one it knows and applies to its pool.
+    const client = new MongoClient(uri, clientOptionsFor(uri, undefined));
+    const plain = new MongoClient(uri);
+    try {
+      expect(client.options.waitQueueTimeoutMS).toBe(10_000);
+      expect(plain.options.waitQueueTimeoutMS).toBe(0);
+    } finally {
+      await client.close();
+      await plain.close();
+    }
+  });
+
   it('lets options in the connection string win over the store\u2019s defaults', () => {
     expect(clientOptionsFor('mongodb://h/?replicaSet=rs0&serverSelectionTimeoutMS=2000', undefined)).toEqual({
-      connectTimeoutMS: 10_000, appName: 'durable-rx',
+      connectTimeoutMS: 10_000, waitQueueTimeoutMS: 10_000, appName: 'durable-rx',
     });
-    expect(clientOptionsFor('mongodb://h/?APPNAME=mine', { serverSelectionTimeoutMS: 1 })).toEqual({
+    expect(clientOptionsFor('mongodb://h/?APPNAME=mine&waitQueueTimeoutMS=500', { serverSelectionTimeoutMS: 1 })).toEqual({
       serverSelectionTimeoutMS: 1, connectTimeoutMS: 10_000,
     });
     expect(clientOptionsFor('mongodb://h/app', undefined)).toEqual(DEFAULT_CLIENT_OPTIONS);

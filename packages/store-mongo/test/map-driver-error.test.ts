@@ -38,6 +38,8 @@ describe('driver error mapping', () => {
     expect(classifyDriverError(Object.assign(new Error('Connection pool was cleared'), { name: 'MongoPoolClearedError' }))).toBe('unreachable');
     const srv = Object.assign(new Error('querySrv ENOTFOUND _mongodb._tcp.nowhere.example'), { code: 'ENOTFOUND', syscall: 'querySrv' });
     expect(mapDriverError(srv, 'connecting')).toBeInstanceOf(StoreUnreachableError);
+    const busy = Object.assign(new Error('Timed out while checking out a connection from connection pool'), { name: 'MongoWaitQueueTimeoutError' });
+    expect(mapDriverError(busy, 'claiming')).toMatchObject({ code: 'store-unreachable', status: 503, message: expect.stringContaining('maxPoolSize') });
     expect(classifyDriverError(serverError(8000, 'AtlasError', 'bad auth : authentication failed'))).toBe('auth');
     expect(classifyDriverError(serverError(8000, 'AtlasError', 'some other Atlas failure'))).toBe('other');
   });

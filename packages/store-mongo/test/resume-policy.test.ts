@@ -19,6 +19,8 @@ describe('change stream resume policy', () => {
       serverError(189, 'PrimarySteppedDown'),
       serverError(43, 'CursorNotFound'),
       serverError(1, 'Whatever', ['ResumableChangeStreamError']),
+      // The pool stayed busy for waitQueueTimeoutMS (the driver's own class name): load, not a refusal.
+      Object.assign(new Error('Timed out while checking out a connection from connection pool'), { name: 'MongoWaitQueueTimeoutError' }),
     ];
     for (const error of transient) expect(classifyStreamFailure({ kind: 'error', error }), error.message).toBe('resumable');
     expect(decideResume({ kind: 'error', error: transient[0] }, 0)).toEqual({ from: 'resume-token', delayMs: 100, severity: 'warn', failure: 'resumable' });
