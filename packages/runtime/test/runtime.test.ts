@@ -330,6 +330,46 @@ describe('runtime', () => {
     }
   });
 
+  it('sends the result of a sub-orchestration rewound in place to the call now waiting for it, even one of a later execution', async () => {
+    let failures = 1;
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          if (ctx.getInput<number>() === 0) {
+            ctx.callSubOrchestrator('Child', 'in', 'child'); // not awaited: still running when the next execution calls it
+            ctx.continueAsNew(1);
+            return undefined;
+          }
+          return yield ctx.callSubOrchestrator('Child', 'in', 'child');
+        },
+        Child: function* (ctx) {
+          yield ctx.waitForExternalEvent('go');
+          return [ctx.getInput(), yield ctx.callActivity('Flaky')];
+        },
+      },
+      activities: {
+        Flaky: () => {
+          if (failures-- > 0) throw new Error('misconfigured');
+          return 'fixed';
+        },
+      },
+    });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'parent', input: 0 });
+    // The second execution's call finds the first execution's child running: that call fails, and the parent with it.
+    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    await client.raiseEvent('child', 'go');
+    expect(await client.waitForCompletion('child', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    // The rewind calls the child again and finds it Failed: it is rewound in place (created by the first execution,
+    // for another call), and its result goes to the call of the second execution that now waits for it.
+    await client.rewind('parent');
+    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['in', 'fixed'] });
+    const history = (await client.getStatus('child', { showHistory: true }))!.history!;
+    expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+    expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
+    expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'parent' });
+  });
+
   it('starts a failed sub-orchestration over on rewind when its instance was purged meanwhile', async () => {
     let failures = 1;
     const runtime = await start({

@@ -1,4 +1,4 @@
-import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import { assertNever, type ExecutionRewoundEvent, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
@@ -86,7 +86,7 @@ function decide(
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  let rewound: MessageEvent | undefined;
+  let rewound: ExecutionRewoundEvent | undefined;
   let restarted = false;
   let current = 0;
   for (let i = 0; i < messages.length; i++) {
@@ -173,7 +173,7 @@ interface StepWriteSetInput {
   readonly baseHistory: readonly HistoryEvent[] | undefined;
   readonly parent: ParentLink | undefined;
   /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
-  readonly rewind: MessageEvent | undefined;
+  readonly rewind: ExecutionRewoundEvent | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -217,14 +217,14 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
           if (!step.isFinished) after.push(send(conflict));
           break;
         }
-        const start = startOf({
-          instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId,
-          parent: { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId },
-        });
+        const parent = { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId };
+        const start = startOf({ instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId, parent });
         // A rewind step schedules again the calls that failed the parent: a sub-orchestration among them is rewound in
         // place (keeping its completed work, and so on down the tree), or created afresh when its instance is gone.
+        // The rewound one reports to this call from then on: it may have been created for another call, of another
+        // execution (a call that failed because it found that instance still running).
         const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
-        if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, input.rewind);
+        if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
         after.push(create);
         break;
       }

@@ -352,6 +352,8 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'terminated' });
         return;
       case 'ExecutionRewound':
+        // A parent's rewind: report to the call that rewound this instance (see ExecutionRewoundEvent).
+        if (event.parentInstance) this.#parent = event.parentInstance;
         return;
       case 'ExecutionCompleted':
       case 'ContinueAsNew':

@@ -46,6 +46,12 @@ export interface ExecutionResumedEvent extends EventBase {
 export interface ExecutionRewoundEvent extends EventBase {
   readonly type: 'ExecutionRewound';
   readonly reason?: string;
+  /**
+   * Set when a parent's rewind rewinds this sub-orchestration in place: the parent's call that now waits for its
+   * result. From this event on the sub-orchestration reports to that call instead of the one in its ExecutionStarted,
+   * which may be another call of another execution of the parent (one that found this instance still running).
+   */
+  readonly parentInstance?: ExecutionStartedEvent['parentInstance'];
 }
 export interface ContinueAsNewEvent extends EventBase {
   readonly type: 'ContinueAsNew';
