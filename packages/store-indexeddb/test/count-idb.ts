@@ -22,6 +22,11 @@ export interface IdbCounts {
   readonly requests: number;
   /** Write requests (put, add, delete, clear). */
   readonly writes: number;
+  /**
+   * The size of the values and keys written by put, add and cursor updates, as JSON characters (a measure of the bytes IndexedDB has
+   * to clone and store, not their exact number).
+   */
+  readonly bytesWritten: number;
   /** Requests by method name, e.g. `get`, `getAll`, `put`, `cursor.continue`. */
   readonly byMethod: Readonly<Record<string, number>>;
 }
@@ -55,8 +60,9 @@ export function countIndexedDb(scope: typeof globalThis = globalThis): IdbCounte
     });
   };
 
-  const request = (method: string, write: boolean, transaction: IDBTransaction | undefined) => {
+  const request = (method: string, write: boolean, transaction: IDBTransaction | undefined, written?: readonly unknown[]) => {
     state.requests++;
+    if (written) state.bytesWritten += written.reduce<number>((n, value) => n + jsonLength(value), 0);
     state.byMethod[method] = (state.byMethod[method] ?? 0) + 1;
     if (write) {
       state.writes++;
@@ -94,7 +100,7 @@ export function countIndexedDb(scope: typeof globalThis = globalThis): IdbCounte
   }
   for (const method of WRITES) {
     wrap(scope.IDBObjectStore.prototype, method, (self, original, args) => {
-      request(method, true, (self as IDBObjectStore).transaction);
+      request(method, true, (self as IDBObjectStore).transaction, method === 'put' || method === 'add' ? args : undefined);
       return original(...args);
     });
   }
@@ -108,7 +114,7 @@ export function countIndexedDb(scope: typeof globalThis = globalThis): IdbCounte
     wrap(scope.IDBCursor.prototype, method, (self, original, args) => {
       const source = (self as IDBCursor).source;
       const store = 'objectStore' in source ? source.objectStore : source;
-      request(`cursor.${method}`, true, store.transaction);
+      request(`cursor.${method}`, true, store.transaction, method === 'update' ? args : undefined);
       return original(...args);
     });
   }
@@ -124,6 +130,13 @@ export function countIndexedDb(scope: typeof globalThis = globalThis): IdbCounte
   };
 }
 
-function empty(): { readwrite: number; readonly: number; emptyReadwrite: number; requests: number; writes: number; byMethod: Record<string, number> } {
-  return { readwrite: 0, readonly: 0, emptyReadwrite: 0, requests: 0, writes: 0, byMethod: {} };
+function empty(): {
+  readwrite: number; readonly: number; emptyReadwrite: number; requests: number; writes: number; bytesWritten: number; byMethod: Record<string, number>;
+} {
+  return { readwrite: 0, readonly: 0, emptyReadwrite: 0, requests: 0, writes: 0, bytesWritten: 0, byMethod: {} };
+}
+
+/** The length of `value` as JSON (0 for what JSON leaves out, such as `undefined`). */
+function jsonLength(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0;
 }

@@ -18,20 +18,22 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 7;
+export const KEYVAL_SCHEMA_VERSION = 8;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
  * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0 (`xc` excepted).
  *
  *   ['meta']                         schema marker
- *   ['i', id]                        InstanceRow with its tasks (StoredInstance)
+ *   ['i', id]                        InstanceRow with up to MAX_PACKED_TASKS of its tasks (StoredInstance)
  *   ['h', id, n]                     history events from n (v1: event n)
  *   ['m', id, seq]                   MessageRow
  *   ['xr', readyMs, headSeq, id]     claim order
  *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
- *   ['t', taskId], ['xt', readyMs, seq, taskId]   layout 5's task rows and their claim order (read, never written)
+ *   ['t', taskId]                    a task row: a task beyond an instance's packed ones (layout 8), or of layout 5
+ *   ['xt', readyMs, seq, taskId]     claim order of the task rows
+ *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
  *
  * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
  * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's
@@ -40,7 +42,7 @@ export const KEYVAL_SCHEMA_VERSION = 7;
  * step that replaces a leased task with the next one, whose lease ends later, leaves an entry that is not yet due where
  * it is (no index write per step); a claim that finds an entry early moves it to the instance's first task and looks
  * again; the worker of a lost lease wakes a little early at worst. A task is found by its instance (a commit
- * reads it), by a layout-5 row, or, for a lease renewed or abandoned by task id alone, among the instances with an
+ * reads it), by its task row, or, for a lease renewed or abandoned by task id alone, among the instances with an
  * `xp` entry. The handle that leased a task remembers its instance (`IdbStore`), so only a renewal or abandon from
  * another handle (another store object, or past the leases a handle remembers) reads every instance with tasks. That
  * look stays O(N) by design: neither the task id (a UUID) nor the lease token (a worker makes those it takes in a
@@ -48,6 +50,15 @@ export const KEYVAL_SCHEMA_VERSION = 7;
  * `createStore` never upgrades the database, and an index needs an upgrade); and an entry per task id would cost every
  * step two requests (its put when a task is scheduled, its delete when the task completes) for a call that only
  * another handle makes.
+ *
+ * Layout 8 packs at most {@link MAX_PACKED_TASKS} tasks per instance, the oldest by seq; the others are task rows under
+ * `['t', taskId]` (layout 5's rows), each with its claim-order entry `xt` and an entry `['xi', instanceId, taskId]` that
+ * a purge or replacement lists to find them. Packed, every claim and completion of a fan-out of N tasks rewrote all N
+ * (a fan-out cost time quadratic in N); as rows, each costs the same few requests on small values whatever N, and a
+ * step of a sequence (one task, or a few) still writes its tasks with its instance. The instance's tasks are split
+ * when its value is written ({@link KeyvalTransaction.#spillTasks}), so a value that packs more (older code) is split
+ * by the next write here. Claims merge the first `xp` and the first `xt` entry by (readyMs, seq): oldest first across
+ * packed tasks and rows.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -68,17 +79,25 @@ export const KEYVAL_SCHEMA_VERSION = 7;
  * of layout 5 from Pending to Running leaves 'Pending' there), so opening it changes nothing but the marker. Layout-4
  * code still open in another tab trusts every status string: a status query there may miss an instance whose
  * non-terminal status this layout changed (nothing is written wrongly; its next query after a reload is exact).
- * Layout 5 kept each task as a row of its own: opening it changes nothing but the marker, and its task rows are still
- * claimed, completed and purged. Layout-5 code still open in another tab reads tasks only from `t` and `xt`, so it
- * never claims a packed task (the tabs of this version run them) and never busy-loops on an `xp` entry; it rewrites an
- * instance value by copying what it read, so the tasks survive its steps; purging or replacing an instance it drops
- * the tasks with the value and leaves the `xp` entry, which a claim here deletes when it meets it (the entry is not
- * the instance's own: no value, or another `tasksReadyMs`).
+ * Layout 5 kept each task as a row of its own: opening it gives each row its `xi` entry (see layout 8), and its task
+ * rows are still claimed, completed and purged. Layout-5 code still open in another tab reads tasks only from `t` and
+ * `xt`, so it never claims a packed task (the tabs of this version run them) and never busy-loops on an `xp` entry;
+ * it rewrites an instance value by copying what it read, so the tasks survive its steps; purging or replacing an
+ * instance it drops the tasks with the value and leaves the `xp` entry, which a claim here deletes when it meets it
+ * (the entry is not the instance's own: no value, or another `tasksReadyMs`). The task rows it writes have no `xi`
+ * entry: a purge here leaves them, and their results are dropped (the instance is gone, or runs another execution).
  * Layout 6 keyed the `xp` entries `['xp', readyMs, id]`: unleased tasks all have readyMs 0, so instances were claimed
  * in id order, and one with a small id and many tasks kept the others waiting. Opening it moves each entry to its
  * instance's first task. Layout-6 code still open in another tab keeps writing such entries (they sort after the
  * entries of the same ms) and claims by its own rule; a claim here that meets one deletes it and, when the instance
  * has tasks, puts the instance's entry where it belongs.
+ * Layout 7 packed every task of an instance: opening it writes each instance's tasks beyond the packed ones as rows,
+ * and gives the task rows of layout 5 their `xi` entries. Layout-7 code still open in another tab reads task rows as
+ * layout 5's: it claims, renews and completes them (deleting a row, it leaves the `xi` entry, which a purge here
+ * deletes when it lists it), and a purge there finds them by reading every task row. It packs every task it schedules;
+ * this layout splits them when it next writes the instance. It writes a task row only for a task of an instance it
+ * has not stored yet, which the runtime never asks for; such a row has no `xi` entry, so a purge here leaves it, and
+ * its result is dropped (its instance is gone, or runs another execution).
  */
 const META_KEY = ['meta'];
 /** Layouts 1 and 2: the tasks-of-an-instance index. */
@@ -87,6 +106,13 @@ const OLD_TASKS_OF_PREFIX = 'xti';
 const OLD_BY_STATUS_PREFIX = 'xs';
 /** An array sorts after every number and string. */
 const MAX: never[] = [];
+/**
+ * At most this many tasks of an instance are packed into its value (layout 8); the others are task rows. A step of a
+ * sequence schedules one or a few and writes the instance anyway, so packing saves it every task write; a fan-out of N
+ * tasks packed would make each of its N claims and N completions rewrite all of them (quadratic), while rows make each
+ * a constant number of requests on small values.
+ */
+export const MAX_PACKED_TASKS = 8;
 /** Keys read per request while scanning instances. */
 const SCAN_BATCH = 256;
 
@@ -123,6 +149,7 @@ export async function openKeyvalBackend(
           store.delete(byStatus);
         }
         if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
+        if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
         store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
       } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
         throw new IncompatibleSchemaError(
@@ -221,8 +248,6 @@ class KeyvalTransaction implements BackendTransaction {
   /** The store's clock: whether an early task entry is still in the future (see {@link KeyvalTransaction.#syncTaskEntries}). */
   readonly #clock: Clock;
   readonly #writes = new PendingWrites();
-  /** Every layout-5 task row, read once by the first {@link deleteTasksOf} of this transaction (forgotten when tasks change). */
-  #allTasks: Promise<TaskRow[]> | undefined;
   /**
    * The instances this transaction read or wrote. Every read of an instance goes through here, and its value is
    * written once, when the transaction finishes (with its packed tasks), so a step that changes the row and its tasks
@@ -362,7 +387,10 @@ class KeyvalTransaction implements BackendTransaction {
     this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX]));
   }
 
-  /** Packs the task into its instance (a task of an instance that does not exist gets a row of its own). */
+  /**
+   * Packs the task into its instance (a task of an instance that does not exist gets a row of its own); the instance's
+   * tasks beyond {@link MAX_PACKED_TASKS} become rows when the transaction writes it.
+   */
   addTask(newRow: NewTaskRow): void {
     this.#addTask({ ...newRow, seq: stamp() });
   }
@@ -385,7 +413,6 @@ class KeyvalTransaction implements BackendTransaction {
       this.#tasksChanged(loaded, true);
       return;
     }
-    this.#allTasks = undefined;
     this.#replaceIndexKeys(taskIndexKeys(previous), taskIndexKeys(row));
     this.#store.put(row, ['t', row.id]);
   }
@@ -422,17 +449,27 @@ class KeyvalTransaction implements BackendTransaction {
     return [...rows, ...packed].filter((row): row is TaskRow => row !== undefined && filter(row));
   }
 
-  /** Drops the packed tasks, and reads every task row (once per transaction): an instance is purged or replaced far less often than a step runs. */
+  /**
+   * Drops the packed tasks, and the task rows its `xi` entries name. Their entries are listed and deleted at once, so
+   * rows this transaction writes for the instance later (a replaced instance's new tasks) stay; a row another handle
+   * deleted leaves nothing to delete.
+   */
   deleteTasksOf(instanceId: string): void {
     this.#withInstance(instanceId, (loaded) => {
       if (loaded.tasks.length === 0) return;
       loaded.tasks = [];
       this.#tasksChanged(loaded, true);
     });
-    this.#allTasks ??= promisifyRequest(this.#store.getAll(this.#range(['t'], ['t', MAX]))) as Promise<TaskRow[]>;
-    const all = this.#allTasks;
+    const range = this.#range(['xi', instanceId], ['xi', instanceId, MAX]);
+    const keys = this.#keys(range);
+    this.#store.delete(range);
     this.#writes.track((async () => {
-      for (const row of await all) if (row.instanceId === instanceId) this.deleteTask(row);
+      const rows = await Promise.all((await keys).map((key) => this.#get<TaskRow>(['t', lastOf(key)])));
+      for (const row of rows) {
+        if (row?.instanceId !== instanceId) continue;
+        this.#replaceIndexKeys(taskIndexKeys(row), []);
+        this.#store.delete(['t', row.id]);
+      }
     })());
   }
 
@@ -474,10 +511,15 @@ class KeyvalTransaction implements BackendTransaction {
         this.#tasksChanged(loaded, false);
         return;
       }
-      this.#allTasks = undefined;
-      this.#replaceIndexKeys([], taskIndexKeys(row));
-      this.#store.put(row, ['t', row.id]);
+      this.#putTaskRow(row);
     });
+  }
+
+  /** Writes a new task row with its index entries. */
+  #putTaskRow(row: TaskRow): void {
+    this.#replaceIndexKeys([], taskIndexKeys(row));
+    this.#store.put(0, ['xi', row.instanceId, row.id]);
+    this.#store.put(row, ['t', row.id]);
   }
 
   #deleteTask(row: TaskRow): void {
@@ -488,6 +530,7 @@ class KeyvalTransaction implements BackendTransaction {
       return;
     }
     this.#replaceIndexKeys(taskIndexKeys(row), []);
+    this.#store.delete(['xi', row.instanceId, row.id]);
     this.#store.delete(['t', row.id]);
   }
 
@@ -590,8 +633,33 @@ class KeyvalTransaction implements BackendTransaction {
     }
   }
 
+  /**
+   * Marks each of these instances that packs more than {@link MAX_PACKED_TASKS} tasks for writing, so that the others
+   * become rows: the upgrade to layout 8.
+   */
+  async repack(ids: readonly string[]): Promise<void> {
+    for (const loaded of await Promise.all(ids.map((id) => this.#load(id)))) {
+      if (loaded.row && loaded.tasks.length > MAX_PACKED_TASKS) loaded.dirty = true;
+    }
+  }
+
+  /**
+   * Turns the tasks of each instance to write beyond the {@link MAX_PACKED_TASKS} oldest (by seq) into task rows: those
+   * a fan-out just scheduled, or that older code packed (layout 7 packed them all).
+   */
+  #spillTasks(): void {
+    for (const loaded of this.#loaded.values()) {
+      if (!loaded.dirty || !loaded.row || loaded.tasks.length <= MAX_PACKED_TASKS) continue;
+      const bySeq = [...loaded.tasks].sort((a, b) => a.seq - b.seq);
+      for (const row of bySeq.slice(MAX_PACKED_TASKS)) this.#putTaskRow(row);
+      loaded.tasks = bySeq.slice(0, MAX_PACKED_TASKS);
+      this.#tasksChanged(loaded, true);
+    }
+  }
+
   /** Writes every instance value this transaction changed, once. */
   #flushInstances(): void {
+    this.#spillTasks();
     this.#syncTaskEntries();
     for (const [id, loaded] of this.#loaded) {
       if (!loaded.dirty) continue;
@@ -677,6 +745,21 @@ async function upgradeTaskEntries(store: IDBObjectStore, keyRange: typeof IDBKey
     store.put(0, ['xp', first.readyMs, first.seq, id]);
     store.put({ ...stored, tasksReadyMs: first.readyMs, tasksSeq: first.seq } satisfies StoredInstance, ['i', id]);
   }));
+}
+
+/**
+ * Layout 7 -> 8: gives every task row (layout 5's) its `xi` entry, and turns the tasks of each instance beyond the
+ * {@link MAX_PACKED_TASKS} oldest into task rows.
+ */
+async function upgradeTaskRows(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock): Promise<void> {
+  const [rows, entries] = await Promise.all([
+    promisifyRequest(store.getAll(keyRange.bound(['t'], ['t', MAX]))) as Promise<TaskRow[]>,
+    promisifyRequest(store.getAllKeys(keyRange.bound(['xp'], ['xp', MAX]))) as Promise<IDBValidKey[][]>,
+  ]);
+  for (const row of rows) store.put(0, ['xi', row.instanceId, row.id]);
+  const tx = new KeyvalTransaction(store, keyRange, clock, new ReadsAhead(undefined));
+  await tx.repack([...new Set(entries.map(lastOf))]);
+  await tx.finish();
 }
 
 /** The id at the end of an index key. */

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActivityTask, Lease, WriteSet } from '@durable-rx/runtime/store-kit';
-import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
+import { KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
+import { countIndexedDb, type IdbCounts } from '../count-idb.js';
 import { claim, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
@@ -45,15 +46,15 @@ async function step(store: KeyvalStore, parts: { deleteTaskId?: string; insert?:
   await store.commit(writeSet);
 }
 
-/** The result of task `taskId` delivered under its activity lease (no fused step). */
-function completion(taskId: string, token: string): WriteSet {
+/** The result of task `taskId` of instance `instanceId` delivered under its activity lease (no fused step). */
+function completion(taskId: string, token: string, instanceId = 'a'): WriteSet {
   return {
     lease: { kind: 'activity', taskId, token },
     requests: [
       { type: 'deleteTask', taskId },
       {
         type: 'insertMessage', ifMissing: 'drop',
-        message: message('a', { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' }),
+        message: message(instanceId, { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' }),
       },
     ],
   };
@@ -91,7 +92,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(7);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(8);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -248,6 +249,158 @@ describe('KeyvalStore layout 7: task claim order by the first task of each insta
     expect(taskEntries(await rawKeys(name))).toEqual([['xp', T0.getTime() + 60_000, 'zzz'], ['xp', T0.getTime() + 60_000, 'aaa']]);
   });
 });
+
+describe('KeyvalStore layout 8: tasks beyond the packed ones as rows of their own', () => {
+  const input = 'x'.repeat(1024);
+
+  /** Claims instance `id` (started, or nudged) and commits a step that schedules `count` tasks of 1 KB input (ids `<id>-<n>`), and ends it with `status`. */
+  async function fanOut(store: KeyvalStore, id: string, count: number, status: 'Running' | 'Terminated' = 'Running'): Promise<void> {
+    if ((await store.getInstance(id))?.runtimeStatus !== 'Pending') {
+      await send(store, message(id, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'tick' }));
+    }
+    const item = await claim(store);
+    await store.commit({
+      lease: { kind: 'orchestration', instanceId: id, token: item.lease.token },
+      requests: [
+        { type: 'replaceState', state: { ...item.state, runtimeStatus: status, version: item.state.version + 1 } },
+        { type: 'deleteMessages', instanceId: id, messageIds: item.messages.map((m) => m.id) },
+        ...Array.from({ length: count }, (_, i) => ({ type: 'insertTask' as const, task: { ...task(`${id}-${i + 1}`, id), input } })),
+      ],
+    });
+  }
+
+  /** Claims every ready task, one by one, in claim order. */
+  async function claimAll(store: KeyvalStore): Promise<{ task: ActivityTask; lease: Lease }[]> {
+    const claimed: { task: ActivityTask; lease: Lease }[] = [];
+    for (;;) {
+      const work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+      if (!work) return claimed;
+      claimed.push(work);
+    }
+  }
+
+  function taskKeys(keys: readonly IDBValidKey[][]): IDBValidKey[][] {
+    return keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xi' || prefix === 'xp');
+  }
+
+  it('claims and completes each task of a fan-out with the same requests and about the same bytes, whatever its size', async () => {
+    const counter = countIndexedDb();
+    try {
+      const perTask: number[] = [];
+      const lastClaim: IdbCounts[] = [];
+      const lastCompletion: IdbCounts[] = [];
+      for (const size of [40, 160]) {
+        const store = open(uniqueName('fan-out'));
+        await create(store, newInstance('a'));
+        await fanOut(store, 'a', size);
+        counter.reset();
+        let claimed: { task: ActivityTask; lease: Lease }[] = [];
+        for (;;) {
+          const before = counter.counts();
+          const work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+          if (!work) break;
+          claimed = [...claimed, work];
+          lastClaim[perTask.length] = minus(counter.counts(), before);
+        }
+        for (const { task: { id }, lease: { token } } of claimed) {
+          const before = counter.counts();
+          await store.commit(completion(id, token));
+          lastCompletion[perTask.length] = minus(counter.counts(), before);
+        }
+        perTask.push(counter.counts().bytesWritten / size);
+        expect(claimed.map((w) => w.task.id)).toEqual(Array.from({ length: size }, (_, i) => `a-${i + 1}`));
+        expect((await claim(store)).messages).toHaveLength(size);
+      }
+      // Packed into the instance's value (layout 7), the last claim of 160 tasks rewrote 160 KB of tasks, and the whole
+      // fan-out wrote 4 times as much per task as one of 40.
+      expect(perTask[1]).toBeLessThanOrEqual(perTask[0]!);
+      for (const last of [lastClaim, lastCompletion]) {
+        expect(last[1]!.requests).toBe(last[0]!.requests);
+        expect(last[1]!.bytesWritten).toBeLessThan(last[0]!.bytesWritten * 1.05);
+        expect(last[1]!.bytesWritten).toBeLessThan(2 * input.length);
+      }
+    } finally {
+      counter.uninstall();
+    }
+  });
+
+  it('opens a layout-7 database whose instance packs 30 tasks, keeps 8 of them packed, and claims and completes all oldest first', async () => {
+    const name = uniqueName('layout-7');
+    const first = new KeyvalStore({ name });
+    await create(first, newInstance('a'));
+    await fanOut(first, 'a', 0);
+    await first.close();
+    // Layout 7 packed every task into the instance's value, with one entry at the first; a task row of layout 5 (without
+    // an entry of its instance) may be left from before.
+    const tasks = Array.from({ length: 30 }, (_, i) => ({ seq: 1000 + i, id: `p${i}`, instanceId: 'a', readyMs: 0, task: { ...task(`p${i}`), input } }));
+    const row = await rawGet(name, ['i', 'a']) as object;
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 7, store: 'durable-rx/keyval' }, ['meta']);
+      raw.put({ ...row, tasks: [...tasks].reverse(), tasksReadyMs: 0, tasksSeq: 1000 }, ['i', 'a']);
+      raw.put(0, ['xp', 0, 1000, 'a']);
+      raw.put({ seq: 3, id: 'old', instanceId: 'a', readyMs: 0, task: task('old') }, ['t', 'old']);
+      raw.put(0, ['xt', 0, 3, 'old']);
+    });
+
+    const store = open(name);
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(0));
+    const stored = await rawGet(name, ['i', 'a']) as { tasks: { id: string }[] };
+    expect(stored.tasks.map((t) => t.id)).toEqual(tasks.slice(0, MAX_PACKED_TASKS).map((t) => t.id));
+    const keys = await rawKeys(name);
+    expect(keys.filter(([prefix]) => prefix === 'xi').map(lastOfKey).sort()).toEqual(['old', ...tasks.slice(MAX_PACKED_TASKS).map((t) => t.id)].sort());
+    expect(keys.filter(([prefix]) => prefix === 't')).toHaveLength(30 - MAX_PACKED_TASKS + 1);
+
+    const claimed = await claimAll(store);
+    expect(claimed.map((w) => w.task.id)).toEqual(['old', ...tasks.map((t) => t.id)]);
+    for (const { task: { id }, lease: { token } } of claimed) await store.commit(completion(id, token));
+    expect((await claim(store)).messages).toHaveLength(31);
+    expect(taskKeys(await rawKeys(name))).toEqual([]);
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+  });
+
+  it('turns the tasks that layout-7 code in another tab packs beyond 8 into rows when it next writes the instance', async () => {
+    const name = uniqueName('layout-7-tab');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    await fanOut(store, 'a', 1);
+    // Layout-7 code packs 20 more tasks into the value (its entry stays at the first task, which is older).
+    const row = await rawGet(name, ['i', 'a']) as { tasks: { seq: number }[] };
+    const more = Array.from({ length: 20 }, (_, i) => ({ seq: row.tasks[0]!.seq + 1 + i, id: `q${i}`, instanceId: 'a', readyMs: 0, task: task(`q${i}`) }));
+    await rawWrite(name, (raw) => raw.put({ ...row, tasks: [...row.tasks, ...more] }, ['i', 'a']));
+    const claimed = await claimAll(store);
+    expect(claimed.map((w) => w.task.id)).toEqual(['a-1', ...more.map((t) => t.id)]);
+    const stored = await rawGet(name, ['i', 'a']) as { tasks: { id: string }[] };
+    expect(stored.tasks).toHaveLength(MAX_PACKED_TASKS);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xi')).toHaveLength(21 - MAX_PACKED_TASKS);
+  });
+
+  it('purges an instance with its task rows, and leaves those of another instance', async () => {
+    const name = uniqueName('purge-rows');
+    const store = open(name);
+    for (const id of ['a', 'b']) {
+      await create(store, newInstance(id));
+      await fanOut(store, id, 12);
+    }
+    await fanOut(store, 'a', 0, 'Terminated');
+    expect(await store.purgeInstance('a')).toBe(1);
+    const keys = taskKeys(await rawKeys(name));
+    expect(keys.every((key) => !key.includes('a') && !lastOfKey(key).startsWith('a-'))).toBe(true);
+    expect(keys.filter(([prefix]) => prefix === 'xi')).toHaveLength(12 - MAX_PACKED_TASKS);
+    const claimed = await claimAll(store);
+    expect(claimed.map((w) => w.task.id)).toEqual(Array.from({ length: 12 }, (_, i) => `b-${i + 1}`));
+    for (const { task: { id }, lease: { token } } of claimed) await store.commit(completion(id, token, 'b'));
+    expect(taskKeys(await rawKeys(name))).toEqual([]);
+  });
+});
+
+/** What a counter counted between two readings. */
+function minus(after: IdbCounts, before: IdbCounts): IdbCounts {
+  return { ...after, requests: after.requests - before.requests, bytesWritten: after.bytesWritten - before.bytesWritten };
+}
+
+function lastOfKey(key: readonly IDBValidKey[]): string {
+  return key[key.length - 1] as string;
+}
 
 function rawOpen(name: string): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
