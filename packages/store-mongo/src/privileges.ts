@@ -60,7 +60,7 @@ export function requiredPrivileges(db: string, names: CollectionNames, options: 
  * The required privileges a `connectionStatus` reply (with `showPrivileges: true`) does not grant, each with only its
  * missing actions; `undefined` when the reply names no authenticated user (access control is off, or the client sent
  * no credentials: then the first read or write at `connect` is refused with `Unauthorized` if anything is missing) or
- * lists no privileges.
+ * lists no privilege at all (not reported; a user who really has none is refused by that first read too).
  *
  * A granted privilege covers a required one when it is on `anyResource`, or on the same database or every database
  * (`db: ''`) and on the same collection or every collection (`collection: ''`); a privilege on the whole database
@@ -78,7 +78,9 @@ export function missingPrivileges(connectionStatus: Document, required: readonly
   const authInfo = connectionStatus['authInfo'] as { authenticatedUsers?: unknown; authenticatedUserPrivileges?: unknown } | undefined;
   const users = authInfo?.authenticatedUsers;
   const granted = authInfo?.authenticatedUserPrivileges;
-  if (!Array.isArray(users) || users.length === 0 || !Array.isArray(granted)) return undefined;
+  // No privilege at all reads as "not reported" (a server or proxy that answers the command without the list), not as
+  // a refusal: a real user without any privilege is refused anyway by the first read of connect.
+  if (!Array.isArray(users) || users.length === 0 || !Array.isArray(granted) || granted.length === 0) return undefined;
   const missing: Privilege[] = [];
   for (const need of required) {
     const covering = granted.filter((privilege) => covers(privilege, need.resource));

@@ -70,6 +70,8 @@ describe('privilege check at connect', () => {
     expect(missingPrivileges(status([], []), required)).toBeUndefined();
     expect(missingPrivileges({ ok: 1 }, required)).toBeUndefined();
     expect(missingPrivileges({ authInfo: { authenticatedUsers: [{ user: 'app', db: 'admin' }] }, ok: 1 }, required)).toBeUndefined();
+    // A user and an empty list: not reported (a server or proxy without it), never "everything is missing".
+    expect(missingPrivileges(status([]), required)).toBeUndefined();
     expect(() => assertPrivileges(status([], []), required)).not.toThrow();
   });
 
@@ -92,7 +94,8 @@ describe('privilege check at connect', () => {
     expect(message).toContain(`db.getSiblingDB("orders").grantRolesToUser("app", [{ role: 'readWrite', db: "orders" }])`);
     const wholeDb = (() => {
       try {
-        assertPrivileges(status([]), [{ resource: { db: 'orders', collection: '' }, actions: ['find', 'changeStream'] }] satisfies Privilege[]);
+        assertPrivileges(status([{ resource: { db: 'orders', collection: 'x' }, actions: ['find'] }]),
+          [{ resource: { db: 'orders', collection: '' }, actions: ['find', 'changeStream'] }] satisfies Privilege[]);
       } catch (error) {
         return (error as Error).message;
       }
