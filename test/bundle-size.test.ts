@@ -154,11 +154,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * timeoutInMilliseconds, retryIntervalInMilliseconds), read as the options object by the one rule both clients share:
  * runtime / KeyvalStore / DexieStore / rx-client 24,952 / 30,704 / 60,545 / 8,135 -> 24,981 / 30,740 / 60,580 / 8,163 B;
  * budgets 24,977 / 30,735 / 60,606 -> 25,006 / 30,771 / 60,641 B (the same headroom), rx-client's kept.
+ * A sub-orchestration rewound in place with its parent then reported to the parent's call that now waits for it (the
+ * rewind names it), and a second call of the rewind to the same instance was told it runs (before, either left a
+ * call waiting for ever): 24,981 / 30,740 / 60,580 -> 25,031 / 30,790 / 60,630 B, budgets raised by the same 50 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_006 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_771 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_641 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_056 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_821 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_691 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

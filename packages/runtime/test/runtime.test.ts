@@ -370,6 +370,42 @@ describe('runtime', () => {
     expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'parent' });
   });
 
+  it('fails again, rather than waiting for ever, a rewound parent whose two calls at once name one sub-orchestration', async () => {
+    let failures = 1;
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          return yield ctx.Task.all([ctx.callSubOrchestrator('Child', 'in', 'twin'), ctx.callSubOrchestrator('Child', 'in', 'twin')]);
+        },
+        Child: function* (ctx) {
+          yield ctx.waitForExternalEvent('go');
+          return yield ctx.callActivity('Flaky');
+        },
+      },
+      activities: {
+        Flaky: () => {
+          if (failures-- > 0) throw new Error('misconfigured');
+          return 'fixed';
+        },
+      },
+    });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'parent' });
+    // The second call finds the instance the first one created running: it fails, and the parent with it.
+    const first = await client.waitForCompletion('parent', SETTLED);
+    expect(first).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('already running') } });
+    await client.raiseEvent('twin', 'go');
+    expect(await client.waitForCompletion('twin', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    // The rewind reruns both calls: the first rewinds the instance in place, the second finds it being rewound and
+    // fails as it did the first time (before, both rewound it, it answered one of them and the other waited for ever).
+    await client.rewind('parent');
+    const again = await client.waitForCompletion('parent', SETTLED);
+    expect(again).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('already running') } });
+    expect(await client.waitForCompletion('twin', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'fixed' });
+    const history = (await client.getStatus('twin', { showHistory: true }))!.history!;
+    expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
+  });
+
   it('starts a failed sub-orchestration over on rewind when its instance was purged meanwhile', async () => {
     let failures = 1;
     const runtime = await start({

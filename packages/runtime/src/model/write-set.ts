@@ -83,8 +83,10 @@ export interface CreateInstanceWrite {
    * A parent's rewind re-creating a sub-orchestration that failed: when the id is taken by a Failed instance with the
    * same name and parent, nothing is created and this message (an `ExecutionRewound`) is delivered to it instead, so
    * the child is rewound in place (its completed work is kept, as Durable Functions rewinds failed sub-orchestrations
-   * with their parent) and reports its result to the parent's waiting call. Over any other instance, or none, the
-   * create proceeds as usual.
+   * with their parent) and reports its result to the parent's waiting call. A second create of the same write set
+   * with `ifFailed` over that instance finds it being rewound and delivers the `ifRunning` message instead (a parent
+   * whose two calls name one instance: the second fails again, as it did before the rewind). Over any other instance,
+   * or none, the create proceeds as usual.
    */
   readonly ifFailed?: OrchestrationMessage;
   /**

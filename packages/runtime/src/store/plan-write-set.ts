@@ -140,7 +140,8 @@ function addId(ids: string[], id: string): string[] {
  *
  * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`), over a
- * Failed sub-orchestration of the same parent delivers `ifFailed` instead when it is given (a rewind); a
+ * Failed sub-orchestration of the same parent delivers `ifFailed` instead when it is given (a rewind; a second such
+ * create of the write set delivers the `ifRunning` message, the instance being rewound already); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
  * execution's id; a `requires` condition (a client command on a running instance, a restart of a terminal one)
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
@@ -173,10 +174,12 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
           }
           break;
         }
-        // A parent's rewind: the same orchestrator of the same parent, Failed, is rewound in place.
+        // A parent's rewind: the same orchestrator of the same parent, Failed, is rewound in place. A second call of
+        // the rewind to it finds it being rewound, as over a running instance, and is told so (`ifRunning`).
         if (request.ifFailed && existing?.runtimeStatus === 'Failed' && existing.name === request.state.name &&
           existing.parentInstanceId === request.state.parentInstanceId) {
-          deliver(plan, stored, request.ifFailed, 'drop');
+          const again = plan.insertMessages.some((m) => m.instanceId === id && m.event.type === 'ExecutionRewound');
+          deliver(plan, stored, again && request.ifRunning.kind === 'notify' ? request.ifRunning.message : request.ifFailed, 'drop');
           break;
         }
         if (existing) {
