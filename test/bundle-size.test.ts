@@ -157,10 +157,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A sub-orchestration rewound in place with its parent then reported to the parent's call that now waits for it (the
  * rewind names it), and a second call of the rewind to the same instance was told it runs (before, either left a
  * call waiting for ever): 24,981 / 30,740 / 60,580 -> 25,031 / 30,790 / 60,630 B, budgets raised by the same 50 B.
+ * KeyvalStore layout 8 then kept an instance's tasks beyond 8 as rows of their own (a fan-out costs time linear in its
+ * size, not quadratic) and turns layout-7 databases into it: KeyvalStore 30,790 -> 30,994 B; budget 30,821 -> 31,025 B
+ * (the same headroom).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_056 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 30_821 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_025 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_691 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
