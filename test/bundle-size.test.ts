@@ -160,11 +160,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * KeyvalStore layout 8 then kept an instance's tasks beyond 8 as rows of their own (a fan-out costs time linear in its
  * size, not quadratic) and turns layout-7 databases into it: KeyvalStore 30,790 -> 30,994 B; budget 30,821 -> 31,025 B
  * (the same headroom).
+ * Every store call of the worker then got an end (a claim, commit, history read, renewal, wake-time read or release
+ * that never settles is abandoned at its lease's expiry or after storeCallTimeoutMs, and stop() ends the waits still
+ * in flight; one deadline timer for all calls): 25,031 / 30,994 / 60,630 -> 25,284 / 31,258 / 60,910 B (+253 / +264 /
+ * +280), budgets 25,056 / 31,025 / 60,691 -> 25,309 / 31,289 / 60,971 B (the same headroom).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_056 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_025 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_691 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_309 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_289 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_971 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -215,4 +215,10 @@ describe('timeouts', () => {
       await expect(runtime.client.waitForCompletion(id, { timeoutMs } as never)).rejects.toMatchObject(invalid);
     }
   });
+  it('refuses a storeCallTimeoutMs that is not a number > 0, and takes Infinity (only leases bound store calls)', () => {
+    for (const storeCallTimeoutMs of [0, -1, Number.NaN, '10', -Infinity]) {
+      expect(() => createRuntime({ orchestrators: {}, storeCallTimeoutMs } as never)).toThrow(expect.objectContaining(invalid));
+    }
+    expect(() => createRuntime({ orchestrators: {}, storeCallTimeoutMs: Infinity })).not.toThrow();
+  });
 });

@@ -39,12 +39,16 @@ export class HandClock implements Clock {
     return Math.min(...[...this.timers.values()].map((t) => t.at - this.ms));
   }
 
-  /** Resolves with the next timer set. */
-  nextTimer(): Promise<{ readonly id: number; readonly at: number }> {
-    return new Promise((resolve) => this.#onSet.push(() => {
-      const [id, timer] = [...this.timers].at(-1)!;
-      resolve({ id, at: timer.at });
-    }));
+  /** Resolves with the next timer set whose delay `where` accepts (any, by default). */
+  nextTimer(where: (delayMs: number) => boolean = () => true): Promise<{ readonly id: number; readonly at: number }> {
+    return new Promise((resolve) => {
+      const listen = (): void => {
+        const [id, timer] = [...this.timers].at(-1)!;
+        if (where(timer.at - this.ms)) resolve({ id, at: timer.at });
+        else this.#onSet.push(listen);
+      };
+      this.#onSet.push(listen);
+    });
   }
 
   /** Resolves once a timer due at or before `ms` is pending. */

@@ -199,6 +199,8 @@ describe('a worker whose last activity claim found nothing', () => {
     });
     await foundNothing; // the task is leased: A's claim found nothing, and A skips activity claims now
     await clock.waitForTimer();
+    // The deadlines of A's store calls in flight go as the calls settle (MemoryStore's, within this turn).
+    await clock.advance(0);
     // A's only timer is its wake-up for the next claimable work, which nextWakeTime gave as the lease's expiry.
     expect(clock.nextTimerAt).toEqual(new Date(frozen.now().getTime() + leaseMs));
     expect(await store.nextWakeTime(clock.now())).toEqual(clock.nextTimerAt);

@@ -27,6 +27,12 @@ class ClaimingStore extends LaggingStore {
   override readonly capabilities = { ...new MemoryStore().capabilities, fusedSteps: false };
 }
 
+/**
+ * The worker's wake timer, not the deadline of a store call in flight: those are 30 s out (the orchestration lease and
+ * the default `storeCallTimeoutMs`), and go when the call settles.
+ */
+const wakeTimer = (delayMs: number): boolean => delayMs < 30_000;
+
 const runtimes: Runtime[] = [];
 afterEach(async () => {
   await Promise.all(runtimes.splice(0).map((r) => r.stop()));
@@ -37,13 +43,13 @@ async function backedOff(store: LaggingStore): Promise<{ clock: HandClock; runti
   const clock = new HandClock();
   const runtime = createRuntime({ store, clock, logger: silentLogger, orchestrators: { Echo: echo } });
   runtimes.push(runtime);
-  let timer = clock.nextTimer();
+  let timer = clock.nextTimer(wakeTimer);
   await runtime.start();
   /** Fires the pending wake timer at its time; resolves with the delay of the one armed after it. */
   const next = async (): Promise<number> => {
     const { id, at } = await timer;
     clock.ms = at;
-    timer = clock.nextTimer();
+    timer = clock.nextTimer(wakeTimer);
     clock.fire(id);
     const armed = await timer;
     return armed.at - clock.ms;
@@ -60,14 +66,14 @@ describe('a wake time the claims do not find', () => {
     const store = new LaggingStore();
     const runtime = createRuntime({ store, clock, logger: silentLogger, orchestrators: {} });
     runtimes.push(runtime);
-    let timer = clock.nextTimer();
+    let timer = clock.nextTimer(wakeTimer);
     await runtime.start();
     const delays: number[] = [];
     for (let i = 0; i < 9; i++) {
       const { id, at } = await timer;
       delays.push(at - clock.ms);
       clock.ms = at;
-      timer = clock.nextTimer();
+      timer = clock.nextTimer(wakeTimer);
       clock.fire(id);
     }
     expect(delays).toEqual([0, 10, 20, 40, 80, 160, 320, 640, 1000]);

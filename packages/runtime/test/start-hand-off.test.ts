@@ -14,7 +14,7 @@ function worker(store: Store, maxConcurrentOrchestrations = 1): Worker {
   return new Worker({
     store, orchestrators: new Map(), activities: new Map(), clock: new VirtualClock(), newId: randomId, logger: silentLogger,
     owner: 'w1', orchestrationLeaseMs: 30_000, activityLeaseMs: 300_000, maxConcurrentOrchestrations,
-    maxConcurrentActivities: 1, cacheSize: 10, customStatusLimitBytes: 1000,
+    maxConcurrentActivities: 1, cacheSize: 10, customStatusLimitBytes: 1000, storeCallTimeoutMs: 30_000,
   });
 }
 

@@ -62,12 +62,41 @@ class FailingStore implements Store {
 
   readonly #calls = new Map<Method, (() => void)[]>();
 
+  readonly #hangs = new Map<Method, { skip: number; readonly gate: Promise<void>; readonly made: (late: Promise<unknown>) => void }>();
+
+  /**
+   * The next call of `method` after `skip` others hangs, as one on a wedged IndexedDB transaction or across a network partition would:
+   * it reaches the MemoryStore only on `release()`, and its result or error then goes to a caller that may have given
+   * up on it. `called` resolves when the call is made; `release()` resolves once the late call has settled, either way.
+   */
+  hangNext(method: Method, skip = 0): { readonly called: Promise<void>; release(): Promise<void> } {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let made!: (late: Promise<unknown>) => void;
+    const called = new Promise<{ readonly late: Promise<unknown> }>((resolve) => (made = (late) => resolve({ late })));
+    this.#hangs.set(method, { skip, gate, made });
+    return {
+      called: called.then(() => undefined),
+      release: async () => {
+        open();
+        await (await called).late.then(() => undefined, () => undefined);
+      },
+    };
+  }
+
   /** Resolves once `method` was next called and went to the MemoryStore (whose operations run when called). */
   calledNext(method: Method): Promise<void> {
     return new Promise((resolve) => this.#calls.set(method, [...(this.#calls.get(method) ?? []), resolve]));
   }
 
   #call<T>(method: Method, call: () => Promise<T>): Promise<T> {
+    const hang = this.#hangs.get(method);
+    if (hang && hang.skip-- === 0) {
+      this.#hangs.delete(method);
+      const late = hang.gate.then(call);
+      hang.made(late);
+      return late;
+    }
     const fault = this.#faults.get(method);
     if (fault && fault.count > 0) {
       fault.count--;
@@ -611,5 +640,170 @@ describe('a store whose work feed throws when unsubscribed', () => {
     // The activity's lease was released when the grace ran out: another worker takes the task over at once.
     expect((await store.inner.claimActivity({ owner: 'other', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Gated');
     open('late'); // its result is refused (the lease is gone), and nothing is left running
+  });
+});
+
+describe('a store call that never settles', () => {
+  const echo = function* (ctx: { getInput(): unknown }) { return ctx.getInput(); };
+
+  /** How many times `id`'s history records its completion. */
+  async function completions(store: FailingStore, id: string): Promise<number> {
+    return (await store.inner.getHistory(id)).filter((e) => e.type === 'ExecutionCompleted').length;
+  }
+
+  it('abandons a claim that never settles when the lease it asks for would expire, and claims again', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const a = await createClient({ store, clock }).startNew('Echo', { input: 'a' }); // left for a claim to take
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    const hung = store.hangNext('claimOrchestration');
+    const abandoned = logger.nextError('could not claim work');
+    await runtime.start();
+    await within(hung.called, 'the claim being made');
+    // The claim's deadline (the orchestration lease, 30 s) is the only way on: firing it abandons the claim.
+    await fireTimersUntil(clock, abandoned, 'the claim\'s deadline', 5);
+    expect(await within(abandoned, 'the abandoned claim being reported')).toContain('retrying in 100 ms');
+    // The store recovers: the late claim takes A under a lease the worker ignores, and a new claim takes it again.
+    await within(hung.release(), 'the late claim settling');
+    const ended = Promise.all([ending(runtime.client, a), ending(runtime.client, await runtime.client.startNew('Echo', { input: 'b' }))]);
+    ended.catch(() => undefined);
+    await fireTimersUntil(clock, ended, 'a timer or both ends', 20);
+    expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'a' }, { runtimeStatus: 'Completed', output: 'b' }]);
+    expect(await completions(store, a)).toBe(1);
+    await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
+    expect(clock.timers.size).toBe(0);
+  });
+
+  for (const method of ['commit', 'getHistory'] as const) {
+    it(`abandons a step's ${method} that never settles at the step's lease expiry: its slot runs other instances, and the step is retried`, async () => {
+      const clock = new HandClock();
+      const store = new FailingStore();
+      const logger = new RecordingLogger();
+      let hung: ReturnType<FailingStore['hangNext']> | undefined;
+      let worked!: () => void;
+      const working = new Promise<void>((resolve) => (worked = resolve));
+      const runtime = createRuntime({
+        // One step slot, which the hung step holds; every step replays, so the step after the activity reads the history.
+        store, clock, logger, maxConcurrentOrchestrations: 1, cacheSize: 0,
+        orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); }, Echo: echo },
+        // The step's commit comes after the activity's result's.
+        activities: { Work: () => { hung = store.hangNext(method, method === 'commit' ? 1 : 0); worked(); return 'worked'; } },
+      });
+      runtimes.push({ runtime, clock });
+      await runtime.start();
+      const a = await runtime.client.startNew('Calls');
+      await within(working, 'the activity running');
+      await within(hung!.called, `the step's ${method}`);
+      const b = await runtime.client.startNew('Echo', { input: 'b' }); // no free slot: it waits for one
+      const ended = Promise.all([ending(runtime.client, a), ending(runtime.client, b)]);
+      ended.catch(() => undefined);
+      // The step's lease ends at T0 + 30 s; until then B's claims are re-checked every second.
+      await fireTimersUntil(clock, ended, 'a timer or both ends', 60);
+      expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'worked' }, { runtimeStatus: 'Completed', output: 'b' }]);
+      expect(logger.errors.some((message) => message.includes(`step of ${a} failed`))).toBe(true);
+      // The store recovers: the late call runs under a lease that is gone (a commit is refused), and changes nothing.
+      await within(hung!.release(), `the late ${method} settling`);
+      expect(await completions(store, a)).toBe(1);
+      await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
+      expect(clock.timers.size).toBe(0);
+    });
+  }
+
+  it('abandons a lease renewal that never settles when the next is due, and renews then: the running activity keeps its task', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let finish!: (value: string) => void;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runtime = createRuntime({
+      store, clock, logger, activityLeaseMs: 3000,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); }, Echo: echo },
+      activities: { Long: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const a = await runtime.client.startNew('Calls');
+    await within(running, 'the activity starting');
+    // The heartbeat renews every third of the lease: its first renewal hangs.
+    const hung = store.hangNext('renewActivityLease');
+    clock.ms = T0 + 1000;
+    clock.fire(await within(clock.timerDueBy(T0 + 1000), 'the first renewal being armed'));
+    await within(hung.called, 'the first renewal being sent');
+    // When the next renewal is due, the hung one is abandoned (and reported), and the next goes out at once.
+    const abandoned = logger.nextError('renewing the lease');
+    clock.ms = T0 + 2000;
+    clock.fire(await within(clock.timerDueBy(T0 + 2000), 'the hung renewal\'s deadline'));
+    await within(abandoned, 'the abandoned renewal being reported');
+    const renewed = store.calledNext('renewActivityLease');
+    clock.fire(await within(clock.timerDueBy(T0 + 2000), 'the next renewal'));
+    await within(renewed, 'the next renewal being sent');
+    // Past the lease's first expiry (T0 + 3 s) the task is still held: no other worker can take it and run it again.
+    clock.ms = T0 + 3500;
+    expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 3000, now: clock.now() })).toBeUndefined();
+    // Other instances run meanwhile.
+    const b = await runtime.client.startNew('Echo', { input: 'b' });
+    expect(await ending(runtime.client, b)).toMatchObject({ runtimeStatus: 'Completed', output: 'b' });
+    finish('done');
+    expect(await ending(runtime.client, a)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    await within(hung.release(), 'the late renewal settling'); // the task is gone: refused, and ignored
+    await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('ends stop() when a step\'s commit never settles and neither does the release of its lease, leaving no timer', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    await createClient({ store, clock }).startNew('Echo', { input: 'a' });
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    const commit = store.hangNext('commit');
+    await runtime.start();
+    await within(commit.called, 'the step committing');
+    const release = store.hangNext('abandonOrchestration');
+    const stopping = runtime.stop({ graceMs: 0 });
+    // The grace (0) ends, the release is sent and hangs; its deadline (storeCallTimeoutMs, 30 s) ends it.
+    await fireTimersUntil(clock, stopping, 'a timer or the stop', 5);
+    await within(stopping, 'the stop resolving');
+    await within(release.called, 'the release being sent');
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('claims once a release of its reused worker id\'s leases that never settles is abandoned', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const a = await createClient({ store, clock }).startNew('Echo', { input: 'a' });
+    const runtime = createRuntime({ store, clock, logger, workerId: 'w1', storeCallTimeoutMs: 5000, orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    const hung = store.hangNext('releaseOwner');
+    await runtime.start();
+    await within(hung.called, 'the release being sent');
+    const ended = ending(runtime.client, a);
+    ended.catch(() => undefined);
+    await fireTimersUntil(clock, ended, 'a timer or the end', 5);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'a' });
+    expect(clock.ms).toBe(T0 + 5000);
+    expect(logger.errors.some((message) => message.includes('releasing the leases of worker w1 failed'))).toBe(true);
+    await within(hung.release(), 'the late release settling');
+  });
+
+  it('ends, when it stops, the waits for store calls it does not wait for, with their timers', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, workerId: 'w1', orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    const hung = store.hangNext('releaseOwner'); // the start of a reused id, which the stop does not wait for
+    await runtime.start();
+    await within(hung.called, 'the release being sent');
+    expect(clock.timers.size).toBe(1); // its deadline
+    await within(runtime.stop({ graceMs: 0 }), 'the stop resolving');
+    expect(clock.timers.size).toBe(0);
+    await within(hung.release(), 'the late release settling');
+    expect(logger.errors).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
-import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import { DEFAULT_STOP_GRACE_MS, DEFAULT_STORE_CALL_TIMEOUT_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -47,6 +47,22 @@ export interface RuntimeOptions {
   readonly cacheSize?: number;
   /** Largest custom status, in bytes of JSON. Default 16 KiB. */
   readonly customStatusLimitBytes?: number;
+  /**
+   * Longest wait, in ms on the runtime's clock, for one store call of the worker (a wedged IndexedDB transaction, a
+   * network partition without a socket timeout). Default 30 s; a number > 0, or `Infinity` to bound calls by their
+   * leases only. A call made under a lease also ends when that lease expires, since what it does later can no longer
+   * be trusted: a claim after the lease it asks for (`orchestrationLeaseMs`, `activityLeaseMs`), a step's history read
+   * and commit at the step's lease expiry, an activity's result commit at the task's (renewals are each bounded by the
+   * next one, a third of the lease). The worker then logs the call, gives back what it holds, leaves the lease to lapse
+   * so that another worker (or its own next claim) takes the work over, and goes on with other work; whatever the call
+   * does later is ignored. `stop()` ends every wait for a store call, so it ends even if one never settles.
+   *
+   * @example
+   * ```ts
+   * createRuntime({ store, orchestrators, storeCallTimeoutMs: 10_000 }); // a call hung for 10 s is abandoned
+   * ```
+   */
+  readonly storeCallTimeoutMs?: number;
   /**
    * Where the worker records its id, so that the runtime's next life takes over the leases this one leaves behind
    * instead of waiting for them to expire. In a browser pass `sessionStorage`: a reloaded tab then resumes its own
@@ -151,10 +167,10 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
 
 /** The runtime's positive numeric options and their defaults. */
 type PositiveLimits = {
-  readonly [K in 'orchestrationLeaseMs' | 'activityLeaseMs' | 'maxConcurrentOrchestrations' | 'maxConcurrentActivities' | 'customStatusLimitBytes']-?: number;
+  readonly [K in 'orchestrationLeaseMs' | 'activityLeaseMs' | 'maxConcurrentOrchestrations' | 'maxConcurrentActivities' | 'customStatusLimitBytes' | 'storeCallTimeoutMs']-?: number;
 };
 
-/** Each option of {@link PositiveLimits}, checked (a finite number > 0), or its default. */
+/** Each option of {@link PositiveLimits}, checked (a finite number > 0; `storeCallTimeoutMs` may be `Infinity`), or its default. */
 function positiveLimits(options: RuntimeOptions): PositiveLimits {
   const defaults: PositiveLimits = {
     orchestrationLeaseMs: 30_000,
@@ -162,12 +178,15 @@ function positiveLimits(options: RuntimeOptions): PositiveLimits {
     maxConcurrentOrchestrations: 16,
     maxConcurrentActivities: 32,
     customStatusLimitBytes: DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
+    storeCallTimeoutMs: DEFAULT_STORE_CALL_TIMEOUT_MS,
   };
   const limits: { -readonly [K in keyof PositiveLimits]: number } = { ...defaults };
   for (const key of Object.keys(defaults) as (keyof PositiveLimits)[]) {
     const value = options[key];
     if (value === undefined) continue;
-    if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${key} must be a positive number`);
+    if (!(value > 0) || !(Number.isFinite(value) || (value === Infinity && key === 'storeCallTimeoutMs'))) {
+      throw new InvalidArgumentError(`${key} must be a positive number`);
+    }
     limits[key] = value;
   }
   return limits;

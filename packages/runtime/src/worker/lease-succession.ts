@@ -1,6 +1,5 @@
 import type { Logger } from '../env/logger.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import type { Store } from '../store/store.js';
 
 /**
  * A synchronous string store that outlives the worker, such as a browser tab's `sessionStorage` (whose `getItem` and
@@ -26,7 +25,8 @@ export interface WorkerLocks {
 
 /** Settings of a {@link LeaseSuccession}. */
 export interface LeaseSuccessionOptions {
-  readonly store: Store;
+  /** `Store.releaseOwner`, bounded in time by the worker (a call that never settles must not keep claims waiting). */
+  readonly releaseOwner: (owner: string) => Promise<unknown>;
   readonly logger: Logger;
   /** This life's worker id, recorded in every lease it takes. */
   readonly owner: string;
@@ -132,7 +132,7 @@ export class LeaseSuccession {
   async #release(id: string): Promise<void> {
     if (this.#ended) return;
     try {
-      await this.#o.store.releaseOwner(id);
+      await this.#o.releaseOwner(id);
       if (id !== this.#o.owner) this.#write(this.#readOrEmpty().filter((known) => known !== id));
     } catch (error) {
       if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing the leases of worker ${id} failed; they expire in their own time`, error);

@@ -13,7 +13,7 @@ import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/st
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
-import { deadlineTimer } from '../client/deadline-timer.js';
+import { deadlineTimer, type AddDeadline } from '../client/deadline-timer.js';
 import { MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
@@ -27,6 +27,9 @@ const SATURATED_RECHECK_MS = 1000;
 
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
+
+/** How long the worker waits for one store call, unless told otherwise (see {@link WorkerOptions.storeCallTimeoutMs}). */
+export const DEFAULT_STORE_CALL_TIMEOUT_MS = 30_000;
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -61,6 +64,15 @@ export interface WorkerOptions {
   readonly maxConcurrentActivities: number;
   readonly cacheSize: number;
   readonly customStatusLimitBytes: number;
+  /**
+   * Longest wait, in ms on `clock`, for one store call (> 0; `Infinity`: only leases bound the calls). A call made
+   * under a lease also ends when that lease expires: a claim after the lease it asks for, a step's history read and
+   * commit at the step's lease expiry, an activity's result commit and lease renewal at the task's. A call that has
+   * not settled by then is abandoned: the worker logs it, gives back what it holds, leaves the lease to lapse (so
+   * another worker or a later claim takes the work) and serves other work meanwhile; what the call does later is
+   * ignored. Calls without a lease (the next wake time, releasing leases) end after this time only.
+   */
+  readonly storeCallTimeoutMs: number;
   /**
    * Where the worker records its id, so that its next life (a reloaded tab) releases the leases this one leaves
    * behind as soon as this one has ended, instead of waiting for them to expire (see {@link LeaseSuccession}).
@@ -152,11 +164,16 @@ export class Worker {
   #limited = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
+  /** One timer for the deadlines of all store calls in flight (see `#bounded`). */
+  readonly #addDeadline: AddDeadline;
+  /** Ends the wait for each store call in flight with the error given: the end of `stop` ends them all. */
+  readonly #calls = new Set<(error: unknown) => void>();
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#cache = new ExecutionCache(options.cacheSize);
+    this.#addDeadline = deadlineTimer(options.clock);
   }
 
   /** Fresh lease tokens for the activity tasks and starts this worker leases in its own commits. */
@@ -182,7 +199,8 @@ export class Worker {
       return;
     }
     this.#succession = new LeaseSuccession({
-      store: this.#o.store, logger: this.#o.logger, owner: this.#o.owner, ownerReused,
+      releaseOwner: (id) => this.#bounded(this.#o.store.releaseOwner(id), 'releaseOwner'),
+      logger: this.#o.logger, owner: this.#o.owner, ownerReused,
       storage: leaseStorage, locks: this.#o.locks,
     });
     // Claims wait only when this id's own earlier leases are being released; the leases of earlier lives with other
@@ -220,11 +238,11 @@ export class Worker {
           await drained;
         } else {
           let cancelGrace: (() => void) | undefined;
-          // On the client's deadline timer, which waits in steps of at most MAX_TIMER_DELAY_MS: a longer delay given to
-          // one timer fires early (Node and browsers fire it at once; the system clock clamps it to 24.8 days), which
-          // would abandon work the grace still covers.
+          // On the store calls' deadline timer (the client's helper), which waits in steps of at most MAX_TIMER_DELAY_MS:
+          // a longer delay given to one timer fires early (Node and browsers fire it at once; the system clock clamps
+          // it to 24.8 days), which would abandon work the grace still covers.
           const graceOver = new Promise<true>((resolve) => {
-            cancelGrace = deadlineTimer(this.#o.clock)(graceMs, () => resolve(true));
+            cancelGrace = this.#addDeadline(graceMs, () => resolve(true));
           });
           const abandon = await Promise.race([drained.then(() => false), graceOver]);
           cancelGrace?.();
@@ -232,6 +250,9 @@ export class Worker {
         }
         this.#clearWakeTimer();
         this.#cache.clear();
+        // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
+        // leases) ends its wait here, with its timer: nothing of the worker outlives its stop.
+        for (const fail of this.#calls) fail(new StoreClosedError('the worker stopped'));
         // When every lease of this life was committed or released, nothing is left for a next life to take over.
         this.#succession?.end(clean);
       }
@@ -260,7 +281,7 @@ export class Worker {
     if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (leases released) and ${starting} starts committing`);
     const released = await Promise.all(held.map(async ([instanceId, release]) => {
       try {
-        await release();
+        await this.#bounded(release(), 'release');
         return true;
       } catch (error) {
         if (!(error instanceof StoreClosedError)) logger.error(`releasing a lease of ${instanceId} failed`, error);
@@ -371,10 +392,13 @@ export class Worker {
   #claim(orchestration: false, now: Date): Promise<ActivityWorkItem | undefined>;
   #claim(orchestration: boolean, now: Date): Promise<OrchestrationWorkItem | ActivityWorkItem | undefined> {
     const { store, owner } = this.#o;
+    const leaseMs = orchestration ? this.#o.orchestrationLeaseMs : this.#o.activityLeaseMs;
     try {
-      return orchestration
-        ? store.claimOrchestration({ owner, leaseMs: this.#o.orchestrationLeaseMs, now })
-        : store.claimActivity({ owner, leaseMs: this.#o.activityLeaseMs, now });
+      // A claim that settles after the lease it asks for has expired hands out nothing this worker could use.
+      return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
+        orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
+        'claim', this.#leaseLeft(now.getTime() + leaseMs),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -400,7 +424,7 @@ export class Worker {
         // Tracked before the hand-off settles, so a waiting `stop` also waits for the release. Called in an async
         // function: a store that throws instead of rejecting must not skip the settling below (a stop waiting for
         // ever) nor fail the caller's start, which has committed.
-        this.#track((async () => this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token))());
+        this.#track((async () => this.#bounded(this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token), 'release'))());
         this.#orchestrationsRunning--;
       } else {
         this.#startStep(item);
@@ -471,7 +495,7 @@ export class Worker {
    * still covers a limit held by work that never finishes.
    */
   async #armWakeTimer(claimedAt: Date): Promise<void> {
-    const at = await this.#o.store.nextWakeTime(claimedAt);
+    const at = await this.#bounded(this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
     if (!at || this.#stopping) {
       this.#clearWakeTimer();
       return;
@@ -514,6 +538,35 @@ export class Worker {
     if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
     this.#wakeTimer = undefined;
     this.#wakeAtMs = Infinity;
+  }
+
+  /**
+   * A store call's promise with an end: it settles as `call` does, or rejects when `ms` (default
+   * `storeCallTimeoutMs`) pass on the worker's clock first (a `TimeoutError` DOMException naming `what`; the call is
+   * abandoned) or when `stop` ends (a StoreClosedError). An abandoned call that settles later does no harm: its result
+   * is ignored and its rejection handled. The deadline is cleared when the call settles (one timer serves all calls
+   * in flight).
+   */
+  #bounded<T>(call: Promise<T>, what: string, ms = this.#o.storeCallTimeoutMs): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        cancel();
+        this.#calls.delete(fail);
+        reject(error);
+      };
+      const cancel = this.#addDeadline(ms, () => fail(new DOMException(`${what} did not settle within ${ms} ms`, 'TimeoutError')));
+      this.#calls.add(fail);
+      call.then((value) => {
+        cancel();
+        this.#calls.delete(fail);
+        resolve(value);
+      }, fail);
+    });
+  }
+
+  /** The bound of a store call made under a lease that expires at `untilMs` (ms on the clock), for {@link #bounded}. */
+  #leaseLeft(untilMs: number): number {
+    return Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - this.#o.clock.now().getTime()));
   }
 
   #track(promise: Promise<void>): void {
@@ -569,7 +622,7 @@ export class Worker {
       };
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
-        input.history = await store.getHistory(state.instanceId);
+        input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', this.#leaseLeft(item.lease.expiresAt.getTime()));
         decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
@@ -579,7 +632,8 @@ export class Worker {
       this.#metrics.eventsApplied += decision.eventsApplied;
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
-        await store.commit(writeSet);
+        // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
+        await this.#bounded(store.commit(writeSet), 'commit', this.#leaseLeft(item.lease.expiresAt.getTime()));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
@@ -666,7 +720,9 @@ export class Worker {
     let refused = false;
     for (let failures = 0; ; failures++) {
       try {
-        if (!(await this.#commitWithStep(item, result))) await this.#o.store.commit(decideActivityResult(task.id, lease.token, result));
+        if (!(await this.#commitWithStep(item, result, leaseUntil))) {
+          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', this.#leaseLeft(leaseUntil));
+        }
         this.#metrics.activitiesRun++;
         return;
       } catch (error) {
@@ -725,7 +781,7 @@ export class Worker {
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
    * alone, and the instance's next claim takes it from there. Only a closed store ends the attempt with an error.
    */
-  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage): Promise<boolean> {
+  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<boolean> {
     const { store, clock, newId } = this.#o;
     const { task, lease } = item;
     if (!store.capabilities.fusedSteps || this.#stopping) return false;
@@ -745,7 +801,7 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await store.commit(fused.writeSet);
+      await this.#bounded(store.commit(fused.writeSet), 'commit', this.#leaseLeft(leaseUntil));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
@@ -766,10 +822,12 @@ export class Worker {
   /**
    * Renews an activity's lease every third of its length while the activity runs, so a long activity is not claimed
    * and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
-   * the renewals; any other failure is logged and the next renewal tries again.
+   * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
+   * next one is due is abandoned, and the next one goes out then.
    */
   #heartbeat(taskId: string, leaseToken: string): Heartbeat & { readonly until: number } {
     const { clock, store, activityLeaseMs } = this.#o;
+    const beatMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3)));
     let stopped = false;
     let timer: ClockTimer | undefined;
     const heartbeat = {
@@ -780,24 +838,28 @@ export class Worker {
         timer = undefined;
       },
     };
-    const beat = (): void => {
+    const beat = (delay: number): void => {
       // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
       timer = clock.setTimeout(async () => {
         timer = undefined;
+        const startMs = clock.now().getTime();
         try {
-          const until = clock.now().getTime() + activityLeaseMs;
-          await store.renewActivityLease(taskId, leaseToken, new Date(until));
+          const until = startMs + activityLeaseMs;
+          // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
+          await this.#bounded(store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', this.#leaseLeft(startMs + beatMs));
           heartbeat.until = until;
         } catch (error) {
           if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
-          if (error instanceof StoreClosedError) return;
+          // A renewal that fails after the activity ended (its wait abandoned) no longer matters.
+          if (error instanceof StoreClosedError || stopped) return;
           // A failed renewal leaves two thirds of the lease: the next beat tries again.
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
         }
-        if (!stopped) beat();
-      }, Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3))));
+        // Beats keep their schedule, one every third of the lease from the last one's start.
+        if (!stopped) beat(Math.max(0, startMs + beatMs - clock.now().getTime()));
+      }, delay);
     };
-    beat();
+    beat(beatMs);
     return heartbeat;
   }
 }
