@@ -164,11 +164,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * that never settles is abandoned at its lease's expiry or after storeCallTimeoutMs, and stop() ends the waits still
  * in flight; one deadline timer for all calls): 25,031 / 30,994 / 60,630 -> 25,284 / 31,258 / 60,910 B (+253 / +264 /
  * +280), budgets 25,056 / 31,025 / 60,691 -> 25,309 / 31,289 / 60,971 B (the same headroom).
+ * DexieStore layout 3 then kept an instance's first activity task in its row (a sequence's step reads and writes only
+ * the instance row and its history; a hello-sequence step 1.4-1.5x faster in Chromium) and upgrades layout-2
+ * databases: DexieStore 60,910 -> 61,684 B (+774), budget 60,971 -> 61,745 B (the same headroom).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_309 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_289 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 60_971 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 61_745 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -82,10 +82,10 @@ const MAX_TASK_INSTANCES = 100_000;
 const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
 /** Instances and their pending messages (sending, claiming, releasing orchestration work). */
 const QUEUE: readonly TableName[] = ['instances', 'messages'];
-const TASKS: readonly TableName[] = ['tasks'];
+/** Activity tasks: DexieStore keeps an instance's first task in the instance row, so the instances come with them. */
+const TASKS: readonly TableName[] = ['instances', 'tasks'];
 const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages'];
 const INSTANCES: readonly TableName[] = ['instances'];
-const INSTANCES_AND_TASKS: readonly TableName[] = ['instances', 'tasks'];
 const HISTORY: readonly TableName[] = ['history'];
 const HISTORY_AND_QUEUE: readonly TableName[] = ['history', 'instances', 'messages'];
 
@@ -183,7 +183,8 @@ export abstract class IdbStore implements Store {
       // The reads go out together: one round trip. Where the database numbers messages, they are stored with them.
       const reads = Promise.all([
         Promise.all(ids.map((id) => rows.get(id))),
-        lease?.kind === 'activity' || lease?.kind === 'activityStep' ? tx.getTask(lease.taskId) : undefined,
+        lease?.kind === 'activityStep' ? tx.getTask(lease.taskId, lease.instanceId)
+          : lease?.kind === 'activity' ? tx.getTask(lease.taskId, this.#taskInstances.get(lease.taskId)) : undefined,
       ]);
       const ahead = tx.addMessageAhead ? storeAhead(writeSet, tx.addMessageAhead.bind(tx)) : undefined;
       const [found, task] = await reads;
@@ -428,7 +429,7 @@ export abstract class IdbStore implements Store {
     // comes from the claim probe just before when no work was signalled since (used once).
     const known = this.#instancesHead;
     this.#instancesHead = undefined;
-    const next = await this.#run('nextWakeTime', 'readonly', known === undefined ? INSTANCES_AND_TASKS : TASKS, async (tx) => {
+    const next = await this.#run('nextWakeTime', 'readonly', TASKS, async (tx) => {
       const [instance, task] = await Promise.all([known ?? tx.nextInstanceReadyMs(-Infinity), tx.nextTaskReadyMs(-Infinity)]);
       return Math.min(instance ?? Infinity, task ?? Infinity);
     });

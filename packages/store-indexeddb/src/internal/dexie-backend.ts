@@ -18,26 +18,70 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 2;
+export const DEXIE_SCHEMA_VERSION = 3;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
- * hold (one row per appended batch), not the tables, so the database itself is not upgraded.
+ * hold (one row per appended batch), not the tables, so the database itself was not upgraded. Layout 3 (Dexie
+ * version 2) keeps an instance's first activity task in its row (see {@link StoredInstance}).
  */
-const DEXIE_DB_VERSION = 1;
+const DEXIE_DB_VERSION = 2;
 
 /**
- * Tables and their indexes. Every query of the store is one index range:
- * claims use `[readyMs+headSeq]` / `[readyMs+seq]`, paging `[createdMs+id]` and `[status+createdMs+id]`,
- * history and messages their `[instanceId+seq]` keys.
+ * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
+ * instances, and for activity tasks `[readyMs+seq]` of the tasks table and `[taskReadyMs+taskOrder]` of the instances
+ * (their row's task); paging `[createdMs+id]` and `[status+createdMs+id]`, history and messages their
+ * `[instanceId+seq]` keys. Layout 3 only added an index to the instances of layouts 1 and 2 (Dexie version 1): code
+ * of layout 2 opening the database finds every table and index it declares, so Dexie does not upgrade it again (which
+ * would close this layout's connections), and that code refuses it by its marker.
  */
 const SCHEMA: Readonly<Record<string, string>> = {
   meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder]',
   history: '[instanceId+seq]',
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
 };
+
+/** Layouts 1 and 2 (Dexie version 1): every task a row of the tasks table. */
+const SCHEMA_V1: Readonly<Record<string, string>> = {
+  ...SCHEMA,
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
+};
+
+/**
+ * An instance row as layout 3 stores it: with at most one activity task of the instance (`task`, its `seq` being
+ * its claim order), indexed by `taskReadyMs` and `taskOrder` (the task's `readyMs` and `seq`). A step that completes
+ * an activity and schedules the next (a sequence of activities) then reads and writes only the instance row, which it
+ * reads and writes anyway: no task row, no task index entries. Further tasks (a fan-out) are rows of the tasks table,
+ * so no write ever rewrites more than one task with the row: fan-out stays linear.
+ *
+ * Claim order is `(readyMs, order)`, `order` being a stamp from the clock ({@link stamp}) given to a task of either
+ * place when it is scheduled. The tasks table orders its rows by `(readyMs, seq)`, its key, which numbers them in the
+ * order they were written, so its first row is its first by `(readyMs, order)` too (across tabs, as far as their
+ * clocks agree); a claim compares it with the first instance task. A task row of layouts 1 and 2 has no `order`:
+ * it counts as 0, older than every stamp, as it is.
+ */
+interface StoredInstance extends InstanceRow {
+  readonly task?: TaskRow;
+  readonly taskReadyMs?: number;
+  readonly taskOrder?: number;
+}
+
+/** A row of the tasks table: `seq` is its key, `order` its claim-order stamp (absent in rows of layouts 1 and 2). */
+interface StoredTask extends TaskRow {
+  readonly order?: number;
+}
+
+let lastStamp = 0;
+/**
+ * A claim-order stamp: microseconds since the epoch, increasing in this realm. Stamps of two tabs may tie (the index
+ * then orders by key): claim order across tabs is by time, best effort, as for messages.
+ */
+function stamp(): number {
+  lastStamp = Math.max(lastStamp + 1, Date.now() * 1000);
+  return lastStamp;
+}
 
 /** The `meta` row that records which schema wrote the database. */
 interface MetaRow {
@@ -70,7 +114,11 @@ export async function openDexieBackend(
     ...(dependencies.indexedDB ? { indexedDB: dependencies.indexedDB } : {}),
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA);
+  db.version(1).stores(SCHEMA_V1);
+  // Layout 3 adds an index; its marker is written in the upgrade itself, so that no code of layout 2 opening the
+  // database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and StoredInstance).
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade((tx) =>
+    tx.table<MetaRow, string>('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }));
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
@@ -134,8 +182,9 @@ interface CoreTables {
   readonly history: DBCoreTable;
   readonly messages: DBCoreTable;
   readonly tasks: DBCoreTable;
-  /** `[readyMs+headSeq]` of instances, `[instanceId+seq]` of messages, `[readyMs+seq]` and `id` of tasks. */
+  /** `[readyMs+headSeq]` and `[taskReadyMs+taskOrder]` of instances, `[instanceId+seq]` of messages, `[readyMs+seq]` and `id` of tasks. */
   readonly instancesReady: DBCoreIndex;
+  readonly instanceTasksReady: DBCoreIndex;
   readonly messagesOf: DBCoreIndex;
   readonly tasksReady: DBCoreIndex;
   readonly taskIds: DBCoreIndex;
@@ -160,6 +209,7 @@ class DexieBackend implements StoreBackend {
     this.#core = {
       instances, messages, tasks, history: table('history'),
       instancesReady: index(instances, ['readyMs', 'headSeq']),
+      instanceTasksReady: index(instances, ['taskReadyMs', 'taskOrder']),
       messagesOf: index(messages, ['instanceId', 'seq']),
       tasksReady: index(tasks, ['readyMs', 'seq']),
       taskIds: index(tasks, 'id'),
@@ -208,6 +258,13 @@ class DexieTransaction implements BackendTransaction {
   readonly #core: CoreTables;
   readonly #writes = new PendingWrites();
   readonly #reads: ReadsAhead;
+  /**
+   * The instances this transaction read or wrote, each with its task ({@link StoredInstance}). Every read of an
+   * instance by key goes through here; a changed row is written once, before the next read of an instance index (so
+   * the index is current) or when the work is done, so a step that changes the row and its task writes it once.
+   */
+  readonly #loaded = new Map<string, Loaded>();
+  readonly #loading = new Map<string, Promise<Loaded>>();
 
   constructor(trans: IDBTransaction, core: CoreTables, reads: ReadsAhead) {
     this.#trans = trans;
@@ -219,12 +276,70 @@ class DexieTransaction implements BackendTransaction {
     let result: T;
     try {
       result = await work(this);
+      await this.#writes.settle();
+      this.#flush();
     } catch (error) {
       this.#writes.settle().catch(() => undefined);
       throw error;
     }
     await this.#writes.settle();
     return result;
+  }
+
+  /** Reads an instance once per transaction (later reads see this transaction's changes). */
+  #load(id: string): Promise<Loaded> {
+    const known = this.#loaded.get(id);
+    if (known) return Promise.resolve(known);
+    let loading = this.#loading.get(id);
+    if (!loading) {
+      const read = () => this.#core.instances.get({ trans: this.#trans, key: id }) as Promise<StoredInstance | undefined>;
+      loading = (this.#reads.take(`i:${id}`, read) ?? read()).then((stored) => this.#loaded.get(id) ?? this.#seed(id, stored));
+      this.#loading.set(id, loading);
+    }
+    return loading;
+  }
+
+  /** Takes a stored instance read by this transaction (by key or through an index) as what it knows of it. */
+  #seed(id: string, stored: StoredInstance | undefined): Loaded {
+    const known = this.#loaded.get(id);
+    if (known) return known;
+    let loaded: Loaded = { row: undefined, task: undefined, dirty: false };
+    if (stored) {
+      const { task, taskReadyMs: _r, taskOrder: _o, ...row } = stored;
+      loaded = { row, task, dirty: false };
+    }
+    this.#loaded.set(id, loaded);
+    return loaded;
+  }
+
+  /** The rows of stored instances read through an index, as this transaction has them. */
+  #rowsOf(rows: readonly StoredInstance[]): InstanceRow[] {
+    return rows.flatMap((stored) => this.#seed(stored.id, stored).row ?? []);
+  }
+
+  /** Runs `change` on the instance: at once when this transaction read it, else once it is read (before the commit). */
+  #withInstance(id: string, change: (loaded: Loaded) => void): void {
+    const known = this.#loaded.get(id);
+    if (known) change(known);
+    else this.#writes.track(this.#load(id).then(change));
+  }
+
+  /** The instance `row` is the task of, when it is kept in the instance row (else it is a row of the tasks table). */
+  #holder(row: TaskRow): Loaded | undefined {
+    const loaded = this.#loaded.get(row.instanceId);
+    return loaded?.task?.id === row.id ? loaded : undefined;
+  }
+
+  /** Writes every instance row this transaction changed (with its task), once. */
+  #flush(): void {
+    for (const [id, loaded] of this.#loaded) {
+      if (!loaded.dirty || !loaded.row) continue;
+      loaded.dirty = false;
+      const { task } = loaded;
+      const stored: StoredInstance = task ? { ...loaded.row, task, taskReadyMs: task.readyMs, taskOrder: task.seq } : loaded.row;
+      this.#store('instances').put(stored);
+      this.#reads.writes.set(`i:${id}`, stored);
+    }
   }
 
   /**
@@ -272,40 +387,49 @@ class DexieTransaction implements BackendTransaction {
     return rows;
   }
 
-  getInstance(id: string): Promise<InstanceRow | undefined> {
-    const read = () => this.#core.instances.get({ trans: this.#trans, key: id }) as Promise<InstanceRow | undefined>;
-    return this.#reads.take(`i:${id}`, read) ?? read();
+  async getInstance(id: string): Promise<InstanceRow | undefined> {
+    return (await this.#load(id)).row;
   }
 
   putInstance(row: InstanceRow): void {
-    this.#store('instances').put(row);
-    this.#reads.writes.set(`i:${row.id}`, row);
+    this.#withInstance(row.id, (loaded) => {
+      loaded.row = row;
+      loaded.dirty = true;
+    });
   }
 
   deleteInstance(row: InstanceRow): void {
     this.#store('instances').delete(row.id);
     this.#reads.writes.set(`i:${row.id}`, undefined);
+    this.#loading.delete(row.id);
+    this.#loaded.set(row.id, { row: undefined, task: undefined, dirty: false });
   }
 
-  firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
-    return this.#first(this.#core.instances, this.#core.instancesReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
+  async firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
+    this.#flush();
+    const row = await this.#first<StoredInstance>(this.#core.instances, this.#core.instancesReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
+    return row && this.#rowsOf([row])[0];
   }
 
   async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
+    this.#flush();
     return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesReady, above([nowMs, Infinity])))?.readyMs;
   }
 
-  queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
-    return this.#scan(this.#core.instances, this.#core.instancesReady, above([-Infinity, -Infinity]), filter);
+  async queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
+    this.#flush();
+    const rows = await this.#scan<StoredInstance>(this.#core.instances, this.#core.instancesReady, above([-Infinity, -Infinity]), () => true);
+    return this.#rowsOf(rows).filter(filter);
   }
 
-  scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
+  async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
+    this.#flush();
     const lower = [scan.fromMs, scan.fromId];
     const upper = [scan.toMs, MAX];
     const [index, range] = scan.status === undefined
       ? [this.#core.instancesCreated, { ...between(lower, upper), lowerOpen: scan.fromOpen }]
       : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), lowerOpen: scan.fromOpen }];
-    return this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit);
+    return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit));
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
@@ -361,7 +485,20 @@ class DexieTransaction implements BackendTransaction {
     }));
   }
 
+  /** The instance's task when it has none yet (and exists), else a row of the tasks table. */
   addTask(row: NewTaskRow): void {
+    const order = stamp();
+    this.#withInstance(row.instanceId, (loaded) => {
+      if (loaded.row && !loaded.task) {
+        loaded.task = { ...row, seq: order };
+        loaded.dirty = true;
+      } else {
+        this.#addTaskRow({ ...row, order });
+      }
+    });
+  }
+
+  #addTaskRow(row: Omit<StoredTask, 'seq'>): void {
     const request = this.#store('tasks').add(row);
     const key = `t:${row.id}`;
     // Remembered with the number the database gave it (the stored row has it); forgotten if that never comes.
@@ -369,47 +506,121 @@ class DexieTransaction implements BackendTransaction {
     request.onsuccess = () => this.#reads.writes.set(key, { ...row, seq: request.result as number });
   }
 
-  getTask(id: string): Promise<TaskRow | undefined> {
+  /**
+   * The task with this id: the task of its instance (with `instanceId`: that instance is read first), else a row of
+   * the tasks table, else, without `instanceId`, the task of any instance (one read of the instances with a task).
+   */
+  async getTask(id: string, instanceId?: string): Promise<TaskRow | undefined> {
+    if (instanceId !== undefined) {
+      const loaded = await this.#load(instanceId);
+      if (loaded.task?.id === id) return loaded.task;
+    }
     const read = () => this.#first<TaskRow>(this.#core.tasks, this.#core.taskIds, between(id, id));
-    return this.#reads.take(`t:${id}`, read) ?? read();
+    const found = await (this.#reads.take(`t:${id}`, read) ?? read());
+    if (found || instanceId !== undefined) return found;
+    return (await this.#instanceTasks()).find((task) => task.id === id);
   }
 
-  putTask(row: TaskRow): void {
+  putTask(row: TaskRow, previous: TaskRow): void {
+    const holder = this.#holder(previous);
+    if (holder) {
+      holder.task = row;
+      holder.dirty = true;
+      return;
+    }
     this.#store('tasks').put(row);
     this.#reads.writes.set(`t:${row.id}`, row);
   }
 
   deleteTask(row: TaskRow): void {
+    const holder = this.#holder(row);
+    if (holder) {
+      holder.task = undefined;
+      holder.dirty = true;
+      return;
+    }
     this.#store('tasks').delete(row.seq);
     this.#reads.writes.set(`t:${row.id}`, undefined);
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
-    // Same primary key: one put replaces the row and its index entries (the new task keeps the old claim order).
-    const replacement: TaskRow = { ...row, seq: previous.seq };
+    // The new task keeps the old one's claim order (and, in the tasks table, its key: one put replaces the row).
+    const holder = this.#holder(previous);
+    if (holder) {
+      holder.task = { ...row, seq: previous.seq };
+      holder.dirty = true;
+      return;
+    }
+    const replacement: StoredTask = { ...row, seq: previous.seq, order: orderOf(previous) };
     this.#store('tasks').put(replacement);
     this.#reads.writes.set(`t:${previous.id}`, undefined);
     this.#reads.writes.set(`t:${row.id}`, replacement);
   }
 
-  firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
-    return this.#first(this.#core.tasks, this.#core.tasksReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
+  /** The first ready task by (readyMs, order) of the tasks table and of the instances: one index read of each. */
+  async firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
+    this.#flush();
+    const [row, instance] = await Promise.all([
+      this.#first<StoredTask>(this.#core.tasks, this.#core.tasksReady, between([-Infinity, -Infinity], [nowMs, Infinity])),
+      this.#first<StoredInstance>(this.#core.instances, this.#core.instanceTasksReady, between([-Infinity, -Infinity], [nowMs, Infinity])),
+    ]);
+    const task = instance && this.#seed(instance.id, instance).task;
+    if (!row) return task;
+    if (!task) return row;
+    return task.readyMs < row.readyMs || (task.readyMs === row.readyMs && task.seq < orderOf(row)) ? task : row;
   }
 
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
-    return (await this.#first<TaskRow>(this.#core.tasks, this.#core.tasksReady, above([nowMs, Infinity])))?.readyMs;
+    this.#flush();
+    const [row, instance] = await Promise.all([
+      this.#first<StoredTask>(this.#core.tasks, this.#core.tasksReady, above([nowMs, Infinity])),
+      this.#first<StoredInstance>(this.#core.instances, this.#core.instanceTasksReady, above([nowMs, Infinity])),
+    ]);
+    const next = Math.min(row?.readyMs ?? Infinity, instance?.taskReadyMs ?? Infinity);
+    return next === Infinity ? undefined : next;
   }
 
-  listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
-    return this.#scan(this.#core.tasks, this.#core.tasks.schema.primaryKey, { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined }, filter);
+  async listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
+    const [rows, tasks] = await Promise.all([
+      this.#scan<TaskRow>(this.#core.tasks, this.#core.tasks.schema.primaryKey, { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined }, filter),
+      this.#instanceTasks(),
+    ]);
+    return [...rows, ...tasks.filter(filter)];
   }
 
   deleteTasksOf(instanceId: string): void {
+    this.#withInstance(instanceId, (loaded) => {
+      if (!loaded.task) return;
+      loaded.task = undefined;
+      loaded.dirty = true;
+    });
     const { tasks, tasksOf } = this.#core;
     void this.#writes.track(tasks.query({ trans: this.#trans, values: false, query: { index: tasksOf, range: between(instanceId, instanceId) } }).then(({ result }) => {
       for (const key of result) this.#store('tasks').delete(key as number);
     }));
   }
+
+  /** The task of every instance that has one (a scan of their index). */
+  async #instanceTasks(): Promise<TaskRow[]> {
+    this.#flush();
+    const { instances, instanceTasksReady } = this.#core;
+    const rows = await this.#scan<StoredInstance>(instances, instanceTasksReady, { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined }, () => true);
+    return rows.flatMap((stored) => this.#seed(stored.id, stored).task ?? []);
+  }
+}
+
+/** An instance as a transaction has it: its row without the task, and its task. */
+interface Loaded {
+  /** Undefined: no such instance. */
+  row: InstanceRow | undefined;
+  task: TaskRow | undefined;
+  /** The row must be written before the transaction commits. */
+  dirty: boolean;
+}
+
+/** The claim-order stamp of a row of the tasks table (0: a row of layouts 1 and 2, older than every stamp). */
+function orderOf(row: TaskRow): number {
+  return (row as StoredTask).order ?? 0;
 }
 
 function rowEvents(row: HistoryRow): readonly HistoryEvent[] {

@@ -60,14 +60,15 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
         consumedMessageIds: first.messages.map((m) => m.id),
         state: { ...first.state, runtimeStatus: 'Running', version: first.state.version + 1, historyLength: 1 },
         history: [started(other)],
-        activityTasks: [{ id: 'shared-id', instanceId: other, ...act }],
+        // DexieStore keeps an instance's first task in its row: the second one is a row of the tasks table.
+        activityTasks: [{ id: 'first', instanceId: other, ...act }, { id: 'shared-id', instanceId: other, ...act, taskScheduledId: 1 }],
       }));
       const second = await claim(store);
       const id = second.state.instanceId;
       await send(store, message(other, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'waiting' }));
       const before = changes.length;
-      // The refused write (see refusingDatabase) comes after the history, the state and the deletes of the consumed
-      // messages; the database refuses it when it runs it, not when it is issued.
+      // The refused write (see refusingDatabase) comes after the history and the deletes of the consumed messages; the
+      // database refuses it when it runs it, not when it is issued.
       const step = {
         consumedMessageIds: second.messages.map((m) => m.id),
         state: { ...second.state, runtimeStatus: 'Running' as const, customStatus: 'half', version: second.state.version + 1, historyLength: 1 },
@@ -75,7 +76,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
       };
       await expect(store.commit(commitOf(second.state, second.lease.token, {
         ...step,
-        activityTasks: [{ id: 'shared-id', instanceId: id, ...act }],
+        activityTasks: [{ id: 'second', instanceId: id, ...act }, { id: 'shared-id', instanceId: id, ...act, taskScheduledId: 1 }],
         messages: [message(other, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'from-b' })],
       }))).rejects.toMatchObject({ code: 'storage-error', status: 500 });
 
@@ -92,6 +93,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
         if (item.state.instanceId === id) again = item;
       }
       expect(pending).toEqual(new Map([[other, ['waiting']], [id, ['ExecutionStarted']]]));
+      expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 }))?.task.instanceId).toBe(other);
       expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 }))?.task.instanceId).toBe(other);
       expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
 
@@ -120,7 +122,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
  * Each adapter's database, made to refuse one write of a commit when it runs the write (a request that fails after it
  * was issued, not an exception when it is issued). In the test above that is the second instance's task 'shared-id'
  * (DexieStore), or the second pending message of the first instance (KeyvalStore).
- * - DexieStore keeps tasks in a table of their own whose task-id index is unique: a task id already taken is refused.
+ * - DexieStore keeps an instance's first task in its row and further ones in a table whose task-id index is unique:
+ *   a task id already taken there is refused.
  * - KeyvalStore keeps tasks in their instance's value, under keys of one object store that has no index. Here the
  *   database was created beforehand with a unique index over the `instanceId` of the stored values (another app
  *   sharing the database could have one), so only message rows are indexed, and a second pending message of one

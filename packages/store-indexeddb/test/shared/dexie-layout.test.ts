@@ -1,0 +1,176 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Dexie } from 'dexie';
+import { createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
+import { helloSequence } from '@durable-rx/runtime/samples';
+import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
+import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
+import { instanceRow } from '../../src/internal/rows.js';
+import { adapters, claim, commitOf, create, newInstance, started, T0, uniqueName } from './fixtures.js';
+
+// Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
+// tasks table), with an index over it. Layout 2 (Dexie version 1) kept every task in the tasks table. These tests write a layout-2 database with Dexie and the old table declarations, as that layout left it, and
+// check that this layout upgrades it and runs what it holds.
+
+/** The tables of Dexie version 1 (layouts 1 and 2). */
+const LAYOUT_2 = {
+  meta: 'key',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
+  history: '[instanceId+seq]',
+  messages: '++seq, [instanceId+seq]',
+  tasks: '++seq, &id, [readyMs+seq], instanceId',
+};
+
+const opened: Store[] = [];
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop({ graceMs: 0 })));
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+function open(name: string): Store {
+  const store = adapters.DexieStore(name);
+  opened.push(store);
+  return store;
+}
+
+function dexie(name: string): Dexie {
+  return new Dexie(name, { indexedDB, IDBKeyRange });
+}
+
+function task(id: string, instanceId: string): ActivityTask {
+  return { id, instanceId, executionId: 'exec-1', name: 'E1_SayHello', taskScheduledId: 0, attempt: 1, input: 'Tokyo' };
+}
+
+type Row = Record<string, unknown>;
+
+/** Writes a layout-2 database: the rows given, tasks in their own table (numbered by it), and the layout-2 marker. */
+async function writeLayout2(name: string, rows: { instances: readonly object[]; history?: readonly object[]; messages?: readonly object[]; tasks: readonly object[] }): Promise<void> {
+  const db = dexie(name);
+  db.version(1).stores(LAYOUT_2);
+  await db.open();
+  await db.transaction('rw', ['meta', 'instances', 'history', 'messages', 'tasks'], async () => {
+    await db.table('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
+    await db.table('instances').bulkPut(rows.instances);
+    await db.table('history').bulkPut(rows.history ?? []);
+    await db.table('messages').bulkPut(rows.messages ?? []);
+    await db.table('tasks').bulkAdd(rows.tasks);
+  });
+  db.close();
+}
+
+/** Every row of a table of the database as it is now. */
+async function rawRows(name: string, table: string): Promise<Row[]> {
+  const db = dexie(name);
+  await db.open();
+  try {
+    return await db.table(table).toArray();
+  } finally {
+    db.close();
+  }
+}
+
+async function rawVersion(name: string): Promise<number> {
+  const db = dexie(name);
+  await db.open();
+  const version = db.backendDB().version;
+  db.close();
+  return version;
+}
+
+describe('DexieStore layout 3: an instance\'s first activity task kept in its row', () => {
+  it('completes a hello sequence a layout-2 database holds half-way, its task in the tasks table', async () => {
+    // This layout runs a hello sequence until its second activity, which never returns; stopping releases its lease.
+    const source = uniqueName('layout-3-source');
+    let calls = 0;
+    let secondStarted!: () => void;
+    const second = new Promise<void>((resolve) => (secondStarted = resolve));
+    const first = createRuntime({
+      store: open(source), logger: silentLogger, orchestrators: { Hello: helloSequence },
+      activities: {
+        E1_SayHello: (city: string) => {
+          if (++calls < 2) return `Hello ${city}!`;
+          secondStarted();
+          return new Promise<string>(() => undefined);
+        },
+      },
+    });
+    await first.start();
+    await first.client.startNew('Hello', { instanceId: 'h' });
+    await second;
+    await first.stop({ graceMs: 0 });
+    await opened.pop()!.close();
+
+    // The same rows as layout 2 kept them: the task in the tasks table, the instance row without it.
+    const instances = await rawRows(source, 'instances');
+    const tasks = instances.flatMap((row) => (row.task ? [row.task as Row] : []));
+    expect(tasks).toMatchObject([{ instanceId: 'h', readyMs: 0, task: { input: 'Seattle' } }]);
+    expect(await rawRows(source, 'tasks')).toEqual([]);
+    const name = uniqueName('layout-2');
+    await writeLayout2(name, {
+      instances: instances.map(({ task: _t, taskReadyMs: _r, taskOrder: _o, ...row }) => row),
+      history: await rawRows(source, 'history'),
+      messages: await rawRows(source, 'messages'),
+      tasks: tasks.map(({ seq: _seq, ...row }) => row),
+    });
+
+    const runtime = createRuntime({ store: open(name), logger: silentLogger, orchestrators: { Hello: helloSequence }, activities: { E1_SayHello: (city: string) => `Hello ${city}!` } });
+    runtimes.push(runtime);
+    await runtime.start();
+    const done = await runtime.client.waitForCompletion('h', { timeoutMs: 60_000 });
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
+    expect(await rawRows(name, 'tasks')).toEqual([]);
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    expect(DEXIE_SCHEMA_VERSION).toBe(3);
+  });
+
+  it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
+    const name = uniqueName('layout-2-leased');
+    const expiresMs = T0.getTime() + 30_000;
+    await writeLayout2(name, {
+      instances: [instanceRow({ ...newInstance('a').state, runtimeStatus: 'Running' })],
+      tasks: [
+        { id: 'old-free', instanceId: 'a', readyMs: 0, task: task('old-free', 'a') },
+        { id: 'old-leased', instanceId: 'a', readyMs: expiresMs, task: task('old-leased', 'a'), lease: { owner: 'w', token: 'k1', expiresAt: new Date(expiresMs) } },
+      ],
+    });
+    const store = open(name);
+    await create(store, newInstance('b'));
+    // Instance 'b' gets a task of this layout (in its row): the older task of the table is claimed first.
+    const item = await claim(store);
+    expect(item.state.instanceId).toBe('b');
+    await store.commit(commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 1 },
+      history: [started('b')],
+      activityTasks: [task('new', 'b')],
+    }));
+    expect((await rawRows(name, 'instances')).find((row) => row.id === 'b')).toMatchObject({ task: { id: 'new' } });
+    expect((await store.claimActivity({ owner: 'x', leaseMs: 60_000, now: T0 }))?.task.id).toBe('old-free');
+    expect((await store.claimActivity({ owner: 'x', leaseMs: 60_000, now: T0 }))?.task.id).toBe('new');
+    // The leased one waits for its lease; renewed and abandoned by a handle that never saw which instance holds it.
+    expect(await store.claimActivity({ owner: 'x', leaseMs: 1000, now: T0 })).toBeUndefined();
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(expiresMs));
+    const other = open(name);
+    await other.renewActivityLease('old-leased', 'k1', new Date(expiresMs + 30_000));
+    expect(await store.nextWakeTime(T0)).toEqual(new Date(expiresMs + 30_000));
+    expect(await store.claimActivity({ owner: 'x', leaseMs: 1000, now: new Date(expiresMs + 1) })).toBeUndefined();
+    await other.abandonActivity('old-leased', 'k1');
+    expect((await store.claimActivity({ owner: 'x', leaseMs: 1000, now: T0 }))?.task.id).toBe('old-leased');
+  });
+
+  it('is refused by layout-2 code opened later, which leaves it as it is: this layout\'s connections stay open', async () => {
+    const name = uniqueName('layout-2-later');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    const versionBefore = await rawVersion(name);
+    // Layout-2 code opens the database with its own table declarations (it checks the schema marker next).
+    const older = dexie(name);
+    older.version(1).stores(LAYOUT_2);
+    await older.open();
+    const marker = await older.table('meta').get('schema');
+    older.close();
+    expect(marker).toEqual({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
+    // Had it found a table or index missing, Dexie would have upgraded the database, closing this store's connection.
+    expect(await rawVersion(name)).toBe(versionBefore);
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
