@@ -105,7 +105,7 @@ describe('waitForCompletion', () => {
     clock.fire(grace);
     const error = await within(waiting, 'the wait ending');
     expect(error).toMatchObject({ name: 'TimeoutError' });
-    expect((error as Error).message).toContain('no status read');
+    expect((error as Error).message).toContain('no status arrived');
     expect(clock.timers.size).toBe(0);
   });
 });

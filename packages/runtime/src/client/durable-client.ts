@@ -161,9 +161,10 @@ export interface DurableClient {
   /** Deletes the terminal instances matching the filter. */
   purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult>;
   /**
-   * Resolves when the instance is terminal, or with its latest status after `timeoutMs` (default 10 s). The local
-   * client's timeout runs from the call: when its store has not answered the status read by then, there is no status
-   * to resolve with and the wait rejects with a `TimeoutError` (`DOMException`) instead of waiting on. Unknown: 404.
+   * Resolves when the instance is terminal, or with its latest status after `timeoutMs` (default 10 s), counted from
+   * the call. When no status has arrived by then (the store has not answered the first read; a remote client's server
+   * has sent no snapshot), the first one that arrives within `FIRST_ANSWER_GRACE_MS` (10 s) more ends the wait, and
+   * without one the wait rejects with a `TimeoutError` (`DOMException`) instead of waiting on. Unknown: 404.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number }): Promise<InstanceStatus>;
   /** The current status, then every committed change in commit order (no consecutive duplicates). */

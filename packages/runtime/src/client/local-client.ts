@@ -33,6 +33,7 @@ import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
 import { deadlineTimer, type AddDeadline } from './deadline-timer.js';
+import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
@@ -55,13 +56,6 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
  * effect before they resolve anyway (the command stays queued and takes effect when a worker runs).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
-
-/**
- * How long `waitForCompletion` waits past its timeout for the store to answer its first status read, before it rejects
- * with a TimeoutError: a timeout of 0 on a slow store still resolves with the status, and a store that never answers
- * does not keep the wait pending for good.
- */
-const FIRST_READ_GRACE_MS = 10_000;
 
 /**
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
@@ -276,14 +270,15 @@ export class LocalClient implements DurableClient {
         complete: () => settle(() => resolve(latestState)),
       });
       if (settled) stopFollowing();
-      // The timeout ends the wait with the latest status. A store that has not answered the first read by then (a
-      // slow IndexedDB read and `timeoutMs: 0`) still gets FIRST_READ_GRACE_MS to answer, and the wait resolves with
-      // that status; one that never answers ends the wait with a TimeoutError.
+      // The timeout (from the call) ends the wait with the latest status. A store that has not answered the first read
+      // by then (a slow IndexedDB read and `timeoutMs: 0`) still gets FIRST_ANSWER_GRACE_MS to answer, and the wait
+      // resolves with that status; one that never answers ends the wait with a TimeoutError. The remote client follows
+      // the same rule for its first snapshot.
       else {
         cancelTimer = this.#addDeadline(timeoutMs, () => {
           if (seen) return settle(() => resolve(latestState));
           timedOut = true;
-          cancelTimer = this.#addDeadline(FIRST_READ_GRACE_MS, () => settle(() => reject(new DOMException('the store answered no status read', 'TimeoutError'))));
+          cancelTimer = this.#addDeadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
         });
       }
     });

@@ -5,6 +5,15 @@ import { systemClock, type Clock, type ClockTimer } from '../env/clock.js';
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /**
+ * The rule of `waitForCompletion`'s timeout, which both clients follow: the timeout counts from the call, and when it
+ * passes before the wait's first answer (the local client's first status read, the remote client's first snapshot),
+ * the wait gets this much more for that answer and ends with it (a timeout of 0 on a slow store or network still
+ * resolves with the status); without one by then, it rejects with a `TimeoutError` (`DOMException`, message
+ * `no status arrived`), so a store or server that never answers does not keep the wait pending for good.
+ */
+export const FIRST_ANSWER_GRACE_MS = 10_000;
+
+/**
  * Emits once, then completes, after `timeoutMs` on `clock` (default: the system clock; a `VirtualClock` in tests);
  * never for `Infinity` ("no timeout"), which arms no timer at all. Delays beyond {@link MAX_TIMER_DELAY_MS} (about
  * 24.8 days) are waited out in steps, so they never fire early. Unsubscribing clears the pending timer.
