@@ -167,6 +167,11 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore layout 3 then kept an instance's first activity task in its row (a sequence's step reads and writes only
  * the instance row and its history; a hello-sequence step 1.4-1.5x faster in Chromium) and upgrades layout-2
  * databases: DexieStore 60,910 -> 61,684 B (+774), budget 60,971 -> 61,745 B (the same headroom).
+ * Both clients' waitForCompletion then shared one first-answer grace (FIRST_ANSWER_GRACE_MS) and TimeoutError message
+ * ('no status arrived'), 2-5 B less on the runtime pages, budgets kept. rx-client's waitForCompletion then timed out
+ * from the call, RemoteClient got close(), and every ended watch is unsubscribed on the server: 8,163 -> 8,186 B, budget
+ * kept, paid for by the history replay filter's state as closure variables (37 B), one end path for failed and closed
+ * watches, commands reading their JSON in send, and the session stream's `error` / `end` handling it never receives.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_309 },

@@ -17,54 +17,58 @@ import type { HistoryEvent } from '@durable-rx/runtime';
  * ```
  */
 export class HistoryReplayFilter {
-  #session: string | undefined;
-  #executionId: string | undefined;
-  #count = 0;
-  #previous: HistoryEvent | undefined;
-  /** While checking a replay: the events gathered so far. */
-  #gathered: HistoryEvent[] | undefined;
-  /** While checking a replay: the execution it may replay. */
-  #replayOf: string | undefined;
-  /**
-   * While checking a replay: how many events of its execution were delivered before; after: how many events of a
-   * recognised replay are still to drop.
-   */
-  #skip = 0;
-
   /** Takes the next event of the stream (and the session it came in) and returns the events to deliver. */
-  accept(event: HistoryEvent, session: string | undefined): HistoryEvent[] {
-    if (session !== this.#session) {
-      if (this.#session !== undefined && this.#count > 0) {
-        this.#gathered = [];
-        this.#replayOf = this.#executionId;
-        this.#skip = this.#count;
-      }
-      this.#session = session;
-    }
-    const gathered = this.#gathered;
-    if (!gathered) {
-      if (this.#skip === 0) return [this.#deliver(event)];
-      this.#skip--;
-      return [];
-    }
-    gathered.push(event);
-    const started = event.type === 'ExecutionStarted';
-    if (!started && gathered.length < 2) return [];
-    this.#gathered = undefined;
-    // A different execution (continueAsNew, a restart) is new: all of it is delivered.
-    const delivered = started && this.#replayOf !== undefined && event.executionId !== this.#replayOf ? 0 : this.#skip;
-    this.#skip = Math.max(0, delivered - gathered.length);
-    return gathered.slice(delivered).map((e) => this.#deliver(e));
-  }
+  // Assigned in the constructor (declared only, so no field definition in the page).
+  declare readonly accept: (event: HistoryEvent, session: string | undefined) => HistoryEvent[];
 
-  #deliver(event: HistoryEvent): HistoryEvent {
-    if (event.type === 'ExecutionStarted' && event.executionId !== this.#executionId) {
-      this.#executionId = event.executionId;
-      this.#count = this.#previous?.type === 'OrchestratorStarted' ? 2 : 1;
-    } else {
-      this.#count++;
-    }
-    this.#previous = event;
-    return event;
+  constructor() {
+    // Closure variables rather than private fields: a minifier shortens them (the page pays for every `this.#`).
+    let current: string | undefined;
+    let executionId: string | undefined;
+    let count = 0;
+    let previous: HistoryEvent | undefined;
+    /** While checking a replay: the events gathered so far. */
+    let gathered: HistoryEvent[] | undefined;
+    /** While checking a replay: the execution it may replay. */
+    let replayOf: string | undefined;
+    /**
+     * While checking a replay: how many events of its execution were delivered before; after: how many events of a
+     * recognised replay are still to drop.
+     */
+    let skip = 0;
+    const deliver = (event: HistoryEvent): HistoryEvent => {
+      if (event.type === 'ExecutionStarted' && event.executionId !== executionId) {
+        executionId = event.executionId;
+        count = previous?.type === 'OrchestratorStarted' ? 2 : 1;
+      } else {
+        count++;
+      }
+      previous = event;
+      return event;
+    };
+    this.accept = (event, session) => {
+      if (session !== current) {
+        if (current !== undefined && count) {
+          gathered = [];
+          replayOf = executionId;
+          skip = count;
+        }
+        current = session;
+      }
+      const gathering = gathered;
+      if (!gathering) {
+        if (!skip) return [deliver(event)];
+        skip--;
+        return [];
+      }
+      gathering.push(event);
+      const started = event.type === 'ExecutionStarted';
+      if (!started && gathering.length < 2) return [];
+      gathered = undefined;
+      // A different execution (continueAsNew, a restart) is new: all of it is delivered.
+      const delivered = started && replayOf !== undefined && event.executionId !== replayOf ? 0 : skip;
+      skip = Math.max(0, delivered - gathering.length);
+      return gathering.slice(delivered).map(deliver);
+    };
   }
 }

@@ -1,12 +1,12 @@
 import {
-  InstanceNotFoundError, isTerminalStatus, systemClock, type CheckStatusResponseOptions, type Clock,
+  InstanceNotFoundError, isTerminalStatus, type CheckStatusResponseOptions, type Clock,
   type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
   type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  absoluteUrl, armTimeout, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
+  absoluteUrl, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
   readTimeoutMs, sameJson, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
@@ -14,7 +14,7 @@ import {
 } from '@durable-rx/runtime/client-kit';
 import { Subscription, type Observable } from 'rxjs';
 import { HistoryReplayFilter } from './history-replay-filter.js';
-import { badResponse, isRecord, jsonOf } from './remote-error.js';
+import { badResponse, isRecord } from './remote-error.js';
 import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
@@ -32,7 +32,7 @@ export interface RemoteClientOptions {
   /** How event streams reconnect. */
   readonly reconnect?: ReconnectOptions;
   /**
-   * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` (and so
+   * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` and first-snapshot grace (and so
    * `waitForCompletionOrCreateCheckStatusResponse`'s) and the reconnect delays of its event stream. Default: the
    * system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
    */
@@ -55,17 +55,14 @@ type Query = object;
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */
   readonly #mux: StreamMux;
-  readonly #clock: Clock;
 
   constructor(options: RemoteClientOptions) {
     const parsed = absoluteUrl(options?.baseUrl, 'baseUrl');
-    this.#clock = options.clock ?? systemClock;
     this.#mux = createStreamMux({
+      ...options, // clock, reconnect
       root: webhookRoot(`${parsed.origin}${parsed.pathname}`),
       headers: options.key === undefined ? {} : { authorization: `Bearer ${options.key}` },
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-      clock: this.#clock,
-      reconnect: options.reconnect,
     });
     this.connection$ = this.#mux.state$;
   }
@@ -96,11 +93,11 @@ export class RemoteClient implements DurableClient {
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const { pageSize: top, continuationToken: token, ...filter } = validateInstanceQuery(query);
-    const response = await this.#request('GET', '/instances', {
+    const [body, headers] = (await this.#request('GET', '/instances', {
       ...filterQuery(query, 'query', filter), top, format: 'native',
-    }, undefined, false, token ? { 'x-ms-continuation-token': token } : {});
-    const instances = statusesOf(await jsonOf(response!));
-    const continuationToken = response!.headers.get('x-ms-continuation-token');
+    }, undefined, false, token ? { 'x-ms-continuation-token': token } : {}))!;
+    const instances = statusesOf(body);
+    const continuationToken = headers.get('x-ms-continuation-token');
     return { instances, ...(continuationToken ? { continuationToken } : {}) };
   }
 
@@ -146,7 +143,7 @@ export class RemoteClient implements DurableClient {
     assertValidInstanceId(instanceId);
     // Always sent: the route's own default is Durable Functions' (a new id), the client method's is to keep the id.
     return member(await this.#json('POST', `/instances/${segment(instanceId)}/restart`, {
-      restartWithNewInstanceId: String(restartWithNewInstanceId),
+      restartWithNewInstanceId,
     }), 'id', 'string');
   }
 
@@ -163,32 +160,35 @@ export class RemoteClient implements DurableClient {
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
     const timeoutMs = readTimeoutMs(options, 'waitForCompletion options', DEFAULT_WAIT_TIMEOUT_MS);
     assertValidInstanceId(instanceId);
-    // The timeout runs from the first snapshot, so a slow network never turns an existing instance into a 404.
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
-      // Owns the watch and the timer; unsubscribing it after the first answer releases both (also one added later).
+      /** The timeout passed before the first snapshot: the first one ends the wait. */
+      let late = false;
+      // Owns the watch and the timer; unsubscribing it after the first answer releases both.
       const done = new Subscription();
-      /** Ends the wait with `status`, or with instance-not-found for none. */
-      const end = (status: InstanceStatus | undefined): void => {
-        if (status) resolve(status);
-        else reject(new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`));
+      /**
+       * Ends the wait with `error`, else with the latest status; without one, with the close's StoreClosedError when
+       * this client closed, or instance-not-found.
+       */
+      const end = (error?: unknown): void => {
+        if (error || !latest) reject(error ?? this.#mux.signal.reason ?? new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`));
+        else resolve(latest);
         done.unsubscribe();
       };
+      // The timeout counts from the call, as the local client's (the shared rule): when it passes before the first
+      // snapshot (a slow network, `timeoutMs: 0`), the first snapshot that comes within the grace ends the wait, and a
+      // server that sends none ends it with a TimeoutError.
+      const arm = (ms: number, f: () => void): unknown => done.add(this.#mux.arm(ms, f));
+      arm(timeoutMs, () => (latest ? end() : (late = true, arm(FIRST_ANSWER_GRACE_MS, () => end(new DOMException('no status arrived', 'TimeoutError'))))));
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {
-          if (!status || isTerminalStatus(status.runtimeStatus)) return end(status);
-          // The first snapshot arms the timer (Infinity arms none; longer than 2^31-1 ms never fires early); a clock
-          // that fires within this call ends the wait with that snapshot.
-          const armed = latest;
           latest = status;
-          if (!armed) done.add(armTimeout(timeoutMs, this.#clock, () => end(latest)));
+          if (late || !status || isTerminalStatus(status.runtimeStatus)) end();
         },
-        // The server ended the watch (its runtime or client closed): the latest status, as the local client's wait.
-        complete: () => end(latest),
-        error: (error: unknown) => {
-          reject(error);
-          done.unsubscribe();
-        },
+        // The server ended the watch (its runtime or client closed), or this client closed: the latest status, as the
+        // local client's wait.
+        complete: end,
+        error: end,
       }));
     });
   }
@@ -233,6 +233,27 @@ export class RemoteClient implements DurableClient {
     return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options, retryIntervalInMilliseconds);
   }
 
+  /**
+   * Releases everything this client holds, at once: the stream connection, its server session (deleted with a last
+   * request, best effort: the server lets it expire anyway), every request on its way (aborted) and every timer
+   * (reconnect delays, wait timeouts). Every live observable (`status$`, `customStatus$`, `instances$`, `history$`,
+   * `connection$`, after `idle`; a later `connection$` subscription gets `idle`) completes, as the local client's do
+   * when it closes, and a pending `waitForCompletion` resolves with the latest status it received (without one, it
+   * rejects with `StoreClosedError`). From then on every call that would reach the server fails with
+   * `StoreClosedError` (code `store-closed`): commands, and requests that were on their way, reject with it; new
+   * observables error with it. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const client = createRemoteClient({ baseUrl: 'http://127.0.0.1:7071', key: 'dev-key' });
+   * client.customStatus$('hello-1').subscribe({ next: console.log, complete: () => console.log('closed') });
+   * client.close(); // prints "closed"; client.getStatus('hello-1') now rejects with StoreClosedError
+   * ```
+   */
+  close(): void {
+    this.#mux.close();
+  }
+
   // ---------------------------------------------------------------- helpers
 
   async #command(instanceId: string, command: 'suspend' | 'resume' | 'rewind', reason: string | undefined): Promise<void> {
@@ -258,17 +279,16 @@ export class RemoteClient implements DurableClient {
 
   /** The JSON body of a 2xx answer (see {@link RemoteClient.#request}); `undefined` only for a 404 when `orNone`. */
   async #json(method: string, path: string, query: Query, body?: unknown, orNone?: boolean): Promise<unknown> {
-    const response = await this.#request(method, path, query, body, orNone);
-    return response && jsonOf(response);
+    return (await this.#request(method, path, query, body, orNone))?.[0];
   }
 
   /**
-   * Sends a request; resolves with the response when it is 2xx, rejects with the typed error otherwise; with `orNone`,
-   * an instance-not-found answer resolves with `undefined` instead.
+   * Sends a request; resolves with the JSON body and headers of the answer when it is 2xx, rejects with the typed error
+   * otherwise; with `orNone`, an instance-not-found answer resolves with `undefined` instead.
    */
   async #request(
     method: string, path: string, query: Query, body?: unknown, orNone?: boolean, headers?: Record<string, string>,
-  ): Promise<Response | undefined> {
+  ): Promise<[unknown, Headers] | undefined> {
     const search = queryString(query);
     try {
       return await this.#mux.send(method, `${path}${search ? `?${search}` : ''}`, body, headers);
@@ -303,7 +323,8 @@ function queryString(query: Query): string {
   for (const [name, value] of Object.entries(query)) {
     // An empty status list means "any status", as no list does.
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
-      params.set(name, value instanceof Date ? value.toISOString() : String(value));
+      // Any other value as URLSearchParams writes it (a list joined with commas).
+      params.set(name, value instanceof Date ? value.toISOString() : value);
     }
   }
   return params.toString();

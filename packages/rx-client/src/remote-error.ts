@@ -60,12 +60,6 @@ export function errorFromBody(status: number, body: unknown): DurableError {
   return ErrorClass ? new ErrorClass(message) : new RemoteError(code ?? (status === 413 ? 'payload-too-large' : 'bad-response'), status, message);
 }
 
-/** Reads an error response and rebuilds its typed error. */
-export async function errorFromResponse(response: Response): Promise<DurableError> {
-  // A body that is not JSON has no code: a bad response (or payload-too-large for a 413).
-  return errorFromBody(response.status, await jsonOf(response));
-}
-
 /**
  * The JSON body of `response`, or `NaN` when it has none (a proxy's page, say): no JSON value is `NaN`, so every reader
  * of an answer refuses it as a bad response, as it refuses JSON without what it reads.

@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { systemClock, type Clock } from '@durable-rx/runtime';
+import { StoreClosedError, systemClock, type Clock } from '@durable-rx/runtime';
 import { armTimeout } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, errorFromResponse, isRecord, RemoteError } from './remote-error.js';
+import { badResponse, errorFromBody, isRecord, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser, type SseMessage } from './sse-parser.js';
 
 /** How the event stream reconnects. */
@@ -76,11 +76,22 @@ export interface StreamMux {
   watch<T>(spec: WatchSpec, emitter: (subscriber: Subscriber<T>) => WatchedValue): Observable<T>;
   /**
    * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
-   * `undefined`: resolves with the response when it is 2xx; rejects with the typed error the server answered with
-   * (see `errorFromResponse`), or with `RemoteError` `unreachable` (503) when the request fails on the way. The one
-   * path of the client's commands and of the subscription changes.
+   * `undefined`: resolves with the answer's JSON body (`NaN` when it has none, see `jsonOf`) and headers when it is
+   * 2xx; rejects with the typed error the server answered with (see `errorFromBody`), with `RemoteError` `unreachable`
+   * (503) when the request fails on the way, or with `StoreClosedError` once the mux is closed (also a request on its
+   * way then, which is aborted). The one path of the client's commands and of the subscription changes.
    */
-  send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>): Promise<Response>;
+  send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>): Promise<[unknown, Headers]>;
+  /**
+   * Releases everything: aborts the stream and every request on its way, clears the reconnect timer, completes every
+   * watch and every `state$` subscriber (after `idle`; a later one gets `idle`), and deletes the server session (best
+   * effort: it expires anyway). Later watches error and later requests reject with `StoreClosedError`. Idempotent.
+   */
+  close(): void;
+  /** Aborted by `close()`, with the `StoreClosedError` later calls get as its reason. */
+  readonly signal: AbortSignal;
+  /** Calls `onTimeout` after `ms` on the mux's clock (see `armTimeout`); returns the function that clears it. */
+  arm(ms: number, onTimeout: () => void): () => void;
 }
 
 /**
@@ -97,15 +108,22 @@ export interface StreamMux {
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`); an answer that retrying cannot fix (4xx other than 408/429, not an event
- * stream), an `error` event or an `end` event fails every watch instead. A subscription request that fails breaks the
- * connection off, so it is sent again after the same delay, never at once: to the resumed session when it failed on
- * the network, to a new session when the server answered 404 or 5xx; a 4xx answer fails the watches it added.
+ * stream, an event that is not JSON) fails every watch instead (a session sends no `error` or `end` event: those end
+ * single streams only; a stream that ends is reconnected). A subscription request that fails breaks the connection
+ * off, so it is sent again after the same delay, never at once: to the resumed session when it failed on the network,
+ * to a new session when the server answered 404 or 5xx; a 4xx answer fails the watches it added.
+ *
+ * Every subscription the client sent is unsubscribed by the client when its watch ends, however it ends (unsubscribed,
+ * or closed or refused by the server): a subscribe sent again after its answer was lost may have reached the server
+ * after the server closed the first one, and would otherwise stay there with nobody to end it. `close()` releases the
+ * whole session.
  *
  * A closure rather than a class: its state is local variables, which a minifier shortens (private fields it cannot).
  */
 export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const { root, headers, fetch, reconnect } = options;
   const clock = options.clock ?? systemClock;
+  const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
   const entries = new Map<string, Entry>();
   let state: ConnectionState = { state: 'idle' };
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
@@ -122,6 +140,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   /** A flush is scheduled or on its way: changes made meanwhile wait for its end. */
   let flushing = false;
   let closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborted by `close()`: every request on its way, and the mux itself. */
+  const closer = new AbortController();
+  const { signal } = closer;
 
   /**
    * Opens the event stream (`GET /streams`) unless it is open. The id of the last event received goes out as
@@ -159,8 +180,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       } catch {
         return fail(badResponse('An event is not JSON'));
       }
-      if (event === 'error') return fail(errorFromBody(500, data));
-      if (event === 'end') return fail(badResponse('The stream session ended'));
       if (!isRecord(data)) return;
       if (event === 'session') {
         const next = data.session;
@@ -175,7 +194,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         return scheduleFlush();
       }
       // Every connection starts with its `session` event, so `session` is the one these events came in.
-      if (session === undefined) return;
+      if (!session) return;
       const sub = data.sub as string;
       if (event === 'close') return end(sub, data.error ? errorFromBody(500, data.error) : undefined);
       const entry = entries.get(sub);
@@ -196,22 +215,21 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on.
         signal.throwIfAborted();
         if (!response.ok) {
-          const error = await errorFromResponse(response);
+          const error = errorFromBody(response.status, await jsonOf(response));
           // Reading the refusal ends when a stop aborts it, with an error from the aborted body or none at all.
           signal.throwIfAborted();
           if (isRetryable(response.status)) throw error;
           return fail(error);
         }
-        if (!response.headers.get('content-type')?.includes('text/event-stream') || !response.body) {
-          return fail(badResponse('Not an event stream'));
-        }
+        if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
         failures = 0;
         const feed = sseParser(onMessage, (ms) => (retryMs = ms), lastEventId);
         // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
         // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
         // chunks; what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
         const decoder = new TextDecoder();
-        reader = response.body.getReader();
+        // A 2xx answer to a GET always has a body (only 204, 205 and 304 have none).
+        reader = response.body!.getReader();
         for (;;) {
           const { done, value } = await reader.read();
           // A read that resolved before the abort is not acted on either.
@@ -232,9 +250,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       setState({ state: 'reconnecting', error: failure instanceof Error ? failure : undefined });
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
       // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
-      cancelReconnect = armTimeout(
-        Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), clock, connect,
-      );
+      cancelReconnect = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);
     };
 
     void connect();
@@ -254,19 +270,25 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const send: StreamMux['send'] = async (method, path, body, extra) => {
     const url = `${root}${path}`;
     let response: Response;
+    let json: unknown;
     try {
+      // Rejects at once, with the close's error, once closed.
       response = await fetch(url, {
         method,
         // The content type also without a body: the server reads a body only when it has bytes.
         headers: { accept: 'application/json', 'content-type': 'application/json', ...headers, ...extra },
         body: JSON.stringify(body), // undefined (no body) for undefined
         cache: 'no-store',
+        signal,
       });
+      json = await jsonOf(response);
+      // A body cut by the close reads as no body: the close is the answer.
+      signal.throwIfAborted();
     } catch (error) {
-      throw new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+      throw signal.reason ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
     }
-    if (response.ok) return response;
-    throw await errorFromResponse(response);
+    if (response.ok) return [json, response.headers];
+    throw errorFromBody(response.status, json);
   };
 
   /**
@@ -279,7 +301,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const removed = [...toRemove];
     toAdd.clear();
     toRemove.clear();
-    if (sent === undefined || added.length + removed.length === 0) return void (flushing = false);
+    if (!sent || added.length + removed.length === 0) return void (flushing = false);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, { subscribe, unsubscribe: removed });
@@ -310,15 +332,18 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (toAdd.size > 0 || toRemove.size > 0) scheduleFlush();
   };
 
-  /** Stops the connection, if any, and forgets its session and pending changes; returns the session it had. */
-  const drop = (): string | undefined => {
+  /**
+   * Stops the connection, if any, and forgets its session and pending changes; deletes the session it had on the
+   * server now rather than after its resume window (best effort: it expires anyway).
+   */
+  const drop = (): void => {
     connection?.();
     connection = undefined;
     const had = session;
     session = undefined;
     toAdd.clear();
     toRemove.clear();
-    return had;
+    if (had) fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers }).catch(() => undefined);
   };
 
   /** Ends watch `sub` if it is still watched: errors it with `error`, or completes it without one. */
@@ -330,32 +355,32 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     else entry.subscriber.complete();
   };
 
-  /** The connection was refused for good: every watcher gets the error. */
-  const fail = (error: Error): void => {
+  /** The connection was refused for good (with `error`) or the mux closed (without): every watcher is ended. */
+  const fail = (error?: Error): void => {
     drop();
-    const failed = [...entries.values()];
-    entries.clear();
-    setState({ state: 'failed', error });
-    for (const entry of failed) entry.subscriber.error(error);
+    // The watches of now: one a state watcher starts on hearing the new state belongs to the next connection.
+    const ended = [...entries.keys()];
+    setState(error ? { state: 'failed', error } : { state: 'idle' });
+    for (const sub of ended) end(sub, error);
   };
 
   /**
-   * Forgets watch `id`, however it ended (unsubscribed, or ended or failed by the server); returns whether it was
-   * watched. When it was the last, the connection closes after a tick: a view that re-subscribes at once (a
-   * re-render) keeps it.
+   * Forgets watch `id`, however it ended (unsubscribed, or ended or failed by the server), and unsubscribes it on the
+   * server: always, so that no subscription is left there without an owner. (One the server closed may have been
+   * subscribed anew by a request sent again after its answer was lost; one not sent yet, or refused, is unknown there,
+   * and unsubscribing it changes nothing.) When it was the last, the connection closes after a tick: a view that
+   * re-subscribes at once (a re-render) keeps it.
    */
-  const forget = (id: string): boolean => {
-    if (!entries.delete(id)) return false;
+  const forget = (id: string): void => {
+    if (!entries.delete(id)) return;
+    // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
+    toRemove.add(id);
+    scheduleFlush();
     if (entries.size === 0) closeTimer = setTimeout(closeIfUnused, 0);
-    return true;
   };
 
   const closeIfUnused = (): void => {
-    if (entries.size > 0 || !connection) return;
-    const had = drop();
-    setState({ state: 'idle' });
-    // Release the server's session now rather than after its resume window. Best effort: it expires anyway.
-    if (had !== undefined) send('DELETE', `/streams/${encodeURIComponent(had)}`).catch(() => undefined);
+    if (entries.size === 0 && connection) fail();
   };
 
   return {
@@ -365,22 +390,25 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       return () => stateWatchers.delete(subscriber);
     }),
     send,
+    signal,
+    arm,
+    close: () => {
+      if (signal.aborted) return;
+      closer.abort(new StoreClosedError('closed'));
+      // (A close timer it leaves pending, armed as the last watch ended, finds no connection: it does nothing.)
+      fail();
+      for (const watcher of stateWatchers) watcher.complete();
+    },
     watch: (spec, emitter) => new Observable((subscriber) => {
+      if (signal.aborted) return subscriber.error(signal.reason);
       const id = String(++nextId);
       entries.set(id, { spec, subscriber, next: emitter(subscriber) });
       clearTimeout(closeTimer);
       open();
-      if (session !== undefined) {
-        toAdd.add(id);
-        scheduleFlush();
-      }
-      return () => {
-        if (!forget(id)) return;
-        if (!toAdd.delete(id) && session !== undefined) {
-          toRemove.add(id);
-          scheduleFlush();
-        }
-      };
+      // Without a session yet, the flush drops it: the session's start sends every watch.
+      toAdd.add(id);
+      scheduleFlush();
+      return () => forget(id);
     }),
   };
 }

@@ -1,7 +1,8 @@
 import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
 import {
-  createRuntime, MemoryStore, silentLogger, type Activity, type Orchestrator, type Runtime,
+  createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Orchestrator, type Runtime,
 } from '@durable-rx/runtime';
+import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';
@@ -38,18 +39,29 @@ export interface Harness {
   restartHandler(): void;
   /** Answers the next `count` stream requests with this status instead of serving them. */
   refuseStreams(count: number, status: number): void;
+  /** Leaves requests whose path ends with `suffix` unanswered until the client gives up on them (aborts). */
+  holdRequests(suffix: string): void;
+  /** The number of active subscriptions of stream session `session`, as the server counts them. */
+  subscriptionsOf(session: string): Promise<number>;
   close(): Promise<void>;
 }
 
-export async function openHarness(options: Partial<HttpHandlerOptions> = {}): Promise<Harness> {
+/**
+ * Opens a {@link Harness}. `serverClient` gives the client the server's handler serves (default: the runtime's own),
+ * e.g. one whose feed of an instance fails once, as a store read may.
+ */
+export async function openHarness(
+  options: Partial<HttpHandlerOptions> = {}, serverClient: (client: DurableClient) => DurableClient = (client) => client,
+): Promise<Harness> {
   const runtime = createRuntime({
     store: new MemoryStore(), orchestrators, activities: sampleActivities as Record<string, Activity>, logger: silentLogger,
   });
   await runtime.start();
   const make = (): HttpHandler =>
-    createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 20, ...options });
+    createHttpHandler(serverClient(runtime.client), { key: KEY, logger: silentLogger, reconnectDelayMs: 20, ...options });
   let current = make();
   let refusals: { count: number; status: number } = { count: 0, status: 503 };
+  let held: string | undefined;
   const requests: SeenRequest[] = [];
   const handler = Object.assign(
     (request: Request): Promise<Response> => {
@@ -61,6 +73,9 @@ export async function openHarness(options: Partial<HttpHandlerOptions> = {}): Pr
       if ((path.endsWith('/stream') || path.endsWith('/streams')) && refusals.count > 0) {
         refusals.count--;
         return Promise.resolve(Response.json({ code: 'unavailable', message: 'try again' }, { status: refusals.status }));
+      }
+      if (held !== undefined && path.endsWith(held)) {
+        return new Promise((resolve) => request.signal.addEventListener('abort', () => resolve(new Response(null, { status: 499 }))));
       }
       return current(request);
     },
@@ -77,6 +92,16 @@ export async function openHarness(options: Partial<HttpHandlerOptions> = {}): Pr
     },
     refuseStreams(count, status) {
       refusals = { count, status };
+    },
+    holdRequests(suffix) {
+      held = suffix;
+    },
+    async subscriptionsOf(session) {
+      // An empty change changes nothing and answers with the count.
+      const response = await fetch(`${server.url}${WEBHOOK_PATH}/streams/${session}/subscriptions`, {
+        method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '{}',
+      });
+      return ((await response.json()) as { subscriptions: number }).subscriptions;
     },
     async close() {
       await server.close();
@@ -97,4 +122,18 @@ export function recordInto(owner: Subscription[]) {
     owner.push(replay.subscribe((v) => values.push(v)));
     return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
   };
+}
+
+/** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */
+export function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within 30 s`)), 30_000);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+/** What `promise` settles with: its value, or the error it rejects with. */
+export function outcome(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then((value) => value, (error: unknown) => error);
 }

@@ -188,7 +188,7 @@ describe('createRemoteClient', () => {
     const waiting = client.waitForCompletion('slow', { timeoutMs: 60_000 }).finally(() => {
       settled = true;
     });
-    await clock.waitForTimer(); // the first snapshot arrived and armed the timeout
+    await firstValueFrom(client.status$('slow')); // the stream is live (the timeout was armed by the call)
     await clock.advance(59_999);
     expect(settled).toBe(false);
     await clock.advance(1);

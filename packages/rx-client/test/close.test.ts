@@ -1,0 +1,121 @@
+import { StoreClosedError } from '@durable-rx/runtime';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRemoteClient, type ConnectionState } from '../src/index.js';
+import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
+
+/** close(): a remote client lets go of everything it holds, ends what it watches, and refuses what comes after. */
+
+let harness: Harness;
+
+beforeEach(async () => {
+  harness = await openHarness();
+});
+
+afterEach(async () => {
+  await harness.close();
+});
+
+/**
+ * Subscribes to `source`: `first` resolves with its first value, `done` with every value until it ends and how it
+ * ended ('complete', or the error).
+ */
+function watch<T>(source: Observable<T>): { first: Promise<unknown>; done: Promise<{ values: T[]; end: unknown }> } {
+  const values: T[] = [];
+  let seen!: () => void;
+  const first = new Promise<void>((resolve) => (seen = resolve));
+  const done = new Promise<{ values: T[]; end: unknown }>((resolve) => {
+    source.subscribe({
+      next: (value) => {
+        values.push(value);
+        seen();
+      },
+      complete: () => resolve({ values, end: 'complete' }),
+      error: (error: unknown) => resolve({ values, end: error }),
+    });
+  });
+  return { first: within(first, 'a first value'), done };
+}
+
+const closedError = { code: 'store-closed', status: 503 };
+
+describe('RemoteClient.close', () => {
+  it('completes every live observable, settles a pending wait with its latest status, aborts a request on its way and deletes the session', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await harness.runtime.client.startNew('ShowInput', { instanceId: 'open', input: 'shown' });
+    const watched = [client.status$('open'), client.customStatus$('open'), client.instances$(), client.history$('open')].map(
+      (source: Observable<unknown>) => watch(source),
+    );
+    const states = watch(client.connection$);
+    for (const { first } of watched) await first;
+    const waiting = client.waitForCompletion('open', { timeoutMs: Infinity });
+    await within(firstValueFrom(client.status$('open').pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'Running');
+    harness.holdRequests('/instances/held');
+    const onItsWay = outcome(client.getStatus('held'));
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.path.endsWith('/instances/held'))).toBe(true), { timeout: 30_000, interval: 10 });
+    const session = harness.requests.find((r) => r.path.endsWith('/subscriptions'))!.path.split('/').at(-2)!;
+
+    client.close();
+
+    for (const { done } of watched) expect(await within(done, 'the observable ending')).toMatchObject({ end: 'complete' });
+    const { values: connection, end } = await within(states.done, 'connection$ ending');
+    expect(end).toBe('complete');
+    expect(connection).toContainEqual({ state: 'live' });
+    expect(connection.at(-1)).toEqual({ state: 'idle' });
+    expect(await within(waiting, 'the wait ending')).toMatchObject({ instanceId: 'open', runtimeStatus: 'Running' });
+    const aborted = await within(onItsWay, 'the request on its way ending');
+    expect(aborted).toBeInstanceOf(StoreClosedError);
+    expect(aborted).toMatchObject(closedError);
+    const held = harness.requests.find((r) => r.path.endsWith('/instances/held'))!;
+    await vi.waitFor(() => expect(held.signal.aborted).toBe(true), { timeout: 30_000, interval: 10 });
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(`/streams/${session}`))).toBe(true), {
+      timeout: 30_000, interval: 10,
+    });
+    expect(await harness.runtime.client.getStatus('open')).toMatchObject({ runtimeStatus: 'Running' }); // nothing else changed
+  });
+
+  it('refuses every later call with StoreClosedError, sending nothing, and is idempotent', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await within(firstValueFrom(client.status$('later')), 'the first snapshot');
+    client.close();
+    client.close();
+    const sent = harness.requests.length;
+    for (const call of [
+      () => client.startNew('Echo', { instanceId: 'later' }),
+      () => client.getStatus('later'),
+      () => client.getStatusAll(),
+      () => client.raiseEvent('later', 'Done'),
+      () => client.terminate('later'),
+      () => client.waitForCompletion('later'),
+      () => firstValueFrom(client.status$('later')),
+      () => firstValueFrom(client.customStatus$('later')),
+      () => firstValueFrom(client.instances$()),
+      () => firstValueFrom(client.history$('later')),
+    ]) {
+      const error = await within(outcome(call()), 'the call ending');
+      expect(error).toBeInstanceOf(StoreClosedError);
+      expect(error).toMatchObject(closedError);
+    }
+    expect(await within(firstValueFrom(client.connection$), 'the connection state')).toEqual({ state: 'idle' } satisfies ConnectionState);
+    // Only the release of the session, sent by the first close(), may arrive after it.
+    expect(harness.requests.slice(sent).every((r) => r.method === 'DELETE')).toBe(true);
+    expect(await harness.runtime.client.getStatus('later')).toBeUndefined();
+  });
+
+  it('clears the reconnect timer and the wait timers, rejecting a wait that has no status yet with StoreClosedError', async () => {
+    harness.refuseStreams(Number.MAX_SAFE_INTEGER, 503);
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock });
+    const waiting = outcome(client.waitForCompletion('never', { timeoutMs: 60_000 }));
+    await within(firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'reconnecting'))), 'the stream refused');
+    expect(clock.pendingTimers).toBe(2); // the wait's timeout and the reconnect delay
+    client.close();
+    const error = await within(waiting, 'the wait ending');
+    expect(error).toBeInstanceOf(StoreClosedError);
+    expect(clock.pendingTimers).toBe(0);
+    const streams = harness.requests.filter((r) => r.path.endsWith('/streams')).length;
+    await clock.advance(10 * 60_000);
+    expect(harness.requests.filter((r) => r.path.endsWith('/streams')).length).toBe(streams); // no reconnect
+  });
+});
