@@ -120,6 +120,16 @@ describe('route literals', () => {
     expect(await errorOf(call(`${WEBHOOK_PATH}/Streams/INSTANCES-session`, 'DELETE'))).toEqual([404, 'session-not-found']);
   });
 
+  it('are matched among the routes of the request\'s method: DELETE /streams/INSTANCES closes session INSTANCES', async () => {
+    // GET /streams/instances is the list stream, but no DELETE route has that literal: the session id stays as written.
+    const response = await call(`${WEBHOOK_PATH}/streams/INSTANCES`, 'DELETE');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: 'session-not-found', message: expect.stringContaining('"INSTANCES"') });
+    const head = await call(`${WEBHOOK_PATH}/STREAMS/instances`, 'POST');
+    expect(head.status).toBe(405);
+    await head.body?.cancel();
+  });
+
   it('in another case still answer 405 with Allow for a wrong method, and 404 for unknown routes', async () => {
     const wrong = await call(`${SHOUTED}/Instances/x/Terminate`, 'GET');
     expect(wrong.status).toBe(405);
@@ -127,6 +137,56 @@ describe('route literals', () => {
     await wrong.body?.cancel();
     expect(await errorOf(call(`${SHOUTED}/Instances/x/Terminated`, 'POST'))).toEqual([404, 'not-found']);
     expect(await errorOf(call('/RUNTIME/webhooks/other/instances'))).toEqual([404, 'not-found']);
+  });
+});
+
+describe('the Location of a running instance\'s status', () => {
+  const BASE_URL = 'https://public.example/api/';
+  const PUBLIC = 'https://public.example/api/runtime/webhooks/durabletask';
+  /** One running (or pending) instance, asked for in every spelling the routes accept. */
+  const SPELLINGS = [
+    `${WEBHOOK_PATH}/instances/Loc%20A`,
+    `/%52untime/webhooks/durabletask/instances/Loc%20A`, // an encoded `R`
+    `/runtime/webhooks/durabletask/%69nstances/Loc%20A`, // an encoded `i`
+    `${SHOUTED}/INSTANCES/Loc%20A`,
+    `${WEBHOOK_PATH}/instances/Loc%20A/`,
+    `${SHOUTED}/Instances/Loc%20A/`,
+  ];
+
+  async function locationOf(path: string): Promise<string | null> {
+    const response = await call(path);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ instanceId: 'Loc A' });
+    return response.headers.get('location');
+  }
+
+  it('is the canonical status URL, under baseUrl, whatever the request\'s spelling', async () => {
+    await server.close();
+    server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, baseUrl: BASE_URL }), { port: 0 });
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
+    for (const path of SPELLINGS) {
+      expect({ path, location: await locationOf(path) }).toEqual({ path, location: `${PUBLIC}/instances/Loc%20A` });
+    }
+    expect(await locationOf(`${SHOUTED}/Instances/Loc%20A/?showInput=false`)).toBe(`${PUBLIC}/instances/Loc%20A?showInput=false`);
+  });
+
+  it('is the canonical status URL on the server\'s origin without baseUrl', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
+    for (const path of SPELLINGS) {
+      expect({ path, location: await locationOf(path) }).toEqual({ path, location: `${server.url}${WEBHOOK_PATH}/instances/Loc%20A` });
+    }
+  });
+
+  it('is not given for malformed escapes, which stay a typed 400 or 404 and change nothing', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
+    for (const path of [`${SHOUTED}/INSTANCES/%E0%A4%A`, `${SHOUTED}/INSTANCES/%ZZ/`, `${SHOUTED}/INSTANCES/%FF%FE`]) {
+      const response = await call(path);
+      expect([400, 404], path).toContain(response.status);
+      expect(response.headers.get('location')).toBeNull();
+      await response.body?.cancel();
+      expect(await statusOf(call(path, 'DELETE'))).toBeGreaterThanOrEqual(400);
+    }
+    expect(await runtime.client.getStatus('Loc A')).toMatchObject({ runtimeStatus: expect.stringMatching(/^(Pending|Running)$/) });
   });
 });
 

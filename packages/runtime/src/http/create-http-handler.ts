@@ -187,7 +187,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // A trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks), and route
   // literals match in any case, as in Azure Functions (`routeLiteralPath`); parameters keep their case.
-  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes.map((route) => route.path)) });
+  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes) });
 
   app.onError((error) => {
     if (error instanceof HTTPException) {
@@ -300,7 +300,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     }
     return Response.json(json, {
       status: 202,
-      headers: { Location: publicUrl(url), 'Retry-After': String(settings.retryAfterSeconds) },
+      headers: { Location: statusUrl(url, id), 'Retry-After': String(settings.retryAfterSeconds) },
     });
   });
 
@@ -427,11 +427,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   }
 
   /**
-   * The request's URL as its caller sees it: under `baseUrl` when one is configured (behind a proxy), where the
-   * check-status URLs point, so that a client polling `Location` stays on the public address.
+   * The status URL of instance `id` as its caller sees it, with the request's query: under `baseUrl` when one is
+   * configured (behind a proxy), where the check-status URLs point, so that a client polling `Location` stays on the
+   * public address. It is built from the route, not from the request's path, so it is the canonical spelling
+   * (`statusQueryGetUri`'s) whatever case, escapes or trailing slash the request used.
    */
-  function publicUrl(url: URL): string {
-    return settings.baseUrl === undefined ? url.href : `${webhookRoot(settings.baseUrl)}${url.pathname.slice(BASE.length)}${url.search}`;
+  function statusUrl(url: URL, id: string): string {
+    return `${webhookRoot(settings.baseUrl ?? url.origin)}/instances/${encodeURIComponent(id)}${url.search}`;
   }
 
   /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */

@@ -1,5 +1,10 @@
 import { TrieRouter } from 'hono/router/trie-router';
-import { getPathNoStrict } from 'hono/utils/url';
+
+/** A route of the app, as `app.routes` lists it. */
+export interface RouteLike {
+  readonly method: string;
+  readonly path: string;
+}
 
 /**
  * A Hono `getPath` that matches the literal segments of the app's routes in any ASCII case, as Azure Functions does
@@ -9,39 +14,73 @@ import { getPathNoStrict } from 'hono/utils/url';
  * parameter segments (instance ids, event and orchestrator names, session ids) keep their case. A trailing slash is
  * dropped, as Hono's `strict: false` does (which ignores a custom `getPath`, so this replaces it).
  *
- * `routePaths` gives the patterns of the app's routes (`app.routes`' paths; `*` patterns, middleware, are skipped). It
- * is read at the first request, once every route is registered. When several routes match, the one with the most
- * literal segments spells the path (`/streams/INSTANCES` is `/streams/instances`, not the session `INSTANCES`);
- * a path no route matches in any case is left as it is (404).
+ * `routes` gives the app's routes (`app.routes`; `*` patterns, middleware, are skipped). It is read at the first
+ * request, once every route is registered. Only the routes of the request's method are considered (HEAD is GET, as
+ * Hono answers it), so `DELETE /streams/INSTANCES` is the session `INSTANCES`, not `GET /streams/instances`; when
+ * several match, the one with the most literal segments spells the path (`GET /streams/INSTANCES` is
+ * `/streams/instances`). When no route of the method matches, the routes of every method are considered, so that a
+ * wrong method still reaches its 405 answer; a path no route matches in any case is left as it is (404).
  *
  * @example
  * ```ts
- * const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes.map((route) => route.path)) });
+ * const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes) });
  * app.post('/instances/:id/terminate', handler); // also answers POST /INSTANCES/abc/Terminate, with id 'abc'
  * ```
  */
-export function routeLiteralPath(routePaths: () => readonly string[]): (request: Request) => string {
-  let router: TrieRouter<readonly string[]> | undefined;
+export function routeLiteralPath(routes: () => readonly RouteLike[]): (request: Request) => string {
+  let byMethod: TrieRouter<readonly string[]> | undefined;
+  let anyMethod: TrieRouter<readonly string[]> | undefined;
   return (request) => {
-    const path = getPathNoStrict(request);
-    if (!router) {
-      router = new TrieRouter();
-      for (const pattern of new Set(routePaths())) {
+    const path = requestPath(request);
+    if (!byMethod || !anyMethod) {
+      byMethod = new TrieRouter();
+      anyMethod = new TrieRouter();
+      const seen = new Set<string>();
+      for (const { method, path: pattern } of routes()) {
         if (pattern.includes('*')) continue;
         const segments = pattern.split('/');
-        router.add('ALL', segments.map((s) => (isParameter(s) ? s : asciiLowerCase(s))).join('/'), segments);
+        const lowered = segments.map((s) => (isParameter(s) ? s : asciiLowerCase(s))).join('/');
+        byMethod.add(method.toUpperCase(), lowered, segments);
+        if (!seen.has(pattern)) anyMethod.add('ALL', lowered, segments);
+        seen.add(pattern);
       }
     }
-    let best: readonly string[] | undefined;
-    let bestLiterals = -1;
-    for (const [segments] of router.match('ALL', asciiLowerCase(path))[0]) {
-      const literals = segments.filter((s) => !isParameter(s)).length;
-      if (literals > bestLiterals) [best, bestLiterals] = [segments, literals];
-    }
+    const lowered = asciiLowerCase(path);
+    const method = request.method === 'HEAD' ? 'GET' : request.method.toUpperCase();
+    const best = mostLiterals(byMethod.match(method, lowered)[0]) ?? mostLiterals(anyMethod.match('ALL', lowered)[0]);
     if (!best) return path;
     // Segment i of the path is segment i of the pattern (an optional last parameter may be absent from the path).
     return path.split('/').map((s, i) => (i < best.length && !isParameter(best[i]!) ? best[i]! : s)).join('/');
   };
+}
+
+function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[]): readonly string[] | undefined {
+  let best: readonly string[] | undefined;
+  let bestLiterals = -1;
+  for (const [segments] of matches) {
+    const literals = segments.filter((s) => !isParameter(s)).length;
+    if (literals > bestLiterals) [best, bestLiterals] = [segments, literals];
+  }
+  return best;
+}
+
+/**
+ * The request's path as Hono routes it: percent-escapes decoded as `decodeURI` does (reserved characters such as
+ * `%2F` stay encoded, so segments stay segments, and `%25` stays `%25`; parameters are decoded once more by Hono),
+ * an escape that does not decode kept as written, and one trailing slash dropped.
+ */
+function requestPath(request: Request): string {
+  const encoded = new URL(request.url).pathname;
+  const path = encoded.includes('%')
+    ? encoded.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURI(run.replace(/%25/g, '%2525'));
+      } catch {
+        return run;
+      }
+    })
+    : encoded;
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
 function isParameter(segment: string): boolean {
