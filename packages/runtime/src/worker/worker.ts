@@ -13,7 +13,7 @@ import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/st
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
-import { deadlineTimer, type AddDeadline } from '../client/deadline-timer.js';
+import { deadlineTimer } from '../client/deadline-timer.js';
 import { MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
@@ -164,8 +164,6 @@ export class Worker {
   #limited = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
-  /** One timer for the deadlines of all store calls in flight (see `#bounded`). */
-  readonly #addDeadline: AddDeadline;
   /** Ends the wait for each store call in flight with the error given: the end of `stop` ends them all. */
   readonly #calls = new Set<(error: unknown) => void>();
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
@@ -173,7 +171,6 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#cache = new ExecutionCache(options.cacheSize);
-    this.#addDeadline = deadlineTimer(options.clock);
   }
 
   /** Fresh lease tokens for the activity tasks and starts this worker leases in its own commits. */
@@ -238,11 +235,11 @@ export class Worker {
           await drained;
         } else {
           let cancelGrace: (() => void) | undefined;
-          // On the store calls' deadline timer (the client's helper), which waits in steps of at most MAX_TIMER_DELAY_MS:
-          // a longer delay given to one timer fires early (Node and browsers fire it at once; the system clock clamps
-          // it to 24.8 days), which would abandon work the grace still covers.
+          // On the client's deadline timer, which waits in steps of at most MAX_TIMER_DELAY_MS: a longer delay given to
+          // one timer fires early (Node and browsers fire it at once; the system clock clamps it to 24.8 days), which
+          // would abandon work the grace still covers.
           const graceOver = new Promise<true>((resolve) => {
-            cancelGrace = this.#addDeadline(graceMs, () => resolve(true));
+            cancelGrace = deadlineTimer(this.#o.clock)(graceMs, () => resolve(true));
           });
           const abandon = await Promise.race([drained.then(() => false), graceOver]);
           cancelGrace?.();
@@ -544,21 +541,27 @@ export class Worker {
    * A store call's promise with an end: it settles as `call` does, or rejects when `ms` (default
    * `storeCallTimeoutMs`) pass on the worker's clock first (a `TimeoutError` DOMException naming `what`; the call is
    * abandoned) or when `stop` ends (a StoreClosedError). An abandoned call that settles later does no harm: its result
-   * is ignored and its rejection handled. The deadline is cleared when the call settles (one timer serves all calls
-   * in flight).
+   * is ignored and its rejection handled. The call's timer is cleared when it settles (none for `Infinity`).
    */
   #bounded<T>(call: Promise<T>, what: string, ms = this.#o.storeCallTimeoutMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const fail = (error: unknown): void => {
-        cancel();
+      const { clock } = this.#o;
+      const end = (): void => {
+        if (timer !== undefined) clock.clearTimeout(timer);
         this.#calls.delete(fail);
+      };
+      const fail = (error: unknown): void => {
+        end();
         reject(error);
       };
-      const cancel = this.#addDeadline(ms, () => fail(new DOMException(`${what} did not settle within ${ms} ms`, 'TimeoutError')));
+      // A timer of its own per call, set and cleared: about half the cost of a shared deadline timer's bookkeeping when
+      // calls come one at a time, as most do. A bound beyond one timer's longest delay (24.8 days) ends there.
+      const timer = ms === Infinity ? undefined : clock.setTimeout(
+        () => fail(new DOMException(`${what} did not settle within ${ms} ms`, 'TimeoutError')), Math.min(ms, MAX_TIMER_DELAY_MS),
+      );
       this.#calls.add(fail);
       call.then((value) => {
-        cancel();
-        this.#calls.delete(fail);
+        end();
         resolve(value);
       }, fail);
     });
