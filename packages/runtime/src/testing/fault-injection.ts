@@ -9,13 +9,16 @@ import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState } from '../model/instance-status.js';
 
 /** The faults a {@link FaultInjector} injects. */
-export type FaultKind = 'errorBefore' | 'errorAfter' | 'delay' | 'leaseExpiry';
+export type FaultKind = 'errorBefore' | 'errorAfter' | 'delay' | 'leaseExpiry' | 'hang';
 
 /** Probability (0 to 1) of each fault per store call. */
 export type FaultRates = { readonly [K in FaultKind]: number };
 
-/** Rates used when none are given: frequent enough that a few hundred calls see every kind. */
-export const DEFAULT_FAULT_RATES: FaultRates = { errorBefore: 0.04, errorAfter: 0.03, delay: 0.1, leaseExpiry: 0.03 };
+/**
+ * Rates used when none are given: frequent enough that a few hundred calls see every kind. `hang` is off unless asked
+ * for: a hung call is waited for until its bound (a lease, `storeCallTimeoutMs`), which a caller must have.
+ */
+export const DEFAULT_FAULT_RATES: FaultRates = { errorBefore: 0.04, errorAfter: 0.03, delay: 0.1, leaseExpiry: 0.03, hang: 0 };
 
 /** Options of a {@link FaultInjector}. */
 export interface FaultInjectorOptions {
@@ -70,6 +73,8 @@ export function seededRandom(seed: number): () => number {
  * - `errorBefore`: the call fails without taking effect;
  * - `errorAfter`: the call takes effect, then fails (an ambiguous commit);
  * - `delay`: the call is held back for a few turns of the event loop, so concurrent calls reorder;
+ * - `hang`: the call never settles, as one on a wedged IndexedDB transaction or across a network partition: it takes
+ *   effect or not (half the time each), and its caller never learns which;
  * - `leaseExpiry`: a lease expires behind its holder's back — right after a claim, or just before a commit (a step
  *   or an activity result) or a heartbeat, the lease is released in the store, so another worker may take the work over and the
  *   holder's commit is refused by the store itself.
@@ -91,7 +96,7 @@ export class FaultInjector {
   enabled = true;
   readonly #random: () => number;
   readonly #rates: FaultRates;
-  readonly #counts = { calls: 0, crashes: 0, errorBefore: 0, errorAfter: 0, delay: 0, leaseExpiry: 0 };
+  readonly #counts = { calls: 0, crashes: 0, errorBefore: 0, errorAfter: 0, delay: 0, leaseExpiry: 0, hang: 0 };
 
   constructor(store: Store, options: FaultInjectorOptions) {
     this.store = store;
@@ -115,6 +120,11 @@ export class FaultInjector {
     const hit = this.#random() < rates[kind];
     if (hit) this.#counts[kind]++;
     return hit;
+  }
+
+  /** @internal True half the time. */
+  coin(): boolean {
+    return this.#random() < 0.5;
   }
 
   /** @internal A number of event-loop turns for a delay, 1 to 4. */
@@ -262,6 +272,11 @@ export class FaultyStore implements Store {
     this.#faults.countCall();
     if (this.#roll('delay')) await turns(this.#faults.turns());
     if (this.#roll('errorBefore')) throw new InjectedFaultError(operation, false);
+    // Not rolled at rate 0, so that the seeds of runs without hangs draw the same faults as before the kind existed.
+    if (this.#rates.hang > 0 && this.#roll('hang')) {
+      if (this.#faults.coin()) run().catch(() => undefined);
+      return NEVER_SETTLES as Promise<T>;
+    }
     let result: T;
     try {
       result = await run();
