@@ -172,11 +172,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * from the call, RemoteClient got close(), and every ended watch is unsubscribed on the server: 8,163 -> 8,186 B, budget
  * kept, paid for by the history replay filter's state as closure variables (37 B), one end path for failed and closed
  * watches, commands reading their JSON in send, and the session stream's `error` / `end` handling it never receives.
+ * What a store call abandoned at its deadline leases after all (a claim applied late, a step commit's pre-leased tasks)
+ * was then released as soon as the call settles: 25,290 / 31,259 / 61,689 -> 25,397 / 31,372 / 61,804 B, budgets
+ * 25,309 / 31,289 / 61,745 -> 25,416 / 31,402 / 61,860 B (the same headroom).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_309 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_289 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 61_745 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_416 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_402 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 61_860 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -711,6 +711,36 @@ describe('a store call that never settles', () => {
     });
   }
 
+  it('releases at once the task that a claim abandoned at its deadline takes when the store applies it late', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let hung: ReturnType<FailingStore['hangNext']> | undefined;
+    const runtime = createRuntime({
+      store, clock, logger, maxConcurrentActivities: 1,
+      orchestrators: { Two: function* (ctx) { return yield ctx.Task.all([ctx.callActivity('A'), ctx.callActivity('B')]); } },
+      // The step's commit leases A; B is left to a claim, which hangs and is abandoned at its deadline. The store then
+      // applies it, as a queued IndexedDB transaction does once a wedge clears: B is leased to a worker that gave up.
+      activities: { A: () => { hung = store.hangNext('claimActivity'); return 'a'; }, B: () => 'b' },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const abandoned = logger.nextError('could not claim work');
+    const id = await runtime.client.startNew('Two');
+    await within((async () => { while (!hung) await new Promise((resolve) => setTimeout(resolve, 5)); await hung.called; })(), 'the claim of B');
+    await fireTimersUntil(clock, abandoned, 'the claim\'s deadline', 20);
+    await within(abandoned, 'the abandoned claim being reported');
+    await within(hung!.release(), 'the late claim being applied');
+    const ended = ending(runtime.client, id);
+    ended.catch(() => undefined);
+    await fireTimersUntil(clock, ended, 'a timer or the end', 200);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b'] });
+    // Released, B ran at the next claim; left to its lease, it would have waited out the 300 s activity lease.
+    expect(clock.ms - T0).toBeLessThan(300_000);
+    await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
+    expect(clock.timers.size).toBe(0);
+  });
+
   it('abandons a lease renewal that never settles when the next is due, and renews then: the running activity keeps its task', async () => {
     const clock = new HandClock();
     const store = new FailingStore();

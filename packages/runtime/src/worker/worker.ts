@@ -395,6 +395,9 @@ export class Worker {
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
         orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
         'claim', this.#leaseLeft(now.getTime() + leaseMs),
+        (item) => item && this.#releaseLate([() => 'task' in item
+          ? store.abandonActivity(item.task.id, item.lease.token)
+          : store.abandonOrchestration(item.state.instanceId, item.lease.token)]),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -479,6 +482,11 @@ export class Worker {
     return result;
   }
 
+  /** Releases the activity tasks a commit leased to this worker, when the worker gave up on that commit. */
+  #releaseLeased(leased: readonly ActivityWorkItem[]): void {
+    this.#releaseLate(leased.map(({ task, lease }) => () => this.#o.store.abandonActivity(task.id, lease.token)));
+  }
+
   /** Runs the activity tasks a commit leased to this worker (their slots are reserved). */
   #startLeased(leased: readonly ActivityWorkItem[]): void {
     for (const item of leased) this.#startActivity(item);
@@ -543,14 +551,17 @@ export class Worker {
    * abandoned) or when `stop` ends (a StoreClosedError). An abandoned call that settles later does no harm: its result
    * is ignored and its rejection handled. The call's timer is cleared when it settles (none for `Infinity`).
    */
-  #bounded<T>(call: Promise<T>, what: string, ms = this.#o.storeCallTimeoutMs): Promise<T> {
+  #bounded<T>(call: Promise<T>, what: string, ms = this.#o.storeCallTimeoutMs, late?: (value: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const { clock } = this.#o;
+      let ended = false;
       const end = (): void => {
+        ended = true;
         if (timer !== undefined) clock.clearTimeout(timer);
         this.#calls.delete(fail);
       };
       const fail = (error: unknown): void => {
+        if (ended) return;
         end();
         reject(error);
       };
@@ -561,10 +572,21 @@ export class Worker {
       );
       this.#calls.add(fail);
       call.then((value) => {
-        end();
-        resolve(value);
+        if (!ended) {
+          end();
+          resolve(value);
+        } else if (late && !this.#stopping) {
+          // Abandoned, then applied after all (a wedged transaction that went through once the wedge cleared): what it
+          // leased is held by nobody, so it is released now instead of sitting idle until its lease lapses.
+          late(value);
+        }
       }, fail);
     });
+  }
+
+  /** Releases leases that a store call abandoned by {@link #bounded} took after all; a failed release leaves them to lapse. */
+  #releaseLate(releases: readonly (() => Promise<unknown>)[]): void {
+    for (const release of releases) this.#track((async () => void (await this.#bounded(release(), 'release')))());
   }
 
   /** The bound of a store call made under a lease that expires at `untilMs` (ms on the clock), for {@link #bounded}. */
@@ -636,7 +658,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', this.#leaseLeft(item.lease.expiresAt.getTime()));
+        await this.#bounded(store.commit(writeSet), 'commit', this.#leaseLeft(item.lease.expiresAt.getTime()), () => this.#releaseLeased(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
@@ -804,7 +826,7 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(store.commit(fused.writeSet), 'commit', this.#leaseLeft(leaseUntil));
+      await this.#bounded(store.commit(fused.writeSet), 'commit', this.#leaseLeft(leaseUntil), () => this.#releaseLeased(fused.leased));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
