@@ -367,6 +367,23 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })).toBeUndefined();
       });
 
+      it('keeps a task inserted for another instance in a commit that deletes one: claimed once, then only after its lease', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        await runningInstance(store, 'b', []);
+        const work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+        expect(work?.task.id).toBe('t1');
+        await store.commit({
+          lease: { kind: 'activity', taskId: 't1', token: work!.lease.token },
+          requests: [{ type: 'deleteTask', taskId: 't1' }, { type: 'insertTask', task: activityTask('b', 't2') }],
+        });
+        const claimed = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+        expect(claimed?.task).toMatchObject({ id: 't2', instanceId: 'b' });
+        expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })).toBeUndefined();
+        expect((await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: at(60_001) }))?.task.id).toBe('t2');
+        expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: at(60_001) })).toBeUndefined();
+      });
+
       it('reports a free activity task as due at once and a claimed one at its lease expiry', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1')]);

@@ -120,8 +120,10 @@ export class RowWriter {
     for (const task of plan.insertTasks) {
       const lease = plan.taskLeases.find((l) => l.taskId === task.id)?.lease;
       const row = { id: task.id, instanceId: task.instanceId, readyMs: lease ? lease.expiresAt.getTime() : 0, task, ...(lease ? { lease } : {}) };
-      // A step that completes one activity and schedules the next replaces the row (one write where the layout allows).
-      const replaced = deletedTasks.pop();
+      // A step that completes one activity and schedules the next replaces the row (one write where the layout allows);
+      // only a task of the same instance, as a layout may keep an instance's task in the instance's own row.
+      const at = deletedTasks.findLastIndex((row) => row.instanceId === task.instanceId);
+      const replaced = at < 0 ? undefined : deletedTasks.splice(at, 1)[0];
       if (replaced) tx.replaceTask(replaced, row);
       else tx.addTask(row);
       if (lease) this.leasedWork = true;
