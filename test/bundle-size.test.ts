@@ -175,11 +175,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * What a store call abandoned at its deadline leases after all (a claim applied late, a step commit's pre-leased tasks)
  * was then released as soon as the call settles: 25,290 / 31,259 / 61,689 -> 25,397 / 31,372 / 61,804 B, budgets
  * 25,309 / 31,289 / 61,745 -> 25,416 / 31,402 / 61,860 B (the same headroom).
+ * The store calls' deadlines then went back to one worker timer, armed for the earliest deadline in flight and left
+ * armed as calls settle, with the calls in a linked list instead of a Set (a timer set and cleared per call, and an
+ * object added to and deleted from a Set, cost the worker 10-20 % of its hello-sequence throughput on MemoryStore):
+ * 25,397 / 31,372 / 61,804 -> 25,716 / 31,676 / 62,124 B (+319 / +304 / +320), budgets 25,416 / 31,402 / 61,860 ->
+ * 25,735 / 31,706 / 62,180 B (the same headroom).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_416 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_402 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 61_860 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_735 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_706 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_180 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

@@ -199,13 +199,14 @@ describe('a worker whose last activity claim found nothing', () => {
     });
     await foundNothing; // the task is leased: A's claim found nothing, and A skips activity claims now
     await clock.waitForTimer();
-    // The deadlines of A's store calls in flight go as the calls settle (MemoryStore's, within this turn).
-    await clock.advance(0);
+    // The deadline timer of A's store calls (settled at once on MemoryStore) stays armed until their deadline (30 s:
+    // the default storeCallTimeoutMs) and then goes: nothing is left in flight.
+    await clock.advance(30_000);
     // A's only timer is its wake-up for the next claimable work, which nextWakeTime gave as the lease's expiry.
     expect(clock.nextTimerAt).toEqual(new Date(frozen.now().getTime() + leaseMs));
     expect(await store.nextWakeTime(clock.now())).toEqual(clock.nextTimerAt);
 
-    await clock.advance(leaseMs - 1);
+    await clock.advance(leaseMs - 30_000 - 1);
     expect(ranOnA).toBe(0); // still B's
     // Waited for together: a worker that never claims the task could keep the virtual clock busy re-arming its timer.
     const [status] = await Promise.all([settled(a.client, id), clock.advance(1)]);

@@ -185,6 +185,23 @@ async function fireTimersUntil(clock: HandClock, end: Promise<unknown>, what: st
   }
 }
 
+/** Fires every timer of `clock` due at its time (`clock.ms`), those armed meanwhile too. */
+function fireDue(clock: HandClock): void {
+  for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
+}
+
+/**
+ * Fires the timers of `clock` due at its time, without moving it, until `end` settles: at most `max` rounds, each
+ * awaited within SETTLED of real time.
+ */
+async function fireDueUntil(clock: HandClock, end: Promise<unknown>, what: string, max: number): Promise<void> {
+  const ended = end.then(() => -1, () => -1);
+  for (let round = 0; round < max; round++) {
+    if ((await within(Promise.race([clock.timerDueBy(clock.ms), ended]), what)) === -1) return;
+    fireDue(clock);
+  }
+}
+
 /**
  * A runtime on a FailingStore (hand-moved clock) whose activity 'Work' returns 'worked' and whose commits then fail
  * for good; resolves once the worker has reported the first failed commit of the result.
@@ -272,7 +289,7 @@ describe('a store whose methods fail', () => {
       const secondBeat = [...clock.timers].find(([, t]) => t.at === T0 + 2000)?.[0];
       expect(secondBeat, 'a renewal armed after the failed one').toBeDefined();
       clock.ms = T0 + 2000;
-      clock.fire(secondBeat!);
+      fireDue(clock); // the renewal, and the deadline timer of the store calls, armed for the failed renewal's bound
       // Past the lease's first expiry (T0 + 3 s) the task is still held: no other worker can take it and run it again.
       clock.ms = T0 + 3500;
       expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 3000, now: clock.now() })).toBeUndefined();
@@ -491,9 +508,9 @@ describe('a store that fails under a step or a stop', () => {
     ended.catch(() => undefined);
     expect(await within(failed, 'the failed step being reported')).toContain('retried when its lease expires');
     // The step's lease (30 s) is the wake-up that retries it.
-    const retry = await within(clock.timerDueBy(T0 + 30_000), 'a wake-up at the lease expiry');
-    clock.ms = clock.timers.get(retry)!.at;
-    clock.fire(retry);
+    // The wake-up is due then, as is the deadline timer of the store calls (armed for the first one's 30 s bound).
+    clock.ms = T0 + 30_000;
+    await fireDueUntil(clock, ended, 'a wake-up at the lease expiry', 5);
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
   });
 
@@ -814,7 +831,8 @@ describe('a store call that never settles', () => {
     await within(hung.called, 'the release being sent');
     const ended = ending(runtime.client, a);
     ended.catch(() => undefined);
-    await fireTimersUntil(clock, ended, 'a timer or the end', 5);
+    // One timer: the release's deadline (storeCallTimeoutMs, 5 s); the claims then run the instance.
+    await fireTimersUntil(clock, ended, 'a timer or the end', 1);
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'a' });
     expect(clock.ms).toBe(T0 + 5000);
     expect(logger.errors.some((message) => message.includes('releasing the leases of worker w1 failed'))).toBe(true);

@@ -120,6 +120,20 @@ export interface WorkerMetrics {
 }
 
 /**
+ * A store call in flight under {@link Worker}'s `#bounded`: its deadline (ms on the clock) and how to end its wait; a
+ * link of the worker's list of them (a list, not a Set: adding and deleting an object in a Set cost more than the
+ * call's own await).
+ */
+class BoundedCall {
+  prev: BoundedCall = this;
+  next: BoundedCall = this;
+  ended = false;
+  constructor(
+    readonly atMs: number, readonly what: string, readonly ms: number, readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/**
  * The imperative shell: claims work from the store, runs the engine, runs activities and commits. It never
  * polls: it wakes on `store.workAvailable$` and on one timer set for `store.nextWakeTime()`.
  */
@@ -164,8 +178,17 @@ export class Worker {
   #limited = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
-  /** Ends the wait for each store call in flight with the error given: the end of `stop` ends them all. */
-  readonly #calls = new Set<(error: unknown) => void>();
+  /** The head of the list of store calls in flight (see {@link #bounded}): the end of `stop` ends them all. */
+  readonly #calls = new BoundedCall(Infinity, '', 0, () => undefined);
+  /**
+   * One timer for the deadlines of all store calls in flight, armed for the earliest one when it was set (`#deadlineAtMs`,
+   * ms on the clock). A call that settles leaves it armed; when it fires it ends the calls past their deadline and
+   * re-arms for the earliest left, if any. `stop` clears it.
+   */
+  #deadlineTimer: ClockTimer | undefined;
+  #deadlineAtMs = Infinity;
+  /** `stop` has ended: a store call that settles after leaves no deadline timer behind when it was the last. */
+  #closed = false;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
   constructor(options: WorkerOptions) {
@@ -249,7 +272,9 @@ export class Worker {
         this.#cache.clear();
         // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
         // leases) ends its wait here, with its timer: nothing of the worker outlives its stop.
-        for (const fail of this.#calls) fail(new StoreClosedError('the worker stopped'));
+        this.#closed = true;
+        for (let call = this.#calls.next; call !== this.#calls; call = call.next) this.#fail(call, new StoreClosedError('the worker stopped'));
+        this.#clearDeadlineTimer();
         // When every lease of this life was committed or released, nothing is left for a next life to take over.
         this.#succession?.end(clean);
       }
@@ -549,40 +574,75 @@ export class Worker {
    * A store call's promise with an end: it settles as `call` does, or rejects when `ms` (default
    * `storeCallTimeoutMs`) pass on the worker's clock first (a `TimeoutError` DOMException naming `what`; the call is
    * abandoned) or when `stop` ends (a StoreClosedError). An abandoned call that settles later does no harm: its result
-   * is ignored and its rejection handled. The call's timer is cleared when it settles (none for `Infinity`).
+   * is ignored and its rejection handled. The calls share the worker's deadline timer (none for `Infinity`): a call
+   * only sets it when its deadline is earlier than the armed one, and leaves it armed when it settles, so a call costs
+   * no timer of its own (a timer set and cleared per call cost about 1 µs, against 0.06 µs for the await itself).
    */
   #bounded<T>(call: Promise<T>, what: string, ms = this.#o.storeCallTimeoutMs, late?: (value: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const { clock } = this.#o;
-      let ended = false;
-      const end = (): void => {
-        ended = true;
-        if (timer !== undefined) clock.clearTimeout(timer);
-        this.#calls.delete(fail);
-      };
-      const fail = (error: unknown): void => {
-        if (ended) return;
-        end();
-        reject(error);
-      };
-      // A timer of its own per call, set and cleared: about half the cost of a shared deadline timer's bookkeeping when
-      // calls come one at a time, as most do. A bound beyond one timer's longest delay (24.8 days) ends there.
-      const timer = ms === Infinity ? undefined : clock.setTimeout(
-        () => fail(new DOMException(`${what} did not settle within ${ms} ms`, 'TimeoutError')), Math.min(ms, MAX_TIMER_DELAY_MS),
-      );
-      this.#calls.add(fail);
+      // A bound beyond one timer's longest delay (24.8 days) ends there.
+      const atMs = ms === Infinity ? Infinity : this.#o.clock.now().getTime() + Math.min(ms, MAX_TIMER_DELAY_MS);
+      const bounded = new BoundedCall(atMs, what, ms, reject);
+      const calls = this.#calls;
+      bounded.prev = calls.prev;
+      bounded.next = calls;
+      calls.prev.next = bounded;
+      calls.prev = bounded;
+      if (atMs < this.#deadlineAtMs) this.#armDeadlineTimer(atMs);
       call.then((value) => {
-        if (!ended) {
-          end();
+        if (!bounded.ended) {
+          this.#unlink(bounded);
           resolve(value);
         } else if (late && !this.#stopping) {
           // Abandoned, then applied after all (a wedged transaction that went through once the wedge cleared): what it
           // leased is held by nobody, so it is released now instead of sitting idle until its lease lapses.
           late(value);
         }
-      }, fail);
+      }, (error: unknown) => this.#fail(bounded, error));
     });
   }
+
+  /** Ends the wait for `call` with `error`, unless it has ended. */
+  #fail(call: BoundedCall, error: unknown): void {
+    if (call.ended) return;
+    this.#unlink(call);
+    call.reject(error);
+  }
+
+  /** Takes `call` off the list of calls in flight (its `next` is kept, so a walk of the list may go on from it). */
+  #unlink(call: BoundedCall): void {
+    call.ended = true;
+    call.prev.next = call.next;
+    call.next.prev = call.prev;
+    if (this.#closed && this.#calls.next === this.#calls) this.#clearDeadlineTimer();
+  }
+
+  #armDeadlineTimer(atMs: number): void {
+    const { clock } = this.#o;
+    if (this.#deadlineTimer !== undefined) clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineAtMs = atMs;
+    this.#deadlineTimer = clock.setTimeout(this.#deadlinePassed, atMs - clock.now().getTime());
+  }
+
+  #clearDeadlineTimer(): void {
+    if (this.#deadlineTimer !== undefined) this.#o.clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAtMs = Infinity;
+  }
+
+  /** The deadline timer fired: ends the calls past their deadline, then re-arms for the earliest left (if any). */
+  readonly #deadlinePassed = (): void => {
+    // The armed deadline has passed even if the clock was set back meanwhile.
+    const nowMs = Math.max(this.#o.clock.now().getTime(), this.#deadlineAtMs);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAtMs = Infinity;
+    let earliest = Infinity;
+    for (let call = this.#calls.next; call !== this.#calls; call = call.next) {
+      if (call.atMs <= nowMs) this.#fail(call, new DOMException(`${call.what} did not settle within ${call.ms} ms`, 'TimeoutError'));
+      else if (call.atMs < earliest) earliest = call.atMs;
+    }
+    if (earliest < Infinity) this.#armDeadlineTimer(earliest);
+  };
 
   /** Releases leases that a store call abandoned by {@link #bounded} took after all; a failed release leaves them to lapse. */
   #releaseLate(releases: readonly (() => Promise<unknown>)[]): void {
