@@ -120,8 +120,9 @@ async function hello(adapter, concurrency, instances) {
   }
   const elapsedMs = performance.now() - started;
   const counts = idbCountsSince(before);
-  const steps = runtime.metrics.steps;
+  // Read once the worker stopped: the last step counts itself a moment after its commit, which the client may hear of first.
   await runtime.stop();
+  const steps = runtime.metrics.steps;
   await store.close();
   const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
   if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
