@@ -180,11 +180,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * object added to and deleted from a Set, cost the worker 10-20 % of its hello-sequence throughput on MemoryStore):
  * 25,397 / 31,372 / 61,804 -> 25,716 / 31,676 / 62,124 B (+319 / +304 / +320), budgets 25,416 / 31,402 / 61,860 ->
  * 25,735 / 31,706 / 62,180 B (the same headroom).
+ * The worker's releases of work it will not run (held on stop, a start handed over while it stops, what an abandoned
+ * store call took after all) then went through one #release / #releaseUnrun: 25,716 / 31,702 / 62,144 -> 25,662 /
+ * 31,643 / 62,085 B, budgets 25,735 / 31,706 / 62,180 -> 25,681 / 31,647 / 62,121 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_735 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_706 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_180 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_681 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_647 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_121 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 

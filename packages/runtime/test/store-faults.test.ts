@@ -202,14 +202,23 @@ async function fireDueUntil(clock: HandClock, end: Promise<unknown>, what: strin
   }
 }
 
+/** A FailingStore, a hand-moved clock and a logger that records, for one test's runtime. */
+function onFailingStore() {
+  return { clock: new HandClock(), store: new FailingStore(), logger: new RecordingLogger() };
+}
+
+/** Stops `runtime` (waiting for everything it runs) and checks that no timer of it is left on `clock`. */
+async function stopsLeavingNoTimer(runtime: Runtime, clock: HandClock): Promise<void> {
+  await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
+  expect(clock.timers.size).toBe(0);
+}
+
 /**
  * A runtime on a FailingStore (hand-moved clock) whose activity 'Work' returns 'worked' and whose commits then fail
  * for good; resolves once the worker has reported the first failed commit of the result.
  */
 async function failingResultCommits(options: { readonly activityLeaseMs?: number } = {}) {
-  const clock = new HandClock();
-  const store = new FailingStore();
-  const logger = new RecordingLogger();
+  const { clock, store, logger } = onFailingStore();
   const runtime = createRuntime({
     store, clock, logger, ...options,
     orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
@@ -226,9 +235,7 @@ async function failingResultCommits(options: { readonly activityLeaseMs?: number
 describe('a store whose methods fail', () => {
   for (const how of ['reject', 'throw'] as const) {
     it(`commits a finished activity's result once the store recovers, without running it again (commit ${how}s)`, async () => {
-      const clock = new HandClock();
-      const store = new FailingStore();
-      const logger = new RecordingLogger();
+      const { clock, store, logger } = onFailingStore();
       let runs = 0;
       const runtime = createRuntime({
         store, clock, logger,
@@ -261,9 +268,7 @@ describe('a store whose methods fail', () => {
     });
 
     it(`keeps renewing a running activity's lease after one renewal failed (renewal ${how}s)`, async () => {
-      const clock = new HandClock();
-      const store = new FailingStore();
-      const logger = new RecordingLogger();
+      const { clock, store, logger } = onFailingStore();
       let finish!: (value: string) => void;
       let started!: () => void;
       const running = new Promise<void>((resolve) => (started = resolve));
@@ -302,9 +307,7 @@ describe('a store whose methods fail', () => {
 describe('a store whose methods fail, at the edges of a run', () => {
   for (const how of ['reject', 'throw'] as const) {
     it(`retries claims that fail, backing off, and then runs the work (claims ${how})`, async () => {
-      const clock = new HandClock();
-      const store = new FailingStore();
-      const logger = new RecordingLogger();
+      const { clock, store, logger } = onFailingStore();
       const id = await createClient({ store, clock }).startNew('Echo', { input: 'x' });
       const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: function* (ctx) { return ctx.getInput(); } } });
       runtimes.push({ runtime, clock });
@@ -324,9 +327,7 @@ describe('a store whose methods fail, at the edges of a run', () => {
     });
 
     it(`resolves a start that committed while the runtime stopped, and ends the stop, when releasing its lease ${how}s`, async () => {
-      const clock = new HandClock();
-      const store = new FailingStore();
-      const logger = new RecordingLogger();
+      const { clock, store, logger } = onFailingStore();
       const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: function* (ctx) { return ctx.getInput(); } } });
       runtimes.push({ runtime, clock });
       await runtime.start();
@@ -492,9 +493,7 @@ describe('a claim round where one kind of claim fails', () => {
 
 describe('a store that fails under a step or a stop', () => {
   it('retries a step whose history read failed when its lease expires, and completes it', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     const runtime = createRuntime({
       store, clock, logger, cacheSize: 0, // every step replays, so every step after the first reads the history
       orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
@@ -528,9 +527,7 @@ describe('a store that fails under a step or a stop', () => {
   });
 
   it('records a result the store refuses for good (a DurableError) as the activity\'s failure instead of retrying it', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     let runs = 0;
     const runtime = createRuntime({
       store, clock, logger,
@@ -562,9 +559,7 @@ describe('a store that fails under a step or a stop', () => {
   });
 
   it('retries a result the store failed to commit with a transient DurableError (a 503), and never records it as a failure', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     let runs = 0;
     const runtime = createRuntime({
       store, clock, logger,
@@ -669,9 +664,7 @@ describe('a store call that never settles', () => {
   }
 
   it('abandons a claim that never settles when the lease it asks for would expire, and claims again', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     const a = await createClient({ store, clock }).startNew('Echo', { input: 'a' }); // left for a claim to take
     const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
     runtimes.push({ runtime, clock });
@@ -689,15 +682,12 @@ describe('a store call that never settles', () => {
     await fireTimersUntil(clock, ended, 'a timer or both ends', 20);
     expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'a' }, { runtimeStatus: 'Completed', output: 'b' }]);
     expect(await completions(store, a)).toBe(1);
-    await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
-    expect(clock.timers.size).toBe(0);
+    await stopsLeavingNoTimer(runtime, clock);
   });
 
   for (const method of ['commit', 'getHistory'] as const) {
     it(`abandons a step's ${method} that never settles at the step's lease expiry: its slot runs other instances, and the step is retried`, async () => {
-      const clock = new HandClock();
-      const store = new FailingStore();
-      const logger = new RecordingLogger();
+      const { clock, store, logger } = onFailingStore();
       let hung: ReturnType<FailingStore['hangNext']> | undefined;
       let worked!: () => void;
       const working = new Promise<void>((resolve) => (worked = resolve));
@@ -723,15 +713,12 @@ describe('a store call that never settles', () => {
       // The store recovers: the late call runs under a lease that is gone (a commit is refused), and changes nothing.
       await within(hung!.release(), `the late ${method} settling`);
       expect(await completions(store, a)).toBe(1);
-      await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
-      expect(clock.timers.size).toBe(0);
+      await stopsLeavingNoTimer(runtime, clock);
     });
   }
 
   it('releases at once the task that a claim abandoned at its deadline takes when the store applies it late', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     let hung: ReturnType<FailingStore['hangNext']> | undefined;
     const runtime = createRuntime({
       store, clock, logger, maxConcurrentActivities: 1,
@@ -754,14 +741,11 @@ describe('a store call that never settles', () => {
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b'] });
     // Released, B ran at the next claim; left to its lease, it would have waited out the 300 s activity lease.
     expect(clock.ms - T0).toBeLessThan(300_000);
-    await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
-    expect(clock.timers.size).toBe(0);
+    await stopsLeavingNoTimer(runtime, clock);
   });
 
   it('abandons a lease renewal that never settles when the next is due, and renews then: the running activity keeps its task', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     let finish!: (value: string) => void;
     let started!: () => void;
     const running = new Promise<void>((resolve) => (started = resolve));
@@ -796,14 +780,11 @@ describe('a store call that never settles', () => {
     finish('done');
     expect(await ending(runtime.client, a)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     await within(hung.release(), 'the late renewal settling'); // the task is gone: refused, and ignored
-    await within(runtime.stop({ graceMs: Infinity }), 'the stop resolving');
-    expect(clock.timers.size).toBe(0);
+    await stopsLeavingNoTimer(runtime, clock);
   });
 
   it('ends stop() when a step\'s commit never settles and neither does the release of its lease, leaving no timer', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     await createClient({ store, clock }).startNew('Echo', { input: 'a' });
     const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
     runtimes.push({ runtime, clock });
@@ -820,9 +801,7 @@ describe('a store call that never settles', () => {
   });
 
   it('claims once a release of its reused worker id\'s leases that never settles is abandoned', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     const a = await createClient({ store, clock }).startNew('Echo', { input: 'a' });
     const runtime = createRuntime({ store, clock, logger, workerId: 'w1', storeCallTimeoutMs: 5000, orchestrators: { Echo: echo } });
     runtimes.push({ runtime, clock });
@@ -840,9 +819,7 @@ describe('a store call that never settles', () => {
   });
 
   it('ends, when it stops, the waits for store calls it does not wait for, with their timers', async () => {
-    const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
+    const { clock, store, logger } = onFailingStore();
     const runtime = createRuntime({ store, clock, logger, workerId: 'w1', orchestrators: { Echo: echo } });
     runtimes.push({ runtime, clock });
     const hung = store.hangNext('releaseOwner'); // the start of a reused id, which the stop does not wait for

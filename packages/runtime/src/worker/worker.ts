@@ -287,13 +287,13 @@ export class Worker {
    * were released.
    */
   async #abandonHeld(): Promise<boolean> {
-    const { store, logger } = this.#o;
+    const { logger } = this.#o;
     // What to release, each named by the instance it belongs to for the log.
     const held: [string, () => Promise<void>][] = [];
-    for (const { state, lease } of this.#heldSteps) held.push([state.instanceId, () => store.abandonOrchestration(state.instanceId, lease.token)]);
-    for (const [{ task, lease }, heartbeat] of this.#heldActivities) {
+    for (const item of this.#heldSteps) held.push([item.state.instanceId, () => this.#release(item)]);
+    for (const [item, heartbeat] of this.#heldActivities) {
       heartbeat?.stop();
-      held.push([task.instanceId, () => store.abandonActivity(task.id, lease.token)]);
+      held.push([item.task.instanceId, () => this.#release(item)]);
     }
     this.#heldSteps.clear();
     this.#heldActivities.clear();
@@ -420,9 +420,7 @@ export class Worker {
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
         orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
         'claim', this.#leaseLeft(now.getTime() + leaseMs),
-        (item) => item && this.#releaseLate([() => 'task' in item
-          ? store.abandonActivity(item.task.id, item.lease.token)
-          : store.abandonOrchestration(item.state.instanceId, item.lease.token)]),
+        (item) => item && this.#releaseUnrun([item]),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -446,10 +444,9 @@ export class Worker {
     started: (item) => {
       if (this.#stopping) {
         // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
-        // Tracked before the hand-off settles, so a waiting `stop` also waits for the release. Called in an async
-        // function: a store that throws instead of rejecting must not skip the settling below (a stop waiting for
-        // ever) nor fail the caller's start, which has committed.
-        this.#track((async () => this.#bounded(this.#o.store.abandonOrchestration(item.state.instanceId, item.lease.token), 'release'))());
+        // Tracked before the hand-off settles, so a waiting `stop` also waits for the release; a store that throws
+        // instead of rejecting skips neither the settling below nor fails the caller's start, which has committed.
+        this.#releaseUnrun([item]);
         this.#orchestrationsRunning--;
       } else {
         this.#startStep(item);
@@ -505,11 +502,6 @@ export class Worker {
     });
     this.#activitiesRunning += result.leased.length;
     return result;
-  }
-
-  /** Releases the activity tasks a commit leased to this worker, when the worker gave up on that commit. */
-  #releaseLeased(leased: readonly ActivityWorkItem[]): void {
-    this.#releaseLate(leased.map(({ task, lease }) => () => this.#o.store.abandonActivity(task.id, lease.token)));
   }
 
   /** Runs the activity tasks a commit leased to this worker (their slots are reserved). */
@@ -644,9 +636,20 @@ export class Worker {
     if (earliest < Infinity) this.#armDeadlineTimer(earliest);
   };
 
-  /** Releases leases that a store call abandoned by {@link #bounded} took after all; a failed release leaves them to lapse. */
-  #releaseLate(releases: readonly (() => Promise<unknown>)[]): void {
-    for (const release of releases) this.#track((async () => void (await this.#bounded(release(), 'release')))());
+  /** The store call that releases a step's or an activity's lease. */
+  #release(item: OrchestrationWorkItem | ActivityWorkItem): Promise<void> {
+    const { store } = this.#o;
+    return 'task' in item ? store.abandonActivity(item.task.id, item.lease.token) : store.abandonOrchestration(item.state.instanceId, item.lease.token);
+  }
+
+  /**
+   * Releases the leases of work this worker will not run (a start handed over while it stops; what a store call
+   * abandoned by {@link #bounded} took after all), each release bounded and tracked (a `stop` waits for it). Called in
+   * an async function, so a store that throws instead of rejecting is handled too; a failed release is logged and
+   * leaves the lease to lapse.
+   */
+  #releaseUnrun(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
+    for (const item of items) this.#track((async () => void (await this.#bounded(this.#release(item), 'release')))());
   }
 
   /** The bound of a store call made under a lease that expires at `untilMs` (ms on the clock), for {@link #bounded}. */
@@ -718,7 +721,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', this.#leaseLeft(item.lease.expiresAt.getTime()), () => this.#releaseLeased(leased));
+        await this.#bounded(store.commit(writeSet), 'commit', this.#leaseLeft(item.lease.expiresAt.getTime()), () => this.#releaseUnrun(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
@@ -886,7 +889,7 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(store.commit(fused.writeSet), 'commit', this.#leaseLeft(leaseUntil), () => this.#releaseLeased(fused.leased));
+      await this.#bounded(store.commit(fused.writeSet), 'commit', this.#leaseLeft(leaseUntil), () => this.#releaseUnrun(fused.leased));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
