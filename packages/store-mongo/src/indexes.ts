@@ -100,8 +100,11 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'instance_gen_index', key: { instanceId: 1, gen: 1, index: 1 }, unique: true },
   ],
   messages: [
-    // Claim-time read of an instance's visible messages in arrival order; consumption; deletion with the instance.
+    // Claim-time read of an instance's visible messages in arrival order; deletion with the instance.
     { name: 'instance_seq', key: { instanceId: 1, seq: 1 }, unique: true },
+    // Consumption: a commit deletes the messages its step consumed by their ids, visiting only those (not every
+    // message queued for the instance, which a fan-in of thousands of results would make quadratic).
+    { name: 'instance_id', key: { instanceId: 1, id: 1 } },
     // The queue head of an instance after a commit: its earliest due and earliest ready message.
     { name: 'instance_due', key: { instanceId: 1, due: 1 } },
     { name: 'instance_ready', key: { instanceId: 1, readyAt: 1 } },

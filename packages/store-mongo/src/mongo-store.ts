@@ -44,7 +44,7 @@ import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound,
-  claimedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
+  claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT,
   timedActivityClaimFilter, timedClaimFilter,
 } from './queries.js';
@@ -922,7 +922,7 @@ export class MongoStore implements Store {
           await this.#history.insertMany([...w.docs], { session });
           break;
         case 'deleteMessages':
-          await this.#messages.deleteMany({ instanceId: w.instanceKey, id: { $in: [...w.messageIds] } }, { session });
+          await this.#messages.deleteMany(consumedMessagesFilter(w.instanceKey, w.messageIds), { session });
           break;
         case 'deleteTasks':
           await this.#tasks.deleteMany({ _id: { $in: [...w.taskIds] } }, { session });

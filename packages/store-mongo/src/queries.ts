@@ -135,6 +135,28 @@ export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
 export const CLAIMED_MESSAGES_HINT = { instanceId: 1, seq: 1 } as const;
 
 /**
+ * The messages a step consumed (by the instance's stored key and the messages' own ids), which its commit deletes.
+ * Served by the `instance_id` index ({@link CONSUMED_MESSAGES_INDEX}): one point per id, so a commit visits only the
+ * messages it deletes. On `instance_seq` (or any index led by `instanceId` alone) it would visit every message queued
+ * for the instance, so draining a backlog of n messages, 100 per step, cost O(n²) documents read.
+ *
+ * @example
+ * ```ts
+ * consumedMessagesFilter('order-1', ['m1', 'm2']); // { instanceId: 'order-1', id: { $in: ['m1', 'm2'] } }
+ * ```
+ */
+export function consumedMessagesFilter(key: string, messageIds: readonly string[]): Filter<MessageDoc> {
+  return { instanceId: key, id: { $in: [...messageIds] } };
+}
+
+/**
+ * The key of the index that serves {@link consumedMessagesFilter} (`instance_id`). The delete names no hint: a commit
+ * must not fail where the index is missing (a deployment with `createIndexes: false` that has not created it yet), and
+ * the planner picks it, the only index that bounds `id`.
+ */
+export const CONSUMED_MESSAGES_INDEX = { instanceId: 1, id: 1 } as const;
+
+/**
  * The activity tasks' part of `nextWakeTime`: the task with the earliest lease expiry, which is its `claimableAtMs`
  * (a free task has EPOCH: claimable already). The first key of the tasks' `claim_at` index ({@link TASK_WAKE_HINT}).
  */

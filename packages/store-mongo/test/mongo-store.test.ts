@@ -12,7 +12,7 @@ import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/clu
 import { taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
 import {
-  activityClaimTries, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, INSTANCE_WAKE_FILTER,
+  activityClaimTries, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
   orchestrationClaimTries, timedActivityClaimFilter, timedClaimFilter,
 } from '../src/queries.js';
 import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
@@ -203,6 +203,40 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect((await store.claimActivity({ owner: 'w', leaseMs: 60_000, now }))?.task.id).toBe('good-task');
         expect(errors.some((e) => e.includes('"bad-task"'))).toBe(true);
         expect((await tasks.findOne({ _id: 'bad-task' }))?.leaseExpiresAt).toEqual(new Date(now.getTime() + 60_000));
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
+    it('a step deletes the messages it consumed visiting only those, however many are queued (explain executionStats)', async () => {
+      const store = await open();
+      const client = new MongoClient(mongoUri);
+      try {
+        await store.commit(start('fan-in'));
+        // 300 results queued for one instance (a fan-in), as raised events.
+        const raised = (i: number): OrchestrationMessage => ({
+          id: `r-${i}`, instanceId: 'fan-in', event: { type: 'EventRaised', eventId: -1, timestamp: new Date().toISOString(), name: `r${i}` },
+        });
+        for (let i = 0; i < 300; i += 50) {
+          await store.commit({ requests: Array.from({ length: 50 }, (_, j) => ({ type: 'insertMessage' as const, message: raised(i + j), ifMissing: 'fail' as const })) });
+        }
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date(), maxMessages: 5 });
+        const consumed = item!.messages.map((m) => m.id);
+        expect(consumed).toHaveLength(5);
+        const plan = await client.db(db.name).command({
+          explain: { delete: store.collections.messages, deletes: [{ q: consumedMessagesFilter('fan-in', consumed), limit: 0 }] },
+          verbosity: 'executionStats',
+        });
+        expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).toContain('"instance_id"');
+        expect((plan['executionStats'] as { totalDocsExamined: number }).totalDocsExamined).toBeLessThanOrEqual(consumed.length);
+        await store.commit({
+          lease: { kind: 'orchestration', instanceId: 'fan-in', token: item!.lease.token },
+          requests: [{ type: 'deleteMessages', instanceId: 'fan-in', messageIds: consumed }],
+        });
+        const messages = client.db(db.name).collection(store.collections.messages);
+        expect(await messages.countDocuments({ instanceId: 'fan-in' })).toBe(301 - consumed.length);
+        expect(await messages.countDocuments({ id: { $in: consumed } })).toBe(0);
       } finally {
         await client.close();
         await store.close();

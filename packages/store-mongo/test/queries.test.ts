@@ -2,7 +2,7 @@ import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/ru
 import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, INSTANCE_WAKE_FILTER,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter, timedClaimFilter,
 } from '../src/queries.js';
@@ -144,6 +144,18 @@ describe('claims', () => {
 
   it('take the visible messages of the claimed instance by its key', () => {
     expect(claimedMessagesFilter('k', T0)).toEqual({ instanceId: 'k', due: { $lte: T0 } });
+  });
+
+  it('delete the messages a step consumed visiting only those, however many more are queued for the instance', () => {
+    const filter = consumedMessagesFilter('k', ['m1', 'm2']);
+    expect(filter).toEqual({ instanceId: 'k', id: { $in: ['m1', 'm2'] } });
+    // An index exists whose whole key the filter pins to points: one key per consumed id, nothing else.
+    expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(CONSUMED_MESSAGES_INDEX));
+    expect(indexScan(CONSUMED_MESSAGES_INDEX, filter)).toMatchObject({ pointPrefix: 2, lower: { value: 'k' }, upper: { value: 'k' } });
+    // Every other messages index is led by instanceId alone and lacks `id`: it would visit the whole queue.
+    for (const index of INDEXES.messages.filter((i) => JSON.stringify(i.key) !== JSON.stringify(CONSUMED_MESSAGES_INDEX))) {
+      expect(() => indexScan(index.key as Record<string, 1>, filter), String(index.name)).toThrow(/id is not in the index/);
+    }
   });
 
   it('take a bounded number of messages: the caller may lower the store bound, never raise it (finding 2)', () => {

@@ -13,6 +13,11 @@ export interface IndexScan {
   readonly upper: { readonly value: unknown; readonly inclusive: boolean } | undefined;
   /** True when the sort follows the index order after its equality prefix: no in-memory sort. */
   readonly sortFromIndex: boolean;
+  /**
+   * How many leading index fields are constrained to points (an equality, or `$in`): when it is the whole key, the
+   * scan visits one key per point and nothing else.
+   */
+  readonly pointPrefix: number;
 }
 
 export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Document, sort: Readonly<Record<string, 1 | -1>> = {}): IndexScan {
@@ -24,7 +29,8 @@ export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Documen
     const isOps = typeof condition === 'object' && condition !== null && !(condition instanceof Date) &&
       Object.keys(condition as object).every((k) => k.startsWith('$'));
     if (isOps) {
-      for (const op of Object.keys(condition as object)) if (!['$gt', '$gte', '$lt', '$lte', '$eq'].includes(op)) throw new Error(`${op} is outside the model`);
+      for (const op of Object.keys(condition as object)) if (!['$gt', '$gte', '$lt', '$lte', '$eq', '$in'].includes(op)) throw new Error(`${op} is outside the model`);
+      if ('$in' in (condition as object) && Object.keys(condition as object).length > 1) throw new Error('$in with other operators is outside the model');
       predicates.set(field, condition as Document);
     } else {
       predicates.set(field, { $eq: condition });
@@ -32,17 +38,24 @@ export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Documen
   }
   const lead = predicates.get(fields[0]!);
   // An unconstrained leading field is served only as an ordered scan from its first key (a `findOne` reads one key).
-  if (!lead && Object.keys(sort)[0] === fields[0] && predicates.size === 0) return { lower: undefined, upper: undefined, sortFromIndex: true };
+  if (!lead && Object.keys(sort)[0] === fields[0] && predicates.size === 0) return { lower: undefined, upper: undefined, sortFromIndex: true, pointPrefix: 0 };
   if (!lead) throw new Error(`the leading field ${fields[0]} is not constrained: the scan visits the whole index`);
   let equalityPrefix = 0;
   while (equalityPrefix < fields.length && predicates.get(fields[equalityPrefix]!)?.['$eq'] !== undefined) equalityPrefix++;
+  let pointPrefix = 0;
+  while (pointPrefix < fields.length && isPoints(predicates.get(fields[pointPrefix]!))) pointPrefix++;
   const rest = fields.slice(equalityPrefix);
   const sortFields = Object.keys(sort).filter((f) => !fields.slice(0, equalityPrefix).includes(f));
   const sortFromIndex = sortFields.every((f, i) => rest[i] === f && sort[f] === key[f]);
-  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex };
+  if ('$in' in lead) throw new Error('$in on the leading field is outside the model');
+  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex, pointPrefix };
   const lower = lead['$gte'] !== undefined ? { value: lead['$gte'], inclusive: true } : lead['$gt'] !== undefined ? { value: lead['$gt'], inclusive: false } : undefined;
   const upper = lead['$lte'] !== undefined ? { value: lead['$lte'], inclusive: true } : lead['$lt'] !== undefined ? { value: lead['$lt'], inclusive: false } : undefined;
-  return { lower, upper, sortFromIndex };
+  return { lower, upper, sortFromIndex, pointPrefix };
+}
+
+function isPoints(predicate: Document | undefined): boolean {
+  return predicate !== undefined && (predicate['$eq'] !== undefined || Array.isArray(predicate['$in']));
 }
 
 /** True when a value of the leading field lies inside the scan's bounds (Dates and numbers). */
