@@ -19,6 +19,7 @@ import {
   watchFilterFor, withInput,
   type ChangeEventLike,
 } from './change-events.js';
+import { BatchLoader } from './batch-loader.js';
 import { ChangeFeed } from './change-feed.js';
 import {
   ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
@@ -83,6 +84,9 @@ const RESYNC_MARGIN_MS = 60_000;
 
 /** Instance ids per read when a status resync re-reads named instances. */
 const RESYNC_ID_BATCH = 1000;
+
+/** Instances per read of the inputs the status feeds miss (see `BatchLoader`). */
+const INPUT_READ_BATCH = 100;
 
 /** How often `getHistory` re-reads when the instance moved to a new history generation while it read. */
 const HISTORY_READ_ATTEMPTS = 3;
@@ -174,6 +178,14 @@ export class MongoStore implements Store {
   readonly #maxWatched: number;
   #watchFilter: readonly string[] | undefined;
   readonly #inputs = new InputCache();
+  /**
+   * Reads the inputs the status feeds miss, in batches by key (one `$in` read per batch, one read at a time): a burst
+   * of changes of instances the cache does not know costs one read per hundred, not a round trip each in turn.
+   */
+  readonly #inputLoader = new BatchLoader<string, Pick<InstanceDoc, 'executionId' | 'input'>>(async (keys) => {
+    const docs = await this.#instances.find({ _id: { $in: [...keys] } }, { projection: { executionId: 1, input: 1 } }).toArray();
+    return new Map(docs.map((doc) => [doc._id, doc]));
+  }, INPUT_READ_BATCH);
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #sweeping: Promise<void> | undefined;
@@ -1075,9 +1087,9 @@ export class MongoStore implements Store {
       case 'none':
         return undefined;
       case 'needs-input':
-        return this.#instances
-          .findOne({ _id: reading.key }, { projection: { executionId: 1, input: 1 } })
-          .then((stored) => withInput(reading, stored, this.#inputs), (error: unknown) => {
+        return this.#inputLoader
+          .load(reading.key)
+          .then((stored) => withInput(reading, stored ?? null, this.#inputs), (error: unknown) => {
             // The change itself is never dropped: without its input is better than not at all.
             this.#logger.warn(`MongoStore ${this.dbName}: reading an input for the status feed failed; delivering the change without it`, error);
             return withInput(reading, null, this.#inputs);

@@ -1,7 +1,9 @@
 /**
  * Delivers mapped events in the order they were pushed, even when mapping one of them is asynchronous (a lookup):
- * later events wait for it. Synchronous mappings with nothing pending are delivered at once. A mapping that throws or
- * rejects is reported to `fail` and skipped; the events after it are still delivered.
+ * later events wait for it. Each event is mapped as soon as it is pushed, so the lookups of several events run
+ * together (their reads can share a batch, see `BatchLoader`) instead of each starting only once the one before it
+ * was delivered; only the delivery waits. Synchronous mappings with nothing pending are delivered at once. A mapping
+ * that throws or rejects is reported to `fail` and skipped; the events after it are still delivered.
  *
  * @example
  * ```ts
@@ -23,37 +25,40 @@ export class SerialDelivery<E, T> {
     this.#fail = fail;
   }
 
-  /** Maps and delivers `event` after every event pushed before it. */
+  /** Maps `event` now and delivers it after every event pushed before it. */
   push(event: E): void {
-    const previous = this.#pending;
-    const work = previous ? previous.then(() => this.#deliver(event)) : this.#deliver(event);
-    if (!work) return;
-    const next: Promise<void> = work.finally(() => {
-      if (this.#pending === next) this.#pending = undefined;
-    });
+    let value: T | undefined | Promise<T | undefined>;
+    try {
+      value = this.#map(event);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (!(value instanceof Promise) && this.#pending === undefined) {
+      if (value !== undefined) this.#emit(value);
+      return;
+    }
+    // Settled into an outcome at once: a lookup that fails while earlier events are still pending is never an
+    // unhandled rejection.
+    const outcome: Promise<{ readonly value: T | undefined } | { readonly error: unknown }> = value instanceof Promise
+      ? value.then((v) => ({ value: v }), (error: unknown) => ({ error }))
+      : Promise.resolve({ value });
+    const previous = this.#pending ?? Promise.resolve();
+    const next: Promise<void> = previous
+      .then(() => outcome)
+      .then((settled) => {
+        if ('error' in settled) this.#fail(settled.error);
+        else if (settled.value !== undefined) this.#emit(settled.value);
+      })
+      .catch(this.#fail) // an emit that throws must not stop the deliveries queued behind it
+      .finally(() => {
+        if (this.#pending === next) this.#pending = undefined;
+      });
     this.#pending = next;
   }
 
   /** Resolves once every event pushed so far is delivered or skipped. */
   async idle(): Promise<void> {
     while (this.#pending) await this.#pending;
-  }
-
-  /** Maps and emits one event; a promise when the mapping is asynchronous. Never rejects. */
-  #deliver(event: E): Promise<void> | undefined {
-    let value: T | undefined | Promise<T | undefined>;
-    try {
-      value = this.#map(event);
-    } catch (error) {
-      this.#fail(error);
-      return undefined;
-    }
-    if (value instanceof Promise) {
-      return value.then((v) => {
-        if (v !== undefined) this.#emit(v);
-      }, this.#fail);
-    }
-    if (value !== undefined) this.#emit(value);
-    return undefined;
   }
 }

@@ -37,6 +37,53 @@ describe('serial delivery of change events (a status snapshot waiting for its in
     expect(out.at(-1)).toBe('later');
   });
 
+  it('starts the lookups of later events while an earlier one is pending, and still delivers in push order', async () => {
+    const out: string[] = [];
+    const lookups = new Map<string, ReturnType<typeof deferred<string>>>();
+    const delivery = new SerialDelivery<string, string>((e) => {
+      const lookup = deferred<string>();
+      lookups.set(e, lookup);
+      return lookup.promise;
+    }, (v) => out.push(v), () => undefined);
+    delivery.push('a');
+    delivery.push('b');
+    delivery.push('c');
+    // All three lookups run at once (they can share one read), not one after the other's delivery.
+    expect([...lookups.keys()]).toEqual(['a', 'b', 'c']);
+    lookups.get('c')!.resolve('C');
+    lookups.get('b')!.resolve('B');
+    await Promise.resolve();
+    expect(out).toEqual([]);
+    lookups.get('a')!.resolve('A');
+    await delivery.idle();
+    expect(out).toEqual(['A', 'B', 'C']);
+  });
+
+  it('reports a lookup that fails while earlier events are pending, without an unhandled rejection', async () => {
+    const out: string[] = [];
+    const failures: unknown[] = [];
+    const first = deferred<string>();
+    const delivery = new SerialDelivery<string, string>(
+      (e) => (e === 'first' ? first.promise : Promise.reject(new Error(`${e} failed`))), (v) => out.push(v), (error) => failures.push(error),
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      delivery.push('first');
+      delivery.push('second');
+      await new Promise((resolve) => setImmediate(resolve)); // the rejection has had every chance to be reported
+      first.resolve('first');
+      await delivery.idle();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(out).toEqual(['first']);
+    expect(failures.map((f) => (f as Error).message)).toEqual(['second failed']);
+    expect(unhandled).toEqual([]);
+  });
+
   it('skips an event whose mapping throws or rejects, reports it, and goes on', async () => {
     const out: string[] = [];
     const failures: unknown[] = [];
