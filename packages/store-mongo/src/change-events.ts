@@ -123,6 +123,25 @@ export function filterCovers(filter: readonly string[] | undefined, key: string)
   return filter === undefined || filter.includes(key);
 }
 
+/**
+ * Whether the per-instance status stream should read `event` (decode its snapshot, read the input it lacks): always
+ * when the stream was opened with a `$match` that names the watched instances (`filter`; the server sent only theirs),
+ * otherwise (more instances watched than `maxWatchedInstances`: the stream carries every instance) only when the
+ * event's instance is watched now. So a process past that bound does not decode, and read the input of, every commit
+ * of every instance only for the router to drop it.
+ *
+ * @example
+ * ```ts
+ * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, undefined, (id) => id === 'b'); // false
+ * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, ['a'], () => false);            // true
+ * ```
+ */
+export function concernsWatched(event: ChangeEventLike, filter: readonly string[] | undefined, isWatched: (instanceId: string) => boolean): boolean {
+  if (filter !== undefined) return true;
+  const key = event.documentKey?._id;
+  return typeof key !== 'string' || isWatched(instanceIdOfKey(key));
+}
+
 /** True for the event after which the server closes a change stream (collection or database dropped or renamed). */
 export function isInvalidation(event: ChangeEventLike): boolean {
   return event.operationType === 'invalidate';

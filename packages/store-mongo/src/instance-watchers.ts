@@ -31,6 +31,11 @@ export class InstanceWatchers {
     return [...this.#counts.keys()];
   }
 
+  /** True while `instanceId` has a watcher. */
+  isWatched(instanceId: string): boolean {
+    return this.#counts.has(instanceId);
+  }
+
   /** The changes of one instance, until unsubscribed or the source ends. */
   watch(instanceId: string): Observable<StatusChange> {
     return new Observable<StatusChange>((subscriber) => {

@@ -15,7 +15,7 @@ import {
 } from 'mongodb';
 import { merge, Observable, of, Subject } from 'rxjs';
 import {
-  DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
+  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
   watchFilterFor, withInput,
   type ChangeEventLike,
 } from './change-events.js';
@@ -389,7 +389,8 @@ export class MongoStore implements Store {
         this.#watchFilter = watchFilterFor(new Set(this.#watchers.ids().map(instanceKey)), this.#maxWatched);
         return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(this.#watchFilter), streamOptions(point));
       },
-      map: (event) => this.#readStatusEvent(event),
+      // Past maxWatchedInstances the stream carries every instance: only the watched ones are read.
+      map: (event) => (concernsWatched(event, this.#watchFilter, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event) : undefined),
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),

@@ -2,7 +2,7 @@ import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
-  filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
+  concernsWatched, filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
   withInput, type ChangeEventLike,
 } from '../src/change-events.js';
 import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
@@ -10,6 +10,7 @@ import { instanceUpdateFields } from '../src/translate-write-plan.js';
 import { matchesEvent } from './support/match-event.js';
 import type { Document } from 'mongodb';
 import { collectionNames } from '../src/indexes.js';
+import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -118,6 +119,18 @@ describe('change stream pipelines', () => {
     expect(filterCovers(['a', 'b'], 'a')).toBe(true);
     expect(filterCovers(['a', 'b'], 'c')).toBe(false);
     expect(filterCovers(undefined, 'c')).toBe(true);
+  });
+
+  it('past the bound, reads only the events of watched instances (the stream carries every instance)', () => {
+    const event = (key: string) => ({ _id: {}, operationType: 'update', documentKey: { _id: key }, updateDescription: { updatedFields: { state: '{}' } } });
+    const watched = new Set(['a', 'x\uD800']);
+    const isWatched = (id: string) => watched.has(id);
+    expect(concernsWatched(event('a'), undefined, isWatched)).toBe(true);
+    expect(concernsWatched(event('b'), undefined, isWatched)).toBe(false);
+    // By instance id, not stored key: an escaped key (lone surrogate) is decoded first.
+    expect(concernsWatched(event(instanceKey('x\uD800')), undefined, isWatched)).toBe(true);
+    // A stream whose $match names the watched instances was filtered by the server: every event is read.
+    expect(concernsWatched(event('b'), ['a'], isWatched)).toBe(true);
   });
 
   it('wake-up feed: new messages and tasks of this store, released leases, commits that leave work behind, invalidations', () => {

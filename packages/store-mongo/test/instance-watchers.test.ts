@@ -49,6 +49,7 @@ describe('instanceChanges$ watchers', () => {
     expect(watchers.ids().sort()).toEqual(['a', 'b']);
     subA.unsubscribe();
     expect(watchers.ids()).toEqual(['b']);
+    expect([watchers.isWatched('a'), watchers.isWatched('b'), watchers.isWatched('c')]).toEqual([false, true, false]);
     expect(open()).toBe(1);
     subB.unsubscribe();
     expect(open()).toBe(0);
