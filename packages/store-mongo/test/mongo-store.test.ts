@@ -243,6 +243,40 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('changes$ completes the step snapshots of instances whose start it never saw with their inputs, read in batches', async () => {
+      const prefix = db.prefix('inputs');
+      const writer = await db.open('inputs', { prefix });
+      await Promise.all(Array.from({ length: 150 }, (_, i) => writer.commit(start(`in-${i}`, { n: i, $key: 'x', 'a.b': [i] }))));
+      // A second handle: its input cache has seen none of the starts, so every step event misses it.
+      const watcher = await db.open('inputs', { prefix });
+      const seen = new Map<string, unknown>();
+      const all = firstValueFrom(watcher.changes$.pipe(
+        filter((change) => change.state?.customStatus === 'stepped'),
+        filter((change) => {
+          seen.set(change.instanceId, change.state?.input);
+          return seen.size === 150;
+        }),
+        take(1), timeout(60_000),
+      ));
+      try {
+        for (let item; (item = await writer.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) {
+          const { state } = item;
+          await writer.commit({
+            lease: { kind: 'orchestration', instanceId: state.instanceId, token: item.lease.token },
+            requests: [
+              { type: 'replaceState', state: { ...state, runtimeStatus: 'Running', customStatus: 'stepped', version: state.version + 1 } },
+              { type: 'deleteMessages', instanceId: state.instanceId, messageIds: item.messages.map((m) => m.id) },
+            ],
+          });
+        }
+        await all;
+        for (let i = 0; i < 150; i++) expect(seen.get(`in-${i}`), `in-${i}`).toEqual({ n: i, $key: 'x', 'a.b': [i] });
+      } finally {
+        await watcher.close();
+        await writer.close();
+      }
+    });
+
     it('tells every process when a timer left by another process\'s commit comes due (its wake-up feed arms a timer)', async () => {
       const prefix = db.prefix('timer');
       const writer = await db.open('timer', { prefix });
