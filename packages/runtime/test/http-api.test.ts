@@ -496,6 +496,65 @@ describe('DELETE /instances/{id} and DELETE /instances', () => {
   });
 });
 
+describe('every instance command in every state', () => {
+  type State = 'Running' | 'Suspended' | 'Completed' | 'Failed' | 'Terminated' | 'unknown';
+
+  /** A fresh instance `id` in `state` (nothing for `unknown`), so that every command meets it untouched. */
+  async function instanceIn(state: State, id: string): Promise<void> {
+    switch (state) {
+      case 'unknown':
+        return;
+      case 'Completed':
+        await runtime.client.startNew('Echo', { instanceId: id, input: 1 });
+        break;
+      case 'Failed':
+        await runtime.client.startNew('CallsFlaky', { instanceId: id });
+        break;
+      default:
+        await runtime.client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+        await until(id, (s) => s?.runtimeStatus === 'Running');
+        if (state === 'Suspended') await runtime.client.suspend(id);
+        if (state === 'Terminated') await runtime.client.terminate(id, 'stop');
+    }
+    await until(id, (s) => s?.runtimeStatus === state);
+  }
+
+  // The status each command answers in each state. Durable Functions' HttpApiHandler answers the same, except where
+  // docs/http-api.md lists a difference (marked): it checks only "not found" and "completed, failed or terminated"
+  // (410) before raising, terminating, suspending and resuming, so a command on an active instance, suspended or not,
+  // is 202 even when it changes nothing (suspending a Suspended instance, resuming a Running one).
+  const EXPECTED: Record<string, Record<State, number>> = {
+    'POST raiseEvent/Item': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
+    'POST terminate?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
+    'POST suspend?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
+    'POST resume?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
+    // Difference: Durable Functions answers 412 for an instance that is not Failed.
+    'POST rewind?reason=x': { Running: 409, Suspended: 409, Completed: 410, Failed: 202, Terminated: 410, unknown: 404 },
+    'GET ': { Running: 202, Suspended: 202, Completed: 200, Failed: 200, Terminated: 200, unknown: 404 },
+    // Difference: Durable Functions answers 412 for an instance that is not terminal.
+    'DELETE ': { Running: 409, Suspended: 409, Completed: 200, Failed: 200, Terminated: 200, unknown: 404 },
+  };
+
+  it('answers each command in each state with the status the Durable Functions extension gives', async () => {
+    const answered: Record<string, Record<State, number>> = {};
+    let n = 0;
+    for (const [command, expected] of Object.entries(EXPECTED)) {
+      const [method, operation] = command.split(' ') as [string, string];
+      answered[command] = {} as Record<State, number>;
+      for (const state of Object.keys(expected) as State[]) {
+        const id = `m${n++}`;
+        await instanceIn(state, id);
+        const response = await call(`/instances/${id}${operation ? `/${operation}` : ''}`, {
+          method, ...(operation.startsWith('raiseEvent') ? { json: 'data' } : {}),
+        });
+        answered[command]![state] = response.status;
+        await response.body?.cancel();
+      }
+    }
+    expect(answered).toEqual(EXPECTED);
+  });
+});
+
 describe('unknown routes and methods', () => {
   it('answers 404 for unknown routes and 405 with Allow for wrong methods', async () => {
     expect(await errorOf(call('/nothing/here'))).toEqual([404, 'not-found']);
