@@ -164,6 +164,10 @@ describe('bodies', () => {
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/b`, {
       method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: '{"a":1}',
     }))).toEqual([400, 'invalid-argument']);
+    // What `curl -d '{"a":1}'` sends without -H 'Content-Type: application/json'.
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/form`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: '{"a":1}',
+    }))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/c`, {
       method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: new Uint8Array([0x7b, 0x7d]),
     }))).toEqual([400, 'invalid-argument']);
@@ -181,6 +185,29 @@ describe('bodies', () => {
     expect(await errorOf(fetch(`${base}/instances/waits/terminate`, { method: 'POST', headers, body: deep }))).toEqual([400, 'invalid-argument']);
     await client.raiseEvent('waits', 'Item', { $set: { 'a.b': 1 } });
     expect((await client.waitForCompletion('waits', SETTLED)).output).toEqual({ $set: { 'a.b': 1 } });
+  });
+
+  it('reads a body sent to suspend, resume, rewind or restart (which use none): a malformed one is 400 and changes nothing', async () => {
+    const { base, client } = await open();
+    const until = (id: string, runtimeStatus: string) =>
+      firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === runtimeStatus)));
+    const post = (path: string, init: RequestInit) => fetch(`${base}${path}`, { method: 'POST', ...init });
+    const text = { headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' }, body: 'because' };
+    const broken = { headers, body: '{"reason":' };
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await until('w', 'Running');
+    expect(await errorOf(post('/instances/w/suspend', text))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(post('/instances/w/suspend', broken))).toEqual([400, 'invalid-argument']);
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    await client.suspend('w');
+    expect(await errorOf(post('/instances/w/resume', text))).toEqual([400, 'invalid-argument']);
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Suspended');
+    await client.startNew('Broken', { instanceId: 'b' });
+    await until('b', 'Failed');
+    expect(await errorOf(post('/instances/b/rewind', broken))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(post('/instances/b/restart', text))).toEqual([400, 'invalid-argument']);
+    expect((await client.getStatus('b'))?.runtimeStatus).toBe('Failed');
+    expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['b', 'w']);
   });
 
   it('accepts a whole body sent in chunks, without a Content-Length', async () => {
