@@ -1,5 +1,4 @@
 import { filter, firstValueFrom, map, take, takeWhile, tap, toArray, type Observable } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DurableClient } from '../client/durable-client.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { HistoryEvent } from '../model/history-event.js';
@@ -10,6 +9,9 @@ import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 import { SETTLED } from './settled.js';
+import { vitest } from './vitest-api.js';
+
+const { afterEach, beforeEach, describe, expect, it, vi } = vitest;
 
 /**
  * Timeout of the tests that run hundreds of steps (100 instances at once, through HTTP for a remote client). They take

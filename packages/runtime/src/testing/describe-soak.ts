@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
 import type { Store } from '../store/store.js';
 import { isTerminalStatus } from '../model/instance-status.js';
 import { runSoak, type SoakReport } from './soak.js';
+import { vitest } from './vitest-api.js';
+
+const { describe, expect, it } = vitest;
 
 /** The seeds every `npm test` runs: a few without faults (exactly-once), more with faults. */
 export const CI_SOAK_SEEDS = {

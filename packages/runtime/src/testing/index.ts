@@ -1,5 +1,7 @@
 /**
- * `@durable-rx/runtime/testing`: the Store conformance suite (vitest), a virtual clock and history builders.
+ * `@durable-rx/runtime/testing`: a virtual clock, history builders and the seed samples for any test runner; the Store
+ * and client conformance suites and the seeded soak (with its fault-injecting store) for store and client authors.
+ * The suites need vitest, an optional peer dependency; without it the rest of the entry works and the suites say so.
  *
  * @packageDocumentation
  */

@@ -1,5 +1,4 @@
 import { firstValueFrom, filter, take, tap, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
@@ -11,6 +10,9 @@ import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED } from './settled.js';
+import { vitest } from './vitest-api.js';
+
+const { afterEach, describe, expect, it } = vitest;
 
 /** Opens a store on the database `name`. With `shared`, two calls with one name give two handles on one database. */
 export type StoreFactory = (name: string) => Store | Promise<Store>;

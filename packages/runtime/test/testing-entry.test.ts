@@ -1,0 +1,19 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+describe('the testing entry', () => {
+  // vitest is an optional peer: a project testing with node:test, jest or mocha uses the virtual clock and the
+  // history builders of `@durable-rx/runtime/testing` as the root README does, without vitest installed.
+  it('runs the virtual clock and the history builders where vitest is not installed; the vitest suites say they need it', () => {
+    const script = fileURLToPath(new URL('./fixtures/testing-without-vitest.mjs', import.meta.url));
+    const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'a week later',
+      'OrchestratorStarted ExecutionStarted OrchestratorCompleted',
+      'The suites of @durable-rx/runtime/testing need vitest, an optional peer dependency: npm install --save-dev vitest',
+    ]);
+  });
+});
