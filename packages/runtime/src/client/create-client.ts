@@ -6,6 +6,7 @@ import { LocalClient } from './local-client.js';
 
 /** Options of {@link createClient}. */
 export interface CreateClientOptions {
+  /** The store the orchestrations live in, shared with the workers that run them. The client does not close it. */
   readonly store: Store;
   /**
    * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs` and how long a command waits

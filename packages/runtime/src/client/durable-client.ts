@@ -22,8 +22,11 @@ export interface GetStatusOptions {
 
 /** Filters of {@link DurableClient.getStatusBy} and {@link DurableClient.instances$}. */
 export interface InstanceFilter {
+  /** Only instances in one of these statuses. */
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
+  /** Only instances created at or after this time. */
   readonly createdTimeFrom?: Date;
+  /** Only instances created at or before this time. */
   readonly createdTimeTo?: Date;
   /** Matched literally. */
   readonly instanceIdPrefix?: string;
@@ -35,11 +38,13 @@ export interface InstanceFilter {
 export interface ListInstancesQuery extends InstanceFilter {
   /** Default 100, at most 1000. */
   readonly pageSize?: number;
+  /** The `continuationToken` of the previous page, for the page after it (same filters). */
   readonly continuationToken?: string;
 }
 
 /** One page of {@link DurableClient.listInstances}. */
 export interface InstancesPage {
+  /** The instances of this page, ordered by (createdTime, instanceId). */
   readonly instances: InstanceStatus[];
   /** Present when another page may follow. */
   readonly continuationToken?: string;
@@ -47,26 +52,39 @@ export interface InstancesPage {
 
 /** Filter of {@link DurableClient.purgeInstanceHistoryBy}. */
 export interface PurgeInstancesFilter {
+  /** Only instances created at or after this time (required, as in Durable Functions). */
   readonly createdTimeFrom: Date;
+  /** Only instances created at or before this time. */
   readonly createdTimeTo?: Date;
+  /** Only instances in one of these statuses; only terminal instances are ever purged. */
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
 }
 
 /** Result of a purge. */
 export interface PurgeResult {
+  /** How many instances were deleted, with their history and messages. */
   readonly instancesDeleted: number;
 }
 
 /** The management URLs of an instance, as Durable Functions' `createCheckStatusResponse` formats them. */
 export interface HttpManagementPayload {
+  /** The instance id. */
   readonly id: string;
+  /** GET: the instance's status. */
   readonly statusQueryGetUri: string;
+  /** POST: raise an event; replace `{eventName}`. */
   readonly sendEventPostUri: string;
+  /** POST: terminate; replace `{text}` with the reason. */
   readonly terminatePostUri: string;
+  /** POST: rewind a Failed instance; replace `{text}` with the reason. */
   readonly rewindPostUri: string;
+  /** DELETE: purge a terminal instance. */
   readonly purgeHistoryDeleteUri: string;
+  /** POST: suspend; replace `{text}` with the reason. */
   readonly suspendPostUri: string;
+  /** POST: resume; replace `{text}` with the reason. */
   readonly resumePostUri: string;
+  /** POST: restart a terminal instance. */
   readonly restartPostUri: string;
 }
 

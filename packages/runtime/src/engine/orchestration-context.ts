@@ -22,6 +22,7 @@ import type { TimerTask } from './timer-task.js';
  * ```
  */
 export interface OrchestrationContext {
+  /** This orchestration's instance id. */
   readonly instanceId: string;
   /** The parent orchestration's id, for sub-orchestrations. */
   readonly parentInstanceId: string | undefined;
@@ -79,6 +80,7 @@ export type Orchestrator<TOutput = unknown> = (ctx: OrchestrationContext) => Orc
 
 /** What an activity function receives besides its input. */
 export interface ActivityContext {
+  /** The instance of the orchestration that called the activity. */
   readonly instanceId: string;
   /** Activity name. */
   readonly name: string;

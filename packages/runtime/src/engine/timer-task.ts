@@ -7,7 +7,11 @@ import { AtomicTask } from './atomic-task.js';
 export class TimerTask extends AtomicTask<void> {
   #cancelled = false;
 
-  constructor(eventId: number, readonly fireAt: Date) {
+  constructor(
+    eventId: number,
+    /** When the timer fires. */
+    readonly fireAt: Date,
+  ) {
     super('timer', '', eventId);
   }
 

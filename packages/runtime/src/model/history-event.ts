@@ -13,10 +13,14 @@ interface EventBase {
 /** The first event of an execution. */
 export interface ExecutionStartedEvent extends EventBase {
   readonly type: 'ExecutionStarted';
+  /** The orchestrator's name. */
   readonly name: string;
   readonly instanceId: string;
+  /** This execution's id: a new one after `continueAsNew` and when a terminal instance is started again. */
   readonly executionId: string;
+  /** The orchestration input; absent when none was given. */
   readonly input?: unknown;
+  /** The calling orchestration and its call, for a sub-orchestration. */
   readonly parentInstance?: {
     readonly instanceId: string;
     readonly name: string;
@@ -25,26 +29,37 @@ export interface ExecutionStartedEvent extends EventBase {
     readonly executionId?: string;
   };
 }
+/** The orchestrator returned (Completed) or threw (Failed), which ends its execution. */
 export interface ExecutionCompletedEvent extends EventBase {
   readonly type: 'ExecutionCompleted';
   readonly orchestrationStatus: 'Completed' | 'Failed';
+  /** The return value, when Completed. */
   readonly result?: unknown;
+  /** Why it failed, when Failed. */
   readonly failureDetails?: FailureDetails;
 }
+/** `terminate` ended the instance. */
 export interface ExecutionTerminatedEvent extends EventBase {
   readonly type: 'ExecutionTerminated';
+  /** The reason given to `terminate`, which becomes the instance's output. */
   readonly reason?: unknown;
 }
+/** `suspend` paused the instance: it makes no progress until resumed, and keeps the messages it receives. */
 export interface ExecutionSuspendedEvent extends EventBase {
   readonly type: 'ExecutionSuspended';
+  /** The reason given to `suspend`. */
   readonly reason?: string;
 }
+/** `resume` let a suspended instance go on. */
 export interface ExecutionResumedEvent extends EventBase {
   readonly type: 'ExecutionResumed';
+  /** The reason given to `resume`. */
   readonly reason?: string;
 }
+/** `rewind` made a Failed instance run its failed calls again; the history before it was rewritten in place. */
 export interface ExecutionRewoundEvent extends EventBase {
   readonly type: 'ExecutionRewound';
+  /** The reason given to `rewind`. */
   readonly reason?: string;
   /**
    * Set when a parent's rewind rewinds this sub-orchestration in place: the parent's call that now waits for its
@@ -53,11 +68,15 @@ export interface ExecutionRewoundEvent extends EventBase {
    */
   readonly parentInstance?: ExecutionStartedEvent['parentInstance'];
 }
+/** The orchestrator called `continueAsNew`: this execution ends and a new one starts with `input`. */
 export interface ContinueAsNewEvent extends EventBase {
   readonly type: 'ContinueAsNew';
+  /** The input of the next execution. */
   readonly input?: unknown;
+  /** Whether external events received but not yet consumed are delivered to the next execution. */
   readonly preserveUnprocessedEvents: boolean;
 }
+/** A step begins: the events after it, up to its {@link OrchestratorCompletedEvent}, were applied in that step. */
 export interface OrchestratorStartedEvent extends EventBase {
   readonly type: 'OrchestratorStarted';
   /**
@@ -66,52 +85,75 @@ export interface OrchestratorStartedEvent extends EventBase {
    */
   readonly replayFlags?: readonly number[];
 }
+/** A step ends: what it scheduled is committed with it. */
 export interface OrchestratorCompletedEvent extends EventBase {
   readonly type: 'OrchestratorCompleted';
 }
+/** The orchestrator called an activity (`callActivity`); its `eventId` numbers the call. */
 export interface TaskScheduledEvent extends EventBase {
   readonly type: 'TaskScheduled';
+  /** The activity's name. */
   readonly name: string;
   readonly input?: unknown;
 }
+/** An activity returned. */
 export interface TaskCompletedEvent extends EventBase {
   readonly type: 'TaskCompleted';
+  /** The `eventId` of the {@link TaskScheduledEvent} it answers. */
   readonly taskScheduledId: number;
+  /** The activity's return value. */
   readonly result?: unknown;
 }
+/** An activity threw. */
 export interface TaskFailedEvent extends EventBase {
   readonly type: 'TaskFailed';
+  /** The `eventId` of the {@link TaskScheduledEvent} it answers. */
   readonly taskScheduledId: number;
   readonly failureDetails: FailureDetails;
 }
+/** The orchestrator created a durable timer (`createTimer`, or a retry's wait); its `eventId` numbers it. */
 export interface TimerCreatedEvent extends EventBase {
   readonly type: 'TimerCreated';
-  /** ISO 8601. */
+  /** When it fires (ISO 8601). */
   readonly fireAt: string;
 }
+/** A durable timer fell due. */
 export interface TimerFiredEvent extends EventBase {
   readonly type: 'TimerFired';
+  /** The `eventId` of the {@link TimerCreatedEvent} it answers. */
   readonly timerId: number;
+  /** When it was due (ISO 8601). */
   readonly fireAt: string;
 }
+/** An external event arrived (`raiseEvent`), for `waitForExternalEvent(name)`. */
 export interface EventRaisedEvent extends EventBase {
   readonly type: 'EventRaised';
+  /** The event's name. */
   readonly name: string;
+  /** The event data. */
   readonly input?: unknown;
 }
+/** The orchestrator started a sub-orchestration (`callSubOrchestrator`); its `eventId` numbers the call. */
 export interface SubOrchestrationInstanceCreatedEvent extends EventBase {
   readonly type: 'SubOrchestrationInstanceCreated';
+  /** The sub-orchestrator's name. */
   readonly name: string;
+  /** The sub-orchestration's instance id. */
   readonly instanceId: string;
   readonly input?: unknown;
 }
+/** A sub-orchestration completed. */
 export interface SubOrchestrationInstanceCompletedEvent extends EventBase {
   readonly type: 'SubOrchestrationInstanceCompleted';
+  /** The `eventId` of the {@link SubOrchestrationInstanceCreatedEvent} it answers. */
   readonly taskScheduledId: number;
+  /** The sub-orchestration's output. */
   readonly result?: unknown;
 }
+/** A sub-orchestration failed. */
 export interface SubOrchestrationInstanceFailedEvent extends EventBase {
   readonly type: 'SubOrchestrationInstanceFailed';
+  /** The `eventId` of the {@link SubOrchestrationInstanceCreatedEvent} it answers. */
   readonly taskScheduledId: number;
   readonly failureDetails: FailureDetails;
 }

@@ -34,16 +34,20 @@ export function isTerminalStatus(status: OrchestrationRuntimeStatus): boolean {
 
 /** Why an orchestration, activity or sub-orchestration failed. Plain data: it crosses the store. */
 export interface FailureDetails {
+  /** The error's class name, e.g. `TaskFailedError` or `TypeError`. */
   readonly errorType: string;
   readonly errorMessage: string;
+  /** The error's stack, when it had one. */
   readonly stackTrace?: string;
 }
 
 /** The status of an orchestration instance, as returned by `getStatus` and pushed by `status$`. */
 export interface InstanceStatus {
+  /** The instance's id: the one given to `startNew`, or the random UUID it chose. */
   readonly instanceId: string;
   /** Orchestrator name. */
   readonly name: string;
+  /** Pending until a worker runs its first step, then Running, Suspended or terminal (see {@link isTerminalStatus}). */
   readonly runtimeStatus: OrchestrationRuntimeStatus;
   /** The orchestration input (omitted with `showInput: false`). */
   readonly input?: unknown;
@@ -53,7 +57,9 @@ export interface InstanceStatus {
   readonly customStatus?: unknown;
   /** Why the instance failed, when Failed. */
   readonly failureDetails?: FailureDetails;
+  /** When the instance was started; lists are ordered and filtered by it. */
   readonly createdTime: Date;
+  /** When its status last changed (the last committed step or command). */
   readonly lastUpdatedTime: Date;
   /** The parent orchestration, for sub-orchestrations. */
   readonly parentInstanceId?: string;

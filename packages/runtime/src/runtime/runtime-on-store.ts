@@ -89,8 +89,8 @@ export interface Runtime {
    * Stops claiming work, lets in-flight steps and activities commit for up to `graceMs` (default 30 s, on the
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
-   * timers, ends the observables and pending waits of `client` (see `LocalClient.close`), and closes the store only
-   * if the runtime created it. Idempotent: later calls return the first call's promise. Options that are not an object,
+   * timers, ends what `client` watches (its observables complete after their current snapshot, and pending
+   * `waitForCompletion` calls resolve with the latest status), and closes the store only if the runtime created it. Idempotent: later calls return the first call's promise. Options that are not an object,
    * or a `graceMs` that is not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing.
    *
    * @example

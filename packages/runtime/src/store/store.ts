@@ -4,6 +4,15 @@ import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instanc
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 
+/** What {@link Store.commit} reports of a committed write set: the outcomes its writer could not know in advance. */
+export interface CommitResult {
+  /**
+   * The instances created with their `CreateInstanceWrite.lease` held. `planWriteSet` leases only a new id: a start
+   * over a terminal instance is stored unleased (and claimed as usual), so its starter must not run its first step.
+   */
+  readonly leasedStarts: readonly string[];
+}
+
 /**
  * The Store port: everything the worker and the client need from persistence. MemoryStore, DexieStore,
  * KeyvalStore and MongoStore implement it and prove it by passing `describeStoreConformance` from
@@ -28,15 +37,6 @@ import type { WriteSet } from '../model/write-set.js';
  * - After {@link Store.close} resolves, nothing is left running (no timers, cursors, channels) and every method
  *   rejects with `StoreClosedError`. `close` is idempotent.
  */
-/** What {@link Store.commit} reports of a committed write set: the outcomes its writer could not know in advance. */
-export interface CommitResult {
-  /**
-   * The instances created with their `CreateInstanceWrite.lease` held. `planWriteSet` leases only a new id: a start
-   * over a terminal instance is stored unleased (and claimed as usual), so its starter must not run its first step.
-   */
-  readonly leasedStarts: readonly string[];
-}
-
 export interface Store {
   /** What the store can do; the conformance suite and the worker read it. */
   readonly capabilities: StoreCapabilities;

@@ -1,0 +1,64 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The published types (each package's built `dist`), as a user's editor shows them: every export of every entry point
+ * has TSDoc, and no declaration says `any`.
+ */
+const root = fileURLToPath(new URL('..', import.meta.url));
+const packages = ['runtime', 'store-indexeddb', 'store-mongo', 'rx-client'];
+
+interface PackageJson {
+  readonly exports: Record<string, { readonly types: string }>;
+}
+
+const entries = packages.flatMap((name) => {
+  const dir = `${root}packages/${name}/`;
+  const { exports } = JSON.parse(readFileSync(`${dir}package.json`, 'utf8')) as PackageJson;
+  return Object.entries(exports).map(([path, target]) => ({ name: `${name}${path.slice(1)}`, file: `${dir}${target.types.slice(2)}` }));
+});
+
+function declarationFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.d.ts'))
+    .map((entry) => `${entry.parentPath}/${entry.name}`);
+}
+
+describe('the published types', () => {
+  const program = ts.createProgram(entries.map((entry) => entry.file), {
+    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true, noEmit: true, skipLibCheck: true, types: ['node'],
+  });
+  const checker = program.getTypeChecker();
+
+  it.each(entries)('every export of $name has TSDoc', ({ file }) => {
+    const source = program.getSourceFile(file);
+    const module = source && checker.getSymbolAtLocation(source);
+    expect(module, file).toBeDefined();
+    const undocumented = checker.getExportsOfModule(module!)
+      .filter((symbol) => {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        return target.getDocumentationComment(checker).length === 0;
+      })
+      .map((symbol) => symbol.name);
+    expect(undocumented).toEqual([]);
+  });
+
+  it.each(packages)('no declaration of %s says any', (name) => {
+    const found: string[] = [];
+    for (const file of declarationFiles(`${root}packages/${name}/dist`)) {
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+      const visit = (node: ts.Node): void => {
+        if (node.kind === ts.SyntaxKind.AnyKeyword) {
+          const { line } = source.getLineAndCharacterOfPosition(node.getStart());
+          found.push(`${file.slice(root.length)}:${line + 1}`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(found).toEqual([]);
+  });
+});
