@@ -369,6 +369,25 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })).toBeUndefined();
       });
 
+      it('claims the tasks of one write set in the order it inserts them, whether or not it names their instances otherwise', async () => {
+        const store = await open();
+        // Each instance has a task already, so a store that keeps an instance's first task apart stores these as others.
+        await runningInstance(store, 'x', [activityTask('x', 'x0')]);
+        await runningInstance(store, 'y', [activityTask('y', 'y0')]);
+        // 'y' is named by a message as well (a store reads it); 'x' only by its tasks.
+        await store.commit({
+          requests: [
+            { type: 'insertTask', task: activityTask('x', 'x1') },
+            { type: 'insertTask', task: activityTask('y', 'y1') },
+            { type: 'insertTask', task: activityTask('x', 'x2') },
+            { type: 'insertMessage', message: message('y', eventRaised('nudge')), ifMissing: 'fail' },
+          ],
+        });
+        const claimed: string[] = [];
+        for (let work; (work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })); ) claimed.push(work.task.id);
+        expect(claimed).toEqual(['x0', 'y0', 'x1', 'y1', 'x2']);
+      });
+
       it('keeps a task inserted for another instance in a commit that deletes one: claimed once, then only after its lease', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1')]);
@@ -692,6 +711,28 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getInstance('done')).toBeUndefined();
         expect(await store.getHistory('done')).toEqual([]);
         expect(await store.purgeInstance('done')).toBe(0);
+      });
+
+      it('purges an instance\'s activity tasks with it, right after the step that ended it, leaving others\' tasks', async () => {
+        const store = await open();
+        await runningInstance(store, 'keep', [activityTask('keep', 'k1')]);
+        await runningInstance(store, 'done', [activityTask('done', 'd1'), activityTask('done', 'd2')]);
+        // The step that ends the instance schedules one more task (as a step that schedules and fails would).
+        await send(store, message('done', eventRaised('nudge')));
+        const item = await claimId(store, 'done');
+        await store.commit(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Failed', version: item.state.version + 1 },
+          activityTasks: [activityTask('done', 'd3')],
+        }));
+        expect(await store.purgeInstance('done')).toBe(1);
+        const claimed: string[] = [];
+        for (let work; (work = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })); ) claimed.push(work.task.id);
+        expect(claimed).toEqual(['k1']);
+        expect(await store.nextWakeTime(T0)).toEqual(at(60_000));
+        // The id can be used again from scratch: nothing of the purged instance comes back with it.
+        await runningInstance(store, 'done', []);
+        expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 })).toBeUndefined();
       });
 
       it('purges by filter, terminal instances only', async () => {

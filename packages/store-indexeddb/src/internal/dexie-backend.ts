@@ -59,8 +59,13 @@ const SCHEMA_V1: Readonly<Record<string, string>> = {
  * Claim order is `(readyMs, order)`, `order` being a stamp from the clock ({@link stamp}) given to a task of either
  * place when it is scheduled. The tasks table orders its rows by `(readyMs, seq)`, its key, which numbers them in the
  * order they were written, so its first row is its first by `(readyMs, order)` too (across tabs, as far as their
- * clocks agree); a claim compares it with the first instance task. A task row of layouts 1 and 2 has no `order`:
- * it counts as 0, older than every stamp, as it is.
+ * clocks agree); a claim compares it with the first instance task. The two orders agree wherever scheduling has an
+ * order: within a transaction (a task is added at once, in call order, whether or not its instance was read) and
+ * between a commit and one that began after it committed (stamps increase in a tab; IndexedDB numbers the later
+ * commit's rows higher). Only rows of two commits of one tab in flight at once (one reads ahead of the database, so
+ * it stamps first and runs second) may be numbered in the other order than stamped: neither was scheduled before the
+ * other, and a task still never waits behind one whose commit began after its own committed. A task row of layouts 1
+ * and 2 has no `order`: it counts as 0, older than every stamp, as it is.
  */
 interface StoredInstance extends InstanceRow {
   readonly task?: TaskRow;
@@ -261,7 +266,8 @@ class DexieTransaction implements BackendTransaction {
   /**
    * The instances this transaction read or wrote, each with its task ({@link StoredInstance}). Every read of an
    * instance by key goes through here; a changed row is written once, before the next read of an instance index (so
-   * the index is current) or when the work is done, so a step that changes the row and its task writes it once.
+   * the index is current) or when the work is done, so a step that changes the row and its task writes it once. Every
+   * change applies at once, in call order: one that needs the row (its task) is made only on an instance read here.
    */
   readonly #loaded = new Map<string, Loaded>();
   readonly #loading = new Map<string, Promise<Loaded>>();
@@ -273,17 +279,15 @@ class DexieTransaction implements BackendTransaction {
   }
 
   async run<T>(work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
-    let result: T;
     try {
-      result = await work(this);
-      await this.#writes.settle();
+      const result = await work(this);
       this.#flush();
+      await this.#writes.settle();
+      return result;
     } catch (error) {
-      this.#writes.settle().catch(() => undefined);
+      this.#writes.settle()?.catch(() => undefined);
       throw error;
     }
-    await this.#writes.settle();
-    return result;
   }
 
   /** Reads an instance once per transaction (later reads see this transaction's changes). */
@@ -315,13 +319,6 @@ class DexieTransaction implements BackendTransaction {
   /** The rows of stored instances read through an index, as this transaction has them. */
   #rowsOf(rows: readonly StoredInstance[]): InstanceRow[] {
     return rows.flatMap((stored) => this.#seed(stored.id, stored).row ?? []);
-  }
-
-  /** Runs `change` on the instance: at once when this transaction read it, else once it is read (before the commit). */
-  #withInstance(id: string, change: (loaded: Loaded) => void): void {
-    const known = this.#loaded.get(id);
-    if (known) change(known);
-    else this.#writes.track(this.#load(id).then(change));
   }
 
   /** The instance `row` is the task of, when it is kept in the instance row (else it is a row of the tasks table). */
@@ -364,19 +361,27 @@ class DexieTransaction implements BackendTransaction {
     }));
   }
 
+  /**
+   * Issues a read once the tracked writes before it are done (a deletion of an instance's tasks or messages reads
+   * their keys first), so that it sees them; at once when none is pending, as a read ahead's check must be.
+   */
+  #after<R>(read: () => Promise<R>): Promise<R> {
+    return this.#writes.settle()?.then(read) ?? read();
+  }
+
   async #first<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, direction: 'next' | 'prev' = 'next'): Promise<R | undefined> {
-    const { result } = await table.query({ trans: this.#trans, values: true, limit: 1, direction, query: { index, range } });
+    const { result } = await this.#after(() => table.query({ trans: this.#trans, values: true, limit: 1, direction, query: { index, range } }));
     return result[0] as R | undefined;
   }
 
   async #all<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange): Promise<R[]> {
-    return (await table.query({ trans: this.#trans, values: true, query: { index, range } })).result as R[];
+    return (await this.#after(() => table.query({ trans: this.#trans, values: true, query: { index, range } }))).result as R[];
   }
 
   /** The rows of an index range that `filter` accepts, at most `limit`, read with a cursor (it stops at the limit). */
   async #scan<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, filter: (row: R) => boolean, limit = Infinity): Promise<R[]> {
     const rows: R[] = [];
-    const cursor = await table.openCursor({ trans: this.#trans, values: true, query: { index, range } });
+    const cursor = await this.#after(() => table.openCursor({ trans: this.#trans, values: true, query: { index, range } }));
     if (!cursor || limit <= 0) return rows;
     await cursor.start(() => {
       const row = cursor.value as R;
@@ -391,17 +396,14 @@ class DexieTransaction implements BackendTransaction {
     return (await this.#load(id)).row;
   }
 
+  /** The instance must have been read in this transaction: its row keeps its task. */
   putInstance(row: InstanceRow): void {
-    this.#withInstance(row.id, (loaded) => {
-      loaded.row = row;
-      loaded.dirty = true;
-    });
+    Object.assign(this.#loaded.get(row.id)!, { row, dirty: true });
   }
 
   deleteInstance(row: InstanceRow): void {
     this.#store('instances').delete(row.id);
     this.#reads.writes.set(`i:${row.id}`, undefined);
-    this.#loading.delete(row.id);
     this.#loaded.set(row.id, { row: undefined, task: undefined, dirty: false });
   }
 
@@ -485,17 +487,16 @@ class DexieTransaction implements BackendTransaction {
     }));
   }
 
-  /** The instance's task when it has none yet (and exists), else a row of the tasks table. */
+  /**
+   * The instance's task when it has none yet (read in this transaction, and existing), else a row of the tasks table.
+   * Either way at once: rows of the tasks table are numbered in the order they are added, which is then their order
+   * by stamp too (see {@link StoredInstance}).
+   */
   addTask(row: NewTaskRow): void {
     const order = stamp();
-    this.#withInstance(row.instanceId, (loaded) => {
-      if (loaded.row && !loaded.task) {
-        loaded.task = { ...row, seq: order };
-        loaded.dirty = true;
-      } else {
-        this.#addTaskRow({ ...row, order });
-      }
-    });
+    const loaded = this.#loaded.get(row.instanceId);
+    if (loaded?.row && !loaded.task) Object.assign(loaded, { task: { ...row, seq: order }, dirty: true });
+    else this.#addTaskRow({ ...row, order });
   }
 
   #addTaskRow(row: Omit<StoredTask, 'seq'>): void {
@@ -588,12 +589,10 @@ class DexieTransaction implements BackendTransaction {
     return [...rows, ...tasks.filter(filter)];
   }
 
+  /** The instance must have been read in this transaction (its task goes with its row). */
   deleteTasksOf(instanceId: string): void {
-    this.#withInstance(instanceId, (loaded) => {
-      if (!loaded.task) return;
-      loaded.task = undefined;
-      loaded.dirty = true;
-    });
+    const loaded = this.#loaded.get(instanceId)!;
+    if (loaded.task) Object.assign(loaded, { task: undefined, dirty: true });
     const { tasks, tasksOf } = this.#core;
     void this.#writes.track(tasks.query({ trans: this.#trans, values: false, query: { index: tasksOf, range: between(instanceId, instanceId) } }).then(({ result }) => {
       for (const key of result) this.#store('tasks').delete(key as number);

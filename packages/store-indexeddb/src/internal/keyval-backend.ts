@@ -273,7 +273,7 @@ class KeyvalTransaction implements BackendTransaction {
 
   /** Observes the writes of a failed transaction (it is being aborted). */
   abandon(): void {
-    this.#writes.settle().catch(() => undefined);
+    this.#writes.settle()?.catch(() => undefined);
   }
 
   async getInstance(id: string): Promise<InstanceRow | undefined> {
@@ -388,11 +388,17 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
-   * Packs the task into its instance (a task of an instance that does not exist gets a row of its own); the instance's
-   * tasks beyond {@link MAX_PACKED_TASKS} become rows when the transaction writes it.
+   * Packs the task into its instance when this transaction read it (a task of an instance it did not read, or that does
+   * not exist, gets a row of its own, at once: the task indexes have it for every later read); the instance's tasks
+   * beyond {@link MAX_PACKED_TASKS} become rows when the transaction writes it.
    */
   addTask(newRow: NewTaskRow): void {
-    this.#addTask({ ...newRow, seq: stamp() });
+    const row = { ...newRow, seq: stamp() };
+    const loaded = this.#loaded.get(row.instanceId);
+    if (loaded?.row) {
+      loaded.tasks.push(row);
+      this.#tasksChanged(loaded, false);
+    } else this.#putTaskRow(row);
   }
 
   /**
@@ -401,7 +407,7 @@ class KeyvalTransaction implements BackendTransaction {
    * instance). With `instanceId` the last look is skipped: a task never moves to another instance.
    */
   async getTask(id: string, instanceId?: string): Promise<TaskRow | undefined> {
-    if (instanceId !== undefined) await this.#load(instanceId);
+    if (instanceId !== undefined) void this.#load(instanceId); // #packedTask waits for it
     const found = (await this.#packedTask(id)) ?? (await this.#get<TaskRow>(['t', id]));
     return found ?? (instanceId === undefined ? (await this.#packedTasks()).find((row) => row.id === id) : undefined);
   }
@@ -418,16 +424,24 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   deleteTask(row: TaskRow): void {
-    this.#deleteTask(row);
+    const loaded = this.#packing(row);
+    if (loaded) {
+      loaded.tasks = loaded.tasks.filter((t) => t.id !== row.id);
+      this.#tasksChanged(loaded, false);
+      return;
+    }
+    this.#replaceIndexKeys(taskIndexKeys(row), []);
+    this.#store.delete(['xi', row.instanceId, row.id]);
+    this.#store.delete(['t', row.id]);
   }
 
   replaceTask(previous: TaskRow, row: NewTaskRow): void {
-    this.#deleteTask(previous);
-    this.#addTask({ ...row, seq: stamp() });
+    this.deleteTask(previous);
+    this.addTask(row);
   }
 
   async firstReadyTask(nowMs: number): Promise<TaskRow | undefined> {
-    this.#syncTaskEntries();
+    await this.#tasksIndexed();
     const [[rowKey], packed] = await Promise.all([
       this.#keys(this.#range(['xt', -Infinity], ['xt', nowMs, MAX]), 1),
       this.#firstReadyPacked(nowMs),
@@ -437,15 +451,16 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
-    this.#syncTaskEntries();
+    await this.#tasksIndexed();
     const next = await Promise.all(['xt', 'xp'].map((prefix) => this.#keys(this.#range([prefix, nowMs, MAX], [prefix, MAX], true), 1)));
-    const found = next.flatMap(([key]) => (key ? [key[1] as number] : []));
-    return found.length > 0 ? Math.min(...found) : undefined;
+    const first = Math.min(...next.map(([key]) => (key ? key[1] as number : Infinity)));
+    return first < Infinity ? first : undefined;
   }
 
   async listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]> {
+    const packed = await this.#packedTasks(); // first: it brings the task indexes up to this transaction's writes
     const keys = await this.#keys(this.#range(['xt'], ['xt', MAX]));
-    const [rows, packed] = await Promise.all([Promise.all(keys.map((key) => this.#get<TaskRow>(['t', lastOf(key)]))), this.#packedTasks()]);
+    const rows = await Promise.all(keys.map((key) => this.#get<TaskRow>(['t', lastOf(key)])));
     return [...rows, ...packed].filter((row): row is TaskRow => row !== undefined && filter(row));
   }
 
@@ -504,34 +519,11 @@ class KeyvalTransaction implements BackendTransaction {
     else this.#writes.track(this.#load(id).then(change));
   }
 
-  #addTask(row: TaskRow): void {
-    this.#withInstance(row.instanceId, (loaded) => {
-      if (loaded.row) {
-        loaded.tasks.push(row);
-        this.#tasksChanged(loaded, false);
-        return;
-      }
-      this.#putTaskRow(row);
-    });
-  }
-
   /** Writes a new task row with its index entries. */
   #putTaskRow(row: TaskRow): void {
     this.#replaceIndexKeys([], taskIndexKeys(row));
     this.#store.put(0, ['xi', row.instanceId, row.id]);
     this.#store.put(row, ['t', row.id]);
-  }
-
-  #deleteTask(row: TaskRow): void {
-    const loaded = this.#packing(row);
-    if (loaded) {
-      loaded.tasks = loaded.tasks.filter((t) => t.id !== row.id);
-      this.#tasksChanged(loaded, false);
-      return;
-    }
-    this.#replaceIndexKeys(taskIndexKeys(row), []);
-    this.#store.delete(['xi', row.instanceId, row.id]);
-    this.#store.delete(['t', row.id]);
   }
 
   /** The instance `row` is packed into, when it is a packed task (else it is a task row). */
@@ -546,19 +538,27 @@ class KeyvalTransaction implements BackendTransaction {
     if (exact) loaded.exact = true;
   }
 
-  /** A task packed into an instance this transaction reads or read. */
+  /**
+   * Brings the task indexes up to this transaction's writes before they are read: the task rows a deletion of an
+   * instance's tasks is still deleting (it reads them first), and the `xp` entries.
+   */
+  async #tasksIndexed(): Promise<void> {
+    await this.#writes.settle();
+    this.#syncTaskEntries();
+  }
+
+  /**
+   * A task packed into an instance this transaction reads or read, once those reads and the tracked writes are done
+   * (so that a task row read next is read as they leave it).
+   */
   async #packedTask(id: string): Promise<TaskRow | undefined> {
-    await Promise.all(this.#loading.values());
-    for (const loaded of this.#loaded.values()) {
-      const task = loaded.tasks.find((t) => t.id === id);
-      if (task) return task;
-    }
-    return undefined;
+    await Promise.all([...this.#loading.values(), this.#writes.settle()]);
+    return [...this.#loaded.values()].flatMap((loaded) => loaded.tasks).find((t) => t.id === id);
   }
 
   /** Every packed task (one read per instance with tasks). */
   async #packedTasks(): Promise<TaskRow[]> {
-    this.#syncTaskEntries();
+    await this.#tasksIndexed();
     const keys = await this.#keys(this.#range(['xp'], ['xp', MAX]));
     const instances = await Promise.all(keys.map((key) => this.#load(lastOf(key))));
     return [...new Set(instances)].flatMap((loaded) => loaded.tasks);

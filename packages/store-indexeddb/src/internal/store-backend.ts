@@ -47,13 +47,21 @@ export interface InstanceScan {
 
 /**
  * Operations inside one transaction of a {@link StoreBackend}. Reads return promises. Writes return nothing: they
- * are issued at once, in call order (later reads see them), and the transaction asks to commit as soon as `work`
- * resolved, without waiting for them (a failed write aborts it) — so a step costs two round trips to the database:
- * its reads, then its writes with the commit.
+ * take effect at once, in call order, for every later read of the transaction, index reads (claims, scans, listings)
+ * included, and the transaction asks to commit as soon as `work` resolved, without waiting for them (a failed write
+ * aborts it) — so a step costs two round trips to the database: its reads, then its writes with the commit.
+ *
+ * An instance's row may hold more than {@link InstanceRow} (DexieStore keeps its first activity task there): a write
+ * that keeps or drops that ({@link BackendTransaction.putInstance}, {@link BackendTransaction.deleteTasksOf}) is only
+ * for an instance this transaction read, with {@link BackendTransaction.getInstance} (awaited) or an index read that
+ * returned it.
  */
 export interface BackendTransaction {
   getInstance(id: string): Promise<InstanceRow | undefined>;
-  /** Writes `row`; `previous` is the row as the database has it (adapters that keep index entries by hand need it). */
+  /**
+   * Writes `row` of an instance this transaction read; `previous` is the row as the database has it (adapters that
+   * keep index entries by hand need it).
+   */
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void;
   deleteInstance(row: InstanceRow): void;
   /** The claimable instance with the smallest (readyMs, headSeq) among those with readyMs <= nowMs. */
@@ -96,6 +104,10 @@ export interface BackendTransaction {
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void;
   deleteMessagesOf(instanceId: string): void;
 
+  /**
+   * Adds a task: among tasks ready at the same time, claimed after every task added before it (of any instance, read
+   * by this transaction or not).
+   */
   addTask(row: NewTaskRow): void;
   /**
    * The task with this id. `instanceId`, when given, must be the task's instance (as its row says): a layout that
@@ -113,6 +125,7 @@ export interface BackendTransaction {
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined>;
   /** The smallest readyMs > nowMs of any task. */
   nextTaskReadyMs(nowMs: number): Promise<number | undefined>;
+  /** Deletes every task of an instance this transaction read (or deleted). */
   deleteTasksOf(instanceId: string): void;
   /** Every activity task that `filter` accepts. */
   listTasks(filter: (row: TaskRow) => boolean): Promise<TaskRow[]>;
