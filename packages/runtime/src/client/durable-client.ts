@@ -152,7 +152,9 @@ export interface DurableClient {
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
   /**
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
-   * is committed (reads then show a terminal status).
+   * is committed (reads then show a terminal status). As in Durable Functions, the sub-orchestrations it started are
+   * not terminated with it (nor suspended, resumed or purged with it): they are instances of their own, whose
+   * `parentInstanceId` names it, and run on until they are terminated by id.
    */
   terminate(instanceId: string, reason?: unknown): Promise<void>;
   /** Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. */

@@ -92,6 +92,9 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           return [first, second];
         },
         WaitForEvents: waitForEvents,
+        ParentOfGated: function* (ctx) {
+          return yield ctx.callSubOrchestrator('GatedSequence', undefined, `${ctx.instanceId}-child`);
+        },
         GatedFlaky: function* (ctx) {
           yield ctx.callActivity('Flaky', 1);
           return yield ctx.callActivity('Gated', `${ctx.instanceId}/rerun`);
@@ -438,6 +441,19 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await recorded; // the late result is visible in history ...
         expect(await client.getStatus('term')).toMatchObject({ runtimeStatus: 'Terminated', output: 'user cancelled' }); // ... and ignored
         expect(calls.get('Gated')).toBe(1);
+      });
+
+      it('leaves the sub-orchestrations of the instance running, as Durable Functions does: they are terminated by id', async () => {
+        await client.startNew('ParentOfGated', { instanceId: 'parent' });
+        await gates.reached('parent-child/1');
+        await client.terminate('parent', 'stop');
+        expect(await client.getStatus('parent-child')).toMatchObject({ runtimeStatus: 'Running', parentInstanceId: 'parent' });
+        gates.open('parent-child/1');
+        gates.open('parent-child/2');
+        expect(await client.waitForCompletion('parent-child', SETTLED)).toMatchObject({
+          runtimeStatus: 'Completed', output: ['opened parent-child/1', 'opened parent-child/2'],
+        });
+        expect(await client.getStatus('parent')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
       });
 
       it('rejects an unknown instance (404) and a terminal one (410)', async () => {
