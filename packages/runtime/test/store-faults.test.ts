@@ -130,9 +130,11 @@ class RecordingLogger implements Logger {
   readonly errors: string[] = [];
   readonly warnings: string[] = [];
   #onError: ((message: string) => void)[] = [];
+  #onWarning: ((message: string) => void)[] = [];
 
   warn(message: string): void {
     this.warnings.push(message);
+    for (const notify of this.#onWarning.splice(0)) notify(message);
   }
 
   error(message: string): void {
@@ -142,14 +144,24 @@ class RecordingLogger implements Logger {
 
   /** Resolves with the next error whose message contains `part`. */
   nextError(part: string): Promise<string> {
-    return new Promise((resolve) => {
-      const listen = (message: string): void => {
-        if (message.includes(part)) resolve(message);
-        else this.#onError.push(listen);
-      };
-      this.#onError.push(listen);
-    });
+    return nextReport(this.#onError, part);
   }
+
+  /** Resolves with the next warning whose message contains `part`. */
+  nextWarning(part: string): Promise<string> {
+    return nextReport(this.#onWarning, part);
+  }
+}
+
+/** Resolves with the next report pushed to `listeners` whose message contains `part`. */
+function nextReport(listeners: ((message: string) => void)[], part: string): Promise<string> {
+  return new Promise((resolve) => {
+    const listen = (message: string): void => {
+      if (message.includes(part)) resolve(message);
+      else listeners.push(listen);
+    };
+    listeners.push(listen);
+  });
 }
 
 const runtimes: { runtime: Runtime; clock: HandClock }[] = [];
@@ -515,13 +527,13 @@ describe('a store that fails under a step or a stop', () => {
 
   it('ends a result retry when the task\'s lease expires, so a stop with an endless grace ends while the store stays down', async () => {
     const { clock, store, logger, runtime } = await failingResultCommits({ activityLeaseMs: 3000 });
-    const expired = logger.nextError('lease has expired');
+    const expiredAt = logger.nextError('lease has expired').then(() => clock.ms);
     const stopping = runtime.stop({ graceMs: Infinity });
-    // The retries back off (100, 200, 400, ... ms) up to the lease's expiry at T0 + 3 s, and end there.
+    // The retries back off (100, 200, 400, ... ms) up to the lease's expiry at T0 + 3 s, and end there. (The worker's
+    // deadline timer, left armed by the last attempt's 30 s bound, may be fired too before the stop is seen to end.)
     await fireTimersUntil(clock, stopping, 'a retry or the stop', 30);
     await within(stopping, 'the stop resolving');
-    await within(expired, 'the expired lease being reported');
-    expect(clock.ms).toBeLessThanOrEqual(T0 + 3000 + 1);
+    expect(await within(expiredAt, 'the expired lease being reported')).toBeLessThanOrEqual(T0 + 3000 + 1);
     store.failNext('commit', 0);
     expect((await store.inner.claimActivity({ owner: 'next', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Work');
   });
@@ -816,6 +828,69 @@ describe('a store call that never settles', () => {
     expect(clock.ms).toBe(T0 + 5000);
     expect(logger.errors.some((message) => message.includes('releasing the leases of worker w1 failed'))).toBe(true);
     await within(hung.release(), 'the late release settling');
+  });
+
+  /**
+   * A runtime whose only activity slot runs 'Long' (so the worker claims no activity while it runs) under a 3 s lease
+   * that is never renewed (every renewal fails), with the clock moved past that lease: resolves once the activity
+   * runs, with the function that finishes it and the count of its runs.
+   */
+  async function longActivityPastItsLease(store: FailingStore, clock: HandClock, logger: RecordingLogger) {
+    let runs = 0;
+    let finish!: (value: string) => void;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runtime = createRuntime({
+      // No cached execution: the result is committed alone, in one store call.
+      store, clock, logger, activityLeaseMs: 3000, maxConcurrentActivities: 1, cacheSize: 0,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); } },
+      activities: { Long: () => { runs++; return new Promise<string>((resolve) => { finish = resolve; started(); }); } },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    await within(running, 'the activity starting');
+    store.failNext('renewActivityLease', 1000);
+    const renewalFailed = logger.nextError('renewing the lease');
+    clock.ms = T0 + 1000;
+    clock.fire(await within(clock.timerDueBy(T0 + 1000), 'the first renewal being armed'));
+    await within(renewalFailed, 'the failed renewal being reported');
+    // The lease (T0 + 3 s) lapses; the renewals and wake-ups due by then fire (and the renewals fail).
+    clock.ms = T0 + 3500;
+    fireDue(clock);
+    return { runtime, id, finish: (value: string) => finish(value), runs: () => runs };
+  }
+
+  it('waits for the store to answer a result committed after the task\'s lease lapsed, instead of dropping it at once', async () => {
+    const { clock, store, logger } = onFailingStore();
+    const { runtime, id, finish, runs } = await longActivityPastItsLease(store, clock, logger);
+    // Nobody took the task over, so the store's lease check accepts the result: it takes the store a moment.
+    const commit = store.hangNext('commit');
+    finish('done');
+    await within(commit.called, 'the result being committed');
+    clock.ms = T0 + 3600;
+    fireDue(clock);
+    await within(commit.release(), 'the store answering');
+    const ended = ending(runtime.client, id);
+    ended.catch(() => undefined);
+    await fireDueUntil(clock, ended, 'a wake-up or the end', 5);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(runs()).toBe(1);
+    expect(runtime.metrics.activitiesRun).toBe(1);
+    expect(logger.errors.filter((message) => message.includes('committing the result'))).toEqual([]);
+    await stopsLeavingNoTimer(runtime, clock);
+  });
+
+  it('has the store refuse a result committed after the task\'s lease lapsed and another worker took the task over', async () => {
+    const { clock, store, logger } = onFailingStore();
+    const { runtime, id, finish } = await longActivityPastItsLease(store, clock, logger);
+    const other = await store.inner.claimActivity({ owner: 'other', leaseMs: 3000, now: clock.now() });
+    expect(other?.task.name).toBe('Long');
+    const refused = logger.nextWarning('lost; result discarded');
+    finish('done');
+    await within(refused, 'the store refusing the result');
+    expect((await store.inner.getHistory(id)).some((e) => e.type === 'TaskCompleted')).toBe(false);
+    expect(runtime.metrics.activitiesRun).toBe(0);
   });
 
   it('ends, when it stops, the waits for store calls it does not wait for, with their timers', async () => {

@@ -800,7 +800,10 @@ export class Worker {
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
    * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed store or a stop that
    * abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
-   * committed as the failure.
+   * committed as the failure. Each attempt waits up to `storeCallTimeoutMs`, however little of the lease is left: the
+   * store's lease check decides whether the result may still be committed (it refuses it once another worker took the
+   * task over), so a result that arrives as its lease ends, or after renewals failed, is not given up before the store
+   * could answer.
    */
   async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<void> {
     const { task, lease } = item;
@@ -808,8 +811,8 @@ export class Worker {
     let refused = false;
     for (let failures = 0; ; failures++) {
       try {
-        if (!(await this.#commitWithStep(item, result, leaseUntil))) {
-          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', this.#leaseLeft(leaseUntil));
+        if (!(await this.#commitWithStep(item, result))) {
+          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit');
         }
         this.#metrics.activitiesRun++;
         return;
@@ -869,7 +872,7 @@ export class Worker {
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
    * alone, and the instance's next claim takes it from there. Only a closed store ends the attempt with an error.
    */
-  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<boolean> {
+  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage): Promise<boolean> {
     const { store, clock, newId } = this.#o;
     const { task, lease } = item;
     if (!store.capabilities.fusedSteps || this.#stopping) return false;
@@ -889,7 +892,7 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(store.commit(fused.writeSet), 'commit', this.#leaseLeft(leaseUntil), () => this.#releaseUnrun(fused.leased));
+      await this.#bounded(store.commit(fused.writeSet), 'commit', undefined, () => this.#releaseUnrun(fused.leased));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
