@@ -569,11 +569,12 @@ describe('unknown routes and methods', () => {
   });
 });
 
-/** The status and error `code` of a response, checking that the body is `{ code, message }` and nothing else. */
+/** The status and error `code` of a response, checking that the body is `{ code, message, ExceptionMessage }` and nothing else. */
 async function errorOf(pending: Promise<Response>): Promise<[number, string]> {
   const response = await pending;
   const body = (await response.json()) as Record<string, unknown>;
-  expect(Object.keys(body).sort()).toEqual(['code', 'message']);
+  expect(Object.keys(body).sort()).toEqual(['ExceptionMessage', 'code', 'message']);
+  expect(body.ExceptionMessage).toBe(body.message);
   expect(response.headers.get('content-type')).toContain('application/json');
   return [response.status, body.code as string];
 }

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { toWireHistory } from '../src/http/wire-status.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -37,6 +38,10 @@ const orchestrators: Record<string, Orchestrator> = {
   },
   Parent: function* (ctx) {
     return yield ctx.callSubOrchestrator('Echo', 'child input', `${ctx.instanceId}-child`);
+  },
+  NoInputs: function* (ctx) {
+    yield ctx.callActivity('E1_SayHello');
+    return yield ctx.callSubOrchestrator('Echo', undefined, `${ctx.instanceId}-child`);
   },
   Sleeper: function* (ctx) {
     yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 20));
@@ -164,9 +169,20 @@ describe('historyEvents', () => {
     await runtime.client.waitForCompletion('hello', SETTLED);
     const events = (await body('/instances/hello?showHistory=true')).historyEvents as Event[];
     expect(events.some((e) => 'Result' in e)).toBe(false);
-    expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Input: { trip: 1 }, Timestamp: expect.any(String) });
-    expect(events.filter((e) => e.EventType === 'TaskCompleted').map((e) => e.Input)).toEqual(['Tokyo', 'Seattle', 'London']);
+    // Inputs are the JSON text the Durable Task history holds; an activity's is the text of [input], as the
+    // extension's own test reads it ("[\"Tokyo\"]" with storeInputsInOrchestrationHistory).
+    expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Input: '{"trip":1}', Timestamp: expect.any(String) });
+    expect(events.filter((e) => e.EventType === 'TaskCompleted').map((e) => e.Input)).toEqual(['["Tokyo"]', '["Seattle"]', '["London"]']);
     expect(await body('/instances/hello')).not.toHaveProperty('historyEvents');
+  });
+
+  it('send a missing input as null, and an activity called without one as "[null]"', async () => {
+    await runtime.client.startNew('NoInputs', { instanceId: 'none' });
+    await runtime.client.waitForCompletion('none', SETTLED);
+    const events = (await body('/instances/none?showHistory=true')).historyEvents as Event[];
+    expect(events.map((e) => [e.EventType, e.Input])).toEqual([
+      ['ExecutionStarted', null], ['TaskCompleted', '[null]'], ['SubOrchestrationInstanceCompleted', null], ['ExecutionCompleted', undefined],
+    ]);
   });
 
   it('fold a failed activity into TaskFailed with its name, schedule time and failure, and end with ExecutionCompleted Failed', async () => {
@@ -176,7 +192,7 @@ describe('historyEvents', () => {
     expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskFailed', 'ExecutionCompleted']);
     const failed = events[1]!;
     expect(keys(failed)).toEqual(['EventType', 'FailureDetails', 'FunctionName', 'Input', 'Reason', 'ScheduledTime', 'Timestamp']);
-    expect(failed).toMatchObject({ FunctionName: 'Broken', Input: 'x', Reason: 'out of range', FailureDetails: { ErrorType: 'RangeError', ErrorMessage: 'out of range' } });
+    expect(failed).toMatchObject({ FunctionName: 'Broken', Input: '["x"]', Reason: 'out of range', FailureDetails: { ErrorType: 'RangeError', ErrorMessage: 'out of range' } });
     expect(failed.FailureDetails).not.toHaveProperty('StackTrace');
     expect(events[2]).toMatchObject({ OrchestrationStatus: 'Failed', Result: expect.stringContaining('out of range') });
   });
@@ -192,9 +208,10 @@ describe('historyEvents', () => {
     await runtime.client.terminate('ev', 'stop');
     await until('ev', (s) => s?.runtimeStatus === 'Terminated');
     const ev = (await body('/instances/ev?showHistory=true')).historyEvents as Event[];
-    expect(ev.find((e) => e.EventType === 'EventRaised')).toEqual({ EventType: 'EventRaised', Name: 'Item', Input: { a: 1 }, Timestamp: expect.any(String) });
+    expect(ev.find((e) => e.EventType === 'EventRaised')).toEqual({ EventType: 'EventRaised', Name: 'Item', Input: '{"a":1}', Timestamp: expect.any(String) });
     expect(ev.find((e) => e.EventType === 'ExecutionSuspended')).toEqual({ EventType: 'ExecutionSuspended', Reason: 'pause', Timestamp: expect.any(String) });
     expect(ev.find((e) => e.EventType === 'ExecutionResumed')).toEqual({ EventType: 'ExecutionResumed', Reason: 'go', Timestamp: expect.any(String) });
+    // The reason itself, not JSON text ('"stop"'): the extension stores a termination reason as it is given.
     expect(ev.find((e) => e.EventType === 'ExecutionTerminated')).toEqual({ EventType: 'ExecutionTerminated', Input: 'stop', Timestamp: expect.any(String) });
 
     await runtime.client.startNew('Sleeper', { instanceId: 'sleep' });
@@ -208,9 +225,24 @@ describe('historyEvents', () => {
     const sub = ((await body('/instances/p?showHistory=true&showHistoryOutput=true')).historyEvents as Event[]);
     expect(sub.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'SubOrchestrationInstanceCompleted', 'ExecutionCompleted']);
     expect(sub[1]).toEqual({
-      EventType: 'SubOrchestrationInstanceCompleted', FunctionName: 'Echo', Input: 'child input', Result: 'child input',
+      EventType: 'SubOrchestrationInstanceCompleted', FunctionName: 'Echo', Input: '"child input"', Result: 'child input',
       ScheduledTime: expect.stringMatching(HISTORY_TIME), Timestamp: expect.stringMatching(HISTORY_TIME),
     });
+  });
+
+  it('show a pending activity input as the text of [input], and pass ContinueAsNew through with its Result as JSON text', () => {
+    const at = '2026-11-30T10:15:00.000Z';
+    const wire = toWireHistory([
+      { type: 'ExecutionStarted', eventId: -1, timestamp: at, name: 'Loop', instanceId: 'l', executionId: 'e1', input: 1 },
+      { type: 'TaskScheduled', eventId: 0, timestamp: at, name: 'Work', input: 'a' },
+      { type: 'ContinueAsNew', eventId: -1, timestamp: at, input: { n: 2 }, preserveUnprocessedEvents: false },
+    ]);
+    // The extension leaves ContinueAsNew untouched: no parsing, and no hiding without showHistoryOutput.
+    expect(wire).toEqual([
+      { EventType: 'ExecutionStarted', FunctionName: 'Loop', Input: '1', Timestamp: '2026-11-30T10:15:00Z' },
+      { EventType: 'TaskScheduled', Name: 'Work', Input: '["a"]', Timestamp: '2026-11-30T10:15:00Z' },
+      { EventType: 'ContinueAsNew', OrchestrationStatus: 'ContinuedAsNew', Result: '{"n":2}', Timestamp: '2026-11-30T10:15:00Z' },
+    ]);
   });
 
   it('keep work still pending as its scheduling event', async () => {
@@ -218,7 +250,7 @@ describe('historyEvents', () => {
     await until('rt', (s) => s?.customStatus !== undefined);
     const events = (await body('/instances/rt?showHistory=true&showHistoryOutput=true')).historyEvents as Event[];
     expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskCompleted']);
-    expect(events[1]).toMatchObject({ FunctionName: 'CalculateDiscount', Input: 'user-1', Result: expect.any(Number) });
+    expect(events[1]).toMatchObject({ FunctionName: 'CalculateDiscount', Input: '["user-1"]', Result: expect.any(Number) });
   });
 });
 
@@ -244,5 +276,14 @@ describe('check-status bodies', () => {
     expect(response.headers.get('location')).toBe(payload.statusQueryGetUri);
     expect(response.headers.get('retry-after')).toBe('10');
     expect(response.headers.get('content-type')).toContain('application/json');
+  });
+});
+
+describe('error bodies', () => {
+  it('carry ExceptionMessage, which the Python client raises when a start is refused with 400', async () => {
+    const response = await fetch(`${base}/orchestrators/NoSuchOrchestrator?code=${KEY}`, { method: 'POST' });
+    expect(response.status).toBe(400);
+    const error = (await response.json()) as Record<string, unknown>;
+    expect(error).toEqual({ code: 'invalid-argument', message: expect.stringContaining('NoSuchOrchestrator'), ExceptionMessage: error.message });
   });
 });

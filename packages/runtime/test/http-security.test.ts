@@ -60,7 +60,8 @@ async function errorOf(pending: Promise<Response>): Promise<[number, string]> {
   const response = await pending;
   const text = await response.text();
   const body = JSON.parse(text) as Record<string, unknown>;
-  expect(Object.keys(body).sort()).toEqual(['code', 'message']);
+  expect(Object.keys(body).sort()).toEqual(['ExceptionMessage', 'code', 'message']);
+  expect(body.ExceptionMessage).toBe(body.message);
   expect(text).not.toMatch(/\n\s+at /); // never a stack trace
   return [response.status, body.code as string];
 }
@@ -388,7 +389,7 @@ describe('failures', () => {
     const response = await fetch(`${base}/instances/x`, { headers: { authorization: `Bearer ${KEY}` } });
     const text = await response.text();
     expect(response.status).toBe(500);
-    expect(JSON.parse(text)).toEqual({ code: 'internal', message: 'Internal server error' });
+    expect(JSON.parse(text)).toEqual({ code: 'internal', message: 'Internal server error', ExceptionMessage: 'Internal server error' });
     expect(text).not.toContain('secret');
     expect(reported).toHaveLength(1);
   });
@@ -407,7 +408,7 @@ describe('failures', () => {
     const handler = createHttpHandler(failing, { key: KEY, logger: { warn: report, error: report } });
     const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/x`, { headers: { authorization: `Bearer ${KEY}` } }));
     expect(response.status).toBe(500);
-    expect(await response.json()).toEqual({ code: 'internal', message: 'Internal server error' });
+    expect(await response.json()).toEqual({ code: 'internal', message: 'Internal server error', ExceptionMessage: 'Internal server error' });
   });
 });
 

@@ -16,9 +16,13 @@ export interface WireHistoryEvent {
   readonly Name?: string;
   /** A sub-orchestration's instance id. */
   readonly InstanceId?: string;
-  /** An input (hidden with `showInput=false`); the reason of ExecutionTerminated. */
-  readonly Input?: unknown;
-  /** A result (only with `showHistoryOutput=true`). */
+  /**
+   * An input as the Durable Task history stores it: JSON text (an activity's is the text of a one-element array of
+   * its input, `"[\"Tokyo\"]"`), `null` when there is none; ExecutionTerminated: the reason itself. Hidden with
+   * `showInput=false`.
+   */
+  readonly Input?: string | null;
+  /** A result, parsed (only with `showHistoryOutput=true`); ContinueAsNew: the new input as JSON text, always. */
   readonly Result?: unknown;
   /** When the completed or failed work was scheduled. */
   readonly ScheduledTime?: string;
@@ -56,21 +60,27 @@ export interface WireHistoryOptions {
  *   (SubOrchestrationInstanceCompleted / Failed), which gain `FunctionName`, `ScheduledTime` and the call's `Input`;
  *   work that is still pending keeps its scheduling event;
  * - ExecutionStarted names the orchestrator in `FunctionName`; ExecutionCompleted carries `OrchestrationStatus`;
- * - `Result` appears only with `showHistoryOutput`, `Input` only unless `showInput` is false;
+ * - `Input` is JSON text, as the Durable Task history holds it: the orchestration's, a sub-orchestration's and an
+ *   event's input serialized (`null` when there is none); an activity's as Durable Task schedules it, a one-element
+ *   array of its input (`"[\"Tokyo\"]"`, `"[null]"`); ExecutionTerminated's is the reason itself when it is a string.
+ *   Shown unless `showInput` is false;
+ * - `Result` (activity, sub-orchestration and orchestration results) is the value, shown only with
+ *   `showHistoryOutput`; ContinueAsNew, which the extension passes through untouched, keeps its `Result` (the new
+ *   input) as JSON text whatever the flags;
  * - event ids and timer ids are not shown.
  *
  * @example
  * ```ts
  * toWireHistory(history, { showHistoryOutput: true });
- * // [{ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Timestamp: '…' },
- * //  { EventType: 'TaskCompleted', FunctionName: 'E1_SayHello', Input: 'Tokyo', Result: 'Hello Tokyo!', ScheduledTime: '…', Timestamp: '…' }, …]
+ * // [{ EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Input: null, Timestamp: '…' },
+ * //  { EventType: 'TaskCompleted', FunctionName: 'E1_SayHello', Input: '["Tokyo"]', Result: 'Hello Tokyo!', ScheduledTime: '…', Timestamp: '…' }, …]
  * ```
  */
 export function toWireHistory(history: readonly HistoryEvent[], options: WireHistoryOptions = {}): WireHistoryEvent[] {
   const showOutput = options.showHistoryOutput === true;
   const showInput = options.showInput !== false;
   const expose = options.exposeStackTraces === true;
-  const input = (value: unknown): { Input?: unknown } => (showInput && value !== undefined ? { Input: value } : {});
+  const input = (text: string | null): { Input?: string | null } => (showInput ? { Input: text } : {});
   const result = (value: unknown): { Result?: unknown } => (showOutput ? { Result: value ?? null } : {});
   const failure = (details: FailureDetails): Pick<WireHistoryEvent, 'Reason' | 'FailureDetails'> => ({
     Reason: details.errorMessage,
@@ -82,7 +92,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
 
   const out: (WireHistoryEvent | undefined)[] = [];
   /** Scheduling events by kind and sequence number: where they sit in `out`, and what completions take from them. */
-  const scheduled = new Map<string, { index: number; name: string; time: string; input: unknown }>();
+  const scheduled = new Map<string, { index: number; name: string; time: string; input: string | null }>();
   const fold = (kind: 'task' | 'sub', taskScheduledId: number): Pick<WireHistoryEvent, 'FunctionName' | 'ScheduledTime' | 'Input'> => {
     const origin = scheduled.get(`${kind}:${taskScheduledId}`);
     if (!origin) return {};
@@ -97,7 +107,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
       case 'OrchestratorCompleted':
         break;
       case 'ExecutionStarted':
-        out.push({ EventType: event.type, FunctionName: event.name, ...input(event.input), Timestamp });
+        out.push({ EventType: event.type, FunctionName: event.name, ...input(jsonText(event.input)), Timestamp });
         break;
       case 'ExecutionCompleted':
         out.push({
@@ -108,7 +118,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
         });
         break;
       case 'ExecutionTerminated':
-        out.push({ EventType: event.type, ...input(event.reason), Timestamp });
+        out.push({ EventType: event.type, ...input(typeof event.reason === 'string' ? event.reason : jsonText(event.reason)), Timestamp });
         break;
       case 'ExecutionSuspended':
       case 'ExecutionResumed':
@@ -116,22 +126,27 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
         out.push({ EventType: event.type, ...(event.reason !== undefined ? { Reason: event.reason } : {}), Timestamp });
         break;
       case 'ContinueAsNew':
-        out.push({ EventType: event.type, OrchestrationStatus: 'ContinuedAsNew', ...result(event.input), Timestamp });
+        out.push({ EventType: event.type, OrchestrationStatus: 'ContinuedAsNew', Result: jsonText(event.input), Timestamp });
         break;
-      case 'TaskScheduled':
-        scheduled.set(`task:${event.eventId}`, { index: out.length, name: event.name, time: Timestamp, input: event.input });
-        out.push({ EventType: event.type, Name: event.name, ...input(event.input), Timestamp });
+      case 'TaskScheduled': {
+        // Durable Task schedules an activity with its parameters array: the input is the text of [input].
+        const text = JSON.stringify([event.input ?? null]);
+        scheduled.set(`task:${event.eventId}`, { index: out.length, name: event.name, time: Timestamp, input: text });
+        out.push({ EventType: event.type, Name: event.name, ...input(text), Timestamp });
         break;
+      }
       case 'TaskCompleted':
         out.push({ EventType: event.type, ...fold('task', event.taskScheduledId), ...result(event.result), Timestamp });
         break;
       case 'TaskFailed':
         out.push({ EventType: event.type, ...fold('task', event.taskScheduledId), ...failure(event.failureDetails), Timestamp });
         break;
-      case 'SubOrchestrationInstanceCreated':
-        scheduled.set(`sub:${event.eventId}`, { index: out.length, name: event.name, time: Timestamp, input: event.input });
-        out.push({ EventType: event.type, Name: event.name, InstanceId: event.instanceId, ...input(event.input), Timestamp });
+      case 'SubOrchestrationInstanceCreated': {
+        const text = jsonText(event.input);
+        scheduled.set(`sub:${event.eventId}`, { index: out.length, name: event.name, time: Timestamp, input: text });
+        out.push({ EventType: event.type, Name: event.name, InstanceId: event.instanceId, ...input(text), Timestamp });
         break;
+      }
       case 'SubOrchestrationInstanceCompleted':
         out.push({ EventType: event.type, ...fold('sub', event.taskScheduledId), ...result(event.result), Timestamp });
         break;
@@ -143,13 +158,18 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
         out.push({ EventType: event.type, FireAt: toHistoryTime(event.fireAt), Timestamp });
         break;
       case 'EventRaised':
-        out.push({ EventType: event.type, Name: event.name, ...input(event.input), Timestamp });
+        out.push({ EventType: event.type, Name: event.name, ...input(jsonText(event.input)), Timestamp });
         break;
       default:
         assertNever(event);
     }
   }
   return out.filter((e): e is WireHistoryEvent => e !== undefined);
+}
+
+/** A value as the Durable Task history stores it: its JSON text, `null` for none (`null` or absent). */
+function jsonText(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
 /**

@@ -150,8 +150,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type`, a malformed id or parameter, or a parameter
  * given twice (`runtimeStatus` excepted) 400. Route literals (`/Instances/{id}/Terminate`) and query parameter names
  * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
- * Error bodies are `{ code, message }` (see {@link ErrorBody}); they never contain stack traces. Routes accept a
- * trailing slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
+ * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
+ * traces. Routes accept a trailing slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
  * second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
  * (`toNativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
  * Functions client's enum (`Canceled` matches nothing); `top` above 1000 gives pages of 1000 with a continuation

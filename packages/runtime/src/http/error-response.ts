@@ -1,15 +1,27 @@
 import { isDurableError } from '../model/errors/durable-error.js';
 import type { Logger } from '../env/logger.js';
 
-/** The JSON body of every error response: a stable machine-readable `code` and a human-readable `message`. */
+/**
+ * What an error says: a stable machine-readable `code` and a human-readable `message` (the `error` of a stream
+ * event; an error response adds `ExceptionMessage`, see {@link ErrorResponseBody}).
+ */
 export interface ErrorBody {
   readonly code: string;
   readonly message: string;
 }
 
+/**
+ * The JSON body of every error response: {@link ErrorBody} and `ExceptionMessage`, the message again under the name
+ * the Durable Functions extension gives it (the `azure-functions-durable` Python client raises it when a start is
+ * refused with 400).
+ */
+export interface ErrorResponseBody extends ErrorBody {
+  readonly ExceptionMessage: string;
+}
+
 /** A JSON error response. Never contains a stack trace. */
 export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
-  const body: ErrorBody = { code, message };
+  const body: ErrorResponseBody = { code, message, ExceptionMessage: message };
   return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
 }
 

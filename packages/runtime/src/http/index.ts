@@ -13,5 +13,5 @@ export {
 export {
   toNativeWireStatus, toWireHistory, toWireStatus, type NativeWireStatus, type WireHistoryEvent, type WireInstanceStatus,
 } from './wire-status.js';
-export type { ErrorBody } from './error-response.js';
+export type { ErrorBody, ErrorResponseBody } from './error-response.js';
 export { KeyVerifier } from './key-verifier.js';
