@@ -9,6 +9,5 @@ export type { ReconnectOptions } from './stream-mux.js';
 export type { ConnectionState } from './stream-mux.js';
 export { RemoteError, errorFromBody } from './remote-error.js';
 export { fromWireStatus } from './wire-status.js';
-export { HistoryReplayFilter } from './history-replay-filter.js';
 export { untilTerminal } from './operators/until-terminal.js';
 export { progressFrom, type Progress } from './operators/progress-from.js';

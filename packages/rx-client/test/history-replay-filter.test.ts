@@ -1,6 +1,6 @@
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
-import { HistoryReplayFilter } from '../src/index.js';
+import { HistoryReplayFilter } from '../src/history-replay-filter.js';
 
 const t = '2026-01-01T00:00:00.000Z';
 const os = (): HistoryEvent => ({ type: 'OrchestratorStarted', eventId: -1, timestamp: t });
