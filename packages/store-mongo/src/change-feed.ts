@@ -4,7 +4,7 @@ import type { ChangeStream, Document, Timestamp } from 'mongodb';
 import { Observable, Subject, retry, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
 import {
-  currentPoint, decideResume, failuresBefore, givesUp, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure,
+  decideResume, failuresBefore, givesUp, refreshAt, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure,
 } from './resume-policy.js';
 import { SerialDelivery } from './serial-delivery.js';
 
@@ -120,7 +120,10 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   /**
    * Reopens the open stream where it is (after its last resume token, or at its opening time), so that `watch` builds
-   * it again — with a changed pipeline, for example. Calls in one tick reopen once; nothing is missed or resynced.
+   * it again — with a changed pipeline, for example. Calls in one tick reopen once; nothing is missed, delivered twice
+   * or resynced. A stream that knows no position yet (opened at the server's present, its first reply still awaited)
+   * is reopened as after a lost position instead: from the operation time known now (or the present), followed by a
+   * `resync` (see `refreshAt`), never from the present alone.
    */
   refresh(): void {
     if (this.#refreshQueued || this.#stream === undefined) return; // a pending (re)open builds the new pipeline anyway
@@ -131,10 +134,17 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (this.#closed || stream === undefined) return;
       // The position as of now, not of the refresh() call: an event the old stream delivered in between (its
       // cursor's own microtask may run first) must not be delivered again after a newer one.
-      const point = currentPoint(this.#token, this.#openedAt, this.#afterInvalidate);
+      const reopen = refreshAt(this.#token, this.#openedAt, this.#afterInvalidate);
+      if (reopen.point === 'now') {
+        // No token and no opening time: the old stream started at the server's present and has not answered. Changes
+        // committed since it started could fall between it and a new stream opened at the present; re-read instead.
+        this.#o.logger.warn(`${this.#o.name}: reopening a stream that knows no position yet; re-reading what it watches`);
+        this.#reopen(stream, 'now', 0, true);
+        return;
+      }
       this.#stream = undefined;
       void stream.close().catch(() => undefined);
-      this.#start(point);
+      this.#start(reopen.point);
     });
   }
 

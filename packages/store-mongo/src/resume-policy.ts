@@ -183,11 +183,33 @@ export interface Reopen {
  * ```
  */
 export function reopenAt(decision: ResumeDecision, token: unknown, openedAt: Timestamp | undefined, afterInvalidate = false): Reopen {
-  if (decision.from === 'resume-token') {
-    const point = currentPoint(token, openedAt, afterInvalidate);
-    if (point) return { point, resync: false };
-  }
-  return { point: 'now', resync: true };
+  return decision.from === 'resume-token' ? refreshAt(token, openedAt, afterInvalidate) : { point: 'now', resync: true };
+}
+
+/**
+ * Where a healthy stream is reopened to change its pipeline (a newly watched instance in its `$match`): at
+ * {@link currentPoint}, so nothing is missed or delivered twice; when the stream knows no position at all, from now
+ * with a resync.
+ *
+ * The stream knows no position only when it was opened at the server's present (the process knew no
+ * majority-committed time) and its `aggregate` has not answered yet (the reply's `postBatchResumeToken` is its first
+ * token). Reopening it at the present would skip every change committed between the old stream's start and the new
+ * one's: the old stream delivered none of them (it has no token), the new one starts after them, and a watcher whose
+ * first read did not see them (a majority read, behind the primary's present) would stay on a stale status for good.
+ * Waiting for the old stream's first token would not do either: that token is the primary's present when the server
+ * ran the `aggregate`, which can be after what a newly watched instance's first read saw. So the feed reopens as after
+ * a lost position: at the operation time known by then (or the present) and re-reads the watched instances.
+ *
+ * @example
+ * ```ts
+ * refreshAt(token, openedAt);         // { point: { resumeAfter: token }, resync: false }
+ * refreshAt(undefined, openedAt);     // { point: { startAtOperationTime: openedAt }, resync: false }
+ * refreshAt(undefined, undefined);    // { point: 'now', resync: true }
+ * ```
+ */
+export function refreshAt(token: unknown, openedAt: Timestamp | undefined, afterInvalidate = false): Reopen {
+  const point = currentPoint(token, openedAt, afterInvalidate);
+  return point ? { point, resync: false } : { point: 'now', resync: true };
 }
 
 /**

@@ -97,6 +97,45 @@ describe('change feed against a server that refuses (real driver)', () => {
     }
   });
 
+  it('a refresh of a stream that knows no position yet reopens with a resync, never from the present alone', async () => {
+    // Opened at the server's present (no operation time known) and not answered yet: no token. A new stream opened at
+    // the present would skip what was committed in between, and a watcher could stay on a stale status for good.
+    const { feed, points, failures, clock } = feedOn(undefined);
+    const values: string[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    try {
+      expect(points).toEqual([undefined]);
+      feed.refresh();
+      feed.refresh(); // calls in one tick reopen once
+      await clock.waitForTimer();
+      await clock.advance(0);
+      expect(points).toEqual([undefined, undefined]);
+      expect(values).toEqual(['resync']);
+      expect(failures[0]).toContain('knows no position yet');
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('a refresh of a stream opened at a known operation time reopens there, with no resync', async () => {
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    const { feed, points, failures } = feedOn(openedAt);
+    const values: string[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    try {
+      feed.refresh();
+      feed.refresh();
+      await Promise.resolve();
+      expect(points).toEqual([{ startAtOperationTime: openedAt }, { startAtOperationTime: openedAt }]);
+      expect(values).toEqual([]);
+      expect(failures).toEqual([]);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
   it('closes its stream when the last subscriber leaves (no linger) and completes on close', async () => {
     const { feed } = feedOn(new Timestamp({ t: 1, i: 1 }));
     const subscription = feed.events$.subscribe();

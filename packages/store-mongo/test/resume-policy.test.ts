@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
-import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, givesUp, reopenAt } from '../src/resume-policy.js';
+import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, givesUp, refreshAt, reopenAt } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
@@ -137,5 +137,15 @@ describe('change stream resume policy', () => {
     expect(currentPoint(token, openedAt)).toEqual({ resumeAfter: token });
     expect(currentPoint(undefined, openedAt)).toEqual({ startAtOperationTime: openedAt });
     expect(currentPoint(null, undefined)).toBeUndefined();
+  });
+
+  it('reopens a stream that knows no position for a new pipeline from now with a resync, never from the present alone', () => {
+    const token = { _data: '82abc' };
+    const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
+    expect(refreshAt(token, openedAt)).toEqual({ point: { resumeAfter: token }, resync: false });
+    expect(refreshAt(token, openedAt, true)).toEqual({ point: { startAfter: token }, resync: false });
+    expect(refreshAt(undefined, openedAt)).toEqual({ point: { startAtOperationTime: openedAt }, resync: false });
+    expect(refreshAt(undefined, undefined)).toEqual({ point: 'now', resync: true });
+    expect(refreshAt(null, undefined)).toEqual({ point: 'now', resync: true });
   });
 });
