@@ -41,7 +41,9 @@ export interface MongoStoreCommonOptions {
   readonly maxMessagesPerClaim?: number;
   /**
    * Most instances whose ids the per-instance status stream (`instanceChanges$`) names in its server-side `$match`;
-   * beyond it the stream carries every instance and the process filters. Default 1000.
+   * beyond it the stream carries every instance and the process filters. Default 1000. (It also carries every instance
+   * for 10 s at a time while new instances are watched faster than its reopens allow: 10 at once, then one a second;
+   * see `WatchScope`.)
    */
   readonly maxWatchedInstances?: number;
   /**

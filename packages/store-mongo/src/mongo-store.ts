@@ -53,6 +53,7 @@ import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { instanceUpdateFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 import { wakeSignals } from './wake-signals.js';
+import { WatchScope } from './watch-scope.js';
 import { SINGLE_WRITE_CONCERN, transactionOptionsFor } from './write-concern.js';
 
 /** Instances purged per transaction by `purgeInstances`. */
@@ -177,6 +178,10 @@ export class MongoStore implements Store {
   readonly #watchers: InstanceWatchers;
   readonly #maxWatched: number;
   #watchFilter: readonly string[] | undefined;
+  /** Whether the per-instance stream names the watched instances, and how often it may reopen to add one. */
+  readonly #watchScope: WatchScope;
+  /** Ends a wide scope taken because of churn (see `WatchScope`). */
+  #narrowTimer: ClockTimer | undefined;
   readonly #inputs = new InputCache();
   /**
    * Reads the inputs the status feeds miss, in batches by key (one `$in` read per batch, one read at a time): a burst
@@ -383,22 +388,29 @@ export class MongoStore implements Store {
       logger, policy, lingerMs, clock,
     });
     this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;
+    this.#watchScope = new WatchScope(clock.now().getTime());
     this.#watchFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} per-instance status feed`,
       watch: (point) => {
-        this.#watchFilter = watchFilterFor(new Set(this.#watchers.ids().map(instanceKey)), this.#maxWatched);
+        this.#watchFilter = this.#watchScope.filterFor(new Set(this.#watchers.ids().map(instanceKey)), this.#maxWatched);
         return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(this.#watchFilter), streamOptions(point));
       },
-      // Past maxWatchedInstances the stream carries every instance: only the watched ones are read.
+      // Past maxWatchedInstances (or while churn keeps it wide) the stream carries every instance: only the watched
+      // ones are read.
       map: (event) => (concernsWatched(event, this.#watchFilter, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event) : undefined),
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
       logger, policy, lingerMs, clock,
     });
-    // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is.
+    // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is
+    // (after its last token, in this tick: see ChangeFeed.refresh), naming it, or naming no instance once such
+    // reopens come faster than WatchScope allows.
     this.#watchers = new InstanceWatchers(this.#watchFeed.events$, (instanceId) => {
-      if (!filterCovers(this.#watchFilter, instanceKey(instanceId))) this.#watchFeed.refresh();
+      if (filterCovers(this.#watchFilter, instanceKey(instanceId))) return;
+      const now = clock.now().getTime();
+      if (this.#watchScope.reopenFor(now) === 'wide') this.#narrowLater(now);
+      this.#watchFeed.refresh();
     });
     this.changes$ = this.#statusFeed.events$;
     this.workAvailable$ = merge(this.#localWork, wakeSignals(this.#wakeFeed.events$, clock));
@@ -441,7 +453,9 @@ export class MongoStore implements Store {
    * The committed changes of one instance, from a status stream that only carries the watched instances: its
    * `$match` names every instance this process watches (up to `maxWatchedInstances`, then every instance, filtered
    * here). So a process that watches few instances does not receive and parse every commit of every instance. The
-   * client's per-instance observables (`status$`, `customStatus$`, `waitForCompletion`) use it.
+   * client's per-instance observables (`status$`, `customStatus$`, `waitForCompletion`) use it. Watching an instance
+   * the `$match` does not name reopens the stream after its last token (nothing missed or repeated); when that
+   * happens faster than `WatchScope` allows, the stream carries every instance for a while instead.
    *
    * @example
    * ```ts
@@ -813,6 +827,8 @@ export class MongoStore implements Store {
       this.#localWork.complete();
       if (this.#majorityReadTimer !== undefined) this.#clock.clearTimeout(this.#majorityReadTimer);
       this.#majorityReadTimer = undefined;
+      if (this.#narrowTimer !== undefined) this.#clock.clearTimeout(this.#narrowTimer);
+      this.#narrowTimer = undefined;
       const skewChecks = this.#skew.stop();
       await Promise.allSettled([...this.#inFlight]);
       await skewChecks;
@@ -875,6 +891,24 @@ export class MongoStore implements Store {
     }, intervalMs);
     // Like a lingering feed, this timer never keeps the process alive by itself.
     (this.#majorityReadTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Names the watched instances in the per-instance stream's `$match` again once `WatchScope` allows a reopen for
+   * them (its bucket is full): one reopen, where the stream is, when it is open and the watched instances fit in
+   * `maxWatchedInstances`.
+   */
+  #narrowLater(nowMs: number): void {
+    if (this.#narrowTimer !== undefined || this.#closed) return;
+    this.#narrowTimer = this.#clock.setTimeout(() => {
+      this.#narrowTimer = undefined;
+      if (this.#closed) return;
+      const keys = new Set(this.#watchers.ids().map(instanceKey));
+      const narrowed = this.#watchScope.narrow(this.#clock.now().getTime());
+      if (narrowed && this.#watchFilter === undefined && watchFilterFor(keys, this.#maxWatched) !== undefined) this.#watchFeed.refresh();
+    }, this.#watchScope.narrowAt(nowMs) - nowMs);
+    // Like a lingering feed, this timer never keeps the process alive by itself.
+    (this.#narrowTimer as { unref?: () => void }).unref?.();
   }
 
   #ensureOpen(): void {

@@ -11,6 +11,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
+import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
   activityClaimTries, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
   orchestrationClaimTries, timedActivityClaimFilter, timedClaimFilter,
@@ -378,6 +379,40 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         }
       } finally {
         await reader.close();
+        await writer.close();
+      }
+    });
+
+    it('status$ of instances watched one after another shows each start another process commits, while the stream reopens at most the burst and once to carry every instance', async () => {
+      // Each new watch the stream's $match does not name reopens it after its last token (nothing missed, nothing
+      // repeated); past WATCH_REOPEN_BURST quick reopens it names no instance and new watches need no reopen.
+      const prefix = db.prefix('churn');
+      const writer = await db.open('churn-writer', { prefix });
+      const monitored = new MongoClient(mongoUri, { monitorCommands: true });
+      let streamsOpened = 0;
+      monitored.on('commandStarted', (event) => {
+        const pipeline: unknown = event.command['pipeline'];
+        if (event.commandName === 'aggregate' && Array.isArray(pipeline) && pipeline.some((stage: Document) => '$changeStream' in stage)) streamsOpened++;
+      });
+      // The reader's clock stands still: its reopen budget refills on that clock, so no token comes back mid-test
+      // however slow the machine is (the assertion below counts the burst exactly).
+      const reader = await MongoStore.connect({ client: monitored, dbName: db.name, collectionPrefix: prefix, feedLingerMs: 0, clock: new VirtualClock() });
+      const client = createClient({ store: reader });
+      const held = client.status$('churn-anchor').subscribe(); // keeps the per-instance stream open throughout
+      try {
+        const count = 3 * WATCH_REOPEN_BURST;
+        for (let i = 0; i < count; i++) {
+          const id = `churn-${i}`;
+          const seen = firstValueFrom(client.status$(id).pipe(filter((s) => s !== undefined), timeout({ first: 60_000 })));
+          await writer.commit(start(id));
+          expect((await seen)?.instanceId).toBe(id);
+        }
+        // The first open, one reopen per new watch of the burst, one to carry every instance; none after.
+        expect(streamsOpened).toBeLessThanOrEqual(1 + WATCH_REOPEN_BURST + 1);
+      } finally {
+        held.unsubscribe();
+        await reader.close();
+        await monitored.close();
         await writer.close();
       }
     });
