@@ -71,7 +71,8 @@ export class RemoteClient implements DurableClient {
    * The state of the shared streaming connection (`idle`, `connecting`, `live`, `reconnecting`, `failed`, see
    * {@link ConnectionState}); emits the current state at once. A UI shows "reconnecting" or the error from it.
    */
-  readonly connection$: Observable<ConnectionState>;
+  // Assigned in the constructor (declared only, so no field definition in the page).
+  declare readonly connection$: Observable<ConnectionState>;
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
@@ -237,11 +238,11 @@ export class RemoteClient implements DurableClient {
    * Releases everything this client holds, at once: the stream connection, its server session (deleted with a last
    * request, best effort: the server lets it expire anyway), every request on its way (aborted) and every timer
    * (reconnect delays, wait timeouts). Every live observable (`status$`, `customStatus$`, `instances$`, `history$`,
-   * `connection$`, after `idle`; a later `connection$` subscription gets `idle`) completes, as the local client's do
-   * when it closes, and a pending `waitForCompletion` resolves with the latest status it received (without one, it
-   * rejects with `StoreClosedError`). From then on every call that would reach the server fails with
-   * `StoreClosedError` (code `store-closed`): commands, and requests that were on their way, reject with it; new
-   * observables error with it. Idempotent.
+   * `connection$`, after `idle`) completes, as the local client's do when it closes, and a pending
+   * `waitForCompletion` resolves with the latest status it received (without one, it rejects with `StoreClosedError`).
+   * From then on every call that would reach the server fails with `StoreClosedError` (code `store-closed`): commands,
+   * and requests that were on their way, reject with it; observables subscribed later error with it at once (a later
+   * `connection$` subscription gets `idle` and completes). Idempotent.
    *
    * @example
    * ```ts
@@ -339,7 +340,7 @@ function filterQuery(f: unknown, what = 'filter', valid: object = validateInstan
 
 /** The statuses of a list answer or an instances event. */
 function statusesOf(data: unknown): InstanceStatus[] {
-  if (!Array.isArray(data)) throw badResponse('The instance list is not an array');
+  if (!Array.isArray(data)) throw badResponse('Not an instance list');
   return data.map(fromWireStatus);
 }
 

@@ -1,12 +1,9 @@
-/** One dispatched Server-Sent Event. */
-export interface SseMessage {
-  /** The `event` field; `undefined` when the event had none, `''` when it was empty (both a plain `message`). */
-  readonly event: string | undefined;
-  /** The `data` lines, joined with `\n`. */
-  readonly data: string;
-  /** The `id` field of this event, if it had one. */
-  readonly id: string | undefined;
-}
+/**
+ * Told of one dispatched Server-Sent Event: its `event` field (`undefined` when the event had none, `''` when it was
+ * empty: both a plain `message`), its `data` lines joined with `\n`, and its `id` field, if it had one. (Arguments
+ * rather than an object: nothing to allocate per event, and fewer bytes in a page.)
+ */
+export type SseListener = (event: string | undefined, data: string, id: string | undefined) => void;
 
 /**
  * A Server-Sent Events parser, following the event-stream interpretation of the WHATWG HTML standard (§9.2.6): lines
@@ -30,12 +27,12 @@ export interface SseMessage {
  *
  * @example
  * ```ts
- * const feed = sseParser((message) => console.log(message.event, message.data), () => {}, () => {});
+ * const feed = sseParser((event, data) => console.log(event, data), () => {}, () => {});
  * feed('event: status\ndata: {"a":'); feed('1}\n\n'); // status {"a":1}
  * ```
  */
 export function sseParser(
-  onEvent: (message: SseMessage) => void, onRetry: (ms: number) => void, onId: (id: string) => void,
+  onEvent: SseListener, onRetry: (ms: number) => void, onId: (id: string) => void,
 ): (chunk: string) => void {
   let rest = '';
   let data: string | undefined;
@@ -52,7 +49,7 @@ export function sseParser(
     for (const line of lines) {
       if (line === '') {
         if (id !== undefined) onId(id);
-        if (data !== undefined) onEvent({ event, data, id });
+        if (data !== undefined) onEvent(event, data, id);
         data = event = id = undefined;
         continue;
       }

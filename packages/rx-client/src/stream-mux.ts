@@ -1,8 +1,8 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { StoreClosedError, systemClock, type Clock } from '@durable-rx/runtime';
 import { armTimeout } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, isRecord, jsonOf, RemoteError } from './remote-error.js';
-import { sseParser, type SseMessage } from './sse-parser.js';
+import { badResponse, errorFromBody, jsonOf, RemoteError } from './remote-error.js';
+import { sseParser } from './sse-parser.js';
 
 /** How the event stream reconnects. */
 export interface ReconnectOptions {
@@ -58,6 +58,8 @@ interface Entry {
   readonly subscriber: Subscriber<unknown>;
   /** Each value; a throw errors the watch. */
   readonly next: WatchedValue;
+  /** The server has sent a value for it. */
+  started?: true;
 }
 
 /** A remote client's streams over one connection (see {@link createStreamMux}). */
@@ -78,14 +80,16 @@ export interface StreamMux {
    * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
    * `undefined`: resolves with the answer's JSON body (`NaN` when it has none, see `jsonOf`) and headers when it is
    * 2xx; rejects with the typed error the server answered with (see `errorFromBody`), with `RemoteError` `unreachable`
-   * (503) when the request fails on the way, or with `StoreClosedError` once the mux is closed (also a request on its
-   * way then, which is aborted). The one path of the client's commands and of the subscription changes.
+   * (503) when the request fails on the way or `until` aborts it, or with `StoreClosedError` once the mux is closed
+   * (also a request on its way then, which is aborted). The one path of the client's commands and of the subscription
+   * changes (which pass their stream's signal as `until`: aborted when that stream ends, and by `close()`).
    */
-  send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>): Promise<[unknown, Headers]>;
+  send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until?: AbortSignal): Promise<[unknown, Headers]>;
   /**
    * Releases everything: aborts the stream and every request on its way, clears the reconnect timer, completes every
-   * watch and every `state$` subscriber (after `idle`; a later one gets `idle`), and deletes the server session (best
-   * effort: it expires anyway). Later watches error and later requests reject with `StoreClosedError`. Idempotent.
+   * watch and every `state$` subscriber (after `idle`; a later one gets `idle` and completes at once), and deletes
+   * the server session (best effort: it expires anyway). Later watches error and later requests reject with
+   * `StoreClosedError`. Idempotent.
    */
   close(): void;
   /** Aborted by `close()`, with the `StoreClosedError` later calls get as its reason. */
@@ -109,9 +113,13 @@ export interface StreamMux {
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`); an answer that retrying cannot fix (4xx other than 408/429, not an event
  * stream, an event that is not JSON) fails every watch instead (a session sends no `error` or `end` event: those end
- * single streams only; a stream that ends is reconnected). A subscription request that fails breaks the connection
- * off, so it is sent again after the same delay, never at once: to the resumed session when it failed on the network,
- * to a new session when the server answered 404 or 5xx; a 4xx answer fails the watches it added.
+ * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
+ * for (aborted when it ends). One that fails breaks the connection off, so it is sent again after the same delay,
+ * never at once, to the resumed session (or with every watch to the new one the server opens instead) when it failed
+ * on the network or with its stream or the server answered 404, 408, 429 or 5xx; another 4xx answer (a refusal, which
+ * changed nothing) fails the watches it added and deletes the session, which still holds those it would have removed:
+ * a new session gets every watch still active. A status or list watch the server ends before its first value fails
+ * with `RemoteError` `unavailable` (it says nothing of the instance); a history may have no events, and completes.
  *
  * Every subscription the client sent is unsubscribed by the client when its watch ends, however it ends (unsubscribed,
  * or closed or refused by the server): a subscribe sent again after its answer was lost may have reached the server
@@ -133,13 +141,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    * in a new session (no `Last-Event-ID`) when `fresh`.
    */
   let connection: ((error?: Error, fresh?: boolean) => void) | undefined;
+  /**
+   * Aborts the current attempt of the event stream: when it is stopped or broken off, and once it has ended. A
+   * subscription request goes with the stream it was sent for, so none outlives its connection.
+   */
+  let controller: AbortController | undefined;
   let session: string | undefined;
   /** Subscription ids to send (added) or to cancel (removed) on the next flush. */
   let toAdd = new Set<string>();
   const toRemove = new Set<string>();
   /** A flush is scheduled or on its way: changes made meanwhile wait for its end. */
   let flushing = false;
-  let closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Aborted by `close()`: every request on its way, and the mux itself. */
   const closer = new AbortController();
   const { signal } = closer;
@@ -150,37 +162,34 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    */
   const open = (): void => {
     if (connection) return;
-    setState({ state: 'connecting' });
-    const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
+    setState('connecting');
+    const streamHeaders = { ...headers, accept: 'text/event-stream' };
+    /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
+    let lastEventId = '';
     let retryMs = reconnect?.initialDelayMs ?? 1000;
     let failures = 0;
     let stopped = false;
-    let controller: AbortController | undefined;
     /** Cancels the pending reconnect, if any. */
     let cancelReconnect: (() => void) | undefined;
-    /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
-    const lastEventId = (id: string): void => {
-      if (id) streamHeaders['last-event-id'] = id;
-      else delete streamHeaders['last-event-id'];
-    };
     // Aborts the request: nothing this connection receives is acted on after it. A stop also cancels the pending
     // reconnect; a break (with an error) leaves the reconnect to the failure it causes (or to the one pending).
     connection = (error, fresh) => {
-      if (fresh) lastEventId('');
+      if (fresh) lastEventId = '';
       if ((stopped = !error)) cancelReconnect?.();
       controller?.abort(error);
     };
 
     /** Acts on one event of the stream: a session's start, a subscription's value or end, or the stream's failure. */
-    const onMessage = ({ event, data: text }: SseMessage): void => {
+    const onMessage = (event: string | undefined, text: string): void => {
       if (stopped) return; // stopped by an event before it in the same chunk
-      let data: unknown;
+      // JSON that is no object has no members to read (`undefined` each); `null` would throw.
+      let data: Record<string, unknown> | null;
       try {
         data = JSON.parse(text);
       } catch {
         return fail(badResponse('An event is not JSON'));
       }
-      if (!isRecord(data)) return;
+      if (!data) return;
       if (event === 'session') {
         const next = data.session;
         if (typeof next !== 'string') return;
@@ -190,15 +199,22 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           toRemove.clear();
           toAdd = new Set(entries.keys());
         }
-        setState({ state: 'live' });
+        setState('live');
         return scheduleFlush();
       }
       // Every connection starts with its `session` event, so `session` is the one these events came in.
       if (!session) return;
       const sub = data.sub as string;
-      if (event === 'close') return end(sub, data.error ? errorFromBody(500, data.error) : undefined);
       const entry = entries.get(sub);
       if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
+      if (event === 'close') {
+        // A status or list watch starts with the current value, so one ended before it says nothing of what it
+        // watches (not that the instance does not exist): it fails, as a stream the server cut. A history may have none.
+        return end(sub, data.error
+          ? errorFromBody(500, data.error)
+          : entry.started || entry.spec.kind === 'history' ? undefined : new RemoteError('unavailable', 503, 'no status arrived'));
+      }
+      entry.started = true;
       try {
         entry.next(data.data, session);
       } catch (error) {
@@ -207,11 +223,14 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     };
 
     const connect = async (): Promise<void> => {
-      const { signal } = (controller = new AbortController());
+      const attempt = (controller = new AbortController());
+      const { signal } = attempt;
       let failure: unknown;
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       try {
-        const response = await fetch(`${root}/streams`, { headers: streamHeaders, cache: 'no-store', signal });
+        const response = await fetch(`${root}/streams`, {
+          headers: lastEventId ? { ...streamHeaders, 'last-event-id': lastEventId } : streamHeaders, cache: 'no-store', signal,
+        });
         // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on.
         signal.throwIfAborted();
         if (!response.ok) {
@@ -223,7 +242,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         }
         if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
         failures = 0;
-        const feed = sseParser(onMessage, (ms) => (retryMs = ms), lastEventId);
+        const feed = sseParser(onMessage, (ms) => (retryMs = ms), (id) => (lastEventId = id));
         // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
         // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
         // chunks; what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
@@ -246,8 +265,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         failures++;
         failure = error;
       }
+      // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
+      attempt.abort();
       // Why, when it failed (none when the stream just ended).
-      setState({ state: 'reconnecting', error: failure instanceof Error ? failure : undefined });
+      setState('reconnecting', failure instanceof Error ? failure : undefined);
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
       // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
       cancelReconnect = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);
@@ -256,8 +277,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     void connect();
   };
 
-  const setState = (next: ConnectionState): void => {
-    state = next;
+  /** Makes `name` (with `error`, why, when known) the connection's state and tells every watcher. */
+  const setState = (name: ConnectionState['state'], error?: Error): void => {
+    const next = (state = (error ? { state: name, error } : { state: name }) as ConnectionState);
     // A copy: a watcher that subscribes while being told gets the new state from the subscription, not twice.
     for (const watcher of [...stateWatchers]) watcher.next(next);
   };
@@ -267,7 +289,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     flushing = true;
   };
 
-  const send: StreamMux['send'] = async (method, path, body, extra) => {
+  const send: StreamMux['send'] = async (method, path, body, extra, until = signal) => {
     const url = `${root}${path}`;
     let response: Response;
     let json: unknown;
@@ -279,7 +301,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         headers: { accept: 'application/json', 'content-type': 'application/json', ...headers, ...extra },
         body: JSON.stringify(body), // undefined (no body) for undefined
         cache: 'no-store',
-        signal,
+        signal: until,
       });
       json = await jsonOf(response);
       // A body cut by the close reads as no body: the close is the answer.
@@ -304,41 +326,42 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (!sent || added.length + removed.length === 0) return void (flushing = false);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
-      await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, { subscribe, unsubscribe: removed });
+      await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, { subscribe, unsubscribe: removed }, undefined, controller!.signal);
     } catch (error) {
-      const { code, status } = error as RemoteError;
+      const { status } = error as RemoteError;
       if (sent !== session) {
         // Sent to a session that has been replaced meanwhile: the new one got every subscription.
-      } else if (code === 'unreachable') {
-        // Failed on the way (it may or may not have arrived): sent again to the same session once the connection has
-        // resumed it after the reconnect delay (a new session gets everything anyway).
+      } else if (status === 404 || isRetryable(status)) {
+        // Failed on the way or with its stream (`unreachable`: it may or may not have arrived), or the server is
+        // struggling (5xx, part of it may be applied) or lost the session (404): sent again, after the reconnect delay,
+        // to the same session once the connection has resumed it (subscribing and unsubscribing again change
+        // nothing), or with every watch to the new session the server opens instead. No session is left behind.
         for (const sub of added) toAdd.add(sub);
         for (const sub of removed) toRemove.add(sub);
         return connection!(error as Error);
-      } else if (status === 404 || isRetryable(status)) {
-        // The session is gone (or the server is struggling): a new session, after the reconnect delay, gets every
-        // subscription.
-        session = undefined;
-        return connection!(error as Error, true);
       } else {
-        // The server refused the subscriptions themselves (401, 400): they fail with its error.
+        // The server refused the request (401, 400: a session holds at most 1000 subscriptions) and applied none of
+        // it: the watches it added fail with its error, and the session, which still holds those it would have
+        // unsubscribed, is deleted; a new one, after the reconnect delay, gets every watch still active.
         for (const sub of added) end(sub, error as Error);
+        return drop(error as Error);
       }
     } finally {
       flushing = false;
     }
     // Changes made while this request was on its way. (After a failure, the `return`s above leave them to the
     // connection's next `session` event: sending them again at once would repeat the failure without end.)
-    if (toAdd.size > 0 || toRemove.size > 0) scheduleFlush();
+    if (toAdd.size + toRemove.size) scheduleFlush();
   };
 
   /**
-   * Stops the connection, if any, and forgets its session and pending changes; deletes the session it had on the
-   * server now rather than after its resume window (best effort: it expires anyway).
+   * Stops the connection, if any (with an `error`, breaks it off instead, to reconnect into a new session after the
+   * reconnect delay), and forgets its session and pending changes; deletes the session it had on the server now
+   * rather than after its resume window (best effort: it expires anyway).
    */
-  const drop = (): void => {
-    connection?.();
-    connection = undefined;
+  const drop = (error?: Error): void => {
+    connection?.(error, true);
+    if (!error) connection = undefined;
     const had = session;
     session = undefined;
     toAdd.clear();
@@ -360,7 +383,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     drop();
     // The watches of now: one a state watcher starts on hearing the new state belongs to the next connection.
     const ended = [...entries.keys()];
-    setState(error ? { state: 'failed', error } : { state: 'idle' });
+    setState(error ? 'failed' : 'idle', error);
     for (const sub of ended) end(sub, error);
   };
 
@@ -368,15 +391,15 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    * Forgets watch `id`, however it ended (unsubscribed, or ended or failed by the server), and unsubscribes it on the
    * server: always, so that no subscription is left there without an owner. (One the server closed may have been
    * subscribed anew by a request sent again after its answer was lost; one not sent yet, or refused, is unknown there,
-   * and unsubscribing it changes nothing.) When it was the last, the connection closes after a tick: a view that
-   * re-subscribes at once (a re-render) keeps it.
+   * and unsubscribing it changes nothing.) When it was the last, the connection closes once the code that ended it has
+   * run (a microtask, no timer): a view that re-subscribes at once (a re-render) keeps it.
    */
   const forget = (id: string): void => {
     if (!entries.delete(id)) return;
     // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
     toRemove.add(id);
     scheduleFlush();
-    if (entries.size === 0) closeTimer = setTimeout(closeIfUnused, 0);
+    if (entries.size === 0) queueMicrotask(closeIfUnused);
   };
 
   const closeIfUnused = (): void => {
@@ -386,7 +409,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   return {
     state$: new Observable((subscriber) => {
       subscriber.next(state);
-      stateWatchers.add(subscriber);
+      // Once closed, the state stays `idle`: it is told at once and complete.
+      if (signal.aborted) subscriber.complete();
+      else stateWatchers.add(subscriber);
       return () => stateWatchers.delete(subscriber);
     }),
     send,
@@ -395,7 +420,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     close: () => {
       if (signal.aborted) return;
       closer.abort(new StoreClosedError('closed'));
-      // (A close timer it leaves pending, armed as the last watch ended, finds no connection: it does nothing.)
       fail();
       for (const watcher of stateWatchers) watcher.complete();
     },
@@ -403,7 +427,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (signal.aborted) return subscriber.error(signal.reason);
       const id = String(++nextId);
       entries.set(id, { spec, subscriber, next: emitter(subscriber) });
-      clearTimeout(closeTimer);
       open();
       // Without a session yet, the flush drops it: the session's start sends every watch.
       toAdd.add(id);

@@ -23,6 +23,7 @@ export function fromWireStatus(value: unknown): InstanceStatus {
 
 function toDate(value: unknown): Date {
   const date = new Date(typeof value === 'string' ? value : NaN);
-  if (Number.isNaN(date.getTime())) throw badResponse('A status time is not a date');
+  // A status whose time is no date is no status (one message for both: each costs bytes in a page).
+  if (Number.isNaN(date.getTime())) throw badResponse('Not an instance status');
   return date;
 }

@@ -103,6 +103,22 @@ describe('RemoteClient.close', () => {
     expect(await harness.runtime.client.getStatus('later')).toBeUndefined();
   });
 
+  it('ends every observable subscribed after close at once: connection$ with idle then complete, the others with StoreClosedError', () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const made = [client.status$('x'), client.customStatus$('x'), client.instances$(), client.history$('x')]; // before close ...
+    client.close();
+    const states: ConnectionState[] = [];
+    let completed = false;
+    client.connection$.subscribe({ next: (state) => states.push(state), complete: () => (completed = true) });
+    expect(states).toEqual([{ state: 'idle' }]);
+    expect(completed).toBe(true);
+    for (const source of [...made, client.status$('x')]) { // ... and after
+      let end: unknown;
+      source.subscribe({ complete: () => (end = 'complete'), error: (error: unknown) => (end = error) });
+      expect(end).toBeInstanceOf(StoreClosedError);
+    }
+  });
+
   it('clears the reconnect timer and the wait timers, rejecting a wait that has no status yet with StoreClosedError', async () => {
     harness.refuseStreams(Number.MAX_SAFE_INTEGER, 503);
     const clock = new VirtualClock();

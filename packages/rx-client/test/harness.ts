@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
+import { filter, firstValueFrom, Observable, ReplaySubject, type Subscription } from 'rxjs';
 import {
   createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Orchestrator, type Runtime,
 } from '@durable-rx/runtime';
@@ -39,8 +39,11 @@ export interface Harness {
   restartHandler(): void;
   /** Answers the next `count` stream requests with this status instead of serving them. */
   refuseStreams(count: number, status: number): void;
-  /** Leaves requests whose path ends with `suffix` unanswered until the client gives up on them (aborts). */
-  holdRequests(suffix: string): void;
+  /**
+   * Leaves requests whose path ends with `suffix` unanswered until the client gives up on them (aborts); `undefined`
+   * stops holding new ones.
+   */
+  holdRequests(suffix: string | undefined): void;
   /** The number of active subscriptions of stream session `session`, as the server counts them. */
   subscriptionsOf(session: string): Promise<number>;
   close(): Promise<void>;
@@ -136,4 +139,39 @@ export function within<T>(promise: Promise<T>, what: string): Promise<T> {
 /** What `promise` settles with: its value, or the error it rejects with. */
 export function outcome(promise: Promise<unknown>): Promise<unknown> {
   return promise.then((value) => value, (error: unknown) => error);
+}
+
+/**
+ * A wrapper for the client the server's handler serves (`openHarness`' second argument) that counts, per instance,
+ * the live subscriptions the server holds on the runtime's `status$` and `history$` (`live(instanceId)`), and serves
+ * what `replace(method, instanceId)` returns instead of the runtime's where it returns an observable (a source that
+ * ends or fails as a store read may).
+ */
+export function serverClient(
+  replace: (method: 'status$' | 'history$', instanceId: string) => Observable<unknown> | undefined = () => undefined,
+) {
+  const counts = new Map<string, number>();
+  const count = (instanceId: string, by: number): void => void counts.set(instanceId, (counts.get(instanceId) ?? 0) + by);
+  return {
+    live: (instanceId: string): number => counts.get(instanceId) ?? 0,
+    wrap: (client: DurableClient): DurableClient => new Proxy(client, {
+      get(target, key) {
+        if (key === 'status$' || key === 'history$') {
+          return (instanceId: string) => {
+            const source = replace(key, instanceId) ?? target[key](instanceId);
+            return new Observable<unknown>((subscriber) => {
+              count(instanceId, 1);
+              const subscription = source.subscribe(subscriber);
+              return () => {
+                count(instanceId, -1);
+                subscription.unsubscribe();
+              };
+            });
+          };
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as DurableClient,
+  };
 }

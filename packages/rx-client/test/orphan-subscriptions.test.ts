@@ -1,9 +1,9 @@
-import type { DurableClient } from '@durable-rx/runtime';
+import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { filter, firstValueFrom, throwError, type Observable } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { filter, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError, type RemoteClient } from '../src/index.js';
-import { KEY, openHarness, within, type Harness } from './harness.js';
+import { KEY, openHarness, outcome, recordInto, serverClient, within, type Harness } from './harness.js';
 
 /**
  * Every subscription the client opens on the server has an owner that ends it: when a watch ends, however it ends,
@@ -13,8 +13,12 @@ import { KEY, openHarness, within, type Harness } from './harness.js';
 let harness: Harness | undefined;
 const releases: (() => void)[] = [];
 
+const subscriptions: Subscription[] = [];
+const record = recordInto(subscriptions);
+
 afterEach(async () => {
   for (const release of releases.splice(0)) release();
+  for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
   await harness?.close();
 });
 
@@ -24,6 +28,21 @@ function firstOf<T>(source: Observable<T>): Promise<T> {
     const subscription = source.subscribe({ next: resolve });
     releases.push(() => subscription.unsubscribe());
   }), 'a first value');
+}
+
+/** Resolves once `source` has emitted; the subscription is returned, to end when the test says. */
+async function started<T>(source: Observable<T>): Promise<Subscription> {
+  let seen!: () => void;
+  const first = new Promise<void>((resolve) => (seen = resolve));
+  const subscription = source.subscribe(() => seen());
+  releases.push(() => subscription.unsubscribe());
+  await within(first, 'a first value');
+  return subscription;
+}
+
+/** Every stream session the client's subscription requests went to, in order. */
+function sessionsOf(h: Harness): string[] {
+  return [...new Set(h.requests.filter((r) => r.path.endsWith('/subscriptions')).map((r) => r.path.split('/').at(-2)!))];
 }
 
 /** The stream session the client's subscription requests went to. */
@@ -115,6 +134,63 @@ describe('server-side subscriptions', () => {
     expect(flakyError).toBeInstanceOf(RemoteError);
     expect(flakyError).toMatchObject({ code: 'internal' });
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(2); // kept and third; the `flaky` sent again is not left behind
+    client.close();
+  });
+
+  it('unsubscribes what a request the server refused (400) would have unsubscribed, failing only the watches it added', async () => {
+    const server = serverClient();
+    const h = (harness = await openHarness({}, server.wrap));
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    const kept = record<InstanceStatus | undefined>(client.status$('kept'));
+    await within(kept.seen((s) => s === undefined), 'the first snapshot');
+    const dropped = await started(client.status$('dropped'));
+    expect(server.live('dropped')).toBe(1);
+    // In one tick `dropped` ends and 1000 watches start: their one request would leave the session 1001 subscriptions,
+    // more than it may hold, so the server refuses it (400) and applies none of it, the unsubscription neither.
+    dropped.unsubscribe();
+    const refused = Array.from({ length: 1000 }, (_, i) => outcome(firstValueFrom(client.status$(`many-${i}`))));
+    for (const error of await within(Promise.all(refused), 'the refused watches ending')) {
+      expect(error).toMatchObject({ code: 'invalid-argument', status: 400 });
+    }
+    await vi.waitFor(() => expect(server.live('dropped')).toBe(0), { timeout: 30_000, interval: 10 });
+    // The watch that was not refused carries on.
+    await h.runtime.client.startNew('Echo', { instanceId: 'kept', input: 1 });
+    await within(kept.seen((s) => s?.runtimeStatus === 'Completed'), 'kept completed');
+    let held = 0;
+    for (const session of sessionsOf(h)) held += (await h.subscriptionsOf(session)) ?? 0;
+    expect(held).toBe(1); // kept, in one session
+    client.close();
+  });
+
+  it('sends a request the server failed (500) again after the delay, leaving no other session holding subscriptions', async () => {
+    // The server's first read of instance `boom` throws (a store read that fails): the request fails with 500 after the
+    // server applied what came before it in the request.
+    let thrown = false;
+    const server = serverClient((_, instanceId) => {
+      if (instanceId !== 'boom' || thrown) return undefined;
+      thrown = true;
+      throw new Error('the store read failed');
+    });
+    const h = (harness = await openHarness({}, server.wrap));
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    const kept = record<InstanceStatus | undefined>(client.status$('kept'));
+    await within(kept.seen((s) => s === undefined), 'the first snapshot');
+    const gone = await started(client.status$('gone'));
+    // One request: `gone` unsubscribed, `also` and `boom` subscribed.
+    gone.unsubscribe();
+    const also = record<InstanceStatus | undefined>(client.status$('also'));
+    const boom = record<InstanceStatus | undefined>(client.status$('boom'));
+    await within(boom.seen((s) => s === undefined), 'boom watched');
+    await within(also.seen((s) => s === undefined), 'also watched');
+    expect(thrown).toBe(true);
+    expect(h.requests.filter((r) => r.path.endsWith('/subscriptions')).length).toBeGreaterThan(2); // it was sent again
+    expect(server.live('gone')).toBe(0);
+    const [current, ...others] = sessionsOf(h).reverse();
+    expect(await h.subscriptionsOf(current!)).toBe(3); // kept, also, boom
+    for (const other of others) expect(await h.subscriptionsOf(other)).toBeUndefined(); // gone (404)
+    // Every watch carries on.
+    await h.runtime.client.startNew('Echo', { instanceId: 'boom', input: 1 });
+    await within(boom.seen((s) => s?.runtimeStatus === 'Completed'), 'boom completed');
     client.close();
   });
 });

@@ -1,8 +1,8 @@
 import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
 import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, openHarness, recordInto, type Harness } from './harness.js';
+import { KEY, openHarness, recordInto, within, type Harness } from './harness.js';
 
 /**
  * Reconnection: the server drops the streams (all TCP connections closed) or forgets them (handler restarted), and
@@ -133,6 +133,22 @@ describe('reconnect', () => {
     }
     const full = (await local.getStatus('lost', { showHistory: true, showHistoryOutput: true }))!.history!;
     expect(history.values).toEqual(full); // every event once: the resent subscribe replayed nothing
+  });
+
+  it('gives up a subscription request with the stream it was sent for, and sends it to the next session', async () => {
+    // The server never answers the subscription request; then its stream ends and the new handler knows no session.
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, reconnect: { initialDelayMs: 10 } });
+    harness.holdRequests('/subscriptions');
+    const statuses = record<InstanceStatus | undefined>(client.status$('held'));
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.path.endsWith('/subscriptions'))).toBe(true), { timeout: 30_000, interval: 10 });
+    harness.holdRequests(undefined);
+    harness.restartHandler();
+    await within(statuses.seen((s) => s === undefined), 'the first snapshot, from the new session');
+    const held = harness.requests.find((r) => r.path.endsWith('/subscriptions'))!;
+    expect(held.signal.aborted).toBe(true); // not left on its way
+    await harness.runtime.client.startNew('Echo', { instanceId: 'held', input: 1 });
+    await within(statuses.seen((s) => s?.runtimeStatus === 'Completed'), 'held completed');
+    client.close();
   });
 
   it('keeps a live query current across drops', async () => {

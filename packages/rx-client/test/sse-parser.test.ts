@@ -1,14 +1,16 @@
 import { createParser } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
-import { sseParser, type SseMessage } from '../src/sse-parser.js';
+import { sseParser } from '../src/sse-parser.js';
 
+/** One dispatched event: its `event` field (none for a plain message), `data` and `id` field. */
+type SseMessage = { readonly event: string | undefined; readonly data: string; readonly id: string | undefined };
 type Parsed = { readonly events: SseMessage[]; readonly retries: number[] };
 
 function parseWithOurs(chunks: readonly string[]): Parsed {
   const events: SseMessage[] = [];
   const retries: number[] = [];
   // An empty event type is no type (a plain message), as in the reference, which reports it as none.
-  const feed = sseParser((m) => events.push({ ...m, event: m.event || undefined }), (ms) => retries.push(ms), () => undefined);
+  const feed = sseParser((event, data, id) => events.push({ event: event || undefined, data, id }), (ms) => retries.push(ms), () => undefined);
   for (const chunk of chunks) feed(chunk);
   return { events, retries };
 }

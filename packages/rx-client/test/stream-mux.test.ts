@@ -233,7 +233,7 @@ describe('createStreamMux', () => {
     expect(streams).toBe(2);
   });
 
-  it('waits out the reconnect delay before a new session when the server answers a subscription with 500', async () => {
+  it('waits out the reconnect delay, then resumes the session and sends the request again, when the server answers a subscription with 500', async () => {
     const server = await serveSessions((n) => (n === 1 ? 500 : 'ok'));
     const clock = new VirtualClock();
     const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, clock, reconnect: { initialDelayMs: 1000 } });
@@ -245,7 +245,8 @@ describe('createStreamMux', () => {
     expect(await reconnecting).toMatchObject({ error: { code: 'internal', status: 500 } });
     await clock.advance(1000);
     await within(server.until(() => server.count('GET') === 2), 'the reconnect');
-    expect(server.log.filter((r) => r.method === 'GET').map((r) => r.lastEventId)).toEqual([undefined, undefined]); // a new session
+    // The same session, resumed: a new one would leave the old holding what the request applied before failing.
+    expect(server.log.filter((r) => r.method === 'GET').map((r) => r.lastEventId)).toEqual([undefined, 's1.1']);
     await stateOf(mux, (s) => s.state === 'live');
     await within(server.until(() => server.count('POST') === 2), 'the subscription sent again');
     await within(watch.first, 'the value');
