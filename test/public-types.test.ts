@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The published types (each package's built `dist`), as a user's editor shows them: every export of every entry point
- * has TSDoc, and no declaration says `any`.
+ * has TSDoc, no declaration says `any`, members marked `@internal` are left out, and the declarations typecheck as
+ * they are (a project with `skipLibCheck: false` reads them without errors).
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 const packages = ['runtime', 'store-indexeddb', 'store-mongo', 'rx-client'];
@@ -17,7 +18,10 @@ interface PackageJson {
 const entries = packages.flatMap((name) => {
   const dir = `${root}packages/${name}/`;
   const { exports } = JSON.parse(readFileSync(`${dir}package.json`, 'utf8')) as PackageJson;
-  return Object.entries(exports).map(([path, target]) => ({ name: `${name}${path.slice(1)}`, file: `${dir}${target.types.slice(2)}` }));
+  return Object.entries(exports).map(([path, target]) => ({
+    name: `${name}${path.slice(1)}`,
+    file: `${dir}${target.types.slice(2)}`,
+  }));
 });
 
 function declarationFiles(dir: string): string[] {
@@ -44,6 +48,20 @@ describe('the published types', () => {
       })
       .map((symbol) => symbol.name);
     expect(undocumented).toEqual([]);
+  });
+
+  it('the declarations typecheck without skipLibCheck', () => {
+    const files = entries.map((entry) => entry.file);
+    const strict = ts.createProgram(files, { ...program.getCompilerOptions(), skipLibCheck: false });
+    const ours = ts.getPreEmitDiagnostics(strict).filter((d) => d.file?.fileName.startsWith(`${root}packages/`));
+    const shown = ours.map((d) => `${d.file!.fileName.slice(root.length)}: ${ts.flattenDiagnosticMessageText(d.messageText, '')}`);
+    expect(shown).toEqual([]);
+  });
+
+  it.each(packages)('no member of %s marked @internal is published', (name) => {
+    const published = declarationFiles(`${root}packages/${name}/dist`)
+      .filter((file) => readFileSync(file, 'utf8').includes('@internal'));
+    expect(published.map((file) => file.slice(root.length))).toEqual([]);
   });
 
   it.each(packages)('no declaration of %s says any', (name) => {

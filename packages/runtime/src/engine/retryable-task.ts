@@ -1,7 +1,7 @@
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import { invalid } from '../model/validation.js';
 import type { AtomicTask } from './atomic-task.js';
-import { DurableTask, type TaskParent } from './durable-task.js';
+import { DurableTask } from './durable-task.js';
 import type { RetryOptions } from './retry-options.js';
 import type { TimerTask } from './timer-task.js';
 import { toFailureDetails } from './orchestration-execution.js';
@@ -18,7 +18,7 @@ export interface RetryScheduler<T> {
  * An activity or sub-orchestration call that is retried on failure after a durable timer, per {@link RetryOptions}.
  * Every attempt and every delay is an ordinary scheduled action, so replay reproduces them exactly.
  */
-export class RetryableTask<T> extends DurableTask<T> implements TaskParent {
+export class RetryableTask<T> extends DurableTask<T> {
   #attempt = 1;
   #current: AtomicTask<T>;
   #timer: TimerTask | undefined;

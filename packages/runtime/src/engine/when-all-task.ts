@@ -1,4 +1,4 @@
-import { DurableTask, type TaskParent } from './durable-task.js';
+import { DurableTask } from './durable-task.js';
 
 /** Result tuple of {@link WhenAllTask}: the results of the child tasks, in order. */
 export type TaskResults<T extends readonly DurableTask<unknown>[]> = {
@@ -9,7 +9,7 @@ export type TaskResults<T extends readonly DurableTask<unknown>[]> = {
  * Completes with every child's result (in order) once all completed; fails as soon as one child fails, with that
  * child's error (fail-fast, like `Promise.all` and Durable Functions' `Task.all`).
  */
-export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends DurableTask<TaskResults<T>> implements TaskParent {
+export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends DurableTask<TaskResults<T>> {
   constructor(readonly children: T) {
     super();
     for (const child of children) child.parent = this;

@@ -1,10 +1,10 @@
-import { DurableTask, type TaskParent } from './durable-task.js';
+import { DurableTask } from './durable-task.js';
 
 /**
  * Completes with the first child task that settles (completed or failed): `yield Task.any([a, b])` evaluates to
  * the winning task itself, so the orchestrator can compare it and read its `result` or `error`.
  */
-export class WhenAnyTask<T extends DurableTask<unknown>> extends DurableTask<T> implements TaskParent {
+export class WhenAnyTask<T extends DurableTask<unknown>> extends DurableTask<T> {
   constructor(readonly children: readonly T[]) {
     super();
     if (children.length === 0) throw new TypeError('Task.any needs at least one task');
