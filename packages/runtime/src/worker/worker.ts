@@ -419,8 +419,8 @@ export class Worker {
       // A claim that settles after the lease it asks for has expired hands out nothing this worker could use.
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
         orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
-        'claim', this.#leaseLeft(now.getTime() + leaseMs),
-        (item) => item && this.#releaseUnrun([item]),
+        'claim', now.getTime() + leaseMs,
+        (item) => item && this.#releaseUnrun([item]), now.getTime(),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -563,17 +563,20 @@ export class Worker {
   }
 
   /**
-   * A store call's promise with an end: it settles as `call` does, or rejects when `ms` (default
-   * `storeCallTimeoutMs`) pass on the worker's clock first (a `TimeoutError` DOMException naming `what`; the call is
-   * abandoned) or when `stop` ends (a StoreClosedError). An abandoned call that settles later does no harm: its result
-   * is ignored and its rejection handled. The calls share the worker's deadline timer (none for `Infinity`): a call
-   * only sets it when its deadline is earlier than the armed one, and leaves it armed when it settles, so a call costs
-   * no timer of its own (a timer set and cleared per call cost about 1 µs, against 0.06 µs for the await itself).
+   * A store call's promise with an end: it settles as `call` does, or rejects when `storeCallTimeoutMs` pass on the
+   * worker's clock first, or `untilMs` (ms on the clock: the expiry of the lease the call is made under) comes first (a
+   * `TimeoutError` DOMException naming `what`; the call is abandoned), or when `stop` ends (a StoreClosedError). An
+   * abandoned call that settles later does no harm: its result is ignored and its rejection handled. The calls share
+   * the worker's deadline timer (none for `Infinity`): a call only sets it when its deadline is earlier than the armed
+   * one, and leaves it armed when it settles, so a call costs no timer of its own (a timer set and cleared per call
+   * cost about 1 µs, against 0.06 µs for the await itself). `nowMs` is the clock's time, when the caller has just read
+   * it (one read less per call).
    */
-  #bounded<T>(call: Promise<T>, what: string, ms = this.#o.storeCallTimeoutMs, late?: (value: T) => void): Promise<T> {
+  #bounded<T>(call: Promise<T>, what: string, untilMs = Infinity, late?: (value: T) => void, nowMs = this.#o.clock.now().getTime()): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const ms = Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - nowMs));
       // A bound beyond one timer's longest delay (24.8 days) ends there.
-      const atMs = ms === Infinity ? Infinity : this.#o.clock.now().getTime() + Math.min(ms, MAX_TIMER_DELAY_MS);
+      const atMs = ms === Infinity ? Infinity : nowMs + Math.min(ms, MAX_TIMER_DELAY_MS);
       const bounded = new BoundedCall(atMs, what, ms, reject);
       const calls = this.#calls;
       bounded.prev = calls.prev;
@@ -652,11 +655,6 @@ export class Worker {
     for (const item of items) this.#track((async () => void (await this.#bounded(this.#release(item), 'release')))());
   }
 
-  /** The bound of a store call made under a lease that expires at `untilMs` (ms on the clock), for {@link #bounded}. */
-  #leaseLeft(untilMs: number): number {
-    return Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - this.#o.clock.now().getTime()));
-  }
-
   #track(promise: Promise<void>): void {
     this.#inFlight++;
     promise.then(this.#settled, this.#failed);
@@ -710,7 +708,7 @@ export class Worker {
       };
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
-        input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', this.#leaseLeft(item.lease.expiresAt.getTime()));
+        input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime());
         decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
@@ -721,7 +719,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', this.#leaseLeft(item.lease.expiresAt.getTime()), () => this.#releaseUnrun(leased));
+        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), () => this.#releaseUnrun(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
@@ -937,7 +935,7 @@ export class Worker {
         try {
           const until = startMs + activityLeaseMs;
           // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
-          await this.#bounded(store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', this.#leaseLeft(startMs + beatMs));
+          await this.#bounded(store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
           heartbeat.until = until;
         } catch (error) {
           if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
