@@ -47,6 +47,7 @@ export { NonDeterminismError } from './model/errors/non-determinism-error.js';
 export { TaskFailedError } from './model/errors/task-failed-error.js';
 export { LeaseLostError } from './model/errors/lease-lost-error.js';
 export { StoreClosedError } from './model/errors/store-closed-error.js';
+export { UnavailableError } from './model/errors/unavailable-error.js';
 export { UnknownEventTypeError } from './model/errors/unknown-event-type-error.js';
 export { OrchestrationError } from './model/errors/orchestration-error.js';
 

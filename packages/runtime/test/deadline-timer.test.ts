@@ -121,7 +121,7 @@ describe('waitForCompletion timeouts', () => {
   it('let go of the store\u2019s change feed as they end: by timeout, by unsubscribing, or when the client closes', async () => {
     const store = new CountedFeed();
     const clock = new VirtualClock();
-    const client = new LocalClient({ store, clock }); // no worker: the instances stay Pending
+    const client = new LocalClient({ store, clock, storeCallTimeoutMs: Infinity }); // no worker: the instances stay Pending
     try {
       const [a, b] = await Promise.all([client.startNew('Anything'), client.startNew('Anything')]);
       const first = client.waitForCompletion(a, { timeoutMs: 1_000 });

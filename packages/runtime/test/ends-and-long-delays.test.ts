@@ -106,6 +106,10 @@ describe('waitForCompletion', () => {
     const error = await within(waiting, 'the wait ending');
     expect(error).toMatchObject({ name: 'TimeoutError' });
     expect((error as Error).message).toContain('no status arrived');
+    // What is left is the bound of the read the store never answered (storeCallTimeoutMs, 30 s); it ends too.
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 30_000]);
+    clock.ms = T0 + 30_000;
+    clock.fire(await within(clock.timerDueBy(T0 + 30_000), 'the read\'s bound'));
     expect(clock.timers.size).toBe(0);
   });
 });
@@ -113,7 +117,7 @@ describe('waitForCompletion', () => {
 describe('change-feed teardowns that throw', () => {
   it('close() ends every per-instance feed of a store with instanceChanges$, then throws the first error', async () => {
     const { store, control } = wrappedStore(true);
-    const client = new LocalClient({ store, clock: new HandClock() });
+    const client = new LocalClient({ store, clock: new HandClock(), storeCallTimeoutMs: Infinity });
     await client.startNew('Any', { instanceId: 'a' });
     await client.startNew('Any', { instanceId: 'b' });
     const ends = ['a', 'b'].map((id) => lastValueFrom(client.status$(id).pipe(map((s) => s?.runtimeStatus), toArray())));

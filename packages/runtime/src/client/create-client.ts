@@ -1,6 +1,8 @@
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../worker/worker.js';
 import type { DurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
@@ -9,12 +11,25 @@ export interface CreateClientOptions {
   /** The store the orchestrations live in, shared with the workers that run them. The client does not close it. */
   readonly store: Store;
   /**
-   * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs` and how long a command waits
-   * for a worker to apply it. Defaults to the system clock; pass the runtime's clock (a `VirtualClock` in tests).
+   * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs`, how long a command waits
+   * for a worker to apply it, and `storeCallTimeoutMs`. Defaults to the system clock; pass the runtime's clock (a
+   * `VirtualClock` in tests).
    */
   readonly clock?: Clock;
   /** Fresh ids for instances, executions and messages. Defaults to random UUIDs. */
   readonly newId?: NewId;
+  /**
+   * Longest wait, in ms on `clock`, for one store call (a number > 0, or `Infinity`); default 30 s, as the runtime's
+   * option of the same name. A command, read or first snapshot the store has not answered by then (a wedged IndexedDB
+   * transaction, a network partition without a socket timeout) rejects with `UnavailableError` (`code`
+   * `'unavailable'`, HTTP 503); the call is not undone, so a command may still take effect.
+   *
+   * @example
+   * ```ts
+   * const client = createClient({ store, storeCallTimeoutMs: 5_000 }); // a call unanswered for 5 s rejects
+   * ```
+   */
+  readonly storeCallTimeoutMs?: number;
 }
 
 /**
@@ -28,7 +43,12 @@ export interface CreateClientOptions {
  * ```
  */
 export function createClient(options: CreateClientOptions): DurableClient {
+  const { storeCallTimeoutMs = DEFAULT_STORE_CALL_TIMEOUT_MS } = options;
+  // The runtime's rule for its option of the same name: a number > 0 (Infinity included).
+  if (typeof storeCallTimeoutMs !== 'number' || !(storeCallTimeoutMs > 0)) {
+    throw new InvalidArgumentError('storeCallTimeoutMs must be a positive number');
+  }
   return new LocalClient({
-    store: options.store, clock: options.clock ?? systemClock, newId: options.newId,
+    store: options.store, clock: options.clock ?? systemClock, newId: options.newId, storeCallTimeoutMs,
   });
 }

@@ -135,7 +135,9 @@ export interface WaitForCompletionOrCheckStatusOptions extends CheckStatusRespon
  * written against it runs unchanged against either.
  *
  * Commands reject with `DurableError`s (`code`/`status`): invalid input 400, unknown instance 404, conflicting state
- * 409, terminal instance 410. Observables push every committed change; nothing polls.
+ * 409, terminal instance 410, and `'unavailable'` 503 when the store did not answer within `storeCallTimeoutMs` (the
+ * local client's, or the server's behind the HTTP API; the command may still take effect). Observables push every
+ * committed change; nothing polls.
  */
 export interface DurableClient {
   /** Creates a Pending instance and returns its id. */

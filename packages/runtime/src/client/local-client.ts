@@ -7,6 +7,7 @@ import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { EventRaisedEvent, HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import { deepFreeze } from '../model/frozen.js';
@@ -46,6 +47,11 @@ export interface LocalClientOptions {
   readonly knownOrchestrators?: ReadonlySet<string>;
   /** The worker of the same runtime: `startNew` commits the instance leased to it, so it runs without a claim. */
   readonly startHandOff?: StartHandOff;
+  /**
+   * Longest wait, in ms on `clock`, for one store call (> 0, or `Infinity`); a call the store has not answered by then
+   * rejects with `UnavailableError`.
+   */
+  readonly storeCallTimeoutMs: number;
 }
 
 /** Default `timeoutMs` of `waitForCompletion`. */
@@ -68,8 +74,10 @@ export class LocalClient implements DurableClient {
   readonly #known: ReadonlySet<string> | undefined;
   readonly #startHandOff: StartHandOff | undefined;
   readonly #changes: ChangeRouter;
-  /** The timeouts of pending waits, on one shared timer. */
+  /** The timeouts of pending waits and store calls, on one shared timer. */
   readonly #addDeadline: AddDeadline;
+  /** `storeCallTimeoutMs`: the bound of each store call ({@link LocalClient.#bounded}). */
+  readonly #callTimeoutMs: number;
   /** Completes the store's per-instance feeds when {@link LocalClient.close} is called; empty once closed. */
   readonly #onClose = new Set<() => void>();
   #isClosed = false;
@@ -92,6 +100,7 @@ export class LocalClient implements DurableClient {
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;
+    this.#callTimeoutMs = options.storeCallTimeoutMs;
   }
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
@@ -112,7 +121,7 @@ export class LocalClient implements DurableClient {
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
       writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
-      result = await this.#store.commit(writeSet);
+      result = await this.#commit(writeSet);
     } catch (error) {
       if (lease) handOff!.cancelled();
       throw error;
@@ -138,18 +147,18 @@ export class LocalClient implements DurableClient {
     const { showHistory, showHistoryOutput, showInput } = readChecked(
       options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean },
     );
-    const state = await this.#store.getInstance(instanceId);
+    const state = await this.#read(instanceId);
     if (!state) return undefined;
     const status = toInstanceStatus(state, { showInput });
     if (!showHistory) return status;
-    const history = await this.#store.getHistory(instanceId);
+    const history = await this.#bounded(this.#store.getHistory(instanceId));
     return { ...status, history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const storeQuery = validateInstanceQuery(query);
     const show = showInputOf(query, 'query');
-    const page = await this.#store.queryInstances(storeQuery);
+    const page = await this.#bounded(this.#store.queryInstances(storeQuery));
     return {
       instances: page.instances.map((s) => toInstanceStatus(s, show)),
       ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken }),
@@ -219,7 +228,7 @@ export class LocalClient implements DurableClient {
     }
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
-    await this.#store.commit(decideRestart(instanceId, {
+    await this.#commit(decideRestart(instanceId, {
       instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#clock.now(), newId: this.#newId,
     }));
     return newId;
@@ -227,11 +236,11 @@ export class LocalClient implements DurableClient {
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
     assertValidInstanceId(instanceId);
-    return { instancesDeleted: await this.#store.purgeInstance(instanceId) };
+    return { instancesDeleted: await this.#bounded(this.#store.purgeInstance(instanceId)) };
   }
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {
-    return { instancesDeleted: await this.#store.purgeInstances(validatePurgeFilter(filter)) };
+    return { instancesDeleted: await this.#bounded(this.#store.purgeInstances(validatePurgeFilter(filter))) };
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
@@ -347,7 +356,7 @@ export class LocalClient implements DurableClient {
           emitted = 0;
         }
         if (state.historyLength <= emitted) return [];
-        const events = await this.#store.getHistory(instanceId, { fromIndex: emitted });
+        const events = await this.#bounded(this.#store.getHistory(instanceId, { fromIndex: emitted }));
         const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
         emitted += fresh.length;
         return fresh;
@@ -358,7 +367,7 @@ export class LocalClient implements DurableClient {
         reads = reads.then(() => (subscriber.closed ? undefined : step())).catch((error: unknown) => subscriber.error(error));
       };
       // The first trigger reads the current state itself, so the cursor starts on the right execution.
-      const current = async (): Promise<StatusChange> => ({ instanceId, state: await this.#store.getInstance(instanceId) });
+      const current = async (): Promise<StatusChange> => ({ instanceId, state: await this.#read(instanceId) });
       return withFirst(current, this.#changes.instance(instanceId)).subscribe({
         next: ({ state }) => queue(async () => {
           const events = await read(state);
@@ -504,7 +513,7 @@ export class LocalClient implements DurableClient {
     if (stopped) unwatch(); // the feed ended while it was being joined
     let read: Promise<InstanceState | undefined>;
     try {
-      read = this.#store.getInstance(instanceId);
+      read = this.#read(instanceId);
     } catch (error) {
       read = Promise.reject(error); // a store that throws instead of rejecting: still `fail`, which stops watching
     }
@@ -531,12 +540,12 @@ export class LocalClient implements DurableClient {
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
-    return followPages((token) => this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
+    return followPages((token) => this.#bounded(this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) })));
   }
 
   async #existing(instanceId: string): Promise<InstanceState> {
     assertValidInstanceId(instanceId);
-    const state = await this.#store.getInstance(instanceId);
+    const state = await this.#read(instanceId);
     if (!state) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     return state;
   }
@@ -548,7 +557,7 @@ export class LocalClient implements DurableClient {
   #sendOnly(instanceId: string, requires: InstanceCondition, event: MessageEvent): Promise<void> {
     // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
     // instances at once kept every write set alive through the next collections).
-    return this.#store.commit(this.#messageTo(instanceId, requires, event)).then(ignore);
+    return this.#commit(this.#messageTo(instanceId, requires, event)).then(ignore);
   }
 
   /** The write set that sends `event` to an instance that meets `requires`. */
@@ -570,8 +579,8 @@ export class LocalClient implements DurableClient {
     status: InstanceCondition['status'] = 'running',
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
-    const state = await this.#store.getInstance(instanceId);
-    if (!state || reflects(state, state)) return this.#store.commit(writeSet).then(ignore);
+    const state = await this.#read(instanceId);
+    if (!state || reflects(state, state)) return this.#commit(writeSet).then(ignore);
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
   }
 
@@ -601,12 +610,36 @@ export class LocalClient implements DurableClient {
       if (settled) stop(); // the feed had already ended
     });
     try {
-      await this.#store.commit(writeSet);
+      await this.#commit(writeSet);
     } catch (error) {
       stop?.();
       throw error;
     }
     await done;
+  }
+
+  /**
+   * A store call's promise with an end: it settles as `call` does, or rejects with {@link UnavailableError} when
+   * `storeCallTimeoutMs` pass on the client's clock first, on the client's deadline timer (a wedged IndexedDB
+   * transaction, a network partition without a socket timeout). The call is not undone: it may still take effect, and
+   * what it settles with later is ignored. Its deadline is let go of before the caller hears the outcome, so a client
+   * between calls holds no timer.
+   */
+  #bounded<T>(call: Promise<T>): Promise<T> {
+    const ms = this.#callTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      call.finally(this.#addDeadline(ms, () => reject(new UnavailableError(`The store call did not settle within ${ms} ms`)))).then(resolve, reject);
+    });
+  }
+
+  /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */
+  #read(instanceId: string): Promise<InstanceState | undefined> {
+    return this.#bounded(this.#store.getInstance(instanceId));
+  }
+
+  /** Commits a write set, with a bound ({@link LocalClient.#bounded}). */
+  #commit(writeSet: WriteSet): Promise<CommitResult> {
+    return this.#bounded(this.#store.commit(writeSet));
   }
 
   #nowIso(): string {

@@ -57,7 +57,10 @@ export interface RuntimeOptions {
    * lease check decides whether it may still commit (it refuses once another worker has claimed the task). The worker
    * then logs the call, gives back what it holds, leaves the lease to lapse so that another worker (or its own next
    * claim) takes the work over, and goes on with other work; whatever the call does later is ignored. `stop()` ends
-   * every wait for a store call, so it ends even if one never settles.
+   * every wait for a store call, so it ends even if one never settles. The runtime's `client` bounds its store calls by
+   * it too (as `createClient`'s option of the same name does): a command, read or first snapshot the store has not
+   * answered by then rejects with `UnavailableError` (`code` `'unavailable'`, HTTP 503); the call is not undone, so a
+   * command may still take effect.
    *
    * @example
    * ```ts
@@ -114,6 +117,7 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
   const newId = options.newId ?? randomId;
   const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
   const activities = registry<Activity>(options.activities ?? {}, 'activity');
+  const limits = positiveLimits(options);
   const worker = new Worker({
     store,
     orchestrators,
@@ -123,12 +127,12 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     logger: guardedLogger(options.logger ?? consoleLogger),
     owner: options.workerId ?? newId(),
     ownerReused: options.workerId !== undefined,
-    ...positiveLimits(options),
+    ...limits,
     cacheSize: options.cacheSize ?? 1000,
     leaseStorage: options.leaseStorage,
   });
   const client = new LocalClient({
-    store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()), startHandOff: worker.startHandOff,
+    store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()), startHandOff: worker.startHandOff, ...limits,
   });
   let started = false;
   let stopped: Promise<void> | undefined;
@@ -174,7 +178,8 @@ type PositiveLimits = {
 
 /** Each option of {@link PositiveLimits}, checked (a finite number > 0; `storeCallTimeoutMs` may be `Infinity`), or its default. */
 function positiveLimits(options: RuntimeOptions): PositiveLimits {
-  const defaults: PositiveLimits = {
+  // The defaults, each replaced by the option given (a fresh object: no copy of it is needed).
+  const limits: { -readonly [K in keyof PositiveLimits]: number } = {
     orchestrationLeaseMs: 30_000,
     activityLeaseMs: 300_000,
     maxConcurrentOrchestrations: 16,
@@ -182,8 +187,7 @@ function positiveLimits(options: RuntimeOptions): PositiveLimits {
     customStatusLimitBytes: DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
     storeCallTimeoutMs: DEFAULT_STORE_CALL_TIMEOUT_MS,
   };
-  const limits: { -readonly [K in keyof PositiveLimits]: number } = { ...defaults };
-  for (const key of Object.keys(defaults) as (keyof PositiveLimits)[]) {
+  for (const key of Object.keys(limits) as (keyof PositiveLimits)[]) {
     const value = options[key];
     if (value === undefined) continue;
     if (!(value > 0) || !(Number.isFinite(value) || (value === Infinity && key === 'storeCallTimeoutMs'))) {

@@ -152,9 +152,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   await startRuntime();
   await startRuntime();
   // The driver is a client process of its own. Its commands are not idempotent (a second raiseEvent is a second
-  // event), so only faults that leave no doubt reach it: errors before the call, and delays (a hung command would
-  // leave its scenario waiting for ever: the client has no bound of its own).
-  const client = createClient({ store: injector.handle({ errorAfter: 0, leaseExpiry: 0, hang: 0 }), clock });
+  // event), so only faults that leave no doubt reach it: errors before the call, and delays (no hangs). Its store
+  // calls are not bounded (storeCallTimeoutMs: Infinity): the virtual clock jumps (by minutes at the end) while real
+  // store I/O is in flight, so a bound would end commands that nothing is wrong with, and one ended so might still
+  // take effect (its scenario would send it again).
+  const client = createClient({ store: injector.handle({ errorAfter: 0, leaseExpiry: 0, hang: 0 }), clock, storeCallTimeoutMs: Infinity });
 
   const progress = new Map<string, number>(scenarios.map((s) => [s.instanceId, -1]));
   const inFlight = new Map<string, Promise<void>>();

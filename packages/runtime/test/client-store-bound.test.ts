@@ -1,0 +1,176 @@
+import { firstValueFrom, type Observable } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  createClient, createRuntime, InvalidArgumentError, isDurableError, MemoryStore, silentLogger, UnavailableError,
+  type DurableClient, type Store,
+} from '../src/index.js';
+import { createHttpHandler } from '../src/http/index.js';
+import { HandClock, T0 } from './hand-clock.js';
+import { within } from './within.js';
+
+/** The store methods a client calls. */
+type Method = 'commit' | 'getInstance' | 'getHistory' | 'queryInstances' | 'purgeInstance' | 'purgeInstances';
+
+/**
+ * A MemoryStore whose calls of the methods in `hanging` never settle (a wedged IndexedDB transaction, a network
+ * partition without a socket timeout); everything else goes to the MemoryStore.
+ */
+function hangingStore() {
+  const inner = new MemoryStore();
+  const hanging = new Set<Method>();
+  /** How many hanging calls were made, and who waits for that count to reach a number. */
+  let hung = 0;
+  const waiting: { readonly count: number; readonly reached: () => void }[] = [];
+  const store = new Proxy(inner, {
+    get: (target, key) => {
+      if (hanging.has(key as Method)) {
+        return () => {
+          hung++;
+          for (const waiter of waiting.filter((w) => w.count <= hung)) waiter.reached();
+          return new Promise<never>(() => undefined);
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Store;
+  /** Resolves once `count` hanging calls have been made in all. */
+  const hungCalls = (count: number): Promise<void> =>
+    new Promise((resolve) => (hung >= count ? resolve() : waiting.push({ count, reached: resolve })));
+  return { inner, store, hanging, hungCalls };
+}
+
+/** What `promise` settled with: its value, or the error it rejected with. */
+function outcome<T>(promise: Promise<T>): Promise<T | unknown> {
+  return promise.then((value) => value, (error: unknown) => error);
+}
+
+/** The first value of `source`, or the error it ended with. */
+function firstOutcome<T>(source: Observable<T>): Promise<T | unknown> {
+  return outcome(firstValueFrom(source));
+}
+
+/** Moves `clock` to `ms` and fires the timers due by then (the client's one deadline timer). */
+async function passTo(clock: HandClock, ms: number): Promise<void> {
+  await within(clock.timerDueBy(ms), `a timer due by T0 + ${ms - T0} ms`);
+  clock.ms = ms;
+  for (const [id, timer] of clock.timers) if (timer.at <= ms) clock.fire(id);
+}
+
+const unavailable = { code: 'unavailable', status: 503, name: 'UnavailableError' };
+
+/**
+ * A client on a hanging store (nothing hangs yet) with a 5 s bound, on a hand-moved clock, with a Completed instance
+ * 'done' (run by a runtime that has stopped since) and a Pending instance 'run' (no worker runs it).
+ */
+async function clientOnHangingStore() {
+  const clock = new HandClock();
+  const { inner, store, hanging, hungCalls } = hangingStore();
+  const client = createClient({ store, clock, storeCallTimeoutMs: 5000 });
+  await client.startNew('Any', { instanceId: 'done' });
+  const runtime = createRuntime({ store: inner, clock, logger: silentLogger, orchestrators: { Any: function* () { return 'ok'; } } });
+  await runtime.start();
+  await within(runtime.client.waitForCompletion('done'), 'the instance completing');
+  await runtime.stop({ graceMs: 0 });
+  await client.startNew('Any', { instanceId: 'run' });
+  expect(clock.timers.size).toBe(0);
+  return { clock, client, hanging, hungCalls };
+}
+
+describe('a client whose store never answers', () => {
+  it('rejects every read and command with UnavailableError once storeCallTimeoutMs passes, leaving no timer', async () => {
+    const { clock, client, hanging, hungCalls } = await clientOnHangingStore();
+    for (const method of ['commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'] as const) hanging.add(method);
+    const calls: Record<string, Promise<unknown>> = {
+      startNew: outcome(client.startNew('Any')),
+      getStatus: outcome(client.getStatus('run')),
+      listInstances: outcome(client.listInstances()),
+      getStatusAll: outcome(client.getStatusAll()),
+      getStatusBy: outcome(client.getStatusBy({ runtimeStatus: ['Running'] })),
+      raiseEvent: outcome(client.raiseEvent('run', 'Go')),
+      terminate: outcome(client.terminate('run')),
+      suspend: outcome(client.suspend('run')),
+      resume: outcome(client.resume('run')),
+      rewind: outcome(client.rewind('run')),
+      restart: outcome(client.restart('done')),
+      purgeInstanceHistory: outcome(client.purgeInstanceHistory('done')),
+      purgeInstanceHistoryBy: outcome(client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), runtimeStatus: ['Completed'] })),
+      waitForCompletion: outcome(client.waitForCompletion('run', { timeoutMs: Infinity })),
+      status$: firstOutcome(client.status$('run')),
+      customStatus$: firstOutcome(client.customStatus$('run')),
+      history$: firstOutcome(client.history$('run')),
+      instances$: firstOutcome(client.instances$()),
+    };
+    // One deadline for all of them, on the client's clock: storeCallTimeoutMs after the calls.
+    await within(hungCalls(Object.keys(calls).length), 'every call reaching the store');
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 5000]);
+    await passTo(clock, T0 + 5000);
+    const errors = await within(Promise.all(Object.values(calls)), 'every call ending');
+    for (const [name, error] of Object.entries(calls).map(([name], i) => [name, errors[i]] as const)) {
+      expect(error, name).toBeInstanceOf(UnavailableError);
+      expect(error, name).toMatchObject(unavailable);
+      expect(isDurableError(error), name).toBe(true);
+    }
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('rejects a command whose commit the store never answers, after reading the instance', async () => {
+    const { clock, client, hanging, hungCalls } = await clientOnHangingStore();
+    hanging.add('commit');
+    const calls = [
+      outcome(client.startNew('Any')), outcome(client.raiseEvent('run', 'Go')), outcome(client.terminate('run')),
+      outcome(client.restart('done')),
+    ];
+    await within(hungCalls(4), 'the four commits being made');
+    await passTo(clock, T0 + 5000);
+    expect(await within(Promise.all(calls), 'every command ending')).toMatchObject([unavailable, unavailable, unavailable, unavailable]);
+  });
+
+  it('answers as before from a store that answers, and holds no timer between calls', async () => {
+    const { clock, client } = await clientOnHangingStore();
+    expect(await client.getStatus('done')).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });
+    await client.raiseEvent('run', 'Go');
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('bounds its calls by the runtime\'s storeCallTimeoutMs when it is a runtime\'s client', async () => {
+    const clock = new HandClock();
+    const { store, hanging } = hangingStore();
+    const runtime = createRuntime({ store, clock, logger: silentLogger, storeCallTimeoutMs: 2000, orchestrators: { Any: function* () {} } });
+    hanging.add('getInstance');
+    const read = outcome(runtime.client.getStatus('any'));
+    await passTo(clock, T0 + 2000);
+    expect(await within(read, 'the read ending')).toMatchObject(unavailable);
+    await runtime.stop({ graceMs: 0 });
+  });
+
+  it('waits for ever with storeCallTimeoutMs: Infinity, arming no timer', async () => {
+    const clock = new HandClock();
+    const { store, hanging } = hangingStore();
+    const client: DurableClient = createClient({ store, clock, storeCallTimeoutMs: Infinity });
+    hanging.add('getInstance');
+    let settled = false;
+    void client.getStatus('any').finally(() => (settled = true));
+    await within(new Promise((resolve) => setTimeout(resolve, 0)), 'a turn of the event loop');
+    expect(settled).toBe(false);
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('refuses a storeCallTimeoutMs that is not a number > 0', () => {
+    const { store } = hangingStore();
+    for (const storeCallTimeoutMs of [0, -1, Number.NaN, '10', -Infinity, null]) {
+      expect(() => createClient({ store, storeCallTimeoutMs } as never)).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it('answers 503 unavailable over the HTTP API when the store does not answer', async () => {
+    const { clock, client, hanging } = await clientOnHangingStore();
+    const handler = createHttpHandler(client, { anonymous: true, logger: silentLogger });
+    hanging.add('getInstance');
+    const response = handler(new Request('http://localhost/runtime/webhooks/durabletask/instances/run'));
+    await passTo(clock, T0 + 5000);
+    const answer = await within(response, 'the answer');
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ code: 'unavailable' });
+  });
+});
