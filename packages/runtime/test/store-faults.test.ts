@@ -1,168 +1,13 @@
 import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, throwError, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, type Logger, type Runtime, type Store } from '../src/index.js';
-import type { StatusChange } from '../src/store/store.js';
+import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, type Runtime } from '../src/index.js';
 import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
 import type { DurableClient } from '../src/client/durable-client.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { InjectedFaultError } from '../src/testing/fault-injection.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
-
-/** The methods of the Store port a {@link FailingStore} can make fail. */
-type Method =
-  | 'commit' | 'claimOrchestration' | 'abandonOrchestration' | 'claimActivity' | 'abandonActivity' | 'releaseOwner'
-  | 'renewActivityLease' | 'getInstance' | 'getHistory' | 'queryInstances' | 'purgeInstance' | 'purgeInstances' | 'nextWakeTime';
-
-/** How a failing call fails: a rejected promise, or an exception thrown before any promise is returned. */
-type How = 'reject' | 'throw';
-
-/**
- * A fault injection on the Store port: a MemoryStore whose methods can be told to fail their next calls, by rejecting
- * or by throwing synchronously (a store that breaks its own contract). What does not fail goes to the MemoryStore.
- */
-class FailingStore implements Store {
-  readonly inner = new MemoryStore();
-  readonly capabilities = this.inner.capabilities;
-  readonly workAvailable$ = new Observable<void>((subscriber) => {
-    this.#workSubscribers++;
-    const subscription = this.inner.workAvailable$.subscribe(subscriber);
-    return () => {
-      this.#workSubscribers--;
-      subscription.unsubscribe();
-      if (this.workTeardownThrows) throw new Error('injected: workAvailable$ teardown failed');
-    };
-  });
-  /** Subscriptions to `changes$` still open. */
-  changeSubscribers = 0;
-  readonly changes$ = new Observable<StatusChange>((subscriber) => {
-    this.changeSubscribers++;
-    const subscription = this.inner.changes$.subscribe(subscriber);
-    return () => {
-      this.changeSubscribers--;
-      subscription.unsubscribe();
-      if (this.teardownThrows) throw new Error('injected: changes$ teardown failed');
-    };
-  });
-  /** Unsubscribing from `changes$` throws (after letting go of the MemoryStore's feed). */
-  teardownThrows = false;
-  /** Unsubscribing from `workAvailable$` throws (after letting go of the MemoryStore's feed). */
-  workTeardownThrows = false;
-  /** Subscriptions to `workAvailable$` still open. */
-  get workSubscribers(): number {
-    return this.#workSubscribers;
-  }
-  #workSubscribers = 0;
-  readonly #faults = new Map<Method, { count: number; how: How; error: (() => Error) | undefined }>();
-
-  /** The next `count` calls of `method` fail, as `how` says, with `error()` (or an injected Error) as the reason. */
-  failNext(method: Method, count: number, how: How = 'reject', error?: () => Error): void {
-    this.#faults.set(method, { count, how, error });
-  }
-
-  readonly #calls = new Map<Method, (() => void)[]>();
-
-  readonly #hangs = new Map<Method, { skip: number; readonly gate: Promise<void>; readonly made: (late: Promise<unknown>) => void }>();
-
-  /**
-   * The next call of `method` after `skip` others hangs, as one on a wedged IndexedDB transaction or across a network partition would:
-   * it reaches the MemoryStore only on `release()`, and its result or error then goes to a caller that may have given
-   * up on it. `called` resolves when the call is made; `release()` resolves once the late call has settled, either way.
-   */
-  hangNext(method: Method, skip = 0): { readonly called: Promise<void>; release(): Promise<void> } {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let made!: (late: Promise<unknown>) => void;
-    const called = new Promise<{ readonly late: Promise<unknown> }>((resolve) => (made = (late) => resolve({ late })));
-    this.#hangs.set(method, { skip, gate, made });
-    return {
-      called: called.then(() => undefined),
-      release: async () => {
-        open();
-        await (await called).late.then(() => undefined, () => undefined);
-      },
-    };
-  }
-
-  /** Resolves once `method` was next called and went to the MemoryStore (whose operations run when called). */
-  calledNext(method: Method): Promise<void> {
-    return new Promise((resolve) => this.#calls.set(method, [...(this.#calls.get(method) ?? []), resolve]));
-  }
-
-  #call<T>(method: Method, call: () => Promise<T>): Promise<T> {
-    const hang = this.#hangs.get(method);
-    if (hang && hang.skip-- === 0) {
-      this.#hangs.delete(method);
-      const late = hang.gate.then(call);
-      hang.made(late);
-      return late;
-    }
-    const fault = this.#faults.get(method);
-    if (fault && fault.count > 0) {
-      fault.count--;
-      const error = fault.error?.() ?? new Error(`injected: ${method} failed`);
-      if (fault.how === 'throw') throw error;
-      return Promise.reject(error);
-    }
-    const result = call();
-    for (const notify of this.#calls.get(method)?.splice(0) ?? []) notify();
-    return result;
-  }
-
-  commit(...args: Parameters<Store['commit']>) { return this.#call('commit', () => this.inner.commit(...args)); }
-  claimOrchestration(...args: Parameters<Store['claimOrchestration']>) { return this.#call('claimOrchestration', () => this.inner.claimOrchestration(...args)); }
-  abandonOrchestration(...args: Parameters<Store['abandonOrchestration']>) { return this.#call('abandonOrchestration', () => this.inner.abandonOrchestration(...args)); }
-  claimActivity(...args: Parameters<Store['claimActivity']>) { return this.#call('claimActivity', () => this.inner.claimActivity(...args)); }
-  abandonActivity(...args: Parameters<Store['abandonActivity']>) { return this.#call('abandonActivity', () => this.inner.abandonActivity(...args)); }
-  releaseOwner(...args: Parameters<Store['releaseOwner']>) { return this.#call('releaseOwner', () => this.inner.releaseOwner(...args)); }
-  renewActivityLease(...args: Parameters<Store['renewActivityLease']>) { return this.#call('renewActivityLease', () => this.inner.renewActivityLease(...args)); }
-  getInstance(...args: Parameters<Store['getInstance']>) { return this.#call('getInstance', () => this.inner.getInstance(...args)); }
-  getHistory(...args: Parameters<Store['getHistory']>) { return this.#call('getHistory', () => this.inner.getHistory(...args)); }
-  queryInstances(...args: Parameters<Store['queryInstances']>) { return this.#call('queryInstances', () => this.inner.queryInstances(...args)); }
-  purgeInstance(...args: Parameters<Store['purgeInstance']>) { return this.#call('purgeInstance', () => this.inner.purgeInstance(...args)); }
-  purgeInstances(...args: Parameters<Store['purgeInstances']>) { return this.#call('purgeInstances', () => this.inner.purgeInstances(...args)); }
-  nextWakeTime(...args: Parameters<Store['nextWakeTime']>) { return this.#call('nextWakeTime', () => this.inner.nextWakeTime(...args)); }
-  close() { return this.inner.close(); }
-}
-
-/** A logger that keeps every report and lets a test wait for the next error. */
-class RecordingLogger implements Logger {
-  readonly errors: string[] = [];
-  readonly warnings: string[] = [];
-  #onError: ((message: string) => void)[] = [];
-  #onWarning: ((message: string) => void)[] = [];
-
-  warn(message: string): void {
-    this.warnings.push(message);
-    for (const notify of this.#onWarning.splice(0)) notify(message);
-  }
-
-  error(message: string): void {
-    this.errors.push(message);
-    for (const notify of this.#onError.splice(0)) notify(message);
-  }
-
-  /** Resolves with the next error whose message contains `part`. */
-  nextError(part: string): Promise<string> {
-    return nextReport(this.#onError, part);
-  }
-
-  /** Resolves with the next warning whose message contains `part`. */
-  nextWarning(part: string): Promise<string> {
-    return nextReport(this.#onWarning, part);
-  }
-}
-
-/** Resolves with the next report pushed to `listeners` whose message contains `part`. */
-function nextReport(listeners: ((message: string) => void)[], part: string): Promise<string> {
-  return new Promise((resolve) => {
-    const listen = (message: string): void => {
-      if (message.includes(part)) resolve(message);
-      else listeners.push(listen);
-    };
-    listeners.push(listen);
-  });
-}
 
 const runtimes: { runtime: Runtime; clock: HandClock }[] = [];
 afterEach(async () => {
@@ -728,33 +573,6 @@ describe('a store call that never settles', () => {
       await stopsLeavingNoTimer(runtime, clock);
     });
   }
-
-  it('releases at once the task that a claim abandoned at its deadline takes when the store applies it late', async () => {
-    const { clock, store, logger } = onFailingStore();
-    let hung: ReturnType<FailingStore['hangNext']> | undefined;
-    const runtime = createRuntime({
-      store, clock, logger, maxConcurrentActivities: 1,
-      orchestrators: { Two: function* (ctx) { return yield ctx.Task.all([ctx.callActivity('A'), ctx.callActivity('B')]); } },
-      // The step's commit leases A; B is left to a claim, which hangs and is abandoned at its deadline. The store then
-      // applies it, as a queued IndexedDB transaction does once a wedge clears: B is leased to a worker that gave up.
-      activities: { A: () => { hung = store.hangNext('claimActivity'); return 'a'; }, B: () => 'b' },
-    });
-    runtimes.push({ runtime, clock });
-    await runtime.start();
-    const abandoned = logger.nextError('could not claim work');
-    const id = await runtime.client.startNew('Two');
-    await within((async () => { while (!hung) await new Promise((resolve) => setTimeout(resolve, 5)); await hung.called; })(), 'the claim of B');
-    await fireTimersUntil(clock, abandoned, 'the claim\'s deadline', 20);
-    await within(abandoned, 'the abandoned claim being reported');
-    await within(hung!.release(), 'the late claim being applied');
-    const ended = ending(runtime.client, id);
-    ended.catch(() => undefined);
-    await fireTimersUntil(clock, ended, 'a timer or the end', 200);
-    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b'] });
-    // Released, B ran at the next claim; left to its lease, it would have waited out the 300 s activity lease.
-    expect(clock.ms - T0).toBeLessThan(300_000);
-    await stopsLeavingNoTimer(runtime, clock);
-  });
 
   it('abandons a lease renewal that never settles when the next is due, and renews then: the running activity keeps its task', async () => {
     const { clock, store, logger } = onFailingStore();

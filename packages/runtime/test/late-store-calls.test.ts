@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { createClient, createRuntime, type Activity, type ActivityContext, type Logger, type Orchestrator } from '../src/index.js';
+import type { WriteSet } from '../src/model/write-set.js';
+import { isTerminalStatus } from '../src/model/instance-status.js';
+import { sampleOrchestrators } from '../src/testing/samples.js';
+import { historyProblems } from '../src/testing/soak.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { FailingStore, type HangOptions, type Method } from './failing-store.js';
+import { within } from './within.js';
+
+// The soak's virtual clock jumps while real store I/O is in flight, so a store call can outlast its bound with no fault
+// injected: the worker abandons it, and the store answers later (the soak counts these as `boundTimeouts`). These tests
+// make that happen on purpose, with the clock and the call's answer moved by hand, for each kind of call that takes work
+// or leases it, and check what the soak checks: every instance ends as it should, each activity ran exactly once, no
+// history records a step twice, nothing is left behind. And what the late call took is released at once: where its
+// lease outlives the bound, the run does not wait for that lease to lapse. (Where the bound is the lease itself, as
+// for a claim with the soak's settings, the late lease has lapsed by then and only the rest is checked.)
+
+/** The soak's leases. */
+const ORCHESTRATION_LEASE_MS = 10_000;
+const ACTIVITY_LEASE_MS = 20_000;
+
+const HELLO = ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'];
+
+/** A fan-out, an activity after it, then the hello sequence as a sub-orchestration. */
+const Fan: Orchestrator = function* (ctx) {
+  const first: string[] = yield ctx.Task.all(['a', 'b', 'c'].map((x) => ctx.callActivity('Echo', x)));
+  const next: string = yield ctx.callActivity('Echo', 'd');
+  const hello: string[] = yield ctx.callSubOrchestrator('E1_HelloSequence', undefined, 'fan~hello');
+  return [...first, next, hello];
+};
+
+/** True when a commit leases activity tasks it schedules to the committing worker. */
+const leasesTasks = (writeSet: WriteSet): boolean => writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined);
+
+type Applied = NonNullable<HangOptions<Method>['applied']>;
+
+/** Each kind of store call that takes work or leases it, held by `store` (`ran`: the activity runs so far). */
+const CALLS: Record<string, (store: FailingStore, ran: ReadonlyMap<string, number>, applied: Applied) => ReturnType<FailingStore['hangNext']>> = {
+  'the claim that takes the first step': (store, _, applied) => store.hangNext('claimOrchestration', 0, { applied }),
+  // One activity slot: the step's commit leases a, and b is left to a claim once a has run.
+  'the claim that takes an activity': (store, ran, applied) => store.hangNext('claimActivity', 0, { applied, where: () => ran.has('fan Echo(a)') }),
+  "a step's commit that leases the activity it schedules": (store, _, applied) => store.hangNext('commit', 0, {
+    applied, where: (writeSet) => writeSet.lease?.kind === 'orchestration' && leasesTasks(writeSet),
+  }),
+  "an activity result's commit with the step it wakes, leasing the activity that step schedules": (store, _, applied) => store.hangNext('commit', 0, {
+    applied, where: (writeSet) => writeSet.lease?.kind === 'activityStep' && leasesTasks(writeSet),
+  }),
+};
+
+/**
+ * Where the call is abandoned: with the soak's settings, a claim or a step's call at its lease's expiry and an
+ * activity's result commit at storeCallTimeoutMs (30 s); with storeCallTimeoutMs at 5 s, every one of them then, before
+ * the leases end.
+ */
+const BOUNDS = {
+  'with the soak\'s settings': {},
+  'with storeCallTimeoutMs before the leases end': { storeCallTimeoutMs: 5000 },
+} as const;
+
+describe('a store call abandoned at its bound that the store answers late', () => {
+  for (const [boundName, bound] of Object.entries(BOUNDS)) {
+    for (const [callName, hold] of Object.entries(CALLS)) {
+      for (const applied of ['on release', 'when called'] as const) {
+        it(`${callName}, abandoned at its bound ${boundName}, applied ${applied === 'on release' ? 'late' : 'at once'}: exactly once, nothing lost`, async () => {
+          const clock = new VirtualClock();
+          const store = new FailingStore();
+          const ran = new Map<string, number>();
+          const counted = (activity: (value: string) => string) => ((value: string, ctx: ActivityContext) => {
+            const key = `${ctx.instanceId} ${ctx.name}(${value})`;
+            ran.set(key, (ran.get(key) ?? 0) + 1);
+            return activity(value);
+          }) as Activity;
+          const hang = hold(store, ran, applied);
+          // The store answers the moment the worker has given up on the call, before any other timer fires: the late
+          // answer meets the worker with nothing retaken yet (what the soak sees when its clock jumps over real I/O).
+          let answered: { readonly atMs: number; readonly outcome: Promise<PromiseSettledResult<unknown>> } | undefined;
+          const abandoned: string[] = [];
+          const errors: string[] = [];
+          const report = (level: 'warn' | 'error') => (message: string, details?: unknown): void => {
+            if (details instanceof DOMException && details.name === 'TimeoutError') {
+              abandoned.push(details.message);
+              answered ??= { atMs: clock.now().getTime(), outcome: hang.release() };
+            } else if (level === 'error') errors.push(`${message}: ${String(details)}`);
+          };
+          const logger: Logger = { warn: report('warn'), error: report('error') };
+          const runtime = createRuntime({
+            store, clock, logger, ...bound,
+            orchestrationLeaseMs: ORCHESTRATION_LEASE_MS, activityLeaseMs: ACTIVITY_LEASE_MS, maxConcurrentActivities: 1,
+            orchestrators: { ...sampleOrchestrators, Fan },
+            activities: { Echo: counted((value) => value), E1_SayHello: counted((name) => `Hello ${name}!`) },
+          });
+          // Started by a client of its own, so the runtime's first step is claimed (not handed over by its start).
+          await createClient({ store, clock }).startNew('Fan', { instanceId: 'fan' });
+          await runtime.start();
+          const ids = ['fan', 'fan~hello'];
+          const ended = async (): Promise<boolean> => {
+            for (const id of ids) if (!isTerminalStatus((await store.inner.getInstance(id))?.runtimeStatus ?? 'Pending')) return false;
+            return true;
+          };
+          // Time moves a second at a time, each due timer fired in order (the soak's clock), for at most 2 minutes.
+          for (let second = 0; second < 120 && !(await ended()); second++) await clock.advance(1000);
+          await runtime.stop({ graceMs: 0 });
+
+          expect(abandoned).toHaveLength(1); // the held call, abandoned at its bound; nothing else
+          const outcome = await within(answered!.outcome, 'the late answer');
+          // The late call did take effect (a claim took work, a commit went through): its lease was this worker's.
+          expect(outcome).toMatchObject({ status: 'fulfilled', value: expect.anything() });
+          expect(await store.inner.getInstance('fan')).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c', 'd', HELLO] });
+          expect(await store.inner.getInstance('fan~hello')).toMatchObject({ runtimeStatus: 'Completed', output: HELLO });
+          expect(Object.fromEntries(ran)).toEqual({
+            'fan Echo(a)': 1, 'fan Echo(b)': 1, 'fan Echo(c)': 1, 'fan Echo(d)': 1,
+            'fan~hello E1_SayHello(Tokyo)': 1, 'fan~hello E1_SayHello(Seattle)': 1, 'fan~hello E1_SayHello(London)': 1,
+          });
+          for (const id of ids) expect(historyProblems(await store.inner.getHistory(id)), id).toEqual([]);
+          expect(await store.inner.nextWakeTime(clock.now())).toBeUndefined();
+          expect(errors).toEqual([]);
+          // What the late call leased was released as soon as it answered: nothing waited for a lease to lapse.
+          const endedAt = (await store.inner.getInstance('fan'))!.lastUpdatedTime.getTime();
+          expect(endedAt - answered!.atMs).toBeLessThan(1000);
+        });
+      }
+    }
+  }
+});
