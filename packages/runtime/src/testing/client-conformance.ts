@@ -645,6 +645,32 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
     describe('createCheckStatusResponse, waitForCompletionOrCreateCheckStatusResponse', () => {
       const request = () => new Request('https://app.example.com/api/start?x=1', { method: 'POST' });
+      /** A `waitForCompletionOrCreateCheckStatusResponse` call for the instance `id`, in one of its forms. */
+      type Answer = (id: string) => Promise<Response>;
+
+      /** Starts an instance that waits for an event, asks `answer` about it: 202 with the check-status payload. */
+      const answers202WhileRunning = async (id: string, answer: Answer): Promise<Response> => {
+        await client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+        const response = await answer(id);
+        expect(response.status).toBe(202);
+        expect(await response.json()).toEqual(client.createHttpManagementPayload(id, 'https://app.example.com'));
+        return response;
+      };
+
+      /**
+       * Starts the gated sequence `id` past its first gate, asks `answer` about it while the second activity waits at
+       * its gate, then opens that gate: 200 with the output.
+       */
+      const answers200OnCompletion = async (id: string, answer: Answer): Promise<void> => {
+        await client.startNew('GatedSequence', { instanceId: id });
+        gates.open(`${id}/1`);
+        const pending = answer(id);
+        await gates.reached(`${id}/2`);
+        gates.open(`${id}/2`);
+        const response = await pending;
+        expect(response.status).toBe(200);
+        expect(await response.json()).toEqual([`opened ${id}/1`, `opened ${id}/2`]);
+      };
 
       it('builds the 202 check-status response from the request origin', async () => {
         const response = client.createCheckStatusResponse(request(), 'abc');
@@ -659,32 +685,19 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
 
       it('answers 200 with the output the moment the instance completes within the timeout', async () => {
-        await client.startNew('GatedSequence', { instanceId: 'w1' });
-        gates.open('w1/1');
-        const pending = client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w1', { timeoutMs: 60_000 });
-        await gates.reached('w1/2');
-        gates.open('w1/2');
-        const response = await pending;
-        expect(response.status).toBe(200);
-        expect(await response.json()).toEqual(['opened w1/1', 'opened w1/2']);
+        await answers200OnCompletion('w1', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, { timeoutMs: 60_000 }));
       });
 
       it('answers 202 with the check-status response when the timeout passes first', async () => {
-        await client.startNew('WaitForEvents', { instanceId: 'w2', input: 1 });
-        const response = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w2', { timeoutMs: 50 });
-        expect(response.status).toBe(202);
-        expect(await response.json()).toEqual(client.createHttpManagementPayload('w2', 'https://app.example.com'));
+        const response = await answers202WhileRunning('w2', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, { timeoutMs: 50 }));
         expect(response.headers.get('location')).toBe('https://app.example.com/runtime/webhooks/durabletask/instances/w2');
       });
 
       it("takes Durable Functions' option names: timeoutInMilliseconds (timeoutMs wins) and retryIntervalInMilliseconds (ignored)", async () => {
-        await client.startNew('WaitForEvents', { instanceId: 'w6', input: 1 });
         // Durable Functions' form, as its SDK's callers write it: the 50 ms timeout applies, the interval changes nothing.
-        const timedOut = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w6', {
+        await answers202WhileRunning('w6', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, {
           timeoutInMilliseconds: 50, retryIntervalInMilliseconds: 1000,
-        });
-        expect(timedOut.status).toBe(202);
-        expect(await timedOut.json()).toEqual(client.createHttpManagementPayload('w6', 'https://app.example.com'));
+        }));
         const wait = vi.spyOn(client, 'waitForCompletion');
         try {
           const both = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w6', { timeoutMs: 50, timeoutInMilliseconds: 3_600_000 });
@@ -694,22 +707,14 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         } finally {
           wait.mockRestore();
         }
-        await client.startNew('GatedSequence', { instanceId: 'w7' });
-        gates.open('w7/1');
-        const pending = client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w7', { timeoutInMilliseconds: 60_000, retryIntervalInMilliseconds: 0 });
-        await gates.reached('w7/2');
-        gates.open('w7/2');
-        const completed = await pending;
-        expect(completed.status).toBe(200);
-        expect(await completed.json()).toEqual(['opened w7/1', 'opened w7/2']);
+        await answers200OnCompletion('w7', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, {
+          timeoutInMilliseconds: 60_000, retryIntervalInMilliseconds: 0,
+        }));
       });
 
       it("takes Durable Functions' positional form (request, id, timeoutInMilliseconds, retryIntervalInMilliseconds)", async () => {
-        await client.startNew('WaitForEvents', { instanceId: 'w8', input: 1 });
         // As the SDK's v1/v2 callers write it: the 50 ms timeout applies, the interval changes nothing.
-        const timedOut = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w8', 50, 1000);
-        expect(timedOut.status).toBe(202);
-        expect(await timedOut.json()).toEqual(client.createHttpManagementPayload('w8', 'https://app.example.com'));
+        await answers202WhileRunning('w8', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, 50, 1000));
         const wait = vi.spyOn(client, 'waitForCompletion');
         try {
           expect((await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w8', 40)).status).toBe(202);
@@ -718,14 +723,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         } finally {
           wait.mockRestore();
         }
-        await client.startNew('GatedSequence', { instanceId: 'w9' });
-        gates.open('w9/1');
-        const pending = client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w9', 60_000, 1000);
-        await gates.reached('w9/2');
-        gates.open('w9/2');
-        const completed = await pending;
-        expect(completed.status).toBe(200);
-        expect(await completed.json()).toEqual(['opened w9/1', 'opened w9/2']);
+        await answers200OnCompletion('w9', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, 60_000, 1000));
       });
 
       it('answers 200 with the status for Terminated and 500 with the status for Failed, as Durable Functions', async () => {
