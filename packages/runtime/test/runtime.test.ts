@@ -330,45 +330,53 @@ describe('runtime', () => {
     }
   });
 
-  it('sends the result of a sub-orchestration rewound in place to the call now waiting for it, even one of a later execution', async () => {
-    let failures = 1;
-    const runtime = await start({
-      orchestrators: {
-        Parent: function* (ctx) {
-          if (ctx.getInput<number>() === 0) {
-            ctx.callSubOrchestrator('Child', 'in', 'child'); // not awaited: still running when the next execution calls it
-            ctx.continueAsNew(1);
-            return undefined;
-          }
-          return yield ctx.callSubOrchestrator('Child', 'in', 'child');
+  for (const purged of [false, true]) {
+    it(purged
+      ? 'starts afresh, with the input of the later execution\'s call, a failed sub-orchestration purged before its parent\'s rewind'
+      : 'sends the result of a sub-orchestration rewound in place to the call now waiting for it, even one of a later execution; it keeps its own input', async () => {
+      let failures = 1;
+      const runtime = await start({
+        orchestrators: {
+          Parent: function* (ctx) {
+            if (ctx.getInput<number>() === 0) {
+              ctx.callSubOrchestrator('Child', 'first', 'child'); // not awaited: still running when the next execution calls it
+              ctx.continueAsNew(1);
+              return undefined;
+            }
+            return yield ctx.callSubOrchestrator('Child', 'second', 'child');
+          },
+          Child: function* (ctx) {
+            yield ctx.waitForExternalEvent('go');
+            return [ctx.getInput(), yield ctx.callActivity('Flaky')];
+          },
         },
-        Child: function* (ctx) {
-          yield ctx.waitForExternalEvent('go');
-          return [ctx.getInput(), yield ctx.callActivity('Flaky')];
+        activities: {
+          Flaky: () => {
+            if (failures-- > 0) throw new Error('misconfigured');
+            return 'fixed';
+          },
         },
-      },
-      activities: {
-        Flaky: () => {
-          if (failures-- > 0) throw new Error('misconfigured');
-          return 'fixed';
-        },
-      },
+      });
+      const { client } = runtime;
+      await client.startNew('Parent', { instanceId: 'parent', input: 0 });
+      // The second execution's call finds the first execution's child running: that call fails, and the parent with it.
+      expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+      await client.raiseEvent('child', 'go');
+      expect(await client.waitForCompletion('child', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+      if (purged) await client.purgeInstanceHistory('child');
+      // The rewind calls the child again. Found Failed, it is rewound in place (created by the first execution, for
+      // another call, with that call's input), and its result goes to the call of the second execution that now waits
+      // for it. Purged, it is created by that call, with that call's input.
+      await client.rewind('parent');
+      if (purged) await client.raiseEvent('child', 'go');
+      const input = purged ? 'second' : 'first';
+      expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [input, 'fixed'] });
+      const history = (await client.getStatus('child', { showHistory: true }))!.history!;
+      expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(purged ? 0 : 1);
+      expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'parent', input });
     });
-    const { client } = runtime;
-    await client.startNew('Parent', { instanceId: 'parent', input: 0 });
-    // The second execution's call finds the first execution's child running: that call fails, and the parent with it.
-    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
-    await client.raiseEvent('child', 'go');
-    expect(await client.waitForCompletion('child', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
-    // The rewind calls the child again and finds it Failed: it is rewound in place (created by the first execution,
-    // for another call), and its result goes to the call of the second execution that now waits for it.
-    await client.rewind('parent');
-    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['in', 'fixed'] });
-    const history = (await client.getStatus('child', { showHistory: true }))!.history!;
-    expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
-    expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
-    expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'parent' });
-  });
+  }
 
   it('fails again, rather than waiting for ever, a rewound parent whose two calls at once name one sub-orchestration', async () => {
     let failures = 1;

@@ -169,7 +169,9 @@ export interface DurableClient {
    * place with its parent (same instance and execution, its completed work kept; created afresh when it was purged),
    * and reports its result to the parent's call that now waits for it: the rewind tells it which call that is, since
    * it may have been created by another call or another execution of the parent (whose call then failed because the
-   * instance was still running), which its own start records.
+   * instance was still running), which its own start records. Rewound in place, it keeps the input it was started
+   * with, even when the call now waiting for it passed another (purge it before the rewind to have that call start it
+   * afresh with its own input).
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**
