@@ -1,12 +1,12 @@
 import { filter, firstValueFrom, lastValueFrom, map, Observable, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, type Runtime, type Store,
+  createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, type Store,
 } from '../src/index.js';
 import { followPages } from '../src/client/follow-pages.js';
 import { LocalClient } from '../src/client/local-client.js';
 import type { StatusChange } from '../src/store/store.js';
-import { HandClock, T0 } from './hand-clock.js';
+import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -54,14 +54,7 @@ function wrappedStore(perInstance: boolean) {
   return { inner, store, control };
 }
 
-const runtimes: { runtime: Runtime; clock: HandClock }[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map(({ runtime, clock }) => {
-    const stopping = runtime.stop({ graceMs: 0 });
-    for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
-    return stopping.catch(() => undefined);
-  }));
-});
+const runtimes = runtimesStoppedAfterEach();
 
 describe('followPages', () => {
   it('rejects with InvalidArgumentError when a continuation token comes back, instead of paging for ever', async () => {
@@ -166,25 +159,6 @@ describe('change-feed teardowns that throw', () => {
   });
 });
 
-/**
- * Fires the earliest pending timer of `clock` (moving the clock to it), one at a time, until `done` settles, for at
- * most `rounds` timers; returns the clock's time when `done` settled, or undefined when it had not after `rounds`.
- */
-async function runTimers(clock: HandClock, done: Promise<unknown>, rounds: number): Promise<number | undefined> {
-  let settledAt: number | undefined;
-  void done.then(() => (settledAt = clock.ms), () => (settledAt = clock.ms));
-  for (let round = 0; round < rounds; round++) {
-    const next = await within(Promise.race([done.then(() => 'done', () => 'done'), clock.timerDueBy(Number.MAX_SAFE_INTEGER).then(() => 'timer')]), 'a timer or the end');
-    if (next === 'done' || settledAt !== undefined) return settledAt;
-    const earliest = [...clock.timers].sort(([, a], [, b]) => a.at - b.at)[0];
-    if (!earliest) continue; // cleared meanwhile
-    const [id, timer] = earliest;
-    clock.ms = Math.max(clock.ms, timer.at);
-    clock.fire(id);
-  }
-  return settledAt;
-}
-
 describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
   it('a durable timer 60 days out fires at its time, in a few wake-ups, on a clock with the platform\'s timer limit', async () => {
     const clock = new HandClock({ platformLimit: true });
@@ -203,7 +177,7 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
     const done = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
     // Before, the worker handed the whole delay to the clock's timer, which fired after 1 ms, found nothing due and
     // armed again: a wake-up every millisecond for 60 days.
-    const endedAt = await runTimers(clock, done, 20);
+    const endedAt = await clock.fireUntil(done, 'a timer or the end', 20);
     expect(endedAt).toBeGreaterThanOrEqual(T0 + 60 * DAY_MS);
     expect((await done).output).toBe('woke');
   });
@@ -223,7 +197,7 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
     await within(running, 'the activity starting');
     const stopAt = clock.ms;
     const stopping = runtime.stop({ graceMs: 30 * DAY_MS });
-    const stoppedAt = await runTimers(clock, stopping, 20);
+    const stoppedAt = await clock.fireUntil(stopping, 'a timer or the end', 20);
     expect(stoppedAt).toBeGreaterThanOrEqual(stopAt + 30 * DAY_MS);
   });
 
@@ -248,7 +222,7 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
         return renew(...args);
       };
     });
-    await runTimers(clock, renewedAt, 5);
+    await clock.fireUntil(renewedAt, 'a timer or the end', 5);
     // Before, the renewal timer fired after 1 ms, again and again.
     expect(clock.ms).toBeGreaterThanOrEqual(T0 + 2 ** 31 - 1);
     finish('done');
@@ -312,7 +286,7 @@ describe('a retry delay beyond what a Date can hold', () => {
     await runtime.start();
     const id = await runtime.client.startNew('Retries');
     const status = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
-    expect(await runTimers(clock, status, 20)).toBeDefined();
+    expect(await clock.fireUntil(status, 'a timer or the end', 20)).toBeDefined();
     expect((await status).failureDetails?.errorMessage).toContain('boom');
     expect(attempts).toBe(2);
   });

@@ -1,4 +1,6 @@
-import type { Clock, ClockTimer } from '../src/index.js';
+import { afterEach } from 'vitest';
+import type { Clock, ClockTimer, Runtime } from '../src/index.js';
+import { within } from './within.js';
 
 /** The start of every {@link HandClock}: 2026-01-01T00:00:00.000Z. */
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -65,4 +67,47 @@ export class HandClock implements Clock {
     this.timers.delete(id);
     timer?.callback();
   }
+
+  /** Fires every timer due at the clock's time (`ms`), those armed meanwhile too. */
+  fireDue(): void {
+    for (const [id, timer] of this.timers) if (timer.at <= this.ms) this.fire(id);
+  }
+
+  /**
+   * Fires the earliest pending timer, moving the clock to it, one at a time until `end` settles: at most `max` timers,
+   * each awaited within SETTLED of real time (`what` names it when none comes). Returns the clock's time when `end`
+   * settled, or undefined when it had not after `max` timers.
+   */
+  async fireUntil(end: Promise<unknown>, what: string, max: number): Promise<number | undefined> {
+    let settledAt: number | undefined;
+    const settled = (): -1 => {
+      settledAt = this.ms;
+      return -1;
+    };
+    const ended = end.then(settled, settled);
+    for (let fired = 0; fired < max; fired++) {
+      if ((await within(Promise.race([this.timerDueBy(Infinity), ended]), what)) === -1 || settledAt !== undefined) break;
+      const earliest = [...this.timers].sort(([, a], [, b]) => a.at - b.at)[0];
+      if (!earliest) continue; // cleared meanwhile
+      this.ms = Math.max(this.ms, earliest[1].at);
+      this.fire(earliest[0]);
+    }
+    return settledAt;
+  }
+}
+
+/**
+ * The runtimes a test file runs on a HandClock, each stopped after its test: with no grace, whose timer (armed at once
+ * when work still runs) fires by hand. A stop that rejects is left to the test that expects it.
+ */
+export function runtimesStoppedAfterEach(): { runtime: Runtime; clock: HandClock }[] {
+  const runtimes: { runtime: Runtime; clock: HandClock }[] = [];
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map(({ runtime, clock }) => {
+      const stopping = runtime.stop({ graceMs: 0 });
+      clock.fireDue();
+      return stopping.catch(() => undefined);
+    }));
+  });
+  return runtimes;
 }

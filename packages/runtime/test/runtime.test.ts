@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defer, filter, finalize, firstValueFrom, lastValueFrom, throwError, timeout, toArray, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
-import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
-import type { DurableClient } from '../src/client/durable-client.js';
+import type { InstanceStatus } from '../src/model/instance-status.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange, Store } from '../src/store/store.js';
 import { createClient } from '../src/client/create-client.js';
@@ -14,6 +13,7 @@ import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { ending } from './ending.js';
 
 const DAY = 24 * 3600_000;
 const runtimes: Runtime[] = [];
@@ -26,17 +26,6 @@ async function start(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'or
   runtimes.push(runtime);
   await runtime.start();
   return runtime;
-}
-
-/**
- * The first terminal status of instance `id`, by notification. Rejects when there is none within SETTLED of real time:
- * a test on a virtual clock cannot use `waitForCompletion`, whose timeout runs on that clock.
- */
-function ending(client: DurableClient, id: string): Promise<InstanceStatus | undefined> {
-  return firstValueFrom(client.status$(id).pipe(
-    filter((s) => s !== undefined && isTerminalStatus(s.runtimeStatus)),
-    timeout({ first: SETTLED.timeoutMs, with: () => throwError(() => new Error(`instance ${id} did not end within ${SETTLED.timeoutMs} ms`)) }),
-  ));
 }
 
 describe('runtime', () => {

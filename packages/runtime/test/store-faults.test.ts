@@ -1,51 +1,14 @@
-import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, throwError, timeout, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
 import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, type Runtime } from '../src/index.js';
-import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
-import type { DurableClient } from '../src/client/durable-client.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { InjectedFaultError } from '../src/testing/fault-injection.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
-import { HandClock, T0 } from './hand-clock.js';
+import { ending } from './ending.js';
+import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
-const runtimes: { runtime: Runtime; clock: HandClock }[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map(({ runtime, clock }) => {
-    const stopping = runtime.stop({ graceMs: 0 });
-    // The grace period's timer, armed at once when work still runs, fires by hand.
-    for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
-    return stopping.catch(() => undefined); // a test that expects its stop to reject has checked that already
-  }));
-});
-
-/** The first terminal status of `id`, by notification, within SETTLED of real time (the runtime's clock is moved by hand). */
-function ending(client: DurableClient, id: string): Promise<InstanceStatus | undefined> {
-  return firstValueFrom(client.status$(id).pipe(
-    filter((s) => s !== undefined && isTerminalStatus(s.runtimeStatus)),
-    timeout({ first: SETTLED.timeoutMs, with: () => throwError(() => new Error(`instance ${id} did not end within ${SETTLED.timeoutMs} ms`)) }),
-  ));
-}
-
-/**
- * Fires the earliest pending timer of `clock`, moving the clock to it, until `end` settles: at most `max` timers,
- * each awaited within SETTLED of real time.
- */
-async function fireTimersUntil(clock: HandClock, end: Promise<unknown>, what: string, max: number): Promise<void> {
-  const ended = end.then(() => -1, () => -1);
-  for (let fired = 0; fired < max; fired++) {
-    if ((await within(Promise.race([clock.timerDueBy(Infinity), ended]), what)) === -1) return;
-    const earliest = [...clock.timers].sort((a, b) => a[1].at - b[1].at)[0];
-    if (!earliest) continue; // cleared meanwhile
-    clock.ms = Math.max(clock.ms, earliest[1].at);
-    clock.fire(earliest[0]);
-  }
-}
-
-/** Fires every timer of `clock` due at its time (`clock.ms`), those armed meanwhile too. */
-function fireDue(clock: HandClock): void {
-  for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
-}
+const runtimes = runtimesStoppedAfterEach();
 
 /**
  * Fires the timers of `clock` due at its time, without moving it, until `end` settles: at most `max` rounds, each
@@ -55,7 +18,7 @@ async function fireDueUntil(clock: HandClock, end: Promise<unknown>, what: strin
   const ended = end.then(() => -1, () => -1);
   for (let round = 0; round < max; round++) {
     if ((await within(Promise.race([clock.timerDueBy(clock.ms), ended]), what)) === -1) return;
-    fireDue(clock);
+    clock.fireDue();
   }
 }
 
@@ -151,7 +114,7 @@ describe('a store whose methods fail', () => {
       const secondBeat = [...clock.timers].find(([, t]) => t.at === T0 + 2000)?.[0];
       expect(secondBeat, 'a renewal armed after the failed one').toBeDefined();
       clock.ms = T0 + 2000;
-      fireDue(clock); // the renewal, and the deadline timer of the store calls, armed for the failed renewal's bound
+      clock.fireDue(); // the renewal, and the deadline timer of the store calls, armed for the failed renewal's bound
       // Past the lease's first expiry (T0 + 3 s) the task is still held: no other worker can take it and run it again.
       clock.ms = T0 + 3500;
       expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 3000, now: clock.now() })).toBeUndefined();
@@ -320,7 +283,7 @@ describe('a claim round where one kind of claim fails', () => {
       await first.client.startNew('Calls');
       await within(ran, 'the activity running');
       const stopping = first.stop({ graceMs: 0 });
-      for (const [id, timer] of clock.timers) if (timer.at <= clock.ms) clock.fire(id);
+      clock.fireDue();
       await within(stopping, 'the first life stopping');
       // And an instance waiting for its first step.
       await createClient({ store, clock }).startNew('Marks');
@@ -376,7 +339,7 @@ describe('a store that fails under a step or a stop', () => {
     const stopping = runtime.stop({ graceMs: Infinity });
     // The retries back off (100, 200, 400, ... ms) up to the lease's expiry at T0 + 3 s, and end there. (The worker's
     // deadline timer, left armed by the last attempt's 30 s bound, may be fired too before the stop is seen to end.)
-    await fireTimersUntil(clock, stopping, 'a retry or the stop', 30);
+    await clock.fireUntil(stopping, 'a retry or the stop', 30);
     await within(stopping, 'the stop resolving');
     expect(await within(expiredAt, 'the expired lease being reported')).toBeLessThanOrEqual(T0 + 3000 + 1);
     store.failNext('commit', 0);
@@ -437,7 +400,7 @@ describe('a store that fails under a step or a stop', () => {
     await within(failed, 'the failed result commit being reported');
     const done = ending(runtime.client, id);
     // The retries' back-off timers fire until the instance ends.
-    await fireTimersUntil(clock, done, 'a retry or the end', 20);
+    await clock.fireUntil(done, 'a retry or the end', 20);
     expect(await within(done, 'the instance ending')).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
     expect(runs).toBe(1);
   });
@@ -530,13 +493,13 @@ describe('a store call that never settles', () => {
     await runtime.start();
     await within(hung.called, 'the claim being made');
     // The claim's deadline (the orchestration lease, 30 s) is the only way on: firing it abandons the claim.
-    await fireTimersUntil(clock, abandoned, 'the claim\'s deadline', 5);
+    await clock.fireUntil(abandoned, 'the claim\'s deadline', 5);
     expect(await within(abandoned, 'the abandoned claim being reported')).toContain('retrying in 100 ms');
     // The store recovers: the late claim takes A under a lease the worker ignores, and a new claim takes it again.
     await within(hung.release(), 'the late claim settling');
     const ended = Promise.all([ending(runtime.client, a), ending(runtime.client, await runtime.client.startNew('Echo', { input: 'b' }))]);
     ended.catch(() => undefined);
-    await fireTimersUntil(clock, ended, 'a timer or both ends', 20);
+    await clock.fireUntil(ended, 'a timer or both ends', 20);
     expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'a' }, { runtimeStatus: 'Completed', output: 'b' }]);
     expect(await completions(store, a)).toBe(1);
     await stopsLeavingNoTimer(runtime, clock);
@@ -564,7 +527,7 @@ describe('a store call that never settles', () => {
       const ended = Promise.all([ending(runtime.client, a), ending(runtime.client, b)]);
       ended.catch(() => undefined);
       // The step's lease ends at T0 + 30 s; until then B's claims are re-checked every second.
-      await fireTimersUntil(clock, ended, 'a timer or both ends', 60);
+      await clock.fireUntil(ended, 'a timer or both ends', 60);
       expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'worked' }, { runtimeStatus: 'Completed', output: 'b' }]);
       expect(logger.errors.some((message) => message.includes(`step of ${a} failed`))).toBe(true);
       // The store recovers: the late call runs under a lease that is gone (a commit is refused), and changes nothing.
@@ -624,7 +587,7 @@ describe('a store call that never settles', () => {
     const release = store.hangNext('abandonOrchestration');
     const stopping = runtime.stop({ graceMs: 0 });
     // The grace (0) ends, the release is sent and hangs; its deadline (storeCallTimeoutMs, 30 s) ends it.
-    await fireTimersUntil(clock, stopping, 'a timer or the stop', 5);
+    await clock.fireUntil(stopping, 'a timer or the stop', 5);
     await within(stopping, 'the stop resolving');
     await within(release.called, 'the release being sent');
     expect(clock.timers.size).toBe(0);
@@ -641,7 +604,7 @@ describe('a store call that never settles', () => {
     const ended = ending(runtime.client, a);
     ended.catch(() => undefined);
     // One timer: the release's deadline (storeCallTimeoutMs, 5 s); the claims then run the instance.
-    await fireTimersUntil(clock, ended, 'a timer or the end', 1);
+    await clock.fireUntil(ended, 'a timer or the end', 1);
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'a' });
     expect(clock.ms).toBe(T0 + 5000);
     expect(logger.errors.some((message) => message.includes('releasing the leases of worker w1 failed'))).toBe(true);
@@ -675,7 +638,7 @@ describe('a store call that never settles', () => {
     await within(renewalFailed, 'the failed renewal being reported');
     // The lease (T0 + 3 s) lapses; the renewals and wake-ups due by then fire (and the renewals fail).
     clock.ms = T0 + 3500;
-    fireDue(clock);
+    clock.fireDue();
     return { runtime, id, finish: (value: string) => finish(value), runs: () => runs };
   }
 
@@ -687,7 +650,7 @@ describe('a store call that never settles', () => {
     finish('done');
     await within(commit.called, 'the result being committed');
     clock.ms = T0 + 3600;
-    fireDue(clock);
+    clock.fireDue();
     await within(commit.release(), 'the store answering');
     const ended = ending(runtime.client, id);
     ended.catch(() => undefined);
