@@ -111,7 +111,8 @@ export interface StreamMux {
  *
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
- * consecutive failures up to `maxDelayMs`); an answer that retrying cannot fix (4xx other than 408/429, not an event
+ * consecutive failures up to `maxDelayMs`; a connect does not end the count, a subscription request that succeeds
+ * does, or a session that has none to send); an answer that retrying cannot fix (4xx other than 408/429, not an event
  * stream, an event that is not JSON) fails every watch instead (a session sends no `error` or `end` event: those end
  * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
  * for (aborted when it ends). One that fails breaks the connection off, so it is sent again after the same delay,
@@ -136,6 +137,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   let state: ConnectionState = { state: 'idle' };
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
   let nextId = 0;
+  /**
+   * Consecutive failures of the connection, which double the reconnect delay: reset by a subscription request that
+   * succeeds (or a live session with none to send), not by a connect, so a request the server fails every time backs off.
+   */
+  let failures = 0;
   /**
    * Stops the open event stream; with an `error` (why), breaks it off instead, to reconnect after the reconnect delay,
    * in a new session (no `Last-Event-ID`) when `fresh`.
@@ -167,7 +173,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
     let lastEventId = '';
     let retryMs = reconnect?.initialDelayMs ?? 1000;
-    let failures = 0;
+    failures = 0;
     let stopped = false;
     /** Cancels the pending reconnect, if any. */
     let cancelReconnect: (() => void) | undefined;
@@ -241,7 +247,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           return fail(error);
         }
         if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
-        failures = 0;
         const feed = sseParser(onMessage, (ms) => (retryMs = ms), (id) => (lastEventId = id));
         // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
         // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
@@ -267,8 +272,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
-      // Why, when it failed (none when the stream just ended).
-      setState('reconnecting', failure instanceof Error ? failure : undefined);
+      // Why, when it failed (none when the stream just ended): what fetch, a read or the abort threw, an Error.
+      setState('reconnecting', failure as Error | undefined);
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
       // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
       cancelReconnect = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);
@@ -280,8 +285,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   /** Makes `name` (with `error`, why, when known) the connection's state and tells every watcher. */
   const setState = (name: ConnectionState['state'], error?: Error): void => {
     const next = (state = (error ? { state: name, error } : { state: name }) as ConnectionState);
-    // A copy: a watcher that subscribes while being told gets the new state from the subscription, not twice.
-    for (const watcher of [...stateWatchers]) watcher.next(next);
+    // A copy: a watcher that subscribes while being told gets the new state from the subscription, not twice. A state
+    // set by a watcher while being told (it watched from its `idle` handler) was told to all: the rest skip the old one.
+    for (const watcher of [...stateWatchers]) if (state === next) watcher.next(next);
   };
 
   const scheduleFlush = (): void => {
@@ -323,10 +329,14 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const removed = [...toRemove];
     toAdd.clear();
     toRemove.clear();
-    if (!sent || added.length + removed.length === 0) return void (flushing = false);
+    if (!sent || added.length + removed.length === 0) {
+      if (sent) failures = 0;
+      return void (flushing = false);
+    }
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, { subscribe, unsubscribe: removed }, undefined, controller!.signal);
+      failures = 0;
     } catch (error) {
       const { status } = error as RemoteError;
       if (sent !== session) {

@@ -37,8 +37,11 @@ export interface Harness {
   readonly requests: SeenRequest[];
   /** Replaces the handler with a fresh one: open streams end and their sessions are forgotten. */
   restartHandler(): void;
-  /** Answers the next `count` stream requests with this status instead of serving them. */
-  refuseStreams(count: number, status: number): void;
+  /**
+   * Answers the next `count` stream requests (or, with `suffix`, requests whose path ends with it) with this status
+   * instead of serving them.
+   */
+  refuseStreams(count: number, status: number, suffix?: string): void;
   /**
    * Leaves requests whose path ends with `suffix` unanswered until the client gives up on them (aborts); `undefined`
    * stops holding new ones.
@@ -63,7 +66,7 @@ export async function openHarness(
   const make = (): HttpHandler =>
     createHttpHandler(serverClient(runtime.client), { key: KEY, logger: silentLogger, reconnectDelayMs: 20, ...options });
   let current = make();
-  let refusals: { count: number; status: number } = { count: 0, status: 503 };
+  let refusals: { count: number; status: number; suffix?: string | undefined } = { count: 0, status: 503 };
   let held: string | undefined;
   const requests: SeenRequest[] = [];
   const handler = Object.assign(
@@ -73,7 +76,8 @@ export async function openHarness(
         method: request.method, path, lastEventId: request.headers.get('last-event-id'),
         authorization: request.headers.get('authorization'), signal: request.signal,
       });
-      if ((path.endsWith('/stream') || path.endsWith('/streams')) && refusals.count > 0) {
+      const refused = refusals.suffix ? path.endsWith(refusals.suffix) : path.endsWith('/stream') || path.endsWith('/streams');
+      if (refused && refusals.count > 0) {
         refusals.count--;
         return Promise.resolve(Response.json({ code: 'unavailable', message: 'try again' }, { status: refusals.status }));
       }
@@ -93,8 +97,8 @@ export async function openHarness(
       current.close();
       current = make();
     },
-    refuseStreams(count, status) {
-      refusals = { count, status };
+    refuseStreams(count, status, suffix) {
+      refusals = { count, status, suffix };
     },
     holdRequests(suffix) {
       held = suffix;
@@ -175,3 +179,4 @@ export function serverClient(
     }) as DurableClient,
   };
 }
+

@@ -215,16 +215,21 @@ describe('createStreamMux', () => {
     const first = watch('a').subscribe({ error: (error: unknown) => errors.push(error) });
     await within(refusal, 'the refusal arrived'); // its body is being read now, and never ends
     let second: Subscription | undefined;
+    let closedFirst!: () => void;
+    const firstClosed = new Promise<void>((resolve) => (closedFirst = resolve));
     const state = mux.state$.subscribe((s) => {
-      // Watch again the moment the first connection closes, while its refusal is still being read.
-      if (s.state === 'idle' && !second) second = watch('b').subscribe({ error: (error: unknown) => errors.push(error) });
+      // Watch again the moment the first connection closes, while its refusal is still being read. (Later state
+      // watchers are told the new connection's `connecting`, not this `idle`.)
+      if (s.state !== 'idle' || second) return;
+      second = watch('b').subscribe({ error: (error: unknown) => errors.push(error) });
+      closedFirst();
     });
     stops.push(() => {
       second?.unsubscribe();
       state.unsubscribe();
     });
     first.unsubscribe();
-    await within(firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'idle'))), 'the first connection closed');
+    await within(firstClosed, 'the first connection closed');
     await refusalBody!.catch(() => undefined); // closing it aborted the body ...
     await new Promise((resolve) => setImmediate(resolve)); // ... and every reaction to that has run
     const settled = await within(firstValueFrom(mux.state$.pipe(filter((s) => s.state === 'live' || s.state === 'failed'))), 'live');
