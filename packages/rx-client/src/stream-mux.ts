@@ -10,6 +10,13 @@ export interface ReconnectOptions {
   readonly initialDelayMs?: number;
   /** Upper bound of the delay, which doubles on each consecutive failure. Default 30 s. */
   readonly maxDelayMs?: number;
+  /**
+   * When a connection counts as lost (and is reconnected, resuming, as after any loss): nothing arrived on it (no
+   * event, no heartbeat comment), or a subscription request sent over it got no answer (it is sent again after the
+   * reconnect delay, as after a 5xx), for between this and twice this. Keep it above the server's heartbeat
+   * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s; `Infinity`: never.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -112,7 +119,8 @@ export interface StreamMux {
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`; a connect does not end the count, a subscription request that succeeds
- * does, or a session that has none to send); an answer that retrying cannot fix (4xx other than 408/429, not an event
+ * does, or a session that has none to send; one on which nothing arrives, heartbeats included, or whose subscription
+ * request goes unanswered, for `timeoutMs` is a failure too); an answer that retrying cannot fix (4xx other than 408/429, not an event
  * stream, an event that is not JSON) fails every watch instead (a session sends no `error` or `end` event: those end
  * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
  * for (aborted when it ends). One that fails breaks the connection off, so it is sent again after the same delay,
@@ -142,6 +150,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    * succeeds (or a live session with none to send), not by a connect, so a request the server fails every time backs off.
    */
   let failures = 0;
+  const timeoutMs = reconnect?.timeoutMs ?? 20_000;
+  /** The body of the subscription request on its way, if any. */
+  let asking: object | undefined;
   /**
    * Stops the open event stream; with an `error` (why), breaks it off instead, to reconnect after the reconnect delay,
    * in a new session (no `Last-Event-ID`) when `fresh`.
@@ -233,6 +244,18 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       const { signal } = attempt;
       let failure: unknown;
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      // The watchdog, one timer per attempt: a tick that finds no chunk arrived since the one before (a half-open
+      // connection, a proxy that stopped forwarding), or the same subscription request still on its way, breaks the
+      // stream off (which aborts the request), to reconnect.
+      let heard = false;
+      let seen: object | undefined;
+      let unwatch: () => void;
+      const watch = (): void => {
+        unwatch = arm(timeoutMs, () => !heard || asking && asking === seen
+          ? attempt.abort(new RemoteError('unreachable', 503, 'timed out'))
+          : (heard = false, seen = asking, watch()));
+      };
+      watch();
       try {
         const response = await fetch(`${root}/streams`, {
           headers: lastEventId ? { ...streamHeaders, 'last-event-id': lastEventId } : streamHeaders, cache: 'no-store', signal,
@@ -259,6 +282,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           // A read that resolved before the abort is not acted on either.
           signal.throwIfAborted();
           if (done) break;
+          heard = true;
           feed(decoder.decode(value, { stream: true }));
         }
       } catch (error) {
@@ -269,6 +293,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         if (stopped) return;
         failures++;
         failure = error;
+      } finally {
+        unwatch!();
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
@@ -335,7 +361,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     }
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
-      await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, { subscribe, unsubscribe: removed }, undefined, controller!.signal);
+      // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.
+      await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, asking = { subscribe, unsubscribe: removed }, undefined, controller!.signal);
       failures = 0;
     } catch (error) {
       const { status } = error as RemoteError;
@@ -357,6 +384,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         return drop(error as Error);
       }
     } finally {
+      asking = undefined;
       flushing = false;
     }
     // Changes made while this request was on its way. (After a failure, the `return`s above leave them to the

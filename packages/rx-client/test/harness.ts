@@ -1,3 +1,4 @@
+import { createServer, connect, type Socket } from 'node:net';
 import { filter, firstValueFrom, Observable, ReplaySubject, type Subscription } from 'rxjs';
 import {
   createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Orchestrator, type Runtime,
@@ -180,3 +181,52 @@ export function serverClient(
   };
 }
 
+/** A TCP relay on loopback in front of `target` (an `http://host:port` URL). */
+export interface SilentProxy {
+  /** The relay's URL, to give the client instead of `target`. */
+  readonly url: string;
+  /**
+   * From now on, what the server sends on the connections open now no longer reaches the client, and both sockets
+   * stay open: a half-open connection, or a proxy that stopped forwarding. Later connections are relayed.
+   */
+  silence(): void;
+  close(): Promise<void>;
+}
+
+/** Opens a {@link SilentProxy}. */
+export async function openSilentProxy(target: string): Promise<SilentProxy> {
+  const { hostname, port } = new URL(target);
+  const open = new Set<[Socket, Socket]>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    const pair: [Socket, Socket] = [client, upstream];
+    open.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = (): void => {
+      open.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    silence() {
+      for (const [client, upstream] of open) {
+        upstream.unpipe(client);
+        upstream.on('data', () => undefined); // read and dropped: the server's writes do not back up
+      }
+    },
+    async close() {
+      for (const [client, upstream] of open) {
+        client.destroy();
+        upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -168,7 +168,8 @@ describe('createRemoteClient', () => {
   it('retries a stream the server refuses with 503 until it is served, backing off on its clock', async () => {
     harness.refuseStreams(2, 503);
     const clock = new VirtualClock();
-    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock }); // first delay 1 s, doubling
+    // First delay 1 s, doubling; no watchdog timer: every timer is a reconnect.
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock, reconnect: { timeoutMs: Infinity } });
     const streamRequests = () => harness.requests.filter((r) => r.path.endsWith('/streams')).length;
     const first = firstValueFrom(client.status$('later'));
     for (const [refused, delayMs] of [[1, 1000], [2, 2000]] as const) {

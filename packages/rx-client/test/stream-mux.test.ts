@@ -366,7 +366,10 @@ describe('createStreamMux', () => {
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const clock = new VirtualClock();
-    const mux = createStreamMux({ root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock });
+    // No watchdog timer: every timer is a reconnect.
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock, reconnect: { timeoutMs: Infinity },
+    });
     watchOn(mux);
     const delays: number[] = [];
     for (let failures = 0; failures <= 3; failures++) {
