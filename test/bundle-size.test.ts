@@ -203,12 +203,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * unanswered, for reconnect.timeoutMs (a half-open connection or a stalled proxy left watchers on a stale status for
  * ever): 8,184 -> 8,261 B. That is past issue 15's 8 KiB goal by 69 B; no saving of that size was left, and a UI
  * frozen on a dead connection costs users more than 69 B, so the budget follows it (8,264 B).
+ * rx-client then kept its connection from one watch to the next (the close after the last watch on a 0 ms timer of
+ * its clock, which close() clears, instead of a microtask: `for (…) await waitForCompletion(id)` opened a connection,
+ * a subscription request and a session delete per iteration), +19 B, and rebuilt a 503 `unavailable` into the
+ * runtime's UnavailableError, as the local client throws it, +19 B: 8,261 -> 8,299 B, with no saving of that size left
+ * in rx-client; budget raised by the measured 38 B (8,302 B).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_750 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_729 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_182 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_264 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_302 },
 ];
 
 describe('bundle size', () => {

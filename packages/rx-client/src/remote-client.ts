@@ -33,8 +33,8 @@ export interface RemoteClientOptions {
   readonly reconnect?: ReconnectOptions;
   /**
    * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` and first-snapshot grace (and so
-   * `waitForCompletionOrCreateCheckStatusResponse`'s) and the reconnect delays of its event stream. Default: the
-   * system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
+   * `waitForCompletionOrCreateCheckStatusResponse`'s), and its event stream's reconnect delays, watchdog and close
+   * after the last watch. Default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
    */
   readonly clock?: Clock;
 }

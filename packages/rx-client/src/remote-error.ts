@@ -1,11 +1,11 @@
 import {
   DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, PayloadTooLargeError, StoreClosedError,
+  InvalidArgumentError, PayloadTooLargeError, StoreClosedError, UnavailableError,
 } from '@durable-rx/runtime';
 
 /**
  * An error the server answered with that has no class of its own in `@durable-rx/runtime` (401 `unauthorized`,
- * 404 `not-found` for an unknown route, 405, 500 `internal`, 503 …), or a failure to reach the server
+ * 404 `not-found` for an unknown route, 405, 500 `internal` …), or a failure to reach the server
  * (`code: 'unreachable'`) or to understand its answer (`code: 'bad-response'`). It is a `DurableError`, so callers
  * switch on `code` and `status` as for every other error.
  *
@@ -43,13 +43,14 @@ type ErrorClass = new (message: string) => DurableError;
  */
 const ERROR_CLASSES: readonly ErrorClass[] = [
   InvalidArgumentError, InstanceNotFoundError, InstanceAlreadyExistsError, InstanceNotRunningError,
-  InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError,
+  InstanceNotTerminalError, PayloadTooLargeError, StoreClosedError, UnavailableError,
 ];
 
 /**
  * Rebuilds the typed error of an error body `{ code, message }`: the same class the server's client threw (e.g.
  * `InstanceNotFoundError` for `instance-not-found`; the classes of `invalid-argument`, `instance-not-found`,
- * `instance-already-exists`, `instance-not-running`, `instance-not-terminal`, `payload-too-large` and `store-closed`),
+ * `instance-already-exists`, `instance-not-running`, `instance-not-terminal`, `payload-too-large`, `store-closed` and
+ * `unavailable`),
  * or a {@link RemoteError} with the body's `code` and message for any other code.
  */
 export function errorFromBody(status: number, body: unknown): DurableError {

@@ -1,5 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { StoreClosedError, systemClock, type Clock } from '@durable-rx/runtime';
+import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import { armTimeout } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
@@ -109,7 +109,8 @@ export interface StreamMux {
  * All streams of one remote client over one Server-Sent Events session (`GET /streams`), however many instances,
  * lists and histories are watched.
  *
- * The connection opens with the first subscription and closes (deleting the server session) when the last one ends.
+ * The connection opens with the first subscription and closes (deleting the server session) when the last one ends,
+ * once the task that ended it has run (a 0 ms timer): awaiting one watch after another keeps it.
  * Subscriptions and unsubscriptions made in the same tick go to the server in one request. The connection reconnects
  * with `Last-Event-ID`: the server resumes the session, so every subscription continues exactly after the last event
  * received. When the server cannot resume (it restarted, the resume window passed), it opens a new session and every
@@ -128,7 +129,8 @@ export interface StreamMux {
  * on the network or with its stream or the server answered 404, 408, 429 or 5xx; another 4xx answer (a refusal, which
  * changed nothing) fails the watches it added and deletes the session, which still holds those it would have removed:
  * a new session gets every watch still active. A status or list watch the server ends before its first value fails
- * with `RemoteError` `unavailable` (it says nothing of the instance); a history may have no events, and completes.
+ * with `UnavailableError` (`unavailable`, 503: it says nothing of the instance); a history may have no events, and
+ * completes.
  *
  * Every subscription the client sent is unsubscribed by the client when its watch ends, however it ends (unsubscribed,
  * or closed or refused by the server): a subscribe sent again after its answer was lost may have reached the server
@@ -169,6 +171,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const toRemove = new Set<string>();
   /** A flush is scheduled or on its way: changes made meanwhile wait for its end. */
   let flushing = false;
+  /** Clears the timer that closes the connection after the last watch ended, if any. */
+  let linger = (): void => {};
   /** Aborted by `close()`: every request on its way, and the mux itself. */
   const closer = new AbortController();
   const { signal } = closer;
@@ -229,7 +233,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // watches (not that the instance does not exist): it fails, as a stream the server cut. A history may have none.
         return end(sub, data.error
           ? errorFromBody(500, data.error)
-          : entry.started || entry.spec.kind === 'history' ? undefined : new RemoteError('unavailable', 503, 'no status arrived'));
+          : entry.started || entry.spec.kind === 'history' ? undefined : new UnavailableError('no status arrived'));
       }
       entry.started = true;
       try {
@@ -418,6 +422,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
 
   /** The connection was refused for good (with `error`) or the mux closed (without): every watcher is ended. */
   const fail = (error?: Error): void => {
+    linger();
     drop();
     // The watches of now: one a state watcher starts on hearing the new state belongs to the next connection.
     const ended = [...entries.keys()];
@@ -429,15 +434,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    * Forgets watch `id`, however it ended (unsubscribed, or ended or failed by the server), and unsubscribes it on the
    * server: always, so that no subscription is left there without an owner. (One the server closed may have been
    * subscribed anew by a request sent again after its answer was lost; one not sent yet, or refused, is unknown there,
-   * and unsubscribing it changes nothing.) When it was the last, the connection closes once the code that ended it has
-   * run (a microtask, no timer): a view that re-subscribes at once (a re-render) keeps it.
+   * and unsubscribing it changes nothing.) When it was the last, the connection closes once the task that ended it has
+   * run (a 0 ms timer on the mux's clock, which `close()` clears): a view that re-subscribes at once (a re-render), or
+   * code that awaits one watch after another (`for (…) await client.waitForCompletion(id)`), keeps it.
    */
   const forget = (id: string): void => {
     if (!entries.delete(id)) return;
     // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
     toRemove.add(id);
     scheduleFlush();
-    if (entries.size === 0) queueMicrotask(closeIfUnused);
+    // (Only with a connection: the watches `fail` ends have none left, and close() must leave no timer.)
+    if (entries.size === 0 && connection) linger(), linger = arm(0, closeIfUnused);
   };
 
   const closeIfUnused = (): void => {

@@ -1,6 +1,7 @@
 import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
 import { filter, firstValueFrom, ReplaySubject, timeout, toArray, take, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { VirtualClock } from '@durable-rx/runtime/testing';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
 import { KEY, openHarness, recordInto, type Harness } from './harness.js';
 
@@ -94,5 +95,45 @@ describe('closing the connection when the server ends the last watch', () => {
     await vi.waitFor(() => {
       expect(harness.requests.some((r) => r.method === 'DELETE' && r.path.includes('/streams/'))).toBe(true);
     }, { timeout: 10_000 });
+  });
+});
+
+describe('keeping the connection from one watch to the next', () => {
+  const deletes = () => harness.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/streams/'));
+
+  it('reuses one connection for waits and first values awaited one after another', async () => {
+    const ids = ['seq-0', 'seq-1', 'seq-2'];
+    for (const id of ids) await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: id });
+    for (const id of ids) await harness.runtime.client.waitForCompletion(id, { timeoutMs: 30_000 });
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    // Each wait ends (unsubscribing the last watch) a few microtasks before the loop watches the next instance.
+    for (const id of ids) expect(await client.waitForCompletion(id)).toMatchObject({ instanceId: id, runtimeStatus: 'Completed' });
+    for (const id of ids) expect(await firstValueFrom(client.status$(id))).toMatchObject({ instanceId: id });
+    expect(sessionRequests()).toHaveLength(1);
+    expect(deletes()).toHaveLength(0);
+    // Once nothing is watched after that, the connection closes by itself and the session is deleted.
+    await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'idle'), timeout({ first: 30_000 })));
+    await vi.waitFor(() => expect(deletes()).toHaveLength(1), { timeout: 10_000 });
+    expect(sessionRequests()).toHaveLength(1);
+  });
+
+  it('closes the connection on the client clock after the last watch, and close() leaves no timer', async () => {
+    await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: 'linger' });
+    await harness.runtime.client.waitForCompletion('linger', { timeoutMs: 30_000 });
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock });
+    await client.waitForCompletion('linger');
+    expect(await firstValueFrom(client.connection$)).toEqual({ state: 'live' }); // kept until the clock moves
+    await clock.advance(0);
+    await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'idle'), timeout({ first: 30_000 })));
+    await vi.waitFor(() => expect(deletes()).toHaveLength(1), { timeout: 10_000 });
+
+    // The same end of the last watch, then close() before the clock moves: nothing is left armed.
+    await client.waitForCompletion('linger');
+    expect(clock.pendingTimers).toBe(2); // the close after the last watch, and the connection's watchdog
+    client.close();
+    // The watchdog goes when the aborted stream has ended; a close timer left behind would stay for ever.
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 10_000 });
+    expect(sessionRequests()).toHaveLength(2);
   });
 });

@@ -1,6 +1,7 @@
 import {
   InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, type InstanceStatus,
+  InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableError, type DurableClient,
+  type InstanceStatus,
 } from '@durable-rx/runtime';
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
@@ -121,6 +122,21 @@ describe('createRemoteClient', () => {
     const error = await client.getStatus('x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreClosedError);
     expect(error).toMatchObject({ code: 'store-closed', status: 503 });
+  });
+
+  it('rebuilds the answer of a server whose store did not answer in time into UnavailableError, as the local client throws', async () => {
+    await harness.close();
+    // The server's client rejects as the runtime's does when a store call passes storeCallTimeoutMs.
+    const wedged = (client: DurableClient): DurableClient => new Proxy(client, {
+      get: (target, key) => key === 'getStatus'
+        ? () => Promise.reject(new UnavailableError('The store did not answer within 30000 ms'))
+        : (Reflect.get(target, key) as () => unknown).bind?.(target) ?? Reflect.get(target, key),
+    });
+    harness = await openHarness({}, wedged);
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    const error = await client.getStatus('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).toMatchObject({ code: 'unavailable', status: 503, message: 'The store did not answer within 30000 ms' });
   });
 
   it('keeps the code and message of an error that has no class on the client', async () => {

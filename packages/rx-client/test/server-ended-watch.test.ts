@@ -1,7 +1,7 @@
-import { InstanceNotFoundError } from '@durable-rx/runtime';
+import { InstanceNotFoundError, UnavailableError } from '@durable-rx/runtime';
 import { EMPTY, filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRemoteClient, RemoteError, type ConnectionState } from '../src/index.js';
+import { createRemoteClient, type ConnectionState } from '../src/index.js';
 import { KEY, openHarness, outcome, serverClient, within, type Harness } from './harness.js';
 
 /**
@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 describe('a watch the server ends before its first value', () => {
-  it('errors status$ and customStatus$ with RemoteError unavailable, which waitForCompletion rejects with, not InstanceNotFoundError', async () => {
+  it('errors status$ and customStatus$ with UnavailableError, which waitForCompletion rejects with, not InstanceNotFoundError', async () => {
     // The server's source for instance `ends` completes at once, without a snapshot (as a runtime stopping mid-read may).
     const server = serverClient((_, instanceId) => (instanceId === 'ends' ? EMPTY : undefined));
     const h = (harness = await openHarness({}, server.wrap));
@@ -27,12 +27,12 @@ describe('a watch the server ends before its first value', () => {
     const kept = client.customStatus$('kept').subscribe();
     for (const source of [client.status$('ends'), client.customStatus$('ends')]) {
       const error = await within(outcome(firstValueFrom(source)), 'the watch ending');
-      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toBeInstanceOf(UnavailableError);
       expect(error).toMatchObject({ code: 'unavailable', status: 503 });
     }
     const waited = await within(outcome(client.waitForCompletion('ends', { timeoutMs: Infinity })), 'the wait ending');
     expect(waited).not.toBeInstanceOf(InstanceNotFoundError);
-    expect(waited).toBeInstanceOf(RemoteError);
+    expect(waited).toBeInstanceOf(UnavailableError);
     expect(waited).toMatchObject({ code: 'unavailable', status: 503 });
     // A history may have no events: one the server ends at once completes, empty.
     expect(await within(lastValueFrom(client.history$('ends').pipe(toArray())), 'the history ending')).toEqual([]);

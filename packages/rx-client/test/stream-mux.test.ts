@@ -286,6 +286,7 @@ describe('createStreamMux', () => {
     await stateOf(mux, (s) => s.state === 'reconnecting');
     await clock.waitForTimer();
     watch.subscription.unsubscribe();
+    await clock.advance(0); // the close after the last watch (the reconnect delay is 1 ms at least)
     await stateOf(mux, (s) => s.state === 'idle');
     expect(clock.pendingTimers).toBe(0);
     await within(server.until(() => server.count('DELETE') === 1), 'the session deleted');
@@ -349,6 +350,7 @@ describe('createStreamMux', () => {
     const watch = watchOn(mux);
     const { closed } = await within(requested, 'the stream request');
     watch.subscription.unsubscribe();
+    await clock.advance(0); // the close after the last watch
     await within(closed, 'the stream request aborted');
     expect(await stateOf(mux, (s) => s.state !== 'connecting')).toEqual({ state: 'idle' });
     expect(clock.pendingTimers).toBe(0);
