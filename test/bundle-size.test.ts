@@ -208,11 +208,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a subscription request and a session delete per iteration), +19 B, and rebuilt a 503 `unavailable` into the
  * runtime's UnavailableError, as the local client throws it, +19 B: 8,261 -> 8,299 B, with no saving of that size left
  * in rx-client; budget raised by the measured 38 B (8,302 B).
+ * An activity's result commit then got an end with storeCallTimeoutMs: Infinity too (what is left of the task's lease,
+ * at least activityLeaseMs; it waited for ever), one deadline for the fused commit and its result-alone fallback, and
+ * a fused commit abandoned at it is not sent again at once as the result alone: 25,731 / 31,726 / 62,155 -> 25,786 /
+ * 31,796 / 62,211 B (+55 / +70 / +56), budgets raised by the same amounts (the same headroom).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_750 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_729 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_182 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_805 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_799 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_238 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_302 },
 ];
 

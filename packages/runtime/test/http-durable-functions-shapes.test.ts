@@ -245,6 +245,18 @@ describe('historyEvents', () => {
     ]);
   });
 
+  it('hide ContinueAsNew\'s Result (the new input) with showInput=false, as every other input', () => {
+    const at = '2026-11-30T10:15:00.000Z';
+    const wire = toWireHistory([
+      { type: 'ExecutionStarted', eventId: -1, timestamp: at, name: 'Loop', instanceId: 'l', executionId: 'e1', input: 1 },
+      { type: 'ContinueAsNew', eventId: -1, timestamp: at, input: { secret: 2 }, preserveUnprocessedEvents: false },
+    ], { showInput: false, showHistoryOutput: true });
+    expect(wire).toEqual([
+      { EventType: 'ExecutionStarted', FunctionName: 'Loop', Timestamp: '2026-11-30T10:15:00Z' },
+      { EventType: 'ContinueAsNew', OrchestrationStatus: 'ContinuedAsNew', Timestamp: '2026-11-30T10:15:00Z' },
+    ]);
+  });
+
   it('keep work still pending as its scheduling event', async () => {
     await runtime.client.startNew('ReserveTicket', { instanceId: 'rt', input: 'user-1' });
     await until('rt', (s) => s?.customStatus !== undefined);

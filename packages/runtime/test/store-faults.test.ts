@@ -662,6 +662,29 @@ describe('a store call that never settles', () => {
     await stopsLeavingNoTimer(runtime, clock);
   });
 
+  it('ends a result commit that never settles with storeCallTimeoutMs: Infinity, once the task\'s lease (at least activityLeaseMs) has passed', async () => {
+    const { clock, store, logger } = onFailingStore();
+    let hung: ReturnType<FailingStore['hangNext']> | undefined;
+    const runtime = createRuntime({
+      store, clock, logger, storeCallTimeoutMs: Infinity, activityLeaseMs: 3000,
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+      activities: { Work: () => { hung ??= store.hangNext('commit'); return 'worked'; } },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    const dropped = logger.nextError('committing the result of activity Work');
+    // Without a bound the wait would hold the task for good: it ends when the lease (T0 + 3 s) has passed.
+    expect(await clock.fireUntil(dropped, 'the result commit\'s deadline', 10)).toBe(T0 + 3000);
+    expect(await dropped).toContain('lease has expired; dropped');
+    await within(hung!.release(), 'the late commit settling');
+    const ended = ending(runtime.client, id);
+    ended.catch(() => undefined);
+    await clock.fireUntil(ended, 'a timer or the end', 20);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
+    await stopsLeavingNoTimer(runtime, clock);
+  });
+
   it('has the store refuse a result committed after the task\'s lease lapsed and another worker took the task over', async () => {
     const { clock, store, logger } = onFailingStore();
     const { runtime, id, finish } = await longActivityPastItsLease(store, clock, logger);

@@ -2,7 +2,7 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../worker/worker.js';
+import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
 import type { DurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
@@ -20,9 +20,10 @@ export interface CreateClientOptions {
   readonly newId?: NewId;
   /**
    * Longest wait, in ms on `clock`, for one store call (a number > 0, or `Infinity`); default 30 s, as the runtime's
-   * option of the same name. A command, read or first snapshot the store has not answered by then (a wedged IndexedDB
-   * transaction, a network partition without a socket timeout) rejects with `UnavailableError` (`code`
-   * `'unavailable'`, HTTP 503); the call is not undone, so a command may still take effect.
+   * option of the same name. A command or read the store has not answered by then (a wedged IndexedDB transaction, a
+   * network partition without a socket timeout) rejects with `UnavailableError` (`code` `'unavailable'`, HTTP 503), and
+   * an observable errors with it when its first snapshot, or any later history read of `history$`, is not answered;
+   * the call is not undone, so a command may still take effect.
    *
    * @example
    * ```ts

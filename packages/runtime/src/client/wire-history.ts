@@ -66,7 +66,7 @@ export interface WireHistoryOptions {
  *   Shown unless `showInput` is false;
  * - `Result` (activity, sub-orchestration and orchestration results) is the value, shown only with
  *   `showHistoryOutput`; ContinueAsNew, which the extension passes through untouched, keeps its `Result` (the new
- *   input) as JSON text whatever the flags;
+ *   input) as JSON text whatever `showHistoryOutput` says, and shows it unless `showInput` is false (it is an input);
  * - event ids and timer ids are not shown.
  *
  * @example
@@ -126,7 +126,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
         out.push({ EventType: event.type, ...(event.reason !== undefined ? { Reason: event.reason } : {}), Timestamp });
         break;
       case 'ContinueAsNew':
-        out.push({ EventType: event.type, OrchestrationStatus: 'ContinuedAsNew', Result: jsonText(event.input), Timestamp });
+        out.push({ EventType: event.type, OrchestrationStatus: 'ContinuedAsNew', ...(showInput ? { Result: jsonText(event.input) } : {}), Timestamp });
         break;
       case 'TaskScheduled': {
         // Durable Task schedules an activity with its parameters array: the input is the text of [input].

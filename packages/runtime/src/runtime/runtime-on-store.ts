@@ -10,7 +10,8 @@ import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
-import { DEFAULT_STOP_GRACE_MS, DEFAULT_STORE_CALL_TIMEOUT_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
+import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -53,14 +54,16 @@ export interface RuntimeOptions {
    * leases only. A call made under a lease also ends when that lease expires, since what it does later can no longer
    * be trusted: a claim after the lease it asks for (`orchestrationLeaseMs`, `activityLeaseMs`), a step's history read
    * and commit at the step's lease expiry (renewals are each bounded by the next one, a third of the lease). An
-   * activity's result commit is bounded by this option alone, however little of the task's lease is left: the store's
-   * lease check decides whether it may still commit (it refuses once another worker has claimed the task). The worker
+   * activity's result commit is bounded by this option alone, however little of the task's lease is left (with
+   * `Infinity`, by what is left of the lease, and at least `activityLeaseMs`): the store's lease check decides whether
+   * it may still commit (it refuses once another worker has claimed the task). The worker
    * then logs the call, gives back what it holds, leaves the lease to lapse so that another worker (or its own next
    * claim) takes the work over, and goes on with other work; whatever the call does later is ignored. `stop()` ends
    * every wait for a store call, so it ends even if one never settles. The runtime's `client` bounds its store calls by
-   * it too (as `createClient`'s option of the same name does): a command, read or first snapshot the store has not
-   * answered by then rejects with `UnavailableError` (`code` `'unavailable'`, HTTP 503); the call is not undone, so a
-   * command may still take effect.
+   * it too (as `createClient`'s option of the same name does): a command or read the store has not answered by then
+   * rejects with `UnavailableError` (`code` `'unavailable'`, HTTP 503), and so does an observable whose first snapshot,
+   * or any later history read of `history$`, is not answered; the call is not undone, so a command may still take
+   * effect.
    *
    * @example
    * ```ts

@@ -28,8 +28,6 @@ const SATURATED_RECHECK_MS = 1000;
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
 
-/** How long the worker waits for one store call, unless told otherwise (see {@link WorkerOptions.storeCallTimeoutMs}). */
-export const DEFAULT_STORE_CALL_TIMEOUT_MS = 30_000;
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -67,7 +65,8 @@ export interface WorkerOptions {
   /**
    * Longest wait, in ms on `clock`, for one store call (> 0; `Infinity`: only leases bound the calls). A call made
    * under a lease also ends when that lease expires: a claim after the lease it asks for, a step's history read and
-   * commit at the step's lease expiry, an activity's result commit and lease renewal at the task's. A call that has
+   * commit at the step's lease expiry, a lease renewal at the next one. An activity's result commit is bounded by this
+   * option alone (with `Infinity`, by what is left of the task's lease, and at least `activityLeaseMs`). A call that has
    * not settled by then is abandoned: the worker logs it, gives back what it holds, leaves the lease to lapse (so
    * another worker or a later claim takes the work) and serves other work meanwhile; what the call does later is
    * ignored. Calls without a lease (the next wake time, releasing leases) end after this time only.
@@ -117,6 +116,11 @@ export interface WorkerMetrics {
   readonly activitiesRun: number;
   /** Commits refused because another worker took the lease over. */
   readonly leasesLost: number;
+}
+
+/** Whether `error` is a store call's wait abandoned by `#bounded` at its deadline (the call may still take effect). */
+function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'TimeoutError';
 }
 
 /**
@@ -798,26 +802,29 @@ export class Worker {
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
    * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed store or a stop that
    * abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
-   * committed as the failure. Each attempt waits up to `storeCallTimeoutMs`, however little of the lease is left: the
-   * store's lease check decides whether the result may still be committed (it refuses it once another worker took the
-   * task over), so a result that arrives as its lease ends, or after renewals failed, is not given up before the store
-   * could answer.
+   * committed as the failure. Each attempt (the fused commit and its result-alone fallback, on one deadline) waits up to
+   * `storeCallTimeoutMs`, however little of the lease is left: the store's lease check decides whether the result may
+   * still be committed (it refuses it once another worker took the task over), so a result that arrives as its lease
+   * ends, or after renewals failed, is not given up before the store could answer. With `Infinity`, an attempt waits
+   * for what is left of the lease, and at least `activityLeaseMs`, so it still ends.
    */
   async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<void> {
     const { task, lease } = item;
-    const { clock, logger } = this.#o;
+    const { clock, logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
     for (let failures = 0; ; failures++) {
+      const nowMs = clock.now().getTime();
+      const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(leaseUntil - nowMs, this.#o.activityLeaseMs));
       try {
-        if (!(await this.#commitWithStep(item, result))) {
-          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit');
+        if (!(await this.#commitWithStep(item, result, untilMs))) {
+          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs);
         }
         this.#metrics.activitiesRun++;
         return;
       } catch (error) {
         if (error instanceof LeaseLostError) {
           this.#metrics.leasesLost++;
-          this.#o.logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
+          logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
           return;
         }
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
@@ -868,9 +875,10 @@ export class Worker {
    * this worker has the instance's execution cached (`decideActivityStep`); the step's new activities are leased to
    * this worker in the same commit. Returns false when that was not possible (not cached, or the store refused
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
-   * alone, and the instance's next claim takes it from there. Only a closed store ends the attempt with an error.
+   * alone, and the instance's next claim takes it from there. A closed store, and a commit abandoned unsettled at
+   * `untilMs` (it may still take effect, so the result is not sent again at once), end the attempt with an error.
    */
-  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage): Promise<boolean> {
+  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number): Promise<boolean> {
     const { store, clock, newId } = this.#o;
     const { task, lease } = item;
     if (!store.capabilities.fusedSteps || this.#stopping) return false;
@@ -890,7 +898,7 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(store.commit(fused.writeSet), 'commit', undefined, () => this.#releaseUnrun(fused.leased));
+      await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => this.#releaseUnrun(fused.leased));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
@@ -901,7 +909,7 @@ export class Worker {
       return true;
     } catch (error) {
       this.#activitiesRunning -= leased.length;
-      if (error instanceof StoreClosedError) throw error;
+      if (error instanceof StoreClosedError || isTimeout(error)) throw error;
       // The execution advanced in memory without a commit: it is dropped (taken above), so the next step replays.
       if (!(error instanceof LeaseLostError)) this.#o.logger.warn(`fused step of ${task.name} failed; committing its result alone`, error);
       return false;
