@@ -212,11 +212,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * at least activityLeaseMs; it waited for ever), one deadline for the fused commit and its result-alone fallback, and
  * a fused commit abandoned at it is not sent again at once as the result alone: 25,731 / 31,726 / 62,155 -> 25,786 /
  * 31,796 / 62,211 B (+55 / +70 / +56), budgets raised by the same amounts (the same headroom).
+ * The worker's abandoned store calls then ended with the client's UnavailableError instead of a DOMException of its
+ * own (one error for a store call past its bound): 25,786 / 31,796 / 62,211 -> 25,761 / 31,765 / 62,192 B, budgets
+ * lowered by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_805 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_799 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_238 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_780 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_768 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_219 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_302 },
 ];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, createRuntime, type Activity, type ActivityContext, type Logger, type Orchestrator } from '../src/index.js';
+import { createClient, createRuntime, UnavailableError, type Activity, type ActivityContext, type Logger, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { isTerminalStatus } from '../src/model/instance-status.js';
 import { sampleOrchestrators } from '../src/testing/samples.js';
@@ -78,7 +78,7 @@ describe('a store call abandoned at its bound that the store answers late', () =
           const abandoned: string[] = [];
           const errors: string[] = [];
           const report = (level: 'warn' | 'error') => (message: string, details?: unknown): void => {
-            if (details instanceof DOMException && details.name === 'TimeoutError') {
+            if (details instanceof UnavailableError) {
               abandoned.push(details.message);
               answered ??= { atMs: clock.now().getTime(), outcome: hang.release() };
             } else if (level === 'error') errors.push(`${message}: ${String(details)}`);

@@ -3,6 +3,7 @@ import type { DurableClient } from '../client/durable-client.js';
 import type { Activity, ActivityContext, Orchestrator } from '../engine/orchestration-context.js';
 import { Task } from '../engine/task.js';
 import { isDurableError } from '../model/errors/durable-error.js';
+import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import type { Store } from '../store/store.js';
@@ -41,7 +42,7 @@ export interface SoakReport {
   /** Virtual time the run took, in ms. */
   readonly virtualMs: number;
   /**
-   * Store calls a worker abandoned at their bound (a `TimeoutError`). The virtual clock jumps while real store I/O is
+   * Store calls a worker abandoned at their bound (an `UnavailableError`). The virtual clock jumps while real store I/O is
    * in flight, so a call can outlast its bound in virtual time with no fault injected: counted, not a problem. What
    * such a call leaves behind is checked like everything else (without faults, each activity still runs exactly once).
    */
@@ -101,7 +102,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const logger: Logger = {
     warn: () => undefined,
     error: (message: string, error?: unknown) => {
-      if (error instanceof DOMException && error.name === 'TimeoutError') boundTimeouts++;
+      if (error instanceof UnavailableError) boundTimeouts++;
       else if (!(error instanceof InjectedFaultError)) unexpectedErrors.push(`${message}: ${String(error)}`);
     },
   };

@@ -5,6 +5,7 @@ import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks, ty
 import { isDurableError } from '../model/errors/durable-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
+import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
@@ -27,7 +28,6 @@ const SATURATED_RECHECK_MS = 1000;
 
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
-
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -116,11 +116,6 @@ export interface WorkerMetrics {
   readonly activitiesRun: number;
   /** Commits refused because another worker took the lease over. */
   readonly leasesLost: number;
-}
-
-/** Whether `error` is a store call's wait abandoned by `#bounded` at its deadline (the call may still take effect). */
-function isTimeout(error: unknown): boolean {
-  return error instanceof DOMException && error.name === 'TimeoutError';
 }
 
 /**
@@ -569,7 +564,7 @@ export class Worker {
   /**
    * A store call's promise with an end: it settles as `call` does, or rejects when `storeCallTimeoutMs` pass on the
    * worker's clock first, or `untilMs` (ms on the clock: the expiry of the lease the call is made under) comes first (a
-   * `TimeoutError` DOMException naming `what`; the call is abandoned), or when `stop` ends (a StoreClosedError). An
+   * {@link UnavailableError} naming `what`, as the client's bounded calls do; the call is abandoned), or when `stop` ends (a StoreClosedError). An
    * abandoned call that settles later does no harm: its result is ignored and its rejection handled. The calls share
    * the worker's deadline timer (none for `Infinity`): a call only sets it when its deadline is earlier than the armed
    * one, and leaves it armed when it settles, so a call costs no timer of its own (a timer set and cleared per call
@@ -637,7 +632,7 @@ export class Worker {
     this.#deadlineAtMs = Infinity;
     let earliest = Infinity;
     for (let call = this.#calls.next; call !== this.#calls; call = call.next) {
-      if (call.atMs <= nowMs) this.#fail(call, new DOMException(`${call.what} did not settle within ${call.ms} ms`, 'TimeoutError'));
+      if (call.atMs <= nowMs) this.#fail(call, new UnavailableError(`${call.what} did not settle within ${call.ms} ms`));
       else if (call.atMs < earliest) earliest = call.atMs;
     }
     if (earliest < Infinity) this.#armDeadlineTimer(earliest);
@@ -909,7 +904,7 @@ export class Worker {
       return true;
     } catch (error) {
       this.#activitiesRunning -= leased.length;
-      if (error instanceof StoreClosedError || isTimeout(error)) throw error;
+      if (error instanceof StoreClosedError || error instanceof UnavailableError) throw error;
       // The execution advanced in memory without a commit: it is dropped (taken above), so the next step replays.
       if (!(error instanceof LeaseLostError)) this.#o.logger.warn(`fused step of ${task.name} failed; committing its result alone`, error);
       return false;
