@@ -215,11 +215,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker's abandoned store calls then ended with the client's UnavailableError instead of a DOMException of its
  * own (one error for a store call past its bound): 25,786 / 31,796 / 62,211 -> 25,761 / 31,765 / 62,192 B, budgets
  * lowered by the same amounts.
+ * A fused activity-result commit abandoned at its bound that the store then applied is no longer reported as a lost
+ * lease and a discarded result when the retried result is refused (the late answer shows it went in; it counts as
+ * run): 25,761 / 31,765 / 62,192 -> 25,798 / 31,794 / 62,224 B (+37 / +29 / +32), budgets raised by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_780 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_768 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_219 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_817 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_797 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_251 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_302 },
 ];
 

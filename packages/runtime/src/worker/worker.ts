@@ -807,19 +807,28 @@ export class Worker {
     const { task, lease } = item;
     const { clock, logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
+    // Set when a fused commit abandoned at its bound answers after all: the result is committed, with its step.
+    let applied = false;
+    const committed = (): void => {
+      applied = true;
+      this.#metrics.activitiesRun++;
+    };
     for (let failures = 0; ; failures++) {
       const nowMs = clock.now().getTime();
       const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(leaseUntil - nowMs, this.#o.activityLeaseMs));
       try {
-        if (!(await this.#commitWithStep(item, result, untilMs))) {
+        if (!(await this.#commitWithStep(item, result, untilMs, committed))) {
           await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs);
         }
         this.#metrics.activitiesRun++;
         return;
       } catch (error) {
         if (error instanceof LeaseLostError) {
-          this.#metrics.leasesLost++;
-          logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
+          // Refused as the abandoned fused commit went through meanwhile: nothing was lost, and nothing is reported.
+          if (!applied) {
+            this.#metrics.leasesLost++;
+            logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
+          }
           return;
         }
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
@@ -871,9 +880,10 @@ export class Worker {
    * this worker in the same commit. Returns false when that was not possible (not cached, or the store refused
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
    * alone, and the instance's next claim takes it from there. A closed store, and a commit abandoned unsettled at
-   * `untilMs` (it may still take effect, so the result is not sent again at once), end the attempt with an error.
+   * `untilMs` (it may still take effect, so the result is not sent again at once), end the attempt with an error;
+   * `applied` is called if that commit answers after all.
    */
-  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number): Promise<boolean> {
+  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number, applied: () => void): Promise<boolean> {
     const { store, clock, newId } = this.#o;
     const { task, lease } = item;
     if (!store.capabilities.fusedSteps || this.#stopping) return false;
@@ -893,7 +903,10 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => this.#releaseUnrun(fused.leased));
+      await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => {
+        applied();
+        this.#releaseUnrun(fused.leased);
+      });
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
