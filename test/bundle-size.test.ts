@@ -218,12 +218,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A fused activity-result commit abandoned at its bound that the store then applied is no longer reported as a lost
  * lease and a discarded result when the retried result is refused (the late answer shows it went in; it counts as
  * run): 25,761 / 31,765 / 62,192 -> 25,798 / 31,794 / 62,224 B (+37 / +29 / +32), budgets raised by the same amounts.
+ * webhookRoot then took a base that ends with the webhook path in another case (`/Runtime/Webhooks/DurableTask`) as
+ * that root instead of appending the path again, and spells the path canonically, in one replace: 25,798 / 31,794 /
+ * 62,224 / 8,299 -> 25,796 / 31,793 / 62,222 / 8,297 B, budgets lowered by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_817 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_797 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_251 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_302 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_815 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_796 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_249 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_300 },
 ];
 
 describe('bundle size', () => {

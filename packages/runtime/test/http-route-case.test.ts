@@ -170,6 +170,29 @@ describe('the Location of a running instance\'s status', () => {
     expect(await locationOf(`${SHOUTED}/Instances/Loc%20A/?showInput=false`)).toBe(`${PUBLIC}/instances/Loc%20A?showInput=false`);
   });
 
+  it('is the canonical status URL, as are the check-status URLs, under a baseUrl that ends with the webhook path in any case', async () => {
+    // Durable Functions builds them from the origin and its own webhook path; a base that names that path already, in
+    // another case or with a trailing slash, names the same routes (it is not a prefix to put the path under again).
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
+    for (const baseUrl of [`https://public.example/api${SHOUTED}`, `https://public.example/api${SHOUTED}/`, `https://public.example/api${WEBHOOK_PATH}//`]) {
+      await server.close();
+      server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, baseUrl }), { port: 0 });
+      expect({ baseUrl, location: await locationOf(`${SHOUTED}/Instances/Loc%20A`) }).toEqual({ baseUrl, location: `${PUBLIC}/instances/Loc%20A` });
+      const started = await fetch(`${server.url}${WEBHOOK_PATH}/orchestrators/Echo/?code=${KEY}`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: '1',
+      });
+      const body = (await started.json()) as { id: string; statusQueryGetUri: string; terminatePostUri: string };
+      expect(body.statusQueryGetUri).toBe(`${PUBLIC}/instances/${body.id}?code=${KEY}`);
+      expect(body.terminatePostUri).toBe(`${PUBLIC}/instances/${body.id}/terminate?reason={text}&code=${KEY}`);
+      // What the proxy forwards from that URL is served.
+      expect([200, 202]).toContain(await statusOf(fetch(body.statusQueryGetUri.replace('https://public.example/api', server.url))));
+      // The clients' own builders take the same base the same way.
+      const response = runtime.client.createCheckStatusResponse(new Request(`${server.url}/start`), 'Loc A', { baseUrl });
+      expect(response.headers.get('location')).toBe(`${PUBLIC}/instances/Loc%20A`);
+      await response.body?.cancel();
+    }
+  });
+
   it('is the canonical status URL on the server\'s origin without baseUrl', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
     for (const path of SPELLINGS) {

@@ -87,9 +87,11 @@ describe('createRemoteClient', () => {
     expect(await seen).toEqual({ text });
   });
 
-  it('accepts a baseUrl that already ends with the webhook path', async () => {
-    const client = createRemoteClient({ baseUrl: `${harness.server.url}${WEBHOOK_PATH}/`, key: KEY });
-    expect(await client.getStatusAll()).toEqual([]);
+  it('accepts a baseUrl that already ends with the webhook path, in any case', async () => {
+    for (const path of [`${WEBHOOK_PATH}/`, '/Runtime/Webhooks/DurableTask', '/RUNTIME/WEBHOOKS/DURABLETASK/']) {
+      const client = createRemoteClient({ baseUrl: `${harness.server.url}${path}`, key: KEY });
+      expect(await client.getStatusAll(), path).toEqual([]);
+    }
   });
 
   it('rebuilds error responses into the runtime error classes', async () => {

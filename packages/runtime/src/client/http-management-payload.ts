@@ -7,9 +7,10 @@ export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
 
 /**
  * The management URLs of an instance, formatted as Durable Functions does: `{eventName}` and `{text}` are left as
- * placeholders for the caller to fill in; `restartPostUri` takes an optional `restartWithNewInstanceId=true|false`. `baseUrl` is the server origin (optionally with a path prefix); the
- * webhook path is appended unless `baseUrl` already ends with it. Throws {@link InvalidArgumentError} for an invalid id,
- * a `baseUrl` that is not a string, or options other than `{ key?: string }` (every client shares this check).
+ * placeholders for the caller to fill in; `restartPostUri` takes an optional `restartWithNewInstanceId=true|false`.
+ * `baseUrl` is the server origin (optionally with a path prefix); the webhook path is appended unless `baseUrl`
+ * already ends with it, in any case (see {@link webhookRoot}). Throws {@link InvalidArgumentError} for an invalid id, a
+ * `baseUrl` that is not a string, or options other than `{ key?: string }` (every client shares this check).
  *
  * @example
  * ```ts
@@ -43,15 +44,18 @@ export function createHttpManagementPayload(
 }
 
 /**
- * `baseUrl` without a trailing slash, ending with the webhook path: where the HTTP API's routes are. The payload's URLs
- * and the remote client's requests are built on it.
+ * `baseUrl` without a trailing slash, ending with the webhook path in its canonical spelling: where the HTTP API's
+ * routes are. A `baseUrl` that ends with the webhook path already, in any ASCII case (routes match in any case, as in
+ * Azure Functions), names the same root. The payload's URLs and the remote client's requests are built on it; like
+ * Durable Functions' (the request's origin, then the extension's webhook path), they spell that path canonically.
  *
  * @example
  * ```ts
  * webhookRoot('https://api.example.com/'); // 'https://api.example.com/runtime/webhooks/durabletask'
+ * webhookRoot('https://api.example.com/Runtime/Webhooks/DurableTask/'); // the same
  * ```
  */
 export function webhookRoot(baseUrl: string): string {
-  const trimmed = baseUrl.replace(/\/+$/, '');
-  return trimmed.endsWith(WEBHOOK_PATH) ? trimmed : `${trimmed}${WEBHOOK_PATH}`;
+  // No `u` flag: then `i` folds no non-ASCII letter into ASCII (the Kelvin sign is no `k`), as OrdinalIgnoreCase.
+  return baseUrl.replace(/\/+$/, '').replace(/\/runtime\/webhooks\/durabletask$/i, '') + WEBHOOK_PATH;
 }
