@@ -123,7 +123,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
    * it again — with a changed pipeline, for example. Calls in one tick reopen once; nothing is missed, delivered twice
    * or resynced. A stream that knows no position yet (opened at the server's present, its first reply still awaited)
    * is reopened as after a lost position instead: from the operation time known now (or the present), followed by a
-   * `resync` (see `refreshAt`), never from the present alone.
+   * `resync` (see `refreshAt`), never from the present alone. That is logged as a warning only when no operation time
+   * is known yet: a stream opened at the present may then still miss a commit the resync's majority read did not see.
    */
   refresh(): void {
     if (this.#refreshQueued || this.#stream === undefined) return; // a pending (re)open builds the new pipeline anyway
@@ -138,7 +139,14 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (reopen.point === 'now') {
         // No token and no opening time: the old stream started at the server's present and has not answered. Changes
         // committed since it started could fall between it and a new stream opened at the present; re-read instead.
-        this.#o.logger.warn(`${this.#o.name}: reopening a stream that knows no position yet; re-reading what it watches`);
+        // Opened at a majority-committed time known by now, the new stream and the re-read leave no gap (what changed
+        // before that time is re-read, what changes after it is delivered): a routine reopen, not worth a warning.
+        // Opened at the present, a commit the majority re-read does not see yet can still be missed: warned of.
+        if (this.#o.startTime() === undefined) {
+          this.#o.logger.warn(
+            `${this.#o.name}: reopening a stream that knows no position yet at the present; re-reading what it watches, a commit the re-read does not see yet may be missed`,
+          );
+        }
         this.#reopen(stream, 'now', 0, true);
         return;
       }

@@ -18,7 +18,11 @@ describe('change feed against a server that refuses (real driver)', () => {
 
   const MAX_DELAY_MS = 5_000;
 
-  function feedOn(openedAt: Timestamp | undefined, lingerMs = 0, on: { readonly client?: MongoClient; readonly giveUp?: (error: unknown) => unknown } = {}) {
+  /** A feed on the refusing server; `openedAt` is the start time it is given, or a function that tells it. */
+  function feedOn(
+    openedAt: Timestamp | undefined | (() => Timestamp | undefined), lingerMs = 0,
+    on: { readonly client?: MongoClient; readonly giveUp?: (error: unknown) => unknown } = {},
+  ) {
     const watched = on.client ? on.client.db('feed-test').collection('instances') : collection;
     const clock = new VirtualClock();
     const points: (ResumePoint | undefined)[] = [];
@@ -35,7 +39,7 @@ describe('change feed against a server that refuses (real driver)', () => {
         return watched.watch<Document, ChangeEventLike>([], { ...point } as ChangeStreamOptions);
       },
       map: () => 'change',
-      startTime: () => openedAt,
+      startTime: typeof openedAt === 'function' ? openedAt : () => openedAt,
       resync: () => of('resync'),
       logger: { warn: failed, error: failed },
       policy: { initialDelayMs: 1_000, maxDelayMs: MAX_DELAY_MS, maxPersistentFailures: 3 },
@@ -112,6 +116,30 @@ describe('change feed against a server that refuses (real driver)', () => {
       expect(points).toEqual([undefined, undefined]);
       expect(values).toEqual(['resync']);
       expect(failures[0]).toContain('knows no position yet');
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('a refresh of a stream that knows no position yet, once an operation time is known, reopens there with a resync and no warning', async () => {
+    // Opened at the server's present; by the refresh the process has learned a majority-committed time (a heartbeat,
+    // its own commit). The new stream opens there and the resync re-reads what came before: nothing can fall in
+    // between, so this routine reopen (one per newly watched instance) is not reported as a possible loss.
+    let known: Timestamp | undefined;
+    const { feed, points, failures, clock } = feedOn(() => known);
+    const values: string[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    try {
+      expect(points).toEqual([undefined]);
+      known = new Timestamp({ t: 1_700_000_000, i: 5 });
+      feed.refresh();
+      await clock.waitForTimer();
+      await clock.advance(0);
+      expect(points).toEqual([undefined, { startAtOperationTime: known }]);
+      expect(values).toEqual(['resync']);
+      // The refusing server's own failures, if one came meanwhile, are not what this checks.
+      expect(failures.filter((message) => message.includes('knows no position'))).toEqual([]);
     } finally {
       subscription.unsubscribe();
       await feed.close();
