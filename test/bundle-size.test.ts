@@ -221,11 +221,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * webhookRoot then took a base that ends with the webhook path in another case (`/Runtime/Webhooks/DurableTask`) as
  * that root instead of appending the path again, and spells the path canonically, in one replace: 25,798 / 31,794 /
  * 62,224 / 8,299 -> 25,796 / 31,793 / 62,222 / 8,297 B, budgets lowered by the same amounts.
+ * A rewound instance whose replay itself ends (its orchestrator's own code threw, so no failed call is rerun) then
+ * recorded that outcome and answered its parent (it stayed Running for ever, and a rewound parent waited for ever):
+ * 25,796 / 31,793 / 62,222 -> 25,834 / 31,831 / 62,260 B (+38 / +38 / +38), budgets raised by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_815 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_796 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_249 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_853 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_834 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_287 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_300 },
 ];
 

@@ -430,6 +430,61 @@ describe('runtime', () => {
     expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: id });
   });
 
+  it('records the outcome of a rewound instance whose orchestrator code threw, instead of leaving it Running for ever', async () => {
+    let configured = false;
+    const runtime = await start({
+      orchestrators: {
+        Always: function* (ctx) {
+          yield ctx.callActivity('Prep');
+          throw new Error('always broken');
+        },
+        Config: function* (ctx) {
+          const prep: number = yield ctx.callActivity('Prep');
+          if (!configured) throw new Error('not configured');
+          return prep;
+        },
+      },
+      activities: { Prep: () => 1 },
+    });
+    const { client } = runtime;
+    // No failed call to rerun: the rewound replay itself ends the execution, and that outcome is recorded.
+    await client.startNew('Always', { instanceId: 'always' });
+    expect(await client.waitForCompletion('always', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    await client.rewind('always');
+    expect(await ending(client, 'always')).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: 'always broken' } });
+    const history = (await client.getStatus('always', { showHistory: true }))!.history!;
+    expect(history.map((e) => e.type).slice(-3)).toEqual(['ExecutionRewound', 'ExecutionCompleted', 'OrchestratorCompleted']);
+
+    await client.startNew('Config', { instanceId: 'config' });
+    expect(await client.waitForCompletion('config', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    configured = true;
+    await client.rewind('config');
+    expect(await ending(client, 'config')).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
+  });
+
+  it('fails a rewound parent again when its sub-orchestration, rewound in place, fails again in its own code', async () => {
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          return yield ctx.callSubOrchestrator('Child', undefined, 'child');
+        },
+        Child: function* () {
+          throw new Error('child broke');
+        },
+      },
+    });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'parent' });
+    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    await client.rewind('parent');
+    expect(await ending(client, 'parent')).toMatchObject({
+      runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('child broke') },
+    });
+    expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Failed', parentInstanceId: 'parent' });
+    const history = (await client.getStatus('child', { showHistory: true }))!.history!;
+    expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
+  });
+
   it('retries a failing sub-orchestration on durable timers until it succeeds', async () => {
     const clock = new VirtualClock();
     let runs = 0;

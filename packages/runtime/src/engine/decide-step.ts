@@ -233,7 +233,8 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     }
   }
 
-  if (input.parent && next.runtimeStatus !== state.runtimeStatus) {
+  // A rewound instance that ends again (Failed to Failed) answers the call that rewound it too.
+  if (input.parent && (next.runtimeStatus !== state.runtimeStatus || input.rewind)) {
     const result = parentResult(next, input.parent, (iso ??= now.toISOString()), input.newId);
     if (result) after.push(send(result));
   }

@@ -224,7 +224,11 @@ export class OrchestrationExecution {
   }
 
   #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
-    const wasFinished = this.#phase.kind === 'finished';
+    // A rewind's history lacks the final ExecutionCompleted: when the replay of it ended the execution (the orchestrator's
+    // own code threw, or now returns, rerunning no call), that outcome is this step's to record, or the instance would
+    // stay Running with nothing to wake it. (An execution the replay ends otherwise had its outcome recorded.)
+    const late = this.#phase.kind === 'finished' && events.some((e) => e.type === 'ExecutionRewound');
+    const wasFinished = this.#phase.kind === 'finished' && !late;
     const nowIso = isoTime(now); // one text for every event the step records (and for the steps of its millisecond)
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
@@ -249,7 +253,8 @@ export class OrchestrationExecution {
     for (const event of events) {
       this.#eventsApplied++;
       this.#record(event);
-      if (this.#phase.kind === 'finished') {
+      // A parent's rewind is applied even then: it names the call that the late outcome answers.
+      if (this.#phase.kind === 'finished' && event.type !== 'ExecutionRewound') {
         // Recorded and ignored (e.g. a result that raced a terminate); an event that came in the same batch as a
         // continueAsNew is one the execution did not process, so it is carried over like the buffered ones.
         if (event.type === 'EventRaised' && this.#phase.outcome.kind === 'continued-as-new' && !wasFinished) {
@@ -264,6 +269,7 @@ export class OrchestrationExecution {
         this.#fail(error);
       }
     }
+    if (late) this.#recordOutcome();
     this.#record(stepMarkers(nowIso).completed);
     const phase = this.#phase;
     const continued = phase.kind === 'finished' && phase.outcome.kind === 'continued-as-new' && !wasFinished
@@ -495,7 +501,12 @@ export class OrchestrationExecution {
   #finish(outcome: Outcome): void {
     if (this.#phase.kind === 'finished') return;
     this.#phase = { kind: 'finished', outcome };
-    if (this.#mode.kind !== 'stepping') return; // replaying: the outcome is already in history
+    if (this.#mode.kind === 'stepping') this.#recordOutcome(); // replaying: the outcome is in history (but see `late`)
+  }
+
+  /** Records the outcome of the finished execution, at the current step's time. */
+  #recordOutcome(): void {
+    const { outcome } = this.#phase as { readonly outcome: Outcome };
     const timestamp = this.#nowIso;
     switch (outcome.kind) {
       case 'completed':
