@@ -16,4 +16,23 @@ describe('the testing entry', () => {
       'The suites of @durable-rx/runtime/testing need vitest, an optional peer dependency: npm install --save-dev vitest',
     ]);
   });
+
+  // Node refuses require() of a module graph with a top-level await (ERR_REQUIRE_ASYNC_MODULE), and the entry `import`
+  // loads awaits vitest: `require` gets an entry without it, where the suites say they need `import`.
+  it('loads with require() from CommonJS: the virtual clock and history builders run, the vitest suites say they need import', () => {
+    const script = fileURLToPath(new URL('./fixtures/testing-by-require.cjs', import.meta.url));
+    const result = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const refused = 'The suites of @durable-rx/runtime/testing need vitest, which cannot be loaded by require(): import this entry instead';
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'a week later',
+      'OrchestratorStarted ExecutionStarted OrchestratorCompleted',
+      `describeStoreConformance: ${refused}`,
+      `assertNoDuplicateSteps: ${refused}`,
+      `describeClientConformance: ${refused}`,
+      `describeSoak: ${refused}`,
+      'the same names as under import',
+    ]);
+  });
 });

@@ -1,15 +1,10 @@
 import type { Store } from '../store/store.js';
 import { isTerminalStatus } from '../model/instance-status.js';
+import { CI_SOAK_SEEDS } from './ci-soak-seeds.js';
 import { runSoak, type SoakReport } from './soak.js';
 import { vitest } from './vitest-api.js';
 
 const { describe, expect, it } = vitest;
-
-/** The seeds every `npm test` runs: a few without faults (exactly-once), more with faults. */
-export const CI_SOAK_SEEDS = {
-  faultFree: [1, 2],
-  faulty: [1, 2, 3, 4, 5, 6, 7, 8],
-} as const;
 
 /** Options of {@link describeSoak}. */
 export interface DescribeSoakOptions {

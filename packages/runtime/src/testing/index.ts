@@ -21,4 +21,5 @@ export {
 } from './fault-injection.js';
 export { runSoak, historyProblems, type SoakOptions, type SoakReport } from './soak.js';
 export { SETTLED } from './settled.js';
-export { describeSoak, CI_SOAK_SEEDS, type DescribeSoakOptions } from './describe-soak.js';
+export { describeSoak, type DescribeSoakOptions } from './describe-soak.js';
+export { CI_SOAK_SEEDS } from './ci-soak-seeds.js';
