@@ -2,6 +2,7 @@ import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest,
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
+import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { finishChecked } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
@@ -361,6 +362,13 @@ class DexieTransaction implements BackendTransaction {
     }));
   }
 
+  /** Deletes the rows of an index range: their keys (one request), then one delete per row; the commit waits for it. */
+  #deleteAll(table: 'messages' | 'tasks', index: DBCoreIndex, range: DBCoreKeyRange): void {
+    void this.#writes.track(this.#core[table].query({ trans: this.#trans, values: false, query: { index, range } }).then(({ result }) => {
+      for (const key of result) this.#store(table).delete(key as number);
+    }));
+  }
+
   /**
    * Issues a read once the tracked writes before it are done (a deletion of an instance's tasks or messages reads
    * their keys first), so that it sees them; at once when none is pending, as a read ahead's check must be.
@@ -398,7 +406,7 @@ class DexieTransaction implements BackendTransaction {
 
   /** The instance must have been read in this transaction: its row keeps its task. */
   putInstance(row: InstanceRow): void {
-    Object.assign(this.#loaded.get(row.id)!, { row, dirty: true });
+    Object.assign(this.#loaded.get(row.id) ?? unread('putInstance', row.id), { row, dirty: true });
   }
 
   deleteInstance(row: InstanceRow): void {
@@ -479,12 +487,7 @@ class DexieTransaction implements BackendTransaction {
   }
 
   deleteMessagesOf(instanceId: string): void {
-    // The keys of the instance's messages (one request), then one delete per message.
-    const { messages, messagesOf } = this.#core;
-    const trans = this.#trans;
-    void this.#writes.track(messages.query({ trans, values: false, query: { index: messagesOf, range: ofInstance(instanceId) } }).then(({ result }) => {
-      for (const key of result) this.#store('messages').delete(key as number);
-    }));
+    this.#deleteAll('messages', this.#core.messagesOf, ofInstance(instanceId));
   }
 
   /**
@@ -591,12 +594,9 @@ class DexieTransaction implements BackendTransaction {
 
   /** The instance must have been read in this transaction (its task goes with its row). */
   deleteTasksOf(instanceId: string): void {
-    const loaded = this.#loaded.get(instanceId)!;
+    const loaded = this.#loaded.get(instanceId) ?? unread('deleteTasksOf', instanceId);
     if (loaded.task) Object.assign(loaded, { task: undefined, dirty: true });
-    const { tasks, tasksOf } = this.#core;
-    void this.#writes.track(tasks.query({ trans: this.#trans, values: false, query: { index: tasksOf, range: between(instanceId, instanceId) } }).then(({ result }) => {
-      for (const key of result) this.#store('tasks').delete(key as number);
-    }));
+    this.#deleteAll('tasks', this.#core.tasksOf, between(instanceId, instanceId));
   }
 
   /** The task of every instance that has one (a scan of their index). */
@@ -615,6 +615,14 @@ interface Loaded {
   task: TaskRow | undefined;
   /** The row must be written before the transaction commits. */
   dirty: boolean;
+}
+
+/**
+ * Refuses a write that keeps or drops the activity task an instance's row holds, of an instance the transaction has not
+ * read (or is still reading): a bug of the store. The transaction is aborted, so nothing of it is written.
+ */
+function unread(operation: string, id: string): never {
+  throw new StorageError(`DexieStore: ${operation} of unread instance ${JSON.stringify(id)}`);
 }
 
 /** The claim-order stamp of a row of the tasks table (0: a row of layouts 1 and 2, older than every stamp). */

@@ -1,6 +1,7 @@
 import { systemClock } from '@durable-rx/runtime';
 import type { ActivityTask } from '@durable-rx/runtime/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/errors/storage-error.js';
 import { openDexieBackend } from '../../src/internal/dexie-backend.js';
 import { openKeyvalBackend } from '../../src/internal/keyval-backend.js';
 import { instanceRow, type InstanceRow, type NewTaskRow } from '../../src/internal/rows.js';
@@ -103,5 +104,30 @@ describe.each(Object.keys(backends) as (keyof typeof backends)[])('%s backend: o
     const [first, all, next, instances] = await backend.transact('readonly', ALL, readAll);
     expect([first, all, next]).toEqual([undefined, [], undefined]);
     expect(instances.map((row) => row.id)).toEqual(['a']);
+  });
+});
+
+describe('DexieStore backend: a write that must follow a read of its instance', () => {
+  const opened: StoreBackend[] = [];
+  afterEach(() => {
+    for (const backend of opened.splice(0)) backend.close();
+  });
+
+  // DexieStore keeps an instance's first activity task in the instance's row: rewriting the row, or dropping the
+  // instance's tasks, is only right for a row this transaction read. A store bug that skips the read must fail with a
+  // DurableError that says so, not a TypeError from inside the backend, and write nothing.
+  it.each([
+    ['putInstance', (tx: BackendTransaction) => tx.putInstance(running('a'), undefined)],
+    ['deleteTasksOf', (tx: BackendTransaction) => tx.deleteTasksOf('a')],
+  ] as const)('refuses %s of an instance the transaction did not read, with a StorageError, writing nothing', async (operation, write) => {
+    const backend = await backends.DexieStore(uniqueName('read-first'));
+    opened.push(backend);
+    const failed = backend.transact('readwrite', ALL, async (tx) => {
+      tx.appendHistory('a', 0, [{ type: 'OrchestratorStarted', eventId: -1, timestamp: '2026-01-01T00:00:00.000Z' }]);
+      write(tx);
+    });
+    await expect(failed).rejects.toBeInstanceOf(StorageError);
+    await expect(failed).rejects.toMatchObject({ code: 'storage-error', message: `DexieStore: ${operation} of unread instance "a"` });
+    expect(await backend.transact('readonly', ALL, (tx) => Promise.all([tx.getInstance('a'), tx.historyEnd('a')]))).toEqual([undefined, 0]);
   });
 });
