@@ -2,7 +2,9 @@ import { Subject, finalize, defer as deferred } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { SessionHub, type SessionHubOptions } from '../src/http/session-hub.js';
+import { HeartbeatQueue } from '../src/http/heartbeat-queue.js';
 import { SseConnection, type SseWriter } from '../src/http/sse-connection.js';
+import { eventLength, putEvent } from '../src/http/sse-event.js';
 import type { FeedSpec } from '../src/http/stream-feed.js';
 import { silentLogger } from '../src/env/logger.js';
 import { systemClock } from '../src/env/clock.js';
@@ -24,10 +26,11 @@ class RecordingWriter implements SseWriter {
   readonly messages: string[] = [];
   readonly shared: Uint8Array[] = [];
   ended = false;
-  write(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void {
+  write(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
     this.shared.push(data);
-    const text = (bytes: Uint8Array) => decoder.decode(bytes);
-    this.messages.push(text(framing.subarray(0, split)) + String(seq) + text(framing.subarray(split)) + text(data) + text(after));
+    const bytes = new Uint8Array(eventLength(head, session, seq, sub, data));
+    putEvent(bytes, 0, head, session, seq, sub, data);
+    this.messages.push(decoder.decode(bytes));
   }
   writeText(text: string): void {
     this.messages.push(text);
@@ -78,9 +81,10 @@ function setup(options: Partial<SessionHubOptions> = {}) {
       return source.pipe(finalize(() => counts.active--));
     }),
   };
+  const heartbeats = new HeartbeatQueue(systemClock, 60_000);
   const connect = (lastEventId?: string) => {
     const writer = new RecordingWriter();
-    const connection = new SseConnection(writer, { heartbeatMs: 60_000, retryMs: 1000, maxBacklogBytes: 1 << 20, clock: systemClock });
+    const connection = new SseConnection(writer, { heartbeats, retryMs: 1000, maxBacklogBytes: 1 << 20 });
     hub.open({ kind: 'single', key: 'x', spec, untilTerminal: false }, lastEventId, connection);
     return { writer, connection };
   };

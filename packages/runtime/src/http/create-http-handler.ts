@@ -454,7 +454,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   return Object.assign(handler, {
     close: () => {
       closing.abort();
-      streams.hub.close();
+      streams.close();
     },
   });
 }

@@ -1,8 +1,10 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { ErrorBody } from './error-response.js';
-import { unref, type SseConnection } from './sse-connection.js';
+import type { ConnectionOwner, SseConnection } from './sse-connection.js';
+import { eventHead } from './sse-event.js';
 import { FeedRegistry, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
+import { unref } from './unref.js';
 
 /** Options of {@link SessionHub}. */
 export interface SessionHubOptions {
@@ -36,6 +38,9 @@ export type SessionMode =
     readonly untilTerminal: boolean;
   };
 
+/** The mode of every multiplexed session (one object for all). */
+export const SESSION: SessionMode = { kind: 'session' };
+
 /** Why a new stream would be refused. */
 export type StreamRefusal = 'closed' | 'full';
 
@@ -68,13 +73,24 @@ export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
  */
 export class SessionHub {
   readonly #options: SessionHubOptions;
-  readonly #feeds: FeedRegistry;
   readonly #sessions = new Map<string, StreamSession>();
+  /** What every session of the hub shares (one object, so a session holds no callbacks of its own). */
+  readonly #host: SessionHost;
   #closed = false;
 
   constructor(options: SessionHubOptions, defer: (callback: () => void) => void) {
     this.#options = options;
-    this.#feeds = new FeedRegistry({ bufferSize: options.bufferSize, sliceSize: options.sliceSize, errorBody: options.errorBody, defer });
+    const feeds = new FeedRegistry({ bufferSize: options.bufferSize, sliceSize: options.sliceSize, errorBody: options.errorBody, defer });
+    this.#host = {
+      feeds,
+      options,
+      dispose: (session) => this.#dispose(session),
+      dropped: (session) => {
+        if (!this.#sessions.has(session.id)) return;
+        session.expiry = options.clock.setTimeout(() => this.#dispose(session), options.resumeWindowMs);
+        unref(session.expiry);
+      },
+    };
   }
 
   /** Number of live sessions and single streams (connected or resumable). */
@@ -84,7 +100,7 @@ export class SessionHub {
 
   /** Number of live shared feeds. */
   get feedCount(): number {
-    return this.#feeds.size;
+    return this.#host.feeds.size;
   }
 
   /** Why a new stream would be refused now, if it would. */
@@ -125,16 +141,10 @@ export class SessionHub {
         connection.end();
         return;
       }
-      session = new StreamSession(mode, this.#feeds, this.#options, (gone) => this.#dispose(gone));
+      session = new StreamSession(mode, this.#host);
       this.#sessions.set(session.id, session);
     }
     this.#clearExpiry(session);
-    const opened = session;
-    connection.onGone = () => {
-      if (!opened.detach(connection) || !this.#sessions.has(opened.id)) return;
-      opened.expiry = this.#options.clock.setTimeout(() => this.#dispose(opened), this.#options.resumeWindowMs);
-      unref(opened.expiry);
-    };
     session.attach(connection, after);
   }
 
@@ -164,14 +174,25 @@ export class SessionHub {
   }
 }
 
+/** What the sessions of one {@link SessionHub} share. */
+interface SessionHost {
+  readonly feeds: FeedRegistry;
+  readonly options: SessionHubOptions;
+  /** Ends `session` now: the hub forgets it, and it releases what it holds. */
+  dispose(session: StreamSession): void;
+  /** `session`'s connection went away: its resume window starts. */
+  dropped(session: StreamSession): void;
+}
+
 /**
  * One subscription of a session: a reader of one feed. `cursor` is the version of the last value written to the
- * session's connection. `framing` holds, encoded once, what every event of it says around its number and the feed's
- * shared bytes: `event: <name>\nid: <session>.` (up to `split`), then `\ndata: ` and, in a multiplexed session,
- * `{"sub":<sub>,"data":`; `after` ends the event.
+ * session's connection; `json` is `sub` as JSON (`"a"`), what its events say in their `{"sub", "data"}` envelope
+ * (`undefined` in a single stream, whose values go bare).
  */
 class Subscription implements FeedReader {
   cursor: number;
+  reading = false;
+  readonly json: string | undefined;
   constructor(
     readonly session: StreamSession,
     readonly sub: string | undefined,
@@ -179,11 +200,9 @@ class Subscription implements FeedReader {
     readonly stream: string,
     readonly feed: StreamFeed,
     readonly untilTerminal: boolean,
-    readonly framing: Uint8Array,
-    readonly split: number,
-    readonly after: Uint8Array,
   ) {
     this.cursor = feed.startCursor;
+    this.json = sub === undefined ? undefined : JSON.stringify(sub);
   }
 
   frame(frame: FeedFrame): void {
@@ -200,43 +219,46 @@ class Subscription implements FeedReader {
   }
 }
 
-/** A message of a session that is not a feed value (`close`, `end`, `error`): its own bytes. */
+/** A message of a session that is not a feed value (`close`, `end`, `error`): its own bytes, sent bare. */
 interface OwnMessage {
-  readonly event: string;
+  readonly head: Uint8Array;
   readonly data: Uint8Array;
 }
 
-const encoder = new TextEncoder();
-/** The end of a bare event, and of a multiplexed one (which closes its `{"sub", "data"}` envelope). */
-const AFTER_BARE = encoder.encode('\n\n');
-const AFTER_SUB = encoder.encode('}\n\n');
-const DATA_FIELD = encoder.encode('\ndata: ');
+/** An event a session wrote, as its log keeps it: the subscription it belongs to (none: an own message), and what it said. */
+type Logged = Subscription | undefined | FeedFrame | OwnMessage;
 
-/** One session of a {@link SessionHub}: its subscriptions, the events it wrote, and the connection it writes to. */
-export class StreamSession {
+const encoder = new TextEncoder();
+
+/**
+ * One session of a {@link SessionHub}: its subscriptions, the events it wrote, and the connection it writes to.
+ *
+ * Held once per open stream, so it keeps little: the subscriptions of a session with one (every single stream, most
+ * multiplexed ones) are that one, not a `Map`; the log of written events is allocated with the first.
+ */
+export class StreamSession implements ConnectionOwner {
   readonly id = crypto.randomUUID();
   expiry: ClockTimer | undefined;
   readonly mode: SessionMode;
-  readonly #feeds: FeedRegistry;
-  readonly #options: SessionHubOptions;
-  readonly #dispose: (session: StreamSession) => void;
-  readonly #subscriptions = new Map<string, Subscription>();
+  readonly #host: SessionHost;
+  /** The active subscriptions by `sub` (`''` for a single stream's): none, the only one, or a `Map` of several. */
+  #subscriptions: Subscription | Map<string, Subscription> | undefined;
   #connection: SseConnection | undefined;
   #seq = 0;
-  /** The latest events written (up to `bufferSize`): event `#logStart + i` is (`#logSubs[i]`, `#logFrames[i]`). */
-  #logSubs: (Subscription | undefined)[] = [];
-  #logFrames: (FeedFrame | OwnMessage)[] = [];
+  /**
+   * The latest events written (up to `bufferSize`), two entries each: event `#logStart + i` is (`#log[2i]`, the
+   * subscription or `undefined`; `#log[2i + 1]`, the frame or own message).
+   */
+  #log: Logged[] | undefined;
   #logStart = 1;
   /** A single stream whose source ended: its connections end after the last event. */
   #ended = false;
   #started = false;
   #disposed = false;
 
-  constructor(mode: SessionMode, feeds: FeedRegistry, options: SessionHubOptions, dispose: (session: StreamSession) => void) {
+  constructor(mode: SessionMode, host: SessionHost) {
     this.mode = mode;
-    this.#feeds = feeds;
-    this.#options = options;
-    this.#dispose = dispose;
+    this.#host = host;
   }
 
   /** Whether a connection is attached. */
@@ -251,17 +273,18 @@ export class StreamSession {
 
   /** Whether subscription `sub` is active. */
   has(sub: string): boolean {
-    return this.#subscriptions.has(sub);
+    return this.#find(sub) !== undefined;
   }
 
   /** What active subscription `sub` sends (the key it was subscribed with), `undefined` when it is not active. */
   streamOf(sub: string): string | undefined {
-    return this.#subscriptions.get(sub)?.stream;
+    return this.#find(sub)?.stream;
   }
 
   /** Number of active subscriptions. */
   get subscriptionCount(): number {
-    return this.#subscriptions.size;
+    const subscriptions = this.#subscriptions;
+    return subscriptions === undefined ? 0 : subscriptions instanceof Map ? subscriptions.size : 1;
   }
 
   /**
@@ -273,20 +296,19 @@ export class StreamSession {
    */
   subscribe(sub: string, spec: FeedSpec, untilTerminal: boolean, stream: string): void {
     if (this.#disposed) return;
-    const active = this.#subscriptions.get(sub);
+    const active = this.#find(sub);
     if (active?.stream === stream) return;
     if (active) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active with another stream`);
-    if (this.#subscriptions.size >= this.#options.maxSubscriptions) {
-      throw new InvalidArgumentError(`A session holds at most ${this.#options.maxSubscriptions} subscriptions`);
-    }
+    const max = this.#host.options.maxSubscriptions;
+    if (this.subscriptionCount >= max) throw new InvalidArgumentError(`A session holds at most ${max} subscriptions`);
     this.#add(sub, spec, untilTerminal, stream);
   }
 
   /** Ends subscription `sub`, if active; no `close` event follows (the client asked). */
   unsubscribe(sub: string): void {
-    const subscription = this.#subscriptions.get(sub);
+    const subscription = this.#find(sub);
     if (!subscription) return;
-    this.#subscriptions.delete(sub);
+    this.#remove(subscription);
     subscription.feed.unread(subscription);
     subscription.feed.release();
   }
@@ -295,7 +317,7 @@ export class StreamSession {
   canResumeAfter(seq: number): boolean {
     if (seq > this.#seq || seq < this.#logStart - 1) return false;
     if (this.#connection) return true; // still reading: nothing was missed
-    for (const subscription of this.#subscriptions.values()) if (!subscription.feed.covers(subscription.cursor)) return false;
+    for (const subscription of this.#list()) if (!subscription.feed.covers(subscription.cursor)) return false;
     return true;
   }
 
@@ -306,17 +328,16 @@ export class StreamSession {
   attach(connection: SseConnection, after: number): void {
     const previous = this.#connection;
     this.#connection = connection;
+    connection.owner = this;
     previous?.end();
     if (this.mode.kind === 'session') {
       connection.sendText(`event: session\nid: ${this.id}.${after}\ndata: ${JSON.stringify({ session: this.id })}\n\n`);
     }
     // Events after `after` were written but not received: forget them, then write them again with their new numbers.
-    const keep = after - this.#logStart + 1;
-    const subs = this.#logSubs.splice(keep);
-    const frames = this.#logFrames.splice(keep);
+    const again = this.#log?.splice(2 * (after - this.#logStart + 1)) ?? [];
     this.#seq = after;
-    for (let i = 0; i < frames.length; i++) this.#write(subs[i], frames[i]!);
-    if (!previous) for (const subscription of [...this.#subscriptions.values()]) subscription.feed.read(subscription);
+    for (let i = 0; i < again.length; i += 2) this.#write(again[i] as Subscription | undefined, again[i + 1] as FeedFrame | OwnMessage);
+    if (!previous) for (const subscription of this.#list()) subscription.feed.read(subscription);
     if (this.mode.kind === 'single' && !this.#started) {
       this.#started = true;
       this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
@@ -328,21 +349,25 @@ export class StreamSession {
   detach(connection: SseConnection): boolean {
     if (this.#connection !== connection) return false;
     this.#connection = undefined;
-    for (const subscription of this.#subscriptions.values()) subscription.feed.unread(subscription);
+    for (const subscription of this.#list()) subscription.feed.unread(subscription);
     return true;
+  }
+
+  /** The session's connection went away (see {@link detach}): its resume window starts. */
+  connectionGone(connection: SseConnection): void {
+    if (this.detach(connection)) this.#host.dropped(this);
   }
 
   /** Writes a feed value of `subscription`. */
   deliver(subscription: Subscription, frame: FeedFrame): void {
-    if (this.#subscriptions.get(subscription.sub ?? '') !== subscription) return;
+    if (!this.#isActive(subscription)) return;
     this.#write(subscription, frame);
   }
 
   /** Ends `subscription` because its source ended (or it reached a terminal value): its last event follows. */
   close(subscription: Subscription, end: FeedEnd): void {
-    const key = subscription.sub ?? '';
-    if (this.#subscriptions.get(key) !== subscription) return;
-    this.#subscriptions.delete(key);
+    if (!this.#isActive(subscription)) return;
+    this.#remove(subscription);
     subscription.feed.unread(subscription);
     subscription.feed.release();
     if (this.mode.kind === 'session') {
@@ -356,10 +381,9 @@ export class StreamSession {
 
   /** A feed dropped values this session still needed: it cannot go on; the client reconnects into a new session. */
   abandon(): void {
-    this.#logSubs = [];
-    this.#logFrames = [];
+    this.#log = undefined;
     this.#logStart = this.#seq + 2; // no Last-Event-ID can resume it
-    this.#dispose(this);
+    this.#host.dispose(this);
   }
 
   dispose(): void {
@@ -367,55 +391,71 @@ export class StreamSession {
     this.#disposed = true;
     const connection = this.#connection;
     this.#connection = undefined;
-    for (const subscription of this.#subscriptions.values()) {
+    for (const subscription of this.#list()) {
       subscription.feed.unread(subscription);
       subscription.feed.release();
     }
-    this.#subscriptions.clear();
-    this.#logSubs = [];
-    this.#logFrames = [];
+    this.#subscriptions = undefined;
+    this.#log = undefined;
     connection?.end();
   }
 
   #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean, stream: string): void {
-    const feed = this.#feeds.acquire(spec);
-    const before = encoder.encode(`event: ${spec.event}\nid: ${this.id}.`);
-    const between = encoder.encode(sub === undefined ? '\ndata: ' : `\ndata: {"sub":${JSON.stringify(sub)},"data":`);
-    const framing = new Uint8Array(before.length + between.length);
-    framing.set(before);
-    framing.set(between, before.length);
-    const subscription = new Subscription(this, sub, stream, feed, untilTerminal, framing, before.length, sub === undefined ? AFTER_BARE : AFTER_SUB);
-    this.#subscriptions.set(sub ?? '', subscription);
+    const feed = this.#host.feeds.acquire(spec);
+    const subscription = new Subscription(this, sub, feed.intern(stream), feed, untilTerminal);
+    const key = sub ?? '';
+    const subscriptions = this.#subscriptions;
+    if (subscriptions === undefined) this.#subscriptions = subscription;
+    else if (subscriptions instanceof Map) subscriptions.set(key, subscription);
+    else this.#subscriptions = new Map([[subscriptions.sub ?? '', subscriptions], [key, subscription]]);
     if (this.#connection) feed.read(subscription);
     feed.start();
+  }
+
+  /** The active subscription `sub` (`''`: a single stream's). */
+  #find(sub: string): Subscription | undefined {
+    const subscriptions = this.#subscriptions;
+    if (subscriptions === undefined || subscriptions instanceof Map) return subscriptions?.get(sub);
+    return (subscriptions.sub ?? '') === sub ? subscriptions : undefined;
+  }
+
+  #isActive(subscription: Subscription): boolean {
+    const subscriptions = this.#subscriptions;
+    return subscriptions === subscription || (subscriptions instanceof Map && subscriptions.get(subscription.sub ?? '') === subscription);
+  }
+
+  /** Forgets active `subscription`. */
+  #remove(subscription: Subscription): void {
+    const subscriptions = this.#subscriptions;
+    if (subscriptions instanceof Map) subscriptions.delete(subscription.sub ?? '');
+    else this.#subscriptions = undefined;
+  }
+
+  /** The active subscriptions, in a list of their own (the caller may change them while it walks it). */
+  #list(): Subscription[] {
+    const subscriptions = this.#subscriptions;
+    return subscriptions === undefined ? [] : subscriptions instanceof Map ? [...subscriptions.values()] : [subscriptions];
   }
 
   /** Numbers, remembers and writes one event. */
   #write(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
     const seq = ++this.#seq;
-    this.#logSubs.push(subscription);
-    this.#logFrames.push(frame);
-    if (this.#logFrames.length > this.#options.bufferSize) {
-      this.#logSubs.shift();
-      this.#logFrames.shift();
+    let log = this.#log;
+    if (log === undefined) log = this.#log = [subscription, frame];
+    else {
+      log.push(subscription, frame);
+      if (log.length > 2 * this.#host.options.bufferSize) {
+        log.shift();
+        log.shift();
+      }
     }
-    this.#logStart = seq - this.#logFrames.length + 1;
-    const connection = this.#connection;
-    if (!connection) return;
-    if (subscription) {
-      connection.send(subscription.framing, subscription.split, seq, frame.data, subscription.after);
-      return;
-    }
-    const before = encoder.encode(`event: ${frame.event}\nid: ${this.id}.`); // a session's own message: rare
-    const framing = new Uint8Array(before.length + DATA_FIELD.length);
-    framing.set(before);
-    framing.set(DATA_FIELD, before.length);
-    connection.send(framing, before.length, seq, frame.data, AFTER_BARE);
+    this.#logStart = seq - log.length / 2 + 1;
+    this.#connection?.send(frame.head, this.id, seq, subscription?.json, frame.data);
   }
 }
 
 function own(event: string, value: unknown): OwnMessage {
-  return { event, data: encoder.encode(JSON.stringify(value)) };
+  return { head: eventHead(event), data: encoder.encode(JSON.stringify(value)) };
 }
 
 function sameStream(a: SessionMode, b: SessionMode): boolean {

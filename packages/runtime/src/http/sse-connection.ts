@@ -1,4 +1,4 @@
-import type { Clock, ClockTimer } from '../env/clock.js';
+import type { Beating, HeartbeatQueue } from './heartbeat-queue.js';
 import { eventLength, putEvent } from './sse-event.js';
 
 /**
@@ -7,13 +7,14 @@ import { eventLength, putEvent } from './sse-event.js';
  */
 export interface SseWriter {
   /**
-   * Writes one numbered event as one unit: `framing[0, split)` (e.g. `event: status\nid: <session>.`), the decimal
-   * digits of `seq`, `framing[split, end)` (e.g. `\ndata: `), the shared `data` bytes, then `after` (e.g. `\n\n`).
-   * Only `seq` is new per event: the rest are bytes the caller encoded once (`framing` once per subscription,
-   * `data` once per value for every connection it goes to), so a writer copies them and encodes nothing. A writer
-   * must not change any of them.
+   * Writes one numbered event as one unit (its layout: `putEvent` in `sse-event.ts`): `head` (`event: <name>\nid: `),
+   * the session's id, `.`, the digits of `seq`, then `data` bare (`sub` undefined) or in the `{"sub":<sub>,"data":…}`
+   * envelope of subscription `sub` (its id as JSON). Nothing of it is new per connection but the bytes that say which
+   * session and which event: `head` is encoded once per event name, `data` once per value for every connection it
+   * goes to, and the strings are the session's own, so a writer copies and encodes nothing else. A writer must not
+   * change `head` or `data`.
    */
-  write(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void;
+  write(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void;
   /** Writes `text` (the `retry` hint, a comment, a session's first event) as one unit. */
   writeText(text: string): void;
   /** Bytes written that the reader has not taken yet. */
@@ -30,16 +31,19 @@ export interface SseStream {
   open(writer: SseWriter): () => void;
 }
 
-/** Options of {@link SseConnection}. */
+/** Options of {@link SseConnection}, shared by every connection of a handler. */
 export interface SseConnectionOptions {
-  /** Interval of heartbeat comments, which keep proxies from closing an idle stream. */
-  readonly heartbeatMs: number;
+  /** Sends the heartbeat comments, which keep proxies from closing an idle stream (one timer for all connections). */
+  readonly heartbeats: HeartbeatQueue;
   /** Sent first as the SSE `retry` field: how long a client should wait before reconnecting. */
   readonly retryMs: number;
   /** Unread bytes the reader may have before the connection is cut (it then resumes from its last event id). */
   readonly maxBacklogBytes: number;
-  /** Where the heartbeats are timed (the handler's injected clock). */
-  readonly clock: Clock;
+}
+
+/** Who is told once when a connection is gone (the stream session it serves). */
+export interface ConnectionOwner {
+  connectionGone(connection: SseConnection): void;
 }
 
 /**
@@ -53,21 +57,25 @@ export type SseBody = ReadableStream<Uint8Array> & { readonly [SSE_STREAM]?: Sse
 
 /**
  * One open Server-Sent Events connection of a stream session: writes messages through its {@link SseWriter}, sends
- * the `retry` hint and heartbeat comments, and cuts a reader that falls `maxBacklogBytes` behind.
+ * the `retry` hint and heartbeat comments (queued on the handler's {@link HeartbeatQueue}), and cuts a reader that
+ * falls `maxBacklogBytes` behind. Held once per open connection, so it holds no callback of its own: its owner is told
+ * through {@link ConnectionOwner}, its heartbeats come from the shared queue.
  */
-export class SseConnection {
+export class SseConnection implements Beating {
   readonly #writer: SseWriter;
   readonly #options: SseConnectionOptions;
-  #heartbeat: ClockTimer | undefined;
   #open = true;
-  /** Called once when the connection is gone (by the client, a cut, or `end`). */
-  onGone: (() => void) | undefined;
+  /** Told once when the connection is gone (by the client, a cut, or `end`). */
+  owner: ConnectionOwner | undefined;
+  beatPrev: Beating | undefined;
+  beatNext: Beating | undefined;
+  beatDue = -1;
 
   constructor(writer: SseWriter, options: SseConnectionOptions) {
     this.#writer = writer;
     this.#options = options;
     writer.writeText(`retry: ${options.retryMs}\n\n`);
-    this.#armHeartbeat();
+    options.heartbeats.add(this);
   }
 
   /** Whether the connection can still be written to. */
@@ -76,9 +84,9 @@ export class SseConnection {
   }
 
   /** Writes one numbered event (see {@link SseWriter.write}). */
-  send(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void {
+  send(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
     if (!this.#open) return;
-    this.#writer.write(framing, split, seq, data, after);
+    this.#writer.write(head, session, seq, sub, data);
     this.#checkBacklog();
   }
 
@@ -87,6 +95,11 @@ export class SseConnection {
     if (!this.#open) return;
     this.#writer.writeText(text);
     this.#checkBacklog();
+  }
+
+  /** Sends one heartbeat comment (called by the heartbeat queue while the connection is open). */
+  beat(): void {
+    this.sendText(': heartbeat\n\n');
   }
 
   #checkBacklog(): void {
@@ -109,25 +122,13 @@ export class SseConnection {
     this.#close();
   }
 
-  /** The next heartbeat comment, `heartbeatMs` after the previous one, while the connection is open. */
-  #armHeartbeat(): void {
-    if (!this.#open) return;
-    this.#heartbeat = this.#options.clock.setTimeout(() => {
-      this.#heartbeat = undefined;
-      this.sendText(': heartbeat\n\n');
-      this.#armHeartbeat();
-    }, this.#options.heartbeatMs);
-    unref(this.#heartbeat);
-  }
-
   #close(): void {
     if (!this.#open) return;
     this.#open = false;
-    if (this.#heartbeat !== undefined) this.#options.clock.clearTimeout(this.#heartbeat);
-    this.#heartbeat = undefined;
-    const onGone = this.onGone;
-    this.onGone = undefined;
-    onGone?.();
+    this.#options.heartbeats.remove(this);
+    const owner = this.owner;
+    this.owner = undefined;
+    owner?.connectionGone(this);
   }
 }
 
@@ -165,10 +166,10 @@ export function sseResponse(stream: SseStream, request: Request, headers: Record
 function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): SseWriter {
   let done = false;
   return {
-    write(framing, split, seq, data, after) {
+    write(head, session, seq, sub, data) {
       if (done) return;
-      const chunk = new Uint8Array(eventLength(framing, seq, data, after));
-      putEvent(chunk, 0, framing, split, seq, data, after);
+      const chunk = new Uint8Array(eventLength(head, session, seq, sub, data));
+      putEvent(chunk, 0, head, session, seq, sub, data);
       controller.enqueue(chunk);
     },
     writeText(text) {
@@ -188,13 +189,4 @@ function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): Sse
       controller.error(new Error('The reader fell too far behind'));
     },
   };
-}
-
-/**
- * Lets a process exit while a timer is pending, where the platform's timer handle supports it (Node, Deno); a no-op
- * for other handles (a browser's numbers, a `VirtualClock`'s ids).
- */
-export function unref(timer: ClockTimer): void {
-  const handle = timer as unknown as { unref?: () => void };
-  if (typeof handle === 'object' && handle !== null && typeof handle.unref === 'function') handle.unref();
 }

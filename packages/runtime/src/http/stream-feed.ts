@@ -1,12 +1,13 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { ErrorBody } from './error-response.js';
+import { eventHead } from './sse-event.js';
 
 /** One value of a {@link StreamFeed}, serialised once for every reader. */
 export interface FeedFrame {
   /** 1, 2, 3 … in the order the feed's source emitted. */
   readonly version: number;
-  /** The SSE event name (`status`, `history`, `instances`). */
-  readonly event: string;
+  /** `event: <name>\nid: ` of its SSE event (`status`, `history`, `instances`), encoded once per feed. */
+  readonly head: Uint8Array;
   /** The value's JSON, UTF-8 encoded: the same bytes go to every reader. */
   readonly data: Uint8Array;
   /** The value is a terminal status (what `untilTerminal` readers stop after). */
@@ -22,6 +23,8 @@ export interface FeedEnd {
 export interface FeedReader {
   /** The version of the last frame this reader was given (0: none yet). The feed advances it. */
   cursor: number;
+  /** Whether the feed serves it now (between `read` and `unread`). The feed sets it: a flag, not a lookup per frame. */
+  reading: boolean;
   /** Called with every frame after `cursor`, in version order. */
   frame(frame: FeedFrame): void;
   /** Called once, after the last frame, when the source ended. */
@@ -66,6 +69,7 @@ const encoder = new TextEncoder();
  */
 export class StreamFeed {
   readonly #options: StreamFeedOptions;
+  readonly #head: Uint8Array;
   readonly #frames: FeedFrame[] = [];
   readonly #readers = new Set<FeedReader>();
   #version = 0;
@@ -74,6 +78,8 @@ export class StreamFeed {
   #source: Observable<unknown> | undefined;
   #subscription: Subscription | undefined;
   #done = false;
+  /** One copy of each stream key its readers were subscribed with (see {@link intern}). */
+  #streams: Map<string, string> | undefined;
   /** The readers of the fan-out pass in progress and the next one to serve. */
   #pass: FeedReader[] | undefined;
   #passIndex = 0;
@@ -81,6 +87,7 @@ export class StreamFeed {
 
   constructor(source: Observable<unknown>, options: StreamFeedOptions) {
     this.#options = options;
+    this.#head = eventHead(options.event);
     this.#source = source;
   }
 
@@ -119,6 +126,19 @@ export class StreamFeed {
     this.#dispose();
   }
 
+  /**
+   * The feed's copy of `stream`, a key that says what a reader of it sends (see `streamKey`): the readers of one feed
+   * use one or two (a status feed's readers stop after a terminal status or not), so each reader holds the feed's
+   * copy rather than the one built from its own request.
+   */
+  intern(stream: string): string {
+    const streams = (this.#streams ??= new Map());
+    const kept = streams.get(stream);
+    if (kept !== undefined) return kept;
+    streams.set(stream, stream);
+    return stream;
+  }
+
   /** Whether every frame after `cursor` is still buffered (or the reader is up to date). */
   covers(cursor: number): boolean {
     if (cursor >= this.#version) return cursor === this.#version;
@@ -128,13 +148,15 @@ export class StreamFeed {
 
   /** Starts serving `reader` from its cursor: the frames it missed at once, then every new one. */
   read(reader: FeedReader): void {
-    if (this.#readers.has(reader)) return;
+    if (reader.reading) return;
+    reader.reading = true;
     this.#readers.add(reader);
     this.#serve(reader);
   }
 
   /** Stops serving `reader` (its cursor stays where it is). */
   unread(reader: FeedReader): void {
+    reader.reading = false;
     this.#readers.delete(reader);
   }
 
@@ -142,7 +164,7 @@ export class StreamFeed {
     if (this.#ended) return;
     const frame: FeedFrame = {
       version: ++this.#version,
-      event: this.#options.event,
+      head: this.#head,
       data: encoder.encode(JSON.stringify(value)),
       terminal: this.#options.isTerminal(value),
     };
@@ -176,7 +198,7 @@ export class StreamFeed {
     const stop = Math.min(pass.length, this.#passIndex + this.#options.sliceSize);
     for (; this.#passIndex < stop; this.#passIndex++) {
       const reader = pass[this.#passIndex]!;
-      if (this.#readers.has(reader)) this.#serve(reader);
+      if (reader.reading) this.#serve(reader);
     }
     if (this.#passIndex < pass.length) {
       this.#options.defer(() => this.#continuePass());
@@ -191,17 +213,20 @@ export class StreamFeed {
 
   /** Gives `reader` every frame after its cursor, then the end if the source ended. */
   #serve(reader: FeedReader): void {
-    while (reader.cursor < this.#version && this.#readers.has(reader)) {
+    while (reader.cursor < this.#version && reader.reading) {
       const frame = this.#frameAt(reader.cursor + 1);
       if (!frame) {
-        this.#readers.delete(reader);
+        this.unread(reader);
         reader.overrun();
         return;
       }
       reader.cursor = frame.version;
       reader.frame(frame);
     }
-    if (this.#ended && this.#readers.delete(reader)) reader.end(this.#ended);
+    if (this.#ended && reader.reading) {
+      this.unread(reader);
+      reader.end(this.#ended);
+    }
   }
 
   #frameAt(version: number): FeedFrame | undefined {
@@ -211,6 +236,7 @@ export class StreamFeed {
 
   #dispose(): void {
     this.#subscription?.unsubscribe();
+    for (const reader of this.#readers) reader.reading = false;
     this.#readers.clear();
     this.#pass = undefined;
     this.#finish();

@@ -7,8 +7,9 @@ import { errorResponse, type ErrorBody } from './error-response.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import { parseInstanceIdSegment, QueryParams } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
-import { SseConnection, sseResponse } from './sse-connection.js';
+import { HeartbeatQueue } from './heartbeat-queue.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
+import { SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
@@ -35,9 +36,10 @@ export interface StreamRoutesOptions {
   readonly clock: Clock;
 }
 
-/** The stream routes' hub (for the handler's `close()`), and the single-stream response. */
+/** The stream routes' single-stream response, and their `close()` (for the handler's). */
 export interface StreamRoutes {
-  readonly hub: SessionHub;
+  /** Ends every stream and drops every session (see `SessionHub.close`), and stops the heartbeats. */
+  readonly close: () => void;
   /** The SSE response of a single stream (`GET /instances/{id}/stream` …). */
   readonly singleStream: (c: Context, spec: StreamSpec) => Response;
 }
@@ -74,9 +76,9 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     clock: options.clock,
   }, nextTurn);
   const base = `${options.base}/streams`;
-  const connectionOptions = {
-    heartbeatMs: options.heartbeatMs, retryMs: options.reconnectDelayMs, maxBacklogBytes: options.maxBacklogBytes,
-    clock: options.clock,
+  const heartbeats = new HeartbeatQueue(options.clock, options.heartbeatMs);
+  const connectionOptions: SseConnectionOptions = {
+    heartbeats, retryMs: options.reconnectDelayMs, maxBacklogBytes: options.maxBacklogBytes,
   };
 
   const respond = (c: Context, mode: SessionMode): Response => {
@@ -95,12 +97,12 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
       open: (writer) => {
         const connection = new SseConnection(writer, connectionOptions);
         hub.open(mode, lastEventId, connection);
-        return () => connection.gone();
+        return connection.gone.bind(connection);
       },
     }, c.req.raw, {});
   };
 
-  app.get(base, (c) => respond(c, { kind: 'session' }));
+  app.get(base, (c) => respond(c, SESSION));
 
   app.post(`${base}/:session/subscriptions`, async (c) => {
     existing(hub, c.req.param('session')); // an unknown session is refused before its body is read
@@ -128,7 +130,11 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     return respond(c, { kind: 'single', key: streamKey(spec), spec: feed, untilTerminal });
   };
 
-  return { hub, singleStream };
+  const close = (): void => {
+    hub.close();
+    heartbeats.clear();
+  };
+  return { close, singleStream };
 }
 
 /** A later turn of the event loop, after pending I/O (`setImmediate` where there is one). */

@@ -63,8 +63,8 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       outgoing.writeHead(response.status, Object.fromEntries(response.headers));
       outgoing.flushHeaders();
       void response.body?.cancel(); // never read: let it go with what it holds
-      const gone = stream.open(new SocketWriter(outgoing));
-      outgoing.once('close', gone);
+      // `on`, not `once`: 'close' comes once, and `gone` may be called again; a once-wrapper would be held per stream.
+      outgoing.on('close', stream.open(new SocketWriter(outgoing)));
       return RESPONSE_ALREADY_SENT;
     },
     overrideGlobalObjects: false,

@@ -1,18 +1,18 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SseWriter } from '../http/sse-connection.js';
-import { digitCount, eventLength, putDigits, putEvent } from '../http/sse-event.js';
+import { digitCount, eventEndLength, eventHeadLength, putDigits, putEventEnd, putEventHead } from '../http/sse-event.js';
 
 /** Messages whose shared bytes are at least this long are written without copying them (three corked writes). */
 const COPY_LIMIT = 16 * 1024;
 
 /**
  * Writes an event stream to the response's socket. An event is assembled in one `Buffer` together with its HTTP/1.1
- * chunk framing, from bytes encoded before (the subscription's framing, the value's shared bytes) and its number, and
- * handed to the socket in one `write`: one system call per connection per value, nothing encoded per connection, no
- * callback, and no work in `ServerResponse`, which would frame every part as a write of its own. Large values are
- * written without the copy. A response the socket is not yet free for (a pipelined request still waiting for an
- * earlier response) is written through `ServerResponse` instead.
+ * chunk framing, from bytes encoded before (the feed's event head, the value's shared bytes), the session's id and
+ * its number, and handed to the socket in one `write`: one system call per connection per value, nothing serialised
+ * per connection, no callback, and no work in `ServerResponse`, which would frame every part as a write of its own.
+ * Large values are written without the copy. A response the socket is not yet free for (a pipelined request still
+ * waiting for an earlier response) is written through `ServerResponse` instead.
  *
  * `backlog` is what the socket has not sent yet. A class, not closures: one small object per connection.
  *
@@ -24,6 +24,8 @@ export class SocketWriter implements SseWriter {
   /** The socket to write to directly, when the headers went to it and nothing of the response waits in front. */
   readonly #socket: Socket | undefined;
   readonly #chunked: boolean;
+  /** `end` or `abort` was called: nothing more is written (a kept-alive socket may serve the next response). */
+  #done = false;
 
   constructor(outgoing: ServerResponse) {
     this.#outgoing = outgoing;
@@ -34,22 +36,30 @@ export class SocketWriter implements SseWriter {
     this.#chunked = outgoing.chunkedEncoding;
   }
 
-  write(framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array): void {
+  write(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
     const socket = this.#socket;
     if (!socket) {
-      if (!this.#closed()) this.#outgoing.write(event(framing, split, seq, data, after, false));
+      if (!this.#closed()) this.#outgoing.write(event(head, session, seq, sub, data, false));
       return;
     }
-    if (socket.destroyed || this.#closed()) return;
+    if (this.#done || socket.destroyed) return;
     if (data.length < COPY_LIMIT) {
-      socket.write(event(framing, split, seq, data, after, this.#chunked));
+      socket.write(event(head, session, seq, sub, data, this.#chunked));
       return;
     }
-    const size = eventLength(framing, seq, data, after);
+    // The head with the chunk's size line, then the shared bytes as they are, then the end and the chunk's CRLF.
+    const before = eventHeadLength(head, session, seq, sub);
+    const after = eventEndLength(sub);
+    const size = before + data.length + after;
+    const chunked = this.#chunked;
+    const first = Buffer.allocUnsafe((chunked ? digitCount(size, 16) + 2 : 0) + before);
+    putEventHead(first, chunked ? putChunkSize(first, size) : 0, head, session, seq, sub);
+    const last = Buffer.allocUnsafe(after + (chunked ? 2 : 0));
+    putCrlf(last, putEventEnd(last, 0, sub), chunked);
     socket.cork();
-    socket.write(event(framing, split, seq, EMPTY, EMPTY, this.#chunked, size));
+    socket.write(first);
     socket.write(data);
-    socket.write(this.#chunked ? Buffer.concat([after, CRLF]) : after);
+    socket.write(last);
     socket.uncork();
   }
 
@@ -66,46 +76,46 @@ export class SocketWriter implements SseWriter {
   }
 
   get backlog(): number {
-    return this.#outgoing.writableLength;
+    // Written directly, the response holds nothing of its own: what waits is on the socket.
+    return this.#socket && !this.#done ? this.#socket.writableLength : this.#outgoing.writableLength;
   }
 
   end(): void {
+    this.#done = true;
     this.#outgoing.end();
   }
 
   abort(): void {
+    this.#done = true;
     this.#outgoing.destroy();
   }
 
   #closed(): boolean {
-    return this.#outgoing.writableEnded || this.#outgoing.destroyed;
+    return this.#done || this.#outgoing.writableEnded || this.#outgoing.destroyed;
   }
 }
 
-const EMPTY = new Uint8Array(0);
-const CRLF = Buffer.from('\r\n', 'latin1');
-
-/**
- * One event (see `putEvent`) in one buffer, framed as one HTTP/1.1 chunk of `size` bytes when `chunked` (`size`
- * defaults to the event's own length; a larger one announces parts written after it).
- */
-function event(
-  framing: Uint8Array, split: number, seq: number, data: Uint8Array, after: Uint8Array, chunked: boolean,
-  size = eventLength(framing, seq, data, after),
-): Buffer {
-  const own = eventLength(framing, seq, data, after);
-  const last = chunked && size === own; // the chunk ends in this buffer
-  const buffer = Buffer.allocUnsafe((chunked ? digitCount(size, 16) + 2 : 0) + own + (last ? 2 : 0));
-  let at = 0;
-  if (chunked) {
-    at = putDigits(buffer, 0, size, 16);
-    buffer[at++] = 13;
-    buffer[at++] = 10;
-  }
-  at = putEvent(buffer, at, framing, split, seq, data, after);
-  if (last) {
-    buffer[at++] = 13;
-    buffer[at] = 10;
-  }
+/** One event (see `putEvent`) in one buffer, framed as one HTTP/1.1 chunk when `chunked`. */
+function event(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array, chunked: boolean): Buffer {
+  const before = eventHeadLength(head, session, seq, sub);
+  const size = before + data.length + eventEndLength(sub);
+  const buffer = Buffer.allocUnsafe(chunked ? digitCount(size, 16) + size + 4 : size);
+  let at = putEventHead(buffer, chunked ? putChunkSize(buffer, size) : 0, head, session, seq, sub);
+  buffer.set(data, at);
+  at = putEventEnd(buffer, at + data.length, sub);
+  putCrlf(buffer, at, chunked);
   return buffer;
+}
+
+/** Writes an HTTP/1.1 chunk's size line (`<hex>\r\n`) at the start of `buffer`; returns the position after it. */
+function putChunkSize(buffer: Buffer, size: number): number {
+  return putCrlf(buffer, putDigits(buffer, 0, size, 16), true);
+}
+
+/** Writes `\r\n` at `at` when `chunked`; returns the position after it. */
+function putCrlf(buffer: Buffer, at: number, chunked: boolean): number {
+  if (!chunked) return at;
+  buffer[at] = 13;
+  buffer[at + 1] = 10;
+  return at + 2;
 }

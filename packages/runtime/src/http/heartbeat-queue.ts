@@ -1,0 +1,117 @@
+import type { Clock, ClockTimer } from '../env/clock.js';
+import { unref } from './unref.js';
+
+/** A member of a {@link HeartbeatQueue} (an open SSE connection). Its links are the queue's: only it sets them. */
+export interface Beating {
+  /** The neighbours in the queue (`undefined` at its ends, and while not queued). */
+  beatPrev: Beating | undefined;
+  beatNext: Beating | undefined;
+  /** When its next heartbeat is due, in ms after the queue was created; -1 while not queued. */
+  beatDue: number;
+  /** Sends one heartbeat. */
+  beat(): void;
+}
+
+/**
+ * The heartbeats of every open connection of a handler on one clock timer, instead of a timer (and its callback) per
+ * connection: a member beats `intervalMs` after it was added, then every `intervalMs` after its previous beat, as
+ * long as it is queued, exactly when a timer of its own would have.
+ *
+ * Every member waits the same interval, so the order in which members are due is the order in which they were
+ * (re)queued: a FIFO list (linked through the members themselves, so nothing is allocated per member) whose head is
+ * due first. The timer is armed for the head, and only while the queue holds a member: removing the last clears it,
+ * so an idle handler holds no timer. A timer that fires early (its member left meanwhile) arms itself again for the
+ * new head.
+ *
+ * @example
+ * ```ts
+ * const heartbeats = new HeartbeatQueue(systemClock, 15_000);
+ * heartbeats.add(connection); // connection.beat() in 15 s, 30 s, …
+ * heartbeats.remove(connection);
+ * ```
+ */
+export class HeartbeatQueue {
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #epochMs: number;
+  #head: Beating | undefined;
+  #tail: Beating | undefined;
+  #timer: ClockTimer | undefined;
+
+  constructor(clock: Clock, intervalMs: number) {
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#epochMs = clock.now().getTime();
+  }
+
+  /** Queues `member` (not queued yet): its first beat is one interval from now. */
+  add(member: Beating): void {
+    this.#append(member, this.#now() + this.#intervalMs);
+    this.#timer ??= this.#arm(this.#now());
+  }
+
+  /** Takes `member` out of the queue, if queued: it beats no more. */
+  remove(member: Beating): void {
+    if (member.beatDue < 0) return;
+    this.#unlink(member);
+    if (!this.#head) this.#disarm();
+  }
+
+  /** Empties the queue and clears its timer. */
+  clear(): void {
+    while (this.#head) this.#unlink(this.#head);
+    this.#disarm();
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const now = this.#now();
+    // Members beat in queue order, each requeued one interval on before it beats (a beat that ends its connection
+    // takes it out again). Only members queued before this run are served: a requeued one is at the tail.
+    const last = this.#tail;
+    for (let member = this.#head; member && member.beatDue <= now; member = this.#head) {
+      this.#unlink(member);
+      this.#append(member, now + this.#intervalMs);
+      member.beat();
+      if (member === last) break;
+    }
+    if (this.#head) this.#timer ??= this.#arm(now);
+  }
+
+  #arm(now: number): ClockTimer | undefined {
+    const head = this.#head;
+    if (!head) return undefined;
+    const timer = this.#clock.setTimeout(() => this.#fire(), Math.max(0, head.beatDue - now));
+    unref(timer);
+    return timer;
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #append(member: Beating, due: number): void {
+    member.beatDue = due;
+    member.beatPrev = this.#tail;
+    member.beatNext = undefined;
+    if (this.#tail) this.#tail.beatNext = member;
+    else this.#head = member;
+    this.#tail = member;
+  }
+
+  #unlink(member: Beating): void {
+    const { beatPrev: prev, beatNext: next } = member;
+    if (prev) prev.beatNext = next;
+    else this.#head = next;
+    if (next) next.beatPrev = prev;
+    else this.#tail = prev;
+    member.beatPrev = undefined;
+    member.beatNext = undefined;
+    member.beatDue = -1;
+  }
+
+  #now(): number {
+    return this.#clock.now().getTime() - this.#epochMs;
+  }
+}

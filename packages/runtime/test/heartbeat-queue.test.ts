@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { HeartbeatQueue, type Beating } from '../src/http/heartbeat-queue.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+
+/**
+ * The heartbeats of every connection of a handler on one clock timer: each connection still beats every interval
+ * from when it opened, as a timer of its own would, and a handler with no open connection holds no timer.
+ */
+
+class Member implements Beating {
+  beatPrev: Beating | undefined;
+  beatNext: Beating | undefined;
+  beatDue = -1;
+  readonly beats: number[] = [];
+  constructor(readonly clock: VirtualClock, readonly start: number, readonly onBeat: () => void = () => undefined) {}
+  beat(): void {
+    this.beats.push(this.clock.now().getTime() - this.start);
+    this.onBeat();
+  }
+}
+
+describe('HeartbeatQueue', () => {
+  it('beats each member every interval from when it was added, all on one timer', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now().getTime();
+    const queue = new HeartbeatQueue(clock, 1000);
+    const a = new Member(clock, start);
+    queue.add(a);
+    await clock.advance(300);
+    const b = new Member(clock, start);
+    queue.add(b);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(2700);
+    expect(a.beats).toEqual([1000, 2000, 3000]);
+    expect(b.beats).toEqual([1300, 2300]);
+    expect(clock.pendingTimers).toBe(1);
+    queue.clear();
+  });
+
+  it('stops beating a removed member and clears its timer when the last one leaves', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now().getTime();
+    const queue = new HeartbeatQueue(clock, 1000);
+    const a = new Member(clock, start);
+    const b = new Member(clock, start);
+    queue.add(a);
+    await clock.advance(500);
+    queue.add(b);
+    queue.remove(a); // the head leaves: the timer armed for it fires early and waits on for b
+    await clock.advance(1000);
+    expect(a.beats).toEqual([]);
+    expect(b.beats).toEqual([1500]);
+    queue.remove(b);
+    queue.remove(b); // not queued: nothing happens
+    expect(clock.pendingTimers).toBe(0);
+    await clock.advance(5000);
+    expect(b.beats).toEqual([1500]);
+  });
+
+  it('lets a member leave from its own beat (a connection cut while it writes) and serves the others', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now().getTime();
+    const queue = new HeartbeatQueue(clock, 1000);
+    const leaving: Member = new Member(clock, start, () => queue.remove(leaving));
+    const staying = new Member(clock, start);
+    queue.add(leaving);
+    queue.add(staying);
+    await clock.advance(2000);
+    expect(leaving.beats).toEqual([1000]);
+    expect(staying.beats).toEqual([1000, 2000]);
+    queue.remove(staying);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('holds no timer once cleared, and can be used again', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now().getTime();
+    const queue = new HeartbeatQueue(clock, 1000);
+    const a = new Member(clock, start);
+    queue.add(a);
+    queue.clear();
+    expect(clock.pendingTimers).toBe(0);
+    expect(a.beatDue).toBe(-1);
+    queue.add(a);
+    await clock.advance(1000);
+    expect(a.beats).toEqual([1000]);
+    queue.clear();
+  });
+});
