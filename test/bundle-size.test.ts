@@ -224,11 +224,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A rewound instance whose replay itself ends (its orchestrator's own code threw, so no failed call is rerun) then
  * recorded that outcome and answered its parent (it stayed Running for ever, and a rewound parent waited for ever):
  * 25,796 / 31,793 / 62,222 -> 25,834 / 31,831 / 62,260 B (+38 / +38 / +38), budgets raised by the same amounts.
+ * An activity result given up after one of its commits was abandoned unsettled (its lease expired, or the result sent
+ * again was refused before that commit's late answer came) is then logged as dropped or discarded 'unless an abandoned
+ * commit applied', instead of as lost outright (the soak's late commits went through): 25,834 / 31,831 / 62,260 ->
+ * 25,869 / 31,875 / 62,303 B (+35 / +44 / +43), budgets raised by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_853 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_834 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_287 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_888 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_878 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_330 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_300 },
 ];
 

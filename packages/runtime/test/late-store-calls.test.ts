@@ -78,7 +78,9 @@ describe('a store call abandoned at its bound that the store answers late', () =
           const abandoned: string[] = [];
           const errors: string[] = [];
           const warnings: string[] = [];
+          const said: string[] = [];
           const report = (level: 'warn' | 'error') => (message: string, details?: unknown): void => {
+            said.push(message);
             if (details instanceof UnavailableError) {
               abandoned.push(details.message);
               answered ??= { atMs: clock.now().getTime(), outcome: hang.release() };
@@ -120,6 +122,8 @@ describe('a store call abandoned at its bound that the store answers late', () =
           // abandoned commit took the result (a 'result discarded' would send an operator after a loss that did not happen).
           expect(warnings).toEqual([]);
           expect(runtime.metrics).toMatchObject({ leasesLost: 0, activitiesRun: 7 });
+          // A result given up after its commit was abandoned is not said to be lost outright: that commit went through.
+          expect(said.filter((message) => /(dropped|discarded)$/.test(message))).toEqual([]);
           // What the late call leased was released as soon as it answered: nothing waited for a lease to lapse.
           const endedAt = (await store.inner.getInstance('fan'))!.lastUpdatedTime.getTime();
           expect(endedAt - answered!.atMs).toBeLessThan(1000);
@@ -127,4 +131,46 @@ describe('a store call abandoned at its bound that the store answers late', () =
       }
     }
   }
+});
+
+describe('an activity result whose fused commit was abandoned, refused when sent again before the late answer came', () => {
+  it('is reported as discarded unless the abandoned commit applied, and counted as run once that answer shows it did', async () => {
+    const clock = new VirtualClock();
+    const store = new FailingStore();
+    // Applied at once; its answer held until the worker has tried the result again alone and been refused (the task
+    // went with the fused commit), so the worker cannot yet tell that refusal from a lease another worker took.
+    const hang = store.hangNext('commit', 0, {
+      applied: 'when called', where: (writeSet) => writeSet.lease?.kind === 'activityStep' && leasesTasks(writeSet),
+    });
+    const warnings: string[] = [];
+    let refused!: () => void;
+    const refusal = new Promise<void>((resolve) => (refused = resolve));
+    const logger: Logger = {
+      warn: (message) => {
+        warnings.push(message);
+        if (message.includes(' lost;')) refused();
+      },
+      error: () => undefined,
+    };
+    const runtime = createRuntime({
+      store, clock, logger, storeCallTimeoutMs: 5000,
+      orchestrationLeaseMs: ORCHESTRATION_LEASE_MS, activityLeaseMs: ACTIVITY_LEASE_MS, maxConcurrentActivities: 1,
+      orchestrators: { ...sampleOrchestrators, Fan },
+      activities: { Echo: (value: string) => value, E1_SayHello: (name: string) => `Hello ${name}!` },
+    });
+    await createClient({ store, clock }).startNew('Fan', { instanceId: 'fan' });
+    await runtime.start();
+    const ended = async (): Promise<boolean> => isTerminalStatus((await store.inner.getInstance('fan~hello'))?.runtimeStatus ?? 'Pending')
+      && isTerminalStatus((await store.inner.getInstance('fan'))?.runtimeStatus ?? 'Pending');
+    let released: Promise<PromiseSettledResult<unknown>> | undefined;
+    void refusal.then(() => (released = hang.release()));
+    for (let second = 0; second < 120 && !(await ended()); second++) await clock.advance(1000);
+    await runtime.stop({ graceMs: 0 });
+
+    expect(await within(released!, 'the late answer')).toMatchObject({ status: 'fulfilled' });
+    expect(warnings).toEqual(['lease on activity Echo of fan lost; result discarded unless an abandoned commit applied']);
+    expect(await store.inner.getInstance('fan')).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c', 'd', HELLO] });
+    // The late answer showed the result went in: the activity counts as run, whatever the refusal made of it.
+    expect(runtime.metrics.activitiesRun).toBe(7);
+  });
 });

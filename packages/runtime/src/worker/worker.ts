@@ -809,6 +809,8 @@ export class Worker {
     let refused = false;
     // Set when a fused commit abandoned at its bound answers after all: the result is committed, with its step.
     let applied = false;
+    // Said when the result is given up after an attempt was abandoned unsettled: that attempt may have gone through.
+    let unless = '';
     const committed = (): void => {
       applied = true;
       this.#metrics.activitiesRun++;
@@ -827,10 +829,11 @@ export class Worker {
           // Refused as the abandoned fused commit went through meanwhile: nothing was lost, and nothing is reported.
           if (!applied) {
             this.#metrics.leasesLost++;
-            logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded`);
+            logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded${unless}`);
           }
           return;
         }
+        if (error instanceof UnavailableError) unless = ' unless an abandoned commit applied';
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
         if (isDurableError(error) && (error.status === 400 || error.status === 413)) {
@@ -847,7 +850,7 @@ export class Worker {
         const left = leaseUntil - clock.now().getTime();
         if (left <= 0) {
           // Past its lease the task is another worker's to take (it runs again): the attempts end here.
-          logger.error(`committing ${what} failed and its lease has expired; dropped`, error);
+          logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
           return;
         }
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
