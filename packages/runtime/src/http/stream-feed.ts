@@ -52,6 +52,8 @@ export interface StreamFeedOptions {
 }
 
 const encoder = new TextEncoder();
+/** The pass of a fan-out that serves every reader at once (see `#fanOut`). */
+const ONE_SLICE: readonly FeedReader[] = [];
 
 /**
  * One source (e.g. `client.status$(id)` in wire form) shared by every stream that watches it: each value the source
@@ -81,7 +83,7 @@ export class StreamFeed {
   /** One copy of each stream key its readers were subscribed with (see {@link intern}). */
   #streams: Map<string, string> | undefined;
   /** The readers of the fan-out pass in progress and the next one to serve. */
-  #pass: FeedReader[] | undefined;
+  #pass: readonly FeedReader[] | undefined;
   #passIndex = 0;
   #again = false;
 
@@ -187,6 +189,14 @@ export class StreamFeed {
       this.#again = true; // the pass in progress serves the rest; a new one follows for those already served
       return;
     }
+    if (this.#readers.size <= this.#options.sliceSize) {
+      // One slice serves every reader: no list of them per value (a reader that leaves meanwhile is skipped, one that
+      // joins is served up to date already).
+      this.#pass = ONE_SLICE;
+      for (const reader of this.#readers) if (reader.reading) this.#serve(reader);
+      this.#endPass();
+      return;
+    }
     this.#pass = [...this.#readers];
     this.#passIndex = 0;
     this.#continuePass();
@@ -204,6 +214,10 @@ export class StreamFeed {
       this.#options.defer(() => this.#continuePass());
       return;
     }
+    this.#endPass();
+  }
+
+  #endPass(): void {
     this.#pass = undefined;
     if (this.#again) {
       this.#again = false;

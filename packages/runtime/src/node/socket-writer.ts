@@ -42,7 +42,7 @@ export class SocketWriter implements SseWriter {
       if (!this.#closed()) this.#outgoing.write(event(head, session, seq, sub, data, false));
       return;
     }
-    if (this.#done || socket.destroyed) return;
+    if (this.#done || !socket.writable) return; // ended, destroyed or failed
     if (data.length < COPY_LIMIT) {
       socket.write(event(head, session, seq, sub, data, this.#chunked));
       return;
