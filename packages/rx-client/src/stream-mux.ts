@@ -166,9 +166,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    */
   let controller: AbortController | undefined;
   let session: string | undefined;
-  /** Subscription ids to send (added) or to cancel (removed) on the next flush. */
-  let toAdd = new Set<string>();
-  const toRemove = new Set<string>();
+  /**
+   * Subscription ids to send on the next flush: those still watched are subscribed, the others (ended, so never
+   * watched again: ids are not reused) unsubscribed.
+   */
+  let pending = new Set<string>();
   /** A flush is scheduled or on its way: changes made meanwhile wait for its end. */
   let flushing = false;
   /** Clears the timer that closes the connection after the last watch ended, if any. */
@@ -190,13 +192,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     let retryMs = reconnect?.initialDelayMs ?? 1000;
     failures = 0;
     let stopped = false;
-    /** Cancels the pending reconnect, if any. */
-    let cancelReconnect: (() => void) | undefined;
-    // Aborts the request: nothing this connection receives is acted on after it. A stop also cancels the pending
-    // reconnect; a break (with an error) leaves the reconnect to the failure it causes (or to the one pending).
+    /**
+     * Clears the connection's one timer: the current attempt's watchdog while it runs, the pending reconnect after
+     * it ended.
+     */
+    let unarm!: () => void;
+    // Aborts the request: nothing this connection receives is acted on after it. A stop also clears the timer (the
+    // pending reconnect); a break (with an error) leaves the reconnect to the failure it causes (or to the one pending).
     connection = (error, fresh) => {
       if (fresh) lastEventId = '';
-      if ((stopped = !error)) cancelReconnect?.();
+      if ((stopped = !error)) unarm();
       controller?.abort(error);
     };
 
@@ -217,8 +222,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription.
           session = next;
-          toRemove.clear();
-          toAdd = new Set(entries.keys());
+          pending = new Set(entries.keys());
         }
         setState('live');
         return scheduleFlush();
@@ -253,9 +257,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // stream off (which aborts the request), to reconnect.
       let heard = false;
       let seen: object | undefined;
-      let unwatch: () => void;
       const watch = (): void => {
-        unwatch = arm(timeoutMs, () => !heard || asking && asking === seen
+        unarm = arm(timeoutMs, () => !heard || asking && asking === seen
           ? attempt.abort(new RemoteError('unreachable', 503, 'timed out'))
           : (heard = false, seen = asking, watch()));
       };
@@ -298,7 +301,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         failures++;
         failure = error;
       } finally {
-        unwatch!();
+        unarm();
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
@@ -306,7 +309,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       setState('reconnecting', failure as Error | undefined);
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
       // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
-      cancelReconnect = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);
+      unarm = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);
     };
 
     void connect();
@@ -355,14 +358,14 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    */
   const flush = async (): Promise<void> => {
     const sent = session;
-    const added = [...toAdd].filter((id) => entries.has(id));
-    const removed = [...toRemove];
-    toAdd.clear();
-    toRemove.clear();
-    if (!sent || added.length + removed.length === 0) {
+    const ids = [...pending];
+    pending.clear();
+    if (!sent || !ids.length) {
       if (sent) failures = 0;
       return void (flushing = false);
     }
+    const added = ids.filter((id) => entries.has(id));
+    const removed = ids.filter((id) => !entries.has(id));
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.
@@ -377,8 +380,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // struggling (5xx, part of it may be applied) or lost the session (404): sent again, after the reconnect delay,
         // to the same session once the connection has resumed it (subscribing and unsubscribing again change
         // nothing), or with every watch to the new session the server opens instead. No session is left behind.
-        for (const sub of added) toAdd.add(sub);
-        for (const sub of removed) toRemove.add(sub);
+        for (const sub of ids) pending.add(sub);
         return connection!(error as Error);
       } else {
         // The server refused the request (401, 400: a session holds at most 1000 subscriptions) and applied none of
@@ -393,7 +395,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     }
     // Changes made while this request was on its way. (After a failure, the `return`s above leave them to the
     // connection's next `session` event: sending them again at once would repeat the failure without end.)
-    if (toAdd.size + toRemove.size) scheduleFlush();
+    if (pending.size) scheduleFlush();
   };
 
   /**
@@ -406,8 +408,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (!error) connection = undefined;
     const had = session;
     session = undefined;
-    toAdd.clear();
-    toRemove.clear();
+    pending.clear();
     if (had) fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers }).catch(() => undefined);
   };
 
@@ -441,7 +442,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const forget = (id: string): void => {
     if (!entries.delete(id)) return;
     // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
-    toRemove.add(id);
+    pending.add(id);
     scheduleFlush();
     // (Only with a connection: the watches `fail` ends have none left, and close() must leave no timer.)
     if (entries.size === 0 && connection) linger(), linger = arm(0, closeIfUnused);
@@ -474,7 +475,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       entries.set(id, { spec, subscriber, next: emitter(subscriber) });
       open();
       // Without a session yet, the flush drops it: the session's start sends every watch.
-      toAdd.add(id);
+      pending.add(id);
       scheduleFlush();
       return () => forget(id);
     }),
