@@ -10,65 +10,64 @@ import type { HistoryEvent } from '@durable-rx/runtime';
  * delivered; in a new session it recognises the replayed execution by its `ExecutionStarted` and skips that many
  * events. A different `executionId` means a new execution (`continueAsNew`, a restart): everything is delivered.
  *
+ * A function rather than a class: its state is closure variables, which a minifier shortens, and what it returns is
+ * the stream mux's `WatchedValue` as it is.
+ *
+ * @param next told of each event to deliver, in order
+ * @returns what takes the next event of the stream (and the session it came in)
+ *
  * @example
  * ```ts
- * const filter = new HistoryReplayFilter();
- * const deliver = filter.accept(event, session); // HistoryEvent[] to emit, often [event] or []
+ * const accept = historyReplayFilter((event) => subscriber.next(event));
+ * accept(event, session); // tells `next` of the events to deliver: often `event`, or none
  * ```
  */
-export class HistoryReplayFilter {
-  /** Takes the next event of the stream (and the session it came in) and returns the events to deliver. */
-  // Assigned in the constructor (declared only, so no field definition in the page).
-  declare readonly accept: (event: HistoryEvent, session: string | undefined) => HistoryEvent[];
-
-  constructor() {
-    // Closure variables rather than private fields: a minifier shortens them (the page pays for every `this.#`).
-    let current: string | undefined;
-    let executionId: string | undefined;
-    let count = 0;
-    let previous: HistoryEvent | undefined;
-    /** While checking a replay: the events gathered so far. */
-    let gathered: HistoryEvent[] | undefined;
-    /** While checking a replay: the execution it may replay. */
-    let replayOf: string | undefined;
-    /**
-     * While checking a replay: how many events of its execution were delivered before; after: how many events of a
-     * recognised replay are still to drop.
-     */
-    let skip = 0;
-    const deliver = (event: HistoryEvent): HistoryEvent => {
-      if (event.type === 'ExecutionStarted' && event.executionId !== executionId) {
-        executionId = event.executionId;
-        count = previous?.type === 'OrchestratorStarted' ? 2 : 1;
-      } else {
-        count++;
+export function historyReplayFilter(next: (event: HistoryEvent) => void): (event: HistoryEvent, session: string | undefined) => void {
+  let current: string | undefined;
+  let executionId: string | undefined;
+  let count = 0;
+  let previous: HistoryEvent | undefined;
+  /** While checking a replay: the events gathered so far. */
+  let gathered: HistoryEvent[] | undefined;
+  /** While checking a replay: the execution it may replay. */
+  let replayOf: string | undefined;
+  /**
+   * While checking a replay: how many events of its execution were delivered before; after: how many events of a
+   * recognised replay are still to drop.
+   */
+  let skip = 0;
+  const deliver = (event: HistoryEvent): void => {
+    if (event.type === 'ExecutionStarted' && event.executionId !== executionId) {
+      executionId = event.executionId;
+      count = previous?.type === 'OrchestratorStarted' ? 2 : 1;
+    } else {
+      count++;
+    }
+    previous = event;
+    next(event);
+  };
+  return (event, session) => {
+    if (session !== current) {
+      if (current !== undefined && count) {
+        gathered = [];
+        replayOf = executionId;
+        skip = count;
       }
-      previous = event;
-      return event;
-    };
-    this.accept = (event, session) => {
-      if (session !== current) {
-        if (current !== undefined && count) {
-          gathered = [];
-          replayOf = executionId;
-          skip = count;
-        }
-        current = session;
-      }
-      const gathering = gathered;
-      if (!gathering) {
-        if (!skip) return [deliver(event)];
-        skip--;
-        return [];
-      }
-      gathering.push(event);
-      const started = event.type === 'ExecutionStarted';
-      if (!started && gathering.length < 2) return [];
-      gathered = undefined;
-      // A different execution (continueAsNew, a restart) is new: all of it is delivered.
-      const delivered = started && replayOf !== undefined && event.executionId !== replayOf ? 0 : skip;
-      skip = Math.max(0, delivered - gathering.length);
-      return gathering.slice(delivered).map(deliver);
-    };
-  }
+      current = session;
+    }
+    const gathering = gathered;
+    if (!gathering) {
+      if (!skip) return deliver(event);
+      skip--;
+      return;
+    }
+    gathering.push(event);
+    const started = event.type === 'ExecutionStarted';
+    if (!started && gathering.length < 2) return;
+    gathered = undefined;
+    // A different execution (continueAsNew, a restart) is new: all of it is delivered.
+    const delivered = started && replayOf !== undefined && event.executionId !== replayOf ? 0 : skip;
+    skip = Math.max(0, delivered - gathering.length);
+    gathering.slice(delivered).forEach(deliver);
+  };
 }

@@ -13,9 +13,9 @@ import {
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import { Subscription, type Observable } from 'rxjs';
-import { HistoryReplayFilter } from './history-replay-filter.js';
+import { historyReplayFilter } from './history-replay-filter.js';
 import { badResponse, isRecord } from './remote-error.js';
-import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
+import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchedValue, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */
@@ -211,13 +211,9 @@ export class RemoteClient implements DurableClient {
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
-    return this.#mux.watch<HistoryEvent>({ kind: 'history', instanceId }, (subscriber) => {
-      // One filter per subscription: it tracks what this subscriber has been given.
-      const replayFilter = new HistoryReplayFilter();
-      return (data, session) => {
-        for (const event of replayFilter.accept(data as HistoryEvent, session)) subscriber.next(event);
-      };
-    });
+    // One filter per subscription: it tracks what this subscriber has been given.
+    return this.#mux.watch<HistoryEvent>({ kind: 'history', instanceId }, (subscriber) =>
+      historyReplayFilter((event) => subscriber.next(event)) as WatchedValue);
   }
 
   createHttpManagementPayload(instanceId: string, baseUrl: string, options?: HttpManagementPayloadOptions): HttpManagementPayload {
