@@ -79,7 +79,7 @@ export class RemoteClient implements DurableClient {
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
     const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
-    return member(await this.#json('POST', path, {}, input), 'id', 'string');
+    return member(await this.#request('POST', path, {}, input), 'id', 'string');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
@@ -88,15 +88,16 @@ export class RemoteClient implements DurableClient {
       format: 'native',
       ...readChecked(options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean }),
     };
-    const body = await this.#json('GET', `/instances/${segment(instanceId)}`, query, undefined, true);
+    const body = await this.#request('GET', `/instances/${segment(instanceId)}`, query, undefined, true);
     return body === undefined ? undefined : fromWireStatus(body);
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const { pageSize: top, continuationToken: token, ...filter } = validateInstanceQuery(query);
-    const [body, headers] = (await this.#request('GET', '/instances', {
+    // Never an empty query (`format`), so always a `?`.
+    const [body, headers] = await this.#mux.send('GET', `/instances?${queryString({
       ...filterQuery(query, 'query', filter), top, format: 'native',
-    }, undefined, false, token ? { 'x-ms-continuation-token': token } : {}))!;
+    })}`, undefined, token ? { 'x-ms-continuation-token': token } : {});
     const instances = statusesOf(body);
     const continuationToken = headers.get('x-ms-continuation-token');
     return { instances, ...(continuationToken ? { continuationToken } : {}) };
@@ -143,19 +144,19 @@ export class RemoteClient implements DurableClient {
     const { restartWithNewInstanceId } = readRestartOptions(options);
     assertValidInstanceId(instanceId);
     // Always sent: the route's own default is Durable Functions' (a new id), the client method's is to keep the id.
-    return member(await this.#json('POST', `/instances/${segment(instanceId)}/restart`, {
+    return member(await this.#request('POST', `/instances/${segment(instanceId)}/restart`, {
       restartWithNewInstanceId,
     }), 'id', 'string');
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
     assertValidInstanceId(instanceId);
-    return purgeResultOf(await this.#json('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, true));
+    return purgeResultOf(await this.#request('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, true));
   }
 
   async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {
     // The shared rule, checked here too, so a malformed filter never reaches the server.
-    return purgeResultOf(await this.#json('DELETE', '/instances', validatePurgeFilter(purgeFilter), undefined, true));
+    return purgeResultOf(await this.#request('DELETE', '/instances', validatePurgeFilter(purgeFilter), undefined, true));
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
@@ -274,21 +275,14 @@ export class RemoteClient implements DurableClient {
     });
   }
 
-  /** The JSON body of a 2xx answer (see {@link RemoteClient.#request}); `undefined` only for a 404 when `orNone`. */
-  async #json(method: string, path: string, query: Query, body?: unknown, orNone?: boolean): Promise<unknown> {
-    return (await this.#request(method, path, query, body, orNone))?.[0];
-  }
-
   /**
-   * Sends a request; resolves with the JSON body and headers of the answer when it is 2xx, rejects with the typed error
-   * otherwise; with `orNone`, an instance-not-found answer resolves with `undefined` instead.
+   * Sends a request; resolves with the JSON body of the answer when it is 2xx, rejects with the typed error otherwise;
+   * with `orNone`, an instance-not-found answer resolves with `undefined` instead.
    */
-  async #request(
-    method: string, path: string, query: Query, body?: unknown, orNone?: boolean, headers?: Record<string, string>,
-  ): Promise<[unknown, Headers] | undefined> {
+  async #request(method: string, path: string, query: Query, body?: unknown, orNone?: boolean): Promise<unknown> {
     const search = queryString(query);
     try {
-      return await this.#mux.send(method, `${path}${search ? `?${search}` : ''}`, body, headers);
+      return (await this.#mux.send(method, `${path}${search ? `?${search}` : ''}`, body))[0];
     } catch (error) {
       if (!(orNone && error instanceof InstanceNotFoundError)) throw error;
     }
