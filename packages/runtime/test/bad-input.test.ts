@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { createHttpManagementPayload } from '../src/client/http-management-payload.js';
+import { ALL_RUNTIME_STATUSES, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
 import { MAX_JSON_DEPTH, toPlainJson } from '../src/model/json.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
@@ -135,6 +136,10 @@ describe('filters: one rule for listing and purging', () => {
     }
     return ids;
   }
+
+  it('knows every runtime status, in declaration order (ALL_RUNTIME_STATUSES is written out, not derived)', () => {
+    expect(ALL_RUNTIME_STATUSES).toEqual(Object.values(OrchestrationRuntimeStatus));
+  });
 
   it('purgeInstanceHistoryBy refuses a string runtimeStatus or an unknown status and deletes nothing', async () => {
     const runtime = await start();
