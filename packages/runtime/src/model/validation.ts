@@ -289,9 +289,10 @@ function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] 
   }
   const statuses: OrchestrationRuntimeStatus[] = [];
   const refuse = () => invalid(what, `must be an array of ${ALL_RUNTIME_STATUSES.join(', ')}`);
-  for (const name of names ?? refuse()) {
-    const status = runtimeStatusNamed(name) ?? refuse();
-    if (!statuses.includes(status)) statuses.push(status);
+  for (const name of (names ?? refuse()) as OrchestrationRuntimeStatus[]) {
+    // Exact names only (the HTTP API's query parameters, which match any case, are read by runtimeStatusNamed).
+    if (!ALL_RUNTIME_STATUSES.includes(name)) refuse();
+    if (!statuses.includes(name)) statuses.push(name);
   }
   return statuses;
 }
