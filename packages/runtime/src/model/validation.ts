@@ -71,16 +71,9 @@ export function absoluteUrl(text: unknown, what: string): URL {
   return invalid(what, `${JSON.stringify(text)} is not an absolute URL`);
 }
 
-/** Checks an optional Date argument. */
+/** Checks an optional Date argument: {@link isDate} when present. */
 export function assertOptionalDate(value: unknown, what: string): asserts value is Date | undefined {
-  if (value === undefined) return;
-  let valid: boolean;
-  try {
-    valid = value instanceof Date && !Number.isNaN(value.getTime());
-  } catch {
-    valid = false; // a proxy or a forged Date
-  }
-  if (!valid) invalid(what, 'must be a valid Date');
+  if (value !== undefined) isDate(value, what);
 }
 
 /**
@@ -147,8 +140,13 @@ export const isInstanceId: MemberCheck<string> = (value, what) => {
 
 /** The {@link MemberCheck} of a Date member: a copy of a valid Date. */
 const isDate: MemberCheck<Date> = (value, what) => {
-  assertOptionalDate(value, what);
-  return new Date(value!.getTime());
+  let time = NaN;
+  try {
+    if (value instanceof Date) time = value.getTime();
+  } catch {
+    // a proxy or a forged Date: refused below
+  }
+  return Number.isNaN(time) ? invalid(what, 'must be a valid Date') : new Date(time);
 };
 
 /** Checks an optional boolean option. */
@@ -176,9 +174,7 @@ export function readRestartOptions(options: unknown): { readonly restartWithNewI
  * {@link InvalidArgumentError}.
  */
 export function resolveTimeoutMs(value: unknown, fallback: number, what = 'timeoutMs'): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) invalid(what, 'must be a number >= 0 (ms)');
-  return value;
+  return value === undefined ? fallback : isTimeoutMs(value, what);
 }
 
 /**
@@ -195,8 +191,9 @@ export function readTimeoutMs(options: unknown, what: string, fallback: number):
   return readChecked(options, what, { timeoutMs: isTimeoutMs }).timeoutMs ?? fallback;
 }
 
-/** The {@link MemberCheck} of a timeout member: {@link resolveTimeoutMs}. */
-export const isTimeoutMs: MemberCheck<number> = (value, what) => resolveTimeoutMs(value, 0, what);
+/** The {@link MemberCheck} of a timeout member: a number >= 0 (`Infinity` included; NaN is not >= 0). */
+export const isTimeoutMs: MemberCheck<number> = (value, what) =>
+  typeof value === 'number' && value >= 0 ? value : invalid(what, 'must be a number >= 0 (ms)');
 
 /** The runtime status named `name`; `ignoreCase` matches any case (as the HTTP API's query parameters). */
 export function runtimeStatusNamed(name: unknown, ignoreCase = false): OrchestrationRuntimeStatus | undefined {
