@@ -79,7 +79,8 @@ export function assertOptionalDate(value: unknown, what: string): asserts value 
 /**
  * Reads the named members of an options argument into a plain snapshot: `undefined` gives `{}`; `null`, a
  * non-object, or an object that throws while being read (a throwing getter, a revoked proxy) gives
- * {@link InvalidArgumentError}. Callers still check each member's type.
+ * {@link InvalidArgumentError}. Callers still check each member's type. ({@link readChecked} with checks that pass every
+ * value: the pages read their options through that one.)
  *
  * @example
  * ```ts
@@ -87,19 +88,7 @@ export function assertOptionalDate(value: unknown, what: string): asserts value 
  * ```
  */
 export function readOptions<K extends string>(options: unknown, what: string, keys: readonly K[]): { readonly [P in K]?: unknown } {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') invalid(what, 'must be an object');
-  const snapshot: { [P in K]?: unknown } = {};
-  for (const key of keys) {
-    let value: unknown;
-    try {
-      value = (options as Record<string, unknown>)[key];
-    } catch (error) {
-      invalid(`${what}.${key}`, 'threw when read', error);
-    }
-    if (value !== undefined) snapshot[key] = value;
-  }
-  return snapshot;
+  return readChecked(options, what, Object.fromEntries(keys.map((key) => [key, (value: unknown) => value]))) as { [P in K]?: unknown };
 }
 
 /**
@@ -121,7 +110,19 @@ export type MemberCheck<T = unknown> = (value: unknown, what: string) => T;
 export function readChecked<C extends Readonly<Record<string, MemberCheck>>>(
   options: unknown, what: string, checks: C,
 ): { -readonly [K in keyof C]?: ReturnType<C[K]> } {
-  const snapshot: Record<string, unknown> = readOptions(options, what, Object.keys(checks));
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') invalid(what, 'must be an object');
+  // Every member read first, then each checked: a getter that throws is reported before any member's check runs.
+  const snapshot: Record<string, unknown> = {};
+  for (const key of Object.keys(checks)) {
+    let value: unknown;
+    try {
+      value = (options as Record<string, unknown>)[key];
+    } catch (error) {
+      invalid(`${what}.${key}`, 'threw when read', error);
+    }
+    if (value !== undefined) snapshot[key] = value;
+  }
   for (const key in snapshot) snapshot[key] = checks[key]!(snapshot[key], `${what}.${key}`);
   return snapshot as { -readonly [K in keyof C]?: ReturnType<C[K]> };
 }
