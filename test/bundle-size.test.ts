@@ -228,12 +228,20 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * again was refused before that commit's late answer came) is then logged as dropped or discarded 'unless an abandoned
  * commit applied', instead of as lost outright (the soak's late commits went through): 25,834 / 31,831 / 62,260 ->
  * 25,869 / 31,875 / 62,303 B (+35 / +44 / +43), budgets raised by the same amounts.
+ * rx-client then came back under issue 15's 8 KiB goal without dropping behaviour: the stream mux's pending
+ * subscription changes in one set and one timer per connection (-24 B), the history replay filter a function that
+ * tells each event to deliver (-25 B), one request helper (-19 B); then the shared entry stopped carrying what only
+ * wrapped other code: ALL_RUNTIME_STATUSES written out (not Object.values of the enum object), a filter's status names
+ * checked against it directly (runtimeStatusNamed's any-case match is the HTTP API's alone), isDate and isTimeoutMs as
+ * the rules with assertOptionalDate and resolveTimeoutMs on them, and readChecked reading its options itself. Pages
+ * (runtime / KeyvalStore / DexieStore / rx-client), on main with 6b6d50f, 25,869 / 31,875 / 62,323 / 8,297 ->
+ * 25,749 / 31,775 / 62,221 / 8,105 B, budgets 25,888 / 31,878 / 62,330 / 8,300 -> 25,768 / 31,778 / 62,228 / 8,108 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_888 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_878 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_330 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_300 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_768 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_778 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_228 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_108 },
 ];
 
 describe('bundle size', () => {
