@@ -236,11 +236,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * the rules with assertOptionalDate and resolveTimeoutMs on them, and readChecked reading its options itself. Pages
  * (runtime / KeyvalStore / DexieStore / rx-client), on main with 6b6d50f, 25,869 / 31,875 / 62,323 / 8,297 ->
  * 25,749 / 31,775 / 62,221 / 8,105 B, budgets 25,888 / 31,878 / 62,330 / 8,300 -> 25,768 / 31,778 / 62,228 / 8,108 B.
+ * The worker's and the client's bounded store calls then shared one DeadlineList (env/deadline-list.ts: one node per
+ * call, one timer; the client's waits on it too, the client's deadline timer and the worker's own list gone): 25,749 /
+ * 31,775 / 62,221 -> 25,751 / 31,729 / 62,187 B, budgets 25,768 (kept) / 31,778 -> 31,732 / 62,228 -> 62,194 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_768 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_778 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_228 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_732 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_194 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_108 },
 ];
 

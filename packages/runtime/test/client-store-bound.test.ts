@@ -12,8 +12,9 @@ import { within } from './within.js';
 type Method = 'commit' | 'getInstance' | 'getHistory' | 'queryInstances' | 'purgeInstance' | 'purgeInstances';
 
 /**
- * A MemoryStore whose calls of the methods in `hanging` never settle (a wedged IndexedDB transaction, a network
- * partition without a socket timeout); everything else goes to the MemoryStore.
+ * A MemoryStore whose calls of the methods in `hanging` do not settle (a wedged IndexedDB transaction, a network
+ * partition without a socket timeout) until `answerHeld()` passes them on to the MemoryStore; everything else goes to
+ * the MemoryStore at once.
  */
 function hangingStore() {
   const inner = new MemoryStore();
@@ -21,13 +22,17 @@ function hangingStore() {
   /** How many hanging calls were made, and who waits for that count to reach a number. */
   let hung = 0;
   const waiting: { readonly count: number; readonly reached: () => void }[] = [];
+  /** The hanging calls, each as the function that answers it. */
+  const held: (() => void)[] = [];
   const store = new Proxy(inner, {
     get: (target, key) => {
       if (hanging.has(key as Method)) {
-        return () => {
+        return (...args: unknown[]) => {
           hung++;
           for (const waiter of waiting.filter((w) => w.count <= hung)) waiter.reached();
-          return new Promise<never>(() => undefined);
+          return new Promise<unknown>((resolve, reject) => {
+            held.push(() => (Reflect.get(target, key, target) as (...a: unknown[]) => Promise<unknown>).apply(target, args).then(resolve, reject));
+          });
         };
       }
       const value: unknown = Reflect.get(target, key, target);
@@ -37,7 +42,11 @@ function hangingStore() {
   /** Resolves once `count` hanging calls have been made in all. */
   const hungCalls = (count: number): Promise<void> =>
     new Promise((resolve) => (hung >= count ? resolve() : waiting.push({ count, reached: resolve })));
-  return { inner, store, hanging, hungCalls };
+  /** Passes every call held so far on to the MemoryStore: each settles as it answers. */
+  const answerHeld = (): void => {
+    for (const answer of held.splice(0)) answer();
+  };
+  return { inner, store, hanging, hungCalls, answerHeld };
 }
 
 /** What `promise` settled with: its value, or the error it rejected with. */
@@ -65,7 +74,7 @@ const unavailable = { code: 'unavailable', status: 503, name: 'UnavailableError'
  */
 async function clientOnHangingStore() {
   const clock = new HandClock();
-  const { inner, store, hanging, hungCalls } = hangingStore();
+  const { inner, store, hanging, hungCalls, answerHeld } = hangingStore();
   const client = createClient({ store, clock, storeCallTimeoutMs: 5000 });
   await client.startNew('Any', { instanceId: 'done' });
   const runtime = createRuntime({ store: inner, clock, logger: silentLogger, orchestrators: { Any: function* () { return 'ok'; } } });
@@ -74,7 +83,7 @@ async function clientOnHangingStore() {
   await runtime.stop({ graceMs: 0 });
   await client.startNew('Any', { instanceId: 'run' });
   expect(clock.timers.size).toBe(0);
-  return { clock, client, hanging, hungCalls };
+  return { clock, client, hanging, hungCalls, answerHeld };
 }
 
 describe('a client whose store never answers', () => {
@@ -144,15 +153,47 @@ describe('a client whose store never answers', () => {
     await runtime.stop({ graceMs: 0 });
   });
 
-  it('waits for ever with storeCallTimeoutMs: Infinity, arming no timer', async () => {
+  it('waits for ever with storeCallTimeoutMs: Infinity, arming no timer, and settles when the store answers', async () => {
     const clock = new HandClock();
-    const { store, hanging } = hangingStore();
+    const { store, hanging, hungCalls, answerHeld } = hangingStore();
     const client: DurableClient = createClient({ store, clock, storeCallTimeoutMs: Infinity });
+    await client.startNew('Any', { instanceId: 'run' });
     hanging.add('getInstance');
+    hanging.add('commit');
     let settled = false;
-    void client.getStatus('any').finally(() => (settled = true));
+    const read = client.getStatus('run').finally(() => (settled = true));
+    const raise = outcome(client.raiseEvent('run', 'Go'));
+    await within(hungCalls(2), 'both calls reaching the store');
+    expect(clock.timers.size).toBe(0);
+    // Far past the default bound (30 s) and any other: nothing ends the calls.
+    clock.ms = T0 + 24 * 3_600_000;
+    clock.fireDue();
     await within(new Promise((resolve) => setTimeout(resolve, 0)), 'a turn of the event loop');
     expect(settled).toBe(false);
+    answerHeld();
+    expect(await within(read, 'the read settling')).toMatchObject({ instanceId: 'run', runtimeStatus: 'Pending' });
+    expect(await within(raise, 'the raise settling')).toBeUndefined();
+  });
+
+  it('takes a store whose calls return thenables that are not promises', async () => {
+    const clock = new HandClock();
+    const inner = new MemoryStore();
+    // Each call's promise handed out as a bare thenable (no finally, no catch), as a hand-written adapter might.
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (!(result instanceof Promise)) return result;
+          return { then: (onValue?: (v: unknown) => unknown, onError?: (e: unknown) => unknown) => result.then(onValue, onError) };
+        };
+      },
+    }) as Store;
+    const client = createClient({ store, clock, storeCallTimeoutMs: 5000 });
+    const id = await within(client.startNew('Any'), 'the start');
+    expect(await within(client.getStatus(id), 'the read')).toMatchObject({ instanceId: id, runtimeStatus: 'Pending' });
+    await within(client.raiseEvent(id, 'Go'), 'the raise');
     expect(clock.timers.size).toBe(0);
   });
 

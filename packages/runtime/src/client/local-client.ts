@@ -33,7 +33,7 @@ import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusRespon
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { sameJson } from './same-json.js';
-import { deadlineTimer, type AddDeadline } from './deadline-timer.js';
+import { DeadlineList } from '../env/deadline-list.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
 /** Options of {@link LocalClient}. */
@@ -74,8 +74,11 @@ export class LocalClient implements DurableClient {
   readonly #known: ReadonlySet<string> | undefined;
   readonly #startHandOff: StartHandOff | undefined;
   readonly #changes: ChangeRouter;
-  /** The timeouts of pending waits and store calls, on one shared timer. */
-  readonly #addDeadline: AddDeadline;
+  /**
+   * The deadlines of pending waits and store calls, on one shared timer, which is let go as soon as none is pending (a
+   * client between calls holds no timer).
+   */
+  readonly #deadlines: DeadlineList;
   /** `storeCallTimeoutMs`: the bound of each store call ({@link LocalClient.#bounded}). */
   readonly #callTimeoutMs: number;
   /** Completes the store's per-instance feeds when {@link LocalClient.close} is called; empty once closed. */
@@ -96,7 +99,7 @@ export class LocalClient implements DurableClient {
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
-    this.#addDeadline = deadlineTimer(options.clock);
+    this.#deadlines = new DeadlineList(options.clock, false);
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;
@@ -284,10 +287,10 @@ export class LocalClient implements DurableClient {
       // resolves with that status; one that never answers ends the wait with a TimeoutError. The remote client follows
       // the same rule for its first snapshot.
       else {
-        cancelTimer = this.#addDeadline(timeoutMs, () => {
+        cancelTimer = this.#deadlines.add(timeoutMs, () => {
           if (seen) return settle(() => resolve(latestState));
           timedOut = true;
-          cancelTimer = this.#addDeadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
+          cancelTimer = this.#deadlines.add(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
         });
       }
     });
@@ -602,7 +605,7 @@ export class LocalClient implements DurableClient {
       };
       // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
       const unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
-      const cancelTimer = this.#addDeadline(COMMAND_APPLIED_TIMEOUT_MS, settle);
+      const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, settle);
       stop = () => {
         cancelTimer(); // cannot throw; the unwatch may
         unwatch();
@@ -623,13 +626,12 @@ export class LocalClient implements DurableClient {
    * `storeCallTimeoutMs` pass on the client's clock first, on the client's deadline timer (a wedged IndexedDB
    * transaction, a network partition without a socket timeout). The call is not undone: it may still take effect, and
    * what it settles with later is ignored. Its deadline is let go of before the caller hears the outcome, so a client
-   * between calls holds no timer.
+   * between calls holds no timer. With `Infinity` the call is only made a promise (a
+   * store may return any thenable): nothing else is allocated, and no timer armed.
    */
-  #bounded<T>(call: Promise<T>): Promise<T> {
+  #bounded<T>(call: PromiseLike<T>): Promise<T> {
     const ms = this.#callTimeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      call.finally(this.#addDeadline(ms, () => reject(new UnavailableError(`The store call did not settle within ${ms} ms`)))).then(resolve, reject);
-    });
+    return ms === Infinity ? Promise.resolve(call) : this.#deadlines.bound(call, ms, 'The store call');
   }
 
   /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */

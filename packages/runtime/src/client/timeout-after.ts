@@ -1,8 +1,7 @@
 import { Observable } from 'rxjs';
-import { systemClock, type Clock, type ClockTimer } from '../env/clock.js';
+import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type ClockTimer } from '../env/clock.js';
 
-/** Longest delay `setTimeout` honours: browsers and Node fire longer delays at once. */
-export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+export { MAX_TIMER_DELAY_MS };
 
 /**
  * The rule of `waitForCompletion`'s timeout, which both clients follow: the timeout counts from the call, and when it

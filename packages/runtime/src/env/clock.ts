@@ -1,3 +1,6 @@
+/** Longest delay `setTimeout` honours: browsers and Node fire longer delays at once. */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type ClockTimer = { readonly __clockTimer?: never } | number | object;
 
@@ -14,6 +17,6 @@ export interface Clock {
 /** The real clock: `Date` and the global timers. */
 export const systemClock: Clock = {
   now: () => new Date(),
-  setTimeout: (callback, delayMs) => globalThis.setTimeout(callback, Math.max(0, Math.min(delayMs, 2 ** 31 - 1))),
+  setTimeout: (callback, delayMs) => globalThis.setTimeout(callback, Math.max(0, Math.min(delayMs, MAX_TIMER_DELAY_MS))),
   clearTimeout: (timer) => globalThis.clearTimeout(timer as Parameters<typeof globalThis.clearTimeout>[0]),
 };

@@ -11,11 +11,10 @@ import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
-import type { Clock, ClockTimer } from '../env/clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
+import { DeadlineList } from '../env/deadline-list.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
-import { deadlineTimer } from '../client/deadline-timer.js';
-import { MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
@@ -119,20 +118,6 @@ export interface WorkerMetrics {
 }
 
 /**
- * A store call in flight under {@link Worker}'s `#bounded`: its deadline (ms on the clock) and how to end its wait; a
- * link of the worker's list of them (a list, not a Set: adding and deleting an object in a Set cost more than the
- * call's own await).
- */
-class BoundedCall {
-  prev: BoundedCall = this;
-  next: BoundedCall = this;
-  ended = false;
-  constructor(
-    readonly atMs: number, readonly what: string, readonly ms: number, readonly reject: (error: unknown) => void,
-  ) {}
-}
-
-/**
  * The imperative shell: claims work from the store, runs the engine, runs activities and commits. It never
  * polls: it wakes on `store.workAvailable$` and on one timer set for `store.nextWakeTime()`.
  */
@@ -177,22 +162,18 @@ export class Worker {
   #limited = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
-  /** The head of the list of store calls in flight (see {@link #bounded}): the end of `stop` ends them all. */
-  readonly #calls = new BoundedCall(Infinity, '', 0, () => undefined);
   /**
-   * One timer for the deadlines of all store calls in flight, armed for the earliest one when it was set (`#deadlineAtMs`,
-   * ms on the clock). A call that settles leaves it armed; when it fires it ends the calls past their deadline and
-   * re-arms for the earliest left, if any. `stop` clears it.
+   * The store calls in flight (see {@link #bounded}), on one timer for the earliest deadline. While the worker runs the
+   * timer lingers when no call is pending (calls follow each other); the end of `stop` ends every call, and from then
+   * on the timer is let go as soon as no call is pending.
    */
-  #deadlineTimer: ClockTimer | undefined;
-  #deadlineAtMs = Infinity;
-  /** `stop` has ended: a store call that settles after leaves no deadline timer behind when it was the last. */
-  #closed = false;
+  readonly #calls: DeadlineList;
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#cache = new ExecutionCache(options.cacheSize);
+    this.#calls = new DeadlineList(options.clock, true);
   }
 
   /** Fresh lease tokens for the activity tasks and starts this worker leases in its own commits. */
@@ -256,12 +237,12 @@ export class Worker {
         if (graceMs === Infinity) {
           await drained;
         } else {
+          // On the timer of the store calls, which waits in steps of at most MAX_TIMER_DELAY_MS: a longer delay given
+          // to one timer fires early (Node and browsers fire it at once; the system clock clamps it to 24.8 days),
+          // which would abandon work the grace still covers.
           let cancelGrace: (() => void) | undefined;
-          // On the client's deadline timer, which waits in steps of at most MAX_TIMER_DELAY_MS: a longer delay given to
-          // one timer fires early (Node and browsers fire it at once; the system clock clamps it to 24.8 days), which
-          // would abandon work the grace still covers.
           const graceOver = new Promise<true>((resolve) => {
-            cancelGrace = deadlineTimer(this.#o.clock)(graceMs, () => resolve(true));
+            cancelGrace = this.#calls.add(graceMs, () => resolve(true));
           });
           const abandon = await Promise.race([drained.then(() => false), graceOver]);
           cancelGrace?.();
@@ -271,9 +252,8 @@ export class Worker {
         this.#cache.clear();
         // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
         // leases) ends its wait here, with its timer: nothing of the worker outlives its stop.
-        this.#closed = true;
-        for (let call = this.#calls.next; call !== this.#calls; call = call.next) this.#fail(call, new StoreClosedError('the worker stopped'));
-        this.#clearDeadlineTimer();
+        this.#calls.lingers = false;
+        this.#calls.endAll(() => new StoreClosedError('the worker stopped'));
         // When every lease of this life was committed or released, nothing is left for a next life to take over.
         this.#succession?.end(clean);
       }
@@ -419,7 +399,7 @@ export class Worker {
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
         orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
         'claim', now.getTime() + leaseMs,
-        (item) => item && this.#releaseUnrun([item]), now.getTime(),
+        (item) => item && this.#releaseLate([item]), now.getTime(),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -563,80 +543,17 @@ export class Worker {
 
   /**
    * A store call's promise with an end: it settles as `call` does, or rejects when `storeCallTimeoutMs` pass on the
-   * worker's clock first, or `untilMs` (ms on the clock: the expiry of the lease the call is made under) comes first (a
-   * {@link UnavailableError} naming `what`, as the client's bounded calls do; the call is abandoned), or when `stop` ends (a StoreClosedError). An
-   * abandoned call that settles later does no harm: its result is ignored and its rejection handled. The calls share
-   * the worker's deadline timer (none for `Infinity`): a call only sets it when its deadline is earlier than the armed
-   * one, and leaves it armed when it settles, so a call costs no timer of its own (a timer set and cleared per call
-   * cost about 1 µs, against 0.06 µs for the await itself). `nowMs` is the clock's time, when the caller has just read
-   * it (one read less per call).
+   * worker's clock first, or `untilMs` comes first (ms on the clock: the expiry of the lease the call is made under),
+   * with an {@link UnavailableError} naming `what`, as the client's bounded calls do (the call is abandoned), or when
+   * `stop` ends (a StoreClosedError). An abandoned call that settles later does no harm: its value goes to `late`, a
+   * rejection is handled. The calls share the worker's deadline timer ({@link DeadlineList}), so a call costs no timer
+   * of its own (a timer set and cleared per call cost about 1 µs, against 0.06 µs for the await itself); a bound beyond
+   * one timer's reach (24.8 days) is waited out in steps. `nowMs` is the clock's time, when the caller has just read it
+   * (one read less per call).
    */
   #bounded<T>(call: Promise<T>, what: string, untilMs = Infinity, late?: (value: T) => void, nowMs = this.#o.clock.now().getTime()): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const ms = Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - nowMs));
-      // A bound beyond one timer's longest delay (24.8 days) ends there.
-      const atMs = ms === Infinity ? Infinity : nowMs + Math.min(ms, MAX_TIMER_DELAY_MS);
-      const bounded = new BoundedCall(atMs, what, ms, reject);
-      const calls = this.#calls;
-      bounded.prev = calls.prev;
-      bounded.next = calls;
-      calls.prev.next = bounded;
-      calls.prev = bounded;
-      if (atMs < this.#deadlineAtMs) this.#armDeadlineTimer(atMs);
-      call.then((value) => {
-        if (!bounded.ended) {
-          this.#unlink(bounded);
-          resolve(value);
-        } else if (late && !this.#stopping) {
-          // Abandoned, then applied after all (a wedged transaction that went through once the wedge cleared): what it
-          // leased is held by nobody, so it is released now instead of sitting idle until its lease lapses.
-          late(value);
-        }
-      }, (error: unknown) => this.#fail(bounded, error));
-    });
+    return this.#calls.bound(call, Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - nowMs)), what, late, nowMs);
   }
-
-  /** Ends the wait for `call` with `error`, unless it has ended. */
-  #fail(call: BoundedCall, error: unknown): void {
-    if (call.ended) return;
-    this.#unlink(call);
-    call.reject(error);
-  }
-
-  /** Takes `call` off the list of calls in flight (its `next` is kept, so a walk of the list may go on from it). */
-  #unlink(call: BoundedCall): void {
-    call.ended = true;
-    call.prev.next = call.next;
-    call.next.prev = call.prev;
-    if (this.#closed && this.#calls.next === this.#calls) this.#clearDeadlineTimer();
-  }
-
-  #armDeadlineTimer(atMs: number): void {
-    const { clock } = this.#o;
-    if (this.#deadlineTimer !== undefined) clock.clearTimeout(this.#deadlineTimer);
-    this.#deadlineAtMs = atMs;
-    this.#deadlineTimer = clock.setTimeout(this.#deadlinePassed, atMs - clock.now().getTime());
-  }
-
-  #clearDeadlineTimer(): void {
-    if (this.#deadlineTimer !== undefined) this.#o.clock.clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
-    this.#deadlineAtMs = Infinity;
-  }
-
-  /** The deadline timer fired: ends the calls past their deadline, then re-arms for the earliest left (if any). */
-  readonly #deadlinePassed = (): void => {
-    // The armed deadline has passed even if the clock was set back meanwhile.
-    const nowMs = Math.max(this.#o.clock.now().getTime(), this.#deadlineAtMs);
-    this.#deadlineTimer = undefined;
-    this.#deadlineAtMs = Infinity;
-    let earliest = Infinity;
-    for (let call = this.#calls.next; call !== this.#calls; call = call.next) {
-      if (call.atMs <= nowMs) this.#fail(call, new UnavailableError(`${call.what} did not settle within ${call.ms} ms`));
-      else if (call.atMs < earliest) earliest = call.atMs;
-    }
-    if (earliest < Infinity) this.#armDeadlineTimer(earliest);
-  };
 
   /** The store call that releases a step's or an activity's lease. */
   #release(item: OrchestrationWorkItem | ActivityWorkItem): Promise<void> {
@@ -652,6 +569,14 @@ export class Worker {
    */
   #releaseUnrun(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
     for (const item of items) this.#track((async () => void (await this.#bounded(this.#release(item), 'release')))());
+  }
+
+  /**
+   * What a store call abandoned by {@link #bounded} leased after all (a wedged transaction that went through once the
+   * wedge cleared), released now instead of sitting idle until its lease lapses; unless the worker is stopping.
+   */
+  #releaseLate(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
+    if (!this.#stopping) this.#releaseUnrun(items);
   }
 
   #track(promise: Promise<void>): void {
@@ -718,7 +643,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), () => this.#releaseUnrun(leased));
+        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), () => this.#releaseLate(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
@@ -907,6 +832,7 @@ export class Worker {
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
       await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => {
+        if (this.#stopping) return;
         applied();
         this.#releaseUnrun(fused.leased);
       });

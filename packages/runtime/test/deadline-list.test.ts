@@ -1,17 +1,24 @@
 import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
-import { deadlineTimer } from '../src/client/deadline-timer.js';
+import { DeadlineList } from '../src/env/deadline-list.js';
 import { LocalClient } from '../src/client/local-client.js';
-import { MAX_TIMER_DELAY_MS } from '../src/client/timeout-after.js';
+import { MAX_TIMER_DELAY_MS } from '../src/env/clock.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { HandClock, T0 } from './hand-clock.js';
 
-describe('deadlineTimer', () => {
+/** `add` of a fresh list on `clock`. */
+function adder(clock: VirtualClock) {
+  const list = new DeadlineList(clock, false);
+  return (timeoutMs: number, onTimeout: () => void): (() => void) => list.add(timeoutMs, onTimeout);
+}
+
+describe('DeadlineList', () => {
   it('ends each deadline when its time passes, in time order, on one clock timer', async () => {
     const clock = new VirtualClock();
-    const add = deadlineTimer(clock);
+    const add = adder(clock);
     const ended: string[] = [];
     add(300, () => ended.push('c'));
     add(100, () => ended.push('a'));
@@ -28,7 +35,7 @@ describe('deadlineTimer', () => {
 
   it('never ends a cancelled deadline, and holds no timer once every deadline is cancelled', async () => {
     const clock = new VirtualClock();
-    const add = deadlineTimer(clock);
+    const add = adder(clock);
     const ended: string[] = [];
     const cancelFirst = add(100, () => ended.push('first'));
     const cancelSecond = add(200, () => ended.push('second'));
@@ -44,7 +51,7 @@ describe('deadlineTimer', () => {
 
   it('arms no timer for an Infinity timeout, and waits out a delay beyond what setTimeout honours in steps', async () => {
     const clock = new VirtualClock();
-    const add = deadlineTimer(clock);
+    const add = adder(clock);
     let ended = false;
     add(Infinity, () => {
       ended = true;
@@ -62,7 +69,7 @@ describe('deadlineTimer', () => {
 
   it('holds no timer once the finite deadlines are cancelled while an Infinity one is pending', async () => {
     const clock = new VirtualClock();
-    const add = deadlineTimer(clock);
+    const add = adder(clock);
     let ended = false;
     const cancelForever = add(Infinity, () => {
       ended = true;
@@ -81,7 +88,7 @@ describe('deadlineTimer', () => {
 
   it('re-arms for an earlier deadline added after a later one', async () => {
     const clock = new VirtualClock();
-    const add = deadlineTimer(clock);
+    const add = adder(clock);
     const ended: string[] = [];
     add(1_000, () => ended.push('late'));
     add(10, () => ended.push('early'));
@@ -90,6 +97,89 @@ describe('deadlineTimer', () => {
     expect(ended).toEqual(['early']);
     await clock.advance(990);
     expect(ended).toEqual(['early', 'late']);
+  });
+
+  it('ends a deadline that the callback of a passing one adds, and skips one that it cancels', async () => {
+    const clock = new VirtualClock();
+    const add = adder(clock);
+    const ended: string[] = [];
+    let cancelSecond: (() => void) | undefined;
+    add(100, () => {
+      ended.push('first');
+      cancelSecond?.();
+      add(50, () => ended.push('added'));
+    });
+    cancelSecond = add(100, () => ended.push('second'));
+    await clock.advance(100);
+    expect(ended).toEqual(['first']);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(50);
+    expect(ended).toEqual(['first', 'added']);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('ends the other passed deadlines and re-arms when a callback throws, then throws its error', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    const ended: string[] = [];
+    list.add(100, () => {
+      throw new Error('boom');
+    });
+    list.add(100, () => ended.push('second'));
+    list.add(200, () => ended.push('later'));
+    clock.ms = T0 + 100;
+    expect(() => clock.fireDue()).toThrow('boom');
+    expect(ended).toEqual(['second']);
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 200]);
+  });
+
+  it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    expect(await list.bound(Promise.resolve('v'), 100, 'read')).toBe('v');
+    await expect(list.bound(Promise.reject(new Error('no')), 100, 'read')).rejects.toThrow('no');
+    expect(clock.timers.size).toBe(0);
+    let answer: (value: string) => void = () => undefined;
+    const late: string[] = [];
+    const bounded = list.bound(new Promise<string>((resolve) => (answer = resolve)), 100, 'read', (value) => late.push(value));
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    await expect(bounded).rejects.toMatchObject({ code: 'unavailable', message: 'read did not settle within 100 ms' });
+    expect(clock.timers.size).toBe(0);
+    answer('after');
+    await Promise.resolve();
+    expect(late).toEqual(['after']);
+  });
+
+  it('takes any thenable as a call', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    const thenable: PromiseLike<number> = { then: (onValue) => Promise.resolve(onValue?.(7)) as never };
+    expect(await list.bound(thenable, 100, 'read')).toBe(7);
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('lingers: leaves the timer armed once no call is pending, and lets it go when it fires with nothing pending', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, true);
+    await list.bound(Promise.resolve(1), 100, 'read');
+    await list.bound(Promise.resolve(2), 150, 'read');
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 100]);
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('endAll ends every pending call with its own error', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    const never = new Promise<never>(() => undefined);
+    const calls = [list.bound(never, 100, 'a'), list.bound(never, Infinity, 'b')];
+    list.endAll(() => new Error('closed'));
+    const errors = await Promise.all(calls.map((call) => call.catch((error: unknown) => error)));
+    expect(errors.map((error) => (error as Error).message)).toEqual(['closed', 'closed']);
+    expect(errors[0]).not.toBe(errors[1]);
+    expect(clock.timers.size).toBe(0);
   });
 });
 
