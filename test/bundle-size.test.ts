@@ -239,11 +239,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker's and the client's bounded store calls then shared one DeadlineList (env/deadline-list.ts: one node per
  * call, one timer; the client's waits on it too, the client's deadline timer and the worker's own list gone): 25,749 /
  * 31,775 / 62,221 -> 25,751 / 31,729 / 62,187 B, budgets 25,768 (kept) / 31,778 -> 31,732 / 62,228 -> 62,194 B.
+ * A runtime's stop() then let go of its client's deadline timer (DeadlineList.release: a store call stuck in the store
+ * kept a stopped runtime's Node process alive for up to storeCallTimeoutMs): 25,751 / 31,729 / 62,187 -> 25,776 /
+ * 31,762 / 62,219 B (+25 / +33 / +32), budgets 25,768 / 31,732 / 62,194 -> 25,793 / 31,765 / 62,226 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_768 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_732 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_194 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_793 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_765 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_226 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_108 },
 ];
 

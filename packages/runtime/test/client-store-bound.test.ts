@@ -197,6 +197,29 @@ describe('a client whose store never answers', () => {
     expect(clock.timers.size).toBe(0);
   });
 
+  it('lets go of its timer when its runtime stops: a call in flight, and a later one, settle as the store answers', async () => {
+    const clock = new HandClock();
+    const { inner, store, hanging, hungCalls, answerHeld } = hangingStore();
+    await createClient({ store: inner, clock }).startNew('Any', { instanceId: 'done' });
+    const runtime = createRuntime({ store, clock, logger: silentLogger, storeCallTimeoutMs: 5000, orchestrators: { Any: function* () { return 'ok'; } } });
+    await runtime.start();
+    await within(runtime.client.waitForCompletion('done'), 'the instance completing');
+    hanging.add('getInstance');
+    const read = outcome(runtime.client.getStatus('done'));
+    await within(hungCalls(1), 'the read reaching the store');
+    expect([...clock.timers.values()].some((timer) => timer.at === T0 + 5000)).toBe(true);
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    // Nothing of the stopped runtime keeps a process alive: no timer, for the read in flight or for one made after.
+    expect(clock.timers.size).toBe(0);
+    const later = outcome(runtime.client.getStatus('done'));
+    await within(hungCalls(2), 'the later read reaching the store');
+    expect(clock.timers.size).toBe(0);
+    answerHeld();
+    // The store's answers reach their callers, not an error made up by the stop.
+    expect(await within(read, 'the read settling')).toMatchObject({ instanceId: 'done', runtimeStatus: 'Completed' });
+    expect(await within(later, 'the later read settling')).toMatchObject({ instanceId: 'done', output: 'ok' });
+  });
+
   it('refuses a storeCallTimeoutMs that is not a number > 0', () => {
     const { store } = hangingStore();
     for (const storeCallTimeoutMs of [0, -1, Number.NaN, '10', -Infinity, null]) {

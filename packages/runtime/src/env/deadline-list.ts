@@ -51,6 +51,8 @@ export class DeadlineList {
   #firesAtMs = Infinity;
   /** The call being made: the executor of its result promise hands it the promise's resolvers. */
   #making: Deadline | undefined;
+  /** Released ({@link DeadlineList.release}): no timer is armed any more. */
+  #released = false;
 
   constructor(clock: Clock, lingers: boolean) {
     this.#clock = clock;
@@ -95,6 +97,15 @@ export class DeadlineList {
     this.#end(Infinity, error);
   }
 
+  /**
+   * Clears the timer and arms none again: the deadlines pending now and later no longer pass (calls settle as their
+   * store answers, waits never end by time). For an owner that has closed, so that nothing of it keeps a process alive.
+   */
+  release(): void {
+    this.#released = true;
+    this.#disarm();
+  }
+
   /** Hands the resolvers of a call's result promise to its deadline (one function for every call, not one per call). */
   readonly #capture = (resolve: (value: never) => void, reject: (error: unknown) => void): void => {
     const deadline = this.#making!;
@@ -135,6 +146,7 @@ export class DeadlineList {
   }
 
   #arm(atMs: number): void {
+    if (this.#released) return;
     const clock = this.#clock;
     if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     const nowMs = clock.now().getTime();
