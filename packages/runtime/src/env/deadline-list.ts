@@ -26,15 +26,16 @@ export class Deadline {
 
 /**
  * Deadlines on one clock timer: the store calls a worker or client has in flight ({@link DeadlineList.bound}) and its
- * waits ({@link DeadlineList.add}). A call costs one {@link Deadline}, its result promise and the two handlers it hangs
- * on the store's promise (no Map entry, no timer, no closure of the list's own); a wait, its Deadline and the function
- * that cancels it. Deadlines are linked in a list in the order they were made. The timer is armed for the earliest deadline when one earlier than the armed one comes; a
- * deadline that ends first leaves it armed, and when it fires it ends what has passed and arms for the earliest left
- * (so it is moved once per firing, not once per call). Without `lingers`, the timer is cleared as soon as no deadline
- * is pending, so an idle owner holds none (a client between calls); with it, the timer is left to fire (a running
- * worker, whose calls follow each other: clearing and arming per call cost about 1 µs, against 0.06 µs for the await).
- * A delay beyond one timer's reach ({@link MAX_TIMER_DELAY_MS}) is waited out in steps, so no deadline ends early;
- * when the timer fires, the time it was armed for has passed even if the clock was set back meanwhile.
+ * waits ({@link DeadlineList.add}). A call costs one {@link Deadline}, its result promise with its executor, and the
+ * two handlers it hangs on the store's promise (no Map entry, no timer, no finally chain); a wait, its Deadline and the
+ * function that cancels it. Deadlines are linked in a list in the order they were made. The timer is armed for the
+ * earliest deadline when one earlier than the armed one comes; a deadline that ends first leaves it armed, and when it
+ * fires it ends what has passed and arms for the earliest left (so it is moved once per firing, not once per call).
+ * Without `lingers`, the timer is cleared as soon as no deadline is pending, so an idle owner holds none (a client
+ * between calls); with it, the timer is left to fire (a running worker, whose calls follow each other: clearing and
+ * arming per call cost about 1 µs, against 0.06 µs for the await). A delay beyond one timer's reach
+ * ({@link MAX_TIMER_DELAY_MS}) is waited out in steps, so no deadline ends early; when the timer fires, the time it was
+ * armed for has passed even if the clock was set back meanwhile.
  *
  * @example
  * ```ts
@@ -49,8 +50,6 @@ export class DeadlineList {
   #timer: ClockTimer | undefined;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
-  /** The call being made: the executor of its result promise hands it the promise's resolvers. */
-  #making: Deadline | undefined;
   /** Released ({@link DeadlineList.release}): no timer is armed any more. */
   #released = false;
 
@@ -70,9 +69,10 @@ export class DeadlineList {
    */
   bound<T>(call: PromiseLike<T>, ms: number, what: string, late?: (value: T) => void, nowMs = this.#clock.now().getTime()): Promise<T> {
     const deadline = new Deadline(nowMs + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
-    this.#making = deadline;
-    const result = new Promise<T>(this.#capture);
-    this.#making = undefined;
+    const result = new Promise<T>((resolve, reject) => {
+      deadline.resolve = resolve as (value: unknown) => void;
+      deadline.end = reject;
+    });
     this.#link(deadline);
     Promise.resolve(call).then((value) => this.#settled(deadline, value), (error: unknown) => this.#fail(deadline, error));
     return result;
@@ -105,13 +105,6 @@ export class DeadlineList {
     this.#released = true;
     this.#disarm();
   }
-
-  /** Hands the resolvers of a call's result promise to its deadline (one function for every call, not one per call). */
-  readonly #capture = (resolve: (value: never) => void, reject: (error: unknown) => void): void => {
-    const deadline = this.#making!;
-    deadline.resolve = resolve as (value: unknown) => void;
-    deadline.end = reject;
-  };
 
   #settled(deadline: Deadline, value: unknown): void {
     if (deadline.next === deadline) {
