@@ -245,11 +245,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A bounded call's result promise then took its resolvers through an executor of its own instead of one shared
  * executor and a hand-over field (the same scavenges on the raise rounds): 25,776 / 31,762 / 62,219 -> 25,743 / 31,736
  * / 62,191 B, budgets lowered by the same amounts (25,760 / 31,739 / 62,198 B).
+ * That release was then taken back (a call stuck in a store that never answers would have waited for ever after a
+ * stop; the bound, and its one timer while a call is pending, stay): 25,743 / 31,736 / 62,191 -> 25,718 / 31,708 /
+ * 62,162 B, budgets lowered by the same amounts (25,735 / 31,711 / 62,169 B).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_760 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_739 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_198 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_735 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_711 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_169 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_108 },
 ];
 

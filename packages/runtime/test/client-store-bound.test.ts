@@ -197,9 +197,9 @@ describe('a client whose store never answers', () => {
     expect(clock.timers.size).toBe(0);
   });
 
-  it('lets go of its timer when its runtime stops: a call in flight, and a later one, settle as the store answers', async () => {
+  it('keeps the bound after its runtime stops: a call stuck then, and a later one, end at their bound and leave no timer', async () => {
     const clock = new HandClock();
-    const { inner, store, hanging, hungCalls, answerHeld } = hangingStore();
+    const { inner, store, hanging, hungCalls } = hangingStore();
     await createClient({ store: inner, clock }).startNew('Any', { instanceId: 'done' });
     const runtime = createRuntime({ store, clock, logger: silentLogger, storeCallTimeoutMs: 5000, orchestrators: { Any: function* () { return 'ok'; } } });
     await runtime.start();
@@ -207,17 +207,22 @@ describe('a client whose store never answers', () => {
     hanging.add('getInstance');
     const read = outcome(runtime.client.getStatus('done'));
     await within(hungCalls(1), 'the read reaching the store');
-    expect([...clock.timers.values()].some((timer) => timer.at === T0 + 5000)).toBe(true);
     await within(runtime.stop({ graceMs: 0 }), 'the stop');
-    // Nothing of the stopped runtime keeps a process alive: no timer, for the read in flight or for one made after.
-    expect(clock.timers.size).toBe(0);
+    // A store that never answers does not leave the stopped runtime's callers waiting for ever.
     const later = outcome(runtime.client.getStatus('done'));
     await within(hungCalls(2), 'the later read reaching the store');
+    clock.ms = T0 + 1000;
+    const last = outcome(runtime.client.getStatus('done'));
+    await within(hungCalls(3), 'the last read reaching the store');
+    await passTo(clock, T0 + 5000);
+    expect(await within(read, 'the read ending')).toMatchObject(unavailable);
+    expect(await within(later, 'the later read ending')).toMatchObject(unavailable);
+    // The last read's own deadline is still armed until it passes.
+    expect(clock.timers.size).toBe(1);
+    await passTo(clock, T0 + 6000);
+    expect(await within(last, 'the last read ending')).toMatchObject(unavailable);
+    // With nothing pending, nothing of the stopped runtime's client holds a timer.
     expect(clock.timers.size).toBe(0);
-    answerHeld();
-    // The store's answers reach their callers, not an error made up by the stop.
-    expect(await within(read, 'the read settling')).toMatchObject({ instanceId: 'done', runtimeStatus: 'Completed' });
-    expect(await within(later, 'the later read settling')).toMatchObject({ instanceId: 'done', output: 'ok' });
   });
 
   it('refuses a storeCallTimeoutMs that is not a number > 0', () => {

@@ -76,7 +76,7 @@ export class LocalClient implements DurableClient {
   readonly #changes: ChangeRouter;
   /**
    * The deadlines of pending waits and store calls, on one shared timer, which is let go as soon as none is pending (a
-   * client between calls holds no timer) and for good when the client closes.
+   * client between calls holds no timer).
    */
   readonly #deadlines: DeadlineList;
   /** `storeCallTimeoutMs`: the bound of each store call ({@link LocalClient.#bounded}). */
@@ -400,18 +400,12 @@ export class LocalClient implements DurableClient {
    * Ends everything this client is watching: `status$`, `customStatus$`, `history$` and `instances$` complete
    * (after their current snapshot), and pending `waitForCompletion` calls resolve with the latest status, as when the
    * store closes. Later observables complete after their first snapshot; commands still go to the store. A runtime
-   * closes its own client in `stop()`, so no wait it started outlives it. Idempotent.
-   *
-   * It also lets go of the client's timer, for good, so nothing of a closed client keeps a process alive: the store
-   * calls still in flight, and those made later, are no longer bounded by `storeCallTimeoutMs`. Each settles as the
-   * store answers it (a command in flight still takes effect, and its caller hears how it went, not an error made up
-   * by the close); one the store never answers stays pending until the store's own `close()` ends it.
+   * closes its own client in `stop()`, so no wait it started outlives it. Store calls keep their bound: one stuck in
+   * the store ends with `UnavailableError` after `storeCallTimeoutMs`, as before the close. Idempotent.
    */
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    // The client's timer goes first, and for good (see above).
-    this.#deadlines.release();
     // Every feed is ended even when letting go of one throws (a store feed whose teardown throws); the first error is
     // thrown after.
     const errors: unknown[] = [];
@@ -633,7 +627,7 @@ export class LocalClient implements DurableClient {
    * `storeCallTimeoutMs` pass on the client's clock first, on the client's deadline timer (a wedged IndexedDB
    * transaction, a network partition without a socket timeout). The call is not undone: it may still take effect, and
    * what it settles with later is ignored. Its deadline is let go of before the caller hears the outcome, so a client
-   * between calls holds no timer, nor a closed one (see `close`). With `Infinity` the call is only made a promise (a
+   * between calls holds no timer. With `Infinity` the call is only made a promise (a
    * store may return any thenable): nothing else is allocated, and no timer armed.
    */
   #bounded<T>(call: PromiseLike<T>): Promise<T> {

@@ -50,8 +50,6 @@ export class DeadlineList {
   #timer: ClockTimer | undefined;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
-  /** Released ({@link DeadlineList.release}): no timer is armed any more. */
-  #released = false;
 
   constructor(clock: Clock, lingers: boolean) {
     this.#clock = clock;
@@ -97,14 +95,6 @@ export class DeadlineList {
     this.#end(Infinity, error);
   }
 
-  /**
-   * Clears the timer and arms none again: the deadlines pending now and later no longer pass (calls settle as their
-   * store answers, waits never end by time). For an owner that has closed, so that nothing of it keeps a process alive.
-   */
-  release(): void {
-    this.#released = true;
-    this.#disarm();
-  }
 
   #settled(deadline: Deadline, value: unknown): void {
     if (deadline.next === deadline) {
@@ -139,7 +129,6 @@ export class DeadlineList {
   }
 
   #arm(atMs: number): void {
-    if (this.#released) return;
     const clock = this.#clock;
     if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     const nowMs = clock.now().getTime();

@@ -98,9 +98,7 @@ export interface Runtime {
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
    * timers, ends what `client` watches (its observables complete after their current snapshot, and pending
-   * `waitForCompletion` calls resolve with the latest status) and lets go of the client's timer (its store calls in
-   * flight then, and later ones, settle as the store answers them, without `storeCallTimeoutMs`), and closes the
-   * store only if the runtime created it. Idempotent: later calls return the first call's promise. Options that are not an object,
+   * `waitForCompletion` calls resolve with the latest status), and closes the store only if the runtime created it. Idempotent: later calls return the first call's promise. Options that are not an object,
    * or a `graceMs` that is not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing.
    *
    * @example
