@@ -23,17 +23,18 @@ export function deepFreeze<T>(value: T): T {
  */
 export function isDeepFrozen(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return true;
-  if (!Object.isFrozen(value) || !(Array.isArray(value) || isPlainObject(value))) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!Object.isFrozen(value) || !(Array.isArray(value) || proto === objectPrototype || proto === null)) return false;
   for (const key in value) {
-    // The own member's descriptor, read instead of the member: a getter is never called (a setter-only accessor
-    // always reads as undefined), and an inherited key has none.
-    const member = Object.getOwnPropertyDescriptor(value, key);
-    if (member && (member.get || !isDeepFrozen(member.value))) return false;
+    // A getter is refused without being called: `__lookupGetter__` finds the own property first and gives its getter,
+    // if any, without the descriptor object `Object.getOwnPropertyDescriptor` made per member (MemoryStore walks each
+    // message and event it is given). The member is then a data property (or a setter-only accessor, read as
+    // undefined), so reading it calls nothing. An inherited key (a polluted prototype) is checked too: at worst a copy.
+    if (lookupGetter.call(value, key) || !isDeepFrozen((value as Record<string, unknown>)[key])) return false;
   }
   return true;
 }
 
-function isPlainObject(value: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
+const objectPrototype = Object.prototype as { __lookupGetter__(key: string): (() => unknown) | undefined };
+/** `Object.prototype.__lookupGetter__` (not in TypeScript's lib), called with the object as `this`. */
+const lookupGetter = objectPrototype.__lookupGetter__;
