@@ -462,6 +462,30 @@ describe('runtime', () => {
     expect(await ending(client, 'config')).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
   });
 
+  it('records the outcome of an execution whose changed code now ends it during replay, instead of leaving it Running', async () => {
+    const store = new MemoryStore();
+    let endsEarly = false;
+    const orchestrators = {
+      Changed: function* (ctx: Parameters<RuntimeOptions['orchestrators'][string]>[0]) {
+        const prep: number = yield ctx.callActivity('Prep');
+        if (endsEarly) return prep + 1;
+        ctx.setCustomStatus('waiting');
+        const go: unknown = yield ctx.waitForExternalEvent('Go');
+        return go;
+      },
+    };
+    const first = await start({ store, orchestrators, activities: { Prep: () => 1 } });
+    await first.client.startNew('Changed', { instanceId: 'changed' });
+    await firstValueFrom(first.client.customStatus$('changed').pipe(filter((status) => status === 'waiting'), timeout(30_000)));
+    await first.stop();
+    // A deployment of the orchestrator that now returns right after the activity: its replay ends the execution,
+    // which no history event records; the next message's step records it.
+    endsEarly = true;
+    const second = await start({ store, orchestrators, activities: { Prep: () => 1 } });
+    await second.client.raiseEvent('changed', 'Go', 'late');
+    expect(await ending(second.client, 'changed')).toMatchObject({ runtimeStatus: 'Completed', output: 2 });
+  });
+
   it('fails a rewound parent again when its sub-orchestration, rewound in place, fails again in its own code', async () => {
     const runtime = await start({
       orchestrators: {

@@ -165,7 +165,9 @@ export interface DurableClient {
   resume(instanceId: string, reason?: string): Promise<void>;
   /**
    * Makes a Failed instance run its failed calls again. Resolves once the rewind is committed: the status is no
-   * longer Failed (unless the rerun calls fail again). A failed sub-orchestration among those calls is rewound in
+   * longer Failed (unless the rerun calls fail again). With no failed call to rerun (the orchestrator's own code
+   * threw), the rewind's own step replays the code and records how it ends: Failed again at once if it still throws,
+   * Completed if it now returns (its history shows `ExecutionRewound`, then the new outcome). A failed sub-orchestration among those calls is rewound in
    * place with its parent (same instance and execution, its completed work kept; created afresh when it was purged),
    * and reports its result to the parent's call that now waits for it: the rewind tells it which call that is, since
    * it may have been created by another call or another execution of the parent (whose call then failed because the

@@ -159,6 +159,8 @@ export class OrchestrationExecution {
 
   #eventsReplayed = 0;
   #eventsApplied = 0;
+  /** The execution's outcome is in its history (replayed, or recorded by a step). */
+  #outcomeKept = false;
 
   constructor(orchestrator: Orchestrator, options: ExecutionOptions) {
     this.#orchestrator = orchestrator;
@@ -224,10 +226,10 @@ export class OrchestrationExecution {
   }
 
   #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
-    // A rewind's history lacks the final ExecutionCompleted: when the replay of it ended the execution (the orchestrator's
-    // own code threw, or now returns, rerunning no call), that outcome is this step's to record, or the instance would
-    // stay Running with nothing to wake it. (An execution the replay ends otherwise had its outcome recorded.)
-    const late = this.#phase.kind === 'finished' && events.some((e) => e.type === 'ExecutionRewound');
+    // An execution whose replay ended it with no outcome in its history (a rewind drops the final ExecutionCompleted
+    // and the orchestrator's own code threw again, or now returns, rerunning no call; or its code changed so that it
+    // now ends sooner): that outcome is this step's to record, or the instance would stay Running with nothing to wake it.
+    const late = this.#phase.kind === 'finished' && !this.#outcomeKept;
     const wasFinished = this.#phase.kind === 'finished' && !late;
     const nowIso = isoTime(now); // one text for every event the step records (and for the steps of its millisecond)
     if (this.#phase.kind === 'not-started') {
@@ -355,6 +357,7 @@ export class OrchestrationExecution {
         return;
       }
       case 'ExecutionTerminated':
+        this.#outcomeKept = true;
         this.#finish({ kind: 'terminated' });
         return;
       case 'ExecutionRewound':
@@ -364,6 +367,7 @@ export class OrchestrationExecution {
       case 'ExecutionCompleted':
       case 'ContinueAsNew':
         // Recorded outcome of a replayed finish; the generator reached the same point.
+        this.#outcomeKept = true;
         return;
       default: {
         // Exhaustive (a new event type must be handled above); at run time, a corrupt or newer history lands here.
@@ -501,12 +505,13 @@ export class OrchestrationExecution {
   #finish(outcome: Outcome): void {
     if (this.#phase.kind === 'finished') return;
     this.#phase = { kind: 'finished', outcome };
-    if (this.#mode.kind === 'stepping') this.#recordOutcome(); // replaying: the outcome is in history (but see `late`)
+    if (this.#mode.kind === 'stepping') this.#recordOutcome(); // replaying: the outcome is in history, or see `late`
   }
 
   /** Records the outcome of the finished execution, at the current step's time. */
   #recordOutcome(): void {
     const { outcome } = this.#phase as { readonly outcome: Outcome };
+    this.#outcomeKept = true;
     const timestamp = this.#nowIso;
     switch (outcome.kind) {
       case 'completed':
