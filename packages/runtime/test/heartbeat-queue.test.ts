@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HeartbeatQueue, type Beating } from '../src/http/heartbeat-queue.js';
+import type { Clock } from '../src/env/clock.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
@@ -70,6 +71,48 @@ describe('HeartbeatQueue', () => {
     expect(staying.beats).toEqual([1000, 2000]);
     queue.remove(staying);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('keeps beating every interval when the wall clock is set back (an NTP step, a resumed VM)', async () => {
+    const virtual = new VirtualClock();
+    const start = virtual.now().getTime();
+    let backMs = 0;
+    // The queue's clock reads `backMs` behind the virtual one; its timers run on the virtual one.
+    const clock: Clock = {
+      now: () => new Date(virtual.now().getTime() - backMs),
+      setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
+      clearTimeout: (timer) => virtual.clearTimeout(timer),
+    };
+    const queue = new HeartbeatQueue(clock, 1000);
+    const a = new Member(virtual, start);
+    queue.add(a);
+    await virtual.advance(1500);
+    backMs = 3_600_000;
+    const b = new Member(virtual, start);
+    queue.add(b);
+    await virtual.advance(2000);
+    expect(a.beats).toEqual([1000, 2000, 3000]);
+    expect(b.beats).toEqual([2500, 3500]);
+    queue.clear();
+    expect(virtual.pendingTimers).toBe(0);
+  });
+
+  it('keeps beating the others after a beat that throws', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now().getTime();
+    const queue = new HeartbeatQueue(clock, 1000);
+    let throws = 1;
+    const bad = new Member(clock, start, () => {
+      if (throws-- > 0) throw new Error('broken socket');
+    });
+    const good = new Member(clock, start);
+    queue.add(bad);
+    queue.add(good);
+    await expect(clock.advance(1000)).rejects.toThrow('broken socket');
+    await clock.advance(1000);
+    expect(good.beats).toEqual([1000, 2000]);
+    expect(bad.beats).toEqual([1000, 2000]);
+    queue.clear();
   });
 
   it('holds no timer once cleared, and can be used again', async () => {

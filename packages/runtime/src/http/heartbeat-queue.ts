@@ -66,22 +66,29 @@ export class HeartbeatQueue {
   #fire(): void {
     this.#timer = undefined;
     const now = this.#now();
+    const interval = this.#intervalMs;
     // Members beat in queue order, each requeued one interval on before it beats (a beat that ends its connection
-    // takes it out again). Only members queued before this run are served: a requeued one is at the tail.
+    // takes it out again). Only members queued before this run are served: a requeued one is at the tail. A member
+    // due more than an interval ahead was queued before the clock was set back: it is due now, not that much later.
     const last = this.#tail;
-    for (let member = this.#head; member && member.beatDue <= now; member = this.#head) {
-      this.#unlink(member);
-      this.#append(member, now + this.#intervalMs);
-      member.beat();
-      if (member === last) break;
+    try {
+      for (let member = this.#head; member && (member.beatDue <= now || member.beatDue > now + interval); member = this.#head) {
+        this.#unlink(member);
+        this.#append(member, now + interval);
+        member.beat();
+        if (member === last) break;
+      }
+    } finally {
+      // Even after a beat that threw, the others keep beating.
+      if (this.#head) this.#timer ??= this.#arm(now);
     }
-    if (this.#head) this.#timer ??= this.#arm(now);
   }
 
   #arm(now: number): ClockTimer | undefined {
     const head = this.#head;
     if (!head) return undefined;
-    const timer = this.#clock.setTimeout(() => this.#fire(), Math.max(0, head.beatDue - now));
+    // At most one interval: a clock set back does not put off every heartbeat by as much.
+    const timer = this.#clock.setTimeout(() => this.#fire(), Math.min(this.#intervalMs, Math.max(0, head.beatDue - now)));
     unref(timer);
     return timer;
   }

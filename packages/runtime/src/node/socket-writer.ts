@@ -70,7 +70,7 @@ export class SocketWriter implements SseWriter {
       this.#outgoing.write(text);
       return;
     }
-    if (socket.destroyed) return;
+    if (!socket.writable) return; // ended, destroyed or failed, as in write()
     const size = Buffer.byteLength(text);
     socket.write(this.#chunked ? `${size.toString(16)}\r\n${text}\r\n` : text);
   }
