@@ -307,6 +307,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       attempt.abort();
       // Why, when it failed (none when the stream just ended): what fetch, a read or the abort threw, an Error.
       setState('reconnecting', failure as Error | undefined);
+      // A watcher of that state may have closed the client: then nothing is armed again.
+      if (stopped) return;
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
       // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
       unarm = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);

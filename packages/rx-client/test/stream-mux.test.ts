@@ -294,6 +294,25 @@ describe('createStreamMux', () => {
     expect(server.count('GET')).toBe(1);
   });
 
+  it('opens no stream again when a watcher of the reconnecting state closes the mux, and leaves no timer', async () => {
+    const server = await serveSessions(() => 'ok');
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, clock });
+    watchOn(mux);
+    await within(server.until(() => server.count('POST') === 1), 'the subscription');
+    const closed = new Promise<void>((resolve) => {
+      mux.state$.pipe(filter((s) => s.state === 'reconnecting')).subscribe(() => {
+        mux.close();
+        resolve();
+      });
+    });
+    servers[0]!.closeAllConnections(); // the stream breaks off
+    await within(closed, 'the close on reconnecting');
+    await clock.advance(60_000);
+    expect(clock.pendingTimers).toBe(0);
+    expect(server.count('GET')).toBe(1);
+  });
+
   it('resumes after an id sent without data, and sends no Last-Event-ID after an empty id', async () => {
     // Each stream request gets the next of these streams, which then ends; the client reconnects.
     const streams = [
