@@ -254,12 +254,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * no reconnect once a watcher of its 'reconnecting' state has closed the client. Pages 25,702 / 31,708 / 62,162 /
  * 8,105 -> 25,708 / 31,719 / 62,175 / 8,108 B, budgets 25,735 (kept) / 31,711 -> 31,722 / 62,169 -> 62,182 / 8,108
  * -> 8,111 B (rx-client still under the 8 KiB goal).
+ * A second review's fixes: a terminate that came after a failure and a rewind no longer hide the failure from the
+ * rewind's step (the instance stayed Running), a step that terminates such an execution records no second outcome,
+ * and the stream mux opens nothing when a watcher of 'connecting' closes it: 25,708 / 31,719 / 62,175 / 8,108 ->
+ * 25,733 / 31,742 / 62,192 / 8,112 B, budgets 25,735 / 31,722 / 62,182 / 8,111 -> 25,738 / 31,745 / 62,195 / 8,115 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_735 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_722 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_182 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_111 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_738 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_745 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_195 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 
 describe('bundle size', () => {

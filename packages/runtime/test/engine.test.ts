@@ -347,6 +347,39 @@ describe('rewindHistory', () => {
   });
 });
 
+describe('an execution that ends with no outcome in its history', () => {
+  const failed = (message: string) => ({
+    type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed',
+    failureDetails: { errorType: 'Error', errorMessage: message },
+  }) as HistoryEvent;
+  const terminated = { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop' } as HistoryEvent;
+  const rewound = { type: 'ExecutionRewound', eventId: -1, timestamp: at(5).toISOString() } as HistoryEvent;
+
+  it('fails again in its rewind step when a terminate that came after the failure is still in its history', () => {
+    const throwing: Orchestrator = function* () {
+      throw new Error('own code');
+    };
+    // A terminate sent while it ran, claimed after it failed: recorded and ignored, and kept by the rewind.
+    const history = new HistoryBuilder({ name: 'Throws' }).started().event(failed('own code')).step().event(terminated).build();
+    const step = run(throwing, rewindHistory(history)).step(at(5), [rewound]);
+    expect(completion(step)).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorMessage: 'own code' } });
+  });
+
+  it('records a replay that now returns, but not when the step terminates it', () => {
+    const shorter: Orchestrator = function* (ctx) {
+      yield ctx.callActivity('A');
+      return 'done';
+    };
+    // Recorded by code that then waited for an event: this code returns during the replay.
+    const history = new HistoryBuilder({ name: 'Shorter' }).started().taskScheduled('A').step().taskCompleted(0).build();
+    const raised = run(shorter, history).step(at(5), [eventRaised('Go', 1)]);
+    expect(completion(raised)).toMatchObject({ orchestrationStatus: 'Completed', result: 'done' });
+    const ended = run(shorter, history).step(at(5), [terminated]);
+    expect(completion(ended)).toBeUndefined();
+    expect(ended.newEvents.some((e) => e.type === 'ExecutionTerminated')).toBe(true);
+  });
+});
+
 describe('applyEvent', () => {
   const base: InstanceState = {
     instanceId: 'i', name: 'O', runtimeStatus: 'Pending', createdTime: T0, lastUpdatedTime: T0, executionId: 'e', historyLength: 0, version: 1,

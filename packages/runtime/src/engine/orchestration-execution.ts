@@ -229,7 +229,8 @@ export class OrchestrationExecution {
     // An execution whose replay ended it with no outcome in its history (a rewind drops the final ExecutionCompleted
     // and the orchestrator's own code threw again, or now returns, rerunning no call; or its code changed so that it
     // now ends sooner): that outcome is this step's to record, or the instance would stay Running with nothing to wake it.
-    const late = this.#phase.kind === 'finished' && !this.#outcomeKept;
+    // (Not when the step terminates it: the termination is then its outcome, recorded by its own event.)
+    const late = this.#phase.kind === 'finished' && !this.#outcomeKept && !events.some((e) => e.type === 'ExecutionTerminated');
     const wasFinished = this.#phase.kind === 'finished' && !late;
     const nowIso = isoTime(now); // one text for every event the step records (and for the steps of its millisecond)
     if (this.#phase.kind === 'not-started') {
@@ -357,6 +358,8 @@ export class OrchestrationExecution {
         return;
       }
       case 'ExecutionTerminated':
+        // One that came after the execution had ended (kept when a rewind drops that end) is no outcome of it.
+        if (phase.kind === 'finished') return;
         this.#outcomeKept = true;
         this.#finish({ kind: 'terminated' });
         return;
