@@ -186,6 +186,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const open = (): void => {
     if (connection) return;
     setState('connecting');
+    // A watcher of that state may have closed the client: then nothing is opened.
+    if (signal.aborted) return;
     const streamHeaders = { ...headers, accept: 'text/event-stream' };
     /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
     let lastEventId = '';

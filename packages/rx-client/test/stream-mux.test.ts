@@ -313,6 +313,17 @@ describe('createStreamMux', () => {
     expect(server.count('GET')).toBe(1);
   });
 
+  it('opens no stream when a watcher of the connecting state closes the mux, and leaves no timer', async () => {
+    const server = await serveSessions(() => 'ok');
+    const clock = new VirtualClock();
+    const mux = createStreamMux({ root: server.root, headers: {}, fetch: globalThis.fetch, clock });
+    mux.state$.pipe(filter((s) => s.state === 'connecting')).subscribe(() => mux.close());
+    watchOn(mux);
+    await clock.advance(60_000);
+    expect(clock.pendingTimers).toBe(0);
+    expect(server.count('GET')).toBe(0);
+  });
+
   it('resumes after an id sent without data, and sends no Last-Event-ID after an empty id', async () => {
     // Each stream request gets the next of these streams, which then ends; the client reconnects.
     const streams = [
