@@ -258,11 +258,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rewind's step (the instance stayed Running), a step that terminates such an execution records no second outcome,
  * and the stream mux opens nothing when a watcher of 'connecting' closes it: 25,708 / 31,719 / 62,175 / 8,108 ->
  * 25,733 / 31,742 / 62,192 / 8,112 B, budgets 25,735 / 31,722 / 62,182 / 8,111 -> 25,738 / 31,745 / 62,195 / 8,115 B.
+ * An activity result committed alone (every store but MemoryStore) whose abandoned commit answered late is then no
+ * longer reported lost when the result sent again is refused, and any 503 (a commit outcome unknown) qualifies the
+ * report as an abandoned commit does: 25,733 / 31,742 / 62,192 -> 25,739 / 31,745 / 62,198 B (+6 / +3 / +6), budgets
+ * 25,738 / 31,745 / 62,195 -> 25,744 / 31,748 / 62,201 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_738 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_745 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_195 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_744 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_748 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_201 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, createRuntime, UnavailableError, type Activity, type ActivityContext, type Logger, type Orchestrator } from '../src/index.js';
+import { createClient, createRuntime, DurableError, UnavailableError, type Activity, type ActivityContext, type Logger, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { isTerminalStatus } from '../src/model/instance-status.js';
 import { sampleOrchestrators } from '../src/testing/samples.js';
@@ -33,6 +33,9 @@ const Fan: Orchestrator = function* (ctx) {
 /** True when a commit leases activity tasks it schedules to the committing worker. */
 const leasesTasks = (writeSet: WriteSet): boolean => writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined);
 
+/** The call held on a store without fused steps: every activity result is committed alone there. */
+const RESULT_ALONE = "an activity result's commit alone, on a store without fused steps (as MongoStore's)";
+
 type Applied = NonNullable<HangOptions<Method>['applied']>;
 
 /** Each kind of store call that takes work or leases it, held by `store` (`ran`: the activity runs so far). */
@@ -46,7 +49,13 @@ const CALLS: Record<string, (store: FailingStore, ran: ReadonlyMap<string, numbe
   "an activity result's commit with the step it wakes, leasing the activity that step schedules": (store, _, applied) => store.hangNext('commit', 0, {
     applied, where: (writeSet) => writeSet.lease?.kind === 'activityStep' && leasesTasks(writeSet),
   }),
+  [RESULT_ALONE]: (store, _, applied) => store.hangNext('commit', 0, { applied, where: (writeSet) => writeSet.lease?.kind === 'activity' }),
 };
+
+/** A FailingStore that commits no step with an activity's result, as MongoStore, DexieStore and KeyvalStore. */
+class UnfusedStore extends FailingStore {
+  override readonly capabilities = { ...this.inner.capabilities, fusedSteps: false };
+}
 
 /**
  * Where the call is abandoned: with the soak's settings, a claim or a step's call at its lease's expiry and an
@@ -64,7 +73,7 @@ describe('a store call abandoned at its bound that the store answers late', () =
       for (const applied of ['on release', 'when called'] as const) {
         it(`${callName}, abandoned at its bound ${boundName}, applied ${applied === 'on release' ? 'late' : 'at once'}: exactly once, nothing lost`, async () => {
           const clock = new VirtualClock();
-          const store = new FailingStore();
+          const store = callName === RESULT_ALONE ? new UnfusedStore() : new FailingStore();
           const ran = new Map<string, number>();
           const counted = (activity: (value: string) => string) => ((value: string, ctx: ActivityContext) => {
             const key = `${ctx.instanceId} ${ctx.name}(${value})`;
@@ -168,9 +177,55 @@ describe('an activity result whose fused commit was abandoned, refused when sent
     await runtime.stop({ graceMs: 0 });
 
     expect(await within(released!, 'the late answer')).toMatchObject({ status: 'fulfilled' });
-    expect(warnings).toEqual(['lease on activity Echo of fan lost; result discarded unless an abandoned commit applied']);
+    expect(warnings).toEqual(['lease on activity Echo of fan lost; result discarded unless an earlier commit applied']);
     expect(await store.inner.getInstance('fan')).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c', 'd', HELLO] });
     // The late answer showed the result went in: the activity counts as run, whatever the refusal made of it.
     expect(runtime.metrics.activitiesRun).toBe(7);
   });
+});
+
+/** A commit the store applied but could not confirm: as MongoStore's CommitOutcomeUnknownError, a 503. */
+class OutcomeUnknownError extends DurableError {
+  override readonly name = 'OutcomeUnknownError';
+  readonly code = 'commit-outcome-unknown';
+  readonly status = 503;
+}
+
+describe('an activity result whose commit failed with a 503 after the store applied it, refused when sent again', () => {
+  for (const fused of [false, true]) {
+    it(`is reported as discarded unless the earlier commit applied (${fused ? 'its commit with the step it wakes' : 'committed alone, as on MongoStore'})`, async () => {
+      const clock = new VirtualClock();
+      // The first commit carrying an activity's result goes through, and its caller hears a 503 instead of the answer.
+      let unconfirmed = false;
+      class UnconfirmedStore extends FailingStore {
+        override readonly capabilities = { ...this.inner.capabilities, fusedSteps: fused };
+        override commit(writeSet: WriteSet) {
+          const kind = writeSet.lease?.kind;
+          if (unconfirmed || (kind !== 'activity' && kind !== 'activityStep')) return super.commit(writeSet);
+          unconfirmed = true;
+          return this.inner.commit(writeSet).then(() => Promise.reject(new OutcomeUnknownError('commit outcome unknown')));
+        }
+      }
+      const store = new UnconfirmedStore();
+      const warnings: string[] = [];
+      const logger: Logger = { warn: (message) => warnings.push(message), error: () => undefined };
+      const ran = new Map<string, number>();
+      const runtime = createRuntime({
+        store, clock, logger, orchestrationLeaseMs: ORCHESTRATION_LEASE_MS, activityLeaseMs: ACTIVITY_LEASE_MS,
+        orchestrators: { One: function* (ctx) { return yield ctx.callActivity('Echo', 'a'); } },
+        activities: { Echo: (value: string) => (ran.set(value, (ran.get(value) ?? 0) + 1), value) },
+      });
+      await createClient({ store, clock }).startNew('One', { instanceId: 'one' });
+      await runtime.start();
+      for (let second = 0; second < 120 && !isTerminalStatus((await store.inner.getInstance('one'))?.runtimeStatus ?? 'Pending'); second++) {
+        await clock.advance(1000);
+      }
+      await runtime.stop({ graceMs: 0 });
+
+      expect(await store.inner.getInstance('one')).toMatchObject({ runtimeStatus: 'Completed', output: 'a' });
+      expect(Object.fromEntries(ran)).toEqual({ a: 1 });
+      // The refusal of the result sent again is not a loss the worker can vouch for: the 503'd commit took the result.
+      expect(warnings.filter((message) => message.includes(' lost;'))).toEqual(['lease on activity Echo of one lost; result discarded unless an earlier commit applied']);
+    });
+  }
 });

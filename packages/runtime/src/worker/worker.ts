@@ -732,9 +732,10 @@ export class Worker {
     const { task, lease } = item;
     const { clock, logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
-    // Set when a fused commit abandoned at its bound answers after all: the result is committed, with its step.
+    // Set when a commit abandoned at its bound answers after all: the result is committed (with its step, if fused).
     let applied = false;
-    // Said when the result is given up after an attempt was abandoned unsettled: that attempt may have gone through.
+    // Said when the result is given up after an attempt was abandoned unsettled, or failed with another 503 (a commit
+    // whose outcome the store could not confirm, a store unreachable mid-commit): that attempt may have gone through.
     let unless = '';
     const committed = (): void => {
       applied = true;
@@ -745,20 +746,20 @@ export class Worker {
       const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(leaseUntil - nowMs, this.#o.activityLeaseMs));
       try {
         if (!(await this.#commitWithStep(item, result, untilMs, committed))) {
-          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs);
+          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
         }
         this.#metrics.activitiesRun++;
         return;
       } catch (error) {
         if (error instanceof LeaseLostError) {
-          // Refused as the abandoned fused commit went through meanwhile: nothing was lost, and nothing is reported.
+          // Refused as an abandoned commit went through meanwhile: nothing was lost, and nothing is reported.
           if (!applied) {
             this.#metrics.leasesLost++;
             logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded${unless}`);
           }
           return;
         }
-        if (error instanceof UnavailableError) unless = ' unless an abandoned commit applied';
+        if (isDurableError(error) && error.status === 503) unless = ' unless an earlier commit applied';
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
         if (isDurableError(error) && (error.status === 400 || error.status === 413)) {
@@ -807,9 +808,9 @@ export class Worker {
    * this worker has the instance's execution cached (`decideActivityStep`); the step's new activities are leased to
    * this worker in the same commit. Returns false when that was not possible (not cached, or the store refused
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
-   * alone, and the instance's next claim takes it from there. A closed store, and a commit abandoned unsettled at
-   * `untilMs` (it may still take effect, so the result is not sent again at once), end the attempt with an error;
-   * `applied` is called if that commit answers after all.
+   * alone, and the instance's next claim takes it from there. A closed store, a commit abandoned unsettled at
+   * `untilMs` and any other 503 (one whose outcome the store could not confirm: it may still take effect, so the result
+   * is not sent again at once) end the attempt with an error; `applied` is called if an abandoned commit answers after all.
    */
   async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number, applied: () => void): Promise<boolean> {
     const { store, clock, newId } = this.#o;
@@ -846,7 +847,8 @@ export class Worker {
       return true;
     } catch (error) {
       this.#activitiesRunning -= leased.length;
-      if (error instanceof StoreClosedError || error instanceof UnavailableError) throw error;
+      // A closed store, or any 503 (abandoned at the bound, an outcome the store could not confirm): not sent again at once.
+      if (isDurableError(error) && error.status === 503) throw error;
       // The execution advanced in memory without a commit: it is dropped (taken above), so the next step replays.
       if (!(error instanceof LeaseLostError)) this.#o.logger.warn(`fused step of ${task.name} failed; committing its result alone`, error);
       return false;
