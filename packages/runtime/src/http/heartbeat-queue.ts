@@ -8,7 +8,7 @@ export interface Beating {
   beatNext: Beating | undefined;
   /** When its next heartbeat is due, in ms after the queue was created; -1 while not queued. */
   beatDue: number;
-  /** Sends one heartbeat. */
+  /** Sends one heartbeat. If it throws, the member is dropped from the queue (it beats no more). */
   beat(): void;
 }
 
@@ -21,7 +21,12 @@ export interface Beating {
  * (re)queued: a FIFO list (linked through the members themselves, so nothing is allocated per member) whose head is
  * due first. The timer is armed for the head, and only while the queue holds a member: removing the last clears it,
  * so an idle handler holds no timer. A timer that fires early (its member left meanwhile) arms itself again for the
- * new head.
+ * new head. A member whose `beat()` throws is dropped; the others keep their heartbeats.
+ *
+ * Due times are read on the clock's wall time, and the timer waits at most one interval. A clock set back by more
+ * than an interval (an NTP step, a resumed VM) makes every member due at once, each then requeued from the new time;
+ * a smaller step back only delays the members due before it: one may then wait up to about two intervals (one on the
+ * timer, then the step itself) for its next heartbeat.
  *
  * @example
  * ```ts
@@ -70,18 +75,20 @@ export class HeartbeatQueue {
     // Members beat in queue order, each requeued one interval on before it beats (a beat that ends its connection
     // takes it out again). Only members queued before this run are served: a requeued one is at the tail. A member
     // due more than an interval ahead was queued before the clock was set back: it is due now, not that much later.
+    // A member whose beat throws (a broken writer) is dropped, and the others are served as if it had not been
+    // there: nothing is thrown out of the timer's callback, and the timer is armed again for whoever is left.
     const last = this.#tail;
-    try {
-      for (let member = this.#head; member && (member.beatDue <= now || member.beatDue > now + interval); member = this.#head) {
-        this.#unlink(member);
-        this.#append(member, now + interval);
+    for (let member = this.#head; member && (member.beatDue <= now || member.beatDue > now + interval); member = this.#head) {
+      this.#unlink(member);
+      this.#append(member, now + interval);
+      try {
         member.beat();
-        if (member === last) break;
+      } catch {
+        if (member.beatDue >= 0) this.#unlink(member);
       }
-    } finally {
-      // Even after a beat that threw, the others keep beating.
-      if (this.#head) this.#timer ??= this.#arm(now);
+      if (member === last) break;
     }
+    if (this.#head) this.#timer ??= this.#arm(now);
   }
 
   #arm(now: number): ClockTimer | undefined {
