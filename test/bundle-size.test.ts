@@ -262,9 +262,11 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * longer reported lost when the result sent again is refused, and any 503 (a commit outcome unknown) qualifies the
  * report as an abandoned commit does: 25,733 / 31,742 / 62,192 -> 25,739 / 31,745 / 62,198 B (+6 / +3 / +6), budgets
  * 25,738 / 31,745 / 62,195 -> 25,744 / 31,748 / 62,201 B.
+ * isDeepFrozen then got a fallback for an engine without Annex B's __lookupGetter__ (every member counted as a getter,
+ * so MemoryStore copies there; a descriptor walk would have cost 39 B): runtime 25,739 -> 25,745 B, budget 25,750 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_744 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_750 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_748 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_201 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },

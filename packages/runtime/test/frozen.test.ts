@@ -1,0 +1,65 @@
+import { describe, expect, it, vi } from 'vitest';
+import * as withLookupGetter from '../src/model/frozen.js';
+
+type Frozen = typeof withLookupGetter;
+
+/** The module as an engine without Annex B's `__lookupGetter__` loads it. */
+async function withoutLookupGetter(): Promise<Frozen> {
+  const proto = Object.prototype as { __lookupGetter__?: unknown };
+  const original = Object.getOwnPropertyDescriptor(proto, '__lookupGetter__')!;
+  vi.resetModules();
+  delete proto.__lookupGetter__;
+  try {
+    expect(proto.__lookupGetter__).toBeUndefined();
+    return await import('../src/model/frozen.js');
+  } finally {
+    Object.defineProperty(proto, '__lookupGetter__', original);
+  }
+}
+
+const frozenWithGetter = (read: () => unknown) => Object.freeze(Object.defineProperty({}, 'city', { enumerable: true, get: read }));
+
+describe.each([
+  ['with __lookupGetter__', async () => withLookupGetter],
+  ['on an engine without __lookupGetter__', withoutLookupGetter],
+] as const)('isDeepFrozen %s', (name, load) => {
+  // Without __lookupGetter__ no member can be told from a getter without a descriptor per member: every object or
+  // array with a member counts as one that may change, so MemoryStore copies it (correct, as for a value not frozen).
+  const walks = name === 'with __lookupGetter__';
+
+  it('is true of primitives and empty frozen values, and of plain values frozen all the way down where it can tell', async () => {
+    const { deepFreeze, isDeepFrozen } = await load();
+    for (const value of [undefined, null, 1, 'a', true, Object.freeze({}), Object.freeze([])]) expect(isDeepFrozen(value)).toBe(true);
+    expect(isDeepFrozen(deepFreeze({ a: [1, { b: 'c' }], d: Object.create(null) as object }))).toBe(walks);
+    expect(isDeepFrozen(Object.freeze(Object.defineProperty({}, 'onlySet', { enumerable: true, set: () => undefined })))).toBe(walks);
+  });
+
+  it('is false of what can still change: an unfrozen member, a class instance, a getter, whose getter it never calls', async () => {
+    const { isDeepFrozen } = await load();
+    expect(isDeepFrozen({})).toBe(false);
+    expect(isDeepFrozen(Object.freeze({ a: { b: 1 } }))).toBe(false);
+    expect(isDeepFrozen(Object.freeze([Object.freeze(new Date(0))]))).toBe(false);
+    let reads = 0;
+    const read = () => ++reads;
+    expect(isDeepFrozen(frozenWithGetter(read))).toBe(false);
+    expect(isDeepFrozen(Object.freeze([Object.freeze(Object.defineProperty([], 0, { enumerable: true, get: read }))]))).toBe(false);
+    expect(isDeepFrozen(Object.freeze(Object.defineProperty({}, '', { enumerable: true, get: read })))).toBe(false);
+    expect(reads).toBe(0);
+  });
+
+  it('is false of an object whose prototype has an enumerable getter (polluted), without calling it', async () => {
+    const { isDeepFrozen } = await load();
+    const value = Object.freeze({ a: 1 });
+    let reads = 0;
+    let frozen: boolean;
+    // Only the check runs while the prototype is polluted (anything else that copies objects would trip over it).
+    Object.defineProperty(Object.prototype, 'polluted', { enumerable: true, configurable: true, get: () => ++reads });
+    try {
+      frozen = isDeepFrozen(value);
+    } finally {
+      delete (Object.prototype as { polluted?: unknown }).polluted;
+    }
+    expect(frozen).toBe(false);
+    expect(reads).toBe(0);
+  });
+});
