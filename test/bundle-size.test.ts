@@ -264,11 +264,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 25,738 / 31,745 / 62,195 -> 25,744 / 31,748 / 62,201 B.
  * isDeepFrozen then got a fallback for an engine without Annex B's __lookupGetter__ (every member counted as a getter,
  * so MemoryStore copies there; a descriptor walk would have cost 39 B): runtime 25,739 -> 25,745 B, budget 25,750 B.
+ * A rewind then dropped the terminate, suspend, resume and events a Failed instance ignored after its failure (a kept
+ * suspend left the rewound replay suspended): 25,745 / 31,745 / 62,198 -> 25,751 / 31,752 / 62,207 B (+6 / +7 / +9),
+ * budgets raised by the same amounts (25,756 / 31,755 / 62,210 B).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_750 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_748 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_201 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_756 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_755 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_210 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

@@ -345,6 +345,50 @@ describe('rewindHistory', () => {
     expect(rewound.some((e) => e.type === 'TaskScheduled' && e.eventId === 3)).toBe(false);
     expect(rewound.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
   });
+
+  const failedFlaky = { type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'final' } } as HistoryEvent;
+  const ignoredAfterFailure: HistoryEvent[] = [
+    { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString() },
+    { type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() },
+    { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop' },
+    eventRaised('Go', 'raced the failure'),
+  ];
+
+  it('drops the terminate, suspend, resume and events the failed instance ignored, and keeps the results of its calls', () => {
+    const history = new HistoryBuilder({ name: 'O' })
+      .started().taskScheduled('Ok').taskScheduled('Flaky')
+      .step().event({ type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString() }).event({ type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() }).eventRaised('Go', 'before')
+      .step().taskFailed(1, { errorType: 'Error', errorMessage: 'final' }).event(failedFlaky).eventRaised('Go', 'same step')
+      .step().taskCompleted(0, 'ok')
+      .build();
+    history.push(...ignoredAfterFailure);
+    const rewound = rewindHistory(history);
+    expect(rewound.filter((e) => e.type === 'EventRaised').map((e) => e.input)).toEqual(['before']);
+    expect(rewound.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toHaveLength(2);
+    expect(rewound.some((e) => e.type === 'ExecutionTerminated')).toBe(false);
+    expect(rewound.some((e) => e.type === 'TaskCompleted' && e.taskScheduledId === 0)).toBe(true);
+  });
+
+  it('lets the rewound instance finish when a suspend, resume, terminate or event reached it after it failed', () => {
+    const orchestrator: Orchestrator = function* (ctx) {
+      const flaky: string = yield ctx.callActivity('Flaky');
+      const go: string = yield ctx.waitForExternalEvent('Go');
+      return [flaky, go];
+    };
+    for (const ignored of [ignoredAfterFailure, [ignoredAfterFailure[0]!], [ignoredAfterFailure[3]!]]) {
+      const history = new HistoryBuilder({ name: 'O' }).started().taskScheduled('Flaky')
+        .step().taskFailed(0, { errorType: 'Error', errorMessage: 'final' }).event(failedFlaky).build();
+      history.push(...ignored);
+      const execution = run(orchestrator, rewindHistory(history));
+      const rewind = execution.step(at(5), [{ type: 'ExecutionRewound', eventId: -1, timestamp: at(5).toISOString() }]);
+      expect(rewind.actions).toEqual([{ type: 'ScheduleTask', eventId: 0, name: 'Flaky', attempt: 1 }]);
+      // Not suspended by a suspend the failed instance ignored; no event it ignored is delivered now.
+      expect(completion(execution.step(at(6), [taskCompleted(0, 'fixed')]))).toBeUndefined();
+      expect(completion(execution.step(at(7), [eventRaised('Go', 'after the rewind')]))).toMatchObject({
+        orchestrationStatus: 'Completed', result: ['fixed', 'after the rewind'],
+      });
+    }
+  });
 });
 
 describe('an execution that ends with no outcome in its history', () => {
@@ -359,9 +403,12 @@ describe('an execution that ends with no outcome in its history', () => {
     const throwing: Orchestrator = function* () {
       throw new Error('own code');
     };
-    // A terminate sent while it ran, claimed after it failed: recorded and ignored, and kept by the rewind.
+    // A terminate sent while it ran, claimed after it failed: recorded and ignored. A rewind drops it now; a rewind by
+    // an earlier version kept it, without the failure, in the history it wrote: that history is replayed here.
     const history = new HistoryBuilder({ name: 'Throws' }).started().event(failed('own code')).step().event(terminated).build();
-    const step = run(throwing, rewindHistory(history)).step(at(5), [rewound]);
+    expect(rewindHistory(history).some((e) => e.type === 'ExecutionTerminated')).toBe(false);
+    const keptByAnEarlierRewind = history.filter((e) => e.type !== 'ExecutionCompleted');
+    const step = run(throwing, keptByAnEarlierRewind).step(at(5), [rewound]);
     expect(completion(step)).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorMessage: 'own code' } });
   });
 

@@ -173,7 +173,9 @@ export interface DurableClient {
    * it may have been created by another call or another execution of the parent (whose call then failed because the
    * instance was still running), which its own start records. Rewound in place, it keeps the input it was started
    * with, even when the call now waiting for it passed another (purge it before the rewind to have that call start it
-   * afresh with its own input).
+   * afresh with its own input). What reached the instance once it had failed, sent while it still ran (a terminate,
+   * suspend or resume, an event), is not delivered by the rewind: a Failed instance ignores it, as it refuses (410) an
+   * event raised once it has failed, and the rewind drops it from the history (results of its calls are kept).
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**

@@ -9,6 +9,12 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  * together with the events that scheduled them, and so is the final ExecutionCompleted. On replay the orchestrator
  * schedules those calls again (as new work, under the same sequence numbers), while completed calls keep their
  * recorded results and are not redone.
+ *
+ * What the Failed instance recorded and ignored after its failure is dropped too, but for results of its calls: a
+ * terminate, suspend or resume, or an event, that reached it once it had failed (sent while it still ran). A rewind
+ * does not deliver them late: a suspend kept would suspend the rewound replay, and an event would reach the instance
+ * though one raised once it had failed is refused (410), as Durable Functions discards events raised to an instance
+ * that is not running. Results of calls (an activity's, a sub-orchestration's, a timer's) are kept: that work is done.
  */
 export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] {
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
@@ -30,10 +36,12 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
         return !rerun.has(event.eventId);
       case 'ExecutionCompleted':
         return index !== failedAt;
-      case 'ExecutionStarted':
       case 'ExecutionTerminated':
       case 'ExecutionSuspended':
       case 'ExecutionResumed':
+      case 'EventRaised':
+        return index < failedAt;
+      case 'ExecutionStarted':
       case 'ExecutionRewound':
       case 'ContinueAsNew':
       case 'OrchestratorStarted':
@@ -41,7 +49,6 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
       case 'TaskCompleted':
       case 'TimerCreated':
       case 'TimerFired':
-      case 'EventRaised':
       case 'SubOrchestrationInstanceCompleted':
         return true;
       default:
