@@ -74,3 +74,43 @@ describe('decideStep', () => {
     ]);
   });
 });
+
+describe('decideStep, when changed code now continues an execution as new during its replay', () => {
+  // Recorded by code that called Prep, then waited for 'Go' (which came), then for 'More'. The code now continues as
+  // new right after Prep: its replay ends the execution, and the next step (a 'More' raised) records that late. For
+  // this execution 'Go' was never processed: what the old code did with it is not in history.
+  const history = new HistoryBuilder({ name: 'Changed' })
+    .started().taskScheduled('Prep').step().taskCompleted(0, 1).step().eventRaised('Go', 'consumed by the old code').build();
+  const raised = (id: string, name: string, value: string): OrchestrationMessage => ({
+    id, instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name, input: value },
+  });
+  const changed = (preserveUnprocessedEvents: boolean): Orchestrator => function* (ctx) {
+    yield ctx.callActivity('Prep');
+    ctx.continueAsNew('next', { preserveUnprocessedEvents });
+  };
+  const decide = (preserve: boolean) => {
+    const decision = decideStep(input(state({ name: 'Changed', historyLength: history.length }), [raised('more', 'More', 'now')], {
+      history, newExecution: () => new OrchestrationExecution(changed(preserve), { customStatusLimitBytes: 16_384 }),
+    }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const sent = decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message.event] : []));
+    const deleted = decision.writeSet.requests.flatMap((r) => (r.type === 'deleteMessages' ? r.messageIds : []));
+    return { decision, sent, deleted };
+  };
+
+  it('carries each unprocessed event over once: the one in history sent again, the one of this step kept in the queue', () => {
+    const { decision, sent, deleted } = decide(true);
+    expect(decision.state.runtimeStatus).toBe('ContinuedAsNew');
+    expect(decision.writeSet.requests).toContainEqual({ type: 'replaceHistory', instanceId: 'instance-1', events: [] });
+    expect(sent.map((e) => e.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+    expect(sent[1]).toMatchObject({ name: 'Go', input: 'consumed by the old code' });
+    // The step's own event is not consumed (nor sent again): the next execution claims that message, once.
+    expect(deleted).not.toContain('more');
+  });
+
+  it('drops both without preserveUnprocessedEvents, as a continueAsNew in a step of its own does', () => {
+    const { sent, deleted } = decide(false);
+    expect(sent.map((e) => e.type)).toEqual(['ExecutionStarted']);
+    expect(deleted).toEqual(['more']);
+  });
+});
