@@ -267,11 +267,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A rewind then dropped the terminate, suspend, resume and events a Failed instance ignored after its failure (a kept
  * suspend left the rewound replay suspended): 25,745 / 31,745 / 62,198 -> 25,751 / 31,752 / 62,207 B (+6 / +7 / +9),
  * budgets raised by the same amounts (25,756 / 31,755 / 62,210 B).
+ * Raising events to 10k-50k waiting instances then allocated less per raised event (10,000 waiting, 5 rounds, sampled):
+ * the engine's #apply without a closure over the event (11,581 -> 11,186 B): 25,751 / 31,752 / 62,207 -> 25,763 /
+ * 31,754 / 62,233 B, budgets raised by the same amounts;
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_756 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_755 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_210 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_768 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_757 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_236 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

@@ -286,10 +286,18 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   if (first) requests[r++] = first;
   requests[r++] = { type: 'replaceState', state: committed };
   requests[r++] = history;
-  if (consumed) requests[r++] = kept === undefined ? consumed : { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) };
+  if (consumed) requests[r++] = kept === undefined ? consumed : withoutKept(consumed, kept);
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
+}
+
+/**
+ * `consumed` without the messages `kept` in the queue. A function of its own: a closure over `kept` in stepWriteSet made
+ * every step allocate a context for it.
+ */
+function withoutKept(consumed: DeleteMessagesWrite, kept: ReadonlySet<string>): DeleteMessagesWrite {
+  return { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) };
 }
 
 /** The result a finished sub-orchestration sends its parent. */

@@ -333,25 +333,33 @@ export class OrchestrationExecution {
         this.#matchScheduled(event);
         return;
       case 'TaskCompleted':
-      case 'SubOrchestrationInstanceCompleted':
-        this.#settle(event.taskScheduledId, (task) => task.complete(owned(event.result)));
+      case 'SubOrchestrationInstanceCompleted': {
+        const task = this.#takeOpen(event.taskScheduledId);
+        if (!task) return;
+        task.complete(owned(event.result));
+        this.#resume();
         return;
+      }
       case 'TaskFailed':
-      case 'SubOrchestrationInstanceFailed':
-        this.#settle(event.taskScheduledId, (task) => {
-          const what = task.kind === 'activity' ? 'Activity' : 'Sub-orchestration';
-          task.fail(new TaskFailedError(
-            `${what} ${JSON.stringify(task.name)} (#${task.eventId}) failed: ${event.failureDetails.errorMessage}`,
-            { name: task.name, taskScheduledId: task.eventId },
-            event.failureDetails,
-          ));
-        });
+      case 'SubOrchestrationInstanceFailed': {
+        const task = this.#takeOpen(event.taskScheduledId);
+        if (!task) return;
+        const what = task.kind === 'activity' ? 'Activity' : 'Sub-orchestration';
+        task.fail(new TaskFailedError(
+          `${what} ${JSON.stringify(task.name)} (#${task.eventId}) failed: ${event.failureDetails.errorMessage}`,
+          { name: task.name, taskScheduledId: task.eventId },
+          event.failureDetails,
+        ));
+        this.#resume();
         return;
-      case 'TimerFired':
-        this.#settle(event.timerId, (task) => {
-          if (!(task instanceof TimerTask) || !task.isCancelled) task.complete(undefined);
-        });
+      }
+      case 'TimerFired': {
+        const task = this.#takeOpen(event.timerId);
+        if (!task) return;
+        if (!(task instanceof TimerTask) || !task.isCancelled) task.complete(undefined);
+        this.#resume();
         return;
+      }
       case 'EventRaised':
         this.#deliverEvent(event);
         return;
@@ -387,13 +395,15 @@ export class OrchestrationExecution {
     }
   }
 
-  #settle(eventId: number, settle: (task: AtomicTask<unknown>) => void): void {
+  /**
+   * Takes the open task `eventId` out of the open tasks; `undefined` when it is not open (a duplicate result, or one of a
+   * cancelled timer: it stays in history, ignored). No callback per event: a closure over the event made every
+   * applied event allocate a context, settled or not.
+   */
+  #takeOpen(eventId: number): AtomicTask<unknown> | undefined {
     const task = this.#openTasks?.get(eventId);
-    // A result for a task that is not open (a duplicate, or one of a cancelled timer) stays in history, ignored.
-    if (!task) return;
-    this.#openTasks!.delete(eventId);
-    settle(task);
-    this.#resume();
+    if (task) this.#openTasks!.delete(eventId);
+    return task;
   }
 
   #deliverEvent(event: EventRaisedEvent): void {
