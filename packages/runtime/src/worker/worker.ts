@@ -317,7 +317,7 @@ export class Worker {
       do {
         this.#pumpAgain = false;
         const claimedAt = await this.#claimAll();
-        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer(claimedAt);
+        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer(claimedAt ?? this.#o.clock.now());
       } while (this.#pumpAgain && !this.#stopping);
       this.#pumpFailures = 0;
     } catch (error) {
@@ -333,23 +333,28 @@ export class Worker {
     }
   }
 
-  /** Claims until nothing more is claimable; returns the `now` of the last claim round. */
-  async #claimAll(): Promise<Date> {
+  /**
+   * Claims until nothing more is claimable; returns the `now` of the last claim round, `undefined` when that round
+   * found no free slot (or none ran).
+   */
+  async #claimAll(): Promise<Date | undefined> {
     const { clock } = this.#o;
-    // Read at the start of each round (a Date per read): none before the first.
+    // Read at the start of each round that claims (a Date per read).
     let now: Date | undefined;
     // A kind that came back empty stays empty until a write signals new work (which pumps again) or the wake timer
     // fires: later rounds only claim the kinds the previous round found.
     let orchestrations = true;
     let activities = !this.#activitiesIdle;
     while ((orchestrations || activities) && !this.#stopping) {
-      now = clock.now();
       // Both kinds of work are claimed at once: with a store whose claims are transactions (IndexedDB, MongoDB),
       // claiming one after the other doubled the wait per round.
       const wantOrchestration: boolean = orchestrations && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
       const wantActivity: boolean = activities && this.#activitiesRunning < this.#o.maxConcurrentActivities;
       if ((orchestrations && !wantOrchestration) || (activities && !wantActivity)) this.#limited = true;
-      if (!wantOrchestration && !wantActivity) break;
+      // A round that finds no free slot for what is left to claim ends the claims without reading the clock (most
+      // rounds end so under load): the caller reads it when it needs the time.
+      if (!wantOrchestration && !wantActivity) return undefined;
+      now = clock.now();
       const wakeUps = this.#wakeUps;
       const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? this.#claim(true, now) : undefined;
       const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? this.#claim(false, now) : undefined;
@@ -360,11 +365,12 @@ export class Worker {
       // When one of two claims fails, what the other took is still run (then the failure is thrown): dropped, it would
       // wait for its lease to expire (30 s for a step, 5 min for an activity).
       let failed: { readonly error: unknown } | undefined;
-      const claimFailed = (error: unknown): undefined => {
-        failed ??= { error };
-        return undefined;
-      };
       if (orchestrationClaim && activityClaim) {
+        // Made only for two claims (a function per round before).
+        const claimFailed = (error: unknown): undefined => {
+          failed ??= { error };
+          return undefined;
+        };
         [orchestration, activity] = await Promise.all([orchestrationClaim.catch(claimFailed), activityClaim.catch(claimFailed)]);
       } else if (orchestrationClaim) orchestration = await orchestrationClaim;
       else if (activityClaim) activity = await activityClaim;
@@ -382,7 +388,7 @@ export class Worker {
       }
       if (failed) throw failed.error;
     }
-    return now ?? clock.now();
+    return now;
   }
 
   /**
@@ -398,13 +404,17 @@ export class Worker {
       // A claim that settles after the lease it asks for has expired hands out nothing this worker could use.
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
         orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
-        'claim', now.getTime() + leaseMs,
-        (item) => item && this.#releaseLate([item]), now.getTime(),
+        'claim', now.getTime() + leaseMs, this.#releaseLateClaim, now.getTime(),
       );
     } catch (error) {
       return Promise.reject(error);
     }
   }
+
+  /** What a claim abandoned by {@link #bounded} took after all, released (one function for every claim). */
+  readonly #releaseLateClaim = (item: OrchestrationWorkItem | ActivityWorkItem | undefined): void => {
+    if (item) this.#releaseLate([item]);
+  };
 
   /** The client side of starts handed to this worker ({@link StartHandOff}). */
   readonly startHandOff: StartHandOff = {
@@ -579,6 +589,14 @@ export class Worker {
     if (!this.#stopping) this.#releaseUnrun(items);
   }
 
+  /**
+   * What to do when a step's commit abandoned by {@link #bounded} applies after all: release the activity tasks it
+   * leased to this worker; nothing when it leased none (no closure then, as for most steps).
+   */
+  #releaseLater(leased: readonly ActivityWorkItem[]): (() => void) | undefined {
+    return leased.length === 0 ? undefined : () => this.#releaseLate(leased);
+  }
+
   #track(promise: Promise<void>): void {
     this.#inFlight++;
     promise.then(this.#settled, this.#failed);
@@ -632,7 +650,8 @@ export class Worker {
       };
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
-        input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime());
+        // At the step's reading of the clock, taken just before (deciding that the history is needed runs no code).
+        input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime(), undefined, input.now.getTime());
         decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
@@ -643,7 +662,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), () => this.#releaseLate(leased));
+        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#releaseLater(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
