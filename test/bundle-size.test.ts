@@ -272,11 +272,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 31,754 / 62,233 B, budgets raised by the same amounts;
  * the worker's claims and steps with fewer clock readings and closures (-> 10,794 B): -> 25,782 / 31,778 / 62,255 B,
  * budgets raised by the same;
+ * raiseEvent reading the clock once (-> 10,708 B): -> 25,805 / 31,810 / 62,280 B, budgets raised by the same;
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_787 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_781 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_258 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_810 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_813 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_283 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

@@ -183,10 +183,12 @@ export class LocalClient implements DurableClient {
     try {
       assertValidName(eventName, 'event name');
       const input = toPlainJson(eventData, 'event data');
+      // One reading of the clock for the event's time and the commit's bound.
+      const now = this.#clock.now();
       // Built as it is sent: no spread of an `{ input }` made for it.
-      const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: this.#nowIso(), name: eventName };
+      const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: isoTime(now), name: eventName };
       if (input !== undefined) event.input = input;
-      return this.#sendOnly(instanceId, RAISE_REQUIRES, event);
+      return this.#sendOnly(instanceId, RAISE_REQUIRES, event, now.getTime());
     } catch (error) {
       return Promise.reject(error);
     }
@@ -558,10 +560,10 @@ export class LocalClient implements DurableClient {
    * Commits the message of `event` to an instance that meets `requires`, and resolves once it is committed (see
    * `#send`). Throws what it refuses (the caller turns that into a rejection).
    */
-  #sendOnly(instanceId: string, requires: InstanceCondition, event: MessageEvent): Promise<void> {
+  #sendOnly(instanceId: string, requires: InstanceCondition, event: MessageEvent, nowMs: number): Promise<void> {
     // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
     // instances at once kept every write set alive through the next collections).
-    return this.#commit(this.#messageTo(instanceId, requires, event)).then(ignore);
+    return this.#commit(this.#messageTo(instanceId, requires, event), nowMs).then(ignore);
   }
 
   /** The write set that sends `event` to an instance that meets `requires`. */
@@ -628,11 +630,12 @@ export class LocalClient implements DurableClient {
    * transaction, a network partition without a socket timeout). The call is not undone: it may still take effect, and
    * what it settles with later is ignored. Its deadline is let go of before the caller hears the outcome, so a client
    * between calls holds no timer. With `Infinity` the call is only made a promise (a
-   * store may return any thenable): nothing else is allocated, and no timer armed.
+   * store may return any thenable): nothing else is allocated, and no timer armed. `nowMs` is the clock's time, when
+   * the caller has just read it.
    */
-  #bounded<T>(call: PromiseLike<T>): Promise<T> {
+  #bounded<T>(call: PromiseLike<T>, nowMs?: number): Promise<T> {
     const ms = this.#callTimeoutMs;
-    return ms === Infinity ? Promise.resolve(call) : this.#deadlines.bound(call, ms, 'The store call');
+    return ms === Infinity ? Promise.resolve(call) : this.#deadlines.bound(call, ms, 'The store call', undefined, nowMs);
   }
 
   /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */
@@ -641,8 +644,8 @@ export class LocalClient implements DurableClient {
   }
 
   /** Commits a write set, with a bound ({@link LocalClient.#bounded}). */
-  #commit(writeSet: WriteSet): Promise<CommitResult> {
-    return this.#bounded(this.#store.commit(writeSet));
+  #commit(writeSet: WriteSet, nowMs?: number): Promise<CommitResult> {
+    return this.#bounded(this.#store.commit(writeSet), nowMs);
   }
 
   #nowIso(): string {
