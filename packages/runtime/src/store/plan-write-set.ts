@@ -187,7 +187,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
           if (stored.get(id) !== undefined && !plan.replaced.includes(id)) plan.replaced = [...plan.replaced, id];
           plan.insertMessages = plan.insertMessages.filter((m) => m.instanceId !== id);
           plan.insertTasks = plan.insertTasks.filter((t) => t.instanceId !== id);
-          plan.taskLeases = plan.taskLeases.filter((l) => plan.insertTasks.some((t) => t.id === l.taskId));
+          plan.taskLeases = leasesOf(plan.insertTasks, plan.taskLeases);
           plan.history = plan.history.filter((h) => h.instanceId !== id);
         }
         // Only a new id is leased: the starter runs the step on the state it wrote, version 1.
@@ -239,9 +239,22 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   // (Index loops over the plan's arrays: an empty one is the frozen NONE, which for-of handles on a slower path.)
   const { insertMessages, insertTasks, taskLeases } = plan;
   for (let i = 0; i < insertMessages.length; i++) if (!plannedOf(plan, insertMessages[i]!.instanceId)?.lease) plan.work = true;
-  if (!plan.work && taskLeases.length < insertTasks.length) plan.work = insertTasks.some((t) => !taskLeases.some((l) => l.taskId === t.id));
+  if (!plan.work && taskLeases.length < insertTasks.length) plan.work = someUnleased(insertTasks, taskLeases);
   if (writeSet.lease?.kind === 'orchestration') plan.released = writeSet.lease.instanceId;
   return plan;
+}
+
+// The helpers below take the plan's arrays as arguments: a closure over them in planWriteSet made every call allocate
+// a context for it, used or not.
+
+/** The leases of `leases` whose task is among `tasks`. */
+function leasesOf(tasks: readonly ActivityTask[], leases: PlanUnderWay['taskLeases']): PlanUnderWay['taskLeases'] {
+  return leases.filter((l) => tasks.some((t) => t.id === l.taskId));
+}
+
+/** True when some task of `tasks` has no lease in `leases`. */
+function someUnleased(tasks: readonly ActivityTask[], leases: PlanUnderWay['taskLeases']): boolean {
+  return tasks.some((t) => !leases.some((l) => l.taskId === t.id));
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
