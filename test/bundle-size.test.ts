@@ -275,11 +275,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * raiseEvent reading the clock once (-> 10,708 B): -> 25,805 / 31,810 / 62,280 B, budgets raised by the same;
  * MemoryStore's claims and commits and planWriteSet without per-call contexts or oversized arrays (-> 10,468 B, -9.6 %
  * in all): -> 25,845 / 31,820 / 62,299 B, budgets raised by the same.
+ * The IndexedDB stores' change feed then posted a commit only while another store may listen (presence over Web Locks
+ * and a handshake on its channel, which a new store waits for before its first read, and the commits a store alone
+ * keeps for a newcomer that answers late): a post was about a tenth of each step's main-thread time in Chromium for a
+ * tab alone. KeyvalStore 31,820 -> 32,617 B, DexieStore 62,299 -> 63,090 B (budgets 31,823 -> 32,620, 62,302 ->
+ * 63,093 B).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_850 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 31_823 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 62_302 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_620 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_093 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

@@ -35,6 +35,7 @@ export class DexieStore extends IdbStore {
       kind: 'dexie',
       databaseName: options.name,
       ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
+      ...(options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       openBackend: (onVersionChange) =>
         openDexieBackend(options.name, {

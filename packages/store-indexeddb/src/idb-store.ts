@@ -26,6 +26,8 @@ export interface IdbStoreSettings {
   readonly databaseName: string;
   /** See {@link IdbStoreOptions.gapTimeoutMs}. */
   readonly gapTimeoutMs?: number;
+  /** See {@link IdbStoreOptions.joinTimeoutMs}. */
+  readonly joinTimeoutMs?: number;
   /** See {@link IdbStoreOptions.clock}. */
   readonly clock?: Clock;
   /**
@@ -54,8 +56,16 @@ export interface IdbStoreOptions {
    */
   readonly gapTimeoutMs?: number;
   /**
-   * Where the change feed times `gapTimeoutMs`. Default: the system clock. Pass the runtime's clock; in tests a
-   * `VirtualClock` from `@durable-rx/runtime/testing` releases a held snapshot only when the test advances it.
+   * How long a new store waits, before its first read, for the stores already open on the database (in this page and
+   * other tabs) to answer its announcement; see "How the cross-tab feed works" in the README. Default 1000 ms; a
+   * store that is alone, or whose peers answer (within milliseconds), never waits that long. It only matters when a
+   * tab holds the database but does not run (frozen): what it committed meanwhile reaches this store when it answers.
+   */
+  readonly joinTimeoutMs?: number;
+  /**
+   * Where the change feed times `gapTimeoutMs` and `joinTimeoutMs`. Default: the system clock. Pass the runtime's
+   * clock; in tests a `VirtualClock` from `@durable-rx/runtime/testing` releases a held snapshot only when the test
+   * advances it.
    */
   readonly clock?: Clock;
 }
@@ -73,6 +83,7 @@ export function changeChannelName(name: string): string {
 }
 
 const DEFAULT_GAP_TIMEOUT_MS = 1000;
+const DEFAULT_JOIN_TIMEOUT_MS = 1000;
 /** At most this many instances are remembered as claimable (see `IdbStore.#claimableHints`). */
 const MAX_CLAIMABLE_HINTS = 1000;
 /** At most this many claimed tasks' instances are remembered (see `IdbStore.#taskInstances`). */
@@ -157,6 +168,7 @@ export abstract class IdbStore implements Store {
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
+      joinTimeoutMs: settings.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
       clock: this.#clock,
     });
     this.changes$ = this.#feed.changes$;
@@ -438,6 +450,7 @@ export abstract class IdbStore implements Store {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       this.#committedRows.clear();
       this.#feed.close();
@@ -498,22 +511,32 @@ export abstract class IdbStore implements Store {
     }, readAhead);
   }
 
-  /** Opens the database on first use; after a failed open (e.g. blocked), the next call tries again. */
+  /**
+   * Opens the database on first use; after a failed open (e.g. blocked), the next call tries again. Nothing reads or
+   * writes before the change feed has joined the other handles on the database (see {@link ChangeFeed}): a handle
+   * that did not know this one was listening may have committed without posting, and this handle's reads must come
+   * after those commits. The join runs while the database opens.
+   */
   #open(): Promise<StoreBackend> {
     if (!this.#backend) {
-      const opening = this.#settings.openBackend(() => {
-        this.#committedRows.clear();
-        this.#lost = new DatabaseUpgradingError(
-          `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
-            'this store closed its connection. Reload the page.',
-        );
-      }, this.#clock);
+      const opening = this.#openBackend();
       this.#backend = opening;
       opening.catch(() => {
         if (this.#backend === opening) this.#backend = undefined;
       });
     }
     return this.#backend;
+  }
+
+  async #openBackend(): Promise<StoreBackend> {
+    const [backend] = await Promise.all([this.#settings.openBackend(() => {
+      this.#committedRows.clear();
+      this.#lost = new DatabaseUpgradingError(
+        `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
+          'this store closed its connection. Reload the page.',
+      );
+    }, this.#clock), this.#feed.joined]);
+    return backend;
   }
 }
 

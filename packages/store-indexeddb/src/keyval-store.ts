@@ -30,6 +30,7 @@ export class KeyvalStore extends IdbStore {
       kind: 'keyval',
       databaseName: options.name,
       ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
+      ...(options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       openBackend: (onVersionChange, clock) =>
         openKeyvalBackend(options.name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, clock, onVersionChange),

@@ -9,8 +9,12 @@ export interface ChangeFeedOptions {
   readonly channelName: string;
   /** How long a snapshot waits for a missing predecessor from another tab before it is delivered anyway. */
   readonly gapTimeoutMs: number;
-  /** Where the gap timeout is timed. */
+  /** How long {@link ChangeFeed.joined} waits for the feeds already present to answer before it resolves anyway. */
+  readonly joinTimeoutMs: number;
+  /** Where the gap and join timeouts are timed, and the age of the commits kept for a late peer. */
   readonly clock: Clock;
+  /** The Web Locks manager (default: `navigator.locks`; without one the feed posts every commit). */
+  readonly locks?: LockManager | undefined;
 }
 
 /** What travels on the BroadcastChannel: the snapshots one transaction committed, in order. */
@@ -20,7 +24,31 @@ interface FeedMessage {
   readonly work: boolean;
 }
 
+/** What one commit published: its snapshots and whether it signalled work to the other handles. */
+interface Batch {
+  readonly changes: readonly FeedChange[];
+  readonly work: boolean;
+}
+
+/** A commit published while no other feed was known, kept for one that announces itself late. */
+interface KeptBatch extends Batch {
+  readonly atMs: number;
+}
+
+/**
+ * The presence protocol, on the same channel: `hello` announces a feed that holds its lock, `here` answers one (with
+ * the commits the answering feed published unposted lately), `bye` says a feed closes.
+ */
+type PresenceMessage =
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'hello' | 'bye'; readonly from: string }
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch[] };
+
 const MESSAGE_TYPE = 'durable-rx/commit@1';
+const PRESENCE_TYPE = 'durable-rx/presence@1';
+/** At most this many unposted commits are kept for a peer that answers late ... */
+const MAX_KEPT = 128;
+/** ... and none older than this, on the feed's clock. */
+const MAX_KEPT_AGE_MS = 60_000;
 
 /**
  * The change feed every IndexedDB store handle owns. After a transaction commits, the store calls
@@ -28,6 +56,42 @@ const MESSAGE_TYPE = 'durable-rx/commit@1';
  * and posted on a BroadcastChannel, so every other handle on the database (other stores in this page, other tabs)
  * delivers them too. Snapshots are structured-cloned, so Dates survive. A {@link VersionGate} keeps each instance's
  * snapshots in version order and drops those already delivered, whichever tab they come from.
+ *
+ * Posting costs: a structured clone and a message per commit took 7-12 % of the page's time per hello-sequence step
+ * in headless Chromium, for no listener when the tab is alone. So a feed posts only while it knows another feed that
+ * may listen. Presence runs on Web Locks and the same channel:
+ *
+ * 1. Each feed holds an exclusive lock named `<channel>/feed/<id>` until {@link ChangeFeed.close}, and takes it
+ *    before it says anything, so a feed that answers or announces itself is one whose lock others can watch.
+ * 2. Holding it, the feed posts `hello` and queries the locks held under the prefix: the feeds present then.
+ * 3. A feed that hears `hello(x)` counts x as a peer and answers `here(to x)`. Every feed counts as peers those its
+ *    query found, those that said hello and those that answered; it watches each one's lock (a shared request,
+ *    granted when the holder closes, crashes or its tab goes) and forgets it then, or on its `bye`.
+ * 4. {@link ChangeFeed.publish} posts while there is a peer: one boolean on the hot path.
+ *
+ * The race: a feed E that did not post a commit (it knew no peer) while a newcomer N was already reading the database
+ * would leave N without it. So N's store reads nothing until {@link ChangeFeed.joined}: until every feed its query
+ * found has answered (or released its lock). E answers after it processed N's hello, so after every commit it
+ * published unposted, and N's reads, which begin after the answer, see them; from the hello on E posts. Two feeds
+ * starting at once: each locks before it queries, so at least one query finds the other. A side whose query missed
+ * the other is found by the other's query; the other waits for its answer before it reads or writes anything, and
+ * then knows it as a peer, so it posts everything it commits.
+ *
+ * Every wait ends: a feed that never answers (a frozen tab) holds N back for `joinTimeoutMs` at most. Then N reads,
+ * and the commits E publishes before it processes the hello could come after N's reads. So a feed keeps the batches it
+ * published unposted lately (at most {@link MAX_KEPT}, none older than {@link MAX_KEPT_AGE_MS}) and sends them with
+ * every `here`. The newcomer delivers them only when it had stopped waiting (while it waits, its reads have not begun
+ * and will see them): its VersionGate drops what it already delivered, and the client's `status$` keeps only a newer
+ * version than the state it read. Without Web Locks or BroadcastChannel (Node 20), a feed posts every commit and
+ * `joined` resolves at once.
+ *
+ * What is left: taking a free lock and querying are answered by the page's own lock manager, so they are not timed.
+ * Kept commits reach a newcomer only for a peer that answered after the timeout, and only those of the last minute
+ * (up to {@link MAX_KEPT}); a peer that went on committing for longer without handling the hello (a tab does not
+ * commit while frozen) would leave the newcomer without the older ones. Among kept commits a newcomer may get some
+ * its reads already saw: a version at or below what it read is dropped by `status$`, but a purge followed by a new
+ * instance of the same id within that window can show the purge once more. A tab of an older version of this
+ * package holds no lock and says no hello, so a feed alone does not post to it.
  */
 export class ChangeFeed {
   readonly #changes = new Broadcast<StatusChange>();
@@ -38,17 +102,62 @@ export class ChangeFeed {
   readonly #clock: Clock;
   #gapTimer: ClockTimer | undefined;
   #closed = false;
+  /** Whether a commit is posted: with a channel, while a peer is known or when presence cannot be known. */
+  #post: boolean;
+
+  // Presence (absent without Web Locks or BroadcastChannel).
+  readonly #locks: LockManager | undefined;
+  #id = '';
+  readonly #prefix: string;
+  /** The feeds known to be present, each with the abort of the watch on its lock. */
+  readonly #peers = new Map<string, AbortController>();
+  /** The feeds the query found that have neither answered nor gone (undefined: the query has not answered). */
+  #awaited: Set<string> | undefined;
+  /** Feeds that answered before the query did. */
+  readonly #answered = new Set<string>();
+  /** Hellos heard before this feed held its lock: answered once it does. */
+  readonly #hellos: string[] = [];
+  #holding = false;
+  #release: (() => void) | undefined;
+  readonly #abort = new AbortController();
+  #joining = true;
+  #endJoin: (() => void) | undefined;
+  #joinTimer: ClockTimer | undefined;
+  readonly #joinTimeoutMs: number = 0;
+  /** Batches published unposted (see the class comment), oldest first. */
+  readonly #kept: KeptBatch[] = [];
 
   /** Every committed change of every instance, from this handle and all others on the database. */
   readonly changes$: Observable<StatusChange> = this.#changes.observable;
   /** Fires when some handle wrote claimable work. */
   readonly workAvailable$: Observable<void> = this.#work.observable;
+  /**
+   * Resolves once the feeds present when this one announced itself have answered, or `joinTimeoutMs` passed, or on
+   * {@link ChangeFeed.endJoin}: the store reads nothing before (see the class comment). Never rejects.
+   */
+  readonly joined: Promise<void>;
 
   constructor(options: ChangeFeedOptions) {
     this.#gapTimeoutMs = options.gapTimeoutMs;
     this.#clock = options.clock;
+    this.#prefix = `${options.channelName}/feed/`;
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
+    this.#locks = this.#channel && (options.locks ?? webLocks());
+    this.#post = this.#channel !== undefined && this.#locks === undefined;
+    if (!this.#locks) {
+      this.#joining = false;
+      this.joined = Promise.resolve();
+      return;
+    }
+    this.#id = crypto.randomUUID(); // Web Locks, like randomUUID, exist only in secure contexts
+    this.#joinTimeoutMs = options.joinTimeoutMs;
+    this.joined = new Promise((resolve) => (this.#endJoin = resolve));
+    this.#locks.request(this.#prefix + this.#id, { signal: this.#abort.signal }, () => {
+      if (this.#closed) return undefined;
+      this.#announce();
+      return new Promise<void>((resolve) => (this.#release = resolve));
+    }).catch(() => undefined); // aborted by close before it was granted
   }
 
   /**
@@ -59,27 +168,142 @@ export class ChangeFeed {
   publish(changes: readonly FeedChange[], work: boolean, othersWork = work): void {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     const copies = changes.map((c) => structuredClone(c));
-    const message: FeedMessage = { type: MESSAGE_TYPE, changes: copies, work: work || othersWork };
-    if (this.#channel && (copies.length > 0 || message.work)) this.#channel.postMessage(message);
+    const others = work || othersWork;
+    if (this.#post) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others } satisfies FeedMessage);
+    else if (this.#locks) this.#keep(copies, others);
     this.#deliver(copies, work);
   }
 
-  /** Releases the channel and timer and completes both observables. Idempotent. */
+  /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
+  endJoin(): void {
+    if (!this.#joining) return;
+    this.#joining = false;
+    if (this.#joinTimer !== undefined) this.#clock.clearTimeout(this.#joinTimer);
+    this.#joinTimer = undefined;
+    this.#endJoin?.();
+  }
+
+  /** Says goodbye, releases the lock, channel and timers and completes both observables. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.endJoin();
     if (this.#gapTimer !== undefined) this.#clock.clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
+    if (this.#holding) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
     this.#channel?.removeEventListener('message', this.#onMessage);
     this.#channel?.close();
+    this.#release?.();
+    this.#abort.abort(); // the lock request, if still pending
+    for (const watch of this.#peers.values()) watch.abort();
+    this.#peers.clear();
+    this.#kept.length = 0;
     this.#changes.complete();
     this.#work.complete();
   }
 
   readonly #onMessage = (event: MessageEvent<unknown>): void => {
-    if (this.#closed || !isFeedMessage(event.data)) return;
-    this.#deliver(event.data.changes, event.data.work);
+    if (this.#closed) return;
+    const data = event.data;
+    if (isFeedMessage(data)) this.#deliver(data.changes, data.work);
+    else if (this.#locks && isPresenceMessage(data) && data.from !== this.#id) this.#onPresence(data);
   };
+
+  #onPresence(message: PresenceMessage): void {
+    switch (message.kind) {
+      case 'hello':
+        if (this.#holding) this.#greet(message.from);
+        else this.#hellos.push(message.from);
+        break;
+      case 'here':
+        if (message.to !== this.#id) break;
+        // While this feed waits, its store has read nothing yet and will read these commits from the database.
+        if (!this.#joining) for (const batch of message.kept) this.#deliver(batch.changes, batch.work);
+        this.#addPeer(message.from);
+        this.#answered.add(message.from);
+        this.#settle(message.from);
+        break;
+      case 'bye':
+        this.#dropPeer(message.from);
+        break;
+      default:
+        break; // a kind of a newer version: ignored
+    }
+  }
+
+  /** Holding its lock: says hello, answers the hellos heard meanwhile and asks which feeds are present. */
+  #announce(): void {
+    this.#holding = true;
+    this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
+    for (const from of this.#hellos.splice(0)) this.#greet(from);
+    this.#locks?.query().then((snapshot) => this.#found(snapshot.held ?? []), () => this.#found([]));
+  }
+
+  #found(held: readonly LockInfo[]): void {
+    if (this.#closed) return;
+    const awaited = new Set<string>();
+    for (const { name, mode } of held) {
+      if (mode !== 'exclusive' || !name?.startsWith(this.#prefix)) continue; // a shared one is a watch, not a feed
+      const id = name.slice(this.#prefix.length);
+      if (id === this.#id) continue;
+      if (!this.#answered.has(id)) awaited.add(id);
+      this.#addPeer(id);
+    }
+    this.#answered.clear();
+    this.#awaited = awaited;
+    // Taking a free lock and querying are answered by this page's lock manager at once; only the answers of other
+    // feeds are waited for with a timeout (so a store alone arms no timer on its clock).
+    if (awaited.size > 0 && this.#joining) this.#joinTimer = this.#clock.setTimeout(this.#joinTimedOut, this.#joinTimeoutMs);
+    this.#settle(undefined);
+  }
+
+  /** Answers a newcomer: it is a peer from now on, so every later commit is posted; the kept ones go with the answer. */
+  #greet(from: string): void {
+    this.#addPeer(from);
+    const oldest = this.#clock.now().getTime() - MAX_KEPT_AGE_MS;
+    const kept = this.#kept.filter((b) => b.atMs >= oldest);
+    this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept } satisfies PresenceMessage);
+  }
+
+  #addPeer(id: string): void {
+    if (this.#peers.has(id) || !this.#locks) return;
+    const watch = new AbortController();
+    this.#peers.set(id, watch);
+    this.#post = true;
+    // Granted once the peer's lock is released: it closed, crashed or its tab went. Forgotten in the callback, so
+    // that whoever is granted the lock after this watch finds the peer forgotten.
+    this.#locks.request(this.#prefix + id, { mode: 'shared', signal: watch.signal }, () => {
+      if (this.#peers.get(id) === watch) this.#dropPeer(id);
+    }).catch(() => undefined); // aborted: forgotten already, or this feed closed
+  }
+
+  #dropPeer(id: string): void {
+    const watch = this.#peers.get(id);
+    if (watch) {
+      this.#peers.delete(id);
+      watch.abort();
+      this.#post = this.#peers.size > 0;
+    }
+    this.#settle(id); // a feed that went will not answer, and its commits are in the database
+  }
+
+  /** Ends the join once the query answered and every feed it found has answered or gone. */
+  #settle(id: string | undefined): void {
+    if (id !== undefined) this.#awaited?.delete(id);
+    if (this.#awaited?.size === 0) this.endJoin();
+  }
+
+  readonly #joinTimedOut = (): void => {
+    this.#joinTimer = undefined;
+    this.endJoin();
+  };
+
+  #keep(changes: readonly FeedChange[], work: boolean): void {
+    const atMs = this.#clock.now().getTime();
+    const kept = this.#kept;
+    while (kept.length >= MAX_KEPT || (kept.length > 0 && kept[0]!.atMs < atMs - MAX_KEPT_AGE_MS)) kept.shift();
+    kept.push({ changes, work, atMs });
+  }
 
   #deliver(changes: readonly FeedChange[], work: boolean): void {
     for (const change of changes) {
@@ -102,4 +326,14 @@ function isFeedMessage(data: unknown): data is FeedMessage {
   if (typeof data !== 'object' || data === null) return false;
   const m = data as Partial<FeedMessage>;
   return m.type === MESSAGE_TYPE && Array.isArray(m.changes) && typeof m.work === 'boolean';
+}
+
+/** A presence message (only this module posts that type; `here` carries its `to` and `kept`). */
+function isPresenceMessage(data: unknown): data is PresenceMessage {
+  return (data as Partial<PresenceMessage> | null)?.type === PRESENCE_TYPE;
+}
+
+/** `navigator.locks` where there is one (browsers in a secure context; not Node 20). */
+function webLocks(): LockManager | undefined {
+  return (globalThis as { readonly navigator?: { readonly locks?: LockManager } }).navigator?.locks;
 }

@@ -7,7 +7,7 @@ import type { IdbStoreOptions } from '../../src/idb-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 
 /** Change-feed options a test may give either adapter. */
-export type FeedOptions = Pick<IdbStoreOptions, 'gapTimeoutMs' | 'clock'>;
+export type FeedOptions = Pick<IdbStoreOptions, 'gapTimeoutMs' | 'joinTimeoutMs' | 'clock'>;
 
 /** Both adapters, by name, for tests that run against each. */
 export const adapters = {

@@ -1,0 +1,286 @@
+import { createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
+import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import type { Store } from '@durable-rx/runtime/store-kit';
+import { ReplaySubject, filter, firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { changeChannelName } from '../../src/idb-store.js';
+import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName, type FeedOptions } from '../shared/fixtures.js';
+
+// A store posts its commits on the BroadcastChannel only while another store may listen (presence on Web Locks; see
+// ChangeFeed). These tests watch the channel with a raw BroadcastChannel, which is no store: it never makes one post.
+
+/** The commits posted on a database's channel, as `instanceId@version`, in the order they arrived. */
+class ChannelWatch {
+  readonly commits: string[] = [];
+  readonly #channel: BroadcastChannel;
+  readonly #arrived = new ReplaySubject<string>();
+
+  constructor(name: string) {
+    this.#channel = new BroadcastChannel(changeChannelName(name));
+    this.#channel.onmessage = (event: MessageEvent<{ type?: string; changes?: { instanceId: string; state?: { version: number } }[] }>) => {
+      if (event.data.type !== 'durable-rx/commit@1') return;
+      for (const change of event.data.changes ?? []) {
+        const key = `${change.instanceId}@${change.state?.version ?? 0}`;
+        this.commits.push(key);
+        this.#arrived.next(key);
+      }
+    };
+  }
+
+  /** Resolves when `key` has been posted. */
+  posted(key: string): Promise<unknown> {
+    return firstValueFrom(this.#arrived.pipe(filter((k) => k === key)));
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+}
+
+/** The versions a store's changes$ delivers for one instance, replayed to late waiters. */
+function versionsOf(store: Store, instanceId: string): { readonly list: number[]; reached(version: number): Promise<unknown> } {
+  const list: number[] = [];
+  const seen = new ReplaySubject<number>();
+  store.changes$.pipe(filter((c) => c.instanceId === instanceId)).subscribe((c) => {
+    list.push(c.state?.version ?? 0);
+    seen.next(c.state?.version ?? 0);
+  });
+  return { list, reached: (version) => firstValueFrom(seen.pipe(filter((v) => v >= version))) };
+}
+
+/** The names of the feed locks held on a database. */
+async function feedLocks(name: string): Promise<string[]> {
+  const prefix = `${changeChannelName(name)}/feed/`;
+  const { held = [] } = await navigator.locks.query();
+  return held.filter((l) => l.mode === 'exclusive' && l.name?.startsWith(prefix)).map((l) => l.name!);
+}
+
+/** Resolves once the holder of `lockName` released it, after every watch queued before (the store's, on its peer). */
+function released(lockName: string): Promise<void> {
+  return navigator.locks.request(lockName, { mode: 'shared' }, () => undefined);
+}
+
+describe.each(Object.keys(adapters) as AdapterName[])('presence of the change feed: %s', (adapter) => {
+  const opened: Store[] = [];
+  const cleanups: (() => void | Promise<void>)[] = [];
+  const open = (name: string, options?: FeedOptions) => {
+    const store = adapters[adapter](name, options);
+    opened.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  const watch = (name: string) => {
+    const w = new ChannelWatch(name);
+    cleanups.push(() => w.close());
+    return w;
+  };
+
+  it('a store alone posts none of its commits, and posts once another store has joined', async () => {
+    const name = uniqueName('lone');
+    const raw = watch(name);
+    const a = open(name);
+    await create(a, newInstance('x'));
+    await commitSteps(a, 'x', ['one', 'two', 'three']); // versions 2-4
+    // Once b has read, a knows it. One sender's messages arrive in order: a commit a had posted before would arrive
+    // before the one it posts now.
+    const b = open(name);
+    await b.getInstance('x');
+    await commitSteps(a, 'x', ['four']);
+    await raw.posted('x@5');
+    expect(raw.commits).toEqual(['x@5']);
+  });
+
+  it('a store that opens during a storm of commits delivers every version committed after its first read, to the last', async () => {
+    const name = uniqueName('storm-read');
+    const a = open(name);
+    await create(a, newInstance('s'));
+    let stop = false;
+    let b: Store | undefined;
+    const storm = (async () => {
+      for (let i = 0; !stop; i++) await commitSteps(a, 's', [`step ${i}`]);
+    })();
+    const versions: number[] = [];
+    let first = 0;
+    try {
+      await firstValueFrom(a.changes$.pipe(filter((c) => (c.state?.version ?? 0) >= 5)));
+      b = open(name);
+      const seen = versionsOf(b, 's');
+      first = (await b.getInstance('s'))!.version;
+      await seen.reached(first + 20);
+      stop = true;
+      await storm;
+      const final = (await a.getInstance('s'))!.version;
+      await seen.reached(final);
+      versions.push(...seen.list.filter((v) => v > first));
+      expect(versions).toEqual(Array.from({ length: final - first }, (_, i) => first + 1 + i));
+    } finally {
+      stop = true;
+      await storm;
+    }
+  });
+
+  it('the worker of a store that opens during a storm of starts runs every instance the other store started', async () => {
+    const name = uniqueName('storm-work');
+    const a = open(name);
+    const starter = createRuntime({ store: a, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
+    let worker: Runtime | undefined;
+    cleanups.push(async () => {
+      await worker?.stop();
+      await starter.stop();
+    });
+    const ids: string[] = [];
+    let stop = false;
+    const storm = (async () => {
+      for (let i = 0; !stop || i < 10; i++) {
+        const id = `start-${i}`;
+        await starter.client.startNew('HelloSequence', { instanceId: id });
+        ids.push(id);
+      }
+    })();
+    await firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'start-3')));
+    worker = createRuntime({ store: open(name), orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
+    await worker.start();
+    stop = true;
+    await storm;
+    const done = await Promise.all(ids.map((id) => worker!.client.waitForCompletion(id, { timeoutMs: 60_000 })));
+    expect(done.map((s) => s.runtimeStatus)).toEqual(ids.map(() => 'Completed'));
+  });
+
+  it('two stores that open at the same time each see the other\'s commits', async () => {
+    const name = uniqueName('together');
+    const a = open(name);
+    const b = open(name);
+    const aSees = firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'from-b')));
+    const bSees = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'from-a')));
+    await Promise.all([create(a, newInstance('from-a')), create(b, newInstance('from-b'))]);
+    expect((await aSees).state?.version).toBe(1);
+    expect((await bSees).state?.version).toBe(1);
+  });
+
+  it('a store stops posting once its peer has closed', async () => {
+    const name = uniqueName('peer-closed');
+    const raw = watch(name);
+    const a = open(name);
+    await create(a, newInstance('x'));
+    const own = await feedLocks(name);
+    const b = open(name);
+    await b.getInstance('x');
+    const [bLock] = (await feedLocks(name)).filter((n) => !own.includes(n));
+    await commitSteps(a, 'x', ['while b is open']); // version 2: posted
+    await raw.posted('x@2');
+    await b.close();
+    await released(bLock!);
+    await commitSteps(a, 'x', ['after b closed']); // version 3: not posted
+    const c = open(name);
+    await c.getInstance('x');
+    await commitSteps(a, 'x', ['with c']); // version 4: posted, after whatever a posted before
+    await raw.posted('x@4');
+    expect(raw.commits).toEqual(['x@2', 'x@4']);
+  });
+
+  it('a feed lock nobody answers for holds a new store back only until the join timeout, and loses no commit', async () => {
+    const name = uniqueName('silent-peer');
+    const a = open(name);
+    await create(a, newInstance('x'));
+    // A lock with the feed prefix and no feed behind it: a tab that is frozen, say.
+    let releaseSilent!: () => void;
+    const silentHeld = new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(name)}/feed/silent`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseSilent = r));
+      });
+    });
+    cleanups.push(() => releaseSilent?.());
+    await silentHeld;
+    const clock = new VirtualClock();
+    const b = open(name, { clock, joinTimeoutMs: 5000 });
+    let read = false;
+    const reading = b.getInstance('x').then((state) => {
+      read = true;
+      return state;
+    });
+    await clock.waitForTimer(); // b waits for a and the silent one
+    await clock.advance(4999);
+    expect(read).toBe(false);
+    await clock.advance(1);
+    expect((await reading)?.version).toBe(1);
+    // a knows b (b said hello), and b knows a: no commit of either is lost.
+    const bSees = versionsOf(b, 'x');
+    const aSees = firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'y')));
+    await commitSteps(a, 'x', ['after the timeout']);
+    await create(b, newInstance('y'));
+    await bSees.reached(2);
+    // (v1 too, if a's answer came after the timeout: what a committed alone travels with its answer.)
+    expect(bSees.list.filter((v) => v > 1)).toEqual([2]);
+    expect((await aSees).state?.version).toBe(1);
+  });
+
+  it('a peer that answers after the join timeout sends the commits it made without posting', async () => {
+    const name = uniqueName('late-answer');
+    const prefix = `${changeChannelName(name)}/feed/`;
+    // The late peer: a raw lock and channel standing in for the feed of a tab that runs again after a while.
+    let releaseLate!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${prefix}late`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseLate = r));
+      });
+    });
+    cleanups.push(() => releaseLate?.());
+    const late = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => late.close());
+    const hello = new Promise<string>((resolve) => {
+      late.onmessage = (event: MessageEvent<{ type?: string; kind?: string; from?: string }>) => {
+        if (event.data.kind === 'hello') resolve(event.data.from!);
+      };
+    });
+    const clock = new VirtualClock();
+    const b = open(name, { clock, joinTimeoutMs: 5000 });
+    const reading = b.getInstance('x');
+    const bId = await hello;
+    await clock.waitForTimer();
+    await clock.advance(5000);
+    expect(await reading).toBeUndefined();
+    // The late peer committed x (v1, v2) while b was reading, without posting; now it answers.
+    const bSees = versionsOf(b, 'x');
+    const state = (version: number) => ({ ...newInstance('x').state, version });
+    late.postMessage({
+      type: 'durable-rx/presence@1', kind: 'here', from: 'late', to: bId,
+      kept: [
+        { changes: [{ instanceId: 'x', after: 0, state: state(1) }], work: true },
+        { changes: [{ instanceId: 'x', after: 1, state: state(2) }], work: false },
+      ],
+    });
+    await bSees.reached(2);
+    expect(bSees.list).toEqual([1, 2]);
+  });
+
+  it('a store alone answers a newcomer with the commits it made without posting', async () => {
+    const name = uniqueName('kept');
+    const a = open(name);
+    await create(a, newInstance('x'));
+    await commitSteps(a, 'x', ['one']);
+    let releaseNew!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(name)}/feed/newcomer`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseNew = r));
+      });
+    });
+    cleanups.push(() => releaseNew?.());
+    const newcomer = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => newcomer.close());
+    const answer = new Promise<{ kept: { changes: { state: { version: number } }[] }[] }>((resolve) => {
+      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: { changes: { state: { version: number } }[] }[] }>) => {
+        if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
+      };
+    });
+    newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
+    const { kept } = await answer;
+    expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual([1, 2]);
+  });
+});
