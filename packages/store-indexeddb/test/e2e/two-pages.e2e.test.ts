@@ -61,7 +61,9 @@ describe.each(adapters)('two pages on one %s database', (adapter) => {
     await a.evaluate(() => window.e2e.waitAll(['alone'], 60_000));
 
     const b = await chromium.page('B');
-    await b.evaluate((o) => window.e2e.open(o), { adapter, db });
+    // B reads only once A answered (a join timeout it never reaches; with the default 1 s, a loaded machine could time
+    // out before A handled B's hello, and A's next commit would travel with its late answer, not as a post).
+    await b.evaluate((o) => window.e2e.open(o), { adapter, db, joinTimeoutMs: 600_000 });
     await b.evaluate(() => window.e2e.inputOf('nothing')); // B's store has joined: A knows it
     const [bLock] = await a.evaluate(async ({ channelName, own }) => {
       const { held = [] } = await navigator.locks.query();
@@ -78,8 +80,8 @@ describe.each(adapters)('two pages on one %s database', (adapter) => {
 
     // A third page: A posts again, and anything it had posted meanwhile would have arrived before.
     const c = await chromium.page('C');
-    await c.evaluate((o) => window.e2e.open(o), { adapter, db });
-    await c.evaluate(() => window.e2e.inputOf('nothing'));
+    await c.evaluate((o) => window.e2e.open(o), { adapter, db, joinTimeoutMs: 600_000 });
+    await c.evaluate(() => window.e2e.inputOf('nothing')); // C's store has joined: A knows it
     await a.evaluate(() => window.e2e.startMany('Counter', ['with-c'], 2));
     await a.evaluate(() => window.e2e.waitAll(['with-c'], 60_000));
     await a.evaluate(() => (window as unknown as { postedOf: (id: string) => Promise<void> }).postedOf('with-c'));

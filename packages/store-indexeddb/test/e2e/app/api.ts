@@ -17,6 +17,8 @@ export interface E2eOpenOptions {
   readonly activityDelayMs?: number;
   /** Pass `sessionStorage` as the runtime's `leaseStorage`, so a reloaded page takes over its own leases at once. */
   readonly leaseStorage?: boolean;
+  /** The store's `joinTimeoutMs` (a large one: the store reads only once the pages already open have answered). */
+  readonly joinTimeoutMs?: number;
 }
 
 /** The window API the e2e tests drive through `page.evaluate`. */

@@ -92,7 +92,8 @@ function reloadingAfterClaim(inner: Store): Store {
 
 async function open(options: E2eOpenOptions): Promise<void> {
   activityDelayMs = options.activityDelayMs ?? 0;
-  store = options.adapter === 'dexie' ? new DexieStore({ name: options.db }) : new KeyvalStore({ name: options.db });
+  const feed = options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs };
+  store = options.adapter === 'dexie' ? new DexieStore({ name: options.db, ...feed }) : new KeyvalStore({ name: options.db, ...feed });
   runtime = createRuntime({
     store: reloadingAfterClaim(store),
     orchestrators: { HelloSequence: helloSequence, Counter: counter, ReloadSequence: reloadSequence, OneActivity: oneActivity },
