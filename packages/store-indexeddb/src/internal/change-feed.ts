@@ -104,9 +104,11 @@ export class ChangeFeed {
   #closed = false;
   /** Whether a commit is posted: with a channel, while a peer is known or when presence cannot be known. */
   #post: boolean;
+  /** Presence cannot be known (see #postAlways): #post stays true. */
+  #always = false;
 
-  // Presence (absent without Web Locks or BroadcastChannel).
-  readonly #locks: LockManager | undefined;
+  // Presence (absent without Web Locks or BroadcastChannel, or once given up: see #giveUp).
+  #locks: LockManager | undefined;
   #id = '';
   readonly #prefix: string;
   /** The feeds known to be present, each with the abort of the watch on its lock. */
@@ -157,7 +159,7 @@ export class ChangeFeed {
       if (this.#closed) return undefined;
       this.#announce();
       return new Promise<void>((resolve) => (this.#release = resolve));
-    }).catch(() => undefined); // aborted by close before it was granted
+    }).catch(() => this.#giveUp()); // aborted by close before it was granted, or refused (then: post everything)
   }
 
   /**
@@ -236,7 +238,28 @@ export class ChangeFeed {
     this.#holding = true;
     this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
     for (const from of this.#hellos.splice(0)) this.#greet(from);
-    this.#locks?.query().then((snapshot) => this.#found(snapshot.held ?? []), () => this.#found([]));
+    this.#locks?.query().then((snapshot) => this.#found(snapshot.held ?? []), () => {
+      // Which feeds are present is unknown: post every commit (this feed still answers hellos, so newcomers know it).
+      this.#postAlways();
+      this.endJoin();
+    });
+  }
+
+  /** The lock request was refused (a SecurityError, a lock manager that refuses): as without Web Locks. */
+  #giveUp(): void {
+    if (this.#closed) return; // aborted by close
+    this.#locks = undefined;
+    this.#postAlways();
+    this.endJoin();
+  }
+
+  /**
+   * From now on, for the rest of this feed's life, every commit is posted: presence is unknown.
+   */
+  #postAlways(): void {
+    this.#always = true;
+    this.#post = this.#channel !== undefined;
+    this.#kept.length = 0;
   }
 
   #found(held: readonly LockInfo[]): void {
@@ -282,7 +305,7 @@ export class ChangeFeed {
     if (watch) {
       this.#peers.delete(id);
       watch.abort();
-      this.#post = this.#peers.size > 0;
+      this.#post = this.#peers.size > 0 || this.#always;
     }
     this.#settle(id); // a feed that went will not answer, and its commits are in the database
   }

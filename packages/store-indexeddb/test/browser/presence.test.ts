@@ -5,6 +5,7 @@ import type { Store } from '@durable-rx/runtime/store-kit';
 import { ReplaySubject, filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { changeChannelName } from '../../src/idb-store.js';
+import { ChangeFeed } from '../../src/internal/change-feed.js';
 import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName, type FeedOptions } from '../shared/fixtures.js';
 
 // A store posts its commits on the BroadcastChannel only while another store may listen (presence on Web Locks; see
@@ -292,5 +293,42 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
     const { kept } = await answer;
     expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual([1, 2]);
+  });
+});
+
+describe('a change feed whose lock manager refuses', () => {
+  const refused = () => Promise.reject(new DOMException('refused', 'SecurityError'));
+  /** A feed on `name` with `locks`, and what it posts as seen by a raw channel. */
+  const feedWith = (name: string, locks: Pick<LockManager, 'request' | 'query'>) => {
+    const raw = new ChannelWatch(name);
+    const feed = new ChangeFeed({
+      channelName: changeChannelName(name), gapTimeoutMs: 1000, joinTimeoutMs: 600_000, clock: new VirtualClock(),
+      locks: locks as LockManager,
+    });
+    return { raw, feed, close: () => (feed.close(), raw.close()) };
+  };
+  const x1 = { instanceId: 'x', after: 0, state: newInstance('x').state };
+
+  it('ends its join and posts every commit when its lock request is refused', async () => {
+    const { raw, feed, close } = feedWith(uniqueName('request-refused'), { request: refused, query: () => navigator.locks.query() });
+    try {
+      await feed.joined; // never resolved before: every store call waited for it
+      feed.publish([x1], false);
+      await raw.posted('x@1');
+    } finally {
+      close();
+    }
+  });
+
+  it('posts every commit when its query of the locks held is refused', async () => {
+    const locks = navigator.locks;
+    const { raw, feed, close } = feedWith(uniqueName('query-refused'), { request: locks.request.bind(locks), query: refused });
+    try {
+      await feed.joined;
+      feed.publish([x1], false); // it may not be alone: it could not ask
+      await raw.posted('x@1');
+    } finally {
+      close();
+    }
   });
 });
