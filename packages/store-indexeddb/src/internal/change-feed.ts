@@ -22,6 +22,11 @@ interface FeedMessage {
   readonly type: typeof MESSAGE_TYPE;
   readonly changes: readonly FeedChange[];
   readonly work: boolean;
+  /**
+   * The sending feed's id ('' without presence). Absent from the messages of older versions of this package, whose
+   * feeds post every commit but take part in no presence: a feed that receives one posts every commit from then on.
+   */
+  readonly from?: string;
 }
 
 /** What one commit published: its snapshots and whether it signalled work to the other handles. */
@@ -90,8 +95,12 @@ const MAX_KEPT_AGE_MS = 60_000;
  * (up to {@link MAX_KEPT}); a peer that went on committing for longer without handling the hello (a tab does not
  * commit while frozen) would leave the newcomer without the older ones. Among kept commits a newcomer may get some
  * its reads already saw: a version at or below what it read is dropped by `status$`, but a purge followed by a new
- * instance of the same id within that window can show the purge once more. A tab of an older version of this
- * package holds no lock and says no hello, so a feed alone does not post to it.
+ * instance of the same id within that window can show the purge once more.
+ *
+ * Tabs of an older version of this package hold no lock and say no hello, but post every commit without a sender:
+ * a feed that receives such a commit posts every commit from then on. An older tab that commits (any tab with a
+ * worker, or one that starts or raises) is so seen at its first commit; one that only watches is never seen, and a feed
+ * alone does not post to it.
  */
 export class ChangeFeed {
   readonly #changes = new Broadcast<StatusChange>();
@@ -171,7 +180,7 @@ export class ChangeFeed {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     const copies = changes.map((c) => structuredClone(c));
     const others = work || othersWork;
-    if (this.#post) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others } satisfies FeedMessage);
+    if (this.#post) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#id } satisfies FeedMessage);
     else if (this.#locks) this.#keep(copies, others);
     this.#deliver(copies, work);
   }
@@ -207,8 +216,10 @@ export class ChangeFeed {
   readonly #onMessage = (event: MessageEvent<unknown>): void => {
     if (this.#closed) return;
     const data = event.data;
-    if (isFeedMessage(data)) this.#deliver(data.changes, data.work);
-    else if (this.#locks && isPresenceMessage(data) && data.from !== this.#id) this.#onPresence(data);
+    if (isFeedMessage(data)) {
+      if (typeof data.from !== 'string' && !this.#always) this.#postAlways(); // an older version's tab: it listens too
+      this.#deliver(data.changes, data.work);
+    } else if (this.#locks && isPresenceMessage(data) && data.from !== this.#id) this.#onPresence(data);
   };
 
   #onPresence(message: PresenceMessage): void {
@@ -254,7 +265,8 @@ export class ChangeFeed {
   }
 
   /**
-   * From now on, for the rest of this feed's life, every commit is posted: presence is unknown.
+   * From now on, for the rest of this feed's life, every commit is posted: presence is unknown, or a tab of an older
+   * version of this package (no lock, no hello) committed on the channel.
    */
   #postAlways(): void {
     this.#always = true;

@@ -102,6 +102,22 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(raw.commits).toEqual(['x@5']);
   });
 
+  it('a store alone posts every commit once a tab of an older version (it posts without a sender) has committed', async () => {
+    const name = uniqueName('older-tab');
+    const raw = watch(name);
+    const a = open(name);
+    await create(a, newInstance('x')); // alone: not posted
+    // A tab of the previous version: no lock, no hello, every commit posted without a sender.
+    const older = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => older.close());
+    const aSees = firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'old')));
+    older.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'old', after: 0, state: newInstance('old').state }], work: false });
+    await aSees;
+    await commitSteps(a, 'x', ['for the older tab']); // version 2
+    await raw.posted('x@2');
+    expect(raw.commits.filter((k) => k.startsWith('x@'))).toEqual(['x@2']);
+  });
+
   it('a store that opens during a storm of commits delivers every version committed after its first read, to the last', async () => {
     const name = uniqueName('storm-read');
     const a = open(name);
