@@ -94,8 +94,10 @@ const MAX_KEPT_AGE_MS = 60_000;
  * Kept commits reach a newcomer only for a peer that answered after the timeout, and only those of the last minute
  * (up to {@link MAX_KEPT}); a peer that went on committing for longer without handling the hello (a tab does not
  * commit while frozen) would leave the newcomer without the older ones. Among kept commits a newcomer may get some
- * its reads already saw: a version at or below what it read is dropped by `status$`, but a purge followed by a new
- * instance of the same id within that window can show the purge once more.
+ * its reads already saw: a version at or below what it read is dropped by `status$`. Of an instance purged among the
+ * kept commits only the changes from its last purge on are delivered (the purged run's higher versions would pass
+ * `status$`'s check against a new run it read): a newcomer that read the new run then shows the purge once more and
+ * the new run again from its first kept version.
  *
  * Tabs of an older version of this package hold no lock and say no hello, but post every commit without a sender:
  * a feed that receives such a commit posts every commit from then on. An older tab that commits (any tab with a
@@ -231,7 +233,7 @@ export class ChangeFeed {
       case 'here':
         if (message.to !== this.#id) break;
         // While this feed waits, its store has read nothing yet and will read these commits from the database.
-        if (!this.#joining) for (const batch of message.kept) this.#deliver(batch.changes, batch.work);
+        if (!this.#joining) this.#deliverKept(message.kept);
         this.#addPeer(message.from);
         this.#answered.add(message.from);
         this.#settle(message.from);
@@ -338,6 +340,27 @@ export class ChangeFeed {
     const kept = this.#kept;
     while (kept.length >= MAX_KEPT || (kept.length > 0 && kept[0]!.atMs < atMs - MAX_KEPT_AGE_MS)) kept.shift();
     kept.push({ changes, work, atMs });
+  }
+
+  /**
+   * Delivers the batches a late answer carried, in order. For an instance purged among them, only its changes from the
+   * last purge on: this feed may have read a later run already (version 1, say), and the client's status$ compares
+   * versions only, so the purged run's higher versions would pass as newer. The purge and what follows may show again.
+   */
+  #deliverKept(kept: readonly Batch[]): void {
+    const lastPurge = new Map<string, number>();
+    let at = 0;
+    for (const batch of kept) {
+      for (const c of batch.changes) {
+        if (c.state === undefined) lastPurge.set(c.instanceId, at);
+        at++;
+      }
+    }
+    at = 0;
+    for (const batch of kept) {
+      const changes = lastPurge.size === 0 ? batch.changes : batch.changes.filter((c) => (lastPurge.get(c.instanceId) ?? 0) <= at++);
+      this.#deliver(changes, batch.work);
+    }
   }
 
   #deliver(changes: readonly FeedChange[], work: boolean): void {

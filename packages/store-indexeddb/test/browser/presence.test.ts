@@ -1,4 +1,4 @@
-import { createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
+import { createClient, createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import type { Store } from '@durable-rx/runtime/store-kit';
@@ -284,6 +284,55 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     });
     await bSees.reached(2);
     expect(bSees.list).toEqual([1, 2]);
+  });
+
+  it('a late answer that carries a purged run, its purge and a new run shows nothing of the purged run', async () => {
+    const name = uniqueName('late-rerun');
+    const writer = open(name);
+    await create(writer, newInstance('x')); // the new run (version 1), which b reads
+    await writer.close();
+    let releaseLate!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(name)}/feed/late`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseLate = r));
+      });
+    });
+    cleanups.push(() => releaseLate?.());
+    const late = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => late.close());
+    const hello = new Promise<string>((resolve) => {
+      late.onmessage = (event: MessageEvent<{ type?: string; kind?: string; from?: string }>) => {
+        if (event.data.kind === 'hello') resolve(event.data.from!);
+      };
+    });
+    const clock = new VirtualClock();
+    const b = open(name, { clock, joinTimeoutMs: 5000 });
+    const shown: string[] = [];
+    const showing = new ReplaySubject<void>();
+    const watching = createClient({ store: b }).status$('x').subscribe((s) => {
+      shown.push(s ? `${s.runtimeStatus} ${s.output ?? ''}`.trim() : 'gone');
+      showing.next();
+    });
+    cleanups.push(() => watching.unsubscribe());
+    const bId = await hello;
+    await clock.waitForTimer();
+    await clock.advance(5000);
+    await firstValueFrom(showing); // b read the new run
+    // The late peer had run x to completion, purged it and started it again, all before b's read, without posting.
+    const run = newInstance('x').state;
+    const old = (version: number) => ({ ...run, executionId: 'old-run', runtimeStatus: 'Completed' as const, output: 'old', version });
+    const delivered = firstValueFrom(b.changes$.pipe(filter((c) => c.state?.executionId === run.executionId)));
+    late.postMessage({
+      type: 'durable-rx/presence@1', kind: 'here', from: 'late', to: bId,
+      kept: [
+        { changes: [{ instanceId: 'x', after: 4, state: old(5) }], work: false },
+        { changes: [{ instanceId: 'x', after: 5, state: undefined }], work: false },
+        { changes: [{ instanceId: 'x', after: 0, state: run }], work: true },
+      ],
+    });
+    await delivered;
+    expect(shown).toEqual(['Pending', 'gone', 'Pending']);
   });
 
   it('a store alone answers a newcomer with the commits it made without posting', async () => {
