@@ -381,14 +381,19 @@ export class ChangeFeed {
 }
 
 function isFeedMessage(data: unknown): data is FeedMessage {
-  if (typeof data !== 'object' || data === null) return false;
-  const m = data as Partial<FeedMessage>;
-  return m.type === MESSAGE_TYPE && Array.isArray(m.changes) && typeof m.work === 'boolean';
+  return (data as Partial<FeedMessage> | null)?.type === MESSAGE_TYPE && isBatch(data);
 }
 
-/** A presence message (only this module posts that type; `here` carries its `to` and `kept`). */
+/** A presence message with the fields its kind needs (a malformed one is ignored, as a malformed commit is). */
 function isPresenceMessage(data: unknown): data is PresenceMessage {
-  return (data as Partial<PresenceMessage> | null)?.type === PRESENCE_TYPE;
+  const m = data as { type?: unknown; kind?: unknown; from?: unknown; to?: unknown; kept?: unknown } | null;
+  if (m?.type !== PRESENCE_TYPE || typeof m.from !== 'string') return false;
+  return m.kind !== 'here' || (typeof m.to === 'string' && Array.isArray(m.kept) && m.kept.every(isBatch));
+}
+
+function isBatch(data: unknown): data is Batch {
+  const b = data as Partial<Batch> | null;
+  return typeof b === 'object' && b !== null && Array.isArray(b.changes) && typeof b.work === 'boolean';
 }
 
 /** `navigator.locks` where there is one (browsers in a secure context; not Node 20). */

@@ -335,6 +335,39 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(shown).toEqual(['Pending', 'gone', 'Pending']);
   });
 
+  it('a store ignores a malformed answer', async () => {
+    const name = uniqueName('malformed');
+    const raw = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => raw.close());
+    const hello = new Promise<string>((resolve) => {
+      raw.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
+        if (event.data.kind === 'hello') resolve(event.data.from!);
+      };
+    });
+    const a = open(name);
+    const aId = await hello;
+    await a.getInstance('none'); // a has joined (alone): it delivers what an answer carries
+    const errors: unknown[] = [];
+    const onError = (event: ErrorEvent) => errors.push(event.error ?? event.message);
+    window.addEventListener('error', onError);
+    cleanups.push(() => window.removeEventListener('error', onError));
+    const seen: string[] = [];
+    const y = firstValueFrom(a.changes$.pipe(filter((c) => {
+      seen.push(`${c.instanceId}@${c.state?.version ?? 0}`);
+      return c.instanceId === 'y';
+    })));
+    const here = (kept: unknown) => raw.postMessage({ type: 'durable-rx/presence@1', kind: 'here', from: 'odd', to: aId, kept });
+    here(undefined);
+    here('kept');
+    here([{ changes: 'changes', work: true }]);
+    here([{ work: true }]);
+    // A well-formed one last: one sender's messages arrive in order, so a has handled the others when it delivers y.
+    here([{ changes: [{ instanceId: 'y', after: 0, state: newInstance('y').state }], work: false }]);
+    await y;
+    expect(errors).toEqual([]);
+    expect(seen).toEqual(['y@1']);
+  });
+
   it('a store alone answers a newcomer with the commits it made without posting', async () => {
     const name = uniqueName('kept');
     const a = open(name);
