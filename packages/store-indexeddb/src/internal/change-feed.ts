@@ -282,7 +282,7 @@ export class ChangeFeed {
     for (const { name, mode } of held) {
       if (mode !== 'exclusive' || !name?.startsWith(this.#prefix)) continue; // a shared one is a watch, not a feed
       const id = name.slice(this.#prefix.length);
-      if (id === this.#id) continue;
+      if (id === this.#id || id.includes('/')) continue; // own, or a feed of database `<name>/feed/...`
       if (!this.#answered.has(id)) awaited.add(id);
       this.#addPeer(id);
     }

@@ -368,6 +368,21 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(seen).toEqual(['y@1']);
   });
 
+  it('a store waits for no feed of a database whose name extends its own', async () => {
+    const name = uniqueName('prefix');
+    // The feed lock of a store on database `<name>/feed/other`, which never answers on this database's channel.
+    let releaseOther!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(`${name}/feed/other`)}/feed/silent`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseOther = r));
+      });
+    });
+    cleanups.push(() => releaseOther?.());
+    const b = open(name, { clock: new VirtualClock(), joinTimeoutMs: 5000 }); // its clock never advances
+    expect(await b.getInstance('x')).toBeUndefined();
+  });
+
   it('a store alone answers a newcomer with the commits it made without posting', async () => {
     const name = uniqueName('kept');
     const a = open(name);
