@@ -128,6 +128,8 @@ export class ChangeFeed {
   #awaited: Set<string> | undefined;
   /** Feeds that answered before the query did. */
   readonly #answered = new Set<string>();
+  /** Every feed that answered (a feed may answer twice: see #found). */
+  readonly #answeredAll = new Set<string>();
   /** Hellos heard before this feed held its lock: answered once it does. */
   readonly #hellos: string[] = [];
   #holding = false;
@@ -233,7 +235,8 @@ export class ChangeFeed {
       case 'here':
         if (message.to !== this.#id) break;
         // While this feed waits, its store has read nothing yet and will read these commits from the database.
-        if (!this.#joining) this.#deliverKept(message.kept);
+        if (!this.#joining && !this.#answeredAll.has(message.from)) this.#deliverKept(message.kept);
+        this.#answeredAll.add(message.from);
         this.#addPeer(message.from);
         this.#answered.add(message.from);
         this.#settle(message.from);
@@ -246,10 +249,14 @@ export class ChangeFeed {
     }
   }
 
+  #hello(): void {
+    this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
+  }
+
   /** Holding its lock: says hello, answers the hellos heard meanwhile and asks which feeds are present. */
   #announce(): void {
     this.#holding = true;
-    this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
+    this.#hello();
     for (const from of this.#hellos.splice(0)) this.#greet(from);
     this.#locks?.query().then((snapshot) => this.#found(snapshot.held ?? []), () => {
       // Which feeds are present is unknown: post every commit (this feed still answers hellos, so newcomers know it).
@@ -290,7 +297,12 @@ export class ChangeFeed {
     this.#awaited = awaited;
     // Taking a free lock and querying are answered by this page's lock manager at once; only the answers of other
     // feeds are waited for with a timeout (so a store alone arms no timer on its clock).
-    if (awaited.size > 0 && this.#joining) this.#joinTimer = this.#clock.setTimeout(this.#joinTimedOut, this.#joinTimeoutMs);
+    if (awaited.size > 0 && this.#joining) {
+      this.#joinTimer = this.#clock.setTimeout(this.#joinTimedOut, this.#joinTimeoutMs);
+      // A feed found may have opened its channel after this one's hello (and taken its lock before the query): it
+      // answers only a hello it heard. The others answer twice; a second answer's kept commits are not delivered.
+      this.#hello();
+    }
     this.#settle(undefined);
   }
 

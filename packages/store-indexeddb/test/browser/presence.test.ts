@@ -445,3 +445,45 @@ describe('a change feed whose lock manager refuses', () => {
     }
   });
 });
+
+describe('a change feed that finds a feed whose channel opened after its hello', () => {
+  it('says hello again, so that feed answers before the join timeout', async () => {
+    const channelName = changeChannelName(uniqueName('late-channel'));
+    // Feed N holds its lock before E queries, but opens its channel only after E's hello.
+    let releaseN!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${channelName}/feed/n`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseN = r));
+      });
+    });
+    const spy = new BroadcastChannel(channelName);
+    const helloPosted = new Promise<void>((resolve) => {
+      spy.onmessage = (event: MessageEvent<{ kind?: string }>) => event.data.kind === 'hello' && resolve();
+    });
+    // E's query answers once N's channel is open.
+    let answerQuery!: () => void;
+    const queried = new Promise<void>((resolve) => (answerQuery = resolve));
+    const locks = navigator.locks;
+    const e = new ChangeFeed({
+      channelName, gapTimeoutMs: 1000, joinTimeoutMs: 600_000, clock: new VirtualClock(), // never advanced
+      locks: { request: locks.request.bind(locks), query: () => queried.then(() => locks.query()) } as LockManager,
+    });
+    let channel: BroadcastChannel | undefined;
+    try {
+      await helloPosted;
+      const n = (channel = new BroadcastChannel(channelName)); // N did not hear E's hello
+      n.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
+        if (event.data.kind !== 'hello') return;
+        n.postMessage({ type: 'durable-rx/presence@1', kind: 'here', from: 'n', to: event.data.from, kept: [] });
+      };
+      answerQuery();
+      await e.joined;
+    } finally {
+      e.close();
+      spy.close();
+      channel?.close();
+      releaseN();
+    }
+  });
+});
