@@ -383,6 +383,49 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(await b.getInstance('x')).toBeUndefined();
   });
 
+  it('a new store reads only after the feed its query found has answered, however long that takes', async () => {
+    const name = uniqueName('read-gate');
+    let releasePeer!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(name)}/feed/peer`, () => {
+        resolve();
+        return new Promise<void>((r) => (releasePeer = r));
+      });
+    });
+    cleanups.push(() => releasePeer?.());
+    const peer = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => peer.close());
+    const hello = new Promise<string>((resolve) => {
+      peer.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
+        if (event.data.kind === 'hello') resolve(event.data.from!);
+      };
+    });
+    const b = open(name, { clock: new VirtualClock(), joinTimeoutMs: 5000 }); // its clock never advances
+    let answered = false;
+    let read = false;
+    const readAfterAnswer = b.getInstance('x').then(() => {
+      read = true;
+      return answered;
+    });
+    const bId = await hello;
+    // Give b every chance to read before the answer: b's database is open once a connection of the test's own, opened
+    // after it (open requests are queued), is; then rounds of transactions over every table, each of which waits for
+    // the transactions created before it. Rounds, not time: without the read gate, b reads within the first ones.
+    while (!(await indexedDB.databases()).some((d) => d.name === name));
+    const own = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    cleanups.push(() => own.close());
+    for (let round = 0; round < 20 && !read; round++) {
+      await new Promise((resolve) => (own.transaction([...own.objectStoreNames], 'readwrite').oncomplete = resolve));
+    }
+    answered = true;
+    peer.postMessage({ type: 'durable-rx/presence@1', kind: 'here', from: 'peer', to: bId, kept: [] });
+    expect(await readAfterAnswer).toBe(true);
+  });
+
   it('a store alone answers a newcomer with the commits it made without posting', async () => {
     const name = uniqueName('kept');
     const a = open(name);
