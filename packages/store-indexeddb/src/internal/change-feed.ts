@@ -72,7 +72,8 @@ const MAX_KEPT_AGE_MS = 60_000;
  * 3. A feed that hears `hello(x)` counts x as a peer and answers `here(to x)`. Every feed counts as peers those its
  *    query found, those that said hello and those that answered; it watches each one's lock (a shared request,
  *    granted when the holder closes, crashes or its tab goes) and forgets it then, or on its `bye`.
- * 4. {@link ChangeFeed.publish} posts while there is a peer: one boolean on the hot path.
+ * 4. {@link ChangeFeed.publish} posts while there is a peer: one boolean decides it. Alone, it keeps the commit for a
+ *    late peer instead (below): a reading of the clock and a small record per commit, no clone or message.
  *
  * The race: a feed E that did not post a commit (it knew no peer) while a newcomer N was already reading the database
  * would leave N without it. So N's store reads nothing until {@link ChangeFeed.joined}: until every feed its query
@@ -142,7 +143,13 @@ export class ChangeFeed {
   /** Batches published unposted (see the class comment), oldest first. */
   readonly #kept: KeptBatch[] = [];
 
-  /** Every committed change of every instance, from this handle and all others on the database. */
+  /**
+   * The committed changes of every instance, from this handle and all others on the database, once this feed has
+   * joined them (see the class comment): a change another handle committed before it handled this feed's hello
+   * is in what this handle's store reads after its join, not here. So a handle that subscribes but never reads can
+   * miss those. Kept commits that a late answer delivers may start after a gap (only the last minute, up to
+   * {@link MAX_KEPT}): the gate then holds that instance's next changes, live ones too, for `gapTimeoutMs`.
+   */
   readonly changes$: Observable<StatusChange> = this.#changes.observable;
   /** Fires when some handle wrote claimable work. */
   readonly workAvailable$: Observable<void> = this.#work.observable;
