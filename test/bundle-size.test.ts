@@ -280,11 +280,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * keeps for a newcomer that answers late): a post was about a tenth of each step's main-thread time in Chromium for a
  * tab alone. KeyvalStore 31,820 -> 32,617 B, DexieStore 62,299 -> 63,090 B (budgets 31,823 -> 32,620, 62,302 ->
  * 63,093 B).
+ * Presence fixes (a refused lock manager, commits of an older version's tabs, a late answer's purged runs, malformed
+ * answers, database names that extend another's, a second hello): KeyvalStore 32,617 -> 32,785 B, DexieStore 63,090 ->
+ * 63,261 B (+168 / +171; budgets 32,620 -> 32,788, 63,093 -> 63,264 B).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_850 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_620 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_093 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_788 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_264 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 
