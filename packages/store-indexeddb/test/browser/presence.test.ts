@@ -426,6 +426,38 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(await readAfterAnswer).toBe(true);
   });
 
+  it('a feed that answers twice (it heard the hello twice) has its kept commits delivered from its first answer only', async () => {
+    const name = uniqueName('answer-twice');
+    let releasePeer!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(name)}/feed/peer`, () => {
+        resolve();
+        return new Promise<void>((r) => (releasePeer = r));
+      });
+    });
+    cleanups.push(() => releasePeer?.());
+    const peer = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => peer.close());
+    const hello = new Promise<string>((resolve) => {
+      peer.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
+        if (event.data.kind === 'hello') resolve(event.data.from!);
+      };
+    });
+    const b = open(name, { clock: new VirtualClock(), joinTimeoutMs: 5000 }); // its clock never advances
+    const reading = b.getInstance('x');
+    const bId = await hello;
+    const sees = versionsOf(b, 'x');
+    // The peer committed x alone; b's reads see it. Its first answer ends b's join; its second one carries the same.
+    const kept = [{ changes: [{ instanceId: 'x', after: 0, state: newInstance('x').state }], work: false }];
+    peer.postMessage({ type: 'durable-rx/presence@1', kind: 'here', from: 'peer', to: bId, kept });
+    await reading;
+    const y = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'y')));
+    peer.postMessage({ type: 'durable-rx/presence@1', kind: 'here', from: 'peer', to: bId, kept });
+    peer.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'y', after: 0, state: newInstance('y').state }], work: false, from: 'peer' });
+    await y; // one sender's messages arrive in order: b has handled the second answer
+    expect(sees.list).toEqual([]);
+  });
+
   it('a store alone answers a newcomer with the commits it made without posting', async () => {
     const name = uniqueName('kept');
     const a = open(name);
