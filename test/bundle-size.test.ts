@@ -283,11 +283,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Presence fixes (a refused lock manager, commits of an older version's tabs, a late answer's purged runs, malformed
  * answers, database names that extend another's, a second hello): KeyvalStore 32,617 -> 32,785 B, DexieStore 63,090 ->
  * 63,261 B (+168 / +171; budgets 32,620 -> 32,788, 63,093 -> 63,264 B).
+ * A feed that posts every commit once an older version's tab committed then kept its unposted commits for a late
+ * newcomer while it still answers hellos: 32,785 / 63,261 -> 32,789 / 63,265 B (+4 / +4), budgets 32,788 / 63,264 ->
+ * 32,792 / 63,268 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_850 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_788 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_264 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_792 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_268 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

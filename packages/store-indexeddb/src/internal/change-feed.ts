@@ -282,12 +282,13 @@ export class ChangeFeed {
 
   /**
    * From now on, for the rest of this feed's life, every commit is posted: presence is unknown, or a tab of an older
-   * version of this package (no lock, no hello) committed on the channel.
+   * version of this package (no lock, no hello) committed on the channel. The kept commits stay while this feed
+   * answers hellos: a newcomer whose join timed out before its hello was handled still gets them.
    */
   #postAlways(): void {
     this.#always = true;
     this.#post = this.#channel !== undefined;
-    this.#kept.length = 0;
+    if (!this.#locks) this.#kept.length = 0; // a feed that still answers hellos still owes a late newcomer these
   }
 
   #found(held: readonly LockInfo[]): void {

@@ -482,6 +482,38 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const { kept } = await answer;
     expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual([1, 2]);
   });
+
+  it('a store alone still answers a newcomer with its unposted commits after a tab of an older version committed', async () => {
+    const name = uniqueName('kept-older');
+    const a = open(name);
+    await create(a, newInstance('x'));
+    await commitSteps(a, 'x', ['one']); // versions 1-2: kept, not posted
+    // A tab of the previous version commits (a posts every commit from then on); then a newcomer, whose join timed
+    // out before a handled its hello, says it: a's answer must still carry what a committed alone.
+    const older = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => older.close());
+    const aSees = firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'old')));
+    older.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'old', after: 0, state: newInstance('old').state }], work: false });
+    await aSees;
+    let releaseNew!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(`${changeChannelName(name)}/feed/newcomer`, () => {
+        resolve();
+        return new Promise<void>((r) => (releaseNew = r));
+      });
+    });
+    cleanups.push(() => releaseNew?.());
+    const newcomer = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => newcomer.close());
+    const answer = new Promise<{ kept: { changes: { state: { version: number } }[] }[] }>((resolve) => {
+      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: { changes: { state: { version: number } }[] }[] }>) => {
+        if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
+      };
+    });
+    newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
+    const { kept } = await answer;
+    expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual([1, 2]);
+  });
 });
 
 describe('a change feed whose lock manager refuses', () => {
