@@ -286,11 +286,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A feed that posts every commit once an older version's tab committed then kept its unposted commits for a late
  * newcomer while it still answers hellos: 32,785 / 63,261 -> 32,789 / 63,265 B (+4 / +4), budgets 32,788 / 63,264 ->
  * 32,792 / 63,268 B.
+ * A feed whose lock request was refused then posted without a sender, so the other feeds post to it as to an older
+ * version's tab: 32,789 / 63,265 -> 32,792 / 63,269 B (+3 / +4), budgets 32,792 / 63,268 -> 32,795 / 63,272 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_850 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_792 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_268 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_795 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_272 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

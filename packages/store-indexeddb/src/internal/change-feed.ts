@@ -23,10 +23,11 @@ interface FeedMessage {
   readonly changes: readonly FeedChange[];
   readonly work: boolean;
   /**
-   * The sending feed's id ('' without presence). Absent from the messages of older versions of this package, whose
-   * feeds post every commit but take part in no presence: a feed that receives one posts every commit from then on.
+   * The sending feed's id. Absent (or undefined) from the messages of older versions of this package and of feeds
+   * without presence (no Web Locks, or refused): they post every commit but say no hello, so a feed that receives
+   * one posts every commit from then on (to them too).
    */
-  readonly from?: string;
+  readonly from?: string | undefined;
 }
 
 /** What one commit published: its snapshots and whether it signalled work to the other handles. */
@@ -191,7 +192,7 @@ export class ChangeFeed {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     const copies = changes.map((c) => structuredClone(c));
     const others = work || othersWork;
-    if (this.#post) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#id } satisfies FeedMessage);
+    if (this.#post) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
     else if (this.#locks) this.#keep(copies, others);
     this.#deliver(copies, work);
   }
@@ -272,7 +273,10 @@ export class ChangeFeed {
     });
   }
 
-  /** The lock request was refused (a SecurityError, a lock manager that refuses): as without Web Locks. */
+  /**
+   * The lock request was refused (a SecurityError, a lock manager that refuses): as without Web Locks. Its posts then
+   * carry no sender, so the other feeds, which never hear a hello from it, post to it as to an older version's tab.
+   */
   #giveUp(): void {
     if (this.#closed) return; // aborted by close
     this.#locks = undefined;

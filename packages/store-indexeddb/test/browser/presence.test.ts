@@ -540,6 +540,25 @@ describe('a change feed whose lock manager refuses', () => {
     }
   });
 
+  it('is posted to by a store alone once it has committed, as a tab of an older version is', async () => {
+    const name = uniqueName('refused-peer');
+    const store = adapters.KeyvalStore(name);
+    const { feed, close } = feedWith(name, { request: refused, query: () => navigator.locks.query() });
+    try {
+      await store.getInstance('none'); // the store's join has ended: it is alone (the refused feed holds no lock)
+      await feed.joined; // given up: no lock, no hello
+      const storeSees = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'x')));
+      const feedSees = firstValueFrom(feed.changes$.pipe(filter((c) => c.instanceId === 'y')));
+      feed.publish([x1], false);
+      await storeSees;
+      await create(store, newInstance('y')); // posted, though the store knows no peer
+      expect((await feedSees).state?.version).toBe(1);
+    } finally {
+      close();
+      await store.close();
+    }
+  });
+
   it('posts every commit when its query of the locks held is refused', async () => {
     const locks = navigator.locks;
     const { raw, feed, close } = feedWith(uniqueName('query-refused'), { request: locks.request.bind(locks), query: refused });
