@@ -131,7 +131,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     let first = 0;
     try {
       await firstValueFrom(a.changes$.pipe(filter((c) => (c.state?.version ?? 0) >= 5)));
-      b = open(name);
+      b = open(name, JOIN_UNTIL_ANSWERED);
       const seen = versionsOf(b, 's');
       first = (await b.getInstance('s'))!.version;
       await seen.reached(first + 20);
@@ -166,7 +166,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
       }
     })();
     await firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'start-3')));
-    worker = createRuntime({ store: open(name), orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
+    worker = createRuntime({ store: open(name, JOIN_UNTIL_ANSWERED), orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
     await worker.start();
     stop = true;
     await storm;
