@@ -74,7 +74,12 @@ const MAX_KEPT_AGE_MS = 60_000;
  *    query found, those that said hello and those that answered; it watches each one's lock (a shared request,
  *    granted when the holder closes, crashes or its tab goes) and forgets it then, or on its `bye`.
  * 4. {@link ChangeFeed.publish} posts while there is a peer: one boolean decides it. Alone, it keeps the commit for a
- *    late peer instead (below): a reading of the clock and a small record per commit, no clone or message.
+ *    late peer instead (below): a reading of the clock and a small record per commit. It still structured-clones each
+ *    change for its own subscribers; what it saves is the post's clone and message.
+ *
+ * Every open store thus holds a Web Lock (item 1). Chromium still lets such a page enter the back/forward cache, and
+ * evicts it from there when another tab requests the lock or posts on the channel: a cached page does not hold a
+ * newcomer back.
  *
  * The race: a feed E that did not post a commit (it knew no peer) while a newcomer N was already reading the database
  * would leave N without it. So N's store reads nothing until {@link ChangeFeed.joined}: until every feed its query
@@ -89,7 +94,8 @@ const MAX_KEPT_AGE_MS = 60_000;
  * published unposted lately (at most {@link MAX_KEPT}, none older than {@link MAX_KEPT_AGE_MS}) and sends them with
  * every `here`. The newcomer delivers them only when it had stopped waiting (while it waits, its reads have not begun
  * and will see them): its VersionGate drops what it already delivered, and the client's `status$` keeps only a newer
- * version than the state it read. Without Web Locks or BroadcastChannel (Node 20), a feed posts every commit and
+ * version than the state it read. Without Web Locks or BroadcastChannel (Node 20, say; newer Node versions have
+ * `navigator.locks`, and presence then runs between the stores of one process too), a feed posts every commit and
  * `joined` resolves at once.
  *
  * What is left: taking a free lock and querying are answered by the page's own lock manager, so they are not timed.
@@ -99,12 +105,15 @@ const MAX_KEPT_AGE_MS = 60_000;
  * its reads already saw: a version at or below what it read is dropped by `status$`. Of an instance purged among the
  * kept commits only the changes from its last purge on are delivered (the purged run's higher versions would pass
  * `status$`'s check against a new run it read): a newcomer that read the new run then shows the purge once more and
- * the new run again from its first kept version.
+ * the new run again from its first kept version. The kept commits can have a gap: a feed that posted for a while (it
+ * had a peer) and then was alone again keeps nothing of the period it posted. A purge made in that period is not among
+ * the kept commits, so that filter cannot see it: a late answer (after the join timeout) may then show an older run's
+ * snapshots of an id purged and created again in that window.
  *
  * Tabs of an older version of this package hold no lock and say no hello, but post every commit without a sender:
  * a feed that receives such a commit posts every commit from then on. An older tab that commits (any tab with a
  * worker, or one that starts or raises) is so seen at its first commit; one that only watches is never seen, and a feed
- * alone does not post to it.
+ * alone does not post to it. A feed whose lock request was refused posts without a sender too, so it is seen alike.
  */
 export class ChangeFeed {
   readonly #changes = new Broadcast<StatusChange>();
