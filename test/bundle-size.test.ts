@@ -288,11 +288,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 32,792 / 63,268 B.
  * A feed whose lock request was refused then posted without a sender, so the other feeds post to it as to an older
  * version's tab: 32,789 / 63,265 -> 32,792 / 63,269 B (+3 / +4), budgets 32,792 / 63,268 -> 32,795 / 63,272 B.
+ * A rewind then kept every raised event again (each was accepted while the instance ran; only the terminate, suspend
+ * and resume ignored after the failure are dropped): 25,845 / 32,792 / 63,269 -> 25,844 / 32,788 / 63,265 B (-1 / -4 /
+ * -4), budgets lowered by the same amounts (25,849 / 32,791 / 63,268 B).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_850 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_795 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_272 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_849 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_791 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_268 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
 ];
 

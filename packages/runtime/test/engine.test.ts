@@ -354,7 +354,7 @@ describe('rewindHistory', () => {
     eventRaised('Go', 'raced the failure'),
   ];
 
-  it('drops the terminate, suspend, resume and events the failed instance ignored, and keeps the results of its calls', () => {
+  it('drops the terminate, suspend and resume the failed instance ignored, and keeps every raised event and the results of its calls', () => {
     const history = new HistoryBuilder({ name: 'O' })
       .started().taskScheduled('Ok').taskScheduled('Flaky')
       .step().event({ type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString() }).event({ type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() }).eventRaised('Go', 'before')
@@ -363,31 +363,55 @@ describe('rewindHistory', () => {
       .build();
     history.push(...ignoredAfterFailure);
     const rewound = rewindHistory(history);
-    expect(rewound.filter((e) => e.type === 'EventRaised').map((e) => e.input)).toEqual(['before']);
+    // Raised while the instance ran (raiseEvent refuses one to a Failed instance): accepted, so never dropped.
+    expect(rewound.filter((e) => e.type === 'EventRaised').map((e) => e.input)).toEqual(['before', 'same step', 'raced the failure']);
     expect(rewound.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toHaveLength(2);
     expect(rewound.some((e) => e.type === 'ExecutionTerminated')).toBe(false);
     expect(rewound.some((e) => e.type === 'TaskCompleted' && e.taskScheduledId === 0)).toBe(true);
   });
 
-  it('lets the rewound instance finish when a suspend, resume, terminate or event reached it after it failed', () => {
+  it('lets the rewound instance finish when a suspend, resume, terminate or event reached it after it failed, and delivers the event', () => {
     const orchestrator: Orchestrator = function* (ctx) {
       const flaky: string = yield ctx.callActivity('Flaky');
       const go: string = yield ctx.waitForExternalEvent('Go');
       return [flaky, go];
     };
-    for (const ignored of [ignoredAfterFailure, [ignoredAfterFailure[0]!], [ignoredAfterFailure[3]!]]) {
+    const cases: [HistoryEvent[], string | undefined][] = [
+      [ignoredAfterFailure, 'raced the failure'], [[ignoredAfterFailure[0]!], undefined], [[ignoredAfterFailure[3]!], 'raced the failure'],
+    ];
+    for (const [ignored, delivered] of cases) {
       const history = new HistoryBuilder({ name: 'O' }).started().taskScheduled('Flaky')
         .step().taskFailed(0, { errorType: 'Error', errorMessage: 'final' }).event(failedFlaky).build();
       history.push(...ignored);
       const execution = run(orchestrator, rewindHistory(history));
       const rewind = execution.step(at(5), [{ type: 'ExecutionRewound', eventId: -1, timestamp: at(5).toISOString() }]);
       expect(rewind.actions).toEqual([{ type: 'ScheduleTask', eventId: 0, name: 'Flaky', attempt: 1 }]);
-      // Not suspended by a suspend the failed instance ignored; no event it ignored is delivered now.
-      expect(completion(execution.step(at(6), [taskCompleted(0, 'fixed')]))).toBeUndefined();
+      // Not suspended by a suspend the failed instance ignored; an event recorded after the failure is buffered.
+      const rerun = completion(execution.step(at(6), [taskCompleted(0, 'fixed')]));
+      if (delivered !== undefined) {
+        expect(rerun).toMatchObject({ orchestrationStatus: 'Completed', result: ['fixed', delivered] });
+        continue;
+      }
+      expect(rerun).toBeUndefined();
       expect(completion(execution.step(at(7), [eventRaised('Go', 'after the rewind')]))).toMatchObject({
         orchestrationStatus: 'Completed', result: ['fixed', 'after the rewind'],
       });
     }
+  });
+
+  it('delivers an event that woke the step in which the instance failed once the code is fixed and it is rewound', () => {
+    // It waited for Approve; a redeploy made its replay throw; raiseEvent('Approve') was accepted while it ran and woke
+    // the step that failed it, so the event is recorded after the failure.
+    const history = new HistoryBuilder({ name: 'Approval' }).started()
+      .step().event({ ...failedFlaky, failureDetails: { errorType: 'Error', errorMessage: 'redeployed code throws' } } as HistoryEvent)
+      .eventRaised('Approve', 'yes')
+      .build();
+    const fixed: Orchestrator = function* (ctx) {
+      const approval: string = yield ctx.waitForExternalEvent('Approve');
+      return approval;
+    };
+    const step = run(fixed, rewindHistory(history)).step(at(5), [{ type: 'ExecutionRewound', eventId: -1, timestamp: at(5).toISOString() }]);
+    expect(completion(step)).toMatchObject({ orchestrationStatus: 'Completed', result: 'yes' });
   });
 });
 

@@ -10,11 +10,12 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  * schedules those calls again (as new work, under the same sequence numbers), while completed calls keep their
  * recorded results and are not redone.
  *
- * What the Failed instance recorded and ignored after its failure is dropped too, but for results of its calls: a
- * terminate, suspend or resume, or an event, that reached it once it had failed (sent while it still ran). A rewind
- * does not deliver them late: a suspend kept would suspend the rewound replay, and an event would reach the instance
- * though one raised once it had failed is refused (410), as Durable Functions discards events raised to an instance
- * that is not running. Results of calls (an activity's, a sub-orchestration's, a timer's) are kept: that work is done.
+ * A terminate, suspend or resume that reached the Failed instance after its failure (sent while it still ran) was
+ * recorded and ignored, and is dropped: a suspend kept would suspend the rewound replay. Every raised event is kept,
+ * also one recorded after the failure (in the failing step's own batch, or claimed once it had failed): `raiseEvent`
+ * refuses (410) an event to a Failed instance, so each was accepted while the instance ran, and an accepted event is
+ * buffered, never dropped; the rewound execution receives it like any buffered event. Results of calls (an
+ * activity's, a sub-orchestration's, a timer's) are kept too: that work is done.
  */
 export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] {
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
@@ -39,7 +40,6 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
       case 'ExecutionTerminated':
       case 'ExecutionSuspended':
       case 'ExecutionResumed':
-      case 'EventRaised':
         return index < failedAt;
       case 'ExecutionStarted':
       case 'ExecutionRewound':
@@ -49,6 +49,7 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
       case 'TaskCompleted':
       case 'TimerCreated':
       case 'TimerFired':
+      case 'EventRaised':
       case 'SubOrchestrationInstanceCompleted':
         return true;
       default:
