@@ -86,6 +86,46 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     cleanups.push(() => w.close());
     return w;
   };
+  /** Holds the Web Lock `lockName` until the test ends, as a feed does while its store is open. */
+  const holdLock = async (lockName: string): Promise<void> => {
+    let release!: () => void;
+    await new Promise<void>((resolve) => {
+      void navigator.locks.request(lockName, () => {
+        resolve();
+        return new Promise<void>((r) => (release = r));
+      });
+    });
+    cleanups.push(() => release());
+  };
+  /**
+   * A raw feed `id` on database `name` (a lock and a channel, no store behind them) until the test ends; `hello`
+   * resolves with the id of the first feed that says hello on the channel.
+   */
+  const rawFeed = async (name: string, id: string) => {
+    await holdLock(`${changeChannelName(name)}/feed/${id}`);
+    const channel = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => channel.close());
+    const hello = new Promise<string>((resolve) => {
+      channel.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
+        if (event.data.kind === 'hello') resolve(event.data.from!);
+      };
+    });
+    return { channel, hello };
+  };
+  /** Says hello as a raw newcomer on database `name`; resolves with the versions the answer's kept commits carry. */
+  const keptVersionsAnswered = async (name: string): Promise<number[]> => {
+    await holdLock(`${changeChannelName(name)}/feed/newcomer`);
+    const newcomer = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => newcomer.close());
+    const answer = new Promise<{ kept: { changes: { state: { version: number } }[] }[] }>((resolve) => {
+      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: { changes: { state: { version: number } }[] }[] }>) => {
+        if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
+      };
+    });
+    newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
+    const { kept } = await answer;
+    return kept.flatMap((batch) => batch.changes.map((c) => c.state.version));
+  };
 
   it('a store alone posts none of its commits, and posts once another store has joined', async () => {
     const name = uniqueName('lone');
@@ -214,15 +254,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const a = open(name);
     await create(a, newInstance('x'));
     // A lock with the feed prefix and no feed behind it: a tab that is frozen, say.
-    let releaseSilent!: () => void;
-    const silentHeld = new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(name)}/feed/silent`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseSilent = r));
-      });
-    });
-    cleanups.push(() => releaseSilent?.());
-    await silentHeld;
+    await holdLock(`${changeChannelName(name)}/feed/silent`);
     const clock = new VirtualClock();
     const b = open(name, { clock, joinTimeoutMs: 5000 });
     let read = false;
@@ -248,23 +280,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
 
   it('a peer that answers after the join timeout sends the commits it made without posting', async () => {
     const name = uniqueName('late-answer');
-    const prefix = `${changeChannelName(name)}/feed/`;
     // The late peer: a raw lock and channel standing in for the feed of a tab that runs again after a while.
-    let releaseLate!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${prefix}late`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseLate = r));
-      });
-    });
-    cleanups.push(() => releaseLate?.());
-    const late = new BroadcastChannel(changeChannelName(name));
-    cleanups.push(() => late.close());
-    const hello = new Promise<string>((resolve) => {
-      late.onmessage = (event: MessageEvent<{ type?: string; kind?: string; from?: string }>) => {
-        if (event.data.kind === 'hello') resolve(event.data.from!);
-      };
-    });
+    const { channel: late, hello } = await rawFeed(name, 'late');
     const clock = new VirtualClock();
     const b = open(name, { clock, joinTimeoutMs: 5000 });
     const reading = b.getInstance('x');
@@ -291,21 +308,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const writer = open(name);
     await create(writer, newInstance('x')); // the new run (version 1), which b reads
     await writer.close();
-    let releaseLate!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(name)}/feed/late`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseLate = r));
-      });
-    });
-    cleanups.push(() => releaseLate?.());
-    const late = new BroadcastChannel(changeChannelName(name));
-    cleanups.push(() => late.close());
-    const hello = new Promise<string>((resolve) => {
-      late.onmessage = (event: MessageEvent<{ type?: string; kind?: string; from?: string }>) => {
-        if (event.data.kind === 'hello') resolve(event.data.from!);
-      };
-    });
+    const { channel: late, hello } = await rawFeed(name, 'late');
     const clock = new VirtualClock();
     const b = open(name, { clock, joinTimeoutMs: 5000 });
     const shown: string[] = [];
@@ -371,35 +374,14 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
   it('a store waits for no feed of a database whose name extends its own', async () => {
     const name = uniqueName('prefix');
     // The feed lock of a store on database `<name>/feed/other`, which never answers on this database's channel.
-    let releaseOther!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(`${name}/feed/other`)}/feed/silent`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseOther = r));
-      });
-    });
-    cleanups.push(() => releaseOther?.());
+    await holdLock(`${changeChannelName(`${name}/feed/other`)}/feed/silent`);
     const b = open(name, { clock: new VirtualClock(), joinTimeoutMs: 5000 }); // its clock never advances
     expect(await b.getInstance('x')).toBeUndefined();
   });
 
   it('a new store reads only after the feed its query found has answered, however long that takes', async () => {
     const name = uniqueName('read-gate');
-    let releasePeer!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(name)}/feed/peer`, () => {
-        resolve();
-        return new Promise<void>((r) => (releasePeer = r));
-      });
-    });
-    cleanups.push(() => releasePeer?.());
-    const peer = new BroadcastChannel(changeChannelName(name));
-    cleanups.push(() => peer.close());
-    const hello = new Promise<string>((resolve) => {
-      peer.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
-        if (event.data.kind === 'hello') resolve(event.data.from!);
-      };
-    });
+    const { channel: peer, hello } = await rawFeed(name, 'peer');
     const b = open(name, { clock: new VirtualClock(), joinTimeoutMs: 5000 }); // its clock never advances
     let answered = false;
     let read = false;
@@ -428,21 +410,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
 
   it('a feed that answers twice (it heard the hello twice) has its kept commits delivered from its first answer only', async () => {
     const name = uniqueName('answer-twice');
-    let releasePeer!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(name)}/feed/peer`, () => {
-        resolve();
-        return new Promise<void>((r) => (releasePeer = r));
-      });
-    });
-    cleanups.push(() => releasePeer?.());
-    const peer = new BroadcastChannel(changeChannelName(name));
-    cleanups.push(() => peer.close());
-    const hello = new Promise<string>((resolve) => {
-      peer.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
-        if (event.data.kind === 'hello') resolve(event.data.from!);
-      };
-    });
+    const { channel: peer, hello } = await rawFeed(name, 'peer');
     const b = open(name, { clock: new VirtualClock(), joinTimeoutMs: 5000 }); // its clock never advances
     const reading = b.getInstance('x');
     const bId = await hello;
@@ -463,24 +431,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const a = open(name);
     await create(a, newInstance('x'));
     await commitSteps(a, 'x', ['one']);
-    let releaseNew!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(name)}/feed/newcomer`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseNew = r));
-      });
-    });
-    cleanups.push(() => releaseNew?.());
-    const newcomer = new BroadcastChannel(changeChannelName(name));
-    cleanups.push(() => newcomer.close());
-    const answer = new Promise<{ kept: { changes: { state: { version: number } }[] }[] }>((resolve) => {
-      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: { changes: { state: { version: number } }[] }[] }>) => {
-        if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
-      };
-    });
-    newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
-    const { kept } = await answer;
-    expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual([1, 2]);
+    expect(await keptVersionsAnswered(name)).toEqual([1, 2]);
   });
 
   it('a store alone still answers a newcomer with its unposted commits after a tab of an older version committed', async () => {
@@ -495,24 +446,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const aSees = firstValueFrom(a.changes$.pipe(filter((c) => c.instanceId === 'old')));
     older.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'old', after: 0, state: newInstance('old').state }], work: false });
     await aSees;
-    let releaseNew!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${changeChannelName(name)}/feed/newcomer`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseNew = r));
-      });
-    });
-    cleanups.push(() => releaseNew?.());
-    const newcomer = new BroadcastChannel(changeChannelName(name));
-    cleanups.push(() => newcomer.close());
-    const answer = new Promise<{ kept: { changes: { state: { version: number } }[] }[] }>((resolve) => {
-      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: { changes: { state: { version: number } }[] }[] }>) => {
-        if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
-      };
-    });
-    newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
-    const { kept } = await answer;
-    expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual([1, 2]);
+    expect(await keptVersionsAnswered(name)).toEqual([1, 2]);
   });
 });
 
