@@ -76,18 +76,12 @@ describe('HeartbeatQueue', () => {
   it('keeps beating every interval when the wall clock is set back (an NTP step, a resumed VM)', async () => {
     const virtual = new VirtualClock();
     const start = virtual.now().getTime();
-    let backMs = 0;
-    // The queue's clock reads `backMs` behind the virtual one; its timers run on the virtual one.
-    const clock: Clock = {
-      now: () => new Date(virtual.now().getTime() - backMs),
-      setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
-      clearTimeout: (timer) => virtual.clearTimeout(timer),
-    };
+    const { clock, setBack } = wallClockOf(virtual);
     const queue = new HeartbeatQueue(clock, 1000);
     const a = new Member(virtual, start);
     queue.add(a);
     await virtual.advance(1500);
-    backMs = 3_600_000;
+    setBack(3_600_000);
     const b = new Member(virtual, start);
     queue.add(b);
     await virtual.advance(2000);
@@ -137,17 +131,12 @@ describe('HeartbeatQueue', () => {
   it('makes a member wait at most about two intervals when the wall clock is set back by less than one', async () => {
     const virtual = new VirtualClock();
     const start = virtual.now().getTime();
-    let backMs = 0;
-    const clock: Clock = {
-      now: () => new Date(virtual.now().getTime() - backMs),
-      setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
-      clearTimeout: (timer) => virtual.clearTimeout(timer),
-    };
+    const { clock, setBack } = wallClockOf(virtual);
     const queue = new HeartbeatQueue(clock, 1000);
     const a = new Member(virtual, start);
     queue.add(a);
     await virtual.advance(1000);
-    backMs = 900; // just after a beat: the step delays the next one by as much
+    setBack(900); // just after a beat: the step delays the next one by as much
     await virtual.advance(1000);
     expect(a.beats).toEqual([1000]);
     await virtual.advance(900);
@@ -172,3 +161,18 @@ describe('HeartbeatQueue', () => {
     queue.clear();
   });
 });
+
+/** A wall clock `setBack(ms)` puts behind `virtual` (an NTP step, a resumed VM); its timers run on `virtual`. */
+function wallClockOf(virtual: VirtualClock): { readonly clock: Clock; setBack(ms: number): void } {
+  let backMs = 0;
+  return {
+    clock: {
+      now: () => new Date(virtual.now().getTime() - backMs),
+      setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
+      clearTimeout: (timer) => virtual.clearTimeout(timer),
+    },
+    setBack: (ms) => {
+      backMs = ms;
+    },
+  };
+}
