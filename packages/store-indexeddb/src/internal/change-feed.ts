@@ -137,10 +137,8 @@ export class ChangeFeed {
   readonly #peers = new Map<string, AbortController>();
   /** The feeds the query found that have neither answered nor gone (undefined: the query has not answered). */
   #awaited: Set<string> | undefined;
-  /** Feeds that answered before the query did. */
+  /** Every feed that answered: when the query answers, those it need not wait for (a feed may answer twice: see #found). */
   readonly #answered = new Set<string>();
-  /** Every feed that answered (a feed may answer twice: see #found). */
-  readonly #answeredAll = new Set<string>();
   /** Hellos heard before this feed held its lock: answered once it does. */
   readonly #hellos: string[] = [];
   #holding = false;
@@ -252,10 +250,9 @@ export class ChangeFeed {
       case 'here':
         if (message.to !== this.#id) break;
         // While this feed waits, its store has read nothing yet and will read these commits from the database.
-        if (!this.#joining && !this.#answeredAll.has(message.from)) this.#deliverKept(message.kept);
-        this.#answeredAll.add(message.from);
-        this.#addPeer(message.from);
+        if (!this.#joining && !this.#answered.has(message.from)) this.#deliverKept(message.kept);
         this.#answered.add(message.from);
+        this.#addPeer(message.from);
         this.#settle(message.from);
         break;
       case 'bye':
@@ -314,7 +311,6 @@ export class ChangeFeed {
       if (!this.#answered.has(id)) awaited.add(id);
       this.#addPeer(id);
     }
-    this.#answered.clear();
     this.#awaited = awaited;
     // Taking a free lock and querying are answered by this page's lock manager at once; only the answers of other
     // feeds are waited for with a timeout (so a store alone arms no timer on its clock).
