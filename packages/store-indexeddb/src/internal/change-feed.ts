@@ -73,7 +73,7 @@ const MAX_KEPT_AGE_MS = 60_000;
  * 3. A feed that hears `hello(x)` counts x as a peer and answers `here(to x)`. Every feed counts as peers those its
  *    query found, those that said hello and those that answered; it watches each one's lock (a shared request,
  *    granted when the holder closes, crashes or its tab goes) and forgets it then, or on its `bye`.
- * 4. {@link ChangeFeed.publish} posts while there is a peer: one boolean decides it. Alone, it keeps the commit for a
+ * 4. {@link ChangeFeed.publish} posts while there is a peer: one check (a flag and the number of peers) decides it. Alone, it keeps the commit for a
  *    late peer instead (below): a reading of the clock and a small record per commit. It still structured-clones each
  *    change for its own subscribers; what it saves is the post's clone and message.
  *
@@ -125,9 +125,11 @@ export class ChangeFeed {
   #gapTimer: ClockTimer | undefined;
   #closed = false;
   /** Whether a commit is posted: with a channel, while a peer is known or when presence cannot be known. */
-  #post: boolean;
-  /** Presence cannot be known (see #postAlways): #post stays true. */
-  #always = false;
+  /**
+   * Every commit is posted, whatever the peers (see #postAlways): without Web Locks, after they refused, or once an
+   * older version's tab committed. Otherwise a commit is posted while a peer is known.
+   */
+  #always: boolean;
 
   // Presence (absent without Web Locks or BroadcastChannel, or once given up: see #giveUp).
   #locks: LockManager | undefined;
@@ -174,7 +176,7 @@ export class ChangeFeed {
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
     this.#locks = this.#channel && (options.locks ?? webLocks());
-    this.#post = this.#channel !== undefined && this.#locks === undefined;
+    this.#always = this.#locks === undefined;
     if (!this.#locks) {
       this.#joining = false;
       this.joined = Promise.resolve();
@@ -199,7 +201,7 @@ export class ChangeFeed {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     const copies = changes.map((c) => structuredClone(c));
     const others = work || othersWork;
-    if (this.#post) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
+    if (this.#always || this.#peers.size > 0) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
     else if (this.#locks) this.#keep(copies, others);
     this.#deliver(copies, work);
   }
@@ -297,7 +299,6 @@ export class ChangeFeed {
    */
   #postAlways(): void {
     this.#always = true;
-    this.#post = this.#channel !== undefined;
     if (!this.#locks) this.#kept.length = 0; // a feed that still answers hellos still owes a late newcomer these
   }
 
@@ -335,7 +336,6 @@ export class ChangeFeed {
     if (this.#peers.has(id) || !this.#locks) return;
     const watch = new AbortController();
     this.#peers.set(id, watch);
-    this.#post = true;
     // Granted once the peer's lock is released: it closed, crashed or its tab went. Forgotten in the callback, so
     // that whoever is granted the lock after this watch finds the peer forgotten.
     this.#locks.request(this.#prefix + id, { mode: 'shared', signal: watch.signal }, () => {
@@ -348,7 +348,6 @@ export class ChangeFeed {
     if (watch) {
       this.#peers.delete(id);
       watch.abort();
-      this.#post = this.#peers.size > 0 || this.#always;
     }
     this.#settle(id); // a feed that went will not answer, and its commits are in the database
   }
