@@ -12,7 +12,8 @@ export {
 export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 export { followPages, type Page } from '../client/follow-pages.js';
 export { sameJson } from '../client/same-json.js';
-export { armTimeout, FIRST_ANSWER_GRACE_MS, timeoutAfter, MAX_TIMER_DELAY_MS } from '../client/timeout-after.js';
+export { armTimeout, FIRST_ANSWER_GRACE_MS, timeoutAfter } from '../client/timeout-after.js';
+export { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, MAX_JSON_DEPTH, type JsonValue } from '../model/json.js';
 export {

@@ -188,7 +188,9 @@ export class LocalClient implements DurableClient {
       // Built as it is sent: no spread of an `{ input }` made for it.
       const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: isoTime(now), name: eventName };
       if (input !== undefined) event.input = input;
-      return this.#sendOnly(instanceId, RAISE_REQUIRES, event, now.getTime());
+      // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
+      // instances at once kept every write set alive through the next collections).
+      return this.#commit(this.#messageTo(instanceId, RAISE_REQUIRES, event), now.getTime()).then(ignore);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -554,16 +556,6 @@ export class LocalClient implements DurableClient {
     const state = await this.#read(instanceId);
     if (!state) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     return state;
-  }
-
-  /**
-   * Commits the message of `event` to an instance that meets `requires`, and resolves once it is committed (see
-   * `#send`). Throws what it refuses (the caller turns that into a rejection).
-   */
-  #sendOnly(instanceId: string, requires: InstanceCondition, event: MessageEvent, nowMs: number): Promise<void> {
-    // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
-    // instances at once kept every write set alive through the next collections).
-    return this.#commit(this.#messageTo(instanceId, requires, event), nowMs).then(ignore);
   }
 
   /** The write set that sends `event` to an instance that meets `requires`. */

@@ -1,7 +1,6 @@
 import { Observable } from 'rxjs';
 import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type ClockTimer } from '../env/clock.js';
 
-export { MAX_TIMER_DELAY_MS };
 
 /**
  * The rule of `waitForCompletion`'s timeout, which both clients follow: the timeout counts from the call, and when it

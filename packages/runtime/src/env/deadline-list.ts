@@ -5,7 +5,7 @@ import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
  * One pending deadline of a {@link DeadlineList}, and a link of its list: a bounded store call's
  * ({@link DeadlineList.bound}) or a wait's ({@link DeadlineList.add}).
  */
-export class Deadline {
+class Deadline {
   /** The links of the list; a deadline taken off it (settled, passed, ended or cancelled) is its own `next`. */
   next: Deadline = this;
   prev: Deadline = this;

@@ -6,7 +6,8 @@ import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'r
 import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
-import { MAX_TIMER_DELAY_MS, timeoutAfter } from '../client/timeout-after.js';
+import { timeoutAfter } from '../client/timeout-after.js';
+import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';

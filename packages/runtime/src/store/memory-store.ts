@@ -388,11 +388,17 @@ export class MemoryStore implements Store {
  * nothing to filter, and no closure (a filter closure in the commit made every step's commit allocate a context for it).
  */
 function messagesLeft(messages: OrchestrationMessage[], consumed: readonly string[]): OrchestrationMessage[] {
-  return consumed.length === 1 && messages.length === 1 && messages[0]!.id === consumed[0] ? NO_MESSAGES : unconsumed(messages, new Set(consumed));
+  return consumed.length === 1 && messages.length === 1 && messages[0]!.id === consumed[0] ? NO_MESSAGES : unconsumed(messages, consumed);
 }
 
-function unconsumed(messages: OrchestrationMessage[], consumed: ReadonlySet<string>): OrchestrationMessage[] {
-  return messages.filter((m) => !consumed.has(m.id));
+/** The filter itself, apart so that its closure is made only when it runs: one id compared, several looked up. */
+function unconsumed(messages: OrchestrationMessage[], consumed: readonly string[]): OrchestrationMessage[] {
+  if (consumed.length === 1) {
+    const id = consumed[0];
+    return messages.filter((m) => m.id !== id);
+  }
+  const ids = new Set(consumed);
+  return messages.filter((m) => !ids.has(m.id));
 }
 
 /** The lease a plan stores task `taskId` with, if any. */

@@ -852,9 +852,8 @@ export class Worker {
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
       await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => {
-        if (this.#stopping) return;
         applied();
-        this.#releaseUnrun(fused.leased);
+        this.#releaseLate(fused.leased);
       });
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
