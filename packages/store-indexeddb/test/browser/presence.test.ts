@@ -69,6 +69,27 @@ function released(lockName: string): Promise<void> {
   return navigator.locks.request(lockName, { mode: 'shared' }, () => undefined);
 }
 
+/** Takes the Web Lock `lockName`, as a feed does while its store is open; resolves with its release once held. */
+async function heldLock(lockName: string): Promise<() => void> {
+  let release!: () => void;
+  await new Promise<void>((resolve) => {
+    void navigator.locks.request(lockName, () => {
+      resolve();
+      return new Promise<void>((r) => (release = r));
+    });
+  });
+  return release;
+}
+
+/** Resolves with the id of the first feed that says hello on `channel`. */
+function firstHello(channel: BroadcastChannel): Promise<string> {
+  return new Promise<string>((resolve) => {
+    channel.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
+      if (event.data.kind === 'hello') resolve(event.data.from!);
+    };
+  });
+}
+
 describe.each(Object.keys(adapters) as AdapterName[])('presence of the change feed: %s', (adapter) => {
   const opened: Store[] = [];
   const cleanups: (() => void | Promise<void>)[] = [];
@@ -88,14 +109,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
   };
   /** Holds the Web Lock `lockName` until the test ends, as a feed does while its store is open. */
   const holdLock = async (lockName: string): Promise<void> => {
-    let release!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(lockName, () => {
-        resolve();
-        return new Promise<void>((r) => (release = r));
-      });
-    });
-    cleanups.push(() => release());
+    cleanups.push(await heldLock(lockName));
   };
   /**
    * A raw feed `id` on database `name` (a lock and a channel, no store behind them) until the test ends; `hello`
@@ -105,12 +119,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     await holdLock(`${changeChannelName(name)}/feed/${id}`);
     const channel = new BroadcastChannel(changeChannelName(name));
     cleanups.push(() => channel.close());
-    const hello = new Promise<string>((resolve) => {
-      channel.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
-        if (event.data.kind === 'hello') resolve(event.data.from!);
-      };
-    });
-    return { channel, hello };
+    return { channel, hello: firstHello(channel) };
   };
   /** Says hello as a raw newcomer on database `name`; resolves with the versions the answer's kept commits carry. */
   const keptVersionsAnswered = async (name: string): Promise<number[]> => {
@@ -342,11 +351,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const name = uniqueName('malformed');
     const raw = new BroadcastChannel(changeChannelName(name));
     cleanups.push(() => raw.close());
-    const hello = new Promise<string>((resolve) => {
-      raw.onmessage = (event: MessageEvent<{ kind?: string; from?: string }>) => {
-        if (event.data.kind === 'hello') resolve(event.data.from!);
-      };
-    });
+    const hello = firstHello(raw);
     const a = open(name);
     const aId = await hello;
     await a.getInstance('none'); // a has joined (alone): it delivers what an answer carries
@@ -510,13 +515,7 @@ describe('a change feed that finds a feed whose channel opened after its hello',
   it('says hello again, so that feed answers before the join timeout', async () => {
     const channelName = changeChannelName(uniqueName('late-channel'));
     // Feed N holds its lock before E queries, but opens its channel only after E's hello.
-    let releaseN!: () => void;
-    await new Promise<void>((resolve) => {
-      void navigator.locks.request(`${channelName}/feed/n`, () => {
-        resolve();
-        return new Promise<void>((r) => (releaseN = r));
-      });
-    });
+    const releaseN = await heldLock(`${channelName}/feed/n`);
     const spy = new BroadcastChannel(channelName);
     const helloPosted = new Promise<void>((resolve) => {
       spy.onmessage = (event: MessageEvent<{ kind?: string }>) => event.data.kind === 'hello' && resolve();
