@@ -74,12 +74,7 @@ describe('HeartbeatQueue', () => {
   });
 
   it('keeps beating every interval when the wall clock is set back (an NTP step, a resumed VM)', async () => {
-    const virtual = new VirtualClock();
-    const start = virtual.now().getTime();
-    const { clock, setBack } = wallClockOf(virtual);
-    const queue = new HeartbeatQueue(clock, 1000);
-    const a = new Member(virtual, start);
-    queue.add(a);
+    const { virtual, start, setBack, queue, a } = queueOnSteppedClock();
     await virtual.advance(1500);
     setBack(3_600_000);
     const b = new Member(virtual, start);
@@ -129,12 +124,7 @@ describe('HeartbeatQueue', () => {
   });
 
   it('makes a member wait at most about two intervals when the wall clock is set back by less than one', async () => {
-    const virtual = new VirtualClock();
-    const start = virtual.now().getTime();
-    const { clock, setBack } = wallClockOf(virtual);
-    const queue = new HeartbeatQueue(clock, 1000);
-    const a = new Member(virtual, start);
-    queue.add(a);
+    const { virtual, start, setBack, queue, a } = queueOnSteppedClock();
     await virtual.advance(1000);
     setBack(900); // just after a beat: the step delays the next one by as much
     await virtual.advance(1000);
@@ -162,17 +152,24 @@ describe('HeartbeatQueue', () => {
   });
 });
 
-/** A wall clock `setBack(ms)` puts behind `virtual` (an NTP step, a resumed VM); its timers run on `virtual`. */
-function wallClockOf(virtual: VirtualClock): { readonly clock: Clock; setBack(ms: number): void } {
+/**
+ * A queue whose wall clock `setBack(ms)` puts behind `virtual` (an NTP step, a resumed VM), its timers on `virtual`,
+ * with member `a` added at `start`.
+ */
+function queueOnSteppedClock() {
+  const virtual = new VirtualClock();
+  const start = virtual.now().getTime();
   let backMs = 0;
-  return {
-    clock: {
-      now: () => new Date(virtual.now().getTime() - backMs),
-      setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
-      clearTimeout: (timer) => virtual.clearTimeout(timer),
-    },
-    setBack: (ms) => {
-      backMs = ms;
-    },
+  const clock: Clock = {
+    now: () => new Date(virtual.now().getTime() - backMs),
+    setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
+    clearTimeout: (timer) => virtual.clearTimeout(timer),
   };
+  const queue = new HeartbeatQueue(clock, 1000);
+  const a = new Member(virtual, start);
+  queue.add(a);
+  const setBack = (ms: number): void => {
+    backMs = ms;
+  };
+  return { virtual, start, setBack, queue, a };
 }
