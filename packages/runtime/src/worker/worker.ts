@@ -404,16 +404,19 @@ export class Worker {
       // A claim that settles after the lease it asks for has expired hands out nothing this worker could use.
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
         orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
-        'claim', now.getTime() + leaseMs, this.#releaseLateClaim, now.getTime(),
+        'claim', now.getTime() + leaseMs, this.#lateClaimReleaser, now.getTime(),
       );
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** What a claim abandoned by {@link #bounded} took after all, released (one function for every claim). */
-  readonly #releaseLateClaim = (item: OrchestrationWorkItem | ActivityWorkItem | undefined): void => {
-    if (item) this.#releaseLate([item]);
+  /**
+   * The `late` callback of every claim (one function for all of them): what a claim abandoned by {@link #bounded} took
+   * after all, if anything, released through {@link #releaseUnlessStopping}.
+   */
+  readonly #lateClaimReleaser = (item: OrchestrationWorkItem | ActivityWorkItem | undefined): void => {
+    if (item) this.#releaseUnlessStopping([item]);
   };
 
   /** The client side of starts handed to this worker ({@link StartHandOff}). */
@@ -572,29 +575,30 @@ export class Worker {
   }
 
   /**
-   * Releases the leases of work this worker will not run (a start handed over while it stops; what a store call
-   * abandoned by {@link #bounded} took after all), each release bounded and tracked (a `stop` waits for it). Called in
-   * an async function, so a store that throws instead of rejecting is handled too; a failed release is logged and
-   * leaves the lease to lapse.
+   * Releases the leases of work this worker will not run, at once and whether or not it is stopping (a start handed
+   * over while it stops), each release bounded and tracked (a `stop` waits for it). Called in an async function, so a
+   * store that throws instead of rejecting is handled too; a failed release is logged and leaves the lease to lapse.
    */
   #releaseUnrun(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
     for (const item of items) this.#track((async () => void (await this.#bounded(this.#release(item), 'release')))());
   }
 
   /**
-   * What a store call abandoned by {@link #bounded} leased after all (a wedged transaction that went through once the
-   * wedge cleared), released now instead of sitting idle until its lease lapses; unless the worker is stopping.
+   * {@link #releaseUnrun}, unless the worker is stopping: for what a store call abandoned by {@link #bounded} leased
+   * after all (a wedged transaction that went through once the wedge cleared), released now instead of sitting idle
+   * until its lease lapses.
    */
-  #releaseLate(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
+  #releaseUnlessStopping(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
     if (!this.#stopping) this.#releaseUnrun(items);
   }
 
   /**
-   * What to do when a step's commit abandoned by {@link #bounded} applies after all: release the activity tasks it
-   * leased to this worker; nothing when it leased none (no closure then, as for most steps).
+   * The `late` callback of a step's commit: if the commit, abandoned by {@link #bounded}, applies after all, it
+   * releases the activity tasks the commit leased to this worker ({@link #releaseUnlessStopping}). Undefined when the
+   * commit leases none (no closure then, as for most steps).
    */
-  #releaseLater(leased: readonly ActivityWorkItem[]): (() => void) | undefined {
-    return leased.length === 0 ? undefined : () => this.#releaseLate(leased);
+  #lateCommitReleaser(leased: readonly ActivityWorkItem[]): (() => void) | undefined {
+    return leased.length === 0 ? undefined : () => this.#releaseUnlessStopping(leased);
   }
 
   #track(promise: Promise<void>): void {
@@ -662,7 +666,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#releaseLater(leased));
+        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         throw error;
@@ -853,7 +857,7 @@ export class Worker {
       leased = fused.leased;
       await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
-        this.#releaseLate(fused.leased);
+        this.#releaseUnlessStopping(fused.leased);
       });
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
