@@ -296,12 +296,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * re-exported timer constant and single-caller #sendOnly folded, and MemoryStore's commit comparing a single consumed
  * id again instead of building a Set for it (+9 B on the runtime page): 25,853 / 32,763 / 63,241 B, budgets 25,858 /
  * 32,766 / 63,244 B.
+ * rx-client's history replay filter then became the stream mux's WatchedValue by its type (history$ cast it), taking
+ * the mux's `unknown` value for a history event in one local: 8,112 -> 8,124 B (+12), budget 8,115 -> 8,127 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_858 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_766 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_244 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_115 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_127 },
 ];
 
 describe('bundle size', () => {

@@ -1,4 +1,5 @@
 import type { HistoryEvent } from '@durable-rx/runtime';
+import type { WatchedValue } from './stream-mux.js';
 
 /**
  * Drops the events a history stream sends again after the server could not resume it.
@@ -11,10 +12,12 @@ import type { HistoryEvent } from '@durable-rx/runtime';
  * events. A different `executionId` means a new execution (`continueAsNew`, a restart): everything is delivered.
  *
  * A function rather than a class: its state is closure variables, which a minifier shortens, and what it returns is
- * the stream mux's `WatchedValue` as it is.
+ * the stream mux's `WatchedValue` as it is. The mux hands it each value as parsed JSON (`unknown`); the filter takes it
+ * for the `HistoryEvent` the server sent from the instance's history, unchecked: the one place this package takes a
+ * history event from the wire.
  *
  * @param next told of each event to deliver, in order
- * @returns what takes the next event of the stream (and the session it came in)
+ * @returns what takes the next value of the stream (and the session it came in)
  *
  * @example
  * ```ts
@@ -22,7 +25,7 @@ import type { HistoryEvent } from '@durable-rx/runtime';
  * accept(event, session); // tells `next` of the events to deliver: often `event`, or none
  * ```
  */
-export function historyReplayFilter(next: (event: HistoryEvent) => void): (event: HistoryEvent, session: string | undefined) => void {
+export function historyReplayFilter(next: (event: HistoryEvent) => void): WatchedValue {
   let current: string | undefined;
   let executionId: string | undefined;
   let count = 0;
@@ -46,7 +49,8 @@ export function historyReplayFilter(next: (event: HistoryEvent) => void): (event
     previous = event;
     next(event);
   };
-  return (event, session) => {
+  return (data, session) => {
+    const event = data as HistoryEvent;
     if (session !== current) {
       if (current !== undefined && count) {
         gathered = [];

@@ -15,7 +15,7 @@ import {
 import { Subscription, type Observable } from 'rxjs';
 import { historyReplayFilter } from './history-replay-filter.js';
 import { badResponse, isRecord } from './remote-error.js';
-import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchedValue, type WatchSpec } from './stream-mux.js';
+import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */
@@ -214,7 +214,7 @@ export class RemoteClient implements DurableClient {
     assertValidInstanceId(instanceId);
     // One filter per subscription: it tracks what this subscriber has been given.
     return this.#mux.watch<HistoryEvent>({ kind: 'history', instanceId }, (subscriber) =>
-      historyReplayFilter((event) => subscriber.next(event)) as WatchedValue);
+      historyReplayFilter((event) => subscriber.next(event)));
   }
 
   createHttpManagementPayload(instanceId: string, baseUrl: string, options?: HttpManagementPayloadOptions): HttpManagementPayload {
