@@ -298,11 +298,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 32,766 / 63,244 B.
  * rx-client's history replay filter then became the stream mux's WatchedValue by its type (history$ cast it), taking
  * the mux's `unknown` value for a history event in one local: 8,112 -> 8,124 B (+12), budget 8,115 -> 8,127 B.
+ * The execution cache then kept a cached execution's state only while it awaits an activity, and take() leaves an entry
+ * without one in place (716 instead of 1,070 B of heap per cached execution, so its default could go from 1,000 to
+ * 10,000 executions): 25,853 / 32,763 / 63,241 -> 25,905 / 32,825 / 63,308 B, budgets 25,910 / 32,830 / 63,313 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_858 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_766 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_244 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_910 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_830 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_313 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_127 },
 ];
 

@@ -2,7 +2,8 @@
  * Scenario: MemoryStore at scale. N instances of `StatusLoop` (wait for an external event, set it as the custom
  * status, wait again) are started and left waiting; then
  * - heap per waiting instance: (heap with N waiting - heap before the runtime) / N, after full collections, with the
- *   runtime's default execution cache;
+ *   runtime's default execution cache; and the part of it that is cached executions: the heap the runtime's stop
+ *   releases after the rounds (its cache above all; the store is kept), divided by N;
  * - raise throughput: one round raises one event to each of the N instances at once (client.raiseEvent) and ends
  *   when every instance has committed the step that consumed it; events/s = N / round time. A few rounds per N, the
  *   same population (each round adds 3 events to every history).
@@ -19,6 +20,8 @@ import { duration, integer, range } from '../format.mjs';
  * @typedef {object} MemoryScaleRow
  * @property {number} waiting           instances waiting for an event
  * @property {number} heapPerInstance   bytes of heap per waiting instance (default cache)
+ * @property {number} cachePerInstance  of which the runtime (its execution cache above all): bytes per waiting
+ *   instance that stopping the runtime released after the rounds
  * @property {import('../stats.mjs').Spread} eventsPerSecond  raised events consumed per second, over the rounds
  * @property {number} roundMedianMs
  * @property {{ cacheHits: number, cacheMisses: number, eventsReplayed: number, steps: number }} counters  worker
@@ -70,9 +73,14 @@ async function measureScale(waiting, rounds, runtimeOptions) {
       times.push(performance.now() - started);
     }
     const after = runtime.metrics;
+    collectGarbage();
+    const heapRunning = process.memoryUsage().heapUsed;
+    await runtime.stop(); // clears the execution cache; the store keeps every instance
+    collectGarbage();
+    const cachePerInstance = (heapRunning - process.memoryUsage().heapUsed) / waiting;
     const perSecond = times.map((ms) => (waiting / ms) * 1000);
     return {
-      waiting, heapPerInstance, eventsPerSecond: spread(perSecond), roundMedianMs: spread(times).median,
+      waiting, heapPerInstance, cachePerInstance, eventsPerSecond: spread(perSecond), roundMedianMs: spread(times).median,
       counters: {
         steps: after.steps - before.steps, cacheHits: after.cacheHits - before.cacheHits,
         cacheMisses: after.cacheMisses - before.cacheMisses, eventsReplayed: after.eventsReplayed - before.eventsReplayed,
@@ -115,10 +123,10 @@ async function untilEach(runtime, ids, reached, act) {
 export function memoryScaleTable(rows) {
   return {
     title: 'MemoryStore at scale: StatusLoop instances waiting for an event; one event raised to each',
-    headers: ['waiting', 'raised events/s (median)', 'rounds min-max', 'round p50', 'heap per waiting instance', 'cache hits / misses', 'events replayed', 'load'],
+    headers: ['waiting', 'raised events/s (median)', 'rounds min-max', 'round p50', 'heap per waiting instance', 'of which cached executions', 'cache hits / misses', 'events replayed', 'load'],
     rows: rows.map((r) => [
       integer(r.waiting), `${integer(r.eventsPerSecond.median)}/s`, range(r.eventsPerSecond, (v) => `${integer(v)}/s`),
-      duration(r.roundMedianMs), `${integer(r.heapPerInstance)} B`,
+      duration(r.roundMedianMs), `${integer(r.heapPerInstance)} B`, `${integer(r.cachePerInstance)} B`,
       `${integer(r.counters.cacheHits)} / ${integer(r.counters.cacheMisses)}`, integer(r.counters.eventsReplayed), r.load.toFixed(1),
     ]),
     notes: [
@@ -126,6 +134,9 @@ export function memoryScaleTable(rows) {
         'waiting instance at once through client.raiseEvent and ends when each has committed the step that consumed it.',
       'Heap per waiting instance: heap used with all N waiting minus heap used before the runtime was created, after ' +
         'full collections (node --expose-gc), divided by N: store records, histories, claim index and cached executions.',
+      'Of which cached executions: the heap that stopping the runtime released after the rounds (its execution cache, ' +
+        'which keeps up to cacheSize = 10,000 executions by default, above all; the store keeps every instance), ' +
+        'divided by N. The rest is what each waiting instance costs the store and the runtime without a cached execution.',
     ],
   };
 }

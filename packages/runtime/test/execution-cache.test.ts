@@ -1,5 +1,12 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import { silentLogger } from '../src/env/logger.js';
+import type { InstanceState } from '../src/model/instance-status.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { executionStarted } from '../src/testing/history-builder.js';
 import { ExecutionCache } from '../src/worker/execution-cache.js';
 
 // eslint-disable-next-line require-yield
@@ -94,5 +101,57 @@ describe('ExecutionCache', () => {
     const cache = new ExecutionCache(0);
     step(cache, 'a', 0);
     expect(cache.size).toBe(0);
+  });
+
+  it('keeps the committed state only with an execution that awaits an activity, the one a fused step can use', () => {
+    const started = (orchestrator: Orchestrator): OrchestrationExecution => {
+      const execution = new OrchestrationExecution(orchestrator, { customStatusLimitBytes: 1024 });
+      execution.replay([]);
+      execution.step(new Date(0), [executionStarted('O')]);
+      return execution;
+    };
+    const state = { instanceId: 'i' } as unknown as InstanceState;
+    const cache = new ExecutionCache(4);
+    cache.set('activity', 'e', 4, started(function* (ctx) { yield ctx.callActivity('A'); }), state, false);
+    cache.set('event', 'e', 4, started(function* (ctx) { yield ctx.waitForExternalEvent('go'); }), state, false);
+    cache.set('timer', 'e', 4, started(function* (ctx) { yield ctx.createTimer(new Date(1_000)); }), state, false);
+    expect(cache.take('activity')?.state).toBe(state);
+    expect(cache.take('event')).toBeUndefined();
+    expect(cache.take('timer')).toBeUndefined();
+    // Such an execution is still there for the step that its event or timer wakes.
+    expect(cache.get('event', 'e', 4)).toBeDefined();
+  });
+});
+
+describe('the runtime\'s execution cache', () => {
+  it('by default keeps every execution of a few thousand waiting instances, so that raising an event to each replays none', async () => {
+    const runtime = createRuntime({
+      store: new MemoryStore(), logger: silentLogger, activities: {},
+      orchestrators: { Loop: function* (ctx) { for (;;) ctx.setCustomStatus(yield ctx.waitForExternalEvent('next')); } },
+    });
+    await runtime.start();
+    try {
+      const ids = Array.from({ length: 2_500 }, (_, i) => `waiter-${i}`);
+      /** Settles once every instance has committed a state for which `done` holds (subscribed before the commands). */
+      const untilEach = (done: (state: InstanceState) => boolean): Promise<unknown> => {
+        const left = new Set(ids);
+        return firstValueFrom(runtime.store.changes$.pipe(
+          filter(({ instanceId, state }) => state !== undefined && done(state) && left.delete(instanceId) && left.size === 0),
+        ));
+      };
+      const waiting = untilEach((state) => state.runtimeStatus === 'Running');
+      await Promise.all(ids.map((instanceId) => runtime.client.startNew('Loop', { instanceId })));
+      await waiting;
+      const before = runtime.metrics;
+      const raised = untilEach((state) => state.customStatus === 1);
+      await Promise.all(ids.map((id) => runtime.client.raiseEvent(id, 'next', 1)));
+      await raised;
+      const after = runtime.metrics;
+      expect(after.steps - before.steps).toBe(ids.length);
+      expect(after.cacheMisses - before.cacheMisses).toBe(0);
+      expect(after.eventsReplayed - before.eventsReplayed).toBe(0);
+    } finally {
+      await runtime.stop();
+    }
   });
 });

@@ -182,6 +182,15 @@ export class OrchestrationExecution {
     return this.#flags;
   }
 
+  /**
+   * True while the result of a scheduled activity is awaited: only then can the worker commit that result together with
+   * the step it wakes (`decideActivityStep`).
+   */
+  get awaitsActivity(): boolean {
+    if (this.#openTasks) for (const task of this.#openTasks.values()) if (task.kind === 'activity') return true;
+    return false;
+  }
+
   /** The parent link from ExecutionStarted, for sub-orchestrations. */
   get parentInstance(): ExecutionStartedEvent['parentInstance'] {
     return this.#parent;
@@ -222,6 +231,8 @@ export class OrchestrationExecution {
       return this.#step(mode, now, events);
     } finally {
       this.#mode = IDLE;
+      // Between steps no code of the orchestrator runs: a cached execution keeps the step's time as text only.
+      this.#nowDate = undefined;
     }
   }
 

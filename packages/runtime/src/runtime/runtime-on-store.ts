@@ -44,7 +44,12 @@ export interface RuntimeOptions {
   readonly maxConcurrentOrchestrations?: number;
   /** Activities running at once. Default 32. */
   readonly maxConcurrentActivities?: number;
-  /** Live executions the worker keeps, so that a step need not replay the history. Default 1000. */
+  /**
+   * Live executions the worker keeps, so that a step need not replay the history. Default 10,000. A cached execution
+   * holds its suspended generator and what the orchestrator's code keeps in it: about 0.7 KB for one waiting for an
+   * event, more for code that holds large values. Lower it for such code; raise it when more instances than this wait
+   * at once and memory allows (each step of one that is not cached replays its history).
+   */
   readonly cacheSize?: number;
   /** Largest custom status, in bytes of JSON. Default 16 KiB. */
   readonly customStatusLimitBytes?: number;
@@ -131,7 +136,7 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     owner: options.workerId ?? newId(),
     ownerReused: options.workerId !== undefined,
     ...limits,
-    cacheSize: options.cacheSize ?? 1000,
+    cacheSize: options.cacheSize ?? 10_000,
     leaseStorage: options.leaseStorage,
   });
   const client = new LocalClient({

@@ -45,12 +45,14 @@ export class ExecutionCache {
   }
 
   /**
-   * Removes and returns the cached execution of `instanceId` with the committed state it was left at (entries set
-   * without a state are not returned).
+   * Removes and returns the cached execution of `instanceId` with the committed state it was left at. An entry kept
+   * without a state is neither returned nor removed: it stays for the step its event or timer wakes.
    */
   take(instanceId: string): { readonly execution: OrchestrationExecution; readonly state: InstanceState } | undefined {
-    const entry = this.#remove(instanceId);
-    return entry?.state ? { execution: entry.execution, state: entry.state } : undefined;
+    const state = (this.#main.get(instanceId) ?? this.#probation.get(instanceId))?.state;
+    if (!state) return undefined;
+    const { execution } = this.#remove(instanceId)!;
+    return { execution, state };
   }
 
   /**
@@ -60,7 +62,9 @@ export class ExecutionCache {
   set(instanceId: string, executionId: string, historyLength: number, execution: OrchestrationExecution, state: InstanceState | undefined, reused: boolean): void {
     if (this.capacity <= 0) return;
     this.#remove(instanceId);
-    const entry: Entry = { executionId, historyLength, execution, state };
+    // The state is kept only for an execution awaiting an activity: `take` serves only the step that activity's result
+    // wakes. For an instance waiting for an event or a timer it was a third of the entry (its Dates above all).
+    const entry: Entry = { executionId, historyLength, execution, state: execution.awaitsActivity ? state : undefined };
     // A newcomer joins the main part only while the cache is short of full by more than probation holds: not in the
     // dip of executions that steps in flight have taken out (a few), where it pushed out an execution that hit every
     // round (at 10k waiting instances, the timing of claims alone lost half the hits); again once instances finished.
