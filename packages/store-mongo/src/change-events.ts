@@ -118,6 +118,26 @@ export function watchFilterFor(keys: ReadonlySet<string>, max: number): readonly
   return keys.size <= max ? [...keys].sort() : undefined;
 }
 
+/**
+ * The keys a per-instance stream's `$match` names when it is (re)opened: the watched ones (`filter`; `undefined`, every
+ * instance, stays so), plus the instance of `resumeEvent`, the event it resumes after by that event's own token. From
+ * MongoDB 6.0 the server filters the oplog with the `$match` before it looks for the resume token, so a stream
+ * reopened for other instances (the one that event was about no longer watched) would not find its token and fail
+ * with ChangeStreamFatalError 280: a lost position, a resync, an error logged, for nothing. Its later changes pass the
+ * `$match` too until the next reopen; the router drops them.
+ *
+ * @example
+ * ```ts
+ * matchKeysFor(['b'], { operationType: 'update', documentKey: { _id: 'a' }, ... }); // ['b', 'a']
+ * matchKeysFor(['b'], undefined);                                                    // ['b']
+ * ```
+ */
+export function matchKeysFor(filter: readonly string[] | undefined, resumeEvent: ChangeEventLike | undefined): readonly string[] | undefined {
+  const key = resumeEvent?.documentKey?._id;
+  if (filter === undefined || typeof key !== 'string' || filter.includes(key)) return filter;
+  return [...filter, key];
+}
+
 /** True when a stream opened with `filter` (`undefined`: every instance) delivers the changes of `key`. */
 export function filterCovers(filter: readonly string[] | undefined, key: string): boolean {
   return filter === undefined || filter.includes(key);

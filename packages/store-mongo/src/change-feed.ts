@@ -12,8 +12,14 @@ import { SerialDelivery } from './serial-delivery.js';
 export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   /** Names the feed in log messages. */
   readonly name: string;
-  /** Opens a change stream at `point` (none = the server's present). */
-  readonly watch: (point: ResumePoint | undefined) => ChangeStream<Document, E>;
+  /**
+   * Opens a change stream at `point` (none = the server's present). `resumeEvent` is the event whose own resume token
+   * `point` resumes after, when it is one (not a high-water token from a drained batch, nor a time): the pipeline must
+   * still let that event through. From MongoDB 6.0 the server applies the `$match` to the oplog before it looks for
+   * the token, so a `$match` that no longer matches the event cannot find it and fails with ChangeStreamFatalError
+   * (280, "the resume token was not found"): a lost position, for no reason.
+   */
+  readonly watch: (point: ResumePoint | undefined, resumeEvent?: E) => ChangeStream<Document, E>;
   /**
    * Maps an event to what subscribers get; `undefined` drops it. May throw (or reject) for a corrupt event (logged,
    * skipped). May be asynchronous (a lookup): events are still delivered in stream order.
@@ -62,6 +68,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   #subscribers = 0;
   #stream: ChangeStream<Document, E> | undefined;
   #token: unknown;
+  /** The delivered event whose own resume token `#token` is (see `ChangeFeedOptions.watch`); else undefined. */
+  #tokenEvent: E | undefined;
   /** The stream started after an invalidate event and delivered no change since: `#token` may be that event's. */
   #afterInvalidate = false;
   #openedAt: Timestamp | undefined;
@@ -152,7 +160,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       }
       this.#stream = undefined;
       void stream.close().catch(() => undefined);
-      this.#start(reopen.point);
+      this.#start(reopen.point, this.#resumeEventOf(reopen.point));
     });
   }
 
@@ -166,6 +174,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   #open(): void {
     this.#token = undefined;
+    this.#tokenEvent = undefined;
     this.#afterInvalidate = false;
     this.#failures = 0;
     this.#healthyAt = this.#o.clock.now();
@@ -186,12 +195,12 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     (this.#lingerTimer as { unref?: () => void }).unref?.();
   }
 
-  #start(point: ResumePoint | undefined): void {
+  #start(point: ResumePoint | undefined, resumeEvent?: E): void {
     this.#startedAtMs = this.#o.clock.now().getTime();
     this.#delivered = false;
     let stream: ChangeStream<Document, E>;
     try {
-      stream = this.#o.watch(point);
+      stream = this.#o.watch(point, resumeEvent);
     } catch (error) {
       this.#fail(undefined, { kind: 'error', error });
       return;
@@ -200,6 +209,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     stream.on('resumeTokenChanged', (token) => {
       if (this.#stream !== stream) return;
       this.#token = token;
+      // A later position (the next event's token, or a batch's high-water token): the last event no longer anchors it.
+      if (this.#tokenEvent !== undefined && !sameToken(token, this.#tokenEvent._id)) this.#tokenEvent = undefined;
       this.#healthy();
     });
     stream.on('error', (error) => {
@@ -214,7 +225,10 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   #onChange(stream: ChangeStream<Document, E>, event: E): void {
     if (this.#stream !== stream) return;
-    this.#token = event._id;
+    // The driver's position after this event (it emits resumeTokenChanged first): the batch's high-water token once
+    // the batch is drained, which names no event, else the event's own token, which a reopen must be able to find.
+    this.#token = stream.resumeToken ?? event._id;
+    this.#tokenEvent = sameToken(this.#token, event._id) ? event : undefined;
     this.#delivered = true;
     this.#healthy();
     if (isInvalidation(event)) {
@@ -257,6 +271,13 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#reopen(stream, reopen.point, decision.delayMs, reopen.resync);
   }
 
+  /** The event `point` resumes after by that event's own token (see `ChangeFeedOptions.watch`), if any. */
+  #resumeEventOf(point: ResumePoint | 'now' | undefined): E | undefined {
+    if (point === undefined || point === 'now' || 'startAtOperationTime' in point) return undefined;
+    const token = 'resumeAfter' in point ? point.resumeAfter : point.startAfter;
+    return this.#tokenEvent !== undefined && sameToken(token, this.#tokenEvent._id) ? this.#tokenEvent : undefined;
+  }
+
   /** Gives up: the current subscribers get `error`; the next subscriber opens a new stream from scratch. */
   #end(stream: ChangeStream<Document, E> | undefined, error: unknown): void {
     this.#stream = undefined;
@@ -278,11 +299,12 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
       if (point === 'now') {
         this.#token = undefined;
+        this.#tokenEvent = undefined;
         this.#afterInvalidate = false;
         this.#openedAt = this.#o.startTime();
         this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
       } else {
-        this.#start(point);
+        this.#start(point, this.#resumeEventOf(point));
       }
       if (resync) this.#runResync(since);
     }, delayMs);
@@ -317,3 +339,11 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   }
 }
 
+
+/** Whether two resume tokens are the same position: the same object, or the same `_data` (the driver's own copies). */
+function sameToken(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const dataOf = (token: unknown) => (typeof token === 'object' && token !== null ? (token as { _data?: unknown })._data : undefined);
+  const data = dataOf(a);
+  return typeof data === 'string' && data === dataOf(b);
+}

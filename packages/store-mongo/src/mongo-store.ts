@@ -15,7 +15,7 @@ import {
 } from 'mongodb';
 import { merge, Observable, of, Subject } from 'rxjs';
 import {
-  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
+  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
   watchFilterFor, withInput,
   type ChangeEventLike,
 } from './change-events.js';
@@ -391,9 +391,11 @@ export class MongoStore implements Store {
     this.#watchScope = new WatchScope(clock.now().getTime());
     this.#watchFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} per-instance status feed`,
-      watch: (point) => {
+      watch: (point, resumeEvent) => {
         this.#watchFilter = this.#watchScope.filterFor(new Set(this.#watchers.ids().map(instanceKey)), this.#maxWatched);
-        return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(this.#watchFilter), streamOptions(point));
+        // The instance of the event the stream resumes after stays in the $match, watched or not: else the server
+        // cannot find the token (see matchKeysFor).
+        return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(matchKeysFor(this.#watchFilter, resumeEvent)), streamOptions(point));
       },
       // Past maxWatchedInstances (or while churn keeps it wide) the stream carries every instance: only the watched
       // ones are read.

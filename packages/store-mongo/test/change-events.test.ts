@@ -2,7 +2,7 @@ import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
-  concernsWatched, filterCovers, InputCache, isInvalidation, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
+  concernsWatched, filterCovers, InputCache, isInvalidation, matchKeysFor, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
   withInput, type ChangeEventLike,
 } from '../src/change-events.js';
 import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
@@ -119,6 +119,18 @@ describe('change stream pipelines', () => {
     expect(filterCovers(['a', 'b'], 'a')).toBe(true);
     expect(filterCovers(['a', 'b'], 'c')).toBe(false);
     expect(filterCovers(undefined, 'c')).toBe(true);
+  });
+
+  it('keeps the instance of the event a reopened stream resumes after in its $match, watched or not', () => {
+    // MongoDB 6.0+ filters the oplog with the $match before it looks for the resume token: a stream reopened for Y
+    // after an event of X (no longer watched) must still match X, or it fails with 280 and loses its position.
+    const ofX = { _id: { _data: 'x1' }, operationType: 'update', documentKey: { _id: 'x' }, updateDescription: { updatedFields: { state: '{}' } } };
+    expect(matchKeysFor(['y'], ofX)).toEqual(['y', 'x']);
+    expect(matchKeysFor([], ofX)).toEqual(['x']);
+    expect(matchKeysFor(['x', 'y'], ofX)).toEqual(['x', 'y']);
+    expect(matchKeysFor(['y'], undefined)).toEqual(['y']); // a high-water token or a time: no event to find
+    expect(matchKeysFor(undefined, ofX)).toBeUndefined(); // every instance already
+    expect(matchKeysFor(['y'], { _id: { _data: 'i' }, operationType: 'invalidate' })).toEqual(['y']);
   });
 
   it('past the bound, reads only the events of watched instances (the stream carries every instance)', () => {

@@ -1,4 +1,5 @@
-import { MongoClient, Timestamp, type ChangeStreamOptions, type Document } from 'mongodb';
+import { EventEmitter } from 'node:events';
+import { MongoClient, Timestamp, type ChangeStream, type ChangeStreamOptions, type Document } from 'mongodb';
 import { filter, firstValueFrom, of } from 'rxjs';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -252,3 +253,113 @@ describe('change feed against a server that refuses (real driver)', () => {
   });
 });
 
+
+/**
+ * A change stream that emits what a test scripts, in the order the driver does (`resumeTokenChanged` with the position
+ * it caches, then `change`): for what the feed does with the tokens of the events it got, which a refusing server
+ * cannot show. Nothing here stands in for the database in a store test.
+ */
+class ScriptedStream extends EventEmitter {
+  resumeToken: unknown = null;
+  closed = false;
+
+  /** Delivers `event`; the driver caches `cached` (the event's own token, or the drained batch's high-water token). */
+  deliver(event: ChangeEventLike, cached: unknown = event._id): void {
+    this.resumeToken = cached;
+    this.emit('resumeTokenChanged', cached);
+    this.emit('change', event);
+  }
+
+  /** An empty batch's high-water token (a getMore that found nothing new). */
+  advance(token: unknown): void {
+    this.resumeToken = token;
+    this.emit('resumeTokenChanged', token);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+describe('change feed: where a refresh resumes (scripted stream)', () => {
+  function scriptedFeed() {
+    const streams: ScriptedStream[] = [];
+    const opens: { point: ResumePoint | undefined; resumeEvent: ChangeEventLike | undefined }[] = [];
+    const logged: string[] = [];
+    const feed = new ChangeFeed<ChangeEventLike, ChangeEventLike>({
+      name: 'scripted feed',
+      watch: (point, resumeEvent) => {
+        opens.push({ point, resumeEvent });
+        const stream = new ScriptedStream();
+        streams.push(stream);
+        return stream as unknown as ChangeStream<Document, ChangeEventLike>;
+      },
+      map: (event) => event,
+      startTime: () => new Timestamp({ t: 1_700_000_000, i: 1 }),
+      resync: () => of(),
+      logger: { warn: (message) => void logged.push(message), error: (message) => void logged.push(message) },
+      policy: { initialDelayMs: 1_000, maxDelayMs: 5_000, maxPersistentFailures: 3 },
+      lingerMs: 0,
+      clock: new VirtualClock(),
+    });
+    /** Refreshes and waits for the reopen (one microtask). */
+    const refreshed = async () => {
+      feed.refresh();
+      await Promise.resolve();
+    };
+    return { feed, streams, opens, logged, refreshed };
+  }
+  const ofX = { _id: { _data: '8201' }, operationType: 'update', documentKey: { _id: 'x' }, updateDescription: { updatedFields: { state: '{}' } } };
+
+  it('resumes after an event by its own token with that event, so the new pipeline can still let it through', async () => {
+    // A refresh in the middle of a batch (or after a batch cut by size): the position is the event's own token. The
+    // pipeline built for the reopen gets the event, so a $match rebuilt for other instances still finds the token.
+    const { feed, streams, opens, logged, refreshed } = scriptedFeed();
+    const subscription = feed.events$.subscribe();
+    try {
+      streams[0]!.deliver(ofX);
+      await refreshed();
+      expect(opens[1]).toEqual({ point: { resumeAfter: ofX._id }, resumeEvent: ofX });
+      expect(streams[0]!.closed).toBe(true);
+      expect(logged).toEqual([]);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('resumes at the high-water token of a drained batch, which needs no event kept in the pipeline', async () => {
+    const { feed, streams, opens, refreshed } = scriptedFeed();
+    const subscription = feed.events$.subscribe();
+    try {
+      const highWater = { _data: '8202' };
+      streams[0]!.deliver(ofX, highWater); // the batch's last event: the driver caches postBatchResumeToken
+      await refreshed();
+      expect(opens[1]).toEqual({ point: { resumeAfter: highWater }, resumeEvent: undefined });
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('lets the event go once a later empty batch moved the position past it', async () => {
+    const { feed, streams, opens, refreshed } = scriptedFeed();
+    const subscription = feed.events$.subscribe();
+    try {
+      streams[0]!.deliver(ofX);
+      const later = { _data: '8203' };
+      streams[0]!.advance(later);
+      await refreshed();
+      expect(opens[1]).toEqual({ point: { resumeAfter: later }, resumeEvent: undefined });
+      // The same position as a driver's copy of the token (another object, same _data) keeps the event.
+      streams[1]!.deliver(ofX);
+      streams[1]!.advance({ _data: ofX._id._data });
+      await refreshed();
+      expect(opens[2]).toEqual({ point: { resumeAfter: { _data: ofX._id._data } }, resumeEvent: ofX });
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+});

@@ -459,6 +459,29 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('reopens the per-instance stream for Y right after X, no longer watched, changed: Y\u2019s change arrives, no position lost', async () => {
+      // The stream's last token is X's event; the reopened $match names Y. MongoDB 6.0+ filters the oplog with the
+      // $match before it looks for the token: without X kept in it, ChangeStreamFatalError 280, a logged error and a
+      // resync. (waitForCompletion(X) resolving and unsubscribing, then a start and watch of Y, is this sequence.)
+      const errors: unknown[] = [];
+      const store = await db.open('unwatched', { logger: { warn: () => undefined, error: (...args: unknown[]) => void errors.push(args) } });
+      const seen = (id: string) => firstValueFrom(store.instanceChanges$(id).pipe(filter((c) => c.state !== undefined), timeout({ first: 60_000 })));
+      try {
+        // Three rounds: five reopens, within the reopen burst (a wider $match would hide the case).
+        for (let i = 0; i < 3; i++) {
+          const x = seen(`unwatched-x${i}`);
+          await store.commit(start(`unwatched-x${i}`));
+          await x; // firstValueFrom unsubscribes: X is no longer watched
+          const y = seen(`unwatched-y${i}`);
+          await store.commit(start(`unwatched-y${i}`));
+          expect((await y).instanceId).toBe(`unwatched-y${i}`);
+        }
+        expect(errors, 'no lost position, no resync').toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('purges by filter across many transactions, reading the matching ids as it goes', async () => {
       const store = await open();
       try {
