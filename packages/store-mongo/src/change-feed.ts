@@ -37,6 +37,12 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
    * missed): for example a re-read of everything changed since `since`, the last moment the feed was known healthy.
    */
   readonly resync: (since: Date) => Observable<T>;
+  /**
+   * Also emit `resync` at each reopen after a failure that keeps the position (resuming from the token). Such a
+   * stream loses nothing once it is back, but while it keeps failing it delivers nothing: the wake-up feed sets this so
+   * that workers rescan at every attempt instead of waiting, idle, for a stream that may stay broken for long.
+   */
+  readonly resyncOnResume?: boolean;
   readonly logger: Logger;
   readonly policy: ResumePolicy;
   /** How long the stream stays open after the last subscriber left (a quick re-subscribe reuses it). */
@@ -268,7 +274,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     const message = `${this.#o.name}: change stream failed (${decision.failure}); ${how} in ${decision.delayMs} ms`;
     if (decision.severity === 'error') this.#o.logger.error(message, failure.error);
     else this.#o.logger.warn(message, failure.error);
-    this.#reopen(stream, reopen.point, decision.delayMs, reopen.resync);
+    this.#reopen(stream, reopen.point, decision.delayMs, reopen.resync || this.#o.resyncOnResume === true);
   }
 
   /** The event `point` resumes after by that event's own token (see `ChangeFeedOptions.watch`), if any. */

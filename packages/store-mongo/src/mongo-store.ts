@@ -383,8 +383,11 @@ export class MongoStore implements Store {
       watch: (point) => this.#db.watch<Document, ChangeEventLike>(wakePipeline(this.collections), streamOptions(point)),
       map: wakeSignalOf,
       startTime,
-      // Work written while the position was lost is found by a rescan: the worker claims on every signal.
+      // Work written while the position was lost is found by a rescan: the worker claims on every signal. This feed
+      // never gives up, so also at each reopen after any failure: while the stream stays broken, an idle worker (no
+      // timer armed) would otherwise never learn of work another process wrote.
       resync: () => of(true as const),
+      resyncOnResume: true,
       logger, policy, lingerMs, clock,
     });
     this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;

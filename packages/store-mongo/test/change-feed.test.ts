@@ -4,7 +4,7 @@ import { filter, firstValueFrom, of } from 'rxjs';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChangeEventLike } from '../src/change-events.js';
-import { ChangeFeed } from '../src/change-feed.js';
+import { ChangeFeed, type ChangeFeedOptions } from '../src/change-feed.js';
 import { mapDriverError } from '../src/map-driver-error.js';
 import type { ResumePoint } from '../src/resume-policy.js';
 
@@ -283,11 +283,12 @@ class ScriptedStream extends EventEmitter {
 }
 
 describe('change feed: where a refresh resumes (scripted stream)', () => {
-  function scriptedFeed() {
+  function scriptedFeed(options: Partial<ChangeFeedOptions<ChangeEventLike, unknown>> = {}) {
     const streams: ScriptedStream[] = [];
     const opens: { point: ResumePoint | undefined; resumeEvent: ChangeEventLike | undefined }[] = [];
     const logged: string[] = [];
-    const feed = new ChangeFeed<ChangeEventLike, ChangeEventLike>({
+    const clock = new VirtualClock();
+    const feed = new ChangeFeed<ChangeEventLike, unknown>({
       name: 'scripted feed',
       watch: (point, resumeEvent) => {
         opens.push({ point, resumeEvent });
@@ -301,14 +302,15 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
       logger: { warn: (message) => void logged.push(message), error: (message) => void logged.push(message) },
       policy: { initialDelayMs: 1_000, maxDelayMs: 5_000, maxPersistentFailures: 3 },
       lingerMs: 0,
-      clock: new VirtualClock(),
+      clock,
+      ...options,
     });
     /** Refreshes and waits for the reopen (one microtask). */
     const refreshed = async () => {
       feed.refresh();
       await Promise.resolve();
     };
-    return { feed, streams, opens, logged, refreshed };
+    return { feed, streams, opens, logged, refreshed, clock };
   }
   const ofX = { _id: { _data: '8201' }, operationType: 'update', documentKey: { _id: 'x' }, updateDescription: { updatedFields: { state: '{}' } } };
 
@@ -357,6 +359,42 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
       streams[1]!.advance({ _data: ofX._id._data });
       await refreshed();
       expect(opens[2]).toEqual({ point: { resumeAfter: { _data: ofX._id._data } }, resumeEvent: ofX });
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('with resyncOnResume (the wake-up feed), emits the resync at every reopen after a failure, also one that resumes', async () => {
+    // While the stream keeps failing it delivers nothing; an idle worker rescans at each attempt instead of never.
+    const { feed, streams, opens, clock } = scriptedFeed({ resync: () => of('rescan'), resyncOnResume: true });
+    const values: unknown[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    try {
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        streams[attempt - 1]!.emit('error', Object.assign(new Error('connection reset'), { name: 'MongoNetworkError' }));
+        await clock.waitForTimer();
+        await clock.advance(5_000);
+        expect(opens).toHaveLength(attempt + 1);
+        expect(opens[attempt]!.point).toEqual({ startAtOperationTime: new Timestamp({ t: 1_700_000_000, i: 1 }) });
+        expect(values).toEqual(Array.from({ length: attempt }, () => 'rescan'));
+      }
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('without it (the status feeds), a failure that resumes from the token re-reads nothing', async () => {
+    const { feed, streams, opens, clock } = scriptedFeed({ resync: () => of('re-read') });
+    const values: unknown[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    try {
+      streams[0]!.emit('error', Object.assign(new Error('connection reset'), { name: 'MongoNetworkError' }));
+      await clock.waitForTimer();
+      await clock.advance(5_000);
+      expect(opens).toHaveLength(2);
+      expect(values).toEqual([]);
     } finally {
       subscription.unsubscribe();
       await feed.close();
