@@ -281,16 +281,17 @@ const QUERY_CHECKS = {
 function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] {
   let names: unknown[] | undefined;
   try {
-    if (Array.isArray(value)) names = Array.from(value as unknown[]);
+    if (Array.isArray(value)) names = Array.from(value);
   } catch (error) {
     invalid(what, 'threw when read', error);
   }
-  const statuses: OrchestrationRuntimeStatus[] = [];
+  const statuses: unknown[] = [];
   const refuse = () => invalid(what, `must be an array of ${ALL_RUNTIME_STATUSES.join(', ')}`);
-  for (const name of (names ?? refuse()) as OrchestrationRuntimeStatus[]) {
+  for (const name of names ?? refuse()) {
     // Exact names only (the HTTP API's query parameters, which match any case, are read by runtimeStatusNamed).
-    if (!ALL_RUNTIME_STATUSES.includes(name)) refuse();
+    if (!(ALL_RUNTIME_STATUSES as readonly unknown[]).includes(name)) refuse();
     if (!statuses.includes(name)) statuses.push(name);
   }
-  return statuses;
+  // Known names only: each was checked above.
+  return statuses as OrchestrationRuntimeStatus[];
 }
