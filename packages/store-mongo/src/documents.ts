@@ -230,6 +230,29 @@ export function decodeInstanceState(text: string, input?: string): InstanceState
   } as unknown as InstanceState;
 }
 
+/**
+ * The state of one stored instance a read returned, or `undefined` when it does not decode (corrupt, or written by
+ * another program or a newer version): then `unreadable` is told its key and the error. Reads of many instances (a
+ * query page, a purge batch, a re-read after a change-feed gap) leave such a document out instead of failing whole,
+ * as claims skip work they cannot read (`decideClaimedWork`); a single instance's read (`getInstance`) still throws.
+ *
+ * @example
+ * ```ts
+ * const state = decodeStoredState(doc, (key, error) => logger.error(`instance ${key} cannot be read`, error));
+ * if (state) page.push(state);
+ * ```
+ */
+export function decodeStoredState(
+  doc: { readonly _id: string; readonly state: string; readonly input?: string }, unreadable: (key: string, error: unknown) => void,
+): InstanceState | undefined {
+  try {
+    return decodeInstanceState(doc.state, doc.input);
+  } catch (error) {
+    unreadable(doc._id, error);
+    return undefined;
+  }
+}
+
 /** The document of an instance: its state (already encoded), indexed copies, a free lease. */
 export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: QueueHead, historyGen: string): InstanceDoc {
   return {

@@ -27,7 +27,7 @@ import {
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
-  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, newHistoryGen,
+  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen,
   purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
@@ -624,6 +624,14 @@ export class MongoStore implements Store {
     });
   }
 
+  /** The state of a document a read of many instances returned, or undefined, logged, when it does not decode. */
+  #readable(doc: Pick<InstanceDoc, '_id' | 'state'> & { readonly input?: string }, readBy: string): InstanceState | undefined {
+    return decodeStoredState(doc, (key, error) => this.#logger.error(
+      `MongoStore ${this.dbName}: instance ${JSON.stringify(instanceIdOfKey(key))} cannot be read (its stored state does not decode); it was left out of ${readBy}`,
+      error,
+    ));
+  }
+
   /** Logs work a claim skipped (`decideClaimedWork`); its lease is kept: it is claimed again when that expires. */
   #skipped(skip: { readonly message: string; readonly error: unknown }): void {
     this.#logger.error(`MongoStore ${this.dbName}: ${skip.message}`, skip.error);
@@ -718,14 +726,21 @@ export class MongoStore implements Store {
       const pageSize = pageSizeOf(query);
       const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
       const docs = await this.#instances
-        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: { state: 1, input: 1 } })
+        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: { state: 1, input: 1, createdTime: 1 } })
         .toArray();
-      const page = docs.slice(0, pageSize).map((d) => decodeInstanceState(d.state, d.input));
-      const last = page[page.length - 1];
+      const pageDocs = docs.slice(0, pageSize);
+      // A document that does not decode is logged and left out, not the whole page failed (see decodeStoredState).
+      const page = pageDocs.flatMap((d) => this.#readable(d, 'a query page') ?? []);
+      // The next page starts after the page's last document, read or not (its indexed key, as the filter pages by).
+      const lastDoc = pageDocs[pageDocs.length - 1];
+      const lastState = page[page.length - 1];
+      const last = lastDoc && lastDoc.createdTime instanceof Date
+        ? { createdTime: lastDoc.createdTime.getTime(), instanceId: instanceIdOfKey(lastDoc._id) }
+        : lastState && pageKeyOf(lastState);
       return {
         // The filter already selected these; the shared predicate keeps the semantics identical to every store.
         instances: page.filter((state) => matchesQuery(state, query)),
-        ...(docs.length > pageSize && last ? { continuationToken: encodeContinuationToken(pageKeyOf(last)) } : {}),
+        ...(docs.length > pageSize && last ? { continuationToken: encodeContinuationToken(last) } : {}),
       };
     });
   }
@@ -775,7 +790,11 @@ export class MongoStore implements Store {
           const docs = await this.#instances
             .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, state: 1, historyGen: 1 } })
             .toArray();
-          const doomed = docs.filter((d) => matchesPurgeFilter(decodeInstanceState(d.state), filter));
+          // One that does not decode is logged and left (not purged: its status cannot be checked), not the batch failed.
+          const doomed = docs.filter((d) => {
+            const state = this.#readable(d, 'a purge');
+            return state !== undefined && matchesPurgeFilter(state, filter);
+          });
           if (doomed.length > 0) await this.#drop(session, doomed);
           return doomed.length;
         });
@@ -1169,8 +1188,11 @@ export class MongoStore implements Store {
         const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
           const instanceId = instanceIdOfKey(doc._id);
           if (found.has(instanceId)) return;
-          found.add(instanceId);
-          subscriber.next({ instanceId, state: decodeInstanceState(doc.state, doc.input) });
+          found.add(instanceId); // found even when it cannot be read: it exists, so it is no purge
+          // One that does not decode is logged and left out: failing the re-read would retry it for good, and the
+          // purges and states after it would never be delivered.
+          const state = this.#readable(doc, 'the re-read after a change-feed gap');
+          if (state) subscriber.next({ instanceId, state });
         };
         let candidates: readonly string[] = instanceIds ?? [];
         if (!instanceIds) {

@@ -2,7 +2,7 @@ import type { HistoryEvent } from '@durable-rx/runtime';
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
+  claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeStoredState, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
   encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, purgeDocs, queueFields, readyAtOf, taskDoc,
 } from '../src/documents.js';
 import { claimableAtMs } from '@durable-rx/runtime/store-kit';
@@ -26,6 +26,23 @@ describe('instance documents', () => {
     expect(decoded.lastUpdatedTime.getTime()).toBe(T0.getTime() + 1234);
     expect(Object.keys(decoded.input as object)).toContain('__proto__');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('read one by one for a read of many instances: one that does not decode is reported and left out, the rest read', () => {
+    const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
+    const unreadable: [string, unknown][] = [];
+    const report = (key: string, error: unknown) => void unreadable.push([key, error]);
+    const docs = [
+      { _id: 'a', state: encoded.state, input: encoded.input },
+      { _id: 'corrupt', state: '{not json' },
+      { _id: 'foreign', state: '{"hello":1}' },
+      { _id: 'b', state: encoded.state },
+    ];
+    const states = docs.flatMap((doc) => decodeStoredState(doc, report) ?? []);
+    expect(states).toHaveLength(2);
+    expect(states[0]).toEqual(state);
+    expect(unreadable.map(([key]) => key)).toEqual(['corrupt', 'foreign']);
+    expect(unreadable[0]![1]).toMatchObject({ code: 'store-error' });
   });
 
   it('keep the input apart from the snapshot a step rewrites (finding 6), and no input as an empty text', () => {

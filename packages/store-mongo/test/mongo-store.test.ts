@@ -210,6 +210,42 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('leaves a document that does not decode out of query pages and purges, logged, instead of failing them', async () => {
+      const errors: string[] = [];
+      const store = await db.open('undecodable', { logger: { warn: () => undefined, error: (message) => void errors.push(message) } });
+      const client = new MongoClient(mongoUri);
+      try {
+        const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
+        const from = new Date(Date.now() - 1_000);
+        for (const id of ['u-1', 'u-2', 'u-3']) await store.commit(start(id));
+        // u-1 and u-3 completed; u-2 completed too by its indexed status, but its state does not decode.
+        for (const id of ['u-1', 'u-3']) {
+          const doc = await instances.findOne({ _id: id });
+          const completed = JSON.stringify({ ...(JSON.parse(doc!.state) as object), runtimeStatus: 'Completed' });
+          await instances.updateOne({ _id: id }, { $set: { runtimeStatus: 'Completed', state: completed } });
+        }
+        await instances.updateOne({ _id: 'u-2' }, { $set: { runtimeStatus: 'Completed', state: '{not json' } });
+        // Paged one at a time: the page of the unreadable one is empty but still leads on to the next.
+        const ids: string[] = [];
+        let continuationToken: string | undefined;
+        do {
+          const page = await store.queryInstances({ instanceIdPrefix: 'u-', pageSize: 1, ...(continuationToken ? { continuationToken } : {}) });
+          ids.push(...page.instances.map((state) => state.instanceId));
+          continuationToken = page.continuationToken;
+        } while (continuationToken);
+        expect(ids).toEqual(['u-1', 'u-3']);
+        expect((await store.queryInstances({ instanceIdPrefix: 'u-' })).instances.map((state) => state.instanceId)).toEqual(['u-1', 'u-3']);
+        expect(errors.some((e) => e.includes('"u-2"') && e.includes('query page'))).toBe(true);
+        // The purge takes the readable ones and leaves the one whose status it cannot check.
+        expect(await store.purgeInstances({ createdTimeFrom: from })).toBe(2);
+        expect(await instances.countDocuments({ _id: { $in: ['u-1', 'u-2', 'u-3'] } })).toBe(1);
+        expect(errors.some((e) => e.includes('"u-2"') && e.includes('purge'))).toBe(true);
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
     it('a step deletes the messages it consumed visiting only those, however many are queued (explain executionStats)', async () => {
       const store = await open();
       const client = new MongoClient(mongoUri);
