@@ -51,7 +51,7 @@ import {
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
-import { instanceUpdateFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
 import { SINGLE_WRITE_CONCERN, transactionOptionsFor } from './write-concern.js';
@@ -667,12 +667,13 @@ export class MongoStore implements Store {
     validateLeaseOwner(owner);
     const [instances, tasks] = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => Promise.all([
       this.#transaction(async (session) => {
+        const now = this.#clock.now();
         const held = await this.#instances
           .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
           .toArray();
         if (held.length === 0) return 0;
         const result = await this.#instances.bulkWrite(
-          held.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt) } } })),
+          held.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt, now) } } })),
           { session, ordered: true },
         );
         return result.modifiedCount;
@@ -1032,7 +1033,8 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Releases an orchestration lease without a commit (waking every worker: `handoff`); true when it was still held.
+   * Releases an orchestration lease without a commit (waking every worker, `handoff`, when a message is visible now);
+   * true when it was still held.
    * A transaction: `claimAt` is computed from the queue head it reads, which a message sent meanwhile would change
    * (that write conflicts, and the transaction retries).
    */
@@ -1040,7 +1042,7 @@ export class MongoStore implements Store {
     return this.#transaction(async (session) => {
       const doc = await this.#instances.findOne({ _id: key, leaseToken }, { session, projection: { nextMessageAt: 1 } });
       if (!doc) return false;
-      await this.#instances.updateOne({ _id: key, leaseToken }, { $set: releasedFields(doc.nextMessageAt) }, { session });
+      await this.#instances.updateOne({ _id: key, leaseToken }, { $set: releasedFields(doc.nextMessageAt, this.#clock.now()) }, { session });
       return true;
     });
   }
@@ -1221,9 +1223,13 @@ export class MongoStore implements Store {
   }
 }
 
-/** What releasing an orchestration lease writes, for an instance whose earliest due message is at `nextMessageAt`. */
-function releasedFields(nextMessageAt: Date) {
-  return { ...FREE_LEASE, handoff: new ObjectId(), claimAt: claimAtOf(FREE_LEASE.leaseExpiresAt, nextMessageAt) };
+/**
+ * What releasing an orchestration lease without a commit writes, for an instance whose earliest due message is at
+ * `nextMessageAt`: the rule a commit's release follows (`leaseReleaseFields`: a `handoff` only when a message is
+ * visible at `now`), and the `claimAt` of a free lease.
+ */
+function releasedFields(nextMessageAt: Date, now: Date) {
+  return { ...leaseReleaseFields(nextMessageAt, now), claimAt: claimAtOf(FREE_LEASE.leaseExpiresAt, nextMessageAt) };
 }
 
 function describeWriteSet(writeSet: WriteSet): string {

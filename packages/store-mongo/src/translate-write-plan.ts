@@ -200,8 +200,23 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
  * wake-up feed tells every process that time (`wakeSignalOf`).
  */
 export function instanceUpdateFields(w: Extract<MongoWrite, { op: 'updateInstance' }>, head: QueueHead, now: Date): Record<string, unknown> {
-  const release = w.release ? { ...FREE_LEASE, ...(head.nextMessageAt <= now ? { handoff: new ObjectId() } : {}) } : {};
-  return { ...w.set, ...queueFields(head, w.leaseExpiresAt), ...release };
+  return { ...w.set, ...queueFields(head, w.leaseExpiresAt), ...(w.release ? leaseReleaseFields(head.nextMessageAt, now) : {}) };
+}
+
+/**
+ * What releasing an orchestration lease `$set`s besides the queue fields, by a commit or without one (an abandon, a
+ * claim that found no messages, `releaseOwner`): a free lease, and a fresh `handoff` only when a message is visible
+ * at `now` (`nextMessageAt`, the instance's earliest due message), so that every process's worker claims it at once.
+ * A release that leaves only a later message, or none, wakes nobody that way: its `claimAt` tells the wake-up feed
+ * the time (`wakeSignalOf`), or there is nothing to claim.
+ *
+ * @example
+ * ```ts
+ * leaseReleaseFields(dueAt, now); // { leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, handoff } when dueAt <= now
+ * ```
+ */
+export function leaseReleaseFields(nextMessageAt: Date, now: Date): Record<string, unknown> {
+  return { ...FREE_LEASE, ...(nextMessageAt <= now ? { handoff: new ObjectId() } : {}) };
 }
 
 /**

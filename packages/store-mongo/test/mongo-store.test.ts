@@ -5,11 +5,11 @@ import {
   type ActivityTask, type InstanceState, type OrchestrationMessage, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
-import { MongoClient, type Document } from 'mongodb';
+import { MongoClient, ObjectId, type Document } from 'mongodb';
 import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
-import { taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
@@ -204,6 +204,41 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect((await store.claimActivity({ owner: 'w', leaseMs: 60_000, now }))?.task.id).toBe('good-task');
         expect(errors.some((e) => e.includes('"bad-task"'))).toBe(true);
         expect((await tasks.findOne({ _id: 'bad-task' }))?.leaseExpiresAt).toEqual(new Date(now.getTime() + 60_000));
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
+    it('a release without a commit wakes every process (handoff) only when a message is visible, as a commit\u2019s release', async () => {
+      const store = await open();
+      const client = new MongoClient(mongoUri);
+      try {
+        const database = client.db(db.name);
+        const instances = database.collection<InstanceDoc>(store.collections.instances);
+        const messages = database.collection(store.collections.messages);
+        for (const id of ['busy', 'quiet-1', 'quiet-2']) await store.commit(start(id));
+        const claim = async (owner: string) => (await store.claimOrchestration({ owner, leaseMs: 60_000, now: new Date() }))!;
+        const claimed = new Map<string, Awaited<ReturnType<typeof claim>>>();
+        for (const owner of ['a', 'b', 'c']) {
+          const item = await claim(owner);
+          claimed.set(item.state.instanceId, item);
+        }
+        // The quiet ones have nothing left to claim (their messages went, as a purge or restart racing the lease leaves them).
+        for (const id of ['quiet-1', 'quiet-2']) {
+          await messages.deleteMany({ instanceId: id });
+          await instances.updateOne({ _id: id }, { $set: { nextMessageAt: NEVER, readyAt: NEVER } });
+        }
+        await store.abandonOrchestration('busy', claimed.get('busy')!.lease.token);
+        await store.abandonOrchestration('quiet-1', claimed.get('quiet-1')!.lease.token);
+        expect(await store.releaseOwner(claimed.get('quiet-2')!.lease.owner)).toBe(1);
+        expect((await instances.findOne({ _id: 'busy' }))?.handoff).toBeInstanceOf(ObjectId);
+        for (const id of ['quiet-1', 'quiet-2']) {
+          const doc = await instances.findOne({ _id: id });
+          expect(doc?.leaseToken, id).toBeNull();
+          expect(doc?.handoff, id).toBeUndefined();
+          expect(doc?.claimAt, id).toEqual(NEVER);
+        }
       } finally {
         await client.close();
         await store.close();

@@ -5,7 +5,7 @@ import { BSON, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
-import { describeWrites, instanceUpdateFields, translateWritePlan, type MongoWrite, type StoredRow } from '../src/translate-write-plan.js';
+import { describeWrites, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from '../src/translate-write-plan.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -288,5 +288,16 @@ describe('write-set translation: hostile user JSON', () => {
       .toEqual(stepState);
     const history = writes.find((w) => w.op === 'insertHistory');
     expect(history?.op === 'insertHistory' ? decodeHistoryEvent(history.docs[0]!.event) : undefined).toMatchObject({ input: payload });
+  });
+});
+
+describe('releasing an orchestration lease', () => {
+  it('sets a handoff (every worker claims at once) only when a message is visible at the release', () => {
+    // The one rule for a commit's release and for a release without a commit (abandon, releaseOwner): a release that
+    // leaves nothing due, or only a later timer, must not wake every process's claim round for nothing.
+    expect(leaseReleaseFields(at(0), at(0))).toMatchObject({ leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, handoff: expect.any(ObjectId) });
+    expect(leaseReleaseFields(at(-5), at(0))).toHaveProperty('handoff');
+    expect(leaseReleaseFields(at(1), at(0))).toEqual({ leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH });
+    expect(leaseReleaseFields(NEVER, at(0))).not.toHaveProperty('handoff');
   });
 });
