@@ -301,11 +301,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The execution cache then kept a cached execution's state only while it awaits an activity, and take() leaves an entry
  * without one in place (716 instead of 1,070 B of heap per cached execution, so its default could go from 1,000 to
  * 10,000 executions): 25,853 / 32,763 / 63,241 -> 25,905 / 32,825 / 63,308 B, budgets 25,910 / 32,830 / 63,313 B.
+ * The change feed's kept commits then were trimmed by count on each commit made alone and by age only when sent:
+ * KeyvalStore / DexieStore 32,825 / 63,308 -> 32,801 / 63,287 B (-24 / -21), budgets 32,806 / 63,292 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 25_910 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_830 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_313 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_806 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_292 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_127 },
 ];
 

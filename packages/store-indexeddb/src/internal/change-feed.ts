@@ -150,7 +150,7 @@ export class ChangeFeed {
   #endJoin: (() => void) | undefined;
   #joinTimer: ClockTimer | undefined;
   readonly #joinTimeoutMs: number = 0;
-  /** Batches published unposted (see the class comment), oldest first. */
+  /** Batches published unposted (see the class comment), oldest first, at most {@link MAX_KEPT}. */
   readonly #kept: KeptBatch[] = [];
 
   /**
@@ -324,7 +324,10 @@ export class ChangeFeed {
     this.#settle(undefined);
   }
 
-  /** Answers a newcomer: it is a peer from now on, so every later commit is posted; the kept ones go with the answer. */
+  /**
+   * Answers a newcomer: it is a peer from now on, so every later commit is posted; the kept ones of the last
+   * {@link MAX_KEPT_AGE_MS} go with the answer.
+   */
   #greet(from: string): void {
     this.#addPeer(from);
     const oldest = this.#clock.now().getTime() - MAX_KEPT_AGE_MS;
@@ -363,11 +366,12 @@ export class ChangeFeed {
     this.endJoin();
   };
 
+  /**
+   * Keeps a batch published unposted, and at most {@link MAX_KEPT}: their age is checked only when they are sent
+   * ({@link #greet}), which is rare, rather than on each commit a feed alone makes.
+   */
   #keep(changes: readonly FeedChange[], work: boolean): void {
-    const atMs = this.#clock.now().getTime();
-    const kept = this.#kept;
-    while (kept.length >= MAX_KEPT || (kept.length > 0 && kept[0]!.atMs < atMs - MAX_KEPT_AGE_MS)) kept.shift();
-    kept.push({ changes, work, atMs });
+    if (this.#kept.push({ changes, work, atMs: this.#clock.now().getTime() }) > MAX_KEPT) this.#kept.shift();
   }
 
   /**

@@ -90,6 +90,9 @@ function firstHello(channel: BroadcastChannel): Promise<string> {
   });
 }
 
+/** The kept commits of a feed's answer, as sent. */
+type KeptAnswer = { changes: { instanceId: string; state: { version: number } }[] }[];
+
 describe.each(Object.keys(adapters) as AdapterName[])('presence of the change feed: %s', (adapter) => {
   const opened: Store[] = [];
   const cleanups: (() => void | Promise<void>)[] = [];
@@ -121,20 +124,22 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     cleanups.push(() => channel.close());
     return { channel, hello: firstHello(channel) };
   };
-  /** Says hello as a raw newcomer on database `name`; resolves with the versions the answer's kept commits carry. */
-  const keptVersionsAnswered = async (name: string): Promise<number[]> => {
+  /** Says hello as a raw newcomer on database `name`; resolves with the kept commits the answer carries. */
+  const keptAnswered = async (name: string): Promise<KeptAnswer> => {
     await holdLock(`${changeChannelName(name)}/feed/newcomer`);
     const newcomer = new BroadcastChannel(changeChannelName(name));
     cleanups.push(() => newcomer.close());
-    const answer = new Promise<{ kept: { changes: { state: { version: number } }[] }[] }>((resolve) => {
-      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: { changes: { state: { version: number } }[] }[] }>) => {
+    const answer = new Promise<{ kept: KeptAnswer }>((resolve) => {
+      newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: KeptAnswer }>) => {
         if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
       };
     });
     newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
-    const { kept } = await answer;
-    return kept.flatMap((batch) => batch.changes.map((c) => c.state.version));
+    return (await answer).kept;
   };
+  /** The versions the kept commits of a newcomer's answer carry, in order. */
+  const keptVersionsAnswered = async (name: string): Promise<number[]> =>
+    (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state.version));
 
   it('a store alone posts none of its commits, and posts once another store has joined', async () => {
     const name = uniqueName('lone');
@@ -437,6 +442,30 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     await create(a, newInstance('x'));
     await commitSteps(a, 'x', ['one']);
     expect(await keptVersionsAnswered(name)).toEqual([1, 2]);
+  });
+
+  it('a store alone answers a newcomer with its unposted commits of the last minute only', async () => {
+    const name = uniqueName('kept-minute');
+    const clock = new VirtualClock();
+    const a = open(name, { clock });
+    await create(a, newInstance('old')); // 60.001 s old when the newcomer asks: left out
+    await clock.advance(1);
+    await create(a, newInstance('x')); // 60 s old: sent
+    await clock.advance(60_000);
+    await create(a, newInstance('y'));
+    const carried = (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => `${c.instanceId}@${c.state.version}`));
+    expect(carried).toEqual(['x@1', 'y@1']);
+  });
+
+  it('a store alone answers a newcomer with its last 128 unposted commits at most', async () => {
+    const name = uniqueName('kept-128');
+    const a = open(name);
+    await create(a, newInstance('x')); // 1 commit
+    await commitSteps(a, 'x', Array.from({ length: 64 }, (_, i) => i)); // 2 commits each (the event, the step): 129 in all
+    const kept = await keptAnswered(name);
+    expect(kept).toHaveLength(128);
+    // The first commit (version 1) is the one left out; each later version is there, in order.
+    expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual(Array.from({ length: 64 }, (_, i) => i + 2));
   });
 
   it('a store alone still answers a newcomer with its unposted commits after a tab of an older version committed', async () => {
