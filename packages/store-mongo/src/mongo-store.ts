@@ -54,6 +54,7 @@ import { assertSupportedWriteSet } from './supported-write-set.js';
 import { instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
+import { readStableGeneration } from './stable-generation-read.js';
 import { SINGLE_WRITE_CONCERN, transactionOptionsFor } from './write-concern.js';
 
 /** Instances purged per transaction by `purgeInstances`. */
@@ -707,17 +708,12 @@ export class MongoStore implements Store {
       const key = instanceKey(instanceId);
       const from = Math.max(0, options?.fromIndex ?? 0);
       const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 } }))?.historyGen;
-      let gen = await genOf();
-      for (let attempt = 0; gen !== undefined && attempt < HISTORY_READ_ATTEMPTS; attempt++) {
-        const docs = await this.#history
-          .find({ instanceId: key, gen, index: { $gte: from } }, { sort: { index: 1 }, projection: { event: 1 } })
-          .toArray();
-        // A restart in between moves the instance to a new generation (and the old one is being swept): read again.
-        const now = await genOf();
-        if (now === gen) return docs.map((d) => decodeHistoryEvent(d.event));
-        gen = now;
-      }
-      return [];
+      // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
+      // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
+      const docs = await readStableGeneration(genOf, (gen) => this.#history
+        .find({ instanceId: key, gen, index: { $gte: from } }, { sort: { index: 1 }, projection: { event: 1 } })
+        .toArray(), HISTORY_READ_ATTEMPTS, instanceId);
+      return docs.map((d) => decodeHistoryEvent(d.event));
     });
   }
 
