@@ -124,7 +124,6 @@ export class ChangeFeed {
   readonly #clock: Clock;
   #gapTimer: ClockTimer | undefined;
   #closed = false;
-  /** Whether a commit is posted: with a channel, while a peer is known or when presence cannot be known. */
   /**
    * Every commit is posted, whatever the peers (see #postAlways): without Web Locks, after they refused, or once an
    * older version's tab committed. Otherwise a commit is posted while a peer is known.
@@ -143,10 +142,10 @@ export class ChangeFeed {
   readonly #answered = new Set<string>();
   /** Hellos heard before this feed held its lock: answered once it does. */
   readonly #hellos: string[] = [];
-  #holding = false;
+  /** Releases this feed's lock: set once it holds it (and says anything), so it is also whether it does. */
   #release: (() => void) | undefined;
   readonly #abort = new AbortController();
-  #joining = true;
+  /** Resolves {@link ChangeFeed.joined}: set while the feed waits for the feeds present, so it is also whether it does. */
   #endJoin: (() => void) | undefined;
   #joinTimer: ClockTimer | undefined;
   readonly #joinTimeoutMs: number = 0;
@@ -178,7 +177,6 @@ export class ChangeFeed {
     this.#locks = this.#channel && (options.locks ?? webLocks());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
-      this.#joining = false;
       this.joined = Promise.resolve();
       return;
     }
@@ -187,8 +185,9 @@ export class ChangeFeed {
     this.joined = new Promise((resolve) => (this.#endJoin = resolve));
     this.#locks.request(this.#prefix + this.#id, { signal: this.#abort.signal }, () => {
       if (this.#closed) return undefined;
+      const held = new Promise<void>((resolve) => (this.#release = resolve));
       this.#announce();
-      return new Promise<void>((resolve) => (this.#release = resolve));
+      return held;
     }).catch(() => this.#giveUp()); // aborted by close before it was granted, or refused (then: post everything)
   }
 
@@ -208,11 +207,12 @@ export class ChangeFeed {
 
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
   endJoin(): void {
-    if (!this.#joining) return;
-    this.#joining = false;
+    const end = this.#endJoin;
+    if (!end) return;
+    this.#endJoin = undefined;
     if (this.#joinTimer !== undefined) this.#clock.clearTimeout(this.#joinTimer);
     this.#joinTimer = undefined;
-    this.#endJoin?.();
+    end();
   }
 
   /** Says goodbye, releases the lock, channel and timers and completes both observables. Idempotent. */
@@ -222,7 +222,7 @@ export class ChangeFeed {
     this.endJoin();
     if (this.#gapTimer !== undefined) this.#clock.clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
-    if (this.#holding) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
+    if (this.#release) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
     this.#channel?.removeEventListener('message', this.#onMessage);
     this.#channel?.close();
     this.#release?.();
@@ -246,13 +246,13 @@ export class ChangeFeed {
   #onPresence(message: PresenceMessage): void {
     switch (message.kind) {
       case 'hello':
-        if (this.#holding) this.#greet(message.from);
+        if (this.#release) this.#greet(message.from);
         else this.#hellos.push(message.from);
         break;
       case 'here':
         if (message.to !== this.#id) break;
         // While this feed waits, its store has read nothing yet and will read these commits from the database.
-        if (!this.#joining && !this.#answered.has(message.from)) this.#deliverKept(message.kept);
+        if (!this.#endJoin && !this.#answered.has(message.from)) this.#deliverKept(message.kept);
         this.#answered.add(message.from);
         this.#addPeer(message.from);
         this.#settle(message.from);
@@ -271,7 +271,6 @@ export class ChangeFeed {
 
   /** Holding its lock: says hello, answers the hellos heard meanwhile and asks which feeds are present. */
   #announce(): void {
-    this.#holding = true;
     this.#hello();
     for (const from of this.#hellos.splice(0)) this.#greet(from);
     this.#locks?.query().then((snapshot) => this.#found(snapshot.held ?? []), () => {
@@ -315,7 +314,7 @@ export class ChangeFeed {
     this.#awaited = awaited;
     // Taking a free lock and querying are answered by this page's lock manager at once; only the answers of other
     // feeds are waited for with a timeout (so a store alone arms no timer on its clock).
-    if (awaited.size > 0 && this.#joining) {
+    if (awaited.size > 0 && this.#endJoin) {
       this.#joinTimer = this.#clock.setTimeout(this.#joinTimedOut, this.#joinTimeoutMs);
       // A feed found may have opened its channel after this one's hello (and taken its lock before the query): it
       // answers only a hello it heard. The others answer twice; a second answer's kept commits are not delivered.
