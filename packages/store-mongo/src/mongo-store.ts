@@ -666,22 +666,20 @@ export class MongoStore implements Store {
 
   async releaseOwner(owner: string): Promise<number> {
     validateLeaseOwner(owner);
-    const [instances, tasks] = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => Promise.all([
-      this.#transaction(async (session) => {
-        const now = this.#clock.now();
-        const held = await this.#instances
-          .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
-          .toArray();
-        if (held.length === 0) return 0;
-        const result = await this.#instances.bulkWrite(
-          held.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt, now) } } })),
-          { session, ordered: true },
-        );
-        return result.modifiedCount;
-      }),
-      this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { hint: RELEASE_OWNER_HINTS.activityTasks }),
-    ]));
-    const released = instances + tasks.modifiedCount;
+    // One transaction for the instances' and the tasks' leases: one operation, as the port says, that close() waits
+    // for as a whole (two operations in parallel left the second running when the first failed).
+    const released = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => this.#transaction(async (session) => {
+      const now = this.#clock.now();
+      const held = await this.#instances
+        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
+        .toArray();
+      const instances = held.length === 0 ? 0 : (await this.#instances.bulkWrite(
+        held.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt, now) } } })),
+        { session, ordered: true },
+      )).modifiedCount;
+      const tasks = await this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { session, hint: RELEASE_OWNER_HINTS.activityTasks });
+      return instances + tasks.modifiedCount;
+    }));
     if (released > 0) this.#localWork.next();
     return released;
   }

@@ -245,6 +245,34 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('releases an owner\u2019s instance and task leases in one transaction', async () => {
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const writes: Document[] = [];
+      client.on('commandStarted', (event) => {
+        if (event.commandName === 'update') writes.push(event.command);
+      });
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('owner') });
+      try {
+        await store.commit(start('owned'));
+        const now = new Date();
+        expect((await store.claimOrchestration({ owner: 'gone', leaseMs: 60_000, now }))?.state.instanceId).toBe('owned');
+        const task: ActivityTask = { id: 'owned-task', instanceId: 'owned', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 };
+        await client.db(db.name).collection<TaskDoc>(store.collections.activityTasks).insertOne(taskDoc(task, 1 << 20, now));
+        expect((await store.claimActivity({ owner: 'gone', leaseMs: 60_000, now }))?.task.id).toBe('owned-task');
+        writes.length = 0;
+        expect(await store.releaseOwner('gone')).toBe(2);
+        const byCollection = new Map(writes.map((command) => [command['update'] as string, command]));
+        const instanceWrite = byCollection.get(store.collections.instances);
+        const taskWrite = byCollection.get(store.collections.activityTasks);
+        expect(instanceWrite?.['txnNumber']).toBeDefined();
+        expect(taskWrite?.['txnNumber']).toEqual(instanceWrite?.['txnNumber']);
+        expect(taskWrite?.['lsid']).toEqual(instanceWrite?.['lsid']);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('leaves a document that does not decode out of query pages and purges, logged, instead of failing them', async () => {
       const errors: string[] = [];
       const store = await db.open('undecodable', { logger: { warn: () => undefined, error: (message) => void errors.push(message) } });
