@@ -99,16 +99,8 @@ const MAX_KEPT_AGE_MS = 60_000;
  * `joined` resolves at once.
  *
  * What is left: taking a free lock and querying are answered by the page's own lock manager, so they are not timed.
- * Kept commits reach a newcomer only for a peer that answered after the timeout, and only those of the last minute
- * (up to {@link MAX_KEPT}); a peer that went on committing for longer without handling the hello (a tab does not
- * commit while frozen) would leave the newcomer without the older ones. Among kept commits a newcomer may get some
- * its reads already saw: a version at or below what it read is dropped by `status$`. Of an instance purged among the
- * kept commits only the changes from its last purge on are delivered (the purged run's higher versions would pass
- * `status$`'s check against a new run it read): a newcomer that read the new run then shows the purge once more and
- * the new run again from its first kept version. The kept commits can have a gap: a feed that posted for a while (it
- * had a peer) and then was alone again keeps nothing of the period it posted. A purge made in that period is not among
- * the kept commits, so that filter cannot see it: a late answer (after the join timeout) may then show an older run's
- * snapshots of an id purged and created again in that window.
+ * And what kept commits cannot cover (commits past the last minute or the last {@link MAX_KEPT}, a purged id's runs,
+ * the gap a period of posting leaves) is stated once, for users, in the package README ("How the cross-tab feed works").
  *
  * Tabs of an older version of this package hold no lock and say no hello, but post every commit without a sender:
  * a feed that receives such a commit posts every commit from then on. An older tab that commits (any tab with a
@@ -156,8 +148,8 @@ export class ChangeFeed {
    * The committed changes of every instance, from this handle and all others on the database, once this feed has
    * joined them (see the class comment): a change another handle committed before it handled this feed's hello
    * is in what this handle's store reads after its join, not here. So a handle that subscribes but never reads can
-   * miss those. Kept commits that a late answer delivers may start after a gap (only the last minute, up to
-   * {@link MAX_KEPT}): the gate then holds that instance's next changes, live ones too, for `gapTimeoutMs`.
+   * miss those. What the kept commits a late answer delivers cannot cover: see the package README ("How the cross-tab
+   * feed works").
    */
   readonly changes$: Observable<StatusChange> = this.#changes.observable;
   /** Fires when some handle wrote claimable work. */
@@ -376,7 +368,7 @@ export class ChangeFeed {
   /**
    * Delivers the batches a late answer carried, in order. For an instance purged among them, only its changes from the
    * last purge on: this feed may have read a later run already (version 1, say), and the client's status$ compares
-   * versions only, so the purged run's higher versions would pass as newer. The purge and what follows may show again.
+   * versions only, so the purged run's higher versions would pass as newer. (What that leaves: the package README.)
    */
   #deliverKept(kept: readonly Batch[]): void {
     const lastPurge = new Map<string, number>();
