@@ -188,10 +188,10 @@ export class MongoStore implements Store {
    * Reads the inputs the status feeds miss, in batches by key (one `$in` read per batch, one read at a time): a burst
    * of changes of instances the cache does not know costs one read per hundred, not a round trip each in turn.
    */
-  readonly #inputLoader = new BatchLoader<string, Pick<InstanceDoc, 'executionId' | 'input'>>(async (keys) => {
+  readonly #inputLoader = new BatchLoader<string, Pick<InstanceDoc, 'executionId' | 'input'>>((keys) => this.#track(async () => {
     const docs = await this.#instances.find({ _id: { $in: [...keys] } }, { projection: { executionId: 1, input: 1 } }).toArray();
     return new Map(docs.map((doc) => [doc._id, doc]));
-  }, INPUT_READ_BATCH);
+  }), INPUT_READ_BATCH);
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #sweeping: Promise<void> | undefined;
@@ -866,6 +866,19 @@ export class MongoStore implements Store {
 
   // ---------------------------------------------------------------- helpers
 
+  /**
+   * Runs work the store starts by itself (a feed's input read, a resync's re-read, closing its cursors) so that
+   * `close` waits for it: on a client the application owns, nothing of the store's is still running once `close`
+   * resolved. After `close` began it rejects with `StoreClosedError` without starting.
+   */
+  #track<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));
+    const run = fn();
+    this.#inFlight.add(run);
+    void run.then(() => this.#inFlight.delete(run), () => this.#inFlight.delete(run));
+    return run;
+  }
+
   /** Runs one store operation: refuses after `close`, tracks it for `close`, and maps driver errors. */
   async #op<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     this.#ensureOpen();
@@ -1145,8 +1158,11 @@ export class MongoStore implements Store {
         return this.#inputLoader
           .load(reading.key)
           .then((stored) => withInput(reading, stored ?? null, this.#inputs), (error: unknown) => {
-            // The change itself is never dropped: without its input is better than not at all.
-            this.#logger.warn(`MongoStore ${this.dbName}: reading an input for the status feed failed; delivering the change without it`, error);
+            // The change itself is never dropped: without its input is better than not at all. (A read refused because
+            // the store is closing is no failure: the closed feed delivers nothing more anyway.)
+            if (!(error instanceof StoreClosedError)) {
+              this.#logger.warn(`MongoStore ${this.dbName}: reading an input for the status feed failed; delivering the change without it`, error);
+            }
             return withInput(reading, null, this.#inputs);
           });
       default:
@@ -1179,7 +1195,7 @@ export class MongoStore implements Store {
         }
       };
       const projection = { _id: 1, state: 1, input: 1 } as const;
-      void (async () => {
+      void this.#track(async () => {
         const found = new Set<string>();
         const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
           const instanceId = instanceIdOfKey(doc._id);
@@ -1209,9 +1225,14 @@ export class MongoStore implements Store {
           subscriber.next(purge);
         }
         subscriber.complete();
-      })().catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
+      }).catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
       return () => {
-        for (const cursor of cursors) void cursor.close().catch(() => undefined);
+        // Closed by the store's close too (the feeds stop first): tracked, so that close waits for the kill.
+        for (const cursor of cursors) {
+          const closing = cursor.close().catch(() => undefined);
+          this.#inFlight.add(closing);
+          void closing.then(() => this.#inFlight.delete(closing));
+        }
       };
     });
   }

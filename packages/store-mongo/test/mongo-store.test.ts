@@ -377,6 +377,48 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('close() waits for the input reads of its status feed: none is still running on an application-owned client', async () => {
+      const prefix = db.prefix('closing');
+      const writer = await db.open('closing', { prefix });
+      await Promise.all(Array.from({ length: 150 }, (_, i) => writer.commit(start(`cl-${i}`, { n: i }))));
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const running = new Set<number>();
+      let inputReads = 0;
+      client.on('commandStarted', (event) => {
+        const filter = event.command['filter'] as { _id?: { $in?: unknown } } | undefined;
+        if (event.commandName === 'find' && event.command['find'] === `${prefix}instances` && filter?._id?.$in !== undefined) {
+          running.add(event.requestId);
+          inputReads++;
+        }
+      });
+      const ended = (event: { requestId: number }) => void running.delete(event.requestId);
+      client.on('commandSucceeded', ended);
+      client.on('commandFailed', ended);
+      // A second handle that has seen none of the starts: each step event needs an input read (batches of 100).
+      const watcher = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: prefix });
+      const first = firstValueFrom(watcher.changes$.pipe(filter((change) => change.state?.customStatus === 'stepped'), timeout(60_000)));
+      try {
+        for (let item; (item = await writer.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) {
+          const { state } = item;
+          await writer.commit({
+            lease: { kind: 'orchestration', instanceId: state.instanceId, token: item.lease.token },
+            requests: [
+              { type: 'replaceState', state: { ...state, runtimeStatus: 'Running', customStatus: 'stepped', version: state.version + 1 } },
+              { type: 'deleteMessages', instanceId: state.instanceId, messageIds: item.messages.map((m) => m.id) },
+            ],
+          });
+        }
+        await first;
+        await watcher.close();
+        expect(inputReads).toBeGreaterThan(0);
+        expect([...running], 'input reads still running after close() resolved').toEqual([]);
+      } finally {
+        await watcher.close();
+        await client.close();
+        await writer.close();
+      }
+    });
+
     it('tells every process when a timer left by another process\'s commit comes due (its wake-up feed arms a timer)', async () => {
       const prefix = db.prefix('timer');
       const writer = await db.open('timer', { prefix });
