@@ -379,6 +379,16 @@ describe('POST /instances/{id}/terminate', () => {
     expect(await runtime.client.waitForCompletion('t2', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'json' } });
   });
 
+  it('takes ?reason= over a body, as Durable Functions reads only the query (tools that always send a body)', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 't3', input: 1 });
+    expect((await call('/instances/t3/terminate?reason=from%20the%20URL', { method: 'POST', json: {} })).status).toBe(202);
+    expect(await runtime.client.waitForCompletion('t3', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'from the URL' });
+    // An empty reason is a reason too: the body stays unused.
+    await runtime.client.startNew('WaitForEvents', { instanceId: 't4', input: 1 });
+    expect((await call('/instances/t4/terminate?reason=', { method: 'POST', json: { why: 'json' } })).status).toBe(202);
+    expect(await runtime.client.waitForCompletion('t4', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: '' });
+  });
+
   it('answers 404 for an unknown instance and 410 for a terminal one', async () => {
     expect(await errorOf(call('/instances/nobody/terminate', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });

@@ -136,7 +136,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 404, 410 |
- * | `POST /instances/{id}/terminate?reason=` (or a JSON body as the reason) | 202 | 404, 410 |
+ * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason) | 202 | 404, 410 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` | 202 | 404, 410 |
  * | `POST /instances/{id}/rewind?reason=` | 202 once the rewind is committed | 404, 409 (not terminal), 410 (Completed/Terminated) |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 404, 409 (not terminal) |
@@ -339,7 +339,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const id = parseInstanceIdSegment(c.req.param('id'));
     const reason = parseString(queryOf(c.req.url), 'reason');
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
-    await client.terminate(id, body.present ? body.value : reason);
+    // `?reason=` wins, as Durable Functions reads only it: tools that always send a body (`{}` from Data Factory
+    // web activities, Logic Apps) keep the reason they put in the URL. Only without one is a body the reason.
+    await client.terminate(id, reason !== undefined ? reason : body.present ? body.value : undefined);
     return accepted();
   });
 
