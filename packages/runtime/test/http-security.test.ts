@@ -120,6 +120,23 @@ describe('keys', () => {
     expect((await fetch(`${base}/instances?code=${encodeURIComponent(KEY)}`)).status).toBe(200);
   });
 
+  it('accepts the key beside an Authorization header meant for someone else, as the Functions host (which never reads it for keys)', async () => {
+    const { base } = await open();
+    // An App Service Authentication token, or Basic credentials for a proxy, with the key as x-functions-key or ?code=.
+    for (const authorization of ['Bearer eyJhbGciOiJSUzI1NiJ9.easy-auth.token', 'Basic dXNlcjpwYXNz']) {
+      expect((await fetch(`${base}/instances`, { headers: { authorization, 'x-functions-key': KEY } })).status, authorization).toBe(200);
+      expect((await fetch(`${base}/instances?code=${encodeURIComponent(KEY)}`, { headers: { authorization } })).status, authorization).toBe(200);
+      expect(await errorOf(fetch(`${base}/instances?code=wrong`, { headers: { authorization, 'x-functions-key': 'wrong' } })), authorization)
+        .toEqual([401, 'unauthorized']);
+    }
+    // The key that came in the URL goes into the check-status URLs, as when it comes alone.
+    const started = await fetch(`${base}/orchestrators/Echo/beside?code=${encodeURIComponent(KEY)}`, {
+      method: 'POST', headers: { authorization: 'Bearer easy-auth-token' },
+    });
+    expect(started.status).toBe(202);
+    expect(((await started.json()) as { statusQueryGetUri: string }).statusQueryGetUri).toMatch(/\/instances\/beside\?code=/);
+  });
+
   it('accepts any of several keys (rotation)', async () => {
     const { base } = await open({ key: ['old-key', 'new-key'] });
     expect((await fetch(`${base}/instances?code=old-key`)).status).toBe(200);

@@ -16,7 +16,7 @@ import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
-import { KeyVerifier, presentedKey } from './key-verifier.js';
+import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
@@ -48,9 +48,10 @@ export const DEFAULT_MAX_STREAMS = 10_000;
 /** Options of {@link createHttpHandler}. */
 export interface HttpHandlerOptions {
   /**
-   * The access key, or several (to rotate keys). A request presents it as `Authorization: Bearer <key>`, an
-   * `x-functions-key` header or a `code` query parameter; it is compared in constant time. Required unless
-   * `anonymous` is `true`.
+   * The access key, or several (to rotate keys). A request presents it as an `x-functions-key` header,
+   * `Authorization: Bearer <key>` or a `code` query parameter; each is compared in constant time and any one matching
+   * is enough (an `Authorization` header of another scheme, or a Bearer token that is not a key, is no obstacle: the
+   * key may come beside it). Required unless `anonymous` is `true`.
    */
   readonly key?: string | readonly string[];
   /** Serve every request without a key. Must be set explicitly; excludes `key`. */
@@ -209,8 +210,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   }
 
   const verifier = settings.keys ? new KeyVerifier(settings.keys) : undefined;
+  /** The requests whose key came as `?code=` (and no key header matched): their check-status URLs carry it. */
+  const keyFromUrl = new WeakSet<Request>();
   app.use('*', async (c, next) => {
-    if (verifier && !(await verifier.verify(presentedKey(c.req.raw, queryOf(c.req.url))))) {
+    const source = verifier && (await matchedKeySource(verifier, c.req.raw, queryOf(c.req.url)));
+    if (source === 'code') keyFromUrl.add(c.req.raw);
+    if (verifier && source === undefined) {
       return errorResponse(401, 'unauthorized', 'A valid key is required (Authorization: Bearer <key> or ?code=<key>)', {
         'WWW-Authenticate': 'Bearer',
       });
@@ -439,10 +444,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     return `${webhookRoot(settings.baseUrl ?? url.origin)}/instances/${encodeURIComponent(id)}${url.search}`;
   }
 
-  /** The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`), as Durable Functions. */
+  /**
+   * The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`, the credential that
+   * matched), as Durable Functions.
+   */
   function keyInUrls(c: Context, url: URL): { key?: string } {
-    if (!verifier || c.req.header('authorization') !== undefined || c.req.header('x-functions-key') !== undefined) return {};
-    const code = queryOf(url).get('code');
+    const code = keyFromUrl.has(c.req.raw) ? queryOf(url).get('code') : undefined;
     return code === undefined ? {} : { key: code };
   }
 

@@ -30,18 +30,30 @@ export class KeyVerifier {
   }
 }
 
+/** Where the credential that matched came from: a header, or the `code` query parameter. */
+export type KeySource = 'header' | 'code';
+
 /**
- * The key a request presents: `Authorization: Bearer <key>`, the `x-functions-key` header (as Azure Functions), or
- * the `code` query parameter (for clients that cannot set headers, such as `EventSource`), named in any case as every
- * query parameter (`CODE=` too, as Azure Functions reads it); `code` given twice throws `InvalidArgumentError` (400).
+ * Which of the credentials a request presents matches a key of `verifier`, in the order the Functions host reads them:
+ * the `x-functions-key` header, `Authorization: Bearer <key>`, then the `code` query parameter (for clients that cannot
+ * set headers, such as `EventSource`), named in any case as every query parameter (`CODE=` too, as Azure Functions
+ * reads it). Any one matching is enough, each compared in constant time: a request may carry an `Authorization`
+ * header meant for someone else (an App Service Authentication token, Basic credentials for a proxy) beside the key,
+ * as the Functions host, which never reads `Authorization` for function keys, allows. An `Authorization` header of
+ * another scheme than Bearer is not a credential here. `code` is read only when no header matched; given twice, it
+ * throws `InvalidArgumentError` (400). `undefined` when nothing matched.
+ *
+ * @example
+ * ```ts
+ * await matchedKeySource(verifier, request, new QueryParams(new URL(request.url).searchParams)); // 'code'
+ * ```
  */
-export function presentedKey(request: Request, query: QueryParams): string | undefined {
-  const authorization = request.headers.get('authorization');
-  if (authorization !== null) {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
-    return match ? match[1] : undefined;
+export async function matchedKeySource(verifier: KeyVerifier, request: Request, query: QueryParams): Promise<KeySource | undefined> {
+  const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  for (const key of [request.headers.get('x-functions-key') ?? undefined, bearer]) {
+    if (key !== undefined && (await verifier.verify(key))) return 'header';
   }
-  return request.headers.get('x-functions-key') ?? query.get('code');
+  return (await verifier.verify(query.get('code'))) ? 'code' : undefined;
 }
 
 async function digest(value: string): Promise<Uint8Array> {
