@@ -303,12 +303,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 10,000 executions): 25,853 / 32,763 / 63,241 -> 25,905 / 32,825 / 63,308 B, budgets 25,910 / 32,830 / 63,313 B.
  * The change feed's kept commits then were trimmed by count on each commit made alone and by age only when sent:
  * KeyvalStore / DexieStore 32,825 / 63,308 -> 32,801 / 63,287 B (-24 / -21), budgets 32,806 / 63,292 B.
+ * Every surface that takes a baseUrl (the HTTP handler, the payload and check-status helpers, the remote client) then
+ * read it through one normaliser (httpBaseUrl: an http(s) URL without query, fragment or credentials, built on in its
+ * ASCII form; a CJK baseUrl made every start answer 500 after starting, a query ended up mid-URL): 25,905 / 32,801 /
+ * 63,287 / 8,124 -> 25,970 / 32,873 / 63,345 / 8,175 B (+65 / +72 / +58 / +51), budgets raised by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_910 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_806 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_292 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_127 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 25_975 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_878 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_350 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
 describe('bundle size', () => {

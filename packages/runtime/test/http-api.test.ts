@@ -114,6 +114,38 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect(await response.json()).toEqual(createHttpManagementPayload('x', 'https://durable.example.com/api'));
   });
 
+  it('builds ASCII URLs on a baseUrl with non-ASCII characters (punycode host, percent-encoded path), as Durable Functions builds them from a Uri', async () => {
+    await server.close();
+    await runtime.stop();
+    // `é` is Latin-1 (it went out raw in Location), `例え`/`アプリ` are not (Location could not be sent: 500 after the start).
+    await open({ baseUrl: 'https://例え.jp/café/アプリ' });
+    const ascii = 'https://xn--r8jz45g.jp/caf%C3%A9/%E3%82%A2%E3%83%97%E3%83%AA/runtime/webhooks/durabletask/instances/uni';
+    const response = await call('/orchestrators/WaitForEvents/uni', { method: 'POST', json: 1 });
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBe(ascii);
+    expect(((await response.json()) as { statusQueryGetUri: string }).statusQueryGetUri).toBe(ascii);
+    const running = await call('/instances/uni');
+    expect(running.headers.get('location')).toBe(ascii);
+    await running.body?.cancel();
+    // The clients' helpers build the same URLs on the same base.
+    expect(runtime.client.createHttpManagementPayload('uni', 'https://例え.jp/café/アプリ').statusQueryGetUri).toBe(ascii);
+    const checkStatus = runtime.client.createCheckStatusResponse(new Request('http://127.0.0.1/start'), 'uni', { baseUrl: 'https://例え.jp/café/アプリ' });
+    expect(checkStatus.headers.get('location')).toBe(ascii);
+    await checkStatus.body?.cancel();
+  });
+
+  it('refuses a baseUrl with a query, a fragment or credentials, or that is no http(s) URL, on every surface: 400 invalid-argument, nothing changed', async () => {
+    const refused = expect.objectContaining({ code: 'invalid-argument', status: 400 });
+    for (const baseUrl of ['https://x.test/?q=1', 'https://x.test/api#top', 'https://user:pass@x.test', 'not a url', 'ftp://x.test', '/api']) {
+      expect(() => createHttpHandler(runtime.client, { key: KEY, baseUrl }), baseUrl).toThrow(refused);
+      expect(() => createHttpManagementPayload('x', baseUrl), baseUrl).toThrow(refused);
+      expect(() => runtime.client.createHttpManagementPayload('x', baseUrl), baseUrl).toThrow(refused);
+      expect(() => runtime.client.createCheckStatusResponse(new Request('http://127.0.0.1/start'), 'x', { baseUrl }), baseUrl).toThrow(refused);
+      await expect(runtime.client.waitForCompletionOrCreateCheckStatusResponse(new Request('http://127.0.0.1/start'), 'x', { baseUrl }), baseUrl)
+        .rejects.toMatchObject({ code: 'invalid-argument' });
+    }
+  });
+
   it('waits with ?timeout= and answers 200 with the output when the instance completes in time', async () => {
     const response = await call('/orchestrators/E1_HelloSequence/waited?timeout=30&pollingInterval=1', { method: 'POST' });
     expect(response.status).toBe(200);

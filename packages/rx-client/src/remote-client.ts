@@ -6,7 +6,7 @@ import {
   type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  absoluteUrl, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
+  FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
   readTimeoutMs, sameJson, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
@@ -22,7 +22,8 @@ import { fromWireStatus } from './wire-status.js';
 export interface RemoteClientOptions {
   /**
    * The server's origin, optionally with a path prefix, e.g. `https://api.example.com`; the webhook path
-   * `/runtime/webhooks/durabletask` is appended unless it is already there.
+   * `/runtime/webhooks/durabletask` is appended unless it is already there. An http(s) URL without query, fragment
+   * or credentials (otherwise `InvalidArgumentError`).
    */
   readonly baseUrl: string;
   /** The HTTP API's access key, sent as `Authorization: Bearer <key>`. Omit for a server configured as anonymous. */
@@ -57,10 +58,11 @@ export class RemoteClient implements DurableClient {
   readonly #mux: StreamMux;
 
   constructor(options: RemoteClientOptions) {
-    const parsed = absoluteUrl(options?.baseUrl, 'baseUrl');
+    // The shared rule: a baseUrl with a query, a fragment or credentials is refused, not cut silently.
+    const root = webhookRoot(options?.baseUrl);
     this.#mux = createStreamMux({
       ...options, // clock, reconnect
-      root: webhookRoot(`${parsed.origin}${parsed.pathname}`),
+      root,
       headers: options.key === undefined ? {} : { authorization: `Bearer ${options.key}` },
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     });

@@ -163,6 +163,9 @@ describe('createRemoteClient', () => {
     await expect(client.waitForCompletion('x', { timeoutMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(() => client.status$('')).toThrow(InvalidArgumentError);
     expect(() => createRemoteClient({ baseUrl: 'not a url' })).toThrow(InvalidArgumentError);
+    // The rule of every surface that takes a baseUrl: a query or fragment is refused, not cut off silently.
+    expect(() => createRemoteClient({ baseUrl: `${harness.server.url}/?tenant=a` })).toThrow(InvalidArgumentError);
+    expect(() => createRemoteClient({ baseUrl: `${harness.server.url}/#x` })).toThrow(InvalidArgumentError);
     expect(harness.requests.length).toBe(before);
   });
 

@@ -1,5 +1,5 @@
 import type { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { assertValidInstanceId, invalid, isString, readChecked } from '../model/validation.js';
+import { assertValidInstanceId, httpBaseUrl, isString, readChecked } from '../model/validation.js';
 import type { HttpManagementPayload, HttpManagementPayloadOptions } from './durable-client.js';
 
 /** Base path of the Durable Functions HTTP management API. */
@@ -10,7 +10,8 @@ export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
  * placeholders for the caller to fill in; `restartPostUri` takes an optional `restartWithNewInstanceId=true|false`.
  * `baseUrl` is the server origin (optionally with a path prefix); the webhook path is appended unless `baseUrl`
  * already ends with it, in any case (see {@link webhookRoot}). Throws {@link InvalidArgumentError} for an invalid id, a
- * `baseUrl` that is not a string, or options other than `{ key?: string }` (every client shares this check).
+ * `baseUrl` that is not an absolute http(s) URL without query or fragment (see `httpBaseUrl`), or options other than
+ * `{ key?: string }` (every client shares this check).
  *
  * @example
  * ```ts
@@ -23,7 +24,6 @@ export function createHttpManagementPayload(
 ): HttpManagementPayload {
   // The shared id rule first: a lone surrogate would make encodeURIComponent throw URIError.
   assertValidInstanceId(instanceId);
-  if (typeof baseUrl !== 'string') invalid('baseUrl', 'must be a string');
   const { key } = readChecked(options, 'createHttpManagementPayload options', { key: isString });
   const instance = `${webhookRoot(baseUrl)}/instances/${encodeURIComponent(instanceId)}`;
   const code = key === undefined ? '' : `code=${encodeURIComponent(key)}`;
@@ -44,8 +44,9 @@ export function createHttpManagementPayload(
 }
 
 /**
- * `baseUrl` without a trailing slash, ending with the webhook path in its canonical spelling: where the HTTP API's
- * routes are. A `baseUrl` that ends with the webhook path already, in any ASCII case (routes match in any case, as in
+ * `baseUrl` in its ASCII form (see `httpBaseUrl`, which refuses a non-http(s) URL, a query, a fragment or
+ * credentials with {@link InvalidArgumentError}) without a trailing slash, ending with the webhook path in its
+ * canonical spelling: where the HTTP API's routes are. A `baseUrl` that ends with the webhook path already, in any ASCII case (routes match in any case, as in
  * Azure Functions), names the same root. The payload's URLs and the remote client's requests are built on it; like
  * Durable Functions' (the request's origin, then the extension's webhook path), they spell that path canonically.
  *
@@ -57,5 +58,5 @@ export function createHttpManagementPayload(
  */
 export function webhookRoot(baseUrl: string): string {
   // No `u` flag: then `i` folds no non-ASCII letter into ASCII (the Kelvin sign is no `k`), as OrdinalIgnoreCase.
-  return baseUrl.replace(/\/+$/, '').replace(/\/runtime\/webhooks\/durabletask$/i, '') + WEBHOOK_PATH;
+  return httpBaseUrl(baseUrl, 'baseUrl').replace(/\/+$/, '').replace(/\/runtime\/webhooks\/durabletask$/i, '') + WEBHOOK_PATH;
 }

@@ -13,6 +13,7 @@ import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
+import { httpBaseUrl } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
@@ -58,7 +59,9 @@ export interface HttpHandlerOptions {
   readonly anonymous?: boolean;
   /**
    * Origin (optionally with a path prefix) of the URLs in check-status bodies and of the `Location` of a running
-   * instance's status, e.g. behind a proxy. Default: the request's origin.
+   * instance's status, e.g. behind a proxy. An http(s) URL without query, fragment or credentials (otherwise
+   * `createHttpHandler` throws `InvalidArgumentError`); URLs are built on its ASCII form (punycode host,
+   * percent-encoded path). Default: the request's origin.
    */
   readonly baseUrl?: string;
   /** Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. */
@@ -539,13 +542,11 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   } else if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
     throw new InvalidArgumentError('A non-empty key is required (or anonymous: true, explicitly)');
   }
-  // Checked once here, so no request is answered with URLs built on a malformed base.
-  if (options.baseUrl !== undefined && (typeof options.baseUrl !== 'string' || !/^https?:\/\/[^\s/?#]+[^\s?#]*$/i.test(options.baseUrl))) {
-    throw new InvalidArgumentError('baseUrl must be an absolute http(s) URL without query or fragment');
-  }
   return {
     keys: options.anonymous === true ? undefined : keys,
-    baseUrl: options.baseUrl,
+    // Checked once here by the rule every surface applies, so no request is answered with URLs built on a malformed
+    // base (nor fails after its command was done, a start's `Location` being a header that must be ASCII).
+    baseUrl: options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl'),
     maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
     retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),

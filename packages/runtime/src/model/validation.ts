@@ -71,6 +71,30 @@ export function absoluteUrl(text: unknown, what: string): URL {
   return invalid(what, `${JSON.stringify(text)} is not an absolute URL`);
 }
 
+/**
+ * `text` as the base of the HTTP API's URLs: an absolute `http:` or `https:` URL without query, fragment or
+ * credentials, given back as origin and path only, in their ASCII form (the host in punycode, the path
+ * percent-encoded), so that every URL built on it is ASCII, as Durable Functions' (built from a `Uri`) are, and can go
+ * into a `Location` header. Anything else throws {@link InvalidArgumentError}: a query or fragment would end up in the
+ * middle of every URL built on it. Every surface that takes a `baseUrl` (the handler's option, the payload and
+ * check-status helpers, the remote client) reads it through this.
+ *
+ * @example
+ * ```ts
+ * httpBaseUrl('https://例え.jp/api/', 'baseUrl'); // 'https://xn--r8jz45g.jp/api/'
+ * httpBaseUrl('https://x.test/?q=1', 'baseUrl'); // throws InvalidArgumentError
+ * ```
+ */
+export function httpBaseUrl(text: unknown, what: string): string {
+  const url = absoluteUrl(text, what);
+  const base = url.origin + url.pathname;
+  // The URL is its origin and path only when it has no query, fragment (even empty) or credentials.
+  if (!/^https?:/.test(base) || base !== url.href) {
+    invalid(what, `${JSON.stringify(text)} is not an http(s) URL without query, fragment or credentials`);
+  }
+  return base;
+}
+
 /** Checks an optional Date argument: {@link isDate} when present. */
 export function assertOptionalDate(value: unknown, what: string): asserts value is Date | undefined {
   if (value !== undefined) isDate(value, what);
