@@ -126,7 +126,10 @@ export function clientOptionsFor(uri: string, clientOptions: MongoClientOptions 
  * - `retryReads: false`: every read that meets a failover fails;
  * - a `socketTimeoutMS` shorter than a commit may legitimately wait for a majority (`maxCommitTimeMS` + 1 s, 31 s by
  *   default) or for a change stream's `getMore`: the driver closes the connection and the outcome of that commit is
- *   unknown (`CommitOutcomeUnknownError`).
+ *   unknown (`CommitOutcomeUnknownError`);
+ * - `waitQueueTimeoutMS: 0` (the driver's default, so every client the application creates without it): when every
+ *   pooled connection is busy, an operation (a claim, a commit, a feed's read) waits for one without limit, and
+ *   nothing else ends that wait (the driver ignores `timeoutMS`); a store that creates its client sets 10 s.
  *
  * @example
  * ```ts
@@ -134,7 +137,9 @@ export function clientOptionsFor(uri: string, clientOptions: MongoClientOptions 
  * ```
  */
 export function clientOptionWarnings(
-  options: { readonly retryWrites?: boolean; readonly retryReads?: boolean; readonly socketTimeoutMS?: number },
+  options: {
+    readonly retryWrites?: boolean; readonly retryReads?: boolean; readonly socketTimeoutMS?: number; readonly waitQueueTimeoutMS?: number;
+  },
   commitWaitMs = 31_000,
 ): string[] {
   const warnings: string[] = [];
@@ -151,6 +156,13 @@ export function clientOptionWarnings(
       `socketTimeoutMS (${socket} ms) is not longer than a commit may wait for a majority (${commitWaitMs} ms): such a ` +
         'commit is cut off with an unknown outcome. Leave socketTimeoutMS at 0 (the driver interrupts operations on a ' +
         'server whose heartbeat times out) or set it above that.',
+    );
+  }
+  if (options.waitQueueTimeoutMS === 0) {
+    warnings.push(
+      'waitQueueTimeoutMS is 0 (the driver\u2019s default): when every pooled connection is busy, an operation waits for ' +
+        'one without limit (the driver ignores timeoutMS). Set waitQueueTimeoutMS on the client (a store that creates ' +
+        `its own client uses ${DEFAULT_CLIENT_OPTIONS.waitQueueTimeoutMS} ms).`,
     );
   }
   return warnings;

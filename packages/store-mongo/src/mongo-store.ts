@@ -208,7 +208,7 @@ export class MongoStore implements Store {
    * streams) and `connectionStatus` with `showPrivileges` (the user may do what the store does: `find`, `insert`,
    * `update`, `remove` on its collections, `changeStream` + `find` on the database, and while creating indexes
    * `createCollection`, `createIndex`, `dropIndex`; see `requiredPrivileges`). Driver options that weaken failover
-   * handling (`retryWrites=false`, a short `socketTimeoutMS`) are logged as warnings.
+   * handling (`retryWrites=false`, a short `socketTimeoutMS`, `waitQueueTimeoutMS` 0) are logged as warnings.
    *
    * Rejects with `StoreUnreachableError` when no server answers within `serverSelectionTimeoutMS` (default 10 s) or the
    * check's deadline, or when the connection string reaches a secondary directly; `StoreAuthenticationError` when the

@@ -52,10 +52,13 @@ describe('connecting', () => {
     const usual = new MongoClient('mongodb://127.0.0.1:1/?replicaSet=rs0', clientOptionsFor('mongodb://127.0.0.1:1/?replicaSet=rs0', undefined));
     try {
       const warnings = clientOptionWarnings(weak.options, 31_000);
-      expect(warnings).toHaveLength(3);
+      expect(warnings).toHaveLength(4);
       expect(warnings[0]).toContain('retryWrites is off');
       expect(warnings[1]).toContain('retryReads is off');
       expect(warnings[2]).toContain('socketTimeoutMS (5000 ms) is not longer than a commit may wait for a majority (31000 ms)');
+      // A client built with the driver's defaults waits for a pooled connection without limit.
+      expect(warnings[3]).toContain('waitQueueTimeoutMS is 0');
+      expect(clientOptionWarnings(new MongoClient('mongodb://127.0.0.1:1/').options, 31_000)).toEqual([expect.stringContaining('waitQueueTimeoutMS is 0')]);
       // The driver's defaults (retries on, no socket timeout) and the store's own options raise nothing.
       expect(clientOptionWarnings(usual.options, 31_000)).toEqual([]);
       expect(clientOptionWarnings({ socketTimeoutMS: 60_000 }, 31_000)).toEqual([]);
