@@ -307,11 +307,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * read it through one normaliser (httpBaseUrl: an http(s) URL without query, fragment or credentials, built on in its
  * ASCII form; a CJK baseUrl made every start answer 500 after starting, a query ended up mid-URL): 25,905 / 32,801 /
  * 63,287 / 8,124 -> 25,970 / 32,873 / 63,345 / 8,175 B (+65 / +72 / +58 / +51), budgets raised by the same amounts.
+ * The runtime object then became a class (its `metrics` a getter of the prototype): an object literal's getter has
+ * its accessor pair allocated in V8's old generation, which kept each stopped runtime, worker, client and store alive
+ * through every young-generation collection until the next full one (in the end-to-end bench a scavenge copied ~1.9 MB
+ * each time, 8-20 ms per pause, against ~0.5 ms after). 25,970 / 32,873 / 63,345 -> 26,004 / 32,898 / 63,386 B
+ * (+34 / +25 / +41), budgets 26,009 / 32,903 / 63,391 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 25_975 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_878 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_350 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_009 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_903 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_391 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -142,41 +142,55 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
   const client = new LocalClient({
     store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()), startHandOff: worker.startHandOff, ...limits,
   });
-  let started = false;
-  let stopped: Promise<void> | undefined;
-  return {
-    store,
-    client,
-    get metrics() {
-      return worker.metrics;
-    },
-    async start() {
-      if (stopped) throw new StoreClosedError('The runtime was stopped');
-      if (started) return;
-      started = true;
-      worker.start();
-    },
-    stop(stopOptions?: StopOptions) {
-      let graceMs: number;
+  return new RuntimeOnStore(store, client, worker, ownsStore);
+}
+
+/**
+ * What {@link runtimeOnStore} returns: a class, so `metrics` is a getter of its prototype, made once. A getter in an
+ * object literal is made per runtime, and V8 allocates its accessor pair in the old generation: from there it kept the
+ * getter's closure, and with it the worker, client and store, alive through every young-generation collection until
+ * the next full one. A process that creates and stops runtimes one after another (tests, the end-to-end bench) copied
+ * every dead runtime from collection to collection.
+ */
+class RuntimeOnStore implements Runtime {
+  readonly #worker: Worker;
+  readonly #ownsStore: boolean;
+  #stopped: Promise<void> | undefined;
+
+  constructor(readonly store: Store, readonly client: LocalClient, worker: Worker, ownsStore: boolean) {
+    this.#worker = worker;
+    this.#ownsStore = ownsStore;
+  }
+
+  get metrics(): WorkerMetrics {
+    return this.#worker.metrics;
+  }
+
+  async start(): Promise<void> {
+    if (this.#stopped) throw new StoreClosedError('The runtime was stopped');
+    this.#worker.start(); // idempotent: a started worker returns at once
+  }
+
+  stop(stopOptions?: StopOptions): Promise<void> {
+    let graceMs: number;
+    try {
+      // The one rule of timeouts (a number >= 0, or Infinity to wait for all), read as every options argument is:
+      // a member that throws when read is an InvalidArgumentError naming it (`stop options.graceMs`).
+      graceMs = readChecked(stopOptions, 'stop options', { graceMs: isTimeoutMs }).graceMs ?? DEFAULT_STOP_GRACE_MS;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#stopped ??= (async () => {
       try {
-        // The one rule of timeouts (a number >= 0, or Infinity to wait for all), read as every options argument is:
-        // a member that throws when read is an InvalidArgumentError naming it (`stop options.graceMs`).
-        graceMs = readChecked(stopOptions, 'stop options', { graceMs: isTimeoutMs }).graceMs ?? DEFAULT_STOP_GRACE_MS;
-      } catch (error) {
-        return Promise.reject(error);
+        this.client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
+      } finally {
+        // Whatever the close threw (a store feed whose teardown throws), the worker stops: the stop rejects after.
+        // A store the runtime owns is closed even when the worker's stop reports an error (which rejects after).
+        await this.#worker.stop({ graceMs }).finally(() => this.#ownsStore && this.store.close());
       }
-      stopped ??= (async () => {
-        try {
-          client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
-        } finally {
-          // Whatever the close threw (a store feed whose teardown throws), the worker stops: the stop rejects after.
-          // A store the runtime owns is closed even when the worker's stop reports an error (which rejects after).
-          await worker.stop({ graceMs }).finally(() => ownsStore && store.close());
-        }
-      })();
-      return stopped;
-    },
-  };
+    })();
+    return this.#stopped;
+  }
 }
 
 /** The runtime's positive numeric options and their defaults. */
