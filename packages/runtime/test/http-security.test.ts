@@ -193,6 +193,24 @@ describe('bodies', () => {
     expect(await client.getStatusAll()).toEqual([]);
   });
 
+  it('answers 400 for an integer a JavaScript number would round (Durable Functions keeps it exact), and starts or delivers nothing', async () => {
+    const { base, client } = await open();
+    for (const body of ['{"orderId":1234567890123456789}', '[9007199254740992]', '[-9007199254740992]', `{"a":[1,{"b":${'9'.repeat(400)}}]}`]) {
+      expect(await errorOf(fetch(`${base}/orchestrators/Echo/big`, { method: 'POST', headers, body })), body).toEqual([400, 'invalid-argument']);
+    }
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    const raised = fetch(`${base}/instances/w/raiseEvent/Item`, { method: 'POST', headers, body: '{"id":1234567890123456789}' });
+    expect(await errorOf(raised)).toEqual([400, 'invalid-argument']);
+    expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['w']);
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+    // The safe range itself, fractions and exponents (doubles in Durable Functions too), and digits in strings are taken.
+    const taken = '{"max":9007199254740991,"min":-9007199254740991,"short":-123456789012345,"f":12345678901234567.5,'
+      + '"e":1e21,"ef":1.2345678901234567e+30,"s":"1234567890123456789","q":"\\\"12345678901234567890"}';
+    const started = await fetch(`${base}/orchestrators/Echo/taken`, { method: 'POST', headers, body: taken });
+    expect(started.status).toBe(202);
+    expect((await client.waitForCompletion('taken', SETTLED)).output).toEqual(JSON.parse(taken));
+  });
+
   it('answers 400 (never 500) for JSON nested 100,000 levels deep, and starts or delivers nothing', async () => {
     const { base, client } = await open();
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;

@@ -13,8 +13,9 @@ export type JsonBody = { readonly present: false } | { readonly present: true; r
  * An empty body is "absent". A non-empty body must be declared `application/json` (or `…+json`) and be valid
  * UTF-8 JSON. Every body must arrive whole: a body stream that fails, a body shorter than its `Content-Length`, or a
  * body without a length whose client left before it was read (the connection was cut mid-body) is refused too.
- * Otherwise {@link InvalidArgumentError} (400). `JSON.parse` keeps keys such as `__proto__` as own data properties,
- * so a hostile payload cannot reach a prototype.
+ * Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript number would
+ * round, is refused too (400), never altered silently (see `assertExactIntegers`). `JSON.parse` keeps keys such as
+ * `__proto__` as own data properties, so a hostile payload cannot reach a prototype.
  */
 export async function readJsonBody(request: Request, limitBytes: number): Promise<JsonBody> {
   const declared = request.headers.get('content-length');
@@ -37,10 +38,55 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
   } catch {
     throw new InvalidArgumentError('The request body is not valid UTF-8');
   }
+  let value: unknown;
   try {
-    return { present: true, value: JSON.parse(text) as unknown };
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new InvalidArgumentError('The request body is not valid JSON');
+  }
+  // The text is scanned only when the value holds a number that large: a walk costs a fraction of a scan.
+  if (holdsUnsafeNumber(value)) assertExactIntegers(text);
+  return { present: true, value };
+}
+
+/** True when `value` holds a number beyond ±(2^53-1), parsed from an integer literal or not. Iterative: any depth. */
+function holdsUnsafeNumber(value: unknown): boolean {
+  const pending = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'number') {
+      if (Math.abs(item) > Number.MAX_SAFE_INTEGER) return true;
+    } else if (typeof item === 'object' && item !== null) {
+      for (const member of Object.values(item)) pending.push(member); // no spread: an array may be huge
+    }
+  }
+  return false;
+}
+
+/**
+ * A JSON string (skipped whole) or a JSON number, matched over text that is valid JSON (so every string ends). No
+ * lookbehind, which older Safari (a Service Worker host) cannot parse.
+ */
+const STRING_OR_NUMBER = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * Refuses JSON text with an integer literal beyond ±(2^53-1) (`Number.MAX_SAFE_INTEGER`), which `JSON.parse` would
+ * round silently (`1234567890123456789` becomes `1234567890123456800`): Durable Functions (Newtonsoft.Json) keeps such
+ * an integer exact, as a 64-bit or big integer, so an id or an amount would be altered without a word. A literal with
+ * a fraction or an exponent (`1.5`, `1e21`) is a double there too and is left as JavaScript reads it. One pass over
+ * the text, outside strings.
+ */
+function assertExactIntegers(text: string): void {
+  for (const match of text.matchAll(STRING_OR_NUMBER)) {
+    const literal = match[0];
+    // Refused: an integer literal (no fraction or exponent) of more than 16 digits, or of 16 above the safe range.
+    if (literal.length < 16 || !/^-?\d+$/.test(literal)) continue;
+    const digits = literal.replace('-', '');
+    if (digits.length < 16 || (digits.length === 16 && digits <= '9007199254740991')) continue;
+    throw new InvalidArgumentError(
+      `The request body has the integer ${literal.slice(0, 40)}${literal.length > 40 ? '…' : ''} (at character ${match.index}), `
+      + 'beyond what a JSON number keeps exactly here (±9007199254740991): send it as a string',
+    );
   }
 }
 
