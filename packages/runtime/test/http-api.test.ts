@@ -351,6 +351,18 @@ describe('GET /instances', () => {
     expect((await call('/instances/wait-1/')).status).toBe(202);
   });
 
+  it('trims every slash at both ends of the path after the base, as Durable Functions does', async () => {
+    expect(await ids(await call('//instances//'))).toEqual(['done-1', 'done-2', 'wait-1']);
+    const running = await call('///instances/wait-1//');
+    expect(running.status).toBe(202);
+    expect(running.headers.get('location')).toBe(`${base}/instances/wait-1`);
+    expect(await running.json()).toMatchObject({ instanceId: 'wait-1' });
+    expect((await call('//Instances/wait-1/Terminate///?reason=x', { method: 'POST' })).status).toBe(202);
+    expect((await runtime.client.getStatus('wait-1'))?.runtimeStatus).toBe('Terminated');
+    // Inside the path a doubled slash is an empty segment: no route.
+    expect(await errorOf(call('/instances//wait-1'))).toEqual([404, 'not-found']);
+  });
+
   it('caps a page at 1000 instances and hands out a continuation token for the rest, as Durable Functions does', async () => {
     const response = await call('/instances?top=5000');
     expect(response.status).toBe(200);

@@ -156,8 +156,9 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * given twice (`runtimeStatus` excepted) 400. Route literals (`/Instances/{id}/Terminate`) and query parameter names
  * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
  * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
- * traces. Routes accept a trailing slash. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values, times to the
- * second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
+ * traces. Routes accept slashes at both ends of the path after the base (`…/durabletask//instances/x//`), as Durable
+ * Functions trims them. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values,
+ * times to the second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
  * (`toNativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
  * Functions client's enum (`Canceled` matches nothing); `top` above 1000 gives pages of 1000 with a continuation
  * token. The full table, with every remaining difference from Durable Functions, is `docs/http-api.md`.
@@ -190,9 +191,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   /** Aborted by `close()`: ends every wait a request started, whatever its timeout. */
   const closing = new AbortController();
 
-  // A trailing slash names the same route (`/instances/` is the list, as the Durable Functions client asks), and route
-  // literals match in any case, as in Azure Functions (`routeLiteralPath`); parameters keep their case.
-  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes) });
+  // Slashes at both ends of the path after the base name the same route (`/instances/` is the list, as the Durable
+  // Functions client asks; Durable Functions trims them all), and route literals match in any case, as in Azure
+  // Functions (`routeLiteralPath`); parameters keep their case.
+  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes, BASE) });
 
   app.onError((error) => {
     if (error instanceof HTTPException) {

@@ -11,8 +11,10 @@ export interface RouteLike {
  * (ASP.NET Core's route templates compare literals case-insensitively, and the Durable Functions extension compares
  * its operations, `terminate`, `rewind`..., the same way): `/Runtime/Webhooks/DurableTask/Instances/abc/Terminate` is
  * the terminate route. The path is given to the router with each literal segment spelled as its route spells it;
- * parameter segments (instance ids, event and orchestrator names, session ids) keep their case. A trailing slash is
- * dropped, as Hono's `strict: false` does (which ignores a custom `getPath`, so this replaces it).
+ * parameter segments (instance ids, event and orchestrator names, session ids) keep their case. Slashes at both ends
+ * of the path after `base` (the routes' common prefix, in any case) are dropped, as Durable Functions trims them:
+ * `{base}//instances/x//` is `{base}/instances/x` (Hono's `strict: false`, which drops one trailing slash, ignores a
+ * custom `getPath`, so this replaces it).
  *
  * `routes` gives the app's routes (`app.routes`; `*` patterns, middleware, are skipped). It is read at the first
  * request, once every route is registered. Only the routes of the request's method are considered (HEAD is GET, as
@@ -27,11 +29,11 @@ export interface RouteLike {
  * app.post('/instances/:id/terminate', handler); // also answers POST /INSTANCES/abc/Terminate, with id 'abc'
  * ```
  */
-export function routeLiteralPath(routes: () => readonly RouteLike[]): (request: Request) => string {
+export function routeLiteralPath(routes: () => readonly RouteLike[], base = ''): (request: Request) => string {
   let byMethod: TrieRouter<readonly string[]> | undefined;
   let anyMethod: TrieRouter<readonly string[]> | undefined;
   return (request) => {
-    const path = requestPath(request);
+    const path = requestPath(request, base);
     if (!byMethod || !anyMethod) {
       byMethod = new TrieRouter();
       anyMethod = new TrieRouter();
@@ -67,9 +69,9 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
 /**
  * The request's path as Hono routes it: percent-escapes decoded as `decodeURI` does (reserved characters such as
  * `%2F` stay encoded, so segments stay segments, and `%25` stays `%25`; parameters are decoded once more by Hono),
- * an escape that does not decode kept as written, and one trailing slash dropped.
+ * an escape that does not decode kept as written, every trailing slash dropped and the slashes after `base` made one.
  */
-function requestPath(request: Request): string {
+function requestPath(request: Request, base: string): string {
   const encoded = new URL(request.url).pathname;
   const path = encoded.includes('%')
     ? encoded.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
@@ -80,7 +82,10 @@ function requestPath(request: Request): string {
       }
     })
     : encoded;
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const trimmed = path.replace(/(.)\/+$/, '$1');
+  return base && asciiLowerCase(trimmed).startsWith(`${base}//`)
+    ? trimmed.slice(0, base.length) + trimmed.slice(base.length).replace(/^\/+/, '/')
+    : trimmed;
 }
 
 function isParameter(segment: string): boolean {
