@@ -111,6 +111,15 @@ describe('dates', () => {
     expect(await ids(call('/instances?createdTimeFrom=2024-02-29'))).toEqual(['done', 'ended']);
   });
 
+  it('read a year of 1 to 3 digits as padded with zeros, as Durable Functions (Python\'s strftime writes datetime.min as 1-01-01)', async () => {
+    for (const early of ['1-01-01T00:00:00.000000Z', '1-01-01', '10-01-01T00:00:00Z', '999-12-31T23:59:59Z', '0001-01-01T00:00:00Z']) {
+      expect(await ids(call(`/instances?createdTimeFrom=${early}`)), early).toEqual(['done', 'ended']);
+      expect(await ids(call(`/instances?createdTimeTo=${early}`)), early).toEqual([]);
+    }
+    expect(await errorOf(call('/instances?createdTimeFrom=1-1-01'))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances?createdTimeFrom=-1-01-01'))).toEqual([400, 'invalid-argument']);
+  });
+
   it('read a time without a zone as UTC, whatever the server\'s time zone', async () => {
     const zone = process.env.TZ;
     process.env.TZ = 'America/New_York'; // UTC-5 or -4: a local reading would move every bound by hours

@@ -61,9 +61,11 @@ export function parseBoolean(params: QueryParams, name: string): boolean | undef
 
 /**
  * `YYYY-MM-DD`, optionally followed by `THH:mm`, seconds, a fraction and a zone (`Z` or `±HH:mm`). A time without a
- * zone is UTC (as are the times Durable Functions stores), whatever the server's time zone.
+ * zone is UTC (as are the times Durable Functions stores), whatever the server's time zone. A year of 1 to 3 digits is
+ * read as if padded with zeros (`1-01-01` is `0001-01-01`), as Durable Functions pads it: Python's `strftime` writes
+ * `datetime.min` without leading zeros on Linux.
  */
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const ISO_DATE_TIME = /^(\d{1,4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /**
  * An ISO 8601 date or date-time (see `ISO_DATE_TIME`) that names a real instant: a day that does not exist
