@@ -136,7 +136,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout`, `pollingInterval` in s) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 409 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 409 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 404, 410 |
@@ -414,8 +414,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   function parseWait(params: QueryParams): { timeoutSeconds: number | undefined; returnServerErrorOnFailure: boolean } {
     const timeoutSeconds = parseNonNegativeNumber(params, 'timeout');
-    // Accepted for compatibility: waiting here is pushed by the store's change feed, nothing polls.
-    parseNonNegativeNumber(params, 'pollingInterval');
+    // `pollingInterval` is not read: waiting here is pushed by the store's change feed, nothing polls. Like Durable
+    // Functions, which ignores a value it cannot parse, any value is taken, also the `{intervalInSeconds}` that its own
+    // `createAndWaitOnNewInstancePostUri` template leaves when a caller fills in only the timeout.
     const returnServerErrorOnFailure = parseBoolean(params, 'returnInternalServerErrorOnFailure') ?? false;
     if (timeoutSeconds !== undefined && timeoutSeconds > settings.maxWaitSeconds) {
       throw new InvalidArgumentError(`timeout must be at most ${settings.maxWaitSeconds} seconds`);
