@@ -312,11 +312,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * through every young-generation collection until the next full one (in the end-to-end bench a scavenge copied ~1.9 MB
  * each time, 8-20 ms per pause, against ~0.5 ms after). 25,970 / 32,873 / 63,345 -> 26,004 / 32,898 / 63,386 B
  * (+34 / +25 / +41), budgets 26,009 / 32,903 / 63,391 B.
+ * One webLocks() for the worker's lease succession and the IndexedDB change feed (from store-kit; the feed had a copy)
+ * then took them to 26,003 / 32,899 / 63,381 B (-1 / +1 / -5): budgets 26,008 / 32,903 (kept) / 63,386 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_009 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_008 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_903 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_391 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_386 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -1,4 +1,5 @@
 import type { Logger } from '../env/logger.js';
+import { webLocks } from '../env/web-locks.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 
 /**
@@ -165,12 +166,6 @@ export class LeaseSuccession {
       this.#o.logger.warn(`the worker ids could not be recorded under ${WORKER_IDS_KEY}`, error);
     }
   }
-}
-
-/** `navigator.locks` where the platform has the Web Locks API (browsers, workers, Deno, recent Node). */
-function webLocks(): WorkerLocks | undefined {
-  const nav = (globalThis as { navigator?: { locks?: WorkerLocks } }).navigator;
-  return nav?.locks;
 }
 
 function isAbort(error: unknown): boolean {

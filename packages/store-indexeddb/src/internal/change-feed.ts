@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { Clock, ClockTimer } from '@durable-rx/runtime';
-import { Broadcast, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, webLocks, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 
 /** Options of a {@link ChangeFeed}. */
@@ -417,9 +417,4 @@ function isPresenceMessage(data: unknown): data is PresenceMessage {
 function isBatch(data: unknown): data is Batch {
   const b = data as Partial<Batch> | null;
   return typeof b === 'object' && b !== null && Array.isArray(b.changes) && typeof b.work === 'boolean';
-}
-
-/** `navigator.locks` where there is one (browsers in a secure context; not Node 20). */
-function webLocks(): LockManager | undefined {
-  return (globalThis as { readonly navigator?: { readonly locks?: LockManager } }).navigator?.locks;
 }
