@@ -8,6 +8,7 @@ import { eventLength, putEvent } from '../src/http/sse-event.js';
 import type { FeedSpec } from '../src/http/stream-feed.js';
 import { silentLogger } from '../src/env/logger.js';
 import { systemClock } from '../src/env/clock.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
@@ -170,6 +171,51 @@ describe('stream fan-out', () => {
     const next = connect(lastId);
     expect(next.writer.ids()[0]!.split('.')[0]).not.toBe(lastId.split('.')[0]);
     expect(next.writer.values()).toEqual([4]);
+    hub.close();
+  });
+});
+
+describe('a connection whose heartbeat throws', () => {
+  it('is closed: nothing more is written to it, its writer is aborted, and its session releases its subscription when its resume window ends', async () => {
+    const clock = new VirtualClock();
+    const hub = new SessionHub({
+      resumeWindowMs: 60_000, bufferSize: 16, maxSubscriptions: 10, maxSessions: 100, sliceSize: 100, clock,
+      errorBody: () => ({ code: 'internal', message: 'failed' }),
+    }, (callback) => callback());
+    const source = new Subject<unknown>();
+    let active = 0;
+    const spec: FeedSpec = {
+      key: 'status\u0000x', event: 'status',
+      source: () => deferred(() => {
+        active++;
+        return source.pipe(finalize(() => active--));
+      }),
+    };
+    // A socket that broke under the heartbeat: its comment throws (events would still go into the void).
+    class BrokenWriter extends RecordingWriter {
+      aborted = false;
+      override writeText(text: string): void {
+        if (text.startsWith(': heartbeat')) throw new Error('broken socket');
+        super.writeText(text);
+      }
+      override abort(): void {
+        this.aborted = true;
+      }
+    }
+    const writer = new BrokenWriter();
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(clock, 1000), retryMs: 1000, maxBacklogBytes: 1 << 20 });
+    hub.open({ kind: 'single', key: 'x', spec, untilTerminal: false }, undefined, connection);
+    source.next(1);
+    expect(writer.values()).toEqual([1]);
+
+    await clock.advance(1000); // the heartbeat throws
+    expect(connection.open).toBe(false);
+    expect(writer.aborted).toBe(true);
+    source.next(2);
+    expect(writer.values()).toEqual([1]);
+    expect(active).toBe(1); // held for a resume, as after any lost connection
+    await clock.advance(60_000);
+    expect(active).toBe(0);
     hub.close();
   });
 });

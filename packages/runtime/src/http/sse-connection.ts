@@ -97,9 +97,22 @@ export class SseConnection implements Beating {
     this.#checkBacklog();
   }
 
-  /** Sends one heartbeat comment (called by the heartbeat queue while the connection is open). */
+  /**
+   * Sends one heartbeat comment (called by the heartbeat queue while the connection is open). A writer that throws is
+   * broken: the connection is closed as when its client goes (its session stops reading and, after its resume window,
+   * releases its subscriptions) and its writer aborted, instead of staying open with no heartbeat.
+   */
   beat(): void {
-    this.sendText(': heartbeat\n\n');
+    try {
+      this.sendText(': heartbeat\n\n');
+    } catch {
+      this.#close();
+      try {
+        this.#writer.abort();
+      } catch {
+        // broken already
+      }
+    }
   }
 
   #checkBacklog(): void {
