@@ -314,11 +314,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (+34 / +25 / +41), budgets 26,009 / 32,903 / 63,391 B.
  * One webLocks() for the worker's lease succession and the IndexedDB change feed (from store-kit; the feed had a copy)
  * then took them to 26,003 / 32,899 / 63,381 B (-1 / +1 / -5): budgets 26,008 / 32,903 (kept) / 63,386 B.
+ * A lost activity result then was qualified 'unless an earlier commit applied' only after a failure whose outcome is
+ * unknown (an abandoned call, 'unavailable', or 'commit-outcome-unknown', the code Store.commit now reserves for it),
+ * not after any 503 (IndexedDB's DatabaseBlockedError ran nothing): 26,003 / 32,899 / 63,381 -> 26,034 / 32,917 /
+ * 63,405 B (+31 / +18 / +24), budgets raised by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_008 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_903 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_386 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_039 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_921 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_410 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -229,3 +229,50 @@ describe('an activity result whose commit failed with a 503 after the store appl
     });
   }
 });
+
+/** A store that could not run the commit at all: as IndexedDB's DatabaseBlockedError (another tab blocks an upgrade), a 503. */
+class BlockedError extends DurableError {
+  override readonly name = 'BlockedError';
+  readonly code = 'database-blocked';
+  readonly status = 503;
+}
+
+describe('an activity result whose every commit fails with a 503 until its lease expires', () => {
+  const cases = [
+    { failure: 'the store could not run it (as DatabaseBlockedError)', error: () => new BlockedError('blocked'), unless: '' },
+    { failure: 'its outcome is unknown (as CommitOutcomeUnknownError)', error: () => new OutcomeUnknownError('outcome unknown'), unless: ' unless an earlier commit applied' },
+  ];
+  for (const fused of [false, true]) {
+    for (const { failure, error, unless } of cases) {
+      it(`is reported dropped${unless ? ' unless an earlier commit applied' : ', unqualified,'} when ${failure} (${fused ? 'with the step it wakes' : 'committed alone'})`, async () => {
+        const clock = new VirtualClock();
+        // Every commit carrying an activity's result fails, and writes nothing.
+        class RefusingStore extends FailingStore {
+          override readonly capabilities = { ...this.inner.capabilities, fusedSteps: fused };
+          override commit(writeSet: WriteSet) {
+            const kind = writeSet.lease?.kind;
+            return kind === 'activity' || kind === 'activityStep' ? Promise.reject(error()) : super.commit(writeSet);
+          }
+        }
+        const store = new RefusingStore();
+        const dropped: string[] = [];
+        const logger: Logger = { warn: () => undefined, error: (message) => void (message.includes('dropped') && dropped.push(message)) };
+        const runtime = createRuntime({
+          store, clock, logger, orchestrationLeaseMs: ORCHESTRATION_LEASE_MS, activityLeaseMs: ACTIVITY_LEASE_MS,
+          orchestrators: { One: function* (ctx) { return yield ctx.callActivity('Echo', 'a'); } },
+          activities: { Echo: (value: string) => value },
+        });
+        await createClient({ store, clock }).startNew('One', { instanceId: 'one' });
+        await runtime.start();
+        for (let second = 0; second < 120 && dropped.length === 0; second++) await clock.advance(1000);
+        // The task runs again meanwhile, and its result is waiting to be retried: the stop's grace runs on the clock.
+        let stopped = false;
+        const stopping = runtime.stop({ graceMs: 0 }).then(() => void (stopped = true));
+        for (let second = 0; second < 10 && !stopped; second++) await clock.advance(1000);
+        await stopping;
+
+        expect(dropped[0]).toBe(`committing the result of activity Echo of one failed and its lease has expired; dropped${unless}`);
+      });
+    }
+  }
+});

@@ -48,7 +48,10 @@ export interface Store {
    * lets `planWriteSet` decide every condition (it throws `InstanceAlreadyExistsError` or `InstanceNotFoundError`)
    * and writes the resulting plan, releasing an orchestration lease. It makes no decision of its own; see
    * `@durable-rx/runtime/store-kit`. Throws and writes nothing when any of this fails. Resolves with what the plan
-   * decided that the writer could not know in advance (`commitResultOf(plan)`).
+   * decided that the writer could not know in advance (`commitResultOf(plan)`). The one failure after which the write
+   * set may have been written: a store that could not learn whether its transaction committed rejects with a
+   * `DurableError` whose `code` is `'commit-outcome-unknown'` (HTTP 503; MongoStore's `CommitOutcomeUnknownError`), and
+   * the worker reads that code.
    */
   commit(writeSet: WriteSet): Promise<CommitResult>;
 

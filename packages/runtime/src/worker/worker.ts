@@ -757,8 +757,8 @@ export class Worker {
     let refused = false;
     // Set when a commit abandoned at its bound answers after all: the result is committed (with its step, if fused).
     let applied = false;
-    // Said when the result is given up after an attempt was abandoned unsettled, or failed with another 503 (a commit
-    // whose outcome the store could not confirm, a store unreachable mid-commit): that attempt may have gone through.
+    // Said when the result is given up after an attempt whose outcome is unknown (see mayHaveApplied): that attempt may
+    // have gone through. Not after one that failed before it ran (an IndexedDB database blocked by another tab).
     let unless = '';
     const committed = (): void => {
       applied = true;
@@ -782,7 +782,7 @@ export class Worker {
           }
           return;
         }
-        if (isDurableError(error) && error.status === 503) unless = ' unless an earlier commit applied';
+        if (mayHaveApplied(error)) unless = ' unless an earlier commit applied';
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
         if (isDurableError(error) && (error.status === 400 || error.status === 413)) {
@@ -928,6 +928,16 @@ const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);
 /** The lease renewal of one running activity. */
 interface Heartbeat {
   stop(): void;
+}
+
+/**
+ * True when a store call that failed with `error` may still have taken effect: it was abandoned unsettled at its bound
+ * (`UnavailableError`, `'unavailable'`), or the store could not confirm its commit (`'commit-outcome-unknown'`, the
+ * code `Store.commit` reserves for that: MongoStore's `CommitOutcomeUnknownError`). Any other error, a 503 such as
+ * IndexedDB's `DatabaseBlockedError` included, means the call wrote nothing.
+ */
+function mayHaveApplied(error: unknown): boolean {
+  return isDurableError(error) && (error.code === 'unavailable' || error.code === 'commit-outcome-unknown');
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
