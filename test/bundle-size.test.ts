@@ -318,11 +318,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * unknown (an abandoned call, 'unavailable', or 'commit-outcome-unknown', the code Store.commit now reserves for it),
  * not after any 503 (IndexedDB's DatabaseBlockedError ran nothing): 26,003 / 32,899 / 63,381 -> 26,034 / 32,917 /
  * 63,405 B (+31 / +18 / +24), budgets raised by the same amounts.
+ * An activity's result event then was built without a spread and timed through isoTime, as the start's ExecutionStarted:
+ * 26,034 / 32,917 / 63,405 -> 26,034 / 32,911 / 63,398 B (0 / -6 / -7), budgets 26,039 (kept) / 32,915 / 63,403 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_039 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_921 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_410 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_915 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_403 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

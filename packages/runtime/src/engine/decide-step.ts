@@ -1,5 +1,6 @@
 import { assertNever, type ExecutionRewoundEvent, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
@@ -360,7 +361,7 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
       version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId } : {}),
     },
     message: message(input.newId(), instanceId, undefined, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: now.toISOString(), name, instanceId, executionId, ...withInput,
+      type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId, ...withInput,
       ...(input.parent ? { parentInstance: input.parent } : {}),
     }),
   };

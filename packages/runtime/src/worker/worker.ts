@@ -7,6 +7,7 @@ import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
+import { isoTime } from '../model/iso-time.js';
 import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
@@ -733,11 +734,16 @@ export class Worker {
   #activityResult(task: ActivityTask, type: 'TaskCompleted', output: JsonValue | undefined): OrchestrationMessage;
   #activityResult(task: ActivityTask, type: 'TaskFailed', failure: FailureDetails): OrchestrationMessage;
   #activityResult(task: ActivityTask, type: 'TaskCompleted' | 'TaskFailed', value: JsonValue | FailureDetails | undefined): OrchestrationMessage {
-    const event = {
-      type, eventId: -1, timestamp: this.#o.clock.now().toISOString(), taskScheduledId: task.taskScheduledId,
-      ...(value === undefined ? {} : type === 'TaskCompleted' ? { result: value } : { failureDetails: value }),
-    } as MessageEvent;
-    return { id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId, event };
+    // Built as it is sent, its payload set in place, its time through isoTime (the step the result wakes, usually in the
+    // same millisecond, shares the text): a spread of a one-member object and a toISOString cost about 1 us per result.
+    const event: { type: typeof type; eventId: number; timestamp: string; taskScheduledId: number; result?: JsonValue; failureDetails?: FailureDetails } = {
+      type, eventId: -1, timestamp: isoTime(this.#o.clock.now()), taskScheduledId: task.taskScheduledId,
+    };
+    if (value !== undefined) {
+      if (type === 'TaskCompleted') event.result = value as JsonValue;
+      else event.failureDetails = value as FailureDetails;
+    }
+    return { id: this.#o.newId(), instanceId: task.instanceId, executionId: task.executionId, event: event as MessageEvent };
   }
 
   /**
