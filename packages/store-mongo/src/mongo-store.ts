@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
-  matchesQuery, pageKeyOf, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
+  matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type WriteRequest, type WriteSet,
@@ -44,7 +44,7 @@ import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT,
   timedActivityClaimFilter, timedClaimFilter,
@@ -726,16 +726,12 @@ export class MongoStore implements Store {
       const pageDocs = docs.slice(0, pageSize);
       // A document that does not decode is logged and left out, not the whole page failed (see decodeStoredState).
       const page = pageDocs.flatMap((d) => this.#readable(d, 'a query page') ?? []);
-      // The next page starts after the page's last document, read or not (its indexed key, as the filter pages by).
-      const lastDoc = pageDocs[pageDocs.length - 1];
-      const lastState = page[page.length - 1];
-      const last = lastDoc && lastDoc.createdTime instanceof Date
-        ? { createdTime: lastDoc.createdTime.getTime(), instanceId: instanceIdOfKey(lastDoc._id) }
-        : lastState && pageKeyOf(lastState);
+      // The next page starts after the page's last indexed key, read or not (as the filter pages by).
+      const next = nextPageKey(docs, pageSize);
       return {
         // The filter already selected these; the shared predicate keeps the semantics identical to every store.
         instances: page.filter((state) => matchesQuery(state, query)),
-        ...(docs.length > pageSize && last ? { continuationToken: encodeContinuationToken(last) } : {}),
+        ...(next ? { continuationToken: encodeContinuationToken(next) } : {}),
       };
     });
   }

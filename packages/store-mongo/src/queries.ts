@@ -2,7 +2,7 @@ import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRunt
 import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
-import { instanceKey, instanceKeyPrefixPatterns } from './instance-key.js';
+import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
 
 /**
  * Pure builders of the MongoDB filters, sort orders and index hints MongoStore sends. Each filter has an index that
@@ -221,6 +221,35 @@ export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<
     clauses.push({ $or: [{ createdTime: { $gt: time } }, { createdTime: time, _id: { $gt: instanceKey(after.instanceId) } }] });
   }
   return combine(clauses);
+}
+
+/** The earliest time a JavaScript `Date` holds (-271821-04-20): a page key before every `Date` key. */
+const FIRST_DATE_MS = -8.64e15;
+
+/**
+ * Where the page after `docs` starts (the documents a `PAGE_SORT`ed read returned, `pageSize + 1` at most), or
+ * undefined when there is no next page. It is the key of the page's last document with a `Date` `createdTime`, read or
+ * not, so a page of documents that do not decode still moves on. Documents without one (foreign: the store writes a
+ * `Date`) sort before every `Date`, and the next page's bound (`createdTime: { $gte: <Date> }`) matches only dates, so a
+ * page with no `Date` key continues from the first `Date` and skips them, and a page that ends with one continues
+ * after the last `Date` key it had. A `Date` document whose `_id` is not a string sorts after the string keys of
+ * its millisecond, so the next page starts after that millisecond (instance ids are never empty).
+ *
+ * @example
+ * ```ts
+ * nextPageKey(docs, 100); // undefined when docs.length <= 100
+ * ```
+ */
+export function nextPageKey(docs: readonly { readonly _id: unknown; readonly createdTime?: unknown }[], pageSize: number): PageKey | undefined {
+  if (docs.length <= pageSize) return undefined;
+  for (let i = pageSize - 1; i >= 0; i--) {
+    const { _id: key, createdTime } = docs[i]!;
+    if (!(createdTime instanceof Date) || Number.isNaN(createdTime.getTime())) continue;
+    return typeof key === 'string'
+      ? { createdTime: createdTime.getTime(), instanceId: instanceIdOfKey(key) }
+      : { createdTime: createdTime.getTime() + 1, instanceId: '' };
+  }
+  return { createdTime: FIRST_DATE_MS, instanceId: '' };
 }
 
 /** The filter of `purgeInstances`: terminal instances (of the requested statuses) created in the range. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
-  MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
+  MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter, timedClaimFilter,
 } from '../src/queries.js';
 import { inScan, indexScan } from './support/index-scan.js';
@@ -15,7 +15,7 @@ const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(pr
 import {
   collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent,
 } from '../src/indexes.js';
-import { MongoServerError } from 'mongodb';
+import { MongoServerError, ObjectId, type Document } from 'mongodb';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 
@@ -318,5 +318,73 @@ describe('purge records (what a changes$ resync reports as purged)', () => {
     expect(purgedSinceFilter(T0)).toEqual({ purgedAt: { $gte: T0 } });
     expect(indexScan(PURGES_HINT, purgedSinceFilter(T0))).toMatchObject({ lower: { value: T0, inclusive: true }, upper: undefined });
     expect(INDEXES.purges).toEqual([{ name: 'purged_at', key: PURGES_HINT, expireAfterSeconds: 7 * 24 * 3600 }]);
+  });
+});
+
+describe('query pages (where the next page starts)', () => {
+  /**
+   * The continuation filter as MongoDB applies it, for the shapes buildQueryFilter writes when paging ($and, $or,
+   * equality, $gt/$gte): comparisons are type-bracketed (a Date bound matches only dates, a string bound only strings).
+   */
+  const matches = (filter: Document, doc: Document): boolean => Object.entries(filter).every(([key, condition]) => {
+    if (key === '$and') return (condition as Document[]).every((c) => matches(c, doc));
+    if (key === '$or') return (condition as Document[]).some((c) => matches(c, doc));
+    const value: unknown = doc[key];
+    const sameType = (bound: unknown) => (bound instanceof Date ? value instanceof Date : typeof value === typeof bound && !(value instanceof Date));
+    const order = (bound: unknown) => (value instanceof Date ? +value - +(bound as Date) : String(value).localeCompare(String(bound)));
+    if (typeof condition !== 'object' || condition instanceof Date) return sameType(condition) && order(condition) === 0;
+    return Object.entries(condition as Document).every(([op, bound]) => {
+      if (op === '$gte') return sameType(bound) && order(bound) >= 0;
+      if (op === '$gt') return sameType(bound) && order(bound) > 0;
+      throw new Error(`${op} is outside the model`);
+    });
+  });
+  /** Every document the pages list, following the continuation keys as queryInstances does (docs in PAGE_SORT order). */
+  type Doc = { readonly _id: unknown; readonly createdTime?: unknown };
+  const listed = (docs: readonly Doc[], pageSize: number): unknown[] => {
+    const out: unknown[] = [];
+    let after: ReturnType<typeof nextPageKey>;
+    for (let pages = 0; pages < 100; pages++) {
+      const filter = buildQueryFilter({}, after);
+      const read = docs.filter((d) => matches(filter, d as Document)).slice(0, pageSize + 1);
+      out.push(...read.slice(0, pageSize).map((d) => d._id));
+      after = nextPageKey(read, pageSize);
+      if (!after) return out;
+    }
+    throw new Error('paging did not end');
+  };
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+
+  it('has no next page when the read returned no more than a page', () => {
+    expect(nextPageKey([], 2)).toBeUndefined();
+    expect(nextPageKey([{ _id: 'a', createdTime: at(0) }, { _id: 'b', createdTime: at(1) }], 2)).toBeUndefined();
+  });
+
+  it('continues after the last document of the page, read or not', () => {
+    expect(nextPageKey([{ _id: 'a', createdTime: at(0) }, { _id: '\uFFFF0062', createdTime: at(1) }, { _id: 'c', createdTime: at(2) }], 2))
+      .toEqual({ createdTime: at(1).getTime(), instanceId: 'b' });
+  });
+
+  it('moves on past a page of foreign documents without a Date createdTime (they sort before every Date)', () => {
+    // Such a page had no continuation token: the later instances were never listed.
+    const foreign = [{ _id: 'f1' }, { _id: 'f2', createdTime: null }, { _id: 'f3', createdTime: 'yesterday' }];
+    const ours = [{ _id: 'a', createdTime: at(0) }, { _id: 'b', createdTime: at(0) }, { _id: 'c', createdTime: at(5) }];
+    const key = nextPageKey([...foreign, ours[0]!], 3);
+    expect(key).toBeDefined();
+    expect(key!.createdTime).toBeLessThan(at(0).getTime());
+    expect(listed([...foreign, ...ours], 3)).toEqual(['f1', 'f2', 'f3', 'a', 'b', 'c']);
+    expect(listed([...foreign, ...ours], 1)).toEqual(['f1', 'a', 'b', 'c']); // the bound skips the rest
+  });
+
+  it('continues after the last Date key when the page ends with a document that has none', () => {
+    const docs = [{ _id: 'a', createdTime: at(0) }, { _id: 'b', createdTime: at(1) }, { _id: 'z', createdTime: 42 }, { _id: 'c', createdTime: at(2) }];
+    expect(nextPageKey(docs, 3)).toEqual({ createdTime: at(1).getTime(), instanceId: 'b' });
+  });
+
+  it('continues after the millisecond of a Date document whose _id is not a string (it sorts after the strings of its time)', () => {
+    const oid = new ObjectId();
+    const docs = [{ _id: 'a', createdTime: at(0) }, { _id: oid, createdTime: at(0) }, { _id: 'b', createdTime: at(1) }];
+    expect(nextPageKey(docs, 2)).toEqual({ createdTime: at(1).getTime(), instanceId: '' });
+    expect(listed(docs, 2)).toEqual(['a', oid, 'b']);
   });
 });
