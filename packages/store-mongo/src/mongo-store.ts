@@ -34,7 +34,7 @@ import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js'
 import {
   collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, validateNamespace, type CollectionNames,
 } from './indexes.js';
-import { instanceIdOfKey, instanceKey } from './instance-key.js';
+import { instanceIdOfKey, instanceIdOfStoredKey, instanceKey, storedKeyLabel } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
@@ -627,10 +627,23 @@ export class MongoStore implements Store {
 
   /** The state of a document a read of many instances returned, or undefined, logged, when it does not decode. */
   #readable(doc: Pick<InstanceDoc, '_id' | 'state'> & { readonly input?: string }, readBy: string): InstanceState | undefined {
+    // The driver's type says string; a foreign document's `_id` (an ObjectId) is no key: left out, not thrown on.
+    if (!this.#isKeyed(doc, readBy)) return undefined;
     return decodeStoredState(doc, (key, error) => this.#logger.error(
-      `MongoStore ${this.dbName}: instance ${JSON.stringify(instanceIdOfKey(key))} cannot be read (its stored state does not decode); it was left out of ${readBy}`,
+      `MongoStore ${this.dbName}: ${storedKeyLabel(key)} cannot be read (its stored state does not decode); it was left out of ${readBy}`,
       error,
     ));
+  }
+
+  /** Whether a document's `_id` is a key this store writes (a string); logged when not (a foreign document). */
+  #isKeyed(doc: Pick<InstanceDoc, '_id'>, readBy: string): boolean {
+    const key: unknown = doc._id;
+    if (typeof key === 'string') return true;
+    this.#logger.error(
+      `MongoStore ${this.dbName}: ${storedKeyLabel(key)} cannot be read (no instance key); it was left out of ${readBy}`,
+      new TypeError('its _id is not a string'),
+    );
+    return false;
   }
 
   /** Logs work a claim skipped (`decideClaimedWork`); its lease is kept: it is claimed again when that expires. */
@@ -1194,7 +1207,11 @@ export class MongoStore implements Store {
       void this.#track(async () => {
         const found = new Set<string>();
         const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
-          const instanceId = instanceIdOfKey(doc._id);
+          const instanceId = instanceIdOfStoredKey(doc._id);
+          if (instanceId === undefined) {
+            this.#isKeyed(doc, 'the re-read after a change-feed gap'); // logged; no instance of this store
+            return;
+          }
           if (found.has(instanceId)) return;
           found.add(instanceId); // found even when it cannot be read: it exists, so it is no purge
           // One that does not decode is logged and left out: failing the re-read would retry it for good, and the
@@ -1206,7 +1223,10 @@ export class MongoStore implements Store {
         if (!instanceIds) {
           const purged: string[] = [];
           const records = this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 } });
-          if (!await read(records, (d) => void purged.push(instanceIdOfKey(d.instanceId)))) return;
+          if (!await read(records, (d) => {
+            const instanceId = instanceIdOfStoredKey(d.instanceId);
+            if (instanceId !== undefined) purged.push(instanceId);
+          })) return;
           candidates = purged;
           if (!await read(this.#instances.find({ updatedAt: { $gte: from } }, { projection, hint: RESYNC_HINT }), emit)) return;
         }
