@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease, matchesPurgeFilter,
+  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease,
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -790,15 +790,13 @@ export class MongoStore implements Store {
       let count = 0;
       const purge = async (batch: readonly string[]) => {
         count += await this.#transaction(async (session) => {
-          // Re-read inside the transaction: an instance restarted since the scan is no longer terminal.
-          const docs = await this.#instances
-            .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, state: 1, historyGen: 1 } })
-            .toArray();
-          // One that does not decode is logged and left (not purged: its status cannot be checked), not the batch failed.
-          const doomed = docs.filter((d) => {
-            const state = this.#readable(d, 'a purge');
-            return state !== undefined && matchesPurgeFilter(state, filter);
-          });
+          // Re-read inside the transaction: an instance restarted since the scan is no longer terminal. The filter
+          // decides, on the indexed status and created time (written with the state by every update), as purgeInstance
+          // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
+          // A foreign document (its `_id` no key) is left, logged, as every read of many instances leaves it.
+          const doomed = (await this.#instances
+            .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1 } })
+            .toArray()).filter((d) => this.#isKeyed(d, 'a purge'));
           if (doomed.length > 0) await this.#drop(session, doomed);
           return doomed.length;
         });
