@@ -124,7 +124,7 @@ export function watchFilterFor(keys: ReadonlySet<string>, max: number): readonly
  * MongoDB 6.0 the server filters the oplog with the `$match` before it looks for the resume token, so a stream
  * reopened for other instances (the one that event was about no longer watched) would not find its token and fail
  * with ChangeStreamFatalError 280: a lost position, a resync, an error logged, for nothing. Its later changes pass the
- * `$match` too until the next reopen; the router drops them.
+ * `$match` too until the next reopen; they are dropped before they are decoded (`concernsWatched`).
  *
  * @example
  * ```ts
@@ -144,22 +144,22 @@ export function filterCovers(filter: readonly string[] | undefined, key: string)
 }
 
 /**
- * Whether the per-instance status stream should read `event` (decode its snapshot, read the input it lacks): always
- * when the stream was opened with a `$match` that names the watched instances (`filter`; the server sent only theirs),
- * otherwise (more instances watched than `maxWatchedInstances`: the stream carries every instance) only when the
- * event's instance is watched now. So a process past that bound does not decode, and read the input of, every commit
- * of every instance only for the router to drop it.
+ * Whether the per-instance status stream should read `event` (decode its snapshot, read the input it lacks): when the
+ * event's instance is watched now, or named by the `$match` the stream was opened with for the watched instances
+ * (`filter`; the server sent only theirs). Not otherwise: past `maxWatchedInstances` (`filter` undefined: the stream
+ * carries every instance) and for the instance `matchKeysFor` kept in the `$match` only to resume, which is no longer
+ * watched. So neither is decoded, and its input read, only for the router to drop it.
  *
  * @example
  * ```ts
  * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, undefined, (id) => id === 'b'); // false
  * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, ['a'], () => false);            // true
+ * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, ['b'], () => false);            // false
  * ```
  */
 export function concernsWatched(event: ChangeEventLike, filter: readonly string[] | undefined, isWatched: (instanceId: string) => boolean): boolean {
-  if (filter !== undefined) return true;
   const key = event.documentKey?._id;
-  return typeof key !== 'string' || isWatched(instanceIdOfKey(key));
+  return typeof key !== 'string' || isWatched(instanceIdOfKey(key)) || (filter?.includes(key) ?? false);
 }
 
 /** True for the event after which the server closes a change stream (collection or database dropped or renamed). */
