@@ -90,9 +90,9 @@ const MAX_KEPT_AGE_MS = 60_000;
  * then knows it as a peer, so it posts everything it commits.
  *
  * Every wait ends: a feed that never answers (a frozen tab) holds N back for `joinTimeoutMs` at most. Then N reads,
- * and the commits E publishes before it processes the hello could come after N's reads. So a feed keeps the batches it
- * published unposted lately (at most {@link MAX_KEPT}, none older than {@link MAX_KEPT_AGE_MS}) and sends them with
- * every `here`. The newcomer delivers them only when it had stopped waiting (while it waits, its reads have not begun
+ * and the commits E publishes before it processes the hello could come after N's reads. So a feed keeps the last
+ * {@link MAX_KEPT} batches it published unposted and sends with every `here` those not older than
+ * {@link MAX_KEPT_AGE_MS} (their age is checked only when they are sent). The newcomer delivers them only when it had stopped waiting (while it waits, its reads have not begun
  * and will see them): its VersionGate drops what it already delivered, and the client's `status$` keeps only a newer
  * version than the state it read. Without Web Locks or BroadcastChannel (Node 20, say; newer Node versions have
  * `navigator.locks`, and presence then runs between the stores of one process too), a feed posts every commit and
