@@ -376,18 +376,23 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
-    it('close() waits for the input reads of its status feed: none is still running on an application-owned client', async () => {
+    it('close() waits for the input reads of its status feed: none is still running on an application-owned client', async (context) => {
       const prefix = db.prefix('closing');
       const writer = await db.open('closing', { prefix });
       await Promise.all(Array.from({ length: 150 }, (_, i) => writer.commit(start(`cl-${i}`, { n: i }))));
-      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      // The watcher's finds are held by the server (failCommand, scoped to its appName), so an input read is still in
+      // flight when close() is called, however fast the machine: close() must wait for it. Needs test commands
+      // (mongod --setParameter enableTestCommands=1).
+      const appName = `drx-closing-${process.pid}`;
+      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
       const running = new Set<number>();
-      let inputReads = 0;
+      let readStarted!: () => void;
+      const inputReadStarted = new Promise<void>((resolve) => (readStarted = resolve));
       client.on('commandStarted', (event) => {
         const filter = event.command['filter'] as { _id?: { $in?: unknown } } | undefined;
         if (event.commandName === 'find' && event.command['find'] === `${prefix}instances` && filter?._id?.$in !== undefined) {
           running.add(event.requestId);
-          inputReads++;
+          readStarted();
         }
       });
       const ended = (event: { requestId: number }) => void running.delete(event.requestId);
@@ -395,8 +400,20 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       client.on('commandFailed', ended);
       // A second handle that has seen none of the starts: each step event needs an input read (batches of 100).
       const watcher = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: prefix });
-      const first = firstValueFrom(watcher.changes$.pipe(filter((change) => change.state?.customStatus === 'stepped'), timeout(60_000)));
+      const admin = new MongoClient(mongoUri);
       try {
+        await admin.db('admin').command({
+          configureFailPoint: 'failCommand', mode: 'alwaysOn',
+          data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 10_000, appName },
+        });
+      } catch (error) {
+        await Promise.all([watcher.close(), client.close(), writer.close(), admin.close()]);
+        console.log(`close() input-read test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+        context.skip();
+      }
+      const subscription = watcher.changes$.subscribe({ error: () => undefined });
+      // The writer steps the instances (on its own client, not held) while the watcher reads their inputs.
+      const stepping = (async () => {
         for (let item; (item = await writer.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) {
           const { state } = item;
           await writer.commit({
@@ -407,11 +424,22 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
             ],
           });
         }
-        await first;
+      })();
+      try {
+        await Promise.race([
+          inputReadStarted,
+          stepping.then(() => new Promise((_, reject) => setTimeout(() => reject(new Error('no input read started within 60 s of the last step')), 60_000).unref())),
+        ]);
+        // The server holds the read for 10 s from its start, so it is in flight now, whatever the machine's load.
+        expect(running.size, 'an input read in flight when close() is called').toBeGreaterThan(0);
         await watcher.close();
-        expect(inputReads).toBeGreaterThan(0);
         expect([...running], 'input reads still running after close() resolved').toEqual([]);
+        await stepping;
       } finally {
+        await stepping.catch(() => undefined);
+        subscription.unsubscribe();
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close();
         await watcher.close();
         await client.close();
         await writer.close();
