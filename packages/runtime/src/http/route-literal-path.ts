@@ -1,4 +1,5 @@
 import { TrieRouter } from 'hono/router/trie-router';
+import { withoutTrailingSlashes } from '../model/validation.js';
 
 /** A route of the app, as `app.routes` lists it. */
 export interface RouteLike {
@@ -82,7 +83,7 @@ function requestPath(request: Request, base: string): string {
       }
     })
     : encoded;
-  const trimmed = path.replace(/(.)\/+$/, '$1');
+  const trimmed = withoutTrailingSlashes(path);
   return base && asciiLowerCase(trimmed).startsWith(`${base}//`)
     ? trimmed.slice(0, base.length) + trimmed.slice(base.length).replace(/^\/+/, '/')
     : trimmed;

@@ -95,6 +95,17 @@ export function httpBaseUrl(text: unknown, what: string): string {
   return base;
 }
 
+/**
+ * `path` without its trailing slashes, its first character always kept (`'/'` stays `'/'`). A loop over character
+ * codes: a regular expression such as `/(.)\/+$/` backtracks over every run of slashes not at the end, quadratic in a
+ * request path of thousands of slashes (any caller can send one, before any key is checked).
+ */
+export function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 47) end--;
+  return end === path.length ? path : path.slice(0, end);
+}
+
 /** Checks an optional Date argument: {@link isDate} when present. */
 export function assertOptionalDate(value: unknown, what: string): asserts value is Date | undefined {
   if (value !== undefined) isDate(value, what);
