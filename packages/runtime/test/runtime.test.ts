@@ -736,6 +736,16 @@ describe('runtime', () => {
     await expect(runtime.start()).rejects.toMatchObject({ code: 'store-closed' });
   });
 
+  it('starts and stops through start and stop taken off the runtime (a promise\'s finally, an effect\'s cleanup)', async () => {
+    const runtime = createRuntime({ orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
+    const { start, stop } = runtime;
+    await Promise.resolve().then(start);
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    expect((await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 })).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    await Promise.resolve().finally(stop);
+    await expect(start()).rejects.toMatchObject({ code: 'store-closed' });
+  });
+
   it('runs on the store it is given from the /core entry, leaves that store open, and refuses to run without one', async () => {
     const store = new MemoryStore();
     const runtime = createCoreRuntime({ store, orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });

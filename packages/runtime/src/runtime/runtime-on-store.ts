@@ -166,12 +166,14 @@ class RuntimeOnStore implements Runtime {
     return this.#worker.metrics;
   }
 
-  async start(): Promise<void> {
+  // start and stop are bound (fields, not prototype methods), as when the runtime was an object of closures: callers
+  // hand them on unbound (`.finally(runtime.stop)`, an effect's cleanup returning `runtime.stop`).
+  readonly start = async (): Promise<void> => {
     if (this.#stopped) throw new StoreClosedError('The runtime was stopped');
     this.#worker.start(); // idempotent: a started worker returns at once
-  }
+  };
 
-  stop(stopOptions?: StopOptions): Promise<void> {
+  readonly stop = (stopOptions?: StopOptions): Promise<void> => {
     let graceMs: number;
     try {
       // The one rule of timeouts (a number >= 0, or Infinity to wait for all), read as every options argument is:
@@ -190,7 +192,7 @@ class RuntimeOnStore implements Runtime {
       }
     })();
     return this.#stopped;
-  }
+  };
 }
 
 /** The runtime's positive numeric options and their defaults. */
