@@ -50,6 +50,14 @@ describe('the published types', () => {
     expect(undocumented).toEqual([]);
   });
 
+  it('the runtime\'s and MongoStore\'s declarations typecheck without the DOM library (a Node-only app)', () => {
+    const files = entries.filter((entry) => /^(runtime|store-mongo)\b/.test(entry.name)).map((entry) => entry.file);
+    const nodeOnly = ts.createProgram(files, { ...program.getCompilerOptions(), skipLibCheck: false, lib: ['lib.es2023.d.ts'] });
+    const ours = ts.getPreEmitDiagnostics(nodeOnly).filter((d) => d.file?.fileName.startsWith(`${root}packages/`));
+    const shown = ours.map((d) => `${d.file!.fileName.slice(root.length)}: ${ts.flattenDiagnosticMessageText(d.messageText, '')}`);
+    expect(shown).toEqual([]);
+  });
+
   it('the declarations typecheck without skipLibCheck', () => {
     const files = entries.map((entry) => entry.file);
     const strict = ts.createProgram(files, { ...program.getCompilerOptions(), skipLibCheck: false });

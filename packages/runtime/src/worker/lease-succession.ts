@@ -65,7 +65,7 @@ export class LeaseSuccession {
   constructor(options: LeaseSuccessionOptions) {
     this.#o = options;
     // Lives are only told apart through a storage; without one, an id the application reused is released at once.
-    this.#locks = options.storage ? (options.locks ?? webLocks()) : undefined;
+    this.#locks = options.storage ? (options.locks ?? webLocks<WorkerLocks>()) : undefined;
   }
 
   /**

@@ -166,7 +166,7 @@ export class ChangeFeed {
     this.#prefix = `${options.channelName}/feed/`;
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
-    this.#locks = this.#channel && (options.locks ?? webLocks());
+    this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
       this.joined = Promise.resolve();
