@@ -321,12 +321,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * An activity's result event then was built without a spread and timed through isoTime, as the start's ExecutionStarted:
  * 26,034 / 32,917 / 63,405 -> 26,034 / 32,911 / 63,398 B (0 / -6 / -7), budgets 26,039 (kept) / 32,915 / 63,403 B.
  * The runtime's start and stop then became bound fields again (a8be5b7 had made them prototype methods, so
- * `.finally(runtime.stop)` threw): RUNTIME_AFTER.
+ * `.finally(runtime.stop)` threw), with webLocks() generic: 26,034 / 32,911 / 63,398 -> 26,043 / 32,916 / 63,404 B,
+ * budgets 26,043 / 32,916 / 63,404 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_039 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_915 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_403 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_043 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_916 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_404 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
