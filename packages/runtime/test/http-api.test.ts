@@ -146,6 +146,29 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     }
   });
 
+  it('refuses a start or restart on a scheme without an http(s) origin (app://, in-process in Electron, Tauri, Capacitor) with 400 before acting, naming baseUrl; with baseUrl it is served', async () => {
+    const inProcess = createHttpHandler(runtime.client, { anonymous: true, logger: silentLogger });
+    const post = (handler: (r: Request) => Promise<Response>, path: string) => handler(new Request(`app://bundle${WEBHOOK_PATH}${path}`, { method: 'POST' }));
+    for (const path of ['/orchestrators/Echo/app-x', '/orchestrators/Echo/app-x?timeout=5']) {
+      const refused = await post(inProcess, path);
+      expect(refused.status, path).toBe(400);
+      const { code, message } = (await refused.json()) as { code: string; message: string };
+      expect(code).toBe('invalid-argument');
+      expect(message).toContain('baseUrl option');
+      expect(message).not.toContain('"null"');
+    }
+    expect(await runtime.client.getStatus('app-x')).toBeUndefined(); // nothing was started
+    await runtime.client.startNew('Echo', { instanceId: 'app-done', input: 1 });
+    await runtime.client.waitForCompletion('app-done', SETTLED);
+    const restart = await post(inProcess, '/instances/app-done/restart?restartWithNewInstanceId=false');
+    expect(restart.status).toBe(400);
+    await restart.body?.cancel();
+    expect((await runtime.client.getStatus('app-done'))?.runtimeStatus).toBe('Completed'); // not restarted
+    const served = await post(createHttpHandler(runtime.client, { anonymous: true, logger: silentLogger, baseUrl: 'https://app.example' }), '/orchestrators/Echo/app-y');
+    expect(served.status).toBe(202);
+    expect(await served.json()).toEqual(createHttpManagementPayload('app-y', 'https://app.example'));
+  });
+
   it('waits with ?timeout= and answers 200 with the output when the instance completes in time', async () => {
     const response = await call('/orchestrators/E1_HelloSequence/waited?timeout=30&pollingInterval=1', { method: 'POST' });
     expect(response.status).toBe(200);

@@ -242,12 +242,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const idSegment = c.req.param('instanceId');
     const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    const base = baseOf(url); // before anything is done: a base that cannot be built on is refused first
     const input = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     const id = await client.startNew(name, {
       ...(input.present ? { input: input.value } : {}),
       ...(instanceId === undefined ? {} : { instanceId }),
     });
-    return startedResponse(c, url, id, timeoutSeconds, returnServerErrorOnFailure);
+    return startedResponse(c, url, base, id, timeoutSeconds, returnServerErrorOnFailure);
   });
 
   app.post(`${BASE}/instances/:id/restart`, async (c) => {
@@ -255,10 +256,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const id = parseInstanceIdSegment(c.req.param('id'));
     const restartWithNewInstanceId = parseBoolean(queryOf(url), 'restartWithNewInstanceId');
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    const base = baseOf(url); // before anything is done, as on start
     await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
     const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
-    return startedResponse(c, url, newId, timeoutSeconds, returnServerErrorOnFailure);
+    return startedResponse(c, url, base, newId, timeoutSeconds, returnServerErrorOnFailure);
   });
 
   // ------------------------------------------------------------------ streams
@@ -430,14 +432,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * `returnInternalServerErrorOnFailure=true`); otherwise the 202 check-status response.
    */
   async function startedResponse(
-    c: Context, url: URL, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
+    c: Context, url: URL, base: string, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
   ): Promise<Response> {
     if (timeoutSeconds !== undefined) {
       const status = await waitForTerminal(id, timeoutSeconds * 1000, c.req.raw.signal);
       const done = status && completionResponse(status, { ...wireOptions, failedStatus: returnServerErrorOnFailure ? 500 : 200 });
       if (done) return done;
     }
-    return checkStatusResponse(createHttpManagementPayload(id, settings.baseUrl ?? url.origin, keyInUrls(c, url)), settings.retryAfterSeconds);
+    return checkStatusResponse(createHttpManagementPayload(id, base, keyInUrls(c, url)), settings.retryAfterSeconds);
   }
 
   /**
@@ -447,7 +449,24 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * (`statusQueryGetUri`'s) whatever case, escapes or trailing slash the request used.
    */
   function statusUrl(url: URL, id: string): string {
-    return `${webhookRoot(settings.baseUrl ?? url.origin)}/instances/${encodeURIComponent(id)}${url.search}`;
+    return `${webhookRoot(baseOf(url))}/instances/${encodeURIComponent(id)}${url.search}`;
+  }
+
+  /**
+   * The base of the URLs a response names: `baseUrl` when configured, else the request's origin. A request on a
+   * scheme without an http(s) origin (`app://bundle/…` of an in-process handler in Electron, Tauri or Capacitor, whose
+   * origin is `"null"`) has none to build them on: 400, naming the option that fixes it. The routes that act call this
+   * before acting, so such a request changes nothing.
+   */
+  function baseOf(url: URL): string {
+    if (settings.baseUrl !== undefined) return settings.baseUrl;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new InvalidArgumentError(
+        `The request URL's scheme ${JSON.stringify(url.protocol)} has no http(s) origin to build the check-status URLs on: `
+        + 'set the handler\'s baseUrl option (the public http(s) address of this API)',
+      );
+    }
+    return httpBaseUrl(url.origin, 'The request origin');
   }
 
   /**
