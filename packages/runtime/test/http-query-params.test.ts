@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { parseDate, QueryParams } from '../src/http/query-params.js';
 import { silentLogger } from '../src/env/logger.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -118,6 +119,15 @@ describe('dates', () => {
     }
     expect(await errorOf(call('/instances?createdTimeFrom=1-1-01'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?createdTimeFrom=-1-01-01'))).toEqual([400, 'invalid-argument']);
+  });
+
+  it('read a year of 1 to 3 digits as that year, never as 19xx or 20xx', () => {
+    const parsed = (d: string) => parseDate(new QueryParams(new URLSearchParams({ d })), 'd')?.toISOString();
+    expect(parsed('1-01-01')).toBe(new Date('0001-01-01T00:00:00Z').toISOString());
+    expect(parsed('1-01-01T00:00:00.000000Z')).toBe('0001-01-01T00:00:00.000Z');
+    expect(parsed('10-01-01T00:00:00Z')).toBe('0010-01-01T00:00:00.000Z');
+    expect(parsed('99-06-30')).toBe('0099-06-30T00:00:00.000Z');
+    expect(parsed('999-12-31T23:59:59Z')).toBe('0999-12-31T23:59:59.000Z');
   });
 
   it('read a time without a zone as UTC, whatever the server\'s time zone', async () => {
