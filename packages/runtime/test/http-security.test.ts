@@ -246,6 +246,35 @@ describe('bodies', () => {
     expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['b', 'w']);
   });
 
+  it('does not refuse an integer beyond the safe range in a body the route ignores (suspend, resume, rewind, restart, terminate with ?reason=): nothing would be altered', async () => {
+    const { base, client } = await open();
+    const until = (id: string, runtimeStatus: string) =>
+      firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === runtimeStatus)));
+    const post = (path: string) => fetch(`${base}${path}`, { method: 'POST', headers, body: '{"id":1234567890123456789}' });
+    const accepted = async (path: string) => {
+      const response = await post(path);
+      await response.body?.cancel();
+      expect(response.status, path).toBe(202);
+    };
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await until('w', 'Running');
+    await accepted('/instances/w/suspend');
+    await until('w', 'Suspended');
+    await accepted('/instances/w/resume');
+    await until('w', 'Running');
+    // Without ?reason= the body is terminate's reason: still refused, the instance runs on.
+    expect(await errorOf(post('/instances/w/terminate'))).toEqual([400, 'invalid-argument']);
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    await accepted('/instances/w/terminate?reason=stop');
+    expect((await until('w', 'Terminated'))?.output).toBe('stop');
+    await client.startNew('Broken', { instanceId: 'b' });
+    await until('b', 'Failed');
+    await accepted('/instances/b/rewind');
+    await until('b', 'Failed');
+    await accepted('/instances/w/restart?restartWithNewInstanceId=false');
+    await until('w', 'Running');
+  });
+
   it('accepts a whole body sent in chunks, without a Content-Length', async () => {
     const { base, client } = await open();
     const parts = ['{"city":', '"Tokyo"}'];

@@ -257,7 +257,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const restartWithNewInstanceId = parseBoolean(queryOf(url), 'restartWithNewInstanceId');
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
     const base = baseOf(url); // before anything is done, as on start
-    await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
+    await readJsonBody(c.req.raw, settings.maxBodyBytes, false); // a body is allowed but unused; still size-checked
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
     const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
     return startedResponse(c, url, base, newId, timeoutSeconds, returnServerErrorOnFailure);
@@ -350,7 +350,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.post(`${BASE}/instances/:id/terminate`, async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const reason = parseString(queryOf(c.req.url), 'reason');
-    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes, reason === undefined); // unused with ?reason=
     // `?reason=` wins, as Durable Functions reads only it: tools that always send a body (`{}` from Data Factory
     // web activities, Logic Apps) keep the reason they put in the URL. Only without one is a body the reason.
     await client.terminate(id, reason !== undefined ? reason : body.present ? body.value : undefined);
@@ -361,7 +361,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.post(`${BASE}/instances/:id/${command}`, async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');
-      await readJsonBody(c.req.raw, settings.maxBodyBytes); // a body is allowed but unused; still size-checked
+      await readJsonBody(c.req.raw, settings.maxBodyBytes, false); // a body is allowed but unused; still size-checked
       await client[command](id, reason);
       return accepted();
     });

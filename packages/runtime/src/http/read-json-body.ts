@@ -14,10 +14,11 @@ export type JsonBody = { readonly present: false } | { readonly present: true; r
  * UTF-8 JSON. Every body must arrive whole: a body stream that fails, a body shorter than its `Content-Length`, or a
  * body without a length whose client left before it was read (the connection was cut mid-body) is refused too.
  * Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript number would
- * round, is refused too (400), never altered silently (see `assertExactIntegers`). `JSON.parse` keeps keys such as
- * `__proto__` as own data properties, so a hostile payload cannot reach a prototype.
+ * round, is refused too (400), never altered silently (see `assertExactIntegers`), unless `used` is `false`: a body the
+ * route ignores alters nothing. `JSON.parse` keeps keys such as `__proto__` as own data properties, so a hostile
+ * payload cannot reach a prototype.
  */
-export async function readJsonBody(request: Request, limitBytes: number): Promise<JsonBody> {
+export async function readJsonBody(request: Request, limitBytes: number, used = true): Promise<JsonBody> {
   const declared = request.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limitBytes) {
     throw new PayloadTooLargeError(`The request body is ${declared} bytes; the limit is ${limitBytes} bytes`);
@@ -45,7 +46,7 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
     throw new InvalidArgumentError('The request body is not valid JSON');
   }
   // The text is scanned only when the value holds a number that large: a walk costs a fraction of a scan.
-  if (holdsUnsafeNumber(value)) assertExactIntegers(text);
+  if (used && holdsUnsafeNumber(value)) assertExactIntegers(text);
   return { present: true, value };
 }
 
