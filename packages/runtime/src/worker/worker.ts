@@ -838,8 +838,10 @@ export class Worker {
    * this worker in the same commit. Returns false when that was not possible (not cached, or the store refused
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
    * alone, and the instance's next claim takes it from there. A closed store, a commit abandoned unsettled at
-   * `untilMs` and any other 503 (one whose outcome the store could not confirm: it may still take effect, so the result
-   * is not sent again at once) end the attempt with an error; `applied` is called if an abandoned commit answers after all.
+   * `untilMs` and any other 503 end the attempt with an error rather than falling back to committing the result alone
+   * at once: a 503 may be a commit whose outcome the store could not confirm (`commit-outcome-unknown`, which may still
+   * take effect) or one that never ran (IndexedDB's `DatabaseBlockedError`); the result is sent again only when the
+   * attempt is retried. `applied` is called if an abandoned commit answers after all.
    */
   async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number, applied: () => void): Promise<boolean> {
     const { store, clock, newId } = this.#o;
