@@ -2,8 +2,8 @@
  * Scenario: MemoryStore at scale. N instances of `StatusLoop` (wait for an external event, set it as the custom
  * status, wait again) are started and left waiting; then
  * - heap per waiting instance: (heap with N waiting - heap before the runtime) / N, after full collections, with the
- *   runtime's default execution cache; and the part of it that is cached executions: the heap the runtime's stop
- *   releases after the rounds (its cache above all; the store is kept), divided by N;
+ *   runtime's default execution cache; and the part of it that is the runtime's: the heap the runtime's stop releases
+ *   after the rounds (its execution cache above all, and whatever else the runtime frees; the store is kept), divided by N;
  * - raise throughput: one round raises one event to each of the N instances at once (client.raiseEvent) and ends
  *   when every instance has committed the step that consumed it; events/s = N / round time. A few rounds per N, the
  *   same population (each round adds 3 events to every history).
@@ -123,7 +123,7 @@ async function untilEach(runtime, ids, reached, act) {
 export function memoryScaleTable(rows) {
   return {
     title: 'MemoryStore at scale: StatusLoop instances waiting for an event; one event raised to each',
-    headers: ['waiting', 'raised events/s (median)', 'rounds min-max', 'round p50', 'heap per waiting instance', 'of which cached executions', 'cache hits / misses', 'events replayed', 'load'],
+    headers: ['waiting', 'raised events/s (median)', 'rounds min-max', 'round p50', 'heap per waiting instance', 'of which the runtime (cache)', 'cache hits / misses', 'events replayed', 'load'],
     rows: rows.map((r) => [
       integer(r.waiting), `${integer(r.eventsPerSecond.median)}/s`, range(r.eventsPerSecond, (v) => `${integer(v)}/s`),
       duration(r.roundMedianMs), `${integer(r.heapPerInstance)} B`, `${integer(r.cachePerInstance)} B`,
@@ -134,9 +134,10 @@ export function memoryScaleTable(rows) {
         'waiting instance at once through client.raiseEvent and ends when each has committed the step that consumed it.',
       'Heap per waiting instance: heap used with all N waiting minus heap used before the runtime was created, after ' +
         'full collections (node --expose-gc), divided by N: store records, histories, claim index and cached executions.',
-      'Of which cached executions: the heap that stopping the runtime released after the rounds (its execution cache, ' +
-        'which keeps up to cacheSize = 10,000 executions by default, above all; the store keeps every instance), ' +
-        'divided by N. The rest is what each waiting instance costs the store and the runtime without a cached execution.',
+      'Of which the runtime (cache): the heap that stopping the runtime released after the rounds, divided by N: its ' +
+        'execution cache (up to cacheSize = 10,000 executions by default) above all, and everything else runtime.stop() ' +
+        'frees; the store keeps every instance. The rest is what stays after the stop (the store\'s records, histories ' +
+        'and claim index above all).',
     ],
   };
 }
