@@ -1,3 +1,5 @@
+import { httpBaseUrl } from '@durable-rx/runtime/client-kit';
+
 /** The server a page in remote mode watches: from `?server=<origin>&key=<key>`. */
 export interface RemoteTarget {
   /** The server's origin, with its path prefix if it has one (no trailing slash). */
@@ -8,7 +10,7 @@ export interface RemoteTarget {
 
 /**
  * Reads the remote mode from a query string: `undefined` when it has no `server` (the page runs the runtime itself),
- * otherwise the server to watch. Throws when `server` is not an http(s) URL.
+ * otherwise the server to watch. Throws when `server` is not an http(s) URL, or has a query, fragment or credentials.
  */
 export function remoteTargetOf(search: string): RemoteTarget | undefined {
   const params = new URLSearchParams(search);
@@ -24,5 +26,7 @@ export function remoteTargetOf(search: string): RemoteTarget | undefined {
     throw new Error(`The server address ${JSON.stringify(server)} must start with http:// or https://`);
   }
   const key = params.get('key') || undefined;
-  return { baseUrl: `${url.origin}${url.pathname}`.replace(/\/+$/, ''), key };
+  // The rule every baseUrl surface applies (createRemoteClient too): a query, fragment or credentials are refused, not
+  // dropped silently; the host in punycode, the path percent-encoded.
+  return { baseUrl: httpBaseUrl(server, 'The server address').replace(/\/+$/, ''), key };
 }
