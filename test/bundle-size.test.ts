@@ -323,11 +323,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The runtime's start and stop then became bound fields again (a8be5b7 had made them prototype methods, so
  * `.finally(runtime.stop)` threw), with webLocks() generic: 26,034 / 32,911 / 63,398 -> 26,043 / 32,916 / 63,404 B,
  * budgets 26,043 / 32,916 / 63,404 B.
+ * A step's new state then was written field by field on one object (an event's new state completed in place instead
+ * of spread again; applyEvent's optional members assigned, not spread): about 5 % faster end to end at 100 concurrent
+ * on MemoryStore, 3 % at 1. 26,043 / 32,916 / 63,404 -> 26,058 / 32,953 / 63,422 B (+15 / +37 / +18), budgets raised
+ * by the same amounts.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_043 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_916 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_404 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_058 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_953 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_422 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -13,26 +13,34 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
   switch (event.type) {
     case 'ExecutionStarted': {
       const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, ...rest } = state;
-      return {
-        ...rest,
-        name: event.name,
-        runtimeStatus: 'Running',
-        executionId: event.executionId,
-        ...(event.input === undefined ? {} : { input: event.input }),
-        ...(event.parentInstance ? { parentInstanceId: event.parentInstance.instanceId } : {}),
-      };
+      const next: Mutable<InstanceState> = rest;
+      next.name = event.name;
+      next.runtimeStatus = 'Running';
+      next.executionId = event.executionId;
+      if (event.input !== undefined) next.input = event.input;
+      if (event.parentInstance) next.parentInstanceId = event.parentInstance.instanceId;
+      return next;
     }
     case 'ExecutionCompleted': {
       if (terminal) return state;
       const { output: _o, failureDetails: _f, ...rest } = state;
-      return event.orchestrationStatus === 'Completed'
-        ? { ...rest, runtimeStatus: 'Completed', ...(event.result === undefined ? {} : { output: event.result }) }
-        : { ...rest, runtimeStatus: 'Failed', ...(event.failureDetails ? { failureDetails: event.failureDetails } : {}) };
+      const next: Mutable<InstanceState> = rest;
+      if (event.orchestrationStatus === 'Completed') {
+        next.runtimeStatus = 'Completed';
+        if (event.result !== undefined) next.output = event.result;
+      } else {
+        next.runtimeStatus = 'Failed';
+        if (event.failureDetails) next.failureDetails = event.failureDetails;
+      }
+      return next;
     }
     case 'ExecutionTerminated': {
       if (terminal) return state;
       const { output: _o, failureDetails: _f, ...rest } = state;
-      return { ...rest, runtimeStatus: 'Terminated', ...(event.reason === undefined ? {} : { output: event.reason }) };
+      const next: Mutable<InstanceState> = rest;
+      next.runtimeStatus = 'Terminated';
+      if (event.reason !== undefined) next.output = event.reason;
+      return next;
     }
     case 'ExecutionSuspended':
       return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
@@ -46,7 +54,10 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     case 'ContinueAsNew': {
       if (terminal) return state;
       const { output: _o, failureDetails: _f, input: _i, ...rest } = state;
-      return { ...rest, runtimeStatus: 'ContinuedAsNew', ...(event.input === undefined ? {} : { input: event.input }) };
+      const next: Mutable<InstanceState> = rest;
+      next.runtimeStatus = 'ContinuedAsNew';
+      if (event.input !== undefined) next.input = event.input;
+      return next;
     }
     case 'OrchestratorStarted':
     case 'OrchestratorCompleted':
@@ -64,3 +75,5 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       return assertNever(event);
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -261,22 +261,27 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       if (own) (kept ??= new Set()).add(own.id);
       else after.push(send(message(input.newId(), id, undefined, event)));
     }
-    next = { ...next, executionId };
+    (next = writable(next, state)).executionId = executionId;
   }
 
   const historyLength = history.type === 'replaceHistory' ? history.events.length : state.historyLength + history.events.length;
-  // One copy of the state: the step's custom status replaces the last one, or none is kept when the execution set
-  // none (a new one, after continueAsNew or a restart, drops the last execution's).
-  let committed: InstanceState;
-  if (step.customStatus !== undefined) {
-    committed = { ...next, customStatus: step.customStatus, lastUpdatedTime: now, version: state.version + 1, historyLength };
-  } else if ('customStatus' in next) {
+  // One copy of the state, written field by field: the step's custom status replaces the last one, or none is kept
+  // when the execution set none (a new one, after continueAsNew or a restart, drops the last execution's). When an
+  // event of this step already made a new object (start, end, continueAsNew), that one is completed in place instead
+  // of copied again. Assigning keeps the members and their order as a spread would: a member already there stays in
+  // its place, a new one comes last.
+  let committed: Mutable<InstanceState>;
+  if (step.customStatus === undefined && 'customStatus' in next) {
     const { customStatus: _c, ...withoutCustomStatus } = next;
-    committed = { ...withoutCustomStatus, lastUpdatedTime: now, version: state.version + 1, historyLength };
+    committed = withoutCustomStatus;
   } else {
-    committed = { ...next, lastUpdatedTime: now, version: state.version + 1, historyLength };
+    committed = writable(next, state);
+    if (step.customStatus !== undefined) committed.customStatus = step.customStatus;
   }
-  if (input.baseHistory) committed = { ...committed, historyEpoch: (state.historyEpoch ?? 0) + 1 };
+  committed.lastUpdatedTime = now;
+  committed.version = state.version + 1;
+  committed.historyLength = historyLength;
+  if (input.baseHistory) committed.historyEpoch = (state.historyEpoch ?? 0) + 1;
   // The state goes first (after the deleted task of an activity step): the messages below are delivered against it
   // (a continued execution drops the old execution's timers; a sub-orchestration sees its parent as it is after
   // this step).
@@ -291,6 +296,16 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * `next` when it is a new object of this step (the stored `state` reduced by an event that changes it), else a copy
+ * of it to write on: the stored state and the cached execution's are shared and never changed.
+ */
+function writable(next: InstanceState, state: InstanceState): Mutable<InstanceState> {
+  return next === state ? { ...next } : next;
 }
 
 /**
