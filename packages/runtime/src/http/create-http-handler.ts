@@ -13,7 +13,7 @@ import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
-import { httpBaseUrl } from '../model/validation.js';
+import { httpBaseUrl, requestBase } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
@@ -459,14 +459,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * before acting, so such a request changes nothing.
    */
   function baseOf(url: URL): string {
-    if (settings.baseUrl !== undefined) return settings.baseUrl;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new InvalidArgumentError(
-        `The request URL's scheme ${JSON.stringify(url.protocol)} has no http(s) origin to build the check-status URLs on: `
-        + 'set the handler\'s baseUrl option (the public http(s) address of this API)',
-      );
-    }
-    return httpBaseUrl(url.origin, 'The request origin');
+    return settings.baseUrl ?? requestBase(url, 'the handler\'s baseUrl option');
   }
 
   /**

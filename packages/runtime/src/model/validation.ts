@@ -96,6 +96,25 @@ export function httpBaseUrl(text: unknown, what: string): string {
 }
 
 /**
+ * The base of check-status URLs when no `baseUrl` is given: the http(s) origin of the request's URL. A request on
+ * another scheme (a handler in process under `app://`: Electron, Tauri, Capacitor) has none: refused with
+ * {@link InvalidArgumentError} naming `option`, the base to set, so that a caller can refuse it before acting (the
+ * HTTP handler; the client's check-status helpers keep their bytes and refuse the origin `"null"` as a `baseUrl`).
+ *
+ * @example
+ * ```ts
+ * requestBase(new URL('https://x.test/api/start'), "the handler's baseUrl option"); // 'https://x.test'
+ * requestBase(new URL('app://bundle/start'), "the handler's baseUrl option");       // throws InvalidArgumentError
+ * ```
+ */
+export function requestBase(url: URL, option: string): string {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    invalid(option, `is required: the request URL's scheme ${JSON.stringify(url.protocol)} has no http(s) origin to build the check-status URLs on (set it to the public http(s) address of this API)`);
+  }
+  return httpBaseUrl(url.origin, 'The request origin');
+}
+
+/**
  * `path` without its trailing slashes, its first character always kept (`'/'` stays `'/'`). A loop over character
  * codes: a regular expression such as `/(.)\/+$/` backtracks over every run of slashes not at the end, quadratic in a
  * request path of thousands of slashes (any caller can send one, before any key is checked).
