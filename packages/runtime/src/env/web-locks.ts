@@ -1,3 +1,8 @@
+/** What every caller of {@link webLocks} uses of the Web Locks API, whatever more its `Locks` names. */
+export interface LockRequests {
+  request(name: string, options: { readonly signal?: AbortSignal }, callback: () => Promise<unknown>): Promise<unknown>;
+}
+
 /**
  * `navigator.locks` where the platform has the Web Locks API (browsers in a secure context, workers, Deno, recent
  * Node); `undefined` elsewhere (Node 20, a page that is not a secure context). The worker's lease succession and the
@@ -11,6 +16,6 @@
  * if (locks) await locks.request('durable-rx:example', async () => { ... });
  * ```
  */
-export function webLocks<Locks>(): Locks | undefined {
+export function webLocks<Locks extends LockRequests>(): Locks | undefined {
   return (globalThis as unknown as { readonly navigator?: { readonly locks?: Locks } }).navigator?.locks;
 }

@@ -96,22 +96,25 @@ export interface Runtime {
   readonly client: DurableClient;
   /** Counters of worker and engine work. */
   readonly metrics: WorkerMetrics;
-  /** Starts processing work. */
-  start(): Promise<void>;
+  /** Starts processing work. Bound to the runtime: it may be passed on (`Promise.resolve().then(runtime.start)`). */
+  readonly start: () => Promise<void>;
   /**
    * Stops claiming work, lets in-flight steps and activities commit for up to `graceMs` (default 30 s, on the
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
    * timers, ends what `client` watches (its observables complete after their current snapshot, and pending
-   * `waitForCompletion` calls resolve with the latest status), and closes the store only if the runtime created it. Idempotent: later calls return the first call's promise. Options that are not an object,
-   * or a `graceMs` that is not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing.
+   * `waitForCompletion` calls resolve with the latest status), and closes the store only if the runtime created it.
+   * Idempotent: later calls return the first call's promise. Options that are not an object, or a `graceMs` that is
+   * not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing. Bound to the runtime:
+   * it may be passed on with no argument (`promise.finally(runtime.stop)`, an effect's cleanup), not to `.then`,
+   * which would hand it the promise's value as its options.
    *
    * @example
    * ```ts
    * await runtime.stop({ graceMs: 5_000 }); // resolves within about 5 s, even if an activity never settles
    * ```
    */
-  stop(options?: StopOptions): Promise<void>;
+  readonly stop: (options?: StopOptions) => Promise<void>;
 }
 
 /**

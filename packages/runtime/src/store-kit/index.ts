@@ -54,4 +54,4 @@ export { ChangeRouter } from '../client/change-router.js';
 /** A timer on an injected `Clock` as an observable (feed back-offs and lingers that tests run on a `VirtualClock`). */
 export { timeoutAfter } from '../client/timeout-after.js';
 /** `navigator.locks` where there is one: the default of a store that uses Web Locks, read as the worker reads it. */
-export { webLocks } from '../env/web-locks.js';
+export { webLocks, type LockRequests } from '../env/web-locks.js';
