@@ -38,8 +38,25 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     return db.open(name, { prefix });
   }, { shared: true });
 
+  /** Runs `body` with a client of its own on the server (to read or alter the documents under `store`), then closes both. */
+  async function alongside(store: { close(): Promise<void> }, body: (client: MongoClient) => Promise<void>): Promise<void> {
+    const client = new MongoClient(mongoUri);
+    try {
+      await body(client);
+    } finally {
+      await client.close();
+      await store.close();
+    }
+  }
+
   describe('beyond the port', () => {
     const open = () => db.open('extra');
+    /** A store whose logged errors' messages are kept in `errors`. */
+    const openLogging = async (name: string) => {
+      const errors: string[] = [];
+      const store = await db.open(name, { logger: { warn: () => undefined, error: (message) => void errors.push(message) } });
+      return { store, errors };
+    };
 
     it('stores a 12 MiB input and refuses one over the 15 MiB limit without writing anything', async () => {
       const store = await open();
@@ -74,8 +91,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
 
     it('serves claims, paging and prefix queries from indexes (no collection scan)', async () => {
       const store = await open();
-      const client = new MongoClient(mongoUri);
-      try {
+      await alongside(store, async (client) => {
         for (let i = 0; i < 20; i++) await store.commit(start(`job-${i}`));
         const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
         const now = new Date();
@@ -91,16 +107,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           expect(winning).toBeDefined();
           expect(JSON.stringify(winning)).not.toContain('COLLSCAN');
         }
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('claims and nextWakeTime read only claimable instances, however many wait for far-off timers (explain executionStats)', async () => {
       const store = await open();
-      const client = new MongoClient(mongoUri);
-      try {
+      await alongside(store, async (client) => {
         const far = new Date(Date.now() + 86_400_000);
         // 300 instances whose only message is visible in a day (the write path computes their claimAt), 3 claimable now.
         for (let i = 0; i < 300; i++) await store.commit(start(`far-${i}`, undefined, new Date(far.getTime() + i)));
@@ -135,16 +147,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs, now: new Date() }));) claimed.push(item.state.instanceId);
         expect(claimed.sort()).toEqual(['now-0', 'now-1', 'now-2']);
         expect(await store.nextWakeTime(new Date())).toEqual(far);
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('activity claims read only claimable tasks, however many run under live leases (explain executionStats)', async () => {
       const store = await open();
-      const client = new MongoClient(mongoUri);
-      try {
+      await alongside(store, async (client) => {
         const tasks = client.db(db.name).collection<TaskDoc>(store.collections.activityTasks);
         const task = (id: string): ActivityTask => ({ id, instanceId: 'parent', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 });
         // 300 tasks scheduled first and leased for a day (as claims leave them), then 3 free ones.
@@ -173,17 +181,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const claimed: string[] = [];
         for (let item; (item = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: new Date() }));) claimed.push(item.task.id);
         expect(claimed).toEqual(['free-0', 'free-1', 'free-2']);
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('skips work whose stored data cannot be read: logged, kept leased until the lease expires, the rest claimed', async () => {
-      const errors: string[] = [];
-      const store = await db.open('unreadable', { logger: { warn: () => undefined, error: (message) => void errors.push(message) } });
-      const client = new MongoClient(mongoUri);
-      try {
+      const { store, errors } = await openLogging('unreadable');
+      await alongside(store, async (client) => {
         // The corrupt instance's message became visible first, so without the rule it would be first in line forever.
         await store.commit(start('corrupt'));
         await store.commit(start('fine'));
@@ -204,16 +207,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect((await store.claimActivity({ owner: 'w', leaseMs: 60_000, now }))?.task.id).toBe('good-task');
         expect(errors.some((e) => e.includes('"bad-task"'))).toBe(true);
         expect((await tasks.findOne({ _id: 'bad-task' }))?.leaseExpiresAt).toEqual(new Date(now.getTime() + 60_000));
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('a release without a commit wakes every process (handoff) only when a message is visible, as a commit\u2019s release', async () => {
       const store = await open();
-      const client = new MongoClient(mongoUri);
-      try {
+      await alongside(store, async (client) => {
         const database = client.db(db.name);
         const instances = database.collection<InstanceDoc>(store.collections.instances);
         const messages = database.collection(store.collections.messages);
@@ -239,10 +238,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           expect(doc?.handoff, id).toBeUndefined();
           expect(doc?.claimAt, id).toEqual(NEVER);
         }
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('releases an owner\u2019s instance and task leases in one transaction', async () => {
@@ -274,10 +270,8 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('leaves a document that does not decode out of query pages, logged, instead of failing them; purges decide by its indexed status', async () => {
-      const errors: string[] = [];
-      const store = await db.open('undecodable', { logger: { warn: () => undefined, error: (message) => void errors.push(message) } });
-      const client = new MongoClient(mongoUri);
-      try {
+      const { store, errors } = await openLogging('undecodable');
+      await alongside(store, async (client) => {
         const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
         const from = new Date(Date.now() - 1_000);
         for (const id of ['u-1', 'u-2', 'u-3']) await store.commit(start(id));
@@ -302,16 +296,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         // The purge decides by the indexed status, as purgeInstance does: the unreadable one is purged too.
         expect(await store.purgeInstances({ createdTimeFrom: from })).toBe(3);
         expect(await instances.countDocuments({ _id: { $in: ['u-1', 'u-2', 'u-3'] } })).toBe(0);
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('a step deletes the messages it consumed visiting only those, however many are queued (explain executionStats)', async () => {
       const store = await open();
-      const client = new MongoClient(mongoUri);
-      try {
+      await alongside(store, async (client) => {
         await store.commit(start('fan-in'));
         // 300 results queued for one instance (a fan-in), as raised events.
         const raised = (i: number): OrchestrationMessage => ({
@@ -336,10 +326,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const messages = client.db(db.name).collection(store.collections.messages);
         expect(await messages.countDocuments({ instanceId: 'fan-in' })).toBe(301 - consumed.length);
         expect(await messages.countDocuments({ id: { $in: consumed } })).toBe(0);
-      } finally {
-        await client.close();
-        await store.close();
-      }
+      });
     });
 
     it('changes$ completes the step snapshots of instances whose start it never saw with their inputs, read in batches', async () => {
@@ -608,8 +595,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('keeps the status feed across a drop of the instances collection: it starts after the invalidate event', async () => {
-      const errors: unknown[] = [];
-      const store = await db.open('invalidate', { logger: { warn: () => undefined, error: (...args: unknown[]) => void errors.push(args) } });
+      const { store, errors } = await openLogging('invalidate');
       const raw = new MongoClient(mongoUri);
       try {
         const seen = (id: string) => firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === id), take(1), timeout({ first: 60_000 })));
@@ -631,8 +617,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       // The stream's last token is X's event; the reopened $match names Y. MongoDB 6.0+ filters the oplog with the
       // $match before it looks for the token: without X kept in it, ChangeStreamFatalError 280, a logged error and a
       // resync. (waitForCompletion(X) resolving and unsubscribing, then a start and watch of Y, is this sequence.)
-      const errors: unknown[] = [];
-      const store = await db.open('unwatched', { logger: { warn: () => undefined, error: (...args: unknown[]) => void errors.push(args) } });
+      const { store, errors } = await openLogging('unwatched');
       const seen = (id: string) => firstValueFrom(store.instanceChanges$(id).pipe(filter((c) => c.state !== undefined), timeout({ first: 60_000 })));
       try {
         // Three rounds: five reopens, within the reopen burst (a wider $match would hide the case).
