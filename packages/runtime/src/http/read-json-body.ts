@@ -45,23 +45,10 @@ export async function readJsonBody(request: Request, limitBytes: number, used = 
   } catch {
     throw new InvalidArgumentError('The request body is not valid JSON');
   }
-  // The text is scanned only when the value holds a number that large: a walk costs a fraction of a scan.
-  if (used && holdsUnsafeNumber(value)) assertExactIntegers(text);
+  // Scanned only when the text has a run of 16 digits, which an integer beyond the safe range needs (no walk of the
+  // value, no allocation, for the bodies that have none).
+  if (used && /\d{16}/.test(text)) assertExactIntegers(text);
   return { present: true, value };
-}
-
-/** True when `value` holds a number beyond ±(2^53-1), parsed from an integer literal or not. Iterative: any depth. */
-function holdsUnsafeNumber(value: unknown): boolean {
-  const pending = [value];
-  while (pending.length > 0) {
-    const item = pending.pop();
-    if (typeof item === 'number') {
-      if (Math.abs(item) > Number.MAX_SAFE_INTEGER) return true;
-    } else if (typeof item === 'object' && item !== null) {
-      for (const member of Object.values(item)) pending.push(member); // no spread: an array may be huge
-    }
-  }
-  return false;
 }
 
 /**
