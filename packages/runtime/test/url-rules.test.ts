@@ -14,8 +14,9 @@ describe('withoutTrailingSlashes', () => {
 
 describe('requestBase', () => {
   it('is the http(s) origin of the request URL, and names the option to set for any other scheme', () => {
-    expect(requestBase(new URL('https://x.test:8443/api/start?x=1'), 'baseUrl')).toBe('https://x.test:8443/');
-    expect(requestBase(new URL('http://[::1]:7071/start'), 'baseUrl')).toBe('http://[::1]:7071/');
+    expect(requestBase(new URL('https://x.test:8443/api/start?x=1'), 'baseUrl')).toBe('https://x.test:8443');
+    expect(requestBase(new URL('http://[::1]:7071/start'), 'baseUrl')).toBe('http://[::1]:7071');
+    expect(requestBase(new URL('https://例え.jp/start'), 'baseUrl')).toBe('https://xn--r8jz45g.jp');
     for (const url of ['app://bundle/start', 'file:///start', 'tauri://localhost/start']) {
       expect(() => requestBase(new URL(url), 'the handler\'s baseUrl option')).toThrow(expect.objectContaining({
         code: 'invalid-argument', message: expect.stringContaining('the handler\'s baseUrl option is required'),

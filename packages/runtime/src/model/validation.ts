@@ -111,7 +111,7 @@ export function requestBase(url: URL, option: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     invalid(option, `is required: the request URL's scheme ${JSON.stringify(url.protocol)} has no http(s) origin to build the check-status URLs on (set it to the public http(s) address of this API)`);
   }
-  return httpBaseUrl(url.origin, 'The request origin');
+  return url.origin; // an http(s) origin is ASCII already (punycode host) and has no credentials: nothing to check again
 }
 
 /**
