@@ -106,20 +106,22 @@ export class SseConnection implements Beating {
     try {
       this.sendText(': heartbeat\n\n');
     } catch {
-      this.#close();
-      try {
-        this.#writer.abort();
-      } catch {
-        // broken already
-      }
+      this.#cut();
     }
   }
 
   #checkBacklog(): void {
-    if (this.#writer.backlog > this.#options.maxBacklogBytes) {
-      // The reader is not keeping up: cut the connection; the client resumes from its last event id.
-      this.#close();
+    // The reader is not keeping up: cut the connection; the client resumes from its last event id.
+    if (this.#writer.backlog > this.#options.maxBacklogBytes) this.#cut();
+  }
+
+  /** Closes the connection as when its client goes, and aborts its writer (which may be broken already). */
+  #cut(): void {
+    this.#close();
+    try {
       this.#writer.abort();
+    } catch {
+      // broken already
     }
   }
 
