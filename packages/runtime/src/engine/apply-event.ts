@@ -1,5 +1,5 @@
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
-import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type Mutable } from '../model/instance-status.js';
 
 /**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
@@ -75,5 +75,3 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       return assertNever(event);
   }
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -1,5 +1,5 @@
 import { assertNever, type ExecutionRewoundEvent, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
-import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
@@ -297,8 +297,6 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * `next` when it is a new object of this step (the stored `state` reduced by an event that changes it), else a copy

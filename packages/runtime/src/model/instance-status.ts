@@ -111,4 +111,5 @@ export function toInstanceStatus(state: InstanceState, options: { readonly showI
   return status;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** `T` with its members writable: an object being built before it is handed out read-only. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
