@@ -327,11 +327,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * of spread again; applyEvent's optional members assigned, not spread): about 5 % faster end to end at 100 concurrent
  * on MemoryStore, 3 % at 1. 26,043 / 32,916 / 63,404 -> 26,058 / 32,953 / 63,422 B (+15 / +37 / +18), budgets raised
  * by the same amounts.
+ * The IndexedDB stores then handed their optional settings to IdbStore as they come (it reads them with `??`), not
+ * through three conditional spreads each: 32,953 / 63,422 -> 32,929 / 63,405 B, budgets lowered to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_058 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_953 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_422 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_929 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_405 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

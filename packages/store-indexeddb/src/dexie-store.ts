@@ -34,9 +34,8 @@ export class DexieStore extends IdbStore {
     super({
       kind: 'dexie',
       databaseName: options.name,
-      ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
-      ...(options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs }),
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
+      gapTimeoutMs: options.gapTimeoutMs, joinTimeoutMs: options.joinTimeoutMs, clock: options.clock,
       openBackend: (onVersionChange) =>
         openDexieBackend(options.name, {
           ...(options.indexedDB ? { indexedDB: options.indexedDB } : {}),

@@ -29,9 +29,8 @@ export class KeyvalStore extends IdbStore {
     super({
       kind: 'keyval',
       databaseName: options.name,
-      ...(options.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: options.gapTimeoutMs }),
-      ...(options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs }),
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
+      gapTimeoutMs: options.gapTimeoutMs, joinTimeoutMs: options.joinTimeoutMs, clock: options.clock,
       openBackend: (onVersionChange, clock) =>
         openKeyvalBackend(options.name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, clock, onVersionChange),
     });
