@@ -233,7 +233,7 @@ export function decodeInstanceState(text: string, input?: string): InstanceState
 /**
  * The state of one stored instance a read returned, or `undefined` when it does not decode (corrupt, or written by
  * another program or a newer version): then `unreadable` is told its key and the error. Reads of many instances (a
- * query page, a purge batch, a re-read after a change-feed gap) leave such a document out instead of failing whole,
+ * query page, a re-read after a change-feed gap) leave such a document out instead of failing whole,
  * as claims skip work they cannot read (`decideClaimedWork`); a single instance's read (`getInstance`) still throws.
  *
  * @example
