@@ -49,6 +49,17 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     }
   }
 
+  /** A store on a client of its own that records the `commandName` commands it sends, in order. */
+  async function recording(commandName: string, prefix: string, appName?: string) {
+    const client = new MongoClient(mongoUri, { monitorCommands: true, ...(appName === undefined ? {} : { appName }) });
+    const commands: Document[] = [];
+    client.on('commandStarted', (event) => {
+      if (event.commandName === commandName) commands.push(event.command);
+    });
+    const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix(prefix) });
+    return { client, commands, store };
+  }
+
   describe('beyond the port', () => {
     const open = () => db.open('extra');
     /** A store whose logged errors' messages are kept in `errors`. */
@@ -242,12 +253,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('releases an owner\u2019s instance and task leases in one transaction', async () => {
-      const client = new MongoClient(mongoUri, { monitorCommands: true });
-      const writes: Document[] = [];
-      client.on('commandStarted', (event) => {
-        if (event.commandName === 'update') writes.push(event.command);
-      });
-      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('owner') });
+      const { client, commands: writes, store } = await recording('update', 'owner');
       try {
         await store.commit(start('owned'));
         const now = new Date();
@@ -656,12 +662,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       // The bound of a commit no majority acknowledges must be maxCommitTimeMS (never retried by withTransaction), not
       // the write concern's timeout (retried for 120 s); the driver would add a 10 s wtimeout of its own.
       const appName = `drx-commit-${process.pid}`;
-      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
-      const commits: Document[] = [];
-      client.on('commandStarted', (event) => {
-        if (event.commandName === 'commitTransaction') commits.push(event.command);
-      });
-      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('commit') });
+      const { client, commands: commits, store } = await recording('commitTransaction', 'commit', appName);
       try {
         await store.commit(start('bounded'));
         expect(commits).toHaveLength(1);
@@ -695,12 +696,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       // driver run the whole transaction again; a connection closed on commitTransaction (UnknownTransactionCommitResult)
       // makes it send the commit again. Either way the caller's commit resolves and the write is there once.
       const appName = `drx-retry-${process.pid}`;
-      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
-      const commits: string[] = [];
-      client.on('commandStarted', (event) => {
-        if (event.commandName === 'commitTransaction') commits.push(event.commandName);
-      });
-      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('retry') });
+      const { client, commands: commits, store } = await recording('commitTransaction', 'retry', appName);
       const admin = new MongoClient(mongoUri);
       const failOnce = (data: Document) =>
         admin.db('admin').command({ configureFailPoint: 'failCommand', mode: { times: 1 }, data: { ...data, appName } });
