@@ -351,16 +351,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         take(1), timeout(60_000),
       ));
       try {
-        for (let item; (item = await writer.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) {
-          const { state } = item;
-          await writer.commit({
-            lease: { kind: 'orchestration', instanceId: state.instanceId, token: item.lease.token },
-            requests: [
-              { type: 'replaceState', state: { ...state, runtimeStatus: 'Running', customStatus: 'stepped', version: state.version + 1 } },
-              { type: 'deleteMessages', instanceId: state.instanceId, messageIds: item.messages.map((m) => m.id) },
-            ],
-          });
-        }
+        await stepAll(writer);
         await all;
         for (let i = 0; i < 150; i++) expect(seen.get(`in-${i}`), `in-${i}`).toEqual({ n: i, $key: 'x', 'a.b': [i] });
       } finally {
@@ -406,18 +397,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
       const subscription = watcher.changes$.subscribe({ error: () => undefined });
       // The writer steps the instances (on its own client, not held) while the watcher reads their inputs.
-      const stepping = (async () => {
-        for (let item; (item = await writer.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) {
-          const { state } = item;
-          await writer.commit({
-            lease: { kind: 'orchestration', instanceId: state.instanceId, token: item.lease.token },
-            requests: [
-              { type: 'replaceState', state: { ...state, runtimeStatus: 'Running', customStatus: 'stepped', version: state.version + 1 } },
-              { type: 'deleteMessages', instanceId: state.instanceId, messageIds: item.messages.map((m) => m.id) },
-            ],
-          });
-        }
-      })();
+      const stepping = stepAll(writer);
       try {
         await Promise.race([
           inputReadStarted,
@@ -803,6 +783,20 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
 
 /** A client start of a new instance. */
 /** A create write set; with `visibleAt`, the start message is visible only then (an instance waiting for a time). */
+/** Claims every instance `store` can and commits one step of each: Running, custom status 'stepped', messages consumed. */
+async function stepAll(store: MongoStore): Promise<void> {
+  for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) {
+    const { state } = item;
+    await store.commit({
+      lease: { kind: 'orchestration', instanceId: state.instanceId, token: item.lease.token },
+      requests: [
+        { type: 'replaceState', state: { ...state, runtimeStatus: 'Running', customStatus: 'stepped', version: state.version + 1 } },
+        { type: 'deleteMessages', instanceId: state.instanceId, messageIds: item.messages.map((m) => m.id) },
+      ],
+    });
+  }
+}
+
 function start(instanceId: string, input?: unknown, visibleAt?: Date): WriteSet {
   const { state, message } = request(instanceId, input);
   return { requests: [{ type: 'createInstance', state, message: visibleAt ? { ...message, visibleAt } : message, ifRunning: { kind: 'fail' } }] };
