@@ -91,7 +91,7 @@ const MAX_KEPT_AGE_MS = 60_000;
  *
  * Every wait ends: a feed that never answers (a frozen tab) holds N back for `joinTimeoutMs` at most. Then N reads,
  * and the commits E publishes before it processes the hello could come after N's reads. So a feed keeps the last
- * {@link MAX_KEPT} batches it published unposted and sends with every `here` those not older than
+ * {@link MAX_KEPT} batches it published unposted and sends with its first `here` to a newcomer those not older than
  * {@link MAX_KEPT_AGE_MS} (their age is checked only when they are sent). The newcomer delivers them only when it had stopped waiting (while it waits, its reads have not begun
  * and will see them): its VersionGate drops what it already delivered, and the client's `status$` keeps only a newer
  * version than the state it read. Without Web Locks or BroadcastChannel (Node 20, say; newer Node versions have
@@ -134,6 +134,11 @@ export class ChangeFeed {
   readonly #answered = new Set<string>();
   /** Hellos heard before this feed held its lock: answered once it does. */
   readonly #hellos: string[] = [];
+  /**
+   * The newcomers answered with the kept commits, so that a second hello of one (see #found) is answered without them.
+   * Each is a peer, forgotten with it (#dropPeer): at most one entry per feed present.
+   */
+  readonly #greeted = new Set<string>();
   /** Releases this feed's lock: set once it holds it (and says anything), so it is also whether it does. */
   #release: (() => void) | undefined;
   readonly #abort = new AbortController();
@@ -221,6 +226,7 @@ export class ChangeFeed {
     this.#abort.abort(); // the lock request, if still pending
     for (const watch of this.#peers.values()) watch.abort();
     this.#peers.clear();
+    this.#greeted.clear();
     this.#kept.length = 0;
     this.#changes.complete();
     this.#work.complete();
@@ -309,7 +315,7 @@ export class ChangeFeed {
     if (awaited.size > 0 && this.#endJoin) {
       this.#joinTimer = this.#clock.setTimeout(this.#joinTimedOut, this.#joinTimeoutMs);
       // A feed found may have opened its channel after this one's hello (and taken its lock before the query): it
-      // answers only a hello it heard. The others answer twice; a second answer's kept commits are not delivered.
+      // answers only a hello it heard. The others answer twice, the second time without kept commits (#greet).
       this.#hello();
     }
     this.#settle(undefined);
@@ -317,12 +323,16 @@ export class ChangeFeed {
 
   /**
    * Answers a newcomer: it is a peer from now on, so every later commit is posted; the kept ones of the last
-   * {@link MAX_KEPT_AGE_MS} go with the answer.
+   * {@link MAX_KEPT_AGE_MS} go with the first answer. A newcomer whose query answers before the feeds it found have
+   * answered (nearly always, in Chromium) says hello twice; the answer to its second hello carries none, for the
+   * newcomer would drop them and every tab on the channel receives the answer (up to {@link MAX_KEPT} batches).
    */
   #greet(from: string): void {
     this.#addPeer(from);
+    const first = !this.#greeted.has(from);
+    this.#greeted.add(from);
     const oldest = this.#clock.now().getTime() - MAX_KEPT_AGE_MS;
-    const kept = this.#kept.filter((b) => b.atMs >= oldest);
+    const kept = first ? this.#kept.filter((b) => b.atMs >= oldest) : [];
     this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept } satisfies PresenceMessage);
   }
 
@@ -343,6 +353,7 @@ export class ChangeFeed {
       this.#peers.delete(id);
       watch.abort();
     }
+    this.#greeted.delete(id);
     this.#settle(id); // a feed that went will not answer, and its commits are in the database
   }
 

@@ -124,19 +124,25 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     cleanups.push(() => channel.close());
     return { channel, hello: firstHello(channel) };
   };
-  /** Says hello as a raw newcomer on database `name`; resolves with the kept commits the answer carries. */
-  const keptAnswered = async (name: string): Promise<KeptAnswer> => {
+  /**
+   * Says hello `hellos` times as a raw newcomer on database `name`; resolves with the kept commits of each answer, once
+   * there is one answer per hello.
+   */
+  const keptAnswers = async (name: string, hellos: number): Promise<KeptAnswer[]> => {
     await holdLock(`${changeChannelName(name)}/feed/newcomer`);
     const newcomer = new BroadcastChannel(changeChannelName(name));
     cleanups.push(() => newcomer.close());
-    const answer = new Promise<{ kept: KeptAnswer }>((resolve) => {
+    const answers: KeptAnswer[] = [];
+    const answered = new Promise<KeptAnswer[]>((resolve) => {
       newcomer.onmessage = (event: MessageEvent<{ kind?: string; to?: string; kept: KeptAnswer }>) => {
-        if (event.data.kind === 'here' && event.data.to === 'newcomer') resolve(event.data);
+        if (event.data.kind === 'here' && event.data.to === 'newcomer' && answers.push(event.data.kept) === hellos) resolve(answers);
       };
     });
-    newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
-    return (await answer).kept;
+    for (let i = 0; i < hellos; i++) newcomer.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'newcomer' });
+    return answered;
   };
+  /** Says hello as a raw newcomer on database `name`; resolves with the kept commits the answer carries. */
+  const keptAnswered = async (name: string): Promise<KeptAnswer> => (await keptAnswers(name, 1))[0]!;
   /** The versions the kept commits of a newcomer's answer carry, in order. */
   const keptVersionsAnswered = async (name: string): Promise<number[]> =>
     (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state.version));
@@ -466,6 +472,17 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(kept).toHaveLength(128);
     // The first commit (version 1) is the one left out; each later version is there, in order.
     expect(kept.flatMap((batch) => batch.changes.map((c) => c.state.version))).toEqual(Array.from({ length: 64 }, (_, i) => i + 2));
+  });
+
+  it('a store answers a newcomer that says hello twice with its unposted commits once', async () => {
+    const name = uniqueName('hello-twice');
+    const a = open(name);
+    await create(a, newInstance('x'));
+    await commitSteps(a, 'x', ['one']); // versions 1-2: kept, not posted
+    // A newcomer says hello again when its query found a feed that had not answered yet (see ChangeFeed#found): the
+    // feeds that heard the first hello hear a second one. Each answer is broadcast to every tab on the channel.
+    const answers = await keptAnswers(name, 2);
+    expect(answers.map((kept) => kept.flatMap((batch) => batch.changes.map((c) => c.state.version)))).toEqual([[1, 2], []]);
   });
 
   it('a store alone still answers a newcomer with its unposted commits after a tab of an older version committed', async () => {
