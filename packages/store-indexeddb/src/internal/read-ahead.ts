@@ -79,25 +79,25 @@ export class ReadsAhead {
 
 /**
  * Whether two stored values are the same data: primitives, Dates, arrays and plain objects, compared in depth
- * (property order aside). Anything else (a Map, a class instance) counts as different, which only costs a read.
+ * (property order aside). Anything else (a Map, a class instance, a Date or array of another realm or subclass) counts
+ * as different, which only costs a read. One prototype read per object decides its kind.
  */
 export function sameValue(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (a instanceof Date) return b instanceof Date && Object.is(a.getTime(), b.getTime());
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+  const proto: unknown = Object.getPrototypeOf(a);
+  if (proto !== Object.getPrototypeOf(b)) return false;
+  if (proto === Date.prototype) return Object.is((a as Date).getTime(), (b as Date).getTime());
+  if (proto === Array.prototype) {
+    if ((a as unknown[]).length !== (b as unknown[]).length) return false;
+    for (let i = 0; i < (a as unknown[]).length; i++) if (!sameValue((a as unknown[])[i], (b as unknown[])[i])) return false;
     return true;
   }
-  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  if (proto !== Object.prototype && proto !== null) return false;
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
-  for (const key of keys) if (!Object.hasOwn(b, key) || !sameValue(a[key], b[key])) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
   return true;
-}
-
-function isPlainObject(value: object): value is Record<string, unknown> {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }

@@ -136,6 +136,7 @@ describe('sameValue: a row read back from IndexedDB against the one remembered',
 
   it('counts what is not plain data (a Map) as different, which only costs a read', () => {
     expect(sameValue(new Map(), new Map())).toBe(false);
+    expect(sameValue(['a'], { 0: 'a' })).toBe(false);
   });
 });
 
