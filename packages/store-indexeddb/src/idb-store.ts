@@ -203,10 +203,10 @@ export abstract class IdbStore implements Store {
       // The released instance's remaining messages decide its claim schedule. A step that consumes as many messages
       // as the row counts pending consumed all of them (it can only consume pending ones): no need to read them.
       const consumed = writeSet.requests.reduce((n, r) => (r.type === 'deleteMessages' && r.instanceId === leasedId ? n + r.messageIds.length : n), 0);
-      const leasedRow = leasedId === undefined ? undefined : await rows.get(leasedId);
-      const pending = leasedId === undefined ? undefined
-        : leasedRow?.pendingCount !== undefined && leasedRow.pendingCount === consumed ? 'allConsumed' as const
-          : await tx.listMessages(leasedId);
+      const instance = leasedId === undefined ? undefined : {
+        id: leasedId,
+        pending: (await rows.get(leasedId))?.pendingCount === consumed ? 'allConsumed' as const : await tx.listMessages(leasedId),
+      };
       if (lease?.kind === 'activityStep') {
         // The instance row's claim schedule says whether a message is pending and when the first becomes visible.
         const row = await rows.get(lease.instanceId);
@@ -222,10 +222,7 @@ export abstract class IdbStore implements Store {
       const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])));
       result = commitResultOf(plan);
       ({ taskLeases: leasedTasks, insertTasks: inserted } = plan);
-      await rows.apply(plan, {
-        ...(leasedId !== undefined && pending ? { instance: { id: leasedId, pending } } : {}),
-        ...(task ? { task } : {}),
-      }, ahead);
+      await rows.apply(plan, { instance, task }, ahead);
     }, true); // read ahead: a step usually follows one this handle committed
     for (const id of ids) this.#committing.set(id, writing);
     let writes: RowWriter;
