@@ -424,7 +424,7 @@ export abstract class IdbStore implements Store {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
     const writes = await this.#write('purgeInstances', ALL, async (ws, tx) => {
-      const scan = scanOf({ createdTimeFrom: filter.createdTimeFrom, ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}) }, undefined);
+      const scan = scanOf(filter, undefined);
       const rows = await scanByStatus(tx, statuses, scan, undefined, (row) => matchesPurgeFilter(row.state, filter));
       for (const row of rows) ws.remove(row);
     });
@@ -628,7 +628,7 @@ async function scanByStatus(
   tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, scan: InstanceScan,
   limit: number | undefined, filter: (row: InstanceRow) => boolean,
 ): Promise<InstanceRow[]> {
-  const base = { ...scan, filter, ...(limit === undefined ? {} : { limit }) };
+  const base = { ...scan, filter, limit };
   if (!statuses) return tx.scanInstances(base);
   const rows: InstanceRow[] = [];
   for (const found of await Promise.all(statuses.map((status) => tx.scanInstances({ ...base, status })))) rows.push(...found);

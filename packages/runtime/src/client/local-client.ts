@@ -174,7 +174,7 @@ export class LocalClient implements DurableClient {
 
   async getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
     const valid = { ...validateInstanceFilter(filter), ...showInputOf(filter) };
-    return followPages((token) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) }));
+    return followPages((token) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, continuationToken: token }));
   }
 
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
@@ -548,7 +548,7 @@ export class LocalClient implements DurableClient {
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
-    return followPages((token) => this.#bounded(this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) })));
+    return followPages((token) => this.#bounded(this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, continuationToken: token })));
   }
 
   async #existing(instanceId: string): Promise<InstanceState> {

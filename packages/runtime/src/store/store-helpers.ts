@@ -27,11 +27,8 @@ export function matchesQuery(state: InstanceState, query: InstanceQuery): boolea
 /** True when the purge filter selects `state`. Only terminal instances are ever purged. */
 export function matchesPurgeFilter(state: InstanceState, filter: PurgeFilter): boolean {
   if (!isTerminalStatus(state.runtimeStatus)) return false;
-  return matchesQuery(state, {
-    createdTimeFrom: filter.createdTimeFrom,
-    ...(filter.createdTimeTo ? { createdTimeTo: filter.createdTimeTo } : {}),
-    ...(filter.runtimeStatus ? { runtimeStatus: filter.runtimeStatus } : {}),
-  });
+  // The filter's own members only (undefined ones match everything, as absent ones).
+  return matchesQuery(state, { createdTimeFrom: filter.createdTimeFrom, createdTimeTo: filter.createdTimeTo, runtimeStatus: filter.runtimeStatus });
 }
 
 /** The paging key of an instance: (createdTime, instanceId). */
