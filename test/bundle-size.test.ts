@@ -339,11 +339,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * reader treats undefined as absent (matchesPurgeFilter's query, IdbStore's purge scan and scan limit, the client's
  * follow-up page requests): 26,058 / 32,890 / 63,367 -> 26,039 / 32,849 / 63,323 B (-19 / -41 / -44), budgets lowered
  * to match.
+ * On main with d1ff5b3 (a feed sends its kept commits with its first answer to a newcomer only, +15 / +20 B, which
+ * came without a budget change) the pages are 26,039 / 32,864 / 63,343 B: budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_039 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_849 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_323 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_864 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_343 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
