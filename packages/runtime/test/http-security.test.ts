@@ -176,20 +176,23 @@ describe('bodies', () => {
     expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
   });
 
-  it('answers 400 for malformed JSON, a wrong content type and invalid UTF-8, and starts nothing', async () => {
+  it('answers 400 for malformed JSON and invalid UTF-8, whatever the declared type, and starts nothing', async () => {
     const { base, client } = await open();
+    const auth = { authorization: `Bearer ${KEY}` };
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/a`, { method: 'POST', headers, body: '{"a":' }))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/b`, {
-      method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: '{"a":1}',
+      method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: '{"a":',
     }))).toEqual([400, 'invalid-argument']);
-    // What `curl -d '{"a":1}'` sends without -H 'Content-Type: application/json'.
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/form`, {
-      method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: '{"a":1}',
+      method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=2',
     }))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/c`, {
-      method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: new Uint8Array([0x7b, 0x7d]),
+      method: 'POST', headers: auth, body: new Uint8Array([0x7b, 0x7d, 0x7d]),
     }))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/d`, { method: 'POST', headers, body: new Uint8Array([0x22, 0xff, 0xfe, 0x22]) }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/e`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: new Uint8Array([0x22, 0xff, 0xfe, 0x22]),
+    }))).toEqual([400, 'invalid-argument']);
     expect(await client.getStatusAll()).toEqual([]);
   });
 
@@ -314,6 +317,125 @@ describe('bodies', () => {
     expect((await client.waitForCompletion('ev', SETTLED)).output).toEqual(JSON.parse(hostile));
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect((Object.prototype as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('bodies not declared JSON', () => {
+  const auth = { authorization: `Bearer ${KEY}` };
+  const evil = 'https://evil.example';
+
+  it('reads a start\'s body as JSON whatever its declared type, as Durable Functions does (fetch with a string body, curl -d, none)', async () => {
+    const { base, client } = await open();
+    // What `fetch(url, { method: 'POST', body: JSON.stringify(input) })` sends.
+    const text = await fetch(`${base}/orchestrators/Echo/text`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'text/plain;charset=UTF-8' }, body: '{"city":"Tokyo"}',
+    });
+    expect(text.status).toBe(202);
+    // What `curl -d '{"a":1}'` sends without -H 'Content-Type: application/json'.
+    const form = await fetch(`${base}/orchestrators/Echo/form`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: '{"a":1}',
+    });
+    expect(form.status).toBe(202);
+    const none = await fetch(`${base}/orchestrators/Echo/none`, { method: 'POST', headers: auth, body: new Uint8Array([0x5b, 0x31, 0x5d]) });
+    expect(none.status).toBe(202);
+    expect((await client.waitForCompletion('text', SETTLED)).output).toEqual({ city: 'Tokyo' });
+    expect((await client.waitForCompletion('form', SETTLED)).output).toEqual({ a: 1 });
+    expect((await client.waitForCompletion('none', SETTLED)).output).toEqual([1]);
+    // The same rules as a declared body: an integer a JavaScript number would round is refused, nothing started.
+    expect(await errorOf(fetch(`${base}/orchestrators/Echo/big`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: '{"orderId":1234567890123456789}',
+    }))).toEqual([400, 'invalid-argument']);
+    expect(await client.getStatus('big')).toBeUndefined();
+  });
+
+  it('reads a command\'s body whatever its declared type too (Durable Functions ignores it): a text/plain JSON body is taken', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const post = (path: string) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: '"enough"' });
+    const suspended = await post('/instances/w/suspend');
+    expect(suspended.status).toBe(202);
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Suspended');
+    const terminated = await post('/instances/w/terminate');
+    expect(terminated.status).toBe(202);
+    const done = await client.waitForCompletion('w', SETTLED);
+    expect([done.runtimeStatus, done.output]).toEqual(['Terminated', 'enough']);
+  });
+
+  it('refuses a body not declared JSON from a page on another origin with 403 and does nothing (a browser\'s cross-site form post)', async () => {
+    const { base, client } = await open();
+    for (const [id, type] of [['text', 'text/plain'], ['form', 'application/x-www-form-urlencoded'], ['multi', 'multipart/form-data; boundary=x']] as const) {
+      const refused = fetch(`${base}/orchestrators/Echo/${id}`, { method: 'POST', headers: { ...auth, origin: evil, 'content-type': type }, body: '{"a":1}' });
+      expect(await errorOf(refused), type).toEqual([403, 'cross-origin-body']);
+    }
+    const untyped = fetch(`${base}/orchestrators/Echo/none`, { method: 'POST', headers: { ...auth, origin: evil }, body: new Uint8Array([0x31]) });
+    expect(await errorOf(untyped)).toEqual([403, 'cross-origin-body']);
+    // A sandboxed frame or a file: page sends the opaque origin "null".
+    const opaque = fetch(`${base}/orchestrators/Echo/opaque`, { method: 'POST', headers: { ...auth, origin: 'null', 'content-type': 'text/plain' }, body: '1' });
+    expect(await errorOf(opaque)).toEqual([403, 'cross-origin-body']);
+    expect(await client.getStatusAll()).toEqual([]);
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    for (const command of ['terminate', 'suspend', 'terminate?reason=x']) {
+      const refused = fetch(`${base}/instances/w/${command}`, { method: 'POST', headers: { ...auth, origin: evil, 'content-type': 'text/plain' }, body: '{}' });
+      expect(await errorOf(refused), command).toEqual([403, 'cross-origin-body']);
+    }
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    // What another origin may send anyway: a declared JSON body (only after a CORS preflight in a browser), or none.
+    const declared = await fetch(`${base}/orchestrators/Echo/declared`, {
+      method: 'POST', headers: { ...auth, origin: evil, 'content-type': 'application/json' }, body: '2',
+    });
+    expect(declared.status).toBe(202);
+    const empty = await fetch(`${base}/orchestrators/Echo/empty`, { method: 'POST', headers: { ...auth, origin: evil, 'content-type': 'text/plain' } });
+    expect(empty.status).toBe(202);
+    expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['declared', 'empty', 'w']);
+  });
+
+  it('reads a body not declared JSON from the handler\'s own origin and from an origin its cors option allows', async () => {
+    const { base, server, client } = await open({ cors: { origins: ['https://app.example.com'] } });
+    const same = await fetch(`${base}/orchestrators/Echo/same`, {
+      method: 'POST', headers: { ...auth, origin: server.url, 'content-type': 'text/plain' }, body: '"same"',
+    });
+    expect(same.status).toBe(202);
+    const allowed = await fetch(`${base}/orchestrators/Echo/allowed`, {
+      method: 'POST', headers: { ...auth, origin: 'https://app.example.com', 'content-type': 'text/plain' }, body: '"allowed"',
+    });
+    expect(allowed.status).toBe(202);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect((await client.waitForCompletion('same', SETTLED)).output).toBe('same');
+    expect((await client.waitForCompletion('allowed', SETTLED)).output).toBe('allowed');
+    const other = fetch(`${base}/orchestrators/Echo/other`, {
+      method: 'POST', headers: { ...auth, origin: 'https://other.example.com', 'content-type': 'text/plain' }, body: '"other"',
+    });
+    expect(await errorOf(other)).toEqual([403, 'cross-origin-body']);
+    expect(await client.getStatus('other')).toBeUndefined();
+  });
+
+  it('takes the handler\'s own origin from baseUrl when one is set, as the URLs it answers with', async () => {
+    const { client } = await open();
+    const handler = createHttpHandler(client, { key: KEY, logger: silentLogger, baseUrl: 'https://public.example/api' });
+    // Behind a proxy the request arrives on an inner address; the page that is the API's own is on the public one.
+    const start = (id: string, origin: string) => handler(new Request(`http://10.0.0.7:7071${WEBHOOK_PATH}/orchestrators/Echo/${id}`, {
+      method: 'POST', headers: { ...auth, origin, 'content-type': 'text/plain' }, body: `"${id}"`,
+    }));
+    const own = await start('own', 'https://public.example');
+    expect(own.status).toBe(202);
+    expect((await client.waitForCompletion('own', SETTLED)).output).toBe('own');
+    expect(await errorOf(start('inner', 'http://10.0.0.7:7071'))).toEqual([403, 'cross-origin-body']);
+    expect(await client.getStatus('inner')).toBeUndefined();
+  });
+
+  it('keeps an event\'s data to declared JSON, as Durable Functions does: text/plain is 400 and delivers nothing', async () => {
+    const { base, server, client } = await open();
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    for (const extra of [{}, { origin: server.url }] as Record<string, string>[]) {
+      const raised = fetch(`${base}/instances/w/raiseEvent/Item`, { method: 'POST', headers: { ...auth, ...extra, 'content-type': 'text/plain' }, body: '"x"' });
+      expect(await errorOf(raised)).toEqual([400, 'invalid-argument']);
+      const untyped = fetch(`${base}/instances/w/raiseEvent/Item`, { method: 'POST', headers: { ...auth, ...extra }, body: new Uint8Array([0x31]) });
+      expect(await errorOf(untyped)).toEqual([400, 'invalid-argument']);
+    }
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
   });
 });
 

@@ -23,7 +23,7 @@ import {
   parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
   parseString, parseTop, QueryParams,
 } from './query-params.js';
-import { readJsonBody } from './read-json-body.js';
+import { readJsonBody, type JsonBody } from './read-json-body.js';
 import { routeLiteralPath } from './route-literal-path.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
@@ -152,8 +152,11 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 404 |
  *
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
- * over `maxBodyBytes` 413, malformed JSON, a non-JSON `Content-Type`, a malformed id or parameter, or a parameter
- * given twice (`runtimeStatus` excepted) 400. Route literals (`/Instances/{id}/Terminate`) and query parameter names
+ * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
+ * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
+ * a start's, but one not declared JSON from a page on another origin (a browser's cross-site form post) is 403
+ * `cross-origin-body`; an event's data (as in Durable Functions) and a stream subscription change must be declared
+ * `application/json`. Route literals (`/Instances/{id}/Terminate`) and query parameter names
  * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
  * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
  * traces. Routes accept slashes at both ends of the path after the base (`…/durabletask//instances/x//`), as Durable
@@ -243,7 +246,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
     const base = baseOf(url); // before anything is done: a base that cannot be built on is refused first
-    const input = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    const input = await bodyOf(c);
     const id = await client.startNew(name, {
       ...(input.present ? { input: input.value } : {}),
       ...(instanceId === undefined ? {} : { instanceId }),
@@ -257,7 +260,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const restartWithNewInstanceId = parseBoolean(queryOf(url), 'restartWithNewInstanceId');
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
     const base = baseOf(url); // before anything is done, as on start
-    await readJsonBody(c.req.raw, settings.maxBodyBytes, false); // a body is allowed but unused; still size-checked
+    await bodyOf(c, false); // a body is allowed but unused; still size-checked
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
     const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
     return startedResponse(c, url, base, newId, timeoutSeconds, returnServerErrorOnFailure);
@@ -342,6 +345,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.post(`${BASE}/instances/:id/raiseEvent/:eventName`, async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const eventName = c.req.param('eventName');
+    // Declared JSON only, as Durable Functions requires of an event's data (unlike the other bodies, see `bodyOf`).
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     await client.raiseEvent(id, eventName, body.present ? body.value : undefined);
     return accepted();
@@ -350,7 +354,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.post(`${BASE}/instances/:id/terminate`, async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const reason = parseString(queryOf(c.req.url), 'reason');
-    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes, reason === undefined); // unused with ?reason=
+    const body = await bodyOf(c, reason === undefined); // unused with ?reason=
     // `?reason=` wins, as Durable Functions reads only it: tools that always send a body (`{}` from Data Factory
     // web activities, Logic Apps) keep the reason they put in the URL. Only without one is a body the reason.
     await client.terminate(id, reason !== undefined ? reason : body.present ? body.value : undefined);
@@ -361,7 +365,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.post(`${BASE}/instances/:id/${command}`, async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');
-      await readJsonBody(c.req.raw, settings.maxBodyBytes, false); // a body is allowed but unused; still size-checked
+      await bodyOf(c, false); // a body is allowed but unused; still size-checked
       await client[command](id, reason);
       return accepted();
     });
@@ -460,6 +464,19 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    */
   function baseOf(url: URL): string {
     return settings.baseUrl ?? requestBase(url, 'the handler\'s baseUrl option');
+  }
+
+  /**
+   * The body of a start or a command, read as JSON whatever its declared type, as Durable Functions reads a start's
+   * (`fetch` with a string body sends `text/plain`, `curl -d` a form type), except a body not declared JSON from a page
+   * on another origin (403, see `readJsonBody`): the handler's own origin (that of `baseOf`, the base its URLs name) and
+   * the origins its `cors` option allows are trusted, as they may send a declared JSON body anyway. `used` as in
+   * `readJsonBody`.
+   */
+  function bodyOf(c: Context, used = true): Promise<JsonBody> {
+    const trustsOrigin = (origin: string) =>
+      origin === new URL(baseOf(new URL(c.req.url))).origin || settings.cors?.origins.includes(origin) === true;
+    return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, trustsOrigin });
   }
 
   /**

@@ -1,24 +1,43 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
+import { CrossOriginBodyError } from './cross-origin-body-error.js';
 
 const CUT = 'The request body did not arrive whole (the connection was cut)';
 
 /** A request body read by {@link readJsonBody}: absent (no bytes), or a parsed JSON value. */
 export type JsonBody = { readonly present: false } | { readonly present: true; readonly value: unknown };
 
+/** How a route reads its body with {@link readJsonBody}. */
+export interface BodyRule {
+  /**
+   * `false` for a body the route ignores: it is still read and checked (size, whole, JSON), but an integer beyond the
+   * safe range is not refused in it, as nothing would be altered. Default `true`.
+   */
+  readonly used?: boolean;
+  /**
+   * Given: a body is read as JSON whatever its `Content-Type` (`text/plain`, `curl -d`'s form type, none), as Durable
+   * Functions reads a start's body, unless the request's `Origin` header names an origin this refuses (a page on another
+   * site, whose browser sends such a body without a CORS preflight): then {@link CrossOriginBodyError} (403). A request
+   * without `Origin` (curl, a server, a script) is not a browser's cross-site request. Absent: a non-empty body must be
+   * declared JSON (`application/json` or `…+json`), as Durable Functions requires of an event's data.
+   */
+  readonly trustsOrigin?: (origin: string) => boolean;
+}
+
 /**
  * Reads a request body as JSON, counting bytes as they arrive so that an oversized body is refused (413,
  * {@link PayloadTooLargeError}) without being buffered whole, whatever `Content-Length` claims.
  *
- * An empty body is "absent". A non-empty body must be declared `application/json` (or `…+json`) and be valid
- * UTF-8 JSON. Every body must arrive whole: a body stream that fails, a body shorter than its `Content-Length`, or a
- * body without a length whose client left before it was read (the connection was cut mid-body) is refused too.
- * Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript number would
- * round, is refused too (400), never altered silently (see `assertExactIntegers`), unless `used` is `false`: a body the
- * route ignores alters nothing. `JSON.parse` keeps keys such as `__proto__` as own data properties, so a hostile
- * payload cannot reach a prototype.
+ * An empty body is "absent". A non-empty body must be valid UTF-8 JSON, and declared `application/json` (or `…+json`)
+ * unless the route reads any type (`rule.trustsOrigin`, where a body from a refused origin that is not declared JSON is
+ * {@link CrossOriginBodyError}, 403). Every body must arrive whole: a body stream that fails, a body shorter than its
+ * `Content-Length`, or a body without a length whose client left before it was read (the connection was cut mid-body)
+ * is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript
+ * number would round, is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
+ * `false`: a body the route ignores alters nothing. `JSON.parse` keeps keys such as `__proto__` as own data properties,
+ * so a hostile payload cannot reach a prototype.
  */
-export async function readJsonBody(request: Request, limitBytes: number, used = true): Promise<JsonBody> {
+export async function readJsonBody(request: Request, limitBytes: number, rule: BodyRule = {}): Promise<JsonBody> {
   const declared = request.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limitBytes) {
     throw new PayloadTooLargeError(`The request body is ${declared} bytes; the limit is ${limitBytes} bytes`);
@@ -30,9 +49,7 @@ export async function readJsonBody(request: Request, limitBytes: number, used = 
   const whole = declared !== null && /^\d+$/.test(declared) ? bytes.byteLength === Number(declared) : !request.signal.aborted;
   if (!whole) throw new InvalidArgumentError(CUT);
   if (bytes.byteLength === 0) return { present: false };
-  if (!isJsonContentType(request.headers.get('content-type'))) {
-    throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
-  }
+  if (!isJsonContentType(request.headers.get('content-type'))) assertReadableType(request, rule.trustsOrigin);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -47,8 +64,28 @@ export async function readJsonBody(request: Request, limitBytes: number, used = 
   }
   // Scanned only when the text has a run of 16 digits, which an integer beyond the safe range needs (no walk of the
   // value, no allocation, for the bodies that have none).
-  if (used && /\d{16}/.test(text)) assertExactIntegers(text);
+  if (rule.used !== false && /\d{16}/.test(text)) assertExactIntegers(text);
   return { present: true, value };
+}
+
+/**
+ * Refuses a body not declared JSON where it may not be read as JSON: on a route that reads declared JSON only
+ * (`trustsOrigin` absent), 400; from an origin `trustsOrigin` refuses, 403. A browser sends a declared JSON body to
+ * another origin only after a CORS preflight, while a form post or a `no-cors` fetch from any site sends `text/plain`
+ * or a form type without asking: that is the request refused here, and only that (it always names its `Origin`).
+ */
+function assertReadableType(request: Request, trustsOrigin: ((origin: string) => boolean) | undefined): void {
+  if (trustsOrigin === undefined) {
+    throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
+  }
+  const origin = request.headers.get('origin');
+  if (origin !== null && !trustsOrigin(origin)) {
+    throw new CrossOriginBodyError(
+      `A body from a page on another origin (Origin: ${JSON.stringify(origin.slice(0, 200))}) must be sent with `
+      + 'Content-Type: application/json (which a browser sends only after a CORS preflight the handler\'s cors option '
+      + 'allows); nothing was done',
+    );
+  }
 }
 
 /**

@@ -1,0 +1,13 @@
+import { DurableError } from '../model/errors/durable-error.js';
+
+/**
+ * A body not declared JSON that came from a page on another origin (HTTP 403): what a browser sends, without a CORS
+ * preflight, for a form post or a `no-cors` fetch from any site. The HTTP handler reads such a body as JSON only when it
+ * comes from its own origin, an origin its `cors` option allows, or a caller that names none (curl, a server, a
+ * script); so another site's page cannot make it act. Answered by the HTTP handler only: no client method throws it.
+ */
+export class CrossOriginBodyError extends DurableError {
+  override readonly name = 'CrossOriginBodyError';
+  readonly code = 'cross-origin-body' as const;
+  readonly status = 403 as const;
+}
