@@ -38,7 +38,12 @@ export interface InstanceFilter {
 export interface ListInstancesQuery extends InstanceFilter {
   /** Default 100, at most 1000. */
   readonly pageSize?: number;
-  /** The `continuationToken` of the previous page, for the page after it (same filters). */
+  /**
+   * The `continuationToken` of the previous page, for the page after it (same filters). Pages follow the order
+   * (createdTime, instanceId), so no instance is skipped or repeated while paging, with one exception: `startNew` or
+   * `restart` over a terminal instance starts a new execution with a new createdTime, and that instance may then
+   * appear once more, with its new status, on a later page.
+   */
   readonly continuationToken?: string;
 }
 
