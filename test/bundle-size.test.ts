@@ -341,10 +341,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * to match.
  * On main with d1ff5b3 (a feed sends its kept commits with its first answer to a newcomer only, +15 / +20 B, which
  * came without a budget change) the pages are 26,039 / 32,864 / 63,343 B: budgets set to match.
+ * KeyvalStore then made its transactions on the connection idb-keyval handed out, at once, instead of after idb-keyval's
+ * promise of it (a step's transaction begins before the callbacks queued behind the call, as DexieStore's does; in
+ * headless Chromium at 1 concurrent, 2-7 % less time per hello sequence over three runs of 40-60 interleaved pairs):
+ * 32,864 -> 32,903 B (+39), budget raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_039 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_864 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_903 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_343 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];

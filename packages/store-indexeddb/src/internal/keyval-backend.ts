@@ -130,7 +130,7 @@ interface MetaValue {
 export async function openKeyvalBackend(
   name: string, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void,
 ): Promise<StoreBackend> {
-  const backend = new KeyvalBackend(createStore(name, storeName), keyRange, clock, onVersionChange);
+  const backend = new KeyvalBackend(createStore(name, storeName), storeName, keyRange, clock, onVersionChange);
   try {
     await backend.use('readwrite', async (store) => {
       const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
@@ -170,20 +170,32 @@ export async function openKeyvalBackend(
 
 class KeyvalBackend implements StoreBackend {
   readonly #useStore: UseStore;
+  readonly #storeName: string;
   readonly #keyRange: typeof IDBKeyRange;
   readonly #clock: Clock;
   readonly #onVersionChange: () => void;
+  /** The connection idb-keyval handed out (until the browser closes it). */
   #db: IDBDatabase | undefined;
 
-  constructor(useStore: UseStore, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void) {
+  constructor(useStore: UseStore, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void) {
     this.#useStore = useStore;
+    this.#storeName = storeName;
     this.#keyRange = keyRange;
     this.#clock = clock;
     this.#onVersionChange = onVersionChange;
   }
 
-  /** Runs `callback` on the object store in a new transaction, remembering the connection it came from. */
+  /**
+   * Runs `callback` on the object store in a new transaction. The first one comes through idb-keyval, which opens the
+   * database; later ones are made at once on the connection it handed out, instead of after idb-keyval's promise of
+   * it: a step's transaction then begins before the callbacks queued behind the call (the client's, the change feed's
+   * subscribers), as DexieStore's does, and its requests are on their way while those run. A connection the browser
+   * closed is left to idb-keyval to open again. (One closed here, for an upgrade or by `close`, ends the store: its
+   * calls are refused before they get here.)
+   */
   use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
+    // Throws at once, not later, when the connection is closing: IdbStore's calls await this.
+    if (this.#db) return callback(this.#db.transaction(this.#storeName, mode).objectStore(this.#storeName));
     return this.#useStore(mode, (store) => {
       const db = store.transaction.db;
       if (db !== this.#db) {
@@ -192,6 +204,8 @@ class KeyvalBackend implements StoreBackend {
           this.#onVersionChange();
           db.close();
         };
+        // Closed by the browser (the site's data cleared, a storage failure): idb-keyval opens a new one next time.
+        db.addEventListener('close', () => (this.#db = undefined));
       }
       return callback(store);
     });

@@ -118,6 +118,41 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
   });
 });
 
+describe('KeyvalStore connection', () => {
+  it('goes on working on a new connection after the browser closed the one it had (site data cleared, a storage failure)', async () => {
+    const store = track(new KeyvalStore({ name: uniqueName('closed') }));
+    await create(store, newInstance('a'));
+    // The connection the store uses: the database of the next transaction it makes.
+    const transaction = IDBDatabase.prototype.transaction;
+    let connection: IDBDatabase | undefined;
+    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+      connection = this;
+      return transaction.apply(this, args);
+    };
+    try {
+      await store.getInstance('a');
+    } finally {
+      IDBDatabase.prototype.transaction = transaction;
+    }
+    await closeAsTheBrowserDoes(connection!);
+    expect((await store.getInstance('a'))?.instanceId).toBe('a');
+    await create(store, newInstance('b'));
+    expect((await store.getInstance('b'))?.instanceId).toBe('b');
+  });
+});
+
+/** What the browser does to a connection when the site's data is cleared: closes it and fires `close` at it. */
+async function closeAsTheBrowserDoes(connection: IDBDatabase): Promise<void> {
+  if (typeof window === 'undefined') {
+    // fake-indexeddb's events are its own: it does both. (Its declaration types the connection as the class.)
+    const { forceCloseDatabase } = await import('fake-indexeddb');
+    forceCloseDatabase(connection as unknown as Parameters<typeof forceCloseDatabase>[0]);
+  } else {
+    connection.close();
+    connection.dispatchEvent(new Event('close'));
+  }
+}
+
 /**
  * Each adapter's database, made to refuse one write of a commit when it runs the write (a request that fails after it
  * was issued, not an exception when it is issued). In the test above that is the second instance's task 'shared-id'

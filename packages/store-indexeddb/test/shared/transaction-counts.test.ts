@@ -1,7 +1,7 @@
 import { createRuntime, silentLogger } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countIndexedDb, type IdbCounter } from '../count-idb.js';
+import { countIndexedDb, type IdbCounter, type IdbCounts } from '../count-idb.js';
 import { LeaseLostError } from '@durable-rx/runtime';
 import { adapters, claim, commitOf, create, newInstance, T0, uniqueName, type AdapterName } from './fixtures.js';
 
@@ -50,6 +50,24 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work per he
       expect(counts.requests / steps).toBeLessThanOrEqual(budgets[adapter].requestsPerStep);
     } finally {
       await runtime.stop();
+      await store.close();
+    }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a call on an open store', (adapter) => {
+  it('has its transaction and first request under way before the callbacks queued after the call run', async () => {
+    // A step's commit then goes out before the client's and the change feed's callbacks that the previous commit
+    // queued, and its requests travel while those run.
+    const store = adapters[adapter](uniqueName('at-once'));
+    try {
+      await create(store, newInstance('a'));
+      counter = countIndexedDb();
+      const read = store.getInstance('a');
+      const queuedAfter = await new Promise<IdbCounts>((resolve) => queueMicrotask(() => resolve(counter!.counts())));
+      expect({ readonly: queuedAfter.readonly, requests: queuedAfter.requests }).toEqual({ readonly: 1, requests: 1 });
+      expect((await read)?.instanceId).toBe('a');
+    } finally {
       await store.close();
     }
   });
