@@ -837,11 +837,15 @@ export class Worker {
    * this worker has the instance's execution cached (`decideActivityStep`); the step's new activities are leased to
    * this worker in the same commit. Returns false when that was not possible (not cached, or the store refused
    * because the instance moved on, is leased or has other visible messages): the caller then commits the result
-   * alone, and the instance's next claim takes it from there. A closed store, a commit abandoned unsettled at
-   * `untilMs` and any other 503 end the attempt with an error rather than falling back to committing the result alone
-   * at once: a 503 may be a commit whose outcome the store could not confirm (`commit-outcome-unknown`, which may still
-   * take effect) or one that never ran (IndexedDB's `DatabaseBlockedError`); the result is sent again only when the
-   * attempt is retried. `applied` is called if an abandoned commit answers after all.
+   * alone, and the instance's next claim takes it from there. A closed store, a commit abandoned unsettled at `untilMs`
+   * and any other 503 end the attempt with an error rather than falling back to committing the result alone at once: a
+   * 503 may be a commit whose outcome the store could not confirm (`commit-outcome-unknown`, which may still take
+   * effect), and one known to have written nothing says the store is unavailable now (MongoDB unreachable, IndexedDB's
+   * `DatabaseUpgradingError`), so a second call at once would meet the same. (IndexedDB's `DatabaseBlockedError` cannot
+   * come here: only opening the database can be blocked, and the store that leased this task had opened it; it keeps
+   * that connection until another one upgrades the database.) Whether the attempt may have applied is the caller's to
+   * say (`mayHaveApplied`); the result is sent again, alone, when the attempt is retried. `applied` is called if an
+   * abandoned commit answers after all.
    */
   async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number, applied: () => void): Promise<boolean> {
     const { store, clock, newId } = this.#o;
