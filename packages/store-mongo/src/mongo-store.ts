@@ -880,24 +880,25 @@ export class MongoStore implements Store {
    */
   #track<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));
-    const run = fn();
-    this.#inFlight.add(run);
-    void run.then(() => this.#inFlight.delete(run), () => this.#inFlight.delete(run));
-    return run;
+    return this.#hold(fn());
   }
 
   /** Runs one store operation: refuses after `close`, tracks it for `close`, and maps driver errors. */
   async #op<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     this.#ensureOpen();
-    const run = fn();
-    this.#inFlight.add(run);
+    const run = this.#hold(fn());
     try {
       return await run;
     } catch (error) {
       throw mapDriverError(error, doing);
-    } finally {
-      this.#inFlight.delete(run);
     }
+  }
+
+  /** Keeps `run` among what `close` waits for (`#inFlight`) until it settles; returns it. */
+  #hold<T>(run: Promise<T>): Promise<T> {
+    this.#inFlight.add(run);
+    void run.then(() => this.#inFlight.delete(run), () => this.#inFlight.delete(run));
+    return run;
   }
 
   /** Reads the deployment's majority commit point (`majorityProbe` on the instances collection) into the cluster clock. */
@@ -1119,7 +1120,7 @@ export class MongoStore implements Store {
       this.#sweepAgain = true;
       return;
     }
-    const run = (async () => {
+    this.#sweeping = this.#hold((async () => {
       do {
         this.#sweepAgain = false;
         for (;;) {
@@ -1134,11 +1135,8 @@ export class MongoStore implements Store {
         this.#logger.error(`MongoStore ${this.dbName}: sweeping old history failed; it resumes with the next restart, purge or connect`, error);
       })
       .finally(() => {
-        this.#inFlight.delete(run);
         this.#sweeping = undefined;
-      });
-    this.#sweeping = run;
-    this.#inFlight.add(run);
+      }));
   }
 
   async #sweepGeneration(sweep: SweepDoc): Promise<void> {
@@ -1242,11 +1240,7 @@ export class MongoStore implements Store {
       }).catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
       return () => {
         // Closed by the store's close too (the feeds stop first): tracked, so that close waits for the kill.
-        for (const cursor of cursors) {
-          const closing = cursor.close().catch(() => undefined);
-          this.#inFlight.add(closing);
-          void closing.then(() => this.#inFlight.delete(closing));
-        }
+        for (const cursor of cursors) void this.#hold(cursor.close().catch(() => undefined));
       };
     });
   }
