@@ -628,7 +628,11 @@ export class MongoStore implements Store {
   /** The state of a document a read of many instances returned, or undefined, logged, when it does not decode. */
   #readable(doc: Pick<InstanceDoc, '_id' | 'state'> & { readonly input?: string }, readBy: string): InstanceState | undefined {
     // The driver's type says string; a foreign document's `_id` (an ObjectId) is no key: left out, not thrown on.
-    if (!this.#isKeyed(doc, readBy)) return undefined;
+    return this.#isKeyed(doc, readBy) ? this.#decoded(doc, readBy) : undefined;
+  }
+
+  /** The state of a document whose `_id` is a key, or undefined, logged, when it does not decode. */
+  #decoded(doc: Pick<InstanceDoc, '_id' | 'state'> & { readonly input?: string }, readBy: string): InstanceState | undefined {
     return decodeStoredState(doc, (key, error) => this.#logger.error(
       `MongoStore ${this.dbName}: ${storedKeyLabel(key)} cannot be read (its stored state does not decode); it was left out of ${readBy}`,
       error,
@@ -1200,19 +1204,17 @@ export class MongoStore implements Store {
         }
       };
       const projection = { _id: 1, state: 1, input: 1 } as const;
+      const readBy = 'the re-read after a change-feed gap';
       void this.#track(async () => {
         const found = new Set<string>();
         const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
-          const instanceId = instanceIdOfStoredKey(doc._id);
-          if (instanceId === undefined) {
-            this.#isKeyed(doc, 'the re-read after a change-feed gap'); // logged; no instance of this store
-            return;
-          }
+          if (!this.#isKeyed(doc, readBy)) return; // logged; no instance of this store
+          const instanceId = instanceIdOfKey(doc._id);
           if (found.has(instanceId)) return;
           found.add(instanceId); // found even when it cannot be read: it exists, so it is no purge
           // One that does not decode is logged and left out: failing the re-read would retry it for good, and the
           // purges and states after it would never be delivered.
-          const state = this.#readable(doc, 'the re-read after a change-feed gap');
+          const state = this.#decoded(doc, readBy);
           if (state) subscriber.next({ instanceId, state });
         };
         let candidates: readonly string[] = instanceIds ?? [];
