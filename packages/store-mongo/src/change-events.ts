@@ -144,22 +144,22 @@ export function filterCovers(filter: readonly string[] | undefined, key: string)
 }
 
 /**
- * Whether the per-instance status stream should read `event` (decode its snapshot, read the input it lacks): when the
- * event's instance is watched now, or named by the `$match` the stream was opened with for the watched instances
- * (`filter`; the server sent only theirs). Not otherwise: past `maxWatchedInstances` (`filter` undefined: the stream
- * carries every instance) and for the instance `matchKeysFor` kept in the `$match` only to resume, which is no longer
- * watched. So neither is decoded, and its input read, only for the router to drop it.
+ * Whether the per-instance status stream should read `event` (decode its snapshot, read the input it lacks): only when
+ * the event's instance is watched now; an event without a string key (an invalidation, say) is read as it comes. Past
+ * `maxWatchedInstances` the stream carries every instance, its `$match` names the instance `matchKeysFor` kept only to
+ * resume, and it names instances unwatched since it opened (a stream is not reopened when a watch ends): the events of
+ * those are dropped here, not decoded (their input read) only for the router to drop them. A watcher that comes after
+ * such an event loses nothing: its instance is counted as watched before its first read, which sees that commit.
  *
  * @example
  * ```ts
- * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, undefined, (id) => id === 'b'); // false
- * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, ['a'], () => false);            // true
- * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, ['b'], () => false);            // false
+ * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, (id) => id === 'b'); // false
+ * concernsWatched({ operationType: 'update', documentKey: { _id: 'a' }, ... }, (id) => id === 'a'); // true
  * ```
  */
-export function concernsWatched(event: ChangeEventLike, filter: readonly string[] | undefined, isWatched: (instanceId: string) => boolean): boolean {
+export function concernsWatched(event: ChangeEventLike, isWatched: (instanceId: string) => boolean): boolean {
   const key = event.documentKey?._id;
-  return typeof key !== 'string' || isWatched(instanceIdOfKey(key)) || (filter?.includes(key) ?? false);
+  return typeof key !== 'string' || isWatched(instanceIdOfKey(key));
 }
 
 /** True for the event after which the server closes a change stream (collection or database dropped or renamed). */

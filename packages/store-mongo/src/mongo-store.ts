@@ -402,8 +402,8 @@ export class MongoStore implements Store {
         return this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(matchKeysFor(this.#watchFilter, resumeEvent)), streamOptions(point));
       },
       // Past maxWatchedInstances (or while churn keeps it wide) the stream carries every instance, and a narrow one the
-      // instance kept only to resume (matchKeysFor): only the watched ones, or those the filter names, are read.
-      map: (event) => (concernsWatched(event, this.#watchFilter, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event) : undefined),
+      // instance kept only to resume (matchKeysFor) and those unwatched since it opened: only the watched ones are read.
+      map: (event) => (concernsWatched(event, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event) : undefined),
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
