@@ -215,7 +215,7 @@ export function instanceUpdateFields(w: Extract<MongoWrite, { op: 'updateInstanc
  * leaseReleaseFields(dueAt, now); // { leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, handoff } when dueAt <= now
  * ```
  */
-export function leaseReleaseFields(nextMessageAt: Date, now: Date): Record<string, unknown> {
+export function leaseReleaseFields(nextMessageAt: Date, now: Date): Pick<InstanceDoc, 'leaseOwner' | 'leaseToken' | 'leaseExpiresAt' | 'handoff'> {
   return { ...FREE_LEASE, ...(nextMessageAt <= now ? { handoff: new ObjectId() } : {}) };
 }
 
