@@ -1,5 +1,6 @@
 import { decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem } from '@durable-rx/runtime/store-kit';
 import { decodeInstanceState, decodeMessage, decodeTask, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
+import { instanceIdOfKey, storedKeyLabel } from './instance-key.js';
 
 /**
  * What a claim does with the documents it leased: store-kit's `decideClaimedWork` (hand the work item out, or skip
@@ -11,19 +12,31 @@ import { decodeInstanceState, decodeMessage, decodeTask, type InstanceDoc, type 
 export type ClaimReading<T> = ClaimedWorkAction<T> | { readonly kind: 'no-messages' };
 
 /**
- * Reads a leased instance (`instanceId`) and its visible messages (arrival order) into what the claim does with it.
+ * Reads a leased instance document and its visible messages (arrival order) into what the claim does with it. A
+ * document whose `_id` is no key this store writes (not a string: a foreign document) is skipped as one that does not
+ * decode, messages or not, as every read of many instances leaves it out: not released (it would be first in line
+ * again), not thrown (every claim would fail on it).
  *
  * @example
  * ```ts
- * readClaimedInstance('order-1', doc, messages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
- * readClaimedInstance('order-1', { state: 'not json' }, messages, lease); // { kind: 'skip', message, error }
+ * readClaimedInstance(doc, messages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
+ * readClaimedInstance({ ...doc, state: 'not json' }, messages, lease); // { kind: 'skip', message, error }
  * ```
  */
 export function readClaimedInstance(
-  instanceId: string, doc: Pick<InstanceDoc, 'state' | 'input'>, messages: readonly Pick<MessageDoc, 'message'>[], lease: Lease,
+  doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>, messages: readonly Pick<MessageDoc, 'message'>[], lease: Lease,
 ): ClaimReading<OrchestrationWorkItem> {
+  const key: unknown = doc._id; // the driver's type says string
+  if (typeof key !== 'string') {
+    return {
+      kind: 'skip',
+      error: new TypeError('its _id is not a string'),
+      message: `claimed a ${storedKeyLabel(key)}, which is no instance of this store; it is skipped until its lease ` +
+        `expires at ${lease.expiresAt.toISOString()} and claimed again then (nothing else was written to it)`,
+    };
+  }
   if (messages.length === 0) return { kind: 'no-messages' };
-  return decideClaimedWork({ kind: 'orchestration', id: instanceId }, lease, () => ({
+  return decideClaimedWork({ kind: 'orchestration', id: instanceIdOfKey(key) }, lease, () => ({
     state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease,
   }));
 }

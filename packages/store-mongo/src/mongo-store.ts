@@ -562,7 +562,7 @@ export class MongoStore implements Store {
         await this.#release(doc._id, lease.token).catch(() => undefined);
         throw error;
       }
-      const reading = readClaimedInstance(instanceIdOfKey(doc._id), doc, messages, lease);
+      const reading = readClaimedInstance(doc, messages, lease);
       switch (reading.kind) {
         case 'hand-out':
           break;

@@ -1,5 +1,6 @@
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { newLease } from '@durable-rx/runtime/store-kit';
+import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CLAIM_RACE_ATTEMPTS, claimFirstReadable, readClaimedInstance, readClaimedTask, UNREADABLE_SKIPS, type ClaimReading } from '../src/claimed-work.js';
 import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
@@ -20,11 +21,11 @@ const stored = [messageDoc(encodeMessage(message, MAX_PAYLOAD_BYTES, T0), 1)];
 
 describe('what a claim makes of the documents it leased', () => {
   it('a work item of the decoded state and messages, under the claim\'s lease', () => {
-    expect(readClaimedInstance('order-1', doc, stored, lease)).toEqual({ kind: 'hand-out', item: { state, messages: [message], lease } });
+    expect(readClaimedInstance(doc, stored, lease)).toEqual({ kind: 'hand-out', item: { state, messages: [message], lease } });
   });
 
   it('no messages: the instance went between the lease and the read (released, looked for again)', () => {
-    expect(readClaimedInstance('order-1', doc, [], lease)).toEqual({ kind: 'no-messages' });
+    expect(readClaimedInstance(doc, [], lease)).toEqual({ kind: 'no-messages' });
   });
 
   it('an unreadable state or message is skipped (with the message to log), not thrown, so the claim can keep the lease and take the next work', () => {
@@ -34,11 +35,26 @@ describe('what a claim makes of the documents it leased', () => {
       ['message not JSON', doc, [{ message: 'oops' }]],
       ['message of another shape', doc, [{ message: JSON.stringify({ id: 1 }) }]],
     ] as const) {
-      const reading = readClaimedInstance('order-1', bad, messages, lease);
+      const reading = readClaimedInstance(bad, messages, lease);
       expect(reading.kind, what).toBe('skip');
       expect(reading.kind === 'skip' && reading.error, what).toMatchObject({ code: 'store-error' });
       expect(reading.kind === 'skip' && reading.message, what).toMatch(/instance "order-1"/);
     }
+  });
+
+  it('a document whose _id is not a string (no instance of this store) is skipped and named, not thrown on nor released, messages or not', () => {
+    const foreign = { ...doc, _id: new ObjectId('65f000000000000000000001') as unknown as string };
+    for (const messages of [stored, []]) {
+      const reading = readClaimedInstance(foreign, messages, lease);
+      expect(reading.kind).toBe('skip');
+      expect(reading.kind === 'skip' && reading.message).toMatch(/document with _id 65f000000000000000000001 \(not a string\)/);
+    }
+  });
+
+  it('an escaped key is read as its instance id', () => {
+    const odd: InstanceState = { ...state, instanceId: 'x\uD800' };
+    const oddDoc = instanceDoc(odd, encodeInstanceState(odd, MAX_PAYLOAD_BYTES), emptyQueueHead(0), 'g1');
+    expect(readClaimedInstance(oddDoc, [{ message: 'oops' }], lease)).toMatchObject({ kind: 'skip', message: expect.stringContaining(JSON.stringify('x\uD800')) });
   });
 
   it('an activity task decodes, or is skipped', () => {
