@@ -64,6 +64,8 @@ describe('route literals', () => {
     expect(status.status).toBe(202);
     expect(await status.json()).toMatchObject({ instanceId: 'Mixed-Case-Id' });
     expect(await errorOf(call(`${SHOUTED}/instances/mixed-case-id`))).toEqual([404, 'instance-not-found']);
+    // Slashes after the base, in any case, are made one (as Durable Functions trims them).
+    expect(await statusOf(call(`${SHOUTED}//INSTANCES/Mixed-Case-Id//`))).toBe(202);
     expect(((await (await call(`${SHOUTED}/Instances/`)).json()) as { instanceId: string }[]).map((s) => s.instanceId)).toEqual(['Mixed-Case-Id']);
 
     expect(await statusOf(call(`${SHOUTED}/instances/Mixed-Case-Id/SUSPEND?Reason=pause`, 'POST'))).toBe(202);

@@ -84,7 +84,8 @@ function requestPath(request: Request, base: string): string {
     })
     : encoded;
   const trimmed = withoutTrailingSlashes(path);
-  return base && asciiLowerCase(trimmed).startsWith(`${base}//`)
+  // The caller lowers the whole path once, after this: here only a path with `//` after the base has its base lowered.
+  return base && trimmed.startsWith('//', base.length) && asciiLowerCase(trimmed.slice(0, base.length)) === base
     ? trimmed.slice(0, base.length) + trimmed.slice(base.length).replace(/^\/+/, '/')
     : trimmed;
 }
