@@ -453,7 +453,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * (`statusQueryGetUri`'s) whatever case, escapes or trailing slash the request used.
    */
   function statusUrl(url: URL, id: string): string {
-    return `${webhookRoot(baseOf(url))}/instances/${encodeURIComponent(id)}${url.search}`;
+    return `${settings.baseRoot ?? webhookRoot(baseOf(url))}/instances/${encodeURIComponent(id)}${url.search}`;
   }
 
   /**
@@ -553,6 +553,8 @@ function errorBodyOf(error: unknown, logger: Logger): ErrorBody {
 interface ResolvedOptions {
   readonly keys: readonly string[] | undefined;
   readonly baseUrl: string | undefined;
+  /** `webhookRoot(baseUrl)`, built once: the status URL of every 202 status read starts with it. */
+  readonly baseRoot: string | undefined;
   readonly maxBodyBytes: number;
   readonly retryAfterSeconds: number;
   readonly maxWaitSeconds: number;
@@ -574,11 +576,13 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   } else if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
     throw new InvalidArgumentError('A non-empty key is required (or anonymous: true, explicitly)');
   }
+  // Checked once here by the rule every surface applies, so no request is answered with URLs built on a malformed
+  // base (nor fails after its command was done, a start's `Location` being a header that must be ASCII).
+  const baseUrl = options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl');
   return {
     keys: options.anonymous === true ? undefined : keys,
-    // Checked once here by the rule every surface applies, so no request is answered with URLs built on a malformed
-    // base (nor fails after its command was done, a start's `Location` being a header that must be ASCII).
-    baseUrl: options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl'),
+    baseUrl,
+    baseRoot: baseUrl === undefined ? undefined : webhookRoot(baseUrl),
     maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
     retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
