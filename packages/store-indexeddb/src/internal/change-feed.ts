@@ -136,7 +136,7 @@ export class ChangeFeed {
   readonly #hellos: string[] = [];
   /**
    * The newcomers answered with the kept commits, so that a second hello of one (see #found) is answered without them.
-   * Each is a peer, forgotten with it (#dropPeer): at most one entry per feed present.
+   * Each is a peer, forgotten with it (#dropPeer: it said bye or released its lock): at most one entry per feed present.
    */
   readonly #greeted = new Set<string>();
   /** Releases this feed's lock: set once it holds it (and says anything), so it is also whether it does. */
@@ -226,7 +226,6 @@ export class ChangeFeed {
     this.#abort.abort(); // the lock request, if still pending
     for (const watch of this.#peers.values()) watch.abort();
     this.#peers.clear();
-    this.#greeted.clear();
     this.#kept.length = 0;
     this.#changes.complete();
     this.#work.complete();
@@ -329,10 +328,9 @@ export class ChangeFeed {
    */
   #greet(from: string): void {
     this.#addPeer(from);
-    const first = !this.#greeted.has(from);
-    this.#greeted.add(from);
     const oldest = this.#clock.now().getTime() - MAX_KEPT_AGE_MS;
-    const kept = first ? this.#kept.filter((b) => b.atMs >= oldest) : [];
+    const kept = this.#greeted.has(from) ? [] : this.#kept.filter((b) => b.atMs >= oldest);
+    this.#greeted.add(from);
     this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept } satisfies PresenceMessage);
   }
 
