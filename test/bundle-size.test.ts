@@ -347,11 +347,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 32,864 -> 32,903 B (+39), budget raised by the same.
  * The change feed then tested its set of greeted newcomers inline and left it to go with the closed feed (#dropPeer
  * still ends each entry while it runs): 32,903 / 63,343 -> 32,897 / 63,332 B (-6 / -11), budgets lowered to match.
+ * The client's instances$ query then handed the store its first page request with a conditional spread again (no
+ * `continuationToken: undefined` member crossing the Store port, which a store may keep as it is): 26,039 / 32,897 /
+ * 63,332 -> 26,044 / 32,901 / 63,337 B (+5 / +4 / +5), budgets raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_039 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_897 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_332 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_044 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_901 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_337 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

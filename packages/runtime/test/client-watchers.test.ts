@@ -4,6 +4,7 @@ import { createClient } from '../src/client/create-client.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import type { InstanceState, InstanceStatus } from '../src/model/instance-status.js';
+import type { InstancePage, InstanceQuery } from '../src/store/store.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
@@ -55,7 +56,27 @@ class HeldReads extends MemoryStore {
   }
 }
 
+/** A MemoryStore that keeps every query it is asked, as it was handed over. */
+class RecordedQueries extends MemoryStore {
+  readonly queries: InstanceQuery[] = [];
+
+  override queryInstances(query: InstanceQuery): Promise<InstancePage> {
+    this.queries.push(query);
+    return super.queryInstances(query);
+  }
+}
+
 describe('client watchers', () => {
+  it('instances$ hands the store a first page request without a continuationToken member (no undefined one)', async () => {
+    // A store may keep or send an undefined member as it is (the MongoDB driver writes it as null unless told not to):
+    // objects crossing the Store port keep their conditional spreads.
+    const store = new RecordedQueries();
+    const client = createClient({ store });
+    expect(await firstValueFrom(client.instances$({ instanceIdPrefix: 'x-' }))).toEqual([]);
+    expect(store.queries.length).toBeGreaterThan(0);
+    for (const query of store.queries) expect(Object.keys(query)).not.toContain('continuationToken');
+  });
+
   it('customStatus$ drops a value committed again unchanged, and emits it again after a different one', async () => {
     const runtime = await start();
     const values = [{ x: 1 }, 'a', 'a', 'b', 'a', 2, 2, true, { x: 1 }, { x: 1 }, null];

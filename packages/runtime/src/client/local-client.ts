@@ -548,7 +548,7 @@ export class LocalClient implements DurableClient {
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
-    return followPages((token) => this.#bounded(this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, continuationToken: token })));
+    return followPages((token) => this.#bounded(this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) })));
   }
 
   async #existing(instanceId: string): Promise<InstanceState> {
