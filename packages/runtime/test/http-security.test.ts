@@ -382,14 +382,52 @@ describe('bodies not declared JSON', () => {
       expect(await errorOf(refused), command).toEqual([403, 'cross-origin-body']);
     }
     expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
-    // What another origin may send anyway: a declared JSON body (only after a CORS preflight in a browser), or none.
+    // What another origin may send anyway: a declared JSON body (only after a CORS preflight in a browser). Not an
+    // empty body of another type: a form without fields acts as well as one with them (below).
     const declared = await fetch(`${base}/orchestrators/Echo/declared`, {
       method: 'POST', headers: { ...auth, origin: evil, 'content-type': 'application/json' }, body: '2',
     });
     expect(declared.status).toBe(202);
-    const empty = await fetch(`${base}/orchestrators/Echo/empty`, { method: 'POST', headers: { ...auth, origin: evil, 'content-type': 'text/plain' } });
-    expect(empty.status).toBe(202);
-    expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['declared', 'empty', 'w']);
+    const empty = fetch(`${base}/orchestrators/Echo/empty`, { method: 'POST', headers: { ...auth, origin: evil, 'content-type': 'text/plain' } });
+    expect(await errorOf(empty)).toEqual([403, 'cross-origin-body']);
+    expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['declared', 'w']);
+  });
+
+  it('refuses an empty form post from another origin on every POST route of an anonymous handler, and changes nothing', async () => {
+    // What `<form method=post action=...>` without fields sends from any page: no body, no CORS preflight.
+    const { base, server, client } = await open({ anonymous: true, cors: { origins: ['https://app.example.com'] } });
+    const formPost = (path: string, origin = evil) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' } });
+    await client.startNew('Echo', { instanceId: 'done', input: 'kept' });
+    expect((await client.waitForCompletion('done', SETTLED)).output).toBe('kept');
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await client.startNew('WaitForEvent', { instanceId: 's' });
+    for (const id of ['w', 's']) await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await client.suspend('s');
+    const paths = [
+      '/orchestrators/Echo/fresh', '/orchestrators/Echo', '/orchestrators/Echo/done', '/instances/done/restart',
+      '/instances/done/restart?restartWithNewInstanceId=false', '/instances/done/rewind', '/instances/w/suspend',
+      '/instances/s/resume', '/instances/w/terminate?reason=x', '/instances/w/terminate', '/instances/w/raiseEvent/Item',
+      '/streams/no-such-session/subscriptions',
+    ];
+    for (const path of paths) expect(await errorOf(formPost(path)), path).toEqual([403, 'cross-origin-body']);
+    // An opaque origin (a sandboxed frame, a file: page) is another origin too.
+    expect(await errorOf(formPost('/instances/w/raiseEvent/Item', 'null'))).toEqual([403, 'cross-origin-body']);
+    const done = await client.getStatus('done');
+    expect([done?.runtimeStatus, done?.output]).toEqual(['Completed', 'kept']);
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    expect((await client.getStatus('s'))?.runtimeStatus).toBe('Suspended');
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+    expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['done', 's', 'w']);
+    // The handler's own origin and its cors origins post so, and act.
+    expect((await formPost('/instances/s/resume', server.url)).status).toBe(202);
+    expect((await client.getStatus('s'))?.runtimeStatus).toBe('Running');
+    expect((await formPost('/instances/w/raiseEvent/Item', 'https://app.example.com')).status).toBe(202);
+    expect((await client.waitForCompletion('w', SETTLED)).runtimeStatus).toBe('Completed');
+    // So does a caller that names no origin (curl -X POST, a server).
+    const curl = await fetch(`${base}/instances/s/terminate?reason=x`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(curl.status).toBe(202);
+    expect((await client.waitForCompletion('s', SETTLED)).runtimeStatus).toBe('Terminated');
   });
 
   it('reads a body not declared JSON from the handler\'s own origin and from an origin its cors option allows', async () => {

@@ -23,7 +23,7 @@ import {
   parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
   parseString, parseTop, QueryParams,
 } from './query-params.js';
-import { readJsonBody, type JsonBody } from './read-json-body.js';
+import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
 import { routeLiteralPath } from './route-literal-path.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
@@ -154,8 +154,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
  * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
- * a start's, but one not declared JSON from a page on another origin (a browser's cross-site form post) is 403
- * `cross-origin-body`; an event's data (as in Durable Functions) and a stream subscription change must be declared
+ * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
+ * cross-site form post), is 403 `cross-origin-body`; an event's data (as in Durable Functions) and a stream subscription change must be declared
  * `application/json`. Route literals (`/Instances/{id}/Terminate`) and query parameter names
  * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
  * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
@@ -228,6 +228,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
         'WWW-Authenticate': 'Bearer',
       });
     }
+    await next();
+  });
+
+  // Before any route acts: a POST another site's page can make a browser send without a preflight is refused whatever
+  // its route and whether or not it has a body (an empty form post starts, restarts, terminates or raises an event as
+  // well as one with fields). `bodyOf` applies the same rule to the bodies it reads.
+  app.use('*', async (c, next) => {
+    assertNotCrossSitePost(c.req.raw, (origin) => trustsOrigin(c, origin));
     await next();
   });
 
@@ -468,15 +476,26 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   /**
    * The body of a start or a command, read as JSON whatever its declared type, as Durable Functions reads a start's
-   * (`fetch` with a string body sends `text/plain`, `curl -d` a form type), except a body not declared JSON from a page
-   * on another origin (403, see `readJsonBody`): the handler's own origin (that of `baseOf`, the base its URLs name) and
-   * the origins its `cors` option allows are trusted, as they may send a declared JSON body anyway. `used` as in
-   * `readJsonBody`.
+   * (`fetch` with a string body sends `text/plain`, `curl -d` a form type), except a body not declared JSON from an
+   * origin {@link trustsOrigin} refuses (403, see `assertNotCrossSitePost`). `used` as in `readJsonBody`.
    */
   function bodyOf(c: Context, used = true): Promise<JsonBody> {
-    const trustsOrigin = (origin: string) =>
-      origin === new URL(baseOf(new URL(c.req.url))).origin || settings.cors?.origins.includes(origin) === true;
-    return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, trustsOrigin });
+    return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, trustsOrigin: (origin) => trustsOrigin(c, origin) });
+  }
+
+  /**
+   * The one rule of which browser origins may POST what a page can send without a CORS preflight (a body not declared
+   * JSON, or none): the handler's own origin (that of `baseOf`, the base its URLs name; none for a request URL without
+   * an http(s) origin and no `baseUrl`) and the origins its `cors` option allows, as they may send a declared JSON body
+   * anyway.
+   */
+  function trustsOrigin(c: Context, origin: string): boolean {
+    if (settings.cors?.origins.includes(origin) === true) return true;
+    try {
+      return origin === new URL(baseOf(new URL(c.req.url))).origin;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -17,7 +17,7 @@ export interface BodyRule {
   /**
    * Given: a body is read as JSON whatever its `Content-Type` (`text/plain`, `curl -d`'s form type, none), as Durable
    * Functions reads a start's body, unless the request's `Origin` header names an origin this refuses (a page on another
-   * site, whose browser sends such a body without a CORS preflight): then {@link CrossOriginBodyError} (403). A request
+   * site, whose browser sends such a body without a CORS preflight): then `CrossOriginBodyError` (403). A request
    * without `Origin` (curl, a server, a script) is not a browser's cross-site request. Absent: a non-empty body must be
    * declared JSON (`application/json` or `…+json`), as Durable Functions requires of an event's data.
    */
@@ -30,7 +30,7 @@ export interface BodyRule {
  *
  * An empty body is "absent". A non-empty body must be valid UTF-8 JSON, and declared `application/json` (or `…+json`)
  * unless the route reads any type (`rule.trustsOrigin`, where a body from a refused origin that is not declared JSON is
- * {@link CrossOriginBodyError}, 403). Every body must arrive whole: a body stream that fails, a body shorter than its
+ * `CrossOriginBodyError`, 403). Every body must arrive whole: a body stream that fails, a body shorter than its
  * `Content-Length`, or a body without a length whose client left before it was read (the connection was cut mid-body)
  * is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript
  * number would round, is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
@@ -70,20 +70,34 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
 
 /**
  * Refuses a body not declared JSON where it may not be read as JSON: on a route that reads declared JSON only
- * (`trustsOrigin` absent), 400; from an origin `trustsOrigin` refuses, 403. A browser sends a declared JSON body to
- * another origin only after a CORS preflight, while a form post or a `no-cors` fetch from any site sends `text/plain`
- * or a form type without asking: that is the request refused here, and only that (it always names its `Origin`).
+ * (`trustsOrigin` absent), 400; from an origin `trustsOrigin` refuses, 403 (see {@link assertNotCrossSitePost}, which
+ * the handler also applies to every POST before its route, body or not).
  */
 function assertReadableType(request: Request, trustsOrigin: ((origin: string) => boolean) | undefined): void {
   if (trustsOrigin === undefined) {
     throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
   }
+  assertNotCrossSitePost(request, trustsOrigin);
+}
+
+/**
+ * Refuses ({@link CrossOriginBodyError}, 403) a POST that a page on any site can make a browser send without a CORS
+ * preflight, with or without a body: one whose `Content-Type` is not declared JSON (`text/plain`, a form type, none)
+ * and whose `Origin` header names an origin `trustsOrigin` refuses. That is a `<form method=post>` (even one without
+ * fields, which sends no body) or a `no-cors` fetch from another site, and it could otherwise start, restart, suspend,
+ * resume, terminate or raise an event on a handler only the user's machine or network reaches (an anonymous one on
+ * localhost or an intranet). A declared JSON body crosses origins only after a preflight, which the handler's `cors`
+ * option answers; a request without `Origin` (curl, a server, a script outside a browser) is not a browser's
+ * cross-site request.
+ */
+export function assertNotCrossSitePost(request: Request, trustsOrigin: (origin: string) => boolean): void {
+  if (request.method !== 'POST' || isJsonContentType(request.headers.get('content-type'))) return;
   const origin = request.headers.get('origin');
   if (origin !== null && !trustsOrigin(origin)) {
     throw new CrossOriginBodyError(
-      `A body from a page on another origin (Origin: ${JSON.stringify(origin.slice(0, 200))}) must be sent with `
+      `A POST from a page on another origin (Origin: ${JSON.stringify(origin.slice(0, 200))}) must be sent with `
       + 'Content-Type: application/json (which a browser sends only after a CORS preflight the handler\'s cors option '
-      + 'allows); nothing was done',
+      + 'allows), with or without a body; nothing was done',
     );
   }
 }
