@@ -464,6 +464,35 @@ describe('bodies not declared JSON', () => {
     expect(await client.getStatus('inner')).toBeUndefined();
   });
 
+  it('refuses a POST navigation (a form posted into a Service Worker\'s scope, which arrives without Origin) and does nothing', async () => {
+    const { client } = await open();
+    const handler = createHttpHandler(client, { anonymous: true, logger: silentLogger });
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    // Node's Request constructor refuses mode 'navigate' (only a browser makes such requests): the request a Service
+    // Worker's FetchEvent hands over is stood in for by one whose mode reads 'navigate'.
+    const post = (path: string, navigate: boolean, body?: string) => {
+      const request = new Request(`http://127.0.0.1:7071${WEBHOOK_PATH}${path}`, {
+        method: 'POST', headers: { 'content-type': 'text/plain' }, ...(body === undefined ? {} : { body }),
+      });
+      if (navigate) Object.defineProperty(request, 'mode', { value: 'navigate' });
+      return handler(request);
+    };
+    // What `<form method=post enctype=text/plain>` with a field named `{"a":1,"b":"` and the value `"}` sends.
+    expect(await errorOf(post('/orchestrators/Echo/nav', true, '{"a":1,"b":"="}'))).toEqual([403, 'cross-origin-body']);
+    for (const path of ['/instances/w/suspend', '/instances/w/terminate?reason=x', '/instances/w/raiseEvent/Item']) {
+      expect(await errorOf(post(path, true)), path).toEqual([403, 'cross-origin-body']);
+    }
+    expect(await client.getStatus('nav')).toBeUndefined();
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+    // The same requests as a script's fetch (mode cors) are served.
+    expect((await post('/orchestrators/Echo/api', false, '"api"')).status).toBe(202);
+    expect((await client.waitForCompletion('api', SETTLED)).output).toBe('api');
+    expect((await post('/instances/w/terminate?reason=x', false)).status).toBe(202);
+    expect((await client.waitForCompletion('w', SETTLED)).runtimeStatus).toBe('Terminated');
+  });
+
   it('keeps an event\'s data to declared JSON, as Durable Functions does: text/plain is 400 and delivers nothing', async () => {
     const { base, server, client } = await open();
     await client.startNew('WaitForEvent', { instanceId: 'w' });

@@ -155,7 +155,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
  * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
  * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
- * cross-site form post), is 403 `cross-origin-body`; an event's data (as in Durable Functions) and a stream subscription change must be declared
+ * cross-site form post), is 403 `cross-origin-body`, and so is any POST navigation (in a Service Worker, such a form
+ * post arrives without `Origin`); an event's data (as in Durable Functions) and a stream subscription change must be declared
  * `application/json`. Route literals (`/Instances/{id}/Terminate`) and query parameter names
  * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
  * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack

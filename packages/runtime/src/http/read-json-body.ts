@@ -87,11 +87,20 @@ function assertReadableType(request: Request, trustsOrigin: ((origin: string) =>
  * fields, which sends no body) or a `no-cors` fetch from another site, and it could otherwise start, restart, suspend,
  * resume, terminate or raise an event on a handler only the user's machine or network reaches (an anonymous one on
  * localhost or an intranet). A declared JSON body crosses origins only after a preflight, which the handler's `cors`
- * option answers; a request without `Origin` (curl, a server, a script outside a browser) is not a browser's
- * cross-site request.
+ * option answers.
+ *
+ * A request without `Origin` (curl, a server, a script outside a browser) is not a browser's cross-site request, but
+ * only outside in-browser hosts: in a Service Worker the browser does not fill `Origin` in a `FetchEvent`'s request
+ * (whatwg/fetch#1322), so another site's form post into the worker's scope arrives without one. It arrives as a
+ * navigation (`request.mode === 'navigate'`), which an API call never is: every POST navigation is refused too. (A
+ * server's `Request` has mode `cors`.)
  */
 export function assertNotCrossSitePost(request: Request, trustsOrigin: (origin: string) => boolean): void {
-  if (request.method !== 'POST' || isJsonContentType(request.headers.get('content-type'))) return;
+  if (request.method !== 'POST') return;
+  if (request.mode === 'navigate') {
+    throw new CrossOriginBodyError('A POST navigation (a form posted to this URL) is not an API call; nothing was done');
+  }
+  if (isJsonContentType(request.headers.get('content-type'))) return;
   const origin = request.headers.get('origin');
   if (origin !== null && !trustsOrigin(origin)) {
     throw new CrossOriginBodyError(
