@@ -450,6 +450,25 @@ describe('bodies not declared JSON', () => {
     expect(await client.getStatus('other')).toBeUndefined();
   });
 
+  it('refuses at creation a cors option whose origins are not an array of origins as a browser sends them', () => {
+    const client = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger }).client;
+    const refused = expect.objectContaining({ code: 'invalid-argument', status: 400 });
+    // A string would trust its substrings (`https://app.example.co`); the others would match no request.
+    const bad: unknown[] = [
+      'https://app.example.com', undefined, null, [42], [''], ['null'], ['https://app.example.com/'], ['https://App.example.com'],
+      ['https://app.example.com/api'], ['app.example.com'], ['https://例え.jp'], ['file:///tmp/x'], ['tauri://localhost/'],
+      ['https://app.example.com', 'https://other.example.com/'],
+    ];
+    for (const origins of bad) {
+      const cors = { origins } as unknown as { origins: string[] };
+      expect(() => createHttpHandler(client, { anonymous: true, cors }), JSON.stringify(origins)).toThrow(refused);
+    }
+    expect(() => createHttpHandler(client, { anonymous: true, cors: 'https://app.example.com' as never })).toThrow(refused);
+    for (const origins of [[], ['https://app.example.com', 'http://localhost:5173', 'https://xn--r8jz45g.jp', 'tauri://localhost']]) {
+      expect(() => createHttpHandler(client, { anonymous: true, cors: { origins } })).not.toThrow();
+    }
+  });
+
   it('takes the handler\'s own origin from baseUrl when one is set, as the URLs it answers with', async () => {
     const { client } = await open();
     const handler = createHttpHandler(client, { key: KEY, logger: silentLogger, baseUrl: 'https://public.example/api' });

@@ -87,8 +87,10 @@ export interface HttpHandlerOptions {
    */
   readonly maxStreams?: number;
   /**
-   * Cross-origin access for browser apps on other origins: the allowed origins. Preflight requests are answered
-   * without a key; `x-ms-continuation-token`, `Location` and `Retry-After` are exposed. Default: no CORS headers.
+   * Cross-origin access for browser apps on other origins: the allowed origins, each as a browser sends it in `Origin`
+   * (`https://app.example.com`, `http://localhost:5173`: no path, no trailing slash; otherwise `createHttpHandler`
+   * throws `InvalidArgumentError`). Preflight requests are answered without a key; `x-ms-continuation-token`,
+   * `Location` and `Retry-After` are exposed. Default: no CORS headers.
    */
   readonly cors?: { readonly origins: readonly string[] };
   /** Where unexpected (500) errors are reported. Default: the console. */
@@ -613,10 +615,45 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     resumeBufferSize: positive(options.resumeBufferSize, DEFAULT_RESUME_BUFFER_SIZE, 'resumeBufferSize', true),
     reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs', true),
     maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams', true),
-    cors: options.cors,
+    cors: options.cors === undefined ? undefined : { origins: corsOrigins(options.cors) },
     logger: guardedLogger(options.logger ?? consoleLogger),
     clock: options.clock ?? systemClock,
   };
+}
+
+/**
+ * The `cors` option's origins, each checked to be an origin as a browser sends it in `Origin`, since they are compared
+ * as they are: a string in place of the array would trust its substrings (`'https://app.example.com'` includes
+ * `https://app.example.co`), and a trailing slash, a path or upper case would match no request.
+ */
+function corsOrigins(cors: HttpHandlerOptions['cors']): readonly string[] {
+  const origins: unknown = cors !== null && typeof cors === 'object' ? cors.origins : undefined;
+  if (!Array.isArray(origins)) throw new InvalidArgumentError('cors.origins must be an array of origins');
+  for (const origin of origins as unknown[]) {
+    if (!isOrigin(origin)) {
+      throw new InvalidArgumentError(
+        `cors.origins: ${JSON.stringify(String(origin)).slice(0, 200)} is not an origin as a browser sends it in Origin `
+        + '(scheme://host[:port] in lower case, no path, no trailing slash; "null", which every sandboxed frame and file: '
+        + 'page sends, is refused)',
+      );
+    }
+  }
+  return Object.freeze([...(origins as string[])]);
+}
+
+/**
+ * True for `scheme://host[:port]` exactly as the URL parser spells it: `new URL(s).origin` for http(s), and for a
+ * scheme without a tuple origin (`tauri://localhost`, `capacitor://localhost` of in-app pages), its scheme and host.
+ */
+function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return value === (url.origin !== 'null' ? url.origin : url.host === '' ? undefined : `${url.protocol}//${url.host}`);
 }
 
 /** `ms`, refused above what one timer can wait ({@link MAX_TIMER_DELAY_MS}, 24.8 days). */
