@@ -450,6 +450,28 @@ describe('bodies not declared JSON', () => {
     expect(await client.getStatus('other')).toBeUndefined();
   });
 
+  it('serves a form post its browser marks Sec-Fetch-Site: same-origin, which sends Origin: null under Referrer-Policy: no-referrer', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const formPost = (path: string, site: string, body?: string) => fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { ...auth, origin: 'null', 'sec-fetch-site': site, 'content-type': 'text/plain' },
+      ...(body === undefined ? {} : { body }),
+    });
+    // A page a browser calls same-site (a sibling subdomain) or cross-site is not the handler's own.
+    for (const site of ['same-site', 'cross-site', 'none']) {
+      expect(await errorOf(formPost('/orchestrators/Echo/other', site, '"other"')), site).toEqual([403, 'cross-origin-body']);
+      expect(await errorOf(formPost('/instances/w/suspend', site)), site).toEqual([403, 'cross-origin-body']);
+    }
+    expect(await client.getStatus('other')).toBeUndefined();
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    expect((await formPost('/orchestrators/Echo/own', 'same-origin', '"own"')).status).toBe(202);
+    expect((await client.waitForCompletion('own', SETTLED)).output).toBe('own');
+    expect((await formPost('/instances/w/suspend', 'same-origin')).status).toBe(202);
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Suspended');
+  });
+
   it('refuses at creation a cors option whose origins are not an array of origins as a browser sends them', () => {
     const client = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger }).client;
     const refused = expect.objectContaining({ code: 'invalid-argument', status: 400 });

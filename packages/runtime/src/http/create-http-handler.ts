@@ -490,10 +490,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * The one rule of which browser origins may POST what a page can send without a CORS preflight (a body not declared
    * JSON, or none): the handler's own origin (that of `baseOf`, the base its URLs name; none for a request URL without
    * an http(s) origin and no `baseUrl`) and the origins its `cors` option allows, as they may send a declared JSON body
-   * anyway.
+   * anyway. A request the browser marks `Sec-Fetch-Site: same-origin` comes from a page on the origin the browser
+   * addressed (the public one, behind a proxy): a page cannot set that header, and its own form posts send
+   * `Origin: null` under `Referrer-Policy: no-referrer`.
    */
   function trustsOrigin(c: Context, origin: string): boolean {
-    if (settings.cors?.origins.includes(origin) === true) return true;
+    if (settings.cors?.origins.includes(origin) === true || c.req.raw.headers.get('sec-fetch-site') === 'same-origin') return true;
     try {
       return origin === new URL(baseOf(new URL(c.req.url))).origin;
     } catch {
