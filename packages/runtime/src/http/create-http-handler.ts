@@ -90,7 +90,9 @@ export interface HttpHandlerOptions {
    * Cross-origin access for browser apps on other origins: the allowed origins, each as a browser sends it in `Origin`
    * (`https://app.example.com`, `http://localhost:5173`: no path, no trailing slash; otherwise `createHttpHandler`
    * throws `InvalidArgumentError`). Preflight requests are answered without a key; `x-ms-continuation-token`,
-   * `Location` and `Retry-After` are exposed. Default: no CORS headers.
+   * `Location` and `Retry-After` are exposed. Pages on these origins may also POST what a browser sends without a
+   * preflight (a body not declared JSON, a form post, an empty body), which is 403 `cross-origin-body` from any other
+   * origin. Default: no CORS headers.
    */
   readonly cors?: { readonly origins: readonly string[] };
   /** Where unexpected (500) errors are reported. Default: the console. */
@@ -138,20 +140,20 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 409 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
- * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 404, 410 |
- * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason) | 202 | 404, 410 |
- * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` | 202 | 404, 410 |
- * | `POST /instances/{id}/rewind?reason=` | 202 once the rewind is committed | 404, 409 (not terminal), 410 (Completed/Terminated) |
- * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 404, 409 (not terminal) |
+ * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/rewind?reason=` | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 |
+ * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
  * | `GET /instances/{id}/history/stream` (`untilTerminal=true`) | SSE `history` events (one history event each) | 400 |
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
- * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 404 |
+ * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
  * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`

@@ -53,7 +53,7 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed or `sub` active with another stream (nothing changes), 404 unknown session |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
  * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
