@@ -350,11 +350,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The client's instances$ query then handed the store its first page request with a conditional spread again (no
  * `continuationToken: undefined` member crossing the Store port, which a store may keep as it is): 26,039 / 32,897 /
  * 63,332 -> 26,044 / 32,901 / 63,337 B (+5 / +4 / +5), budgets raised by the same.
+ * A raise then held less until its commit settled (DeadlineList.bound with one context and a `drop` of the value
+ * instead of a `.then()`, the EventRaised event built in one literal): 1,375 -> 1,204 B held per pending raise at 10k
+ * raised at once. 26,044 / 32,901 / 63,337 -> 26,076 / 32,932 / 63,367 B (+32 / +31 / +30), budgets raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_044 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_901 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_337 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_076 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_932 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_367 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -151,6 +151,22 @@ describe('DeadlineList', () => {
     expect(late).toEqual(['after']);
   });
 
+  it('bounds a call with `drop`: resolves with nothing when the call settles with a value, passes its error, ends it with an UnavailableError after the bound', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    expect(await list.bound(Promise.resolve('v'), 100, 'commit', undefined, undefined, true)).toBeUndefined();
+    await expect(list.bound(Promise.reject(new Error('no')), 100, 'commit', undefined, undefined, true)).rejects.toThrow('no');
+    expect(clock.timers.size).toBe(0);
+    let answer: (value: string) => void = () => undefined;
+    const bounded = list.bound(new Promise<string>((resolve) => (answer = resolve)), 100, 'commit', undefined, undefined, true);
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    await expect(bounded).rejects.toMatchObject({ code: 'unavailable', message: 'commit did not settle within 100 ms' });
+    expect(clock.timers.size).toBe(0);
+    answer('after'); // a late answer is ignored
+    await Promise.resolve();
+  });
+
   it('takes any thenable as a call', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);

@@ -185,12 +185,16 @@ export class LocalClient implements DurableClient {
       const input = toPlainJson(eventData, 'event data');
       // One reading of the clock for the event's time and the commit's bound.
       const now = this.#clock.now();
-      // Built as it is sent: no spread of an `{ input }` made for it.
-      const event: { -readonly [K in keyof EventRaisedEvent]: EventRaisedEvent[K] } = { type: 'EventRaised', eventId: -1, timestamp: isoTime(now), name: eventName };
-      if (input !== undefined) event.input = input;
+      // Built as it is sent, in one literal of either shape: no spread of an `{ input }` made for it, and no `input`
+      // added afterwards (a property added to a four-property literal goes to a separate property array: 40 bytes
+      // more per raise, kept with the event in the history).
+      const timestamp = isoTime(now);
+      const event: EventRaisedEvent = input === undefined
+        ? { type: 'EventRaised', eventId: -1, timestamp, name: eventName }
+        : { type: 'EventRaised', eventId: -1, timestamp, name: eventName, input };
       // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
       // instances at once kept every write set alive through the next collections).
-      return this.#commit(this.#messageTo(instanceId, RAISE_REQUIRES, event), now.getTime()).then(ignore);
+      return this.#commitVoid(this.#messageTo(instanceId, RAISE_REQUIRES, event), now.getTime());
     } catch (error) {
       return Promise.reject(error);
     }
@@ -638,6 +642,16 @@ export class LocalClient implements DurableClient {
   /** Commits a write set, with a bound ({@link LocalClient.#bounded}). */
   #commit(writeSet: WriteSet, nowMs?: number): Promise<CommitResult> {
     return this.#bounded(this.#store.commit(writeSet), nowMs);
+  }
+
+  /**
+   * {@link LocalClient.#commit} for a command that resolves with nothing: the bound drops the store's answer, so no
+   * `.then()` is hung on it for that (its promise and reaction were held by each of 50k raises at once).
+   */
+  #commitVoid(writeSet: WriteSet, nowMs: number): Promise<void> {
+    const call = this.#store.commit(writeSet);
+    const ms = this.#callTimeoutMs;
+    return ms === Infinity ? Promise.resolve(call).then(ignore) : this.#deadlines.bound(call, ms, 'The store call', undefined, nowMs, true) as Promise<unknown> as Promise<void>;
   }
 
   #nowIso(): string {

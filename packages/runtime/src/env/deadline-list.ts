@@ -63,16 +63,21 @@ export class DeadlineList {
    * `call`'s outcome, or, when it has not settled `ms` after `nowMs` (the clock's time, when the caller has just read
    * it; `Infinity`: never, but {@link endAll} still ends it), an {@link UnavailableError}
    * `${what} did not settle within ${ms} ms`. An abandoned call is not undone: a value it settles with later goes to
-   * `late`, a rejection is handled. `call` may be any thenable (it is made a promise once).
+   * `late`, a rejection is handled. `call` may be any thenable (it is made a promise once). `drop`: resolve with
+   * `undefined` instead of the call's value (a caller that wants only the outcome then needs no `.then()`, whose
+   * promise and reaction each pending call held as well).
    */
-  bound<T>(call: PromiseLike<T>, ms: number, what: string, late?: (value: T) => void, nowMs = this.#clock.now().getTime()): Promise<T> {
-    const deadline = new Deadline(nowMs + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
+  bound<T>(call: PromiseLike<T>, ms: number, what: string, late?: (value: T) => void, nowMs?: number, drop?: boolean): Promise<T> {
+    // `nowMs` is read here, not as a default parameter: a parameter list with a default has a scope of its own, which
+    // put `this` and `deadline` in two contexts, and every pending call held both (40 bytes more; a raise to each of
+    // 50k instances at once holds its call through the collections that the raises themselves trigger).
+    const deadline = new Deadline((nowMs ?? this.#clock.now().getTime()) + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
     const result = new Promise<T>((resolve, reject) => {
       deadline.resolve = resolve as (value: unknown) => void;
       deadline.end = reject;
     });
     this.#link(deadline);
-    Promise.resolve(call).then((value) => this.#settled(deadline, value), (error: unknown) => this.#fail(deadline, error));
+    Promise.resolve(call).then((value) => this.#settled(deadline, drop ? undefined : value), (error: unknown) => this.#fail(deadline, error));
     return result;
   }
 
