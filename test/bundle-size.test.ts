@@ -353,10 +353,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A raise then held less until its commit settled (DeadlineList.bound with one context and a `drop` of the value
  * instead of a `.then()`, the EventRaised event built in one literal): 1,375 -> 1,204 B held per pending raise at 10k
  * raised at once. 26,044 / 32,901 / 63,337 -> 26,076 / 32,932 / 63,367 B (+32 / +31 / +30), budgets raised by the same.
+ * KeyvalStore's transactions on a closing connection then failed as a rejected promise, as the StoreBackend port
+ * promises, instead of an exception thrown from the call, and a connection's `close` forgot it only while it was still
+ * the one in use: 32,932 -> 32,942 B (+10), budget raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_076 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_932 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_942 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_367 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];

@@ -191,11 +191,19 @@ class KeyvalBackend implements StoreBackend {
    * it: a step's transaction then begins before the callbacks queued behind the call (the client's, the change feed's
    * subscribers), as DexieStore's does, and its requests are on their way while those run. A connection the browser
    * closed is left to idb-keyval to open again. (One closed here, for an upgrade or by `close`, ends the store: its
-   * calls are refused before they get here.)
+   * later calls are refused before they get here; calls already under way do get here, their transaction cannot be
+   * made, and the store maps that failure to the error that ended it.)
    */
   use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
-    // Throws at once, not later, when the connection is closing: IdbStore's calls await this.
-    if (this.#db) return callback(this.#db.transaction(this.#storeName, mode).objectStore(this.#storeName));
+    // A connection that is closing refuses a transaction by throwing: that is returned as a rejection, as from any
+    // other failure (a StoreBackend's calls return a promise), in the same tick.
+    if (this.#db) {
+      try {
+        return callback(this.#db.transaction(this.#storeName, mode).objectStore(this.#storeName));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#useStore(mode, (store) => {
       const db = store.transaction.db;
       if (db !== this.#db) {
@@ -205,7 +213,10 @@ class KeyvalBackend implements StoreBackend {
           db.close();
         };
         // Closed by the browser (the site's data cleared, a storage failure): idb-keyval opens a new one next time.
-        db.addEventListener('close', () => (this.#db = undefined));
+        // Only if it is still the one in use: a close that comes after idb-keyval handed out another must not drop that.
+        db.addEventListener('close', () => {
+          if (this.#db === db) this.#db = undefined;
+        });
       }
       return callback(store);
     });

@@ -131,3 +131,16 @@ describe('DexieStore backend: a write that must follow a read of its instance', 
     expect(await backend.transact('readonly', ALL, (tx) => Promise.all([tx.getInstance('a'), tx.historyEnd('a')]))).toEqual([undefined, 0]);
   });
 });
+
+describe.each(Object.keys(backends) as (keyof typeof backends)[])('%s backend: a closed connection', (name) => {
+  // The store awaits a backend's calls, but the port's contract is a promise: a caller that chains `.catch` or
+  // `.finally` on it must get the failure there, not as an exception thrown from the call.
+  it('refuses a transaction with a rejected promise, not an exception thrown from transact', async () => {
+    const backend = await backends[name](uniqueName('closed-backend'));
+    await backend.transact('readonly', ALL, (tx) => tx.getInstance('a'));
+    backend.close();
+    let refused: Promise<unknown> | undefined;
+    expect(() => (refused = backend.transact('readonly', ALL, (tx) => tx.getInstance('a')))).not.toThrow();
+    await expect(refused).rejects.toMatchObject({ name: 'InvalidStateError' });
+  });
+});
