@@ -12,20 +12,23 @@ import { instanceIdOfKey, storedKeyLabel } from './instance-key.js';
 export type ClaimReading<T> = ClaimedWorkAction<T> | { readonly kind: 'no-messages' };
 
 /**
- * Reads a leased instance document and its visible messages (arrival order) into what the claim does with it. A
- * document whose `_id` is no key this store writes (not a string: a foreign document) is skipped as one that does not
- * decode, messages or not, as every read of many instances leaves it out: not released (it would be first in line
- * again), not thrown (every claim would fail on it).
+ * Reads a leased instance document and its visible messages (arrival order, read by `readMessages` with the
+ * document's key) into what the claim does with it. A document whose `_id` is no key this store writes (not a string:
+ * a foreign document) is skipped as one that does not decode, before its messages are read (it has none: that read
+ * would be a round trip for nothing), as every read of many instances leaves it out: not released (it would be first
+ * in line again), not thrown (every claim would fail on it).
  *
  * @example
  * ```ts
- * readClaimedInstance(doc, messages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
- * readClaimedInstance({ ...doc, state: 'not json' }, messages, lease); // { kind: 'skip', message, error }
+ * await readClaimedInstance(doc, readMessages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
+ * await readClaimedInstance({ ...doc, state: 'not json' }, readMessages, lease); // { kind: 'skip', message, error }
  * ```
  */
-export function readClaimedInstance(
-  doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>, messages: readonly Pick<MessageDoc, 'message'>[], lease: Lease,
-): ClaimReading<OrchestrationWorkItem> {
+export async function readClaimedInstance(
+  doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>,
+  readMessages: (key: string) => Promise<readonly Pick<MessageDoc, 'message'>[]>,
+  lease: Lease,
+): Promise<ClaimReading<OrchestrationWorkItem>> {
   const key: unknown = doc._id; // the driver's type says string
   if (typeof key !== 'string') {
     return {
@@ -35,6 +38,7 @@ export function readClaimedInstance(
         `expires at ${lease.expiresAt.toISOString()} and claimed again then (nothing else was written to it)`,
     };
   }
+  const messages = await readMessages(key);
   if (messages.length === 0) return { kind: 'no-messages' };
   return decideClaimedWork({ kind: 'orchestration', id: instanceIdOfKey(key) }, lease, () => ({
     state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease,

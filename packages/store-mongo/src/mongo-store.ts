@@ -550,19 +550,20 @@ export class MongoStore implements Store {
       const lease = newLease(options, nextLeaseToken());
       const doc = await this.#leaseNext(session, lease, options.now);
       if (!doc) return undefined;
-      let messages: Pick<MessageDoc, 'message'>[];
-      try {
-        messages = await this.#messages
-          .find(claimedMessagesFilter(doc._id, options.now), {
-            session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
-          })
-          .toArray();
-      } catch (error) {
-        // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
-        await this.#release(doc._id, lease.token).catch(() => undefined);
-        throw error;
-      }
-      const reading = readClaimedInstance(doc, messages, lease);
+      // Reads the messages only of a document whose _id is a key (a foreign one is skipped first).
+      const reading = await readClaimedInstance(doc, async (key): Promise<Pick<MessageDoc, 'message'>[]> => {
+        try {
+          return await this.#messages
+            .find(claimedMessagesFilter(key, options.now), {
+              session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
+            })
+            .toArray();
+        } catch (error) {
+          // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
+          await this.#release(key, lease.token).catch(() => undefined);
+          throw error;
+        }
+      }, lease);
       switch (reading.kind) {
         case 'hand-out':
           break;
