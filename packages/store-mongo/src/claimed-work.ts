@@ -30,14 +30,7 @@ export async function readClaimedInstance(
   lease: Lease,
 ): Promise<ClaimReading<OrchestrationWorkItem>> {
   const key: unknown = doc._id; // the driver's type says string
-  if (typeof key !== 'string') {
-    return {
-      kind: 'skip',
-      error: new TypeError('its _id is not a string'),
-      message: `claimed a ${storedKeyLabel(key)}, which is no instance of this store; it is skipped until its lease ` +
-        `expires at ${lease.expiresAt.toISOString()} and claimed again then (nothing else was written to it)`,
-    };
-  }
+  if (typeof key !== 'string') return foreignSkip(key, 'instance', lease);
   const messages = await readMessages(key);
   if (messages.length === 0) return { kind: 'no-messages' };
   return decideClaimedWork({ kind: 'orchestration', id: instanceIdOfKey(key) }, lease, () => ({
@@ -45,9 +38,31 @@ export async function readClaimedInstance(
   }));
 }
 
-/** Reads a leased activity task (`taskId`) into what the claim does with it (`'skip'` when its stored task does not decode). */
-export function readClaimedTask(taskId: string, doc: Pick<TaskDoc, 'task'>, lease: Lease): ClaimReading<ActivityWorkItem> {
-  return decideClaimedWork({ kind: 'activity', id: taskId }, lease, () => ({ task: decodeTask(doc.task), lease }));
+/**
+ * Reads a leased activity task document into what the claim does with it (`'skip'` when its stored task does not
+ * decode). A document whose `_id` is not a string (a foreign document: this store keys a task by its id) is skipped
+ * as a claimed instance's is: kept leased and logged, not handed out under an id no completion can find.
+ *
+ * @example
+ * ```ts
+ * readClaimedTask(doc, lease); // { kind: 'hand-out', item: { task, lease } }
+ * readClaimedTask({ ...doc, task: '[]' }, lease); // { kind: 'skip', message, error }
+ * ```
+ */
+export function readClaimedTask(doc: Pick<TaskDoc, '_id' | 'task'>, lease: Lease): ClaimReading<ActivityWorkItem> {
+  const key: unknown = doc._id; // the driver's type says string
+  if (typeof key !== 'string') return foreignSkip(key, 'activity task', lease);
+  return decideClaimedWork({ kind: 'activity', id: key }, lease, () => ({ task: decodeTask(doc.task), lease }));
+}
+
+/** The skip of a leased document whose `_id` (`key`) is not a string: no `what` of this store. */
+function foreignSkip(key: unknown, what: string, lease: Lease): ClaimReading<never> {
+  return {
+    kind: 'skip',
+    error: new TypeError('its _id is not a string'),
+    message: `claimed a ${storedKeyLabel(key)}, which is no ${what} of this store; it is skipped until its lease ` +
+      `expires at ${lease.expiresAt.toISOString()} and claimed again then (nothing else was written to it)`,
+  };
 }
 
 /**

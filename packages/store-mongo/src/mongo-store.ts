@@ -618,7 +618,7 @@ export class MongoStore implements Store {
         const lease = newLease(options, nextLeaseToken());
         const doc = await this.#leaseNextTask(lease, options.now);
         if (!doc) return undefined;
-        const reading = readClaimedTask(doc._id, doc, lease);
+        const reading = readClaimedTask(doc, lease);
         // Kept leased (its claim_at key is the expiry), so it is not first in line again: logged, and the next one claimed.
         if (reading.kind === 'skip') this.#skipped(reading);
         return reading;

@@ -73,8 +73,16 @@ describe('what a claim makes of the documents it leased', () => {
 
   it('an activity task decodes, or is skipped', () => {
     const task: ActivityTask = { id: 't1', instanceId: 'order-1', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
-    expect(readClaimedTask('t1', taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'hand-out', item: { task, lease } });
-    expect(readClaimedTask('t1', { task: '[]' }, lease)).toMatchObject({ kind: 'skip', message: expect.stringMatching(/activity task "t1"/) });
+    expect(readClaimedTask(taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'hand-out', item: { task, lease } });
+    expect(readClaimedTask({ _id: 't1', task: '[]' }, lease)).toMatchObject({ kind: 'skip', message: expect.stringMatching(/activity task "t1"/) });
+  });
+
+  it('a task document whose _id is not a string (no task of this store) is skipped and named, not handed out, even when its task decodes', () => {
+    const task: ActivityTask = { id: 't1', instanceId: 'order-1', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    const foreign = { ...taskDoc(task, MAX_PAYLOAD_BYTES, T0), _id: new ObjectId('65f000000000000000000002') as unknown as string };
+    const reading = readClaimedTask(foreign, lease);
+    expect(reading).toMatchObject({ kind: 'skip', error: expect.any(TypeError) });
+    expect(reading.kind === 'skip' && reading.message).toMatch(/document with _id 65f000000000000000000002 \(not a string\), which is no activity task/);
   });
 });
 
