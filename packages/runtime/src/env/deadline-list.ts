@@ -64,8 +64,8 @@ export class DeadlineList {
    * it; `Infinity`: never, but {@link endAll} still ends it), an {@link UnavailableError}
    * `${what} did not settle within ${ms} ms`. An abandoned call is not undone: a value it settles with later goes to
    * `late`, a rejection is handled. `call` may be any thenable (it is made a promise once). `drop`: resolve with
-   * `undefined` instead of the call's value (a caller that wants only the outcome then needs no `.then()`, whose
-   * promise and reaction each pending call held as well).
+   * `undefined` instead of the call's value, and pass `late` `undefined` too (a caller that wants only the outcome then
+   * needs no `.then()`, whose promise and reaction each pending call held as well).
    */
   bound<T>(call: PromiseLike<T>, ms: number, what: string, late?: (value: T) => void, nowMs?: number, drop?: boolean): Promise<T> {
     // `nowMs` is read here, not as a default parameter: a parameter list with a default has a scope of its own, which

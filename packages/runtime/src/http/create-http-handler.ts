@@ -92,7 +92,7 @@ export interface HttpHandlerOptions {
    * throws `InvalidArgumentError`). Preflight requests are answered without a key; `x-ms-continuation-token`,
    * `Location` and `Retry-After` are exposed. Pages on these origins may also POST what a browser sends without a
    * preflight (a body not declared JSON, a form post, an empty body), which is 403 `cross-origin-body` from any other
-   * origin. Default: no CORS headers.
+   * origin (and from every origin to a handler created in a browser). Default: no CORS headers.
    */
   readonly cors?: { readonly origins: readonly string[] };
   /** Where unexpected (500) errors are reported. Default: the console. */
@@ -159,10 +159,11 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
  * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
  * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
- * cross-site form post), is 403 `cross-origin-body`, and so is any POST navigation (in a Service Worker, such a form
- * post arrives without `Origin`); an event's data (as in Durable Functions) and a stream subscription change must be declared
- * `application/json`. Route literals (`/Instances/{id}/Terminate`) and query parameter names
- * (the `code` key too) match in any case, as in Azure Functions; ids, event and orchestrator names keep their case.
+ * cross-site form post), is 403 `cross-origin-body`, and so is any POST not declared JSON to a handler created in a
+ * browser (a Service Worker, where such a form post arrives without `Origin`); an event's data (as in Durable
+ * Functions) and a stream subscription change must be declared `application/json`. Route literals
+ * (`/Instances/{id}/Terminate`) and query parameter names (the `code` key too) match in any case, as in Azure
+ * Functions; ids, event and orchestrator names keep their case.
  * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
  * traces. Routes accept slashes at both ends of the path after the base (`…/durabletask//instances/x//`), as Durable
  * Functions trims them. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values,
@@ -187,6 +188,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
 export function createHttpHandler(client: DurableClient, options: HttpHandlerOptions): HttpHandler {
   const settings = resolveOptions(options);
   const logger = settings.logger;
+  const browserHosted = inBrowserHost();
   const wireOptions = { exposeStackTraces: options.exposeStackTraces === true };
   // Every status and history event leaves through the wire sanitiser: responses, single streams and sessions.
   // Streams carry the lossless form; response bodies the Durable Functions shape unless `format=native` asks.
@@ -489,14 +491,18 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   }
 
   /**
-   * The one rule of which browser origins may POST what a page can send without a CORS preflight (a body not declared
-   * JSON, or none): the handler's own origin (that of `baseOf`, the base its URLs name; none for a request URL without
-   * an http(s) origin and no `baseUrl`) and the origins its `cors` option allows, as they may send a declared JSON body
-   * anyway. A request the browser marks `Sec-Fetch-Site: same-origin` comes from a page on the origin the browser
-   * addressed (the public one, behind a proxy): a page cannot set that header, and its own form posts send
-   * `Origin: null` under `Referrer-Policy: no-referrer`.
+   * The one rule of which callers may POST what a page can send without a CORS preflight (a body not declared JSON, or
+   * none), by their `Origin` (`null` when the request has none). In a browser-hosted handler ({@link inBrowserHost}):
+   * none, whatever its origin. Elsewhere: a caller without `Origin` (curl, a server, a script), the handler's own origin
+   * (that of `baseOf`, the base its URLs name; none for a request URL without an http(s) origin and no `baseUrl`) and
+   * the origins its `cors` option allows, as they may send a declared JSON body anyway. A request the browser marks
+   * `Sec-Fetch-Site: same-origin` comes from a page on the origin the browser addressed (the public one, behind a
+   * proxy): a page cannot set that header, and its own form posts send `Origin: null` under
+   * `Referrer-Policy: no-referrer`.
    */
-  function trustsOrigin(c: Context, origin: string): boolean {
+  function trustsOrigin(c: Context, origin: string | null): boolean {
+    if (browserHosted) return false;
+    if (origin === null) return true;
     if (settings.cors?.origins.includes(origin) === true || c.req.raw.headers.get('sec-fetch-site') === 'same-origin') return true;
     try {
       return origin === new URL(baseOf(new URL(c.req.url))).origin;
@@ -647,7 +653,8 @@ function corsOrigins(cors: HttpHandlerOptions['cors']): readonly string[] {
 
 /**
  * True for `scheme://host[:port]` exactly as the URL parser spells it: `new URL(s).origin` for http(s), and for a
- * scheme without a tuple origin (`tauri://localhost`, `capacitor://localhost` of in-app pages), its scheme and host.
+ * scheme without a tuple origin (`tauri://localhost`, `capacitor://localhost` of in-app pages), its scheme and host in
+ * lower case (the parser keeps such a host's case). Not `file:`, whose pages send `Origin: null`.
  */
 function isOrigin(value: unknown): boolean {
   if (typeof value !== 'string') return false;
@@ -657,7 +664,24 @@ function isOrigin(value: unknown): boolean {
   } catch {
     return false;
   }
-  return value === (url.origin !== 'null' ? url.origin : url.host === '' ? undefined : `${url.protocol}//${url.host}`);
+  if (url.origin !== 'null') return value === url.origin;
+  return url.protocol !== 'file:' && url.host !== '' && url.host === url.host.toLowerCase()
+    && value === `${url.protocol}//${url.host}`;
+}
+
+/**
+ * True when the handler runs inside a browser: a page (`document`) or any browser worker, a Service Worker included
+ * (`WorkerGlobalScope` with `importScripts`, which every browser worker scope has; Cloudflare Workers, whose global
+ * also names `WorkerGlobalScope`, Deno's module-only workers, Bun and Node have no `importScripts`). There the browser
+ * leaves `Origin` out of a Service Worker's `FetchEvent` request (whatwg/fetch#1322), so another site's form posted
+ * into the worker's scope arrives without one, and glue code that rebuilds the request keeps no trace of its
+ * navigation; while no caller needs a body not declared JSON (there is no curl in a page; `@durable-rx/rx-client`
+ * sends `application/json`). A server taken for a browser would only be stricter. Decided once, at creation.
+ */
+function inBrowserHost(): boolean {
+  const scope = globalThis as { document?: unknown; WorkerGlobalScope?: unknown; importScripts?: unknown };
+  return scope.document !== undefined
+    || (scope.WorkerGlobalScope !== undefined && typeof scope.importScripts === 'function');
 }
 
 /** `ms`, refused above what one timer can wait ({@link MAX_TIMER_DELAY_MS}, 24.8 days). */

@@ -16,12 +16,12 @@ export interface BodyRule {
   readonly used?: boolean;
   /**
    * Given: a body is read as JSON whatever its `Content-Type` (`text/plain`, `curl -d`'s form type, none), as Durable
-   * Functions reads a start's body, unless the request's `Origin` header names an origin this refuses (a page on another
-   * site, whose browser sends such a body without a CORS preflight): then `CrossOriginBodyError` (403). A request
-   * without `Origin` (curl, a server, a script) is not a browser's cross-site request. Absent: a non-empty body must be
-   * declared JSON (`application/json` or `…+json`), as Durable Functions requires of an event's data.
+   * Functions reads a start's body, unless this refuses the request's `Origin` header (`null` when there is none): a
+   * page on another site, whose browser sends such a body without a CORS preflight; then `CrossOriginBodyError` (403).
+   * Absent: a non-empty body must be declared JSON (`application/json` or `…+json`), as Durable Functions requires of
+   * an event's data.
    */
-  readonly trustsOrigin?: (origin: string) => boolean;
+  readonly trustsOrigin?: (origin: string | null) => boolean;
 }
 
 /**
@@ -73,7 +73,7 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
  * (`trustsOrigin` absent), 400; from an origin `trustsOrigin` refuses, 403 (see {@link assertNotCrossSitePost}, which
  * the handler also applies to every POST before its route, body or not).
  */
-function assertReadableType(request: Request, trustsOrigin: ((origin: string) => boolean) | undefined): void {
+function assertReadableType(request: Request, trustsOrigin: ((origin: string | null) => boolean) | undefined): void {
   if (trustsOrigin === undefined) {
     throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
   }
@@ -83,32 +83,23 @@ function assertReadableType(request: Request, trustsOrigin: ((origin: string) =>
 /**
  * Refuses ({@link CrossOriginBodyError}, 403) a POST that a page on any site can make a browser send without a CORS
  * preflight, with or without a body: one whose `Content-Type` is not declared JSON (`text/plain`, a form type, none)
- * and whose `Origin` header names an origin `trustsOrigin` refuses. That is a `<form method=post>` (even one without
- * fields, which sends no body) or a `no-cors` fetch from another site, and it could otherwise start, restart, suspend,
- * resume, terminate or raise an event on a handler only the user's machine or network reaches (an anonymous one on
- * localhost or an intranet). A declared JSON body crosses origins only after a preflight, which the handler's `cors`
- * option answers.
- *
- * A request without `Origin` (curl, a server, a script outside a browser) is not a browser's cross-site request, but
- * only outside in-browser hosts: in a Service Worker the browser does not fill `Origin` in a `FetchEvent`'s request
- * (whatwg/fetch#1322), so another site's form post into the worker's scope arrives without one. It arrives as a
- * navigation (`request.mode === 'navigate'`), which an API call never is: every POST navigation is refused too. (A
- * server's `Request` has mode `cors`.)
+ * and whose `Origin` header (`null` when there is none) `trustsOrigin` refuses. That is a `<form method=post>` (even
+ * one without fields, which sends no body) or a `no-cors` fetch from another site, and it could otherwise start,
+ * restart, suspend, resume, terminate or raise an event on a handler only the user's machine or network reaches (an
+ * anonymous one on localhost or an intranet). A declared JSON body crosses origins only after a preflight, which the
+ * handler's `cors` option answers. Which origins are trusted (a missing one among them, or not) is the handler's one
+ * rule; `request.mode` is never read (some hosts report every request as a navigation, others throw or leave it out).
  */
-export function assertNotCrossSitePost(request: Request, trustsOrigin: (origin: string) => boolean): void {
-  if (request.method !== 'POST') return;
-  if (request.mode === 'navigate') {
-    throw new CrossOriginBodyError('A POST navigation (a form posted to this URL) is not an API call; nothing was done');
-  }
-  if (isJsonContentType(request.headers.get('content-type'))) return;
+export function assertNotCrossSitePost(request: Request, trustsOrigin: (origin: string | null) => boolean): void {
+  if (request.method !== 'POST' || isJsonContentType(request.headers.get('content-type'))) return;
   const origin = request.headers.get('origin');
-  if (origin !== null && !trustsOrigin(origin)) {
-    throw new CrossOriginBodyError(
-      `A POST from a page on another origin (Origin: ${JSON.stringify(origin.slice(0, 200))}) must be sent with `
-      + 'Content-Type: application/json (which a browser sends only after a CORS preflight the handler\'s cors option '
-      + 'allows), with or without a body; nothing was done',
-    );
-  }
+  if (trustsOrigin(origin)) return;
+  throw new CrossOriginBodyError(
+    `A POST ${origin === null ? 'without Origin' : `from Origin ${JSON.stringify(origin.slice(0, 200))}`} must be sent `
+    + 'with Content-Type: application/json here (from another origin, a browser sends it only after a CORS '
+    + 'preflight the handler\'s cors option allows; to a handler in a browser, always), with or without a body; '
+    + 'nothing was done',
+  );
 }
 
 /**
