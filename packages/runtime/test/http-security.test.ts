@@ -529,16 +529,7 @@ describe('bodies not declared JSON', () => {
     await client.startNew('WaitForEvent', { instanceId: 'w' });
     await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
     // A Service Worker's global, as the handler sees it when created: WorkerGlobalScope with importScripts.
-    const scope = globalThis as { WorkerGlobalScope?: unknown; importScripts?: unknown };
-    scope.WorkerGlobalScope = class WorkerGlobalScope {};
-    scope.importScripts = () => undefined;
-    let handler: ReturnType<typeof createHttpHandler>;
-    try {
-      handler = createHttpHandler(client, { anonymous: true, logger: silentLogger });
-    } finally {
-      delete scope.WorkerGlobalScope;
-      delete scope.importScripts;
-    }
+    const handler = createdWith(client, { WorkerGlobalScope: class WorkerGlobalScope {}, importScripts: () => undefined }, { process: undefined });
     const post = (path: string, headers: Record<string, string>, body?: string) => handler(new Request(
       `http://127.0.0.1:7071${WEBHOOK_PATH}${path}`, { method: 'POST', headers, ...(body === undefined ? {} : { body }) },
     ));
@@ -561,6 +552,39 @@ describe('bodies not declared JSON', () => {
     expect((await client.waitForCompletion('api', SETTLED)).output).toBe('api');
     expect((await post('/instances/w/terminate?reason=x', json)).status).toBe(202);
     expect((await client.waitForCompletion('w', SETTLED)).runtimeStatus).toBe('Terminated');
+  });
+
+  it('tells a browser host by its globals at creation: a page\'s document counts, a worker scope without importScripts (Cloudflare Workers) does not, nor a Node process with a DOM on its global (jsdom, happy-dom)', async () => {
+    const { client } = await open();
+    const textStart = (handler: ReturnType<typeof createHttpHandler>, id: string) => handler(new Request(
+      `http://127.0.0.1:7071${WEBHOOK_PATH}/orchestrators/Echo/${id}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(id) },
+    ));
+    const page = createdWith(client, { document: {} }, { process: undefined });
+    expect(await errorOf(textStart(page, 'page'))).toEqual([403, 'cross-origin-body']);
+    expect(await client.getStatus('page')).toBeUndefined();
+    for (const [id, handler] of [
+      ['workerd', createdWith(client, { WorkerGlobalScope: class WorkerGlobalScope {} }, { process: undefined })],
+      ['jsdom', createdWith(client, { document: {} })],
+    ] as const) {
+      expect((await textStart(handler, id)).status, id).toBe(202);
+      expect((await client.waitForCompletion(id, SETTLED)).output).toBe(id);
+    }
+  });
+
+  it('takes a POST without Origin that a browser marks Sec-Fetch-Site cross-site or same-site for the browser\'s, and refuses it', async () => {
+    const { client } = await open();
+    const handler = createHttpHandler(client, { anonymous: true, logger: silentLogger });
+    const start = (id: string, site: string) => handler(new Request(`http://127.0.0.1:7071${WEBHOOK_PATH}/orchestrators/Echo/${id}`, {
+      method: 'POST', headers: { 'content-type': 'text/plain', 'sec-fetch-site': site }, body: JSON.stringify(id),
+    }));
+    for (const site of ['cross-site', 'same-site']) {
+      expect(await errorOf(start(site, site)), site).toEqual([403, 'cross-origin-body']);
+      expect(await client.getStatus(site)).toBeUndefined();
+    }
+    for (const site of ['same-origin', 'none']) {
+      expect((await start(site, site)).status, site).toBe(202);
+      expect((await client.waitForCompletion(site, SETTLED)).output).toBe(site);
+    }
   });
 
   it('keeps an event\'s data to declared JSON, as Durable Functions does: text/plain is 400 and delivers nothing', async () => {
@@ -856,4 +880,22 @@ async function streamUntil(url: string, marker: string, headers: Record<string, 
     await reader.cancel().catch(() => undefined);
   }
   return text;
+}
+
+/**
+ * A handler created while the global object has `globals` defined and the `hidden` ones shadowed (as `undefined`),
+ * as in another host; every property is put back as it was before the handler serves anything.
+ */
+function createdWith(client: DurableClient, globals: Record<string, unknown>, hidden: Record<string, undefined> = {}): ReturnType<typeof createHttpHandler> {
+  const all = { ...globals, ...hidden };
+  const saved = Object.keys(all).map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
+  try {
+    for (const [name, value] of Object.entries(all)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+    return createHttpHandler(client, { anonymous: true, logger: silentLogger });
+  } finally {
+    for (const [name, descriptor] of saved) {
+      if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+      else delete (globalThis as Record<string, unknown>)[name];
+    }
+  }
 }

@@ -484,7 +484,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   /**
    * The body of a start or a command, read as JSON whatever its declared type, as Durable Functions reads a start's
    * (`fetch` with a string body sends `text/plain`, `curl -d` a form type), except a body not declared JSON from an
-   * origin {@link trustsOrigin} refuses (403, see `assertNotCrossSitePost`). `used` as in `readJsonBody`.
+   * origin {@link trustsOrigin} refuses (403, see `assertNotCrossSitePost`), which is any origin in a handler created
+   * in a browser. `used` as in `readJsonBody`.
    */
   function bodyOf(c: Context, used = true): Promise<JsonBody> {
     return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, trustsOrigin: (origin) => trustsOrigin(c, origin) });
@@ -502,7 +503,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    */
   function trustsOrigin(c: Context, origin: string | null): boolean {
     if (browserHosted) return false;
-    if (origin === null) return true;
+    // No Origin: curl, a server, a script; but a request that carries Sec-Fetch-Site (only browsers send it, and no page
+    // can set it) is a browser's, and one from another site is not trusted for lacking an Origin.
+    if (origin === null) return !isCrossSiteFetch(c.req.raw.headers.get('sec-fetch-site'));
     if (settings.cors?.origins.includes(origin) === true || c.req.raw.headers.get('sec-fetch-site') === 'same-origin') return true;
     try {
       return origin === new URL(baseOf(new URL(c.req.url))).origin;
@@ -676,12 +679,23 @@ function isOrigin(value: unknown): boolean {
  * leaves `Origin` out of a Service Worker's `FetchEvent` request (whatwg/fetch#1322), so another site's form posted
  * into the worker's scope arrives without one, and glue code that rebuilds the request keeps no trace of its
  * navigation; while no caller needs a body not declared JSON (there is no curl in a page; `@durable-rx/rx-client`
- * sends `application/json`). A server taken for a browser would only be stricter. Decided once, at creation.
+ * sends `application/json`). A process that names a Node version (Node, Bun) is a server even with a DOM on its
+ * global (jsdom, happy-dom). Decided once, at creation.
  */
 function inBrowserHost(): boolean {
-  const scope = globalThis as { document?: unknown; WorkerGlobalScope?: unknown; importScripts?: unknown };
+  const scope = globalThis as {
+    document?: unknown; WorkerGlobalScope?: unknown; importScripts?: unknown; process?: { versions?: { node?: unknown } };
+  };
+  // A server process that puts a DOM on its global (jsdom, happy-dom, domino: test environments, SSR) is still a
+  // server: Node and Bun name their version in `process.versions.node`, which no browser global has.
+  if (typeof scope.process?.versions?.node === 'string') return false;
   return scope.document !== undefined
     || (scope.WorkerGlobalScope !== undefined && typeof scope.importScripts === 'function');
+}
+
+/** True for a `Sec-Fetch-Site` value that names a request from another site or another origin of the same site. */
+function isCrossSiteFetch(site: string | null): boolean {
+  return site === 'cross-site' || site === 'same-site';
 }
 
 /** `ms`, refused above what one timer can wait ({@link MAX_TIMER_DELAY_MS}, 24.8 days). */
