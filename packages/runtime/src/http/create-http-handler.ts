@@ -240,7 +240,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // Before any route acts: a POST another site's page can make a browser send without a preflight is refused whatever
   // its route and whether or not it has a body (an empty form post starts, restarts, terminates or raises an event as
-  // well as one with fields). `bodyOf` applies the same rule to the bodies it reads.
+  // well as one with fields). So the bodies `bodyOf` reads afterwards need no check of their own.
   app.use('*', async (c, next) => {
     assertNotCrossSitePost(c.req.raw, (origin) => trustsOrigin(c, origin));
     await next();
@@ -483,12 +483,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   /**
    * The body of a start or a command, read as JSON whatever its declared type, as Durable Functions reads a start's
-   * (`fetch` with a string body sends `text/plain`, `curl -d` a form type), except a body not declared JSON from an
-   * origin {@link trustsOrigin} refuses (403, see `assertNotCrossSitePost`), which is any origin in a handler created
-   * in a browser. `used` as in `readJsonBody`.
+   * (`fetch` with a string body sends `text/plain`, `curl -d` a form type). Only POST routes read one, and the guard
+   * before every route has already refused such a body from an origin {@link trustsOrigin} refuses (403, see
+   * `assertNotCrossSitePost`). `used` as in `readJsonBody`.
    */
   function bodyOf(c: Context, used = true): Promise<JsonBody> {
-    return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, trustsOrigin: (origin) => trustsOrigin(c, origin) });
+    return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, anyType: true });
   }
 
   /**

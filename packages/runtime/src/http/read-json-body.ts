@@ -15,13 +15,12 @@ export interface BodyRule {
    */
   readonly used?: boolean;
   /**
-   * Given: a body is read as JSON whatever its `Content-Type` (`text/plain`, `curl -d`'s form type, none), as Durable
-   * Functions reads a start's body, unless this refuses the request's `Origin` header (`null` when there is none): a
-   * page on another site, whose browser sends such a body without a CORS preflight; then `CrossOriginBodyError` (403).
-   * Absent: a non-empty body must be declared JSON (`application/json` or `…+json`), as Durable Functions requires of
-   * an event's data.
+   * `true`: a body is read as JSON whatever its `Content-Type` (`text/plain`, `curl -d`'s form type, none), as Durable
+   * Functions reads a start's body; the caller has refused such a request from an untrusted origin already (see
+   * {@link assertNotCrossSitePost}). Default `false`: a non-empty body must be declared JSON (`application/json` or
+   * `…+json`), as Durable Functions requires of an event's data.
    */
-  readonly trustsOrigin?: (origin: string | null) => boolean;
+  readonly anyType?: boolean;
 }
 
 /**
@@ -29,8 +28,7 @@ export interface BodyRule {
  * {@link PayloadTooLargeError}) without being buffered whole, whatever `Content-Length` claims.
  *
  * An empty body is "absent". A non-empty body must be valid UTF-8 JSON, and declared `application/json` (or `…+json`)
- * unless the route reads any type (`rule.trustsOrigin`, where a body from a refused origin that is not declared JSON is
- * `CrossOriginBodyError`, 403). Every body must arrive whole: a body stream that fails, a body shorter than its
+ * unless the route reads any type (`rule.anyType`). Every body must arrive whole: a body stream that fails, a body shorter than its
  * `Content-Length`, or a body without a length whose client left before it was read (the connection was cut mid-body)
  * is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript
  * number would round, is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
@@ -49,7 +47,9 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   const whole = declared !== null && /^\d+$/.test(declared) ? bytes.byteLength === Number(declared) : !request.signal.aborted;
   if (!whole) throw new InvalidArgumentError(CUT);
   if (bytes.byteLength === 0) return { present: false };
-  if (!isJsonContentType(request.headers.get('content-type'))) assertReadableType(request, rule.trustsOrigin);
+  if (rule.anyType !== true && !isJsonContentType(request.headers.get('content-type'))) {
+    throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -66,18 +66,6 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   // value, no allocation, for the bodies that have none).
   if (rule.used !== false && /\d{16}/.test(text)) assertExactIntegers(text);
   return { present: true, value };
-}
-
-/**
- * Refuses a body not declared JSON where it may not be read as JSON: on a route that reads declared JSON only
- * (`trustsOrigin` absent), 400; from an origin `trustsOrigin` refuses, 403 (see {@link assertNotCrossSitePost}, which
- * the handler also applies to every POST before its route, body or not).
- */
-function assertReadableType(request: Request, trustsOrigin: ((origin: string | null) => boolean) | undefined): void {
-  if (trustsOrigin === undefined) {
-    throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
-  }
-  assertNotCrossSitePost(request, trustsOrigin);
 }
 
 /**
