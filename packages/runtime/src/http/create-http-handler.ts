@@ -242,7 +242,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   // its route and whether or not it has a body (an empty form post starts, restarts, terminates or raises an event as
   // well as one with fields). So the bodies `bodyOf` reads afterwards need no check of their own.
   app.use('*', async (c, next) => {
-    assertNotCrossSitePost(c.req.raw, (origin) => trustsOrigin(c, origin));
+    if (c.req.method === 'POST') assertNotCrossSitePost(c.req.raw, (origin) => trustsOrigin(c, origin));
     await next();
   });
 
@@ -468,7 +468,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * (`statusQueryGetUri`'s) whatever case, escapes or trailing slash the request used.
    */
   function statusUrl(url: URL, id: string): string {
-    return `${settings.baseRoot ?? webhookRoot(baseOf(url))}/instances/${encodeURIComponent(id)}${url.search}`;
+    // Without a baseUrl the base is the request's http(s) origin, which has no path to trim: no second parse.
+    return `${settings.baseRoot ?? `${baseOf(url)}${WEBHOOK_PATH}`}/instances/${encodeURIComponent(id)}${url.search}`;
   }
 
   /**
@@ -507,11 +508,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // can set it) is a browser's, and one from another site is not trusted for lacking an Origin.
     if (origin === null) return !isCrossSiteFetch(c.req.raw.headers.get('sec-fetch-site'));
     if (settings.cors?.origins.includes(origin) === true || c.req.raw.headers.get('sec-fetch-site') === 'same-origin') return true;
-    try {
-      return origin === new URL(baseOf(new URL(c.req.url))).origin;
-    } catch {
-      return false;
-    }
+    return origin === (settings.baseOrigin ?? httpOriginOf(new URL(c.req.url)));
   }
 
   /**
@@ -590,6 +587,8 @@ interface ResolvedOptions {
   readonly baseUrl: string | undefined;
   /** `webhookRoot(baseUrl)`, built once: the status URL of every 202 status read starts with it. */
   readonly baseRoot: string | undefined;
+  /** The origin of `baseUrl`, built once: the handler's own origin, which the handler's `trustsOrigin` rule trusts. */
+  readonly baseOrigin: string | undefined;
   readonly maxBodyBytes: number;
   readonly retryAfterSeconds: number;
   readonly maxWaitSeconds: number;
@@ -618,6 +617,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     keys: options.anonymous === true ? undefined : keys,
     baseUrl,
     baseRoot: baseUrl === undefined ? undefined : webhookRoot(baseUrl),
+    baseOrigin: baseUrl === undefined ? undefined : new URL(baseUrl).origin,
     maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
     retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
@@ -691,6 +691,11 @@ function inBrowserHost(): boolean {
   if (typeof scope.process?.versions?.node === 'string') return false;
   return scope.document !== undefined
     || (scope.WorkerGlobalScope !== undefined && typeof scope.importScripts === 'function');
+}
+
+/** A request URL's origin when it has an http(s) one; `undefined` otherwise (`app://`, whose origin is `'null'`). */
+function httpOriginOf(url: URL): string | undefined {
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
 }
 
 /** True for a `Sec-Fetch-Site` value that names a request from another site or another origin of the same site. */
