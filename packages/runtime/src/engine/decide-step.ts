@@ -180,9 +180,8 @@ interface StepWriteSetInput {
 /** Turns a step's result into its write set. */
 function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: InstanceState } {
   const { state, step, now } = input;
-  // Only sub-orchestrations, results to a parent and continueAsNew write the time as text: made when first needed
-  // (no closure per step for it).
-  let iso: string | undefined;
+  // Only sub-orchestrations, results to a parent and continueAsNew write the time as text: `isoTime` formats it when
+  // first needed and shares it with the rest of that millisecond.
   const id = state.instanceId;
   let next = step.newEvents.reduce(applyEvent, state);
   const tasks: ActivityTask[] = [];
@@ -206,7 +205,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         break;
       case 'CreateSubOrchestration': {
         const conflict = message(input.newId(), id, state.executionId, {
-          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: (iso ??= now.toISOString()), taskScheduledId: action.eventId,
+          type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: isoTime(now), taskScheduledId: action.eventId,
           failureDetails: {
             errorType: 'InstanceAlreadyExistsError',
             errorMessage: `A sub-orchestration with id ${JSON.stringify(action.instanceId)} is already running`,
@@ -236,7 +235,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
 
   // A rewound instance that ends again (Failed to Failed) answers the call that rewound it too.
   if (input.parent && (next.runtimeStatus !== state.runtimeStatus || input.rewind)) {
-    const result = parentResult(next, input.parent, (iso ??= now.toISOString()), input.newId);
+    const result = parentResult(next, input.parent, isoTime(now), input.newId);
     if (result) after.push(send(result));
   }
 
@@ -250,7 +249,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     const executionId = input.newId();
     history = { type: 'replaceHistory', instanceId: id, events: [] };
     after.push(send(message(input.newId(), id, undefined, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: (iso ??= now.toISOString()), name: state.name, instanceId: id, executionId,
+      type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name: state.name, instanceId: id, executionId,
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
     })));
