@@ -1,5 +1,5 @@
 import type { Logger } from '../env/logger.js';
-import { webLocks } from '../env/web-locks.js';
+import { webLocks, type LockRequests } from '../env/web-locks.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 
 /**
@@ -19,10 +19,8 @@ export function workerLockName(owner: string): string {
   return `durable-rx:worker:${owner}`;
 }
 
-/** The part of the Web Locks API (`navigator.locks`) a succession uses. */
-export interface WorkerLocks {
-  request(name: string, options: { readonly signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
-}
+/** The part of the Web Locks API (`navigator.locks`) a succession uses: what every caller of `webLocks` uses. */
+export type WorkerLocks = LockRequests;
 
 /** Settings of a {@link LeaseSuccession}. */
 export interface LeaseSuccessionOptions {
