@@ -158,13 +158,15 @@ describe('DeadlineList', () => {
     await expect(list.bound(Promise.reject(new Error('no')), 100, 'commit', undefined, undefined, true)).rejects.toThrow('no');
     expect(clock.timers.size).toBe(0);
     let answer: (value: string) => void = () => undefined;
-    const bounded = list.bound(new Promise<string>((resolve) => (answer = resolve)), 100, 'commit', undefined, undefined, true);
+    const late: unknown[] = [];
+    const bounded = list.bound(new Promise<string>((resolve) => (answer = resolve)), 100, 'commit', (value) => late.push(value), undefined, true);
     clock.ms = T0 + 100;
     clock.fireDue();
     await expect(bounded).rejects.toMatchObject({ code: 'unavailable', message: 'commit did not settle within 100 ms' });
     expect(clock.timers.size).toBe(0);
-    answer('after'); // a late answer is ignored
-    await Promise.resolve();
+    answer('after'); // a late answer goes to `late`, dropped like the value
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(late).toEqual([undefined]);
   });
 
   it('takes any thenable as a call', async () => {
