@@ -1,6 +1,6 @@
 import { decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem } from '@durable-rx/runtime/store-kit';
 import { decodeInstanceState, decodeMessage, decodeTask, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
-import { instanceIdOfKey, storedKeyLabel } from './instance-key.js';
+import { instanceIdOfKey } from './instance-key.js';
 
 /**
  * What a claim does with the documents it leased: store-kit's `decideClaimedWork` (hand the work item out, or skip
@@ -12,36 +12,27 @@ import { instanceIdOfKey, storedKeyLabel } from './instance-key.js';
 export type ClaimReading<T> = ClaimedWorkAction<T> | { readonly kind: 'no-messages' };
 
 /**
- * Reads a leased instance document and its visible messages (arrival order, read by `readMessages` with the
- * document's key) into what the claim does with it. A document whose `_id` is no key this store writes (not a string:
- * a foreign document) is skipped as one that does not decode, before its messages are read (it has none: that read
- * would be a round trip for nothing), as every read of many instances leaves it out: not released (it would be first
- * in line again), not thrown (every claim would fail on it).
+ * Reads a leased instance document and its visible messages (arrival order) into what the claim does with it. The
+ * claim leases only documents whose `_id` is a key this store writes (`storeKeyed`), so the document's `_id` is one.
  *
  * @example
  * ```ts
- * await readClaimedInstance(doc, readMessages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
- * await readClaimedInstance({ ...doc, state: 'not json' }, readMessages, lease); // { kind: 'skip', message, error }
+ * readClaimedInstance(doc, messages, lease); // { kind: 'hand-out', item: { state, messages, lease } }
+ * readClaimedInstance({ ...doc, state: 'not json' }, messages, lease); // { kind: 'skip', message, error }
  * ```
  */
-export async function readClaimedInstance(
-  doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>,
-  readMessages: (key: string) => Promise<readonly Pick<MessageDoc, 'message'>[]>,
-  lease: Lease,
-): Promise<ClaimReading<OrchestrationWorkItem>> {
-  const key: unknown = doc._id; // the driver's type says string
-  if (typeof key !== 'string') return foreignSkip(key, 'instance', lease);
-  const messages = await readMessages(key);
+export function readClaimedInstance(
+  doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>, messages: readonly Pick<MessageDoc, 'message'>[], lease: Lease,
+): ClaimReading<OrchestrationWorkItem> {
   if (messages.length === 0) return { kind: 'no-messages' };
-  return decideClaimedWork({ kind: 'orchestration', id: instanceIdOfKey(key) }, lease, () => ({
+  return decideClaimedWork({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, () => ({
     state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease,
   }));
 }
 
 /**
  * Reads a leased activity task document into what the claim does with it (`'skip'` when its stored task does not
- * decode). A document whose `_id` is not a string (a foreign document: this store keys a task by its id) is skipped
- * as a claimed instance's is: kept leased and logged, not handed out under an id no completion can find.
+ * decode). Its `_id` is the task's id (the claim leases only string `_id`s, `storeKeyed`).
  *
  * @example
  * ```ts
@@ -50,19 +41,7 @@ export async function readClaimedInstance(
  * ```
  */
 export function readClaimedTask(doc: Pick<TaskDoc, '_id' | 'task'>, lease: Lease): ClaimReading<ActivityWorkItem> {
-  const key: unknown = doc._id; // the driver's type says string
-  if (typeof key !== 'string') return foreignSkip(key, 'activity task', lease);
-  return decideClaimedWork({ kind: 'activity', id: key }, lease, () => ({ task: decodeTask(doc.task), lease }));
-}
-
-/** The skip of a leased document whose `_id` (`key`) is not a string: no `what` of this store. */
-function foreignSkip(key: unknown, what: string, lease: Lease): ClaimReading<never> {
-  return {
-    kind: 'skip',
-    error: new TypeError('its _id is not a string'),
-    message: `claimed a ${storedKeyLabel(key)}, which is no ${what} of this store; it is skipped until its lease ` +
-      `expires at ${lease.expiresAt.toISOString()} and claimed again then (nothing else was written to it)`,
-  };
+  return decideClaimedWork({ kind: 'activity', id: doc._id }, lease, () => ({ task: decodeTask(doc.task), lease }));
 }
 
 /**

@@ -43,43 +43,6 @@ export function instanceIdOfKey(key: string): string {
 }
 
 /**
- * The instance id of a stored `_id` that may not be a key at all (a foreign document, say one with an ObjectId
- * `_id`): undefined when it is not a string, so a reader skips the document as unreadable instead of throwing.
- *
- * @example
- * ```ts
- * instanceIdOfStoredKey('order-1');      // 'order-1'
- * instanceIdOfStoredKey(new ObjectId()); // undefined
- * ```
- */
-export function instanceIdOfStoredKey(key: unknown): string | undefined {
-  return typeof key === 'string' ? instanceIdOfKey(key) : undefined;
-}
-
-/**
- * How a log names the document of a stored `_id`: the instance id, quoted, for a key, and the `_id` as text for
- * anything else (which is no instance this store wrote).
- *
- * @example
- * ```ts
- * storedKeyLabel('order-1');  // 'instance "order-1"'
- * storedKeyLabel(objectId);   // 'document with _id 65f0…' (not a string)
- * ```
- */
-export function storedKeyLabel(key: unknown): string {
-  const instanceId = instanceIdOfStoredKey(key);
-  return instanceId === undefined ? `document with _id ${textOf(key)} (not a string)` : `instance ${JSON.stringify(instanceId)}`;
-}
-
-function textOf(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return typeof value; // an object without a toString
-  }
-}
-
-/**
  * The `_id` regex alternatives that select the keys of ids starting with `prefix` literally: the plain keys, and the
  * escaped keys (whose hex digits keep the prefix). Each is anchored, so MongoDB scans a range of the `_id` index.
  *

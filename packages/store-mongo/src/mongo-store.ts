@@ -34,7 +34,7 @@ import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js'
 import {
   collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, validateNamespace, type CollectionNames,
 } from './indexes.js';
-import { instanceIdOfKey, instanceIdOfStoredKey, instanceKey, storedKeyLabel } from './instance-key.js';
+import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapDriverError } from './map-driver-error.js';
 import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
@@ -43,10 +43,10 @@ import { assertPrivileges, requiredPrivileges } from './privileges.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
-  activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, buildPurgeFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
-  PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT,
+  PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   timedActivityClaimFilter, timedClaimFilter,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
@@ -550,20 +550,19 @@ export class MongoStore implements Store {
       const lease = newLease(options, nextLeaseToken());
       const doc = await this.#leaseNext(session, lease, options.now);
       if (!doc) return undefined;
-      // Reads the messages only of a document whose _id is a key (a foreign one is skipped first).
-      const reading = await readClaimedInstance(doc, async (key): Promise<Pick<MessageDoc, 'message'>[]> => {
-        try {
-          return await this.#messages
-            .find(claimedMessagesFilter(key, options.now), {
-              session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
-            })
-            .toArray();
-        } catch (error) {
-          // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
-          await this.#release(key, lease.token).catch(() => undefined);
-          throw error;
-        }
-      }, lease);
+      let messages: Pick<MessageDoc, 'message'>[];
+      try {
+        messages = await this.#messages
+          .find(claimedMessagesFilter(doc._id, options.now), {
+            session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
+          })
+          .toArray();
+      } catch (error) {
+        // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
+        await this.#release(doc._id, lease.token).catch(() => undefined);
+        throw error;
+      }
+      const reading = readClaimedInstance(doc, messages, lease);
       switch (reading.kind) {
         case 'hand-out':
           break;
@@ -583,7 +582,7 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Leases the instance that became claimable first at `now` (`orchestrationClaimTries`): a covered probe of the timed
+   * Leases the instance that became claimable first at `now` (`orchestrationClaimTries`): a probe of the timed
    * band's head, then `findOneAndUpdate`s on ranges of the `claim_at` index, so the server picks and leases atomically
    * and never visits an instance that is leased or waits for a later time.
    */
@@ -628,27 +627,11 @@ export class MongoStore implements Store {
 
   /** The state of a document a read of many instances returned, or undefined, logged, when it does not decode. */
   #readable(doc: Pick<InstanceDoc, '_id' | 'state'> & { readonly input?: string }, readBy: string): InstanceState | undefined {
-    // The driver's type says string; a foreign document's `_id` (an ObjectId) is no key: left out, not thrown on.
-    return this.#isKeyed(doc, readBy) ? this.#decoded(doc, readBy) : undefined;
-  }
-
-  /** The state of a document whose `_id` is a key, or undefined, logged, when it does not decode. */
-  #decoded(doc: Pick<InstanceDoc, '_id' | 'state'> & { readonly input?: string }, readBy: string): InstanceState | undefined {
     return decodeStoredState(doc, (key, error) => this.#logger.error(
-      `MongoStore ${this.dbName}: ${storedKeyLabel(key)} cannot be read (its stored state does not decode); it was left out of ${readBy}`,
+      `MongoStore ${this.dbName}: instance ${JSON.stringify(instanceIdOfKey(key))} cannot be read (its stored state does not decode); ` +
+        `it was left out of ${readBy}`,
       error,
     ));
-  }
-
-  /** Whether a document's `_id` is a key this store writes (a string); logged when not (a foreign document). */
-  #isKeyed(doc: Pick<InstanceDoc, '_id'>, readBy: string): boolean {
-    const key: unknown = doc._id;
-    if (typeof key === 'string') return true;
-    this.#logger.error(
-      `MongoStore ${this.dbName}: ${storedKeyLabel(key)} cannot be read (no instance key); it was left out of ${readBy}`,
-      new TypeError('its _id is not a string'),
-    );
-    return false;
   }
 
   /** Logs work a claim skipped (`decideClaimedWork`); its lease is kept: it is claimed again when that expires. */
@@ -657,7 +640,7 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Leases the activity task that became claimable first at `now` (`activityClaimTries`): a covered probe of the first
+   * Leases the activity task that became claimable first at `now` (`activityClaimTries`): a probe of the first
    * expired lease, then `findOneAndUpdate`s on ranges of the tasks' `claim_at` index, whose leading field is the lease
    * expiry, so the server picks and leases atomically and never visits a task whose lease is live.
    */
@@ -761,7 +744,7 @@ export class MongoStore implements Store {
       // worker whose claim ran a moment early claims again instead of losing the wake-up.
       const [instance, task] = await Promise.all([
         this.#instances.findOne(INSTANCE_WAKE_FILTER, { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 } }),
-        this.#tasks.findOne({}, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: { _id: 0, leaseExpiresAt: 1 } }),
+        this.#tasks.findOne(TASK_WAKE_FILTER, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: { _id: 0, leaseExpiresAt: 1 } }),
       ]);
       const times = [instance?.claimAt, task?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
       return times.length === 0 ? undefined : new Date(Math.min(...times));
@@ -798,10 +781,9 @@ export class MongoStore implements Store {
           // Re-read inside the transaction: an instance restarted since the scan is no longer terminal. The filter
           // decides, on the indexed status and created time (written with the state by every update), as purgeInstance
           // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
-          // A foreign document (its `_id` no key) is left, logged, as every read of many instances leaves it.
-          const doomed = (await this.#instances
+          const doomed = await this.#instances
             .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1 } })
-            .toArray()).filter((d) => this.#isKeyed(d, 'a purge'));
+            .toArray();
           if (doomed.length > 0) await this.#drop(session, doomed);
           return doomed.length;
         });
@@ -1209,25 +1191,21 @@ export class MongoStore implements Store {
       void this.#track(async () => {
         const found = new Set<string>();
         const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
-          if (!this.#isKeyed(doc, readBy)) return; // logged; no instance of this store
           const instanceId = instanceIdOfKey(doc._id);
           if (found.has(instanceId)) return;
           found.add(instanceId); // found even when it cannot be read: it exists, so it is no purge
           // One that does not decode is logged and left out: failing the re-read would retry it for good, and the
           // purges and states after it would never be delivered.
-          const state = this.#decoded(doc, readBy);
+          const state = this.#readable(doc, readBy);
           if (state) subscriber.next({ instanceId, state });
         };
         let candidates: readonly string[] = instanceIds ?? [];
         if (!instanceIds) {
           const purged: string[] = [];
           const records = this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 } });
-          if (!await read(records, (d) => {
-            const instanceId = instanceIdOfStoredKey(d.instanceId);
-            if (instanceId !== undefined) purged.push(instanceId);
-          })) return;
+          if (!await read(records, (d) => void purged.push(instanceIdOfKey(d.instanceId)))) return;
           candidates = purged;
-          if (!await read(this.#instances.find({ updatedAt: { $gte: from } }, { projection, hint: RESYNC_HINT }), emit)) return;
+          if (!await read(this.#instances.find(changedSinceFilter(from), { projection, hint: RESYNC_HINT }), emit)) return;
         }
         // The candidates' current state (an instance purged and started anew since is not a purge), in batches.
         const unique = [...new Set(candidates)];

@@ -9,6 +9,30 @@ import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './insta
  * serves it (see `indexes.ts`); the claims and wake-up queries are pinned to theirs with a hint.
  */
 
+/** The condition of {@link storeKeyed}: an `_id` of type string. */
+export const STORE_KEY = { _id: { $type: 'string' } } as const;
+
+/**
+ * The rule of every scan MongoStore sends (a read, lease, update or purge that selects instances or tasks by anything
+ * but a key it built): only documents whose `_id` is a string, the only keys it writes. A document another program
+ * left in its collections with any other `_id` (an ObjectId, a number) is not in the result: never claimed or leased,
+ * never in a query page, a purge or a resync, so it is never written to nor logged either. A read by a key
+ * (`_id: instanceKey(id)`, `_id: { $in: keys }`) matches strings only already and needs no rule.
+ *
+ * How the server applies it: on an index whose key holds `_id` (`page`, `status_page`) as bounds on the index keys
+ * (`["", {})`, checked before a document is fetched, so a covered read stays covered); on any other (`claim_at`,
+ * `lease_expiry`, `updated`) as a filter on the document it fetches. Claims, updates and re-reads fetch that document
+ * anyway; the claims' probe and `nextWakeTime` read one document more than the index key they read before.
+ *
+ * @example
+ * ```ts
+ * storeKeyed({ claimAt: EPOCH }); // { claimAt: EPOCH, _id: { $type: 'string' } }
+ * ```
+ */
+export function storeKeyed<T extends object>(filter: T): T & typeof STORE_KEY {
+  return { ...filter, ...STORE_KEY };
+}
+
 /** Page order of `queryInstances`: (createdTime, instanceId). Served by the `page` / `status_page` indexes. */
 export const PAGE_SORT = { createdTime: 1, _id: 1 } as const satisfies Sort;
 
@@ -36,7 +60,7 @@ export interface ClaimTry<T = InstanceDoc> {
  * or a lease that expired, first the earliest. The claim probes its head first ({@link orchestrationClaimTries}).
  */
 export function timedClaimFilter(now: Date): Filter<InstanceDoc> {
-  return { claimAt: { $gt: EPOCH, $lte: now } };
+  return storeKeyed({ claimAt: { $gt: EPOCH, $lte: now } });
 }
 
 /**
@@ -44,14 +68,15 @@ export function timedClaimFilter(now: Date): Filter<InstanceDoc> {
  * order their first message became visible (`readyAt`); with `readyBy`, only those visible by then.
  */
 export function atOnceClaimFilter(readyBy?: Date): Filter<InstanceDoc> {
-  return readyBy === undefined ? { claimAt: EPOCH } : { claimAt: EPOCH, readyAt: { $lte: readyBy } };
+  return storeKeyed(readyBy === undefined ? { claimAt: EPOCH } : { claimAt: EPOCH, readyAt: { $lte: readyBy } });
 }
 
 /**
  * The tries of one orchestration claim, given `timedHead`: the `claimAt` of the first instance of the timed band at
- * `now` (a covered probe of the index), `undefined` when it is empty. Claims are fair across both bands: the instance
- * that became claimable first goes first, so a due timer waits only behind messages that were visible before it (not
- * behind a whole backlog), and a backlog of due timers does not hold up messages sent before they came due.
+ * `now` (a probe of the index: one key and its document), `undefined` when it is empty. Claims are fair across both
+ * bands: the instance that became claimable first goes first, so a due timer waits only behind messages that were
+ * visible before it (not behind a whole backlog), and a backlog of due timers does not hold up messages sent before
+ * they came due.
  *
  * - timed band empty: the at-once band;
  * - otherwise the at-once band's instances visible by `timedHead`, then the timed band, then the rest of the at-once
@@ -59,7 +84,7 @@ export function atOnceClaimFilter(readyBy?: Date): Filter<InstanceDoc> {
  *
  * @example
  * ```ts
- * orchestrationClaimTries(undefined, now); // [{ band: 'at-once', filter: { claimAt: EPOCH } }]
+ * orchestrationClaimTries(undefined, now); // [{ band: 'at-once', filter: storeKeyed({ claimAt: EPOCH }) }]
  * orchestrationClaimTries(fireAt, now);    // at-once up to fireAt, timed, at-once
  * ```
  */
@@ -79,24 +104,24 @@ export const CLAIM_ACTIVITY_SORT = { leaseExpiresAt: 1, readyAt: 1, order: 1 } a
 
 /** Free activity tasks (lease expiry EPOCH), in scheduling order; with `readyBy`, only those scheduled by then. */
 export function atOnceActivityClaimFilter(readyBy?: Date): Filter<TaskDoc> {
-  return readyBy === undefined ? { leaseExpiresAt: EPOCH } : { leaseExpiresAt: EPOCH, readyAt: { $lte: readyBy } };
+  return storeKeyed(readyBy === undefined ? { leaseExpiresAt: EPOCH } : { leaseExpiresAt: EPOCH, readyAt: { $lte: readyBy } });
 }
 
 /** Activity tasks whose lease expired at or before `now`, the earliest expiry first. */
 export function timedActivityClaimFilter(now: Date): Filter<TaskDoc> {
-  return { leaseExpiresAt: { $gt: EPOCH, $lte: now } };
+  return storeKeyed({ leaseExpiresAt: { $gt: EPOCH, $lte: now } });
 }
 
 /**
  * The tries of one activity claim, with the rule of {@link orchestrationClaimTries}: the task that became claimable
- * first goes first. `timedHead` is the lease expiry of the first task whose lease expired by `now` (a covered probe),
- * `undefined` when none did. Every try is a range on {@link CLAIM_ACTIVITY_HINT} that ends at `now` or at EPOCH, so a
- * claim never steps over the tasks that are leased (before, it walked the scheduling order and skipped each leased
- * task inside the index).
+ * first goes first. `timedHead` is the lease expiry of the first task whose lease expired by `now` (a probe: one key
+ * and its document), `undefined` when none did. Every try is a range on {@link CLAIM_ACTIVITY_HINT} that ends at `now`
+ * or at EPOCH, so a claim never steps over the tasks that are leased (before, it walked the scheduling order and
+ * skipped each leased task inside the index).
  *
  * @example
  * ```ts
- * activityClaimTries(undefined, now); // [{ band: 'at-once', filter: { leaseExpiresAt: EPOCH } }]
+ * activityClaimTries(undefined, now); // [{ band: 'at-once', filter: storeKeyed({ leaseExpiresAt: EPOCH }) }]
  * activityClaimTries(expiredAt, now); // free tasks scheduled by expiredAt, expired leases, free tasks
  * ```
  */
@@ -117,16 +142,17 @@ function fairTries<T>(
 
 /**
  * The instances' part of `nextWakeTime`: the smallest `claimAt` below NEVER (EPOCH or another time at or before `now`
- * when something is claimable already). With {@link CLAIM_ORCHESTRATION_SORT} and a projection of `claimAt` alone it
- * reads one index key and no document.
+ * when something is claimable already) of an instance a claim can take ({@link storeKeyed}: a document a claim leaves
+ * out would keep the wake time in the past, and the worker asking again every second). With
+ * {@link CLAIM_ORCHESTRATION_SORT} it reads one index key and the document it points to.
  */
-export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = { claimAt: { $lt: NEVER } };
+export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: { $lt: NEVER } });
 
 /**
  * The instances written by the layout before `claimAt` (the field is missing: `null` in the index), which `connect`
  * fills in once.
  */
-export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = { claimAt: null as unknown as Date };
+export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: null as unknown as Date });
 
 /** Order in which a claim takes an instance's messages: arrival order. `instance_seq` index. */
 export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
@@ -158,8 +184,10 @@ export const CONSUMED_MESSAGES_INDEX = { instanceId: 1, id: 1 } as const;
 
 /**
  * The activity tasks' part of `nextWakeTime`: the task with the earliest lease expiry, which is its `claimableAtMs`
- * (a free task has EPOCH: claimable already). The first key of the tasks' `claim_at` index ({@link TASK_WAKE_HINT}).
+ * (a free task has EPOCH: claimable already), of those a claim can take ({@link storeKeyed}). The first key of the
+ * tasks' `claim_at` index ({@link TASK_WAKE_HINT}) and its document.
  */
+export const TASK_WAKE_FILTER: Filter<TaskDoc> = storeKeyed({});
 export const TASK_WAKE_SORT = CLAIM_ACTIVITY_SORT;
 export const TASK_WAKE_HINT = CLAIM_ACTIVITY_HINT;
 
@@ -171,9 +199,18 @@ export const QUEUE_HEAD_HINTS = { due: { instanceId: 1, due: 1 }, readyAt: { ins
  * healthy, less a margin). `purged_at` index ({@link PURGES_HINT}).
  */
 export function purgedSinceFilter(from: Date): Filter<PurgeDoc> {
-  return { purgedAt: { $gte: from } };
+  // A record names the key it purged (a string); one that names anything else is no purge of this store's.
+  return { purgedAt: { $gte: from }, instanceId: { $type: 'string' } };
 }
 export const PURGES_HINT = { purgedAt: 1 } as const;
+
+/**
+ * The instances a status resync re-reads: changed at or after `from` (the moment the feed was last healthy, less a
+ * margin), {@link storeKeyed}. `updated` index ({@link RESYNC_HINT}).
+ */
+export function changedSinceFilter(from: Date): Filter<InstanceDoc> {
+  return storeKeyed({ updatedAt: { $gte: from } });
+}
 
 /** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */
 export const SWEEP_HINT = { instanceId: 1, gen: 1, index: 1 } as const;
@@ -203,10 +240,10 @@ export function claimBound(requested: number | undefined, storeBound: number): n
 
 /**
  * The filter of `queryInstances`: status, created-time range, literal id prefix and, when paging, "after the last
- * instance of the previous page" in (createdTime, instanceId) order (keyset paging).
+ * instance of the previous page" in (createdTime, instanceId) order (keyset paging); {@link storeKeyed}, first.
  */
 export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<InstanceDoc> {
-  const clauses: Filter<InstanceDoc>[] = [];
+  const clauses: Filter<InstanceDoc>[] = [STORE_KEY];
   if (query.runtimeStatus && query.runtimeStatus.length > 0) clauses.push({ runtimeStatus: { $in: [...query.runtimeStatus] } });
   const created = createdRange(query.createdTimeFrom, query.createdTimeTo);
   if (created) clauses.push(created);
@@ -232,31 +269,31 @@ const FIRST_DATE_MS = -8.64e15;
  * not, so a page of documents that do not decode still moves on. Documents without one (foreign: the store writes a
  * `Date`) sort before every `Date`, and the next page's bound (`createdTime: { $gte: <Date> }`) matches only dates, so a
  * page with no `Date` key continues from the first `Date` and skips them, and a page that ends with one continues
- * after the last `Date` key it had. A `Date` document whose `_id` is not a string sorts after the string keys of
- * its millisecond, so the next page starts after that millisecond (instance ids are never empty).
+ * after the last `Date` key it had.
  *
  * @example
  * ```ts
  * nextPageKey(docs, 100); // undefined when docs.length <= 100
  * ```
  */
-export function nextPageKey(docs: readonly { readonly _id: unknown; readonly createdTime?: unknown }[], pageSize: number): PageKey | undefined {
+export function nextPageKey(docs: readonly { readonly _id: string; readonly createdTime?: unknown }[], pageSize: number): PageKey | undefined {
   if (docs.length <= pageSize) return undefined;
   for (let i = pageSize - 1; i >= 0; i--) {
     const { _id: key, createdTime } = docs[i]!;
     if (!(createdTime instanceof Date) || Number.isNaN(createdTime.getTime())) continue;
-    return typeof key === 'string'
-      ? { createdTime: createdTime.getTime(), instanceId: instanceIdOfKey(key) }
-      : { createdTime: createdTime.getTime() + 1, instanceId: '' };
+    return { createdTime: createdTime.getTime(), instanceId: instanceIdOfKey(key) };
   }
   return { createdTime: FIRST_DATE_MS, instanceId: '' };
 }
 
-/** The filter of `purgeInstances`: terminal instances (of the requested statuses) created in the range. */
+/**
+ * The filter of `purgeInstances`: terminal instances (of the requested statuses) created in the range,
+ * {@link storeKeyed}.
+ */
 export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
   const requested = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? filter.runtimeStatus : TERMINAL_RUNTIME_STATUSES;
   const statuses: OrchestrationRuntimeStatus[] = requested.filter((s) => TERMINAL_RUNTIME_STATUSES.includes(s));
-  const clauses: Filter<InstanceDoc>[] = [{ runtimeStatus: { $in: statuses } }];
+  const clauses: Filter<InstanceDoc>[] = [STORE_KEY, { runtimeStatus: { $in: statuses } }];
   const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
   if (created) clauses.push(created);
   return combine(clauses);
@@ -273,23 +310,22 @@ function createdRange(from: Date | undefined, to: Date | undefined): Filter<Inst
 }
 
 function combine(clauses: Filter<InstanceDoc>[]): Filter<InstanceDoc> {
-  if (clauses.length === 0) return {};
-  if (clauses.length === 1) return clauses[0] as Filter<InstanceDoc>;
-  return { $and: clauses };
+  return clauses.length === 1 ? clauses[0]! : { $and: clauses };
 }
 
 /**
  * The filter of `releaseOwner`: instances or activity tasks whose lease was recorded with `owner` (the store-kit rule
- * `isHeldBy`: live or expired). A free lease has expiry EPOCH, so the range on `leaseExpiresAt` lets the index it is
- * pinned to ({@link RELEASE_OWNER_HINTS}: `lease_expiry` on instances, `claim_at` on tasks) visit only leased documents.
+ * `isHeldBy`: live or expired), {@link storeKeyed}. A free lease has expiry EPOCH, so the range on `leaseExpiresAt`
+ * lets the index it is pinned to ({@link RELEASE_OWNER_HINTS}: `lease_expiry` on instances, `claim_at` on tasks) visit
+ * only leased documents.
  *
  * @example
  * ```ts
- * ownerLeasesFilter('tab-1'); // { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1' }
+ * ownerLeasesFilter('tab-1'); // { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1', _id: { $type: 'string' } }
  * ```
  */
 export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<TaskDoc> {
-  return { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: owner };
+  return storeKeyed({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: owner });
 }
 
 /**

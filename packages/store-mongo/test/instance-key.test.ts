@@ -1,6 +1,6 @@
-import { BSON, ObjectId } from 'mongodb';
+import { BSON } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { ESCAPED_KEY_MARK, instanceIdOfKey, instanceIdOfStoredKey, instanceKey, instanceKeyPrefixPatterns, storedKeyLabel } from '../src/instance-key.js';
+import { ESCAPED_KEY_MARK, instanceIdOfKey, instanceKey, instanceKeyPrefixPatterns } from '../src/instance-key.js';
 
 /** What the server stores for a string `_id`: the driver's BSON encoding, decoded again. */
 const throughBson = (key: string): unknown => BSON.deserialize(BSON.serialize({ _id: key }))['_id'];
@@ -40,21 +40,5 @@ describe('instance keys (finding 8: surrogate collision)', () => {
         expect(patterns.some((p) => p.test(key)), `${JSON.stringify(prefix)} vs ${JSON.stringify(id)}`).toBe(id.startsWith(prefix));
       }
     }
-  });
-});
-
-describe('stored keys that are no key (a foreign document)', () => {
-  it('an _id that is not a string has no instance id and is named by its text, without throwing', () => {
-    const oid = new ObjectId('65f0a1b2c3d4e5f601234567');
-    expect(() => instanceIdOfKey(oid as unknown as string)).toThrow(TypeError); // what a report of such a document did
-    expect(instanceIdOfStoredKey(oid)).toBeUndefined();
-    expect(instanceIdOfStoredKey(42)).toBeUndefined();
-    expect(storedKeyLabel(oid)).toBe('document with _id 65f0a1b2c3d4e5f601234567 (not a string)');
-    expect(storedKeyLabel(Object.create(null))).toBe('document with _id object (not a string)');
-  });
-
-  it('a string _id is the instance id of its key', () => {
-    expect(instanceIdOfStoredKey(instanceKey('a\uD800'))).toBe('a\uD800');
-    expect(storedKeyLabel('order-1')).toBe('instance "order-1"');
   });
 });

@@ -9,12 +9,12 @@ import { MongoClient, ObjectId, type Document } from 'mongodb';
 import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
-import { NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
-  activityClaimTries, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
-  orchestrationClaimTries, timedActivityClaimFilter, timedClaimFilter,
+  activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
+  consumedMessagesFilter, INSTANCE_WAKE_FILTER, orchestrationClaimTries, PAGE_SORT, timedActivityClaimFilter, timedClaimFilter,
 } from '../src/queries.js';
 import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
 
@@ -109,10 +109,14 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const plans: Document[] = [
           ...await Promise.all(orchestrationClaimTries(now, now).map(({ filter }) =>
             instances.find(filter).sort(CLAIM_ORCHESTRATION_SORT).hint(CLAIM_ORCHESTRATION_HINT).limit(1).explain())),
-          await instances.find({}).sort({ createdTime: 1, _id: 1 }).limit(10).explain(),
           await instances.find({ _id: { $regex: '^job-1' } }).explain(),
           await client.db(db.name).collection(store.collections.messages).find({ instanceId: 'job-1' }).sort({ seq: 1 }).explain(),
+          await instances.find(buildPurgeFilter({ createdTimeFrom: new Date(0) })).project({ _id: 1 }).explain(),
         ];
+        // A page: on the page index, in its order (the string _id rule could also be served by the _id index, with a
+        // sort of every instance in memory).
+        const page = await instances.find(buildQueryFilter({})).sort(PAGE_SORT).limit(10).explain();
+        expect(JSON.stringify(page['queryPlanner']?.['winningPlan'])).not.toMatch(/COLLSCAN|"SORT"/);
         for (const plan of plans) {
           const winning: unknown = plan['queryPlanner']?.['winningPlan'];
           expect(winning).toBeDefined();
@@ -302,6 +306,39 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         // The purge decides by the indexed status, as purgeInstance does: the unreadable one is purged too.
         expect(await store.purgeInstances({ createdTimeFrom: from })).toBe(3);
         expect(await instances.countDocuments({ _id: { $in: ['u-1', 'u-2', 'u-3'] } })).toBe(0);
+      });
+    });
+
+    it('never claims, leases, lists, purges or logs a document whose _id is not a string, nor wakes a worker for it', async () => {
+      const { store, errors } = await openLogging('foreign-key');
+      await alongside(store, async (client) => {
+        const database = client.db(db.name);
+        // Collections as another program sees them: any _id.
+        type AnyKeyed = { _id: string | ObjectId; [field: string]: unknown };
+        const instances = database.collection<AnyKeyed>(store.collections.instances);
+        const tasks = database.collection<AnyKeyed>(store.collections.activityTasks);
+        await store.commit(start('ours'));
+        // Copies of our documents under ObjectId _ids, as a tool that re-inserts them without their _id leaves them: the
+        // instance completed by its indexed status, both claimable at once and first in line.
+        const ours = await instances.findOne({ _id: 'ours' });
+        expect(ours).not.toBeNull();
+        const foreignInstance = new ObjectId();
+        await instances.insertOne({ ...ours!, _id: foreignInstance, runtimeStatus: 'Completed', claimAt: EPOCH, readyAt: EPOCH });
+        const foreignTask = new ObjectId();
+        const task: ActivityTask = { id: 'copied-task', instanceId: 'ours', executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+        await tasks.insertOne({ ...taskDoc(task, 1 << 20, EPOCH), _id: foreignTask });
+        const now = new Date();
+        expect((await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now }))?.state.instanceId).toBe('ours');
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now })).toBeUndefined();
+        expect(await store.claimActivity({ owner: 'w', leaseMs: 60_000, now })).toBeUndefined();
+        expect((await instances.findOne({ _id: foreignInstance }))?.['leaseToken']).toBeNull();
+        expect((await tasks.findOne({ _id: foreignTask }))?.['leaseToken']).toBeNull();
+        // Both stay claimable at once by their fields; the next wake-up is the expiry of our lease all the same.
+        expect(await store.nextWakeTime(now)).toEqual(new Date(now.getTime() + 60_000));
+        expect((await store.queryInstances({})).instances.map((state) => state.instanceId)).toEqual(['ours']);
+        expect(await store.purgeInstances({ createdTimeFrom: EPOCH })).toBe(0);
+        expect(await instances.countDocuments({ _id: foreignInstance })).toBe(1);
+        expect(errors).toEqual([]);
       });
     });
 

@@ -1,10 +1,11 @@
 import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
-  PURGES_HINT, purgedSinceFilter, SWEEP_HINT, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter, timedClaimFilter,
+  PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
+  timedClaimFilter,
 } from '../src/queries.js';
 import { inScan, indexScan } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -51,9 +52,9 @@ describe('literal instance id prefixes', () => {
 });
 
 describe('query filters', () => {
-  it('is empty for an empty query and for an empty prefix or status list', () => {
-    expect(buildQueryFilter({})).toEqual({});
-    expect(buildQueryFilter({ instanceIdPrefix: '', runtimeStatus: [] })).toEqual({});
+  it('is the store-key rule alone for an empty query and for an empty prefix or status list', () => {
+    expect(buildQueryFilter({})).toEqual(STORE_KEY);
+    expect(buildQueryFilter({ instanceIdPrefix: '', runtimeStatus: [] })).toEqual(STORE_KEY);
   });
 
   it('combines status, created-time range (inclusive) and a literal prefix', () => {
@@ -61,12 +62,13 @@ describe('query filters', () => {
       runtimeStatus: ['Completed', 'Failed'], createdTimeFrom: T0, createdTimeTo: new Date(T0.getTime() + 1000), instanceIdPrefix: 'a.*',
     })).toEqual({
       $and: [
+        STORE_KEY,
         { runtimeStatus: { $in: ['Completed', 'Failed'] } },
         { createdTime: { $gte: T0, $lte: new Date(T0.getTime() + 1000) } },
         { $or: [{ _id: { $regex: '^a\\.\\*' } }, { _id: { $regex: '^\uFFFF0061002e002a' } }] },
       ],
     });
-    expect(buildQueryFilter({ createdTimeTo: T0 })).toEqual({ createdTime: { $lte: T0 } });
+    expect(buildQueryFilter({ createdTimeTo: T0 })).toEqual({ $and: [STORE_KEY, { createdTime: { $lte: T0 } }] });
   });
 
   it('continues strictly after the last instance of the previous page (keyset paging on createdTime, instanceId)', () => {
@@ -74,6 +76,7 @@ describe('query filters', () => {
     const after = decodeContinuationToken(token);
     expect(buildQueryFilter({ pageSize: 10 }, after)).toEqual({
       $and: [
+        STORE_KEY,
         { createdTime: { $gte: T0 } }, // bounds the index scan at the cursor
         { $or: [{ createdTime: { $gt: T0 } }, { createdTime: T0, _id: { $gt: 'p-07' } }] },
       ],
@@ -88,51 +91,51 @@ describe('query filters', () => {
 
   it('purges terminal instances only, of the requested statuses', () => {
     expect(buildPurgeFilter({ createdTimeFrom: T0 })).toEqual({
-      $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: T0 } }],
+      $and: [STORE_KEY, { runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: T0 } }],
     });
     expect(buildPurgeFilter({ createdTimeFrom: T0, runtimeStatus: ['Failed', 'Running'] })).toEqual({
-      $and: [{ runtimeStatus: { $in: ['Failed'] } }, { createdTime: { $gte: T0 } }],
+      $and: [STORE_KEY, { runtimeStatus: { $in: ['Failed'] } }, { createdTime: { $gte: T0 } }],
     });
     // Only non-terminal statuses requested: matches nothing.
-    expect(buildPurgeFilter({ createdTimeFrom: T0, runtimeStatus: ['Running'] })).toMatchObject({ $and: [{ runtimeStatus: { $in: [] } }, expect.anything()] });
+    expect(buildPurgeFilter({ createdTimeFrom: T0, runtimeStatus: ['Running'] })).toMatchObject({ $and: [STORE_KEY, { runtimeStatus: { $in: [] } }, expect.anything()] });
   });
 });
 
 describe('claims', () => {
   it('select instances by claimAt alone: EPOCH (a message visible at once, no lease) or a due time up to now', () => {
-    expect(atOnceClaimFilter()).toEqual({ claimAt: EPOCH });
-    expect(atOnceClaimFilter(T0)).toEqual({ claimAt: EPOCH, readyAt: { $lte: T0 } });
-    expect(timedClaimFilter(T0)).toEqual({ claimAt: { $gt: EPOCH, $lte: T0 } });
+    expect(atOnceClaimFilter()).toEqual(storeKeyed({ claimAt: EPOCH }));
+    expect(atOnceClaimFilter(T0)).toEqual(storeKeyed({ claimAt: EPOCH, readyAt: { $lte: T0 } }));
+    expect(timedClaimFilter(T0)).toEqual(storeKeyed({ claimAt: { $gt: EPOCH, $lte: T0 } }));
     expect(CLAIM_ORCHESTRATION_SORT).toEqual({ claimAt: 1, readyAt: 1 });
   });
 
   it('take whichever became claimable first: a due timer goes before messages sent after it came due (finding 1)', () => {
     const fireAt = new Date(T0.getTime() - 5_000);
-    expect(orchestrationClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: { claimAt: EPOCH } }]);
+    expect(orchestrationClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: atOnceClaimFilter() }]);
     expect(orchestrationClaimTries(fireAt, T0)).toEqual([
-      { band: 'at-once', filter: { claimAt: EPOCH, readyAt: { $lte: fireAt } } },
-      { band: 'timed', filter: { claimAt: { $gt: EPOCH, $lte: T0 } } },
-      { band: 'at-once', filter: { claimAt: EPOCH } },
+      { band: 'at-once', filter: atOnceClaimFilter(fireAt) },
+      { band: 'timed', filter: timedClaimFilter(T0) },
+      { band: 'at-once', filter: atOnceClaimFilter() },
     ]);
   });
 
   it('select activity tasks by when they became claimable: free ones in scheduling order, or a lease expired by now', () => {
-    expect(atOnceActivityClaimFilter()).toEqual({ leaseExpiresAt: EPOCH });
-    expect(atOnceActivityClaimFilter(T0)).toEqual({ leaseExpiresAt: EPOCH, readyAt: { $lte: T0 } });
-    expect(timedActivityClaimFilter(T0)).toEqual({ leaseExpiresAt: { $gt: EPOCH, $lte: T0 } });
+    expect(atOnceActivityClaimFilter()).toEqual(storeKeyed({ leaseExpiresAt: EPOCH }));
+    expect(atOnceActivityClaimFilter(T0)).toEqual(storeKeyed({ leaseExpiresAt: EPOCH, readyAt: { $lte: T0 } }));
+    expect(timedActivityClaimFilter(T0)).toEqual(storeKeyed({ leaseExpiresAt: { $gt: EPOCH, $lte: T0 } }));
     expect(CLAIM_ACTIVITY_SORT).toEqual({ leaseExpiresAt: 1, readyAt: 1, order: 1 });
     // A task whose lease expired goes after the free tasks scheduled before it expired, not after every free task.
     const expiredAt = new Date(T0.getTime() - 5_000);
-    expect(activityClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: { leaseExpiresAt: EPOCH } }]);
+    expect(activityClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: atOnceActivityClaimFilter() }]);
     expect(activityClaimTries(expiredAt, T0)).toEqual([
-      { band: 'at-once', filter: { leaseExpiresAt: EPOCH, readyAt: { $lte: expiredAt } } },
-      { band: 'timed', filter: { leaseExpiresAt: { $gt: EPOCH, $lte: T0 } } },
-      { band: 'at-once', filter: { leaseExpiresAt: EPOCH } },
+      { band: 'at-once', filter: atOnceActivityClaimFilter(expiredAt) },
+      { band: 'timed', filter: timedActivityClaimFilter(T0) },
+      { band: 'at-once', filter: atOnceActivityClaimFilter() },
     ]);
   });
 
   it('release the leases of one owner, live or expired, visiting only leased documents of an index led by the expiry', () => {
-    expect(ownerLeasesFilter('tab-1')).toEqual({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1' });
+    expect(ownerLeasesFilter('tab-1')).toEqual(storeKeyed({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1' }));
     // A free lease sits at EPOCH, so it is outside the range: releasing twice modifies nothing the second time.
     expect(FREE_LEASE.leaseExpiresAt).toEqual(EPOCH);
     for (const collection of ['instances', 'activityTasks'] as const) {
@@ -248,7 +251,7 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
     }
     // nextWakeTime reads the first key of the same index (claimAt below NEVER), and a task's earliest lease expiry.
     expect(indexScan(claimIndex, INSTANCE_WAKE_FILTER, CLAIM_ORCHESTRATION_SORT).sortFromIndex).toBe(true);
-    expect(indexScan(TASK_WAKE_HINT, {}, TASK_WAKE_SORT).sortFromIndex).toBe(true);
+    expect(indexScan(TASK_WAKE_HINT, TASK_WAKE_FILTER, TASK_WAKE_SORT).sortFromIndex).toBe(true);
     expect(indexScan(claimIndex, MISSING_CLAIM_AT_FILTER)).toMatchObject({ lower: { value: null }, upper: { value: null } });
   });
 
@@ -295,7 +298,7 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
     }
     expect([...visited].sort()).toEqual(['expired', 'free']);
     // nextWakeTime's first key of the same index is the earliest lease expiry (EPOCH: a free task).
-    expect(indexScan(taskIndex, {}, TASK_WAKE_SORT).sortFromIndex).toBe(true);
+    expect(indexScan(taskIndex, TASK_WAKE_FILTER, TASK_WAKE_SORT).sortFromIndex).toBe(true);
   });
 
   it('would catch an activity claim that steps over leased tasks (the shape before claim_at)', () => {
@@ -313,9 +316,63 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
   });
 });
 
+describe('documents whose _id is not a string (left in the collections by another program)', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const now = T0;
+  /** True when `filter` matches only string `_id`s: the rule at its top level or in a clause of its `$and`. */
+  const requiresStringKey = (filter: Document): boolean =>
+    JSON.stringify(filter['_id']) === JSON.stringify(STORE_KEY._id) || (Array.isArray(filter['$and']) && filter['$and'].some(requiresStringKey));
+  const claims: [string, Document][] = [
+    ...orchestrationClaimTries(at(-5_000), now).map((t): [string, Document] => [`claim (${t.band})`, t.filter]),
+    ['probe of the timed band', timedClaimFilter(now)],
+  ];
+  const taskClaims: [string, Document][] = [
+    ...activityClaimTries(at(-5_000), now).map((t): [string, Document] => [`activity claim (${t.band})`, t.filter]),
+    ['probe of expired task leases', timedActivityClaimFilter(now)],
+  ];
+
+  it('are left out by every scan MongoStore sends: claims and their probes, wake-ups, releases, pages, purges, resyncs, the claimAt fill-in', () => {
+    const scans: [string, Document][] = [
+      ...claims,
+      ...taskClaims,
+      ['nextWakeTime (instances)', INSTANCE_WAKE_FILTER],
+      ['nextWakeTime (tasks)', TASK_WAKE_FILTER],
+      ['releaseOwner', ownerLeasesFilter('w')],
+      ['claimAt fill-in', MISSING_CLAIM_AT_FILTER],
+      ['status resync', changedSinceFilter(now)],
+      ['query page', buildQueryFilter({})],
+      ['query page, every filter, after a page', buildQueryFilter({
+        runtimeStatus: ['Running'], createdTimeFrom: now, createdTimeTo: now, instanceIdPrefix: 'p',
+      }, { createdTime: now.getTime(), instanceId: 'p-1' })],
+      ['purge', buildPurgeFilter({ createdTimeFrom: now })],
+    ];
+    for (const [what, filter] of scans) expect(requiresStringKey(filter), what).toBe(true);
+  });
+
+  it('are left out by claims on the document they fetch and lease anyway, within the same bounds of the claim index', () => {
+    const claimIndex = CLAIM_ORCHESTRATION_HINT;
+    for (const [what, filter] of claims) {
+      const scan = indexScan(claimIndex, filter, CLAIM_ORCHESTRATION_SORT);
+      expect(scan.typeChecked, what).toEqual({ onKeys: [], onDocuments: ['_id'] });
+      const { _id: rule, ...withoutRule } = filter;
+      const { typeChecked: _, ...bounds } = indexScan(claimIndex, withoutRule, CLAIM_ORCHESTRATION_SORT);
+      expect(rule, what).toEqual(STORE_KEY._id);
+      expect(scan, what).toMatchObject(bounds);
+    }
+    for (const [what, filter] of taskClaims) {
+      expect(indexScan(CLAIM_ACTIVITY_HINT, filter, CLAIM_ACTIVITY_SORT).typeChecked, what).toEqual({ onKeys: [], onDocuments: ['_id'] });
+    }
+  });
+
+  it('are left out of query pages on the keys of the page index, which holds _id: no document fetched for it', () => {
+    const page = INDEXES.instances.find((i) => i.name === 'page')!.key as Record<string, 1>;
+    expect(indexScan(page, { createdTime: { $gte: now }, ...STORE_KEY }, PAGE_SORT).typeChecked).toEqual({ onKeys: ['_id'], onDocuments: [] });
+  });
+});
+
 describe('purge records (what a changes$ resync reports as purged)', () => {
   it('are read from the moment the feed was last healthy, on their index, and expire after a week', () => {
-    expect(purgedSinceFilter(T0)).toEqual({ purgedAt: { $gte: T0 } });
+    expect(purgedSinceFilter(T0)).toEqual({ purgedAt: { $gte: T0 }, instanceId: { $type: 'string' } });
     expect(indexScan(PURGES_HINT, purgedSinceFilter(T0))).toMatchObject({ lower: { value: T0, inclusive: true }, upper: undefined });
     expect(INDEXES.purges).toEqual([{ name: 'purged_at', key: PURGES_HINT, expireAfterSeconds: 7 * 24 * 3600 }]);
   });
@@ -324,7 +381,8 @@ describe('purge records (what a changes$ resync reports as purged)', () => {
 describe('query pages (where the next page starts)', () => {
   /**
    * The continuation filter as MongoDB applies it, for the shapes buildQueryFilter writes when paging ($and, $or,
-   * equality, $gt/$gte): comparisons are type-bracketed (a Date bound matches only dates, a string bound only strings).
+   * equality, $gt/$gte, $type string): comparisons are type-bracketed (a Date bound matches only dates, a string bound
+   * only strings).
    */
   const matches = (filter: Document, doc: Document): boolean => Object.entries(filter).every(([key, condition]) => {
     if (key === '$and') return (condition as Document[]).every((c) => matches(c, doc));
@@ -336,6 +394,7 @@ describe('query pages (where the next page starts)', () => {
     return Object.entries(condition as Document).every(([op, bound]) => {
       if (op === '$gte') return sameType(bound) && order(bound) >= 0;
       if (op === '$gt') return sameType(bound) && order(bound) > 0;
+      if (op === '$type' && bound === 'string') return typeof value === 'string';
       throw new Error(`${op} is outside the model`);
     });
   });
@@ -348,7 +407,9 @@ describe('query pages (where the next page starts)', () => {
       const filter = buildQueryFilter({}, after);
       const read = docs.filter((d) => matches(filter, d as Document)).slice(0, pageSize + 1);
       out.push(...read.slice(0, pageSize).map((d) => d._id));
-      after = nextPageKey(read, pageSize);
+      // Typed as queryInstances reads them (the filter matches string _ids only; a page that held another would show it).
+      after = nextPageKey(read as { readonly _id: string }[], pageSize);
+
       if (!after) return out;
     }
     throw new Error('paging did not end');
@@ -381,10 +442,10 @@ describe('query pages (where the next page starts)', () => {
     expect(nextPageKey(docs, 3)).toEqual({ createdTime: at(1).getTime(), instanceId: 'b' });
   });
 
-  it('continues after the millisecond of a Date document whose _id is not a string (it sorts after the strings of its time)', () => {
+  it('leaves out a document whose _id is not a string (another program\u2019s) and pages on past it', () => {
     const oid = new ObjectId();
     const docs = [{ _id: 'a', createdTime: at(0) }, { _id: oid, createdTime: at(0) }, { _id: 'b', createdTime: at(1) }];
-    expect(nextPageKey(docs, 2)).toEqual({ createdTime: at(1).getTime(), instanceId: '' });
-    expect(listed(docs, 2)).toEqual(['a', oid, 'b']);
+    expect(listed(docs, 1)).toEqual(['a', 'b']);
+    expect(listed(docs, 5)).toEqual(['a', 'b']);
   });
 });
