@@ -4,6 +4,7 @@ import { decodeInstanceState, EPOCH, NEVER } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import type { CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
+import { STORE_KEY } from './queries.js';
 
 /**
  * Change-stream pipelines and the pure mapping from change events to what the store's observables emit.
@@ -32,8 +33,9 @@ export type ChangeEventLike = {
 
 /**
  * The pipeline of the status feed (on the instances collection): inserts, replaces, deletes and updates that set a
- * new snapshot, projected to the snapshot text and the key; invalidations pass so the feed can restart after them.
- * With `keys`, only the changes of those instances (by stored key): the server filters, not every process.
+ * new snapshot of a document whose `_id` is a string, projected to the snapshot text and the key; invalidations pass
+ * so the feed can restart after them. With `keys`, only the changes of those instances (by stored key): the server
+ * filters, not every process.
  */
 export function statusPipeline(keys?: readonly string[]): Document[] {
   const changes = {
@@ -42,7 +44,9 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
       { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
     ],
   };
-  const mine = keys ? { $and: [{ 'documentKey._id': { $in: [...keys] } }, changes] } : changes;
+  // The watched keys, or any key this store writes (the rule of every scan, `storeKeyed`): the changes of a document
+  // another program keeps under an ObjectId `_id` do not reach the process, to be logged there as unreadable.
+  const mine = { $and: [{ 'documentKey._id': keys ? { $in: [...keys] } : STORE_KEY._id }, changes] };
   return [
     { $match: { $or: [mine, { operationType: 'invalidate' }] } },
     {

@@ -8,7 +8,7 @@ import {
 import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
 import { instanceUpdateFields } from '../src/translate-write-plan.js';
 import { matchesEvent } from './support/match-event.js';
-import type { Document } from 'mongodb';
+import { ObjectId, type Document } from 'mongodb';
 import { collectionNames } from '../src/indexes.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -91,7 +91,7 @@ describe('change stream pipelines', () => {
         { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
       ],
     };
-    expect(match).toEqual({ $match: { $or: [changes, { operationType: 'invalidate' }] } });
+    expect(match).toEqual({ $match: { $or: [{ $and: [{ 'documentKey._id': { $type: 'string' } }, changes] }, { operationType: 'invalidate' }] } });
     expect(project).toEqual({
       $project: {
         operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
@@ -100,12 +100,22 @@ describe('change stream pipelines', () => {
     });
   });
 
+  it('status feed: the changes of a document whose _id is not a string (another program\u2019s) never reach the process', () => {
+    const [stage] = statusPipeline();
+    const match = (stage as { $match: Document }).$match;
+    const insert = (key: unknown) => ({ _id: {}, operationType: 'insert', documentKey: { _id: key }, fullDocument: { state: '{}' } });
+    expect(matchesEvent(match, insert('a'))).toBe(true);
+    expect(matchesEvent(match, insert(new ObjectId()))).toBe(false);
+    expect(matchesEvent(match, { _id: {}, operationType: 'delete', documentKey: { _id: 42 } })).toBe(false);
+    expect(matchesEvent(match, { _id: {}, operationType: 'invalidate' })).toBe(true);
+  });
+
   it('per-instance status feed: the server matches only the watched instances (finding 6), invalidations still pass', () => {
     const [match] = statusPipeline(['a', 'b']);
     expect(match).toEqual({
       $match: {
         $or: [
-          { $and: [{ 'documentKey._id': { $in: ['a', 'b'] } }, (statusPipeline()[0] as { $match: { $or: unknown[] } }).$match.$or[0]] },
+          { $and: [{ 'documentKey._id': { $in: ['a', 'b'] } }, (statusPipeline()[0] as { $match: { $or: { $and: unknown[] }[] } }).$match.$or[0]!.$and[1]] },
           { operationType: 'invalidate' },
         ],
       },
