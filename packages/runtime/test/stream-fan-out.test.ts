@@ -238,7 +238,7 @@ describe('the fetch-handler path (runtimes without the Node adapter)', () => {
     });
     const handler = createHttpHandler(client, { anonymous: true, logger: silentLogger, resumeWindowMs: 1 });
     try {
-      const response = await handler(new Request(`http://local${WEBHOOK_PATH}/instances/web/stream?untilTerminal=true`));
+      const response = await handler(new Request(`http://localhost${WEBHOOK_PATH}/instances/web/stream?untilTerminal=true`));
       expect(response.headers.get('content-type')).toContain('text/event-stream');
       // The body opens its feed when first read: read before the instance starts, so the feed sees every commit (a
       // start before the first read raced the worker, which may have committed a status before the feed opened).
@@ -254,7 +254,7 @@ describe('the fetch-handler path (runtimes without the Node adapter)', () => {
       const custom = events.slice(0, -1).map((e) => e.data?.customStatus).filter((c, i, all) => i === 0 || c !== all[i - 1]);
       expect(custom).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
 
-      const open = await handler(new Request(`http://local${WEBHOOK_PATH}/instances/other/stream`));
+      const open = await handler(new Request(`http://localhost${WEBHOOK_PATH}/instances/other/stream`));
       const reader = open.body!.getReader();
       await reader.read();
       expect(active).toBe(1);

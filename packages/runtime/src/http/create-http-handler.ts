@@ -17,6 +17,7 @@ import { httpBaseUrl, requestBase } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
+import { HostNotAllowedError } from './host-not-allowed-error.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
@@ -55,8 +56,33 @@ export interface HttpHandlerOptions {
    * key may come beside it). Required unless `anonymous` is `true`.
    */
   readonly key?: string | readonly string[];
-  /** Serve every request without a key. Must be set explicitly; excludes `key`. */
+  /**
+   * Serve every request without a key. Must be set explicitly; excludes `key`. Such a handler answers only the host
+   * names of `allowedHosts` (by default IP addresses, `localhost`, `*.localhost` and the host of `baseUrl`).
+   */
   readonly anonymous?: boolean;
+  /**
+   * The host names the handler answers for, against DNS rebinding: a page on `http://evil.example:7071` whose name is
+   * made to resolve to 127.0.0.1 (or an intranet address) is same-origin to a handler there in the browser's view, so
+   * without a key it could read every answer and POST anything, but its requests still name `evil.example`. A request
+   * whose URL's host name (on a server, the `Host` header; the port is not compared) is not allowed gets 421
+   * `host-not-allowed` before any route runs, and nothing is done. Always allowed: IP addresses (v4 and v6),
+   * `localhost` and `*.localhost` (which browsers resolve to loopback themselves) and the host of `baseUrl`. Entries are
+   * host names (`api.example.com`, in any case, Unicode or punycode) or, with a leading dot, a domain and all its
+   * subdomains (`.example.com`); `true` answers any host, for a deployment behind a proxy that checks `Host` itself.
+   * Any other shape (a string for the array, a port, a path, a scheme, `*.example.com`) makes `createHttpHandler` throw
+   * `InvalidArgumentError`. Default: only those always allowed for an anonymous handler; any host for a handler with a
+   * key, which a rebound page cannot present (given explicitly, the list applies there too). A handler created in a
+   * browser (a page or a Service Worker) checks no host: only its own pages' requests reach it, by origin, whatever a
+   * name resolves to.
+   *
+   * @example
+   * ```ts
+   * // Reached as http://durable.internal:7071 and http://<anything>.dev.example.com:7071, and on localhost.
+   * createHttpHandler(runtime.client, { anonymous: true, allowedHosts: ['durable.internal', '.dev.example.com'] });
+   * ```
+   */
+  readonly allowedHosts?: true | readonly string[];
   /**
    * Origin (optionally with a path prefix) of the URLs in check-status bodies and of the `Location` of a running
    * instance's status, e.g. behind a proxy. An http(s) URL without query, fragment or credentials (otherwise
@@ -155,7 +181,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
- * Every request needs the key (401 otherwise); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
+ * Every request needs the key (401 otherwise); an anonymous handler answers only the host names of its `allowedHosts`
+ * (421 `host-not-allowed` otherwise, against DNS rebinding); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
  * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
  * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
@@ -222,6 +249,17 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     }));
+  }
+
+  // Before any route acts (after CORS, so that a page on an allowed origin can read the refusal; a preflight acts on
+  // nothing): a request naming a host the handler does not answer for, as a page whose DNS name was rebound to this
+  // address does. Not in a browser host, which only its own pages' requests reach.
+  const allowedHosts = settings.allowedHosts;
+  if (allowedHosts && !browserHosted) {
+    app.use('*', async (c, next) => {
+      assertHostAllowed(new URL(c.req.url), allowedHosts);
+      await next();
+    });
   }
 
   const verifier = settings.keys ? new KeyVerifier(settings.keys) : undefined;
@@ -598,6 +636,8 @@ interface ResolvedOptions {
   readonly reconnectDelayMs: number;
   readonly maxStreams: number;
   readonly cors: { readonly origins: readonly string[] } | undefined;
+  /** The hosts answered for; `undefined` for any (a handler with a key and no `allowedHosts`, or `allowedHosts: true`). */
+  readonly allowedHosts: HostAllowList | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
 }
@@ -613,11 +653,12 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   // Checked once here by the rule every surface applies, so no request is answered with URLs built on a malformed
   // base (nor fails after its command was done, a start's `Location` being a header that must be ASCII).
   const baseUrl = options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl');
+  const base = baseUrl === undefined ? undefined : new URL(baseUrl);
   return {
     keys: options.anonymous === true ? undefined : keys,
     baseUrl,
     baseRoot: baseUrl === undefined ? undefined : webhookRoot(baseUrl),
-    baseOrigin: baseUrl === undefined ? undefined : new URL(baseUrl).origin,
+    baseOrigin: base?.origin,
     maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
     retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
@@ -629,6 +670,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs', true),
     maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams', true),
     cors: options.cors === undefined ? undefined : { origins: corsOrigins(options.cors) },
+    allowedHosts: hostAllowList(options.allowedHosts, options.anonymous === true, base?.hostname),
     logger: guardedLogger(options.logger ?? consoleLogger),
     clock: options.clock ?? systemClock,
   };
@@ -652,6 +694,82 @@ function corsOrigins(cors: HttpHandlerOptions['cors']): readonly string[] {
     }
   }
   return Object.freeze([...(origins as string[])]);
+}
+
+/** The host names a handler answers for: exact names, and domains answered with all their subdomains. */
+interface HostAllowList {
+  readonly names: ReadonlySet<string>;
+  readonly domains: readonly string[];
+}
+
+/**
+ * The `allowedHosts` option, checked, with what is always allowed (`localhost` and its subdomains, the host of
+ * `baseUrl`; IP addresses are told by their shape): `undefined` for any host, what `true` asks for and a handler with a
+ * key gets by default. Each entry goes through the URL parser as a request's host does, so it is compared as the
+ * parser spells a request's (lower case, punycode).
+ */
+function hostAllowList(option: HttpHandlerOptions['allowedHosts'], anonymous: boolean, baseHost: string | undefined): HostAllowList | undefined {
+  if (option === true || (option === undefined && !anonymous)) return undefined;
+  const entries: unknown = option === undefined ? [] : option;
+  if (!Array.isArray(entries)) throw new InvalidArgumentError('allowedHosts must be true or an array of host names');
+  const names = new Set<string>(baseHost === undefined ? [] : [withoutTrailingDot(baseHost)]);
+  const domains = ['localhost'];
+  for (const entry of entries as unknown[]) {
+    const domain = typeof entry === 'string' && entry.startsWith('.');
+    const name = typeof entry === 'string' ? hostNameOf(domain ? entry.slice(1) : entry) : undefined;
+    if (name === undefined) {
+      throw new InvalidArgumentError(
+        `allowedHosts: ${JSON.stringify(String(entry)).slice(0, 200)} is not a host name (api.example.com, or `
+        + '.example.com for a domain and its subdomains; no scheme, port, path or *; true allows any host)',
+      );
+    }
+    if (domain) domains.push(name);
+    else names.add(name);
+  }
+  return { names, domains };
+}
+
+/**
+ * `text` as the URL parser spells the host name of a URL on it (lower case, punycode; without a trailing dot), or
+ * `undefined` when `text` is more than a host name (a port, a path, credentials) or none (empty labels, a `*`, which
+ * the parser would keep as a literal character).
+ */
+function hostNameOf(text: string): string | undefined {
+  if (text.includes('*')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(`http://${text}:1/`);
+  } catch {
+    return undefined;
+  }
+  // Anything after the host (`:80`, `/x`, `?`, `#`) or before it (`user@`) leaves a URL that is not just host and port.
+  if (url.href !== `http://${url.hostname}:1/`) return undefined;
+  const name = withoutTrailingDot(url.hostname);
+  return name === '' || name.startsWith('.') || name.includes('..') ? undefined : name;
+}
+
+/**
+ * Refuses ({@link HostNotAllowedError}, 421) a request whose URL names a host `hosts` does not allow. A URL without an
+ * http(s) origin (`app://bundle/…` of an in-process handler in Electron, Tauri or Capacitor; see {@link httpOriginOf})
+ * names no host a DNS answer could point at this handler, and is not checked. Ports are not compared: a rebound page
+ * is on the handler's port already.
+ */
+function assertHostAllowed(url: URL, hosts: HostAllowList): void {
+  if (httpOriginOf(url) === undefined) return;
+  // An http(s) URL's host name is as the parser spells it: an IPv6 address in brackets, an IPv4 address in four
+  // decimal parts (any name whose last label is numeric is parsed as one, or is no URL), a domain in lower case ASCII.
+  const name = withoutTrailingDot(url.hostname);
+  if (name.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(name) || hosts.names.has(name)) return;
+  if (hosts.domains.some((domain) => name === domain || name.endsWith(`.${domain}`))) return;
+  throw new HostNotAllowedError(
+    `This handler does not answer for the host ${JSON.stringify(name.slice(0, 200))} (an anonymous handler answers IP `
+    + 'addresses, localhost, the host of its baseUrl and the names of its allowedHosts option); nothing was done',
+  );
+}
+
+/** `name` without the one trailing dot of a fully qualified name (`example.com.` is `example.com`). */
+function withoutTrailingDot(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 /**

@@ -34,7 +34,9 @@ export interface NodeServer {
 /**
  * Serves a fetch handler with Node's `node:http` (through `@hono/node-server`), on 127.0.0.1 unless told otherwise.
  * Event streams of `createHttpHandler` are written to the socket directly, without web streams: each committed
- * value's bytes, serialised once, go to every connection that watches it.
+ * value's bytes, serialised once, go to every connection that watches it. The request URL the handler gets is built
+ * from the `Host` header (without one, on `hostname`), so its host name is what an anonymous `createHttpHandler` checks
+ * against its `allowedHosts`.
  *
  * @example
  * ```ts

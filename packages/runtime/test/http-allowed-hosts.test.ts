@@ -1,0 +1,245 @@
+import { request as httpRequest } from 'node:http';
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DurableClient } from '../src/client/durable-client.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { silentLogger } from '../src/env/logger.js';
+import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { echo } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
+
+/**
+ * DNS rebinding: a page on `http://evil.example:7071` whose name is made to resolve to the handler's address is
+ * same-origin to it in the browser's view. An anonymous handler answers only the host names it is meant to be reached
+ * by (421 `host-not-allowed` otherwise, before any route runs); a handler with a key is not affected.
+ */
+
+const orchestrators: Record<string, Orchestrator> = {
+  Echo: echo,
+  WaitForEvent: function* (ctx) {
+    return yield ctx.waitForExternalEvent('Item');
+  },
+};
+
+const runtimes: Runtime[] = [];
+const servers: NodeServer[] = [];
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close();
+  for (const runtime of runtimes.splice(0)) await runtime.stop();
+});
+
+async function started(): Promise<DurableClient> {
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
+  await runtime.start();
+  runtimes.push(runtime);
+  return runtime.client;
+}
+
+function anonymous(client: DurableClient, options: Partial<HttpHandlerOptions> = {}): HttpHandler {
+  return createHttpHandler(client, { anonymous: true, logger: silentLogger, ...options });
+}
+
+/** A GET of the instance list at `origin` (`http://host:port`), as a page there would send it. */
+function list(handler: HttpHandler, origin: string): Promise<Response> {
+  return handler(new Request(`${origin}${WEBHOOK_PATH}/instances`, { headers: { origin: new URL(origin).origin } }));
+}
+
+/** The status and `code` of an error response, checking it has the handler's error body shape. */
+async function errorOf(response: Response): Promise<[number, string]> {
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(Object.keys(body).sort()).toEqual(['ExceptionMessage', 'code', 'message']);
+  expect(body.ExceptionMessage).toBe(body.message);
+  return [response.status, body.code as string];
+}
+
+/** One HTTP/1.1 request over a socket to 127.0.0.1:`port` whose `Host` header is `host`, whatever it connects to. */
+function overSocket(
+  port: number, host: string, method: string, path: string, headers: Record<string, string> = {}, body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, host, connection: 'close' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(body);
+  });
+}
+
+describe('an anonymous handler behind the Node adapter', () => {
+  it('refuses a request whose Host header names a rebound host with 421 host-not-allowed on every route, and does nothing', async () => {
+    const client = await started();
+    await client.startNew('Echo', { instanceId: 'done', input: 'kept' });
+    await client.waitForCompletion('done', SETTLED);
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const server = await serve(anonymous(client), { port: 0 });
+    servers.push(server);
+    const rebound = `evil.example:${server.port}`;
+    // What the rebound page sends: same-origin in its browser's view, so declared JSON and Sec-Fetch-Site same-origin.
+    const page = { origin: `http://${rebound}`, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' };
+    const attempts: [string, string, string?][] = [
+      ['POST', '/orchestrators/Echo/rebound', '"x"'],
+      ['POST', '/instances/w/raiseEvent/Item', '"x"'],
+      ['POST', '/instances/w/terminate?reason=rebound'],
+      ['POST', '/instances/done/restart'],
+      ['DELETE', '/instances/done'],
+      ['GET', '/instances'],
+      ['GET', '/instances/done'],
+      ['GET', '/instances/w/stream'],
+      ['GET', '/no/such/route'],
+    ];
+    for (const [method, path, body] of attempts) {
+      const answer = await overSocket(server.port, rebound, method, `${WEBHOOK_PATH}${path}`, page, body);
+      expect([answer.status, (JSON.parse(answer.body) as { code: string }).code], `${method} ${path}`).toEqual([421, 'host-not-allowed']);
+      expect(answer.body).not.toContain('kept'); // nothing read
+    }
+    expect((await client.getStatusAll()).map((s) => [s.instanceId, s.runtimeStatus]).sort())
+      .toEqual([['done', 'Completed'], ['w', 'Running']]);
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+    // The same requests by the names the handler is reached by on this machine are served.
+    for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`, 'app.localhost']) {
+      const answer = await overSocket(server.port, host, 'GET', `${WEBHOOK_PATH}/instances/done`);
+      expect(answer.status, host).toBe(200);
+      expect(JSON.parse(answer.body), host).toMatchObject({ output: 'kept' });
+    }
+    const start = await overSocket(server.port, `localhost:${server.port}`, 'POST', `${WEBHOOK_PATH}/orchestrators/Echo/own`, { ...page, origin: `http://localhost:${server.port}` }, '"own"');
+    expect(start.status).toBe(202);
+    expect((await client.waitForCompletion('own', SETTLED)).output).toBe('own');
+  });
+});
+
+describe('the host names an anonymous handler answers for', () => {
+  it('answers IP addresses (v4 and v6), localhost and *.localhost on any port, and refuses other names', async () => {
+    const handler = anonymous(await started());
+    const allowed = [
+      'http://127.0.0.1:7071', 'http://10.0.0.7', 'https://192.168.1.20:8443', 'http://[::1]:7071', 'http://[fe80::1]',
+      'http://localhost:5173', 'http://localhost', 'https://localhost.:7071', 'http://foo.localhost:7071', 'http://a.b.localhost',
+    ];
+    for (const origin of allowed) expect((await list(handler, origin)).status, origin).toBe(200);
+    const refused = [
+      'http://evil.example:7071', 'http://localhost.evil.example', 'http://evillocalhost', 'http://127.0.0.1.evil.example',
+      'http://127.0.0.1.nip.io:7071', 'https://intranet',
+    ];
+    for (const origin of refused) expect(await errorOf(await list(handler, origin)), origin).toEqual([421, 'host-not-allowed']);
+  });
+
+  it('answers the host of baseUrl, on any port', async () => {
+    const handler = anonymous(await started(), { baseUrl: 'https://durable.example.com/api' });
+    expect((await list(handler, 'https://durable.example.com')).status).toBe(200);
+    expect((await list(handler, 'http://durable.example.com:7071')).status).toBe(200);
+    expect((await list(handler, 'http://localhost:7071')).status).toBe(200);
+    for (const origin of ['https://other.example.com', 'https://api.durable.example.com']) {
+      expect(await errorOf(await list(handler, origin)), origin).toEqual([421, 'host-not-allowed']);
+    }
+  });
+
+  it('answers the names of allowedHosts, exactly or with a leading dot as a domain and its subdomains, spelled as the URL parser spells them', async () => {
+    const handler = anonymous(await started(), { allowedHosts: ['durable.internal', '.dev.example.com', 'Upper.EXAMPLE', '例え.jp'] });
+    const allowed = [
+      'http://durable.internal:7071', 'http://durable.internal.', 'http://dev.example.com', 'https://a.dev.example.com',
+      'http://x.y.dev.example.com:8080', 'http://upper.example', 'http://UPPER.example', 'http://例え.jp', 'http://xn--r8jz45g.jp',
+      'http://localhost', 'http://127.0.0.1',
+    ];
+    for (const origin of allowed) expect((await list(handler, origin)).status, origin).toBe(200);
+    for (const origin of ['http://a.durable.internal', 'http://evildev.example.com', 'http://example.com', 'http://upper.example.evil']) {
+      expect(await errorOf(await list(handler, origin)), origin).toEqual([421, 'host-not-allowed']);
+    }
+  });
+
+  it('answers any host with allowedHosts: true (behind a proxy that checks Host itself)', async () => {
+    const client = await started();
+    expect((await list(anonymous(client, { allowedHosts: true }), 'http://evil.example:7071')).status).toBe(200);
+    expect(await errorOf(await list(anonymous(client), 'http://evil.example:7071'))).toEqual([421, 'host-not-allowed']);
+  });
+
+  it('refuses before anything is done: a start, a command or a stream on a rebound name acts on nothing', async () => {
+    const client = await started();
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const handler = anonymous(client);
+    const rebound = 'http://evil.example:7071';
+    const json = { origin: rebound, 'content-type': 'application/json' };
+    const post = (path: string, body?: string) => handler(new Request(`${rebound}${WEBHOOK_PATH}${path}`, {
+      method: 'POST', headers: json, ...(body === undefined ? {} : { body }),
+    }));
+    expect(await errorOf(await post('/orchestrators/Echo/rebound', '"x"'))).toEqual([421, 'host-not-allowed']);
+    expect(await errorOf(await post('/instances/w/terminate?reason=x'))).toEqual([421, 'host-not-allowed']);
+    expect(await errorOf(await post('/instances/w/suspend'))).toEqual([421, 'host-not-allowed']);
+    expect(await errorOf(await post('/instances/w/raiseEvent/Item', '1'))).toEqual([421, 'host-not-allowed']);
+    const stream = await handler(new Request(`${rebound}${WEBHOOK_PATH}/instances/w/stream`, { headers: { origin: rebound } }));
+    expect(stream.headers.get('content-type')).not.toContain('text/event-stream');
+    expect(await errorOf(stream)).toEqual([421, 'host-not-allowed']);
+    expect(await client.getStatus('rebound')).toBeUndefined();
+    expect((await client.getStatus('w'))?.runtimeStatus).toBe('Running');
+    expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+  });
+
+  it('lets a page on a cors origin read the refusal', async () => {
+    const handler = anonymous(await started(), { cors: { origins: ['https://app.example.com'] } });
+    const refused = await handler(new Request(`https://durable.example.com${WEBHOOK_PATH}/instances`, { headers: { origin: 'https://app.example.com' } }));
+    expect(refused.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(await errorOf(refused)).toEqual([421, 'host-not-allowed']);
+  });
+
+  it('checks no host of a URL without an http(s) origin (app://, in process), of a handler with a key, nor in a browser host', async () => {
+    const client = await started();
+    expect((await anonymous(client)(new Request(`app://bundle${WEBHOOK_PATH}/instances`))).status).toBe(200);
+    const keyed = createHttpHandler(client, { key: 'k', logger: silentLogger });
+    const withKey = (handler: HttpHandler, origin: string) => handler(new Request(`${origin}${WEBHOOK_PATH}/instances`, { headers: { authorization: 'Bearer k' } }));
+    expect((await withKey(keyed, 'http://evil.example:7071')).status).toBe(200);
+    // A key with an explicit list: the list applies.
+    const keyedList = createHttpHandler(client, { key: 'k', logger: silentLogger, allowedHosts: ['durable.internal'] });
+    expect((await withKey(keyedList, 'http://durable.internal')).status).toBe(200);
+    expect(await errorOf(await withKey(keyedList, 'http://evil.example:7071'))).toEqual([421, 'host-not-allowed']);
+    // A page's or a Service Worker's handler: only its own pages' requests reach it, by origin.
+    const inPage = createdWith(client, { document: {} }, { process: undefined });
+    expect((await list(inPage, 'https://app.example.com')).status).toBe(200);
+    // The same request to a server's handler is refused.
+    expect(await errorOf(await list(anonymous(client), 'https://app.example.com'))).toEqual([421, 'host-not-allowed']);
+  });
+});
+
+describe('the allowedHosts option', () => {
+  it('is refused at creation unless true or an array of host names', async () => {
+    const client = await started();
+    const refused = expect.objectContaining({ code: 'invalid-argument', status: 400 });
+    const wrong: unknown[] = [
+      'example.com', false, null, 1, {}, [''], ['.'], ['*'], ['*.example.com'], ['example.com:8080'], ['http://example.com'],
+      ['example.com/'], ['example.com/api'], ['user@example.com'], ['example.com?'], ['example.com#'], [' example.com'],
+      ['a b'], [1], [null], ['..example.com'], ['a..example.com'], ['::1'], ['[::1'], [true],
+    ];
+    for (const allowedHosts of wrong) {
+      expect(() => anonymous(client, { allowedHosts: allowedHosts as never }), JSON.stringify(allowedHosts)).toThrow(refused);
+      expect(() => createHttpHandler(client, { key: 'k', allowedHosts: allowedHosts as never }), JSON.stringify(allowedHosts)).toThrow(refused);
+    }
+    const fine: (true | string[])[] = [true, [], ['example.com'], ['.example.com'], ['Example.COM.'], ['例え.jp'], ['[::1]'], ['127.0.0.1']];
+    for (const allowedHosts of fine) expect(() => anonymous(client, { allowedHosts }), JSON.stringify(allowedHosts)).not.toThrow();
+  });
+});
+
+/**
+ * An anonymous handler created while the global object has `globals` defined and the `hidden` ones shadowed (as
+ * `undefined`), as in another host; every property is put back as it was before the handler serves anything.
+ */
+function createdWith(client: DurableClient, globals: Record<string, unknown>, hidden: Record<string, undefined> = {}): HttpHandler {
+  const all = { ...globals, ...hidden };
+  const saved = Object.keys(all).map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
+  try {
+    for (const [name, value] of Object.entries(all)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+    return anonymous(client);
+  } finally {
+    for (const [name, descriptor] of saved) {
+      if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+      else delete (globalThis as Record<string, unknown>)[name];
+    }
+  }
+}
