@@ -1,8 +1,9 @@
 import {
   InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableError, type DurableClient,
-  type InstanceStatus,
+  InvalidArgumentError, isDurableError, PayloadTooLargeError, silentLogger, StoreClosedError, UnavailableError,
+  type DurableClient, type InstanceStatus,
 } from '@durable-rx/runtime';
+import { createHttpHandler } from '@durable-rx/runtime/http';
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -176,6 +177,29 @@ describe('createRemoteClient', () => {
     expect(command).toMatchObject({ code: 'unauthorized', status: 401 });
     await expect(firstValueFrom(client.status$('x'))).rejects.toMatchObject({ code: 'unauthorized', status: 401 });
     expect(harness.requests.filter((r) => r.path.endsWith('/streams'))).toHaveLength(1); // not retried
+  });
+
+  it('rejects with RemoteError host-not-allowed, not retried, from an anonymous server addressed by a host name it does not answer for', async () => {
+    // An anonymous handler answers only the names it is meant to be reached by (against DNS rebinding); this one is
+    // reached through the client's fetch, so the client's baseUrl is the request's host.
+    const server = createHttpHandler(harness.runtime.client, { anonymous: true, logger: silentLogger });
+    const streams: string[] = [];
+    const through = (baseUrl: string) => createRemoteClient({
+      baseUrl,
+      fetch: (input, init) => {
+        const request = new Request(input, init);
+        if (new URL(request.url).pathname.endsWith('/streams')) streams.push(request.url);
+        return server(request);
+      },
+    });
+    const misaddressed = through('http://durable.example:7071');
+    const command = await misaddressed.getStatusAll().catch((e: unknown) => e);
+    expect(command).toBeInstanceOf(RemoteError);
+    expect(command).toMatchObject({ code: 'host-not-allowed', status: 421 });
+    await expect(firstValueFrom(misaddressed.status$('x'))).rejects.toMatchObject({ code: 'host-not-allowed', status: 421 });
+    expect(streams).toHaveLength(1); // not retried
+    expect(await through('http://localhost:7071').getStatusAll()).toEqual([]);
+    server.close();
   });
 
   it('rejects with RemoteError unreachable when nothing listens', async () => {
