@@ -141,12 +141,13 @@ function fairTries<T>(
 }
 
 /**
- * The instances' part of `nextWakeTime`: the smallest `claimAt` below NEVER (EPOCH or another time at or before `now`
- * when something is claimable already) of an instance a claim can take ({@link storeKeyed}: a document a claim leaves
- * out would keep the wake time in the past, and the worker asking again every second). With
- * {@link CLAIM_ORCHESTRATION_SORT} it reads one index key and the document it points to.
+ * The instances' part of `nextWakeTime`: the smallest `claimAt` from EPOCH to below NEVER (EPOCH or another time at or
+ * before `now` when something is claimable already) of an instance a claim can take: the claims' ranges start at EPOCH
+ * and require a string `_id` ({@link storeKeyed}), and a document they leave out would keep the wake time in the past,
+ * the worker asking again every second. With {@link CLAIM_ORCHESTRATION_SORT} it reads one index key and the document
+ * it points to.
  */
-export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: { $lt: NEVER } });
+export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: { $gte: EPOCH, $lt: NEVER } });
 
 /**
  * The instances written by the layout before `claimAt` (the field is missing: `null` in the index), which `connect`
@@ -184,10 +185,12 @@ export const CONSUMED_MESSAGES_INDEX = { instanceId: 1, id: 1 } as const;
 
 /**
  * The activity tasks' part of `nextWakeTime`: the task with the earliest lease expiry, which is its `claimableAtMs`
- * (a free task has EPOCH: claimable already), of those a claim can take ({@link storeKeyed}). The first key of the
- * tasks' `claim_at` index ({@link TASK_WAKE_HINT}) and its document.
+ * (a free task has EPOCH: claimable already), of those a claim can take: an expiry from EPOCH on, a string `_id`
+ * ({@link storeKeyed}). A task document without a `Date` expiry (missing, null, any other type) sorts before every
+ * `Date` in the index: first, it would hide every task from the wake-up. The first key of the tasks' `claim_at` index
+ * ({@link TASK_WAKE_HINT}) from EPOCH, and its document.
  */
-export const TASK_WAKE_FILTER: Filter<TaskDoc> = storeKeyed({});
+export const TASK_WAKE_FILTER: Filter<TaskDoc> = storeKeyed({ leaseExpiresAt: { $gte: EPOCH } });
 export const TASK_WAKE_SORT = CLAIM_ACTIVITY_SORT;
 export const TASK_WAKE_HINT = CLAIM_ACTIVITY_HINT;
 

@@ -342,6 +342,22 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
+    it('nextWakeTime counts only what a claim can take: a task without a lease expiry or an instance due before 1970 neither hides nor fakes a wake-up', async () => {
+      const store = await open();
+      await alongside(store, async (client) => {
+        const database = client.db(db.name);
+        // As another program or a damaged write may leave them: keys first in the claim indexes, which no claim takes.
+        await database.collection<{ _id: string; claimAt: Date }>(store.collections.instances).insertOne({ _id: 'before-1970', claimAt: new Date(-1_000) });
+        await database.collection<{ _id: string; task: string }>(store.collections.activityTasks).insertOne({ _id: 'no-expiry', task: '[]' });
+        const task: ActivityTask = { id: 'free-task', instanceId: 'parent', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 };
+        await database.collection<TaskDoc>(store.collections.activityTasks).insertOne(taskDoc(task, 1 << 20));
+        const now = new Date();
+        expect(await store.nextWakeTime(now)).toEqual(EPOCH); // the free task, claimable at once
+        expect((await store.claimActivity({ owner: 'w', leaseMs: 60_000, now }))?.task.id).toBe('free-task');
+        expect(await store.nextWakeTime(now)).toEqual(new Date(now.getTime() + 60_000)); // its lease's expiry
+      });
+    });
+
     it('a step deletes the messages it consumed visiting only those, however many are queued (explain executionStats)', async () => {
       const store = await open();
       await alongside(store, async (client) => {

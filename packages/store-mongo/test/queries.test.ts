@@ -277,6 +277,17 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
     expect(first?.claimAt).toEqual(EPOCH);
   });
 
+  it('wake-ups start where the claims do, at EPOCH: a key before it, which no claim takes, is never the wake time', () => {
+    // The index orders a missing or null key and every other type before any Date, and a Date before 1970 before EPOCH.
+    const taskIndex = INDEXES.activityTasks.find((i) => JSON.stringify(i.key) === JSON.stringify(CLAIM_ACTIVITY_HINT))!.key as Record<string, 1>;
+    expect(indexScan(claimIndex, INSTANCE_WAKE_FILTER, CLAIM_ORCHESTRATION_SORT)).toMatchObject({ lower: { value: EPOCH, inclusive: true }, sortFromIndex: true });
+    expect(indexScan(taskIndex, TASK_WAKE_FILTER, TASK_WAKE_SORT)).toMatchObject({ lower: { value: EPOCH, inclusive: true }, sortFromIndex: true });
+    for (const { filter } of [...claimQueries, ...activityClaimTries(at(-5_000), now)]) {
+      const lead = Object.values(filter)[0] as Date | { $gt: Date };
+      expect(lead instanceof Date ? +lead : +lead.$gt).toBeGreaterThanOrEqual(+EPOCH);
+    }
+  });
+
   it('every activity claim is a range on the lease expiry that ends at now, and visits no task whose lease is live', () => {
     const taskIndex = INDEXES.activityTasks.find((i) => JSON.stringify(i.key) === JSON.stringify(CLAIM_ACTIVITY_HINT))!.key as Record<string, 1>;
     const taskQueries = [
