@@ -359,11 +359,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A reading of the whole change then took out work done twice (a second origin check per body, a local timestamp cache
  * beside isoTime's, a second parse of the request's origin per status poll): 26,076 / 32,942 / 63,367 -> 26,061 /
  * 32,934 / 63,355 B (-15 / -8 / -12), budgets lowered to match.
+ * KeyvalStore then checked its layout marker on every connection idb-keyval handed out, not only the first (a database
+ * the browser cleared under the store is marked or refused before the store writes to it), and ran a call made while
+ * the browser closed its connection on the next one instead of failing it; IdbStore runs a transaction at most three
+ * times: 32,934 / 63,355 -> 33,127 / 63,399 B (+193 / +44), budgets raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_061 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 32_934 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_355 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_127 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_399 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -88,6 +88,11 @@ const DEFAULT_JOIN_TIMEOUT_MS = 1000;
 const MAX_CLAIMABLE_HINTS = 1000;
 /** At most this many claimed tasks' instances are remembered (see `IdbStore.#taskInstances`). */
 const MAX_TASK_INSTANCES = 100_000;
+/**
+ * A call's transaction runs at most this many times: once more after rows read ahead were not confirmed, once more
+ * after the browser closed the connection under it (the site's data cleared), and once for a second such close.
+ */
+const MAX_RUNS = 3;
 
 // Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel.
 const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
@@ -468,7 +473,9 @@ export abstract class IdbStore implements Store {
   /**
    * Runs `work` in one transaction, with the usual checks and error mapping. With `readAhead`, the rows this handle
    * last committed answer its reads of them ahead of the database; when the database did not confirm one, the
-   * transaction wrote nothing and `work` runs again in a new one that reads the database.
+   * transaction wrote nothing and `work` runs again in a new one that reads the database. So it does when the browser
+   * closed the connection under the transaction (the backend rejects with `reads` then too), at most {@link MAX_RUNS}
+   * times in all.
    */
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
@@ -478,7 +485,7 @@ export abstract class IdbStore implements Store {
     if (this.#lost) return Promise.reject(this.#lost);
     const running = (async () => {
       const backend = await this.#open();
-      for (let ahead = readAhead; ; ahead = false) {
+      for (let ahead = readAhead, runs = MAX_RUNS; ; ahead = false) {
         const reads = new ReadsAhead(ahead ? this.#committedRows : undefined);
         try {
           const result = await backend.transact(mode, scope, work, reads);
@@ -486,7 +493,7 @@ export abstract class IdbStore implements Store {
           if (!this.#lost && !this.#closed) reads.committed(this.#committedRows, isSteppable);
           return result;
         } catch (error) {
-          if (error !== reads) throw this.#lost ?? mapStorageError(error, operation);
+          if (error !== reads || !--runs) throw this.#lost ?? mapStorageError(error === reads ? 'the connection kept closing' : error, operation);
         }
       }
     })();

@@ -39,9 +39,13 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
  * committed instead, running again could write the commit twice, and a StorageError says so.
  *
  * `abandon`: called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet).
+ * `closedUnder`: true once the browser closed the transaction's connection (the site's data cleared). A transaction
+ * that fails then did not commit (in Chromium its requests fail after the connection's `close`, and it gets no
+ * `abort` to wait for): it throws `reads`, so the caller runs the work again, on a new connection.
  */
 export async function finishChecked<T>(
   transaction: IDBTransaction, mode: 'readonly' | 'readwrite', reads: ReadsAhead, work: () => Promise<T>, abandon?: () => void,
+  closedUnder?: () => boolean,
 ): Promise<T> {
   const done = completion(transaction);
   let result: T;
@@ -52,6 +56,7 @@ export async function finishChecked<T>(
   } catch (error) {
     abandon?.();
     end(transaction, false);
+    if (closedUnder?.()) throw reads;
     // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
     if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;
     try {

@@ -122,6 +122,13 @@ interface MetaValue {
 }
 
 /**
+ * How long a call made on a connection the browser is closing (the site's data cleared) waits for its `close` event,
+ * after which the call runs on a new connection. The browser fires it once the connection's transactions ended
+ * (Chromium at once, fake-indexeddb after the transactions under way); past this the call fails.
+ */
+const CLOSE_WAIT_MS = 2000;
+
+/**
  * Opens the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checks its schema
  * marker and watches for other connections that want to upgrade the database. idb-keyval always uses the global
  * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`. `clock` is the store's: it tells whether a task
@@ -130,55 +137,72 @@ interface MetaValue {
 export async function openKeyvalBackend(
   name: string, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void,
 ): Promise<StoreBackend> {
-  const backend = new KeyvalBackend(createStore(name, storeName), storeName, keyRange, clock, onVersionChange);
+  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, keyRange, clock, onVersionChange);
   try {
-    await backend.use('readwrite', async (store) => {
-      const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
-      // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
-      if (!meta || (meta.store === 'durable-rx/keyval' && meta.version < KEYVAL_SCHEMA_VERSION)) {
-        if (meta && meta.version < 3) {
-          // Layout 3 dropped the tasks-of-an-instance index and no longer uses the counter, which stays for older code
-          // still open elsewhere (see the layout above).
-          store.delete(keyRange.bound([OLD_TASKS_OF_PREFIX], [OLD_TASKS_OF_PREFIX, MAX]));
-        }
-        if (meta && meta.version < 4) {
-          // Layout 4 keeps the status as the value of the paging entry instead of a second entry per instance.
-          const byStatus = keyRange.bound([OLD_BY_STATUS_PREFIX], [OLD_BY_STATUS_PREFIX, MAX]);
-          const old = await promisifyRequest(store.getAllKeys(byStatus)) as [string, string, number, string][];
-          for (const [, status, createdMs, id] of old) store.put(status, ['xc', createdMs, id]);
-          store.delete(byStatus);
-        }
-        if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
-        if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-        store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
-      } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
-        throw new IncompatibleSchemaError(
-          `Database ${JSON.stringify(name)} has schema ${JSON.stringify(meta)}; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`,
-        );
-      }
-      await promisifyRequest(store.transaction);
-    });
+    await backend.connect();
   } catch (error) {
     backend.close();
-    if (errorNames(error).includes('NotFoundError')) {
-      throw new IncompatibleSchemaError(`Database ${JSON.stringify(name)} exists without the object store ${JSON.stringify(storeName)}`, { cause: error });
-    }
-    throw mapStorageError(error, `opening database ${JSON.stringify(name)}`);
+    throw error;
   }
   return backend;
 }
 
+/**
+ * Reads the schema marker of the database in a readwrite transaction, before anything else is made on its connection:
+ * a database without one (new, or cleared by the browser) or with an older layout is marked as this one (an older
+ * layout upgraded first), so older code refuses it from then on; one of a newer layout or of someone else is refused.
+ */
+async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof IDBKeyRange, clock: Clock): Promise<void> {
+  const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
+  // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
+  if (!meta || (meta.store === 'durable-rx/keyval' && meta.version < KEYVAL_SCHEMA_VERSION)) {
+    if (meta && meta.version < 3) {
+      // Layout 3 dropped the tasks-of-an-instance index and no longer uses the counter, which stays for older code
+      // still open elsewhere (see the layout above).
+      store.delete(keyRange.bound([OLD_TASKS_OF_PREFIX], [OLD_TASKS_OF_PREFIX, MAX]));
+    }
+    if (meta && meta.version < 4) {
+      // Layout 4 keeps the status as the value of the paging entry instead of a second entry per instance.
+      const byStatus = keyRange.bound([OLD_BY_STATUS_PREFIX], [OLD_BY_STATUS_PREFIX, MAX]);
+      const old = await promisifyRequest(store.getAllKeys(byStatus)) as [string, string, number, string][];
+      for (const [, status, createdMs, id] of old) store.put(status, ['xc', createdMs, id]);
+      store.delete(byStatus);
+    }
+    if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
+    if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
+    store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
+  } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
+    throw new IncompatibleSchemaError(
+      `Database ${JSON.stringify(name)} has schema ${JSON.stringify(meta)}; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`,
+    );
+  }
+  await promisifyRequest(store.transaction);
+}
+
 class KeyvalBackend implements StoreBackend {
   readonly #useStore: UseStore;
+  readonly #name: string;
   readonly #storeName: string;
   readonly #keyRange: typeof IDBKeyRange;
   readonly #clock: Clock;
   readonly #onVersionChange: () => void;
-  /** The connection idb-keyval handed out (until the browser closes it). */
+  /**
+   * The connection in use: one idb-keyval handed out whose layout {@link checkLayout} checked, until the browser closes
+   * it. Kept here because idb-keyval's function hands its connection only through a promise (a hop per transaction).
+   */
   #db: IDBDatabase | undefined;
+  /** The last connection idb-keyval handed out (in use, or being checked): the one `close` closes. */
+  #latest: IDBDatabase | undefined;
+  /** Resolves when the browser closed `#latest` (its `close` event). */
+  #closing: Promise<void> | undefined;
+  /** A new connection on its way (see {@link KeyvalBackend.connect}). */
+  #connecting: Promise<IDBDatabase> | undefined;
+  /** This backend closed its connection (`close`, an upgrade elsewhere): the store has ended, nothing reopens. */
+  #ended = false;
 
-  constructor(useStore: UseStore, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void) {
+  constructor(useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void) {
     this.#useStore = useStore;
+    this.#name = name;
     this.#storeName = storeName;
     this.#keyRange = keyRange;
     this.#clock = clock;
@@ -186,58 +210,98 @@ class KeyvalBackend implements StoreBackend {
   }
 
   /**
-   * Runs `callback` on the object store in a new transaction. The first one comes through idb-keyval, which opens the
-   * database; later ones are made at once on the connection it handed out, instead of after idb-keyval's promise of
-   * it: a step's transaction then begins before the callbacks queued behind the call (the client's, the change feed's
-   * subscribers), as DexieStore's does, and its requests are on their way while those run. A connection the browser
-   * closed is left to idb-keyval to open again. (One closed here, for an upgrade or by `close`, ends the store: its
-   * later calls are refused before they get here; calls already under way do get here, their transaction cannot be
-   * made, and the store maps that failure to the error that ended it.)
+   * Opens a connection through idb-keyval (its function opens one when it has none: first use, or after the browser
+   * closed the last) and checks its layout ({@link checkLayout}) in the connection's first transaction; the store's
+   * transactions are made on it only after that. So a database the browser cleared under the store is marked (or
+   * refused) before the store writes to it, as at the first open.
    */
-  use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
-    // A connection that is closing refuses a transaction by throwing: that is returned as a rejection, as from any
-    // other failure (a StoreBackend's calls return a promise), in the same tick.
-    if (this.#db) {
-      try {
-        return callback(this.#db.transaction(this.#storeName, mode).objectStore(this.#storeName));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.#useStore(mode, (store) => {
-      const db = store.transaction.db;
-      if (db !== this.#db) {
-        this.#db = db;
-        db.onversionchange = () => {
-          this.#onVersionChange();
-          db.close();
-        };
-        // Closed by the browser (the site's data cleared, a storage failure): idb-keyval opens a new one next time.
-        // Only if it is still the one in use: a close that comes after idb-keyval handed out another must not drop that.
-        db.addEventListener('close', () => {
-          if (this.#db === db) this.#db = undefined;
-        });
-      }
-      return callback(store);
+  connect(): Promise<IDBDatabase> {
+    this.#connecting ??= this.#useStore('readwrite', async (store) => {
+      const { db } = store.transaction;
+      this.#latest = db;
+      db.onversionchange = () => {
+        this.#ended = true;
+        this.#onVersionChange();
+        db.close();
+      };
+      // Closed by the browser (the site's data cleared, a storage failure): idb-keyval opens a new one next time (it
+      // listens too). Forgotten only while it is still the latest: a late close must not drop a newer connection.
+      this.#closing = new Promise<void>((resolve) => db.addEventListener('close', () => {
+        if (this.#latest === db) this.#db = this.#latest = undefined;
+        resolve();
+      }));
+      await checkLayout(store, this.#name, this.#keyRange, this.#clock);
+      return db;
+    }).then((db) => {
+      this.#connecting = undefined;
+      // Unless the browser closed it meanwhile (then the next call opens another).
+      if (db === this.#latest) this.#db = db;
+      return db;
+    }, (error: unknown) => {
+      this.#connecting = undefined;
+      throw errorNames(error).includes('NotFoundError')
+        ? new IncompatibleSchemaError(`Database ${JSON.stringify(this.#name)} exists without the object store ${JSON.stringify(this.#storeName)}`, { cause: error })
+        : mapStorageError(error, `opening database ${JSON.stringify(this.#name)}`);
     });
+    return this.#connecting;
   }
 
-  /** idb-keyval has one object store, so every transaction locks all of it whatever the scope. */
+  /**
+   * Runs `callback` on the object store in a new transaction, made at once on the connection in use, instead of after
+   * idb-keyval's promise of it: a step's transaction then begins before the callbacks queued behind the call (the
+   * client's, the change feed's subscribers), as DexieStore's does, and its requests are on their way while those run.
+   * Without a connection (the browser closed it) one is opened and checked first.
+   *
+   * A connection the browser is closing refuses a transaction (it throws): the call waits for its `close` event (at
+   * most {@link CLOSE_WAIT_MS}, else it fails) and runs on a new connection, so a command made while the site's data
+   * is cleared does not fail for it. One this backend closed (`close`, an upgrade elsewhere) has ended the store: its
+   * later calls are refused before they get here; calls already under way are refused here, and the store maps that
+   * failure to the error that ended it. A refusal is a rejection (a StoreBackend's calls return a promise).
+   */
+  use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
+    const db = this.#db;
+    if (!db) return this.connect().then((next) => this.#useOn(next, mode, callback));
+    try {
+      return this.#useOn(db, mode, callback);
+    } catch (error) {
+      if (this.#ended) return Promise.reject(error);
+      const closing = this.#closing!;
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(reject, CLOSE_WAIT_MS, error);
+        void closing.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }).then(() => this.#db ?? this.connect()).then((next) => this.#useOn(next, mode, callback));
+    }
+  }
+
+  #useOn<T>(db: IDBDatabase, mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
+    return callback(db.transaction(this.#storeName, mode).objectStore(this.#storeName));
+  }
+
+  /**
+   * idb-keyval has one object store, so every transaction locks all of it whatever the scope. A transaction that fails
+   * after the browser closed its connection was not committed: it rejects with `reads`, and the store runs it again
+   * (on a new connection).
+   */
   transact<T>(
     mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
   ): Promise<T> {
     return this.use(mode, (store) => {
       const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
+      const { db } = store.transaction;
       return finishChecked(store.transaction, mode, reads, async () => {
         const result = await work(tx);
         await tx.finish();
         return result;
-      }, () => tx.abandon());
+      }, () => tx.abandon(), () => this.#db !== db && !this.#ended); // not the one in use: the browser closed it
     });
   }
 
   close(): void {
-    this.#db?.close();
+    this.#ended = true;
+    this.#latest?.close();
   }
 }
 

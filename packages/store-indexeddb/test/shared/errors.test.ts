@@ -122,32 +122,77 @@ describe('KeyvalStore connection', () => {
   it('goes on working on a new connection after the browser closed the one it had (site data cleared, a storage failure)', async () => {
     const store = track(new KeyvalStore({ name: uniqueName('closed') }));
     await create(store, newInstance('a'));
-    // The connection the store uses: the database of the next transaction it makes.
-    const transaction = IDBDatabase.prototype.transaction;
-    let connection: IDBDatabase | undefined;
-    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
-      connection = this;
-      return transaction.apply(this, args);
-    };
-    try {
-      await store.getInstance('a');
-    } finally {
-      IDBDatabase.prototype.transaction = transaction;
-    }
-    await closeAsTheBrowserDoes(connection!);
+    await closeAsTheBrowserDoes(await connectionOf(store));
     expect((await store.getInstance('a'))?.instanceId).toBe('a');
     await create(store, newInstance('b'));
     expect((await store.getInstance('b'))?.instanceId).toBe('b');
   });
+
+  it('runs a call made while the browser closes its connection on the next one, instead of failing it', async () => {
+    const name = uniqueName('closing');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    await callWhileClosing(await connectionOf(store), name, () => create(store, newInstance('b')));
+    expect((await store.getInstance('b'))?.instanceId).toBe('b');
+  });
+
+  it('marks the database its layout when the browser cleared it under the store', async () => {
+    const name = uniqueName('cleared');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    await clearAsTheBrowserDoes(await connectionOf(store), name);
+    await create(store, newInstance('b'));
+    expect(await readMeta(name)).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    expect(await store.getInstance('a')).toBeUndefined(); // the browser cleared it
+    expect((await store.getInstance('b'))?.instanceId).toBe('b');
+  });
+
+  it('refuses a database that a newer layout made after the browser cleared it under the store, writing nothing', async () => {
+    const name = uniqueName('cleared-newer');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    await clearAsTheBrowserDoes(await connectionOf(store), name);
+    // Newer code in another tab opened the new database first.
+    const newer = { version: KEYVAL_SCHEMA_VERSION + 1, store: 'durable-rx/keyval' };
+    const db = await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('durable-rx'));
+    rawConnections.push(db);
+    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put(newer, ['meta']));
+    await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'incompatible-schema' });
+    await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'incompatible-schema' });
+    const keys = db.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
+    await requestDone(keys);
+    expect(keys.result).toEqual([['meta']]);
+  });
 });
+
+/** The connection a KeyvalStore uses: the database of the next transaction it makes (a read). */
+async function connectionOf(store: KeyvalStore): Promise<IDBDatabase> {
+  const transaction = IDBDatabase.prototype.transaction;
+  let connection: IDBDatabase | undefined;
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+    connection = this;
+    return transaction.apply(this, args);
+  };
+  try {
+    await store.getInstance('none');
+  } finally {
+    IDBDatabase.prototype.transaction = transaction;
+  }
+  return connection!;
+}
+
+/** Resolves when the browser closed `connection` (its `close` event). The test's timeout ends the wait. */
+function closed(connection: IDBDatabase): Promise<void> {
+  return new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
+}
 
 /** What the browser does to a connection when the site's data is cleared: closes it and fires `close` at it. */
 async function closeAsTheBrowserDoes(connection: IDBDatabase): Promise<void> {
   // Resolved by `close` itself, which the store hears first (its listener came earlier): then it has forgotten the
   // connection. fake-indexeddb fires `close` only once every transaction of the database has finished, and the read
   // that found the connection resolved with its request, maybe before its transaction finished: then `close` comes in
-  // a later task, not in forceCloseDatabase. (The browser branch fires it at once.) The test's timeout ends the wait.
-  const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
+  // a later task, not in forceCloseDatabase. (The browser branch fires it at once.)
+  const done = closed(connection);
   if (typeof window === 'undefined') {
     // fake-indexeddb's events are its own: it does both. (Its declaration types the connection as the class.)
     const { forceCloseDatabase } = await import('fake-indexeddb');
@@ -156,7 +201,69 @@ async function closeAsTheBrowserDoes(connection: IDBDatabase): Promise<void> {
     connection.close();
     connection.dispatchEvent(new Event('close'));
   }
-  await closed;
+  await done;
+}
+
+/**
+ * Deletes database `name` as the browser does when the site's data is cleared: its connections are closed (each gets
+ * `close`, not `versionchange`) and its data is gone. Resolves once `connection` got `close` (the store heard it first).
+ * In Chromium that is DevTools' delete (CDP IndexedDB.deleteDatabase, which force-closes); fake-indexeddb closes the
+ * connection, then deletes the database.
+ */
+async function clearAsTheBrowserDoes(connection: IDBDatabase, name: string): Promise<void> {
+  const done = closed(connection);
+  if (typeof window === 'undefined') {
+    const { forceCloseDatabase } = await import('fake-indexeddb');
+    forceCloseDatabase(connection as unknown as Parameters<typeof forceCloseDatabase>[0]);
+    await done;
+    await requestDone(indexedDB.deleteDatabase(name));
+  } else {
+    const { cdp } = await import('vitest/browser');
+    await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
+    await done;
+  }
+}
+
+/**
+ * Makes `call` while the browser closes `connection` and resolves with its result. A transaction of the test's own
+ * keeps the connection busy with reads meanwhile:
+ * - Chromium (the database cleared, see clearAsTheBrowserDoes): the browser aborts that transaction first and closes
+ *   the connection afterwards; the call is made when the abort arrives, so its transaction is refused or aborted by
+ *   the close that follows.
+ * - fake-indexeddb closes the connection once its transactions finished: the call is made at once, while it is closing,
+ *   and the reads stop a few tasks later.
+ */
+async function callWhileClosing<T>(connection: IDBDatabase, name: string, call: () => Promise<T>): Promise<T> {
+  const node = typeof window === 'undefined';
+  // Imported before the reads start: an import may take tasks.
+  const { forceCloseDatabase } = node ? await import('fake-indexeddb') : { forceCloseDatabase: undefined };
+  const { cdp } = node ? { cdp: undefined } : await import('vitest/browser');
+  const busy = connection.transaction('durable-rx', 'readonly');
+  const reads = busy.objectStore('durable-rx');
+  let left = node ? 20 : Infinity;
+  const read = (): void => {
+    if (left-- > 0) reads.get(['meta']).onsuccess = read;
+  };
+  read();
+  if (forceCloseDatabase) {
+    forceCloseDatabase(connection as unknown as Parameters<typeof forceCloseDatabase>[0]);
+    return call();
+  }
+  const result = new Promise<T>((resolve, reject) => busy.addEventListener('abort', () => call().then(resolve, reject)));
+  await cdp!().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
+  return result;
+}
+
+/** The layout marker of a KeyvalStore database, read on a connection of its own. */
+async function readMeta(name: string): Promise<unknown> {
+  const db = await openRaw(name);
+  try {
+    const meta = db.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['meta']);
+    await requestDone(meta);
+    return meta.result;
+  } finally {
+    db.close();
+  }
 }
 
 /**
