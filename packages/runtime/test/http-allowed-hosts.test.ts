@@ -70,6 +70,8 @@ function overSocket(
       response.on('error', reject);
     });
     sent.on('error', reject);
+    // An end of its own: a route the guard let through that never answers (a stream) fails here, not at the test's timeout.
+    sent.setTimeout(30_000, () => sent.destroy(new Error(`no answer to ${method} ${path} within 30 s`)));
     sent.end(body);
   });
 }
@@ -216,6 +218,8 @@ describe('the allowedHosts option', () => {
       'example.com', false, null, 1, {}, [''], ['.'], ['*'], ['*.example.com'], ['example.com:8080'], ['http://example.com'],
       ['example.com/'], ['example.com/api'], ['user@example.com'], ['example.com?'], ['example.com#'], [' example.com'],
       ['a b'], [1], [null], ['..example.com'], ['a..example.com'], ['::1'], ['[::1'], [true],
+      // Entries that cannot be turned into text: still the typed error, not a TypeError from describing them.
+      [Object.create(null)], [{ toString: () => { throw new Error('not text'); } }],
     ];
     for (const allowedHosts of wrong) {
       expect(() => anonymous(client, { allowedHosts: allowedHosts as never }), JSON.stringify(allowedHosts)).toThrow(refused);

@@ -181,8 +181,9 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
- * Every request needs the key (401 otherwise); an anonymous handler answers only the host names of its `allowedHosts`
- * (421 `host-not-allowed` otherwise, against DNS rebinding); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
+ * Every request needs the key (401 otherwise); an anonymous handler answers only the host names it is meant to be
+ * reached by (IP addresses, `localhost`, the host of `baseUrl`, `allowedHosts`; 421 `host-not-allowed` otherwise, against
+ * DNS rebinding); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
  * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
  * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
@@ -719,7 +720,7 @@ function hostAllowList(option: HttpHandlerOptions['allowedHosts'], anonymous: bo
     const name = typeof entry === 'string' ? hostNameOf(domain ? entry.slice(1) : entry) : undefined;
     if (name === undefined) {
       throw new InvalidArgumentError(
-        `allowedHosts: ${JSON.stringify(String(entry)).slice(0, 200)} is not a host name (api.example.com, or `
+        `allowedHosts: ${typeof entry === 'string' ? JSON.stringify(entry.slice(0, 200)) : `a ${entry === null ? 'null' : typeof entry}`} is not a host name (api.example.com, or `
         + '.example.com for a domain and its subdomains; no scheme, port, path or *; true allows any host)',
       );
     }

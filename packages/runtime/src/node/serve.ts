@@ -35,8 +35,8 @@ export interface NodeServer {
  * Serves a fetch handler with Node's `node:http` (through `@hono/node-server`), on 127.0.0.1 unless told otherwise.
  * Event streams of `createHttpHandler` are written to the socket directly, without web streams: each committed
  * value's bytes, serialised once, go to every connection that watches it. The request URL the handler gets is built
- * from the `Host` header (without one, on `hostname`), so its host name is what an anonymous `createHttpHandler` checks
- * against its `allowedHosts`.
+ * from the request target's host: the `Host` header for the origin-form requests browsers send (without one, on
+ * `hostname`), so its host name is what an anonymous `createHttpHandler` checks against its `allowedHosts`.
  *
  * @example
  * ```ts
