@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OrchestrationWorkItem, Store } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
+import { IdbStore } from '../../src/idb-store.js';
+import type { StoreBackend } from '../../src/internal/store-backend.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
@@ -162,6 +164,26 @@ describe('KeyvalStore connection', () => {
     const keys = db.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
     await requestDone(keys);
     expect(keys.result).toEqual([['meta']]);
+  });
+});
+
+describe('IdbStore', () => {
+  it('runs a transaction at most three times when its backend keeps asking to run it again (a connection that keeps closing)', async () => {
+    let runs = 0;
+    const backend: StoreBackend = {
+      // Rejecting with `reads` asks for another run (the connection closed under the transaction); the tenth run fails
+      // for good, so a store without a bound fails here too instead of running forever.
+      transact: (_mode, _scope, _work, reads) => Promise.reject(++runs < 10 ? reads : new Error('ran ten times')),
+      close: () => undefined,
+    };
+    class Store extends IdbStore {
+      constructor() {
+        super({ kind: 'test', databaseName: uniqueName('reruns'), openBackend: async () => backend });
+      }
+    }
+    const store = track(new Store());
+    await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'storage-error', message: expect.stringContaining('kept closing') });
+    expect(runs).toBe(3);
   });
 });
 
