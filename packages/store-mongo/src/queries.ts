@@ -24,13 +24,17 @@ export const STORE_KEY = { _id: { $type: 'string' } } as const;
  * `lease_expiry`, `updated`) as a filter on the document it fetches. Claims, updates and re-reads fetch that document
  * anyway; the claims' probe and `nextWakeTime` read one document more than the index key they read before.
  *
+ * A filter that has an `_id` condition of its own keeps it: the rule joins it in an `$and` (spread into the same
+ * object, the rule would replace it).
+ *
  * @example
  * ```ts
- * storeKeyed({ claimAt: EPOCH }); // { claimAt: EPOCH, _id: { $type: 'string' } }
+ * storeKeyed({ claimAt: EPOCH });           // { claimAt: EPOCH, _id: { $type: 'string' } }
+ * storeKeyed({ _id: { $gt: 'p' } });        // { $and: [{ _id: { $gt: 'p' } }, { _id: { $type: 'string' } }] }
  * ```
  */
-export function storeKeyed<T extends object>(filter: T): T & typeof STORE_KEY {
-  return { ...filter, ...STORE_KEY };
+export function storeKeyed<T extends object>(filter: T): (T & typeof STORE_KEY) | { $and: [T, typeof STORE_KEY] } {
+  return '_id' in filter ? { $and: [filter, STORE_KEY] } : { ...filter, ...STORE_KEY };
 }
 
 /** Page order of `queryInstances`: (createdTime, instanceId). Served by the `page` / `status_page` indexes. */

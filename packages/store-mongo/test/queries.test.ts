@@ -327,6 +327,26 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
   });
 });
 
+/**
+ * A filter as MongoDB applies it, for the shapes buildQueryFilter and storeKeyed write ($and, $or, equality,
+ * $gt/$gte, $type string): comparisons are type-bracketed (a Date bound matches only dates, a string bound only
+ * strings).
+ */
+const matches = (filter: Document, doc: Document): boolean => Object.entries(filter).every(([key, condition]) => {
+  if (key === '$and') return (condition as Document[]).every((c) => matches(c, doc));
+  if (key === '$or') return (condition as Document[]).some((c) => matches(c, doc));
+  const value: unknown = doc[key];
+  const sameType = (bound: unknown) => (bound instanceof Date ? value instanceof Date : typeof value === typeof bound && !(value instanceof Date));
+  const order = (bound: unknown) => (value instanceof Date ? +value - +(bound as Date) : String(value).localeCompare(String(bound)));
+  if (typeof condition !== 'object' || condition instanceof Date) return sameType(condition) && order(condition) === 0;
+  return Object.entries(condition as Document).every(([op, bound]) => {
+    if (op === '$gte') return sameType(bound) && order(bound) >= 0;
+    if (op === '$gt') return sameType(bound) && order(bound) > 0;
+    if (op === '$type' && bound === 'string') return typeof value === 'string';
+    throw new Error(`${op} is outside the model`);
+  });
+});
+
 describe('documents whose _id is not a string (left in the collections by another program)', () => {
   const at = (ms: number) => new Date(T0.getTime() + ms);
   const now = T0;
@@ -375,6 +395,15 @@ describe('documents whose _id is not a string (left in the collections by anothe
     }
   });
 
+  it('are left out by the rule joined to a filter, which keeps that filter\u2019s own _id condition', () => {
+    const afterP = storeKeyed({ _id: { $gt: 'p' }, claimAt: EPOCH });
+    expect(afterP).toEqual({ $and: [{ _id: { $gt: 'p' }, claimAt: EPOCH }, STORE_KEY] });
+    expect(matches(afterP, { _id: 'q', claimAt: EPOCH })).toBe(true);
+    expect(matches(afterP, { _id: 'a', claimAt: EPOCH })).toBe(false); // spread into one object, the rule replaced $gt
+    expect(matches(afterP, { _id: new ObjectId(), claimAt: EPOCH })).toBe(false);
+    expect(storeKeyed({ claimAt: EPOCH })).toEqual({ claimAt: EPOCH, ...STORE_KEY });
+  });
+
   it('are left out of query pages on the keys of the page index, which holds _id: no document fetched for it', () => {
     const page = INDEXES.instances.find((i) => i.name === 'page')!.key as Record<string, 1>;
     expect(indexScan(page, { createdTime: { $gte: now }, ...STORE_KEY }, PAGE_SORT).typeChecked).toEqual({ onKeys: ['_id'], onDocuments: [] });
@@ -390,25 +419,6 @@ describe('purge records (what a changes$ resync reports as purged)', () => {
 });
 
 describe('query pages (where the next page starts)', () => {
-  /**
-   * The continuation filter as MongoDB applies it, for the shapes buildQueryFilter writes when paging ($and, $or,
-   * equality, $gt/$gte, $type string): comparisons are type-bracketed (a Date bound matches only dates, a string bound
-   * only strings).
-   */
-  const matches = (filter: Document, doc: Document): boolean => Object.entries(filter).every(([key, condition]) => {
-    if (key === '$and') return (condition as Document[]).every((c) => matches(c, doc));
-    if (key === '$or') return (condition as Document[]).some((c) => matches(c, doc));
-    const value: unknown = doc[key];
-    const sameType = (bound: unknown) => (bound instanceof Date ? value instanceof Date : typeof value === typeof bound && !(value instanceof Date));
-    const order = (bound: unknown) => (value instanceof Date ? +value - +(bound as Date) : String(value).localeCompare(String(bound)));
-    if (typeof condition !== 'object' || condition instanceof Date) return sameType(condition) && order(condition) === 0;
-    return Object.entries(condition as Document).every(([op, bound]) => {
-      if (op === '$gte') return sameType(bound) && order(bound) >= 0;
-      if (op === '$gt') return sameType(bound) && order(bound) > 0;
-      if (op === '$type' && bound === 'string') return typeof value === 'string';
-      throw new Error(`${op} is outside the model`);
-    });
-  });
   /** Every document the pages list, following the continuation keys as queryInstances does (docs in PAGE_SORT order). */
   type Doc = { readonly _id: unknown; readonly createdTime?: unknown };
   const listed = (docs: readonly Doc[], pageSize: number): unknown[] => {
