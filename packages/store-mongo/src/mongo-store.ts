@@ -47,7 +47,7 @@ import {
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
-  timedActivityClaimFilter, timedClaimFilter,
+  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -583,12 +583,12 @@ export class MongoStore implements Store {
 
   /**
    * Leases the instance that became claimable first at `now` (`orchestrationClaimTries`): a probe of the timed
-   * band's head, then `findOneAndUpdate`s on ranges of the `claim_at` index, so the server picks and leases atomically
-   * and never visits an instance that is leased or waits for a later time.
+   * band's head (one index key), then `findOneAndUpdate`s on ranges of the `claim_at` index, so the server picks and
+   * leases atomically and never visits an instance that is leased or waits for a later time.
    */
   async #leaseNext(session: ClientSession, lease: Lease, now: Date): Promise<Pick<InstanceDoc, '_id' | 'state' | 'input'> | null> {
-    const head = await this.#instances.findOne(timedClaimFilter(now), {
-      session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 },
+    const head = await this.#instances.findOne(timedClaimProbeFilter(now), {
+      session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION,
     });
     // The claimed instance's earliest message is due at or before `now`, so this is claimAtOf(lease, its due time).
     const claimAt = claimAtOf(lease.expiresAt, now);
@@ -641,12 +641,12 @@ export class MongoStore implements Store {
 
   /**
    * Leases the activity task that became claimable first at `now` (`activityClaimTries`): a probe of the first
-   * expired lease, then `findOneAndUpdate`s on ranges of the tasks' `claim_at` index, whose leading field is the lease
-   * expiry, so the server picks and leases atomically and never visits a task whose lease is live.
+   * expired lease (one index key), then `findOneAndUpdate`s on ranges of the tasks' `claim_at` index, whose leading
+   * field is the lease expiry, so the server picks and leases atomically and never visits a task whose lease is live.
    */
   async #leaseNextTask(lease: Lease, now: Date): Promise<Pick<TaskDoc, '_id' | 'task'> | null> {
-    const head = await this.#tasks.findOne(timedActivityClaimFilter(now), {
-      sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, projection: { _id: 0, leaseExpiresAt: 1 },
+    const head = await this.#tasks.findOne(timedActivityClaimProbeFilter(now), {
+      sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
     });
     for (const { filter } of activityClaimTries(head?.leaseExpiresAt, now)) {
       const doc = await this.#tasks.findOneAndUpdate(

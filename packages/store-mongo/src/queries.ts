@@ -22,7 +22,8 @@ export const STORE_KEY = { _id: { $type: 'string' } } as const;
  * How the server applies it: on an index whose key holds `_id` (`page`, `status_page`) as bounds on the index keys
  * (`["", {})`, checked before a document is fetched, so a covered read stays covered); on any other (`claim_at`,
  * `lease_expiry`, `updated`) as a filter on the document it fetches. Claims, updates and re-reads fetch that document
- * anyway; the claims' probe and `nextWakeTime` read one document more than the index key they read before.
+ * anyway; `nextWakeTime` reads one document more than the index key it read before. The claims' probes leave the rule
+ * out ({@link timedClaimProbeFilter}) and read index keys alone.
  *
  * A filter that has an `_id` condition of its own keeps it: the rule joins it in an `$and` (spread into the same
  * object, the rule would replace it).
@@ -61,11 +62,24 @@ export interface ClaimTry<T = InstanceDoc> {
 
 /**
  * Instances claimable since a time at or before `now` (`claimAtOf` after EPOCH): a durable timer that came due
- * or a lease that expired, first the earliest. The claim probes its head first ({@link orchestrationClaimTries}).
+ * or a lease that expired, first the earliest. The claim probes its head first ({@link timedClaimProbeFilter}).
  */
 export function timedClaimFilter(now: Date): Filter<InstanceDoc> {
-  return storeKeyed({ claimAt: { $gt: EPOCH, $lte: now } });
+  return storeKeyed(timedClaimProbeFilter(now));
 }
+
+/**
+ * The probe of a claim: the range of {@link timedClaimFilter} without the rule of {@link storeKeyed}, so that with the
+ * projection `{ _id: 0, claimAt: 1 }` it reads one key of `claim_at` and no document. The probe only orders the tries
+ * ({@link orchestrationClaimTries}), and every try applies the rule, so no other program's document is ever leased; one
+ * inside the timed band at most makes its `claimAt` the head, which moves only the point where the tries switch bands.
+ */
+export function timedClaimProbeFilter(now: Date): Filter<InstanceDoc> {
+  return { claimAt: { $gt: EPOCH, $lte: now } };
+}
+
+/** What the claim's probe reads: the `claimAt` of the index key, no `_id` (which `claim_at` does not hold). */
+export const TIMED_CLAIM_PROBE_PROJECTION = { _id: 0, claimAt: 1 } as const;
 
 /**
  * Instances with a message visible at once and no lease (`claimAt` EPOCH, whatever the claimer's clock), in the
@@ -77,7 +91,7 @@ export function atOnceClaimFilter(readyBy?: Date): Filter<InstanceDoc> {
 
 /**
  * The tries of one orchestration claim, given `timedHead`: the `claimAt` of the first instance of the timed band at
- * `now` (a probe of the index: one key and its document), `undefined` when it is empty. Claims are fair across both
+ * `now` (a probe of the index, {@link timedClaimProbeFilter}: one key), `undefined` when it is empty. Claims are fair across both
  * bands: the instance that became claimable first goes first, so a due timer waits only behind messages that were
  * visible before it (not behind a whole backlog), and a backlog of due timers does not hold up messages sent before
  * they came due.
@@ -113,13 +127,24 @@ export function atOnceActivityClaimFilter(readyBy?: Date): Filter<TaskDoc> {
 
 /** Activity tasks whose lease expired at or before `now`, the earliest expiry first. */
 export function timedActivityClaimFilter(now: Date): Filter<TaskDoc> {
-  return storeKeyed({ leaseExpiresAt: { $gt: EPOCH, $lte: now } });
+  return storeKeyed(timedActivityClaimProbeFilter(now));
 }
 
 /**
+ * The probe of an activity claim: {@link timedActivityClaimFilter} without the rule, for the reason of
+ * {@link timedClaimProbeFilter}; with the projection `{ _id: 0, leaseExpiresAt: 1 }` it reads one key and no document.
+ */
+export function timedActivityClaimProbeFilter(now: Date): Filter<TaskDoc> {
+  return { leaseExpiresAt: { $gt: EPOCH, $lte: now } };
+}
+
+/** What the activity claim's probe reads: the lease expiry of the index key, no `_id`. */
+export const TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION = { _id: 0, leaseExpiresAt: 1 } as const;
+
+/**
  * The tries of one activity claim, with the rule of {@link orchestrationClaimTries}: the task that became claimable
- * first goes first. `timedHead` is the lease expiry of the first task whose lease expired by `now` (a probe: one key
- * and its document), `undefined` when none did. Every try is a range on {@link CLAIM_ACTIVITY_HINT} that ends at `now`
+ * first goes first. `timedHead` is the lease expiry of the first task whose lease expired by `now` (a probe,
+ * {@link timedActivityClaimProbeFilter}: one key), `undefined` when none did. Every try is a range on {@link CLAIM_ACTIVITY_HINT} that ends at `now`
  * or at EPOCH, so a claim never steps over the tasks that are leased (before, it walked the scheduling order and
  * skipped each leased task inside the index).
  *

@@ -5,9 +5,9 @@ import {
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
-  timedClaimFilter,
+  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION,
 } from '../src/queries.js';
-import { inScan, indexScan } from './support/index-scan.js';
+import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
 import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
 import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
@@ -239,7 +239,7 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
   const claimIndex = INDEXES.instances.find((i) => JSON.stringify(i.key) === JSON.stringify(CLAIM_ORCHESTRATION_HINT))!.key as Record<string, 1>;
   const claimQueries = [
     ...orchestrationClaimTries(at(-5_000), now).map((t) => ({ what: `claim (${t.band})`, filter: t.filter })),
-    { what: 'probe of the timed band', filter: timedClaimFilter(now) },
+    { what: 'probe of the timed band', filter: timedClaimProbeFilter(now) },
   ];
 
   it('every claim is a range on claimAt that ends at now, served in index order', () => {
@@ -292,7 +292,7 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
     const taskIndex = INDEXES.activityTasks.find((i) => JSON.stringify(i.key) === JSON.stringify(CLAIM_ACTIVITY_HINT))!.key as Record<string, 1>;
     const taskQueries = [
       ...activityClaimTries(at(-5_000), now).map((t) => ({ what: `claim (${t.band})`, filter: t.filter })),
-      { what: 'probe of expired leases', filter: timedActivityClaimFilter(now) },
+      { what: 'probe of expired leases', filter: timedActivityClaimProbeFilter(now) },
     ];
     // 5,000 tasks running under live leases (the ones scheduled first), then the claimable ones.
     const tasks = [
@@ -353,16 +353,12 @@ describe('documents whose _id is not a string (left in the collections by anothe
   /** True when `filter` matches only string `_id`s: the rule at its top level or in a clause of its `$and`. */
   const requiresStringKey = (filter: Document): boolean =>
     JSON.stringify(filter['_id']) === JSON.stringify(STORE_KEY._id) || (Array.isArray(filter['$and']) && filter['$and'].some(requiresStringKey));
-  const claims: [string, Document][] = [
-    ...orchestrationClaimTries(at(-5_000), now).map((t): [string, Document] => [`claim (${t.band})`, t.filter]),
-    ['probe of the timed band', timedClaimFilter(now)],
-  ];
-  const taskClaims: [string, Document][] = [
-    ...activityClaimTries(at(-5_000), now).map((t): [string, Document] => [`activity claim (${t.band})`, t.filter]),
-    ['probe of expired task leases', timedActivityClaimFilter(now)],
-  ];
+  const claims: [string, Document][] =
+    orchestrationClaimTries(at(-5_000), now).map((t): [string, Document] => [`claim (${t.band})`, t.filter]);
+  const taskClaims: [string, Document][] =
+    activityClaimTries(at(-5_000), now).map((t): [string, Document] => [`activity claim (${t.band})`, t.filter]);
 
-  it('are left out by every scan MongoStore sends: claims and their probes, wake-ups, releases, pages, purges, resyncs, the claimAt fill-in', () => {
+  it('are left out by every scan MongoStore sends: claims, wake-ups, releases, pages, purges, resyncs, the claimAt fill-in', () => {
     const scans: [string, Document][] = [
       ...claims,
       ...taskClaims,
@@ -384,15 +380,24 @@ describe('documents whose _id is not a string (left in the collections by anothe
     const claimIndex = CLAIM_ORCHESTRATION_HINT;
     for (const [what, filter] of claims) {
       const scan = indexScan(claimIndex, filter, CLAIM_ORCHESTRATION_SORT);
-      expect(scan.typeChecked, what).toEqual({ onKeys: [], onDocuments: ['_id'] });
+      expect(scan.fetchedFor, what).toEqual(['_id']);
       const { _id: rule, ...withoutRule } = filter;
-      const { typeChecked: _, ...bounds } = indexScan(claimIndex, withoutRule, CLAIM_ORCHESTRATION_SORT);
+      const { fetchedFor: _, ...bounds } = indexScan(claimIndex, withoutRule, CLAIM_ORCHESTRATION_SORT);
       expect(rule, what).toEqual(STORE_KEY._id);
       expect(scan, what).toMatchObject(bounds);
     }
-    for (const [what, filter] of taskClaims) {
-      expect(indexScan(CLAIM_ACTIVITY_HINT, filter, CLAIM_ACTIVITY_SORT).typeChecked, what).toEqual({ onKeys: [], onDocuments: ['_id'] });
-    }
+    for (const [what, filter] of taskClaims) expect(indexScan(CLAIM_ACTIVITY_HINT, filter, CLAIM_ACTIVITY_SORT).fetchedFor, what).toEqual(['_id']);
+  });
+
+  it('are left out by the tries a claim\u2019s probe orders; the probe reads index keys alone, no document', () => {
+    // The probe finds the timed band's head; the timed try is its range with the rule, which decides what is leased.
+    expect(timedClaimFilter(now)).toEqual(storeKeyed(timedClaimProbeFilter(now)));
+    expect(timedActivityClaimFilter(now)).toEqual(storeKeyed(timedActivityClaimProbeFilter(now)));
+    expect(requiresStringKey(timedClaimFilter(now))).toBe(true);
+    // With the rule, each probe would fetch the document of the key it reads (claim_at does not hold _id).
+    expect(isCovered(CLAIM_ORCHESTRATION_HINT, timedClaimProbeFilter(now), TIMED_CLAIM_PROBE_PROJECTION)).toBe(true);
+    expect(isCovered(CLAIM_ACTIVITY_HINT, timedActivityClaimProbeFilter(now), TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION)).toBe(true);
+    expect(isCovered(CLAIM_ORCHESTRATION_HINT, timedClaimFilter(now), TIMED_CLAIM_PROBE_PROJECTION)).toBe(false);
   });
 
   it('are left out by the rule joined to a filter, which keeps that filter\u2019s own _id condition', () => {
@@ -402,11 +407,6 @@ describe('documents whose _id is not a string (left in the collections by anothe
     expect(matches(afterP, { _id: 'a', claimAt: EPOCH })).toBe(false); // spread into one object, the rule replaced $gt
     expect(matches(afterP, { _id: new ObjectId(), claimAt: EPOCH })).toBe(false);
     expect(storeKeyed({ claimAt: EPOCH })).toEqual({ claimAt: EPOCH, ...STORE_KEY });
-  });
-
-  it('are left out of query pages on the keys of the page index, which holds _id: no document fetched for it', () => {
-    const page = INDEXES.instances.find((i) => i.name === 'page')!.key as Record<string, 1>;
-    expect(indexScan(page, { createdTime: { $gte: now }, ...STORE_KEY }, PAGE_SORT).typeChecked).toEqual({ onKeys: ['_id'], onDocuments: [] });
   });
 });
 

@@ -1,13 +1,13 @@
 import type { Document } from 'mongodb';
 
 /**
- * How MongoDB serves a query of the simple shapes MongoStore sends (a conjunction of equalities and `$gt/$gte/$lt/$lte`
- * ranges, `$type` conditions, a sort) from one index, read off the shapes alone, so unit tests can check index use
- * without a server: the bounds of the index scan on the index's leading field, whether the sort comes from the index
- * order, and where a `$type` condition is checked (on the keys, or on the fetched documents: it never bounds the scan
- * here). Throws when the index cannot serve the query (an equality or range on a field missing from the key, an
- * unconstrained leading field other than in an ordered scan without a filter, an operator this model does not know).
- * The integration tests check the same queries with `explain()`.
+ * How MongoDB serves a query of the simple shapes MongoStore sends (a conjunction of equalities, `$in` and
+ * `$gt/$gte/$lt/$lte` ranges, `$type` conditions, possibly as an `$and` of such clauses, a sort) from one index, read
+ * off the shapes alone, so unit tests can check index use without a server: the bounds of the index scan on the index's
+ * leading field, whether the sort comes from the index order, and which fields need the document fetched on every
+ * supported server (MongoDB 4.4 on). Throws when the index cannot serve the query (an equality or range on a field
+ * missing from the key, an unconstrained leading field other than in an ordered scan without a filter, an operator
+ * this model does not know). The integration tests check the same queries with `explain()`.
  */
 export interface IndexScan {
   /** The range of the leading index field the scan visits (inclusive flags), `undefined` ends: open. */
@@ -21,24 +21,26 @@ export interface IndexScan {
    */
   readonly pointPrefix: number;
   /**
-   * The fields whose `$type` condition the server checks on the keys the scan visits (the field is in the index key,
-   * not its leading field: no document fetched for it), and those it checks on the document it fetches (not in the key).
+   * The fields with a `$type` condition. The server checks them on the document it fetches for each key whether or not
+   * the index holds the field: MongoDB 4.4 builds the bounds of a `$type` as INEXACT_FETCH unless the type is number
+   * (later versions check a string `$type` on the key when the index holds the field). A scan with one is never an
+   * index-only read on every supported server: it reads a document per key it visits.
    */
-  readonly typeChecked: { readonly onKeys: readonly string[]; readonly onDocuments: readonly string[] };
+  readonly fetchedFor: readonly string[];
 }
 
 export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Document, sort: Readonly<Record<string, 1 | -1>> = {}): IndexScan {
   const fields = Object.keys(key);
   const predicates = new Map<string, Document | { $eq: unknown }>();
-  const typeChecked = { onKeys: [] as string[], onDocuments: [] as string[] };
-  for (const [field, condition] of Object.entries(filter)) {
+  const fetchedFor: string[] = [];
+  for (const [field, condition] of conjuncts(filter)) {
     if (field.startsWith('$')) throw new Error(`operator ${field} is outside the model`);
     if (isTypeOnly(condition)) {
-      // Bounds of its type on a later field of the key (checked on each key), or a filter on the fetched document.
       if (field === fields[0]) throw new Error(`$type on the leading field ${field} is outside the model`);
-      (fields.includes(field) ? typeChecked.onKeys : typeChecked.onDocuments).push(field);
+      fetchedFor.push(field);
       continue;
     }
+    if (predicates.has(field)) throw new Error(`two conditions on ${field} are outside the model`);
     if (!fields.includes(field)) throw new Error(`${field} is not in the index ${JSON.stringify(key)}`);
     const isOps = typeof condition === 'object' && condition !== null && !(condition instanceof Date) &&
       Object.keys(condition as object).every((k) => k.startsWith('$'));
@@ -53,7 +55,7 @@ export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Documen
   const lead = predicates.get(fields[0]!);
   // An unconstrained leading field is served only as an ordered scan from its first key (a `findOne` reads one key).
   if (!lead && Object.keys(sort)[0] === fields[0] && predicates.size === 0) {
-    return { lower: undefined, upper: undefined, sortFromIndex: true, pointPrefix: 0, typeChecked };
+    return { lower: undefined, upper: undefined, sortFromIndex: true, pointPrefix: 0, fetchedFor };
   }
   if (!lead) throw new Error(`the leading field ${fields[0]} is not constrained: the scan visits the whole index`);
   let equalityPrefix = 0;
@@ -63,11 +65,29 @@ export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Documen
   const rest = fields.slice(equalityPrefix);
   const sortFields = Object.keys(sort).filter((f) => !fields.slice(0, equalityPrefix).includes(f));
   const sortFromIndex = sortFields.every((f, i) => rest[i] === f && sort[f] === key[f]);
-  if ('$in' in lead) throw new Error('$in on the leading field is outside the model');
-  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex, pointPrefix, typeChecked };
+  // Points on the leading field: one range per point, not one range (the sort is checked after the equality prefix).
+  if ('$in' in lead) return { lower: undefined, upper: undefined, sortFromIndex: false, pointPrefix, fetchedFor };
+  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex, pointPrefix, fetchedFor };
   const lower = lead['$gte'] !== undefined ? { value: lead['$gte'], inclusive: true } : lead['$gt'] !== undefined ? { value: lead['$gt'], inclusive: false } : undefined;
   const upper = lead['$lte'] !== undefined ? { value: lead['$lte'], inclusive: true } : lead['$lt'] !== undefined ? { value: lead['$lt'], inclusive: false } : undefined;
-  return { lower, upper, sortFromIndex, pointPrefix, typeChecked };
+  return { lower, upper, sortFromIndex, pointPrefix, fetchedFor };
+}
+
+/**
+ * True when `key` serves `filter` with `projection` from the index alone (a covered read: no document fetched): the
+ * scan needs no document for a condition ({@link IndexScan.fetchedFor}) and every projected field is in the key.
+ */
+export function isCovered(key: Readonly<Record<string, 1 | -1>>, filter: Document, projection: Readonly<Record<string, 0 | 1>>): boolean {
+  const projected = Object.keys(projection).filter((field) => projection[field] === 1);
+  return indexScan(key, filter).fetchedFor.length === 0 && projected.every((field) => field in key);
+}
+
+/** The (field, condition) pairs of a filter whose clauses are all ANDed: its own fields and those of its `$and`. */
+function conjuncts(filter: Document): [string, unknown][] {
+  return Object.entries(filter).flatMap(([field, condition]): [string, unknown][] => {
+    if (field !== '$and') return [[field, condition]];
+    return (condition as Document[]).flatMap(conjuncts);
+  });
 }
 
 function isTypeOnly(condition: unknown): boolean {
