@@ -44,7 +44,7 @@ import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildPurgeFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter,
@@ -789,11 +789,15 @@ export class MongoStore implements Store {
         });
       };
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
-      // holds one cursor batch in memory, not every id.
-      const cursor = this.#instances.find(mongoFilter, { projection: { _id: 1 }, batchSize: PURGE_SCAN_BATCH });
+      // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
+      // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
+      const cursor = this.#instances.find<{ readonly _id: unknown }>(purgeScanFilter(filter), {
+        projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH,
+      });
       try {
         let batch: string[] = [];
         for await (const doc of cursor) {
+          if (typeof doc._id !== 'string') continue;
           batch.push(doc._id);
           if (batch.length < PURGE_BATCH) continue;
           await purge(batch);

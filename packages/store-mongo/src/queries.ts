@@ -19,11 +19,13 @@ export const STORE_KEY = { _id: { $type: 'string' } } as const;
  * never in a query page, a purge or a resync, so it is never written to nor logged either. A read by a key
  * (`_id: instanceKey(id)`, `_id: { $in: keys }`) matches strings only already and needs no rule.
  *
- * How the server applies it: on an index whose key holds `_id` (`page`, `status_page`) as bounds on the index keys
- * (`["", {})`, checked before a document is fetched, so a covered read stays covered); on any other (`claim_at`,
- * `lease_expiry`, `updated`) as a filter on the document it fetches. Claims, updates and re-reads fetch that document
- * anyway; `nextWakeTime` reads one document more than the index key it read before. The claims' probes leave the rule
- * out ({@link timedClaimProbeFilter}) and read index keys alone.
+ * How the server applies it: as a filter on the document it fetches for each index key its scan visits. On `claim_at`,
+ * `lease_expiry` and `updated`, which do not hold `_id`, every server does so; on `page` and `status_page`, which do,
+ * MongoDB 4.4 does so too (its index bounds for a `$type` are exact for numbers only), and newer servers may check it
+ * on the keys instead. Claims, updates, re-reads and pages fetch their documents anyway; `nextWakeTime` reads one
+ * document more than the index key it read before. Two reads leave the rule out, so that they read index keys alone
+ * on every supported server, and the queries they lead to apply it: the claims' probes ({@link timedClaimProbeFilter})
+ * and the purge's scan for candidates ({@link purgeScanFilter}).
  *
  * A filter that has an `_id` condition of its own keeps it: the rule joins it in an `$and` (spread into the same
  * object, the rule would replace it).
@@ -319,16 +321,38 @@ export function nextPageKey(docs: readonly { readonly _id: string; readonly crea
 }
 
 /**
- * The filter of `purgeInstances`: terminal instances (of the requested statuses) created in the range,
- * {@link storeKeyed}.
+ * The filter of `purgeInstances`, which decides what it purges: terminal instances (of the requested statuses) created
+ * in the range, {@link storeKeyed}. The purge re-reads each batch of candidates with it inside its transaction.
  */
 export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
+  return combine([STORE_KEY, ...purgeConditions(filter)]);
+}
+
+/**
+ * The scan that finds the candidates of `purgeInstances`: {@link buildPurgeFilter} without the rule of
+ * {@link storeKeyed}, so that with the projection `{ _id: 1 }` the `status_page` index alone serves it (no document
+ * read) on every server version: MongoDB 4.4 checks a `$type` on `_id` on the fetched document even though the index
+ * holds `_id` (its bounds for a string type are inexact), so the rule here would read every candidate document. The
+ * key of another program's document the scan returns is not a string: the purge drops it before the re-read, whose
+ * filter has the rule anyway.
+ *
+ * @example
+ * ```ts
+ * purgeScanFilter({ createdTimeFrom }); // { $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: createdTimeFrom } }] }
+ * ```
+ */
+export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
+  return combine(purgeConditions(filter));
+}
+
+/** What the purge scan reads: the key, which `status_page` holds. */
+export const PURGE_SCAN_PROJECTION = { _id: 1 } as const;
+
+function purgeConditions(filter: PurgeFilter): Filter<InstanceDoc>[] {
   const requested = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? filter.runtimeStatus : TERMINAL_RUNTIME_STATUSES;
   const statuses: OrchestrationRuntimeStatus[] = requested.filter((s) => TERMINAL_RUNTIME_STATUSES.includes(s));
-  const clauses: Filter<InstanceDoc>[] = [STORE_KEY, { runtimeStatus: { $in: statuses } }];
   const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
-  if (created) clauses.push(created);
-  return combine(clauses);
+  return created ? [{ runtimeStatus: { $in: statuses } }, created] : [{ runtimeStatus: { $in: statuses } }];
 }
 
 /** The visible messages of a claimed instance (by its stored key). */

@@ -10,11 +10,13 @@ import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { INDEXES } from '../src/indexes.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
-  activityClaimTries, buildPurgeFilter, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
-  consumedMessagesFilter, INSTANCE_WAKE_FILTER, orchestrationClaimTries, PAGE_SORT, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION,
+  activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
+  consumedMessagesFilter, INSTANCE_WAKE_FILTER, orchestrationClaimTries, PAGE_SORT, PURGE_SCAN_PROJECTION, purgeScanFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
+  TIMED_CLAIM_PROBE_PROJECTION,
   timedActivityClaimProbeFilter, timedClaimProbeFilter,
 } from '../src/queries.js';
 import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
@@ -112,7 +114,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
             instances.find(filter).sort(CLAIM_ORCHESTRATION_SORT).hint(CLAIM_ORCHESTRATION_HINT).limit(1).explain())),
           await instances.find({ _id: { $regex: '^job-1' } }).explain(),
           await client.db(db.name).collection(store.collections.messages).find({ instanceId: 'job-1' }).sort({ seq: 1 }).explain(),
-          await instances.find(buildPurgeFilter({ createdTimeFrom: new Date(0) })).project({ _id: 1 }).explain(),
+          await instances.find(purgeScanFilter({ createdTimeFrom: new Date(0) })).project(PURGE_SCAN_PROJECTION).explain(),
         ];
         // A page: on the page index, in its order (the string _id rule could also be served by the _id index, with a
         // sort of every instance in memory).
@@ -344,6 +346,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         // Both stay claimable at once by their fields; the next wake-up is the expiry of our lease all the same.
         expect(await store.nextWakeTime(now)).toEqual(new Date(now.getTime() + 60_000));
         expect((await store.queryInstances({})).instances.map((state) => state.instanceId)).toEqual(['ours']);
+        // The purge's scan finds the completed copy on the keys of status_page alone (no document read, whatever the
+        // server version); the purge leaves it out all the same.
+        const statusPage = INDEXES.instances.find((i) => i.name === 'status_page')!.key;
+        const scan = await instances.find(purgeScanFilter({ createdTimeFrom: EPOCH }) as Document)
+          .project(PURGE_SCAN_PROJECTION).hint(statusPage).explain('executionStats');
+        expect(scan['executionStats']).toMatchObject({ nReturned: 1, totalDocsExamined: 0 });
         expect(await store.purgeInstances({ createdTimeFrom: EPOCH })).toBe(0);
         expect(await instances.countDocuments({ _id: foreignInstance })).toBe(1);
         expect(errors).toEqual([]);

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildPurgeFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
-  MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, QUEUE_HEAD_HINTS, RELEASE_OWNER_HINTS, RESYNC_HINT,
+  MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
+  RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION,
 } from '../src/queries.js';
@@ -98,6 +99,10 @@ describe('query filters', () => {
     });
     // Only non-terminal statuses requested: matches nothing.
     expect(buildPurgeFilter({ createdTimeFrom: T0, runtimeStatus: ['Running'] })).toMatchObject({ $and: [STORE_KEY, { runtimeStatus: { $in: [] } }, expect.anything()] });
+    // The scan that finds the candidates: the same conditions but the store-key rule (the re-read applies it).
+    expect(purgeScanFilter({ createdTimeFrom: T0 })).toEqual({
+      $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: T0 } }],
+    });
   });
 });
 
@@ -358,7 +363,7 @@ describe('documents whose _id is not a string (left in the collections by anothe
   const taskClaims: [string, Document][] =
     activityClaimTries(at(-5_000), now).map((t): [string, Document] => [`activity claim (${t.band})`, t.filter]);
 
-  it('are left out by every scan MongoStore sends: claims, wake-ups, releases, pages, purges, resyncs, the claimAt fill-in', () => {
+  it('are left out by every query that decides what MongoStore leases, lists, purges or re-reads: claims, wake-ups, releases, pages, purges, resyncs, the claimAt fill-in', () => {
     const scans: [string, Document][] = [
       ...claims,
       ...taskClaims,
@@ -371,7 +376,7 @@ describe('documents whose _id is not a string (left in the collections by anothe
       ['query page, every filter, after a page', buildQueryFilter({
         runtimeStatus: ['Running'], createdTimeFrom: now, createdTimeTo: now, instanceIdPrefix: 'p',
       }, { createdTime: now.getTime(), instanceId: 'p-1' })],
-      ['purge', buildPurgeFilter({ createdTimeFrom: now })],
+      ['purge (the re-read of each batch)', buildPurgeFilter({ createdTimeFrom: now })],
     ];
     for (const [what, filter] of scans) expect(requiresStringKey(filter), what).toBe(true);
   });
@@ -398,6 +403,18 @@ describe('documents whose _id is not a string (left in the collections by anothe
     expect(isCovered(CLAIM_ORCHESTRATION_HINT, timedClaimProbeFilter(now), TIMED_CLAIM_PROBE_PROJECTION)).toBe(true);
     expect(isCovered(CLAIM_ACTIVITY_HINT, timedActivityClaimProbeFilter(now), TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION)).toBe(true);
     expect(isCovered(CLAIM_ORCHESTRATION_HINT, timedClaimFilter(now), TIMED_CLAIM_PROBE_PROJECTION)).toBe(false);
+  });
+
+  it('are left out of purges by the re-read that decides; the scan for candidates reads status_page keys alone on every server', () => {
+    const statusPage = INDEXES.instances.find((i) => i.name === 'status_page')!.key as Record<string, 1>;
+    const requests = [{ createdTimeFrom: now }, { createdTimeFrom: now, createdTimeTo: now, runtimeStatus: ['Failed' as const] }];
+    for (const request of requests) {
+      expect(requiresStringKey(buildPurgeFilter(request))).toBe(true);
+      expect(requiresStringKey(purgeScanFilter(request))).toBe(false);
+      // MongoDB 4.4 checks the rule on each candidate's document although status_page holds _id: no index-only scan.
+      expect(isCovered(statusPage, buildPurgeFilter(request), PURGE_SCAN_PROJECTION)).toBe(false);
+      expect(isCovered(statusPage, purgeScanFilter(request), PURGE_SCAN_PROJECTION)).toBe(true);
+    }
   });
 
   it('are left out by the rule joined to a filter, which keeps that filter\u2019s own _id condition', () => {
