@@ -32,8 +32,8 @@ export const STORE_KEY = { _id: { $type: 'string' } } as const;
  *
  * @example
  * ```ts
- * storeKeyed({ claimAt: EPOCH });           // { claimAt: EPOCH, _id: { $type: 'string' } }
- * storeKeyed({ _id: { $gt: 'p' } });        // { $and: [{ _id: { $gt: 'p' } }, { _id: { $type: 'string' } }] }
+ * storeKeyed({ claimAt: EPOCH });    // { claimAt: EPOCH, _id: { $type: 'string' } }
+ * storeKeyed({ _id: { $gt: 'p' } }); // { $and: [{ _id: { $gt: 'p' } }, { _id: { $type: 'string' } }] }
  * ```
  */
 export function storeKeyed<T extends object>(filter: T): (T & typeof STORE_KEY) | { $and: [T, typeof STORE_KEY] } {
@@ -93,10 +93,10 @@ export function atOnceClaimFilter(readyBy?: Date): Filter<InstanceDoc> {
 
 /**
  * The tries of one orchestration claim, given `timedHead`: the `claimAt` of the first instance of the timed band at
- * `now` (a probe of the index, {@link timedClaimProbeFilter}: one key), `undefined` when it is empty. Claims are fair across both
- * bands: the instance that became claimable first goes first, so a due timer waits only behind messages that were
- * visible before it (not behind a whole backlog), and a backlog of due timers does not hold up messages sent before
- * they came due.
+ * `now` (a probe of the index, {@link timedClaimProbeFilter}: one key), `undefined` when it is empty. Claims are fair
+ * across both bands: the instance that became claimable first goes first, so a due timer waits only behind messages
+ * that were visible before it (not behind a whole backlog), and a backlog of due timers does not hold up messages
+ * sent before they came due.
  *
  * - timed band empty: the at-once band;
  * - otherwise the at-once band's instances visible by `timedHead`, then the timed band, then the rest of the at-once
@@ -146,9 +146,9 @@ export const TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION = { _id: 0, leaseExpiresAt: 1
 /**
  * The tries of one activity claim, with the rule of {@link orchestrationClaimTries}: the task that became claimable
  * first goes first. `timedHead` is the lease expiry of the first task whose lease expired by `now` (a probe,
- * {@link timedActivityClaimProbeFilter}: one key), `undefined` when none did. Every try is a range on {@link CLAIM_ACTIVITY_HINT} that ends at `now`
- * or at EPOCH, so a claim never steps over the tasks that are leased (before, it walked the scheduling order and
- * skipped each leased task inside the index).
+ * {@link timedActivityClaimProbeFilter}: one key), `undefined` when none did. Every try is a range on
+ * {@link CLAIM_ACTIVITY_HINT} that ends at `now` or at EPOCH, so a claim never steps over the tasks that are leased
+ * (before, it walked the scheduling order and skipped each leased task inside the index).
  *
  * @example
  * ```ts
@@ -338,7 +338,8 @@ export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
  *
  * @example
  * ```ts
- * purgeScanFilter({ createdTimeFrom }); // { $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: createdTimeFrom } }] }
+ * purgeScanFilter({ createdTimeFrom: from });
+ * // { $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: from } }] }
  * ```
  */
 export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
