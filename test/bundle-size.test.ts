@@ -363,11 +363,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * the browser cleared under the store is marked or refused before the store writes to it), and ran a call made while
  * the browser closed its connection on the next one instead of failing it; IdbStore runs a transaction at most three
  * times: 32,934 / 63,355 -> 33,127 / 63,399 B (+193 / +44), budgets raised by the same.
+ * The stores then executed an `unclaimed` lease (a write decided without a lease: committed only while the instance is
+ * at the version read and no live lease holds it, unclaimedHolds; an expired lease taken over): 26,061 / 33,127 /
+ * 63,399 -> 26,117 / 33,186 / 63,485 B (+56 / +59 / +86), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_061 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_127 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_399 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_117 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_186 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_485 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { instanceIdsOf, planWriteSet } from '../src/store/plan-write-set.js';
+import { instanceIdsOf, leaseLostError, planWriteSet, unclaimedHolds } from '../src/store/plan-write-set.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
@@ -162,5 +162,25 @@ describe('planWriteSet', () => {
     }
     expect(() => planWriteSet(restart('fresh'), new Map([['old', undefined], ['fresh', undefined]])))
       .toThrow(expect.objectContaining({ code: 'instance-not-found', status: 404 }));
+  });
+});
+
+describe('an unclaimed write (a client that terminates an instance itself)', () => {
+  const lease = { kind: 'unclaimed' as const, instanceId: 'a', version: 3, now: new Date(t0.getTime() + 1000) };
+  const writeSet: WriteSet = { lease, requests: [{ type: 'replaceState', state: state('a', { runtimeStatus: 'Terminated', version: 4 }) }] };
+
+  it('holds only at the version read and without a live lease at the writer\u2019s time', () => {
+    const expiresAt = (ms: number) => ({ expiresAt: new Date(t0.getTime() + ms) });
+    expect(unclaimedHolds(lease, state('a'), undefined)).toBe(true);
+    expect(unclaimedHolds(lease, state('a'), expiresAt(1000))).toBe(true); // expired at `now`
+    expect(unclaimedHolds(lease, state('a'), expiresAt(1001))).toBe(false);
+    expect(unclaimedHolds(lease, state('a', { version: 4 }), undefined)).toBe(false);
+    expect(unclaimedHolds(lease, undefined, undefined)).toBe(false);
+  });
+
+  it('names the instance, releases its lease with the commit and is refused with a message naming the version', () => {
+    expect(instanceIdsOf(writeSet)).toEqual(['a']);
+    expect(planWriteSet(writeSet, new Map([['a', state('a')]])).released).toBe('a');
+    expect(leaseLostError(lease)).toMatchObject({ code: 'lease-lost', message: expect.stringContaining('"a" moved past version 3') });
   });
 });

@@ -3,7 +3,7 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
+  activityStepHolds, unclaimedHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -169,7 +169,7 @@ export abstract class IdbStore implements Store {
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
     this.#clock = settings.clock ?? systemClock;
-    this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true };
+    this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true, unclaimedWrites: true };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
@@ -196,7 +196,8 @@ export abstract class IdbStore implements Store {
     let inserted: WritePlan['insertTasks'] = [];
     const ids = instanceIdsOf(writeSet);
     const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
-      const leasedId = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
+      // The instance whose lease the commit releases: its own (orchestration), or an expired one an unclaimed write takes over.
+      const leasedId = lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
       // The reads go out together: one round trip. Where the database numbers messages, they are stored with them.
       const reads = Promise.all([
         Promise.all(ids.map((id) => rows.get(id))),
@@ -220,6 +221,9 @@ export abstract class IdbStore implements Store {
           firstVisibleMs: row?.headSeq === undefined ? undefined : row.minVisibleMs,
         });
         if (!holds) throw leaseLostError(lease);
+      } else if (lease?.kind === 'unclaimed') {
+        const row = await rows.get(lease.instanceId);
+        if (!unclaimedHolds(lease, row?.state, row?.lease)) throw leaseLostError(lease);
       } else if (lease) {
         const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
         if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
@@ -237,7 +241,7 @@ export abstract class IdbStore implements Store {
       for (const id of ids) if (this.#committing.get(id) === writing) this.#committing.delete(id);
     }
     // The task's lease ended with the commit (a lease lost throws before: the renewal that follows forgets it).
-    if (lease && lease.kind !== 'orchestration') this.#taskInstances.delete(lease.taskId);
+    if (lease?.kind === 'activity' || lease?.kind === 'activityStep') this.#taskInstances.delete(lease.taskId);
     for (const { taskId } of leasedTasks) {
       const task = inserted.find((t) => t.id === taskId);
       if (task) this.#rememberTask(taskId, task.instanceId);
@@ -601,7 +605,7 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
  */
 function storeAhead({ lease, requests }: WriteSet, add: (row: NewMessageRow) => Promise<number>): MessagesAhead {
   const listed = new Set<string>();
-  if (lease?.kind === 'orchestration' || lease?.kind === 'activityStep') listed.add(lease.instanceId);
+  if (lease && lease.kind !== 'activity') listed.add(lease.instanceId);
   for (const request of requests) if (request.type === 'deleteMessages') listed.add(request.instanceId);
   const ahead = new Map<string, { readonly instanceId: string; readonly seq: Promise<number> }>();
   for (const request of requests) {

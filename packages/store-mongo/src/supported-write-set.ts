@@ -3,10 +3,11 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
 
 /**
  * Refuses a write set that asks for what MongoStore does not execute: the fused steps of stores with
- * `capabilities.fusedSteps` (an `activityStep` lease, a `createInstance` or `insertTask` stored already leased).
- * MongoStore does not advertise that capability, so the worker never sends them; a caller that does anyway gets
+ * `capabilities.fusedSteps` (an `activityStep` lease, a `createInstance` or `insertTask` stored already leased), and
+ * the `unclaimed` lease of stores with `capabilities.unclaimedWrites` (a client's own terminate). MongoStore
+ * advertises neither, so the worker and the client never send them; a caller that does anyway gets
  * `InvalidArgumentError` before anything is written. Without this check an `activityStep` lease would be committed
- * without any lease check at all, and a leased start or task would be stored unleased while its writer believes it
+ * without any lease check at all (an `unclaimed` one too), and a leased start or task would be stored unleased while its writer believes it
  * holds the lease (another worker would run it too).
  *
  * @example
@@ -18,6 +19,11 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
 export function assertSupportedWriteSet(writeSet: WriteSet): void {
   if (writeSet.lease?.kind === 'activityStep') {
     throw unsupported(`an activityStep lease (activity task ${JSON.stringify(writeSet.lease.taskId)})`);
+  }
+  if (writeSet.lease?.kind === 'unclaimed') {
+    throw new InvalidArgumentError(
+      `MongoStore does not execute unclaimed writes (its capabilities.unclaimedWrites is not set), but the write set has an unclaimed lease (instance ${JSON.stringify(writeSet.lease.instanceId)}); nothing was written`,
+    );
   }
   for (const request of writeSet.requests) {
     if (request.type === 'createInstance' && request.lease !== undefined) {

@@ -31,6 +31,14 @@ describe('write sets MongoStore executes', () => {
     expect(() => assertSupportedWriteSet(writeSet)).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
   });
 
+  it('refuses an unclaimed lease instead of committing it with no check (a client\u2019s own terminate is not supported)', () => {
+    const writeSet: WriteSet = {
+      lease: { kind: 'unclaimed', instanceId: 'a', version: 1, now: T0 },
+      requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', version: 2 } }],
+    };
+    expect(() => assertSupportedWriteSet(writeSet)).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
+  });
+
   it('refuses a start or a task stored already leased, which it would store unleased', () => {
     const leasedStart: WriteSet = { requests: [{ type: 'createInstance', state, message, ifRunning: { kind: 'fail' }, lease }] };
     const leasedTask: WriteSet = { lease: { kind: 'orchestration', instanceId: 'a', token: 'tok' }, requests: [{ type: 'insertTask', task, lease }] };

@@ -30,7 +30,8 @@ export interface WriteSet {
 export type WriteLease =
   | { readonly kind: 'orchestration'; readonly instanceId: string; readonly token: string }
   | { readonly kind: 'activity'; readonly taskId: string; readonly token: string }
-  | ActivityStepLease;
+  | ActivityStepLease
+  | UnclaimedLease;
 
 /**
  * The lease of an activity result committed together with the orchestration step it wakes (one transaction instead
@@ -48,6 +49,22 @@ export interface ActivityStepLease {
   readonly instanceId: string;
   readonly version: number;
   /** The worker's clock when it decided the step. */
+  readonly now: Date;
+}
+
+/**
+ * The condition of a write decided by someone who holds no lease (a client that terminates an instance itself): the
+ * instance is still at `version`, the one the decision read, and nobody holds a live orchestration lease on it at
+ * `now` (`unclaimedHolds`). So no worker is running a step of it and none committed one since the read. The store
+ * refuses the write set with `LeaseLostError` otherwise and writes nothing (the client then sends its command as a
+ * message, for a worker). Like a claim, the commit takes over an expired lease: the commit clears it, so the late
+ * holder's own commit is refused. Only for stores with `capabilities.unclaimedWrites`.
+ */
+export interface UnclaimedLease {
+  readonly kind: 'unclaimed';
+  readonly instanceId: string;
+  readonly version: number;
+  /** The writer's clock when it read the instance. */
   readonly now: Date;
 }
 

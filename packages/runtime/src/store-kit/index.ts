@@ -22,10 +22,10 @@ export type {
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
   InstanceCondition,
-  ActivityStepLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
+  ActivityStepLease, UnclaimedLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  activityStepHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState,
+  activityStepHolds, unclaimedHolds, commitResultOf, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type PlannedChange, type PlannedHistory, type PlannedState,
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {

@@ -11,7 +11,7 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, commitResultOf, leaseLostError, planWriteSet, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { activityStepHolds, commitResultOf, leaseLostError, planWriteSet, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
   Store, StoreCapabilities,
@@ -67,7 +67,7 @@ interface TaskRecord {
  * ```
  */
 export class MemoryStore implements Store {
-  readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true };
+  readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true, unclaimedWrites: true };
 
   readonly #instances = new Map<string, InstanceRecord>();
   /** Activity tasks in scheduling order. */
@@ -123,6 +123,9 @@ export class MemoryStore implements Store {
         taskLease: this.#tasks.get(lease.taskId)?.lease, state: record?.state, instanceLease: record && leaseOf(record), firstVisibleMs,
       });
       if (!holds) throw leaseLostError(lease);
+    } else if (lease?.kind === 'unclaimed') {
+      const record = this.#instances.get(lease.instanceId);
+      if (!unclaimedHolds(lease, record?.state, record && leaseOf(record))) throw leaseLostError(lease);
     } else if (lease) {
       const held = lease.kind === 'orchestration' ? this.#instances.get(lease.instanceId) : this.#tasks.get(lease.taskId);
       if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
@@ -154,7 +157,7 @@ export class MemoryStore implements Store {
         });
       }
     }
-    if (lease?.kind === 'orchestration') instances.get(lease.instanceId)!.lease = undefined;
+    if (plan.released !== undefined) instances.get(plan.released)!.lease = undefined;
     for (let i = 0; i < plan.history.length; i++) {
       const { instanceId, replace, events } = plan.history[i]!;
       const record = instances.get(instanceId);

@@ -6,7 +6,7 @@ import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
-import type { ActivityStepLease, InstanceCondition, WriteLease, WriteSet } from '../model/write-set.js';
+import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
 import type { CommitResult } from './store.js';
 import { isDue } from './store-helpers.js';
 
@@ -50,7 +50,10 @@ export interface WritePlan {
    * when the commit released an orchestration lease (`released`) and that instance still has pending messages.
    */
   readonly work: boolean;
-  /** The instance whose orchestration lease the commit releases, if any. */
+  /**
+   * The instance whose orchestration lease the commit releases, if any: the write set's own (`orchestration`), or an
+   * expired one an `unclaimed` write takes over (live, the write set is refused before).
+   */
   readonly released?: string;
 }
 
@@ -101,7 +104,8 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
   // An array, not a Set: a write set names one or two instances, rarely more (and each one is added as an array of
   // its own size: a push into an empty array reserves room for 16).
   let ids: string[] = NONE as never[];
-  if (writeSet.lease?.kind === 'orchestration' || writeSet.lease?.kind === 'activityStep') ids = [writeSet.lease.instanceId];
+  const lease = writeSet.lease;
+  if (lease && lease.kind !== 'activity') ids = [lease.instanceId];
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance':
@@ -240,7 +244,8 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   const { insertMessages, insertTasks, taskLeases } = plan;
   for (let i = 0; i < insertMessages.length; i++) if (!plannedOf(plan, insertMessages[i]!.instanceId)?.lease) plan.work = true;
   if (!plan.work && taskLeases.length < insertTasks.length) plan.work = someUnleased(insertTasks, taskLeases);
-  if (writeSet.lease?.kind === 'orchestration') plan.released = writeSet.lease.instanceId;
+  const lease = writeSet.lease;
+  if (lease?.kind === 'orchestration' || lease?.kind === 'unclaimed') plan.released = lease.instanceId;
   return plan;
 }
 
@@ -346,8 +351,9 @@ function checkCondition(id: string, state: InstanceState | undefined, condition:
 
 /** The error a store throws when the lease of a write set is no longer held; the same text on every store. */
 export function leaseLostError(lease: WriteLease): LeaseLostError {
-  const held = lease.kind === 'orchestration' ? JSON.stringify(lease.instanceId) : `activity task ${JSON.stringify(lease.taskId)}`;
-  const moved = lease.kind === 'activityStep' ? ` (or instance ${JSON.stringify(lease.instanceId)} moved past version ${lease.version})` : '';
+  // An unclaimed write's "lease" is the instance being free: a worker holds it, or the instance moved on.
+  const held = lease.kind === 'activity' || lease.kind === 'activityStep' ? `activity task ${JSON.stringify(lease.taskId)}` : JSON.stringify(lease.instanceId);
+  const moved = lease.kind === 'activityStep' || lease.kind === 'unclaimed' ? ` (or instance ${JSON.stringify(lease.instanceId)} moved past version ${lease.version})` : '';
   return new LeaseLostError(`Lease on ${held} is no longer held${moved}; not committed`);
 }
 
@@ -375,4 +381,15 @@ export function activityStepHolds(lease: ActivityStepLease, reading: ActivitySte
     state !== undefined && state.version === lease.version &&
     (instanceLease === undefined || isDue(instanceLease.expiresAt.getTime(), lease.now)) &&
     (firstVisibleMs === undefined || !isDue(firstVisibleMs, lease.now));
+}
+
+/**
+ * True when a write decided without a lease may commit (see {@link UnclaimedLease}): the instance is still at the
+ * version the writer read, and nobody holds a live orchestration lease on it at the writer's `now` (`lease`: the one
+ * the store has on the instance, live or expired). A store reads both inside the transaction that applies the write
+ * set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the commit (`released`).
+ */
+export function unclaimedHolds(lease: UnclaimedLease, state: InstanceState | undefined, instanceLease: Pick<Lease, 'expiresAt'> | undefined): boolean {
+  return state !== undefined && state.version === lease.version &&
+    (instanceLease === undefined || isDue(instanceLease.expiresAt.getTime(), lease.now));
 }

@@ -149,6 +149,12 @@ export interface StoreCapabilities {
    * together with the step it wakes, saving the claims in between. Absent: the worker claims every work item.
    */
   readonly fusedSteps?: boolean;
+  /**
+   * The store executes `unclaimed` leases (`UnclaimedLease`): a client applies a terminate in its own commit when no
+   * worker holds the instance, instead of queueing it for a worker. Absent: the client always sends the command as a
+   * message.
+   */
+  readonly unclaimedWrites?: boolean;
 }
 
 /** Arguments of a claim. */

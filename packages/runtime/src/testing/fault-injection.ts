@@ -189,7 +189,7 @@ export class FaultyStore implements Store {
       const lease = writeSet.lease;
       if (lease && this.#roll('leaseExpiry')) {
         if (lease.kind === 'orchestration') await this.#store.abandonOrchestration(lease.instanceId, lease.token);
-        else await this.#store.abandonActivity(lease.taskId, lease.token);
+        else if (lease.kind !== 'unclaimed') await this.#store.abandonActivity(lease.taskId, lease.token); // an unclaimed write holds none
       }
       const result = await this.#store.commit(writeSet);
       // On a store with fused steps a commit is also an activity claim: it stores the step's new tasks leased to the

@@ -644,6 +644,42 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('unclaimed writes (capabilities.unclaimedWrites)', () => {
+      /** A terminate of `state` decided without a lease, as a client decides it, at `now`. */
+      const terminateOf = (state: InstanceState, now: Date): WriteSet => ({
+        lease: { kind: 'unclaimed', instanceId: state.instanceId, version: state.version, now },
+        requests: [
+          { type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', output: 'stop', version: state.version + 1, historyLength: state.historyLength + 1 } },
+          { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: [{ type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop' }] },
+        ],
+      });
+
+      it('commits only while nobody holds a live lease and the version is the one read, taking over an expired lease', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await create(store, newInstance('a'));
+        const pending = (await store.getInstance('a'))!;
+        const held = await claim(store, 'w1', T0); // leased until 30 s
+        await expect(store.commit(terminateOf(pending, at(29_999)))).rejects.toMatchObject({ code: 'lease-lost' });
+        await expect(store.commit(terminateOf({ ...pending, version: pending.version + 1 }, at(30_000)))).rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: pending.version });
+        expect(await store.getHistory('a')).toEqual([]);
+        // The lease has expired: the write commits, and the late holder can no longer commit its step over it.
+        let work = 0;
+        const subscription = store.workAvailable$.subscribe(() => work++);
+        await store.commit(terminateOf(pending, at(30_000))).finally(() => subscription.unsubscribe());
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', version: pending.version + 1 });
+        await expect(store.commit(commitOf(held.state, held.lease.token, {
+          consumedMessageIds: held.messages.map((m) => m.id), history: [started('a')],
+          state: { ...held.state, runtimeStatus: 'Running', version: held.state.version + 1, historyLength: 1 },
+        }))).rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Terminated', version: pending.version + 1 });
+        // The start message is still queued, claimable at once (work was signalled): a worker records and ignores it.
+        expect(work).toBeGreaterThan(0);
+        expect((await claim(store, 'w2', at(30_000))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+      });
+    });
+
     describe('queries', () => {
       it('filters by status, created time and a literal id prefix', async () => {
         const store = await open();
