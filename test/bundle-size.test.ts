@@ -366,11 +366,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The stores then executed an `unclaimed` lease (a write decided without a lease: committed only while the instance is
  * at the version read and no live lease holds it, unclaimedHolds; an expired lease taken over): 26,061 / 33,127 /
  * 63,399 -> 26,117 / 33,186 / 63,485 B (+56 / +59 / +86), budgets raised to match.
+ * A terminate of an instance no worker holds then became the client's own commit under that lease (decideTerminate;
+ * a queued start of the terminated execution is recorded and ignored and answers its parent): with a client and no
+ * worker it waited 10 s and left the instance Pending or Running. 26,117 / 33,186 / 63,485 -> 26,563 / 33,448 /
+ * 63,740 B (+446 / +262 / +255; minified, decide-step +704 B, local-client +419 B), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_117 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_186 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_485 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_563 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_448 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_740 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

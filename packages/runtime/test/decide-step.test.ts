@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideStep, type StepInput } from '../src/engine/decide-step.js';
+import { decideStep, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import type { InstanceState } from '../src/model/instance-status.js';
@@ -72,6 +72,78 @@ describe('decideStep', () => {
       { type: 'appendHistory', instanceId: 'instance-1', from: 7, events: [result('execution-1').event] },
       { type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] },
     ]);
+  });
+});
+
+describe('a terminate decided without a lease (decideTerminate) and the start it leaves queued', () => {
+  const parent = { instanceId: 'parent', name: 'Parent', taskScheduledId: 4, executionId: 'parent-execution' };
+  const start = (executionId: string, parentInstance?: typeof parent): OrchestrationMessage => ({
+    id: 'start', instanceId: 'instance-1',
+    event: {
+      type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId,
+      ...(parentInstance ? { parentInstance } : {}),
+    },
+  });
+  const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: T0.toISOString(), reason: 'stop' };
+  const now = new Date(T0.getTime() + 1000);
+  let n = 0;
+  const newId = () => `t-${n++}`;
+
+  it('terminates a Pending instance under an unclaimed lease at the version read: the reason as output, the event appended', () => {
+    const s = state({ runtimeStatus: 'Pending', customStatus: 'kept' });
+    const decision = decideTerminate({ state: s, event: terminated, now, newId });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toEqual({ ...s, runtimeStatus: 'Terminated', output: 'stop', version: 3, historyLength: 3, lastUpdatedTime: now });
+    const marker = { eventId: -1, timestamp: now.toISOString() };
+    expect(decision.writeSet).toEqual({
+      lease: { kind: 'unclaimed', instanceId: 'instance-1', version: 2, now },
+      requests: [
+        { type: 'replaceState', state: decision.state },
+        {
+          type: 'appendHistory', instanceId: 'instance-1', from: 0,
+          events: [{ type: 'OrchestratorStarted', ...marker }, terminated, { type: 'OrchestratorCompleted', ...marker }],
+        },
+      ],
+    });
+  });
+
+  it('asks a started sub-orchestration for its history and answers the call that waits for it, the last one a rewind named', () => {
+    const s = state({ parentInstanceId: 'parent', historyLength: 3 });
+    expect(decideTerminate({ state: s, event: terminated, now, newId })).toEqual({ kind: 'needHistory' });
+    const rewinder = { ...parent, taskScheduledId: 9 };
+    const history = [
+      start('execution-1', parent).event,
+      { type: 'ExecutionRewound' as const, eventId: -1, timestamp: T0.toISOString(), parentInstance: rewinder },
+      { type: 'ExecutionRewound' as const, eventId: -1, timestamp: T0.toISOString() },
+    ];
+    const decision = decideTerminate({ state: s, event: terminated, now, newId, history });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const sent = decision.writeSet.requests.find((r) => r.type === 'insertMessage');
+    expect(sent).toMatchObject({
+      ifMissing: 'drop',
+      message: {
+        instanceId: 'parent', executionId: 'parent-execution',
+        event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 9, failureDetails: { errorType: 'Terminated' } },
+      },
+    });
+  });
+
+  it('records and ignores the start of the terminated execution, and answers the parent it names; runs a start of a new one', () => {
+    const s = state({ runtimeStatus: 'Terminated', output: 'stop', parentInstanceId: 'parent', historyLength: 1, version: 3 });
+    const ignored = decideStep(input(s, [start('execution-1', parent)]));
+    if (ignored.kind !== 'commit') throw new Error('expected a commit');
+    expect(ignored.state).toEqual({ ...s, version: 4, historyLength: 2 });
+    expect(ignored.execution).toBeUndefined();
+    expect(ignored.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages', 'insertMessage']);
+    expect(ignored.writeSet.requests[3]).toMatchObject({
+      message: {
+        instanceId: 'parent', executionId: 'parent-execution',
+        event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4, failureDetails: { errorMessage: 'Sub-orchestration "instance-1" was terminated: "stop"' } },
+      },
+    });
+    const restarted = decideStep(input(s, [start('execution-2')], { history: [] }));
+    if (restarted.kind !== 'commit') throw new Error('expected a commit');
+    expect(restarted.state).toMatchObject({ runtimeStatus: 'Running', executionId: 'execution-2' });
   });
 });
 

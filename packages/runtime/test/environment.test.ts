@@ -91,14 +91,15 @@ describe('an injected clock', () => {
   it('times the read-your-writes wait of a command that no worker applies', () =>
     withPendingInstance(async (client, clock, id) => {
       let settled = false;
-      const terminating = client.terminate(id, 'stop').finally(() => {
+      // A suspend: a terminate of an instance no worker holds is committed by the client itself, without a wait.
+      const suspending = client.suspend(id, 'pause').finally(() => {
         settled = true;
       });
       await clock.waitForTimer();
       await clock.advance(COMMAND_APPLIED_TIMEOUT_MS - 1);
       expect(settled).toBe(false);
       await clock.advance(1);
-      await terminating; // resolved: the command is stored and takes effect when a worker runs
+      await suspending; // resolved: the command is stored and takes effect when a worker runs
       expect((await client.getStatus(id))?.runtimeStatus).toBe('Pending');
     }));
 });

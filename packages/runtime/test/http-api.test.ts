@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
 import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import { createClient } from '../src/client/create-client.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -461,6 +462,23 @@ describe('POST /instances/{id}/terminate', () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 't4', input: 1 });
     expect((await call('/instances/t4/terminate?reason=', { method: 'POST', json: { why: 'json' } })).status).toBe(202);
     expect(await runtime.client.waitForCompletion('t4', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: '' });
+  });
+
+  it('answers 202 over a client without a worker, and the status read next shows the instance Terminated', async () => {
+    const store = new MemoryStore();
+    const alone = await serve(createHttpHandler(createClient({ store }), { key: KEY, logger: silentLogger }), { port: 0 });
+    try {
+      const url = `${alone.url}${WEBHOOK_PATH}`;
+      const headers = { authorization: `Bearer ${KEY}` };
+      expect((await fetch(`${url}/orchestrators/Echo/nobody-runs-it`, { method: 'POST', headers })).status).toBe(202);
+      expect((await fetch(`${url}/instances/nobody-runs-it/terminate?reason=admin`, { method: 'POST', headers })).status).toBe(202);
+      const status = await fetch(`${url}/instances/nobody-runs-it`, { headers });
+      expect(status.status).toBe(200);
+      expect(await status.json()).toMatchObject({ runtimeStatus: 'Terminated', output: 'admin' });
+    } finally {
+      await alone.close();
+      await store.close();
+    }
   });
 
   it('answers 404 for an unknown instance and 410 for a terminal one', async () => {

@@ -251,8 +251,10 @@ describe('watchers that fail, and a store that closes', () => {
     const history = watch(client.history$(id));
     const lists = watch(client.instances$());
     const committed = store.calledNext('commit');
-    const terminating = client.terminate(id, 'closing'); // waits for a worker to apply it; none runs
-    // Every initial read has answered (waitForCompletion's was asked first), and the terminate is committed.
+    // Waits for a worker to apply it; none runs. (A terminate no longer waits: with no worker holding the instance the
+    // client commits it itself.)
+    const suspending = client.suspend(id, 'closing');
+    // Every initial read has answered (waitForCompletion's was asked first), and the suspend is committed.
     await within(Promise.all([...firsts, committed]), 'the watchers starting');
     await store.close();
     expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');
@@ -260,7 +262,7 @@ describe('watchers that fail, and a store that closes', () => {
     expect(await within(customStatuses, 'customStatus$ completing')).toEqual(['waiting']);
     expect((await within(history, 'history$ completing')).map((e) => e.type)).toContain('ExecutionStarted');
     expect((await within(lists, 'instances$ completing')).at(-1)?.map((s) => s.instanceId)).toEqual([id]);
-    await within(terminating, 'terminate settling');
+    await within(suspending, 'suspend settling');
     expect(store.changeSubscribers).toBe(0);
     expect(clock.timers.size).toBe(0); // the deadlines of both waits were cleared
   });

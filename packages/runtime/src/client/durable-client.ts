@@ -159,9 +159,21 @@ export interface DurableClient {
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
   /**
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
-   * is committed (reads then show a terminal status). As in Durable Functions, the sub-orchestrations it started are
-   * not terminated with it (nor suspended, resumed or purged with it): they are instances of their own, whose
-   * `parentInstanceId` names it, and run on until they are terminated by id.
+   * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
+   * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
+   * started yet); on a store without `capabilities.unclaimedWrites` (MongoStore), or while a worker is running a step
+   * of the instance, it is queued for a worker, and the call resolves once a worker has applied it (or after 10 s,
+   * the command still queued). Results, timers and a start that reach the instance later are recorded and ignored; a
+   * terminated sub-orchestration answers its parent's call with a failure. As in Durable Functions, the
+   * sub-orchestrations it started are not terminated with it (nor suspended, resumed or purged with it): they are
+   * instances of their own, whose `parentInstanceId` names it, and run on until they are terminated by id.
+   *
+   * @example
+   * ```ts
+   * const admin = createClient({ store }); // no worker anywhere
+   * await admin.terminate(id, 'not needed');
+   * (await admin.getStatus(id))?.runtimeStatus; // 'Terminated'
+   * ```
    */
   terminate(instanceId: string, reason?: unknown): Promise<void>;
   /** Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. */

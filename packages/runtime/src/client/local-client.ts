@@ -3,12 +3,12 @@
 // gzip in every page, and each operator its own subscriber plumbing. The few combinations this client needs (a
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
-import { decideRestart, decideSend, decideStart } from '../engine/decide-step.js';
+import { decideRestart, decideSend, decideStart, decideTerminate } from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
-import type { EventRaisedEvent, HistoryEvent } from '../model/history-event.js';
+import type { EventRaisedEvent, ExecutionTerminatedEvent, HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
@@ -59,7 +59,9 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
- * effect before they resolve anyway (the command stays queued and takes effect when a worker runs).
+ * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). A terminate waits
+ * only when the client could not commit it itself (a worker holds the instance, or the store lacks
+ * `capabilities.unclaimedWrites`).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
@@ -202,9 +204,11 @@ export class LocalClient implements DurableClient {
 
   async terminate(instanceId: string, reason?: unknown): Promise<void> {
     const json = toPlainJson(reason, 'reason');
-    await this.#send(instanceId, 'terminate', {
+    const event: ExecutionTerminatedEvent = {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
-    }, (state) => isTerminalStatus(state.runtimeStatus));
+    };
+    // Where the store can (`unclaimedWrites`), applied in this client's own commit when no worker holds the instance.
+    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#store.capabilities.unclaimedWrites);
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
@@ -578,12 +582,34 @@ export class LocalClient implements DurableClient {
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
-    status: InstanceCondition['status'] = 'running',
+    status: InstanceCondition['status'] = 'running', direct?: boolean,
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
     const state = await this.#read(instanceId);
     if (!state || reflects(state, state)) return this.#commit(writeSet).then(ignore);
+    if (direct && event.type === 'ExecutionTerminated' && await this.#terminateDirectly(state, event)) return;
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
+  }
+
+  /**
+   * Applies a terminate in this client's own commit (`decideTerminate`), decided from `state` as read: true once
+   * committed; false when the store refused it because a worker holds the instance or committed since the read (the
+   * terminate then goes to that worker as a message).
+   */
+  async #terminateDirectly(state: InstanceState, event: ExecutionTerminatedEvent): Promise<boolean> {
+    const now = this.#clock.now();
+    const input = { state, event, now, newId: this.#newId };
+    let decision = decideTerminate(input);
+    // A sub-orchestration that has started: its parent link is in its history.
+    if (decision.kind === 'needHistory') decision = decideTerminate({ ...input, history: await this.#bounded(this.#store.getHistory(state.instanceId)) });
+    if (decision.kind !== 'commit') return false;
+    try {
+      await this.#commit(decision.writeSet, now.getTime());
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown } | undefined)?.code === 'lease-lost') return false;
+      throw error;
+    }
   }
 
   /**

@@ -1,11 +1,13 @@
-import { assertNever, type ExecutionRewoundEvent, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import {
+  assertNever, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionTerminatedEvent, type HistoryEvent,
+} from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState, type Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
-import type { OrchestrationExecution, StepResult } from './orchestration-execution.js';
+import { stepMarkers, type OrchestrationExecution, type StepResult } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
@@ -89,13 +91,18 @@ function decide(
   const { state } = input;
   let rewound: ExecutionRewoundEvent | undefined;
   let restarted = false;
+  // The start of the current execution, still queued: the instance ended before it started (a client terminated it
+  // directly, `decideTerminate`). It is recorded and ignored, never run; it answers the parent it names.
+  let unstarted: ExecutionStartedEvent | undefined;
   let current = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     if (isStaleResult(m, state)) continue;
     current++;
     if (m.event.type === 'ExecutionRewound') rewound = m.event;
-    else if (m.event.type === 'ExecutionStarted') restarted = true;
+    else if (m.event.type !== 'ExecutionStarted') continue;
+    else if (m.event.executionId !== state.executionId) restarted = true;
+    else unstarted = m.event;
   }
   const rewinding = state.runtimeStatus === 'Failed' && !!rewound;
   const ignored = isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted;
@@ -122,6 +129,9 @@ function decide(
       { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events },
     );
     if (consumed) requests.push(consumed);
+    const parent = unstarted?.parentInstance;
+    const result = parent && parentResult(state, parent, isoTime(input.now), input.newId);
+    if (result) requests.push(send(result));
     return {
       kind: 'commit', writeSet: { lease: writeLease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0,
       eventsApplied: 0,
@@ -157,24 +167,25 @@ function decide(
 }
 
 const NO_HISTORY: readonly HistoryEvent[] = Object.freeze([]);
+const NO_MESSAGES: readonly OrchestrationMessage[] = NO_HISTORY as never;
 
 interface StepWriteSetInput {
   readonly state: InstanceState;
   readonly step: StepResult;
   /** The consumed messages, if any was stored. */
-  readonly consumed: DeleteMessagesWrite | undefined;
+  readonly consumed?: DeleteMessagesWrite | undefined;
   /** A request that goes first (the deleted task of an activity step). */
-  readonly first: WriteRequest | undefined;
+  readonly first?: WriteRequest | undefined;
   /** The claimed messages (a carried-over event that arrived in this batch keeps its message). */
   readonly messages: readonly OrchestrationMessage[];
   readonly lease: WriteLease;
   readonly now: Date;
   readonly newId: () => string;
   /** Set for a rewind: the history is replaced by `baseHistory` + the step's events. */
-  readonly baseHistory: readonly HistoryEvent[] | undefined;
+  readonly baseHistory?: readonly HistoryEvent[] | undefined;
   readonly parent: ParentLink | undefined;
   /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
-  readonly rewind: ExecutionRewoundEvent | undefined;
+  readonly rewind?: ExecutionRewoundEvent | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -411,6 +422,69 @@ export function decideRestart(restartedId: string, input: StartInput): WriteSet 
  */
 export function decideSend(message: OrchestrationMessage, requires?: InstanceCondition): WriteSet {
   return { requests: [requires ? { type: 'insertMessage', message, ifMissing: 'fail', requires } : { type: 'insertMessage', message, ifMissing: 'fail' }] };
+}
+
+/** Everything {@link decideTerminate} needs. */
+export interface TerminateInput {
+  /** The instance as read, not terminal. */
+  readonly state: InstanceState;
+  /** The termination; its reason becomes the output. */
+  readonly event: ExecutionTerminatedEvent;
+  /** The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`). */
+  readonly history?: readonly HistoryEvent[] | undefined;
+  readonly now: Date;
+  readonly newId: () => string;
+}
+
+/** What {@link decideTerminate} decided. */
+export type TerminateDecision =
+  | { readonly kind: 'needHistory' }
+  | { readonly kind: 'commit'; readonly writeSet: WriteSet; readonly state: InstanceState };
+
+/**
+ * A terminate applied by whoever holds no lease (a client), in its own commit: the step a worker would commit for an
+ * `ExecutionTerminated` that reaches the instance, without running the orchestrator (decideStep's own write set
+ * builder, over a step of that one event). The instance becomes Terminated with the reason as output, the event is
+ * appended to its history between step markers, `version` grows by one, and a sub-orchestration that has started
+ * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
+ * One that has not started (its `ExecutionStarted` still queued) answers its parent when a worker consumes that
+ * start, which is then recorded and ignored ({@link decideStep}). Later results are recorded and ignored, as for any
+ * terminated instance.
+ *
+ * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version
+ * read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
+ * terminate goes to a worker as a message.
+ */
+export function decideTerminate(input: TerminateInput): TerminateDecision {
+  const { state, now } = input;
+  if (state.parentInstanceId !== undefined && state.historyLength > 0 && input.history === undefined) return NEED_HISTORY as TerminateDecision;
+  // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
+  // stream with `untilTerminal` ends at the marker after the termination).
+  const { started, completed } = stepMarkers(isoTime(now));
+  const step: StepResult = {
+    newEvents: [started, input.event, completed], actions: [], customStatus: state.customStatus as JsonValue | undefined, isFinished: true,
+  };
+  return {
+    kind: 'commit',
+    ...stepWriteSet({
+      state, step, messages: NO_MESSAGES, now, newId: input.newId,
+      lease: { kind: 'unclaimed', instanceId: state.instanceId, version: state.version, now },
+      parent: input.history && parentLinkOf(input.history),
+    }),
+  };
+}
+
+/**
+ * The parent call a sub-orchestration's execution reports to, from its history: the one its `ExecutionStarted` names,
+ * or the one of the last `ExecutionRewound` that names one (a parent's rewind), as the execution itself reads them.
+ */
+function parentLinkOf(history: readonly HistoryEvent[]): ParentLink | undefined {
+  let link: ParentLink | undefined;
+  for (const event of history) {
+    if (event.type === 'ExecutionStarted') link = event.parentInstance;
+    else if (event.type === 'ExecutionRewound' && event.parentInstance) link = event.parentInstance;
+  }
+  return link;
 }
 
 /**

@@ -749,7 +749,7 @@ let markers: { readonly started: HistoryEvent; readonly completed: HistoryEvent 
  * changes them afterwards), so a store may keep them without a copy; and being equal for every step of one
  * millisecond, those steps share them instead of each recording (and a store keeping) two objects of its own.
  */
-function stepMarkers(timestamp: string): { readonly started: HistoryEvent; readonly completed: HistoryEvent } {
+export function stepMarkers(timestamp: string): { readonly started: HistoryEvent; readonly completed: HistoryEvent } {
   if (markers?.started.timestamp !== timestamp) {
     markers = {
       started: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp }),

@@ -7,6 +7,7 @@ import type { ActivityTask } from '../model/message.js';
 import type { WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
+import { createClient } from '../client/create-client.js';
 import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED } from './settled.js';
@@ -677,6 +678,95 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // The start message is still queued, claimable at once (work was signalled): a worker records and ignores it.
         expect(work).toBeGreaterThan(0);
         expect((await claim(store, 'w2', at(30_000))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+      });
+    });
+
+    describe('a client without a worker (capabilities.unclaimedWrites)', () => {
+      const awaitGo: Orchestrator = function* (ctx) {
+        return yield ctx.waitForExternalEvent('go');
+      };
+      const parentOfAwaitGo: Orchestrator = function* (ctx) {
+        try {
+          return yield ctx.callSubOrchestrator('AwaitGo', undefined, `${ctx.instanceId}-child`);
+        } catch (error) {
+          return `child failed: ${(error as Error).message}`;
+        }
+      };
+      const orchestrators = { AwaitGo: awaitGo, ParentOfAwaitGo: parentOfAwaitGo };
+      const runningOn = async (store: Store, instanceId: string, name: string, running = instanceId): Promise<void> => {
+        const runtime = await runtimeOn(store, 'w1', { orchestrators });
+        await runtime.client.startNew(name, { instanceId });
+        await firstValueFrom(runtime.client.status$(running).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await runtime.stop();
+      };
+
+      it('terminates a Pending instance at once; a worker started later records and ignores its start', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        const client = createClient({ store });
+        await client.startNew('HelloSequence', { instanceId: 'p' });
+        await client.terminate('p', 'not needed');
+        expect(await client.getStatus('p')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        expect(await firstValueFrom(client.status$('p'))).toMatchObject({ runtimeStatus: 'Terminated' });
+        expect(await client.waitForCompletion('p', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        let hellos = 0;
+        await runtimeOn(store, 'w1', { activities: { E1_SayHello: (name: string) => `Hello ${name}${hellos++ ? '' : '!'}` } });
+        await firstValueFrom(client.history$('p').pipe(filter((e) => e.type === 'ExecutionStarted')));
+        expect(await client.getStatus('p')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        expect((await store.getHistory('p')).map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionTerminated', 'OrchestratorCompleted', 'ExecutionStarted']);
+        expect(hellos).toBe(0);
+      });
+
+      it('terminates a Running instance that no worker holds at once', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(store, 'r', 'AwaitGo');
+        const client = createClient({ store });
+        await client.terminate('r', { why: 'cancelled' });
+        expect(await client.getStatus('r')).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'cancelled' } });
+        expect(await firstValueFrom(client.status$('r'))).toMatchObject({ runtimeStatus: 'Terminated' });
+        expect((await store.getHistory('r')).at(-2)).toMatchObject({ type: 'ExecutionTerminated', reason: { why: 'cancelled' } });
+        await expect(client.raiseEvent('r', 'go')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+      });
+
+      it('terminates a running sub-orchestration at once and its parent hears of it', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(store, 'parent', 'ParentOfAwaitGo', 'parent-child');
+        const client = createClient({ store });
+        await client.terminate('parent-child', 'cut');
+        expect(await client.getStatus('parent-child')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+        await runtimeOn(store, 'w2', { orchestrators });
+        const parent = await client.waitForCompletion('parent', SETTLED);
+        expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
+        expect(parent.output).toContain('"parent-child" was terminated: "cut"');
+      });
+
+      it('falls back to a message when a worker holds the instance, and the instance still ends Terminated', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        // The store, telling when an unclaimed write has been answered.
+        let refused!: () => void;
+        const answered = new Promise<void>((resolve) => (refused = resolve));
+        const store = new Proxy(opened, {
+          get: (target, key) => {
+            if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(() => writeSet.lease?.kind === 'unclaimed' && refused());
+            const value = Reflect.get(target, key, target) as unknown;
+            return typeof value === 'function' ? value.bind(target) as unknown : value;
+          },
+        });
+        const client = createClient({ store });
+        await client.startNew('HelloSequence', { instanceId: 'held' });
+        const item = await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() });
+        expect(item?.state.instanceId).toBe('held');
+        const terminating = client.terminate('held', 'raced');
+        await answered;
+        expect(await client.getStatus('held')).toMatchObject({ runtimeStatus: 'Pending' }); // refused: nothing written
+        await opened.abandonOrchestration('held', item!.lease.token);
+        await runtimeOn(opened, 'w1');
+        await terminating;
+        expect(await client.waitForCompletion('held', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'raced' });
+        expect((await opened.getHistory('held')).filter((e) => e.type === 'ExecutionTerminated')).toHaveLength(1);
       });
     });
 
