@@ -370,11 +370,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a queued start of the terminated execution is recorded and ignored and answers its parent): with a client and no
  * worker it waited 10 s and left the instance Pending or Running. 26,117 / 33,186 / 63,485 -> 26,563 / 33,448 /
  * 63,740 B (+446 / +262 / +255; minified, decide-step +704 B, local-client +419 B), budgets raised to match.
+ * A sub-orchestration with no history (its parent link only in its queued start, which a purge or restart drops) then
+ * left its terminate to a worker (decideTerminate answers 'send'): 26,563 / 33,448 / 63,740 -> 26,574 / 33,468 /
+ * 63,746 B (+11 / +20 / +6), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_563 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_448 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_740 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_574 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_468 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_746 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

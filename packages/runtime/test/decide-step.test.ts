@@ -107,6 +107,12 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     });
   });
 
+  it('leaves a sub-orchestration with no history (Pending, ContinuedAsNew) to a worker: its parent link is in its queued start', () => {
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      expect(decideTerminate({ state: state({ runtimeStatus, parentInstanceId: 'parent' }), event: terminated, now, newId })).toEqual({ kind: 'send' });
+    }
+  });
+
   it('asks a started sub-orchestration for its history and answers the call that waits for it, the last one a rewind named', () => {
     const s = state({ parentInstanceId: 'parent', historyLength: 3 });
     expect(decideTerminate({ state: s, event: terminated, now, newId })).toEqual({ kind: 'needHistory' });

@@ -593,8 +593,9 @@ export class LocalClient implements DurableClient {
 
   /**
    * Applies a terminate in this client's own commit (`decideTerminate`), decided from `state` as read: true once
-   * committed; false when the store refused it because a worker holds the instance or committed since the read (the
-   * terminate then goes to that worker as a message).
+   * committed; false when the decision leaves it to a worker (a sub-orchestration not started yet) or the store
+   * refused it because a worker holds the instance or committed since the read (the terminate then goes to a worker
+   * as a message).
    */
   async #terminateDirectly(state: InstanceState, event: ExecutionTerminatedEvent): Promise<boolean> {
     const now = this.#clock.now();

@@ -439,7 +439,11 @@ export interface TerminateInput {
 /** What {@link decideTerminate} decided. */
 export type TerminateDecision =
   | { readonly kind: 'needHistory' }
+  /** Not decided here: the terminate goes to a worker as a message. */
+  | { readonly kind: 'send' }
   | { readonly kind: 'commit'; readonly writeSet: WriteSet; readonly state: InstanceState };
+
+const SEND: TerminateDecision = Object.freeze({ kind: 'send' });
 
 /**
  * A terminate applied by whoever holds no lease (a client), in its own commit: the step a worker would commit for an
@@ -447,9 +451,9 @@ export type TerminateDecision =
  * builder, over a step of that one event). The instance becomes Terminated with the reason as output, the event is
  * appended to its history between step markers, `version` grows by one, and a sub-orchestration that has started
  * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
- * One that has not started (its `ExecutionStarted` still queued) answers its parent when a worker consumes that
- * start, which is then recorded and ignored ({@link decideStep}). Later results are recorded and ignored, as for any
- * terminated instance.
+ * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`): its parent link is
+ * only in its queued `ExecutionStarted`, and a purge or restart of the terminated child would drop that start, and
+ * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance.
  *
  * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version
  * read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
@@ -457,7 +461,10 @@ export type TerminateDecision =
  */
 export function decideTerminate(input: TerminateInput): TerminateDecision {
   const { state, now } = input;
-  if (state.parentInstanceId !== undefined && state.historyLength > 0 && input.history === undefined) return NEED_HISTORY as TerminateDecision;
+  if (state.parentInstanceId !== undefined) {
+    if (state.historyLength === 0) return SEND;
+    if (input.history === undefined) return NEED_HISTORY as TerminateDecision;
+  }
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
   const { started, completed } = stepMarkers(isoTime(now));

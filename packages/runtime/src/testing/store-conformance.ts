@@ -8,6 +8,8 @@ import type { WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
+import { decideStep } from '../engine/decide-step.js';
+import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED } from './settled.js';
@@ -741,6 +743,45 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
         expect(parent.output).toContain('"parent-child" was terminated: "cut"');
       });
+
+      for (const after of ['purge', 'restart'] as const) {
+        it(`leaves a Pending sub-orchestration's terminate to a worker, and its parent hears of it after a ${after}`, async (context) => {
+          const opened = await open();
+          if (!opened.capabilities.unclaimedWrites) return context.skip();
+          // The parent's first step, by hand (a runtime would run the child at once): the child is Pending, its start
+          // queued, and the start is where its parent link is.
+          const client = createClient({ store: opened });
+          await client.startNew('ParentOfAwaitGo', { instanceId: 'p' });
+          const item = (await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() }))!;
+          const decision = decideStep({
+            state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
+            newExecution: (name) => new OrchestrationExecution(orchestrators[name as keyof typeof orchestrators], { customStatusLimitBytes: 16_384 }),
+          });
+          if (decision.kind !== 'commit') throw new Error('the parent\'s first step needs no history');
+          await opened.commit(decision.writeSet);
+          expect(await client.getStatus('p-child')).toMatchObject({ runtimeStatus: 'Pending' });
+          // The store, telling when the terminate's commit (direct, or its message) is done.
+          let committed!: () => void;
+          const done = new Promise<void>((resolve) => (committed = resolve));
+          const store = new Proxy(opened, {
+            get: (target, key) => {
+              if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(committed);
+              const value = Reflect.get(target, key, target) as unknown;
+              return typeof value === 'function' ? value.bind(target) as unknown : value;
+            },
+          });
+          const terminating = createClient({ store }).terminate('p-child', 'cut');
+          await done;
+          // A child terminated in the client's commit would be gone now, or run again, and its parent wait for ever.
+          // Both are refused while it is not terminal (InstanceNotTerminalError).
+          await (after === 'purge' ? client.purgeInstanceHistory('p-child') : client.restart('p-child')).catch(() => undefined);
+          await runtimeOn(opened, 'w1', { orchestrators });
+          await terminating;
+          const parent = await client.waitForCompletion('p', SETTLED);
+          expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
+          expect(parent.output).toContain('"p-child" was terminated: "cut"');
+        });
+      }
 
       it('falls back to a message when a worker holds the instance, and the instance still ends Terminated', async (context) => {
         const opened = await open();
