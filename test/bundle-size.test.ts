@@ -373,11 +373,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A sub-orchestration with no history (its parent link only in its queued start, which a purge or restart drops) then
  * left its terminate to a worker (decideTerminate answers 'send'): 26,563 / 33,448 / 63,740 -> 26,574 / 33,468 /
  * 63,746 B (+11 / +20 / +6), budgets raised to match.
+ * A transaction the browser's close of its connection kept from running (no `abort`, no `complete`) then ended at
+ * that `close` (KeyvalStore runs it again, DexieStore fails it) instead of waiting forever, and KeyvalStore ran a call
+ * on another connection when the browser closed a new one right after its layout check: 33,468 / 63,746 -> 33,653 /
+ * 63,920 B (+185 / +174), budgets raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_574 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_468 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_746 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_653 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_920 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

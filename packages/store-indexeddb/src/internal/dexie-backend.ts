@@ -4,7 +4,7 @@ import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
-import { finishChecked } from './idb-transaction.js';
+import { BrowserClose, finishChecked } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
@@ -203,9 +203,15 @@ interface CoreTables {
 class DexieBackend implements StoreBackend {
   readonly #db: Dexie;
   readonly #core: CoreTables;
+  /**
+   * The browser closing the connection itself (the site's data cleared, a storage failure). DexieStore does not open
+   * another: a transaction it kept from running fails with StorageError (see {@link finishChecked}), as every later one.
+   */
+  readonly #closed: BrowserClose;
 
   constructor(db: Dexie) {
     this.#db = db;
+    this.#closed = new BrowserClose(db.backendDB());
     const table = (name: TableName): DBCoreTable => db.table(name).core;
     // Every one of these indexes is in SCHEMA, which opening the database checked.
     const index = (core: DBCoreTable, keyPath: string | string[]): DBCoreIndex => core.schema.getIndexByKeyPath(keyPath)!;
@@ -231,7 +237,7 @@ class DexieBackend implements StoreBackend {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
     const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
-    return finishChecked(trans, mode, reads, () => new DexieTransaction(trans, this.#core, reads).run(work));
+    return finishChecked(trans, mode, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), undefined, this.#closed);
   }
 
   close(): void {

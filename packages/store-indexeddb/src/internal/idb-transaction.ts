@@ -1,4 +1,5 @@
 import { StorageError } from '../errors/storage-error.js';
+import { errorNames } from './map-storage-error.js';
 import type { ReadsAhead } from './read-ahead.js';
 
 /**
@@ -32,6 +33,26 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
 }
 
 /**
+ * The browser closing a connection itself (the site's data cleared, a storage failure): its `close` event, which a
+ * connection the page closes never gets. Listened to from when the connection is handed out, so no event is missed;
+ * `onClose` runs in the event itself.
+ */
+export class BrowserClose {
+  /** The `close` event came. */
+  fired = false;
+  /** Resolves when it came (never, for a connection the page closes itself). */
+  readonly event: Promise<void>;
+
+  constructor(db: IDBDatabase, onClose?: () => void) {
+    this.event = new Promise<void>((resolve) => db.addEventListener('close', () => {
+      this.fired = true;
+      onClose?.();
+      resolve();
+    }));
+  }
+}
+
+/**
  * Runs the work of one transaction and ends it, for both backends. A readonly transaction returns what `work`
  * returned. A readwrite one commits only once every row `reads` took ahead was confirmed; any failure on the way (of
  * the work, of the check) aborts it, so nothing of it is written. A transaction decided on a row the database did not
@@ -39,15 +60,27 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
  * committed instead, running again could write the commit twice, and a StorageError says so.
  *
  * `abandon`: called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet).
- * `closedUnder`: true once the browser closed the transaction's connection (the site's data cleared). A transaction
- * that fails then did not commit (in Chromium its requests fail after the connection's `close`, and it gets no
- * `abort` to wait for): it throws `reads`, so the caller runs the work again, on a new connection.
+ *
+ * `closed`: the browser closing the transaction's connection. It fires `close` only once every transaction of the
+ * connection ended, so a transaction that got neither `abort` nor `complete` by then never ran, and nothing of it was
+ * written: Chromium, closing a connection whose database was deleted (the site's data cleared), gives a transaction
+ * made after it aborted the busy ones no event at all, and fails its requests with AbortError after the `close`. Every
+ * wait for the transaction's end is bounded by that `close`: the transaction then throws `reads` with `rerun` (the
+ * caller runs the work again, on a new connection), a StorageError without.
+ * With `rerun`, a transaction that fails after the `close` throws `reads` at once, without waiting for its abort to
+ * take effect. That is safe only because `work` makes its requests from its requests' callbacks and microtasks alone,
+ * so the transaction is active whenever it fails and cannot have committed anything: a work that awaits anything else
+ * would let the transaction commit under it, and its next request fails with TransactionInactiveError, which is never
+ * run again (it fails as it is).
  */
 export async function finishChecked<T>(
   transaction: IDBTransaction, mode: 'readonly' | 'readwrite', reads: ReadsAhead, work: () => Promise<T>, abandon?: () => void,
-  closedUnder?: () => boolean,
+  closed?: BrowserClose, rerun?: boolean,
 ): Promise<T> {
   const done = completion(transaction);
+  // Resolves with true when the browser closed the connection before the transaction ended (it never ran).
+  const ended = (): Promise<boolean | void> => (closed ? Promise.race([done, closed.event.then(() => true)]) : done);
+  const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
   let result: T;
   try {
     result = await work();
@@ -56,19 +89,20 @@ export async function finishChecked<T>(
   } catch (error) {
     abandon?.();
     end(transaction, false);
-    if (closedUnder?.()) throw reads;
+    if (rerun && closed?.fired && !errorNames(error).includes('TransactionInactiveError')) throw reads;
     // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
     if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;
+    let unrun;
     try {
-      await done;
+      unrun = await ended();
     } catch {
       throw reads; // aborted: nothing of it was written
     }
-    throw new StorageError('A transaction committed instead of aborting', { cause: error });
+    throw unrun ? dropped(error) : new StorageError('A transaction committed instead of aborting', { cause: error });
   }
   // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
   // transaction, and `done` rejects with its error. A readwrite transaction resolves only once committed (durable).
   end(transaction, true);
-  await done;
+  if (await ended()) throw dropped();
   return result;
 }

@@ -4,7 +4,7 @@ import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js'
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
-import { finishChecked } from './idb-transaction.js';
+import { BrowserClose, finishChecked } from './idb-transaction.js';
 import { firstTask } from './first-task.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
@@ -126,7 +126,7 @@ interface MetaValue {
  * after which the call runs on a new connection. The browser fires it once the connection's transactions ended
  * (Chromium at once, fake-indexeddb after the transactions under way); past this the call fails.
  */
-const CLOSE_WAIT_MS = 2000;
+export const CLOSE_WAIT_MS = 2000;
 
 /**
  * Opens the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checks its schema
@@ -193,8 +193,8 @@ class KeyvalBackend implements StoreBackend {
   #db: IDBDatabase | undefined;
   /** The last connection idb-keyval handed out (in use, or being checked): the one `close` closes. */
   #latest: IDBDatabase | undefined;
-  /** Resolves when the browser closed `#latest` (its `close` event). */
-  #closing: Promise<void> | undefined;
+  /** The browser's `close` of each connection idb-keyval handed out. */
+  readonly #closes = new WeakMap<IDBDatabase, BrowserClose>();
   /** A new connection on its way (see {@link KeyvalBackend.connect}). */
   #connecting: Promise<IDBDatabase> | undefined;
   /** This backend closed its connection (`close`, an upgrade elsewhere): the store has ended, nothing reopens. */
@@ -213,7 +213,8 @@ class KeyvalBackend implements StoreBackend {
    * Opens a connection through idb-keyval (its function opens one when it has none: first use, or after the browser
    * closed the last) and checks its layout ({@link checkLayout}) in the connection's first transaction; the store's
    * transactions are made on it only after that. So a database the browser cleared under the store is marked (or
-   * refused) before the store writes to it, as at the first open.
+   * refused) before the store writes to it, as at the first open. Resolves with the connection even when the browser
+   * closed it meanwhile (then it is not the one in use, and a transaction made on it is refused).
    */
   connect(): Promise<IDBDatabase> {
     this.#connecting ??= this.#useStore('readwrite', async (store) => {
@@ -226,9 +227,8 @@ class KeyvalBackend implements StoreBackend {
       };
       // Closed by the browser (the site's data cleared, a storage failure): idb-keyval opens a new one next time (it
       // listens too). Forgotten only while it is still the latest: a late close must not drop a newer connection.
-      this.#closing = new Promise<void>((resolve) => db.addEventListener('close', () => {
+      this.#closes.set(db, new BrowserClose(db, () => {
         if (this.#latest === db) this.#db = this.#latest = undefined;
-        resolve();
       }));
       await checkLayout(store, this.#name, this.#keyRange, this.#clock);
       return db;
@@ -250,29 +250,50 @@ class KeyvalBackend implements StoreBackend {
    * Runs `callback` on the object store in a new transaction, made at once on the connection in use, instead of after
    * idb-keyval's promise of it: a step's transaction then begins before the callbacks queued behind the call (the
    * client's, the change feed's subscribers), as DexieStore's does, and its requests are on their way while those run.
-   * Without a connection (the browser closed it) one is opened and checked first.
-   *
-   * A connection the browser is closing refuses a transaction (it throws): the call waits for its `close` event (at
-   * most {@link CLOSE_WAIT_MS}, else it fails) and runs on a new connection, so a command made while the site's data
-   * is cleared does not fail for it. One this backend closed (`close`, an upgrade elsewhere) has ended the store: its
-   * later calls are refused before they get here; calls already under way are refused here, and the store maps that
-   * failure to the error that ended it. A refusal is a rejection (a StoreBackend's calls return a promise).
+   * Without a connection (the browser closed it) one is opened and checked first ({@link KeyvalBackend.#useNext}).
+   * A refusal is a rejection (a StoreBackend's calls return a promise).
    */
   use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
     const db = this.#db;
-    if (!db) return this.connect().then((next) => this.#useOn(next, mode, callback));
+    if (!db) return this.#useNext(undefined, undefined, mode, callback);
     try {
       return this.#useOn(db, mode, callback);
     } catch (error) {
-      if (this.#ended) return Promise.reject(error);
-      const closing = this.#closing!;
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(reject, CLOSE_WAIT_MS, error);
-        void closing.then(() => {
-          clearTimeout(timer);
-          resolve();
+      return this.#useNext(db, error, mode, callback);
+    }
+  }
+
+  /**
+   * Runs `callback` on a new connection, after `refused` (if any) refused the transaction with `error`. A connection
+   * the browser is closing refuses a transaction (it throws), and so does a new one the browser closed right after its
+   * layout check: the call waits for that connection's `close` event (at most {@link CLOSE_WAIT_MS}, else it fails
+   * with `error`) and runs on a new connection, at most twice; so a command made while the site's data is cleared
+   * does not fail for it. One this backend closed (`close`, an upgrade elsewhere) has ended the store: its later calls
+   * are refused before they get here; calls already under way fail with `error`, which the store maps to the error
+   * that ended it.
+   */
+  async #useNext<T>(
+    refused: IDBDatabase | undefined, error: unknown, mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>,
+  ): Promise<T> {
+    for (let tries = 2; ; tries--) {
+      if (refused) {
+        if (this.#ended || !tries) throw error;
+        const close = this.#closes.get(refused)!;
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(reject, CLOSE_WAIT_MS, error);
+          void close.event.then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      }).then(() => this.#db ?? this.connect()).then((next) => this.#useOn(next, mode, callback));
+      }
+      const db = this.#db ?? (await this.connect());
+      try {
+        return this.#useOn(db, mode, callback);
+      } catch (next) {
+        refused = db;
+        error = next;
+      }
     }
   }
 
@@ -281,21 +302,20 @@ class KeyvalBackend implements StoreBackend {
   }
 
   /**
-   * idb-keyval has one object store, so every transaction locks all of it whatever the scope. A transaction that fails
-   * after the browser closed its connection was not committed: it rejects with `reads`, and the store runs it again
-   * (on a new connection).
+   * idb-keyval has one object store, so every transaction locks all of it whatever the scope. A transaction that the
+   * browser's close of its connection kept from committing rejects with `reads`, and the store runs it again (on a new
+   * connection; see {@link finishChecked}).
    */
   transact<T>(
     mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
   ): Promise<T> {
     return this.use(mode, (store) => {
       const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
-      const { db } = store.transaction;
       return finishChecked(store.transaction, mode, reads, async () => {
         const result = await work(tx);
         await tx.finish();
         return result;
-      }, () => tx.abandon(), () => this.#db !== db && !this.#ended); // not the one in use: the browser closed it
+      }, () => tx.abandon(), this.#closes.get(store.transaction.db), true);
     });
   }
 

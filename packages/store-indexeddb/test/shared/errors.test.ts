@@ -4,7 +4,7 @@ import { DexieStore } from '../../src/dexie-store.js';
 import { IdbStore } from '../../src/idb-store.js';
 import type { StoreBackend } from '../../src/internal/store-backend.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
-import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
+import { CLOSE_WAIT_MS, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName, type AdapterName } from './fixtures.js';
 
@@ -118,6 +118,28 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
     await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-upgrading', status: 503 });
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'database-upgrading' });
   });
+
+  it('settles a commit that read ahead, made while the browser closes the connection, and closes after it', async () => {
+    const name = uniqueName('closing-ahead');
+    // Closed here, not by afterEach: a close that never settles fails the test instead of hanging the hook.
+    const store = adapters[adapter](name);
+    await create(store, newInstance('a'));
+    const event = (eventName: string) => message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: eventName });
+    await send(store, event('first')); // the store remembers 'a': the next commit to it reads it ahead
+    // Chromium: the commit is made after the browser aborted the busy transaction; it then gets no abort of its own.
+    const call = await settled(callWhileClosing(await connectionOf(store), name, () => send(store, event('second'))));
+    const closing = await settled(store.close());
+    if (adapter === 'DexieStore') {
+      // DexieStore does not reopen: the commit that never ran fails, as every later one.
+      expect(call).toMatchObject({ error: { code: 'storage-error' } });
+    } else if (typeof window === 'undefined') {
+      expect(call).toEqual({ value: undefined }); // run on the next connection
+    } else {
+      // Run on the next connection, in the new database: the browser deleted the instance with the site's data.
+      expect(call).toMatchObject({ error: { code: 'instance-not-found' } });
+    }
+    expect(closing).toEqual({ value: undefined });
+  });
 });
 
 describe('KeyvalStore connection', () => {
@@ -135,6 +157,30 @@ describe('KeyvalStore connection', () => {
     const store = track(new KeyvalStore({ name }));
     await create(store, newInstance('a'));
     await callWhileClosing(await connectionOf(store), name, () => create(store, newInstance('b')));
+    expect((await store.getInstance('b'))?.instanceId).toBe('b');
+  });
+
+  it('runs a call on another connection when the browser closes the new one right after checking its layout', async () => {
+    const store = track(new KeyvalStore({ name: uniqueName('closed-new') }));
+    await create(store, newInstance('a'));
+    await closeAsTheBrowserDoes(await connectionOf(store));
+    // The next call opens a connection and checks its layout in its first transaction: the browser closes that
+    // connection as the check commits, before the call makes its own transaction on it.
+    const close = await browserClose();
+    const transaction = IDBDatabase.prototype.transaction;
+    const checked: IDBDatabase[] = [];
+    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+      const made = transaction.apply(this, args);
+      if (!checked.length) made.addEventListener('complete', () => close(this));
+      if (!checked.includes(this)) checked.push(this);
+      return made;
+    };
+    try {
+      await create(store, newInstance('b'));
+    } finally {
+      IDBDatabase.prototype.transaction = transaction;
+    }
+    expect(checked.length).toBe(2); // the one closed, then the one the call ran on
     expect((await store.getInstance('b'))?.instanceId).toBe('b');
   });
 
@@ -187,18 +233,38 @@ describe('IdbStore', () => {
   });
 });
 
-/** The connection a KeyvalStore uses: the database of the next transaction it makes (a read). */
-async function connectionOf(store: KeyvalStore): Promise<IDBDatabase> {
-  const transaction = IDBDatabase.prototype.transaction;
+/**
+ * How `promise` settled, or 'pending' when it has not well past the longest wait a store allows itself (a call on a
+ * closing connection waits at most CLOSE_WAIT_MS for its close): a hang, which the test reports instead of running
+ * into its timeout.
+ */
+async function settled(promise: Promise<unknown>): Promise<{ value: unknown } | { error: unknown } | 'pending'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(resolve, 4 * CLOSE_WAIT_MS, 'pending');
+  });
+  try {
+    return await Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), pending]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The connection a store uses: the database of the next transaction it reads from (Dexie binds its connection's
+ * `transaction` when it opens, so the object stores a transaction hands out are what can be watched).
+ */
+async function connectionOf(store: Store): Promise<IDBDatabase> {
+  const objectStore = IDBTransaction.prototype.objectStore;
   let connection: IDBDatabase | undefined;
-  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
-    connection = this;
-    return transaction.apply(this, args);
+  IDBTransaction.prototype.objectStore = function (this: IDBTransaction, ...args: Parameters<typeof objectStore>) {
+    connection = this.db;
+    return objectStore.apply(this, args);
   };
   try {
     await store.getInstance('none');
   } finally {
-    IDBDatabase.prototype.transaction = transaction;
+    IDBTransaction.prototype.objectStore = objectStore;
   }
   return connection!;
 }
@@ -208,21 +274,30 @@ function closed(connection: IDBDatabase): Promise<void> {
   return new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
 }
 
-/** What the browser does to a connection when the site's data is cleared: closes it and fires `close` at it. */
+/**
+ * What the browser does to a connection when the site's data is cleared: closes it and fires `close` at it. fake-indexeddb
+ * does both itself, once every transaction of the database has finished (its declaration types the connection as its
+ * class); the browser branch does them at once. Imported beforehand: an import may take tasks.
+ */
+async function browserClose(): Promise<(connection: IDBDatabase) => void> {
+  if (typeof window === 'undefined') {
+    const { forceCloseDatabase } = await import('fake-indexeddb');
+    return (connection) => forceCloseDatabase(connection as unknown as Parameters<typeof forceCloseDatabase>[0]);
+  }
+  return (connection) => {
+    connection.close();
+    connection.dispatchEvent(new Event('close'));
+  };
+}
+
+/** Closes `connection` as the browser does (see {@link browserClose}); resolves once it got `close`. */
 async function closeAsTheBrowserDoes(connection: IDBDatabase): Promise<void> {
   // Resolved by `close` itself, which the store hears first (its listener came earlier): then it has forgotten the
   // connection. fake-indexeddb fires `close` only once every transaction of the database has finished, and the read
   // that found the connection resolved with its request, maybe before its transaction finished: then `close` comes in
-  // a later task, not in forceCloseDatabase. (The browser branch fires it at once.)
+  // a later task, not in forceCloseDatabase.
   const done = closed(connection);
-  if (typeof window === 'undefined') {
-    // fake-indexeddb's events are its own: it does both. (Its declaration types the connection as the class.)
-    const { forceCloseDatabase } = await import('fake-indexeddb');
-    forceCloseDatabase(connection as unknown as Parameters<typeof forceCloseDatabase>[0]);
-  } else {
-    connection.close();
-    connection.dispatchEvent(new Event('close'));
-  }
+  (await browserClose())(connection);
   await done;
 }
 
@@ -260,11 +335,12 @@ async function callWhileClosing<T>(connection: IDBDatabase, name: string, call: 
   // Imported before the reads start: an import may take tasks.
   const { forceCloseDatabase } = node ? await import('fake-indexeddb') : { forceCloseDatabase: undefined };
   const { cdp } = node ? { cdp: undefined } : await import('vitest/browser');
-  const busy = connection.transaction('durable-rx', 'readonly');
-  const reads = busy.objectStore('durable-rx');
+  const table = connection.objectStoreNames[0]!;
+  const busy = connection.transaction(table, 'readonly');
+  const reads = busy.objectStore(table);
   let left = node ? 20 : Infinity;
   const read = (): void => {
-    if (left-- > 0) reads.get(['meta']).onsuccess = read;
+    if (left-- > 0) reads.count().onsuccess = read;
   };
   read();
   if (forceCloseDatabase) {
@@ -272,6 +348,7 @@ async function callWhileClosing<T>(connection: IDBDatabase, name: string, call: 
     return call();
   }
   const result = new Promise<T>((resolve, reject) => busy.addEventListener('abort', () => call().then(resolve, reject)));
+  result.catch(() => undefined); // it may fail before the delete returns: awaited below
   await cdp!().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
   return result;
 }
