@@ -377,11 +377,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * that `close` (KeyvalStore runs it again, DexieStore fails it) instead of waiting forever, and KeyvalStore ran a call
  * on another connection when the browser closed a new one right after its layout check: 33,468 / 63,746 -> 33,653 /
  * 63,920 B (+185 / +174), budgets raised by the same.
+ * The unclaimed lease then named the execution read too (a purged id started again is at version 1 again): 26,574 /
+ * 33,653 / 63,920 -> 26,584 / 33,671 / 63,933 B (+10 / +18 / +13), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_574 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_653 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_920 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_584 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_671 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_933 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -96,7 +96,7 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     expect(decision.state).toEqual({ ...s, runtimeStatus: 'Terminated', output: 'stop', version: 3, historyLength: 3, lastUpdatedTime: now });
     const marker = { eventId: -1, timestamp: now.toISOString() };
     expect(decision.writeSet).toEqual({
-      lease: { kind: 'unclaimed', instanceId: 'instance-1', version: 2, now },
+      lease: { kind: 'unclaimed', instanceId: 'instance-1', executionId: 'execution-1', version: 2, now },
       requests: [
         { type: 'replaceState', state: decision.state },
         {

@@ -166,7 +166,7 @@ describe('planWriteSet', () => {
 });
 
 describe('an unclaimed write (a client that terminates an instance itself)', () => {
-  const lease = { kind: 'unclaimed' as const, instanceId: 'a', version: 3, now: new Date(t0.getTime() + 1000) };
+  const lease = { kind: 'unclaimed' as const, instanceId: 'a', executionId: 'a-e1', version: 3, now: new Date(t0.getTime() + 1000) };
   const writeSet: WriteSet = { lease, requests: [{ type: 'replaceState', state: state('a', { runtimeStatus: 'Terminated', version: 4 }) }] };
 
   it('holds only at the version read and without a live lease at the writer\u2019s time', () => {
@@ -175,6 +175,8 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
     expect(unclaimedHolds(lease, state('a'), expiresAt(1000))).toBe(true); // expired at `now`
     expect(unclaimedHolds(lease, state('a'), expiresAt(1001))).toBe(false);
     expect(unclaimedHolds(lease, state('a', { version: 4 }), undefined)).toBe(false);
+    // Another execution at the same version: the id purged and started again (version 1 again), or restarted.
+    expect(unclaimedHolds(lease, state('a', { executionId: 'a-e2' }), undefined)).toBe(false);
     expect(unclaimedHolds(lease, undefined, undefined)).toBe(false);
   });
 

@@ -33,7 +33,7 @@ describe('write sets MongoStore executes', () => {
 
   it('refuses an unclaimed lease instead of committing it with no check (a client\u2019s own terminate is not supported)', () => {
     const writeSet: WriteSet = {
-      lease: { kind: 'unclaimed', instanceId: 'a', version: 1, now: T0 },
+      lease: { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: T0 },
       requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', version: 2 } }],
     };
     expect(() => assertSupportedWriteSet(writeSet)).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));

@@ -456,7 +456,7 @@ const SEND: TerminateDecision = Object.freeze({ kind: 'send' });
  * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance.
  *
  * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version
- * read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
+ * and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
  * terminate goes to a worker as a message.
  */
 export function decideTerminate(input: TerminateInput): TerminateDecision {
@@ -475,7 +475,7 @@ export function decideTerminate(input: TerminateInput): TerminateDecision {
     kind: 'commit',
     ...stepWriteSet({
       state, step, messages: NO_MESSAGES, now, newId: input.newId,
-      lease: { kind: 'unclaimed', instanceId: state.instanceId, version: state.version, now },
+      lease: { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now },
       parent: input.history && parentLinkOf(input.history),
     }),
   };

@@ -54,8 +54,9 @@ export interface ActivityStepLease {
 
 /**
  * The condition of a write decided by someone who holds no lease (a client that terminates an instance itself): the
- * instance is still at `version`, the one the decision read, and nobody holds a live orchestration lease on it at
- * `now` (`unclaimedHolds`). So no worker is running a step of it and none committed one since the read. The store
+ * instance is still at `version` of execution `executionId`, the ones the decision read (a version alone could be the
+ * same number again: a purge and a new start of the id begin at version 1), and nobody holds a live orchestration
+ * lease on it at `now` (`unclaimedHolds`). So no worker is running a step of it and none committed one since the read. The store
  * refuses the write set with `LeaseLostError` otherwise and writes nothing (the client then sends its command as a
  * message, for a worker). Like a claim, the commit takes over an expired lease: the commit clears it, so the late
  * holder's own commit is refused. Only for stores with `capabilities.unclaimedWrites`.
@@ -63,6 +64,7 @@ export interface ActivityStepLease {
 export interface UnclaimedLease {
   readonly kind: 'unclaimed';
   readonly instanceId: string;
+  readonly executionId: string;
   readonly version: number;
   /** The writer's clock when it read the instance. */
   readonly now: Date;

@@ -385,11 +385,11 @@ export function activityStepHolds(lease: ActivityStepLease, reading: ActivitySte
 
 /**
  * True when a write decided without a lease may commit (see {@link UnclaimedLease}): the instance is still at the
- * version the writer read, and nobody holds a live orchestration lease on it at the writer's `now` (`lease`: the one
+ * version and execution the writer read, and nobody holds a live orchestration lease on it at the writer's `now` (`lease`: the one
  * the store has on the instance, live or expired). A store reads both inside the transaction that applies the write
  * set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the commit (`released`).
  */
 export function unclaimedHolds(lease: UnclaimedLease, state: InstanceState | undefined, instanceLease: Pick<Lease, 'expiresAt'> | undefined): boolean {
-  return state !== undefined && state.version === lease.version &&
+  return state !== undefined && state.version === lease.version && state.executionId === lease.executionId &&
     (instanceLease === undefined || isDue(instanceLease.expiresAt.getTime(), lease.now));
 }

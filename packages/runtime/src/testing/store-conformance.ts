@@ -650,7 +650,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     describe('unclaimed writes (capabilities.unclaimedWrites)', () => {
       /** A terminate of `state` decided without a lease, as a client decides it, at `now`. */
       const terminateOf = (state: InstanceState, now: Date): WriteSet => ({
-        lease: { kind: 'unclaimed', instanceId: state.instanceId, version: state.version, now },
+        lease: { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now },
         requests: [
           { type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', output: 'stop', version: state.version + 1, historyLength: state.historyLength + 1 } },
           { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: [{ type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop' }] },
@@ -665,6 +665,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const held = await claim(store, 'w1', T0); // leased until 30 s
         await expect(store.commit(terminateOf(pending, at(29_999)))).rejects.toMatchObject({ code: 'lease-lost' });
         await expect(store.commit(terminateOf({ ...pending, version: pending.version + 1 }, at(30_000)))).rejects.toMatchObject({ code: 'lease-lost' });
+        // Read from another execution at the same version (the id purged and started again begins at version 1).
+        await expect(store.commit(terminateOf({ ...pending, executionId: 'another' }, at(30_000)))).rejects.toMatchObject({ code: 'lease-lost' });
         expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: pending.version });
         expect(await store.getHistory('a')).toEqual([]);
         // The lease has expired: the write commits, and the late holder can no longer commit its step over it.
