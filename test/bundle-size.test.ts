@@ -379,11 +379,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 63,920 B (+185 / +174), budgets raised by the same.
  * The unclaimed lease then named the execution read too (a purged id started again is at version 1 again): 26,574 /
  * 33,653 / 63,920 -> 26,584 / 33,671 / 63,933 B (+10 / +18 / +13), budgets raised to match.
+ * It then held only while no message of the instance but its queued start is visible (a message committed before the
+ * terminate is applied first; unclaimedHolds reads the messages the stores read in the transaction): 26,584 / 33,671 /
+ * 63,933 -> 26,637 / 33,766 / 64,028 B (+53 / +95 / +95), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_584 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_671 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 63_933 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_637 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_766 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_028 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -169,15 +169,33 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
   const lease = { kind: 'unclaimed' as const, instanceId: 'a', executionId: 'a-e1', version: 3, now: new Date(t0.getTime() + 1000) };
   const writeSet: WriteSet = { lease, requests: [{ type: 'replaceState', state: state('a', { runtimeStatus: 'Terminated', version: 4 }) }] };
 
+  const holds = (s: InstanceState | undefined, expiresMs?: number, messages: readonly OrchestrationMessage[] = []) =>
+    unclaimedHolds(lease, { state: s, instanceLease: expiresMs === undefined ? undefined : { expiresAt: new Date(t0.getTime() + expiresMs) }, messages });
+
   it('holds only at the version read and without a live lease at the writer\u2019s time', () => {
-    const expiresAt = (ms: number) => ({ expiresAt: new Date(t0.getTime() + ms) });
-    expect(unclaimedHolds(lease, state('a'), undefined)).toBe(true);
-    expect(unclaimedHolds(lease, state('a'), expiresAt(1000))).toBe(true); // expired at `now`
-    expect(unclaimedHolds(lease, state('a'), expiresAt(1001))).toBe(false);
-    expect(unclaimedHolds(lease, state('a', { version: 4 }), undefined)).toBe(false);
+    expect(holds(state('a'))).toBe(true);
+    expect(holds(state('a'), 1000)).toBe(true); // expired at `now`
+    expect(holds(state('a'), 1001)).toBe(false);
+    expect(holds(state('a', { version: 4 }))).toBe(false);
     // Another execution at the same version: the id purged and started again (version 1 again), or restarted.
-    expect(unclaimedHolds(lease, state('a', { executionId: 'a-e2' }), undefined)).toBe(false);
-    expect(unclaimedHolds(lease, undefined, undefined)).toBe(false);
+    expect(holds(state('a', { executionId: 'a-e2' }))).toBe(false);
+    expect(holds(undefined)).toBe(false);
+  });
+
+  it('holds only while no message but the start of the execution read is visible at the writer\u2019s time', () => {
+    const timestamp = t0.toISOString();
+    const start = (executionId: string): OrchestrationMessage => ({
+      id: `start-${executionId}`, instanceId: 'a', event: { type: 'ExecutionStarted', eventId: -1, timestamp, name: 'Echo', instanceId: 'a', executionId },
+    });
+    const raised = (visibleMs?: number): OrchestrationMessage => ({
+      id: 'go', instanceId: 'a', event: { type: 'EventRaised', eventId: -1, timestamp, name: 'go' },
+      ...(visibleMs === undefined ? {} : { visibleAt: new Date(t0.getTime() + visibleMs) }),
+    });
+    expect(holds(state('a', { runtimeStatus: 'Pending' }), undefined, [start('a-e1')])).toBe(true);
+    expect(holds(state('a'), undefined, [raised(1001)])).toBe(true); // not visible yet: it comes after the write
+    expect(holds(state('a'), undefined, [raised()])).toBe(false); // committed before, applied first by a worker
+    expect(holds(state('a'), undefined, [raised(1000)])).toBe(false);
+    expect(holds(state('a'), undefined, [start('a-e2')])).toBe(false); // the start of another execution
   });
 
   it('names the instance, releases its lease with the commit and is refused with a message naming the version', () => {

@@ -222,8 +222,11 @@ export abstract class IdbStore implements Store {
         });
         if (!holds) throw leaseLostError(lease);
       } else if (lease?.kind === 'unclaimed') {
+        // The instance's pending messages, read above (it is the released instance): none when the row counts none.
         const row = await rows.get(lease.instanceId);
-        if (!unclaimedHolds(lease, row?.state, row?.lease)) throw leaseLostError(lease);
+        const pending = instance!.pending === 'allConsumed' && consumed > 0 ? await tx.listMessages(lease.instanceId) : instance!.pending;
+        const messages = pending === 'allConsumed' ? [] : pending.map((m) => m.message);
+        if (!unclaimedHolds(lease, { state: row?.state, instanceLease: row?.lease, messages })) throw leaseLostError(lease);
       } else if (lease) {
         const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
         if (held?.lease?.token !== lease.token) throw leaseLostError(lease);

@@ -53,13 +53,19 @@ export interface ActivityStepLease {
 }
 
 /**
- * The condition of a write decided by someone who holds no lease (a client that terminates an instance itself): the
- * instance is still at `version` of execution `executionId`, the ones the decision read (a version alone could be the
- * same number again: a purge and a new start of the id begin at version 1), and nobody holds a live orchestration
- * lease on it at `now` (`unclaimedHolds`). So no worker is running a step of it and none committed one since the read. The store
- * refuses the write set with `LeaseLostError` otherwise and writes nothing (the client then sends its command as a
- * message, for a worker). Like a claim, the commit takes over an expired lease: the commit clears it, so the late
- * holder's own commit is refused. Only for stores with `capabilities.unclaimedWrites`.
+ * The condition of a write decided by someone who holds no lease (a client that terminates an instance itself), all
+ * checked by `unclaimedHolds` in the store's transaction:
+ *
+ * - the instance is still at `version` of execution `executionId`, the ones the decision read (a version alone
+ *   repeats: a purge and a new start of the id begin at version 1 again);
+ * - nobody holds a live orchestration lease on it at `now`: no worker is running a step of it, and none committed one
+ *   since the read;
+ * - no message of it is visible at `now` but the start of that execution (a Pending instance stays terminable): a
+ *   message committed before the write (an event raised, a result) is applied first, by a worker, in order.
+ *
+ * The store refuses the write set with `LeaseLostError` otherwise and writes nothing (the client then sends its
+ * command as a message, for a worker). Like a claim, the commit takes over an expired lease: the commit clears it, so
+ * the late holder's own commit is refused. Only for stores with `capabilities.unclaimedWrites`.
  */
 export interface UnclaimedLease {
   readonly kind: 'unclaimed';

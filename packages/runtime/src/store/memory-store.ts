@@ -125,7 +125,8 @@ export class MemoryStore implements Store {
       if (!holds) throw leaseLostError(lease);
     } else if (lease?.kind === 'unclaimed') {
       const record = this.#instances.get(lease.instanceId);
-      if (!unclaimedHolds(lease, record?.state, record && leaseOf(record))) throw leaseLostError(lease);
+      const reading = { state: record?.state, instanceLease: record && leaseOf(record), messages: record?.messages ?? NO_MESSAGES };
+      if (!unclaimedHolds(lease, reading)) throw leaseLostError(lease);
     } else if (lease) {
       const held = lease.kind === 'orchestration' ? this.#instances.get(lease.instanceId) : this.#tasks.get(lease.taskId);
       if (held?.lease?.token !== lease.token) throw leaseLostError(lease);

@@ -8,7 +8,7 @@ import { isTerminalStatus, type InstanceState } from '../model/instance-status.j
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
 import type { CommitResult } from './store.js';
-import { isDue } from './store-helpers.js';
+import { isDue, isVisible } from './store-helpers.js';
 
 /**
  * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
@@ -383,13 +383,31 @@ export function activityStepHolds(lease: ActivityStepLease, reading: ActivitySte
     (firstVisibleMs === undefined || !isDue(firstVisibleMs, lease.now));
 }
 
+/** What a store read, inside its transaction, to check an {@link UnclaimedLease}. */
+export interface UnclaimedReading {
+  /** The instance's stored state (`undefined`: gone). */
+  readonly state: InstanceState | undefined;
+  /** The orchestration lease on the instance, live or expired. */
+  readonly instanceLease: Pick<Lease, 'expiresAt'> | undefined;
+  /** The instance's pending messages, in any order. */
+  readonly messages: readonly OrchestrationMessage[];
+}
+
 /**
  * True when a write decided without a lease may commit (see {@link UnclaimedLease}): the instance is still at the
- * version and execution the writer read, and nobody holds a live orchestration lease on it at the writer's `now` (`lease`: the one
- * the store has on the instance, live or expired). A store reads both inside the transaction that applies the write
- * set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the commit (`released`).
+ * version and execution the writer read, nobody holds a live orchestration lease on it at the writer's `now`, and no
+ * message of it is visible at `now` but the start of that execution (a message committed before the write, an event
+ * raised say, takes effect before it: a worker applies both in order). A store reads all three inside the transaction
+ * that applies the write set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the
+ * commit (`released`).
  */
-export function unclaimedHolds(lease: UnclaimedLease, state: InstanceState | undefined, instanceLease: Pick<Lease, 'expiresAt'> | undefined): boolean {
-  return state !== undefined && state.version === lease.version && state.executionId === lease.executionId &&
-    (instanceLease === undefined || isDue(instanceLease.expiresAt.getTime(), lease.now));
+export function unclaimedHolds(lease: UnclaimedLease, reading: UnclaimedReading): boolean {
+  const { state, instanceLease, messages } = reading;
+  if (state?.version !== lease.version || state.executionId !== lease.executionId) return false;
+  if (instanceLease !== undefined && !isDue(instanceLease.expiresAt.getTime(), lease.now)) return false;
+  for (let i = 0; i < messages.length; i++) {
+    const { event } = messages[i]!;
+    if (isVisible(messages[i]!, lease.now) && (event.type !== 'ExecutionStarted' || event.executionId !== lease.executionId)) return false;
+  }
+  return true;
 }

@@ -685,6 +685,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('unclaimed writes and the messages queued before them', () => {
+      it('commits only while no message but the start of the execution read is visible at the writer\u2019s time', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        for (const id of ['soon', 'now']) {
+          await create(store, newInstance(id));
+          await send(store, { ...message(id, eventRaised('go')), visibleAt: at(10_000) });
+        }
+        const terminate = async (id: string, now: Date) => {
+          const state = (await store.getInstance(id))!;
+          await store.commit({
+            lease: { kind: 'unclaimed', instanceId: id, executionId: state.executionId, version: state.version, now },
+            requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', version: state.version + 1 } }],
+          });
+        };
+        // The event becomes visible after the write: it reaches a terminated instance (recorded and ignored).
+        await terminate('soon', at(9_999));
+        expect(await store.getInstance('soon')).toMatchObject({ runtimeStatus: 'Terminated' });
+        // Visible: it was committed before the write, so a worker applies it first, and the write is refused.
+        await expect(terminate('now', at(10_000))).rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getInstance('now')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+      });
+    });
+
     describe('a client without a worker (capabilities.unclaimedWrites)', () => {
       const awaitGo: Orchestrator = function* (ctx) {
         return yield ctx.waitForExternalEvent('go');
@@ -784,6 +808,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           expect(parent.output).toContain('"p-child" was terminated: "cut"');
         });
       }
+
+      it('applies an event raised before the terminate first (the terminate goes to a worker after it)', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(opened, 'e', 'AwaitGo');
+        const client = createClient({ store: opened });
+        await client.raiseEvent('e', 'go', 'approved');
+        // The store, telling when the terminate's commit (direct, or its message) is done.
+        let committed!: () => void;
+        const done = new Promise<void>((resolve) => (committed = resolve));
+        const store = new Proxy(opened, {
+          get: (target, key) => {
+            if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(committed);
+            const value = Reflect.get(target, key, target) as unknown;
+            return typeof value === 'function' ? value.bind(target) as unknown : value;
+          },
+        });
+        const terminating = createClient({ store }).terminate('e', 'cleanup');
+        await done;
+        await runtimeOn(opened, 'w2', { orchestrators });
+        await terminating;
+        expect(await client.waitForCompletion('e', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
+      });
 
       it('falls back to a message when a worker holds the instance, and the instance still ends Terminated', async (context) => {
         const opened = await open();
