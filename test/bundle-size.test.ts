@@ -382,10 +382,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * It then held only while no message of the instance but its queued start is visible (a message committed before the
  * terminate is applied first; unclaimedHolds reads the messages the stores read in the transaction): 26,584 / 33,671 /
  * 63,933 -> 26,637 / 33,766 / 64,028 B (+53 / +95 / +95), budgets raised to match.
+ * KeyvalStore then refused a database holding keys without a layout marker (older code wrote it after the browser
+ * cleared it) instead of marking it as its own: 33,766 -> 33,805 B (+39), budget raised by the same.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_637 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_766 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_805 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_028 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];

@@ -149,11 +149,18 @@ export async function openKeyvalBackend(
 
 /**
  * Reads the schema marker of the database in a readwrite transaction, before anything else is made on its connection:
- * a database without one (new, or cleared by the browser) or with an older layout is marked as this one (an older
- * layout upgraded first), so older code refuses it from then on; one of a newer layout or of someone else is refused.
+ * an empty database without one (new, or cleared by the browser) or one with an older layout is marked as this one (an
+ * older layout upgraded first), so older code refuses it from then on; one of a newer layout or of someone else, or one
+ * that holds keys without a marker, is refused.
  */
 async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof IDBKeyRange, clock: Clock): Promise<void> {
   const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
+  // Keys but no marker: written by older code after the browser cleared the database (older code checks the layout
+  // only when it opens, and wrote no marker to a database cleared under it), or by someone else. Marking it would take
+  // its keys for this layout's without upgrading them.
+  if (!meta && (await promisifyRequest(store.getAllKeys(null, 1))).length) {
+    throw new IncompatibleSchemaError(`Database ${JSON.stringify(name)} holds keys without a layout marker; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`);
+  }
   // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
   if (!meta || (meta.store === 'durable-rx/keyval' && meta.version < KEYVAL_SCHEMA_VERSION)) {
     if (meta && meta.version < 3) {

@@ -211,6 +211,21 @@ describe('KeyvalStore connection', () => {
     await requestDone(keys);
     expect(keys.result).toEqual([['meta']]);
   });
+  it('refuses a database that older code wrote without a layout marker after the browser cleared it, writing nothing', async () => {
+    const name = uniqueName('cleared-older');
+    const store = track(new KeyvalStore({ name }));
+    await create(store, newInstance('a'));
+    await clearAsTheBrowserDoes(await connectionOf(store), name);
+    // Older code in another tab, whose connection was cleared too, wrote an instance to the new database: it checks the
+    // layout only when it opens, and wrote no marker then.
+    const db = await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('durable-rx'));
+    rawConnections.push(db);
+    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ instanceId: 'old' }, ['i', 'old']));
+    await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'incompatible-schema' });
+    const keys = db.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
+    await requestDone(keys);
+    expect(keys.result).toEqual([['i', 'old']]);
+  });
 });
 
 describe('IdbStore', () => {
