@@ -3,6 +3,8 @@ import type { OrchestrationWorkItem, Store } from '@durable-rx/runtime/store-kit
 import { DexieStore } from '../../src/dexie-store.js';
 import { IdbStore } from '../../src/idb-store.js';
 import type { StoreBackend } from '../../src/internal/store-backend.js';
+import { BrowserClose, finishChecked } from '../../src/internal/idb-transaction.js';
+import { ReadsAhead } from '../../src/internal/read-ahead.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { CLOSE_WAIT_MS, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
@@ -245,6 +247,27 @@ describe('IdbStore', () => {
     const store = track(new Store());
     await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'storage-error', message: expect.stringContaining('kept closing') });
     expect(runs).toBe(3);
+  });
+});
+
+describe('finishChecked', () => {
+  it('never runs again a transaction whose work failed with TransactionInactiveError after the connection closed (it may have committed)', async () => {
+    const db = await openRaw(uniqueName('inactive'), 1, (upgrading) => upgrading.createObjectStore('rows'));
+    rawConnections.push(db);
+    const close = new BrowserClose(db);
+    const transaction = db.transaction('rows', 'readwrite');
+    const rows = transaction.objectStore('rows');
+    const committed = new Promise((resolve) => transaction.addEventListener('complete', resolve));
+    const run = finishChecked(transaction, 'readwrite', new ReadsAhead(undefined), async () => {
+      rows.put(1, 'first');
+      await committed; // a work that waits for something else than its requests: the transaction commits under it
+      close.fired = true; // as if the browser closed the connection meanwhile
+      rows.put(2, 'second');
+    }, undefined, close, true);
+    await expect(run).rejects.toMatchObject({ name: 'TransactionInactiveError' });
+    const first = db.transaction('rows', 'readonly').objectStore('rows').get('first');
+    await requestDone(first);
+    expect(first.result).toBe(1); // committed: running the work again would write it twice
   });
 });
 
