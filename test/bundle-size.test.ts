@@ -384,11 +384,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 63,933 -> 26,637 / 33,766 / 64,028 B (+53 / +95 / +95), budgets raised to match.
  * KeyvalStore then refused a database holding keys without a layout marker (older code wrote it after the browser
  * cleared it) instead of marking it as its own: 33,766 -> 33,805 B (+39), budget raised by the same.
+ * A step whose batch terminates the instance after its continueAsNew then ended Terminated in that execution (no
+ * next start, one answer to the parent): 26,637 / 33,805 / 64,028 -> 26,643 / 33,812 / 64,035 B (+6 / +7 / +7),
+ * budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_637 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_805 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_028 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_643 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_812 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_035 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

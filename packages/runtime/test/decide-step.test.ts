@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideStep, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
@@ -190,5 +191,42 @@ describe('decideStep, when changed code now continues an execution as new during
     const { sent, deleted } = decide(false);
     expect(sent.map((e) => e.type)).toEqual(['ExecutionStarted']);
     expect(deleted).toEqual(['more']);
+  });
+});
+
+describe('decideStep, a batch whose event continues the execution as new and whose termination comes after it', () => {
+  const ts = T0.toISOString();
+  const parent = { instanceId: 'parent', name: 'Parent', taskScheduledId: 0, executionId: 'parent-execution' };
+  const history: HistoryEvent[] = [
+    { type: 'OrchestratorStarted', eventId: -1, timestamp: ts },
+    { type: 'ExecutionStarted', eventId: -1, timestamp: ts, name: 'Loop', instanceId: 'instance-1', executionId: 'execution-1', parentInstance: parent },
+    { type: 'OrchestratorCompleted', eventId: -1, timestamp: ts },
+  ];
+  const loop: Orchestrator = function* (ctx) {
+    yield ctx.waitForExternalEvent('go');
+    ctx.continueAsNew(1, { preserveUnprocessedEvents: true });
+  };
+  const messages: OrchestrationMessage[] = [
+    { id: 'go', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: ts, name: 'go' } },
+    { id: 'later', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: ts, name: 'later' } },
+    { id: 'stop', instanceId: 'instance-1', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: ts, reason: 'stop' } },
+  ];
+
+  it('ends Terminated in the execution it ran: no new start, the history kept with the termination, the parent answered once', () => {
+    const decision = decideStep(input(state({ name: 'Loop', parentInstanceId: 'parent', historyLength: history.length }), messages, {
+      history, newExecution: () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 }),
+    }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', executionId: 'execution-1' });
+    const { requests } = decision.writeSet;
+    const append = requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).toContain('ExecutionTerminated');
+    expect(decision.state.historyLength).toBe(history.length + append.events.length);
+    expect(requests.some((r) => r.type === 'replaceHistory')).toBe(false);
+    const sent = requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
+    expect(sent).toEqual([expect.objectContaining({ instanceId: 'parent', event: expect.objectContaining({ type: 'SubOrchestrationInstanceFailed' }) })]);
+    // Every message is consumed: nothing is carried over into an execution that never starts.
+    expect(requests).toContainEqual({ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['go', 'later', 'stop'] });
   });
 });

@@ -255,7 +255,9 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   let history: WriteRequest = input.baseHistory
     ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...step.newEvents] }
     : { type: 'appendHistory', instanceId: id, from: state.historyLength, events: step.newEvents };
-  if (step.continueAsNew) {
+  // A step that ends the instance after its continueAsNew (a termination later in its batch) ends there: no next
+  // execution, the history kept with the termination, its parent answered once (just above), nothing carried over.
+  if (step.continueAsNew && !isTerminalStatus(next.runtimeStatus)) {
     // The next execution starts from an empty history, with its start message and the carried events.
     const executionId = input.newId();
     history = { type: 'replaceHistory', instanceId: id, events: [] };
