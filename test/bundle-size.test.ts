@@ -387,11 +387,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A step whose batch terminates the instance after its continueAsNew then ended Terminated in that execution (no
  * next start, one answer to the parent): 26,637 / 33,805 / 64,028 -> 26,643 / 33,812 / 64,035 B (+6 / +7 / +7),
  * budgets raised to match.
+ * The IndexedDB stores' wait for a transaction's end or the browser's close of its connection then let go of the close
+ * once the transaction ended (a promise of a close that never comes held every transaction's reaction, about 0.85 KB
+ * each, for as long as the connection lived): 33,812 / 64,035 -> 33,868 / 64,094 B (+56 / +59), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_643 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_812 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_035 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_868 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_094 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

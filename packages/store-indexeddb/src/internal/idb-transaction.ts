@@ -35,22 +35,47 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
 /**
  * The browser closing a connection itself (the site's data cleared, a storage failure): its `close` event, which a
  * connection the page closes never gets. Listened to from when the connection is handed out, so no event is missed;
- * `onClose` runs in the event itself.
+ * `onClose` runs in the event itself. A wait for it ({@link BrowserClose.race}) is let go of as soon as what it races
+ * settles: a connection the page keeps open never fires `close`, and a promise of that event would hold every reaction
+ * hung on it (a readwrite transaction's, about 0.85 KB each) for as long as the connection lives.
  */
 export class BrowserClose {
   /** The `close` event came. */
   fired = false;
-  /** Resolves when it came (never, for a connection the page closes itself). */
-  readonly event: Promise<void>;
+  /** The waits under way, each resolving its race with `true`. */
+  readonly #waiters = new Set<() => void>();
 
   constructor(db: IDBDatabase, onClose?: () => void) {
-    this.event = new Promise<void>((resolve) => db.addEventListener('close', () => {
+    db.addEventListener('close', () => {
       this.fired = true;
       onClose?.();
-      resolve();
-    }));
+      for (const waiter of this.#waiters) waiter();
+      this.#waiters.clear();
+    });
+  }
+
+  /** How many waits are under way (none once every race settled: nothing is held between transactions). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /** Settles as `other` does, or resolves with `true` if the `close` event comes first (at once when it came). */
+  race<T>(other: Promise<T>): Promise<T | true> {
+    if (this.fired) return Promise.race([other, CLOSED]);
+    let waiter!: () => void;
+    const closed = new Promise<true>((resolve) => {
+      waiter = () => resolve(true);
+    });
+    this.#waiters.add(waiter);
+    const forget = (): void => {
+      this.#waiters.delete(waiter);
+    };
+    other.then(forget, forget);
+    return Promise.race([other, closed]);
   }
 }
+
+const CLOSED: Promise<true> = Promise.resolve(true);
 
 /**
  * Runs the work of one transaction and ends it, for both backends. A readonly transaction returns what `work`
@@ -79,7 +104,7 @@ export async function finishChecked<T>(
 ): Promise<T> {
   const done = completion(transaction);
   // Resolves with true when the browser closed the connection before the transaction ended (it never ran).
-  const ended = (): Promise<boolean | void> => (closed ? Promise.race([done, closed.event.then(() => true)]) : done);
+  const ended = (): Promise<boolean | void> => (closed ? closed.race(done) : done);
   const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
   let result: T;
   try {

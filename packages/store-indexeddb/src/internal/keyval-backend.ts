@@ -286,13 +286,14 @@ class KeyvalBackend implements StoreBackend {
       if (refused) {
         if (this.#ended || !tries) throw error;
         const close = this.#closes.get(refused)!;
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(reject, CLOSE_WAIT_MS, error);
-          void close.event.then(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          await close.race(new Promise<never>((_, reject) => {
+            timer = setTimeout(reject, CLOSE_WAIT_MS, error);
+          }));
+        } finally {
+          clearTimeout(timer);
+        }
       }
       const db = this.#db ?? (await this.connect());
       try {

@@ -251,6 +251,24 @@ describe('IdbStore', () => {
 });
 
 describe('finishChecked', () => {
+  it('holds no wait for a close once a transaction ended: a connection that stays open keeps nothing per transaction', async () => {
+    const db = await openRaw(uniqueName('held'), 1, (upgrading) => upgrading.createObjectStore('rows'));
+    rawConnections.push(db);
+    const close = new BrowserClose(db);
+    for (let i = 0; i < 20; i++) {
+      const transaction = db.transaction('rows', i % 2 ? 'readwrite' : 'readonly');
+      const rows = transaction.objectStore('rows');
+      await finishChecked(transaction, i % 2 ? 'readwrite' : 'readonly', new ReadsAhead(undefined), async () => {
+        if (i % 2) rows.put(i, `row ${i}`);
+      }, undefined, close, true);
+    }
+    // Each readwrite transaction waited for its end or the close; every one of those waits was let go of.
+    expect(close.waiting).toBe(0);
+    const first = db.transaction('rows', 'readonly').objectStore('rows').get('row 19');
+    await requestDone(first);
+    expect(first.result).toBe(19);
+  });
+
   it('never runs again a transaction whose work failed with TransactionInactiveError after the connection closed (it may have committed)', async () => {
     const db = await openRaw(uniqueName('inactive'), 1, (upgrading) => upgrading.createObjectStore('rows'));
     rawConnections.push(db);
