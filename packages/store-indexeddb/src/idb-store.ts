@@ -222,7 +222,8 @@ export abstract class IdbStore implements Store {
         });
         if (!holds) throw leaseLostError(lease);
       } else if (lease?.kind === 'unclaimed') {
-        // The instance's pending messages, read above (it is the released instance): none when the row counts none.
+        // The instance's pending messages, read above (it is the released instance; a terminate consumes none, so they
+        // are all listed).
         const row = await rows.get(lease.instanceId);
         const pending = instance!.pending === 'allConsumed' && consumed > 0 ? await tx.listMessages(lease.instanceId) : instance!.pending;
         const messages = pending === 'allConsumed' ? [] : pending.map((m) => m.message);

@@ -162,8 +162,9 @@ export interface DurableClient {
    * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
    * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
    * started yet); on a store without `capabilities.unclaimedWrites` (MongoStore), while a worker is running a step
-   * of the instance, or for a sub-orchestration that has not started yet, it is queued for a worker, and the call resolves once a worker has applied it (or after 10 s,
-   * the command still queued). Results, timers and a start that reach the instance later are recorded and ignored; a
+   * of the instance, while a message committed before it (an event, a result) waits for the instance, or for a
+   * sub-orchestration that has not started yet, it is queued for a worker, and the call resolves once a worker has
+   * applied it (or after 10 s, the command still queued). Results, timers and a start that reach the instance later are recorded and ignored; a
    * terminated sub-orchestration answers its parent's call with a failure. As in Durable Functions, the
    * sub-orchestrations it started are not terminated with it (nor suspended, resumed or purged with it): they are
    * instances of their own, whose `parentInstanceId` names it, and run on until they are terminated by id.

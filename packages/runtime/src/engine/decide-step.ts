@@ -92,7 +92,8 @@ function decide(
   let rewound: ExecutionRewoundEvent | undefined;
   let restarted = false;
   // The start of the current execution, still queued: the instance ended before it started (a client terminated it
-  // directly, `decideTerminate`). It is recorded and ignored, never run; it answers the parent it names.
+  // directly, `decideTerminate`). It is recorded and ignored, never run; it answers the parent it names (only stores
+  // written before decideTerminate left sub-orchestrations with no history to a worker hold such a start).
   let unstarted: ExecutionStartedEvent | undefined;
   let current = 0;
   for (let i = 0; i < messages.length; i++) {

@@ -87,8 +87,11 @@ const CLOSED: Promise<true> = Promise.resolve(true);
  * `abandon`: called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet).
  *
  * `closed`: the browser closing the transaction's connection. It fires `close` only once every transaction of the
- * connection ended, so a transaction that got neither `abort` nor `complete` by then never ran, and nothing of it was
- * written: Chromium, closing a connection whose database was deleted (the site's data cleared), gives a transaction
+ * connection ended (the specification's "close a database connection" waits for them), so a transaction that got
+ * neither `abort` nor `complete` by then never ran, and nothing of it was written. That rests on the browser keeping
+ * that order for a transaction it was already committing, which cannot be aborted: one whose `complete` came after
+ * the `close` would be taken for unrun (run again by KeyvalStore, which could write it twice; a StorageError from
+ * DexieStore for a write that was made). Only Chromium was observed here, and it keeps that order: Chromium, closing a connection whose database was deleted (the site's data cleared), gives a transaction
  * made after it aborted the busy ones no event at all, and fails its requests with AbortError after the `close`. Every
  * wait for the transaction's end is bounded by that `close`: the transaction then throws `reads` with `rerun` (the
  * caller runs the work again, on a new connection), a StorageError without.
