@@ -787,15 +787,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await opened.commit(decision.writeSet);
           expect(await client.getStatus('p-child')).toMatchObject({ runtimeStatus: 'Pending' });
           // The store, telling when the terminate's commit (direct, or its message) is done.
-          let committed!: () => void;
-          const done = new Promise<void>((resolve) => (committed = resolve));
-          const store = new Proxy(opened, {
-            get: (target, key) => {
-              if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(committed);
-              const value = Reflect.get(target, key, target) as unknown;
-              return typeof value === 'function' ? value.bind(target) as unknown : value;
-            },
-          });
+          const { store, done } = firstCommitTold(opened);
           const terminating = createClient({ store }).terminate('p-child', 'cut');
           await done;
           // A child terminated in the client's commit would be gone now, or run again, and its parent wait for ever.
@@ -816,15 +808,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const client = createClient({ store: opened });
         await client.raiseEvent('e', 'go', 'approved');
         // The store, telling when the terminate's commit (direct, or its message) is done.
-        let committed!: () => void;
-        const done = new Promise<void>((resolve) => (committed = resolve));
-        const store = new Proxy(opened, {
-          get: (target, key) => {
-            if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(committed);
-            const value = Reflect.get(target, key, target) as unknown;
-            return typeof value === 'function' ? value.bind(target) as unknown : value;
-          },
-        });
+        const { store, done } = firstCommitTold(opened);
         const terminating = createClient({ store }).terminate('e', 'cleanup');
         await done;
         await runtimeOn(opened, 'w2', { orchestrators });
@@ -1324,6 +1308,20 @@ export function assertNoDuplicateSteps(history: readonly HistoryEvent[]): void {
   expect(new Set(completed).size, 'each result recorded once').toBe(completed.length);
   expect(history.filter((e) => e.type === 'ExecutionStarted'), 'one start').toHaveLength(1);
   expect(history.filter((e) => e.type === 'ExecutionCompleted').length, 'at most one completion').toBeLessThanOrEqual(1);
+}
+
+/** `opened` as a store whose `done` resolves once its first commit settled, whatever the outcome. */
+function firstCommitTold(opened: Store): { store: Store; done: Promise<void> } {
+  let committed!: () => void;
+  const done = new Promise<void>((resolve) => (committed = resolve));
+  const store = new Proxy(opened, {
+    get: (target, key) => {
+      if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(committed);
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) as unknown : value;
+    },
+  });
+  return { store, done };
 }
 
 function newInstance(
