@@ -390,11 +390,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB stores' wait for a transaction's end or the browser's close of its connection then let go of the close
  * once the transaction ended (a promise of a close that never comes held every transaction's reaction, about 0.85 KB
  * each, for as long as the connection lived): 33,812 / 64,035 -> 33,868 / 64,094 B (+56 / +59), budgets raised to match.
+ * A second reading then removed the parent answer of a start that only a sub-orchestration terminated before it ran
+ * could carry (decideTerminate leaves those to a worker), one parent-link rule for the execution and decideTerminate,
+ * and the client's second bounded-commit body: 26,643 / 33,868 / 64,094 -> 26,600 / 33,805 / 64,031 B (-43 / -63 /
+ * -63), budgets lowered to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_643 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_868 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_094 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_600 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_805 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_031 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

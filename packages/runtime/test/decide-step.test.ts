@@ -135,19 +135,15 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     });
   });
 
-  it('records and ignores the start of the terminated execution, and answers the parent it names; runs a start of a new one', () => {
-    const s = state({ runtimeStatus: 'Terminated', output: 'stop', parentInstanceId: 'parent', historyLength: 1, version: 3 });
-    const ignored = decideStep(input(s, [start('execution-1', parent)]));
+  it('records and ignores the start of the terminated execution (a top-level instance terminated before it ran); runs a start of a new one', () => {
+    const s = state({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 1, version: 3 });
+    const ignored = decideStep(input(s, [start('execution-1')]));
     if (ignored.kind !== 'commit') throw new Error('expected a commit');
     expect(ignored.state).toEqual({ ...s, version: 4, historyLength: 2 });
     expect(ignored.execution).toBeUndefined();
-    expect(ignored.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages', 'insertMessage']);
-    expect(ignored.writeSet.requests[3]).toMatchObject({
-      message: {
-        instanceId: 'parent', executionId: 'parent-execution',
-        event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4, failureDetails: { errorMessage: 'Sub-orchestration "instance-1" was terminated: "stop"' } },
-      },
-    });
+    // Recorded and consumed, nothing sent, nothing run.
+    expect(ignored.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
+    expect(ignored.writeSet.requests[1]).toMatchObject({ events: [{ type: 'ExecutionStarted', executionId: 'execution-1' }] });
     const restarted = decideStep(input(s, [start('execution-2')], { history: [] }));
     if (restarted.kind !== 'commit') throw new Error('expected a commit');
     expect(restarted.state).toMatchObject({ runtimeStatus: 'Running', executionId: 'execution-2' });

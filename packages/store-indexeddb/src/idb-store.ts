@@ -222,10 +222,10 @@ export abstract class IdbStore implements Store {
         });
         if (!holds) throw leaseLostError(lease);
       } else if (lease?.kind === 'unclaimed') {
-        // The instance's pending messages, read above (it is the released instance; a terminate consumes none, so they
-        // are all listed).
+        // The instance's pending messages, read above (it is the released instance). A terminate consumes none, so they
+        // are all listed; a write that consumed them all would have none left to wait for.
         const row = await rows.get(lease.instanceId);
-        const pending = instance!.pending === 'allConsumed' && consumed > 0 ? await tx.listMessages(lease.instanceId) : instance!.pending;
+        const pending = instance!.pending;
         const messages = pending === 'allConsumed' ? [] : pending.map((m) => m.message);
         if (!unclaimedHolds(lease, { state: row?.state, instanceLease: row?.lease, messages })) throw leaseLostError(lease);
       } else if (lease) {

@@ -208,7 +208,8 @@ export class LocalClient implements DurableClient {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
     };
     // Where the store can (`unclaimedWrites`), applied in this client's own commit when no worker holds the instance.
-    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#store.capabilities.unclaimedWrites);
+    const direct = this.#store.capabilities.unclaimedWrites ? (state: InstanceState) => this.#terminateDirectly(state, event) : undefined;
+    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', direct);
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
@@ -579,15 +580,16 @@ export class LocalClient implements DurableClient {
    * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). Resolves only once
    * the committed status reflects it (`reflects`) compared with the status `before` the command (see
    * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
+   * `direct` (a terminate) may commit the command's effect itself from the status read: true when it did.
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
-    status: InstanceCondition['status'] = 'running', direct?: boolean,
+    status: InstanceCondition['status'] = 'running', direct?: (state: InstanceState) => Promise<boolean>,
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
     const state = await this.#read(instanceId);
-    if (!state || reflects(state, state)) return this.#commit(writeSet).then(ignore);
-    if (direct && event.type === 'ExecutionTerminated' && await this.#terminateDirectly(state, event)) return;
+    if (!state || reflects(state, state)) return this.#commitVoid(writeSet);
+    if (direct && await direct(state)) return;
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
   }
 
@@ -654,11 +656,12 @@ export class LocalClient implements DurableClient {
    * what it settles with later is ignored. Its deadline is let go of before the caller hears the outcome, so a client
    * between calls holds no timer. With `Infinity` the call is only made a promise (a
    * store may return any thenable): nothing else is allocated, and no timer armed. `nowMs` is the clock's time, when
-   * the caller has just read it.
+   * the caller has just read it. `drop`: the call's value is not wanted, and the promise resolves with `undefined`.
    */
-  #bounded<T>(call: PromiseLike<T>, nowMs?: number): Promise<T> {
+  #bounded<T>(call: PromiseLike<T>, nowMs?: number, drop?: boolean): Promise<T> {
     const ms = this.#callTimeoutMs;
-    return ms === Infinity ? Promise.resolve(call) : this.#deadlines.bound(call, ms, 'The store call', undefined, nowMs);
+    if (ms !== Infinity) return this.#deadlines.bound(call, ms, 'The store call', undefined, nowMs, drop);
+    return drop ? Promise.resolve(call).then(ignore) as Promise<unknown> as Promise<T> : Promise.resolve(call);
   }
 
   /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */
@@ -675,10 +678,8 @@ export class LocalClient implements DurableClient {
    * {@link LocalClient.#commit} for a command that resolves with nothing: the bound drops the store's answer, so no
    * `.then()` is hung on it for that (its promise and reaction were held by each of 50k raises at once).
    */
-  #commitVoid(writeSet: WriteSet, nowMs: number): Promise<void> {
-    const call = this.#store.commit(writeSet);
-    const ms = this.#callTimeoutMs;
-    return ms === Infinity ? Promise.resolve(call).then(ignore) : this.#deadlines.bound(call, ms, 'The store call', undefined, nowMs, true) as Promise<unknown> as Promise<void>;
+  #commitVoid(writeSet: WriteSet, nowMs?: number): Promise<void> {
+    return this.#bounded(this.#store.commit(writeSet), nowMs, true) as Promise<unknown> as Promise<void>;
   }
 
   #nowIso(): string {

@@ -7,7 +7,7 @@ import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
-import { stepMarkers, type OrchestrationExecution, type StepResult } from './orchestration-execution.js';
+import { parentLinkAfter, stepMarkers, type OrchestrationExecution, type StepResult } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
@@ -90,20 +90,17 @@ function decide(
 ): StepDecision {
   const { state } = input;
   let rewound: ExecutionRewoundEvent | undefined;
+  // A start of another execution (a new one over this instance). A start of the current execution reaching a terminal
+  // instance is one the instance never ran (a top-level instance a client terminated directly, `decideTerminate`,
+  // which leaves sub-orchestrations with no history to a worker): recorded and ignored below.
   let restarted = false;
-  // The start of the current execution, still queued: the instance ended before it started (a client terminated it
-  // directly, `decideTerminate`). It is recorded and ignored, never run; it answers the parent it names (only stores
-  // written before decideTerminate left sub-orchestrations with no history to a worker hold such a start).
-  let unstarted: ExecutionStartedEvent | undefined;
   let current = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     if (isStaleResult(m, state)) continue;
     current++;
     if (m.event.type === 'ExecutionRewound') rewound = m.event;
-    else if (m.event.type !== 'ExecutionStarted') continue;
-    else if (m.event.executionId !== state.executionId) restarted = true;
-    else unstarted = m.event;
+    else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
   }
   const rewinding = state.runtimeStatus === 'Failed' && !!rewound;
   const ignored = isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted;
@@ -130,9 +127,6 @@ function decide(
       { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events },
     );
     if (consumed) requests.push(consumed);
-    const parent = unstarted?.parentInstance;
-    const result = parent && parentResult(state, parent, isoTime(input.now), input.newId);
-    if (result) requests.push(send(result));
     return {
       kind: 'commit', writeSet: { lease: writeLease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0,
       eventsApplied: 0,
@@ -484,17 +478,9 @@ export function decideTerminate(input: TerminateInput): TerminateDecision {
   };
 }
 
-/**
- * The parent call a sub-orchestration's execution reports to, from its history: the one its `ExecutionStarted` names,
- * or the one of the last `ExecutionRewound` that names one (a parent's rewind), as the execution itself reads them.
- */
+/** The parent call a sub-orchestration's execution reports to, read from its history by the execution's own rule. */
 function parentLinkOf(history: readonly HistoryEvent[]): ParentLink | undefined {
-  let link: ParentLink | undefined;
-  for (const event of history) {
-    if (event.type === 'ExecutionStarted') link = event.parentInstance;
-    else if (event.type === 'ExecutionRewound' && event.parentInstance) link = event.parentInstance;
-  }
-  return link;
+  return history.reduce(parentLinkAfter, undefined as ParentLink | undefined);
 }
 
 /**

@@ -334,7 +334,7 @@ export class OrchestrationExecution {
         this.#instanceId = event.instanceId;
         this.#executionId = event.executionId;
         this.#name = event.name;
-        this.#parent = event.parentInstance;
+        this.#parent = parentLinkAfter(this.#parent, event);
         this.#input = event.input as JsonValue | undefined;
         this.#start();
         return;
@@ -390,8 +390,7 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'terminated' });
         return;
       case 'ExecutionRewound':
-        // A parent's rewind: report to the call that rewound this instance (see ExecutionRewoundEvent).
-        if (event.parentInstance) this.#parent = event.parentInstance;
+        this.#parent = parentLinkAfter(this.#parent, event);
         return;
       case 'ExecutionCompleted':
       case 'ContinueAsNew':
@@ -821,4 +820,17 @@ function attempt<T, U = undefined>(read: () => T, otherwise?: U): T | U {
   } catch {
     return otherwise as U;
   }
+}
+
+/**
+ * The parent call an execution reports to after `event`: the one its `ExecutionStarted` names, then the one of an
+ * `ExecutionRewound` that names one (a parent's rewind: report to the call that rewound this instance, see
+ * ExecutionRewoundEvent). The one rule for the execution replaying its history and for `decideTerminate`, which reads
+ * the link from a history without running the orchestrator.
+ */
+export function parentLinkAfter(
+  link: ExecutionStartedEvent['parentInstance'], event: HistoryEvent,
+): ExecutionStartedEvent['parentInstance'] {
+  if (event.type === 'ExecutionStarted') return event.parentInstance;
+  return event.type === 'ExecutionRewound' && event.parentInstance ? event.parentInstance : link;
 }
