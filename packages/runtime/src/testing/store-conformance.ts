@@ -8,7 +8,7 @@ import type { WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
-import { decideStep } from '../engine/decide-step.js';
+import { decideStep, decideTerminate } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
@@ -648,15 +648,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     });
 
     describe('unclaimed writes (capabilities.unclaimedWrites)', () => {
-      /** A terminate of `state` decided without a lease, as a client decides it, at `now`. */
-      const terminateOf = (state: InstanceState, now: Date): WriteSet => ({
-        lease: { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now },
-        requests: [
-          { type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', output: 'stop', version: state.version + 1, historyLength: state.historyLength + 1 } },
-          { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: [{ type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop' }] },
-        ],
-      });
-
       it('commits only while nobody holds a live lease and the version is the one read, taking over an expired lease', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
@@ -693,13 +684,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await create(store, newInstance(id));
           await send(store, { ...message(id, eventRaised('go')), visibleAt: at(10_000) });
         }
-        const terminate = async (id: string, now: Date) => {
-          const state = (await store.getInstance(id))!;
-          await store.commit({
-            lease: { kind: 'unclaimed', instanceId: id, executionId: state.executionId, version: state.version, now },
-            requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', version: state.version + 1 } }],
-          });
-        };
+        const terminate = async (id: string, now: Date) => store.commit(terminateOf((await store.getInstance(id))!, now));
         // The event becomes visible after the write: it reaches a terminated instance (recorded and ignored).
         await terminate('soon', at(9_999));
         expect(await store.getInstance('soon')).toMatchObject({ runtimeStatus: 'Terminated' });
@@ -1308,6 +1293,14 @@ export function assertNoDuplicateSteps(history: readonly HistoryEvent[]): void {
   expect(new Set(completed).size, 'each result recorded once').toBe(completed.length);
   expect(history.filter((e) => e.type === 'ExecutionStarted'), 'one start').toHaveLength(1);
   expect(history.filter((e) => e.type === 'ExecutionCompleted').length, 'at most one completion').toBeLessThanOrEqual(1);
+}
+
+/** The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease). */
+function terminateOf(state: InstanceState, now: Date): WriteSet {
+  const event = { type: 'ExecutionTerminated', eventId: -1, timestamp: now.toISOString(), reason: 'stop' } as const;
+  const decision = decideTerminate({ state, event, now, newId: () => crypto.randomUUID() });
+  if (decision.kind !== 'commit') throw new Error(`a top-level instance's terminate commits (decided ${decision.kind})`);
+  return decision.writeSet;
 }
 
 /** `opened` as a store whose `done` resolves once its first commit settled, whatever the outcome. */
