@@ -90,7 +90,8 @@ const MAX_CLAIMABLE_HINTS = 1000;
 const MAX_TASK_INSTANCES = 100_000;
 /**
  * A call's transaction runs at most this many times: once more after rows read ahead were not confirmed, once more
- * after the browser closed the connection under it (the site's data cleared), and once for a second such close.
+ * after the browser closed the connection under it or refused it as it closed (the site's data cleared), and once for
+ * a second such close. The one bound on running again: a backend never runs a transaction again itself.
  */
 const MAX_RUNS = 3;
 
@@ -482,8 +483,8 @@ export abstract class IdbStore implements Store {
    * Runs `work` in one transaction, with the usual checks and error mapping. With `readAhead`, the rows this handle
    * last committed answer its reads of them ahead of the database; when the database did not confirm one, the
    * transaction wrote nothing and `work` runs again in a new one that reads the database. So it does when the browser
-   * closed the connection under the transaction (the backend rejects with `reads` then too), at most {@link MAX_RUNS}
-   * times in all.
+   * closed the connection under the transaction, or refused it as it closed (the backend rejects with `reads` then
+   * too, once the close came), at most {@link MAX_RUNS} times in all.
    */
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,

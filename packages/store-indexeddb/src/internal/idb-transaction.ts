@@ -34,8 +34,8 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
 
 /**
  * The browser closing a connection itself (the site's data cleared, a storage failure): its `close` event, which a
- * connection the page closes never gets. Listened to from when the connection is handed out, so no event is missed;
- * `onClose` runs in the event itself. A wait for it ({@link BrowserClose.race}) is let go of as soon as what it races
+ * connection the page closes never gets. Listened to from when the connection is handed out, so no event is missed.
+ * A wait for it ({@link BrowserClose.race}) is let go of as soon as what it races
  * settles: a connection the page keeps open never fires `close`, and a promise of that event would hold every reaction
  * hung on it (a readwrite transaction's, about 0.85 KB each) for as long as the connection lives.
  */
@@ -45,10 +45,9 @@ export class BrowserClose {
   /** The waits under way, each resolving its race with `true`. */
   readonly #waiters = new Set<() => void>();
 
-  constructor(db: IDBDatabase, onClose?: () => void) {
+  constructor(db: IDBDatabase) {
     db.addEventListener('close', () => {
       this.fired = true;
-      onClose?.();
       for (const waiter of this.#waiters) waiter();
       this.#waiters.clear();
     });

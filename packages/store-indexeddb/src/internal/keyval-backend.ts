@@ -186,6 +186,14 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
   await promisifyRequest(store.transaction);
 }
 
+/** A connection idb-keyval handed out, with the browser's close of it. */
+interface Connection {
+  readonly db: IDBDatabase;
+  readonly closed: BrowserClose;
+  /** {@link checkLayout} passed on it: the store's transactions may be made on it. */
+  checked: boolean;
+}
+
 class KeyvalBackend implements StoreBackend {
   readonly #useStore: UseStore;
   readonly #name: string;
@@ -194,16 +202,13 @@ class KeyvalBackend implements StoreBackend {
   readonly #clock: Clock;
   readonly #onVersionChange: () => void;
   /**
-   * The connection in use: one idb-keyval handed out whose layout {@link checkLayout} checked, until the browser closes
-   * it. Kept here because idb-keyval's function hands its connection only through a promise (a hop per transaction).
+   * The last connection idb-keyval handed out (in use, being checked, or refused by the check): the one `close`
+   * closes. Kept here because idb-keyval's function hands its connection only through a promise (a hop per
+   * transaction).
    */
-  #db: IDBDatabase | undefined;
-  /** The last connection idb-keyval handed out (in use, or being checked): the one `close` closes. */
-  #latest: IDBDatabase | undefined;
-  /** The browser's `close` of each connection idb-keyval handed out. */
-  readonly #closes = new WeakMap<IDBDatabase, BrowserClose>();
+  #latest: Connection | undefined;
   /** A new connection on its way (see {@link KeyvalBackend.connect}). */
-  #connecting: Promise<IDBDatabase> | undefined;
+  #connecting: Promise<Connection> | undefined;
   /** This backend closed its connection (`close`, an upgrade elsewhere): the store has ended, nothing reopens. */
   #ended = false;
 
@@ -217,33 +222,37 @@ class KeyvalBackend implements StoreBackend {
   }
 
   /**
+   * The connection in use: the latest, once its layout was checked, until the browser closes it (the site's data
+   * cleared, a storage failure; idb-keyval then opens a new one on its next call, as it listens too).
+   */
+  get #inUse(): Connection | undefined {
+    const latest = this.#latest;
+    return latest?.checked && !latest.closed.fired ? latest : undefined;
+  }
+
+  /**
    * Opens a connection through idb-keyval (its function opens one when it has none: first use, or after the browser
    * closed the last) and checks its layout ({@link checkLayout}) in the connection's first transaction; the store's
    * transactions are made on it only after that. So a database the browser cleared under the store is marked (or
    * refused) before the store writes to it, as at the first open. Resolves with the connection even when the browser
    * closed it meanwhile (then it is not the one in use, and a transaction made on it is refused).
    */
-  connect(): Promise<IDBDatabase> {
+  connect(): Promise<Connection> {
     this.#connecting ??= this.#useStore('readwrite', async (store) => {
       const { db } = store.transaction;
-      this.#latest = db;
+      const connection: Connection = { db, closed: new BrowserClose(db), checked: false };
+      this.#latest = connection;
       db.onversionchange = () => {
         this.#ended = true;
         this.#onVersionChange();
         db.close();
       };
-      // Closed by the browser (the site's data cleared, a storage failure): idb-keyval opens a new one next time (it
-      // listens too). Forgotten only while it is still the latest: a late close must not drop a newer connection.
-      this.#closes.set(db, new BrowserClose(db, () => {
-        if (this.#latest === db) this.#db = this.#latest = undefined;
-      }));
       await checkLayout(store, this.#name, this.#keyRange, this.#clock);
-      return db;
-    }).then((db) => {
+      connection.checked = true;
+      return connection;
+    }).then((connection) => {
       this.#connecting = undefined;
-      // Unless the browser closed it meanwhile (then the next call opens another).
-      if (db === this.#latest) this.#db = db;
-      return db;
+      return connection;
     }, (error: unknown) => {
       this.#connecting = undefined;
       throw errorNames(error).includes('NotFoundError')
@@ -254,82 +263,66 @@ class KeyvalBackend implements StoreBackend {
   }
 
   /**
-   * Runs `callback` on the object store in a new transaction, made at once on the connection in use, instead of after
-   * idb-keyval's promise of it: a step's transaction then begins before the callbacks queued behind the call (the
-   * client's, the change feed's subscribers), as DexieStore's does, and its requests are on their way while those run.
-   * Without a connection (the browser closed it) one is opened and checked first ({@link KeyvalBackend.#useNext}).
+   * idb-keyval has one object store, so every transaction locks all of it whatever the scope. The transaction is made
+   * at once on the connection in use, instead of after idb-keyval's promise of it: a step's transaction then begins
+   * before the callbacks queued behind the call (the client's, the change feed's subscribers), as DexieStore's does,
+   * and its requests are on their way while those run. Without a connection (the browser closed it) one is opened and
+   * checked first.
+   *
+   * A transaction the browser's close of its connection kept from running rejects with `reads`, and the store runs it
+   * again, on a new connection (at most three runs in all: see IdbStore). So does one the connection refused as it was
+   * closing ({@link KeyvalBackend.#refused}): a command made while the site's data is cleared does not fail for it.
    * A refusal is a rejection (a StoreBackend's calls return a promise).
-   */
-  use<T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
-    const db = this.#db;
-    if (!db) return this.#useNext(undefined, undefined, mode, callback);
-    try {
-      return this.#useOn(db, mode, callback);
-    } catch (error) {
-      return this.#useNext(db, error, mode, callback);
-    }
-  }
-
-  /**
-   * Runs `callback` on a new connection, after `refused` (if any) refused the transaction with `error`. A connection
-   * the browser is closing refuses a transaction (it throws), and so does a new one the browser closed right after its
-   * layout check: the call waits for that connection's `close` event (at most {@link CLOSE_WAIT_MS}, else it fails
-   * with `error`) and runs on a new connection, at most twice; so a command made while the site's data is cleared
-   * does not fail for it. One this backend closed (`close`, an upgrade elsewhere) has ended the store: its later calls
-   * are refused before they get here; calls already under way fail with `error`, which the store maps to the error
-   * that ended it.
-   */
-  async #useNext<T>(
-    refused: IDBDatabase | undefined, error: unknown, mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>,
-  ): Promise<T> {
-    for (let tries = 2; ; tries--) {
-      if (refused) {
-        if (this.#ended || !tries) throw error;
-        const close = this.#closes.get(refused)!;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        try {
-          await close.race(new Promise<never>((_, reject) => {
-            timer = setTimeout(reject, CLOSE_WAIT_MS, error);
-          }));
-        } finally {
-          clearTimeout(timer);
-        }
-      }
-      const db = this.#db ?? (await this.connect());
-      try {
-        return this.#useOn(db, mode, callback);
-      } catch (next) {
-        refused = db;
-        error = next;
-      }
-    }
-  }
-
-  #useOn<T>(db: IDBDatabase, mode: IDBTransactionMode, callback: (store: IDBObjectStore) => Promise<T>): Promise<T> {
-    return callback(db.transaction(this.#storeName, mode).objectStore(this.#storeName));
-  }
-
-  /**
-   * idb-keyval has one object store, so every transaction locks all of it whatever the scope. A transaction that the
-   * browser's close of its connection kept from committing rejects with `reads`, and the store runs it again (on a new
-   * connection; see {@link finishChecked}).
    */
   transact<T>(
     mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
   ): Promise<T> {
-    return this.use(mode, (store) => {
-      const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
-      return finishChecked(store.transaction, mode, reads, async () => {
-        const result = await work(tx);
-        await tx.finish();
-        return result;
-      }, () => tx.abandon(), this.#closes.get(store.transaction.db), true);
-    });
+    const inUse = this.#inUse;
+    if (inUse) return this.#transactOn(inUse, mode, work, reads);
+    return this.connect().then((connection) => this.#transactOn(connection, mode, work, reads));
+  }
+
+  #transactOn<T>(
+    connection: Connection, mode: 'readonly' | 'readwrite', work: (tx: BackendTransaction) => Promise<T>, reads: ReadsAhead,
+  ): Promise<T> {
+    let store: IDBObjectStore;
+    try {
+      store = connection.db.transaction(this.#storeName, mode).objectStore(this.#storeName);
+    } catch (error) {
+      return this.#refused(connection, error, reads);
+    }
+    const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
+    return finishChecked(store.transaction, mode, reads, async () => {
+      const result = await work(tx);
+      await tx.finish();
+      return result;
+    }, () => tx.abandon(), connection.closed, true);
+  }
+
+  /**
+   * `connection` refused a transaction with `error`. A connection the browser is closing refuses transactions, and so
+   * does a new one the browser closed right after its layout check: the transaction rejects with `reads` (run it again)
+   * once that connection's `close` event came (at most {@link CLOSE_WAIT_MS}, else it fails with `error`), and the
+   * next run opens a new connection. One this backend closed (`close`, an upgrade elsewhere) has ended the store: its
+   * later calls are refused before they get here; calls already under way fail with `error`, which the store maps to
+   * the error that ended it.
+   */
+  async #refused(connection: Connection, error: unknown, reads: ReadsAhead): Promise<never> {
+    if (this.#ended) throw error;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await connection.closed.race(new Promise<never>((_, reject) => {
+        timer = setTimeout(reject, CLOSE_WAIT_MS, error);
+      }));
+    } finally {
+      clearTimeout(timer);
+    }
+    throw reads;
   }
 
   close(): void {
     this.#ended = true;
-    this.#latest?.close();
+    this.#latest?.db.close();
   }
 }
 

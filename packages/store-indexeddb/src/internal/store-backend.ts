@@ -16,8 +16,9 @@ export interface StoreBackend {
    * `reads` (readwrite only) may answer reads of instance and task rows ahead of the database (see `read-ahead.ts`);
    * when a decision may rest on such a row that the database did not confirm, the transaction is aborted, nothing of
    * it is written, and it rejects with `reads` itself: run `work` again in a new transaction. A backend may reject
-   * with `reads` as well when the browser closed the connection under a transaction that did not commit (KeyvalStore:
-   * the site's data cleared), to run it again on a new one. Every instance and task row a readwrite transaction writes
+   * with `reads` as well when the browser closed the connection under a transaction that did not commit, or refused
+   * the transaction as it closed (KeyvalStore: the site's data cleared), to run it again on a new one; it never runs
+   * a transaction again itself (the caller bounds the runs). Every instance and task row a readwrite transaction writes
    * or deletes is recorded in `reads.writes`.
    */
   transact<T>(

@@ -186,6 +186,29 @@ describe('KeyvalStore connection', () => {
     expect((await store.getInstance('b'))?.instanceId).toBe('b');
   });
 
+  it('fails a call after three runs when the browser closes every new connection right after checking its layout', async () => {
+    const store = track(new KeyvalStore({ name: uniqueName('closing-always') }));
+    await create(store, newInstance('a'));
+    await closeAsTheBrowserDoes(await connectionOf(store));
+    const close = await browserClose();
+    const transaction = IDBDatabase.prototype.transaction;
+    const opened: IDBDatabase[] = [];
+    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+      const made = transaction.apply(this, args);
+      if (!opened.includes(this)) {
+        opened.push(this);
+        made.addEventListener('complete', () => close(this));
+      }
+      return made;
+    };
+    try {
+      await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'storage-error' });
+    } finally {
+      IDBDatabase.prototype.transaction = transaction;
+    }
+    expect(opened.length).toBe(3); // one connection per run, however the runs ended
+  });
+
   it('marks the database its layout when the browser cleared it under the store', async () => {
     const name = uniqueName('cleared');
     const store = track(new KeyvalStore({ name }));
