@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideStep, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
+import { decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
@@ -147,6 +147,80 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     const restarted = decideStep(input(s, [start('execution-2')], { history: [] }));
     if (restarted.kind !== 'commit') throw new Error('expected a commit');
     expect(restarted.state).toMatchObject({ runtimeStatus: 'Running', executionId: 'execution-2' });
+  });
+});
+
+describe('a suspend and a resume decided without a lease (decideSuspend, decideResume): the step a worker commits', () => {
+  const now = new Date(T0.getTime() + 1000);
+  const newId = () => 'unused';
+  const suspended = { type: 'ExecutionSuspended' as const, eventId: -1, timestamp: now.toISOString(), reason: 'hold' };
+  const resumed = { type: 'ExecutionResumed' as const, eventId: -1, timestamp: now.toISOString(), reason: 'go' };
+  const running = () => new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1);
+  const message = (event: typeof suspended | typeof resumed): OrchestrationMessage => ({ id: 'command', instanceId: 'instance-1', event });
+  /** The state and history a worker's step commits for `event`, from `s` and its stored `history`. */
+  const workerStep = (s: InstanceState, history: HistoryEvent[], event: typeof suspended | typeof resumed) => {
+    const decision = decideStep(input(s, [message(event)], { history, now }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    return { state: decision.state, requests: decision.writeSet.requests.filter((r) => r.type !== 'deleteMessages') };
+  };
+  const lease = (s: InstanceState) => ({ kind: 'unclaimed', instanceId: 'instance-1', executionId: 'execution-1', version: s.version, now });
+
+  it('suspends a Running instance as a worker\u2019s step does, under an unclaimed lease at the version read', () => {
+    const history = running().build();
+    const s = state({ historyLength: history.length });
+    const decision = decideSuspend({ state: s, event: suspended, now, newId });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Suspended', version: 3, historyLength: history.length + 3 });
+    expect(decision.writeSet).toEqual({ lease: lease(s), requests: workerStep(s, history, suspended).requests });
+    expect(decision.state).toEqual(workerStep(s, history, suspended).state);
+  });
+
+  it('leaves the suspend of a Pending or ContinuedAsNew instance to a worker, which runs the queued start first', () => {
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      expect(decideSuspend({ state: state({ runtimeStatus }), event: suspended, now, newId })).toEqual({ kind: 'send' });
+    }
+    // What a worker does with the start and the suspend behind it: the orchestrator's first step runs (its activity is
+    // scheduled), then it is suspended. Only a worker can do that.
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+    };
+    const decision = decideStep(input(state({ runtimeStatus: 'Pending' }), [start, message(suspended)], { now }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state.runtimeStatus).toBe('Suspended');
+    expect(decision.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
+  });
+
+  it('resumes an instance that nothing reached while suspended as a worker\u2019s step does, once it has the history', () => {
+    // An event that came before the suspend, and one kept while suspended then applied by an earlier resume.
+    for (const history of [
+      running().step().eventRaised('early').event(suspended).build(),
+      running().step().event(suspended).step().eventRaised('kept').step().event(resumed).step().event(suspended).build(),
+    ]) {
+      const s = state({ runtimeStatus: 'Suspended', historyLength: history.length });
+      expect(decideResume({ state: s, event: resumed, now, newId })).toEqual({ kind: 'needHistory' });
+      const decision = decideResume({ state: s, event: resumed, now, newId, history });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      expect(decision.state).toMatchObject({ runtimeStatus: 'Running', version: 3, historyLength: history.length + 3 });
+      expect(decision.writeSet).toEqual({ lease: lease(s), requests: workerStep(s, history, resumed).requests });
+      expect(decision.state).toEqual(workerStep(s, history, resumed).state);
+    }
+  });
+
+  it('leaves a resume to a worker when something was kept while suspended (the resume runs the orchestrator on it)', () => {
+    const cases = {
+      'an event': running().step().event(suspended).step().eventRaised('kept').build(),
+      'an activity result': running().step().event(suspended).step().taskCompleted(0, 'done').build(),
+      'a second suspend after a kept event': running().step().event(suspended).step().eventRaised('kept').step().event(suspended).build(),
+    };
+    for (const [what, history] of Object.entries(cases)) {
+      const s = state({ runtimeStatus: 'Suspended', historyLength: history.length });
+      expect(decideResume({ state: s, event: resumed, now, newId, history }), what).toEqual({ kind: 'send' });
+      // A worker's resume step does run it: the activity result completes the instance.
+      if (what === 'an activity result') expect(workerStep(s, history, resumed).state.runtimeStatus).toBe('Completed');
+    }
+    // Suspended with no history of it (a continueAsNew and a suspend in one step): the new execution has not started.
+    expect(decideResume({ state: state({ runtimeStatus: 'Suspended' }), event: resumed, now, newId, history: [] })).toEqual({ kind: 'send' });
   });
 });
 

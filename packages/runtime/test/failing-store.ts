@@ -53,7 +53,7 @@ export class FailingStore implements Store {
     this.#faults.set(method, { count, how, error });
   }
 
-  readonly #calls = new Map<Method, (() => void)[]>();
+  readonly #calls = new Map<Method, { readonly accepts: ((...args: readonly unknown[]) => boolean) | undefined; readonly resolve: () => void }[]>();
 
   readonly #hangs = new Map<Method, Hang>();
 
@@ -83,9 +83,13 @@ export class FailingStore implements Store {
     };
   }
 
-  /** Resolves once `method` was next called and went to the MemoryStore (whose operations run when called). */
-  calledNext(method: Method): Promise<void> {
-    return new Promise((resolve) => this.#calls.set(method, [...(this.#calls.get(method) ?? []), resolve]));
+  /**
+   * Resolves once `method` was next called (with arguments `where` accepts, if given) and went to the MemoryStore
+   * (whose operations run when called).
+   */
+  calledNext<M extends Method>(method: M, where?: (...args: Parameters<Store[M]>) => boolean): Promise<void> {
+    const accepts = where as ((...args: readonly unknown[]) => boolean) | undefined;
+    return new Promise((resolve) => this.#calls.set(method, [...(this.#calls.get(method) ?? []), { accepts, resolve }]));
   }
 
   #call<T>(method: Method, args: readonly unknown[], call: () => Promise<T>): Promise<T> {
@@ -111,7 +115,12 @@ export class FailingStore implements Store {
       return Promise.reject(error);
     }
     const result = call();
-    for (const notify of this.#calls.get(method)?.splice(0) ?? []) notify();
+    const waiting = this.#calls.get(method);
+    if (waiting) {
+      const told = waiting.filter((w) => !w.accepts || w.accepts(...args));
+      if (told.length > 0) this.#calls.set(method, waiting.filter((w) => !told.includes(w)));
+      for (const w of told) w.resolve();
+    }
     return result;
   }
 

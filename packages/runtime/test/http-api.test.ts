@@ -501,6 +501,28 @@ describe('POST /instances/{id}/suspend and /resume', () => {
     expect((await runtime.client.waitForCompletion('s', SETTLED)).runtimeStatus).toBe('Completed');
   });
 
+  it('answers 202 over a client without a worker, and the status read next shows the instance Suspended, then Running', async () => {
+    const store = new MemoryStore();
+    // The instance runs its first step on a worker that stops: then no worker is left.
+    const worker = createRuntime({ store, orchestrators, activities, logger: silentLogger });
+    await worker.start();
+    await worker.client.startNew('WaitForEvents', { instanceId: 'paused', input: 1 });
+    await firstValueFrom(worker.client.status$('paused').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await worker.stop();
+    const alone = await serve(createHttpHandler(createClient({ store }), { key: KEY, logger: silentLogger }), { port: 0 });
+    try {
+      const url = `${alone.url}${WEBHOOK_PATH}/instances/paused`;
+      const headers = { authorization: `Bearer ${KEY}` };
+      expect((await fetch(`${url}/suspend?reason=maintenance`, { method: 'POST', headers })).status).toBe(202);
+      expect(await (await fetch(url, { headers })).json()).toMatchObject({ runtimeStatus: 'Suspended' });
+      expect((await fetch(`${url}/resume?reason=done`, { method: 'POST', headers })).status).toBe(202);
+      expect(await (await fetch(url, { headers })).json()).toMatchObject({ runtimeStatus: 'Running' });
+    } finally {
+      await alone.close();
+      await store.close();
+    }
+  });
+
   it('answers 404 for unknown and 410 for terminal instances', async () => {
     expect(await errorOf(call('/instances/nobody/suspend', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     expect(await errorOf(call('/instances/nobody/resume', { method: 'POST' }))).toEqual([404, 'instance-not-found']);

@@ -250,11 +250,13 @@ describe('watchers that fail, and a store that closes', () => {
     const customStatuses = watch(client.customStatus$(id));
     const history = watch(client.history$(id));
     const lists = watch(client.instances$());
-    const committed = store.calledNext('commit');
-    // Waits for a worker to apply it; none runs. (A terminate no longer waits: with no worker holding the instance the
-    // client commits it itself.)
+    // An event the instance does not wait for, queued first: the suspend after it waits for a worker to apply both, and
+    // none runs. (With nothing queued before it and no worker holding the instance, the client would commit the suspend
+    // itself, as it does a terminate or a resume.)
+    await client.raiseEvent(id, 'unawaited');
+    const committed = store.calledNext('commit', (writeSet) => writeSet.lease === undefined);
     const suspending = client.suspend(id, 'closing');
-    // Every initial read has answered (waitForCompletion's was asked first), and the suspend is committed.
+    // Every initial read has answered (waitForCompletion's was asked first), and the suspend's message is committed.
     await within(Promise.all([...firsts, committed]), 'the watchers starting');
     await store.close();
     expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');

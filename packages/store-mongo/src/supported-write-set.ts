@@ -4,7 +4,7 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
 /**
  * Refuses a write set that asks for what MongoStore does not execute: the fused steps of stores with
  * `capabilities.fusedSteps` (an `activityStep` lease, a `createInstance` or `insertTask` stored already leased), and
- * the `unclaimed` lease of stores with `capabilities.unclaimedWrites` (a client's own terminate). MongoStore
+ * the `unclaimed` lease of stores with `capabilities.unclaimedWrites` (a client's own terminate, suspend or resume). MongoStore
  * advertises neither, so the worker and the client never send them; a caller that does anyway gets
  * `InvalidArgumentError` before anything is written. Without this check an `activityStep` lease would be committed
  * without any lease check at all (an `unclaimed` one too), and a leased start or task would be stored unleased while its writer believes it

@@ -177,9 +177,33 @@ export interface DurableClient {
    * ```
    */
   terminate(instanceId: string, reason?: unknown): Promise<void>;
-  /** Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. */
+  /**
+   * Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended (at once,
+   * with no change, when it is Suspended already). A Running instance that no worker holds is suspended by the local
+   * client in its own commit, so it needs no worker at all (a `createClient({ store })` alone). The suspend is queued
+   * for a worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued), for a
+   * Pending instance (a worker runs its first step, then suspends it), on a store without
+   * `capabilities.unclaimedWrites` (MongoStore), while a worker is running a step of the instance, or while a message
+   * committed before it (an event, a result) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
+   *
+   * @example
+   * ```ts
+   * const admin = createClient({ store }); // no worker anywhere
+   * await admin.suspend(id, 'maintenance');
+   * (await admin.getStatus(id))?.runtimeStatus; // 'Suspended' (it was Running)
+   * ```
+   */
   suspend(instanceId: string, reason?: string): Promise<void>;
-  /** Resumes a suspended instance. Resolves once it is no longer Suspended. */
+  /**
+   * Resumes a suspended instance. Resolves once it is no longer Suspended (at once, with no change, when it is not
+   * Suspended). When nothing reached the instance while it was suspended and no worker holds it, the local client
+   * resumes it in its own commit (Running at once, no worker needed); the work the instance waits for is then run by
+   * any worker that starts. Otherwise it is queued for a worker, which runs the orchestrator on what was kept (an
+   * event raised, an activity result or a timer that arrived while suspended), and the call resolves once a worker
+   * has applied it (or after 10 s, the command still queued); so too on a store without
+   * `capabilities.unclaimedWrites` (MongoStore) and while a worker is running a step of the instance. Unknown: 404;
+   * terminal: 410.
+   */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**
    * Makes a Failed instance run its failed calls again. Resolves once the rewind is committed: the status is no

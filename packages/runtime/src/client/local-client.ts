@@ -3,12 +3,16 @@
 // gzip in every page, and each operator its own subscriber plumbing. The few combinations this client needs (a
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
-import { decideRestart, decideSend, decideStart, decideTerminate } from '../engine/decide-step.js';
+import {
+  decideRestart, decideResume, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
+} from '../engine/decide-step.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
-import type { EventRaisedEvent, ExecutionTerminatedEvent, HistoryEvent } from '../model/history-event.js';
+import type {
+  EventRaisedEvent, ExecutionResumedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
+} from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
@@ -59,8 +63,9 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
- * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). A terminate waits
- * only when the client could not commit it itself (a worker holds the instance, or the store lacks
+ * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). A terminate,
+ * suspend or resume waits only when the client could not commit it itself (a worker holds the instance, a message
+ * queued before it waits for the instance, the command needs the orchestrator's code, or the store lacks
  * `capabilities.unclaimedWrites`).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
@@ -207,23 +212,20 @@ export class LocalClient implements DurableClient {
     const event: ExecutionTerminatedEvent = {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
     };
-    // Where the store can (`unclaimedWrites`), applied in this client's own commit when no worker holds the instance.
-    const direct = this.#store.capabilities.unclaimedWrites ? (state: InstanceState) => this.#terminateDirectly(state, event) : undefined;
-    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', direct);
+    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate));
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
+    const event: ExecutionSuspendedEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
     await this.#send(
-      instanceId, 'suspend', { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
-      (state) => state.runtimeStatus === 'Suspended' || isTerminalStatus(state.runtimeStatus),
+      instanceId, 'suspend', event, (state) => state.runtimeStatus === 'Suspended' || isTerminalStatus(state.runtimeStatus), 'running',
+      this.#direct(event, decideSuspend),
     );
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
-    await this.#send(
-      instanceId, 'resume', { type: 'ExecutionResumed', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
-      (state) => state.runtimeStatus !== 'Suspended',
-    );
+    const event: ExecutionResumedEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
+    await this.#send(instanceId, 'resume', event, (state) => state.runtimeStatus !== 'Suspended', 'running', this.#direct(event, decideResume));
   }
 
   async rewind(instanceId: string, reason?: string): Promise<void> {
@@ -580,7 +582,8 @@ export class LocalClient implements DurableClient {
    * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). Resolves only once
    * the committed status reflects it (`reflects`) compared with the status `before` the command (see
    * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
-   * `direct` (a terminate) may commit the command's effect itself from the status read: true when it did.
+   * `direct` (terminate, suspend, resume: `#direct`) may commit the command's effect itself from the status read: true
+   * when it did.
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
@@ -594,25 +597,31 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * Applies a terminate in this client's own commit (`decideTerminate`), decided from `state` as read: true once
-   * committed; false when the decision leaves it to a worker (a sub-orchestration not started yet) or the store
-   * refused it because a worker holds the instance or committed since the read (the terminate then goes to a worker
-   * as a message).
+   * Where the store can (`unclaimedWrites`), the command `event` applied in this client's own commit when no worker
+   * holds the instance, as `decide` (`decideTerminate`, `decideSuspend`, `decideResume`) decides it from the state
+   * read: true once committed; false when the decision leaves it to a worker or the store refused it because a worker
+   * holds the instance, committed since the read, or a message committed before waits for it (the command then goes
+   * to a worker as a message).
    */
-  async #terminateDirectly(state: InstanceState, event: ExecutionTerminatedEvent): Promise<boolean> {
-    const now = this.#clock.now();
-    const input = { state, event, now, newId: this.#newId };
-    let decision = decideTerminate(input);
-    // A sub-orchestration that has started: its parent link is in its history.
-    if (decision.kind === 'needHistory') decision = decideTerminate({ ...input, history: await this.#bounded(this.#store.getHistory(state.instanceId)) });
-    if (decision.kind !== 'commit') return false;
-    try {
-      await this.#commit(decision.writeSet, now.getTime());
-      return true;
-    } catch (error) {
-      if ((error as { code?: unknown } | undefined)?.code === 'lease-lost') return false;
-      throw error;
-    }
+  #direct<E extends MessageEvent>(
+    event: E, decide: (input: { state: InstanceState; event: E; history?: readonly HistoryEvent[]; now: Date; newId: () => string }) => DirectDecision,
+  ): ((state: InstanceState) => Promise<boolean>) | undefined {
+    if (!this.#store.capabilities.unclaimedWrites) return undefined;
+    return async (state) => {
+      const now = this.#clock.now();
+      const input = { state, event, now, newId: this.#newId };
+      let decision = decide(input);
+      // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended).
+      if (decision.kind === 'needHistory') decision = decide({ ...input, history: await this.#bounded(this.#store.getHistory(state.instanceId)) });
+      if (decision.kind !== 'commit') return false;
+      try {
+        await this.#commit(decision.writeSet, now.getTime());
+        return true;
+      } catch (error) {
+        if ((error as { code?: unknown } | undefined)?.code === 'lease-lost') return false;
+        throw error;
+      }
+    };
   }
 
   /**

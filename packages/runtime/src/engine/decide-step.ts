@@ -1,5 +1,6 @@
 import {
-  assertNever, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionTerminatedEvent, type HistoryEvent,
+  assertNever, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
+  type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState, type Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
@@ -7,7 +8,9 @@ import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent } from './apply-event.js';
-import { parentLinkAfter, stepMarkers, type OrchestrationExecution, type StepResult } from './orchestration-execution.js';
+import {
+  parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
+} from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
@@ -433,14 +436,17 @@ export interface TerminateInput {
   readonly newId: () => string;
 }
 
-/** What {@link decideTerminate} decided. */
-export type TerminateDecision =
+/**
+ * What {@link decideTerminate}, {@link decideSuspend} or {@link decideResume} decided: a command applied by whoever
+ * holds no lease (a client), in its own commit, or left to a worker.
+ */
+export type DirectDecision =
   | { readonly kind: 'needHistory' }
-  /** Not decided here: the terminate goes to a worker as a message. */
+  /** Not decided here: the command goes to a worker as a message. */
   | { readonly kind: 'send' }
   | { readonly kind: 'commit'; readonly writeSet: WriteSet; readonly state: InstanceState };
 
-const SEND: TerminateDecision = Object.freeze({ kind: 'send' });
+const SEND: DirectDecision = Object.freeze({ kind: 'send' });
 
 /**
  * A terminate applied by whoever holds no lease (a client), in its own commit: the step a worker would commit for an
@@ -456,24 +462,77 @@ const SEND: TerminateDecision = Object.freeze({ kind: 'send' });
  * and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
  * terminate goes to a worker as a message.
  */
-export function decideTerminate(input: TerminateInput): TerminateDecision {
-  const { state, now } = input;
+export function decideTerminate(input: TerminateInput): DirectDecision {
+  const { state } = input;
   if (state.parentInstanceId !== undefined) {
     if (state.historyLength === 0) return SEND;
-    if (input.history === undefined) return NEED_HISTORY as TerminateDecision;
+    if (input.history === undefined) return NEED_HISTORY as DirectDecision;
   }
+  return unclaimedStep(input, true, input.history && parentLinkOf(input.history));
+}
+
+/** Everything {@link decideSuspend} and {@link decideResume} need. */
+export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResumedEvent> {
+  /** The instance as read. */
+  readonly state: InstanceState;
+  /** The suspend or the resume, with its reason. */
+  readonly event: E;
+  /** The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`). */
+  readonly history?: readonly HistoryEvent[] | undefined;
+  readonly now: Date;
+  readonly newId: () => string;
+}
+
+/**
+ * A suspend applied by whoever holds no lease (a client), in its own commit, as {@link decideTerminate} applies a
+ * terminate: the step a worker commits for an `ExecutionSuspended` that reaches a Running instance, which runs no
+ * orchestrator code (the execution only stops taking events). The instance becomes Suspended, the event is appended
+ * between step markers and `version` grows by one, under an `unclaimed` lease. Anything but a Running instance is
+ * left to a worker (`send`): a Pending (or ContinuedAsNew) one has its start queued before the suspend, and a worker
+ * runs that first step of the orchestrator, then suspends it.
+ */
+export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): DirectDecision {
+  return input.state.runtimeStatus === 'Running' ? unclaimedStep(input, false, undefined) : SEND;
+}
+
+/**
+ * A resume applied by whoever holds no lease (a client), in its own commit, when it runs no orchestrator code: the
+ * instance is Suspended and nothing reached it while suspended (the stored history, which `needHistory` asks for,
+ * shows no event kept for the resume: `suspendedWithNothingDeferred`). The instance becomes Running, the event is
+ * appended between step markers and `version` grows by one, under an `unclaimed` lease. Otherwise (events kept in the
+ * history, which the resume runs the orchestrator on) it is left to a worker (`send`). A message that arrived while
+ * suspended and no worker ran is still queued: the store refuses the commit then (`unclaimedHolds`), and the resume
+ * goes to a worker after it.
+ */
+export function decideResume(input: SuspendInput<ExecutionResumedEvent>): DirectDecision {
+  const { state, history } = input;
+  if (state.runtimeStatus !== 'Suspended') return SEND;
+  if (history === undefined) return NEED_HISTORY as DirectDecision;
+  return suspendedWithNothingDeferred(history.slice(0, state.historyLength)) ? unclaimedStep(input, false, undefined) : SEND;
+}
+
+/**
+ * The commit of one client command's event (`input.event`) decided without a lease: decideStep's own write set
+ * builder over the step a worker would commit for it, the event between step markers, under an `unclaimed` lease at
+ * the version and execution read.
+ */
+function unclaimedStep(
+  input: { readonly state: InstanceState; readonly event: HistoryEvent; readonly now: Date; readonly newId: () => string },
+  isFinished: boolean, parent: ParentLink | undefined,
+): DirectDecision {
+  const { state, now } = input;
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
   const { started, completed } = stepMarkers(isoTime(now));
   const step: StepResult = {
-    newEvents: [started, input.event, completed], actions: [], customStatus: state.customStatus as JsonValue | undefined, isFinished: true,
+    newEvents: [started, input.event, completed], actions: [], customStatus: state.customStatus as JsonValue | undefined, isFinished,
   };
   return {
     kind: 'commit',
     ...stepWriteSet({
       state, step, messages: NO_MESSAGES, now, newId: input.newId,
       lease: { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now },
-      parent: input.history && parentLinkOf(input.history),
+      parent,
     }),
   };
 }

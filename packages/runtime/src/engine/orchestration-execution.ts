@@ -770,6 +770,37 @@ function deferredWhileSuspended(event: HistoryEvent): boolean {
 }
 
 /**
+ * True when an execution with this history ends suspended with no event waiting in its `deferred`: an
+ * `ExecutionResumed` then only puts the phase back and runs no orchestrator code (the step a worker would commit is
+ * the resume between step markers, and nothing else). False when something reached it while suspended (the resume
+ * runs the orchestrator on it), when it is not suspended, or when it ended. The rule of `#apply` for suspend and
+ * resume, over the history alone, for `decideResume`.
+ */
+export function suspendedWithNothingDeferred(history: readonly HistoryEvent[]): boolean {
+  let suspended = false;
+  let deferred = false;
+  for (let i = 0; i < history.length; i++) {
+    const event = history[i]!;
+    switch (event.type) {
+      case 'ExecutionTerminated':
+      case 'ExecutionCompleted':
+      case 'ContinueAsNew':
+        return false;
+      case 'ExecutionSuspended':
+        if (!suspended) deferred = false;
+        suspended = true;
+        break;
+      case 'ExecutionResumed':
+        suspended = false;
+        break;
+      default:
+        if (suspended && deferredWhileSuspended(event)) deferred = true;
+    }
+  }
+  return suspended && !deferred;
+}
+
+/**
  * A payload from history or a message (an event's input, a task's result) as user code may receive it: a value it
  * owns. A store may hand out values frozen all the way down (MemoryStore does, and replays read them without a copy);
  * those are copied here, at the one place they reach user code. Primitives and the fresh objects other stores return

@@ -53,8 +53,8 @@ export interface ActivityStepLease {
 }
 
 /**
- * The condition of a write decided by someone who holds no lease (a client that terminates an instance itself), all
- * checked by `unclaimedHolds` in the store's transaction:
+ * The condition of a write decided by someone who holds no lease (a client that terminates, suspends or resumes an
+ * instance itself), all checked by `unclaimedHolds` in the store's transaction:
  *
  * - the instance is still at `version` of execution `executionId`, the ones the decision read (a version alone
  *   repeats: a purge and a new start of the id begin at version 1 again);

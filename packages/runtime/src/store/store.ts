@@ -150,9 +150,9 @@ export interface StoreCapabilities {
    */
   readonly fusedSteps?: boolean;
   /**
-   * The store executes `unclaimed` leases (`UnclaimedLease`): a client applies a terminate in its own commit when no
-   * worker holds the instance, instead of queueing it for a worker. Absent: the client always sends the command as a
-   * message.
+   * The store executes `unclaimed` leases (`UnclaimedLease`): a client applies a terminate, suspend or resume in its
+   * own commit when no worker holds the instance, instead of queueing it for a worker. Absent: the client always sends
+   * the command as a message.
    */
   readonly unclaimedWrites?: boolean;
 }

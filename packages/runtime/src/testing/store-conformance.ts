@@ -827,6 +827,122 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.waitForCompletion('held', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'raced' });
         expect((await opened.getHistory('held')).filter((e) => e.type === 'ExecutionTerminated')).toHaveLength(1);
       });
+
+      it('suspends and resumes a Running instance that no worker holds at once; a worker started later goes on with it', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(store, 's', 'AwaitGo');
+        const client = createClient({ store });
+        await client.suspend('s', 'maintenance');
+        expect(await client.getStatus('s')).toMatchObject({ runtimeStatus: 'Suspended' });
+        expect(await firstValueFrom(client.status$('s'))).toMatchObject({ runtimeStatus: 'Suspended' });
+        await client.resume('s', 'done');
+        expect(await client.getStatus('s')).toMatchObject({ runtimeStatus: 'Running' });
+        // Recorded as a worker's steps record them.
+        expect((await store.getHistory('s')).slice(-6)).toMatchObject([
+          { type: 'OrchestratorStarted' }, { type: 'ExecutionSuspended', reason: 'maintenance' }, { type: 'OrchestratorCompleted' },
+          { type: 'OrchestratorStarted' }, { type: 'ExecutionResumed', reason: 'done' }, { type: 'OrchestratorCompleted' },
+        ]);
+        await client.raiseEvent('s', 'go', 'approved');
+        await runtimeOn(store, 'w2', { orchestrators });
+        expect(await client.waitForCompletion('s', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
+      });
+
+      it('leaves a Pending instance\u2019s suspend to a worker, which runs its first step, then suspends it', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        const client = createClient({ store: opened });
+        await client.startNew('AwaitGo', { instanceId: 'ps' });
+        // The store, telling when the suspend's commit (direct, or its message) is done.
+        const { store, done } = firstCommitTold(opened);
+        const suspending = createClient({ store }).suspend('ps');
+        await done;
+        expect(await client.getStatus('ps')).toMatchObject({ runtimeStatus: 'Pending' });
+        await runtimeOn(opened, 'w1', { orchestrators });
+        await suspending;
+        expect(await client.getStatus('ps')).toMatchObject({ runtimeStatus: 'Suspended' });
+        const types = (await opened.getHistory('ps')).map((e) => e.type);
+        expect(types.indexOf('ExecutionStarted')).toBeGreaterThanOrEqual(0);
+        expect(types.indexOf('ExecutionStarted')).toBeLessThan(types.indexOf('ExecutionSuspended'));
+      });
+
+      it('applies an event raised before the suspend first (the suspend goes to a worker after it)', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(opened, 'es', 'AwaitGo');
+        const client = createClient({ store: opened });
+        await client.raiseEvent('es', 'go', 'approved');
+        const { store, done } = firstCommitTold(opened);
+        const suspending = createClient({ store }).suspend('es');
+        await done;
+        expect(await client.getStatus('es')).toMatchObject({ runtimeStatus: 'Running' }); // refused: nothing written
+        await runtimeOn(opened, 'w2', { orchestrators });
+        await suspending;
+        expect(await client.waitForCompletion('es', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
+      });
+
+      it('leaves the resume to a worker when an event raised while suspended is still queued', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(opened, 'q', 'AwaitGo');
+        const client = createClient({ store: opened });
+        await client.suspend('q');
+        await client.raiseEvent('q', 'go', 'kept');
+        const { store, done } = firstCommitTold(opened);
+        const resuming = createClient({ store }).resume('q');
+        await done;
+        expect(await client.getStatus('q')).toMatchObject({ runtimeStatus: 'Suspended' }); // refused: the event comes first
+        await runtimeOn(opened, 'w2', { orchestrators });
+        await resuming;
+        expect(await client.waitForCompletion('q', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'kept' });
+      });
+
+      it('leaves the resume to a worker when a worker kept an event for it in the history while suspended', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        const runtime = await runtimeOn(opened, 'w1', { orchestrators });
+        await runtime.client.startNew('AwaitGo', { instanceId: 'k' });
+        await firstValueFrom(runtime.client.status$('k').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await runtime.client.suspend('k');
+        await runtime.client.raiseEvent('k', 'go', 'kept');
+        // The worker takes the event in and keeps it for the resume; no message is left.
+        await firstValueFrom(runtime.client.history$('k').pipe(filter((e) => e.type === 'EventRaised')));
+        await runtime.stop();
+        const { store, done } = firstCommitTold(opened);
+        const resuming = createClient({ store }).resume('k');
+        await done;
+        // A resume committed by the client would leave the kept event unapplied, the instance Running and waiting.
+        expect(await createClient({ store: opened }).getStatus('k')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await runtimeOn(opened, 'w2', { orchestrators });
+        await resuming;
+        expect(await runtime.client.waitForCompletion('k', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'kept' });
+      });
+
+      it('falls back to a message when a worker holds the instance, and the instance still ends Suspended', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(opened, 'sh', 'AwaitGo');
+        // A worker claims the instance for a message due a minute from now (claiming at that time): it holds the
+        // instance's lease, and no message is visible at the client's time.
+        const later = new Date(Date.now() + 60_000);
+        const other: OrchestrationMessage = {
+          id: crypto.randomUUID(), instanceId: 'sh', visibleAt: later,
+          event: { type: 'EventRaised', eventId: -1, timestamp: later.toISOString(), name: 'other' },
+        };
+        await opened.commit({ requests: [{ type: 'insertMessage', message: other, ifMissing: 'fail' }] });
+        const item = await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: later });
+        expect(item?.state.instanceId).toBe('sh');
+        const { store, done } = firstCommitTold(opened);
+        const client = createClient({ store });
+        const suspending = client.suspend('sh', 'raced');
+        await done;
+        expect(await client.getStatus('sh')).toMatchObject({ runtimeStatus: 'Running' }); // refused: nothing written
+        await opened.abandonOrchestration('sh', item!.lease.token);
+        await runtimeOn(opened, 'w1', { orchestrators });
+        await suspending;
+        expect(await client.getStatus('sh')).toMatchObject({ runtimeStatus: 'Suspended' });
+        expect((await opened.getHistory('sh')).filter((e) => e.type === 'ExecutionSuspended')).toMatchObject([{ reason: 'raced' }]);
+      });
     });
 
     describe('queries', () => {
