@@ -397,11 +397,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * KeyvalStore then ran a transaction its closing connection refused again through the store's one bound on runs
  * instead of a loop of its own, and kept each connection with its close (no map of closes): 33,805 / 64,031 -> 33,756
  * / 64,027 B (-49 / -4), budgets lowered to match.
+ * Suspend and resume of an instance no worker holds then became the client's own commit under the unclaimed lease too
+ * (decideSuspend, decideResume and the history check suspendedWithNothingDeferred; decideTerminate's step builder shared
+ * as unclaimedStep): with a client and no worker they waited 10 s and left the status unchanged. 26,600 / 33,756 /
+ * 64,027 -> 26,769 / 33,917 / 64,198 B (+169 / +161 / +171), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_600 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_756 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_027 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_769 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_917 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_198 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
