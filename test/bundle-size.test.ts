@@ -401,11 +401,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (decideSuspend, decideResume and the history check suspendedWithNothingDeferred; decideTerminate's step builder shared
  * as unclaimedStep): with a client and no worker they waited 10 s and left the status unchanged. 26,600 / 33,756 /
  * 64,027 -> 26,769 / 33,917 / 64,198 B (+169 / +161 / +171), budgets raised to match.
+ * finishChecked then took its close, rerun flag and abort hook by name in an options object, and its mode from the
+ * transaction: 33,917 / 64,198 -> 33,936 / 64,216 B (+19 / +18; the option names are not minified), budgets raised to
+ * match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 26_769 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_917 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_198 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_936 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_216 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

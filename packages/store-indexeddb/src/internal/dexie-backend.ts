@@ -237,7 +237,7 @@ class DexieBackend implements StoreBackend {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
     const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
-    return finishChecked(trans, mode, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), undefined, this.#closed);
+    return finishChecked(trans, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), { closed: this.#closed });
   }
 
   close(): void {

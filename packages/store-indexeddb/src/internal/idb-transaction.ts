@@ -76,24 +76,32 @@ export class BrowserClose {
 
 const CLOSED: Promise<true> = Promise.resolve(true);
 
+/** How {@link finishChecked} ends a transaction besides its work and reads. */
+export interface FinishOptions {
+  /** The browser closing the transaction's connection. */
+  readonly closed: BrowserClose;
+  /** A transaction the close kept from running throws `reads` (run it again, on a new connection): no StorageError. */
+  readonly rerun?: boolean;
+  /** Called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet). */
+  readonly abandon?: () => void;
+}
+
 /**
- * Runs the work of one transaction and ends it, for both backends. A readonly transaction returns what `work`
- * returned. A readwrite one commits only once every row `reads` took ahead was confirmed; any failure on the way (of
- * the work, of the check) aborts it, so nothing of it is written. A transaction decided on a row the database did not
- * confirm throws `reads` (the caller runs the work again), but only once the abort took effect: had the transaction
- * committed instead, running again could write the commit twice, and a StorageError says so.
+ * Runs the work of one transaction and ends it, for both backends. A readonly transaction (by its `mode`) returns
+ * what `work` returned. A readwrite one commits only once every row `reads` took ahead was confirmed; any failure on
+ * the way (of the work, of the check) aborts it, so nothing of it is written. A transaction decided on a row the
+ * database did not confirm throws `reads` (the caller runs the work again), but only once the abort took effect: had
+ * the transaction committed instead, running again could write the commit twice, and a StorageError says so.
  *
- * `abandon`: called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet).
- *
- * `closed`: the browser closing the transaction's connection. It fires `close` only once every transaction of the
- * connection ended (the specification's "close a database connection" waits for them), so a transaction that got
+ * `options.closed`: the browser closing the transaction's connection. It fires `close` only once every transaction of
+ * the connection ended (the specification's "close a database connection" waits for them), so a transaction that got
  * neither `abort` nor `complete` by then never ran, and nothing of it was written. That rests on the browser keeping
  * that order for a transaction it was already committing, which cannot be aborted: one whose `complete` came after
  * the `close` would be taken for unrun (run again by KeyvalStore, which could write it twice; a StorageError from
  * DexieStore for a write that was made). Only Chromium was observed here, and it keeps that order: Chromium, closing a connection whose database was deleted (the site's data cleared), gives a transaction
  * made after it aborted the busy ones no event at all, and fails its requests with AbortError after the `close`. Every
- * wait for the transaction's end is bounded by that `close`: the transaction then throws `reads` with `rerun` (the
- * caller runs the work again, on a new connection), a StorageError without.
+ * wait for the transaction's end is bounded by that `close`: the transaction then throws `reads` with
+ * `options.rerun` (the caller runs the work again, on a new connection), a StorageError without.
  * With `rerun`, a transaction that fails after the `close` throws `reads` at once, without waiting for its abort to
  * take effect. That is safe only because `work` makes its requests from its requests' callbacks and microtasks alone,
  * so the transaction is active whenever it fails and cannot have committed anything: a work that awaits anything else
@@ -101,22 +109,22 @@ const CLOSED: Promise<true> = Promise.resolve(true);
  * run again (it fails as it is).
  */
 export async function finishChecked<T>(
-  transaction: IDBTransaction, mode: 'readonly' | 'readwrite', reads: ReadsAhead, work: () => Promise<T>, abandon?: () => void,
-  closed?: BrowserClose, rerun?: boolean,
+  transaction: IDBTransaction, reads: ReadsAhead, work: () => Promise<T>, options: FinishOptions,
 ): Promise<T> {
+  const { closed, rerun, abandon } = options;
   const done = completion(transaction);
   // Resolves with true when the browser closed the connection before the transaction ended (it never ran).
-  const ended = (): Promise<boolean | void> => (closed ? closed.race(done) : done);
+  const ended = (): Promise<boolean | void> => closed.race(done);
   const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
   let result: T;
   try {
     result = await work();
-    if (mode === 'readonly') return result;
+    if (transaction.mode === 'readonly') return result;
     if (!(await reads.confirmed())) throw reads;
   } catch (error) {
     abandon?.();
     end(transaction, false);
-    if (rerun && closed?.fired && !errorNames(error).includes('TransactionInactiveError')) throw reads;
+    if (rerun && closed.fired && !errorNames(error).includes('TransactionInactiveError')) throw reads;
     // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
     if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;
     let unrun;

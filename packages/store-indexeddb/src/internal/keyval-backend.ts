@@ -292,11 +292,11 @@ class KeyvalBackend implements StoreBackend {
       return this.#refused(connection, error, reads);
     }
     const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
-    return finishChecked(store.transaction, mode, reads, async () => {
+    return finishChecked(store.transaction, reads, async () => {
       const result = await work(tx);
       await tx.finish();
       return result;
-    }, () => tx.abandon(), connection.closed, true);
+    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon() });
   }
 
   /**

@@ -281,9 +281,9 @@ describe('finishChecked', () => {
     for (let i = 0; i < 20; i++) {
       const transaction = db.transaction('rows', i % 2 ? 'readwrite' : 'readonly');
       const rows = transaction.objectStore('rows');
-      await finishChecked(transaction, i % 2 ? 'readwrite' : 'readonly', new ReadsAhead(undefined), async () => {
+      await finishChecked(transaction, new ReadsAhead(undefined), async () => {
         if (i % 2) rows.put(i, `row ${i}`);
-      }, undefined, close, true);
+      }, { closed: close, rerun: true });
     }
     // Each readwrite transaction waited for its end or the close; every one of those waits was let go of.
     expect(close.waiting).toBe(0);
@@ -299,12 +299,12 @@ describe('finishChecked', () => {
     const transaction = db.transaction('rows', 'readwrite');
     const rows = transaction.objectStore('rows');
     const committed = new Promise((resolve) => transaction.addEventListener('complete', resolve));
-    const run = finishChecked(transaction, 'readwrite', new ReadsAhead(undefined), async () => {
+    const run = finishChecked(transaction, new ReadsAhead(undefined), async () => {
       rows.put(1, 'first');
       await committed; // a work that waits for something else than its requests: the transaction commits under it
       close.fired = true; // as if the browser closed the connection meanwhile
       rows.put(2, 'second');
-    }, undefined, close, true);
+    }, { closed: close, rerun: true });
     await expect(run).rejects.toMatchObject({ name: 'TransactionInactiveError' });
     const first = db.transaction('rows', 'readonly').objectStore('rows').get('first');
     await requestDone(first);
