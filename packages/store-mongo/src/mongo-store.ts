@@ -43,7 +43,7 @@ import { assertPrivileges, requiredPrivileges } from './privileges.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
-  activityClaimTries, buildPurgeFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
@@ -743,8 +743,8 @@ export class MongoStore implements Store {
       // the earliest is the first key of each index: work claimable already gives a time at or before `now`, and a
       // worker whose claim ran a moment early claims again instead of losing the wake-up.
       const [instance, task] = await Promise.all([
-        this.#instances.findOne(INSTANCE_WAKE_FILTER, { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 0, claimAt: 1 } }),
-        this.#tasks.findOne(TASK_WAKE_FILTER, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: { _id: 0, leaseExpiresAt: 1 } }),
+        this.#instances.findOne(INSTANCE_WAKE_FILTER, { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION }),
+        this.#tasks.findOne(TASK_WAKE_FILTER, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION }),
       ]);
       const times = [instance?.claimAt, task?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
       return times.length === 0 ? undefined : new Date(Math.min(...times));
@@ -774,13 +774,14 @@ export class MongoStore implements Store {
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const deleted = await this.#op('purging instances', async () => {
-      const mongoFilter = buildPurgeFilter(filter);
+      const mongoFilter = purgeScanFilter(filter);
       let count = 0;
       const purge = async (batch: readonly string[]) => {
         count += await this.#transaction(async (session) => {
           // Re-read inside the transaction: an instance restarted since the scan is no longer terminal. The filter
           // decides, on the indexed status and created time (written with the state by every update), as purgeInstance
           // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
+          // By the batch's keys, all strings: only this store's documents.
           const doomed = await this.#instances
             .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1 } })
             .toArray();
@@ -791,7 +792,7 @@ export class MongoStore implements Store {
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
-      const cursor = this.#instances.find<{ readonly _id: unknown }>(purgeScanFilter(filter), {
+      const cursor = this.#instances.find<{ readonly _id: unknown }>(mongoFilter, {
         projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH,
       });
       try {

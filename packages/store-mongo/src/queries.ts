@@ -80,7 +80,10 @@ export function timedClaimProbeFilter(now: Date): Filter<InstanceDoc> {
   return { claimAt: { $gt: EPOCH, $lte: now } };
 }
 
-/** What the claim's probe reads: the `claimAt` of the index key, no `_id` (which `claim_at` does not hold). */
+/**
+ * What the claim's probe and `nextWakeTime` read of an instance: the `claimAt` of the index key, no `_id` (which
+ * `claim_at` does not hold).
+ */
 export const TIMED_CLAIM_PROBE_PROJECTION = { _id: 0, claimAt: 1 } as const;
 
 /**
@@ -140,7 +143,7 @@ export function timedActivityClaimProbeFilter(now: Date): Filter<TaskDoc> {
   return { leaseExpiresAt: { $gt: EPOCH, $lte: now } };
 }
 
-/** What the activity claim's probe reads: the lease expiry of the index key, no `_id`. */
+/** What the activity claim's probe and `nextWakeTime` read of a task: the lease expiry of the index key, no `_id`. */
 export const TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION = { _id: 0, leaseExpiresAt: 1 } as const;
 
 /**
@@ -322,19 +325,12 @@ export function nextPageKey(docs: readonly { readonly _id: string; readonly crea
 
 /**
  * The filter of `purgeInstances`, which decides what it purges: terminal instances (of the requested statuses) created
- * in the range, {@link storeKeyed}. The purge re-reads each batch of candidates with it inside its transaction.
- */
-export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
-  return combine([STORE_KEY, ...purgeConditions(filter)]);
-}
-
-/**
- * The scan that finds the candidates of `purgeInstances`: {@link buildPurgeFilter} without the rule of
- * {@link storeKeyed}, so that with the projection `{ _id: 1 }` the `status_page` index alone serves it (no document
- * read) on every server version: MongoDB 4.4 checks a `$type` on `_id` on the fetched document even though the index
- * holds `_id` (its bounds for a string type are inexact), so the rule here would read every candidate document. The
- * key of another program's document the scan returns is not a string: the purge drops it before the re-read, whose
- * filter has the rule anyway.
+ * in the range. The purge scans for candidates with it, then re-reads each batch of their keys with it inside its
+ * transaction. It leaves out the rule of {@link storeKeyed}, so that with the projection `{ _id: 1 }` the
+ * `status_page` index alone serves the scan (no document read) on every server version: MongoDB 4.4 checks a `$type`
+ * on `_id` on the fetched document even though the index holds `_id` (its bounds for a string type are inexact), so the
+ * rule here would read every candidate document. The key of another program's document the scan returns is not a
+ * string: the purge drops it, and the re-read, by the batch's string keys, matches strings only.
  *
  * @example
  * ```ts
@@ -343,18 +339,14 @@ export function buildPurgeFilter(filter: PurgeFilter): Filter<InstanceDoc> {
  * ```
  */
 export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
-  return combine(purgeConditions(filter));
+  const requested = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? filter.runtimeStatus : TERMINAL_RUNTIME_STATUSES;
+  const statuses: OrchestrationRuntimeStatus[] = requested.filter((s) => TERMINAL_RUNTIME_STATUSES.includes(s));
+  const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
+  return combine(created ? [{ runtimeStatus: { $in: statuses } }, created] : [{ runtimeStatus: { $in: statuses } }]);
 }
 
 /** What the purge scan reads: the key, which `status_page` holds. */
 export const PURGE_SCAN_PROJECTION = { _id: 1 } as const;
-
-function purgeConditions(filter: PurgeFilter): Filter<InstanceDoc>[] {
-  const requested = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? filter.runtimeStatus : TERMINAL_RUNTIME_STATUSES;
-  const statuses: OrchestrationRuntimeStatus[] = requested.filter((s) => TERMINAL_RUNTIME_STATUSES.includes(s));
-  const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
-  return created ? [{ runtimeStatus: { $in: statuses } }, created] : [{ runtimeStatus: { $in: statuses } }];
-}
 
 /** The visible messages of a claimed instance (by its stored key). */
 export function claimedMessagesFilter(key: string, now: Date): Filter<MessageDoc> {

@@ -18,25 +18,27 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
  */
 export function assertSupportedWriteSet(writeSet: WriteSet): void {
   if (writeSet.lease?.kind === 'activityStep') {
-    throw unsupported(`an activityStep lease (activity task ${JSON.stringify(writeSet.lease.taskId)})`);
+    throw unsupported('fusedSteps', `an activityStep lease (activity task ${JSON.stringify(writeSet.lease.taskId)})`);
   }
   if (writeSet.lease?.kind === 'unclaimed') {
-    throw new InvalidArgumentError(
-      `MongoStore does not execute unclaimed writes (its capabilities.unclaimedWrites is not set), but the write set has an unclaimed lease (instance ${JSON.stringify(writeSet.lease.instanceId)}); nothing was written`,
-    );
+    throw unsupported('unclaimedWrites', `an unclaimed lease (instance ${JSON.stringify(writeSet.lease.instanceId)})`);
   }
   for (const request of writeSet.requests) {
     if (request.type === 'createInstance' && request.lease !== undefined) {
-      throw unsupported(`a createInstance stored with a lease (instance ${JSON.stringify(request.state.instanceId)})`);
+      throw unsupported('fusedSteps', `a createInstance stored with a lease (instance ${JSON.stringify(request.state.instanceId)})`);
     }
     if (request.type === 'insertTask' && request.lease !== undefined) {
-      throw unsupported(`an insertTask stored with a lease (activity task ${JSON.stringify(request.task.id)})`);
+      throw unsupported('fusedSteps', `an insertTask stored with a lease (activity task ${JSON.stringify(request.task.id)})`);
     }
   }
 }
 
-function unsupported(what: string): InvalidArgumentError {
+/** What each capability MongoStore does not advertise would execute. */
+const FEATURES = { fusedSteps: 'fused steps', unclaimedWrites: 'unclaimed writes' } as const;
+
+/** The refusal of a write set that has `what`, which needs `capability`. */
+function unsupported(capability: keyof typeof FEATURES, what: string): InvalidArgumentError {
   return new InvalidArgumentError(
-    `MongoStore does not execute fused steps (its capabilities.fusedSteps is not set), but the write set has ${what}; nothing was written`,
+    `MongoStore does not execute ${FEATURES[capability]} (its capabilities.${capability} is not set), but the write set has ${what}; nothing was written`,
   );
 }
