@@ -404,11 +404,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * finishChecked then took its close, rerun flag and abort hook by name in an options object, and its mode from the
  * transaction: 33,917 / 64,198 -> 33,936 / 64,216 B (+19 / +18; the option names are not minified), budgets raised to
  * match.
+ * A step terminated after its continueAsNew then kept the input its execution ran with (its status folded passing over
+ * the ContinueAsNew): 26,769 / 33,936 / 64,216 -> 26,810 / 33,973 / 64,238 B (+41 / +37 / +22), budgets raised to
+ * match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_769 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_936 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_216 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_810 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_973 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_238 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -299,4 +299,14 @@ describe('decideStep, a batch whose event continues the execution as new and who
     // Every message is consumed: nothing is carried over into an execution that never starts.
     expect(requests).toContainEqual({ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['go', 'later', 'stop'] });
   });
+
+  it('keeps the input the terminated execution ran with, not the one it would have continued with', () => {
+    const started = history.map((e) => (e.type === 'ExecutionStarted' ? { ...e, input: 0 } : e));
+    const decision = decideStep(input(state({ name: 'Loop', parentInstanceId: 'parent', historyLength: started.length, input: 0 }), messages, {
+      history: started, newExecution: () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 }),
+    }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', executionId: 'execution-1', input: 0 });
+    expect(decision.writeSet.requests).toContainEqual({ type: 'replaceState', state: decision.state });
+  });
 });

@@ -193,6 +193,9 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   // first needed and shares it with the rest of that millisecond.
   const id = state.instanceId;
   let next = step.newEvents.reduce(applyEvent, state);
+  // A step that ends the instance after its continueAsNew (a termination later in its batch) ends in that execution
+  // (the continueAsNew is dropped below), with that execution's input, not the next one's that the continueAsNew gave.
+  if (step.continueAsNew && isTerminalStatus(next.runtimeStatus)) next = step.newEvents.reduce(applyUnlessContinued, state);
   const tasks: ActivityTask[] = [];
   const after: WriteRequest[] = [];
 
@@ -306,6 +309,11 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
+}
+
+/** {@link applyEvent}, passing over a continueAsNew (of a step that ends in its execution after it). */
+function applyUnlessContinued(state: InstanceState, event: HistoryEvent): InstanceState {
+  return event.type === 'ContinueAsNew' ? state : applyEvent(state, event);
 }
 
 /**
