@@ -407,11 +407,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A step terminated after its continueAsNew then kept the input its execution ran with (its status folded passing over
  * the ContinueAsNew): 26,769 / 33,936 / 64,216 -> 26,810 / 33,973 / 64,238 B (+41 / +37 / +22), budgets raised to
  * match.
+ * A waiting instance then took less heap (MemoryStore at scale, 10,000 waiting: 1,362 -> 989 B each, execution cache
+ * included): a cached execution keeps no phase object, event-waiter array, cache entry or rarely used fields of its
+ * own (those went to one object made when needed), MemoryStore's record is its stored state (every field in the
+ * object, the last update as an offset), a start message is stored frozen without a copy, and the first steps of one
+ * millisecond share their OrchestratorStarted event:
+ * 26,810 / 33,973 / 64,238 -> 26,940 / 34,070 / 64,345 B (+130 / +97 / +107), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_810 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 33_973 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_238 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_940 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_070 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_345 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -133,6 +133,23 @@ describe('replay engine', () => {
     expect(completion(step)).toMatchObject({ result: [1, 2] });
   });
 
+  it('gives each external event to the first waiter of its name, with several waiting at once, live and replayed', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const waiters = [ctx.waitForExternalEvent('A'), ctx.waitForExternalEvent('B'), ctx.waitForExternalEvent('A')];
+      const results: unknown = yield ctx.Task.all(waiters);
+      const last: unknown = yield ctx.waitForExternalEvent('B');
+      return [results, last];
+    };
+    const events = [eventRaised('B', 'b1'), eventRaised('A', 'a1'), eventRaised('B', 'b2'), eventRaised('A', 'a2')];
+    const live = run(orch);
+    live.step(T0, [executionStarted('O')]);
+    live.step(at(1), events.slice(0, 2)); // the waiter of B (the middle one), then the first of A
+    const step = live.step(at(2), events.slice(2)); // b2 waits in a buffer, a2 completes the Task.all, then B takes it
+    expect(completion(step)).toMatchObject({ result: [['a1', 'b1', 'a2'], 'b2'] });
+    const replayed = run(orch, [...new HistoryBuilder({ name: 'O' }).started().build(), ...events]);
+    expect(replayed.isFinished).toBe(true);
+  });
+
   it('yields the winning task from Task.any and ignores a cancelled timer that fires later', () => {
     const orch: Orchestrator = function* (ctx) {
       const timeout = ctx.createTimer(at(60_000));

@@ -17,7 +17,7 @@ import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceSt
 import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
-import type { InstanceCondition, WriteSet } from '../model/write-set.js';
+import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
   assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isString, readChecked, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
@@ -131,6 +131,9 @@ export class LocalClient implements DurableClient {
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
       writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
+      // Its start message frozen, as a raised event's (#messageTo): it is the client's own (the input a copy), so a
+      // store may keep it, and the ExecutionStarted event in the history, without a copy (MemoryStore does).
+      deepFreeze((writeSet.requests[0] as CreateInstanceWrite).message);
       result = await this.#commit(writeSet);
     } catch (error) {
       if (lease) handOff!.cancelled();

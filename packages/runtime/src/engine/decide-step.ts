@@ -391,10 +391,13 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
       instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId, historyLength: 0,
       version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId } : {}),
     },
-    message: message(input.newId(), instanceId, undefined, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId, ...withInput,
-      ...(input.parent ? { parentInstance: input.parent } : {}),
-    }),
+    // Without a spread when it has neither input nor parent (the object then has room for its six members only).
+    message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent
+      ? { type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId }
+      : {
+        type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId, ...withInput,
+        ...(input.parent ? { parentInstance: input.parent } : {}),
+      }),
   };
 }
 

@@ -12,8 +12,8 @@ export interface TaskParent {
  */
 export abstract class DurableTask<T = unknown> {
   #state: 'pending' | 'completed' | 'failed' = 'pending';
-  #result: T | undefined;
-  #error: Error | undefined;
+  /** The result or the error, as `#state` says: one field for both (a task waiting in a cached execution is kept). */
+  #outcome: T | Error | undefined;
   /** @internal */
   parent: TaskParent | undefined;
 
@@ -31,24 +31,24 @@ export abstract class DurableTask<T = unknown> {
   }
   /** The result, once completed. */
   get result(): T | undefined {
-    return this.#result;
+    return this.#state === 'completed' ? this.#outcome as T : undefined;
   }
   /** The error, once failed. */
   get error(): Error | undefined {
-    return this.#error;
+    return this.#state === 'failed' ? this.#outcome as Error : undefined;
   }
 
   /** @internal */
   complete(result: T): void {
     this.#settle('completed');
-    this.#result = result;
+    this.#outcome = result;
     this.parent?.onChildSettled(this);
   }
 
   /** @internal */
   fail(error: Error): void {
     this.#settle('failed');
-    this.#error = error;
+    this.#outcome = error;
     this.parent?.onChildSettled(this);
   }
 

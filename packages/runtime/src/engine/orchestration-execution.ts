@@ -66,19 +66,36 @@ interface ContinueAsNewRequest {
   readonly preserveUnprocessedEvents: boolean;
 }
 
-/** Before ExecutionStarted: nothing runs yet. */
-interface NotStarted {
-  readonly kind: 'not-started';
+/** The parts of an execution few need, apart so that the others do without their fields (8 B each). */
+interface Rare {
+  /** Actions created while replaying, waiting for the history event that records them. */
+  unmatched?: Map<number, OrchestratorAction> | undefined;
+  /** External events received before anyone waited, FIFO per name. */
+  bufferedEvents?: Map<string, EventRaisedEvent[]> | undefined;
+  /** The parent link of the last ExecutionRewound that named one (see `parentLinkAfter`). */
+  rewoundParent?: ExecutionStartedEvent['parentInstance'];
+  /** `newGuid` calls so far. */
+  guidCounter: number;
 }
 
-/** The generator is live, suspended at a `yield` of `awaiting` (undefined only while it runs). */
+/** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
+interface NotStarted {
+  readonly kind: 'not-started';
+  readonly orchestrator: Orchestrator;
+}
+
+/**
+ * The generator is live (the execution's `#generator`), suspended at a `yield` of its `#awaiting`. The generator and the
+ * task it awaits are fields of the execution, not of this phase: one object per running execution (56 B with its
+ * header) for two fields was an eighth of a cached execution. A running phase is {@link RUNNING} until the
+ * orchestrator calls `continueAsNew`.
+ */
 interface Running {
   readonly kind: 'running';
-  readonly generator: Orchestration;
-  /** Changed in place: a replay yields once per awaited event, and a new phase object per yield was garbage. */
-  awaiting: DurableTask<unknown> | undefined;
-  readonly continueAsNew: ContinueAsNewRequest | undefined;
+  readonly continueAsNew?: ContinueAsNewRequest;
 }
+
+const RUNNING: Running = { kind: 'running' };
 
 /**
  * Where an execution stands; every transition is made in this class.
@@ -117,10 +134,16 @@ const REPLAYING: Mode = { kind: 'replaying' };
  * O(new events); a cache miss creates a new execution and replays.
  */
 export class OrchestrationExecution {
-  readonly #orchestrator: Orchestrator;
   readonly #options: ExecutionOptions;
 
-  #phase: ExecutionPhase = { kind: 'not-started' };
+  #phase: ExecutionPhase;
+  /** The orchestrator's generator, from ExecutionStarted until the execution finishes. */
+  #generator: Orchestration | undefined;
+  /**
+   * The task the generator is suspended at (undefined while it runs). Changed in place: a replay yields once per
+   * awaited event.
+   */
+  #awaiting: DurableTask<unknown> | undefined;
   #mode: Mode = IDLE;
   /**
    * The ids of the replay flags in force: those recorded when the execution started (see `flags.ts`), none for a
@@ -128,34 +151,41 @@ export class OrchestrationExecution {
    */
   #flags: readonly number[] = [];
   /**
-   * The time of the current step: its ISO text, and the Date read from it when first needed (a replayed step only
-   * records its OrchestratorStarted text; parsing it on every replayed step was a Date per step for nothing).
+   * The time of the current step, as its ISO text; the Date is read from it when asked (a
+   * replayed step only records its OrchestratorStarted text).
    */
   #nowIso = '1970-01-01T00:00:00.000Z';
-  #nowDate: Date | undefined;
   #sequence = 0;
-  #guidCounter = 0;
-  #instanceId = '';
-  #executionId = '';
-  #name = '';
-  #parent: ExecutionStartedEvent['parentInstance'];
-  #input: JsonValue | undefined;
+  /**
+   * The execution's ExecutionStarted event: its instance id, execution id, orchestrator name and input are read from
+   * it (the event is kept by the store anyway; a field for each of them cost four per cached execution).
+   */
+  #started: ExecutionStartedEvent | undefined;
   #customStatus: JsonValue | undefined;
+  /** What few executions need (see {@link Rare}), made when first needed: four fields less on every other one. */
+  #rare: Rare | undefined;
 
-  // The four tables below are created when first needed: a cached execution usually needs one or none of them, and
-  // each empty Map costs about 200 bytes.
+  // The tables are created when first needed: a cached execution usually needs one or none of them, and each empty
+  // Map costs about 200 bytes.
   /** Scheduled tasks by eventId, until their result arrives. */
   #openTasks: Map<number, AtomicTask<unknown>> | undefined;
-  /** Actions created while replaying, waiting for the history event that records them. */
-  #unmatched: Map<number, OrchestratorAction> | undefined;
-  /** External events received before anyone waited, FIFO per name. */
-  #bufferedEvents: Map<string, EventRaisedEvent[]> | undefined;
   /**
    * Waiters for external events, in the order they began to wait (FIFO per name: an event goes to the first waiter of
-   * its name). One array instead of a Map of arrays: an orchestration waits for one or a few events at a time, and a
-   * Map per replayed or cached execution cost about 200 bytes.
+   * its name): the one waiter itself, or an array of several. Not a Map of arrays: an orchestration waits for one or a
+   * few events at a time, and a Map per replayed or cached execution cost about 200 bytes; nor an array for one waiter
+   * (56 B per execution waiting for an event).
    */
-  #eventWaiters: AtomicTask<unknown>[] | undefined;
+  #eventWaiters: AtomicTask<unknown> | AtomicTask<unknown>[] | undefined;
+
+  /**
+   * Where the worker's execution cache left this execution: the execution id and history length it is valid for
+   * (ExecutionCache's own fields, nothing else reads them; kept here instead of in an entry object per cached
+   * execution).
+   * @internal
+   */
+  cachedExecutionId = '';
+  /** @internal see {@link cachedExecutionId} */
+  cachedHistoryLength = -1;
 
   #eventsReplayed = 0;
   #eventsApplied = 0;
@@ -163,8 +193,18 @@ export class OrchestrationExecution {
   #outcomeKept = false;
 
   constructor(orchestrator: Orchestrator, options: ExecutionOptions) {
-    this.#orchestrator = orchestrator;
+    this.#phase = { kind: 'not-started', orchestrator };
     this.#options = options;
+  }
+
+  /** The instance id, from ExecutionStarted (`''` before it). */
+  #instanceId(): string {
+    return this.#started?.instanceId ?? '';
+  }
+
+  /** The orchestrator's name, from ExecutionStarted (`''` before it). */
+  #name(): string {
+    return this.#started?.name ?? '';
   }
 
   /** Engine work done so far. */
@@ -193,7 +233,17 @@ export class OrchestrationExecution {
 
   /** The parent link from ExecutionStarted, for sub-orchestrations. */
   get parentInstance(): ExecutionStartedEvent['parentInstance'] {
-    return this.#parent;
+    return this.#parentLink();
+  }
+
+  /** The parent link: the one of the last ExecutionRewound that named one, else ExecutionStarted's (`parentLinkAfter`). */
+  #parentLink(): ExecutionStartedEvent['parentInstance'] {
+    return this.#rare?.rewoundParent ?? this.#started?.parentInstance;
+  }
+
+  /** The execution's {@link Rare} part, made when first needed. */
+  #more(): Rare {
+    return (this.#rare ??= { guidCounter: 0 });
   }
 
   /** The custom status as of the last applied event. */
@@ -231,8 +281,6 @@ export class OrchestrationExecution {
       return this.#step(mode, now, events);
     } finally {
       this.#mode = IDLE;
-      // Between steps no code of the orchestrator runs: a cached execution keeps the step's time as text only.
-      this.#nowDate = undefined;
     }
   }
 
@@ -247,22 +295,20 @@ export class OrchestrationExecution {
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
-      // The shared list is frozen, as the step markers are: a store may keep it without a copy.
-      this.#record(Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp: nowIso, replayFlags: CURRENT_REPLAY_FLAGS }));
+      this.#record(stepMarkers(nowIso).first);
     } else {
       this.#record(stepMarkers(nowIso).started);
     }
-    this.#nowDate = now;
     this.#nowIso = nowIso;
     if (this.#phase.kind === 'diverged') {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
       const { error } = this.#phase;
-      this.#unmatched = undefined;
+      if (this.#rare) this.#rare.unmatched = undefined;
       this.#fail(error);
     }
     // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
-    const unmatched = this.#unmatched;
-    this.#unmatched = undefined;
+    const unmatched = this.#rare?.unmatched;
+    if (unmatched) this.#rare!.unmatched = undefined;
     if (unmatched) for (const action of unmatched.values()) this.#issue(action);
     for (const event of events) {
       this.#eventsApplied++;
@@ -279,7 +325,7 @@ export class OrchestrationExecution {
         // did with it is in history (anything it scheduled would have made the replay diverge, not end), so for this
         // execution it was never processed.
         if (event.type === 'EventRaised' && this.#phase.outcome.kind === 'continued-as-new' && !wasFinished) {
-          const buffered = (this.#bufferedEvents ??= new Map());
+          const buffered = (this.#more().bufferedEvents ??= new Map());
           buffered.set(event.name, [...(buffered.get(event.name) ?? []), event]);
         }
         continue;
@@ -302,15 +348,15 @@ export class OrchestrationExecution {
     if (continued) {
       result.continueAsNew = {
         input: continued.input,
-        carryOverEvents: continued.preserveUnprocessedEvents ? [...(this.#bufferedEvents?.values() ?? [])].flat() : [],
+        carryOverEvents: continued.preserveUnprocessedEvents ? [...(this.#rare?.bufferedEvents?.values() ?? [])].flat() : [],
       };
     }
     return result;
   }
 
-  /** The time of the current step (do not change it: it is shared). */
+  /** The time of the current step (read from its text when asked: a cached execution keeps the text only). */
   #now(): Date {
-    return (this.#nowDate ??= new Date(this.#nowIso));
+    return new Date(this.#nowIso);
   }
 
   // ---------------------------------------------------------------- events
@@ -324,19 +370,18 @@ export class OrchestrationExecution {
     switch (event.type) {
       case 'OrchestratorStarted':
         this.#nowIso = event.timestamp;
-        this.#nowDate = undefined;
         // The first step of the execution recorded the flags in force; a history older than flags has none.
         if (phase.kind === 'not-started') this.#flags = event.replayFlags ?? [];
         return;
       case 'OrchestratorCompleted':
         return;
       case 'ExecutionStarted':
-        this.#instanceId = event.instanceId;
-        this.#executionId = event.executionId;
-        this.#name = event.name;
-        this.#parent = parentLinkAfter(this.#parent, event);
-        this.#input = event.input as JsonValue | undefined;
-        this.#start();
+        if (phase.kind !== 'not-started') {
+          throw new OrchestrationError(`ExecutionStarted of ${JSON.stringify(event.instanceId)} appears twice in one execution`);
+        }
+        this.#started = event;
+        if (this.#rare) this.#rare.rewoundParent = undefined; // parentLinkAfter: ExecutionStarted's link from here
+        this.#start(phase.orchestrator);
         return;
       case 'TaskScheduled':
       case 'TimerCreated':
@@ -390,7 +435,7 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'terminated' });
         return;
       case 'ExecutionRewound':
-        this.#parent = parentLinkAfter(this.#parent, event);
+        if (event.parentInstance) this.#more().rewoundParent = parentLinkAfter(this.#parentLink(), event);
         return;
       case 'ExecutionCompleted':
       case 'ContinueAsNew':
@@ -418,69 +463,75 @@ export class OrchestrationExecution {
 
   #deliverEvent(event: EventRaisedEvent): void {
     const waiters = this.#eventWaiters;
-    let at = 0;
-    if (waiters) while (at < waiters.length && waiters[at]!.name !== event.name) at++;
-    const waiter = waiters?.[at];
+    let waiter: AtomicTask<unknown> | undefined;
+    if (!Array.isArray(waiters)) {
+      // None, or the one waiter: it takes the event if the name is its own.
+      if (waiters?.name === event.name) {
+        waiter = waiters;
+        this.#eventWaiters = undefined;
+      }
+    } else {
+      let at = 0;
+      while (at < waiters.length && waiters[at]!.name !== event.name) at++;
+      waiter = waiters[at];
+      // Taken out in place (a splice makes an array of what it removed).
+      if (waiter) {
+        for (let i = at + 1; i < waiters.length; i++) waiters[i - 1] = waiters[i]!;
+        waiters.pop();
+      }
+    }
     if (!waiter) {
-      const buffered = (this.#bufferedEvents ??= new Map());
+      const buffered = (this.#more().bufferedEvents ??= new Map());
       const queue = buffered.get(event.name);
       if (queue) queue.push(event);
       else buffered.set(event.name, [event]);
       return;
     }
-    // Taken out in place (a splice makes an array of what it removed); usually it is the first.
-    if (at === 0) {
-      waiters!.shift();
-    } else {
-      for (let i = at + 1; i < waiters!.length; i++) waiters![i - 1] = waiters![i]!;
-      waiters!.pop();
-    }
     waiter.complete(owned(event.input));
     this.#resume();
   }
 
+
+
   #matchScheduled(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): void {
     const recorded = describeCall(event);
-    const action = this.#unmatched?.get(event.eventId);
+    const action = this.#rare?.unmatched?.get(event.eventId);
     const actual = action && describeCall(action);
     if (actual !== recorded) {
       throw new NonDeterminismError(
-        `Non-deterministic orchestrator ${JSON.stringify(this.#name)}: history has ${recorded} as #${event.eventId}, ` +
+        `Non-deterministic orchestrator ${JSON.stringify(this.#name())}: history has ${recorded} as #${event.eventId}, ` +
           `replay ${actual ? `called ${actual}` : 'scheduled nothing'}`,
       );
     }
-    this.#unmatched!.delete(event.eventId);
+    this.#rare!.unmatched!.delete(event.eventId);
   }
 
   // ---------------------------------------------------------------- generator
 
-  #start(): void {
-    if (this.#phase.kind !== 'not-started') {
-      throw new OrchestrationError(`ExecutionStarted of ${JSON.stringify(this.#instanceId)} appears twice in one execution`);
-    }
+  #start(orchestrator: Orchestrator): void {
     const ctx = this.#createContext();
     let generator: Orchestration;
     try {
-      const created = this.#orchestrator(ctx);
+      const created = orchestrator(ctx);
       if (!isGenerator(created)) {
-        throw new OrchestrationError(`Orchestrator ${JSON.stringify(this.#name)} must be a generator function (function*)`);
+        throw new OrchestrationError(`Orchestrator ${JSON.stringify(this.#name())} must be a generator function (function*)`);
       }
       generator = created;
     } catch (error) {
       this.#fail(error);
       return;
     }
-    this.#phase = { kind: 'running', generator, awaiting: undefined, continueAsNew: undefined };
+    this.#generator = generator;
+    this.#phase = RUNNING;
     this.#advance(false, undefined);
   }
 
   /** Feeds the awaited task's outcome to the generator while it is settled. */
   #resume(): void {
     for (;;) {
-      const phase = this.#phase;
-      if (phase.kind !== 'running' || !phase.awaiting?.isSettled) return;
-      const task = phase.awaiting;
-      phase.awaiting = undefined;
+      const task = this.#awaiting;
+      if (this.#phase.kind !== 'running' || !task?.isSettled) return;
+      this.#awaiting = undefined;
       if (task.isCompleted) this.#advance(false, task.result);
       else this.#advance(true, task.error);
     }
@@ -488,8 +539,8 @@ export class OrchestrationExecution {
 
   /** Resumes the generator with `value`, or throws `value` into it (`thrown`). */
   #advance(thrown: boolean, value: unknown): void {
-    if (this.#phase.kind !== 'running') return;
-    const { generator } = this.#phase;
+    const generator = this.#generator;
+    if (this.#phase.kind !== 'running' || !generator) return;
     let next: IteratorResult<DurableTask<unknown>, unknown>;
     try {
       next = thrown ? generator.throw(value) : generator.next(value as never);
@@ -518,11 +569,11 @@ export class OrchestrationExecution {
     if (!isDurableTask(next.value)) {
       const shown = next.value === null ? 'null' : typeof next.value;
       this.#fail(new OrchestrationError(
-        `Orchestrator ${JSON.stringify(this.#name)} yielded ${shown}; only tasks (ctx.callActivity(), ...) may be yielded`,
+        `Orchestrator ${JSON.stringify(this.#name())} yielded ${shown}; only tasks (ctx.callActivity(), ...) may be yielded`,
       ));
       return;
     }
-    phase.awaiting = next.value;
+    this.#awaiting = next.value;
     this.#resume();
   }
 
@@ -573,7 +624,7 @@ export class OrchestrationExecution {
   // ---------------------------------------------------------------- actions
 
   #schedule(action: OrchestratorAction): void {
-    if (this.#mode.kind === 'replaying') (this.#unmatched ??= new Map()).set(action.eventId, action);
+    if (this.#mode.kind === 'replaying') (this.#more().unmatched ??= new Map()).set(action.eventId, action);
     else this.#issue(action);
   }
 
@@ -627,8 +678,8 @@ export class OrchestrationExecution {
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
   #defaultChildId(eventId: number): string {
     return this.#flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)
-      ? `${this.#instanceId}:${this.#executionId}:${eventId}`
-      : `${this.#instanceId}:${eventId}`;
+      ? `${this.#instanceId()}:${this.#started?.executionId ?? ''}:${eventId}`
+      : `${this.#instanceId()}:${eventId}`;
   }
 
   #createTimer(fireAt: Date): TimerTask {
@@ -663,15 +714,15 @@ export class OrchestrationExecution {
       this.#x = execution;
     }
 
-    get instanceId(): string { return this.#x.#instanceId; }
-    get parentInstanceId(): string | undefined { return this.#x.#parent?.instanceId; }
-    get name(): string { return this.#x.#name; }
+    get instanceId(): string { return this.#x.#instanceId(); }
+    get parentInstanceId(): string | undefined { return this.#x.#parentLink()?.instanceId; }
+    get name(): string { return this.#x.#name(); }
     get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
     get currentUtcDateTime(): Date { return new Date(this.#x.#now().getTime()); }
     get Task(): typeof Task { return Task; }
 
     getInput<T>(): T {
-      return structuredClone(this.#x.#input) as T;
+      return structuredClone(this.#x.#started?.input) as T;
     }
 
     setCustomStatus(value: unknown): void {
@@ -706,14 +757,16 @@ export class OrchestrationExecution {
       assertValidName(name, 'event name');
       const x = this.#x;
       const task = new AtomicTask<T>('external-event', name, -1);
-      const buffered = x.#bufferedEvents?.get(name);
+      const buffered = x.#rare?.bufferedEvents?.get(name);
       const event = buffered?.shift();
-      if (buffered?.length === 0) x.#bufferedEvents!.delete(name);
+      if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(name);
       if (event) {
         task.complete(owned(event.input) as T);
       } else {
-        if (x.#eventWaiters) x.#eventWaiters.push(task as AtomicTask<unknown>);
-        else x.#eventWaiters = [task as AtomicTask<unknown>];
+        const waiters = x.#eventWaiters;
+        if (!waiters) x.#eventWaiters = task as AtomicTask<unknown>;
+        else if (Array.isArray(waiters)) waiters.push(task as AtomicTask<unknown>);
+        else x.#eventWaiters = [waiters, task as AtomicTask<unknown>];
       }
       return task;
     }
@@ -733,26 +786,37 @@ export class OrchestrationExecution {
 
     newGuid(): string {
       const x = this.#x;
-      return uuidV5(`${x.#instanceId}_${x.#now().toISOString()}_${x.#guidCounter++}`);
+      return uuidV5(`${x.#instanceId()}_${x.#now().toISOString()}_${x.#more().guidCounter++}`);
     }
   };
 }
 
 // ------------------------------------------------------------------ helpers
 
+/** The step markers of a step at some time (see {@link stepMarkers}). */
+interface StepMarkers {
+  readonly started: HistoryEvent;
+  readonly completed: HistoryEvent;
+  /** The OrchestratorStarted event of the step that starts an execution: with the replay flags it runs under. */
+  readonly first: HistoryEvent;
+}
+
 /** The step markers of the last step time recorded (see {@link stepMarkers}). */
-let markers: { readonly started: HistoryEvent; readonly completed: HistoryEvent } | undefined;
+let markers: StepMarkers | undefined;
 
 /**
  * The OrchestratorStarted and OrchestratorCompleted events of a step at `timestamp`. They are frozen (nothing
- * changes them afterwards), so a store may keep them without a copy; and being equal for every step of one
- * millisecond, those steps share them instead of each recording (and a store keeping) two objects of its own.
+ * changes them afterwards; the shared flags list too), so a store may keep them without a copy; and being equal for
+ * every step of one millisecond, those steps share them instead of each recording (and a store keeping) objects of
+ * their own: so do the first steps of the executions started in one millisecond (thousands when many instances start
+ * at once; one each was 56 B per instance in MemoryStore).
  */
-export function stepMarkers(timestamp: string): { readonly started: HistoryEvent; readonly completed: HistoryEvent } {
+export function stepMarkers(timestamp: string): StepMarkers {
   if (markers?.started.timestamp !== timestamp) {
     markers = {
       started: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp }),
       completed: Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp }),
+      first: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp, replayFlags: CURRENT_REPLAY_FLAGS }),
     };
   }
   return markers;

@@ -13,22 +13,27 @@ import { copyStoreValue } from './store-helpers.js';
  * StoredState.assign}); nothing outside one synchronous operation of the store ever holds one.
  */
 export class StoredState implements InstanceState {
-  // Declared only: the constructor defines every field, in this order (fields emitted as class fields were first
-  // defined as undefined, then assigned again).
-  declare instanceId: string;
-  declare name: string;
-  declare runtimeStatus: OrchestrationRuntimeStatus;
-  declare executionId: string;
-  declare historyLength: number;
-  declare version: number;
-  declare createdMs: number;
-  declare lastUpdatedMs: number;
-  declare input: unknown;
-  declare output: unknown;
-  declare customStatus: unknown;
-  declare failureDetails: FailureDetails | undefined;
-  declare parentInstanceId: string | undefined;
-  declare historyEpoch: number | undefined;
+  // Class fields, though the constructor assigns every one (each is first defined as undefined): V8 sizes an instance
+  // by the fields it sees, and with the fields only declared (assigned in `assign`) it kept ten of them in the object
+  // and the others in a property array of their own, 48 B more per instance.
+  instanceId!: string;
+  name!: string;
+  runtimeStatus!: OrchestrationRuntimeStatus;
+  executionId!: string;
+  historyLength!: number;
+  version!: number;
+  createdMs!: number;
+  /**
+   * The last update, in ms after `createdMs`: a small integer for an instance updated within 24 days of its creation,
+   * which V8 keeps in the field itself, where a time in ms since the epoch takes a number object of 16 B of its own.
+   */
+  updatedAfterMs!: number;
+  input!: unknown;
+  output!: unknown;
+  customStatus!: unknown;
+  failureDetails!: FailureDetails | undefined;
+  parentInstanceId!: string | undefined;
+  historyEpoch!: number | undefined;
 
   constructor(state: InstanceState) {
     this.assign(state);
@@ -43,7 +48,7 @@ export class StoredState implements InstanceState {
     this.historyLength = state.historyLength;
     this.version = state.version;
     this.createdMs = state.createdTime.getTime();
-    this.lastUpdatedMs = state.lastUpdatedTime.getTime();
+    this.updatedAfterMs = state.lastUpdatedTime.getTime() - this.createdMs;
     this.input = copyStoreValue(state.input);
     this.output = copyStoreValue(state.output);
     this.customStatus = copyStoreValue(state.customStatus);
@@ -57,7 +62,7 @@ export class StoredState implements InstanceState {
   }
 
   get lastUpdatedTime(): Date {
-    return new Date(this.lastUpdatedMs);
+    return new Date(this.createdMs + this.updatedAfterMs);
   }
 
   /** A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. */
@@ -66,7 +71,7 @@ export class StoredState implements InstanceState {
     // went to a separate property array), then the optional ones that are set.
     const state: Writable<InstanceState> = {
       instanceId: this.instanceId, name: this.name, runtimeStatus: this.runtimeStatus, createdTime: new Date(this.createdMs),
-      lastUpdatedTime: new Date(this.lastUpdatedMs), executionId: this.executionId, historyLength: this.historyLength, version: this.version,
+      lastUpdatedTime: new Date(this.createdMs + this.updatedAfterMs), executionId: this.executionId, historyLength: this.historyLength, version: this.version,
     };
     if (this.input !== undefined) state.input = copyStoreValue(this.input);
     if (this.output !== undefined) state.output = copyStoreValue(this.output);

@@ -1,14 +1,6 @@
 import type { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import type { InstanceState } from '../model/instance-status.js';
 
-interface Entry {
-  readonly executionId: string;
-  readonly historyLength: number;
-  readonly execution: OrchestrationExecution;
-  /** The committed state the execution was left at, when the worker knows it. */
-  readonly state: InstanceState | undefined;
-}
-
 /**
  * Cache of live executions (suspended generators). An entry is only valid for the exact execution and history
  * length it was left at: if another worker advanced the instance meanwhile, the lookup misses and the step replays.
@@ -24,10 +16,14 @@ interface Entry {
  * the first to go once it has none.
  */
 export class ExecutionCache {
+  // The maps hold the executions themselves: the execution id and history length an execution is valid for are its
+  // `cachedExecutionId` / `cachedHistoryLength` (an entry object per cached execution was 56 B).
   /** Executions that were used from the cache, least recently used first. */
-  readonly #main = new Map<string, Entry>();
+  readonly #main = new Map<string, OrchestrationExecution>();
   /** Newcomers while the cache is full, oldest first. */
-  readonly #probation = new Map<string, Entry>();
+  readonly #probation = new Map<string, OrchestrationExecution>();
+  /** The committed state of each cached execution that awaits an activity (see {@link set}). */
+  readonly #states = new Map<string, InstanceState>();
   readonly #probationCapacity: number;
 
   constructor(readonly capacity: number) {
@@ -39,9 +35,9 @@ export class ExecutionCache {
    * (the execution is about to advance: the caller sets it again after the step with `reused` true).
    */
   get(instanceId: string, executionId: string, historyLength: number): OrchestrationExecution | undefined {
-    const entry = this.#remove(instanceId);
-    if (!entry || entry.executionId !== executionId || entry.historyLength !== historyLength) return undefined;
-    return entry.execution;
+    const execution = this.#remove(instanceId);
+    if (!execution || execution.cachedExecutionId !== executionId || execution.cachedHistoryLength !== historyLength) return undefined;
+    return execution;
   }
 
   /**
@@ -49,9 +45,9 @@ export class ExecutionCache {
    * without a state is neither returned nor removed: it stays for the step its event or timer wakes.
    */
   take(instanceId: string): { readonly execution: OrchestrationExecution; readonly state: InstanceState } | undefined {
-    const state = (this.#main.get(instanceId) ?? this.#probation.get(instanceId))?.state;
+    const state = this.#states.get(instanceId);
     if (!state) return undefined;
-    const { execution } = this.#remove(instanceId)!;
+    const execution = this.#remove(instanceId)!;
     return { execution, state };
   }
 
@@ -64,14 +60,16 @@ export class ExecutionCache {
     this.#remove(instanceId);
     // The state is kept only for an execution awaiting an activity: `take` serves only the step that activity's result
     // wakes. For an instance waiting for an event or a timer it was a third of the entry (its Dates above all).
-    const entry: Entry = { executionId, historyLength, execution, state: execution.awaitsActivity ? state : undefined };
+    execution.cachedExecutionId = executionId;
+    execution.cachedHistoryLength = historyLength;
+    if (state && execution.awaitsActivity) this.#states.set(instanceId, state);
     // A newcomer joins the main part only while the cache is short of full by more than probation holds: not in the
     // dip of executions that steps in flight have taken out (a few), where it pushed out an execution that hit every
     // round (at 10k waiting instances, the timing of claims alone lost half the hits); again once instances finished.
     if (reused || this.size + this.#probationCapacity < this.capacity) {
-      this.#main.set(instanceId, entry);
+      this.#main.set(instanceId, execution);
     } else {
-      this.#probation.set(instanceId, entry);
+      this.#probation.set(instanceId, execution);
     }
     // Nothing goes while the cache has room. Once it has none, probation takes its room from the main part up to its
     // own capacity; newcomers beyond it (set in the dip) push out the oldest newcomer, never a main entry.
@@ -86,26 +84,26 @@ export class ExecutionCache {
   clear(): void {
     this.#main.clear();
     this.#probation.clear();
+    this.#states.clear();
   }
 
   get size(): number {
     return this.#main.size + this.#probation.size;
   }
 
-  #remove(instanceId: string): Entry | undefined {
-    const entry = this.#main.get(instanceId);
-    if (entry) {
-      this.#main.delete(instanceId);
-      return entry;
+  #remove(instanceId: string): OrchestrationExecution | undefined {
+    const execution = this.#main.get(instanceId) ?? this.#probation.get(instanceId);
+    if (execution) {
+      if (!this.#main.delete(instanceId)) this.#probation.delete(instanceId);
+      this.#states.delete(instanceId);
     }
-    const newcomer = this.#probation.get(instanceId);
-    if (newcomer) this.#probation.delete(instanceId);
-    return newcomer;
+    return execution;
   }
 
-  #dropOldest(entries: Map<string, Entry>): void {
-    for (const key of entries.keys()) {
-      entries.delete(key);
+  #dropOldest(executions: Map<string, OrchestrationExecution>): void {
+    for (const key of executions.keys()) {
+      executions.delete(key);
+      this.#states.delete(key);
       return;
     }
   }
