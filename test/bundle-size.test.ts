@@ -413,11 +413,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * object, the last update as an offset), a start message is stored frozen without a copy, and the first steps of one
  * millisecond share their OrchestratorStarted event:
  * 26,810 / 33,973 / 64,238 -> 26,940 / 34,070 / 64,345 B (+130 / +97 / +107), budgets raised to match.
+ * The runtime's default cacheSize then came from the execution cache's DEFAULT_CACHE_SIZE (100,000): 26,940 / 34,070 /
+ * 64,345 -> 26,943 / 34,071 / 64,348 B (+3 / +1 / +3), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_940 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_070 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_345 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_943 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_071 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_348 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

@@ -135,7 +135,7 @@ export function memoryScaleTable(rows) {
       'Heap per waiting instance: heap used with all N waiting minus heap used before the runtime was created, after ' +
         'full collections (node --expose-gc), divided by N: store records, histories, claim index and cached executions.',
       'Of which the runtime (cache): the heap that stopping the runtime released after the rounds, divided by N: its ' +
-        'execution cache (up to cacheSize = 10,000 executions by default) above all, and everything else runtime.stop() ' +
+        'execution cache (up to cacheSize = 100,000 executions by default) above all, and everything else runtime.stop() ' +
         'frees; the store keeps every instance. The rest is what stays after the stop (the store\'s records, histories ' +
         'and claim index above all).',
     ],

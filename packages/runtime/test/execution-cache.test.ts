@@ -7,7 +7,7 @@ import type { InstanceState } from '../src/model/instance-status.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { executionStarted } from '../src/testing/history-builder.js';
-import { ExecutionCache } from '../src/worker/execution-cache.js';
+import { DEFAULT_CACHE_SIZE, ExecutionCache } from '../src/worker/execution-cache.js';
 
 // eslint-disable-next-line require-yield
 const execution = (): OrchestrationExecution => new OrchestrationExecution(function* () { return undefined; }, { customStatusLimitBytes: 1024 });
@@ -95,6 +95,15 @@ describe('ExecutionCache', () => {
     for (let i = 2; i < 10; i++) cache.delete(`a${i}`); // eight instances finished
     for (let i = 0; i < 8; i++) step(cache, `b${i}`, 0);
     for (let i = 0; i < 8; i++) expect(step(cache, `b${i}`, 1)).toBe(true);
+  });
+
+  it('by default keeps every execution of 50,000 instances taking turns, so that none of their steps replays', () => {
+    const cache = new ExecutionCache(DEFAULT_CACHE_SIZE);
+    const ids = Array.from({ length: 50_000 }, (_, i) => `i${i}`);
+    for (const id of ids) step(cache, id, 0);
+    let hits = 0;
+    for (const id of ids) if (step(cache, id, 1)) hits++;
+    expect(hits).toBe(ids.length);
   });
 
   it('keeps nothing with a capacity of 0', () => {

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
+import { DEFAULT_CACHE_SIZE } from '../worker/execution-cache.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
 import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
@@ -45,10 +46,12 @@ export interface RuntimeOptions {
   /** Activities running at once. Default 32. */
   readonly maxConcurrentActivities?: number;
   /**
-   * Live executions the worker keeps, so that a step need not replay the history. Default 10,000. A cached execution
-   * holds its suspended generator and what the orchestrator's code keeps in it: about 0.7 KB for one waiting for an
-   * event, more for code that holds large values. Lower it for such code; raise it when more instances than this wait
-   * at once and memory allows (each step of one that is not cached replays its history).
+   * Live executions the worker keeps, so that a step need not replay the history. Default 100,000. A cached execution
+   * holds its suspended generator and what the orchestrator's code keeps in it: about 0.55 KB for one waiting for an
+   * event (so the default keeps up to about 55 MB of them), more for code that holds large values. Lower it for such
+   * code or a small heap; raise it when more instances than this take turns and memory allows (each step of one that
+   * is not cached replays its history). Once the cache is full, the executions that hit stay and newcomers churn in
+   * an eighth of it.
    */
   readonly cacheSize?: number;
   /** Largest custom status, in bytes of JSON. Default 16 KiB. */
@@ -139,7 +142,7 @@ export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore:
     owner: options.workerId ?? newId(),
     ownerReused: options.workerId !== undefined,
     ...limits,
-    cacheSize: options.cacheSize ?? 10_000,
+    cacheSize: options.cacheSize ?? DEFAULT_CACHE_SIZE,
     leaseStorage: options.leaseStorage,
   });
   const client = new LocalClient({
