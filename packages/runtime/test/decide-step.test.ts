@@ -157,9 +157,17 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
   const resumed = { type: 'ExecutionResumed' as const, eventId: -1, timestamp: now.toISOString(), reason: 'go' };
   const running = () => new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1);
   const message = (event: typeof suspended | typeof resumed): OrchestrationMessage => ({ id: 'command', instanceId: 'instance-1', event });
+  // The orchestrator sets a custom status before its call: a worker's step keeps it (its replay sets it again), and so
+  // must the direct write, from the state read.
+  const callOnceWaiting: Orchestrator = function* (ctx) {
+    ctx.setCustomStatus({ phase: 'waiting' });
+    return yield ctx.callActivity('Act', 1);
+  };
+  const waiting = (overrides: Partial<InstanceState> = {}) => state({ customStatus: { phase: 'waiting' }, ...overrides });
   /** The state and history a worker's step commits for `event`, from `s` and its stored `history`. */
   const workerStep = (s: InstanceState, history: HistoryEvent[], event: typeof suspended | typeof resumed) => {
-    const decision = decideStep(input(s, [message(event)], { history, now }));
+    const newExecution = () => new OrchestrationExecution(callOnceWaiting, { customStatusLimitBytes: 16_384 });
+    const decision = decideStep(input(s, [message(event)], { history, now, newExecution }));
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     return { state: decision.state, requests: decision.writeSet.requests.filter((r) => r.type !== 'deleteMessages') };
   };
@@ -167,12 +175,44 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
 
   it('suspends a Running instance as a worker\u2019s step does, under an unclaimed lease at the version read', () => {
     const history = running().build();
-    const s = state({ historyLength: history.length });
+    const s = waiting({ historyLength: history.length });
     const decision = decideSuspend({ state: s, event: suspended, now, newId });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toMatchObject({ runtimeStatus: 'Suspended', version: 3, historyLength: history.length + 3 });
     expect(decision.writeSet).toEqual({ lease: lease(s), requests: workerStep(s, history, suspended).requests });
     expect(decision.state).toEqual(workerStep(s, history, suspended).state);
+  });
+
+  it('suspends a Suspended instance again as a worker\u2019s step does: the suspend recorded, the status and custom status kept', () => {
+    const history = running().step().event(suspended).build();
+    const s = waiting({ runtimeStatus: 'Suspended', historyLength: history.length });
+    const decision = decideSuspend({ state: s, event: { ...suspended, reason: 'retry' }, now, newId });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const worker = workerStep(s, history, { ...suspended, reason: 'retry' });
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Suspended', customStatus: { phase: 'waiting' }, version: 3, historyLength: history.length + 3 });
+    expect(decision.writeSet).toEqual({ lease: lease(s), requests: worker.requests });
+    expect(decision.state).toEqual(worker.state);
+  });
+
+  it('resumes a Running instance again as a worker\u2019s step does, without its history: the resume recorded, nothing else changed', () => {
+    const history = running().build();
+    const s = waiting({ historyLength: history.length });
+    const decision = decideResume({ state: s, event: resumed, now, newId });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const worker = workerStep(s, history, resumed);
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Running', customStatus: { phase: 'waiting' }, version: 3, historyLength: history.length + 3 });
+    expect(decision.writeSet).toEqual({ lease: lease(s), requests: worker.requests });
+    expect(decision.state).toEqual(worker.state);
+  });
+
+  it('leaves a terminal instance\u2019s suspend, resume and terminate to the message, whose condition refuses it', () => {
+    const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString() };
+    for (const runtimeStatus of ['Completed', 'Failed', 'Terminated'] as const) {
+      const s = waiting({ runtimeStatus, historyLength: 5 });
+      expect(decideSuspend({ state: s, event: suspended, now, newId }), runtimeStatus).toEqual({ kind: 'send' });
+      expect(decideResume({ state: s, event: resumed, now, newId }), runtimeStatus).toEqual({ kind: 'send' });
+      expect(decideTerminate({ state: s, event: terminated, now, newId }), runtimeStatus).toEqual({ kind: 'send' });
+    }
   });
 
   it('leaves the suspend of a Pending or ContinuedAsNew instance to a worker, which runs the queued start first', () => {
@@ -197,7 +237,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       running().step().eventRaised('early').event(suspended).build(),
       running().step().event(suspended).step().eventRaised('kept').step().event(resumed).step().event(suspended).build(),
     ]) {
-      const s = state({ runtimeStatus: 'Suspended', historyLength: history.length });
+      const s = waiting({ runtimeStatus: 'Suspended', historyLength: history.length });
       expect(decideResume({ state: s, event: resumed, now, newId })).toEqual({ kind: 'needHistory' });
       const decision = decideResume({ state: s, event: resumed, now, newId, history });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
@@ -214,13 +254,17 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       'a second suspend after a kept event': running().step().event(suspended).step().eventRaised('kept').step().event(suspended).build(),
     };
     for (const [what, history] of Object.entries(cases)) {
-      const s = state({ runtimeStatus: 'Suspended', historyLength: history.length });
+      const s = waiting({ runtimeStatus: 'Suspended', historyLength: history.length });
       expect(decideResume({ state: s, event: resumed, now, newId, history }), what).toEqual({ kind: 'send' });
       // A worker's resume step does run it: the activity result completes the instance.
       if (what === 'an activity result') expect(workerStep(s, history, resumed).state.runtimeStatus).toBe('Completed');
     }
+    // A Pending or ContinuedAsNew instance: its queued start runs first, on a worker.
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      expect(decideResume({ state: waiting({ runtimeStatus }), event: resumed, now, newId, history: [] }), runtimeStatus).toEqual({ kind: 'send' });
+    }
     // Suspended with no history of it (a continueAsNew and a suspend in one step): the new execution has not started.
-    expect(decideResume({ state: state({ runtimeStatus: 'Suspended' }), event: resumed, now, newId, history: [] })).toEqual({ kind: 'send' });
+    expect(decideResume({ state: waiting({ runtimeStatus: 'Suspended' }), event: resumed, now, newId, history: [] })).toEqual({ kind: 'send' });
   });
 });
 

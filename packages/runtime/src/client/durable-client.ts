@@ -178,13 +178,15 @@ export interface DurableClient {
    */
   terminate(instanceId: string, reason?: unknown): Promise<void>;
   /**
-   * Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended (at once,
-   * with no change, when it is Suspended already). A Running instance that no worker holds is suspended by the local
-   * client in its own commit, so it needs no worker at all (a `createClient({ store })` alone). The suspend is queued
-   * for a worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued), for a
-   * Pending instance (a worker runs its first step, then suspends it), on a store without
-   * `capabilities.unclaimedWrites` (MongoStore), while a worker is running a step of the instance, or while a message
-   * committed before it (an event, a result) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
+   * Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. A Running
+   * instance that no worker holds is suspended by the local client in its own commit, so it needs no worker at all (a
+   * `createClient({ store })` alone); a Suspended one (a repeated suspend, an HTTP retry) is answered at once, the
+   * status unchanged, its suspend recorded in the history in the client's commit as a worker records it. The suspend is
+   * queued for a worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
+   * at once when the instance is Suspended already), for a Pending or ContinuedAsNew instance (a worker runs the first
+   * step of its execution, then suspends it), on a store without `capabilities.unclaimedWrites` (MongoStore), while a
+   * worker is running a step of the instance, or while a message committed before it (an event, a result, a resume
+   * whose call timed out) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
    *
    * @example
    * ```ts
@@ -195,14 +197,17 @@ export interface DurableClient {
    */
   suspend(instanceId: string, reason?: string): Promise<void>;
   /**
-   * Resumes a suspended instance. Resolves once it is no longer Suspended (at once, with no change, when it is not
-   * Suspended). When nothing reached the instance while it was suspended and no worker holds it, the local client
-   * resumes it in its own commit (Running at once, no worker needed); the work the instance waits for is then run by
-   * any worker that starts. Otherwise it is queued for a worker, which runs the orchestrator on what was kept (an
-   * event raised, an activity result or a timer that arrived while suspended), and the call resolves once a worker
-   * has applied it (or after 10 s, the command still queued); so too on a store without
-   * `capabilities.unclaimedWrites` (MongoStore) and while a worker is running a step of the instance. Unknown: 404;
-   * terminal: 410.
+   * Resumes a suspended instance. Resolves once it is no longer Suspended. When nothing reached the instance while it
+   * was suspended and no worker holds it, the local client resumes it in its own commit (Running at once, no worker
+   * needed); the work the instance waits for is then run by any worker that starts. A Running one (a repeated resume)
+   * is answered at once, the status unchanged, its resume recorded in the history in the client's commit as a worker
+   * records it. Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
+   * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
+   * on what was kept (an event raised, an activity result or a timer that arrived while suspended), while a message
+   * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
+   * first), for a Pending or ContinuedAsNew instance (a worker runs the first step of its execution first), on a store
+   * without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of the instance.
+   * Unknown: 404; terminal: 410.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

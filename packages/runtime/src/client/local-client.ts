@@ -586,7 +586,9 @@ export class LocalClient implements DurableClient {
    * the committed status reflects it (`reflects`) compared with the status `before` the command (see
    * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
    * `direct` (terminate, suspend, resume: `#direct`) may commit the command's effect itself from the status read: true
-   * when it did.
+   * when it did. It is asked first, whatever the status: a command the status reflects already (a repeated suspend or
+   * resume) is committed as a worker's step would commit it, under the same store check, rather than left queued as a
+   * message that every later direct command would have to wait behind.
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
@@ -594,8 +596,8 @@ export class LocalClient implements DurableClient {
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
     const state = await this.#read(instanceId);
+    if (state && direct && await direct(state)) return;
     if (!state || reflects(state, state)) return this.#commitVoid(writeSet);
-    if (direct && await direct(state)) return;
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
   }
 

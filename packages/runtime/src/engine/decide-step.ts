@@ -437,7 +437,7 @@ export function decideSend(message: OrchestrationMessage, requires?: InstanceCon
 
 /** Everything {@link decideTerminate} needs. */
 export interface TerminateInput {
-  /** The instance as read, not terminal. */
+  /** The instance as read. */
   readonly state: InstanceState;
   /** The termination; its reason becomes the output. */
   readonly event: ExecutionTerminatedEvent;
@@ -467,7 +467,8 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
  * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`): its parent link is
  * only in its queued `ExecutionStarted`, and a purge or restart of the terminated child would drop that start, and
- * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance.
+ * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance. A terminal
+ * instance is left to the message too (`send`), whose condition refuses it (410).
  *
  * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version
  * and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
@@ -475,6 +476,7 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  */
 export function decideTerminate(input: TerminateInput): DirectDecision {
   const { state } = input;
+  if (isTerminalStatus(state.runtimeStatus)) return SEND;
   if (state.parentInstanceId !== undefined) {
     if (state.historyLength === 0) return SEND;
     if (input.history === undefined) return NEED_HISTORY as DirectDecision;
@@ -496,27 +498,34 @@ export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResum
 
 /**
  * A suspend applied by whoever holds no lease (a client), in its own commit, as {@link decideTerminate} applies a
- * terminate: the step a worker commits for an `ExecutionSuspended` that reaches a Running instance, which runs no
- * orchestrator code (the execution only stops taking events). The instance becomes Suspended, the event is appended
- * between step markers and `version` grows by one, under an `unclaimed` lease. Anything but a Running instance is
- * left to a worker (`send`): a Pending (or ContinuedAsNew) one has its start queued before the suspend, and a worker
- * runs that first step of the orchestrator, then suspends it.
+ * terminate: the step a worker commits for an `ExecutionSuspended` that reaches a Running or a Suspended instance,
+ * which runs no orchestrator code (the execution only stops taking events, or already has). The event is appended
+ * between step markers and `version` grows by one, under an `unclaimed` lease: a Running instance becomes Suspended,
+ * and a Suspended one stays so, its suspend recorded as a worker records it (a repeated suspend, an HTTP retry). The
+ * store's check (`unclaimedHolds`) orders it behind a message committed before it (a resume whose call timed out):
+ * it refuses the commit then, and the suspend goes to a worker after that message. Anything else is left to a worker
+ * (`send`): a Pending or ContinuedAsNew instance has its start queued before the suspend, and a worker runs that
+ * first step of the orchestrator, then suspends it; a terminal one is refused by the message's condition.
  */
 export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): DirectDecision {
-  return input.state.runtimeStatus === 'Running' ? unclaimedStep(input, false, undefined) : SEND;
+  const status = input.state.runtimeStatus;
+  return status === 'Running' || status === 'Suspended' ? unclaimedStep(input, false, undefined) : SEND;
 }
 
 /**
  * A resume applied by whoever holds no lease (a client), in its own commit, when it runs no orchestrator code: the
  * instance is Suspended and nothing reached it while suspended (the stored history, which `needHistory` asks for,
- * shows no event kept for the resume: `suspendedWithNothingDeferred`). The instance becomes Running, the event is
- * appended between step markers and `version` grows by one, under an `unclaimed` lease. Otherwise (events kept in the
- * history, which the resume runs the orchestrator on) it is left to a worker (`send`). A message that arrived while
- * suspended and no worker ran is still queued: the store refuses the commit then (`unclaimedHolds`), and the resume
- * goes to a worker after it.
+ * shows no event kept for the resume: `suspendedWithNothingDeferred`), or it is Running (a repeated resume, recorded
+ * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
+ * one, under an `unclaimed` lease: a Suspended instance becomes Running. Otherwise it is left to a worker (`send`):
+ * events kept in the history, which the resume runs the orchestrator on; a Pending or ContinuedAsNew instance, whose
+ * queued start a worker runs first; a terminal one, refused by the message's condition. A message committed before
+ * the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is still queued:
+ * the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
  */
 export function decideResume(input: SuspendInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
+  if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
   return suspendedWithNothingDeferred(history.slice(0, state.historyLength)) ? unclaimedStep(input, false, undefined) : SEND;

@@ -848,6 +848,50 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.waitForCompletion('s', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
       });
 
+      it('answers a repeated suspend or resume at once with the status asked for, and leaves nothing queued to wait behind', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(store, 'rs', 'AwaitGo');
+        const client = createClient({ store });
+        const status = async () => (await client.getStatus('rs'))?.runtimeStatus;
+        await client.resume('rs', 'running already');
+        expect(await status()).toBe('Running');
+        await client.suspend('rs', 'first');
+        expect(await status()).toBe('Suspended');
+        // An HTTP retry of POST /suspend: recorded as a worker's step records it, nothing queued.
+        await client.suspend('rs', 'retry');
+        expect(await status()).toBe('Suspended');
+        await client.resume('rs', 'done');
+        expect(await status()).toBe('Running');
+        await client.terminate('rs', 'end');
+        expect(await status()).toBe('Terminated');
+        expect((await store.getHistory('rs')).filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toMatchObject([
+          { type: 'ExecutionResumed', reason: 'running already' }, { type: 'ExecutionSuspended', reason: 'first' },
+          { type: 'ExecutionSuspended', reason: 'retry' }, { type: 'ExecutionResumed', reason: 'done' },
+        ]);
+        // No message left for a worker.
+        expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: new Date() })).toBeUndefined();
+      });
+
+      it('orders a repeated suspend behind a resume queued before it (the suspend goes to a worker after it)', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(store, 'rq', 'AwaitGo');
+        const client = createClient({ store });
+        await client.suspend('rq', 'first');
+        // A resume queued for a worker (one whose call timed out), then a suspend of the still Suspended instance.
+        await send(store, message('rq', { type: 'ExecutionResumed', eventId: -1, timestamp: new Date().toISOString(), reason: 'queued' }));
+        await client.suspend('rq', 'after it');
+        expect(await client.getStatus('rq')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await runtimeOn(store, 'w2', { orchestrators });
+        await firstValueFrom(client.history$('rq').pipe(filter((e) => e.type === 'ExecutionSuspended' && e.reason === 'after it')));
+        expect(await client.getStatus('rq')).toMatchObject({ runtimeStatus: 'Suspended' });
+        expect((await store.getHistory('rq')).filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toMatchObject([
+          { type: 'ExecutionSuspended', reason: 'first' }, { type: 'ExecutionResumed', reason: 'queued' },
+          { type: 'ExecutionSuspended', reason: 'after it' },
+        ]);
+      });
+
       it('leaves a Pending instance\u2019s suspend to a worker, which runs its first step, then suspends it', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
