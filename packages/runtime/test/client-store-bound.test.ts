@@ -1,4 +1,4 @@
-import { firstValueFrom, type Observable } from 'rxjs';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   createClient, createRuntime, InvalidArgumentError, isDurableError, MemoryStore, silentLogger, UnavailableError,
@@ -133,6 +133,33 @@ describe('a client whose store never answers', () => {
     await within(hungCalls(4), 'the four commits being made');
     await passTo(clock, T0 + 5000);
     expect(await within(Promise.all(calls), 'every command ending')).toMatchObject([unavailable, unavailable, unavailable, unavailable]);
+  });
+
+  it('leaves a resume to a worker as a message when its read of the history outlasts the bound, instead of rejecting', async () => {
+    const clock = new HandClock();
+    const { inner, store, hanging, hungCalls, answerHeld } = hangingStore();
+    const client = createClient({ store, clock, storeCallTimeoutMs: 5000 });
+    // A Running instance that no worker holds: the runtime that ran its first step has stopped.
+    const runtime = createRuntime({
+      store: inner, clock, logger: silentLogger, orchestrators: { Wait: function* (ctx) { return yield ctx.waitForExternalEvent('go'); } },
+    });
+    await runtime.start();
+    await runtime.client.startNew('Wait', { instanceId: 'w' });
+    await within(firstValueFrom(runtime.client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the instance running');
+    await runtime.stop({ graceMs: 0 });
+    await client.suspend('w');
+    expect(await client.getStatus('w')).toMatchObject({ runtimeStatus: 'Suspended' });
+    hanging.add('getHistory');
+    const resuming = outcome(client.resume('w', 'later'));
+    await within(hungCalls(1), 'the history read');
+    await passTo(clock, T0 + 5000);
+    // The read gave up: the resume is queued for a worker, and the call waits for one as any queued command does.
+    await passTo(clock, T0 + 15_000);
+    expect(await within(resuming, 'the resume ending')).toBeUndefined();
+    const queued = await inner.claimOrchestration({ owner: 'check', leaseMs: 1000, now: new Date(clock.ms) });
+    expect(queued?.messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionResumed', reason: 'later' }]);
+    answerHeld();
+    expect(clock.timers.size).toBe(0);
   });
 
   it('answers as before from a store that answers, and holds no timer between calls', async () => {

@@ -616,8 +616,20 @@ export class LocalClient implements DurableClient {
       const now = this.#clock.now();
       const input = { state, event, now, newId: this.#newId };
       let decision = decide(input);
-      // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended).
-      if (decision.kind === 'needHistory') decision = decide({ ...input, history: await this.#bounded(this.#store.getHistory(state.instanceId)) });
+      // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended). The
+      // history is read whole (the store reads no tail that is sure to hold the suspension's start) and before the
+      // store check, so even while a worker holds the instance: a read that fails or outlasts storeCallTimeoutMs (a
+      // long history) leaves the command to a worker as a message, as it went before the client could commit it
+      // itself, rather than failing a command that needs no read. (A store that is down fails that commit too.)
+      if (decision.kind === 'needHistory') {
+        let history: readonly HistoryEvent[];
+        try {
+          history = await this.#bounded(this.#store.getHistory(state.instanceId));
+        } catch {
+          return false;
+        }
+        decision = decide({ ...input, history });
+      }
       if (decision.kind !== 'commit') return false;
       try {
         await this.#commit(decision.writeSet, now.getTime());
