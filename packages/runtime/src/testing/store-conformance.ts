@@ -900,7 +900,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // The store, telling when the suspend's commit (direct, or its message) is done.
         const { store, done } = firstCommitTold(opened);
         const suspending = createClient({ store }).suspend('ps');
-        await done;
+        // decideSuspend answered send: the first commit is the message, no direct commit tried (the store would not
+        // refuse one: the start of the execution read does not hold it back).
+        expect((await done).lease).toBeUndefined();
         expect(await client.getStatus('ps')).toMatchObject({ runtimeStatus: 'Pending' });
         await runtimeOn(opened, 'w1', { orchestrators });
         await suspending;
@@ -1463,13 +1465,16 @@ function terminateOf(state: InstanceState, now: Date): WriteSet {
   return decision.writeSet;
 }
 
-/** `opened` as a store whose `done` resolves once its first commit settled, whatever the outcome. */
-function firstCommitTold(opened: Store): { store: Store; done: Promise<void> } {
-  let committed!: () => void;
-  const done = new Promise<void>((resolve) => (committed = resolve));
+/**
+ * `opened` as a store whose `done` resolves once its first commit settled, whatever the outcome, with that commit's
+ * write set (an `unclaimed` lease: a client's direct commit; none: a message).
+ */
+function firstCommitTold(opened: Store): { store: Store; done: Promise<WriteSet> } {
+  let committed!: (writeSet: WriteSet) => void;
+  const done = new Promise<WriteSet>((resolve) => (committed = resolve));
   const store = new Proxy(opened, {
     get: (target, key) => {
-      if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(committed);
+      if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(() => committed(writeSet));
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === 'function' ? value.bind(target) as unknown : value;
     },
