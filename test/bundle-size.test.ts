@@ -415,11 +415,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 26,810 / 33,973 / 64,238 -> 26,940 / 34,070 / 64,345 B (+130 / +97 / +107), budgets raised to match.
  * The runtime's default cacheSize then came from the execution cache's DEFAULT_CACHE_SIZE (100,000): 26,940 / 34,070 /
  * 64,345 -> 26,943 / 34,071 / 64,348 B (+3 / +1 / +3), budgets raised to match.
+ * A repeated suspend or resume (a Suspended instance's suspend, a Running one's resume) then became the client's own
+ * commit too, as a worker's step records it, instead of a message that held every later direct command back; a resume
+ * whose history read fails goes as a message: 26,943 / 34,071 / 64,348 -> 26,981 / 34,115 / 64,391 B (+38 / +44 /
+ * +43), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_943 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_071 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_348 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 26_981 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_115 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_391 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
