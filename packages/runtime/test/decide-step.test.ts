@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import { applyEvent } from '../src/engine/apply-event.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
@@ -352,5 +353,12 @@ describe('decideStep, a batch whose event continues the execution as new and who
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', executionId: 'execution-1', input: 0 });
     expect(decision.writeSet.requests).toContainEqual({ type: 'replaceState', state: decision.state });
+    // The continueAsNew that never took effect is not in the history either: replaying the history written gives the
+    // status written.
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).not.toContain('ContinueAsNew');
+    const replayed = [...started, ...append.events].reduce(applyEvent, state({ name: 'Loop', runtimeStatus: 'Pending' }));
+    expect(replayed).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', input: 0 });
   });
 });

@@ -192,10 +192,15 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   // Only sub-orchestrations, results to a parent and continueAsNew write the time as text: `isoTime` formats it when
   // first needed and shares it with the rest of that millisecond.
   const id = state.instanceId;
-  let next = step.newEvents.reduce(applyEvent, state);
-  // A step that ends the instance after its continueAsNew (a termination later in its batch) ends in that execution
-  // (the continueAsNew is dropped below), with that execution's input, not the next one's that the continueAsNew gave.
-  if (step.continueAsNew && isTerminalStatus(next.runtimeStatus)) next = step.newEvents.reduce(applyUnlessContinued, state);
+  let events = step.newEvents;
+  let next = events.reduce(applyEvent, state);
+  // A step that ends the instance after its continueAsNew (a termination later in its batch) ends in that execution:
+  // the continueAsNew is dropped, from the history too, so the status keeps that execution's input and replaying the
+  // history written gives the status written.
+  if (step.continueAsNew && isTerminalStatus(next.runtimeStatus)) {
+    events = events.filter((e) => e.type !== 'ContinueAsNew');
+    next = events.reduce(applyEvent, state);
+  }
   const tasks: ActivityTask[] = [];
   const after: WriteRequest[] = [];
 
@@ -254,8 +259,8 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   // The carried-over messages kept in the queue (only continueAsNew keeps any).
   let kept: Set<string> | undefined;
   let history: WriteRequest = input.baseHistory
-    ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...step.newEvents] }
-    : { type: 'appendHistory', instanceId: id, from: state.historyLength, events: step.newEvents };
+    ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...events] }
+    : { type: 'appendHistory', instanceId: id, from: state.historyLength, events };
   // A step that ends the instance after its continueAsNew (a termination later in its batch) ends there: no next
   // execution, the history kept with the termination, its parent answered once (just above), nothing carried over.
   if (step.continueAsNew && !isTerminalStatus(next.runtimeStatus)) {
@@ -309,11 +314,6 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
-}
-
-/** {@link applyEvent}, passing over a continueAsNew (of a step that ends in its execution after it). */
-function applyUnlessContinued(state: InstanceState, event: HistoryEvent): InstanceState {
-  return event.type === 'ContinueAsNew' ? state : applyEvent(state, event);
 }
 
 /**
