@@ -232,6 +232,31 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decision.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
   });
 
+  it('leaves a suspend or resume of an execution not started yet (its start queued) to a worker, and terminates it', () => {
+    // A continueAsNew and a suspend in one step leave the new execution Suspended with an empty history (a resume in
+    // that step too leaves it Running so); its ExecutionStarted is queued. A suspend or resume recorded ahead of the
+    // start would make a worker defer the start behind it and take the execution for started.
+    for (const runtimeStatus of ['Suspended', 'Running'] as const) {
+      const s = waiting({ runtimeStatus });
+      expect(decideSuspend({ state: s, event: suspended, now, newId }), runtimeStatus).toEqual({ kind: 'send' });
+      expect(decideResume({ state: s, event: resumed, now, newId, history: [] }), runtimeStatus).toEqual({ kind: 'send' });
+    }
+    // A terminate ends the execution: committed, and the start that reaches it later is recorded and ignored.
+    const s = waiting({ runtimeStatus: 'Suspended' });
+    const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString(), reason: 'stop' };
+    const decision = decideTerminate({ state: s, event: terminated, now, newId });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 3 });
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: now.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+    };
+    const later = decideStep(input(decision.state, [start], { now }));
+    if (later.kind !== 'commit') throw new Error('expected a commit');
+    expect(later.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    expect(later.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+  });
+
   it('resumes an instance that nothing reached while suspended as a worker\u2019s step does, once it has the history', () => {
     // An event that came before the suspend, and one kept while suspended then applied by an earlier resume.
     for (const history of [

@@ -505,7 +505,8 @@ export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResum
  * store's check (`unclaimedHolds`) orders it behind a message committed before it (a resume whose call timed out):
  * it refuses the commit then, and the suspend goes to a worker after that message. Anything else is left to a worker
  * (`send`): a Pending or ContinuedAsNew instance has its start queued before the suspend, and a worker runs that
- * first step of the orchestrator, then suspends it; a terminal one is refused by the message's condition.
+ * first step of the orchestrator, then suspends it; so does an execution with no history yet, whatever its status (a
+ * continueAsNew and a suspend in one step), see `unclaimedStep`; a terminal one is refused by the message's condition.
  */
 export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
@@ -541,6 +542,12 @@ function unclaimedStep(
   isFinished: boolean, parent: ParentLink | undefined,
 ): DirectDecision {
   const { state, now } = input;
+  // An execution not started yet (its ExecutionStarted still queued, which unclaimedHolds lets through) takes no
+  // suspend or resume ahead of its start: a worker replaying that history would defer the start behind it and take
+  // the execution for started (a continueAsNew and a suspend in one step leave it Suspended so, a resume in that step
+  // too Running). A worker applies the command after the start. A terminate may go first: it ends the execution, and
+  // the start that reaches it then is recorded and ignored, as for a Pending instance.
+  if (!isFinished && state.historyLength === 0) return SEND;
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
   const { started, completed } = stepMarkers(isoTime(now));
