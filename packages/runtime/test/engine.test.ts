@@ -146,8 +146,11 @@ describe('replay engine', () => {
     live.step(at(1), events.slice(0, 2)); // the waiter of B (the middle one), then the first of A
     const step = live.step(at(2), events.slice(2)); // b2 waits in a buffer, a2 completes the Task.all, then B takes it
     expect(completion(step)).toMatchObject({ result: [['a1', 'b1', 'a2'], 'b2'] });
+    // Replayed from the same history, the events reach the same waiters: the step that follows the replay reports
+    // the same result.
     const replayed = run(orch, [...new HistoryBuilder({ name: 'O' }).started().build(), ...events]);
     expect(replayed.isFinished).toBe(true);
+    expect(completion(replayed.step(at(3), []))).toMatchObject({ result: [['a1', 'b1', 'a2'], 'b2'] });
   });
 
   it('yields the winning task from Task.any and ignores a cancelled timer that fires later', () => {
