@@ -294,6 +294,54 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
   });
 });
 
+describe('decideStep, with a continueAsNew and a suspend in one step', () => {
+  // The first execution waits for 'go', then continues as new; the next one calls an activity at once.
+  const loop: Orchestrator = function* (ctx) {
+    if (ctx.getInput() === undefined) {
+      yield ctx.waitForExternalEvent('go');
+      ctx.continueAsNew('next');
+      return undefined;
+    }
+    return yield ctx.callActivity('Act', ctx.getInput());
+  };
+  const newExecution = () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 });
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const event = (e: OrchestrationMessage['event'], id: string): OrchestrationMessage => ({ id, instanceId: 'instance-1', event: e });
+  const commit = (s: InstanceState, messages: OrchestrationMessage[], history: readonly HistoryEvent[], now: Date) => {
+    const decision = decideStep(input(s, messages, { history, now, newExecution }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const requests = decision.writeSet.requests;
+    const written = requests.flatMap((r) => (r.type === 'appendHistory' || r.type === 'replaceHistory' ? [r] : []))[0]!;
+    const sent = requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
+    return {
+      state: decision.state, history: written.type === 'replaceHistory' ? written.events : [...history, ...written.events], sent,
+      tasks: requests.filter((r) => r.type === 'insertTask').length,
+    };
+  };
+
+  it('starts the next execution suspended: its code runs only after the resume', () => {
+    const history = new HistoryBuilder({ name: 'CallOnce' }).started().build();
+    const s = state({ historyLength: history.length });
+    const raised = event({ type: 'EventRaised', eventId: -1, timestamp: at(1).toISOString(), name: 'go' }, 'go');
+    const suspend = event({ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString(), reason: 'hold' }, 'suspend');
+    const first = commit(s, [raised, suspend], history, at(1));
+    expect(first.state.runtimeStatus).toBe('Suspended');
+    expect(first.history).toEqual([]);
+    const start = first.sent.find((m) => m.event.type === 'ExecutionStarted')!;
+    // A worker claims the queued start: the execution starts suspended, its code does not run.
+    const second = commit(first.state, [start], first.history, at(2));
+    expect(second.state.runtimeStatus).toBe('Suspended');
+    expect(second.tasks).toBe(0);
+    // Its history replays to the status written.
+    expect(second.history.reduce(applyEvent, state({ runtimeStatus: 'Pending' })).runtimeStatus).toBe('Suspended');
+    // The resume runs the code kept for it: the activity is scheduled.
+    const resume = event({ type: 'ExecutionResumed', eventId: -1, timestamp: at(3).toISOString() }, 'resume');
+    const third = commit(second.state, [resume], second.history, at(3));
+    expect(third.state.runtimeStatus).toBe('Running');
+    expect(third.tasks).toBe(1);
+  });
+});
+
 describe('decideStep, when changed code now continues an execution as new during its replay', () => {
   // Recorded by code that called Prep, then waited for 'Go' (which came), then for 'More'. The code now continues as
   // new right after Prep: its replay ends the execution, and the next step (a 'More' raised) records that late. For

@@ -4,7 +4,8 @@ import { isTerminalStatus, type InstanceState, type Mutable } from '../model/ins
 /**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
  * through here (worker commits, tests, store helpers), so the rules live in one place:
- * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted.
+ * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted, and an ExecutionStarted
+ * leaves a Suspended instance Suspended (an execution suspended before it started).
  *
  * `version`, `historyLength` and `lastUpdatedTime` are bookkeeping the caller sets for the whole commit.
  */
@@ -15,7 +16,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.name = event.name;
-      next.runtimeStatus = 'Running';
+      // An execution suspended before its start (see decideStep) starts suspended: the start waits for the resume.
+      if (state.runtimeStatus !== 'Suspended') next.runtimeStatus = 'Running';
       next.executionId = event.executionId;
       if (event.input !== undefined) next.input = event.input;
       if (event.parentInstance) next.parentInstanceId = event.parentInstance.instanceId;

@@ -110,9 +110,15 @@ function decide(
   const replays = !ignored && (input.cached === undefined || rewinding);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewinding)) return NEED_HISTORY;
 
+  // An execution suspended before it started (a continueAsNew and a suspend in one step: the suspend was recorded in
+  // the execution that ended) starts suspended: its first step records the suspend ahead of its start, which the
+  // execution then keeps until a resume, as any event that reaches it while suspended.
+  const suspendedFirst = !ignored && state.runtimeStatus === 'Suspended' && state.historyLength === 0;
   // Arrays of their exact size (a push into an empty array reserves room for 16), filled by index.
-  const events = new Array<HistoryEvent>(current);
-  for (let i = 0, e = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
+  const events = new Array<HistoryEvent>(current + (suspendedFirst ? 1 : 0));
+  let e = 0;
+  if (suspendedFirst) events[e++] = { type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(input.now) };
+  for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
   const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
   let consumed: DeleteMessagesWrite | undefined;
   if (consume) {

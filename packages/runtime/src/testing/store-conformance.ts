@@ -12,7 +12,7 @@ import { decideStep, decideTerminate } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { helloSequence, sayHello } from './samples.js';
-import { SETTLED } from './settled.js';
+import { SETTLED, within } from './settled.js';
 import { vitest } from './vitest-api.js';
 
 const { afterEach, describe, expect, it } = vitest;
@@ -884,7 +884,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await client.suspend('rq', 'after it');
         expect(await client.getStatus('rq')).toMatchObject({ runtimeStatus: 'Suspended' });
         await runtimeOn(store, 'w2', { orchestrators });
-        await firstValueFrom(client.history$('rq').pipe(filter((e) => e.type === 'ExecutionSuspended' && e.reason === 'after it')));
+        await within(
+          firstValueFrom(client.history$('rq').pipe(filter((e) => e.type === 'ExecutionSuspended' && e.reason === 'after it'))),
+          'the worker\u2019s suspend after the queued resume',
+        );
         expect(await client.getStatus('rq')).toMatchObject({ runtimeStatus: 'Suspended' });
         expect((await store.getHistory('rq')).filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toMatchObject([
           { type: 'ExecutionSuspended', reason: 'first' }, { type: 'ExecutionResumed', reason: 'queued' },
@@ -988,6 +991,38 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await suspending;
         expect(await client.getStatus('sh')).toMatchObject({ runtimeStatus: 'Suspended' });
         expect((await opened.getHistory('sh')).filter((e) => e.type === 'ExecutionSuspended')).toMatchObject([{ reason: 'raced' }]);
+      });
+    });
+
+    describe('a suspend in the step that continues an instance as new', () => {
+      // The first execution waits for 'go', then continues as new; the next one ends at once with its input.
+      const continueOnGo: Orchestrator = function* (ctx) {
+        if (ctx.getInput() !== undefined) return `done ${String(ctx.getInput())}`;
+        yield ctx.waitForExternalEvent('go');
+        ctx.continueAsNew('next');
+        return undefined;
+      };
+      const orchestrators = { ContinueOnGo: continueOnGo };
+
+      it('starts the next execution suspended, and runs it after the resume', async () => {
+        const store = await open();
+        const first = await runtimeOn(store, 'w1', { orchestrators });
+        await first.client.startNew('ContinueOnGo', { instanceId: 'cs' });
+        await within(firstValueFrom(first.client.history$('cs').pipe(filter((e) => e.type === 'OrchestratorCompleted'))), 'the first step');
+        await first.stop();
+        // The event that continues it as new and a suspend, queued with no worker: one worker's step takes both.
+        await send(store, message('cs', eventRaised('go')));
+        await send(store, message('cs', { type: 'ExecutionSuspended', eventId: -1, timestamp: new Date().toISOString(), reason: 'hold' }));
+        const client = createClient({ store });
+        await runtimeOn(store, 'w2', { orchestrators });
+        // The worker takes the next execution's start: that execution does not run while suspended.
+        await within(
+          firstValueFrom(client.history$('cs').pipe(filter((e) => e.type === 'ExecutionStarted' && e.input === 'next'))),
+          'the next execution\u2019s start',
+        );
+        expect(await client.getStatus('cs')).toMatchObject({ runtimeStatus: 'Suspended', input: 'next' });
+        await client.resume('cs', 'go on');
+        expect(await client.waitForCompletion('cs', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done next' });
       });
     });
 
