@@ -162,6 +162,31 @@ describe('a client whose store never answers', () => {
     expect(clock.timers.size).toBe(0);
   });
 
+  it('rejects a resume whose read of the history fails for another reason than unavailability, queuing nothing', async () => {
+    const inner = new MemoryStore();
+    const broken = new Error('history unreadable');
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'getHistory') return () => Promise.reject(broken);
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    const runtime = createRuntime({
+      store: inner, logger: silentLogger, orchestrators: { Wait: function* (ctx) { return yield ctx.waitForExternalEvent('go'); } },
+    });
+    await runtime.start();
+    await runtime.client.startNew('Wait', { instanceId: 'w' });
+    await within(firstValueFrom(runtime.client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the instance running');
+    await runtime.stop({ graceMs: 0 });
+    const client = createClient({ store });
+    await client.suspend('w');
+    // A store's error that is no timeout nor unavailability is the command's: it is not hidden behind a message.
+    expect(await within(outcome(client.resume('w')), 'the resume ending')).toBe(broken);
+    expect(await inner.claimOrchestration({ owner: 'check', leaseMs: 1000, now: new Date() })).toBeUndefined();
+    expect(await client.getStatus('w')).toMatchObject({ runtimeStatus: 'Suspended' });
+  });
+
   it('answers as before from a store that answers, and holds no timer between calls', async () => {
     const { clock, client } = await clientOnHangingStore();
     expect(await client.getStatus('done')).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });

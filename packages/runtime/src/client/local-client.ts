@@ -588,15 +588,24 @@ export class LocalClient implements DurableClient {
    * `direct` (terminate, suspend, resume: `#direct`) may commit the command's effect itself from the status read: true
    * when it did. It is asked first, whatever the status: a command the status reflects already (a repeated suspend or
    * resume) is committed as a worker's step would commit it, under the same store check, rather than left queued as a
-   * message that every later direct command would have to wait behind.
+   * message that every later direct command would have to wait behind. A direct commit the store refused (the
+   * instance changed since the read: the same command of a concurrent call, an HTTP retry, committed first; a worker's
+   * step) is decided once more on a fresh read, as a retry of the command would be, before the message goes.
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
-    status: InstanceCondition['status'] = 'running', direct?: (state: InstanceState) => Promise<boolean>,
+    status: InstanceCondition['status'] = 'running', direct?: (state: InstanceState) => Promise<DirectOutcome>,
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
-    const state = await this.#read(instanceId);
-    if (state && direct && await direct(state)) return;
+    let state = await this.#read(instanceId);
+    if (state && direct) {
+      let outcome = await direct(state);
+      if (outcome === 'refused') {
+        state = await this.#read(instanceId);
+        outcome = state ? await direct(state) : 'send';
+      }
+      if (outcome === 'committed') return;
+    }
     if (!state || reflects(state, state)) return this.#commitVoid(writeSet);
     await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
   }
@@ -604,13 +613,13 @@ export class LocalClient implements DurableClient {
   /**
    * Where the store can (`unclaimedWrites`), the command `event` applied in this client's own commit when no worker
    * holds the instance, as `decide` (`decideTerminate`, `decideSuspend`, `decideResume`) decides it from the state
-   * read: true once committed; false when the decision leaves it to a worker or the store refused it because a worker
-   * holds the instance, committed since the read, or a message committed before waits for it (the command then goes
-   * to a worker as a message).
+   * read: `committed`; `send` when the decision leaves it to a worker; `refused` when the store refused it because a
+   * worker holds the instance, committed since the read, or a message committed before waits for it (the command then
+   * goes to a worker as a message, once decided again on a fresh read).
    */
   #direct<E extends MessageEvent>(
     event: E, decide: (input: { state: InstanceState; event: E; history?: readonly HistoryEvent[]; now: Date; newId: () => string }) => DirectDecision,
-  ): ((state: InstanceState) => Promise<boolean>) | undefined {
+  ): ((state: InstanceState) => Promise<DirectOutcome>) | undefined {
     if (!this.#store.capabilities.unclaimedWrites) return undefined;
     return async (state) => {
       const now = this.#clock.now();
@@ -619,23 +628,25 @@ export class LocalClient implements DurableClient {
       // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended). The
       // history is read whole (the store reads no tail that is sure to hold the suspension's start) and before the
       // store check, so even while a worker holds the instance: a read that fails or outlasts storeCallTimeoutMs (a
-      // long history) leaves the command to a worker as a message, as it went before the client could commit it
-      // itself, rather than failing a command that needs no read. (A store that is down fails that commit too.)
+      // long history), with UnavailableError either way, leaves the command to a worker as a message, as it went
+      // before the client could commit it itself, rather than failing a command that needs no read. (A store that is
+      // down fails that commit too.) Any other error is the command's.
       if (decision.kind === 'needHistory') {
         let history: readonly HistoryEvent[];
         try {
           history = await this.#bounded(this.#store.getHistory(state.instanceId));
-        } catch {
-          return false;
+        } catch (error) {
+          if (codeOf(error) === 'unavailable') return 'send';
+          throw error;
         }
         decision = decide({ ...input, history });
       }
-      if (decision.kind !== 'commit') return false;
+      if (decision.kind !== 'commit') return 'send';
       try {
         await this.#commit(decision.writeSet, now.getTime());
-        return true;
+        return 'committed';
       } catch (error) {
-        if ((error as { code?: unknown } | undefined)?.code === 'lease-lost') return false;
+        if (codeOf(error) === 'lease-lost') return 'refused';
         throw error;
       }
     };
@@ -793,6 +804,14 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
 /** The `showInput` member of a query or filter (`what`), checked. */
 function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: boolean } {
   return readChecked(options, what, { showInput: isBoolean });
+}
+
+/** What a client's direct commit of a command came to (see `#direct`). */
+type DirectOutcome = 'committed' | 'send' | 'refused';
+
+/** An error's `code` (a store's errors may come from another copy of this package: matched by code, not class). */
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | undefined)?.code;
 }
 
 function reasonOf(reason: string | undefined): { reason?: string } {

@@ -792,8 +792,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await runningOn(opened, 'e', 'AwaitGo');
         const client = createClient({ store: opened });
         await client.raiseEvent('e', 'go', 'approved');
-        // The store, telling when the terminate's commit (direct, or its message) is done.
-        const { store, done } = firstCommitTold(opened);
+        // The store, telling when the terminate's message is committed (its direct commits refused: the event is queued).
+        const { store, done } = firstCommitTold(opened, isMessage);
         const terminating = createClient({ store }).terminate('e', 'cleanup');
         await done;
         await runtimeOn(opened, 'w2', { orchestrators });
@@ -873,6 +873,35 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: new Date() })).toBeUndefined();
       });
 
+      it('answers two concurrent identical suspends (a POST and its retry) with Suspended, and leaves nothing queued', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(opened, 'cc', 'AwaitGo');
+        // The store, holding the first two reads of the instance until both are made: both calls read it Running at
+        // the same version, so the store refuses one of the two direct commits.
+        let arrived = 0;
+        let release!: () => void;
+        const bothRead = new Promise<void>((resolve) => (release = resolve));
+        const store = new Proxy(opened, {
+          get: (target, key) => {
+            if (key === 'getInstance') {
+              return async (id: string) => {
+                const state = await target.getInstance(id);
+                if (arrived < 2 && ++arrived === 2) release();
+                if (arrived <= 2) await bothRead;
+                return state;
+              };
+            }
+            const value = Reflect.get(target, key, target) as unknown;
+            return typeof value === 'function' ? value.bind(target) as unknown : value;
+          },
+        });
+        await within(Promise.all([createClient({ store }).suspend('cc', 'post'), createClient({ store }).suspend('cc', 'retry')]), 'both suspends');
+        expect(await opened.getInstance('cc')).toMatchObject({ runtimeStatus: 'Suspended' });
+        // No message left for a worker (the refused call did not fall back to one), so later direct commands go on.
+        expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: new Date() })).toBeUndefined();
+      });
+
       it('orders a repeated suspend behind a resume queued before it (the suspend goes to a worker after it)', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
@@ -921,7 +950,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await runningOn(opened, 'es', 'AwaitGo');
         const client = createClient({ store: opened });
         await client.raiseEvent('es', 'go', 'approved');
-        const { store, done } = firstCommitTold(opened);
+        const { store, done } = firstCommitTold(opened, isMessage);
         const suspending = createClient({ store }).suspend('es');
         await done;
         expect(await client.getStatus('es')).toMatchObject({ runtimeStatus: 'Running' }); // refused: nothing written
@@ -937,7 +966,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const client = createClient({ store: opened });
         await client.suspend('q');
         await client.raiseEvent('q', 'go', 'kept');
-        const { store, done } = firstCommitTold(opened);
+        const { store, done } = firstCommitTold(opened, isMessage);
         const resuming = createClient({ store }).resume('q');
         await done;
         expect(await client.getStatus('q')).toMatchObject({ runtimeStatus: 'Suspended' }); // refused: the event comes first
@@ -1493,6 +1522,11 @@ export function assertNoDuplicateSteps(history: readonly HistoryEvent[]): void {
 }
 
 /** The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease). */
+/** A commit of a message (no lease): a command a client left to a worker. */
+function isMessage(writeSet: WriteSet): boolean {
+  return writeSet.lease === undefined;
+}
+
 function terminateOf(state: InstanceState, now: Date): WriteSet {
   const event = { type: 'ExecutionTerminated', eventId: -1, timestamp: now.toISOString(), reason: 'stop' } as const;
   const decision = decideTerminate({ state, event, now, newId: () => crypto.randomUUID() });
@@ -1501,15 +1535,16 @@ function terminateOf(state: InstanceState, now: Date): WriteSet {
 }
 
 /**
- * `opened` as a store whose `done` resolves once its first commit settled, whatever the outcome, with that commit's
- * write set (an `unclaimed` lease: a client's direct commit; none: a message).
+ * `opened` as a store whose `done` resolves once its first commit (of those `told` picks: every one by default)
+ * settled, whatever the outcome, with that commit's write set (an `unclaimed` lease: a client's direct commit; none: a
+ * message).
  */
-function firstCommitTold(opened: Store): { store: Store; done: Promise<WriteSet> } {
+function firstCommitTold(opened: Store, told: (writeSet: WriteSet) => boolean = () => true): { store: Store; done: Promise<WriteSet> } {
   let committed!: (writeSet: WriteSet) => void;
   const done = new Promise<WriteSet>((resolve) => (committed = resolve));
   const store = new Proxy(opened, {
     get: (target, key) => {
-      if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(() => committed(writeSet));
+      if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(() => told(writeSet) && committed(writeSet));
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === 'function' ? value.bind(target) as unknown : value;
     },
