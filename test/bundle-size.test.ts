@@ -422,11 +422,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A step terminated after its continueAsNew then left the dropped ContinueAsNew out of its history too, so that
  * replaying the history gives the status written (one filtered event list instead of a second fold): 26,981 / 34,115 /
  * 64,391 -> 26,974 / 34,101 / 64,383 B (-7 / -14 / -8), budgets lowered to match.
+ * A review of the client's direct commands then cost bytes: a suspend or resume of an execution not started yet goes
+ * to a worker; an execution suspended before it started (a continueAsNew and a suspend in one step) starts suspended
+ * (its first step records the suspend ahead of the start, and a start leaves a Suspended status as it is); a refused
+ * direct commit is decided once more on a fresh read; a history read falls back to a message only when unavailable:
+ * 26,974 / 34,101 / 64,383 -> 27,082 / 34,204 / 64,482 B (+108 / +103 / +99), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 26_974 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_101 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_383 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_082 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_204 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_482 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
