@@ -427,11 +427,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (its first step records the suspend ahead of the start, and a start leaves a Suspended status as it is); a refused
  * direct commit is decided once more on a fresh read; a history read falls back to a message only when unavailable:
  * 26,974 / 34,101 / 64,383 -> 27,082 / 34,204 / 64,482 B (+108 / +103 / +99), budgets raised to match.
+ * The second reading then had the client match a store's errors with isDurableError instead of a copy of it, the
+ * engine hand out the step's time without a second Date, and decideResume leave an execution not started yet to a
+ * worker before reading its history: 27,082 / 34,204 / 64,482 -> 27,084 / 34,215 / 64,493 B (+2 / +11 / +11), budgets
+ * raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_082 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_204 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_482 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_084 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_215 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_493 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 

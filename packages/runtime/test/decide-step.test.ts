@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
-import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
 import { applyEvent } from '../src/engine/apply-event.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
@@ -433,5 +433,30 @@ describe('decideStep, a batch whose event continues the execution as new and who
     expect(append.events.map((e) => e.type)).not.toContain('ContinueAsNew');
     const replayed = [...started, ...append.events].reduce(applyEvent, state({ name: 'Loop', runtimeStatus: 'Pending' }));
     expect(replayed).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', input: 0 });
+  });
+});
+
+describe('suspendedWithNothingDeferred, the rule decideResume reads the history with', () => {
+  const ts = T0.toISOString();
+  const suspended: HistoryEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: ts };
+  const resumed: HistoryEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: ts };
+  const base = () => new HistoryBuilder({ name: 'O' }).started();
+
+  it('is true for an execution suspended with nothing kept since, and false once something reached it', () => {
+    expect(suspendedWithNothingDeferred(base().event(suspended).build())).toBe(true);
+    expect(suspendedWithNothingDeferred(base().event(suspended).eventRaised('go', 1).build())).toBe(false);
+    // A second suspend keeps what the first one kept.
+    expect(suspendedWithNothingDeferred(base().event(suspended).eventRaised('go', 1).event(suspended).build())).toBe(false);
+  });
+
+  it('is false for an execution resumed since, or never suspended', () => {
+    expect(suspendedWithNothingDeferred(base().event(suspended).event(resumed).build())).toBe(false);
+    expect(suspendedWithNothingDeferred(base().eventRaised('go', 1).build())).toBe(false);
+  });
+
+  it('reads only the first `length` events: those of the execution as read, not what a later read ran ahead to', () => {
+    const history = base().event(suspended).eventRaised('go', 1).build(); // ends with the step's OrchestratorCompleted
+    expect(suspendedWithNothingDeferred(history, history.length - 2)).toBe(true);
+    expect(suspendedWithNothingDeferred(history, history.length)).toBe(false);
   });
 });

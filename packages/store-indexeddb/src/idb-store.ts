@@ -223,8 +223,9 @@ export abstract class IdbStore implements Store {
         });
         if (!holds) throw leaseLostError(lease);
       } else if (lease?.kind === 'unclaimed') {
-        // The instance's pending messages, read above (it is the released instance). A terminate consumes none, so they
-        // are all listed; a write that consumed them all would have none left to wait for.
+        // The instance's pending messages, read above (it is the released instance). An unclaimed write (a client's
+        // terminate, suspend or resume) consumes none, so they are all listed; a write that consumed them all would have
+        // none left to wait for.
         const row = await rows.get(lease.instanceId);
         const pending = instance!.pending;
         const messages = pending === 'allConsumed' ? [] : pending.map((m) => m.message);

@@ -6,6 +6,7 @@ import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
   decideRestart, decideResume, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
 } from '../engine/decide-step.js';
+import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -636,7 +637,7 @@ export class LocalClient implements DurableClient {
         try {
           history = await this.#bounded(this.#store.getHistory(state.instanceId));
         } catch (error) {
-          if (codeOf(error) === 'unavailable') return 'send';
+          if (isDurableError(error) && error.code === 'unavailable') return 'send';
           throw error;
         }
         decision = decide({ ...input, history });
@@ -646,7 +647,7 @@ export class LocalClient implements DurableClient {
         await this.#commit(decision.writeSet, now.getTime());
         return 'committed';
       } catch (error) {
-        if (codeOf(error) === 'lease-lost') return 'refused';
+        if (isDurableError(error) && error.code === 'lease-lost') return 'refused';
         throw error;
       }
     };
@@ -808,11 +809,6 @@ function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: 
 
 /** What a client's direct commit of a command came to (see `#direct`). */
 type DirectOutcome = 'committed' | 'send' | 'refused';
-
-/** An error's `code` (a store's errors may come from another copy of this package: matched by code, not class). */
-function codeOf(error: unknown): unknown {
-  return (error as { code?: unknown } | undefined)?.code;
-}
 
 function reasonOf(reason: string | undefined): { reason?: string } {
   return reason === undefined ? {} : { reason: isString(reason, 'reason') };

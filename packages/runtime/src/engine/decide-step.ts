@@ -516,7 +516,7 @@ export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResum
  */
 export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
-  return status === 'Running' || status === 'Suspended' ? unclaimedStep(input, false, undefined) : SEND;
+  return (status === 'Running' || status === 'Suspended') && started(input.state) ? unclaimedStep(input, false, undefined) : SEND;
 }
 
 /**
@@ -532,10 +532,24 @@ export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): Dir
  */
 export function decideResume(input: SuspendInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
+  // Asked before the history is: an execution not started yet needs no read to be left to a worker.
+  if (!started(state)) return SEND;
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
-  return suspendedWithNothingDeferred(history.slice(0, state.historyLength)) ? unclaimedStep(input, false, undefined) : SEND;
+  return suspendedWithNothingDeferred(history, state.historyLength) ? unclaimedStep(input, false, undefined) : SEND;
+}
+
+/**
+ * The current execution has started: it has a history. One not started yet (its ExecutionStarted still queued, which
+ * unclaimedHolds lets through) takes no client's suspend or resume ahead of its start: a worker replaying that history
+ * would defer the start behind it and take the execution for started (a continueAsNew and a suspend in one step leave
+ * it Suspended so, a resume in that step too Running). A worker applies the command after the start. A terminate may
+ * go first: it ends the execution, and the start that reaches it then is recorded and ignored, as for a Pending
+ * instance.
+ */
+function started(state: InstanceState): boolean {
+  return state.historyLength > 0;
 }
 
 /**
@@ -548,12 +562,6 @@ function unclaimedStep(
   isFinished: boolean, parent: ParentLink | undefined,
 ): DirectDecision {
   const { state, now } = input;
-  // An execution not started yet (its ExecutionStarted still queued, which unclaimedHolds lets through) takes no
-  // suspend or resume ahead of its start: a worker replaying that history would defer the start behind it and take
-  // the execution for started (a continueAsNew and a suspend in one step leave it Suspended so, a resume in that step
-  // too Running). A worker applies the command after the start. A terminate may go first: it ends the execution, and
-  // the start that reaches it then is recorded and ignored, as for a Pending instance.
-  if (!isFinished && state.historyLength === 0) return SEND;
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
   const { started, completed } = stepMarkers(isoTime(now));

@@ -718,7 +718,7 @@ export class OrchestrationExecution {
     get parentInstanceId(): string | undefined { return this.#x.#parentLink()?.instanceId; }
     get name(): string { return this.#x.#name(); }
     get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
-    get currentUtcDateTime(): Date { return new Date(this.#x.#now().getTime()); }
+    get currentUtcDateTime(): Date { return this.#x.#now(); }
     get Task(): typeof Task { return Task; }
 
     getInput<T>(): T {
@@ -838,12 +838,13 @@ function deferredWhileSuspended(event: HistoryEvent): boolean {
  * `ExecutionResumed` then only puts the phase back and runs no orchestrator code (the step a worker would commit is
  * the resume between step markers, and nothing else). False when something reached it while suspended (the resume
  * runs the orchestrator on it), when it is not suspended, or when it ended. The rule of `#apply` for suspend and
- * resume, over the history alone, for `decideResume`.
+ * resume, over the history alone (its first `length` events: the execution's, when the history read runs ahead), for
+ * `decideResume`.
  */
-export function suspendedWithNothingDeferred(history: readonly HistoryEvent[]): boolean {
+export function suspendedWithNothingDeferred(history: readonly HistoryEvent[], length = history.length): boolean {
   let suspended = false;
   let deferred = false;
-  for (let i = 0; i < history.length; i++) {
+  for (let i = 0, n = Math.min(length, history.length); i < n; i++) {
     const event = history[i]!;
     switch (event.type) {
       case 'ExecutionTerminated':

@@ -47,8 +47,8 @@ export interface RuntimeOptions {
   readonly maxConcurrentActivities?: number;
   /**
    * Live executions the worker keeps, so that a step need not replay the history. Default 100,000. A cached execution
-   * holds its suspended generator and what the orchestrator's code keeps in it: about 0.55 KB for one waiting for an
-   * event (so the default keeps up to about 55 MB of them), more for code that holds large values. Lower it for such
+   * holds its suspended generator and what the orchestrator's code keeps in it: about 0.5 KB for one waiting for an
+   * event (so the default keeps up to about 50 MB of them), more for code that holds large values. Lower it for such
    * code or a small heap; raise it when more instances than this take turns and memory allows (each step of one that
    * is not cached replays its history). Once the cache is full, the executions that hit stay and newcomers churn in
    * an eighth of it.

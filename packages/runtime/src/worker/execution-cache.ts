@@ -3,8 +3,8 @@ import type { InstanceState } from '../model/instance-status.js';
 
 /**
  * The runtime's default capacity (`cacheSize`): 100,000 executions. Sized by memory, not by a guess at how many
- * instances wait at once: an execution waiting for an event holds about 0.55 KB (its generator, the task it awaits and
- * the engine's fields), so a full cache of them is about 55 MB, and 50,000 waiting instances take turns without a
+ * instances wait at once: an execution waiting for an event holds about 0.5 KB (its generator, the task it awaits and
+ * the engine's fields), so a full cache of them is about 50 MB, and 50,000 waiting instances take turns without a
  * replay. (At 10,000 a fifth of 50,000 instances taking turns hit, and every other step replayed its history.)
  */
 export const DEFAULT_CACHE_SIZE = 100_000;
