@@ -805,15 +805,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         // The store, telling when an unclaimed write has been answered.
-        let refused!: () => void;
-        const answered = new Promise<void>((resolve) => (refused = resolve));
-        const store = new Proxy(opened, {
-          get: (target, key) => {
-            if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(() => writeSet.lease?.kind === 'unclaimed' && refused());
-            const value = Reflect.get(target, key, target) as unknown;
-            return typeof value === 'function' ? value.bind(target) as unknown : value;
-          },
-        });
+        const { store, done: answered } = firstCommitTold(opened, (writeSet) => writeSet.lease?.kind === 'unclaimed');
         const client = createClient({ store });
         await client.startNew('HelloSequence', { instanceId: 'held' });
         const item = await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() });
@@ -882,18 +874,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         let arrived = 0;
         let release!: () => void;
         const bothRead = new Promise<void>((resolve) => (release = resolve));
-        const store = new Proxy(opened, {
-          get: (target, key) => {
-            if (key === 'getInstance') {
-              return async (id: string) => {
-                const state = await target.getInstance(id);
-                if (arrived < 2 && ++arrived === 2) release();
-                if (arrived <= 2) await bothRead;
-                return state;
-              };
-            }
-            const value = Reflect.get(target, key, target) as unknown;
-            return typeof value === 'function' ? value.bind(target) as unknown : value;
+        const store = storeWith(opened, {
+          getInstance: async (id) => {
+            const state = await opened.getInstance(id);
+            if (arrived < 2 && ++arrived === 2) release();
+            if (arrived <= 2) await bothRead;
+            return state;
           },
         });
         await within(Promise.all([createClient({ store }).suspend('cc', 'post'), createClient({ store }).suspend('cc', 'retry')]), 'both suspends');
@@ -1542,14 +1528,21 @@ function terminateOf(state: InstanceState, now: Date): WriteSet {
 function firstCommitTold(opened: Store, told: (writeSet: WriteSet) => boolean = () => true): { store: Store; done: Promise<WriteSet> } {
   let committed!: (writeSet: WriteSet) => void;
   const done = new Promise<WriteSet>((resolve) => (committed = resolve));
-  const store = new Proxy(opened, {
+  const store = storeWith(opened, {
+    commit: (writeSet) => opened.commit(writeSet).finally(() => told(writeSet) && committed(writeSet)),
+  });
+  return { store, done };
+}
+
+/** `opened`, with the members in `overrides` in place of its own (the rest bound to it). */
+function storeWith(opened: Store, overrides: Partial<Store>): Store {
+  return new Proxy(opened, {
     get: (target, key) => {
-      if (key === 'commit') return (writeSet: WriteSet) => target.commit(writeSet).finally(() => told(writeSet) && committed(writeSet));
+      if (Object.hasOwn(overrides, key)) return overrides[key as keyof Store];
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === 'function' ? value.bind(target) as unknown : value;
     },
   });
-  return { store, done };
 }
 
 function newInstance(
