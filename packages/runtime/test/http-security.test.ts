@@ -198,7 +198,7 @@ describe('bodies', () => {
 
   it('answers 400 for an integer a JavaScript number would round (Durable Functions keeps it exact), and starts or delivers nothing', async () => {
     const { base, client } = await open();
-    for (const body of ['{"orderId":1234567890123456789}', '[9007199254740992]', '[-9007199254740992]', `{"a":[1,{"b":${'9'.repeat(400)}}]}`]) {
+    for (const body of ['{"orderId":1234567890123456789}', '[9007199254740993]', '[-9007199254740993]', '[100000000000000000001]', `{"a":[1,{"b":${'9'.repeat(400)}}]}`]) {
       expect(await errorOf(fetch(`${base}/orchestrators/Echo/big`, { method: 'POST', headers, body })), body).toEqual([400, 'invalid-argument']);
     }
     await client.startNew('WaitForEvent', { instanceId: 'w' });
@@ -206,12 +206,19 @@ describe('bodies', () => {
     expect(await errorOf(raised)).toEqual([400, 'invalid-argument']);
     expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['w']);
     expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
-    // The safe range itself, fractions and exponents (doubles in Durable Functions too), and digits in strings are taken.
+    // The safe range itself, fractions and exponents (doubles in Durable Functions too), and digits in strings are taken;
+    // so is a literal that reads back as itself, as JSON.stringify writes a number beyond the safe range (2 ** 53,
+    // 2 ** 60, 1e20), which the local client takes: it leaves as the same text.
     const taken = '{"max":9007199254740991,"min":-9007199254740991,"short":-123456789012345,"f":12345678901234567.5,'
-      + '"e":1e21,"ef":1.2345678901234567e+30,"s":"1234567890123456789","q":"\\\"12345678901234567890"}';
+      + '"e":1e21,"ef":1.2345678901234567e+30,"s":"1234567890123456789","q":"\\\"12345678901234567890",'
+      + `"p53":${JSON.stringify(2 ** 53)},"n53":${JSON.stringify(-(2 ** 53))},"p60":${JSON.stringify(2 ** 60)},"e20":${JSON.stringify(1e20)}}`;
     const started = await fetch(`${base}/orchestrators/Echo/taken`, { method: 'POST', headers, body: taken });
     expect(started.status).toBe(202);
-    expect((await client.waitForCompletion('taken', SETTLED)).output).toEqual(JSON.parse(taken));
+    const output = (await client.waitForCompletion('taken', SETTLED)).output;
+    expect(output).toEqual(JSON.parse(taken));
+    expect(output).toMatchObject({ p53: 2 ** 53, n53: -(2 ** 53), p60: 2 ** 60, e20: 1e20 });
+    const shown = await (await fetch(`${base}/instances/taken`, { headers })).text();
+    expect(shown).toContain('"p60":1152921504606847000,"e20":100000000000000000000');
   });
 
   it('answers 400 (never 500) for JSON nested 100,000 levels deep, and starts or delivers nothing', async () => {

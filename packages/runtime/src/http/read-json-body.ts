@@ -30,8 +30,8 @@ export interface BodyRule {
  * An empty body is "absent". A non-empty body must be valid UTF-8 JSON, and declared `application/json` (or `…+json`)
  * unless the route reads any type (`rule.anyType`). Every body must arrive whole: a body stream that fails, a body shorter than its
  * `Content-Length`, or a body without a length whose client left before it was read (the connection was cut mid-body)
- * is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1), which a JavaScript
- * number would round, is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
+ * is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1) that a JavaScript
+ * number would round is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
  * `false`: a body the route ignores alters nothing. `JSON.parse` keeps keys such as `__proto__` as own data properties,
  * so a hostile payload cannot reach a prototype.
  */
@@ -97,22 +97,27 @@ export function assertNotCrossSitePost(request: Request, trustsOrigin: (origin: 
 const STRING_OR_NUMBER = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
 /**
- * Refuses JSON text with an integer literal beyond ±(2^53-1) (`Number.MAX_SAFE_INTEGER`), which `JSON.parse` would
- * round silently (`1234567890123456789` becomes `1234567890123456800`): Durable Functions (Newtonsoft.Json) keeps such
- * an integer exact, as a 64-bit or big integer, so an id or an amount would be altered without a word. A literal with
- * a fraction or an exponent (`1.5`, `1e21`) is a double there too and is left as JavaScript reads it. One pass over
- * the text, outside strings.
+ * Refuses JSON text with an integer literal that `JSON.parse` would round silently: one beyond ±(2^53-1)
+ * (`Number.MAX_SAFE_INTEGER`) that reads as a number written back as other digits (`1234567890123456789` becomes
+ * `1234567890123456800`, `9007199254740993` becomes `9007199254740992`). Durable Functions (Newtonsoft.Json) keeps such
+ * an integer exact, as a 64-bit or big integer, so an id or an amount would be altered without a word. A literal that
+ * reads back as itself is taken: it is what `JSON.stringify` writes for a JavaScript number beyond the safe range
+ * (`2 ** 60` as `1152921504606847000`, `1e20`), which every client, the local one included, takes as plain JSON, and it
+ * leaves as the same text. A literal with a fraction or an exponent (`1.5`, `1e21`) is a double there too and is left
+ * as JavaScript reads it. One pass over the text, outside strings.
  */
 function assertExactIntegers(text: string): void {
   for (const match of text.matchAll(STRING_OR_NUMBER)) {
     const literal = match[0];
-    // Refused: an integer literal (no fraction or exponent) of more than 16 digits, or of 16 above the safe range.
+    // Checked: an integer literal (no fraction or exponent) of 16 digits or more above the safe range.
     if (literal.length < 16 || !/^-?\d+$/.test(literal)) continue;
     const digits = literal.replace('-', '');
     if (digits.length < 16 || (digits.length === 16 && digits <= '9007199254740991')) continue;
+    // Taken when the number it reads as is written back as the same literal: nothing is altered.
+    if (String(Number(literal)) === literal) continue;
     throw new InvalidArgumentError(
       `The request body has the integer ${literal.slice(0, 40)}${literal.length > 40 ? '…' : ''} (at character ${match.index}), `
-      + 'beyond what a JSON number keeps exactly here (±9007199254740991): send it as a string',
+      + `which a JSON number here would round (to ${String(Number(literal)).slice(0, 40)}): send it as a string`,
     );
   }
 }

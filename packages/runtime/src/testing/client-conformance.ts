@@ -264,6 +264,16 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(Object.keys(done.output as object)).toEqual(['__proto__', '$set', 'constructor']);
         expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
       });
+
+      it('keeps numbers beyond 2^53 as JavaScript holds them (JSON writes 2^60 and 1e20 as integer literals), in inputs and event data', async () => {
+        // Plain JSON numbers every client takes: JSON.stringify writes them as integer literals that read back as themselves.
+        const input = { big: 2 ** 60, exp: 1e20, min: -(2 ** 53), list: [Number.MAX_SAFE_INTEGER + 1] };
+        await client.startNew('Echo', { instanceId: 'big', input });
+        expect((await client.waitForCompletion('big', SETTLED)).output).toEqual(input);
+        await client.startNew('WaitForEvents', { instanceId: 'big-event', input: 1 });
+        await client.raiseEvent('big-event', 'Item', 2 ** 62);
+        expect((await client.waitForCompletion('big-event', SETTLED)).output).toEqual([2 ** 62]);
+      });
     });
 
     describe('getStatus', () => {
