@@ -4,6 +4,9 @@ import { ALL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from './instanc
 /** Longest accepted instance id, in characters (as Durable Functions). */
 export const MAX_INSTANCE_ID_LENGTH = 256;
 
+/** Largest page size a listing query accepts (`pageSize`); every client and store refuses a larger one alike. */
+export const MAX_PAGE_SIZE = 1000;
+
 // Control characters (C0, DEL, C1) and the characters Durable Functions forbids in instance ids.
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN_ID_CHARACTERS = /[\/\\#?\u0000-\u001f\u007f-\u009f]/;
@@ -297,7 +300,7 @@ export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidI
   return readChecked(filter, what, FILTER_CHECKS);
 }
 
-/** {@link validateInstanceFilter} plus paging: `pageSize` a positive integer, `continuationToken` a string. */
+/** {@link validateInstanceFilter} plus paging: `pageSize` an integer from 1 to {@link MAX_PAGE_SIZE}, `continuationToken` a string. */
 export function validateInstanceQuery(query: unknown, what = 'query'): ValidInstanceQuery {
   return readChecked(query, what, QUERY_CHECKS);
 }
@@ -328,7 +331,9 @@ const FILTER_CHECKS = {
 const QUERY_CHECKS = {
   ...FILTER_CHECKS,
   pageSize: (value: unknown, what: string): number =>
-    Number.isInteger(value) && (value as number) >= 1 ? (value as number) : invalid(what, 'must be an integer >= 1'),
+    Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE
+      ? (value as number)
+      : invalid(what, `must be an integer from 1 to ${MAX_PAGE_SIZE}`),
   continuationToken: isString,
 };
 

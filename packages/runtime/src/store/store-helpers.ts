@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
-import { assertValidName } from '../model/validation.js';
+import { assertValidName, MAX_PAGE_SIZE } from '../model/validation.js';
 import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 
 /**
@@ -11,8 +11,8 @@ import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 /** Default page size of `queryInstances`. */
 export const DEFAULT_PAGE_SIZE = 100;
 
-/** Largest accepted page size. */
-export const MAX_PAGE_SIZE = 1000;
+/** Largest accepted page size: the rule of `validateInstanceQuery`, which every client and store applies. */
+export { MAX_PAGE_SIZE } from '../model/validation.js';
 
 /** True when `state` matches the filters of `query` (paging aside). */
 export function matchesQuery(state: InstanceState, query: InstanceQuery): boolean {
