@@ -122,7 +122,7 @@ describe('dates', () => {
   });
 
   it('read a year of 1 to 3 digits as that year, never as 19xx or 20xx', () => {
-    const parsed = (d: string) => parseDate(new QueryParams(new URLSearchParams({ d })), 'd')?.toISOString();
+    const parsed = (d: string) => parseDate(new QueryParams(new URLSearchParams({ d })), 'd', 'down')?.toISOString();
     expect(parsed('1-01-01')).toBe(new Date('0001-01-01T00:00:00Z').toISOString());
     expect(parsed('1-01-01T00:00:00.000000Z')).toBe('0001-01-01T00:00:00.000Z');
     expect(parsed('10-01-01T00:00:00Z')).toBe('0010-01-01T00:00:00.000Z');
@@ -148,6 +148,35 @@ describe('dates', () => {
     const tokyo = (date: Date) => `${new Date(date.getTime() + 9 * 3_600_000).toISOString().slice(0, -1)}%2B09:00`;
     expect(await ids(call(`/instances?createdTimeFrom=${tokyo(created)}&instanceIdPrefix=done`))).toEqual(['done']);
     expect(await ids(call(`/instances?createdTimeTo=${tokyo(new Date(created.getTime() - 1))}&instanceIdPrefix=done`))).toEqual([]);
+  });
+});
+
+describe('a bound with digits below the millisecond', () => {
+  // Instances are created at whole milliseconds; the Python client sends microseconds (`.%fZ`), Durable Functions
+  // compares 100 ns ticks. A bound just after an instance's creation must not take it in, nor purge it.
+  const justAfter = (date: Date) => `${date.toISOString().slice(0, -1)}0001Z`; // 100 ns later
+  const justBefore = (date: Date) => `${new Date(date.getTime() - 1).toISOString().slice(0, -1)}9999Z`; // 100 ns earlier
+
+  it('createdTimeFrom just after the creation leaves the instance out of lists and purges', async () => {
+    expect(await ids(call(`/instances?createdTimeFrom=${justAfter(created)}&instanceIdPrefix=done`))).toEqual([]);
+    expect(await ids(call(`/instances?createdTimeFrom=${justBefore(created)}&instanceIdPrefix=done`))).toEqual(['done']);
+    const purged = await call(`/instances?createdTimeFrom=${justAfter(created)}&createdTimeTo=${justAfter(created)}`, 'DELETE');
+    expect(purged.status).toBe(404);
+    await purged.body?.cancel();
+    expect(await remaining()).toEqual(['done', 'ended']);
+  });
+
+  it('createdTimeTo just before the creation leaves the instance out; just after takes it in', async () => {
+    expect(await ids(call(`/instances?createdTimeTo=${justBefore(created)}&instanceIdPrefix=done`))).toEqual([]);
+    expect(await ids(call(`/instances?createdTimeTo=${justAfter(created)}&instanceIdPrefix=done`))).toEqual(['done']);
+  });
+
+  it('is read to the millisecond: up for createdTimeFrom, down for createdTimeTo', () => {
+    const parsed = (name: string, d: string) => parseDate(new QueryParams(new URLSearchParams({ [name]: d })), name, name === 'createdTimeFrom' ? 'up' : 'down')?.toISOString();
+    expect(parsed('createdTimeFrom', '2024-01-01T00:00:00.1230001Z')).toBe('2024-01-01T00:00:00.124Z');
+    expect(parsed('createdTimeFrom', '2024-01-01T00:00:00.123000Z')).toBe('2024-01-01T00:00:00.123Z');
+    expect(parsed('createdTimeFrom', '2024-01-01T23:59:59.9999+01:00')).toBe('2024-01-01T23:00:00.000Z');
+    expect(parsed('createdTimeTo', '2024-01-01T00:00:00.1239999Z')).toBe('2024-01-01T00:00:00.123Z');
   });
 });
 

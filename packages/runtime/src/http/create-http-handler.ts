@@ -436,9 +436,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.delete(`${BASE}/instances`, async (c) => {
     const params = queryOf(c.req.url);
-    const createdTimeFrom = parseDate(params, 'createdTimeFrom');
+    const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
-    const createdTimeTo = parseDate(params, 'createdTimeTo');
+    const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');
     const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
     // Passed on for the client's purge rule to refuse: a filter a purge cannot apply is never dropped.
     const instanceIdPrefix = parseString(params, 'instanceIdPrefix');

@@ -7,8 +7,8 @@ import { parseBoolean, parseDate, parseRuntimeStatuses, parseString, type QueryP
  */
 export function parseInstanceFilter(params: QueryParams): InstanceFilter {
   const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
-  const createdTimeFrom = parseDate(params, 'createdTimeFrom');
-  const createdTimeTo = parseDate(params, 'createdTimeTo');
+  const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
+  const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');
   const instanceIdPrefix = parseString(params, 'instanceIdPrefix');
   const showInput = parseBoolean(params, 'showInput');
   return {

@@ -69,36 +69,41 @@ const ISO_DATE_TIME = /^(\d{1,4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(
 
 /**
  * An ISO 8601 date or date-time (see `ISO_DATE_TIME`) that names a real instant: a day that does not exist
- * (`2024-02-30`) or an hour past 23 is refused, never rolled over into another date.
+ * (`2024-02-30`) or an hour past 23 is refused, never rolled over into another date. Digits below the millisecond
+ * (the Python client sends microseconds, .NET 100 ns ticks) are rounded as the bound needs, so that it takes in no
+ * instance the exact instant would leave out (instances are created at whole milliseconds): `up` for a lower bound
+ * (`createdTimeFrom`: `…00.1230001Z` is `…00.124Z`), `down` for an upper one (`createdTimeTo`).
  */
-export function parseDate(params: QueryParams, name: string): Date | undefined {
+export function parseDate(params: QueryParams, name: string, round: 'up' | 'down'): Date | undefined {
   const raw = params.get(name);
   if (raw === undefined) return undefined;
-  const date = isoDate(raw);
+  const date = isoDate(raw, round);
   if (!date) {
     throw new InvalidArgumentError(`${name} must be an ISO 8601 date or date-time such as 2024-01-31T12:00:00Z (a + in a zone as %2B)`);
   }
   return date;
 }
 
-function isoDate(raw: string): Date | undefined {
+function isoDate(raw: string, round: 'up' | 'down'): Date | undefined {
   const match = ISO_DATE_TIME.exec(raw);
   if (!match) return undefined;
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone = 'Z'] = match;
   const parts = [Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)] as const;
   const ms = Number(fraction.padEnd(3, '0').slice(0, 3));
+  // A later millisecond for a lower bound with a nonzero digit below the millisecond (set after the checks below).
+  const extraMs = round === 'up' && /[1-9]/.test(fraction.slice(3)) ? 1 : 0;
   const utc = new Date(0);
   utc.setUTCFullYear(parts[0], parts[1], parts[2]); // not Date.UTC, which reads years 0-99 as 1900-1999
   utc.setUTCHours(parts[3], parts[4], parts[5], ms);
   const exact = utc.getUTCFullYear() === parts[0] && utc.getUTCMonth() === parts[1] && utc.getUTCDate() === parts[2]
     && utc.getUTCHours() === parts[3] && utc.getUTCMinutes() === parts[4] && utc.getUTCSeconds() === parts[5];
   if (!exact) return undefined;
-  if (zone.toUpperCase() === 'Z') return utc;
+  if (zone.toUpperCase() === 'Z') return new Date(utc.getTime() + extraMs);
   const offsetHours = Number(zone.slice(1, 3));
   const offsetMinutes = Number(zone.slice(-2));
   if (offsetHours > 23 || offsetMinutes > 59) return undefined;
   const sign = zone[0] === '-' ? -1 : 1;
-  return new Date(utc.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  return new Date(utc.getTime() + extraMs - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }
 
 /** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks. */
