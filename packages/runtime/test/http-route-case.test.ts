@@ -215,6 +215,21 @@ describe('the Location of a running instance\'s status', () => {
   });
 });
 
+describe('a + in a path segment', () => {
+  it('is a +, as the durable-functions client means it when it puts an id into its URL templates as written (Durable Functions reads a space)', async () => {
+    const started = await fetch(`${server.url}${WEBHOOK_PATH}/orchestrators/WaitForEvents/a+b`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '1',
+    });
+    expect(started.status).toBe(202);
+    expect(await started.json()).toMatchObject({ id: 'a+b', statusQueryGetUri: `${server.url}${WEBHOOK_PATH}/instances/a%2Bb` });
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['a+b']);
+    for (const path of ['/instances/a+b', '/instances/a%2Bb']) expect(await statusOf(call(`${WEBHOOK_PATH}${path}`)), path).toBe(202);
+    expect(await errorOf(call(`${WEBHOOK_PATH}/instances/a%20b`))).toEqual([404, 'instance-not-found']);
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances/a+b/terminate?reason=x`, 'POST'))).toBe(202);
+    expect(await runtime.client.getStatus('a+b')).toMatchObject({ runtimeStatus: 'Terminated', output: 'x' });
+  });
+});
+
 describe('the code key', () => {
   it('is read in any case, and goes into the check-status URLs as code=', async () => {
     const started = await call(`${WEBHOOK_PATH}/orchestrators/Echo/c1?CODE=${KEY}`, 'POST', {});
