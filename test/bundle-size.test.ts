@@ -431,12 +431,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * engine hand out the step's time without a second Date, and decideResume leave an execution not started yet to a
  * worker before reading its history: 27,082 / 34,204 / 64,482 -> 27,084 / 34,215 / 64,493 B (+2 / +11 / +11), budgets
  * raised to match.
+ * The shared query rule (validateInstanceQuery) then refused a pageSize above 1000, which only the stores had refused,
+ * so the remote client refuses it as the local one instead of sending it: 27,084 / 34,215 / 64,493 / 8,178 ->
+ * 27,090 / 34,221 / 64,503 / 8,187 B (+6 / +6 / +10 / +9), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_084 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_215 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_493 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_090 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_221 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_503 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
 describe('bundle size', () => {
