@@ -157,6 +157,11 @@ describe('the durable-functions DurableClient against the durable-rx HTTP API', 
       expect(await client.getStatus('no-input')).toMatchObject({ runtimeStatus: 'Completed', input: null, output: null, customStatus: null });
     });
 
+    it('rejects a start with a version, which durable-rx cannot record, and starts nothing', async () => {
+      await expect(client.startNew('Echo', { instanceId: 'versioned', input: 1, version: '2.0' })).rejects.toThrow(/400/);
+      expect(await runtime.client.getStatus('versioned')).toBeUndefined();
+    });
+
     it('reads a Pending instance, hides the input with showInput: false and accepts the history flags', async () => {
       await runtime.stop(); // nothing runs: the instance stays Pending
       const id = await client.startNew('Echo', { input: { secret: 42 } });

@@ -210,6 +210,19 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['busy']);
     expect((await runtime.client.getStatus('busy'))?.name).toBe('WaitForEvents');
   });
+
+  it('refuses an orchestration version (400), which durable-rx cannot record or hand to the orchestrator, starting nothing', async () => {
+    // The durable-functions client appends ?version= to a start when asked for one; Durable Functions records it on
+    // the instance for the orchestrator to read. Started without it, the instance would run as if none was asked.
+    for (const query of ['version=2.0', 'VERSION=1', 'version=2.0&version=3.0']) {
+      expect(await errorOf(call(`/orchestrators/Echo/v?${query}`, { method: 'POST', json: 1 })), query).toEqual([400, 'invalid-argument']);
+    }
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+    // An empty value asks for no version (the Durable Functions client never sends one).
+    const started = await call('/orchestrators/Echo/v?version=', { method: 'POST', json: 1 });
+    expect(started.status).toBe(202);
+    await started.body?.cancel();
+  });
 });
 
 describe('GET /instances/{id}', () => {

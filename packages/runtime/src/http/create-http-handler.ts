@@ -166,7 +166,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
@@ -299,6 +299,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const idSegment = c.req.param('instanceId');
     const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    // Durable Functions records a `version` on the instance for the orchestrator to read; durable-rx has no versions, and
+    // a start that dropped one would run as if none was asked. An empty value asks for none.
+    if (queryOf(url).get('version')) {
+      throw new InvalidArgumentError('version is not supported: durable-rx orchestrators have no versions; leave it out');
+    }
     const base = baseOf(url); // before anything is done: a base that cannot be built on is refused first
     const input = await bodyOf(c);
     const id = await client.startNew(name, {
