@@ -631,6 +631,20 @@ describe('DELETE /instances/{id} and DELETE /instances', () => {
     expect(await response.json()).toEqual({ instancesDeleted: 2 });
     expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['c']);
   });
+
+  it('purges only terminal instances by filter, whatever runtimeStatus names: Running alone deletes nothing (404)', async () => {
+    const from = new Date(Date.now() - 60_000).toISOString();
+    await runtime.client.startNew('Echo', { instanceId: 'done', input: 1 });
+    await runtime.client.waitForCompletion('done', SETTLED);
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'running', input: 1 });
+    await until('running', (s) => s?.runtimeStatus === 'Running');
+    expect(await errorOf(call(`/instances?createdTimeFrom=${from}&runtimeStatus=Running,Pending,Suspended`, { method: 'DELETE' })))
+      .toEqual([404, 'instance-not-found']);
+    const response = await call(`/instances?createdTimeFrom=${from}&runtimeStatus=Running,Completed`, { method: 'DELETE' });
+    expect(await response.json()).toEqual({ instancesDeleted: 1 });
+    expect(await runtime.client.getStatus('running', { showHistory: true })).toMatchObject({ runtimeStatus: 'Running', history: expect.any(Array) });
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['running']);
+  });
 });
 
 describe('every instance command in every state', () => {
