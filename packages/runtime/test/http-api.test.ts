@@ -454,6 +454,10 @@ describe('POST /instances/{id}/raiseEvent/{eventName}', () => {
     expect(await errorOf(call('/instances/fin/raiseEvent/Item', { method: 'POST', json: 1 }))).toEqual([410, 'instance-not-running']);
     await runtime.client.startNew('WaitForEvents', { instanceId: 'w', input: 1 });
     expect(await errorOf(call('/instances/w/raiseEvent/a%0Ab', { method: 'POST', json: 1 }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call(`/instances/w/raiseEvent/${'e'.repeat(257)}`, { method: 'POST', json: 1 }))).toEqual([400, 'invalid-argument']);
+    expect((await runtime.client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+    // 256 characters are a name.
+    expect((await call(`/instances/w/raiseEvent/${'e'.repeat(256)}`, { method: 'POST', json: 1 })).status).toBe(202);
   });
 });
 
