@@ -180,6 +180,11 @@ describe('bodies', () => {
     const { base, client } = await open();
     const auth = { authorization: `Bearer ${KEY}` };
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/a`, { method: 'POST', headers, body: '{"a":' }))).toEqual([400, 'invalid-argument']);
+    // Not JSON as RFC 8259 writes it, though Newtonsoft.Json reads some of it leniently (single quotes, unquoted names,
+    // comments, NaN); a trailing comma, two values, `undefined`.
+    for (const body of ["{'a':1}", '{a:1}', '{"a":1 /* c */}', '[NaN]', '[1,]', '{"a":1}{"b":2}', 'undefined']) {
+      expect(await errorOf(fetch(`${base}/orchestrators/Echo/lenient`, { method: 'POST', headers, body })), body).toEqual([400, 'invalid-argument']);
+    }
     expect(await errorOf(fetch(`${base}/orchestrators/Echo/b`, {
       method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: '{"a":',
     }))).toEqual([400, 'invalid-argument']);
