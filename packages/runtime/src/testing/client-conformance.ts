@@ -242,6 +242,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(status).toMatchObject({ name: 'WaitForEvents', input: 1 });
       });
 
+      it('refuses the id of a Suspended instance too (409) and keeps it Suspended, with its input', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'held', input: 1 });
+        await client.suspend('held');
+        await expect(client.startNew('Echo', { instanceId: 'held', input: 'other' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect(await client.getStatus('held')).toMatchObject({ name: 'WaitForEvents', runtimeStatus: 'Suspended', input: 1 });
+      });
+
       it('starts a new execution over a terminal instance', async () => {
         await client.startNew('Echo', { instanceId: 'again', input: 'first' });
         await client.waitForCompletion('again', SETTLED);
@@ -588,6 +595,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await expect(client.rewind('ok')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
         await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 409 });
+        await client.suspend('active');
+        await expect(client.rewind('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
         await client.terminate('active');
         await client.waitForCompletion('active', SETTLED);
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 410 });
@@ -646,11 +655,31 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.waitForCompletion('r2', SETTLED)).output).toEqual(['b']);
       });
 
+      it('starts a Failed and a Terminated instance again with its input, not only a Completed one', async () => {
+        await client.startNew('StepThenFlaky', { instanceId: 'r-failed', input: { n: 1 } });
+        expect((await client.waitForCompletion('r-failed', SETTLED)).runtimeStatus).toBe('Failed');
+        flakyFixed = true;
+        expect(await client.restart('r-failed')).toBe('r-failed');
+        expect(await client.waitForCompletion('r-failed', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', input: { n: 1 }, output: 21 });
+        await client.startNew('WaitForEvents', { instanceId: 'r-terminated', input: 1 });
+        await client.terminate('r-terminated', 'stop');
+        expect(await client.restart('r-terminated')).toBe('r-terminated');
+        const again = await client.getStatus('r-terminated');
+        expect(['Pending', 'Running']).toContain(again?.runtimeStatus);
+        expect(again?.input).toBe(1);
+        await client.raiseEvent('r-terminated', 'Item', 'after restart');
+        expect(await client.waitForCompletion('r-terminated', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['after restart'] });
+      });
+
       it('refuses an active (409) and an unknown (404) instance, writing nothing', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'held', input: 1 });
+        await client.suspend('held');
+        await expect(client.restart('held')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        expect((await client.getStatus('held'))?.runtimeStatus).toBe('Suspended');
         await client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });
         await expect(client.restart('busy')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
         await expect(client.restart('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
-        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['busy']);
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['held', 'busy']);
       });
     });
 
@@ -818,6 +847,9 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
         await expect(client.purgeInstanceHistory('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
         expect(await client.getStatus('active')).toBeDefined();
+        await client.suspend('active');
+        await expect(client.purgeInstanceHistory('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        expect((await client.getStatus('active'))?.runtimeStatus).toBe('Suspended');
       });
 
       it('purges terminal instances by filter', async () => {
