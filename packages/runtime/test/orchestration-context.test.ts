@@ -1,0 +1,83 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ActivityContext } from '../src/engine/orchestration-context.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import { silentLogger } from '../src/env/logger.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { SETTLED } from '../src/testing/settled.js';
+import { ending } from './ending.js';
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+async function start(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'orchestrators'>): Promise<Runtime> {
+  const runtime = createRuntime({ logger: silentLogger, ...options });
+  runtimes.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+describe('what orchestrators and activities are given', () => {
+  it('gives an orchestrator its instanceId, parentInstanceId, name and input, and an activity its instanceId, name and attempt', async () => {
+    const orchestrators: unknown[] = [];
+    const activities: unknown[] = [];
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          orchestrators.push({ instanceId: ctx.instanceId, parentInstanceId: ctx.parentInstanceId, name: ctx.name, input: ctx.getInput() });
+          return yield ctx.callSubOrchestrator('Child', 'child input', 'the-child');
+        },
+        Child: function* (ctx) {
+          orchestrators.push({ instanceId: ctx.instanceId, parentInstanceId: ctx.parentInstanceId, name: ctx.name, input: ctx.getInput() });
+          return yield ctx.callActivity('Work', 'activity input');
+        },
+      },
+      activities: {
+        Work: (input: string, ctx: ActivityContext) => {
+          activities.push({ input, instanceId: ctx.instanceId, name: ctx.name, attempt: ctx.attempt });
+          return 'worked';
+        },
+      },
+    });
+    await runtime.client.startNew('Parent', { instanceId: 'the-parent', input: 'parent input' });
+    expect(await runtime.client.waitForCompletion('the-parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
+    // Each orchestrator records once per replay; the first record is its first run.
+    expect(orchestrators).toContainEqual({ instanceId: 'the-parent', parentInstanceId: undefined, name: 'Parent', input: 'parent input' });
+    expect(orchestrators).toContainEqual({ instanceId: 'the-child', parentInstanceId: 'the-parent', name: 'Child', input: 'child input' });
+    expect(activities).toEqual([{ input: 'activity input', instanceId: 'the-child', name: 'Work', attempt: 1 }]);
+  });
+});
+
+describe('suspended instances keep what reaches them', () => {
+  it('keeps a durable timer that fires while suspended and goes on with it after the resume', async () => {
+    const clock = new VirtualClock();
+    const runtime = await start({
+      clock,
+      orchestrators: {
+        Sleep: function* (ctx) {
+          yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 60_000));
+          ctx.setCustomStatus('woke');
+          return 'done';
+        },
+      },
+    });
+    const { client } = runtime;
+    const id = await client.startNew('Sleep');
+    const fireAt = clock.now().getTime() + 60_000;
+    await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await client.suspend(id, 'hold');
+    const recorded = firstValueFrom(client.history$(id).pipe(filter((e) => e.type === 'TimerFired')));
+    // Move the clock past the timer (and whatever the worker armed before it).
+    while (clock.now().getTime() < fireAt) {
+      await clock.waitForTimer();
+      await clock.advanceTo(new Date(Math.min(clock.nextTimerAt!.getTime(), fireAt)));
+    }
+    await recorded; // the fire was committed ...
+    expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended' }); // ... and not acted on
+    expect((await client.getStatus(id))?.customStatus).toBeUndefined();
+    await client.resume(id, 'go on');
+    expect(await ending(client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done', customStatus: 'woke' });
+  });
+});
