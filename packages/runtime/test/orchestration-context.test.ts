@@ -6,6 +6,7 @@ import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { ending } from './ending.js';
+import { within } from './within.js';
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {
@@ -79,5 +80,22 @@ describe('suspended instances keep what reaches them', () => {
     expect((await client.getStatus(id))?.customStatus).toBeUndefined();
     await client.resume(id, 'go on');
     expect(await ending(client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done', customStatus: 'woke' });
+  });
+});
+
+describe('waitForCompletion on a clock that does not move by itself', () => {
+  it('answers timeoutMs: 0 with the current status at once, without waiting for the clock to move', async () => {
+    const clock = new VirtualClock();
+    const runtime = await start({
+      clock,
+      orchestrators: {
+        Wait: function* (ctx) {
+          return yield ctx.waitForExternalEvent('go');
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Wait');
+    const now = await within(runtime.client.waitForCompletion(id, { timeoutMs: 0 }), 'the answer to waitForCompletion with timeoutMs: 0');
+    expect(['Pending', 'Running']).toContain(now.runtimeStatus);
   });
 });

@@ -306,11 +306,15 @@ export class LocalClient implements DurableClient {
       // resolves with that status; one that never answers ends the wait with a TimeoutError. The remote client follows
       // the same rule for its first snapshot.
       else {
-        cancelTimer = this.#deadlines.add(timeoutMs, () => {
-          if (seen) return settle(() => resolve(latestState));
+        const timeUp = (): void => (seen ? settle(() => resolve(latestState)) : noAnswer());
+        const noAnswer = (): void => {
           timedOut = true;
           cancelTimer = this.#deadlines.add(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
-        });
+        };
+        // `timeoutMs: 0` (or less) has passed already: the first status ends the wait, with no deadline to reach on a
+        // clock that may not move by itself (a VirtualClock in a test).
+        if (timeoutMs <= 0) timeUp();
+        else cancelTimer = this.#deadlines.add(timeoutMs, timeUp);
       }
     });
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
