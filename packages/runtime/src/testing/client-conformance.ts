@@ -105,6 +105,11 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           return a + b;
         },
         Echo: echo,
+        WaitForNamed: function* (ctx) {
+          const received: unknown[] = [];
+          for (const name of ctx.getInput<string[]>()) received.push(yield ctx.waitForExternalEvent(name));
+          return received;
+        },
       };
       store = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
       runtime = createRuntime({ store, orchestrators, activities, logger: silentLogger });
@@ -281,6 +286,27 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.startNew('WaitForEvents', { instanceId: 'big-event', input: 1 });
         await client.raiseEvent('big-event', 'Item', 2 ** 62);
         expect((await client.waitForCompletion('big-event', SETTLED)).output).toEqual([2 ** 62]);
+      });
+    });
+
+    describe('names that are Object.prototype keys', () => {
+      const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+
+      it('takes them as instance ids: started, listed, watched and purged like any other id', async () => {
+        for (const id of names) await client.startNew('Echo', { instanceId: id, input: id });
+        for (const id of names) expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ instanceId: id, runtimeStatus: 'Completed', output: id });
+        expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual([...names].sort());
+        expect((await firstValueFrom(client.status$('__proto__')))?.output).toBe('__proto__');
+        for (const id of names) expect(await client.purgeInstanceHistory(id)).toEqual({ instancesDeleted: 1 });
+        expect(await client.getStatusAll()).toEqual([]);
+      });
+
+      it('takes them as event names, buffered and delivered in order', async () => {
+        await client.startNew('WaitForNamed', { instanceId: 'named', input: names });
+        for (const name of names) await client.raiseEvent('named', name, `value of ${name}`);
+        expect(await client.waitForCompletion('named', SETTLED)).toMatchObject({
+          runtimeStatus: 'Completed', output: names.map((name) => `value of ${name}`),
+        });
       });
     });
 
