@@ -51,6 +51,41 @@ describe('what orchestrators and activities are given', () => {
   });
 });
 
+describe('tasks', () => {
+  it('marks a failed task completed and faulted, as a Durable Functions Task is: completion is not success', async () => {
+    const runtime = await start({
+      orchestrators: {
+        Race: function* (ctx) {
+          const failing = ctx.callActivity('Fail');
+          const never = ctx.waitForExternalEvent('never');
+          const winner = yield ctx.Task.any([failing, never]);
+          const succeeding = ctx.callActivity('Succeed');
+          yield succeeding;
+          return {
+            winnerIsFailing: winner === failing,
+            failing: { isCompleted: failing.isCompleted, isFaulted: failing.isFaulted, error: failing.error?.name },
+            never: { isCompleted: never.isCompleted, isFaulted: never.isFaulted },
+            succeeding: { isCompleted: succeeding.isCompleted, isFaulted: succeeding.isFaulted, result: succeeding.result },
+          };
+        },
+      },
+      activities: {
+        Fail: () => {
+          throw new Error('broken');
+        },
+        Succeed: () => 'fine',
+      },
+    });
+    const id = await runtime.client.startNew('Race');
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toEqual({
+      winnerIsFailing: true,
+      failing: { isCompleted: true, isFaulted: true, error: 'TaskFailedError' },
+      never: { isCompleted: false, isFaulted: false },
+      succeeding: { isCompleted: true, isFaulted: false, result: 'fine' },
+    });
+  });
+});
+
 describe('suspended instances keep what reaches them', () => {
   it('keeps a durable timer that fires while suspended and goes on with it after the resume', async () => {
     const clock = new VirtualClock();

@@ -21,9 +21,18 @@ export abstract class DurableTask<T = unknown> {
   get isSettled(): boolean {
     return this.#state !== 'pending';
   }
-  /** True once the task completed successfully. */
+  /**
+   * True once the task has completed, successfully or not (a failed task is completed and {@link isFaulted}), as a
+   * Durable Functions `Task` is: completion is not success. The same as {@link isSettled}.
+   *
+   * @example
+   * ```ts
+   * const winner = yield ctx.Task.any([call, timeout]);
+   * if (winner === call && !call.isFaulted) return call.result;
+   * ```
+   */
   get isCompleted(): boolean {
-    return this.#state === 'completed';
+    return this.#state !== 'pending';
   }
   /** True once the task failed. */
   get isFaulted(): boolean {

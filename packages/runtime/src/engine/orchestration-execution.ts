@@ -532,7 +532,7 @@ export class OrchestrationExecution {
       const task = this.#awaiting;
       if (this.#phase.kind !== 'running' || !task?.isSettled) return;
       this.#awaiting = undefined;
-      if (task.isCompleted) this.#advance(false, task.result);
+      if (!task.isFaulted) this.#advance(false, task.result);
       else this.#advance(true, task.error);
     }
   }

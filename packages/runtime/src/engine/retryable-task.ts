@@ -48,7 +48,7 @@ export class RetryableTask<T> extends DurableTask<T> {
       return;
     }
     if (child !== this.#current) return;
-    if (child.isCompleted) return this.complete(child.result as T);
+    if (!child.isFaulted) return this.complete(child.result as T);
     const error = child.error ?? new Error('task failed');
     let delay: number | undefined;
     try {

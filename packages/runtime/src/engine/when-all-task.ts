@@ -25,7 +25,7 @@ export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends Dura
     if (this.isSettled) return;
     const failed = this.children.find((c) => c.isFaulted);
     if (failed) return this.fail(failed.error ?? new Error('task failed'));
-    if (this.children.every((c) => c.isCompleted)) {
+    if (this.children.every((c) => c.isSettled)) {
       this.complete(this.children.map((c) => c.result) as TaskResults<T>);
     }
   }
