@@ -86,6 +86,28 @@ describe('tasks', () => {
   });
 });
 
+describe('timers', () => {
+  it("cancels a timer that lost the race, seen through Durable Functions' isCanceled as well as isCancelled", async () => {
+    const runtime = await start({
+      orchestrators: {
+        Approval: function* (ctx) {
+          const timeout = ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 3600_000));
+          const approved = ctx.waitForExternalEvent('approved');
+          const winner = yield ctx.Task.any([approved, timeout]);
+          const before = { isCompleted: timeout.isCompleted, isCanceled: timeout.isCanceled };
+          if (!timeout.isCompleted) timeout.cancel();
+          return { approved: winner === approved, before, after: { isCanceled: timeout.isCanceled, isCancelled: timeout.isCancelled } };
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Approval');
+    await runtime.client.raiseEvent(id, 'approved', true);
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toEqual({
+      approved: true, before: { isCompleted: false, isCanceled: false }, after: { isCanceled: true, isCancelled: true },
+    });
+  });
+});
+
 describe('suspended instances keep what reaches them', () => {
   it('keeps a durable timer that fires while suspended and goes on with it after the resume', async () => {
     const clock = new VirtualClock();

@@ -20,6 +20,20 @@ export class TimerTask extends AtomicTask<void> {
     return this.#cancelled;
   }
 
+  /**
+   * Durable Functions' name of {@link isCancelled} (its `TimerTask.isCanceled`), so orchestrators written for it run
+   * unchanged.
+   *
+   * @example
+   * ```ts
+   * if (!timeout.isCompleted) timeout.cancel();
+   * timeout.isCanceled; // true
+   * ```
+   */
+  get isCanceled(): boolean {
+    return this.#cancelled;
+  }
+
   /** Stops waiting for the timer. Throws if it already fired. */
   cancel(): void {
     if (this.isSettled) throw new Error('cannot cancel a timer that has already fired');
