@@ -216,32 +216,52 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     }
   });
 
-  it('leaves the suspend of a Pending or ContinuedAsNew instance to a worker, which runs the queued start first', () => {
-    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
-      expect(decideSuspend({ state: state({ runtimeStatus }), event: suspended, now, newId })).toEqual({ kind: 'send' });
-    }
-    // What a worker does with the start and the suspend behind it: the orchestrator's first step runs (its activity is
-    // scheduled), then it is suspended. Only a worker can do that.
+  it('suspends an execution not started yet (Pending, ContinuedAsNew) by its status alone; a worker then starts it suspended', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
     };
-    const decision = decideStep(input(state({ runtimeStatus: 'Pending' }), [start, message(suspended)], { now }));
-    if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.state.runtimeStatus).toBe('Suspended');
-    expect(decision.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running', 'Suspended'] as const) {
+      const s = waiting({ runtimeStatus });
+      const decision = decideSuspend({ state: s, event: suspended, now, newId });
+      if (decision.kind !== 'commit') throw new Error(`expected a commit for ${runtimeStatus}`);
+      // Nothing appended: a history ahead of the start would have a worker defer the start behind it.
+      expect(decision.writeSet).toEqual({
+        lease: lease(s), requests: [{ type: 'replaceState', state: { ...s, runtimeStatus: 'Suspended', lastUpdatedTime: now, version: s.version + 1 } }],
+      });
+      // A worker claims the queued start: the execution starts suspended, its code does not run (no activity).
+      const first = decideStep(input(decision.state, [start], { now }));
+      if (first.kind !== 'commit') throw new Error('expected a commit');
+      expect(first.state.runtimeStatus).toBe('Suspended');
+      expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+    }
+    // A terminal instance: left to the message, whose condition refuses it.
+    expect(decideSuspend({ state: waiting({ runtimeStatus: 'Completed' }), event: suspended, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('leaves a suspend or resume of an execution not started yet (its start queued) to a worker, and terminates it', () => {
-    // A continueAsNew and a suspend in one step leave the new execution Suspended with an empty history (a resume in
-    // that step too leaves it Running so); its ExecutionStarted is queued. A suspend or resume recorded ahead of the
-    // start would make a worker defer the start behind it and take the execution for started.
-    for (const runtimeStatus of ['Suspended', 'Running'] as const) {
-      const s = waiting({ runtimeStatus });
-      expect(decideSuspend({ state: s, event: suspended, now, newId }), runtimeStatus).toEqual({ kind: 'send' });
-      expect(decideResume({ state: s, event: resumed, now, newId, history: [] }), runtimeStatus).toEqual({ kind: 'send' });
+  it('resumes an execution suspended before it started by making it Pending again, and leaves any other not started to a worker', () => {
+    const s = waiting({ runtimeStatus: 'Suspended' });
+    const decision = decideResume({ state: s, event: resumed, now, newId });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.writeSet).toEqual({
+      lease: lease(s), requests: [{ type: 'replaceState', state: { ...s, runtimeStatus: 'Pending', lastUpdatedTime: now, version: s.version + 1 } }],
+    });
+    // Its start then runs as any start does: the activity is scheduled.
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+    };
+    const first = decideStep(input(decision.state, [start], { now }));
+    if (first.kind !== 'commit') throw new Error('expected a commit');
+    expect(first.state.runtimeStatus).toBe('Running');
+    expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
+    // Not Suspended (a resume in the step of a continueAsNew and a suspend leaves it Running): nothing to resume.
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running'] as const) {
+      expect(decideResume({ state: waiting({ runtimeStatus }), event: resumed, now, newId, history: [] }), runtimeStatus).toEqual({ kind: 'send' });
     }
-    // A terminate ends the execution: committed, and the start that reaches it later is recorded and ignored.
+  });
+
+  it('terminates an execution not started yet, whatever its status: the start that reaches it later is recorded and ignored', () => {
     const s = waiting({ runtimeStatus: 'Suspended' });
     const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString(), reason: 'stop' };
     const decision = decideTerminate({ state: s, event: terminated, now, newId });
@@ -285,12 +305,6 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       // A worker's resume step does run it: the activity result completes the instance.
       if (what === 'an activity result') expect(workerStep(s, history, resumed).state.runtimeStatus).toBe('Completed');
     }
-    // A Pending or ContinuedAsNew instance: its queued start runs first, on a worker.
-    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
-      expect(decideResume({ state: waiting({ runtimeStatus }), event: resumed, now, newId, history: [] }), runtimeStatus).toEqual({ kind: 'send' });
-    }
-    // Suspended with no history of it (a continueAsNew and a suspend in one step): the new execution has not started.
-    expect(decideResume({ state: waiting({ runtimeStatus: 'Suspended' }), event: resumed, now, newId, history: [] })).toEqual({ kind: 'send' });
   });
 });
 

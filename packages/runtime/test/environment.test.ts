@@ -91,8 +91,9 @@ describe('an injected clock', () => {
   it('times the read-your-writes wait of a command that no worker applies', () =>
     withPendingInstance(async (client, clock, id) => {
       let settled = false;
-      // A suspend of a Pending instance: a worker runs its first step, then suspends it. (A terminate, or the suspend of
-      // a Running instance, that no worker holds is committed by the client itself, without a wait.)
+      // A suspend behind an event raised before it: a worker applies both, in order. (A terminate, or a suspend that
+      // nothing waits before, of an instance no worker holds is committed by the client itself, without a wait.)
+      await client.raiseEvent(id, 'before the suspend');
       const suspending = client.suspend(id, 'pause').finally(() => {
         settled = true;
       });

@@ -181,12 +181,14 @@ export interface DurableClient {
    * Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. A Running
    * instance that no worker holds is suspended by the local client in its own commit, so it needs no worker at all (a
    * `createClient({ store })` alone); a Suspended one (a repeated suspend, an HTTP retry) is answered at once, the
-   * status unchanged, its suspend recorded in the history in the client's commit as a worker records it. The suspend is
+   * status unchanged, its suspend recorded in the history in the client's commit as a worker records it. So is a
+   * Pending (or ContinuedAsNew) instance that no worker holds: its status becomes Suspended at once, and the worker
+   * that later takes its queued start starts it suspended, so none of its code runs before the resume. The suspend is
    * queued for a worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
-   * at once when the instance is Suspended already), for a Pending or ContinuedAsNew instance (a worker runs the first
-   * step of its execution, then suspends it), on a store without `capabilities.unclaimedWrites` (MongoStore), while a
-   * worker is running a step of the instance, or while a message committed before it (an event, a result, a resume
-   * whose call timed out) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
+   * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites` (MongoStore),
+   * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
+   * its worker: that worker runs its first step, then suspends it), or while a message committed before it (an event,
+   * a result, a resume whose call timed out) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
    *
    * @example
    * ```ts
@@ -205,9 +207,9 @@ export interface DurableClient {
    * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
    * on what was kept (an event raised, an activity result or a timer that arrived while suspended), while a message
    * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
-   * first), for a Pending or ContinuedAsNew instance (a worker runs the first step of its execution first), on a store
-   * without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of the instance.
-   * Unknown: 404; terminal: 410.
+   * first), on a store without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of
+   * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
+   * client's commit too: it is Pending again, and its start runs as any start does. Unknown: 404; terminal: 410.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

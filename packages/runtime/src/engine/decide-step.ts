@@ -509,14 +509,16 @@ export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResum
  * between step markers and `version` grows by one, under an `unclaimed` lease: a Running instance becomes Suspended,
  * and a Suspended one stays so, its suspend recorded as a worker records it (a repeated suspend, an HTTP retry). The
  * store's check (`unclaimedHolds`) orders it behind a message committed before it (a resume whose call timed out):
- * it refuses the commit then, and the suspend goes to a worker after that message. Anything else is left to a worker
- * (`send`): a Pending or ContinuedAsNew instance has its start queued before the suspend, and a worker runs that
- * first step of the orchestrator, then suspends it; so does an execution with no history yet, whatever its status (a
- * continueAsNew and a suspend in one step), see `unclaimedStep`; a terminal one is refused by the message's condition.
+ * it refuses the commit then, and the suspend goes to a worker after that message. An execution with no history yet
+ * (Pending, ContinuedAsNew, or any status a continueAsNew and a suspend in one step leave) is suspended by its status
+ * alone (`unclaimedStatus`): a worker then starts it suspended. A terminal one is left to the message (`send`), whose
+ * condition refuses it.
  */
 export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
-  return (status === 'Running' || status === 'Suspended') && started(input.state) ? unclaimedStep(input, false, undefined) : SEND;
+  if (isTerminalStatus(status)) return SEND;
+  if (!started(input.state)) return unclaimedStatus(input, 'Suspended');
+  return status === 'Running' || status === 'Suspended' ? unclaimedStep(input, false, undefined) : SEND;
 }
 
 /**
@@ -524,16 +526,17 @@ export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): Dir
  * instance is Suspended and nothing reached it while suspended (the stored history, which `needHistory` asks for,
  * shows no event kept for the resume: `suspendedWithNothingDeferred`), or it is Running (a repeated resume, recorded
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
- * one, under an `unclaimed` lease: a Suspended instance becomes Running. Otherwise it is left to a worker (`send`):
- * events kept in the history, which the resume runs the orchestrator on; a Pending or ContinuedAsNew instance, whose
- * queued start a worker runs first; a terminal one, refused by the message's condition. A message committed before
+ * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution started
+ * becomes Pending again by its status alone (`unclaimedStatus`). Otherwise it is left to a worker (`send`): events
+ * kept in the history, which the resume runs the orchestrator on; a Pending, ContinuedAsNew or Running execution not
+ * started yet (nothing to resume); a terminal one, refused by the message's condition. A message committed before
  * the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is still queued:
  * the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
  */
 export function decideResume(input: SuspendInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
-  // Asked before the history is: an execution not started yet needs no read to be left to a worker.
-  if (!started(state)) return SEND;
+  // Asked before the history is: an execution not started yet needs no read.
+  if (!started(state)) return state.runtimeStatus === 'Suspended' ? unclaimedStatus(input, 'Pending') : SEND;
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
@@ -542,14 +545,29 @@ export function decideResume(input: SuspendInput<ExecutionResumedEvent>): Direct
 
 /**
  * The current execution has started: it has a history. One not started yet (its ExecutionStarted still queued, which
- * unclaimedHolds lets through) takes no client's suspend or resume ahead of its start: a worker replaying that history
- * would defer the start behind it and take the execution for started (a continueAsNew and a suspend in one step leave
- * it Suspended so, a resume in that step too Running). A worker applies the command after the start. A terminate may
- * go first: it ends the execution, and the start that reaches it then is recorded and ignored, as for a Pending
- * instance.
+ * unclaimedHolds lets through) takes no client's suspend or resume recorded ahead of its start: a worker replaying that
+ * history would defer the start behind it and take the execution for started (a continueAsNew and a suspend in one
+ * step leave it Suspended so, a resume in that step too Running). A client changes its status alone instead
+ * (`unclaimedStatus`). A terminate may go first: it ends the execution, and the start that reaches it then is
+ * recorded and ignored, as for a Pending instance.
  */
 function started(state: InstanceState): boolean {
   return state.historyLength > 0;
+}
+
+/**
+ * A suspend or resume of an execution not started yet (its ExecutionStarted queued: a Pending instance, or one that
+ * continued as new), decided without a lease: only its status changes, `version` grows by one, and nothing is
+ * appended (a history ahead of the start would have a worker defer the start behind it and take the execution for
+ * started). A worker that then claims the start of a Suspended execution starts it suspended (decideStep records the
+ * suspend ahead of the start), so none of its code runs before a resume; a resume before any worker came makes it
+ * Pending again, and its start runs as any start does.
+ */
+function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, runtimeStatus: 'Suspended' | 'Pending'): DirectDecision {
+  const { state, now } = input;
+  const next: InstanceState = { ...state, runtimeStatus, lastUpdatedTime: now, version: state.version + 1 };
+  const lease: WriteLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
+  return { kind: 'commit', state: next, writeSet: { lease, requests: [{ type: 'replaceState', state: next }] } };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceStatus } from '../model/instance-status.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
+import { createClient } from '../client/create-client.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
@@ -627,6 +628,37 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.waitForCompletion('active', SETTLED);
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 410 });
         await expect(client.rewind('nobody')).rejects.toMatchObject({ status: 404 });
+      });
+    });
+
+    describe('read-your-writes with no worker running', () => {
+      it('suspends and resumes an instance nobody has started yet at once; a worker then runs nothing of it until the resume', async () => {
+        const lone = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+        const worker = createRuntime({ store: lone, orchestrators: { WaitForEvents: waitForEvents }, logger: silentLogger });
+        try {
+          const admin = createClient({ store: lone });
+          await admin.startNew('WaitForEvents', { instanceId: 'parked', input: 1 });
+          await admin.suspend('parked', 'hold');
+          expect((await admin.getStatus('parked'))?.runtimeStatus).toBe('Suspended');
+          await admin.resume('parked', 'go');
+          expect((await admin.getStatus('parked'))?.runtimeStatus).toBe('Pending');
+          await admin.suspend('parked', 'hold again');
+          expect((await admin.getStatus('parked'))?.runtimeStatus).toBe('Suspended');
+          // A worker comes: the instance starts suspended, keeps the event raised meanwhile, and runs on the resume.
+          await worker.start();
+          const recorded = firstValueFrom(admin.history$('parked').pipe(filter((e) => e.type === 'EventRaised')));
+          await admin.raiseEvent('parked', 'Item', 'kept');
+          await recorded;
+          const meanwhile = await admin.getStatus('parked');
+          expect(meanwhile?.runtimeStatus).toBe('Suspended');
+          expect(meanwhile).not.toHaveProperty('customStatus');
+          await admin.resume('parked');
+          expect((await admin.getStatus('parked'))?.runtimeStatus).not.toBe('Suspended');
+          expect(await admin.waitForCompletion('parked', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['kept'] });
+        } finally {
+          await worker.stop();
+          await lone.close();
+        }
       });
     });
 

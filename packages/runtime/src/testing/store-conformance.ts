@@ -910,24 +910,27 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         ]);
       });
 
-      it('leaves a Pending instance\u2019s suspend to a worker, which runs its first step, then suspends it', async (context) => {
+      it('suspends a Pending instance in the client\u2019s own commit; a worker then starts it suspended and runs it on the resume', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         const client = createClient({ store: opened });
         await client.startNew('AwaitGo', { instanceId: 'ps' });
-        // The store, telling when the suspend's commit (direct, or its message) is done.
+        // The store, telling when the suspend's first commit is done: the client's own, under an unclaimed lease (the
+        // start of the execution read does not hold it back), not a message for a worker.
         const { store, done } = firstCommitTold(opened);
-        const suspending = createClient({ store }).suspend('ps');
-        // decideSuspend answered send: the first commit is the message, no direct commit tried (the store would not
-        // refuse one: the start of the execution read does not hold it back).
-        expect((await done).lease).toBeUndefined();
-        expect(await client.getStatus('ps')).toMatchObject({ runtimeStatus: 'Pending' });
+        await createClient({ store }).suspend('ps', 'before it ran');
+        expect((await done).lease?.kind).toBe('unclaimed');
+        expect(await client.getStatus('ps')).toMatchObject({ runtimeStatus: 'Suspended' });
+        expect(await opened.getHistory('ps')).toEqual([]);
         await runtimeOn(opened, 'w1', { orchestrators });
-        await suspending;
+        await client.raiseEvent('ps', 'go', 'kept');
+        // The worker takes the start and the event in and keeps both for the resume: the code has not run.
+        await within(firstValueFrom(client.history$('ps').pipe(filter((e) => e.type === 'EventRaised'))), 'the event taken in');
         expect(await client.getStatus('ps')).toMatchObject({ runtimeStatus: 'Suspended' });
         const types = (await opened.getHistory('ps')).map((e) => e.type);
-        expect(types.indexOf('ExecutionStarted')).toBeGreaterThanOrEqual(0);
-        expect(types.indexOf('ExecutionStarted')).toBeLessThan(types.indexOf('ExecutionSuspended'));
+        expect(types.indexOf('ExecutionSuspended')).toBeLessThan(types.indexOf('ExecutionStarted'));
+        await client.resume('ps');
+        expect(await client.waitForCompletion('ps', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'kept' });
       });
 
       it('applies an event raised before the suspend first (the suspend goes to a worker after it)', async (context) => {
