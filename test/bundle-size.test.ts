@@ -434,11 +434,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The shared query rule (validateInstanceQuery) then refused a pageSize above 1000, which only the stores had refused,
  * so the remote client refuses it as the local one instead of sending it: 27,084 / 34,215 / 64,493 / 8,178 ->
  * 27,090 / 34,221 / 64,503 / 8,187 B (+6 / +6 / +10 / +9), budgets raised to match.
+ * An API conformance pass then had a suspend or resume of an execution not started yet committed by the client as a
+ * status change alone (read-your-writes with no worker), waitForCompletion answer timeoutMs: 0 without a deadline,
+ * a failed task read isCompleted, and a timer take Durable Functions' isCanceled: 27,090 / 34,221 / 64,503 ->
+ * 27,177 / 34,306 / 64,595 B (+87 / +85 / +92), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_090 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_221 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_503 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_177 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_306 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_595 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
