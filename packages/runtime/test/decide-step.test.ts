@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
+import { decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
 import { applyEvent } from '../src/engine/apply-event.js';
@@ -472,5 +472,44 @@ describe('suspendedWithNothingDeferred, the rule decideResume reads the history 
     const history = base().event(suspended).eventRaised('go', 1).build(); // ends with the step's OrchestratorCompleted
     expect(suspendedWithNothingDeferred(history, history.length - 2)).toBe(true);
     expect(suspendedWithNothingDeferred(history, history.length)).toBe(false);
+  });
+});
+
+describe('decideRefusedStep', () => {
+  const failure = { errorType: 'PayloadTooLargeError', errorMessage: 'too large' };
+  const history = new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1).build();
+
+  it('fails the instance with the store\'s reason, recording the claimed events, without running the orchestrator', () => {
+    const s = state({ historyLength: history.length, customStatus: 'kept' });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failure, customStatus: 'kept', version: 3 });
+    expect(decision.writeSet.lease).toEqual({ kind: 'orchestration', instanceId: 'instance-1', token: 'lease' });
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'TaskCompleted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['result'] });
+  });
+
+  it('asks for the history of a started sub-orchestration, and answers its parent from it', () => {
+    const parentInstance = { instanceId: 'parent', name: 'P', taskScheduledId: 4, executionId: 'parent-execution' };
+    const child = history.map((e) => (e.type === 'ExecutionStarted' ? { ...e, parentInstance } : e));
+    const s = state({ historyLength: child.length, parentInstanceId: 'parent' });
+    const base = { state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure };
+    expect(decideRefusedStep(base)).toEqual({ kind: 'needHistory' });
+    const decision = decideRefusedStep({ ...base, history: child });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.writeSet.requests).toContainEqual(expect.objectContaining({
+      type: 'insertMessage',
+      message: expect.objectContaining({ instanceId: 'parent', executionId: 'parent-execution', event: expect.objectContaining({ type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4, failureDetails: failure }) }),
+    }));
+  });
+
+  it('consumes late events of a terminal instance, recording nothing and leaving it as it is', () => {
+    const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toEqual({ ...s, version: 3 });
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
   });
 });

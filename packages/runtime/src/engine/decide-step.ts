@@ -2,7 +2,7 @@ import {
   assertNever, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
-import { isTerminalStatus, type InstanceState, type Mutable } from '../model/instance-status.js';
+import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
@@ -168,6 +168,70 @@ function decide(
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
     eventsReplayed, eventsApplied: execution.stats.eventsApplied - eventsApplied,
   };
+}
+
+/** Everything {@link decideRefusedStep} needs: the step's input, and why the store refused its write set. */
+export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecution'> {
+  /** The store's reason (its error as failure details). */
+  readonly failure: FailureDetails;
+}
+
+/**
+ * What a claimed step commits when the store refused its write set for good (a DurableError with status 400 or 413:
+ * MongoStore refuses a document over its payload limit), so that the instance ends instead of having the same step
+ * refused at every lease expiry: the instance fails with the store's reason, without running the orchestrator. The
+ * claimed messages are consumed and their events recorded, between step markers, followed by `ExecutionCompleted`
+ * (Failed) unless they ended the execution themselves (a terminate). A sub-orchestration answers its parent, as any
+ * failed one does. A rewind (a Failed instance and its `ExecutionRewound`) is recorded as a rewound execution that
+ * failed again: the history becomes the rewound one plus this step, under a new `historyEpoch`, so a later rewind
+ * replays it. A step that reaches a terminal instance and is not a rewind or a start (late events, recorded and
+ * ignored) records nothing: its messages are consumed and the instance is left as it is. `needHistory` when the
+ * history is needed: a rewind's, or a started sub-orchestration's (its parent link).
+ */
+export function decideRefusedStep(input: RefusedStepInput): StepDecision {
+  const { state, messages, now } = input;
+  let rewound: ExecutionRewoundEvent | undefined;
+  let restarted = false;
+  const events: HistoryEvent[] = [];
+  for (const m of messages) {
+    if (isStaleResult(m, state)) continue;
+    events.push(m.event);
+    if (m.event.type === 'ExecutionRewound') rewound = m.event;
+    else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
+  }
+  const rewinding = state.runtimeStatus === 'Failed' && !!rewound;
+  const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
+  const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
+  if (isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted) {
+    const next: InstanceState = { ...state, version: state.version + 1 };
+    return {
+      kind: 'commit', writeSet: { lease, requests: [{ type: 'replaceState', state: next }, consumed] }, state: next, execution: undefined,
+      cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
+    };
+  }
+  const needsHistory = rewinding || (state.parentInstanceId !== undefined && state.historyLength > 0);
+  if (needsHistory && input.history === undefined) return NEED_HISTORY;
+  const history = input.history ?? NO_HISTORY;
+  const baseHistory = rewinding ? rewindHistory(history) : undefined;
+  const before = baseHistory ?? (state.historyLength > 0 ? history : NO_HISTORY);
+  const nowIso = isoTime(now);
+  const markers = stepMarkers(nowIso);
+  const newEvents: HistoryEvent[] = [before.length === 0 ? markers.first : markers.started, ...events];
+  // A rewind makes a Failed instance Running again; a terminate among the events ends it without the failure.
+  if (!isTerminalStatus(newEvents.reduce(applyEvent, state).runtimeStatus)) {
+    newEvents.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: nowIso, orchestrationStatus: 'Failed', failureDetails: input.failure });
+  }
+  newEvents.push(markers.completed);
+  const step: StepResult = {
+    newEvents, actions: [], isFinished: true,
+    // An execution that has not started yet has no custom status of its own.
+    customStatus: state.historyLength === 0 && !rewinding ? undefined : state.customStatus as JsonValue | undefined,
+  };
+  const { writeSet, state: next } = stepWriteSet({
+    state, step, consumed, messages, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
+    rewind: rewinding ? rewound : undefined,
+  });
+  return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
 }
 
 const NO_HISTORY: readonly HistoryEvent[] = Object.freeze([]);

@@ -1,7 +1,9 @@
 import type { Subscription } from 'rxjs';
 import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
-import { decideActivityResult, decideActivityStep, decideStep, leaseNewTasks, type StepInput } from '../engine/decide-step.js';
+import {
+  decideActivityResult, decideActivityStep, decideRefusedStep, decideStep, leaseNewTasks, type RefusedStepInput, type StepInput,
+} from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
@@ -670,7 +672,11 @@ export class Worker {
         await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
-        throw error;
+        if (!refusedForGood(error)) throw error;
+        // The same write set would be refused at every lease expiry, the instance Running for ever: it fails instead.
+        this.#cache.delete(state.instanceId);
+        await this.#commitRefusedStep(item, input.now, error);
+        return;
       }
       started = leased;
       this.#metrics.steps++;
@@ -693,6 +699,28 @@ export class Worker {
       this.#orchestrationsRunning--;
       this.#slotFreed();
     }
+  }
+
+  /**
+   * Commits, for a step whose write set the store refused for good (`refusedForGood`), the instance's failure with the
+   * store's reason (`decideRefusedStep`), under the step's lease and within it. A failure of this commit is the step's
+   * (logged by the caller; the step is retried when its lease expires).
+   */
+  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown): Promise<void> {
+    const { store, logger, newId } = this.#o;
+    const { state, lease } = item;
+    logger.error(`the store refused the step of ${state.instanceId}; recorded as the instance's failure`, error);
+    const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
+      state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
+    };
+    let decision = decideRefusedStep(input);
+    if (decision.kind === 'needHistory') {
+      input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', lease.expiresAt.getTime());
+      decision = decideRefusedStep(input);
+    }
+    if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
+    await this.#bounded(store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
+    this.#metrics.steps++;
   }
 
   // ---------------------------------------------------------------- activities
@@ -791,7 +819,7 @@ export class Worker {
         if (mayHaveApplied(error)) unless = ' unless an earlier commit applied';
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
-        if (isDurableError(error) && (error.status === 400 || error.status === 413)) {
+        if (refusedForGood(error)) {
           // The store refused the result itself (too large, invalid: a 400 or 413; a 5xx such as an unavailable store
           // or an unknown commit outcome is worth another attempt): trying it again would never succeed. The
           // activity fails with the store's reason instead, so the orchestration sees it (once: a refused failure
@@ -950,6 +978,15 @@ interface Heartbeat {
  */
 function mayHaveApplied(error: unknown): boolean {
   return isDurableError(error) && (error.code === 'unavailable' || error.code === 'commit-outcome-unknown');
+}
+
+/**
+ * True when the store refused a commit for good: a DurableError with status 400 or 413 (a value too large or invalid
+ * for it). Sending the same write set again would never succeed; a 5xx (an unavailable store, an outcome it could not
+ * confirm) is worth another attempt.
+ */
+function refusedForGood(error: unknown): boolean {
+  return isDurableError(error) && (error.status === 400 || error.status === 413);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
