@@ -596,6 +596,17 @@ export class Worker {
   }
 
   /**
+   * After a commit that leased activity tasks to this worker failed with `error`: when the commit may have been applied
+   * all the same (`mayHaveApplied`: an outcome the store could not confirm, a call abandoned at its bound), the tasks'
+   * leases are released ({@link #releaseUnlessStopping}), so they run at once instead of sitting leased to a worker that
+   * does not run them until their lease lapses (`activityLeaseMs`). Releasing a lease the store never stored changes
+   * nothing. (A call abandoned at its bound that applies later is released again by its `late` callback.)
+   */
+  #releaseIfUnconfirmed(leased: readonly ActivityWorkItem[], error: unknown): void {
+    if (leased.length > 0 && mayHaveApplied(error)) this.#releaseUnlessStopping(leased);
+  }
+
+  /**
    * The `late` callback of a step's commit: if the commit, abandoned by {@link #bounded}, applies after all, it
    * releases the activity tasks the commit leased to this worker ({@link #releaseUnlessStopping}). Undefined when the
    * commit leases none (no closure then, as for most steps).
@@ -672,6 +683,7 @@ export class Worker {
         await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
+        this.#releaseIfUnconfirmed(leased, error);
         if (!refusedForGood(error)) throw error;
         // The same write set would be refused at every lease expiry, the instance Running for ever: it fails instead.
         this.#cache.delete(state.instanceId);
@@ -909,6 +921,7 @@ export class Worker {
       return true;
     } catch (error) {
       this.#activitiesRunning -= leased.length;
+      this.#releaseIfUnconfirmed(leased, error);
       // A closed store, or any 503 (abandoned at the bound, an outcome the store could not confirm): not sent again at once.
       if (isDurableError(error) && error.status === 503) throw error;
       // The execution advanced in memory without a commit: it is dropped (taken above), so the next step replays.

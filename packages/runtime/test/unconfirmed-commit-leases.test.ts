@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { createRuntime, DurableError, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
+import { isTerminalStatus } from '../src/model/instance-status.js';
+import type { WriteSet } from '../src/model/write-set.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+
+// A step's commit on a store with fused steps leases the activity tasks it schedules to the committing worker, which
+// runs them right after. When the store applies the commit and its caller hears an error instead (a commit whose
+// outcome the store could not confirm, a 503), the worker gives those slots back and runs nothing: the tasks must not
+// sit leased to it, idle, until their lease (activityLeaseMs, 5 minutes by default) lapses.
+
+/** As MongoStore's CommitOutcomeUnknownError: the commit may or may not have taken effect. */
+class OutcomeUnknownError extends DurableError {
+  override readonly name = 'OutcomeUnknownError';
+  readonly code = 'commit-outcome-unknown';
+  readonly status = 503;
+}
+
+const ACTIVITY_LEASE_MS = 300_000;
+
+/** True when a commit leases activity tasks it schedules to the committing worker. */
+const leasesTasks = (writeSet: WriteSet): boolean => writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined);
+
+/**
+ * A MemoryStore whose first commit under a lease of `kind` that leases new tasks fails with a 503 whose outcome is
+ * unknown, after it was applied (`applied`) or before.
+ */
+function unconfirmingStore(kind: 'orchestration' | 'activityStep', applied: boolean): MemoryStore {
+  let done = false;
+  return new (class extends MemoryStore {
+    override commit(writeSet: WriteSet) {
+      if (done || writeSet.lease?.kind !== kind || !leasesTasks(writeSet)) return super.commit(writeSet);
+      done = true;
+      const error = new OutcomeUnknownError('the commit outcome is unknown');
+      return applied ? super.commit(writeSet).then(() => Promise.reject(error)) : Promise.reject(error);
+    }
+  })();
+}
+
+const Two: Orchestrator = function* (ctx) {
+  const a: string = yield ctx.callActivity('Echo', 'a');
+  const b: string = yield ctx.callActivity('Echo', 'b');
+  return [a, b];
+};
+
+describe('a step commit that leased new activity tasks and failed with an unknown outcome', () => {
+  for (const kind of ['orchestration', 'activityStep'] as const) {
+    for (const applied of [true, false]) {
+      const what = kind === 'orchestration' ? 'a step\'s commit' : 'an activity result\'s commit with the step it wakes';
+      it(`runs the tasks without waiting for their lease when ${what} ${applied ? 'was applied' : 'was not'}`, async () => {
+        const clock = new VirtualClock();
+        const ran = new Map<string, number>();
+        const runtime = createRuntime({
+          store: unconfirmingStore(kind, applied), clock, logger: silentLogger, activityLeaseMs: ACTIVITY_LEASE_MS,
+          orchestrators: { Two }, activities: { Echo: (value: string) => (ran.set(value, (ran.get(value) ?? 0) + 1), value) },
+        });
+        await runtime.start();
+        const id = await runtime.client.startNew('Two');
+        let seconds = 0;
+        while (seconds < 600 && !isTerminalStatus((await runtime.client.getStatus(id))?.runtimeStatus ?? 'Pending')) {
+          await clock.advance(1000);
+          seconds++;
+        }
+        await runtime.stop({ graceMs: 0 });
+        expect(await runtime.store.getInstance(id)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b'] });
+        expect(Object.fromEntries(ran)).toEqual({ a: 1, b: 1 });
+        // Within the orchestration lease (30 s) a step not applied is claimed again; nothing waits for the 300 s lease.
+        expect(seconds).toBeLessThan(ACTIVITY_LEASE_MS / 1000 / 2);
+      });
+    }
+  }
+});
