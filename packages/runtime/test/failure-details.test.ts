@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { toFailureDetails } from '../src/engine/orchestration-execution.js';
+import { OrchestrationExecution, toFailureDetails } from '../src/engine/orchestration-execution.js';
+import { HistoryBuilder } from '../src/testing/history-builder.js';
 import { createRuntime, silentLogger, type Runtime } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 
@@ -105,6 +106,26 @@ describe('an activity or orchestrator that throws an awkward value', () => {
       const done = await runtime.client.waitForCompletion(id, SETTLED);
       expect(done.runtimeStatus).toBe('Failed');
       expect(typeof done.failureDetails?.errorMessage).toBe('string');
+    });
+  }
+});
+
+describe('a replay that meets an awkward value thrown outside the orchestrator\'s code', () => {
+  for (const [name, make] of Object.entries(awkward)) {
+    it(`fails the instance on the next step instead of throwing out of the replay, for ${name}`, () => {
+      // A yielded value whose type check throws (a proxy whose getPrototypeOf trap throws): the check runs in the engine,
+      // after the generator returned the value, so the orchestrator's own try/catch does not cover it.
+      const awkwardYield = new Proxy({}, { getPrototypeOf: () => { throw make(); } });
+      const execution = new OrchestrationExecution(function* (ctx) {
+        yield ctx.callActivity('A');
+        yield awkwardYield as never;
+      }, { customStatusLimitBytes: 16_384 });
+      const history = new HistoryBuilder({ name: 'Awkward' }).started().taskScheduled('A').taskCompleted(0, 1).build();
+      expect(() => execution.replay(history)).not.toThrow();
+      const step = execution.step(new Date('2026-01-01T00:01:00.000Z'), []);
+      const end = step.newEvents.find((e) => e.type === 'ExecutionCompleted');
+      expect(end).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorMessage: expect.any(String) } });
+      expect(() => JSON.stringify(end)).not.toThrow();
     });
   }
 });

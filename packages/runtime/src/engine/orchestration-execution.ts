@@ -111,7 +111,7 @@ type ExecutionPhase =
   | Running
   | { readonly kind: 'suspended'; readonly resumeTo: NotStarted | Running; readonly deferred: readonly HistoryEvent[] }
   | { readonly kind: 'finished'; readonly outcome: Outcome }
-  | { readonly kind: 'diverged'; readonly error: Error };
+  | { readonly kind: 'diverged'; readonly error: unknown };
 
 /**
  * Who is feeding events: `replay` (rebuilding from committed history: scheduled work is matched against history,
@@ -263,8 +263,10 @@ export class OrchestrationExecution {
         this.#apply(event);
       }
     } catch (error) {
-      // Non-determinism, an unknown event type (a corrupt or newer history): the instance fails visibly.
-      this.#phase = { kind: 'diverged', error: error instanceof Error ? error : new Error(String(error)) };
+      // Non-determinism, an unknown event type (a corrupt or newer history): the instance fails visibly. Kept as thrown
+      // and described when the step fails it (toFailureDetails, which never throws): a conversion here threw out of the
+      // replay for a value without a text (an object without a prototype), and the step then failed at every lease expiry.
+      this.#phase = { kind: 'diverged', error };
     } finally {
       this.#mode = IDLE;
     }
