@@ -70,3 +70,39 @@ describe('a step commit that leased new activity tasks and failed with an unknow
     }
   }
 });
+
+describe('a start handed to the runtime\'s worker whose commit failed with an unknown outcome', () => {
+  for (const applied of [true, false]) {
+    it(`${applied ? 'runs the instance it stored without waiting for the lease it stored it under' : 'leaves nothing behind when it stored nothing'}`, async () => {
+      const clock = new VirtualClock();
+      let done = false;
+      const store = new (class extends MemoryStore {
+        override commit(writeSet: WriteSet) {
+          const [first] = writeSet.requests;
+          if (done || first?.type !== 'createInstance' || !first.lease) return super.commit(writeSet);
+          done = true;
+          const error = new OutcomeUnknownError('the commit outcome is unknown');
+          return applied ? super.commit(writeSet).then(() => Promise.reject(error)) : Promise.reject(error);
+        }
+      })();
+      const runtime = createRuntime({ store, clock, logger: silentLogger, orchestrators: { One: function* () { return 'one'; } } });
+      await runtime.start();
+      await expect(runtime.client.startNew('One', { instanceId: 'one' })).rejects.toMatchObject({ code: 'commit-outcome-unknown' });
+      expect(done).toBe(true);
+      let seconds = 0;
+      while (seconds < 120 && (await runtime.client.getStatus('one'))?.runtimeStatus !== 'Completed') {
+        if (!applied && seconds === 5) break;
+        await clock.advance(1000);
+        seconds++;
+      }
+      await runtime.stop({ graceMs: 0 });
+      if (applied) {
+        expect(await store.getInstance('one')).toMatchObject({ runtimeStatus: 'Completed', output: 'one' });
+        // Claimed at once, not once the start's lease (orchestrationLeaseMs, 30 s) has lapsed.
+        expect(seconds).toBeLessThan(10);
+      } else {
+        expect(await store.getInstance('one')).toBeUndefined();
+      }
+    });
+  }
+});

@@ -7,6 +7,7 @@ import {
   decideRestart, decideResume, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
+import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -137,7 +138,8 @@ export class LocalClient implements DurableClient {
       deepFreeze((writeSet.requests[0] as CreateInstanceWrite).message);
       result = await this.#commit(writeSet);
     } catch (error) {
-      if (lease) handOff!.cancelled();
+      // A commit that may have been applied all the same stored the instance under the lease: the worker releases it.
+      if (lease) handOff!.cancelled(mayHaveApplied(error) ? { instanceId, lease } : undefined);
       throw error;
     }
     if (lease) {

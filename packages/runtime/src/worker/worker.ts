@@ -6,6 +6,7 @@ import {
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
+import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
@@ -98,8 +99,12 @@ export interface StartHandOff {
   lease(now: Date): Lease | undefined;
   /** The start committed with `item.lease`: the worker runs its first step. */
   started(item: OrchestrationWorkItem): void;
-  /** The start with this lease was not committed: its slot is given back. */
-  cancelled(): void;
+  /**
+   * The start with this lease was not committed: its slot is given back. With `unconfirmed`, its commit failed with an
+   * error that says it may have been applied all the same (`mayHaveApplied`): the worker releases the lease it may
+   * have been stored under, so another claim runs it at once instead of once that lease has lapsed.
+   */
+  cancelled(unconfirmed?: { readonly instanceId: string; readonly lease: Lease }): void;
 }
 
 /** Counters of worker and engine work (monotonic). */
@@ -448,7 +453,12 @@ export class Worker {
       }
       this.#handOffSettled();
     },
-    cancelled: () => {
+    cancelled: (unconfirmed) => {
+      // Tracked before the hand-off settles, as a release in `started`: a waiting `stop` waits for it too.
+      if (unconfirmed) {
+        const { instanceId, lease } = unconfirmed;
+        this.#track((async () => void (await this.#bounded(this.#o.store.abandonOrchestration(instanceId, lease.token), 'release')))());
+      }
       this.#orchestrationsRunning--;
       this.#slotFreed();
       this.#handOffSettled();
@@ -981,16 +991,6 @@ const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);
 /** The lease renewal of one running activity. */
 interface Heartbeat {
   stop(): void;
-}
-
-/**
- * True when a store call that failed with `error` may still have taken effect: it was abandoned unsettled at its bound
- * (`UnavailableError`, `'unavailable'`), or the store could not confirm its commit (`'commit-outcome-unknown'`, the
- * code `Store.commit` reserves for that: MongoStore's `CommitOutcomeUnknownError`). Any other error, a 503 such as
- * IndexedDB's `DatabaseBlockedError` included, means the call wrote nothing.
- */
-function mayHaveApplied(error: unknown): boolean {
-  return isDurableError(error) && (error.code === 'unavailable' || error.code === 'commit-outcome-unknown');
 }
 
 /**
