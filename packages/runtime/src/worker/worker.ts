@@ -309,7 +309,9 @@ export class Worker {
   }
 
   #requestPump(): void {
-    if (this.#stopping) return;
+    // Before claims may begin (a reused id's earlier leases are being released) a signal claims nothing: the release
+    // would take the lease of what it claimed from under it. Claims begin with a pump of their own.
+    if (this.#stopping || !this.#claiming) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
