@@ -140,7 +140,13 @@ export class Worker {
   /** Leases handed to a client's start ({@link StartHandOff}) and not yet `started` or `cancelled`. */
   #handOffs = 0;
   #activitiesRunning = 0;
+  /** The subscription to `store.workAvailable$`, while one is open. */
   #subscription: Subscription | undefined;
+  /** `start` was called. */
+  #started = false;
+  /** The timer that subscribes to `store.workAvailable$` again after it failed, and the failures in a row so far. */
+  #resubscribeTimer: ClockTimer | undefined;
+  #feedFailures = 0;
   #wakeTimer: ClockTimer | undefined;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
@@ -194,12 +200,9 @@ export class Worker {
 
   /** Starts processing. */
   start(): void {
-    if (this.#subscription || this.#stopping) return;
-    this.#subscription = this.#o.store.workAvailable$.subscribe({
-      next: () => this.#wake(),
-      // A store whose wake-up feed fails still has the wake timer (due timers, lease expiries); say so loudly.
-      error: (error: unknown) => this.#o.logger.error('store.workAvailable$ failed; waking on timers only', error),
-    });
+    if (this.#started || this.#stopping) return;
+    this.#started = true;
+    this.#subscribeWork();
     const { leaseStorage, ownerReused = false } = this.#o;
     if (!leaseStorage && !ownerReused) {
       this.#claiming = true;
@@ -221,6 +224,36 @@ export class Worker {
   }
 
   /**
+   * Subscribes to the store's wake-up feed. A feed that fails is subscribed to again after a back-off (as a failed
+   * claim is retried), and the worker then claims what was written meanwhile: with no feed, nothing but its timer (due
+   * timers, lease expiries) would wake it, and work another process or this runtime's client wrote (an event raised to
+   * a waiting instance) would wait for ever. A feed that completes (a closed store) is left so.
+   */
+  #subscribeWork(): void {
+    this.#resubscribeTimer = undefined;
+    if (this.#stopping) return;
+    const subscription = this.#o.store.workAvailable$.subscribe({
+      next: () => {
+        this.#feedFailures = 0;
+        this.#wake();
+      },
+      error: (error: unknown) => {
+        this.#subscription = undefined;
+        const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
+        this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
+        if (!this.#stopping) this.#resubscribeTimer = this.#o.clock.setTimeout(this.#resubscribe, delay);
+      },
+    });
+    // A feed that failed while it was being subscribed has a timer to subscribe again already.
+    if (!subscription.closed) this.#subscription = subscription;
+  }
+
+  readonly #resubscribe = (): void => {
+    this.#subscribeWork();
+    this.#wake();
+  };
+
+  /**
    * Stops claiming, waits up to `graceMs` (on the worker's clock) for in-flight steps and activities to commit, then
    * abandons what is still running: its leases are released so another worker takes the work over at once, and a
    * result that arrives later is refused by the store. Releases the subscription and timers. Idempotent: later calls
@@ -236,6 +269,8 @@ export class Worker {
         // A wake-up feed whose teardown throws (rxjs's UnsubscriptionError) still has every step of the stop run: the
         // wait, the release of what outlasts the grace, the succession's end. The error rejects the stop after.
         this.#subscription = undefined;
+        if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
+        this.#resubscribeTimer = undefined;
         this.#clearWakeTimer();
         const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
         let clean = true;
