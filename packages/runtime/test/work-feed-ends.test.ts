@@ -12,7 +12,7 @@ import { within } from './within.js';
 class BreakingFeedStore extends MemoryStore {
   subscribers = 0;
   /** MemoryStore's own feed (the field below replaces it). */
-  readonly #work: Observable<void> = this.workAvailable$;
+  readonly #work: Observable<void> = (this as MemoryStore).workAvailable$;
   readonly #broken = new Subject<void>();
   #failed = false;
   override readonly workAvailable$ = new Observable<void>((subscriber) => {
