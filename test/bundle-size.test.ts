@@ -438,11 +438,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * status change alone (read-your-writes with no worker), waitForCompletion answer timeoutMs: 0 without a deadline,
  * a failed task read isCompleted, and a timer take Durable Functions' isCanceled: 27,090 / 34,221 / 64,503 ->
  * 27,177 / 34,306 / 64,595 B (+87 / +85 / +92), budgets raised to match.
+ * A fault hunt then closed lost and stuck paths in the worker and client: a step the store refuses for good (400/413)
+ * fails the instance (decideRefusedStep) instead of being retried at every lease expiry; tasks and starts leased in a
+ * commit whose outcome is unknown are released; a failed wake-up feed is subscribed to again; a reused id claims
+ * nothing before its earlier leases are released: 27,177 / 34,306 / 64,595 -> 27,747 / 34,905 / 65,189 B (+570 / +599
+ * / +594), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_177 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_306 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 64_595 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_747 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_905 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_189 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
