@@ -1,7 +1,8 @@
 /**
  * Counts what a page asks of IndexedDB, by wrapping the IndexedDB API itself (not the stores): readwrite and
  * readonly transactions opened, and requests issued (gets, puts, deletes, counts, cursor opens, and each cursor
- * `continue`/`advance`, which is one more request round trip), and when the last readwrite transaction completed.
+ * `continue`/`advance`, which is one more request round trip), when the last readwrite transaction completed, and
+ * how many transactions are still running.
  * Installed before any store opens a database, so
  * DexieStore and KeyvalStore are counted the same way, whatever their code does.
  */
@@ -32,9 +33,21 @@ function wrap(proto, methods, onCall) {
 let lastReadwriteComplete = NaN;
 const markComplete = () => { lastReadwriteComplete = performance.timeOrigin + performance.now(); };
 
+/** Transactions opened and not yet completed or aborted, and who waits for there to be none. */
+let inFlight = 0;
+/** @type {Set<() => void>} */
+const onNoneInFlight = new Set();
+const settled = () => {
+  inFlight--;
+  if (inFlight === 0) for (const resolve of onNoneInFlight) resolve();
+};
+
 const transaction = IDBDatabase.prototype.transaction;
 IDBDatabase.prototype.transaction = /** @type {typeof transaction} */ (function (/** @type {any[]} */ ...args) {
   const tx = transaction.apply(this, /** @type {any} */ (args));
+  inFlight++;
+  tx.addEventListener('complete', settled);
+  tx.addEventListener('abort', settled);
   if (args[1] === 'readwrite') {
     counts.readwrite++;
     // Registered before the store's own handlers, so it runs first: the moment the commit is durable.
@@ -61,3 +74,24 @@ export const idbCountsSince = (before) => ({
 
 /** @returns {number} when the last readwrite transaction of this page completed (ms since the Unix epoch), or NaN */
 export const lastReadwriteCompleteAt = () => lastReadwriteComplete;
+
+/**
+ * Resolves once no IndexedDB transaction of this page is running (at once if none is); rejects after `timeoutMs`.
+ * @param {number} timeoutMs
+ * @returns {Promise<void>}
+ */
+export function whenNoTransactionsInFlight(timeoutMs) {
+  if (inFlight === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      onNoneInFlight.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      onNoneInFlight.delete(done);
+      reject(new Error(`${inFlight} IndexedDB transactions still running after ${timeoutMs} ms`));
+    }, timeoutMs);
+    onNoneInFlight.add(done);
+  });
+}

@@ -6,7 +6,7 @@
  * Contenders: durable-rx on DexieStore and on KeyvalStore, a raw IndexedDB baseline on the same page, and
  * `@coji/durably` on SQLocal (SQLite WASM on OPFS, in a Web Worker; the page is cross-origin isolated for it).
  */
-import { idbCounts, idbCountsSince, lastReadwriteCompleteAt } from './idb-counters.js';
+import { idbCounts, idbCountsSince, lastReadwriteCompleteAt, whenNoTransactionsInFlight } from './idb-counters.js';
 import { createDurably, defineJob } from '@coji/durably';
 import { createClient, createRuntime, silentLogger } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
@@ -41,6 +41,19 @@ const statusLoop = function* (/** @type {import('@durable-rx/runtime').Orchestra
  * @param {number} transactions
  */
 async function rawCeiling(transactions) {
+  const raw = await openRaw();
+  const started = performance.now();
+  for (let i = 0; i < transactions; i++) await raw.one(i);
+  const elapsedMs = performance.now() - started;
+  await raw.close();
+  return { transactions, elapsedMs, perSecond: transactions / (elapsedMs / 1000) };
+}
+
+/**
+ * A bare IndexedDB database of this page with 16 keys, warmed up: `one(i)` runs one readwrite transaction of three
+ * reads and one write.
+ */
+async function openRaw() {
   const name = freshName('raw');
   /** @type {IDBDatabase} */
   const db = await new Promise((resolve, reject) => {
@@ -58,12 +71,11 @@ async function rawCeiling(transactions) {
     store.put({ k: i % keys, payload: 'y'.repeat(200), i }, i % keys);
   });
   for (let i = 0; i < 5; i++) await one(i); // warm-up
-  const started = performance.now();
-  for (let i = 0; i < transactions; i++) await one(i);
-  const elapsedMs = performance.now() - started;
-  db.close();
-  await deleteDatabase(name);
-  return { transactions, elapsedMs, perSecond: transactions / (elapsedMs / 1000) };
+  const close = async () => {
+    db.close();
+    await deleteDatabase(name);
+  };
+  return { one, close };
 }
 
 /** @param {IDBDatabase} db @param {(store: IDBObjectStore) => void} body @returns {Promise<void>} */
@@ -127,6 +139,60 @@ async function hello(adapter, concurrency, instances) {
   const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
   if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
   return { adapter, concurrency, instances, steps, elapsedMs, counts };
+}
+
+/**
+ * Hello-sequence throughput at 1 concurrent with the raw ceiling measured in the same stretch of time, in alternation:
+ * before each instance, `rawPerInstance` raw readwrite transactions (as in `rawCeiling`, on a bare database of this
+ * page). The two clocks run apart: an instance's from `startNew` until it completed and no IndexedDB transaction of
+ * the page is running (its last commits and reads are its cost), so no raw transaction overlaps its work. IndexedDB
+ * work of the runtime during a raw burst (none is expected) is added to the instances' counts.
+ * @param {'dexie' | 'keyval'} adapter
+ * @param {number} instances
+ * @param {number} rawPerInstance
+ */
+async function helloWithRaw(adapter, instances, rawPerInstance) {
+  const raw = await openRaw();
+  const store = openStore(adapter, freshName(`hello-${adapter}`));
+  const runtime = createRuntime({
+    store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
+  });
+  await store.getInstance('warm-up'); // opens the database before the clock starts
+  await runtime.start();
+  await whenNoTransactionsInFlight(10_000);
+  let elapsedMs = 0;
+  let rawElapsedMs = 0;
+  const counts = { readwrite: 0, readonly: 0, requests: 0 };
+  const add = (/** @type {import('./idb-counters.js').IdbCounts} */ c) => {
+    counts.readwrite += c.readwrite;
+    counts.readonly += c.readonly;
+    counts.requests += c.requests;
+  };
+  /** @type {import('@durable-rx/runtime').InstanceStatus[]} */
+  const done = [];
+  for (let i = 0; i < instances; i++) {
+    let before = idbCounts();
+    let started = performance.now();
+    for (let j = 0; j < rawPerInstance; j++) await raw.one(i * rawPerInstance + j);
+    rawElapsedMs += performance.now() - started;
+    const during = idbCountsSince(before);
+    add({ readwrite: during.readwrite - rawPerInstance, readonly: during.readonly, requests: during.requests - 4 * rawPerInstance });
+    const instanceId = `hello-${i}`;
+    before = idbCounts();
+    started = performance.now();
+    await runtime.client.startNew(HELLO, { instanceId });
+    done.push(await runtime.client.waitForCompletion(instanceId, { timeoutMs: 300_000 }));
+    await whenNoTransactionsInFlight(10_000);
+    elapsedMs += performance.now() - started;
+    add(idbCountsSince(before));
+  }
+  await runtime.stop();
+  const steps = runtime.metrics.steps;
+  await store.close();
+  await raw.close();
+  const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
+  if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
+  return { adapter, instances, steps, elapsedMs, counts, rawTransactions: instances * rawPerInstance, rawElapsedMs };
 }
 
 /**
@@ -386,7 +452,7 @@ async function durablyLatency(jobs) {
 
 window.bench = {
   ready: Promise.resolve(crossOriginIsolated),
-  rawCeiling, hello, sameTabLatency, durablyThroughput, durablyLatency,
+  rawCeiling, hello, helloWithRaw, sameTabLatency, durablyThroughput, durablyLatency,
   crossTabWriterOpen, crossTabReaderOpen, crossTabRun, crossTabReaderClose, crossTabWriterClose,
 };
 document.getElementById('status').textContent = `ready (crossOriginIsolated: ${crossOriginIsolated})`;

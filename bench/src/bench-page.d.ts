@@ -8,6 +8,10 @@ interface BenchPage {
   hello(adapter: 'dexie' | 'keyval', concurrency: number, instances: number): Promise<{
     adapter: string; concurrency: number; instances: number; steps: number; elapsedMs: number; counts: IdbCounts;
   }>;
+  helloWithRaw(adapter: 'dexie' | 'keyval', instances: number, rawPerInstance: number): Promise<{
+    adapter: string; instances: number; steps: number; elapsedMs: number; counts: IdbCounts; rawTransactions: number;
+    rawElapsedMs: number;
+  }>;
   sameTabLatency(adapter: 'dexie' | 'keyval', instances: number): Promise<{ adapter: string; samples: number[] }>;
   durablyThroughput(concurrency: number, jobs: number): Promise<{ concurrency: number; jobs: number; elapsedMs: number }>;
   durablyLatency(jobs: number): Promise<{ samples: number[] }>;
