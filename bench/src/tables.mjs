@@ -209,7 +209,7 @@ export function indexedDbTables(r) {
       'readonly tx / step', 'requests / step', 'share of raw ceiling (median, min-max)', 'vs durably'],
     rows: [
       ['1', 'raw IndexedDB: readwrite transaction with 3 reads + 1 write, one after another', perSecond(r.raw.perSecond.median),
-        range(r.raw.perSecond, perSecond), '', '1', '0', '4', `${duration(r.raw.msPerTransaction.median)} per transaction`, ''],
+        `${range(r.raw.perSecond, perSecond)}${r.raw.perSecond.n > r.rounds ? ` (${r.raw.perSecond.n} measurements)` : ''}`, '', '1', '0', '4', `${duration(r.raw.msPerTransaction.median)} per transaction`, ''],
       ...r.throughput.map((t) => [
         integer(t.concurrency), t.system, perSecond(t.perSecond.median), range(t.perSecond, perSecond),
         t.stepsPerSecond ? perSecond(t.stepsPerSecond.median) : '',
@@ -219,18 +219,26 @@ export function indexedDbTables(r) {
       ]),
     ],
     notes: [
-      `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (raw, then DexieStore, ` +
-        'KeyvalStore and durably at 1, then at 100 concurrent); a fresh database for every measurement. ' +
-        `1 concurrent: ${r.sizes.instances1} instances one after another (start, wait for completion, next; durably: ` +
-        `${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
-        `${r.sizes.instances100} started at once. A hello sequence is 4 orchestration steps and 3 activities.`,
+      `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (DexieStore, KeyvalStore ` +
+        'and durably at 1, then at 100 concurrent; odd rounds in reverse); a fresh database for every measurement. ' +
+        `1 concurrent: ${r.sizes.slices1} slice${r.sizes.slices1 === 1 ? '' : 's'} per store per round (A B, B A ...) of ` +
+        `${r.sizes.instances1} instances one after another` +
+        ` (start, wait for completion, next; durably: ${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
+        `${r.sizes.instances100} started at once. A round's per-second figure is its slices' instances over their time. ` +
+        'A hello sequence is 4 orchestration steps and 3 activities.',
       'Transactions and requests are counted by wrapping the IndexedDB API on the page (bench/page/idb-counters.js), so ' +
         'they include everything the runtime, the worker and the client asked of IndexedDB during the run, divided by the ' +
         'steps committed. A request is one get/put/delete/count/cursor open, or one cursor continue.',
-      'Raw ceiling: readwrite transactions/s of the raw row, divided by the readwrite transactions a step takes = the ' +
-        'steps/s IndexedDB would allow if each transaction cost what the raw one does. The share is the row\'s steps/s over ' +
-        'that, taken within each round. The raw transactions run one at a time; a store whose transactions overlap ' +
-        '(disjoint object stores run in parallel) can exceed 100%.',
+      'Raw ceiling: raw readwrite transactions/s taken in the same stretch of time as the store figure, divided by the ' +
+        'readwrite transactions a step took in that measurement = the steps/s IndexedDB would allow at that moment if each ' +
+        'transaction cost what the raw one does; the share is the measurement\'s steps/s over that. At 1 concurrent the ' +
+        `page alternates: ${r.sizes.rawPerInstance1} raw transactions, then one instance, and so on; the raw clock and the ` +
+        'instance clock run apart, and an instance\'s clock stops only once no IndexedDB transaction of the page is ' +
+        `running. At 100 concurrent, raw measurements of ${r.sizes.rawTransactions} transactions run right before and ` +
+        'right after each batch (one between two batches serves both), and the ceiling uses the mean of the two rates. ' +
+        `The column gives the median and min-max over all measurements (${r.sizes.slices1 * r.rounds} per store at 1 ` +
+        `concurrent, ${r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
+        'at a time; a store whose transactions overlap (disjoint object stores run in parallel) can exceed 100%.',
       `durably ${r.versions['@coji/durably']} on SQLocal ${r.versions.sqlocal} (SQLite WASM on OPFS in a Web Worker; ` +
         `kysely ${r.versions.kysely}, zod ${r.versions.zod}) runs the same job: three steps returning the greeting, with ` +
         '`step.progress` after each, as the orchestration sets its custom status. Worker polling 10 ms (its default is 1 s), ' +

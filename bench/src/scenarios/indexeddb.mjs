@@ -5,10 +5,12 @@
  * cross-origin-isolated page; the IndexedDB contenders run on the same page, so the headers cost them nothing).
  * Chromium is Debian's (/usr/bin/chromium, or CHROMIUM_PATH), driven by playwright-core.
  *
- * Per round, interleaved: the raw ceiling, then hello-sequence throughput at 1 and at 100 concurrent for DexieStore,
- * KeyvalStore and durably; then same-tab latency for the three; then cross-tab latency for the two stores. The page
- * counts every IndexedDB transaction and request (page/idb-counters.js), so the transactions and requests per step
- * are measured, not inferred.
+ * Per round, interleaved: hello-sequence throughput at 1 concurrent (several slices per store) and at 100 concurrent
+ * for DexieStore, KeyvalStore and durably. Each store figure gets its raw ceiling from the same stretch of time: at 1
+ * concurrent the page alternates raw transactions and instances; a 100-concurrent batch runs between two raw
+ * measurements (one between two batches serves both). Then same-tab latency for the three; then
+ * cross-tab latency for the two stores. The page counts every IndexedDB transaction and request
+ * (page/idb-counters.js), so the transactions and requests per step are measured, not inferred.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import sqlocal from 'sqlocal/vite';
 import { build, preview } from 'vite';
-import { runInterleaved } from '../harness.mjs';
+import { collectGarbage, runInterleaved } from '../harness.mjs';
 import { packageVersion } from '../machine.mjs';
 import { quantile, ratioSpread, spread } from '../stats.mjs';
 
@@ -35,13 +37,15 @@ const STEPS = 4;
  * @property {string} system
  * @property {'dexie' | 'keyval' | 'durably'} kind
  * @property {number} concurrency
- * @property {import('../stats.mjs').Spread} perSecond   instances (durably: jobs) per second, over rounds
- * @property {import('../stats.mjs').Spread} [stepsPerSecond]
+ * @property {import('../stats.mjs').Spread} perSecond   instances (durably: jobs) per second, over rounds (a round's
+ *   figure: its slices' instances over their time)
+ * @property {import('../stats.mjs').Spread} [stepsPerSecond]  likewise, steps
  * @property {number} [readwritePerStep]   IndexedDB readwrite transactions per step (median over rounds)
  * @property {number} [readonlyPerStep]
  * @property {number} [requestsPerStep]
- * @property {import('../stats.mjs').Spread} [ceilingShare]  steps/s over (raw readwrite tx/s / readwrite tx per
- *   step), per round
+ * @property {import('../stats.mjs').Spread} [ceilingShare]  per slice: its steps/s over (raw readwrite tx/s / its
+ *   readwrite tx per step); the raw rate at 1 concurrent is that of the raw transactions run in alternation with the
+ *   slice's instances, at 100 the mean of the raw measurements right before and right after the batch
  * @property {import('../stats.mjs').Spread} [vsDurably]  per round: this row's instances/s over durably's jobs/s
  *   at the same concurrency
  */
@@ -62,8 +66,11 @@ const STEPS = 4;
  * @property {string} chromium
  * @property {boolean} crossOriginIsolated
  * @property {number} rounds
- * @property {{ instances1: number, durably1: number, instances100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
- * @property {{ perSecond: import('../stats.mjs').Spread, msPerTransaction: import('../stats.mjs').Spread }} raw
+ * @property {{ instances1: number, slices1: number, rawPerInstance1: number, durably1: number, instances100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
+ *   instances1: instances per slice at 1 concurrent, slices1: slices per store per round, rawPerInstance1: raw
+ *   transactions before each of its instances; rawTransactions: per raw measurement around a 100-concurrent batch
+ * @property {{ perSecond: import('../stats.mjs').Spread, msPerTransaction: import('../stats.mjs').Spread }} raw  over
+ *   every raw measurement of the run
  * @property {ThroughputRow[]} throughput
  * @property {LatencyRow[]} sameTab
  * @property {(LatencyRow & { clockRttMs: number })[]} crossTab
@@ -77,10 +84,13 @@ export async function runIndexedDb(options = {}) {
   // durably takes about 10x longer per job than durable-rx: 3 rounds keep the full run within minutes.
   const rounds = quick ? 1 : 3;
   const sizes = quick
-    ? { instances1: 3, durably1: 3, instances100: 100, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
-    // 1 concurrent: 40 instances (160 steps) per round; with 10 (40 steps, about 0.1 s) the share of the raw ceiling
-    // swung by 10 points between rounds. durably, 50x slower per job, keeps 10 jobs per round.
-    : { instances1: 40, durably1: 10, instances100: 100, rawTransactions: 400, latencyInstances: 10, crossTabProbes: 100 };
+    ? { instances1: 3, slices1: 1, rawPerInstance1: 4, durably1: 3, instances100: 100, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
+    // 1 concurrent: 3 slices of 15 instances per store per round, 4 raw transactions before each instance (an instance
+    // takes 5 readwrite transactions): 9 shares per store. With one raw measurement of 400 transactions per round,
+    // taken up to 20 s away from the store's, a round's share swung from 29% to 145% under load; with raw measurements
+    // of 100 right before and after each slice, adjacent raw figures still differed 4x. 100 concurrent: raw
+    // measurements of 200 before and after each batch. durably, 50x slower per job, keeps 10 jobs per round.
+    : { instances1: 15, slices1: 3, rawPerInstance1: 4, durably1: 10, instances100: 100, rawTransactions: 200, latencyInstances: 10, crossTabProbes: 100 };
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-bench-page-'));
   /** @type {import('vite').PreviewServer | undefined} */
   let server;
@@ -110,12 +120,13 @@ export async function runIndexedDb(options = {}) {
     // Warm-up, untimed: JIT, first database opens, SQLite WASM download and compile.
     await page.evaluate(() => window.bench.hello('dexie', 1, 2));
     await page.evaluate(() => window.bench.hello('keyval', 1, 2));
+    await page.evaluate(() => window.bench.helloWithRaw('dexie', 1, 2));
     if (withDurably) await page.evaluate(() => window.bench.durablyThroughput(1, 1));
 
-    // ---- throughput, interleaved
-    /** @typedef {{ id: string, kind: 'raw' | 'dexie' | 'keyval' | 'durably', concurrency: number }} Contender */
+    // ---- throughput, interleaved; every store figure with a raw ceiling figure from the same stretch of time
+    /** @typedef {{ id: string, kind: 'dexie' | 'keyval' | 'durably', concurrency: number }} Contender */
     /** @type {Contender[]} */
-    const contenders = [{ id: 'raw', kind: 'raw', concurrency: 1 }];
+    const contenders = [];
     for (const concurrency of [1, 100]) {
       for (const kind of /** @type {const} */ (['dexie', 'keyval', 'durably'])) {
         // --quick is a smoke check: durably's 100 jobs take tens of seconds.
@@ -123,67 +134,118 @@ export async function runIndexedDb(options = {}) {
         if (!(quick && kind === 'durably' && concurrency === 100)) contenders.push({ id: `${kind}-x${concurrency}`, kind, concurrency });
       }
     }
-    const measured = await runInterleaved(contenders, rounds, async (c, round) => {
-      const t0 = performance.now();
-      const result = await measureThroughput(c, round);
-      if (result) {
-        console.log(`  round ${round + 1}/${rounds} ${c.id}: ${result.perSecond.toFixed(1)}/s ` +
-          `(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-      }
-      return result;
-    });
     /**
-     * @param {Contender} c @param {number} round
-     * @returns {Promise<{ perSecond: number, msPerTx?: number, stepsPerSecond?: number, readwritePerStep?: number,
-     *   readonlyPerStep?: number, requestsPerStep?: number } | undefined>}
+     * The order of one round: at 1 concurrent, `slices1` slices per store (A B, B A ...), then durably; at 100, one
+     * batch per store, then durably (its 100-job batch in the first round only: it takes minutes on a loaded machine).
+     * Odd rounds run the whole order reversed.
+     * @param {number} round
      */
-    async function measureThroughput(c, round) {
-      // durably's 100-job batch runs one job at a time and takes minutes on a loaded machine: first round only.
-      if (c.kind === 'durably' && c.concurrency === 100 && round > 0) return undefined;
-      if (c.kind === 'raw') {
-        const r = await page.evaluate((n) => window.bench.rawCeiling(n), sizes.rawTransactions);
-        return { perSecond: r.perSecond, msPerTx: r.elapsedMs / r.transactions };
+    const roundOrder = (round) => {
+      /** @type {Contender[]} */
+      const order = [];
+      for (const concurrency of [1, 100]) {
+        const stores = contenders.filter((c) => c.kind !== 'durably' && c.concurrency === concurrency);
+        const slices = concurrency === 1 ? sizes.slices1 : 1;
+        for (let s = 0; s < slices; s++) order.push(...(s % 2 === 0 ? stores : [...stores].reverse()));
+        const durably = contenders.find((c) => c.kind === 'durably' && c.concurrency === concurrency);
+        if (durably && !(concurrency === 100 && round > 0)) order.push(durably);
       }
-      const instances = c.concurrency === 1 ? sizes.instances1 : sizes.instances100;
-      if (c.kind === 'durably') {
-        const jobs = c.concurrency === 1 ? sizes.durably1 : sizes.instances100;
-        const r = await page.evaluate(([conc, n]) => window.bench.durablyThroughput(conc, n), /** @type {const} */ ([c.concurrency, jobs]));
-        return { perSecond: r.jobs / (r.elapsedMs / 1000) };
+      return round % 2 === 0 ? order : order.reverse();
+    };
+    /** @typedef {{ perSecond: number, msPerTx: number }} RawMeasurement */
+    /**
+     * One measurement of a contender (durably: no counts, no share).
+     * @typedef {{ instances: number, steps: number, elapsedMs: number, share?: number, readwritePerStep?: number,
+     *   readonlyPerStep?: number, requestsPerStep?: number }} Slice
+     */
+    /** @type {RawMeasurement[]} */
+    const raws = [];
+    /** slices[contender][round]: what was measured of that contender in that round. */
+    const slices = contenders.map(() => Array.from({ length: rounds }, () => /** @type {Slice[]} */ ([])));
+    const measureRaw = async () => {
+      const r = await page.evaluate((n) => window.bench.rawCeiling(n), sizes.rawTransactions);
+      /** @type {RawMeasurement} */
+      const m = { perSecond: r.perSecond, msPerTx: r.elapsedMs / r.transactions };
+      raws.push(m);
+      return m;
+    };
+    /** The raw measurement that ran last, if nothing else ran after it: it is the next batch's "before". */
+    /** @type {RawMeasurement | undefined} */
+    let lastRaw;
+    for (let round = 0; round < rounds; round++) {
+      for (const c of roundOrder(round)) {
+        const t0 = performance.now();
+        const into = /** @type {Slice[]} */ (slices[contenders.indexOf(c)]?.[round]);
+        if (c.kind === 'durably') {
+          lastRaw = undefined;
+          const jobs = c.concurrency === 1 ? sizes.durably1 : sizes.instances100;
+          const r = await page.evaluate(([conc, n]) => window.bench.durablyThroughput(conc, n), /** @type {const} */ ([c.concurrency, jobs]));
+          into.push({ instances: r.jobs, steps: NaN, elapsedMs: r.elapsedMs });
+          console.log(`  round ${round + 1}/${rounds} ${c.id}: ${(r.jobs / (r.elapsedMs / 1000)).toFixed(1)}/s ` +
+            `(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+          continue;
+        }
+        /** @type {{ instances: number, steps: number, elapsedMs: number, counts: { readwrite: number, readonly: number, requests: number } }} */
+        let r;
+        /** @type {number} raw readwrite transactions per second in the same stretch of time */
+        let rawRate;
+        let rawNote;
+        if (c.concurrency === 1) {
+          // Raw and store alternate instance by instance on the page: both sample the same moments of load.
+          lastRaw = undefined;
+          const x = await page.evaluate(([kind, n, k]) => window.bench.helloWithRaw(kind, n, k), /** @type {const} */ ([c.kind, sizes.instances1, sizes.rawPerInstance1]));
+          r = x;
+          rawRate = x.rawTransactions / (x.rawElapsedMs / 1000);
+          raws.push({ perSecond: rawRate, msPerTx: x.rawElapsedMs / x.rawTransactions });
+          rawNote = `raw alongside ${Math.round(rawRate)}/s`;
+        } else {
+          // A batch of 100 cannot be cut in slices: raw measurements right before and right after it.
+          const before = lastRaw ?? await measureRaw();
+          r = await page.evaluate(([kind, conc, n]) => window.bench.hello(kind, conc, n), /** @type {const} */ ([c.kind, c.concurrency, sizes.instances100]));
+          const after = await measureRaw();
+          lastRaw = after;
+          // The mean of the two rates, not of their durations: the higher ceiling of the two ways to average.
+          rawRate = (before.perSecond + after.perSecond) / 2;
+          rawNote = `raw ${Math.round(before.perSecond)}/s before, ${Math.round(after.perSecond)}/s after`;
+        }
+        if (r.steps !== r.instances * STEPS) throw new Error(`${c.id}: ${r.steps} steps for ${r.instances} instances`);
+        const readwritePerStep = r.counts.readwrite / r.steps;
+        // The steps/s IndexedDB would allow at this many readwrite transactions per step, at the raw rate of the moment.
+        const share = (r.steps / (r.elapsedMs / 1000)) / (rawRate / readwritePerStep);
+        into.push({
+          instances: r.instances, steps: r.steps, elapsedMs: r.elapsedMs, share, readwritePerStep,
+          readonlyPerStep: r.counts.readonly / r.steps, requestsPerStep: r.counts.requests / r.steps,
+        });
+        console.log(`  round ${round + 1}/${rounds} ${c.id}: ${(r.instances / (r.elapsedMs / 1000)).toFixed(1)}/s, ` +
+          `${Math.round(share * 100)}% of the ceiling (${rawNote}) (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       }
-      const r = await page.evaluate(([kind, conc, n]) => window.bench.hello(kind, conc, n), /** @type {const} */ ([c.kind, c.concurrency, instances]));
-      if (r.steps !== r.instances * STEPS) throw new Error(`${c.id}: ${r.steps} steps for ${r.instances} instances`);
-      return {
-        perSecond: r.instances / (r.elapsedMs / 1000), stepsPerSecond: r.steps / (r.elapsedMs / 1000),
-        readwritePerStep: r.counts.readwrite / r.steps, readonlyPerStep: r.counts.readonly / r.steps,
-        requestsPerStep: r.counts.requests / r.steps,
-      };
+      collectGarbage();
     }
-    const byId = (/** @type {string} */ id) => /** @type {any[] | undefined} */ (measured[contenders.findIndex((c) => c.id === id)]);
-    const raw = (byId('raw') ?? []).filter((x) => x !== undefined);
-    const rawPerSecond = raw.map((x) => x.perSecond);
+    /** Per round, over the round's slices: total instances (steps) over total time; NaN for a round without one. */
+    const pooled = (/** @type {number} */ i, /** @type {'instances' | 'steps'} */ what) => (slices[i] ?? []).map((inRound) =>
+      (inRound.length === 0 ? NaN : inRound.reduce((n, x) => n + x[what], 0) / (inRound.reduce((t, x) => t + x.elapsedMs, 0) / 1000)));
+    const durablyIndex = (/** @type {number} */ concurrency) => contenders.findIndex((c) => c.kind === 'durably' && c.concurrency === concurrency);
     /** @type {ThroughputRow[]} */
     const throughput = [];
-    for (const c of contenders) {
-      if (c.kind === 'raw') continue;
-      const ms = byId(c.id) ?? [];
-      // A round that skipped this contender gives NaN, which the statistics leave out.
-      const perSecond = ms.map((x) => x?.perSecond ?? NaN);
+    contenders.forEach((c, i) => {
+      const perSecond = pooled(i, 'instances');
       if (c.kind === 'durably') {
         throughput.push({ system: `durably ${packageVersion('@coji/durably')} on SQLocal (OPFS)`, kind: c.kind, concurrency: c.concurrency, perSecond: spread(perSecond) });
-        continue;
+        return;
       }
-      const durably = (byId(`durably-x${c.concurrency}`) ?? []).map((x) => x?.perSecond ?? NaN);
+      const all = (slices[i] ?? []).flat();
+      const d = durablyIndex(c.concurrency);
       throughput.push({
         system: `durable-rx + ${c.kind === 'dexie' ? 'DexieStore' : 'KeyvalStore'}`, kind: c.kind, concurrency: c.concurrency,
-        perSecond: spread(perSecond), stepsPerSecond: spread(ms.map((x) => x.stepsPerSecond)),
-        readwritePerStep: spread(ms.map((x) => x.readwritePerStep)).median,
-        readonlyPerStep: spread(ms.map((x) => x.readonlyPerStep)).median,
-        requestsPerStep: spread(ms.map((x) => x.requestsPerStep)).median,
-        // Per round: the steps/s IndexedDB would allow at this many readwrite transactions per step.
-        ceilingShare: spread(ms.map((x, r) => x.stepsPerSecond / (rawPerSecond[r] / x.readwritePerStep))),
-        vsDurably: ratioSpread(perSecond, durably),
+        perSecond: spread(perSecond), stepsPerSecond: spread(pooled(i, 'steps')),
+        readwritePerStep: spread(all.map((x) => x.readwritePerStep ?? NaN)).median,
+        readonlyPerStep: spread(all.map((x) => x.readonlyPerStep ?? NaN)).median,
+        requestsPerStep: spread(all.map((x) => x.requestsPerStep ?? NaN)).median,
+        // Per slice, each against the raw rate of its own stretch of time.
+        ceilingShare: spread(all.map((x) => x.share ?? NaN)),
+        vsDurably: ratioSpread(perSecond, d < 0 ? [] : pooled(d, 'instances')),
       });
-    }
+    });
 
     // ---- same-tab latency, interleaved
     const latencyContenders = /** @type {('dexie' | 'keyval' | 'durably')[]} */ (withDurably ? ['dexie', 'keyval', 'durably'] : ['dexie', 'keyval']);
@@ -247,7 +309,7 @@ export async function runIndexedDb(options = {}) {
 
     return {
       chromium: browser.version(), crossOriginIsolated, rounds, sizes,
-      raw: { perSecond: spread(rawPerSecond), msPerTransaction: spread(raw.map((x) => x.msPerTx)) },
+      raw: { perSecond: spread(raws.map((x) => x.perSecond)), msPerTransaction: spread(raws.map((x) => x.msPerTx)) },
       throughput, sameTab, crossTab,
       versions: Object.fromEntries(['@coji/durably', 'sqlocal', 'kysely', 'zod', 'dexie', 'idb-keyval', 'playwright-core'].map((p) => [p, packageVersion(p)])),
     };
