@@ -1,7 +1,9 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActivityContext } from '../src/engine/orchestration-context.js';
+import { createClient } from '../src/client/create-client.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
 import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
@@ -154,5 +156,19 @@ describe('waitForCompletion on a clock that does not move by itself', () => {
     const id = await runtime.client.startNew('Wait');
     const now = await within(runtime.client.waitForCompletion(id, { timeoutMs: 0 }), 'the answer to waitForCompletion with timeoutMs: 0');
     expect(['Pending', 'Running']).toContain(now.runtimeStatus);
+  });
+});
+
+describe('getStatusAll and getStatusBy', () => {
+  it('follow every page: more instances than the largest page (1,000) all come back, in order', async () => {
+    const client = createClient({ store: new MemoryStore() });
+    const ids = Array.from({ length: 1_001 }, (_, i) => `many-${String(i).padStart(4, '0')}`);
+    for (const instanceId of ids) await client.startNew('Anything', { instanceId, input: instanceId });
+    const all = await client.getStatusAll();
+    expect(all).toHaveLength(ids.length);
+    expect(new Set(all.map((s) => s.instanceId))).toEqual(new Set(ids));
+    const pending = await client.getStatusBy({ runtimeStatus: ['Pending'], instanceIdPrefix: 'many-', showInput: false });
+    expect(pending).toHaveLength(ids.length);
+    expect(pending.every((s) => s.input === undefined)).toBe(true);
   });
 });
