@@ -239,7 +239,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decideSuspend({ state: waiting({ runtimeStatus: 'Completed' }), event: suspended, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('resumes an execution suspended before it started by making it Pending again, and leaves any other not started to a worker', () => {
+  it('resumes an execution suspended before it started by making it Pending again; one not Suspended keeps its status', () => {
     const s = waiting({ runtimeStatus: 'Suspended' });
     const decision = decideResume({ state: s, event: resumed, now, newId });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
@@ -255,10 +255,16 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     if (first.kind !== 'commit') throw new Error('expected a commit');
     expect(first.state.runtimeStatus).toBe('Running');
     expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
-    // Not Suspended (a resume in the step of a continueAsNew and a suspend leaves it Running): nothing to resume.
+    // Not Suspended (a resume in the step of a continueAsNew and a suspend leaves it Running): nothing to resume, and
+    // no message queued that would hold every later direct command back; the status stays.
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running'] as const) {
-      expect(decideResume({ state: waiting({ runtimeStatus }), event: resumed, now, newId, history: [] }), runtimeStatus).toEqual({ kind: 'send' });
+      const same = waiting({ runtimeStatus });
+      expect(decideResume({ state: same, event: resumed, now, newId }), runtimeStatus).toEqual({
+        kind: 'commit', state: { ...same, lastUpdatedTime: now, version: same.version + 1 },
+        writeSet: { lease: lease(same), requests: [{ type: 'replaceState', state: { ...same, lastUpdatedTime: now, version: same.version + 1 } }] },
+      });
     }
+    expect(decideResume({ state: waiting({ runtimeStatus: 'Terminated' }), event: resumed, now, newId })).toEqual({ kind: 'send' });
   });
 
   it('terminates an execution not started yet, whatever its status: the start that reaches it later is recorded and ignored', () => {

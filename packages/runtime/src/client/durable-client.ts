@@ -209,7 +209,8 @@ export interface DurableClient {
    * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
    * first), on a store without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of
    * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
-   * client's commit too: it is Pending again, and its start runs as any start does. Unknown: 404; terminal: 410.
+   * client's commit too: it is Pending again, and its start runs as any start does; one not started and not suspended
+   * (nothing to resume) is answered in the client's commit, its status kept. Unknown: 404; terminal: 410.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

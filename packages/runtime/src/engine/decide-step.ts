@@ -591,16 +591,21 @@ export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): Dir
  * shows no event kept for the resume: `suspendedWithNothingDeferred`), or it is Running (a repeated resume, recorded
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
  * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution started
- * becomes Pending again by its status alone (`unclaimedStatus`). Otherwise it is left to a worker (`send`): events
- * kept in the history, which the resume runs the orchestrator on; a Pending, ContinuedAsNew or Running execution not
- * started yet (nothing to resume); a terminal one, refused by the message's condition. A message committed before
+ * becomes Pending again by its status alone (`unclaimedStatus`); one not started and not Suspended (nothing to
+ * resume) keeps its status, only `version` and the time moving, and no message is left to hold back later direct
+ * commands. Otherwise it is left to a worker (`send`): events kept in the history, which the resume runs the
+ * orchestrator on; a terminal one, refused by the message's condition. A message committed before
  * the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is still queued:
  * the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
  */
 export function decideResume(input: SuspendInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
   // Asked before the history is: an execution not started yet needs no read.
-  if (!started(state)) return state.runtimeStatus === 'Suspended' ? unclaimedStatus(input, 'Pending') : SEND;
+  if (!started(state)) {
+    if (isTerminalStatus(state.runtimeStatus)) return SEND;
+    // Not Suspended: nothing to resume, and nothing is queued (a message would hold back every later direct command).
+    return unclaimedStatus(input, state.runtimeStatus === 'Suspended' ? 'Pending' : state.runtimeStatus);
+  }
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
@@ -625,9 +630,9 @@ function started(state: InstanceState): boolean {
  * appended (a history ahead of the start would have a worker defer the start behind it and take the execution for
  * started). A worker that then claims the start of a Suspended execution starts it suspended (decideStep records the
  * suspend ahead of the start), so none of its code runs before a resume; a resume before any worker came makes it
- * Pending again, and its start runs as any start does.
+ * Pending again, and its start runs as any start does. A resume of one that is not Suspended keeps its status.
  */
-function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, runtimeStatus: 'Suspended' | 'Pending'): DirectDecision {
+function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, runtimeStatus: InstanceState['runtimeStatus']): DirectDecision {
   const { state, now } = input;
   const next: InstanceState = { ...state, runtimeStatus, lastUpdatedTime: now, version: state.version + 1 };
   const lease: WriteLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };

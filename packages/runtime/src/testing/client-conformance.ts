@@ -662,6 +662,22 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('read-your-writes with no worker running, after a resume that had nothing to resume', () => {
+      it('terminates an instance nobody has started yet at once, a resume of it before (nothing to resume) queuing nothing', async () => {
+        const lone = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+        try {
+          const admin = createClient({ store: lone });
+          await admin.startNew('WaitForEvents', { instanceId: 'idle', input: 1 });
+          await admin.resume('idle', 'an HTTP retry, say');
+          expect((await admin.getStatus('idle'))?.runtimeStatus).toBe('Pending');
+          await admin.terminate('idle', 'not needed');
+          expect(await admin.getStatus('idle')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        } finally {
+          await lone.close();
+        }
+      });
+    });
+
     describe('read-your-writes', () => {
       it('shows each command in the status as soon as the command resolves: suspend, resume, terminate', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'ryw-cmd', input: 2 });
