@@ -443,11 +443,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * commit whose outcome is unknown are released; a failed wake-up feed is subscribed to again; a reused id claims
  * nothing before its earlier leases are released: 27,177 / 34,306 / 64,595 -> 27,747 / 34,905 / 65,189 B (+570 / +599
  * / +594), budgets raised to match.
+ * A resume of an execution not started and not suspended then became the client's own commit too, the status kept,
+ * instead of a message that held every later direct command back: 27,747 / 34,905 / 65,189 -> 27,751 / 34,909 /
+ * 65,195 B (+4 / +4 / +6), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_747 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_905 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_189 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_751 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_909 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_195 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
