@@ -5,6 +5,7 @@
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
   decideRestart, decideResume, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
+  type DirectInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
@@ -625,7 +626,7 @@ export class LocalClient implements DurableClient {
    * goes to a worker as a message, once decided again on a fresh read).
    */
   #direct<E extends MessageEvent>(
-    event: E, decide: (input: { state: InstanceState; event: E; history?: readonly HistoryEvent[]; now: Date; newId: () => string }) => DirectDecision,
+    event: E, decide: (input: DirectInput<E>) => DirectDecision,
   ): ((state: InstanceState) => Promise<DirectOutcome>) | undefined {
     if (!this.#store.capabilities.unclaimedWrites) return undefined;
     return async (state) => {

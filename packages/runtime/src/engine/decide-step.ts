@@ -505,12 +505,12 @@ export function decideSend(message: OrchestrationMessage, requires?: InstanceCon
   return { requests: [requires ? { type: 'insertMessage', message, ifMissing: 'fail', requires } : { type: 'insertMessage', message, ifMissing: 'fail' }] };
 }
 
-/** Everything {@link decideTerminate} needs. */
-export interface TerminateInput {
+/** Everything {@link decideTerminate}, {@link decideSuspend} or {@link decideResume} needs to decide command `E`. */
+export interface DirectInput<E extends HistoryEvent> {
   /** The instance as read. */
   readonly state: InstanceState;
-  /** The termination; its reason becomes the output. */
-  readonly event: ExecutionTerminatedEvent;
+  /** The command's event, with its reason (a termination's becomes the output). */
+  readonly event: E;
   /** The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`). */
   readonly history?: readonly HistoryEvent[] | undefined;
   readonly now: Date;
@@ -544,7 +544,7 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
  * terminate goes to a worker as a message.
  */
-export function decideTerminate(input: TerminateInput): DirectDecision {
+export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): DirectDecision {
   const { state } = input;
   if (isTerminalStatus(state.runtimeStatus)) return SEND;
   if (state.parentInstanceId !== undefined) {
@@ -552,18 +552,6 @@ export function decideTerminate(input: TerminateInput): DirectDecision {
     if (input.history === undefined) return NEED_HISTORY as DirectDecision;
   }
   return unclaimedStep(input, true, input.history && parentLinkOf(input.history));
-}
-
-/** Everything {@link decideSuspend} and {@link decideResume} need. */
-export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResumedEvent> {
-  /** The instance as read. */
-  readonly state: InstanceState;
-  /** The suspend or the resume, with its reason. */
-  readonly event: E;
-  /** The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`). */
-  readonly history?: readonly HistoryEvent[] | undefined;
-  readonly now: Date;
-  readonly newId: () => string;
 }
 
 /**
@@ -578,7 +566,7 @@ export interface SuspendInput<E extends ExecutionSuspendedEvent | ExecutionResum
  * alone (`unclaimedStatus`): a worker then starts it suspended. A terminal one is left to the message (`send`), whose
  * condition refuses it.
  */
-export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): DirectDecision {
+export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
   if (isTerminalStatus(status)) return SEND;
   if (!started(input.state)) return unclaimedStatus(input, 'Suspended');
@@ -598,7 +586,7 @@ export function decideSuspend(input: SuspendInput<ExecutionSuspendedEvent>): Dir
  * the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is still queued:
  * the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
  */
-export function decideResume(input: SuspendInput<ExecutionResumedEvent>): DirectDecision {
+export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
   // Asked before the history is: an execution not started yet needs no read.
   if (!started(state)) {
@@ -644,10 +632,7 @@ function unclaimedStatus(input: { readonly state: InstanceState; readonly now: D
  * builder over the step a worker would commit for it, the event between step markers, under an `unclaimed` lease at
  * the version and execution read.
  */
-function unclaimedStep(
-  input: { readonly state: InstanceState; readonly event: HistoryEvent; readonly now: Date; readonly newId: () => string },
-  isFinished: boolean, parent: ParentLink | undefined,
-): DirectDecision {
+function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, parent: ParentLink | undefined): DirectDecision {
   const { state, now } = input;
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
