@@ -8,7 +8,7 @@ import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
-import { KEY, openHarness, type Harness } from './harness.js';
+import { KEY, openHarness, within, type Harness } from './harness.js';
 import { SETTLED, VirtualClock } from '@durable-rx/runtime/testing';
 
 let harness: Harness;
@@ -248,11 +248,7 @@ describe('createRemoteClient', () => {
     const waiting = client.waitForCompletion('cut', { timeoutMs: Infinity });
     // The server's runtime stops: its status$ completes, so the server ends the watch (a `close` event, no error).
     await harness.runtime.stop();
-    let bound: ReturnType<typeof setTimeout> | undefined;
-    const unsettled = new Promise<never>((_, reject) => {
-      bound = setTimeout(() => reject(new Error('waitForCompletion did not settle within 30 s of the end of its watch')), 30_000);
-    });
-    const status = await Promise.race([waiting, unsettled]).finally(() => clearTimeout(bound));
+    const status = await within(waiting, 'waitForCompletion settled after the end of its watch');
     expect(status).toMatchObject({ instanceId: 'cut', runtimeStatus: 'Running' }); // as the local client's wait does
   });
 

@@ -4,6 +4,7 @@ import { filter, firstValueFrom, type Subscription } from 'rxjs';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStreamMux, type ConnectionState, type StreamMux } from '../src/stream-mux.js';
+import { within } from './harness.js';
 
 /** One stream request the server got, and a promise settled when its connection closes. */
 interface Connection {
@@ -50,15 +51,6 @@ async function serveStreams() {
       });
     },
   };
-}
-
-/** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within 30 s`)), 30_000);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 /** What the session server below does with a subscription request: accept it, answer this status, or cut it off. */
