@@ -5,24 +5,11 @@ import type { ReadsAhead } from './read-ahead.js';
 /**
  * Ending an IndexedDB transaction, for both backends (DexieStore's DBCore transaction is the IndexedDB one too).
  * A readwrite transaction is asked to commit as soon as its work is issued, without a round trip to wait for its last
- * writes: a write that fails on the way aborts the transaction, and {@link completion} rejects with that error.
+ * writes: a write that fails on the way aborts the transaction, and its {@link BrowserClose.completion} rejects with
+ * that error.
  */
 
-/**
- * Resolves when the transaction commits; rejects with its error when it aborts. Made before the work starts, so no
- * event is missed; a rejection nobody awaits (after the caller's own abort) is not reported as unhandled.
- */
-export function completion(transaction: IDBTransaction): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => {
-    transaction.oncomplete = () => resolve();
-    // The error is null only after an explicit abort(), which callers make themselves and never await this after.
-    transaction.onabort = () => reject(transaction.error);
-  });
-  done.catch(() => undefined);
-  return done;
-}
-
-/** Commits or aborts the transaction, unless it already ended (a failed request aborted it: `completion` rejects). */
+/** Commits or aborts the transaction, unless it already ended (a failed request aborted it: its `completion` rejects). */
 export function end(transaction: IDBTransaction, commit: boolean): void {
   try {
     if (commit) transaction.commit();
@@ -35,46 +22,64 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
 /**
  * The browser closing a connection itself (the site's data cleared, a storage failure): its `close` event, which a
  * connection the page closes never gets. Listened to from when the connection is handed out, so no event is missed.
- * A wait for it ({@link BrowserClose.race}) is let go of as soon as what it races
- * settles: a connection the page keeps open never fires `close`, and a promise of that event would hold every reaction
+ * A wait for it ({@link BrowserClose.completion}, {@link BrowserClose.race}) is let go of as soon as what it waits for
+ * settles: a connection the page keeps open never fires `close`, and a wait held until then would hold every reaction
  * hung on it (a readwrite transaction's, about 0.85 KB each) for as long as the connection lives.
  */
 export class BrowserClose {
   /** The `close` event came. */
   fired = false;
-  /** The waits under way, each resolving its race with `true`. */
-  readonly #waiters = new Set<() => void>();
+  /** The waits under way: promises' resolve functions, which the close calls with `true`. */
+  readonly #waiters = new Set<(closed: true) => void>();
 
   constructor(db: IDBDatabase) {
     db.addEventListener('close', () => {
       this.fired = true;
-      for (const waiter of this.#waiters) waiter();
+      for (const waiter of this.#waiters) waiter(true);
       this.#waiters.clear();
     });
   }
 
-  /** How many waits are under way (none once every race settled: nothing is held between transactions). */
+  /** How many waits are under way (none once every wait settled: nothing is held between transactions). */
   get waiting(): number {
     return this.#waiters.size;
   }
 
+  /**
+   * Resolves with false when `transaction` (on this connection) commits, with true when the `close` event comes first
+   * (it never ran: see {@link finishChecked}); rejects with its error when it aborts. Made before the work starts, so
+   * no event is missed; a rejection nobody awaits (after the caller's own abort) is not reported as unhandled.
+   */
+  completion(transaction: IDBTransaction): Promise<boolean> {
+    const done = new Promise<boolean>((resolve, reject) => {
+      this.#wait(resolve);
+      transaction.oncomplete = () => {
+        this.#waiters.delete(resolve);
+        resolve(false);
+      };
+      // The error is null only after an explicit abort(), which callers make themselves and never await this after.
+      transaction.onabort = () => {
+        this.#waiters.delete(resolve);
+        reject(transaction.error);
+      };
+    });
+    done.catch(() => undefined);
+    return done;
+  }
+
   /** Settles as `other` does, or resolves with `true` if the `close` event comes first (at once when it came). */
   race<T>(other: Promise<T>): Promise<T | true> {
-    if (this.fired) return Promise.race([other, CLOSED]);
-    let waiter!: () => void;
-    const closed = new Promise<true>((resolve) => {
-      waiter = () => resolve(true);
+    return new Promise<T | true>((resolve, reject) => {
+      this.#wait(resolve);
+      other.then(resolve, reject).finally(() => this.#waiters.delete(resolve));
     });
-    this.#waiters.add(waiter);
-    const forget = (): void => {
-      this.#waiters.delete(waiter);
-    };
-    other.then(forget, forget);
-    return Promise.race([other, closed]);
+  }
+
+  #wait(resolve: (closed: true) => void): void {
+    if (this.fired) resolve(true);
+    else this.#waiters.add(resolve);
   }
 }
-
-const CLOSED: Promise<true> = Promise.resolve(true);
 
 /** How {@link finishChecked} ends a transaction besides its work and reads. */
 export interface FinishOptions {
@@ -112,9 +117,7 @@ export async function finishChecked<T>(
   transaction: IDBTransaction, reads: ReadsAhead, work: () => Promise<T>, options: FinishOptions,
 ): Promise<T> {
   const { closed, rerun, abandon } = options;
-  const done = completion(transaction);
-  // Resolves with true when the browser closed the connection before the transaction ended (it never ran).
-  const ended = (): Promise<boolean | void> => closed.race(done);
+  const done = closed.completion(transaction); // true: the browser closed the connection first (it never ran)
   const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
   let result: T;
   try {
@@ -129,7 +132,7 @@ export async function finishChecked<T>(
     if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;
     let unrun;
     try {
-      unrun = await ended();
+      unrun = await done;
     } catch {
       throw reads; // aborted: nothing of it was written
     }
@@ -138,6 +141,6 @@ export async function finishChecked<T>(
   // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
   // transaction, and `done` rejects with its error. A readwrite transaction resolves only once committed (durable).
   end(transaction, true);
-  if (await ended()) throw dropped();
+  if (await done) throw dropped();
   return result;
 }

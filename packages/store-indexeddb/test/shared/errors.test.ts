@@ -285,7 +285,7 @@ describe('finishChecked', () => {
         if (i % 2) rows.put(i, `row ${i}`);
       }, { closed: close, rerun: true });
     }
-    // Each readwrite transaction waited for its end or the close; every one of those waits was let go of.
+    // Each transaction waited for its end or the close; every one of those waits was let go of.
     expect(close.waiting).toBe(0);
     const first = db.transaction('rows', 'readonly').objectStore('rows').get('row 19');
     await requestDone(first);
