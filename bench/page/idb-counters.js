@@ -80,7 +80,7 @@ export const lastReadwriteCompleteAt = () => lastReadwriteComplete;
  * @param {number} timeoutMs
  * @returns {Promise<void>}
  */
-export function whenNoTransactionsInFlight(timeoutMs) {
+function whenNoTransactionsInFlight(timeoutMs) {
   if (inFlight === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = () => {
@@ -94,4 +94,30 @@ export function whenNoTransactionsInFlight(timeoutMs) {
     }, timeoutMs);
     onNoneInFlight.add(done);
   });
+}
+
+/** Macrotasks in a row with no IndexedDB transaction of the page running, and none opened, before it counts as quiet. */
+const QUIET_TURNS = 4;
+
+/**
+ * Resolves once the page is quiet: no IndexedDB transaction running and none opened across {@link QUIET_TURNS}
+ * macrotasks in a row (`setTimeout(0)` each), so work a worker queues a few turns after its last commit (a claim
+ * round, a wake-time read) is waited for instead of running after the caller moved on. Rejects after `timeoutMs`.
+ * @param {number} timeoutMs
+ * @returns {Promise<void>}
+ */
+export async function whenQuiet(timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) throw new Error(`the page's IndexedDB work did not settle within ${timeoutMs} ms`);
+    await whenNoTransactionsInFlight(remaining);
+    const opened = counts.readwrite + counts.readonly;
+    let turns = 0;
+    while (turns < QUIET_TURNS && inFlight === 0 && counts.readwrite + counts.readonly === opened) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      turns++;
+    }
+    if (turns === QUIET_TURNS && inFlight === 0 && counts.readwrite + counts.readonly === opened) return;
+  }
 }

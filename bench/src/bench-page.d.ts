@@ -11,6 +11,8 @@ interface BenchPage {
   helloWithRaw(adapter: 'dexie' | 'keyval', instances: number, rawPerInstance: number): Promise<{
     adapter: string; instances: number; steps: number; elapsedMs: number; counts: IdbCounts; rawTransactions: number;
     rawElapsedMs: number;
+    /** Raw bursts during which a transaction other than the raw ones was opened. */
+    disturbedBursts: number;
   }>;
   sameTabLatency(adapter: 'dexie' | 'keyval', instances: number): Promise<{ adapter: string; samples: number[] }>;
   durablyThroughput(concurrency: number, jobs: number): Promise<{ concurrency: number; jobs: number; elapsedMs: number }>;

@@ -226,6 +226,11 @@ export function indexedDbTables(r) {
         ` (start, wait for completion, next; durably: ${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
         `${r.sizes.instances100} started at once. A round's per-second figure is its slices' instances over their time. ` +
         'A hello sequence is 4 orchestration steps and 3 activities.',
+      'vs durably: per round, the store\'s instances/s over durably\'s jobs/s. At 1 concurrent the store\'s figure is not ' +
+        'the slices\' (their clock pauses for the raw bursts, durably\'s loop does not) but that of one continuous run per ' +
+        `store per round: ${r.sizes.instances1} instances back to back on one clock, no raw transactions (` +
+        r.throughput.filter((t) => t.continuousPerSecond).map((t) => `${t.system}: ${perSecond(t.continuousPerSecond?.median ?? NaN)} median, ` +
+          `${range(/** @type {import('./stats.mjs').Spread} */ (t.continuousPerSecond), perSecond)}`).join('; ') + ').',
       'Transactions and requests are counted by wrapping the IndexedDB API on the page (bench/page/idb-counters.js), so ' +
         'they include everything the runtime, the worker and the client asked of IndexedDB during the run, divided by the ' +
         'steps committed. A request is one get/put/delete/count/cursor open, or one cursor continue.',
@@ -233,9 +238,15 @@ export function indexedDbTables(r) {
         'readwrite transactions a step took in that measurement = the steps/s IndexedDB would allow at that moment if each ' +
         'transaction cost what the raw one does; the share is the measurement\'s steps/s over that. At 1 concurrent the ' +
         `page alternates: ${r.sizes.rawPerInstance1} raw transactions, then one instance, and so on; the raw clock and the ` +
-        'instance clock run apart, and an instance\'s clock stops only once no IndexedDB transaction of the page is ' +
-        `running. At 100 concurrent, raw measurements of ${r.sizes.rawTransactions} transactions run right before and ` +
-        'right after each batch (one between two batches serves both), and the ceiling uses the mean of the two rates. ' +
+        'instance clock run apart, and an instance\'s clock stops only once the page is quiet: no IndexedDB transaction ' +
+        'running and none opened across 4 macrotasks in a row (the worker\'s claim round and reads after the last step ' +
+        'are the instance\'s cost; the idle turns are charged to it too). Any transaction other than the raw ones opened ' +
+        'during a raw burst is counted to the store, and its slice is left out of the shares: ' +
+        `${r.disturbedSlices ?? 0} slice${r.disturbedSlices === 1 ? '' : 's'} of ${r.sizes.slices1 * r.rounds * r.throughput.filter((t) => t.concurrency === 1 && t.kind !== 'durably').length} in this run. ` +
+        `At 100 concurrent, raw measurements of ${r.sizes.rawTransactions} transactions run right before and ` +
+        'right after each batch (one between two batches serves both), and the ceiling uses the mean of the two rates ' +
+        '(after/before: ' + r.throughput.filter((t) => t.rawAround).map((t) => `${t.system} ${fixed(t.rawAround?.afterOverBefore.median)} median, ` +
+          `${fixed(t.rawAround?.afterOverBefore.min)}-${fixed(t.rawAround?.afterOverBefore.max)}`).join('; ') + '). ' +
         `The column gives the median and min-max over all measurements (${r.sizes.slices1 * r.rounds} per store at 1 ` +
         `concurrent, ${r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
         'at a time; a store whose transactions overlap (disjoint object stores run in parallel) can exceed 100%.',

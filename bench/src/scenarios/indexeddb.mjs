@@ -5,11 +5,12 @@
  * cross-origin-isolated page; the IndexedDB contenders run on the same page, so the headers cost them nothing).
  * Chromium is Debian's (/usr/bin/chromium, or CHROMIUM_PATH), driven by playwright-core.
  *
- * Per round, interleaved: hello-sequence throughput at 1 concurrent (several slices per store) and at 100 concurrent
- * for DexieStore, KeyvalStore and durably. Each store figure gets its raw ceiling from the same stretch of time: at 1
- * concurrent the page alternates raw transactions and instances; a 100-concurrent batch runs between two raw
- * measurements (one between two batches serves both). Then same-tab latency for the three; then
- * cross-tab latency for the two stores. The page counts every IndexedDB transaction and request
+ * Per round, interleaved: hello-sequence throughput at 1 concurrent (several slices per store, then one continuous run
+ * per store) and at 100 concurrent for DexieStore, KeyvalStore and durably. Each store figure gets its raw ceiling
+ * from the same stretch of time: in a 1-concurrent slice the page alternates raw transactions and instances; a
+ * 100-concurrent batch runs between two raw measurements (one between two batches serves both). The continuous run
+ * (instances back to back on one clock, as durably's loop runs) gives the 1-concurrent comparison with durably. Then
+ * same-tab latency for the three; then cross-tab latency for the two stores. The page counts every IndexedDB transaction and request
  * (page/idb-counters.js), so the transactions and requests per step are measured, not inferred.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -38,16 +39,25 @@ const STEPS = 4;
  * @property {'dexie' | 'keyval' | 'durably'} kind
  * @property {number} concurrency
  * @property {import('../stats.mjs').Spread} perSecond   instances (durably: jobs) per second, over rounds (a round's
- *   figure: its slices' instances over their time)
+ *   figure: its slices' instances over their time; at 1 concurrent a store's slices alternate with raw bursts and its
+ *   clock pauses for them)
  * @property {import('../stats.mjs').Spread} [stepsPerSecond]  likewise, steps
- * @property {number} [readwritePerStep]   IndexedDB readwrite transactions per step (median over rounds)
+ * @property {import('../stats.mjs').Spread} [continuousPerSecond]  1 concurrent only: instances per second of the
+ *   round's continuous run (no raw bursts, one clock), over rounds
+ * @property {number} [readwritePerStep]   IndexedDB readwrite transactions per step (median over slices)
  * @property {number} [readonlyPerStep]
  * @property {number} [requestsPerStep]
  * @property {import('../stats.mjs').Spread} [ceilingShare]  per slice: its steps/s over (raw readwrite tx/s / its
  *   readwrite tx per step); the raw rate at 1 concurrent is that of the raw transactions run in alternation with the
- *   slice's instances, at 100 the mean of the raw measurements right before and right after the batch
+ *   slice's instances, at 100 the mean of the raw measurements right before and right after the batch; slices
+ *   whose raw bursts saw other transactions are left out
+ * @property {number} [disturbedSlices]  1 concurrent: slices left out of `ceilingShare` because a transaction other
+ *   than the raw ones was opened during one of their raw bursts
+ * @property {{ before: import('../stats.mjs').Spread, after: import('../stats.mjs').Spread,
+ *   afterOverBefore: import('../stats.mjs').Spread }} [rawAround]  100 concurrent: the raw rates (readwrite tx/s)
+ *   right before and right after each batch, and their ratio, over rounds
  * @property {import('../stats.mjs').Spread} [vsDurably]  per round: this row's instances/s over durably's jobs/s
- *   at the same concurrency
+ *   at the same concurrency (1 concurrent: the continuous run's, like durably's loop)
  */
 
 /**
@@ -72,6 +82,7 @@ const STEPS = 4;
  * @property {{ perSecond: import('../stats.mjs').Spread, msPerTransaction: import('../stats.mjs').Spread }} raw  over
  *   every raw measurement of the run
  * @property {ThroughputRow[]} throughput
+ * @property {number} disturbedSlices  1-concurrent slices of all stores left out of the shares (see ThroughputRow)
  * @property {LatencyRow[]} sameTab
  * @property {(LatencyRow & { clockRttMs: number })[]} crossTab
  * @property {Record<string, string>} versions
@@ -125,7 +136,7 @@ export async function runIndexedDb(options = {}) {
     if (withDurably) await page.evaluate(() => window.bench.durablyThroughput(1, 1));
 
     // ---- throughput, interleaved; every store figure with a raw ceiling figure from the same stretch of time
-    /** @typedef {{ id: string, kind: 'dexie' | 'keyval' | 'durably', concurrency: number }} Contender */
+    /** @typedef {{ id: string, kind: 'dexie' | 'keyval' | 'durably', concurrency: number, continuous?: boolean }} Contender */
     /** @type {Contender[]} */
     const contenders = [];
     for (const concurrency of [1, 100]) {
@@ -136,8 +147,9 @@ export async function runIndexedDb(options = {}) {
       }
     }
     /**
-     * The order of one round: at 1 concurrent, `slices1` slices per store (A B, B A ...), then durably; at 100, one
-     * batch per store, then durably (its 100-job batch in the first round only: it takes minutes on a loaded machine).
+     * The order of one round: at 1 concurrent, `slices1` slices per store (A B, B A ...), one continuous run per store,
+     * then durably; at 100, one batch per store, then durably (its 100-job batch in the first round only: it takes
+     * minutes on a loaded machine).
      * Odd rounds run the whole order reversed.
      * @param {number} round
      */
@@ -148,6 +160,7 @@ export async function runIndexedDb(options = {}) {
         const stores = contenders.filter((c) => c.kind !== 'durably' && c.concurrency === concurrency);
         const slices = concurrency === 1 ? sizes.slices1 : 1;
         for (let s = 0; s < slices; s++) order.push(...(s % 2 === 0 ? stores : [...stores].reverse()));
+        if (concurrency === 1) order.push(...(slices % 2 === 0 ? stores : [...stores].reverse()).map((c) => ({ ...c, continuous: true })));
         const durably = contenders.find((c) => c.kind === 'durably' && c.concurrency === concurrency);
         if (durably && !(concurrency === 100 && round > 0)) order.push(durably);
       }
@@ -157,12 +170,14 @@ export async function runIndexedDb(options = {}) {
     /**
      * One measurement of a contender (durably: no counts, no share).
      * @typedef {{ instances: number, steps: number, elapsedMs: number, share?: number, readwritePerStep?: number,
-     *   readonlyPerStep?: number, requestsPerStep?: number }} Slice
+     *   readonlyPerStep?: number, requestsPerStep?: number, disturbed?: boolean, rawBefore?: number, rawAfter?: number }} Slice
      */
     /** @type {RawMeasurement[]} */
     const raws = [];
     /** slices[contender][round]: what was measured of that contender in that round. */
     const slices = contenders.map(() => Array.from({ length: rounds }, () => /** @type {Slice[]} */ ([])));
+    /** continuous[contender][round]: the 1-concurrent continuous runs of that store in that round. */
+    const continuous = contenders.map(() => Array.from({ length: rounds }, () => /** @type {Slice[]} */ ([])));
     const measureRaw = async () => {
       const r = await page.evaluate((n) => window.bench.rawCeiling(n), sizes.rawTransactions);
       /** @type {RawMeasurement} */
@@ -176,7 +191,17 @@ export async function runIndexedDb(options = {}) {
     for (let round = 0; round < rounds; round++) {
       for (const c of roundOrder(round)) {
         const t0 = performance.now();
-        const into = /** @type {Slice[]} */ (slices[contenders.indexOf(c)]?.[round]);
+        const index = contenders.findIndex((x) => x.id === c.id);
+        const into = /** @type {Slice[]} */ (slices[index]?.[round]);
+        if (c.continuous && c.kind !== 'durably') {
+          // Instances back to back on one clock, no raw bursts: like for like with durably's loop.
+          lastRaw = undefined;
+          const r = await page.evaluate(([kind, n]) => window.bench.hello(kind, 1, n), /** @type {const} */ ([c.kind, sizes.instances1]));
+          /** @type {Slice[]} */ (continuous[index]?.[round]).push({ instances: r.instances, steps: r.steps, elapsedMs: r.elapsedMs });
+          console.log(`  round ${round + 1}/${rounds} ${c.id} continuous: ${(r.instances / (r.elapsedMs / 1000)).toFixed(1)}/s ` +
+            `(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+          continue;
+        }
         if (c.kind === 'durably') {
           lastRaw = undefined;
           const jobs = c.concurrency === 1 ? sizes.durably1 : sizes.instances100;
@@ -191,6 +216,11 @@ export async function runIndexedDb(options = {}) {
         /** @type {number} raw readwrite transactions per second in the same stretch of time */
         let rawRate;
         let rawNote;
+        let disturbed = false;
+        /** @type {number | undefined} */
+        let rawBefore;
+        /** @type {number | undefined} */
+        let rawAfter;
         if (c.concurrency === 1) {
           // Raw and store alternate instance by instance on the page: both sample the same moments of load.
           lastRaw = undefined;
@@ -198,7 +228,8 @@ export async function runIndexedDb(options = {}) {
           r = x;
           rawRate = x.rawTransactions / (x.rawElapsedMs / 1000);
           raws.push({ perSecond: rawRate, msPerTx: x.rawElapsedMs / x.rawTransactions });
-          rawNote = `raw alongside ${Math.round(rawRate)}/s`;
+          disturbed = x.disturbedBursts > 0;
+          rawNote = `raw alongside ${Math.round(rawRate)}/s${disturbed ? `, ${x.disturbedBursts} raw bursts disturbed: share left out` : ''}`;
         } else {
           // A batch of 100 cannot be cut in slices: raw measurements right before and right after it.
           const before = lastRaw ?? await measureRaw();
@@ -207,6 +238,8 @@ export async function runIndexedDb(options = {}) {
           lastRaw = after;
           // The mean of the two rates, not of their durations: the higher ceiling of the two ways to average.
           rawRate = (before.perSecond + after.perSecond) / 2;
+          rawBefore = before.perSecond;
+          rawAfter = after.perSecond;
           rawNote = `raw ${Math.round(before.perSecond)}/s before, ${Math.round(after.perSecond)}/s after`;
         }
         if (r.steps !== r.instances * STEPS) throw new Error(`${c.id}: ${r.steps} steps for ${r.instances} instances`);
@@ -214,8 +247,9 @@ export async function runIndexedDb(options = {}) {
         // The steps/s IndexedDB would allow at this many readwrite transactions per step, at the raw rate of the moment.
         const share = (r.steps / (r.elapsedMs / 1000)) / (rawRate / readwritePerStep);
         into.push({
-          instances: r.instances, steps: r.steps, elapsedMs: r.elapsedMs, share, readwritePerStep,
+          instances: r.instances, steps: r.steps, elapsedMs: r.elapsedMs, readwritePerStep,
           readonlyPerStep: r.counts.readonly / r.steps, requestsPerStep: r.counts.requests / r.steps,
+          ...(disturbed ? { disturbed } : { share }), ...(rawBefore === undefined ? {} : { rawBefore, rawAfter }),
         });
         console.log(`  round ${round + 1}/${rounds} ${c.id}: ${(r.instances / (r.elapsedMs / 1000)).toFixed(1)}/s, ` +
           `${Math.round(share * 100)}% of the ceiling (${rawNote}) (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
@@ -223,7 +257,7 @@ export async function runIndexedDb(options = {}) {
       collectGarbage();
     }
     /** Per round, over the round's slices: total instances (steps) over total time; NaN for a round without one. */
-    const pooled = (/** @type {number} */ i, /** @type {'instances' | 'steps'} */ what) => (slices[i] ?? []).map((inRound) =>
+    const pooled = (/** @type {number} */ i, /** @type {'instances' | 'steps'} */ what, from = slices) => (from[i] ?? []).map((inRound) =>
       (inRound.length === 0 ? NaN : inRound.reduce((n, x) => n + x[what], 0) / (inRound.reduce((t, x) => t + x.elapsedMs, 0) / 1000)));
     const durablyIndex = (/** @type {number} */ concurrency) => contenders.findIndex((c) => c.kind === 'durably' && c.concurrency === concurrency);
     /** @type {ThroughputRow[]} */
@@ -236,6 +270,9 @@ export async function runIndexedDb(options = {}) {
       }
       const all = (slices[i] ?? []).flat();
       const d = durablyIndex(c.concurrency);
+      const durablyPerSecond = d < 0 ? [] : pooled(d, 'instances');
+      const continuousPerSecond = c.concurrency === 1 ? pooled(i, 'instances', continuous) : undefined;
+      const arounds = all.filter((x) => x.rawBefore !== undefined && x.rawAfter !== undefined);
       throughput.push({
         system: `durable-rx + ${c.kind === 'dexie' ? 'DexieStore' : 'KeyvalStore'}`, kind: c.kind, concurrency: c.concurrency,
         perSecond: spread(perSecond), stepsPerSecond: spread(pooled(i, 'steps')),
@@ -243,8 +280,16 @@ export async function runIndexedDb(options = {}) {
         readonlyPerStep: spread(all.map((x) => x.readonlyPerStep ?? NaN)).median,
         requestsPerStep: spread(all.map((x) => x.requestsPerStep ?? NaN)).median,
         // Per slice, each against the raw rate of its own stretch of time.
-        ceilingShare: spread(all.map((x) => x.share ?? NaN)),
-        vsDurably: ratioSpread(perSecond, d < 0 ? [] : pooled(d, 'instances')),
+        ceilingShare: spread(all.filter((x) => !x.disturbed).map((x) => x.share ?? NaN)),
+        ...(c.concurrency === 1 ? { disturbedSlices: all.filter((x) => x.disturbed).length } : {}),
+        ...(continuousPerSecond ? { continuousPerSecond: spread(continuousPerSecond) } : {}),
+        ...(arounds.length === 0 ? {} : {
+          rawAround: {
+            before: spread(arounds.map((x) => x.rawBefore ?? NaN)), after: spread(arounds.map((x) => x.rawAfter ?? NaN)),
+            afterOverBefore: spread(arounds.map((x) => (x.rawAfter ?? NaN) / (x.rawBefore ?? NaN))),
+          },
+        }),
+        vsDurably: ratioSpread(continuousPerSecond ?? perSecond, durablyPerSecond),
       });
     });
 
@@ -311,7 +356,7 @@ export async function runIndexedDb(options = {}) {
     return {
       chromium: browser.version(), crossOriginIsolated, rounds, sizes,
       raw: { perSecond: spread(raws.map((x) => x.perSecond)), msPerTransaction: spread(raws.map((x) => x.msPerTx)) },
-      throughput, sameTab, crossTab,
+      throughput, disturbedSlices: throughput.reduce((n, t) => n + (t.disturbedSlices ?? 0), 0), sameTab, crossTab,
       versions: Object.fromEntries(['@coji/durably', 'sqlocal', 'kysely', 'zod', 'dexie', 'idb-keyval', 'playwright-core'].map((p) => [p, packageVersion(p)])),
     };
   } finally {
