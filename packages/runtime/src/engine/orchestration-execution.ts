@@ -367,6 +367,9 @@ export class OrchestrationExecution {
     const phase = this.#phase;
     if (phase.kind === 'suspended' && deferredWhileSuspended(event)) {
       this.#phase = { ...phase, deferred: [...phase.deferred, event] };
+      // A start held back (an execution suspended before it started) still names the instance and its parent: a
+      // terminate before the resume answers the parent call (`parentLinkAfter` reads the history so too).
+      if (event.type === 'ExecutionStarted' && phase.resumeTo.kind === 'not-started' && !this.#started) this.#started = event;
       return;
     }
     switch (event.type) {

@@ -786,6 +786,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
       }
 
+      it('answers the parent of a sub-orchestration suspended before it started, then terminated through a worker', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        // The parent's first step, by hand: the child is Pending, its start (with the parent link) queued.
+        const client = createClient({ store: opened });
+        await client.startNew('ParentOfAwaitGo', { instanceId: 'sp' });
+        const item = (await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() }))!;
+        const decision = decideStep({
+          state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
+          newExecution: (name) => new OrchestrationExecution(orchestrators[name as keyof typeof orchestrators], { customStatusLimitBytes: 16_384 }),
+        });
+        if (decision.kind !== 'commit') throw new Error('the parent\'s first step needs no history');
+        await opened.commit(decision.writeSet);
+        // Suspended by its status alone; the terminate of a child with no history goes to a worker, which starts it
+        // suspended (its start held back until a resume) and ends it there.
+        await client.suspend('sp-child', 'hold');
+        expect(await client.getStatus('sp-child')).toMatchObject({ runtimeStatus: 'Suspended' });
+        const { store, done } = firstCommitTold(opened, isMessage);
+        const terminating = createClient({ store }).terminate('sp-child', 'cut');
+        await done;
+        await runtimeOn(opened, 'w1', { orchestrators });
+        await terminating;
+        expect(await client.waitForCompletion('sp-child', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+        const parent = await client.waitForCompletion('sp', SETTLED);
+        expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
+        expect(parent.output).toContain('"sp-child" was terminated: "cut"');
+      });
+
       it('applies an event raised before the terminate first (the terminate goes to a worker after it)', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
