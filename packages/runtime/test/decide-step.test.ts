@@ -494,6 +494,9 @@ describe('decideRefusedStep', () => {
     const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
     expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'TaskCompleted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    // A step in the middle of the history (not read: the instance is no sub-orchestration) takes the marker of a later
+    // step: the replay flags are recorded by the first step of an execution only.
+    expect(append.events[0]).not.toHaveProperty('replayFlags');
     expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['result'] });
   });
 

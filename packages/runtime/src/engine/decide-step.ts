@@ -216,7 +216,10 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const before = baseHistory ?? (state.historyLength > 0 ? history : NO_HISTORY);
   const nowIso = isoTime(now);
   const markers = stepMarkers(nowIso);
-  const newEvents: HistoryEvent[] = [before.length === 0 ? markers.first : markers.started, ...events];
+  // The first step's marker (with the replay flags) only where the execution's history begins: chosen by its length,
+  // as the history is not read for most steps.
+  const firstStep = baseHistory ? baseHistory.length === 0 : state.historyLength === 0;
+  const newEvents: HistoryEvent[] = [firstStep ? markers.first : markers.started, ...events];
   // A rewind makes a Failed instance Running again; a terminate among the events ends it without the failure.
   if (!isTerminalStatus(newEvents.reduce(applyEvent, state).runtimeStatus)) {
     newEvents.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: nowIso, orchestrationStatus: 'Failed', failureDetails: input.failure });
