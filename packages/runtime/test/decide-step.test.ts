@@ -229,10 +229,14 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       expect(decision.writeSet).toEqual({
         lease: lease(s), requests: [{ type: 'replaceState', state: { ...s, runtimeStatus: 'Suspended', lastUpdatedTime: now, version: s.version + 1 } }],
       });
-      // A worker claims the queued start: the execution starts suspended, its code does not run (no activity).
-      const first = decideStep(input(decision.state, [start], { now }));
+      // A worker claims the queued start, a minute later: the execution starts suspended, its code does not run (no
+      // activity), and the suspend is recorded at the time it was committed, not at the claim.
+      const first = decideStep(input(decision.state, [start], { now: new Date(now.getTime() + 60_000) }));
       if (first.kind !== 'commit') throw new Error('expected a commit');
       expect(first.state.runtimeStatus).toBe('Suspended');
+      const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
+      if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+      expect(append.events.find((e) => e.type === 'ExecutionSuspended')?.timestamp).toBe(now.toISOString());
       expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
     }
     // A terminal instance: left to the message, whose condition refuses it.

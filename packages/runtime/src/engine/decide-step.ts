@@ -117,7 +117,9 @@ function decide(
   // Arrays of their exact size (a push into an empty array reserves room for 16), filled by index.
   const events = new Array<HistoryEvent>(current + (suspendedFirst ? 1 : 0));
   let e = 0;
-  if (suspendedFirst) events[e++] = { type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(input.now) };
+  // Stamped when the suspend was committed (the last change of a state not started: a client's suspend, or the step of
+  // the continueAsNew), not at this claim. The reason of a client's suspend is not kept: the state has no field for it.
+  if (suspendedFirst) events[e++] = { type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(state.lastUpdatedTime) };
   for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
   const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
   let consumed: DeleteMessagesWrite | undefined;
