@@ -448,11 +448,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 65,195 B (+4 / +4 / +6), budgets raised to match.
  * store-indexeddb's transaction completion then took the connection's close itself instead of racing it through a
  * second promise: 34,909 / 65,195 -> 34,880 / 65,181 B (-29 / -14), budgets lowered to match.
+ * A review of the not-started suspend then gave a start held back while suspended the execution's parent link (a
+ * terminated child answered no parent), stamped that suspend at its commit, and chose a refused step's marker by the
+ * history length: 27,751 / 34,880 / 65,181 -> 27,781 / 34,910 / 65,211 B (+30 each), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_751 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_880 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_181 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_781 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_910 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_211 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
