@@ -23,11 +23,11 @@ const leasesTasks = (writeSet: WriteSet): boolean => writeSet.requests.some((r) 
 
 /**
  * A MemoryStore whose first commit under a lease of `kind` that leases new tasks fails with a 503 whose outcome is
- * unknown, after it was applied (`applied`) or before.
+ * unknown, after it was applied (`applied`) or before; `done()` tells whether that failure was injected.
  */
-function unconfirmingStore(kind: 'orchestration' | 'activityStep', applied: boolean): MemoryStore {
+function unconfirmingStore(kind: 'orchestration' | 'activityStep', applied: boolean): { store: MemoryStore; done: () => boolean } {
   let done = false;
-  return new (class extends MemoryStore {
+  const store = new (class extends MemoryStore {
     override commit(writeSet: WriteSet) {
       if (done || writeSet.lease?.kind !== kind || !leasesTasks(writeSet)) return super.commit(writeSet);
       done = true;
@@ -35,6 +35,7 @@ function unconfirmingStore(kind: 'orchestration' | 'activityStep', applied: bool
       return applied ? super.commit(writeSet).then(() => Promise.reject(error)) : Promise.reject(error);
     }
   })();
+  return { store, done: () => done };
 }
 
 const Two: Orchestrator = function* (ctx) {
@@ -50,8 +51,9 @@ describe('a step commit that leased new activity tasks and failed with an unknow
       it(`runs the tasks without waiting for their lease when ${what} ${applied ? 'was applied' : 'was not'}`, async () => {
         const clock = new VirtualClock();
         const ran = new Map<string, number>();
+        const { store, done } = unconfirmingStore(kind, applied);
         const runtime = createRuntime({
-          store: unconfirmingStore(kind, applied), clock, logger: silentLogger, activityLeaseMs: ACTIVITY_LEASE_MS,
+          store, clock, logger: silentLogger, activityLeaseMs: ACTIVITY_LEASE_MS,
           orchestrators: { Two }, activities: { Echo: (value: string) => (ran.set(value, (ran.get(value) ?? 0) + 1), value) },
         });
         await runtime.start();
@@ -62,6 +64,8 @@ describe('a step commit that leased new activity tasks and failed with an unknow
           seconds++;
         }
         await runtime.stop({ graceMs: 0 });
+        // The failure was injected: otherwise nothing below tests the path this case names.
+        expect(done()).toBe(true);
         expect(await runtime.store.getInstance(id)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b'] });
         expect(Object.fromEntries(ran)).toEqual({ a: 1, b: 1 });
         // Within the orchestration lease (30 s) a step not applied is claimed again; nothing waits for the 300 s lease.
