@@ -126,15 +126,15 @@ describe('suspended instances keep what reaches them', () => {
     const { client } = runtime;
     const id = await client.startNew('Sleep');
     const fireAt = clock.now().getTime() + 60_000;
-    await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await within(firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the instance running');
     await client.suspend(id, 'hold');
     const recorded = firstValueFrom(client.history$(id).pipe(filter((e) => e.type === 'TimerFired')));
     // Move the clock past the timer (and whatever the worker armed before it).
     while (clock.now().getTime() < fireAt) {
-      await clock.waitForTimer();
+      await within(clock.waitForTimer(), 'a timer armed on the clock');
       await clock.advanceTo(new Date(Math.min(clock.nextTimerAt!.getTime(), fireAt)));
     }
-    await recorded; // the fire was committed ...
+    await within(recorded, 'the TimerFired recorded'); // the fire was committed ...
     expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended' }); // ... and not acted on
     expect((await client.getStatus(id))?.customStatus).toBeUndefined();
     await client.resume(id, 'go on');

@@ -9,7 +9,7 @@ import { createClient } from '../client/create-client.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
-import { SETTLED } from './settled.js';
+import { SETTLED, within } from './settled.js';
 import { vitest } from './vitest-api.js';
 
 const { afterEach, beforeEach, describe, expect, it, vi } = vitest;
@@ -648,7 +648,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           await worker.start();
           const recorded = firstValueFrom(admin.history$('parked').pipe(filter((e) => e.type === 'EventRaised')));
           await admin.raiseEvent('parked', 'Item', 'kept');
-          await recorded;
+          await within(recorded, 'the EventRaised recorded');
           const meanwhile = await admin.getStatus('parked');
           expect(meanwhile?.runtimeStatus).toBe('Suspended');
           expect(meanwhile).not.toHaveProperty('customStatus');
