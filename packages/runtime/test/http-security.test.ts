@@ -213,15 +213,17 @@ describe('bodies', () => {
     expect((await client.getStatus('w', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
     // The safe range itself, fractions and exponents (doubles in Durable Functions too), and digits in strings are taken;
     // so is a literal that reads back as itself, as JSON.stringify writes a number beyond the safe range (2 ** 53,
-    // 2 ** 60, 1e20), which the local client takes: it leaves as the same text.
+    // 2 ** 60, 1e20), which the local client takes: it leaves as the same text; and one a double holds exactly (2^60's
+    // own digits), which nothing rounds. 2^53+1 (9007199254740993), neither, is refused above.
     const taken = '{"max":9007199254740991,"min":-9007199254740991,"short":-123456789012345,"f":12345678901234567.5,'
       + '"e":1e21,"ef":1.2345678901234567e+30,"s":"1234567890123456789","q":"\\\"12345678901234567890",'
-      + `"p53":${JSON.stringify(2 ** 53)},"n53":${JSON.stringify(-(2 ** 53))},"p60":${JSON.stringify(2 ** 60)},"e20":${JSON.stringify(1e20)}}`;
+      + `"p53":${JSON.stringify(2 ** 53)},"n53":${JSON.stringify(-(2 ** 53))},"p60":${JSON.stringify(2 ** 60)},"e20":${JSON.stringify(1e20)},`
+      + '"x60":1152921504606846976,"nx60":-1152921504606846976}';
     const started = await fetch(`${base}/orchestrators/Echo/taken`, { method: 'POST', headers, body: taken });
     expect(started.status).toBe(202);
     const output = (await client.waitForCompletion('taken', SETTLED)).output;
     expect(output).toEqual(JSON.parse(taken));
-    expect(output).toMatchObject({ p53: 2 ** 53, n53: -(2 ** 53), p60: 2 ** 60, e20: 1e20 });
+    expect(output).toMatchObject({ p53: 2 ** 53, n53: -(2 ** 53), p60: 2 ** 60, e20: 1e20, x60: 2 ** 60, nx60: -(2 ** 60) });
     const shown = await (await fetch(`${base}/instances/taken`, { headers })).text();
     expect(shown).toContain('"p60":1152921504606847000,"e20":100000000000000000000');
   });

@@ -100,9 +100,10 @@ const STRING_OR_NUMBER = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d
  * Refuses JSON text with an integer literal that `JSON.parse` would round silently: one beyond ±(2^53-1)
  * (`Number.MAX_SAFE_INTEGER`) that reads as a number written back as other digits (`1234567890123456789` becomes
  * `1234567890123456800`, `9007199254740993` becomes `9007199254740992`). Durable Functions (Newtonsoft.Json) keeps such
- * an integer exact, as a 64-bit or big integer, so an id or an amount would be altered without a word. A literal that
- * reads back as itself is taken: it is what `JSON.stringify` writes for a JavaScript number beyond the safe range
- * (`2 ** 60` as `1152921504606847000`, `1e20`), which every client, the local one included, takes as plain JSON, and it
+ * an integer exact, as a 64-bit or big integer, so an id or an amount would be altered without a word. Taken: a literal
+ * whose double is exactly its integer (`1152921504606846976`, 2^60: nothing is rounded), and one the double writes back
+ * as itself, which is what `JSON.stringify` writes for a JavaScript number beyond the safe range (`2 ** 60` as
+ * `1152921504606847000`, `1e20`): every client, the local one included, takes it as plain JSON and sends it so, and it
  * leaves as the same text. A literal with a fraction or an exponent (`1.5`, `1e21`) is a double there too and is left
  * as JavaScript reads it. One pass over the text, outside strings.
  */
@@ -113,8 +114,10 @@ function assertExactIntegers(text: string): void {
     if (literal.length < 16 || !/^-?\d+$/.test(literal)) continue;
     const digits = literal.replace('-', '');
     if (digits.length < 16 || (digits.length === 16 && digits <= '9007199254740991')) continue;
-    // Taken when the number it reads as is written back as the same literal: nothing is altered.
-    if (String(Number(literal)) === literal) continue;
+    // Taken when the number it reads as writes back as the same literal (JSON.stringify's text), or is that very
+    // integer: nothing is altered either way.
+    const value = Number(literal);
+    if (String(value) === literal || (Number.isFinite(value) && BigInt(value) === BigInt(literal))) continue;
     throw new InvalidArgumentError(
       `The request body has the integer ${literal.slice(0, 40)}${literal.length > 40 ? '…' : ''} (at character ${match.index}), `
       + `which a JSON number here would round (to ${String(Number(literal)).slice(0, 40)}): send it as a string`,
