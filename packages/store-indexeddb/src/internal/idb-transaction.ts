@@ -67,7 +67,10 @@ export class BrowserClose {
     return done;
   }
 
-  /** Settles as `other` does, or resolves with `true` if the `close` event comes first (at once when it came). */
+  /**
+   * Settles as `other` does, or resolves with `true` if the `close` event comes first (at once when it came).
+   * Called after the close, it answers `true` even if `other` already settled.
+   */
   race<T>(other: Promise<T>): Promise<T | true> {
     return new Promise<T | true>((resolve, reject) => {
       this.#wait(resolve);

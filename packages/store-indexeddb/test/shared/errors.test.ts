@@ -285,7 +285,13 @@ describe('finishChecked', () => {
         if (i % 2) rows.put(i, `row ${i}`);
       }, { closed: close, rerun: true });
     }
-    // Each transaction waited for its end or the close; every one of those waits was let go of.
+    // A readwrite transaction returns once it ended, a readonly one once its work did, its wait for the end still held
+    // until its `complete`. A final readwrite over the same store starts only after every one made before it ended
+    // (the specification orders overlapping scopes), so once it returns every wait was let go of.
+    const last = db.transaction('rows', 'readwrite');
+    await finishChecked(last, new ReadsAhead(undefined), async () => {
+      last.objectStore('rows').put(20, 'row 20');
+    }, { closed: close, rerun: true });
     expect(close.waiting).toBe(0);
     const first = db.transaction('rows', 'readonly').objectStore('rows').get('row 19');
     await requestDone(first);
