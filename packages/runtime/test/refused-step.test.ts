@@ -116,3 +116,32 @@ describe('a step the store refuses for good (a 413 or a 400)', () => {
     expect(completed!.history!.filter((e) => e.type === 'TaskCompleted')).toHaveLength(1);
   });
 });
+
+describe('a step whose failure record the store refuses for good too', () => {
+  it('fails the instance without the events that were refused, instead of retrying the step at every lease expiry', async () => {
+    const clock = new VirtualClock();
+    const logger = new RecordingLogger();
+    const store = new LimitedStore();
+    const runtime = createRuntime({
+      store, clock, logger,
+      orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('E'); } },
+    });
+    runtimes.push(runtime);
+    const id = await runtime.client.startNew('Waits');
+    // Two events that fit the store one at a time, not together: the step's history and its failure record both hold both.
+    const half = 'x'.repeat(LIMIT * 0.6);
+    await runtime.client.raiseEvent(id, 'E', half);
+    await runtime.client.raiseEvent(id, 'E', half);
+    await runtime.start();
+    for (let s = 0; s < 120; s++) {
+      const status = await runtime.client.getStatus(id);
+      if (status && status.runtimeStatus !== 'Pending' && status.runtimeStatus !== 'Running') break;
+      await clock.advance(1000);
+    }
+    const status = await runtime.client.getStatus(id, { showHistory: true });
+    expect(status).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } });
+    expect(status!.failureDetails!.errorMessage).toMatch(/failure record were refused/);
+    expect(status!.history!.filter((e) => e.type === 'EventRaised')).toEqual([]);
+    expect(store.refusals).toBe(2);
+  });
+});

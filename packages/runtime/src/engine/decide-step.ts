@@ -176,6 +176,8 @@ function decide(
 export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecution'> {
   /** The store's reason (its error as failure details). */
   readonly failure: FailureDetails;
+  /** The store refused this write with the messages' events too: they are left out (the messages are still consumed). */
+  readonly bare?: boolean;
 }
 
 /**
@@ -196,7 +198,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   let restarted = false;
   const events: HistoryEvent[] = [];
   for (const m of messages) {
-    if (isStaleResult(m, state)) continue;
+    if (input.bare || isStaleResult(m, state)) continue;
     events.push(m.event);
     if (m.event.type === 'ExecutionRewound') rewound = m.event;
     else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;

@@ -763,14 +763,17 @@ export class Worker {
   /**
    * Commits, for a step whose write set the store refused for good (`refusedForGood`), the instance's failure with the
    * store's reason (`decideRefusedStep`), under the step's lease and within it. A failure of this commit is the step's
-   * (logged by the caller; the step is retried when its lease expires).
+   * (logged by the caller; the step is retried when its lease expires), unless the store refused it for good too: then
+   * the instance fails without the messages' events (`bare`), which the failure record held as well.
    */
-  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown): Promise<void> {
+  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, bare = false): Promise<void> {
     const { store, logger, newId } = this.#o;
     const { state, lease } = item;
-    logger.error(`the store refused the step of ${state.instanceId}; recorded as the instance's failure`, error);
+    logger.error(`the store refused the step of ${state.instanceId}${bare ? ' and its failure record' : ''}; recorded as the instance's failure`, error);
+    let failure = toFailureDetails(error);
+    if (bare) failure = { errorType: failure.errorType, errorMessage: `the step and its failure record were refused: ${failure.errorMessage}` };
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
-      state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
+      state, messages: item.messages, leaseToken: lease.token, now, newId, failure, history: undefined, bare,
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
@@ -778,7 +781,12 @@ export class Worker {
       decision = decideRefusedStep(input);
     }
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
-    await this.#bounded(store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
+    try {
+      await this.#bounded(store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
+    } catch (refused) {
+      if (bare || !refusedForGood(refused)) throw refused;
+      return this.#commitRefusedStep(item, now, refused, true);
+    }
     this.#metrics.steps++;
   }
 
