@@ -451,11 +451,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A review of the not-started suspend then gave a start held back while suspended the execution's parent link (a
  * terminated child answered no parent), stamped that suspend at its commit, and chose a refused step's marker by the
  * history length: 27,751 / 34,880 / 65,181 -> 27,781 / 34,910 / 65,211 B (+30 each), budgets raised to match.
+ * A refused step whose failure record was refused for good too then failed the instance without the messages' events
+ * instead of being retried for ever: 27,781 / 34,910 / 65,211 -> 27,871 / 35,009 / 65,297 B (+90 / +99 / +86),
+ * budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_781 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 34_910 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_211 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 27_871 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_009 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_297 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
