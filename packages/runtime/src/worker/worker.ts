@@ -26,6 +26,11 @@ import type { Logger } from '../env/logger.js';
 /** First and longest delay before the worker retries after its store failed to hand out work. */
 const MIN_PUMP_RETRY_MS = 100;
 const MAX_PUMP_RETRY_MS = 30_000;
+/**
+ * How long a wake-up feed must stay up before a failure starts its back-off over (from MIN_PUMP_RETRY_MS): a feed that
+ * fails sooner, even after it emitted, has not proven healthy, and its back-off goes on doubling.
+ */
+const FEED_HEALTHY_MS = 10_000;
 /** Delay of the re-check while due work waits for a free concurrency slot. */
 const SATURATED_RECHECK_MS = 1000;
 
@@ -144,7 +149,10 @@ export class Worker {
   #subscription: Subscription | undefined;
   /** `start` was called. */
   #started = false;
-  /** The timer that subscribes to `store.workAvailable$` again after it failed, and the failures in a row so far. */
+  /**
+   * The timer that subscribes to `store.workAvailable$` again after it failed, and its failures in a row so far (each
+   * within FEED_HEALTHY_MS of its subscription).
+   */
   #resubscribeTimer: ClockTimer | undefined;
   #feedFailures = 0;
   #wakeTimer: ClockTimer | undefined;
@@ -227,21 +235,23 @@ export class Worker {
    * Subscribes to the store's wake-up feed. A feed that fails is subscribed to again after a back-off (as a failed
    * claim is retried), and the worker then claims what was written meanwhile: with no feed, nothing but its timer (due
    * timers, lease expiries) would wake it, and work another process or this runtime's client wrote (an event raised to
-   * a waiting instance) would wait for ever. A feed that completes (a closed store) is left so.
+   * a waiting instance) would wait for ever. The back-off starts over only after a feed that stayed up for
+   * FEED_HEALTHY_MS: an emission proves nothing (a feed that signals once and fails at once was subscribed to again every
+   * 100 ms for ever). A feed that completes (a closed store) is left so.
    */
   #subscribeWork(): void {
     this.#resubscribeTimer = undefined;
     if (this.#stopping) return;
+    const { clock } = this.#o;
+    const sinceMs = clock.now().getTime();
     const subscription = this.#o.store.workAvailable$.subscribe({
-      next: () => {
-        this.#feedFailures = 0;
-        this.#wake();
-      },
+      next: () => this.#wake(),
       error: (error: unknown) => {
         this.#subscription = undefined;
+        if (clock.now().getTime() - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
         const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
         this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
-        if (!this.#stopping) this.#resubscribeTimer = this.#o.clock.setTimeout(this.#resubscribe, delay);
+        if (!this.#stopping) this.#resubscribeTimer = clock.setTimeout(this.#resubscribe, delay);
       },
     });
     // A feed that failed while it was being subscribed has a timer to subscribe again already.
