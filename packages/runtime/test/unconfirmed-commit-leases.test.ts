@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, DurableError, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
 import { isTerminalStatus } from '../src/model/instance-status.js';
 import type { WriteSet } from '../src/model/write-set.js';
+import type { CommitResult } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 // A step's commit on a store with fused steps leases the activity tasks it schedules to the committing worker, which
@@ -109,4 +110,37 @@ describe('a start handed to the runtime\'s worker whose commit failed with an un
       }
     });
   }
+});
+
+describe('a start handed to the runtime\'s worker whose commit the client abandoned at its bound', () => {
+  it('runs the instance at once when the commit lands after the client let its lease go, not once the lease lapsed', async () => {
+    const clock = new VirtualClock();
+    let land: (() => void) | undefined;
+    const store = new (class extends MemoryStore {
+      override commit(writeSet: WriteSet): Promise<CommitResult> {
+        const [first] = writeSet.requests;
+        if (land || first?.type !== 'createInstance' || !first.lease) return super.commit(writeSet);
+        // Held until the test lets it land: a wedged transaction that goes through once the wedge clears.
+        return new Promise((resolve, reject) => {
+          land = () => void super.commit(writeSet).then(resolve, reject);
+        });
+      }
+    })();
+    const runtime = createRuntime({
+      store, clock, logger: silentLogger, storeCallTimeoutMs: 1000, orchestrationLeaseMs: 30_000,
+      orchestrators: { One: function* () { return 'one'; } },
+    });
+    await runtime.start();
+    const starting = runtime.client.startNew('One', { instanceId: 'one' }).catch((error: unknown) => error);
+    await clock.advance(1000);
+    // The client gave up at its bound, and the worker's release of the lease found no instance yet.
+    expect(await starting).toMatchObject({ code: 'unavailable' });
+    expect(land).toBeDefined();
+    land!();
+    // On the code before, the instance stayed Pending, leased to the worker, until that lease lapsed 30 s later.
+    const ended = runtime.client.waitForCompletion('one', { timeoutMs: 20_000 });
+    await clock.advance(20_000); // 21 s after the start: its lease (30 s) has not lapsed
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'one' });
+    await runtime.stop({ graceMs: 0 });
+  });
 });

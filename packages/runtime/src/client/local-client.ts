@@ -137,7 +137,9 @@ export class LocalClient implements DurableClient {
       // Its start message frozen, as a raised event's (#messageTo): it is the client's own (the input a copy), so a
       // store may keep it, and the ExecutionStarted event in the history, without a copy (MemoryStore does).
       deepFreeze((writeSet.requests[0] as CreateInstanceWrite).message);
-      result = await this.#commit(writeSet);
+      // A commit abandoned at its bound that lands later stores the instance under the lease after the release below
+      // found nothing: the worker releases it again then (`landed`), so it does not wait for that lease to lapse.
+      result = await this.#bounded(this.#store.commit(writeSet), undefined, undefined, lease && (() => handOff!.landed({ instanceId, lease })));
     } catch (error) {
       // A commit that may have been applied all the same stored the instance under the lease: the worker releases it.
       if (lease) handOff!.cancelled(mayHaveApplied(error) ? { instanceId, lease } : undefined);
@@ -702,10 +704,11 @@ export class LocalClient implements DurableClient {
    * between calls holds no timer. With `Infinity` the call is only made a promise (a
    * store may return any thenable): nothing else is allocated, and no timer armed. `nowMs` is the clock's time, when
    * the caller has just read it. `drop`: the call's value is not wanted, and the promise resolves with `undefined`.
+   * `late`: called with the value of a call abandoned at its bound that settles after all.
    */
-  #bounded<T>(call: PromiseLike<T>, nowMs?: number, drop?: boolean): Promise<T> {
+  #bounded<T>(call: PromiseLike<T>, nowMs?: number, drop?: boolean, late?: (value: T) => void): Promise<T> {
     const ms = this.#callTimeoutMs;
-    if (ms !== Infinity) return this.#deadlines.bound(call, ms, 'The store call', undefined, nowMs, drop);
+    if (ms !== Infinity) return this.#deadlines.bound(call, ms, 'The store call', late, nowMs, drop);
     return drop ? Promise.resolve(call).then(ignore) as Promise<unknown> as Promise<T> : Promise.resolve(call);
   }
 

@@ -109,7 +109,20 @@ export interface StartHandOff {
    * error that says it may have been applied all the same (`mayHaveApplied`): the worker releases the lease it may
    * have been stored under, so another claim runs it at once instead of once that lease has lapsed.
    */
-  cancelled(unconfirmed?: { readonly instanceId: string; readonly lease: Lease }): void;
+  cancelled(unconfirmed?: UnconfirmedStart): void;
+  /**
+   * The commit of a start given back with `cancelled`, abandoned unsettled at the client's bound, settled after all: the
+   * worker releases the lease it may have stored the instance under again, unless it is stopping (the release at
+   * `cancelled` came before the commit landed and found nothing), so the instance is claimed at once instead of once
+   * that lease has lapsed (`orchestrationLeaseMs`).
+   */
+  landed(start: UnconfirmedStart): void;
+}
+
+/** A start whose commit may have stored it under the lease its {@link StartHandOff} gave. */
+export interface UnconfirmedStart {
+  readonly instanceId: string;
+  readonly lease: Lease;
 }
 
 /** Counters of worker and engine work (monotonic). */
@@ -502,15 +515,20 @@ export class Worker {
     },
     cancelled: (unconfirmed) => {
       // Tracked before the hand-off settles, as a release in `started`: a waiting `stop` waits for it too.
-      if (unconfirmed) {
-        const { instanceId, lease } = unconfirmed;
-        this.#track((async () => void (await this.#bounded(this.#o.store.abandonOrchestration(instanceId, lease.token), 'release')))());
-      }
+      if (unconfirmed) this.#releaseStart(unconfirmed);
       this.#orchestrationsRunning--;
       this.#slotFreed();
       this.#handOffSettled();
     },
+    landed: (start) => {
+      if (!this.#stopping) this.#releaseStart(start);
+    },
   };
+
+  /** Releases the lease a handed start may have been stored under (bounded and tracked, as {@link #releaseUnrun}). */
+  #releaseStart({ instanceId, lease }: UnconfirmedStart): void {
+    this.#track((async () => void (await this.#bounded(this.#o.store.abandonOrchestration(instanceId, lease.token), 'release')))());
+  }
 
   #handOffSettled(): void {
     this.#handOffs--;
