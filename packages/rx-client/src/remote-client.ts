@@ -167,7 +167,7 @@ export class RemoteClient implements DurableClient {
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
       /** The timeout passed before the first snapshot: the first one ends the wait. */
-      let late = false;
+      let late: true | undefined;
       // Owns the watch and the timer; unsubscribing it after the first answer releases both.
       const done = new Subscription();
       /**
@@ -182,7 +182,9 @@ export class RemoteClient implements DurableClient {
       // The timeout counts from the call, as the local client's (the shared rule): when it passes before the first
       // snapshot (a slow network, `timeoutMs: 0`), the first snapshot that comes within the grace ends the wait, and a
       // server that sends none ends it with a TimeoutError.
-      const arm = (ms: number, f: () => void): unknown => done.add(this.#mux.arm(ms, f));
+      // `timeoutMs: 0` has passed at the call: `f` runs at once, with no 0 ms timer (which a clock that does not move by
+      // itself, a VirtualClock, never fires).
+      const arm = (ms: number, f: () => void): unknown => (ms ? done.add(this.#mux.arm(ms, f)) : f());
       arm(timeoutMs, () => (latest ? end() : (late = true, arm(FIRST_ANSWER_GRACE_MS, () => end(new DOMException('no status arrived', 'TimeoutError'))))));
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {

@@ -54,9 +54,18 @@ describe('waitForCompletion timeout', () => {
     const client = clientOn(clock, 1000);
     const waiting = client.waitForCompletion('running', { timeoutMs: 0 });
     await refused(client);
-    await clock.advance(0); // the timeout passes with no status
+    // timeoutMs: 0 has passed at the call (no timer is armed for it): the grace runs, with no status yet.
     await clock.advance(1000); // the stream reconnects and the first snapshot arrives
     const status = await within(waiting, 'the wait ending');
+    expect(status).toMatchObject({ instanceId: 'running' });
+    expect(['Pending', 'Running']).toContain(status.runtimeStatus);
+    client.close();
+  });
+
+  it('answers timeoutMs: 0 with the current status on a clock that never moves, as the local client does', async () => {
+    // A 0 ms timer on a VirtualClock fires only when the test advances it: the wait must not need one.
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock: new VirtualClock() });
+    const status = await within(client.waitForCompletion('running', { timeoutMs: 0 }), 'the answer to waitForCompletion with timeoutMs: 0');
     expect(status).toMatchObject({ instanceId: 'running' });
     expect(['Pending', 'Running']).toContain(status.runtimeStatus);
     client.close();
