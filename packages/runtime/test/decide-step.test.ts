@@ -518,6 +518,23 @@ describe('decideRefusedStep', () => {
     }));
   });
 
+  it('reads the claimed messages as decideStep does: a result of another execution is consumed, not recorded', () => {
+    const s = state({ historyLength: history.length });
+    const messages = [result('execution-0', 'stale'), result('execution-1')];
+    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'TaskCompleted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(decision.eventsApplied).toBe(1);
+    expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['stale', 'result'] });
+    // The step decision drops the same message.
+    const step = decideStep(input(s, messages, { history }));
+    if (step.kind !== 'commit') throw new Error('expected a commit');
+    expect(step.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['stale', 'result'] });
+    expect(step.eventsApplied).toBe(1);
+  });
+
   it('consumes late events of a terminal instance, recording nothing and leaving it as it is', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
     const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });

@@ -85,42 +85,28 @@ const NEED_HISTORY: StepDecision = Object.freeze({ kind: 'needHistory' });
  * The step decision of {@link decideStep} and {@link decideActivityStep}: the write set goes under `lease` (an
  * orchestration lease with `leaseToken` when absent), starts with `first` (if any) and, with `consume`, deletes the
  * claimed messages (not when the only message was never stored). Whether the history is needed is decided before
- * anything is built: a cache miss asks for it, and the call with the history does the work once.
+ * anything runs: a cache miss asks for it, and the call with the history does the work once.
  */
 function decide(
   input: DecideInput, messages: readonly OrchestrationMessage[], lease: WriteLease | undefined, leaseToken: string | undefined,
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  let rewound: ExecutionRewoundEvent | undefined;
-  // A start of another execution (a new one over this instance). A start of the current execution reaching a terminal
-  // instance is one the instance never ran (a top-level instance a client terminated directly, `decideTerminate`,
-  // which leaves sub-orchestrations with no history to a worker): recorded and ignored below.
-  let restarted = false;
-  let current = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i]!;
-    if (isStaleResult(m, state)) continue;
-    current++;
-    if (m.event.type === 'ExecutionRewound') rewound = m.event;
-    else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
-  }
-  const rewinding = state.runtimeStatus === 'Failed' && !!rewound;
-  const ignored = isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted;
-  const replays = !ignored && (input.cached === undefined || rewinding);
-  if (replays && input.history === undefined && (state.historyLength > 0 || rewinding)) return NEED_HISTORY;
-
   // An execution suspended before it started (a continueAsNew and a suspend in one step: the suspend was recorded in
   // the execution that ended) starts suspended: its first step records the suspend ahead of its start, which the
-  // execution then keeps until a resume, as any event that reaches it while suspended.
-  const suspendedFirst = !ignored && state.runtimeStatus === 'Suspended' && state.historyLength === 0;
-  // Arrays of their exact size (a push into an empty array reserves room for 16), filled by index.
-  const events = new Array<HistoryEvent>(current + (suspendedFirst ? 1 : 0));
-  let e = 0;
-  // Stamped when the suspend was committed (the last change of a state not started: a client's suspend, or the step of
-  // the continueAsNew), not at this claim. The reason of a client's suspend is not kept: the state has no field for it.
-  if (suspendedFirst) events[e++] = { type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(state.lastUpdatedTime) };
-  for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
+  // execution then keeps until a resume, as any event that reaches it while suspended. Stamped when the suspend was
+  // committed (the last change of a state not started: a client's suspend, or the step of the continueAsNew), not at
+  // this claim. The reason of a client's suspend is not kept: the state has no field for it. (A Suspended instance is
+  // never ignored: it is not terminal.)
+  const { events, rewind, ignored } = stepEvents(
+    state, messages,
+    state.runtimeStatus === 'Suspended' && state.historyLength === 0
+      ? { type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(state.lastUpdatedTime) }
+      : undefined,
+  );
+  const replays = !ignored && (input.cached === undefined || !!rewind);
+  if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
+
   const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
   let consumed: DeleteMessagesWrite | undefined;
   if (consume) {
@@ -154,7 +140,7 @@ function decide(
   } else {
     const history = input.history ?? NO_HISTORY;
     execution = input.newExecution(state.name);
-    if (rewinding) baseHistory = rewindHistory(history);
+    if (rewind) baseHistory = rewindHistory(history);
     execution.replay(baseHistory ?? history);
     // A new execution: everything it counted so far is this replay's.
     const stats = execution.stats;
@@ -164,12 +150,51 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
-    rewind: rewinding ? rewound : undefined,
+    rewind,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
     eventsReplayed, eventsApplied: execution.stats.eventsApplied - eventsApplied,
   };
+}
+
+/** What a step's claimed messages make of it, before anything runs: see {@link stepEvents}. */
+interface StepEvents {
+  /** The events of the messages of the current execution, in arrival order, after the lead event if any. */
+  readonly events: HistoryEvent[];
+  /** The `ExecutionRewound` among them when it rewinds the instance (a Failed one). */
+  readonly rewind: ExecutionRewoundEvent | undefined;
+  /** The instance records and ignores them: it is terminal, and they neither rewind it nor start it again. */
+  readonly ignored: boolean;
+}
+
+/**
+ * The one reading of a step's claimed messages, for every step decision ({@link decideStep},
+ * {@link decideActivityStep}, {@link decideRefusedStep}): results of another execution (`continueAsNew`, restart) are
+ * dropped ({@link isStaleResult}); the rest give the step's events, in an array of their exact size (a push into an
+ * empty array reserves room for 16) after `lead` if given; a rewind (an `ExecutionRewound` reaching a Failed instance)
+ * or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
+ * of the current execution reaching a terminal instance is one the instance never ran (a top-level instance a client
+ * terminated directly, `decideTerminate`, which leaves sub-orchestrations with no history to a worker): recorded and
+ * ignored.
+ */
+function stepEvents(state: InstanceState, messages: readonly OrchestrationMessage[], lead?: HistoryEvent): StepEvents {
+  let rewound: ExecutionRewoundEvent | undefined;
+  let restarted = false;
+  let current = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (isStaleResult(m, state)) continue;
+    current++;
+    if (m.event.type === 'ExecutionRewound') rewound = m.event;
+    else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
+  }
+  const events = new Array<HistoryEvent>(current + (lead ? 1 : 0));
+  let e = 0;
+  if (lead) events[e++] = lead;
+  for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
+  const rewind = state.runtimeStatus === 'Failed' ? rewound : undefined;
+  return { events, rewind, ignored: isTerminalStatus(state.runtimeStatus) && !rewind && !restarted };
 }
 
 /** Everything {@link decideRefusedStep} needs: the step's input, and why the store refused its write set. */
@@ -189,34 +214,25 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * failed one does. A rewind (a Failed instance and its `ExecutionRewound`) is recorded as a rewound execution that
  * failed again: the history becomes the rewound one plus this step, under a new `historyEpoch`, so a later rewind
  * replays it. A step that reaches a terminal instance and is not a rewind or a start (late events, recorded and
- * ignored) records nothing: its messages are consumed and the instance is left as it is. `needHistory` when the
- * history is needed: a rewind's, or a started sub-orchestration's (its parent link).
+ * ignored: {@link stepEvents}) records nothing: its messages are consumed and the instance is left as it is.
+ * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const { state, messages, now } = input;
-  let rewound: ExecutionRewoundEvent | undefined;
-  let restarted = false;
-  const events: HistoryEvent[] = [];
-  for (const m of messages) {
-    if (input.bare || isStaleResult(m, state)) continue;
-    events.push(m.event);
-    if (m.event.type === 'ExecutionRewound') rewound = m.event;
-    else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
-  }
-  const rewinding = state.runtimeStatus === 'Failed' && !!rewound;
+  const { events, rewind, ignored } = stepEvents(state, input.bare ? NO_MESSAGES : messages);
   const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
-  if (isTerminalStatus(state.runtimeStatus) && !rewinding && !restarted) {
+  if (ignored) {
     const next: InstanceState = { ...state, version: state.version + 1 };
     return {
       kind: 'commit', writeSet: { lease, requests: [{ type: 'replaceState', state: next }, consumed] }, state: next, execution: undefined,
       cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
     };
   }
-  const needsHistory = rewinding || (state.parentInstanceId !== undefined && state.historyLength > 0);
+  const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
   const history = input.history ?? NO_HISTORY;
-  const baseHistory = rewinding ? rewindHistory(history) : undefined;
+  const baseHistory = rewind ? rewindHistory(history) : undefined;
   const before = baseHistory ?? (state.historyLength > 0 ? history : NO_HISTORY);
   const nowIso = isoTime(now);
   const markers = stepMarkers(nowIso);
@@ -232,11 +248,11 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const step: StepResult = {
     newEvents, actions: [], isFinished: true,
     // An execution that has not started yet has no custom status of its own.
-    customStatus: state.historyLength === 0 && !rewinding ? undefined : state.customStatus as JsonValue | undefined,
+    customStatus: state.historyLength === 0 && !rewind ? undefined : state.customStatus as JsonValue | undefined,
   };
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, messages, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
-    rewind: rewinding ? rewound : undefined,
+    rewind,
   });
   return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
 }
