@@ -515,20 +515,13 @@ export class Worker {
     },
     cancelled: (unconfirmed) => {
       // Tracked before the hand-off settles, as a release in `started`: a waiting `stop` waits for it too.
-      if (unconfirmed) this.#releaseStart(unconfirmed);
+      if (unconfirmed) this.#releaseUnrun([unconfirmed]);
       this.#orchestrationsRunning--;
       this.#slotFreed();
       this.#handOffSettled();
     },
-    landed: (start) => {
-      if (!this.#stopping) this.#releaseStart(start);
-    },
+    landed: (start) => this.#releaseUnlessStopping([start]),
   };
-
-  /** Releases the lease a handed start may have been stored under (bounded and tracked, as {@link #releaseUnrun}). */
-  #releaseStart({ instanceId, lease }: UnconfirmedStart): void {
-    this.#track((async () => void (await this.#bounded(this.#o.store.abandonOrchestration(instanceId, lease.token), 'release')))());
-  }
 
   #handOffSettled(): void {
     this.#handOffs--;
@@ -646,18 +639,20 @@ export class Worker {
     return this.#calls.bound(call, Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - nowMs)), what, late, nowMs);
   }
 
-  /** The store call that releases a step's or an activity's lease. */
-  #release(item: OrchestrationWorkItem | ActivityWorkItem): Promise<void> {
+  /** The store call that releases the lease of a step, an activity or a handed start. */
+  #release(item: Leased): Promise<void> {
     const { store } = this.#o;
-    return 'task' in item ? store.abandonActivity(item.task.id, item.lease.token) : store.abandonOrchestration(item.state.instanceId, item.lease.token);
+    if ('task' in item) return store.abandonActivity(item.task.id, item.lease.token);
+    return store.abandonOrchestration(('state' in item ? item.state : item).instanceId, item.lease.token);
   }
 
   /**
    * Releases the leases of work this worker will not run, at once and whether or not it is stopping (a start handed
-   * over while it stops), each release bounded and tracked (a `stop` waits for it). Called in an async function, so a
-   * store that throws instead of rejecting is handled too; a failed release is logged and leaves the lease to lapse.
+   * over while it stops, or one cancelled whose commit may have stored its lease), each release bounded and tracked
+   * (a `stop` waits for it). Called in an async function, so a store that throws instead of rejecting is handled too;
+   * a failed release is logged and leaves the lease to lapse.
    */
-  #releaseUnrun(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
+  #releaseUnrun(items: readonly Leased[]): void {
     for (const item of items) this.#track((async () => void (await this.#bounded(this.#release(item), 'release')))());
   }
 
@@ -666,7 +661,7 @@ export class Worker {
    * after all (a wedged transaction that went through once the wedge cleared), released now instead of sitting idle
    * until its lease lapses.
    */
-  #releaseUnlessStopping(items: readonly (OrchestrationWorkItem | ActivityWorkItem)[]): void {
+  #releaseUnlessStopping(items: readonly Leased[]): void {
     if (!this.#stopping) this.#releaseUnrun(items);
   }
 
@@ -1060,6 +1055,9 @@ export class Worker {
 
 /** No work items (a step that leased no activity task). */
 const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);
+
+/** What holds a lease this worker may release: a claimed step or activity, or a handed start it may be stored under. */
+type Leased = OrchestrationWorkItem | ActivityWorkItem | UnconfirmedStart;
 
 /** The lease renewal of one running activity. */
 interface Heartbeat {
