@@ -8,6 +8,7 @@ import type { WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
+import type { DurableClient } from '../client/durable-client.js';
 import { decideStep, decideTerminate } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
@@ -712,6 +713,23 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await firstValueFrom(runtime.client.status$(running).pipe(filter((s) => s?.runtimeStatus === 'Running')));
         await runtime.stop();
       };
+      /**
+       * Starts a ParentOfAwaitGo instance `instanceId` and commits its first step by hand (a runtime would run the
+       * child at once): the child `${instanceId}-child` is Pending, its start queued, and the start is where its parent
+       * link is. Returns a client of `store`.
+       */
+      const parentsFirstStep = async (store: Store, instanceId: string): Promise<DurableClient> => {
+        const client = createClient({ store });
+        await client.startNew('ParentOfAwaitGo', { instanceId });
+        const item = (await store.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() }))!;
+        const decision = decideStep({
+          state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
+          newExecution: (name) => new OrchestrationExecution(orchestrators[name as keyof typeof orchestrators], { customStatusLimitBytes: 16_384 }),
+        });
+        if (decision.kind !== 'commit') throw new Error('the parent\'s first step needs no history');
+        await store.commit(decision.writeSet);
+        return client;
+      };
 
       it('terminates a Pending instance at once; a worker started later records and ignores its start', async (context) => {
         const store = await open();
@@ -759,17 +777,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         it(`leaves a Pending sub-orchestration's terminate to a worker, and its parent hears of it after a ${after}`, async (context) => {
           const opened = await open();
           if (!opened.capabilities.unclaimedWrites) return context.skip();
-          // The parent's first step, by hand (a runtime would run the child at once): the child is Pending, its start
-          // queued, and the start is where its parent link is.
-          const client = createClient({ store: opened });
-          await client.startNew('ParentOfAwaitGo', { instanceId: 'p' });
-          const item = (await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() }))!;
-          const decision = decideStep({
-            state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
-            newExecution: (name) => new OrchestrationExecution(orchestrators[name as keyof typeof orchestrators], { customStatusLimitBytes: 16_384 }),
-          });
-          if (decision.kind !== 'commit') throw new Error('the parent\'s first step needs no history');
-          await opened.commit(decision.writeSet);
+          const client = await parentsFirstStep(opened, 'p');
           expect(await client.getStatus('p-child')).toMatchObject({ runtimeStatus: 'Pending' });
           // The store, telling when the terminate's commit (direct, or its message) is done.
           const { store, done } = firstCommitTold(opened);
@@ -789,16 +797,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('answers the parent of a sub-orchestration suspended before it started, then terminated through a worker', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
-        // The parent's first step, by hand: the child is Pending, its start (with the parent link) queued.
-        const client = createClient({ store: opened });
-        await client.startNew('ParentOfAwaitGo', { instanceId: 'sp' });
-        const item = (await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() }))!;
-        const decision = decideStep({
-          state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
-          newExecution: (name) => new OrchestrationExecution(orchestrators[name as keyof typeof orchestrators], { customStatusLimitBytes: 16_384 }),
-        });
-        if (decision.kind !== 'commit') throw new Error('the parent\'s first step needs no history');
-        await opened.commit(decision.writeSet);
+        const client = await parentsFirstStep(opened, 'sp');
         // Suspended by its status alone; the terminate of a child with no history goes to a worker, which starts it
         // suspended (its start held back until a resume) and ends it there.
         await client.suspend('sp-child', 'hold');
