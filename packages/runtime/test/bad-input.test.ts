@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { createHttpManagementPayload } from '../src/client/http-management-payload.js';
 import { ALL_RUNTIME_STATUSES, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
@@ -6,19 +6,13 @@ import { MAX_JSON_DEPTH, toPlainJson } from '../src/model/json.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
-import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start: startRuntime } = startedRuntimes();
 
-async function start(store = new MemoryStore()): Promise<Runtime> {
-  const runtime = createRuntime({ store, orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
-  runtimes.push(runtime);
-  await runtime.start();
-  return runtime;
+function start(store = new MemoryStore()): Promise<Runtime> {
+  return startRuntime({ store, orchestrators: sampleOrchestrators, activities: sampleActivities });
 }
 
 const invalid = { code: 'invalid-argument', status: 400 };

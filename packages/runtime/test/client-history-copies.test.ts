@@ -1,10 +1,10 @@
 import { lastValueFrom, takeWhile, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../src/env/logger.js';
+import { describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../src/model/history-event.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import type { Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo } from '../src/testing/samples.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 /**
  * MemoryStore keeps history events frozen and hands the stored objects out (replays read them without a copy). Users
@@ -12,15 +12,10 @@ import { echo } from '../src/testing/samples.js';
  * changes nothing anyone else reads.
  */
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start } = startedRuntimes();
 
 async function completedEcho(): Promise<{ runtime: Runtime; id: string }> {
-  const runtime = createRuntime({ store: new MemoryStore(), logger: silentLogger, orchestrators: { Echo: echo }, activities: {} });
-  runtimes.push(runtime);
-  await runtime.start();
+  const runtime = await start({ store: new MemoryStore(), orchestrators: { Echo: echo }, activities: {} });
   const id = await runtime.client.startNew('Echo', { input: { nested: { n: 1 } } });
   await runtime.client.waitForCompletion(id);
   return { runtime, id };

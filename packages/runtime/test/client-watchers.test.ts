@@ -1,19 +1,16 @@
 import { firstValueFrom, lastValueFrom, takeWhile, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
-import { silentLogger } from '../src/env/logger.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import type { InstanceState, InstanceStatus } from '../src/model/instance-status.js';
 import type { InstancePage, InstanceQuery } from '../src/store/store.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import type { Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { startedRuntimes } from './started-runtimes.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start: startRuntime } = startedRuntimes();
 
 /** Sets each value of its input as the custom status, one step each (an activity call between them). */
 const statusSequence: Orchestrator = function* (ctx) {
@@ -29,16 +26,12 @@ const waitForGo: Orchestrator = function* (ctx) {
   return yield ctx.waitForExternalEvent('Go');
 };
 
-async function start(clock?: VirtualClock): Promise<Runtime> {
-  const runtime = createRuntime({
-    logger: silentLogger,
+function start(clock?: VirtualClock): Promise<Runtime> {
+  return startRuntime({
     ...(clock ? { clock } : {}),
     orchestrators: { ...sampleOrchestrators, StatusSequence: statusSequence, WaitForGo: waitForGo },
     activities: { ...sampleActivities, Noop: () => null },
   });
-  runtimes.push(runtime);
-  await runtime.start();
-  return runtime;
 }
 
 /** A MemoryStore whose reads of one instance wait until the test lets them through. */

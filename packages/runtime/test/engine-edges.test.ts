@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, silentLogger, type Activity, type Orchestrator, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Activity, Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start } = startedRuntimes();
 
 /** A value that cannot be JSON, by name; each built fresh. */
 const notJson: Record<string, () => unknown> = {
@@ -24,13 +22,11 @@ const notJson: Record<string, () => unknown> = {
  * instance: a failure is recorded on the instance, and nothing is thrown out of the worker or left stuck.
  */
 async function outcome(orchestrator: Orchestrator, activities: Record<string, Activity> = {}, customStatusLimitBytes?: number) {
-  const runtime = createRuntime({
-    logger: silentLogger, customStatusLimitBytes,
+  const runtime = await start({
+    customStatusLimitBytes,
     orchestrators: { Edge: orchestrator, Next: function* () { return 'next'; } },
     activities,
   });
-  runtimes.push(runtime);
-  await runtime.start();
   const done = await runtime.client.waitForCompletion(await runtime.client.startNew('Edge'), SETTLED);
   const next = await runtime.client.waitForCompletion(await runtime.client.startNew('Next'), SETTLED);
   expect(next).toMatchObject({ runtimeStatus: 'Completed', output: 'next' });

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OrchestrationExecution, toFailureDetails } from '../src/engine/orchestration-execution.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
-import { createRuntime, silentLogger, type Runtime } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 /** Thrown values that break a naive conversion to text, by name. Each is built fresh per use. */
 const awkward: Record<string, () => unknown> = {
@@ -66,17 +66,13 @@ describe('toFailureDetails', () => {
   });
 });
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start } = startedRuntimes();
 
 describe('an activity or orchestrator that throws an awkward value', () => {
   for (const [name, make] of Object.entries(awkward)) {
     it(`fails the instance once, with readable failureDetails, when an activity throws ${name}`, async () => {
       let runs = 0;
-      const runtime = createRuntime({
-        logger: silentLogger,
+      const runtime = await start({
         orchestrators: { CallsAwkward: function* (ctx) { return yield ctx.callActivity('Awkward'); } },
         activities: {
           Awkward: () => {
@@ -85,8 +81,6 @@ describe('an activity or orchestrator that throws an awkward value', () => {
           },
         },
       });
-      runtimes.push(runtime);
-      await runtime.start();
       const id = await runtime.client.startNew('CallsAwkward');
       const done = await runtime.client.waitForCompletion(id, SETTLED);
       expect(done.runtimeStatus).toBe('Failed');
@@ -95,13 +89,10 @@ describe('an activity or orchestrator that throws an awkward value', () => {
     });
 
     it(`fails the instance with readable failureDetails when an orchestrator throws ${name}`, async () => {
-      const runtime = createRuntime({
-        logger: silentLogger,
+      const runtime = await start({
         // eslint-disable-next-line require-yield
         orchestrators: { ThrowsAwkward: function* () { throw make(); } },
       });
-      runtimes.push(runtime);
-      await runtime.start();
       const id = await runtime.client.startNew('ThrowsAwkward');
       const done = await runtime.client.waitForCompletion(id, SETTLED);
       expect(done.runtimeStatus).toBe('Failed');

@@ -7,10 +7,10 @@ import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 /**
  * DNS rebinding: a page on `http://evil.example:7071` whose name is made to resolve to the handler's address is
@@ -25,19 +25,16 @@ const orchestrators: Record<string, Orchestrator> = {
   },
 };
 
-const runtimes: Runtime[] = [];
+const { start } = startedRuntimes();
 const servers: NodeServer[] = [];
 
+// Registered after the runtimes' hook, so it runs before it: the servers close before the runtimes stop.
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
-  for (const runtime of runtimes.splice(0)) await runtime.stop();
 });
 
 async function started(): Promise<DurableClient> {
-  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
-  await runtime.start();
-  runtimes.push(runtime);
-  return runtime.client;
+  return (await start({ store: new MemoryStore(), orchestrators })).client;
 }
 
 function anonymous(client: DurableClient, options: Partial<HttpHandlerOptions> = {}): HttpHandler {

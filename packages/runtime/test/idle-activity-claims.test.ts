@@ -1,13 +1,13 @@
 import { filter, firstValueFrom, throwError, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
-import { silentLogger } from '../src/env/logger.js';
 import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-status.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import type { Runtime, RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { ActivityWorkItem, ClaimOptions } from '../src/store/store.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 // The worker skips its activity claims after one that found nothing, until a wake-up (the store's workAvailable$ or
 // its wake timer). These tests run every worker on a virtual clock that only the test moves: the worker's wake timer
@@ -77,22 +77,19 @@ const callEcho: RuntimeOptions['orchestrators'][string] = function* (ctx) {
   return yield ctx.callActivity('Echo', 'x');
 };
 
-/** Ends what a test left running: first the activities it blocked, then the runtimes, then the stores. */
+/**
+ * Ends what a test left running: first the activities it blocked, then the runtimes, then the stores (Vitest runs a
+ * file's `afterEach` hooks last registered first).
+ */
 const releases: (() => void)[] = [];
-const runtimes: Runtime[] = [];
 const stores: MemoryStore[] = [];
 afterEach(async () => {
-  for (const release of releases.splice(0)) release();
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
-
-async function start(options: RuntimeOptions): Promise<Runtime> {
-  const runtime = createRuntime({ logger: silentLogger, ...options });
-  runtimes.push(runtime);
-  await runtime.start();
-  return runtime;
-}
+const { start } = startedRuntimes();
+afterEach(() => {
+  for (const release of releases.splice(0)) release();
+});
 
 function watchedStore(): WatchedStore {
   const store = new WatchedStore();

@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createRuntime, MemoryStore, silentLogger, StoreClosedError, type LeaseStorage, type Orchestrator, type Runtime, type Store,
+  createRuntime, MemoryStore, silentLogger, StoreClosedError, type LeaseStorage, type Orchestrator, type Store,
 } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop({ graceMs: 0 })));
-});
+const { runtimes, start } = startedRuntimes({ graceMs: 0 });
 
 const callsSlow: Orchestrator = function* (ctx) {
   return yield ctx.callActivity('Slow');
@@ -119,11 +117,7 @@ describe('createRuntime({ leaseStorage })', () => {
 
   it('ignores a recorded value it cannot read and still runs', async () => {
     const storage = mapStorage([[WORKER_IDS, '{not json']]);
-    const runtime = createRuntime({
-      logger: silentLogger, leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'ok' },
-    });
-    runtimes.push(runtime);
-    await runtime.start();
+    const runtime = await start({ leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'ok' } });
     const id = await runtime.client.startNew('CallsSlow');
     expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });
   });

@@ -1,7 +1,8 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, silentLogger, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../src/index.js';
 import { HandClock, T0 } from './hand-clock.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 /** A MemoryStore that can run a hook after a claim that found nothing, and reports each wake-time question. */
 class RacingStore extends MemoryStore {
@@ -31,17 +32,14 @@ class RacingStore extends MemoryStore {
   }
 }
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start } = startedRuntimes();
 
 describe('wake-ups', () => {
   it('claims a durable timer whose wake-up fired 1 ms before the timer was due', async () => {
     const clock = new HandClock();
     const store = new RacingStore();
-    const runtime = createRuntime({
-      store, clock, logger: silentLogger,
+    const runtime = await start({
+      store, clock,
       orchestrators: {
         Sleep: function* (ctx) {
           yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
@@ -49,8 +47,6 @@ describe('wake-ups', () => {
         },
       },
     });
-    runtimes.push(runtime);
-    await runtime.start();
     const id = await runtime.client.startNew('Sleep');
     const wake = await clock.timerDueBy(T0 + 10);
     expect(clock.timers.get(wake)?.at).toBe(T0 + 10);

@@ -1,26 +1,15 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActivityContext } from '../src/engine/orchestration-context.js';
 import { createClient } from '../src/client/create-client.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { ending } from './ending.js';
+import { startedRuntimes } from './started-runtimes.js';
 import { within } from './within.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
-
-async function start(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'orchestrators'>): Promise<Runtime> {
-  const runtime = createRuntime({ logger: silentLogger, ...options });
-  runtimes.push(runtime);
-  await runtime.start();
-  return runtime;
-}
+const { start } = startedRuntimes();
 
 describe('what orchestrators and activities are given', () => {
   it('gives an orchestrator its instanceId, parentInstanceId, name and input, and an activity its instanceId, name and attempt', async () => {

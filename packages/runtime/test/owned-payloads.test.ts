@@ -1,9 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
-import { silentLogger } from '../src/env/logger.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 /**
  * MemoryStore keeps history events and pending messages frozen all the way down and hands them out without a copy.
@@ -30,23 +29,17 @@ const Child: Orchestrator = function* () {
   return { items: ['child'] };
 };
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start } = startedRuntimes();
 
 describe('payloads handed to orchestrator code', () => {
   for (const cacheSize of [undefined, 0]) {
     it(`may be changed in place on MemoryStore (${cacheSize === 0 ? 'every step replays' : 'cached execution'})`, async () => {
-      const runtime = createRuntime({
+      const runtime = await start({
         store: new MemoryStore(),
-        logger: silentLogger,
         ...(cacheSize === undefined ? {} : { cacheSize }),
         orchestrators: { Order, Child },
         activities: { Box: (label: string) => ({ items: [label] }) },
       });
-      runtimes.push(runtime);
-      await runtime.start();
       const id = await runtime.client.startNew('Order');
       await runtime.client.raiseEvent(id, 'late', { items: [] });
       await runtime.client.raiseEvent(id, 'order', { items: [1, 2, 3] });

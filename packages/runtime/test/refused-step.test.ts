@@ -1,13 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, PayloadTooLargeError, type Orchestrator, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, MemoryStore, PayloadTooLargeError, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { RecordingLogger } from './failing-store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { startedRuntimes } from './started-runtimes.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((runtime) => runtime.stop({ graceMs: 0 })));
-});
+const { runtimes, start } = startedRuntimes({ graceMs: 0 });
 
 /** Most characters of JSON one commit may write on a {@link LimitedStore}. */
 const LIMIT = 20_000;
@@ -34,9 +32,7 @@ async function onLimitedStore(orchestrators: Record<string, Orchestrator>, activ
   const clock = new VirtualClock();
   const logger = new RecordingLogger();
   const store = new LimitedStore();
-  const runtime = createRuntime({ store, clock, logger, orchestrators, activities });
-  runtimes.push(runtime);
-  await runtime.start();
+  const runtime = await start({ store, clock, logger, orchestrators, activities });
   /**
    * The status of `id`, with its history, once it has left Pending and Running: the clock is moved on a second at a
    * time (each timer fired in order, the work it starts let run), at most `max` seconds.

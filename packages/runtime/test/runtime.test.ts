@@ -1,32 +1,23 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { defer, filter, finalize, firstValueFrom, lastValueFrom, throwError, timeout, toArray, type Observable } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange, Store } from '../src/store/store.js';
 import { createClient } from '../src/client/create-client.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import { createRuntime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { createRuntime as createCoreRuntime } from '../src/core/index.js';
 import { silentLogger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { ending } from './ending.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 const DAY = 24 * 3600_000;
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
-
-async function start(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'orchestrators'>): Promise<Runtime> {
-  const runtime = createRuntime({ logger: silentLogger, ...options });
-  runtimes.push(runtime);
-  await runtime.start();
-  return runtime;
-}
+const { runtimes, start } = startedRuntimes();
 
 describe('runtime', () => {
   it('fires a week-long durable timer at once on a virtual clock', async () => {

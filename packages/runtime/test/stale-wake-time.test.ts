@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRuntime, MemoryStore, silentLogger, type Runtime } from '../src/index.js';
 import { echo } from '../src/testing/samples.js';
 import { HandClock, T0 } from './hand-clock.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 /**
  * A store whose wake-time read lags its claims, as MongoDB's majority reads can under replication lag: it keeps
@@ -33,10 +34,7 @@ class ClaimingStore extends LaggingStore {
  */
 const wakeTimer = (delayMs: number): boolean => delayMs < 30_000;
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { runtimes } = startedRuntimes();
 
 /** Starts a runtime on `store` and lets its wake timer back off through the delays 0, 10 and 20 ms. */
 async function backedOff(store: LaggingStore): Promise<{ clock: HandClock; runtime: Runtime; next: () => Promise<number> }> {

@@ -1,14 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '../src/env/logger.js';
 import { randomId } from '../src/env/new-id.js';
 import type { WriteSet } from '../src/model/write-set.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import type { Runtime, RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { Worker } from '../src/worker/worker.js';
+import { startedRuntimes } from './started-runtimes.js';
 
 function worker(store: Store, maxConcurrentOrchestrations = 1): Worker {
   return new Worker({
@@ -48,16 +49,10 @@ describe('Worker.startHandOff', () => {
   });
 });
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
-});
+const { start } = startedRuntimes();
 
-async function startRuntime(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  const runtime = createRuntime({ logger: silentLogger, orchestrators: sampleOrchestrators, activities: sampleActivities, ...options });
-  runtimes.push(runtime);
-  await runtime.start();
-  return runtime;
+function startRuntime(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
+  return start({ orchestrators: sampleOrchestrators, activities: sampleActivities, ...options });
 }
 
 /** `inner` with its first leased start held open until `release` is called; `reached` resolves when it is held. */

@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, InvalidArgumentError, MemoryStore, silentLogger, type Orchestrator, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, InvalidArgumentError, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { startedRuntimes } from './started-runtimes.js';
 
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((r) => r.stop({ graceMs: 0 })));
-});
+const { runtimes, start } = startedRuntimes({ graceMs: 0 });
 
 const callsSlow: Orchestrator = function* (ctx) {
   return yield ctx.callActivity('Slow');
@@ -52,12 +50,10 @@ describe('runtime.stop({ graceMs })', () => {
     let finish!: (value: string) => void;
     let started!: () => void;
     const activityStarted = new Promise<void>((resolve) => (started = resolve));
-    const runtime = createRuntime({
-      clock, logger: silentLogger, store: new MemoryStore(), orchestrators: { CallsSlow: callsSlow },
+    const runtime = await start({
+      clock, store: new MemoryStore(), orchestrators: { CallsSlow: callsSlow },
       activities: { Slow: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
     });
-    runtimes.push(runtime);
-    await runtime.start();
     const id = await runtime.client.startNew('CallsSlow');
     await activityStarted;
     const stopping = runtime.stop({ graceMs: 60_000 });
@@ -70,9 +66,7 @@ describe('runtime.stop({ graceMs })', () => {
   });
 
   it('rejects a grace period that is not a number >= 0, stopping nothing', async () => {
-    const runtime = createRuntime({ logger: silentLogger, orchestrators: { CallsSlow: callsSlow } });
-    runtimes.push(runtime);
-    await runtime.start();
+    const runtime = await start({ orchestrators: { CallsSlow: callsSlow } });
     for (const graceMs of [-1, Number.NaN, '5' as unknown as number]) {
       await expect(runtime.stop({ graceMs })).rejects.toMatchObject({ code: 'invalid-argument' });
     }
@@ -81,9 +75,7 @@ describe('runtime.stop({ graceMs })', () => {
   });
 
   it('rejects options whose graceMs throws when read with a typed error naming it, stopping nothing', async () => {
-    const runtime = createRuntime({ logger: silentLogger, orchestrators: { CallsSlow: callsSlow } });
-    runtimes.push(runtime);
-    await runtime.start();
+    const runtime = await start({ orchestrators: { CallsSlow: callsSlow } });
     const cause = new Error('getter');
     const options = { get graceMs(): number { throw cause; } };
     const stopping = runtime.stop(options);
