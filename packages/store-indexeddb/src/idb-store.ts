@@ -269,9 +269,11 @@ export abstract class IdbStore implements Store {
         return undefined;
       }
     }
+    // The oldest hint is usually the first in claim order (this handle's commits ran in that order).
+    const likely: string | undefined = this.#claimableHints.values().next().value;
     const item = await this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
-      for (;;) {
-        const row = await tx.firstReadyInstance(nowMs);
+      for (let guess = likely; ; guess = undefined) {
+        const row = await tx.firstReadyInstance(nowMs, guess);
         if (!row) return undefined;
         const pending = await tx.listMessages(row.id);
         const visible = pending.filter((m) => isVisible(m.message, options.now));
@@ -281,9 +283,12 @@ export abstract class IdbStore implements Store {
         if (lease && visible.length > 0) return { state: row.state, messages: visible.map((m) => m.message), lease };
       }
     });
-    // Taken, or (nothing found) taken by another handle meanwhile: either way no longer a hint.
-    if (item) this.#claimableHints.delete(item.state.instanceId);
-    else this.#claimableHints.clear();
+    // Taken, or (nothing found) taken by another handle meanwhile: either way no longer a hint. So is a wrong guess
+    // (taken elsewhere, or not first), which would otherwise cost every claim a wasted read.
+    if (item) {
+      this.#claimableHints.delete(item.state.instanceId);
+      this.#claimableHints.delete(likely!);
+    } else this.#claimableHints.clear();
     return item;
   }
 

@@ -365,6 +365,12 @@ class KeyvalTransaction implements BackendTransaction {
    */
   readonly #loaded = new Map<string, Loaded>();
   readonly #loading = new Map<string, Promise<Loaded>>();
+  /**
+   * Messages of an instance read before they were asked for (a claim reads them with the row of the instance it
+   * found), each for the next {@link KeyvalTransaction.listMessages} of its instance; a write to any messages drops
+   * them all (requests run in order, so a read answers as of the moment it was made).
+   */
+  readonly #messagesRead = new Map<string, Promise<MessageRow[]>>();
   readonly #reads: ReadsAhead;
 
   constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead) {
@@ -412,9 +418,26 @@ class KeyvalTransaction implements BackendTransaction {
     });
   }
 
-  async firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
+  /**
+   * The instance of the first claim entry. A claim lists its messages next, so they are read with its row: `likely`'s
+   * with the claim entry (one round trip for the claim's reads when it is the first), else once the entry names it.
+   */
+  async firstReadyInstance(nowMs: number, likely?: string): Promise<InstanceRow | undefined> {
+    if (likely !== undefined) this.#readForClaim(likely);
     const [key] = await this.#keys(this.#range(['xr', -Infinity], ['xr', nowMs, MAX]), 1);
-    return key ? this.getInstance(lastOf(key)) : undefined;
+    if (!key) return undefined;
+    const id = lastOf(key);
+    if (id !== likely) this.#readForClaim(id);
+    return this.getInstance(id);
+  }
+
+  /** Reads an instance and its messages at once (see {@link KeyvalTransaction.listMessages}). */
+  #readForClaim(id: string): void {
+    const messages = this.#listMessages(id);
+    // A failed read fails the transaction: unused (a wrong guess), it is no unhandled rejection.
+    messages.catch(() => undefined);
+    this.#load(id).catch(() => undefined);
+    this.#messagesRead.set(id, messages);
   }
 
   async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
@@ -480,20 +503,30 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   addMessage(row: NewMessageRow, instance: InstanceRow): number {
+    this.#messagesRead.clear();
     const seq = Math.max((instance.tailSeq ?? 0) + 1, stamp());
     this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]);
     return seq;
   }
 
+  /** The messages read ahead for this instance, if no write to its messages came since, else a read now. */
   listMessages(instanceId: string): Promise<MessageRow[]> {
+    const read = this.#messagesRead.get(instanceId);
+    this.#messagesRead.delete(instanceId);
+    return read ?? this.#listMessages(instanceId);
+  }
+
+  #listMessages(instanceId: string): Promise<MessageRow[]> {
     return promisifyRequest(this.#store.getAll(this.#range(['m', instanceId], ['m', instanceId, MAX]))) as Promise<MessageRow[]>;
   }
 
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
+    this.#messagesRead.clear();
     for (const row of rows) this.#store.delete(['m', row.instanceId, row.seq]);
   }
 
   deleteMessagesOf(instanceId: string): void {
+    this.#messagesRead.clear();
     this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX]));
   }
 

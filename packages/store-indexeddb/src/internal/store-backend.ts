@@ -67,8 +67,12 @@ export interface BackendTransaction {
    */
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void;
   deleteInstance(row: InstanceRow): void;
-  /** The claimable instance with the smallest (readyMs, headSeq) among those with readyMs <= nowMs. */
-  firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined>;
+  /**
+   * The claimable instance with the smallest (readyMs, headSeq) among those with readyMs <= nowMs. `likely`: an
+   * instance that is probably it, which a layout that reads the index before the row may read (with its messages)
+   * before the index answers.
+   */
+  firstReadyInstance(nowMs: number, likely?: string): Promise<InstanceRow | undefined>;
   /** The smallest readyMs > nowMs of any instance. */
   nextInstanceReadyMs(nowMs: number): Promise<number | undefined>;
   /**

@@ -181,3 +181,83 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an 
     expect(requests[1]).toBe(requests[0]);
   });
 });
+
+/**
+ * Requests each readwrite transaction issued before the first of its requests answered (its first round trip), in
+ * the order the transactions began, until `uninstall`.
+ */
+function firstRoundTrips(): { readonly sent: () => number[]; readonly uninstall: () => void } {
+  const sent = new Map<IDBTransaction, { count: number; answered: boolean }>();
+  const restore: (() => void)[] = [];
+  for (const method of ['get', 'getAll', 'getAllKeys', 'getKey', 'openCursor', 'put', 'delete'] as const) {
+    const original = IDBObjectStore.prototype[method] as (...args: unknown[]) => IDBRequest;
+    (IDBObjectStore.prototype as unknown as Record<string, unknown>)[method] = function (this: IDBObjectStore, ...args: unknown[]) {
+      const request = original.apply(this, args);
+      if (this.transaction.mode === 'readwrite') {
+        let trip = sent.get(this.transaction);
+        if (!trip) sent.set(this.transaction, (trip = { count: 0, answered: false }));
+        if (!trip.answered) trip.count++;
+        const answered = trip;
+        request.addEventListener('success', () => {
+          answered.answered = true;
+        });
+      }
+      return request;
+    };
+    restore.push(() => {
+      (IDBObjectStore.prototype as unknown as Record<string, unknown>)[method] = original;
+    });
+  }
+  return { sent: () => [...sent.values()].map((trip) => trip.count), uninstall: () => restore.forEach((undo) => undo()) };
+}
+
+describe('KeyvalStore: claiming an instance this handle left claimable', () => {
+  it('reads its claim entry, its row and its messages in one round trip', async () => {
+    // A claim's reads are a queue that holds every other transaction of the one object store: three round trips in a
+    // row (the entry, then the row, then the messages) made it the longest transaction of a busy worker.
+    const store = adapters.KeyvalStore(uniqueName('claim-trip'));
+    const trips = firstRoundTrips();
+    try {
+      await create(store, newInstance('a'));
+      await create(store, newInstance('b'));
+      counter = countIndexedDb();
+      const before = trips.sent().length;
+      const item = await claim(store);
+      expect(item.state.instanceId).toBe('a');
+      expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+      // The claim entry, the row and the messages; then the moved entry and the row with its lease.
+      expect(trips.sent().slice(before)).toEqual([3]);
+      expect(counter.counts().requests).toBe(6);
+    } finally {
+      trips.uninstall();
+      await store.close();
+    }
+  });
+
+  it('never hands out an instance another handle claimed meanwhile, and pays for that wrong guess once', async () => {
+    const name = uniqueName('claim-guess');
+    const starter = adapters.KeyvalStore(name);
+    const other = adapters.KeyvalStore(name);
+    try {
+      for (const id of ['x', 'y', 'z']) await create(starter, newInstance(id));
+      // The other handle takes the instance the starter would guess first.
+      const taken = await claim(other);
+      expect(taken.state.instanceId).toBe('x');
+      counter = countIndexedDb();
+      expect((await claim(starter)).state.instanceId).toBe('y');
+      const guessedWrong = counter.counts().requests;
+      counter.reset();
+      expect((await claim(starter)).state.instanceId).toBe('z');
+      // The reads of the wrong guess (x's row and messages) are not made again.
+      expect(counter.counts().requests).toBe(guessedWrong - 2);
+      expect(await starter.claimOrchestration({ owner: 'test', leaseMs: 30_000, now: T0 })).toBeUndefined();
+      // x is still the other handle's: its step commits.
+      const next = { ...taken.state, runtimeStatus: 'Running' as const, version: taken.state.version + 1 };
+      await other.commit(commitOf(taken.state, taken.lease.token, { state: next, consumedMessageIds: taken.messages.map((m) => m.id) }));
+      expect((await starter.getInstance('x'))?.runtimeStatus).toBe('Running');
+    } finally {
+      await starter.close();
+      await other.close();
+    }
+  });
+});
