@@ -464,11 +464,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a restart, an ignored terminal instance; decideRefusedStep had its own copy), and the worker released handed starts'
  * leases through #releaseUnrun / #releaseUnlessStopping instead of its own #releaseStart: 27,936 / 35,071 / 65,360 ->
  * 27,886 / 35,028 / 65,323 B (-50 / -43 / -37), budgets lowered to match.
+ * A claim of KeyvalStore then sent its reads in one round trip instead of three in a row (the claim entry, then the
+ * instance, then its messages): the instance the handle's oldest claimable hint names is read with its messages
+ * alongside the claim entry, and otherwise the entry's instance with its messages. Its transaction holds the one
+ * object store, so every other transaction waited for those round trips (at 100 concurrent a claim was the longest
+ * transaction of a step). 35,028 / 65,323 -> 35,126 / 65,352 B (+98 / +29; DexieStore only passes the hint), budgets
+ * raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 27_886 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_028 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_323 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_126 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_352 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
