@@ -278,6 +278,12 @@ class DexieTransaction implements BackendTransaction {
    */
   readonly #loaded = new Map<string, Loaded>();
   readonly #loading = new Map<string, Promise<Loaded>>();
+  /**
+   * Messages of an instance read before they were asked for (a claim reads those of the instance it will likely find
+   * with the claim index), each for the next {@link DexieTransaction.listMessages} of its instance; a write to any
+   * messages drops them all (requests run in order, so a read answers as of the moment it was made).
+   */
+  readonly #messagesRead = new Map<string, Promise<MessageRow[]>>();
 
   constructor(trans: IDBTransaction, core: CoreTables, reads: ReadsAhead) {
     this.#trans = trans;
@@ -421,8 +427,18 @@ class DexieTransaction implements BackendTransaction {
     this.#loaded.set(row.id, { row: undefined, task: undefined, dirty: false });
   }
 
-  async firstReadyInstance(nowMs: number): Promise<InstanceRow | undefined> {
+  /**
+   * The first instance of the claim index. A claim lists its messages next: `likely`'s are read alongside the index
+   * (one round trip for the claim's reads when it is the first; see {@link DexieTransaction.listMessages}).
+   */
+  async firstReadyInstance(nowMs: number, likely?: string): Promise<InstanceRow | undefined> {
     this.#flush();
+    if (likely !== undefined) {
+      const messages = this.listMessages(likely);
+      // A failed read fails the transaction: unused (a wrong guess), it is no unhandled rejection.
+      messages.catch(() => undefined);
+      this.#messagesRead.set(likely, messages);
+    }
     const row = await this.#first<StoredInstance>(this.#core.instances, this.#core.instancesReady, between([-Infinity, -Infinity], [nowMs, Infinity]));
     return row && this.#rowsOf([row])[0];
   }
@@ -471,6 +487,7 @@ class DexieTransaction implements BackendTransaction {
 
   /** The database numbers messages (`++seq`, increasing across tabs). */
   addMessage(row: NewMessageRow): Promise<number> {
+    this.#messagesRead.clear();
     const request = this.#store('messages').add(row);
     const seq = new Promise<number>((resolve, reject) => {
       request.onsuccess = () => resolve(request.result as number);
@@ -484,15 +501,20 @@ class DexieTransaction implements BackendTransaction {
     return this.addMessage(row);
   }
 
+  /** The messages read ahead for this instance, if no write to messages came since, else a read now. */
   listMessages(instanceId: string): Promise<MessageRow[]> {
-    return this.#all(this.#core.messages, this.#core.messagesOf, ofInstance(instanceId));
+    const read = this.#messagesRead.get(instanceId);
+    this.#messagesRead.delete(instanceId);
+    return read ?? this.#all(this.#core.messages, this.#core.messagesOf, ofInstance(instanceId));
   }
 
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
+    this.#messagesRead.clear();
     for (const { seq } of rows) this.#store('messages').delete(seq);
   }
 
   deleteMessagesOf(instanceId: string): void {
+    this.#messagesRead.clear();
     this.#deleteAll('messages', this.#core.messagesOf, ofInstance(instanceId));
   }
 
