@@ -470,11 +470,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * object store, so every other transaction waited for those round trips (at 100 concurrent a claim was the longest
  * transaction of a step). 35,028 / 65,323 -> 35,126 / 65,352 B (+98 / +29; DexieStore only passes the hint), budgets
  * raised to match.
+ * DexieStore's claim then used that hint too: the hinted instance's messages are read alongside the claim index, one
+ * round trip instead of two: 65,352 -> 65,408 B (+56), budget raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 27_886 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_126 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_352 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_408 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
