@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, leaseTokens, newLease,
+  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, isHeldBy, leaseTokens, lifeLeaseOwner, newLease,
+  validateLeaseOwner,
 } from '../src/store/store-helpers.js';
 
 describe('copyStoreValue', () => {
@@ -62,5 +63,48 @@ describe('decideClaimedWork', () => {
     expect(skipped.kind === 'skip' && skipped.message).toMatch(/instance "order-1".*2026-01-01T00:00:30\.000Z/);
     const task = decideClaimedWork({ kind: 'activity', id: 't-1' }, lease, fail);
     expect(task.kind === 'skip' && task.message).toMatch(/activity task "t-1"/);
+  });
+});
+
+describe('the leases Store.releaseOwner releases (isHeldBy)', () => {
+  const lease = (owner: string) => ({ owner });
+  const earlier = lifeLeaseOwner('node-1', new Date(1000));
+  const current = lifeLeaseOwner('node-1', new Date(2000));
+  const later = lifeLeaseOwner('node-1', new Date(3000));
+
+  it('marks each life of a worker id with its start, so two lives begun at one time still differ', () => {
+    expect(earlier).toMatch(/^node-1#rs\.[0-9a-f]{8}$/); // 1000 ms in base 36
+    expect(lifeLeaseOwner('node-1', new Date(2000))).not.toBe(current);
+  });
+
+  it('with the asking life: the bare id (older versions) and the lives begun before it or with it, not itself nor a later one', () => {
+    expect(isHeldBy(lease('node-1'), 'node-1', current)).toBe(true);
+    expect(isHeldBy(lease(earlier), 'node-1', current)).toBe(true);
+    expect(isHeldBy(lease(lifeLeaseOwner('node-1', new Date(2000))), 'node-1', current)).toBe(true);
+    expect(isHeldBy(lease(current), 'node-1', current)).toBe(false);
+    expect(isHeldBy(lease(later), 'node-1', current)).toBe(false);
+  });
+
+  it('without one, or asked by a life of another id: every lease of the id', () => {
+    for (const owner of ['node-1', earlier, current, later]) {
+      expect(isHeldBy(lease(owner), 'node-1')).toBe(true);
+      expect(isHeldBy(lease(owner), 'node-1', lifeLeaseOwner('tab-2', new Date(0)))).toBe(true);
+    }
+  });
+
+  it('never a lease of another worker, whose id may start with the same characters or hold a \'#\'', () => {
+    for (const owner of ['node-10', lifeLeaseOwner('node-10', new Date(0)), 'node-1#a', lifeLeaseOwner('node-1#a', new Date(0)), 'node']) {
+      expect(isHeldBy(lease(owner), 'node-1', current)).toBe(false);
+      expect(isHeldBy(lease(owner), 'node-1')).toBe(false);
+    }
+    expect(isHeldBy(lease(lifeLeaseOwner('node-1#a', new Date(0))), 'node-1#a')).toBe(true);
+    expect(isHeldBy(undefined, 'node-1')).toBe(false);
+  });
+
+  it('refuses an owner that is not a worker id and an asking life that is not a non-empty string', () => {
+    expect(validateLeaseOwner('node-1', current)).toBe('node-1');
+    expect(() => validateLeaseOwner('')).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    expect(() => validateLeaseOwner('node-1', '')).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    expect(() => validateLeaseOwner('node-1', 42)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 });

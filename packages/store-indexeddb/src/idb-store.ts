@@ -328,10 +328,10 @@ export abstract class IdbStore implements Store {
     if (released) this.#feed.publish([], true);
   }
 
-  async releaseOwner(owner: string): Promise<number> {
-    validateLeaseOwner(owner);
+  async releaseOwner(owner: string, current?: string): Promise<number> {
+    validateLeaseOwner(owner, current);
     const released = await this.#run('releaseOwner', 'readwrite', TASKS_AND_QUEUE, async (tx) => {
-      const held = (row: { readonly lease?: Lease }) => isHeldBy(row.lease, owner);
+      const held = (row: { readonly lease?: Lease }) => isHeldBy(row.lease, owner, current);
       const [instances, tasks] = await Promise.all([tx.queuedInstances(held), tx.listTasks(held)]);
       const pending = await Promise.all(instances.map((row) => tx.listMessages(row.id)));
       instances.forEach((row, i) => tx.putInstance(withQueueFields(row, undefined, queueFieldsOf(undefined, pending[i] ?? [])), row));

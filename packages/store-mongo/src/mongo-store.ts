@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, leaseLostError, leaseTokens, newLease,
+  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, leaseLostError, leaseTokens, newLease,
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -665,24 +665,33 @@ export class MongoStore implements Store {
     if (released.modifiedCount > 0) this.#localWork.next();
   }
 
-  async releaseOwner(owner: string): Promise<number> {
-    validateLeaseOwner(owner);
+  async releaseOwner(owner: string, current?: string): Promise<number> {
+    validateLeaseOwner(owner, current);
+    // The query finds the candidates (leases whose owner starts with `owner`); isHeldBy decides which are released.
+    const released = (doc: { readonly leaseOwner: string | null }) => doc.leaseOwner !== null && isHeldBy({ owner: doc.leaseOwner }, owner, current);
+    const projection = { _id: 1, leaseOwner: 1, leaseToken: 1, nextMessageAt: 1 } as const;
     // One transaction for the instances' and the tasks' leases: one operation, as the port says, that close() waits
     // for as a whole (two operations in parallel left the second running when the first failed).
-    const released = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => this.#transaction(async (session) => {
+    const count = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => this.#transaction(async (session) => {
       const now = this.#clock.now();
-      const held = await this.#instances
-        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection: { _id: 1, leaseToken: 1, nextMessageAt: 1 } })
-        .toArray();
-      const instances = held.length === 0 ? 0 : (await this.#instances.bulkWrite(
-        held.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt, now) } } })),
+      const instances = (await this.#instances
+        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection })
+        .toArray()).filter(released);
+      const tasks = (await this.#tasks
+        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.activityTasks, projection })
+        .toArray()).filter(released);
+      const freedInstances = instances.length === 0 ? 0 : (await this.#instances.bulkWrite(
+        instances.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt, now) } } })),
         { session, ordered: true },
       )).modifiedCount;
-      const tasks = await this.#tasks.updateMany(ownerLeasesFilter(owner), { $set: FREE_LEASE }, { session, hint: RELEASE_OWNER_HINTS.activityTasks });
-      return instances + tasks.modifiedCount;
+      const freedTasks = tasks.length === 0 ? 0 : (await this.#tasks.bulkWrite(
+        tasks.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: FREE_LEASE } } })),
+        { session, ordered: true },
+      )).modifiedCount;
+      return freedInstances + freedTasks;
     }));
-    if (released > 0) this.#localWork.next();
-    return released;
+    if (count > 0) this.#localWork.next();
+    return count;
   }
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {

@@ -3,6 +3,7 @@ import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
+import { escapeRegexLiteral } from './regex-literal.js';
 
 /**
  * Pure builders of the MongoDB filters, sort orders and index hints MongoStore sends. Each filter has an index that
@@ -363,18 +364,19 @@ function combine(clauses: Filter<InstanceDoc>[]): Filter<InstanceDoc> {
 }
 
 /**
- * The filter of `releaseOwner`: instances or activity tasks whose lease was recorded with `owner` (the store-kit rule
- * `isHeldBy`: live or expired), {@link storeKeyed}. A free lease has expiry EPOCH, so the range on `leaseExpiresAt`
- * lets the index it is pinned to ({@link RELEASE_OWNER_HINTS}: `lease_expiry` on instances, `claim_at` on tasks) visit
- * only leased documents.
+ * The filter of `releaseOwner`'s candidates: instances or activity tasks under a lease (live or expired) whose owner
+ * starts with `owner`, as every lease the store-kit rule `isHeldBy` releases does (the bare worker id, or one of its
+ * lives); the store applies `isHeldBy` to what it finds. {@link storeKeyed}. A free lease has expiry EPOCH, so the
+ * range on `leaseExpiresAt` lets the index it is pinned to ({@link RELEASE_OWNER_HINTS}: `lease_expiry` on instances,
+ * `claim_at` on tasks) visit only leased documents.
  *
  * @example
  * ```ts
- * ownerLeasesFilter('tab-1'); // { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: 'tab-1', _id: { $type: 'string' } }
+ * ownerLeasesFilter('tab.1'); // { leaseExpiresAt: { $gt: EPOCH }, leaseOwner: { $regex: '^tab\\.1' }, _id: { $type: 'string' } }
  * ```
  */
 export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<TaskDoc> {
-  return storeKeyed({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: owner });
+  return storeKeyed({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: { $regex: `^${escapeRegexLiteral(owner)}` } });
 }
 
 /**

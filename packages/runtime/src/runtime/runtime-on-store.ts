@@ -32,9 +32,11 @@ export interface RuntimeOptions {
   /** Default: the console. */
   readonly logger?: Logger;
   /**
-   * Worker id recorded in leases. Default: a fresh random UUID per runtime. A worker given an id releases that id's
-   * leases when it starts, before it claims anything, so a process restarted with the same id resumes the work its
-   * last life held at once (`Store.releaseOwner`). Never give two live workers the same id.
+   * Worker id recorded in leases. Default: a fresh random UUID per runtime. A worker given an id releases the leases
+   * of that id's earlier lives when it starts, before it claims anything, so a process restarted with the same id
+   * resumes the work its last life held at once (`Store.releaseOwner`). Its leases record the id with a mark of this
+   * life (`node-1#<start>.<random>`), which keeps them out of any release of the id's earlier lives, even one the
+   * store applies late. Never give two live workers the same id.
    */
   readonly workerId?: string;
   /** Lease on an orchestration step. Default 30 s. */

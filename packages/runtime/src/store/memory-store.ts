@@ -256,18 +256,18 @@ export class MemoryStore implements Store {
     }
   }
 
-  async releaseOwner(owner: string): Promise<number> {
-    validateLeaseOwner(owner);
+  async releaseOwner(owner: string, current?: string): Promise<number> {
+    validateLeaseOwner(owner, current);
     this.#ensureOpen();
     let released = 0;
     for (const [instanceId, record] of this.#instances) {
-      if (!isHeldBy(record.lease, owner)) continue;
+      if (!isHeldBy(record.lease, owner, current)) continue;
       record.lease = undefined;
       this.#indexInstance(instanceId);
       released++;
     }
     for (const [taskId, record] of this.#tasks) {
-      if (!isHeldBy(record.lease, owner)) continue;
+      if (!isHeldBy(record.lease, owner, current)) continue;
       record.lease = undefined;
       this.#claimableTasks.set(taskId, 0);
       released++;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
-import { assertValidName, MAX_PAGE_SIZE } from '../model/validation.js';
+import { assertValidName, invalid, MAX_PAGE_SIZE } from '../model/validation.js';
 import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 
 /**
@@ -152,27 +152,67 @@ export function decideClaimedWork<T>(work: ClaimedWork, lease: Lease, decode: ()
 }
 
 /**
- * Checks the argument of `Store.releaseOwner`: a non-empty worker id (as `ClaimOptions.owner`). Throws
- * `InvalidArgumentError` otherwise, before the store releases anything.
+ * Checks the arguments of `Store.releaseOwner`: a non-empty worker id (as `ClaimOptions.owner`) and, when given, the
+ * asking life's lease owner (a non-empty string). Throws `InvalidArgumentError` otherwise, before the store releases
+ * anything.
  */
-export function validateLeaseOwner(owner: unknown): string {
+export function validateLeaseOwner(owner: unknown, current?: unknown): string {
   assertValidName(owner, 'lease owner');
+  if (current !== undefined && (typeof current !== 'string' || current === '')) invalid('current lease owner', 'must be a non-empty string');
   return owner;
 }
 
 /**
- * Whether `Store.releaseOwner(owner)` releases `lease`: every lease recorded with that owner, live or expired (an
- * expired one is claimable already; releasing it changes nothing but its bookkeeping). The one rule every store
- * applies, whatever query finds the candidates.
+ * The owner recorded in the leases of one life of worker `workerId` (a run of a process or of a page), begun at
+ * `startedAt` on the worker's clock: `<workerId>#<startedAt in ms, base 36>.<8 random hex digits>`. A worker that
+ * releases leases by its id (a given `workerId`, a `leaseStorage`) records these, so `Store.releaseOwner` can tell its
+ * lives apart ({@link isHeldBy}).
  *
  * @example
  * ```ts
- * isHeldBy({ owner: 'tab-1', token: 't', expiresAt: new Date() }, 'tab-1'); // true
- * isHeldBy(undefined, 'tab-1');                                              // false
+ * lifeLeaseOwner('node-1', new Date(0)); // 'node-1#0.3f9a0c1e'
  * ```
  */
-export function isHeldBy(lease: { readonly owner: string } | undefined, owner: string): boolean {
-  return lease !== undefined && lease.owner === owner;
+export function lifeLeaseOwner(workerId: string, startedAt: Date): string {
+  return `${workerId}#${(Math.max(0, startedAt.getTime()) || 0).toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A lease owner made by {@link lifeLeaseOwner}: the worker id and the life's start time. */
+const LIFE_OWNER = /^(.*)#([0-9a-z]+)\.[0-9a-f]{8}$/;
+
+/**
+ * Whether `Store.releaseOwner(owner, current)` releases `lease`, live or expired (an expired one is claimable already;
+ * releasing it changes nothing but its bookkeeping): a lease recorded by worker `owner`, either with the bare id (as
+ * older versions and workers without a life mark record it) or by one of its lives ({@link lifeLeaseOwner}); with
+ * `current` (the asking life's lease owner), only one of the lives begun before it or at the same time, never
+ * `current` itself. So a release a life sends, however late the store applies it, never takes that life's leases, nor
+ * those of a life begun after it. The one rule every store applies, whatever query finds the candidates: a released
+ * lease's owner always starts with `owner`.
+ *
+ * @example
+ * ```ts
+ * const earlier = lifeLeaseOwner('node-1', new Date(1000));
+ * const current = lifeLeaseOwner('node-1', new Date(2000));
+ * isHeldBy({ owner: 'node-1' }, 'node-1', current);  // true: recorded by an older version
+ * isHeldBy({ owner: earlier }, 'node-1', current);   // true: an earlier life
+ * isHeldBy({ owner: current }, 'node-1', current);   // false: the asking life's own
+ * isHeldBy({ owner: current }, 'node-1');            // true: no asking life, every life of the id
+ * isHeldBy({ owner: 'node-10' }, 'node-1');          // false
+ * isHeldBy(undefined, 'node-1');                     // false
+ * ```
+ */
+export function isHeldBy(lease: { readonly owner: string } | undefined, owner: string, current?: string): boolean {
+  if (lease === undefined || lease.owner === current) return false;
+  const held = lifeOf(lease.owner);
+  if (held.id !== owner) return false;
+  const asking = current === undefined ? undefined : lifeOf(current);
+  return asking?.id !== owner || held.at <= asking.at;
+}
+
+/** The worker id and start time (ms; `-Infinity` for a bare id) of a lease owner. */
+function lifeOf(leaseOwner: string): { readonly id: string; readonly at: number } {
+  const life = LIFE_OWNER.exec(leaseOwner);
+  return life ? { id: life[1]!, at: parseInt(life[2]!, 36) } : { id: leaseOwner, at: -Infinity };
 }
 
 /**

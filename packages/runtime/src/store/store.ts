@@ -74,15 +74,18 @@ export interface Store {
   abandonActivity(taskId: string, leaseToken: string): Promise<void>;
 
   /**
-   * Releases every orchestration and activity lease recorded with `owner` (live or expired), as
+   * Releases every orchestration and activity lease recorded by worker `owner` (live or expired), as
    * {@link Store.abandonOrchestration} and {@link Store.abandonActivity} would, in one operation, without writing
    * anything else, and signals {@link Store.workAvailable$} when it released any. Returns how many it released. This
-   * is how a worker's next life (a reloaded tab) frees the work its last life held, including a claim that was still
-   * committing when that life ended and that the worker never heard of. Which leases match is decided by
-   * `isHeldBy` (store-kit); `owner` is checked with `validateLeaseOwner` (an empty or non-string owner:
-   * `InvalidArgumentError`, nothing released). A commit or renewal under a released lease is refused afterwards.
+   * is how a worker's next life (a reloaded tab, a restarted process) frees the work its earlier lives held, including
+   * a claim that was still committing when a life ended and that the worker never heard of. `current` is the asking
+   * life's lease owner (`lifeLeaseOwner`): the leases of that life, and of any life begun after it, are kept, so a
+   * release the store applies late (its caller gave up waiting) never takes leases the caller took since. Which leases
+   * match is decided by `isHeldBy` (store-kit); the arguments are checked with `validateLeaseOwner` (an empty or
+   * non-string owner: `InvalidArgumentError`, nothing released). A commit or renewal under a released lease is refused
+   * afterwards.
    */
-  releaseOwner(owner: string): Promise<number>;
+  releaseOwner(owner: string, current?: string): Promise<number>;
 
   /**
    * Extends a held activity lease to `expiresAt`: the heartbeat that keeps a long activity from being claimed and
@@ -159,7 +162,7 @@ export interface StoreCapabilities {
 
 /** Arguments of a claim. */
 export interface ClaimOptions {
-  /** Worker id, recorded in the lease. */
+  /** Recorded in the lease: the worker id, or the worker's life (`lifeLeaseOwner`). */
   readonly owner: string;
   /** Lease length. */
   readonly leaseMs: number;

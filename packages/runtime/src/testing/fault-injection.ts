@@ -223,8 +223,8 @@ export class FaultyStore implements Store {
     return this.#call('abandonActivity', () => this.#store.abandonActivity(taskId, leaseToken));
   }
 
-  releaseOwner(owner: string): Promise<number> {
-    return this.#call('releaseOwner', () => this.#store.releaseOwner(owner));
+  releaseOwner(owner: string, current?: string): Promise<number> {
+    return this.#call('releaseOwner', () => this.#store.releaseOwner(owner, current));
   }
 
   renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {

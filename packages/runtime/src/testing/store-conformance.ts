@@ -12,6 +12,7 @@ import type { DurableClient } from '../client/durable-client.js';
 import { decideStep, decideTerminate } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
+import { lifeLeaseOwner } from '../store/store-helpers.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED, within } from './settled.js';
 import { vitest } from './vitest-api.js';
@@ -505,6 +506,49 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await store.claimOrchestration({ owner: 'tab-1', leaseMs: 1000, now: T0 });
         expect(await store.releaseOwner('tab-1')).toBe(1);
         expect((await claim(store, 'tab-2', at(500))).state.instanceId).toBe('a');
+      });
+
+      it('releases the leases of the earlier lives of a worker id, never those of the life that asks or of a later one', async () => {
+        const store = await open();
+        const bare = 'node-1'; // recorded by an older version, or by a worker that does not mark its lives
+        const earlier = lifeLeaseOwner('node-1', at(-60_000));
+        const current = lifeLeaseOwner('node-1', T0);
+        const later = lifeLeaseOwner('node-1', at(60_000)); // a release this life sent, applied late, meets a later life
+        // Other workers: an id that starts with the same characters, and an id with a '#' recorded by an older version.
+        const others = [lifeLeaseOwner('node-10', at(-60_000)), 'node-1#a', 'node-10'];
+        const owners = [bare, earlier, current, later, ...others];
+        for (let i = 0; i < owners.length; i++) await create(store, newInstance(`i${i}`));
+        const holder = new Map<string, string>(); // instance id -> lease owner
+        for (const owner of owners) holder.set((await claim(store, owner, T0)).state.instanceId, owner);
+        await runningInstance(store, 'tasks', [activityTask('tasks', 't-earlier'), activityTask('tasks', 't-current')]);
+        const earlierTask = await store.claimActivity({ owner: earlier, leaseMs: 60_000, now: T0 });
+        const currentTask = await store.claimActivity({ owner: current, leaseMs: 60_000, now: T0 });
+        expect(await claimNothingOr(store)).toBeUndefined();
+
+        const woken = firstValueFrom(store.workAvailable$);
+        expect(await store.releaseOwner('node-1', current)).toBe(3);
+        await woken;
+        const freed = async (): Promise<string[]> => {
+          const found: string[] = [];
+          for (let item = await claimNothingOr(store); item; item = await claimNothingOr(store)) found.push(holder.get(item.state.instanceId) ?? item.state.instanceId);
+          return found.sort();
+        };
+        // Claimed by a probe with a 1 ms lease at T0: claimable again from T0 + 1 ms on, never at T0.
+        expect(await freed()).toEqual([bare, earlier].sort());
+        expect((await store.claimActivity({ owner: 'probe', leaseMs: 60_000, now: T0 }))?.task.id).toBe(earlierTask!.task.id);
+        expect(await store.claimActivity({ owner: 'probe', leaseMs: 60_000, now: T0 })).toBeUndefined();
+        // What the current life holds still commits and renews.
+        await store.renewActivityLease(currentTask!.task.id, currentTask!.lease.token, at(90_000));
+        // The same release, sent again (or applied twice), finds nothing more.
+        expect(await store.releaseOwner('node-1', current)).toBe(0);
+        // Without an asking life, every life of the id: the current one and the later one, with their task.
+        expect(await store.releaseOwner('node-1')).toBe(3);
+        expect(await freed()).toEqual([current, later].sort());
+        expect((await store.claimActivity({ owner: 'probe', leaseMs: 60_000, now: T0 }))?.task.id).toBe(currentTask!.task.id);
+        // The other workers' leases were never touched.
+        expect(await claimNothingOr(store)).toBeUndefined();
+        await expect(store.releaseOwner('node-1', 42 as unknown as string)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.releaseOwner('node-1', '')).rejects.toMatchObject({ code: 'invalid-argument' });
       });
     });
 

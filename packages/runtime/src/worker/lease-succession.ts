@@ -24,10 +24,14 @@ export type WorkerLocks = LockRequests;
 
 /** Settings of a {@link LeaseSuccession}. */
 export interface LeaseSuccessionOptions {
-  /** `Store.releaseOwner`, bounded in time by the worker (a call that never settles must not keep claims waiting). */
+  /**
+   * `Store.releaseOwner` of the earlier lives of a worker id, bounded in time by the worker (a call that never settles
+   * must not keep claims waiting). It names this life's lease owner, so it never releases a lease of this life, even
+   * when the store applies it after it was abandoned.
+   */
   readonly releaseOwner: (owner: string) => Promise<unknown>;
   readonly logger: Logger;
-  /** This life's worker id, recorded in every lease it takes. */
+  /** This life's worker id: its leases record it with this life's mark (`lifeLeaseOwner`). */
   readonly owner: string;
   /** Where the ids of this storage's lives are recorded (a tab's `sessionStorage`); absent: nothing is recorded. */
   readonly storage?: LeaseStorage;
@@ -43,7 +47,9 @@ export interface LeaseSuccessionOptions {
 /**
  * How a worker takes over the leases its earlier lives left behind (a reloaded tab, a restarted process), by their
  * worker ids rather than by the leases it remembers: the store releases every lease of a dead life with
- * `Store.releaseOwner`, including a claim that was still committing when that life ended.
+ * `Store.releaseOwner`, including a claim that was still committing when that life ended. Each life marks its leases
+ * with its own start (`lifeLeaseOwner`), so a life that reuses an id releases its earlier lives' leases but never its
+ * own: a release abandoned at its bound may apply late without taking what this life claimed since.
  *
  * A life is dead when its Web Lock ({@link workerLockName}) is free: each life holds its own for as long as it runs,
  * and the browser releases it when the page goes away. A later life waits for that lock before it releases anything,

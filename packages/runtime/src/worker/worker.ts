@@ -18,7 +18,7 @@ import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/st
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import type { NewId } from '../env/new-id.js';
-import { isDue, leaseTokens, newLease } from '../store/store-helpers.js';
+import { isDue, leaseTokens, lifeLeaseOwner, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
@@ -57,11 +57,11 @@ export interface WorkerOptions {
   /** Fresh ids for messages and executions. */
   readonly newId: NewId;
   readonly logger: Logger;
-  /** Worker id, recorded in leases. */
+  /** Worker id. Leases record it, with this life's mark when the worker releases leases by id (see `#leaseOwner`). */
   readonly owner: string;
   /**
    * True when `owner` was chosen by the application, so an earlier life (a restarted process) may have used it: the
-   * worker releases that id's leases on start, before it claims anything.
+   * worker releases the leases of that id's earlier lives on start, before it claims anything.
    */
   readonly ownerReused?: boolean;
   readonly orchestrationLeaseMs: number;
@@ -207,12 +207,21 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#o = options;
+    this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, options.clock.now()) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
     this.#calls = new DeadlineList(options.clock, true);
   }
 
   /** Fresh lease tokens for the activity tasks and starts this worker leases in its own commits. */
   readonly #newToken = leaseTokens();
+
+  /**
+   * The owner recorded in this life's leases. A worker that releases leases by its id (a given id, a `leaseStorage`)
+   * marks them with this life (`lifeLeaseOwner`) and names it in every `Store.releaseOwner` it sends: a release by
+   * its id then takes the leases of its earlier lives only, never this life's, even when the store applies it after
+   * the worker gave up waiting for it and claimed.
+   */
+  readonly #leaseOwner: string;
 
   /** A snapshot of the counters. */
   get metrics(): WorkerMetrics {
@@ -231,12 +240,14 @@ export class Worker {
       return;
     }
     this.#succession = new LeaseSuccession({
-      releaseOwner: (id) => this.#bounded(this.#o.store.releaseOwner(id), 'releaseOwner'),
+      releaseOwner: (id) => this.#bounded(this.#o.store.releaseOwner(id, this.#leaseOwner), 'releaseOwner'),
       logger: this.#o.logger, owner: this.#o.owner, ownerReused,
       storage: leaseStorage, locks: this.#o.locks,
     });
-    // Claims wait only when this id's own earlier leases are being released; the leases of earlier lives with other
-    // ids are released meanwhile, as each of those lives ends (the store then signals work).
+    // Claims wait only when this id's own earlier leases are being released, so the work those lives held is claimable
+    // when claims begin; a release abandoned at its bound holds them no longer (applied later, it takes no lease of
+    // this life). The leases of earlier lives with other ids are released meanwhile, as each of those lives ends (the
+    // store then signals work).
     // Not tracked: it may wait for as long as another tab runs, and `stop` ends that wait instead of draining it.
     void this.#succession.begin().then(() => {
       this.#claiming = true;
@@ -466,7 +477,8 @@ export class Worker {
   #claim(orchestration: true, now: Date): Promise<OrchestrationWorkItem | undefined>;
   #claim(orchestration: false, now: Date): Promise<ActivityWorkItem | undefined>;
   #claim(orchestration: boolean, now: Date): Promise<OrchestrationWorkItem | ActivityWorkItem | undefined> {
-    const { store, owner } = this.#o;
+    const { store } = this.#o;
+    const owner = this.#leaseOwner;
     const leaseMs = orchestration ? this.#o.orchestrationLeaseMs : this.#o.activityLeaseMs;
     try {
       // A claim that settles after the lease it asks for has expired hands out nothing this worker could use.
@@ -490,7 +502,7 @@ export class Worker {
   /** The client side of starts handed to this worker ({@link StartHandOff}). */
   readonly startHandOff: StartHandOff = {
     lease: (now) => {
-      const { store, owner, orchestrationLeaseMs, maxConcurrentOrchestrations } = this.#o;
+      const { store, orchestrationLeaseMs, maxConcurrentOrchestrations } = this.#o;
       if (!store.capabilities.fusedSteps || !this.#claiming || this.#stopping || this.#orchestrationsRunning >= maxConcurrentOrchestrations) {
         return undefined;
       }
@@ -499,7 +511,7 @@ export class Worker {
       // for it (and then releases the lease) rather than end the store's life with a lease it never heard of.
       this.#inFlight++;
       this.#handOffs++;
-      return newLease({ owner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
+      return newLease({ owner: this.#leaseOwner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
     },
     started: (item) => {
       if (this.#stopping) {
@@ -558,10 +570,10 @@ export class Worker {
    * back if the commit fails.
    */
   #leaseNewTasks(writeSet: WriteSet, freed: number, now: Date): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
-    const { store, owner, activityLeaseMs, clock, maxConcurrentActivities } = this.#o;
+    const { store, activityLeaseMs, clock, maxConcurrentActivities } = this.#o;
     if (!store.capabilities.fusedSteps || this.#stopping) return { writeSet, leased: [] };
     const result = leaseNewTasks(writeSet, {
-      owner, leaseMs: activityLeaseMs, now, newId: this.#newToken, max: maxConcurrentActivities - this.#activitiesRunning + freed,
+      owner: this.#leaseOwner, leaseMs: activityLeaseMs, now, newId: this.#newToken, max: maxConcurrentActivities - this.#activitiesRunning + freed,
     });
     this.#activitiesRunning += result.leased.length;
     return result;
