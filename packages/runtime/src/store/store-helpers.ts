@@ -174,11 +174,11 @@ export function validateLeaseOwner(owner: unknown, current?: unknown): string {
  * ```
  */
 export function lifeLeaseOwner(workerId: string, startedAt: Date): string {
-  return `${workerId}#${(Math.max(0, startedAt.getTime()) || 0).toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
+  return `${workerId}#${startedAt.getTime().toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** A lease owner made by {@link lifeLeaseOwner}: the worker id and the life's start time. */
-const LIFE_OWNER = /^(.*)#([0-9a-z]+)\.[0-9a-f]{8}$/;
+const LIFE_OWNER = /^(.*)#(-?[0-9a-z]+)\.[0-9a-f]{8}$/;
 
 /**
  * Whether `Store.releaseOwner(owner, current)` releases `lease`, live or expired (an expired one is claimable already;
