@@ -472,11 +472,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * raised to match.
  * DexieStore's claim then used that hint too: the hinted instance's messages are read alongside the claim index, one
  * round trip instead of two: 65,352 -> 65,408 B (+56), budget raised to match.
+ * Each life of a worker that releases leases by its id (a given workerId, a leaseStorage) then recorded its own lease
+ * owner (lifeLeaseOwner), and releaseOwner kept the asking life's leases and later lives' (isHeldBy's one rule, with
+ * its argument check): a release abandoned at its bound and applied late had taken the leases the new life claimed
+ * since, so a step could be claimed twice or an activity run twice: 27,886 / 35,126 / 65,408 -> 28,073 / 35,352 /
+ * 65,622 B (+187 / +226 / +214), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 27_886 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_126 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_408 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_073 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_352 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_622 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
