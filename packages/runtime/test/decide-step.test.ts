@@ -216,51 +216,86 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     }
   });
 
-  it('suspends an execution not started yet (Pending, ContinuedAsNew) by its status alone; a worker then starts it suspended', () => {
+  it('suspends an execution not started yet (Pending, ContinuedAsNew) by its state alone; a worker then starts it suspended, the suspend recorded as committed', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
     };
-    for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running', 'Suspended'] as const) {
+    /** The events a worker's first step appends when it claims the queued start, a minute later, and the state it writes. */
+    const firstStep = (s: InstanceState) => {
+      const first = decideStep(input(s, [start], { now: new Date(now.getTime() + 60_000) }));
+      if (first.kind !== 'commit') throw new Error('expected a commit');
+      const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
+      if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+      // Its code does not run: no activity.
+      expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+      return { state: first.state, events: append.events };
+    };
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
       const s = waiting({ runtimeStatus });
       const decision = decideSuspend({ state: s, event: suspended, now, newId });
       if (decision.kind !== 'commit') throw new Error(`expected a commit for ${runtimeStatus}`);
-      // Nothing appended: a history ahead of the start would have a worker defer the start behind it.
+      // Nothing appended (a history ahead of the start would have a worker defer the start behind it): the suspend's
+      // time, its reason and the status it came from are held back in the state.
+      const held: InstanceState = {
+        ...s, runtimeStatus: 'Suspended', heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus },
+        lastUpdatedTime: now, version: s.version + 1,
+      };
+      expect(decision.writeSet).toEqual({ lease: lease(s), requests: [{ type: 'replaceState', state: held }] });
+      // The worker's first step records that suspend ahead of the start, at the time it was committed (not at the
+      // claim) and with its reason, as Durable Functions records it; the state then holds it no more.
+      const first = firstStep(decision.state);
+      expect(first.state.runtimeStatus).toBe('Suspended');
+      expect(first.state).not.toHaveProperty('heldSuspend');
+      expect(first.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionSuspended', 'ExecutionStarted', 'OrchestratorCompleted']);
+      expect(first.events[1]).toEqual(suspended);
+    }
+    // A state with no history that holds no suspend (a Running one, or a Suspended one an earlier version stored): the
+    // status alone; the worker stamps the suspend with the state's last change, the suspend's commit.
+    for (const runtimeStatus of ['Running', 'Suspended'] as const) {
+      const s = waiting({ runtimeStatus });
+      const decision = decideSuspend({ state: s, event: suspended, now, newId });
+      if (decision.kind !== 'commit') throw new Error(`expected a commit for ${runtimeStatus}`);
       expect(decision.writeSet).toEqual({
         lease: lease(s), requests: [{ type: 'replaceState', state: { ...s, runtimeStatus: 'Suspended', lastUpdatedTime: now, version: s.version + 1 } }],
       });
-      // A worker claims the queued start, a minute later: the execution starts suspended, its code does not run (no
-      // activity), and the suspend is recorded at the time it was committed, not at the claim.
-      const first = decideStep(input(decision.state, [start], { now: new Date(now.getTime() + 60_000) }));
-      if (first.kind !== 'commit') throw new Error('expected a commit');
+      const first = firstStep(decision.state);
       expect(first.state.runtimeStatus).toBe('Suspended');
-      const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
-      if (append?.type !== 'appendHistory') throw new Error('expected a history append');
-      expect(append.events.find((e) => e.type === 'ExecutionSuspended')?.timestamp).toBe(now.toISOString());
-      expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+      expect(first.events[1]).toEqual({ type: 'ExecutionSuspended', eventId: -1, timestamp: now.toISOString() });
     }
     // A terminal instance: left to the message, whose condition refuses it.
     expect(decideSuspend({ state: waiting({ runtimeStatus: 'Completed' }), event: suspended, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('resumes an execution suspended before it started by making it Pending again; one not Suspended keeps its status', () => {
-    const s = waiting({ runtimeStatus: 'Suspended' });
-    const decision = decideResume({ state: s, event: resumed, now, newId });
-    if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.writeSet).toEqual({
-      lease: lease(s), requests: [{ type: 'replaceState', state: { ...s, runtimeStatus: 'Pending', lastUpdatedTime: now, version: s.version + 1 } }],
-    });
-    // Its start then runs as any start does: the activity is scheduled.
+  it('resumes an execution suspended before it started to the status it had (Pending, ContinuedAsNew); one not Suspended keeps its status', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
     };
-    const first = decideStep(input(decision.state, [start], { now }));
-    if (first.kind !== 'commit') throw new Error('expected a commit');
-    expect(first.state.runtimeStatus).toBe('Running');
-    expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
-    // Not Suspended (a resume in the step of a continueAsNew and a suspend leaves it Running): nothing to resume, and
-    // no message queued that would hold every later direct command back; the status stays.
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      const before = waiting({ runtimeStatus });
+      const held = decideSuspend({ state: before, event: suspended, now, newId });
+      if (held.kind !== 'commit') throw new Error('expected a commit');
+      const s = held.state;
+      const decision = decideResume({ state: s, event: resumed, now, newId });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      // The status before the suspend, nothing held: a ContinuedAsNew instance is not shown as one nobody started.
+      expect(decision.writeSet).toEqual({
+        lease: lease(s), requests: [{ type: 'replaceState', state: { ...before, lastUpdatedTime: now, version: s.version + 1 } }],
+      });
+      // Its start then runs as any start does: the activity is scheduled, nothing of the suspend recorded.
+      const first = decideStep(input(decision.state, [start], { now }));
+      if (first.kind !== 'commit') throw new Error('expected a commit');
+      expect(first.state.runtimeStatus).toBe('Running');
+      expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
+    }
+    // Suspended with no held suspend (stored by an earlier version): Pending, as that version resumed it.
+    const legacy = waiting({ runtimeStatus: 'Suspended' });
+    expect(decideResume({ state: legacy, event: resumed, now, newId })).toMatchObject({
+      kind: 'commit', state: { ...legacy, runtimeStatus: 'Pending', lastUpdatedTime: now, version: legacy.version + 1 },
+    });
+    // Not Suspended: nothing to resume, and no message queued that would hold every later direct command back; the
+    // status stays.
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running'] as const) {
       const same = waiting({ runtimeStatus });
       expect(decideResume({ state: same, event: resumed, now, newId }), runtimeStatus).toEqual({
@@ -363,6 +398,28 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const third = commit(second.state, [resume], second.history, at(3));
     expect(third.state.runtimeStatus).toBe('Running');
     expect(third.tasks).toBe(1);
+  });
+
+  it('holds the suspend back for the next execution with its time and reason, and resumes it to ContinuedAsNew before its start', () => {
+    const history = new HistoryBuilder({ name: 'CallOnce' }).started().build();
+    const raised = event({ type: 'EventRaised', eventId: -1, timestamp: at(1).toISOString(), name: 'go' }, 'go');
+    const suspend = event({ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString(), reason: 'hold' }, 'suspend');
+    const first = commit(state({ historyLength: history.length }), [raised, suspend], history, at(2));
+    expect(first.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew' });
+    const start = first.sent.find((m) => m.event.type === 'ExecutionStarted')!;
+    const second = commit(first.state, [start], first.history, at(3));
+    expect(second.history.find((e) => e.type === 'ExecutionSuspended')).toEqual(suspend.event);
+    // A resume before a worker took the start: ContinuedAsNew again, and the start then runs as any start does.
+    const resumed = decideResume({ state: first.state, event: { type: 'ExecutionResumed', eventId: -1, timestamp: at(3).toISOString() }, now: at(3), newId: () => 'x' });
+    if (resumed.kind !== 'commit') throw new Error('expected a commit');
+    expect(resumed.state.runtimeStatus).toBe('ContinuedAsNew');
+    expect(resumed.state).not.toHaveProperty('heldSuspend');
+    expect(commit(resumed.state, [start], [], at(4)).tasks).toBe(1);
+    // So does a resume in the step itself, after the suspend: nothing of the next execution has run.
+    const resume = event({ type: 'ExecutionResumed', eventId: -1, timestamp: at(1).toISOString() }, 'resume');
+    const both = commit(state({ historyLength: history.length }), [raised, suspend, resume], history, at(2));
+    expect(both.state.runtimeStatus).toBe('ContinuedAsNew');
+    expect(both.state).not.toHaveProperty('heldSuspend');
   });
 });
 

@@ -488,6 +488,29 @@ describe('applyEvent', () => {
     expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 'r' });
   });
 
+  it('holds back a suspend of an execution not started yet and gives the status it had back on a resume before the start', () => {
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      const before: InstanceState = { ...base, runtimeStatus };
+      const held = applyEvent(before, ev({ type: 'ExecutionSuspended', reason: 'hold' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
+      expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus } });
+      // A repeated suspend keeps the first one.
+      expect(applyEvent(held, ev({ type: 'ExecutionSuspended' }))).toEqual(held);
+      expect(applyEvent(held, ev({ type: 'ExecutionResumed' }))).toEqual(before);
+      // Started while suspended: it stays Suspended and lets the held suspend go (recorded ahead of the start by then);
+      // so does a terminate before the start.
+      const started = applyEvent(held, ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }));
+      expect(started.runtimeStatus).toBe('Suspended');
+      expect(started).not.toHaveProperty('heldSuspend');
+      expect(applyEvent(started, ev({ type: 'ExecutionResumed' })).runtimeStatus).toBe('Running');
+      const terminated = applyEvent(held, ev({ type: 'ExecutionTerminated', reason: 'x' } as Partial<HistoryEvent> & { type: 'ExecutionTerminated' }));
+      expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'x' });
+      expect(terminated).not.toHaveProperty('heldSuspend');
+    }
+    // A suspend with no reason holds none; a started execution's suspend holds nothing back.
+    expect(applyEvent(base, ev({ type: 'ExecutionSuspended' })).heldSuspend).toEqual({ timestamp: T0.toISOString(), resumeTo: 'Pending' });
+    expect(applyEvent({ ...base, runtimeStatus: 'Running' }, ev({ type: 'ExecutionSuspended' }))).not.toHaveProperty('heldSuspend');
+  });
+
   it('keeps a terminal status against late terminate and suspend events', () => {
     const done: InstanceState = { ...base, runtimeStatus: 'Completed', output: 'r' };
     expect(applyEvent(done, ev({ type: 'ExecutionTerminated', reason: 'x' } as Partial<HistoryEvent> & { type: 'ExecutionTerminated' }))).toBe(done);

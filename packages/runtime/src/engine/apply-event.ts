@@ -3,9 +3,12 @@ import { isTerminalStatus, type InstanceState, type Mutable } from '../model/ins
 
 /**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
- * through here (worker commits, tests, store helpers), so the rules live in one place:
- * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted, and an ExecutionStarted
- * leaves a Suspended instance Suspended (an execution suspended before it started).
+ * through here (worker commits, the client's direct commands, tests, store helpers), so the rules live in one place:
+ * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. A suspend of an
+ * execution not started yet (Pending, ContinuedAsNew) is held back in `heldSuspend` (its time, its reason and the
+ * status before it), and a resume before the start gives that status back; an ExecutionStarted leaves a Suspended
+ * instance Suspended (the execution starts suspended, decideStep having recorded the held suspend ahead of it) and
+ * lets the held suspend go, as a termination or a completion of the execution not started does.
  *
  * `version`, `historyLength` and `lastUpdatedTime` are bookkeeping the caller sets for the whole commit.
  */
@@ -13,7 +16,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
   const terminal = isTerminalStatus(state.runtimeStatus);
   switch (event.type) {
     case 'ExecutionStarted': {
-      const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, ...rest } = state;
+      const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, heldSuspend: _h, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.name = event.name;
       // An execution suspended before its start (see decideStep) starts suspended: the start waits for the resume.
@@ -25,7 +28,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     }
     case 'ExecutionCompleted': {
       if (terminal) return state;
-      const { output: _o, failureDetails: _f, ...rest } = state;
+      const { output: _o, failureDetails: _f, heldSuspend: _h, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       if (event.orchestrationStatus === 'Completed') {
         next.runtimeStatus = 'Completed';
@@ -38,16 +41,27 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     }
     case 'ExecutionTerminated': {
       if (terminal) return state;
-      const { output: _o, failureDetails: _f, ...rest } = state;
+      const { output: _o, failureDetails: _f, heldSuspend: _h, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.runtimeStatus = 'Terminated';
       if (event.reason !== undefined) next.output = event.reason;
       return next;
     }
-    case 'ExecutionSuspended':
-      return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
-    case 'ExecutionResumed':
-      return state.runtimeStatus === 'Suspended' ? { ...state, runtimeStatus: 'Running' } : state;
+    case 'ExecutionSuspended': {
+      const resumeTo = state.runtimeStatus;
+      if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
+        return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
+      }
+      // Not started: nothing of the execution is in its history yet, so the suspend waits in the state.
+      const { timestamp, reason } = event;
+      const heldSuspend = reason === undefined ? { timestamp, resumeTo } : { timestamp, reason, resumeTo };
+      return { ...state, runtimeStatus: 'Suspended', heldSuspend };
+    }
+    case 'ExecutionResumed': {
+      if (state.runtimeStatus !== 'Suspended') return state;
+      const { heldSuspend, ...rest } = state;
+      return { ...rest, runtimeStatus: heldSuspend ? heldSuspend.resumeTo : 'Running' };
+    }
     case 'ExecutionRewound': {
       if (state.runtimeStatus !== 'Failed') return state;
       const { output: _o, failureDetails: _f, ...rest } = state;

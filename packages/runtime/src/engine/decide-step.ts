@@ -92,17 +92,12 @@ function decide(
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  // An execution suspended before it started (a continueAsNew and a suspend in one step: the suspend was recorded in
-  // the execution that ended) starts suspended: its first step records the suspend ahead of its start, which the
-  // execution then keeps until a resume, as any event that reaches it while suspended. Stamped when the suspend was
-  // committed (the last change of a state not started: a client's suspend, or the step of the continueAsNew), not at
-  // this claim. The reason of a client's suspend is not kept: the state has no field for it. (A Suspended instance is
-  // never ignored: it is not terminal.)
+  // An execution suspended before it started (a client's suspend of a Pending or ContinuedAsNew instance, or a
+  // continueAsNew and a suspend in one step) starts suspended: its first step records the suspend held back in the
+  // state (`heldSuspend`) ahead of its start, which the execution then keeps until a resume, as any event that reaches
+  // it while suspended. (A Suspended instance is never ignored: it is not terminal.)
   const { events, rewind, ignored } = stepEvents(
-    state, messages,
-    state.runtimeStatus === 'Suspended' && state.historyLength === 0
-      ? { type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(state.lastUpdatedTime) }
-      : undefined,
+    state, messages, state.runtimeStatus === 'Suspended' && state.historyLength === 0 ? heldSuspendEvent(state) : undefined,
   );
   const replays = !ignored && (input.cached === undefined || !!rewind);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
@@ -585,14 +580,14 @@ export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): D
  * and a Suspended one stays so, its suspend recorded as a worker records it (a repeated suspend, an HTTP retry). The
  * store's check (`unclaimedHolds`) orders it behind a message committed before it (a resume whose call timed out):
  * it refuses the commit then, and the suspend goes to a worker after that message. An execution with no history yet
- * (Pending, ContinuedAsNew, or any status a continueAsNew and a suspend in one step leave) is suspended by its status
- * alone (`unclaimedStatus`): a worker then starts it suspended. A terminal one is left to the message (`send`), whose
- * condition refuses it.
+ * (Pending, ContinuedAsNew, or any status a continueAsNew and a suspend in one step leave) is suspended by its state
+ * alone (`unclaimedStatus`), the suspend held back there with its time and reason (`applyEvent`): a worker then starts
+ * it suspended and records them. A terminal one is left to the message (`send`), whose condition refuses it.
  */
 export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
   if (isTerminalStatus(status)) return SEND;
-  if (!started(input.state)) return unclaimedStatus(input, 'Suspended');
+  if (!started(input.state)) return unclaimedStatus(input, applyEvent(input.state, input.event));
   return status === 'Running' || status === 'Suspended' ? unclaimedStep(input, false, undefined) : SEND;
 }
 
@@ -602,20 +597,23 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
  * shows no event kept for the resume: `suspendedWithNothingDeferred`), or it is Running (a repeated resume, recorded
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
  * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution started
- * becomes Pending again by its status alone (`unclaimedStatus`); one not started and not Suspended (nothing to
- * resume) keeps its status, only `version` and the time moving, and no message is left to hold back later direct
- * commands. Otherwise it is left to a worker (`send`): events kept in the history, which the resume runs the
- * orchestrator on; a terminal one, refused by the message's condition. A message committed before
- * the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is still queued:
- * the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
+ * gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone (`unclaimedStatus`);
+ * one not started and not Suspended (nothing to resume) keeps its status, only `version` and the time moving, and no
+ * message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
+ * history, which the resume runs the orchestrator on; a terminal one, refused by the message's condition. A message
+ * committed before the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is
+ * still queued: the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
  */
 export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
   // Asked before the history is: an execution not started yet needs no read.
   if (!started(state)) {
     if (isTerminalStatus(state.runtimeStatus)) return SEND;
-    // Not Suspended: nothing to resume, and nothing is queued (a message would hold back every later direct command).
-    return unclaimedStatus(input, state.runtimeStatus === 'Suspended' ? 'Pending' : state.runtimeStatus);
+    // Suspended: the status before the suspend (`applyEvent`, from the held suspend); a state stored before
+    // `heldSuspend` existed has none and becomes Pending, as it did then. Not Suspended: nothing to resume, the status
+    // kept, and nothing is queued (a message would hold back every later direct command).
+    const legacy = state.runtimeStatus === 'Suspended' && !state.heldSuspend;
+    return unclaimedStatus(input, legacy ? { ...state, runtimeStatus: 'Pending' } : applyEvent(state, input.event));
   }
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
@@ -624,12 +622,25 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
 }
 
 /**
+ * The ExecutionSuspended that the first step of an execution suspended before it started records ahead of its start:
+ * the held suspend's time and reason (`heldSuspend`, see `applyEvent`). A state stored before that field existed has
+ * none: its suspend is stamped with the state's last change (the suspend's commit), with no reason.
+ */
+function heldSuspendEvent(state: InstanceState): ExecutionSuspendedEvent {
+  const held = state.heldSuspend;
+  return {
+    type: 'ExecutionSuspended', eventId: -1, timestamp: held ? held.timestamp : isoTime(state.lastUpdatedTime),
+    ...(held?.reason === undefined ? {} : { reason: held.reason }),
+  };
+}
+
+/**
  * The current execution has started: it has a history. One not started yet (its ExecutionStarted still queued, which
  * unclaimedHolds lets through) takes no client's suspend or resume recorded ahead of its start: a worker replaying that
  * history would defer the start behind it and take the execution for started (a continueAsNew and a suspend in one
- * step leave it Suspended so, a resume in that step too Running). A client changes its status alone instead
- * (`unclaimedStatus`). A terminate may go first: it ends the execution, and the start that reaches it then is
- * recorded and ignored, as for a Pending instance.
+ * step leave it Suspended so). A client changes its state alone instead (`unclaimedStatus`, the suspend held back
+ * there). A terminate may go first: it ends the execution, and the start that reaches it then is recorded and
+ * ignored, as for a Pending instance.
  */
 function started(state: InstanceState): boolean {
   return state.historyLength > 0;
@@ -637,15 +648,18 @@ function started(state: InstanceState): boolean {
 
 /**
  * A suspend or resume of an execution not started yet (its ExecutionStarted queued: a Pending instance, or one that
- * continued as new), decided without a lease: only its status changes, `version` grows by one, and nothing is
- * appended (a history ahead of the start would have a worker defer the start behind it and take the execution for
- * started). A worker that then claims the start of a Suspended execution starts it suspended (decideStep records the
- * suspend ahead of the start), so none of its code runs before a resume; a resume before any worker came makes it
- * Pending again, and its start runs as any start does. A resume of one that is not Suspended keeps its status.
+ * continued as new), decided without a lease: only its state changes (to `changed`, the command folded in by
+ * `applyEvent`), `version` grows by one, and nothing is appended (a history ahead of the start would have a worker
+ * defer the start behind it and take the execution for started). A suspend is held back in the state (`heldSuspend`:
+ * its time, reason and the status before it); a worker that then claims the start of that Suspended execution starts
+ * it suspended (decideStep records the held suspend ahead of the start), so none of its code runs before a resume. A
+ * resume before any worker came gives the instance back the status it had (Pending, or ContinuedAsNew: the next
+ * execution has not started, as before the suspend), and its start runs as any start does. A resume of one that is
+ * not Suspended keeps its status.
  */
-function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, runtimeStatus: InstanceState['runtimeStatus']): DirectDecision {
+function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, changed: InstanceState): DirectDecision {
   const { state, now } = input;
-  const next: InstanceState = { ...state, runtimeStatus, lastUpdatedTime: now, version: state.version + 1 };
+  const next: InstanceState = { ...changed, lastUpdatedTime: now, version: state.version + 1 };
   const lease: WriteLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
   return { kind: 'commit', state: next, writeSet: { lease, requests: [{ type: 'replaceState', state: next }] } };
 }

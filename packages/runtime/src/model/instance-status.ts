@@ -91,6 +91,27 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * subscribers use it to drop snapshots they already have.
    */
   readonly version: number;
+  /**
+   * A suspend committed before the current execution started (its start still queued), held back until a worker
+   * takes that start; absent otherwise. Set and cleared by `applyEvent` only (see {@link HeldSuspend}).
+   */
+  readonly heldSuspend?: HeldSuspend;
+}
+
+/**
+ * A suspend of an execution not started yet (a Pending instance, or a ContinuedAsNew one whose next start is queued),
+ * held back in the instance's state while the instance shows Suspended: nothing of that execution is in its history
+ * yet, and a suspend recorded ahead of its start would have a worker take the execution for started. The worker that
+ * takes the start records it then, ahead of the start, with this time and reason (Durable Functions records them on
+ * the ExecutionSuspended event); a resume before that gives the instance back the status it had. Plain JSON.
+ */
+export interface HeldSuspend {
+  /** When the suspend was committed, as a history event's timestamp (ISO 8601). */
+  readonly timestamp: string;
+  /** The reason given to `suspend`. */
+  readonly reason?: string;
+  /** The status before the suspend, which a resume before the start gives back. */
+  readonly resumeTo: 'Pending' | 'ContinuedAsNew';
 }
 
 /**

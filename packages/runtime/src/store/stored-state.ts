@@ -1,4 +1,4 @@
-import type { FailureDetails, InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { FailureDetails, HeldSuspend, InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { copyStoreValue } from './store-helpers.js';
 
 /**
@@ -34,6 +34,7 @@ export class StoredState implements InstanceState {
   failureDetails!: FailureDetails | undefined;
   parentInstanceId!: string | undefined;
   historyEpoch!: number | undefined;
+  heldSuspend!: HeldSuspend | undefined;
 
   constructor(state: InstanceState) {
     this.assign(state);
@@ -55,6 +56,7 @@ export class StoredState implements InstanceState {
     this.failureDetails = copyStoreValue(state.failureDetails);
     this.parentInstanceId = state.parentInstanceId;
     this.historyEpoch = state.historyEpoch;
+    this.heldSuspend = copyStoreValue(state.heldSuspend);
   }
 
   get createdTime(): Date {
@@ -79,6 +81,7 @@ export class StoredState implements InstanceState {
     if (this.failureDetails !== undefined) state.failureDetails = copyStoreValue(this.failureDetails);
     if (this.parentInstanceId !== undefined) state.parentInstanceId = this.parentInstanceId;
     if (this.historyEpoch !== undefined) state.historyEpoch = this.historyEpoch;
+    if (this.heldSuspend !== undefined) state.heldSuspend = copyStoreValue(this.heldSuspend);
     return state as InstanceState;
   }
 }

@@ -649,6 +649,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           const recorded = firstValueFrom(admin.history$('parked').pipe(filter((e) => e.type === 'EventRaised')));
           await admin.raiseEvent('parked', 'Item', 'kept');
           await within(recorded, 'the EventRaised recorded');
+          // The suspend in force when the worker took the start in is recorded ahead of it, with its reason.
+          const history = await lone.getHistory('parked');
+          const beforeStart = history.slice(0, history.findIndex((e) => e.type === 'ExecutionStarted'));
+          expect(beforeStart.filter((e) => e.type === 'ExecutionSuspended').at(-1)).toMatchObject({ reason: 'hold again' });
           const meanwhile = await admin.getStatus('parked');
           expect(meanwhile?.runtimeStatus).toBe('Suspended');
           expect(meanwhile).not.toHaveProperty('customStatus');

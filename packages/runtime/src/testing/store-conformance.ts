@@ -9,7 +9,7 @@ import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
 import type { DurableClient } from '../client/durable-client.js';
-import { decideStep, decideTerminate } from '../engine/decide-step.js';
+import { decideStep, decideTerminate, type StepInput } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { lifeLeaseOwner } from '../store/store-helpers.js';
@@ -765,13 +765,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       const parentsFirstStep = async (store: Store, instanceId: string): Promise<DurableClient> => {
         const client = createClient({ store });
         await client.startNew('ParentOfAwaitGo', { instanceId });
-        const item = (await store.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() }))!;
-        const decision = decideStep({
-          state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
-          newExecution: (name) => new OrchestrationExecution(orchestrators[name as keyof typeof orchestrators], { customStatusLimitBytes: 16_384 }),
-        });
-        if (decision.kind !== 'commit') throw new Error('the parent\'s first step needs no history');
-        await store.commit(decision.writeSet);
+        await stepByHand(store, orchestrators);
         return client;
       };
 
@@ -1114,8 +1108,64 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           'the next execution\u2019s start',
         );
         expect(await client.getStatus('cs')).toMatchObject({ runtimeStatus: 'Suspended', input: 'next' });
+        // The suspend recorded ahead of that start is the one committed, its reason kept.
+        expect((await store.getHistory('cs')).filter((e) => e.type === 'ExecutionSuspended')).toMatchObject([{ reason: 'hold' }]);
         await client.resume('cs', 'go on');
         expect(await client.waitForCompletion('cs', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done next' });
+      });
+
+      for (const how of ['by a client once it had continued as new', 'in the step that continued it as new'] as const) {
+        it(`gives an instance suspended ${how} ContinuedAsNew back on a resume before its next execution started`, async (context) => {
+          const store = await open();
+          if (!store.capabilities.unclaimedWrites) return context.skip();
+          const client = createClient({ store });
+          await client.startNew('ContinueOnGo', { instanceId: 'cr' });
+          // Its steps by hand, so that no worker goes on with the next execution: its start stays queued.
+          if (how === 'by a client once it had continued as new') {
+            await client.raiseEvent('cr', 'go');
+            await stepByHand(store, orchestrators);
+            expect(await client.getStatus('cr')).toMatchObject({ runtimeStatus: 'ContinuedAsNew', input: 'next' });
+            await client.suspend('cr', 'hold');
+          } else {
+            await stepByHand(store, orchestrators);
+            await send(store, message('cr', eventRaised('go')));
+            await send(store, message('cr', { type: 'ExecutionSuspended', eventId: -1, timestamp: new Date().toISOString(), reason: 'hold' }));
+            await stepByHand(store, orchestrators);
+          }
+          expect(await client.getStatus('cr')).toMatchObject({ runtimeStatus: 'Suspended', input: 'next' });
+          // Nothing of the next execution ran: the resume gives back the status before the suspend (Pending would read
+          // as an instance nobody ever started), and a worker starts that execution as it would have.
+          await client.resume('cr', 'go on');
+          expect(await client.getStatus('cr')).toMatchObject({ runtimeStatus: 'ContinuedAsNew', input: 'next' });
+          await runtimeOn(store, 'w1', { orchestrators });
+          expect(await client.waitForCompletion('cr', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done next' });
+          expect((await store.getHistory('cr')).some((e) => e.type === 'ExecutionSuspended')).toBe(false);
+        });
+      }
+    });
+
+    describe('a suspend committed before the execution started', () => {
+      const hellos = ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'];
+
+      it('records it with its reason ahead of the start that a worker takes later, and runs the execution on the resume', async () => {
+        const opened = await open();
+        const client = createClient({ store: opened });
+        await client.startNew('HelloSequence', { instanceId: 'sr' });
+        // The suspend's first commit: the client's own where the store can (read-your-writes with no worker), else its
+        // message for a worker (MongoStore).
+        const { store, done } = firstCommitTold(opened);
+        const suspending = createClient({ store }).suspend('sr', 'maintenance window');
+        await done;
+        await runtimeOn(opened, 'w1');
+        await within(suspending, 'the suspend');
+        await within(firstValueFrom(client.history$('sr').pipe(filter((e) => e.type === 'ExecutionStarted'))), 'the start taken in');
+        expect(await client.getStatus('sr')).toMatchObject({ runtimeStatus: 'Suspended' });
+        expect(await opened.getHistory('sr')).toMatchObject([
+          { type: 'OrchestratorStarted' }, { type: 'ExecutionSuspended', reason: 'maintenance window' }, { type: 'ExecutionStarted' },
+          { type: 'OrchestratorCompleted' },
+        ]);
+        await client.resume('sr');
+        expect(await client.waitForCompletion('sr', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: hellos });
       });
     });
 
@@ -1585,12 +1635,12 @@ export function assertNoDuplicateSteps(history: readonly HistoryEvent[]): void {
   expect(history.filter((e) => e.type === 'ExecutionCompleted').length, 'at most one completion').toBeLessThanOrEqual(1);
 }
 
-/** The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease). */
 /** A commit of a message (no lease): a command a client left to a worker. */
 function isMessage(writeSet: WriteSet): boolean {
   return writeSet.lease === undefined;
 }
 
+/** The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease). */
 function terminateOf(state: InstanceState, now: Date): WriteSet {
   const event = { type: 'ExecutionTerminated', eventId: -1, timestamp: now.toISOString(), reason: 'stop' } as const;
   const decision = decideTerminate({ state, event, now, newId: () => crypto.randomUUID() });
@@ -1610,6 +1660,23 @@ function firstCommitTold(opened: Store, told: (writeSet: WriteSet) => boolean = 
     commit: (writeSet) => opened.commit(writeSet).finally(() => told(writeSet) && committed(writeSet)),
   });
   return { store, done };
+}
+
+/**
+ * The step a worker would take next on `store`, run by hand with `orchestrators` and committed: nothing is left running
+ * to go on with what the step queues (a child's start, the next execution's).
+ */
+async function stepByHand(store: Store, orchestrators: Readonly<Record<string, Orchestrator>>): Promise<void> {
+  const item = await store.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() });
+  if (!item) throw new Error('no orchestration work to step');
+  const input: StepInput = {
+    state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
+    newExecution: (name) => new OrchestrationExecution(orchestrators[name]!, { customStatusLimitBytes: 16_384 }),
+  };
+  let decision = decideStep(input);
+  if (decision.kind === 'needHistory') decision = decideStep({ ...input, history: await store.getHistory(item.state.instanceId) });
+  if (decision.kind !== 'commit') throw new Error('decideStep asked for the history twice');
+  await store.commit(decision.writeSet);
 }
 
 /** `opened`, with the members in `overrides` in place of its own (the rest bound to it). */
