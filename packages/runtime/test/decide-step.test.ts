@@ -423,6 +423,73 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
   });
 });
 
+describe('decideStep, the first step of an execution whose suspend was queued with its start (the message path)', () => {
+  const start: OrchestrationMessage = {
+    id: 'start', instanceId: 'instance-1',
+    event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+  };
+  const command = (type: 'ExecutionSuspended' | 'ExecutionResumed' | 'ExecutionTerminated', reason: string): OrchestrationMessage => ({
+    id: `${type} ${reason}`, instanceId: 'instance-1', event: { type, eventId: -1, timestamp: T0.toISOString(), reason },
+  });
+  const raised: OrchestrationMessage = { id: 'go', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' } };
+  /** The first step over a Pending instance with `messages` (the start first): its state, history and tasks. */
+  const firstStep = (messages: OrchestrationMessage[], s = state({ runtimeStatus: 'Pending' })) => {
+    const decision = decideStep(input(s, messages));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    return {
+      state: decision.state, events: append.events, types: append.events.map((e) => e.type),
+      tasks: decision.writeSet.requests.filter((r) => r.type === 'insertTask').length,
+    };
+  };
+
+  it('runs no code: the suspend goes ahead of the start, which waits for the resume with what came before the suspend', () => {
+    const step = firstStep([start, raised, command('ExecutionSuspended', 'queued')]);
+    expect(step.state.runtimeStatus).toBe('Suspended');
+    expect(step.state).not.toHaveProperty('heldSuspend');
+    expect(step.types).toEqual(['OrchestratorStarted', 'ExecutionSuspended', 'ExecutionStarted', 'EventRaised', 'OrchestratorCompleted']);
+    expect(step.events[1]).toMatchObject({ reason: 'queued' });
+    expect(step.tasks).toBe(0);
+    // Its history replays to the status written, and a worker's resume step runs the start: the activity is scheduled.
+    expect(step.events.reduce(applyEvent, state({ runtimeStatus: 'Pending' })).runtimeStatus).toBe('Suspended');
+    const s = { ...step.state, historyLength: step.events.length };
+    const resume = decideStep(input(s, [command('ExecutionResumed', 'go on')], { history: step.events }));
+    if (resume.kind !== 'commit') throw new Error('expected a commit');
+    expect(resume.state.runtimeStatus).toBe('Running');
+    expect(resume.writeSet.requests.filter((r) => r.type === 'insertTask')).toHaveLength(1);
+  });
+
+  it('meets the batch\u2019s suspends and resumes in their order before the start: the last one decides whether it runs', () => {
+    const cases = [
+      { commands: ['ExecutionSuspended', 'ExecutionResumed'], runs: true },
+      { commands: ['ExecutionResumed', 'ExecutionSuspended'], runs: false },
+      { commands: ['ExecutionSuspended', 'ExecutionResumed', 'ExecutionSuspended'], runs: false },
+    ] as const;
+    for (const { commands, runs } of cases) {
+      const step = firstStep([start, ...commands.map((type, i) => command(type, String(i)))]);
+      expect(step.types, commands.join(', ')).toEqual(['OrchestratorStarted', ...commands, 'ExecutionStarted', ...(runs ? ['TaskScheduled'] : []), 'OrchestratorCompleted']);
+      expect(step.state.runtimeStatus, commands.join(', ')).toBe(runs ? 'Running' : 'Suspended');
+      expect(step.tasks, commands.join(', ')).toBe(runs ? 1 : 0);
+    }
+    // After a suspend the client held back: a resume queued behind an event, then a suspend; the held one goes first.
+    const held = state({ runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'held', resumeTo: 'Pending' } });
+    const step = firstStep([start, raised, command('ExecutionResumed', 'r'), command('ExecutionSuspended', 's')], held);
+    expect(step.types).toEqual([
+      'OrchestratorStarted', 'ExecutionSuspended', 'ExecutionResumed', 'ExecutionSuspended', 'ExecutionStarted', 'EventRaised', 'OrchestratorCompleted',
+    ]);
+    expect(step.tasks).toBe(0);
+  });
+
+  it('keeps the order of a batch whose terminate comes before its suspend: the terminate ends the execution', () => {
+    const step = firstStep([start, command('ExecutionTerminated', 'stop'), command('ExecutionSuspended', 'late')]);
+    expect(step.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    const at = (type: string) => step.types.indexOf(type as HistoryEvent['type']);
+    expect(at('ExecutionStarted')).toBeLessThan(at('ExecutionTerminated'));
+    expect(at('ExecutionTerminated')).toBeLessThan(at('ExecutionSuspended'));
+  });
+});
+
 describe('decideStep, when changed code now continues an execution as new during its replay', () => {
   // Recorded by code that called Prep, then waited for 'Go' (which came), then for 'More'. The code now continues as
   // new right after Prep: its replay ends the execution, and the next step (a 'More' raised) records that late. For

@@ -96,9 +96,15 @@ function decide(
   // continueAsNew and a suspend in one step) starts suspended: its first step records the suspend held back in the
   // state (`heldSuspend`) ahead of its start, which the execution then keeps until a resume, as any event that reaches
   // it while suspended. (A Suspended instance is never ignored: it is not terminal.)
-  const { events, rewind, ignored } = stepEvents(
+  const taken = stepEvents(
     state, messages, state.runtimeStatus === 'Suspended' && state.historyLength === 0 ? heldSuspendEvent(state) : undefined,
   );
+  const { rewind, ignored } = taken;
+  // A suspend committed before the first step keeps that step from running any code of the execution until a resume,
+  // whichever way it came: held back in the state by a client (above), or queued as a message (MongoStore's client, a
+  // command queued behind another message) that this batch takes in with the start. The suspends and resumes take
+  // effect ahead of the start (those ahead of a terminate: `commandsFirst`).
+  const events = state.historyLength === 0 && !isTerminalStatus(state.runtimeStatus) ? commandsFirst(taken.events) : taken.events;
   const replays = !ignored && (input.cached === undefined || !!rewind);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
@@ -632,6 +638,31 @@ function heldSuspendEvent(state: InstanceState): ExecutionSuspendedEvent {
     type: 'ExecutionSuspended', eventId: -1, timestamp: held ? held.timestamp : isoTime(state.lastUpdatedTime),
     ...(held?.reason === undefined ? {} : { reason: held.reason }),
   };
+}
+
+/**
+ * The events of the first step of an execution not started yet with its suspends and resumes (those ahead of a
+ * terminate) moved ahead of the rest, each group in its order, so that the execution meets them before its start: a
+ * suspend defers the start and everything after it until a resume, and a resume before any suspend has nothing to
+ * resume. `events` itself when there is none (a terminate ends the execution; the commands after it are recorded and
+ * ignored, in their place).
+ */
+function commandsFirst(events: HistoryEvent[]): HistoryEvent[] {
+  let end = 0;
+  let commands = 0;
+  for (; end < events.length && events[end]!.type !== 'ExecutionTerminated'; end++) {
+    if (isSuspendOrResume(events[end]!)) commands++;
+  }
+  if (commands === 0) return events;
+  const ordered = new Array<HistoryEvent>(events.length);
+  let c = 0;
+  let o = commands;
+  for (let i = 0; i < events.length; i++) ordered[i >= end ? i : isSuspendOrResume(events[i]!) ? c++ : o++] = events[i]!;
+  return ordered;
+}
+
+function isSuspendOrResume(event: HistoryEvent): boolean {
+  return event.type === 'ExecutionSuspended' || event.type === 'ExecutionResumed';
 }
 
 /**

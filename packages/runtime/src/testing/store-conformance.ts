@@ -1167,6 +1167,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await client.resume('sr');
         expect(await client.waitForCompletion('sr', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: hellos });
       });
+
+      it('runs no code of an execution whose suspend was queued as a message before a worker took its start in', async () => {
+        const opened = await open();
+        const client = createClient({ store: opened });
+        await client.startNew('HelloSequence', { instanceId: 'mq' });
+        // The suspend as a client sends it to a worker (MongoStore's, or one whose command waits behind another
+        // message): queued after the start, and one step of a worker takes both in.
+        const { store: told, done } = firstCommitTold(opened, isMessage);
+        const messaging = storeWith(told, { capabilities: { ...opened.capabilities, unclaimedWrites: false } });
+        const suspending = createClient({ store: messaging }).suspend('mq', 'queued');
+        await done;
+        await runtimeOn(opened, 'w1');
+        await within(suspending, 'the suspend applied by a worker');
+        expect(await client.getStatus('mq')).toMatchObject({ runtimeStatus: 'Suspended' });
+        // As after the client's own commit: the suspend ahead of the start, which waits for the resume (no activity
+        // scheduled), instead of a first step run, then suspended.
+        expect(await opened.getHistory('mq')).toMatchObject([
+          { type: 'OrchestratorStarted' }, { type: 'ExecutionSuspended', reason: 'queued' }, { type: 'ExecutionStarted' },
+          { type: 'OrchestratorCompleted' },
+        ]);
+        await client.resume('mq');
+        expect(await client.waitForCompletion('mq', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: hellos });
+      });
     });
 
     describe('queries', () => {
