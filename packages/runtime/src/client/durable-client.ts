@@ -182,8 +182,10 @@ export interface DurableClient {
    * instance that no worker holds is suspended by the local client in its own commit, so it needs no worker at all (a
    * `createClient({ store })` alone); a Suspended one (a repeated suspend, an HTTP retry) is answered at once, the
    * status unchanged, its suspend recorded in the history in the client's commit as a worker records it. So is a
-   * Pending (or ContinuedAsNew) instance that no worker holds: its status becomes Suspended at once, and the worker
-   * that later takes its queued start starts it suspended, so none of its code runs before the resume. The suspend is
+   * Pending (or ContinuedAsNew) instance that no worker holds: its status becomes Suspended at once, the suspend held
+   * back in its state, and the worker that later takes its queued start records it ahead of the start (with its
+   * reason, at the time it was committed) and starts it suspended, so none of its code runs before the resume. A
+   * suspend that reaches a worker as a message before that worker took the start in has the same effect. The suspend is
    * queued for a worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
    * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites` (MongoStore),
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
@@ -209,8 +211,10 @@ export interface DurableClient {
    * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
    * first), on a store without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of
    * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
-   * client's commit too: it is Pending again, and its start runs as any start does; one not started and not suspended
-   * (nothing to resume) is answered in the client's commit, its status kept. Unknown: 404; terminal: 410.
+   * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), the
+   * held-back suspend is dropped (nothing of either command is recorded in the history), and its start runs as any
+   * start does; one not started and not suspended (nothing to resume) is answered in the client's commit, its status
+   * kept. Unknown: 404; terminal: 410.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**
