@@ -477,11 +477,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * its argument check): a release abandoned at its bound and applied late had taken the leases the new life claimed
  * since, so a step could be claimed twice or an activity run twice: 27,886 / 35,126 / 65,408 -> 28,073 / 35,352 /
  * 65,622 B (+187 / +226 / +214), budgets raised to match.
+ * A review of the suspend before the start then cost bytes: the state holds a suspend of an execution not started yet
+ * (heldSuspend: its time, its reason, the status before it) through applyEvent, a worker records it ahead of the start
+ * with that time and reason, a resume before the start gives back Pending or ContinuedAsNew, MemoryStore's StoredState
+ * keeps the field, and a first step takes the suspends and resumes of its batch in ahead of the start (commandsFirst),
+ * so a suspend queued as a message runs no first step either: 28,073 / 35,352 / 65,622 -> 28,304 / 35,568 / 65,836 B
+ * (+231 / +216 / +214), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_073 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_352 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_622 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_304 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_568 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_836 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
 ];
 
