@@ -483,12 +483,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * keeps the field, and a first step takes the suspends and resumes of its batch in ahead of the start (commandsFirst),
  * so a suspend queued as a message runs no first step either: 28,073 / 35,352 / 65,622 -> 28,304 / 35,568 / 65,836 B
  * (+231 / +216 / +214), budgets raised to match.
+ * rx-client's history replay filter then counted an execution's events from the OrchestratorStarted of its start's
+ * step and checked a replay up to that start or the first step's end (an execution suspended before it started has
+ * its suspends ahead of the start: a resync delivered events again, or dropped a continued execution's), its skip
+ * written as one branch and no `previous` kept: 8,187 -> 8,190 B (+3), budget raised to match (under the 8 KiB goal).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 28_304 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_568 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_836 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_187 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 
 describe('bundle size', () => {

@@ -6,10 +6,13 @@ import type { WatchedValue } from './stream-mux.js';
  *
  * A resumed stream continues exactly after `Last-Event-ID`. When the server starts a new session instead (it
  * restarted, or the resume window passed), it replays the current execution's history from its first event. An
- * execution's history is append-only and starts with `OrchestratorStarted`, `ExecutionStarted` (whose
- * `executionId` names it), so the filter remembers which execution it is in and how many of its events it has
- * delivered; in a new session it recognises the replayed execution by its `ExecutionStarted` and skips that many
- * events. A different `executionId` means a new execution (`continueAsNew`, a restart): everything is delivered.
+ * execution's history is append-only and its first step (from `OrchestratorStarted` to the first
+ * `OrchestratorCompleted`) holds its `ExecutionStarted`, whose `executionId` names it, after the suspends and resumes
+ * of an execution suspended before it started. So the filter remembers which execution it is in and how many of its
+ * events it has delivered (counted from the `OrchestratorStarted` of the step of its `ExecutionStarted`); in a new
+ * session it gathers the replayed events up to that `ExecutionStarted` (or the first step's end, for a history
+ * without one), recognises the replayed execution by it and skips that many events. A different `executionId` means a
+ * new execution (`continueAsNew`, a restart): everything is delivered.
  *
  * A function rather than a class: its state is closure variables, which a minifier shortens, and what it returns is
  * the stream mux's `WatchedValue` as it is. The mux hands it each value as parsed JSON (`unknown`); the filter takes it
@@ -29,7 +32,8 @@ export function historyReplayFilter(next: (event: HistoryEvent) => void): Watche
   let current: string | undefined;
   let executionId: string | undefined;
   let count = 0;
-  let previous: HistoryEvent | undefined;
+  /** Events delivered since the last `OrchestratorStarted`, that one included. */
+  let step = 0;
   /** While checking a replay: the events gathered so far. */
   let gathered: HistoryEvent[] | undefined;
   /** While checking a replay: the execution it may replay. */
@@ -40,13 +44,15 @@ export function historyReplayFilter(next: (event: HistoryEvent) => void): Watche
    */
   let skip = 0;
   const deliver = (event: HistoryEvent): void => {
+    step = event.type === 'OrchestratorStarted' ? 1 : step + 1;
     if (event.type === 'ExecutionStarted' && event.executionId !== executionId) {
       executionId = event.executionId;
-      count = previous?.type === 'OrchestratorStarted' ? 2 : 1;
+      // A new execution: its history began at this step's OrchestratorStarted (suspends and resumes may come before
+      // its start).
+      count = step;
     } else {
       count++;
     }
-    previous = event;
     next(event);
   };
   return (data, session) => {
@@ -59,15 +65,16 @@ export function historyReplayFilter(next: (event: HistoryEvent) => void): Watche
       }
       current = session;
     }
-    const gathering = gathered;
-    if (!gathering) {
-      if (!skip) return deliver(event);
-      skip--;
+    if (!gathered) {
+      if (skip) skip--;
+      else deliver(event);
       return;
     }
-    gathering.push(event);
+    gathered.push(event);
     const started = event.type === 'ExecutionStarted';
-    if (!started && gathering.length < 2) return;
+    // Up to the start, or the end of the first step (a history without a start: one terminated before it ran).
+    if (!started && event.type !== 'OrchestratorCompleted') return;
+    const gathering = gathered;
     gathered = undefined;
     // A different execution (continueAsNew, a restart) is new: all of it is delivered.
     const delivered = started && replayOf !== undefined && event.executionId !== replayOf ? 0 : skip;

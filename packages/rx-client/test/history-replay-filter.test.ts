@@ -7,6 +7,9 @@ const os = (): HistoryEvent => ({ type: 'OrchestratorStarted', eventId: -1, time
 const oc = (): HistoryEvent => ({ type: 'OrchestratorCompleted', eventId: -1, timestamp: t });
 const es = (executionId: string): HistoryEvent => ({ type: 'ExecutionStarted', eventId: -1, timestamp: t, name: 'n', instanceId: 'i', executionId });
 const ev = (name: string): HistoryEvent => ({ type: 'EventRaised', eventId: -1, timestamp: t, name });
+const suspended = (): HistoryEvent => ({ type: 'ExecutionSuspended', eventId: -1, timestamp: t, reason: 'hold' });
+const resumed = (): HistoryEvent => ({ type: 'ExecutionResumed', eventId: -1, timestamp: t });
+const terminated = (): HistoryEvent => ({ type: 'ExecutionTerminated', eventId: -1, timestamp: t, reason: 'x' });
 
 /** Feeds (event, session) pairs and returns what the filter delivers. */
 function run(feed: [HistoryEvent, string][]): HistoryEvent[] {
@@ -49,6 +52,39 @@ describe('historyReplayFilter', () => {
       ...execution2.map((e): [HistoryEvent, string] => [e, 's2']), // replay of execution 2 only
     ];
     expect(run(feed)).toEqual([...execution1, ...execution2]);
+  });
+
+  // An execution suspended before it started: its first step records the suspend (and a resume that came before the
+  // start) ahead of ExecutionStarted.
+  const startedSuspended = (executionId: string): HistoryEvent[] => [os(), suspended(), resumed(), suspended(), es(executionId), oc()];
+
+  it('skips the replayed prefix of an execution whose suspends come before its start', () => {
+    const execution = [...startedSuspended('x1'), os(), resumed(), ev('a'), oc()];
+    const feed: [HistoryEvent, string][] = [
+      ...execution.slice(0, 6).map((e): [HistoryEvent, string] => [e, 's1']),
+      ...execution.map((e): [HistoryEvent, string] => [e, 's2']),
+      [ev('b'), 's2'],
+    ];
+    expect(run(feed)).toEqual([...execution, ev('b')]);
+  });
+
+  it('delivers a new execution whole when it starts suspended (continueAsNew while suspended)', () => {
+    const execution2 = [...startedSuspended('x2'), os(), resumed(), oc()];
+    const feed: [HistoryEvent, string][] = [
+      ...execution1.map((e): [HistoryEvent, string] => [e, 's1']),
+      ...execution2.map((e): [HistoryEvent, string] => [e, 's2']),
+    ];
+    expect(run(feed)).toEqual([...execution1, ...execution2]);
+  });
+
+  it('ends a replay check at the first step of a history with no start (terminated before it ran)', () => {
+    const history = [os(), terminated(), oc()];
+    const late = [os(), ev('late'), oc()]; // recorded and ignored
+    const feed: [HistoryEvent, string][] = [
+      ...history.map((e): [HistoryEvent, string] => [e, 's1']),
+      ...[...history, ...late].map((e): [HistoryEvent, string] => [e, 's2']),
+    ];
+    expect(run(feed)).toEqual([...history, ...late]);
   });
 
   it('delivers everything when nothing had been delivered before the new session', () => {
