@@ -257,6 +257,40 @@ describe('historyEvents', () => {
     ]);
   });
 
+  it('put the start of an execution suspended before it started first, its suspends and resumes after it in time order', () => {
+    const started = '2026-11-30T10:15:00.000Z';
+    const step = '2026-11-30T10:15:09.000Z'; // the worker took the start in after the client's suspend and resume
+    const wire = toWireHistory([
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: step },
+      { type: 'ExecutionSuspended', eventId: -1, timestamp: '2026-11-30T10:15:01.000Z', reason: 'hold' },
+      { type: 'ExecutionResumed', eventId: -1, timestamp: '2026-11-30T10:15:02.000Z' },
+      { type: 'ExecutionSuspended', eventId: -1, timestamp: '2026-11-30T10:15:03.000Z', reason: 'again' },
+      { type: 'ExecutionStarted', eventId: -1, timestamp: started, name: 'Hold', instanceId: 'h', executionId: 'e1', input: 1 },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: step },
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: '2026-11-30T10:15:10.000Z' },
+      { type: 'ExecutionResumed', eventId: -1, timestamp: '2026-11-30T10:15:10.000Z' },
+      { type: 'TaskScheduled', eventId: 0, timestamp: '2026-11-30T10:15:10.000Z', name: 'Work', input: 'a' },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: '2026-11-30T10:15:10.000Z' },
+    ]);
+    // Durable Functions clients read the orchestrator's name and input from the first event.
+    expect(wire).toEqual([
+      { EventType: 'ExecutionStarted', FunctionName: 'Hold', Input: '1', Timestamp: '2026-11-30T10:15:00Z' },
+      { EventType: 'ExecutionSuspended', Reason: 'hold', Timestamp: '2026-11-30T10:15:01Z' },
+      { EventType: 'ExecutionResumed', Timestamp: '2026-11-30T10:15:02Z' },
+      { EventType: 'ExecutionSuspended', Reason: 'again', Timestamp: '2026-11-30T10:15:03Z' },
+      { EventType: 'ExecutionResumed', Timestamp: '2026-11-30T10:15:10Z' },
+      { EventType: 'TaskScheduled', Name: 'Work', Input: '["a"]', Timestamp: '2026-11-30T10:15:10Z' },
+    ]);
+    // A first step whose terminate came first keeps its order (nothing but suspends and resumes is moved).
+    const ended = toWireHistory([
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: step },
+      { type: 'ExecutionTerminated', eventId: -1, timestamp: step, reason: 'stop' },
+      { type: 'ExecutionSuspended', eventId: -1, timestamp: step },
+      { type: 'ExecutionStarted', eventId: -1, timestamp: started, name: 'Hold', instanceId: 'h', executionId: 'e1' },
+    ]);
+    expect(ended.map((e) => e.EventType)).toEqual(['ExecutionTerminated', 'ExecutionSuspended', 'ExecutionStarted']);
+  });
+
   it('keep work still pending as its scheduling event', async () => {
     await runtime.client.startNew('ReserveTicket', { instanceId: 'rt', input: 'user-1' });
     await until('rt', (s) => s?.customStatus !== undefined);

@@ -67,7 +67,11 @@ export interface WireHistoryOptions {
  * - `Result` (activity, sub-orchestration and orchestration results) is the value, shown only with
  *   `showHistoryOutput`; ContinueAsNew, which the extension passes through untouched, keeps its `Result` (the new
  *   input) as JSON text whatever `showHistoryOutput` says, and shows it unless `showInput` is false (it is an input);
- * - event ids and timer ids are not shown.
+ * - event ids and timer ids are not shown;
+ * - ExecutionStarted comes first: the suspends and resumes that the first step of an execution suspended before it
+ *   started records ahead of its start (the engine runs the execution's code on its start, so the stored history
+ *   keeps them there) follow it, in their order. Durable Functions clients read the orchestrator's name and input
+ *   from the first event and take the events in time order, and those commands came after the start was requested.
  *
  * @example
  * ```ts
@@ -100,7 +104,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
     return { FunctionName: origin.name, ScheduledTime: origin.time, ...input(origin.input) };
   };
 
-  for (const event of history) {
+  for (const event of startFirst(history)) {
     const Timestamp = toHistoryTime(event.timestamp);
     switch (event.type) {
       case 'OrchestratorStarted':
@@ -165,6 +169,18 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
     }
   }
   return out.filter((e): e is WireHistoryEvent => e !== undefined);
+}
+
+/**
+ * The history with its first ExecutionStarted ahead of the suspends and resumes (and step marker) that precede it,
+ * when only those do: the first step of an execution suspended before it started.
+ */
+function startFirst(history: readonly HistoryEvent[]): readonly HistoryEvent[] {
+  const start = history.findIndex((e) => e.type === 'ExecutionStarted');
+  const before = history.slice(0, start);
+  return start > 0 && before.every((e) => e.type === 'OrchestratorStarted' || e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')
+    ? [history[start]!, ...before, ...history.slice(start + 1)]
+    : history;
 }
 
 /** A value as the Durable Task history stores it: its JSON text, `null` for none (`null` or absent). */
