@@ -487,11 +487,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * step and checked a replay up to that start or the first step's end (an execution suspended before it started has
  * its suspends ahead of the start: a resync delivered events again, or dropped a continued execution's), its skip
  * written as one branch and no `previous` kept: 8,187 -> 8,190 B (+3), budget raised to match (under the 8 KiB goal).
+ * A step of a started execution then let go a held suspend that an earlier version's start kept (a resume made it
+ * Pending), and a repeated suspend before the start held the latest time and reason: 28,304 / 35,568 / 65,836 ->
+ * 28,327 / 35,593 / 65,860 B (+23 / +25 / +24), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_304 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_568 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_836 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_327 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_593 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_860 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 

@@ -421,6 +421,21 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     expect(both.state.runtimeStatus).toBe('ContinuedAsNew');
     expect(both.state).not.toHaveProperty('heldSuspend');
   });
+
+  it('resumes to Running an execution whose start an earlier version recorded keeping the held suspend', () => {
+    // That worker's ExecutionStarted kept the field: the execution runs (a history), suspended, the suspend still held.
+    const history = new HistoryBuilder({ name: 'CallOnce' }).started().build();
+    history.push({ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString() });
+    const left = state({ runtimeStatus: 'Suspended', historyLength: history.length, heldSuspend: { timestamp: T0.toISOString(), resumeTo: 'Pending' } });
+    const resume = { type: 'ExecutionResumed', eventId: -1, timestamp: at(2).toISOString() } as const;
+    const direct = decideResume({ state: left, event: resume, history, now: at(2), newId: () => 'x' });
+    if (direct.kind !== 'commit') throw new Error('expected a commit');
+    expect(direct.state.runtimeStatus).toBe('Running');
+    expect(direct.state).not.toHaveProperty('heldSuspend');
+    const step = commit(left, [event(resume, 'resume')], history, at(2));
+    expect(step.state.runtimeStatus).toBe('Running');
+    expect(step.state).not.toHaveProperty('heldSuspend');
+  });
 });
 
 describe('decideStep, the first step of an execution whose suspend was queued with its start (the message path)', () => {

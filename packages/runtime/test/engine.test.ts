@@ -493,8 +493,13 @@ describe('applyEvent', () => {
       const before: InstanceState = { ...base, runtimeStatus };
       const held = applyEvent(before, ev({ type: 'ExecutionSuspended', reason: 'hold' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
       expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus } });
-      // A repeated suspend keeps the first one.
-      expect(applyEvent(held, ev({ type: 'ExecutionSuspended' }))).toEqual(held);
+      // A repeated suspend holds its own time and reason (Durable Functions records each), and the status before the
+      // first: a resume still gives that back.
+      const later = '2026-01-01T00:00:05.000Z';
+      const again = applyEvent(held, ev({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
+      expect(again).toEqual({ ...held, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus } });
+      expect(applyEvent(held, ev({ type: 'ExecutionSuspended', timestamp: later })).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus });
+      expect(applyEvent(again, ev({ type: 'ExecutionResumed' }))).toEqual(before);
       expect(applyEvent(held, ev({ type: 'ExecutionResumed' }))).toEqual(before);
       // Started while suspended: it stays Suspended and lets the held suspend go (recorded ahead of the start by then);
       // so does a terminate before the start.
@@ -509,6 +514,19 @@ describe('applyEvent', () => {
     // A suspend with no reason holds none; a started execution's suspend holds nothing back.
     expect(applyEvent(base, ev({ type: 'ExecutionSuspended' })).heldSuspend).toEqual({ timestamp: T0.toISOString(), resumeTo: 'Pending' });
     expect(applyEvent({ ...base, runtimeStatus: 'Running' }, ev({ type: 'ExecutionSuspended' }))).not.toHaveProperty('heldSuspend');
+  });
+
+  it('lets a held suspend left behind by an earlier version\u2019s start go at the next step, so a resume makes it Running', () => {
+    // Stored by a worker whose ExecutionStarted kept the field: started (a history), Suspended, the suspend still held.
+    const left: InstanceState = {
+      ...base, runtimeStatus: 'Suspended', historyLength: 4, heldSuspend: { timestamp: T0.toISOString(), resumeTo: 'Pending' },
+    };
+    const stepped = [ev({ type: 'OrchestratorStarted' }), ev({ type: 'ExecutionResumed' })].reduce(applyEvent, left);
+    expect(stepped.runtimeStatus).toBe('Running');
+    expect(stepped).not.toHaveProperty('heldSuspend');
+    // Before the start (no history yet) a step keeps it: the suspend is still to be recorded ahead of the start.
+    const waiting: InstanceState = { ...left, historyLength: 0 };
+    expect(applyEvent(waiting, ev({ type: 'OrchestratorStarted' }))).toBe(waiting);
   });
 
   it('keeps a terminal status against late terminate and suspend events', () => {

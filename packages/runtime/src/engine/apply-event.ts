@@ -8,7 +8,8 @@ import { isTerminalStatus, type InstanceState, type Mutable } from '../model/ins
  * execution not started yet (Pending, ContinuedAsNew) is held back in `heldSuspend` (its time, its reason and the
  * status before it), and a resume before the start gives that status back; an ExecutionStarted leaves a Suspended
  * instance Suspended (the execution starts suspended, decideStep having recorded the held suspend ahead of it) and
- * lets the held suspend go, as a termination or a completion of the execution not started does.
+ * lets the held suspend go, as a termination or a completion of the execution not started does; the
+ * OrchestratorStarted of a step of a started execution lets go one left behind.
  *
  * `version`, `historyLength` and `lastUpdatedTime` are bookkeeping the caller sets for the whole commit.
  */
@@ -48,7 +49,9 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       return next;
     }
     case 'ExecutionSuspended': {
-      const resumeTo = state.runtimeStatus;
+      // A repeated suspend before the start holds the latest time and reason (Durable Functions records each suspend),
+      // and the status before the first.
+      const resumeTo = state.heldSuspend?.resumeTo ?? state.runtimeStatus;
       if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
         return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
       }
@@ -75,7 +78,14 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       if (event.input !== undefined) next.input = event.input;
       return next;
     }
-    case 'OrchestratorStarted':
+    case 'OrchestratorStarted': {
+      // A step of an execution that has started holds no suspend back: one there was kept through the start by a
+      // worker of an earlier version (its ExecutionStarted kept the field), and a resume would take it for a suspend
+      // before the start. (A continueAsNew and a suspend in one step hold one for the next execution after this.)
+      if (!state.heldSuspend || !state.historyLength) return state;
+      const { heldSuspend: _h, ...rest } = state;
+      return rest;
+    }
     case 'OrchestratorCompleted':
     case 'TaskScheduled':
     case 'TaskCompleted':

@@ -106,11 +106,11 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
  * the ExecutionSuspended event); a resume before that gives the instance back the status it had. Plain JSON.
  */
 export interface HeldSuspend {
-  /** When the suspend was committed, as a history event's timestamp (ISO 8601). */
+  /** When the suspend was committed (the latest, when repeated), as a history event's timestamp (ISO 8601). */
   readonly timestamp: string;
-  /** The reason given to `suspend`. */
+  /** The reason given to `suspend` (the latest, when repeated). */
   readonly reason?: string;
-  /** The status before the suspend, which a resume before the start gives back. */
+  /** The status before the (first) suspend, which a resume before the start gives back. */
   readonly resumeTo: 'Pending' | 'ContinuedAsNew';
 }
 
