@@ -185,8 +185,11 @@ export interface DurableClient {
    * Pending (or ContinuedAsNew) instance that no worker holds: its status becomes Suspended at once, the suspend held
    * back in its state, and the worker that later takes its queued start records it ahead of the start (with its
    * reason, at the time it was committed) and starts it suspended, so none of its code runs before the resume. A
-   * suspend that reaches a worker as a message before that worker took the start in has the same effect. The suspend is
-   * queued for a worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
+   * suspend queued as a message has the same effect when it is in the batch a worker claims with the start; one that
+   * reaches a later batch finds the execution started, its first step run: a suspend sent while the runtime's own
+   * client hands a start it just committed to its worker (that worker runs the first step on the start alone), or one
+   * queued behind more messages than a claim takes (MongoStore's `maxMessagesPerClaim`). The suspend is queued for a
+   * worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
    * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites` (MongoStore),
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
    * its worker: that worker runs its first step, then suspends it), or while a message committed before it (an event,

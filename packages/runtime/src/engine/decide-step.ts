@@ -100,10 +100,11 @@ function decide(
     state, messages, state.runtimeStatus === 'Suspended' && state.historyLength === 0 ? heldSuspendEvent(state) : undefined,
   );
   const { rewind, ignored } = taken;
-  // A suspend committed before the first step keeps that step from running any code of the execution until a resume,
-  // whichever way it came: held back in the state by a client (above), or queued as a message (MongoStore's client, a
-  // command queued behind another message) that this batch takes in with the start. The suspends and resumes take
-  // effect ahead of the start (those ahead of a terminate: `commandsFirst`).
+  // A suspend held back in the state by a client (above), or queued as a message (MongoStore's client, a command
+  // queued behind another message) that this batch takes in with the start, keeps the first step from running any
+  // code of the execution until a resume. The suspends and resumes take effect ahead of the start (those ahead of a
+  // terminate: `commandsFirst`). One that reaches a later batch (a start handed to the runtime's own worker, which
+  // steps it on the start alone; a claim capped by `maxMessages`) finds the execution started.
   const events = state.historyLength === 0 && !isTerminalStatus(state.runtimeStatus) ? commandsFirst(taken.events) : taken.events;
   const replays = !ignored && (input.cached === undefined || !!rewind);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
