@@ -103,6 +103,32 @@ describe('a worker that reuses its id, when a release of its earlier lives\' lea
     await within(second.runtime.stop({ graceMs: 0 }), 'the stop');
   });
 
+  // The lives are told apart by their starts: on a clock that stands still the second life began in the same
+  // millisecond as the first, on one set back before it (a hand or virtual clock started over).
+  it.each([['stands still', 0], ['is set back', -60_000]])('keeps the lease of its running activity when an earlier life\'s late release applies, though the clock %s between the lives', async (_, stepMs) => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const logger = new RecordingLogger();
+    const first = lifeOf(store, clock, logger);
+    const releasing = store.hangNext('releaseOwner');
+    await first.runtime.start();
+    await within(releasing.called, 'the release being sent');
+    // The first life stops while its release hangs: its wait for it ends, but the store may still apply it.
+    await within(first.runtime.stop({ graceMs: 0 }), 'the first life stopping');
+    clock.ms += stepMs;
+    const second = lifeOf(store, clock, logger);
+    await second.runtime.start();
+    const id = await second.runtime.client.startNew('Calls');
+    await within(second.running, 'the activity starting');
+    expect(await within(releasing.release(), 'the late release settling')).toEqual({ status: 'fulfilled', value: 0 });
+    expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 60_000, now: clock.now() })).toBeUndefined();
+    second.finish('done');
+    expect(await ending(second.runtime.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(logger.warnings.filter((message) => message.includes('lost'))).toEqual([]);
+    expect(clock.ms).toBe(T0 + stepMs);
+    await within(second.runtime.stop({ graceMs: 0 }), 'the stop');
+  });
+
   it('still releases every lease its earlier lives left, those an older version recorded with the bare id too', async () => {
     const store = new FailingStore();
     const clock = new HandClock();
@@ -110,9 +136,10 @@ describe('a worker that reuses its id, when a release of its earlier lives\' lea
     const client = createClient({ store, clock });
     const a = await client.startNew('Hello');
     const b = await client.startNew('Hello');
-    // Claimed by an earlier life of an older version (the bare id) and by one of this version; then both lives ended.
+    // Claimed by an earlier life of an older version (the bare id) and by one of this version (begun a second before
+    // this one, in another process); then both lives ended.
     expect(await store.inner.claimOrchestration({ owner: 'w1', leaseMs: 60_000, now: clock.now() })).toBeDefined();
-    expect(await store.inner.claimOrchestration({ owner: lifeLeaseOwner('w1', clock.now()), leaseMs: 60_000, now: clock.now() })).toBeDefined();
+    expect(await store.inner.claimOrchestration({ owner: lifeLeaseOwner('w1', new Date(T0 - 1000)), leaseMs: 60_000, now: clock.now() })).toBeDefined();
     const life = lifeOf(store, clock, logger);
     await life.runtime.start();
     // Both run at once, long before their leases would expire (the clock stands still).

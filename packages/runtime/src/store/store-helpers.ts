@@ -184,10 +184,12 @@ const LIFE_OWNER = /^(.*)#(-?[0-9a-z]+)\.[0-9a-f]{8}$/;
  * Whether `Store.releaseOwner(owner, current)` releases `lease`, live or expired (an expired one is claimable already;
  * releasing it changes nothing but its bookkeeping): a lease recorded by worker `owner`, either with the bare id (as
  * older versions and workers without a life mark record it) or by one of its lives ({@link lifeLeaseOwner}); with
- * `current` (the asking life's lease owner), only one of the lives begun before it or at the same time, never
- * `current` itself. So a release a life sends, however late the store applies it, never takes that life's leases, nor
- * those of a life begun after it. The one rule every store applies, whatever query finds the candidates: a released
- * lease's owner always starts with `owner`.
+ * `current` (the asking life's lease owner), only one of the lives begun before it. So a release a life sends, however
+ * late the store applies it, never takes that life's leases, nor those of a life begun after it or in the same
+ * millisecond (which began first is not known: such a lease waits out its time rather than be taken from a later
+ * life). A worker begins its lives in order even on a clock that stands still or goes back; across processes, the
+ * order holds while a clock goes back by less than a restart takes. The one rule every store applies, whatever query
+ * finds the candidates: a released lease's owner always starts with `owner`.
  *
  * @example
  * ```ts
@@ -206,7 +208,7 @@ export function isHeldBy(lease: { readonly owner: string } | undefined, owner: s
   const held = lifeOf(lease.owner);
   if (held.id !== owner) return false;
   const asking = current === undefined ? undefined : lifeOf(current);
-  return asking?.id !== owner || held.at <= asking.at;
+  return asking?.id !== owner || held.at < asking.at;
 }
 
 /** The worker id and start time (ms; `-Infinity` for a bare id) of a lease owner. */

@@ -81,8 +81,9 @@ export interface Store {
    * anything else, and signals {@link Store.workAvailable$} when it released any. Returns how many it released. This
    * is how a worker's next life (a reloaded tab, a restarted process) frees the work its earlier lives held, including
    * a claim that was still committing when a life ended and that the worker never heard of. `current` is the asking
-   * life's lease owner (`lifeLeaseOwner`): the leases of that life, and of any life begun after it, are kept, so a
-   * release the store applies late (its caller gave up waiting) never takes leases the caller took since. Which leases
+   * life's lease owner (`lifeLeaseOwner`): the leases of that life, and of any life begun after it (or in the same
+   * millisecond), are kept, so a release the store applies late (its caller gave up waiting) never takes leases the
+   * caller or a later life took since. Which leases
    * match is decided by `isHeldBy` (store-kit); the arguments are checked with `validateLeaseOwner` (an empty or
    * non-string owner: `InvalidArgumentError`, nothing released). A commit or renewal under a released lease is refused
    * afterwards.
