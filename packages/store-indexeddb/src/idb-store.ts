@@ -470,6 +470,7 @@ export abstract class IdbStore implements Store {
       this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       this.#committedRows.clear();
+      this.#claimableHints.clear();
       this.#feed.close();
       const backend = this.#backend;
       this.#backend = undefined;
