@@ -490,11 +490,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A step of a started execution then let go a held suspend that an earlier version's start kept (a resume made it
  * Pending), and a repeated suspend before the start held the latest time and reason: 28,304 / 35,568 / 65,836 ->
  * 28,327 / 35,593 / 65,860 B (+23 / +25 / +24), budgets raised to match.
+ * A review of per-life lease owners then ordered a worker's lives whatever its clock does (each life starts after the
+ * last one this process began: two in one millisecond, or on a clock set back, had let the earlier life's late release
+ * take the later one's leases), kept a life begun in the same millisecond out of a release, and cleared an IndexedDB
+ * store's claimable hints on close: 28,327 / 35,593 / 65,860 -> 28,368 / 35,621 / 65,889 B (+41 / +28 / +29), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_327 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_593 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_860 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_368 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_621 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_889 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 
