@@ -64,22 +64,29 @@ describe('a worker that reuses its id, when a release of its earlier lives\' lea
     return releasing;
   };
 
+  /**
+   * Runs an activity on `life`, then lets the store apply the hung `releasing` late: it must release nothing, the task
+   * staying leased to `life` (no other worker can take it and run it a second time), which then completes it.
+   */
+  const expectLateReleaseKeepsTheLease = async (life: ReturnType<typeof lifeOf>, releasing: ReturnType<FailingStore['hangNext']>, store: FailingStore, clock: HandClock, logger: RecordingLogger) => {
+    const id = await life.runtime.client.startNew('Calls');
+    await within(life.running, 'the activity starting');
+    expect(await within(releasing.release(), 'the late release settling')).toEqual({ status: 'fulfilled', value: 0 });
+    expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 60_000, now: clock.now() })).toBeUndefined();
+    life.finish('done');
+    expect(await ending(life.runtime.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(logger.warnings.filter((message) => message.includes('lost'))).toEqual([]);
+    await within(life.runtime.stop({ graceMs: 0 }), 'the stop');
+  };
+
   it('keeps the lease of its running activity when its own abandoned release applies late', async () => {
     const store = new FailingStore();
     const clock = new HandClock();
     const logger = new RecordingLogger();
     const life = lifeOf(store, clock, logger);
     const releasing = await startAbandoningTheRelease(life, store, clock, logger);
-    const id = await life.runtime.client.startNew('Calls');
-    await within(life.running, 'the activity starting');
-    // The store applies the abandoned release now: it finds no lease of an earlier life to release.
-    expect(await within(releasing.release(), 'the late release settling')).toEqual({ status: 'fulfilled', value: 0 });
-    // The task is still leased to this life: no other worker can take it and run it a second time.
-    expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 60_000, now: clock.now() })).toBeUndefined();
-    life.finish('done');
-    expect(await ending(life.runtime.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
-    expect(logger.warnings.filter((message) => message.includes('lost'))).toEqual([]);
-    await within(life.runtime.stop({ graceMs: 0 }), 'the stop');
+    // The store applies the abandoned release while this life runs: it finds no lease of an earlier life to release.
+    await expectLateReleaseKeepsTheLease(life, releasing, store, clock, logger);
   });
 
   it('keeps the lease of its running activity when an earlier life\'s abandoned release applies late', async () => {
@@ -93,14 +100,7 @@ describe('a worker that reuses its id, when a release of its earlier lives\' lea
     // The next life of `w1` (in the same process: the first life's release is still on its way to the store).
     const second = lifeOf(store, clock, logger);
     await second.runtime.start();
-    const id = await second.runtime.client.startNew('Calls');
-    await within(second.running, 'the activity starting');
-    expect(await within(releasing.release(), 'the late release settling')).toEqual({ status: 'fulfilled', value: 0 });
-    expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 60_000, now: clock.now() })).toBeUndefined();
-    second.finish('done');
-    expect(await ending(second.runtime.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
-    expect(logger.warnings.filter((message) => message.includes('lost'))).toEqual([]);
-    await within(second.runtime.stop({ graceMs: 0 }), 'the stop');
+    await expectLateReleaseKeepsTheLease(second, releasing, store, clock, logger);
   });
 
   // The lives are told apart by their starts: on a clock that stands still the second life began in the same
@@ -118,15 +118,8 @@ describe('a worker that reuses its id, when a release of its earlier lives\' lea
     clock.ms += stepMs;
     const second = lifeOf(store, clock, logger);
     await second.runtime.start();
-    const id = await second.runtime.client.startNew('Calls');
-    await within(second.running, 'the activity starting');
-    expect(await within(releasing.release(), 'the late release settling')).toEqual({ status: 'fulfilled', value: 0 });
-    expect(await store.inner.claimActivity({ owner: 'other', leaseMs: 60_000, now: clock.now() })).toBeUndefined();
-    second.finish('done');
-    expect(await ending(second.runtime.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
-    expect(logger.warnings.filter((message) => message.includes('lost'))).toEqual([]);
+    await expectLateReleaseKeepsTheLease(second, releasing, store, clock, logger);
     expect(clock.ms).toBe(T0 + stepMs);
-    await within(second.runtime.stop({ graceMs: 0 }), 'the stop');
   });
 
   it('still releases every lease its earlier lives left, those an older version recorded with the bare id too', async () => {
