@@ -177,8 +177,10 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
  */
 function startFirst(history: readonly HistoryEvent[]): readonly HistoryEvent[] {
   const start = history.findIndex((e) => e.type === 'ExecutionStarted');
+  // At index 0 or 1 (after its step marker alone), or absent: as it is, without a copy of the whole history.
+  if (start < 2) return history;
   const before = history.slice(0, start);
-  return start > 0 && before.every((e) => e.type === 'OrchestratorStarted' || e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')
+  return before.every((e) => e.type === 'OrchestratorStarted' || e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')
     ? [history[start]!, ...before, ...history.slice(start + 1)]
     : history;
 }
