@@ -267,7 +267,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decideSuspend({ state: waiting({ runtimeStatus: 'Completed' }), event: suspended, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('resumes an execution suspended before it started to the status it had (Pending, ContinuedAsNew); one not Suspended keeps its status', () => {
+  it('resumes an execution suspended before it started to the status it had (Pending, ContinuedAsNew), the start then recording both commands; one not Suspended keeps its status', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
@@ -279,15 +279,28 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       const s = held.state;
       const decision = decideResume({ state: s, event: resumed, now, newId });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
-      // The status before the suspend, nothing held: a ContinuedAsNew instance is not shown as one nobody started.
-      expect(decision.writeSet).toEqual({
-        lease: lease(s), requests: [{ type: 'replaceState', state: { ...before, lastUpdatedTime: now, version: s.version + 1 } }],
-      });
-      // Its start then runs as any start does: the activity is scheduled, nothing of the suspend recorded.
-      const first = decideStep(input(decision.state, [start], { now }));
+      // The status before the suspend (a ContinuedAsNew instance is not shown as one nobody started), the resume held
+      // after the suspend, with its time and reason.
+      const resumedState: InstanceState = {
+        ...before, heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed },
+        lastUpdatedTime: now, version: s.version + 1,
+      };
+      expect(decision.writeSet).toEqual({ lease: lease(s), requests: [{ type: 'replaceState', state: resumedState }] });
+      // Its start then runs as any start does (the activity is scheduled), recording both commands ahead of it, as a
+      // worker records them when both reach it as messages (Durable Functions records each); the state holds nothing.
+      const first = decideStep(input(decision.state, [start], { now: new Date(now.getTime() + 60_000) }));
       if (first.kind !== 'commit') throw new Error('expected a commit');
       expect(first.state.runtimeStatus).toBe('Running');
+      expect(first.state).not.toHaveProperty('heldSuspend');
       expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(true);
+      const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
+      if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+      expect(append.events.map((e) => e.type)).toEqual([
+        'OrchestratorStarted', 'ExecutionSuspended', 'ExecutionResumed', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted',
+      ]);
+      expect(append.events.slice(1, 3)).toEqual([suspended, resumed]);
+      // The history replays to the status written.
+      expect(append.events.reduce(applyEvent, before).runtimeStatus).toBe('Running');
     }
     // Suspended with no held suspend (stored by an earlier version): Pending, as that version resumed it.
     const legacy = waiting({ runtimeStatus: 'Suspended' });
@@ -409,17 +422,25 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const start = first.sent.find((m) => m.event.type === 'ExecutionStarted')!;
     const second = commit(first.state, [start], first.history, at(3));
     expect(second.history.find((e) => e.type === 'ExecutionSuspended')).toEqual(suspend.event);
-    // A resume before a worker took the start: ContinuedAsNew again, and the start then runs as any start does.
-    const resumed = decideResume({ state: first.state, event: { type: 'ExecutionResumed', eventId: -1, timestamp: at(3).toISOString() }, now: at(3), newId: () => 'x' });
+    // A resume before a worker took the start: ContinuedAsNew again, and the start then runs as any start does,
+    // recording the suspend and the resume ahead of it.
+    const resumeEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: at(3).toISOString() } as const;
+    const resumed = decideResume({ state: first.state, event: resumeEvent, now: at(3), newId: () => 'x' });
     if (resumed.kind !== 'commit') throw new Error('expected a commit');
     expect(resumed.state.runtimeStatus).toBe('ContinuedAsNew');
-    expect(resumed.state).not.toHaveProperty('heldSuspend');
-    expect(commit(resumed.state, [start], [], at(4)).tasks).toBe(1);
+    expect(resumed.state.heldSuspend).toEqual({ ...first.state.heldSuspend, resumed: resumeEvent });
+    const next = commit(resumed.state, [start], [], at(4));
+    expect(next.tasks).toBe(1);
+    expect(next.history.slice(1, 4)).toEqual([suspend.event, resumeEvent, start.event]);
+    expect(next.state).not.toHaveProperty('heldSuspend');
     // So does a resume in the step itself, after the suspend: nothing of the next execution has run.
-    const resume = event({ type: 'ExecutionResumed', eventId: -1, timestamp: at(1).toISOString() }, 'resume');
+    const resume = event({ type: 'ExecutionResumed', eventId: -1, timestamp: at(1).toISOString(), reason: 'go on' }, 'resume');
     const both = commit(state({ historyLength: history.length }), [raised, suspend, resume], history, at(2));
     expect(both.state.runtimeStatus).toBe('ContinuedAsNew');
-    expect(both.state).not.toHaveProperty('heldSuspend');
+    expect(both.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', resumed: resume.event });
+    const bothNext = commit(both.state, [both.sent.find((m) => m.event.type === 'ExecutionStarted')!], both.history, at(3));
+    expect(bothNext.tasks).toBe(1);
+    expect(bothNext.history.slice(1, 3)).toEqual([suspend.event, resume.event]);
   });
 
   it('resumes to Running an execution whose start an earlier version recorded keeping the held suspend', () => {

@@ -499,8 +499,20 @@ describe('applyEvent', () => {
       const again = applyEvent(held, ev({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
       expect(again).toEqual({ ...held, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus } });
       expect(applyEvent(held, ev({ type: 'ExecutionSuspended', timestamp: later })).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus });
-      expect(applyEvent(again, ev({ type: 'ExecutionResumed' }))).toEqual(before);
-      expect(applyEvent(held, ev({ type: 'ExecutionResumed' }))).toEqual(before);
+      // A resume before the start gives the status back and is held after the latest suspend, with its own time and
+      // reason, for the start's step to record both; a suspend after it holds itself alone.
+      const resumedAt = '2026-01-01T00:00:09.000Z';
+      const resume = ev({ type: 'ExecutionResumed', timestamp: resumedAt, reason: 'go' } as Partial<HistoryEvent> & { type: 'ExecutionResumed' });
+      const resumed = applyEvent(again, resume);
+      expect(resumed).toEqual({ ...before, heldSuspend: { ...again.heldSuspend, resumed: resume } });
+      expect(applyEvent(held, ev({ type: 'ExecutionResumed' }))).toEqual({ ...before, heldSuspend: { ...held.heldSuspend, resumed: ev({ type: 'ExecutionResumed' }) } });
+      expect(applyEvent(resumed, ev({ type: 'ExecutionResumed' }))).toBe(resumed);
+      expect(applyEvent(resumed, ev({ type: 'ExecutionSuspended', reason: 'third' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' })))
+        .toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'third', resumeTo: runtimeStatus } });
+      for (const end of [
+        ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }),
+        ev({ type: 'ExecutionTerminated' }),
+      ]) expect(applyEvent(resumed, end)).not.toHaveProperty('heldSuspend');
       // Started while suspended: it stays Suspended and lets the held suspend go (recorded ahead of the start by then);
       // so does a terminate before the start.
       const started = applyEvent(held, ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }));

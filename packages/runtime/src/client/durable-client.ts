@@ -214,10 +214,10 @@ export interface DurableClient {
    * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
    * first), on a store without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of
    * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
-   * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), the
-   * held-back suspend is dropped (nothing of either command is recorded in the history), and its start runs as any
-   * start does; one not started and not suspended (nothing to resume) is answered in the client's commit, its status
-   * kept. Unknown: 404; terminal: 410.
+   * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), and
+   * its start runs as any start does, the worker that takes it recording the suspend and this resume ahead of it (as
+   * when both reach it as messages); one not started and not suspended (nothing to resume) is answered in the
+   * client's commit, its status kept. Unknown: 404; terminal: 410.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

@@ -6,10 +6,11 @@ import { isTerminalStatus, type InstanceState, type Mutable } from '../model/ins
  * through here (worker commits, the client's direct commands, tests, store helpers), so the rules live in one place:
  * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. A suspend of an
  * execution not started yet (Pending, ContinuedAsNew) is held back in `heldSuspend` (its time, its reason and the
- * status before it), and a resume before the start gives that status back; an ExecutionStarted leaves a Suspended
- * instance Suspended (the execution starts suspended, decideStep having recorded the held suspend ahead of it) and
- * lets the held suspend go, as a termination or a completion of the execution not started does; the
- * OrchestratorStarted of a step of a started execution lets go one left behind.
+ * status before it), and a resume before the start gives that status back and is held with it (its time and reason),
+ * so that the worker that takes the start records both ahead of it, as it records a suspend alone; an
+ * ExecutionStarted leaves a Suspended instance Suspended (the execution starts suspended, decideStep having recorded
+ * the held suspend ahead of it) and lets what is held go, as a termination or a completion of the execution not
+ * started does; the OrchestratorStarted of a step of a started execution lets go one left behind.
  *
  * `version`, `historyLength` and `lastUpdatedTime` are bookkeeping the caller sets for the whole commit.
  */
@@ -50,7 +51,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     }
     case 'ExecutionSuspended': {
       // A repeated suspend before the start holds the latest time and reason (Durable Functions records each suspend),
-      // and the status before the first.
+      // and the status before the first; a suspend after a resume before the start, the latest suspend alone.
       const resumeTo = state.heldSuspend?.resumeTo ?? state.runtimeStatus;
       if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
         return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
@@ -63,7 +64,10 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     case 'ExecutionResumed': {
       if (state.runtimeStatus !== 'Suspended') return state;
       const { heldSuspend, ...rest } = state;
-      return { ...rest, runtimeStatus: heldSuspend ? heldSuspend.resumeTo : 'Running' };
+      if (!heldSuspend) return { ...rest, runtimeStatus: 'Running' };
+      // Before the start: the status before the suspend comes back, and the suspend stays held with this resume, for
+      // the start's step to record both (Durable Functions records each command; nothing of them is lost).
+      return { ...rest, runtimeStatus: heldSuspend.resumeTo, heldSuspend: { ...heldSuspend, resumed: event } };
     }
     case 'ExecutionRewound': {
       if (state.runtimeStatus !== 'Failed') return state;

@@ -95,10 +95,10 @@ function decide(
   // An execution suspended before it started (a client's suspend of a Pending or ContinuedAsNew instance, or a
   // continueAsNew and a suspend in one step) starts suspended: its first step records the suspend held back in the
   // state (`heldSuspend`) ahead of its start, which the execution then keeps until a resume, as any event that reaches
-  // it while suspended. (A Suspended instance is never ignored: it is not terminal.)
-  const taken = stepEvents(
-    state, messages, state.runtimeStatus === 'Suspended' && state.historyLength === 0 ? heldSuspendEvent(state) : undefined,
-  );
+  // it while suspended. One resumed before it started records that resume after the suspend, and starts as any start
+  // does. (A Suspended instance is never ignored: it is not terminal; nor is one holding a resume.)
+  const held = state.historyLength === 0 && (state.runtimeStatus === 'Suspended' || state.heldSuspend?.resumed);
+  const taken = stepEvents(state, messages, held ? heldCommands(state) : NO_HISTORY);
   const { rewind, ignored } = taken;
   // A suspend held back in the state by a client (above), or queued as a message (MongoStore's client, a command
   // queued behind another message) that this batch takes in with the start, keeps the first step from running any
@@ -174,13 +174,15 @@ interface StepEvents {
  * The one reading of a step's claimed messages, for every step decision ({@link decideStep},
  * {@link decideActivityStep}, {@link decideRefusedStep}): results of another execution (`continueAsNew`, restart) are
  * dropped ({@link isStaleResult}); the rest give the step's events, in an array of their exact size (a push into an
- * empty array reserves room for 16) after `lead` if given; a rewind (an `ExecutionRewound` reaching a Failed instance)
- * or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
+ * empty array reserves room for 16) after the `lead` events; a rewind (an `ExecutionRewound` reaching a Failed
+ * instance) or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
  * of the current execution reaching a terminal instance is one the instance never ran (a top-level instance a client
  * terminated directly, `decideTerminate`, which leaves sub-orchestrations with no history to a worker): recorded and
  * ignored.
  */
-function stepEvents(state: InstanceState, messages: readonly OrchestrationMessage[], lead?: HistoryEvent): StepEvents {
+function stepEvents(
+  state: InstanceState, messages: readonly OrchestrationMessage[], lead: readonly HistoryEvent[] = NO_HISTORY,
+): StepEvents {
   let rewound: ExecutionRewoundEvent | undefined;
   let restarted = false;
   let current = 0;
@@ -191,9 +193,9 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
     if (m.event.type === 'ExecutionRewound') rewound = m.event;
     else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
   }
-  const events = new Array<HistoryEvent>(current + (lead ? 1 : 0));
+  const events = new Array<HistoryEvent>(current + lead.length);
   let e = 0;
-  if (lead) events[e++] = lead;
+  for (; e < lead.length; e++) events[e] = lead[e]!;
   for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
   const rewind = state.runtimeStatus === 'Failed' ? rewound : undefined;
   return { events, rewind, ignored: isTerminalStatus(state.runtimeStatus) && !rewind && !restarted };
@@ -603,8 +605,9 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
  * instance is Suspended and nothing reached it while suspended (the stored history, which `needHistory` asks for,
  * shows no event kept for the resume: `suspendedWithNothingDeferred`), or it is Running (a repeated resume, recorded
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
- * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution started
- * gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone (`unclaimedStatus`);
+ * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution
+ * started gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone
+ * (`unclaimedStatus`), the resume held with the suspend for the worker that takes the start to record both;
  * one not started and not Suspended (nothing to resume) keeps its status, only `version` and the time moving, and no
  * message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
  * history, which the resume runs the orchestrator on; a terminal one, refused by the message's condition. A message
@@ -629,16 +632,18 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
 }
 
 /**
- * The ExecutionSuspended that the first step of an execution suspended before it started records ahead of its start:
- * the held suspend's time and reason (`heldSuspend`, see `applyEvent`). A state stored before that field existed has
- * none: its suspend is stamped with the state's last change (the suspend's commit), with no reason.
+ * The commands the first step of an execution suspended before it started records ahead of its start: the
+ * ExecutionSuspended with the held suspend's time and reason (`heldSuspend`, see `applyEvent`), then the
+ * ExecutionResumed of a resume held after it, if any. A state stored before that field existed has none: its suspend
+ * is stamped with the state's last change (the suspend's commit), with no reason.
  */
-function heldSuspendEvent(state: InstanceState): ExecutionSuspendedEvent {
+function heldCommands(state: InstanceState): HistoryEvent[] {
   const held = state.heldSuspend;
-  return {
+  const suspended: ExecutionSuspendedEvent = {
     type: 'ExecutionSuspended', eventId: -1, timestamp: held ? held.timestamp : isoTime(state.lastUpdatedTime),
     ...(held?.reason === undefined ? {} : { reason: held.reason }),
   };
+  return held?.resumed ? [suspended, held.resumed] : [suspended];
 }
 
 /**
@@ -686,8 +691,8 @@ function started(state: InstanceState): boolean {
  * its time, reason and the status before it); a worker that then claims the start of that Suspended execution starts
  * it suspended (decideStep records the held suspend ahead of the start), so none of its code runs before a resume. A
  * resume before any worker came gives the instance back the status it had (Pending, or ContinuedAsNew: the next
- * execution has not started, as before the suspend), and its start runs as any start does. A resume of one that is
- * not Suspended keeps its status.
+ * execution has not started, as before the suspend) and is held after the suspend, and its start runs as any start
+ * does, recording both ahead of it. A resume of one that is not Suspended keeps its status.
  */
 function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, changed: InstanceState): DirectDecision {
   const { state, now } = input;

@@ -1,4 +1,4 @@
-import type { HistoryEvent } from './history-event.js';
+import type { ExecutionResumedEvent, HistoryEvent } from './history-event.js';
 
 /**
  * The runtime status of an orchestration instance, as in Durable Functions.
@@ -92,18 +92,20 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    */
   readonly version: number;
   /**
-   * A suspend committed before the current execution started (its start still queued), held back until a worker
-   * takes that start; absent otherwise. Set and cleared by `applyEvent` only (see {@link HeldSuspend}).
+   * A suspend committed before the current execution started (its start still queued), and the resume after it if
+   * any, held back until a worker takes that start; absent otherwise. Set and cleared by `applyEvent` only (see
+   * {@link HeldSuspend}).
    */
   readonly heldSuspend?: HeldSuspend;
 }
 
 /**
  * A suspend of an execution not started yet (a Pending instance, or a ContinuedAsNew one whose next start is queued),
- * held back in the instance's state while the instance shows Suspended: nothing of that execution is in its history
- * yet, and a suspend recorded ahead of its start would have a worker take the execution for started. The worker that
- * takes the start records it then, ahead of the start, with this time and reason (Durable Functions records them on
- * the ExecutionSuspended event); a resume before that gives the instance back the status it had. Plain JSON.
+ * held back in the instance's state: nothing of that execution is in its history yet, and a suspend recorded ahead of
+ * its start would have a worker take the execution for started. The worker that takes the start records it then,
+ * ahead of the start, with this time and reason (Durable Functions records them on the ExecutionSuspended event). A
+ * resume before that gives the instance back the status it had and is held too (`resumed`): the worker records it
+ * after the suspend, so the history shows both commands, as when both reach it as messages. Plain JSON.
  */
 export interface HeldSuspend {
   /** When the suspend was committed (the latest, when repeated), as a history event's timestamp (ISO 8601). */
@@ -112,6 +114,11 @@ export interface HeldSuspend {
   readonly reason?: string;
   /** The status before the (first) suspend, which a resume before the start gives back. */
   readonly resumeTo: 'Pending' | 'ContinuedAsNew';
+  /**
+   * The resume that came after the suspend (the instance shows `resumeTo` again): the ExecutionResumed event the
+   * worker records, with its time and reason. Absent while the suspend is in force (the instance shows Suspended).
+   */
+  readonly resumed?: ExecutionResumedEvent;
 }
 
 /**
