@@ -443,6 +443,20 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     expect(bothNext.history.slice(1, 3)).toEqual([suspend.event, resume.event]);
   });
 
+  it('carries no suspend an earlier version left held into the next execution, which starts as any start does', () => {
+    // Running (a history), the field kept by that version's ExecutionStarted; its step continues it as new.
+    const history = new HistoryBuilder({ name: 'CallOnce' }).started().build();
+    const left = state({ historyLength: history.length, heldSuspend: { timestamp: T0.toISOString(), reason: 'old', resumeTo: 'Pending' } });
+    const raised = event({ type: 'EventRaised', eventId: -1, timestamp: at(1).toISOString(), name: 'go' }, 'go');
+    const first = commit(left, [raised], history, at(1));
+    expect(first.state.runtimeStatus).toBe('ContinuedAsNew');
+    expect(first.state).not.toHaveProperty('heldSuspend');
+    const start = first.sent.find((m) => m.event.type === 'ExecutionStarted')!;
+    const second = commit(first.state, [start], first.history, at(2));
+    expect(second.history.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted']);
+    expect(second.state.runtimeStatus).toBe('Running');
+  });
+
   it('resumes to Running an execution whose start an earlier version recorded keeping the held suspend', () => {
     // That worker's ExecutionStarted kept the field: the execution runs (a history), suspended, the suspend still held.
     const history = new HistoryBuilder({ name: 'CallOnce' }).started().build();

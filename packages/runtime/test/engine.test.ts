@@ -528,6 +528,18 @@ describe('applyEvent', () => {
     expect(applyEvent({ ...base, runtimeStatus: 'Running' }, ev({ type: 'ExecutionSuspended' }))).not.toHaveProperty('heldSuspend');
   });
 
+  it('gives a resume before the start the status the instance had, not the one a held suspend left behind kept', () => {
+    // Stored by a worker of an earlier version that copied the field through the start and a continueAsNew: the next
+    // execution not started (ContinuedAsNew, no history), not Suspended, holding the first execution's suspend.
+    const left: InstanceState = {
+      ...base, runtimeStatus: 'ContinuedAsNew', heldSuspend: { timestamp: T0.toISOString(), reason: 'old', resumeTo: 'Pending' },
+    };
+    const later = '2026-01-01T00:00:05.000Z';
+    const suspended = applyEvent(left, ev({ type: 'ExecutionSuspended', timestamp: later, reason: 'new' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
+    expect(suspended).toEqual({ ...left, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'new', resumeTo: 'ContinuedAsNew' } });
+    expect(applyEvent(suspended, ev({ type: 'ExecutionResumed', timestamp: later })).runtimeStatus).toBe('ContinuedAsNew');
+  });
+
   it('lets a held suspend left behind by an earlier version\u2019s start go at the next step, so a resume makes it Running', () => {
     // Stored by a worker whose ExecutionStarted kept the field: started (a history), Suspended, the suspend still held.
     const left: InstanceState = {

@@ -51,8 +51,10 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     }
     case 'ExecutionSuspended': {
       // A repeated suspend before the start holds the latest time and reason (Durable Functions records each suspend),
-      // and the status before the first; a suspend after a resume before the start, the latest suspend alone.
-      const resumeTo = state.heldSuspend?.resumeTo ?? state.runtimeStatus;
+      // and the status before the first; a suspend after a resume before the start, the latest suspend alone. Only a
+      // Suspended state's held suspend is in force: one a worker of an earlier version kept through a start and a
+      // continueAsNew (it copied the field) is no status to give back.
+      const resumeTo = (state.runtimeStatus === 'Suspended' && state.heldSuspend?.resumeTo) || state.runtimeStatus;
       if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
         return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
       }
