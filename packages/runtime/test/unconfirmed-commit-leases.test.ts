@@ -4,6 +4,9 @@ import { isTerminalStatus } from '../src/model/instance-status.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import type { CommitResult } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { within } from './within.js';
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // A step's commit on a store with fused steps leases the activity tasks it schedules to the committing worker, which
 // runs them right after. When the store applies the commit and its caller hears an error instead (a commit whose
@@ -142,5 +145,49 @@ describe('a start handed to the runtime\'s worker whose commit the client abando
     await clock.advance(20_000); // 21 s after the start: its lease (30 s) has not lapsed
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'one' });
     await runtime.stop({ graceMs: 0 });
+  });
+
+  it('releases that lease when the commit lands while the worker stops, so another worker claims the instance at once', async () => {
+    const clock = new VirtualClock();
+    let land: (() => Promise<void>) | undefined;
+    const store = new (class extends MemoryStore {
+      override commit(writeSet: WriteSet): Promise<CommitResult> {
+        const [first] = writeSet.requests;
+        if (land || first?.type !== 'createInstance' || !first.lease || first.state.instanceId !== 'one') return super.commit(writeSet);
+        return new Promise((resolve, reject) => {
+          land = () => super.commit(writeSet).then(resolve, reject);
+        });
+      }
+    })();
+    // An activity of another instance runs until the test ends it: the stop waits for it meanwhile.
+    let finish: (() => void) | undefined;
+    let started = (): void => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runtime = createRuntime({
+      store, clock, logger: silentLogger, storeCallTimeoutMs: 1000, orchestrationLeaseMs: 30_000,
+      orchestrators: { One: function* () { return 'one'; }, Busy: function* (ctx) { return yield ctx.callActivity('Wait'); } },
+      activities: {
+        Wait: () => new Promise<string>((resolve) => {
+          finish = () => resolve('done');
+          started();
+        }),
+      },
+    });
+    await runtime.start();
+    await runtime.client.startNew('Busy', { instanceId: 'busy' });
+    await within(running, 'the activity running');
+    const starting = runtime.client.startNew('One', { instanceId: 'one' }).catch((error: unknown) => error);
+    await clock.advance(1000);
+    // The client gave up at its bound, and the worker's release of the lease found no instance yet.
+    expect(await starting).toMatchObject({ code: 'unavailable' });
+    const stopping = runtime.stop({ graceMs: 60_000 });
+    await land!();
+    await settle(); // the client hears of the commit and tells the worker (`landed`), which is stopping
+    finish!();
+    await within(stopping, 'the stop');
+    // On the code before, the instance stayed leased to the stopped worker until that lease lapsed (30 s).
+    const item = await store.claimOrchestration({ owner: 'w2', leaseMs: 1000, now: clock.now() });
+    expect(item?.state.instanceId).toBe('one');
+    await store.close();
   });
 });

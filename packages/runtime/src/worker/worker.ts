@@ -125,9 +125,9 @@ export interface StartHandOff {
   cancelled(unconfirmed?: UnconfirmedStart): void;
   /**
    * The commit of a start given back with `cancelled`, abandoned unsettled at the client's bound, settled after all: the
-   * worker releases the lease it may have stored the instance under again, unless it is stopping (the release at
-   * `cancelled` came before the commit landed and found nothing), so the instance is claimed at once instead of once
-   * that lease has lapsed (`orchestrationLeaseMs`).
+   * worker releases the lease it may have stored the instance under again (the release at `cancelled` came before the
+   * commit landed and found nothing), also while it stops, so the instance is claimed at once instead of once that lease
+   * has lapsed (`orchestrationLeaseMs`); not once its stop has ended.
    */
   landed(start: UnconfirmedStart): void;
 }
@@ -209,6 +209,11 @@ export class Worker {
   /** A claim round skipped a kind of work because its concurrency limit was reached: a finishing one pumps again. */
   #limited = false;
   #stopping = false;
+  /**
+   * The stop has ended the wait for every store call (its last act): no release starts after it, as nothing of the
+   * worker outlives its stop. Until then, a stopping worker still releases what it will not run.
+   */
+  #ended = false;
   #stopped: Promise<void> | undefined;
   /**
    * The store calls in flight (see {@link #bounded}), on one timer for the earliest deadline. While the worker runs the
@@ -342,6 +347,7 @@ export class Worker {
         this.#cache.clear();
         // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
         // leases) ends its wait here, with its timer: nothing of the worker outlives its stop.
+        this.#ended = true;
         this.#calls.lingers = false;
         this.#calls.endAll(() => new StoreClosedError('the worker stopped'));
         // When every lease of this life was committed or released, nothing is left for a next life to take over.
@@ -506,10 +512,10 @@ export class Worker {
 
   /**
    * The `late` callback of every claim (one function for all of them): what a claim abandoned by {@link #bounded} took
-   * after all, if anything, released through {@link #releaseUnlessStopping}.
+   * after all, if anything, released through {@link #releaseUnlessStopped}.
    */
   readonly #lateClaimReleaser = (item: OrchestrationWorkItem | ActivityWorkItem | undefined): void => {
-    if (item) this.#releaseUnlessStopping([item]);
+    if (item) this.#releaseUnlessStopped([item]);
   };
 
   /** The client side of starts handed to this worker ({@link StartHandOff}). */
@@ -545,7 +551,7 @@ export class Worker {
       this.#slotFreed();
       this.#handOffSettled();
     },
-    landed: (start) => this.#releaseUnlessStopping([start]),
+    landed: (start) => this.#releaseUnlessStopped([start]),
   };
 
   #handOffSettled(): void {
@@ -682,32 +688,33 @@ export class Worker {
   }
 
   /**
-   * {@link #releaseUnrun}, unless the worker is stopping: for what a store call abandoned by {@link #bounded} leased
+   * {@link #releaseUnrun}, unless the worker has stopped: for what a store call abandoned by {@link #bounded} leased
    * after all (a wedged transaction that went through once the wedge cleared), released now instead of sitting idle
-   * until its lease lapses.
+   * until its lease lapses. While the worker stops, the release is tracked as any (the stop waits for it while it waits
+   * for its work, and ends its wait with the rest); once the stop has ended, nothing is sent and the lease lapses.
    */
-  #releaseUnlessStopping(items: readonly Leased[]): void {
-    if (!this.#stopping) this.#releaseUnrun(items);
+  #releaseUnlessStopped(items: readonly Leased[]): void {
+    if (!this.#ended) this.#releaseUnrun(items);
   }
 
   /**
    * After a commit that leased activity tasks to this worker failed with `error`: when the commit may have been applied
    * all the same (`mayHaveApplied`: an outcome the store could not confirm, a call abandoned at its bound), the tasks'
-   * leases are released ({@link #releaseUnlessStopping}), so they run at once instead of sitting leased to a worker that
+   * leases are released ({@link #releaseUnlessStopped}), so they run at once instead of sitting leased to a worker that
    * does not run them until their lease lapses (`activityLeaseMs`). Releasing a lease the store never stored changes
    * nothing. (A call abandoned at its bound that applies later is released again by its `late` callback.)
    */
   #releaseIfUnconfirmed(leased: readonly ActivityWorkItem[], error: unknown): void {
-    if (leased.length > 0 && mayHaveApplied(error)) this.#releaseUnlessStopping(leased);
+    if (leased.length > 0 && mayHaveApplied(error)) this.#releaseUnlessStopped(leased);
   }
 
   /**
    * The `late` callback of a step's commit: if the commit, abandoned by {@link #bounded}, applies after all, it
-   * releases the activity tasks the commit leased to this worker ({@link #releaseUnlessStopping}). Undefined when the
+   * releases the activity tasks the commit leased to this worker ({@link #releaseUnlessStopped}). Undefined when the
    * commit leases none (no closure then, as for most steps).
    */
   #lateCommitReleaser(leased: readonly ActivityWorkItem[]): (() => void) | undefined {
-    return leased.length === 0 ? undefined : () => this.#releaseUnlessStopping(leased);
+    return leased.length === 0 ? undefined : () => this.#releaseUnlessStopped(leased);
   }
 
   #track(promise: Promise<void>): void {
@@ -1012,7 +1019,7 @@ export class Worker {
       leased = fused.leased;
       await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
-        this.#releaseUnlessStopping(fused.leased);
+        this.#releaseUnlessStopped(fused.leased);
       });
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
