@@ -494,11 +494,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * last one this process began: two in one millisecond, or on a clock set back, had let the earlier life's late release
  * take the later one's leases), kept a life begun in the same millisecond out of a release, and cleared an IndexedDB
  * store's claimable hints on close: 28,327 / 35,593 / 65,860 -> 28,368 / 35,621 / 65,889 B (+41 / +28 / +29), budgets raised to match.
+ * A resume before an execution started was then held with the suspend and recorded after it ahead of the start, a
+ * held suspend gave its status back only while the instance was Suspended, and a stopping worker released what late
+ * store calls leased until its stop ended: 28,368 / 35,621 / 65,889 -> 28,423 / 35,693 / 65,956 B (+55 / +72 / +67),
+ * budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_368 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_621 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_889 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_423 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_693 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_956 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 
