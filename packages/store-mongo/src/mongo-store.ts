@@ -7,7 +7,7 @@ import {
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities, type WriteRequest, type WriteSet,
+  type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
@@ -52,6 +52,7 @@ import {
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
@@ -62,6 +63,12 @@ const PURGE_BATCH = 50;
 
 /** Ids per cursor batch of the scan `purgeInstances` purges from (one batch in memory at a time). */
 const PURGE_SCAN_BATCH = 1000;
+
+/**
+ * Messages per cursor batch of an unclaimed write's check: it reads the visible start of the execution at most, or up
+ * to the first message that refuses the write (see `unclaimedWriteHolds`).
+ */
+const UNCLAIMED_MESSAGES_BATCH = 2;
 
 /** History events deleted per round trip by the sweeper. */
 const SWEEP_CHUNK = 1000;
@@ -130,7 +137,7 @@ const HISTORY_READ_ATTEMPTS = 3;
  * ```
  */
 export class MongoStore implements Store {
-  readonly capabilities: StoreCapabilities = { name: 'mongodb', shared: true, durable: true };
+  readonly capabilities: StoreCapabilities = { name: 'mongodb', shared: true, durable: true, unclaimedWrites: true };
 
   /** Every committed status change, from any process, in commit order per instance. */
   readonly changes$: Observable<StatusChange>;
@@ -503,7 +510,6 @@ export class MongoStore implements Store {
           result = commitResultOf(plan);
           const writes = translateWritePlan(plan, {
             stored: new Map([...rows].map(([id, row]) => [id, row?.row])), limitBytes: this.#limit, now, newGen: newHistoryGen,
-            ...(writeSet.lease?.kind === 'orchestration' ? { leaseInstanceId: writeSet.lease.instanceId } : {}),
           });
           await this.#apply(session, writes, now);
           work = plan.work || plan.released !== undefined;
@@ -981,18 +987,41 @@ export class MongoStore implements Store {
       const task = await this.#tasks.findOne({ _id: lease.taskId, leaseToken: lease.token }, { session, projection: { _id: 1 } });
       if (!task) throw leaseLostError(lease);
     }
-    const leased = lease?.kind === 'orchestration' ? lease.instanceId : undefined;
+    // The instance whose lease the commit releases: its own (orchestration), or one an unclaimed write takes over.
+    const leased = lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
     const ids = instanceIdsOf(writeSet).sort((a, b) => Number(b === leased) - Number(a === leased));
     const rows = new Map<string, { row: StoredRow; state: InstanceState } | undefined>();
+    const taken = new Map<string, InstanceDoc>();
     for (const id of ids) {
       const filter: Filter<InstanceDoc> = lease?.kind === 'orchestration' && id === leased
         ? { _id: instanceKey(id), leaseToken: lease.token }
         : { _id: instanceKey(id) };
       const doc = await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
+      if (doc) taken.set(id, doc);
       rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state, doc.input) } : undefined);
     }
+    if (lease?.kind === 'unclaimed') await this.#checkUnclaimed(session, lease, taken.get(lease.instanceId), rows.get(lease.instanceId)?.state);
     return rows;
+  }
+
+  /**
+   * The check of an unclaimed write (`unclaimedWriteHolds`, store-kit's `unclaimedHolds`): the instance as `#take` took
+   * it (its lease fields; `$inc rev` already written, so a claim or a message insert for it conflicts with this
+   * transaction from here on, and the messages read below are those of the same snapshot) and its messages visible
+   * at the writer's time, in arrival order, read only as far as the answer needs. Throws `LeaseLostError` when it
+   * does not hold; nothing has been written that the transaction's abort does not undo.
+   */
+  async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, doc: InstanceDoc | undefined, state: InstanceState | undefined): Promise<void> {
+    const cursor = this.#messages.find(claimedMessagesFilter(instanceKey(lease.instanceId), lease.now), {
+      session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, projection: { message: 1 }, batchSize: UNCLAIMED_MESSAGES_BATCH,
+    });
+    try {
+      const holds = await unclaimedWriteHolds(lease, doc && state ? { doc, state } : undefined, cursor);
+      if (!holds) throw leaseLostError(lease);
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
   }
 
   /** Runs the operations of a translated write plan, in order, in the transaction. */

@@ -3,12 +3,12 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
 
 /**
  * Refuses a write set that asks for what MongoStore does not execute: the fused steps of stores with
- * `capabilities.fusedSteps` (an `activityStep` lease, a `createInstance` or `insertTask` stored already leased), and
- * the `unclaimed` lease of stores with `capabilities.unclaimedWrites` (a client's own terminate, suspend or resume). MongoStore
- * advertises neither, so the worker and the client never send them; a caller that does anyway gets
+ * `capabilities.fusedSteps` (an `activityStep` lease, a `createInstance` or `insertTask` stored already leased).
+ * MongoStore does not advertise it, so the worker never sends them; a caller that does anyway gets
  * `InvalidArgumentError` before anything is written. Without this check an `activityStep` lease would be committed
- * without any lease check at all (an `unclaimed` one too), and a leased start or task would be stored unleased while its writer believes it
- * holds the lease (another worker would run it too).
+ * without any lease check at all, and a leased start or task would be stored unleased while its writer believes it
+ * holds the lease (another worker would run it too). (The `unclaimed` lease of `capabilities.unclaimedWrites`, a
+ * client's own terminate, suspend or resume, MongoStore executes: see `unclaimedWriteHolds`.)
  *
  * @example
  * ```ts
@@ -19,9 +19,6 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
 export function assertSupportedWriteSet(writeSet: WriteSet): void {
   if (writeSet.lease?.kind === 'activityStep') {
     throw unsupported('fusedSteps', `an activityStep lease (activity task ${JSON.stringify(writeSet.lease.taskId)})`);
-  }
-  if (writeSet.lease?.kind === 'unclaimed') {
-    throw unsupported('unclaimedWrites', `an unclaimed lease (instance ${JSON.stringify(writeSet.lease.instanceId)})`);
   }
   for (const request of writeSet.requests) {
     if (request.type === 'createInstance' && request.lease !== undefined) {
@@ -34,7 +31,7 @@ export function assertSupportedWriteSet(writeSet: WriteSet): void {
 }
 
 /** What each capability MongoStore does not advertise would execute. */
-const FEATURES = { fusedSteps: 'fused steps', unclaimedWrites: 'unclaimed writes' } as const;
+const FEATURES = { fusedSteps: 'fused steps' } as const;
 
 /** The refusal of a write set that has `what`, which needs `capability`. */
 function unsupported(capability: keyof typeof FEATURES, what: string): InvalidArgumentError {

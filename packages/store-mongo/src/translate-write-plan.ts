@@ -29,8 +29,6 @@ export interface TranslationContext {
   readonly now: Date;
   /** Makes a fresh history generation. */
   readonly newGen: () => string;
-  /** The instance whose orchestration lease the write set commits under: the commit releases it. */
-  readonly leaseInstanceId?: string;
 }
 
 /** One MongoDB operation of a commit. Applied in order, in one transaction. */
@@ -54,7 +52,7 @@ export type MongoWrite =
   /**
    * The new state of an existing instance (`set`; empty when only its queue changes). `queue`: its exact new head
    * (`set`), or `recompute` when messages were consumed: the executor reads the earliest remaining ones after the
-   * message operations. `release`: the write set's orchestration lease, released by this write. `leaseExpiresAt`: the
+   * message operations. `release`: the lease the commit releases (the plan's `released`), freed by this write. `leaseExpiresAt`: the
    * lease expiry the document has after this write (EPOCH when released), from which the executor writes `claimAt`
    * with `queueFields`.
    */
@@ -150,7 +148,9 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
   }
   if (messageDocs.length > 0) writes.push({ op: 'insertMessages', docs: messageDocs });
 
-  const leased = context.leaseInstanceId;
+  // The instance whose lease the commit releases (`released`: the write set's orchestration lease, or the expired
+  // lease an unclaimed write takes over).
+  const leased = plan.released;
   for (const [id, list] of added) {
     if (planned.has(id) || id === leased) continue;
     const row = stored.get(id);

@@ -14,9 +14,13 @@ const message: OrchestrationMessage = {
 const task: ActivityTask = { id: 't1', instanceId: 'a', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
 
 describe('write sets MongoStore executes', () => {
-  it('passes the client\u2019s writes, orchestration steps and activity results', () => {
+  it('passes the client\u2019s writes (its own terminate, suspend or resume too), orchestration steps and activity results', () => {
     const plain: WriteSet[] = [
       { requests: [{ type: 'createInstance', state, message, ifRunning: { kind: 'fail' } }] },
+      {
+        lease: { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: T0 },
+        requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', version: 2 } }],
+      },
       { lease: { kind: 'orchestration', instanceId: 'a', token: 'tok' }, requests: [{ type: 'insertTask', task }] },
       { lease: { kind: 'activity', taskId: 't1', token: 'tok' }, requests: [{ type: 'deleteTask', taskId: 't1' }] },
     ];
@@ -27,14 +31,6 @@ describe('write sets MongoStore executes', () => {
     const writeSet: WriteSet = {
       lease: { kind: 'activityStep', taskId: 't1', token: 'tok', instanceId: 'a', version: 3, now: T0 },
       requests: [{ type: 'deleteTask', taskId: 't1' }],
-    };
-    expect(() => assertSupportedWriteSet(writeSet)).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
-  });
-
-  it('refuses an unclaimed lease instead of committing it with no check (a client\u2019s own terminate is not supported)', () => {
-    const writeSet: WriteSet = {
-      lease: { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: T0 },
-      requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Terminated', version: 2 } }],
     };
     expect(() => assertSupportedWriteSet(writeSet)).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
   });

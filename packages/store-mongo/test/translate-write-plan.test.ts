@@ -39,7 +39,6 @@ function translate(writeSet: WriteSet, stored: Record<string, { state: InstanceS
   let gens = 0;
   return translateWritePlan(planWriteSet(writeSet, states), {
     stored: rows, limitBytes: MAX_PAYLOAD_BYTES, now: at(500), newGen: () => `gen-new-${++gens}`,
-    ...(writeSet.lease?.kind === 'orchestration' ? { leaseInstanceId: writeSet.lease.instanceId } : {}),
   });
 }
 
@@ -202,6 +201,25 @@ describe('write-set translation: an orchestration step', () => {
     const plan = planWriteSet({ lease, requests: [{ type: 'replaceState', state: big }] }, states);
     expect(() => translateWritePlan(plan, { stored: new Map([['a', row()]]), limitBytes: 1_000, now: T0, newGen: () => 'g' }))
       .toThrow(expect.objectContaining({ code: 'payload-too-large', status: 413 }));
+  });
+});
+
+describe('write-set translation: an unclaimed write (a client\u2019s own terminate, suspend or resume)', () => {
+  const lease = { kind: 'unclaimed', instanceId: 'a', executionId: 'exec-a', version: 4, now: at(40_000) } as const;
+  const terminated = state('a', { runtimeStatus: 'Terminated', output: 'stop', version: 5, historyLength: 6, lastUpdatedTime: at(40_000) });
+
+  it('releases the lease the instance has: an expired one is taken over, so its late holder cannot commit over the write', () => {
+    // A worker's lease that expired at 30 s, and the queued start still visible (a Pending instance terminated).
+    const writes = translate({ lease, requests: [{ type: 'replaceState', state: terminated }] }, {
+      a: { state: state('a'), row: row({ leaseExpiresAt: at(30_000), nextMessageAt: EPOCH, readyAt: T0 }) },
+    });
+    expect(describeWrites(writes)).toEqual(['updateInstance a (state, queue set, release)']);
+    const update = only(writes, 'updateInstance');
+    expect(update.leaseExpiresAt).toEqual(EPOCH);
+    const fields = instanceUpdateFields(update, { messageSeq: 10, nextMessageAt: EPOCH, readyAt: T0 }, at(40_000));
+    // A free lease, claimable at once (the start is recorded and ignored by the worker that claims it), every worker woken.
+    expect(fields).toMatchObject({ leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, claimAt: EPOCH, runtimeStatus: 'Terminated' });
+    expect(fields['handoff']).toBeInstanceOf(ObjectId);
   });
 });
 

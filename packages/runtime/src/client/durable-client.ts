@@ -161,7 +161,7 @@ export interface DurableClient {
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
    * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
    * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
-   * started yet); on a store without `capabilities.unclaimedWrites` (MongoStore), while a worker is running a step
+   * started yet); on a store without `capabilities.unclaimedWrites`, while a worker is running a step
    * of the instance, while a message committed before it (an event, a result) waits for the instance, or for a
    * sub-orchestration that has not started yet, it is queued for a worker, and the call resolves once a worker has
    * applied it (or after 10 s, the command still queued). Results, timers and a start that reach the instance later are recorded and ignored; a
@@ -190,7 +190,7 @@ export interface DurableClient {
    * client hands a start it just committed to its worker (that worker runs the first step on the start alone), or one
    * queued behind more messages than a claim takes (MongoStore's `maxMessagesPerClaim`). The suspend is queued for a
    * worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
-   * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites` (MongoStore),
+   * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites`,
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
    * its worker: that worker runs its first step, then suspends it), or while a message committed before it (an event,
    * a result, a resume whose call timed out) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
@@ -212,7 +212,7 @@ export interface DurableClient {
    * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
    * on what was kept (an event raised, an activity result or a timer that arrived while suspended), while a message
    * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
-   * first), on a store without `capabilities.unclaimedWrites` (MongoStore), and while a worker is running a step of
+   * first), on a store without `capabilities.unclaimedWrites`, and while a worker is running a step of
    * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
    * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), and
    * its start runs as any start does, the worker that takes it recording the suspend and this resume ahead of it (as

@@ -1156,7 +1156,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const client = createClient({ store: opened });
         await client.startNew('HelloSequence', { instanceId: 'sr' });
         // The suspend's first commit: the client's own where the store can (read-your-writes with no worker), else its
-        // message for a worker (MongoStore).
+        // message for a worker (a store without capabilities.unclaimedWrites).
         const { store, done } = firstCommitTold(opened);
         const suspending = createClient({ store }).suspend('sr', 'maintenance window');
         await done;

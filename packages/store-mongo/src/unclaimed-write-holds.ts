@@ -1,0 +1,40 @@
+import { unclaimedHolds, type InstanceState, type OrchestrationMessage, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { decodeMessage, type InstanceDoc, type MessageDoc } from './documents.js';
+
+/** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
+export interface TakenInstance {
+  readonly state: InstanceState;
+  readonly doc: Pick<InstanceDoc, 'leaseToken' | 'leaseExpiresAt'>;
+}
+
+/**
+ * Whether a write decided without a lease (a client's own terminate, suspend or resume: an `unclaimed` lease) may
+ * commit: store-kit's `unclaimedHolds` over the instance as the transaction took it (`undefined`: gone) and its messages
+ * visible at `lease.now` (`visible`, read in that transaction, in arrival order). A free lease (token `null`) is no
+ * lease; any other is judged by its expiry, so an expired one is taken over (the commit releases it).
+ *
+ * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
+ * stopping at the first answer `false` (a message more never lets a refused write through). A write that commits
+ * reads the visible start of the execution at most; one refused because of a queued message reads up to that message:
+ * a backlog of thousands costs a message or two, not the whole queue. A message that does not decode throws
+ * (`MongoStoreError`): the command fails rather than overtake a message nobody can read.
+ *
+ * @example
+ * ```ts
+ * const cursor = messages.find(claimedMessagesFilter(key, lease.now), { session, sort: { seq: 1 } });
+ * if (!(await unclaimedWriteHolds(lease, taken, cursor))) throw leaseLostError(lease);
+ * ```
+ */
+export async function unclaimedWriteHolds(
+  lease: UnclaimedLease, taken: TakenInstance | undefined, visible: AsyncIterable<Pick<MessageDoc, 'message'>>,
+): Promise<boolean> {
+  const state = taken?.state;
+  const instanceLease = taken === undefined || taken.doc.leaseToken === null ? undefined : { expiresAt: taken.doc.leaseExpiresAt };
+  const messages: OrchestrationMessage[] = [];
+  if (!unclaimedHolds(lease, { state, instanceLease, messages })) return false;
+  for await (const doc of visible) {
+    messages.push(decodeMessage(doc.message));
+    if (!unclaimedHolds(lease, { state, instanceLease, messages })) return false;
+  }
+  return true;
+}

@@ -1,0 +1,74 @@
+import type { InstanceState, OrchestrationMessage, UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { describe, expect, it } from 'vitest';
+import { encodeMessage, EPOCH, messageDoc, type MessageDoc } from '../src/documents.js';
+import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+import { unclaimedWriteHolds, type TakenInstance } from '../src/unclaimed-write-holds.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+const state: InstanceState = {
+  instanceId: 'a', name: 'Orch', runtimeStatus: 'Pending', createdTime: T0, lastUpdatedTime: T0, executionId: 'e1', historyLength: 0, version: 1,
+};
+const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: at(10_000) };
+const free: TakenInstance = { state, doc: { leaseToken: null, leaseExpiresAt: EPOCH } };
+const leasedUntil = (ms: number): TakenInstance => ({ state, doc: { leaseToken: 'tok', leaseExpiresAt: at(ms) } });
+
+const start: OrchestrationMessage = {
+  id: 'start', instanceId: 'a',
+  event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Orch', instanceId: 'a', executionId: 'e1' },
+};
+const raised = (id: string): OrchestrationMessage => ({
+  id, instanceId: 'a', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' },
+});
+/** Message documents as MongoStore writes them (the real encoder). */
+const docs = (...messages: OrchestrationMessage[]) => messages.map((m, i) => messageDoc(encodeMessage(m, MAX_PAYLOAD_BYTES, T0), i + 1));
+
+/** The documents as a cursor hands them out, counting how many were taken from it. */
+function cursorOf(list: readonly Pick<MessageDoc, 'message'>[]): AsyncIterable<Pick<MessageDoc, 'message'>> & { readonly taken: number } {
+  const cursor = {
+    taken: 0,
+    async *[Symbol.asyncIterator]() {
+      for (const doc of list) {
+        cursor.taken++;
+        yield doc;
+      }
+    },
+  };
+  return cursor;
+}
+
+describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) on MongoStore', () => {
+  it('holds on a free instance at the version read whose only visible message is the start of that execution', async () => {
+    expect(await unclaimedWriteHolds(lease, free, cursorOf([]))).toBe(true);
+    expect(await unclaimedWriteHolds(lease, free, cursorOf(docs(start)))).toBe(true);
+  });
+
+  it('takes over an expired lease, never a live one (a worker running a step of the instance)', async () => {
+    expect(await unclaimedWriteHolds(lease, leasedUntil(10_000), cursorOf([]))).toBe(true);
+    expect(await unclaimedWriteHolds(lease, leasedUntil(10_001), cursorOf([]))).toBe(false);
+  });
+
+  it('refuses a gone instance, another version or another execution without reading any message', async () => {
+    for (const taken of [undefined, { ...free, state: { ...state, version: 2 } }, { ...free, state: { ...state, executionId: 'e2' } }]) {
+      const cursor = cursorOf(docs(start));
+      expect(await unclaimedWriteHolds(lease, taken, cursor)).toBe(false);
+      expect(cursor.taken).toBe(0);
+    }
+  });
+
+  it('refuses while a message committed before it is visible, reading no further than that message', async () => {
+    const cursor = cursorOf(docs(start, raised('m1'), raised('m2'), raised('m3')));
+    expect(await unclaimedWriteHolds(lease, free, cursor)).toBe(false);
+    expect(cursor.taken).toBe(2);
+  });
+
+  it('refuses on another execution\u2019s start (an instance continued as new, its next start queued)', async () => {
+    const next: OrchestrationMessage = { ...start, id: 'next', event: { ...start.event, executionId: 'e2' } as OrchestrationMessage['event'] };
+    expect(await unclaimedWriteHolds(lease, free, cursorOf(docs(next)))).toBe(false);
+  });
+
+  it('fails on a message that does not decode rather than overtake it', async () => {
+    await expect(unclaimedWriteHolds(lease, free, cursorOf([{ message: '{not json' }]))).rejects.toMatchObject({ code: 'store-error' });
+  });
+});
