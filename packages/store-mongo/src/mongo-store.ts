@@ -52,6 +52,7 @@ import {
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { purgeInBatches } from './purge-in-batches.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
@@ -790,20 +791,17 @@ export class MongoStore implements Store {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const deleted = await this.#op('purging instances', async () => {
       const mongoFilter = purgeScanFilter(filter);
-      let count = 0;
-      const purge = async (batch: readonly string[]) => {
-        count += await this.#transaction(async (session) => {
-          // Re-read inside the transaction: an instance restarted since the scan is no longer terminal. The filter
-          // decides, on the indexed status and created time (written with the state by every update), as purgeInstance
-          // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
-          // By the batch's keys, all strings: only this store's documents.
-          const doomed = await this.#instances
-            .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1 } })
-            .toArray();
-          if (doomed.length > 0) await this.#drop(session, doomed);
-          return doomed.length;
-        });
-      };
+      const purge = async (batch: readonly string[]) => this.#transaction(async (session) => {
+        // Re-read inside the transaction: an instance restarted since the scan is no longer terminal. The filter
+        // decides, on the indexed status and created time (written with the state by every update), as purgeInstance
+        // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
+        // By the batch's keys, all strings: only this store's documents.
+        const doomed = await this.#instances
+          .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1 } })
+          .toArray();
+        if (doomed.length > 0) await this.#drop(session, doomed);
+        return doomed.length;
+      });
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
@@ -811,19 +809,11 @@ export class MongoStore implements Store {
         projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH,
       });
       try {
-        let batch: string[] = [];
-        for await (const doc of cursor) {
-          if (typeof doc._id !== 'string') continue;
-          batch.push(doc._id);
-          if (batch.length < PURGE_BATCH) continue;
-          await purge(batch);
-          batch = [];
-        }
-        if (batch.length > 0) await purge(batch);
+        // Stops between batches once close() began: close waits for one batch, not for the rest of the scan.
+        return await purgeInBatches(idsOf(cursor), PURGE_BATCH, purge, () => this.#closed !== undefined);
       } finally {
         await cursor.close().catch(() => undefined);
       }
-      return count;
     });
     if (deleted > 0) this.#sweep();
     return deleted;
@@ -851,7 +841,8 @@ export class MongoStore implements Store {
 
   /**
    * Closes the change streams, waits for operations in flight (a running history sweep stops after its current
-   * chunk and resumes at the next `connect`), and closes the client if the store created it. Afterwards every method
+   * chunk and resumes at the next `connect`; a `purgeInstances` after its current batch, resolving with the count
+   * purged so far), and closes the client if the store created it. Afterwards every method
    * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
@@ -1363,6 +1354,11 @@ async function createIndexesOn<T extends Document>(collection: Collection<T>, sp
     if (problem !== undefined) throw new MongoStoreError(problem, { cause: error });
     throw error;
   }
+}
+
+/** The `_id`s a cursor yields, as it yields them. */
+async function* idsOf(cursor: AsyncIterable<{ readonly _id: unknown }>): AsyncGenerator<unknown> {
+  for await (const doc of cursor) yield doc._id;
 }
 
 function messageOf(error: unknown): string {

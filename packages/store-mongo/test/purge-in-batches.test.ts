@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { purgeInBatches } from '../src/purge-in-batches.js';
+
+/** The ids a scan yields, counting how many were read from it. */
+function scanOf(ids: readonly unknown[]): AsyncIterable<unknown> & { readonly read: number } {
+  const scan = {
+    read: 0,
+    async *[Symbol.asyncIterator]() {
+      for (const id of ids) {
+        scan.read++;
+        yield id;
+      }
+    },
+  };
+  return scan;
+}
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `i${i}`);
+
+describe('the batch loop of purgeInstances', () => {
+  it('purges every id in batches, the last one short, passing over keys that are not strings', async () => {
+    const batches: string[][] = [];
+    const purged = await purgeInBatches(scanOf([...ids(5), 7, { oid: 1 }]), 2, async (batch) => {
+      batches.push([...batch]);
+      return batch.length;
+    }, () => false);
+    expect(batches).toEqual([['i0', 'i1'], ['i2', 'i3'], ['i4']]);
+    expect(purged).toBe(5);
+  });
+
+  it('counts what each batch purged (an instance restarted since the scan is not)', async () => {
+    expect(await purgeInBatches(scanOf(ids(4)), 2, async (batch) => batch.length - 1, () => false)).toBe(2);
+  });
+
+  it('stops between batches once the store is closing, answering the count of the batches purged', async () => {
+    let closed = false;
+    const batches: string[][] = [];
+    const scan = scanOf(ids(1_000));
+    const purged = await purgeInBatches(scan, 10, async (batch) => {
+      batches.push([...batch]);
+      if (batches.length === 2) closed = true; // close() began during the second batch
+      return batch.length;
+    }, () => closed);
+    expect(batches).toHaveLength(2); // the batch in flight completes; no third begins
+    expect(purged).toBe(20);
+    expect(scan.read).toBeLessThanOrEqual(30); // the scan is not read to its end either
+  });
+
+  it('purges no short last batch once closing', async () => {
+    let closed = false;
+    const purged = await purgeInBatches(scanOf(ids(3)), 2, async (batch) => {
+      closed = true;
+      return batch.length;
+    }, () => closed);
+    expect(purged).toBe(2);
+  });
+});
