@@ -19,6 +19,7 @@ import {
   watchFilterFor, withInput,
   type ChangeEventLike,
 } from './change-events.js';
+import { allSettledOrThrow } from './all-settled-or-throw.js';
 import { BatchLoader } from './batch-loader.js';
 import { ChangeFeed } from './change-feed.js';
 import {
@@ -758,7 +759,9 @@ export class MongoStore implements Store {
       // Every instance's and task's `claimableAtMs` is indexed (`claimAt`; a task's lease expiry, EPOCH when free), so
       // the earliest is the first key of each index: work claimable already gives a time at or before `now`, and a
       // worker whose claim ran a moment early claims again instead of losing the wake-up.
-      const [instance, task] = await Promise.all([
+      // Both reads settle before the operation does (close waits for it): one still running after the other failed
+      // would outlive close.
+      const [instance, task] = await allSettledOrThrow([
         this.#instances.findOne(INSTANCE_WAKE_FILTER, { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION }),
         this.#tasks.findOne(TASK_WAKE_FILTER, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION }),
       ]);
