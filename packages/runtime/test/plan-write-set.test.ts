@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { instanceIdsOf, leaseLostError, planWriteSet, unclaimedHolds } from '../src/store/plan-write-set.js';
+import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, unclaimedHolds } from '../src/store/plan-write-set.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
@@ -162,6 +162,18 @@ describe('planWriteSet', () => {
     }
     expect(() => planWriteSet(restart('fresh'), new Map([['old', undefined], ['fresh', undefined]])))
       .toThrow(expect.objectContaining({ code: 'instance-not-found', status: 404 }));
+  });
+});
+
+describe('an activity result committed with the step it wakes (activityStepHolds)', () => {
+  const now = new Date(t0.getTime() + 1000);
+  const lease = (token: string) => ({ kind: 'activityStep' as const, taskId: 't1', token, instanceId: 'a', version: 3, now });
+  const reading = (taskLease: { token: string } | undefined) => ({ taskLease, state: state('a'), instanceLease: undefined, firstVisibleMs: undefined });
+
+  it('holds only under the task\u2019s own lease; a missing token never holds a free task', () => {
+    expect(activityStepHolds(lease('tok'), reading({ token: 'tok' }))).toBe(true);
+    expect(activityStepHolds(lease('other'), reading({ token: 'tok' }))).toBe(false);
+    for (const missing of [undefined, '']) expect(activityStepHolds(lease(missing as unknown as string), reading(undefined))).toBe(false);
   });
 });
 

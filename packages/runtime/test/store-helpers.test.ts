@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, isHeldBy, leaseTokens, lifeLeaseOwner, newLease,
-  validateLeaseOwner,
+  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, holdsLease, isHeldBy, isLeaseToken, leaseTokens,
+  lifeLeaseOwner, newLease, validateLeaseOwner,
 } from '../src/store/store-helpers.js';
 
 describe('copyStoreValue', () => {
@@ -40,6 +40,21 @@ describe('leaseTokens and newLease', () => {
     expect(new Set(tokens).size).toBe(tokens.length);
     const now = new Date('2026-01-01T00:00:00.000Z');
     expect(newLease({ owner: 'w', leaseMs: 1500, now }, 'tok')).toEqual({ owner: 'w', token: 'tok', expiresAt: new Date('2026-01-01T00:00:01.500Z') });
+  });
+});
+
+describe('lease tokens given back (holdsLease, isLeaseToken)', () => {
+  it('a missing token holds nothing, a free lease least of all; a token holds only its own lease', () => {
+    for (const missing of [undefined, null, '', 0]) {
+      expect(isLeaseToken(missing)).toBe(false);
+      expect(holdsLease(undefined, missing)).toBe(false);
+      expect(holdsLease({ token: '' }, missing)).toBe(false);
+    }
+    const token = leaseTokens()();
+    expect(isLeaseToken(token)).toBe(true);
+    expect(holdsLease({ token }, token)).toBe(true);
+    expect(holdsLease({ token: `${token}x` }, token)).toBe(false);
+    expect(holdsLease(undefined, token)).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   activityStepHolds, unclaimedHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
-  encodeContinuationToken, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
+  encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
@@ -232,7 +232,7 @@ export abstract class IdbStore implements Store {
         if (!unclaimedHolds(lease, { state: row?.state, instanceLease: row?.lease, messages })) throw leaseLostError(lease);
       } else if (lease) {
         const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
-        if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
+        if (!holdsLease(held?.lease, lease.token)) throw leaseLostError(lease);
       }
       const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])));
       result = commitResultOf(plan);
@@ -295,7 +295,7 @@ export abstract class IdbStore implements Store {
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
     const released = await this.#run('abandonOrchestration', 'readwrite', QUEUE, async (tx) => {
       const [row, pending] = await Promise.all([tx.getInstance(instanceId), tx.listMessages(instanceId)]);
-      if (row?.lease?.token !== leaseToken) return false;
+      if (!holdsLease(row?.lease, leaseToken)) return false;
       tx.putInstance(withQueueFields(row, undefined, queueFieldsOf(undefined, pending)), row);
       return true;
     });
@@ -320,7 +320,7 @@ export abstract class IdbStore implements Store {
     this.#taskInstances.delete(taskId);
     const released = await this.#run('abandonActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.getTask(taskId, instanceId);
-      if (row?.lease?.token !== leaseToken) return false;
+      if (!holdsLease(row?.lease, leaseToken)) return false;
       const { lease: _lease, ...rest } = row;
       tx.putTask({ ...rest, readyMs: 0 }, row);
       return true;
@@ -348,7 +348,7 @@ export abstract class IdbStore implements Store {
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     const held = await this.#run('renewActivityLease', 'readwrite', TASKS, async (tx) => {
       const row = await tx.getTask(taskId, this.#taskInstances.get(taskId));
-      if (!row?.lease || row.lease.token !== leaseToken) return false;
+      if (!holdsLease(row?.lease, leaseToken)) return false;
       const lease = { ...row.lease, expiresAt: new Date(expiresAt.getTime()) };
       tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
       return true;

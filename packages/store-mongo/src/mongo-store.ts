@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, leaseLostError, leaseTokens, newLease,
+  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -669,8 +669,9 @@ export class MongoStore implements Store {
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
     const released = await this.#op(`releasing the lease on activity task ${JSON.stringify(taskId)}`, async () =>
-      this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: FREE_LEASE }));
-    if (released.modifiedCount > 0) this.#localWork.next();
+      // A missing token holds nothing: sent, the driver would make it null, the token of a free task.
+      isLeaseToken(leaseToken) && (await this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: FREE_LEASE })).modifiedCount > 0);
+    if (released) this.#localWork.next();
   }
 
   async releaseOwner(owner: string, current?: string): Promise<number> {
@@ -704,8 +705,9 @@ export class MongoStore implements Store {
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     const renewed = await this.#op(`renewing the lease on activity task ${JSON.stringify(taskId)}`, async () =>
-      this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: { leaseExpiresAt: expiresAt } }));
-    if (renewed.matchedCount === 0) {
+      // A missing token holds nothing: sent, the driver would make it null and lease a free task to nobody.
+      isLeaseToken(leaseToken) && (await this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: { leaseExpiresAt: expiresAt } })).matchedCount > 0);
+    if (!renewed) {
       throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
     }
   }
@@ -977,6 +979,8 @@ export class MongoStore implements Store {
    */
   async #take(session: ClientSession, writeSet: WriteSet): Promise<Map<string, { row: StoredRow; state: InstanceState } | undefined>> {
     const lease = writeSet.lease;
+    // A missing token holds nothing: sent, the driver would make it null, the token of a free task or instance.
+    if ((lease?.kind === 'activity' || lease?.kind === 'orchestration') && !isLeaseToken(lease.token)) throw leaseLostError(lease);
     if (lease?.kind === 'activity') {
       const task = await this.#tasks.findOne({ _id: lease.taskId, leaseToken: lease.token }, { session, projection: { _id: 1 } });
       if (!task) throw leaseLostError(lease);
@@ -1078,6 +1082,7 @@ export class MongoStore implements Store {
    * (that write conflicts, and the transaction retries).
    */
   async #release(key: string, leaseToken: string): Promise<boolean> {
+    if (!isLeaseToken(leaseToken)) return false; // holds nothing (sent, the driver would make it null: a free lease's)
     return this.#transaction(async (session) => {
       const doc = await this.#instances.findOne({ _id: key, leaseToken }, { session, projection: { nextMessageAt: 1 } });
       if (!doc) return false;

@@ -30,7 +30,7 @@ export {
 } from '../store/plan-write-set.js';
 export {
   DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,
-  encodeContinuationToken, isDue, isHeldBy, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf,
+  encodeContinuationToken, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf,
   pageSizeOf, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type PageKey,
 } from '../store/store-helpers.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';

@@ -17,7 +17,7 @@ import type {
   Store, StoreCapabilities,
 } from './store.js';
 import {
-  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, isHeldBy,
+  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, holdsLease, isHeldBy,
   isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf, pageSizeOf, validateLeaseOwner,
 } from './store-helpers.js';
 
@@ -137,7 +137,7 @@ export class MemoryStore implements Store {
       if (!unclaimedHolds(lease, reading)) throw leaseLostError(lease);
     } else if (lease) {
       const held = lease.kind === 'orchestration' ? this.#instances.get(lease.instanceId) : this.#tasks.get(lease.taskId);
-      if (held?.lease?.token !== lease.token) throw leaseLostError(lease);
+      if (!holdsLease(held?.lease, lease.token)) throw leaseLostError(lease);
     }
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
     // copy of what comes in; from then on the store owns those objects and never changes them in place). Index loops
@@ -228,7 +228,7 @@ export class MemoryStore implements Store {
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);
-    if (record?.lease?.token === leaseToken) {
+    if (holdsLease(record?.lease, leaseToken)) {
       record.lease = undefined;
       this.#indexInstance(instanceId);
       this.#work.next();
@@ -249,7 +249,7 @@ export class MemoryStore implements Store {
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
     this.#ensureOpen();
     const record = this.#tasks.get(taskId);
-    if (record?.lease?.token === leaseToken) {
+    if (holdsLease(record?.lease, leaseToken)) {
       record.lease = undefined;
       this.#claimableTasks.set(taskId, 0);
       this.#work.next();
@@ -279,7 +279,7 @@ export class MemoryStore implements Store {
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     this.#ensureOpen();
     const record = this.#tasks.get(taskId);
-    if (!record?.lease || record.lease.token !== leaseToken) {
+    if (!holdsLease(record?.lease, leaseToken)) {
       throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
     }
     record.lease.expiresMs = expiresAt.getTime();

@@ -8,7 +8,7 @@ import { isTerminalStatus, type InstanceState } from '../model/instance-status.j
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
 import type { CommitResult } from './store.js';
-import { isDue, isVisible } from './store-helpers.js';
+import { holdsLease, isDue, isVisible } from './store-helpers.js';
 
 /**
  * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
@@ -377,7 +377,7 @@ export interface ActivityStepReading {
  */
 export function activityStepHolds(lease: ActivityStepLease, reading: ActivityStepReading): boolean {
   const { state, instanceLease, firstVisibleMs } = reading;
-  return reading.taskLease?.token === lease.token &&
+  return holdsLease(reading.taskLease, lease.token) &&
     state !== undefined && state.version === lease.version &&
     (instanceLease === undefined || isDue(instanceLease.expiresAt.getTime(), lease.now)) &&
     (firstVisibleMs === undefined || !isDue(firstVisibleMs, lease.now));

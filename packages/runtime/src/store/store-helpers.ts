@@ -211,6 +211,36 @@ export function isHeldBy(lease: { readonly owner: string } | undefined, owner: s
   return asking?.id !== owner || held.at < asking.at;
 }
 
+/**
+ * True when `token` can name a lease: a non-empty string, as every store's leases carry (`leaseTokens`). A caller's
+ * missing token (`undefined`, `null`, `''`) names none, so it can never match a free lease, whose token is absent or
+ * `null` (MongoStore filters on its server, where the driver sends `undefined` as `null`: it asks this first).
+ *
+ * @example
+ * ```ts
+ * isLeaseToken('k2x-7'); // true
+ * isLeaseToken(undefined); // false: refused as a lost lease, never compared
+ * ```
+ */
+export function isLeaseToken(token: unknown): token is string {
+  return typeof token === 'string' && token.length > 0;
+}
+
+/**
+ * True when `token`, given back by a lease holder, names the lease `held` (`undefined`: free): the check of every
+ * store's renewal, release and leased commit. A token that is no lease token ({@link isLeaseToken}) holds nothing, so
+ * a missing one never takes a free task or instance.
+ *
+ * @example
+ * ```ts
+ * holdsLease(task.lease, item.lease.token); // false once another worker claimed the task
+ * holdsLease(undefined, undefined);         // false: free, and no token
+ * ```
+ */
+export function holdsLease<T extends { readonly token: string }>(held: T | undefined, token: unknown): held is T {
+  return isLeaseToken(token) && held?.token === token;
+}
+
 /** The worker id and start time (ms; `-Infinity` for a bare id) of a lease owner. */
 function lifeOf(leaseOwner: string): { readonly id: string; readonly at: number } {
   const life = LIFE_OWNER.exec(leaseOwner);

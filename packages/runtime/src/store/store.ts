@@ -92,7 +92,8 @@ export interface Store {
 
   /**
    * Extends a held activity lease to `expiresAt`: the heartbeat that keeps a long activity from being claimed and
-   * run again by another worker (or by this one). Throws `LeaseLostError` when the lease is no longer held.
+   * run again by another worker (or by this one). Throws `LeaseLostError` when the lease is no longer held, or when
+   * `leaseToken` is no lease token at all (missing or empty, `holdsLease`): it never leases a free task.
    */
   renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void>;
 

@@ -444,6 +444,27 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await complete(store, { taskId: 't1', leaseToken: takeover!.lease.token, result: result('a', 'exec-1', 0, 'ok') });
       });
 
+      it('refuses a missing lease token as a lost lease: nothing free is leased or written by it, and the task stays claimable', async () => {
+        const store = await open();
+        const running = await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        for (const missing of [undefined, null, '']) {
+          const token = missing as unknown as string; // a caller that lost its token (a free lease has none)
+          await expect(store.renewActivityLease('t1', token, at(60_000))).rejects.toMatchObject({ code: 'lease-lost' });
+          await expect(complete(store, { taskId: 't1', leaseToken: token, result: result('a', 'exec-1', 0, 'x') }))
+            .rejects.toMatchObject({ code: 'lease-lost' });
+          await store.abandonActivity('t1', token);
+          await expect(store.commit(commitOf(running, token, { state: { ...running, runtimeStatus: 'Completed', version: running.version + 1 } })))
+            .rejects.toMatchObject({ code: 'lease-lost' });
+          await store.abandonOrchestration('a', token);
+        }
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', version: running.version });
+        // Free, due at once: no renewal leased it to nobody until a minute on.
+        expect((await store.nextWakeTime(T0))!.getTime()).toBeLessThanOrEqual(T0.getTime());
+        const work = await store.claimActivity({ owner: 'w1', leaseMs: 1000, now: T0 });
+        expect(work?.task.id).toBe('t1');
+        await complete(store, { taskId: 't1', leaseToken: work!.lease.token, result: result('a', 'exec-1', 0, 'ok') });
+      });
+
       it('drops the result of a task whose execution was replaced', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1')]);
