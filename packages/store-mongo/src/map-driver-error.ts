@@ -50,6 +50,9 @@ const WRITE_CONCERN_TIMEOUT_CODE = 64;
 export function classifyDriverError(error: unknown): DriverErrorKind {
   const chain = errorChain(error);
   if (chain.some(isAuthFailure)) return 'auth';
+  // A bulk write that failed for a driver reason (a network error) is classified by that error: its wrapper has
+  // neither its name nor a cause (see wrappedDriverError).
+  error = wrappedDriverError(error) ?? error;
   const top = shape(error);
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
   // Checked before "unreachable": a network error during a commit carries the label, and then the outcome matters.
@@ -76,7 +79,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
  * |---|---|
  * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
  * | commit outcome unknown (`UnknownTransactionCommitResult` label), majority acknowledgement timed out | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
- * | server selection failed, network error, no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
+ * | server selection failed, network error (also one a bulk write wraps), no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
@@ -178,7 +181,19 @@ function isAuthFailure(error: unknown): boolean {
 }
 
 /**
- * The error, its `cause`s, and for a server-selection failure the last error seen from each server (the driver keeps
+ * The driver error a `MongoBulkWriteError` wraps when a batch failed for a driver reason (a network error, a closed
+ * client) rather than a server reply: the driver keeps it only as `errorResponse` (no `cause`, its own name
+ * `MongoBulkWriteError`). A bulk write the server refused wraps a plain reply (no name) and is classified by its own
+ * code. `undefined` for any other error.
+ */
+function wrappedDriverError(error: unknown): object | undefined {
+  if (shape(error).name !== 'MongoBulkWriteError') return undefined;
+  const inner = (error as { errorResponse?: unknown }).errorResponse;
+  return typeof inner === 'object' && inner !== null && inner !== error && shape(inner).name !== undefined ? inner : undefined;
+}
+
+/**
+ * The error, its `cause`s, the driver error a bulk write wraps (`errorResponse`), and for a server-selection failure the last error seen from each server (the driver keeps
  * them in `reason.servers`). Bounded, so a cyclic cause cannot loop.
  */
 function errorChain(error: unknown): unknown[] {
@@ -190,6 +205,8 @@ function errorChain(error: unknown): unknown[] {
     out.push(next);
     const { cause, reason } = next as { cause?: unknown; reason?: unknown };
     if (cause !== undefined) queue.push(cause);
+    const wrapped = wrappedDriverError(next);
+    if (wrapped !== undefined) queue.push(wrapped);
     const servers = (reason as { servers?: unknown } | undefined)?.servers;
     if (servers instanceof Map) for (const server of servers.values()) queue.push((server as { error?: unknown }).error);
   }

@@ -1,5 +1,7 @@
 import { InstanceNotFoundError, StoreClosedError } from '@durable-rx/runtime';
-import { MongoClient, MongoNetworkError, MongoServerError, MongoWriteConcernError } from 'mongodb';
+import {
+  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError, type BulkWriteResult,
+} from 'mongodb';
 import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
 import { describe, expect, it } from 'vitest';
 import { MongoStoreError } from '../src/errors/mongo-store-error.js';
@@ -30,6 +32,21 @@ describe('driver error mapping', () => {
     const network = new MongoNetworkError('connect ECONNREFUSED 10.0.0.1:27017');
     expect(mapDriverError(network, 'claiming')).toMatchObject({ code: 'store-unreachable', status: 503, cause: network });
     expect(mapDriverError(network, 'claiming')).toBeInstanceOf(StoreUnreachableError);
+  });
+
+  it('classifies a bulk write that failed on the network by the error it wraps (MongoBulkWriteError keeps it as errorResponse only)', () => {
+    // As the driver throws it when a batch of a bulkWrite (releaseOwner, claimAt filling) loses its connection.
+    const result = {} as BulkWriteResult;
+    const network = new MongoNetworkError('connection reset');
+    const bulk = new MongoBulkWriteError(network, result);
+    expect(bulk.name).toBe('MongoBulkWriteError');
+    expect(classifyDriverError(bulk)).toBe('unreachable');
+    expect(mapDriverError(bulk, 'releasing leases')).toMatchObject({ code: 'store-unreachable', status: 503, cause: bulk });
+    const closed = new MongoBulkWriteError(new MongoTopologyClosedError(), result);
+    expect(classifyDriverError(closed)).toBe('closed');
+    // A bulk write the server refused keeps its own code: a duplicate key is no network trouble.
+    const duplicate = new MongoBulkWriteError({ message: 'E11000 duplicate key', code: 11000, writeErrors: [] }, result);
+    expect(classifyDriverError(duplicate)).toBe('duplicate-key');
   });
 
   it('treats failover, pool-cleared and SRV lookup failures as unreachable, and Atlas bad auth as an auth failure', () => {
