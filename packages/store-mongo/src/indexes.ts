@@ -89,8 +89,8 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     // claimOrchestration and nextWakeTime: ranges on when an instance can be claimed (claimAt EPOCH, in the order
     // messages became visible; or a due time up to now), so instances waiting for later times are never visited.
     { name: 'claim_at', key: { claimAt: 1, readyAt: 1 } },
-    // releaseOwner: leased instances only.
-    { name: 'lease_expiry', key: { leaseExpiresAt: 1 } },
+    // releaseOwner: the leases of one worker id (the prefix of every owner it releases), leased instances only.
+    { name: 'lease_owner', key: { leaseOwner: 1, leaseExpiresAt: 1 } },
     // The re-read of a status-feed resync: instances changed since the feed was last healthy.
     { name: 'updated', key: { updatedAt: 1 } },
     // instanceIdPrefix uses the built-in _id index (anchored prefix regex = range scan).
@@ -127,10 +127,11 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
  * Indexes of earlier layouts, which the current indexes replace. `ensureIndexes` drops them: the old unique
  * `{ instanceId, index }` on history would refuse the events of a restarted instance's new generation, and the others
  * only cost writes (`claim_ready` on instances and `due` on messages served claims and wake-ups before `claimAt`;
- * `claim_ready` and `lease_expiry` on activity tasks, which their `claim_at` replaces).
+ * `claim_ready` and `lease_expiry` on activity tasks, which their `claim_at` replaces; `lease_expiry` on instances,
+ * which `lease_owner` replaces: led by the expiry, `releaseOwner` visited every leased instance, whoever held it).
  */
 export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
-  instances: ['claim', 'claim_ready'],
+  instances: ['claim', 'claim_ready', 'lease_expiry'],
   history: ['instance_index'],
   messages: ['due'],
   activityTasks: ['claim', 'claim_ready', 'lease_expiry'],

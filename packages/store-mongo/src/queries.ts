@@ -21,7 +21,7 @@ export const STORE_KEY = { _id: { $type: 'string' } } as const;
  * (`_id: instanceKey(id)`, `_id: { $in: keys }`) matches strings only already and needs no rule.
  *
  * How the server applies it: as a filter on the document it fetches for each index key its scan visits. On `claim_at`,
- * `lease_expiry` and `updated`, which do not hold `_id`, every server does so; on `page` and `status_page`, which do,
+ * `lease_owner` and `updated`, which do not hold `_id`, every server does so; on `page` and `status_page`, which do,
  * MongoDB 4.4 does so too (its index bounds for a `$type` are exact for numbers only), and newer servers may check it
  * on the keys instead. Claims, updates, re-reads and pages fetch their documents anyway; `nextWakeTime` reads one
  * document more than the index key it read before. Two reads leave the rule out, so that they read index keys alone
@@ -366,9 +366,11 @@ function combine(clauses: Filter<InstanceDoc>[]): Filter<InstanceDoc> {
 /**
  * The filter of `releaseOwner`'s candidates: instances or activity tasks under a lease (live or expired) whose owner
  * starts with `owner`, as every lease the store-kit rule `isHeldBy` releases does (the bare worker id, or one of its
- * lives); the store applies `isHeldBy` to what it finds. {@link storeKeyed}. A free lease has expiry EPOCH, so the
- * range on `leaseExpiresAt` lets the index it is pinned to ({@link RELEASE_OWNER_HINTS}: `lease_expiry` on instances,
- * `claim_at` on tasks) visit only leased documents.
+ * lives); the store applies `isHeldBy` to what it finds. {@link storeKeyed}. On instances the index it is pinned to
+ * ({@link RELEASE_OWNER_HINTS}) is `lease_owner`, led by the owner: the anchored literal regex is a range of that
+ * field (the owner ids that start with `owner`), so the scan visits only that worker's leases, not every leased
+ * instance. On tasks it is their `claim_at`, led by the expiry: a free lease has expiry EPOCH, so the range on
+ * `leaseExpiresAt` visits only leased tasks (as many as activities run at once).
  *
  * @example
  * ```ts
@@ -380,7 +382,7 @@ export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<T
 }
 
 /**
- * The keys of the indexes `releaseOwner` is pinned to: `lease_expiry` on instances, and on activity tasks their claim
+ * The keys of the indexes `releaseOwner` is pinned to: `lease_owner` on instances, and on activity tasks their claim
  * index, whose leading field is the lease expiry.
  */
-export const RELEASE_OWNER_HINTS = { instances: { leaseExpiresAt: 1 }, activityTasks: CLAIM_ACTIVITY_HINT } as const;
+export const RELEASE_OWNER_HINTS = { instances: { leaseOwner: 1, leaseExpiresAt: 1 }, activityTasks: CLAIM_ACTIVITY_HINT } as const;

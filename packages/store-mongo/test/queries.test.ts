@@ -135,16 +135,23 @@ describe('claims', () => {
     ]);
   });
 
-  it('release the leases of one owner, live or expired, visiting only leased documents of an index led by the expiry', () => {
+  it('release the leases of one owner, live or expired, visiting only leased documents (on instances, only that owner\u2019s)', () => {
     // Candidates: leases whose owner starts with the worker id, taken literally (isHeldBy then picks its lives).
     expect(ownerLeasesFilter('tab.1')).toEqual(storeKeyed({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: { $regex: '^tab\\.1' } }));
-    // A free lease sits at EPOCH, so it is outside the range: releasing twice modifies nothing the second time.
+    // A free lease sits at EPOCH (owner null), so it is outside the range: releasing twice modifies nothing the second time.
     expect(FREE_LEASE.leaseExpiresAt).toEqual(EPOCH);
     for (const collection of ['instances', 'activityTasks'] as const) {
-      const hint = RELEASE_OWNER_HINTS[collection];
-      expect(INDEXES[collection].map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(hint));
-      expect(indexScan(hint, { leaseExpiresAt: { $gt: EPOCH } })).toMatchObject({ lower: { value: EPOCH, inclusive: false }, upper: undefined });
+      expect(INDEXES[collection].map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(RELEASE_OWNER_HINTS[collection]));
     }
+    // Instances: an index led by the owner, so the scan visits the owner ids that start with the worker id, not every
+    // leased instance of every worker (a fleet's releaseOwner at each start read them all).
+    expect(indexScan(RELEASE_OWNER_HINTS.instances, ownerLeasesFilter('tab.1\n'))).toMatchObject({ prefix: 'tab.1\n', lower: { value: 'tab.1\n', inclusive: true } });
+    expect(INDEXES.instances.find((i) => i.name === 'lease_owner')?.key).toEqual({ leaseOwner: 1, leaseExpiresAt: 1 });
+    // Tasks: their claim index, led by the expiry: leased tasks only (as many as activities run at once).
+    expect(indexScan(RELEASE_OWNER_HINTS.activityTasks, { leaseExpiresAt: { $gt: EPOCH } })).toMatchObject({ lower: { value: EPOCH, inclusive: false }, upper: undefined });
+    // The old instances index led by the expiry is dropped by connect (ensureIndexes), not kept to cost every lease write.
+    expect(OBSOLETE_INDEXES.instances).toContain('lease_expiry');
+    expect(obsoleteIndexesPresent('instances', ['_id_', 'lease_expiry', 'lease_owner'])).toEqual(['lease_expiry']);
   });
 
   it('take the visible messages of the claimed instance by its key', () => {

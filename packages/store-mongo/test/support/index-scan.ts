@@ -2,7 +2,8 @@ import type { Document } from 'mongodb';
 
 /**
  * How MongoDB serves a query of the simple shapes MongoStore sends (a conjunction of equalities, `$in` and
- * `$gt/$gte/$lt/$lte` ranges, `$type` conditions, possibly as an `$and` of such clauses, a sort) from one index, read
+ * `$gt/$gte/$lt/$lte` ranges, an anchored literal `$regex` (a prefix: `^` and escaped text only, which the server scans as
+ * the range of strings that start with it), `$type` conditions, possibly as an `$and` of such clauses, a sort) from one index, read
  * off the shapes alone, so unit tests can check index use without a server: the bounds of the index scan on the index's
  * leading field, whether the sort comes from the index order, and which fields need the document fetched on every
  * supported server (MongoDB 4.4 on). Throws when the index cannot serve the query (an equality or range on a field
@@ -27,6 +28,8 @@ export interface IndexScan {
    * index-only read on every supported server: it reads a document per key it visits.
    */
   readonly fetchedFor: readonly string[];
+  /** For an anchored literal `$regex` on the leading field: the prefix whose strings the scan visits (and no others). */
+  readonly prefix?: string;
 }
 
 export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Document, sort: Readonly<Record<string, 1 | -1>> = {}): IndexScan {
@@ -44,7 +47,10 @@ export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Documen
     if (!fields.includes(field)) throw new Error(`${field} is not in the index ${JSON.stringify(key)}`);
     const isOps = typeof condition === 'object' && condition !== null && !(condition instanceof Date) &&
       Object.keys(condition as object).every((k) => k.startsWith('$'));
-    if (isOps) {
+    if (isOps && '$regex' in (condition as object)) {
+      if (Object.keys(condition as object).length > 1) throw new Error('$regex with other operators or $options is outside the model');
+      predicates.set(field, { $prefix: literalPrefix((condition as { $regex: unknown }).$regex) });
+    } else if (isOps) {
       for (const op of Object.keys(condition as object)) if (!['$gt', '$gte', '$lt', '$lte', '$eq', '$in'].includes(op)) throw new Error(`${op} is outside the model`);
       if ('$in' in (condition as object) && Object.keys(condition as object).length > 1) throw new Error('$in with other operators is outside the model');
       predicates.set(field, condition as Document);
@@ -67,6 +73,10 @@ export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Documen
   const sortFromIndex = sortFields.every((f, i) => rest[i] === f && sort[f] === key[f]);
   // Points on the leading field: one range per point, not one range (the sort is checked after the equality prefix).
   if ('$in' in lead) return { lower: undefined, upper: undefined, sortFromIndex: false, pointPrefix, fetchedFor };
+  if ('$prefix' in lead) {
+    const prefix = lead['$prefix'] as string;
+    return { lower: { value: prefix, inclusive: true }, upper: undefined, sortFromIndex, pointPrefix, fetchedFor, prefix };
+  }
   if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex, pointPrefix, fetchedFor };
   const lower = lead['$gte'] !== undefined ? { value: lead['$gte'], inclusive: true } : lead['$gt'] !== undefined ? { value: lead['$gt'], inclusive: false } : undefined;
   const upper = lead['$lte'] !== undefined ? { value: lead['$lte'], inclusive: true } : lead['$lt'] !== undefined ? { value: lead['$lt'], inclusive: false } : undefined;
@@ -88,6 +98,36 @@ function conjuncts(filter: Document): [string, unknown][] {
     if (field !== '$and') return [[field, condition]];
     return (condition as Document[]).flatMap(conjuncts);
   });
+}
+
+/**
+ * The text an anchored literal regex matches at the start of a string (`'^tab\\.1'` → `'tab.1'`): `^`, then characters
+ * and backslash escapes of one character (`\\.`, `\\xHH`) only, as `escapeRegexLiteral` writes them. Anything else
+ * (an unanchored pattern, a quantifier, a class) is outside the model.
+ */
+function literalPrefix(pattern: unknown): string {
+  if (typeof pattern !== 'string' || !pattern.startsWith('^')) throw new Error(`$regex ${String(pattern)} is not an anchored literal`);
+  let prefix = '';
+  for (let i = 1; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      const next = pattern[i + 1];
+      if (next === 'x') {
+        prefix += String.fromCharCode(Number.parseInt(pattern.slice(i + 2, i + 4), 16));
+        i += 3;
+      } else if (next !== undefined && /[\\^$.|?*+()[\]{}]/.test(next)) {
+        prefix += next;
+        i += 1;
+      } else {
+        throw new Error(`the escape \\${String(next)} in $regex ${pattern} is outside the model`);
+      }
+    } else if (/[\^$.|?*+()[\]{}]/.test(ch)) {
+      throw new Error(`$regex ${pattern} is not a literal prefix`);
+    } else {
+      prefix += ch;
+    }
+  }
+  return prefix;
 }
 
 function isTypeOnly(condition: unknown): boolean {
