@@ -498,11 +498,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * held suspend gave its status back only while the instance was Suspended, and a stopping worker released what late
  * store calls leased until its stop ended: 28,368 / 35,621 / 65,889 -> 28,423 / 35,693 / 65,956 B (+55 / +72 / +67),
  * budgets raised to match.
+ * A lease token given back then had to be one (holdsLease, isLeaseToken: a non-empty string) in every store's lease
+ * check: a missing token matched a free task's or instance's absent token, so a commit or renewal under it went through
+ * (on MongoDB the driver sent it as null and leased a free task to nobody): 28,423 / 35,693 / 65,956 -> 28,438 /
+ * 35,719 / 65,988 B (+15 / +26 / +32), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_423 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_693 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_956 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_438 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_719 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_988 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 
