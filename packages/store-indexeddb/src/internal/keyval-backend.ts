@@ -1,6 +1,5 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
@@ -19,23 +18,16 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 9;
-
-/**
- * The IndexedDB version of the database (idb-keyval opens whatever version there is, and creates version 1). Layout 9
- * raised it to 2, so that every connection of older code gets `versionchange` and closes (see the layout below).
- */
-export const KEYVAL_DB_VERSION = 2;
+export const KEYVAL_SCHEMA_VERSION = 8;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
  * table and `[prefix, ..., MAX]` bounds a range; index entries are keys whose value is 0 (`xc` excepted).
  *
  *   ['meta']                         schema marker
- *   ['i', id]                        InstanceRow with up to MAX_PACKED_TASKS of its tasks and up to
- *                                    MAX_PACKED_MESSAGES of its pending messages (StoredInstance)
+ *   ['i', id]                        InstanceRow with up to MAX_PACKED_TASKS of its tasks (StoredInstance)
  *   ['h', id, n]                     history events from n (v1: event n)
- *   ['m', id, seq]                   MessageRow: a pending message beyond the packed ones (layout 9), or older
+ *   ['m', id, seq]                   MessageRow
  *   ['xr', readyMs, headSeq, id]     claim order
  *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
@@ -106,19 +98,6 @@ export const KEYVAL_DB_VERSION = 2;
  * this layout splits them when it next writes the instance. It writes a task row only for a task of an instance it
  * has not stored yet, which the runtime never asks for; such a row has no `xi` entry, so a purge here leaves it, and
  * its result is dropped (its instance is gone, or runs another execution).
- *
- * Layout 9 packs up to {@link MAX_PACKED_MESSAGES} pending messages of an instance into its value, as layout 6 packed
- * its tasks: every write of a message writes its instance anyway (its claim schedule), so a start, a raised event or
- * an activity result costs no request of its own, nor does the step that consumes it, and a claim reads the
- * instance's messages with its value. Messages beyond those are rows under `['m', id, seq]` as before, and the value
- * counts them (`messageRows`), so an instance without any is never range-read for them; its messages are the packed
- * ones and the rows, by seq. Opening a database of an older layout counts each instance's rows into its value. Code
- * of an older layout reads messages only from rows: it would take an instance with only packed messages for one
- * without any and clear its claim schedule, and its rows would not be counted. So layout 9 raises the IndexedDB
- * version of the database to {@link KEYVAL_DB_VERSION} before it opens it ({@link raiseDatabaseVersion}): every
- * connection of older code still open in another tab gets `versionchange` and closes (such a store fails with
- * `DatabaseUpgradingError`, and its tab reloads with this code), and one that does not close keeps the database at
- * its old version (`DatabaseBlockedError`, nothing is written).
  */
 const META_KEY = ['meta'];
 /** Layouts 1 and 2: the tasks-of-an-instance index. */
@@ -134,12 +113,6 @@ const MAX: never[] = [];
  * a constant number of requests on small values.
  */
 export const MAX_PACKED_TASKS = 8;
-/**
- * At most this many pending messages of an instance are packed into its value (layout 9); the others are rows. A step
- * of a sequence consumes the one or few it finds, while many activity results of a fan-out arriving during a step
- * would, packed, make each of them rewrite all the earlier ones.
- */
-export const MAX_PACKED_MESSAGES = 8;
 /** Keys read per request while scanning instances. */
 const SCAN_BATCH = 256;
 
@@ -204,7 +177,6 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-    if (meta && meta.version < 9) await countMessageRows(store, keyRange);
     store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
   } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
     throw new IncompatibleSchemaError(
@@ -212,56 +184,6 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     );
   }
   await promisifyRequest(store.transaction);
-}
-
-/**
- * Opens database `name` at {@link KEYVAL_DB_VERSION} and closes it again, before idb-keyval opens it (at whatever
- * version it has): a database of version 1 is raised to it, so that every connection older code holds gets
- * `versionchange` (and closes: see layout 9); a new database is created with its object store. A database that is not
- * this store's (no such object store, no layout marker but keys, a marker of someone else or of a newer layout) is left
- * as it is: its upgrade is aborted, and the layout check refuses it. Rejects with `DatabaseBlockedError` when a
- * connection keeps the old version open (older code that does not close on `versionchange`); the upgrade then happens
- * once it closes, and a later call opens the database normally.
- */
-function raiseDatabaseVersion(name: string, storeName: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(name, KEYVAL_DB_VERSION);
-    request.onupgradeneeded = ({ oldVersion }) => {
-      const db = request.result;
-      const upgrade = request.transaction!;
-      if (oldVersion === 0) {
-        db.createObjectStore(storeName);
-        return;
-      }
-      if (!db.objectStoreNames.contains(storeName)) {
-        upgrade.abort();
-        return;
-      }
-      const store = upgrade.objectStore(storeName);
-      const meta = store.get(META_KEY);
-      const keys = store.getAllKeys(null, 1);
-      keys.onsuccess = () => {
-        const found = meta.result as MetaValue | undefined;
-        const ours = found ? found.store === 'durable-rx/keyval' && found.version <= KEYVAL_SCHEMA_VERSION : keys.result.length === 0;
-        if (!ours) upgrade.abort();
-      };
-    };
-    request.onsuccess = () => {
-      request.result.close();
-      resolve();
-    };
-    // Refused above, or opened at a higher version by newer code: the layout check that follows decides.
-    request.onerror = (event) => {
-      event.preventDefault();
-      resolve();
-    };
-    request.onblocked = (event) => {
-      reject(new DatabaseBlockedError(
-        `Database ${JSON.stringify(name)} needs an upgrade, but another connection (another tab?) keeps the old version open`,
-        { cause: event },
-      ));
-    };
-  });
 }
 
 /** A connection idb-keyval handed out, with the browser's close of it. */
@@ -316,7 +238,7 @@ class KeyvalBackend implements StoreBackend {
    * closed it meanwhile (then it is not the one in use, and a transaction made on it is refused).
    */
   connect(): Promise<Connection> {
-    this.#connecting ??= raiseDatabaseVersion(this.#name, this.#storeName).then(() => this.#useStore('readwrite', async (store) => {
+    this.#connecting ??= this.#useStore('readwrite', async (store) => {
       const { db } = store.transaction;
       const connection: Connection = { db, closed: new BrowserClose(db), checked: false };
       this.#latest = connection;
@@ -328,7 +250,7 @@ class KeyvalBackend implements StoreBackend {
       await checkLayout(store, this.#name, this.#keyRange, this.#clock);
       connection.checked = true;
       return connection;
-    })).then((connection) => {
+    }).then((connection) => {
       this.#connecting = undefined;
       return connection;
     }, (error: unknown) => {
@@ -412,10 +334,6 @@ interface StoredInstance extends InstanceRow {
   readonly tasksReadyMs?: number;
   /** The `seq` of that entry (absent: layout 6's `['xp', readyMs, id]`). */
   readonly tasksSeq?: number;
-  /** The instance's oldest pending messages, at most {@link MAX_PACKED_MESSAGES} (layout 9). */
-  readonly messages?: readonly MessageRow[];
-  /** How many of its pending messages are rows under `['m', id, seq]` (layout 9; absent: none). */
-  readonly messageRows?: number;
 }
 
 /** An instance as this transaction has it (read or written). */
@@ -423,10 +341,6 @@ interface Loaded {
   /** The row without its packed tasks (undefined: no such instance). */
   row: InstanceRow | undefined;
   tasks: TaskRow[];
-  /** The packed pending messages. */
-  messages: MessageRow[];
-  /** How many pending messages are rows. */
-  messageRows: number;
   /** The instance's `xp` entry in the database (as this transaction left it): its key without `'xp'` and the id. */
   entry: readonly number[] | undefined;
   /** The stored value must be written at the end of the transaction. */
@@ -451,6 +365,12 @@ class KeyvalTransaction implements BackendTransaction {
    */
   readonly #loaded = new Map<string, Loaded>();
   readonly #loading = new Map<string, Promise<Loaded>>();
+  /**
+   * Messages of an instance read before they were asked for (a claim reads them with the row of the instance it
+   * found), each for the next {@link KeyvalTransaction.listMessages} of its instance; a write to any messages drops
+   * them all (requests run in order, so a read answers as of the moment it was made).
+   */
+  readonly #messagesRead = new Map<string, Promise<MessageRow[]>>();
   readonly #reads: ReadsAhead;
 
   constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead) {
@@ -494,19 +414,30 @@ class KeyvalTransaction implements BackendTransaction {
     this.#reads.writes.set(`i:${row.id}`, undefined);
     this.#withInstance(row.id, (loaded) => {
       if (loaded.entry !== undefined) this.#store.delete(['xp', ...loaded.entry, row.id]);
-      Object.assign(loaded, { row: undefined, tasks: [], messages: [], messageRows: 0, entry: undefined, dirty: false, tasksChanged: false });
+      Object.assign(loaded, { row: undefined, tasks: [], entry: undefined, dirty: false, tasksChanged: false });
     });
   }
 
   /**
-   * The instance of the first claim entry. A claim lists its messages next, which come with its value (unless some are
-   * rows): `likely`'s value is read with the claim entry (one round trip for the claim's reads when it is the first).
+   * The instance of the first claim entry. A claim lists its messages next, so they are read with its row: `likely`'s
+   * with the claim entry (one round trip for the claim's reads when it is the first), else once the entry names it.
    */
   async firstReadyInstance(nowMs: number, likely?: string): Promise<InstanceRow | undefined> {
-    // A failed read fails the transaction: unused (a wrong guess), it is no unhandled rejection.
-    if (likely !== undefined) this.#load(likely).catch(() => undefined);
+    if (likely !== undefined) this.#readForClaim(likely);
     const [key] = await this.#keys(this.#range(['xr', -Infinity], ['xr', nowMs, MAX]), 1);
-    return key ? this.getInstance(lastOf(key)) : undefined;
+    if (!key) return undefined;
+    const id = lastOf(key);
+    if (id !== likely) this.#readForClaim(id);
+    return this.getInstance(id);
+  }
+
+  /** Reads an instance and its messages at once (see {@link KeyvalTransaction.listMessages}). */
+  #readForClaim(id: string): void {
+    const messages = this.#listMessages(id);
+    // A failed read fails the transaction: unused (a wrong guess), it is no unhandled rejection.
+    messages.catch(() => undefined);
+    this.#load(id).catch(() => undefined);
+    this.#messagesRead.set(id, messages);
   }
 
   async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
@@ -571,69 +502,32 @@ class KeyvalTransaction implements BackendTransaction {
     this.#store.delete(this.#range(['h', instanceId], ['h', instanceId, MAX]));
   }
 
-  /**
-   * Packs the message into its instance while it packs fewer than {@link MAX_PACKED_MESSAGES}, else writes it as a row
-   * and counts it in the instance's value. The instance was read by this transaction (the caller holds its row, which
-   * it writes with the message: a new one, too).
-   */
   addMessage(row: NewMessageRow, instance: InstanceRow): number {
-    const message: MessageRow = { ...row, seq: Math.max((instance.tailSeq ?? 0) + 1, stamp()) };
-    const loaded = this.#loaded.get(row.instanceId);
-    if (loaded && loaded.messages.length < MAX_PACKED_MESSAGES) {
-      loaded.messages.push(message);
-      loaded.dirty = true;
-    } else {
-      this.#store.put(message, ['m', row.instanceId, message.seq]);
-      this.#withInstance(row.instanceId, (counted) => {
-        counted.messageRows++;
-        counted.dirty = true;
-      });
-    }
-    return message.seq;
+    this.#messagesRead.clear();
+    const seq = Math.max((instance.tailSeq ?? 0) + 1, stamp());
+    this.#store.put({ ...row, seq } satisfies MessageRow, ['m', row.instanceId, seq]);
+    return seq;
   }
 
-  /**
-   * The packed messages of the instance and, when its value counts any, its message rows (one read), by seq; the rows
-   * of an instance that does not exist, as they are.
-   */
-  async listMessages(instanceId: string): Promise<MessageRow[]> {
-    const loaded = await this.#load(instanceId);
-    const packed = [...loaded.messages];
-    if (loaded.row && loaded.messageRows === 0) return packed;
-    const rows = await promisifyRequest(this.#store.getAll(this.#messageRange(instanceId))) as MessageRow[];
-    return packed.length === 0 ? rows : [...packed, ...rows].sort((a, b) => a.seq - b.seq);
+  /** The messages read ahead for this instance, if no write to its messages came since, else a read now. */
+  listMessages(instanceId: string): Promise<MessageRow[]> {
+    const read = this.#messagesRead.get(instanceId);
+    this.#messagesRead.delete(instanceId);
+    return read ?? this.#listMessages(instanceId);
   }
 
-  /** Deletes packed messages from their instance (read by this transaction) and the others as rows. */
+  #listMessages(instanceId: string): Promise<MessageRow[]> {
+    return promisifyRequest(this.#store.getAll(this.#range(['m', instanceId], ['m', instanceId, MAX]))) as Promise<MessageRow[]>;
+  }
+
   deleteMessages(rows: readonly Pick<MessageRow, 'instanceId' | 'seq'>[]): void {
-    for (const { instanceId, seq } of rows) {
-      const loaded = this.#loaded.get(instanceId);
-      const at = loaded ? loaded.messages.findIndex((m) => m.seq === seq) : -1;
-      if (loaded && at >= 0) {
-        loaded.messages.splice(at, 1);
-        loaded.dirty = true;
-        continue;
-      }
-      this.#store.delete(['m', instanceId, seq]);
-      if (loaded?.row && loaded.messageRows > 0) {
-        loaded.messageRows--;
-        loaded.dirty = true;
-      }
-    }
+    this.#messagesRead.clear();
+    for (const row of rows) this.#store.delete(['m', row.instanceId, row.seq]);
   }
 
-  /** Drops the packed messages, and deletes the rows unless the instance's value counts none. */
   deleteMessagesOf(instanceId: string): void {
-    const loaded = this.#loaded.get(instanceId);
-    if (!loaded?.row || loaded.messageRows > 0) this.#store.delete(this.#messageRange(instanceId));
-    if (!loaded) return;
-    if (loaded.row && (loaded.messages.length > 0 || loaded.messageRows > 0)) loaded.dirty = true;
-    loaded.messages = [];
-    loaded.messageRows = 0;
-  }
-
-  #messageRange(instanceId: string): IDBKeyRange {
-    return this.#range(['m', instanceId], ['m', instanceId, MAX]);
+    this.#messagesRead.clear();
+    this.#store.delete(this.#range(['m', instanceId], ['m', instanceId, MAX]));
   }
 
   /**
@@ -747,13 +641,11 @@ class KeyvalTransaction implements BackendTransaction {
       loading = (this.#reads.take(`i:${id}`, read) ?? read()).then((stored) => {
         const raced = this.#loaded.get(id);
         if (raced) return raced;
-        let loaded: Loaded = {
-          row: undefined, tasks: [], messages: [], messageRows: 0, entry: undefined, dirty: false, tasksChanged: false, exact: false,
-        };
+        let loaded: Loaded = { row: undefined, tasks: [], entry: undefined, dirty: false, tasksChanged: false, exact: false };
         if (stored) {
-          const { tasks, tasksReadyMs, tasksSeq, messages, messageRows, ...row } = stored;
+          const { tasks, tasksReadyMs, tasksSeq, ...row } = stored;
           const entry = tasksReadyMs === undefined ? undefined : tasksSeq === undefined ? [tasksReadyMs] : [tasksReadyMs, tasksSeq];
-          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], messages: messages ? [...messages] : [], messageRows: messageRows ?? 0, entry };
+          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], entry };
         }
         this.#loaded.set(id, loaded);
         return loaded;
@@ -920,8 +812,6 @@ class KeyvalTransaction implements BackendTransaction {
         ...loaded.row,
         ...(loaded.tasks.length > 0 ? { tasks: loaded.tasks } : {}),
         ...(loaded.entry === undefined ? {} : { tasksReadyMs: loaded.entry[0], tasksSeq: loaded.entry[1] }),
-        ...(loaded.messages.length > 0 ? { messages: loaded.messages } : {}),
-        ...(loaded.messageRows > 0 ? { messageRows: loaded.messageRows } : {}),
       };
       this.#store.put(value, ['i', id]);
       this.#reads.writes.set(`i:${id}`, value);
@@ -1013,20 +903,6 @@ async function upgradeTaskRows(store: IDBObjectStore, keyRange: typeof IDBKeyRan
   const tx = new KeyvalTransaction(store, keyRange, clock, new ReadsAhead(undefined));
   await tx.repack([...new Set(entries.map(lastOf))]);
   await tx.finish();
-}
-
-/**
- * Layout 8 -> 9: counts the message rows of each instance into its value (every pending message was a row). Rows of an
- * instance that does not exist stay as they were (no one reads them, as before).
- */
-async function countMessageRows(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
-  const keys = await promisifyRequest(store.getAllKeys(keyRange.bound(['m'], ['m', MAX]))) as IDBValidKey[][];
-  const counts = new Map<string, number>();
-  for (const [, id] of keys) counts.set(id as string, (counts.get(id as string) ?? 0) + 1);
-  await Promise.all([...counts].map(async ([id, messageRows]) => {
-    const stored = await promisifyRequest(store.get(['i', id])) as StoredInstance | undefined;
-    if (stored) store.put({ ...stored, messageRows } satisfies StoredInstance, ['i', id]);
-  }));
 }
 
 /** The id at the end of an index key. */

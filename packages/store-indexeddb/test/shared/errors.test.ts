@@ -6,7 +6,7 @@ import type { StoreBackend } from '../../src/internal/store-backend.js';
 import { BrowserClose, finishChecked } from '../../src/internal/idb-transaction.js';
 import { ReadsAhead } from '../../src/internal/read-ahead.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
-import { CLOSE_WAIT_MS, KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
+import { CLOSE_WAIT_MS, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName, type AdapterName } from './fixtures.js';
 
@@ -225,9 +225,9 @@ describe('KeyvalStore connection', () => {
     const store = track(new KeyvalStore({ name }));
     await create(store, newInstance('a'));
     await clearAsTheBrowserDoes(await connectionOf(store), name);
-    // Newer code in another tab opened the new database first (at the IndexedDB version this layout opens, or later).
+    // Newer code in another tab opened the new database first.
     const newer = { version: KEYVAL_SCHEMA_VERSION + 1, store: 'durable-rx/keyval' };
-    const db = await openRaw(name, KEYVAL_DB_VERSION, (upgrading) => upgrading.createObjectStore('durable-rx'));
+    const db = await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('durable-rx'));
     rawConnections.push(db);
     await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put(newer, ['meta']));
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'incompatible-schema' });
@@ -242,16 +242,12 @@ describe('KeyvalStore connection', () => {
     await create(store, newInstance('a'));
     await clearAsTheBrowserDoes(await connectionOf(store), name);
     // Older code in another tab, whose connection was cleared too, wrote an instance to the new database: it checks the
-    // layout only when it opens, and wrote no marker then. It closes its connection when another one raises the
-    // database's version (as layout 8 does), and the raise is refused: the database is not this store's.
+    // layout only when it opens, and wrote no marker then.
     const db = await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('durable-rx'));
-    db.onversionchange = () => db.close();
+    rawConnections.push(db);
     await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ instanceId: 'old' }, ['i', 'old']));
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'incompatible-schema' });
-    const check = await openRaw(name);
-    rawConnections.push(check);
-    expect(check.version).toBe(1);
-    const keys = check.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
+    const keys = db.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
     await requestDone(keys);
     expect(keys.result).toEqual([['i', 'old']]);
   });
@@ -457,19 +453,19 @@ async function readMeta(name: string): Promise<unknown> {
 /**
  * Each adapter's database, made to refuse one write of a commit when it runs the write (a request that fails after it
  * was issued, not an exception when it is issued). In the test above that is the second instance's task 'shared-id'
- * (DexieStore), or the value of the second instance once it packs two tasks (KeyvalStore).
+ * (DexieStore), or the second pending message of the first instance (KeyvalStore).
  * - DexieStore keeps an instance's first task in its row and further ones in a table whose task-id index is unique:
  *   a task id already taken there is refused.
- * - KeyvalStore keeps tasks and messages in their instance's value, under keys of one object store that has no index.
- *   Here the database was created beforehand (at the IndexedDB version KeyvalStore opens) with a unique index over the
- *   number of tasks an instance's value packs (another app sharing the database could have one), so a second instance
- *   packing as many tasks as the first is refused; its value is written last, after its history and its messages.
+ * - KeyvalStore keeps tasks in their instance's value, under keys of one object store that has no index. Here the
+ *   database was created beforehand with a unique index over the `instanceId` of the stored values (another app
+ *   sharing the database could have one), so only message rows are indexed, and a second pending message of one
+ *   instance is refused.
  */
 const refusingDatabase: Record<AdapterName, (name: string) => Promise<Store>> = {
   DexieStore: async (name) => adapters.DexieStore(name),
   KeyvalStore: async (name) => {
-    const db = await openRaw(name, KEYVAL_DB_VERSION, (upgrading) => {
-      upgrading.createObjectStore('durable-rx').createIndex('packed-tasks-once', 'tasks.length', { unique: true });
+    const db = await openRaw(name, 1, (upgrading) => {
+      upgrading.createObjectStore('durable-rx').createIndex('one-message-per-instance', 'instanceId', { unique: true });
     });
     db.close();
     return adapters.KeyvalStore(name);

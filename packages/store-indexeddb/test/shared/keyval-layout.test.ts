@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActivityTask, Lease, OrchestrationMessage, WriteSet } from '@durable-rx/runtime/store-kit';
-import { KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION, MAX_PACKED_MESSAGES, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
+import type { ActivityTask, Lease, WriteSet } from '@durable-rx/runtime/store-kit';
+import { KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
@@ -92,7 +92,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(9);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(8);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -312,12 +312,12 @@ describe('KeyvalStore layout 8: tasks beyond the packed ones as rows of their ow
         expect((await claim(store)).messages).toHaveLength(size);
       }
       // Packed into the instance's value (layout 7), the last claim of 160 tasks rewrote 160 KB of tasks, and the whole
-      // fan-out wrote 4 times as much per task as one of 40. A completion's value packs at most 8 results (layout 9).
+      // fan-out wrote 4 times as much per task as one of 40.
       expect(perTask[1]).toBeLessThanOrEqual(perTask[0]!);
       for (const last of [lastClaim, lastCompletion]) {
         expect(last[1]!.requests).toBe(last[0]!.requests);
         expect(last[1]!.bytesWritten).toBeLessThan(last[0]!.bytesWritten * 1.05);
-        expect(last[1]!.bytesWritten).toBeLessThan(3 * input.length);
+        expect(last[1]!.bytesWritten).toBeLessThan(2 * input.length);
       }
     } finally {
       counter.uninstall();
@@ -393,112 +393,6 @@ describe('KeyvalStore layout 8: tasks beyond the packed ones as rows of their ow
   });
 });
 
-describe('KeyvalStore layout 9: pending messages packed into their instance', () => {
-  const event = (id: string, name: string) => message(id, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name });
-  const names = (messages: readonly OrchestrationMessage[]) => messages.map((m) => (m.event.type === 'EventRaised' ? m.event.name : m.event.type));
-  const messageKeys = async (name: string) => (await rawKeys(name)).filter(([prefix]) => prefix === 'm');
-
-  /** A database as layout 8 leaves it (IndexedDB version 1): instance 'a' with two pending messages as rows. */
-  async function layout8(name: string): Promise<void> {
-    const db = await rawOpenAt(name, 1, (upgraded) => upgraded.createObjectStore(STORE));
-    db.close();
-    const { state, message: start } = newInstance('a');
-    const second = event('a', 'second');
-    await rawWrite(name, (raw) => {
-      raw.put({ version: 8, store: 'durable-rx/keyval' }, ['meta']);
-      raw.put({ id: 'a', state, createdMs: T0.getTime(), status: 'Pending', minVisibleMs: 0, headSeq: 5, pendingCount: 2, readyMs: 0, tailSeq: 6 }, ['i', 'a']);
-      raw.put(0, ['xc', T0.getTime(), 'a']);
-      raw.put(0, ['xr', 0, 5, 'a']);
-      raw.put({ seq: 5, instanceId: 'a', visibleMs: 0, message: start }, ['m', 'a', 5]);
-      raw.put({ seq: 6, instanceId: 'a', visibleMs: 0, message: second }, ['m', 'a', 6]);
-    });
-  }
-
-  it('opens a layout-8 database and delivers its message rows with the messages packed after them, oldest first', async () => {
-    const name = uniqueName('layout-8');
-    await layout8(name);
-    const store = open(name);
-    await send(store, event('a', 'third'));
-    expect(await messageKeys(name)).toHaveLength(2); // the new message is packed into the value
-    const item = await claim(store);
-    expect(names(item.messages)).toEqual(['ExecutionStarted', 'second', 'third']);
-    await store.commit({
-      lease: { kind: 'orchestration', instanceId: 'a', token: item.lease.token },
-      requests: [
-        { type: 'replaceState', state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 } },
-        { type: 'deleteMessages', instanceId: 'a', messageIds: item.messages.map((m) => m.id) },
-      ],
-    });
-    expect(await messageKeys(name)).toEqual([]);
-    expect(await rawGet(name, ['i', 'a'])).not.toHaveProperty('messageRows');
-    await send(store, event('a', 'fourth'));
-    expect(names((await claim(store)).messages)).toEqual(['fourth']);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    const db = await rawOpen(name);
-    expect(db.version).toBe(KEYVAL_DB_VERSION);
-    db.close();
-  });
-
-  it('closes the connection of layout-8 code still open in another tab before it writes, or waits for it to close', async () => {
-    const name = uniqueName('layout-8-tab');
-    await layout8(name);
-    // An older tab that closes on versionchange (as layout-8 code does) lets the upgrade through at once.
-    const older = await rawOpen(name);
-    let told = false;
-    older.onversionchange = () => {
-      told = true;
-      older.close();
-    };
-    const store = open(name);
-    expect(names((await claim(store)).messages)).toEqual(['ExecutionStarted', 'second']);
-    expect(told).toBe(true);
-
-    // One that does not close keeps the database at version 1, and nothing is written until it goes.
-    const blockedName = uniqueName('layout-8-blocked');
-    await layout8(blockedName);
-    const stuck = await rawOpen(blockedName);
-    const blocked = open(blockedName);
-    await expect(blocked.getInstance('a')).rejects.toMatchObject({ code: 'database-blocked', status: 503 });
-    expect(await rawGetOn(stuck, ['meta'])).toEqual({ version: 8, store: 'durable-rx/keyval' });
-    stuck.close();
-    expect(names((await claim(blocked)).messages)).toEqual(['ExecutionStarted', 'second']);
-  });
-
-  it('packs the oldest messages and keeps the others as rows: a fan-in of 12 results is claimed in order and consumed', async () => {
-    const name = uniqueName('fan-in');
-    const store = open(name);
-    await create(store, newInstance('a'));
-    for (let i = 1; i <= 12; i++) await send(store, event('a', `e${i}`));
-    expect(await messageKeys(name)).toHaveLength(13 - MAX_PACKED_MESSAGES);
-    expect(await rawGet(name, ['i', 'a'])).toMatchObject({ messageRows: 13 - MAX_PACKED_MESSAGES });
-    const item = await claim(store);
-    expect(names(item.messages)).toEqual(['ExecutionStarted', ...Array.from({ length: 12 }, (_, i) => `e${i + 1}`)]);
-    // A step that consumes some: the rest stay pending, in order, with the next message after them.
-    const consumed = item.messages.slice(0, 10);
-    await store.commit({
-      lease: { kind: 'orchestration', instanceId: 'a', token: item.lease.token },
-      requests: [
-        { type: 'replaceState', state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 } },
-        { type: 'deleteMessages', instanceId: 'a', messageIds: consumed.map((m) => m.id) },
-      ],
-    });
-    await send(store, event('a', 'last'));
-    const next = await claim(store);
-    expect(names(next.messages)).toEqual(['e10', 'e11', 'e12', 'last']);
-    // Terminated and purged: nothing of its messages is left.
-    await store.commit({
-      lease: { kind: 'orchestration', instanceId: 'a', token: next.lease.token },
-      requests: [
-        { type: 'replaceState', state: { ...next.state, runtimeStatus: 'Terminated', version: next.state.version + 1 } },
-        { type: 'deleteMessages', instanceId: 'a', messageIds: next.messages.slice(0, 1).map((m) => m.id) },
-      ],
-    });
-    expect(names((await claim(store)).messages)).toEqual(['e11', 'e12', 'last']);
-    expect(await store.purgeInstance('a')).toBe(1);
-    expect(await messageKeys(name)).toEqual([]);
-  });
-});
-
 /** What a counter counted between two readings. */
 function minus(after: IdbCounts, before: IdbCounts): IdbCounts {
   return { ...after, requests: after.requests - before.requests, bytesWritten: after.bytesWritten - before.bytesWritten };
@@ -506,23 +400,6 @@ function minus(after: IdbCounts, before: IdbCounts): IdbCounts {
 
 function lastOfKey(key: readonly IDBValidKey[]): string {
   return key[key.length - 1] as string;
-}
-
-/** Opens the database at `version`, running `upgrade` when that creates or raises it. */
-function rawOpenAt(name: string, version: number, upgrade: (db: IDBDatabase) => void): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(name, version);
-    request.onupgradeneeded = () => upgrade(request.result);
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function rawGetOn(db: IDBDatabase, key: IDBValidKey): Promise<unknown> {
-  const tx = db.transaction(STORE, 'readonly');
-  const request = tx.objectStore(STORE).get(key);
-  await done(tx);
-  return request.result;
 }
 
 function rawOpen(name: string): Promise<IDBDatabase> {
