@@ -3,7 +3,7 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, unclaimedHolds, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
+  activityStepHolds, unclaimedHolds, checkWriteLease, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -192,6 +192,7 @@ export abstract class IdbStore implements Store {
    */
   async commit(writeSet: WriteSet): Promise<CommitResult> {
     const { lease } = writeSet;
+    checkWriteLease(lease); // before the transaction: nothing is read or written under a malformed lease
     let result: CommitResult | undefined;
     let leasedTasks: WritePlan['taskLeases'] = [];
     let inserted: WritePlan['insertTasks'] = [];

@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
+  assertNever, checkWriteLease, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -497,6 +497,7 @@ export class MongoStore implements Store {
    * ```
    */
   async commit(writeSet: WriteSet): Promise<CommitResult> {
+    checkWriteLease(writeSet.lease); // a malformed lease is refused before anything is sent
     assertSupportedWriteSet(writeSet); // fused steps are refused before anything is sent
     const created = writeSet.requests.find((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
     let result: CommitResult | undefined;
@@ -978,9 +979,8 @@ export class MongoStore implements Store {
    * Returns what was stored, by instance id.
    */
   async #take(session: ClientSession, writeSet: WriteSet): Promise<Map<string, { row: StoredRow; state: InstanceState } | undefined>> {
+    // The lease's shape (and a missing token, which would be sent as null, a free lease's) was checked by commit.
     const lease = writeSet.lease;
-    // A missing token holds nothing: sent, the driver would make it null, the token of a free task or instance.
-    if ((lease?.kind === 'activity' || lease?.kind === 'orchestration') && !isLeaseToken(lease.token)) throw leaseLostError(lease);
     if (lease?.kind === 'activity') {
       const task = await this.#tasks.findOne({ _id: lease.taskId, leaseToken: lease.token }, { session, projection: { _id: 1 } });
       if (!task) throw leaseLostError(lease);

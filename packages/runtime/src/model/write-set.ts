@@ -16,7 +16,9 @@ export interface WriteSet {
   /**
    * The lease the write needs. The store refuses the whole write set with `LeaseLostError` and writes nothing when
    * the lease is no longer held (it was taken over, or the work item is gone). Absent: no lease is needed (the
-   * client's writes).
+   * client's writes). A malformed lease (an unknown kind, an empty id, a `version` that is no integer >= 1, a `now`
+   * that is no valid Date) is refused with `InvalidArgumentError` before anything is read or written (store-kit's
+   * `checkWriteLease`, which every store's `commit` calls first).
    */
   readonly lease?: WriteLease;
   /** Applied in this order. */

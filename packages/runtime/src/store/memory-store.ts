@@ -11,7 +11,7 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, commitResultOf, leaseLostError, planWriteSet, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
   Store, StoreCapabilities,
@@ -119,6 +119,7 @@ export class MemoryStore implements Store {
 
   #commit(writeSet: WriteSet): CommitResult {
     const { lease } = writeSet;
+    checkWriteLease(lease);
     if (lease?.kind === 'activityStep') {
       const record = this.#instances.get(lease.instanceId);
       let firstVisibleMs: number | undefined;

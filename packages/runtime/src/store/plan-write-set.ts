@@ -7,8 +7,9 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
+import { invalid } from '../model/validation.js';
 import type { CommitResult } from './store.js';
-import { holdsLease, isDue, isVisible } from './store-helpers.js';
+import { holdsLease, isDue, isLeaseToken, isVisible } from './store-helpers.js';
 
 /**
  * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
@@ -347,6 +348,42 @@ function checkCondition(id: string, state: InstanceState | undefined, condition:
   const message = `Cannot ${condition.operation} instance ${JSON.stringify(id)}: it is ${status}` +
     (wanted === 'running' ? '' : `, not ${wanted === 'failed' ? 'Failed' : wanted}`);
   throw terminal ? new InstanceNotRunningError(message) : new InstanceNotTerminalError(message);
+}
+
+/**
+ * Checks the shape of a write set's lease, the first thing every store's `commit` does, before it reads or writes
+ * anything: a known `kind`, non-empty string ids, a `version` that is a safe integer >= 1 and a `now` that is a valid
+ * Date (`activityStep`, `unclaimed`: the store compares times with it, and an Invalid Date would see no message as
+ * visible and no lease as live, so a write would commit ahead of what it must wait for). Throws
+ * `InvalidArgumentError` otherwise. A token that names no lease ({@link isLeaseToken}: a caller that lost it)
+ * is refused with {@link leaseLostError}, as a token that no longer names the lease is. `undefined` (no lease) passes.
+ *
+ * @example
+ * ```ts
+ * checkWriteLease({ kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: new Date() }); // passes
+ * checkWriteLease({ kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: new Date(NaN) }); // throws InvalidArgumentError
+ * ```
+ */
+export function checkWriteLease(lease: WriteLease | undefined): void {
+  if (lease === undefined) return;
+  if (lease === null || typeof lease !== 'object') invalid('a write set\'s lease', 'must be an object');
+  const kind = lease.kind as string;
+  const what = `a write set's ${JSON.stringify(kind)} lease`;
+  if (kind !== 'orchestration' && kind !== 'activity' && kind !== 'activityStep' && kind !== 'unclaimed') {
+    invalid(what, 'has an unknown kind');
+  }
+  if (lease.kind === 'activity' || lease.kind === 'activityStep') checkId(lease.taskId, what, 'taskId');
+  if (lease.kind !== 'activity') checkId(lease.instanceId, what, 'instanceId');
+  if (lease.kind === 'unclaimed') checkId(lease.executionId, what, 'executionId');
+  if (lease.kind === 'activityStep' || lease.kind === 'unclaimed') {
+    if (!Number.isSafeInteger(lease.version) || lease.version < 1) invalid(what, 'needs a version that is a safe integer >= 1');
+    if (!(lease.now instanceof Date) || Number.isNaN(lease.now.getTime())) invalid(what, 'needs a valid Date as now');
+  }
+  if (lease.kind !== 'unclaimed' && !isLeaseToken(lease.token)) throw leaseLostError(lease);
+}
+
+function checkId(id: unknown, what: string, member: string): void {
+  if (typeof id !== 'string' || id.length === 0) invalid(what, `needs a non-empty string ${member}`);
 }
 
 /** The error a store throws when the lease of a write set is no longer held; the same text on every store. */

@@ -4,7 +4,7 @@ import { isTerminalStatus, type InstanceState } from '../model/instance-status.j
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
-import type { WriteRequest, WriteSet } from '../model/write-set.js';
+import type { UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import type { StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
@@ -757,6 +757,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // Visible: it was committed before the write, so a worker applies it first, and the write is refused.
         await expect(terminate('now', at(10_000))).rejects.toMatchObject({ code: 'lease-lost' });
         expect(await store.getInstance('now')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+      });
+
+      it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version or id) as an invalid argument, writing nothing', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await create(store, newInstance('a'));
+        await send(store, message('a', eventRaised('go')));
+        const pending = (await store.getInstance('a'))!;
+        const terminate = terminateOf(pending, at(1));
+        const lease = terminate.lease as UnclaimedLease;
+        // An Invalid Date saw no message as visible: the terminate went ahead of the event queued before it.
+        const malformed: unknown[] = [
+          { ...lease, now: new Date(NaN) }, { ...lease, now: 'x' }, { ...lease, now: undefined }, { ...lease, version: 0 },
+          { ...lease, version: 1.5 }, { ...lease, version: '1' }, { ...lease, executionId: '' }, { ...lease, instanceId: undefined },
+          { ...lease, kind: 'other' },
+        ];
+        for (const bad of malformed) {
+          await expect(store.commit({ ...terminate, lease: bad as WriteLease })).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: pending.version });
+        expect(await store.getHistory('a')).toEqual([]);
+        // As the lease read: refused, for the event waits for a worker.
+        await expect(store.commit(terminate)).rejects.toMatchObject({ code: 'lease-lost' });
+        expect((await claim(store, 'w1', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
       });
     });
 
