@@ -22,7 +22,7 @@ import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isString, readChecked, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, invalid, isBoolean, isInstanceId, isString, readChecked, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -125,7 +125,7 @@ export class LocalClient implements DurableClient {
     const { input, instanceId: given } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
-    const now = this.#clock.now();
+    const now = this.#now();
     const handOff = this.#startHandOff;
     // With a lease, the instance is committed leased to this runtime's worker, which runs its first step unclaimed.
     const lease = handOff?.lease(now);
@@ -200,7 +200,7 @@ export class LocalClient implements DurableClient {
       assertValidName(eventName, 'event name');
       const input = toPlainJson(eventData, 'event data');
       // One reading of the clock for the event's time and the commit's bound.
-      const now = this.#clock.now();
+      const now = this.#now();
       // Built as it is sent, in one literal of either shape: no spread of an `{ input }` made for it, and no `input`
       // added afterwards (a property added to a four-property literal goes to a separate property array: 40 bytes
       // more per raise, kept with the event in the history).
@@ -256,7 +256,7 @@ export class LocalClient implements DurableClient {
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
     await this.#commit(decideRestart(instanceId, {
-      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#clock.now(), newId: this.#newId,
+      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId,
     }));
     return newId;
   }
@@ -632,7 +632,7 @@ export class LocalClient implements DurableClient {
   ): ((state: InstanceState) => Promise<DirectOutcome>) | undefined {
     if (!this.#store.capabilities.unclaimedWrites) return undefined;
     return async (state) => {
-      const now = this.#clock.now();
+      const now = this.#now();
       const input = { state, event, now, newId: this.#newId };
       let decision = decide(input);
       // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended). The
@@ -731,7 +731,18 @@ export class LocalClient implements DurableClient {
   }
 
   #nowIso(): string {
-    return isoTime(this.#clock.now());
+    return isoTime(this.#now());
+  }
+
+  /**
+   * The client's clock reading, for the times it records and the store checks it asks for: a valid Date, or
+   * `InvalidArgumentError` before anything is decided or sent (a custom `Clock` that returned an Invalid Date, which a
+   * store would compare as no time at all).
+   */
+  #now(): Date {
+    const now = this.#clock.now();
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) invalid("the client's clock", 'returned no valid Date');
+    return now;
   }
 }
 
