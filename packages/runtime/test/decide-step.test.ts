@@ -319,6 +319,33 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decideResume({ state: waiting({ runtimeStatus: 'Terminated' }), event: resumed, now, newId })).toEqual({ kind: 'send' });
   });
 
+  it('records the held suspend and resume ahead of the start when the store refuses that first step for good (decideRefusedStep), as decideStep does', () => {
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+    };
+    const failure = { errorType: 'PayloadTooLargeError', errorMessage: 'too large' };
+    const later = new Date(now.getTime() + 60_000);
+    const suspendedOnly = decideSuspend({ state: waiting({ runtimeStatus: 'Pending' }), event: suspended, now, newId });
+    if (suspendedOnly.kind !== 'commit') throw new Error('expected a commit');
+    const heldResumed = decideResume({ state: suspendedOnly.state, event: resumed, now, newId });
+    if (heldResumed.kind !== 'commit') throw new Error('expected a commit');
+    for (const [s, commands] of [[heldResumed.state, [suspended, resumed]], [suspendedOnly.state, [suspended]]] as const) {
+      for (const bare of [false, true]) {
+        const refused = decideRefusedStep({ state: s, messages: [start], leaseToken: 'lease', now: later, newId, failure, bare });
+        if (refused.kind !== 'commit') throw new Error('expected a commit');
+        const append = refused.writeSet.requests.find((r) => r.type === 'appendHistory');
+        if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+        expect(append.events.slice(1, 1 + commands.length)).toEqual(commands);
+        expect(append.events.map((e) => e.type)).toEqual([
+          'OrchestratorStarted', ...commands.map((c) => c.type), ...(bare ? [] : ['ExecutionStarted']), 'ExecutionCompleted', 'OrchestratorCompleted',
+        ]);
+        expect(refused.state).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failure });
+        expect(refused.state).not.toHaveProperty('heldSuspend');
+      }
+    }
+  });
+
   it('terminates an execution not started yet, whatever its status: the start that reaches it later is recorded and ignored', () => {
     const s = waiting({ runtimeStatus: 'Suspended' });
     const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString(), reason: 'stop' };

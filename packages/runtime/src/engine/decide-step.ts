@@ -92,20 +92,7 @@ function decide(
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  // An execution suspended before it started (a client's suspend of a Pending or ContinuedAsNew instance, or a
-  // continueAsNew and a suspend in one step) starts suspended: its first step records the suspend held back in the
-  // state (`heldSuspend`) ahead of its start, which the execution then keeps until a resume, as any event that reaches
-  // it while suspended. One resumed before it started records that resume after the suspend, and starts as any start
-  // does. (A Suspended instance is never ignored: it is not terminal; nor is one holding a resume.)
-  const held = state.historyLength === 0 && (state.runtimeStatus === 'Suspended' || state.heldSuspend?.resumed);
-  const taken = stepEvents(state, messages, held ? heldCommands(state) : NO_HISTORY);
-  const { rewind, ignored } = taken;
-  // A suspend held back in the state by a client (above), or queued as a message (MongoStore's client, a command
-  // queued behind another message) that this batch takes in with the start, keeps the first step from running any
-  // code of the execution until a resume. The suspends and resumes take effect ahead of the start (those ahead of a
-  // terminate: `commandsFirst`). One that reaches a later batch (a start handed to the runtime's own worker, which
-  // steps it on the start alone; a claim capped by `maxMessages`) finds the execution started.
-  const events = state.historyLength === 0 && !isTerminalStatus(state.runtimeStatus) ? commandsFirst(taken.events) : taken.events;
+  const { events, rewind, ignored } = stepEvents(state, messages);
   const replays = !ignored && (input.cached === undefined || !!rewind);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
@@ -174,15 +161,21 @@ interface StepEvents {
  * The one reading of a step's claimed messages, for every step decision ({@link decideStep},
  * {@link decideActivityStep}, {@link decideRefusedStep}): results of another execution (`continueAsNew`, restart) are
  * dropped ({@link isStaleResult}); the rest give the step's events, in an array of their exact size (a push into an
- * empty array reserves room for 16) after the `lead` events; a rewind (an `ExecutionRewound` reaching a Failed
+ * empty array reserves room for 16), after the suspend and resume an execution not started yet holds in its state
+ * ({@link heldCommands}) and with its suspends and resumes ahead of its start ({@link commandsFirst}); a rewind (an `ExecutionRewound` reaching a Failed
  * instance) or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
  * of the current execution reaching a terminal instance is one the instance never ran (a top-level instance a client
  * terminated directly, `decideTerminate`, which leaves sub-orchestrations with no history to a worker): recorded and
  * ignored.
  */
-function stepEvents(
-  state: InstanceState, messages: readonly OrchestrationMessage[], lead: readonly HistoryEvent[] = NO_HISTORY,
-): StepEvents {
+function stepEvents(state: InstanceState, messages: readonly OrchestrationMessage[]): StepEvents {
+  // An execution suspended before it started (a client's suspend of a Pending or ContinuedAsNew instance, or a
+  // continueAsNew and a suspend in one step) starts suspended: its first step records the suspend held back in the
+  // state (`heldSuspend`) ahead of its start, which the execution then keeps until a resume, as any event that reaches
+  // it while suspended. One resumed before it started records that resume after the suspend, and starts as any start
+  // does. (A Suspended instance is never ignored: it is not terminal; nor is one holding a resume.)
+  const notStarted = state.historyLength === 0;
+  const lead = notStarted && (state.runtimeStatus === 'Suspended' || state.heldSuspend?.resumed) ? heldCommands(state) : NO_HISTORY;
   let rewound: ExecutionRewoundEvent | undefined;
   let restarted = false;
   let current = 0;
@@ -198,7 +191,13 @@ function stepEvents(
   for (; e < lead.length; e++) events[e] = lead[e]!;
   for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
   const rewind = state.runtimeStatus === 'Failed' ? rewound : undefined;
-  return { events, rewind, ignored: isTerminalStatus(state.runtimeStatus) && !rewind && !restarted };
+  // A suspend held back in the state by a client (the lead), or sent as a message (a command queued behind another
+  // message, or sent while a worker held the instance) that this batch takes in with the start, keeps the first step
+  // from running any code of the execution until a resume. The suspends and resumes take effect ahead of the start
+  // (those ahead of a terminate: `commandsFirst`). One that reaches a later batch (a start handed to the runtime's own
+  // worker, which steps it on the start alone; a claim capped by `maxMessages`) finds the execution started.
+  const terminal = isTerminalStatus(state.runtimeStatus);
+  return { events: notStarted && !terminal ? commandsFirst(events) : events, rewind, ignored: terminal && !rewind && !restarted };
 }
 
 /** Everything {@link decideRefusedStep} needs: the step's input, and why the store refused its write set. */
