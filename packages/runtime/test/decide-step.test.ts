@@ -319,6 +319,30 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decideResume({ state: waiting({ runtimeStatus: 'Terminated' }), event: resumed, now, newId })).toEqual({ kind: 'send' });
   });
 
+  it('holds only the latest suspend after a suspend and a resume before the start: the start records it alone and stays suspended', () => {
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+    };
+    const again = { ...suspended, timestamp: new Date(now.getTime() + 2000).toISOString(), reason: 'hold again' };
+    let s = waiting({ runtimeStatus: 'Pending' });
+    for (const [decide, event] of [[decideSuspend, suspended], [decideResume, resumed], [decideSuspend, again]] as const) {
+      const decision = (decide as typeof decideSuspend)({ state: s, event: event as typeof suspended, now, newId });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      s = decision.state;
+    }
+    expect(s).toMatchObject({ runtimeStatus: 'Suspended', heldSuspend: { timestamp: again.timestamp, reason: 'hold again', resumeTo: 'Pending' } });
+    expect(s.heldSuspend).not.toHaveProperty('resumed');
+    const first = decideStep(input(s, [start], { now: new Date(now.getTime() + 60_000) }));
+    if (first.kind !== 'commit') throw new Error('expected a commit');
+    const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionSuspended', 'ExecutionStarted', 'OrchestratorCompleted']);
+    expect(append.events[1]).toEqual(again);
+    expect(first.state.runtimeStatus).toBe('Suspended');
+    expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+  });
+
   it('records the held suspend and resume ahead of the start when the store refuses that first step for good (decideRefusedStep), as decideStep does', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',

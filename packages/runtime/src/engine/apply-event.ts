@@ -68,7 +68,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       const { heldSuspend, ...rest } = state;
       if (!heldSuspend) return { ...rest, runtimeStatus: 'Running' };
       // Before the start: the status before the suspend comes back, and the suspend stays held with this resume, for
-      // the start's step to record both (Durable Functions records each command; nothing of them is lost).
+      // the start's step to record both (Durable Functions records each command). A suspend after it, still before the
+      // start, holds that latest suspend alone (above): the earlier suspend and this resume are not recorded.
       return { ...rest, runtimeStatus: heldSuspend.resumeTo, heldSuspend: { ...heldSuspend, resumed: event } };
     }
     case 'ExecutionRewound': {
