@@ -244,7 +244,10 @@ export interface DurableClient {
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /** Deletes a terminal instance, its history and messages. */
   purgeInstanceHistory(instanceId: string): Promise<PurgeResult>;
-  /** Deletes the terminal instances matching the filter. */
+  /**
+   * Deletes the terminal instances matching the filter. A purge the store's close cuts short (`Store.purgeInstances`)
+   * answers the count deleted so far.
+   */
   purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult>;
   /**
    * Resolves when the instance is terminal, or with its latest status after `timeoutMs` (default 10 s), counted from

@@ -112,7 +112,12 @@ export interface Store {
   /** Deletes a terminal instance with its history and messages; 0 when unknown. `InstanceNotTerminalError` otherwise. */
   purgeInstance(instanceId: string): Promise<number>;
 
-  /** Deletes the terminal instances matching the filter; returns how many. */
+  /**
+   * Deletes the terminal instances matching the filter; returns how many. A store may purge in batches, each all or
+   * nothing; one whose `close()` begins during the purge may stop between batches and answer the count deleted so
+   * far (MongoStore does), so that closing waits for one batch, not all of them: the instances left match the filter
+   * still, and a later purge deletes them.
+   */
   purgeInstances(filter: PurgeFilter): Promise<number>;
 
   /**
