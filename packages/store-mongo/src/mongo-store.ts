@@ -48,7 +48,7 @@ import {
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
-  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter,
+  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, unclaimedMessagesQuery,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -65,12 +65,6 @@ const PURGE_BATCH = 50;
 
 /** Ids per cursor batch of the scan `purgeInstances` purges from (one batch in memory at a time). */
 const PURGE_SCAN_BATCH = 1000;
-
-/**
- * Messages per cursor batch of an unclaimed write's check: it reads the visible start of the execution at most, or up
- * to the first message that refuses the write (see `unclaimedWriteHolds`).
- */
-const UNCLAIMED_MESSAGES_BATCH = 2;
 
 /** History events deleted per round trip by the sweeper. */
 const SWEEP_CHUNK = 1000;
@@ -1011,9 +1005,8 @@ export class MongoStore implements Store {
    * does not hold; nothing has been written that the transaction's abort does not undo.
    */
   async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, doc: InstanceDoc | undefined, state: InstanceState | undefined): Promise<void> {
-    const cursor = this.#messages.find(claimedMessagesFilter(instanceKey(lease.instanceId), lease.now), {
-      session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, projection: { message: 1 }, batchSize: UNCLAIMED_MESSAGES_BATCH,
-    });
+    const { filter, options } = unclaimedMessagesQuery(instanceKey(lease.instanceId), lease.now);
+    const cursor = this.#messages.find(filter, { ...options, session });
     try {
       const holds = await unclaimedWriteHolds(lease, doc && state ? { doc, state } : undefined, cursor);
       if (!holds) throw leaseLostError(lease);

@@ -354,6 +354,36 @@ export function claimedMessagesFilter(key: string, now: Date): Filter<MessageDoc
   return { instanceId: key, due: { $lte: now } };
 }
 
+/**
+ * Messages per cursor batch of an unclaimed write's check: it reads the visible start of the execution at most, or up
+ * to the first message that refuses the write (see `unclaimedWriteHolds`).
+ */
+export const UNCLAIMED_MESSAGES_BATCH = 2;
+
+/** A `find` of {@link unclaimedMessagesQuery}: its filter and options (the caller adds its session). */
+export interface MessagesFind {
+  readonly filter: Filter<MessageDoc>;
+  readonly options: {
+    readonly sort: typeof CLAIMED_MESSAGES_SORT;
+    readonly hint: typeof CLAIMED_MESSAGES_HINT;
+    readonly projection: { readonly message: 1 };
+    readonly batchSize: number;
+  };
+}
+
+/**
+ * The read of an unclaimed write's check (`MongoStore`'s `#checkUnclaimed`): the messages of the instance (by its
+ * stored key) visible at the writer's `now`, in arrival order, pinned to the `instance_seq` index, which the instance
+ * key bounds to that instance's messages; the message alone, a few at a time, as `unclaimedWriteHolds` reads only
+ * as far as its answer needs.
+ */
+export function unclaimedMessagesQuery(key: string, now: Date): MessagesFind {
+  return {
+    filter: claimedMessagesFilter(key, now),
+    options: { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, projection: { message: 1 }, batchSize: UNCLAIMED_MESSAGES_BATCH },
+  };
+}
+
 function createdRange(from: Date | undefined, to: Date | undefined): Filter<InstanceDoc> | undefined {
   if (!from && !to) return undefined;
   return { createdTime: { ...(from ? { $gte: from } : {}), ...(to ? { $lte: to } : {}) } };

@@ -6,7 +6,7 @@ import {
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
-  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION,
+  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, unclaimedMessagesQuery,
 } from '../src/queries.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -156,6 +156,23 @@ describe('claims', () => {
 
   it('take the visible messages of the claimed instance by its key', () => {
     expect(claimedMessagesFilter('k', T0)).toEqual({ instanceId: 'k', due: { $lte: T0 } });
+  });
+
+  it('check an unclaimed write against the visible messages of its instance alone, in arrival order, a few at a time', () => {
+    const { filter, options } = unclaimedMessagesQuery('k', T0);
+    expect(filter).toEqual(claimedMessagesFilter('k', T0));
+    // Pinned to an index that exists, which the instance key bounds to this instance's messages and whose order is
+    // arrival order (no in-memory sort); the visibility is checked on each message fetched.
+    expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(options.hint));
+    expect(indexScan(options.hint, filter, options.sort, ['due'])).toMatchObject({
+      lower: { value: 'k', inclusive: true }, upper: { value: 'k', inclusive: true }, pointPrefix: 1, sortFromIndex: true, fetchedFor: ['due'],
+    });
+    expect(() => indexScan(options.hint, filter, options.sort)).toThrow(/due is not in the index/);
+    // The index by due time would sort in memory: every visible message of the instance read before the first.
+    const byDue = INDEXES.messages.find((i) => i.name === 'instance_due')!.key as Record<string, 1>;
+    expect(indexScan(byDue, filter, options.sort).sortFromIndex).toBe(false);
+    // The message alone, a couple at a time: a write that commits reads the start of the execution at most.
+    expect(options).toMatchObject({ projection: { message: 1 }, batchSize: 2 });
   });
 
   it('delete the messages a step consumed visiting only those, however many more are queued for the instance', () => {

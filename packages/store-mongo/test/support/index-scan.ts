@@ -32,12 +32,23 @@ export interface IndexScan {
   readonly prefix?: string;
 }
 
-export function indexScan(key: Readonly<Record<string, 1 | -1>>, filter: Document, sort: Readonly<Record<string, 1 | -1>> = {}): IndexScan {
+/**
+ * `fetched` names fields outside the key whose conditions the caller means the server to check on each fetched
+ * document (a query pinned by a hint to an index that lacks them): they are listed in `fetchedFor` and bound nothing.
+ * Any other condition on a field outside the key throws.
+ */
+export function indexScan(
+  key: Readonly<Record<string, 1 | -1>>, filter: Document, sort: Readonly<Record<string, 1 | -1>> = {}, fetched: readonly string[] = [],
+): IndexScan {
   const fields = Object.keys(key);
   const predicates = new Map<string, Document | { $eq: unknown }>();
   const fetchedFor: string[] = [];
   for (const [field, condition] of conjuncts(filter)) {
     if (field.startsWith('$')) throw new Error(`operator ${field} is outside the model`);
+    if (fetched.includes(field) && !fields.includes(field)) {
+      fetchedFor.push(field);
+      continue;
+    }
     if (isTypeOnly(condition)) {
       if (field === fields[0]) throw new Error(`$type on the leading field ${field} is outside the model`);
       fetchedFor.push(field);
