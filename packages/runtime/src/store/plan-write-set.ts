@@ -366,24 +366,18 @@ function checkCondition(id: string, state: InstanceState | undefined, condition:
  */
 export function checkWriteLease(lease: WriteLease | undefined): void {
   if (lease === undefined) return;
-  if (lease === null || typeof lease !== 'object') invalid('a write set\'s lease', 'must be an object');
-  const kind = lease.kind as string;
-  const what = `a write set's ${JSON.stringify(kind)} lease`;
-  if (kind !== 'orchestration' && kind !== 'activity' && kind !== 'activityStep' && kind !== 'unclaimed') {
-    invalid(what, 'has an unknown kind');
-  }
-  if (lease.kind === 'activity' || lease.kind === 'activityStep') checkId(lease.taskId, what, 'taskId');
-  if (lease.kind !== 'activity') checkId(lease.instanceId, what, 'instanceId');
-  if (lease.kind === 'unclaimed') checkId(lease.executionId, what, 'executionId');
-  if (lease.kind === 'activityStep' || lease.kind === 'unclaimed') {
-    if (!Number.isSafeInteger(lease.version) || lease.version < 1) invalid(what, 'needs a version that is a safe integer >= 1');
-    if (!(lease.now instanceof Date) || Number.isNaN(lease.now.getTime())) invalid(what, 'needs a valid Date as now');
-  }
+  const kind: unknown = (lease as Partial<WriteLease> | null)?.kind;
+  const timed = kind === 'activityStep' || kind === 'unclaimed';
+  // The ids each kind carries; then the first malformed member, named in the message.
+  const ids = kind === 'orchestration' ? ['instanceId'] : kind === 'activity' ? ['taskId']
+    : kind === 'activityStep' ? ['taskId', 'instanceId'] : kind === 'unclaimed' ? ['instanceId', 'executionId'] : undefined;
+  const fields = lease as unknown as Record<string, unknown>;
+  const version = fields.version as number;
+  const now = fields.now;
+  const bad = ids === undefined ? 'kind' : ids.find((id) => typeof fields[id] !== 'string' || fields[id] === '') ??
+    (!timed ? undefined : !Number.isSafeInteger(version) || version < 1 ? 'version' : !(now instanceof Date) || Number.isNaN(now.getTime()) ? 'now' : undefined);
+  if (bad !== undefined) invalid("a write set's lease", `has a malformed ${bad}`);
   if (lease.kind !== 'unclaimed' && !isLeaseToken(lease.token)) throw leaseLostError(lease);
-}
-
-function checkId(id: unknown, what: string, member: string): void {
-  if (typeof id !== 'string' || id.length === 0) invalid(what, `needs a non-empty string ${member}`);
 }
 
 /** The error a store throws when the lease of a write set is no longer held; the same text on every store. */
