@@ -502,11 +502,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * check: a missing token matched a free task's or instance's absent token, so a commit or renewal under it went through
  * (on MongoDB the driver sent it as null and leased a free task to nobody): 28,423 / 35,693 / 65,956 -> 28,438 /
  * 35,719 / 65,988 B (+15 / +26 / +32), budgets raised to match.
+ * Every store then refused a malformed write lease (store-kit's checkWriteLease: an Invalid Date as an unclaimed write's
+ * time let a terminate overtake an event queued before it) and the local client an Invalid Date from its clock, and a
+ * first step refused for good recorded a held suspend and resume (stepEvents takes them in): 28,438 / 35,719 / 65,988
+ * -> 28,671 / 35,954 / 66,199 B (+233 / +235 / +211), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_438 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_719 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 65_988 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_671 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_954 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_199 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 
