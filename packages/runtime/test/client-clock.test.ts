@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, MemoryStore, systemClock, type Clock } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, systemClock, type Clock } from '../src/index.js';
+import { helloSequence, sayHello } from '../src/testing/samples.js';
 
 describe('a client whose clock returns an Invalid Date', () => {
   it('refuses every command with invalid-argument and writes nothing (no terminate ahead of a queued event)', async () => {
@@ -26,5 +27,30 @@ describe('a client whose clock returns an Invalid Date', () => {
     const work = await store.claimOrchestration({ owner: 'w1', leaseMs: 1000, now: systemClock.now() });
     const queued = work?.state.instanceId === 'queued' ? work : await store.claimOrchestration({ owner: 'w1', leaseMs: 1000, now: systemClock.now() });
     expect(queued?.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+  });
+});
+
+describe('a worker whose clock returns an Invalid Date', () => {
+  it('logs each failed claim round as invalid-argument and claims nothing, instead of finding no work in silence', async () => {
+    const store = new MemoryStore();
+    const id = await createClient({ store }).startNew('E1_HelloSequence');
+    const errors: unknown[] = [];
+    let logged!: () => void;
+    const firstError = new Promise<void>((resolve) => (logged = resolve));
+    const runtime = createRuntime({
+      store, clock: { ...systemClock, now: () => new Date(NaN) },
+      logger: { warn: () => {}, error: (_message, error) => { errors.push(error); logged(); } },
+      orchestrators: { E1_HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello },
+    });
+    await runtime.start();
+    try {
+      // Before, the claims went out with the Invalid Date: no message was visible to them, and nothing was logged.
+      await firstError;
+      expect(errors[0]).toMatchObject({ code: 'invalid-argument', message: expect.stringContaining("worker's clock") });
+      expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Pending' });
+    } finally {
+      await runtime.stop();
+      await store.close();
+    }
   });
 });

@@ -22,7 +22,7 @@ import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, invalid, isBoolean, isInstanceId, isString, readChecked, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isString, readChecked, readClock, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -740,9 +740,7 @@ export class LocalClient implements DurableClient {
    * store would compare as no time at all).
    */
   #now(): Date {
-    const now = this.#clock.now();
-    if (!(now instanceof Date) || Number.isNaN(now.getTime())) invalid("the client's clock", 'returned no valid Date');
-    return now;
+    return readClock(this.#clock, "the client's clock");
   }
 }
 

@@ -25,6 +25,21 @@ export function invalid(what: string, problem: string, cause?: unknown): never {
 }
 
 /**
+ * Whether `value` is a Date that holds a time: not an Invalid Date, which every comparison treats as no time at all
+ * (a message never visible, a lease never live). The one check of a time read from a `Clock` or handed to a store.
+ */
+export function isValidDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/** The reading of `clock`, or {@link InvalidArgumentError} when it is no valid Date (a custom `Clock` gone wrong). */
+export function readClock(clock: { now(): Date }, whose: string): Date {
+  const now = clock.now();
+  if (!isValidDate(now)) invalid(whose, 'returned no valid Date');
+  return now;
+}
+
+/**
  * Checks that `text` is well-formed UTF-16: no lone surrogate, which no UTF-8 encoding (a URL, a database key, a
  * JSON body) can carry, so two different ids would meet in one key. Throws {@link InvalidArgumentError}.
  */

@@ -25,7 +25,11 @@ export interface RuntimeOptions {
   readonly orchestrators: Readonly<Record<string, Orchestrator>>;
   /** Activity functions by name. */
   readonly activities?: Readonly<Record<string, Activity>>;
-  /** Default: the system clock. Tests pass a `VirtualClock`. */
+  /**
+   * Default: the system clock. Tests pass a `VirtualClock`. A reading that is no valid Date is refused: the client's
+   * commands reject with `InvalidArgumentError`, and each claim round of the worker fails and is logged (then retried,
+   * backing off) instead of claiming nothing.
+   */
   readonly clock?: Clock;
   /** Fresh ids for instances, executions, messages and the worker. Default: random UUIDs. */
   readonly newId?: NewId;

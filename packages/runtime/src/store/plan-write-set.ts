@@ -7,7 +7,7 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
-import { invalid } from '../model/validation.js';
+import { invalid, isValidDate } from '../model/validation.js';
 import type { CommitResult } from './store.js';
 import { holdsLease, isDue, isLeaseToken, isVisible } from './store-helpers.js';
 
@@ -371,11 +371,10 @@ export function checkWriteLease(lease: WriteLease | undefined): void {
   // The ids each kind carries; then the first malformed member, named in the message.
   const ids = kind === 'orchestration' ? ['instanceId'] : kind === 'activity' ? ['taskId']
     : kind === 'activityStep' ? ['taskId', 'instanceId'] : kind === 'unclaimed' ? ['instanceId', 'executionId'] : undefined;
+  // `kind` known: an object (a null or a primitive has none).
   const fields = lease as unknown as Record<string, unknown>;
-  const version = fields.version as number;
-  const now = fields.now;
   const bad = ids === undefined ? 'kind' : ids.find((id) => typeof fields[id] !== 'string' || fields[id] === '') ??
-    (!timed ? undefined : !Number.isSafeInteger(version) || version < 1 ? 'version' : !(now instanceof Date) || Number.isNaN(now.getTime()) ? 'now' : undefined);
+    (!timed ? undefined : !Number.isSafeInteger(fields.version) || (fields.version as number) < 1 ? 'version' : !isValidDate(fields.now) ? 'now' : undefined);
   if (bad !== undefined) invalid("a write set's lease", `has a malformed ${bad}`);
   if (lease.kind !== 'unclaimed' && !isLeaseToken(lease.token)) throw leaseLostError(lease);
 }

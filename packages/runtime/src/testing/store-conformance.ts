@@ -646,6 +646,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getInstance('a')).toMatchObject({ customStatus: 'fused', version: moved.version + 1 });
       });
 
+      it('refuses a fused step whose lease is malformed (an Invalid Date as now, a bad version or id) as an invalid argument, writing nothing', async (context) => {
+        const store = await open();
+        if (!store.capabilities.fusedSteps) return context.skip();
+        const state = await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const work = await store.claimActivity({ owner: 'w1', leaseMs: 10_000, now: T0 });
+        await send(store, message('a', eventRaised('other')));
+        const step = fusedStep(state, work!.lease.token, at(1));
+        const lease = step.lease as WriteLease;
+        // An Invalid Date saw no message as visible: the step went ahead of the event queued before it.
+        const malformed: unknown[] = [
+          { ...lease, now: new Date(NaN) }, { ...lease, now: 'x' }, { ...lease, version: 0 }, { ...lease, version: '1' },
+          { ...lease, taskId: '' }, { ...lease, instanceId: undefined },
+        ];
+        for (const bad of malformed) {
+          await expect(store.commit({ ...step, lease: bad as WriteLease })).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        expect(await store.getInstance('a')).toMatchObject({ version: state.version });
+        expect(await store.getHistory('a')).toHaveLength(state.historyLength);
+        // The task is still leased to w1, and the event still waits for a claim.
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(2) })).toBeUndefined();
+        expect((await claim(store, 'w2', at(2))).messages.map((m) => m.event.type)).toEqual(['EventRaised']);
+      });
+
       it('stores an instance created with a lease as held: its first step commits without a claim, nobody else claims it before the lease expires', async (context) => {
         const store = await open();
         if (!store.capabilities.fusedSteps) return context.skip();
@@ -759,7 +782,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getInstance('now')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
       });
 
-      it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version or id) as an invalid argument, writing nothing', async (context) => {
+      it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version or id, no object at all) as an invalid argument, writing nothing', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
         await create(store, newInstance('a'));
@@ -771,7 +794,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const malformed: unknown[] = [
           { ...lease, now: new Date(NaN) }, { ...lease, now: 'x' }, { ...lease, now: undefined }, { ...lease, version: 0 },
           { ...lease, version: 1.5 }, { ...lease, version: '1' }, { ...lease, executionId: '' }, { ...lease, instanceId: undefined },
-          { ...lease, kind: 'other' },
+          { ...lease, kind: 'other' }, null, 'x',
         ];
         for (const bad of malformed) {
           await expect(store.commit({ ...terminate, lease: bad as WriteLease })).rejects.toMatchObject({ code: 'invalid-argument' });

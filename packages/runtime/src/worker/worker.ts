@@ -11,6 +11,7 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
+import { readClock } from '../model/validation.js';
 import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
@@ -452,7 +453,7 @@ export class Worker {
       // A round that finds no free slot for what is left to claim ends the claims without reading the clock (most
       // rounds end so under load): the caller reads it when it needs the time.
       if (!wantOrchestration && !wantActivity) return undefined;
-      now = clock.now();
+      now = readClock(clock, "the worker's clock"); // an Invalid Date would claim nothing, silently: a failed round instead
       const wakeUps = this.#wakeUps;
       const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? this.#claim(true, now) : undefined;
       const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? this.#claim(false, now) : undefined;
