@@ -841,8 +841,8 @@ export class MongoStore implements Store {
 
   /**
    * Closes the change streams, waits for operations in flight (a running history sweep stops after its current
-   * chunk and resumes at the next `connect`; a `purgeInstances` after its current batch, resolving with the count
-   * purged so far), and closes the client if the store created it. Afterwards every method
+   * chunk and resumes at the next `connect`; a `purgeInstances` after its current batch, rejecting with
+   * `StoreClosedError` that names the count purged before), and closes the client if the store created it. Afterwards every method
    * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {

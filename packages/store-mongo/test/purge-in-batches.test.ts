@@ -32,26 +32,34 @@ describe('the batch loop of purgeInstances', () => {
     expect(await purgeInBatches(scanOf(ids(4)), 2, async (batch) => batch.length - 1, () => false)).toBe(2);
   });
 
-  it('stops between batches once the store is closing, answering the count of the batches purged', async () => {
+  it('stops between batches once the store is closing, rejecting with StoreClosedError that names the count purged', async () => {
     let closed = false;
     const batches: string[][] = [];
     const scan = scanOf(ids(1_000));
-    const purged = await purgeInBatches(scan, 10, async (batch) => {
+    const purging = purgeInBatches(scan, 10, async (batch) => {
       batches.push([...batch]);
       if (batches.length === 2) closed = true; // close() began during the second batch
       return batch.length;
     }, () => closed);
+    // Not a count that looks complete: the caller learns the purge was cut short, and how far it got.
+    await expect(purging).rejects.toMatchObject({ code: 'store-closed', message: expect.stringContaining('20 instances were purged') });
     expect(batches).toHaveLength(2); // the batch in flight completes; no third begins
-    expect(purged).toBe(20);
     expect(scan.read).toBeLessThanOrEqual(30); // the scan is not read to its end either
   });
 
   it('purges no short last batch once closing', async () => {
     let closed = false;
-    const purged = await purgeInBatches(scanOf(ids(3)), 2, async (batch) => {
+    const batches: string[][] = [];
+    const purging = purgeInBatches(scanOf(ids(3)), 2, async (batch) => {
+      batches.push([...batch]);
       closed = true;
       return batch.length;
     }, () => closed);
-    expect(purged).toBe(2);
+    await expect(purging).rejects.toMatchObject({ code: 'store-closed', message: expect.stringContaining('2 instances were purged') });
+    expect(batches).toEqual([['i0', 'i1']]);
+  });
+
+  it('answers the count when the scan ends before the store closes', async () => {
+    expect(await purgeInBatches(scanOf(ids(3)), 2, async (batch) => batch.length, () => false)).toBe(3);
   });
 });

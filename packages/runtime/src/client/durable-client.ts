@@ -246,7 +246,7 @@ export interface DurableClient {
   purgeInstanceHistory(instanceId: string): Promise<PurgeResult>;
   /**
    * Deletes the terminal instances matching the filter. A purge the store's close cuts short (`Store.purgeInstances`)
-   * answers the count deleted so far.
+   * rejects with `StoreClosedError`, whose message names the count deleted before.
    */
   purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult>;
   /**

@@ -114,9 +114,9 @@ export interface Store {
 
   /**
    * Deletes the terminal instances matching the filter; returns how many. A store may purge in batches, each all or
-   * nothing; one whose `close()` begins during the purge may stop between batches and answer the count deleted so
-   * far (MongoStore does), so that closing waits for one batch, not all of them: the instances left match the filter
-   * still, and a later purge deletes them.
+   * nothing; one whose `close()` begins during the purge may stop between batches (MongoStore does), so that closing
+   * waits for one batch, not all of them, and rejects with `StoreClosedError` naming the count deleted before: the
+   * instances left match the filter still, and a purge on an open store deletes them.
    */
   purgeInstances(filter: PurgeFilter): Promise<number>;
 
