@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { purgeInBatches } from '../src/purge-in-batches.js';
-
-/** The ids a scan yields, counting how many were read from it. */
-function scanOf(ids: readonly unknown[]): AsyncIterable<unknown> & { readonly read: number } {
-  const scan = {
-    read: 0,
-    async *[Symbol.asyncIterator]() {
-      for (const id of ids) {
-        scan.read++;
-        yield id;
-      }
-    },
-  };
-  return scan;
-}
+import { countedIterable as scanOf } from './support/counted-iterable.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `i${i}`);
 
@@ -44,7 +31,7 @@ describe('the batch loop of purgeInstances', () => {
     // Not a count that looks complete: the caller learns the purge was cut short, and how far it got.
     await expect(purging).rejects.toMatchObject({ code: 'store-closed', message: expect.stringContaining('20 instances were purged') });
     expect(batches).toHaveLength(2); // the batch in flight completes; no third begins
-    expect(scan.read).toBeLessThanOrEqual(30); // the scan is not read to its end either
+    expect(scan.taken).toBeLessThanOrEqual(30); // the scan is not read to its end either
   });
 
   it('purges no short last batch once closing', async () => {

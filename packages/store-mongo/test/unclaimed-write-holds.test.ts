@@ -1,8 +1,9 @@
 import type { InstanceState, OrchestrationMessage, UnclaimedLease } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, EPOCH, messageDoc, type MessageDoc } from '../src/documents.js';
+import { encodeMessage, EPOCH, messageDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import { unclaimedWriteHolds, type TakenInstance } from '../src/unclaimed-write-holds.js';
+import { countedIterable as cursorOf } from './support/counted-iterable.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -23,20 +24,6 @@ const raised = (id: string): OrchestrationMessage => ({
 });
 /** Message documents as MongoStore writes them (the real encoder). */
 const docs = (...messages: OrchestrationMessage[]) => messages.map((m, i) => messageDoc(encodeMessage(m, MAX_PAYLOAD_BYTES, T0), i + 1));
-
-/** The documents as a cursor hands them out, counting how many were taken from it. */
-function cursorOf(list: readonly Pick<MessageDoc, 'message'>[]): AsyncIterable<Pick<MessageDoc, 'message'>> & { readonly taken: number } {
-  const cursor = {
-    taken: 0,
-    async *[Symbol.asyncIterator]() {
-      for (const doc of list) {
-        cursor.taken++;
-        yield doc;
-      }
-    },
-  };
-  return cursor;
-}
 
 describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) on MongoStore', () => {
   it('holds on a free instance at the version read whose only visible message is the start of that execution', async () => {
