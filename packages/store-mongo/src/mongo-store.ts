@@ -982,18 +982,17 @@ export class MongoStore implements Store {
     // The instance whose lease the commit releases: its own (orchestration), or one an unclaimed write takes over.
     const leased = lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
     const ids = instanceIdsOf(writeSet).sort((a, b) => Number(b === leased) - Number(a === leased));
-    const rows = new Map<string, { row: StoredRow; state: InstanceState } | undefined>();
-    const taken = new Map<string, InstanceDoc>();
+    // Each document as taken (its lease fields too: an unclaimed write's check reads them).
+    const rows = new Map<string, { row: InstanceDoc; state: InstanceState } | undefined>();
     for (const id of ids) {
       const filter: Filter<InstanceDoc> = lease?.kind === 'orchestration' && id === leased
         ? { _id: instanceKey(id), leaseToken: lease.token }
         : { _id: instanceKey(id) };
       const doc = await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
-      if (doc) taken.set(id, doc);
       rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state, doc.input) } : undefined);
     }
-    if (lease?.kind === 'unclaimed') await this.#checkUnclaimed(session, lease, taken.get(lease.instanceId), rows.get(lease.instanceId)?.state);
+    if (lease?.kind === 'unclaimed') await this.#checkUnclaimed(session, lease, rows.get(lease.instanceId));
     return rows;
   }
 
@@ -1004,11 +1003,11 @@ export class MongoStore implements Store {
    * at the writer's time, in arrival order, read only as far as the answer needs. Throws `LeaseLostError` when it
    * does not hold; nothing has been written that the transaction's abort does not undo.
    */
-  async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, doc: InstanceDoc | undefined, state: InstanceState | undefined): Promise<void> {
+  async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
     const { filter, options } = unclaimedMessagesQuery(instanceKey(lease.instanceId), lease.now);
     const cursor = this.#messages.find(filter, { ...options, session });
     try {
-      const holds = await unclaimedWriteHolds(lease, doc && state ? { doc, state } : undefined, cursor);
+      const holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, cursor);
       if (!holds) throw leaseLostError(lease);
     } finally {
       await cursor.close().catch(() => undefined);
