@@ -608,7 +608,8 @@ export class MongoStore implements Store {
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
     const released = await this.#op(`releasing the lease on ${JSON.stringify(instanceId)}`, async () =>
-      this.#release(instanceKey(instanceId), leaseToken));
+      // A missing token holds nothing: sent, the driver would make it null, the token of a free instance.
+      isLeaseToken(leaseToken) && this.#release(instanceKey(instanceId), leaseToken));
     if (released) this.#localWork.next();
   }
 
@@ -1074,7 +1075,6 @@ export class MongoStore implements Store {
    * (that write conflicts, and the transaction retries).
    */
   async #release(key: string, leaseToken: string): Promise<boolean> {
-    if (!isLeaseToken(leaseToken)) return false; // holds nothing (sent, the driver would make it null: a free lease's)
     return this.#transaction(async (session) => {
       const doc = await this.#instances.findOne({ _id: key, leaseToken }, { session, projection: { nextMessageAt: 1 } });
       if (!doc) return false;

@@ -1,4 +1,4 @@
-import { unclaimedHolds, type InstanceState, type OrchestrationMessage, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { unclaimedHolds, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
 import { decodeMessage, type InstanceDoc, type MessageDoc } from './documents.js';
 
 /** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
@@ -30,11 +30,11 @@ export async function unclaimedWriteHolds(
 ): Promise<boolean> {
   const state = taken?.state;
   const instanceLease = taken === undefined || taken.doc.leaseToken === null ? undefined : { expiresAt: taken.doc.leaseExpiresAt };
-  const messages: OrchestrationMessage[] = [];
-  if (!unclaimedHolds(lease, { state, instanceLease, messages })) return false;
+  // The rule holds for every message alone once it holds for the instance: each is asked about on its own, not again
+  // with all those before it.
+  if (!unclaimedHolds(lease, { state, instanceLease, messages: [] })) return false;
   for await (const doc of visible) {
-    messages.push(decodeMessage(doc.message));
-    if (!unclaimedHolds(lease, { state, instanceLease, messages })) return false;
+    if (!unclaimedHolds(lease, { state, instanceLease, messages: [decodeMessage(doc.message)] })) return false;
   }
   return true;
 }
