@@ -510,11 +510,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * and checkWriteLease), so a clock gone wrong fails each claim round with a logged invalid-argument instead of claiming
  * nothing in silence, and checkWriteLease refused a null lease with its typed error: 28,671 / 35,954 / 66,199 ->
  * 28,681 / 35,959 / 66,233 B (+10 / +5 / +34), budgets raised to match.
+ * The instance a commit releases then came from one store-kit rule (releasedInstanceOf) in planWriteSet and the
+ * IndexedDB and MongoDB stores, instead of the same condition written in each: 28,681 / 35,959 / 66,233 -> 28,689 /
+ * 35,950 / 66,228 B (+8 / -9 / -5), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_681 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_959 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_233 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 28_689 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_950 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_228 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 

@@ -3,7 +3,7 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, unclaimedHolds, checkWriteLease, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
+  activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
   pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -199,7 +199,7 @@ export abstract class IdbStore implements Store {
     const ids = instanceIdsOf(writeSet);
     const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       // The instance whose lease the commit releases: its own (orchestration), or an expired one an unclaimed write takes over.
-      const leasedId = lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
+      const leasedId = releasedInstanceOf(lease);
       // The reads go out together: one round trip. Where the database numbers messages, they are stored with them.
       const reads = Promise.all([
         Promise.all(ids.map((id) => rows.get(id))),

@@ -3,7 +3,7 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, checkWriteLease, commitResultOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
+  assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
@@ -981,7 +981,7 @@ export class MongoStore implements Store {
       if (!task) throw leaseLostError(lease);
     }
     // The instance whose lease the commit releases: its own (orchestration), or one an unclaimed write takes over.
-    const leased = lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
+    const leased = releasedInstanceOf(lease);
     const ids = instanceIdsOf(writeSet).sort((a, b) => Number(b === leased) - Number(a === leased));
     // Each document as taken (its lease fields too: an unclaimed write's check reads them).
     const rows = new Map<string, { row: InstanceDoc; state: InstanceState } | undefined>();

@@ -245,9 +245,22 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   const { insertMessages, insertTasks, taskLeases } = plan;
   for (let i = 0; i < insertMessages.length; i++) if (!plannedOf(plan, insertMessages[i]!.instanceId)?.lease) plan.work = true;
   if (!plan.work && taskLeases.length < insertTasks.length) plan.work = someUnleased(insertTasks, taskLeases);
-  const lease = writeSet.lease;
-  if (lease?.kind === 'orchestration' || lease?.kind === 'unclaimed') plan.released = lease.instanceId;
+  plan.released = releasedInstanceOf(writeSet.lease);
   return plan;
+}
+
+/**
+ * The instance whose lease a commit under `lease` releases: its own (`orchestration`), or an expired one an unclaimed
+ * write takes over (`unclaimed`); `undefined` for the other kinds. What {@link planWriteSet} reports as `released`,
+ * and what a store's transaction reads first.
+ *
+ * @example
+ * ```ts
+ * releasedInstanceOf({ kind: 'orchestration', instanceId: 'a', token: 't' }); // 'a'
+ * ```
+ */
+export function releasedInstanceOf(lease: WriteLease | undefined): string | undefined {
+  return lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
 }
 
 // The helpers below take the plan's arrays as arguments: a closure over them in planWriteSet made every call allocate
