@@ -92,10 +92,13 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
   const newId = () => `t-${n++}`;
 
   it('terminates a Pending instance under an unclaimed lease at the version read: the reason as output, the event appended', () => {
-    const s = state({ runtimeStatus: 'Pending', customStatus: 'kept' });
+    // The custom status a last execution left (a ContinuedAsNew instance's) is not the one not started yet: dropped,
+    // as a worker's first step drops it.
+    const s = state({ runtimeStatus: 'Pending', customStatus: 'left' });
     const decision = decideTerminate({ state: s, event: terminated, now, newId });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.state).toEqual({ ...s, runtimeStatus: 'Terminated', output: 'stop', version: 3, historyLength: 3, lastUpdatedTime: now });
+    const { customStatus: _c, ...rest } = s;
+    expect(decision.state).toEqual({ ...rest, runtimeStatus: 'Terminated', output: 'stop', version: 3, historyLength: 3, lastUpdatedTime: now });
     const marker = { eventId: -1, timestamp: now.toISOString() };
     expect(decision.writeSet).toEqual({
       lease: { kind: 'unclaimed', instanceId: 'instance-1', executionId: 'execution-1', version: 2, now },
@@ -238,7 +241,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       // Nothing appended (a history ahead of the start would have a worker defer the start behind it): the suspend's
       // time, its reason and the status it came from are held back in the state.
       const held: InstanceState = {
-        ...s, runtimeStatus: 'Suspended', heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus },
+        ...s, runtimeStatus: 'Suspended', heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, commands: [suspended] },
         lastUpdatedTime: now, version: s.version + 1,
       };
       expect(decision.writeSet).toEqual({ lease: lease(s), requests: [{ type: 'replaceState', state: held }] });
@@ -282,7 +285,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       // The status before the suspend (a ContinuedAsNew instance is not shown as one nobody started), the resume held
       // after the suspend, with its time and reason.
       const resumedState: InstanceState = {
-        ...before, heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed },
+        ...before, heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed, commands: [suspended, resumed] },
         lastUpdatedTime: now, version: s.version + 1,
       };
       expect(decision.writeSet).toEqual({ lease: lease(s), requests: [{ type: 'replaceState', state: resumedState }] });
@@ -302,45 +305,109 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       // The history replays to the status written.
       expect(append.events.reduce(applyEvent, before).runtimeStatus).toBe('Running');
     }
-    // Suspended with no held suspend (stored by an earlier version): Pending, as that version resumed it.
+    // Suspended with no held suspend (stored by an earlier version): Pending, as that version resumed it, its suspend
+    // (stamped with the state's last change) held with the resume.
     const legacy = waiting({ runtimeStatus: 'Suspended' });
+    const legacySuspend = { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString() };
     expect(decideResume({ state: legacy, event: resumed, now, newId })).toMatchObject({
-      kind: 'commit', state: { ...legacy, runtimeStatus: 'Pending', lastUpdatedTime: now, version: legacy.version + 1 },
+      kind: 'commit',
+      state: { ...legacy, runtimeStatus: 'Pending', lastUpdatedTime: now, version: legacy.version + 1, heldSuspend: { resumeTo: 'Pending', commands: [legacySuspend, resumed] } },
     });
-    // Not Suspended: nothing to resume, and no message queued that would hold every later direct command back; the
-    // status stays.
+    // Not Suspended: nothing to resume, the status stays, and no message is queued that would hold every later direct
+    // command back; an execution not started yet holds the resume, for its start to record it as it records the message.
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running'] as const) {
       const same = waiting({ runtimeStatus });
+      const next = { ...same, lastUpdatedTime: now, version: same.version + 1, ...(runtimeStatus === 'Running' ? {} : { heldSuspend: { resumeTo: runtimeStatus, commands: [resumed] } }) };
       expect(decideResume({ state: same, event: resumed, now, newId }), runtimeStatus).toEqual({
-        kind: 'commit', state: { ...same, lastUpdatedTime: now, version: same.version + 1 },
-        writeSet: { lease: lease(same), requests: [{ type: 'replaceState', state: { ...same, lastUpdatedTime: now, version: same.version + 1 } }] },
+        kind: 'commit', state: next, writeSet: { lease: lease(same), requests: [{ type: 'replaceState', state: next }] },
       });
     }
     expect(decideResume({ state: waiting({ runtimeStatus: 'Terminated' }), event: resumed, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('holds only the latest suspend after a suspend and a resume before the start: the start records it alone and stays suspended', () => {
+  it('records every suspend and resume committed before the start ahead of it, in order, as it records them when they reach it as messages', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
     };
-    const again = { ...suspended, timestamp: new Date(now.getTime() + 2000).toISOString(), reason: 'hold again' };
-    let s = waiting({ runtimeStatus: 'Pending' });
+    const at = (ms: number) => new Date(now.getTime() + ms).toISOString();
+    const later = new Date(now.getTime() + 60_000);
+    /** The first step's events and state when the worker claims `messages`, from `s`. */
+    const firstStep = (s: InstanceState, messages: OrchestrationMessage[]) => {
+      const first = decideStep(input(s, messages, { now: later }));
+      if (first.kind !== 'commit') throw new Error('expected a commit');
+      const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
+      if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+      return { events: append.events, state: first.state, tasks: first.writeSet.requests.filter((r) => r.type === 'insertTask').length };
+    };
+    const sequences = {
+      'suspend, resume, suspend': [suspended, { ...resumed, timestamp: at(1000) }, { ...suspended, timestamp: at(2000), reason: 'hold again' }],
+      'suspend, suspend, resume': [suspended, { ...suspended, timestamp: at(1000), reason: 'retry' }, { ...resumed, timestamp: at(2000) }],
+      'resume alone, then suspend, resume, resume': [
+        resumed, { ...suspended, timestamp: at(1000) }, { ...resumed, timestamp: at(2000) }, { ...resumed, timestamp: at(3000), reason: 'retry' },
+      ],
+    } as const;
+    for (const [what, commands] of Object.entries(sequences)) {
+      // Held: each command committed by a client while no worker runs.
+      let s = waiting({ runtimeStatus: 'Pending' });
+      for (const command of commands) {
+        const decision = command.type === 'ExecutionSuspended'
+          ? decideSuspend({ state: s, event: command, now, newId })
+          : decideResume({ state: s, event: command, now, newId });
+        if (decision.kind !== 'commit') throw new Error('expected a commit');
+        s = decision.state;
+      }
+      const held = firstStep(s, [start]);
+      // Queued: the same commands reach the worker as messages, with the start.
+      const queued = firstStep(waiting({ runtimeStatus: 'Pending' }), [start, ...commands.map((event, i) => ({ id: `c${i}`, instanceId: 'instance-1', event }))]);
+      expect(held.events, what).toEqual(queued.events);
+      expect(held.events.slice(1, 1 + commands.length), what).toEqual(commands);
+      expect(held.events[1 + commands.length], what).toEqual(start.event);
+      // The same state (a version apart: the held commands were commits of their own).
+      expect(held.state, what).toEqual({ ...queued.state, version: held.state.version });
+      expect(held.state, what).not.toHaveProperty('heldSuspend');
+      // The last command decides: a suspend leaves the execution suspended, its code not run.
+      const suspendedAtLast = commands.at(-1)!.type === 'ExecutionSuspended';
+      expect(held.state.runtimeStatus, what).toBe(suspendedAtLast ? 'Suspended' : 'Running');
+      expect(held.tasks, what).toBe(suspendedAtLast ? 0 : 1);
+    }
+  });
+
+  it('records the held commands ahead of a terminate decided before the start, as a worker that takes the start and the terminate does', () => {
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
+    };
+    const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString(), reason: 'stop' };
+    const again = { ...suspended, reason: 'hold again' };
+    // A ContinuedAsNew instance keeps the custom status its last execution set until the next one starts.
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+    let s = waiting({ runtimeStatus });
     for (const [decide, event] of [[decideSuspend, suspended], [decideResume, resumed], [decideSuspend, again]] as const) {
       const decision = (decide as typeof decideSuspend)({ state: s, event: event as typeof suspended, now, newId });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
       s = decision.state;
     }
-    expect(s).toMatchObject({ runtimeStatus: 'Suspended', heldSuspend: { timestamp: again.timestamp, reason: 'hold again', resumeTo: 'Pending' } });
-    expect(s.heldSuspend).not.toHaveProperty('resumed');
-    const first = decideStep(input(s, [start], { now: new Date(now.getTime() + 60_000) }));
-    if (first.kind !== 'commit') throw new Error('expected a commit');
-    const append = first.writeSet.requests.find((r) => r.type === 'appendHistory');
+    const direct = decideTerminate({ state: s, event: terminated, now, newId });
+    if (direct.kind !== 'commit') throw new Error('expected a commit');
+    const append = direct.writeSet.requests.find((r) => r.type === 'appendHistory');
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
-    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionSuspended', 'ExecutionStarted', 'OrchestratorCompleted']);
-    expect(append.events[1]).toEqual(again);
-    expect(first.state.runtimeStatus).toBe('Suspended');
-    expect(first.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
+    expect(append.events).toEqual([
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: now.toISOString() }, suspended, resumed, again, terminated,
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: now.toISOString() },
+    ]);
+    // A worker that takes the start with the terminate records the same commands ahead of the termination (and the
+    // start with them, which reaches the direct write's instance later, recorded and ignored), and ends the same way.
+    const step = decideStep(input(s, [start, { id: 'terminate', instanceId: 'instance-1', event: terminated }], { now }));
+    if (step.kind !== 'commit') throw new Error('expected a commit');
+    const stepAppend = step.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (stepAppend?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(stepAppend.events.slice(1).filter((e) => e.type !== 'ExecutionStarted')).toEqual(append.events.slice(1));
+    const { version: _v, lastUpdatedTime: _t, historyLength: _l, ...directState } = direct.state;
+    expect(step.state).toEqual({ ...directState, version: step.state.version, lastUpdatedTime: step.state.lastUpdatedTime, historyLength: step.state.historyLength });
+    expect(direct.state).not.toHaveProperty('heldSuspend');
+    expect(direct.state).not.toHaveProperty('customStatus');
+    }
   });
 
   it('records the held suspend and resume ahead of the start when the store refuses that first step for good (decideRefusedStep), as decideStep does', () => {
@@ -375,7 +442,8 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString(), reason: 'stop' };
     const decision = decideTerminate({ state: s, event: terminated, now, newId });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 3 });
+    // Suspended by a state an earlier version stored (no held suspend): that suspend recorded ahead of the termination.
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 4 });
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: now.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
@@ -469,7 +537,7 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const raised = event({ type: 'EventRaised', eventId: -1, timestamp: at(1).toISOString(), name: 'go' }, 'go');
     const suspend = event({ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString(), reason: 'hold' }, 'suspend');
     const first = commit(state({ historyLength: history.length }), [raised, suspend], history, at(2));
-    expect(first.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew' });
+    expect(first.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', commands: [suspend.event] });
     const start = first.sent.find((m) => m.event.type === 'ExecutionStarted')!;
     const second = commit(first.state, [start], first.history, at(3));
     expect(second.history.find((e) => e.type === 'ExecutionSuspended')).toEqual(suspend.event);
@@ -479,7 +547,7 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const resumed = decideResume({ state: first.state, event: resumeEvent, now: at(3), newId: () => 'x' });
     if (resumed.kind !== 'commit') throw new Error('expected a commit');
     expect(resumed.state.runtimeStatus).toBe('ContinuedAsNew');
-    expect(resumed.state.heldSuspend).toEqual({ ...first.state.heldSuspend, resumed: resumeEvent });
+    expect(resumed.state.heldSuspend).toEqual({ ...first.state.heldSuspend, resumed: resumeEvent, commands: [suspend.event, resumeEvent] });
     const next = commit(resumed.state, [start], [], at(4));
     expect(next.tasks).toBe(1);
     expect(next.history.slice(1, 4)).toEqual([suspend.event, resumeEvent, start.event]);
@@ -488,7 +556,9 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const resume = event({ type: 'ExecutionResumed', eventId: -1, timestamp: at(1).toISOString(), reason: 'go on' }, 'resume');
     const both = commit(state({ historyLength: history.length }), [raised, suspend, resume], history, at(2));
     expect(both.state.runtimeStatus).toBe('ContinuedAsNew');
-    expect(both.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', resumed: resume.event });
+    expect(both.state.heldSuspend).toEqual({
+      timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', resumed: resume.event, commands: [suspend.event, resume.event],
+    });
     const bothNext = commit(both.state, [both.sent.find((m) => m.event.type === 'ExecutionStarted')!], both.history, at(3));
     expect(bothNext.tasks).toBe(1);
     expect(bothNext.history.slice(1, 3)).toEqual([suspend.event, resume.event]);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { rewindHistory } from '../src/engine/rewind-history.js';
-import { applyEvent } from '../src/engine/apply-event.js';
+import { applyEvent, heldCommands } from '../src/engine/apply-event.js';
 import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
@@ -488,32 +488,40 @@ describe('applyEvent', () => {
     expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 'r' });
   });
 
-  it('holds back a suspend of an execution not started yet and gives the status it had back on a resume before the start', () => {
+  it('holds back every suspend and resume of an execution not started yet, in order, and gives the status it had back on a resume', () => {
+    type Command = Partial<HistoryEvent> & { type: 'ExecutionSuspended' | 'ExecutionResumed' };
+    const command = (e: Command) => ev(e) as HistoryEvent & { type: Command['type'] };
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
       const before: InstanceState = { ...base, runtimeStatus };
-      const held = applyEvent(before, ev({ type: 'ExecutionSuspended', reason: 'hold' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
-      expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus } });
-      // A repeated suspend holds its own time and reason (Durable Functions records each), and the status before the
-      // first: a resume still gives that back.
+      const hold = command({ type: 'ExecutionSuspended', reason: 'hold' });
+      const held = applyEvent(before, hold);
+      expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus, commands: [hold] } });
+      // A repeated suspend is held after the first (Durable Functions records each command), with the status before
+      // the first: a resume still gives that back. The latest suspend's time and reason stand beside the commands, for
+      // a worker of an earlier version.
       const later = '2026-01-01T00:00:05.000Z';
-      const again = applyEvent(held, ev({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
-      expect(again).toEqual({ ...held, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus } });
-      expect(applyEvent(held, ev({ type: 'ExecutionSuspended', timestamp: later })).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus });
-      // A resume before the start gives the status back and is held after the latest suspend, with its own time and
-      // reason, for the start's step to record both; a suspend after it holds itself alone.
-      const resumedAt = '2026-01-01T00:00:09.000Z';
-      const resume = ev({ type: 'ExecutionResumed', timestamp: resumedAt, reason: 'go' } as Partial<HistoryEvent> & { type: 'ExecutionResumed' });
-      const resumed = applyEvent(again, resume);
-      expect(resumed).toEqual({ ...before, heldSuspend: { ...again.heldSuspend, resumed: resume } });
-      expect(applyEvent(held, ev({ type: 'ExecutionResumed' }))).toEqual({ ...before, heldSuspend: { ...held.heldSuspend, resumed: ev({ type: 'ExecutionResumed' }) } });
-      expect(applyEvent(resumed, ev({ type: 'ExecutionResumed' }))).toBe(resumed);
-      expect(applyEvent(resumed, ev({ type: 'ExecutionSuspended', reason: 'third' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' })))
-        .toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'third', resumeTo: runtimeStatus } });
+      const again = command({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' });
+      const twice = applyEvent(held, again);
+      expect(twice).toEqual({ ...held, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus, commands: [hold, again] } });
+      const bare = command({ type: 'ExecutionSuspended', timestamp: later });
+      expect(applyEvent(held, bare).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus, commands: [hold, bare] });
+      // A resume gives the status back and is held after them; so is a resume with nothing suspended (an HTTP retry),
+      // and a suspend after those.
+      const resume = command({ type: 'ExecutionResumed', timestamp: '2026-01-01T00:00:09.000Z', reason: 'go' });
+      const resumed = applyEvent(twice, resume);
+      expect(resumed).toEqual({ ...before, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus, resumed: resume, commands: [hold, again, resume] } });
+      const retry = command({ type: 'ExecutionResumed', reason: 'retry' });
+      const retried = applyEvent(resumed, retry);
+      expect(retried).toEqual({ ...resumed, heldSuspend: { ...resumed.heldSuspend, commands: [hold, again, resume, retry] } });
+      const third = command({ type: 'ExecutionSuspended', reason: 'third' });
+      expect(applyEvent(retried, third)).toEqual({
+        ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'third', resumeTo: runtimeStatus, commands: [hold, again, resume, retry, third] },
+      });
       for (const end of [
         ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }),
         ev({ type: 'ExecutionTerminated' }),
-      ]) expect(applyEvent(resumed, end)).not.toHaveProperty('heldSuspend');
-      // Started while suspended: it stays Suspended and lets the held suspend go (recorded ahead of the start by then);
+      ]) expect(applyEvent(retried, end)).not.toHaveProperty('heldSuspend');
+      // Started while suspended: it stays Suspended and lets the held commands go (recorded ahead of the start by then);
       // so does a terminate before the start.
       const started = applyEvent(held, ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }));
       expect(started.runtimeStatus).toBe('Suspended');
@@ -522,10 +530,27 @@ describe('applyEvent', () => {
       const terminated = applyEvent(held, ev({ type: 'ExecutionTerminated', reason: 'x' } as Partial<HistoryEvent> & { type: 'ExecutionTerminated' }));
       expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'x' });
       expect(terminated).not.toHaveProperty('heldSuspend');
+      // A resume alone is held too, the status kept.
+      const lone = command({ type: 'ExecutionResumed' });
+      expect(applyEvent(before, lone)).toEqual({ ...before, heldSuspend: { resumeTo: runtimeStatus, commands: [lone] } });
     }
-    // A suspend with no reason holds none; a started execution's suspend holds nothing back.
-    expect(applyEvent(base, ev({ type: 'ExecutionSuspended' })).heldSuspend).toEqual({ timestamp: T0.toISOString(), resumeTo: 'Pending' });
+    // A started execution holds nothing back: its commands are in its history.
     expect(applyEvent({ ...base, runtimeStatus: 'Running' }, ev({ type: 'ExecutionSuspended' }))).not.toHaveProperty('heldSuspend');
+    const running: InstanceState = { ...base, runtimeStatus: 'Running', historyLength: 3 };
+    expect(applyEvent(running, ev({ type: 'ExecutionResumed' }))).toBe(running);
+    // Nor does a resume in the step that continues a started execution as new (its history has it).
+    const continued: InstanceState = { ...base, runtimeStatus: 'ContinuedAsNew', historyLength: 3 };
+    expect(applyEvent(continued, ev({ type: 'ExecutionResumed' }))).toBe(continued);
+  });
+
+  it('reads the suspend and resume an earlier version held (no commands) as the first commands', () => {
+    const suspend = { type: 'ExecutionSuspended' as const, eventId: -1, timestamp: T0.toISOString(), reason: 'old' };
+    const resume = { type: 'ExecutionResumed' as const, eventId: -1, timestamp: '2026-01-01T00:00:01.000Z' };
+    const stored: InstanceState = { ...base, heldSuspend: { timestamp: suspend.timestamp, reason: 'old', resumeTo: 'Pending', resumed: resume } };
+    expect(heldCommands(stored)).toEqual([suspend, resume]);
+    expect(heldCommands({ ...stored, runtimeStatus: 'Suspended', heldSuspend: { timestamp: suspend.timestamp, reason: 'old', resumeTo: 'Pending' } })).toEqual([suspend]);
+    const next = ev({ type: 'ExecutionSuspended', reason: 'new' });
+    expect(heldCommands(applyEvent(stored, next))).toEqual([suspend, resume, next]);
   });
 
   it('gives a resume before the start the status the instance had, not the one a held suspend left behind kept', () => {
@@ -536,7 +561,8 @@ describe('applyEvent', () => {
     };
     const later = '2026-01-01T00:00:05.000Z';
     const suspended = applyEvent(left, ev({ type: 'ExecutionSuspended', timestamp: later, reason: 'new' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
-    expect(suspended).toEqual({ ...left, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'new', resumeTo: 'ContinuedAsNew' } });
+    const suspend = { type: 'ExecutionSuspended', eventId: -1, timestamp: later, reason: 'new' };
+    expect(suspended).toEqual({ ...left, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'new', resumeTo: 'ContinuedAsNew', commands: [suspend] } });
     expect(applyEvent(suspended, ev({ type: 'ExecutionResumed', timestamp: later })).runtimeStatus).toBe('ContinuedAsNew');
   });
 

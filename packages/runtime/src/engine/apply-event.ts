@@ -1,16 +1,17 @@
-import { assertNever, type HistoryEvent } from '../model/history-event.js';
-import { isTerminalStatus, type InstanceState, type Mutable } from '../model/instance-status.js';
+import { assertNever, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
+import { isoTime } from '../model/iso-time.js';
+import { isTerminalStatus, type HeldCommand, type HeldSuspend, type InstanceState, type Mutable } from '../model/instance-status.js';
 
 /**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
  * through here (worker commits, the client's direct commands, tests, store helpers), so the rules live in one place:
- * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. A suspend of an
- * execution not started yet (Pending, ContinuedAsNew) is held back in `heldSuspend` (its time, its reason and the
- * status before it), and a resume before the start gives that status back and is held with it (its time and reason),
- * so that the worker that takes the start records both ahead of it, as it records a suspend alone; an
- * ExecutionStarted leaves a Suspended instance Suspended (the execution starts suspended, decideStep having recorded
- * the held suspend ahead of it) and lets what is held go, as a termination or a completion of the execution not
- * started does; the OrchestratorStarted of a step of a started execution lets go one left behind.
+ * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. Every suspend and
+ * resume of an execution not started yet (Pending, ContinuedAsNew) is held back in `heldSuspend`, in order, with the
+ * status before the first suspend, which a resume gives back, so that the worker that takes the start records each
+ * ahead of it ({@link heldCommands}), as it records them when they reach it as messages; an ExecutionStarted leaves a
+ * Suspended instance Suspended (the execution starts suspended, decideStep having recorded the held commands ahead of
+ * it) and lets what is held go, as a termination or a completion of the execution not started does; the
+ * OrchestratorStarted of a step of a started execution lets go one left behind.
  *
  * `version`, `historyLength` and `lastUpdatedTime` are bookkeeping the caller sets for the whole commit.
  */
@@ -50,27 +51,36 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       return next;
     }
     case 'ExecutionSuspended': {
-      // A repeated suspend before the start holds the latest time and reason (Durable Functions records each suspend),
-      // and the status before the first; a suspend after a resume before the start, the latest suspend alone. Only a
-      // Suspended state's held suspend is in force: one a worker of an earlier version kept through a start and a
-      // continueAsNew (it copied the field) is no status to give back.
-      const resumeTo = (state.runtimeStatus === 'Suspended' && state.heldSuspend?.resumeTo) || state.runtimeStatus;
+      // Not started (the status before it, or the one the held commands give back, is Pending or ContinuedAsNew):
+      // nothing of the execution is in its history yet, so the suspend waits in the state after those before it.
+      const held = heldOf(state);
+      const resumeTo = held ? held.resumeTo : state.runtimeStatus;
       if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
         return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
       }
-      // Not started: nothing of the execution is in its history yet, so the suspend waits in the state.
       const { timestamp, reason } = event;
-      const heldSuspend = reason === undefined ? { timestamp, resumeTo } : { timestamp, reason, resumeTo };
+      const commands = held ? [...heldCommandsOf(held), event] : [event];
+      const heldSuspend: HeldSuspend = reason === undefined ? { timestamp, resumeTo, commands } : { timestamp, reason, resumeTo, commands };
       return { ...state, runtimeStatus: 'Suspended', heldSuspend };
     }
     case 'ExecutionResumed': {
-      if (state.runtimeStatus !== 'Suspended') return state;
-      const { heldSuspend, ...rest } = state;
-      if (!heldSuspend) return { ...rest, runtimeStatus: 'Running' };
-      // Before the start: the status before the suspend comes back, and the suspend stays held with this resume, for
-      // the start's step to record both (Durable Functions records each command). A suspend after it, still before the
-      // start, holds that latest suspend alone (above): the earlier suspend and this resume are not recorded.
-      return { ...rest, runtimeStatus: heldSuspend.resumeTo, heldSuspend: { ...heldSuspend, resumed: event } };
+      const held = heldOf(state);
+      // Before the start: held after the commands before it, and the status before the suspend comes back (a resume
+      // of one not suspended changes nothing but is recorded, as its message would be). A resume in the step that
+      // continues a started execution as new, with nothing held, belongs to that execution's history alone.
+      if (held) {
+        const commands = [...heldCommandsOf(held), event];
+        return state.runtimeStatus === 'Suspended'
+          ? { ...state, runtimeStatus: held.resumeTo, heldSuspend: { ...held, resumed: event, commands } }
+          : { ...state, heldSuspend: { ...held, commands } };
+      }
+      const status = state.runtimeStatus;
+      if (status === 'Suspended') {
+        const { heldSuspend: _h, ...rest } = state;
+        return { ...rest, runtimeStatus: 'Running' };
+      }
+      if ((status !== 'Pending' && status !== 'ContinuedAsNew') || state.historyLength > 0) return state;
+      return { ...state, heldSuspend: { resumeTo: status, commands: [event] } };
     }
     case 'ExecutionRewound': {
       if (state.runtimeStatus !== 'Failed') return state;
@@ -107,4 +117,41 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     default:
       return assertNever(event);
   }
+}
+
+/**
+ * The suspends and resumes an execution not started yet holds (`heldSuspend`), in order: what the step that takes its
+ * start records ahead of it, and a terminate decided before that ahead of the termination. Empty for a started
+ * execution and one that holds none. A Suspended state stored before `heldSuspend` existed holds its suspend with the
+ * state's last change (the suspend's commit) as its time, and no reason.
+ */
+export function heldCommands(state: InstanceState): readonly HeldCommand[] {
+  if (state.historyLength > 0) return NONE;
+  const held = heldOf(state);
+  if (held) return heldCommandsOf(held);
+  if (state.runtimeStatus !== 'Suspended') return NONE;
+  return [{ type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(state.lastUpdatedTime) }];
+}
+
+const NONE: readonly HeldCommand[] = Object.freeze([]);
+
+/**
+ * The commands an instance holds, when they are in force: it shows Suspended (the latest held suspend), or the status
+ * they give back (held resumes). One a worker of an earlier version kept through a start and a continueAsNew (it
+ * copied the field) holds a suspend but shows another status: it is no command of this execution.
+ */
+function heldOf(state: InstanceState): HeldSuspend | undefined {
+  const held = state.heldSuspend;
+  if (held === undefined) return undefined;
+  if (state.runtimeStatus === 'Suspended') return held;
+  return held.resumeTo === state.runtimeStatus && (held.commands !== undefined || held.resumed !== undefined) ? held : undefined;
+}
+
+/** The commands of `held`; for one an earlier version stored, its suspend and the resume after it. */
+function heldCommandsOf(held: HeldSuspend): readonly HeldCommand[] {
+  if (held.commands) return held.commands;
+  const suspended: ExecutionSuspendedEvent = {
+    type: 'ExecutionSuspended', eventId: -1, timestamp: held.timestamp!, ...(held.reason === undefined ? {} : { reason: held.reason }),
+  };
+  return held.resumed ? [suspended, held.resumed] : [suspended];
 }

@@ -7,7 +7,7 @@ import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import { applyEvent } from './apply-event.js';
+import { applyEvent, heldCommands } from './apply-event.js';
 import {
   parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
@@ -161,21 +161,21 @@ interface StepEvents {
  * The one reading of a step's claimed messages, for every step decision ({@link decideStep},
  * {@link decideActivityStep}, {@link decideRefusedStep}): results of another execution (`continueAsNew`, restart) are
  * dropped ({@link isStaleResult}); the rest give the step's events, in an array of their exact size (a push into an
- * empty array reserves room for 16), after the suspend and resume an execution not started yet holds in its state
- * ({@link heldCommands}) and with its suspends and resumes ahead of its start ({@link commandsFirst}); a rewind (an `ExecutionRewound` reaching a Failed
- * instance) or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
+ * empty array reserves room for 16), after the suspends and resumes an execution not started yet holds in its state
+ * (`heldCommands`) and with its suspends and resumes ahead of its start ({@link commandsFirst}); a rewind (an
+ * `ExecutionRewound` reaching a Failed instance) or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
  * of the current execution reaching a terminal instance is one the instance never ran (a top-level instance a client
  * terminated directly, `decideTerminate`, which leaves sub-orchestrations with no history to a worker): recorded and
  * ignored.
  */
 function stepEvents(state: InstanceState, messages: readonly OrchestrationMessage[]): StepEvents {
-  // An execution suspended before it started (a client's suspend of a Pending or ContinuedAsNew instance, or a
-  // continueAsNew and a suspend in one step) starts suspended: its first step records the suspend held back in the
-  // state (`heldSuspend`) ahead of its start, which the execution then keeps until a resume, as any event that reaches
-  // it while suspended. One resumed before it started records that resume after the suspend, and starts as any start
-  // does. (A Suspended instance is never ignored: it is not terminal; nor is one holding a resume.)
+  // The suspends and resumes a client committed before the execution started (of a Pending or ContinuedAsNew
+  // instance, or a continueAsNew and a suspend in one step), held back in the state (`heldSuspend`), each go ahead of
+  // its start, in order, as when they reach a worker as messages: one whose latest suspend is not resumed starts
+  // suspended, and keeps what reaches it until a resume. (A Suspended instance is never ignored: it is not terminal;
+  // nor is one holding a resume.)
   const notStarted = state.historyLength === 0;
-  const lead = notStarted && (state.runtimeStatus === 'Suspended' || state.heldSuspend?.resumed) ? heldCommands(state) : NO_HISTORY;
+  const lead = heldCommands(state);
   let rewound: ExecutionRewoundEvent | undefined;
   let restarted = false;
   let current = 0;
@@ -606,9 +606,9 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
  * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution
  * started gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone
- * (`unclaimedStatus`), the resume held with the suspend for the worker that takes the start to record both;
- * one not started and not Suspended (nothing to resume) keeps its status, only `version` and the time moving, and no
- * message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
+ * (`unclaimedStatus`), the resume held after the commands before it for the worker that takes the start to record
+ * them all; one not started and not Suspended (nothing to resume) keeps its status, the resume held all the same, and
+ * no message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
  * history, which the resume runs the orchestrator on; a terminal one, refused by the message's condition. A message
  * committed before the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is
  * still queued: the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
@@ -619,30 +619,16 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
   if (!started(state)) {
     if (isTerminalStatus(state.runtimeStatus)) return SEND;
     // Suspended: the status before the suspend (`applyEvent`, from the held suspend); a state stored before
-    // `heldSuspend` existed has none and becomes Pending, as it did then. Not Suspended: nothing to resume, the status
-    // kept, and nothing is queued (a message would hold back every later direct command).
-    const legacy = state.runtimeStatus === 'Suspended' && !state.heldSuspend;
-    return unclaimedStatus(input, legacy ? { ...state, runtimeStatus: 'Pending' } : applyEvent(state, input.event));
+    // `heldSuspend` existed has none and becomes Pending, as it did then, its suspend held with the resume. Not
+    // Suspended: nothing to resume, the status kept, the resume held all the same (recorded ahead of the start, as its
+    // message would be), and nothing is queued (a message would hold back every later direct command).
+    if (state.runtimeStatus !== 'Suspended' || state.heldSuspend) return unclaimedStatus(input, applyEvent(state, input.event));
+    return unclaimedStatus(input, { ...state, runtimeStatus: 'Pending', heldSuspend: { resumeTo: 'Pending', commands: [...heldCommands(state), input.event] } });
   }
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
   return suspendedWithNothingDeferred(history, state.historyLength) ? unclaimedStep(input, false, undefined) : SEND;
-}
-
-/**
- * The commands the first step of an execution suspended before it started records ahead of its start: the
- * ExecutionSuspended with the held suspend's time and reason (`heldSuspend`, see `applyEvent`), then the
- * ExecutionResumed of a resume held after it, if any. A state stored before that field existed has none: its suspend
- * is stamped with the state's last change (the suspend's commit), with no reason.
- */
-function heldCommands(state: InstanceState): HistoryEvent[] {
-  const held = state.heldSuspend;
-  const suspended: ExecutionSuspendedEvent = {
-    type: 'ExecutionSuspended', eventId: -1, timestamp: held ? held.timestamp : isoTime(state.lastUpdatedTime),
-    ...(held?.reason === undefined ? {} : { reason: held.reason }),
-  };
-  return held?.resumed ? [suspended, held.resumed] : [suspended];
 }
 
 /**
@@ -686,12 +672,12 @@ function started(state: InstanceState): boolean {
  * A suspend or resume of an execution not started yet (its ExecutionStarted queued: a Pending instance, or one that
  * continued as new), decided without a lease: only its state changes (to `changed`, the command folded in by
  * `applyEvent`), `version` grows by one, and nothing is appended (a history ahead of the start would have a worker
- * defer the start behind it and take the execution for started). A suspend is held back in the state (`heldSuspend`:
- * its time, reason and the status before it); a worker that then claims the start of that Suspended execution starts
- * it suspended (decideStep records the held suspend ahead of the start), so none of its code runs before a resume. A
- * resume before any worker came gives the instance back the status it had (Pending, or ContinuedAsNew: the next
- * execution has not started, as before the suspend) and is held after the suspend, and its start runs as any start
- * does, recording both ahead of it. A resume of one that is not Suspended keeps its status.
+ * defer the start behind it and take the execution for started). Each command is held back in the state, after those
+ * before it (`heldSuspend`, with the status before the first suspend); a worker that then claims the start of a
+ * Suspended execution starts it suspended (decideStep records the held commands ahead of the start), so none of its
+ * code runs before a resume. A resume before any worker came gives the instance back the status it had (Pending, or
+ * ContinuedAsNew: the next execution has not started, as before the suspend), and its start runs as any start does,
+ * recording the commands ahead of it. A resume of one that is not Suspended keeps its status.
  */
 function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, changed: InstanceState): DirectDecision {
   const { state, now } = input;
@@ -703,15 +689,19 @@ function unclaimedStatus(input: { readonly state: InstanceState; readonly now: D
 /**
  * The commit of one client command's event (`input.event`) decided without a lease: decideStep's own write set
  * builder over the step a worker would commit for it, the event between step markers, under an `unclaimed` lease at
- * the version and execution read.
+ * the version and execution read. A terminate of an execution not started yet records the suspends and resumes it
+ * holds (`heldCommands`, the rule a worker's step reads) ahead of the termination, as a worker that takes both its
+ * start and the terminate records them.
  */
 function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, parent: ParentLink | undefined): DirectDecision {
   const { state, now } = input;
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
-  const { started, completed } = stepMarkers(isoTime(now));
+  const markers = stepMarkers(isoTime(now));
   const step: StepResult = {
-    newEvents: [started, input.event, completed], actions: [], customStatus: state.customStatus as JsonValue | undefined, isFinished,
+    newEvents: [markers.started, ...heldCommands(state), input.event, markers.completed], actions: [],
+    // An execution not started yet has no custom status of its own (a worker's first step drops the last execution's).
+    customStatus: started(state) ? state.customStatus as JsonValue | undefined : undefined, isFinished,
   };
   return {
     kind: 'commit',

@@ -1,4 +1,4 @@
-import type { ExecutionResumedEvent, HistoryEvent } from './history-event.js';
+import type { ExecutionResumedEvent, ExecutionSuspendedEvent, HistoryEvent } from './history-event.js';
 
 /**
  * The runtime status of an orchestration instance, as in Durable Functions.
@@ -92,32 +92,38 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    */
   readonly version: number;
   /**
-   * A suspend committed before the current execution started (its start still queued), and the resume after it if
-   * any, held back until a worker takes that start; absent otherwise. Set and cleared by `applyEvent` only (see
-   * {@link HeldSuspend}).
+   * The suspends and resumes committed before the current execution started (its start still queued), held back until
+   * a worker takes that start; absent otherwise. Set and cleared by `applyEvent` only (see {@link HeldSuspend}).
    */
   readonly heldSuspend?: HeldSuspend;
 }
 
+/** A client's suspend or resume, as a history event. */
+export type HeldCommand = ExecutionSuspendedEvent | ExecutionResumedEvent;
+
 /**
- * A suspend of an execution not started yet (a Pending instance, or a ContinuedAsNew one whose next start is queued),
- * held back in the instance's state: nothing of that execution is in its history yet, and a suspend recorded ahead of
- * its start would have a worker take the execution for started. The worker that takes the start records it then,
- * ahead of the start, with this time and reason (Durable Functions records them on the ExecutionSuspended event). A
- * resume before that gives the instance back the status it had and is held too (`resumed`): the worker records it
- * after the suspend, so the history shows both commands, as when both reach it as messages. Plain JSON.
+ * The suspends and resumes of an execution not started yet (a Pending instance, or a ContinuedAsNew one whose next
+ * start is queued), held back in the instance's state: nothing of that execution is in its history yet, and a command
+ * recorded ahead of its start would have a worker take the execution for started. The worker that takes the start
+ * records every one of them ahead of it, in order, each its own event with its time and reason, as it records them
+ * when they reach it as messages (Durable Functions records each command's message); a terminate decided before that
+ * records them ahead of the termination. The instance shows Suspended while the latest suspend is not resumed, and
+ * `resumeTo` otherwise. Plain JSON.
  */
 export interface HeldSuspend {
-  /** When the suspend was committed (the latest, when repeated), as a history event's timestamp (ISO 8601). */
-  readonly timestamp: string;
-  /** The reason given to `suspend` (the latest, when repeated). */
-  readonly reason?: string;
-  /** The status before the (first) suspend, which a resume before the start gives back. */
+  /** The status before the first suspend, which a resume before the start gives back. */
   readonly resumeTo: 'Pending' | 'ContinuedAsNew';
   /**
-   * The resume that came after the suspend (the instance shows `resumeTo` again): the ExecutionResumed event the
-   * worker records, with its time and reason. Absent while the suspend is in force (the instance shows Suspended).
+   * Every suspend and resume held, in the order committed. Absent in a state an earlier version stored: its commands
+   * are the suspend described by `timestamp` and `reason`, then `resumed` if any (see `heldCommands`).
    */
+  readonly commands?: readonly HeldCommand[];
+  /**
+   * The latest suspend's time and reason, and the resume after it: what a worker of an earlier version (a tab not
+   * reloaded yet, on a shared IndexedDB) reads and records. `timestamp` is absent when only resumes are held.
+   */
+  readonly timestamp?: string;
+  readonly reason?: string;
   readonly resumed?: ExecutionResumedEvent;
 }
 

@@ -1070,6 +1070,54 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.waitForCompletion('ps', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'kept' });
       });
 
+      it('records every suspend and resume of an instance nobody has started yet, in order, whether the client terminates it at once or a worker does', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        const client = createClient({ store: opened });
+        const commands = async (id: string) => {
+          await client.startNew('AwaitGo', { instanceId: id });
+          await client.suspend(id, 'hold');
+          await client.resume(id, 'go');
+          await client.suspend(id, 'hold again');
+          await client.resume(id, 'go again');
+          await client.resume(id, 'a retry');
+          await client.suspend(id, 'last');
+        };
+        // Through a worker: one holds the instance when the terminate comes, so the terminate is queued for it.
+        await commands('queued');
+        const item = await opened.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() });
+        expect(item?.state.instanceId).toBe('queued');
+        // At once: no worker runs, so the terminate is the client's own commit.
+        await commands('direct');
+        const direct = firstCommitTold(opened);
+        await createClient({ store: direct.store }).terminate('direct', 'cut');
+        expect((await direct.done).lease?.kind).toBe('unclaimed');
+        const queued = firstCommitTold(opened, isMessage);
+        const terminating = createClient({ store: queued.store }).terminate('queued', 'cut');
+        await queued.done;
+        await opened.abandonOrchestration('queued', item!.lease.token);
+        await runtimeOn(opened, 'w1', { orchestrators });
+        await terminating;
+        await client.waitForCompletion('queued', SETTLED);
+        const recorded = async (id: string) => {
+          const history = await opened.getHistory(id);
+          return history.slice(0, history.findIndex((e) => e.type === 'ExecutionTerminated'))
+            .filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')
+            .map((e) => ({ type: e.type, reason: (e as { reason?: unknown }).reason }));
+        };
+        // Each command is its own event, as Durable Functions records each command's message, ahead of the end.
+        const expected = [
+          { type: 'ExecutionSuspended', reason: 'hold' }, { type: 'ExecutionResumed', reason: 'go' },
+          { type: 'ExecutionSuspended', reason: 'hold again' }, { type: 'ExecutionResumed', reason: 'go again' },
+          { type: 'ExecutionResumed', reason: 'a retry' }, { type: 'ExecutionSuspended', reason: 'last' },
+        ];
+        expect(await recorded('direct')).toEqual(expected);
+        expect(await recorded('queued')).toEqual(expected);
+        for (const id of ['direct', 'queued']) {
+          expect(await client.getStatus(id), id).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+        }
+      });
+
       it('applies an event raised before the suspend first (the suspend goes to a worker after it)', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
