@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createClient, createRuntime, MemoryStore, systemClock, type Clock } from '../src/index.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
+import { within } from './within.js';
 
 describe('a client whose clock returns an Invalid Date', () => {
   it('refuses every command with invalid-argument and writes nothing (no terminate ahead of a queued event)', async () => {
@@ -30,6 +31,22 @@ describe('a client whose clock returns an Invalid Date', () => {
   });
 });
 
+describe('a client whose clock returns an Invalid Date, waiting', () => {
+  it('ends waitForCompletion with invalid-argument instead of a timeout that never passes', async () => {
+    let broken = false;
+    const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+    const store = new MemoryStore();
+    const client = createClient({ store, clock });
+    await client.startNew('HelloSequence', { instanceId: 'waited' });
+    broken = true;
+    // Before, the wait's deadline was NaN: no worker runs, so it waited for ever.
+    await expect(within(client.waitForCompletion('waited', { timeoutMs: 10 }), 'the wait')).rejects.toMatchObject({
+      code: 'invalid-argument', message: expect.stringContaining("client's clock"),
+    });
+    await store.close();
+  });
+});
+
 describe('a worker whose clock returns an Invalid Date', () => {
   it('logs each failed claim round as invalid-argument and claims nothing, instead of finding no work in silence', async () => {
     const store = new MemoryStore();
@@ -51,6 +68,116 @@ describe('a worker whose clock returns an Invalid Date', () => {
     } finally {
       await runtime.stop();
       await store.close();
+    }
+  });
+});
+
+describe('a worker whose clock stops returning valid Dates while it works', () => {
+  /** A runtime on `store` whose clock breaks when `broken.now` is set; an activity `Gated` waits for `gate`. */
+  const brokenWorker = (store: MemoryStore, gate: Promise<void>, more: { activityLeaseMs?: number } = {}) => {
+    const broken = { now: false };
+    type Entry = { readonly message: string; readonly error: unknown };
+    const errors: Entry[] = [];
+    const listeners = new Set<(entry: Entry) => void>();
+    /** The first error logged that `where` accepts (one logged already, or the next). */
+    const logged = (where: (entry: Entry) => boolean) => new Promise<Entry>((resolve) => {
+      const found = errors.find(where);
+      if (found) return resolve(found);
+      const listener = (entry: Entry): void => {
+        if (!where(entry)) return;
+        listeners.delete(listener);
+        resolve(entry);
+      };
+      listeners.add(listener);
+    });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runtime = createRuntime({
+      store, clock: { ...systemClock, now: () => (broken.now ? new Date(NaN) : systemClock.now()) }, ...more,
+      logger: {
+        warn: () => {},
+        error: (message, error) => {
+          errors.push({ message, error });
+          for (const listener of [...listeners]) listener({ message, error });
+        },
+      },
+      orchestrators: {
+        CallGated: function* (ctx) {
+          return yield ctx.callActivity('Gated');
+        },
+      },
+      activities: {
+        Gated: async () => {
+          started();
+          await gate;
+          return 'done';
+        },
+      },
+    });
+    return { runtime, broken, logged, running };
+  };
+  const invalidClock = { code: 'invalid-argument', message: expect.stringContaining("worker's clock") };
+
+  it('renews no activity lease with an Invalid Date: the renewal is logged as invalid-argument', async () => {
+    const store = new MemoryStore();
+    const renewedUntil: unknown[] = [];
+    const renew = store.renewActivityLease.bind(store);
+    store.renewActivityLease = (taskId, token, until) => {
+      renewedUntil.push(until);
+      return renew(taskId, token, until);
+    };
+    let open!: () => void;
+    const { runtime, broken, logged, running } = brokenWorker(store, new Promise<void>((resolve) => (open = resolve)), { activityLeaseMs: 30 });
+    await runtime.start();
+    try {
+      await runtime.client.startNew('CallGated', { instanceId: 'g' });
+      await within(running, 'the activity running');
+      broken.now = true;
+      const renewal = await within(logged((e) => e.message.includes('renewing the lease')), 'a failed renewal logged');
+      expect(renewal.error).toMatchObject(invalidClock);
+      // Before, the renewal went out with the Invalid Date (`startMs + activityLeaseMs` of NaN).
+      expect(renewedUntil.filter((until) => !(until instanceof Date) || Number.isNaN(until.getTime()))).toEqual([]);
+    } finally {
+      open();
+      broken.now = false;
+      await runtime.stop();
+    }
+  });
+
+  it('stamps no activity result with an Invalid Date: the run fails with invalid-argument, and nothing is written', async () => {
+    const store = new MemoryStore();
+    let open!: () => void;
+    const { runtime, broken, logged, running } = brokenWorker(store, new Promise<void>((resolve) => (open = resolve)));
+    await runtime.start();
+    try {
+      await runtime.client.startNew('CallGated', { instanceId: 'r' });
+      await within(running, 'the activity running');
+      broken.now = true;
+      open();
+      const failed = await within(logged((e) => e.message === 'worker task failed'), 'the activity run failed');
+      // Before, toISOString threw a RangeError, and a second stamp (as the activity's failure) the same.
+      expect(failed.error).toMatchObject(invalidClock);
+      expect((await store.getHistory('r')).some((e) => e.type === 'TaskCompleted' || e.type === 'TaskFailed')).toBe(false);
+    } finally {
+      broken.now = false;
+      await runtime.stop({ graceMs: 0 });
+    }
+  });
+
+  it('ends its stop after the grace though the clock cannot time it, logging invalid-argument', async () => {
+    const store = new MemoryStore();
+    let open!: () => void;
+    const { runtime, broken, logged, running } = brokenWorker(store, new Promise<void>((resolve) => (open = resolve)));
+    await runtime.start();
+    try {
+      await runtime.client.startNew('CallGated', { instanceId: 's' });
+      await within(running, 'the activity running');
+      broken.now = true;
+      // Before, the grace's deadline was NaN: it never passed, and the stop waited for the activity for ever.
+      await within(runtime.stop({ graceMs: 10 }), 'the stop');
+      expect((await logged((e) => e.message.includes('could not time its stop'))).error).toMatchObject(invalidClock);
+    } finally {
+      open();
     }
   });
 });

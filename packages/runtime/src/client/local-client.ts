@@ -64,6 +64,9 @@ export interface LocalClientOptions {
 /** Default `timeoutMs` of `waitForCompletion`. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
+/** How the client's errors name its clock (see `readClock`). */
+const CLIENT_CLOCK = "the client's clock";
+
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
  * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). A terminate,
@@ -109,7 +112,7 @@ export class LocalClient implements DurableClient {
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
-    this.#deadlines = new DeadlineList(options.clock, false);
+    this.#deadlines = new DeadlineList(options.clock, false, CLIENT_CLOCK);
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;
@@ -312,14 +315,22 @@ export class LocalClient implements DurableClient {
       // the same rule for its first snapshot.
       else {
         const timeUp = (): void => (seen ? settle(() => resolve(latestState)) : noAnswer());
+        // A clock that returns no valid Date gives no deadline: the wait ends with its InvalidArgumentError.
+        const deadline = (ms: number, passed: () => void): void => {
+          try {
+            cancelTimer = this.#deadlines.add(ms, passed);
+          } catch (error) {
+            settle(() => reject(error));
+          }
+        };
         const noAnswer = (): void => {
           timedOut = true;
-          cancelTimer = this.#deadlines.add(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
+          deadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
         };
         // `timeoutMs: 0` (or less) has passed already: the first status ends the wait, with no deadline to reach on a
         // clock that may not move by itself (a VirtualClock in a test).
         if (timeoutMs <= 0) timeUp();
-        else cancelTimer = this.#deadlines.add(timeoutMs, timeUp);
+        else deadline(timeoutMs, timeUp);
       }
     });
     if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
@@ -672,21 +683,29 @@ export class LocalClient implements DurableClient {
   async #commitAndObserve(instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean): Promise<void> {
     let settled = false;
     let stop: (() => void) | undefined;
-    const done = new Promise<void>((resolve) => {
-      const settle = (): void => {
-        settled = true;
-        resolve(); // first: letting go below may throw (a store feed whose teardown throws), the command is done anyway
-        stop?.();
-      };
-      // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
-      const unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
-      const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, settle);
-      stop = () => {
-        cancelTimer(); // cannot throw; the unwatch may
-        unwatch();
-      };
-      if (settled) stop(); // the feed had already ended
-    });
+    let resolve!: () => void;
+    const done = new Promise<void>((resolved) => (resolve = resolved));
+    const settle = (): void => {
+      settled = true;
+      resolve(); // first: letting go below may throw (a store feed whose teardown throws), the command is done anyway
+      stop?.();
+    };
+    // The timeout first: a clock that returns no valid Date throws here (InvalidArgumentError), before anything is
+    // watched or committed.
+    const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, settle);
+    // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
+    let unwatch: () => void;
+    try {
+      unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
+    } catch (error) {
+      cancelTimer();
+      throw error;
+    }
+    stop = () => {
+      cancelTimer(); // cannot throw; the unwatch may
+      unwatch();
+    };
+    if (settled) stop(); // the feed had already ended
     try {
       await this.#commit(writeSet);
     } catch (error) {
@@ -740,7 +759,7 @@ export class LocalClient implements DurableClient {
    * store would compare as no time at all).
    */
   #now(): Date {
-    return readClock(this.#clock, "the client's clock");
+    return readClock(this.#clock, CLIENT_CLOCK);
   }
 }
 

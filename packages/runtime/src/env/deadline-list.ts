@@ -1,4 +1,5 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
+import { isValidDate, readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
 
 /**
@@ -45,15 +46,22 @@ class Deadline {
  */
 export class DeadlineList {
   readonly #clock: Clock;
+  /** Whose clock it is, for the error of a reading that is no valid Date. */
+  readonly #whose: string;
   /** The head of the ring of pending deadlines (a sentinel: never pending itself). */
   readonly #head = new Deadline(Infinity, ignore);
   #timer: ClockTimer | undefined;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
 
-  constructor(clock: Clock, lingers: boolean) {
+  /**
+   * @param whose names the clock in the {@link InvalidArgumentError} that {@link bound} and {@link add} throw when it
+   * returns no valid Date (a custom `Clock` gone wrong): a deadline on such a reading would never pass, nor end.
+   */
+  constructor(clock: Clock, lingers: boolean, whose = 'the clock') {
     this.#clock = clock;
     this.lingers = lingers;
+    this.#whose = whose;
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -71,12 +79,13 @@ export class DeadlineList {
     // `nowMs` is read here, not as a default parameter: a parameter list with a default has a scope of its own, which
     // put `this` and `deadline` in two contexts, and every pending call held both (40 bytes more; a raise to each of
     // 50k instances at once holds its call through the collections that the raises themselves trigger).
-    const deadline = new Deadline((nowMs ?? this.#clock.now().getTime()) + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
+    nowMs ??= readClock(this.#clock, this.#whose).getTime();
+    const deadline = new Deadline(nowMs + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
     const result = new Promise<T>((resolve, reject) => {
       deadline.resolve = resolve as (value: unknown) => void;
       deadline.end = reject;
     });
-    this.#link(deadline);
+    this.#link(deadline, nowMs);
     Promise.resolve(call).then((value) => this.#settled(deadline, drop ? undefined : value), (error: unknown) => this.#fail(deadline, error));
     return result;
   }
@@ -88,8 +97,9 @@ export class DeadlineList {
    */
   add(ms: number, onTimeout: () => void): () => void {
     if (ms === Infinity) return ignore;
-    const deadline = new Deadline(this.#clock.now().getTime() + ms, onTimeout);
-    this.#link(deadline);
+    const nowMs = readClock(this.#clock, this.#whose).getTime();
+    const deadline = new Deadline(nowMs + ms, onTimeout);
+    this.#link(deadline, nowMs);
     return () => {
       if (deadline.next !== deadline) this.#unlink(deadline);
     };
@@ -117,13 +127,14 @@ export class DeadlineList {
     deadline.end(error);
   }
 
-  #link(deadline: Deadline): void {
+  /** Links `deadline`, made at `nowMs`. */
+  #link(deadline: Deadline, nowMs: number): void {
     const head = this.#head;
     deadline.prev = head.prev;
     deadline.next = head;
     head.prev.next = deadline;
     head.prev = deadline;
-    if (deadline.atMs < this.#firesAtMs) this.#arm(deadline.atMs);
+    if (deadline.atMs < this.#firesAtMs) this.#arm(deadline.atMs, nowMs);
   }
 
   #unlink(deadline: Deadline): void {
@@ -133,10 +144,10 @@ export class DeadlineList {
     if (!this.lingers && this.#head.next === this.#head) this.#disarm();
   }
 
-  #arm(atMs: number): void {
+  /** Arms the timer for `atMs`, the clock reading `nowMs` (the caller's: the list reads the clock once per change). */
+  #arm(atMs: number, nowMs: number): void {
     const clock = this.#clock;
     if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
-    const nowMs = clock.now().getTime();
     const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
     this.#firesAtMs = nowMs + delay;
     this.#timer = clock.setTimeout(this.#fire, delay);
@@ -148,10 +159,14 @@ export class DeadlineList {
     this.#firesAtMs = Infinity;
   }
 
-  /** The timer fired: what was due by the time it was armed for has passed, even if the clock was set back since. */
+  /**
+   * The timer fired: what was due by the time it was armed for has passed, even if the clock was set back since (or
+   * returns no valid Date now: the time it was armed for is all that is known then).
+   */
   readonly #fire = (): void => {
     this.#timer = undefined;
-    this.#end(Math.max(this.#clock.now().getTime(), this.#firesAtMs));
+    const now = this.#clock.now();
+    this.#end(isValidDate(now) ? Math.max(now.getTime(), this.#firesAtMs) : this.#firesAtMs);
   };
 
   /**
@@ -170,7 +185,7 @@ export class DeadlineList {
       if (deadline.atMs <= nowMs) due.push(deadline);
       else if (deadline.atMs < earliest) earliest = deadline.atMs;
     }
-    if (earliest < Infinity) this.#arm(earliest);
+    if (earliest < Infinity) this.#arm(earliest, nowMs);
     let thrown: [unknown] | undefined;
     for (const deadline of due) {
       try {

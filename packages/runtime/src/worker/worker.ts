@@ -11,7 +11,7 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
-import { readClock } from '../model/validation.js';
+import { isValidDate, readClock } from '../model/validation.js';
 import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
@@ -47,6 +47,18 @@ let lastLifeStart = -Infinity;
  * clock that went back between them (a hand clock that stood still), must still differ in order: otherwise a late
  * release of the earlier life took the later life's leases. Across processes the clocks keep the order.
  */
+/** How the worker's errors name its clock (see `readClock`). */
+const WORKER_CLOCK = "the worker's clock";
+
+/**
+ * The time of a clock reading in ms, NaN when it is no valid Date: for the worker's scheduling arithmetic only (when a
+ * timer fires, whether a feed stayed up), which a NaN leaves to its fallback; nothing is written with it. Every time
+ * the worker writes or sends is read with `readClock`.
+ */
+function validMs(now: Date): number {
+  return isValidDate(now) ? now.getTime() : Number.NaN;
+}
+
 function lifeStart(now: Date): Date {
   return new Date((lastLifeStart = Math.max(now.getTime(), lastLifeStart + 1)));
 }
@@ -226,9 +238,18 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#o = options;
-    this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(options.clock.now())) : options.owner;
+    this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
-    this.#calls = new DeadlineList(options.clock, true);
+    this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK);
+  }
+
+  /**
+   * The worker's clock, read as the claims read it (`readClock`): an InvalidArgumentError when it returns no valid Date
+   * (a custom `Clock` gone wrong), before anything is decided, bounded or written with it; each caller's failure path
+   * logs it (a failed step or activity, a failed renewal, a claim round retried later).
+   */
+  #now(): Date {
+    return readClock(this.#o.clock, WORKER_CLOCK);
   }
 
   /** Fresh lease tokens for the activity tasks and starts this worker leases in its own commits. */
@@ -286,12 +307,13 @@ export class Worker {
     this.#resubscribeTimer = undefined;
     if (this.#stopping) return;
     const { clock } = this.#o;
-    const sinceMs = clock.now().getTime();
+    // A clock that returns no valid Date (its claims log that) leaves the back-off growing: no feed is known healthy.
+    const sinceMs = validMs(clock.now());
     const subscription = this.#o.store.workAvailable$.subscribe({
       next: () => this.#wake(),
       error: (error: unknown) => {
         this.#subscription = undefined;
-        if (clock.now().getTime() - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
+        if (validMs(clock.now()) - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
         const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
         this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
         if (!this.#stopping) this.#resubscribeTimer = clock.setTimeout(this.#resubscribe, delay);
@@ -338,7 +360,16 @@ export class Worker {
           // which would abandon work the grace still covers.
           let cancelGrace: (() => void) | undefined;
           const graceOver = new Promise<true>((resolve) => {
-            cancelGrace = this.#calls.add(graceMs, () => resolve(true));
+            try {
+              cancelGrace = this.#calls.add(graceMs, () => resolve(true));
+            } catch (error) {
+              // A clock that returns no valid Date cannot time the grace: logged, and a timer of the grace's length
+              // (which reads no time) ends the wait instead.
+              this.#o.logger.error('the worker could not time its stop', error);
+              const { clock } = this.#o;
+              const timer = clock.setTimeout(() => resolve(true), Math.min(graceMs, MAX_TIMER_DELAY_MS));
+              cancelGrace = () => clock.clearTimeout(timer);
+            }
           });
           const abandon = await Promise.race([drained.then(() => false), graceOver]);
           cancelGrace?.();
@@ -416,7 +447,7 @@ export class Worker {
       do {
         this.#pumpAgain = false;
         const claimedAt = await this.#claimAll();
-        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer(claimedAt ?? this.#o.clock.now());
+        if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer(claimedAt ?? this.#now());
       } while (this.#pumpAgain && !this.#stopping);
       this.#pumpFailures = 0;
     } catch (error) {
@@ -426,7 +457,8 @@ export class Worker {
       const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
       this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
       if (this.#stopping) this.#clearWakeTimer();
-      else this.#setWakeTimer(this.#o.clock.now().getTime(), delay);
+      // When it fires is not known if the failure was the clock's (NaN): the next arming replaces the timer then.
+      else this.#setWakeTimer(validMs(this.#o.clock.now()), delay);
     } finally {
       this.#pumping = false;
     }
@@ -453,7 +485,7 @@ export class Worker {
       // A round that finds no free slot for what is left to claim ends the claims without reading the clock (most
       // rounds end so under load): the caller reads it when it needs the time.
       if (!wantOrchestration && !wantActivity) return undefined;
-      now = readClock(clock, "the worker's clock"); // an Invalid Date would claim nothing, silently: a failed round instead
+      now = readClock(clock, WORKER_CLOCK); // an Invalid Date would claim nothing, silently: a failed round instead
       const wakeUps = this.#wakeUps;
       const orchestrationClaim: Promise<OrchestrationWorkItem | undefined> | undefined = wantOrchestration ? this.#claim(true, now) : undefined;
       const activityClaim: Promise<ActivityWorkItem | undefined> | undefined = wantActivity ? this.#claim(false, now) : undefined;
@@ -619,7 +651,7 @@ export class Worker {
     }
     const saturated = this.#orchestrationsRunning >= this.#o.maxConcurrentOrchestrations ||
       this.#activitiesRunning >= this.#o.maxConcurrentActivities;
-    const nowMs = this.#o.clock.now().getTime();
+    const nowMs = this.#now().getTime();
     const due = isDue(at.getTime(), claimedAt);
     const delay = !due ? Math.max(0, at.getTime() - nowMs) : saturated ? SATURATED_RECHECK_MS : this.#recheck;
     // Due work that the claims did not find: at once the first time (it may have come due between the claim and the
@@ -667,7 +699,7 @@ export class Worker {
    * one timer's reach (24.8 days) is waited out in steps. `nowMs` is the clock's time, when the caller has just read it
    * (one read less per call).
    */
-  #bounded<T>(call: Promise<T>, what: string, untilMs = Infinity, late?: (value: T) => void, nowMs = this.#o.clock.now().getTime()): Promise<T> {
+  #bounded<T>(call: Promise<T>, what: string, untilMs = Infinity, late?: (value: T) => void, nowMs = this.#now().getTime()): Promise<T> {
     return this.#calls.bound(call, Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - nowMs)), what, late, nowMs);
   }
 
@@ -756,7 +788,7 @@ export class Worker {
    * a suspended frame per step.
    */
   async #runStep(item: OrchestrationWorkItem): Promise<void> {
-    const { store, clock } = this.#o;
+    const { store } = this.#o;
     const state = item.state;
     this.#heldSteps.add(item);
     let started: readonly ActivityWorkItem[] = NO_WORK_ITEMS;
@@ -766,7 +798,7 @@ export class Worker {
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
       // One input for both calls: a miss asks for the history, which is then set on it.
       const input: { -readonly [K in keyof StepInput]: StepInput[K] } = {
-        state, messages: item.messages, leaseToken: item.lease.token, now: clock.now(), newId: this.#o.newId, cached, history: undefined,
+        state, messages: item.messages, leaseToken: item.lease.token, now: this.#now(), newId: this.#o.newId, cached, history: undefined,
         newExecution: this.#newExecution,
       };
       let decision = decideStep(input);
@@ -856,6 +888,7 @@ export class Worker {
     let leaseUntil = item.lease.expiresAt.getTime();
     try {
       let output: unknown;
+      let failure: FailureDetails | undefined;
       try {
         const activity = this.#o.activities.get(task.name);
         if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
@@ -872,10 +905,13 @@ export class Worker {
             leaseUntil = Math.max(leaseUntil, heartbeat.until);
           }
         }
-        result = this.#activityResult(task, 'TaskCompleted', toPlainJson(output, 'activity output'));
+        output = toPlainJson(output, 'activity output');
       } catch (error) {
-        result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
+        failure = toFailureDetails(error);
       }
+      // Stamped outside the activity's try: a clock that returns no valid Date fails this run with its
+      // InvalidArgumentError (logged; the task runs again when its lease expires), not the activity.
+      result = failure ? this.#activityResult(task, 'TaskFailed', failure) : this.#activityResult(task, 'TaskCompleted', output as JsonValue | undefined);
       await this.#commitResult(item, result, leaseUntil);
     } finally {
       this.#heldActivities.delete(item);
@@ -888,7 +924,7 @@ export class Worker {
     // Built as it is sent, its payload set in place, its time through isoTime (the step the result wakes, usually in the
     // same millisecond, shares the text): a spread of a one-member object and a toISOString cost about 1 us per result.
     const event: { type: typeof type; eventId: number; timestamp: string; taskScheduledId: number; result?: JsonValue; failureDetails?: FailureDetails } = {
-      type, eventId: -1, timestamp: isoTime(this.#o.clock.now()), taskScheduledId: task.taskScheduledId,
+      type, eventId: -1, timestamp: isoTime(this.#now()), taskScheduledId: task.taskScheduledId,
     };
     if (value !== undefined) {
       if (type === 'TaskCompleted') event.result = value as JsonValue;
@@ -910,7 +946,7 @@ export class Worker {
    */
   async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<void> {
     const { task, lease } = item;
-    const { clock, logger, storeCallTimeoutMs } = this.#o;
+    const { logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
     // Set when a commit abandoned at its bound answers after all: the result is committed (with its step, if fused).
     let applied = false;
@@ -922,10 +958,13 @@ export class Worker {
       this.#metrics.activitiesRun++;
     };
     for (let failures = 0; ; failures++) {
-      const nowMs = clock.now().getTime();
+      // Read before the attempt: a clock that returns no valid Date ends the attempts with its InvalidArgumentError
+      // (logged as the activity's failure to commit; the task runs again when its lease expires), not the result.
+      const now = this.#now();
+      const nowMs = now.getTime();
       const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(leaseUntil - nowMs, this.#o.activityLeaseMs));
       try {
-        if (!(await this.#commitWithStep(item, result, untilMs, committed))) {
+        if (!(await this.#commitWithStep(item, result, now, untilMs, committed))) {
           await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
         }
         this.#metrics.activitiesRun++;
@@ -953,7 +992,7 @@ export class Worker {
           result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
           continue;
         }
-        const left = leaseUntil - clock.now().getTime();
+        const left = leaseUntil - this.#now().getTime();
         if (left <= 0) {
           // Past its lease the task is another worker's to take (it runs again): the attempts end here.
           logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
@@ -998,8 +1037,8 @@ export class Worker {
    * say (`mayHaveApplied`); the result is sent again, alone, when the attempt is retried. `applied` is called if an
    * abandoned commit answers after all.
    */
-  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, untilMs: number, applied: () => void): Promise<boolean> {
-    const { store, clock, newId } = this.#o;
+  async #commitWithStep(item: ActivityWorkItem, result: OrchestrationMessage, now: Date, untilMs: number, applied: () => void): Promise<boolean> {
+    const { store, newId } = this.#o;
     const { task, lease } = item;
     if (!store.capabilities.fusedSteps || this.#stopping) return false;
     const cached = this.#cache.take(task.instanceId);
@@ -1010,7 +1049,6 @@ export class Worker {
       return false;
     }
     let leased: { task: ActivityTask; lease: Lease }[] = [];
-    const now = clock.now();
     try {
       const decision = decideActivityStep({
         state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now, newId, newExecution: this.#newExecution,
@@ -1064,8 +1102,11 @@ export class Worker {
       // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
       timer = clock.setTimeout(async () => {
         timer = undefined;
-        const startMs = clock.now().getTime();
+        // A clock that returns no valid Date renews nothing (no lease written with that date): logged, and the next beat
+        // is a whole beat later.
+        let startMs = Number.NaN;
         try {
+          startMs = this.#now().getTime();
           const until = startMs + activityLeaseMs;
           // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
           await this.#bounded(store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
@@ -1078,7 +1119,10 @@ export class Worker {
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
         }
         // Beats keep their schedule, one every third of the lease from the last one's start.
-        if (!stopped) beat(Math.max(0, startMs + beatMs - clock.now().getTime()));
+        if (!stopped) {
+          const next = startMs + beatMs - validMs(clock.now()); // NaN after a reading that was no valid Date
+          beat(Number.isNaN(next) ? beatMs : Math.max(0, next));
+        }
       }, delay);
     };
     beat(beatMs);
