@@ -15,8 +15,8 @@ import { MongoStore } from '../src/mongo-store.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
-  consumedMessagesFilter, INSTANCE_WAKE_FILTER, orchestrationClaimTries, ownerLeasesFilter, PAGE_SORT, PURGE_SCAN_PROJECTION, purgeScanFilter,
-  RELEASE_OWNER_HINTS, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
+  consumedMessagesFilter, INSTANCE_WAKE_FILTER, orchestrationClaimTries, PAGE_SORT, PURGE_SCAN_PROJECTION, purgeScanFilter,
+  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
   TIMED_CLAIM_PROBE_PROJECTION,
   timedActivityClaimProbeFilter, timedClaimProbeFilter,
 } from '../src/queries.js';
@@ -211,27 +211,36 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('releaseOwner reads only the leases of the owner it releases, however many other workers hold (explain executionStats)', async () => {
-      const store = await open();
-      await alongside(store, async (client) => {
+      // The find releaseOwner sends, observed through the driver's command monitoring, is the query explained.
+      const { client, commands: finds, store } = await recording('find', 'release-owner');
+      try {
         // 100 instances leased by a busy worker, then 2 by one that goes away.
         for (let i = 0; i < 102; i++) await store.commit(start(`held-${i}`));
-        const now = new Date();
-        for (let i = 0; i < 102; i++) {
-          const item = await store.claimOrchestration({ owner: i < 100 ? 'busy' : 'gone', leaseMs: 3_600_000, now });
-          expect(item, `claim ${i}`).toBeDefined();
-        }
-        const plan = await client.db(db.name).command({
-          explain: { find: store.collections.instances, filter: ownerLeasesFilter('gone'), hint: RELEASE_OWNER_HINTS.instances },
-          verbosity: 'executionStats',
-        });
+        const lease = async (owner: string, count: number) => {
+          const now = new Date();
+          for (let i = 0; i < count; i++) expect(await store.claimOrchestration({ owner, leaseMs: 3_600_000, now }), `${owner} claim ${i}`).toBeDefined();
+        };
+        await lease('busy', 100);
+        await lease('gone', 2);
+        finds.length = 0;
+        expect(await store.releaseOwner('gone')).toBe(2);
+        const sent = finds.find((command) => command['find'] === store.collections.instances);
+        expect(sent, 'the find of the instances releaseOwner sent').toBeDefined();
+        // The released instances are claimable again: leased to 'gone' once more, the query has them to find.
+        await lease('gone', 2);
+        const { find, filter, hint, projection, sort, limit } = sent!;
+        const query = Object.fromEntries(Object.entries({ find, filter, hint, projection, sort, limit }).filter(([, v]) => v !== undefined));
+        const plan = await client.db(db.name).command({ explain: query, verbosity: 'executionStats' });
         const stats = plan['executionStats'] as { totalKeysExamined: number; nReturned: number };
         expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).not.toContain('COLLSCAN');
         expect(stats.nReturned).toBe(2);
         // The owner prefix bounds the scan (the busy worker's 100 leases are never visited): 2 keys, and at most one
         // more where the scan finds the end of its range.
         expect(stats.totalKeysExamined).toBeLessThanOrEqual(3);
-        expect(await store.releaseOwner('gone')).toBe(2);
-      });
+      } finally {
+        await store.close();
+        await client.close();
+      }
     });
 
     it('skips work whose stored data cannot be read: logged, kept leased until the lease expires, the rest claimed', async () => {
