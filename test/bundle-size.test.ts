@@ -513,11 +513,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The instance a commit releases then came from one store-kit rule (releasedInstanceOf) in planWriteSet and the
  * IndexedDB and MongoDB stores, instead of the same condition written in each: 28,681 / 35,959 / 66,233 -> 28,689 /
  * 35,950 / 66,228 B (+8 / -9 / -5), budgets set to match.
+ * Every suspend and resume before an execution starts was then held in order (heldSuspend.commands, read by one rule,
+ * heldCommands, for a worker's first step and a client's terminate, which also drops the last execution's custom
+ * status), and every clock reading of the worker and the client went through readClock (a step, an activity result, a
+ * lease renewal, a wake-up, a stop's grace and waitForCompletion's timeout each fail with a logged or thrown
+ * invalid-argument instead of writing or waiting on an Invalid Date; DeadlineList reads the clock once per change):
+ * 28,689 / 35,950 / 66,228 -> 29,029 / 36,279 / 66,548 B (+340 / +329 / +320), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 28_689 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 35_950 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_228 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_029 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_279 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_548 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_190 },
 ];
 

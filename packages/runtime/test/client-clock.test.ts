@@ -164,7 +164,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
     }
   });
 
-  it('ends its stop after the grace though the clock cannot time it, logging invalid-argument', async () => {
+  it('ends its stop though the clock cannot time the grace: logged as invalid-argument, running work abandoned', async () => {
     const store = new MemoryStore();
     let open!: () => void;
     const { runtime, broken, logged, running } = brokenWorker(store, new Promise<void>((resolve) => (open = resolve)));
@@ -175,7 +175,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
       broken.now = true;
       // Before, the grace's deadline was NaN: it never passed, and the stop waited for the activity for ever.
       await within(runtime.stop({ graceMs: 10 }), 'the stop');
-      expect((await logged((e) => e.message.includes('could not time its stop'))).error).toMatchObject(invalidClock);
+      expect((await logged((e) => e.message.includes('could not time its grace'))).error).toMatchObject(invalidClock);
     } finally {
       open();
     }

@@ -363,12 +363,9 @@ export class Worker {
             try {
               cancelGrace = this.#calls.add(graceMs, () => resolve(true));
             } catch (error) {
-              // A clock that returns no valid Date cannot time the grace: logged, and a timer of the grace's length
-              // (which reads no time) ends the wait instead.
-              this.#o.logger.error('the worker could not time its stop', error);
-              const { clock } = this.#o;
-              const timer = clock.setTimeout(() => resolve(true), Math.min(graceMs, MAX_TIMER_DELAY_MS));
-              cancelGrace = () => clock.clearTimeout(timer);
+              // A clock that returns no valid Date cannot time the grace: logged, and what runs is abandoned now.
+              this.#o.logger.error('stop could not time its grace', error);
+              resolve(true);
             }
           });
           const abandon = await Promise.race([drained.then(() => false), graceOver]);
