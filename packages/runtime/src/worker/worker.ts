@@ -38,15 +38,6 @@ const SATURATED_RECHECK_MS = 1000;
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
 
-/** The start (ms) of the last life this module began ({@link lifeStart}). */
-let lastLifeStart = -Infinity;
-
-/**
- * The start of a new life: the clock's time, but always after the last life begun in this process. `Store.releaseOwner`
- * tells a worker id's lives apart by their starts (`isHeldBy`), so two lives begun in the same millisecond, or on a
- * clock that went back between them (a hand clock that stood still), must still differ in order: otherwise a late
- * release of the earlier life took the later life's leases. Across processes the clocks keep the order.
- */
 /** How the worker's errors name its clock (see `readClock`). */
 const WORKER_CLOCK = "the worker's clock";
 
@@ -59,6 +50,15 @@ function validMs(now: Date): number {
   return isValidDate(now) ? now.getTime() : Number.NaN;
 }
 
+/** The start (ms) of the last life this module began ({@link lifeStart}). */
+let lastLifeStart = -Infinity;
+
+/**
+ * The start of a new life: the clock's time, but always after the last life begun in this process. `Store.releaseOwner`
+ * tells a worker id's lives apart by their starts (`isHeldBy`), so two lives begun in the same millisecond, or on a
+ * clock that went back between them (a hand clock that stood still), must still differ in order: otherwise a late
+ * release of the earlier life took the later life's leases. Across processes the clocks keep the order.
+ */
 function lifeStart(now: Date): Date {
   return new Date((lastLifeStart = Math.max(now.getTime(), lastLifeStart + 1)));
 }
