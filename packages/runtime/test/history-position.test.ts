@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../src/index.js';
+import { historyEventsHeld, readHistoryPosition } from '../src/model/history-position.js';
+
+describe('historyEventsHeld (the one rule of a history stream that starts over for a reader)', () => {
+  it('is the events a reader counted in the history it reads', () => {
+    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x1/0')).toBe(5);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 0 }, 'x1/0')).toBe(0);
+  });
+
+  it('is none of another history: a new execution (continueAsNew, a restart) or a rewound one (its next epoch)', () => {
+    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x2/0')).toBe(0);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x1/1')).toBe(0);
+  });
+
+  it('is none for a reader that has nothing', () => {
+    expect(historyEventsHeld(undefined, 'x1/0')).toBe(0);
+  });
+});
+
+describe('readHistoryPosition', () => {
+  it('reads an absent position as none, and a whole one as itself (its members only)', () => {
+    expect(readHistoryPosition(undefined, 'after')).toBeUndefined();
+    expect(readHistoryPosition({ execution: 'x1/0', events: 5, extra: 1 }, 'after')).toEqual({ execution: 'x1/0', events: 5 });
+    expect(readHistoryPosition({ execution: 'x1/0', events: 0 }, 'after')).toEqual({ execution: 'x1/0', events: 0 });
+  });
+
+  it.each([
+    ['a string', 'x1/0'], ['null', null], ['no events', { execution: 'x1/0' }], ['no execution', { events: 1 }],
+    ['an empty execution', { execution: '', events: 1 }], ['a long execution', { execution: 'x'.repeat(257), events: 1 }],
+    ['a control character', { execution: 'x\n', events: 1 }], ['a number as execution', { execution: 1, events: 1 }],
+    ['negative events', { execution: 'x1/0', events: -1 }], ['fractional events', { execution: 'x1/0', events: 1.5 }],
+    ['events as text', { execution: 'x1/0', events: '1' }], ['unsafe events', { execution: 'x1/0', events: 2 ** 53 }],
+  ])('refuses %s with InvalidArgumentError naming it', (_, value) => {
+    expect(() => readHistoryPosition(value, 'after')).toThrow(InvalidArgumentError);
+    expect(() => readHistoryPosition(value, 'after')).toThrow(/^after/);
+  });
+});
