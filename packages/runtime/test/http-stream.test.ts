@@ -419,6 +419,10 @@ describe('GET /instances/{id}/history/stream', () => {
     await firstValueFrom(client.status$('hist').pipe(filter((s) => s?.runtimeStatus === 'Running')));
     const reader = await stream(base, '/instances/hist/history/stream');
     await reader.next(); // retry
+    // The history's position first: its id and how many of its events come before the ones that follow (none).
+    const position = await reader.nextEvent();
+    expect(position?.event).toBe('position');
+    expect(JSON.parse(position!.data!)).toEqual({ execution: expect.stringMatching(/\/0$/), events: 0 });
     const replayed = [await reader.nextEvent(), await reader.nextEvent(), await reader.nextEvent()];
     await client.raiseEvent('hist', 'Item', 'x');
     const appended = await reader.eventsUntil((b) => (JSON.parse(b.data!) as { type: string }).type === 'OrchestratorCompleted');
@@ -428,6 +432,40 @@ describe('GET /instances/{id}/history/stream', () => {
       'OrchestratorStarted', 'EventRaised', 'ExecutionCompleted', 'OrchestratorCompleted',
     ]);
     expect([...replayed, ...appended].every((b) => b!.event === 'history')).toBe(true);
+  });
+
+  it('skips the events a reader has by afterExecution and afterEvents, of that history only', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'pos', input: 1 });
+    await firstValueFrom(client.status$('pos').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const first = await stream(base, '/instances/pos/history/stream');
+    await first.next(); // retry
+    const { execution } = JSON.parse((await first.nextEvent())!.data!) as { execution: string };
+    const all = [await first.nextEvent(), await first.nextEvent(), await first.nextEvent()].map((b) => JSON.parse(b!.data!) as { type: string });
+    // A reader that has the first two events of that history gets the third and what follows.
+    const resumed = await stream(base, `/instances/pos/history/stream?afterExecution=${encodeURIComponent(execution)}&afterEvents=2`);
+    await resumed.next(); // retry
+    const position = await resumed.nextEvent();
+    expect(position?.event).toBe('position');
+    expect(JSON.parse(position!.data!)).toEqual({ execution, events: 2 });
+    expect(JSON.parse((await resumed.nextEvent())!.data!)).toEqual(all[2]);
+    await client.raiseEvent('pos', 'Item', 'x');
+    expect((JSON.parse((await resumed.nextEvent())!.data!) as { type: string }).type).toBe('OrchestratorStarted');
+    // A position in another history (one that started over since) skips nothing.
+    const other = await stream(base, '/instances/pos/history/stream?afterExecution=gone%2F0&afterEvents=2');
+    await other.next(); // retry
+    expect(JSON.parse((await other.nextEvent())!.data!)).toEqual({ execution, events: 0 });
+    expect(JSON.parse((await other.nextEvent())!.data!)).toEqual(all[0]);
+  });
+
+  it('answers 400 for a malformed position', async () => {
+    const { base } = await open();
+    for (const query of ['afterExecution=x%2F0', 'afterEvents=1', 'afterExecution=x%2F0&afterEvents=-1', 'afterExecution=x%2F0&afterEvents=1.5',
+      'afterExecution=&afterEvents=1', 'afterExecution=x%2F0&afterEvents=1&afterEvents=2']) {
+      const response = await fetch(`${base}/instances/x/history/stream?${query}`, { headers: AUTH });
+      expect(response.status, query).toBe(400);
+      expect(await response.json(), query).toMatchObject({ code: 'invalid-argument' });
+    }
   });
 });
 
@@ -459,6 +497,21 @@ describe('untilTerminal on the single streams', () => {
     const history = await stream(base, '/instances/gone/history/stream?untilTerminal=true');
     const events = await history.eventsUntil((b) => b.event === 'end');
     expect(events.map((b) => b.event === 'history' && (JSON.parse(b.data!) as { type: string }).type)).toContain('ExecutionTerminated');
+  });
+
+  it('ends a history stream whose reader has the terminal step already (its position skips it) after the position', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'had', input: 5 });
+    await client.terminate('had', 'stop');
+    await client.waitForCompletion('had', SETTLED);
+    const whole = await stream(base, '/instances/had/history/stream?untilTerminal=true');
+    const events = await whole.eventsUntil((b) => b.event === 'end');
+    const { execution } = JSON.parse(events[0]!.data!) as { execution: string };
+    const count = events.filter((b) => b.event === 'history').length;
+    const rest = await stream(base, `/instances/had/history/stream?untilTerminal=true&afterExecution=${encodeURIComponent(execution)}&afterEvents=${count}`);
+    const after = await rest.eventsUntil((b) => b.event === 'end');
+    expect(after.map((b) => b.event)).toEqual(['position', 'end']);
+    expect(JSON.parse(after[0]!.data!)).toEqual({ execution, events: count });
   });
 
   it('answers 400 for a malformed untilTerminal', async () => {
@@ -536,6 +589,28 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(lists.at(-1)!.map((s) => s.instanceId)).toEqual(ids);
     const history = events.filter((b) => b.event === 'history').map((b) => (payload(b).data as { type: string }).type);
     expect(history.slice(0, 2)).toEqual(['OrchestratorStarted', 'ExecutionStarted']);
+  });
+
+  it('sends a position before each history, and skips what a subscription\'s after says the client has', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'h-pos', input: 1 });
+    await firstValueFrom(client.status$('h-pos').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const first = await session(base);
+    expect((await change(base, first.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos' }] })).status).toBe(200);
+    const [position, ...events] = [await first.reader.nextEvent(), await first.reader.nextEvent(), await first.reader.nextEvent(), await first.reader.nextEvent()];
+    expect(position!.event).toBe('position');
+    const { execution } = payload(position!).data as { execution: string };
+    expect(payload(position!)).toEqual({ sub: 'h', data: { execution, events: 0 } });
+    // A new session (the client could not resume the first): it has the first two events.
+    const second = await session(base);
+    const after = { execution, events: 2 };
+    expect((await change(base, second.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', after }] })).status).toBe(200);
+    expect(payload((await second.reader.nextEvent())!)).toEqual({ sub: 'h', data: after });
+    expect(payload((await second.reader.nextEvent())!)).toEqual(payload(events[2]!));
+    // The same subscription sent again with another position is the same stream: answered 200, nothing sent again.
+    expect((await change(base, second.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', after: { execution, events: 0 } }] })).status).toBe(200);
+    await client.raiseEvent('h-pos', 'Item', 'x');
+    expect((payload((await second.reader.nextEvent())!).data as { type: string }).type).toBe('OrchestratorStarted');
   });
 
   it('resumes every subscription after Last-Event-ID without loss or duplicates', async () => {
@@ -630,6 +705,12 @@ describe('GET /streams (one session, many subscriptions)', () => {
       [ok], { subscribe: [ok, { sub: 'bad', kind: 'status', instanceId: '' }] }, { subscribe: [ok, { sub: 'k', kind: 'nope' }] },
       { subscribe: [ok, { sub: 'q', kind: 'instances', query: 'runtimeStatus=Sleeping' }] }, { subscribe: [ok, ok] },
       { subscribe: [{ sub: '', kind: 'status', instanceId: 'v' }] }, { unsubscribe: 'ok' },
+      // A malformed history position, or one given to another kind.
+      ...[
+        'x/0', { execution: 'x/0' }, { events: 1 }, { execution: '', events: 1 }, { execution: 'x/0', events: -1 },
+        { execution: 'x/0', events: 1.5 }, { execution: 7, events: 1 }, null,
+      ].map((after) => ({ subscribe: [ok, { sub: 'h', kind: 'history', instanceId: 'v', after }] })),
+      { subscribe: [ok, { ...ok, sub: 's', after: { execution: 'x/0', events: 1 } }] },
     ]) {
       const answer = await change(base, id, body);
       expect(answer.status).toBe(400);

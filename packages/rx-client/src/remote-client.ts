@@ -13,9 +13,10 @@ import {
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import { Subscription, type Observable } from 'rxjs';
-import { historyReplayFilter } from './history-replay-filter.js';
 import { badResponse, isRecord } from './remote-error.js';
-import { createStreamMux, type ConnectionState, type ReconnectOptions, type StreamMux, type WatchSpec } from './stream-mux.js';
+import {
+  createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
+} from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
 /** Options of {@link createRemoteClient}. */
@@ -216,9 +217,19 @@ export class RemoteClient implements DurableClient {
 
   history$(instanceId: string): Observable<HistoryEvent> {
     assertValidInstanceId(instanceId);
-    // One filter per subscription: it tracks what this subscriber has been given.
-    return this.#mux.watch<HistoryEvent>({ kind: 'history', instanceId }, (subscriber) =>
-      historyReplayFilter((event) => subscriber.next(event)));
+    // Each subscription keeps where it stands in the history: the last position the server sent (before each history,
+    // the history's id and the events it skipped) and the events delivered since. Its subscription, sent again to a
+    // new session (the server could not resume), carries it, and the server skips what was delivered: nothing is
+    // lost or delivered twice, and the rule is the server's alone. The server sends the events it keeps (taken here
+    // for `HistoryEvent`s, unchecked) and positions, which have no `type`.
+    return this.#mux.watch<HistoryEvent, HistoryWatch>(
+      { kind: 'history', instanceId },
+      (subscriber, spec) => (data) => {
+        if (!(data as HistoryEvent).type) return void (spec.after = data as HistoryWatch['after']);
+        if (spec.after) spec.after.events++;
+        subscriber.next(data as HistoryEvent);
+      },
+    );
   }
 
   createHttpManagementPayload(instanceId: string, baseUrl: string, options?: HttpManagementPayloadOptions): HttpManagementPayload {

@@ -37,16 +37,25 @@ export type ConnectionState =
   | { readonly state: 'reconnecting'; readonly error?: Error }
   | { readonly state: 'failed'; readonly error: Error };
 
-/** What one subscription watches (see the server's `POST /streams/{session}/subscriptions`). */
+/**
+ * What one subscription watches (see the server's `POST /streams/{session}/subscriptions`). A history's `after` is
+ * where its watch stands (the last position the server sent and the events since, see `history$`), sent with the
+ * subscription each time it is sent: a new session skips what the watch has.
+ */
 export type WatchSpec =
-  | { readonly kind: 'status' | 'history'; readonly instanceId: string }
+  | { readonly kind: 'status'; readonly instanceId: string }
+  | HistoryWatch
   | { readonly kind: 'instances'; readonly query: string };
 
-/**
- * Told each value of a watched stream (`data`) and the server session it came in (a new session replays from a
- * snapshot).
- */
-export type WatchedValue = (data: unknown, session: string) => void;
+/** A history's {@link WatchSpec}: `after` as the runtime's `HistoryPosition`, counted on in place. */
+export interface HistoryWatch {
+  readonly kind: 'history';
+  readonly instanceId: string;
+  after?: { readonly execution: string; events: number };
+}
+
+/** Told each value of a watched stream (`data`, parsed JSON). */
+export type WatchedValue = (data: unknown) => void;
 
 /** Options of {@link createStreamMux}. */
 export interface StreamMuxOptions {
@@ -77,12 +86,13 @@ export interface StreamMux {
    */
   readonly state$: Observable<ConnectionState>;
   /**
-   * An Observable that watches `spec` over the shared session while subscribed. `emitter(subscriber)` is called once
-   * per subscription and returns what is told each value the server sends for it (it emits what it makes of the value
-   * to `subscriber`; a throw errors the subscriber); the subscriber completes when the server ends the subscription
-   * and errors with the typed error when it fails or the connection is refused. Unsubscribing stops watching.
+   * An Observable that watches `spec` over the shared session while subscribed. `emitter(subscriber, own)` is called
+   * once per subscription, with the subscription's own copy of `spec` (what is sent for it: the emitter may update it),
+   * and returns what is told each value the server sends for it (it emits what it makes of the value to `subscriber`;
+   * a throw errors the subscriber); the subscriber completes when the server ends the subscription and errors with the
+   * typed error when it fails or the connection is refused. Unsubscribing stops watching.
    */
-  watch<T>(spec: WatchSpec, emitter: (subscriber: Subscriber<T>) => WatchedValue): Observable<T>;
+  watch<T, S extends WatchSpec = WatchSpec>(spec: S, emitter: (subscriber: Subscriber<T>, own: S) => WatchedValue): Observable<T>;
   /**
    * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
    * `undefined`: resolves with the answer's JSON body (`NaN` when it has none, see `jsonOf`) and headers when it is
@@ -115,7 +125,7 @@ export interface StreamMux {
  * with `Last-Event-ID`: the server resumes the session, so every subscription continues exactly after the last event
  * received. When the server cannot resume (it restarted, the resume window passed), it opens a new session and every
  * active subscription is sent again; each then restarts from the current snapshot, which the client's observables
- * de-duplicate.
+ * de-duplicate (a history's subscription carries where it stands, and the server skips what it has).
  *
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
@@ -243,7 +253,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       entry.started = true;
       try {
-        entry.next(data.data, session);
+        entry.next(data.data);
       } catch (error) {
         entry.subscriber.error(error);
       }
@@ -476,7 +486,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     watch: (spec, emitter) => new Observable((subscriber) => {
       if (signal.aborted) return subscriber.error(signal.reason);
       const id = String(++nextId);
-      entries.set(id, { spec, subscriber, next: emitter(subscriber) });
+      const own = { ...spec };
+      entries.set(id, { spec: own, subscriber, next: emitter(subscriber as Subscriber<never>, own) });
       open();
       // Without a session yet, the flush drops it: the session's start sends every watch.
       pending.add(id);

@@ -161,9 +161,11 @@ export function serverClient(
     live: (instanceId: string): number => counts.get(instanceId) ?? 0,
     wrap: (client: DurableClient): DurableClient => new Proxy(client, {
       get(target, key) {
-        if (key === 'status$' || key === 'history$') {
+        // The server reads a history through the runtime client's markedHistory$ (history$ with each history's id).
+        if (key === 'status$' || key === 'history$' || key === 'markedHistory$') {
           return (instanceId: string) => {
-            const source = replace(key, instanceId) ?? target[key](instanceId);
+            const method = key === 'status$' ? key : 'history$';
+            const source = replace(method, instanceId) ?? (target as unknown as Record<string, (id: string) => Observable<unknown>>)[key]!(instanceId);
             return new Observable<unknown>((subscriber) => {
               count(instanceId, 1);
               const subscription = source.subscribe(subscriber);

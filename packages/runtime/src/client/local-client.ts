@@ -386,22 +386,34 @@ export class LocalClient implements DurableClient {
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
+    return this.markedHistory$(instanceId, true) as Observable<HistoryEvent>;
+  }
+
+  /**
+   * {@link history$} with each history's id (`<executionId>/<epoch>`, a string) before its first event: what the HTTP
+   * API's history streams read, to tell a reader where it is (see `historyEventsHeld`). `unmarked`: without the ids.
+   *
+   * @internal
+   */
+  markedHistory$(instanceId: string, unmarked?: boolean): Observable<HistoryEvent | string> {
     assertValidInstanceId(instanceId);
-    return new Observable<HistoryEvent>((subscriber) => {
+    return new Observable<HistoryEvent | string>((subscriber) => {
       let historyKey: string | undefined;
       let emitted = 0;
-      const read = async (state: InstanceState | undefined): Promise<readonly HistoryEvent[]> => {
+      const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | string)[]> => {
         if (!state) return []; // unknown or purged
         const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
+        const mark: (HistoryEvent | string)[] = [];
         if (key !== historyKey) {
           historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
           emitted = 0;
+          if (!unmarked) mark.push(key);
         }
-        if (state.historyLength <= emitted) return [];
+        if (state.historyLength <= emitted) return mark;
         const events = await this.#bounded(this.#store.getHistory(instanceId, { fromIndex: emitted }));
         const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
         emitted += fresh.length;
-        return fresh;
+        return mark.concat(fresh.map(ownEvent));
       };
       // One read at a time, in arrival order (concatMap); after an error or an unsubscribe none starts.
       let reads: Promise<unknown> = Promise.resolve();
@@ -413,7 +425,7 @@ export class LocalClient implements DurableClient {
       return withFirst(current, this.#changes.instance(instanceId)).subscribe({
         next: ({ state }) => queue(async () => {
           const events = await read(state);
-          for (const event of events) if (!subscriber.closed) subscriber.next(ownEvent(event));
+          for (const event of events) if (!subscriber.closed) subscriber.next(event);
         }),
         error: (error: unknown) => subscriber.error(error),
         complete: () => queue(() => subscriber.complete()),

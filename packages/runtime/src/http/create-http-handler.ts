@@ -21,7 +21,7 @@ import { HostNotAllowedError } from './host-not-allowed-error.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
-  parseBoolean, parseDate, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
+  parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
   parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
@@ -177,7 +177,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
- * | `GET /instances/{id}/history/stream` (`untilTerminal=true`) | SSE `history` events (one history event each) | 400 |
+ * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position) | SSE `history` events (one history event each), each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
@@ -349,8 +349,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.get(`${BASE}/instances/:id/history/stream`, (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
-    const untilTerminal = parseBoolean(queryOf(c.req.url), 'untilTerminal') ?? false;
-    return streams.singleStream(c, { kind: 'history', instanceId, untilTerminal });
+    const params = queryOf(c.req.url);
+    const untilTerminal = parseBoolean(params, 'untilTerminal') ?? false;
+    return streams.singleStream(c, { kind: 'history', instanceId, untilTerminal, after: parseHistoryPosition(params) });
   });
 
   // ------------------------------------------------------------------ status and list

@@ -14,4 +14,5 @@ export {
   toNativeWireStatus, toWireHistory, toWireStatus, type NativeWireStatus, type WireHistoryEvent, type WireInstanceStatus,
 } from './wire-status.js';
 export type { ErrorBody, ErrorResponseBody } from './error-response.js';
+export { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
 export { KeyVerifier } from './key-verifier.js';

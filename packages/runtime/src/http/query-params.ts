@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { readHistoryPosition, type HistoryPosition } from '../model/history-position.js';
 import type { OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { assertValidInstanceId, runtimeStatusNamed } from '../model/validation.js';
 
@@ -47,6 +48,17 @@ export class QueryParams {
   getAll(name: string): readonly string[] {
     return this.#values.get(name.toLowerCase()) ?? [];
   }
+}
+
+/**
+ * The history position of a history stream (`afterExecution` and `afterEvents`, both or neither: see
+ * `readHistoryPosition`); `undefined` when absent. `afterEvents` is a count in decimal digits.
+ */
+export function parseHistoryPosition(params: QueryParams): HistoryPosition | undefined {
+  const execution = params.get('afterExecution');
+  const events = params.get('afterEvents');
+  if (execution === undefined && events === undefined) return undefined;
+  return readHistoryPosition({ execution, events: events !== undefined && /^\d{1,15}$/.test(events) ? Number(events) : events }, 'after');
 }
 
 /** `true` / `false` (any case); `undefined` when absent. */

@@ -6,7 +6,10 @@ import { eventHead } from './sse-event.js';
 export interface FeedFrame {
   /** 1, 2, 3 … in the order the feed's source emitted. */
   readonly version: number;
-  /** `event: <name>\nid: ` of its SSE event (`status`, `history`, `instances`), encoded once per feed. */
+  /**
+   * `event: <name>\nid: ` of its SSE event (`status`, `history`, `instances`; a history's `position`), encoded once per
+   * feed (a position's once per position).
+   */
   readonly head: Uint8Array;
   /** The value's JSON, UTF-8 encoded: the same bytes go to every reader. */
   readonly data: Uint8Array;
@@ -43,6 +46,8 @@ export interface StreamFeedOptions {
   readonly sliceSize: number;
   /** Whether a value is terminal (for `untilTerminal` readers). */
   readonly isTerminal: (value: unknown) => boolean;
+  /** The event name of a value, when a feed sends more than one (a history's positions); default `event`. */
+  readonly eventOf?: ((value: unknown) => string) | undefined;
   /** Turns a source error into the body a reader's stream reports. */
   readonly errorBody: (error: unknown) => ErrorBody;
   /** Runs `callback` on a later turn of the event loop, after pending I/O. */
@@ -164,9 +169,11 @@ export class StreamFeed {
 
   #push(value: unknown): void {
     if (this.#ended) return;
+    // A value named otherwise than the feed's event (a history's position, rare) gets a head of its own.
+    const name = this.#options.eventOf?.(value);
     const frame: FeedFrame = {
       version: ++this.#version,
-      head: this.#head,
+      head: name === undefined || name === this.#options.event ? this.#head : eventHead(name),
       data: encoder.encode(JSON.stringify(value)),
       terminal: this.#options.isTerminal(value),
     };
@@ -273,6 +280,8 @@ export interface FeedSpec {
   readonly source: () => Observable<unknown>;
   /** Whether a value is terminal, for `untilTerminal` subscriptions. Default: never. */
   readonly isTerminal?: (value: unknown) => boolean;
+  /** The event name of a value, when the feed sends more than one (see {@link StreamFeedOptions.eventOf}). */
+  readonly eventOf?: (value: unknown) => string;
 }
 
 /** Options of {@link FeedRegistry}. */
@@ -304,6 +313,7 @@ export class FeedRegistry {
         ...this.#options,
         event: spec.event,
         isTerminal: spec.isTerminal ?? never,
+        eventOf: spec.eventOf,
         onDone: () => {
           if (key !== undefined && this.#feeds.get(key) === created) this.#feeds.delete(key);
         },

@@ -3,6 +3,7 @@ import type { DurableClient } from '../client/durable-client.js';
 import type { Clock } from '../env/clock.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { readHistoryPosition } from '../model/history-position.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import { parseInstanceIdSegment, QueryParams } from './query-params.js';
@@ -53,11 +54,15 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed (an `after` too) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
  * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
- * string, e.g. `runtimeStatus=Running&instanceIdPrefix=order-`). What each sends is `streamSource`'s contract.
+ * string, e.g. `runtimeStatus=Running&instanceIdPrefix=order-`). What each sends is `streamSource`'s contract. A
+ * history subscription sends a `position` event (`{ execution, events }`) before each history's events; `after`, the
+ * last position the client got with the count of history events it got since (`{ execution, events }`), makes a
+ * subscription to a new session (the old one could not be resumed) skip the events the client has
+ * (`historyEventsHeld`); it is not part of the stream (a subscription sent again with another `after` is the same).
  * Single streams (one URL per stream) are served by the same hub through {@link StreamRoutes.singleStream}.
  *
  * Subscribing is idempotent: a `sub` that is already active with the same stream (a request sent again because its
@@ -215,16 +220,19 @@ function subscription(entry: unknown): { sub: string; spec: StreamSpec; key: str
 
 function subscriptionSpec(entry: unknown): { sub: string; spec: StreamSpec } {
   if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError('Each subscription must be an object');
-  const { sub, kind, instanceId, query, untilTerminal } = entry as Record<string, unknown>;
+  const { sub, kind, instanceId, query, untilTerminal, after } = entry as Record<string, unknown>;
   const id = subId(sub);
   if (typeof kind !== 'string' || !(STREAM_KINDS as readonly string[]).includes(kind)) {
     throw new InvalidArgumentError(`kind must be one of ${STREAM_KINDS.join(', ')}`);
   }
   if (untilTerminal !== undefined && typeof untilTerminal !== 'boolean') throw new InvalidArgumentError('untilTerminal must be a boolean');
+  if (after !== undefined && kind !== 'history') throw new InvalidArgumentError('after is a history position: only a history subscription takes it');
   if (kind === 'instances') {
     if (query !== undefined && typeof query !== 'string') throw new InvalidArgumentError('query must be a query string');
     return { sub: id, spec: { kind, filter: parseInstanceFilter(new QueryParams(new URLSearchParams(query ?? ''))) } };
   }
   if (typeof instanceId !== 'string') throw new InvalidArgumentError('instanceId must be a string');
-  return { sub: id, spec: { kind: kind as 'status' | 'history', instanceId: parseInstanceIdSegment(instanceId), untilTerminal: untilTerminal === true } };
+  const watched = { instanceId: parseInstanceIdSegment(instanceId), untilTerminal: untilTerminal === true };
+  if (kind === 'status') return { sub: id, spec: { kind, ...watched } };
+  return { sub: id, spec: { kind: 'history', ...watched, after: readHistoryPosition(after, 'after') } };
 }

@@ -1,6 +1,7 @@
-import { defer, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
+import { defer, filter, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
-import { assertNever } from '../model/history-event.js';
+import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { instanceFilterKey } from './instance-filter-params.js';
 import type { FeedSpec } from './stream-feed.js';
@@ -9,8 +10,23 @@ import type { WireSanitiser } from './wire-sanitiser.js';
 /** What a stream carries: one instance's status, one instance's history, or a live list. */
 export type StreamSpec =
   | { readonly kind: 'status'; readonly instanceId: string; readonly untilTerminal: boolean }
-  | { readonly kind: 'history'; readonly instanceId: string; readonly untilTerminal: boolean }
+  | {
+    readonly kind: 'history'; readonly instanceId: string; readonly untilTerminal: boolean;
+    /** Where the reader stands (see `historyEventsHeld`): the events it has are not sent again. Not part of the stream's key. */
+    readonly after?: HistoryPosition | undefined;
+  }
   | { readonly kind: 'instances'; readonly filter: InstanceFilter };
+
+/**
+ * A client whose history says where each history starts (`LocalClient`): its id (`<executionId>/<epoch>`, a string)
+ * before its first event.
+ */
+interface MarkedHistory {
+  markedHistory$(instanceId: string): Observable<HistoryEvent | string>;
+}
+
+/** The SSE event name of a history stream's positions ({@link HistoryPosition}), which the feed sends besides `history`. */
+export const POSITION_EVENT = 'position';
 
 /** The kinds of {@link StreamSpec}, which are also the SSE event names of their values. */
 export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history', 'instances'];
@@ -20,7 +36,11 @@ export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history',
  * alike, so a stream means the same wherever it is opened:
  *
  * - `status`: the instance's status (or `null` while it does not exist) at once, then every committed change;
- * - `history`: the current execution's history events, then each appended one;
+ * - `history`: the current execution's history events, then each appended one; each history (the current one, then
+ *   each that starts over: `continueAsNew`, a restart, a rewind) is preceded by its position (a
+ *   {@link HistoryPosition}, sent as the {@link POSITION_EVENT} event): the history's id and how many of its first
+ *   events the stream skips, those the reader has by `after` (`historyEventsHeld`, the one rule). A client without
+ *   history ids (not `LocalClient`) sends no positions and skips nothing;
  * - `instances`: the matching statuses (an array) at once, then again whenever membership or a member changes.
  *
  * With `untilTerminal`, a status stream completes after sending a terminal status (Completed, Failed, Terminated),
@@ -37,20 +57,33 @@ export function streamSource(
         map((status) => (status === undefined ? null : wire.status(status))),
       );
     }
-    case 'history': {
-      const history$ = client.history$(spec.instanceId).pipe(map(wire.historyEvent));
-      if (!spec.untilTerminal) return history$;
+    case 'history':
       return defer(() => {
+        const marked = (client as Partial<MarkedHistory>).markedHistory$;
+        const history$: Observable<HistoryEvent | string> = marked ? marked.call(client, spec.instanceId) : client.history$(spec.instanceId);
         let terminal = false;
+        /** Events still to skip of the current history. */
+        let held = 0;
         return history$.pipe(
           takeWhile((event) => {
+            if (!spec.untilTerminal || typeof event === 'string') return true;
             const last = terminal && event.type === 'OrchestratorCompleted';
             terminal ||= event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated';
             return !last;
           }, true),
+          // After the end rule, which reads every event: a reader that has a history's terminal step is ended by it.
+          filter((event) => {
+            if (typeof event === 'string' || held === 0) return true;
+            held--;
+            return false;
+          }),
+          map((event): unknown => {
+            if (typeof event !== 'string') return wire.historyEvent(event);
+            held = historyEventsHeld(spec.after, event);
+            return { execution: event, events: held } satisfies HistoryPosition;
+          }),
         );
       });
-    }
     case 'instances':
       // A status filter of only statuses durable-rx never gives (`Canceled`) matches nothing, now and later.
       if (spec.filter.runtimeStatus?.length === 0) return NEVER.pipe(startWith([]));
@@ -78,7 +111,10 @@ export function feedOf(client: DurableClient, spec: StreamSpec, wire: WireSaniti
         untilTerminal: spec.untilTerminal,
       };
     case 'history':
-      return { feed: { key: undefined, event: 'history', source: () => streamSource(client, spec, wire) }, untilTerminal: false };
+      return {
+        feed: { key: undefined, event: 'history', source: () => streamSource(client, spec, wire), eventOf: historyEventName },
+        untilTerminal: false,
+      };
     case 'instances':
       return {
         feed: { key: `instances\u0000${instanceFilterKey(spec.filter)}`, event: 'instances', source: () => streamSource(client, spec, wire) },
@@ -97,6 +133,11 @@ export function streamKey(spec: StreamSpec): string {
   return spec.kind === 'instances'
     ? `instances\u0000${instanceFilterKey(spec.filter)}`
     : `${spec.kind}\u0000${spec.instanceId}\u0000${String(spec.untilTerminal)}`;
+}
+
+/** The SSE event name of a history stream's value: `history`, or {@link POSITION_EVENT} for a position. */
+function historyEventName(value: unknown): string {
+  return (value as { type?: unknown }).type === undefined ? POSITION_EVENT : 'history';
 }
 
 function isTerminalWireStatus(value: unknown): boolean {
