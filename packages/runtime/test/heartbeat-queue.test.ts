@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HeartbeatQueue, type Beating } from '../src/http/heartbeat-queue.js';
 import type { Clock } from '../src/env/clock.js';
+import { silentLogger, type Logger } from '../src/env/logger.js';
+import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
@@ -24,7 +26,7 @@ describe('HeartbeatQueue', () => {
   it('beats each member every interval from when it was added, all on one timer', async () => {
     const clock = new VirtualClock();
     const start = clock.now().getTime();
-    const queue = new HeartbeatQueue(clock, 1000);
+    const queue = new HeartbeatQueue(clock, 1000, silentLogger);
     const a = new Member(clock, start);
     queue.add(a);
     await clock.advance(300);
@@ -41,7 +43,7 @@ describe('HeartbeatQueue', () => {
   it('stops beating a removed member and clears its timer when the last one leaves', async () => {
     const clock = new VirtualClock();
     const start = clock.now().getTime();
-    const queue = new HeartbeatQueue(clock, 1000);
+    const queue = new HeartbeatQueue(clock, 1000, silentLogger);
     const a = new Member(clock, start);
     const b = new Member(clock, start);
     queue.add(a);
@@ -61,7 +63,7 @@ describe('HeartbeatQueue', () => {
   it('lets a member leave from its own beat (a connection cut while it writes) and serves the others', async () => {
     const clock = new VirtualClock();
     const start = clock.now().getTime();
-    const queue = new HeartbeatQueue(clock, 1000);
+    const queue = new HeartbeatQueue(clock, 1000, silentLogger);
     const leaving: Member = new Member(clock, start, () => queue.remove(leaving));
     const staying = new Member(clock, start);
     queue.add(leaving);
@@ -89,7 +91,7 @@ describe('HeartbeatQueue', () => {
   it('drops a member whose beat throws, throws nothing from its timer and keeps beating the others', async () => {
     const clock = new VirtualClock();
     const start = clock.now().getTime();
-    const queue = new HeartbeatQueue(clock, 1000);
+    const queue = new HeartbeatQueue(clock, 1000, silentLogger);
     const first = new Member(clock, start);
     const bad = new Member(clock, start, () => {
       throw new Error('broken socket');
@@ -113,7 +115,7 @@ describe('HeartbeatQueue', () => {
   it('drops the only member when its beat throws, and holds no timer then', async () => {
     const clock = new VirtualClock();
     const start = clock.now().getTime();
-    const queue = new HeartbeatQueue(clock, 1000);
+    const queue = new HeartbeatQueue(clock, 1000, silentLogger);
     const bad = new Member(clock, start, () => {
       throw new Error('broken socket');
     });
@@ -136,10 +138,49 @@ describe('HeartbeatQueue', () => {
     queue.clear();
   });
 
+  it('keeps beating every interval, throws nothing and reports once, while the clock gives no time; then beats by the clock again', async () => {
+    for (const failure of ['Invalid Date', 'a throw'] as const) {
+      const virtual = new VirtualClock();
+      const start = virtual.now().getTime();
+      let broken = false;
+      const clock: Clock = {
+        now: () => {
+          if (!broken) return virtual.now();
+          if (failure === 'a throw') throw new Error('clock unplugged');
+          return new Date(Number.NaN);
+        },
+        setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
+        clearTimeout: (timer) => virtual.clearTimeout(timer),
+      };
+      const reports: unknown[] = [];
+      const logger: Logger = { warn: () => undefined, error: (_message, error) => void reports.push(error) };
+      const queue = new HeartbeatQueue(clock, 1000, logger);
+      const a = new Member(virtual, start);
+      queue.add(a);
+      await virtual.advance(1000);
+      broken = true;
+      const b = new Member(virtual, start);
+      queue.add(b); // added while the clock gives no time: nothing thrown, it beats at the next round
+      // A timer callback that threw would reject the advance; one armed on no time would never fire.
+      await virtual.advance(3000);
+      expect(a.beats).toEqual([1000, 2000, 3000, 4000]);
+      expect(b.beats).toEqual([2000, 3000, 4000]);
+      expect(reports).toHaveLength(1); // once, not once per round
+      if (failure === 'Invalid Date') expect(reports[0]).toBeInstanceOf(InvalidArgumentError);
+      else expect(reports[0]).toMatchObject({ message: 'clock unplugged' });
+      broken = false;
+      await virtual.advance(2000);
+      expect(a.beats).toEqual([1000, 2000, 3000, 4000, 5000, 6000]);
+      expect(b.beats).toEqual([2000, 3000, 4000, 5000, 6000]);
+      queue.clear();
+      expect(virtual.pendingTimers).toBe(0);
+    }
+  });
+
   it('holds no timer once cleared, and can be used again', async () => {
     const clock = new VirtualClock();
     const start = clock.now().getTime();
-    const queue = new HeartbeatQueue(clock, 1000);
+    const queue = new HeartbeatQueue(clock, 1000, silentLogger);
     const a = new Member(clock, start);
     queue.add(a);
     queue.clear();
@@ -165,7 +206,7 @@ function queueOnSteppedClock() {
     setTimeout: (callback, delayMs) => virtual.setTimeout(callback, delayMs),
     clearTimeout: (timer) => virtual.clearTimeout(timer),
   };
-  const queue = new HeartbeatQueue(clock, 1000);
+  const queue = new HeartbeatQueue(clock, 1000, silentLogger);
   const a = new Member(virtual, start);
   queue.add(a);
   const setBack = (ms: number): void => {

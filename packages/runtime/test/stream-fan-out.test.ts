@@ -82,7 +82,7 @@ function setup(options: Partial<SessionHubOptions> = {}) {
       return source.pipe(finalize(() => counts.active--));
     }),
   };
-  const heartbeats = new HeartbeatQueue(systemClock, 60_000);
+  const heartbeats = new HeartbeatQueue(systemClock, 60_000, silentLogger);
   const connect = (lastEventId?: string) => {
     const writer = new RecordingWriter();
     const connection = new SseConnection(writer, { heartbeats, retryMs: 1000, maxBacklogBytes: 1 << 20 });
@@ -203,7 +203,7 @@ describe('a connection whose heartbeat throws', () => {
       }
     }
     const writer = new BrokenWriter();
-    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(clock, 1000), retryMs: 1000, maxBacklogBytes: 1 << 20 });
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(clock, 1000, silentLogger), retryMs: 1000, maxBacklogBytes: 1 << 20 });
     hub.open({ kind: 'single', key: 'x', spec, untilTerminal: false }, undefined, connection);
     source.next(1);
     expect(writer.values()).toEqual([1]);

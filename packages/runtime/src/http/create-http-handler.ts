@@ -333,7 +333,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     reconnectDelayMs: settings.reconnectDelayMs, maxStreams: settings.maxStreams, fanOutSlice: FAN_OUT_SLICE,
     maxBacklogBytes: MAX_BACKLOG_BYTES, maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
     errorBody: (error) => errorBodyOf(error, logger),
-    clock: settings.clock,
+    clock: settings.clock, logger,
   });
 
   app.get(`${BASE}/streams/instances`, (c) => {

@@ -1,12 +1,17 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
+import type { Logger } from '../env/logger.js';
+import { readClock } from '../model/validation.js';
 import { unref } from './unref.js';
+
+/** How the handler's errors name its clock (see `readClock`). */
+const HANDLER_CLOCK = "the HTTP handler's clock";
 
 /** A member of a {@link HeartbeatQueue} (an open SSE connection). Its links are the queue's: only it sets them. */
 export interface Beating {
   /** The neighbours in the queue (`undefined` at its ends, and while not queued). */
   beatPrev: Beating | undefined;
   beatNext: Beating | undefined;
-  /** When its next heartbeat is due, in ms after the queue was created; -1 while not queued. */
+  /** When its next heartbeat is due, in ms on the clock (since 1970); -1 while not queued. */
   beatDue: number;
   /** Sends one heartbeat. If it throws, the member is dropped from the queue (it beats no more). */
   beat(): void;
@@ -28,9 +33,14 @@ export interface Beating {
  * a smaller step back only delays the members due before it: one may then wait up to about two intervals (one on the
  * timer, then the step itself) for its next heartbeat.
  *
+ * The clock is read with `readClock`: a reading that throws or is no valid Date (a custom `Clock` gone wrong) is
+ * reported to the logger (once, until the clock reads again) and throws nothing out of a call or the timer's callback.
+ * Meanwhile every member beats every interval, in queue order, keeping its due time; a member added meanwhile beats
+ * at the next round. Once the clock reads again, the members are served by their due times as before.
+ *
  * @example
  * ```ts
- * const heartbeats = new HeartbeatQueue(systemClock, 15_000);
+ * const heartbeats = new HeartbeatQueue(systemClock, 15_000, consoleLogger);
  * heartbeats.add(connection); // connection.beat() in 15 s, 30 s, …
  * heartbeats.remove(connection);
  * ```
@@ -38,21 +48,26 @@ export interface Beating {
 export class HeartbeatQueue {
   readonly #clock: Clock;
   readonly #intervalMs: number;
-  readonly #epochMs: number;
+  readonly #logger: Logger;
   #head: Beating | undefined;
   #tail: Beating | undefined;
   #timer: ClockTimer | undefined;
+  /** The last reading failed (and was reported): the next failure is not reported again. */
+  #clockFailed = false;
 
-  constructor(clock: Clock, intervalMs: number) {
+  /** `logger` is told of a clock that gives no time (it must not throw: the handler's is guarded). */
+  constructor(clock: Clock, intervalMs: number, logger: Logger) {
     this.#clock = clock;
     this.#intervalMs = intervalMs;
-    this.#epochMs = clock.now().getTime();
+    this.#logger = logger;
   }
 
   /** Queues `member` (not queued yet): its first beat is one interval from now. */
   add(member: Beating): void {
-    this.#append(member, this.#now() + this.#intervalMs);
-    this.#timer ??= this.#arm(this.#now());
+    const now = this.#now();
+    // Without a time, due at once: it beats at the next round, as every member does while the clock gives none.
+    this.#append(member, now === undefined ? 0 : now + this.#intervalMs);
+    this.#timer ??= this.#arm(now);
   }
 
   /** Takes `member` out of the queue, if queued: it beats no more. */
@@ -77,10 +92,16 @@ export class HeartbeatQueue {
     // due more than an interval ahead was queued before the clock was set back: it is due now, not that much later.
     // A member whose beat throws (a broken writer) is dropped, and the others are served as if it had not been
     // there: nothing is thrown out of the timer's callback, and the timer is armed again for whoever is left.
+    // Without a time (the clock failed, reported), every member is served and keeps its due time.
     const last = this.#tail;
-    for (let member = this.#head; member && (member.beatDue <= now || member.beatDue > now + interval); member = this.#head) {
+    for (
+      let member = this.#head;
+      member && (now === undefined || member.beatDue <= now || member.beatDue > now + interval);
+      member = this.#head
+    ) {
+      const due = member.beatDue;
       this.#unlink(member);
-      this.#append(member, now + interval);
+      this.#append(member, now === undefined ? due : now + interval);
       try {
         member.beat();
       } catch {
@@ -91,11 +112,13 @@ export class HeartbeatQueue {
     if (this.#head) this.#timer ??= this.#arm(now);
   }
 
-  #arm(now: number): ClockTimer | undefined {
+  /** Arms the timer for the head, at most one interval on (`now` unknown: one interval). */
+  #arm(now: number | undefined): ClockTimer | undefined {
     const head = this.#head;
     if (!head) return undefined;
     // At most one interval: a clock set back does not put off every heartbeat by as much.
-    const timer = this.#clock.setTimeout(() => this.#fire(), Math.min(this.#intervalMs, Math.max(0, head.beatDue - now)));
+    const delay = now === undefined ? this.#intervalMs : Math.min(this.#intervalMs, Math.max(0, head.beatDue - now));
+    const timer = this.#clock.setTimeout(() => this.#fire(), delay);
     unref(timer);
     return timer;
   }
@@ -125,7 +148,19 @@ export class HeartbeatQueue {
     member.beatDue = -1;
   }
 
-  #now(): number {
-    return this.#clock.now().getTime() - this.#epochMs;
+  /**
+   * The clock's time in ms, or `undefined` when it gives none (`readClock`: it threw, or returned no valid Date),
+   * reported once until it reads again.
+   */
+  #now(): number | undefined {
+    try {
+      const now = readClock(this.#clock, HANDLER_CLOCK).getTime();
+      this.#clockFailed = false;
+      return now;
+    } catch (error) {
+      if (!this.#clockFailed) this.#logger.error('HTTP API: no time from the clock; heartbeats go on every interval until it reads again', error);
+      this.#clockFailed = true;
+      return undefined;
+    }
   }
 }

@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { DurableClient } from '../client/durable-client.js';
 import type { Clock } from '../env/clock.js';
+import type { Logger } from '../env/logger.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { readHistoryPosition } from '../model/history-position.js';
@@ -35,6 +36,8 @@ export interface StreamRoutesOptions {
   readonly errorBody: (error: unknown) => ErrorBody;
   /** Times resume windows and heartbeats. */
   readonly clock: Clock;
+  /** Told of a clock that gives no time to the heartbeats (the handler's guarded logger). */
+  readonly logger: Logger;
 }
 
 /** The stream routes' single-stream response, and their `close()` (for the handler's). */
@@ -81,7 +84,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     clock: options.clock,
   }, nextTurn);
   const base = `${options.base}/streams`;
-  const heartbeats = new HeartbeatQueue(options.clock, options.heartbeatMs);
+  const heartbeats = new HeartbeatQueue(options.clock, options.heartbeatMs, options.logger);
   const connectionOptions: SseConnectionOptions = {
     heartbeats, retryMs: options.reconnectDelayMs, maxBacklogBytes: options.maxBacklogBytes,
   };
