@@ -514,6 +514,47 @@ describe('untilTerminal on the single streams', () => {
     expect(JSON.parse(after[0]!.data!)).toEqual({ execution, events: count });
   });
 
+  it('frees an ended stream\'s place in maxStreams at once, not after the resume window', async () => {
+    const { base, client } = await open({ maxStreams: 1 });
+    await client.startNew('WaitForEvents', { instanceId: 'over', input: 5 });
+    await client.terminate('over', 'stop');
+    await client.waitForCompletion('over', SETTLED);
+    for (const path of ['/instances/over/stream?untilTerminal=true', '/instances/over/history/stream?untilTerminal=true']) {
+      for (let i = 0; i < 2; i++) {
+        // The one place is free again: the stream before ended (the resume window's clock never moves here).
+        const reader = await stream(base, path);
+        expect((await reader.eventsUntil((b) => b.event === 'end')).at(-1)?.event).toBe('end');
+        expect(await reader.next()).toBeUndefined();
+      }
+    }
+  });
+
+  it('frees a dropped stream that sent no event (no id can resume it) at once, not after the resume window', async () => {
+    let active = 0;
+    const counting = (client: DurableClient): DurableClient => new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        const method = (value as (...args: unknown[]) => unknown).bind(target);
+        if (property !== 'markedHistory$') return method;
+        // The history stream reads the runtime client's markedHistory$ (history$ with each history's id).
+        return (id: string): Observable<unknown> => defer(() => {
+          active++;
+          return (method(id) as Observable<unknown>).pipe(finalize(() => active--));
+        });
+      },
+    });
+    const { base } = await open({ maxStreams: 1 }, counting);
+    // An unknown instance has no history: the stream sends its retry hint and no event.
+    const silent = await stream(base, '/instances/nobody/history/stream');
+    expect(await silent.next()).toEqual({ retry: DEFAULT_RECONNECT_DELAY_MS });
+    expect(active).toBe(1);
+    silent.cancel();
+    await vi.waitFor(() => expect(active).toBe(0), { timeout: 60_000, interval: 10 });
+    const next = await stream(base, '/instances/nobody/stream');
+    expect((await next.nextEvent())?.data).toBe('null');
+  });
+
   it('answers 400 for a malformed untilTerminal', async () => {
     const { base } = await open();
     expect((await fetch(`${base}/instances/x/stream?untilTerminal=yes`, { headers: AUTH })).status).toBe(400);

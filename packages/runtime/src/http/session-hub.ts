@@ -69,7 +69,9 @@ export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
  * buffered), the reconnect gets a new session (a new single stream starts, like any, from the current snapshot; a new
  * multiplexed session is empty and the client subscribes again).
  *
- * A session not resumed within the window is disposed; `delete` does it at once.
+ * A session not resumed within the window is disposed; `delete` does it at once. A single stream is disposed as soon
+ * as it has written its last event (`end` or `error`) to a connection, and when its connection goes away before it
+ * wrote any event (no id names it): neither holds a place of `maxSessions` for the window.
  */
 export class SessionHub {
   readonly #options: SessionHubOptions;
@@ -87,6 +89,9 @@ export class SessionHub {
       dispose: (session) => this.#dispose(session),
       dropped: (session) => {
         if (!this.#sessions.has(session.id)) return;
+        // A single stream that sent no event gave its client no id to resume it with: nobody can. Released now, so
+        // it holds no place of `maxSessions` for the window.
+        if (session.mode.kind === 'single' && session.lastSeq === 0) return void this.#dispose(session);
         session.expiry = options.clock.setTimeout(() => this.#dispose(session), options.resumeWindowMs);
         unref(session.expiry);
       },
@@ -251,7 +256,10 @@ export class StreamSession implements ConnectionOwner {
    */
   #log: Logged[] | undefined;
   #logStart = 1;
-  /** A single stream whose source ended: its connections end after the last event. */
+  /**
+   * A single stream whose source ended: its last event is written. It is disposed once that reached a connection (at
+   * once, or by a resume while it was dropped).
+   */
   #ended = false;
   #started = false;
   #disposed = false;
@@ -342,7 +350,7 @@ export class StreamSession implements ConnectionOwner {
       this.#started = true;
       this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
     }
-    if (this.#ended) connection.end();
+    if (this.#ended) this.#host.dispose(this); // the missed events, the last one too, went out: it has no more to send
   }
 
   /** The connection went away: stop reading the feeds (keeping them held for a resume). Returns whether it was this session's. */
@@ -375,7 +383,9 @@ export class StreamSession implements ConnectionOwner {
     } else {
       this.#write(undefined, end.error ? own('error', end.error) : own('end', null));
       this.#ended = true;
-      this.#connection?.end();
+      // Written to a connection: the stream is over (disposing ends the connection). Without one, it waits for a
+      // resume that gets what was missed, the last event too.
+      if (this.#connection) this.#host.dispose(this);
     }
   }
 
