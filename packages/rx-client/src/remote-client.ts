@@ -236,6 +236,11 @@ export class RemoteClient implements DurableClient {
     return createHttpManagementPayload(instanceId, baseUrl, options);
   }
 
+  /**
+   * The check-status response (see `DurableClient`), its URLs on the origin of `request`, as the local client and
+   * Durable Functions build them; `{ baseUrl }` when the HTTP API is elsewhere (this client's `baseUrl` is the server's
+   * address as this process sees it, which need not be the one callers can reach).
+   */
   createCheckStatusResponse(request: Request, instanceId: string, options?: CheckStatusResponseOptions): Response {
     return createCheckStatusResponseOf(this, request, instanceId, options);
   }
