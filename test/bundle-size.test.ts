@@ -525,12 +525,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * guessed it (and re-delivered a step cut before its start, and dropped events of an execution terminated before it
  * started), is gone. Pages (runtime / KeyvalStore / DexieStore / rx-client) 29,029 / 36,279 / 66,548 / 8,190 ->
  * 29,061 / 36,314 / 66,582 / 8,034 B (+32 / +35 / +34 / -156), budgets set to match.
+ * The remote client then marked where each history begins as the local client does (markedHistory$: a position of
+ * another history than the one a subscription stands in), so useHistory starts over on a rewind, continueAsNew or a
+ * restart instead of appending the new history to the old one: rx-client 8,034 -> 8,078 B (+44), budget raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_061 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_314 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_582 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_034 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_078 },
 ];
 
 describe('bundle size', () => {

@@ -216,16 +216,32 @@ export class RemoteClient implements DurableClient {
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
+    return this.markedHistory$(instanceId, true) as Observable<HistoryEvent>;
+  }
+
+  /**
+   * {@link history$} with a history's id (`<executionId>/<epoch>`, a string) before the first event this subscription
+   * gets of each history (the first one, and each that starts over: `continueAsNew`, a restart, a rewind), as the
+   * local client's `markedHistory$`: what `useHistory` starts over on. `unmarked`: without the ids.
+   *
+   * @internal
+   */
+  markedHistory$(instanceId: string, unmarked?: boolean): Observable<HistoryEvent | string> {
     assertValidInstanceId(instanceId);
     // Each subscription keeps where it stands in the history: the last position the server sent (before each history,
     // the history's id and the events it skipped) and the events delivered since. Its subscription, sent again to a
     // new session (the server could not resume), carries it, and the server skips what was delivered: nothing is
     // lost or delivered twice, and the rule is the server's alone. The server sends the events it keeps (taken here
-    // for `HistoryEvent`s, unchecked) and positions, which have no `type`.
-    return this.#mux.watch<HistoryEvent, HistoryWatch>(
+    // for `HistoryEvent`s, unchecked) and positions, which have no `type`; a position of another history than the one
+    // the subscription stands in begins a new one.
+    return this.#mux.watch<HistoryEvent | string, HistoryWatch>(
       { kind: 'history', instanceId },
       (subscriber, spec) => (data) => {
-        if (!(data as HistoryEvent).type) return void (spec.after = data as HistoryWatch['after']);
+        const { type, execution } = data as { type?: string; execution: string };
+        if (!type) {
+          if (!unmarked && execution !== spec.after?.execution) subscriber.next(execution);
+          return void (spec.after = data as HistoryWatch['after']);
+        }
         if (spec.after) spec.after.events++;
         subscriber.next(data as HistoryEvent);
       },

@@ -1,21 +1,23 @@
 import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
 import { EMPTY } from 'rxjs';
+import { currentHistory$ } from '../current-history.js';
 import { useObservableState, type ObservableState } from './use-observable-state.js';
 
 /**
- * The history of instance `instanceId`, live (`client.history$`): the committed events so far, growing as new ones
- * are appended. `loading` stays true until the first event (an unknown instance has none).
+ * The current history of instance `instanceId`, live (on `client.history$`): the committed events so far, growing as
+ * new ones are appended, and starting over when a new history begins (`continueAsNew`, a restart, a rewind), so it
+ * holds the events of one history only. `loading` stays true until the history is known: its start or first event
+ * (an unknown instance has neither).
  *
  * @example
  * ```ts
  * const { value: events = [] } = useHistory(client, id);
- * events.filter((e) => e.type === 'TaskCompleted').length; // activities done
+ * events.filter((e) => e.type === 'TaskCompleted').length; // activities done, each once (after a rewind too)
  * ```
  */
 export function useHistory(client: DurableClient, instanceId: string | undefined): ObservableState<readonly HistoryEvent[]> {
-  return useObservableState<HistoryEvent, readonly HistoryEvent[]>(
-    () => (instanceId === undefined ? EMPTY : client.history$(instanceId)),
+  return useObservableState<readonly HistoryEvent[]>(
+    () => (instanceId === undefined ? EMPTY : currentHistory$(client, instanceId)),
     [client, instanceId],
-    (events, event) => [...(events ?? []), event],
   );
 }

@@ -1,0 +1,30 @@
+import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
+import { scan, type Observable } from 'rxjs';
+
+/**
+ * A client whose history says where each history begins (the local client and the remote one): the history's id, a
+ * string, before the first event of each history a subscription gets.
+ */
+interface MarkedHistory {
+  markedHistory$(instanceId: string): Observable<HistoryEvent | string>;
+}
+
+/**
+ * The current history of instance `instanceId`, live: its committed events so far (a new array on each change),
+ * growing as events are appended, and empty again when a new history begins (`continueAsNew`, a new execution over a
+ * terminal instance, a rewind), so it never holds events of an earlier one: what `useHistory` renders. Where a history
+ * begins is the client's to say: the local client and the remote one (the server's positions) mark each history; over
+ * another `DurableClient`, whose `history$` has no marks, the events of every history are collected.
+ *
+ * @example
+ * ```ts
+ * currentHistory$(client, id).subscribe((events) => {
+ *   done.textContent = String(events.filter((e) => e.type === 'TaskCompleted').length); // once each, after a rewind too
+ * });
+ * ```
+ */
+export function currentHistory$(client: DurableClient, instanceId: string): Observable<readonly HistoryEvent[]> {
+  const marked = (client as Partial<MarkedHistory>).markedHistory$;
+  const source: Observable<HistoryEvent | string> = marked ? marked.call(client, instanceId) : client.history$(instanceId);
+  return source.pipe(scan((events: readonly HistoryEvent[], value) => (typeof value === 'string' ? [] : [...events, value]), []));
+}

@@ -1,0 +1,115 @@
+import {
+  createRuntime, MemoryStore, silentLogger, type DurableClient, type HistoryEvent, type Orchestrator,
+} from '@durable-rx/runtime';
+import { createHttpHandler } from '@durable-rx/runtime/http';
+import { serve } from '@durable-rx/runtime/node';
+import { SETTLED } from '@durable-rx/runtime/testing';
+import type { Subscription } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { currentHistory$ } from '../src/current-history.js';
+import { createRemoteClient } from '../src/index.js';
+import { KEY, recordInto, within } from './harness.js';
+
+/**
+ * What `useHistory` renders (`currentHistory$`): the current history of an instance, never with events of an earlier
+ * one. A rewind, `continueAsNew` and a new execution over a terminal instance each begin a new history; the value must
+ * then equal that history alone (the one `getStatus(id, { showHistory: true })` reads), so that counting its
+ * `TaskCompleted` events counts each activity once. Over the local client and over the remote one (real HTTP).
+ */
+
+const subscriptions: Subscription[] = [];
+const record = recordInto(subscriptions);
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const s of subscriptions.splice(0)) s.unsubscribe();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Instances whose `FailFirst` activity has failed once. */
+const failedOnce = new Set<string>();
+
+const orchestrators: Record<string, Orchestrator> = {
+  /** Two activities; the second fails the first time it runs for the instance, so a rewind completes it. */
+  RewindMe: function* (ctx) {
+    yield ctx.callActivity('Ok');
+    yield ctx.callActivity('FailFirst', ctx.instanceId);
+    return 'done';
+  },
+  /** One activity, then waits for `Go` and continues as new (input 1), where it runs the activity again and ends. */
+  ContinueOnce: function* (ctx) {
+    yield ctx.callActivity('Ok');
+    if (ctx.getInput() === 1) return 'done';
+    yield ctx.waitForExternalEvent('Go');
+    ctx.continueAsNew(1);
+    return undefined;
+  },
+};
+
+const activities = {
+  Ok: () => 'ok',
+  FailFirst: (id: unknown) => {
+    if (failedOnce.has(String(id))) return 'ok';
+    failedOnce.add(String(id));
+    throw new Error('first attempt fails');
+  },
+};
+
+async function clients(): Promise<[string, DurableClient][]> {
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
+  await runtime.start();
+  const server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
+  const remote = createRemoteClient({ baseUrl: server.url, key: KEY });
+  cleanups.push(() => runtime.stop(), () => server.close(), () => remote.close());
+  return [['local', runtime.client], ['remote', remote]];
+}
+
+const isDone = (events: readonly HistoryEvent[]): boolean =>
+  events.at(-1)?.type === 'OrchestratorCompleted' && events.some((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Completed');
+
+/** The history `client` reads for `id` now: the current one. */
+async function historyOf(client: DurableClient, id: string): Promise<readonly HistoryEvent[] | undefined> {
+  return (await client.getStatus(id, { showHistory: true, showHistoryOutput: true }))?.history;
+}
+
+describe('currentHistory$ (what useHistory renders)', () => {
+  it('starts over when a rewind begins a new history: each activity is counted once', async () => {
+    for (const [name, client] of await clients()) {
+      const id = `rewind-${name}`;
+      const history = record<readonly HistoryEvent[]>(currentHistory$(client, id));
+      await client.startNew('RewindMe', { instanceId: id });
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Failed');
+      await within(history.seen((events) => events.some((e) => e.type === 'ExecutionCompleted')), `${name}: the failed history`);
+      await client.rewind(id);
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      const last = await within(history.seen(isDone), `${name}: the rewound history`);
+      expect(last, name).toEqual(await historyOf(client, id));
+      expect(last.filter((e) => e.type === 'TaskCompleted'), name).toHaveLength(2);
+      expect(last.filter((e) => e.type === 'ExecutionStarted'), name).toHaveLength(1);
+    }
+  });
+
+  it('starts over when continueAsNew, or a new execution over a terminal instance, begins a new history', async () => {
+    for (const [name, client] of await clients()) {
+      const id = `continue-${name}`;
+      const history = record<readonly HistoryEvent[]>(currentHistory$(client, id));
+      await client.startNew('ContinueOnce', { instanceId: id });
+      await within(history.seen((events) => events.some((e) => e.type === 'TaskCompleted')), `${name}: the first activity`);
+      await client.raiseEvent(id, 'Go');
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      const continued = await within(history.seen(isDone), `${name}: the continued history`);
+      expect(continued, name).toEqual(await historyOf(client, id));
+      expect(continued.filter((e) => e.type === 'TaskCompleted'), name).toHaveLength(1);
+      // Started again over the terminal instance: a new execution, a new history.
+      await client.startNew('ContinueOnce', { instanceId: id, input: 1 });
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      const restarted = await within(
+        history.seen((events) => isDone(events) && events[0] !== continued[0] && events.length > 0),
+        `${name}: the new execution's history`,
+      );
+      const current = await historyOf(client, id);
+      expect(restarted, name).toEqual(current);
+      expect(restarted.filter((e) => e.type === 'ExecutionStarted'), name).toHaveLength(1);
+    }
+  });
+});
