@@ -553,6 +553,39 @@ describe('applyEvent', () => {
     expect(heldCommands(applyEvent(stored, next))).toEqual([suspend, resume, next]);
   });
 
+  it('reads a resume an earlier version added to the commands this one held (after their last suspend) as the last command', () => {
+    // A tab not reloaded yet resumes by copying the held object and adding `resumed`, the status given back: the list
+    // still ends with the suspend it resumed. The start's step records the resume after it and starts the execution.
+    const resumeAsBefore = (s: InstanceState, resume: HistoryEvent & { type: 'ExecutionResumed' }): InstanceState => {
+      const { heldSuspend, ...rest } = s;
+      return { ...rest, runtimeStatus: heldSuspend!.resumeTo, heldSuspend: { ...heldSuspend!, resumed: resume } };
+    };
+    const start = ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' });
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      const before: InstanceState = { ...base, runtimeStatus };
+      const s1 = ev({ type: 'ExecutionSuspended', reason: 'new tab' });
+      const r1 = ev({ type: 'ExecutionResumed', timestamp: '2026-01-01T00:00:01.000Z', reason: 'new tab' });
+      const s2 = ev({ type: 'ExecutionSuspended', timestamp: '2026-01-01T00:00:02.000Z' });
+      const old = ev({ type: 'ExecutionResumed', timestamp: '2026-01-01T00:00:03.000Z', reason: 'old tab' }) as HistoryEvent & { type: 'ExecutionResumed' };
+      for (const commands of [[s1], [s1, r1, s2]]) {
+        const suspended = commands.reduce(applyEvent, before);
+        expect(suspended.runtimeStatus).toBe('Suspended');
+        const resumed = resumeAsBefore(suspended, old);
+        expect(heldCommands(resumed)).toEqual([...commands, old]);
+        // The start that takes it runs: the events before it leave the status the resume gave back.
+        expect([...heldCommands(resumed), start].reduce(applyEvent, before).runtimeStatus).toBe('Running');
+        // This version's next command comes after that resume.
+        const s3 = ev({ type: 'ExecutionSuspended', timestamp: '2026-01-01T00:00:04.000Z', reason: 'new tab again' });
+        expect(heldCommands(applyEvent(resumed, s3))).toEqual([...commands, old, s3]);
+      }
+      // This version never stores that shape: its resume is the last of its commands, and a suspend after it holds no
+      // resume beside them.
+      const own = applyEvent(applyEvent(before, s1), old);
+      expect(own.heldSuspend?.commands?.at(-1)).toBe(old);
+      expect(applyEvent(own, s2).heldSuspend).not.toHaveProperty('resumed');
+    }
+  });
+
   it('gives a resume before the start the status the instance had, not the one a held suspend left behind kept', () => {
     // Stored by a worker of an earlier version that copied the field through the start and a continueAsNew: the next
     // execution not started (ContinuedAsNew, no history), not Suspended, holding the first execution's suspend.

@@ -147,11 +147,17 @@ function heldOf(state: InstanceState): HeldSuspend | undefined {
   return held.resumeTo === state.runtimeStatus && (held.commands !== undefined || held.resumed !== undefined) ? held : undefined;
 }
 
-/** The commands of `held`; for one an earlier version stored, its suspend and the resume after it. */
+/**
+ * The commands of `held`; for one an earlier version stored, its suspend and the resume after it. A tab of that
+ * version (on a shared IndexedDB) resumes by copying the held object and adding `resumed`: commands that end with a
+ * suspend and a `resumed` beside them (a shape this version never stores: its resume is the last of its commands, and
+ * its suspend keeps no `resumed`) hold that resume last.
+ */
 function heldCommandsOf(held: HeldSuspend): readonly HeldCommand[] {
-  if (held.commands) return held.commands;
+  const { commands, resumed } = held;
+  if (commands) return resumed && commands.at(-1)?.type === 'ExecutionSuspended' ? [...commands, resumed] : commands;
   const suspended: ExecutionSuspendedEvent = {
     type: 'ExecutionSuspended', eventId: -1, timestamp: held.timestamp!, ...(held.reason === undefined ? {} : { reason: held.reason }),
   };
-  return held.resumed ? [suspended, held.resumed] : [suspended];
+  return resumed ? [suspended, resumed] : [suspended];
 }
