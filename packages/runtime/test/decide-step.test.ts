@@ -314,10 +314,10 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       state: { ...legacy, runtimeStatus: 'Pending', lastUpdatedTime: now, version: legacy.version + 1, heldSuspend: { resumeTo: 'Pending', commands: [legacySuspend, resumed] } },
     });
     // Not Suspended: nothing to resume, the status stays, and no message is queued that would hold every later direct
-    // command back; an execution not started yet holds the resume, for its start to record it as it records the message.
+    // command back; nothing is held either (a retry at every call would grow the state).
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running'] as const) {
       const same = waiting({ runtimeStatus });
-      const next = { ...same, lastUpdatedTime: now, version: same.version + 1, ...(runtimeStatus === 'Running' ? {} : { heldSuspend: { resumeTo: runtimeStatus, commands: [resumed] } }) };
+      const next = { ...same, lastUpdatedTime: now, version: same.version + 1 };
       expect(decideResume({ state: same, event: resumed, now, newId }), runtimeStatus).toEqual({
         kind: 'commit', state: next, writeSet: { lease: lease(same), requests: [{ type: 'replaceState', state: next }] },
       });
@@ -325,7 +325,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decideResume({ state: waiting({ runtimeStatus: 'Terminated' }), event: resumed, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('records every suspend and resume committed before the start ahead of it, in order, as it records them when they reach it as messages', () => {
+  it('records the suspends and resumes committed before the start that changed its status ahead of it, in order, as it records them when they reach it as messages', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
       event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1' },
@@ -340,14 +340,16 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       if (append?.type !== 'appendHistory') throw new Error('expected a history append');
       return { events: append.events, state: first.state, tasks: first.writeSet.requests.filter((r) => r.type === 'insertTask').length };
     };
+    const suspend1 = { ...suspended, timestamp: at(1000) };
+    const resume2 = { ...resumed, timestamp: at(2000) };
+    // Each sequence, and the commands of it held: those that change the status (a repeated suspend, a resume with
+    // nothing suspended, an HTTP retry, change nothing), in the order a worker records them.
     const sequences = {
-      'suspend, resume, suspend': [suspended, { ...resumed, timestamp: at(1000) }, { ...suspended, timestamp: at(2000), reason: 'hold again' }],
-      'suspend, suspend, resume': [suspended, { ...suspended, timestamp: at(1000), reason: 'retry' }, { ...resumed, timestamp: at(2000) }],
-      'resume alone, then suspend, resume, resume': [
-        resumed, { ...suspended, timestamp: at(1000) }, { ...resumed, timestamp: at(2000) }, { ...resumed, timestamp: at(3000), reason: 'retry' },
-      ],
+      'suspend, resume, suspend': [[suspended, { ...resumed, timestamp: at(1000) }, { ...suspended, timestamp: at(2000), reason: 'hold again' }], [0, 1, 2]],
+      'suspend, suspend, resume': [[suspended, { ...suspended, timestamp: at(1000), reason: 'retry' }, resume2], [0, 2]],
+      'resume alone, then suspend, resume, resume': [[resumed, suspend1, resume2, { ...resumed, timestamp: at(3000), reason: 'retry' }], [1, 2]],
     } as const;
-    for (const [what, commands] of Object.entries(sequences)) {
+    for (const [what, [commands, kept]] of Object.entries(sequences)) {
       // Held: each command committed by a client while no worker runs.
       let s = waiting({ runtimeStatus: 'Pending' });
       for (const command of commands) {
@@ -358,13 +360,16 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
         s = decision.state;
       }
       const held = firstStep(s, [start]);
-      // Queued: the same commands reach the worker as messages, with the start.
+      // Queued: the same commands reach the worker as messages, with the start, and each is recorded.
       const queued = firstStep(waiting({ runtimeStatus: 'Pending' }), [start, ...commands.map((event, i) => ({ id: `c${i}`, instanceId: 'instance-1', event }))]);
-      expect(held.events, what).toEqual(queued.events);
-      expect(held.events.slice(1, 1 + commands.length), what).toEqual(commands);
-      expect(held.events[1 + commands.length], what).toEqual(start.event);
-      // The same state (a version apart: the held commands were commits of their own).
-      expect(held.state, what).toEqual({ ...queued.state, version: held.state.version });
+      expect(queued.events.slice(1, 1 + commands.length), what).toEqual(commands);
+      // Held, those that changed the status, in the same order, then the same step.
+      expect(held.events.slice(1, 1 + kept.length), what).toEqual(kept.map((i) => commands[i]));
+      expect(held.events.slice(1 + kept.length), what).toEqual(queued.events.slice(1 + commands.length));
+      expect(held.events[1 + kept.length], what).toEqual(start.event);
+      // The same state (a version apart: the held commands were commits of their own; a history without the commands
+      // that changed nothing).
+      expect(held.state, what).toEqual({ ...queued.state, version: held.state.version, historyLength: held.events.length });
       expect(held.state, what).not.toHaveProperty('heldSuspend');
       // The last command decides: a suspend leaves the execution suspended, its code not run.
       const suspendedAtLast = commands.at(-1)!.type === 'ExecutionSuspended';

@@ -488,7 +488,7 @@ describe('applyEvent', () => {
     expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 'r' });
   });
 
-  it('holds back every suspend and resume of an execution not started yet, in order, and gives the status it had back on a resume', () => {
+  it('holds back every suspend and resume of an execution not started yet that changes its status, in order, and gives the status it had back on a resume', () => {
     type Command = Partial<HistoryEvent> & { type: 'ExecutionSuspended' | 'ExecutionResumed' };
     const command = (e: Command) => ev(e) as HistoryEvent & { type: Command['type'] };
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
@@ -496,31 +496,25 @@ describe('applyEvent', () => {
       const hold = command({ type: 'ExecutionSuspended', reason: 'hold' });
       const held = applyEvent(before, hold);
       expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus, commands: [hold] } });
-      // A repeated suspend is held after the first (Durable Functions records each command), with the status before
-      // the first: a resume still gives that back. The latest suspend's time and reason stand beside the commands, for
-      // a worker of an earlier version.
+      // A repeated suspend (an HTTP retry) changes nothing: not held, so that retries cannot grow the state.
       const later = '2026-01-01T00:00:05.000Z';
-      const again = command({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' });
-      const twice = applyEvent(held, again);
-      expect(twice).toEqual({ ...held, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus, commands: [hold, again] } });
-      const bare = command({ type: 'ExecutionSuspended', timestamp: later });
-      expect(applyEvent(held, bare).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus, commands: [hold, bare] });
-      // A resume gives the status back and is held after them; so is a resume with nothing suspended (an HTTP retry),
-      // and a suspend after those.
+      expect(applyEvent(held, command({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' }))).toBe(held);
+      // A resume gives the status back and is held after the suspend; a resume with nothing suspended is not held; a
+      // suspend after them is, and its time and reason stand beside the commands, for a worker of an earlier version.
       const resume = command({ type: 'ExecutionResumed', timestamp: '2026-01-01T00:00:09.000Z', reason: 'go' });
-      const resumed = applyEvent(twice, resume);
-      expect(resumed).toEqual({ ...before, heldSuspend: { timestamp: later, reason: 'again', resumeTo: runtimeStatus, resumed: resume, commands: [hold, again, resume] } });
-      const retry = command({ type: 'ExecutionResumed', reason: 'retry' });
-      const retried = applyEvent(resumed, retry);
-      expect(retried).toEqual({ ...resumed, heldSuspend: { ...resumed.heldSuspend, commands: [hold, again, resume, retry] } });
-      const third = command({ type: 'ExecutionSuspended', reason: 'third' });
-      expect(applyEvent(retried, third)).toEqual({
-        ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'third', resumeTo: runtimeStatus, commands: [hold, again, resume, retry, third] },
+      const resumed = applyEvent(held, resume);
+      expect(resumed).toEqual({ ...before, heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed: resume, commands: [hold, resume] } });
+      expect(applyEvent(resumed, command({ type: 'ExecutionResumed', reason: 'retry' }))).toBe(resumed);
+      const third = command({ type: 'ExecutionSuspended', timestamp: later, reason: 'third' });
+      expect(applyEvent(resumed, third)).toEqual({
+        ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'third', resumeTo: runtimeStatus, commands: [hold, resume, third] },
       });
+      const bare = command({ type: 'ExecutionSuspended', timestamp: later });
+      expect(applyEvent(resumed, bare).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus, commands: [hold, resume, bare] });
       for (const end of [
         ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }),
         ev({ type: 'ExecutionTerminated' }),
-      ]) expect(applyEvent(retried, end)).not.toHaveProperty('heldSuspend');
+      ]) expect(applyEvent(resumed, end)).not.toHaveProperty('heldSuspend');
       // Started while suspended: it stays Suspended and lets the held commands go (recorded ahead of the start by then);
       // so does a terminate before the start.
       const started = applyEvent(held, ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }));
@@ -530,9 +524,8 @@ describe('applyEvent', () => {
       const terminated = applyEvent(held, ev({ type: 'ExecutionTerminated', reason: 'x' } as Partial<HistoryEvent> & { type: 'ExecutionTerminated' }));
       expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'x' });
       expect(terminated).not.toHaveProperty('heldSuspend');
-      // A resume alone is held too, the status kept.
-      const lone = command({ type: 'ExecutionResumed' });
-      expect(applyEvent(before, lone)).toEqual({ ...before, heldSuspend: { resumeTo: runtimeStatus, commands: [lone] } });
+      // A resume alone changes nothing, and holds nothing.
+      expect(applyEvent(before, command({ type: 'ExecutionResumed' }))).toBe(before);
     }
     // A started execution holds nothing back: its commands are in its history.
     expect(applyEvent({ ...base, runtimeStatus: 'Running' }, ev({ type: 'ExecutionSuspended' }))).not.toHaveProperty('heldSuspend');

@@ -6,7 +6,8 @@ import { isTerminalStatus, type HeldCommand, type HeldSuspend, type InstanceStat
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
  * through here (worker commits, the client's direct commands, tests, store helpers), so the rules live in one place:
  * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. Every suspend and
- * resume of an execution not started yet (Pending, ContinuedAsNew) is held back in `heldSuspend`, in order, with the
+ * resume of an execution not started yet (Pending, ContinuedAsNew) that changes its status (a retry changes nothing)
+ * is held back in `heldSuspend`, in order, with the
  * status before the first suspend, which a resume gives back, so that the worker that takes the start records each
  * ahead of it ({@link heldCommands}), as it records them when they reach it as messages; an ExecutionStarted leaves a
  * Suspended instance Suspended (the execution starts suspended, decideStep having recorded the held commands ahead of
@@ -58,29 +59,22 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
         return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
       }
+      // One suspended already (its latest held command a suspend) holds no other: nothing would change.
+      if (state.runtimeStatus === 'Suspended') return state;
       const { timestamp, reason } = event;
       const commands = held ? [...heldCommandsOf(held), event] : [event];
       const heldSuspend: HeldSuspend = reason === undefined ? { timestamp, resumeTo, commands } : { timestamp, reason, resumeTo, commands };
       return { ...state, runtimeStatus: 'Suspended', heldSuspend };
     }
     case 'ExecutionResumed': {
+      // Nothing suspended, nothing to resume: nothing held (an HTTP retry would grow the state at every call). A
+      // started execution's history has the resume (its step records it).
+      if (state.runtimeStatus !== 'Suspended') return state;
       const held = heldOf(state);
-      // Before the start: held after the commands before it, and the status before the suspend comes back (a resume
-      // of one not suspended changes nothing but is recorded, as its message would be). A resume in the step that
-      // continues a started execution as new, with nothing held, belongs to that execution's history alone.
-      if (held) {
-        const commands = [...heldCommandsOf(held), event];
-        return state.runtimeStatus === 'Suspended'
-          ? { ...state, runtimeStatus: held.resumeTo, heldSuspend: { ...held, resumed: event, commands } }
-          : { ...state, heldSuspend: { ...held, commands } };
-      }
-      const status = state.runtimeStatus;
-      if (status === 'Suspended') {
-        const { heldSuspend: _h, ...rest } = state;
-        return { ...rest, runtimeStatus: 'Running' };
-      }
-      if ((status !== 'Pending' && status !== 'ContinuedAsNew') || state.historyLength > 0) return state;
-      return { ...state, heldSuspend: { resumeTo: status, commands: [event] } };
+      // Before the start: held after the commands before it, and the status before the suspend comes back.
+      if (held) return { ...state, runtimeStatus: held.resumeTo, heldSuspend: { ...held, resumed: event, commands: [...heldCommandsOf(held), event] } };
+      const { heldSuspend: _h, ...rest } = state;
+      return { ...rest, runtimeStatus: 'Running' };
     }
     case 'ExecutionRewound': {
       if (state.runtimeStatus !== 'Failed') return state;

@@ -589,8 +589,8 @@ export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): D
  * store's check (`unclaimedHolds`) orders it behind a message committed before it (a resume whose call timed out):
  * it refuses the commit then, and the suspend goes to a worker after that message. An execution with no history yet
  * (Pending, ContinuedAsNew, or any status a continueAsNew and a suspend in one step leave) is suspended by its state
- * alone (`unclaimedStatus`), the suspend held back there with its time and reason (`applyEvent`): a worker then starts
- * it suspended and records them. A terminal one is left to the message (`send`), whose condition refuses it.
+ * alone (`unclaimedStatus`), the suspend held back there with its time and reason (`applyEvent`; a repeated one
+ * changes nothing and is not held): a worker then starts it suspended and records them. A terminal one is left to the message (`send`), whose condition refuses it.
  */
 export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
@@ -607,8 +607,8 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
  * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution
  * started gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone
  * (`unclaimedStatus`), the resume held after the commands before it for the worker that takes the start to record
- * them all; one not started and not Suspended (nothing to resume) keeps its status, the resume held all the same, and
- * no message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
+ * them all; one not started and not Suspended (nothing to resume) keeps its status, nothing held (a retry at every
+ * call would grow the state), and no message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
  * history, which the resume runs the orchestrator on; a terminal one, refused by the message's condition. A message
  * committed before the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is
  * still queued: the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
@@ -620,8 +620,8 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
     if (isTerminalStatus(state.runtimeStatus)) return SEND;
     // Suspended: the status before the suspend (`applyEvent`, from the held suspend); a state stored before
     // `heldSuspend` existed has none and becomes Pending, as it did then, its suspend held with the resume. Not
-    // Suspended: nothing to resume, the status kept, the resume held all the same (recorded ahead of the start, as its
-    // message would be), and nothing is queued (a message would hold back every later direct command).
+    // Suspended: nothing to resume, the status kept, nothing held (`applyEvent`), and nothing is queued (a message
+    // would hold back every later direct command).
     if (state.runtimeStatus !== 'Suspended' || state.heldSuspend) return unclaimedStatus(input, applyEvent(state, input.event));
     return unclaimedStatus(input, { ...state, runtimeStatus: 'Pending', heldSuspend: { resumeTo: 'Pending', commands: [...heldCommands(state), input.event] } });
   }

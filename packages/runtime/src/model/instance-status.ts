@@ -107,20 +107,22 @@ export type HeldCommand = ExecutionSuspendedEvent | ExecutionResumedEvent;
  * recorded ahead of its start would have a worker take the execution for started. The worker that takes the start
  * records every one of them ahead of it, in order, each its own event with its time and reason, as it records them
  * when they reach it as messages (Durable Functions records each command's message); a terminate decided before that
- * records them ahead of the termination. The instance shows Suspended while the latest suspend is not resumed, and
+ * records them ahead of the termination. Only a command that changes the status is held (a suspend of one not
+ * suspended, a resume of a suspended one): a retry of either changes nothing, and would grow the state at every call. The instance shows Suspended while the latest suspend is not resumed, and
  * `resumeTo` otherwise. Plain JSON.
  */
 export interface HeldSuspend {
   /** The status before the first suspend, which a resume before the start gives back. */
   readonly resumeTo: 'Pending' | 'ContinuedAsNew';
   /**
-   * Every suspend and resume held, in the order committed. Absent in a state an earlier version stored: its commands
+   * Every suspend and resume held, in the order committed: suspends and resumes in turn. Absent in a state an earlier version stored: its commands
    * are the suspend described by `timestamp` and `reason`, then `resumed` if any (see `heldCommands`).
    */
   readonly commands?: readonly HeldCommand[];
   /**
    * The latest suspend's time and reason, and the resume after it: what a worker of an earlier version (a tab not
-   * reloaded yet, on a shared IndexedDB) reads and records. `timestamp` is absent when only resumes are held.
+   * reloaded yet, on a shared IndexedDB) reads and records. `timestamp` is absent when only resumes are held (a state
+   * stored by a version that held a resume of one not suspended).
    */
   readonly timestamp?: string;
   readonly reason?: string;

@@ -1070,7 +1070,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.waitForCompletion('ps', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'kept' });
       });
 
-      it('records every suspend and resume of an instance nobody has started yet, in order, whether the client terminates it at once or a worker does', async (context) => {
+      it('records every suspend and resume of an instance nobody has started yet that changes its status, in order, whether the client terminates it at once or a worker does', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         const client = createClient({ store: opened });
@@ -1082,6 +1082,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await client.resume(id, 'go again');
           await client.resume(id, 'a retry');
           await client.suspend(id, 'last');
+          await client.suspend(id, 'last again');
         };
         // Through a worker: one holds the instance when the terminate comes, so the terminate is queued for it.
         await commands('queued');
@@ -1105,11 +1106,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
             .filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')
             .map((e) => ({ type: e.type, reason: (e as { reason?: unknown }).reason }));
         };
-        // Each command is its own event, as Durable Functions records each command's message, ahead of the end.
+        // Each command that changed the status is its own event, as Durable Functions records each command's message,
+        // ahead of the end; a retry (a resume of one not suspended, a suspend of one suspended) changed nothing and is
+        // not held, so that retries cannot grow the stored state.
         const expected = [
           { type: 'ExecutionSuspended', reason: 'hold' }, { type: 'ExecutionResumed', reason: 'go' },
           { type: 'ExecutionSuspended', reason: 'hold again' }, { type: 'ExecutionResumed', reason: 'go again' },
-          { type: 'ExecutionResumed', reason: 'a retry' }, { type: 'ExecutionSuspended', reason: 'last' },
+          { type: 'ExecutionSuspended', reason: 'last' },
         ];
         expect(await recorded('direct')).toEqual(expected);
         expect(await recorded('queued')).toEqual(expected);
