@@ -181,3 +181,70 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
     }
   });
 });
+
+/**
+ * A store whose every write (a commit, a lease's renewal or release, a purge) breaks `clock` for the rest of the
+ * caller's synchronous run (until the next microtask; work queued before it, a worker's claim round, reads it too): a
+ * reading taken after the write was sent, as a bound started after it reads the clock, is an Invalid Date. A reading
+ * taken before the call, as every bounded call's must be, is not.
+ */
+function clockBreakingStore(): { store: MemoryStore; clock: Clock } {
+  let broken = false;
+  const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+  const target = new MemoryStore();
+  const store = new Proxy(target, {
+    get(object, key) {
+      const value = Reflect.get(object, key, object) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof key !== 'string' || !/^(commit|renew|abandon|release|purge)/.test(key)) return value.bind(object) as unknown;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(object, args);
+        broken = true;
+        queueMicrotask(() => (broken = false));
+        return result;
+      };
+    },
+  });
+  return { store, clock };
+}
+
+describe('a clock that goes bad once a store call is on its way', () => {
+  it("leaves a client's commands resolved with their writes: the bound's reading is taken before the call", async () => {
+    const { store, clock } = clockBreakingStore();
+    const client = createClient({ store, clock });
+    // Before, each command rejected with invalid-argument while its write, already sent, landed.
+    await client.startNew('HelloSequence', { instanceId: 'c' });
+    expect(await store.getInstance('c')).toMatchObject({ runtimeStatus: 'Pending' });
+    await client.suspend('c', 'hold');
+    expect(await store.getInstance('c')).toMatchObject({ runtimeStatus: 'Suspended' });
+    await client.resume('c', 'go on');
+    await client.terminate('c', 'stop');
+    expect(await client.getStatus('c')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    expect(await client.purgeInstanceHistory('c')).toEqual({ instancesDeleted: 1 });
+    await client.startNew('HelloSequence', { instanceId: 'r' });
+    await client.raiseEvent('r', 'go', 1);
+    const claimed = await store.claimOrchestration({ owner: 'w1', leaseMs: 1000, now: systemClock.now() });
+    expect(claimed?.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+  });
+
+  it("leaves a worker's commits landed and not reported failed: the orchestration completes, no step or result lost", async () => {
+    const { store, clock } = clockBreakingStore();
+    const errors: { message: string; error: unknown }[] = [];
+    const runtime = createRuntime({
+      store, clock, logger: { warn: () => {}, error: (message, error) => errors.push({ message, error }) },
+      orchestrators: { E1_HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello },
+    });
+    await runtime.start();
+    try {
+      // Before, the step's commit (and an activity result's) was reported failed with invalid-argument once applied.
+      // A client on the system clock: only the worker's readings go bad.
+      const client = createClient({ store });
+      const id = await client.startNew('E1_HelloSequence');
+      expect(await within(client.waitForCompletion(id), 'the completion')).toMatchObject({ runtimeStatus: 'Completed' });
+      // A claim round that read the clock in that window sent nothing: logged, and claimed again. Nothing else.
+      expect(errors.filter((e) => !e.message.startsWith('worker could not claim work'))).toEqual([]);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});

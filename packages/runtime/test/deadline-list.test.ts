@@ -136,12 +136,12 @@ describe('DeadlineList', () => {
   it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);
-    expect(await list.bound(Promise.resolve('v'), 100, 'read')).toBe('v');
-    await expect(list.bound(Promise.reject(new Error('no')), 100, 'read')).rejects.toThrow('no');
+    expect(await list.bound(() => Promise.resolve('v'), 100, 'read')).toBe('v');
+    await expect(list.bound(() => Promise.reject(new Error('no')), 100, 'read')).rejects.toThrow('no');
     expect(clock.timers.size).toBe(0);
     let answer: (value: string) => void = () => undefined;
     const late: string[] = [];
-    const bounded = list.bound(new Promise<string>((resolve) => (answer = resolve)), 100, 'read', (value) => late.push(value));
+    const bounded = list.bound(() => new Promise<string>((resolve) => (answer = resolve)), 100, 'read', (value) => late.push(value));
     clock.ms = T0 + 100;
     clock.fireDue();
     await expect(bounded).rejects.toMatchObject({ code: 'unavailable', message: 'read did not settle within 100 ms' });
@@ -154,12 +154,12 @@ describe('DeadlineList', () => {
   it('bounds a call with `drop`: resolves with nothing when the call settles with a value, passes its error, ends it with an UnavailableError after the bound', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);
-    expect(await list.bound(Promise.resolve('v'), 100, 'commit', undefined, undefined, true)).toBeUndefined();
-    await expect(list.bound(Promise.reject(new Error('no')), 100, 'commit', undefined, undefined, true)).rejects.toThrow('no');
+    expect(await list.bound(() => Promise.resolve('v'), 100, 'commit', undefined, undefined, true)).toBeUndefined();
+    await expect(list.bound(() => Promise.reject(new Error('no')), 100, 'commit', undefined, undefined, true)).rejects.toThrow('no');
     expect(clock.timers.size).toBe(0);
     let answer: (value: string) => void = () => undefined;
     const late: unknown[] = [];
-    const bounded = list.bound(new Promise<string>((resolve) => (answer = resolve)), 100, 'commit', (value) => late.push(value), undefined, true);
+    const bounded = list.bound(() => new Promise<string>((resolve) => (answer = resolve)), 100, 'commit', (value) => late.push(value), undefined, true);
     clock.ms = T0 + 100;
     clock.fireDue();
     await expect(bounded).rejects.toMatchObject({ code: 'unavailable', message: 'commit did not settle within 100 ms' });
@@ -173,15 +173,15 @@ describe('DeadlineList', () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);
     const thenable: PromiseLike<number> = { then: (onValue) => Promise.resolve(onValue?.(7)) as never };
-    expect(await list.bound(thenable, 100, 'read')).toBe(7);
+    expect(await list.bound(() => thenable, 100, 'read')).toBe(7);
     expect(clock.timers.size).toBe(0);
   });
 
   it('lingers: leaves the timer armed once no call is pending, and lets it go when it fires with nothing pending', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, true);
-    await list.bound(Promise.resolve(1), 100, 'read');
-    await list.bound(Promise.resolve(2), 150, 'read');
+    await list.bound(() => Promise.resolve(1), 100, 'read');
+    await list.bound(() => Promise.resolve(2), 150, 'read');
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 100]);
     clock.ms = T0 + 100;
     clock.fireDue();
@@ -192,7 +192,7 @@ describe('DeadlineList', () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);
     const never = new Promise<never>(() => undefined);
-    const calls = [list.bound(never, 100, 'a'), list.bound(never, Infinity, 'b')];
+    const calls = [list.bound(() => never, 100, 'a'), list.bound(() => never, Infinity, 'b')];
     list.endAll(() => new Error('closed'));
     const errors = await Promise.all(calls.map((call) => call.catch((error: unknown) => error)));
     expect(errors.map((error) => (error as Error).message)).toEqual(['closed', 'closed']);

@@ -142,7 +142,7 @@ export class LocalClient implements DurableClient {
       deepFreeze((writeSet.requests[0] as CreateInstanceWrite).message);
       // A commit abandoned at its bound that lands later stores the instance under the lease after the release below
       // found nothing: the worker releases it again then (`landed`), so it does not wait for that lease to lapse.
-      result = await this.#bounded(this.#store.commit(writeSet), undefined, undefined, lease && (() => handOff!.landed({ instanceId, lease })));
+      result = await this.#bounded(() => this.#store.commit(writeSet), undefined, undefined, lease && (() => handOff!.landed({ instanceId, lease })));
     } catch (error) {
       // A commit that may have been applied all the same stored the instance under the lease: the worker releases it.
       if (lease) handOff!.cancelled(mayHaveApplied(error) ? { instanceId, lease } : undefined);
@@ -173,14 +173,14 @@ export class LocalClient implements DurableClient {
     if (!state) return undefined;
     const status = toInstanceStatus(state, { showInput });
     if (!showHistory) return status;
-    const history = await this.#bounded(this.#store.getHistory(instanceId));
+    const history = await this.#bounded(() => this.#store.getHistory(instanceId));
     return { ...status, history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const storeQuery = validateInstanceQuery(query);
     const show = showInputOf(query, 'query');
-    const page = await this.#bounded(this.#store.queryInstances(storeQuery));
+    const page = await this.#bounded(() => this.#store.queryInstances(storeQuery));
     return {
       instances: page.instances.map((s) => toInstanceStatus(s, show)),
       ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken }),
@@ -266,11 +266,11 @@ export class LocalClient implements DurableClient {
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
     assertValidInstanceId(instanceId);
-    return { instancesDeleted: await this.#bounded(this.#store.purgeInstance(instanceId)) };
+    return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstance(instanceId)) };
   }
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {
-    return { instancesDeleted: await this.#bounded(this.#store.purgeInstances(validatePurgeFilter(filter))) };
+    return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstances(validatePurgeFilter(filter))) };
   }
 
   async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
@@ -410,7 +410,7 @@ export class LocalClient implements DurableClient {
           if (!unmarked) mark.push(key);
         }
         if (state.historyLength <= emitted) return mark;
-        const events = await this.#bounded(this.#store.getHistory(instanceId, { fromIndex: emitted }));
+        const events = await this.#bounded(() => this.#store.getHistory(instanceId, { fromIndex: emitted }));
         const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
         emitted += fresh.length;
         return mark.concat(fresh.map(ownEvent));
@@ -595,7 +595,7 @@ export class LocalClient implements DurableClient {
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
-    return followPages((token) => this.#bounded(this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) })));
+    return followPages((token) => this.#bounded(() => this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) })));
   }
 
   async #existing(instanceId: string): Promise<InstanceState> {
@@ -667,7 +667,7 @@ export class LocalClient implements DurableClient {
       if (decision.kind === 'needHistory') {
         let history: readonly HistoryEvent[];
         try {
-          history = await this.#bounded(this.#store.getHistory(state.instanceId));
+          history = await this.#bounded(() => this.#store.getHistory(state.instanceId));
         } catch (error) {
           if (isDurableError(error) && error.code === 'unavailable') return 'send';
           throw error;
@@ -737,20 +737,21 @@ export class LocalClient implements DurableClient {
    * the caller has just read it. `drop`: the call's value is not wanted, and the promise resolves with `undefined`.
    * `late`: called with the value of a call abandoned at its bound that settles after all.
    */
-  #bounded<T>(call: PromiseLike<T>, nowMs?: number, drop?: boolean, late?: (value: T) => void): Promise<T> {
+  #bounded<T>(call: () => PromiseLike<T>, nowMs?: number, drop?: boolean, late?: (value: T) => void): Promise<T> {
     const ms = this.#callTimeoutMs;
     if (ms !== Infinity) return this.#deadlines.bound(call, ms, 'The store call', late, nowMs, drop);
-    return drop ? Promise.resolve(call).then(ignore) as Promise<unknown> as Promise<T> : Promise.resolve(call);
+    const result = Promise.resolve(call());
+    return drop ? result.then(ignore) as Promise<unknown> as Promise<T> : result;
   }
 
   /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */
   #read(instanceId: string): Promise<InstanceState | undefined> {
-    return this.#bounded(this.#store.getInstance(instanceId));
+    return this.#bounded(() => this.#store.getInstance(instanceId));
   }
 
   /** Commits a write set, with a bound ({@link LocalClient.#bounded}). */
   #commit(writeSet: WriteSet, nowMs?: number): Promise<CommitResult> {
-    return this.#bounded(this.#store.commit(writeSet), nowMs);
+    return this.#bounded(() => this.#store.commit(writeSet), nowMs);
   }
 
   /**
@@ -758,7 +759,7 @@ export class LocalClient implements DurableClient {
    * `.then()` is hung on it for that (its promise and reaction were held by each of 50k raises at once).
    */
   #commitVoid(writeSet: WriteSet, nowMs?: number): Promise<void> {
-    return this.#bounded(this.#store.commit(writeSet), nowMs, true) as Promise<unknown> as Promise<void>;
+    return this.#bounded(() => this.#store.commit(writeSet), nowMs, true) as Promise<unknown> as Promise<void>;
   }
 
   #nowIso(): string {

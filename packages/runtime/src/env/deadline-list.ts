@@ -41,7 +41,7 @@ class Deadline {
  * @example
  * ```ts
  * const calls = new DeadlineList(systemClock, false);
- * const state = await calls.bound(store.getInstance(id), 30_000, 'getInstance'); // or an UnavailableError after 30 s
+ * const state = await calls.bound(() => store.getInstance(id), 30_000, 'getInstance'); // or an UnavailableError after 30 s
  * ```
  */
 export class DeadlineList {
@@ -68,25 +68,29 @@ export class DeadlineList {
   lingers: boolean;
 
   /**
-   * `call`'s outcome, or, when it has not settled `ms` after `nowMs` (the clock's time, when the caller has just read
-   * it; `Infinity`: never, but {@link endAll} still ends it), an {@link UnavailableError}
+   * The outcome of `call()`, made once the clock is read, or, when it has not settled `ms` after `nowMs` (the clock's
+   * time, when the caller has just read it, before the call; `Infinity`: never, but {@link endAll} still ends it), an
+   * {@link UnavailableError}
    * `${what} did not settle within ${ms} ms`. An abandoned call is not undone: a value it settles with later goes to
-   * `late`, a rejection is handled. `call` may be any thenable (it is made a promise once). `drop`: resolve with
+   * `late`, a rejection is handled. `call` may return any thenable (it is made a promise once). `drop`: resolve with
    * `undefined` instead of the call's value, and pass `late` `undefined` too (a caller that wants only the outcome then
    * needs no `.then()`, whose promise and reaction each pending call held as well).
    */
-  bound<T>(call: PromiseLike<T>, ms: number, what: string, late?: (value: T) => void, nowMs?: number, drop?: boolean): Promise<T> {
+  bound<T>(call: () => PromiseLike<T>, ms: number, what: string, late?: (value: T) => void, nowMs?: number, drop?: boolean): Promise<T> {
     // `nowMs` is read here, not as a default parameter: a parameter list with a default has a scope of its own, which
     // put `this` and `deadline` in two contexts, and every pending call held both (40 bytes more; a raise to each of
-    // 50k instances at once holds its call through the collections that the raises themselves trigger).
+    // 50k instances at once holds its call through the collections that the raises themselves trigger). Read before
+    // the call is made: a reading that is no valid Date throws with nothing sent (read after, a write went out while
+    // the caller heard it failed); and a call that throws links no deadline.
     nowMs ??= readClock(this.#clock, this.#whose).getTime();
+    const pending = call();
     const deadline = new Deadline(nowMs + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
     const result = new Promise<T>((resolve, reject) => {
       deadline.resolve = resolve as (value: unknown) => void;
       deadline.end = reject;
     });
     this.#link(deadline, nowMs);
-    Promise.resolve(call).then((value) => this.#settled(deadline, drop ? undefined : value), (error: unknown) => this.#fail(deadline, error));
+    Promise.resolve(pending).then((value) => this.#settled(deadline, drop ? undefined : value), (error: unknown) => this.#fail(deadline, error));
     return result;
   }
 

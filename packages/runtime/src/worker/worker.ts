@@ -280,7 +280,7 @@ export class Worker {
       return;
     }
     this.#succession = new LeaseSuccession({
-      releaseOwner: (id) => this.#bounded(this.#o.store.releaseOwner(id, this.#leaseOwner), 'releaseOwner'),
+      releaseOwner: (id) => this.#bounded(() => this.#o.store.releaseOwner(id, this.#leaseOwner), 'releaseOwner'),
       logger: this.#o.logger, owner: this.#o.owner, ownerReused,
       storage: leaseStorage, locks: this.#o.locks,
     });
@@ -407,7 +407,7 @@ export class Worker {
     if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (leases released) and ${starting} starts committing`);
     const released = await Promise.all(held.map(async ([instanceId, release]) => {
       try {
-        await this.#bounded(release(), 'release');
+        await this.#bounded(release, 'release');
         return true;
       } catch (error) {
         if (!(error instanceof StoreClosedError)) logger.error(`releasing a lease of ${instanceId} failed`, error);
@@ -532,7 +532,7 @@ export class Worker {
     try {
       // A claim that settles after the lease it asks for has expired hands out nothing this worker could use.
       return this.#bounded<OrchestrationWorkItem | ActivityWorkItem | undefined>(
-        orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
+        () => orchestration ? store.claimOrchestration({ owner, leaseMs, now }) : store.claimActivity({ owner, leaseMs, now }),
         'claim', now.getTime() + leaseMs, this.#lateClaimReleaser, now.getTime(),
       );
     } catch (error) {
@@ -641,7 +641,7 @@ export class Worker {
    * still covers a limit held by work that never finishes.
    */
   async #armWakeTimer(claimedAt: Date): Promise<void> {
-    const at = await this.#bounded(this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
+    const at = await this.#bounded(() => this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
     if (!at || this.#stopping) {
       this.#clearWakeTimer();
       return;
@@ -696,7 +696,7 @@ export class Worker {
    * one timer's reach (24.8 days) is waited out in steps. `nowMs` is the clock's time, when the caller has just read it
    * (one read less per call).
    */
-  #bounded<T>(call: Promise<T>, what: string, untilMs = Infinity, late?: (value: T) => void, nowMs = this.#now().getTime()): Promise<T> {
+  #bounded<T>(call: () => Promise<T>, what: string, untilMs = Infinity, late?: (value: T) => void, nowMs = this.#now().getTime()): Promise<T> {
     return this.#calls.bound(call, Math.max(0, Math.min(this.#o.storeCallTimeoutMs, untilMs - nowMs)), what, late, nowMs);
   }
 
@@ -714,7 +714,7 @@ export class Worker {
    * a failed release is logged and leaves the lease to lapse.
    */
   #releaseUnrun(items: readonly Leased[]): void {
-    for (const item of items) this.#track((async () => void (await this.#bounded(this.#release(item), 'release')))());
+    for (const item of items) this.#track((async () => void (await this.#bounded(() => this.#release(item), 'release')))());
   }
 
   /**
@@ -801,7 +801,7 @@ export class Worker {
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
         // At the step's reading of the clock, taken just before (deciding that the history is needed runs no code).
-        input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime(), undefined, input.now.getTime());
+        input.history = await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime(), undefined, input.now.getTime());
         decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
@@ -812,7 +812,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased));
+        await this.#bounded(() => store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         this.#releaseIfUnconfirmed(leased, error);
@@ -862,12 +862,12 @@ export class Worker {
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
-      input.history = await this.#bounded(store.getHistory(state.instanceId), 'getHistory', lease.expiresAt.getTime());
+      input.history = await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', lease.expiresAt.getTime());
       decision = decideRefusedStep(input);
     }
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
     try {
-      await this.#bounded(store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
+      await this.#bounded(() => store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
     } catch (refused) {
       if (bare || !refusedForGood(refused)) throw refused;
       return this.#commitRefusedStep(item, now, refused, true);
@@ -962,7 +962,7 @@ export class Worker {
       const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(leaseUntil - nowMs, this.#o.activityLeaseMs));
       try {
         if (!(await this.#commitWithStep(item, result, now, untilMs, committed))) {
-          await this.#bounded(this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
+          await this.#bounded(() => this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
         }
         this.#metrics.activitiesRun++;
         return;
@@ -1053,7 +1053,7 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(store.commit(fused.writeSet), 'commit', untilMs, () => {
+      await this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
         this.#releaseUnlessStopped(fused.leased);
       });
@@ -1106,7 +1106,7 @@ export class Worker {
           startMs = this.#now().getTime();
           const until = startMs + activityLeaseMs;
           // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
-          await this.#bounded(store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
+          await this.#bounded(() => store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
           heartbeat.until = until;
         } catch (error) {
           if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
