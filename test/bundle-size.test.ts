@@ -528,11 +528,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The remote client then marked where each history begins as the local client does (markedHistory$: a position of
  * another history than the one a subscription stands in), so useHistory starts over on a rewind, continueAsNew or a
  * restart instead of appending the new history to the old one: rx-client 8,034 -> 8,078 B (+44), budget raised to match.
+ * A resume an older tab added beside the held commands was then read as the last command, a suspend or resume before
+ * the start that changes nothing was no longer held, and a bounded store call took the call as a function, so that its
+ * clock reading comes before the call is made: 29,061 / 36,314 / 66,582 -> 29,062 / 36,324 / 66,589 B (+1 / +10 /
+ * +7), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_061 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_314 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_582 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_062 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_324 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_589 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_078 },
 ];
 
