@@ -1,5 +1,5 @@
 import {
-  InstanceNotFoundError, isTerminalStatus, type CheckStatusResponseOptions, type Clock,
+  InstanceNotFoundError, isTerminalStatus, UnavailableError, type CheckStatusResponseOptions, type Clock,
   type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
@@ -228,22 +228,32 @@ export class RemoteClient implements DurableClient {
    */
   markedHistory$(instanceId: string, unmarked?: boolean): Observable<HistoryEvent | string> {
     assertValidInstanceId(instanceId);
-    // Each subscription keeps where it stands in the history: the last position the server sent (before each history,
-    // the history's id and the events it skipped) and the events delivered since. Its subscription, sent again to a
-    // new session (the server could not resume), carries it, and the server skips what was delivered: nothing is
-    // lost or delivered twice, and the rule is the server's alone. The server sends the events it keeps (taken here
-    // for `HistoryEvent`s, unchecked) and positions, which have no `type`; a position of another history than the one
-    // the subscription stands in begins a new one.
+    // Each subscription asks for positions and keeps where it stands in the history: the last position the server
+    // sent (before each history, the history's id and the events it skipped) and the events delivered since. Its
+    // subscription, sent again to a new session (the server could not resume), carries it, and the server skips what
+    // was delivered: nothing is lost or delivered twice, and the rule is the server's alone. The server sends the
+    // events it keeps (taken here for `HistoryEvent`s, unchecked) and positions, which have no `type`; a position of
+    // another history than the one the subscription stands in begins a new one.
+    // A new session whose stream does not start with a position is a server that sends none (an older one, a handler
+    // over a client of its own): it skipped nothing, and `after` means nothing to it, so it is no longer counted. Once
+    // events were delivered without a position the server accounts for, the history cannot go on exactly: the watch
+    // fails with UnavailableError (subscribing again reads the history from its start) rather than repeat them.
     return this.#mux.watch<HistoryEvent | string, HistoryWatch>(
-      { kind: 'history', instanceId },
-      (subscriber, spec) => (data) => {
-        const { type, execution } = data as { type?: string; execution: string };
-        if (!type) {
-          if (!unmarked && execution !== spec.after?.execution) subscriber.next(execution);
-          return void (spec.after = data as HistoryWatch['after']);
-        }
-        if (spec.after) spec.after.events++;
-        subscriber.next(data as HistoryEvent);
+      { kind: 'history', instanceId, positions: true },
+      (subscriber, spec) => {
+        let delivered: true | undefined;
+        return (data, first) => {
+          const { type, execution } = data as { type?: string; execution: string };
+          if (first && type) spec.after = undefined;
+          if (first && delivered && !spec.after) throw new UnavailableError('the server sent no history position');
+          if (!type) {
+            if (!unmarked && execution !== spec.after?.execution) subscriber.next(execution);
+            return void (spec.after = data as HistoryWatch['after']);
+          }
+          if (spec.after) spec.after.events++;
+          delivered = true;
+          subscriber.next(data as HistoryEvent);
+        };
       },
     );
   }

@@ -38,9 +38,9 @@ export type ConnectionState =
   | { readonly state: 'failed'; readonly error: Error };
 
 /**
- * What one subscription watches (see the server's `POST /streams/{session}/subscriptions`). A history's `after` is
- * where its watch stands (the last position the server sent and the events since, see `history$`), sent with the
- * subscription each time it is sent: a new session skips what the watch has.
+ * What one subscription watches (see the server's `POST /streams/{session}/subscriptions`). A history asks for
+ * positions; its `after` is where its watch stands (the last position the server sent and the events since, see
+ * `history$`), sent with the subscription each time it is sent: a new session skips what the watch has.
  */
 export type WatchSpec =
   | { readonly kind: 'status'; readonly instanceId: string }
@@ -51,11 +51,16 @@ export type WatchSpec =
 export interface HistoryWatch {
   readonly kind: 'history';
   readonly instanceId: string;
-  after?: { readonly execution: string; events: number };
+  readonly positions: true;
+  after?: { readonly execution: string; events: number } | undefined;
 }
 
-/** Told each value of a watched stream (`data`, parsed JSON). */
-export type WatchedValue = (data: unknown) => void;
+/**
+ * Told each value of a watched stream (`data`, parsed JSON); `first` when it is the subscription's first value in
+ * the current session: the subscription was sent to a new session (the first, or one the server opened because it
+ * could not resume the last), whose stream of it starts over.
+ */
+export type WatchedValue = (data: unknown, first: boolean) => void;
 
 /** Options of {@link createStreamMux}. */
 export interface StreamMuxOptions {
@@ -74,8 +79,8 @@ interface Entry {
   readonly subscriber: Subscriber<unknown>;
   /** Each value; a throw errors the watch. */
   readonly next: WatchedValue;
-  /** The server has sent a value for it. */
-  started?: true;
+  /** The session the server sent its latest value in; none before its first. */
+  seen?: string;
 }
 
 /** A remote client's streams over one connection (see {@link createStreamMux}). */
@@ -88,9 +93,10 @@ export interface StreamMux {
   /**
    * An Observable that watches `spec` over the shared session while subscribed. `emitter(subscriber, own)` is called
    * once per subscription, with the subscription's own copy of `spec` (what is sent for it: the emitter may update it),
-   * and returns what is told each value the server sends for it (it emits what it makes of the value to `subscriber`;
-   * a throw errors the subscriber); the subscriber completes when the server ends the subscription and errors with the
-   * typed error when it fails or the connection is refused. Unsubscribing stops watching.
+   * and returns what is told each value the server sends for it, and whether it is the first in a session (it emits
+   * what it makes of the value to `subscriber`; a throw errors the subscriber); the subscriber completes when the
+   * server ends the subscription and errors with the typed error when it fails or the connection is refused.
+   * Unsubscribing stops watching.
    */
   watch<T, S extends WatchSpec = WatchSpec>(spec: S, emitter: (subscriber: Subscriber<T>, own: S) => WatchedValue): Observable<T>;
   /**
@@ -249,11 +255,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // watches (not that the instance does not exist): it fails, as a stream the server cut. A history may have none.
         return end(sub, data.error
           ? errorFromBody(500, data.error)
-          : entry.started || entry.spec.kind === 'history' ? undefined : new UnavailableError('no status arrived'));
+          : entry.seen || entry.spec.kind === 'history' ? undefined : new UnavailableError('no status arrived'));
       }
-      entry.started = true;
+      const first = entry.seen !== session;
+      entry.seen = session;
       try {
-        entry.next(data.data);
+        entry.next(data.data, first);
       } catch (error) {
         entry.subscriber.error(error);
       }

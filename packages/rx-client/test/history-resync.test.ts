@@ -45,8 +45,11 @@ interface Setup {
    * handler and cuts the stream there, so the client reconnects into a new session.
    */
   cutBefore(at: (data: { sub?: string; data?: { type?: string; executionId?: string } }) => boolean): void;
-  /** Restarts the handler now: open streams end, their sessions are forgotten. */
-  restart(): void;
+  /**
+   * Restarts the handler now: open streams end, their sessions are forgotten. With `positions: false`, the new handler
+   * serves a client that sends no history positions (a wrapper of the local client's, as an older server sends none).
+   */
+  restart(positions?: boolean): void;
   /** Resolves when the remote client has received `count` history positions in all (one per subscription and history). */
   positions(count: number): Promise<void>;
 }
@@ -63,13 +66,14 @@ afterEach(async () => {
 async function setUp(): Promise<Setup> {
   const store = new MemoryStore();
   const local = createClient({ store });
-  const make = (): HttpHandler => createHttpHandler(local, { key: KEY, logger: silentLogger, reconnectDelayMs: 20 });
+  const make = (positions = true): HttpHandler =>
+    createHttpHandler(positions ? local : withoutPositions(local), { key: KEY, logger: silentLogger, reconnectDelayMs: 20 });
   let handler = make();
   const server: NodeServer = await serve(Object.assign((request: Request) => handler(request), { close: () => handler.close() }), { port: 0 });
   cleanups.push(() => server.close());
-  const restart = (): void => {
+  const restart = (positions?: boolean): void => {
     handler.close();
-    handler = make();
+    handler = make(positions);
   };
   let cut: ((data: never) => boolean) | undefined;
   let positionsSeen = 0;
@@ -118,6 +122,20 @@ async function setUp(): Promise<Setup> {
       }), `${count} history positions`);
     },
   };
+}
+
+/**
+ * `client` without the history marks the server reads positions from: a server over it sends no positions and skips
+ * nothing, as one of an older release.
+ */
+function withoutPositions(client: DurableClient): DurableClient {
+  return new Proxy(client, {
+    get(target, key) {
+      if (key === 'markedHistory$') return undefined;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** The parsed `data` of an SSE block, if it has one. */
@@ -255,6 +273,63 @@ describe('history$ after a session the server could not resume', () => {
     await local.startNew('Echo', { instanceId: 'term', input: 3 });
     await within(history.seen(() => completed(history.values) && startsOf(history.values).length > 2), 'the third execution');
     await within(reference.seen(() => completed(reference.values) && startsOf(reference.values).length > 2), 'the local end');
+    expect(history.values).toEqual(reference.values);
+  });
+});
+
+describe('history$ across a server that sends no positions (an older one in a rolling deploy, or over a client of its own)', () => {
+  /** history$ of `instanceId`, recorded, with the error it fails with (if it does). */
+  function watch(remote: RemoteClient, instanceId: string) {
+    const values: HistoryEvent[] = [];
+    let seen = (): void => undefined;
+    const failed = new Promise<unknown>((resolve) => {
+      subscriptions.push(remote.history$(instanceId).subscribe({ next: (e) => (values.push(e), seen()), error: resolve }));
+    });
+    const until = (p: (values: HistoryEvent[]) => boolean, what: string) => within(new Promise<void>((resolve) => {
+      (seen = () => p(values) && resolve())();
+    }), what);
+    return { values, failed, until };
+  }
+
+  it('fails with UnavailableError, repeating nothing, when the new session\'s server sends no position', async () => {
+    const { local, remote, work, restart, positions } = await setUp();
+    await work();
+    await local.startNew('WaitForEvents', { instanceId: 'old-next', input: 2 });
+    const history = watch(remote, 'old-next');
+    await history.until((v) => v.some((e) => e.type === 'OrchestratorCompleted'), 'the first step');
+    await positions(1);
+    const had = [...history.values];
+    restart(false); // the server now ignores the position the subscription carries, and replays the history
+    expect(await within(history.failed, 'the failure')).toMatchObject({ code: 'unavailable' });
+    expect(history.values).toEqual(had);
+  });
+
+  it('fails with UnavailableError, repeating nothing, when the events it delivered came with no position', async () => {
+    const { local, remote, work, restart, positions } = await setUp();
+    restart(false);
+    await work();
+    await local.startNew('WaitForEvents', { instanceId: 'old-first', input: 2 });
+    const history = watch(remote, 'old-first');
+    await history.until((v) => v.some((e) => e.type === 'OrchestratorCompleted'), 'the first step');
+    const had = [...history.values];
+    restart(); // a server that sends positions, but the watch has none to carry: it would replay the history
+    await positions(1);
+    expect(await within(history.failed, 'the failure')).toMatchObject({ code: 'unavailable' });
+    expect(history.values).toEqual(had);
+  });
+
+  it('goes on across such a server while it has delivered nothing', async () => {
+    const { local, remote, work, restart, positions } = await setUp();
+    // Started with no worker yet: its history has no events, and its position is all the watch gets.
+    await local.startNew('WaitForEvents', { instanceId: 'later', input: 1 });
+    const reference = record<HistoryEvent>(local.history$('later'));
+    const history = watch(remote, 'later');
+    await positions(1);
+    restart(false);
+    await work();
+    await local.raiseEvent('later', 'Item', 'x');
+    await history.until(completed, 'the end');
+    await within(reference.seen(() => completed(reference.values)), 'the local end');
     expect(history.values).toEqual(reference.values);
   });
 });
