@@ -532,12 +532,18 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * the start that changes nothing was no longer held, and a bounded store call took the call as a function, so that its
  * clock reading comes before the call is made: 29,061 / 36,314 / 66,582 -> 29,062 / 36,324 / 66,589 B (+1 / +10 /
  * +7), budgets raised to match.
+ * Positions then became opt-in (an older rx-client read them as history events), a position's count was clamped to
+ * the history's length when the stream marks its start (the local client's historyPositions$ carries it), a history
+ * id as long as the server makes one was taken back (assertValidName's bound a parameter), and rx-client asked for
+ * positions and failed a history$ whose new session sent none once it had delivered events (the stream mux tells a
+ * subscription's first value in a session): 29,062 / 36,324 / 66,589 / 8,078 -> 29,101 / 36,356 / 66,623 / 8,146 B
+ * (+39 / +32 / +34 / +68; rx-client under its 8,192 B goal), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_062 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_324 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_589 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_078 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_101 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_356 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_623 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_146 },
 ];
 
 describe('bundle size', () => {

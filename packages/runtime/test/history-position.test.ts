@@ -1,20 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../src/index.js';
-import { historyEventsHeld, readHistoryPosition } from '../src/model/history-position.js';
+import { historyEventsHeld, MAX_HISTORY_ID_LENGTH, readHistoryPosition } from '../src/model/history-position.js';
+import { MAX_INSTANCE_ID_LENGTH } from '../src/model/validation.js';
 
 describe('historyEventsHeld (the one rule of a history stream that starts over for a reader)', () => {
   it('is the events a reader counted in the history it reads', () => {
-    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x1/0')).toBe(5);
-    expect(historyEventsHeld({ execution: 'x1/0', events: 0 }, 'x1/0')).toBe(0);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, { execution: 'x1/0', events: 7 })).toBe(5);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 7 }, { execution: 'x1/0', events: 7 })).toBe(7);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 0 }, { execution: 'x1/0', events: 7 })).toBe(0);
+  });
+
+  it('is never more than the history has: a larger count would swallow events still to come', () => {
+    expect(historyEventsHeld({ execution: 'x1/0', events: 4 }, { execution: 'x1/0', events: 3 })).toBe(3);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 1e9 }, { execution: 'x1/0', events: 0 })).toBe(0);
   });
 
   it('is none of another history: a new execution (continueAsNew, a restart) or a rewound one (its next epoch)', () => {
-    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x2/0')).toBe(0);
-    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x1/1')).toBe(0);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, { execution: 'x2/0', events: 7 })).toBe(0);
+    expect(historyEventsHeld({ execution: 'x1/0', events: 5 }, { execution: 'x1/1', events: 7 })).toBe(0);
   });
 
   it('is none for a reader that has nothing', () => {
-    expect(historyEventsHeld(undefined, 'x1/0')).toBe(0);
+    expect(historyEventsHeld(undefined, { execution: 'x1/0', events: 7 })).toBe(0);
   });
 });
 
@@ -25,9 +32,15 @@ describe('readHistoryPosition', () => {
     expect(readHistoryPosition({ execution: 'x1/0', events: 0 }, 'after')).toEqual({ execution: 'x1/0', events: 0 });
   });
 
+  it('takes back the id of every history the server can name: an id as long as any and the largest epoch', () => {
+    const execution = `${'x'.repeat(MAX_INSTANCE_ID_LENGTH)}/${Number.MAX_SAFE_INTEGER}`;
+    expect(execution).toHaveLength(MAX_HISTORY_ID_LENGTH);
+    expect(readHistoryPosition({ execution, events: 3 }, 'after')).toEqual({ execution, events: 3 });
+  });
+
   it.each([
     ['a string', 'x1/0'], ['null', null], ['no events', { execution: 'x1/0' }], ['no execution', { events: 1 }],
-    ['an empty execution', { execution: '', events: 1 }], ['a long execution', { execution: 'x'.repeat(257), events: 1 }],
+    ['an empty execution', { execution: '', events: 1 }], ['a long execution', { execution: 'x'.repeat(MAX_HISTORY_ID_LENGTH + 1), events: 1 }],
     ['a control character', { execution: 'x\n', events: 1 }], ['a number as execution', { execution: 1, events: 1 }],
     ['negative events', { execution: 'x1/0', events: -1 }], ['fractional events', { execution: 'x1/0', events: 1.5 }],
     ['events as text', { execution: 'x1/0', events: '1' }], ['unsafe events', { execution: 'x1/0', events: 2 ** 53 }],

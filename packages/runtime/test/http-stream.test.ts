@@ -43,6 +43,16 @@ afterEach(async () => {
 const orchestrators: Record<string, Orchestrator> = {
   ...sampleOrchestrators,
   WaitForEvents: waitForEvents,
+  /** Waits for `Go`, then continues as new (input 1), where it waits for `Done`. */
+  ContinueOnce: function* (ctx) {
+    if (ctx.getInput() === 1) {
+      yield ctx.waitForExternalEvent('Done');
+      return 'done';
+    }
+    yield ctx.waitForExternalEvent('Go');
+    ctx.continueAsNew(1);
+    return undefined;
+  },
 };
 
 interface Harness {
@@ -417,7 +427,7 @@ describe('GET /instances/{id}/history/stream', () => {
     const { base, client } = await open();
     await client.startNew('WaitForEvents', { instanceId: 'hist', input: 1 });
     await firstValueFrom(client.status$('hist').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    const reader = await stream(base, '/instances/hist/history/stream');
+    const reader = await stream(base, '/instances/hist/history/stream?positions=true');
     await reader.next(); // retry
     // The history's position first: its id and how many of its events come before the ones that follow (none).
     const position = await reader.nextEvent();
@@ -434,11 +444,27 @@ describe('GET /instances/{id}/history/stream', () => {
     expect([...replayed, ...appended].every((b) => b!.event === 'history')).toBe(true);
   });
 
+  it('sends a reader that asks for no positions (an older client) history events only, every history from its start', async () => {
+    const { base, client } = await open();
+    await client.startNew('ContinueOnce', { instanceId: 'plain', input: 0 });
+    await firstValueFrom(client.status$('plain').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const reader = await stream(base, '/instances/plain/history/stream');
+    await reader.next(); // retry
+    const replayed = [await reader.nextEvent(), await reader.nextEvent(), await reader.nextEvent()];
+    await client.raiseEvent('plain', 'Go', 1); // continues as new: a second history
+    const rest = await reader.eventsUntil((b) => (JSON.parse(b.data!) as { type: string }).type === 'ExecutionStarted');
+    const all = [...replayed, ...rest];
+    expect(all.map((b) => b!.event)).toEqual(all.map(() => 'history'));
+    const types = all.map((b) => (JSON.parse(b!.data!) as { type: string }).type);
+    expect(types.slice(0, 3)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'OrchestratorCompleted']);
+    expect(types.slice(-2)).toEqual(['OrchestratorStarted', 'ExecutionStarted']); // the second history, from its start
+  });
+
   it('skips the events a reader has by afterExecution and afterEvents, of that history only', async () => {
     const { base, client } = await open();
     await client.startNew('WaitForEvents', { instanceId: 'pos', input: 1 });
     await firstValueFrom(client.status$('pos').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    const first = await stream(base, '/instances/pos/history/stream');
+    const first = await stream(base, '/instances/pos/history/stream?positions=true');
     await first.next(); // retry
     const { execution } = JSON.parse((await first.nextEvent())!.data!) as { execution: string };
     const all = [await first.nextEvent(), await first.nextEvent(), await first.nextEvent()].map((b) => JSON.parse(b!.data!) as { type: string });
@@ -458,10 +484,56 @@ describe('GET /instances/{id}/history/stream', () => {
     expect(JSON.parse((await other.nextEvent())!.data!)).toEqual(all[0]);
   });
 
-  it('answers 400 for a malformed position', async () => {
+  it('skips no more than a history has when a position counts more: the events that come later are sent', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'over', input: 1 });
+    await firstValueFrom(client.status$('over').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const first = await stream(base, '/instances/over/history/stream?positions=true');
+    await first.next(); // retry
+    const { execution } = JSON.parse((await first.nextEvent())!.data!) as { execution: string };
+    const had = [await first.nextEvent(), await first.nextEvent(), await first.nextEvent()];
+    expect((JSON.parse(had[2]!.data!) as { type: string }).type).toBe('OrchestratorCompleted'); // the whole history: 3 events
+    for (const count of [1_000_000_000, 4]) {
+      const over = await stream(base, `/instances/over/history/stream?afterExecution=${encodeURIComponent(execution)}&afterEvents=${count}`);
+      await over.next(); // retry
+      // The position says how many it skipped: the 3 the history has.
+      expect(JSON.parse((await over.nextEvent())!.data!)).toEqual({ execution, events: 3 });
+      if (count === 4) {
+        await client.raiseEvent('over', 'Item', 'x');
+        const next = await over.eventsUntil((b) => (JSON.parse(b.data!) as { type: string }).type === 'OrchestratorCompleted');
+        expect(next.map((b) => (JSON.parse(b.data!) as { type: string }).type)).toEqual([
+          'OrchestratorStarted', 'EventRaised', 'ExecutionCompleted', 'OrchestratorCompleted',
+        ]);
+      }
+    }
+  });
+
+  it('takes back the position of a history whose execution id is as long as an id may be', async () => {
+    let n = 0;
+    const newId = (): string => `${String(++n).padStart(6, '0')}${'x'.repeat(250)}`;
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger, newId });
+    await runtime.start();
+    const server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, clock: new VirtualClock() }), { port: 0 });
+    opened.push({ server, runtime });
+    const base = `${server.url}${WEBHOOK_PATH}`;
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'long', input: 1 });
+    await firstValueFrom(runtime.client.status$('long').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const first = await stream(base, '/instances/long/history/stream?positions=true');
+    await first.next(); // retry
+    const { execution } = JSON.parse((await first.nextEvent())!.data!) as { execution: string };
+    expect(execution.length).toBeGreaterThan(256);
+    const again = await stream(base, `/instances/long/history/stream?afterExecution=${encodeURIComponent(execution)}&afterEvents=1`);
+    await again.next(); // retry
+    expect(JSON.parse((await again.nextEvent())!.data!)).toEqual({ execution, events: 1 });
+    expect((JSON.parse((await again.nextEvent())!.data!) as { type: string }).type).toBe('ExecutionStarted');
+  });
+
+  it('answers 400 for a malformed position or positions parameter', async () => {
     const { base } = await open();
     for (const query of ['afterExecution=x%2F0', 'afterEvents=1', 'afterExecution=x%2F0&afterEvents=-1', 'afterExecution=x%2F0&afterEvents=1.5',
-      'afterExecution=&afterEvents=1', 'afterExecution=x%2F0&afterEvents=1&afterEvents=2']) {
+      'afterExecution=&afterEvents=1', 'afterExecution=x%2F0&afterEvents=1&afterEvents=2', 'positions=yes', 'positions=true&positions=true',
+      // A position's reader reads positions: asking for none contradicts it.
+      'afterExecution=x%2F0&afterEvents=1&positions=false']) {
       const response = await fetch(`${base}/instances/x/history/stream?${query}`, { headers: AUTH });
       expect(response.status, query).toBe(400);
       expect(await response.json(), query).toMatchObject({ code: 'invalid-argument' });
@@ -504,7 +576,7 @@ describe('untilTerminal on the single streams', () => {
     await client.startNew('WaitForEvents', { instanceId: 'had', input: 5 });
     await client.terminate('had', 'stop');
     await client.waitForCompletion('had', SETTLED);
-    const whole = await stream(base, '/instances/had/history/stream?untilTerminal=true');
+    const whole = await stream(base, '/instances/had/history/stream?untilTerminal=true&positions=true');
     const events = await whole.eventsUntil((b) => b.event === 'end');
     const { execution } = JSON.parse(events[0]!.data!) as { execution: string };
     const count = events.filter((b) => b.event === 'history').length;
@@ -536,8 +608,8 @@ describe('untilTerminal on the single streams', () => {
         const value = Reflect.get(target, property, receiver) as unknown;
         if (typeof value !== 'function') return value;
         const method = (value as (...args: unknown[]) => unknown).bind(target);
-        if (property !== 'markedHistory$') return method;
-        // The history stream reads the runtime client's markedHistory$ (history$ with each history's id).
+        if (property !== 'historyPositions$') return method;
+        // The history stream reads the runtime client's historyPositions$ (history$ with each history's position).
         return (id: string): Observable<unknown> => defer(() => {
           active++;
           return (method(id) as Observable<unknown>).pipe(finalize(() => active--));
@@ -632,12 +704,26 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(history.slice(0, 2)).toEqual(['OrchestratorStarted', 'ExecutionStarted']);
   });
 
+  it('sends a history subscription without positions (an older client\'s) history events only', async () => {
+    const { base, client } = await open();
+    await client.startNew('WaitForEvents', { instanceId: 'h-plain', input: 1 });
+    await firstValueFrom(client.status$('h-plain').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const { reader, id } = await session(base);
+    expect((await change(base, id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-plain' }] })).status).toBe(200);
+    const events = [await reader.nextEvent(), await reader.nextEvent(), await reader.nextEvent()];
+    expect(events.map((b) => b!.event)).toEqual(['history', 'history', 'history']);
+    expect(events.map((b) => (payload(b!).data as { type: string }).type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'OrchestratorCompleted']);
+    // Asking for positions is another stream than asking for none.
+    const other = await change(base, id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-plain', positions: true }] });
+    expect(other.status).toBe(400);
+  });
+
   it('sends a position before each history, and skips what a subscription\'s after says the client has', async () => {
     const { base, client } = await open();
     await client.startNew('WaitForEvents', { instanceId: 'h-pos', input: 1 });
     await firstValueFrom(client.status$('h-pos').pipe(filter((s) => s?.runtimeStatus === 'Running')));
     const first = await session(base);
-    expect((await change(base, first.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos' }] })).status).toBe(200);
+    expect((await change(base, first.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', positions: true }] })).status).toBe(200);
     const [position, ...events] = [await first.reader.nextEvent(), await first.reader.nextEvent(), await first.reader.nextEvent(), await first.reader.nextEvent()];
     expect(position!.event).toBe('position');
     const { execution } = payload(position!).data as { execution: string };
@@ -645,10 +731,12 @@ describe('GET /streams (one session, many subscriptions)', () => {
     // A new session (the client could not resume the first): it has the first two events.
     const second = await session(base);
     const after = { execution, events: 2 };
-    expect((await change(base, second.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', after }] })).status).toBe(200);
+    expect((await change(base, second.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', positions: true, after }] })).status).toBe(200);
     expect(payload((await second.reader.nextEvent())!)).toEqual({ sub: 'h', data: after });
     expect(payload((await second.reader.nextEvent())!)).toEqual(payload(events[2]!));
     // The same subscription sent again with another position is the same stream: answered 200, nothing sent again.
+    expect((await change(base, second.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', positions: true, after: { execution, events: 0 } }] })).status).toBe(200);
+    // A position asks for positions by itself: the same stream.
     expect((await change(base, second.id, { subscribe: [{ sub: 'h', kind: 'history', instanceId: 'h-pos', after: { execution, events: 0 } }] })).status).toBe(200);
     await client.raiseEvent('h-pos', 'Item', 'x');
     expect((payload((await second.reader.nextEvent())!).data as { type: string }).type).toBe('OrchestratorStarted');
@@ -752,6 +840,10 @@ describe('GET /streams (one session, many subscriptions)', () => {
         { execution: 'x/0', events: 1.5 }, { execution: 7, events: 1 }, null,
       ].map((after) => ({ subscribe: [ok, { sub: 'h', kind: 'history', instanceId: 'v', after }] })),
       { subscribe: [ok, { ...ok, sub: 's', after: { execution: 'x/0', events: 1 } }] },
+      // A malformed positions, positions for another kind, no positions for a position's reader.
+      { subscribe: [ok, { sub: 'h', kind: 'history', instanceId: 'v', positions: 'yes' }] },
+      { subscribe: [ok, { ...ok, sub: 's', positions: true }] },
+      { subscribe: [ok, { sub: 'h', kind: 'history', instanceId: 'v', positions: false, after: { execution: 'x/0', events: 1 } }] },
     ]) {
       const answer = await change(base, id, body);
       expect(answer.status).toBe(400);

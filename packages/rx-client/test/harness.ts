@@ -161,8 +161,8 @@ export function serverClient(
     live: (instanceId: string): number => counts.get(instanceId) ?? 0,
     wrap: (client: DurableClient): DurableClient => new Proxy(client, {
       get(target, key) {
-        // The server reads a history through the runtime client's markedHistory$ (history$ with each history's id).
-        if (key === 'status$' || key === 'history$' || key === 'markedHistory$') {
+        // The server reads a history through the runtime client's historyPositions$ (history$ with each history's position).
+        if (key === 'status$' || key === 'history$' || key === 'historyPositions$') {
           return (instanceId: string) => {
             const method = key === 'status$' ? key : 'history$';
             const source = replace(method, instanceId) ?? (target as unknown as Record<string, (id: string) => Observable<unknown>>)[key]!(instanceId);

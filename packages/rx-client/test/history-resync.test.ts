@@ -131,7 +131,7 @@ async function setUp(): Promise<Setup> {
 function withoutPositions(client: DurableClient): DurableClient {
   return new Proxy(client, {
     get(target, key) {
-      if (key === 'markedHistory$') return undefined;
+      if (key === 'historyPositions$') return undefined;
       const value: unknown = Reflect.get(target, key);
       return typeof value === 'function' ? value.bind(target) : value;
     },

@@ -17,6 +17,7 @@ import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import type { HistoryPosition } from '../model/history-position.js';
 import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
@@ -390,24 +391,40 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * {@link history$} with each history's id (`<executionId>/<epoch>`, a string) before its first event: what the HTTP
-   * API's history streams read, to tell a reader where it is (see `historyEventsHeld`). `unmarked`: without the ids.
+   * {@link history$} with each history's id (`<executionId>/<epoch>`, a string) before its first event: where each
+   * history begins (what `useHistory` starts over on). `unmarked`: without the ids.
    *
    * @internal
    */
   markedHistory$(instanceId: string, unmarked?: boolean): Observable<HistoryEvent | string> {
+    return this.#marked$(instanceId, unmarked ? undefined : (execution) => execution);
+  }
+
+  /**
+   * {@link history$} with a {@link HistoryPosition} before each history's first event: the history's id and its length
+   * when the mark is taken (the events of the read that follows it): what the HTTP API's history streams read, to tell
+   * a reader where it is and to skip no more than a history has (see `historyEventsHeld`).
+   *
+   * @internal
+   */
+  historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition> {
+    return this.#marked$(instanceId, (execution, events) => ({ execution, events }));
+  }
+
+  /** The history of `instanceId`, live, with `markOf(id, length)` before each history's first event when given. */
+  #marked$<M>(instanceId: string, markOf?: (execution: string, events: number) => M): Observable<HistoryEvent | M> {
     assertValidInstanceId(instanceId);
-    return new Observable<HistoryEvent | string>((subscriber) => {
+    return new Observable<HistoryEvent | M>((subscriber) => {
       let historyKey: string | undefined;
       let emitted = 0;
-      const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | string)[]> => {
+      const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | M)[]> => {
         if (!state) return []; // unknown or purged
         const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
-        const mark: (HistoryEvent | string)[] = [];
+        const mark: (HistoryEvent | M)[] = [];
         if (key !== historyKey) {
           historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
           emitted = 0;
-          if (!unmarked) mark.push(key);
+          if (markOf) mark.push(markOf(key, state.historyLength));
         }
         if (state.historyLength <= emitted) return mark;
         const events = await this.#bounded(() => this.#store.getHistory(instanceId, { fromIndex: emitted }));

@@ -27,6 +27,7 @@ import {
 import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
 import { routeLiteralPath } from './route-literal-path.js';
 import { registerStreamRoutes } from './stream-routes.js';
+import { historySpec } from './stream-source.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
 import { toNativeWireStatus, toWireStatus } from './wire-status.js';
 
@@ -177,7 +178,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
- * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position) | SSE `history` events (one history event each), each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
+ * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position; `positions=true`) | SSE `history` events (one history event each); with a position or `positions=true`, each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
@@ -351,7 +352,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
     const params = queryOf(c.req.url);
     const untilTerminal = parseBoolean(params, 'untilTerminal') ?? false;
-    return streams.singleStream(c, { kind: 'history', instanceId, untilTerminal, after: parseHistoryPosition(params) });
+    return streams.singleStream(c, historySpec(instanceId, untilTerminal, parseHistoryPosition(params), parseBoolean(params, 'positions')));
   });
 
   // ------------------------------------------------------------------ status and list

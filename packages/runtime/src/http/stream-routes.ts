@@ -12,7 +12,7 @@ import { readJsonBody } from './read-json-body.js';
 import { HeartbeatQueue } from './heartbeat-queue.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
 import { SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
-import { feedOf, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
+import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
 /** What {@link registerStreamRoutes} needs from the handler. */
@@ -57,15 +57,16 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed (an `after` too) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed (an `after` too) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
  * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
  * string, e.g. `runtimeStatus=Running&instanceIdPrefix=order-`). What each sends is `streamSource`'s contract. A
- * history subscription sends a `position` event (`{ execution, events }`) before each history's events; `after`, the
- * last position the client got with the count of history events it got since (`{ execution, events }`), makes a
- * subscription to a new session (the old one could not be resumed) skip the events the client has
- * (`historyEventsHeld`); it is not part of the stream (a subscription sent again with another `after` is the same).
+ * history subscription with `positions: true` (or an `after`) sends a `position` event (`{ execution, events }`)
+ * before each history's events (one without gets events only, as older clients expect); `after`, the last position
+ * the client got with the count of history events it got since (`{ execution, events }`), makes a subscription to a
+ * new session (the old one could not be resumed) skip the events the client has (`historyEventsHeld`); it is not part
+ * of the stream (a subscription sent again with another `after` is the same), `positions` is.
  * Single streams (one URL per stream) are served by the same hub through {@link StreamRoutes.singleStream}.
  *
  * Subscribing is idempotent: a `sub` that is already active with the same stream (a request sent again because its
@@ -223,13 +224,16 @@ function subscription(entry: unknown): { sub: string; spec: StreamSpec; key: str
 
 function subscriptionSpec(entry: unknown): { sub: string; spec: StreamSpec } {
   if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError('Each subscription must be an object');
-  const { sub, kind, instanceId, query, untilTerminal, after } = entry as Record<string, unknown>;
+  const { sub, kind, instanceId, query, untilTerminal, after, positions } = entry as Record<string, unknown>;
   const id = subId(sub);
   if (typeof kind !== 'string' || !(STREAM_KINDS as readonly string[]).includes(kind)) {
     throw new InvalidArgumentError(`kind must be one of ${STREAM_KINDS.join(', ')}`);
   }
   if (untilTerminal !== undefined && typeof untilTerminal !== 'boolean') throw new InvalidArgumentError('untilTerminal must be a boolean');
-  if (after !== undefined && kind !== 'history') throw new InvalidArgumentError('after is a history position: only a history subscription takes it');
+  if (positions !== undefined && typeof positions !== 'boolean') throw new InvalidArgumentError('positions must be a boolean');
+  if ((after !== undefined || positions !== undefined) && kind !== 'history') {
+    throw new InvalidArgumentError('after and positions are about history positions: only a history subscription takes them');
+  }
   if (kind === 'instances') {
     if (query !== undefined && typeof query !== 'string') throw new InvalidArgumentError('query must be a query string');
     return { sub: id, spec: { kind, filter: parseInstanceFilter(new QueryParams(new URLSearchParams(query ?? ''))) } };
@@ -237,5 +241,5 @@ function subscriptionSpec(entry: unknown): { sub: string; spec: StreamSpec } {
   if (typeof instanceId !== 'string') throw new InvalidArgumentError('instanceId must be a string');
   const watched = { instanceId: parseInstanceIdSegment(instanceId), untilTerminal: untilTerminal === true };
   if (kind === 'status') return { sub: id, spec: { kind, ...watched } };
-  return { sub: id, spec: { kind: 'history', ...watched, after: readHistoryPosition(after, 'after') } };
+  return { sub: id, spec: historySpec(watched.instanceId, watched.untilTerminal, readHistoryPosition(after, 'after'), positions) };
 }

@@ -1,5 +1,6 @@
 import { defer, filter, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
@@ -12,17 +13,35 @@ export type StreamSpec =
   | { readonly kind: 'status'; readonly instanceId: string; readonly untilTerminal: boolean }
   | {
     readonly kind: 'history'; readonly instanceId: string; readonly untilTerminal: boolean;
+    /** Whether the stream sends positions (see {@link historySpec}); part of the stream's key. */
+    readonly positions: boolean;
     /** Where the reader stands (see `historyEventsHeld`): the events it has are not sent again. Not part of the stream's key. */
     readonly after?: HistoryPosition | undefined;
   }
   | { readonly kind: 'instances'; readonly filter: InstanceFilter };
 
 /**
- * A client whose history says where each history starts (`LocalClient`): its id (`<executionId>/<epoch>`, a string)
- * before its first event.
+ * A client whose history says where each history starts (`LocalClient`): a mark before its first event, the
+ * history's id (`<executionId>/<epoch>`) and its length then.
  */
-interface MarkedHistory {
-  markedHistory$(instanceId: string): Observable<HistoryEvent | string>;
+interface PositionedHistory {
+  historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition>;
+}
+
+/** Whether a value of a marked history is a mark (a history event always has a `type`). */
+const isMark = (value: HistoryEvent | HistoryPosition): value is HistoryPosition => !('type' in value);
+
+/**
+ * The spec of a history stream, as the single stream's parameters and a session's subscription give it: positions
+ * are sent to a reader that asks for them (`positions`) or says where it stands (`after`: it reads them to stand
+ * anywhere later), and to no other, so a reader of the stream's events alone (an older client) gets events only. A
+ * position with `positions: false` contradicts itself: {@link InvalidArgumentError}.
+ */
+export function historySpec(
+  instanceId: string, untilTerminal: boolean, after: HistoryPosition | undefined, positions: boolean | undefined,
+): StreamSpec {
+  if (after && positions === false) throw new InvalidArgumentError('after is a history position: its reader gets positions (not positions false)');
+  return { kind: 'history', instanceId, untilTerminal, positions: positions ?? after !== undefined, after };
 }
 
 /** The SSE event name of a history stream's positions ({@link HistoryPosition}), which the feed sends besides `history`. */
@@ -36,11 +55,12 @@ export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history',
  * alike, so a stream means the same wherever it is opened:
  *
  * - `status`: the instance's status (or `null` while it does not exist) at once, then every committed change;
- * - `history`: the current execution's history events, then each appended one; each history (the current one, then
- *   each that starts over: `continueAsNew`, a restart, a rewind) is preceded by its position (a
- *   {@link HistoryPosition}, sent as the {@link POSITION_EVENT} event): the history's id and how many of its first
- *   events the stream skips, those the reader has by `after` (`historyEventsHeld`, the one rule). A client without
- *   history ids (not `LocalClient`) sends no positions and skips nothing;
+ * - `history`: the current execution's history events, then each appended one, skipping the first events of a
+ *   history the reader has by `after` (`historyEventsHeld`, the one rule: never more than the history has when the
+ *   stream reaches its start). With `positions`, each history (the current one, then each that starts over:
+ *   `continueAsNew`, a restart, a rewind) is preceded by its position (a {@link HistoryPosition}, sent as the
+ *   {@link POSITION_EVENT} event): the history's id and how many of its first events the stream skips. A client
+ *   without history marks (not `LocalClient`) sends no positions and skips nothing;
  * - `instances`: the matching statuses (an array) at once, then again whenever membership or a member changes.
  *
  * With `untilTerminal`, a status stream completes after sending a terminal status (Completed, Failed, Terminated),
@@ -59,29 +79,31 @@ export function streamSource(
     }
     case 'history':
       return defer(() => {
-        const marked = (client as Partial<MarkedHistory>).markedHistory$;
-        const history$: Observable<HistoryEvent | string> = marked ? marked.call(client, spec.instanceId) : client.history$(spec.instanceId);
+        const marked = (client as Partial<PositionedHistory>).historyPositions$;
+        const history$: Observable<HistoryEvent | HistoryPosition> = marked ? marked.call(client, spec.instanceId) : client.history$(spec.instanceId);
         let terminal = false;
-        /** Events still to skip of the current history. */
+        /** Events still to skip of the current history: after its mark, the events it says. */
         let held = 0;
         return history$.pipe(
           takeWhile((event) => {
-            if (!spec.untilTerminal || typeof event === 'string') return true;
+            if (!spec.untilTerminal || isMark(event)) return true;
             const last = terminal && event.type === 'OrchestratorCompleted';
             terminal ||= event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated';
             return !last;
           }, true),
           // After the end rule, which reads every event: a reader that has a history's terminal step is ended by it.
           filter((event) => {
-            if (typeof event === 'string' || held === 0) return true;
+            if (isMark(event)) {
+              held = historyEventsHeld(spec.after, event);
+              return spec.positions;
+            }
+            if (held === 0) return true;
             held--;
             return false;
           }),
-          map((event): unknown => {
-            if (typeof event !== 'string') return wire.historyEvent(event);
-            held = historyEventsHeld(spec.after, event);
-            return { execution: event, events: held } satisfies HistoryPosition;
-          }),
+          map((event): unknown => (isMark(event)
+            ? { execution: event.execution, events: held } satisfies HistoryPosition
+            : wire.historyEvent(event))),
         );
       });
     case 'instances':
@@ -132,7 +154,7 @@ export function feedOf(client: DurableClient, spec: StreamSpec, wire: WireSaniti
 export function streamKey(spec: StreamSpec): string {
   return spec.kind === 'instances'
     ? `instances\u0000${instanceFilterKey(spec.filter)}`
-    : `${spec.kind}\u0000${spec.instanceId}\u0000${String(spec.untilTerminal)}`;
+    : `${spec.kind}\u0000${spec.instanceId}\u0000${String(spec.untilTerminal)}${spec.kind === 'history' && spec.positions ? '\u0000positions' : ''}`;
 }
 
 /** The SSE event name of a history stream's value: `history`, or {@link POSITION_EVENT} for a position. */

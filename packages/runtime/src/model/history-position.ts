@@ -1,4 +1,4 @@
-import { assertValidName, invalid, readChecked, type MemberCheck } from './validation.js';
+import { assertValidName, invalid, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
 
 /**
  * Where a reader of an instance's history stands: the history it reads (`execution`, the id a history stream sends
@@ -11,36 +11,48 @@ export interface HistoryPosition {
 }
 
 /**
- * How many events of history `execution` a reader at `after` already has: the `events` it counted when it reads that
- * history, none of another one (a history that started over since, or a reader that has nothing: `after` absent). A
- * history stream that starts over for that reader (a stream session the server could not resume) skips that many of
- * the history's first events, so the reader loses nothing and gets nothing twice. The one rule of every history
- * stream (the HTTP API's `after` position); pure.
+ * Longest history id (`<executionId>/<epoch>`) a position may name: an id of at most {@link MAX_INSTANCE_ID_LENGTH}
+ * characters (the runtime's `newId` makes instance ids too, which are bounded so), `/` and an epoch, a safe integer
+ * of at most 16 digits. Every history id the server sends fits, so every position it sends is taken back.
+ */
+export const MAX_HISTORY_ID_LENGTH = MAX_INSTANCE_ID_LENGTH + 17;
+
+/**
+ * How many events of a history a reader at `after` already has, where `history` is that history's id (`execution`)
+ * and its length when the stream marks its start (`events`): the `events` the reader counted when it reads that
+ * history, but never more than the history has (a count beyond it, which no reader of this history can have
+ * counted, would otherwise swallow events yet to come); none of another history (one that started over since, or a
+ * reader that has nothing: `after` absent). A history stream that starts over for that reader (a stream session the
+ * server could not resume) skips that many of the history's first events, and says so in the position it sends, so
+ * the reader loses nothing and gets nothing twice. The one rule of every history stream (the HTTP API's `after`
+ * position); pure.
  *
  * @example
  * ```ts
- * historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x1/0'); // 5: the history it reads
- * historyEventsHeld({ execution: 'x1/0', events: 5 }, 'x2/0'); // 0: another history (continueAsNew, a restart)
- * historyEventsHeld(undefined, 'x2/0'); // 0
+ * historyEventsHeld({ execution: 'x1/0', events: 5 }, { execution: 'x1/0', events: 7 }); // 5: the history it reads
+ * historyEventsHeld({ execution: 'x1/0', events: 9 }, { execution: 'x1/0', events: 7 }); // 7: all it has, no more
+ * historyEventsHeld({ execution: 'x1/0', events: 5 }, { execution: 'x2/0', events: 7 }); // 0: another history
+ * historyEventsHeld(undefined, { execution: 'x2/0', events: 7 }); // 0
  * ```
  */
-export function historyEventsHeld(after: HistoryPosition | undefined, execution: string): number {
-  return after !== undefined && after.execution === execution ? after.events : 0;
+export function historyEventsHeld(after: HistoryPosition | undefined, history: HistoryPosition): number {
+  return after?.execution === history.execution ? Math.min(after.events, history.events) : 0;
 }
 
 /** The {@link MemberCheck} of a count of events: a non-negative safe integer. */
 const isEventCount: MemberCheck<number> = (value, what) =>
   Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : invalid(what, 'must be a non-negative integer');
 
-/** The {@link MemberCheck} of a history's id: a name (non-empty, at most 256 characters, no control characters). */
+/** The {@link MemberCheck} of a history's id: a name of at most {@link MAX_HISTORY_ID_LENGTH} characters. */
 const isHistoryId: MemberCheck<string> = (value, what) => {
-  assertValidName(value, what);
+  assertValidName(value, what, MAX_HISTORY_ID_LENGTH);
   return value;
 };
 
 /**
  * `value` read as a {@link HistoryPosition} (`undefined` when absent), or {@link InvalidArgumentError} naming `what`:
- * an object with `execution` (a history's id, 1 to 256 characters) and `events` (a non-negative integer), both given.
+ * an object with `execution` (a history's id, 1 to {@link MAX_HISTORY_ID_LENGTH} characters, no control characters)
+ * and `events` (a non-negative integer), both given.
  *
  * @example
  * ```ts

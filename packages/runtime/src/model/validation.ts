@@ -61,10 +61,13 @@ export function assertValidInstanceId(id: unknown, what = 'instance id'): assert
   }
 }
 
-/** Checks a non-empty name (orchestrator, activity or event name) of at most 256 characters of well-formed Unicode. */
-export function assertValidName(name: unknown, what: string): asserts name is string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_INSTANCE_ID_LENGTH) {
-    invalid(what, `must be a string of 1 to ${MAX_INSTANCE_ID_LENGTH} characters`);
+/**
+ * Checks a non-empty name (orchestrator, activity or event name) of at most 256 characters (`max`) of well-formed
+ * Unicode, without control characters.
+ */
+export function assertValidName(name: unknown, what: string, max = MAX_INSTANCE_ID_LENGTH): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > max) {
+    invalid(what, `must be a string of 1 to ${max} characters`);
   }
   assertWellFormed(name, what);
   if (CONTROL_CHARACTER.test(name)) invalid(what, 'has a control character');
