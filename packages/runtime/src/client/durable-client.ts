@@ -265,6 +265,8 @@ export interface DurableClient {
   /**
    * The history events: those already committed, then each one as it is committed. When the history starts over
    * (`continueAsNew`, a new execution over a terminal one, a rewind), the new history follows from its first event.
+   * Each event is shown once, under its own history: a store keeps only the current history, so the events of one
+   * that was replaced before they could be read (an execution shorter than a history read) are not shown at all.
    */
   history$(instanceId: string): Observable<HistoryEvent>;
   /** The management URLs of an instance under `baseUrl`. */

@@ -16,6 +16,7 @@ import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
+import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { deepFreeze } from '../model/frozen.js';
@@ -64,6 +65,12 @@ export interface LocalClientOptions {
 
 /** Default `timeoutMs` of `waitForCompletion`. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
+
+/**
+ * How often `getStatus` with `showHistory` reads the status and the history again when the instance started another
+ * history while they were read (see `eventsOfHistory`).
+ */
+const HISTORY_READ_ATTEMPTS = 5;
 
 /** How the client's errors name its clock (see `readClock`). */
 const CLIENT_CLOCK = "the client's clock";
@@ -170,12 +177,20 @@ export class LocalClient implements DurableClient {
     const { showHistory, showHistoryOutput, showInput } = readChecked(
       options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean },
     );
-    const state = await this.#read(instanceId);
-    if (!state) return undefined;
-    const status = toInstanceStatus(state, { showInput });
-    if (!showHistory) return status;
-    const history = await this.#bounded(() => this.#store.getHistory(instanceId));
-    return { ...status, history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
+    let state = await this.#read(instanceId);
+    // The status and the history of one reading: the history read is the status's only when the instance still shows
+    // that history once it has answered (`eventsOfHistory`); otherwise both are read again, at most
+    // HISTORY_READ_ATTEMPTS times (an instance that moves on faster than its history reads: UnavailableError).
+    for (let attempt = 1; state && showHistory; attempt++) {
+      const { events, after } = await this.#readHistory(instanceId, 0);
+      const history = eventsOfHistory(state, 0, events, after);
+      if (history) return { ...toInstanceStatus(state, { showInput }), history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
+      if (attempt === HISTORY_READ_ATTEMPTS) {
+        throw new UnavailableError(`The history of ${JSON.stringify(instanceId)} started over at each read; try again`);
+      }
+      state = after; // undefined: purged in between
+    }
+    return state && toInstanceStatus(state, { showInput });
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
@@ -419,33 +434,53 @@ export class LocalClient implements DurableClient {
       let emitted = 0;
       const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | M)[]> => {
         if (!state) return []; // unknown or purged
-        const key = `${state.executionId}/${state.historyEpoch ?? 0}`;
-        const mark: (HistoryEvent | M)[] = [];
+        const key = historyIdOf(state);
+        const from = key === historyKey ? emitted : 0; // continueAsNew, a restart or a rewind: the history starts over
+        if (state.historyLength <= from && key === historyKey) return [];
+        // Read even when it has no events yet, a history that starts over is confirmed by the instance read with it.
+        // Events of another history (the instance moved on while they were read) are dropped: a later change reads
+        // that history, which the feed delivers.
+        const { events, after } = await this.#readHistory(instanceId, from);
+        const fresh = eventsOfHistory(state, from, events, after);
+        if (!fresh) return [];
+        const out: (HistoryEvent | M)[] = [];
         if (key !== historyKey) {
-          historyKey = key; // continueAsNew, a restart or a rewind: the history starts over
+          historyKey = key;
           emitted = 0;
-          if (markOf) mark.push(markOf(key, state.historyLength));
+          if (markOf) out.push(markOf(key, fresh.length));
         }
-        if (state.historyLength <= emitted) return mark;
-        const events = await this.#bounded(() => this.#store.getHistory(instanceId, { fromIndex: emitted }));
-        const fresh = events.slice(0, Math.max(0, state.historyLength - emitted));
         emitted += fresh.length;
-        return mark.concat(fresh.map(ownEvent));
+        for (const event of fresh) out.push(ownEvent(event));
+        return out;
       };
-      // One read at a time, in arrival order (concatMap); after an error or an unsubscribe none starts.
-      let reads: Promise<unknown> = Promise.resolve();
-      const queue = (step: () => unknown): void => {
-        reads = reads.then(() => (subscriber.closed ? undefined : step())).catch((error: unknown) => subscriber.error(error));
+      // One read at a time, of the latest state (`#follow`: the current one, then each commit, in order): a state
+      // that a later one follows before its read starts needs no read of its own. The later one reads the same history
+      // further, or another history, in which case the earlier one's is gone already (the store has moved on to the
+      // later state). After an error or an unsubscribe no read starts; the feed's end is passed on after the reads.
+      let latest: InstanceState | undefined;
+      let pending = false;
+      let reading = false;
+      let ended = false;
+      const pump = async (): Promise<void> => {
+        reading = true;
+        while (pending && !subscriber.closed) {
+          pending = false;
+          for (const event of await read(latest)) if (!subscriber.closed) subscriber.next(event);
+        }
+        reading = false;
+        if (ended) subscriber.complete();
       };
-      // The first trigger reads the current state itself, so the cursor starts on the right execution.
-      const current = async (): Promise<StatusChange> => ({ instanceId, state: await this.#read(instanceId) });
-      return withFirst(current, this.#changes.instance(instanceId)).subscribe({
-        next: ({ state }) => queue(async () => {
-          const events = await read(state);
-          for (const event of events) if (!subscriber.closed) subscriber.next(event);
-        }),
+      return this.#follow(instanceId, {
+        next: (state) => {
+          latest = state;
+          pending = true;
+          if (!reading) pump().catch((error: unknown) => subscriber.error(error));
+        },
         error: (error: unknown) => subscriber.error(error),
-        complete: () => queue(() => subscriber.complete()),
+        complete: () => {
+          ended = true;
+          if (!reading) subscriber.complete();
+        },
       });
     });
   }
@@ -759,6 +794,15 @@ export class LocalClient implements DurableClient {
     if (ms !== Infinity) return this.#deadlines.bound(call, ms, 'The store call', late, nowMs, drop);
     const result = Promise.resolve(call());
     return drop ? result.then(ignore) as Promise<unknown> as Promise<T> : result;
+  }
+
+  /**
+   * The history of an instance from `fromIndex`, and its state read once the history has answered (`after`), to tell
+   * whose history it is (`eventsOfHistory`). Each call with a bound ({@link LocalClient.#bounded}).
+   */
+  async #readHistory(instanceId: string, fromIndex: number): Promise<{ events: readonly HistoryEvent[]; after: InstanceState | undefined }> {
+    const events = await this.#bounded(() => this.#store.getHistory(instanceId, { fromIndex }));
+    return { events, after: await this.#read(instanceId) };
   }
 
   /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */

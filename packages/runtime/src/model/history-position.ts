@@ -1,3 +1,4 @@
+import type { InstanceState } from './instance-status.js';
 import { assertValidName, invalid, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
 
 /**
@@ -37,6 +38,37 @@ export const MAX_HISTORY_ID_LENGTH = MAX_INSTANCE_ID_LENGTH + 17;
  */
 export function historyEventsHeld(after: HistoryPosition | undefined, history: HistoryPosition): number {
   return after?.execution === history.execution ? Math.min(after.events, history.events) : 0;
+}
+
+/**
+ * The id of the history an instance state shows, `<executionId>/<epoch>`: a new one after `continueAsNew`, a restart
+ * and a rewind, never one seen before. What a history stream sends before a history's first event.
+ */
+export function historyIdOf(state: Pick<InstanceState, 'executionId' | 'historyEpoch'>): string {
+  return `${state.executionId}/${state.historyEpoch ?? 0}`;
+}
+
+/**
+ * The events of the history `state` shows, from its `fromIndex`th, in `events`, or `undefined` when they may be
+ * another history's. `events` is what the store answered when asked for the history (from `fromIndex`) after `state`
+ * was read, and `after` the instance read with it (`Store.getInstanceHistory`) or once it had answered. A history
+ * read finds whatever history the instance has by then, which may no longer be `state`'s (a `continueAsNew`, a
+ * restart, a rewind or a purge since): the events are `state`'s only when `after` still shows its history (an id never
+ * comes back, and one history only grows), and then they are cut to `state`'s length. Otherwise the reader reads again
+ * on a later state. The one rule of every history read that goes with a status (`getStatus` with `showHistory`,
+ * `history$` and the HTTP history streams); pure.
+ *
+ * @example
+ * ```ts
+ * eventsOfHistory(x1At4, 0, events, x1At6); // events.slice(0, 4): x1's history, which grew in between
+ * eventsOfHistory(x1At4, 0, events, x2At2); // undefined: the read may have found x2's history (continueAsNew)
+ * ```
+ */
+export function eventsOfHistory<E>(
+  state: InstanceState, fromIndex: number, events: readonly E[], after: InstanceState | undefined,
+): readonly E[] | undefined {
+  if (after === undefined || historyIdOf(after) !== historyIdOf(state)) return undefined;
+  return events.slice(0, Math.max(0, state.historyLength - fromIndex));
 }
 
 /** The {@link MemberCheck} of a count of events: a non-negative safe integer. */

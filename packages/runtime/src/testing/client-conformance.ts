@@ -61,6 +61,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
     let calls: Map<string, number>;
     let flakyFixed: boolean;
     let store: Store;
+    let held: HeldHistoryReads;
 
     beforeEach(async () => {
       gates = new Gates();
@@ -106,6 +107,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           return a + b;
         },
         Echo: echo,
+        GatedLoop: function* (ctx) {
+          const { n, last } = ctx.getInput<{ n: number; last: number }>();
+          yield ctx.callActivity('Gated', `${ctx.instanceId}/${n}`);
+          if (n === last) return n;
+          ctx.continueAsNew({ n: n + 1, last });
+          return undefined;
+        },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
           for (const name of ctx.getInput<string[]>()) received.push(yield ctx.waitForExternalEvent(name));
@@ -113,7 +121,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         },
       };
       store = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
-      runtime = createRuntime({ store, orchestrators, activities, logger: silentLogger });
+      held = new HeldHistoryReads(store);
+      runtime = createRuntime({ store: held.store, orchestrators, activities, logger: silentLogger });
       await runtime.start();
       under = await wrap(runtime);
       client = under.client;
@@ -121,6 +130,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
     afterEach(async () => {
       gates.openAll();
+      held.releaseAll();
       await under.close();
       await runtime.stop();
       await store.close();
@@ -332,6 +342,22 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(completed).not.toHaveProperty('result');
         const withOutput = await client.getStatus('h', { showHistory: true, showHistoryOutput: true });
         expect(withOutput!.history!.find((e) => e.type === 'TaskCompleted')).toHaveProperty('result', 'Hello Tokyo!');
+      });
+
+      it('gives the history of the execution whose status it gives, however late the history read answers', async () => {
+        await client.startNew('GatedLoop', { instanceId: 'torn', input: { n: 0, last: 1 } });
+        await gates.reached('torn/0');
+        // The read of the history waits until the instance has gone on to its next execution (continueAsNew).
+        const read = held.holdNext();
+        const status = client.getStatus('torn', { showHistory: true, showHistoryOutput: true });
+        await read.reached;
+        gates.open('torn/0');
+        await gates.reached('torn/1');
+        read.release();
+        const { input, history = [] } = (await status)!;
+        expect(history.filter((e) => e.type === 'ExecutionStarted').map((e) => (e as { input?: unknown }).input)).toEqual([input]);
+        const { n } = input as { n: number };
+        expect(history.filter((e) => e.type === 'TaskScheduled').map((e) => (e as { input?: unknown }).input)).toEqual([`torn/${n}`]);
       });
 
       it('shows the { nextActions, foo } custom status while Running', async () => {
@@ -1061,6 +1087,66 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await afterPurge).map((s) => s.instanceId)).toEqual(['live-2']);
       });
 
+      it('history$ shows each execution of a continueAsNew loop once, in order, each event under its own ExecutionStarted', async () => {
+        const last = 4;
+        // Watched from before the start; each execution goes on once the watcher has its activity's TaskScheduled.
+        const seen: HistoryEvent[] = [];
+        const done = firstValueFrom(client.history$('loop').pipe(
+          tap((e) => {
+            seen.push(e);
+            if (e.type === 'TaskScheduled') gates.open(String(e.input));
+          }),
+          takeWhile((e) => e.type !== 'ExecutionCompleted', true),
+          toArray(),
+        ));
+        await client.startNew('GatedLoop', { instanceId: 'loop', input: { n: 0, last } });
+        await done;
+        const executions = executionsOf(seen);
+        expect(executions.map((x) => x.input)).toEqual([0, 1, 2, 3, 4].map((n) => ({ n, last })));
+        // Each execution's history whole, from its first event: before continueAsNew, the step that scheduled the
+        // activity (its last step moves on to the next execution); the last one to its end.
+        for (const x of executions.slice(0, -1)) {
+          expect(x.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted']);
+        }
+        const stored = (await client.getStatus('loop', { showHistory: true }))!.history!;
+        expect(executions.at(-1)!.events.map((e) => e.type)).toEqual(stored.map((e) => e.type).slice(0, executions.at(-1)!.events.length));
+        expect(seen).toHaveLength(4 * last + stored.length - 1); // all but the last step's OrchestratorCompleted (the take ends before)
+      });
+
+      it('history$ never shows events of one execution as another\'s, however late a history read answers', async () => {
+        // The first read of the history waits until the instance has gone on to its next execution (continueAsNew).
+        const read = held.holdNext();
+        const seen: HistoryEvent[] = [];
+        // Each later execution goes on once the watcher has its activity's TaskScheduled.
+        const done = firstValueFrom(client.history$('late').pipe(
+          tap((e) => {
+            seen.push(e);
+            if (e.type === 'TaskScheduled') gates.open(String(e.input));
+          }),
+          takeWhile((e) => e.type !== 'ExecutionCompleted', true),
+          toArray(),
+        ));
+        await client.startNew('GatedLoop', { instanceId: 'late', input: { n: 0, last: 2 } });
+        await read.reached;
+        gates.open('late/0');
+        await gates.reached('late/1');
+        read.release();
+        await done;
+        const executions = executionsOf(seen);
+        // The history the late read found (execution 1's) is not shown as execution 0's, nor twice: execution 0's is
+        // gone (continueAsNew keeps only the current history), the later ones are whole.
+        const inputs = executions.map((x) => (x.input as { n: number }).n);
+        expect(inputs).toEqual([...new Set(inputs)].sort());
+        expect(inputs.slice(-2)).toEqual([1, 2]);
+        for (const x of executions) {
+          expect(x.events[0]?.type).toBe('OrchestratorStarted');
+          const scheduled = x.events.filter((e) => e.type === 'TaskScheduled').map((e) => (e as { input?: unknown }).input);
+          expect(scheduled).toEqual([`late/${(x.input as { n: number }).n}`]);
+        }
+        expect(executions.at(-2)!.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted']);
+        expect(seen.filter((e) => e.type === 'ExecutionCompleted')).toHaveLength(1);
+      });
+
       it('history$ replays committed events, then appends new ones as they commit', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'hist', input: 1 });
         await firstValueFrom(client.status$('hist').pipe(filter((s) => s?.runtimeStatus === 'Running')));
@@ -1099,6 +1185,68 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 }
 
 // -------------------------------------------------------------------- helpers
+
+/**
+ * The history events seen, one execution after another: each from the event before its `ExecutionStarted` (the
+ * `OrchestratorStarted` of its first step), with that execution's input.
+ */
+function executionsOf(events: readonly HistoryEvent[]): { input: unknown; events: HistoryEvent[] }[] {
+  const executions: { input: unknown; events: HistoryEvent[] }[] = [];
+  const before: HistoryEvent[] = []; // what comes before the first ExecutionStarted
+  for (const e of events) {
+    const current = executions.at(-1)?.events ?? before;
+    if (e.type !== 'ExecutionStarted') current.push(e);
+    else executions.push({ input: e.input, events: [...(current.at(-1)?.type === 'OrchestratorStarted' ? [current.pop()!] : []), e] });
+  }
+  return executions;
+}
+
+/**
+ * A store whose history reads can be made to answer late, as a slow network or a busy database answers: the next
+ * `getHistory` after {@link HeldHistoryReads.holdNext} waits until released before it reads, so a test decides what
+ * the instance has become by the time the read is made. Every other call goes straight to the store.
+ */
+class HeldHistoryReads {
+  readonly store: Store;
+  #next: { reached: () => void; released: Promise<void> } | undefined;
+  readonly #releases: (() => void)[] = [];
+
+  constructor(inner: Store) {
+    this.store = new Proxy(inner, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        if (key !== 'getHistory') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const hold = this.#next;
+          this.#next = undefined;
+          if (hold) {
+            hold.reached();
+            await hold.released;
+          }
+          return value.apply(target, args) as unknown;
+        };
+      },
+    });
+  }
+
+  /** Holds the next history read: `reached` once it is made, and it reads once `release` is called. */
+  holdNext(): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.#next = { reached, released };
+    this.#releases.push(release);
+    return { reached: reachedP, release };
+  }
+
+  /** Lets every held read go (after a test). */
+  releaseAll(): void {
+    this.#next = undefined;
+    for (const release of this.#releases.splice(0)) release();
+  }
+}
 
 /** Promises an activity can wait on and a test can open, plus notification when an activity reaches one. */
 class Gates {
