@@ -104,6 +104,7 @@ const TASKS: readonly TableName[] = ['instances', 'tasks'];
 const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages'];
 const INSTANCES: readonly TableName[] = ['instances'];
 const HISTORY: readonly TableName[] = ['history'];
+const INSTANCE_HISTORY: readonly TableName[] = ['instances', 'history'];
 const HISTORY_AND_QUEUE: readonly TableName[] = ['history', 'instances', 'messages'];
 
 /**
@@ -409,6 +410,16 @@ export abstract class IdbStore implements Store {
 
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     return this.#run('getHistory', 'readonly', HISTORY, (tx) => tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0)));
+  }
+
+  /** An instance and its history in one readonly transaction: the history is the one the state shows. */
+  getInstanceHistory(
+    instanceId: string, options?: { readonly fromIndex?: number },
+  ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
+    return this.#run('getInstanceHistory', 'readonly', INSTANCE_HISTORY, async (tx) => {
+      const [row, history] = await Promise.all([tx.getInstance(instanceId), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0))]);
+      return { state: row?.state, history };
+    });
   }
 
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {

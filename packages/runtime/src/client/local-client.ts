@@ -797,11 +797,18 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * The history of an instance from `fromIndex`, and its state read once the history has answered (`after`), to tell
-   * whose history it is (`eventsOfHistory`). Each call with a bound ({@link LocalClient.#bounded}).
+   * The history of an instance from `fromIndex`, and its state read after it (`after`), to tell whose history it is
+   * (`eventsOfHistory`): in one call where the store reads both at once (`getInstanceHistory`), otherwise the state
+   * is read once the history has answered. Each call with a bound ({@link LocalClient.#bounded}).
    */
   async #readHistory(instanceId: string, fromIndex: number): Promise<{ events: readonly HistoryEvent[]; after: InstanceState | undefined }> {
-    const events = await this.#bounded(() => this.#store.getHistory(instanceId, { fromIndex }));
+    const store = this.#store;
+    const atOnce = store.getInstanceHistory;
+    if (atOnce) {
+      const { state, history } = await this.#bounded(() => atOnce.call(store, instanceId, { fromIndex }));
+      return { events: history, after: state };
+    }
+    const events = await this.#bounded(() => store.getHistory(instanceId, { fromIndex }));
     return { events, after: await this.#read(instanceId) };
   }
 

@@ -300,6 +300,14 @@ export class MemoryStore implements Store {
     return history.slice(options?.fromIndex ?? 0);
   }
 
+  async getInstanceHistory(
+    instanceId: string, options?: { readonly fromIndex?: number },
+  ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
+    this.#ensureOpen();
+    const record = this.#instances.get(instanceId);
+    return { state: record?.toState(), history: (record?.history ?? NO_EVENTS).slice(options?.fromIndex ?? 0) };
+  }
+
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     this.#ensureOpen();

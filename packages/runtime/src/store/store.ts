@@ -104,6 +104,16 @@ export interface Store {
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]>;
 
   /**
+   * Optional: {@link Store.getInstance} and {@link Store.getHistory} read at one moment (in one transaction), so the
+   * history is the one the state shows. Clients that read a history with a status (`getStatus` with `showHistory`,
+   * `history$`) use it when present; without it they read the state again once the history has answered (see
+   * `eventsOfHistory`), a second round trip.
+   */
+  getInstanceHistory?(
+    instanceId: string, options?: { readonly fromIndex?: number },
+  ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }>;
+
+  /**
    * One page of instances matching the query, ordered by (createdTime, instanceId). Keyset paging: a page never
    * repeats or skips an instance that existed when paging began.
    */

@@ -1203,8 +1203,9 @@ function executionsOf(events: readonly HistoryEvent[]): { input: unknown; events
 
 /**
  * A store whose history reads can be made to answer late, as a slow network or a busy database answers: the next
- * `getHistory` after {@link HeldHistoryReads.holdNext} waits until released before it reads, so a test decides what
- * the instance has become by the time the read is made. Every other call goes straight to the store.
+ * `getHistory` or `getInstanceHistory` after {@link HeldHistoryReads.holdNext} waits until released before it reads,
+ * so a test decides what the instance has become by the time the read is made. Every other call goes straight to the
+ * store.
  */
 class HeldHistoryReads {
   readonly store: Store;
@@ -1216,7 +1217,7 @@ class HeldHistoryReads {
       get: (target, key) => {
         const value: unknown = Reflect.get(target, key, target);
         if (typeof value !== 'function') return value;
-        if (key !== 'getHistory') return value.bind(target);
+        if (key !== 'getHistory' && key !== 'getInstanceHistory') return value.bind(target);
         return async (...args: unknown[]) => {
           const hold = this.#next;
           this.#next = undefined;

@@ -153,6 +153,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getHistory('a', { fromIndex: 1 })).toEqual(replacement.slice(1));
       });
 
+      it('reads an instance with the history its state shows, at one moment (getInstanceHistory, where the store has it)', async () => {
+        const store = await open();
+        if (!store.getInstanceHistory) return; // optional: a client then reads the state again once the history has answered
+        expect(await store.getInstanceHistory('unknown')).toEqual({ state: undefined, history: [] });
+        await create(store, newInstance('a'));
+        let item = await claim(store);
+        const first: HistoryEvent[] = [started('a'), eventRaised('one'), eventRaised('two')];
+        await store.commit(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 3 },
+          history: first,
+        }));
+        const state = await store.getInstance('a');
+        expect(await store.getInstanceHistory('a')).toEqual({ state, history: first });
+        expect(await store.getInstanceHistory('a', { fromIndex: 1 })).toEqual({ state, history: first.slice(1) });
+        await send(store, message('a', eventRaised('go')));
+        item = await claim(store);
+        const replacement: HistoryEvent[] = [started('a'), eventRaised('new')];
+        await store.commit(commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, executionId: 'exec-2', version: item.state.version + 1, historyLength: 2 },
+          history: replacement, replaceHistory: true,
+        }));
+        const next = await store.getInstanceHistory('a');
+        expect(next.state).toMatchObject({ executionId: 'exec-2', historyLength: 2 });
+        expect(next.history).toEqual(replacement);
+      });
+
       it('round-trips hostile JSON keys and values exactly', async () => {
         const store = await open();
         const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
