@@ -10,10 +10,10 @@ describe('ChangeRouter', () => {
     const source = new Subject<StatusChange>();
     const router = new ChangeRouter(source);
     const seen: string[] = [];
-    const subscription = router.instance('a').subscribe((c) => seen.push(c.instanceId));
+    const stop = router.watch('a', { next: (c) => seen.push(c.instanceId), error: () => {}, complete: () => {} });
     source.next(change('b'));
     source.next(change('a'));
-    subscription.unsubscribe();
+    stop();
     expect(seen).toEqual(['a']);
     expect(source.observed).toBe(false);
   });
@@ -27,10 +27,10 @@ describe('ChangeRouter', () => {
       return feed;
     });
     const seen: string[] = [];
-    const subscription = router.instance('a').subscribe((c) => seen.push(c.instanceId));
+    const stop = router.watch('a', { next: (c) => seen.push(c.instanceId), error: () => {}, complete: () => {} });
     expect(source.observed).toBe(false);
     perInstance.get('a')?.next(change('a'));
-    subscription.unsubscribe();
+    stop();
     expect(seen).toEqual(['a']);
     expect(perInstance.get('a')?.observed).toBe(false);
   });
@@ -82,7 +82,7 @@ describe('ChangeRouter', () => {
     const router = new ChangeRouter(source);
     const ended: string[] = [];
     router.watch('a', { next: () => {}, error: () => {}, complete: () => ended.push('a') });
-    router.instance('b').subscribe({ complete: () => ended.push('b') });
+    router.watch('b', { next: () => {}, error: () => {}, complete: () => ended.push('b') });
     router.all().subscribe({ complete: () => ended.push('all') });
     source.complete();
     expect(ended.sort()).toEqual(['a', 'all', 'b']);
@@ -123,7 +123,7 @@ describe('ChangeRouter', () => {
     expect(seen).toEqual([]);
     expect(source.observed).toBe(false);
   });
-  it('opens a fresh feed for listeners that start again from the error of the feed that ended (rxjs retry)', () => {
+  it('opens a fresh feed for listeners that start again from the error of the feed that ended', () => {
     // A store feed that fails for good (MongoDB's status feed after persistent failures) must not leave a listener
     // that retries attached to the dead feed: it would wait for changes that never come, and hear no error either.
     let feed = new Subject<StatusChange>();
@@ -135,7 +135,12 @@ describe('ChangeRouter', () => {
     const everything: string[] = [];
     const ofA: string[] = [];
     const all = router.all().pipe(retry(1)).subscribe((c) => everything.push(c.instanceId));
-    const a = router.instance('a').pipe(retry(1)).subscribe((c) => ofA.push(c.instanceId));
+    // A listener of one instance that watches again from the feed's error.
+    let stopA = (): void => {};
+    const watchA = (retries: number): void => {
+      stopA = router.watch('a', { next: (c) => ofA.push(c.instanceId), error: () => retries > 0 && watchA(retries - 1), complete: () => {} });
+    };
+    watchA(1);
     const failed = feed;
     feed = new Subject<StatusChange>();
     failed.error(new Error('the feed failed for good'));
@@ -145,7 +150,7 @@ describe('ChangeRouter', () => {
     expect(everything).toEqual(['a', 'b']);
     expect(ofA).toEqual(['a']);
     all.unsubscribe();
-    a.unsubscribe();
+    stopA();
     expect(feed.observed).toBe(false);
   });
 });

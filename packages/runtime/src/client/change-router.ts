@@ -30,16 +30,9 @@ export class ChangeRouter {
     this.#perInstance = perInstance;
   }
 
-  /** Committed changes of one instance. */
-  instance(instanceId: string): Observable<StatusChange> {
-    if (this.#perInstance) return this.#perInstance(instanceId);
-    return new Observable<StatusChange>((subscriber) => this.watch(instanceId, subscriber));
-  }
-
   /**
    * Hands the committed changes of one instance to `observer` until the returned function is called (or the feed
-   * ends, which reaches the observer as `error` or `complete`). The cheap form of {@link ChangeRouter.instance} for
-   * internal waits.
+   * ends, which reaches the observer as `error` or `complete`).
    */
   watch(instanceId: string, observer: Observer<StatusChange>): () => void {
     if (this.#perInstance) {
