@@ -538,11 +538,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * positions and failed a history$ whose new session sent none once it had delivered events (the stream mux tells a
  * subscription's first value in a session): 29,062 / 36,324 / 66,589 / 8,078 -> 29,101 / 36,356 / 66,623 / 8,146 B
  * (+39 / +32 / +34 / +68; rx-client under its 8,192 B goal), budgets set to match.
+ * A history read with a status then had to be that status's history (eventsOfHistory: the instance read with the
+ * history, or again once it answered, still shows it): getStatus with showHistory reads both again when the instance
+ * moved to another execution in between, history$ drops such a read and reads the latest state's history (coalesced on
+ * the client's one follow of the instance), and MemoryStore and the IndexedDB stores read an instance with its history
+ * in one transaction (the optional getInstanceHistory); ChangeRouter.instance, unused since, is gone: 29,101 / 36,356 /
+ * 66,623 -> 29,292 / 36,552 / 66,810 B (+191 / +196 / +187), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_101 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_356 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_623 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_292 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_552 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_810 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_146 },
 ];
 
