@@ -1,12 +1,13 @@
 import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
+import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { scan, type Observable } from 'rxjs';
 
 /**
- * A client whose history says where each history begins (the local client and the remote one): the history's id, a
- * string, before the first event of each history a subscription gets.
+ * A client whose history says where each history begins (the local client and the remote one): the history's
+ * position, before the first event of each history a subscription gets.
  */
-interface MarkedHistory {
-  markedHistory$(instanceId: string): Observable<HistoryEvent | string>;
+interface PositionedHistory {
+  historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition>;
 }
 
 /**
@@ -24,7 +25,8 @@ interface MarkedHistory {
  * ```
  */
 export function currentHistory$(client: DurableClient, instanceId: string): Observable<readonly HistoryEvent[]> {
-  const marked = (client as Partial<MarkedHistory>).markedHistory$;
-  const source: Observable<HistoryEvent | string> = marked ? marked.call(client, instanceId) : client.history$(instanceId);
-  return source.pipe(scan((events: readonly HistoryEvent[], value) => (typeof value === 'string' ? [] : [...events, value]), []));
+  const marked = (client as Partial<PositionedHistory>).historyPositions$;
+  const source: Observable<HistoryEvent | HistoryPosition> = marked ? marked.call(client, instanceId) : client.history$(instanceId);
+  // A history event has a `type`, a position none: a position begins a new history.
+  return source.pipe(scan((events: readonly HistoryEvent[], value) => ('type' in value ? [...events, value] : []), []));
 }

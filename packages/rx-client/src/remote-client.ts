@@ -12,6 +12,7 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
+import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { Subscription, type Observable } from 'rxjs';
 import { badResponse, isRecord } from './remote-error.js';
 import {
@@ -216,17 +217,22 @@ export class RemoteClient implements DurableClient {
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
-    return this.markedHistory$(instanceId, true) as Observable<HistoryEvent>;
+    return this.#history$(instanceId, false) as Observable<HistoryEvent>;
   }
 
   /**
-   * {@link history$} with a history's id (`<executionId>/<epoch>`, a string) before the first event this subscription
-   * gets of each history (the first one, and each that starts over: `continueAsNew`, a restart, a rewind), as the
-   * local client's `markedHistory$`: what `useHistory` starts over on. `unmarked`: without the ids.
+   * {@link history$} with the server's position of a history (`{ execution, events }`) before the first event this
+   * subscription gets of each history (the first one, and each that starts over: `continueAsNew`, a restart, a
+   * rewind), as the local client's `historyPositions$`: what `useHistory` starts over on.
    *
    * @internal
    */
-  markedHistory$(instanceId: string, unmarked?: boolean): Observable<HistoryEvent | string> {
+  historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition> {
+    return this.#history$(instanceId, true);
+  }
+
+  /** The history of `instanceId`, live, with the position of each history it begins when `marks`. */
+  #history$(instanceId: string, marks: boolean): Observable<HistoryEvent | HistoryPosition> {
     assertValidInstanceId(instanceId);
     // Each subscription asks for positions and keeps where it stands in the history: the last position the server
     // sent (before each history, the history's id and the events it skipped) and the events delivered since. Its
@@ -238,17 +244,18 @@ export class RemoteClient implements DurableClient {
     // over a client of its own): it skipped nothing, and `after` means nothing to it, so it is no longer counted. Once
     // events were delivered without a position the server accounts for, the history cannot go on exactly: the watch
     // fails with UnavailableError (subscribing again reads the history from its start) rather than repeat them.
-    return this.#mux.watch<HistoryEvent | string, HistoryWatch>(
+    return this.#mux.watch<HistoryEvent | HistoryPosition, HistoryWatch>(
       { kind: 'history', instanceId, positions: true },
       (subscriber, spec) => {
         let delivered: true | undefined;
         return (data, first) => {
-          const { type, execution } = data as { type?: string; execution: string };
+          const { type } = data as { type?: string };
           if (first && type) spec.after = undefined;
           if (first && delivered && !spec.after) throw new UnavailableError('the server sent no history position');
           if (!type) {
-            if (!unmarked && execution !== spec.after?.execution) subscriber.next(execution);
-            return void (spec.after = data as HistoryWatch['after']);
+            const position = data as HistoryPosition;
+            if (marks && position.execution !== spec.after?.execution) subscriber.next(position);
+            return void (spec.after = { ...position });
           }
           if (spec.after) spec.after.events++;
           delivered = true;

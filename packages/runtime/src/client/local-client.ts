@@ -67,8 +67,8 @@ export interface LocalClientOptions {
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
 /**
- * How often `getStatus` with `showHistory` reads the status and the history again when the instance started another
- * history while they were read (see `eventsOfHistory`).
+ * How often `getStatus` with `showHistory`, on a store without `getInstanceHistory`, reads the status and the history
+ * again when the instance started another history while they were read (see `eventsOfHistory`).
  */
 const HISTORY_READ_ATTEMPTS = 5;
 
@@ -177,6 +177,14 @@ export class LocalClient implements DurableClient {
     const { showHistory, showHistoryOutput, showInput } = readChecked(
       options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean },
     );
+    const shown = (state: InstanceState, history: readonly HistoryEvent[]): InstanceStatus => (
+      { ...toInstanceStatus(state, { showInput }), history: history.map(showHistoryOutput ? ownEvent : withoutPayload) }
+    );
+    if (showHistory && this.#store.getInstanceHistory) {
+      // One reading of the instance with its own history (`Store.getInstanceHistory`): nothing to check, no retry.
+      const { events, after } = await this.#readHistory(instanceId, 0);
+      return after && shown(after, events);
+    }
     let state = await this.#read(instanceId);
     // The status and the history of one reading: the history read is the status's only when the instance still shows
     // that history once it has answered (`eventsOfHistory`); otherwise both are read again, at most
@@ -184,7 +192,7 @@ export class LocalClient implements DurableClient {
     for (let attempt = 1; state && showHistory; attempt++) {
       const { events, after } = await this.#readHistory(instanceId, 0);
       const history = eventsOfHistory(state, 0, events, after);
-      if (history) return { ...toInstanceStatus(state, { showInput }), history: history.map(showHistoryOutput ? ownEvent : withoutPayload) };
+      if (history) return shown(state, history);
       if (attempt === HISTORY_READ_ATTEMPTS) {
         throw new UnavailableError(`The history of ${JSON.stringify(instanceId)} started over at each read; try again`);
       }
@@ -402,37 +410,28 @@ export class LocalClient implements DurableClient {
   }
 
   history$(instanceId: string): Observable<HistoryEvent> {
-    return this.markedHistory$(instanceId, true) as Observable<HistoryEvent>;
+    return this.#marked$(instanceId, false) as Observable<HistoryEvent>;
   }
 
   /**
-   * {@link history$} with each history's id (`<executionId>/<epoch>`, a string) before its first event: where each
-   * history begins (what `useHistory` starts over on). `unmarked`: without the ids.
-   *
-   * @internal
-   */
-  markedHistory$(instanceId: string, unmarked?: boolean): Observable<HistoryEvent | string> {
-    return this.#marked$(instanceId, unmarked ? undefined : (execution) => execution);
-  }
-
-  /**
-   * {@link history$} with a {@link HistoryPosition} before each history's first event: the history's id and its length
-   * when the mark is taken (the events of the read that follows it): what the HTTP API's history streams read, to tell
-   * a reader where it is and to skip no more than a history has (see `historyEventsHeld`).
+   * {@link history$} with a {@link HistoryPosition} before each history's first event: the history's id
+   * (`<executionId>/<epoch>`) and its length when the mark is taken (the events of the read that follows it). What the
+   * HTTP API's history streams read, to tell a reader where it is and to skip no more than a history has (see
+   * `historyEventsHeld`), and what `useHistory` starts over on.
    *
    * @internal
    */
   historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition> {
-    return this.#marked$(instanceId, (execution, events) => ({ execution, events }));
+    return this.#marked$(instanceId, true);
   }
 
-  /** The history of `instanceId`, live, with `markOf(id, length)` before each history's first event when given. */
-  #marked$<M>(instanceId: string, markOf?: (execution: string, events: number) => M): Observable<HistoryEvent | M> {
+  /** The history of `instanceId`, live, with its position before each history's first event when `marks`. */
+  #marked$(instanceId: string, marks: boolean): Observable<HistoryEvent | HistoryPosition> {
     assertValidInstanceId(instanceId);
-    return new Observable<HistoryEvent | M>((subscriber) => {
+    return new Observable<HistoryEvent | HistoryPosition>((subscriber) => {
       let historyKey: string | undefined;
       let emitted = 0;
-      const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | M)[]> => {
+      const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | HistoryPosition)[]> => {
         if (!state) return []; // unknown or purged
         const key = historyIdOf(state);
         const from = key === historyKey ? emitted : 0; // continueAsNew, a restart or a rewind: the history starts over
@@ -443,11 +442,11 @@ export class LocalClient implements DurableClient {
         const { events, after } = await this.#readHistory(instanceId, from);
         const fresh = eventsOfHistory(state, from, events, after);
         if (!fresh) return [];
-        const out: (HistoryEvent | M)[] = [];
+        const out: (HistoryEvent | HistoryPosition)[] = [];
         if (key !== historyKey) {
           historyKey = key;
           emitted = 0;
-          if (markOf) out.push(markOf(key, fresh.length));
+          if (marks) out.push({ execution: key, events: fresh.length });
         }
         emitted += fresh.length;
         for (const event of fresh) out.push(ownEvent(event));
