@@ -96,7 +96,7 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     // instanceIdPrefix uses the built-in _id index (anchored prefix regex = range scan).
   ],
   history: [
-    // getHistory (ordered, from an index), appends, the chunked sweep of an old generation.
+    // getHistory and getInstanceHistory (historyQuery: ordered, from the index), appends, the chunked sweep of an old generation.
     { name: 'instance_gen_index', key: { instanceId: 1, gen: 1, index: 1 }, unique: true },
   ],
   messages: [

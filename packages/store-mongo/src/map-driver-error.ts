@@ -1,4 +1,4 @@
-import { isDurableError, PayloadTooLargeError, StoreClosedError, type DurableError } from '@durable-rx/runtime';
+import { isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableError, type DurableError } from '@durable-rx/runtime';
 import { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { StoreAuthenticationError } from './errors/store-authentication-error.js';
@@ -69,6 +69,27 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
   if (hasLabel(error, TRANSIENT_TRANSACTION_LABEL)) return 'transaction-aborted';
   return 'other';
+}
+
+/**
+ * {@link mapDriverError} for a transaction that only reads (`getInstanceHistory`). Its commit writes nothing, so a
+ * commit whose outcome is unknown (no majority acknowledged it within `maxCommitTimeMS`, or the connection dropped
+ * during it) is no `CommitOutcomeUnknownError`, whose message warns that a command may have applied, but an
+ * `UnavailableError` (503): MongoDB did not confirm that what was read is majority-committed, nothing was written, and
+ * reading again is safe.
+ *
+ * @example
+ * ```ts
+ * try { await session.withTransaction(read, options); } catch (e) { throw mapReadTransactionError(e, 'reading order-1'); }
+ * ```
+ */
+export function mapReadTransactionError(error: unknown, doing: string): DurableError {
+  if (isDurableError(error) || classifyDriverError(error) !== 'commit-unknown') return mapDriverError(error, doing);
+  const detail = error instanceof Error ? error.message : String(error);
+  return new UnavailableError(
+    `MongoDB did not confirm that a majority holds what was read while ${doing}: ${detail}. Nothing was written; try again`,
+    { cause: error },
+  );
 }
 
 /**

@@ -45,7 +45,7 @@ import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, unclaimedMessagesQuery,
@@ -724,9 +724,10 @@ export class MongoStore implements Store {
       const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 } }))?.historyGen;
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
-      const docs = await readStableGeneration(genOf, (gen) => this.#history
-        .find({ instanceId: key, gen, index: { $gte: from } }, { sort: { index: 1 }, projection: { event: 1 } })
-        .toArray(), HISTORY_READ_ATTEMPTS, instanceId);
+      const docs = await readStableGeneration(genOf, (gen) => {
+        const { filter, options: findOptions } = historyQuery(key, gen, from);
+        return this.#history.find(filter, findOptions).toArray();
+      }, HISTORY_READ_ATTEMPTS, instanceId);
       return docs.map((d) => decodeHistoryEvent(d.event));
     });
   }

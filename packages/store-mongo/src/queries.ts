@@ -1,7 +1,7 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
-import { EPOCH, NEVER, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
+import { EPOCH, NEVER, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
 import { escapeRegexLiteral } from './regex-literal.js';
 
@@ -248,6 +248,34 @@ export const PURGES_HINT = { purgedAt: 1 } as const;
  */
 export function changedSinceFilter(from: Date): Filter<InstanceDoc> {
   return storeKeyed({ updatedAt: { $gte: from } });
+}
+
+/** Order of a history read: the events' positions. `instance_gen_index` (after its two equalities). */
+export const HISTORY_SORT = { index: 1 } as const satisfies Sort;
+
+/** A `find` of {@link historyQuery}: its filter and options (the caller adds its session). */
+export interface HistoryFind {
+  readonly filter: Filter<HistoryDoc>;
+  readonly options: { readonly sort: typeof HISTORY_SORT; readonly projection: { readonly event: 1 } };
+}
+
+/**
+ * The read of an instance's history (`getHistory`, `getInstanceHistory`): the events of generation `gen`, the one
+ * the instance document (stored key `key`) names (any other generation is an old history the sweeper deletes), from
+ * position `fromIndex` (absent or negative: from the first), in order, the event alone. Served by
+ * `instance_gen_index`: two equalities and a range on its last field, in its order, so the read visits only the
+ * events it returns and sorts nothing in memory.
+ *
+ * @example
+ * ```ts
+ * historyQuery('order-1', 'g2', 5).filter; // { instanceId: 'order-1', gen: 'g2', index: { $gte: 5 } }
+ * ```
+ */
+export function historyQuery(key: string, gen: string, fromIndex: number | undefined): HistoryFind {
+  return {
+    filter: { instanceId: key, gen, index: { $gte: Math.max(0, fromIndex ?? 0) } },
+    options: { sort: HISTORY_SORT, projection: { event: 1 } },
+  };
 }
 
 /** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */

@@ -58,3 +58,27 @@ export function transactionOptionsFor(overrides: TransactionOptions | undefined)
   const wtimeoutMS = own?.wtimeoutMS ?? own?.wtimeout ?? (merged.maxCommitTimeMS ?? MAJORITY_WAIT_MS) + 1_000;
   return { ...merged, writeConcern: { ...DEFAULT_TRANSACTION_OPTIONS.writeConcern, ...own, wtimeoutMS } };
 }
+
+/**
+ * The options of a read-only transaction that reads several documents as of one moment (`getInstanceHistory`): the
+ * store's transaction options (`transactionOptionsFor`: its commit limit, the write concern's timeout, a journaled
+ * majority), with the two on which the read's guarantee rests fixed whatever the application overrides:
+ * `readConcern: snapshot`, the level at which every read of a transaction sees one point in time on a sharded cluster
+ * too (`local` and `majority` do not synchronise the shards), and `w: majority` for the commit, which MongoDB
+ * requires before it guarantees that a transaction read majority-committed data: without it the read could return
+ * what a failover rolls back, which no other read of the store does. On the primary, as every transaction.
+ *
+ * @example
+ * ```ts
+ * snapshotReadOptions(transactionOptionsFor({ readConcern: { level: 'local' }, writeConcern: { w: 1 } }));
+ * // { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority', wtimeoutMS: 31000 }, readPreference: 'primary', maxCommitTimeMS: 30000 }
+ * ```
+ */
+export function snapshotReadOptions(options: TransactionOptions): TransactionOptions {
+  return {
+    ...options,
+    readConcern: { level: 'snapshot' },
+    readPreference: 'primary',
+    writeConcern: { ...options.writeConcern, w: 'majority' },
+  };
+}

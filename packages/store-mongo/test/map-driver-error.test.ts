@@ -1,4 +1,4 @@
-import { InstanceNotFoundError, StoreClosedError } from '@durable-rx/runtime';
+import { InstanceNotFoundError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
 import {
   MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError, type BulkWriteResult,
 } from 'mongodb';
@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
-import { classifyDriverError, mapDriverError } from '../src/map-driver-error.js';
-import { DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN, TRANSACTION_MAJORITY_WAIT_MS, transactionOptionsFor } from '../src/write-concern.js';
+import { classifyDriverError, mapDriverError, mapReadTransactionError } from '../src/map-driver-error.js';
+import {
+  DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN, snapshotReadOptions, TRANSACTION_MAJORITY_WAIT_MS, transactionOptionsFor,
+} from '../src/write-concern.js';
 
 /** A server error as the driver builds it from a server reply. */
 const serverError = (code: number, codeName: string, errmsg = codeName) => new MongoServerError({ ok: 0, errmsg, code, codeName });
@@ -113,6 +115,36 @@ describe('driver error mapping', () => {
     // What the application sets explicitly wins.
     const own = transactionOptionsFor({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 6_000 } });
     expect(own).toMatchObject({ maxCommitTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 6_000 } });
+  });
+
+  it('reads an instance with its history at one snapshot, majority-committed, whatever the application overrides', () => {
+    // The store's defaults: the read-only transaction is one of the store's transactions.
+    expect(snapshotReadOptions(transactionOptionsFor(undefined))).toEqual(DEFAULT_TRANSACTION_OPTIONS);
+    // An application that weakens its write transactions (local reads, w: 1) does not weaken this read: `snapshot` is
+    // the one level whose reads see one point in time on every shard, and only a majority commit guarantees that what
+    // was read is majority-committed. Its commit limit and the rest of its write concern are kept.
+    const weakened = snapshotReadOptions(transactionOptionsFor({
+      readConcern: { level: 'local' }, writeConcern: { w: 1, journal: true }, maxCommitTimeMS: 60_000,
+    }));
+    expect(weakened).toMatchObject({
+      readConcern: { level: 'snapshot' }, readPreference: 'primary', maxCommitTimeMS: 60_000,
+      writeConcern: { w: 'majority', journal: true, wtimeoutMS: 61_000 },
+    });
+  });
+
+  it('maps an unconfirmed commit of a read-only transaction to a retryable UnavailableError, not to a write of unknown outcome', () => {
+    const timedOut = new MongoServerError({ message: 'operation exceeded time limit', code: 50, codeName: 'MaxTimeMSExpired' });
+    timedOut.addErrorLabel('UnknownTransactionCommitResult');
+    const mapped = mapReadTransactionError(timedOut, 'reading "a" with its history');
+    expect(mapped).toBeInstanceOf(UnavailableError);
+    expect(mapped).toMatchObject({ code: 'unavailable', status: 503, cause: timedOut });
+    expect(mapped.message).toContain('reading "a" with its history');
+    expect(mapped.message).toContain('Nothing was written');
+    // Any other failure is mapped as every driver error is.
+    const dropped = new MongoNetworkError('connection reset');
+    expect(mapReadTransactionError(dropped, 'reading')).toBeInstanceOf(StoreUnreachableError);
+    const closed = new StoreClosedError('The store is closed');
+    expect(mapReadTransactionError(closed, 'reading')).toBe(closed);
   });
 
   it('maps oversized documents to PayloadTooLargeError and duplicate keys / the rest to MongoStoreError', () => {

@@ -2,7 +2,7 @@ import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/ru
 import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, INSTANCE_WAKE_FILTER,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
@@ -386,6 +386,31 @@ const matches = (filter: Document, doc: Document): boolean => Object.entries(fil
     if (op === '$regex' && typeof bound === 'string') return typeof value === 'string' && new RegExp(bound).test(value);
     if (op === '$type' && bound === 'string') return typeof value === 'string';
     throw new Error(`${op} is outside the model`);
+  });
+});
+
+describe('history reads (getHistory, getInstanceHistory)', () => {
+  it('read the events of the generation the instance names, from the asked position, in order, on instance_gen_index alone', () => {
+    const { filter, options } = historyQuery('k', 'g2', 2);
+    const event = (instanceId: string, gen: string, index: number) => ({ _id: 'e', instanceId, gen, index, event: '{}' });
+    expect(matches(filter, event('k', 'g2', 2))).toBe(true);
+    expect(matches(filter, event('k', 'g2', 3))).toBe(true);
+    // Not before the asked position, not the old generation the sweeper is deleting, not another instance's events.
+    expect(matches(filter, event('k', 'g2', 1))).toBe(false);
+    expect(matches(filter, event('k', 'g1', 2))).toBe(false);
+    expect(matches(filter, event('k2', 'g2', 2))).toBe(false);
+    // Two points and a range on the unique history index, in its order: only the events returned are visited, none
+    // sorted in memory.
+    const index = INDEXES.history.find((i) => i.name === 'instance_gen_index')!.key as Record<string, 1>;
+    expect(indexScan(index, filter, options.sort)).toMatchObject({
+      lower: { value: 'k', inclusive: true }, upper: { value: 'k', inclusive: true }, pointPrefix: 2, sortFromIndex: true, fetchedFor: [],
+    });
+    expect(options.projection).toEqual({ event: 1 });
+  });
+
+  it('read from the first event when no position, or a negative one, is asked', () => {
+    expect(historyQuery('k', 'g1', undefined).filter).toEqual({ instanceId: 'k', gen: 'g1', index: { $gte: 0 } });
+    expect(historyQuery('k', 'g1', -3).filter).toEqual({ instanceId: 'k', gen: 'g1', index: { $gte: 0 } });
   });
 });
 
