@@ -37,7 +37,7 @@ import {
 } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
-import { classifyDriverError, mapDriverError } from './map-driver-error.js';
+import { classifyDriverError, mapDriverError, mapReadTransactionError } from './map-driver-error.js';
 import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
 import { clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
 import { assertPrivileges, requiredPrivileges } from './privileges.js';
@@ -58,7 +58,7 @@ import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
-import { SINGLE_WRITE_CONCERN, transactionOptionsFor } from './write-concern.js';
+import { SINGLE_WRITE_CONCERN, snapshotReadOptions, transactionOptionsFor } from './write-concern.js';
 
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
@@ -113,6 +113,8 @@ const HISTORY_READ_ATTEMPTS = 3;
  *   subscribing and the stream leave no gap between them), resume from their resume token after failures, and
  *   resync (workers rescan, status subscribers get what changed) when the position was lost.
  * - Reads use `majority` read concern, writes `majority` write concern (waiting at most 30 s for the majority).
+ *   `getInstanceHistory` reads the instance and its history in one read-only `snapshot` transaction committed with a
+ *   majority: the history its state shows, read at one moment.
  * - User JSON is stored as JSON text: keys with `$` or `.` and `__proto__` round-trip exactly. Each document's JSON
  *   is limited to `maxPayloadBytes` (default and maximum 15 MiB).
  * - `connect` checks the deployment: a standalone server is refused with `ReplicaSetRequiredError` (which says how to
@@ -167,6 +169,8 @@ export class MongoStore implements Store {
   readonly #limit: number;
   readonly #maxMessages: number;
   readonly #transactionOptions: TransactionOptions;
+  /** Those of a read-only transaction that reads at one moment (`getInstanceHistory`). */
+  readonly #snapshotReadOptions: TransactionOptions;
   readonly #logger: Logger;
   readonly #clusterClock: ClusterClock;
   readonly #clock: Clock;
@@ -353,6 +357,7 @@ export class MongoStore implements Store {
     this.#limit = o.limit;
     this.#maxMessages = o.maxMessages;
     this.#transactionOptions = transactionOptionsFor(options.transactionOptions);
+    this.#snapshotReadOptions = snapshotReadOptions(this.#transactionOptions);
     this.#logger = logger;
     this.#clock = options.clock ?? systemClock;
     this.#clusterClock = o.clusterClock;
@@ -732,6 +737,34 @@ export class MongoStore implements Store {
     });
   }
 
+  /**
+   * The instance and the history its state shows, read as of one moment: one read-only transaction with
+   * `readConcern: snapshot` (`snapshotReadOptions`) reads the instance document, then the events of the generation it
+   * names. Both reads see the same snapshot, so neither a commit in between (a longer history, a continue-as-new or
+   * restart that moves the instance to a new generation) nor the sweep of the old generation that follows can reach
+   * them: nothing to check or read again, unlike {@link MongoStore.getHistory}. The commit, `w: majority`, returns once
+   * what was read is majority-committed, as every other read of the store is.
+   */
+  async getInstanceHistory(
+    instanceId: string, options?: { readonly fromIndex?: number },
+  ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
+    const doing = `reading instance ${JSON.stringify(instanceId)} with its history`;
+    return this.#op(doing, async () => {
+      const key = instanceKey(instanceId);
+      const read = await this.#transaction(async (session) => {
+        const doc = await this.#instances.findOne({ _id: key }, { session, projection: { state: 1, input: 1, historyGen: 1 } });
+        if (!doc) return undefined;
+        const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
+        return { doc, events: await this.#history.find(filter, { ...findOptions, session }).toArray() };
+      }, this.#snapshotReadOptions).catch((error: unknown) => {
+        // Its commit writes nothing: an unconfirmed one is a read to make again, not a write that may have applied.
+        throw mapReadTransactionError(error, doing);
+      });
+      if (!read) return { state: undefined, history: [] };
+      return { state: decodeInstanceState(read.doc.state, read.doc.input), history: read.events.map((d) => decodeHistoryEvent(d.event)) };
+    });
+  }
+
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     return this.#op('querying instances', async () => {
@@ -955,13 +988,18 @@ export class MongoStore implements Store {
     if (this.#closed) throw new StoreClosedError('The store is closed');
   }
 
-  async #transaction<T>(fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction with the store's transaction options, or with `readOnly` ones (`snapshotReadOptions`,
+   * for a transaction that only reads) whose commit's operation time is not taken for a majority-committed time: a
+   * read-only commit writes nothing, and MongoDB documents no such meaning for the time it replies with.
+   */
+  async #transaction<T>(fn: (session: ClientSession) => Promise<T>, readOnly?: TransactionOptions): Promise<T> {
     const session = this.#client.startSession();
     try {
-      const result = await session.withTransaction(fn, this.#transactionOptions);
+      const result = await session.withTransaction(fn, readOnly ?? this.#transactionOptions);
       // Committed: with a majority write concern its operation time is majority-committed, so change streams may
       // open there (see ClusterClock). A failed or unconfirmed commit tells nothing of the kind.
-      if (isMajorityWriteConcern(this.#transactionOptions.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
+      if (!readOnly && isMajorityWriteConcern(this.#transactionOptions.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
       return result;
     } finally {
       await session.endSession().catch(() => undefined);

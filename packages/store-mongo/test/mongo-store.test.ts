@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { createClient } from '@durable-rx/runtime';
 import {
   type ActivityTask, type InstanceState, type OrchestrationMessage, type WriteSet,
@@ -317,6 +318,35 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(instanceWrite?.['txnNumber']).toBeDefined();
         expect(taskWrite?.['txnNumber']).toEqual(instanceWrite?.['txnNumber']);
         expect(taskWrite?.['lsid']).toEqual(instanceWrite?.['lsid']);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('reads an instance with its history in one snapshot transaction committed with a majority (getInstanceHistory)', async () => {
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const sent: Document[] = [];
+      client.on('commandStarted', (event) => {
+        if (event.commandName === 'find' || event.commandName === 'commitTransaction') sent.push(event.command);
+      });
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('at-once') });
+      try {
+        await store.commit(start('read-at-once'));
+        sent.length = 0;
+        const read = await store.getInstanceHistory('read-at-once');
+        expect(read).toEqual({ state: await store.getInstance('read-at-once'), history: [] });
+        // The instance document, then the events of the generation it names, both in one transaction whose first
+        // read starts it at a snapshot; the commit waits for a majority (what was read is majority-committed). (The
+        // store's background reads, a sweep or a mongos's majority read, are in no transaction of its session.)
+        const first = sent.find((c) => c['startTransaction'] === true);
+        expect(first?.['find']).toBe(store.collections.instances);
+        expect(first?.['readConcern']).toMatchObject({ level: 'snapshot' });
+        const transaction = sent.filter((c) => isDeepStrictEqual(c['lsid'], first?.['lsid']) && isDeepStrictEqual(c['txnNumber'], first?.['txnNumber']));
+        expect(transaction.map((c) => c['find'] ?? Object.keys(c)[0])).toEqual(
+          [store.collections.instances, store.collections.history, 'commitTransaction'],
+        );
+        expect(transaction[2]?.['writeConcern']).toMatchObject({ w: 'majority' });
       } finally {
         await store.close();
         await client.close();
