@@ -302,7 +302,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
     // Durable Functions records a `version` on the instance for the orchestrator to read; durable-rx has no versions, and
     // a start that dropped one would run as if none was asked. An empty value asks for none.
-    if (queryOf(url).get('version')) {
+    if (queryOf(url).value('version') !== undefined) {
       throw new InvalidArgumentError('version is not supported: durable-rx orchestrators have no versions; leave it out');
     }
     const base = baseOf(url); // before anything is done: a base that cannot be built on is refused first
@@ -589,7 +589,7 @@ type Shown = { readonly showHistoryOutput?: boolean; readonly showInput?: boolea
 
 /** `format=native` asks for lossless status bodies (what `@durable-rx/rx-client` reads); the default is Durable Functions'. */
 function parseFormat(params: QueryParams): StatusFormat {
-  const raw = params.get('format');
+  const raw = params.value('format');
   if (raw === undefined || raw === 'durable-functions') return 'durable-functions';
   if (raw === 'native') return 'native';
   throw new InvalidArgumentError('format must be native or durable-functions');

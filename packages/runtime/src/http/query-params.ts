@@ -44,6 +44,17 @@ export class QueryParams {
     return values[0];
   }
 
+  /**
+   * The value of the single-valued parameter `name` that takes a typed value (a flag, a date, a number, a name from a
+   * list), `undefined` when absent or given without a value (`showHistory=`, `top=`): an empty value is the parameter
+   * left out, as Durable Functions reads it, so a form or URL template that sends its empty fields asks for the
+   * defaults. A string parameter keeps an empty value with {@link get} (`reason=` is an empty reason).
+   */
+  value(name: string): string | undefined {
+    const raw = this.get(name);
+    return raw === '' ? undefined : raw;
+  }
+
   /** Every value of the list parameter `name` (e.g. `runtimeStatus`), in the order given. */
   getAll(name: string): readonly string[] {
     return this.#values.get(name.toLowerCase()) ?? [];
@@ -55,15 +66,15 @@ export class QueryParams {
  * `readHistoryPosition`); `undefined` when absent. `afterEvents` is a count in decimal digits.
  */
 export function parseHistoryPosition(params: QueryParams): HistoryPosition | undefined {
-  const execution = params.get('afterExecution');
-  const events = params.get('afterEvents');
+  const execution = params.value('afterExecution');
+  const events = params.value('afterEvents');
   if (execution === undefined && events === undefined) return undefined;
   return readHistoryPosition({ execution, events: events !== undefined && /^\d{1,15}$/.test(events) ? Number(events) : events }, 'after');
 }
 
-/** `true` / `false` (any case); `undefined` when absent. */
+/** `true` / `false` (any case); `undefined` when absent or empty. */
 export function parseBoolean(params: QueryParams, name: string): boolean | undefined {
-  const raw = params.get(name);
+  const raw = params.value(name);
   if (raw === undefined) return undefined;
   const lower = raw.toLowerCase();
   if (lower === 'true') return true;
@@ -87,7 +98,7 @@ const ISO_DATE_TIME = /^(\d{1,4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(
  * (`createdTimeFrom`: `…00.1230001Z` is `…00.124Z`), `down` for an upper one (`createdTimeTo`).
  */
 export function parseDate(params: QueryParams, name: string, round: 'up' | 'down'): Date | undefined {
-  const raw = params.get(name);
+  const raw = params.value(name);
   if (raw === undefined) return undefined;
   const date = isoDate(raw, round);
   if (!date) {
@@ -118,9 +129,9 @@ function isoDate(raw: string, round: 'up' | 'down'): Date | undefined {
   return new Date(utc.getTime() + extraMs - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }
 
-/** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks. */
+/** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks; `undefined` when absent or empty. */
 export function parseNonNegativeNumber(params: QueryParams, name: string): number | undefined {
-  const raw = params.get(name);
+  const raw = params.value(name);
   if (raw === undefined) return undefined;
   if (!/^(?:\d{1,15}(?:\.\d{0,9})?|\.\d{1,9})$/.test(raw)) throw new InvalidArgumentError(`${name} must be a decimal number >= 0`);
   return Number(raw);
@@ -158,7 +169,7 @@ export function parseRuntimeStatuses(params: QueryParams, name: string): Orchest
  * `max`), with a continuation token for the rest.
  */
 export function parseTop(params: QueryParams, name: string, max: number): number | undefined {
-  const raw = params.get(name);
+  const raw = params.value(name);
   if (raw === undefined) return undefined;
   if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return Math.min(Number(raw), max);
