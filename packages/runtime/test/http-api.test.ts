@@ -99,6 +99,16 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect((await runtime.client.waitForCompletion('echo-1', SETTLED)).output).toEqual(input);
   });
 
+  it('reads a body of only whitespace as no input, as Durable Functions reads it (curl --data-binary of a file with just a newline)', async () => {
+    for (const [i, text] of ['\n', ' \r\n\t'].entries()) {
+      const started = await call(`/orchestrators/Echo/blank-${i}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      expect(started.status, JSON.stringify(text)).toBe(202);
+      const status = await runtime.client.waitForCompletion(`blank-${i}`, SETTLED);
+      expect(status.runtimeStatus).toBe('Completed');
+      expect(status).not.toHaveProperty('input');
+    }
+  });
+
   it('percent-decodes the id and puts the key into the URLs only when the caller used ?code=', async () => {
     const response = await fetch(`${base}/orchestrators/Echo/a%20b?code=${KEY}`, { method: 'POST' });
     expect(response.status).toBe(202);
@@ -445,6 +455,13 @@ describe('POST /instances/{id}/raiseEvent/{eventName}', () => {
     expect((await call('/instances/ev/raiseEvent/Item', { method: 'POST', json: { a: 1 } })).status).toBe(202);
     expect((await call('/instances/ev/raiseEvent/Item', { method: 'POST' })).status).toBe(202);
     expect((await runtime.client.waitForCompletion('ev', SETTLED)).output).toEqual([{ a: 1 }, null]);
+  });
+
+  it('delivers an event without data for a body of only whitespace, as for no body', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ev', input: 1 });
+    const raised = await call('/instances/ev/raiseEvent/Item', { method: 'POST', headers: { 'content-type': 'application/json' }, body: ' \r\n' });
+    expect(raised.status).toBe(202);
+    expect((await runtime.client.waitForCompletion('ev', SETTLED)).output).toEqual([null]);
   });
 
   it('answers 404 for an unknown instance, 410 for a terminal one and 400 for a bad event name', async () => {

@@ -4,7 +4,7 @@ import { CrossOriginBodyError } from './cross-origin-body-error.js';
 
 const CUT = 'The request body did not arrive whole (the connection was cut)';
 
-/** A request body read by {@link readJsonBody}: absent (no bytes), or a parsed JSON value. */
+/** A request body read by {@link readJsonBody}: absent (no bytes, or only whitespace), or a parsed JSON value. */
 export type JsonBody = { readonly present: false } | { readonly present: true; readonly value: unknown };
 
 /** How a route reads its body with {@link readJsonBody}. */
@@ -27,10 +27,10 @@ export interface BodyRule {
  * Reads a request body as JSON, counting bytes as they arrive so that an oversized body is refused (413,
  * {@link PayloadTooLargeError}) without being buffered whole, whatever `Content-Length` claims.
  *
- * An empty body is "absent". A non-empty body must be valid UTF-8 JSON, and declared `application/json` (or `…+json`)
- * unless the route reads any type (`rule.anyType`). Every body must arrive whole: a body stream that fails, a body shorter than its
- * `Content-Length`, or a body without a length whose client left before it was read (the connection was cut mid-body)
- * is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1) that a JavaScript
+ * An empty body, or one of only JSON whitespace, is "absent". Any other body must be valid UTF-8 JSON, and declared
+ * `application/json` (or `…+json`) unless the route reads any type (`rule.anyType`). Every body must arrive whole: a
+ * body stream that fails, a body shorter than its `Content-Length`, or a body without a length whose client left
+ * before it was read (the connection was cut mid-body) is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1) that a JavaScript
  * number would round is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
  * `false`: a body the route ignores alters nothing. `JSON.parse` keeps keys such as `__proto__` as own data properties,
  * so a hostile payload cannot reach a prototype.
@@ -46,7 +46,9 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   // the declared length; without one (chunked), when the client did not leave before it was read.
   const whole = declared !== null && /^\d+$/.test(declared) ? bytes.byteLength === Number(declared) : !request.signal.aborted;
   if (!whole) throw new InvalidArgumentError(CUT);
-  if (bytes.byteLength === 0) return { present: false };
+  // Only JSON's whitespace (`curl --data-binary @file` of a file with just a newline) is no value, as an empty body:
+  // Durable Functions reads such a start's body as no input.
+  if (bytes.every(isJsonWhitespace)) return { present: false };
   if (rule.anyType !== true && !isJsonContentType(request.headers.get('content-type'))) {
     throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
   }
@@ -123,6 +125,11 @@ function assertExactIntegers(text: string): void {
       + `which a JSON number here would round (to ${String(Number(literal)).slice(0, 40)}): send it as a string`,
     );
   }
+}
+
+/** Space, tab, line feed or carriage return: the bytes JSON allows around a value. */
+function isJsonWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
 /** True for `application/json` and `application/<x>+json`, with any parameters. */
