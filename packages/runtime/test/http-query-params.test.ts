@@ -77,6 +77,12 @@ describe('query parameter names', () => {
 });
 
 describe('a purge by filter', () => {
+  it('reads a status name in any case, which Durable Functions would drop (a case-sensitive enum parse) and purge every status', async () => {
+    const purged = await call('/instances?createdTimeFrom=2000-01-01&runtimeStatus=terminated', 'DELETE');
+    expect(await purged.json()).toEqual({ instancesDeleted: 1 });
+    expect(await remaining()).toEqual(['done']);
+  });
+
   it('refuses instanceIdPrefix, which it cannot apply, rather than purge every instance in the time range', async () => {
     expect(await errorOf(call('/instances?createdTimeFrom=2000-01-01&instanceIdPrefix=do', 'DELETE'))).toEqual([400, 'invalid-argument']);
     await expect(runtime.client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), instanceIdPrefix: 'do' } as never))
