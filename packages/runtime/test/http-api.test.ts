@@ -488,6 +488,14 @@ describe('POST /instances/{id}/terminate', () => {
     expect(await runtime.client.waitForCompletion('t2', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'json' } });
   });
 
+  it('keeps a ?reason= that reads as JSON a string in the status output (Durable Functions shows 42 for reason=42)', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 't3', input: 1 });
+    expect((await call('/instances/t3/terminate?reason=42', { method: 'POST' })).status).toBe(202);
+    await runtime.client.waitForCompletion('t3', SETTLED);
+    const status = (await (await call('/instances/t3')).json()) as { output: unknown };
+    expect(status.output).toBe('42');
+  });
+
   it('takes ?reason= over a body, as Durable Functions reads only the query (tools that always send a body)', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 't3', input: 1 });
     expect((await call('/instances/t3/terminate?reason=from%20the%20URL', { method: 'POST', json: {} })).status).toBe(202);
