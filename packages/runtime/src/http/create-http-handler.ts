@@ -186,7 +186,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * reached by (IP addresses, `localhost`, the host of `baseUrl`, `allowedHosts`; 421 `host-not-allowed` otherwise, against
  * DNS rebinding); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, or a parameter given twice (`runtimeStatus`
- * excepted) 400. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
+ * excepted) 400; a parameter given without a value (`top=`) is one left out, and a body of only whitespace none, as
+ * Durable Functions reads them. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
  * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
  * cross-site form post), is 403 `cross-origin-body`, and so is any POST not declared JSON to a handler created in a
  * browser (a Service Worker, where such a form post arrives without `Origin`); an event's data (as in Durable
