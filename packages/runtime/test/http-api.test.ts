@@ -674,6 +674,17 @@ describe('DELETE /instances/{id} and DELETE /instances', () => {
     expect(await runtime.client.getStatus('running', { showHistory: true })).toMatchObject({ runtimeStatus: 'Running', history: expect.any(Array) });
     expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['running']);
   });
+
+  it('purges only terminal instances by a filter without runtimeStatus, where Azure Storage would purge every status', async () => {
+    const from = new Date(Date.now() - 60_000).toISOString();
+    await runtime.client.startNew('Echo', { instanceId: 'done', input: 1 });
+    await runtime.client.waitForCompletion('done', SETTLED);
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'running', input: 1 });
+    await until('running', (s) => s?.runtimeStatus === 'Running');
+    const response = await call(`/instances?createdTimeFrom=${from}`, { method: 'DELETE' });
+    expect(await response.json()).toEqual({ instancesDeleted: 1 });
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).toEqual(['running']);
+  });
 });
 
 describe('every instance command in every state', () => {
