@@ -744,6 +744,33 @@ describe('every instance command in every state', () => {
     }
     expect(answered).toEqual(EXPECTED);
   });
+
+  it('answers each command on a Pending instance (no worker has started it) as on a Running one', async () => {
+    // Durable Functions answers a Pending instance as a Running one too: 202 (412 for rewind and purge, listed).
+    const store = new MemoryStore();
+    const client = createClient({ store });
+    const alone = await serve(createHttpHandler(client, { key: KEY, logger: silentLogger }), { port: 0 });
+    try {
+      const answered: Record<string, number> = {};
+      let n = 0;
+      for (const command of Object.keys(EXPECTED)) {
+        const [method, operation] = command.split(' ') as [string, string];
+        const id = `p${n++}`;
+        await client.startNew('Echo', { instanceId: id, input: 1 });
+        const response = await fetch(`${alone.url}${WEBHOOK_PATH}/instances/${id}${operation ? `/${operation}` : ''}`, {
+          method,
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+          ...(operation.startsWith('raiseEvent') ? { body: '"data"' } : {}),
+        });
+        answered[command] = response.status;
+        await response.body?.cancel();
+      }
+      expect(answered).toEqual(Object.fromEntries(Object.entries(EXPECTED).map(([command, byState]) => [command, byState.Running])));
+    } finally {
+      await alone.close();
+      await store.close();
+    }
+  });
 });
 
 describe('unknown routes and methods', () => {
