@@ -241,8 +241,8 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       // Nothing appended (a history ahead of the start would have a worker defer the start behind it): the suspend's
       // time, its reason and the status it came from are held back in the state.
       const held: InstanceState = {
-        ...s, runtimeStatus: 'Suspended', heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, commands: [suspended] },
-        lastUpdatedTime: now, version: s.version + 1,
+        ...s, runtimeStatus: 'Suspended', heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus },
+        held: { executionId: s.executionId, commands: [suspended] }, lastUpdatedTime: now, version: s.version + 1,
       };
       expect(decision.writeSet).toEqual({ lease: lease(s), requests: [{ type: 'replaceState', state: held }] });
       // The worker's first step records that suspend ahead of the start, at the time it was committed (not at the
@@ -285,8 +285,8 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       // The status before the suspend (a ContinuedAsNew instance is not shown as one nobody started), the resume held
       // after the suspend, with its time and reason.
       const resumedState: InstanceState = {
-        ...before, heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed, commands: [suspended, resumed] },
-        lastUpdatedTime: now, version: s.version + 1,
+        ...before, heldSuspend: { timestamp: now.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed },
+        held: { executionId: before.executionId, commands: [suspended, resumed] }, lastUpdatedTime: now, version: s.version + 1,
       };
       expect(decision.writeSet).toEqual({ lease: lease(s), requests: [{ type: 'replaceState', state: resumedState }] });
       // Its start then runs as any start does (the activity is scheduled), recording both commands ahead of it, as a
@@ -311,7 +311,10 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     const legacySuspend = { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString() };
     expect(decideResume({ state: legacy, event: resumed, now, newId })).toMatchObject({
       kind: 'commit',
-      state: { ...legacy, runtimeStatus: 'Pending', lastUpdatedTime: now, version: legacy.version + 1, heldSuspend: { resumeTo: 'Pending', commands: [legacySuspend, resumed] } },
+      state: {
+        ...legacy, runtimeStatus: 'Pending', lastUpdatedTime: now, version: legacy.version + 1,
+        heldSuspend: { timestamp: T0.toISOString(), resumeTo: 'Pending', resumed }, held: { executionId: legacy.executionId, commands: [legacySuspend, resumed] },
+      },
     });
     // Not Suspended: nothing to resume, the status stays, and no message is queued that would hold every later direct
     // command back; nothing is held either (a retry at every call would grow the state).
@@ -542,7 +545,10 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const raised = event({ type: 'EventRaised', eventId: -1, timestamp: at(1).toISOString(), name: 'go' }, 'go');
     const suspend = event({ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString(), reason: 'hold' }, 'suspend');
     const first = commit(state({ historyLength: history.length }), [raised, suspend], history, at(2));
-    expect(first.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', commands: [suspend.event] });
+    expect(first.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew' });
+    // Held for the next execution, which the step names: not the one that continued as new.
+    expect(first.state.executionId).not.toBe('execution-1');
+    expect(first.state.held).toEqual({ executionId: first.state.executionId, commands: [suspend.event] });
     const start = first.sent.find((m) => m.event.type === 'ExecutionStarted')!;
     const second = commit(first.state, [start], first.history, at(3));
     expect(second.history.find((e) => e.type === 'ExecutionSuspended')).toEqual(suspend.event);
@@ -552,7 +558,8 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const resumed = decideResume({ state: first.state, event: resumeEvent, now: at(3), newId: () => 'x' });
     if (resumed.kind !== 'commit') throw new Error('expected a commit');
     expect(resumed.state.runtimeStatus).toBe('ContinuedAsNew');
-    expect(resumed.state.heldSuspend).toEqual({ ...first.state.heldSuspend, resumed: resumeEvent, commands: [suspend.event, resumeEvent] });
+    expect(resumed.state.heldSuspend).toEqual({ ...first.state.heldSuspend, resumed: resumeEvent });
+    expect(resumed.state.held).toEqual({ executionId: first.state.executionId, commands: [suspend.event, resumeEvent] });
     const next = commit(resumed.state, [start], [], at(4));
     expect(next.tasks).toBe(1);
     expect(next.history.slice(1, 4)).toEqual([suspend.event, resumeEvent, start.event]);
@@ -561,9 +568,8 @@ describe('decideStep, with a continueAsNew and a suspend in one step', () => {
     const resume = event({ type: 'ExecutionResumed', eventId: -1, timestamp: at(1).toISOString(), reason: 'go on' }, 'resume');
     const both = commit(state({ historyLength: history.length }), [raised, suspend, resume], history, at(2));
     expect(both.state.runtimeStatus).toBe('ContinuedAsNew');
-    expect(both.state.heldSuspend).toEqual({
-      timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', resumed: resume.event, commands: [suspend.event, resume.event],
-    });
+    expect(both.state.heldSuspend).toEqual({ timestamp: at(1).toISOString(), reason: 'hold', resumeTo: 'ContinuedAsNew', resumed: resume.event });
+    expect(both.state.held).toEqual({ executionId: both.state.executionId, commands: [suspend.event, resume.event] });
     const bothNext = commit(both.state, [both.sent.find((m) => m.event.type === 'ExecutionStarted')!], both.history, at(3));
     expect(bothNext.tasks).toBe(1);
     expect(bothNext.history.slice(1, 3)).toEqual([suspend.event, resume.event]);

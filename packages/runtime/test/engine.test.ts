@@ -3,10 +3,11 @@ import { OrchestrationExecution, type StepResult } from '../src/engine/orchestra
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { rewindHistory } from '../src/engine/rewind-history.js';
 import { applyEvent, heldCommands } from '../src/engine/apply-event.js';
+import { decideTerminate } from '../src/engine/decide-step.js';
 import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
-import type { InstanceState } from '../src/model/instance-status.js';
+import { isTerminalStatus, type InstanceState } from '../src/model/instance-status.js';
 import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
 import { helloSequence } from '../src/testing/samples.js';
 
@@ -495,7 +496,8 @@ describe('applyEvent', () => {
       const before: InstanceState = { ...base, runtimeStatus };
       const hold = command({ type: 'ExecutionSuspended', reason: 'hold' });
       const held = applyEvent(before, hold);
-      expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus, commands: [hold] } });
+      const list = (...commands: HistoryEvent[]) => ({ executionId: 'e', commands });
+      expect(held).toEqual({ ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus }, held: list(hold) });
       // A repeated suspend (an HTTP retry) changes nothing: not held, so that retries cannot grow the state.
       const later = '2026-01-01T00:00:05.000Z';
       expect(applyEvent(held, command({ type: 'ExecutionSuspended', timestamp: later, reason: 'again' }))).toBe(held);
@@ -503,27 +505,32 @@ describe('applyEvent', () => {
       // suspend after them is, and its time and reason stand beside the commands, for a worker of an earlier version.
       const resume = command({ type: 'ExecutionResumed', timestamp: '2026-01-01T00:00:09.000Z', reason: 'go' });
       const resumed = applyEvent(held, resume);
-      expect(resumed).toEqual({ ...before, heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed: resume, commands: [hold, resume] } });
+      expect(resumed).toEqual({ ...before, heldSuspend: { timestamp: T0.toISOString(), reason: 'hold', resumeTo: runtimeStatus, resumed: resume }, held: list(hold, resume) });
       expect(applyEvent(resumed, command({ type: 'ExecutionResumed', reason: 'retry' }))).toBe(resumed);
       const third = command({ type: 'ExecutionSuspended', timestamp: later, reason: 'third' });
       expect(applyEvent(resumed, third)).toEqual({
-        ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'third', resumeTo: runtimeStatus, commands: [hold, resume, third] },
+        ...before, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'third', resumeTo: runtimeStatus }, held: list(hold, resume, third),
       });
       const bare = command({ type: 'ExecutionSuspended', timestamp: later });
-      expect(applyEvent(resumed, bare).heldSuspend).toEqual({ timestamp: later, resumeTo: runtimeStatus, commands: [hold, resume, bare] });
+      expect(applyEvent(resumed, bare)).toMatchObject({ heldSuspend: { timestamp: later, resumeTo: runtimeStatus }, held: list(hold, resume, bare) });
       for (const end of [
         ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }),
         ev({ type: 'ExecutionTerminated' }),
-      ]) expect(applyEvent(resumed, end)).not.toHaveProperty('heldSuspend');
+      ]) {
+        expect(applyEvent(resumed, end)).not.toHaveProperty('heldSuspend');
+        expect(applyEvent(resumed, end)).not.toHaveProperty('held');
+      }
       // Started while suspended: it stays Suspended and lets the held commands go (recorded ahead of the start by then);
       // so does a terminate before the start.
       const started = applyEvent(held, ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId: 'e' } as Partial<HistoryEvent> & { type: 'ExecutionStarted' }));
       expect(started.runtimeStatus).toBe('Suspended');
       expect(started).not.toHaveProperty('heldSuspend');
+      expect(started).not.toHaveProperty('held');
       expect(applyEvent(started, ev({ type: 'ExecutionResumed' })).runtimeStatus).toBe('Running');
       const terminated = applyEvent(held, ev({ type: 'ExecutionTerminated', reason: 'x' } as Partial<HistoryEvent> & { type: 'ExecutionTerminated' }));
       expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'x' });
       expect(terminated).not.toHaveProperty('heldSuspend');
+      expect(terminated).not.toHaveProperty('held');
       // A resume alone changes nothing, and holds nothing.
       expect(applyEvent(before, command({ type: 'ExecutionResumed' }))).toBe(before);
     }
@@ -574,9 +581,128 @@ describe('applyEvent', () => {
       // This version never stores that shape: its resume is the last of its commands, and a suspend after it holds no
       // resume beside them.
       const own = applyEvent(applyEvent(before, s1), old);
-      expect(own.heldSuspend?.commands?.at(-1)).toBe(old);
+      expect(own.held?.commands.at(-1)).toBe(old);
+      expect(own.heldSuspend).not.toHaveProperty('commands');
       expect(applyEvent(own, s2).heldSuspend).not.toHaveProperty('resumed');
     }
+  });
+
+  // A tab not reloaded yet (the release before `commands` were held, on a shared IndexedDB) commits a suspend or a
+  // resume of an execution not started yet with that release's applyEvent: it keeps every field of the state it read
+  // but the two it writes. A suspend writes a `heldSuspend` of its own (the latest suspend alone); a resume copies it
+  // and adds `resumed`.
+  const asBefore = (s: InstanceState, e: HistoryEvent & { type: 'ExecutionSuspended' | 'ExecutionResumed' }): InstanceState => {
+    if (e.type === 'ExecutionSuspended') {
+      const resumeTo = (s.runtimeStatus === 'Suspended' && s.heldSuspend?.resumeTo) || s.runtimeStatus;
+      if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') return isTerminalStatus(s.runtimeStatus) ? s : { ...s, runtimeStatus: 'Suspended' };
+      const { timestamp, reason } = e;
+      return { ...s, runtimeStatus: 'Suspended', heldSuspend: reason === undefined ? { timestamp, resumeTo } : { timestamp, reason, resumeTo } };
+    }
+    if (s.runtimeStatus !== 'Suspended') return s;
+    const { heldSuspend, ...rest } = s;
+    if (!heldSuspend) return { ...rest, runtimeStatus: 'Running' };
+    return { ...rest, runtimeStatus: heldSuspend.resumeTo, heldSuspend: { ...heldSuspend, resumed: e } };
+  };
+  const startOf = (executionId: string) =>
+    ev({ type: 'ExecutionStarted', name: 'O', instanceId: 'i', executionId } as Partial<HistoryEvent> & { type: 'ExecutionStarted' });
+
+  it('records every command this version and a tab of the release before it held, once each, in order, the last giving the status', () => {
+    // Each row: the commands in the order committed, by this version (new) or the older tab (old), and those the
+    // start records ahead of it. A command that changes nothing (a resume of one not suspended, a suspend of one
+    // suspended by this version) is not held. What the older tab held before its latest suspend is lost by its own
+    // rule (its suspend replaces what it held), and a suspend of its own of one suspended cannot be told from a
+    // resume and a suspend of its own: both read as one suspend more.
+    const rows: Array<[string, number[]]> = [
+      ['new s, new r, old s', [0, 1, 2]],
+      ['new s, new r, old s, old r', [0, 1, 2, 3]],
+      ['new s, new r, old s, new r', [0, 1, 2, 3]],
+      ['new s, new r, old s, new r, old s', [0, 1, 2, 3, 4]],
+      ['new s, new r, old s, new r, new s, old r, old s', [0, 1, 2, 3, 4, 6]],
+      ['new s, old r', [0, 1]],
+      ['new s, old r, new s', [0, 1, 2]],
+      ['new s, old r, new s, old r, new s', [0, 1, 2, 3, 4]],
+      ['old s, new r', [0, 1]],
+      ['old s, new r, new s', [0, 1, 2]],
+      ['old s, old r, new s, new r', [0, 1, 2, 3]],
+      ['old s, new r, old s, old r', [0, 1, 2, 3]],
+      // Repeated: this version holds a retry of neither; the older tab's retry of a resume changes nothing either.
+      ['new s, new s, new r, new r, old r, old s', [0, 2, 5]],
+      ['new s, new r, old r, old s, new s', [0, 1, 3]],
+      ['new s, new r, old s, new s, old r', [0, 1, 2, 4]],
+      // An older tab's suspend of one suspended: read as one suspend more; so is its resume and suspend (the resume lost).
+      ['new s, old s', [0, 1]],
+      ['new s, old s, old s, old s', [0, 3]],
+      ['new s, old r, old s', [0, 2]],
+      ['new s, new r, new s, old r, old s, old r', [0, 1, 2, 4, 5]],
+    ];
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      const before: InstanceState = { ...base, runtimeStatus };
+      for (const [row, kept] of rows) {
+        const steps = row.split(', ');
+        const commands = steps.map((step, i) => ev({
+          type: step.endsWith('s') ? 'ExecutionSuspended' : 'ExecutionResumed', timestamp: at(1000 * (i + 1)).toISOString(), reason: `${step} ${i}`,
+        }) as HistoryEvent & { type: 'ExecutionSuspended' | 'ExecutionResumed' });
+        const what = `${runtimeStatus}: ${row}`;
+        const s = commands.reduce((state, command, i) => (steps[i]!.startsWith('old') ? asBefore(state, command) : applyEvent(state, command)), before);
+        const recorded = kept.map((i) => commands[i]);
+        expect(heldCommands(s), what).toEqual(recorded);
+        // The status the instance shows is the last command's; the start records the commands ahead of it and starts
+        // suspended exactly when the last is a suspend.
+        const suspended = recorded.at(-1)!.type === 'ExecutionSuspended';
+        expect(s.runtimeStatus, what).toBe(suspended ? 'Suspended' : runtimeStatus);
+        expect([...heldCommands(s), startOf('e')].reduce(applyEvent, before).runtimeStatus, what).toBe(suspended ? 'Suspended' : 'Running');
+        // This version's next command comes after them, and a retry of it holds nothing.
+        const next = ev({ type: suspended ? 'ExecutionResumed' : 'ExecutionSuspended', timestamp: at(60_000).toISOString(), reason: 'next' }) as HistoryEvent & { type: 'ExecutionSuspended' | 'ExecutionResumed' };
+        const after = applyEvent(s, next);
+        expect(heldCommands(after), what).toEqual([...recorded, next]);
+        expect(applyEvent(after, { ...next, timestamp: at(61_000).toISOString() }), what).toBe(after);
+        // A terminate among them ends the execution: the client records what it holds ahead of the termination, what
+        // it holds goes, and no command after it holds anything.
+        const terminate = ev({ type: 'ExecutionTerminated', timestamp: at(62_000).toISOString() }) as HistoryEvent & { type: 'ExecutionTerminated' };
+        const decided = decideTerminate({ state: s, event: terminate, now: at(62_000), newId: () => 'id' });
+        if (decided.kind !== 'commit') throw new Error('expected a commit');
+        const appended = decided.writeSet.requests.find((r) => r.type === 'appendHistory');
+        expect(appended?.type === 'appendHistory' && appended.events.slice(1, -1), what).toEqual([...recorded, terminate]);
+        expect(decided.state, what).not.toHaveProperty('held');
+        const terminated = applyEvent(after, ev({ type: 'ExecutionTerminated' }));
+        expect(terminated, what).not.toHaveProperty('held');
+        expect(heldCommands(terminated), what).toEqual([]);
+        for (const command of commands) {
+          expect(applyEvent(terminated, command), what).toBe(terminated);
+          expect(heldCommands(asBefore(terminated, command)), what).toEqual([]);
+        }
+      }
+    }
+  });
+
+  it('keeps the commands held out of the next execution when a tab of the release before takes the start and a continueAsNew', () => {
+    // That tab's worker keeps the list through the start (a field it does not know) and the continueAsNew; a suspend by
+    // it of the next execution holds that suspend alone, which is all the next execution holds.
+    const s1 = ev({ type: 'ExecutionSuspended', reason: 'first execution' }) as HistoryEvent & { type: 'ExecutionSuspended' };
+    const r1 = ev({ type: 'ExecutionResumed', timestamp: at(1000).toISOString() }) as HistoryEvent & { type: 'ExecutionResumed' };
+    const held = applyEvent(applyEvent(base, s1), r1);
+    const { heldSuspend: _h, ...startedAsBefore } = { ...held, runtimeStatus: 'Running' as const, historyLength: 4 };
+    const next: InstanceState = { ...startedAsBefore, runtimeStatus: 'ContinuedAsNew', executionId: 'e2', historyLength: 0 };
+    expect(next.held?.commands).toEqual([s1, r1]);
+    expect(heldCommands(next)).toEqual([]);
+    const s2 = ev({ type: 'ExecutionSuspended', timestamp: at(2000).toISOString(), reason: 'next execution' }) as HistoryEvent & { type: 'ExecutionSuspended' };
+    expect(heldCommands(asBefore(next, s2))).toEqual([s2]);
+    expect(heldCommands(applyEvent(next, s2))).toEqual([s2]);
+    expect(applyEvent(next, s2).held).toEqual({ executionId: 'e2', commands: [s2] });
+  });
+
+  it('reads the commands a version of 2026-12-02 and 03 held in heldSuspend.commands', () => {
+    const s1 = ev({ type: 'ExecutionSuspended', reason: 'a' }) as HistoryEvent & { type: 'ExecutionSuspended' };
+    const r1 = ev({ type: 'ExecutionResumed', timestamp: at(1000).toISOString() }) as HistoryEvent & { type: 'ExecutionResumed' };
+    const stored: InstanceState = { ...base, heldSuspend: { timestamp: s1.timestamp, reason: 'a', resumeTo: 'Pending', resumed: r1, commands: [s1, r1] } };
+    expect(heldCommands(stored)).toEqual([s1, r1]);
+    const s2 = ev({ type: 'ExecutionSuspended', timestamp: at(2000).toISOString() }) as HistoryEvent & { type: 'ExecutionSuspended' };
+    expect(applyEvent(stored, s2)).toEqual({
+      ...base, runtimeStatus: 'Suspended', heldSuspend: { timestamp: s2.timestamp, resumeTo: 'Pending' }, held: { executionId: 'e', commands: [s1, r1, s2] },
+    });
+    // One that held a resume of one not suspended (a retry then), no suspend beside it.
+    const resumesOnly: InstanceState = { ...base, heldSuspend: { resumeTo: 'Pending', commands: [r1] } };
+    expect(heldCommands(resumesOnly)).toEqual([r1]);
   });
 
   it('gives a resume before the start the status the instance had, not the one a held suspend left behind kept', () => {
@@ -588,7 +714,9 @@ describe('applyEvent', () => {
     const later = '2026-01-01T00:00:05.000Z';
     const suspended = applyEvent(left, ev({ type: 'ExecutionSuspended', timestamp: later, reason: 'new' } as Partial<HistoryEvent> & { type: 'ExecutionSuspended' }));
     const suspend = { type: 'ExecutionSuspended', eventId: -1, timestamp: later, reason: 'new' };
-    expect(suspended).toEqual({ ...left, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'new', resumeTo: 'ContinuedAsNew', commands: [suspend] } });
+    expect(suspended).toEqual({
+      ...left, runtimeStatus: 'Suspended', heldSuspend: { timestamp: later, reason: 'new', resumeTo: 'ContinuedAsNew' }, held: { executionId: 'e', commands: [suspend] },
+    });
     expect(applyEvent(suspended, ev({ type: 'ExecutionResumed', timestamp: later })).runtimeStatus).toBe('ContinuedAsNew');
   });
 

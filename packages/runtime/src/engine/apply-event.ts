@@ -1,15 +1,14 @@
-import { assertNever, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
+import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { isoTime } from '../model/iso-time.js';
-import { isTerminalStatus, type HeldCommand, type HeldSuspend, type InstanceState, type Mutable } from '../model/instance-status.js';
+import { isTerminalStatus, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type Mutable } from '../model/instance-status.js';
 
 /**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
  * through here (worker commits, the client's direct commands, tests, store helpers), so the rules live in one place:
  * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. Every suspend and
  * resume of an execution not started yet (Pending, ContinuedAsNew) that changes its status (a retry changes nothing)
- * is held back in `heldSuspend`, in order, with the
- * status before the first suspend, which a resume gives back, so that the worker that takes the start records each
- * ahead of it ({@link heldCommands}), as it records them when they reach it as messages; an ExecutionStarted leaves a
+ * is held back, in order (`held`), with the status before the first suspend (`heldSuspend`), which a resume gives
+ * back, so that the worker that takes the start records each ahead of it ({@link heldCommands}), as it records them when they reach it as messages; an ExecutionStarted leaves a
  * Suspended instance Suspended (the execution starts suspended, decideStep having recorded the held commands ahead of
  * it) and lets what is held go, as a termination or a completion of the execution not started does; the
  * OrchestratorStarted of a step of a started execution lets go one left behind.
@@ -20,7 +19,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
   const terminal = isTerminalStatus(state.runtimeStatus);
   switch (event.type) {
     case 'ExecutionStarted': {
-      const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, heldSuspend: _h, ...rest } = state;
+      const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, heldSuspend: _h, held: _l, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.name = event.name;
       // An execution suspended before its start (see decideStep) starts suspended: the start waits for the resume.
@@ -32,7 +31,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     }
     case 'ExecutionCompleted': {
       if (terminal) return state;
-      const { output: _o, failureDetails: _f, heldSuspend: _h, ...rest } = state;
+      const { output: _o, failureDetails: _f, heldSuspend: _h, held: _l, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       if (event.orchestrationStatus === 'Completed') {
         next.runtimeStatus = 'Completed';
@@ -45,7 +44,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     }
     case 'ExecutionTerminated': {
       if (terminal) return state;
-      const { output: _o, failureDetails: _f, heldSuspend: _h, ...rest } = state;
+      const { output: _o, failureDetails: _f, heldSuspend: _h, held: _l, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.runtimeStatus = 'Terminated';
       if (event.reason !== undefined) next.output = event.reason;
@@ -62,9 +61,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       // One suspended already (its latest held command a suspend) holds no other: nothing would change.
       if (state.runtimeStatus === 'Suspended') return state;
       const { timestamp, reason } = event;
-      const commands = held ? [...heldCommandsOf(held), event] : [event];
-      const heldSuspend: HeldSuspend = reason === undefined ? { timestamp, resumeTo, commands } : { timestamp, reason, resumeTo, commands };
-      return { ...state, runtimeStatus: 'Suspended', heldSuspend };
+      const heldSuspend: HeldSuspend = reason === undefined ? { timestamp, resumeTo } : { timestamp, reason, resumeTo };
+      return { ...state, runtimeStatus: 'Suspended', heldSuspend, held: holding(state, held, event) };
     }
     case 'ExecutionResumed': {
       // Nothing suspended, nothing to resume: nothing held (an HTTP retry would grow the state at every call). A
@@ -72,8 +70,11 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       if (state.runtimeStatus !== 'Suspended') return state;
       const held = heldOf(state);
       // Before the start: held after the commands before it, and the status before the suspend comes back.
-      if (held) return { ...state, runtimeStatus: held.resumeTo, heldSuspend: { ...held, resumed: event, commands: [...heldCommandsOf(held), event] } };
-      const { heldSuspend: _h, ...rest } = state;
+      if (held) {
+        const { commands: _c, ...legacy } = held;
+        return { ...state, runtimeStatus: held.resumeTo, heldSuspend: { ...legacy, resumed: event }, held: holding(state, held, event) };
+      }
+      const { heldSuspend: _h, held: _l, ...rest } = state;
       return { ...rest, runtimeStatus: 'Running' };
     }
     case 'ExecutionRewound': {
@@ -93,8 +94,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       // A step of an execution that has started holds no suspend back: one there was kept through the start by a
       // worker of an earlier version (its ExecutionStarted kept the field), and a resume would take it for a suspend
       // before the start. (A continueAsNew and a suspend in one step hold one for the next execution after this.)
-      if (!state.heldSuspend || !state.historyLength) return state;
-      const { heldSuspend: _h, ...rest } = state;
+      if ((!state.heldSuspend && !state.held) || !state.historyLength) return state;
+      const { heldSuspend: _h, held: _l, ...rest } = state;
       return rest;
     }
     case 'OrchestratorCompleted':
@@ -122,7 +123,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
 export function heldCommands(state: InstanceState): readonly HeldCommand[] {
   if (state.historyLength > 0) return NONE;
   const held = heldOf(state);
-  if (held) return heldCommandsOf(held);
+  if (held) return heldCommandsOf(state, held);
   if (state.runtimeStatus !== 'Suspended') return NONE;
   return [{ type: 'ExecutionSuspended', eventId: -1, timestamp: isoTime(state.lastUpdatedTime) }];
 }
@@ -141,17 +142,35 @@ function heldOf(state: InstanceState): HeldSuspend | undefined {
   return held.resumeTo === state.runtimeStatus && (held.commands !== undefined || held.resumed !== undefined) ? held : undefined;
 }
 
+/** The commands held once `event` is: those before it (`held`, if in force), then it, for the execution not started. */
+function holding(state: InstanceState, held: HeldSuspend | undefined, event: HeldCommand): HeldCommands {
+  return { executionId: state.executionId, commands: held ? [...heldCommandsOf(state, held), event] : [event] };
+}
+
 /**
- * The commands of `held`; for one an earlier version stored, its suspend and the resume after it. A tab of that
- * version (on a shared IndexedDB) resumes by copying the held object and adding `resumed`: commands that end with a
- * suspend and a `resumed` beside them (a shape this version never stores: its resume is the last of its commands, and
- * its suspend keeps no `resumed`) hold that resume last.
+ * The commands `held` stands for: the list this version keeps (`state.held`, when it is this execution's; a version
+ * of 2026-12-02 and 03 kept it in `held.commands`), then any the latest suspend and the resume after it (the fields a
+ * tab of an earlier version reads and writes, on a shared IndexedDB) show after that list. Such a tab resumes by
+ * copying `heldSuspend` and adding `resumed`, and suspends by writing a `heldSuspend` of its own, keeping every other
+ * field: a suspend that is not the list's last suspend, or that suspends a list ending with its resume, came after the
+ * list, and so did a resume beside a suspend after the list or beside a list ending with its suspend. Each is read
+ * once, after the list, and the last command gives the status the instance shows. What such a tab wrote before its
+ * latest suspend is lost (its own rule: a suspend replaces what it held); a repeated suspend by it cannot be told
+ * from a resume and a suspend, and reads as one suspend more (one at most: each replaces the last).
  */
-function heldCommandsOf(held: HeldSuspend): readonly HeldCommand[] {
-  const { commands, resumed } = held;
-  if (commands) return resumed && commands.at(-1)?.type === 'ExecutionSuspended' ? [...commands, resumed] : commands;
-  const suspended: ExecutionSuspendedEvent = {
-    type: 'ExecutionSuspended', eventId: -1, timestamp: held.timestamp!, ...(held.reason === undefined ? {} : { reason: held.reason }),
-  };
-  return resumed ? [suspended, resumed] : [suspended];
+function heldCommandsOf(state: InstanceState, held: HeldSuspend): readonly HeldCommand[] {
+  const list = held.commands ?? (state.held?.executionId === state.executionId ? state.held.commands : NONE);
+  const { timestamp, reason, resumed } = held;
+  const suspended = state.runtimeStatus === 'Suspended';
+  let lastSuspend: HeldCommand | undefined;
+  for (const command of list) if (command.type === 'ExecutionSuspended') lastSuspend = command;
+  const endsSuspended = lastSuspend !== undefined && lastSuspend === list.at(-1);
+  const suspendAfter = timestamp !== undefined &&
+    (!lastSuspend || lastSuspend.timestamp !== timestamp || lastSuspend.reason !== reason || (suspended && !endsSuspended));
+  const resumeAfter = !suspended && resumed !== undefined && (suspendAfter || endsSuspended);
+  if (!suspendAfter && !resumeAfter) return list;
+  const after: HeldCommand[] = [...list];
+  if (suspendAfter) after.push({ type: 'ExecutionSuspended', eventId: -1, timestamp, ...(reason === undefined ? {} : { reason }) });
+  if (resumeAfter) after.push(resumed);
+  return after;
 }

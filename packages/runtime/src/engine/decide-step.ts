@@ -375,7 +375,10 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       if (own) (kept ??= new Set()).add(own.id);
       else after.push(send(message(input.newId(), id, undefined, event)));
     }
-    (next = writable(next, state)).executionId = executionId;
+    const continued = (next = writable(next, state));
+    continued.executionId = executionId;
+    // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it).
+    if (continued.held) continued.held = { executionId, commands: continued.held.commands };
   }
 
   const historyLength = history.type === 'replaceHistory' ? history.events.length : state.historyLength + history.events.length;
@@ -619,11 +622,11 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
   if (!started(state)) {
     if (isTerminalStatus(state.runtimeStatus)) return SEND;
     // Suspended: the status before the suspend (`applyEvent`, from the held suspend); a state stored before
-    // `heldSuspend` existed has none and becomes Pending, as it did then, its suspend held with the resume. Not
-    // Suspended: nothing to resume, the status kept, nothing held (`applyEvent`), and nothing is queued (a message
-    // would hold back every later direct command).
-    if (state.runtimeStatus !== 'Suspended' || state.heldSuspend) return unclaimedStatus(input, applyEvent(state, input.event));
-    return unclaimedStatus(input, { ...state, runtimeStatus: 'Pending', heldSuspend: { resumeTo: 'Pending', commands: [...heldCommands(state), input.event] } });
+    // `heldSuspend` existed has none and becomes Pending, as it did then, its suspend (stamped with its last change, as
+    // `heldCommands` reads it) held with the resume. Not Suspended: nothing to resume, the status kept, nothing held
+    // (`applyEvent`), and nothing is queued (a message would hold back every later direct command).
+    const legacy = state.runtimeStatus === 'Suspended' && !state.heldSuspend;
+    return unclaimedStatus(input, applyEvent(legacy ? { ...state, heldSuspend: { timestamp: isoTime(state.lastUpdatedTime), resumeTo: 'Pending' } } : state, input.event));
   }
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;

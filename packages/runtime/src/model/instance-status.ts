@@ -96,6 +96,8 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * a worker takes that start; absent otherwise. Set and cleared by `applyEvent` only (see {@link HeldSuspend}).
    */
   readonly heldSuspend?: HeldSuspend;
+  /** The commands `heldSuspend` stands for, in order (see {@link HeldCommands}). Set and cleared by `applyEvent` only. */
+  readonly held?: HeldCommands;
 }
 
 /** A client's suspend or resume, as a history event. */
@@ -115,8 +117,9 @@ export interface HeldSuspend {
   /** The status before the first suspend, which a resume before the start gives back. */
   readonly resumeTo: 'Pending' | 'ContinuedAsNew';
   /**
-   * Every suspend and resume held, in the order committed: suspends and resumes in turn. Absent in a state an earlier version stored: its commands
-   * are the suspend described by `timestamp` and `reason`, then `resumed` if any (see `heldCommands`).
+   * Every suspend and resume held, in order, in a state stored by a version of 2026-12-02 and 03 (this one keeps them
+   * in {@link InstanceState.held}). Absent in a state an earlier version stored: its commands are the suspend described
+   * by `timestamp` and `reason`, then `resumed` if any (see `heldCommands`).
    */
   readonly commands?: readonly HeldCommand[];
   /**
@@ -127,6 +130,19 @@ export interface HeldSuspend {
   readonly timestamp?: string;
   readonly reason?: string;
   readonly resumed?: ExecutionResumedEvent;
+}
+
+/**
+ * Every suspend and resume an execution not started yet holds, in the order committed (suspends and resumes in turn),
+ * beside its {@link HeldSuspend}. A field of the state of its own, not of `heldSuspend`: a tab of an earlier version
+ * (on a shared IndexedDB) suspends by writing a `heldSuspend` of its own, which would drop a list kept there, and
+ * keeps every other field of the state as it read it. `executionId` names the execution the commands wait for: such a
+ * tab's worker keeps the field through that start and a continueAsNew too, and a list of another execution is none of
+ * the next one's. Plain JSON.
+ */
+export interface HeldCommands {
+  readonly executionId: string;
+  readonly commands: readonly HeldCommand[];
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { FailureDetails, HeldSuspend, InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { copyStoreValue } from './store-helpers.js';
 
 /**
@@ -35,6 +35,7 @@ export class StoredState implements InstanceState {
   parentInstanceId!: string | undefined;
   historyEpoch!: number | undefined;
   heldSuspend!: HeldSuspend | undefined;
+  held!: HeldCommands | undefined;
 
   constructor(state: InstanceState) {
     this.assign(state);
@@ -57,6 +58,7 @@ export class StoredState implements InstanceState {
     this.parentInstanceId = state.parentInstanceId;
     this.historyEpoch = state.historyEpoch;
     this.heldSuspend = copyStoreValue(state.heldSuspend);
+    this.held = copyStoreValue(state.held);
   }
 
   get createdTime(): Date {
@@ -82,6 +84,7 @@ export class StoredState implements InstanceState {
     if (this.parentInstanceId !== undefined) state.parentInstanceId = this.parentInstanceId;
     if (this.historyEpoch !== undefined) state.historyEpoch = this.historyEpoch;
     if (this.heldSuspend !== undefined) state.heldSuspend = copyStoreValue(this.heldSuspend);
+    if (this.held !== undefined) state.held = copyStoreValue(this.held);
     return state as InstanceState;
   }
 }
