@@ -1149,6 +1149,31 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         }
       });
 
+      it('records the commands held before a tab of the release before suspends an instance nobody has started yet, then its suspend', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        const client = createClient({ store: opened });
+        await client.startNew('AwaitGo', { instanceId: 'older-tab' });
+        await client.suspend('older-tab', 'hold');
+        await client.resume('older-tab', 'go');
+        // That tab (on a shared store) commits its suspend as its applyEvent folds it: a held suspend of its own, every
+        // other field of the state kept as it read it.
+        const state = (await opened.getInstance('older-tab'))!;
+        const now = new Date(state.lastUpdatedTime.getTime() + 1000);
+        const next: InstanceState = {
+          ...state, runtimeStatus: 'Suspended', lastUpdatedTime: now, version: state.version + 1,
+          heldSuspend: { timestamp: now.toISOString(), reason: 'older tab', resumeTo: state.heldSuspend!.resumeTo },
+        };
+        const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: 'older-tab', executionId: state.executionId, version: state.version, now };
+        await opened.commit({ lease, requests: [{ type: 'replaceState', state: next }] });
+        await client.terminate('older-tab', 'cut');
+        const history = await opened.getHistory('older-tab');
+        // Each command once, in order, ahead of the termination: none of this version's is lost with that suspend.
+        expect(history.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed').map((e) => (e as { reason?: unknown }).reason))
+          .toEqual(['hold', 'go', 'older tab']);
+        expect(await client.getStatus('older-tab')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+      });
+
       it('applies an event raised before the suspend first (the suspend goes to a worker after it)', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
