@@ -547,11 +547,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * then took the state a store's getInstanceHistory reads with the history (one read, never retried), and useHistory,
  * the HTTP streams and both clients read one marked history (historyPositions$) instead of two: 29,292 / 36,552 /
  * 66,810 / 8,146 -> 29,308 / 36,560 / 66,817 / 8,157 B, budgets raised to match.
+ * The commands held before a start then moved to a field of the state of their own (held, named by the execution they
+ * wait for), as a suspend by a tab of an earlier version rewrote heldSuspend and dropped them, and heldCommands read
+ * what such a tab's suspend and resume show after them: 29,308 / 36,560 / 66,817 -> 29,463 / 36,696 / 66,967 B (+155 /
+ * +136 / +150), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_308 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_560 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_817 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_463 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_696 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_967 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_157 },
 ];
 
