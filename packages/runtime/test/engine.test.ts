@@ -675,6 +675,20 @@ describe('applyEvent', () => {
     }
   });
 
+  it('holds no more for retries, whichever version sends them: the state stays the size the status changes make it', () => {
+    const command = (type: 'ExecutionSuspended' | 'ExecutionResumed', i: number, by: string) =>
+      ev({ type, timestamp: at(1000 * i).toISOString(), reason: `${by} ${i}` }) as HistoryEvent & { type: 'ExecutionSuspended' | 'ExecutionResumed' };
+    const held = [command('ExecutionSuspended', 1, 'new'), command('ExecutionResumed', 2, 'new')].reduce(applyEvent, base);
+    const suspended = applyEvent(held, command('ExecutionSuspended', 3, 'new'));
+    for (const [start, retry] of [[held, 'ExecutionResumed'], [suspended, 'ExecutionSuspended']] as const) {
+      let s = start;
+      for (let i = 10; i < 2010; i += 2) s = applyEvent(asBefore(s, command(retry, i, 'old')), command(retry, i + 1, 'new'));
+      // A resume retried changes nothing; the older tab's suspend of one suspended reads as one suspend more, its last.
+      expect(heldCommands(s)).toEqual(retry === 'ExecutionResumed' ? heldCommands(start) : [...heldCommands(start), command(retry, 2008, 'old')]);
+      expect(JSON.stringify(s).length).toBeLessThan(JSON.stringify(start).length + 200);
+    }
+  });
+
   it('keeps the commands held out of the next execution when a tab of the release before takes the start and a continueAsNew', () => {
     // That tab's worker keeps the list through the start (a field it does not know) and the continueAsNew; a suspend by
     // it of the next execution holds that suspend alone, which is all the next execution holds.
