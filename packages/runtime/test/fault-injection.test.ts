@@ -1,7 +1,11 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { createClient } from '../src/index.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import type { Store } from '../src/store/store.js';
 import { FaultInjector } from '../src/testing/fault-injection.js';
+import { withoutInstanceHistory } from './without-instance-history.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -50,5 +54,37 @@ describe('FaultInjector', () => {
     const taken = await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(1) });
     expect(taken?.task.id).toBe('t1');
     expect(faulty.counts.leaseExpiry).toBe(1);
+  });
+});
+
+describe('FaultyStore', () => {
+  it('reads an instance with its history through the store\'s getInstanceHistory, with the faults of the other reads', async () => {
+    const store = new MemoryStore();
+    await claimedStart(store);
+    const faults = new FaultInjector(store, { random: () => 0, rates: NO_FAULTS });
+    const read = await faults.handle().getInstanceHistory?.('a');
+    expect(read).toEqual(await store.getInstanceHistory('a'));
+    expect(read).toMatchObject({ state: { instanceId: 'a', runtimeStatus: 'Pending' }, history: [] });
+    expect(faults.counts.calls).toBe(1);
+    await expect(faults.handle({ errorBefore: 1 }).getInstanceHistory?.('a')).rejects.toMatchObject({ code: 'injected-fault', committed: false });
+    await expect(faults.handle({ errorAfter: 1 }).getInstanceHistory?.('a')).rejects.toMatchObject({ code: 'injected-fault', committed: true });
+    expect(faults.counts).toMatchObject({ calls: 3, errorBefore: 1, errorAfter: 1 });
+  });
+
+  it('has each optional Store method exactly when its store has it, so a client takes the path it takes on that store', async () => {
+    const plain = withoutInstanceHistory(new MemoryStore());
+    const perInstance: Store = Object.assign(Object.create(plain) as Store, {
+      instanceChanges$: (instanceId: string) => plain.changes$.pipe(filter((change) => change.instanceId === instanceId)),
+    });
+    for (const store of [new MemoryStore(), plain, perInstance] as Store[]) {
+      const handle = new FaultInjector(store, { random: () => 0, rates: NO_FAULTS }).handle();
+      expect(typeof handle.getInstanceHistory).toBe(typeof store.getInstanceHistory);
+      expect(typeof handle.instanceChanges$).toBe(typeof store.instanceChanges$);
+    }
+    // Without getInstanceHistory the client reads the history, then the state again: it answers as on the store itself.
+    const client = createClient({ store: new FaultInjector(perInstance, { random: () => 0, rates: NO_FAULTS }).handle() });
+    await client.startNew('Any', { instanceId: 'x', input: 1 });
+    expect(await client.getStatus('x', { showHistory: true })).toMatchObject({ instanceId: 'x', runtimeStatus: 'Pending', input: 1, history: [] });
+    expect(await firstValueFrom(client.status$('x'))).toMatchObject({ instanceId: 'x', runtimeStatus: 'Pending' });
   });
 });

@@ -143,12 +143,16 @@ export class FaultInjector {
   }
 }
 
-/** One process's view of a {@link FaultInjector}'s store. */
+/**
+ * One process's view of a {@link FaultInjector}'s store. It has an optional Store method exactly when the store has it
+ * (a client then takes the path it takes on that store), with the same faults as the other calls.
+ */
 export class FaultyStore implements Store {
   readonly capabilities: StoreCapabilities;
   readonly changes$: Observable<StatusChange>;
   readonly workAvailable$: Observable<void>;
   readonly instanceChanges$?: (instanceId: string) => Observable<StatusChange>;
+  readonly getInstanceHistory?: Store['getInstanceHistory'];
   readonly #faults: FaultInjector;
   readonly #store: Store;
   readonly #rates: FaultRates;
@@ -166,6 +170,10 @@ export class FaultyStore implements Store {
     if (store.instanceChanges$) {
       const instanceChanges$ = store.instanceChanges$.bind(store);
       this.instanceChanges$ = (instanceId) => instanceChanges$(instanceId).pipe(filter(() => !this.#crashed));
+    }
+    if (store.getInstanceHistory) {
+      const getInstanceHistory = store.getInstanceHistory.bind(store);
+      this.getInstanceHistory = (instanceId, options) => this.#call('getInstanceHistory', () => getInstanceHistory(instanceId, options));
     }
   }
 
