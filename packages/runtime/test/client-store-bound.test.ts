@@ -8,8 +8,8 @@ import { createHttpHandler } from '../src/http/index.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
-/** The store methods a client calls. */
-type Method = 'commit' | 'getInstance' | 'getHistory' | 'queryInstances' | 'purgeInstance' | 'purgeInstances';
+/** The store methods a client calls (`getInstanceHistory` where the store has it, as the MemoryStore does). */
+type Method = 'commit' | 'getInstance' | 'getHistory' | 'getInstanceHistory' | 'queryInstances' | 'purgeInstance' | 'purgeInstances';
 
 /**
  * A MemoryStore whose calls of the methods in `hanging` do not settle (a wedged IndexedDB transaction, a network
@@ -89,10 +89,11 @@ async function clientOnHangingStore() {
 describe('a client whose store never answers', () => {
   it('rejects every read and command with UnavailableError once storeCallTimeoutMs passes, leaving no timer', async () => {
     const { clock, client, hanging, hungCalls } = await clientOnHangingStore();
-    for (const method of ['commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'] as const) hanging.add(method);
+    for (const method of ['commit', 'getInstance', 'getHistory', 'getInstanceHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'] as const) hanging.add(method);
     const calls: Record<string, Promise<unknown>> = {
       startNew: outcome(client.startNew('Any')),
       getStatus: outcome(client.getStatus('run')),
+      getStatusWithHistory: outcome(client.getStatus('run', { showHistory: true })),
       listInstances: outcome(client.listInstances()),
       getStatusAll: outcome(client.getStatusAll()),
       getStatusBy: outcome(client.getStatusBy({ runtimeStatus: ['Running'] })),

@@ -5,14 +5,16 @@ import type { StatusChange } from '../src/store/store.js';
 /** The methods of the Store port a {@link FailingStore} can make fail. */
 export type Method =
   | 'commit' | 'claimOrchestration' | 'abandonOrchestration' | 'claimActivity' | 'abandonActivity' | 'releaseOwner'
-  | 'renewActivityLease' | 'getInstance' | 'getHistory' | 'queryInstances' | 'purgeInstance' | 'purgeInstances' | 'nextWakeTime';
+  | 'renewActivityLease' | 'getInstance' | 'getHistory' | 'getInstanceHistory' | 'queryInstances' | 'purgeInstance'
+  | 'purgeInstances' | 'nextWakeTime';
 
 /** How a failing call fails: a rejected promise, or an exception thrown before any promise is returned. */
 type How = 'reject' | 'throw';
 
 /**
  * A fault injection on the Store port: a MemoryStore whose methods can be told to fail their next calls, by rejecting
- * or by throwing synchronously (a store that breaks its own contract). What does not fail goes to the MemoryStore.
+ * or by throwing synchronously (a store that breaks its own contract). What does not fail goes to the MemoryStore. It
+ * has every method the MemoryStore has, the optional ones too, so a client takes the path it takes on a MemoryStore.
  */
 export class FailingStore implements Store {
   readonly inner = new MemoryStore();
@@ -87,7 +89,7 @@ export class FailingStore implements Store {
    * Resolves once `method` was next called (with arguments `where` accepts, if given) and went to the MemoryStore
    * (whose operations run when called).
    */
-  calledNext<M extends Method>(method: M, where?: (...args: Parameters<Store[M]>) => boolean): Promise<void> {
+  calledNext<M extends Method>(method: M, where?: (...args: Parameters<Required<Store>[M]>) => boolean): Promise<void> {
     const accepts = where as ((...args: readonly unknown[]) => boolean) | undefined;
     return new Promise((resolve) => this.#calls.set(method, [...(this.#calls.get(method) ?? []), { accepts, resolve }]));
   }
@@ -133,6 +135,7 @@ export class FailingStore implements Store {
   renewActivityLease(...args: Parameters<Store['renewActivityLease']>) { return this.#call('renewActivityLease', args, () => this.inner.renewActivityLease(...args)); }
   getInstance(...args: Parameters<Store['getInstance']>) { return this.#call('getInstance', args, () => this.inner.getInstance(...args)); }
   getHistory(...args: Parameters<Store['getHistory']>) { return this.#call('getHistory', args, () => this.inner.getHistory(...args)); }
+  getInstanceHistory(...args: Parameters<MemoryStore['getInstanceHistory']>) { return this.#call('getInstanceHistory', args, () => this.inner.getInstanceHistory(...args)); }
   queryInstances(...args: Parameters<Store['queryInstances']>) { return this.#call('queryInstances', args, () => this.inner.queryInstances(...args)); }
   purgeInstance(...args: Parameters<Store['purgeInstance']>) { return this.#call('purgeInstance', args, () => this.inner.purgeInstance(...args)); }
   purgeInstances(...args: Parameters<Store['purgeInstances']>) { return this.#call('purgeInstances', args, () => this.inner.purgeInstances(...args)); }
@@ -182,7 +185,7 @@ function nextReport(listeners: ((message: string) => void)[], part: string): Pro
 /** Options of {@link FailingStore.hangNext}. */
 export interface HangOptions<M extends Method> {
   /** Only calls whose arguments this accepts hang (and count for `skip`). */
-  readonly where?: (...args: Parameters<Store[M]>) => boolean;
+  readonly where?: (...args: Parameters<Required<Store>[M]>) => boolean;
   /** When the hung call takes effect: on `release()` (default), or when it is made, its answer held until `release()`. */
   readonly applied?: 'on release' | 'when called';
 }

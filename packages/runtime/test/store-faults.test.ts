@@ -174,6 +174,19 @@ describe('a store whose methods fail, at the edges of a run', () => {
       await expect(client.waitForCompletion(id, { timeoutMs: 1000 })).rejects.toThrow('injected: getInstance failed');
       expect(store.changeSubscribers).toBe(0);
     });
+
+    it(`ends getStatus with a history, and history$, with the store's error, holding no feed, when reading the instance with its history ${how}s`, async () => {
+      // The MemoryStore reads both at once (getInstanceHistory): the client asks for that read alone.
+      const store = new FailingStore();
+      const client = createClient({ store, clock: new HandClock() });
+      const id = await client.startNew('Echo');
+      store.failNext('getInstanceHistory', 1, how);
+      await expect(client.getStatus(id, { showHistory: true })).rejects.toThrow('injected: getInstanceHistory failed');
+      store.failNext('getInstanceHistory', 1, how);
+      const failed = firstValueFrom(client.history$(id)).then(() => 'a value', (error: unknown) => error);
+      expect(await within(failed, 'history$ failing')).toMatchObject({ message: 'injected: getInstanceHistory failed' });
+      expect(store.changeSubscribers).toBe(0);
+    });
   }
 });
 
