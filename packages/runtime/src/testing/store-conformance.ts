@@ -5,7 +5,7 @@ import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import type { StatusChange, Store } from '../store/store.js';
+import type { OrchestrationWorkItem, StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
 import type { DurableClient } from '../client/durable-client.js';
@@ -102,12 +102,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('replaces a terminal instance, dropping its history and messages, with a higher version', async () => {
         const store = await open();
         await create(store, newInstance('a'));
-        const item = await claim(store);
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1, historyLength: 2 },
-          history: [started('a'), completedEvent()],
-        }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed' }, [started('a'), completedEvent()]);
         await create(store, newInstance('a', { input: 'second', executionId: 'exec-2' }));
         const state = await store.getInstance('a');
         expect(state).toMatchObject({ runtimeStatus: 'Pending', input: 'second', executionId: 'exec-2' });
@@ -118,12 +113,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('creates over a terminal instance that still has pending messages: only the new start message is left', async () => {
         const store = await open();
         await create(store, newInstance('a'));
-        const item = await claim(store);
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1, historyLength: 1 },
-          history: [started('a')],
-        }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed' }, [started('a')]);
         await send(store, message('a', eventRaised('late-1')));
         await send(store, message('a', eventRaised('late-2')));
         await create(store, newInstance('a', { input: 'again', executionId: 'exec-2' }));
@@ -135,20 +125,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       it('replaces the history (continue-as-new, rewind) with exactly the new events', async () => {
         const store = await open();
         await create(store, newInstance('a'));
-        let item = await claim(store);
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 3 },
-          history: [started('a'), eventRaised('one'), eventRaised('two')],
-        }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Running' }, [started('a'), eventRaised('one'), eventRaised('two')]);
         await send(store, message('a', eventRaised('go')));
-        item = await claim(store);
         const replacement: HistoryEvent[] = [started('a'), eventRaised('new')];
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, executionId: 'exec-2', version: item.state.version + 1, historyLength: 2 },
-          history: replacement, replaceHistory: true,
-        }));
+        await commitStep(store, await claim(store), { executionId: 'exec-2' }, replacement, { replaceHistory: true });
         expect(await store.getHistory('a')).toEqual(replacement);
         expect(await store.getHistory('a', { fromIndex: 1 })).toEqual(replacement.slice(1));
       });
@@ -158,24 +138,14 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         if (!store.getInstanceHistory) return; // optional: a client then reads the state again once the history has answered
         expect(await store.getInstanceHistory('unknown')).toEqual({ state: undefined, history: [] });
         await create(store, newInstance('a'));
-        let item = await claim(store);
         const first: HistoryEvent[] = [started('a'), eventRaised('one'), eventRaised('two')];
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 3 },
-          history: first,
-        }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Running' }, first);
         const state = await store.getInstance('a');
         expect(await store.getInstanceHistory('a')).toEqual({ state, history: first });
         expect(await store.getInstanceHistory('a', { fromIndex: 1 })).toEqual({ state, history: first.slice(1) });
         await send(store, message('a', eventRaised('go')));
-        item = await claim(store);
         const replacement: HistoryEvent[] = [started('a'), eventRaised('new')];
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, executionId: 'exec-2', version: item.state.version + 1, historyLength: 2 },
-          history: replacement, replaceHistory: true,
-        }));
+        await commitStep(store, await claim(store), { executionId: 'exec-2' }, replacement, { replaceHistory: true });
         const next = await store.getInstanceHistory('a');
         expect(next.state).toMatchObject({ executionId: 'exec-2', historyLength: 2 });
         expect(next.history).toEqual(replacement);
@@ -185,12 +155,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const store = await open();
         const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
         await create(store, newInstance('h', { input: hostile }));
-        const item = await claim(store);
-        await store.commit(commitOf(item.state, item.lease.token, {
-          consumedMessageIds: item.messages.map((m) => m.id),
-          state: { ...item.state, runtimeStatus: 'Running', customStatus: hostile, version: item.state.version + 1, historyLength: 1 },
-          history: [{ type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: '$evt.name', input: hostile }],
-        }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Running', customStatus: hostile }, [
+          { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: '$evt.name', input: hostile },
+        ]);
         const state = await store.getInstance('h');
         expect(state?.input).toEqual(hostile);
         expect(state?.customStatus).toEqual(hostile);
@@ -1512,12 +1479,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const store = await open();
         const collected = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'a'), take(7), toArray()));
         await create(store, newInstance('a'));
-        let state = (await store.getInstance('a'))!;
         for (let i = 1; i <= 5; i++) {
           await send(store, message('a', eventRaised('tick', i)));
-          const item = await claim(store);
-          state = { ...item.state, runtimeStatus: i === 5 ? 'Completed' : 'Running', customStatus: `step ${i}`, version: item.state.version + 1, historyLength: item.state.historyLength + 1 };
-          await store.commit(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state, history: [eventRaised('tick', i)] }));
+          await commitStep(store, await claim(store), { runtimeStatus: i === 5 ? 'Completed' : 'Running', customStatus: `step ${i}` }, [eventRaised('tick', i)]);
         }
         await store.purgeInstance('a');
         const seen: StatusChange[] = await collected;
@@ -1792,12 +1756,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x' && c.state?.runtimeStatus === 'Running'), take(1)));
           await b.getInstance('x'); // a store may open its feed asynchronously; one round trip through b settles it
           await create(a, newInstance('x'));
-          const item = await claim(a);
-          await a.commit(commitOf(item.state, item.lease.token, {
-            consumedMessageIds: item.messages.map((m) => m.id),
-            state: { ...item.state, runtimeStatus: 'Running', customStatus: 'across', version: item.state.version + 1, historyLength: 1 },
-            history: [started('x')],
-          }));
+          await commitStep(a, await claim(a), { runtimeStatus: 'Running', customStatus: 'across' }, [started('x')]);
           expect((await seen).state).toMatchObject({ customStatus: 'across', version: 2 });
           expect(await b.getInstance('x')).toMatchObject({ customStatus: 'across' });
         });
@@ -2049,11 +2008,26 @@ async function runningInstance(store: Store, instanceId: string, tasks: ReturnTy
 }
 
 /** Commits a state change through the normal claim/commit path (consuming a nudge message). */
-async function forceState(store: Store, state: InstanceState, patch: Partial<InstanceState>) {
+async function forceState(store: Store, state: InstanceState, patch: StatePatch) {
   await send(store, message(state.instanceId, eventRaised('nudge')));
-  const item = await claimId(store, state.instanceId, at(1_000_000));
-  await store.commit(commitOf(item.state, item.lease.token, {
-    consumedMessageIds: item.messages.map((m) => m.id),
-    state: { ...item.state, ...patch, version: item.state.version + 1 },
-  }));
+  await commitStep(store, await claimId(store, state.instanceId, at(1_000_000)), patch);
+}
+
+/** What a hand-made step changes in a state, beside the version and the history length it derives. */
+type StatePatch = Partial<Omit<InstanceState, 'version' | 'historyLength'>>;
+
+/**
+ * Commits a step of the claimed `item` by hand: it consumes the item's messages, gives its state `patch` with the next
+ * version and the history length `history` leaves, and appends `history` (or, with `replaceHistory`, replaces the
+ * history with it).
+ */
+async function commitStep(
+  store: Store, item: OrchestrationWorkItem, patch: StatePatch, history: readonly HistoryEvent[] = [],
+  { replaceHistory = false } = {},
+): Promise<void> {
+  const state: InstanceState = {
+    ...item.state, ...patch, version: item.state.version + 1,
+    historyLength: (replaceHistory ? 0 : item.state.historyLength) + history.length,
+  };
+  await store.commit(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state, history, replaceHistory }));
 }
