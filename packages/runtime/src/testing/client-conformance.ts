@@ -1021,6 +1021,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
     });
 
     describe('observables', () => {
+      /**
+       * history$ of the GatedLoop instance `instanceId` until its ExecutionCompleted: `seen` holds the events so far,
+       * `done` resolves at the end. Each execution goes on once the watcher has its activity's TaskScheduled.
+       */
+      function watchGatedLoop(instanceId: string): { seen: HistoryEvent[]; done: Promise<HistoryEvent[]> } {
+        const seen: HistoryEvent[] = [];
+        const done = firstValueFrom(client.history$(instanceId).pipe(
+          tap((e) => {
+            seen.push(e);
+            if (e.type === 'TaskScheduled') gates.open(String(e.input));
+          }),
+          takeWhile((e) => e.type !== 'ExecutionCompleted', true),
+          toArray(),
+        ));
+        return { seen, done };
+      }
+
       it('status$ emits the current snapshot, then each committed change in order, without consecutive duplicates', async () => {
         const watched = collectUntil(client.status$('watched'), (s) => s?.runtimeStatus === 'Completed');
         await watched.ready;
@@ -1089,16 +1106,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
       it('history$ shows each execution of a continueAsNew loop once, in order, each event under its own ExecutionStarted', async () => {
         const last = 4;
-        // Watched from before the start; each execution goes on once the watcher has its activity's TaskScheduled.
-        const seen: HistoryEvent[] = [];
-        const done = firstValueFrom(client.history$('loop').pipe(
-          tap((e) => {
-            seen.push(e);
-            if (e.type === 'TaskScheduled') gates.open(String(e.input));
-          }),
-          takeWhile((e) => e.type !== 'ExecutionCompleted', true),
-          toArray(),
-        ));
+        const { seen, done } = watchGatedLoop('loop'); // from before the start
         await client.startNew('GatedLoop', { instanceId: 'loop', input: { n: 0, last } });
         await done;
         const executions = executionsOf(seen);
@@ -1116,16 +1124,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       it('history$ never shows events of one execution as another\'s, however late a history read answers', async () => {
         // The first read of the history waits until the instance has gone on to its next execution (continueAsNew).
         const read = held.holdNext();
-        const seen: HistoryEvent[] = [];
-        // Each later execution goes on once the watcher has its activity's TaskScheduled.
-        const done = firstValueFrom(client.history$('late').pipe(
-          tap((e) => {
-            seen.push(e);
-            if (e.type === 'TaskScheduled') gates.open(String(e.input));
-          }),
-          takeWhile((e) => e.type !== 'ExecutionCompleted', true),
-          toArray(),
-        ));
+        const { seen, done } = watchGatedLoop('late');
         await client.startNew('GatedLoop', { instanceId: 'late', input: { n: 0, last: 2 } });
         await read.reached;
         gates.open('late/0');
@@ -1251,68 +1250,48 @@ class HeldHistoryReads {
 
 /** Promises an activity can wait on and a test can open, plus notification when an activity reaches one. */
 class Gates {
-  readonly #gates = new Map<string, { promise: Promise<void>; open: () => void }>();
-  readonly #reached = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  readonly #gates = new Map<string, Latch>();
+  readonly #reached = new Map<string, Latch>();
 
   wait(key: string): Promise<void> {
-    this.#reachedEntry(key).resolve();
-    return this.#gate(key).promise;
+    latchOf(this.#reached, key).open();
+    return latchOf(this.#gates, key).promise;
   }
 
   reached(key: string): Promise<void> {
-    return this.#reachedEntry(key).promise;
+    return latchOf(this.#reached, key).promise;
   }
 
   open(key: string): void {
-    this.#gate(key).open();
+    latchOf(this.#gates, key).open();
   }
 
   openAll(): void {
     for (const gate of this.#gates.values()) gate.open();
   }
+}
 
-  #gate(key: string) {
-    let gate = this.#gates.get(key);
-    if (!gate) {
-      let open!: () => void;
-      const promise = new Promise<void>((resolve) => (open = resolve));
-      gate = { promise, open };
-      this.#gates.set(key, gate);
-    }
-    return gate;
-  }
+/** A promise and the function that resolves it. */
+interface Latch {
+  readonly promise: Promise<void>;
+  readonly open: () => void;
+}
 
-  #reachedEntry(key: string) {
-    let entry = this.#reached.get(key);
-    if (!entry) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      entry = { promise, resolve };
-      this.#reached.set(key, entry);
-    }
-    return entry;
+/** The latch of `key` in `latches`, made on first use. */
+function latchOf(latches: Map<string, Latch>, key: string): Latch {
+  let latch = latches.get(key);
+  if (!latch) {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    latch = { promise, open };
+    latches.set(key, latch);
   }
+  return latch;
 }
 
 /** Subscribes at once; `ready` resolves with the first value, `done` with the first `count` values. */
 function collect<T>(source: Observable<T>, count: number): { ready: Promise<void>; done: Promise<T[]> } {
-  const values: T[] = [];
-  let markReady!: () => void;
-  const ready = new Promise<void>((r) => (markReady = r));
-  const done = new Promise<T[]>((resolve, reject) => {
-    const sub = source.pipe(take(count)).subscribe({
-      next: (v) => {
-        values.push(v);
-        markReady();
-      },
-      error: reject,
-      complete: () => {
-        sub?.unsubscribe();
-        resolve(values);
-      },
-    });
-  });
-  return { ready, done };
+  return collectUntil(source.pipe(take(count)), () => false);
 }
 
 /** Subscribes at once; `ready` resolves with the first value, `done` with every value up to the first that matches. */
