@@ -7,6 +7,7 @@ import { followPages } from '../src/client/follow-pages.js';
 import { LocalClient } from '../src/client/local-client.js';
 import type { StatusChange } from '../src/store/store.js';
 import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
+import { heldActivity } from './held-activity.js';
 import { within } from './within.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -203,13 +204,11 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
 
   it('an activity lease longer than three timer limits is renewed at the limit, not in a loop', async () => {
     const clock = new HandClock({ platformLimit: true });
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
-    let finish!: (value: string) => void;
+    const { activity: Long, running, finish } = heldActivity();
     const runtime = createRuntime({
       clock, logger: silentLogger, activityLeaseMs: 300 * DAY_MS, // a renewal every 100 days asked for
       orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); } },
-      activities: { Long: () => { started(); return new Promise<string>((resolve) => (finish = resolve)); } },
+      activities: { Long },
     });
     runtimes.push({ runtime, clock });
     await runtime.start();

@@ -3,6 +3,7 @@ import { createClient, createRuntime } from '../src/index.js';
 import { lifeLeaseOwner } from '../src/store/store-helpers.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
 import { ending } from './ending.js';
+import { heldActivity } from './held-activity.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
@@ -41,15 +42,13 @@ describe('a worker that reuses its id', () => {
 describe('a worker that reuses its id, when a release of its earlier lives\' leases applies after it claimed', () => {
   /** A runtime with the id `w1` whose one activity runs until `finish`; `running` resolves when it starts. */
   const lifeOf = (store: FailingStore, clock: HandClock, logger: RecordingLogger) => {
-    let finish!: (value: string) => void;
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
+    const { activity: Long, running, finish } = heldActivity();
     const runtime = createRuntime({
       store, clock, logger, workerId: 'w1', storeCallTimeoutMs: 1000, activityLeaseMs: 60_000,
       orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); }, Hello: function* () { return 'hi'; } },
-      activities: { Long: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
+      activities: { Long },
     });
-    return { runtime, running, finish: (value: string) => finish(value) };
+    return { runtime, running, finish };
   };
 
   /** Starts `life`, whose release of its earlier leases hangs until the returned `release()`, past its bound. */

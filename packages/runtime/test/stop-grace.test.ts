@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, InvalidArgumentError, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { heldActivity } from './held-activity.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 const { runtimes, start } = startedRuntimes({ graceMs: 0 });
@@ -47,12 +48,10 @@ describe('runtime.stop({ graceMs })', () => {
 
   it('waits for work that finishes within the grace period and commits it', async () => {
     const clock = new VirtualClock();
-    let finish!: (value: string) => void;
-    let started!: () => void;
-    const activityStarted = new Promise<void>((resolve) => (started = resolve));
+    const { activity: Slow, running: activityStarted, finish } = heldActivity();
     const runtime = await start({
       clock, store: new MemoryStore(), orchestrators: { CallsSlow: callsSlow },
-      activities: { Slow: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
+      activities: { Slow },
     });
     const id = await runtime.client.startNew('CallsSlow');
     await activityStarted;

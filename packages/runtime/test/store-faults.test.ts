@@ -5,6 +5,7 @@ import { SETTLED } from '../src/testing/settled.js';
 import { InjectedFaultError } from '../src/testing/fault-injection.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
 import { ending } from './ending.js';
+import { heldActivity } from './held-activity.js';
 import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
@@ -89,13 +90,11 @@ describe('a store whose methods fail', () => {
 
     it(`keeps renewing a running activity's lease after one renewal failed (renewal ${how}s)`, async () => {
       const { clock, store, logger } = onFailingStore();
-      let finish!: (value: string) => void;
-      let started!: () => void;
-      const running = new Promise<void>((resolve) => (started = resolve));
+      const { activity: Long, running, finish } = heldActivity();
       const runtime = createRuntime({
         store, clock, logger, activityLeaseMs: 3000,
         orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); } },
-        activities: { Long: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
+        activities: { Long },
       });
       runtimes.push({ runtime, clock });
       await runtime.start();
@@ -556,13 +555,11 @@ describe('a store call that never settles', () => {
 
   it('abandons a lease renewal that never settles when the next is due, and renews then: the running activity keeps its task', async () => {
     const { clock, store, logger } = onFailingStore();
-    let finish!: (value: string) => void;
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
+    const { activity: Long, running, finish } = heldActivity();
     const runtime = createRuntime({
       store, clock, logger, activityLeaseMs: 3000,
       orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); }, Echo: echo },
-      activities: { Long: () => new Promise<string>((resolve) => { finish = resolve; started(); }) },
+      activities: { Long },
     });
     runtimes.push({ runtime, clock });
     await runtime.start();
@@ -634,15 +631,12 @@ describe('a store call that never settles', () => {
    * runs, with the function that finishes it and the count of its runs.
    */
   async function longActivityPastItsLease(store: FailingStore, clock: HandClock, logger: RecordingLogger) {
-    let runs = 0;
-    let finish!: (value: string) => void;
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
+    const { activity: Long, running, finish, runs } = heldActivity();
     const runtime = createRuntime({
       // No cached execution: the result is committed alone, in one store call.
       store, clock, logger, activityLeaseMs: 3000, maxConcurrentActivities: 1, cacheSize: 0,
       orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Long'); } },
-      activities: { Long: () => { runs++; return new Promise<string>((resolve) => { finish = resolve; started(); }); } },
+      activities: { Long },
     });
     runtimes.push({ runtime, clock });
     await runtime.start();
@@ -656,7 +650,7 @@ describe('a store call that never settles', () => {
     // The lease (T0 + 3 s) lapses; the renewals and wake-ups due by then fire (and the renewals fail).
     clock.ms = T0 + 3500;
     clock.fireDue();
-    return { runtime, id, finish: (value: string) => finish(value), runs: () => runs };
+    return { runtime, id, finish, runs };
   }
 
   it('waits for the store to answer a result committed after the task\'s lease lapsed, instead of dropping it at once', async () => {
