@@ -4,11 +4,10 @@ import {
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
 import { SETTLED } from '@durable-rx/runtime/testing';
-import type { Subscription } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { currentHistory$ } from '../src/current-history.js';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, recordInto, within } from './harness.js';
+import { KEY, ownedByEachTest, within } from './harness.js';
 
 /**
  * What `useHistory` renders (`currentHistory$`): the current history of an instance, never with events of an earlier
@@ -17,14 +16,7 @@ import { KEY, recordInto, within } from './harness.js';
  * `TaskCompleted` events counts each activity once. Over the local client and over the remote one (real HTTP).
  */
 
-const subscriptions: Subscription[] = [];
-const record = recordInto(subscriptions);
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const s of subscriptions.splice(0)) s.unsubscribe();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { record, cleanups } = ownedByEachTest();
 
 /** Instances whose `FailFirst` activity has failed once. */
 const failedOnce = new Set<string>();

@@ -1,5 +1,6 @@
 import { createServer, connect, type Socket } from 'node:net';
 import { filter, firstValueFrom, Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { afterEach } from 'vitest';
 import {
   createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Orchestrator, type Runtime,
 } from '@durable-rx/runtime';
@@ -130,6 +131,20 @@ export function recordInto(owner: Subscription[]) {
     owner.push(replay.subscribe((v) => values.push(v)));
     return { values, seen: (p: (value: T) => boolean) => firstValueFrom(replay.pipe(filter(p))) };
   };
+}
+
+/**
+ * What each test of a file owns, let go after it: every subscription in `subscriptions` (those `record` makes too),
+ * then every cleanup pushed to `cleanups`, the last pushed first.
+ */
+export function ownedByEachTest() {
+  const subscriptions: Subscription[] = [];
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return { subscriptions, record: recordInto(subscriptions), cleanups };
 }
 
 /** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */

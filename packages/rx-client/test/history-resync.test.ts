@@ -5,10 +5,9 @@ import {
 import { createHttpHandler, type HttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { sampleActivities } from '@durable-rx/runtime/testing';
-import type { Subscription } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRemoteClient, type RemoteClient } from '../src/index.js';
-import { KEY, orchestrators, recordInto, within } from './harness.js';
+import { KEY, orchestrators, ownedByEachTest, within } from './harness.js';
 
 /**
  * history$ across stream sessions the server could not resume (its handler restarted: the new one knows none of the
@@ -54,14 +53,7 @@ interface Setup {
   positions(count: number): Promise<void>;
 }
 
-const subscriptions: Subscription[] = [];
-const record = recordInto(subscriptions);
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const s of subscriptions.splice(0)) s.unsubscribe();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { subscriptions, record, cleanups } = ownedByEachTest();
 
 async function setUp(): Promise<Setup> {
   const store = new MemoryStore();

@@ -1,23 +1,18 @@
 import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
-import { filter, firstValueFrom, ReplaySubject, timeout, toArray, take, type Subscription } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { filter, firstValueFrom, ReplaySubject, timeout, toArray, take } from 'rxjs';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
-import { KEY, openHarness, recordInto, type Harness } from './harness.js';
+import { KEY, openHarness, ownedByEachTest, type Harness } from './harness.js';
 
 /** Every observable of one remote client shares one streaming connection (one server session). */
 
 let harness: Harness;
-const subscriptions: Subscription[] = [];
-const record = recordInto(subscriptions);
+const { subscriptions, record, cleanups } = ownedByEachTest();
 
 beforeEach(async () => {
-  harness = await openHarness();
-});
-
-afterEach(async () => {
-  for (const s of subscriptions.splice(0)) s.unsubscribe();
-  await harness.close();
+  const opened = (harness = await openHarness());
+  cleanups.push(() => opened.close());
 });
 
 

@@ -1,8 +1,8 @@
 import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
-import { filter, firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { filter, firstValueFrom, ReplaySubject } from 'rxjs';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, openHarness, recordInto, within, type Harness } from './harness.js';
+import { KEY, openHarness, ownedByEachTest, within, type Harness } from './harness.js';
 
 /**
  * Reconnection: the server drops the streams (all TCP connections closed) or forgets them (handler restarted), and
@@ -10,16 +10,11 @@ import { KEY, openHarness, recordInto, within, type Harness } from './harness.js
  */
 
 let harness: Harness;
-const subscriptions: Subscription[] = [];
-const record = recordInto(subscriptions);
+const { subscriptions, record, cleanups } = ownedByEachTest();
 
 beforeEach(async () => {
-  harness = await openHarness();
-});
-
-afterEach(async () => {
-  for (const s of subscriptions.splice(0)) s.unsubscribe();
-  await harness.close();
+  const opened = (harness = await openHarness());
+  cleanups.push(() => opened.close());
 });
 
 
