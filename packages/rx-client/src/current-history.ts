@@ -1,6 +1,6 @@
 import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
-import { scan, type Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 
 /**
  * A client whose history says where each history begins (the local client and the remote one): the history's
@@ -11,11 +11,12 @@ interface PositionedHistory {
 }
 
 /**
- * The current history of instance `instanceId`, live: its committed events so far (a new array on each change),
- * growing as events are appended, and empty again when a new history begins (`continueAsNew`, a new execution over a
- * terminal instance, a rewind), so it never holds events of an earlier one: what `useHistory` renders. Where a history
- * begins is the client's to say: the local client and the remote one (the server's positions) mark each history; over
- * another `DurableClient`, whose `history$` has no marks, the events of every history are collected.
+ * The current history of instance `instanceId`, live: its committed events so far (a new array on each change, one
+ * for the events that arrive together, e.g. a whole history read at once), growing as events are appended, and empty
+ * again when a new history begins (`continueAsNew`, a new execution over a terminal instance, a rewind), so it never
+ * holds events of an earlier one: what `useHistory` renders. Where a history begins is the client's to say: the local
+ * client and the remote one (the server's positions) mark each history; over another `DurableClient`, whose
+ * `history$` has no marks, the events of every history are collected.
  *
  * @example
  * ```ts
@@ -27,6 +28,38 @@ interface PositionedHistory {
 export function currentHistory$(client: DurableClient, instanceId: string): Observable<readonly HistoryEvent[]> {
   const marked = (client as Partial<PositionedHistory>).historyPositions$;
   const source: Observable<HistoryEvent | HistoryPosition> = marked ? marked.call(client, instanceId) : client.history$(instanceId);
-  // A history event has a `type`, a position none: a position begins a new history.
-  return source.pipe(scan((events: readonly HistoryEvent[], value) => ('type' in value ? [...events, value] : []), []));
+  // One new array per batch, not per event: the values that arrive together (one store read, one chunk of the event
+  // stream: a run of synchronous emissions) are applied at once in a microtask, so a history of n events loaded at
+  // once is one array (one render) rather than n growing copies (O(n²) copying). An end, or an error, applies what
+  // is pending first. (rxjs has no operator for "arrived together" short of a scheduler: debounceTime on asapScheduler
+  // with buffer and share, more code than this.)
+  return new Observable((subscriber) => {
+    let events: readonly HistoryEvent[] = [];
+    let batch: (HistoryEvent | HistoryPosition)[] | undefined;
+    const flush = (): void => {
+      if (!batch || subscriber.closed) return;
+      let next = [...events];
+      // A history event has a `type`, a position none: a position begins a new history.
+      for (const value of batch) if ('type' in value) next.push(value); else next = [];
+      batch = undefined;
+      subscriber.next(events = next);
+    };
+    return source.subscribe({
+      next: (value) => {
+        if (!batch) {
+          batch = [];
+          queueMicrotask(flush);
+        }
+        batch.push(value);
+      },
+      error: (error: unknown) => {
+        flush();
+        subscriber.error(error);
+      },
+      complete: () => {
+        flush();
+        subscriber.complete();
+      },
+    });
+  });
 }

@@ -4,6 +4,7 @@ import {
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
 import { SETTLED } from '@durable-rx/runtime/testing';
+import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { currentHistory$ } from '../src/current-history.js';
 import { createRemoteClient } from '../src/index.js';
@@ -35,6 +36,11 @@ const orchestrators: Record<string, Orchestrator> = {
     yield ctx.waitForExternalEvent('Go');
     ctx.continueAsNew(1);
     return undefined;
+  },
+  /** `ctx.getInput()` activities at once: a history of about twice as many events, from one orchestrator. */
+  FanOut: function* (ctx) {
+    yield ctx.Task.all(Array.from({ length: ctx.getInput() as number }, () => ctx.callActivity('Ok')));
+    return 'done';
   },
 };
 
@@ -102,6 +108,29 @@ describe('currentHistory$ (what useHistory renders)', () => {
       const current = await historyOf(client, id);
       expect(restarted, name).toEqual(current);
       expect(restarted.filter((e) => e.type === 'ExecutionStarted'), name).toHaveLength(1);
+    }
+  });
+
+  it('gives a history that arrives at once in a few arrays, not one per event, each left as it was given', async () => {
+    for (const [name, client] of await clients()) {
+      const id = `fan-out-${name}`;
+      await client.startNew('FanOut', { instanceId: id, input: 100 });
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      const full = (await historyOf(client, id))!;
+      expect(full.length, name).toBeGreaterThan(200);
+      // Each array with its length when it was given: one changed afterwards (React keeps those it rendered) shows.
+      const given = record<readonly [readonly HistoryEvent[], number]>(
+        currentHistory$(client, id).pipe(map((events) => [events, events.length] as const)),
+      );
+      const [last] = await within(given.seen(([events]) => isDone(events)), `${name}: the whole history`);
+      expect(last, name).toEqual(full);
+      // One store read (local), a few chunks of the event stream (remote): far fewer arrays than events.
+      expect(given.values.length, name).toBeLessThan(full.length / 10);
+      for (const [events, length] of given.values) {
+        expect(events, name).toHaveLength(length);
+        expect(events, name).toEqual(full.slice(0, length));
+      }
+      expect(new Set(given.values.map(([events]) => events)).size, name).toBe(given.values.length);
     }
   });
 });
