@@ -1,10 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, createRuntime, MemoryStore, systemClock, type Clock } from '../src/index.js';
+import { createClient, createRuntime, isDurableError, MemoryStore, systemClock, type Clock } from '../src/index.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
 import { within } from './within.js';
 
+/**
+ * What a reading of `whose` clock that is no valid Date fails with: a RangeError naming the clock. A fault of the
+ * process that reads it, not of a caller's argument: no DurableError (an invalid-argument 400 told HTTP callers their
+ * request was wrong, and a worker took it for a store refusing its write for good).
+ */
+function clockFault(whose: 'client' | 'worker'): (error: unknown) => boolean {
+  return (error) => error instanceof RangeError && !isDurableError(error) && error.message === `the ${whose}'s clock returned no valid Date`;
+}
+
 describe('a client whose clock returns an Invalid Date', () => {
-  it('refuses every command with invalid-argument and writes nothing (no terminate ahead of a queued event)', async () => {
+  it('refuses every command with its RangeError and writes nothing (no terminate ahead of a queued event)', async () => {
     let broken = false;
     const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
     const store = new MemoryStore();
@@ -16,12 +27,12 @@ describe('a client whose clock returns an Invalid Date', () => {
     broken = true;
     for (const id of ['queued', 'alone']) {
       // An Invalid Date as the unclaimed write's time saw no message as visible: the terminate went ahead of the event.
-      await expect(client.terminate(id, 'stop')).rejects.toMatchObject({ code: 'invalid-argument' });
-      await expect(client.suspend(id, 'pause')).rejects.toMatchObject({ code: 'invalid-argument' });
-      await expect(client.resume(id, 'go on')).rejects.toMatchObject({ code: 'invalid-argument' });
-      await expect(client.raiseEvent(id, 'go', 2)).rejects.toMatchObject({ code: 'invalid-argument' });
+      await expect(client.terminate(id, 'stop')).rejects.toSatisfy(clockFault('client'));
+      await expect(client.suspend(id, 'pause')).rejects.toSatisfy(clockFault('client'));
+      await expect(client.resume(id, 'go on')).rejects.toSatisfy(clockFault('client'));
+      await expect(client.raiseEvent(id, 'go', 2)).rejects.toSatisfy(clockFault('client'));
     }
-    await expect(client.startNew('HelloSequence', { instanceId: 'new' })).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(client.startNew('HelloSequence', { instanceId: 'new' })).rejects.toSatisfy(clockFault('client'));
     expect(await Promise.all(['queued', 'alone'].map((id) => store.getInstance(id)))).toEqual(before);
     expect(await store.getInstance('new')).toBeUndefined();
     expect(await store.getHistory('queued')).toEqual([]);
@@ -32,7 +43,7 @@ describe('a client whose clock returns an Invalid Date', () => {
 });
 
 describe('a client whose clock returns an Invalid Date, waiting', () => {
-  it('ends waitForCompletion with invalid-argument instead of a timeout that never passes', async () => {
+  it('ends waitForCompletion with its RangeError instead of a timeout that never passes', async () => {
     let broken = false;
     const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
     const store = new MemoryStore();
@@ -40,15 +51,43 @@ describe('a client whose clock returns an Invalid Date, waiting', () => {
     await client.startNew('HelloSequence', { instanceId: 'waited' });
     broken = true;
     // Before, the wait's deadline was NaN: no worker runs, so it waited for ever.
-    await expect(within(client.waitForCompletion('waited', { timeoutMs: 10 }), 'the wait')).rejects.toMatchObject({
-      code: 'invalid-argument', message: expect.stringContaining("client's clock"),
-    });
+    await expect(within(client.waitForCompletion('waited', { timeoutMs: 10 }), 'the wait')).rejects.toSatisfy(clockFault('client'));
+    await store.close();
+  });
+});
+
+describe('the HTTP API over a client whose clock returns an Invalid Date', () => {
+  it('answers a 500 it logs, not a 400 that blames the request, and writes nothing', async () => {
+    let broken = false;
+    const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+    const store = new MemoryStore();
+    const client = createClient({ store, clock });
+    await client.startNew('HelloSequence', { instanceId: 'a' });
+    const before = await store.getInstance('a');
+    const reported: unknown[] = [];
+    const handler = createHttpHandler(client, { anonymous: true, logger: { warn: () => {}, error: (_message, error) => reported.push(error) } });
+    broken = true;
+    const requests = [
+      ['GET', '/instances/a'], ['POST', '/instances/a/raiseEvent/go'], ['POST', '/instances/a/terminate'], ['POST', '/orchestrators/HelloSequence/b'],
+    ] as const;
+    for (const [method, path] of requests) {
+      const body = method === 'POST' ? { body: '1', headers: { 'content-type': 'application/json' } } : {};
+      const response = await handler(new Request(`http://localhost${WEBHOOK_PATH}${path}`, { method, ...body }));
+      // Before, 400 invalid-argument "the client's clock returned no valid Date": the caller's fault, and not logged.
+      expect([path, response.status, await response.json()]).toEqual([path, 500, { code: 'internal', message: 'Internal server error', ExceptionMessage: 'Internal server error' }]);
+    }
+    expect(reported.map(clockFault('client'))).toEqual(requests.map(() => true));
+    expect(await store.getInstance('a')).toEqual(before);
+    expect(await store.getInstance('b')).toBeUndefined();
+    const work = await store.claimOrchestration({ owner: 'w1', leaseMs: 1000, now: systemClock.now() });
+    expect(work?.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+    handler.close();
     await store.close();
   });
 });
 
 describe('a worker whose clock returns an Invalid Date', () => {
-  it('logs each failed claim round as invalid-argument and claims nothing, instead of finding no work in silence', async () => {
+  it('logs each failed claim round with its RangeError and claims nothing, instead of finding no work in silence', async () => {
     const store = new MemoryStore();
     const id = await createClient({ store }).startNew('E1_HelloSequence');
     const errors: unknown[] = [];
@@ -63,7 +102,7 @@ describe('a worker whose clock returns an Invalid Date', () => {
     try {
       // Before, the claims went out with the Invalid Date: no message was visible to them, and nothing was logged.
       await firstError;
-      expect(errors[0]).toMatchObject({ code: 'invalid-argument', message: expect.stringContaining("worker's clock") });
+      expect(errors[0]).toSatisfy(clockFault('worker'));
       expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Pending' });
     } finally {
       await runtime.stop();
@@ -116,9 +155,8 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
     });
     return { runtime, broken, logged, running };
   };
-  const invalidClock = { code: 'invalid-argument', message: expect.stringContaining("worker's clock") };
 
-  it('renews no activity lease with an Invalid Date: the renewal is logged as invalid-argument', async () => {
+  it('renews no activity lease with an Invalid Date: the renewal is logged with its RangeError', async () => {
     const store = new MemoryStore();
     const renewedUntil: unknown[] = [];
     const renew = store.renewActivityLease.bind(store);
@@ -134,7 +172,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
       await within(running, 'the activity running');
       broken.now = true;
       const renewal = await within(logged((e) => e.message.includes('renewing the lease')), 'a failed renewal logged');
-      expect(renewal.error).toMatchObject(invalidClock);
+      expect(renewal.error).toSatisfy(clockFault('worker'));
       // Before, the renewal went out with the Invalid Date (`startMs + activityLeaseMs` of NaN).
       expect(renewedUntil.filter((until) => !(until instanceof Date) || Number.isNaN(until.getTime()))).toEqual([]);
     } finally {
@@ -144,7 +182,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
     }
   });
 
-  it('stamps no activity result with an Invalid Date: the run fails with invalid-argument, and nothing is written', async () => {
+  it('stamps no activity result with an Invalid Date: the run fails with its RangeError, and nothing is written', async () => {
     const store = new MemoryStore();
     let open!: () => void;
     const { runtime, broken, logged, running } = brokenWorker(store, new Promise<void>((resolve) => (open = resolve)));
@@ -156,7 +194,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
       open();
       const failed = await within(logged((e) => e.message === 'worker task failed'), 'the activity run failed');
       // Before, toISOString threw a RangeError, and a second stamp (as the activity's failure) the same.
-      expect(failed.error).toMatchObject(invalidClock);
+      expect(failed.error).toSatisfy(clockFault('worker'));
       expect((await store.getHistory('r')).some((e) => e.type === 'TaskCompleted' || e.type === 'TaskFailed')).toBe(false);
     } finally {
       broken.now = false;
@@ -164,7 +202,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
     }
   });
 
-  it('ends its stop though the clock cannot time the grace: logged as invalid-argument, running work abandoned', async () => {
+  it('ends its stop though the clock cannot time the grace: logged with its RangeError, running work abandoned', async () => {
     const store = new MemoryStore();
     let open!: () => void;
     const { runtime, broken, logged, running } = brokenWorker(store, new Promise<void>((resolve) => (open = resolve)));
@@ -175,7 +213,7 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
       broken.now = true;
       // Before, the grace's deadline was NaN: it never passed, and the stop waited for the activity for ever.
       await within(runtime.stop({ graceMs: 10 }), 'the stop');
-      expect((await logged((e) => e.message.includes('could not time its grace'))).error).toMatchObject(invalidClock);
+      expect((await logged((e) => e.message.includes('could not time its grace'))).error).toSatisfy(clockFault('worker'));
     } finally {
       open();
     }
@@ -212,7 +250,7 @@ describe('a clock that goes bad once a store call is on its way', () => {
   it("leaves a client's commands resolved with their writes: the bound's reading is taken before the call", async () => {
     const { store, clock } = clockBreakingStore();
     const client = createClient({ store, clock });
-    // Before, each command rejected with invalid-argument while its write, already sent, landed.
+    // Before, each command rejected (a clock fault) while its write, already sent, landed.
     await client.startNew('HelloSequence', { instanceId: 'c' });
     expect(await store.getInstance('c')).toMatchObject({ runtimeStatus: 'Pending' });
     await client.suspend('c', 'hold');
@@ -236,7 +274,7 @@ describe('a clock that goes bad once a store call is on its way', () => {
     });
     await runtime.start();
     try {
-      // Before, the step's commit (and an activity result's) was reported failed with invalid-argument once applied.
+      // Before, the step's commit (and an activity result's) was reported failed (a clock fault) once applied.
       // A client on the system clock: only the worker's readings go bad.
       const client = createClient({ store });
       const id = await client.startNew('E1_HelloSequence');
@@ -245,6 +283,46 @@ describe('a clock that goes bad once a store call is on its way', () => {
       expect(errors.filter((e) => !e.message.startsWith('worker could not claim work'))).toEqual([]);
     } finally {
       await runtime.stop();
+    }
+  });
+});
+
+describe('a worker clock reading that fails once, the one that bounds a step\'s commit', () => {
+  it('leaves the step to be retried when its lease expires, instead of failing the instance as a write refused for good', async () => {
+    let breakNext = false;
+    let broken = 0;
+    const clock: Clock = {
+      ...systemClock,
+      now: () => {
+        if (!breakNext) return systemClock.now();
+        breakNext = false;
+        broken++;
+        return new Date(NaN);
+      },
+    };
+    const store = new MemoryStore();
+    const errors: { message: string; error: unknown }[] = [];
+    const runtime = createRuntime({
+      store, clock, orchestrationLeaseMs: 200, logger: { warn: () => {}, error: (message, error) => errors.push({ message, error }) },
+      orchestrators: {
+        // The step's run decides, then its commit's bound reads the clock at once: its first run breaks that reading.
+        BreaksTheClock: function* (ctx) {
+          if (broken === 0) breakNext = true;
+          return yield ctx.callActivity('E1_SayHello', 'Tokyo');
+        },
+      },
+      activities: { E1_SayHello: sayHello },
+    });
+    await runtime.start();
+    try {
+      const id = await runtime.client.startNew('BreaksTheClock');
+      // Before, the reading's invalid-argument (a 400) read as the store refusing the step for good: the instance Failed.
+      expect(await within(runtime.client.waitForCompletion(id), 'the completion')).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello Tokyo!' });
+      expect(broken).toBe(1);
+      expect(errors.map((e) => [e.message, clockFault('worker')(e.error)])).toEqual([[`step of ${id} failed; retried when its lease expires`, true]]);
+    } finally {
+      await runtime.stop();
+      await store.close();
     }
   });
 });

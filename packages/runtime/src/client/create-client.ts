@@ -13,7 +13,8 @@ export interface CreateClientOptions {
   /**
    * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs`, how long a command waits
    * for a worker to apply it, and `storeCallTimeoutMs`. Defaults to the system clock; pass the runtime's clock (a
-   * `VirtualClock` in tests).
+   * `VirtualClock` in tests). A reading that is no valid Date fails the call with a `RangeError`, nothing sent (a
+   * server fault: the HTTP API answers it 500 and logs it).
    */
   readonly clock?: Clock;
   /** Fresh ids for instances, executions and messages. Defaults to random UUIDs. */

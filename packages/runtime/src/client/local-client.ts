@@ -339,7 +339,7 @@ export class LocalClient implements DurableClient {
       // the same rule for its first snapshot.
       else {
         const timeUp = (): void => (seen ? settle(() => resolve(latestState)) : noAnswer());
-        // A clock that returns no valid Date gives no deadline: the wait ends with its InvalidArgumentError.
+        // A clock that returns no valid Date gives no deadline: the wait ends with its RangeError.
         const deadline = (ms: number, passed: () => void): void => {
           try {
             cancelTimer = this.#deadlines.add(ms, passed);
@@ -753,7 +753,7 @@ export class LocalClient implements DurableClient {
       resolve(); // first: letting go below may throw (a store feed whose teardown throws), the command is done anyway
       stop?.();
     };
-    // The timeout first: a clock that returns no valid Date throws here (InvalidArgumentError), before anything is
+    // The timeout first: a clock that returns no valid Date throws here (a RangeError), before anything is
     // watched or committed.
     const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, settle);
     // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
@@ -835,7 +835,7 @@ export class LocalClient implements DurableClient {
 
   /**
    * The client's clock reading, for the times it records and the store checks it asks for: a valid Date, or
-   * `InvalidArgumentError` before anything is decided or sent (a custom `Clock` that returned an Invalid Date, which a
+   * a `RangeError` before anything is decided or sent (a custom `Clock` that returned an Invalid Date, which a
    * store would compare as no time at all).
    */
   #now(): Date {

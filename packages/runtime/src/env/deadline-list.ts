@@ -55,7 +55,7 @@ export class DeadlineList {
   #firesAtMs = Infinity;
 
   /**
-   * @param whose names the clock in the {@link InvalidArgumentError} that {@link bound} and {@link add} throw when it
+   * @param whose names the clock in the `RangeError` (see `readClock`) that {@link bound} and {@link add} throw when it
    * returns no valid Date (a custom `Clock` gone wrong): a deadline on such a reading would never pass, nor end.
    */
   constructor(clock: Clock, lingers: boolean, whose = 'the clock') {

@@ -32,10 +32,15 @@ export function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
-/** The reading of `clock`, or {@link InvalidArgumentError} when it is no valid Date (a custom `Clock` gone wrong). */
+/**
+ * The reading of `clock`, or a `RangeError` (`<whose> returned no valid Date`, the class Date itself throws for one)
+ * when it is no valid Date: a custom `Clock` gone wrong, a fault of the process that reads it, not of any caller's
+ * argument. So no `DurableError`: the HTTP API answers it as an unexpected failure (500 `internal`, logged) rather
+ * than 400 `invalid-argument`, and a worker never takes it for a store refusing a write for good (a 400).
+ */
 export function readClock(clock: { now(): Date }, whose: string): Date {
   const now = clock.now();
-  if (!isValidDate(now)) invalid(whose, 'returned no valid Date');
+  if (!isValidDate(now)) throw new RangeError(`${whose} returned no valid Date`);
   return now;
 }
 

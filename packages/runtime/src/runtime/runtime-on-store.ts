@@ -27,8 +27,8 @@ export interface RuntimeOptions {
   readonly activities?: Readonly<Record<string, Activity>>;
   /**
    * Default: the system clock. Tests pass a `VirtualClock`. A reading that is no valid Date is refused: the client's
-   * commands reject with `InvalidArgumentError`, and each claim round of the worker fails and is logged (then retried,
-   * backing off) instead of claiming nothing.
+   * commands reject with a `RangeError` (a server fault: over HTTP a logged 500), and each claim round of the worker
+   * fails and is logged (then retried, backing off) instead of claiming nothing.
    */
   readonly clock?: Clock;
   /** Fresh ids for instances, executions, messages and the worker. Default: random UUIDs. */

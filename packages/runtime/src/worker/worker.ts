@@ -244,7 +244,7 @@ export class Worker {
   }
 
   /**
-   * The worker's clock, read as the claims read it (`readClock`): an InvalidArgumentError when it returns no valid Date
+   * The worker's clock, read as the claims read it (`readClock`): a RangeError when it returns no valid Date
    * (a custom `Clock` gone wrong), before anything is decided, bounded or written with it; each caller's failure path
    * logs it (a failed step or activity, a failed renewal, a claim round retried later).
    */
@@ -907,7 +907,7 @@ export class Worker {
         failure = toFailureDetails(error);
       }
       // Stamped outside the activity's try: a clock that returns no valid Date fails this run with its
-      // InvalidArgumentError (logged; the task runs again when its lease expires), not the activity.
+      // RangeError (logged; the task runs again when its lease expires), not the activity.
       result = failure ? this.#activityResult(task, 'TaskFailed', failure) : this.#activityResult(task, 'TaskCompleted', output as JsonValue | undefined);
       await this.#commitResult(item, result, leaseUntil);
     } finally {
@@ -955,7 +955,7 @@ export class Worker {
       this.#metrics.activitiesRun++;
     };
     for (let failures = 0; ; failures++) {
-      // Read before the attempt: a clock that returns no valid Date ends the attempts with its InvalidArgumentError
+      // Read before the attempt: a clock that returns no valid Date ends the attempts with its RangeError
       // (logged as the activity's failure to commit; the task runs again when its lease expires), not the result.
       const now = this.#now();
       const nowMs = now.getTime();
