@@ -1,7 +1,7 @@
 import {
-  InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, isDurableError, PayloadTooLargeError, silentLogger, StoreClosedError, UnavailableError,
-  type DurableClient, type InstanceStatus,
+  createClient, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
+  InvalidArgumentError, isDurableError, MemoryStore, PayloadTooLargeError, silentLogger, StoreClosedError, systemClock,
+  UnavailableError, type Clock, type DurableClient, type InstanceStatus,
 } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
@@ -140,6 +140,31 @@ describe('createRemoteClient', () => {
     const error = await client.getStatus('x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error).toMatchObject({ code: 'unavailable', status: 503, message: 'The store did not answer within 30000 ms' });
+  });
+
+  it("rejects with RemoteError internal (500), not InvalidArgumentError, while the server's clock gives no valid Date", async () => {
+    await harness.close();
+    let broken = false;
+    const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+    harness = await openHarness({}, () => createClient({ store: new MemoryStore(), clock }));
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    await client.startNew('Echo', { instanceId: 'c' });
+    broken = true;
+    const commands = [
+      () => client.getStatus('c'), () => client.raiseEvent('c', 'go'), () => client.terminate('c', 'stop'),
+      () => client.startNew('Echo', { instanceId: 'd' }),
+    ];
+    for (const command of commands) {
+      const error = await command().catch((e: unknown) => e);
+      // Before, InvalidArgumentError (400): the caller's request blamed for the server's clock, as if sending it again
+      // could never succeed.
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toMatchObject({ code: 'internal', status: 500 });
+    }
+    broken = false;
+    await client.raiseEvent('c', 'go');
+    expect(await client.getStatus('c')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(await client.getStatus('d')).toBeUndefined();
   });
 
   it('keeps the code and message of an error that has no class on the client', async () => {
