@@ -551,11 +551,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * wait for), as a suspend by a tab of an earlier version rewrote heldSuspend and dropped them, and heldCommands read
  * what such a tab's suspend and resume show after them: 29,308 / 36,560 / 66,817 -> 29,463 / 36,696 / 66,967 B (+155 /
  * +136 / +150), budgets raised to match.
+ * A clock reading that is no valid Date then failed with a RangeError instead of invalid-argument (readClock: a fault
+ * of the process, answered 500 over HTTP, never a store refusing a write for good): 29,463 / 36,696 / 66,967 ->
+ * 29,472 / 36,701 / 66,973 B (+9 / +5 / +6), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_463 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_696 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_967 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_472 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_701 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_973 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_157 },
 ];
 
