@@ -253,9 +253,9 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       expect(first.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionSuspended', 'ExecutionStarted', 'OrchestratorCompleted']);
       expect(first.events[1]).toEqual(suspended);
     }
-    // A state with no history that holds no suspend (a Running one, or a Suspended one an earlier version stored): the
-    // status alone; the worker stamps the suspend with the state's last change, the suspend's commit.
-    for (const runtimeStatus of ['Running', 'Suspended'] as const) {
+    // A state with no history that holds no suspend (a Running one): the status alone; the worker stamps the suspend
+    // with the state's last change, the suspend's commit.
+    for (const runtimeStatus of ['Running'] as const) {
       const s = waiting({ runtimeStatus });
       const decision = decideSuspend({ state: s, event: suspended, now, newId });
       if (decision.kind !== 'commit') throw new Error(`expected a commit for ${runtimeStatus}`);
@@ -317,15 +317,37 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       },
     });
     // Not Suspended: nothing to resume, the status stays, and no message is queued that would hold every later direct
-    // command back; nothing is held either (a retry at every call would grow the state).
+    // command back; nothing is held either (a retry at every call would grow the state), and nothing is written (no
+    // new snapshot, the version kept): a commit of no request, under the check that orders it behind a command queued
+    // before it.
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew', 'Running'] as const) {
       const same = waiting({ runtimeStatus });
-      const next = { ...same, lastUpdatedTime: now, version: same.version + 1 };
       expect(decideResume({ state: same, event: resumed, now, newId }), runtimeStatus).toEqual({
-        kind: 'commit', state: next, writeSet: { lease: lease(same), requests: [{ type: 'replaceState', state: next }] },
+        kind: 'commit', state: same, writeSet: { lease: lease(same), requests: [] },
       });
     }
     expect(decideResume({ state: waiting({ runtimeStatus: 'Terminated' }), event: resumed, now, newId })).toEqual({ kind: 'send' });
+  });
+
+  it('writes nothing for a suspend or resume of an execution not started yet that changes nothing (an HTTP retry): no request, the state as read, under the check that orders it', () => {
+    const unchanged = (s: InstanceState, decision: ReturnType<typeof decideSuspend>, what: string, at = now) =>
+      expect(decision, what).toEqual({ kind: 'commit', state: s, writeSet: { lease: { ...lease(s), now: at }, requests: [] } });
+    for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
+      const before = waiting({ runtimeStatus });
+      const first = decideSuspend({ state: before, event: suspended, now, newId });
+      if (first.kind !== 'commit') throw new Error('expected a commit');
+      const later = new Date(now.getTime() + 5000);
+      // A repeated suspend: the suspend held, its time and reason, the version and last change all kept.
+      unchanged(first.state, decideSuspend({ state: first.state, event: { ...suspended, reason: 'retry' }, now: later, newId }), `${runtimeStatus}: suspend again`, later);
+      const resumedOnce = decideResume({ state: first.state, event: resumed, now, newId });
+      if (resumedOnce.kind !== 'commit') throw new Error('expected a commit');
+      // A repeated resume: nothing to resume.
+      unchanged(resumedOnce.state, decideResume({ state: resumedOnce.state, event: { ...resumed, reason: 'retry' }, now: later, newId }), `${runtimeStatus}: resume again`, later);
+    }
+    // Suspended as an earlier version stored it (no held suspend): its suspend's time is its last change, which a
+    // worker's first step and a resume read (heldCommands); a repeated suspend keeps it.
+    const legacy = waiting({ runtimeStatus: 'Suspended' });
+    unchanged(legacy, decideSuspend({ state: legacy, event: suspended, now, newId }), 'legacy: suspend again');
   });
 
   it('records the suspends and resumes committed before the start that changed its status ahead of it, in order, as it records them when they reach it as messages', () => {

@@ -56,7 +56,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       const held = heldOf(state);
       const resumeTo = held ? held.resumeTo : state.runtimeStatus;
       if (resumeTo !== 'Pending' && resumeTo !== 'ContinuedAsNew') {
-        return terminal ? state : { ...state, runtimeStatus: 'Suspended' };
+        // One Suspended already (a repeated suspend) is the same state, not a copy: nothing changed.
+        return terminal || state.runtimeStatus === 'Suspended' ? state : { ...state, runtimeStatus: 'Suspended' };
       }
       // One suspended already (its latest held command a suspend) holds no other: nothing would change.
       if (state.runtimeStatus === 'Suspended') return state;

@@ -593,7 +593,7 @@ export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): D
  * it refuses the commit then, and the suspend goes to a worker after that message. An execution with no history yet
  * (Pending, ContinuedAsNew, or any status a continueAsNew and a suspend in one step leave) is suspended by its state
  * alone (`unclaimedStatus`), the suspend held back there with its time and reason (`applyEvent`; a repeated one
- * changes nothing and is not held): a worker then starts it suspended and records them. A terminal one is left to the message (`send`), whose condition refuses it.
+ * changes nothing: not held, and nothing written, see `unclaimedStatus`): a worker then starts it suspended and records them. A terminal one is left to the message (`send`), whose condition refuses it.
  */
 export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): DirectDecision {
   const status = input.state.runtimeStatus;
@@ -611,7 +611,7 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
  * started gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone
  * (`unclaimedStatus`), the resume held after the commands before it for the worker that takes the start to record
  * them all; one not started and not Suspended (nothing to resume) keeps its status, nothing held (a retry at every
- * call would grow the state), and no message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
+ * call would grow the state) and nothing written (`unclaimedStatus`), and no message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
  * history, which the resume runs the orchestrator on; a terminal one, refused by the message's condition. A message
  * committed before the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is
  * still queued: the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
@@ -681,11 +681,24 @@ function started(state: InstanceState): boolean {
  * code runs before a resume. A resume before any worker came gives the instance back the status it had (Pending, or
  * ContinuedAsNew: the next execution has not started, as before the suspend), and its start runs as any start does,
  * recording the commands ahead of it. A resume of one that is not Suspended keeps its status.
+ *
+ * A command that changes nothing (`changed` is `state`: a resume of one not Suspended, a suspend of one Suspended, an
+ * HTTP retry) is a commit of no request: no new snapshot on `status$`, `version` and `lastUpdatedTime` kept (IndexedDB
+ * wrote a row per retry, and a state stored before `heldSuspend` existed had its suspend's time, which `heldCommands`
+ * reads from `lastUpdatedTime`, moved by each retry). It still goes to the store, whose check orders it: behind a
+ * command message committed before it (a suspend whose call timed out), it is refused and goes as a message after it,
+ * where it is no longer a no-op. A started execution's repeated command is no such case: a worker's step records it
+ * in the history (`unclaimedStep`), and so does the client's.
  */
 function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, changed: InstanceState): DirectDecision {
   const { state, now } = input;
-  const next: InstanceState = { ...changed, lastUpdatedTime: now, version: state.version + 1 };
   const lease: WriteLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
+  // Nothing changed (a resume of one not suspended, a suspend of one suspended: an HTTP retry): nothing written, no
+  // new snapshot, `version` and `lastUpdatedTime` kept (a legacy suspend's time, which `heldCommands` reads from it,
+  // too). The commit still goes, under the same check: a command message committed before it (a suspend whose call
+  // timed out) makes the store refuse it, and the command then goes to a worker after that message, in order.
+  if (changed === state) return { kind: 'commit', state, writeSet: { lease, requests: [] } };
+  const next: InstanceState = { ...changed, lastUpdatedTime: now, version: state.version + 1 };
   return { kind: 'commit', state: next, writeSet: { lease, requests: [{ type: 'replaceState', state: next }] } };
 }
 

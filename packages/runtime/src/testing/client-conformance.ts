@@ -719,6 +719,61 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('read-your-writes with no worker running, after commands that change nothing', () => {
+      it('writes nothing for a suspend or resume of an instance nobody has started yet that changes nothing (an HTTP retry): no new snapshot, the version and held commands kept', async (context) => {
+        const lone = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+        if (!lone.capabilities.unclaimedWrites) {
+          await lone.close();
+          return context.skip();
+        }
+        try {
+          const admin = createClient({ store: lone });
+          await admin.startNew('WaitForEvents', { instanceId: 'retried', input: 1 });
+          // Every snapshot status$ pushes, in commit order: once the termination's has come, all that the commands
+          // before it pushed have.
+          const statuses: (string | undefined)[] = [];
+          let firstArrived!: () => void;
+          let terminated!: () => void;
+          let failed!: (error: unknown) => void;
+          const first = new Promise<void>((resolve) => (firstArrived = resolve));
+          const ended = new Promise<void>((resolve, reject) => ((terminated = resolve), (failed = reject)));
+          const watching = admin.status$('retried').subscribe({
+            next: (s) => {
+              statuses.push(s?.runtimeStatus);
+              firstArrived();
+              if (s?.runtimeStatus === 'Terminated') terminated();
+            },
+            error: (error: unknown) => failed(error),
+          });
+          try {
+            await within(first, 'the first snapshot');
+            /** A command that changes nothing: it resolves, and the stored instance is the same (version, held commands). */
+            const retried = async (command: () => Promise<void>) => {
+              const before = await lone.getInstance('retried');
+              await command();
+              expect(await lone.getInstance('retried')).toEqual(before);
+            };
+            await retried(() => admin.resume('retried', 'nothing to resume'));
+            await admin.suspend('retried', 'hold');
+            await retried(() => admin.suspend('retried', 'hold, retried'));
+            await admin.resume('retried', 'go');
+            await retried(() => admin.resume('retried', 'go, retried'));
+            await admin.terminate('retried', 'end');
+            await within(ended, 'the termination\u2019s snapshot');
+          } finally {
+            watching.unsubscribe();
+          }
+          expect(statuses).toEqual(['Pending', 'Suspended', 'Pending', 'Terminated']);
+          // Recorded ahead of the termination: the commands that changed the status, each once.
+          expect((await lone.getHistory('retried')).filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toMatchObject([
+            { type: 'ExecutionSuspended', reason: 'hold' }, { type: 'ExecutionResumed', reason: 'go' },
+          ]);
+        } finally {
+          await lone.close();
+        }
+      });
+    });
+
     describe('read-your-writes', () => {
       it('shows each command in the status as soon as the command resolves: suspend, resume, terminate', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'ryw-cmd', input: 2 });

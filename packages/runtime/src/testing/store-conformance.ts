@@ -1038,6 +1038,26 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         ]);
       });
 
+      it('orders a resume that changes nothing behind a suspend queued before it, on an instance nobody has started yet (the resume goes to a worker after it)', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        const client = createClient({ store });
+        await client.startNew('AwaitGo', { instanceId: 'pq' });
+        // A suspend queued for a worker (one whose call timed out), then a resume of the still Pending instance: from
+        // the status read it changes nothing, but it comes after that suspend and must undo it.
+        await send(store, message('pq', { type: 'ExecutionSuspended', eventId: -1, timestamp: new Date().toISOString(), reason: 'queued' }));
+        await client.resume('pq', 'after it');
+        await runtimeOn(store, 'w2', { orchestrators });
+        await within(
+          firstValueFrom(client.history$('pq').pipe(filter((e) => e.type === 'ExecutionResumed' && e.reason === 'after it'))),
+          'the worker\u2019s resume after the queued suspend',
+        );
+        expect((await store.getHistory('pq')).filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toMatchObject([
+          { type: 'ExecutionSuspended', reason: 'queued' }, { type: 'ExecutionResumed', reason: 'after it' },
+        ]);
+        expect(await client.getStatus('pq')).toMatchObject({ runtimeStatus: 'Running' });
+      });
+
       it('suspends a Pending instance in the client\u2019s own commit; a worker then starts it suspended and runs it on the resume', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
