@@ -186,7 +186,11 @@ export class RowWriter {
     const row = this.#cached(instanceId);
     if (!row) return;
     const lease = keepLease ? row.lease : undefined;
-    this.#set(withQueueFields(row, lease, queueFieldsOf(lease, remaining)));
+    const fields = queueFieldsOf(lease, remaining);
+    // The same lease and schedule (a client's commit of no request, a command that changes nothing): not written again.
+    if (lease === row.lease && fields.minVisibleMs === row.minVisibleMs && fields.headSeq === row.headSeq
+      && fields.readyMs === row.readyMs && fields.pendingCount === row.pendingCount) return;
+    this.#set(withQueueFields(row, lease, fields));
   }
 
   #cached(instanceId: string): InstanceRow | undefined {

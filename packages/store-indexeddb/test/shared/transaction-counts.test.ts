@@ -1,4 +1,4 @@
-import { createRuntime, silentLogger } from '@durable-rx/runtime';
+import { createClient, createRuntime, silentLogger } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countIndexedDb, type IdbCounter, type IdbCounts } from '../count-idb.js';
@@ -271,6 +271,30 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: claiming an instance 
     } finally {
       await starter.close();
       await other.close();
+    }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a client command that changes nothing', (adapter) => {
+  it('writes nothing: a resume of an instance nobody has started yet, a repeated suspend of it (HTTP retries)', async () => {
+    const store = adapters[adapter](uniqueName('no-op-command'));
+    try {
+      const client = createClient({ store });
+      await client.startNew('AnyName', { instanceId: 'p' });
+      counter = countIndexedDb();
+      const pending = await store.getInstance('p');
+      await client.resume('p', 'nothing to resume');
+      expect(counter.counts().writes).toBe(0);
+      expect(await store.getInstance('p')).toEqual(pending);
+      await client.suspend('p', 'hold');
+      const suspended = await store.getInstance('p');
+      expect(suspended?.runtimeStatus).toBe('Suspended');
+      counter.reset();
+      await client.suspend('p', 'hold, retried');
+      expect(counter.counts().writes).toBe(0);
+      expect(await store.getInstance('p')).toEqual(suspended);
+    } finally {
+      await store.close();
     }
   });
 });
