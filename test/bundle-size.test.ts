@@ -554,11 +554,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A clock reading that is no valid Date then failed with a RangeError instead of invalid-argument (readClock: a fault
  * of the process, answered 500 over HTTP, never a store refusing a write for good): 29,463 / 36,696 / 66,967 ->
  * 29,472 / 36,701 / 66,973 B (+9 / +5 / +6), budgets raised to match.
+ * A suspend or resume before the start that changes nothing (an HTTP retry) then wrote nothing (a commit of no
+ * request, still under the store's check), and the IndexedDB stores no longer rewrite an instance row whose lease and
+ * claim schedule a commit leaves as they were: 29,472 / 36,701 / 66,973 -> 29,500 / 36,772 / 67,042 B (+28 / +71 /
+ * +69), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_472 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_701 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 66_973 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_500 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_772 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_042 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_157 },
 ];
 
