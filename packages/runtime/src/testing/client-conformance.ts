@@ -63,6 +63,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
     let store: Store;
     let held: HeldHistoryReads;
 
+    /** A fresh store: the suite's own (`options.createStore`), or a MemoryStore. */
+    const newStore = async (): Promise<Store> =>
+      options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+
     beforeEach(async () => {
       gates = new Gates();
       calls = new Map();
@@ -120,7 +124,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           return received;
         },
       };
-      store = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+      store = await newStore();
       held = new HeldHistoryReads(store);
       runtime = createRuntime({ store: held.store, orchestrators, activities, logger: silentLogger });
       await runtime.start();
@@ -657,16 +661,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
-    // With no worker running, a command is applied at once only by the client's own commit: on a store with
-    // `capabilities.unclaimedWrites` (every store of this repository). Without it the command is queued for a worker and
-    // the call resolves after COMMAND_APPLIED_TIMEOUT_MS with the status unchanged, so these two cases are skipped.
+    /**
+     * A store of its own for the cases with no worker running; undefined (closed again) when it cannot apply commands
+     * at once. With no worker, a command is applied at once only by the client's own commit: on a store with
+     * `capabilities.unclaimedWrites` (every store of this repository). Without it the command is queued for a worker and
+     * the call resolves after COMMAND_APPLIED_TIMEOUT_MS with the status unchanged, so those cases are skipped.
+     */
+    async function loneStore(): Promise<Store | undefined> {
+      const lone = await newStore();
+      if (lone.capabilities.unclaimedWrites) return lone;
+      await lone.close();
+      return undefined;
+    }
+
     describe('read-your-writes with no worker running', () => {
       it('suspends and resumes an instance nobody has started yet at once; a worker then runs nothing of it until the resume', async (context) => {
-        const lone = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
-        if (!lone.capabilities.unclaimedWrites) {
-          await lone.close();
-          return context.skip();
-        }
+        const lone = await loneStore();
+        if (!lone) return context.skip();
         const worker = createRuntime({ store: lone, orchestrators: { WaitForEvents: waitForEvents }, logger: silentLogger });
         try {
           const admin = createClient({ store: lone });
@@ -701,11 +712,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
     describe('read-your-writes with no worker running, after a resume that had nothing to resume', () => {
       it('terminates an instance nobody has started yet at once, a resume of it before (nothing to resume) queuing nothing', async (context) => {
-        const lone = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
-        if (!lone.capabilities.unclaimedWrites) {
-          await lone.close();
-          return context.skip();
-        }
+        const lone = await loneStore();
+        if (!lone) return context.skip();
         try {
           const admin = createClient({ store: lone });
           await admin.startNew('WaitForEvents', { instanceId: 'idle', input: 1 });
@@ -721,11 +729,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
     describe('read-your-writes with no worker running, after commands that change nothing', () => {
       it('writes nothing for a suspend or resume of an instance nobody has started yet that changes nothing (an HTTP retry): no new snapshot, the version and held commands kept', async (context) => {
-        const lone = options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
-        if (!lone.capabilities.unclaimedWrites) {
-          await lone.close();
-          return context.skip();
-        }
+        const lone = await loneStore();
+        if (!lone) return context.skip();
         try {
           const admin = createClient({ store: lone });
           await admin.startNew('WaitForEvents', { instanceId: 'retried', input: 1 });
