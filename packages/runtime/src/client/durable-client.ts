@@ -183,7 +183,7 @@ export interface DurableClient {
    * `createClient({ store })` alone); a Suspended one (a repeated suspend, an HTTP retry) is answered at once, the
    * status unchanged, its suspend recorded in the history in the client's commit as a worker records it. So is a
    * Pending (or ContinuedAsNew) instance that no worker holds: its status becomes Suspended at once, the suspend held
-   * back in its state (a repeated one writes nothing: no new snapshot, `version` kept), and the worker that later takes its queued start records it ahead of the start (with its
+   * back in its state (a repeated one writes no state: no new snapshot, `version` kept), and the worker that later takes its queued start records it ahead of the start (with its
    * reason, at the time it was committed) and starts it suspended, so none of its code runs before the resume. A
    * suspend queued as a message has the same effect when it is in the batch a worker claims with the start; one that
    * reaches a later batch finds the execution started, its first step run: a suspend sent while the runtime's own
@@ -217,7 +217,7 @@ export interface DurableClient {
    * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), and
    * its start runs as any start does, the worker that takes it recording the suspend and this resume ahead of it (as
    * when both reach it as messages); one not started and not suspended (nothing to resume) is answered at once,
-   * nothing written (no new snapshot, `version` kept). Unknown: 404; terminal: 410.
+   * no state written (no new snapshot, `version` kept). Unknown: 404; terminal: 410.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

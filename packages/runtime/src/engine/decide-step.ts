@@ -693,7 +693,7 @@ function started(state: InstanceState): boolean {
 function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, changed: InstanceState): DirectDecision {
   const { state, now } = input;
   const lease: WriteLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
-  // Nothing changed (a resume of one not suspended, a suspend of one suspended: an HTTP retry): nothing written, no
+  // Nothing changed (a resume of one not suspended, a suspend of one suspended: an HTTP retry): no state written, no
   // new snapshot, `version` and `lastUpdatedTime` kept (a legacy suspend's time, which `heldCommands` reads from it,
   // too). The commit still goes, under the same check: a command message committed before it (a suspend whose call
   // timed out) makes the store refuse it, and the command then goes to a worker after that message, in order.

@@ -742,6 +742,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           let failed!: (error: unknown) => void;
           const first = new Promise<void>((resolve) => (firstArrived = resolve));
           const ended = new Promise<void>((resolve, reject) => ((terminated = resolve), (failed = reject)));
+          ended.catch(() => undefined); // awaited below, after the commands: a status$ failure meanwhile is no unhandled rejection
           const watching = admin.status$('retried').subscribe({
             next: (s) => {
               statuses.push(s?.runtimeStatus);
