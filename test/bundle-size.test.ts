@@ -558,12 +558,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * request, still under the store's check), and the IndexedDB stores no longer rewrite an instance row whose lease and
  * claim schedule a commit leaves as they were: 29,472 / 36,701 / 66,973 -> 29,500 / 36,772 / 67,042 B (+28 / +71 /
  * +69), budgets raised to match.
+ * rx-client then sent more than 1000 unsubscribes of a session over several requests (the server takes 1000 in one),
+ * instead of failing every watch of the request with 400 after a slow request or an outage: 8,157 -> 8,169 B (+12),
+ * budget raised to match (its goal is 8 KiB).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_500 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_772 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_042 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_157 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_169 },
 ];
 
 describe('bundle size', () => {

@@ -387,6 +387,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     }
     const added = ids.filter((id) => entries.has(id));
     const removed = ids.filter((id) => !entries.has(id));
+    // The server takes at most 1000 unsubscribes in a request (a session holds no more): the rest go in the next one.
+    // Watches ended while a request was on its way or the connection was down pile up here.
+    for (const id of removed.splice(1000)) pending.add(id);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.

@@ -132,3 +132,39 @@ describe('keeping the connection from one watch to the next', () => {
     expect(sessionRequests()).toHaveLength(2);
   });
 });
+
+describe('many watches ended while a subscription request is on its way', () => {
+  it('sends more than 1000 unsubscribes over several requests, so a new watch gets its value and live ones keep theirs', async () => {
+    let hold: Promise<void> | undefined;
+    let held!: () => void;
+    const reached = new Promise<void>((resolve) => (held = resolve));
+    // Holds the next subscription request once `hold` is set (a slow network), and says when it has.
+    const slowFetch: typeof fetch = async (input, init) => {
+      if (hold && String(input).endsWith('/subscriptions')) {
+        const gate = hold;
+        hold = undefined;
+        held();
+        await gate;
+      }
+      return fetch(input, init);
+    };
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, fetch: slowFetch });
+    cleanups.push(() => client.close());
+    const kept = record<InstanceStatus | undefined>(client.status$('kept'));
+    await kept.seen((s) => s === undefined);
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    record(client.status$('slow'));
+    await reached;
+    // A paging dashboard: 1,001 rows watched and unwatched while that request waits.
+    for (let i = 0; i < 1001; i++) client.status$(`row-${i}`).subscribe().unsubscribe();
+    const added = record<InstanceStatus | undefined>(client.status$('added'));
+    const errors: unknown[] = [];
+    subscriptions.push(client.status$('added').subscribe({ error: (error: unknown) => errors.push(error) }));
+    release();
+    await added.seen((s) => s === undefined);
+    await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: 'kept' });
+    await kept.seen((s) => s?.runtimeStatus === 'Completed');
+    expect(errors).toEqual([]);
+  });
+});
