@@ -648,6 +648,21 @@ describe('GET /streams (one session, many subscriptions)', () => {
     });
   }
 
+  it('takes a subscription change larger than a maxBodyBytes lowered to bound inputs, which still bounds a start', async () => {
+    const { base } = await open({ maxBodyBytes: 4096 });
+    const { id } = await session(base);
+    const ids = Array.from({ length: 20 }, (_, n) => `order-${n}-${'x'.repeat(200)}`);
+    const body = { subscribe: ids.map((instanceId, n) => ({ sub: `s${n}`, kind: 'status', instanceId })) };
+    expect(JSON.stringify(body).length).toBeGreaterThan(4096);
+    const answer = await change(base, id, body);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ session: id, subscriptions: 20 });
+    const start = await fetch(`${base}/orchestrators/WaitForEvents/big`, {
+      method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify('y'.repeat(5000)),
+    });
+    expect(start.status).toBe(413);
+  });
+
   interface SubEvent { sub: string; data?: unknown; error?: { code: string } }
   const payload = (b: Block) => JSON.parse(b.data!) as SubEvent;
 

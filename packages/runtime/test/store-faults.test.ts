@@ -1,6 +1,8 @@
 import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, type Runtime } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, UnavailableError, type Runtime } from '../src/index.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { InjectedFaultError } from '../src/testing/fault-injection.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
@@ -720,5 +722,40 @@ describe('a store call that never settles', () => {
     expect(clock.timers.size).toBe(0);
     await within(hung.release(), 'the late release settling');
     expect(logger.errors).toEqual([]);
+  });
+});
+
+describe('a start that waits (?timeout=) over a store read that fails', () => {
+  it('answers the check-status response (202) for the instance it started, and logs the failed wait, instead of a 5xx that invites a second start', async () => {
+    const { store, logger } = onFailingStore();
+    const client = createClient({ store });
+    // The store's first read after the start has committed (the wait's) fails once.
+    const faultAfterStart = new Proxy(client, {
+      get(target, key) {
+        if (key === 'startNew') {
+          return async (...args: Parameters<typeof client.startNew>) => {
+            const id = await target.startNew(...args);
+            store.failNext('getInstance', 1, 'reject', () => new UnavailableError('the store read timed out'));
+            return id;
+          };
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const handler = createHttpHandler(faultAfterStart, { anonymous: true, logger });
+    try {
+      const response = await within(handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/orchestrators/Anything/started?timeout=60`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: '1',
+      })), 'the start answering');
+      expect(response.status).toBe(202);
+      expect(await response.json()).toMatchObject({ id: 'started' });
+      expect(response.headers.get('location')).toContain('/instances/started');
+      expect((await client.getStatus('started'))?.runtimeStatus).toBe('Pending');
+      expect(logger.warnings.join('\n')).toContain('the store read timed out');
+    } finally {
+      handler.close();
+      await store.close();
+    }
   });
 });

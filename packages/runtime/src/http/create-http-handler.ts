@@ -91,7 +91,10 @@ export interface HttpHandlerOptions {
    * percent-encoded path). Default: the request's origin.
    */
   readonly baseUrl?: string;
-  /** Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. */
+  /**
+   * Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. A stream subscription
+   * change (the client's own request, not an input) may take the larger of this and the default.
+   */
   readonly maxBodyBytes?: number;
   /** `Retry-After` of 202 responses, in whole seconds. Default {@link DEFAULT_RETRY_AFTER_SECONDS}. */
   readonly retryAfterSeconds?: number;
@@ -333,7 +336,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     client, wire: sanitiser, base: BASE,
     resumeWindowMs: settings.resumeWindowMs, resumeBufferSize: settings.resumeBufferSize, heartbeatMs: settings.heartbeatMs,
     reconnectDelayMs: settings.reconnectDelayMs, maxStreams: settings.maxStreams, fanOutSlice: FAN_OUT_SLICE,
-    maxBacklogBytes: MAX_BACKLOG_BYTES, maxBodyBytes: settings.maxBodyBytes, retryAfterSeconds: settings.retryAfterSeconds,
+    maxBacklogBytes: MAX_BACKLOG_BYTES,
+    // A subscription change is the client's own request, not an input: a limit lowered to bound inputs must not fail
+    // the streams of a page watching many instances, so it takes at least the default.
+    maxBodyBytes: Math.max(settings.maxBodyBytes, DEFAULT_MAX_BODY_BYTES), retryAfterSeconds: settings.retryAfterSeconds,
     errorBody: (error) => errorBodyOf(error, logger),
     clock: settings.clock, logger,
   });
@@ -495,13 +501,19 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   /**
    * After a start or restart: with `timeout`, the completion response when the instance finishes in time
    * (Completed: 200 with the output; Terminated: 200 with the status; Failed: 200 with the status, or 500 with
-   * `returnInternalServerErrorOnFailure=true`); otherwise the 202 check-status response.
+   * `returnInternalServerErrorOnFailure=true`); otherwise (the timeout passed, or the wait failed: logged) the 202
+   * check-status response.
    */
   async function startedResponse(
     c: Context, url: URL, base: string, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
   ): Promise<Response> {
     if (timeoutSeconds !== undefined) {
-      const status = await waitForTerminal(id, timeoutSeconds * 1000, c.req.raw.signal);
+      // The instance is started whatever the wait does: a wait that fails (a store read) answers with the check-status
+      // response below, as one that times out does, never with a 5xx that a caller would answer with a second start.
+      const status = await waitForTerminal(id, timeoutSeconds * 1000, c.req.raw.signal).catch((error: unknown) => {
+        logger.warn(`HTTP API: the wait for ${JSON.stringify(id)} after its start failed (${String(error)}); answering with its check-status response`, error);
+        return undefined;
+      });
       const done = status && completionResponse(status, { ...wireOptions, failedStatus: returnServerErrorOnFailure ? 500 : 200 });
       if (done) return done;
     }

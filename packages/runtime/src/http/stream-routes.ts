@@ -31,6 +31,7 @@ export interface StreamRoutesOptions {
   readonly maxStreams: number;
   /** Readers one commit is written to per turn of the event loop. */
   readonly fanOutSlice: number;
+  /** Largest subscription change body (413 beyond). */
   readonly maxBodyBytes: number;
   readonly retryAfterSeconds: number;
   readonly errorBody: (error: unknown) => ErrorBody;
