@@ -561,11 +561,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client then sent more than 1000 unsubscribes of a session over several requests (the server takes 1000 in one),
  * instead of failing every watch of the request with 400 after a slow request or an outage: 8,157 -> 8,169 B (+12),
  * budget raised to match (its goal is 8 KiB).
+ * A worker stopping then ran no activity a step's commit leased to it as the stop began, but released it for another
+ * worker and awaited the release (before, the activity ran in the stopped worker and renewed its lease after the stop):
+ * 29,500 / 36,772 / 67,042 -> 29,560 / 36,821 / 67,099 B (+60 / +49 / +57), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_500 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_772 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_042 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_560 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_821 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_099 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_169 },
 ];
 

@@ -4,6 +4,8 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { heldActivity } from './held-activity.js';
 import { startedRuntimes } from './started-runtimes.js';
+import { FailingStore } from './failing-store.js';
+import { within } from './within.js';
 
 const { runtimes, start } = startedRuntimes({ graceMs: 0 });
 
@@ -44,6 +46,31 @@ describe('runtime.stop({ graceMs })', () => {
     const done = await second.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(clock.now().getTime()).toBe(before);
+  });
+
+  it.each([2_000, 0])('runs no activity that a step committing as the stop began leased to it, and releases it for another worker at once (graceMs %i)', async (graceMs) => {
+    const clock = new VirtualClock();
+    const store = new FailingStore();
+    // The step's commit that schedules Slow and leases it to this worker lands (as IndexedDB runs transactions in
+    // order, before the stop's release of the step) while the worker stops; its answer comes on release().
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    let ran = 0;
+    const first = await start({ clock, store, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => `first ${++ran}` } });
+    const id = await first.client.startNew('CallsSlow');
+    await within(commit.called, "the step's commit");
+    const stopping = first.stop({ graceMs });
+    await commit.release();
+    await within(stopping, 'the stop');
+    expect(ran).toBe(0);
+    // Released: another runtime runs it without any time passing (its 5-minute lease would otherwise hold it).
+    const before = clock.now().getTime();
+    const second = await start({ clock, store, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'second' } });
+    expect(await second.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+    expect(clock.now().getTime()).toBe(before);
+    expect(ran).toBe(0);
   });
 
   it('waits for work that finishes within the grace period and commits it', async () => {

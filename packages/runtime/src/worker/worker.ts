@@ -227,6 +227,11 @@ export class Worker {
    * worker outlives its stop. Until then, a stopping worker still releases what it will not run.
    */
   #ended = false;
+  /**
+   * The releases of activity tasks a commit leased to this worker once it was stopping, which it does not run (see
+   * {@link #startLeased}), each true when released; the stop awaits them all, those added while it waits too.
+   */
+  readonly #unrun: Promise<boolean>[] = [];
   #stopped: Promise<void> | undefined;
   /**
    * The store calls in flight (see {@link #bounded}), on one timer for the earliest deadline. While the worker runs the
@@ -372,6 +377,9 @@ export class Worker {
           cancelGrace?.();
           if (abandon) clean = await this.#abandonHeld();
         }
+        // The tasks commits leased as the stop began, released instead of run: all of them, those a commit that landed
+        // during these waits added too (the last check and what follows it run without a pause, so none comes after).
+        for (let i = 0; i < this.#unrun.length; i++) if (!(await this.#unrun[i])) clean = false;
         this.#clearWakeTimer();
         this.#cache.clear();
         // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
@@ -405,16 +413,19 @@ export class Worker {
     // the stop is not clean, so the next life releases it otherwise.
     const starting = this.#handOffs;
     if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (leases released) and ${starting} starts committing`);
-    const released = await Promise.all(held.map(async ([instanceId, release]) => {
-      try {
-        await this.#bounded(release, 'release');
-        return true;
-      } catch (error) {
-        if (!(error instanceof StoreClosedError)) logger.error(`releasing a lease of ${instanceId} failed`, error);
-        return false;
-      }
-    }));
+    const released = await Promise.all(held.map(([instanceId, release]) => this.#releaseLogged(instanceId, release)));
     return starting === 0 && released.every(Boolean);
+  }
+
+  /** Releases a lease, within its bound: true when released; a failure is logged (unless the store closed). */
+  async #releaseLogged(instanceId: string, release: () => Promise<void>): Promise<boolean> {
+    try {
+      await this.#bounded(release, 'release');
+      return true;
+    } catch (error) {
+      if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing a lease of ${instanceId} failed`, error);
+      return false;
+    }
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -628,9 +639,20 @@ export class Worker {
     return result;
   }
 
-  /** Runs the activity tasks a commit leased to this worker (their slots are reserved). */
+  /**
+   * Runs the activity tasks a commit leased to this worker (their slots are reserved). Once the worker is stopping
+   * (the commit leased them before the stop began), they are not run but released at once, so that another worker
+   * takes them now and no activity starts in a worker that stops, nor renews a lease after it; the stop awaits the
+   * releases (`#unrun`). Once the stop has ended, nothing is sent: the leases lapse.
+   */
   #startLeased(leased: readonly ActivityWorkItem[]): void {
-    for (const item of leased) this.#startActivity(item);
+    if (!this.#stopping) {
+      for (const item of leased) this.#startActivity(item);
+      return;
+    }
+    this.#activitiesRunning -= leased.length;
+    if (this.#ended) return;
+    for (const item of leased) this.#unrun.push(this.#releaseLogged(item.task.instanceId, () => this.#release(item)));
   }
 
   /**
