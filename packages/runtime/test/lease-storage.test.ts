@@ -5,6 +5,8 @@ import {
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { startedRuntimes } from './started-runtimes.js';
+import { FailingStore } from './failing-store.js';
+import { within } from './within.js';
 
 const { runtimes, start } = startedRuntimes({ graceMs: 0 });
 
@@ -86,6 +88,33 @@ describe('createRuntime({ leaseStorage })', () => {
     expect(clock.now().getTime()).toBe(before); // no lease had to expire
     await second.stop();
     expect(JSON.parse(survived.map.get(WORKER_IDS) ?? 'null')).toEqual([]); // a clean stop leaves nothing to take over
+  });
+
+  it('keeps its id when the stop gave up on a step commit that leases an activity, so its next life releases the task at once', async () => {
+    const clock = new VirtualClock();
+    const store = new FailingStore();
+    const storage = mapStorage();
+    // The step's commit that schedules Slow and leases it to this worker is applied, its answer held past the stop.
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    let ran = 0;
+    const first = await start({ store, clock, leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => `first ${++ran}` } });
+    const id = await first.client.startNew('CallsSlow');
+    await within(commit.called, "the step's commit");
+    const stopping = first.stop({ graceMs: 0 });
+    await clock.advance(0); // the grace is over: what runs is abandoned
+    await within(stopping, 'the stop');
+    await commit.release(); // the answer comes to a worker that has stopped
+    expect(ran).toBe(0);
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? '[]')).toHaveLength(1); // not clean: the task's lease is the life's
+
+    const before = clock.now().getTime();
+    const second = await start({ store, clock, leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'second' } });
+    expect(await second.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+    expect(clock.now().getTime()).toBe(before); // released by the next life, not lapsed
+    expect(ran).toBe(0);
   });
 
   it('takes over a claim that the store committed but the page never heard of, because it unloaded meanwhile', async () => {

@@ -232,6 +232,8 @@ export class Worker {
    * {@link #startLeased}), each true when released; the stop awaits them all, those added while it waits too.
    */
   readonly #unrun: Promise<boolean>[] = [];
+  /** Commits in flight that lease activity tasks to this worker: a stop that ends before they answer is not clean. */
+  #leasing = 0;
   #stopped: Promise<void> | undefined;
   /**
    * The store calls in flight (see {@link #bounded}), on one timer for the earliest deadline. While the worker runs the
@@ -380,6 +382,9 @@ export class Worker {
         // The tasks commits leased as the stop began, released instead of run: all of them, those a commit that landed
         // during these waits added too (the last check and what follows it run without a pause, so none comes after).
         for (let i = 0; i < this.#unrun.length; i++) if (!(await this.#unrun[i])) clean = false;
+        // A commit still unanswered (the grace over) may have leased tasks this life will never run or release: its
+        // id is kept, so that its next life releases them (`Store.releaseOwner`) instead of waiting for them to lapse.
+        if (this.#leasing > 0) clean = false;
         this.#clearWakeTimer();
         this.#cache.clear();
         // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
@@ -415,6 +420,17 @@ export class Worker {
     if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (leases released) and ${starting} starts committing`);
     const released = await Promise.all(held.map(([instanceId, release]) => this.#releaseLogged(instanceId, release)));
     return starting === 0 && released.every(Boolean);
+  }
+
+  /** `commit`, counted in {@link #leasing} while it is unanswered when it leases tasks to this worker. */
+  async #leasingCommit(leased: readonly unknown[], commit: Promise<unknown>): Promise<void> {
+    if (leased.length === 0) return void (await commit);
+    this.#leasing++;
+    try {
+      await commit;
+    } finally {
+      this.#leasing--;
+    }
   }
 
   /** Releases a lease, within its bound: true when released; a failure is logged (unless the store closed). */
@@ -834,7 +850,7 @@ export class Worker {
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#bounded(() => store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased));
+        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased)));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         this.#releaseIfUnconfirmed(leased, error);
@@ -1075,10 +1091,10 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
+      await this.#leasingCommit(leased, this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
         this.#releaseUnlessStopped(fused.leased);
-      });
+      }));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
