@@ -564,12 +564,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A worker stopping then ran no activity a step's commit leased to it as the stop began, but released it for another
  * worker and awaited the release (before, the activity ran in the stopped worker and renewed its lease after the stop):
  * 29,500 / 36,772 / 67,042 -> 29,560 / 36,821 / 67,099 B (+60 / +49 / +57), budgets raised to match.
+ * From a review: a stop that ends before a commit leasing tasks to the worker has answered then kept the life's id (not
+ * clean), so its next life releases those tasks, and rx-client sent a session's subscribes only after more than 1000
+ * unsubscribes before them, for which the session may have room only then: 29,560 / 36,821 / 67,099 / 8,169 ->
+ * 29,610 / 36,878 / 67,154 / 8,181 B (+50 / +57 / +55 / +12), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_560 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_821 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_099 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_169 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_610 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_878 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_154 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_181 },
 ];
 
 describe('bundle size', () => {

@@ -385,11 +385,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (sent) failures = 0;
       return void (flushing = false);
     }
-    const added = ids.filter((id) => entries.has(id));
+    let added = ids.filter((id) => entries.has(id));
     const removed = ids.filter((id) => !entries.has(id));
-    // The server takes at most 1000 unsubscribes in a request (a session holds no more): the rest go in the next one.
-    // Watches ended while a request was on its way or the connection was down pile up here.
-    for (const id of removed.splice(1000)) pending.add(id);
+    // The server takes at most 1000 unsubscribes in a request (a session holds no more): the rest go in the next one,
+    // and the subscribes after them all, which the session may have room for only then. Watches ended while a request
+    // was on its way or the connection was down pile up here.
+    const later = removed.splice(1000);
+    if (later.length) {
+      for (const id of [...later, ...added]) pending.add(id);
+      added = [];
+    }
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.

@@ -168,3 +168,42 @@ describe('many watches ended while a subscription request is on its way', () => 
     expect(errors).toEqual([]);
   });
 });
+
+describe('a session swapping its 1000 watches while a subscription request is on its way', () => {
+  it('sends the new watches once the more than 1000 unsubscribes before them are sent, so the session has room for them', async () => {
+    let hold: Promise<void> | undefined;
+    let held!: () => void;
+    const reached = new Promise<void>((resolve) => (held = resolve));
+    const slowFetch: typeof fetch = async (input, init) => {
+      if (hold && String(input).endsWith('/subscriptions')) {
+        const gate = hold;
+        hold = undefined;
+        held();
+        await gate;
+      }
+      return fetch(input, init);
+    };
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, fetch: slowFetch });
+    cleanups.push(() => client.close());
+    const firstValues: Promise<void>[] = [];
+    const old = Array.from({ length: 1000 }, (_, n) => {
+      let seen!: () => void;
+      firstValues.push(new Promise<void>((resolve) => (seen = resolve)));
+      return client.status$(`old-${n}`).subscribe(() => seen());
+    });
+    await Promise.all(firstValues); // the session holds its 1000 watches
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    old[0]!.unsubscribe(); // this change's request is held
+    await reached;
+    // Two rows watched and unwatched before the server heard of them, then every other old watch swapped for a new one.
+    client.status$('never-1').subscribe().unsubscribe();
+    client.status$('never-2').subscribe().unsubscribe();
+    for (const watch of old.slice(1)) watch.unsubscribe();
+    const errors: unknown[] = [];
+    const fresh = Array.from({ length: 1000 }, (_, n) => firstValueFrom(client.status$(`new-${n}`)).catch((error: unknown) => void errors.push(error)));
+    release();
+    await Promise.all(fresh);
+    expect(errors).toEqual([]);
+  });
+});
