@@ -133,27 +133,39 @@ describe('keeping the connection from one watch to the next', () => {
   });
 });
 
-describe('many watches ended while a subscription request is on its way', () => {
-  it('sends more than 1000 unsubscribes over several requests, so a new watch gets its value and live ones keep theirs', async () => {
-    let hold: Promise<void> | undefined;
-    let held!: () => void;
-    const reached = new Promise<void>((resolve) => (held = resolve));
-    // Holds the next subscription request once `hold` is set (a slow network), and says when it has.
-    const slowFetch: typeof fetch = async (input, init) => {
-      if (hold && String(input).endsWith('/subscriptions')) {
-        const gate = hold;
-        hold = undefined;
-        held();
-        await gate;
-      }
-      return fetch(input, init);
-    };
-    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, fetch: slowFetch });
-    cleanups.push(() => client.close());
-    const kept = record<InstanceStatus | undefined>(client.status$('kept'));
-    await kept.seen((s) => s === undefined);
+/**
+ * A remote client (closed after the test) whose next subscription request, once `holdNext()` is called, is held as on a
+ * slow network: `reached` resolves when that request is made, `release()` lets it go.
+ */
+function slowSubscriptions() {
+  let hold: Promise<void> | undefined;
+  let made: (() => void) | undefined;
+  const slowFetch: typeof fetch = async (input, init) => {
+    if (hold && String(input).endsWith('/subscriptions')) {
+      const gate = hold;
+      hold = undefined;
+      made?.();
+      await gate;
+    }
+    return fetch(input, init);
+  };
+  const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, fetch: slowFetch });
+  cleanups.push(() => client.close());
+  const holdNext = () => {
     let release!: () => void;
     hold = new Promise<void>((resolve) => (release = resolve));
+    const reached = new Promise<void>((resolve) => (made = resolve));
+    return { reached, release };
+  };
+  return { client, holdNext };
+}
+
+describe('many watches ended while a subscription request is on its way', () => {
+  it('sends more than 1000 unsubscribes over several requests, so a new watch gets its value and live ones keep theirs', async () => {
+    const { client, holdNext } = slowSubscriptions();
+    const kept = record<InstanceStatus | undefined>(client.status$('kept'));
+    await kept.seen((s) => s === undefined);
+    const { reached, release } = holdNext();
     record(client.status$('slow'));
     await reached;
     // A paging dashboard: 1,001 rows watched and unwatched while that request waits.
@@ -171,20 +183,7 @@ describe('many watches ended while a subscription request is on its way', () => 
 
 describe('a session swapping its 1000 watches while a subscription request is on its way', () => {
   it('sends the new watches once the more than 1000 unsubscribes before them are sent, so the session has room for them', async () => {
-    let hold: Promise<void> | undefined;
-    let held!: () => void;
-    const reached = new Promise<void>((resolve) => (held = resolve));
-    const slowFetch: typeof fetch = async (input, init) => {
-      if (hold && String(input).endsWith('/subscriptions')) {
-        const gate = hold;
-        hold = undefined;
-        held();
-        await gate;
-      }
-      return fetch(input, init);
-    };
-    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, fetch: slowFetch });
-    cleanups.push(() => client.close());
+    const { client, holdNext } = slowSubscriptions();
     const firstValues: Promise<void>[] = [];
     const old = Array.from({ length: 1000 }, (_, n) => {
       let seen!: () => void;
@@ -192,8 +191,7 @@ describe('a session swapping its 1000 watches while a subscription request is on
       return client.status$(`old-${n}`).subscribe(() => seen());
     });
     await Promise.all(firstValues); // the session holds its 1000 watches
-    let release!: () => void;
-    hold = new Promise<void>((resolve) => (release = resolve));
+    const { reached, release } = holdNext();
     old[0]!.unsubscribe(); // this change's request is held
     await reached;
     // Two rows watched and unwatched before the server heard of them, then every other old watch swapped for a new one.
