@@ -16,15 +16,14 @@ function clockFault(whose: 'client' | 'worker'): (error: unknown) => boolean {
 
 describe('a client whose clock returns an Invalid Date', () => {
   it('refuses every command with its RangeError and writes nothing (no terminate ahead of a queued event)', async () => {
-    let broken = false;
-    const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+    const { clock, breakIt } = breakableClock();
     const store = new MemoryStore();
     const client = createClient({ store, clock });
     await client.startNew('HelloSequence', { instanceId: 'queued' });
     await client.raiseEvent('queued', 'go', 1);
     await client.startNew('HelloSequence', { instanceId: 'alone' });
     const before = await Promise.all(['queued', 'alone'].map((id) => store.getInstance(id)));
-    broken = true;
+    breakIt();
     for (const id of ['queued', 'alone']) {
       // An Invalid Date as the unclaimed write's time saw no message as visible: the terminate went ahead of the event.
       await expect(client.terminate(id, 'stop')).rejects.toSatisfy(clockFault('client'));
@@ -44,12 +43,11 @@ describe('a client whose clock returns an Invalid Date', () => {
 
 describe('a client whose clock returns an Invalid Date, waiting', () => {
   it('ends waitForCompletion with its RangeError instead of a timeout that never passes', async () => {
-    let broken = false;
-    const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+    const { clock, breakIt } = breakableClock();
     const store = new MemoryStore();
     const client = createClient({ store, clock });
     await client.startNew('HelloSequence', { instanceId: 'waited' });
-    broken = true;
+    breakIt();
     // Before, the wait's deadline was NaN: no worker runs, so it waited for ever.
     await expect(within(client.waitForCompletion('waited', { timeoutMs: 10 }), 'the wait')).rejects.toSatisfy(clockFault('client'));
     await store.close();
@@ -58,15 +56,14 @@ describe('a client whose clock returns an Invalid Date, waiting', () => {
 
 describe('the HTTP API over a client whose clock returns an Invalid Date', () => {
   it('answers a 500 it logs, not a 400 that blames the request, and writes nothing', async () => {
-    let broken = false;
-    const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+    const { clock, breakIt } = breakableClock();
     const store = new MemoryStore();
     const client = createClient({ store, clock });
     await client.startNew('HelloSequence', { instanceId: 'a' });
     const before = await store.getInstance('a');
     const reported: unknown[] = [];
     const handler = createHttpHandler(client, { anonymous: true, logger: { warn: () => {}, error: (_message, error) => reported.push(error) } });
-    broken = true;
+    breakIt();
     const requests = [
       ['GET', '/instances/a'], ['POST', '/instances/a/raiseEvent/go'], ['POST', '/instances/a/terminate'], ['POST', '/orchestrators/HelloSequence/b'],
     ] as const;
@@ -226,9 +223,15 @@ describe('a worker whose clock stops returning valid Dates while it works', () =
  * reading taken after the write was sent, as a bound started after it reads the clock, is an Invalid Date. A reading
  * taken before the call, as every bounded call's must be, is not.
  */
-function clockBreakingStore(): { store: MemoryStore; clock: Clock } {
+/** The system clock, until `breakIt()`: an Invalid Date from then on (`mend()` gives the system clock back). */
+function breakableClock(): { clock: Clock; breakIt(): void; mend(): void } {
   let broken = false;
   const clock: Clock = { ...systemClock, now: () => (broken ? new Date(NaN) : systemClock.now()) };
+  return { clock, breakIt: () => void (broken = true), mend: () => void (broken = false) };
+}
+
+function clockBreakingStore(): { store: MemoryStore; clock: Clock } {
+  const { clock, breakIt, mend } = breakableClock();
   const target = new MemoryStore();
   const store = new Proxy(target, {
     get(object, key) {
@@ -237,8 +240,8 @@ function clockBreakingStore(): { store: MemoryStore; clock: Clock } {
       if (typeof key !== 'string' || !/^(commit|renew|abandon|release|purge)/.test(key)) return value.bind(object) as unknown;
       return (...args: unknown[]) => {
         const result = (value as (...a: unknown[]) => unknown).apply(object, args);
-        broken = true;
-        queueMicrotask(() => (broken = false));
+        breakIt();
+        queueMicrotask(mend);
         return result;
       };
     },

@@ -725,12 +725,11 @@ export class MongoStore implements Store {
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     return this.#op(`reading the history of ${JSON.stringify(instanceId)}`, async () => {
       const key = instanceKey(instanceId);
-      const from = Math.max(0, options?.fromIndex ?? 0);
       const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 } }))?.historyGen;
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
       const docs = await readStableGeneration(genOf, (gen) => {
-        const { filter, options: findOptions } = historyQuery(key, gen, from);
+        const { filter, options: findOptions } = historyQuery(key, gen, options?.fromIndex);
         return this.#history.find(filter, findOptions).toArray();
       }, HISTORY_READ_ATTEMPTS, instanceId);
       return docs.map((d) => decodeHistoryEvent(d.event));

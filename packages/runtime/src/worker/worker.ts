@@ -422,15 +422,14 @@ export class Worker {
     return starting === 0 && released.every(Boolean);
   }
 
-  /** `commit`, counted in {@link #leasing} while it is unanswered when it leases tasks to this worker. */
-  async #leasingCommit(leased: readonly unknown[], commit: Promise<unknown>): Promise<void> {
-    if (leased.length === 0) return void (await commit);
+  /**
+   * `commit`, counted in {@link #leasing} while it is unanswered when it leases tasks to this worker; handed back as it
+   * is otherwise (most steps: no frame or promise more on the commit's path).
+   */
+  #leasingCommit(leased: readonly unknown[], commit: Promise<unknown>): Promise<unknown> {
+    if (leased.length === 0) return commit;
     this.#leasing++;
-    try {
-      await commit;
-    } finally {
-      this.#leasing--;
-    }
+    return commit.finally(() => void this.#leasing--);
   }
 
   /** Releases a lease, within its bound: true when released; a failure is logged (unless the store closed). */
