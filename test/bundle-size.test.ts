@@ -568,11 +568,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * clean), so its next life releases those tasks, and rx-client sent a session's subscribes only after more than 1000
  * unsubscribes before them, for which the session may have room only then: 29,560 / 36,821 / 67,099 / 8,169 ->
  * 29,610 / 36,878 / 67,154 / 8,181 B (+50 / +57 / +55 / +12), budgets raised to match.
+ * A step's commit that leases no task then went to the store as it was, without the counting wrapper: 29,610 /
+ * 36,878 / 67,154 -> 29,610 / 36,880 / 67,157 B (+0 / +2 / +3: gzip's choice), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_610 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_878 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_154 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_880 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_157 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_181 },
 ];
 
