@@ -446,6 +446,11 @@ describe('GET /instances', () => {
     expect(await errorOf(call('/instances?top=0'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?top=ten'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances', { headers: { 'x-ms-continuation-token': '%%%' } }))).toEqual([400, 'invalid-argument']);
+    // Well-formed, but naming no instant an instance is created at: not an empty page, nor a listing started over.
+    for (const time of [1e300, 0.5]) {
+      const forged = encodeURIComponent(JSON.stringify([time, 'done-1']));
+      expect(await errorOf(call('/instances?top=1', { headers: { 'x-ms-continuation-token': forged } })), String(time)).toEqual([400, 'invalid-argument']);
+    }
   });
 });
 

@@ -30,6 +30,16 @@ describe('continuation tokens', () => {
       expect(() => decodeContinuationToken(bad)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     }
   });
+
+  it('refuse a token whose time is no instant a store keys an instance by (a fraction, beyond the Date range)', () => {
+    // A store keys pages by a creation time in whole milliseconds that a Date holds: MongoStore turns the time into a
+    // Date, and an invalid one is written to the server as the epoch, so such a token would start the listing over.
+    for (const time of [1.5, 1e300, -1e300, 8.64e15 + 1, -8.64e15 - 1]) {
+      const token = encodeURIComponent(JSON.stringify([time, 'x']));
+      expect(() => decodeContinuationToken(token), String(time)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    }
+    for (const time of [0, -1, 8.64e15, -8.64e15]) expect(decodeContinuationToken(encodeContinuationToken({ createdTime: time, instanceId: 'x' })).createdTime).toBe(time);
+  });
 });
 
 describe('leaseTokens and newLease', () => {

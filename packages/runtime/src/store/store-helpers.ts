@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
-import { assertValidName, invalid, MAX_PAGE_SIZE } from '../model/validation.js';
+import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE } from '../model/validation.js';
 import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 
 /**
@@ -55,11 +55,16 @@ export function encodeContinuationToken(key: PageKey): string {
   return encodeURIComponent(JSON.stringify([key.createdTime, key.instanceId]));
 }
 
-/** Decodes a continuation token; throws `InvalidArgumentError` for anything it did not produce. */
+/**
+ * Decodes a continuation token; throws `InvalidArgumentError` for anything it did not produce: its time must be an
+ * instant an instance is created at, whole milliseconds a Date holds (a store may turn it into a Date: MongoStore
+ * sends an invalid one to the server as the epoch, which would start the listing over).
+ */
 export function decodeContinuationToken(token: string): PageKey {
   try {
     const parsed: unknown = JSON.parse(decodeURIComponent(token));
-    if (Array.isArray(parsed) && parsed.length === 2 && Number.isFinite(parsed[0]) && typeof parsed[1] === 'string') {
+    if (Array.isArray(parsed) && parsed.length === 2 && Number.isInteger(parsed[0]) && isValidDate(new Date(parsed[0] as number))
+      && typeof parsed[1] === 'string') {
       return { createdTime: parsed[0] as number, instanceId: parsed[1] };
     }
   } catch {
