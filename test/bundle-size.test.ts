@@ -570,11 +570,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 29,610 / 36,878 / 67,154 / 8,181 B (+50 / +57 / +55 / +12), budgets raised to match.
  * A step's commit that leases no task then went to the store as it was, without the counting wrapper: 29,610 /
  * 36,878 / 67,154 -> 29,610 / 36,880 / 67,157 B (+0 / +2 / +3: gzip's choice), budgets raised to match.
+ * A continuation token whose time is no whole millisecond a Date holds was then refused as forged (MongoStore sent it
+ * to the server as the epoch, starting the listing over): 29,610 / 36,880 / 67,157 -> 29,617 / 36,888 / 67,165 B
+ * (+7 / +8 / +8), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_610 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_880 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_157 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_617 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_888 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_165 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_181 },
 ];
 
