@@ -454,8 +454,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');
     const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
-    // Passed on for the client's purge rule to refuse: a filter a purge cannot apply is never dropped.
-    const instanceIdPrefix = parseString(params, 'instanceIdPrefix');
+    // Passed on for the client's purge rule to refuse: a filter a purge cannot apply is never dropped. An empty value is
+    // the parameter left out, as for every typed parameter: no prefix narrows nothing, so nothing is widened.
+    const instanceIdPrefix = params.value('instanceIdPrefix');
     const filter = {
       createdTimeFrom,
       ...(createdTimeTo ? { createdTimeTo } : {}),
