@@ -220,4 +220,15 @@ describe('timeouts', () => {
     }
     expect(() => createRuntime({ orchestrators: {}, storeCallTimeoutMs: Infinity })).not.toThrow();
   });
+
+  it('refuses a missing or non-object store (createClient) and a non-object store (createRuntime) with a typed 400, never a TypeError', () => {
+    for (const options of [undefined, null, 'store', {}, { store: null }, { store: 5 }, { store: 'memory' }]) {
+      expect(() => createClient(options as never)).toThrow(expect.objectContaining(invalid));
+    }
+    // Left out (or undefined), createRuntime's store is a new MemoryStore; anything else must be a store.
+    for (const store of [null, 5, 'memory', false]) {
+      expect(() => createRuntime({ orchestrators: {}, store } as never)).toThrow(expect.objectContaining(invalid));
+    }
+    expect(() => createRuntime({ orchestrators: {}, store: undefined })).not.toThrow();
+  });
 });

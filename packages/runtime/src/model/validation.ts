@@ -151,6 +151,14 @@ export function withoutTrailingSlashes(path: string): string {
   return end === path.length ? path : path.slice(0, end);
 }
 
+/**
+ * Checks the `store` of `createRuntime` and `createClient` (`what` names it): an object, any Store adapter. Anything
+ * else is an {@link InvalidArgumentError} when the runtime or client is created, not a `TypeError` at its first call.
+ */
+export function assertStore(store: unknown, what: string): void {
+  if (store === null || typeof store !== 'object') invalid(what, 'must be a Store');
+}
+
 /** Checks an optional Date argument: {@link isDate} when present. */
 export function assertOptionalDate(value: unknown, what: string): asserts value is Date | undefined {
   if (value !== undefined) isDate(value, what);

@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { Store } from '../store/store.js';
 import { assertRuntimeOptions, runtimeOnStore, type Runtime, type RuntimeOptions } from './runtime-on-store.js';
 
@@ -23,8 +22,5 @@ export interface CoreRuntimeOptions extends RuntimeOptions {
  */
 export function createRuntimeWithStore(options: CoreRuntimeOptions): Runtime {
   assertRuntimeOptions(options);
-  if (options.store === null || typeof options.store !== 'object') {
-    throw new InvalidArgumentError('createRuntime of @durable-rx/runtime/core needs a store (any Store adapter)');
-  }
   return runtimeOnStore(options, options.store, false);
 }

@@ -21,5 +21,5 @@ export type { Runtime, RuntimeOptions } from './runtime-on-store.js';
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
   assertRuntimeOptions(options);
-  return options.store ? runtimeOnStore(options, options.store, false) : runtimeOnStore(options, new MemoryStore(), true);
+  return options.store === undefined ? runtimeOnStore(options, new MemoryStore(), true) : runtimeOnStore(options, options.store, false);
 }

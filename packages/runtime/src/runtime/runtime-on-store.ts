@@ -4,7 +4,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { isTimeoutMs, readChecked } from '../model/validation.js';
+import { assertStore, isTimeoutMs, readChecked } from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -17,8 +17,9 @@ import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } f
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
   /**
-   * Where instances live. Default: a new `MemoryStore` (closed by `stop()`). Required by `createRuntime` of
-   * `@durable-rx/runtime/core`, which leaves `MemoryStore` out of the bundle.
+   * Where instances live. Default (left out or `undefined`): a new `MemoryStore` (closed by `stop()`); anything else
+   * that is not an object is an `InvalidArgumentError`. Required by `createRuntime` of `@durable-rx/runtime/core`,
+   * which leaves `MemoryStore` out of the bundle.
    */
   readonly store?: Store;
   /** Orchestrator generator functions by name. */
@@ -133,6 +134,7 @@ export interface Runtime {
  * @param ownsStore whether the runtime created the store, and so closes it in `stop()`
  */
 export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore: boolean): Runtime {
+  assertStore(store, 'createRuntime options.store');
   const clock = options.clock ?? systemClock;
   const newId = options.newId ?? randomId;
   const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
