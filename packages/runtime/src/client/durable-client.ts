@@ -233,7 +233,10 @@ export interface DurableClient {
    * afresh with its own input). A terminate, suspend or resume that reached the instance once it had failed (sent
    * while it still ran) is dropped by the rewind, not applied late. Raised events are kept and delivered to the rewound
    * instance, also one recorded after the failure: an event to a Failed instance is refused (410), so each was accepted
-   * while it ran, and an accepted event is never dropped. Results of its calls are kept.
+   * while it ran, and an accepted event is never dropped. Results of its calls are kept. A rewind is always applied by
+   * a worker (its step may run the orchestrator's code): with no worker running, the call resolves after 10 s, the
+   * rewind still queued and the instance still Failed, and a worker that starts later applies it. Unknown: 404;
+   * Completed or Terminated: 410; Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**
@@ -256,9 +259,17 @@ export interface DurableClient {
    * without one the wait rejects with a `TimeoutError` (`DOMException`) instead of waiting on. Unknown: 404.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number }): Promise<InstanceStatus>;
-  /** The current status, then every committed change in commit order (no consecutive duplicates). */
+  /**
+   * The current status (`undefined` for an unknown id), then every committed change in commit order (no consecutive
+   * duplicates). It does not complete when the instance is terminal, since the id may be started again (`startNew`,
+   * `restart`) or purged, which it shows too; it completes only when the client or its store closes. To end it at
+   * the first terminal status: `takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true)`.
+   */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
-  /** The current custom status, then every committed new value in order. */
+  /**
+   * The current custom status (`undefined` when none is set, or for an unknown id), then every committed value in
+   * order; a value with the same JSON text as the one before is not emitted again. Completes as {@link status$} does.
+   */
   customStatus$(instanceId: string): Observable<unknown>;
   /** A live query: the matching instances, re-emitted whenever membership or a member's status changes. */
   instances$(filter?: InstanceFilter): Observable<InstanceStatus[]>;
