@@ -5,7 +5,10 @@ import { useMemo, useSyncExternalStore } from 'react';
 export interface ObservableState<T> {
   /** The latest value; `undefined` while loading (and for values that are `undefined`). */
   readonly value: T | undefined;
-  /** True until the first value (or an error) arrives. */
+  /**
+   * True until the first value arrives, or the stream ends without one: with an error, or complete (`undefined` as the
+   * id watches nothing; a closed client's watches complete).
+   */
   readonly loading: boolean;
   /** The error the stream ended with (e.g. a `RemoteError` `unauthorized` for a wrong key); `undefined` otherwise. */
   readonly error: Error | undefined;
@@ -60,6 +63,12 @@ class ObservableStore<T, R> {
         },
         error: (error: unknown) => {
           this.#state = { value: this.#state.value, loading: false, error: error instanceof Error ? error : new Error(String(error)) };
+          onChange();
+        },
+        // Ended without a value (`EMPTY` for no id): nothing is awaited any more, so nothing is loading.
+        complete: () => {
+          if (!this.#state.loading) return;
+          this.#state = { value: undefined, loading: false, error: undefined };
           onChange();
         },
       });

@@ -5,8 +5,8 @@ import { useObservableState, type ObservableState } from './use-observable-state
 /**
  * The status of instance `instanceId`, live: the current snapshot, then every committed change (`client.status$`).
  * `value` is `undefined` while loading or when no such instance exists (then `loading` is false). Pass
- * `undefined` as the id to watch nothing. Works with a local client (`runtime.client`) and a remote one
- * (`createRemoteClient`).
+ * `undefined` as the id to watch nothing (not loading, no value). Works with a local client (`runtime.client`) and a
+ * remote one (`createRemoteClient`).
  *
  * @example
  * ```ts

@@ -1,4 +1,4 @@
-import { createRuntime, type Activity, type DurableClient } from '@durable-rx/runtime';
+import { createClient, createRuntime, MemoryStore, type Activity, type DurableClient } from '@durable-rx/runtime';
 import { sampleOrchestrators } from '@durable-rx/runtime/testing';
 import { DexieStore } from '@durable-rx/store-indexeddb';
 import { createElement, StrictMode, useEffect } from 'react';
@@ -140,5 +140,40 @@ describe('React hooks', () => {
     const { element } = mount(client, 'hooks-denied');
     await renderedUntil(element, (p) => p.textContent!.startsWith('error: '));
     expect(await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'failed')))).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+});
+
+/** Mounts `view` (in StrictMode); resolves once it rendered a paragraph satisfying `done`, rejects when rendering threw. */
+function renderUntil(view: () => ReturnType<typeof createElement>, done: (p: HTMLElement) => boolean): Promise<HTMLElement> {
+  const element = document.createElement('div');
+  document.body.append(element);
+  return new Promise<HTMLElement>((resolve, reject) => {
+    // A render that throws unmounts the tree (no paragraph ever comes): that is the outcome, not a wait without end.
+    const root = createRoot(element, { onUncaughtError: (error) => reject(error) });
+    cleanups.push(() => {
+      root.unmount();
+      element.remove();
+    });
+    root.render(createElement(StrictMode, null, createElement(view)));
+    renderedUntil(element, done).then(resolve, reject);
+  });
+}
+
+describe('React hooks at the edges', () => {
+  it('render a hook given no id as not loading, with no value and no error', async () => {
+    const store = new MemoryStore();
+    const client = createClient({ store });
+    cleanups.push(() => store.close());
+    function View() {
+      const noStatus = useStatus(client, undefined);
+      const noCity = useCustomStatus(client, undefined);
+      const noHistory = useHistory(client, undefined);
+      // An unknown instance's first snapshot comes from the store, after the watches of no id have ended.
+      const unknown = useStatus(client, 'hooks-unknown');
+      const text = unknown.loading ? 'waiting' : [noStatus, noCity, noHistory].map((s) => `${s.loading}/${s.value}/${s.error}`).join('|');
+      return createElement('p', { 'data-testid': 'progress' }, text);
+    }
+    const p = await renderUntil(View, (e) => e.textContent !== 'waiting');
+    expect(p.textContent).toBe('false/undefined/undefined|false/undefined/undefined|false/undefined/undefined');
   });
 });
