@@ -14,9 +14,18 @@ export function useInstances(client: DurableClient, filter: InstanceFilter = {})
   return useObservableState(() => client.instances$(filter), [client, filterKey(filter)]);
 }
 
+/**
+ * The filter as a string, for comparing by value. Total: a bad filter (an Invalid Date, e.g. `new Date('')` from a date
+ * input left empty, or no Date at all) is the hook's `error` when `instances$` checks it, never a throw while rendering.
+ */
 function filterKey(filter: InstanceFilter): string {
   return JSON.stringify([
-    filter.runtimeStatus ?? null, filter.createdTimeFrom?.toISOString() ?? null, filter.createdTimeTo?.toISOString() ?? null,
+    filter.runtimeStatus ?? null, timeKey(filter.createdTimeFrom), timeKey(filter.createdTimeTo),
     filter.instanceIdPrefix ?? null, filter.showInput ?? null,
   ]);
+}
+
+/** A time of the filter as its milliseconds (`'NaN'` for an Invalid Date); a value that is no Date as it is. */
+function timeKey(time: unknown): unknown {
+  return time instanceof Date ? String(time.getTime()) : (time ?? null);
 }

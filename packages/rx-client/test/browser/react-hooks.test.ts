@@ -176,4 +176,16 @@ describe('React hooks at the edges', () => {
     const p = await renderUntil(View, (e) => e.textContent !== 'waiting');
     expect(p.textContent).toBe('false/undefined/undefined|false/undefined/undefined|false/undefined/undefined');
   });
+
+  it('render an invalid list filter (a date input left empty) as the hook\'s error, not a throw while rendering', async () => {
+    const store = new MemoryStore();
+    const client = createClient({ store });
+    cleanups.push(() => store.close());
+    function View() {
+      const list = useInstances(client, { createdTimeFrom: new Date(''), showInput: false });
+      return createElement('p', { 'data-testid': 'progress' }, list.error ? `${list.error.name}: ${(list.error as { code?: string }).code}` : 'waiting');
+    }
+    const p = await renderUntil(View, (e) => e.textContent !== 'waiting');
+    expect(p.textContent).toBe('InvalidArgumentError: invalid-argument');
+  });
 });
