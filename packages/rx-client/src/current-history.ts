@@ -13,8 +13,9 @@ interface PositionedHistory {
 /**
  * The current history of instance `instanceId`, live: its committed events so far (a new array on each change, one
  * for the events that arrive together, e.g. a whole history read at once), growing as events are appended, and empty
- * again when a new history begins (`continueAsNew`, a new execution over a terminal instance, a rewind), so it never
- * holds events of an earlier one: what `useHistory` renders. Where a history begins is the client's to say: the local
+ * again when a new history begins (`continueAsNew`, a new execution over a terminal instance, a rewind) or the
+ * instance is purged (watched on `status$`), so it never holds events of an earlier one or of a deleted instance: what
+ * `useHistory` renders. Where a history begins is the client's to say: the local
  * client and the remote one (the server's positions) mark each history; over another `DurableClient`, whose
  * `history$` has no marks, the events of every history are collected.
  *
@@ -35,31 +36,43 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
   // with buffer and share, more code than this.)
   return new Observable((subscriber) => {
     let events: readonly HistoryEvent[] = [];
-    let batch: (HistoryEvent | HistoryPosition)[] | undefined;
+    /** The values that arrived together; `null` (no `type`, as a position) empties the history: a purge. */
+    let batch: (HistoryEvent | HistoryPosition | null)[] | undefined;
     const flush = (): void => {
       if (!batch || subscriber.closed) return;
       let next = [...events];
       // A history event has a `type`, a position none: a position begins a new history.
-      for (const value of batch) if ('type' in value) next.push(value); else next = [];
+      for (const value of batch) if (value && 'type' in value) next.push(value); else next = [];
       batch = undefined;
       subscriber.next(events = next);
     };
-    return source.subscribe({
-      next: (value) => {
-        if (!batch) {
-          batch = [];
-          queueMicrotask(flush);
-        }
-        batch.push(value);
-      },
-      error: (error: unknown) => {
-        flush();
-        subscriber.error(error);
-      },
+    const add = (value: HistoryEvent | HistoryPosition | null): void => {
+      if (!batch) {
+        batch = [];
+        queueMicrotask(flush);
+      }
+      batch.push(value);
+    };
+    const error = (reason: unknown): void => {
+      flush();
+      subscriber.error(reason);
+    };
+    const subscription = source.subscribe({
+      next: add,
+      error,
       complete: () => {
         flush();
         subscriber.complete();
       },
     });
+    // A purge deletes the history, which no history stream tells (it has no event for it, and the next instance of
+    // the id begins with its own position): the instance's status does. An unknown instance has no history to empty.
+    subscription.add(client.status$(instanceId).subscribe({
+      next: (status) => {
+        if (!status && (events.length || batch)) add(null);
+      },
+      error,
+    }));
+    return subscription;
   });
 }

@@ -111,6 +111,23 @@ describe('currentHistory$ (what useHistory renders)', () => {
     }
   });
 
+  it('empties when the instance is purged, and holds the next instance of the id alone', async () => {
+    for (const [name, client] of await clients()) {
+      const id = `purge-${name}`;
+      const history = record<readonly HistoryEvent[]>(currentHistory$(client, id));
+      await client.startNew('ContinueOnce', { instanceId: id, input: 1 });
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      const purged = await within(history.seen(isDone), `${name}: the history`);
+      expect(await client.purgeInstanceHistory(id)).toEqual({ instancesDeleted: 1 });
+      // No instance, no history: events of the deleted one are not shown as its history.
+      await within(history.seen((events) => events.length === 0), `${name}: the history emptied by the purge`);
+      await client.startNew('ContinueOnce', { instanceId: id, input: 1 });
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      const next = await within(history.seen((events) => isDone(events) && events[0] !== purged[0]), `${name}: the new instance's history`);
+      expect(next, name).toEqual(await historyOf(client, id));
+    }
+  });
+
   it('gives a history that arrives at once in a few arrays, not one per event, each left as it was given', async () => {
     for (const [name, client] of await clients()) {
       const id = `fan-out-${name}`;

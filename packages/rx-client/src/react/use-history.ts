@@ -6,8 +6,8 @@ import { useObservableState, type ObservableState } from './use-observable-state
 /**
  * The current history of instance `instanceId`, live (on `client.history$`): the committed events so far, growing as
  * new ones are appended, and starting over when a new history begins (`continueAsNew`, a restart, a rewind), so it
- * holds the events of one history only. `loading` stays true until the history is known: its start or first event
- * (an unknown instance has neither).
+ * holds the events of one history only; empty again when the instance is purged. `loading` stays true until the
+ * history is known: its start or first event (an unknown instance has neither).
  *
  * @example
  * ```ts
