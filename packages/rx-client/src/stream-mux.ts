@@ -385,16 +385,15 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (sent) failures = 0;
       return void (flushing = false);
     }
-    let added = ids.filter((id) => entries.has(id));
+    const added = ids.filter((id) => entries.has(id));
     const removed = ids.filter((id) => !entries.has(id));
-    // The server takes at most 1000 unsubscribes in a request (a session holds no more): the rest go in the next one,
-    // and the subscribes after them all, which the session may have room for only then. Watches ended while a request
-    // was on its way or the connection was down pile up here.
+    // A session holds at most 1000 subscriptions, and the server refuses a request that would exceed that as a whole.
+    // So a request takes at most 1000 unsubscribes (the rest, and the subscribes after them all, which the session may
+    // have room for only then, go in the next one: watches ended while a request was on its way or the connection was
+    // down pile up here) and at most 1000 subscribes: of 1001 watches made at once (a list rendered), the session's
+    // 1000 are served and one is refused, not all.
     const later = removed.splice(1000);
-    if (later.length) {
-      for (const id of [...later, ...added]) pending.add(id);
-      added = [];
-    }
+    for (const id of [...later, ...added.splice(later.length ? 0 : 1000)]) pending.add(id);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.

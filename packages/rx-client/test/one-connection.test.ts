@@ -205,3 +205,19 @@ describe('a session swapping its 1000 watches while a subscription request is on
     expect(errors).toEqual([]);
   });
 });
+
+describe('more watches at once than a session holds', () => {
+  it('serves the 1000 a session holds and fails only the one beyond them, not every watch of the request', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    cleanups.push(() => client.close());
+    // A list of 1,001 rows mounted in one render, each watching on: every watch is sent by the same flush.
+    const outcomes = await Promise.all(Array.from({ length: 1001 }, (_, n) => new Promise<string | undefined>((resolve) => {
+      subscriptions.push(client.status$(`row-${n}`).subscribe({
+        next: (status) => resolve(status === undefined ? 'watched' : 'unexpected'),
+        error: (error: unknown) => resolve((error as { code?: string }).code),
+      }));
+    })));
+    expect(outcomes.filter((o) => o === 'watched')).toHaveLength(1000);
+    expect(outcomes.filter((o) => o !== 'watched')).toEqual(['invalid-argument']);
+  });
+});
