@@ -1,6 +1,6 @@
 import type { InstanceState, OrchestrationMessage, WritePlan } from '@durable-rx/runtime/store-kit';
 import {
-  instanceRow, messageRow, queueFieldsAfterEnqueue, queueFieldsOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
+  instanceRow, messageRow, queueFieldsAfterEnqueue, rescheduled, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
 import type { BackendTransaction } from './store-backend.js';
 import type { FeedChange } from './version-gate.js';
@@ -185,12 +185,9 @@ export class RowWriter {
   #reschedule(instanceId: string, remaining: readonly MessageRow[], keepLease: boolean): void {
     const row = this.#cached(instanceId);
     if (!row) return;
-    const lease = keepLease ? row.lease : undefined;
-    const fields = queueFieldsOf(lease, remaining);
     // The same lease and schedule (a client's commit of no request, a command that changes nothing): not written again.
-    if (lease === row.lease && fields.minVisibleMs === row.minVisibleMs && fields.headSeq === row.headSeq
-      && fields.readyMs === row.readyMs && fields.pendingCount === row.pendingCount) return;
-    this.#set(withQueueFields(row, lease, fields));
+    const changed = rescheduled(row, keepLease ? row.lease : undefined, remaining);
+    if (changed) this.#set(changed);
   }
 
   #cached(instanceId: string): InstanceRow | undefined {

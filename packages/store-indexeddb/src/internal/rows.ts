@@ -122,6 +122,24 @@ export function queueFieldsAfterEnqueue(row: InstanceRow, message: MessageRow): 
   };
 }
 
+/**
+ * The row with `lease` (if any) and the claim schedule of exactly these pending messages, or `undefined` when that is
+ * the row as it is: the same lease and schedule, so there is nothing to write (a client's commit of no request, a
+ * command that changes nothing: an HTTP retry of a suspend before the start, which releases no lease and leaves the
+ * same start message pending).
+ *
+ * @example
+ * ```ts
+ * rescheduled(row, undefined, pending) ?? row; // the row to keep, written only when it changed
+ * ```
+ */
+export function rescheduled(row: InstanceRow, lease: Lease | undefined, pending: readonly MessageRow[]): InstanceRow | undefined {
+  const fields = queueFieldsOf(lease, pending);
+  if (lease === row.lease && fields.minVisibleMs === row.minVisibleMs && fields.headSeq === row.headSeq
+    && fields.readyMs === row.readyMs && fields.pendingCount === row.pendingCount) return undefined;
+  return withQueueFields(row, lease, fields);
+}
+
 /** Replaces the claim-schedule fields of a row (dropping absent ones). */
 export function withQueueFields(row: InstanceRow, lease: Lease | undefined, fields: QueueFields): InstanceRow {
   const { lease: _l, minVisibleMs: _m, headSeq: _h, readyMs: _r, pendingCount: _c, ...rest } = row;
