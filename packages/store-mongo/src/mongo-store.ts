@@ -60,6 +60,17 @@ import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
 import { SINGLE_WRITE_CONCERN, snapshotReadOptions, transactionOptionsFor } from './write-concern.js';
 
+/**
+ * What a caller of `MongoStore.#transaction` means by it, each part on its own: the transaction's `options` (default:
+ * the store's `transactionOptions`; `snapshotReadOptions` for a read of several documents as of one moment), and
+ * whether the transaction that committed with `result` wrote anything (default: it did), which decides whether its
+ * commit's operation time is a majority-committed time (`ClusterClock`).
+ */
+interface TransactionUse<T> {
+  readonly options?: TransactionOptions;
+  readonly wrote?: (result: T) => boolean;
+}
+
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
 
@@ -755,7 +766,7 @@ export class MongoStore implements Store {
         if (!doc) return undefined;
         const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
         return { doc, events: await this.#history.find(filter, { ...findOptions, session }).toArray() };
-      }, this.#snapshotReadOptions).catch((error: unknown) => {
+      }, { options: this.#snapshotReadOptions, wrote: () => false }).catch((error: unknown) => {
         // Its commit writes nothing: an unconfirmed one is a read to make again, not a write that may have applied.
         throw mapReadTransactionError(error, doing);
       });
@@ -988,17 +999,19 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Runs `fn` in a transaction with the store's transaction options, or with `readOnly` ones (`snapshotReadOptions`,
-   * for a transaction that only reads) whose commit's operation time is not taken for a majority-committed time: a
-   * read-only commit writes nothing, and MongoDB documents no such meaning for the time it replies with.
+   * Runs `fn` in a transaction, as its caller states it (`TransactionUse`): with the store's transaction options or
+   * the given ones (`snapshotReadOptions`: several documents read as of one moment), and, once committed, the commit's
+   * operation time taken for a majority-committed time only when the transaction wrote (`wrote`).
    */
-  async #transaction<T>(fn: (session: ClientSession) => Promise<T>, readOnly?: TransactionOptions): Promise<T> {
+  async #transaction<T>(fn: (session: ClientSession) => Promise<T>, use: TransactionUse<T> = {}): Promise<T> {
+    const options = use.options ?? this.#transactionOptions;
     const session = this.#client.startSession();
     try {
-      const result = await session.withTransaction(fn, readOnly ?? this.#transactionOptions);
-      // Committed: with a majority write concern its operation time is majority-committed, so change streams may
-      // open there (see ClusterClock). A failed or unconfirmed commit tells nothing of the kind.
-      if (!readOnly && isMajorityWriteConcern(this.#transactionOptions.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
+      const result = await session.withTransaction(fn, options);
+      // Committed: with a majority write concern the operation time of a commit that wrote is majority-committed, so
+      // change streams may open there (see ClusterClock). A commit that wrote nothing is no such time (MongoDB
+      // documents no such meaning for the time it replies with), and a failed or unconfirmed one tells nothing.
+      if ((use.wrote?.(result) ?? true) && isMajorityWriteConcern(options.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
       return result;
     } finally {
       await session.endSession().catch(() => undefined);
