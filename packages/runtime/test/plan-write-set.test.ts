@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { activityStepHolds, instanceIdsOf, leaseLostError, planWriteSet, unclaimedHolds } from '../src/store/plan-write-set.js';
+import { activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, unclaimedHolds } from '../src/store/plan-write-set.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
@@ -214,5 +214,27 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
     expect(instanceIdsOf(writeSet)).toEqual(['a']);
     expect(planWriteSet(writeSet, new Map([['a', state('a')]])).released).toBe('a');
     expect(leaseLostError(lease)).toMatchObject({ code: 'lease-lost', message: expect.stringContaining('"a" moved past version 3') });
+  });
+
+  it('changes nothing with no request on an instance without a lease (a suspend or resume that changes nothing, an HTTP retry), and something otherwise', () => {
+    const stored = new Map([['a', state('a', { runtimeStatus: 'Pending' })]]);
+    const retry = planWriteSet({ lease, requests: [] }, stored);
+    expect(retry.released).toBe('a');
+    expect(changesNothing(retry, false)).toBe(true);
+    // An expired lease is cleared: a change of the row.
+    expect(changesNothing(retry, true)).toBe(false);
+    expect(changesNothing(planWriteSet(writeSet, stored), false)).toBe(false);
+    const each: WriteRequest[] = [
+      { type: 'appendHistory', instanceId: 'a', from: 0, events: [{ type: 'OrchestratorStarted', eventId: -1, timestamp: t0.toISOString() }] },
+      { type: 'replaceHistory', instanceId: 'a', events: [] },
+      { type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] },
+      { type: 'insertMessage', message: raised('m2', 'a'), ifMissing: 'drop' },
+      { type: 'insertTask', task: { id: 't1', instanceId: 'a', executionId: 'a-e1', name: 'Act', taskScheduledId: 0, attempt: 1 } },
+      { type: 'deleteTask', taskId: 't1' },
+    ];
+    for (const request of each) expect(changesNothing(planWriteSet({ lease, requests: [request] }, stored), false), request.type).toBe(false);
+    // A worker's commit releases the lease it holds, stored on the instance.
+    const orchestration = { kind: 'orchestration' as const, instanceId: 'a', token: 'tok' };
+    expect(changesNothing(planWriteSet({ lease: orchestration, requests: [] }, stored), true)).toBe(false);
   });
 });

@@ -40,7 +40,10 @@ export interface InstanceDoc {
   historyLength: number;
   /** The generation of the current history: its events carry it; an older generation is garbage to sweep. */
   historyGen: string;
-  /** Counts the transactions that wrote the document: each one's first operation increments it, taking the document. */
+  /**
+   * Counts the transactions that wrote the document: each one's first operation increments it, taking the document
+   * (a write set of no request, which writes at most a lease release, reads it instead; see `MongoStore.#take`).
+   */
   rev: number;
   // The lease of a claimed work item; free = token null and expiry EPOCH.
   leaseOwner: string | null;

@@ -513,6 +513,7 @@ export class MongoStore implements Store {
     let result: CommitResult | undefined;
     let work = false;
     let sweeps = false;
+    let wrote = true;
     await this.#op(describeWriteSet(writeSet), async () => {
       try {
         await this.#transaction(async (session) => {
@@ -525,9 +526,11 @@ export class MongoStore implements Store {
             stored: new Map([...rows].map(([id, row]) => [id, row?.row])), limitBytes: this.#limit, now, newGen: newHistoryGen,
           });
           await this.#apply(session, writes, now);
-          work = plan.work || plan.released !== undefined;
+          // A plan that changes nothing has no operation (translateWritePlan): no work to signal, nothing written.
+          work = writes.length > 0 && (plan.work || plan.released !== undefined);
           sweeps = writes.some((w) => w.op === 'scheduleSweep');
-        });
+          wrote = takesInstances(writeSet) || writes.length > 0;
+        }, { wrote: () => wrote });
       } catch (error) {
         // Two creates racing for a new id: the loser's insert hits the unique _id.
         if (created?.type === 'createInstance' && classifyDriverError(error) === 'duplicate-key') {
@@ -1022,7 +1025,7 @@ export class MongoStore implements Store {
    * The first operations of a write set's transaction: checks an activity lease, then takes every instance document
    * the write set needs (`$inc rev`: a write, so a concurrent transaction on the same document conflicts at once
    * instead of after all the work), the orchestration lease's instance first and only while it holds the lease.
-   * Returns what was stored, by instance id.
+   * A write set of no request only reads them (`takesInstances`). Returns what was stored, by instance id.
    */
   async #take(session: ClientSession, writeSet: WriteSet): Promise<Map<string, { row: StoredRow; state: InstanceState } | undefined>> {
     // The lease's shape (and a missing token, which would be sent as null, a free lease's) was checked by commit.
@@ -1040,7 +1043,9 @@ export class MongoStore implements Store {
       const filter: Filter<InstanceDoc> = lease?.kind === 'orchestration' && id === leased
         ? { _id: instanceKey(id), leaseToken: lease.token }
         : { _id: instanceKey(id) };
-      const doc = await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' });
+      const doc = takesInstances(writeSet)
+        ? await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' })
+        : await this.#instances.findOne(filter, { session });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
       rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state, doc.input) } : undefined);
     }
@@ -1051,9 +1056,10 @@ export class MongoStore implements Store {
   /**
    * The check of an unclaimed write (`unclaimedWriteHolds`, store-kit's `unclaimedHolds`): the instance as `#take` took
    * it (its lease fields; `$inc rev` already written, so a claim or a message insert for it conflicts with this
-   * transaction from here on, and the messages read below are those of the same snapshot) and its messages visible
-   * at the writer's time, in arrival order, read only as far as the answer needs. Throws `LeaseLostError` when it
-   * does not hold; nothing has been written that the transaction's abort does not undo.
+   * transaction from here on, and the messages read below are those of the same snapshot; a write set of no request
+   * only read it, and answers as of that snapshot, or conflicts when it clears an expired lease) and its messages
+   * visible at the writer's time, in arrival order, read only as far as the answer needs. Throws `LeaseLostError` when
+   * it does not hold; nothing has been written that the transaction's abort does not undo.
    */
   async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
     const { filter, options } = unclaimedMessagesQuery(instanceKey(lease.instanceId), lease.now);
@@ -1319,6 +1325,17 @@ export class MongoStore implements Store {
  */
 function releasedFields(nextMessageAt: Date, now: Date) {
   return { ...leaseReleaseFields(nextMessageAt, now), claimAt: claimAtOf(FREE_LEASE.leaseExpiresAt, nextMessageAt) };
+}
+
+/**
+ * Whether a write set's transaction takes the instance documents it reads (`$inc rev`, see `MongoStore.#take`), or
+ * only reads them: a write set of no request writes at most the release of the lease it names (`planWriteSet`), and
+ * nothing when the instance has none (`changesNothing`: a client's suspend or resume that changes nothing, an HTTP
+ * retry), so it writes nothing at all, not even `rev`. What it reads is one snapshot; the release it may write
+ * updates the same document, which conflicts with any change made since, as the take would.
+ */
+function takesInstances(writeSet: WriteSet): boolean {
+  return writeSet.requests.length > 0;
 }
 
 function describeWriteSet(writeSet: WriteSet): string {

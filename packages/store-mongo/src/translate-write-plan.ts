@@ -1,5 +1,5 @@
 import {
-  assertNever, type InstanceState, type WritePlan,
+  assertNever, changesNothing, type InstanceState, type WritePlan,
 } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
@@ -82,6 +82,9 @@ export type InstanceFields = Pick<
  *   sweep can only ever delete that generation, never the new execution's events.
  * - Message sequence numbers and queue heads are computed from the rows read at the start of the transaction; the
  *   transaction's write conflicts make that exact.
+ * - A plan that changes nothing (store-kit's `changesNothing`: a client's commit of no request on an instance without
+ *   a lease, an HTTP retry of a suspend before the start) is no operation at all: releasing no lease rewrote the lease
+ *   fields and a fresh `handoff`, which woke every process's worker through the wake-up feed for nothing.
  *
  * @example
  * ```ts
@@ -91,6 +94,9 @@ export type InstanceFields = Pick<
 export function translateWritePlan(plan: WritePlan, context: TranslationContext): MongoWrite[] {
   const { stored, limitBytes, now } = context;
   const writes: MongoWrite[] = [];
+  // A free lease has expiry EPOCH (FREE_LEASE); an expired one is still stored, and an unclaimed write clears it.
+  const releasedRow = plan.released === undefined ? undefined : stored.get(plan.released);
+  if (changesNothing(plan, releasedRow !== undefined && releasedRow.leaseExpiresAt.getTime() !== EPOCH.getTime())) return writes;
   const planned = new Map(plan.states.map((s) => [s.state.instanceId, s]));
 
   // History generations: fresh for new rows and rewritten histories; the old ones go to the sweeper.

@@ -221,6 +221,17 @@ describe('write-set translation: an unclaimed write (a client\u2019s own termina
     expect(fields).toMatchObject({ leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, claimAt: EPOCH, runtimeStatus: 'Terminated' });
     expect(fields['handoff']).toBeInstanceOf(ObjectId);
   });
+
+  it('writes nothing for a commit of no request on an instance without a lease (a suspend or resume that changes nothing, an HTTP retry)', () => {
+    // A Pending instance, its start visible: the release rewrote the free lease with a fresh handoff, which woke every
+    // process's worker through the wake-up feed at each retry.
+    const pending = state('a', { runtimeStatus: 'Pending' });
+    const queued = row({ nextMessageAt: EPOCH, readyAt: T0 });
+    expect(translate({ lease, requests: [] }, { a: { state: pending, row: queued } })).toEqual([]);
+    // An expired lease is still stored: the commit takes it over, a write that releases it.
+    const expired = translate({ lease, requests: [] }, { a: { state: pending, row: { ...queued, leaseExpiresAt: at(30_000) } } });
+    expect(describeWrites(expired)).toEqual(['updateInstance a (queue set, release)']);
+  });
 });
 
 describe('write-set translation: an activity result', () => {

@@ -263,6 +263,25 @@ export function releasedInstanceOf(lease: WriteLease | undefined): string | unde
   return lease?.kind === 'orchestration' || lease?.kind === 'unclaimed' ? lease.instanceId : undefined;
 }
 
+/**
+ * True when writing `plan` changes nothing: it creates, replaces or changes no instance and writes or deletes no
+ * history, message or task, and the instance whose lease it releases (`released`), if any, has no lease stored
+ * (`leaseStored`: a lease on it, live or expired; an unclaimed write clears an expired one, a change). A client's
+ * commit of no request is one once its check holds: a suspend or resume that changes nothing (an HTTP retry, see
+ * `unclaimedStatus`). A store then writes nothing (no row, no lease field), so the commit publishes no snapshot and
+ * wakes no worker: the work it left claimable was claimable before.
+ *
+ * @example
+ * ```ts
+ * changesNothing(planWriteSet({ lease: unclaimed, requests: [] }, states), false); // true
+ * ```
+ */
+export function changesNothing(plan: WritePlan, leaseStored: boolean): boolean {
+  return plan.states.length === 0 && plan.replaced.length === 0 && plan.history.length === 0 && plan.deleteMessages.length === 0 &&
+    plan.deleteTasks.length === 0 && plan.insertTasks.length === 0 && plan.insertMessages.length === 0 &&
+    (plan.released === undefined || !leaseStored);
+}
+
 // The helpers below take the plan's arrays as arguments: a closure over them in planWriteSet made every call allocate
 // a context for it, used or not.
 
