@@ -713,7 +713,7 @@ export class MongoStore implements Store {
         { session, ordered: true },
       )).modifiedCount;
       return freedInstances + freedTasks;
-    }));
+    }, { wrote: (freed) => freed > 0 }));
     if (count > 0) this.#localWork.next();
     return count;
   }
@@ -830,7 +830,7 @@ export class MongoStore implements Store {
         }
         await this.#drop(session, [doc]);
         return 1;
-      }));
+      }, { wrote: (n) => n > 0 }));
     if (purged > 0) this.#sweep();
     return purged;
   }
@@ -849,7 +849,7 @@ export class MongoStore implements Store {
           .toArray();
         if (doomed.length > 0) await this.#drop(session, doomed);
         return doomed.length;
-      });
+      }, { wrote: (n) => n > 0 });
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
@@ -1137,7 +1137,7 @@ export class MongoStore implements Store {
       if (!doc) return false;
       await this.#instances.updateOne({ _id: key, leaseToken }, { $set: releasedFields(doc.nextMessageAt, this.#clock.now()) }, { session });
       return true;
-    });
+    }, { wrote: (released) => released });
   }
 
   /**
