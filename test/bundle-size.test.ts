@@ -576,11 +576,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * createRuntime and createClient then refused a store that is not an object with InvalidArgumentError (one assertStore,
  * which replaced core's own check): 29,617 / 36,888 / 67,165 -> 29,650 / 36,876 / 67,137 B (+33 / -12 / -28),
  * budgets set to match.
+ * Whether a commit's reschedule writes an instance row then became rows.ts's rescheduled, beside the other row rules
+ * (it was inline in RowWriter): 36,876 / 67,137 -> 36,878 / 67,142 B (+2 / +5), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_650 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_876 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_137 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_878 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_142 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_181 },
 ];
 
