@@ -91,6 +91,42 @@ describe('a purge by filter', () => {
   });
 });
 
+describe('a purge by filter with a parameter it does not read', () => {
+  // Durable Functions ignores it, so the purge runs without the filter meant: every finished instance of the range.
+  it('is refused with 400 naming it, and purges nothing: a misspelled filter or a blank in a name', async () => {
+    for (const query of ['runtimeStatuses=Terminated', 'runtimeState=Terminated', 'createdTimeTo%20=2000-01-02', 'to=2000-01-02']) {
+      const response = await call(`/instances?createdTimeFrom=2000-01-01&${query}`, 'DELETE');
+      const body = (await response.json()) as { code: string; message: string };
+      expect([response.status, body.code], query).toEqual([400, 'invalid-argument']);
+      expect(body.message, query).toContain(JSON.stringify(decodeURIComponent(query.split('=')[0]!)));
+      expect(await remaining(), query).toEqual(['done', 'ended']);
+    }
+  });
+
+  it('refuses axios\'s array form runtimeStatus[]=Failed (and runtimeStatus[0]) with a hint, and purges nothing', async () => {
+    for (const name of ['runtimeStatus[]', 'runtimeStatus%5B%5D', 'runtimeStatus[0]']) {
+      const response = await call(`/instances?createdTimeFrom=2000-01-01&${name}=Terminated`, 'DELETE');
+      const body = (await response.json()) as { code: string; message: string };
+      expect([response.status, body.code], name).toEqual([400, 'invalid-argument']);
+      expect(body.message, name).toContain('runtimeStatus=A,B');
+    }
+    expect(await remaining()).toEqual(['done', 'ended']);
+  });
+
+  it('takes what Durable Functions clients send: taskHub, connection, connectionName (Python) and the key as code', async () => {
+    const url = `${base}/instances?taskHub=hub&Connection=Storage&connectionName=Storage&code=${KEY}`
+      + '&createdTimeFrom=2000-01-01&runtimeStatus=Terminated';
+    const purged = await fetch(url, { method: 'DELETE' });
+    expect(purged.status).toBe(200);
+    expect(await purged.json()).toEqual({ instancesDeleted: 1 });
+    expect(await remaining()).toEqual(['done']);
+  });
+
+  it('leaves the list route reading as Durable Functions: an unknown parameter there is ignored', async () => {
+    expect(await ids(call('/instances?runtimeStatuses=Completed&showHistory=true&_=1'))).toEqual(['done', 'ended']);
+  });
+});
+
 describe('a single-valued parameter given twice', () => {
   it('is refused with 400, in any case, and changes nothing', async () => {
     expect(await errorOf(call('/instances?top=1&top=1000'))).toEqual([400, 'invalid-argument']);

@@ -179,7 +179,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/rewind?reason=` | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
- * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`) | 200 `{ instancesDeleted }` | 400, 404 (none) |
+ * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
  * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position; `positions=true`) | SSE `history` events (one history event each); with a position or `positions=true`, each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
@@ -449,7 +449,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   app.delete(`${BASE}/instances`, async (c) => {
-    const params = queryOf(c.req.url);
+    // An unread parameter (a misspelled filter, `runtimeStatus[]`) would purge more than asked, for good: refused first.
+    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus', 'instanceIdPrefix']);
     const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');

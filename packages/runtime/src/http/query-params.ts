@@ -23,9 +23,12 @@ import { assertValidInstanceId, runtimeStatusNamed } from '../model/validation.j
 export class QueryParams {
   /** Values by lower-cased name, in the order given. */
   readonly #values = new Map<string, string[]>();
+  /** The names as given, for {@link knownOnly}'s message. */
+  readonly #names: string[] = [];
 
   constructor(params: URLSearchParams) {
     for (const [name, value] of params) {
+      this.#names.push(name);
       const key = name.toLowerCase();
       const values = this.#values.get(key);
       if (values) values.push(value);
@@ -59,7 +62,33 @@ export class QueryParams {
   getAll(name: string): readonly string[] {
     return this.#values.get(name.toLowerCase()) ?? [];
   }
+
+  /**
+   * Refuses, with {@link InvalidArgumentError} naming it, a parameter that is neither one of `known` (in any case) nor
+   * one Durable Functions' clients and host put in any URL ({@link CLIENT_PARAMS}); returns `this`. For routes where an
+   * unread parameter would widen what they do for good (a purge by filter): a misspelled filter (`runtimeStatuses`,
+   * `createdTimeTo ` with a blank) or axios's array form (`runtimeStatus[]=Failed`, which gets a hint) must not leave
+   * the purge without it. Other routes ignore unknown parameters, as Durable Functions does.
+   */
+  knownOnly(known: readonly string[]): this {
+    const names = [...known, ...CLIENT_PARAMS].map((name) => name.toLowerCase());
+    for (const name of this.#names) {
+      if (names.includes(name.toLowerCase())) continue;
+      const list = /^(.*)\[\d*\]$/.exec(name)?.[1];
+      throw new InvalidArgumentError(list !== undefined && names.includes(list.toLowerCase())
+        ? `${JSON.stringify(name)} is not read: write ${list} without brackets (a list as runtimeStatus=A,B, or the parameter repeated)`
+        : `${JSON.stringify(name)} is not a parameter of this route (it knows ${known.join(', ')})`);
+    }
+    return this;
+  }
 }
+
+/**
+ * The parameters Durable Functions' clients and host may put in the URL of any route: the function key (`code`) and
+ * the task hub and connection a Durable Functions app names (`taskHub`, `connection`, and `connectionName`, which its
+ * Python client sends). One store serves a handler, so only `code` is read (by the key check).
+ */
+const CLIENT_PARAMS = ['code', 'taskHub', 'connection', 'connectionName'];
 
 /**
  * The history position of a history stream (`afterExecution` and `afterEvents`, both or neither: see
