@@ -446,6 +446,8 @@ describe('GET /instances', () => {
     expect(await errorOf(call('/instances?top=0'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?top=ten'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances', { headers: { 'x-ms-continuation-token': '%%%' } }))).toEqual([400, 'invalid-argument']);
+    // Also where the filter matches nothing and no store is asked (Canceled): a forged token is refused in every case.
+    expect(await errorOf(call('/instances?runtimeStatus=Canceled', { headers: { 'x-ms-continuation-token': '%%%' } }))).toEqual([400, 'invalid-argument']);
     // Well-formed, but naming no instant an instance is created at: not an empty page, nor a listing started over.
     for (const time of [1e300, 0.5]) {
       const forged = encodeURIComponent(JSON.stringify([time, 'done-1']));

@@ -12,7 +12,7 @@ import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
-import { MAX_PAGE_SIZE } from '../store/store-helpers.js';
+import { decodeContinuationToken, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 import { httpBaseUrl, requestBase } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
@@ -389,9 +389,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   app.get(`${BASE}/instances`, async (c) => {
+    const continuationToken = c.req.header('x-ms-continuation-token');
+    // Checked first, by the rule every store pages with: a forged token is 400 in every case, also before a filter
+    // that matches nothing answers [] without asking the store.
+    if (continuationToken) decodeContinuationToken(continuationToken);
     const params = queryOf(c.req.url);
     const pageSize = parseTop(params, 'top', MAX_PAGE_SIZE);
-    const continuationToken = c.req.header('x-ms-continuation-token');
     const format = parseFormat(params);
     const filter = parseInstanceFilter(params);
     if (matchesNothing(filter)) return Response.json([], { status: 200 });
