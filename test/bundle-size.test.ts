@@ -578,12 +578,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match.
  * Whether a commit's reschedule writes an instance row then became rows.ts's rescheduled, beside the other row rules
  * (it was inline in RowWriter): 36,876 / 67,137 -> 36,878 / 67,142 B (+2 / +5), budgets raised to match.
+ * The React hooks then subscribed again after an error worth retrying (one rule, isRetryableError, beside the stream's
+ * isRetryable status rule, which moved from the stream mux to remote-error.ts): rx-client 8,181 -> 8,178 B (-3; the
+ * hooks are in the React entry, not on this page), budget lowered to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_650 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_878 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_142 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_181 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
 ];
 
 describe('bundle size', () => {

@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import { armTimeout } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, jsonOf, RemoteError } from './remote-error.js';
+import { badResponse, errorFromBody, isRetryable, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
 
 /** How the event stream reconnects. */
@@ -28,7 +28,8 @@ export interface ReconnectOptions {
  * - `reconnecting`: the connection was lost (`error` says why when known: network error, 5xx); it is retried with
  *   backoff, and resumes without losing anything;
  * - `failed`: the server refused the connection for a reason retrying cannot fix (`error`: e.g. 401, a wrong key);
- *   every observable watching through it errored with that error. The next subscription tries again.
+ *   every observable watching through it errored with that error. The next subscription tries again (the React
+ *   hooks subscribe again by themselves when the error is worth retrying: `isRetryableError`).
  */
 export type ConnectionState =
   | { readonly state: 'idle' }
@@ -509,9 +510,4 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       return () => forget(id);
     }),
   };
-}
-
-/** Statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */
-function isRetryable(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
 }

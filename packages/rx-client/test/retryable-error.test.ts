@@ -1,0 +1,25 @@
+import {
+  InstanceNotFoundError, InvalidArgumentError, StoreClosedError, UnavailableError,
+} from '@durable-rx/runtime';
+import { describe, expect, it } from 'vitest';
+import { isRetryableError, RemoteError } from '../src/remote-error.js';
+
+/** Which errors the React hooks subscribe again after (see useObservableState), and which stay. */
+describe('isRetryableError', () => {
+  it('retries what a later attempt may get past: a watch the server ended, a lost or struggling server, a proxy page', () => {
+    for (const error of [
+      new UnavailableError('no status arrived'), new RemoteError('unreachable', 503, 'fetch failed'),
+      new RemoteError('internal', 500, 'boom'), new RemoteError('bad-response', 502, 'Not an event stream'),
+      new RemoteError('bad-response', 404, 'HTTP 404'), new RemoteError('timeout', 408, 'slow'),
+      new RemoteError('too-many-requests', 429, 'later'),
+    ]) expect([error.code, isRetryableError(error)]).toEqual([error.code, true]);
+  });
+
+  it('never retries a refusal, a closed client or an error that is no DurableError', () => {
+    for (const error of [
+      new InvalidArgumentError('bad id'), new RemoteError('unauthorized', 401, 'wrong key'),
+      new RemoteError('forbidden', 403, 'no'), new RemoteError('not-found', 404, 'no route'),
+      new InstanceNotFoundError('gone'), new StoreClosedError('closed'), new TypeError('a bug'), 'no error',
+    ]) expect([String(error), isRetryableError(error)]).toEqual([String(error), false]);
+  });
+});
