@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import { useMemo, useSyncExternalStore } from 'react';
+import { isRetryableError } from '../remote-error.js';
 
 /** What a hook renders: the latest value, whether the first one is still awaited, and the error that ended it. */
 export interface ObservableState<T> {
@@ -10,9 +11,18 @@ export interface ObservableState<T> {
    * id watches nothing; a closed client's watches complete).
    */
   readonly loading: boolean;
-  /** The error the stream ended with (e.g. a `RemoteError` `unauthorized` for a wrong key); `undefined` otherwise. */
+  /**
+   * The error the stream ended with (e.g. a `RemoteError` `unauthorized` for a wrong key); `undefined` otherwise. After
+   * an error worth retrying (`isRetryableError`: `unavailable`, `unreachable`, 5xx, a proxy's page) the hook subscribes
+   * again by itself, and `value` keeps the last one meanwhile; the next value clears `error`.
+   */
   readonly error: Error | undefined;
 }
+
+/** The first delay before a hook subscribes again after an error worth retrying; it doubles on each failure in a row. */
+const RETRY_MS = 1000;
+/** The longest delay between two of a hook's attempts. */
+const MAX_RETRY_MS = 10_000;
 
 const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loading: true, error: undefined });
 
@@ -22,6 +32,12 @@ const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loadin
  * `deps` changes, `source` is called again: the state starts loading again.
  *
  * `reduce` folds each value into the rendered one (default: keep the latest), e.g. to collect history events.
+ *
+ * When the source fails with an error worth retrying (`isRetryableError`: a watch the server ended, a connection
+ * refused by a proxy during a deploy, a 5xx), the error is rendered with the last value kept, and `source` is
+ * subscribed again after 1 s, doubling on each failure in a row up to 10 s (a value resets it); the first value of the
+ * new subscription clears the error. Any other error (`invalid-argument`, `unauthorized`, a closed client) stays until
+ * `deps` change or the component mounts again. The pending attempt is cancelled on unmount and when `deps` change.
  *
  * @example
  * ```ts
@@ -51,32 +67,46 @@ class ObservableStore<T, R> {
 
   readonly subscribe = (onChange: () => void): (() => void) => {
     let subscription: { unsubscribe(): void } | undefined;
-    // Each subscription folds from scratch (a re-subscription replays, e.g. a history); until its first value the
-    // previous state stays on screen.
-    let accumulated: R | undefined;
-    try {
-      subscription = this.#source().subscribe({
-        next: (value) => {
-          accumulated = this.#reduce ? this.#reduce(accumulated, value) : (value as unknown as R);
-          this.#state = { value: accumulated, loading: false, error: undefined };
-          onChange();
-        },
-        error: (error: unknown) => {
-          this.#state = { value: this.#state.value, loading: false, error: error instanceof Error ? error : new Error(String(error)) };
-          onChange();
-        },
-        // Ended without a value (`EMPTY` for no id): nothing is awaited any more, so nothing is loading.
-        complete: () => {
-          if (!this.#state.loading) return;
-          this.#state = { value: undefined, loading: false, error: undefined };
-          onChange();
-        },
-      });
-    } catch (error) {
-      // Bad arguments (an invalid instance id) throw when the observable is created: render them as the error.
-      this.#state = { value: undefined, loading: false, error: error instanceof Error ? error : new Error(String(error)) };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Failures in a row (no value in between): the retry delay doubles with each. */
+    let failures = 0;
+    const fail = (error: unknown, value: R | undefined): void => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.#state = { value, loading: false, error: failure };
       onChange();
-    }
-    return () => subscription?.unsubscribe();
+      // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
+      // with the subscription. Any other error would fail again: it stays.
+      if (isRetryableError(failure)) timer = setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
+    };
+    const start = (): void => {
+      // Each subscription folds from scratch (a re-subscription replays, e.g. a history); until its first value the
+      // previous state stays on screen.
+      let accumulated: R | undefined;
+      try {
+        subscription = this.#source().subscribe({
+          next: (value) => {
+            failures = 0;
+            accumulated = this.#reduce ? this.#reduce(accumulated, value) : (value as unknown as R);
+            this.#state = { value: accumulated, loading: false, error: undefined };
+            onChange();
+          },
+          error: (error: unknown) => fail(error, this.#state.value),
+          // Ended without a value (`EMPTY` for no id): nothing is awaited any more, so nothing is loading.
+          complete: () => {
+            if (!this.#state.loading) return;
+            this.#state = { value: undefined, loading: false, error: undefined };
+            onChange();
+          },
+        });
+      } catch (error) {
+        // Bad arguments (an invalid instance id) throw when the observable is created: render them as the error.
+        fail(error, undefined);
+      }
+    };
+    start();
+    return () => {
+      clearTimeout(timer);
+      subscription?.unsubscribe();
+    };
   };
 }

@@ -133,6 +133,40 @@ describe('React hooks', () => {
     expect((await commands.streamConnections()).open).toBe(1);
   });
 
+  it('recover from a refused connection by themselves, keeping the last value meanwhile, and never retry a wrong key', async () => {
+    const { url, key } = await commands.startServer();
+    cleanups.push(() => commands.stopServer());
+    await commands.holdGreetings();
+    const client = createRemoteClient({ baseUrl: url, key });
+    const denied = createRemoteClient({ baseUrl: url, key: 'wrong' });
+    const id = 'hooks-retry';
+    const code = (state: { error: Error | undefined }) => (state.error as { code?: string } | undefined)?.code ?? 'ok';
+    function View() {
+      const status = useStatus(client, id);
+      const city = useCustomStatus<string>(client, id);
+      const refused = useStatus(denied, id);
+      const text = `${city.value ?? '-'}|${status.value?.runtimeStatus ?? '-'}|${code(city)}|${code(status)}|${code(refused)}`;
+      return createElement('p', { 'data-testid': 'progress' }, text);
+    }
+    await client.startNew('E1_HelloSequence', { instanceId: id });
+    await commands.releaseGreeting('Tokyo');
+    const element = (await renderUntil(View, (p) => p.textContent === 'Tokyo|Running|ok|ok|unauthorized')).parentElement!;
+    // A deploy: a proxy answers its own 404 page where the stream was, and the connection is lost.
+    await commands.refuseStreams(true);
+    await commands.dropConnections();
+    await renderedUntil(element, (p) => p.textContent === 'Tokyo|Running|bad-response|bad-response|unauthorized');
+    // The hooks keep trying (each attempt a new connection, refused again) …
+    await commands.refusedAtLeast(3);
+    await commands.refuseStreams(false);
+    // … and recover once the server is back: the error clears and the next value renders.
+    await commands.releaseGreeting('Seattle');
+    await renderedUntil(element, (p) => p.textContent === 'Seattle|Running|ok|ok|unauthorized');
+    // A wrong key is refused for good: its hook asked once, not on every retry of the others (which waited 1 s, 2 s …).
+    expect(await commands.deniedConnections()).toBe(1);
+    denied.close();
+    client.close();
+  });
+
   it('expose the error when the key is wrong', async () => {
     const { url } = await commands.startServer();
     cleanups.push(() => commands.stopServer());

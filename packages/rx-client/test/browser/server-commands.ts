@@ -27,12 +27,21 @@ interface Server {
   subscriptions: Subscription[];
   /** Set by `holdGreetings`: each greeting then waits until `releaseGreeting` opens its city. */
   gates?: Gates;
+  /** Set by `refuseStreams`: each `GET /streams` is answered with a proxy's 404 page instead, counted in `refused`. */
+  refusing: boolean;
+  refused: number;
+  /** `GET /streams` requests the server refused with 401 (a wrong key). */
+  denied: number;
+  /** Told each refusal (see `refusedAtLeast`). */
+  onRefused: Set<() => void>;
 }
 
 let current: Server | undefined;
 
 async function start(origin: string): Promise<Server> {
-  const state: Partial<Server> = { open: 0, opened: 0, committed: new Map(), subscriptions: [] };
+  const state: Partial<Server> = {
+    open: 0, opened: 0, committed: new Map(), subscriptions: [], refusing: false, refused: 0, denied: 0, onRefused: new Set(),
+  };
   /** Each greeting takes a little while (or waits for its gate), so each custom status is its own commit. */
   const activities: Record<string, Activity> = {
     E1_SayHello: async (name: unknown) => {
@@ -47,7 +56,15 @@ async function start(origin: string): Promise<Server> {
   const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 200, cors: { origins: [origin] } });
   const counting = Object.assign(async (request: Request): Promise<Response> => {
     const isSession = request.method === 'GET' && new URL(request.url).pathname.endsWith('/streams');
+    if (isSession && state.refusing) {
+      // What a proxy in front of a server being deployed answers: its own page, no durable-rx error body (with CORS
+      // headers, so that the page can read it).
+      state.refused!++;
+      for (const told of state.onRefused!) told();
+      return new Response('<html>Not Found</html>', { status: 404, headers: { 'content-type': 'text/html', 'access-control-allow-origin': origin } });
+    }
     const response = await handler(request);
+    if (isSession && response.status === 401) state.denied!++;
     if (isSession && response.status === 200 && response.body) {
       state.open!++;
       state.opened!++;
@@ -107,6 +124,26 @@ export const serverCommands = {
   releaseGreeting: (async (_context, city: string) => {
     need().gates?.open(city);
   }) satisfies BrowserCommand<[string]>,
+  /** While `refusing`, every `GET /streams` gets a proxy's 404 page (see `start`). */
+  refuseStreams: (async (_context, refusing: boolean) => {
+    need().refusing = refusing;
+  }) satisfies BrowserCommand<[boolean]>,
+  /** Resolves once `n` streaming connections were refused (by `refuseStreams`) in all. */
+  refusedAtLeast: (async (_context, n: number) => {
+    const server = need();
+    await new Promise<void>((resolve) => {
+      const told = () => {
+        // A server stopped meanwhile refuses no more: the wait ends with it.
+        if (server.refused < n && current === server) return;
+        server.onRefused.delete(told);
+        resolve();
+      };
+      server.onRefused.add(told);
+      told();
+    });
+  }) satisfies BrowserCommand<[number]>,
+  /** Streaming connections (`GET /streams`) the server refused with 401. */
+  deniedConnections: (async () => need().denied) satisfies BrowserCommand<[]>,
   /** Streaming connections (`GET /streams`) open now, and opened in all. */
   streamConnections: (async () => ({ open: need().open, opened: need().opened })) satisfies BrowserCommand<[]>,
 };
@@ -116,6 +153,7 @@ async function stopCurrent(): Promise<void> {
   current = undefined;
   if (!server) return;
   server.gates?.release();
+  for (const told of [...server.onRefused]) told();
   for (const subscription of server.subscriptions) subscription.unsubscribe();
   await server.server.close();
   await server.runtime.stop();
@@ -136,5 +174,8 @@ declare module 'vitest/browser' {
     streamConnections: Call<Commands['streamConnections']>;
     holdGreetings: Call<Commands['holdGreetings']>;
     releaseGreeting: Call<Commands['releaseGreeting']>;
+    refuseStreams: Call<Commands['refuseStreams']>;
+    refusedAtLeast: Call<Commands['refusedAtLeast']>;
+    deniedConnections: Call<Commands['deniedConnections']>;
   }
 }
