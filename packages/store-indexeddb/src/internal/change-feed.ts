@@ -55,6 +55,14 @@ const PRESENCE_TYPE = 'durable-rx/presence@1';
 const MAX_KEPT = 128;
 /** ... and none older than this, on the feed's clock. */
 const MAX_KEPT_AGE_MS = 60_000;
+/**
+ * How long the feed's {@link VersionGate} remembers an instance's last version at least, once it tracks more than its
+ * 10,000: a late answer's kept commits are at most {@link MAX_KEPT_AGE_MS} old when sent, and overtaking messages
+ * trail by far less, so no older copy of a change the feed delivered comes later than this (the margin covers the
+ * post's way and a gap's wait). An instance forgotten sooner would take such a copy as new, and `changes$` would go
+ * back to an older version.
+ */
+const REMEMBER_MS = 2 * MAX_KEPT_AGE_MS;
 
 /**
  * The change feed every IndexedDB store handle owns. After a transaction commits, the store calls
@@ -110,7 +118,7 @@ const MAX_KEPT_AGE_MS = 60_000;
 export class ChangeFeed {
   readonly #changes = new Broadcast<StatusChange>();
   readonly #work = new Broadcast<void>();
-  readonly #gate = new VersionGate();
+  readonly #gate = new VersionGate(10_000, REMEMBER_MS);
   readonly #channel: BroadcastChannel | undefined;
   readonly #gapTimeoutMs: number;
   readonly #clock: Clock;
@@ -396,8 +404,9 @@ export class ChangeFeed {
   }
 
   #deliver(changes: readonly FeedChange[], work: boolean): void {
+    const nowMs = changes.length > 0 ? this.#clock.now().getTime() : 0;
     for (const change of changes) {
-      for (const passed of this.#gate.offer(change)) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
+      for (const passed of this.#gate.offer(change, nowMs)) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
     }
     if (this.#gate.holding && this.#gapTimer === undefined) {
       this.#gapTimer = this.#clock.setTimeout(this.#releaseHeld, this.#gapTimeoutMs);
@@ -408,7 +417,7 @@ export class ChangeFeed {
   readonly #releaseHeld = (): void => {
     this.#gapTimer = undefined;
     if (this.#closed) return;
-    for (const passed of this.#gate.releaseAll()) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
+    for (const passed of this.#gate.releaseAll(this.#clock.now().getTime())) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
   };
 }
 

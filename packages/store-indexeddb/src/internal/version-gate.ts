@@ -13,26 +13,38 @@ export interface FeedChange extends StatusChange {
  * Orders committed snapshots per instance when they arrive from several tabs, whose messages may overtake each
  * other. A change is passed on when it follows the last one passed on (`after` equals the last version), dropped when
  * it is older than or equal to it, and held while a predecessor is missing. Pure: the caller decides how long to wait
- * and then calls {@link VersionGate.releaseAll}.
+ * and then calls {@link VersionGate.releaseAll}, and passes the time of each call.
+ *
+ * An instance it has forgotten is first seen again, so its next change is accepted whatever its version: a late copy
+ * of an older one too. So it forgets an instance only when it tracks more than `maxTracked` and the instance's last
+ * change passed on is older than `rememberMs`: the age by which no older copy can still be on its way.
  *
  * @example
  * ```ts
  * const gate = new VersionGate();
- * gate.offer({ instanceId: 'a', after: 1, state: v2 });  // [v2] (first seen: accepted)
- * gate.offer({ instanceId: 'a', after: 3, state: v4 });  // [] (v3 missing: held)
- * gate.offer({ instanceId: 'a', after: 2, state: v3 });  // [v3, v4]
- * gate.offer({ instanceId: 'a', after: 1, state: v2 });  // [] (already passed on)
+ * gate.offer({ instanceId: 'a', after: 1, state: v2 }, now);  // [v2] (first seen: accepted)
+ * gate.offer({ instanceId: 'a', after: 3, state: v4 }, now);  // [] (v3 missing: held)
+ * gate.offer({ instanceId: 'a', after: 2, state: v3 }, now);  // [v3, v4]
+ * gate.offer({ instanceId: 'a', after: 1, state: v2 }, now);  // [] (already passed on)
  * ```
  */
 export class VersionGate {
-  /** Last version passed on per instance (0: purged). Insertion order doubles as least-recently-updated order. */
-  readonly #known = new Map<string, number>();
+  /**
+   * Per instance, the version its last change passed on left it at (0: purged) and when (ms). Insertion order doubles
+   * as least-recently-updated order.
+   */
+  readonly #known = new Map<string, { readonly position: number; readonly atMs: number }>();
   readonly #held = new Map<string, FeedChange[]>();
   readonly #maxTracked: number;
+  readonly #rememberMs: number;
 
-  /** @param maxTracked how many instances to remember; the least recently changed are forgotten beyond it. */
-  constructor(maxTracked = 10_000) {
+  /**
+   * @param maxTracked how many instances to remember at least; beyond it the least recently changed are forgotten ...
+   * @param rememberMs ... once their last change passed on is older than this (ms)
+   */
+  constructor(maxTracked = 10_000, rememberMs = 0) {
     this.#maxTracked = maxTracked;
+    this.#rememberMs = rememberMs;
   }
 
   /** True while some change waits for a predecessor. */
@@ -40,30 +52,30 @@ export class VersionGate {
     return this.#held.size > 0;
   }
 
-  /** Offers one change; returns the changes to pass on now, in order. */
-  offer(change: FeedChange): FeedChange[] {
-    const known = this.#known.get(change.instanceId);
+  /** Offers one change at `nowMs`; returns the changes to pass on now, in order. */
+  offer(change: FeedChange, nowMs: number): FeedChange[] {
+    const known = this.#known.get(change.instanceId)?.position;
     if (known !== undefined && change.after !== known) {
       if (mayFollow(change, known)) this.#hold(change);
       return [];
     }
     const out = [change];
-    this.#remember(change);
-    this.#drain(change.instanceId, out);
+    this.#remember(change, nowMs);
+    this.#drain(change.instanceId, out, nowMs);
     return out;
   }
 
-  /** Stops waiting for missing predecessors: returns every held change in order (older ones dropped). */
-  releaseAll(): FeedChange[] {
+  /** Stops waiting for missing predecessors at `nowMs`: returns every held change in order (older ones dropped). */
+  releaseAll(nowMs: number): FeedChange[] {
     const out: FeedChange[] = [];
     for (const [instanceId, held] of [...this.#held]) {
       this.#held.delete(instanceId);
       held.sort((a, b) => a.after - b.after);
       for (const change of held) {
-        const known = this.#known.get(instanceId);
+        const known = this.#known.get(instanceId)?.position;
         if (known !== undefined && isStale(change, known)) continue;
         out.push(change);
-        this.#remember(change);
+        this.#remember(change, nowMs);
       }
     }
     return out;
@@ -75,29 +87,31 @@ export class VersionGate {
     else this.#held.set(change.instanceId, [change]);
   }
 
-  #drain(instanceId: string, out: FeedChange[]): void {
+  #drain(instanceId: string, out: FeedChange[], nowMs: number): void {
     const held = this.#held.get(instanceId);
     if (!held) return;
     for (;;) {
-      const known = this.#known.get(instanceId);
+      const known = this.#known.get(instanceId)?.position;
       const next = held.findIndex((c) => c.after === known);
       if (next < 0) break;
       const [change] = held.splice(next, 1) as [FeedChange];
       out.push(change);
-      this.#remember(change);
+      this.#remember(change, nowMs);
     }
-    const known = this.#known.get(instanceId) ?? 0;
+    const known = this.#known.get(instanceId)?.position ?? 0;
     const waiting = held.filter((c) => mayFollow(c, known));
     if (waiting.length > 0) this.#held.set(instanceId, waiting);
     else this.#held.delete(instanceId);
   }
 
-  #remember(change: FeedChange): void {
+  #remember(change: FeedChange, nowMs: number): void {
     this.#known.delete(change.instanceId);
-    this.#known.set(change.instanceId, positionOf(change));
-    if (this.#known.size > this.#maxTracked) {
-      const oldest = this.#known.keys().next();
-      if (!oldest.done) this.#known.delete(oldest.value);
+    this.#known.set(change.instanceId, { position: positionOf(change), atMs: nowMs });
+    // Least recently changed first, so the first one still remembered ends the loop. A NaN time (a clock that returns
+    // an Invalid Date) forgets nothing.
+    for (const [oldest, { atMs }] of this.#known) {
+      if (this.#known.size <= this.#maxTracked || !(nowMs - atMs > this.#rememberMs)) break;
+      this.#known.delete(oldest);
     }
   }
 }

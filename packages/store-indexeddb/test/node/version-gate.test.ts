@@ -13,62 +13,72 @@ const versions = (changes: FeedChange[]) => changes.map((c) => c.state?.version 
 describe('VersionGate', () => {
   it('passes on the first change it sees of an instance, whatever its version', () => {
     const gate = new VersionGate();
-    expect(versions(gate.offer(change('a', 4, 5)))).toEqual([5]);
-    expect(versions(gate.offer(change('a', 5, 6)))).toEqual([6]);
+    expect(versions(gate.offer(change('a', 4, 5), 0))).toEqual([5]);
+    expect(versions(gate.offer(change('a', 5, 6), 0))).toEqual([6]);
   });
 
   it('holds a change until its predecessor arrives, then passes both in order', () => {
     const gate = new VersionGate();
-    gate.offer(change('a', 0, 1));
-    expect(gate.offer(change('a', 2, 3))).toEqual([]);
-    expect(gate.offer(change('a', 3, 4))).toEqual([]);
+    gate.offer(change('a', 0, 1), 0);
+    expect(gate.offer(change('a', 2, 3), 0)).toEqual([]);
+    expect(gate.offer(change('a', 3, 4), 0)).toEqual([]);
     expect(gate.holding).toBe(true);
-    expect(versions(gate.offer(change('a', 1, 2)))).toEqual([2, 3, 4]);
+    expect(versions(gate.offer(change('a', 1, 2), 0))).toEqual([2, 3, 4]);
     expect(gate.holding).toBe(false);
   });
 
   it('drops changes older than or equal to the last one passed on', () => {
     const gate = new VersionGate();
-    gate.offer(change('a', 0, 1));
-    gate.offer(change('a', 1, 2));
-    expect(gate.offer(change('a', 1, 2))).toEqual([]);
-    expect(gate.offer(change('a', 0, 1))).toEqual([]);
+    gate.offer(change('a', 0, 1), 0);
+    gate.offer(change('a', 1, 2), 0);
+    expect(gate.offer(change('a', 1, 2), 0)).toEqual([]);
+    expect(gate.offer(change('a', 0, 1), 0)).toEqual([]);
     expect(gate.holding).toBe(true); // a creation from nothing could follow a purge not yet seen
-    expect(gate.releaseAll()).toEqual([]); // ... but it does not, so it is dropped
+    expect(gate.releaseAll(0)).toEqual([]); // ... but it does not, so it is dropped
     expect(gate.holding).toBe(false);
   });
 
   it('orders a purge and a re-creation that overtook it', () => {
     const gate = new VersionGate();
-    gate.offer(change('a', 0, 1));
-    gate.offer(change('a', 1, 2));
-    expect(gate.offer(change('a', 0, 1))).toEqual([]); // created again, but the purge is still on its way
-    expect(versions(gate.offer(change('a', 2)))).toEqual(['purged', 1]);
-    expect(versions(gate.offer(change('a', 1, 2)))).toEqual([2]);
+    gate.offer(change('a', 0, 1), 0);
+    gate.offer(change('a', 1, 2), 0);
+    expect(gate.offer(change('a', 0, 1), 0)).toEqual([]); // created again, but the purge is still on its way
+    expect(versions(gate.offer(change('a', 2), 0))).toEqual(['purged', 1]);
+    expect(versions(gate.offer(change('a', 1, 2), 0))).toEqual([2]);
   });
 
   it('keeps instances apart', () => {
     const gate = new VersionGate();
-    gate.offer(change('a', 0, 1));
-    gate.offer(change('b', 0, 1));
-    expect(gate.offer(change('a', 2, 3))).toEqual([]);
-    expect(versions(gate.offer(change('b', 1, 2)))).toEqual([2]);
+    gate.offer(change('a', 0, 1), 0);
+    gate.offer(change('b', 0, 1), 0);
+    expect(gate.offer(change('a', 2, 3), 0)).toEqual([]);
+    expect(versions(gate.offer(change('b', 1, 2), 0))).toEqual([2]);
   });
 
   it('gives up waiting on releaseAll: held changes come out in order', () => {
     const gate = new VersionGate();
-    gate.offer(change('a', 0, 1));
-    gate.offer(change('a', 5, 6));
-    gate.offer(change('a', 3, 4));
-    expect(versions(gate.releaseAll())).toEqual([4, 6]);
-    expect(versions(gate.offer(change('a', 6, 7)))).toEqual([7]);
+    gate.offer(change('a', 0, 1), 0);
+    gate.offer(change('a', 5, 6), 0);
+    gate.offer(change('a', 3, 4), 0);
+    expect(versions(gate.releaseAll(0))).toEqual([4, 6]);
+    expect(versions(gate.offer(change('a', 6, 7), 0))).toEqual([7]);
   });
 
-  it('forgets the least recently changed instances beyond its limit (and then accepts them as new)', () => {
-    const gate = new VersionGate(2);
-    gate.offer(change('a', 0, 5));
-    gate.offer(change('b', 0, 1));
-    gate.offer(change('c', 0, 1));
-    expect(versions(gate.offer(change('a', 0, 1)))).toEqual([1]);
+  it('forgets the least recently changed instances beyond its limit once their last change is old enough (and then accepts them as new)', () => {
+    const gate = new VersionGate(2, 1000);
+    gate.offer(change('a', 4, 5), 0);
+    gate.offer(change('b', 0, 1), 500);
+    gate.offer(change('c', 0, 1), 1001);
+    expect(versions(gate.offer(change('a', 2, 3), 1001))).toEqual([3]); // a forgotten: b is not 1000 ms old yet
+    expect(gate.offer(change('b', 0, 1), 1001)).toEqual([]);
+  });
+
+  it('remembers an instance whose last change is recent however many others change, so a late older copy never passes', () => {
+    const gate = new VersionGate(2, 1000);
+    gate.offer(change('a', 4, 5), 0);
+    for (let i = 0; i < 100; i++) gate.offer(change(`other ${i}`, 0, 1), 900);
+    expect(gate.offer(change('a', 2, 3), 1000)).toEqual([]); // a late copy of v3: v5 passed already
+    expect(versions(gate.offer(change('a', 5, 6), 1000))).toEqual([6]);
+    expect(gate.offer(change('other 0', 0, 1), 1000)).toEqual([]); // every other one is remembered too
   });
 });

@@ -84,6 +84,27 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     }
   });
 
+  it('never goes back to an older version of an instance, however many other instances changed since', async () => {
+    const name = uniqueName('feed-many');
+    const b = open(name, { clock: new VirtualClock() }); // no time passes: everything it delivered is recent
+    const received = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'kept'), take(2), toArray()));
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      const snap = (id: string, version: number) => ({ ...newInstance(id).state, version, customStatus: `v${version}` });
+      const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      post([{ instanceId: 'kept', after: 4, state: snap('kept', 5) }]);
+      // More instances change than the feed tracks by count (10,000) ...
+      post(Array.from({ length: 10_001 }, (_, i) => ({ instanceId: `other-${i}`, after: 0, state: snap(`other-${i}`, 1) })));
+      // ... and then a late copy of an older commit of the first arrives (as a late answer's kept commits carry them),
+      // and then its next version.
+      post([{ instanceId: 'kept', after: 2, state: snap('kept', 3) }]);
+      post([{ instanceId: 'kept', after: 5, state: snap('kept', 6) }]);
+      expect((await received).map((ch) => ch.state?.customStatus)).toEqual(['v5', 'v6']);
+    } finally {
+      channel.close();
+    }
+  });
+
   it('completes its observables and stops listening on close', async () => {
     const name = uniqueName('feed-close');
     const a = open(name);
