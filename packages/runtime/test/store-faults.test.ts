@@ -759,3 +759,26 @@ describe('a start that waits (?timeout=) over a store read that fails', () => {
     }
   });
 });
+
+describe('waitForCompletionOrCreateCheckStatusResponse over a store read that fails', () => {
+  it('answers the check-status response (202) for the instance the caller started, as the HTTP start with ?timeout= does, instead of rejecting', async () => {
+    const { store } = onFailingStore();
+    const client = createClient({ store });
+    try {
+      const id = await client.startNew('Anything', { instanceId: 'started' });
+      store.failNext('getInstance', 1, 'reject', () => new UnavailableError('the store read timed out'));
+      const response = await within(
+        client.waitForCompletionOrCreateCheckStatusResponse(new Request('http://127.0.0.1/api/start'), id, { timeoutMs: 60_000 }),
+        'the response',
+      );
+      expect(response.status).toBe(202);
+      expect(await response.json()).toMatchObject({ id: 'started' });
+      expect(response.headers.get('location')).toContain('/instances/started');
+      // An unknown instance still rejects: there is nothing to check the status of.
+      await expect(client.waitForCompletionOrCreateCheckStatusResponse(new Request('http://127.0.0.1/api/start'), 'unknown'))
+        .rejects.toMatchObject({ code: 'instance-not-found' });
+    } finally {
+      await store.close();
+    }
+  });
+});

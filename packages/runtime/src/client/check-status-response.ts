@@ -1,3 +1,4 @@
+import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { absoluteUrl, isString, isTimeoutMs, readChecked } from '../model/validation.js';
 import type {
@@ -99,6 +100,16 @@ export async function waitForCompletionOrCreateCheckStatusResponseOf(
   );
   // Built first: a bad request or option fails before waiting.
   const checkStatus = createCheckStatusResponseOf(client, request, instanceId, checkStatusOptions);
-  const status = await client.waitForCompletion(instanceId, { timeoutMs: timeoutMs ?? timeoutInMilliseconds });
-  return completionResponse(status, { failedStatus: 500 }) ?? checkStatus;
+  try {
+    const status = await client.waitForCompletion(instanceId, { timeoutMs: timeoutMs ?? timeoutInMilliseconds });
+    return completionResponse(status, { failedStatus: 500 }) ?? checkStatus;
+  } catch (error) {
+    // An unknown instance is the caller's mistake: it rejects (404; both clients throw this class of this module's
+    // package). A wait that fails otherwise (a store read, the network, a client that closes) says nothing about the
+    // instance, which the caller has typically just started: a rejection would make its handler answer with a 5xx,
+    // which a caller retrying takes for a start that did not happen. So it answers as a wait that times out, as the
+    // HTTP API's start with `?timeout=` does.
+    if (error instanceof InstanceNotFoundError) throw error;
+    return checkStatus;
+  }
 }

@@ -291,8 +291,9 @@ export interface DurableClient {
   /**
    * Waits for the instance (on `status$`, no polling) and answers as Durable Functions' client does: 200 with the
    * output as soon as it completes within `timeoutMs`; 200 with the status body when it is Terminated; 500 with the
-   * status body when it Failed; otherwise the check-status response of {@link createCheckStatusResponse}.
-   * Unknown instance: rejects (404).
+   * status body when it Failed; otherwise the check-status response of {@link createCheckStatusResponse}, also when
+   * the wait fails (a store read, the network): the instance goes on, and a rejection passed on as a 5xx would invite
+   * a second start. Unknown instance: rejects (404).
    */
   waitForCompletionOrCreateCheckStatusResponse(
     request: Request, instanceId: string, options?: WaitForCompletionOrCheckStatusOptions,
