@@ -581,12 +581,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The React hooks then subscribed again after an error worth retrying (one rule, isRetryableError, beside the stream's
  * isRetryable status rule, which moved from the stream mux to remote-error.ts): rx-client 8,181 -> 8,178 B (-3; the
  * hooks are in the React entry, not on this page), budget lowered to match.
+ * The IndexedDB change feed's VersionGate then forgot an instance only once its last change was over two minutes old
+ * (a forgotten one took a late older copy as new: changes$ went back), and waitForCompletionOrCreateCheckStatusResponse
+ * answered 202 when its wait failed instead of rejecting: 29,650 / 36,878 / 67,142 / 8,178 -> 29,649 / 36,939 /
+ * 67,203 / 8,186 B (-1 / +61 / +61 / +8; rx-client still under its 8,192 B goal), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_650 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_878 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_142 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_178 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_649 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_939 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_203 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
 describe('bundle size', () => {
