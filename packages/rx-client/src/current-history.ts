@@ -1,14 +1,7 @@
 import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
+import { isHistoryPosition, markedHistory$ } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { Observable } from 'rxjs';
-
-/**
- * A client whose history says where each history begins (the local client and the remote one): the history's
- * position, before the first event of each history a subscription gets.
- */
-interface PositionedHistory {
-  historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition>;
-}
 
 /**
  * The current history of instance `instanceId`, live: its committed events so far (a new array on each change, one
@@ -27,8 +20,7 @@ interface PositionedHistory {
  * ```
  */
 export function currentHistory$(client: DurableClient, instanceId: string): Observable<readonly HistoryEvent[]> {
-  const marked = (client as Partial<PositionedHistory>).historyPositions$;
-  const source: Observable<HistoryEvent | HistoryPosition> = marked ? marked.call(client, instanceId) : client.history$(instanceId);
+  const source = markedHistory$(client, instanceId);
   // One new array per batch, not per event: the values that arrive together (one store read, one chunk of the event
   // stream: a run of synchronous emissions) are applied at once in a microtask, so a history of n events loaded at
   // once is one array (one render) rather than n growing copies (O(n²) copying). An end, or an error, applies what
@@ -41,8 +33,8 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
     const flush = (): void => {
       if (!batch || subscriber.closed) return;
       let next = [...events];
-      // A history event has a `type`, a position none: a position begins a new history.
-      for (const value of batch) if (value && 'type' in value) next.push(value); else next = [];
+      // A position begins a new history; a purge (`null`) empties it.
+      for (const value of batch) if (!value || isHistoryPosition(value)) next = []; else next.push(value);
       batch = undefined;
       subscriber.next(events = next);
     };

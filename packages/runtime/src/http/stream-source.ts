@@ -1,7 +1,8 @@
 import { defer, filter, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
+import { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import { assertNever } from '../model/history-event.js';
 import { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { instanceFilterKey } from './instance-filter-params.js';
@@ -19,17 +20,6 @@ export type StreamSpec =
     readonly after?: HistoryPosition | undefined;
   }
   | { readonly kind: 'instances'; readonly filter: InstanceFilter };
-
-/**
- * A client whose history says where each history starts (`LocalClient`): a mark before its first event, the
- * history's id (`<executionId>/<epoch>`) and its length then.
- */
-interface PositionedHistory {
-  historyPositions$(instanceId: string): Observable<HistoryEvent | HistoryPosition>;
-}
-
-/** Whether a value of a marked history is a mark (a history event always has a `type`). */
-const isMark = (value: HistoryEvent | HistoryPosition): value is HistoryPosition => !('type' in value);
 
 /**
  * The spec of a history stream, as the single stream's parameters and a session's subscription give it: positions
@@ -79,21 +69,19 @@ export function streamSource(
     }
     case 'history':
       return defer(() => {
-        const marked = (client as Partial<PositionedHistory>).historyPositions$;
-        const history$: Observable<HistoryEvent | HistoryPosition> = marked ? marked.call(client, spec.instanceId) : client.history$(spec.instanceId);
         let terminal = false;
         /** Events still to skip of the current history: after its mark, the events it says. */
         let held = 0;
-        return history$.pipe(
+        return markedHistory$(client, spec.instanceId).pipe(
           takeWhile((event) => {
-            if (!spec.untilTerminal || isMark(event)) return true;
+            if (!spec.untilTerminal || isHistoryPosition(event)) return true;
             const last = terminal && event.type === 'OrchestratorCompleted';
             terminal ||= event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated';
             return !last;
           }, true),
           // After the end rule, which reads every event: a reader that has a history's terminal step is ended by it.
           filter((event) => {
-            if (isMark(event)) {
+            if (isHistoryPosition(event)) {
               held = historyEventsHeld(spec.after, event);
               return spec.positions;
             }
@@ -101,7 +89,7 @@ export function streamSource(
             held--;
             return false;
           }),
-          map((event): unknown => (isMark(event)
+          map((event): unknown => (isHistoryPosition(event)
             ? { execution: event.execution, events: held } satisfies HistoryPosition
             : wire.historyEvent(event))),
         );
