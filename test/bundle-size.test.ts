@@ -585,12 +585,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (a forgotten one took a late older copy as new: changes$ went back), and waitForCompletionOrCreateCheckStatusResponse
  * answered 202 when its wait failed instead of rejecting: 29,650 / 36,878 / 67,142 / 8,178 -> 29,649 / 36,939 /
  * 67,203 / 8,186 B (-1 / +61 / +61 / +8; rx-client still under its 8,192 B goal), budgets set to match.
+ * rx-client then split its subscribes and unsubscribes by the server's MAX_SUBSCRIPTIONS_PER_SESSION (client-kit)
+ * instead of its own 1000 (one variable in the page where two literals were): 8,186 -> 8,191 B (+5), budget raised
+ * to match (1 B under the 8 KiB goal).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_649 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_939 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_203 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_191 },
 ];
 
 describe('bundle size', () => {

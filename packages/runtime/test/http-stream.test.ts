@@ -7,7 +7,7 @@ import {
   createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_RECONNECT_DELAY_MS, DEFAULT_RESUME_WINDOW_MS, type HttpHandler,
   type HttpHandlerOptions,
 } from '../src/http/create-http-handler.js';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION } from '../src/http/session-hub.js';
+import { MAX_SUBSCRIPTIONS_PER_SESSION } from '../src/http/session-limits.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
@@ -882,7 +882,7 @@ describe('GET /streams (one session, many subscriptions)', () => {
     const { base } = await open({}, counting(counter));
     const { id } = await session(base);
     expect((await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'x' }] })).status).toBe(200);
-    const many = Array.from({ length: DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION }, (_, n) => `s${n}`);
+    const many = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION }, (_, n) => `s${n}`);
     for (const body of [
       { unsubscribe: ['a', ...many] },
       { subscribe: [...many, 'extra'].map((sub) => ({ sub, kind: 'status', instanceId: 'x' })) },

@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
-import { armTimeout } from '@durable-rx/runtime/client-kit';
+import { armTimeout, MAX_SUBSCRIPTIONS_PER_SESSION } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, isRetryable, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
 
@@ -388,13 +388,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     }
     const added = ids.filter((id) => entries.has(id));
     const removed = ids.filter((id) => !entries.has(id));
-    // A session holds at most 1000 subscriptions, and the server refuses a request that would exceed that as a whole.
-    // So a request takes at most 1000 unsubscribes (the rest, and the subscribes after them all, which the session may
-    // have room for only then, go in the next one: watches ended while a request was on its way or the connection was
-    // down pile up here) and at most 1000 subscribes: of 1001 watches made at once (a list rendered), the session's
-    // 1000 are served and one is refused, not all.
-    const later = removed.splice(1000);
-    for (const id of [...later, ...added.splice(later.length ? 0 : 1000)]) pending.add(id);
+    // A session holds at most MAX_SUBSCRIPTIONS_PER_SESSION subscriptions, and the server refuses a request that would
+    // exceed that as a whole. So a request takes at most that many unsubscribes (the rest, and the subscribes after
+    // them all, which the session may have room for only then, go in the next one: watches ended while a request was
+    // on its way or the connection was down pile up here) and at most that many subscribes: of one more watch than
+    // that made at once (a list rendered), the session's fill is served and one is refused, not all.
+    const later = removed.splice(MAX_SUBSCRIPTIONS_PER_SESSION);
+    for (const id of [...later, ...added.splice(later.length ? 0 : MAX_SUBSCRIPTIONS_PER_SESSION)]) pending.add(id);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.
@@ -412,8 +412,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         for (const sub of ids) pending.add(sub);
         return connection!(error as Error);
       } else {
-        // The server refused the request (401, 400: a session holds at most 1000 subscriptions) and applied none of
-        // it: the watches it added fail with its error, and the session, which still holds those it would have
+        // The server refused the request (401, 400: a session holds at most MAX_SUBSCRIPTIONS_PER_SESSION) and applied
+        // none of it: the watches it added fail with its error, and the session, which still holds those it would have
         // unsubscribed, is deleted; a new one, after the reconnect delay, gets every watch still active.
         for (const sub of added) end(sub, error as Error);
         return drop(error as Error);

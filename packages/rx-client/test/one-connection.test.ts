@@ -1,6 +1,7 @@
 import type { HistoryEvent, InstanceStatus } from '@durable-rx/runtime';
 import { filter, firstValueFrom, ReplaySubject, timeout, toArray, take } from 'rxjs';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_SUBSCRIPTIONS_PER_SESSION } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
 import { KEY, openHarness, ownedByEachTest, type Harness } from './harness.js';
@@ -161,15 +162,15 @@ function slowSubscriptions() {
 }
 
 describe('many watches ended while a subscription request is on its way', () => {
-  it('sends more than 1000 unsubscribes over several requests, so a new watch gets its value and live ones keep theirs', async () => {
+  it('sends more unsubscribes than one request may list over several requests, so a new watch gets its value and live ones keep theirs', async () => {
     const { client, holdNext } = slowSubscriptions();
     const kept = record<InstanceStatus | undefined>(client.status$('kept'));
     await kept.seen((s) => s === undefined);
     const { reached, release } = holdNext();
     record(client.status$('slow'));
     await reached;
-    // A paging dashboard: 1,001 rows watched and unwatched while that request waits.
-    for (let i = 0; i < 1001; i++) client.status$(`row-${i}`).subscribe().unsubscribe();
+    // A paging dashboard: one row more than a request may list watched and unwatched while that request waits.
+    for (let i = 0; i <= MAX_SUBSCRIPTIONS_PER_SESSION; i++) client.status$(`row-${i}`).subscribe().unsubscribe();
     const added = record<InstanceStatus | undefined>(client.status$('added'));
     const errors: unknown[] = [];
     subscriptions.push(client.status$('added').subscribe({ error: (error: unknown) => errors.push(error) }));
@@ -181,16 +182,16 @@ describe('many watches ended while a subscription request is on its way', () => 
   });
 });
 
-describe('a session swapping its 1000 watches while a subscription request is on its way', () => {
-  it('sends the new watches once the more than 1000 unsubscribes before them are sent, so the session has room for them', async () => {
+describe('a full session swapping its watches while a subscription request is on its way', () => {
+  it('sends the new watches once the unsubscribes before them, more than one request may list, are sent, so the session has room', async () => {
     const { client, holdNext } = slowSubscriptions();
     const firstValues: Promise<void>[] = [];
-    const old = Array.from({ length: 1000 }, (_, n) => {
+    const old = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION }, (_, n) => {
       let seen!: () => void;
       firstValues.push(new Promise<void>((resolve) => (seen = resolve)));
       return client.status$(`old-${n}`).subscribe(() => seen());
     });
-    await Promise.all(firstValues); // the session holds its 1000 watches
+    await Promise.all(firstValues); // the session is full
     const { reached, release } = holdNext();
     old[0]!.unsubscribe(); // this change's request is held
     await reached;
@@ -199,7 +200,7 @@ describe('a session swapping its 1000 watches while a subscription request is on
     client.status$('never-2').subscribe().unsubscribe();
     for (const watch of old.slice(1)) watch.unsubscribe();
     const errors: unknown[] = [];
-    const fresh = Array.from({ length: 1000 }, (_, n) => firstValueFrom(client.status$(`new-${n}`)).catch((error: unknown) => void errors.push(error)));
+    const fresh = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION }, (_, n) => firstValueFrom(client.status$(`new-${n}`)).catch((error: unknown) => void errors.push(error)));
     release();
     await Promise.all(fresh);
     expect(errors).toEqual([]);
@@ -207,17 +208,18 @@ describe('a session swapping its 1000 watches while a subscription request is on
 });
 
 describe('more watches at once than a session holds', () => {
-  it('serves the 1000 a session holds and fails only the one beyond them, not every watch of the request', async () => {
+  it('serves the watches a session holds and fails only the one beyond them, not every watch of the request', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     cleanups.push(() => client.close());
-    // A list of 1,001 rows mounted in one render, each watching on: every watch is sent by the same flush.
-    const outcomes = await Promise.all(Array.from({ length: 1001 }, (_, n) => new Promise<string | undefined>((resolve) => {
+    // A list of one row more than a session holds mounted in one render, each watching on: every watch is sent by the
+    // same flush.
+    const outcomes = await Promise.all(Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION + 1 }, (_, n) => new Promise<string | undefined>((resolve) => {
       subscriptions.push(client.status$(`row-${n}`).subscribe({
         next: (status) => resolve(status === undefined ? 'watched' : 'unexpected'),
         error: (error: unknown) => resolve((error as { code?: string }).code),
       }));
     })));
-    expect(outcomes.filter((o) => o === 'watched')).toHaveLength(1000);
+    expect(outcomes.filter((o) => o === 'watched')).toHaveLength(MAX_SUBSCRIPTIONS_PER_SESSION);
     expect(outcomes.filter((o) => o !== 'watched')).toEqual(['invalid-argument']);
   });
 });

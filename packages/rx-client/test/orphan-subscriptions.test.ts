@@ -1,4 +1,5 @@
 import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
+import { MAX_SUBSCRIPTIONS_PER_SESSION } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -145,10 +146,11 @@ describe('server-side subscriptions', () => {
     await within(kept.seen((s) => s === undefined), 'the first snapshot');
     const dropped = await started(client.status$('dropped'));
     expect(server.live('dropped')).toBe(1);
-    // In one tick `dropped` ends and 1000 watches start: their one request would leave the session 1001 subscriptions,
-    // more than it may hold, so the server refuses it (400) and applies none of it, the unsubscription neither.
+    // In one tick `dropped` ends and a session's worth of watches start: their one request would leave the session
+    // one subscription more than it may hold, so the server refuses it (400) and applies none of it, the
+    // unsubscription neither.
     dropped.unsubscribe();
-    const refused = Array.from({ length: 1000 }, (_, i) => outcome(firstValueFrom(client.status$(`many-${i}`))));
+    const refused = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION }, (_, i) => outcome(firstValueFrom(client.status$(`many-${i}`))));
     for (const error of await within(Promise.all(refused), 'the refused watches ending')) {
       expect(error).toMatchObject({ code: 'invalid-argument', status: 400 });
     }

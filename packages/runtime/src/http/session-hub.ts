@@ -44,9 +44,6 @@ export const SESSION: SessionMode = { kind: 'session' };
 /** Why a new stream would be refused. */
 export type StreamRefusal = 'closed' | 'full';
 
-/** Most subscriptions one session holds by default. */
-export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
-
 /**
  * Resumable Server-Sent Event streams over shared feeds.
  *

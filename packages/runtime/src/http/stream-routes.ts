@@ -10,7 +10,8 @@ import { parseInstanceFilter } from './instance-filter-params.js';
 import { parseInstanceIdSegment, QueryParams } from './query-params.js';
 import { readJsonBody } from './read-json-body.js';
 import { HeartbeatQueue } from './heartbeat-queue.js';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION, SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
+import { SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
+import { MAX_SUBSCRIPTIONS_PER_SESSION } from './session-limits.js';
 import { SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
@@ -79,7 +80,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
   const hub = new SessionHub({
     resumeWindowMs: options.resumeWindowMs,
     bufferSize: options.resumeBufferSize,
-    maxSubscriptions: DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION,
+    maxSubscriptions: MAX_SUBSCRIPTIONS_PER_SESSION,
     maxSessions: options.maxStreams,
     sliceSize: options.fanOutSlice,
     errorBody: options.errorBody,
@@ -187,8 +188,8 @@ function parseSubscriptionChange(body: unknown, session: StreamSession): Subscri
     throw new InvalidArgumentError('subscribe and unsubscribe must be arrays');
   }
   // A session never holds more, so a longer list is a mistake; bounding both keeps a change's cost bounded too.
-  if (subscribe.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION || unsubscribe.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION) {
-    throw new InvalidArgumentError(`subscribe and unsubscribe list at most ${DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions each`);
+  if (subscribe.length > MAX_SUBSCRIPTIONS_PER_SESSION || unsubscribe.length > MAX_SUBSCRIPTIONS_PER_SESSION) {
+    throw new InvalidArgumentError(`subscribe and unsubscribe list at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions each`);
   }
   const removed = new Set(unsubscribe.map((sub) => subId(sub)));
   const added = subscribe.map((entry) => subscription(entry));
@@ -205,8 +206,8 @@ function parseSubscriptionChange(body: unknown, session: StreamSession): Subscri
   }
   let remaining = session.subscriptionCount;
   for (const sub of removed) if (session.has(sub)) remaining--;
-  if (remaining + fresh.length > DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION) {
-    throw new InvalidArgumentError(`A session holds at most ${DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions`);
+  if (remaining + fresh.length > MAX_SUBSCRIPTIONS_PER_SESSION) {
+    throw new InvalidArgumentError(`A session holds at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions`);
   }
   return { subscribe: fresh, unsubscribe: [...removed] };
 }
