@@ -32,11 +32,14 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
     let batch: (HistoryEvent | HistoryPosition | null)[] | undefined;
     const flush = (): void => {
       if (!batch || subscriber.closed) return;
-      let next = [...events];
-      // A position begins a new history; a purge (`null`) empties it.
-      for (const value of batch) if (!value || isHistoryPosition(value)) next = []; else next.push(value);
+      const values = batch;
       batch = undefined;
-      subscriber.next(events = next);
+      // A position begins a new history and a purge (`null`) empties it: the events after a batch's last such value
+      // are the current history on their own (the one it replaces is not copied); without one the batch's events
+      // extend it, in a new array (the batch itself when there is nothing to extend: it is not touched again).
+      const start = values.findLastIndex((value) => !value || isHistoryPosition(value)) + 1;
+      const fresh = (start ? values.slice(start) : values) as HistoryEvent[];
+      subscriber.next(events = start || !events.length ? fresh : events.concat(fresh));
     };
     const add = (value: HistoryEvent | HistoryPosition | null): void => {
       if (!batch) {

@@ -1,10 +1,11 @@
 import {
-  createRuntime, MemoryStore, silentLogger, type DurableClient, type HistoryEvent, type Orchestrator,
+  createRuntime, MemoryStore, silentLogger, type DurableClient, type HistoryEvent, type InstanceStatus, type Orchestrator,
 } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
-import { SETTLED } from '@durable-rx/runtime/testing';
-import { map } from 'rxjs';
+import type { HistoryPosition } from '@durable-rx/runtime/http';
+import { eventRaised, SETTLED } from '@durable-rx/runtime/testing';
+import { map, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { currentHistory$ } from '../src/current-history.js';
 import { createRemoteClient } from '../src/index.js';
@@ -149,5 +150,65 @@ describe('currentHistory$ (what useHistory renders)', () => {
       }
       expect(new Set(given.values.map(([events]) => events)).size, name).toBe(given.values.length);
     }
+  });
+});
+
+/**
+ * A client whose marked history is `values`, as the local and remote clients give it (`historyPositions$`), or with
+ * no marks (`history$` only): what currentHistory$ makes of the values that arrive together, batch by batch.
+ */
+function scriptedClient(marks: boolean) {
+  const values = new Subject<HistoryEvent | HistoryPosition>();
+  /** The instance's status, which tells a purge (`undefined` once the history has events). */
+  const statuses = new Subject<InstanceStatus | undefined>();
+  const client = {
+    history$: () => values, status$: () => statuses, ...(marks ? { historyPositions$: () => values } : {}),
+  } as unknown as DurableClient;
+  const given = record<readonly HistoryEvent[]>(currentHistory$(client, 'scripted'));
+  /**
+   * Sends `batch` at once (one synchronous run; `'purged'`: the status says the instance is gone), then lets its
+   * microtask apply it: the arrays given since.
+   */
+  const send = async (...batch: (HistoryEvent | HistoryPosition | 'purged')[]): Promise<(readonly HistoryEvent[])[]> => {
+    const before = given.values.length;
+    for (const value of batch) if (value === 'purged') statuses.next(undefined); else values.next(value);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return given.values.slice(before);
+  };
+  return { values, given, send };
+}
+
+/** Event `n` of a scripted history (compared by identity and content). */
+const e = Array.from({ length: 10 }, (_, n) => eventRaised(`e${n}`, n));
+const at = (execution: string): HistoryPosition => ({ execution, events: 0 });
+
+describe('currentHistory$ over the batches of a marked history', () => {
+  it('gives one array per batch: the events after its last position alone, or the current history extended', async () => {
+    const { send } = scriptedClient(true);
+    expect(await send(at('x/0'))).toEqual([[]]); // a history begins, with no events yet: known, and empty
+    const first = (await send(e[0]!, e[1]!))[0]!;
+    expect(first).toEqual([e[0], e[1]]);
+    expect(await send(e[2]!)).toEqual([[e[0], e[1], e[2]]]);
+    expect(first).toEqual([e[0], e[1]]); // an array once given is left as it was
+    // Events of the current history, then two new histories, in one batch: only the last history's events count.
+    expect(await send(e[3]!, at('x/1'), e[4]!, at('x/2'), e[5]!, e[6]!)).toEqual([[e[5], e[6]]]);
+    expect(await send(e[7]!)).toEqual([[e[5], e[6], e[7]]]);
+    expect(await send(e[8]!, at('y/0'))).toEqual([[]]); // a new history ends the batch: it has no events yet
+    expect(await send(e[9]!)).toEqual([[e[9]]]);
+    // A purge empties the history, in the batch too: only the events after it count.
+    expect(await send(e[0]!, 'purged', at('z/0'), e[1]!)).toEqual([[e[1]]]);
+    expect(await send(e[2]!, 'purged')).toEqual([[]]);
+  });
+
+  it('collects every event of a client whose history has no marks, and applies a pending batch before the end', async () => {
+    const { values, given, send } = scriptedClient(false);
+    const first = (await send(e[0]!, e[1]!))[0]!;
+    expect(first).toEqual([e[0], e[1]]);
+    expect(await send(e[2]!)).toEqual([[e[0], e[1], e[2]]]);
+    expect(first).toEqual([e[0], e[1]]);
+    values.next(e[3]!);
+    values.complete(); // before the batch's microtask: the end applies it first
+    expect(given.values.at(-1)).toEqual([e[0], e[1], e[2], e[3]]);
+    expect(given.values).toHaveLength(3);
   });
 });
