@@ -64,7 +64,7 @@ export type StepDecision =
  * - a terminal instance records and ignores what reaches it (results racing a terminate, late events), unless it is
  *   rewound (Failed + ExecutionRewound) or started again;
  * - a rewind replays the history without the failures that failed it (`rewindHistory`), rewrites the history and
- *   bumps `historyEpoch`;
+ *   bumps `historyEpoch`; one whose history a client rewrote (`decideRewind`) replays the history as stored;
  * - otherwise the cached execution continues (or a fresh one replays the history) and the step's events, actions,
  *   custom status, result to a parent and `continueAsNew` become requests; the status comes from {@link applyEvent}
  *   and `version` grows by one.
@@ -92,8 +92,10 @@ function decide(
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  const { events, rewind, ignored } = stepEvents(state, messages);
-  const replays = !ignored && (input.cached === undefined || !!rewind);
+  const { events, rewind, rerun, ignored } = stepEvents(state, messages);
+  // A rewind whose history a client rewrote (`decideRewind`) replays too: a cached execution of the same length may
+  // be one of the history before the rewrite.
+  const replays = !ignored && (input.cached === undefined || !!rerun);
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
   const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
@@ -139,7 +141,7 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
-    rewind,
+    rewind: rerun,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
@@ -151,8 +153,13 @@ function decide(
 interface StepEvents {
   /** The events of the messages of the current execution, in arrival order, after the lead event if any. */
   readonly events: HistoryEvent[];
-  /** The `ExecutionRewound` among them when it rewinds the instance (a Failed one). */
+  /** The `ExecutionRewound` among them when it rewinds the instance (a Failed one): its history is rewritten. */
   readonly rewind: ExecutionRewoundEvent | undefined;
+  /**
+   * The `ExecutionRewound` among them when the step reruns the failed calls: `rewind`, or one reaching an instance
+   * that is not terminal (a client rewrote its history at the rewind, `decideRewind`, and left this half to a worker).
+   */
+  readonly rerun: ExecutionRewoundEvent | undefined;
   /** The instance records and ignores them: it is terminal, and they neither rewind it nor start it again. */
   readonly ignored: boolean;
 }
@@ -197,7 +204,10 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
   // (those ahead of a terminate: `commandsFirst`). One that reaches a later batch (a start handed to the runtime's own
   // worker, which steps it on the start alone; a claim capped by `maxMessages`) finds the execution started.
   const terminal = isTerminalStatus(state.runtimeStatus);
-  return { events: notStarted && !terminal ? commandsFirst(events) : events, rewind, ignored: terminal && !rewind && !restarted };
+  return {
+    events: notStarted && !terminal ? commandsFirst(events) : events, rewind, rerun: rewind ?? (terminal ? undefined : rewound),
+    ignored: terminal && !rewind && !restarted,
+  };
 }
 
 /** Everything {@link decideRefusedStep} needs: the step's input, and why the store refused its write set. */
@@ -632,6 +642,40 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
   if (state.runtimeStatus !== 'Suspended') return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
   return suspendedWithNothingDeferred(history, state.historyLength) ? unclaimedStep(input, false, undefined) : SEND;
+}
+
+/**
+ * A rewind applied by whoever holds no lease (a client), in its own commit: the half of a worker's rewind step that
+ * runs no orchestrator code. The history of a Failed instance (`needHistory` asks for it) is rewritten by the rule a
+ * worker's rewind applies ({@link rewindHistory}: the failures that failed it, the calls that made them and the final
+ * ExecutionCompleted dropped), the status becomes Running ({@link applyEvent}: no output or failure details), the
+ * history gets a new `historyEpoch`, `version` grows by one, and the `ExecutionRewound` goes to the instance as a
+ * message, under an `unclaimed` lease (see {@link decideTerminate}). The worker that claims that message replays the
+ * rewritten history and records it, issuing the calls the replay makes again (the failed ones: completed calls keep
+ * their results) as a rewind step does, a failed sub-orchestration among them rewound in place (`stepEvents`'s
+ * `rerun`). A rewind of an instance that is not Failed is left to the message (`send`), whose condition refuses it
+ * (410 / 409), and so is one of a Failed instance with no history (nothing to replay).
+ */
+export function decideRewind(input: DirectInput<ExecutionRewoundEvent>): DirectDecision {
+  const { state, history, now } = input;
+  if (state.runtimeStatus !== 'Failed' || !started(state)) return SEND;
+  if (history === undefined) return NEED_HISTORY as DirectDecision;
+  const events = rewindHistory(history);
+  const next: InstanceState = {
+    ...applyEvent(state, input.event), lastUpdatedTime: now, version: state.version + 1, historyLength: events.length,
+    historyEpoch: (state.historyEpoch ?? 0) + 1,
+  };
+  const id = state.instanceId;
+  return {
+    kind: 'commit', state: next,
+    writeSet: {
+      lease: { kind: 'unclaimed', instanceId: id, executionId: state.executionId, version: state.version, now },
+      requests: [
+        { type: 'replaceState', state: next }, { type: 'replaceHistory', instanceId: id, events },
+        send(message(input.newId(), id, state.executionId, input.event)),
+      ],
+    },
+  };
 }
 
 /**
