@@ -233,10 +233,16 @@ export interface DurableClient {
    * afresh with its own input). A terminate, suspend or resume that reached the instance once it had failed (sent
    * while it still ran) is dropped by the rewind, not applied late. Raised events are kept and delivered to the rewound
    * instance, also one recorded after the failure: an event to a Failed instance is refused (410), so each was accepted
-   * while it ran, and an accepted event is never dropped. Results of its calls are kept. A rewind is always applied by
-   * a worker (its step may run the orchestrator's code): with no worker running, the call resolves after 10 s, the
-   * rewind still queued and the instance still Failed, and a worker that starts later applies it. Unknown: 404;
-   * Completed or Terminated: 410; Pending, Running or Suspended: 409.
+   * while it ran, and an accepted event is never dropped. Results of its calls are kept. A rewind has two halves:
+   * the history rewritten without the failure (the status Running), and the replay that reruns the failed calls,
+   * which runs the orchestrator's code and so needs a worker. A runtime's own client whose worker is running with a
+   * free slot leaves both to that worker and resolves once its step committed them. Otherwise, when no worker holds
+   * the instance (none runs, or a busy or stopped one has not claimed it), the client commits the rewrite itself, as
+   * it commits a terminate, and resolves at once with the instance Running; the next worker that claims it reruns the
+   * failed calls (a code that throws again without rerunning any fails it then). While a worker holds the instance, or
+   * a message sent before the rewind still waits for it, the rewind goes to a worker as a message, and with no worker
+   * applying it the call resolves after 10 s with the instance still Failed. Unknown: 404; Completed or Terminated:
+   * 410; Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**

@@ -4,7 +4,7 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
+  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
   type DirectInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -14,7 +14,7 @@ import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type {
-  EventRaisedEvent, ExecutionResumedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
+  EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
@@ -77,8 +77,8 @@ const CLIENT_CLOCK = "the client's clock";
 
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
- * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). A terminate,
- * suspend or resume waits only when the client could not commit it itself (a worker holds the instance, a message
+ * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). Each waits only
+ * when the client could not commit it itself (a worker holds the instance, a message
  * queued before it waits for the instance, the command needs the orchestrator's code, or the store lacks
  * `capabilities.unclaimedWrites`).
  */
@@ -265,12 +265,18 @@ export class LocalClient implements DurableClient {
   }
 
   async rewind(instanceId: string, reason?: string): Promise<void> {
-    // The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise). Applied
-    // once the instance left Failed or its history was rewritten (a new epoch); see #send for a new execution or a purge.
+    // Sent to this runtime's own worker when it claims at once: its step rewrites the history and reruns the failed
+    // calls, and the call resolves once that step has committed (a sub-orchestration it calls again exists then).
+    // Otherwise (no worker of this client, stopped or busy) committed by the client itself when no worker holds the
+    // instance (`decideRewind`: the history rewritten, the status Running, the rerun left to the next claim), else
+    // sent. The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise).
+    // Applied once the instance left Failed or its history was rewritten (a new epoch); see #send for a new execution
+    // or a purge.
+    const event: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
     await this.#send(
-      instanceId, 'rewind', { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) },
+      instanceId, 'rewind', event,
       (state, before) => state.runtimeStatus !== 'Failed' || (state.historyEpoch ?? 0) > (before.historyEpoch ?? 0),
-      'failed',
+      'failed', this.#startHandOff?.claimsNow() ? undefined : this.#direct(event, decideRewind),
     );
   }
 
@@ -669,7 +675,7 @@ export class LocalClient implements DurableClient {
    * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). Resolves only once
    * the committed status reflects it (`reflects`) compared with the status `before` the command (see
    * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
-   * `direct` (terminate, suspend, resume: `#direct`) may commit the command's effect itself from the status read: true
+   * `direct` (terminate, suspend, resume, rewind: `#direct`) may commit the command's effect itself from the status read: true
    * when it did. It is asked first, whatever the status: a command the status reflects already (a repeated suspend or
    * resume) is committed as a worker's step would commit it, under the same store check, rather than left queued as a
    * message that every later direct command would have to wait behind. A direct commit the store refused (the
@@ -696,7 +702,7 @@ export class LocalClient implements DurableClient {
 
   /**
    * Where the store can (`unclaimedWrites`), the command `event` applied in this client's own commit when no worker
-   * holds the instance, as `decide` (`decideTerminate`, `decideSuspend`, `decideResume`) decides it from the state
+   * holds the instance, as `decide` (`decideTerminate`, `decideSuspend`, `decideResume`, `decideRewind`) decides it from the state
    * read: `committed`; `send` when the decision leaves it to a worker; `refused` when the store refused it because a
    * worker holds the instance, committed since the read, or a message committed before waits for it (the command then
    * goes to a worker as a message, once decided again on a fresh read).
@@ -709,7 +715,8 @@ export class LocalClient implements DurableClient {
       const now = this.#now();
       const input = { state, event, now, newId: this.#newId };
       let decision = decide(input);
-      // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended). The
+      // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended), a rewind
+      // (the history it rewrites). The
       // history is read whole (the store reads no tail that is sure to hold the suspension's start) and before the
       // store check, so even while a worker holds the instance: a read that fails or outlasts storeCallTimeoutMs (a
       // long history), with UnavailableError either way, leaves the command to a worker as a message, as it went

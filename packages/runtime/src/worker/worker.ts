@@ -128,6 +128,12 @@ export interface StartHandOff {
    * `stop` waits for.
    */
   lease(now: Date): Lease | undefined;
+  /**
+   * True when the worker is running with a free step slot: it claims a message committed now without waiting for
+   * one. The client then leaves it a rewind whole (the step that rewrites the history runs the code too) rather than
+   * commit the rewrite itself and leave the rerun to a later claim.
+   */
+  claimsNow(): boolean;
   /** The start committed with `item.lease`: the worker runs its first step. */
   started(item: OrchestrationWorkItem): void;
   /**
@@ -588,6 +594,7 @@ export class Worker {
       this.#handOffs++;
       return newLease({ owner: this.#leaseOwner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
     },
+    claimsNow: () => this.#claiming && !this.#stopping && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations,
     started: (item) => {
       if (this.#stopping) {
         // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
