@@ -260,55 +260,74 @@ describe('runtime', () => {
     expect(await runtime.client.getStatus(`parent:${executionId}:1`)).toMatchObject({ runtimeStatus: 'Failed', parentInstanceId: 'parent' });
   });
 
-  it('rewinds failed sub-orchestrations with their parent, down to the failed call: their completed work is not redone', async () => {
-    const runs = { Prep: 0, Done: 0, Flaky: 0 };
-    const runtime = await start({
-      orchestrators: {
-        Parent: function* (ctx) {
-          const prep: number = yield ctx.callActivity('Prep');
-          const child: unknown = yield ctx.callSubOrchestrator('Child', 'in', 'child');
-          return [prep, child];
+  for (const lone of [false, true]) {
+    it(lone
+      ? 'rewinds by a client with no worker running at once (no longer Failed), and a worker started later reruns the failed calls down the tree'
+      : 'rewinds failed sub-orchestrations with their parent, down to the failed call: their completed work is not redone', async () => {
+      const runs = { Prep: 0, Done: 0, Flaky: 0 };
+      const registry: Pick<RuntimeOptions, 'orchestrators' | 'activities'> = {
+        orchestrators: {
+          Parent: function* (ctx) {
+            const prep: number = yield ctx.callActivity('Prep');
+            const child: unknown = yield ctx.callSubOrchestrator('Child', 'in', 'child');
+            return [prep, child];
+          },
+          Child: function* (ctx) {
+            const done: number = yield ctx.callActivity('Done');
+            const grandchild: unknown = yield ctx.callSubOrchestrator('Grandchild'); // the default id
+            return [ctx.getInput(), done, grandchild];
+          },
+          Grandchild: function* (ctx) {
+            const done: number = yield ctx.callActivity('Done');
+            return [done, yield ctx.callActivity('Flaky')];
+          },
         },
-        Child: function* (ctx) {
-          const done: number = yield ctx.callActivity('Done');
-          const grandchild: unknown = yield ctx.callSubOrchestrator('Grandchild'); // the default id
-          return [ctx.getInput(), done, grandchild];
+        activities: {
+          Prep: () => ++runs.Prep,
+          Done: () => ++runs.Done,
+          Flaky: () => {
+            if (++runs.Flaky === 1) throw new Error('misconfigured');
+            return 'fixed';
+          },
         },
-        Grandchild: function* (ctx) {
-          const done: number = yield ctx.callActivity('Done');
-          return [done, yield ctx.callActivity('Flaky')];
-        },
-      },
-      activities: {
-        Prep: () => ++runs.Prep,
-        Done: () => ++runs.Done,
-        Flaky: () => {
-          if (++runs.Flaky === 1) throw new Error('misconfigured');
-          return 'fixed';
-        },
-      },
-    });
-    const { client } = runtime;
-    const id = await client.startNew('Parent', { instanceId: 'parent' });
-    expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
-    const instances = await client.getStatusAll();
-    const grandchildId = instances.find((s) => s.name === 'Grandchild')!.instanceId;
-    expect(instances.map((s) => s.runtimeStatus)).toEqual(['Failed', 'Failed', 'Failed']);
+      };
+      // A store of the test's own: a runtime closes the MemoryStore it made itself when it stops.
+      const store = new MemoryStore();
+      const runtime = await start({ store, ...registry });
+      let { client } = runtime;
+      const id = await client.startNew('Parent', { instanceId: 'parent' });
+      expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+      const instances = await client.getStatusAll();
+      const grandchildId = instances.find((s) => s.name === 'Grandchild')!.instanceId;
+      expect(instances.map((s) => s.runtimeStatus)).toEqual(['Failed', 'Failed', 'Failed']);
 
-    await client.rewind(id, 'configuration fixed');
-    const done = await client.waitForCompletion(id, SETTLED);
-    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: [1, ['in', 1, [2, 'fixed']]] });
-    // Each completed activity ran once; only the call that failed the whole tree ran again.
-    expect(runs).toEqual({ Prep: 1, Done: 2, Flaky: 2 });
-    // The sub-orchestrations were rewound in place (same ids, not started over: one ExecutionStarted each).
-    const after = await client.getStatusAll();
-    expect(after.map((s) => [s.instanceId, s.runtimeStatus]).sort()).toEqual([[grandchildId, 'Completed'], ['child', 'Completed'], ['parent', 'Completed']].sort());
-    for (const childId of ['child', grandchildId]) {
-      const history = (await client.getStatus(childId, { showHistory: true }))!.history!;
-      expect(history.filter((e) => e.type === 'ExecutionStarted'), childId).toHaveLength(1);
-      expect(history.filter((e) => e.type === 'ExecutionRewound'), childId).toHaveLength(1);
-    }
-  });
+      if (lone) {
+        // No worker runs: the client rewrites the parent's history itself; the calls it reruns wait for a worker.
+        await runtime.stop();
+        client = createClient({ store });
+        await client.rewind(id, 'configuration fixed');
+        const rewound = await client.getStatus(id);
+        expect(rewound?.runtimeStatus).toBe('Running');
+        expect(rewound).not.toHaveProperty('failureDetails');
+        expect(runs).toEqual({ Prep: 1, Done: 2, Flaky: 1 });
+        await start({ store, ...registry });
+      } else {
+        await client.rewind(id, 'configuration fixed');
+      }
+      const done = await client.waitForCompletion(id, SETTLED);
+      expect(done).toMatchObject({ runtimeStatus: 'Completed', output: [1, ['in', 1, [2, 'fixed']]] });
+      // Each completed activity ran once; only the call that failed the whole tree ran again.
+      expect(runs).toEqual({ Prep: 1, Done: 2, Flaky: 2 });
+      // The sub-orchestrations were rewound in place (same ids, not started over: one ExecutionStarted each).
+      const after = await client.getStatusAll();
+      expect(after.map((s) => [s.instanceId, s.runtimeStatus]).sort()).toEqual([[grandchildId, 'Completed'], ['child', 'Completed'], ['parent', 'Completed']].sort());
+      for (const childId of ['child', grandchildId]) {
+        const history = (await client.getStatus(childId, { showHistory: true }))!.history!;
+        expect(history.filter((e) => e.type === 'ExecutionStarted'), childId).toHaveLength(1);
+        expect(history.filter((e) => e.type === 'ExecutionRewound'), childId).toHaveLength(1);
+      }
+    });
+  }
 
   for (const purged of [false, true]) {
     it(purged

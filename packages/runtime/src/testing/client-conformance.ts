@@ -62,6 +62,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
     let flakyFixed: boolean;
     let store: Store;
     let held: HeldHistoryReads;
+    /** The suite's orchestrators and activities, for a runtime of a test's own. */
+    let registry: { orchestrators: Record<string, Orchestrator>; activities: Record<string, Activity> };
 
     /** A fresh store: the suite's own (`options.createStore`), or a MemoryStore. */
     const newStore = async (): Promise<Store> =>
@@ -124,6 +126,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           return received;
         },
       };
+      registry = { orchestrators, activities };
       store = await newStore();
       held = new HeldHistoryReads(store);
       runtime = createRuntime({ store: held.store, orchestrators, activities, logger: silentLogger });
@@ -705,6 +708,41 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           expect(await admin.waitForCompletion('parked', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['kept'] });
         } finally {
           await worker.stop();
+          await lone.close();
+        }
+      });
+    });
+
+    describe('read-your-writes with no worker running, for a rewind', () => {
+      it('rewinds a Failed instance at once; a worker that starts later reruns only the failed call', async (context) => {
+        const lone = await loneStore();
+        if (!lone) return context.skip();
+        const first = createRuntime({ store: lone, ...registry, logger: silentLogger });
+        const later = createRuntime({ store: lone, ...registry, logger: silentLogger });
+        try {
+          const admin = createClient({ store: lone });
+          await first.start();
+          await admin.startNew('StepThenFlaky', { instanceId: 'lone-rw' });
+          expect((await admin.waitForCompletion('lone-rw', SETTLED)).runtimeStatus).toBe('Failed');
+          await first.stop();
+          flakyFixed = true;
+          await admin.rewind('lone-rw', 'fixed');
+          const rewound = await admin.getStatus('lone-rw');
+          expect(rewound?.runtimeStatus).toBe('Running');
+          expect(rewound).not.toHaveProperty('failureDetails');
+          // The failure is gone from the history already; the call it failed is rerun by the next worker.
+          expect((await lone.getHistory('lone-rw')).some((e) => e.type === 'TaskFailed')).toBe(false);
+          expect(calls.get('Flaky')).toBe(1);
+          await later.start();
+          expect(await admin.waitForCompletion('lone-rw', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 21 });
+          expect(calls.get('Step 1')).toBe(1);
+          expect(calls.get('Flaky')).toBe(2);
+          const history = await lone.getHistory('lone-rw');
+          expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
+          expect(history.filter((e) => e.type === 'TaskCompleted')).toHaveLength(2);
+        } finally {
+          await first.stop();
+          await later.stop();
           await lone.close();
         }
       });
