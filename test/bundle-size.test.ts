@@ -588,11 +588,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client then split its subscribes and unsubscribes by the server's MAX_SUBSCRIPTIONS_PER_SESSION (client-kit)
  * instead of its own 1000 (one variable in the page where two literals were): 8,186 -> 8,191 B (+5), budget raised
  * to match (1 B under the 8 KiB goal).
+ * A client then committed a rewind itself when no worker holds the instance (decideRewind: the history rewritten and
+ * the status Running at once, the rerun left to the next claim; the worker's step reruns from a rewritten history):
+ * 29,649 / 36,939 / 67,203 -> 29,804 / 37,085 / 67,330 B (+155 / +146 / +127), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_649 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 36_939 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_203 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_804 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_085 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_330 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_191 },
 ];
 
