@@ -758,6 +758,32 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(work).toBeGreaterThan(0);
         expect((await claim(store, 'w2', at(30_000))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
       });
+
+      it('signals no work for a commit that changes nothing (a resume of an instance not suspended, before its start: an HTTP retry), and signals it once an expired lease is taken over', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await create(store, newInstance('a'));
+        const held = await claim(store, 'w1', T0); // a worker's lease on 'a', until 30 s
+        const client = createClient({ store });
+        await client.startNew('AwaitGo', { instanceId: 'retried' });
+        const retried = (await store.getInstance('retried'))!;
+        let work = 0;
+        const subscription = store.workAvailable$.subscribe(() => work++);
+        try {
+          // The start was claimable before: waking every worker for a claim round at each retry finds nothing new.
+          await client.resume('retried', 'retry');
+          await client.resume('retried', 'retry');
+          expect(work).toBe(0);
+          expect(await store.getInstance('retried')).toMatchObject({ runtimeStatus: 'Pending', version: retried.version });
+          // The same commit of no request over a worker's expired lease clears it: the start is claimable again.
+          const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: 'a', executionId: held.state.executionId, version: held.state.version, now: at(30_000) };
+          await store.commit({ lease, requests: [] });
+          expect(work).toBeGreaterThan(0);
+        } finally {
+          subscription.unsubscribe();
+        }
+        expect((await claimId(store, 'a', at(30_000))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+      });
     });
 
     describe('unclaimed writes and the messages queued before them', () => {

@@ -1,4 +1,4 @@
-import type { InstanceState, OrchestrationMessage, WritePlan } from '@durable-rx/runtime/store-kit';
+import { changesNothing, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
 import {
   instanceRow, messageRow, queueFieldsAfterEnqueue, rescheduled, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
@@ -108,9 +108,14 @@ export class RowWriter {
     if (leased.instance && !plan.replaced.includes(leased.instance.id)) {
       const { pending } = leased.instance;
       const remaining = pending === 'allConsumed' ? [] : pending.filter((m) => !deleted.has(m.message.id));
+      // Whether a lease (live or expired) is stored on it: the one the reschedule releases.
+      const leaseStored = this.#cached(leased.instance.id)?.lease !== undefined;
       this.#reschedule(leased.instance.id, remaining, false);
-      // Released with messages still pending: they are claimable again (at once, or when the first is visible).
-      if (remaining.length > 0) this.work = true;
+      // Released with messages still pending: they are claimable again (at once, or when the first is visible). Not
+      // after a commit that changes nothing (changesNothing: no lease was stored, an HTTP retry of a client's suspend
+      // or resume before the start): they were claimable before, and a signal woke this tab's and every other tab's
+      // worker for a claim round that finds nothing new.
+      if (remaining.length > 0 && !changesNothing(plan, leaseStored)) this.work = true;
     }
     const deletedTasks: TaskRow[] = [];
     for (const taskId of plan.deleteTasks) {

@@ -1,4 +1,5 @@
-import { firstValueFrom, filter, take, toArray } from 'rxjs';
+import { firstValueFrom, filter, map, take, toArray } from 'rxjs';
+import { createClient } from '@durable-rx/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StatusChange, Store } from '@durable-rx/runtime/store-kit';
 import { changeChannelName } from '../../src/idb-store.js';
@@ -38,6 +39,31 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     const woken = firstValueFrom(b.workAvailable$);
     await create(a, newInstance('w'));
     await expect(woken).resolves.toBeUndefined();
+  });
+
+  it('does not wake the workers of other handles for a client command that changes nothing (an HTTP retry)', async () => {
+    const name = uniqueName('feed-no-op');
+    const a = open(name);
+    const b = open(name);
+    await b.getInstance('p'); // a store may open its feed asynchronously; one round trip through b settles it
+    const client = createClient({ store: a });
+    const started = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'p')));
+    await client.startNew('AnyName', { instanceId: 'p' });
+    await started; // its work signal came with it
+    // The first work b hears of after that: the next instance's start, delivered with its snapshot (a channel keeps
+    // one sender's posts in order).
+    let nextSeen = false;
+    const seen = b.changes$.subscribe((c) => { if (c.instanceId === 'next') nextSeen = true; });
+    try {
+      const firstWork = firstValueFrom(b.workAvailable$.pipe(map(() => nextSeen)));
+      // Resumes of an instance nobody has started yet, not suspended: its start was claimable before each of them.
+      await client.resume('p', 'retry');
+      await client.resume('p', 'retry');
+      await create(a, newInstance('next'));
+      expect(await firstWork).toBe(true);
+    } finally {
+      seen.unsubscribe();
+    }
   });
 
   it('puts snapshots that overtook each other on the channel back in order and drops ones already delivered', async () => {
