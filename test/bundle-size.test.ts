@@ -591,11 +591,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A client then committed a rewind itself when no worker holds the instance (decideRewind: the history rewritten and
  * the status Running at once, the rerun left to the next claim; the worker's step reruns from a rewritten history):
  * 29,649 / 36,939 / 67,203 -> 29,804 / 37,085 / 67,330 B (+155 / +146 / +127), budgets raised to match.
+ * MemoryStore and the IndexedDB stores then signalled no work for a commit that changes nothing (an HTTP retry of a
+ * client's suspend or resume before the start), deciding it by store-kit's changesNothing, now on every page:
+ * 29,804 / 37,085 / 67,330 -> 29,863 / 37,146 / 67,387 B (+59 / +61 / +57), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_804 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_085 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_330 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_863 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_146 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_387 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_191 },
 ];
 
