@@ -329,6 +329,59 @@ describe('runtime', () => {
     });
   }
 
+  it('reruns the failed calls of a client\'s rewind whichever message the first claim after it takes (a timer of the failed execution due by then, with one message per claim)', async () => {
+    const clock = new VirtualClock();
+    const runs = { Done: 0, Flaky: 0 };
+    const registry: Pick<RuntimeOptions, 'orchestrators' | 'activities'> = {
+      orchestrators: {
+        Parent: function* (ctx) {
+          ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1500)); // never awaited: due once the rewind is queued
+          return yield ctx.callSubOrchestrator('Child', undefined, 'child');
+        },
+        Child: function* (ctx) {
+          return [yield ctx.callActivity('Done'), yield ctx.callActivity('Flaky')];
+        },
+      },
+      activities: {
+        Done: () => ++runs.Done,
+        Flaky: () => {
+          if (++runs.Flaky === 1) throw new Error('misconfigured');
+          return 'fixed';
+        },
+      },
+    };
+    const store = new MemoryStore();
+    const runtime = await start({ store, clock, ...registry });
+    const id = await runtime.client.startNew('Parent', { instanceId: 'parent' });
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    await runtime.stop();
+    // No worker runs: the client rewrites the history itself and queues the rerun behind the parent's timer.
+    const client = createClient({ store, clock });
+    await client.rewind(id, 'configuration fixed');
+    expect((await client.getStatus(id))?.runtimeStatus).toBe('Running');
+    await clock.advance(2000);
+    // A store whose claims hand out one message each (as MongoStore's are capped by maxMessagesPerClaim): the first
+    // claim of the parent takes its timer, which is older than the rewind.
+    const oneMessagePerClaim = new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'claimOrchestration') {
+          return async (options: Parameters<Store['claimOrchestration']>[0]) => {
+            const item = await target.claimOrchestration(options);
+            return item && { ...item, messages: item.messages.slice(0, 1) };
+          };
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await start({ store: oneMessagePerClaim, clock, ...registry });
+    expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [1, 'fixed'] });
+    // The child was rewound in place: its completed activity did not run again.
+    expect(runs).toEqual({ Done: 1, Flaky: 2 });
+    const history = (await client.getStatus('child', { showHistory: true }))!.history!;
+    expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+  });
+
   for (const purged of [false, true]) {
     it(purged
       ? 'starts afresh, with the input of the later execution\'s call, a failed sub-orchestration purged before its parent\'s rewind'

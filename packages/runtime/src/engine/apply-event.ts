@@ -11,7 +11,8 @@ import { isTerminalStatus, type HeldCommand, type HeldCommands, type HeldSuspend
  * back, so that the worker that takes the start records each ahead of it ({@link heldCommands}), as it records them when they reach it as messages; an ExecutionStarted leaves a
  * Suspended instance Suspended (the execution starts suspended, decideStep having recorded the held commands ahead of
  * it) and lets what is held go, as a termination or a completion of the execution not started does; the
- * OrchestratorStarted of a step of a started execution lets go one left behind.
+ * OrchestratorStarted of a step of a started execution lets go one left behind, and the rerun a client's rewind left
+ * pending (`rerun`: that step is the one that reruns).
  *
  * `version`, `historyLength` and `lastUpdatedTime` are bookkeeping the caller sets for the whole commit.
  */
@@ -95,9 +96,13 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       // A step of an execution that has started holds no suspend back: one there was kept through the start by a
       // worker of an earlier version (its ExecutionStarted kept the field), and a resume would take it for a suspend
       // before the start. (A continueAsNew and a suspend in one step hold one for the next execution after this.)
-      if ((!state.heldSuspend && !state.held) || !state.historyLength) return state;
-      const { heldSuspend: _h, held: _l, ...rest } = state;
-      return rest;
+      // Nor a rerun a client's rewind left pending (`rerun`): this step is the one that reruns (decideStep read it).
+      const letGo = (!!state.heldSuspend || !!state.held) && state.historyLength > 0;
+      if (!letGo && !state.rerun) return state;
+      const { rerun: _r, ...rest } = state;
+      if (!letGo) return rest;
+      const { heldSuspend: _h, held: _l, ...started } = rest;
+      return started;
     }
     case 'OrchestratorCompleted':
     case 'TaskScheduled':

@@ -64,7 +64,8 @@ export type StepDecision =
  * - a terminal instance records and ignores what reaches it (results racing a terminate, late events), unless it is
  *   rewound (Failed + ExecutionRewound) or started again;
  * - a rewind replays the history without the failures that failed it (`rewindHistory`), rewrites the history and
- *   bumps `historyEpoch`; one whose history a client rewrote (`decideRewind`) replays the history as stored;
+ *   bumps `historyEpoch`; one whose history a client rewrote (`decideRewind`, the state's `rerun`) replays the history
+ *   as stored, in the next step, whatever messages it took;
  * - otherwise the cached execution continues (or a fresh one replays the history) and the step's events, actions,
  *   custom status, result to a parent and `continueAsNew` become requests; the status comes from {@link applyEvent}
  *   and `version` grows by one.
@@ -156,8 +157,10 @@ interface StepEvents {
   /** The `ExecutionRewound` among them when it rewinds the instance (a Failed one): its history is rewritten. */
   readonly rewind: ExecutionRewoundEvent | undefined;
   /**
-   * The `ExecutionRewound` among them when the step reruns the failed calls: `rewind`, or one reaching an instance
-   * that is not terminal (a client rewrote its history at the rewind, `decideRewind`, and left this half to a worker).
+   * The `ExecutionRewound` whose failed calls the step reruns: `rewind`, or the one a client's rewind left pending in
+   * the state of an instance that is not terminal (`rerun`: the client rewrote the history, `decideRewind`, and left
+   * this half to the next step, which reruns whichever messages its claim took: its claim may hand out an older
+   * message, a timer fallen due, and leave the `ExecutionRewound` queued behind it).
    */
   readonly rerun: ExecutionRewoundEvent | undefined;
   /** The instance records and ignores them: it is terminal, and they neither rewind it nor start it again. */
@@ -198,14 +201,14 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
   for (; e < lead.length; e++) events[e] = lead[e]!;
   for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
   const rewind = state.runtimeStatus === 'Failed' ? rewound : undefined;
+  const terminal = isTerminalStatus(state.runtimeStatus);
   // A suspend held back in the state by a client (the lead), or sent as a message (a command queued behind another
   // message, or sent while a worker held the instance) that this batch takes in with the start, keeps the first step
   // from running any code of the execution until a resume. The suspends and resumes take effect ahead of the start
   // (those ahead of a terminate: `commandsFirst`). One that reaches a later batch (a start handed to the runtime's own
   // worker, which steps it on the start alone; a claim capped by `maxMessages`) finds the execution started.
-  const terminal = isTerminalStatus(state.runtimeStatus);
   return {
-    events: notStarted && !terminal ? commandsFirst(events) : events, rewind, rerun: rewind ?? (terminal ? undefined : rewound),
+    events: notStarted && !terminal ? commandsFirst(events) : events, rewind, rerun: rewind ?? (terminal ? undefined : state.rerun),
     ignored: terminal && !rewind && !restarted,
   };
 }
@@ -650,10 +653,12 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
  * worker's rewind applies ({@link rewindHistory}: the failures that failed it, the calls that made them and the final
  * ExecutionCompleted dropped), the status becomes Running ({@link applyEvent}: no output or failure details), the
  * history gets a new `historyEpoch`, `version` grows by one, and the `ExecutionRewound` goes to the instance as a
- * message, under an `unclaimed` lease (see {@link decideTerminate}). The worker that claims that message replays the
- * rewritten history and records it, issuing the calls the replay makes again (the failed ones: completed calls keep
- * their results) as a rewind step does, a failed sub-orchestration among them rewound in place (`stepEvents`'s
- * `rerun`). A rewind of an instance that is not Failed is left to the message (`send`), whose condition refuses it
+ * message, under an `unclaimed` lease (see {@link decideTerminate}). The rerun is recorded in the state (`rerun`), not
+ * only by that message: the next step of the instance, whichever of its messages its claim took (a claim that hands
+ * out the oldest only may take a timer fallen due meanwhile and leave the `ExecutionRewound` queued), replays the
+ * rewritten history, issuing the calls the replay makes again (the failed ones: completed calls keep their results)
+ * as a rewind step does, a failed sub-orchestration among them rewound in place (`stepEvents`'s `rerun`), and its
+ * first event clears `rerun`; the `ExecutionRewound` is recorded by the step that takes it. A rewind of an instance that is not Failed is left to the message (`send`), whose condition refuses it
  * (410 / 409), and so is one of a Failed instance with no history (nothing to replay).
  */
 export function decideRewind(input: DirectInput<ExecutionRewoundEvent>): DirectDecision {
@@ -663,7 +668,7 @@ export function decideRewind(input: DirectInput<ExecutionRewoundEvent>): DirectD
   const events = rewindHistory(history);
   const next: InstanceState = {
     ...applyEvent(state, input.event), lastUpdatedTime: now, version: state.version + 1, historyLength: events.length,
-    historyEpoch: (state.historyEpoch ?? 0) + 1,
+    historyEpoch: (state.historyEpoch ?? 0) + 1, rerun: input.event,
   };
   const id = state.instanceId;
   return {

@@ -1,4 +1,4 @@
-import type { ExecutionResumedEvent, ExecutionSuspendedEvent, HistoryEvent } from './history-event.js';
+import type { ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, HistoryEvent } from './history-event.js';
 
 /**
  * The runtime status of an orchestration instance, as in Durable Functions.
@@ -98,6 +98,13 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
   readonly heldSuspend?: HeldSuspend;
   /** The commands `heldSuspend` stands for, in order (see {@link HeldCommands}). Set and cleared by `applyEvent` only. */
   readonly held?: HeldCommands;
+  /**
+   * A rewind whose history a client rewrote (`decideRewind`) and whose failed calls no worker has rerun yet: the next
+   * step of the instance reruns them, whichever of its messages its claim took (its `ExecutionRewound`, or an older
+   * one such as a timer fallen due, when a claim hands out fewer messages than are queued). Set by `decideRewind`,
+   * cleared by the step's first event (`applyEvent`, OrchestratorStarted); absent otherwise. Plain JSON.
+   */
+  readonly rerun?: ExecutionRewoundEvent;
 }
 
 /** A client's suspend or resume, as a history event. */

@@ -1,3 +1,4 @@
+import type { ExecutionRewoundEvent } from '../model/history-event.js';
 import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { copyStoreValue } from './store-helpers.js';
 
@@ -36,6 +37,7 @@ export class StoredState implements InstanceState {
   historyEpoch!: number | undefined;
   heldSuspend!: HeldSuspend | undefined;
   held!: HeldCommands | undefined;
+  rerun!: ExecutionRewoundEvent | undefined;
 
   constructor(state: InstanceState) {
     this.assign(state);
@@ -59,6 +61,7 @@ export class StoredState implements InstanceState {
     this.historyEpoch = state.historyEpoch;
     this.heldSuspend = copyStoreValue(state.heldSuspend);
     this.held = copyStoreValue(state.held);
+    this.rerun = copyStoreValue(state.rerun);
   }
 
   get createdTime(): Date {
@@ -85,6 +88,7 @@ export class StoredState implements InstanceState {
     if (this.historyEpoch !== undefined) state.historyEpoch = this.historyEpoch;
     if (this.heldSuspend !== undefined) state.heldSuspend = copyStoreValue(this.heldSuspend);
     if (this.held !== undefined) state.held = copyStoreValue(this.held);
+    if (this.rerun !== undefined) state.rerun = copyStoreValue(this.rerun);
     return state as InstanceState;
   }
 }
