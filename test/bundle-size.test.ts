@@ -594,11 +594,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * MemoryStore and the IndexedDB stores then signalled no work for a commit that changes nothing (an HTTP retry of a
  * client's suspend or resume before the start), deciding it by store-kit's changesNothing, now on every page:
  * 29,804 / 37,085 / 67,330 -> 29,863 / 37,146 / 67,387 B (+59 / +61 / +57), budgets raised to match.
+ * A client's rewind then recorded its pending rerun in the state (`rerun`, which MemoryStore's StoredState keeps and
+ * the step's OrchestratorStarted clears), so the next step reruns whichever message its claim took: 29,863 / 37,146 /
+ * 67,387 -> 29,908 / 37,167 / 67,406 B (+45 / +21 / +19), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_863 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_146 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_387 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_908 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_167 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_406 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_191 },
 ];
 
