@@ -896,6 +896,28 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(await answer.json()).toEqual({ session: id, subscriptions: 0 });
   });
 
+  it('applies the subscribes a session has room for, after the unsubscribes of the change, and refuses each one past it alone', async () => {
+    const { base } = await open();
+    const { reader, id } = await session(base);
+    const status = (sub: string) => ({ sub, kind: 'status', instanceId: 'x' });
+    expect((await change(base, id, { subscribe: ['a', 'b'].map(status) })).status).toBe(200);
+    // 'b' leaves first, which makes room for all but the last of these beside 'a'.
+    const many = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION }, (_, n) => `s${n}`);
+    const last = many.at(-1)!;
+    const answer = await change(base, id, { unsubscribe: ['b'], subscribe: many.map(status) });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ session: id, subscriptions: MAX_SUBSCRIPTIONS_PER_SESSION });
+    const events = await reader.eventsUntil((b) => b.event === 'close' && payload(b).sub === last);
+    expect(events.filter((b) => b.event === 'close').map(payload)).toEqual([{
+      sub: last, error: { code: 'invalid-argument', message: `A session holds at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions` },
+    }]);
+    // The session carries on: with room made, the refused one is subscribed and gets its snapshot.
+    const again = await change(base, id, { unsubscribe: ['a'], subscribe: [status(last)] });
+    expect(await again.json()).toEqual({ session: id, subscriptions: MAX_SUBSCRIPTIONS_PER_SESSION });
+    const snapshot = await reader.eventsUntil((b) => b.event === 'status' && payload(b).sub === last);
+    expect(snapshot.filter((b) => b.event === 'close')).toEqual([]);
+  });
+
   it('answers 404 to a change whose session ended while its body arrived, and subscribes nothing', async () => {
     const counter = { active: 0 };
     const { base, handler } = await open({}, counting(counter));

@@ -276,11 +276,6 @@ export class StreamSession implements ConnectionOwner {
     return this.#seq;
   }
 
-  /** Whether subscription `sub` is active. */
-  has(sub: string): boolean {
-    return this.#find(sub) !== undefined;
-  }
-
   /** What active subscription `sub` sends (the key it was subscribed with), `undefined` when it is not active. */
   streamOf(sub: string): string | undefined {
     return this.#find(sub)?.stream;
@@ -296,8 +291,10 @@ export class StreamSession implements ConnectionOwner {
    * Subscribes `sub` to `spec`, which sends what `stream` names; it gets the current value first, then every new one.
    * Idempotent: when `sub` is already active with the same `stream` (a request sent again because its answer was
    * lost), nothing happens and nothing is sent again (the first subscription's values went out on the session, or
-   * come with its resume). Throws `InvalidArgumentError` when `sub` is active with another stream or the session
-   * holds `maxSubscriptions`.
+   * come with its resume). Throws `InvalidArgumentError` when `sub` is active with another stream.
+   *
+   * The one rule of a session's room: when it holds `maxSubscriptions` already, `sub` alone is refused, by its `close`
+   * event with an `invalid-argument` error (what a subscription that fails gets), and the session carries on.
    */
   subscribe(sub: string, spec: FeedSpec, untilTerminal: boolean, stream: string): void {
     if (this.#disposed) return;
@@ -305,8 +302,9 @@ export class StreamSession implements ConnectionOwner {
     if (active?.stream === stream) return;
     if (active) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active with another stream`);
     const max = this.#host.options.maxSubscriptions;
-    if (this.subscriptionCount >= max) throw new InvalidArgumentError(`A session holds at most ${max} subscriptions`);
-    this.#add(sub, spec, untilTerminal, stream);
+    if (this.subscriptionCount < max) return this.#add(sub, spec, untilTerminal, stream);
+    const error = this.#host.options.errorBody(new InvalidArgumentError(`A session holds at most ${max} subscriptions`));
+    this.#write(undefined, own('close', { sub, error }));
   }
 
   /** Ends subscription `sub`, if active; no `close` event follows (the client asked). */

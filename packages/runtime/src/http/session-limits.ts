@@ -1,7 +1,9 @@
 /**
- * Most subscriptions one stream session holds, and most one subscription request lists to add and to remove: the
- * server refuses a request past either (400 `invalid-argument`, changing nothing). A client that sends a session's
- * changes (rx-client's stream mux) splits them by it. Not an option of the handler: a client takes it from here.
+ * Most subscriptions one stream session holds, and most one subscription request lists to add and to remove. A
+ * request listing more is refused (400 `invalid-argument`, changing nothing); of the subscribes of one that fits, those
+ * past the session's room are refused one by one (each its `close` event with an `invalid-argument` error), the rest
+ * applied. A client that sends a session's changes (rx-client's stream mux) splits them by it. Not an option of the
+ * handler: a client takes it from here.
  *
  * @example
  * ```ts

@@ -59,7 +59,7 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }`; 400 malformed (an `after` too) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }` (the unsubscribes applied, then the subscribes in order; each one past the session's room gets its `close` event with an `invalid-argument` error); 400 malformed (an `after` too, either list longer than `MAX_SUBSCRIPTIONS_PER_SESSION`) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
  * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
@@ -178,7 +178,11 @@ interface SubscriptionChange {
   readonly unsubscribe: readonly string[];
 }
 
-/** Validates a whole change before anything is applied, so a bad request changes nothing. */
+/**
+ * Validates a whole change before anything is applied, so a bad request changes nothing. Room is not checked here: the
+ * route applies the unsubscribes, then the subscribes in order, and the session refuses each one it has no room for
+ * (see `StreamSession.subscribe`).
+ */
 function parseSubscriptionChange(body: unknown, session: StreamSession): SubscriptionChange {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidArgumentError('The body must be an object { subscribe?: [...], unsubscribe?: [...] }');
@@ -203,11 +207,6 @@ function parseSubscriptionChange(body: unknown, session: StreamSession): Subscri
     // The same stream again: a resend of a change already applied, which changes nothing.
     if (active === undefined) fresh.push(entry);
     else if (active !== key) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active with another stream`);
-  }
-  let remaining = session.subscriptionCount;
-  for (const sub of removed) if (session.has(sub)) remaining--;
-  if (remaining + fresh.length > MAX_SUBSCRIPTIONS_PER_SESSION) {
-    throw new InvalidArgumentError(`A session holds at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions`);
   }
   return { subscribe: fresh, unsubscribe: [...removed] };
 }
