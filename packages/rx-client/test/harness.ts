@@ -41,9 +41,9 @@ export interface Harness {
   restartHandler(): void;
   /**
    * Answers the next `count` stream requests (or, with `suffix`, requests whose path ends with it) with this status
-   * instead of serving them.
+   * and error `code` (default `unavailable`) instead of serving them.
    */
-  refuseStreams(count: number, status: number, suffix?: string): void;
+  refuseStreams(count: number, status: number, suffix?: string, code?: string): void;
   /**
    * Leaves requests whose path ends with `suffix` unanswered until the client gives up on them (aborts); `undefined`
    * stops holding new ones.
@@ -68,7 +68,7 @@ export async function openHarness(
   const make = (): HttpHandler =>
     createHttpHandler(serverClient(runtime.client), { key: KEY, logger: silentLogger, reconnectDelayMs: 20, ...options });
   let current = make();
-  let refusals: { count: number; status: number; suffix?: string | undefined } = { count: 0, status: 503 };
+  let refusals: { count: number; status: number; suffix?: string | undefined; code?: string | undefined } = { count: 0, status: 503 };
   let held: string | undefined;
   const requests: SeenRequest[] = [];
   const handler = Object.assign(
@@ -81,7 +81,7 @@ export async function openHarness(
       const refused = refusals.suffix ? path.endsWith(refusals.suffix) : path.endsWith('/stream') || path.endsWith('/streams');
       if (refused && refusals.count > 0) {
         refusals.count--;
-        return Promise.resolve(Response.json({ code: 'unavailable', message: 'try again' }, { status: refusals.status }));
+        return Promise.resolve(Response.json({ code: refusals.code ?? 'unavailable', message: 'try again' }, { status: refusals.status }));
       }
       if (held !== undefined && path.endsWith(held)) {
         return new Promise((resolve) => request.signal.addEventListener('abort', () => resolve(new Response(null, { status: 499 }))));
@@ -99,8 +99,8 @@ export async function openHarness(
       current.close();
       current = make();
     },
-    refuseStreams(count, status, suffix) {
-      refusals = { count, status, suffix };
+    refuseStreams(count, status, suffix, code) {
+      refusals = { count, status, suffix, code };
     },
     holdRequests(suffix) {
       held = suffix;

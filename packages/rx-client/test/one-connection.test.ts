@@ -3,6 +3,7 @@ import { filter, firstValueFrom, ReplaySubject, timeout, toArray, take } from 'r
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
+import { InvalidArgumentError } from '@durable-rx/runtime';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
 import { KEY, openHarness, ownedByEachTest, type Harness } from './harness.js';
 
@@ -221,5 +222,39 @@ describe('more watches at once than a session holds', () => {
     })));
     expect(outcomes.filter((o) => o === 'watched')).toHaveLength(MAX_SUBSCRIPTIONS_PER_SESSION);
     expect(outcomes.filter((o) => o !== 'watched')).toEqual(['invalid-argument']);
+  });
+});
+
+describe('more new watches than the room a session has left', () => {
+  it('serves those that fit, fails only the rest with InvalidArgumentError, and keeps the session and its watches', async () => {
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    cleanups.push(() => client.close());
+    const states = record<ConnectionState>(client.connection$);
+    /** Watches the status of `id` on: resolves with 'watched' at its first value, or with the error it fails with. */
+    const watch = (id: string) => new Promise<unknown>((resolve) => {
+      subscriptions.push(client.status$(id).subscribe({
+        next: (status) => resolve(status === undefined ? 'watched' : status), error: resolve,
+      }));
+    });
+    // A list of 500 rows watched, then grown by 600 in one render: every new watch goes in one request.
+    const held = 500;
+    const kept = record<InstanceStatus | undefined>(client.status$('old-0'));
+    const old = Array.from({ length: held - 1 }, (_, n) => `old-${n + 1}`);
+    expect(await Promise.all(old.map(watch))).toEqual(old.map(() => 'watched'));
+    await kept.seen((s) => s === undefined);
+    const outcomes = await Promise.all(Array.from({ length: 600 }, (_, n) => watch(`new-${n}`)));
+    const room = MAX_SUBSCRIPTIONS_PER_SESSION - held; // 500: the first 500, in the order they were made
+    expect(outcomes.slice(0, room)).toEqual(outcomes.slice(0, room).map(() => 'watched'));
+    const refused = outcomes.slice(room);
+    expect(refused).toHaveLength(100);
+    for (const error of refused) {
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error).toMatchObject({ code: 'invalid-argument', message: `A session holds at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions` });
+    }
+    // The watches of before carry on, in the same session: the connection was never broken off.
+    await harness.runtime.client.startNew('E1_HelloSequence', { instanceId: 'old-0' });
+    await kept.seen((s) => s?.runtimeStatus === 'Completed');
+    expect(states.values.map((s) => s.state)).toEqual(['idle', 'connecting', 'live']);
+    expect(sessionRequests()).toHaveLength(1);
   });
 });

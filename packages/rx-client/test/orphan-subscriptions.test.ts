@@ -1,5 +1,4 @@
 import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
-import { MAX_SUBSCRIPTIONS_PER_SESSION } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -138,7 +137,7 @@ describe('server-side subscriptions', () => {
     client.close();
   });
 
-  it('unsubscribes what a request the server refused (400) would have unsubscribed, failing only the watches it added', async () => {
+  it('unsubscribes what a request the server refused (a 4xx) would have unsubscribed, failing only the watches it added', async () => {
     const server = serverClient();
     const h = (harness = await openHarness({}, server.wrap));
     const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
@@ -146,13 +145,13 @@ describe('server-side subscriptions', () => {
     await within(kept.seen((s) => s === undefined), 'the first snapshot');
     const dropped = await started(client.status$('dropped'));
     expect(server.live('dropped')).toBe(1);
-    // In one tick `dropped` ends and a session's worth of watches start: their one request would leave the session
-    // one subscription more than it may hold, so the server refuses it (400) and applies none of it, the
-    // unsubscription neither.
+    // In one tick `dropped` ends and three watches start: the server refuses their one request (a 4xx retrying cannot
+    // change, here 403 as from a gateway in front of it) and applies none of it, the unsubscription neither.
+    h.refuseStreams(1, 403, '/subscriptions', 'forbidden');
     dropped.unsubscribe();
-    const refused = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SESSION }, (_, i) => outcome(firstValueFrom(client.status$(`many-${i}`))));
+    const refused = Array.from({ length: 3 }, (_, i) => outcome(firstValueFrom(client.status$(`many-${i}`))));
     for (const error of await within(Promise.all(refused), 'the refused watches ending')) {
-      expect(error).toMatchObject({ code: 'invalid-argument', status: 400 });
+      expect(error).toMatchObject({ code: 'forbidden', status: 403 });
     }
     await vi.waitFor(() => expect(server.live('dropped')).toBe(0), { timeout: 30_000, interval: 10 });
     // The watch that was not refused carries on.
