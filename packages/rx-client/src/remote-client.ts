@@ -250,8 +250,10 @@ export class RemoteClient implements DurableClient {
         let delivered: true | undefined;
         return (data, first) => {
           const { type } = data as { type?: string };
-          if (first && type) spec.after = undefined;
-          if (first && delivered && !spec.after) throw new UnavailableError('the server sent no history position');
+          if (first) {
+            if (type) spec.after = undefined;
+            if (delivered && !spec.after) throw new UnavailableError('the server sent no history position');
+          }
           if (!type) {
             const position = data as HistoryPosition;
             if (marks && position.execution !== spec.after?.execution) subscriber.next(position);

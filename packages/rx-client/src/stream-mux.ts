@@ -205,7 +205,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     setState('connecting');
     // A watcher of that state may have closed the client: then nothing is opened.
     if (signal.aborted) return;
-    const streamHeaders = { ...headers, accept: 'text/event-stream' };
     /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
     let lastEventId = '';
     let retryMs = reconnect?.initialDelayMs ?? 1000;
@@ -285,7 +284,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       watch();
       try {
         const response = await fetch(`${root}/streams`, {
-          headers: lastEventId ? { ...streamHeaders, 'last-event-id': lastEventId } : streamHeaders, cache: 'no-store', signal,
+          headers: { ...headers, accept: 'text/event-stream', ...(lastEventId && { 'last-event-id': lastEventId }) }, cache: 'no-store', signal,
         });
         // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on.
         signal.throwIfAborted();
@@ -305,12 +304,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // A 2xx answer to a GET always has a body (only 204, 205 and 304 have none).
         reader = response.body!.getReader();
         for (;;) {
-          const { done, value } = await reader.read();
+          const chunk = await reader.read();
           // A read that resolved before the abort is not acted on either.
           signal.throwIfAborted();
-          if (done) break;
+          if (chunk.done) break;
           heard = true;
-          feed(decoder.decode(value, { stream: true }));
+          feed(decoder.decode(chunk.value, { stream: true }));
         }
       } catch (error) {
         // A read or a handler threw: let the response go before reconnecting, or it stays open and locked, one HTTP
