@@ -270,7 +270,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       const attempt = (controller = new AbortController());
       const { signal } = attempt;
       let failure: unknown;
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      /** What to cancel if the attempt fails or is stopped: the answer's body, then its reader once it has one. */
+      let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStream | null | undefined;
       // The watchdog, one timer per attempt: a tick that finds no chunk arrived since the one before (a half-open
       // connection, a proxy that stopped forwarding), or the same subscription request still on its way, breaks the
       // stream off (which aborts the request), to reconnect.
@@ -286,7 +287,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         const response = await fetch(`${root}/streams`, {
           headers: { ...headers, accept: 'text/event-stream', ...(lastEventId && { 'last-event-id': lastEventId }) }, cache: 'no-store', signal,
         });
-        // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on.
+        reader = response.body;
+        // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on, and the
+        // body, which no abort reaches then, is cancelled below, or the HTTP connection stays open with it unread.
         signal.throwIfAborted();
         if (!response.ok) {
           const error = errorFromBody(response.status, await jsonOf(response));
@@ -312,9 +315,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           feed(decoder.decode(chunk.value, { stream: true }));
         }
       } catch (error) {
-        // A read or a handler threw: let the response go before reconnecting, or it stays open and locked, one HTTP
-        // connection leaked per failure. (Stopping aborts it already.) Not awaited: a cancel that never settles must
-        // not hold back the reconnect; its rejection (an errored body) says nothing new.
+        // A read or a handler threw, or the attempt was stopped or broken off: let the response go before reconnecting,
+        // or it stays open (and locked), one HTTP connection leaked per failure. (An abort reaches it too, unless the
+        // fetch ignores its signal.) Not awaited: a cancel that never settles must not hold back the reconnect; its
+        // rejection (an errored or locked body) says nothing new.
         void reader?.cancel().catch(() => undefined);
         if (stopped) return;
         failures++;

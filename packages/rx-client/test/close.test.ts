@@ -75,6 +75,39 @@ describe('RemoteClient.close', () => {
     expect(await harness.runtime.client.getStatus('open')).toMatchObject({ runtimeStatus: 'Running' }); // nothing else changed
   });
 
+  it('cancels the event stream answer that arrives after the close, when its fetch ignores the abort signal', async () => {
+    let answered!: () => void;
+    const arrived = new Promise<void>((resolve) => (answered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    /** Kept, so that nothing but the client's cancel lets the answer go (not a garbage collection). */
+    const answers: Response[] = [];
+    const client = createRemoteClient({
+      baseUrl: harness.server.url,
+      key: KEY,
+      // A fetch that drops `init.signal` (as some wrappers do), whose stream answer reaches the client only later.
+      fetch: async (input, init) => {
+        const { signal: _dropped, ...rest } = init ?? {};
+        const response = await fetch(input, rest);
+        if (String(input).endsWith('/streams')) {
+          answers.push(response);
+          answered();
+          await gate;
+        }
+        return response;
+      },
+    });
+    const ended = new Promise<void>((resolve) => client.status$('late').subscribe({ complete: resolve }));
+    await within(arrived, 'the stream answered');
+    client.close(); // the answer is still on its way to the client: no abort reaches it
+    release();
+    await ended;
+    const stream = harness.requests.find((r) => r.path.endsWith('/streams'))!;
+    // The server sees the connection go: the client cancelled the body it will never read.
+    await vi.waitFor(() => expect(stream.signal.aborted).toBe(true), { timeout: 30_000, interval: 10 });
+    expect(answers).toHaveLength(1);
+  });
+
   it('refuses every later call with StoreClosedError, sending nothing, and is idempotent', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     await within(firstValueFrom(client.status$('later')), 'the first snapshot');
