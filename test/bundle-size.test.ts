@@ -597,12 +597,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A client's rewind then recorded its pending rerun in the state (`rerun`, which MemoryStore's StoredState keeps and
  * the step's OrchestratorStarted clears), so the next step reruns whichever message its claim took: 29,863 / 37,146 /
  * 67,387 -> 29,908 / 37,167 / 67,406 B (+45 / +21 / +19), budgets raised to match.
+ * rx-client then cancelled an event stream's body that arrives after its stream was stopped (a fetch that ignores its
+ * signal left that response open and unread), paid for by 2 B found in the stream mux and history$: 8,191 -> 8,189 ->
+ * 8,192 B (+1 in all), budget raised to match (the 8 KiB goal exactly).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 29_908 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_167 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_406 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_191 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
 describe('bundle size', () => {
