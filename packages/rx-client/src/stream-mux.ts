@@ -391,11 +391,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     }
     const added = ids.filter((id) => entries.has(id));
     const removed = ids.filter((id) => !entries.has(id));
-    // A session holds at most MAX_SUBSCRIPTIONS_PER_SESSION subscriptions, and the server refuses a request that would
-    // exceed that as a whole. So a request takes at most that many unsubscribes (the rest, and the subscribes after
-    // them all, which the session may have room for only then, go in the next one: watches ended while a request was
-    // on its way or the connection was down pile up here) and at most that many subscribes: of one more watch than
-    // that made at once (a list rendered), the session's fill is served and one is refused, not all.
+    // A request lists at most MAX_SUBSCRIPTIONS_PER_SESSION unsubscribes and as many subscribes (the server refuses a
+    // longer list as a whole); it applies the unsubscribes first, then the subscribes the session has room for, and
+    // closes each one beyond that with its own error. So the unsubscribes past that many, and the subscribes after
+    // them all, which the session may have room for only then, go in the next request (watches ended while a request
+    // was on its way or the connection was down pile up here); of more watches made at once than a session holds (a
+    // list rendered), the session's fill is served and only the rest are refused.
     const later = removed.splice(MAX_SUBSCRIPTIONS_PER_SESSION);
     for (const id of [...later, ...added.splice(later.length ? 0 : MAX_SUBSCRIPTIONS_PER_SESSION)]) pending.add(id);
     const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
@@ -415,9 +416,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         for (const sub of ids) pending.add(sub);
         return connection!(error as Error);
       } else {
-        // The server refused the request (401, 400: a session holds at most MAX_SUBSCRIPTIONS_PER_SESSION) and applied
-        // none of it: the watches it added fail with its error, and the session, which still holds those it would have
-        // unsubscribed, is deleted; a new one, after the reconnect delay, gets every watch still active.
+        // The server refused the request (401, 403, 400: a malformed or too long list) and applied none of it: the
+        // watches it added fail with its error, and the session, which still holds those it would have unsubscribed,
+        // is deleted; a new one, after the reconnect delay, gets every watch still active.
         for (const sub of added) end(sub, error as Error);
         return drop(error as Error);
       }
