@@ -17,7 +17,7 @@ import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
-import { isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import { isNewerVersion, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
@@ -389,7 +389,7 @@ export class LocalClient implements DurableClient {
         if (Array.isArray(next)) {
           for (const s of next) {
             const known = list.members.get(s.instanceId);
-            if (!known || known.version < s.version) list.members.set(s.instanceId, s);
+            if (isNewer(s, known)) list.members.set(s.instanceId, s);
           }
           for (const change of list.pending) applyChange(list, change, query);
           list.pending = [];
@@ -866,11 +866,9 @@ function sameVisibleState(a: InstanceState | undefined, b: InstanceState | undef
     && (a.executionId === b.executionId || sameJson(a.input, b.input));
 }
 
-/** A purge (undefined) always counts as news; otherwise only a higher version does. */
+/** Whether `next` (undefined: purged) is news to a reader holding `current` (undefined: nothing): {@link isNewerVersion}. */
 function isNewer(next: InstanceState | undefined, current: InstanceState | undefined): boolean {
-  if (next === undefined) return current !== undefined;
-  if (current === undefined) return true;
-  return next.version > current.version;
+  return isNewerVersion(next?.version ?? 0, current?.version ?? 0);
 }
 
 /** The accumulated state of one `instances$` subscription. */
@@ -909,17 +907,21 @@ function shownStatuses(list: LiveList, show: { readonly showInput?: boolean }): 
   return list.shown.slice();
 }
 
-/** Applies a committed change to a live list; true when what the list shows changed. */
+/**
+ * Applies a committed change to a live list; true when what the list shows changed. A change that is no news of a
+ * member ({@link isNewer}: a late copy of an older snapshot, of its execution or an earlier one) changes nothing, even
+ * one that no longer matches the query.
+ */
 function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceFilter): boolean {
   const id = change.instanceId;
   const known = list.members.get(id);
   const state = change.state;
+  if (known && !isNewer(state, known)) return false;
   if (!state || !matchesQuery(state, query)) {
     if (!list.members.delete(id)) return false;
     list.sorted = false;
     return true;
   }
-  if (known && known.version >= state.version && known.executionId === state.executionId) return false;
   list.members.set(id, state);
   if (known && sameVisibleState(known, state)) return false; // a commit that changed only the history
   list.stale.add(id);

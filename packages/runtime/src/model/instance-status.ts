@@ -87,8 +87,9 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    */
   readonly historyEpoch?: number;
   /**
-   * Commit counter of this instance: +1 on every committed change. The change feed is ordered by it and
-   * subscribers use it to drop snapshots they already have.
+   * Commit counter of this instance: +1 on every committed change, across executions too (a start over a terminal
+   * instance, a restart, is one higher: `planWriteSet`); only a purge starts it again (at 1). The change feed is ordered
+   * by it and subscribers drop the snapshots they already have by it ({@link isNewerVersion}).
    */
   readonly version: number;
   /**
@@ -150,6 +151,26 @@ export interface HeldSuspend {
 export interface HeldCommands {
   readonly executionId: string;
   readonly commands: readonly HeldCommand[];
+}
+
+/**
+ * The one rule by which a reader of committed snapshots keeps only news of an instance (the client's `status$`,
+ * `customStatus$`, `waitForCompletion` and `instances$`, the IndexedDB stores' cross-tab feed): a snapshot that leaves
+ * the instance at version `next` (0: purged) is news to a reader that holds it at `current` (0: nothing, or purged)
+ * when it is higher, and a purge is news while the reader holds the instance. Versions grow across executions
+ * ({@link InstanceState.version}), so a late copy of an earlier execution's snapshot is older by version too, not news
+ * because its `executionId` differs.
+ *
+ * @example
+ * ```ts
+ * isNewerVersion(4, 3); // true
+ * isNewerVersion(2, 3); // false: an older snapshot, of this execution or an earlier one
+ * isNewerVersion(0, 3); // true: purged
+ * isNewerVersion(1, 0); // true: created (again)
+ * ```
+ */
+export function isNewerVersion(next: number, current: number): boolean {
+  return next === 0 ? current !== 0 : next > current;
 }
 
 /**

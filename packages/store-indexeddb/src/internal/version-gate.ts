@@ -1,4 +1,4 @@
-import type { StatusChange } from '@durable-rx/runtime/store-kit';
+import { isNewerVersion, type StatusChange } from '@durable-rx/runtime/store-kit';
 
 /** A committed change as it travels between store handles: the snapshot plus the version it follows. */
 export interface FeedChange extends StatusChange {
@@ -129,9 +129,7 @@ function mayFollow(change: FeedChange, known: number): boolean {
   return (change.after === 0 && known !== 0) || !isStale(change, known);
 }
 
-/** True when `change` is not newer than the last version passed on. */
+/** True when `change` is not newer than the last version passed on (the client's rule: `isNewerVersion`). */
 function isStale(change: FeedChange, known: number): boolean {
-  const position = positionOf(change);
-  if (position === 0) return known === 0;
-  return known !== 0 && position <= known;
+  return !isNewerVersion(positionOf(change), known);
 }

@@ -1,5 +1,5 @@
-import { firstValueFrom, filter, map, take, toArray } from 'rxjs';
-import { createClient } from '@durable-rx/runtime';
+import { ReplaySubject, firstValueFrom, filter, map, take, takeWhile, toArray, type Observable } from 'rxjs';
+import { createClient, type InstanceStatus } from '@durable-rx/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StatusChange, Store } from '@durable-rx/runtime/store-kit';
 import { changeChannelName } from '../../src/idb-store.js';
@@ -128,6 +128,50 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
       expect((await received).map((ch) => ch.state?.customStatus)).toEqual(['v5', 'v6']);
     } finally {
       channel.close();
+    }
+  });
+
+  it('keeps a restarted instance at its new execution in status$, customStatus$ and instances$ when a late copy of the old execution arrives', async () => {
+    const name = uniqueName('feed-restart');
+    const writer = createClient({ store: open(name) });
+    await writer.startNew('Orch', { instanceId: 'r' });
+    await writer.terminate('r', 'replaced'); // no worker runs: the client commits it
+    const old = (await open(name).getInstance('r'))!;
+    await writer.startNew('Orch', { instanceId: 'r' }); // a new execution over the terminal one ...
+    const restarted = (await open(name).getInstance('r'))!;
+    expect([old.runtimeStatus, old.version]).toEqual(['Terminated', 2]);
+    expect(restarted.executionId).not.toBe(old.executionId);
+    expect([restarted.runtimeStatus, restarted.version]).toEqual(['Pending', 3]); // ... one version higher
+    // A handle (a tab) that opens now reads the new execution; then a late answer's kept commits bring it the old
+    // execution's snapshot, which its feed has not seen delivered and so passes on, and then the next commit.
+    const reader = createClient({ store: open(name, { gapTimeoutMs: 50 }) });
+    const label = (s: InstanceStatus | undefined) => (s ? `${s.runtimeStatus} ${String(s.customStatus ?? '-')}` : 'none');
+    const seen = <T>(source: Observable<T>) => {
+      const subject = new ReplaySubject<T>();
+      return { subject, subscription: source.subscribe(subject) };
+    };
+    const watched = [
+      seen(reader.status$('r').pipe(map(label))),
+      seen(reader.customStatus$('r').pipe(map((c) => String(c ?? '-')))),
+      seen(reader.instances$().pipe(map((list) => label(list.find((s) => s.instanceId === 'r'))))),
+      // A list the old snapshot does not match: it must not take the instance out.
+      seen(reader.instances$({ runtimeStatus: ['Pending'] }).pipe(map((list) => label(list.find((s) => s.instanceId === 'r'))))),
+    ];
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      await Promise.all(watched.map((w) => firstValueFrom(w.subject))); // each has read the instance
+      const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      post([{ instanceId: 'r', after: 1, state: { ...old, customStatus: 'old' } }]);
+      post([{ instanceId: 'r', after: 3, state: { ...restarted, version: 4, customStatus: 'v4' } }]);
+      const untilV4 = (subject: ReplaySubject<string>) => firstValueFrom(subject.pipe(takeWhile((s) => !s.includes('v4'), true), toArray()));
+      const [statuses, customStatuses, rows, pendingRows] = await Promise.all(watched.map((w) => untilV4(w.subject)));
+      expect(statuses).toEqual(['Pending -', 'Pending v4']);
+      expect(customStatuses).toEqual(['-', 'v4']);
+      expect(rows).toEqual(['Pending -', 'Pending v4']);
+      expect(pendingRows).toEqual(['Pending -', 'Pending v4']);
+    } finally {
+      channel.close();
+      for (const w of watched) w.subscription.unsubscribe();
     }
   });
 
