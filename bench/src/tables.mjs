@@ -160,14 +160,14 @@ export function streamsTable(result) {
       'Measured by packages/rx-client/bench/streams.bench.mjs in a child process. Latency: from the server-side ' +
         'customStatus$ emission (microseconds after the commit) to the remote observable\'s emission, with the server ' +
         'and the remote client in two processes, as a UI and its server are (in one process, every collection of the ' +
-        'server\'s runtime landed inside a client sample too), on the wall clock the processes share; 2,000 samples ' +
+        'server\'s runtime landed inside a client sample too), on the monotonic clock the processes share (process.hrtime); 2,000 samples ' +
         '(300 with --quick) after 200 rounds of warm-up, so p99 is the 20th slowest, not the 2nd of 200. The tail is collections and waiting for ' +
         'a core: read it with the load average of the run. With 100 subscriptions, one event is raised on each of 100 ' +
         'instances at once, so the figure includes queueing.',
       'Fan-out and memory: the server runs alone in a child process; the connections are raw node:http stream sessions ' +
         '(one status subscription each, all to one instance) opened by client processes of up to 5,000 connections each, ' +
         'on the same machine, so the clients\' reading competes with the server for the cores. Times are medians over the ' +
-        'rounds, on a wall clock the processes share (performance.timeOrigin + now()). The largest level is 19,900, not ' +
+        'rounds, on the monotonic clock the processes share (process.hrtime). The largest level is 19,900, not ' +
         '20,000: the machine\'s hard limit on open files per process is 20,000.',
       'Write floor: packages/rx-client/bench/floor-server.mjs, a bare node:http server with no store and no ' +
         'durable-rx code, writes one pre-serialised, pre-framed status event of the same shape to every stream socket ' +

@@ -7,8 +7,8 @@
 // i.e. the least any server in this language pays on this machine to put one event on N sockets.
 // Same bench endpoints as stream-server.mjs: `/__bench/start`, `/__bench/tick`, `/__bench/writes`, `/__bench/memory`.
 import http from 'node:http';
+import { sharedClock as now } from './clock.mjs';
 
-const now = () => performance.timeOrigin + performance.now();
 /** session id -> response of its open stream */
 const streams = new Map();
 const writes = { first: 0, last: 0, count: 0, expect: 0, cpuMs: 0 };

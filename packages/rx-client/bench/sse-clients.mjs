@@ -1,12 +1,13 @@
 // One client process of the fan-out and connection benchmarks: opens N stream sessions (one connection each, raw
 // node:http, one status subscription to the same instance) against the bench server, then reports, for each custom
-// status value the instance commits, the wall-clock time (performance.timeOrigin + performance.now(), comparable
-// across processes on one machine) at which each connection received it.
+// status value the instance commits, the times (on the clock the bench processes share, clock.mjs) at which each
+// connection received it.
 //
 // argv: <webhook base url> <key> <instanceId> <connections>
 // stdout: "ready <open>" once every session has its first status; then, for each value every connection received,
 // one JSON line { value, arrivals: [ms, ...] }. Exits when stdin closes.
 import http from 'node:http';
+import { sharedClock as now } from './clock.mjs';
 
 const [base, key, instanceId, countArg] = process.argv.slice(2);
 const count = Number(countArg);
@@ -14,7 +15,6 @@ const url = new URL(base);
 const auth = { authorization: `Bearer ${key}` };
 const posts = new http.Agent({ keepAlive: true, maxSockets: 16 });
 const streams = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-const now = () => performance.timeOrigin + performance.now();
 /** value -> arrival times */
 const arrivals = new Map();
 const CUSTOM = /"customStatus":(\d+)/g;

@@ -2,13 +2,14 @@
 // MemoryStore behind createHttpHandler on 127.0.0.1. It prints its URL; `GET /__bench/memory` answers its memory
 // after a garbage collection (run it with --expose-gc) and its open connections; `/__bench/start?id=&count=` starts a
 // Ticker watched in-process, `/__bench/tick?id=&value=` raises a Tick and answers when the server saw it committed,
-// `/__bench/committed?id=` lists [value, wall-clock time the server saw it committed] for every value so far.
+// `/__bench/committed?id=` lists [value, shared-clock time the server saw it committed] for every value so far.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Socket } from 'node:net';
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
+import { sharedClock as now } from './clock.mjs';
 
 const KEY = process.env.BENCH_KEY ?? 'bench-key';
 
@@ -25,7 +26,6 @@ function* Ticker(ctx) {
 const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Ticker }, activities: {}, logger: silentLogger });
 await runtime.start();
 const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, maxStreams: 100_000, heartbeatMs: 60_000 });
-const now = () => performance.timeOrigin + performance.now();
 // Bench instrument: when the server wrote a status value's bytes to the first and to the last socket (the node
 // adapter writes each event with one Socket.write per connection), so the server's own
 // fan-out time can be told apart from the client processes' time to read and parse.
@@ -52,7 +52,7 @@ profiler?.connect();
 if (profiler) await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
 if (profiler) await profiler.post('Profiler.enable');
 let profiling = false;
-/** instanceId -> (value -> wall-clock time at which the server's own customStatus$ saw it committed) */
+/** instanceId -> (value -> shared-clock time at which the server's own customStatus$ saw it committed) */
 const committed = new Map();
 const waiters = new Map();
 const bench = Object.assign(async (request) => {

@@ -6,12 +6,12 @@
 //    collection of the server's runtime no longer lands inside a client's sample (nor the client's inside the
 //    server's commit), and the two can run on two cores. Each round raises one Tick over the IPC channel; the commit
 //    time is when the server's own customStatus$ sees the value (microseconds after the store commits), the arrival
-//    time when the remote observable emits it, on the wall clock the processes share.
+//    time when the remote observable emits it, on the clock the processes share.
 // 2. Fan-out and memory per connection: the server runs alone in a child process (stream-server.mjs, node
 //    --expose-gc); client processes (sse-clients.mjs, up to 5,000 raw node:http connections each) open stream
 //    sessions with one status subscription each, all to one instance. At 5,000 connections each round commits one
 //    custom status and records when the server wrote it to the first and the last socket and when the first and the
-//    last connection received it (wall clock shared by the processes). At each level (1,000, 5,000, 19,900) the
+//    last connection received it (clock shared by the processes). At each level (1,000, 5,000, 19,900) the
 //    server's heap and RSS after a GC are compared with those before any connection. 19,900, not 20,000: the hard
 //    limit on open files per process here is 20,000 and cannot be raised without CAP_SYS_RESOURCE.
 //
@@ -23,11 +23,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { filter, firstValueFrom } from 'rxjs';
 import { createRemoteClient } from '../dist/index.js';
+import { sharedClock as clock } from './clock.mjs';
 
 const quick = process.argv.includes('--quick');
 const KEY = 'bench-key';
 
-const wallClock = () => performance.timeOrigin + performance.now();
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -39,7 +39,7 @@ function percentile(sorted, p) {
  * own heaps and collections and can run on two cores; this process only runs the remote client. The tick goes to the
  * server over the IPC channel, so the stream is the only traffic that comes back. The commit time is when the
  * server's own customStatus$ sees the value (microseconds after the store commits), the arrival time when the remote
- * observable emits it, both on the wall clock the processes share (performance.timeOrigin + now(); two processes
+ * observable emits it, both on the clock the processes share (clock.mjs: the monotonic clock; two processes
  * here agree within a few microseconds).
  */
 async function latency(subscriptions, rounds, warmup) {
@@ -56,7 +56,7 @@ async function latency(subscriptions, rounds, warmup) {
       await get(`/__bench/start?id=${id}&count=${warmup + rounds}`);
       subs.push(client.customStatus$(id).subscribe((v) => {
         const key = `${id}:${v}`;
-        arrivals.set(key, wallClock());
+        arrivals.set(key, clock());
         waiters.get(key)?.();
       }));
     }
@@ -106,7 +106,7 @@ async function startServer(script = fileURLToPath(new URL('./stream-server.mjs',
 
 /**
  * A client process (sse-clients.mjs) holding `count` stream sessions, each subscribed to `instanceId`. Resolves once
- * all are open; `arrivals(value)` resolves with the wall-clock times at which its connections received `value`.
+ * all are open; `arrivals(value)` resolves with the shared-clock times at which its connections received `value`.
  */
 async function startClients(base, instanceId, count) {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./sse-clients.mjs', import.meta.url)), base, KEY, instanceId, String(count)], {
@@ -140,7 +140,7 @@ async function startClients(base, instanceId, count) {
  * Fan-out and memory per connection. One instance; connections (stream sessions, one status subscription each, raw
  * node:http clients in `procs` processes) are opened up to each level. At `fanOutAt` connections, `rounds` commits
  * are timed: from the server seeing the commit (its own customStatus$, subscribed first) to the first and the last
- * connection receiving it (wall clock shared by the processes). The write floor (floor-server.mjs, a bare node:http
+ * connection receiving it (clock shared by the processes). The write floor (floor-server.mjs, a bare node:http
  * server writing one shared buffer to as many sockets of the same kind of clients) is timed in the same rounds,
  * interleaved (durable-rx, floor, durable-rx, floor …), then stopped. At every level the server's heap and RSS after
  * a GC are compared with those before any connection.
