@@ -303,10 +303,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const name = c.req.param('name');
     const idSegment = c.req.param('instanceId');
     const instanceId = idSegment === undefined ? undefined : parseInstanceIdSegment(idSegment);
-    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    const query = queryOf(url);
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(query);
     // Durable Functions records a `version` on the instance for the orchestrator to read; durable-rx has no versions, and
     // a start that dropped one would run as if none was asked. An empty value asks for none.
-    if (queryOf(url).value('version') !== undefined) {
+    if (query.value('version') !== undefined) {
       throw new InvalidArgumentError('version is not supported: durable-rx orchestrators have no versions; leave it out');
     }
     const base = baseOf(url); // before anything is done: a base that cannot be built on is refused first
@@ -321,8 +322,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.post(`${BASE}/instances/:id/restart`, async (c) => {
     const url = new URL(c.req.url);
     const id = parseInstanceIdSegment(c.req.param('id'));
-    const restartWithNewInstanceId = parseBoolean(queryOf(url), 'restartWithNewInstanceId');
-    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    const query = queryOf(url);
+    const restartWithNewInstanceId = parseBoolean(query, 'restartWithNewInstanceId');
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(query);
     const base = baseOf(url); // before anything is done, as on start
     await bodyOf(c, false); // a body is allowed but unused; still size-checked
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).

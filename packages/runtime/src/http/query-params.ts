@@ -23,12 +23,12 @@ import { assertValidInstanceId, runtimeStatusNamed } from '../model/validation.j
 export class QueryParams {
   /** Values by lower-cased name, in the order given. */
   readonly #values = new Map<string, string[]>();
-  /** The names as given, for {@link knownOnly}'s message. */
-  readonly #names: string[] = [];
+  /** The parameters as given: {@link knownOnly} reads their names, spelt as sent, only on the routes that ask. */
+  readonly #params: URLSearchParams;
 
   constructor(params: URLSearchParams) {
+    this.#params = params;
     for (const [name, value] of params) {
-      this.#names.push(name);
       const key = name.toLowerCase();
       const values = this.#values.get(key);
       if (values) values.push(value);
@@ -72,7 +72,7 @@ export class QueryParams {
    */
   knownOnly(known: readonly string[]): this {
     const names = [...known, ...CLIENT_PARAMS].map((name) => name.toLowerCase());
-    for (const name of this.#names) {
+    for (const name of this.#params.keys()) {
       if (names.includes(name.toLowerCase())) continue;
       const list = /^(.*)\[\d*\]$/.exec(name)?.[1];
       throw new InvalidArgumentError(list !== undefined && names.includes(list.toLowerCase())
