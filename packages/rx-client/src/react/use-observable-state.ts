@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import type { Observable } from 'rxjs';
 import { useMemo, useSyncExternalStore } from 'react';
 import { isRetryableError } from '../remote-error.js';
@@ -19,10 +20,23 @@ export interface ObservableState<T> {
   readonly error: Error | undefined;
 }
 
-/** The first delay before a hook subscribes again after an error worth retrying; it doubles on each failure in a row. */
+/**
+ * The first delay before a hook subscribes again after an error worth retrying; it doubles on each failure until a
+ * subscription proves healthy (HEALTHY_MS).
+ */
 const RETRY_MS = 1000;
 /** The longest delay between two of a hook's attempts. */
 const MAX_RETRY_MS = 10_000;
+/**
+ * How long a subscription must stay up after its first value to prove healthy, so that its failure starts the back-off
+ * over from RETRY_MS. A value alone proves nothing: a server that sends the snapshot and then drops the stream, or a
+ * store read that fails right after its replay, delivers one on every attempt, and resetting on it subscribed such a
+ * source again every second for as long as that went on. The longest delay, not the current one: then a source that
+ * keeps failing is subscribed again at most about once per MAX_RETRY_MS once backed off, however soon after its value
+ * it fails (with the current delay, one that stays up 1.5 s would be subscribed every 2.5 s for ever), while one that
+ * worked for that long and fails once (a deploy) is back after RETRY_MS.
+ */
+const HEALTHY_MS = MAX_RETRY_MS;
 
 const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loading: true, error: undefined });
 
@@ -35,9 +49,12 @@ const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loadin
  *
  * When the source fails with an error worth retrying (`isRetryableError`: a watch the server ended, a connection
  * refused by a proxy during a deploy, a 5xx), the error is rendered with the last value kept, and `source` is
- * subscribed again after 1 s, doubling on each failure in a row up to 10 s (a value resets it); the first value of the
- * new subscription clears the error. Any other error (`invalid-argument`, `unauthorized`, a closed client) stays until
- * `deps` change or the component mounts again. The pending attempt is cancelled on unmount and when `deps` change.
+ * subscribed again after 1 s, doubling on each failure up to 10 s; the first value of the new subscription clears the
+ * error. The delay starts over at 1 s only after a subscription stayed up for 10 s after its first value: one that
+ * fails sooner, even after a value (a snapshot, then the stream dropped), has not proved healthy. Any other error
+ * (`invalid-argument`, `unauthorized`, a closed client) stays until `deps` change or the component mounts again. The
+ * pending attempt is cancelled on unmount and when `deps` change. `clock` times the delays (read when `deps` change;
+ * default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`).
  *
  * @example
  * ```ts
@@ -46,9 +63,10 @@ const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loadin
  */
 export function useObservableState<T, R = T>(
   source: () => Observable<T>, deps: readonly unknown[], reduce?: (accumulated: R | undefined, value: T) => R,
+  clock: Clock = systemClock,
 ): ObservableState<R> {
-  // `source` and `reduce` are read when deps change only: callers pass inline arrows.
-  const store = useMemo(() => new ObservableStore<T, R>(source, reduce), deps);
+  // `source`, `reduce` and `clock` are read when deps change only: callers pass inline arrows.
+  const store = useMemo(() => new ObservableStore<T, R>(source, reduce, clock), deps);
   return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
 }
 
@@ -57,35 +75,53 @@ class ObservableStore<T, R> {
   #state: ObservableState<R> = LOADING;
   readonly #source: () => Observable<T>;
   readonly #reduce: ((accumulated: R | undefined, value: T) => R) | undefined;
+  readonly #clock: Clock;
 
-  constructor(source: () => Observable<T>, reduce: ((accumulated: R | undefined, value: T) => R) | undefined) {
+  constructor(source: () => Observable<T>, reduce: ((accumulated: R | undefined, value: T) => R) | undefined, clock: Clock) {
     this.#source = source;
     this.#reduce = reduce;
+    this.#clock = clock;
   }
 
   readonly getSnapshot = (): ObservableState<R> => this.#state;
 
   readonly subscribe = (onChange: () => void): (() => void) => {
+    const clock = this.#clock;
     let subscription: { unsubscribe(): void } | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    /** Failures in a row (no value in between): the retry delay doubles with each. */
+    // Not rxjs's `retry`: its `resetOnSuccess` starts the back-off over at the first value (what HEALTHY_MS is
+    // against), and the error is rendered between attempts; one timer on the injected clock does both.
+    /**
+     * This subscriber's one timer, released with it: after a failure, the next attempt; while an attempt that follows
+     * failures is up and has delivered a value, the end of its trial (HEALTHY_MS), when the back-off starts over.
+     */
+    let timer: ClockTimer | undefined;
+    /** Failures since a subscription last proved healthy: the retry delay doubles with each. */
     let failures = 0;
+    const healthy = (): void => {
+      timer = undefined;
+      failures = 0;
+    };
     const fail = (error: unknown, value: R | undefined): void => {
+      // An attempt that fails during its trial has proved nothing: the back-off goes on from where it was.
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
       const failure = error instanceof Error ? error : new Error(String(error));
       this.#state = { value, loading: false, error: failure };
       onChange();
       // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
       // with the subscription. Any other error would fail again: it stays.
-      if (isRetryableError(failure)) timer = setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
+      if (isRetryableError(failure)) timer = clock.setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
     };
     const start = (): void => {
       // Each subscription folds from scratch (a re-subscription replays, e.g. a history); until its first value the
       // previous state stays on screen.
       let accumulated: R | undefined;
+      timer = undefined;
       try {
         subscription = this.#source().subscribe({
           next: (value) => {
-            failures = 0;
+            // The first value of an attempt after failures starts its trial (none is needed before any failure).
+            if (failures && timer === undefined) timer = clock.setTimeout(healthy, HEALTHY_MS);
             accumulated = this.#reduce ? this.#reduce(accumulated, value) : (value as unknown as R);
             this.#state = { value: accumulated, loading: false, error: undefined };
             onChange();
@@ -105,7 +141,7 @@ class ObservableStore<T, R> {
     };
     start();
     return () => {
-      clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
       subscription?.unsubscribe();
     };
   };

@@ -1,13 +1,15 @@
-import { createClient, createRuntime, MemoryStore, type Activity, type DurableClient } from '@durable-rx/runtime';
-import { sampleOrchestrators } from '@durable-rx/runtime/testing';
+import {
+  createClient, createRuntime, InvalidArgumentError, MemoryStore, UnavailableError, type Activity, type DurableClient,
+} from '@durable-rx/runtime';
+import { sampleOrchestrators, VirtualClock } from '@durable-rx/runtime/testing';
 import { DexieStore } from '@durable-rx/store-indexeddb';
 import { createElement, StrictMode, useEffect } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, Observable, Subject } from 'rxjs';
 import { commands } from 'vitest/browser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../../src/index.js';
-import { useCustomStatus, useHistory, useInstances, useStatus } from '../../src/react/index.js';
+import { useCustomStatus, useHistory, useInstances, useObservableState, useStatus } from '../../src/react/index.js';
 import { Gates } from './gates.js';
 import type {} from './server-commands.js'; // the commands' types
 
@@ -221,5 +223,180 @@ describe('React hooks at the edges', () => {
     }
     const p = await renderUntil(View, (e) => e.textContent !== 'waiting');
     expect(p.textContent).toBe('InvalidArgumentError: invalid-argument');
+  });
+});
+
+/**
+ * A source whose attempts (subscriptions) the test drives: each one is a Subject, in `attempts`. StrictMode subscribes,
+ * unsubscribes and subscribes again on mount: the live attempt is the last one.
+ */
+function drivenSource<T>() {
+  const attempts: Subject<T>[] = [];
+  let told: (() => void) | undefined;
+  const source = new Observable<T>((subscriber) => {
+    const attempt = new Subject<T>();
+    attempts.push(attempt);
+    const subscription = attempt.subscribe(subscriber);
+    told?.();
+    return subscription;
+  });
+  return {
+    source,
+    attempts,
+    live: (): Subject<T> => attempts.at(-1)!,
+    /** Resolves once `n` attempts were made in all (in a microtask: after StrictMode's second subscription). */
+    attempted: (n: number): Promise<void> => new Promise((resolve) => {
+      told = () => {
+        if (attempts.length < n) return;
+        told = undefined;
+        resolve();
+      };
+      told();
+    }),
+  };
+}
+
+/** The delay of the one timer pending on `clock` (a hook's next attempt), checking that it is the only one. */
+function armedDelay(clock: VirtualClock): number {
+  expect(clock.pendingTimers).toBe(1);
+  return clock.nextTimerAt!.getTime() - clock.now().getTime();
+}
+
+/** `value|error message` of a hook's state, `-` for neither. */
+function stateText(state: { value: unknown; error: Error | undefined }): string {
+  return `${String(state.value ?? '-')}|${state.error?.message ?? '-'}`;
+}
+
+describe('React hooks retrying', () => {
+  it('back off 1, 2, 4, 8, 10 s from a source that fails right after each value (a snapshot, then the stream dropped)', async () => {
+    const clock = new VirtualClock();
+    let attempts = 0;
+    const source = new Observable<number>((subscriber) => {
+      attempts++;
+      subscriber.next(attempts);
+      subscriber.error(new UnavailableError('dropped'));
+    });
+    function View() {
+      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => source, [], undefined, clock)));
+    }
+    const p = await renderUntil(View, (e) => e.textContent!.endsWith('|dropped'));
+    const delays: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const before = attempts;
+      const delay = armedDelay(clock);
+      delays.push(delay);
+      await clock.advance(delay - 1);
+      expect(attempts).toBe(before);
+      await clock.advance(1);
+      expect(attempts).toBe(before + 1);
+    }
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+    // Meanwhile each attempt's value was rendered, with the error it ended with.
+    await renderedUntil(p.parentElement!, (e) => e.textContent === `${attempts}|dropped`);
+  });
+
+  it('start the back-off over once a subscription stayed up for 10 s after its value, not before', async () => {
+    const clock = new VirtualClock();
+    const { source, attempts, live, attempted } = drivenSource<string>();
+    function View() {
+      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => source, [], undefined, clock)));
+    }
+    const element = (await renderUntil(View, (e) => e.textContent === '-|-')).parentElement!;
+    await attempted(1);
+    const delays: number[] = [];
+    const failLive = async (): Promise<void> => {
+      const count = attempts.length;
+      live().error(new UnavailableError('dropped'));
+      const delay = armedDelay(clock);
+      delays.push(delay);
+      await clock.advance(delay);
+      expect(attempts.length).toBe(count + 1);
+    };
+    live().next('first');
+    await failLive(); // 1 s
+    await failLive(); // no value: 2 s
+    live().next('up for 9.999 s');
+    await renderedUntil(element, (e) => e.textContent === 'up for 9.999 s|-');
+    await clock.advance(9_999);
+    await failLive(); // not proved healthy: 4 s
+    live().next('up for 10 s');
+    await clock.advance(10_000);
+    expect(clock.pendingTimers).toBe(0);
+    await failLive(); // healthy: 1 s again
+    await failLive(); // and doubling from there: 2 s
+    expect(delays).toEqual([1000, 2000, 4000, 1000, 2000]);
+  });
+
+  it('leave no attempt or timer behind when the id changes or the view unmounts, during a retry or a trial', async () => {
+    const clock = new VirtualClock();
+    const sources = new Map<string, ReturnType<typeof drivenSource<string>>>();
+    const sourceOf = (id: string) => {
+      if (!sources.has(id)) sources.set(id, drivenSource<string>());
+      return sources.get(id)!;
+    };
+    function View({ id }: { id: string }) {
+      const state = useObservableState(() => sourceOf(id).source, [id], undefined, clock);
+      return createElement('p', { 'data-testid': 'progress' }, `${id}:${stateText(state)}`);
+    }
+    const element = document.createElement('div');
+    document.body.append(element);
+    const root = createRoot(element);
+    cleanups.push(() => {
+      root.unmount();
+      element.remove();
+    });
+    const show = (id: string) => root.render(createElement(StrictMode, null, createElement(View, { id })));
+    show('a');
+    await sourceOf('a').attempted(1);
+    sourceOf('a').live().next('A');
+    sourceOf('a').live().error(new UnavailableError('dropped'));
+    expect(clock.pendingTimers).toBe(1);
+    // A new id during the retry's delay: the retry is cancelled, the new id's source subscribed at once.
+    show('b');
+    await sourceOf('b').attempted(1);
+    await renderedUntil(element, (e) => e.textContent === 'b:-|-');
+    expect(clock.pendingTimers).toBe(0);
+    const triedA = sourceOf('a').attempts.length;
+    await clock.advance(60_000);
+    expect(sourceOf('a').attempts.length).toBe(triedA);
+    // The new id's attempt fails, then a retry delivers a value: its trial timer is pending.
+    sourceOf('b').live().error(new UnavailableError('dropped'));
+    await clock.advance(armedDelay(clock));
+    sourceOf('b').live().next('B');
+    await renderedUntil(element, (e) => e.textContent === 'b:B|-');
+    expect(clock.pendingTimers).toBe(1);
+    // Unmount during the trial: the timer and the subscription are released.
+    root.unmount();
+    expect(clock.pendingTimers).toBe(0);
+    expect(sourceOf('b').attempts.every((attempt) => !attempt.observed)).toBe(true);
+    expect(sourceOf('a').attempts.every((attempt) => !attempt.observed)).toBe(true);
+  });
+
+  it('subscribe afresh when the id changes after an error that is not retried', async () => {
+    const clock = new VirtualClock();
+    const { source, attempts, live, attempted } = drivenSource<string>();
+    function View({ id }: { id: string }) {
+      const state = useObservableState(() => (id === 'bad' ? source : new Observable<string>((s) => s.next(`ok ${id}`))), [id], undefined, clock);
+      return createElement('p', { 'data-testid': 'progress' }, stateText(state));
+    }
+    const element = document.createElement('div');
+    document.body.append(element);
+    const root = createRoot(element);
+    cleanups.push(() => {
+      root.unmount();
+      element.remove();
+    });
+    root.render(createElement(StrictMode, null, createElement(View, { id: 'bad' })));
+    await attempted(1);
+    live().error(new InvalidArgumentError('bad id'));
+    await renderedUntil(element, (e) => e.textContent === '-|bad id');
+    // Never retried, whatever the time …
+    expect(clock.pendingTimers).toBe(0);
+    const tried = attempts.length;
+    await clock.advance(60_000);
+    expect(attempts.length).toBe(tried);
+    // … until the id changes: the error goes with the id.
+    root.render(createElement(StrictMode, null, createElement(View, { id: 'good' })));
+    await renderedUntil(element, (e) => e.textContent === 'ok good|-');
   });
 });
