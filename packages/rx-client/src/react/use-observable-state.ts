@@ -101,12 +101,13 @@ class ObservableStore<T, R> {
       timer = undefined;
       failures = 0;
     };
-    const fail = (error: unknown, value: R | undefined): void => {
+    const fail = (error: unknown): void => {
       // An attempt that fails during its trial has proved nothing: the back-off goes on from where it was.
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
       const failure = error instanceof Error ? error : new Error(String(error));
-      this.#state = { value, loading: false, error: failure };
+      // The last value stays on screen (an attempt that fails as it is made, too).
+      this.#state = { value: this.#state.value, loading: false, error: failure };
       onChange();
       // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
       // with the subscription. Any other error would fail again: it stays.
@@ -126,7 +127,7 @@ class ObservableStore<T, R> {
             this.#state = { value: accumulated, loading: false, error: undefined };
             onChange();
           },
-          error: (error: unknown) => fail(error, this.#state.value),
+          error: fail,
           // Ended without a value (`EMPTY` for no id): nothing is awaited any more, so nothing is loading.
           complete: () => {
             if (!this.#state.loading) return;
@@ -136,7 +137,7 @@ class ObservableStore<T, R> {
         });
       } catch (error) {
         // Bad arguments (an invalid instance id) throw when the observable is created: render them as the error.
-        fail(error, undefined);
+        fail(error);
       }
     };
     start();

@@ -327,6 +327,27 @@ describe('React hooks retrying', () => {
     expect(delays).toEqual([1000, 2000, 4000, 1000, 2000]);
   });
 
+  it('keep the last value when an attempt fails as it is made', async () => {
+    const clock = new VirtualClock();
+    let calls = 0;
+    const source = (): Observable<string> => {
+      if (calls++ > 0) throw new UnavailableError('refused at once');
+      return new Observable<string>((subscriber) => {
+        subscriber.next('kept');
+        subscriber.error(new UnavailableError('dropped'));
+      });
+    };
+    function View() {
+      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(source, [], undefined, clock)));
+    }
+    // StrictMode's second subscription on mount is such an attempt already; so is each retry.
+    const p = await renderUntil(View, (e) => e.textContent!.endsWith('|refused at once'));
+    expect(p.textContent).toBe('kept|refused at once');
+    await clock.advance(armedDelay(clock));
+    expect(calls).toBe(3);
+    expect(p.textContent).toBe('kept|refused at once');
+  });
+
   it('leave no attempt or timer behind when the id changes or the view unmounts, during a retry or a trial', async () => {
     const clock = new VirtualClock();
     const sources = new Map<string, ReturnType<typeof drivenSource<string>>>();
