@@ -34,8 +34,13 @@ const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
  * (write conflicts that never cleared, an election that outlasted it).
  */
 const TRANSIENT_TRANSACTION_LABEL = 'TransientTransactionError';
-/** WriteConcernTimeout (WriteConcernFailed before 8.1): applied on the primary, not acknowledged by a majority in time. */
-const WRITE_CONCERN_TIMEOUT_CODE = 64;
+/**
+ * Write concern errors that say the write concern itself is wrong (an unknown tag, more members than the set has),
+ * which no retry gets through: UnknownReplWriteConcern, UnsatisfiableWriteConcern. The driver does not call a commit
+ * that fails with one of these unknown either.
+ */
+const MISCONFIGURED_WRITE_CONCERN_CODES = new Set([79, 100]);
+const MISCONFIGURED_WRITE_CONCERN_NAMES = new Set(['UnknownReplWriteConcern', 'UnsatisfiableWriteConcern', 'CannotSatisfyWriteConcern']);
 
 /**
  * Classifies an error thrown by the `mongodb` driver by its class name, server error code and causes (names, not
@@ -57,8 +62,10 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
   // Checked before "unreachable": a network error during a commit carries the label, and then the outcome matters.
   if (chain.some((e) => hasLabel(e, UNKNOWN_COMMIT_LABEL))) return 'commit-unknown';
-  // A single write whose majority acknowledgement timed out (wtimeoutMS): applied on the primary, maybe rolled back.
-  if (isWriteConcernTimeout(error)) return 'commit-unknown';
+  // A single write the primary applied but no majority confirmed: its acknowledgement timed out (wtimeoutMS), or the
+  // primary stepped down or shut down while it waited (91, 189, 11602: codes that alone would read "unreachable"). It
+  // may be majority-committed or rolled back.
+  if (isUnconfirmedWrite(error)) return 'commit-unknown';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
   if (typeof top.code === 'number' && UNAVAILABLE_CODES.has(top.code)) return 'unreachable';
   // A mongodb+srv host that does not resolve: the driver passes on the DNS error itself.
@@ -85,11 +92,59 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
  */
 export function mapReadTransactionError(error: unknown, doing: string): DurableError {
   if (isDurableError(error) || classifyDriverError(error) !== 'commit-unknown') return mapDriverError(error, doing);
-  const detail = error instanceof Error ? error.message : String(error);
-  return new UnavailableError(
-    `MongoDB did not confirm that a majority holds what was read while ${doing}: ${detail}. Nothing was written; try again`,
-    { cause: error },
-  );
+  return new UnavailableError(unconfirmedReadMessage(error, doing), { cause: error });
+}
+
+function unconfirmedReadMessage(error: unknown, doing: string): string {
+  return `MongoDB did not confirm that a majority holds what was read while ${doing}: ${messageOf(error)}. Nothing was written; try again`;
+}
+
+/**
+ * What a transaction whose commit failed had done: written (`'wrote'`), only read on the way to a write it found
+ * nothing to do for (`'wrote-nothing'`: a commit of a write set that changes nothing, a release of a lease no longer
+ * held, a purge of an instance that is gone), or only read, as its purpose (`'read'`: `getInstanceHistory`).
+ */
+export type CommittedWork = 'wrote' | 'wrote-nothing' | 'read';
+
+/**
+ * {@link mapDriverError} for an error that `withTransaction` threw after the transaction's callback had returned:
+ * from its commit (or from the retries of it). Which errors say the commit may have applied, and which say nothing was
+ * written, depends on what the transaction did (`work`):
+ *
+ * - An error that leaves the commit's outcome open: `UnknownTransactionCommitResult`, and also an "unreachable" error
+ *   without it, because driver 7.8 labels no server-selection error of `commitTransaction` (the transactions
+ *   specification says it must): a commit whose first attempt lost its connection, and whose retry found no primary
+ *   within `serverSelectionTimeoutMS`, is thrown as a bare `MongoServerSelectionError` (or `MongoWaitQueueTimeoutError`)
+ *   although the first attempt may have committed. For a transaction that wrote, `CommitOutcomeUnknownError`; for
+ *   one that wrote nothing, nothing can have applied: `StoreUnreachableError` (`'wrote-nothing'`, which says trying
+ *   again is safe) or, for a read, `mapReadTransactionError`'s `UnavailableError`. (A bare unreachable error of a
+ *   first attempt that never reached a server is reported as unknown too: no error tells the two apart.)
+ * - `TransientTransactionError` (the commit was refused, nothing of the transaction applied): as `mapDriverError`.
+ * - Anything else: as `mapDriverError`.
+ *
+ * @example
+ * ```ts
+ * mapCommitFailure(selectionError, 'committing a step of "a"', 'wrote');        // CommitOutcomeUnknownError
+ * mapCommitFailure(maxTimeExpired, 'writing', 'wrote-nothing');                   // StoreUnreachableError: try again
+ * ```
+ */
+export function mapCommitFailure(error: unknown, doing: string, work: CommittedWork): DurableError {
+  if (isDurableError(error)) return error;
+  const kind = classifyDriverError(error);
+  const open = kind === 'commit-unknown' || (kind === 'unreachable' && !errorChain(error).some((e) => hasLabel(e, TRANSIENT_TRANSACTION_LABEL)));
+  if (!open) return mapDriverError(error, doing);
+  switch (work) {
+    case 'wrote':
+      return kind === 'commit-unknown' ? mapDriverError(error, doing) : commitOutcomeUnknown(error, doing);
+    case 'read':
+      return new UnavailableError(unconfirmedReadMessage(error, doing), { cause: error });
+    case 'wrote-nothing':
+      return new StoreUnreachableError(
+        `MongoDB did not confirm the commit of a transaction that wrote nothing while ${doing} ` +
+          `(what it read asked for no change): ${messageOf(error)}. Nothing was written, so trying again is safe.`,
+        { cause: error },
+      );
+  }
 }
 
 /**
@@ -99,7 +154,7 @@ export function mapReadTransactionError(error: unknown, doing: string): DurableE
  * | driver error | store error |
  * |---|---|
  * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
- * | commit outcome unknown (`UnknownTransactionCommitResult` label), majority acknowledgement timed out | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
+ * | commit outcome unknown (`UnknownTransactionCommitResult` label), a write concern error of a single write (the write applied, its majority acknowledgement timed out or ended in a step-down) | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
  * | server selection failed, network error (also one a bulk write wraps), no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
@@ -123,12 +178,7 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
         options,
       );
     case 'commit-unknown':
-      return new CommitOutcomeUnknownError(
-        `MongoDB could not confirm whether the transaction committed while ${doing}: ${detail}. ` +
-          'It may have been applied. A leased write (a step, an activity result) is safe to retry: if it did commit, the retry ' +
-          'is refused with lease-lost. A client command (raiseEvent, for example) may apply twice if repeated: check the instance first.',
-        options,
-      );
+      return commitOutcomeUnknown(error, doing);
     case 'unreachable':
       if (shape(error).name === 'MongoWaitQueueTimeoutError') {
         return new StoreUnreachableError(
@@ -162,6 +212,19 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
 
 // ------------------------------------------------------------------ helpers
 
+function commitOutcomeUnknown(error: unknown, doing: string): CommitOutcomeUnknownError {
+  return new CommitOutcomeUnknownError(
+    `MongoDB could not confirm whether the write committed while ${doing}: ${messageOf(error)}. ` +
+      'It may have been applied. A leased write (a step, an activity result) is safe to retry: if it did commit, the retry ' +
+      'is refused with lease-lost. A client command (raiseEvent, for example) may apply twice if repeated: check the instance first.',
+    { cause: error },
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 interface ErrorShape {
   readonly name?: string;
   readonly code?: unknown;
@@ -182,12 +245,24 @@ function hasLabel(error: unknown, label: string): boolean {
   return typeof hasErrorLabel === 'function' && (hasErrorLabel as (label: string) => unknown).call(error, label) === true;
 }
 
-/** A write concern error that is a timeout: code 64, or `errInfo.wtimeout` (the driver's `MongoWriteConcernError`). */
-function isWriteConcernTimeout(error: unknown): boolean {
+/**
+ * A write the server applied and then could not confirm to its write concern: the driver's `MongoWriteConcernError`
+ * (the reply had `ok: 1` and a `writeConcernError`), or a `MongoBulkWriteError` whose result holds one (the driver
+ * rewraps a batch's write concern error so), unless the write concern is one no retry satisfies
+ * ({@link MISCONFIGURED_WRITE_CONCERN_CODES}). A write concern error never means that nothing was written: the server
+ * reports it after the write, whatever its code (a timeout, 64, or a primary stepping down, 189, while it waited).
+ */
+function isUnconfirmedWrite(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; code?: unknown; errInfo?: { wtimeout?: unknown } };
-  if (e.name !== 'MongoWriteConcernError') return false;
-  return e.code === WRITE_CONCERN_TIMEOUT_CODE || e.errInfo?.wtimeout === true;
+  const e = error as { name?: unknown; code?: unknown; codeName?: unknown; result?: { getWriteConcernError?: unknown } };
+  let concern: { code?: unknown; codeName?: unknown } | undefined;
+  if (e.name === 'MongoWriteConcernError') concern = e;
+  else if (e.name === 'MongoBulkWriteError' && typeof e.result?.getWriteConcernError === 'function') {
+    concern = (e.result.getWriteConcernError as () => { code?: unknown; codeName?: unknown } | undefined).call(e.result);
+  }
+  if (concern === undefined) return false;
+  return !(typeof concern.code === 'number' && MISCONFIGURED_WRITE_CONCERN_CODES.has(concern.code)) &&
+    !(typeof concern.codeName === 'string' && MISCONFIGURED_WRITE_CONCERN_NAMES.has(concern.codeName));
 }
 
 function isAuthFailure(error: unknown): boolean {

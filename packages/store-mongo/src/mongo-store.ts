@@ -37,7 +37,7 @@ import {
 } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
-import { classifyDriverError, mapDriverError, mapReadTransactionError } from './map-driver-error.js';
+import { classifyDriverError, mapCommitFailure, mapDriverError } from './map-driver-error.js';
 import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
 import { clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
 import { assertPrivileges, requiredPrivileges } from './privileges.js';
@@ -61,14 +61,18 @@ import { readStableGeneration } from './stable-generation-read.js';
 import { SINGLE_WRITE_CONCERN, snapshotReadOptions, transactionOptionsFor } from './write-concern.js';
 
 /**
- * What a caller of `MongoStore.#transaction` means by it, each part on its own: the transaction's `options` (default:
- * the store's `transactionOptions`; `snapshotReadOptions` for a read of several documents as of one moment), and
- * whether the transaction that committed with `result` wrote anything (default: it did), which decides whether its
- * commit's operation time is a majority-committed time (`ClusterClock`).
+ * What a caller of `MongoStore.#transaction` means by it, each part on its own: what it is `doing` (for the error of a
+ * commit that failed), the transaction's `options` (default: the store's `transactionOptions`; `snapshotReadOptions`
+ * for a read of several documents as of one moment), whether the transaction whose callback returned `result` wrote
+ * anything (default: it did), which decides whether its commit's operation time is a majority-committed time
+ * (`ClusterClock`) and what a commit that failed may have applied (`mapCommitFailure`), and whether it is a `read`,
+ * its purpose (`getInstanceHistory`).
  */
 interface TransactionUse<T> {
+  readonly doing: string;
   readonly options?: TransactionOptions;
   readonly wrote?: (result: T) => boolean;
+  readonly read?: true;
 }
 
 /** Instances purged per transaction by `purgeInstances`. */
@@ -499,7 +503,8 @@ export class MongoStore implements Store {
    * condition, and writes the plan's operations (`translateWritePlan`). Throws `LeaseLostError` when the lease is no
    * longer held and the `DurableError` the plan refuses with (`InstanceAlreadyExistsError`, `InstanceNotFoundError`);
    * then nothing is written. A write set of fused steps (an `activityStep` lease, a leased start or task; MongoStore
-   * does not set `capabilities.fusedSteps`) is refused with `InvalidArgumentError` before anything is sent. `CommitOutcomeUnknownError` when MongoDB could not confirm the commit.
+   * does not set `capabilities.fusedSteps`) is refused with `InvalidArgumentError` before anything is sent. `CommitOutcomeUnknownError` when MongoDB could not confirm the commit;
+   * `StoreUnreachableError` when the write set changes nothing (nothing was written) and its commit was not confirmed.
    *
    * @example
    * ```ts
@@ -514,7 +519,8 @@ export class MongoStore implements Store {
     let work = false;
     let sweeps = false;
     let wrote = true;
-    await this.#op(describeWriteSet(writeSet), async () => {
+    const doing = describeWriteSet(writeSet);
+    await this.#op(doing, async () => {
       try {
         await this.#transaction(async (session) => {
           const now = this.#clock.now();
@@ -530,7 +536,7 @@ export class MongoStore implements Store {
           work = writes.length > 0 && (plan.work || plan.released !== undefined);
           sweeps = writes.some((w) => w.op === 'scheduleSweep');
           wrote = takesInstances(writeSet) || writes.length > 0;
-        }, { wrote: () => wrote });
+        }, { doing, wrote: () => wrote });
       } catch (error) {
         // Two creates racing for a new id: the loser's insert hits the unique _id.
         if (created?.type === 'createInstance' && classifyDriverError(error) === 'duplicate-key') {
@@ -696,7 +702,8 @@ export class MongoStore implements Store {
     const projection = { _id: 1, leaseOwner: 1, leaseToken: 1, nextMessageAt: 1 } as const;
     // One transaction for the instances' and the tasks' leases: one operation, as the port says, that close() waits
     // for as a whole (two operations in parallel left the second running when the first failed).
-    const count = await this.#op(`releasing the leases of ${JSON.stringify(owner)}`, async () => this.#transaction(async (session) => {
+    const doing = `releasing the leases of ${JSON.stringify(owner)}`;
+    const count = await this.#op(doing, async () => this.#transaction(async (session) => {
       const now = this.#clock.now();
       const instances = (await this.#instances
         .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection })
@@ -713,7 +720,7 @@ export class MongoStore implements Store {
         { session, ordered: true },
       )).modifiedCount;
       return freedInstances + freedTasks;
-    }, { wrote: (freed) => freed > 0 }));
+    }, { doing, wrote: (freed) => freed > 0 }));
     if (count > 0) this.#localWork.next();
     return count;
   }
@@ -769,10 +776,9 @@ export class MongoStore implements Store {
         if (!doc) return undefined;
         const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
         return { doc, events: await this.#history.find(filter, { ...findOptions, session }).toArray() };
-      }, { options: this.#snapshotReadOptions, wrote: () => false }).catch((error: unknown) => {
-        // Its commit writes nothing: an unconfirmed one is a read to make again, not a write that may have applied.
-        throw mapReadTransactionError(error, doing);
-      });
+        // A read: its commit writes nothing, so an unconfirmed one is a read to make again (UnavailableError), not a
+        // write that may have applied.
+      }, { doing, options: this.#snapshotReadOptions, wrote: () => false, read: true });
       if (!read) return { state: undefined, history: [] };
       return { state: decodeInstanceState(read.doc.state, read.doc.input), history: read.events.map((d) => decodeHistoryEvent(d.event)) };
     });
@@ -818,7 +824,8 @@ export class MongoStore implements Store {
   // ---------------------------------------------------------------- purge
 
   async purgeInstance(instanceId: string): Promise<number> {
-    const purged = await this.#op(`purging instance ${JSON.stringify(instanceId)}`, async () =>
+    const doing = `purging instance ${JSON.stringify(instanceId)}`;
+    const purged = await this.#op(doing, async () =>
       this.#transaction(async (session) => {
         // Only what the purge decides by and drops: not the input or state, which may be megabytes.
         const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1 } });
@@ -830,7 +837,7 @@ export class MongoStore implements Store {
         }
         await this.#drop(session, [doc]);
         return 1;
-      }, { wrote: (n) => n > 0 }));
+      }, { doing, wrote: (n) => n > 0 }));
     if (purged > 0) this.#sweep();
     return purged;
   }
@@ -849,7 +856,7 @@ export class MongoStore implements Store {
           .toArray();
         if (doomed.length > 0) await this.#drop(session, doomed);
         return doomed.length;
-      }, { wrote: (n) => n > 0 });
+      }, { doing: 'purging instances', wrote: (n) => n > 0 });
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
@@ -1005,17 +1012,33 @@ export class MongoStore implements Store {
    * Runs `fn` in a transaction, as its caller states it (`TransactionUse`): with the store's transaction options or
    * the given ones (`snapshotReadOptions`: several documents read as of one moment), and, once committed, the commit's
    * operation time taken for a majority-committed time only when the transaction wrote (`wrote`).
+   *
+   * An error of `fn` (of the last attempt `withTransaction` made) is thrown as it is: nothing was committed. An error
+   * after `fn` returned came from the commit, and is mapped here by what the transaction did (`mapCommitFailure`): a
+   * commit whose outcome is open is `CommitOutcomeUnknownError` only when the transaction wrote, and an unreachable
+   * server during the commit's retry is such an outcome too (driver 7.8 does not label it so).
    */
-  async #transaction<T>(fn: (session: ClientSession) => Promise<T>, use: TransactionUse<T> = {}): Promise<T> {
+  async #transaction<T>(fn: (session: ClientSession) => Promise<T>, use: TransactionUse<T>): Promise<T> {
     const options = use.options ?? this.#transactionOptions;
     const session = this.#client.startSession();
+    // What the callback of the attempt being committed returned; undefined while a callback runs or after it threw.
+    let returned: { readonly result: T } | undefined;
     try {
-      const result = await session.withTransaction(fn, options);
+      const result = await session.withTransaction(async (s) => {
+        returned = undefined;
+        const value = await fn(s);
+        returned = { result: value };
+        return value;
+      }, options);
       // Committed: with a majority write concern the operation time of a commit that wrote is majority-committed, so
       // change streams may open there (see ClusterClock). A commit that wrote nothing is no such time (MongoDB
       // documents no such meaning for the time it replies with), and a failed or unconfirmed one tells nothing.
       if ((use.wrote?.(result) ?? true) && isMajorityWriteConcern(options.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
       return result;
+    } catch (error) {
+      if (returned === undefined) throw error;
+      const work = use.read ? 'read' : (use.wrote?.(returned.result) ?? true) ? 'wrote' : 'wrote-nothing';
+      throw mapCommitFailure(error, use.doing, work);
     } finally {
       await session.endSession().catch(() => undefined);
     }
@@ -1137,7 +1160,7 @@ export class MongoStore implements Store {
       if (!doc) return false;
       await this.#instances.updateOne({ _id: key, leaseToken }, { $set: releasedFields(doc.nextMessageAt, this.#clock.now()) }, { session });
       return true;
-    }, { wrote: (released) => released });
+    }, { doing: `releasing the lease on ${JSON.stringify(instanceIdOfKey(key))}`, wrote: (released) => released });
   }
 
   /**

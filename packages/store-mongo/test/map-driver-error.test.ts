@@ -1,13 +1,15 @@
 import { InstanceNotFoundError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
+import { createRequire } from 'node:module';
 import {
-  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError, type BulkWriteResult,
+  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError,
+  type BulkWriteResult, type WriteConcernError, type WriteConcernErrorData,
 } from 'mongodb';
 import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
 import { describe, expect, it } from 'vitest';
 import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
-import { classifyDriverError, mapDriverError, mapReadTransactionError } from '../src/map-driver-error.js';
+import { classifyDriverError, mapCommitFailure, mapDriverError, mapReadTransactionError } from '../src/map-driver-error.js';
 import {
   DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN, snapshotReadOptions, TRANSACTION_MAJORITY_WAIT_MS, transactionOptionsFor,
 } from '../src/write-concern.js';
@@ -38,7 +40,7 @@ describe('driver error mapping', () => {
 
   it('classifies a bulk write that failed on the network by the error it wraps (MongoBulkWriteError keeps it as errorResponse only)', () => {
     // As the driver throws it when a batch of a bulkWrite (releaseOwner, claimAt filling) loses its connection.
-    const result = {} as BulkWriteResult;
+    const result = bulkResult([]);
     const network = new MongoNetworkError('connection reset');
     const bulk = new MongoBulkWriteError(network, result);
     expect(bulk.name).toBe('MongoBulkWriteError');
@@ -80,6 +82,72 @@ describe('driver error mapping', () => {
     // Another write concern error (an unknown replica-set tag, say) is not a timeout.
     const misconfigured = new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 79, codeName: 'UnknownReplWriteConcern', errmsg: 'no such tag' } });
     expect(classifyDriverError(misconfigured)).toBe('other');
+  });
+
+  it('maps a single write the primary applied but could not confirm because it stepped down or shut down to CommitOutcomeUnknownError, not StoreUnreachableError', () => {
+    // The server reports a write concern error after the write: ok 1, the write applied on the primary, and then the
+    // wait for the majority ended by a step-down (189, 11602) or a shutdown (91). The same codes as a command error
+    // (ok 0) mean the command did not run, and stay "unreachable".
+    for (const [code, codeName] of [[91, 'ShutdownInProgress'], [189, 'PrimarySteppedDown'], [11602, 'InterruptedDueToReplStateChange']] as const) {
+      const unconfirmed = new MongoWriteConcernError({ ok: 1, n: 1, nModified: 1, writeConcernError: { code, codeName, errmsg: codeName } });
+      expect(unconfirmed.code).toBe(code);
+      expect(classifyDriverError(unconfirmed), codeName).toBe('commit-unknown');
+      const mapped = mapDriverError(unconfirmed, 'renewing the lease on activity task "t"');
+      expect(mapped).toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(mapped).toMatchObject({ code: 'commit-outcome-unknown', status: 503, cause: unconfirmed });
+      expect(classifyDriverError(serverError(code, codeName))).toBe('unreachable');
+      // A bulk write rewraps a batch's write concern error (MongoBulkWriteError with its code, the error in its result).
+      const bulk = new MongoBulkWriteError({ message: codeName, code }, bulkResult([newWriteConcernError({ code, errmsg: codeName })]));
+      expect(classifyDriverError(bulk), `bulk ${codeName}`).toBe('commit-unknown');
+    }
+    const timedOut = newWriteConcernError({ code: 64, errmsg: 'waiting for replication timed out', errInfo: { wtimeout: true } });
+    expect(classifyDriverError(new MongoBulkWriteError({ message: 'timed out', code: 64 }, bulkResult([timedOut])))).toBe('commit-unknown');
+  });
+
+  it('maps a commit that failed by what its transaction did: unknown only when it wrote; nothing written and safe to retry when it only read', () => {
+    const timedOut = new MongoServerError({ message: 'operation exceeded time limit', code: 50, codeName: 'MaxTimeMSExpired' });
+    timedOut.addErrorLabel('UnknownTransactionCommitResult');
+    expect(mapCommitFailure(timedOut, 'committing a step of "a"', 'wrote')).toMatchObject({ code: 'commit-outcome-unknown', status: 503, cause: timedOut });
+    // A write set that changes nothing (a resume of an instance not suspended: an HTTP retry) wrote nothing: its
+    // unconfirmed commit is no write that may have applied (commit-outcome-unknown tells the runtime it may have).
+    const nothing = mapCommitFailure(timedOut, 'writing', 'wrote-nothing');
+    expect(nothing).toBeInstanceOf(StoreUnreachableError);
+    expect(nothing).toMatchObject({ code: 'store-unreachable', status: 503, cause: timedOut });
+    expect(nothing.message).toContain('Nothing was written, so trying again is safe');
+    const read = mapCommitFailure(timedOut, 'reading "a" with its history', 'read');
+    expect(read).toBeInstanceOf(UnavailableError);
+    expect(read.message).toContain('Nothing was written');
+    // A commit the server refused as a whole (TransientTransactionError) applied nothing, whatever the transaction did.
+    const aborted = serverError(251, 'NoSuchTransaction');
+    aborted.addErrorLabel('TransientTransactionError');
+    expect(mapCommitFailure(aborted, 'committing', 'wrote')).toMatchObject({ code: 'store-error' });
+    const network = new MongoNetworkError('connection reset');
+    network.addErrorLabel('TransientTransactionError');
+    expect(mapCommitFailure(network, 'committing', 'wrote')).toMatchObject({ code: 'store-unreachable' });
+    // Other errors and durable-rx errors: as mapDriverError.
+    expect(mapCommitFailure(serverError(2, 'BadValue'), 'committing', 'wrote')).toMatchObject({ code: 'store-error' });
+    const closed = new StoreClosedError('The store is closed');
+    expect(mapCommitFailure(closed, 'committing', 'wrote')).toBe(closed);
+  });
+
+  it('maps a server-selection failure after the callback returned (a commit whose retry found no primary) to an unknown outcome when the transaction wrote (real driver error)', async () => {
+    // Driver 7.8 retries a commit that lost its connection once, and when that retry finds no primary it throws the
+    // bare MongoServerSelectionError: no UnknownTransactionCommitResult label (shouldAddUnknownTransactionCommitResultLabel
+    // leaves server-selection errors out), although the first attempt may have committed. Read alone, it says
+    // "unreachable": nothing written.
+    const client = new MongoClient('mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 100 });
+    try {
+      const selection = await client.db('admin').command({ ping: 1 }).then(() => undefined, (e: unknown) => e);
+      expect((selection as Error).name).toBe('MongoServerSelectionError');
+      expect(classifyDriverError(selection)).toBe('unreachable');
+      const mapped = mapCommitFailure(selection, 'sending a message to "a"', 'wrote');
+      expect(mapped).toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(mapped).toMatchObject({ code: 'commit-outcome-unknown', status: 503, cause: selection });
+      // A transaction that wrote nothing applied nothing, however its commit ended.
+      expect(mapCommitFailure(selection, 'writing', 'wrote-nothing')).toMatchObject({ code: 'store-unreachable', cause: selection });
+    } finally {
+      await client.close();
+    }
   });
 
   it('bounds the majority wait of every write outside a transaction, as maxCommitTimeMS bounds commits', () => {
@@ -218,3 +286,20 @@ describe('driver error mapping', () => {
     expect(mapDriverError(error, 'x')).toBe(error);
   });
 });
+
+/**
+ * The driver's own bulk result classes, which it exports as types only (the bulk write path builds them from a
+ * batch's reply; no server here to send one).
+ */
+const bulk = createRequire(import.meta.url)('mongodb/lib/bulk/common.js') as {
+  readonly BulkWriteResult: new (result: object, isOrdered: boolean) => BulkWriteResult;
+  readonly WriteConcernError: new (error: WriteConcernErrorData) => WriteConcernError;
+};
+const newWriteConcernError = (error: WriteConcernErrorData) => new bulk.WriteConcernError(error);
+
+/** A driver BulkWriteResult with `writeConcernErrors`, as the driver builds it from a bulk write's batches. */
+function bulkResult(writeConcernErrors: WriteConcernError[]): BulkWriteResult {
+  return new bulk.BulkWriteResult({
+    ok: 1, writeErrors: [], writeConcernErrors, insertedIds: [], nInserted: 0, nUpserted: 0, nMatched: 1, nModified: 1, nRemoved: 0, upserted: [],
+  }, true);
+}

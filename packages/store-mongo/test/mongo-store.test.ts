@@ -804,6 +804,65 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('a commit that changes nothing and is not confirmed fails as nothing written (store-unreachable), not as an unknown outcome', async (context) => {
+      // The write set of no request over an instance nobody holds (a resume of an instance not suspended: an HTTP
+      // retry) writes nothing; its read-only commit can still fail to be confirmed by a majority (MaxTimeMSExpired,
+      // UnknownTransactionCommitResult). It applied nothing, so the store must not say it may have applied.
+      const appName = `drx-noop-${process.pid}`;
+      const { client, store } = await recording('commitTransaction', 'noop', appName);
+      const admin = new MongoClient(mongoUri);
+      try {
+        await store.commit(start('idle'));
+        const before = (await store.getInstance('idle'))!;
+        try {
+          await admin.db('admin').command({
+            configureFailPoint: 'failCommand', mode: { times: 1 },
+            data: { failCommands: ['commitTransaction'], appName, errorCode: 50, errorLabels: ['UnknownTransactionCommitResult'] },
+          });
+        } catch (error) {
+          console.log(`no-op commit test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        }
+        const noChange: WriteSet = {
+          lease: { kind: 'unclaimed', instanceId: 'idle', executionId: before.executionId, version: before.version, now: new Date() }, requests: [],
+        };
+        await expect(store.commit(noChange)).rejects.toMatchObject({ code: 'store-unreachable', status: 503 });
+        expect(await store.getInstance('idle')).toEqual(before);
+        await store.commit(noChange); // and again, now confirmed
+      } finally {
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('a single write the primary applied but could not confirm (a write concern error of a step-down) fails with commit-outcome-unknown', async (context) => {
+      // A lease release outside a transaction: the server applies it, then the wait for the majority ends with a write
+      // concern error (ShutdownInProgress, twice: the driver retries it once). Code 91 alone reads "unreachable",
+      // which says nothing was written.
+      const appName = `drx-wce-${process.pid}`;
+      const { client, store } = await recording('update', 'wce', appName);
+      const admin = new MongoClient(mongoUri);
+      try {
+        try {
+          await admin.db('admin').command({
+            configureFailPoint: 'failCommand', mode: { times: 2 },
+            data: { failCommands: ['update'], appName, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' } },
+          });
+        } catch (error) {
+          console.log(`write concern error test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        }
+        await expect(store.abandonActivity('no-such-task', 'token')).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+      } finally {
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('applies a write set exactly once when its transaction meets a transient error or its commit loses the connection', async (context) => {
       // Nothing lost, nothing doubled: a WriteConflict (TransientTransactionError) inside the transaction makes the
       // driver run the whole transaction again; a connection closed on commitTransaction (UnknownTransactionCommitResult)

@@ -3,8 +3,9 @@ import { DurableError } from '@durable-rx/runtime';
 /**
  * MongoDB could not confirm whether a transaction committed (HTTP 503): the commit timed out waiting for a majority
  * (`maxCommitTimeMS`), or the connection failed during the commit and retrying it did not settle the outcome within
- * the driver's 120 s limit; or a single-document write (a claim, a lease release) was applied on the primary but no
- * majority acknowledged it within 30 s. The write may or may not have happened (durably). The driver's error is kept
+ * the driver's 120 s limit, or the commit's retry found no primary; or a single-document write (a claim, a lease
+ * release) was applied on the primary but no majority acknowledged it (within 30 s, or before the primary stepped down
+ * or shut down). The write may or may not have happened (durably). The driver's error is kept
  * as `cause`.
  *
  * Whether a retry is safe depends on the write:

@@ -2,7 +2,8 @@ import { DurableError } from '@durable-rx/runtime';
 
 /**
  * No MongoDB server could be reached within `serverSelectionTimeoutMS` (refused connection, unknown host, network
- * timeout, no primary). HTTP 503. The driver's error (usually `MongoServerSelectionError`) is kept as `cause`.
+ * timeout, no primary), or no majority confirmed the commit of a transaction that wrote nothing (nothing was written,
+ * trying again is safe). HTTP 503. The driver's error (usually `MongoServerSelectionError`) is kept as `cause`.
  *
  * @example
  * ```ts
