@@ -93,7 +93,8 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'lease_owner', key: { leaseOwner: 1, leaseExpiresAt: 1 } },
     // The re-read of a status-feed resync: instances changed since the feed was last healthy.
     { name: 'updated', key: { updatedAt: 1 } },
-    // instanceIdPrefix uses the built-in _id index (anchored prefix regex = range scan).
+    // instanceIdPrefix: no index both bounds a prefix and keeps the page order; the planner runs a range of the built-in
+    // _id index with an in-memory sort of the matches, or a walk of `page` (see the README).
   ],
   history: [
     // getHistory and getInstanceHistory (historyQuery: ordered, from the index), appends, the chunked sweep of an old generation.

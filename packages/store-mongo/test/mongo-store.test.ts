@@ -114,7 +114,8 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const plans: Document[] = [
           ...await Promise.all(orchestrationClaimTries(now, now).map(({ filter }) =>
             instances.find(filter).sort(CLAIM_ORCHESTRATION_SORT).hint(CLAIM_ORCHESTRATION_HINT).limit(1).explain())),
-          await instances.find({ _id: { $regex: '^job-1' } }).explain(),
+          // The prefix query as queryInstances sends it: filter, page order and page size (not a bare $regex).
+          await instances.find(buildQueryFilter({ instanceIdPrefix: 'job-1' })).sort(PAGE_SORT).limit(11).explain(),
           await client.db(db.name).collection(store.collections.messages).find({ instanceId: 'job-1' }).sort({ seq: 1 }).explain(),
           await instances.find(purgeScanFilter({ createdTimeFrom: new Date(0) })).project(PURGE_SCAN_PROJECTION).explain(),
         ];
