@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, unclaimedHolds } from '../src/store/plan-write-set.js';
+import { activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds } from '../src/store/plan-write-set.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
@@ -236,5 +236,35 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
     // A worker's commit releases the lease it holds, stored on the instance.
     const orchestration = { kind: 'orchestration' as const, instanceId: 'a', token: 'tok' };
     expect(changesNothing(planWriteSet({ lease: orchestration, requests: [] }, stored), true)).toBe(false);
+  });
+});
+
+describe('signalsWork (what every store signals after a commit)', () => {
+  const stored = new Map([['a', state('a')], ['b', state('b')]]);
+  const orchestration = { kind: 'orchestration' as const, instanceId: 'a', token: 'tok' };
+  const step = (...more: WriteRequest[]): WriteSet => ({
+    lease: orchestration,
+    requests: [{ type: 'replaceState', state: state('a', { version: 4 }) }, { type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] }, ...more],
+  });
+
+  it('signals a step that leaves its instance messages, and none for one that consumed them all and wrote no work', () => {
+    expect(signalsWork(planWriteSet(step(), stored), true, false)).toBe(false);
+    expect(signalsWork(planWriteSet(step(), stored), true, true)).toBe(true);
+  });
+
+  it('signals new work whatever is left: a message, a task stored without a lease', () => {
+    expect(signalsWork(planWriteSet(step({ type: 'insertMessage', message: raised('m2', 'b'), ifMissing: 'drop' }), stored), true, false)).toBe(true);
+    const task = { id: 't1', instanceId: 'a', executionId: 'a-e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    expect(signalsWork(planWriteSet(step({ type: 'insertTask', task }), stored), true, false)).toBe(true);
+    const lease = { owner: 'w', token: 'own', expiresAt: t0 };
+    expect(signalsWork(planWriteSet(step({ type: 'insertTask', task, lease }), stored), true, false)).toBe(false);
+  });
+
+  it('signals nothing for a commit that changes nothing, and nothing for pending messages without a released lease', () => {
+    const unclaimed = { kind: 'unclaimed' as const, instanceId: 'a', executionId: 'a-e1', version: 3, now: t0 };
+    expect(signalsWork(planWriteSet({ lease: unclaimed, requests: [] }, stored), false, true)).toBe(false);
+    // The same commit clears an expired lease: the messages it held back are claimable now.
+    expect(signalsWork(planWriteSet({ lease: unclaimed, requests: [] }, stored), true, true)).toBe(true);
+    expect(signalsWork(planWriteSet({ requests: [{ type: 'replaceState', state: state('a', { version: 4 }) }] }, stored), false, true)).toBe(false);
   });
 });

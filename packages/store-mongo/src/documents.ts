@@ -125,6 +125,21 @@ export interface TaskDoc {
 /** The fields that mark a lease as free. */
 export const FREE_LEASE = { leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH } as const;
 
+/**
+ * The lease stored on an instance or task document, live or expired, or `undefined` when it is free (expiry EPOCH, as
+ * {@link FREE_LEASE} writes it, and as the claims, `releaseOwner` and the wake-up feed read it): the one reading of
+ * the lease fields, for the store-kit rules that take a stored lease (`unclaimedHolds`, `changesNothing`).
+ *
+ * @example
+ * ```ts
+ * storedLeaseOf({ leaseExpiresAt: EPOCH });  // undefined: free
+ * storedLeaseOf({ leaseExpiresAt: expiry }); // { expiresAt: expiry }, live or expired
+ * ```
+ */
+export function storedLeaseOf(doc: Pick<InstanceDoc, 'leaseExpiresAt'>): { readonly expiresAt: Date } | undefined {
+  return doc.leaseExpiresAt.getTime() === EPOCH.getTime() ? undefined : { expiresAt: doc.leaseExpiresAt };
+}
+
 /** A history generation of a pending sweep: the events of an execution that was replaced, restarted or purged. */
 export interface SweepDoc {
   _id: ObjectId;

@@ -52,7 +52,7 @@ import {
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
-import { instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { commitSignalsWork, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
@@ -155,7 +155,7 @@ export class MongoStore implements Store {
   /** Every committed status change, from any process, in commit order per instance. */
   readonly changes$: Observable<StatusChange>;
 
-  /** Fires when a message or activity task was written or a lease released, by this or another process. */
+  /** Fires when a message or activity task was written or a lease released (by a commit: one that leaves messages), by this or another process. */
   readonly workAvailable$: Observable<void>;
 
   /** The database the store works in. */
@@ -528,12 +528,12 @@ export class MongoStore implements Store {
           const states = new Map([...rows].map(([id, row]) => [id, row?.state]));
           const plan = planWriteSet(writeSet, states);
           result = commitResultOf(plan);
-          const writes = translateWritePlan(plan, {
-            stored: new Map([...rows].map(([id, row]) => [id, row?.row])), limitBytes: this.#limit, now, newGen: newHistoryGen,
-          });
-          await this.#apply(session, writes, now);
-          // A plan that changes nothing has no operation (translateWritePlan): no work to signal, nothing written.
-          work = writes.length > 0 && (plan.work || plan.released !== undefined);
+          const stored = new Map([...rows].map(([id, row]) => [id, row?.row]));
+          const writes = translateWritePlan(plan, { stored, limitBytes: this.#limit, now, newGen: newHistoryGen });
+          const releasedHead = await this.#apply(session, writes, now);
+          // Work when new work was written or the released lease left messages (a plan that changes nothing has no
+          // operation, translateWritePlan, and nothing to signal).
+          work = commitSignalsWork(plan, stored, releasedHead);
           sweeps = writes.some((w) => w.op === 'scheduleSweep');
           wrote = takesInstances(writeSet) || writes.length > 0;
         }, { doing, wrote: () => wrote });
@@ -1095,8 +1095,12 @@ export class MongoStore implements Store {
     }
   }
 
-  /** Runs the operations of a translated write plan, in order, in the transaction. */
-  async #apply(session: ClientSession, writes: readonly MongoWrite[], now: Date): Promise<void> {
+  /**
+   * Runs the operations of a translated write plan, in order, in the transaction. Returns the queue head it wrote for
+   * the instance whose lease the plan releases (`commitSignalsWork`), if it wrote one.
+   */
+  async #apply(session: ClientSession, writes: readonly MongoWrite[], now: Date): Promise<QueueHead | undefined> {
+    let releasedHead: QueueHead | undefined;
     for (const w of writes) {
       switch (w.op) {
         case 'deleteQueue':
@@ -1133,12 +1137,14 @@ export class MongoStore implements Store {
         case 'updateInstance': {
           const head = w.queue.kind === 'set' ? w.queue.head : await this.#queueHead(session, w.instanceKey, w.queue.messageSeq);
           await this.#instances.updateOne({ _id: w.instanceKey }, { $set: instanceUpdateFields(w, head, now) }, { session });
+          if (w.release) releasedHead = head;
           break;
         }
         default:
           return assertNever(w, 'mongo write');
       }
     }
+    return releasedHead;
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */

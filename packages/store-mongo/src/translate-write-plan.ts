@@ -1,9 +1,9 @@
 import {
-  assertNever, changesNothing, type InstanceState, type WritePlan,
+  assertNever, changesNothing, signalsWork, type InstanceState, type WritePlan,
 } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
-  EPOCH, FREE_LEASE, emptyQueueHead, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
+  EPOCH, FREE_LEASE, NEVER, emptyQueueHead, storedLeaseOf, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
   taskDoc, type EncodedMessage, type EncodedState, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueFields, type QueueHead,
   type SweepDoc, type TaskDoc,
 } from './documents.js';
@@ -94,9 +94,7 @@ export type InstanceFields = Pick<
 export function translateWritePlan(plan: WritePlan, context: TranslationContext): MongoWrite[] {
   const { stored, limitBytes, now } = context;
   const writes: MongoWrite[] = [];
-  // A free lease has expiry EPOCH (FREE_LEASE); an expired one is still stored, and an unclaimed write clears it.
-  const releasedRow = plan.released === undefined ? undefined : stored.get(plan.released);
-  if (changesNothing(plan, releasedRow !== undefined && releasedRow.leaseExpiresAt.getTime() !== EPOCH.getTime())) return writes;
+  if (changesNothing(plan, releasedLeaseStored(plan, stored))) return writes;
   const planned = new Map(plan.states.map((s) => [s.state.instanceId, s]));
 
   // History generations: fresh for new rows and rewritten histories; the old ones go to the sweeper.
@@ -196,6 +194,38 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     }
   }
   return writes;
+}
+
+/**
+ * Whether a lease is stored on the instance `plan` releases (`released`), live or expired (`storedLeaseOf`: an
+ * expired one is still stored, and an unclaimed write clears it), as the transaction read it (`stored`): what
+ * store-kit's `changesNothing` and `signalsWork` take. False when the plan releases no lease.
+ *
+ * @example
+ * ```ts
+ * releasedLeaseStored(plan, stored); // true for a worker's step: its own lease is on the instance
+ * ```
+ */
+export function releasedLeaseStored(plan: WritePlan, stored: TranslationContext['stored']): boolean {
+  const row = plan.released === undefined ? undefined : stored.get(plan.released);
+  return row !== undefined && storedLeaseOf(row) !== undefined;
+}
+
+/**
+ * Whether the process that committed `plan` signals its own workers (`workAvailable$`), by store-kit's
+ * `signalsWork`, the rule of every store: `releasedHead` is the queue head the commit wrote for the instance whose
+ * lease it released (the `updateInstance` write with `release`; `undefined` when there is none: the plan changes
+ * nothing, or releases no lease, or replaced that instance, whose messages are then the plan's own `work`). A step
+ * that consumed every message of its instance and wrote no work signals nothing, as the wake-up feed tells the other
+ * processes nothing (no `handoff`, `claimAt` NEVER); one that left a message, due now or later, does.
+ *
+ * @example
+ * ```ts
+ * commitSignalsWork(plan, stored, emptyQueueHead(7)); // false: nothing left, nothing new
+ * ```
+ */
+export function commitSignalsWork(plan: WritePlan, stored: TranslationContext['stored'], releasedHead: QueueHead | undefined): boolean {
+  return signalsWork(plan, releasedLeaseStored(plan, stored), releasedHead !== undefined && releasedHead.nextMessageAt.getTime() < NEVER.getTime());
 }
 
 /**

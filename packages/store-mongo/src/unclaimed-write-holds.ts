@@ -1,17 +1,17 @@
 import { unclaimedHolds, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
-import { decodeMessage, type InstanceDoc, type MessageDoc } from './documents.js';
+import { decodeMessage, storedLeaseOf, type InstanceDoc, type MessageDoc } from './documents.js';
 
 /** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
 export interface TakenInstance {
   readonly state: InstanceState;
-  readonly doc: Pick<InstanceDoc, 'leaseToken' | 'leaseExpiresAt'>;
+  readonly doc: Pick<InstanceDoc, 'leaseExpiresAt'>;
 }
 
 /**
  * Whether a write decided without a lease (a client's own terminate, suspend or resume: an `unclaimed` lease) may
  * commit: store-kit's `unclaimedHolds` over the instance as the transaction took it (`undefined`: gone) and its messages
- * visible at `lease.now` (`visible`, read in that transaction, in arrival order). A free lease (token `null`) is no
- * lease; any other is judged by its expiry, so an expired one is taken over (the commit releases it).
+ * visible at `lease.now` (`visible`, read in that transaction, in arrival order). A free lease is no lease
+ * (`storedLeaseOf`); any other is judged by its expiry, so an expired one is taken over (the commit releases it).
  *
  * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
  * stopping at the first answer `false` (a message more never lets a refused write through). A write that commits
@@ -29,7 +29,7 @@ export async function unclaimedWriteHolds(
   lease: UnclaimedLease, taken: TakenInstance | undefined, visible: AsyncIterable<Pick<MessageDoc, 'message'>>,
 ): Promise<boolean> {
   const state = taken?.state;
-  const instanceLease = taken === undefined || taken.doc.leaseToken === null ? undefined : { expiresAt: taken.doc.leaseExpiresAt };
+  const instanceLease = taken && storedLeaseOf(taken.doc);
   // The rule holds for every message alone once it holds for the instance: each is asked about on its own, not again
   // with all those before it.
   if (!unclaimedHolds(lease, { state, instanceLease, messages: [] })) return false;

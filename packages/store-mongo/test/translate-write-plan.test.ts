@@ -5,7 +5,9 @@ import { BSON, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
-import { describeWrites, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from '../src/translate-write-plan.js';
+import {
+  commitSignalsWork, describeWrites, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow,
+} from '../src/translate-write-plan.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -234,6 +236,39 @@ describe('write-set translation: an unclaimed write (a client\u2019s own termina
   });
 });
 
+describe('the work a commit signals to its own process (store-kit\u2019s signalsWork)', () => {
+  const lease = { kind: 'orchestration', instanceId: 'a', token: 'tok' } as const;
+  const step: WriteSet = {
+    lease,
+    requests: [{ type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] }, { type: 'replaceState', state: state('a', { version: 5 }) }],
+  };
+  const held = new Map([['a', row({ leaseExpiresAt: at(30_000), nextMessageAt: EPOCH, readyAt: T0 })]]);
+  const signals = (writeSet: WriteSet, stored: Map<string, StoredRow>, releasedHead: Parameters<typeof commitSignalsWork>[2]) =>
+    commitSignalsWork(planWriteSet(writeSet, new Map([['a', state('a')]])), stored, releasedHead);
+
+  it('signals nothing for a step that consumed every message of its instance and wrote no work (its released head is empty)', () => {
+    // As the other processes hear nothing (no handoff, claimAt NEVER): a claim round of this process would find nothing new.
+    expect(signals(step, held, emptyQueueHead(10))).toBe(false);
+  });
+
+  it('signals a step whose released instance has a message left, due now or later', () => {
+    expect(signals(step, held, { messageSeq: 11, nextMessageAt: EPOCH, readyAt: T0 })).toBe(true);
+    expect(signals(step, held, { messageSeq: 11, nextMessageAt: at(60_000), readyAt: at(60_000) })).toBe(true);
+  });
+
+  it('signals the work a step wrote, whatever it left', () => {
+    const task = { id: 'task-1', instanceId: 'a', executionId: 'exec-a', name: 'Act', taskScheduledId: 0, attempt: 1 };
+    expect(signals({ ...step, requests: [...step.requests, { type: 'insertTask', task }] }, held, emptyQueueHead(10))).toBe(true);
+  });
+
+  it('signals nothing for a commit that changes nothing (no lease stored, a free one: expiry EPOCH), and the take-over of an expired one', () => {
+    const unclaimed = { kind: 'unclaimed', instanceId: 'a', executionId: 'exec-a', version: 4, now: at(40_000) } as const;
+    const queued = row({ nextMessageAt: EPOCH, readyAt: T0 });
+    expect(signals({ lease: unclaimed, requests: [] }, new Map([['a', queued]]), undefined)).toBe(false);
+    expect(signals({ lease: unclaimed, requests: [] }, new Map([['a', { ...queued, leaseExpiresAt: at(30_000) }]]), headOf(queued))).toBe(true);
+  });
+});
+
 describe('write-set translation: an activity result', () => {
   const result = (executionId: string) => raised('a', 'r1', { executionId });
   const writeSet = (executionId: string): WriteSet => ({
@@ -330,3 +365,7 @@ describe('releasing an orchestration lease', () => {
     expect(leaseReleaseFields(NEVER, at(0))).not.toHaveProperty('handoff');
   });
 });
+
+function headOf(stored: StoredRow) {
+  return { messageSeq: stored.messageSeq, nextMessageAt: stored.nextMessageAt, readyAt: stored.readyAt };
+}

@@ -12,8 +12,8 @@ const state: InstanceState = {
   instanceId: 'a', name: 'Orch', runtimeStatus: 'Pending', createdTime: T0, lastUpdatedTime: T0, executionId: 'e1', historyLength: 0, version: 1,
 };
 const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 1, now: at(10_000) };
-const free: TakenInstance = { state, doc: { leaseToken: null, leaseExpiresAt: EPOCH } };
-const leasedUntil = (ms: number): TakenInstance => ({ state, doc: { leaseToken: 'tok', leaseExpiresAt: at(ms) } });
+const free: TakenInstance = { state, doc: { leaseExpiresAt: EPOCH } };
+const leasedUntil = (ms: number): TakenInstance => ({ state, doc: { leaseExpiresAt: at(ms) } });
 
 const start: OrchestrationMessage = {
   id: 'start', instanceId: 'a',

@@ -11,7 +11,7 @@ import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, changesNothing, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
   Store, StoreCapabilities,
@@ -165,8 +165,7 @@ export class MemoryStore implements Store {
         instances.set(state.instanceId, copy);
       }
     }
-    // Whether the commit releases a lease stored on the instance (live or expired): without one, a commit that changes
-    // nothing else (changesNothing) left claimable only what was claimable before, so it signals no work.
+    // Whether the commit releases a lease stored on the instance (live or expired), for signalsWork.
     const released = plan.released === undefined ? undefined : instances.get(plan.released)!;
     const leaseStored = released?.lease !== undefined;
     if (released) released.lease = undefined;
@@ -226,7 +225,7 @@ export class MemoryStore implements Store {
         this.#emit(change.instanceId, at < kept.length ? kept[at] : change.state);
       }
     }
-    if (plan.work || (released && released.messages.length > 0 && !changesNothing(plan, leaseStored))) this.#work.next();
+    if (signalsWork(plan, leaseStored, released !== undefined && released.messages.length > 0)) this.#work.next();
     return commitResultOf(plan);
   }
 

@@ -282,6 +282,25 @@ export function changesNothing(plan: WritePlan, leaseStored: boolean): boolean {
     (plan.released === undefined || !leaseStored);
 }
 
+/**
+ * True when a store signals `workAvailable$` after writing `plan`, the one rule of every store: the plan wrote
+ * claimable work (`work`: a message, a task stored without a lease), or the commit changes something (see
+ * {@link changesNothing}, which `leaseStored` is for) and the instance whose lease it releases (`released`) has
+ * messages left after it (`pendingLeft`: due now, or later, a time the workers learn by asking again). A step that
+ * consumed every message of its instance and wrote no work signals nothing: whatever is claimable was claimable
+ * before, and a claim round of every worker would find nothing new. `leaseStored` and `pendingLeft` are read by the
+ * store inside its transaction (`false` when the plan releases no lease).
+ *
+ * @example
+ * ```ts
+ * signalsWork(planWriteSet(step, states), true, false); // false: the step consumed its instance's messages, wrote none
+ * signalsWork(planWriteSet(step, states), true, true);  // true: an event arrived during the step, claimable now
+ * ```
+ */
+export function signalsWork(plan: WritePlan, leaseStored: boolean, pendingLeft: boolean): boolean {
+  return plan.work || (plan.released !== undefined && pendingLeft && !changesNothing(plan, leaseStored));
+}
+
 // The helpers below take the plan's arrays as arguments: a closure over them in planWriteSet made every call allocate
 // a context for it, used or not.
 

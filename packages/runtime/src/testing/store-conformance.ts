@@ -328,6 +328,40 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await claim(store, 'w2')).state.instanceId).toBe('a');
       });
 
+      it('signals work for a step whose released instance has messages left, and none for a step that consumed them all and wrote no work', async () => {
+        const store = await open();
+        for (const id of ['done', 'raised', 'timed']) await create(store, newInstance(id));
+        await send(store, { ...message('timed', eventRaised('later')), visibleAt: at(60_000) });
+        const items = new Map<string, OrchestrationWorkItem>();
+        for (let i = 0; i < 3; i++) {
+          const item = await claim(store);
+          items.set(item.state.instanceId, item);
+        }
+        // Sent while the step of 'raised' runs: its step releases the lease with this event still pending.
+        await send(store, message('raised', eventRaised('go')));
+        const step = (id: string) => commitStep(store, items.get(id)!, { runtimeStatus: 'Running' }, [started(id)]);
+        let work = 0;
+        const subscription = store.workAvailable$.subscribe(() => work++);
+        try {
+          // Nothing is claimable that was not before: waking the workers would run a claim round that finds nothing.
+          await step('done');
+          expect(work).toBe(0);
+          await step('raised');
+          expect(work).toBeGreaterThan(0);
+          // A message due later: claimable at its time, which the workers learn by asking again.
+          work = 0;
+          await step('timed');
+          expect(work).toBeGreaterThan(0);
+        } finally {
+          subscription.unsubscribe();
+        }
+        // What each step left: the event, claimable at once, and the later message, at its time.
+        const raised = await claim(store, 'w2', at(1));
+        expect(raised.messages.map((m) => m.event.type)).toEqual(['EventRaised']);
+        await commitStep(store, raised, {});
+        expect((await store.nextWakeTime(at(1)))?.getTime()).toBe(at(60_000).getTime());
+      });
+
       it('reads history from an index', async () => {
         const store = await open();
         await create(store, newInstance('a'));

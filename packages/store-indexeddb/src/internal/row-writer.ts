@@ -1,4 +1,4 @@
-import { changesNothing, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
+import { signalsWork, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
 import {
   instanceRow, messageRow, queueFieldsAfterEnqueue, rescheduled, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
@@ -105,17 +105,17 @@ export class RowWriter {
       if (instanceId === leased.instance?.id) for (const id of ids) deleted.add(id);
       else this.#reschedule(instanceId, pending.filter((m) => !ids.has(m.message.id)), true);
     }
+    // What signalsWork reads of the released instance: whether a lease (live or expired) is stored on it, the one the
+    // reschedule releases, and whether messages it had are left pending (those the plan adds are its `work`; a
+    // replaced instance was rewritten without a lease and has only those).
+    let leaseStored = false;
+    let pendingLeft = false;
     if (leased.instance && !plan.replaced.includes(leased.instance.id)) {
       const { pending } = leased.instance;
       const remaining = pending === 'allConsumed' ? [] : pending.filter((m) => !deleted.has(m.message.id));
-      // Whether a lease (live or expired) is stored on it: the one the reschedule releases.
-      const leaseStored = this.#cached(leased.instance.id)?.lease !== undefined;
+      leaseStored = this.#cached(leased.instance.id)?.lease !== undefined;
+      pendingLeft = remaining.length > 0;
       this.#reschedule(leased.instance.id, remaining, false);
-      // Released with messages still pending: they are claimable again (at once, or when the first is visible). Not
-      // after a commit that changes nothing (changesNothing: no lease was stored, an HTTP retry of a client's suspend
-      // or resume before the start): they were claimable before, and a signal woke this tab's and every other tab's
-      // worker for a claim round that finds nothing new.
-      if (remaining.length > 0 && !changesNothing(plan, leaseStored)) this.work = true;
     }
     const deletedTasks: TaskRow[] = [];
     for (const taskId of plan.deleteTasks) {
@@ -143,7 +143,9 @@ export class RowWriter {
     }
     for (const { instanceId, seq } of unused.values()) tx.deleteMessages([{ instanceId, seq: await seq }]);
     for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
-    if (plan.work) this.work = true;
+    // Released with messages still pending, they are claimable again (at once, or when the first is visible); a signal
+    // wakes this tab's and every other tab's worker, so none is sent for a commit that left claimable only what was.
+    if (signalsWork(plan, leaseStored, pendingLeft)) this.work = true;
   }
 
   /**
