@@ -607,11 +607,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The React hooks' retry back-off then started over only after a subscription stayed up for 10 s after its first value
  * (a value then a failure, every time, had been retried every second), on a clock useObservableState takes: the React
  * entry only, rx-client still 8,192 B, budget kept.
+ * The work a commit signals then became one rule (store-kit's signalsWork: new work, or messages left on the instance
+ * whose stored lease it releases), shared by MemoryStore, the IndexedDB stores and MongoStore: 29,900 / 37,152 /
+ * 67,416 -> 29,911 / 37,183 / 67,434 B (+11 / +31 / +18), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_900 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_152 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_416 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_911 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_183 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_434 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
 ];
 
