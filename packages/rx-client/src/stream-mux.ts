@@ -315,16 +315,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           feed(decoder.decode(chunk.value, { stream: true }));
         }
       } catch (error) {
-        // A read or a handler threw, or the attempt was stopped or broken off: let the response go before reconnecting,
-        // or it stays open (and locked), one HTTP connection leaked per failure. (An abort reaches it too, unless the
-        // fetch ignores its signal.) Not awaited: a cancel that never settles must not hold back the reconnect; its
-        // rejection (an errored or locked body) says nothing new.
-        void reader?.cancel().catch(() => undefined);
         if (stopped) return;
         failures++;
         failure = error;
       } finally {
         unarm();
+        // However the attempt ended (a read or a handler threw, it was stopped or broken off, the answer was refused or
+        // is no event stream, or the stream ended), the response goes before anything else, or it stays open (and
+        // locked), one HTTP connection leaked each time. (An abort reaches it too, unless the fetch ignores its
+        // signal; a body read to its end has nothing left to let go.) Not awaited: a cancel that never settles must not
+        // hold back the reconnect; its rejection (an errored or locked body) says nothing new.
+        void reader?.cancel().catch(() => undefined);
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();

@@ -1,7 +1,7 @@
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { firstValueFrom } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 
 /**
@@ -90,5 +90,35 @@ describe('a server answer the client cannot read', () => {
     await expect(firstValueFrom(notSse.status$('x'))).rejects.toMatchObject(badResponse);
     const notJson = await serveOdd('{}', { status: '{oops' });
     await expect(firstValueFrom(notJson.status$('x'))).rejects.toMatchObject(badResponse);
+  });
+
+  it('lets go of a 2xx stream answer that is not an event stream, also through a fetch that ignores the abort signal', async () => {
+    const streams: AbortSignal[] = [];
+    const server = await serve((request) => {
+      if (!new URL(request.url).pathname.endsWith('/streams')) return new Response(null, { status: 204 });
+      streams.push(request.signal);
+      // A body that never ends (a proxy's stream, say): only the client letting it go closes the connection.
+      const body = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('not events')) });
+      return new Response(body, { headers: { 'content-type': 'text/plain' } });
+    });
+    servers.push(server);
+    /** Kept, so that nothing but the client's cancel lets the answer go (not a garbage collection). */
+    const answers: Response[] = [];
+    const client = createRemoteClient({
+      baseUrl: server.url,
+      key: 'k',
+      // A fetch that drops `init.signal` (as some wrappers do): no abort reaches the answer.
+      fetch: async (input, init) => {
+        const { signal: _dropped, ...rest } = init ?? {};
+        const response = await fetch(input, rest);
+        answers.push(response);
+        return response;
+      },
+    });
+    await expect(firstValueFrom(client.status$('x'))).rejects.toMatchObject(badResponse);
+    // The server sees the connection go: the client cancelled the body it will not read (it stayed open before).
+    await vi.waitFor(() => expect(streams[0]!.aborted).toBe(true), { timeout: 30_000, interval: 10 });
+    expect(streams).toHaveLength(1); // failed for good, not retried
+    expect(answers).toHaveLength(1);
   });
 });
