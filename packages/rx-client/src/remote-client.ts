@@ -8,7 +8,7 @@ import {
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
-  readTimeoutMs, sameJson, toPlainJson,
+  readTimeoutMs, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
@@ -319,13 +319,17 @@ export class RemoteClient implements DurableClient {
    * The values of a watched stream, each read from the server's data by `read` (a throw errors the observable), with
    * consecutive duplicates dropped: a stream the server could not resume starts again with the current snapshot,
    * which was seen already. (`map` + `distinctUntilChanged(sameJson)`, without rxjs's operator machinery in the page.)
+   * What is kept of the last value is its JSON text (`undefined` for `undefined`): every value is read from JSON, so
+   * two have the same text exactly when `sameJson` holds, and the page needs no comparison of two values.
    */
   #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
     return this.#mux.watch<T>(spec, (subscriber) => {
-      let last: [T] | undefined;
+      /** The JSON text of the last value emitted; `null` (which no JSON text is) before the first. */
+      let last: string | undefined | null = null;
       return (data) => {
         const value = read(data); // a throw errors the subscriber
-        if (!last || !sameJson(last[0], value)) subscriber.next((last = [value])[0]);
+        const text = JSON.stringify(value);
+        if (text !== last) subscriber.next((last = text, value));
       };
     });
   }
