@@ -610,12 +610,18 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The work a commit signals then became one rule (store-kit's signalsWork: new work, or messages left on the instance
  * whose stored lease it releases), shared by MemoryStore, the IndexedDB stores and MongoStore: 29,900 / 37,152 /
  * 67,416 -> 29,911 / 37,183 / 67,434 B (+11 / +31 / +18), budgets raised to match.
+ * rx-client then cancelled a 2xx stream answer that is no event stream (its connection stayed open; the cancel moved
+ * to the attempt's `finally`: 8,192 -> 8,190 B), kept the JSON text of each watch's last value instead of comparing
+ * values with sameJson, which left the page (-> 8,132 B), and refused at creation a key no HTTP header can carry (fetch
+ * refused every request: commands failed `unreachable`, watches reconnected for ever) by the shared rule isHeaderText,
+ * which every client and store now applies to a continuation token too: 29,911 / 37,183 / 67,434 / 8,132 -> 29,963 /
+ * 37,220 / 67,481 / 8,186 B (+52 / +37 / +47 / +54), budgets set to match (rx-client 6 B under the 8 KiB goal).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_911 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_183 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_434 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_192 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 29_963 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_220 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_481 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
 describe('bundle size', () => {

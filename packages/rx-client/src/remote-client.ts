@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isHeaderText, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
   readTimeoutMs, toPlainJson,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
@@ -28,7 +28,11 @@ export interface RemoteClientOptions {
    * or credentials (otherwise `InvalidArgumentError`).
    */
   readonly baseUrl: string;
-  /** The HTTP API's access key, sent as `Authorization: Bearer <key>`. Omit for a server configured as anonymous. */
+  /**
+   * The HTTP API's access key, sent as `Authorization: Bearer <key>`. Omit for a server configured as anonymous. A key
+   * that no HTTP header can carry (a character above U+00FF, a control character) is refused at once with
+   * `InvalidArgumentError` (a `fetch` would refuse every request, which looks like a network that stays down).
+   */
   readonly key?: string;
   /** The `fetch` to use (default: the global one), e.g. one that adds cookies or runs through a proxy. */
   readonly fetch?: typeof fetch;
@@ -65,7 +69,9 @@ export class RemoteClient implements DurableClient {
     this.#mux = createStreamMux({
       ...options, // clock, reconnect
       root,
-      headers: options.key === undefined ? {} : { authorization: `Bearer ${options.key}` },
+      // The shared rule of header values: a key no header carries is refused here, not by fetch at every request (a
+      // TypeError, which looks like a network failure: watches would reconnect for ever, commands fail `unreachable`).
+      headers: options.key === undefined ? {} : { authorization: `Bearer ${isHeaderText(options.key, 'key')}` },
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     });
     this.connection$ = this.#mux.state$;

@@ -204,6 +204,25 @@ describe('createRemoteClient', () => {
     expect(harness.requests.filter((r) => r.path.endsWith('/streams'))).toHaveLength(1); // not retried
   });
 
+  it('refuses at creation, with InvalidArgumentError, a key no HTTP header can carry, and works with any key one can', async () => {
+    // fetch refuses a request with such a header (a TypeError): every command failed `unreachable`, and every watch
+    // reconnected for ever, its subscriber never told.
+    for (const key of ['ключ', 'line\nbreak', 'nul\0', 'tab\u0001']) {
+      expect(() => createRemoteClient({ baseUrl: harness.server.url, key })).toThrow(InvalidArgumentError);
+    }
+    expect(harness.requests).toHaveLength(0);
+    // A key of Latin-1 characters goes as they are (one byte each), and matches the server's key.
+    const latin1 = await openHarness({ key: 'clé-ÿ' });
+    try {
+      const client = createRemoteClient({ baseUrl: latin1.server.url, key: 'clé-ÿ' });
+      await latin1.runtime.client.startNew('Echo', { instanceId: 'latin1', input: 1 });
+      expect(await within(client.waitForCompletion('latin1'), 'the completion')).toMatchObject({ output: 1 });
+      client.close();
+    } finally {
+      await latin1.close();
+    }
+  });
+
   it('rejects with RemoteError host-not-allowed, not retried, from an anonymous server addressed by a host name it does not answer for', async () => {
     // An anonymous handler answers only the names it is meant to be reached by (against DNS rebinding); this one is
     // reached through the client's fetch, so the client's baseUrl is the request's host.

@@ -19,7 +19,7 @@ export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, MAX_JSON_DEPTH, type JsonValue } from '../model/json.js';
 export {
-  absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, httpBaseUrl, isBoolean, isInstanceId, isString, MAX_INSTANCE_ID_LENGTH,
+  absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, httpBaseUrl, isBoolean, isHeaderText, isInstanceId, isString, MAX_INSTANCE_ID_LENGTH,
   readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,

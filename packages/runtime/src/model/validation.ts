@@ -221,6 +221,25 @@ export const isBoolean: MemberCheck<boolean> = (value, what) => (typeof value ==
 /** The {@link MemberCheck} of a string member. */
 export const isString: MemberCheck<string> = (value, what) => (typeof value === 'string' ? value : invalid(what, 'must be a string'));
 
+// The characters of an HTTP field value (RFC 9110): tab, space, visible ASCII and U+0080 to U+00FF (bytes 0x80-0xFF).
+const NOT_HEADER_TEXT = /[^\t -~\x80-\xff]/;
+
+/**
+ * The {@link MemberCheck} of a string that is sent as an HTTP header's value: a continuation token (the HTTP API
+ * carries it in `x-ms-continuation-token`) and the remote client's key. Only the characters of a field value pass
+ * (tab, space, visible ASCII, U+0080 to U+00FF): `fetch` refuses a request with a character above U+00FF, NUL, CR or
+ * LF in a header with a TypeError, which a remote client cannot tell from a network failure (it would try again for
+ * ever), and servers refuse other control characters.
+ *
+ * @example
+ * ```ts
+ * isHeaderText('dev-key', 'key'); // 'dev-key'
+ * isHeaderText('ключ', 'key'); // throws InvalidArgumentError: key must be an HTTP header value
+ * ```
+ */
+export const isHeaderText: MemberCheck<string> = (value, what) =>
+  NOT_HEADER_TEXT.test(isString(value, what)) ? invalid(what, 'must be an HTTP header value') : (value as string);
+
 /** The {@link MemberCheck} of an instance id member (`startNew options.instanceId`): {@link assertValidInstanceId}. */
 export const isInstanceId: MemberCheck<string> = (value, what) => {
   assertValidInstanceId(value, what);
@@ -331,7 +350,10 @@ export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidI
   return readChecked(filter, what, FILTER_CHECKS);
 }
 
-/** {@link validateInstanceFilter} plus paging: `pageSize` an integer from 1 to {@link MAX_PAGE_SIZE}, `continuationToken` a string. */
+/**
+ * {@link validateInstanceFilter} plus paging: `pageSize` an integer from 1 to {@link MAX_PAGE_SIZE}, `continuationToken`
+ * a string that can travel in a header ({@link isHeaderText}).
+ */
 export function validateInstanceQuery(query: unknown, what = 'query'): ValidInstanceQuery {
   return readChecked(query, what, QUERY_CHECKS);
 }
@@ -365,7 +387,7 @@ const QUERY_CHECKS = {
     Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE
       ? (value as number)
       : invalid(what, `must be an integer from 1 to ${MAX_PAGE_SIZE}`),
-  continuationToken: isString,
+  continuationToken: isHeaderText,
 };
 
 function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] {

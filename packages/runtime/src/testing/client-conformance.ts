@@ -440,6 +440,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       it('refuses a forged continuation token', async () => {
         await expect(client.listInstances({ continuationToken: '%%%' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });
+
+      it('refuses a continuation token that no HTTP header can carry, as every other forged token', async () => {
+        // A remote client sends it as a header, which fetch refuses (a TypeError, as if the network were down).
+        for (const continuationToken of ['ключ', 'a\nb']) {
+          await expect(client.listInstances({ continuationToken })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+      });
     });
 
     describe('raiseEvent', () => {
