@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OrchestrationExecution, toFailureDetails } from '../src/engine/orchestration-execution.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import type { FailureDetails } from '../src/model/instance-status.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { startedRuntimes } from './started-runtimes.js';
@@ -66,7 +68,146 @@ describe('toFailureDetails', () => {
   });
 });
 
+/** A stack as a serialised error carries it: only ever `stackTrace`, never part of a message. */
+const SECRET = 'SECRET STACK at x.js:1';
+
+/** Thrown values that are not Errors, by name, each with the failure details it is recorded as. */
+const notErrors: Record<string, { make: () => unknown; details: FailureDetails }> = {
+  'a plain object with a message and a stack': {
+    make: () => ({ message: 'obj msg', stack: SECRET }),
+    details: { errorType: 'Error', errorMessage: 'obj msg', stackTrace: SECRET },
+  },
+  'a plain object with a name and a message': {
+    make: () => ({ name: 'ValidationError', message: 'bad input', code: 7 }),
+    details: { errorType: 'ValidationError', errorMessage: 'bad input' },
+  },
+  'a plain object without a message': {
+    make: () => ({ code: 7, stack: SECRET, cause: { reason: 'x', stack: SECRET } }),
+    details: { errorType: 'Error', errorMessage: '{"code":7,"cause":{"reason":"x"}}', stackTrace: SECRET },
+  },
+  'a string': { make: () => 'just text', details: { errorType: 'Error', errorMessage: 'just text' } },
+  'undefined': { make: () => undefined, details: { errorType: 'Error', errorMessage: 'undefined' } },
+  'an object whose message getter throws': {
+    make: () => ({ get message(): string { throw new Error('no message for you'); }, stack: SECRET }),
+    details: { errorType: 'Error', errorMessage: '(the thrown value\'s message could not be read)', stackTrace: SECRET },
+  },
+  'a circular object holding a BigInt': {
+    make: () => {
+      const value: Record<string, unknown> = { code: 7, amount: 10n };
+      value.self = value;
+      return value;
+    },
+    details: { errorType: 'Error', errorMessage: '{"code":7,"amount":"10","self":"[Circular]"}' },
+  },
+};
+
+describe('toFailureDetails of a value that is not an Error', () => {
+  for (const [name, { make, details }] of Object.entries(notErrors)) {
+    it(`describes ${name} as an Error would be: message, name, and the stack only as stackTrace`, () => {
+      expect(toFailureDetails(make())).toEqual(details);
+    });
+  }
+
+  it('describes an Error from another realm (not instanceof Error here) by its name, message and stack', () => {
+    const foreign = Object.create(null) as Record<string, unknown>;
+    Object.assign(foreign, { name: 'TypeError', message: 'x is not a function', stack: SECRET });
+    expect(toFailureDetails(foreign)).toEqual({ errorType: 'TypeError', errorMessage: 'x is not a function', stackTrace: SECRET });
+  });
+
+  it('leaves stacks out of a message described as JSON, at any depth, also for an Error whose message is an object', () => {
+    const error = new Error();
+    Object.defineProperty(error, 'message', { value: { detail: 'd', inner: { stack: SECRET } } });
+    expect(toFailureDetails(error).errorMessage).toBe('{"detail":"d","inner":{}}');
+    expect(toFailureDetails([{ stack: SECRET }, 1]).errorMessage).toBe('[{},1]');
+  });
+
+  it('marks only a real cycle as circular: an object met twice on different branches is described twice', () => {
+    const shared = { n: 1 };
+    expect(toFailureDetails({ a: shared, b: shared }).errorMessage).toBe('{"a":{"n":1},"b":{"n":1}}');
+  });
+
+  it('describes a thrown function without printing its source', () => {
+    function secretHandler(): string { return 'source text'; }
+    expect(toFailureDetails(secretHandler)).toEqual({ errorType: 'Error', errorMessage: '(a thrown function)' });
+  });
+});
+
 const { start } = startedRuntimes();
+
+/** The failure details of the first `type` event of the instance's history. */
+async function recordedFailure(runtime: Awaited<ReturnType<typeof start>>, id: string, type: HistoryEvent['type']): Promise<FailureDetails | undefined> {
+  const status = await runtime.client.getStatus(id, { showHistory: true });
+  const event = status?.history?.find((e) => e.type === type);
+  return event && 'failureDetails' in event ? event.failureDetails : undefined;
+}
+
+describe('an orchestrator or activity that throws a value that is not an Error', () => {
+  for (const [name, { make, details }] of Object.entries(notErrors)) {
+    it(`records ${name} thrown by an orchestrator as its failure details, in the status and the history`, async () => {
+      const runtime = await start({
+        // eslint-disable-next-line require-yield
+        orchestrators: { Throws: function* () { throw make(); } },
+      });
+      const id = await runtime.client.startNew('Throws');
+      const done = await runtime.client.waitForCompletion(id, SETTLED);
+      expect(done.runtimeStatus).toBe('Failed');
+      expect(done.failureDetails).toEqual(details);
+      expect(await recordedFailure(runtime, id, 'ExecutionCompleted')).toEqual(details);
+    });
+
+    it(`records ${name} thrown by an activity as the task's failure, which the orchestrator's failure names`, async () => {
+      const runtime = await start({
+        orchestrators: { CallsThrower: function* (ctx) { return yield ctx.callActivity('Thrower'); } },
+        activities: { Thrower: () => { throw make(); } },
+      });
+      const id = await runtime.client.startNew('CallsThrower');
+      const done = await runtime.client.waitForCompletion(id, SETTLED);
+      expect(done.runtimeStatus).toBe('Failed');
+      expect(await recordedFailure(runtime, id, 'TaskFailed')).toEqual(details);
+      expect(done.failureDetails?.errorType).toBe('TaskFailedError');
+      expect(done.failureDetails?.errorMessage).toBe(`Activity "Thrower" (#0) failed: ${details.errorMessage}`);
+    });
+  }
+
+  it('hands a sub-orchestration\'s failure to its parent as the child recorded it, the stack only as stackTrace', async () => {
+    const { make, details } = notErrors['a plain object with a message and a stack']!;
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) { return yield ctx.callSubOrchestrator('Child', undefined, 'errdesc-child'); },
+        // eslint-disable-next-line require-yield
+        Child: function* () { throw make(); },
+      },
+    });
+    const id = await runtime.client.startNew('Parent');
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done.runtimeStatus).toBe('Failed');
+    expect(await recordedFailure(runtime, id, 'SubOrchestrationInstanceFailed')).toEqual(details);
+    expect(done.failureDetails?.errorMessage).toBe('Sub-orchestration "Child" (#0) failed: obj msg');
+    expect(JSON.stringify({ ...done.failureDetails, stackTrace: undefined })).not.toContain('SECRET');
+  });
+
+  it('records the last failure of retried calls, and a retry handle that throws a plain object, by its message', async () => {
+    const { make } = notErrors['a plain object with a message and a stack']!;
+    const retry = { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 2 };
+    const runtime = await start({
+      orchestrators: {
+        RetriesThrower: function* (ctx) { return yield ctx.callActivityWithRetry('Thrower', retry); },
+        HandleThrows: function* (ctx) {
+          return yield ctx.callActivityWithRetry('Thrower', { ...retry, handle: () => { throw { message: 'handle says no', stack: SECRET }; } });
+        },
+      },
+      activities: { Thrower: () => { throw make(); } },
+    });
+    const retried = await runtime.client.waitForCompletion(await runtime.client.startNew('RetriesThrower'), SETTLED);
+    expect(retried.runtimeStatus).toBe('Failed');
+    expect(retried.failureDetails?.errorMessage).toBe('Activity "Thrower" (#2) failed: obj msg');
+    const handled = await runtime.client.waitForCompletion(await runtime.client.startNew('HandleThrows'), SETTLED);
+    expect(handled.runtimeStatus).toBe('Failed');
+    expect(handled.failureDetails?.errorMessage).toBe('Activity "Thrower" (#0) failed: obj msg; its retry handle threw: handle says no');
+    expect(JSON.stringify({ ...handled.failureDetails, stackTrace: undefined })).not.toContain('SECRET');
+  });
+});
+
 
 describe('an activity or orchestrator that throws an awkward value', () => {
   for (const [name, make] of Object.entries(awkward)) {

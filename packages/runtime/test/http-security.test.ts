@@ -38,11 +38,21 @@ const orchestrators: Record<string, Orchestrator> = {
   Broken: function* (ctx) {
     yield ctx.callActivity('Explode');
   },
+  // eslint-disable-next-line require-yield
+  ThrowsObject: function* () {
+    throw { message: 'orchestrator obj msg', stack: 'SECRET STACK at x.js:1' };
+  },
+  CallsObjectThrower: function* (ctx) {
+    yield ctx.callActivity('ObjectThrower');
+  },
 };
 const activities = {
   ...sampleActivities,
   Explode: () => {
     throw new Error('activity exploded');
+  },
+  ObjectThrower: () => {
+    throw { message: 'activity obj msg', stack: 'SECRET STACK at y.js:2' };
   },
 };
 
@@ -816,6 +826,38 @@ describe('failure details', () => {
         expect(sent).toContain('activity exploded');
         if (exposeStackTraces) expect(sent).toMatch(/stackTrace/);
         else expect(sent).not.toMatch(/stackTrace/);
+      }
+    }
+  });
+});
+
+describe('failure details of thrown values that are not Errors', () => {
+  it('sends the message of a thrown { message, stack } and, by default, its stack nowhere', async () => {
+    const { base, client } = await open();
+    const cases = [
+      { name: 'ThrowsObject', message: 'orchestrator obj msg' },
+      { name: 'CallsObjectThrower', message: 'activity obj msg' },
+    ];
+    for (const { name, message } of cases) {
+      const id = await client.startNew(name);
+      expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Failed');
+      const status = `${base}/instances/${id}?showHistory=true&showHistoryOutput=true&code=${KEY}`;
+      const text = await (await fetch(status)).text();
+      const body = JSON.parse(text) as { output: unknown; failureDetails: { errorMessage: string } };
+      expect(body.failureDetails.errorMessage).toContain(message);
+      expect(body.output).toBe(body.failureDetails.errorMessage); // Durable Functions' output of a Failed instance
+      const texts = [
+        text,
+        await (await fetch(`${status}&format=native`)).text(),
+        await (await fetch(`${base}/instances?code=${KEY}`)).text(),
+        await (await fetch(`${base}/instances?format=native&code=${KEY}`)).text(),
+        await streamUntil(`${base}/instances/${id}/history/stream?code=${KEY}`, '"ExecutionCompleted"'),
+        await streamUntil(`${base}/instances/${id}/stream?code=${KEY}`, '"Failed"'),
+        await streamUntil(`${base}/streams/instances?code=${KEY}`, '"Failed"'),
+      ];
+      for (const sent of texts) {
+        expect(sent).toContain(message);
+        expect(sent).not.toContain('SECRET STACK');
       }
     }
   });

@@ -885,31 +885,66 @@ function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {
 }
 
 /**
- * Describes a thrown value as {@link FailureDetails}. Total: whatever was thrown (a cyclic object without a
- * prototype, an Error whose `message` getter throws, a value whose `toJSON` or `toString` throws, a revoked proxy),
- * it returns readable strings and never throws, so a failure can always be recorded.
+ * Describes a thrown value as {@link FailureDetails}, the one rule for every failure the runtime records (an
+ * orchestrator's, an activity's, a retry handle's, a refused step's). An Error, or any object that looks like one (a
+ * plain `{ message, stack }`, an Error from another realm): `errorType` is its `name` when that is a non-empty
+ * string (else `Error`), `errorMessage` its `message` when that is a string, and `stackTrace` its `stack` when that
+ * is a string, which the wire leaves out unless `exposeStackTraces`. An object without a string `message` is
+ * described as JSON, with members named `stack` left out at every depth (so a stack never reaches a message), a
+ * BigInt as its digits and a cycle as `[Circular]`; a primitive as its text.
+ *
+ * Total: whatever was thrown (a cyclic object without a prototype, an object whose `message` getter throws, a value
+ * whose `toJSON` or `toString` throws, a revoked proxy), it returns readable strings and never throws, so a failure
+ * can always be recorded.
  */
 export function toFailureDetails(error: unknown): FailureDetails {
-  const isError = attempt(() => error instanceof Error) === true;
-  if (isError) {
-    const e = error as Error;
-    const name = attempt(() => e.name);
-    const stack = attempt(() => e.stack);
-    const message = attempt(() => e.message, UNREADABLE);
-    return {
-      errorType: (typeof name === 'string' && name) || 'Error',
-      errorMessage: message === UNREADABLE ? '(the error\'s message could not be read)' : describe(message, 'message'),
-      ...(typeof stack === 'string' ? { stackTrace: stack } : {}),
-    };
+  // A primitive as its text (`String` never throws for one, and keeps what JSON would lose: `undefined`, `NaN`, a
+  // BigInt's digits); a function not as its source, which `String` would give.
+  if (typeof error !== 'object' || error === null) {
+    return { errorType: 'Error', errorMessage: typeof error === 'function' ? '(a thrown function)' : String(error) };
   }
-  return { errorType: 'Error', errorMessage: describe(error, `a thrown ${typeof error}`) };
+  const e = error as { name?: unknown; message?: unknown; stack?: unknown };
+  const name = attempt(() => e.name);
+  const stack = attempt(() => e.stack);
+  const message = attempt(() => e.message, UNREADABLE);
+  return {
+    errorType: (typeof name === 'string' && name) || 'Error',
+    errorMessage: message === UNREADABLE
+      ? '(the thrown value\'s message could not be read)'
+      // An Error's message as it is; any other object, when its message is not text, as the whole object.
+      : typeof message === 'string' || attempt(() => error instanceof Error) === true
+        ? describe(message, 'message')
+        : describe(error, 'a thrown object'),
+    ...(typeof stack === 'string' ? { stackTrace: stack } : {}),
+  };
 }
 
-/** `value` as text, trying JSON, then `String`, then the object tag; `fallback` when all of them throw. */
+/**
+ * `value` as text: a string as it is, else its JSON (see {@link withoutStacks}), else `String`, else the object tag;
+ * `fallback` when all of them throw.
+ */
 function describe(value: unknown, fallback: string): string {
   if (typeof value === 'string') return value;
-  const text = attempt(() => JSON.stringify(value)) ?? attempt(() => String(value)) ?? attempt(() => Object.prototype.toString.call(value));
+  const text = attempt(() => JSON.stringify(value, withoutStacks())) ?? attempt(() => String(value)) ?? attempt(() => Object.prototype.toString.call(value));
   return typeof text === 'string' ? text : `(${fallback} could not be described)`;
+}
+
+/**
+ * A `JSON.stringify` replacer for describing a thrown value: drops members named `stack` (stack traces are only ever
+ * `stackTrace`, which the wire hides by default), writes a BigInt as its digits and a cycle as `[Circular]`.
+ */
+function withoutStacks(): (this: unknown, key: string, value: unknown) => unknown {
+  const path: unknown[] = [];
+  return function (this: unknown, key, value) {
+    if (key === 'stack') return undefined;
+    if (typeof value === 'bigint') return String(value);
+    if (typeof value !== 'object' || value === null) return value;
+    // `this` is the object holding `value`: what lies beyond it on the path was a finished sibling branch.
+    while (path.length > 0 && path[path.length - 1] !== this) path.pop();
+    if (path.includes(value)) return '[Circular]';
+    path.push(value);
+    return value;
+  };
 }
 
 const UNREADABLE = Symbol('unreadable');
