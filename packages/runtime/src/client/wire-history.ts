@@ -1,5 +1,6 @@
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
+import { sanitiseFailureDetails } from './wire-sanitise.js';
 
 /**
  * One entry of `historyEvents` as the Durable Functions HTTP API sends it (Durable Task Framework field names).
@@ -83,16 +84,19 @@ export interface WireHistoryOptions {
 export function toWireHistory(history: readonly HistoryEvent[], options: WireHistoryOptions = {}): WireHistoryEvent[] {
   const showOutput = options.showHistoryOutput === true;
   const showInput = options.showInput !== false;
-  const expose = options.exposeStackTraces === true;
   const input = (text: string | null): { Input?: string | null } => (showInput ? { Input: text } : {});
   const result = (value: unknown): { Result?: unknown } => (showOutput ? { Result: value ?? null } : {});
-  const failure = (details: FailureDetails): Pick<WireHistoryEvent, 'Reason' | 'FailureDetails'> => ({
-    Reason: details.errorMessage,
-    FailureDetails: {
-      ErrorType: details.errorType, ErrorMessage: details.errorMessage,
-      ...(expose && details.stackTrace !== undefined ? { StackTrace: details.stackTrace } : {}),
-    },
-  });
+  const failure = (recorded: FailureDetails): Pick<WireHistoryEvent, 'Reason' | 'FailureDetails'> => {
+    // The wire's one rule for stack traces (sanitiseFailureDetails), as statuses and native histories get it.
+    const details = sanitiseFailureDetails(recorded, options);
+    return {
+      Reason: details.errorMessage,
+      FailureDetails: {
+        ErrorType: details.errorType, ErrorMessage: details.errorMessage,
+        ...(details.stackTrace !== undefined ? { StackTrace: details.stackTrace } : {}),
+      },
+    };
+  };
 
   const out: (WireHistoryEvent | undefined)[] = [];
   /** Scheduling events by kind and sequence number: where they sit in `out`, and what completions take from them. */
