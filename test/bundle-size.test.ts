@@ -616,11 +616,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * refused every request: commands failed `unreachable`, watches reconnected for ever) by the shared rule isHeaderText,
  * which every client and store now applies to a continuation token too: 29,911 / 37,183 / 67,434 / 8,132 -> 29,963 /
  * 37,220 / 67,481 / 8,186 B (+52 / +37 / +47 / +54), budgets set to match (rx-client 6 B under the 8 KiB goal).
+ * A thrown value that is not an Error was then described as one (toFailureDetails: its string `message`, its `name`,
+ * its `stack` only as stackTrace; JSON without `stack` members, with BigInts as digits and cycles marked, for an
+ * object without a message) instead of as JSON that carried its stack into errorMessage and the wire: 29,963 / 37,220
+ * / 67,481 -> 30,093 / 37,330 / 67,573 B (+130 / +110 / +92), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 29_963 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_220 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_481 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 30_093 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_330 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_573 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
