@@ -26,6 +26,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
  */
 
 const KEY = 'stream-key';
+const MIB = 1024 * 1024;
 const AUTH = { authorization: `Bearer ${KEY}` };
 const opened: { server: NodeServer; runtime: Runtime }[] = [];
 const readers: SseReader[] = [];
@@ -53,6 +54,17 @@ const orchestrators: Record<string, Orchestrator> = {
     ctx.continueAsNew(1);
     return undefined;
   },
+  Echo: function* (ctx) {
+    return ctx.getInput();
+  },
+  /** Sets a custom status of about 1 MiB, numbered `<n>:`, on each `Next` event, up to its input. */
+  BigStatuses: function* (ctx) {
+    for (let n = 1; n <= (ctx.getInput() as number); n++) {
+      yield ctx.waitForExternalEvent('Next');
+      ctx.setCustomStatus(`${n}:${'s'.repeat(MIB)}`);
+    }
+    return 'done';
+  },
 };
 
 interface Harness {
@@ -66,7 +78,8 @@ interface Harness {
 }
 
 async function open(options: Partial<HttpHandlerOptions> = {}, wrap: (client: DurableClient) => DurableClient = (c) => c): Promise<Harness> {
-  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger });
+  // Custom statuses of 1 MiB (BigStatuses) are allowed.
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: sampleActivities, logger: silentLogger, customStatusLimitBytes: 2 * MIB });
   await runtime.start();
   const clock = new VirtualClock();
   const handler = createHttpHandler(wrap(runtime.client), { key: KEY, logger: silentLogger, clock, ...options });
@@ -396,6 +409,78 @@ describe('GET /instances/{id}/stream', () => {
     expect(await late.next()).toBeUndefined();
     const refused = await handler(new Request(`${base}/instances/b/stream`, { headers: AUTH }));
     expect(refused.status).toBe(503);
+  });
+});
+
+describe('large values and slow readers', () => {
+  it('delivers a single value larger than the backlog limit (6 MB) to a reader that keeps up, on the first connection', async () => {
+    const { base, client } = await open();
+    const output = 'o'.repeat(6 * 1000 * 1000);
+    await client.startNew('Echo', { instanceId: 'huge', input: output });
+    await client.waitForCompletion('huge', SETTLED);
+    const reader = await stream(base, '/instances/huge/stream?untilTerminal=true');
+    const events = await reader.eventsUntil((b) => b.event === 'end');
+    expect(events.map((b) => b.event)).toEqual(['status', 'end']);
+    expect(JSON.parse(events[0]!.data!)).toMatchObject({ runtimeStatus: 'Completed', output });
+    expect(await reader.next()).toBeUndefined(); // ended by the server after `end`, not cut
+  });
+
+  it('delivers a list larger than the backlog limit on the list stream and in a session', async () => {
+    const { base, client } = await open();
+    const input = 'i'.repeat(1500 * 1000); // each status carries it twice (input and output): a 9 MB list
+    for (const id of ['wide-1', 'wide-2', 'wide-3']) await client.startNew('Echo', { instanceId: id, input });
+    for (const id of ['wide-1', 'wide-2', 'wide-3']) await client.waitForCompletion(id, SETTLED);
+    const list = await stream(base, '/streams/instances?instanceIdPrefix=wide-&showInput=true');
+    const first = (await list.nextEvent())!;
+    expect(first.event).toBe('instances');
+    expect((JSON.parse(first.data!) as unknown[]).length).toBe(3);
+    const hub = await stream(base, '/streams');
+    const id = (JSON.parse((await hub.nextEvent())!.data!) as { session: string }).session;
+    const subscribed = await fetch(`${base}/streams/${id}/subscriptions`, {
+      method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ subscribe: [{ sub: 'l', kind: 'instances', query: 'instanceIdPrefix=wide-&showInput=true' }] }),
+    });
+    expect(subscribed.status).toBe(200);
+    const value = (await hub.nextEvent())!;
+    expect(value.id!.startsWith(`${id}.`)).toBe(true);
+    expect((JSON.parse(value.data!) as { sub: string; data: unknown[] }).data).toHaveLength(3);
+  });
+
+  it('cuts a reader that stops reading once it is more than the limit behind; it resumes after its last event, nothing lost or repeated', async () => {
+    const { base, client, clock } = await open();
+    const steps = 96; // far more than the limit and what the sockets on the way hold
+    await client.startNew('BigStatuses', { instanceId: 'slow', input: steps });
+    const reader = await stream(base, '/instances/slow/stream');
+    const numbers: number[] = [];
+    const note = (block: Block) => {
+      const custom = statusOf(block)?.customStatus;
+      if (typeof custom === 'string') numbers.push(Number(custom.slice(0, custom.indexOf(':'))));
+    };
+    note((await reader.nextEvent())!); // the first snapshot; then the reader stops reading
+    const cut = () => clock.pendingTimers === 1 && clock.nextTimerAt!.getTime() - clock.now().getTime() === DEFAULT_RESUME_WINDOW_MS;
+    let sent = 0;
+    while (sent < steps && !cut()) {
+      sent++;
+      await client.raiseEvent('slow', 'Next');
+      await firstValueFrom(client.status$('slow').pipe(filter((s) => typeof s?.customStatus === 'string' && s.customStatus.startsWith(`${sent}:`))));
+    }
+    // Cut while the reader did not read: the session's resume window runs.
+    await resumeWindowArmed(clock);
+    expect(sent).toBeLessThan(steps);
+    // What reached the reader before the cut, then the connection's end.
+    let last: Block | undefined;
+    for (let block = await reader.nextEvent(); block; block = await reader.nextEvent()) {
+      note(block);
+      last = block;
+    }
+    expect(last).toBeDefined();
+    const resumed = await stream(base, '/instances/slow/stream', { 'last-event-id': last!.id! });
+    const after = await resumed.eventsUntil((block) => {
+      note(block);
+      return numbers.at(-1) === sent;
+    });
+    expect(sessionOf(after[0]!)).toBe(sessionOf(last!)); // resumed, not started over
+    expect(numbers).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
   });
 });
 

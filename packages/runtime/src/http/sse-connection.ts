@@ -37,7 +37,10 @@ export interface SseConnectionOptions {
   readonly heartbeats: HeartbeatQueue;
   /** Sent first as the SSE `retry` field: how long a client should wait before reconnecting. */
   readonly retryMs: number;
-  /** Unread bytes the reader may have before the connection is cut (it then resumes from its last event id). */
+  /**
+   * Unread bytes the reader may have, past the message it is reading, before the connection is cut (it then resumes
+   * from its last event id).
+   */
   readonly maxBacklogBytes: number;
 }
 
@@ -60,6 +63,13 @@ export type SseBody = ReadableStream<Uint8Array> & { readonly [SSE_STREAM]?: Sse
  * the `retry` hint and heartbeat comments (queued on the handler's {@link HeartbeatQueue}), and cuts a reader that
  * falls `maxBacklogBytes` behind. Held once per open connection, so it holds no callback of its own: its owner is told
  * through {@link ConnectionOwner}, its heartbeats come from the shared queue.
+ *
+ * How far behind a reader is: the bytes written that it has not taken, less the rest of the largest message it has
+ * not finished yet, which it may be reading as fast as it can. So one message larger than the limit (a 6 MB status)
+ * goes out whole, with what follows it while the reader takes it, and a reader that stops reading is cut once
+ * `maxBacklogBytes` more wait behind that message (what a connection holds is bounded by the limit plus one message).
+ * Without that allowance the message itself would cut its reader before it could read anything, and the resume,
+ * which sends it again first, would be cut again, forever.
  */
 export class SseConnection implements Beating {
   readonly #writer: SseWriter;
@@ -70,6 +80,10 @@ export class SseConnection implements Beating {
   beatPrev: Beating | undefined;
   beatNext: Beating | undefined;
   beatDue = -1;
+  /** Size of the largest message written since the reader last took everything before it (0: none pending). */
+  #largest = 0;
+  /** Bytes written after that message. */
+  #after = 0;
 
   constructor(writer: SseWriter, options: SseConnectionOptions) {
     this.#writer = writer;
@@ -87,14 +101,14 @@ export class SseConnection implements Beating {
   send(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
     if (!this.#open) return;
     this.#writer.write(head, session, seq, sub, data);
-    this.#checkBacklog();
+    this.#wrote(eventLength(head, session, seq, sub, data));
   }
 
   /** Writes `text` as one message (see {@link SseWriter.writeText}). */
   sendText(text: string): void {
     if (!this.#open) return;
     this.#writer.writeText(text);
-    this.#checkBacklog();
+    this.#wrote(text.length);
   }
 
   /**
@@ -110,9 +124,23 @@ export class SseConnection implements Beating {
     }
   }
 
-  #checkBacklog(): void {
+  /** Counts a message of about `size` bytes just written, and cuts the reader when it is too far behind. */
+  #wrote(size: number): void {
+    const backlog = this.#writer.backlog;
+    // What is unread of the largest message before this one (the bytes after it are the ones counted since, and this
+    // one); none once the reader took it, and with it everything before it: it is forgotten.
+    let unread = Math.min(this.#largest, backlog - this.#after - size);
+    if (unread <= 0) this.#largest = this.#after = unread = 0;
+    if (size >= this.#largest) {
+      // Unread as yet (but what the socket took at once): the largest message now.
+      this.#largest = size;
+      this.#after = 0;
+      unread = Math.min(size, backlog);
+    } else {
+      this.#after += size;
+    }
     // The reader is not keeping up: cut the connection; the client resumes from its last event id.
-    if (this.#writer.backlog > this.#options.maxBacklogBytes) this.#cut();
+    if (backlog - unread > this.#options.maxBacklogBytes) this.#cut();
   }
 
   /** Closes the connection as when its client goes, and aborts its writer (which may be broken already). */
