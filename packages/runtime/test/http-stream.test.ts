@@ -1082,6 +1082,39 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect((await fetch(`${base}/instances/two/stream`, { headers: AUTH })).status).toBe(503);
   });
 
+  it('resumes a dropped session and a dropped single stream when maxStreams are open (they hold their places); a new stream still gets 503', async () => {
+    const { base, client, clock } = await open({ maxStreams: 2, retryAfterSeconds: 7 });
+    await client.startNew('WaitForEvents', { instanceId: 'full', input: 1 });
+    const { reader, id } = await session(base);
+    await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'full' }] });
+    const before = await reader.eventsUntil((b) => payload(b).sub === 'a');
+    const single = await stream(base, '/instances/full/stream');
+    const singleBefore = (await single.nextEvent())!;
+    reader.cancel(); // a network blip drops both
+    single.cancel();
+    await vi.waitFor(() => {
+      expect(clock.pendingTimers).toBe(2); // both resume windows, no heartbeat
+    }, { timeout: 60_000, interval: 10 });
+    for (const path of ['/streams', '/instances/full/stream', '/instances/other/stream']) {
+      const refused = await fetch(`${base}${path}`, { headers: AUTH });
+      expect(refused.status, path).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('7');
+      await refused.body?.cancel();
+    }
+    // Each reconnect, with the id of its last event, gets its own stream back, numbered on.
+    const resumed = await session(base, { 'last-event-id': before.at(-1)!.id! });
+    expect(resumed.id).toBe(id);
+    const again = await stream(base, '/instances/full/stream', { 'last-event-id': singleBefore.id! });
+    await client.raiseEvent('full', 'Item', 1);
+    const after = await resumed.reader.eventsUntil((b) => (payload(b).data as { runtimeStatus?: string } | null)?.runtimeStatus === 'Completed');
+    expect(after.map(seqOf)).toEqual(after.map((_, i) => before.length + i + 1));
+    const singleAfter = await again.eventsUntil(isCompleted);
+    expect(sessionOf(singleAfter[0]!)).toBe(sessionOf(singleBefore));
+    expect(singleAfter.map(seqOf)).toEqual(singleAfter.map((_, i) => seqOf(singleBefore) + i + 1));
+    // Still full: a new session is refused.
+    expect((await fetch(`${base}/streams`, { headers: AUTH })).status).toBe(503);
+  });
+
   it('keeps a dropped session resumable when a reconnect names it with garbage, a negative or a never-written position', async () => {
     const counter = { active: 0 };
     const { base, client, clock } = await open({}, counting(counter));

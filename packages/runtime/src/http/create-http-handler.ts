@@ -112,8 +112,9 @@ export interface HttpHandlerOptions {
   /** The SSE `retry` hint sent to clients, in whole ms. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
   readonly reconnectDelayMs?: number;
   /**
-   * Most streams (open or resumable) at once; more get 503. A stream answered while there was room that opens when
-   * there is none (a web body opens when first read) ends at once, as a dropped one. Default {@link DEFAULT_MAX_STREAMS}.
+   * Most streams (open or resumable) at once; more get 503. A reconnect that resumes its stream (`Last-Event-ID`) is
+   * served at the limit: the stream holds its place. A stream answered while there was room that opens when there is
+   * none (a web body opens when first read) ends at once, as a dropped one. Default {@link DEFAULT_MAX_STREAMS}.
    */
   readonly maxStreams?: number;
   /**

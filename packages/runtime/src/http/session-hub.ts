@@ -105,10 +105,14 @@ export class SessionHub {
     return this.#host.feeds.size;
   }
 
-  /** Why a new stream would be refused now, if it would. */
-  refusal(): StreamRefusal | undefined {
+  /**
+   * Why a stream asked for now would be refused, if it would: a reconnect whose `lastEventId` resumes a session takes no
+   * new place (the session holds one), so it is served when the hub is full.
+   */
+  refusal(mode: SessionMode, lastEventId: string | undefined): StreamRefusal | undefined {
     if (this.#closed) return 'closed';
-    return this.#sessions.size >= this.#options.maxSessions ? 'full' : undefined;
+    if (this.#sessions.size < this.#options.maxSessions) return undefined;
+    return this.#resumable(mode, parseEventId(lastEventId)) ? undefined : 'full';
   }
 
   /** The live multiplexed session named `id`. */
@@ -127,15 +131,15 @@ export class SessionHub {
       return;
     }
     const position = parseEventId(lastEventId);
-    let session = position ? this.#sessions.get(position.sessionId) : undefined;
-    if (session && !sameStream(session.mode, mode)) session = undefined;
+    let session = this.#resumable(mode, position);
     let after = 0;
-    if (session && position && session.canResumeAfter(position.seq)) {
-      after = position.seq;
+    if (session) {
+      after = position!.seq;
     } else {
       // A dropped session that cannot serve a position it wrote cannot be resumed by anyone: release it now. A
       // position it never wrote (a forged or garbled id) says nothing about it: it stays resumable for its client.
-      if (session && position && !session.connected && position.seq <= session.lastSeq) this.#dispose(session);
+      const named = position && this.#sessions.get(position.sessionId);
+      if (named && sameStream(named.mode, mode) && !named.connected && position.seq <= named.lastSeq) this.#dispose(named);
       if (this.#sessions.size >= this.#options.maxSessions) {
         // Answered while there was room, opened when there was none (a web body opens when first read, so several
         // answers can pass `refusal()` together). Ended as a dropped stream: the client reconnects and gets the 503.
@@ -162,6 +166,12 @@ export class SessionHub {
   close(): void {
     this.#closed = true;
     for (const session of [...this.#sessions.values()]) this.#dispose(session);
+  }
+
+  /** The live session `position` names when it is the stream `mode` asks for and can resume after it. */
+  #resumable(mode: SessionMode, position: EventPosition | undefined): StreamSession | undefined {
+    const session = position && this.#sessions.get(position.sessionId);
+    return session && sameStream(session.mode, mode) && session.canResumeAfter(position.seq) ? session : undefined;
   }
 
   #clearExpiry(session: StreamSession): void {
@@ -469,7 +479,13 @@ function sameStream(a: SessionMode, b: SessionMode): boolean {
 
 const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(\d{1,15})$/;
 
-function parseEventId(value: string | undefined): { sessionId: string; seq: number } | undefined {
+/** Where an event id stands: its session, and the event's number in it. */
+interface EventPosition {
+  readonly sessionId: string;
+  readonly seq: number;
+}
+
+function parseEventId(value: string | undefined): EventPosition | undefined {
   const match = value === undefined ? null : EVENT_ID.exec(value.trim());
   return match ? { sessionId: match[1]!, seq: Number(match[2]) } : undefined;
 }

@@ -97,13 +97,14 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
       // Hono answers HEAD with the GET handler and drops the body unread: never open a stream for it.
       return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
     }
-    const refusal = hub.refusal();
+    const lastEventId = c.req.header('last-event-id');
+    // A reconnect that resumes its session is served however many streams are open: it adds none.
+    const refusal = hub.refusal(mode, lastEventId);
     if (refusal) {
       return errorResponse(503, 'unavailable', refusal === 'full' ? 'Too many open streams' : 'The server is closing', {
         'Retry-After': String(options.retryAfterSeconds),
       });
     }
-    const lastEventId = c.req.header('last-event-id');
     return sseResponse({
       open: (writer) => {
         const connection = new SseConnection(writer, connectionOptions);
