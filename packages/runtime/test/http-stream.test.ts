@@ -712,6 +712,64 @@ describe('untilTerminal on the single streams', () => {
     expect((await next.nextEvent())?.data).toBe('null');
   });
 
+  it('answers 204 No Content to a reconnect after the end (what stops an EventSource), and the end alone to one that lost it', async () => {
+    const { base, client } = await open();
+    await client.startNew('E1_HelloSequence', { instanceId: 'over' });
+    await client.waitForCompletion('over', SETTLED);
+    const path = '/instances/over/stream?untilTerminal=true';
+    // An EventSource: it reconnects with the last id it received whenever a response ends, and stops on a 204.
+    const received: Block[] = [];
+    let lastEventId: string | undefined;
+    let connections = 0;
+    for (;;) {
+      const response = await fetch(`${base}${path}`, { headers: { ...AUTH, ...(lastEventId && { 'last-event-id': lastEventId }) } });
+      if (response.status === 204) {
+        expect(await response.text()).toBe('');
+        break;
+      }
+      expect(response.status).toBe(200);
+      expect(++connections).toBeLessThan(3);
+      const reader = new SseReader(response, new AbortController());
+      for (let block = await reader.nextEvent(); block; block = await reader.nextEvent()) {
+        received.push(block);
+        lastEventId = block.id;
+      }
+    }
+    expect(connections).toBe(1);
+    expect(received.map((b) => b.event)).toEqual(['status', 'end']);
+    expect(statusOf(received[0]!)).toMatchObject({ runtimeStatus: 'Completed' });
+    // A reconnect whose last event was the status (the end was lost on the way) gets the end, under the same id.
+    const lost = await stream(base, path, { 'last-event-id': received[0]!.id! });
+    expect(await lost.nextEvent()).toEqual({ event: 'end', id: received[1]!.id, data: 'null' });
+    expect(await lost.next()).toBeUndefined();
+    // The same id on another stream, or no id, opens that stream anew.
+    const other = await stream(base, '/instances/over/stream', { 'last-event-id': received[1]!.id! });
+    expect(sessionOf((await other.nextEvent())!)).not.toBe(sessionOf(received[1]!));
+    const fresh = await stream(base, path);
+    expect((await fresh.eventsUntil((b) => b.event === 'end')).map((b) => b.event)).toEqual(['status', 'end']);
+  });
+
+  it('answers 204 to a reconnect after an error event, and forgets a finished stream when the resume window passes', async () => {
+    const { base, clock } = await open({}, (client) => new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'status$') return () => throwError(() => new StoreClosedError('The store was closed'));
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    }));
+    const reader = await stream(base, '/instances/x/stream');
+    const error = (await reader.nextEvent())!;
+    expect(error.event).toBe('error');
+    expect(await reader.next()).toBeUndefined();
+    const again = await fetch(`${base}/instances/x/stream`, { headers: { ...AUTH, 'last-event-id': error.id! } });
+    expect(again.status).toBe(204);
+    await clock.advance(DEFAULT_RESUME_WINDOW_MS);
+    // Forgotten: the reconnect opens the stream anew (which fails again here).
+    const late = await stream(base, '/instances/x/stream', { 'last-event-id': error.id! });
+    const next = (await late.nextEvent())!;
+    expect(next.event).toBe('error');
+    expect(sessionOf(next)).not.toBe(sessionOf(error));
+  });
+
   it('answers 400 for a malformed untilTerminal', async () => {
     const { base } = await open();
     expect((await fetch(`${base}/instances/x/stream?untilTerminal=yes`, { headers: AUTH })).status).toBe(400);

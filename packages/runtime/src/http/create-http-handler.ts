@@ -210,7 +210,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * token. The full table, with every remaining difference from Durable Functions, is `docs/http-api.md`.
  *
  * Streams send each committed change as an event with an id and resume after `Last-Event-ID` without loss or
- * duplicates (see `SessionHub`), send heartbeat comments, and unsubscribe when the client goes away.
+ * duplicates (see `SessionHub`), send heartbeat comments, and unsubscribe when the client goes away. A reconnect after
+ * the last event (`end`, `error`) of a single stream that finished gets 204 No Content, which stops an `EventSource`.
  *
  * @example
  * ```ts

@@ -69,10 +69,20 @@ export type StreamRefusal = 'closed' | 'full';
  * A session not resumed within the window is disposed; `delete` does it at once. A single stream is disposed as soon
  * as it has written its last event (`end` or `error`) to a connection, and when its connection goes away before it
  * wrote any event (no id names it): neither holds a place of `maxSessions` for the window.
+ *
+ * **Finished streams.** A single stream that wrote its last event to a connection is remembered for the window (its
+ * id, what it sent, the number and bytes of its last event; at most `maxSessions` of them, the oldest forgotten
+ * first), so that a client's reconnect is told it is over rather than served the stream again from the start: an
+ * `EventSource` reconnects by itself when a response ends, with `Last-Event-ID`, and would otherwise get the terminal
+ * status and `end` again every few seconds, forever. A reconnect at or past the last event gets 204 No Content
+ * ({@link finished}: what makes an `EventSource` stop); one right before it (the last event was lost on the way)
+ * gets that event again, then the response ends.
  */
 export class SessionHub {
   readonly #options: SessionHubOptions;
   readonly #sessions = new Map<string, StreamSession>();
+  /** The single streams that finished within the resume window, oldest first (see "Finished streams"). */
+  readonly #finished = new Map<string, FinishedStream>();
   /** What every session of the hub shares (one object, so a session holds no callbacks of its own). */
   readonly #host: SessionHost;
   #closed = false;
@@ -84,6 +94,15 @@ export class SessionHub {
       feeds,
       options,
       dispose: (session) => this.#dispose(session),
+      finished: (session, last) => {
+        this.#dispose(session);
+        if (session.mode.kind !== 'single') return;
+        const finished = this.#finished;
+        this.#forgetFinished();
+        if (finished.size >= options.maxSessions) finished.delete(finished.keys().next().value!);
+        const until = options.clock.now().getTime() + options.resumeWindowMs;
+        finished.set(session.id, { key: session.mode.key, seq: session.lastSeq, last, until });
+      },
       dropped: (session) => {
         if (!this.#sessions.has(session.id)) return;
         // A single stream that sent no event gave its client no id to resume it with: nobody can. Released now, so
@@ -115,6 +134,16 @@ export class SessionHub {
     return this.#resumable(mode, parseEventId(lastEventId)) ? undefined : 'full';
   }
 
+  /**
+   * Whether `lastEventId` names the last event (or one past it) of a single stream `mode` that finished: a reconnect
+   * that has everything it will get (answered 204 No Content).
+   */
+  finished(mode: SessionMode, lastEventId: string | undefined): boolean {
+    const position = parseEventId(lastEventId);
+    const finished = position && this.#finishedStream(mode, position.sessionId);
+    return finished !== undefined && position!.seq >= finished.seq;
+  }
+
   /** The live multiplexed session named `id`. */
   get(id: string): StreamSession | undefined {
     const session = this.#sessions.get(id);
@@ -131,6 +160,15 @@ export class SessionHub {
       return;
     }
     const position = parseEventId(lastEventId);
+    const finished = position && this.#finishedStream(mode, position.sessionId);
+    if (finished && position.seq >= finished.seq - 1) {
+      // A finished stream whose client lost its last event: that event again, then the end (no session, no place).
+      // One that has it (it finished since the answer) gets the end: it reconnects and is answered 204.
+      const { last } = finished;
+      if (position.seq < finished.seq) connection.send(last.head, position.sessionId, finished.seq, undefined, last.data);
+      connection.end();
+      return;
+    }
     let session = this.#resumable(mode, position);
     let after = 0;
     if (session) {
@@ -165,7 +203,24 @@ export class SessionHub {
   /** Ends every connection and drops every session. */
   close(): void {
     this.#closed = true;
+    this.#finished.clear();
     for (const session of [...this.#sessions.values()]) this.#dispose(session);
+  }
+
+  /** The finished single stream `mode` named `id`, if the window to reconnect to it has not passed. */
+  #finishedStream(mode: SessionMode, id: string): FinishedStream | undefined {
+    this.#forgetFinished();
+    const finished = this.#finished.get(id);
+    return finished && mode.kind === 'single' && finished.key === mode.key ? finished : undefined;
+  }
+
+  /** Forgets the finished streams whose window passed (the oldest come first). */
+  #forgetFinished(): void {
+    const now = this.#options.clock.now().getTime();
+    for (const [id, finished] of this.#finished) {
+      if (finished.until > now) return;
+      this.#finished.delete(id);
+    }
   }
 
   /** The live session `position` names when it is the stream `mode` asks for and can resume after it. */
@@ -186,12 +241,26 @@ export class SessionHub {
   }
 }
 
+/** A single stream that wrote its last event to a connection, as the hub remembers it for the resume window. */
+interface FinishedStream {
+  /** What it sent (see `streamKey`). */
+  readonly key: string;
+  /** The number of its last event. */
+  readonly seq: number;
+  /** Its last event (`end` or `error`). */
+  readonly last: OwnMessage;
+  /** When it is forgotten (ms since the epoch, on the hub's clock). */
+  readonly until: number;
+}
+
 /** What the sessions of one {@link SessionHub} share. */
 interface SessionHost {
   readonly feeds: FeedRegistry;
   readonly options: SessionHubOptions;
   /** Ends `session` now: the hub forgets it, and it releases what it holds. */
   dispose(session: StreamSession): void;
+  /** Single stream `session` wrote its last event, `last`, to a connection: it is disposed and remembered as finished. */
+  finished(session: StreamSession, last: OwnMessage): void;
   /** `session`'s connection went away: its resume window starts. */
   dropped(session: StreamSession): void;
 }
@@ -264,10 +333,10 @@ export class StreamSession implements ConnectionOwner {
   #log: Logged[] | undefined;
   #logStart = 1;
   /**
-   * A single stream whose source ended: its last event is written. It is disposed once that reached a connection (at
+   * The last event of a single stream whose source ended, written. It is disposed once that reached a connection (at
    * once, or by a resume while it was dropped).
    */
-  #ended = false;
+  #ended: OwnMessage | undefined;
   #started = false;
   #disposed = false;
 
@@ -355,7 +424,8 @@ export class StreamSession implements ConnectionOwner {
       this.#started = true;
       this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
     }
-    if (this.#ended) this.#host.dispose(this); // the missed events, the last one too, went out: it has no more to send
+    // The missed events, the last one too, went out: it has no more to send.
+    if (this.#ended) this.#host.finished(this, this.#ended);
   }
 
   /** The connection went away: stop reading the feeds (keeping them held for a resume). Returns whether it was this session's. */
@@ -386,11 +456,11 @@ export class StreamSession implements ConnectionOwner {
     if (this.mode.kind === 'session') {
       this.#write(undefined, own('close', { sub: subscription.sub, ...(end.error ? { error: end.error } : {}) }));
     } else {
-      this.#write(undefined, end.error ? own('error', end.error) : own('end', null));
-      this.#ended = true;
+      const last = (this.#ended = end.error ? own('error', end.error) : own('end', null));
+      this.#write(undefined, last);
       // Written to a connection: the stream is over (disposing ends the connection). Without one, it waits for a
       // resume that gets what was missed, the last event too.
-      if (this.#connection) this.#host.dispose(this);
+      if (this.#connection) this.#host.finished(this, last);
     }
   }
 

@@ -98,6 +98,9 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
       return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
     }
     const lastEventId = c.req.header('last-event-id');
+    // The reconnect of a single stream that finished, after its last event (an `EventSource` reconnects by itself when
+    // the response ends): there is nothing more to send, and 204 is what makes an `EventSource` stop.
+    if (hub.finished(mode, lastEventId)) return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
     // A reconnect that resumes its session is served however many streams are open: it adds none.
     const refusal = hub.refusal(mode, lastEventId);
     if (refusal) {
