@@ -14,8 +14,12 @@ export abstract class DurableTask<T = unknown> {
   #state: 'pending' | 'completed' | 'failed' = 'pending';
   /** The result or the error, as `#state` says: one field for both (a task waiting in a cached execution is kept). */
   #outcome: T | Error | undefined;
-  /** @internal */
-  parent: TaskParent | undefined;
+  /**
+   * The composites waiting on this task (`Task.all`, `Task.any`, a retried call), told in the order they began to wait
+   * when it settles: the one itself, or an array of several (a task in two composites, e.g. `Task.any(calls)` then
+   * `Task.all(calls)`: each must hear it settle). Not an array for one: most tasks have one parent or none.
+   */
+  #parents: TaskParent | TaskParent[] | undefined;
 
   /** True once the task completed or failed. */
   get isSettled(): boolean {
@@ -47,18 +51,37 @@ export abstract class DurableTask<T = unknown> {
     return this.#state === 'failed' ? this.#outcome as Error : undefined;
   }
 
+  /**
+   * Tells `parent` when this task settles (after every composite that began to wait before it). A composite adds itself
+   * once per distinct child.
+   * @internal
+   */
+  addParent(parent: TaskParent): void {
+    const parents = this.#parents;
+    if (!parents) this.#parents = parent;
+    else if (Array.isArray(parents)) parents.push(parent);
+    else this.#parents = [parents, parent];
+  }
+
   /** @internal */
   complete(result: T): void {
     this.#settle('completed');
     this.#outcome = result;
-    this.parent?.onChildSettled(this);
+    this.#notify();
   }
 
   /** @internal */
   fail(error: Error): void {
     this.#settle('failed');
     this.#outcome = error;
-    this.parent?.onChildSettled(this);
+    this.#notify();
+  }
+
+  #notify(): void {
+    const parents = this.#parents;
+    if (!parents) return;
+    if (!Array.isArray(parents)) return parents.onChildSettled(this);
+    for (const parent of parents) parent.onChildSettled(this);
   }
 
   #settle(state: 'completed' | 'failed'): void {

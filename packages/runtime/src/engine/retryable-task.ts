@@ -59,12 +59,12 @@ export class RetryableTask<T> extends DurableTask<T> {
     }
     if (delay === undefined) return this.fail(error);
     this.#timer = this.#scheduler.createTimer(new Date(this.#scheduler.now().getTime() + delay));
-    this.#timer.parent = this;
+    this.#timer.addParent(this);
   }
 
   #start(): AtomicTask<T> {
     const task = this.#scheduler.startAttempt(this.#attempt);
-    task.parent = this;
+    task.addParent(this);
     return task;
   }
 

@@ -8,9 +8,12 @@ export class WhenAnyTask<T extends DurableTask<unknown>> extends DurableTask<T> 
   constructor(readonly children: readonly T[]) {
     super();
     if (children.length === 0) throw new TypeError('Task.any needs at least one task');
-    for (const child of children) child.parent = this;
     const settled = children.find((c) => c.isSettled);
-    if (settled) this.complete(settled);
+    if (settled) {
+      this.complete(settled);
+      return;
+    }
+    for (const child of new Set(children)) child.addParent(this);
   }
 
   /** @internal */

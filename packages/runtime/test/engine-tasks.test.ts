@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { DurableTask } from '../src/engine/durable-task.js';
+import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { Task } from '../src/engine/task.js';
+import type { WhenAllTask } from '../src/engine/when-all-task.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { SETTLED } from '../src/testing/settled.js';
+import { eventRaised, executionStarted, taskCompleted, taskFailed } from '../src/testing/history-builder.js';
+import { startedRuntimes } from './started-runtimes.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const limit = { customStatusLimitBytes: 16 * 1024 };
+const { start } = startedRuntimes();
+
+/** An execution of `orchestrator` that records every event of its steps, so a replay of them can be checked. */
+function live(orchestrator: Orchestrator) {
+  const execution = new OrchestrationExecution(orchestrator, limit);
+  execution.replay([]);
+  const history: HistoryEvent[] = [];
+  return {
+    execution,
+    history,
+    step(ms: number, events: HistoryEvent[]): StepResult {
+      const step = execution.step(at(ms), events);
+      history.push(...step.newEvents);
+      return step;
+    },
+  };
+}
+
+function completion(step: StepResult) {
+  return step.newEvents.find((e) => e.type === 'ExecutionCompleted') as Extract<HistoryEvent, { type: 'ExecutionCompleted' }> | undefined;
+}
+
+/**
+ * The outcome a fresh execution reaches replaying `history` (without its recorded outcome, so that the step after the
+ * replay records the one the replay reached).
+ */
+function replayed(orchestrator: Orchestrator, history: readonly HistoryEvent[]) {
+  const execution = new OrchestrationExecution(orchestrator, limit);
+  execution.replay(history.filter((e) => e.type !== 'ExecutionCompleted'));
+  expect(execution.isFinished).toBe(true);
+  return completion(execution.step(at(1_000_000), []));
+}
+
+describe('a task several composites wait on', () => {
+  const firstThenAll: Orchestrator = function* (ctx) {
+    const calls = ['a', 'b', 'c'].map((x) => ctx.callActivity<string>('Work', x));
+    const all = ctx.Task.all(calls);
+    const first: DurableTask<string> = yield ctx.Task.any(calls);
+    ctx.setCustomStatus(`first: ${first.result}`);
+    return yield all;
+  };
+
+  it('settles each of them: Task.all then Task.any over the same calls completes, live and replayed', () => {
+    const run = live(firstThenAll);
+    run.step(0, [executionStarted('O')]);
+    expect(run.step(1, [taskCompleted(1, 'B')]).customStatus).toBe('first: B');
+    run.step(2, [taskCompleted(0, 'A')]);
+    expect(completion(run.step(3, [taskCompleted(2, 'C')]))).toMatchObject({ orchestrationStatus: 'Completed', result: ['A', 'B', 'C'] });
+    expect(replayed(firstThenAll, run.history)).toMatchObject({ result: ['A', 'B', 'C'] });
+  });
+
+  it('settles two Task.any that share a call, and the Task.all over them', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const shared = ctx.callActivity<string>('Work');
+      const both: DurableTask<unknown>[] = yield ctx.Task.all([
+        ctx.Task.any([shared, ctx.waitForExternalEvent('E1')]),
+        ctx.Task.any([shared, ctx.waitForExternalEvent('E2')]),
+      ]);
+      return both.map((winner) => winner === shared);
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    expect(completion(run.step(1, [taskCompleted(0, 'done')]))).toMatchObject({ result: [true, true] });
+    expect(replayed(orch, run.history)).toMatchObject({ result: [true, true] });
+  });
+
+  it('tells a composite that already settled nothing more: Task.any keeps its first winner', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const a = ctx.callActivity<string>('A');
+      const b = ctx.callActivity<string>('B');
+      const any = ctx.Task.any([a, b]);
+      const all: string[] = yield ctx.Task.all([a, b]);
+      return [(any.result as DurableTask<string>).result, all];
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    expect(completion(run.step(1, [taskCompleted(1, 'b'), taskCompleted(0, 'a')]))).toMatchObject({ result: ['b', ['a', 'b']] });
+  });
+
+  it('completes an instance end to end (runtime): first result, then all of them', async () => {
+    const runtime = await start({ store: new MemoryStore(), orchestrators: { FirstThenAll: firstThenAll }, activities: { Work: (x: unknown) => String(x).toUpperCase() } });
+    const done = await runtime.client.waitForCompletion(await runtime.client.startNew('FirstThenAll'), SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 'C'] });
+    expect(done.customStatus).toMatch(/^first: [ABC]$/);
+  });
+});
+
+describe('Task.all', () => {
+  const fanOut = (n: number): Orchestrator => function* (ctx) {
+    try {
+      return yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callActivity<number>('Work', i)));
+    } catch (error) {
+      return `caught: ${(error as Error).message}`;
+    }
+  };
+
+  it('fails at the first failure, while other children are pending, with that child\'s error; later ones change nothing', () => {
+    const run = live(fanOut(3));
+    run.step(0, [executionStarted('O')]);
+    const failed = completion(run.step(1, [taskFailed(1, 'first'), taskFailed(0, 'second')]));
+    expect(failed?.result).toMatch(/^caught: .*first$/);
+    expect(run.step(2, [taskCompleted(2, 2)]).isFinished).toBe(true);
+    expect(replayed(fanOut(3), run.history)?.result).toBe(failed?.result);
+  });
+
+  it('fails at once when built over an already failed child: the first failed in order', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const a = ctx.callActivity('A');
+      const b = ctx.callActivity('B');
+      yield ctx.Task.any([ctx.Task.all([a, b]), ctx.createTimer(at(1000))]);
+      try {
+        yield ctx.Task.all([a, b]);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'not failed';
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    expect(completion(run.step(1, [taskFailed(1, 'b failed')]))?.result).toMatch(/b failed$/);
+  });
+
+  it('counts a child listed twice once, and completes with its result in both places', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const a = ctx.callActivity<string>('A');
+      const b = ctx.callActivity<string>('B');
+      return yield ctx.Task.all([a, b, a]);
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    expect(run.step(1, [taskCompleted(0, 'a')]).isFinished).toBe(false);
+    expect(completion(run.step(2, [taskCompleted(1, 'b')]))).toMatchObject({ result: ['a', 'b', 'a'] });
+  });
+
+  it('completes at once over children already settled (an event that was buffered), and over none', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const got = ctx.waitForExternalEvent<string>('E');
+      const none: unknown[] = yield ctx.Task.all([]);
+      return [none, yield ctx.Task.all([got, got])];
+    };
+    const run = live(orch);
+    expect(completion(run.step(0, [eventRaised('E', 'e'), executionStarted('O')]))).toMatchObject({ result: [[], ['e', 'e']] });
+  });
+
+  it('looks at each child a bounded number of times, not at every child each time one settles', () => {
+    // A fan-in of N children, settled one at a time: the children's state is read O(N) times in all (it was read
+    // O(N²) times: every settle looked at every child). Counted reads, not time.
+    let reads = 0;
+    class Probe extends DurableTask<number> {
+      override get isSettled(): boolean { reads++; return super.isSettled; }
+      override get isFaulted(): boolean { reads++; return super.isFaulted; }
+    }
+    const n = 2000;
+    const children = Array.from({ length: n }, () => new Probe());
+    const all: WhenAllTask<Probe[]> = Task.all(children);
+    children.forEach((child, i) => child.complete(i));
+    expect(all.isSettled).toBe(true);
+    expect(all.result).toEqual(children.map((_, i) => i));
+    expect(reads).toBeLessThanOrEqual(4 * n);
+  });
+});
