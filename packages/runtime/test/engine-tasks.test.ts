@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { DurableTask } from '../src/engine/durable-task.js';
 import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
-import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
 import { Task } from '../src/engine/task.js';
 import type { WhenAllTask } from '../src/engine/when-all-task.js';
+import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { eventRaised, executionStarted, taskCompleted, taskFailed } from '../src/testing/history-builder.js';
+import { eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -172,5 +174,79 @@ describe('Task.all', () => {
     expect(all.isSettled).toBe(true);
     expect(all.result).toEqual(children.map((_, i) => i));
     expect(reads).toBeLessThanOrEqual(4 * n);
+  });
+});
+
+describe('ctx used outside the orchestrator\'s run', () => {
+  it('throws OrchestrationError, schedules nothing and leaves the sequence alone: the instance and its replay go on', () => {
+    let saved: OrchestrationContext | undefined;
+    const orch: Orchestrator = function* (ctx) {
+      saved = ctx;
+      const first: unknown = yield ctx.callActivity('A');
+      return [first, yield ctx.callActivity('B')];
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    const ctx = saved!;
+    const uses: Record<string, () => unknown> = {
+      callActivity: () => ctx.callActivity('Ghost'),
+      callActivityWithRetry: () => ctx.callActivityWithRetry('Ghost', { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 2 }),
+      callSubOrchestrator: () => ctx.callSubOrchestrator('Ghost'),
+      createTimer: () => ctx.createTimer(at(5)),
+      waitForExternalEvent: () => ctx.waitForExternalEvent('E'),
+      newGuid: () => ctx.newGuid(),
+      setCustomStatus: () => ctx.setCustomStatus('x'),
+      continueAsNew: () => ctx.continueAsNew('x'),
+    };
+    for (const [name, use] of Object.entries(uses)) {
+      expect(use, name).toThrow(expect.objectContaining({ name: 'OrchestrationError', message: expect.stringContaining('ctx used outside the orchestrator\'s run') }));
+    }
+    // The next call is still #1, as the replay gives it; the event nobody waits for is buffered, not taken.
+    const second = run.step(1, [eventRaised('E', 'e'), taskCompleted(0, 'a')]);
+    expect(second.actions).toEqual([{ type: 'ScheduleTask', eventId: 1, name: 'B', attempt: 1 }]);
+    expect(second.customStatus).toBeUndefined();
+    expect(completion(run.step(2, [taskCompleted(1, 'b')]))).toMatchObject({ orchestrationStatus: 'Completed', result: ['a', 'b'] });
+    expect(replayed(orch, run.history)).toMatchObject({ result: ['a', 'b'] });
+  });
+});
+
+describe('an async generator orchestrator', () => {
+  const asyncOrchestrator = async function* (ctx: OrchestrationContext): AsyncGenerator<unknown, unknown, unknown> {
+    return yield ctx.callActivity('A');
+  };
+
+  it('fails its instance saying it must be a generator function, not async (not "yielded undefined")', () => {
+    const run = live(asyncOrchestrator as unknown as Orchestrator);
+    const failed = completion(run.step(0, [executionStarted('O')]));
+    expect(failed).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
+    expect(failed?.failureDetails?.errorMessage).toMatch(/must be a generator function \(function\*, not async\)/);
+    expect(run.history.some((e) => e.type === 'TaskScheduled')).toBe(false);
+  });
+
+  it('is refused by createRuntime with InvalidArgumentError', () => {
+    const create = () => createRuntime({ store: new MemoryStore(), orchestrators: { Async: asyncOrchestrator as unknown as Orchestrator } });
+    expect(create).toThrow(InvalidArgumentError);
+    expect(create).toThrow(/"Async" is an async function\*: not supported, use function\*/);
+  });
+});
+
+describe('a cancelled timer', () => {
+  it('throws OrchestrationError into the orchestrator when yielded, instead of waiting for ever; live and replayed', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const timer = ctx.createTimer(at(60_000));
+      timer.cancel();
+      try {
+        yield timer;
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`;
+      }
+      return 'waited';
+    };
+    const run = live(orch);
+    const done = completion(run.step(0, [executionStarted('O')]));
+    expect(done?.result).toMatch(/^OrchestrationError: yielded a cancelled timer, which never fires$/);
+    expect(replayed(orch, run.history)?.result).toBe(done?.result);
+    // Its fire, when it comes, is recorded and ignored.
+    expect(run.step(60_000, [timerFired(0, at(60_000))]).isFinished).toBe(true);
   });
 });

@@ -519,7 +519,7 @@ export class OrchestrationExecution {
     try {
       const created = orchestrator(ctx);
       if (!isGenerator(created)) {
-        throw new OrchestrationError(`Orchestrator ${JSON.stringify(this.#name())} must be a generator function (function*)`);
+        throw new OrchestrationError(`Orchestrator ${JSON.stringify(this.#name())} must be a generator function (function*, not async)`);
       }
       generator = created;
     } catch (error) {
@@ -576,6 +576,12 @@ export class OrchestrationExecution {
       this.#fail(new OrchestrationError(
         `Orchestrator ${JSON.stringify(this.#name())} yielded ${shown}; only tasks (ctx.callActivity(), ...) may be yielded`,
       ));
+      return;
+    }
+    if (next.value instanceof TimerTask && next.value.isCancelled) {
+      // (Cancelled, it never settled.) Its fire is ignored, so waiting for it would wait for ever: the yield throws instead (as awaiting a timer whose
+      // cancellation token was cancelled throws in Durable Functions for .NET), and the orchestrator may catch it.
+      this.#advance(true, new OrchestrationError('yielded a cancelled timer, which never fires'));
       return;
     }
     this.#awaiting = next.value;
@@ -704,6 +710,15 @@ export class OrchestrationExecution {
     });
   }
 
+  /**
+   * Throws unless the orchestrator runs now (in a replay or a step). Steps are synchronous, so `ctx` used from a callback
+   * or after an `await` (between steps) finds the execution idle: what it called would be recorded by no step, and a
+   * call would take a sequence number that the replay does not give it, so that later calls diverge from history.
+   */
+  #assertRunning(): void {
+    if (this.#mode.kind === 'idle') throw new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');
+  }
+
   #createContext(): OrchestrationContext {
     return new OrchestrationExecution.#Context(this);
   }
@@ -731,34 +746,41 @@ export class OrchestrationExecution {
     }
 
     setCustomStatus(value: unknown): void {
+      this.#x.#assertRunning();
       const json = toPlainJson(value, 'custom status');
       assertJsonSize(json, this.#x.#options.customStatusLimitBytes, 'custom status');
       this.#x.#customStatus = json;
     }
 
     callActivity<T>(name: string, input?: unknown): AtomicTask<T> {
+      this.#x.#assertRunning();
       return this.#x.#callActivity<T>(name, input);
     }
 
     callActivityWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown): RetryableTask<T> {
+      this.#x.#assertRunning();
       const x = this.#x;
       return x.#withRetry<T>(retryOptions, (attempt) => x.#callActivity<T>(name, input, attempt));
     }
 
     callSubOrchestrator<T>(name: string, input?: unknown, instanceId?: string): AtomicTask<T> {
+      this.#x.#assertRunning();
       return this.#x.#callSubOrchestrator<T>(name, input, instanceId);
     }
 
     callSubOrchestratorWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): RetryableTask<T> {
+      this.#x.#assertRunning();
       const x = this.#x;
       return x.#withRetry<T>(retryOptions, () => x.#callSubOrchestrator<T>(name, input, instanceId));
     }
 
     createTimer(fireAt: Date): TimerTask {
+      this.#x.#assertRunning();
       return this.#x.#createTimer(fireAt);
     }
 
     waitForExternalEvent<T>(name: string): AtomicTask<T> {
+      this.#x.#assertRunning();
       assertValidName(name, 'event name');
       const x = this.#x;
       const task = new AtomicTask<T>('external-event', name, -1);
@@ -777,6 +799,7 @@ export class OrchestrationExecution {
     }
 
     continueAsNew(input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }): void {
+      this.#x.#assertRunning();
       const x = this.#x;
       const phase = x.#phase;
       if (phase.kind !== 'running') throw new OrchestrationError('continueAsNew may only be called while the orchestrator runs');
@@ -790,6 +813,7 @@ export class OrchestrationExecution {
     }
 
     newGuid(): string {
+      this.#x.#assertRunning();
       const x = this.#x;
       return uuidV5(`${x.#instanceId()}_${x.#now().toISOString()}_${x.#more().guidCounter++}`);
     }
@@ -827,9 +851,13 @@ export function stepMarkers(timestamp: string): StepMarkers {
   return markers;
 }
 
+/**
+ * True for what a generator function returns. Not for an async generator (an `async function*`), which has `next` and
+ * `throw` too, but whose yields reach the engine as promises.
+ */
 function isGenerator(value: unknown): value is Orchestration {
   return typeof value === 'object' && value !== null && typeof (value as Generator).next === 'function' &&
-    typeof (value as Generator).throw === 'function';
+    typeof (value as Generator).throw === 'function' && !(Symbol.asyncIterator in value);
 }
 
 /** While suspended, everything but resume/terminate (and step markers) waits. */

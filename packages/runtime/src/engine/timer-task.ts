@@ -34,7 +34,10 @@ export class TimerTask extends AtomicTask<void> {
     return this.#cancelled;
   }
 
-  /** Stops waiting for the timer. Throws if it already fired. */
+  /**
+   * Stops waiting for the timer. Throws if it already fired. A cancelled timer never settles: yielding it afterwards
+   * throws an `OrchestrationError` into the orchestrator.
+   */
   cancel(): void {
     if (this.isSettled) throw new Error('cannot cancel a timer that has already fired');
     this.#cancelled = true;

@@ -245,6 +245,10 @@ function registry<T>(record: Readonly<Record<string, T>> | undefined, what: stri
   const map = new Map<string, T>();
   for (const [name, fn] of Object.entries(record)) {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`${what} ${JSON.stringify(name)} must be a function`);
+    // An `async function*` would fail every instance at its first yield (it yields promises): refused here, by its tag.
+    if (what === 'orchestrator' && Object.prototype.toString.call(fn) === '[object AsyncGeneratorFunction]') {
+      throw new InvalidArgumentError(`orchestrator ${JSON.stringify(name)} is an async function*: not supported, use function*`);
+    }
     map.set(name, fn);
   }
   return map;
