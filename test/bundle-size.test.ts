@@ -620,11 +620,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * its `stack` only as stackTrace; JSON without `stack` members, with BigInts as digits and cycles marked, for an
  * object without a message) instead of as JSON that carried its stack into errorMessage and the wire: 29,963 / 37,220
  * / 67,481 -> 30,093 / 37,330 / 67,573 B (+130 / +110 / +92), budgets raised to match.
+ * The engine's tasks then told every composite waiting on a task that it settled (a list of parents: a task shared by
+ * Task.any and Task.all hung the instance), Task.all counted its pending children (a fan-in was O(N²)), ctx used
+ * between steps threw, an async function* was refused at registration and a yielded cancelled timer threw: 30,093 /
+ * 37,330 / 67,573 -> 30,399 / 37,636 / 67,879 B (+306 / +306 / +306), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 30_093 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_330 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_573 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 30_399 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_636 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_879 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
