@@ -10,6 +10,7 @@ import {
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from '../src/http/session-limits.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
+import { UnavailableError } from '../src/model/errors/unavailable-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -768,6 +769,26 @@ describe('untilTerminal on the single streams', () => {
     const next = (await late.nextEvent())!;
     expect(next.event).toBe('error');
     expect(sessionOf(next)).not.toBe(sessionOf(error));
+  });
+
+  it('lets a reconnect after an error worth retrying open the stream anew, which succeeds once the store is back', async () => {
+    let failing = true;
+    const { base } = await open({}, (client) => new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'status$') return Reflect.get(target, property, receiver) as unknown;
+        // Fails while `failing`, then the client's own (bound: its private fields are not the proxy's).
+        return failing ? () => throwError(() => new UnavailableError('The store could not be read')) : target.status$.bind(target);
+      },
+    }));
+    const reader = await stream(base, '/instances/x/stream');
+    const error = (await reader.nextEvent())!;
+    expect(error.event).toBe('error');
+    expect(JSON.parse(error.data!)).toMatchObject({ code: 'unavailable' });
+    expect(await reader.next()).toBeUndefined();
+    failing = false;
+    // An EventSource's reconnect, with the error's id: not 204 (which would stop it for good), the stream anew.
+    const again = await stream(base, '/instances/x/stream', { 'last-event-id': error.id! });
+    expect(await again.nextEvent()).toMatchObject({ event: 'status', data: 'null' });
   });
 
   it('answers 400 for a malformed untilTerminal', async () => {

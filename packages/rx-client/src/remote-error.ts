@@ -74,25 +74,5 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */
-export function isRetryable(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
-}
-
-/**
- * True when watching again may succeed where `error` ended a watch, so the React hooks subscribe again (after a
- * delay): a status worth retrying ({@link isRetryable}: `unavailable` — a watch the server ended —, `unreachable`,
- * `internal`, 408, 429), or an answer that came from no durable-rx server (`bad-response`, whatever its status: a
- * proxy's page during a deploy, a 404 included). Never for a closed client (`store-closed`), nor for a refusal that
- * retrying cannot change (`invalid-argument`, `unauthorized`, `forbidden`, `not-found`, `instance-not-found` …),
- * nor for an error that is no `DurableError` (a bug, which would fail again).
- *
- * @example
- * ```ts
- * isRetryableError(new UnavailableError('no status arrived')); // true
- * isRetryableError(new RemoteError('unauthorized', 401, 'wrong key')); // false
- * ```
- */
-export function isRetryableError(error: unknown): boolean {
-  return isDurableError(error) && error.code !== 'store-closed' && (error.code === 'bad-response' || isRetryable(error.status));
-}
+/** The shared rules of which errors are worth retrying (the runtime's client-kit), as rx-client's own. */
+export { isRetryable, isRetryableError } from '@durable-rx/runtime/client-kit';

@@ -76,7 +76,8 @@ export type StreamRefusal = 'closed' | 'full';
  * `EventSource` reconnects by itself when a response ends, with `Last-Event-ID`, and would otherwise get the terminal
  * status and `end` again every few seconds, forever. A reconnect at or past the last event gets 204 No Content
  * ({@link finished}: what makes an `EventSource` stop); one right before it (the last event was lost on the way)
- * gets that event again, then the response ends.
+ * gets that event again, then the response ends. A stream whose last event is an `error` worth retrying (the store
+ * could not be read: `isRetryableError`) is not remembered, so the reconnect opens it anew and tries again.
  */
 export class SessionHub {
   readonly #options: SessionHubOptions;
@@ -96,7 +97,8 @@ export class SessionHub {
       dispose: (session) => this.#dispose(session),
       finished: (session, last) => {
         this.#dispose(session);
-        if (session.mode.kind !== 'single') return;
+        // A stream that failed with an error worth retrying is not remembered: a reconnect opens it anew and tries again.
+        if (session.mode.kind !== 'single' || session.retry) return;
         const finished = this.#finished;
         this.#forgetFinished();
         if (finished.size >= options.maxSessions) finished.delete(finished.keys().next().value!);
@@ -337,6 +339,11 @@ export class StreamSession implements ConnectionOwner {
    * once, or by a resume while it was dropped).
    */
   #ended: OwnMessage | undefined;
+  /**
+   * A single stream whose last event is an `error` worth retrying (`isRetryableError`): the hub does not remember it as
+   * finished, so a reconnect opens the stream anew (an `EventSource` keeps trying through a store's outage).
+   */
+  retry = false;
   #started = false;
   #disposed = false;
 
@@ -457,6 +464,7 @@ export class StreamSession implements ConnectionOwner {
       this.#write(undefined, own('close', { sub: subscription.sub, ...(end.error ? { error: end.error } : {}) }));
     } else {
       const last = (this.#ended = end.error ? own('error', end.error) : own('end', null));
+      this.retry = end.retry === true;
       this.#write(undefined, last);
       // Written to a connection: the stream is over (disposing ends the connection). Without one, it waits for a
       // resume that gets what was missed, the last event too.

@@ -1,4 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
+import { isRetryableError } from '../model/errors/retryable.js';
 import type { ErrorBody } from './error-response.js';
 import { eventHead } from './sse-event.js';
 
@@ -20,6 +21,8 @@ export interface FeedFrame {
 /** How a feed's source ended: completed, or failed with `error`. */
 export interface FeedEnd {
   readonly error?: ErrorBody;
+  /** The error is worth retrying (`isRetryableError`: e.g. the store could not be read): a new stream may succeed. */
+  readonly retry?: boolean;
 }
 
 /** A consumer of a {@link StreamFeed}: one subscription of one stream session. */
@@ -105,7 +108,7 @@ export class StreamFeed {
     this.#source = undefined;
     const subscription = source.subscribe({
       next: (value) => this.#push(value),
-      error: (error: unknown) => this.#end({ error: this.#options.errorBody(error) }),
+      error: (error: unknown) => this.#end({ error: this.#options.errorBody(error), retry: isRetryableError(error) }),
       complete: () => this.#end({}),
     });
     if (this.#ended || this.#done) subscription.unsubscribe();

@@ -1,0 +1,25 @@
+import { isDurableError } from './durable-error.js';
+
+/** HTTP statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */
+export function isRetryable(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/**
+ * True when trying again may succeed where `error` ended a watch: a status worth retrying ({@link isRetryable}:
+ * `unavailable`, `unreachable`, `internal`, a store that could not be read, 408, 429), or an answer that came from no
+ * durable-rx server (a remote client's `bad-response`, whatever its status: a proxy's page during a deploy, a 404
+ * included). Never for a closed client or store (`store-closed`), nor for a refusal that retrying cannot change
+ * (`invalid-argument`, `unauthorized`, `forbidden`, `not-found`, `instance-not-found` …), nor for an error that is no
+ * `DurableError` (a bug, which would fail again). The one rule for the React hooks (which subscribe again after such
+ * an error) and the HTTP API's single streams (which let an `EventSource` reconnect after such an `error` event).
+ *
+ * @example
+ * ```ts
+ * isRetryableError(new UnavailableError('no status arrived')); // true
+ * isRetryableError(new InvalidArgumentError('bad id'));         // false
+ * ```
+ */
+export function isRetryableError(error: unknown): boolean {
+  return isDurableError(error) && error.code !== 'store-closed' && (error.code === 'bad-response' || isRetryable(error.status));
+}
