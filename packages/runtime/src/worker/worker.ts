@@ -833,6 +833,8 @@ export class Worker {
     const state = item.state;
     this.#heldSteps.add(item);
     let started: readonly ActivityWorkItem[] = NO_WORK_ITEMS;
+    // The step failed and its lease is left to lapse (see `#leaseLeft`).
+    let left = false;
     try {
       // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
       // Taken out of the cache, hit or miss (`get` removes the entry): it is set again after the commit.
@@ -878,13 +880,15 @@ export class Worker {
         this.#o.logger.warn(`lease on ${state.instanceId} lost; step discarded`);
       } else if (!(error instanceof StoreClosedError)) {
         // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
-        // persists (a store outage) would then be retried in a tight loop. The wake timer covers the lease expiry.
+        // persists (a store outage) would then be retried in a tight loop.
         this.#o.logger.error(`step of ${state.instanceId} failed; retried when its lease expires`, error);
+        left = this.#heldSteps.has(item);
       }
     } finally {
       this.#heldSteps.delete(item);
       this.#startLeased(started);
       this.#orchestrationsRunning--;
+      if (left) this.#leaseLeft(item.lease.expiresAt.getTime());
       this.#slotFreed();
     }
   }
@@ -924,6 +928,8 @@ export class Worker {
   async #runActivity(item: ActivityWorkItem): Promise<void> {
     const { task } = item;
     this.#heldActivities.set(item, undefined);
+    // The result was not committed and the task's lease is left to lapse (see `#leaseLeft`).
+    let left = true;
     let result: OrchestrationMessage;
     // When the task's lease expires (its last renewal's end): no result commit is tried past it.
     let leaseUntil = item.lease.expiresAt.getTime();
@@ -953,8 +959,10 @@ export class Worker {
       // Stamped outside the activity's try: a clock that returns no valid Date fails this run with its
       // RangeError (logged; the task runs again when its lease expires), not the activity.
       result = failure ? this.#activityResult(task, 'TaskFailed', failure) : this.#activityResult(task, 'TaskCompleted', output as JsonValue | undefined);
-      await this.#commitResult(item, result, leaseUntil);
+      left = !(await this.#commitResult(item, result, leaseUntil));
     } finally {
+      // A task a stop abandoned (its lease released) or a closed store's is nobody's to take up here.
+      if (left && this.#heldActivities.has(item)) this.#leaseLeft(leaseUntil);
       this.#heldActivities.delete(item);
     }
   }
@@ -983,9 +991,11 @@ export class Worker {
    * `storeCallTimeoutMs`, however little of the lease is left: the store's lease check decides whether the result may
    * still be committed (it refuses it once another worker took the task over), so a result that arrives as its lease
    * ends, or after renewals failed, is not given up before the store could answer. With `Infinity`, an attempt waits
-   * for what is left of the lease, and at least `activityLeaseMs`, so it still ends.
+   * for what is left of the lease, and at least `activityLeaseMs`, so it still ends. Returns false when the result was
+   * given up with the task's lease left to lapse (the task runs again), true when nothing is left of it to this worker
+   * (committed, its lease lost, or released by a stop).
    */
-  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<void> {
+  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<boolean> {
     const { task, lease } = item;
     const { logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
@@ -1009,7 +1019,7 @@ export class Worker {
           await this.#bounded(() => this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
         }
         this.#metrics.activitiesRun++;
-        return;
+        return true;
       } catch (error) {
         if (error instanceof LeaseLostError) {
           // Refused as an abandoned commit went through meanwhile: nothing was lost, and nothing is reported.
@@ -1017,7 +1027,7 @@ export class Worker {
             this.#metrics.leasesLost++;
             logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded${unless}`);
           }
-          return;
+          return true;
         }
         if (mayHaveApplied(error)) unless = ' unless an earlier commit applied';
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
@@ -1028,7 +1038,7 @@ export class Worker {
           // activity fails with the store's reason instead, so the orchestration sees it (once: a refused failure
           // is dropped, and the task runs again when its lease expires).
           logger.error(`the store refused ${what}${refused ? ' and its failure; dropped' : '; recorded as the activity\'s failure'}`, error);
-          if (refused) return;
+          if (refused) return false;
           refused = true;
           result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
           continue;
@@ -1037,13 +1047,31 @@ export class Worker {
         if (left <= 0) {
           // Past its lease the task is another worker's to take (it runs again): the attempts end here.
           logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
-          return;
+          return false;
         }
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
-        if (!(await this.#heldFor(item, delay))) return;
+        // Abandoned by a stop: its lease was released.
+        if (!(await this.#heldFor(item, delay))) return true;
       }
     }
+  }
+
+  /**
+   * A step or activity this worker ran gave up its lease, which ends at `expiresAtMs` (on the worker's clock), without
+   * releasing it (a failed commit is not retried at once: the lease is left to lapse, and the work runs again once it
+   * has): the wake timer fires by then, and its wake-up claims again, activities too (they are no longer skipped as
+   * idle). Nothing else would wake the worker: the store signals no work when a lease expires, and the lease may have
+   * come with no claim of this worker, whose pump arms the timer for it (a start handed over, a task its own commit
+   * leased to it). Not at once: a commit abandoned at its bound may still land, and a claim before then would run the
+   * work twice.
+   */
+  #leaseLeft(expiresAtMs: number): void {
+    if (this.#stopping) return;
+    const nowMs = validMs(this.#o.clock.now());
+    // A clock that returns no valid Date cannot time it: a pump now fails on it and retries on a timer.
+    if (Number.isNaN(nowMs)) return this.#wake();
+    if (this.#wakeTimer === undefined || this.#wakeAtMs > expiresAtMs) this.#setWakeTimer(nowMs, Math.max(0, expiresAtMs - nowMs));
   }
 
   /**

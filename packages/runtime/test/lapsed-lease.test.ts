@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, type Orchestrator } from '../src/index.js';
+import type { WriteSet } from '../src/model/write-set.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { RecordingLogger } from './failing-store.js';
+import { startedRuntimes } from './started-runtimes.js';
+
+const { start } = startedRuntimes({ graceMs: 0 });
+
+/** A MemoryStore whose commits under a lease of the kinds in `failing` fail (a 500 from the store, nothing written). */
+class FailingLeasedCommits extends MemoryStore {
+  readonly failing = new Set<string>();
+  override commit(writeSet: WriteSet) {
+    if (writeSet.lease && this.failing.has(writeSet.lease.kind)) return Promise.reject(new Error('injected: commit failed'));
+    return super.commit(writeSet);
+  }
+}
+
+/**
+ * A runtime alone on its store (one tab, one process), on a virtual clock, its instances started through its own client:
+ * each start is committed leased to its worker (the hand-off), and each step's new activity tasks too, so no claim of
+ * the worker ever armed its wake timer for those leases.
+ */
+async function alone(orchestrators: Record<string, Orchestrator>, activities: Record<string, () => unknown>) {
+  const clock = new VirtualClock();
+  const store = new FailingLeasedCommits();
+  const logger = new RecordingLogger();
+  const runtime = await start({ store, clock, logger, orchestrationLeaseMs: 10_000, activityLeaseMs: 10_000, orchestrators, activities });
+  // Its first claims have found nothing and asked for no wake-up: nothing is due.
+  await clock.advance(0);
+  /** The status of `id` once it has ended, the clock moved a second at a time, at most `max` seconds. */
+  const ended = async (id: string, max = 120) => {
+    for (let s = 0; s < max; s++) {
+      const status = await runtime.client.getStatus(id);
+      if (status && status.runtimeStatus !== 'Pending' && status.runtimeStatus !== 'Running') break;
+      await clock.advance(1000);
+    }
+    return runtime.client.getStatus(id);
+  };
+  return { store, logger, runtime, ended };
+}
+
+describe('a lease the worker gives up without releasing it (a failed commit, left to lapse)', () => {
+  it('runs the activity again once its lease has expired, when its result could not be committed before', async () => {
+    let runs = 0;
+    const { store, logger, runtime, ended } = await alone(
+      { O: function* (ctx) { return yield ctx.callActivity('A'); } },
+      { A: () => {
+        runs++;
+        // The first run's result fails to commit for as long as its lease lasts; the second's goes through.
+        if (runs === 1) {
+          store.failing.add('activity');
+          store.failing.add('activityStep');
+        } else store.failing.clear();
+        return `run ${runs}`;
+      } },
+    );
+    const id = await runtime.client.startNew('O');
+    const status = await ended(id);
+    expect(logger.errors.some((message) => message.includes('its lease has expired; dropped'))).toBe(true);
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 'run 2' });
+    expect(runs).toBe(2);
+  });
+
+  it('runs a step again once its lease has expired, when its commit failed', async () => {
+    let runs = 0;
+    const { store, logger, runtime, ended } = await alone({ O: function* () { runs++; return 'done'; } }, {});
+    store.failing.add('orchestration');
+    const failed = logger.nextError('failed; retried when its lease expires');
+    const id = await runtime.client.startNew('O');
+    // The step handed over with the start ran and its commit failed: it is retried when its lease expires.
+    await failed;
+    expect(runs).toBe(1);
+    store.failing.clear();
+    expect(await ended(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(runs).toBe(2);
+  });
+});
