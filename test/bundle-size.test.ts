@@ -624,11 +624,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Task.any and Task.all hung the instance), Task.all counted its pending children (a fan-in was O(N²)), ctx used
  * between steps threw, an async function* was refused at registration and a yielded cancelled timer threw: 30,093 /
  * 37,330 / 67,573 -> 30,399 / 37,636 / 67,879 B (+306 / +306 / +306), budgets raised to match.
+ * The worker then set its wake timer for the expiry of a lease it gave up unreleased (a failed step or result commit:
+ * a handed start's or a self-leased task's lease, which no claim of its own covered, left the instance Running for
+ * ever), and recorded a write the store had no room for (a 507) as the failure after three attempts instead of retrying
+ * it for ever: 30,399 / 37,636 / 67,879 -> 30,618 / 37,865 / 68,103 B (+219 / +229 / +224), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 30_399 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_636 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 67_879 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 30_618 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_865 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_103 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 

@@ -35,6 +35,14 @@ const FEED_HEALTHY_MS = 10_000;
 /** Delay of the re-check while due work waits for a free concurrency slot. */
 const SATURATED_RECHECK_MS = 1000;
 
+/**
+ * How many times the worker sends a write the store had no room for (`outOfSpace`) before it records the failure: the
+ * result of an activity then becomes the activity's failure, a step the instance's (see `#outOfSpaceAgain`).
+ */
+const SPACE_ATTEMPTS = 3;
+/** The most instances whose steps' failures for want of space the worker counts at once (the oldest is forgotten). */
+const MAX_SPACE_COUNTS = 1000;
+
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
 
@@ -247,6 +255,11 @@ export class Worker {
    * on the timer is let go as soon as no call is pending.
    */
   readonly #calls: DeadlineList;
+  /**
+   * The instances whose last step commits the store had no room for (`outOfSpace`), with how many in a row, kept from
+   * one claim of the instance to the next (each a lease apart); an instance leaves it when a step of it is committed.
+   */
+  readonly #spaceFailures = new Map<string, number>();
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
   constructor(options: WorkerOptions) {
@@ -862,12 +875,13 @@ export class Worker {
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         this.#releaseIfUnconfirmed(leased, error);
-        if (!refusedForGood(error)) throw error;
+        if (!refusedForGood(error) && !this.#outOfSpaceAgain(state.instanceId, error)) throw error;
         // The same write set would be refused at every lease expiry, the instance Running for ever: it fails instead.
         this.#cache.delete(state.instanceId);
         await this.#commitRefusedStep(item, input.now, error);
         return;
       }
+      if (this.#spaceFailures.size > 0) this.#spaceFailures.delete(state.instanceId);
       started = leased;
       this.#metrics.steps++;
       if (decision.execution) {
@@ -917,10 +931,27 @@ export class Worker {
     try {
       await this.#bounded(() => store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
     } catch (refused) {
-      if (bare || !refusedForGood(refused)) throw refused;
+      if (bare || !(refusedForGood(refused) || outOfSpace(refused))) throw refused;
       return this.#commitRefusedStep(item, now, refused, true);
     }
+    this.#spaceFailures.delete(state.instanceId);
     this.#metrics.steps++;
+  }
+
+  /**
+   * True when `error` says the store had no room for a step of `instanceId` (`outOfSpace`) for the SPACE_ATTEMPTS-th
+   * time in a row: the step is then recorded as the instance's failure (`#commitRefusedStep`). Before that the step is
+   * retried as any failed one, when its lease expires: a full origin may free space meanwhile (another tab deletes,
+   * the browser evicts another origin), a value larger than the quota never fits. The count stays at its end until a
+   * commit of the instance succeeds: a failure record with no room either is tried again at the next claim, once.
+   */
+  #outOfSpaceAgain(instanceId: string, error: unknown): boolean {
+    if (!outOfSpace(error)) return false;
+    const count = (this.#spaceFailures.get(instanceId) ?? 0) + 1;
+    this.#spaceFailures.delete(instanceId);
+    if (this.#spaceFailures.size >= MAX_SPACE_COUNTS) this.#spaceFailures.delete(this.#spaceFailures.keys().next().value!);
+    this.#spaceFailures.set(instanceId, Math.min(count, SPACE_ATTEMPTS));
+    return count >= SPACE_ATTEMPTS;
   }
 
   // ---------------------------------------------------------------- activities
@@ -999,6 +1030,8 @@ export class Worker {
     const { task, lease } = item;
     const { logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
+    // Attempts the store had no room for (`outOfSpace`): at SPACE_ATTEMPTS, the result is refused for good.
+    let noRoom = 0;
     // Set when a commit abandoned at its bound answers after all: the result is committed (with its step, if fused).
     let applied = false;
     // Said when the result is given up after an attempt whose outcome is unknown (see mayHaveApplied): that attempt may
@@ -1032,11 +1065,13 @@ export class Worker {
         if (mayHaveApplied(error)) unless = ' unless an earlier commit applied';
         if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
-        if (refusedForGood(error)) {
+        if (refusedForGood(error) || (!refused && outOfSpace(error) && ++noRoom >= SPACE_ATTEMPTS)) {
           // The store refused the result itself (too large, invalid: a 400 or 413; a 5xx such as an unavailable store
-          // or an unknown commit outcome is worth another attempt): trying it again would never succeed. The
+          // or an unknown commit outcome is worth another attempt), or had no room for it SPACE_ATTEMPTS times (a
+          // result larger than the origin's quota never fits): trying it again would never succeed. The
           // activity fails with the store's reason instead, so the orchestration sees it (once: a refused failure
-          // is dropped, and the task runs again when its lease expires).
+          // is dropped, and the task runs again when its lease expires; a failure with no room is retried as any
+          // failed commit, until the lease expires).
           logger.error(`the store refused ${what}${refused ? ' and its failure; dropped' : '; recorded as the activity\'s failure'}`, error);
           if (refused) return false;
           refused = true;
@@ -1217,6 +1252,14 @@ interface Heartbeat {
  */
 function refusedForGood(error: unknown): boolean {
   return isDurableError(error) && (error.status === 400 || error.status === 413);
+}
+
+/**
+ * True when the store had no room for a commit: a DurableError with status 507 (IndexedDB's
+ * `StorageQuotaExceededError`, the origin's quota used up). Unlike a 400 or 413 it may pass later, once space is freed.
+ */
+function outOfSpace(error: unknown): boolean {
+  return isDurableError(error) && error.status === 507;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
