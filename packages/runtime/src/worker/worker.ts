@@ -213,7 +213,19 @@ export class Worker {
   #wakeAtMs = Infinity;
   #pumping = false;
   #pumpAgain = false;
+  /** Failed pumps in a row (the back-off's exponent); progress (work claimed, a step or result committed) ends it. */
   #pumpFailures = 0;
+  /**
+   * A failed pump's retry is pending on the wake timer: until it fires (or the store commits for this worker), wake-ups
+   * wait for it, so a burst of signals during an outage neither costs an attempt each nor lengthens the back-off.
+   */
+  #backingOff = false;
+  /**
+   * When the work the store last named comes due (ms on the clock; see `#armWakeTimer`), or a lease this worker left to
+   * lapse expires if sooner (`#leaseLeft`): a back-off never wakes the worker later than that, though a retry timer took
+   * the wake timer's place meanwhile.
+   */
+  #dueAtMs = Infinity;
   /**
    * The delay of the next re-check when a pump claims nothing while the store says work is due at the claim's `now`
    * (see `#armWakeTimer`): 0 at first, then 10 ms doubling to 1 s; back to 0 when a claim takes work.
@@ -473,7 +485,8 @@ export class Worker {
   #requestPump(): void {
     // Before claims may begin (a reused id's earlier leases are being released) a signal claims nothing: the release
     // would take the lease of what it claimed from under it. Claims begin with a pump of their own.
-    if (this.#stopping || !this.#claiming) return;
+    // During a back-off the retry claims what a wake-up asks for (see `#backingOff`).
+    if (this.#stopping || !this.#claiming || this.#backingOff) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -495,12 +508,12 @@ export class Worker {
     } catch (error) {
       if (error instanceof StoreClosedError) return;
       // A claim or wake-time read failed (the store is unreachable?): try again later, backing off, so the worker
-      // neither stalls until the next write nor hammers a failing store.
-      const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
-      this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
+      // neither stalls until the next write nor hammers a failing store. The delay doubles per failed attempt, not
+      // per wake-up: wake-ups wait for the retry meanwhile (`#requestPump`).
+      let delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
       if (this.#stopping) this.#clearWakeTimer();
-      // When it fires is not known if the failure was the clock's (NaN): the next arming replaces the timer then.
-      else this.#setWakeTimer(validMs(this.#o.clock.now()), delay);
+      else delay = this.#backOff(validMs(this.#o.clock.now()), delay);
+      this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
     } finally {
       this.#pumping = false;
     }
@@ -550,7 +563,7 @@ export class Worker {
       orchestrations = orchestration !== undefined;
       activities = activity !== undefined;
       if (wantActivity) this.#activitiesIdle = !activities && wakeUps === this.#wakeUps;
-      if (orchestration || activity) this.#recheck = 0;
+      if (orchestration || activity) this.#recheck = this.#pumpFailures = 0;
       if (orchestration) {
         this.#orchestrationsRunning++;
         this.#startStep(orchestration);
@@ -607,7 +620,7 @@ export class Worker {
       this.#handOffs++;
       return newLease({ owner: this.#leaseOwner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
     },
-    claimsNow: () => this.#claiming && !this.#stopping && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations,
+    claimsNow: () => this.#claiming && !this.#stopping && !this.#backingOff && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations,
     started: (item) => {
       if (this.#stopping) {
         // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
@@ -700,6 +713,7 @@ export class Worker {
   async #armWakeTimer(claimedAt: Date): Promise<void> {
     const at = await this.#bounded(() => this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
     if (!at || this.#stopping) {
+      this.#dueAtMs = Infinity;
       this.#clearWakeTimer();
       return;
     }
@@ -713,11 +727,38 @@ export class Worker {
     // its claims (MongoDB's majority reads under replication lag, or a majority that cannot advance) would otherwise
     // be asked again in a tight loop for as long as the lag lasts.
     this.#recheck = due && !saturated ? Math.min(SATURATED_RECHECK_MS, this.#recheck * 2 || 10) : 0;
+    this.#dueAtMs = nowMs + delay;
     // A timer that fires no later is kept: a wake-up that finds nothing only arms the timer again, so an early one
     // loses nothing. This saves a clear and a set per pump while the next wake time is a lease expiry that every
     // claim pushes further out.
     if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + delay) return;
     this.#setWakeTimer(nowMs, delay);
+  }
+
+  /**
+   * Arms the retry of a failed pump `delay` ms after `nowMs` (NaN when the failure was the clock's: the timer is set
+   * all the same, and the next arming replaces it), unless due work (`#dueAtMs`) or a wake timer set already comes
+   * first: the back-off spaces the attempts, it never makes due work wait longer. Whichever fires is the next attempt.
+   * Returns the wait until it, in ms.
+   */
+  #backOff(nowMs: number, delay: number): number {
+    this.#backingOff = true;
+    const dueIn = this.#dueAtMs - nowMs;
+    if (dueIn > 0 && dueIn < delay) delay = dueIn;
+    if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + delay) return Math.max(0, this.#wakeAtMs - nowMs);
+    this.#setWakeTimer(nowMs, delay);
+    return delay;
+  }
+
+  /**
+   * The store committed for this worker: it is reachable, so a failure after this backs off from the start, and a
+   * back-off under way ends with a claim now instead of at its timer.
+   */
+  #storeAnswered(): void {
+    this.#pumpFailures = 0;
+    if (!this.#backingOff) return;
+    this.#backingOff = false;
+    this.#requestPump();
   }
 
   /** (Re)arms the one wake timer to fire `delay` ms after `nowMs`. */
@@ -734,6 +775,7 @@ export class Worker {
   readonly #wakeTimerFired = (): void => {
     this.#wakeTimer = undefined;
     this.#wakeAtMs = Infinity;
+    this.#backingOff = false;
     this.#wake();
   };
 
@@ -887,6 +929,7 @@ export class Worker {
       if (decision.execution) {
         this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, decision.cacheHit);
       }
+      this.#storeAnswered();
     } catch (error) {
       this.#cache.delete(state.instanceId);
       if (error instanceof LeaseLostError) {
@@ -1052,6 +1095,7 @@ export class Worker {
           await this.#bounded(() => this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
         }
         this.#metrics.activitiesRun++;
+        this.#storeAnswered();
         return true;
       } catch (error) {
         if (error instanceof LeaseLostError) {
@@ -1103,6 +1147,8 @@ export class Worker {
    */
   #leaseLeft(expiresAtMs: number): void {
     if (this.#stopping) return;
+    // Due work as the store's next wake time is: a back-off that takes the timer meanwhile wakes no later (`#backOff`).
+    if (expiresAtMs < this.#dueAtMs) this.#dueAtMs = expiresAtMs;
     const nowMs = validMs(this.#o.clock.now());
     // A clock that returns no valid Date cannot time it: a pump now fails on it and retries on a timer.
     if (Number.isNaN(nowMs)) return this.#wake();

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, createRuntime, type OrchestrationContext, type Runtime } from '../src/index.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
+import { within } from './within.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+const running: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((runtime) => within(runtime.stop({ graceMs: 0 }), 'the stop')));
+});
+
+const orchestrators = {
+  Echo: function* (ctx: OrchestrationContext) {
+    return ctx.getInput();
+  },
+  /** Sleeps until the time its input names (ms on the clock). */
+  Sleeper: function* (ctx: OrchestrationContext) {
+    yield ctx.createTimer(new Date(ctx.getInput<number>()));
+    return 'woke';
+  },
+  /** Waits for events 'n' for ever. */
+  Noise: function* (ctx: OrchestrationContext) {
+    for (;;) yield ctx.waitForExternalEvent('n');
+  },
+};
+
+/**
+ * A started runtime on a FailingStore and a VirtualClock at T0, and a client of its own on the same store (its starts
+ * and events reach the worker as the store's work signals, never handed to it).
+ */
+async function onFailingStore() {
+  const store = new FailingStore();
+  const clock = new VirtualClock(new Date(T0));
+  const logger = new RecordingLogger();
+  const runtime = createRuntime({ store, clock, logger, orchestrators });
+  running.push(runtime);
+  const client = createClient({ store, clock });
+  return { store, clock, logger, runtime, client };
+}
+
+/** The retry delays the worker logged for its failed claims, in order. */
+function claimRetries(logger: RecordingLogger): number[] {
+  return logger.errors.flatMap((message) => /could not claim work; retrying in (\d+) ms/.exec(message)?.slice(1).map(Number) ?? []);
+}
+
+/** How many `n` events `id`'s history holds. */
+async function eventsRaised(store: FailingStore, id: string): Promise<number> {
+  return (await store.inner.getHistory(id)).filter((e) => e.type === 'EventRaised').length;
+}
+
+describe('the worker\'s back-off after failed claims', () => {
+  it('doubles per failed attempt, not per wake-up: work signalled during the back-off waits for its retry, which claims it all', async () => {
+    const { store, clock, logger, runtime, client } = await onFailingStore();
+    store.failNext('claimOrchestration', 1000);
+    await runtime.start();
+    await clock.advance(0);
+    expect(claimRetries(logger)).toEqual([100]);
+    // Ten starts signal work during the back-off: no attempt is made for them, and the delay does not grow.
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push(await client.startNew('Echo', { input: i }));
+      await clock.advance(5);
+    }
+    expect(claimRetries(logger)).toEqual([100]);
+    await clock.advanceTo(new Date(T0 + 100)); // the retry fails: one failure more
+    expect(claimRetries(logger)).toEqual([100, 200]);
+    store.failNext('claimOrchestration', 0); // the store recovers
+    await clock.advanceTo(new Date(T0 + 300)); // the next retry claims what the ten signals announced
+    const statuses = await Promise.all(ids.map((id) => client.getStatus(id)));
+    expect(statuses.map((s) => [s?.runtimeStatus, s?.output])).toEqual(ids.map((_, i) => ['Completed', i]));
+    expect(claimRetries(logger)).toEqual([100, 200]);
+    // Recovered, it backs off from the start again after a new failure.
+    store.failNext('claimOrchestration', 1);
+    await client.startNew('Echo', { input: 'again' });
+    await clock.advance(0);
+    expect(claimRetries(logger)).toEqual([100, 200, 100]);
+  });
+
+  it('fires a durable timer at its time once the store recovers, though work was signalled all through the outage', async () => {
+    const { store, clock, runtime, client } = await onFailingStore();
+    await runtime.start();
+    const sleeper = await client.startNew('Sleeper', { input: T0 + 1600 });
+    const noise = await client.startNew('Noise');
+    await clock.advance(100); // both ran their first step; the worker wakes for the sleeper's timer at T0 + 1600
+    store.failNext('claimOrchestration', 1000); // claims fail from T0 + 100 ...
+    for (let i = 0; i < 12; i++) {
+      await client.raiseEvent(noise, 'n', i); // ... while 12 events are raised
+      await clock.advance(80);
+    }
+    store.failNext('claimOrchestration', 0); // healthy again at T0 + 1060
+    await clock.advanceTo(new Date(T0 + 1599));
+    expect((await client.getStatus(sleeper))?.runtimeStatus).toBe('Running');
+    await clock.advance(1);
+    // On time (before, 30 s later: each event's wake-up had doubled the back-off, whose timer replaced the sleeper's).
+    expect(await client.getStatus(sleeper)).toMatchObject({ runtimeStatus: 'Completed', output: 'woke' });
+    expect(await eventsRaised(store, noise)).toBe(12);
+  });
+
+  it('keeps a wake-up for due work that comes before the retry: a longer back-off does not put it off', async () => {
+    const { store, clock, logger, runtime, client } = await onFailingStore();
+    await runtime.start();
+    const sleeper = await client.startNew('Sleeper', { input: T0 + 1000 });
+    await clock.advance(10); // it ran its first step; the worker wakes at T0 + 1000
+    store.failNext('claimOrchestration', 1000);
+    await client.startNew('Echo', { input: 'x' }); // its signal meets the failing claims: a retry in 100 ms
+    await clock.advanceTo(new Date(T0 + 900)); // retries at T0 + 110, 310, 710 fail; the next is due at 1510
+    store.failNext('claimOrchestration', 0);
+    await clock.advanceTo(new Date(T0 + 999));
+    expect((await client.getStatus(sleeper))?.runtimeStatus).toBe('Running');
+    await clock.advance(1);
+    expect(await client.getStatus(sleeper)).toMatchObject({ runtimeStatus: 'Completed', output: 'woke' });
+    // The retry after 710 came at the sleeper's T0 + 1000, not after the whole back-off of 800 ms.
+    expect(claimRetries(logger)).toEqual([100, 200, 400, 290]);
+  });
+
+  it('ends a back-off when the store commits a step for the worker: work signalled meanwhile is claimed then', async () => {
+    const { store, clock, logger, runtime, client } = await onFailingStore();
+    store.failNext('claimOrchestration', 3);
+    await runtime.start();
+    await clock.advanceTo(new Date(T0 + 300)); // attempts at T0, 100 and 300 fail: the next is due at T0 + 700
+    expect(claimRetries(logger)).toEqual([100, 200, 400]);
+    const signalled = await client.startNew('Echo', { input: 'signalled' });
+    // A start through the runtime's own client is handed to its worker, which commits its step without a claim.
+    const handed = await runtime.client.startNew('Echo', { input: 'handed' });
+    await clock.advance(0);
+    expect(await runtime.client.getStatus(handed)).toMatchObject({ runtimeStatus: 'Completed' });
+    expect(await client.getStatus(signalled)).toMatchObject({ runtimeStatus: 'Completed', output: 'signalled' });
+  });
+});
