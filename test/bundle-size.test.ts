@@ -628,11 +628,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a handed start's or a self-leased task's lease, which no claim of its own covered, left the instance Running for
  * ever), and recorded a write the store had no room for (a 507) as the failure after three attempts instead of retrying
  * it for ever: 30,399 / 37,636 / 67,879 -> 30,618 / 37,865 / 68,103 B (+219 / +229 / +224), budgets raised to match.
+ * The worker's claim back-off then doubled per failed attempt instead of per wake-up (wake-ups wait for the retry), its
+ * retry no later than the work last named due or a lease left to lapse, a commit ending it: 30,618 / 37,865 / 68,103
+ * -> 30,717 / 37,970 / 68,209 B (+99 / +105 / +106), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 30_618 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_865 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_103 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 30_717 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_970 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_209 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
