@@ -41,7 +41,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     const prefix = prefixes.get(name) ?? db.prefix('c');
     prefixes.set(name, prefix);
     return db.open(name, { prefix });
-  }, { shared: true });
+  }, { shared: true, purgeNamesSnapshot: false });
 
   /** Runs `body` with a client of its own on the server (to read or alter the documents under `store`), then closes both. */
   async function alongside(store: { close(): Promise<void> }, body: (client: MongoClient) => Promise<void>): Promise<void> {

@@ -17,7 +17,7 @@ import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
-import { isNewerVersion, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { deepFreeze } from '../model/frozen.js';
 import { toPlainJson } from '../model/json.js';
@@ -389,7 +389,7 @@ export class LocalClient implements DurableClient {
         if (Array.isArray(next)) {
           for (const s of next) {
             const known = list.members.get(s.instanceId);
-            if (isNewer(s, known)) list.members.set(s.instanceId, s);
+            if (isNewerChange({ state: s }, known)) list.members.set(s.instanceId, s);
           }
           for (const change of list.pending) applyChange(list, change, query);
           list.pending = [];
@@ -596,7 +596,7 @@ export class LocalClient implements DurableClient {
     let ended = false;
     let stopped = false;
     let current: InstanceState | undefined;
-    const pending: (InstanceState | undefined)[] = [];
+    const pending: StatusChange[] = [];
     let unwatch: (() => void) | undefined;
     const stop = (): void => {
       stopped = true;
@@ -615,8 +615,8 @@ export class LocalClient implements DurableClient {
     unwatch = this.#changes.watch(instanceId, {
       next: (change) => {
         if (stopped) return;
-        if (!ready) pending.push(change.state);
-        else if (isNewer(change.state, current)) observer.next((current = change.state));
+        if (!ready) pending.push(change);
+        else if (isNewerChange(change, current)) observer.next((current = change.state));
       },
       error: fail,
       // The store (or this client) closed: end after the current state has been delivered.
@@ -634,7 +634,7 @@ export class LocalClient implements DurableClient {
         if (stopped) return;
         ready = true;
         observer.next((current = state));
-        for (const next of pending.splice(0)) if (!stopped && isNewer(next, current)) observer.next((current = next));
+        for (const next of pending.splice(0)) if (!stopped && isNewerChange(next, current)) observer.next((current = next.state));
         if (ended) complete();
       },
       fail,
@@ -866,11 +866,6 @@ function sameVisibleState(a: InstanceState | undefined, b: InstanceState | undef
     && (a.executionId === b.executionId || sameJson(a.input, b.input));
 }
 
-/** Whether `next` (undefined: purged) is news to a reader holding `current` (undefined: nothing): {@link isNewerVersion}. */
-function isNewer(next: InstanceState | undefined, current: InstanceState | undefined): boolean {
-  return isNewerVersion(next?.version ?? 0, current?.version ?? 0);
-}
-
 /** The accumulated state of one `instances$` subscription. */
 interface LiveList {
   /** The latest state of each member. */
@@ -909,14 +904,14 @@ function shownStatuses(list: LiveList, show: { readonly showInput?: boolean }): 
 
 /**
  * Applies a committed change to a live list; true when what the list shows changed. A change that is no news of a
- * member ({@link isNewer}: a late copy of an older snapshot, of its execution or an earlier one) changes nothing, even
+ * member ({@link isNewerChange}: a late copy of an older snapshot, of its execution or an earlier one) changes nothing, even
  * one that no longer matches the query.
  */
 function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceFilter): boolean {
   const id = change.instanceId;
   const known = list.members.get(id);
   const state = change.state;
-  if (known && !isNewer(state, known)) return false;
+  if (known && !isNewerChange(change, known)) return false;
   if (!state || !matchesQuery(state, query)) {
     if (!list.members.delete(id)) return false;
     list.sorted = false;

@@ -157,7 +157,8 @@ export interface HeldCommands {
  * The one rule by which a reader of committed snapshots keeps only news of an instance (the client's `status$`,
  * `customStatus$`, `waitForCompletion` and `instances$`, the IndexedDB stores' cross-tab feed): a snapshot that leaves
  * the instance at version `next` (0: purged) is news to a reader that holds it at `current` (0: nothing, or purged)
- * when it is higher, and a purge is news while the reader holds the instance. Versions grow across executions
+ * when it is higher, and a purge is news while the reader holds the instance (of a change that names the snapshot a
+ * purge deleted, {@link isNewerChange} tells more). Versions grow across executions
  * ({@link InstanceState.version}), so a late copy of an earlier execution's snapshot is older by version too, not news
  * because its `executionId` differs.
  *
@@ -171,6 +172,36 @@ export interface HeldCommands {
  */
 export function isNewerVersion(next: number, current: number): boolean {
   return next === 0 ? current !== 0 : next > current;
+}
+
+/** The last snapshot of a purged instance, as a purge's `StatusChange` names it (`purged`). */
+export interface PurgedSnapshot {
+  readonly executionId: string;
+  readonly version: number;
+}
+
+/**
+ * {@link isNewerVersion} for a committed change (`state` undefined: a purge) and the state a reader holds (undefined:
+ * nothing, or purged), the rule of the client's `status$`, `customStatus$`, `waitForCompletion` and `instances$`.
+ * Versions start again at 1 after a purge, so a purge that names the snapshot it deleted (`purged`) is news only to a
+ * reader that holds that execution, at that version or an earlier one: a reader that holds another execution read the
+ * id after the purge (a run started again; its read overtook the purge's delivery) and holds news already. Such a
+ * reader can also be one that missed the commits between an earlier execution and the purge, which the feed's commit
+ * order rules out. A purge that names nothing is news while the reader holds the instance.
+ *
+ * @example
+ * ```ts
+ * isNewerChange({ state: v4 }, v3); // true (as isNewerVersion(4, 3))
+ * isNewerChange({ state: undefined, purged: { executionId: v5.executionId, version: 5 } }, v5); // true: purged
+ * isNewerChange({ state: undefined, purged: { executionId: 'old run', version: 5 } }, newRunV1); // false: the purge came first
+ * ```
+ */
+export function isNewerChange(
+  change: { readonly state: InstanceState | undefined; readonly purged?: PurgedSnapshot | undefined }, current: InstanceState | undefined,
+): boolean {
+  const { state, purged } = change;
+  if (state || !current || !purged) return isNewerVersion(state?.version ?? 0, current?.version ?? 0);
+  return purged.executionId === current.executionId && current.version <= purged.version;
 }
 
 /**

@@ -369,9 +369,10 @@ export class MemoryStore implements Store {
   }
 
   #delete(instanceId: string): void {
+    const record = this.#instances.get(instanceId);
     this.#instances.delete(instanceId);
     this.#dropPending(instanceId);
-    this.#emit(instanceId, undefined);
+    if (record && this.#changes.observed) this.#changes.next({ instanceId, state: undefined, purged: { executionId: record.executionId, version: record.version } });
   }
 
   #dropPending(instanceId: string): void {

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
-import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { InstanceState, OrchestrationRuntimeStatus, PurgedSnapshot } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 
@@ -214,7 +214,16 @@ export interface StatusChange {
   readonly instanceId: string;
   /** The committed snapshot. */
   readonly state: InstanceState | undefined;
+  /**
+   * Of a purge: the snapshot it deleted (its execution and version), so that a reader who already holds a later run
+   * of the id (its read answered after the purge and the next start committed, before the purge reached it) can tell
+   * the purge is older and keep what it holds (`isNewerChange`). Optional: a store that cannot tell (MongoStore,
+   * whose change stream carries no pre-image of a delete) leaves it out, and a reader takes such a purge as news while
+   * it holds the instance.
+   */
+  readonly purged?: PurgedSnapshot;
 }
+
 
 /** Filters and paging of `queryInstances`. */
 export interface InstanceQuery {
