@@ -406,19 +406,39 @@ export class ChangeFeed {
   #deliver(changes: readonly FeedChange[], work: boolean): void {
     const nowMs = changes.length > 0 ? this.#clock.now().getTime() : 0;
     for (const change of changes) {
-      for (const passed of this.#gate.offer(change, nowMs)) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
+      for (const passed of this.#gate.offer(change, nowMs)) this.#changes.next(statusChangeOf(passed));
     }
-    if (this.#gate.holding && this.#gapTimer === undefined) {
-      this.#gapTimer = this.#clock.setTimeout(this.#releaseHeld, this.#gapTimeoutMs);
-    }
+    if (this.#gapTimer === undefined) this.#armGapTimer();
     if (work) this.#work.next();
+  }
+
+  /** Sets the gap timer for the change held longest, if any: each held change waits its full `gapTimeoutMs`. */
+  #armGapTimer(): void {
+    const oldest = this.#gate.oldestHeldMs;
+    if (oldest === undefined) return;
+    const delayMs = oldest + this.#gapTimeoutMs - this.#clock.now().getTime();
+    // A clock that returns an Invalid Date gives no delay: the full timeout.
+    this.#gapTimer = this.#clock.setTimeout(this.#releaseHeld, Number.isNaN(delayMs) ? this.#gapTimeoutMs : Math.max(0, delayMs));
   }
 
   readonly #releaseHeld = (): void => {
     this.#gapTimer = undefined;
     if (this.#closed) return;
-    for (const passed of this.#gate.releaseAll(this.#clock.now().getTime())) this.#changes.next({ instanceId: passed.instanceId, state: passed.state });
+    const nowMs = this.#clock.now().getTime();
+    for (const passed of this.#gate.release(nowMs - this.#gapTimeoutMs, nowMs)) this.#changes.next(statusChangeOf(passed));
+    this.#armGapTimer();
   };
+}
+
+/**
+ * The change a feed delivers: without `after`, the feed's own; with the purged snapshot a purge names, when it is
+ * well formed (it may come from another tab).
+ */
+function statusChangeOf(change: FeedChange): StatusChange {
+  const { instanceId, state, purged } = change;
+  return typeof purged?.executionId === 'string' && typeof purged.version === 'number'
+    ? { instanceId, state, purged: { executionId: purged.executionId, version: purged.version } }
+    : { instanceId, state };
 }
 
 function isFeedMessage(data: unknown): data is FeedMessage {

@@ -173,7 +173,8 @@ export class RowWriter {
     this.#tx.deleteInstance(this.#entries.get(row.id)?.original ?? row);
     this.#dropPending(row.id);
     this.#entries.set(row.id, { original: undefined, row: undefined, dirty: false });
-    this.changes.push({ instanceId: row.id, after: row.state.version, state: undefined });
+    const { executionId, version } = row.state;
+    this.changes.push({ instanceId: row.id, after: version, state: undefined, purged: { executionId, version } });
   }
 
   /** Writes every changed row. */

@@ -13,7 +13,8 @@ export interface FeedChange extends StatusChange {
  * Orders committed snapshots per instance when they arrive from several tabs, whose messages may overtake each
  * other. A change is passed on when it follows the last one passed on (`after` equals the last version), dropped when
  * it is older than or equal to it, and held while a predecessor is missing. Pure: the caller decides how long to wait
- * and then calls {@link VersionGate.releaseAll}, and passes the time of each call.
+ * and calls {@link VersionGate.release} with the time up to which held changes have waited long enough (each change
+ * waits its own full time: see {@link VersionGate.oldestHeldMs}), and passes the time of each call.
  *
  * An instance it has forgotten is first seen again, so its next change is accepted whatever its version: a late copy
  * of an older one too. So it forgets an instance only when it tracks more than `maxTracked` and the instance's last
@@ -30,11 +31,12 @@ export interface FeedChange extends StatusChange {
  */
 export class VersionGate {
   /**
-   * Per instance, the version its last change passed on left it at (0: purged) and when (ms). Insertion order doubles
-   * as least-recently-updated order.
+   * Per instance, the version its last change passed on left it at (0: purged), that change's execution and when
+   * (ms). Insertion order doubles as least-recently-updated order.
    */
-  readonly #known = new Map<string, { readonly position: number; readonly atMs: number }>();
-  readonly #held = new Map<string, FeedChange[]>();
+  readonly #known = new Map<string, Known>();
+  /** Per instance, the changes waiting for a predecessor, each with the time it was first held (ms). */
+  readonly #held = new Map<string, Held[]>();
   readonly #maxTracked: number;
   readonly #rememberMs: number;
 
@@ -52,11 +54,18 @@ export class VersionGate {
     return this.#held.size > 0;
   }
 
+  /** When the change held longest was first held (ms), or undefined when none is. */
+  get oldestHeldMs(): number | undefined {
+    let oldest: number | undefined;
+    for (const held of this.#held.values()) for (const { atMs } of held) if (oldest === undefined || atMs < oldest) oldest = atMs;
+    return oldest;
+  }
+
   /** Offers one change at `nowMs`; returns the changes to pass on now, in order. */
   offer(change: FeedChange, nowMs: number): FeedChange[] {
     const known = this.#known.get(change.instanceId)?.position;
     if (known !== undefined && change.after !== known) {
-      if (mayFollow(change, known)) this.#hold(change);
+      if (mayFollow(change, known) || this.#follows(change)) this.#hold(change, nowMs);
       return [];
     }
     const out = [change];
@@ -65,26 +74,42 @@ export class VersionGate {
     return out;
   }
 
-  /** Stops waiting for missing predecessors at `nowMs`: returns every held change in order (older ones dropped). */
-  releaseAll(nowMs: number): FeedChange[] {
+  /**
+   * Stops waiting for the missing predecessors of the changes held at or before `heldUntilMs`, at `nowMs`: returns
+   * them in order (older ones dropped), with the held changes of their instance that come before them or follow them.
+   * A change held later waits on. A held creation from nothing (`after` 0) of another execution than the one passed
+   * on is a new run whose purge was lost (its tab went before it told the others): passed on, whatever its version.
+   */
+  release(heldUntilMs: number, nowMs: number): FeedChange[] {
     const out: FeedChange[] = [];
     for (const [instanceId, held] of [...this.#held]) {
-      this.#held.delete(instanceId);
-      held.sort((a, b) => a.after - b.after);
-      for (const change of held) {
-        const known = this.#known.get(instanceId)?.position;
-        if (known !== undefined && isStale(change, known)) continue;
+      // The last of them that waited long enough: it and every one before it come out now (the earlier ones would be
+      // stale once it passed).
+      held.sort((a, b) => a.change.after - b.change.after);
+      let last = -1;
+      // (A NaN time, of a clock that returns an Invalid Date, has waited long enough.)
+      for (let i = 0; i < held.length; i++) if (!(held[i]!.atMs > heldUntilMs)) last = i;
+      if (last < 0) continue;
+      for (const { change } of held.splice(0, last + 1)) {
+        const known = this.#known.get(instanceId);
+        if (known !== undefined && isStale(change, known.position) && !isNewRun(change, known)) continue;
         out.push(change);
         this.#remember(change, nowMs);
       }
+      this.#drain(instanceId, out, nowMs);
     }
     return out;
   }
 
-  #hold(change: FeedChange): void {
+  /** {@link VersionGate.release} of every held change. */
+  releaseAll(nowMs: number): FeedChange[] {
+    return this.release(Infinity, nowMs);
+  }
+
+  #hold(change: FeedChange, nowMs: number): void {
     const held = this.#held.get(change.instanceId);
-    if (held) held.push(change);
-    else this.#held.set(change.instanceId, [change]);
+    if (held) held.push({ change, atMs: nowMs });
+    else this.#held.set(change.instanceId, [{ change, atMs: nowMs }]);
   }
 
   #drain(instanceId: string, out: FeedChange[], nowMs: number): void {
@@ -92,21 +117,36 @@ export class VersionGate {
     if (!held) return;
     for (;;) {
       const known = this.#known.get(instanceId)?.position;
-      const next = held.findIndex((c) => c.after === known);
+      const next = held.findIndex((h) => h.change.after === known);
       if (next < 0) break;
-      const [change] = held.splice(next, 1) as [FeedChange];
+      const [{ change }] = held.splice(next, 1) as [Held];
       out.push(change);
       this.#remember(change, nowMs);
     }
     const known = this.#known.get(instanceId)?.position ?? 0;
-    const waiting = held.filter((c) => mayFollow(c, known));
+    // Those that may follow what passed, and those that follow one of them (the steps of a new run held behind its
+    // creation), in as many rounds as it takes.
+    const waiting = held.filter((h) => mayFollow(h.change, known));
+    for (let more = true; more;) {
+      more = false;
+      for (const h of held) {
+        if (waiting.includes(h) || !waiting.some((w) => followsSnapshot(h.change, w.change))) continue;
+        waiting.push(h);
+        more = true;
+      }
+    }
     if (waiting.length > 0) this.#held.set(instanceId, waiting);
     else this.#held.delete(instanceId);
   }
 
+  /** True when `change` follows a held snapshot of its instance (a step of a new run whose creation is held). */
+  #follows(change: FeedChange): boolean {
+    return this.#held.get(change.instanceId)?.some((h) => followsSnapshot(change, h.change)) ?? false;
+  }
+
   #remember(change: FeedChange, nowMs: number): void {
     this.#known.delete(change.instanceId);
-    this.#known.set(change.instanceId, { position: positionOf(change), atMs: nowMs });
+    this.#known.set(change.instanceId, { position: positionOf(change), executionId: change.state?.executionId, atMs: nowMs });
     // Least recently changed first, so the first one still remembered ends the loop. A NaN time (a clock that returns
     // an Invalid Date) forgets nothing.
     for (const [oldest, { atMs }] of this.#known) {
@@ -114,6 +154,24 @@ export class VersionGate {
       this.#known.delete(oldest);
     }
   }
+}
+
+/** What the gate remembers of an instance: see {@link VersionGate}. */
+interface Known {
+  readonly position: number;
+  /** The execution of the last snapshot passed on (undefined: purged). */
+  readonly executionId: string | undefined;
+  readonly atMs: number;
+}
+
+interface Held {
+  readonly change: FeedChange;
+  readonly atMs: number;
+}
+
+/** True when `change` is a step of the execution of `before`, committed on top of it (versions alone repeat across runs). */
+function followsSnapshot(change: FeedChange, before: FeedChange): boolean {
+  return before.state !== undefined && change.after === before.state.version && change.state?.executionId === before.state.executionId;
 }
 
 /** The version a change leaves the instance at (0: purged). */
@@ -132,4 +190,12 @@ function mayFollow(change: FeedChange, known: number): boolean {
 /** True when `change` is not newer than the last version passed on (the client's rule: `isNewerVersion`). */
 function isStale(change: FeedChange, known: number): boolean {
   return !isNewerVersion(positionOf(change), known);
+}
+
+/**
+ * True when `change` creates the instance from nothing in another execution than the one last passed on: a new run,
+ * once its purge has been waited for long enough (a late copy of the current run's creation is of its execution).
+ */
+function isNewRun(change: FeedChange, known: Known): boolean {
+  return change.after === 0 && change.state !== undefined && change.state.executionId !== known.executionId;
 }

@@ -3,11 +3,11 @@ import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from '../../src/internal/version-gate.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
-function state(id: string, version: number): InstanceState {
-  return { instanceId: id, name: 'Orch', runtimeStatus: 'Running', createdTime: T0, lastUpdatedTime: T0, executionId: 'e', historyLength: 0, version };
+function state(id: string, version: number, executionId = 'e'): InstanceState {
+  return { instanceId: id, name: 'Orch', runtimeStatus: 'Running', createdTime: T0, lastUpdatedTime: T0, executionId, historyLength: 0, version };
 }
-const change = (id: string, after: number, version?: number): FeedChange =>
-  ({ instanceId: id, after, state: version === undefined ? undefined : state(id, version) });
+const change = (id: string, after: number, version?: number, executionId?: string): FeedChange =>
+  ({ instanceId: id, after, state: version === undefined ? undefined : state(id, version, executionId) });
 const versions = (changes: FeedChange[]) => changes.map((c) => c.state?.version ?? 'purged');
 
 describe('VersionGate', () => {
@@ -62,6 +62,30 @@ describe('VersionGate', () => {
     gate.offer(change('a', 3, 4), 0);
     expect(versions(gate.releaseAll(0))).toEqual([4, 6]);
     expect(versions(gate.offer(change('a', 6, 7), 0))).toEqual([7]);
+  });
+
+  it('releases only the changes held at or before the time given, with those before and after them; the others wait on', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 0, 1), 0);
+    gate.offer(change('b', 0, 1), 0);
+    gate.offer(change('a', 2, 3), 0); // held at 0
+    gate.offer(change('b', 2, 3), 990); // held at 990
+    expect(gate.oldestHeldMs).toBe(0);
+    expect(versions(gate.release(0, 1000))).toEqual([3]); // a's wait is over, b's is not
+    expect(gate.oldestHeldMs).toBe(990);
+    expect(versions(gate.offer(change('b', 1, 2), 1000))).toEqual([2, 3]);
+    expect(gate.holding).toBe(false);
+    expect(gate.oldestHeldMs).toBeUndefined();
+  });
+
+  it('passes a held creation of another execution on as a new run once released, its purge lost, with the steps held behind it', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 4, 5, 'run 1'), 0);
+    expect(gate.offer(change('a', 0, 1, 'run 2'), 0)).toEqual([]); // waits for the purge
+    expect(gate.offer(change('a', 1, 2, 'run 2'), 0)).toEqual([]); // a step of that run: waits behind it
+    expect(gate.offer(change('a', 1, 2, 'run 1'), 0)).toEqual([]); // a late copy of run 1: dropped
+    expect(gate.releaseAll(0).map((c) => `${c.state?.executionId} ${c.state?.version}`)).toEqual(['run 2 1', 'run 2 2']);
+    expect(versions(gate.offer(change('a', 2, 3, 'run 2'), 0))).toEqual([3]);
   });
 
   it('forgets the least recently changed instances beyond its limit once their last change is old enough (and then accepts them as new)', () => {

@@ -110,6 +110,83 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     }
   });
 
+  it('lets every held snapshot wait its own gap timeout: another instance\'s timeout releases none of it early', async () => {
+    const name = uniqueName('feed-gaps');
+    const clock = new VirtualClock();
+    const b = open(name, { gapTimeoutMs: 1000, clock });
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      const snap = (id: string, version: number) => ({ ...newInstance(id).state, version, customStatus: `v${version}` });
+      const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      // Waits until `b` has handled everything posted before (one sender's messages arrive in order).
+      let marks = 0;
+      const handled = () => {
+        const mark = `mark-${++marks}`;
+        const seen = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === mark)));
+        post([{ instanceId: mark, after: 0, state: snap(mark, 1) }]);
+        return seen;
+      };
+      const seenX: unknown[] = [];
+      b.changes$.pipe(filter((ch) => ch.instanceId === 'x')).subscribe((ch) => seenX.push(ch.state?.customStatus));
+      // y: its v2 never comes (the tab that committed it went before posting it), so y v3 waits for it.
+      post([{ instanceId: 'y', after: 0, state: snap('y', 1) }, { instanceId: 'x', after: 0, state: snap('x', 1) }]);
+      post([{ instanceId: 'y', after: 2, state: snap('y', 3) }]);
+      await handled();
+      await clock.advance(990);
+      // x v3 (from one tab) overtakes v2 (from another, on its way): held, 10 ms before y's wait ends ...
+      post([{ instanceId: 'x', after: 2, state: snap('x', 3) }]);
+      await handled();
+      const y3 = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'y')));
+      await clock.advance(10);
+      expect((await y3).state?.version).toBe(3);
+      // ... and x v2 arrives well within x v3's own wait: both in order.
+      post([{ instanceId: 'x', after: 1, state: snap('x', 2) }]);
+      await handled();
+      expect(seenX).toEqual(['v1', 'v2', 'v3']);
+      await clock.advance(2000);
+      expect(seenX).toEqual(['v1', 'v2', 'v3']);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('delivers a run started again whose purge never arrived once the gap timeout passes, and its next steps', async () => {
+    const name = uniqueName('feed-rerun');
+    const clock = new VirtualClock();
+    const b = open(name, { gapTimeoutMs: 1000, clock });
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      const snap = (executionId: string, version: number, customStatus: string) => ({ ...newInstance('x').state, executionId, version, customStatus });
+      const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      const seen: string[] = [];
+      b.changes$.pipe(filter((ch) => ch.instanceId === 'x')).subscribe((ch) => seen.push(`${ch.state?.version} ${ch.state?.customStatus}`));
+      const first = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'x')));
+      post([{ instanceId: 'x', after: 4, state: snap('run-1', 5, 'old run, terminal') }]);
+      await first;
+      // The tab that purged x went before posting the purge; another tab starts x again and steps it.
+      post([{ instanceId: 'x', after: 0, state: snap('run-2', 1, 'new run') }]);
+      post([{ instanceId: 'x', after: 1, state: snap('run-2', 2, 'new run step') }]);
+      await clock.waitForTimer(); // the new run is held, waiting for the purge
+      await clock.advance(1000);
+      expect(seen).toEqual(['5 old run, terminal', '1 new run', '2 new run step']);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('tells another handle which snapshot a purge deleted', async () => {
+    const name = uniqueName('feed-purged');
+    const writer = createClient({ store: open(name) });
+    const b = open(name);
+    await b.getInstance('p'); // joined
+    await writer.startNew('Orch', { instanceId: 'p' });
+    await writer.terminate('p', 'done'); // no worker runs: the client commits it
+    const last = (await b.getInstance('p'))!;
+    const purge = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'p' && ch.state === undefined)));
+    await writer.purgeInstanceHistory('p');
+    expect((await purge).purged).toEqual({ executionId: last.executionId, version: last.version });
+  });
+
   it('never goes back to an older version of an instance, however many other instances changed since', async () => {
     const name = uniqueName('feed-many');
     const b = open(name, { clock: new VirtualClock() }); // no time passes: everything it delivered is recent
