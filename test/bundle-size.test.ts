@@ -631,11 +631,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker's claim back-off then doubled per failed attempt instead of per wake-up (wake-ups wait for the retry), its
  * retry no later than the work last named due or a lease left to lapse, a commit ending it: 30,618 / 37,865 / 68,103
  * -> 30,717 / 37,970 / 68,209 B (+99 / +105 / +106), budgets raised to match.
+ * A purge then named the snapshot it deleted (StatusChange.purged) and the client's one rule isNewerChange took it as
+ * news only to a reader holding that execution (a read that already showed the next run kept it), and the IndexedDB
+ * cross-tab feed let each held snapshot wait its own gap timeout (one timer per oldest hold, released by hold time) and
+ * delivered a new run whose purge was lost: 30,717 / 37,970 / 68,209 -> 30,766 / 38,329 / 68,588 B (+49 / +359 /
+ * +379), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 30_717 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 37_970 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_209 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 30_766 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_329 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_588 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
