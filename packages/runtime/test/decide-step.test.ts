@@ -55,6 +55,34 @@ describe('decideStep', () => {
     expect(decision.eventsReplayed).toBe(history.length);
   });
 
+  it('reruns a failed sub-orchestration call on rewind (attached to its instance if it runs again), unless the step itself brings its result', () => {
+    const callKid: Orchestrator = function* (ctx) {
+      return yield ctx.callSubOrchestrator('Child', undefined, 'kid');
+    };
+    const failure = { errorType: 'Error', errorMessage: 'kid broke' };
+    const failed = new HistoryBuilder({ name: 'CallKid' }).started().subOrchestrationCreated('Child', 'kid')
+      .step().event({ type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, failureDetails: failure })
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: failure })
+      .build();
+    const s = state({ name: 'CallKid', runtimeStatus: 'Failed', failureDetails: failure, historyLength: failed.length });
+    const rewound: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const late: OrchestrationMessage = {
+      id: 'late', instanceId: 'instance-1', executionId: 'execution-1',
+      event: { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'late' },
+    };
+    const extra = { history: failed, newExecution: () => new OrchestrationExecution(callKid, { customStatusLimitBytes: 16_384 }) };
+    const rerun = decideStep(input(s, [rewound], extra));
+    if (rerun.kind !== 'commit') throw new Error('expected a commit');
+    expect(rerun.writeSet.requests.find((r) => r.type === 'createInstance')).toMatchObject({
+      state: { instanceId: 'kid' }, ifFailed: { instanceId: 'kid', event: { type: 'ExecutionRewound' } }, attach: true,
+    });
+    // The kid, rewound on its own, completed after the history was read: its result comes in the same step.
+    const answered = decideStep(input(s, [rewound, late], extra));
+    if (answered.kind !== 'commit') throw new Error('expected a commit');
+    expect(answered.writeSet.requests.some((r) => r.type === 'createInstance')).toBe(false);
+    expect(answered.state).toMatchObject({ runtimeStatus: 'Completed', output: 'late' });
+  });
+
   it('consumes and drops a result of another execution without running the orchestrator', () => {
     const s = state({ historyLength: history.length });
     const decision = decideStep(input(s, [result('an-older-execution', 'stale')], { history }));

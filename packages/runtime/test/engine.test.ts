@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
-import { rewindHistory } from '../src/engine/rewind-history.js';
+import { awaitedSubOrchestrations, rewindHistory } from '../src/engine/rewind-history.js';
 import { applyEvent, heldCommands } from '../src/engine/apply-event.js';
 import { decideTerminate } from '../src/engine/decide-step.js';
 import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
@@ -365,6 +365,24 @@ describe('rewindHistory', () => {
     expect(rewound.some((e) => e.type === 'TaskFailed' && e.taskScheduledId === 3)).toBe(false);
     expect(rewound.some((e) => e.type === 'TaskScheduled' && e.eventId === 3)).toBe(false);
     expect(rewound.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
+  });
+
+  it('keeps a call whose failure was followed by its completion (a sub-orchestration rewound on its own) with that result, and reruns the rest', () => {
+    const failedBoth = { type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'kid broke' } } as HistoryEvent;
+    const kidFailed = (taskScheduledId: number) => ({ type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId, failureDetails: { errorType: 'Error', errorMessage: 'kid broke' } }) as HistoryEvent;
+    const history = new HistoryBuilder({ name: 'O' })
+      .started().subOrchestrationCreated('Child', 'kid').subOrchestrationCreated('Child', 'other')
+      .step().event(kidFailed(0)).event(kidFailed(1)).event(failedBoth)
+      .step().subOrchestrationCompleted(0, 'late')
+      .build();
+    const rewound = rewindHistory(history);
+    // The first call keeps its creation and gets its late result; its failure is gone. The second reruns.
+    const calls = rewound.flatMap((e) => e.type === 'SubOrchestrationInstanceCreated' ? [`created ${e.eventId}`]
+      : e.type === 'SubOrchestrationInstanceCompleted' || e.type === 'SubOrchestrationInstanceFailed' ? [`${e.type} ${e.taskScheduledId}`] : []);
+    expect(calls).toEqual(['created 0', 'SubOrchestrationInstanceCompleted 0']);
+    // No call the rewind kept waits for a sub-orchestration; before any result came, both did.
+    expect(awaitedSubOrchestrations(rewound)).toEqual(new Set());
+    expect(awaitedSubOrchestrations(history.filter((e) => !e.type.startsWith('SubOrchestrationInstance') || e.type.endsWith('Created')))).toEqual(new Set(['kid', 'other']));
   });
 
   const failedFlaky = { type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'final' } } as HistoryEvent;

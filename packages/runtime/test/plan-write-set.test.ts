@@ -74,6 +74,27 @@ describe('planWriteSet', () => {
     }
   });
 
+  it('attaches a rerun call to an active sub-orchestration of the same parent (attach), once per write set', () => {
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'a', event: { type: 'ExecutionRewound', eventId: -1, timestamp: t0.toISOString() } };
+    const base = create('a', 'notify') as CreateInstanceWrite;
+    const request: CreateInstanceWrite = { ...base, state: { ...base.state, parentInstanceId: 'parent' }, ifFailed: rewind, attach: true };
+    const runningChild = state('a', { parentInstanceId: 'parent' });
+    const stored = new Map([['a', runningChild], ['parent', state('parent')]]);
+    const attached = planWriteSet({ requests: [request] }, stored);
+    expect(attached.states).toEqual([]);
+    expect(attached.insertMessages.map((m) => m.id)).toEqual(['rewind']);
+    // Without attach (another call still waits for it), or a second create of the write set: it runs, the call is told so.
+    expect(planWriteSet({ requests: [{ ...request, attach: undefined }] }, stored).insertMessages.map((m) => m.id)).toEqual(['conflict']);
+    expect(planWriteSet({ requests: [request, request] }, stored).insertMessages.map((m) => m.id)).toEqual(['rewind', 'conflict']);
+    // Another parent's or another orchestrator's instance is never attached.
+    for (const other of [{ ...runningChild, parentInstanceId: 'another' }, { ...runningChild, name: 'Other' }]) {
+      expect(planWriteSet({ requests: [request] }, new Map([['a', other], ['parent', state('parent')]])).insertMessages.map((m) => m.id)).toEqual(['conflict']);
+    }
+    // A create earlier in the write set (the instance was gone) is not attached to by a second call either.
+    const created = planWriteSet({ requests: [request, request] }, new Map([['a', undefined], ['parent', state('parent')]]));
+    expect(created.insertMessages.map((m) => m.id)).toEqual(['a-start', 'conflict']);
+  });
+
   it('drops messages to missing instances or other executions, and fails a send to a missing instance', () => {
     const stored = new Map([['a', state('a')], ['gone', undefined]]);
     const plan = planWriteSet({

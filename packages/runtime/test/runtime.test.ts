@@ -471,6 +471,29 @@ describe('runtime', () => {
     expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
   });
 
+  it('fails again a rewound parent whose second call at once named the sub-orchestration its first call still waits for, which runs', async () => {
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          return yield ctx.Task.all([ctx.callSubOrchestrator('Child', 'in', 'twin'), ctx.callSubOrchestrator('Child', 'in', 'twin')]);
+        },
+        Child: function* (ctx) {
+          return yield ctx.waitForExternalEvent('go');
+        },
+      },
+    });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'parent' });
+    const first = await client.waitForCompletion('parent', SETTLED);
+    expect(first).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('already running') } });
+    // The rewind keeps the first call, which still waits for the running twin, and reruns the second: it is not
+    // attached to the twin (the first call would then wait for ever) but fails as it did.
+    await client.rewind('parent');
+    expect(await ending(client, 'parent')).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('already running') } });
+    const history = (await client.getStatus('twin', { showHistory: true }))!.history!;
+    expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(0);
+  });
+
   it('starts a failed sub-orchestration over on rewind when its instance was purged meanwhile', async () => {
     let failures = 1;
     const runtime = await start({
@@ -492,6 +515,87 @@ describe('runtime', () => {
     expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'ok' });
     expect(await client.getStatus('child')).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: id });
   });
+
+  for (const lone of [false, true]) {
+    const by = lone ? ' (rewound by a client with no worker running)' : '';
+    /** A parent whose sub-orchestration failed, so it failed; the child is then rewound on its own and runs again. */
+    const childRewoundFirst = async (waits: boolean) => {
+      const runs = { Done: 0, Flaky: 0 };
+      const registry: Pick<RuntimeOptions, 'orchestrators' | 'activities'> = {
+        orchestrators: {
+          Parent: function* (ctx) {
+            return ['P', yield ctx.callSubOrchestrator('Child', undefined, 'kid')];
+          },
+          Child: function* (ctx) {
+            const done: number = yield ctx.callActivity('Done');
+            const flaky: string = yield ctx.callActivity('Flaky');
+            if (!waits) return [done, flaky];
+            ctx.setCustomStatus('waiting');
+            return [done, flaky, yield ctx.waitForExternalEvent('go')];
+          },
+        },
+        activities: {
+          Done: () => ++runs.Done,
+          Flaky: () => {
+            if (++runs.Flaky === 1) throw new Error('misconfigured');
+            return 'fixed';
+          },
+        },
+      };
+      const store = new MemoryStore();
+      const runtime = await start({ store, ...registry });
+      await runtime.client.startNew('Parent', { instanceId: 'parent' });
+      expect(await runtime.client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+      await runtime.client.rewind('kid');
+      return { runs, registry, store, runtime };
+    };
+    /** Rewinds the parent, by the runtime's client or, with `lone`, by a client alone and then a worker started. */
+    const rewindParent = async (setup: Awaited<ReturnType<typeof childRewoundFirst>>) => {
+      let { client } = setup.runtime;
+      if (lone) {
+        await setup.runtime.stop();
+        client = createClient({ store: setup.store });
+        await client.rewind('parent');
+        expect((await client.getStatus('parent'))?.runtimeStatus).toBe('Running');
+        await start({ store: setup.store, ...setup.registry });
+      } else {
+        await client.rewind('parent');
+      }
+      return client;
+    };
+
+    it(`attaches a rewound parent's rerun call to its failed sub-orchestration running again after its own rewind, instead of failing it as already running${by}`, async () => {
+      const setup = await childRewoundFirst(true);
+      await firstValueFrom(setup.runtime.client.customStatus$('kid').pipe(filter((status) => status === 'waiting')));
+      const client = await rewindParent(setup);
+      // The rerun step has run (it records the ExecutionRewound): the call now waits for the running child.
+      await firstValueFrom(client.history$('parent').pipe(filter((e) => e.type === 'ExecutionRewound')));
+      await client.raiseEvent('kid', 'go', 'g');
+      expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['P', [1, 'fixed', 'g']] });
+      expect(setup.runs).toEqual({ Done: 1, Flaky: 2 });
+      const history = (await client.getStatus('kid', { showHistory: true }))!.history!;
+      expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+    });
+
+    it(`gives a rewound parent the result of its failed sub-orchestration that completed after its own rewind, without starting it again${by}`, async () => {
+      const setup = await childRewoundFirst(false);
+      expect(await setup.runtime.client.waitForCompletion('kid', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [1, 'fixed'] });
+      // The child's result reached the parent while it was Failed: recorded after its failure.
+      await firstValueFrom(setup.runtime.client.history$('parent').pipe(filter((e) => e.type === 'SubOrchestrationInstanceCompleted')));
+      const kidVersions: string[] = [];
+      const kidChanges = createClient({ store: setup.store }).status$('kid').subscribe((s) => kidVersions.push(s?.runtimeStatus ?? 'none'));
+      const client = await rewindParent(setup);
+      expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['P', [1, 'fixed']] });
+      kidChanges.unsubscribe();
+      // The child was not started again: its completed activities did not run again, and it stayed Completed.
+      expect(setup.runs).toEqual({ Done: 1, Flaky: 2 });
+      expect(kidVersions.every((status) => status === 'Completed')).toBe(true);
+      expect((await client.getStatus('kid', { showHistory: true }))!.history!.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      // The call keeps the creation it had, and its result follows it.
+      const calls = (await client.getStatus('parent', { showHistory: true }))!.history!.map((e) => e.type).filter((t) => t.startsWith('SubOrchestration'));
+      expect(calls).toEqual(['SubOrchestrationInstanceCreated', 'SubOrchestrationInstanceCompleted']);
+    });
+  }
 
   it('records the outcome of a rewound instance whose orchestrator code threw, instead of leaving it Running for ever', async () => {
     let configured = false;

@@ -11,7 +11,7 @@ import { applyEvent, heldCommands } from './apply-event.js';
 import {
   parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
-import { rewindHistory } from './rewind-history.js';
+import { awaitedSubOrchestrations, rewindHistory } from './rewind-history.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
 export type ParentLink = NonNullable<ExecutionStartedEvent['parentInstance']>;
@@ -124,6 +124,7 @@ function decide(
 
   let execution: OrchestrationExecution;
   let baseHistory: readonly HistoryEvent[] | undefined;
+  let awaited: ReadonlySet<string> | undefined;
   let eventsReplayed = 0;
   let eventsApplied: number;
   if (!replays) {
@@ -133,6 +134,7 @@ function decide(
     const history = input.history ?? NO_HISTORY;
     execution = input.newExecution(state.name);
     if (rewind) baseHistory = rewindHistory(history);
+    if (rerun) awaited = awaitedSubOrchestrations(baseHistory ?? history);
     execution.replay(baseHistory ?? history);
     // A new execution: everything it counted so far is this replay's.
     const stats = execution.stats;
@@ -142,7 +144,7 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
-    rewind: rerun,
+    rewind: rerun, awaited,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
@@ -293,6 +295,8 @@ interface StepWriteSetInput {
   readonly parent: ParentLink | undefined;
   /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
   readonly rewind?: ExecutionRewoundEvent | undefined;
+  /** With `rewind`: the sub-orchestrations that calls kept by the rewind still wait for ({@link awaitedSubOrchestrations}). */
+  readonly awaited?: ReadonlySet<string> | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -343,14 +347,22 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
           if (!step.isFinished) after.push(send(conflict));
           break;
         }
+        // A rerun call that this very step answers (a sub-orchestration rewound on its own whose result came after the
+        // history the rewind reran from was read) has its answer: its instance is not created, or rewound, again.
+        if (input.rewind && events.some((e) => 'taskScheduledId' in e && e.taskScheduledId === action.eventId)) break;
         const parent = { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId };
         const start = startOf({ instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId, parent });
         // A rewind step schedules again the calls that failed the parent: a sub-orchestration among them is rewound in
         // place (keeping its completed work, and so on down the tree), or created afresh when its instance is gone.
         // The rewound one reports to this call from then on: it may have been created for another call, of another
-        // execution (a call that failed because it found that instance still running).
+        // execution (a call that failed because it found that instance still running). One running again, rewound on
+        // its own since it failed, is attached to this call the same way (it keeps running and answers it), unless a
+        // call the rewind kept still waits for it (two calls at once naming one instance: this one fails again).
         const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
-        if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
+        if (input.rewind) {
+          create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
+          if (!input.awaited?.has(action.instanceId)) create.attach = true;
+        }
         after.push(create);
         break;
       }

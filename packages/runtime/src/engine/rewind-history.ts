@@ -8,7 +8,9 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  * orchestrator (caught, or retried by `callActivityWithRetry`) and stay. The failures that failed it are removed
  * together with the events that scheduled them, and so is the final ExecutionCompleted. On replay the orchestrator
  * schedules those calls again (as new work, under the same sequence numbers), while completed calls keep their
- * recorded results and are not redone.
+ * recorded results and are not redone. A call whose last result is a completion that came after its failure (a
+ * sub-orchestration rewound on its own, which then completed and answered its Failed parent) is not rerun: only its
+ * failure is removed, and the replay delivers that completion.
  *
  * A terminate, suspend or resume that reached the Failed instance after its failure (sent while it still ran) was
  * recorded and ignored, and is dropped: a suspend kept would suspend the rewound replay. Every raised event is kept,
@@ -22,19 +24,22 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
   if (failedAt < 0) return [...history];
   let stepStart = failedAt;
   while (stepStart > 0 && history[stepStart]!.type !== 'OrchestratorStarted') stepStart--;
-  const rerun = new Set<number>();
+  // Whether each call's last result (the events with a `taskScheduledId`) from the failing step on is a failure: one
+  // reruns the call; a completion (a sub-orchestration rewound on its own that completed after the failure) is its
+  // result, and only the failures before it are dropped.
+  const last = new Map<number, boolean>();
   for (let i = stepStart; i < history.length; i++) {
     const event = history[i]!;
-    if (event.type === 'TaskFailed' || event.type === 'SubOrchestrationInstanceFailed') rerun.add(event.taskScheduledId);
+    if ('taskScheduledId' in event) last.set(event.taskScheduledId, 'failureDetails' in event);
   }
   return history.filter((event, index) => {
     switch (event.type) {
       case 'TaskFailed':
       case 'SubOrchestrationInstanceFailed':
-        return index < stepStart || !rerun.has(event.taskScheduledId);
+        return index < stepStart || !last.has(event.taskScheduledId);
       case 'TaskScheduled':
       case 'SubOrchestrationInstanceCreated':
-        return !rerun.has(event.eventId);
+        return last.get(event.eventId) !== true;
       case 'ExecutionCompleted':
         return index !== failedAt;
       case 'ExecutionTerminated':
@@ -56,4 +61,17 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
         return assertNever(event);
     }
   });
+}
+
+/**
+ * The instance ids of the sub-orchestrations an execution's history shows called and not answered yet: a rewind that
+ * reruns a call of one of them leaves it to the call that waits for it (see `CreateInstanceWrite.attach`).
+ */
+export function awaitedSubOrchestrations(history: readonly HistoryEvent[]): Set<string> {
+  const open = new Map<number, string>();
+  for (const event of history) {
+    if (event.type === 'SubOrchestrationInstanceCreated') open.set(event.eventId, event.instanceId);
+    else if ('taskScheduledId' in event) open.delete(event.taskScheduledId); // a result
+  }
+  return new Set(open.values());
 }

@@ -117,6 +117,13 @@ export interface CreateInstanceWrite {
    */
   readonly ifFailed?: OrchestrationMessage;
   /**
+   * With `ifFailed`: an active instance (not terminal) with the same name and parent, one rewound on its own and
+   * running again, gets `ifFailed` too instead of `ifRunning`, so the rerun call waits for it (the `ExecutionRewound`
+   * points its result at that call) rather than failing because it runs. Set only where no other call of the parent
+   * still waits for that instance; a second create of the write set over it is told it runs, as above.
+   */
+  readonly attach?: boolean;
+  /**
    * A state another (or the same) instance must be in, checked first, in the same transaction (a restart: the
    * restarted instance must be terminal). When it does not hold, the whole write set is refused (see
    * {@link InstanceCondition}).

@@ -145,8 +145,9 @@ function addId(ids: string[], id: string): string[] {
  *
  * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`), over a
- * Failed sub-orchestration of the same parent delivers `ifFailed` instead when it is given (a rewind; a second such
- * create of the write set delivers the `ifRunning` message, the instance being rewound already); a
+ * Failed sub-orchestration of the same parent delivers `ifFailed` instead when it is given (a rewind; with `attach`,
+ * over an active one of the same parent too; a second such create of the write set delivers the `ifRunning` message,
+ * the instance being rewound or created already); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
  * execution's id; a `requires` condition (a client command on a running instance, a restart of a terminal one)
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
@@ -166,6 +167,15 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
         const existing = current(plan, stored, id);
+        // A parent's rewind: the same orchestrator of the same parent, Failed, is rewound in place, and one that runs
+        // again (rewound on its own) is attached to the call (`attach`). A second call of the rewind to it finds it
+        // being rewound or created, as over a running instance, and is told so (`ifRunning`).
+        if (request.ifFailed && existing && existing.name === request.state.name && existing.parentInstanceId === request.state.parentInstanceId &&
+          (existing.runtimeStatus === 'Failed' || (request.attach && !isTerminalStatus(existing.runtimeStatus)))) {
+          const again = !!plannedOf(plan, id)?.isNew || plan.insertMessages.some((m) => m.instanceId === id && m.event.type === 'ExecutionRewound');
+          deliver(plan, stored, again && request.ifRunning.kind === 'notify' ? request.ifRunning.message : request.ifFailed, 'drop');
+          break;
+        }
         if (existing && !isTerminalStatus(existing.runtimeStatus)) {
           const { ifRunning } = request;
           switch (ifRunning.kind) {
@@ -177,14 +187,6 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
             default:
               assertNever(ifRunning);
           }
-          break;
-        }
-        // A parent's rewind: the same orchestrator of the same parent, Failed, is rewound in place. A second call of
-        // the rewind to it finds it being rewound, as over a running instance, and is told so (`ifRunning`).
-        if (request.ifFailed && existing?.runtimeStatus === 'Failed' && existing.name === request.state.name &&
-          existing.parentInstanceId === request.state.parentInstanceId) {
-          const again = plan.insertMessages.some((m) => m.instanceId === id && m.event.type === 'ExecutionRewound');
-          deliver(plan, stored, again && request.ifRunning.kind === 'notify' ? request.ifRunning.message : request.ifFailed, 'drop');
           break;
         }
         if (existing) {

@@ -1662,6 +1662,44 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
       });
 
+      it('attaches a rewound parent\'s rerun call to its failed sub-orchestration running again after its own rewind (attach)', async () => {
+        const store = await open();
+        const runs = { Done: 0, Flaky: 0 };
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Parent: function* (ctx) {
+              return yield ctx.callSubOrchestrator('Child', 'in', 'child');
+            },
+            Child: function* (ctx) {
+              const done: number = yield ctx.callActivity('Done');
+              const flaky: string = yield ctx.callActivity('Flaky');
+              ctx.setCustomStatus('waiting');
+              return [done, flaky, yield ctx.waitForExternalEvent('go')];
+            },
+          },
+          activities: {
+            Done: () => ++runs.Done,
+            Flaky: () => {
+              if (++runs.Flaky === 1) throw new Error('misconfigured');
+              return 'fixed';
+            },
+          },
+        });
+        const { client } = runtime;
+        await client.startNew('Parent', { instanceId: 'parent' });
+        expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+        // The child is rewound on its own and runs again; then the parent is: its rerun call waits for the child
+        // (it failed as already running before).
+        await client.rewind('child');
+        await firstValueFrom(client.customStatus$('child').pipe(filter((status) => status === 'waiting')));
+        await client.rewind('parent');
+        await firstValueFrom(client.history$('parent').pipe(filter((e) => e.type === 'ExecutionRewound')));
+        await client.raiseEvent('child', 'go', 'g');
+        expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [1, 'fixed', 'g'] });
+        expect(runs).toEqual({ Done: 1, Flaky: 2 });
+        expect((await store.getHistory('child')).filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
       it('keeps a parent that schedules a sub-orchestration on its own id and returns in the same step', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1', {
