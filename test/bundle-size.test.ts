@@ -636,11 +636,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * cross-tab feed let each held snapshot wait its own gap timeout (one timer per oldest hold, released by hold time) and
  * delivered a new run whose purge was lost: 30,717 / 37,970 / 68,209 -> 30,766 / 38,329 / 68,588 B (+49 / +359 /
  * +379), budgets raised to match.
+ * A parent's rewind then kept a call whose failed sub-orchestration, rewound on its own, answered it since (its result
+ * delivered, the child not started again), attached a rerun call to such a child still running (planWriteSet's
+ * `attach`, unless a kept call still waits for it) and created nothing for a rerun call its own step answers:
+ * 30,766 / 38,329 / 68,588 -> 30,904 / 38,507 / 68,737 B (+138 / +178 / +149), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 30_766 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_329 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_588 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 30_904 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_507 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_737 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
