@@ -640,11 +640,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * delivered, the child not started again), attached a rerun call to such a child still running (planWriteSet's
  * `attach`, unless a kept call still waits for it) and created nothing for a rerun call its own step answers:
  * 30,766 / 38,329 / 68,588 -> 30,904 / 38,507 / 68,737 B (+138 / +178 / +149), budgets raised to match.
+ * The IndexedDB stores then scanned no empty created-time range (createdTimeFrom after createdTimeTo, or a continuation
+ * token past createdTimeTo), which IndexedDB refuses with a DataError, in the one helper both backends' scans come
+ * from: keyval 38,507 -> 38,523 B (+16), dexie 68,737 -> 68,751 B (+14), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 30_904 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_507 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_737 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_523 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_751 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 

@@ -648,21 +648,28 @@ function statusesOf(statuses: readonly OrchestrationRuntimeStatus[] | undefined)
   return statuses && statuses.length > 0 ? [...new Set(statuses)] : undefined;
 }
 
-/** The index range of a query: from the later of `createdTimeFrom` and the continuation key, to `createdTimeTo`. */
-function scanOf(query: Pick<InstanceQuery, 'createdTimeFrom' | 'createdTimeTo'>, after: PageKey | undefined): InstanceScan {
+/**
+ * The index range of a query: from the later of `createdTimeFrom` and the continuation key, to `createdTimeTo`; or
+ * `undefined` when that range is empty (`createdTimeFrom` after `createdTimeTo`, or a token kept while the filter was
+ * narrowed to end before it), which selects nothing. The one check of it for both backends: an index range whose lower
+ * bound is above its upper one makes IndexedDB fail the request (DataError).
+ */
+function scanOf(query: Pick<InstanceQuery, 'createdTimeFrom' | 'createdTimeTo'>, after: PageKey | undefined): InstanceScan | undefined {
   const fromMs = query.createdTimeFrom?.getTime() ?? -Infinity;
   const toMs = query.createdTimeTo?.getTime() ?? Infinity;
-  if (after && comparePageKeys(after, { createdTime: fromMs, instanceId: '' }) >= 0) {
-    return { fromMs: after.createdTime, fromId: after.instanceId, fromOpen: true, toMs };
-  }
-  return { fromMs, fromId: '', fromOpen: false, toMs };
+  // The upper bound is (toMs, above every id): a range starting at toMs is never empty, only one starting later.
+  const scan = after && comparePageKeys(after, { createdTime: fromMs, instanceId: '' }) >= 0
+    ? { fromMs: after.createdTime, fromId: after.instanceId, fromOpen: true, toMs }
+    : { fromMs, fromId: '', fromOpen: false, toMs };
+  return scan.fromMs > toMs ? undefined : scan;
 }
 
-/** Runs a scan once per status (each on the status index) or once over all, merging in page order. */
+/** Runs a scan once per status (each on the status index) or once over all, merging in page order; none when empty. */
 async function scanByStatus(
-  tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, scan: InstanceScan,
+  tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, scan: InstanceScan | undefined,
   limit: number | undefined, filter: (row: InstanceRow) => boolean,
 ): Promise<InstanceRow[]> {
+  if (!scan) return [];
   const base = { ...scan, filter, limit };
   if (!statuses) return tx.scanInstances(base);
   const rows: InstanceRow[] = [];

@@ -26,7 +26,7 @@ export interface InstanceFilter {
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
   /** Only instances created at or after this time. */
   readonly createdTimeFrom?: Date;
-  /** Only instances created at or before this time. */
+  /** Only instances created at or before this time; before `createdTimeFrom`, nothing matches (not an error). */
   readonly createdTimeTo?: Date;
   /** Matched literally. */
   readonly instanceIdPrefix?: string;
@@ -59,7 +59,7 @@ export interface InstancesPage {
 export interface PurgeInstancesFilter {
   /** Only instances created at or after this time (required, as in Durable Functions). */
   readonly createdTimeFrom: Date;
-  /** Only instances created at or before this time. */
+  /** Only instances created at or before this time; before `createdTimeFrom`, nothing is purged (not an error). */
   readonly createdTimeTo?: Date;
   /** Only instances in one of these statuses; only terminal instances are ever purged. */
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];

@@ -437,6 +437,27 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(new Set(listed.map((s) => s.instanceId))).toEqual(new Set(ids));
       }, HEAVY_TEST_TIMEOUT_MS);
 
+      it('lists and purges nothing from an empty created-time range: a reversed filter, or a token past createdTimeTo', async () => {
+        for (const id of ['e-1', 'e-2', 'e-3']) {
+          await client.startNew('Echo', { instanceId: id, input: id });
+          await client.waitForCompletion(id, SETTLED);
+        }
+        const [first] = await client.getStatusBy({ instanceIdPrefix: 'e-1' });
+        const from = first!.createdTime;
+        const reversed = { createdTimeFrom: new Date(from.getTime() + 1), createdTimeTo: from };
+        expect(await client.listInstances(reversed)).toEqual({ instances: [] });
+        expect(await client.getStatusBy({ ...reversed, runtimeStatus: ['Completed'] })).toEqual([]);
+        expect(await firstValueFrom(client.instances$(reversed))).toEqual([]);
+        expect(await client.purgeInstanceHistoryBy(reversed)).toEqual({ instancesDeleted: 0 });
+        expect(await client.purgeInstanceHistoryBy({ ...reversed, runtimeStatus: ['Completed'] })).toEqual({ instancesDeleted: 0 });
+        // A token kept while the filter was narrowed to end before the token's place.
+        const page = await client.listInstances({ pageSize: 1 });
+        const narrowed = { continuationToken: page.continuationToken!, createdTimeTo: new Date(page.instances[0]!.createdTime.getTime() - 1) };
+        expect(await client.listInstances(narrowed)).toEqual({ instances: [] });
+        expect(await client.listInstances({ ...narrowed, runtimeStatus: ['Completed'] })).toEqual({ instances: [] });
+        expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['e-1', 'e-2', 'e-3']);
+      });
+
       it('refuses a forged continuation token', async () => {
         await expect(client.listInstances({ continuationToken: '%%%' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });

@@ -1476,6 +1476,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(new Set(seen).size).toBe(seen.length);
       });
 
+      it('selects nothing from an empty created-time range: a reversed filter, or a token past createdTimeTo', async () => {
+        const store = await open();
+        for (let i = 0; i < 4; i++) await create(store, newInstance(`r-${i}`, { createdTime: at(i * 1000) }));
+        await create(store, newInstance('r-2b', { createdTime: at(2000) }));
+        await forceState(store, (await store.getInstance('r-1'))!, { runtimeStatus: 'Completed' });
+        await forceState(store, (await store.getInstance('r-2'))!, { runtimeStatus: 'Completed' });
+        const reversed = { createdTimeFrom: at(2000), createdTimeTo: at(1000) };
+        expect(await store.queryInstances(reversed)).toEqual({ instances: [] });
+        expect(await store.queryInstances({ ...reversed, runtimeStatus: ['Completed', 'Pending'] })).toEqual({ instances: [] });
+        expect(await store.purgeInstances(reversed)).toBe(0);
+        expect(await store.purgeInstances({ ...reversed, runtimeStatus: ['Completed'] })).toBe(0);
+        // A token kept while the filter was narrowed: its place (r-2, at 2000) is past the new createdTimeTo.
+        const first = await store.queryInstances({ pageSize: 3 });
+        const token = first.continuationToken!;
+        expect(first.instances.map((s) => s.instanceId)).toEqual(['r-0', 'r-1', 'r-2']);
+        expect(await store.queryInstances({ continuationToken: token, createdTimeTo: at(1000) })).toEqual({ instances: [] });
+        expect(await store.queryInstances({ continuationToken: token, createdTimeTo: at(1000), runtimeStatus: ['Completed'] })).toEqual({ instances: [] });
+        // Up to the token's own time the range is not empty: what follows the token at that time is still listed.
+        const after = async (to: number) => (await store.queryInstances({ continuationToken: token, createdTimeTo: at(to) })).instances.map((s) => s.instanceId);
+        expect(await after(2000)).toEqual(['r-2b']);
+        expect(await after(3000)).toEqual(['r-2b', 'r-3']);
+        expect((await store.queryInstances({})).instances).toHaveLength(5);
+      });
+
       it('rejects a forged continuation token and a bad page size', async () => {
         const store = await open();
         await expect(store.queryInstances({ continuationToken: 'not-a-token' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });

@@ -31,7 +31,7 @@ export interface StoreBackend {
 /** The tables the store keeps; a transaction's scope is a list of them. */
 export type TableName = 'instances' | 'history' | 'messages' | 'tasks';
 
-/** Where a scan over the (createdMs, instanceId) order starts and ends. */
+/** Where a scan over the (createdMs, instanceId) order starts and ends; never empty (`fromMs` at most `toMs`). */
 export interface InstanceScan {
   /** Restricts to one status (uses the status index). */
   readonly status?: OrchestrationRuntimeStatus;
