@@ -750,6 +750,22 @@ describe('untilTerminal on the single streams', () => {
     expect((await fresh.eventsUntil((b) => b.event === 'end')).map((b) => b.event)).toEqual(['status', 'end']);
   });
 
+  it('serves a reconnect that lost only the end of a finished stream when maxStreams streams are open (it takes no place)', async () => {
+    const { base, client } = await open({ maxStreams: 1 });
+    await client.startNew('E1_HelloSequence', { instanceId: 'over' });
+    await client.waitForCompletion('over', SETTLED);
+    const path = '/instances/over/stream?untilTerminal=true';
+    const finished = await stream(base, path);
+    const received = await finished.eventsUntil((b) => b.event === 'end');
+    expect(received.map((b) => b.event)).toEqual(['status', 'end']);
+    const holder = await stream(base, '/instances/other/stream'); // the one place
+    await holder.nextEvent();
+    expect((await fetch(`${base}/instances/b/stream`, { headers: AUTH })).status).toBe(503);
+    const lost = await stream(base, path, { 'last-event-id': received[0]!.id! });
+    expect(await lost.nextEvent()).toEqual({ event: 'end', id: received[1]!.id, data: 'null' });
+    expect(await lost.next()).toBeUndefined();
+  });
+
   it('answers 204 to a reconnect after an error event, and forgets a finished stream when the resume window passes', async () => {
     const { base, clock } = await open({}, (client) => new Proxy(client, {
       get(target, property, receiver) {

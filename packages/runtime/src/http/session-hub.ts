@@ -128,12 +128,14 @@ export class SessionHub {
 
   /**
    * Why a stream asked for now would be refused, if it would: a reconnect whose `lastEventId` resumes a session takes no
-   * new place (the session holds one), so it is served when the hub is full.
+   * new place (the session holds one), nor does one that lost only the end of a finished single stream (its last event
+   * again, then the end), so both are served when the hub is full.
    */
   refusal(mode: SessionMode, lastEventId: string | undefined): StreamRefusal | undefined {
     if (this.#closed) return 'closed';
     if (this.#sessions.size < this.#options.maxSessions) return undefined;
-    return this.#resumable(mode, parseEventId(lastEventId)) ? undefined : 'full';
+    const position = parseEventId(lastEventId);
+    return this.#resumable(mode, position) || this.#endOf(mode, position) ? undefined : 'full';
   }
 
   /**
@@ -162,8 +164,8 @@ export class SessionHub {
       return;
     }
     const position = parseEventId(lastEventId);
-    const finished = position && this.#finishedStream(mode, position.sessionId);
-    if (finished && position.seq >= finished.seq - 1) {
+    const finished = this.#endOf(mode, position);
+    if (position && finished) {
       // A finished stream whose client lost its last event: that event again, then the end (no session, no place).
       // One that has it (it finished since the answer) gets the end: it reconnects and is answered 204.
       const { last } = finished;
@@ -214,6 +216,15 @@ export class SessionHub {
     this.#forgetFinished();
     const finished = this.#finished.get(id);
     return finished && mode.kind === 'single' && finished.key === mode.key ? finished : undefined;
+  }
+
+  /**
+   * The finished single stream `position` names when it is at its last event or one before: what such a reconnect
+   * lacks is that event and the end, sent without a session.
+   */
+  #endOf(mode: SessionMode, position: EventPosition | undefined): FinishedStream | undefined {
+    const finished = position && this.#finishedStream(mode, position.sessionId);
+    return finished && position.seq >= finished.seq - 1 ? finished : undefined;
   }
 
   /** Forgets the finished streams whose window passed (the oldest come first). */
