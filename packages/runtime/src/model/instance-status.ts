@@ -154,11 +154,12 @@ export interface HeldCommands {
 }
 
 /**
- * The one rule by which a reader of committed snapshots keeps only news of an instance (the client's `status$`,
- * `customStatus$`, `waitForCompletion` and `instances$`, the IndexedDB stores' cross-tab feed): a snapshot that leaves
- * the instance at version `next` (0: purged) is news to a reader that holds it at `current` (0: nothing, or purged)
- * when it is higher, and a purge is news while the reader holds the instance (of a change that names the snapshot a
- * purge deleted, {@link isNewerChange} tells more). Versions grow across executions
+ * The versions half of the one rule by which a reader of committed changes keeps only news of an instance
+ * ({@link isNewerChange}, the rule of the client's `status$`, `customStatus$`, `waitForCompletion` and `instances$`;
+ * the IndexedDB stores' cross-tab feed orders snapshots by it): a snapshot that leaves the instance at version `next`
+ * (0: purged) is news to a reader that holds it at `current` (0: nothing, or purged) when it is higher, and a purge is
+ * news while the reader holds the instance (of a change that names the snapshot a purge deleted,
+ * {@link isNewerChange} tells more). Versions grow across executions
  * ({@link InstanceState.version}), so a late copy of an earlier execution's snapshot is older by version too, not news
  * because its `executionId` differs.
  *

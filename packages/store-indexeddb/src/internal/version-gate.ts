@@ -78,7 +78,9 @@ export class VersionGate {
    * Stops waiting for the missing predecessors of the changes held at or before `heldUntilMs`, at `nowMs`: returns
    * them in order (older ones dropped), with the held changes of their instance that come before them or follow them.
    * A change held later waits on. A held creation from nothing (`after` 0) of another execution than the one passed
-   * on is a new run whose purge was lost (its tab went before it told the others): passed on, whatever its version.
+   * on is a new run whose purge was lost (its tab went before it told the others): passed on, whatever its version,
+   * after that purge, which names the snapshot passed on before (`purged`), so that a reader that holds it takes the
+   * purge and then the creation by the one rule (`isNewerChange`).
    */
   release(heldUntilMs: number, nowMs: number): FeedChange[] {
     const out: FeedChange[] = [];
@@ -92,7 +94,11 @@ export class VersionGate {
       if (last < 0) continue;
       for (const { change } of held.splice(0, last + 1)) {
         const known = this.#known.get(instanceId);
-        if (known !== undefined && isStale(change, known.position) && !isNewRun(change, known)) continue;
+        if (known?.executionId !== undefined && isNewRun(change, known)) {
+          const purge = lostPurge(instanceId, known.executionId, known.position);
+          out.push(purge);
+          this.#remember(purge, nowMs);
+        } else if (known !== undefined && isStale(change, known.position)) continue;
         out.push(change);
         this.#remember(change, nowMs);
       }
@@ -198,4 +204,9 @@ function isStale(change: FeedChange, known: number): boolean {
  */
 function isNewRun(change: FeedChange, known: Known): boolean {
   return change.after === 0 && change.state !== undefined && change.state.executionId !== known.executionId;
+}
+
+/** The purge of the snapshot `executionId` at `version` that must have come before a new run: see {@link isNewRun}. */
+function lostPurge(instanceId: string, executionId: string, version: number): FeedChange {
+  return { instanceId, after: version, state: undefined, purged: { executionId, version } };
 }

@@ -78,13 +78,16 @@ describe('VersionGate', () => {
     expect(gate.oldestHeldMs).toBeUndefined();
   });
 
-  it('passes a held creation of another execution on as a new run once released, its purge lost, with the steps held behind it', () => {
+  it('passes a held creation of another execution on as a new run once released, after its lost purge, with the steps held behind it', () => {
     const gate = new VersionGate();
     gate.offer(change('a', 4, 5, 'run 1'), 0);
     expect(gate.offer(change('a', 0, 1, 'run 2'), 0)).toEqual([]); // waits for the purge
     expect(gate.offer(change('a', 1, 2, 'run 2'), 0)).toEqual([]); // a step of that run: waits behind it
     expect(gate.offer(change('a', 1, 2, 'run 1'), 0)).toEqual([]); // a late copy of run 1: dropped
-    expect(gate.releaseAll(0).map((c) => `${c.state?.executionId} ${c.state?.version}`)).toEqual(['run 2 1', 'run 2 2']);
+    const released = gate.releaseAll(0);
+    // The purge first, naming the snapshot passed on before, so a reader that holds it takes it (isNewerChange).
+    expect(released[0]).toEqual({ instanceId: 'a', after: 5, state: undefined, purged: { executionId: 'run 1', version: 5 } });
+    expect(released.slice(1).map((c) => `${c.state?.executionId} ${c.state?.version}`)).toEqual(['run 2 1', 'run 2 2']);
     expect(versions(gate.offer(change('a', 2, 3, 'run 2'), 0))).toEqual([3]);
   });
 

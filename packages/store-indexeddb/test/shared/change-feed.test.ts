@@ -150,16 +150,19 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     }
   });
 
-  it('delivers a run started again whose purge never arrived once the gap timeout passes, and its next steps', async () => {
+  it('delivers a run started again whose purge never arrived once the gap timeout passes, and its next steps, to the store and its client', async () => {
     const name = uniqueName('feed-rerun');
     const clock = new VirtualClock();
     const b = open(name, { gapTimeoutMs: 1000, clock });
     const channel = new BroadcastChannel(changeChannelName(name));
+    const statuses = new ReplaySubject<string>();
+    const subscription = createClient({ store: b }).status$('x').pipe(map((s) => (s ? String(s.customStatus) : 'none'))).subscribe(statuses);
     try {
       const snap = (executionId: string, version: number, customStatus: string) => ({ ...newInstance('x').state, executionId, version, customStatus });
       const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
       const seen: string[] = [];
-      b.changes$.pipe(filter((ch) => ch.instanceId === 'x')).subscribe((ch) => seen.push(`${ch.state?.version} ${ch.state?.customStatus}`));
+      b.changes$.pipe(filter((ch) => ch.instanceId === 'x')).subscribe((ch) => seen.push(`${ch.state?.version ?? 'purged'} ${ch.state?.customStatus ?? ch.purged?.executionId}`));
+      await firstValueFrom(statuses); // the client has read x (not there)
       const first = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'x')));
       post([{ instanceId: 'x', after: 4, state: snap('run-1', 5, 'old run, terminal') }]);
       await first;
@@ -168,9 +171,13 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
       post([{ instanceId: 'x', after: 1, state: snap('run-2', 2, 'new run step') }]);
       await clock.waitForTimer(); // the new run is held, waiting for the purge
       await clock.advance(1000);
-      expect(seen).toEqual(['5 old run, terminal', '1 new run', '2 new run step']);
+      // The lost purge first, naming the old run's snapshot: the client takes it, and so the new run (versions restart).
+      expect(seen).toEqual(['5 old run, terminal', 'purged run-1', '1 new run', '2 new run step']);
+      statuses.complete();
+      expect(await firstValueFrom(statuses.pipe(toArray()))).toEqual(['none', 'old run, terminal', 'none', 'new run', 'new run step']);
     } finally {
       channel.close();
+      subscription.unsubscribe();
     }
   });
 
