@@ -643,11 +643,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB stores then scanned no empty created-time range (createdTimeFrom after createdTimeTo, or a continuation
  * token past createdTimeTo), which IndexedDB refuses with a DataError, in the one helper both backends' scans come
  * from: keyval 38,507 -> 38,523 B (+16), dexie 68,737 -> 68,751 B (+14), budgets raised to match.
+ * The IndexedDB cross-tab feed then passed a new run whose purge was lost after that purge, naming the snapshot it
+ * passed on before, so the client's status$ and instances$ take the new run: keyval 38,523 -> 38,567 B (+44), dexie
+ * 68,751 -> 68,788 B (+37), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 30_904 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_523 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_751 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_567 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_788 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
