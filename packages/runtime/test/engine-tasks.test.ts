@@ -1,15 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DurableTask } from '../src/engine/durable-task.js';
 import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
 import { Task } from '../src/engine/task.js';
 import type { WhenAllTask } from '../src/engine/when-all-task.js';
+import { WhenAnyTask } from '../src/engine/when-any-task.js';
+import { ReplayFlag } from '../src/engine/flags.js';
 import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
+import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -177,36 +179,132 @@ describe('Task.all', () => {
   });
 });
 
+describe('composites over a shared task in a history recorded before CompositesNotifyEveryParent', () => {
+  const twoAnys: Orchestrator = function* (ctx) {
+    const shared = ctx.callActivity<string>('Work');
+    const both: DurableTask<unknown>[] = yield ctx.Task.all([
+      ctx.Task.any([shared, ctx.waitForExternalEvent('E1')]),
+      ctx.Task.any([shared, ctx.waitForExternalEvent('E2')]),
+    ]);
+    return both.map((winner) => winner === shared ? 'shared' : winner.result);
+  };
+
+  it('replays the old result: only the last composite built over the task heard it settle', () => {
+    const history = new HistoryBuilder({ name: 'O' }).started().taskScheduled('Work')
+      .step(1000).taskCompleted(0, 'done')
+      .step(1000).eventRaised('E1', 'e1')
+      .build();
+    expect(replayed(twoAnys, history)).toMatchObject({ orchestrationStatus: 'Completed', result: ['e1', 'shared'] });
+  });
+
+  it('records the flag in a new execution, whose composites all hear it', () => {
+    const run = live(twoAnys);
+    const first = run.step(0, [executionStarted('O')]);
+    expect(first.newEvents[0]).toMatchObject({ replayFlags: expect.arrayContaining([ReplayFlag.CompositesNotifyEveryParent]) });
+    expect(completion(run.step(1, [taskCompleted(0, 'done')]))).toMatchObject({ result: ['shared', 'shared'] });
+  });
+
+  it('replays the old winner of a race whose call a later Task.all took over', () => {
+    const race: Orchestrator = function* (ctx) {
+      const a = ctx.callActivity('A');
+      const timer = ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 5000));
+      const winner: DurableTask<unknown> = ctx.Task.any([a, timer]);
+      ctx.Task.all([a, ctx.callActivity('B')]);
+      return (yield winner) === a ? 'a' : 'timer';
+    };
+    const builder = new HistoryBuilder({ name: 'O' }).started();
+    const fireAt = new Date(builder.now.getTime() + 5000);
+    const history = builder.taskScheduled('A').timerCreated(fireAt).taskScheduled('B')
+      .step(1000).taskCompleted(0, 'a')
+      .step(4000).timerFired(1, fireAt)
+      .build();
+    expect(replayed(race, history)).toMatchObject({ result: 'timer' });
+  });
+});
+
+describe('a task a composite is built over once per pass of a loop', () => {
+  it('keeps no composite that settled: a reminder loop of 50 passes tells one Task.any of the approval', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const approval = ctx.waitForExternalEvent('Approval');
+      for (let pass = 0; ; pass++) {
+        const winner: DurableTask<unknown> = yield ctx.Task.any([approval, ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1000))]);
+        if (winner === approval) return pass;
+      }
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    for (let pass = 0; pass < 50; pass++) run.step(1000 * (pass + 1), [timerFired(pass, at(1000 * (pass + 1)))]);
+    const told = vi.spyOn(WhenAnyTask.prototype, 'onChildSettled');
+    try {
+      expect(completion(run.step(60_000, [eventRaised('Approval', 'ok')]))).toMatchObject({ result: 50 });
+      expect(told).toHaveBeenCalledTimes(1); // 51 before: every Task.any of the loop stayed a parent of the approval
+    } finally {
+      told.mockRestore();
+    }
+  });
+});
+
 describe('ctx used outside the orchestrator\'s run', () => {
-  it('throws OrchestrationError, schedules nothing and leaves the sequence alone: the instance and its replay go on', () => {
+  it('does not throw, schedules nothing, and fails the instance with an OrchestrationError at its next step', () => {
     let saved: OrchestrationContext | undefined;
     const orch: Orchestrator = function* (ctx) {
       saved = ctx;
       const first: unknown = yield ctx.callActivity('A');
       return [first, yield ctx.callActivity('B')];
     };
-    const run = live(orch);
-    run.step(0, [executionStarted('O')]);
-    const ctx = saved!;
-    const uses: Record<string, () => unknown> = {
-      callActivity: () => ctx.callActivity('Ghost'),
-      callActivityWithRetry: () => ctx.callActivityWithRetry('Ghost', { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 2 }),
-      callSubOrchestrator: () => ctx.callSubOrchestrator('Ghost'),
-      createTimer: () => ctx.createTimer(at(5)),
-      waitForExternalEvent: () => ctx.waitForExternalEvent('E'),
-      newGuid: () => ctx.newGuid(),
-      setCustomStatus: () => ctx.setCustomStatus('x'),
-      continueAsNew: () => ctx.continueAsNew('x'),
+    const uses: Record<string, (ctx: OrchestrationContext) => unknown> = {
+      callActivity: (ctx) => ctx.callActivity('Ghost'),
+      callActivityWithRetry: (ctx) => ctx.callActivityWithRetry('Ghost', { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 2 }),
+      callSubOrchestrator: (ctx) => ctx.callSubOrchestrator('Ghost'),
+      callSubOrchestratorWithRetry: (ctx) => ctx.callSubOrchestratorWithRetry('Ghost', { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 2 }),
+      createTimer: (ctx) => ctx.createTimer(at(5)),
+      waitForExternalEvent: (ctx) => ctx.waitForExternalEvent('E'),
+      newGuid: (ctx) => ctx.newGuid(),
+      setCustomStatus: (ctx) => ctx.setCustomStatus('x'),
+      continueAsNew: (ctx) => ctx.continueAsNew('x'),
     };
     for (const [name, use] of Object.entries(uses)) {
-      expect(use, name).toThrow(expect.objectContaining({ name: 'OrchestrationError', message: expect.stringContaining('ctx used outside the orchestrator\'s run') }));
+      const run = live(orch);
+      run.step(0, [executionStarted('O')]);
+      const ctx = saved!;
+      // From a host callback a throw would be uncaught and end the process: the call returns, the next step fails.
+      expect(() => use(ctx), name).not.toThrow();
+      const next = run.step(1, [eventRaised('E', 'e'), taskCompleted(0, 'a')]);
+      expect(next.actions, name).toEqual([]);
+      expect(next.customStatus, name).toBeUndefined();
+      const failed = completion(next);
+      expect(failed, name).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
+      expect(failed?.failureDetails?.errorMessage, name).toContain('ctx used outside the orchestrator\'s run');
     }
-    // The next call is still #1, as the replay gives it; the event nobody waits for is buffered, not taken.
-    const second = run.step(1, [eventRaised('E', 'e'), taskCompleted(0, 'a')]);
-    expect(second.actions).toEqual([{ type: 'ScheduleTask', eventId: 1, name: 'B', attempt: 1 }]);
-    expect(second.customStatus).toBeUndefined();
-    expect(completion(run.step(2, [taskCompleted(1, 'b')]))).toMatchObject({ orchestrationStatus: 'Completed', result: ['a', 'b'] });
-    expect(replayed(orch, run.history)).toMatchObject({ result: ['a', 'b'] });
+  });
+
+  it('fails the instance end to end (runtime) after a call from a setTimeout, which does not throw', async () => {
+    let called!: (error?: unknown) => void;
+    const calledFromTimer = new Promise<unknown>((resolve) => { called = resolve; });
+    const runtime = await start({
+      store: new MemoryStore(),
+      orchestrators: {
+        Misuser: function* (ctx) {
+          if (!ctx.isReplaying) {
+            setTimeout(() => {
+              try {
+                ctx.callActivity('Ghost');
+                called();
+              } catch (error) {
+                called(error);
+              }
+            });
+          }
+          return yield ctx.waitForExternalEvent('Go');
+        },
+      },
+      activities: { Ghost: () => 'ghost' },
+    });
+    const id = await runtime.client.startNew('Misuser');
+    expect(await calledFromTimer).toBeUndefined();
+    await runtime.client.raiseEvent(id, 'Go', 1);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
   });
 });
 

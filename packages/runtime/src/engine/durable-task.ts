@@ -16,10 +16,18 @@ export abstract class DurableTask<T = unknown> {
   #outcome: T | Error | undefined;
   /**
    * The composites waiting on this task (`Task.all`, `Task.any`, a retried call), told in the order they began to wait
-   * when it settles: the one itself, or an array of several (a task in two composites, e.g. `Task.any(calls)` then
-   * `Task.all(calls)`: each must hear it settle). Not an array for one: most tasks have one parent or none.
+   * when it settles: the one itself, or a Set of several (a task in two composites, e.g. `Task.any(calls)` then
+   * `Task.all(calls)`: each must hear it settle). Not a Set for one: most tasks have one parent or none. A composite
+   * removes itself when it settles first (a `Task.any` over one event per pass of a loop), and the task forgets them
+   * all when it settles, so the list does not grow with the composites built over a task.
    */
-  #parents: TaskParent | TaskParent[] | undefined;
+  #parents: TaskParent | Set<TaskParent> | undefined;
+  /**
+   * Without `ReplayFlag.CompositesNotifyEveryParent` (a history recorded before it): the last composite built
+   * over the task replaces its parent, and only that one hears it settle, as the engine did then.
+   * @internal
+   */
+  lastParentOnly = false;
 
   /** True once the task completed or failed. */
   get isSettled(): boolean {
@@ -53,14 +61,24 @@ export abstract class DurableTask<T = unknown> {
 
   /**
    * Tells `parent` when this task settles (after every composite that began to wait before it). A composite adds itself
-   * once per distinct child.
+   * once per distinct child. See {@link lastParentOnly}.
    * @internal
    */
   addParent(parent: TaskParent): void {
     const parents = this.#parents;
-    if (!parents) this.#parents = parent;
-    else if (Array.isArray(parents)) parents.push(parent);
-    else this.#parents = [parents, parent];
+    if (!parents || this.lastParentOnly) this.#parents = parent;
+    else if (parents instanceof Set) parents.add(parent);
+    else if (parents !== parent) this.#parents = new Set([parents, parent]);
+  }
+
+  /**
+   * Stops telling `parent` (a composite that settled before this task did).
+   * @internal
+   */
+  removeParent(parent: TaskParent): void {
+    const parents = this.#parents;
+    if (parents === parent) this.#parents = undefined;
+    else if (parents instanceof Set) parents.delete(parent);
   }
 
   /** @internal */
@@ -80,7 +98,9 @@ export abstract class DurableTask<T = unknown> {
   #notify(): void {
     const parents = this.#parents;
     if (!parents) return;
-    if (!Array.isArray(parents)) return parents.onChildSettled(this);
+    // Settled once: it tells them once and keeps none (one that settles meanwhile removes itself from nothing).
+    this.#parents = undefined;
+    if (!(parents instanceof Set)) return parents.onChildSettled(this);
     for (const parent of parents) parent.onChildSettled(this);
   }
 

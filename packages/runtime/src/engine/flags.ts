@@ -20,6 +20,14 @@ export const ReplayFlag = {
    * by execution for the same reason.
    */
   SubOrchestrationIdPerExecution: 1,
+  /**
+   * @since 2026-12-03. A task tells every `Task.all` / `Task.any` waiting on it that it settled (in the order they
+   * were built), and `Task.all` counts its pending children. Before, each composite built over a task replaced the
+   * task's one parent, so only the last one heard it settle (and `Task.all` looked at every child then): with
+   * `Task.all([Task.any([shared, e1]), Task.any([shared, e2])])` the first `Task.any` waited for `e1`, and
+   * `race = Task.any([a, timer]); Task.all([a, b]); yield race` gave the timer. A history recorded before keeps that.
+   */
+  CompositesNotifyEveryParent: 2,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -76,6 +76,8 @@ interface Rare {
   rewoundParent?: ExecutionStartedEvent['parentInstance'];
   /** `newGuid` calls so far. */
   guidCounter: number;
+  /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`). */
+  misuse?: OrchestrationError | undefined;
 }
 
 /** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
@@ -307,6 +309,13 @@ export class OrchestrationExecution {
       const { error } = this.#phase;
       if (this.#rare) this.#rare.unmatched = undefined;
       this.#fail(error);
+    }
+    const misuse = this.#rare?.misuse;
+    if (misuse) {
+      // ctx was used between steps (from a callback): what it called is in no history, so the instance cannot go on.
+      this.#rare!.misuse = undefined;
+      this.#rare!.unmatched = undefined;
+      this.#fail(misuse);
     }
     // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
     const unmatched = this.#rare?.unmatched;
@@ -668,7 +677,7 @@ export class OrchestrationExecution {
     assertValidName(name, 'activity name');
     const json = toPlainJson(input, 'activity input');
     const eventId = this.#sequence++;
-    const task = new AtomicTask<T>('activity', name, eventId);
+    const task = this.#own(new AtomicTask<T>('activity', name, eventId));
     (this.#openTasks ??= new Map()).set(eventId, task as AtomicTask<unknown>);
     this.#schedule({ type: 'ScheduleTask', eventId, name, attempt, ...optionalInput(json) });
     return task;
@@ -680,7 +689,7 @@ export class OrchestrationExecution {
     const eventId = this.#sequence++;
     const childId = instanceId ?? this.#defaultChildId(eventId);
     assertValidInstanceId(childId);
-    const task = new AtomicTask<T>('sub-orchestration', name, eventId);
+    const task = this.#own(new AtomicTask<T>('sub-orchestration', name, eventId));
     (this.#openTasks ??= new Map()).set(eventId, task as AtomicTask<unknown>);
     this.#schedule({ type: 'CreateSubOrchestration', eventId, name, instanceId: childId, ...optionalInput(json) });
     return task;
@@ -696,27 +705,51 @@ export class OrchestrationExecution {
   #createTimer(fireAt: Date): TimerTask {
     if (!(fireAt instanceof Date) || Number.isNaN(fireAt.getTime())) throw new InvalidArgumentError('createTimer needs a valid Date');
     const eventId = this.#sequence++;
-    const task = new TimerTask(eventId, fireAt);
+    const task = this.#own(new TimerTask(eventId, fireAt));
     (this.#openTasks ??= new Map()).set(eventId, task);
     this.#schedule({ type: 'CreateTimer', eventId, fireAt: fireAt.toISOString() });
     return task;
   }
 
   #withRetry<T>(retryOptions: RetryOptions, startAttempt: (attempt: number) => AtomicTask<T>): RetryableTask<T> {
-    return new RetryableTask<T>(retryOptions, {
+    return this.#own(new RetryableTask<T>(retryOptions, {
       now: () => this.#now(),
       createTimer: (fireAt) => this.#createTimer(fireAt),
       startAttempt,
-    });
+    }));
+  }
+
+  /** A task the execution made, with the parent rule of its replay flags (see `ReplayFlag.CompositesNotifyEveryParent`). */
+  #own<K extends DurableTask<unknown>>(task: K): K {
+    if (!this.#flags.includes(ReplayFlag.CompositesNotifyEveryParent)) task.lastParentOnly = true;
+    return task;
   }
 
   /**
-   * Throws unless the orchestrator runs now (in a replay or a step). Steps are synchronous, so `ctx` used from a callback
-   * or after an `await` (between steps) finds the execution idle: what it called would be recorded by no step, and a
-   * call would take a sequence number that the replay does not give it, so that later calls diverge from history.
+   * True when the orchestrator does not run now (neither in a replay nor in a step), and then marks the execution so
+   * that its next step fails the instance. Steps are synchronous, so `ctx` used from a callback or after an `await`
+   * (between steps) finds the execution idle: what it called would be recorded by no step, and a call would take a
+   * sequence number that the replay does not give it, so that later calls diverge from history. Such a call changes
+   * nothing and does not throw: it runs in a host callback, where a throw would be uncaught and end the process.
    */
-  #assertRunning(): void {
-    if (this.#mode.kind === 'idle') throw new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');
+  #outsideRun(): boolean {
+    if (this.#mode.kind !== 'idle') return false;
+    this.#more().misuse ??= new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');
+    return true;
+  }
+
+  /** What a scheduling call made outside the run returns: a task that never settles (the next step fails the instance). */
+  #inert<T>(kind: 'activity' | 'sub-orchestration' | 'external-event', name: unknown): AtomicTask<T> {
+    return this.#own(new AtomicTask<T>(kind, String(name), -1));
+  }
+
+  /** {@link #inert} for a call with retries (its options are not validated: nothing may throw there). */
+  #inertWithRetry<T>(kind: 'activity' | 'sub-orchestration', name: unknown): RetryableTask<T> {
+    return this.#own(new RetryableTask<T>({ firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 1 }, {
+      now: () => this.#now(),
+      createTimer: (fireAt) => this.#own(new TimerTask(-1, fireAt)),
+      startAttempt: () => this.#inert<T>(kind, name),
+    }));
   }
 
   #createContext(): OrchestrationContext {
@@ -746,44 +779,44 @@ export class OrchestrationExecution {
     }
 
     setCustomStatus(value: unknown): void {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return;
       const json = toPlainJson(value, 'custom status');
       assertJsonSize(json, this.#x.#options.customStatusLimitBytes, 'custom status');
       this.#x.#customStatus = json;
     }
 
     callActivity<T>(name: string, input?: unknown): AtomicTask<T> {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return this.#x.#inert<T>('activity', name);
       return this.#x.#callActivity<T>(name, input);
     }
 
     callActivityWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown): RetryableTask<T> {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return this.#x.#inertWithRetry<T>('activity', name);
       const x = this.#x;
       return x.#withRetry<T>(retryOptions, (attempt) => x.#callActivity<T>(name, input, attempt));
     }
 
     callSubOrchestrator<T>(name: string, input?: unknown, instanceId?: string): AtomicTask<T> {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return this.#x.#inert<T>('sub-orchestration', name);
       return this.#x.#callSubOrchestrator<T>(name, input, instanceId);
     }
 
     callSubOrchestratorWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): RetryableTask<T> {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return this.#x.#inertWithRetry<T>('sub-orchestration', name);
       const x = this.#x;
       return x.#withRetry<T>(retryOptions, () => x.#callSubOrchestrator<T>(name, input, instanceId));
     }
 
     createTimer(fireAt: Date): TimerTask {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return this.#x.#own(new TimerTask(-1, fireAt));
       return this.#x.#createTimer(fireAt);
     }
 
     waitForExternalEvent<T>(name: string): AtomicTask<T> {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return this.#x.#inert<T>('external-event', name);
       assertValidName(name, 'event name');
       const x = this.#x;
-      const task = new AtomicTask<T>('external-event', name, -1);
+      const task = x.#own(new AtomicTask<T>('external-event', name, -1));
       const buffered = x.#rare?.bufferedEvents?.get(name);
       const event = buffered?.shift();
       if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(name);
@@ -799,7 +832,7 @@ export class OrchestrationExecution {
     }
 
     continueAsNew(input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }): void {
-      this.#x.#assertRunning();
+      if (this.#x.#outsideRun()) return;
       const x = this.#x;
       const phase = x.#phase;
       if (phase.kind !== 'running') throw new OrchestrationError('continueAsNew may only be called while the orchestrator runs');
@@ -813,8 +846,9 @@ export class OrchestrationExecution {
     }
 
     newGuid(): string {
-      this.#x.#assertRunning();
       const x = this.#x;
+      // Outside the run: a guid (the next one, which a later call gives again), without taking it; the instance fails.
+      if (x.#outsideRun()) return uuidV5(`${x.#instanceId()}_${x.#now().toISOString()}_${x.#more().guidCounter}`);
       return uuidV5(`${x.#instanceId()}_${x.#now().toISOString()}_${x.#more().guidCounter++}`);
     }
   };

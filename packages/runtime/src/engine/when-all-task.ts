@@ -18,6 +18,14 @@ export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends Dura
 
   constructor(readonly children: T) {
     super();
+    if (children.some((c) => c.lastParentOnly)) {
+      // A history recorded before ReplayFlag.CompositesNotifyEveryParent: as the engine did then, it becomes the one
+      // parent of every child and looks at every child each time one it hears of settles (it may not hear them all).
+      this.lastParentOnly = true;
+      for (const child of children) child.addParent(this);
+      this.#checkAll();
+      return;
+    }
     // Already failed: the first such child in order fails it, as when it looked at every child.
     const failed = children.find((c) => c.isFaulted);
     if (failed) {
@@ -35,11 +43,24 @@ export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends Dura
   /** @internal */
   onChildSettled(child: DurableTask<unknown>): void {
     if (this.isSettled) return; // failed already; a late child changes nothing
-    if (child.isFaulted) return this.fail(child.error ?? new Error('task failed'));
+    if (this.lastParentOnly) return this.#checkAll();
+    if (child.isFaulted) {
+      // Those still pending forget it (they may be in a composite built later, e.g. once per pass of a loop).
+      for (const c of this.children) if (!c.isSettled) c.removeParent(this);
+      return this.fail(child.error ?? new Error('task failed'));
+    }
     if (--this.#pending === 0) this.#completeAll();
   }
 
   #completeAll(): void {
     this.complete(this.children.map((c) => c.result) as TaskResults<T>);
+  }
+
+  /** The engine's check before ReplayFlag.CompositesNotifyEveryParent: the first failed child in order, else all done. */
+  #checkAll(): void {
+    if (this.isSettled) return;
+    const failed = this.children.find((c) => c.isFaulted);
+    if (failed) return this.fail(failed.error ?? new Error('task failed'));
+    if (this.children.every((c) => c.isSettled)) this.#completeAll();
   }
 }

@@ -8,16 +8,25 @@ export class WhenAnyTask<T extends DurableTask<unknown>> extends DurableTask<T> 
   constructor(readonly children: readonly T[]) {
     super();
     if (children.length === 0) throw new TypeError('Task.any needs at least one task');
+    if (children.some((c) => c.lastParentOnly)) {
+      // A history recorded before ReplayFlag.CompositesNotifyEveryParent: as the engine did then, it becomes the one
+      // parent of every child, settled or not (the composite built before over a child no longer hears it).
+      this.lastParentOnly = true;
+      for (const child of children) child.addParent(this);
+    }
     const settled = children.find((c) => c.isSettled);
     if (settled) {
       this.complete(settled);
       return;
     }
-    for (const child of new Set(children)) child.addParent(this);
+    if (!this.lastParentOnly) for (const child of new Set(children)) child.addParent(this);
   }
 
   /** @internal */
   onChildSettled(child: DurableTask<unknown>): void {
-    if (!this.isSettled) this.complete(child as T);
+    if (this.isSettled) return;
+    // Those still pending forget it: a Task.any built once per pass of a loop over one event would pile up on it.
+    if (!this.lastParentOnly) for (const c of this.children) if (!c.isSettled) c.removeParent(this);
+    this.complete(child as T);
   }
 }
