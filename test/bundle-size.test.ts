@@ -646,11 +646,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB cross-tab feed then passed a new run whose purge was lost after that purge, naming the snapshot it
  * passed on before, so the client's status$ and instances$ take the new run: keyval 38,523 -> 38,567 B (+44), dexie
  * 68,751 -> 68,788 B (+37), budgets raised to match.
+ * The engine then put composites that all hear a shared task behind replay flag 2 (a history recorded before keeps one
+ * parent per task, the last composite built, and Task.all's look at every child), kept a task's parents in a Set that a
+ * settled Task.any or failed Task.all leaves and a settled task empties, and made ctx used between steps mark the
+ * execution (its next step fails it) instead of throwing in a host callback: 30,904 / 38,567 / 68,788 -> 31,231 /
+ * 38,884 / 69,113 B (+327 / +317 / +325), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 30_904 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_567 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 68_788 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_231 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_884 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_113 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
