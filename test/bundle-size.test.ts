@@ -651,11 +651,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * settled Task.any or failed Task.all leaves and a settled task empties, and made ctx used between steps mark the
  * execution (its next step fails it) instead of throwing in a host callback: 30,904 / 38,567 / 68,788 -> 31,231 /
  * 38,884 / 69,113 B (+327 / +317 / +325), budgets raised to match.
+ * The worker then counted a step's commit in one place (`#stepCommitted`), so the record of a refused step also ends a
+ * claim back-off under way, as a step's own commit does: 31,231 / 38,884 / 69,113 -> 31,233 / 38,887 / 69,116 B
+ * (+2 / +3 / +3), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_231 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_884 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_113 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_233 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_887 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_116 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 

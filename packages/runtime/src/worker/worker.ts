@@ -923,13 +923,11 @@ export class Worker {
         await this.#commitRefusedStep(item, input.now, error);
         return;
       }
-      if (this.#spaceFailures.size > 0) this.#spaceFailures.delete(state.instanceId);
       started = leased;
-      this.#metrics.steps++;
       if (decision.execution) {
         this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, decision.cacheHit);
       }
-      this.#storeAnswered();
+      this.#stepCommitted(state.instanceId);
     } catch (error) {
       this.#cache.delete(state.instanceId);
       if (error instanceof LeaseLostError) {
@@ -977,8 +975,17 @@ export class Worker {
       if (bare || !(refusedForGood(refused) || outOfSpace(refused))) throw refused;
       return this.#commitRefusedStep(item, now, refused, true);
     }
-    this.#spaceFailures.delete(state.instanceId);
+    this.#stepCommitted(state.instanceId);
+  }
+
+  /**
+   * A step of `instanceId` was committed (its decision, or the record of its failure): counted, its failures for want
+   * of space forgotten, and the store known reachable (`#storeAnswered`).
+   */
+  #stepCommitted(instanceId: string): void {
     this.#metrics.steps++;
+    if (this.#spaceFailures.size > 0) this.#spaceFailures.delete(instanceId);
+    this.#storeAnswered();
   }
 
   /**
