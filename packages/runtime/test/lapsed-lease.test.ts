@@ -4,6 +4,7 @@ import type { WriteSet } from '../src/model/write-set.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { RecordingLogger } from './failing-store.js';
 import { startedRuntimes } from './started-runtimes.js';
+import { untilEnded } from './until-ended.js';
 
 const { start } = startedRuntimes({ graceMs: 0 });
 
@@ -28,15 +29,7 @@ async function alone(orchestrators: Record<string, Orchestrator>, activities: Re
   const runtime = await start({ store, clock, logger, orchestrationLeaseMs: 10_000, activityLeaseMs: 10_000, orchestrators, activities });
   // Its first claims have found nothing and asked for no wake-up: nothing is due.
   await clock.advance(0);
-  /** The status of `id` once it has ended, the clock moved a second at a time, at most `max` seconds. */
-  const ended = async (id: string, max = 120) => {
-    for (let s = 0; s < max; s++) {
-      const status = await runtime.client.getStatus(id);
-      if (status && status.runtimeStatus !== 'Pending' && status.runtimeStatus !== 'Running') break;
-      await clock.advance(1000);
-    }
-    return runtime.client.getStatus(id);
-  };
+  const ended = (id: string, max?: number) => untilEnded(runtime, clock, id, max);
   return { store, logger, runtime, ended };
 }
 

@@ -4,6 +4,7 @@ import type { WriteSet } from '../src/model/write-set.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { RecordingLogger } from './failing-store.js';
 import { startedRuntimes } from './started-runtimes.js';
+import { untilEnded } from './until-ended.js';
 
 const { start } = startedRuntimes({ graceMs: 0 });
 
@@ -44,15 +45,7 @@ async function onSmallStore(orchestrators: Record<string, Orchestrator>, activit
   const store = new SmallStore();
   const runtime = await start({ store, clock, logger, orchestrationLeaseMs: 10_000, activityLeaseMs: 10_000, orchestrators, activities });
   await clock.advance(0);
-  /** The status of `id` once it has left Pending and Running, the clock moved a second at a time, at most `max` s. */
-  const ended = async (id: string, max = 120) => {
-    for (let s = 0; s < max; s++) {
-      const status = await runtime.client.getStatus(id);
-      if (status && status.runtimeStatus !== 'Pending' && status.runtimeStatus !== 'Running') break;
-      await clock.advance(1000);
-    }
-    return runtime.client.getStatus(id, { showHistory: true });
-  };
+  const ended = (id: string, max?: number) => untilEnded(runtime, clock, id, max);
   return { clock, logger, store, runtime, ended };
 }
 

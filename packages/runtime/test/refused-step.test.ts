@@ -4,6 +4,7 @@ import type { WriteSet } from '../src/model/write-set.js';
 import { RecordingLogger } from './failing-store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
+import { untilEnded } from './until-ended.js';
 
 const { runtimes, start } = startedRuntimes({ graceMs: 0 });
 
@@ -33,18 +34,7 @@ async function onLimitedStore(orchestrators: Record<string, Orchestrator>, activ
   const logger = new RecordingLogger();
   const store = new LimitedStore();
   const runtime = await start({ store, clock, logger, orchestrators, activities });
-  /**
-   * The status of `id`, with its history, once it has left Pending and Running: the clock is moved on a second at a
-   * time (each timer fired in order, the work it starts let run), at most `max` seconds.
-   */
-  const ended = async (id: string, max = 120) => {
-    for (let s = 0; s < max; s++) {
-      const status = await runtime.client.getStatus(id);
-      if (status && status.runtimeStatus !== 'Pending' && status.runtimeStatus !== 'Running') break;
-      await clock.advance(1000);
-    }
-    return runtime.client.getStatus(id, { showHistory: true });
-  };
+  const ended = (id: string, max?: number) => untilEnded(runtime, clock, id, max);
   return { clock, logger, store, runtime, ended };
 }
 
