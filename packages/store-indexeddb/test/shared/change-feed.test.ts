@@ -169,7 +169,11 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
       // The tab that purged x went before posting the purge; another tab starts x again and steps it.
       post([{ instanceId: 'x', after: 0, state: snap('run-2', 1, 'new run') }]);
       post([{ instanceId: 'x', after: 1, state: snap('run-2', 2, 'new run step') }]);
-      await clock.waitForTimer(); // the new run is held, waiting for the purge
+      // Both are held, waiting for the purge: `b` has handled them once it has a marker posted after them (one
+      // sender's messages arrive in order); the step must be held too, or it would arrive after the release below.
+      const mark = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'mark')));
+      post([{ instanceId: 'mark', after: 0, state: { ...newInstance('mark').state, version: 1 } }]);
+      await mark;
       await clock.advance(1000);
       // The lost purge first, naming the old run's snapshot: the client takes it, and so the new run (versions restart).
       expect(seen).toEqual(['5 old run, terminal', 'purged run-1', '1 new run', '2 new run step']);
