@@ -1,6 +1,6 @@
-import type { StatusChange } from '@durable-rx/runtime/store-kit';
+import type { PurgedSnapshot, StatusChange } from '@durable-rx/runtime/store-kit';
 import type { Document } from 'mongodb';
-import { decodeInstanceState, EPOCH, NEVER } from './documents.js';
+import { decodeInstanceState, EPOCH, NEVER, purgeMarkOf } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import type { CollectionNames } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
@@ -16,6 +16,12 @@ import { STORE_KEY } from './queries.js';
  * it committed — unlike `fullDocument: 'updateLookup'`, which reads the document when the event is sent and can skip
  * intermediate states. Bookkeeping updates (leases, queue heads) leave `state` alone and the status pipeline leaves
  * them out; no pre/post-image configuration of the collection is needed.
+ *
+ * A delete event names the key alone (its pre-image, `fullDocumentBeforeChange`, needs `changeStreamPreAndPostImages`
+ * enabled on the collection, which stores a copy of the document before every step's update). So a purge first
+ * `$set`s a mark on the document, the execution and version of the snapshot it deletes (`purgeMarkOf`), then deletes
+ * it, in its transaction: the status feed takes the mark from that update's event and gives it to the delete that
+ * follows (`PurgeMarks`), whose change then names the snapshot the purge deleted (`StatusChange.purged`).
  */
 
 /** The part of a change event the store reads. */
@@ -26,14 +32,17 @@ export type ChangeEventLike = {
   readonly documentKey?: { readonly _id?: unknown };
   readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown };
   readonly updateDescription?: {
-    readonly updatedFields?: { readonly state?: unknown; readonly input?: unknown; readonly claimAt?: unknown; readonly handoff?: unknown };
+    readonly updatedFields?: {
+      readonly state?: unknown; readonly input?: unknown; readonly claimAt?: unknown; readonly handoff?: unknown; readonly purged?: unknown;
+    };
   };
   readonly ns?: { readonly coll?: string };
 };
 
 /**
- * The pipeline of the status feed (on the instances collection): inserts, replaces, deletes and updates that set a
- * new snapshot of a document whose `_id` is a string, projected to the snapshot text and the key; invalidations pass
+ * The pipeline of the status feed (on the instances collection): inserts, replaces, deletes, updates that set a
+ * new snapshot and the purge marks set before a delete (`purgeMarkOf`) of a document whose `_id` is a string,
+ * projected to the snapshot text, the mark and the key; invalidations pass
  * so the feed can restart after them. With `keys`, only the changes of those instances (by stored key): the server
  * filters, not every process.
  */
@@ -42,6 +51,7 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
     $or: [
       { operationType: { $in: ['insert', 'replace', 'delete'] } },
       { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
+      { operationType: 'update', 'updateDescription.updatedFields.purged': { $exists: true } },
     ],
   };
   // The watched keys, or any key this store writes (the rule of every scan, `storeKeyed`): the changes of a document
@@ -52,7 +62,7 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
     {
       $project: {
         operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
-        'updateDescription.updatedFields.input': 1,
+        'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
       },
     },
   ];
@@ -206,6 +216,36 @@ export class InputCache {
   }
 }
 
+/**
+ * The purge marks (`purgeMarkOf`) one status feed has read and whose delete it has not read yet, by key. A purge's
+ * transaction sets the mark, then deletes the document, and the feed delivers the two events in that order: the
+ * delete takes the mark (`readStatusEvent`), so its change names the snapshot the purge deleted. One per feed (both
+ * status feeds read the same events, each its own copy). Bounded: a mark whose delete never comes (the stream lost its
+ * position between the two, and the resync reports the purge) goes once `capacity` newer marks came.
+ */
+export class PurgeMarks {
+  readonly #marks = new Map<string, PurgedSnapshot>();
+
+  constructor(readonly capacity = 1_000) {}
+
+  set(key: string, snapshot: PurgedSnapshot): void {
+    this.#marks.delete(key);
+    this.#marks.set(key, snapshot);
+    if (this.#marks.size > this.capacity) this.#marks.delete(this.#marks.keys().next().value as string);
+  }
+
+  /** The mark of `key`, removed; `undefined` when none was read (a purge by an earlier MongoStore, which sets none). */
+  take(key: string): PurgedSnapshot | undefined {
+    const mark = this.#marks.get(key);
+    this.#marks.delete(key);
+    return mark;
+  }
+
+  get size(): number {
+    return this.#marks.size;
+  }
+}
+
 /** What a status-feed event says, read with the input cache. */
 export type StatusEventReading =
   | { readonly kind: 'change'; readonly change: StatusChange }
@@ -215,16 +255,19 @@ export type StatusEventReading =
 
 /**
  * Reads a status-feed event: the committed snapshot (with its input) of an insert, replace or state update, a purge
- * (`state: undefined`) for a delete, nothing for other events. Keeps `inputs` up to date. Throws `MongoStoreError`
- * for an insert/replace without a snapshot (a document MongoStore did not write).
+ * (`state: undefined`) for a delete, naming the snapshot it deleted when `marks` holds the mark the purge set just
+ * before (`purged`), nothing for other events (a purge mark is kept in `marks`). Keeps `inputs` up to date. Throws
+ * `MongoStoreError` for an insert/replace without a snapshot (a document MongoStore did not write).
  *
  * @example
  * ```ts
- * readStatusEvent({ _id: token, operationType: 'delete', documentKey: { _id: 'a' } }, inputs);
- * // { kind: 'change', change: { instanceId: 'a', state: undefined } }
+ * readStatusEvent({ _id: token, operationType: 'update', documentKey: { _id: 'a' }, updateDescription: { updatedFields: { purged: { executionId: 'e', version: 3 } } } }, inputs, marks);
+ * // { kind: 'none' }
+ * readStatusEvent({ _id: token, operationType: 'delete', documentKey: { _id: 'a' } }, inputs, marks);
+ * // { kind: 'change', change: { instanceId: 'a', state: undefined, purged: { executionId: 'e', version: 3 } } }
  * ```
  */
-export function readStatusEvent(event: ChangeEventLike, inputs: InputCache): StatusEventReading {
+export function readStatusEvent(event: ChangeEventLike, inputs: InputCache, marks?: PurgeMarks): StatusEventReading {
   switch (event.operationType) {
     case 'insert':
     case 'replace': {
@@ -240,7 +283,13 @@ export function readStatusEvent(event: ChangeEventLike, inputs: InputCache): Sta
     case 'update': {
       const fields = event.updateDescription?.updatedFields;
       const text = fields?.state;
-      if (typeof text !== 'string') return { kind: 'none' }; // bookkeeping only (the pipeline normally leaves these out)
+      if (typeof text !== 'string') {
+        // A purge's mark (the delete comes next), or bookkeeping only (the pipeline normally leaves these out).
+        const key = event.documentKey?._id;
+        const mark = isRecord(fields?.purged) ? purgeMarkOf(fields.purged) : undefined;
+        if (mark && typeof key === 'string') marks?.set(key, mark);
+        return { kind: 'none' };
+      }
       const bare = decodeInstanceState(text);
       const key = instanceKey(bare.instanceId);
       if (typeof fields?.input === 'string') inputs.set(key, bare.executionId, fields.input);
@@ -252,7 +301,8 @@ export function readStatusEvent(event: ChangeEventLike, inputs: InputCache): Sta
       const key = event.documentKey?._id;
       if (typeof key !== 'string') throw new MongoStoreError('A delete event of the instances collection has no instance id');
       inputs.delete(key);
-      return { kind: 'change', change: { instanceId: instanceIdOfKey(key), state: undefined } };
+      const purged = marks?.take(key);
+      return { kind: 'change', change: { instanceId: instanceIdOfKey(key), state: undefined, ...(purged ? { purged } : {}) } };
     }
     default:
       return { kind: 'none' };
@@ -278,8 +328,8 @@ export function withInput(
  * Maps a status-feed event to its change when no input lookup is needed (see {@link readStatusEvent}); for tests and
  * tools that look at single events.
  */
-export function toStatusChange(event: ChangeEventLike, inputs: InputCache = new InputCache()): StatusChange | undefined {
-  const reading = readStatusEvent(event, inputs);
+export function toStatusChange(event: ChangeEventLike, inputs: InputCache = new InputCache(), marks?: PurgeMarks): StatusChange | undefined {
+  const reading = readStatusEvent(event, inputs, marks);
   switch (reading.kind) {
     case 'change':
       return reading.change;
@@ -306,4 +356,8 @@ export function purgedDuringGap(candidates: Iterable<string>, found: ReadonlySet
   const purged: StatusChange[] = [];
   for (const instanceId of new Set(candidates)) if (!found.has(instanceId)) purged.push({ instanceId, state: undefined });
   return purged;
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

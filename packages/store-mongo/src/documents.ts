@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { claimableAtMs, type ActivityTask, type InstanceState, type OrchestrationMessage } from '@durable-rx/runtime/store-kit';
+import { claimableAtMs, type ActivityTask, type InstanceState, type OrchestrationMessage, type PurgedSnapshot } from '@durable-rx/runtime/store-kit';
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -67,6 +67,12 @@ export interface InstanceDoc {
    * through the wake-up feed (not only the committing one's).
    */
   handoff?: ObjectId;
+  /**
+   * Set only by a purge, in its transaction, just before it deletes the document ({@link purgeMarkOf}): the update's
+   * change event carries the snapshot the purge deletes, which the delete event after it cannot (it names the key
+   * alone, and a pre-image would need `changeStreamPreAndPostImages` on the collection). A live document never has it.
+   */
+  purged?: PurgedSnapshot;
 }
 
 /** The queue bookkeeping of an instance. */
@@ -195,6 +201,25 @@ export interface PurgeDoc {
  */
 export function purgeDocs(keys: readonly string[], purgedAt: Date): PurgeDoc[] {
   return keys.map((instanceId) => ({ _id: new ObjectId(), instanceId, purgedAt }));
+}
+
+/**
+ * What a purge writes on an instance document just before it deletes it, in the same transaction: the execution and
+ * version of the snapshot it deletes (the indexed copies, written with every snapshot), which the status feed reads
+ * from the update's change event and gives the delete that follows (`StatusChange.purged`, see `PurgeMarks`).
+ * `undefined` for a document whose copies are not those MongoStore writes: its purge names nothing.
+ *
+ * @example
+ * ```ts
+ * purgeMarkOf({ executionId: 'run-1', version: 4 }); // { executionId: 'run-1', version: 4 }
+ * purgeMarkOf({ executionId: 'run-1' });             // undefined
+ * ```
+ */
+export function purgeMarkOf(doc: { readonly executionId?: unknown; readonly version?: unknown }): PurgedSnapshot | undefined {
+  const { executionId, version } = doc;
+  return typeof executionId === 'string' && typeof version === 'number' && Number.isInteger(version) && version > 0
+    ? { executionId, version }
+    : undefined;
 }
 
 /** The queue head of an instance without pending messages. */

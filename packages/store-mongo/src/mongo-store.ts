@@ -15,7 +15,7 @@ import {
 } from 'mongodb';
 import { merge, Observable, of, Subject } from 'rxjs';
 import {
-  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, purgedDuringGap, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
+  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, purgedDuringGap, PurgeMarks, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
   watchFilterFor, withInput,
   type ChangeEventLike,
 } from './change-events.js';
@@ -29,7 +29,7 @@ import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen,
-  purgeDocs, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
+  purgeDocs, purgeMarkOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import {
@@ -393,10 +393,12 @@ export class MongoStore implements Store {
     const lingerMs = options.feedLingerMs ?? 3_000;
     const clock = this.#clock;
     const startTime = () => this.#clusterClock.streamStart;
+    // Each status feed reads the purge marks of the events it carries (see PurgeMarks).
+    const statusMarks = new PurgeMarks();
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} status feed`,
       watch: (point) => this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(), streamOptions(point)),
-      map: (event) => this.#readStatusEvent(event),
+      map: (event) => this.#readStatusEvent(event, statusMarks),
       startTime,
       resync: (since) => this.#changedSince(since),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
@@ -416,6 +418,7 @@ export class MongoStore implements Store {
     });
     this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;
     this.#watchScope = new WatchScope(clock.now().getTime());
+    const watchMarks = new PurgeMarks();
     this.#watchFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} per-instance status feed`,
       watch: (point, resumeEvent) => {
@@ -426,7 +429,7 @@ export class MongoStore implements Store {
       },
       // Past maxWatchedInstances (or while churn keeps it wide) the stream carries every instance, and a narrow one the
       // instance kept only to resume (matchKeysFor) and those unwatched since it opened: only the watched ones are read.
-      map: (event) => (concernsWatched(event, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event) : undefined),
+      map: (event) => (concernsWatched(event, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event, watchMarks) : undefined),
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
@@ -828,7 +831,9 @@ export class MongoStore implements Store {
     const purged = await this.#op(doing, async () =>
       this.#transaction(async (session) => {
         // Only what the purge decides by and drops: not the input or state, which may be megabytes.
-        const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1 } });
+        const doc = await this.#instances.findOne(
+          { _id: instanceKey(instanceId) }, { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1, executionId: 1, version: 1 } },
+        );
         if (!doc) return 0;
         if (!isTerminalStatus(doc.runtimeStatus)) {
           throw new InstanceNotTerminalError(
@@ -852,7 +857,7 @@ export class MongoStore implements Store {
         // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
         // By the batch's keys, all strings: only this store's documents.
         const doomed = await this.#instances
-          .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1 } })
+          .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1, executionId: 1, version: 1 } })
           .toArray();
         if (doomed.length > 0) await this.#drop(session, doomed);
         return doomed.length;
@@ -1205,10 +1210,17 @@ export class MongoStore implements Store {
 
   /**
    * Deletes instances with their pending messages and tasks, schedules their histories for the sweeper, and records
-   * the purges (for a `changes$` resync after a lost position).
+   * the purges (for a `changes$` resync after a lost position). Each instance is first marked with the snapshot it
+   * deletes (`purgeMarkOf`, one `$set` each in one round trip): the status feeds give that mark to the delete's change
+   * (`StatusChange.purged`), which a delete event alone cannot carry.
    */
-  async #drop(session: ClientSession, docs: readonly Pick<InstanceDoc, '_id' | 'historyGen'>[]): Promise<void> {
+  async #drop(session: ClientSession, docs: readonly Pick<InstanceDoc, '_id' | 'historyGen' | 'executionId' | 'version'>[]): Promise<void> {
     const keys = docs.map((d) => d._id);
+    const marks: AnyBulkWriteOperation<InstanceDoc>[] = docs.flatMap((doc) => {
+      const purged = purgeMarkOf(doc);
+      return purged ? [{ updateOne: { filter: { _id: doc._id }, update: { $set: { purged } } } }] : [];
+    });
+    if (marks.length > 0) await this.#instances.bulkWrite(marks, { session, ordered: true });
     await this.#instances.deleteMany({ _id: { $in: keys } }, { session });
     await this.#messages.deleteMany({ instanceId: { $in: keys } }, { session });
     await this.#tasks.deleteMany({ instanceId: { $in: keys } }, { session });
@@ -1259,8 +1271,8 @@ export class MongoStore implements Store {
   }
 
   /** The status change of a status-feed event, reading the instance's input when the feed does not know it. */
-  #readStatusEvent(event: ChangeEventLike): StatusChange | undefined | Promise<StatusChange> {
-    const reading = readStatusEvent(event, this.#inputs);
+  #readStatusEvent(event: ChangeEventLike, marks: PurgeMarks): StatusChange | undefined | Promise<StatusChange> {
+    const reading = readStatusEvent(event, this.#inputs, marks);
     switch (reading.kind) {
       case 'change':
         return reading.change;

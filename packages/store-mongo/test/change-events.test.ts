@@ -1,8 +1,8 @@
-import type { InstanceState } from '@durable-rx/runtime/store-kit';
+import { isNewerChange, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
-  concernsWatched, filterCovers, InputCache, isInvalidation, matchKeysFor, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
+  concernsWatched, filterCovers, InputCache, isInvalidation, matchKeysFor, PurgeMarks, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
   withInput, type ChangeEventLike,
 } from '../src/change-events.js';
 import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
@@ -89,15 +89,26 @@ describe('change stream pipelines', () => {
       $or: [
         { operationType: { $in: ['insert', 'replace', 'delete'] } },
         { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
+        { operationType: 'update', 'updateDescription.updatedFields.purged': { $exists: true } },
       ],
     };
     expect(match).toEqual({ $match: { $or: [{ $and: [{ 'documentKey._id': { $type: 'string' } }, changes] }, { operationType: 'invalidate' }] } });
     expect(project).toEqual({
       $project: {
         operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
-        'updateDescription.updatedFields.input': 1,
+        'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
       },
     });
+  });
+
+  it('status feed: lets a purge\u2019s mark through, and no other bookkeeping update', () => {
+    const [stage] = statusPipeline();
+    const match = (stage as { $match: Document }).$match;
+    const update = (updatedFields: Document) => ({ _id: {}, operationType: 'update', documentKey: { _id: 'a' }, updateDescription: { updatedFields } });
+    expect(matchesEvent(match, update({ purged: { executionId: 'e1', version: 3 } }))).toBe(true);
+    expect(matchesEvent(match, update({ leaseToken: 't', claimAt: new Date() }))).toBe(false);
+    const [narrow] = statusPipeline(['a']);
+    expect(matchesEvent((narrow as { $match: Document }).$match, update({ purged: { executionId: 'e1', version: 3 } }))).toBe(true);
   });
 
   it('status feed: the changes of a document whose _id is not a string (another program\u2019s) never reach the process', () => {
@@ -279,5 +290,76 @@ describe('status resync of the per-instance feed', () => {
     // changes$ candidates come from purge records: one purge per id, however often it was purged in the gap, and
     // none for an id that exists again (purged, then started anew).
     expect(purgedDuringGap(['a', 'b', 'a', 'b'], new Set(['b']))).toEqual([{ instanceId: 'a', state: undefined }]);
+  });
+});
+
+describe('purges that name the snapshot they deleted', () => {
+  const state = (executionId: string, version: number, runtimeStatus: InstanceState['runtimeStatus'] = 'Completed'): InstanceState => ({
+    ...snapshot(null, version), executionId, runtimeStatus,
+  });
+  const inserted = (s: InstanceState): ChangeEventLike => ({
+    _id: {}, operationType: 'insert', documentKey: { _id: instanceKey(s.instanceId) }, fullDocument: encodeInstanceState(s, MAX_PAYLOAD_BYTES),
+  });
+  const updated = (s: InstanceState): ChangeEventLike => ({
+    _id: {}, operationType: 'update', documentKey: { _id: instanceKey(s.instanceId) },
+    updateDescription: { updatedFields: { state: encodeInstanceState(s, MAX_PAYLOAD_BYTES).state } },
+  });
+  // What MongoStore's purge writes in its transaction, in order: the mark ($set purged), then the delete.
+  const purged = (key: string, mark: unknown): ChangeEventLike[] => [
+    { _id: {}, operationType: 'update', documentKey: { _id: key }, updateDescription: { updatedFields: { purged: mark } } },
+    { _id: {}, operationType: 'delete', documentKey: { _id: key } },
+  ];
+  const read = (events: readonly ChangeEventLike[], marks = new PurgeMarks(), inputs = new InputCache()): StatusChange[] =>
+    events.flatMap((event) => {
+      const reading = readStatusEvent(event, inputs, marks);
+      return reading.kind === 'change' ? [reading.change] : [];
+    });
+
+  it('gives the delete the snapshot the purge marked, so a reader that holds the next run keeps it', () => {
+    const run1 = state('run-1', 1, 'Pending');
+    const completed = state('run-1', 2);
+    const again = state('run-2', 1, 'Pending');
+    const changes = read([inserted(run1), updated(completed), ...purged('a', { executionId: 'run-1', version: 2 }), inserted(again)]);
+    expect(changes.map((c) => c.state?.version)).toEqual([1, 2, undefined, 1]);
+    const purge = changes[2]!;
+    expect(purge).toEqual({ instanceId: 'a', state: undefined, purged: { executionId: 'run-1', version: 2 } });
+    // The shared rule of every reader: news to the purged run's reader, not to one that read the next run first.
+    expect(isNewerChange(purge, completed)).toBe(true);
+    expect(isNewerChange(purge, again)).toBe(false);
+  });
+
+  it('takes each mark once, for its own key, and reads a delete without one as a purge that names nothing', () => {
+    const marks = new PurgeMarks();
+    const [markA, deleteA] = purged('a', { executionId: 'e1', version: 4 });
+    const [, deleteB] = purged('b', { executionId: 'e1', version: 9 });
+    expect(read([markA!, deleteB!, deleteA!, deleteA!], marks)).toEqual([
+      { instanceId: 'b', state: undefined },
+      { instanceId: 'a', state: undefined, purged: { executionId: 'e1', version: 4 } },
+      // A purge by an earlier MongoStore (no mark): news while a reader holds the instance, as before.
+      { instanceId: 'a', state: undefined },
+    ]);
+    expect(marks.size).toBe(0);
+  });
+
+  it('names nothing for a mark that is not one (a document MongoStore did not write)', () => {
+    for (const mark of [null, 'e1', { executionId: 'e1' }, { executionId: 7, version: 2 }, { executionId: 'e1', version: 0 }, [1]]) {
+      expect(read(purged('a', mark))).toEqual([{ instanceId: 'a', state: undefined }]);
+    }
+  });
+
+  it('keeps the marks of each feed apart (both feeds read every event), and keeps a bounded number', () => {
+    const named = { instanceId: 'a', state: undefined, purged: { executionId: 'e1', version: 4 } };
+    const [statusFeed, watchFeed] = [new PurgeMarks(), new PurgeMarks()];
+    const seen: StatusChange[][] = [[], []];
+    for (const event of purged('a', { executionId: 'e1', version: 4 })) {
+      seen[0]!.push(...read([event], statusFeed));
+      seen[1]!.push(...read([event], watchFeed));
+    }
+    expect(seen).toEqual([[named], [named]]);
+    const small = new PurgeMarks(2);
+    read([purged('a', { executionId: 'e', version: 1 })[0]!, purged('b', { executionId: 'e', version: 1 })[0]!, purged('c', { executionId: 'e', version: 1 })[0]!], small);
+    expect(small.size).toBe(2);
+    expect(small.take('a')).toBeUndefined(); // the oldest went: its delete never came (a lost position)
+    expect(small.take('c')).toEqual({ executionId: 'e', version: 1 });
   });
 });

@@ -3,7 +3,7 @@ import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable
 import { describe, expect, it } from 'vitest';
 import {
   claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeStoredState, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
-  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, purgeDocs, queueFields, readyAtOf, taskDoc,
+  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, purgeDocs, purgeMarkOf, queueFields, readyAtOf, taskDoc,
 } from '../src/documents.js';
 import { claimableAtMs } from '@durable-rx/runtime/store-kit';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -216,5 +216,18 @@ describe('purge records', () => {
     const docs = purgeDocs(['a', 'b'], T0);
     expect(docs.map((d) => [d.instanceId, d.purgedAt])).toEqual([['a', T0], ['b', T0]]);
     expect(new Set(docs.map((d) => d._id.toHexString())).size).toBe(2);
+  });
+});
+
+describe('purge marks', () => {
+  it('name the snapshot a purge deletes by the copies every snapshot writes: its execution and version', () => {
+    const doc = instanceDoc(state, encodeInstanceState(state, MAX_PAYLOAD_BYTES), emptyQueueHead(0), 'gen');
+    expect(purgeMarkOf(doc)).toEqual({ executionId: 'exec-1', version: 3 });
+  });
+
+  it('name nothing for a document without those copies (not written by MongoStore)', () => {
+    for (const doc of [{}, { executionId: 'e' }, { version: 3 }, { executionId: 'e', version: '3' }, { executionId: 'e', version: 0 }, { executionId: 'e', version: 1.5 }]) {
+      expect(purgeMarkOf(doc)).toBeUndefined();
+    }
   });
 });

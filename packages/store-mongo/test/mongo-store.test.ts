@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { createClient } from '@durable-rx/runtime';
 import {
-  type ActivityTask, type InstanceState, type OrchestrationMessage, type WriteSet,
+  type ActivityTask, type InstanceState, type OrchestrationMessage, type StatusChange, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, ObjectId, type Document } from 'mongodb';
-import { firstValueFrom, filter, take, timeout } from 'rxjs';
+import { firstValueFrom, filter, take, timeout, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
@@ -41,7 +41,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     const prefix = prefixes.get(name) ?? db.prefix('c');
     prefixes.set(name, prefix);
     return db.open(name, { prefix });
-  }, { shared: true, purgeNamesSnapshot: false });
+  }, { shared: true });
 
   /** Runs `body` with a client of its own on the server (to read or alter the documents under `store`), then closes both. */
   async function alongside(store: { close(): Promise<void> }, body: (client: MongoClient) => Promise<void>): Promise<void> {
@@ -750,6 +750,24 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           expect((await y).instanceId).toBe(`unwatched-y${i}`);
         }
         expect(errors, 'no lost position, no resync').toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('names the snapshot a purge deleted on the per-instance feed and changes$ alike (the mark its transaction sets before the delete)', async () => {
+      const store = await open();
+      try {
+        const purgeOf = (changes: Observable<StatusChange>) =>
+          firstValueFrom(changes.pipe(filter((c) => c.instanceId === 'marked' && c.state === undefined), timeout({ first: 60_000 })));
+        const watched = purgeOf(store.instanceChanges$('marked'));
+        const listed = purgeOf(store.changes$);
+        const { state, message } = request('marked');
+        await store.commit({ requests: [{ type: 'createInstance', state: { ...state, runtimeStatus: 'Completed', version: 3 }, message, ifRunning: { kind: 'fail' } }] });
+        expect(await store.purgeInstances({ createdTimeFrom: new Date(0) })).toBe(1);
+        const named = { instanceId: 'marked', state: undefined, purged: { executionId: 'exec-1', version: 3 } };
+        expect(await watched).toEqual(named);
+        expect(await listed).toEqual(named);
       } finally {
         await store.close();
       }

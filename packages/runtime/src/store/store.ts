@@ -217,9 +217,11 @@ export interface StatusChange {
   /**
    * Of a purge: the snapshot it deleted (its execution and version), so that a reader who already holds a later run
    * of the id (its read answered after the purge and the next start committed, before the purge reached it) can tell
-   * the purge is older and keep what it holds (`isNewerChange`). Optional: a store that cannot tell (MongoStore,
-   * whose change stream carries no pre-image of a delete) leaves it out, and a reader takes such a purge as news while
-   * it holds the instance.
+   * the purge is older and keep what it holds (`isNewerChange`). Every store names it on the purges it commits
+   * (MongoStore from a mark its purge sets on the document before the delete: a delete's change event carries no
+   * pre-image); a purge a change feed learns of otherwise (the re-read after a MongoDB change stream lost its
+   * position, a purge by an earlier version of a store) leaves it out, and a reader takes such a purge as news while it
+   * holds the instance.
    */
   readonly purged?: PurgedSnapshot;
 }

@@ -28,11 +28,6 @@ export interface ConformanceOptions {
   readonly shared?: boolean;
   /** Number of instances in the shared multi-worker test (default 100). */
   readonly sharedInstances?: number;
-  /**
-   * False when a purge's change cannot name the snapshot it deleted (`StatusChange.purged`: MongoStore, whose change
-   * stream carries no pre-image of a delete): skips the test of it.
-   */
-  readonly purgeNamesSnapshot?: boolean;
 }
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -1602,7 +1597,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       // A reader's first read may show the id's next run before the purge reaches it (IndexedDB answers a read from a
       // commit in flight; another tab reads after its commit): versions start again at 1, so only the snapshot the
       // purge names tells the reader that the purge came first and its Pending run is news, not gone.
-      if (options.purgeNamesSnapshot !== false) it('names the snapshot a purge deleted, so a reader that already holds the next run keeps it', async () => {
+      it('names the snapshot a purge deleted, so a reader that already holds the next run keeps it', async () => {
         const store = await open();
         const collected = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'a'), take(4), toArray()));
         await create(store, newInstance('a', { executionId: 'run-1' }));
