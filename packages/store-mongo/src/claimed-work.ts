@@ -1,6 +1,9 @@
-import { decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem } from '@durable-rx/runtime/store-kit';
+import {
+  decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem, type UnconfirmedClaims,
+} from '@durable-rx/runtime/store-kit';
 import { decodeInstanceState, decodeMessage, decodeTask, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
 import { instanceIdOfKey } from './instance-key.js';
+import { mapCommitFailure } from './map-driver-error.js';
 
 /**
  * What a claim does with the documents it leased: store-kit's `decideClaimedWork` (hand the work item out, or skip
@@ -77,4 +80,22 @@ export async function claimFirstReadable<T>(claimNext: () => Promise<ClaimReadin
     if (reading.kind === 'hand-out') return reading.item;
     if (reading.kind === 'no-messages' ? ++races >= CLAIM_RACE_ATTEMPTS : ++skips >= UNREADABLE_SKIPS) return undefined;
   }
+}
+
+/**
+ * Keeps `lease` in `claims` (store-kit's `UnconfirmedClaims`) when the claim's lease write (one `findOneAndUpdate`,
+ * outside a transaction) failed with the driver's `error` and MongoDB left its outcome open, as `mapCommitFailure`
+ * reads the failure of a write: a write concern error (the primary applied it; no majority acknowledged it in time,
+ * or the primary stepped down while it waited), or a connection lost and its retry finding no primary. True when
+ * kept: the claim then looks the lease up by its token instead of leaving it idle until it lapses. A write the
+ * server refused, or an error of a transaction that aborted, leased nothing.
+ *
+ * @example
+ * ```ts
+ * try { doc = await tasks.findOneAndUpdate(filter, lease$set); }
+ * catch (error) { if (keepUnconfirmedLease(unconfirmed, lease, error, 'claiming an activity task')) lookUp(); throw error; }
+ * ```
+ */
+export function keepUnconfirmedLease(claims: UnconfirmedClaims, lease: Lease, error: unknown, doing: string): boolean {
+  return claims.failed(lease, mapCommitFailure(error, doing, 'wrote'));
 }

@@ -7,7 +7,7 @@ import {
   matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
-  type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet,
+  type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet, UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
@@ -38,13 +38,13 @@ import {
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapCommitFailure, mapDriverError } from './map-driver-error.js';
-import { claimFirstReadable, readClaimedInstance, readClaimedTask } from './claimed-work.js';
+import { claimFirstReadable, keepUnconfirmedLease, readClaimedInstance, readClaimedTask } from './claimed-work.js';
 import { clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
 import { assertPrivileges, requiredPrivileges } from './privileges.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
-  activityClaimTries, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, buildQueryFilter, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
@@ -73,6 +73,12 @@ interface TransactionUse<T> {
   readonly options?: TransactionOptions;
   readonly wrote?: (result: T) => boolean;
   readonly read?: true;
+}
+
+/** A document a claim leased, with the lease it holds. */
+interface TakenLease<D> {
+  readonly doc: D;
+  readonly lease: Lease;
 }
 
 /** Instances purged per transaction by `purgeInstances`. */
@@ -181,6 +187,15 @@ export class MongoStore implements Store {
   readonly #tasks: Collection<TaskDoc>;
   readonly #sweeps: Collection<SweepDoc>;
   readonly #purges: Collection<PurgeDoc>;
+  /**
+   * `instances` and `activityTasks` read at `local` concern: the look-ups of leases claims may have written without
+   * learning it (`#recoverInstance`, `#recoverTask`) find one the primary applied before a majority acknowledged it.
+   */
+  readonly #instancesLocal: Collection<InstanceDoc>;
+  readonly #tasksLocal: Collection<TaskDoc>;
+  /** The leases of claims that failed after their lease write was sent, when it may have applied (store-kit's rule). */
+  readonly #unconfirmedInstances = new UnconfirmedClaims();
+  readonly #unconfirmedTasks = new UnconfirmedClaims();
   readonly #limit: number;
   readonly #maxMessages: number;
   readonly #transactionOptions: TransactionOptions;
@@ -369,6 +384,9 @@ export class MongoStore implements Store {
     this.#tasks = this.#db.collection<TaskDoc>(this.collections.activityTasks);
     this.#sweeps = this.#db.collection<SweepDoc>(this.collections.sweeps);
     this.#purges = this.#db.collection<PurgeDoc>(this.collections.purges);
+    const local = { readConcern: new ReadConcern('local') };
+    this.#instancesLocal = this.#db.collection<InstanceDoc>(this.collections.instances, local);
+    this.#tasksLocal = this.#db.collection<TaskDoc>(this.collections.activityTasks, local);
     this.#limit = o.limit;
     this.#maxMessages = o.maxMessages;
     this.#transactionOptions = transactionOptionsFor(options.transactionOptions);
@@ -578,9 +596,9 @@ export class MongoStore implements Store {
    */
   async #claimIn(session: ClientSession, options: ClaimOptions, limit: number): Promise<OrchestrationWorkItem | undefined> {
     return claimFirstReadable(async () => {
-      const lease = newLease(options, nextLeaseToken());
-      const doc = await this.#leaseNext(session, lease, options.now);
-      if (!doc) return undefined;
+      const taken = await this.#leaseNext(session, options);
+      if (!taken) return undefined;
+      const { doc, lease } = taken;
       let messages: Pick<MessageDoc, 'message'>[];
       try {
         messages = await this.#messages
@@ -613,25 +631,59 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Leases the instance that became claimable first at `now` (`orchestrationClaimTries`): a probe of the timed
+   * Leases the instance that became claimable first at `options.now` (`orchestrationClaimTries`): a probe of the timed
    * band's head (one index key), then `findOneAndUpdate`s on ranges of the `claim_at` index, so the server picks and
-   * leases atomically and never visits an instance that is leased or waits for a later time.
+   * leases atomically and never visits an instance that is leased or waits for a later time. First, a lease an
+   * earlier claim of this owner may have written without learning it (`#recoverInstance`); and when MongoDB cannot
+   * confirm this claim's own lease write, that lease is kept (store-kit's `UnconfirmedClaims`, by the error mapping:
+   * an outcome left open) and looked up at once, else by the next claims: not left idle until it lapses.
    */
-  async #leaseNext(session: ClientSession, lease: Lease, now: Date): Promise<Pick<InstanceDoc, '_id' | 'state' | 'input'> | null> {
+  async #leaseNext(session: ClientSession, options: ClaimOptions): Promise<TakenLease<Pick<InstanceDoc, '_id' | 'state' | 'input'>> | undefined> {
+    const recovered = await this.#recoverInstance(session, options);
+    if (recovered) return recovered;
+    const { now } = options;
+    const lease = newLease(options, nextLeaseToken());
     const head = await this.#instances.findOne(timedClaimProbeFilter(now), {
       session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION,
     });
     // The claimed instance's earliest message is due at or before `now`, so this is claimAtOf(lease, its due time).
     const claimAt = claimAtOf(lease.expiresAt, now);
-    for (const { filter } of orchestrationClaimTries(head?.claimAt, now)) {
-      const doc = await this.#instances.findOneAndUpdate(
-        filter,
-        { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, claimAt } },
-        { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
-      );
-      if (doc) return doc;
+    try {
+      for (const { filter } of orchestrationClaimTries(head?.claimAt, now)) {
+        const doc = await this.#instances.findOneAndUpdate(
+          filter,
+          { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, claimAt } },
+          { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
+        );
+        if (doc) return { doc, lease };
+      }
+      return undefined;
+    } catch (error) {
+      if (!keepUnconfirmedLease(this.#unconfirmedInstances, lease, error, 'claiming an orchestration work item')) throw error;
+      // A write concern error comes after the primary applied the write: the look-up most often finds it. One that
+      // fails (the server still unreachable) leaves the lease to the next claim's.
+      const found = await this.#recoverInstance(session, options).catch(() => undefined);
+      if (found) return found;
+      throw error;
     }
-    return null;
+  }
+
+  /**
+   * The first lease of `options.owner` that an earlier claim may have written without learning it (store-kit's
+   * `UnconfirmedClaims`: those still live at `options.now`) and that its instance holds, with the instance; each one
+   * looked up is settled (found or not), one whose look-up fails is looked up again by the next claim. Read at
+   * `local` concern, so a lease the primary applied before a majority acknowledged it is found; should a failover roll
+   * it back, the step's commit finds no lease and writes nothing (`LeaseLostError`).
+   */
+  async #recoverInstance(session: ClientSession, options: ClaimOptions): Promise<TakenLease<Pick<InstanceDoc, '_id' | 'state' | 'input'>> | undefined> {
+    for (const lease of this.#unconfirmedInstances.pending(options.owner, options.now)) {
+      const doc = await this.#instancesLocal.findOne(leaseLookupFilter(lease), {
+        session, hint: RELEASE_OWNER_HINTS.instances, projection: { state: 1, input: 1 },
+      });
+      this.#unconfirmedInstances.settle(lease.token);
+      if (doc) return { doc, lease };
+    }
+    return undefined;
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
@@ -646,10 +698,9 @@ export class MongoStore implements Store {
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
       return claimFirstReadable(async () => {
-        const lease = newLease(options, nextLeaseToken());
-        const doc = await this.#leaseNextTask(lease, options.now);
-        if (!doc) return undefined;
-        const reading = readClaimedTask(doc, lease);
+        const taken = await this.#leaseNextTask(options);
+        if (!taken) return undefined;
+        const reading = readClaimedTask(taken.doc, taken.lease);
         // Kept leased (its claim_at key is the expiry), so it is not first in line again: logged, and the next one claimed.
         if (reading.kind === 'skip') this.#skipped(reading);
         return reading;
@@ -672,23 +723,45 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Leases the activity task that became claimable first at `now` (`activityClaimTries`): a probe of the first
+   * Leases the activity task that became claimable first at `options.now` (`activityClaimTries`): a probe of the first
    * expired lease (one index key), then `findOneAndUpdate`s on ranges of the tasks' `claim_at` index, whose leading
    * field is the lease expiry, so the server picks and leases atomically and never visits a task whose lease is live.
+   * A lease MongoDB could not confirm is kept and looked up as `#leaseNext` does (`#recoverTask`).
    */
-  async #leaseNextTask(lease: Lease, now: Date): Promise<Pick<TaskDoc, '_id' | 'task'> | null> {
+  async #leaseNextTask(options: ClaimOptions): Promise<TakenLease<Pick<TaskDoc, '_id' | 'task'>> | undefined> {
+    const recovered = await this.#recoverTask(options);
+    if (recovered) return recovered;
+    const { now } = options;
+    const lease = newLease(options, nextLeaseToken());
     const head = await this.#tasks.findOne(timedActivityClaimProbeFilter(now), {
       sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
     });
-    for (const { filter } of activityClaimTries(head?.leaseExpiresAt, now)) {
-      const doc = await this.#tasks.findOneAndUpdate(
-        filter,
-        { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
-        { sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, returnDocument: 'after', projection: { task: 1 } },
-      );
-      if (doc) return doc;
+    try {
+      for (const { filter } of activityClaimTries(head?.leaseExpiresAt, now)) {
+        const doc = await this.#tasks.findOneAndUpdate(
+          filter,
+          { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt } },
+          { sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, returnDocument: 'after', projection: { task: 1 } },
+        );
+        if (doc) return { doc, lease };
+      }
+      return undefined;
+    } catch (error) {
+      if (!keepUnconfirmedLease(this.#unconfirmedTasks, lease, error, 'claiming an activity task')) throw error;
+      const found = await this.#recoverTask(options).catch(() => undefined);
+      if (found) return found;
+      throw error;
     }
-    return null;
+  }
+
+  /** `#recoverInstance` for activity tasks: on their claim index, led by the lease expiry. */
+  async #recoverTask(options: ClaimOptions): Promise<TakenLease<Pick<TaskDoc, '_id' | 'task'>> | undefined> {
+    for (const lease of this.#unconfirmedTasks.pending(options.owner, options.now)) {
+      const doc = await this.#tasksLocal.findOne(leaseLookupFilter(lease), { hint: RELEASE_OWNER_HINTS.activityTasks, projection: { task: 1 } });
+      this.#unconfirmedTasks.settle(lease.token);
+      if (doc) return { doc, lease };
+    }
+    return undefined;
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { type InstanceQuery, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
+import { type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
@@ -444,3 +444,19 @@ export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<T
  * index, whose leading field is the lease expiry.
  */
 export const RELEASE_OWNER_HINTS = { instances: { leaseOwner: 1, leaseExpiresAt: 1 }, activityTasks: CLAIM_ACTIVITY_HINT } as const;
+
+/**
+ * The look-up of a lease a claim may have written without learning it (`UnconfirmedClaims`): the document that holds
+ * exactly `lease` (owner, expiry and token), on the index `releaseOwner` uses (`RELEASE_OWNER_HINTS`): on instances
+ * `lease_owner` (owner, expiry: one key), on tasks their claim index, led by the expiry (the tasks leased in that
+ * millisecond). Only this store's documents (`storeKeyed`), as every claim.
+ *
+ * @example
+ * ```ts
+ * leaseLookupFilter({ owner: 'w1', token: 't', expiresAt });
+ * // { leaseOwner: 'w1', leaseExpiresAt: expiresAt, leaseToken: 't', _id: { $type: 'string' } }
+ * ```
+ */
+export function leaseLookupFilter(lease: Lease): Filter<InstanceDoc> & Filter<TaskDoc> {
+  return storeKeyed({ leaseOwner: lease.owner, leaseExpiresAt: lease.expiresAt, leaseToken: lease.token });
+}

@@ -11,7 +11,7 @@ export const MAJORITY_WAIT_MS = 30_000;
  * durable on a majority, and bounded. Without `wtimeoutMS` a majority write waits for good when no majority can
  * acknowledge (a primary–secondary–arbiter set with its secondary down, a partition): the claim loop, `releaseOwner`
  * and activity heartbeats would hang instead of failing. The write has then been applied on the primary and may be
- * rolled back; a claim made that way is released by its lease expiring.
+ * rolled back; a claim made that way is looked up by its lease token and handed out (store-kit's `UnconfirmedClaims`).
  */
 export const SINGLE_WRITE_CONCERN = { w: 'majority', wtimeoutMS: MAJORITY_WAIT_MS } as const satisfies WriteConcernSettings;
 

@@ -1,7 +1,8 @@
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
-import { newLease } from '@durable-rx/runtime/store-kit';
+import { newLease, UnconfirmedClaims } from '@durable-rx/runtime/store-kit';
+import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { CLAIM_RACE_ATTEMPTS, claimFirstReadable, readClaimedInstance, readClaimedTask, UNREADABLE_SKIPS, type ClaimReading } from '../src/claimed-work.js';
+import { CLAIM_RACE_ATTEMPTS, claimFirstReadable, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, UNREADABLE_SKIPS, type ClaimReading } from '../src/claimed-work.js';
 import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
@@ -90,5 +91,30 @@ describe('the claim loop', () => {
     const q = queue([unreadable, gone]);
     expect(await claimFirstReadable(q.next)).toBeUndefined();
     expect(q.leased()).toBe(2);
+  });
+});
+
+describe('a claim whose lease write MongoDB could not confirm', () => {
+  const later = new Date(T0.getTime() + 1_000);
+  const kept = (error: unknown) => {
+    const claims = new UnconfirmedClaims();
+    const taken = keepUnconfirmedLease(claims, lease, error, 'claiming an activity task');
+    expect(claims.pending('w', later).length).toBe(taken ? 1 : 0);
+    return taken;
+  };
+
+  it('keeps its lease to look up when the write may have applied: a write concern error, a connection lost, no primary to retry on', () => {
+    // The primary applied the lease; no majority acknowledged it within 30 s, or the primary stepped down while it waited.
+    expect(kept(new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 64, codeName: 'WriteConcernTimeout', errmsg: 'timed out' } }))).toBe(true);
+    expect(kept(new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown' } }))).toBe(true);
+    // The driver's retry of the write lost its connection too, or found no primary: the first attempt may have applied.
+    expect(kept(new MongoNetworkError('connection reset'))).toBe(true);
+    expect(kept(new MongoServerSelectionError('no primary', { type: 'ReplicaSetNoPrimary', servers: new Map() } as never))).toBe(true);
+  });
+
+  it('keeps nothing when the server refused the write or the write concern can never be met', () => {
+    expect(kept(new MongoServerError({ ok: 0, errmsg: 'bad hint', code: 2, codeName: 'BadValue' }))).toBe(false);
+    expect(kept(new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 79, codeName: 'UnknownReplWriteConcern', errmsg: 'no such tag' } }))).toBe(false);
+    expect(kept(new Error('not a driver error'))).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { INDEXES } from '../src/indexes.js';
+import { instanceKey } from '../src/instance-key.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
@@ -763,9 +764,10 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const watched = purgeOf(store.instanceChanges$('marked'));
         const listed = purgeOf(store.changes$);
         const { state, message } = request('marked');
-        await store.commit({ requests: [{ type: 'createInstance', state: { ...state, runtimeStatus: 'Completed', version: 3 }, message, ifRunning: { kind: 'fail' } }] });
-        expect(await store.purgeInstances({ createdTimeFrom: new Date(0) })).toBe(1);
-        const named = { instanceId: 'marked', state: undefined, purged: { executionId: 'exec-1', version: 3 } };
+        await store.commit({ requests: [{ type: 'createInstance', state: { ...state, runtimeStatus: 'Completed' }, message, ifRunning: { kind: 'fail' } }] });
+        const stored = await store.getInstance('marked');
+        expect(await store.purgeInstance('marked')).toBe(1);
+        const named = { instanceId: 'marked', state: undefined, purged: { executionId: 'exec-1', version: stored?.version } };
         expect(await watched).toEqual(named);
         expect(await listed).toEqual(named);
       } finally {
@@ -874,6 +876,46 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           context.skip();
         }
         await expect(store.abandonActivity('no-such-task', 'token')).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+      } finally {
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('a claim whose lease write the primary applied but could not confirm hands out the work it leased, not an error and a lease left idle', async (context) => {
+      // The claims' findAndModify is applied, then the wait for the majority ends with a write concern error
+      // (ShutdownInProgress, twice: the driver retries it once). The claim looks its lease up by its token and hands
+      // the work out under it; before, it failed with commit-outcome-unknown and the lease sat idle until it lapsed
+      // (30 s for an instance, 5 min for an activity task).
+      const appName = `drx-claimwce-${process.pid}`;
+      const { client, store } = await recording('findAndModify', 'claimwce', appName);
+      const admin = new MongoClient(mongoUri);
+      const failClaims = () => admin.db('admin').command({
+        configureFailPoint: 'failCommand', mode: { times: 2 },
+        data: { failCommands: ['findAndModify'], appName, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' } },
+      });
+      try {
+        await store.commit(start('claim-wce'));
+        const now = new Date();
+        const task: ActivityTask = { id: 'claim-wce-task', instanceId: 'claim-wce', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 };
+        await client.db(db.name).collection<TaskDoc>(store.collections.activityTasks).insertOne(taskDoc(task, 1 << 20, now));
+        try {
+          await failClaims();
+        } catch (error) {
+          console.log(`claim write concern error test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        }
+        const item = await store.claimOrchestration({ owner: 'w1', leaseMs: 60_000, now });
+        expect(item?.state.instanceId).toBe('claim-wce');
+        await failClaims();
+        const activity = await store.claimActivity({ owner: 'w1', leaseMs: 300_000, now });
+        expect(activity?.task.id).toBe('claim-wce-task');
+        // The leases handed out are the ones stored.
+        const stored = client.db(db.name);
+        expect((await stored.collection<InstanceDoc>(store.collections.instances).findOne({ _id: instanceKey('claim-wce') }))?.leaseToken).toBe(item?.lease.token);
+        expect((await stored.collection<TaskDoc>(store.collections.activityTasks).findOne({ _id: 'claim-wce-task' }))?.leaseToken).toBe(activity?.lease.token);
       } finally {
         await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
         await admin.close().catch(() => undefined);

@@ -4,7 +4,7 @@ import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
-  RELEASE_OWNER_HINTS, RESYNC_HINT,
+  leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, unclaimedMessagesQuery,
 } from '../src/queries.js';
@@ -133,6 +133,23 @@ describe('claims', () => {
       { band: 'timed', filter: timedActivityClaimFilter(T0) },
       { band: 'at-once', filter: atOnceActivityClaimFilter() },
     ]);
+  });
+
+  it('look up a lease a claim may have written by its owner, expiry and token, on the indexes releaseOwner uses', () => {
+    const expiresAt = new Date(T0.getTime() + 30_000);
+    const lease = { owner: 'w.1', token: 't-1', expiresAt };
+    const filter = leaseLookupFilter(lease);
+    const held = { _id: 'i', leaseOwner: 'w.1', leaseToken: 't-1', leaseExpiresAt: expiresAt };
+    expect(matches(filter, held)).toBe(true);
+    // Taken over since (another token), released (free), another worker's, another program's document: none is it.
+    for (const doc of [{ ...held, leaseToken: 't-2' }, { _id: 'i', ...FREE_LEASE }, { ...held, leaseOwner: 'w.2' }, { ...held, _id: new ObjectId() }]) {
+      expect(matches(filter, doc), JSON.stringify(doc)).toBe(false);
+    }
+    // Instances: one key of lease_owner (owner, expiry); tasks: the tasks leased in that millisecond of their claim index.
+    expect(indexScan(RELEASE_OWNER_HINTS.instances, filter, {}, ['leaseToken'])).toMatchObject({ pointPrefix: 2 });
+    expect(indexScan(RELEASE_OWNER_HINTS.activityTasks, filter, {}, ['leaseOwner', 'leaseToken'])).toMatchObject({
+      lower: { value: expiresAt, inclusive: true }, upper: { value: expiresAt, inclusive: true }, pointPrefix: 1,
+    });
   });
 
   it('release the leases of one owner, live or expired, visiting only leased documents (on instances, only that owner\u2019s)', () => {

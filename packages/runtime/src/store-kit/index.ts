@@ -33,6 +33,8 @@ export {
   encodeContinuationToken, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf,
   pageSizeOf, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type PageKey,
 } from '../store/store-helpers.js';
+/** The one rule of which leases a store looks up after claims whose outcome it could not learn. */
+export { UnconfirmedClaims } from '../store/unconfirmed-claims.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 /** A store wraps the logger it is given once, so a report made while it handles a failure cannot throw out of the handler. */
 export { guardedLogger } from '../env/logger.js';

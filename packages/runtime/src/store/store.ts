@@ -63,6 +63,13 @@ export interface Store {
    * (`now + leaseMs`), or `undefined` when there is no such work. Two concurrent claims never get the same instance.
    * A store may hand out only the oldest visible messages (at most `maxMessages`, or a bound of its own); the rest
    * stay queued, in order, for the next claim.
+   *
+   * A claim that fails after its lease write was sent, with an error after which that write may have applied
+   * (`mayHaveApplied`: MongoStore's `CommitOutcomeUnknownError` for a write concern error or a connection lost),
+   * leaves no lease idle until it lapses: the store keeps the lease (`UnconfirmedClaims` in store-kit), looks it up by
+   * its token at once and at the claims of the same owner that follow while it is live, and hands out the work it
+   * took. The same holds for {@link Store.claimActivity}. A store whose claims always learn their outcome (one
+   * transaction that commits or aborts) never meets the case.
    */
   claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined>;
 
