@@ -347,4 +347,56 @@ describe('a cancelled timer', () => {
     // Its fire, when it comes, is recorded and ignored.
     expect(run.step(60_000, [timerFired(0, at(60_000))]).isFinished).toBe(true);
   });
+
+  /** Cancels a timer, yields the composite `build` makes of it, and returns what the yield threw (or gave). */
+  const yieldingComposite = (build: (ctx: OrchestrationContext, cancelled: () => DurableTask<unknown>) => DurableTask<unknown>): Orchestrator =>
+    function* (ctx) {
+      const cancelled = () => {
+        const timer = ctx.createTimer(at(60_000));
+        timer.cancel();
+        return timer;
+      };
+      try {
+        yield build(ctx, cancelled);
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`;
+      }
+      return 'completed';
+    };
+
+  const doomed: Record<string, Parameters<typeof yieldingComposite>[0]> = {
+    'Task.all over it and a call': (ctx, cancelled) => ctx.Task.all([cancelled(), ctx.callActivity('A')]),
+    'Task.any over cancelled timers only': (ctx, cancelled) => ctx.Task.any([cancelled(), cancelled()]),
+    'Task.all over such a Task.any': (ctx, cancelled) => ctx.Task.all([ctx.callActivity('A'), ctx.Task.any([cancelled(), cancelled()])]),
+    'Task.any over a Task.all over it': (ctx, cancelled) => ctx.Task.any([ctx.Task.all([ctx.callActivity('A'), cancelled()])]),
+  };
+  for (const [name, build] of Object.entries(doomed)) {
+    it(`throws the same OrchestrationError when yielded in a composite that cannot do without it (${name}); live and replayed`, () => {
+      const orch = yieldingComposite(build);
+      const run = live(orch);
+      const done = completion(run.step(0, [executionStarted('O')]));
+      expect(done?.result).toMatch(/^OrchestrationError: yielded Task\.(all|any) waiting for a cancelled timer, which never fires$/);
+      expect(replayed(orch, run.history)?.result).toBe(done?.result);
+    });
+  }
+
+  it('never wins a Task.any that has another task to wait for: its fire is ignored and the event wins', () => {
+    const orch = yieldingComposite((ctx, cancelled) => ctx.Task.any([cancelled(), ctx.waitForExternalEvent('E')]));
+    const run = live(orch);
+    expect(run.step(0, [executionStarted('O')]).isFinished).toBe(false);
+    expect(run.step(60_000, [timerFired(0, at(60_000))]).isFinished).toBe(false);
+    expect(completion(run.step(70_000, [eventRaised('E', 'e')]))).toMatchObject({ orchestrationStatus: 'Completed', result: 'completed' });
+  });
+
+  it('replays a history recorded before CompositeOverCancelledTimerThrows as recorded: Task.all failed with its call', () => {
+    const orch = yieldingComposite((ctx, cancelled) => ctx.Task.all([cancelled(), ctx.callActivity('A')]));
+    const history = new HistoryBuilder({ name: 'O' }).started().timerCreated(at(60_000)).taskScheduled('A')
+      .step(1000).taskFailed(1, { errorType: 'Error', errorMessage: 'boom' })
+      .build();
+    expect(replayed(orch, history)?.result).toMatch(/^TaskFailedError: .*boom/);
+    const run = live(orch);
+    expect(run.step(0, [executionStarted('O')]).newEvents[0]).toMatchObject({
+      replayFlags: expect.arrayContaining([ReplayFlag.CompositeOverCancelledTimerThrows]),
+    });
+  });
 });

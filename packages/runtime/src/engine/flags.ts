@@ -28,6 +28,14 @@ export const ReplayFlag = {
    * `race = Task.any([a, timer]); Task.all([a, b]); yield race` gave the timer. A history recorded before keeps that.
    */
   CompositesNotifyEveryParent: 2,
+  /**
+   * @since 2026-12-03. Yielding a `Task.all` that waits for a cancelled timer (at any depth), or a `Task.any` all of
+   * whose tasks are such (a cancelled timer, a `Task.all` over one), throws an `OrchestrationError` into the
+   * orchestrator, as yielding the cancelled timer itself does: a cancelled timer never fires, so the composite would
+   * wait for ever. Before, it waited; a `Task.all` whose other task then failed failed with that task's error, and an
+   * orchestrator that caught it went on. A history recorded before keeps that.
+   */
+  CompositeOverCancelledTimerThrows: 3,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -21,6 +21,8 @@ import type { RetryOptions } from './retry-options.js';
 import { RetryableTask } from './retryable-task.js';
 import { Task } from './task.js';
 import { TimerTask } from './timer-task.js';
+import { WhenAllTask } from './when-all-task.js';
+import { WhenAnyTask } from './when-any-task.js';
 
 /** Options of an {@link OrchestrationExecution}. */
 export interface ExecutionOptions {
@@ -587,13 +589,18 @@ export class OrchestrationExecution {
       ));
       return;
     }
-    if (next.value instanceof TimerTask && next.value.isCancelled) {
-      // (Cancelled, it never settled.) Its fire is ignored, so waiting for it would wait for ever: the yield throws instead (as awaiting a timer whose
-      // cancellation token was cancelled throws in Durable Functions for .NET), and the orchestrator may catch it.
-      this.#advance(true, new OrchestrationError('yielded a cancelled timer, which never fires'));
+    const task = next.value;
+    if (!task.isSettled && (task instanceof TimerTask
+      ? task.isCancelled
+      : this.#flags.includes(ReplayFlag.CompositeOverCancelledTimerThrows) && waitsForCancelledTimer(task))) {
+      // A cancelled timer's fire is ignored, so waiting for it (or for a composite that cannot do without it) would
+      // wait for ever: the yield throws instead (as awaiting a timer whose cancellation token was cancelled throws in
+      // Durable Functions for .NET), and the orchestrator may catch it. Decided from the tasks alone: replay does the same.
+      const what = task instanceof TimerTask ? 'a cancelled timer' : `Task.${task instanceof WhenAllTask ? 'all' : 'any'} waiting for a cancelled timer`;
+      this.#advance(true, new OrchestrationError(`yielded ${what}, which never fires`));
       return;
     }
-    this.#awaiting = next.value;
+    this.#awaiting = task;
     this.#resume();
   }
 
@@ -892,6 +899,20 @@ export function stepMarkers(timestamp: string): StepMarkers {
 function isGenerator(value: unknown): value is Orchestration {
   return typeof value === 'object' && value !== null && typeof (value as Generator).next === 'function' &&
     typeof (value as Generator).throw === 'function' && !(Symbol.asyncIterator in value);
+}
+
+/**
+ * True when `task` is pending and can never complete for want of a cancelled timer (whose fire is ignored): the timer
+ * itself, a `Task.all` with such a task among its children, a `Task.any` whose every child is such. A `Task.any` with
+ * another child waits for that one: the cancelled timer never wins. (A `Task.all` over one may still fail, when another
+ * child fails; yielded, it throws at once instead of waiting for that.) See `ReplayFlag.CompositeOverCancelledTimerThrows`.
+ */
+function waitsForCancelledTimer(task: DurableTask<unknown>): boolean {
+  if (task.isSettled) return false;
+  if (task instanceof TimerTask) return task.isCancelled;
+  if (task instanceof WhenAllTask) return task.children.some(waitsForCancelledTimer);
+  if (task instanceof WhenAnyTask) return task.children.every(waitsForCancelledTimer);
+  return false;
 }
 
 /** While suspended, everything but resume/terminate (and step markers) waits. */
