@@ -6,7 +6,9 @@ import { Task } from '../src/engine/task.js';
 import type { WhenAllTask } from '../src/engine/when-all-task.js';
 import { WhenAnyTask } from '../src/engine/when-any-task.js';
 import { ReplayFlag } from '../src/engine/flags.js';
+import { MisuseMarks } from '../src/engine/misuse-marks.js';
 import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
+import { OrchestrationError } from '../src/model/errors/orchestration-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -278,11 +280,54 @@ describe('ctx used outside the orchestrator\'s run', () => {
     }
   });
 
-  it('fails the instance end to end (runtime) after a call from a setTimeout, which does not throw', async () => {
+  it('keeps the mark for the next step when that step replays a fresh execution (the cached one was dropped)', () => {
+    let saved: OrchestrationContext | undefined;
+    const orch: Orchestrator = function* (ctx) {
+      saved = ctx;
+      return yield ctx.waitForExternalEvent('Go');
+    };
+    // As a worker runs them: one MisuseMarks for every execution.
+    const options = { ...limit, misuseMarks: new MisuseMarks() };
+    const first = new OrchestrationExecution(orch, options);
+    first.replay([]);
+    const history = [...first.step(at(0), [executionStarted('O')]).newEvents];
+    saved!.newGuid(); // from a callback, between steps
+    // The cached execution is evicted: the next step replays the history into a new one.
+    const fresh = new OrchestrationExecution(orch, options);
+    fresh.replay(history);
+    const failed = completion(fresh.step(at(1), [eventRaised('Go', 1)]));
+    expect(failed).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
+    expect(failed?.failureDetails?.errorMessage).toContain('ctx used outside the orchestrator\'s run');
+    expect(options.misuseMarks.size).toBe(0);
+    // ctx used after the execution ended marks nothing: no step would take it.
+    saved!.newGuid();
+    expect(options.misuseMarks.size).toBe(0);
+  });
+
+  it('keeps one mark per instance, its first for an execution, and the newest ones beyond its capacity', () => {
+    const marks = new MisuseMarks(2);
+    const mark = (instanceId: string, executionId: string, message: string) => marks.mark(instanceId, executionId, new OrchestrationError(message));
+    mark('a', 'e1', 'first');
+    mark('a', 'e1', 'second');
+    expect(marks.take('a', 'e1')?.message).toBe('first');
+    expect(marks.take('a', 'e1')).toBeUndefined(); // taken
+    mark('a', 'e1', 'a');
+    mark('b', 'e1', 'b');
+    mark('c', 'e1', 'c'); // over capacity: the oldest, a's, goes
+    expect(marks.size).toBe(2);
+    expect(marks.take('a', 'e1')).toBeUndefined();
+    expect(marks.take('c', 'e1')?.message).toBe('c');
+    mark('b', 'e2', 'b2'); // b's next execution: its mark replaces the one of the execution before
+    expect(marks.take('b', 'e1')).toBeUndefined(); // another execution's mark is taken, not reported
+    expect(marks.size).toBe(0);
+  });
+
+  for (const cacheSize of [undefined, 0]) it(`fails the instance end to end (runtime${cacheSize === undefined ? '' : `, cacheSize ${cacheSize}`}) after a call from a setTimeout, which does not throw`, async () => {
     let called!: (error?: unknown) => void;
     const calledFromTimer = new Promise<unknown>((resolve) => { called = resolve; });
     const runtime = await start({
       store: new MemoryStore(),
+      ...(cacheSize === undefined ? {} : { cacheSize }),
       orchestrators: {
         Misuser: function* (ctx) {
           if (!ctx.isReplaying) {

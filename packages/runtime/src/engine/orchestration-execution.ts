@@ -15,6 +15,7 @@ import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { isDurableTask, type DurableTask } from './durable-task.js';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
+import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
 import { describeCall, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
@@ -28,6 +29,11 @@ import { WhenAnyTask } from './when-any-task.js';
 export interface ExecutionOptions {
   /** Largest accepted custom status, in bytes of JSON. */
   readonly customStatusLimitBytes: number;
+  /**
+   * Where the executions mark `ctx` used outside their run, for the instance's next step (a worker's, shared by every
+   * execution it runs: see {@link MisuseMarks}). Without it, each execution keeps its own mark.
+   */
+  readonly misuseMarks?: MisuseMarks;
 }
 
 /** Default for {@link ExecutionOptions.customStatusLimitBytes}: 16 KiB, as Durable Functions. */
@@ -78,7 +84,7 @@ interface Rare {
   rewoundParent?: ExecutionStartedEvent['parentInstance'];
   /** `newGuid` calls so far. */
   guidCounter: number;
-  /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`). */
+  /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`), with no `misuseMarks`. */
   misuse?: OrchestrationError | undefined;
 }
 
@@ -312,11 +318,13 @@ export class OrchestrationExecution {
       if (this.#rare) this.#rare.unmatched = undefined;
       this.#fail(error);
     }
-    const misuse = this.#rare?.misuse;
+    const started = this.#started;
+    const misuse = this.#options.misuseMarks && started
+      ? this.#options.misuseMarks.take(started.instanceId, started.executionId)
+      : this.#rare?.misuse;
     if (misuse) {
       // ctx was used between steps (from a callback): what it called is in no history, so the instance cannot go on.
-      this.#rare!.misuse = undefined;
-      this.#rare!.unmatched = undefined;
+      if (this.#rare) this.#rare.misuse = this.#rare.unmatched = undefined;
       this.#fail(misuse);
     }
     // Actions the code created during replay that history did not record (e.g. a rewound call): issue them now.
@@ -741,7 +749,13 @@ export class OrchestrationExecution {
    */
   #outsideRun(): boolean {
     if (this.#mode.kind !== 'idle') return false;
-    this.#more().misuse ??= new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');
+    // Marked where the next step finds it, also when that step replays a fresh execution (see MisuseMarks); an
+    // execution that ended has no next step.
+    if (this.#phase.kind === 'finished') return true;
+    const marks = this.#options.misuseMarks;
+    const error = new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');
+    if (marks) marks.mark(this.#instanceId(), this.#started?.executionId ?? '', error);
+    else this.#more().misuse ??= error;
     return true;
   }
 

@@ -1,5 +1,6 @@
 import type { Subscription } from 'rxjs';
-import { OrchestrationExecution, toFailureDetails } from '../engine/orchestration-execution.js';
+import { MisuseMarks } from '../engine/misuse-marks.js';
+import { OrchestrationExecution, toFailureDetails, type ExecutionOptions } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import {
   decideActivityResult, decideActivityStep, decideRefusedStep, decideStep, leaseNewTasks, type RefusedStepInput, type StepInput,
@@ -869,13 +870,16 @@ export class Worker {
 
   // ---------------------------------------------------------------- orchestrations
 
-  /** The options of every execution: one object, not one per replay and per cached execution. */
-  #executionOptions: { readonly customStatusLimitBytes: number } | undefined;
+  /**
+   * The options of every execution: one object, not one per replay and per cached execution. Their misuse marks are the
+   * worker's: a mark outlives the cached execution it was made on (see MisuseMarks).
+   */
+  #executionOptions: ExecutionOptions | undefined;
 
   /** A fresh execution of the orchestrator `name` (one function for every step, not a closure per step). */
   readonly #newExecution = (name: string): OrchestrationExecution => new OrchestrationExecution(
     this.#o.orchestrators.get(name) ?? unknownOrchestrator(name),
-    (this.#executionOptions ??= { customStatusLimitBytes: this.#o.customStatusLimitBytes }),
+    (this.#executionOptions ??= { customStatusLimitBytes: this.#o.customStatusLimitBytes, misuseMarks: new MisuseMarks() }),
   );
 
   /**
