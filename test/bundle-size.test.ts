@@ -654,11 +654,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker then counted a step's commit in one place (`#stepCommitted`), so the record of a refused step also ends a
  * claim back-off under way, as a step's own commit does: 31,231 / 38,884 / 69,113 -> 31,233 / 38,887 / 69,116 B
  * (+2 / +3 / +3), budgets raised to match.
+ * The engine then threw at the yield of a Task.all / Task.any that cannot do without a cancelled timer (replay flag 3),
+ * and kept ctx misuse marks in the worker's MisuseMarks, so a step that replays a dropped execution still fails the
+ * instance: 31,233 / 38,887 / 69,116 -> 31,512 / 39,164 / 69,397 B (+279 / +277 / +281), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_233 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 38_887 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_116 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_512 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_164 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_397 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
 ];
 
