@@ -57,7 +57,8 @@ type Query = object;
  *
  * Every observable of one client shares a single streaming connection (one server session, see `StreamMux`),
  * however many instances, lists and histories are watched; {@link RemoteClient.connection$} tells whether it is
- * live.
+ * live. The observables of one instance (`status$`, `customStatus$`, `waitForCompletion`), or of one list filter,
+ * share one subscription on it, each still starting with a value read after it subscribed.
  */
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */

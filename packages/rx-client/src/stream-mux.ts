@@ -74,12 +74,24 @@ export interface StreamMuxOptions {
   readonly clock?: Clock | undefined;
 }
 
+/**
+ * One subscriber of a watch: told when the watch ends, what is told each value (a throw errors the subscriber), and
+ * the id of the first subscription whose values it is told (a number): the server read those after it subscribed; an
+ * earlier one's still on their way were read before. 0 once it was told a value (no earlier one's come after).
+ */
+type Watcher = [subscriber: Subscriber<unknown>, next: WatchedValue, from: number];
+
+/** What one subscription on the server serves: a history to its one watcher, a status or list to all of its watchers. */
 interface Entry {
   readonly spec: WatchSpec;
-  /** Told when the watch ends: `complete` when the server ends it, `error` with the typed error when it fails. */
-  readonly subscriber: Subscriber<unknown>;
-  /** Each value; a throw errors the watch. */
-  readonly next: WatchedValue;
+  /** The id of its subscription on the server. */
+  id: string;
+  /**
+   * Its earlier subscriptions (see `watch`), unsubscribed: their values still on their way are told to the watchers
+   * that were there, until the first value of `id`.
+   */
+  readonly earlier: string[];
+  readonly watchers: Set<Watcher>;
   /** The session the server sent its latest value in; none before its first. */
   seen?: string;
 }
@@ -93,11 +105,17 @@ export interface StreamMux {
   readonly state$: Observable<ConnectionState>;
   /**
    * An Observable that watches `spec` over the shared session while subscribed. `emitter(subscriber, own)` is called
-   * once per subscription, with the subscription's own copy of `spec` (what is sent for it: the emitter may update it),
-   * and returns what is told each value the server sends for it, and whether it is the first in a session (it emits
-   * what it makes of the value to `subscriber`; a throw errors the subscriber); the subscriber completes when the
+   * once per subscription, with the copy of `spec` sent for it (a history's own: the emitter may update it), and
+   * returns what is told each value the server sends for it, and whether it is the first in a session (it emits what
+   * it makes of the value to `subscriber`; a throw errors that subscriber alone); the subscriber completes when the
    * server ends the subscription and errors with the typed error when it fails or the connection is refused.
    * Unsubscribing stops watching.
+   *
+   * The watches of one status or list (the same `spec`) share one subscription on the server, which the last of them
+   * to end unsubscribes. Each one's first value is still read by the server after it subscribed, as with a
+   * subscription of its own: one that joins has the subscription sent again under a new id, which unsubscribes the
+   * old one in the same request and starts over from the current value (the others' emitters drop it as a repeat);
+   * it is told only the new subscription's values, the others the old one's still on their way too.
    */
   watch<T, S extends WatchSpec = WatchSpec>(spec: S, emitter: (subscriber: Subscriber<T>, own: S) => WatchedValue): Observable<T>;
   /**
@@ -124,7 +142,7 @@ export interface StreamMux {
 
 /**
  * All streams of one remote client over one Server-Sent Events session (`GET /streams`), however many instances,
- * lists and histories are watched.
+ * lists and histories are watched, with one subscription per instance status and per list (see `watch`).
  *
  * The connection opens with the first subscription and closes (deleting the server session) when the last one ends,
  * once the task that ended it has run (a 0 ms timer): awaiting one watch after another keeps it.
@@ -160,7 +178,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const { root, headers, fetch, reconnect } = options;
   const clock = options.clock ?? systemClock;
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
+  /** The watched entries by the id of their subscription, and of their earlier ones not yet forgotten. */
   const entries = new Map<string, Entry>();
+  /** The entries of statuses and lists, by their spec's JSON. */
+  const shared = new Map<string, Entry>();
   let state: ConnectionState = { state: 'idle' };
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
   let nextId = 0;
@@ -252,17 +273,23 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
       if (event === 'close') {
         // A status or list watch starts with the current value, so one ended before it says nothing of what it
-        // watches (not that the instance does not exist): it fails, as a stream the server cut. A history may have none.
-        return end(sub, data.error
-          ? errorFromBody(500, data.error)
-          : entry.seen || entry.spec.kind === 'history' ? undefined : new UnavailableError('no status arrived'));
+        // watches (not that the instance does not exist): a watcher not told one yet fails, as a stream the server
+        // cut. A history may have none.
+        const error = data.error ? errorFromBody(500, data.error) : undefined;
+        return end(entry, error, error ?? (entry.spec.kind === 'history' ? undefined : new UnavailableError('no status arrived')));
       }
       const first = entry.seen !== session;
       entry.seen = session;
-      try {
-        entry.next(data.data, first);
-      } catch (error) {
-        entry.subscriber.error(error);
+      // The earlier subscriptions have said all they will: they were unsubscribed before this one was subscribed.
+      if (sub === entry.id) for (const id of entry.earlier.splice(0)) entries.delete(id);
+      for (const watcher of entry.watchers) {
+        if (+sub < watcher[2]) continue;
+        watcher[2] = 0;
+        try {
+          watcher[1](data.data, first);
+        } catch (error) {
+          watcher[0].error(error);
+        }
       }
     };
 
@@ -390,8 +417,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (sent) failures = 0;
       return void (flushing = false);
     }
-    const added = ids.filter((id) => entries.has(id));
-    const removed = ids.filter((id) => !entries.has(id));
+    // Those of an entry's subscription now are subscribed; the others (ended, or an entry's earlier one) unsubscribed.
+    const added = ids.filter((id) => entries.get(id)?.id === id);
+    const removed = ids.filter((id) => entries.get(id)?.id !== id);
     // A request lists at most MAX_SUBSCRIPTIONS_PER_SESSION unsubscribes and as many subscribes (the server refuses a
     // longer list as a whole); it applies the unsubscribes first, then the subscribes the session has room for, and
     // closes each one beyond that with its own error. So the unsubscribes past that many, and the subscribes after
@@ -420,7 +448,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // The server refused the request (401, 403, 400: a malformed or too long list) and applied none of it: the
         // watches it added fail with its error, and the session, which still holds those it would have unsubscribed,
         // is deleted; a new one, after the reconnect delay, gets every watch still active.
-        for (const sub of added) end(sub, error as Error);
+        for (const sub of added) end(entries.get(sub), error as Error);
         return drop(error as Error);
       }
     } finally {
@@ -446,13 +474,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (had) fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers }).catch(() => undefined);
   };
 
-  /** Ends watch `sub` if it is still watched: errors it with `error`, or completes it without one. */
-  const end = (sub: string, error?: Error): void => {
-    const entry = entries.get(sub);
-    if (!entry) return;
-    forget(sub);
-    if (error) entry.subscriber.error(error);
-    else entry.subscriber.complete();
+  /**
+   * Ends `entry` if it is still watched: errors its watchers with `error` (those not told a value yet with `unseen`),
+   * or completes them without one.
+   */
+  const end = (entry: Entry | undefined, error?: Error, unseen = error): void => {
+    if (!entry || !forget(entry)) return;
+    for (const [subscriber, , from] of entry.watchers) {
+      const failure = from ? unseen : error;
+      if (failure) subscriber.error(failure);
+      else subscriber.complete();
+    }
   };
 
   /** The connection was refused for good (with `error`) or the mux closed (without): every watcher is ended. */
@@ -460,26 +492,35 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     linger();
     drop();
     // The watches of now: one a state watcher starts on hearing the new state belongs to the next connection.
-    const ended = [...entries.keys()];
+    const ended = new Set(entries.values());
     setState(error ? 'failed' : 'idle', error);
-    for (const sub of ended) end(sub, error);
+    for (const entry of ended) end(entry, error);
   };
 
   /**
-   * Forgets watch `id`, however it ended (unsubscribed, or ended or failed by the server), and unsubscribes it on the
-   * server: always, so that no subscription is left there without an owner. (One the server closed may have been
-   * subscribed anew by a request sent again after its answer was lost; one not sent yet, or refused, is unknown there,
-   * and unsubscribing it changes nothing.) When it was the last, the connection closes once the task that ended it has
-   * run (a 0 ms timer on the mux's clock, which `close()` clears): a view that re-subscribes at once (a re-render), or
-   * code that awaits one watch after another (`for (…) await client.waitForCompletion(id)`), keeps it.
+   * Forgets `entry`, however it ended (its last watcher unsubscribed, or the server ended or failed it), and
+   * unsubscribes it on the server: always, so that no subscription is left there without an owner. (One the server
+   * closed may have been subscribed anew by a request sent again after its answer was lost; one not sent yet, or
+   * refused, is unknown there, and unsubscribing it changes nothing.) When it was the last, the connection closes once
+   * the task that ended it has run (a 0 ms timer on the mux's clock, which `close()` clears): a view that re-subscribes
+   * at once (a re-render), or code that awaits one watch after another (`for (…) await client.waitForCompletion(id)`),
+   * keeps it. False when it was forgotten already.
    */
-  const forget = (id: string): void => {
-    if (!entries.delete(id)) return;
+  const forget = (entry: Entry): boolean => {
+    if (entries.get(entry.id) !== entry) return false;
+    for (const id of [entry.id, ...entry.earlier]) entries.delete(id);
+    shared.delete(JSON.stringify(entry.spec));
     // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
-    pending.add(id);
-    scheduleFlush();
+    subscribe(entry.id);
     // (Only with a connection: the watches `fail` ends have none left, and close() must leave no timer.)
     if (entries.size === 0 && connection) linger(), linger = arm(0, closeIfUnused);
+    return true;
+  };
+
+  /** Sends the change of subscription `id` with the next flush: subscribed while it is an entry's, else unsubscribed. */
+  const subscribe = (id: string): void => {
+    pending.add(id);
+    scheduleFlush();
   };
 
   const closeIfUnused = (): void => {
@@ -505,14 +546,23 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     },
     watch: (spec, emitter) => new Observable((subscriber) => {
       if (signal.aborted) return subscriber.error(signal.reason);
-      const id = String(++nextId);
-      const own = { ...spec };
-      entries.set(id, { spec: own, subscriber, next: emitter(subscriber as Subscriber<never>, own) });
+      // A history is a watch of its own (it stands where its watcher does); a status or list watched already is joined.
+      const key = spec.kind === 'history' ? '' : JSON.stringify(spec);
+      const entry = shared.get(key) ?? { spec: { ...spec }, id: '', earlier: [], watchers: new Set() };
+      // Subscribed under a new id (see `watch`; its earlier one, if any, unsubscribed): the server may have read
+      // the values of one sent already before this call. Without a session yet, the flush drops the change: the
+      // session's start sends every watch.
+      if (entry.id) entry.earlier.push(entry.id), subscribe(entry.id);
+      else if (key) shared.set(key, entry);
+      entries.set((entry.id = String(++nextId)), entry);
+      subscribe(entry.id);
+      const watcher: Watcher = [subscriber, emitter(subscriber as Subscriber<never>, entry.spec as never), +entry.id];
+      entry.watchers.add(watcher);
       open();
-      // Without a session yet, the flush drops it: the session's start sends every watch.
-      pending.add(id);
-      scheduleFlush();
-      return () => forget(id);
+      return () => {
+        entry.watchers.delete(watcher);
+        if (!entry.watchers.size) forget(entry);
+      };
     }),
   };
 }
