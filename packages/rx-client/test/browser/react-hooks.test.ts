@@ -133,6 +133,9 @@ describe('React hooks', () => {
     expect(p.dataset['list']).toBe('1');
     expect(cities(rendered)).toEqual(['Tokyo', 'Seattle', 'London']);
     expect((await commands.streamConnections()).open).toBe(1);
+    // useStatus, useCustomStatus and useHistory's purge watch share the instance's status subscription; useHistory's
+    // events and useInstances' list have one each.
+    expect(await commands.sessionSubscriptions()).toBe(3);
   });
 
   it('recover from a refused connection by themselves, keeping the last value meanwhile, and never retry a wrong key', async () => {

@@ -34,6 +34,8 @@ interface Server {
   denied: number;
   /** Told each refusal (see `refusedAtLeast`). */
   onRefused: Set<() => void>;
+  /** The path of the latest subscription request (`…/streams/{session}/subscriptions`). */
+  changes?: string;
 }
 
 let current: Server | undefined;
@@ -63,6 +65,7 @@ async function start(origin: string): Promise<Server> {
       for (const told of state.onRefused!) told();
       return new Response('<html>Not Found</html>', { status: 404, headers: { 'content-type': 'text/html', 'access-control-allow-origin': origin } });
     }
+    if (request.url.endsWith('/subscriptions')) state.changes = request.url;
     const response = await handler(request);
     if (isSession && response.status === 401) state.denied!++;
     if (isSession && response.status === 200 && response.body) {
@@ -146,6 +149,14 @@ export const serverCommands = {
   deniedConnections: (async () => need().denied) satisfies BrowserCommand<[]>,
   /** Streaming connections (`GET /streams`) open now, and opened in all. */
   streamConnections: (async () => ({ open: need().open, opened: need().opened })) satisfies BrowserCommand<[]>,
+  /** The active subscriptions of the session the latest subscription request went to, as the server counts them. */
+  sessionSubscriptions: (async () => {
+    // An empty change changes nothing and answers with the count.
+    const response = await fetch(need().changes!, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '{}',
+    });
+    return ((await response.json()) as { subscriptions: number }).subscriptions;
+  }) satisfies BrowserCommand<[]>,
 };
 
 async function stopCurrent(): Promise<void> {
@@ -177,5 +188,6 @@ declare module 'vitest/browser' {
     refuseStreams: Call<Commands['refuseStreams']>;
     refusedAtLeast: Call<Commands['refusedAtLeast']>;
     deniedConnections: Call<Commands['deniedConnections']>;
+    sessionSubscriptions: Call<Commands['sessionSubscriptions']>;
   }
 }
