@@ -657,12 +657,18 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The engine then threw at the yield of a Task.all / Task.any that cannot do without a cancelled timer (replay flag 3),
  * and kept ctx misuse marks in the worker's MisuseMarks, so a step that replays a dropped execution still fails the
  * instance: 31,233 / 38,887 / 69,116 -> 31,512 / 39,164 / 69,397 B (+279 / +277 / +281), budgets raised to match.
+ * rx-client then served the watches of one instance status (status$, customStatus$, waitForCompletion: useStatus,
+ * useCustomStatus and useHistory together took three server subscriptions of it) and of one list filter from one
+ * server subscription, which the last of them releases, keeping read-your-writes (a watch that joins sends the
+ * subscription again under a new id, is told only its values, and those already there the old one's still on their
+ * way): 8,186 -> 8,371 B (+185; rxjs's share with a ReplaySubject and a timer(0) reset measured +2,918 B, and its
+ * replayed value was read before the watch began), budget raised to match, 179 B over the 8 KiB goal.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 31_512 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_164 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_397 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_186 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_371 },
 ];
 
 describe('bundle size', () => {
