@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { defer, filter, finalize, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -150,13 +151,13 @@ class SseReader {
   }
 
   /** Events up to and including the first that matches. */
-  async eventsUntil(last: (block: Block) => boolean): Promise<Block[]> {
+  async eventsUntil(last: (block: Block, count: number) => boolean): Promise<Block[]> {
     const events: Block[] = [];
     for (;;) {
       const block = await this.nextEvent();
       if (!block) throw new Error(`stream ended after ${events.length} events`);
       events.push(block);
-      if (last(block)) return events;
+      if (last(block, events.length)) return events;
     }
   }
 
@@ -447,42 +448,93 @@ describe('large values and slow readers', () => {
     expect((JSON.parse(value.data!) as { sub: string; data: unknown[] }).data).toHaveLength(3);
   });
 
-  it('cuts a reader that stops reading once it is more than the limit behind; it resumes after its last event, nothing lost or repeated', async () => {
-    const { base, client, clock } = await open();
-    const steps = 96; // far more than the limit and what the sockets on the way hold
-    await client.startNew('BigStatuses', { instanceId: 'slow', input: steps });
-    const reader = await stream(base, '/instances/slow/stream');
-    const numbers: number[] = [];
-    const note = (block: Block) => {
-      const custom = statusOf(block)?.customStatus;
-      if (typeof custom === 'string') numbers.push(Number(custom.slice(0, custom.indexOf(':'))));
-    };
-    note((await reader.nextEvent())!); // the first snapshot; then the reader stops reading
-    const cut = () => clock.pendingTimers === 1 && clock.nextTimerAt!.getTime() - clock.now().getTime() === DEFAULT_RESUME_WINDOW_MS;
-    let sent = 0;
-    while (sent < steps && !cut()) {
-      sent++;
-      await client.raiseEvent('slow', 'Next');
-      await firstValueFrom(client.status$('slow').pipe(filter((s) => typeof s?.customStatus === 'string' && s.customStatus.startsWith(`${sent}:`))));
-    }
-    // Cut while the reader did not read: the session's resume window runs.
-    await resumeWindowArmed(clock);
-    expect(sent).toBeLessThan(steps);
-    // What reached the reader before the cut, then the connection's end.
-    let last: Block | undefined;
-    for (let block = await reader.nextEvent(); block; block = await reader.nextEvent()) {
-      note(block);
-      last = block;
-    }
-    expect(last).toBeDefined();
-    const resumed = await stream(base, '/instances/slow/stream', { 'last-event-id': last!.id! });
-    const after = await resumed.eventsUntil((block) => {
-      note(block);
-      return numbers.at(-1) === sent;
+  /** Two completed instances whose statuses (their 5 MB outputs) are each larger than the backlog limit. */
+  async function twoHugeStatuses(client: DurableClient): Promise<string> {
+    const output = 'o'.repeat(5 * 1000 * 1000);
+    for (const id of ['huge-1', 'huge-2']) await client.startNew('Echo', { instanceId: id, input: output });
+    for (const id of ['huge-1', 'huge-2']) await client.waitForCompletion(id, SETTLED);
+    return output;
+  }
+
+  function subscribeBoth(base: string, id: string): Promise<Response> {
+    return fetch(`${base}/streams/${id}/subscriptions`, {
+      method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ subscribe: [{ sub: 'a', kind: 'status', instanceId: 'huge-1' }, { sub: 'b', kind: 'status', instanceId: 'huge-2' }] }),
     });
-    expect(sessionOf(after[0]!)).toBe(sessionOf(last!)); // resumed, not started over
-    expect(numbers).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+  }
+
+  /** The `{ sub, data }` of the next two events, which must be the two statuses. */
+  async function bothStatuses(reader: SseReader): Promise<{ sub: string; data: { output?: unknown } }[]> {
+    const events = await reader.eventsUntil((_, n) => n === 2);
+    expect(events.map((b) => b.event)).toEqual(['status', 'status']);
+    return events.map((b) => JSON.parse(b.data!) as { sub: string; data: { output?: unknown } }).sort((x, y) => x.sub.localeCompare(y.sub));
+  }
+
+  it('delivers two values larger than the limit, written at once by one subscription change, on the same connection', async () => {
+    const { base, client } = await open();
+    const output = await twoHugeStatuses(client);
+    const hub = await stream(base, '/streams');
+    const id = (JSON.parse((await hub.nextEvent())!.data!) as { session: string }).session;
+    expect((await subscribeBoth(base, id)).status).toBe(200);
+    const values = await bothStatuses(hub); // the connection is not cut (it was, and again on every resume)
+    expect(values.map((v) => v.sub)).toEqual(['a', 'b']);
+    for (const value of values) expect(value.data.output).toBe(output);
   });
+
+  it('resumes a session that owes two values larger than the limit with both, and goes on', async () => {
+    const { base, client, clock } = await open();
+    const output = await twoHugeStatuses(client);
+    const first = await stream(base, '/streams');
+    const opened = (await first.nextEvent())!;
+    const id = (JSON.parse(opened.data!) as { session: string }).session;
+    first.cancel();
+    await resumeWindowArmed(clock);
+    expect((await subscribeBoth(base, id)).status).toBe(200); // while nobody reads: both wait for the resume
+    const resumed = await stream(base, '/streams', { 'last-event-id': opened.id! });
+    expect(JSON.parse((await resumed.nextEvent())!.data!)).toEqual({ session: id });
+    const values = await bothStatuses(resumed);
+    expect(values.map((v) => v.sub)).toEqual(['a', 'b']);
+    for (const value of values) expect(value.data.output).toBe(output);
+    await client.startNew('Echo', { instanceId: 'huge-1', input: 'small' });
+    const next = await resumed.eventsUntil((b) => (JSON.parse(b.data!) as { data: { output?: unknown } }).data.output === 'small');
+    expect(next.every((b) => sessionOf(b) === id)).toBe(true);
+  });
+
+  for (const then of ['reads again', 'drops its connection and resumes after the last event it read'] as const) {
+    it(`stops writing to a reader that stops reading once it is more than the limit behind; one that ${then} gets every value, in order, nothing lost or repeated`, async () => {
+      const { base, client, server } = await open();
+      const steps = 96; // far more than the limit and what the sockets on the way hold
+      await client.startNew('BigStatuses', { instanceId: 'slow', input: steps });
+      const sockets: Socket[] = [];
+      server.server.on('connection', (socket: Socket) => sockets.push(socket));
+      const reader = await stream(base, '/instances/slow/stream');
+      const numbers: number[] = [];
+      const note = (block: Block) => {
+        const custom = statusOf(block)?.customStatus;
+        if (typeof custom === 'string') numbers.push(Number(custom.slice(0, custom.indexOf(':'))));
+        return numbers.at(-1) === steps;
+      };
+      const first = (await reader.nextEvent())!; // the first snapshot; then the reader stops reading
+      note(first);
+      for (let sent = 1; sent <= steps; sent++) {
+        await client.raiseEvent('slow', 'Next');
+        await firstValueFrom(client.status$('slow').pipe(filter((s) => typeof s?.customStatus === 'string' && s.customStatus.startsWith(`${sent}:`))));
+      }
+      // What waits on the server for the reader: the limit and one value at most, not every value.
+      expect(Math.max(...sockets.map((socket) => socket.writableLength))).toBeLessThan(5 * MIB + 64 * 1024);
+      let events: Block[];
+      if (then === 'reads again') {
+        events = await reader.eventsUntil(note);
+      } else {
+        reader.cancel();
+        const resumed = await stream(base, '/instances/slow/stream', { 'last-event-id': first.id! });
+        events = await resumed.eventsUntil(note);
+      }
+      expect(events.every((block) => sessionOf(block) === sessionOf(first))).toBe(true); // the same stream, not started over
+      expect(events.map(seqOf)).toEqual(events.map((_, i) => seqOf(first) + 1 + i));
+      expect(numbers).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
+    });
+  }
 });
 
 describe('GET /streams/instances (list)', () => {

@@ -11,7 +11,8 @@ import { systemClock } from '../src/env/clock.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
-import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 
 /**
@@ -22,22 +23,40 @@ import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 
 const decoder = new TextDecoder();
 
-/** A writer that records each message, and the shared bytes it was given. */
+/**
+ * A writer that records each message, and the shared bytes it was given. Its reader takes everything at once, unless
+ * it is `stalled`: then the events written wait until `drain()`.
+ */
 class RecordingWriter implements SseWriter {
   readonly messages: string[] = [];
   readonly shared: Uint8Array[] = [];
   ended = false;
+  stalled = false;
+  #unread = 0;
+  #drained: (() => void) | undefined;
   write(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
     this.shared.push(data);
     const bytes = new Uint8Array(eventLength(head, session, seq, sub, data));
     putEvent(bytes, 0, head, session, seq, sub, data);
     this.messages.push(decoder.decode(bytes));
+    if (this.stalled) this.#unread += bytes.length;
+  }
+  /** The reader takes what waits, and reads on without stalling. */
+  drain(): void {
+    this.stalled = false;
+    this.#unread = 0;
+    const drained = this.#drained;
+    this.#drained = undefined;
+    drained?.();
   }
   writeText(text: string): void {
     this.messages.push(text);
   }
   get backlog(): number {
-    return 0;
+    return this.#unread;
+  }
+  drained(callback: () => void): void {
+    this.#drained = callback;
   }
   end(): void {
     this.ended = true;
@@ -175,6 +194,51 @@ describe('stream fan-out', () => {
   });
 });
 
+describe('a connection whose reader is more than the backlog limit behind', () => {
+  it('gets nothing more until its reader took what it has, then every value in order and, last, the end of a stream that ended meanwhile', () => {
+    const { hub, source } = setup();
+    const spec: FeedSpec = { key: 'status\u0000y', event: 'status', source: () => source, isTerminal: (value) => value === 'last' };
+    const writer = new RecordingWriter();
+    writer.stalled = true;
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
+    hub.open({ kind: 'single', key: 'y', spec, untilTerminal: true }, undefined, connection);
+    const large = 'a'.repeat(150);
+    source.next(large); // more than the limit: written whole, and the connection is full
+    source.next('b');
+    source.next('last');
+    expect(writer.values()).toEqual([large]);
+    expect(writer.ended).toBe(false);
+    writer.drain();
+    expect(writer.values()).toEqual([large, 'b', 'last']);
+    expect(writer.messages.at(-1)).toMatch(/^event: end\n/);
+    expect(writer.ids().map((id) => Number(id.split('.')[1]))).toEqual([1, 2, 3, 4]);
+    expect(writer.ended).toBe(true);
+    expect(hub.size).toBe(0);
+    hub.close();
+  });
+
+  it('ends the session when a feed no longer holds what it needs by the time its reader took what it had; the reconnect gets a new one', () => {
+    const { hub, source, connect } = setup({ bufferSize: 4 });
+    const spec: FeedSpec = { key: 'status\u0000z', event: 'status', source: () => source };
+    const writer = new RecordingWriter();
+    writer.stalled = true;
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
+    hub.open({ kind: 'single', key: 'x', spec, untilTerminal: false }, undefined, connection);
+    source.next('a'.repeat(150));
+    for (let n = 1; n <= 5; n++) source.next(n); // one more than the feed keeps
+    expect(writer.ended).toBe(false); // held, not cut
+    writer.drain();
+    expect(writer.values()).toEqual(['a'.repeat(150)]);
+    expect(writer.ended).toBe(true);
+    expect(hub.size).toBe(0);
+    const next = connect(writer.ids()[0]);
+    source.next(6);
+    expect(next.writer.values()).toEqual([6]);
+    expect(next.writer.ids()[0]!.split('.')[0]).not.toBe(writer.ids()[0]!.split('.')[0]);
+    hub.close();
+  });
+});
+
 describe('a connection whose heartbeat throws', () => {
   it('is closed: nothing more is written to it, its writer is aborted, and its session releases its subscription when its resume window ends', async () => {
     const clock = new VirtualClock();
@@ -260,6 +324,44 @@ describe('the fetch-handler path (runtimes without the Node adapter)', () => {
       expect(active).toBe(1);
       await reader.cancel();
       await expect.poll(() => active, { timeout: 5000, interval: 10 }).toBe(0);
+    } finally {
+      handler.close();
+      await runtime.stop();
+    }
+  });
+
+  it('writes a value that finds the body\'s reader more than the backlog limit behind once it has read the one before (two of 5 MB)', async () => {
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Echo: echo }, activities: {}, logger: silentLogger });
+    await runtime.start();
+    const handler = createHttpHandler(runtime.client, { anonymous: true, logger: silentLogger });
+    try {
+      const output = 'o'.repeat(5 * 1000 * 1000);
+      for (const id of ['huge-1', 'huge-2']) await runtime.client.startNew('Echo', { instanceId: id, input: output });
+      for (const id of ['huge-1', 'huge-2']) await runtime.client.waitForCompletion(id, SETTLED);
+      const response = await handler(new Request(`http://localhost${WEBHOOK_PATH}/streams`));
+      const body = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const events = async (count: number) => {
+        for (;;) {
+          const found = [...text.matchAll(/event: (\w+)\nid: \S+\ndata: (.*)\n\n/g)].map((m) => ({ event: m[1], data: m[2]! }));
+          if (found.length >= count) return found;
+          const chunk = await body.read();
+          if (chunk.done) throw new Error('the body ended');
+          text += decoder.decode(chunk.value, { stream: true });
+        }
+      };
+      const session = (JSON.parse((await events(1))[0]!.data) as { session: string }).session;
+      // Both values are written as the change is applied, while the reader reads nothing.
+      const changed = await handler(new Request(`http://localhost${WEBHOOK_PATH}/streams/${session}/subscriptions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subscribe: [{ sub: 'a', kind: 'status', instanceId: 'huge-1' }, { sub: 'b', kind: 'status', instanceId: 'huge-2' }] }),
+      }));
+      expect(changed.status).toBe(200);
+      const values = (await events(3)).slice(1).map((e) => JSON.parse(e.data) as { sub: string; data: { output?: unknown } });
+      expect(values.map((v) => v.sub).sort()).toEqual(['a', 'b']);
+      for (const value of values) expect(value.data.output).toBe(output);
+      await body.cancel();
     } finally {
       handler.close();
       await runtime.stop();

@@ -1,11 +1,12 @@
-import { filter, firstValueFrom } from 'rxjs';
+import { combineLatest, filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
 import { KEY, openHarness, within, type Harness } from './harness.js';
 
 /**
- * A value larger than the server's backlog limit (4 MiB unread bytes) reaches the client: the server counts a reader
- * as behind only past the message it is reading, so the value is not cut off (and sent again, and cut again) forever.
+ * Values larger than the server's backlog limit (4 MiB unread bytes) reach the client: the server writes each event
+ * whole and, while more than the limit waits for the reader, holds the rest back instead of cutting the connection
+ * (which would send them again on the resume, and cut it again, forever).
  */
 
 let harness: Harness | undefined;
@@ -30,6 +31,18 @@ describe('a value larger than the server\'s backlog limit', () => {
     expect(done.output).toBe(output);
     await h.runtime.client.raiseEvent('small', 'Item', 1);
     expect(await within(small, 'the other watch')).toMatchObject({ runtimeStatus: 'Completed' });
+    client.close();
+  });
+
+  it('reaches status$ for two such values watched at once (sent together, before the client read the first)', async () => {
+    const h = (harness = await openHarness());
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    const output = 'o'.repeat(5 * 1000 * 1000);
+    for (const id of ['big-1', 'big-2']) await h.runtime.client.startNew('Echo', { instanceId: id, input: output });
+    for (const id of ['big-1', 'big-2']) await h.runtime.client.waitForCompletion(id, { timeoutMs: 30_000 });
+    // One subscription change for both: the server writes both values at once.
+    const statuses = await within(firstValueFrom(combineLatest([client.status$('big-1'), client.status$('big-2')])), 'both 5 MB statuses');
+    for (const status of statuses) expect(status!.output).toBe(output);
     client.close();
   });
 });

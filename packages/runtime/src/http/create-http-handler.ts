@@ -159,8 +159,8 @@ export interface HttpHandler {
 
 const BASE = WEBHOOK_PATH;
 /**
- * Unread bytes a stream may queue behind a slow reader, past the message it is reading, before it is cut (the client
- * then resumes from the session). A single larger message goes out whole (see `SseConnection`).
+ * Unread bytes past which a stream's session writes nothing more to a slow reader until it has taken them: what waits
+ * for a reader is bounded by this and one event, each written whole (see `SseConnection`).
  */
 const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** Connections one committed value is written to per turn of the event loop; larger audiences get it over several turns. */

@@ -60,11 +60,17 @@ export type StreamRefusal = 'closed' | 'full';
  * **Resume.** When its connection goes away a session stops reading at once — it does no work per commit — and
  * stays resumable for `resumeWindowMs`, holding its feeds (each keeps its latest `bufferSize` values). A reconnect
  * whose `Last-Event-ID` names the session gets the events after it: first the ones written before the drop that the
- * client did not receive (the session remembers its last `bufferSize`), then what each subscription missed meanwhile,
+ * client did not receive (the session remembers its last `bufferSize`) and those that waited to be written (below),
+ * then what each subscription missed meanwhile,
  * from its feed; numbered on from the id received; then the live ones. Nothing is lost or repeated, for every
  * subscription at once. When that is impossible (the server restarted, the window passed, more was missed than
  * buffered), the reconnect gets a new session (a new single stream starts, like any, from the current snapshot; a new
  * multiplexed session is empty and the client subscribes again).
+ *
+ * **Slow readers.** When its connection is full (`SseConnection.full`: more than the limit unread), a session writes
+ * nothing more and stops reading its feeds, as when dropped; events that arise meanwhile (a `close`, a single stream's
+ * last event) wait, in order. When the reader has taken what it had, the session writes them and reads on, each
+ * subscription from its cursor; one whose feed no longer holds what it needs ends the session (`abandon`).
  *
  * A session not resumed within the window is disposed; `delete` does it at once. A single stream is disposed as soon
  * as it has written its last event (`end` or `error`) to a connection, and when its connection goes away before it
@@ -346,6 +352,13 @@ export class StreamSession implements ConnectionOwner {
   #log: Logged[] | undefined;
   #logStart = 1;
   /**
+   * Events to write, not numbered yet, two entries each as in `#log`: those a resume sends again, and those that came
+   * while the connection was full. While any wait, new events wait behind them and the feeds are not read.
+   */
+  #queue: Logged[] | undefined;
+  /** The connection is full: nothing is written to it, nor read from the feeds, until its reader took what it has. */
+  #held = false;
+  /**
    * The last event of a single stream whose source ended, written. It is disposed once that reached a connection (at
    * once, or by a resume while it was dropped).
    */
@@ -416,42 +429,54 @@ export class StreamSession implements ConnectionOwner {
   /** True when the events after `seq` can be sent again: the session wrote them, remembers them, and its feeds still hold what it missed. */
   canResumeAfter(seq: number): boolean {
     if (seq > this.#seq || seq < this.#logStart - 1) return false;
-    if (this.#connection) return true; // still reading: nothing was missed
+    if (this.#connection && !this.#held) return true; // still reading: nothing was missed
     for (const subscription of this.#list()) if (!subscription.feed.covers(subscription.cursor)) return false;
     return true;
   }
 
   /**
    * Makes `connection` the session's connection (ending the previous one): the `session` event of a multiplexed
-   * session, the events after `after` again (numbered on from `after`), what the subscriptions missed, then live ones.
+   * session, the events after `after` again (numbered on from `after`), those that waited, what the subscriptions
+   * missed, then live ones; each as the connection has room for it.
    */
   attach(connection: SseConnection, after: number): void {
     const previous = this.#connection;
+    if (previous) this.detach(previous);
     this.#connection = connection;
     connection.owner = this;
     previous?.end();
     if (this.mode.kind === 'session') {
       connection.sendText(`event: session\nid: ${this.id}.${after}\ndata: ${JSON.stringify({ session: this.id })}\n\n`);
     }
-    // Events after `after` were written but not received: forget them, then write them again with their new numbers.
+    // Events after `after` were written but not received: forget them, then write them again with their new numbers,
+    // before those that waited (never written).
     const again = this.#log?.splice(2 * (after - this.#logStart + 1)) ?? [];
     this.#seq = after;
-    for (let i = 0; i < again.length; i += 2) this.#write(again[i] as Subscription | undefined, again[i + 1] as FeedFrame | OwnMessage);
-    if (!previous) for (const subscription of this.#list()) subscription.feed.read(subscription);
+    const queue = this.#queue;
+    if (again.length > 0) this.#queue = queue ? again.concat(queue) : again;
     if (this.mode.kind === 'single' && !this.#started) {
       this.#started = true;
       this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
     }
-    // The missed events, the last one too, went out: it has no more to send.
-    if (this.#ended) this.#host.finished(this, this.#ended);
+    this.#flow();
+    // The last event was received already (nothing waits, so it was not among what went out again): no more to send.
+    if (this.#ended && !this.#disposed && this.#queue === undefined) this.#host.finished(this, this.#ended);
   }
 
   /** The connection went away: stop reading the feeds (keeping them held for a resume). Returns whether it was this session's. */
   detach(connection: SseConnection): boolean {
     if (this.#connection !== connection) return false;
     this.#connection = undefined;
+    this.#held = false;
     for (const subscription of this.#list()) subscription.feed.unread(subscription);
     return true;
+  }
+
+  /** The reader of the full connection took what it had: write what waits, and read the feeds again. */
+  connectionDrained(connection: SseConnection): void {
+    if (this.#connection !== connection || !this.#held) return;
+    this.#held = false;
+    this.#flow();
   }
 
   /** The session's connection went away (see {@link detach}): its resume window starts. */
@@ -476,10 +501,9 @@ export class StreamSession implements ConnectionOwner {
     } else {
       const last = (this.#ended = end.error ? own('error', end.error) : own('end', null));
       this.retry = end.retry === true;
+      // Once written to a connection, the stream is over (see `#send`). Until then (the connection is full, or gone) it
+      // waits, or the resume that gets what was missed writes it.
       this.#write(undefined, last);
-      // Written to a connection: the stream is over (disposing ends the connection). Without one, it waits for a
-      // resume that gets what was missed, the last event too.
-      if (this.#connection) this.#host.finished(this, last);
     }
   }
 
@@ -501,6 +525,7 @@ export class StreamSession implements ConnectionOwner {
     }
     this.#subscriptions = undefined;
     this.#log = undefined;
+    this.#queue = undefined;
     connection?.end();
   }
 
@@ -512,7 +537,7 @@ export class StreamSession implements ConnectionOwner {
     if (subscriptions === undefined) this.#subscriptions = subscription;
     else if (subscriptions instanceof Map) subscriptions.set(key, subscription);
     else this.#subscriptions = new Map([[subscriptions.sub ?? '', subscriptions], [key, subscription]]);
-    if (this.#connection) feed.read(subscription);
+    if (this.#connection && !this.#held && this.#queue === undefined) feed.read(subscription);
     feed.start();
   }
 
@@ -541,8 +566,36 @@ export class StreamSession implements ConnectionOwner {
     return subscriptions === undefined ? [] : subscriptions instanceof Map ? [...subscriptions.values()] : [subscriptions];
   }
 
-  /** Numbers, remembers and writes one event. */
+  /** Writes one event, or queues it behind those that wait (see `#queue`). */
   #write(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
+    if (this.#held || this.#queue !== undefined) (this.#queue ??= []).push(subscription, frame);
+    else this.#send(subscription, frame);
+  }
+
+  /**
+   * Writes the events that wait, while the connection has room, then reads the feeds again: each subscription catches
+   * up from its cursor (unless the connection fills up again).
+   */
+  #flow(): void {
+    let queue = this.#queue;
+    while (queue !== undefined) {
+      if (this.#held || !this.#connection) return;
+      const subscription = queue.shift() as Subscription | undefined;
+      const frame = queue.shift() as FeedFrame | OwnMessage;
+      if (queue.length === 0) this.#queue = queue = undefined;
+      this.#send(subscription, frame);
+    }
+    for (const subscription of this.#list()) {
+      if (this.#held || !this.#connection) return;
+      if (this.#isActive(subscription)) subscription.feed.read(subscription);
+    }
+  }
+
+  /**
+   * Numbers, remembers and writes one event. The last event of a single stream, written to a connection, ends it; one
+   * that leaves the connection full holds the session until its reader took it.
+   */
+  #send(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
     const seq = ++this.#seq;
     let log = this.#log;
     if (log === undefined) log = this.#log = [subscription, frame];
@@ -554,7 +607,15 @@ export class StreamSession implements ConnectionOwner {
       }
     }
     this.#logStart = seq - log.length / 2 + 1;
-    this.#connection?.send(frame.head, this.id, seq, subscription?.json, frame.data);
+    const connection = this.#connection;
+    if (!connection) return;
+    connection.send(frame.head, this.id, seq, subscription?.json, frame.data);
+    if (frame === this.#ended) this.#host.finished(this, frame);
+    else if (connection.full) {
+      this.#held = true;
+      for (const each of this.#list()) each.feed.unread(each);
+      connection.awaitDrain();
+    }
   }
 }
 

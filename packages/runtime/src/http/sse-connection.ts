@@ -19,9 +19,14 @@ export interface SseWriter {
   writeText(text: string): void;
   /** Bytes written that the reader has not taken yet. */
   readonly backlog: number;
+  /**
+   * Calls `callback` once, when the reader has taken everything written; never when the connection goes first. Asked
+   * only while `backlog` is above 0.
+   */
+  drained(callback: () => void): void;
   /** Finishes the response after what was written. */
   end(): void;
-  /** Drops the connection at once (the reader fell too far behind). */
+  /** Drops the connection at once (its writer is broken). */
   abort(): void;
 }
 
@@ -38,15 +43,17 @@ export interface SseConnectionOptions {
   /** Sent first as the SSE `retry` field: how long a client should wait before reconnecting. */
   readonly retryMs: number;
   /**
-   * Unread bytes the reader may have, past the message it is reading, before the connection is cut (it then resumes
-   * from its last event id).
+   * Unread bytes past which the connection is {@link SseConnection.full}: its session writes no more events to it
+   * until the reader has taken them all.
    */
   readonly maxBacklogBytes: number;
 }
 
-/** Who is told once when a connection is gone (the stream session it serves). */
+/** Who is told once when a connection is gone, and when a full one drained (the stream session it serves). */
 export interface ConnectionOwner {
   connectionGone(connection: SseConnection): void;
+  /** The reader took everything written to `connection`, after {@link SseConnection.awaitDrain}. */
+  connectionDrained(connection: SseConnection): void;
 }
 
 /**
@@ -60,16 +67,15 @@ export type SseBody = ReadableStream<Uint8Array> & { readonly [SSE_STREAM]?: Sse
 
 /**
  * One open Server-Sent Events connection of a stream session: writes messages through its {@link SseWriter}, sends
- * the `retry` hint and heartbeat comments (queued on the handler's {@link HeartbeatQueue}), and cuts a reader that
- * falls `maxBacklogBytes` behind. Held once per open connection, so it holds no callback of its own: its owner is told
- * through {@link ConnectionOwner}, its heartbeats come from the shared queue.
+ * the `retry` hint and heartbeat comments (queued on the handler's {@link HeartbeatQueue}), and says when its reader
+ * is more than `maxBacklogBytes` behind ({@link full}) and, when asked, when it caught up. Held once per open
+ * connection, so it holds no callback of its own but while it waits to drain: its owner is told through
+ * {@link ConnectionOwner}, its heartbeats come from the shared queue.
  *
- * How far behind a reader is: the bytes written that it has not taken, less the rest of the largest message it has
- * not finished yet, which it may be reading as fast as it can. So one message larger than the limit (a 6 MB status)
- * goes out whole, with what follows it while the reader takes it, and a reader that stops reading is cut once
- * `maxBacklogBytes` more wait behind that message (what a connection holds is bounded by the limit plus one message).
- * Without that allowance the message itself would cut its reader before it could read anything, and the resume,
- * which sends it again first, would be cut again, forever.
+ * Its session writes an event only while the connection is not full, so what a connection holds is bounded by the
+ * limit plus one event (and the heartbeats), and each event goes out whole, however large: a reader is never cut for
+ * being slow. (It was, once more than the limit waited past the message it was reading; two values larger than the
+ * limit, written before it took the first, then cut it on every resume, which sends them again.)
  */
 export class SseConnection implements Beating {
   readonly #writer: SseWriter;
@@ -80,10 +86,8 @@ export class SseConnection implements Beating {
   beatPrev: Beating | undefined;
   beatNext: Beating | undefined;
   beatDue = -1;
-  /** Size of the largest message written since the reader last took everything before it (0: none pending). */
-  #largest = 0;
-  /** Bytes written after that message. */
-  #after = 0;
+  /** {@link awaitDrain} was called, and the reader has not caught up yet. */
+  #awaiting = false;
 
   constructor(writer: SseWriter, options: SseConnectionOptions) {
     this.#writer = writer;
@@ -97,18 +101,29 @@ export class SseConnection implements Beating {
     return this.#open;
   }
 
+  /** Whether the reader has more than `maxBacklogBytes` unread: its session writes no more events until it drained. */
+  get full(): boolean {
+    return this.#open && this.#writer.backlog > this.#options.maxBacklogBytes;
+  }
+
+  /** Tells the owner once, by `connectionDrained`, when the reader has taken everything written (not if it goes first). */
+  awaitDrain(): void {
+    if (this.#awaiting || !this.#open) return;
+    this.#awaiting = true;
+    this.#writer.drained(() => {
+      this.#awaiting = false;
+      if (this.#open) this.owner?.connectionDrained(this);
+    });
+  }
+
   /** Writes one numbered event (see {@link SseWriter.write}). */
   send(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
-    if (!this.#open) return;
-    this.#writer.write(head, session, seq, sub, data);
-    this.#wrote(eventLength(head, session, seq, sub, data));
+    if (this.#open) this.#writer.write(head, session, seq, sub, data);
   }
 
   /** Writes `text` as one message (see {@link SseWriter.writeText}). */
   sendText(text: string): void {
-    if (!this.#open) return;
-    this.#writer.writeText(text);
-    this.#wrote(text.length);
+    if (this.#open) this.#writer.writeText(text);
   }
 
   /**
@@ -122,25 +137,6 @@ export class SseConnection implements Beating {
     } catch {
       this.#cut();
     }
-  }
-
-  /** Counts a message of about `size` bytes just written, and cuts the reader when it is too far behind. */
-  #wrote(size: number): void {
-    const backlog = this.#writer.backlog;
-    // What is unread of the largest message before this one (the bytes after it are the ones counted since, and this
-    // one); none once the reader took it, and with it everything before it: it is forgotten.
-    let unread = Math.min(this.#largest, backlog - this.#after - size);
-    if (unread <= 0) this.#largest = this.#after = unread = 0;
-    if (size >= this.#largest) {
-      // Unread as yet (but what the socket took at once): the largest message now.
-      this.#largest = size;
-      this.#after = 0;
-      unread = Math.min(size, backlog);
-    } else {
-      this.#after += size;
-    }
-    // The reader is not keeping up: cut the connection; the client resumes from its last event id.
-    if (backlog - unread > this.#options.maxBacklogBytes) this.#cut();
   }
 
   /** Closes the connection as when its client goes, and aborts its writer (which may be broken already). */
@@ -184,12 +180,14 @@ const encoder = new TextEncoder();
  */
 export function sseResponse(stream: SseStream, request: Request, headers: Record<string, string>): Response {
   let gone: (() => void) | undefined;
+  let writer: WebWriter | undefined;
   const stop = () => gone?.();
   const body: SseBody = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
-        if (gone) return;
-        gone = stream.open(webWriter(controller));
+        // Called again whenever the reader waits for more and nothing is queued: it has taken everything.
+        if (gone) return void writer!.pulled();
+        gone = stream.open((writer = webWriter(controller)));
         const signal = request.signal; // read only here: an adapter may build it on demand, and a socket writer never needs it
         if (signal.aborted) stop();
         else signal.addEventListener('abort', stop, { once: true });
@@ -205,9 +203,15 @@ export function sseResponse(stream: SseStream, request: Request, headers: Record
   });
 }
 
+/** An {@link SseWriter} to a web stream, told by the stream's `pull` when its reader took everything. */
+interface WebWriter extends SseWriter {
+  pulled(): void;
+}
+
 /** Writes to a web stream: one chunk per message (the shared bytes copied in). */
-function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): SseWriter {
+function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): WebWriter {
   let done = false;
+  let drained: (() => void) | undefined;
   return {
     write(head, session, seq, sub, data) {
       if (done) return;
@@ -221,6 +225,14 @@ function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): Sse
     get backlog() {
       return done ? 0 : -(controller.desiredSize ?? 0);
     },
+    drained(callback) {
+      drained = callback;
+    },
+    pulled() {
+      const callback = drained;
+      drained = undefined;
+      callback?.();
+    },
     end() {
       if (done) return;
       done = true;
@@ -229,7 +241,7 @@ function webWriter(controller: ReadableStreamDefaultController<Uint8Array>): Sse
     abort() {
       if (done) return;
       done = true;
-      controller.error(new Error('The reader fell too far behind'));
+      controller.error(new Error('The event stream failed'));
     },
   };
 }

@@ -27,7 +27,7 @@ export interface StreamRoutesOptions {
   readonly resumeBufferSize: number;
   readonly heartbeatMs: number;
   readonly reconnectDelayMs: number;
-  /** Unread bytes a reader may fall behind before its connection is cut. */
+  /** Unread bytes past which a session writes nothing more to its connection until the reader has taken them. */
   readonly maxBacklogBytes: number;
   readonly maxStreams: number;
   /** Readers one commit is written to per turn of the event loop. */

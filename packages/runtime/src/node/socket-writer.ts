@@ -80,6 +80,11 @@ export class SocketWriter implements SseWriter {
     return this.#socket && !this.#done ? this.#socket.writableLength : this.#outgoing.writableLength;
   }
 
+  drained(callback: () => void): void {
+    // What `backlog` counts drains there: the socket, or the response while it waits for the socket.
+    (this.#socket && !this.#done ? this.#socket : this.#outgoing).once('drain', callback);
+  }
+
   end(): void {
     this.#done = true;
     this.#outgoing.end();
