@@ -55,7 +55,7 @@ describe('decideStep', () => {
     expect(decision.eventsReplayed).toBe(history.length);
   });
 
-  it('reruns a failed sub-orchestration call on rewind (attached to its instance if it runs again), unless the step itself brings its result', () => {
+  it('reruns a failed sub-orchestration call on rewind (its instance taken back if it reports to the call), unless the step itself brings its result', () => {
     const callKid: Orchestrator = function* (ctx) {
       return yield ctx.callSubOrchestrator('Child', undefined, 'kid');
     };
@@ -74,7 +74,8 @@ describe('decideStep', () => {
     const rerun = decideStep(input(s, [rewound], extra));
     if (rerun.kind !== 'commit') throw new Error('expected a commit');
     expect(rerun.writeSet.requests.find((r) => r.type === 'createInstance')).toMatchObject({
-      state: { instanceId: 'kid' }, ifFailed: { instanceId: 'kid', event: { type: 'ExecutionRewound' } }, attach: true,
+      state: { instanceId: 'kid', parentInstanceId: 'instance-1', parentCall: { executionId: 'execution-1', taskScheduledId: 0 } },
+      ifFailed: { instanceId: 'kid', event: { type: 'ExecutionRewound' } },
     });
     // The kid, rewound on its own, completed after the history was read: its result comes in the same step.
     const answered = decideStep(input(s, [rewound, late], extra));

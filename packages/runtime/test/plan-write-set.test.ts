@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds } from '../src/store/plan-write-set.js';
+import { activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds } from '../src/store/plan-write-set.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
@@ -74,22 +74,34 @@ describe('planWriteSet', () => {
     }
   });
 
-  it('attaches a rerun call to an active sub-orchestration of the same parent (attach), once per write set', () => {
+  it('attaches a rerun call to an active sub-orchestration that reports to that very call, once per write set; one that reports to another is told it runs', () => {
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'a', event: { type: 'ExecutionRewound', eventId: -1, timestamp: t0.toISOString() } };
     const base = create('a', 'notify') as CreateInstanceWrite;
-    const request: CreateInstanceWrite = { ...base, state: { ...base.state, parentInstanceId: 'parent' }, ifFailed: rewind, attach: true };
-    const runningChild = state('a', { parentInstanceId: 'parent' });
+    const call = { executionId: 'parent-e2', taskScheduledId: 3 };
+    const request: CreateInstanceWrite = { ...base, state: { ...base.state, parentInstanceId: 'parent', parentCall: call }, ifFailed: rewind };
+    // The child that failed the call, rewound on its own (or the execution it continued as: the same call).
+    const runningChild = state('a', { parentInstanceId: 'parent', parentCall: call });
+    expect(rewindsChild(runningChild, request.state)).toBe(true);
     const stored = new Map([['a', runningChild], ['parent', state('parent')]]);
     const attached = planWriteSet({ requests: [request] }, stored);
     expect(attached.states).toEqual([]);
     expect(attached.insertMessages.map((m) => m.id)).toEqual(['rewind']);
-    // Without attach (another call still waits for it), or a second create of the write set: it runs, the call is told so.
-    expect(planWriteSet({ requests: [{ ...request, attach: undefined }] }, stored).insertMessages.map((m) => m.id)).toEqual(['conflict']);
+    // A second create of the write set: it is being rewound, the call is told it runs.
     expect(planWriteSet({ requests: [request, request] }, stored).insertMessages.map((m) => m.id)).toEqual(['rewind', 'conflict']);
-    // Another parent's or another orchestrator's instance is never attached.
-    for (const other of [{ ...runningChild, parentInstanceId: 'another' }, { ...runningChild, name: 'Other' }]) {
+    // One that reports to another call, or to the same call of another execution of the parent (it ran when the call
+    // was made: the call failed for it), one stored without its call, another parent's or another orchestrator's
+    // instance, and one Suspended for another call: never attached.
+    for (const other of [
+      { ...runningChild, parentCall: { ...call, taskScheduledId: 2 } }, { ...runningChild, parentCall: { ...call, executionId: 'parent-e1' } },
+      { ...runningChild, parentCall: { taskScheduledId: 3 } }, state('a', { parentInstanceId: 'parent' }),
+      { ...runningChild, parentInstanceId: 'another' }, { ...runningChild, name: 'Other' },
+      { ...runningChild, runtimeStatus: 'Suspended' as const, parentCall: { ...call, executionId: 'parent-e1' } },
+    ]) {
+      expect(rewindsChild(other, request.state)).toBe(false);
       expect(planWriteSet({ requests: [request] }, new Map([['a', other], ['parent', state('parent')]])).insertMessages.map((m) => m.id)).toEqual(['conflict']);
     }
+    // Suspended or Pending for this call, it is attached too.
+    for (const status of ['Suspended', 'Pending'] as const) expect(rewindsChild({ ...runningChild, runtimeStatus: status }, request.state)).toBe(true);
     // A create earlier in the write set (the instance was gone) is not attached to by a second call either.
     const created = planWriteSet({ requests: [request, request] }, new Map([['a', undefined], ['parent', state('parent')]]));
     expect(created.insertMessages.map((m) => m.id)).toEqual(['a-start', 'conflict']);

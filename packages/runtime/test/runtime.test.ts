@@ -597,6 +597,89 @@ describe('runtime', () => {
     });
   }
 
+  it('fails again a rewound parent whose rerun call finds running the sub-orchestration of an earlier call, rewound on its own, instead of taking it for its own', async () => {
+    let failures = 1;
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          try {
+            yield ctx.callSubOrchestrator('Child', 'first', 'kid');
+          } catch {
+            ctx.setCustomStatus('caught');
+          }
+          yield ctx.waitForExternalEvent('again');
+          return yield ctx.callSubOrchestrator('Child', 'second', 'kid');
+        },
+        Child: function* (ctx) {
+          const flaky: string = yield ctx.callActivity('Flaky');
+          ctx.setCustomStatus('waiting');
+          return [ctx.getInput(), flaky, yield ctx.waitForExternalEvent('go')];
+        },
+      },
+      activities: {
+        Flaky: () => {
+          if (failures-- > 0) throw new Error('misconfigured');
+          return 'fixed';
+        },
+      },
+    });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'parent' });
+    await firstValueFrom(client.customStatus$('parent').pipe(filter((status) => status === 'caught')));
+    // The first call's child is rewound on its own and runs again; the parent's second call finds it running and fails.
+    await client.rewind('kid');
+    await firstValueFrom(client.customStatus$('kid').pipe(filter((status) => status === 'waiting')));
+    await client.raiseEvent('parent', 'again');
+    const failed = await client.waitForCompletion('parent', SETTLED);
+    expect(failed).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('already running') } });
+    // The rerun of that call finds it running still, for the first call: it fails again (it was attached, and the
+    // parent took the result of the first call's child, started with the first call's input).
+    await client.rewind('parent');
+    await firstValueFrom(client.history$('parent').pipe(filter((e) => e.type === 'ExecutionRewound')));
+    await client.raiseEvent('kid', 'go', 'g');
+    expect(await client.waitForCompletion('kid', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['first', 'fixed', 'g'] });
+    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({
+      runtimeStatus: 'Failed', failureDetails: { errorMessage: failed!.failureDetails!.errorMessage },
+    });
+    expect((await client.getStatus('kid', { showHistory: true }))!.history!.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1); // its own
+  });
+
+  it('attaches a rewound parent\'s rerun call to the execution its failed sub-orchestration continued as after its own rewind', async () => {
+    let failures = 1;
+    const runtime = await start({
+      orchestrators: {
+        Parent: function* (ctx) {
+          return yield ctx.callSubOrchestrator('Child', 0, 'kid');
+        },
+        Child: function* (ctx) {
+          if (ctx.getInput<number>() === 0) {
+            ctx.continueAsNew(yield ctx.callActivity('Flaky'));
+            return undefined;
+          }
+          ctx.setCustomStatus('waiting');
+          return [ctx.getInput(), yield ctx.waitForExternalEvent('go')];
+        },
+      },
+      activities: {
+        Flaky: () => {
+          if (failures-- > 0) throw new Error('misconfigured');
+          return 'continued';
+        },
+      },
+    });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'parent' });
+    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    // Rewound on its own, the child continues as a new execution, which still answers the parent's call: the
+    // parent's rerun call waits for it, as it would take its result had it come already.
+    await client.rewind('kid');
+    await firstValueFrom(client.customStatus$('kid').pipe(filter((status) => status === 'waiting')));
+    await client.rewind('parent');
+    await firstValueFrom(client.history$('parent').pipe(filter((e) => e.type === 'ExecutionRewound')));
+    await client.raiseEvent('kid', 'go', 'g');
+    expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['continued', 'g'] });
+  });
+
   it('records the outcome of a rewound instance whose orchestrator code threw, instead of leaving it Running for ever', async () => {
     let configured = false;
     const runtime = await start({

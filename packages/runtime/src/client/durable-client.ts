@@ -231,7 +231,8 @@ export interface DurableClient {
    * instance was still running), which its own start records. Rewound in place, it keeps the input it was started
    * with, even when the call now waiting for it passed another (purge it before the rewind to have that call start it
    * afresh with its own input). One rewound on its own before its parent is not started again: if it completed
-   * since, the call gets the result it sent the Failed parent; if it still runs, the call waits for it. A terminate, suspend or resume that reached the instance once it had failed (sent
+   * since, the call gets the result it sent the Failed parent; if it still runs, the call waits for it (an instance of that
+   * id that runs for another call or execution of the parent fails the call again, as before the rewind). A terminate, suspend or resume that reached the instance once it had failed (sent
    * while it still ran) is dropped by the rewind, not applied late. Raised events are kept and delivered to the rewound
    * instance, also one recorded after the failure: an event to a Failed instance is refused (410), so each was accepted
    * while it ran, and an accepted event is never dropped. Results of its calls are kept. A rewind has two halves:

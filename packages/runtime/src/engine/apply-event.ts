@@ -1,6 +1,8 @@
-import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
 import { isoTime } from '../model/iso-time.js';
-import { isTerminalStatus, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type Mutable } from '../model/instance-status.js';
+import {
+  isTerminalStatus, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type Mutable, type ParentCall,
+} from '../model/instance-status.js';
 
 /**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
@@ -20,14 +22,17 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
   const terminal = isTerminalStatus(state.runtimeStatus);
   switch (event.type) {
     case 'ExecutionStarted': {
-      const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, heldSuspend: _h, held: _l, ...rest } = state;
+      const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, parentCall: _c, heldSuspend: _h, held: _l, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.name = event.name;
       // An execution suspended before its start (see decideStep) starts suspended: the start waits for the resume.
       if (state.runtimeStatus !== 'Suspended') next.runtimeStatus = 'Running';
       next.executionId = event.executionId;
       if (event.input !== undefined) next.input = event.input;
-      if (event.parentInstance) next.parentInstanceId = event.parentInstance.instanceId;
+      if (event.parentInstance) {
+        next.parentInstanceId = event.parentInstance.instanceId;
+        next.parentCall = parentCallOf(event.parentInstance);
+      }
       return next;
     }
     case 'ExecutionCompleted': {
@@ -82,7 +87,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     case 'ExecutionRewound': {
       if (state.runtimeStatus !== 'Failed') return state;
       const { output: _o, failureDetails: _f, ...rest } = state;
-      return { ...rest, runtimeStatus: 'Running' };
+      // A parent's rewind: from now on it reports to the call that rewound it (of the same parent).
+      return event.parentInstance ? { ...rest, runtimeStatus: 'Running', parentCall: parentCallOf(event.parentInstance) } : { ...rest, runtimeStatus: 'Running' };
     }
     case 'ContinueAsNew': {
       if (terminal) return state;
@@ -118,6 +124,11 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     default:
       return assertNever(event);
   }
+}
+
+/** The call of a parent link, as a state keeps it (`parentCall`). */
+export function parentCallOf(link: NonNullable<ExecutionStartedEvent['parentInstance']>): ParentCall {
+  return link.executionId === undefined ? { taskScheduledId: link.taskScheduledId } : { executionId: link.executionId, taskScheduledId: link.taskScheduledId };
 }
 
 /**

@@ -7,11 +7,11 @@ import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import { applyEvent, heldCommands } from './apply-event.js';
+import { applyEvent, heldCommands, parentCallOf } from './apply-event.js';
 import {
   parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
-import { awaitedSubOrchestrations, rewindHistory } from './rewind-history.js';
+import { rewindHistory } from './rewind-history.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
 export type ParentLink = NonNullable<ExecutionStartedEvent['parentInstance']>;
@@ -124,7 +124,6 @@ function decide(
 
   let execution: OrchestrationExecution;
   let baseHistory: readonly HistoryEvent[] | undefined;
-  let awaited: ReadonlySet<string> | undefined;
   let eventsReplayed = 0;
   let eventsApplied: number;
   if (!replays) {
@@ -134,7 +133,6 @@ function decide(
     const history = input.history ?? NO_HISTORY;
     execution = input.newExecution(state.name);
     if (rewind) baseHistory = rewindHistory(history);
-    if (rerun) awaited = awaitedSubOrchestrations(baseHistory ?? history);
     execution.replay(baseHistory ?? history);
     // A new execution: everything it counted so far is this replay's.
     const stats = execution.stats;
@@ -144,7 +142,7 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
-    rewind: rerun, awaited,
+    rewind: rerun,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
@@ -295,8 +293,6 @@ interface StepWriteSetInput {
   readonly parent: ParentLink | undefined;
   /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
   readonly rewind?: ExecutionRewoundEvent | undefined;
-  /** With `rewind`: the sub-orchestrations that calls kept by the rewind still wait for ({@link awaitedSubOrchestrations}). */
-  readonly awaited?: ReadonlySet<string> | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -355,14 +351,11 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         // A rewind step schedules again the calls that failed the parent: a sub-orchestration among them is rewound in
         // place (keeping its completed work, and so on down the tree), or created afresh when its instance is gone.
         // The rewound one reports to this call from then on: it may have been created for another call, of another
-        // execution (a call that failed because it found that instance still running). One running again, rewound on
-        // its own since it failed, is attached to this call the same way (it keeps running and answers it), unless a
-        // call the rewind kept still waits for it (two calls at once naming one instance: this one fails again).
+        // execution (a call that failed because it found that instance still running). One running again that reports
+        // to this very call (the child that failed it, rewound on its own since) is attached to it the same way: it
+        // keeps running and answers it. The store decides which (`rewindsChild`).
         const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
-        if (input.rewind) {
-          create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
-          if (!input.awaited?.has(action.instanceId)) create.attach = true;
-        }
+        if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
         after.push(create);
         break;
       }
@@ -513,7 +506,7 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
   return {
     state: {
       instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId, historyLength: 0,
-      version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId } : {}),
+      version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId, parentCall: parentCallOf(input.parent) } : {}),
     },
     // Without a spread when it has neither input nor parent (the object then has room for its six members only).
     message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent

@@ -62,16 +62,3 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
     }
   });
 }
-
-/**
- * The instance ids of the sub-orchestrations an execution's history shows called and not answered yet: a rewind that
- * reruns a call of one of them leaves it to the call that waits for it (see `CreateInstanceWrite.attach`).
- */
-export function awaitedSubOrchestrations(history: readonly HistoryEvent[]): Set<string> {
-  const open = new Map<number, string>();
-  for (const event of history) {
-    if (event.type === 'SubOrchestrationInstanceCreated') open.set(event.eventId, event.instanceId);
-    else if ('taskScheduledId' in event) open.delete(event.taskScheduledId); // a result
-  }
-  return new Set(open.values());
-}

@@ -106,6 +106,22 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * cleared by the step's first event (`applyEvent`, OrchestratorStarted); absent otherwise. Plain JSON.
    */
   readonly rerun?: ExecutionRewoundEvent;
+  /**
+   * For a sub-orchestration, the call of its parent it reports to: the one of its ExecutionStarted, or of the last
+   * `ExecutionRewound` that named one (a parent's rewind that rewound it in place for another call). A parent's rewind
+   * attaches its rerun call to the instance running under the call's id only when it reports to that very call (a
+   * child rewound on its own, or the execution it continued as), see `CreateInstanceWrite.ifFailed`. Absent for a
+   * top-level instance, and in a state stored before 2026-12-03 (such a child is not attached). Plain JSON.
+   */
+  readonly parentCall?: ParentCall;
+}
+
+/** The call of a parent a sub-orchestration reports to ({@link InstanceState.parentCall}). */
+export interface ParentCall {
+  /** The parent's execution (absent in a link recorded before executions were named in it). */
+  readonly executionId?: string;
+  /** The `eventId` of the parent's `SubOrchestrationInstanceCreated`: its call. */
+  readonly taskScheduledId: number;
 }
 
 /** A client's suspend or resume, as a history event. */

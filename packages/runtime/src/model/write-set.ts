@@ -110,19 +110,16 @@ export interface CreateInstanceWrite {
    * A parent's rewind re-creating a sub-orchestration that failed: when the id is taken by a Failed instance with the
    * same name and parent, nothing is created and this message (an `ExecutionRewound`) is delivered to it instead, so
    * the child is rewound in place (its completed work is kept, as Durable Functions rewinds failed sub-orchestrations
-   * with their parent) and reports its result to the parent's waiting call. A second create of the same write set
-   * with `ifFailed` over that instance finds it being rewound and delivers the `ifRunning` message instead (a parent
-   * whose two calls name one instance: the second fails again, as it did before the rewind). Over any other instance,
-   * or none, the create proceeds as usual.
+   * with their parent) and reports its result to the parent's waiting call. So is it to an active instance that
+   * reports to this very call (its `parentCall` is the one of `state`): the child that failed the call, rewound on its
+   * own since (or the execution it continued as), which keeps running and answers the call; not one that reports to
+   * another call or another execution of the parent (a call that found it running failed for it: it fails again). A
+   * second create of the same write set with `ifFailed` over that instance finds it being rewound (or created) and
+   * delivers the `ifRunning` message instead (a parent whose two calls name one instance: the second fails again, as
+   * it did before the rewind). Over any other instance, or none, the create proceeds as usual. The rule:
+   * `rewindsChild` in store-kit's `planWriteSet`.
    */
   readonly ifFailed?: OrchestrationMessage;
-  /**
-   * With `ifFailed`: an active instance (not terminal) with the same name and parent, one rewound on its own and
-   * running again, gets `ifFailed` too instead of `ifRunning`, so the rerun call waits for it (the `ExecutionRewound`
-   * points its result at that call) rather than failing because it runs. Set only where no other call of the parent
-   * still waits for that instance; a second create of the write set over it is told it runs, as above.
-   */
-  readonly attach?: boolean;
   /**
    * A state another (or the same) instance must be in, checked first, in the same transaction (a restart: the
    * restarted instance must be terminal). When it does not hold, the whole write set is refused (see

@@ -44,7 +44,7 @@ export { decideActivityResult, decideRestart, decideSend, decideStart, type Pare
 export { applyEvent } from '../engine/apply-event.js';
 
 export type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
-export { isNewerChange, isNewerVersion, toInstanceStatus, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState } from '../model/instance-status.js';
+export { isNewerChange, isNewerVersion, toInstanceStatus, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
 export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from '../model/json.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */
 export { Broadcast } from '../store/broadcast.js';

@@ -145,9 +145,9 @@ function addId(ids: string[], id: string): string[] {
  *
  * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`), over a
- * Failed sub-orchestration of the same parent delivers `ifFailed` instead when it is given (a rewind; with `attach`,
- * over an active one of the same parent too; a second such create of the write set delivers the `ifRunning` message,
- * the instance being rewound or created already); a
+ * sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
+ * (a second such create of the write set delivers the `ifRunning` message, the instance being rewound or created
+ * already); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
  * execution's id; a `requires` condition (a client command on a running instance, a restart of a terminal one)
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
@@ -167,11 +167,9 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
         const existing = current(plan, stored, id);
-        // A parent's rewind: the same orchestrator of the same parent, Failed, is rewound in place, and one that runs
-        // again (rewound on its own) is attached to the call (`attach`). A second call of the rewind to it finds it
-        // being rewound or created, as over a running instance, and is told so (`ifRunning`).
-        if (request.ifFailed && existing && existing.name === request.state.name && existing.parentInstanceId === request.state.parentInstanceId &&
-          (existing.runtimeStatus === 'Failed' || (request.attach && !isTerminalStatus(existing.runtimeStatus)))) {
+        // A parent's rewind (`rewindsChild`). A second call of the rewind to it finds it being rewound or created, as
+        // over a running instance, and is told so (`ifRunning`).
+        if (request.ifFailed && rewindsChild(existing, request.state)) {
           const again = !!plannedOf(plan, id)?.isNew || plan.insertMessages.some((m) => m.instanceId === id && m.event.type === 'ExecutionRewound');
           deliver(plan, stored, again && request.ifRunning.kind === 'notify' ? request.ifRunning.message : request.ifFailed, 'drop');
           break;
@@ -249,6 +247,31 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
   if (!plan.work && taskLeases.length < insertTasks.length) plan.work = someUnleased(insertTasks, taskLeases);
   plan.released = releasedInstanceOf(writeSet.lease);
   return plan;
+}
+
+/**
+ * Whether a parent's rewind takes back the instance `existing` (the stored state of the id a rerun call creates,
+ * `undefined`: none) for that call, whose new state is `created` (with the call as its `parentCall`), instead of
+ * creating it: delivers the call's `ExecutionRewound` to it (`CreateInstanceWrite.ifFailed`). It must run the same
+ * orchestrator for the same parent, and be Failed (rewound in place: it reports to the call from then on, though it
+ * may have been created for another call, one that found it running) or active and report to this very call: the
+ * child that failed the call, rewound on its own since, or the execution it continued as, whose result the rewind
+ * would take had it come already. An active one that reports to another call, or to another execution of the parent
+ * (it was running when the call was made, and failed it), is not the call's: the call is told it runs. The one rule of
+ * every store, through {@link planWriteSet}.
+ *
+ * @example
+ * ```ts
+ * rewindsChild({ ...child, runtimeStatus: 'Running', parentCall: { executionId: 'p1', taskScheduledId: 0 } }, created); // true: the call's own
+ * rewindsChild({ ...child, runtimeStatus: 'Running', parentCall: { executionId: 'p0', taskScheduledId: 0 } }, created); // false: an earlier execution's
+ * ```
+ */
+export function rewindsChild(existing: InstanceState | undefined, created: InstanceState): boolean {
+  if (!existing || existing.name !== created.name || existing.parentInstanceId !== created.parentInstanceId) return false;
+  if (existing.runtimeStatus === 'Failed') return true;
+  const call = existing.parentCall;
+  return !isTerminalStatus(existing.runtimeStatus) && call !== undefined && call.taskScheduledId === created.parentCall?.taskScheduledId &&
+    call.executionId === created.parentCall.executionId;
 }
 
 /**

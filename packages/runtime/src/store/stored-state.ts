@@ -1,5 +1,5 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
-import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
 import { copyStoreValue } from './store-helpers.js';
 
 /**
@@ -38,6 +38,7 @@ export class StoredState implements InstanceState {
   heldSuspend!: HeldSuspend | undefined;
   held!: HeldCommands | undefined;
   rerun!: ExecutionRewoundEvent | undefined;
+  parentCall!: ParentCall | undefined;
 
   constructor(state: InstanceState) {
     this.assign(state);
@@ -62,6 +63,7 @@ export class StoredState implements InstanceState {
     this.heldSuspend = copyStoreValue(state.heldSuspend);
     this.held = copyStoreValue(state.held);
     this.rerun = copyStoreValue(state.rerun);
+    this.parentCall = copyStoreValue(state.parentCall);
   }
 
   get createdTime(): Date {
@@ -89,6 +91,7 @@ export class StoredState implements InstanceState {
     if (this.heldSuspend !== undefined) state.heldSuspend = copyStoreValue(this.heldSuspend);
     if (this.held !== undefined) state.held = copyStoreValue(this.held);
     if (this.rerun !== undefined) state.rerun = copyStoreValue(this.rerun);
+    if (this.parentCall !== undefined) state.parentCall = copyStoreValue(this.parentCall);
     return state as InstanceState;
   }
 }

@@ -1681,7 +1681,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(history.filter((e) => e.type === 'ExecutionRewound')).toHaveLength(1);
       });
 
-      it('attaches a rewound parent\'s rerun call to its failed sub-orchestration running again after its own rewind (attach)', async () => {
+      it('attaches a rewound parent\'s rerun call to its failed sub-orchestration running again after its own rewind (ifFailed)', async () => {
         const store = await open();
         const runs = { Done: 0, Flaky: 0 };
         const runtime = await runtimeOn(store, 'w1', {
@@ -1717,6 +1717,43 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.waitForCompletion('parent', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [1, 'fixed', 'g'] });
         expect(runs).toEqual({ Done: 1, Flaky: 2 });
         expect((await store.getHistory('child')).filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
+      it('does not attach a rewound parent\'s rerun call to a running sub-orchestration that reports to another execution of the parent', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Parent: function* (ctx) {
+              if (ctx.getInput() === 'first') {
+                // Called and left running: the next execution calls the same id, finds it running, and fails.
+                ctx.callSubOrchestrator('Child', 'first', 'child');
+                ctx.continueAsNew('second');
+                return undefined;
+              }
+              return yield ctx.callSubOrchestrator('Child', 'second', 'child');
+            },
+            Child: function* (ctx) {
+              ctx.setCustomStatus('waiting');
+              return [ctx.getInput(), yield ctx.waitForExternalEvent('go')];
+            },
+          },
+        });
+        const { client } = runtime;
+        await client.startNew('Parent', { instanceId: 'parent', input: 'first' });
+        const failed = await client.waitForCompletion('parent', SETTLED);
+        expect(failed).toMatchObject({ runtimeStatus: 'Failed', input: 'second' });
+        await firstValueFrom(client.customStatus$('child').pipe(filter((status) => status === 'waiting')));
+        // The rerun call finds the first execution's child running again: it fails again, rather than taking that
+        // child (started with another input, for another call) for its own.
+        await client.rewind('parent');
+        await firstValueFrom(client.history$('parent').pipe(filter((e) => e.type === 'ExecutionRewound')));
+        await client.raiseEvent('child', 'go', 'g');
+        expect(await client.waitForCompletion('child', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['first', 'g'] });
+        const again = await client.waitForCompletion('parent', SETTLED);
+        const { errorType, errorMessage } = failed!.failureDetails!;
+        expect(errorMessage).toContain('already running');
+        expect(again).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType, errorMessage } });
+        expect((await store.getHistory('child')).filter((e) => e.type === 'ExecutionRewound')).toEqual([]);
       });
 
       it('keeps a parent that schedules a sub-orchestration on its own id and returns in the same step', async () => {
