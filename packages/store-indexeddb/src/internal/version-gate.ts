@@ -79,20 +79,22 @@ export class VersionGate {
    * them in order (older ones dropped), with the held changes of their instance that come before them or follow them.
    * A change held later waits on. A held creation from nothing (`after` 0) of another execution than the one passed
    * on is a new run whose purge was lost (its tab went before it told the others): passed on, whatever its version,
-   * after that purge, which names the snapshot passed on before (`purged`), so that a reader that holds it takes the
-   * purge and then the creation by the one rule (`isNewerChange`).
+   * after the changes of the run passed on held with it (its versions start again at 1: see `passingOrder`) and that
+   * purge, which names the snapshot passed on before (`purged`), so that a reader that holds it takes the purge and
+   * then the creation by the one rule (`isNewerChange`).
    */
   release(heldUntilMs: number, nowMs: number): FeedChange[] {
     const out: FeedChange[] = [];
-    for (const [instanceId, held] of [...this.#held]) {
+    for (const [instanceId, all] of [...this.#held]) {
       // The last of them that waited long enough: it and every one before it come out now (the earlier ones would be
       // stale once it passed).
-      held.sort((a, b) => a.change.after - b.change.after);
+      const held = passingOrder(all, this.#known.get(instanceId));
       let last = -1;
       // (A NaN time, of a clock that returns an Invalid Date, has waited long enough.)
       for (let i = 0; i < held.length; i++) if (!(held[i]!.atMs > heldUntilMs)) last = i;
       if (last < 0) continue;
-      for (const { change } of held.splice(0, last + 1)) {
+      this.#held.set(instanceId, held.slice(last + 1));
+      for (const { change } of held.slice(0, last + 1)) {
         const known = this.#known.get(instanceId);
         if (known?.executionId !== undefined && isNewRun(change, known)) {
           const purge = lostPurge(instanceId, known.executionId, known.position);
@@ -178,6 +180,31 @@ interface Held {
 /** True when `change` is a step of the execution of `before`, committed on top of it (versions alone repeat across runs). */
 function followsSnapshot(change: FeedChange, before: FeedChange): boolean {
   return before.state !== undefined && change.after === before.state.version && change.state?.executionId === before.state.executionId;
+}
+
+/**
+ * The held changes of an instance in the order {@link VersionGate.release} passes them on: those of the run passed on
+ * (`known`) by version (its executions follow one another by version: a continueAsNew, a restart; its purge last), then
+ * each new run held ({@link isNewRun}: its versions start again at 1) with the steps held behind it, the runs in the
+ * order their creations arrived. Sorted by version alone, a new run came out before the changes of the old one held
+ * with it, which then passed as newer than it (and its next steps were dropped as older).
+ */
+function passingOrder(held: readonly Held[], known: Known | undefined): Held[] {
+  const byVersion = (a: Held, b: Held) => a.change.after - b.change.after;
+  const creations = known?.executionId === undefined ? [] : held.filter((h) => isNewRun(h.change, known));
+  if (creations.length === 0) return [...held].sort(byVersion);
+  const runs = creations.map((creation) => {
+    // A run's steps follow one another from its creation (`followsSnapshot`: of its execution, on top of the last).
+    const run = [creation];
+    for (let next = creation; ;) {
+      const step = held.find((h) => !run.includes(h) && followsSnapshot(h.change, next.change));
+      if (!step) return run;
+      run.push((next = step));
+    }
+  });
+  const ordered = held.filter((h) => !runs.some((run) => run.includes(h))).sort(byVersion);
+  for (const run of runs) ordered.push(...run);
+  return ordered;
 }
 
 /** The version a change leaves the instance at (0: purged). */

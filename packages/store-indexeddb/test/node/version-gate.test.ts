@@ -91,6 +91,47 @@ describe('VersionGate', () => {
     expect(versions(gate.offer(change('a', 2, 3, 'run 2'), 0))).toEqual([3]);
   });
 
+  // Versions start again at 1 with a new run: sorted by version alone, a new run held with changes of the run passed
+  // on came out before them, and those then passed as newer than it (and dropped its next steps as older).
+  const named = (changes: FeedChange[]) => changes.map((c) => c.state ? `${c.state.executionId} ${c.state.version}` : `purged ${c.purged?.executionId} ${c.purged?.version}`);
+
+  it('releases the held changes of the run passed on before a new run held with them, and names the last of them in the lost purge', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 4, 5, 'run 1'), 0);
+    expect(gate.offer(change('a', 6, 7, 'run 1'), 0)).toEqual([]); // v6 never comes (its tab went before posting it)
+    expect(gate.offer(change('a', 0, 1, 'run 2'), 0)).toEqual([]); // nor does the purge
+    expect(gate.offer(change('a', 1, 2, 'run 2'), 0)).toEqual([]);
+    expect(named(gate.releaseAll(0))).toEqual(['run 1 7', 'purged run 1 7', 'run 2 1', 'run 2 2']);
+    expect(named(gate.offer(change('a', 2, 3, 'run 2'), 0))).toEqual(['run 2 3']);
+  });
+
+  it('releases a held purge of the run passed on before the new run held with it', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 4, 5, 'run 1'), 0);
+    gate.offer(change('a', 6, 7, 'run 1'), 0);
+    gate.offer({ instanceId: 'a', after: 7, state: undefined, purged: { executionId: 'run 1', version: 7 } }, 0);
+    gate.offer(change('a', 0, 1, 'run 2'), 0);
+    expect(named(gate.releaseAll(0))).toEqual(['run 1 7', 'purged run 1 7', 'run 2 1']);
+  });
+
+  it('releases a change of the run passed on with the new run whose wait is over, though it was held later, and before it', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 4, 5, 'run 1'), 0);
+    gate.offer(change('a', 0, 1, 'run 2'), 0);
+    gate.offer(change('a', 6, 7, 'run 1'), 500);
+    expect(named(gate.release(0, 1000))).toEqual(['run 1 7', 'purged run 1 7', 'run 2 1']);
+    expect(gate.holding).toBe(false);
+  });
+
+  it('passes two new runs held at once in the order they arrived, each after the purge of the one before', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 4, 5, 'run 1'), 0);
+    gate.offer(change('a', 0, 1, 'run 2'), 0);
+    gate.offer(change('a', 1, 2, 'run 2'), 0);
+    gate.offer(change('a', 0, 1, 'run 3'), 0);
+    expect(named(gate.releaseAll(0))).toEqual(['purged run 1 5', 'run 2 1', 'run 2 2', 'purged run 2 2', 'run 3 1']);
+  });
+
   it('forgets the least recently changed instances beyond its limit once their last change is old enough (and then accepts them as new)', () => {
     const gate = new VersionGate(2, 1000);
     gate.offer(change('a', 4, 5), 0);

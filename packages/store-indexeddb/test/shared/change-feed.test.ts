@@ -185,6 +185,42 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     }
   });
 
+  it('delivers the last steps and the purge of an old run held with a new run before that run, once the gap timeout passes, to the store and its client', async () => {
+    const name = uniqueName('feed-rerun-held');
+    const clock = new VirtualClock();
+    const b = open(name, { gapTimeoutMs: 1000, clock });
+    const channel = new BroadcastChannel(changeChannelName(name));
+    const statuses = new ReplaySubject<string>();
+    const subscription = createClient({ store: b }).status$('x').pipe(map((s) => (s ? String(s.customStatus) : 'none'))).subscribe(statuses);
+    try {
+      const snap = (executionId: string, version: number, customStatus: string) => ({ ...newInstance('x').state, executionId, version, customStatus });
+      const post = (changes: unknown[]) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      const seen: string[] = [];
+      b.changes$.pipe(filter((ch) => ch.instanceId === 'x')).subscribe((ch) => seen.push(`${ch.state?.version ?? 'purged'} ${ch.state?.customStatus ?? ch.purged?.executionId}`));
+      await firstValueFrom(statuses); // the client has read x (not there)
+      const first = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'x')));
+      post([{ instanceId: 'x', after: 4, state: snap('run-1', 5, 'old run') }]);
+      await first;
+      // v6 never comes (the tab that committed it went before posting it): v7, the purge after it, and the new run
+      // that follows the purge all wait for it.
+      post([{ instanceId: 'x', after: 6, state: snap('run-1', 7, 'old run, terminal') }]);
+      post([{ instanceId: 'x', after: 7, state: undefined, purged: { executionId: 'run-1', version: 7 } }]);
+      post([{ instanceId: 'x', after: 0, state: snap('run-2', 1, 'new run') }]);
+      post([{ instanceId: 'x', after: 1, state: snap('run-2', 2, 'new run step') }]);
+      const mark = firstValueFrom(b.changes$.pipe(filter((ch) => ch.instanceId === 'mark')));
+      post([{ instanceId: 'mark', after: 0, state: { ...newInstance('mark').state, version: 1 } }]);
+      await mark;
+      await clock.advance(1000);
+      // In commit order: the old run's last step and its purge, then the new run (whose versions restart at 1).
+      expect(seen).toEqual(['5 old run', '7 old run, terminal', 'purged run-1', '1 new run', '2 new run step']);
+      statuses.complete();
+      expect(await firstValueFrom(statuses.pipe(toArray()))).toEqual(['none', 'old run', 'old run, terminal', 'none', 'new run', 'new run step']);
+    } finally {
+      channel.close();
+      subscription.unsubscribe();
+    }
+  });
+
   it('tells another handle which snapshot a purge deleted', async () => {
     const name = uniqueName('feed-purged');
     const writer = createClient({ store: open(name) });
