@@ -666,11 +666,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The HTTP stream sessions then held a slow reader back (nothing more written while more than 4 MiB waited unread, the
  * rest after it drained) instead of cutting it, which two values over 4 MiB did on every resume: server code only,
  * in none of these pages, 31,512 / 39,164 / 69,397 / 8,371 B unchanged, budgets kept.
+ * A parent's rewind then attached a rerun call only to the sub-orchestration that reports to that call (a state's
+ * `parentCall`, planWriteSet's `rewindsChild`; the engine's check of kept calls and `attach` removed), and the IndexedDB
+ * cross-tab feed released an old run's held snapshots before a new run held with them: 31,512 / 39,164 / 69,397 ->
+ * 31,554 / 39,313 / 69,559 B (+42 / +149 / +162), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_512 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_164 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_397 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_554 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_313 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_559 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_371 },
 ];
 
