@@ -180,7 +180,8 @@ describe('a parameter given without a value', () => {
 describe('dates', () => {
   it('are refused (400) when the day or time does not exist, never rolled over into another date', async () => {
     for (const bad of ['2024-02-30', '2023-02-29T00:00:00Z', '2024-04-31T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T10:60:00Z',
-      '2024-13-01', '2024-01-01 00:00:00', '2024-01-01T00:00:00+24:00', '2024-01-01Tnoon', '+275760-09-13T00:00:00Z']) {
+      '2024-13-01', '2024-01-01 00:00:00', '2024-01-01T00:00:00+24:00', '2024-01-01Tnoon',
+      '+275760-09-13T00:00:00.001Z', '+275760-09-13T00:00:00-00:01', '-271821-04-19T23:59:59.999Z', '-000000-01-01', '+10000-01-01']) {
       expect(await errorOf(call(`/instances?createdTimeFrom=${encodeURIComponent(bad)}`)), bad).toEqual([400, 'invalid-argument']);
       expect(await errorOf(call(`/instances?createdTimeFrom=${encodeURIComponent(bad)}`, 'DELETE')), bad).toEqual([400, 'invalid-argument']);
     }
@@ -195,6 +196,17 @@ describe('dates', () => {
     }
     expect(await errorOf(call('/instances?createdTimeFrom=1-1-01'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?createdTimeFrom=-1-01-01'))).toEqual([400, 'invalid-argument']);
+  });
+
+  it('read a year before 0000 or after 9999 as toISOString writes it (a sign and six digits), up to the last day a Date holds', async () => {
+    const parsed = (d: string) => parseDate(new QueryParams(new URLSearchParams({ d })), 'd', 'down')?.getTime();
+    for (const time of [8.64e15, -8.64e15, Date.UTC(10_000, 0, 1), Date.UTC(-1, 0, 1)]) {
+      expect(parsed(new Date(time).toISOString()), new Date(time).toISOString()).toBe(time);
+    }
+    expect(parsed('+000000-01-01')).toBe(parsed('0000-01-01'));
+    expect(await ids(call(`/instances?createdTimeTo=${encodeURIComponent(new Date(8.64e15).toISOString())}`))).toEqual(['done', 'ended']);
+    expect(await ids(call(`/instances?createdTimeFrom=${encodeURIComponent(new Date(-8.64e15).toISOString())}`))).toEqual(['done', 'ended']);
+    expect(await ids(call(`/instances?createdTimeFrom=${encodeURIComponent('+010000-01-01T00:00:00Z')}`))).toEqual([]);
   });
 
   it('read a year of 1 to 3 digits as that year, never as 19xx or 20xx', () => {

@@ -115,9 +115,11 @@ export function parseBoolean(params: QueryParams, name: string): boolean | undef
  * `YYYY-MM-DD`, optionally followed by `THH:mm`, seconds, a fraction and a zone (`Z` or `±HH:mm`). A time without a
  * zone is UTC (as are the times Durable Functions stores), whatever the server's time zone. A year of 1 to 3 digits is
  * read as if padded with zeros (`1-01-01` is `0001-01-01`), as Durable Functions pads it: Python's `strftime` writes
- * `datetime.min` without leading zeros on Linux.
+ * `datetime.min` without leading zeros on Linux. A year before 0000 or after 9999 is written with a sign and six digits
+ * (`+275760-09-13`, `-000001-01-01`), as `Date.prototype.toISOString` writes it: every valid Date a local client takes
+ * as a bound, a remote one can send.
  */
-const ISO_DATE_TIME = /^(\d{1,4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const ISO_DATE_TIME = /^(\d{1,4}|[+-]\d{6})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /**
  * An ISO 8601 date or date-time (see `ISO_DATE_TIME`) that names a real instant: a day that does not exist
@@ -138,7 +140,8 @@ export function parseDate(params: QueryParams, name: string, round: 'up' | 'down
 
 function isoDate(raw: string, round: 'up' | 'down'): Date | undefined {
   const match = ISO_DATE_TIME.exec(raw);
-  if (!match) return undefined;
+  // `-000000` is no year (ECMAScript refuses it too): year 0 is `0000` or `+000000`.
+  if (!match || match[1] === '-000000') return undefined;
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone = 'Z'] = match;
   const parts = [Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)] as const;
   const ms = Number(fraction.padEnd(3, '0').slice(0, 3));
@@ -150,12 +153,16 @@ function isoDate(raw: string, round: 'up' | 'down'): Date | undefined {
   const exact = utc.getUTCFullYear() === parts[0] && utc.getUTCMonth() === parts[1] && utc.getUTCDate() === parts[2]
     && utc.getUTCHours() === parts[3] && utc.getUTCMinutes() === parts[4] && utc.getUTCSeconds() === parts[5];
   if (!exact) return undefined;
-  if (zone.toUpperCase() === 'Z') return new Date(utc.getTime() + extraMs);
-  const offsetHours = Number(zone.slice(1, 3));
-  const offsetMinutes = Number(zone.slice(-2));
-  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-  const sign = zone[0] === '-' ? -1 : 1;
-  return new Date(utc.getTime() + extraMs - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  let offsetMs = 0;
+  if (zone.toUpperCase() !== 'Z') {
+    const offsetHours = Number(zone.slice(1, 3));
+    const offsetMinutes = Number(zone.slice(-2));
+    if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+    offsetMs = (zone[0] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  }
+  const date = new Date(utc.getTime() + extraMs - offsetMs);
+  // An offset or a rounded-up fraction can move the first or last day Dates hold out of their range.
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks; `undefined` when absent or empty. */
