@@ -1,8 +1,9 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { createHttpManagementPayload } from '../src/client/http-management-payload.js';
 import { ALL_RUNTIME_STATUSES, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
-import { MAX_JSON_DEPTH, toPlainJson } from '../src/model/json.js';
+import { MAX_JSON_DEPTH, MAX_JSON_ELEMENTS, toPlainJson } from '../src/model/json.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -22,6 +23,16 @@ function nested(depth: number): unknown {
   let value: unknown = 0;
   for (let i = 0; i < depth; i++) value = [value];
   return value;
+}
+
+/**
+ * An array of `length` holes that holds no element: shortened from one too long for V8 to give a backing store, so
+ * making it costs nothing, whatever its length (a copy of it would hold every element).
+ */
+function holes(length: number): unknown[] {
+  const array = new Array(2 ** 26);
+  array.length = length;
+  return array;
 }
 
 function withThrowingGetter(key = 'bad'): object {
@@ -117,6 +128,80 @@ describe('bad input is refused with a typed error and changes nothing', () => {
     expect(JSON.stringify(status?.input)).toBe(JSON.stringify(input));
     expect(Object.getPrototypeOf(status?.input)).toBe(Object.prototype);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});
+
+describe('arrays longer than a JSON value may hold', () => {
+  const tooLarge = { code: 'payload-too-large', status: 413 };
+
+  it(`are refused before a single element is copied (${MAX_JSON_ELEMENTS} elements in all), never ending the process`, () => {
+    expect(() => toPlainJson(new Array(2 ** 32 - 1), 'input')).toThrow(expect.objectContaining({
+      ...tooLarge, message: `input has more than ${MAX_JSON_ELEMENTS} array elements`,
+    }));
+    // All arrays count together: 2 + 0 + (2^24 - 1).
+    expect(() => toPlainJson({ a: [[], holes(MAX_JSON_ELEMENTS - 1)] }, 'input')).toThrow(expect.objectContaining({
+      ...tooLarge, message: `input has more than ${MAX_JSON_ELEMENTS} array elements`,
+    }));
+  });
+
+  it('fail the activity that returns one (a typed failure the orchestrator catches), not the worker', async () => {
+    const runtime = await startRuntime({
+      orchestrators: {
+        Caller: function* (ctx) {
+          try {
+            return yield ctx.callActivity('Sparse');
+          } catch (error) {
+            return { caught: (error as Error).name, cause: ((error as { failureDetails?: { errorType?: string } }).failureDetails)?.errorType };
+          }
+        },
+      },
+      activities: { Sparse: () => new Array(2 ** 32 - 1) },
+    });
+    await runtime.client.startNew('Caller', { instanceId: 'sparse-activity' });
+    const done = await runtime.client.waitForCompletion('sparse-activity', SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { caught: 'TaskFailedError', cause: 'PayloadTooLargeError' } });
+  });
+
+  it('throw in the orchestrator that sets one as its custom status', async () => {
+    const runtime = await startRuntime({
+      orchestrators: {
+        Status: function* (ctx) {
+          try {
+            ctx.setCustomStatus({ list: new Array(2 ** 32 - 1) });
+          } catch (error) {
+            return (error as { code?: string }).code;
+          }
+          return 'set';
+        },
+      },
+    });
+    await runtime.client.startNew('Status', { instanceId: 'sparse-status' });
+    expect(await runtime.client.waitForCompletion('sparse-status', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'payload-too-large' });
+  });
+});
+
+describe('values of another realm (a vm context, an iframe)', () => {
+  it('take its plain objects and Dates as this realm\'s, in inputs and as filter bounds', async () => {
+    const runtime = await start();
+    const input = runInNewContext('({ a: [1, { b: 2 }], at: new Date(0) })') as unknown;
+    expect(toPlainJson(input, 'input')).toEqual({ a: [1, { b: 2 }], at: '1970-01-01T00:00:00.000Z' });
+    const id = await runtime.client.startNew('SetStatusTest', { instanceId: 'realm', input });
+    expect((await runtime.client.getStatus(id))?.input).toEqual({ a: [1, { b: 2 }], at: '1970-01-01T00:00:00.000Z' });
+    const from = runInNewContext('new Date(0)') as Date;
+    expect((await runtime.client.listInstances({ createdTimeFrom: from })).instances.map((s) => s.instanceId)).toEqual(['realm']);
+    expect(() => toPlainJson(runInNewContext('new Date(NaN)'), 'at')).toThrow(expect.objectContaining({ ...invalid, message: 'at is an invalid Date, not JSON' }));
+    expect(() => toPlainJson(runInNewContext('new Map()'), 'm')).toThrow(expect.objectContaining({ ...invalid, message: 'm is an instance of Map, not JSON' }));
+  });
+
+  it('say what an object with another prototype is: no "instance of Object" for Object.create({})', () => {
+    expect(() => toPlainJson({ a: Object.create({}) }, 'input')).toThrow(expect.objectContaining({
+      ...invalid, message: 'input.a is not a plain object, not JSON',
+    }));
+    expect(() => toPlainJson(Object.create(Object.create(null)), 'input')).toThrow(expect.objectContaining(invalid));
+    // Inheriting from Date.prototype makes no Date.
+    expect(() => toPlainJson(Object.create(Date.prototype), 'input')).toThrow(expect.objectContaining({
+      ...invalid, message: 'input is an instance of Date, not JSON',
+    }));
   });
 });
 

@@ -7,8 +7,8 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isHeaderText, isInstanceId, isString, MAX_PAGE_SIZE, readChecked, readRestartOptions,
-  readTimeoutMs, toPlainJson,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, readChecked, readRestartOptions,
+  readTimeoutMs, toPlainJson, toTerminateReason,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
@@ -132,7 +132,7 @@ export class RemoteClient implements DurableClient {
   }
 
   async terminate(instanceId: string, reason?: unknown): Promise<void> {
-    const json = toPlainJson(reason, 'reason');
+    const json = toTerminateReason(reason);
     assertValidInstanceId(instanceId);
     // A string reason travels as Durable Functions sends it (?reason=); any other JSON reason as the body.
     const inQuery = typeof json === 'string';
@@ -317,7 +317,7 @@ export class RemoteClient implements DurableClient {
   // ---------------------------------------------------------------- helpers
 
   async #command(instanceId: string, command: 'suspend' | 'resume' | 'rewind', reason: string | undefined): Promise<void> {
-    if (reason !== undefined) isString(reason, 'reason');
+    if (reason !== undefined) isReason(reason, 'reason');
     assertValidInstanceId(instanceId);
     await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
   }

@@ -20,11 +20,11 @@ import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
 import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { deepFreeze } from '../model/frozen.js';
-import { toPlainJson } from '../model/json.js';
+import { toPlainJson, toTerminateReason } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isString, readChecked, readClock, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, readChecked, readClock, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -244,7 +244,7 @@ export class LocalClient implements DurableClient {
   }
 
   async terminate(instanceId: string, reason?: unknown): Promise<void> {
-    const json = toPlainJson(reason, 'reason');
+    const json = toTerminateReason(reason);
     const event: ExecutionTerminatedEvent = {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
     };
@@ -933,7 +933,7 @@ function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: 
 type DirectOutcome = 'committed' | 'send' | 'refused';
 
 function reasonOf(reason: string | undefined): { reason?: string } {
-  return reason === undefined ? {} : { reason: isString(reason, 'reason') };
+  return reason === undefined ? {} : { reason: isReason(reason, 'reason') };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { PayloadTooLargeError } from './errors/payload-too-large-error.js';
-import { invalid } from './validation.js';
+import { dateTime, invalid, isReason } from './validation.js';
 
 /** A plain JSON value. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -13,11 +13,21 @@ export type JsonValue = null | boolean | number | string | readonly JsonValue[] 
 export const MAX_JSON_DEPTH = 256;
 
 /**
+ * Most array elements that {@link toPlainJson} copies in one value, all its arrays together (2^24, whose JSON is at
+ * least 32 MiB). More is refused with {@link PayloadTooLargeError} before a single element is copied: an array's
+ * `length` costs nothing to set (`new Array(2 ** 32 - 1)` holds no element), but a copy of it would hold every one, and
+ * a few hundred million of them end the process (V8's fatal "invalid size error"), not just the call.
+ */
+export const MAX_JSON_ELEMENTS = 2 ** 24;
+
+/**
  * Checks that `value` is plain JSON and returns a deep copy that is safe to store: Dates become ISO strings (as
  * `JSON.stringify` would), `undefined` members are dropped (in arrays they become `null`), and keys such as
  * `__proto__` stay ordinary own properties. Throws {@link InvalidArgumentError} naming the offending path for
  * functions, symbols, BigInts, cycles, NaN/Infinity, invalid Dates, class instances, nesting deeper than
- * {@link MAX_JSON_DEPTH}, and values that throw while being read (a throwing getter, a revoked proxy).
+ * {@link MAX_JSON_DEPTH}, and values that throw while being read (a throwing getter, a revoked proxy); and
+ * {@link PayloadTooLargeError} for arrays of more than {@link MAX_JSON_ELEMENTS} elements in all. Plain objects, arrays
+ * and Dates are told by what they are, not by the realm they come from: those of a `vm` context or an iframe pass.
  *
  * The walk recurses at most {@link MAX_JSON_DEPTH} levels, so no input, however deep, can overflow the stack.
  *
@@ -37,6 +47,8 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
   const path: (string | number)[] = [];
   /** The arrays and objects being copied (the ancestors of the current member): a cycle, and the depth. */
   const open = new Set<object>();
+  /** The array elements met so far, all arrays together (see {@link MAX_JSON_ELEMENTS}). */
+  let elements = 0;
   const fail = (problem: string, cause?: unknown): never => invalid(what + path.map(segment).join(''), problem, cause);
   const copy = (member: unknown): JsonValue => {
     switch (typeof member) {
@@ -49,28 +61,33 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
         return null;
       case 'object': {
         if (member === null) return null;
-        if (member instanceof Date) {
-          const time = member.getTime();
-          return Number.isNaN(time) ? fail('is an invalid Date, not JSON') : new Date(time).toISOString();
+        const array = Array.isArray(member);
+        const proto: unknown = array ? undefined : Object.getPrototypeOf(member);
+        if (!array && proto !== Object.prototype && proto !== null) {
+          // Rare: a Date, another realm's plain object, a class instance.
+          const time = dateTime(member);
+          if (time !== undefined) return Number.isNaN(time) ? fail('is an invalid Date, not JSON') : new Date(time).toISOString();
+          if (!isObjectPrototype(proto as object)) fail(`is ${kindOf(proto as object)}, not JSON`);
         }
         if (open.has(member)) fail('is a cycle, not JSON');
         // Named by its top (`what`): the path down to the level past the limit is hundreds of segments long.
         if (open.size >= MAX_JSON_DEPTH) invalid(what, `is more than ${MAX_JSON_DEPTH} levels deep, not JSON`);
         open.add(member);
         let out: JsonValue[] | Record<string, JsonValue>;
-        if (Array.isArray(member)) {
+        if (array) {
           out = [];
-          const { length } = member;
+          const { length } = member as unknown[];
+          // Counted before the walk: a sparse array's length costs its caller nothing, its copy would cost every element.
+          elements += length;
+          if (elements > MAX_JSON_ELEMENTS) {
+            throw new PayloadTooLargeError(`${what} has more than ${MAX_JSON_ELEMENTS} array elements`);
+          }
           for (let index = 0; index < length; index++) {
             path.push(index);
-            out.push(copy(member[index]));
+            out.push(copy((member as unknown[])[index]));
             path.pop();
           }
         } else {
-          const proto: unknown = Object.getPrototypeOf(member);
-          if (proto !== Object.prototype && proto !== null) {
-            fail(`is an instance of ${className(proto)}, not JSON`);
-          }
           out = {};
           for (const key of Object.keys(member)) {
             path.push(key);
@@ -90,7 +107,7 @@ export function toPlainJson(value: unknown, what: string): JsonValue | undefined
   try {
     return copy(value);
   } catch (error) {
-    if (error instanceof InvalidArgumentError) throw error;
+    if (error instanceof InvalidArgumentError || error instanceof PayloadTooLargeError) throw error;
     return fail('threw when read', error);
   }
 }
@@ -106,9 +123,37 @@ function defineMember(out: JsonValue[] | Record<string, JsonValue>, key: string 
   else (out as Record<string | number, JsonValue>)[key] = value;
 }
 
-function className(proto: unknown): string {
-  const name: unknown = (proto as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name !== '' ? name : 'an unknown class';
+/**
+ * Whether `proto` is the `Object.prototype` of some realm (a `vm` context's, an iframe's): an object without a
+ * prototype whose `constructor` (its own, then) is a function named `Object` that it is the prototype of.
+ */
+function isObjectPrototype(proto: object): boolean {
+  const ctor = (proto as { constructor?: { name?: unknown; prototype?: unknown } }).constructor;
+  return Object.getPrototypeOf(proto) === null && ctor?.prototype === proto && ctor.name === 'Object';
+}
+
+/**
+ * What an object with the prototype `proto` is, for a message: `an instance of Map`, or `not a plain object` (an
+ * object made by `Object.create({})` inherits Object's constructor, and is no instance of Object).
+ */
+function kindOf(proto: object): string {
+  const name: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value?.name;
+  return name ? `an instance of ${name}` : 'not a plain object';
+}
+
+/**
+ * A terminate reason, checked: any JSON ({@link toPlainJson}); a string one is also well-formed ({@link isReason}), as
+ * it travels in the URL of the HTTP API (`?reason=`). The one reading of it on every client.
+ *
+ * @example
+ * ```ts
+ * toTerminateReason('no longer needed'); // 'no longer needed'
+ * toTerminateReason('\ud800');           // throws InvalidArgumentError: reason has a lone surrogate
+ * ```
+ */
+export function toTerminateReason(reason: unknown): JsonValue | undefined {
+  const json = toPlainJson(reason, 'reason');
+  return typeof json === 'string' ? isReason(json, 'reason') : json;
 }
 
 const encoder = /* @__PURE__ */ new TextEncoder();

@@ -60,15 +60,15 @@ export function assertWellFormed(text: string, what: string): void {
  */
 export function assertValidInstanceId(id: unknown, what = 'instance id'): asserts id is string {
   assertValidName(id, what);
-  // URL parsers collapse the path segments `.` and `..`, so such an id could not be addressed over the HTTP API.
-  if (id[0] === '@' || id === '.' || id === '..' || FORBIDDEN_ID_CHARACTERS.test(id)) {
+  if (id[0] === '@' || FORBIDDEN_ID_CHARACTERS.test(id)) {
     invalid(what, `${JSON.stringify(id)} is not allowed: no leading @, no . or .., no / \\ # ? or control characters`);
   }
 }
 
 /**
  * Checks a non-empty name (orchestrator, activity or event name) of at most 256 characters (`max`) of well-formed
- * Unicode, without control characters.
+ * Unicode, without control characters, and not `.` or `..`: URL parsers collapse those path segments, so no URL of the
+ * HTTP API could carry such a name (or id) and a remote client could not start or raise what a local one can.
  */
 export function assertValidName(name: unknown, what: string, max = MAX_INSTANCE_ID_LENGTH): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > max) {
@@ -76,6 +76,7 @@ export function assertValidName(name: unknown, what: string, max = MAX_INSTANCE_
   }
   assertWellFormed(name, what);
   if (CONTROL_CHARACTER.test(name)) invalid(what, 'has a control character');
+  if (name === '.' || name === '..') invalid(what, 'cannot be . or ..');
 }
 
 /**
@@ -211,7 +212,12 @@ export function readChecked<C extends Readonly<Record<string, MemberCheck>>>(
     }
     if (value !== undefined) snapshot[key] = value;
   }
-  for (const key in snapshot) snapshot[key] = checks[key]!(snapshot[key], `${what}.${key}`);
+  for (const key in snapshot) {
+    const value = checks[key]!(snapshot[key], `${what}.${key}`);
+    // A check that reads a value as none (an empty continuation token) leaves the member out.
+    if (value === undefined) delete snapshot[key];
+    else snapshot[key] = value;
+  }
   return snapshot as { -readonly [K in keyof C]?: ReturnType<C[K]> };
 }
 
@@ -220,6 +226,16 @@ export const isBoolean: MemberCheck<boolean> = (value, what) => (typeof value ==
 
 /** The {@link MemberCheck} of a string member. */
 export const isString: MemberCheck<string> = (value, what) => (typeof value === 'string' ? value : invalid(what, 'must be a string'));
+
+/**
+ * The {@link MemberCheck} of a reason given as a string (suspend, resume, rewind, and a terminate reason that is a
+ * string): well-formed Unicode ({@link assertWellFormed}), since the HTTP API carries it in the URL (`?reason=`), where
+ * a lone surrogate would arrive as U+FFFD: a remote client would record another reason than a local one.
+ */
+export const isReason: MemberCheck<string> = (value, what) => {
+  assertWellFormed(isString(value, what), what);
+  return value as string;
+};
 
 // The characters of an HTTP field value (RFC 9110): tab, space, visible ASCII and U+0080 to U+00FF (bytes 0x80-0xFF).
 const NOT_HEADER_TEXT = /[^\t -~\x80-\xff]/;
@@ -246,14 +262,22 @@ export const isInstanceId: MemberCheck<string> = (value, what) => {
   return value;
 };
 
+/**
+ * The time of `value` when it is a Date (NaN for an Invalid Date), `undefined` for anything else. Told by what it is,
+ * not by its prototype: a Date of another realm (a `vm` context, an iframe) is one, a proxy of a Date or an object
+ * that inherits from `Date.prototype` is not.
+ */
+export function dateTime(value: unknown): number | undefined {
+  try {
+    return Date.prototype.getTime.call(value as Date);
+  } catch {
+    return undefined; // no Date's internal slot
+  }
+}
+
 /** The {@link MemberCheck} of a Date member: a copy of a valid Date. */
 const isDate: MemberCheck<Date> = (value, what) => {
-  let time = NaN;
-  try {
-    if (value instanceof Date) time = value.getTime();
-  } catch {
-    // a proxy or a forged Date: refused below
-  }
+  const time = dateTime(value) ?? NaN;
   return Number.isNaN(time) ? invalid(what, 'must be a valid Date') : new Date(time);
 };
 
@@ -352,7 +376,8 @@ export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidI
 
 /**
  * {@link validateInstanceFilter} plus paging: `pageSize` an integer from 1 to {@link MAX_PAGE_SIZE}, `continuationToken`
- * a string that can travel in a header ({@link isHeaderText}).
+ * a string that can travel in a header ({@link isHeaderText}). An empty token is no token (the first page), as Durable
+ * Functions reads an empty `x-ms-continuation-token` header, and as the HTTP API and every client read it alike.
  */
 export function validateInstanceQuery(query: unknown, what = 'query'): ValidInstanceQuery {
   return readChecked(query, what, QUERY_CHECKS);
@@ -387,7 +412,7 @@ const QUERY_CHECKS = {
     Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE
       ? (value as number)
       : invalid(what, `must be an integer from 1 to ${MAX_PAGE_SIZE}`),
-  continuationToken: isHeaderText,
+  continuationToken: (value: unknown, what: string): string | undefined => (value === '' ? undefined : isHeaderText(value, what)),
 };
 
 function statusList(value: unknown, what: string): OrchestrationRuntimeStatus[] {

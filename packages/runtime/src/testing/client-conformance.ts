@@ -458,6 +458,26 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(['e-1', 'e-2', 'e-3']);
       });
 
+      it('reads an empty continuation token as none, the first page, as Durable Functions reads an empty header', async () => {
+        for (const id of ['t-1', 't-2']) await client.startNew('Echo', { instanceId: id, input: id });
+        const first = await client.listInstances({ pageSize: 1 });
+        expect(await client.listInstances({ pageSize: 1, continuationToken: '' })).toEqual(first);
+        expect((await client.listInstances({ continuationToken: '' })).instances.map((s) => s.instanceId).sort()).toEqual(['t-1', 't-2']);
+      });
+
+      it('filters, watches and purges by any valid Date, years before 0000 and after 9999 included', async () => {
+        await client.startNew('Echo', { instanceId: 'far', input: 1 });
+        await client.waitForCompletion('far', SETTLED);
+        const first = new Date(-8.64e15);
+        const last = new Date(8.64e15);
+        expect((await client.listInstances({ createdTimeFrom: first, createdTimeTo: last })).instances.map((s) => s.instanceId)).toEqual(['far']);
+        expect(await client.listInstances({ createdTimeFrom: new Date('+010000-01-01T00:00:00Z') })).toEqual({ instances: [] });
+        expect((await client.getStatusBy({ createdTimeTo: last })).map((s) => s.instanceId)).toEqual(['far']);
+        expect((await firstValueFrom(client.instances$({ createdTimeTo: last }))).map((s) => s.instanceId)).toEqual(['far']);
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: first, createdTimeTo: new Date('-000001-12-31T00:00:00Z') })).toEqual({ instancesDeleted: 0 });
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: first, createdTimeTo: last })).toEqual({ instancesDeleted: 1 });
+      });
+
       it('refuses a forged continuation token', async () => {
         await expect(client.listInstances({ continuationToken: '%%%' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });
@@ -532,6 +552,47 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(done.output).toEqual([hostile]);
         expect(Object.keys((done.output as object[])[0]!)).toEqual(['__proto__', '$where', 'a.b', 'constructor']);
         expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+      });
+
+      it('refuses an array longer than any JSON value may hold (413) before copying it, and changes nothing: never a crash', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'sparse', input: 1 });
+        // Holds no element: only a copy of it would (one that ends the process, not the call).
+        const sparse = new Array(2 ** 32 - 1);
+        const tooLarge = { code: 'payload-too-large', status: 413 };
+        await expect(client.startNew('Echo', { instanceId: 'sparse-start', input: { list: sparse } })).rejects.toMatchObject(tooLarge);
+        await expect(client.raiseEvent('sparse', 'Item', [1, sparse])).rejects.toMatchObject(tooLarge);
+        await expect(client.terminate('sparse', sparse)).rejects.toMatchObject(tooLarge);
+        // All arrays of a value count together: 2^24 elements and the outer array's 2.
+        const holes = new Array(2 ** 26); // too long for V8 to give it a backing store: shortened, it still has none
+        holes.length = 2 ** 24;
+        await expect(client.raiseEvent('sparse', 'Item', [0, holes])).rejects.toMatchObject(tooLarge);
+        expect(await client.getStatus('sparse-start')).toBeUndefined();
+        const status = await client.getStatus('sparse', { showHistory: true });
+        expect(status?.history?.some((e) => e.type === 'EventRaised' || e.type === 'ExecutionTerminated')).toBe(false);
+      });
+
+      it('refuses . and .. as event and orchestrator names (400), as instance ids: no URL can carry them', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'dots', input: 1 });
+        for (const name of ['.', '..']) {
+          await expect(client.raiseEvent('dots', name, 1)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.startNew(name, { instanceId: `start${name}` })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect((await client.getStatus('dots', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['dots']);
+      });
+
+      it('refuses a reason string with a lone surrogate (400), which a URL would carry as U+FFFD, and changes nothing', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'lone', input: 1 });
+        await firstValueFrom(client.status$('lone').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        const invalid = { code: 'invalid-argument', status: 400 };
+        await expect(client.terminate('lone', 'bad \ud800 reason')).rejects.toMatchObject(invalid);
+        await expect(client.suspend('lone', '\udc00')).rejects.toMatchObject(invalid);
+        await expect(client.resume('lone', 'x\ud800')).rejects.toMatchObject(invalid);
+        await expect(client.rewind('lone', '\ud800')).rejects.toMatchObject(invalid);
+        expect(await client.getStatus('lone')).toMatchObject({ runtimeStatus: 'Running' });
+        // A paired surrogate is well-formed, and kept.
+        await client.terminate('lone', 'done 😀');
+        expect(await client.getStatus('lone')).toMatchObject({ runtimeStatus: 'Terminated', output: 'done 😀' });
       });
     });
 

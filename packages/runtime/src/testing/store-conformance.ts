@@ -1501,6 +1501,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await expect(store.queryInstances({ pageSize: 0 })).rejects.toMatchObject({ code: 'invalid-argument' });
       });
 
+      it('reads an empty continuation token as none: the first page, as every client and the HTTP API read it', async () => {
+        const store = await open();
+        expect(await store.queryInstances({ continuationToken: '' })).toEqual(await store.queryInstances({}));
+      });
+
       it('refuses a runtimeStatus that is a string or names an unknown status (the shared filter rule)', async () => {
         const store = await open();
         await create(store, newInstance('q1'));
