@@ -306,6 +306,20 @@ describe('timeouts', () => {
     expect(() => createRuntime({ orchestrators: {}, storeCallTimeoutMs: Infinity })).not.toThrow();
   });
 
+  it('refuses a clock, newId or logger that is not one when the runtime or client is made (400), not at first use with a TypeError', () => {
+    const store = new MemoryStore();
+    for (const bad of [{ clock: 5 }, { clock: {} }, { clock: { now: () => new Date() } }, { newId: 5 }, { logger: 5 }, { logger: { warn() {} } }]) {
+      expect(() => createRuntime({ store, orchestrators: {}, ...(bad as object) }), JSON.stringify(bad)).toThrow(expect.objectContaining(invalid));
+      if (!('logger' in bad)) expect(() => createClient({ store, ...(bad as object) }), JSON.stringify(bad)).toThrow(expect.objectContaining(invalid));
+    }
+    // A class's methods (a VirtualClock's) are its prototype's; null is no logger given.
+    expect(() => createRuntime({ store, orchestrators: {}, clock: new (class {
+      now() { return new Date(); }
+      setTimeout() { return 0; }
+      clearTimeout() {}
+    })() as never, logger: null as never })).not.toThrow();
+  });
+
   it('refuses a missing or non-object store (createClient) and a non-object store (createRuntime) with a typed 400, never a TypeError', () => {
     for (const options of [undefined, null, 'store', {}, { store: null }, { store: 5 }, { store: 'memory' }]) {
       expect(() => createClient(options as never)).toThrow(expect.objectContaining(invalid));

@@ -102,6 +102,21 @@ describe('configuration', () => {
       .toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
   });
 
+  it('refuses, when the handler is made, what would fail every request: no client, a clock or logger without its methods, a key no header carries', async () => {
+    const { client } = await open();
+    const invalid = { code: 'invalid-argument', status: 400 };
+    for (const made of [
+      () => createHttpHandler(null as never, { anonymous: true }),
+      () => createHttpHandler({} as never, { anonymous: true }),
+      () => createHttpHandler(client, { anonymous: true, clock: {} as never }),
+      () => createHttpHandler(client, { anonymous: true, logger: 5 as never }),
+      () => createHttpHandler(client, { key: 'a\n' }),
+      () => createHttpHandler(client, { key: ['ok', 'ключ'] }),
+    ]) {
+      expect(made).toThrow(expect.objectContaining(invalid));
+    }
+  });
+
   it('serves without a key only with anonymous: true', async () => {
     const { base } = await open({ anonymous: true });
     expect((await fetch(`${base}/instances`)).status).toBe(200);

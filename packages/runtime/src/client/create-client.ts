@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
-import { assertStore } from '../model/validation.js';
+import { assertStore, checkDependencies } from '../model/validation.js';
 import type { DurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
@@ -47,6 +47,7 @@ export interface CreateClientOptions {
  */
 export function createClient(options: CreateClientOptions): DurableClient {
   assertStore(options?.store, 'createClient options.store');
+  checkDependencies(options, 'createClient options');
   const { storeCallTimeoutMs = DEFAULT_STORE_CALL_TIMEOUT_MS } = options;
   // The runtime's rule for its option of the same name: a number > 0 (Infinity included).
   if (typeof storeCallTimeoutMs !== 'number' || !(storeCallTimeoutMs > 0)) {

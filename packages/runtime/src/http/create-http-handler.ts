@@ -13,7 +13,7 @@ import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { decodeContinuationToken, MAX_PAGE_SIZE } from '../store/store-helpers.js';
-import { httpBaseUrl, requestBase } from '../model/validation.js';
+import { assertMethods, checkDependencies, httpBaseUrl, isHeaderText, requestBase } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
@@ -224,6 +224,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * ```
  */
 export function createHttpHandler(client: DurableClient, options: HttpHandlerOptions): HttpHandler {
+  // Checked here, not on the first request: a handler without a client would answer every request 500.
+  assertMethods(client, 'createHttpHandler client', HANDLER_CLIENT_METHODS);
   const settings = resolveOptions(options);
   const logger = settings.logger;
   const browserHosted = inBrowserHost();
@@ -653,6 +655,9 @@ function errorBodyOf(error: unknown, logger: Logger): ErrorBody {
   return { code: 'internal', message: 'Internal server error' };
 }
 
+/** Methods every DurableClient has, checked when a handler is made: what is no client is told from one by them. */
+const HANDLER_CLIENT_METHODS = ['startNew', 'getStatus', 'listInstances'];
+
 interface ResolvedOptions {
   readonly keys: readonly string[] | undefined;
   readonly baseUrl: string | undefined;
@@ -682,7 +687,12 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     if (keys !== undefined) throw new InvalidArgumentError('Give either key or anonymous: true, not both');
   } else if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
     throw new InvalidArgumentError('A non-empty key is required (or anonymous: true, explicitly)');
+  } else {
+    // A key no header can carry (a line break, a character above U+00FF) could never be sent by a remote client,
+    // whose key is checked by the same rule.
+    for (const key of keys) isHeaderText(key, 'key');
   }
+  checkDependencies(options, 'createHttpHandler options');
   // Checked once here by the rule every surface applies, so no request is answered with URLs built on a malformed
   // base (nor fails after its command was done, a start's `Location` being a header that must be ASCII).
   const baseUrl = options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl');

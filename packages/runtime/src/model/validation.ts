@@ -160,6 +160,43 @@ export function assertStore(store: unknown, what: string): void {
   if (store === null || typeof store !== 'object') invalid(what, 'must be a Store');
 }
 
+/**
+ * Checks an injected dependency of `createRuntime`, `createClient` or `createHttpHandler` (`what` names it: `clock`,
+ * `logger`, the handler's client): an object with a function for each of `methods` (its own or inherited, as a
+ * class's). Anything else is an {@link InvalidArgumentError} when the runtime, client or handler is created, not a
+ * `TypeError` at its first use (or a 500 on every request).
+ *
+ * @example
+ * ```ts
+ * assertMethods(console, 'logger', LOGGER_METHODS); // ok
+ * assertMethods(5, 'logger', LOGGER_METHODS);       // throws InvalidArgumentError
+ * ```
+ */
+export function assertMethods(value: unknown, what: string, methods: readonly string[]): void {
+  const object = (value !== null && typeof value === 'object') || typeof value === 'function';
+  if (!object || methods.some((method) => typeof (value as Record<string, unknown>)[method] !== 'function')) {
+    invalid(what, `must be an object with the methods ${methods.join(', ')}`);
+  }
+}
+
+/** The methods of a `Clock`, for {@link assertMethods}. */
+export const CLOCK_METHODS = ['now', 'setTimeout', 'clearTimeout'] as const;
+
+/** The methods of a `Logger`, for {@link assertMethods}. */
+export const LOGGER_METHODS = ['warn', 'error'] as const;
+
+/**
+ * Checks the injected environment among `options` (`what`: `createRuntime options`) when given: `clock` a Clock,
+ * `newId` a function, `logger` a Logger (`null` is no logger given, as `??` reads it). Throws
+ * {@link InvalidArgumentError} naming the member.
+ */
+export function checkDependencies(options: { readonly clock?: unknown; readonly newId?: unknown; readonly logger?: unknown }, what: string): void {
+  const { clock, newId, logger } = options;
+  if (clock !== undefined) assertMethods(clock, `${what}.clock`, CLOCK_METHODS);
+  if (newId !== undefined && typeof newId !== 'function') invalid(`${what}.newId`, 'must be a function');
+  if (logger !== undefined && logger !== null) assertMethods(logger, `${what}.logger`, LOGGER_METHODS);
+}
+
 /** Checks an optional Date argument: {@link isDate} when present. */
 export function assertOptionalDate(value: unknown, what: string): asserts value is Date | undefined {
   if (value !== undefined) isDate(value, what);

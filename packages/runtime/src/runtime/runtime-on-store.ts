@@ -4,7 +4,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { assertStore, isTimeoutMs, readChecked } from '../model/validation.js';
+import { assertStore, checkDependencies, isTimeoutMs, readChecked } from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -135,6 +135,7 @@ export interface Runtime {
  */
 export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore: boolean): Runtime {
   assertStore(store, 'createRuntime options.store');
+  checkDependencies(options, 'createRuntime options');
   const clock = options.clock ?? systemClock;
   const newId = options.newId ?? randomId;
   const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
