@@ -1,4 +1,4 @@
-import { IdbStore, type IdbStoreOptions } from './idb-store.js';
+import { databaseNameOf, IdbStore, type IdbStoreOptions } from './idb-store.js';
 import { openDexieBackend } from './internal/dexie-backend.js';
 
 /** Options of {@link DexieStore}. */
@@ -31,13 +31,14 @@ export interface DexieStoreOptions extends IdbStoreOptions {
  */
 export class DexieStore extends IdbStore {
   constructor(options: DexieStoreOptions) {
+    const name = databaseNameOf(options, 'DexieStore options');
     super({
       kind: 'dexie',
-      databaseName: options.name,
+      databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs: options.gapTimeoutMs, joinTimeoutMs: options.joinTimeoutMs, clock: options.clock,
       openBackend: (onVersionChange) =>
-        openDexieBackend(options.name, {
+        openDexieBackend(name, {
           ...(options.indexedDB ? { indexedDB: options.indexedDB } : {}),
           ...(options.IDBKeyRange ? { IDBKeyRange: options.IDBKeyRange } : {}),
         }, onVersionChange),

@@ -1,5 +1,5 @@
 import {
-  InstanceNotTerminalError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, systemClock,
+  InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, systemClock,
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
@@ -68,6 +68,18 @@ export interface IdbStoreOptions {
    * advances it.
    */
   readonly clock?: Clock;
+}
+
+/**
+ * The database name of a store's `options` (`what`: `DexieStore options`), checked when the store is created: options
+ * that are no object, or a `name` that is no non-empty string, give an `InvalidArgumentError` there, not a TypeError
+ * (or a database named `"5"`) at its first call.
+ */
+export function databaseNameOf(options: IdbStoreOptions, what: string): string {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${what} must be an object with a name`);
+  const { name } = options as { name?: unknown };
+  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`${what}.name must be a non-empty string`);
+  return name;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { IdbStore, type IdbStoreOptions } from './idb-store.js';
+import { databaseNameOf, IdbStore, type IdbStoreOptions } from './idb-store.js';
 import { openKeyvalBackend } from './internal/keyval-backend.js';
 
 /** Options of {@link KeyvalStore}. */
@@ -26,13 +26,14 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  */
 export class KeyvalStore extends IdbStore {
   constructor(options: KeyvalStoreOptions) {
+    const name = databaseNameOf(options, 'KeyvalStore options');
     super({
       kind: 'keyval',
-      databaseName: options.name,
+      databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs: options.gapTimeoutMs, joinTimeoutMs: options.joinTimeoutMs, clock: options.clock,
       openBackend: (onVersionChange, clock) =>
-        openKeyvalBackend(options.name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, clock, onVersionChange),
+        openKeyvalBackend(name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, clock, onVersionChange),
     });
   }
 }

@@ -477,6 +477,18 @@ function claimNext(store: Store) {
   return store.claimOrchestration({ owner: 'w', leaseMs: 30_000, now: T0 });
 }
 
+describe('options', () => {
+  it('are checked when the store is created: no options, or a name that is no non-empty string, is a typed 400', () => {
+    const invalid = { code: 'invalid-argument', status: 400 };
+    for (const make of [
+      () => new DexieStore(undefined as never), () => new DexieStore(null as never), () => new DexieStore({ name: '' }),
+      () => new DexieStore({ name: 5 as never }), () => new KeyvalStore(undefined as never), () => new KeyvalStore({ name: '' }),
+    ]) {
+      expect(make).toThrow(expect.objectContaining(invalid));
+    }
+  });
+});
+
 describe('schema checks', () => {
   it('DexieStore refuses a database written by a newer schema, writing nothing', async () => {
     const name = uniqueName('newer-dexie');
