@@ -670,12 +670,18 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * `parentCall`, planWriteSet's `rewindsChild`; the engine's check of kept calls and `attach` removed), and the IndexedDB
  * cross-tab feed released an old run's held snapshots before a new run held with them: 31,512 / 39,164 / 69,397 ->
  * 31,554 / 39,313 / 69,559 B (+42 / +149 / +162), budgets raised to match.
+ * The shared validator then gave every client, store and the HTTP API one rule where they differed (arrays of more
+ * than 2^24 elements refused before they are copied, plain objects and Dates of another realm told by brand, . and ..
+ * refused as names, an empty continuation token read as none, well-formed reason strings, a runtimeStatus list read
+ * element by element), and createRuntime / createClient / createHttpHandler checked their clock, newId, logger, client
+ * and keys when made: 31,554 / 39,313 / 69,559 / 8,371 -> 31,917 / 39,712 / 69,953 / 8,559 B (+363 / +399 / +394 /
+ * +188), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_554 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_313 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_559 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_371 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_917 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_712 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_953 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_559 },
 ];
 
 describe('bundle size', () => {
