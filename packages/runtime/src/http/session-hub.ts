@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
+import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { ErrorBody } from './error-response.js';
 import type { ConnectionOwner, SseConnection } from './sse-connection.js';
@@ -337,7 +338,7 @@ const encoder = new TextEncoder();
  * multiplexed ones) are that one, not a `Map`; the log of written events is allocated with the first.
  */
 export class StreamSession implements ConnectionOwner {
-  readonly id = crypto.randomUUID();
+  readonly id = randomId();
   expiry: ClockTimer | undefined;
   readonly mode: SessionMode;
   readonly #host: SessionHost;

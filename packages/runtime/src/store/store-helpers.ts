@@ -1,3 +1,4 @@
+import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
@@ -179,7 +180,7 @@ export function validateLeaseOwner(owner: unknown, current?: unknown): string {
  * ```
  */
 export function lifeLeaseOwner(workerId: string, startedAt: Date): string {
-  return `${workerId}#${startedAt.getTime().toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
+  return `${workerId}#${startedAt.getTime().toString(36)}.${randomId().slice(0, 8)}`;
 }
 
 /** A lease owner made by {@link lifeLeaseOwner}: the worker id and the life's start time. */
@@ -285,7 +286,7 @@ function copyValue(value: unknown): unknown {
  * per lease without making one per claim.
  */
 export function leaseTokens(): () => string {
-  const prefix = `${crypto.randomUUID()}.`;
+  const prefix = `${randomId()}.`;
   let count = 0;
   return () => prefix + String(++count);
 }

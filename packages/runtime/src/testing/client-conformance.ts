@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import { createClient } from '../client/create-client.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
+import { randomId } from '../env/new-id.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 import { SETTLED, within } from './settled.js';
 import { vitest } from './vitest-api.js';
@@ -67,7 +68,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
     /** A fresh store: the suite's own (`options.createStore`), or a MemoryStore. */
     const newStore = async (): Promise<Store> =>
-      options.createStore ? await options.createStore(`client-conformance-${crypto.randomUUID()}`) : new MemoryStore();
+      options.createStore ? await options.createStore(`client-conformance-${randomId()}`) : new MemoryStore();
 
     beforeEach(async () => {
       gates = new Gates();

@@ -12,6 +12,7 @@ import type { DurableClient } from '../client/durable-client.js';
 import { decideStep, decideTerminate, type StepInput } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
+import { randomId } from '../env/new-id.js';
 import { lifeLeaseOwner } from '../store/store-helpers.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED, within } from './settled.js';
@@ -46,7 +47,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
   describe(`Store conformance: ${name}`, () => {
     const opened: Store[] = [];
     const runtimes: Runtime[] = [];
-    const open = async (db = `conformance-${crypto.randomUUID()}`): Promise<Store> => {
+    const open = async (db = `conformance-${randomId()}`): Promise<Store> => {
       const store = await factory(db);
       opened.push(store);
       return store;
@@ -1281,7 +1282,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // instance's lease, and no message is visible at the client's time.
         const later = new Date(Date.now() + 60_000);
         const other: OrchestrationMessage = {
-          id: crypto.randomUUID(), instanceId: 'sh', visibleAt: later,
+          id: randomId(), instanceId: 'sh', visibleAt: later,
           event: { type: 'EventRaised', eventId: -1, timestamp: later.toISOString(), name: 'other' },
         };
         await opened.commit({ requests: [{ type: 'insertMessage', message: other, ifMissing: 'fail' }] });
@@ -1952,7 +1953,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     if (options.shared) {
       describe('shared between handles (tabs, processes)', () => {
         it('delivers a change committed through one handle to the change feed of another', async () => {
-          const db = `shared-${crypto.randomUUID()}`;
+          const db = `shared-${randomId()}`;
           const a = await open(db);
           const b = await open(db);
           const seen = firstValueFrom(b.changes$.pipe(filter((c) => c.instanceId === 'x' && c.state?.runtimeStatus === 'Running'), take(1)));
@@ -1964,7 +1965,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
 
         it('refuses a commit through one handle after another handle took the lease over', async () => {
-          const db = `shared-${crypto.randomUUID()}`;
+          const db = `shared-${randomId()}`;
           const a = await open(db);
           const b = await open(db);
           await create(a, newInstance('x'));
@@ -1977,7 +1978,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
 
         it(`runs ${options.sharedInstances ?? 100} hello sequences on workers of two handles: all complete once, no duplicated step`, async () => {
-          const db = `shared-${crypto.randomUUID()}`;
+          const db = `shared-${randomId()}`;
           const storeA = await open(db);
           const storeB = await open(db);
           const a = await runtimeOn(storeA, 'wa');
@@ -2020,7 +2021,7 @@ function isMessage(writeSet: WriteSet): boolean {
 /** The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease). */
 function terminateOf(state: InstanceState, now: Date): WriteSet {
   const event = { type: 'ExecutionTerminated', eventId: -1, timestamp: now.toISOString(), reason: 'stop' } as const;
-  const decision = decideTerminate({ state, event, now, newId: () => crypto.randomUUID() });
+  const decision = decideTerminate({ state, event, now, newId: () => randomId() });
   if (decision.kind !== 'commit') throw new Error(`a top-level instance's terminate commits (decided ${decision.kind})`);
   return decision.writeSet;
 }
@@ -2047,7 +2048,7 @@ async function stepByHand(store: Store, orchestrators: Readonly<Record<string, O
   const item = await store.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() });
   if (!item) throw new Error('no orchestration work to step');
   const input: StepInput = {
-    state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => crypto.randomUUID(),
+    state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => randomId(),
     newExecution: (name) => new OrchestrationExecution(orchestrators[name]!, { customStatusLimitBytes: 16_384 }),
   };
   let decision = decideStep(input);
@@ -2086,7 +2087,7 @@ function newInstance(
 }
 
 function message(instanceId: string, event: OrchestrationMessage['event']): OrchestrationMessage {
-  return { id: crypto.randomUUID(), instanceId, event };
+  return { id: randomId(), instanceId, event };
 }
 
 function eventRaised(name: string, input?: unknown): OrchestrationMessage['event'] & HistoryEvent {
@@ -2102,7 +2103,7 @@ function completedEvent(): HistoryEvent {
 }
 
 function result(instanceId: string, executionId: string, taskScheduledId: number, value: unknown): OrchestrationMessage {
-  return { id: crypto.randomUUID(), instanceId, executionId, event: { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId, result: value } };
+  return { id: randomId(), instanceId, executionId, event: { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId, result: value } };
 }
 
 function activityTask(instanceId: string, id: string) {

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { Clock, ClockTimer } from '@durable-rx/runtime';
+import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { Broadcast, webLocks, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 
@@ -185,7 +185,7 @@ export class ChangeFeed {
       this.joined = Promise.resolve();
       return;
     }
-    this.#id = crypto.randomUUID(); // Web Locks, like randomUUID, exist only in secure contexts
+    this.#id = randomId();
     this.#joinTimeoutMs = options.joinTimeoutMs;
     this.joined = new Promise((resolve) => (this.#endJoin = resolve));
     this.#locks.request(this.#prefix + this.#id, { signal: this.#abort.signal }, () => {

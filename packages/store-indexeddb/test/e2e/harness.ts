@@ -5,6 +5,13 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { build, preview } from 'vite';
 import { chromiumArgs, chromiumPath } from '../chromium.js';
 
+/**
+ * A host name the e2e Chromium resolves to 127.0.0.1 ({@link launchChromium}): a page loaded from it is an insecure
+ * context, as a page served over plain HTTP from a LAN address is (127.0.0.1 and localhost count as secure), so it
+ * has no `crypto.randomUUID` and no Web Locks.
+ */
+export const INSECURE_HOST = 'durable-rx-insecure.test';
+
 /** A built static page served by `vite preview` on 127.0.0.1. */
 export interface ServedApp {
   readonly url: string;
@@ -17,7 +24,7 @@ export async function buildAndServe(root: string): Promise<ServedApp> {
   await build({ root, configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true, target: 'es2022', minify: false } });
   const server = await preview({
     root, configFile: false, logLevel: 'warn', build: { outDir },
-    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false, allowedHosts: [INSECURE_HOST] },
   });
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('vite preview did not listen on a TCP port');
@@ -30,9 +37,10 @@ export async function buildAndServe(root: string): Promise<ServedApp> {
   };
 }
 
-/** Launches Debian's headless Chromium through playwright-core. */
+/** Launches Debian's headless Chromium through playwright-core; it resolves {@link INSECURE_HOST} to 127.0.0.1. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  const args = [...chromiumArgs, `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`];
+  return chromium.launch({ executablePath: chromiumPath, args, headless: true });
 }
 
 /** Opens a page and fails loudly on its uncaught errors (they are printed with the page's label). */

@@ -4,9 +4,10 @@ import { launchChromium, openPage } from './harness.js';
 
 /**
  * One Chromium for the test file and a fresh browser context (its own IndexedDB, locks, channels) per test; pages of
- * one context share an origin, as tabs of one app do.
+ * one context share an origin, as tabs of one app do. A page opens `url` + `query`, or `base` + `query` (the same
+ * server under another host name, such as the harness's `INSECURE_HOST`).
  */
-export function useChromium(): { page(label: string, query?: string): Promise<Page>; readonly url: string } {
+export function useChromium(): { page(label: string, query?: string, base?: string): Promise<Page>; readonly url: string } {
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
   const url = inject('e2eUrl');
@@ -27,9 +28,9 @@ export function useChromium(): { page(label: string, query?: string): Promise<Pa
   });
   return {
     url,
-    page(label, query = '') {
+    page(label, query = '', base = url) {
       if (!context) throw new Error('no browser context (call inside a test)');
-      return openPage(context, url + query, label);
+      return openPage(context, base + query, label);
     },
   };
 }
