@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -692,6 +692,23 @@ describe('bundle size', () => {
     const baseline = await bundleEntry('baseline.js');
     const built = await bundleEntry(entry);
     expect(built.gzipBytes - baseline.gzipBytes).toBeLessThanOrEqual(maxAddedGzipBytes);
+  });
+
+  it('saves what the READMEs say a page saves by taking createRuntime from /core (no MemoryStore)', async () => {
+    const core = await bundleEntry('runtime-keyval.js');
+    const main = await bundleEntry(fileURLToPath(new URL('./fixtures/runtime-keyval-main.js', import.meta.url)));
+    const savedKb = (main.gzipBytes - core.gzipBytes) / 1000;
+    const claims = [
+      ['../packages/runtime/README.md', /`InvalidArgumentError`\), about (\d+(?:\.\d+)?) KB gzip less/g],
+      ['../packages/store-indexeddb/README.md', /no MemoryStore \(about (\d+(?:\.\d+)?) kB gzip less\)/g],
+    ] as const;
+    for (const [readme, claim] of claims) {
+      const text = readFileSync(new URL(readme, import.meta.url), 'utf8');
+      const stated = [...text.matchAll(claim)].map((m) => Number(m[1]));
+      expect(stated, readme).toHaveLength(1);
+      // One decimal is stated: it may be off by its rounding plus a little drift, not by a kilobyte.
+      expect(Math.abs(stated[0]! - savedKb), `${readme} says ${stated[0]} kB, measured ${savedKb} kB`).toBeLessThanOrEqual(0.25);
+    }
   });
 
   it('keeps every error name in a minified bundle, where class names are renamed', async () => {
