@@ -66,6 +66,18 @@ describe('the published types', () => {
     expect(shown).toEqual([]);
   });
 
+  it('every entry point resolves under moduleResolution node10, which ignores exports (TS2307 without types fields)', () => {
+    const fixture = fileURLToPath(new URL('./fixtures/node10-imports.ts', import.meta.url));
+    const node10 = ts.createProgram([fixture], {
+      ...program.getCompilerOptions(), module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Node10,
+      skipLibCheck: false, lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+    });
+    const ours = ts.getPreEmitDiagnostics(node10)
+      .filter((d) => d.file === undefined || d.file.fileName === fixture || d.file.fileName.startsWith(`${root}packages/`));
+    const shown = ours.map((d) => `${d.file?.fileName.slice(root.length)}: ${ts.flattenDiagnosticMessageText(d.messageText, '')}`);
+    expect(shown).toEqual([]);
+  });
+
   it.each(packages)('no member of %s marked @internal is published', (name) => {
     const published = declarationFiles(`${root}packages/${name}/dist`)
       .filter((file) => readFileSync(file, 'utf8').includes('@internal'));
