@@ -78,6 +78,16 @@ describe('the published types', () => {
     expect(shown).toEqual([]);
   });
 
+  it('a DurableClient\'s options take undefined fields under exactOptionalPropertyTypes (else TS2379)', () => {
+    const fixture = fileURLToPath(new URL('./fixtures/exact-optional.ts', import.meta.url));
+    const exact = ts.createProgram([fixture], {
+      ...program.getCompilerOptions(), exactOptionalPropertyTypes: true, lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+    });
+    const ours = ts.getPreEmitDiagnostics(exact).filter((d) => d.file?.fileName === fixture);
+    const shown = ours.map((d) => `${d.file!.fileName.slice(root.length)}: ${ts.flattenDiagnosticMessageText(d.messageText, '')}`);
+    expect(shown).toEqual([]);
+  });
+
   it.each(packages)('no member of %s marked @internal is published', (name) => {
     const published = declarationFiles(`${root}packages/${name}/dist`)
       .filter((file) => readFileSync(file, 'utf8').includes('@internal'));

@@ -170,7 +170,9 @@ export class RemoteClient implements DurableClient {
     return purgeResultOf(await this.#request('DELETE', '/instances', validatePurgeFilter(purgeFilter), undefined, true));
   }
 
-  async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
+  async waitForCompletion(
+    instanceId: string, options: { readonly timeoutMs?: number | undefined } = {},
+  ): Promise<InstanceStatus> {
     const timeoutMs = readTimeoutMs(options, 'waitForCompletion options', DEFAULT_WAIT_TIMEOUT_MS);
     assertValidInstanceId(instanceId);
     return new Promise<InstanceStatus>((resolve, reject) => {

@@ -5,46 +5,46 @@ import type { InstanceStatus, OrchestrationRuntimeStatus } from '../model/instan
 /** Options of {@link DurableClient.startNew}. */
 export interface StartNewOptions {
   /** Plain JSON input (Dates become ISO strings). */
-  readonly input?: unknown;
+  readonly input?: unknown | undefined;
   /** The id to use; a random UUID when absent. A terminal instance with this id is replaced. */
-  readonly instanceId?: string;
+  readonly instanceId?: string | undefined;
 }
 
 /** Options of {@link DurableClient.getStatus}. */
 export interface GetStatusOptions {
   /** Include the history events. */
-  readonly showHistory?: boolean;
+  readonly showHistory?: boolean | undefined;
   /** With `showHistory`: include activity and sub-orchestration results and inputs in the events. */
-  readonly showHistoryOutput?: boolean;
+  readonly showHistoryOutput?: boolean | undefined;
   /** Include the input (default true). */
-  readonly showInput?: boolean;
+  readonly showInput?: boolean | undefined;
 }
 
 /** Filters of {@link DurableClient.getStatusBy} and {@link DurableClient.instances$}. */
 export interface InstanceFilter {
   /** Only instances in one of these statuses. */
-  readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
+  readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[] | undefined;
   /** Only instances created at or after this time. */
-  readonly createdTimeFrom?: Date;
+  readonly createdTimeFrom?: Date | undefined;
   /** Only instances created at or before this time; before `createdTimeFrom`, nothing matches (not an error). */
-  readonly createdTimeTo?: Date;
+  readonly createdTimeTo?: Date | undefined;
   /** Matched literally. */
-  readonly instanceIdPrefix?: string;
+  readonly instanceIdPrefix?: string | undefined;
   /** Include inputs (default true). */
-  readonly showInput?: boolean;
+  readonly showInput?: boolean | undefined;
 }
 
 /** Query of {@link DurableClient.listInstances}: filters plus paging. */
 export interface ListInstancesQuery extends InstanceFilter {
   /** Default 100, at most 1000. */
-  readonly pageSize?: number;
+  readonly pageSize?: number | undefined;
   /**
    * The `continuationToken` of the previous page, for the page after it (same filters). Pages follow the order
    * (createdTime, instanceId), so no instance is skipped or repeated while paging, with one exception: `startNew` or
    * `restart` over a terminal instance starts a new execution with a new createdTime, and that instance may then
    * appear once more, with its new status, on a later page.
    */
-  readonly continuationToken?: string;
+  readonly continuationToken?: string | undefined;
 }
 
 /** One page of {@link DurableClient.listInstances}. */
@@ -60,9 +60,9 @@ export interface PurgeInstancesFilter {
   /** Only instances created at or after this time (required, as in Durable Functions). */
   readonly createdTimeFrom: Date;
   /** Only instances created at or before this time; before `createdTimeFrom`, nothing is purged (not an error). */
-  readonly createdTimeTo?: Date;
+  readonly createdTimeTo?: Date | undefined;
   /** Only instances in one of these statuses; only terminal instances are ever purged. */
-  readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
+  readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[] | undefined;
 }
 
 /** Result of a purge. */
@@ -96,7 +96,7 @@ export interface HttpManagementPayload {
 /** Options of {@link DurableClient.createHttpManagementPayload}. */
 export interface HttpManagementPayloadOptions {
   /** Appended to every URL as `code=` (the HTTP API's access key). */
-  readonly key?: string;
+  readonly key?: string | undefined;
 }
 
 /** Options of {@link DurableClient.restart}. */
@@ -106,7 +106,7 @@ export interface RestartOptions {
    * id. (The HTTP API's `restart` route keeps Durable Functions' default there: a new id unless
    * `restartWithNewInstanceId=false`.)
    */
-  readonly restartWithNewInstanceId?: boolean;
+  readonly restartWithNewInstanceId?: boolean | undefined;
 }
 
 /** Options of {@link DurableClient.createCheckStatusResponse}. */
@@ -115,23 +115,23 @@ export interface CheckStatusResponseOptions extends HttpManagementPayloadOptions
    * Origin (optionally with a path prefix) of the management URLs. Default: the origin of the request, as Durable
    * Functions does.
    */
-  readonly baseUrl?: string;
+  readonly baseUrl?: string | undefined;
 }
 
 /** Options of {@link DurableClient.waitForCompletionOrCreateCheckStatusResponse}. */
 export interface WaitForCompletionOrCheckStatusOptions extends CheckStatusResponseOptions {
   /** How long to wait for completion, in ms (`Infinity`: no limit). Default 10 s, as Durable Functions. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /**
    * Durable Functions' name of {@link timeoutMs} (its JavaScript SDK's `WaitForCompletionOptions`), accepted so code
    * written for it runs unchanged; `timeoutMs` wins when both are given.
    */
-  readonly timeoutInMilliseconds?: number;
+  readonly timeoutInMilliseconds?: number | undefined;
   /**
    * Durable Functions' polling interval: checked (a number >= 0) and otherwise ignored. The wait follows `status$`
    * and answers the moment the instance completes, so there is nothing to poll.
    */
-  readonly retryIntervalInMilliseconds?: number;
+  readonly retryIntervalInMilliseconds?: number | undefined;
 }
 
 /**
@@ -266,7 +266,7 @@ export interface DurableClient {
    * has sent no snapshot), the first one that arrives within `FIRST_ANSWER_GRACE_MS` (10 s) more ends the wait, and
    * without one the wait rejects with a `TimeoutError` (`DOMException`) instead of waiting on. Unknown: 404.
    */
-  waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number }): Promise<InstanceStatus>;
+  waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
    * The current status (`undefined` for an unknown id), then every committed change in commit order (no consecutive
    * duplicates). It does not complete when the instance is terminal, since the id may be started again (`startNew`,

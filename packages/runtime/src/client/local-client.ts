@@ -303,7 +303,9 @@ export class LocalClient implements DurableClient {
     return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstances(validatePurgeFilter(filter))) };
   }
 
-  async waitForCompletion(instanceId: string, options: { readonly timeoutMs?: number } = {}): Promise<InstanceStatus> {
+  async waitForCompletion(
+    instanceId: string, options: { readonly timeoutMs?: number | undefined } = {},
+  ): Promise<InstanceStatus> {
     const timeoutMs = readTimeoutMs(options, 'waitForCompletion options', DEFAULT_WAIT_TIMEOUT_MS);
     assertValidInstanceId(instanceId);
     // Straight on the instance's raw states, not status$: each commit costs one terminal check, only the last state
