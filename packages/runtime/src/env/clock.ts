@@ -9,8 +9,14 @@ export type ClockTimer = { readonly __clockTimer?: never } | number | object;
  * and let a week-long durable timer fire at once.
  */
 export interface Clock {
+  /** The current time, as a valid `Date`: what leases, timers, `createdTime` and `lastUpdatedTime` are read from. */
   now(): Date;
+  /**
+   * Calls `callback` once, `delayMs` milliseconds of this clock's time from now, unless {@link Clock.clearTimeout}
+   * cancels it first. Returns the handle that cancels it.
+   */
   setTimeout(callback: () => void, delayMs: number): ClockTimer;
+  /** Cancels a timer of {@link Clock.setTimeout}; a timer that already fired or was cleared is left as it is. */
   clearTimeout(timer: ClockTimer): void;
 }
 

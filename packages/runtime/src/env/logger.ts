@@ -1,6 +1,14 @@
 /** Where the runtime reports problems it handles itself (a lost lease, a store error it retries). */
 export interface Logger {
+  /**
+   * Something went wrong that the runtime works around, such as a lease lost to another worker (that step's result is
+   * discarded) or a fused step committed in two parts. `details` is the error, when there is one.
+   */
   warn(message: string, details?: unknown): void;
+  /**
+   * An operation failed, such as a store call, a claim or a step, and the runtime carries on: it retries, or leaves
+   * the work to be claimed again when its lease expires. `details` is the error.
+   */
   error(message: string, details?: unknown): void;
 }
 

@@ -41,6 +41,7 @@ export function isTerminalStatus(status: OrchestrationRuntimeStatus): boolean {
 export interface FailureDetails {
   /** The error's class name, e.g. `TaskFailedError` or `TypeError`. */
   readonly errorType: string;
+  /** The error's message (a thrown value that is no Error is described as one). */
   readonly errorMessage: string;
   /** The error's stack, when it had one. */
   readonly stackTrace?: string;

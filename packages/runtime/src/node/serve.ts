@@ -20,7 +20,9 @@ export interface ServeOptions {
 export interface NodeServer {
   /** `http://<hostname>:<port>` of the listening socket. */
   readonly url: string;
+  /** The TCP port the server listens on: the one asked for, or the free one picked for port 0. */
   readonly port: number;
+  /** The interface the server listens on (`ServeOptions.hostname`, default `127.0.0.1`). */
   readonly hostname: string;
   /** The underlying `node:http` server. */
   readonly server: Server;

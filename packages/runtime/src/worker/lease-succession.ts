@@ -7,7 +7,9 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
  * `setItem` fit it as they are). One runtime per storage: the worker owns the key {@link WORKER_IDS_KEY}.
  */
 export interface LeaseStorage {
+  /** The value last set under `key`, or `null` when there is none. A failure to read is logged, not thrown. */
   getItem(key: string): string | null;
+  /** Records `value` under `key` for a later life of the worker (after a reload). A failure (quota) is logged. */
   setItem(key: string, value: string): void;
 }
 
