@@ -572,6 +572,22 @@ describe('POST /instances/{id}/suspend and /resume', () => {
     }
   });
 
+  it('takes a JSON string body as the reason when there is no ?reason= (a reason no request line carries), the query first', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'why', input: 1 });
+    await until('why', (st) => st?.runtimeStatus === 'Running');
+    const long = '停止理由'.repeat(2000); // 8,000 characters: 72,000 bytes percent-encoded, past any request line
+    expect((await call('/instances/why/suspend', { method: 'POST', json: long })).status).toBe(202);
+    await until('why', (st) => st?.runtimeStatus === 'Suspended');
+    // `?reason=` wins, as Durable Functions reads only it; a body that is no string is not a reason (a tool's `{}`).
+    expect((await call('/instances/why/resume?reason=query', { method: 'POST', json: 'body' })).status).toBe(202);
+    await until('why', (st) => st?.runtimeStatus === 'Running');
+    expect((await call('/instances/why/suspend', { method: 'POST', json: {} })).status).toBe(202);
+    await until('why', (st) => st?.runtimeStatus === 'Suspended');
+    const history = (await runtime.client.getStatus('why', { showHistory: true }))?.history ?? [];
+    const reasons = history.flatMap((e) => (e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed' ? [[e.type, e.reason]] : []));
+    expect(reasons).toEqual([['ExecutionSuspended', long], ['ExecutionResumed', 'query'], ['ExecutionSuspended', undefined]]);
+  });
+
   it('answers 404 for unknown and 410 for terminal instances', async () => {
     expect(await errorOf(call('/instances/nobody/suspend', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     expect(await errorOf(call('/instances/nobody/resume', { method: 'POST' }))).toEqual([404, 'instance-not-found']);

@@ -20,6 +20,8 @@ describe('isRetryableError', () => {
       new InvalidArgumentError('bad id'), new RemoteError('unauthorized', 401, 'wrong key'),
       new RemoteError('forbidden', 403, 'no'), new RemoteError('not-found', 404, 'no route'),
       new InstanceNotFoundError('gone'), new StoreClosedError('closed'), new TypeError('a bug'), 'no error',
+      // A request line or headers too long for the server: the same request is refused again.
+      new RemoteError('bad-response', 414, 'HTTP 414'), new RemoteError('bad-response', 431, 'HTTP 431'),
     ]) expect([String(error), isRetryableError(error)]).toEqual([String(error), false]);
   });
 });

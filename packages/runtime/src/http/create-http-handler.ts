@@ -179,8 +179,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason) | 202 | 400, 403, 404, 410, 413 |
- * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` | 202 | 400, 403, 404, 410, 413 |
- * | `POST /instances/{id}/rewind?reason=` | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 |
+ * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
  * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
@@ -445,8 +445,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.post(`${BASE}/instances/:id/${command}`, async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');
-      await bodyOf(c, false); // a body is allowed but unused; still size-checked
-      await client[command](id, reason);
+      const body = await bodyOf(c, reason === undefined); // unused with ?reason=; still size-checked
+      // `?reason=` wins, as Durable Functions reads only it; without one, a body that is a JSON string is the reason (a
+      // remote client sends a long one so: no request line carries it), and any other body is ignored, as before (tools
+      // that always send one, `{}` from Data Factory web activities).
+      await client[command](id, reason ?? (body.present && typeof body.value === 'string' ? body.value : undefined));
       return accepted();
     });
   }

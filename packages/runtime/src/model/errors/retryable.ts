@@ -9,7 +9,8 @@ export function isRetryable(status: number): boolean {
  * True when trying again may succeed where `error` ended a watch: a status worth retrying ({@link isRetryable}:
  * `unavailable`, `unreachable`, `internal`, a store that could not be read, 408, 429), or an answer that came from no
  * durable-rx server (a remote client's `bad-response`, whatever its status: a proxy's page during a deploy, a 404
- * included). Never for a closed client or store (`store-closed`), nor for a refusal that retrying cannot change
+ * included; but not a 414 or 431, a request line or headers too long for the server, which the same request gets
+ * again). Never for a closed client or store (`store-closed`), nor for a refusal that retrying cannot change
  * (`invalid-argument`, `unauthorized`, `forbidden`, `not-found`, `instance-not-found` …), nor for an error that is no
  * `DurableError` (a bug, which would fail again). The one rule for the React hooks (which subscribe again after such
  * an error) and the HTTP API's single streams (which let an `EventSource` reconnect after such an `error` event).
@@ -21,5 +22,6 @@ export function isRetryable(status: number): boolean {
  * ```
  */
 export function isRetryableError(error: unknown): boolean {
-  return isDurableError(error) && error.code !== 'store-closed' && (error.code === 'bad-response' || isRetryable(error.status));
+  return isDurableError(error) && error.code !== 'store-closed'
+    && (error.code === 'bad-response' ? error.status !== 414 && error.status !== 431 : isRetryable(error.status));
 }
