@@ -679,12 +679,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Lease tokens, life marks and stream session ids then came from randomId (crypto.getRandomValues) instead of
  * crypto.randomUUID, which browsers give to secure contexts only (a page over plain HTTP from a LAN address could not
  * start a runtime): 31,917 / 39,712 / 69,953 -> 31,876 / 39,685 / 69,930 B (-41 / -27 / -23), budgets set to match.
+ * rx-client then timed each command out (`timeoutMs`, default `reconnect.timeoutMs`: a connection that went silent
+ * without closing made commands hang), checked its reconnect options at creation (NaN, negatives, a timeout of 0
+ * reconnected without end), spread each reconnect delay over its upper half (no clients back in step after a server
+ * restart), sent reasons as the JSON body (a long one fits no request line) and let a session delete go that a custom
+ * fetch refuses by throwing: 8,559 -> 8,689 B (+130), budget raised to match (497 B over the 8 KiB goal).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 31_876 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_685 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_930 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_559 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_689 },
 ];
 
 describe('bundle size', () => {

@@ -39,6 +39,14 @@ export interface RemoteClientOptions {
   /** How event streams reconnect. */
   readonly reconnect?: ReconnectOptions;
   /**
+   * How long a command (and each request of the streams) waits for its whole answer: past it, it rejects with
+   * `RemoteError` `unreachable` (503, retryable), as when the network fails, rather than hang on a connection that went
+   * silent without closing (a network switch, a laptop's sleep, a NAT that forgot the flow). A number > 0 (otherwise
+   * `InvalidArgumentError`); `Infinity`: no limit. Default: `reconnect.timeoutMs` (20 s unless set). A command that
+   * timed out may still have been applied by the server, as any that failed on the way.
+   */
+  readonly timeoutMs?: number;
+  /**
    * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` and first-snapshot grace (and so
    * `waitForCompletionOrCreateCheckStatusResponse`'s), and its event stream's reconnect delays, watchdog and close
    * after the last watch. Default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
@@ -131,12 +139,8 @@ export class RemoteClient implements DurableClient {
     await this.#request('POST', `/instances/${segment(instanceId)}/raiseEvent/${segment(eventName)}`, {}, data);
   }
 
-  async terminate(instanceId: string, reason?: unknown): Promise<void> {
-    const json = toTerminateReason(reason);
-    assertValidInstanceId(instanceId);
-    // A string reason travels as Durable Functions sends it (?reason=); any other JSON reason as the body.
-    const inQuery = typeof json === 'string';
-    await this.#request('POST', `/instances/${segment(instanceId)}/terminate`, { reason: inQuery ? json : undefined }, inQuery ? undefined : json);
+  terminate(instanceId: string, reason?: unknown): Promise<void> {
+    return this.#command(instanceId, 'terminate', reason, true);
   }
 
   suspend(instanceId: string, reason?: string): Promise<void> {
@@ -318,10 +322,15 @@ export class RemoteClient implements DurableClient {
 
   // ---------------------------------------------------------------- helpers
 
-  async #command(instanceId: string, command: 'suspend' | 'resume' | 'rewind', reason: string | undefined): Promise<void> {
-    if (reason !== undefined) isReason(reason, 'reason');
+  /**
+   * Sends `command` with its `reason`, checked (a string, or with `json` any JSON value) before the id, as the local
+   * client does. The reason goes as the JSON body, which the server reads when there is no `?reason=` (the parameter
+   * Durable Functions' callers send): a long one (a stack trace) fits no request line (servers refuse one of 8-16 KB).
+   */
+  async #command(instanceId: string, command: string, reason: unknown, json?: true): Promise<void> {
+    reason = json ? toTerminateReason(reason) : reason === undefined ? reason : isReason(reason, 'reason');
     assertValidInstanceId(instanceId);
-    await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, { reason });
+    await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, {}, reason);
   }
 
   /**

@@ -1,20 +1,27 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
-import { armTimeout, MAX_SUBSCRIPTIONS_PER_SESSION } from '@durable-rx/runtime/client-kit';
+import { InvalidArgumentError, StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
+import {
+  armTimeout, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked, type MemberCheck,
+} from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, isRetryable, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
 
-/** How the event stream reconnects. */
+/**
+ * How the event stream reconnects. Each delay is spread at random over its upper half (between half of it and all of
+ * it), so that the clients a server restart cut off do not all come back at the same moment. A value that is not a
+ * number in range (NaN, a negative, a `timeoutMs` or `maxDelayMs` of 0) is refused with `InvalidArgumentError` when the
+ * client is created.
+ */
 export interface ReconnectOptions {
-  /** Delay before the first reconnect when the server sent no `retry` hint (at least 1 ms). Default 1000 ms. */
+  /** Delay before the first reconnect when the server sent no `retry` hint (at least 1 ms; >= 0). Default 1000 ms. */
   readonly initialDelayMs?: number;
-  /** Upper bound of the delay, which doubles on each consecutive failure. Default 30 s. */
+  /** Upper bound of the delay, which doubles on each consecutive failure (> 0). Default 30 s. */
   readonly maxDelayMs?: number;
   /**
    * When a connection counts as lost (and is reconnected, resuming, as after any loss): nothing arrived on it (no
    * event, no heartbeat comment), or a subscription request sent over it got no answer (it is sent again after the
    * reconnect delay, as after a 5xx), for between this and twice this. Keep it above the server's heartbeat
-   * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s; `Infinity`: never.
+   * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s (> 0); `Infinity`: never.
    */
   readonly timeoutMs?: number;
 }
@@ -70,8 +77,15 @@ export interface StreamMuxOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: typeof fetch;
   readonly reconnect?: ReconnectOptions | undefined;
-  /** Times the reconnect delays. */
+  /** Times the reconnect delays and the requests' timeout. */
   readonly clock?: Clock | undefined;
+  /**
+   * How long a request (`send`) waits for its whole answer before it fails `unreachable` (> 0; `Infinity`: for ever).
+   * Default: `reconnect.timeoutMs`.
+   */
+  readonly timeoutMs?: number | undefined;
+  /** Where the reconnect delays are spread from: a number in [0, 1). Default `Math.random`. */
+  readonly random?: (() => number) | undefined;
 }
 
 /**
@@ -122,7 +136,8 @@ export interface StreamMux {
    * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
    * `undefined`: resolves with the answer's JSON body (`NaN` when it has none, see `jsonOf`) and headers when it is
    * 2xx; rejects with the typed error the server answered with (see `errorFromBody`), with `RemoteError` `unreachable`
-   * (503) when the request fails on the way or `until` aborts it, or with `StoreClosedError` once the mux is closed
+   * (503) when the request fails on the way, `until` aborts it or, without an `until` of its own, the answer is not all
+   * there within the `timeoutMs` option (a connection that went silent without closing), or with `StoreClosedError` once the mux is closed
    * (also a request on its way then, which is aborted). The one path of the client's commands and of the subscription
    * changes (which pass their stream's signal as `until`: aborted when that stream ends, and by `close()`).
    */
@@ -175,7 +190,12 @@ export interface StreamMux {
  * A closure rather than a class: its state is local variables, which a minifier shortens (private fields it cannot).
  */
 export function createStreamMux(options: StreamMuxOptions): StreamMux {
-  const { root, headers, fetch, reconnect } = options;
+  const { root, headers, fetch, random = Math.random } = options;
+  // Checked here, once: a delay that is NaN, negative or 0 would reconnect without pause, or never go live.
+  const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 20_000 } = readChecked(options.reconnect, 'reconnect', {
+    initialDelayMs: isTimeoutMs, maxDelayMs: isDelayMs, timeoutMs: isDelayMs,
+  });
+  const requestTimeoutMs = readChecked(options, 'options', { timeoutMs: isDelayMs }).timeoutMs ?? timeoutMs;
   const clock = options.clock ?? systemClock;
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
   /** The watched entries by the id of their subscription, and of their earlier ones not yet forgotten. */
@@ -190,7 +210,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    * succeeds (or a live session with none to send), not by a connect, so a request the server fails every time backs off.
    */
   let failures = 0;
-  const timeoutMs = reconnect?.timeoutMs ?? 20_000;
   /** The body of the subscription request on its way, if any. */
   let asking: object | undefined;
   /**
@@ -228,7 +247,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (signal.aborted) return;
     /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
     let lastEventId = '';
-    let retryMs = reconnect?.initialDelayMs ?? 1000;
+    let retryMs = initialDelayMs;
     failures = 0;
     let stopped = false;
     /**
@@ -361,8 +380,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // A watcher of that state may have closed the client: then nothing is armed again.
       if (stopped) return;
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
-      // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0).
-      unarm = arm(Math.min(reconnect?.maxDelayMs ?? 30_000, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)), connect);
+      // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0); each is
+      // spread over its upper half (a product, so that `Infinity` stays never), so that the clients one restart cut off
+      // come back spread out rather than all at once; in whole milliseconds, as clocks count.
+      unarm = arm(Math.ceil(Math.min(maxDelayMs, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)) * (1 - random() / 2)), connect);
     };
 
     void connect();
@@ -385,6 +406,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const url = `${root}${path}`;
     let response: Response;
     let json: unknown;
+    // The request's deadline: a connection that went silent without closing (a network switch, a sleep, a NAT that forgot
+    // the flow) answers never, and a command must fail rather than hang. Cleared however the request ends.
+    // (A request with a signal of its own, a subscription change, is timed by its stream's watchdog instead.)
+    const expiry = new AbortController();
+    const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => expiry.abort(new RemoteError('unreachable', 503, 'timed out')));
     try {
       // Rejects at once, with the close's error, once closed.
       response = await fetch(url, {
@@ -393,13 +419,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         headers: { accept: 'application/json', 'content-type': 'application/json', ...headers, ...extra },
         body: JSON.stringify(body), // undefined (no body) for undefined
         cache: 'no-store',
-        signal: until,
+        signal: AbortSignal.any([until, expiry.signal]),
       });
       json = await jsonOf(response);
-      // A body cut by the close reads as no body: the close is the answer.
+      // A body cut by the close (or the deadline) reads as no body: the close (the deadline) is the answer.
       signal.throwIfAborted();
+      expiry.signal.throwIfAborted();
     } catch (error) {
-      throw signal.reason ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+      throw signal.reason ?? expiry.signal.reason ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+    } finally {
+      unarm();
     }
     if (response.ok) return [json, response.headers];
     throw errorFromBody(response.status, json);
@@ -471,7 +500,15 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const had = session;
     session = undefined;
     pending.clear();
-    if (had) fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers }).catch(() => undefined);
+    // A fetch may also throw rather than reject (a wrapper that refuses while offline): a delete it refuses is let go as
+    // one that fails, or close() would throw half done, and a close after the last watch escape as an uncaught error.
+    if (had) {
+      try {
+        fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers }).catch(() => undefined);
+      } catch {
+        // Best effort, as a rejection.
+      }
+    }
   };
 
   /**
@@ -566,3 +603,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     }),
   };
 }
+
+function noop(): void {}
+
+/** The {@link MemberCheck} of a delay that must pass: a number > 0 (`Infinity` included; NaN is not > 0). */
+const isDelayMs: MemberCheck<number> = (value, what) => {
+  if (typeof value === 'number' && value > 0) return value;
+  throw new InvalidArgumentError(`${what} must be a number > 0 (ms)`);
+};

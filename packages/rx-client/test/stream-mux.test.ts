@@ -393,6 +393,7 @@ describe('createStreamMux', () => {
     // No watchdog timer: every timer is a reconnect.
     const mux = createStreamMux({
       root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock, reconnect: { timeoutMs: Infinity },
+      random: () => 0, // each delay whole
     });
     watchOn(mux);
     const delays: number[] = [];
@@ -405,5 +406,33 @@ describe('createStreamMux', () => {
     // The stream ended (no failure): reconnect as soon as the server asked, then 503 after 503, each delay twice the last.
     expect(delays[0]).toBeGreaterThan(0);
     expect(delays.slice(1)).toEqual([delays[0]!, delays[0]! * 2, delays[0]! * 4]);
+  });
+
+  it('spreads each reconnect delay over its upper half, so that clients one restart cut off do not return in step', async () => {
+    // Every stream request after the first is refused with 503: each delay doubles, and the random source spreads it.
+    let streams = 0;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
+      response.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: s.0\nevent: session\ndata: {"session":"s"}\n\n');
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    const draws = [0, 0.5, 0.999];
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
+      reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => draws.shift()!,
+    });
+    watchOn(mux);
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await within(clock.waitForTimer(), 'the reconnect timer');
+      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+      delays.push(delay);
+      await clock.advance(delay);
+    }
+    // Whole (draw 0), three quarters (0.5), about half (0.999) of 1 s (an ended stream), 1 s, 2 s (503, 503).
+    expect(delays).toEqual([1000, 750, 1001]);
   });
 });
