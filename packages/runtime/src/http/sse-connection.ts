@@ -28,6 +28,13 @@ export interface SseWriter {
   end(): void;
   /** Drops the connection at once (its writer is broken). */
   abort(): void;
+  /**
+   * True once nothing written can reach the reader any more (its socket was destroyed or failed), possibly before the
+   * adapter hears that the connection closed: the connection then closes at its next message, so that its session
+   * stops writing at once (what it would write is lost, yet counted in the session's resume log, which then no longer
+   * covers where the client stands when it comes back).
+   */
+  readonly gone?: boolean;
 }
 
 /** An event stream waiting for a writer: what an SSE route answers with. */
@@ -118,7 +125,11 @@ export class SseConnection implements Beating {
 
   /** Writes one numbered event (see {@link SseWriter.write}). */
   send(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
-    if (this.#open) this.#writer.write(head, session, seq, sub, data);
+    if (!this.#open) return;
+    // Written into a connection already gone: it closes now, as when its client goes, and the event stays in its
+    // session's log for the resume.
+    if (this.#writer.gone) return this.#close();
+    this.#writer.write(head, session, seq, sub, data);
   }
 
   /** Writes `text` as one message (see {@link SseWriter.writeText}). */

@@ -75,6 +75,11 @@ export class SocketWriter implements SseWriter {
     socket.write(this.#chunked ? `${size.toString(16)}\r\n${text}\r\n` : text);
   }
 
+  get gone(): boolean {
+    // Destroyed or failed, ended (`end`, `abort`) included: nothing written reaches the reader.
+    return this.#socket ? this.#done || !this.#socket.writable : this.#closed();
+  }
+
   get backlog(): number {
     // Written directly, the response holds nothing of its own: what waits is on the socket.
     return this.#socket && !this.#done ? this.#socket.writableLength : this.#outgoing.writableLength;
