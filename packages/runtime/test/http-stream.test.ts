@@ -502,7 +502,7 @@ describe('large values and slow readers', () => {
 
   for (const then of ['reads again', 'drops its connection and resumes after the last event it read'] as const) {
     it(`stops writing to a reader that stops reading once it is more than the limit behind; one that ${then} gets every value, in order, nothing lost or repeated`, async () => {
-      const { base, client, server } = await open();
+      const { base, client, server, clock } = await open();
       const steps = 96; // far more than the limit and what the sockets on the way hold
       await client.startNew('BigStatuses', { instanceId: 'slow', input: steps });
       const sockets: Socket[] = [];
@@ -524,6 +524,8 @@ describe('large values and slow readers', () => {
       expect(Math.max(...sockets.map((socket) => socket.writableLength))).toBeLessThan(5 * MIB + 64 * 1024);
       let events: Block[];
       if (then === 'reads again') {
+        // Almost a resume window later: a held reader that reads again within it keeps its connection.
+        await clock.advance(DEFAULT_RESUME_WINDOW_MS - 1);
         events = await reader.eventsUntil(note);
       } else {
         reader.cancel();
@@ -535,6 +537,33 @@ describe('large values and slow readers', () => {
       expect(numbers).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
     });
   }
+
+  it('cuts a held reader that takes nothing for a resume window, as a dropped one: its session ends one window later and frees its place in maxStreams', async () => {
+    const { base, client, server, clock } = await open({ maxStreams: 1 });
+    const steps = 96; // far more than the limit and what the sockets on the way hold
+    await client.startNew('BigStatuses', { instanceId: 'stuck', input: steps });
+    const sockets: Socket[] = [];
+    server.server.on('connection', (socket: Socket) => sockets.push(socket));
+    const reader = await stream(base, '/instances/stuck/stream');
+    await reader.nextEvent(); // the first snapshot; then the reader stops reading, for good
+    for (let sent = 1; sent <= steps; sent++) {
+      await client.raiseEvent('stuck', 'Next');
+      await firstValueFrom(client.status$('stuck').pipe(filter((s) => typeof s?.customStatus === 'string' && s.customStatus.startsWith(`${sent}:`))));
+    }
+    const held = sockets.find((socket) => socket.writableLength > 4 * MIB)!; // the server holds the reader back
+    expect(held).toBeDefined();
+    expect((await fetch(`${base}/instances/other/stream`, { headers: AUTH })).status).toBe(503);
+    // A window with no byte taken: the first may still see bytes move into the client's socket buffers (taken: it
+    // waits one more window), the second cannot.
+    for (let window = 0; window < 2 && !held.destroyed; window++) await clock.advance(DEFAULT_RESUME_WINDOW_MS);
+    // Closed by the server, as a dropped connection: its session is resumable for the window, holding its place.
+    expect(held.destroyed).toBe(true);
+    await resumeWindowArmed(clock);
+    expect((await fetch(`${base}/instances/other/stream`, { headers: AUTH })).status).toBe(503);
+    await clock.advance(DEFAULT_RESUME_WINDOW_MS);
+    // The window passed: the session ended, and a new stream takes its place.
+    await stream(base, '/instances/other/stream');
+  });
 });
 
 describe('GET /streams/instances (list)', () => {

@@ -71,7 +71,10 @@ export type StreamRefusal = 'closed' | 'full';
  * **Slow readers.** When its connection is full (`SseConnection.full`: more than the limit unread), a session writes
  * nothing more and stops reading its feeds, as when dropped; events that arise meanwhile (a `close`, a single stream's
  * last event) wait, in order. When the reader has taken what it had, the session writes them and reads on, each
- * subscription from its cursor; one whose feed no longer holds what it needs ends the session (`abandon`).
+ * subscription from its cursor; one whose feed no longer holds what it needs ends the session (`abandon`). A held
+ * connection whose reader takes nothing for `resumeWindowMs` is cut, as when its client goes: the session is then
+ * resumable for the window, as any dropped one, and a reader gone for good no longer keeps its place of
+ * `maxSessions` for ever (the one timer of a held session, `expiry`, cleared when its reader drains or it ends).
  *
  * A session not resumed within the window is disposed; `delete` does it at once. A single stream is disposed as soon
  * as it has written its last event (`end` or `error`) to a connection, and when its connection goes away before it
@@ -339,6 +342,10 @@ const encoder = new TextEncoder();
  */
 export class StreamSession implements ConnectionOwner {
   readonly id = randomId();
+  /**
+   * The one timer of the session: its resume window while dropped (set by the hub), or while its connection is held,
+   * when it cuts a reader that took nothing in a window (see {@link SessionHub}, "Slow readers").
+   */
   expiry: ClockTimer | undefined;
   readonly mode: SessionMode;
   readonly #host: SessionHost;
@@ -468,7 +475,7 @@ export class StreamSession implements ConnectionOwner {
   detach(connection: SseConnection): boolean {
     if (this.#connection !== connection) return false;
     this.#connection = undefined;
-    this.#held = false;
+    this.#unhold();
     for (const subscription of this.#list()) subscription.feed.unread(subscription);
     return true;
   }
@@ -476,7 +483,7 @@ export class StreamSession implements ConnectionOwner {
   /** The reader of the full connection took what it had: write what waits, and read the feeds again. */
   connectionDrained(connection: SseConnection): void {
     if (this.#connection !== connection || !this.#held) return;
-    this.#held = false;
+    this.#unhold();
     this.#flow();
   }
 
@@ -616,7 +623,33 @@ export class StreamSession implements ConnectionOwner {
       this.#held = true;
       for (const each of this.#list()) each.feed.unread(each);
       connection.awaitDrain();
+      this.#watchHeld(connection, connection.unread);
     }
+  }
+
+  /**
+   * Every wait has an end: one resume window after the connection was held with `unread` bytes unread, cuts it if its
+   * reader took nothing since (as when its client goes: the session is then resumable for a window, then ends and frees
+   * its place), or waits one more window if it took some.
+   */
+  #watchHeld(connection: SseConnection, unread: number): void {
+    const { clock, resumeWindowMs } = this.#host.options;
+    this.expiry = clock.setTimeout(() => {
+      this.expiry = undefined;
+      if (this.#connection !== connection || !this.#held) return;
+      const now = connection.unread;
+      if (now < unread) this.#watchHeld(connection, now);
+      else connection.cut();
+    }, resumeWindowMs);
+    unref(this.expiry);
+  }
+
+  /** The connection is no longer held (its reader drained, or it went): its timer is cleared. */
+  #unhold(): void {
+    this.#held = false;
+    if (this.expiry === undefined) return;
+    this.#host.options.clock.clearTimeout(this.expiry);
+    this.expiry = undefined;
   }
 }
 

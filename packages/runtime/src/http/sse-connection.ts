@@ -113,6 +113,11 @@ export class SseConnection implements Beating {
     return this.#open && this.#writer.backlog > this.#options.maxBacklogBytes;
   }
 
+  /** Bytes written that the reader has not taken yet (falls as it reads). */
+  get unread(): number {
+    return this.#writer.backlog;
+  }
+
   /** Tells the owner once, by `connectionDrained`, when the reader has taken everything written (not if it goes first). */
   awaitDrain(): void {
     if (this.#awaiting || !this.#open) return;
@@ -146,12 +151,15 @@ export class SseConnection implements Beating {
     try {
       this.sendText(': heartbeat\n\n');
     } catch {
-      this.#cut();
+      this.cut();
     }
   }
 
-  /** Closes the connection as when its client goes, and aborts its writer (which may be broken already). */
-  #cut(): void {
+  /**
+   * Closes the connection as when its client goes, and aborts its writer (which may be broken already, or have a
+   * reader that took nothing for a resume window: see `StreamSession`).
+   */
+  cut(): void {
     this.#close();
     try {
       this.#writer.abort();
