@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import {
   decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem, type UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
@@ -98,4 +99,59 @@ export async function claimFirstReadable<T>(claimNext: () => Promise<ClaimReadin
  */
 export function keepUnconfirmedLease(claims: UnconfirmedClaims, lease: Lease, error: unknown, doing: string): boolean {
   return claims.failed(lease, mapCommitFailure(error, doing, 'wrote'));
+}
+
+/** How long past a claim read's `maxTimeMS` the store waits for the server's answer before it gives up on its own. */
+export const CLAIM_READ_MARGIN_MS = 5_000;
+
+/** The longest `maxTimeMS` of a claim's reads, whatever the lease's length. */
+export const CLAIM_READ_MAX_MS = 30_000;
+
+/**
+ * The bound of one read of an orchestration claim (the look-up of a lease it could not confirm, the probe, the read of
+ * the messages): the lease's length (`leaseMs`, at most {@link CLAIM_READ_MAX_MS}) as `maxTimeMS`, and a deadline
+ * {@link CLAIM_READ_MARGIN_MS} later for a server that does not answer at all. The claim's reads run in one causally
+ * consistent session, so a `majority` read after a lease write MongoDB could not confirm (or after the `local`
+ * look-up of such a lease) carries an operation time past the majority commit point, and waits until a majority
+ * reaches it: without a bound, for as long as no majority answers, holding a pooled connection, and `close()`, which
+ * waits for operations in flight, with it. Past the bound the claim fails with `UnavailableError` (503, the driver's
+ * `MaxTimeMSExpired`) or `StoreUnreachableError` (503, the deadline), and the worker claims again later.
+ *
+ * @example
+ * ```ts
+ * messages.find(filter, { session, ...claimReadBound(30_000) }); // { maxTimeMS: 30000, signal: <aborts after 35 s> }
+ * ```
+ */
+export function claimReadBound(leaseMs: number): { readonly maxTimeMS: number; readonly signal: AbortSignal } {
+  const maxTimeMS = Math.max(1, Math.min(Math.ceil(leaseMs), CLAIM_READ_MAX_MS));
+  return { maxTimeMS, signal: AbortSignal.timeout(maxTimeMS + CLAIM_READ_MARGIN_MS) };
+}
+
+/**
+ * The most stored message text (UTF-8 bytes) one orchestration claim hands out. Each message becomes a history event
+ * written in the step's one transaction, and WiredTiger refuses a transaction that holds most of its dirty cache
+ * (`TransactionTooLargeForCache`, a few tens of MiB on a default cache); 100 messages of up to 15 MiB each would
+ * pass that. The rest stay queued, claimable as soon as the step commits.
+ */
+export const CLAIM_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The claimed messages, in order, for as long as their stored text stays within `budget` bytes; always the first one
+ * (a message is at most 16 MiB, so a single one never fails a claim). Stops reading at the first message past the
+ * budget, so the cursor's later batches are never fetched.
+ *
+ * @example
+ * ```ts
+ * await takeWithinBytes(messages.find(filter, { limit: 100 }), CLAIM_MESSAGE_BYTES); // the first n whose text fits
+ * ```
+ */
+export async function takeWithinBytes<T extends Pick<MessageDoc, 'message'>>(docs: AsyncIterable<T>, budget: number): Promise<T[]> {
+  const taken: T[] = [];
+  let bytes = 0;
+  for await (const doc of docs) {
+    bytes += Buffer.byteLength(doc.message, 'utf8');
+    if (taken.length > 0 && bytes > budget) break;
+    taken.push(doc);
+  }
+  return taken;
 }

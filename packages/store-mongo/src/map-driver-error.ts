@@ -6,7 +6,8 @@ import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 
 /** What a driver error means to a caller of the store. */
 export type DriverErrorKind =
-  | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'too-large' | 'duplicate-key' | 'transaction-aborted' | 'other';
+  | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'timed-out' | 'too-large' | 'too-large-for-cache' | 'duplicate-key'
+  | 'transaction-aborted' | 'other';
 
 const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError', 'MongoPoolClosedError']);
 const UNREACHABLE_NAMES = new Set([
@@ -26,6 +27,18 @@ const AUTH_CODE_NAMES = new Set(['AuthenticationFailed', 'Unauthorized']);
 /** BSONObjectTooLarge, and "resulting document after update is larger than 16 MB". */
 const TOO_LARGE_CODES = new Set([10334, 17419]);
 const DUPLICATE_KEY_CODES = new Set([11000, 11001]);
+/**
+ * MaxTimeMSExpired: a command the store bounded with `maxTimeMS` (a claim's reads, `claimReadBound`) ran out of time
+ * on the server, most often a `majority` read waiting for the majority commit point to reach its session's
+ * operation time while no majority answers. Nothing was written. A commit that ran out of `maxCommitTimeMS` carries
+ * the driver's `UnknownTransactionCommitResult` label and is classified by it first.
+ */
+const MAX_TIME_EXPIRED_CODE = 50;
+/**
+ * A transaction whose writes WiredTiger rolled back for cache pressure while they held most of the dirty cache
+ * (MongoDB 6.2+, which no longer labels it transient): the same transaction fails the same way at every retry.
+ */
+const TOO_LARGE_FOR_CACHE_NAME = 'TransactionTooLargeForCache';
 /** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
 const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
 /**
@@ -73,6 +86,8 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (typeof top.code === 'string' && (syscall === 'querySrv' || syscall === 'queryTxt')) return 'unreachable';
   if (typeof top.code === 'number' && TOO_LARGE_CODES.has(top.code)) return 'too-large';
   if (top.codeName === 'BSONObjectTooLarge') return 'too-large';
+  if (top.codeName === TOO_LARGE_FOR_CACHE_NAME) return 'too-large-for-cache';
+  if (top.code === MAX_TIME_EXPIRED_CODE || top.codeName === 'MaxTimeMSExpired') return 'timed-out';
   if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
   if (hasLabel(error, TRANSIENT_TRANSACTION_LABEL)) return 'transaction-aborted';
   return 'other';
@@ -158,6 +173,8 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | server selection failed, network error (also one a bulk write wraps), no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
+ * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `PayloadTooLargeError` (413): the same write set fails so at every retry |
+ * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
@@ -197,6 +214,19 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
       return new StoreClosedError(`The MongoDB client was closed while ${doing}`, options);
     case 'too-large':
       return new PayloadTooLargeError(`A document exceeded MongoDB's 16 MiB limit while ${doing}: ${detail}`, options);
+    case 'too-large-for-cache':
+      return new PayloadTooLargeError(
+        `MongoDB refused a transaction too large for its WiredTiger cache while ${doing}: ${detail}. ` +
+          'Nothing of it was written, and the same transaction fails so again: send smaller payloads, or give mongod a larger cache.',
+        options,
+      );
+    case 'timed-out':
+      return new UnavailableError(
+        `MongoDB did not answer within the time the store allows while ${doing}: ${detail}. ` +
+          'A majority read waits for a majority of the replica set to confirm the writes before it; when no majority answers, it ' +
+          'waits until this bound. Nothing was written; try again.',
+        options,
+      );
     case 'transaction-aborted':
       return new MongoStoreError(
         `MongoDB aborted the transaction while ${doing}, and the driver's retries for 120 s did not get it through: ${detail}. ` +

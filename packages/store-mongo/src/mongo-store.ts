@@ -38,7 +38,9 @@ import {
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, mapCommitFailure, mapDriverError } from './map-driver-error.js';
-import { claimFirstReadable, keepUnconfirmedLease, readClaimedInstance, readClaimedTask } from './claimed-work.js';
+import {
+  CLAIM_MESSAGE_BYTES, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
+} from './claimed-work.js';
 import { clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
 import { assertPrivileges, requiredPrivileges } from './privileges.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -601,11 +603,12 @@ export class MongoStore implements Store {
       const { doc, lease } = taken;
       let messages: Pick<MessageDoc, 'message'>[];
       try {
-        messages = await this.#messages
-          .find(claimedMessagesFilter(doc._id, options.now), {
-            session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
-          })
-          .toArray();
+        // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point) and
+        // in bytes (every message taken becomes a history event of the step's one transaction).
+        messages = await takeWithinBytes(this.#messages.find(claimedMessagesFilter(doc._id, options.now), {
+          session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
+          ...claimReadBound(options.leaseMs),
+        }), CLAIM_MESSAGE_BYTES);
       } catch (error) {
         // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
         await this.#release(doc._id, lease.token).catch(() => undefined);
@@ -645,6 +648,7 @@ export class MongoStore implements Store {
     const lease = newLease(options, nextLeaseToken());
     const head = await this.#instances.findOne(timedClaimProbeFilter(now), {
       session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION,
+      ...claimReadBound(options.leaseMs),
     });
     // The claimed instance's earliest message is due at or before `now`, so this is claimAtOf(lease, its due time).
     const claimAt = claimAtOf(lease.expiresAt, now);
@@ -678,7 +682,7 @@ export class MongoStore implements Store {
   async #recoverInstance(session: ClientSession, options: ClaimOptions): Promise<TakenLease<Pick<InstanceDoc, '_id' | 'state' | 'input'>> | undefined> {
     for (const lease of this.#unconfirmedInstances.pending(options.owner, options.now)) {
       const doc = await this.#instancesLocal.findOne(leaseLookupFilter(lease), {
-        session, hint: RELEASE_OWNER_HINTS.instances, projection: { state: 1, input: 1 },
+        session, hint: RELEASE_OWNER_HINTS.instances, projection: { state: 1, input: 1 }, ...claimReadBound(options.leaseMs),
       });
       this.#unconfirmedInstances.settle(lease.token);
       if (doc) return { doc, lease };

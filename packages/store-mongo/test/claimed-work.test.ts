@@ -2,7 +2,11 @@ import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable
 import { newLease, UnconfirmedClaims } from '@durable-rx/runtime/store-kit';
 import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { CLAIM_RACE_ATTEMPTS, claimFirstReadable, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, UNREADABLE_SKIPS, type ClaimReading } from '../src/claimed-work.js';
+import {
+  CLAIM_MESSAGE_BYTES, CLAIM_RACE_ATTEMPTS, CLAIM_READ_MARGIN_MS, CLAIM_READ_MAX_MS, claimFirstReadable, claimReadBound, keepUnconfirmedLease,
+  readClaimedInstance, readClaimedTask, takeWithinBytes, UNREADABLE_SKIPS, type ClaimReading,
+} from '../src/claimed-work.js';
+import { mapDriverError } from '../src/map-driver-error.js';
 import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
@@ -116,5 +120,47 @@ describe('a claim whose lease write MongoDB could not confirm', () => {
     expect(kept(new MongoServerError({ ok: 0, errmsg: 'bad hint', code: 2, codeName: 'BadValue' }))).toBe(false);
     expect(kept(new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 79, codeName: 'UnknownReplWriteConcern', errmsg: 'no such tag' } }))).toBe(false);
     expect(kept(new Error('not a driver error'))).toBe(false);
+  });
+});
+
+describe('a claim\'s reads are bounded', () => {
+  it('in time: by the lease\'s length (at most 30 s) on the server, and a deadline after it for a server that never answers', () => {
+    // In the claim's causally consistent session a majority read after a lease write MongoDB could not confirm waits
+    // for the majority commit point; without maxTimeMS, for as long as no majority answers.
+    const bound = claimReadBound(30_000);
+    expect(bound.maxTimeMS).toBe(30_000);
+    expect(bound.signal).toBeInstanceOf(AbortSignal);
+    expect(bound.signal.aborted).toBe(false);
+    expect(claimReadBound(5_000).maxTimeMS).toBe(5_000);
+    expect(claimReadBound(10 * 60_000).maxTimeMS).toBe(CLAIM_READ_MAX_MS);
+    expect(claimReadBound(0.5).maxTimeMS).toBe(1); // the server refuses maxTimeMS 0 as "no limit"; never sent
+    expect(CLAIM_READ_MARGIN_MS).toBeGreaterThan(0);
+    // What the server answers when the bound runs out: retryable (503), nothing written, not a 500 the worker logs as a fault.
+    const expired = new MongoServerError({ message: 'Command timed out waiting for read concern to be satisfied', code: 50, codeName: 'MaxTimeMSExpired' });
+    expect(mapDriverError(expired, 'claiming an orchestration work item')).toMatchObject({ code: 'unavailable', status: 503, cause: expired });
+  });
+
+  it('in bytes: messages are taken while their stored text fits the budget, always the first, and no further document is read', async () => {
+    const MiB = 1024 * 1024;
+    let pulled = 0;
+    async function* cursor(sizes: number[]) {
+      for (const size of sizes) {
+        pulled++;
+        yield { message: 'x'.repeat(size) };
+      }
+    }
+    const sizes = (docs: { message: string }[]) => docs.map((d) => d.message.length);
+    // Three of 3 MiB fit 8 MiB two at a time; the third is the first one past it, and the fourth is never read.
+    expect(sizes(await takeWithinBytes(cursor([3 * MiB, 3 * MiB, 3 * MiB, 1]), CLAIM_MESSAGE_BYTES))).toEqual([3 * MiB, 3 * MiB]);
+    expect(pulled).toBe(3);
+    // One message larger than the budget is still handed out alone (the claim always makes progress).
+    pulled = 0;
+    expect(sizes(await takeWithinBytes(cursor([15 * MiB, 1]), CLAIM_MESSAGE_BYTES))).toEqual([15 * MiB]);
+    expect(pulled).toBe(2);
+    // Small messages are all taken (the count bound, the find's limit, applies as before).
+    expect(await takeWithinBytes(cursor([10, 10, 10]), CLAIM_MESSAGE_BYTES)).toHaveLength(3);
+    // The budget counts UTF-8 bytes, as MongoDB stores the text.
+    expect(await takeWithinBytes((async function* () { yield { message: 'é'.repeat(3) }; yield { message: 'é'.repeat(3) }; })(), 11)).toHaveLength(1);
+    expect(await takeWithinBytes(cursor([]), CLAIM_MESSAGE_BYTES)).toEqual([]);
   });
 });

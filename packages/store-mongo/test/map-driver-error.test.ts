@@ -1,4 +1,4 @@
-import { InstanceNotFoundError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
+import { InstanceNotFoundError, PayloadTooLargeError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
 import { createRequire } from 'node:module';
 import {
   MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError,
@@ -213,6 +213,31 @@ describe('driver error mapping', () => {
     expect(mapReadTransactionError(dropped, 'reading')).toBeInstanceOf(StoreUnreachableError);
     const closed = new StoreClosedError('The store is closed');
     expect(mapReadTransactionError(closed, 'reading')).toBe(closed);
+  });
+
+  it('maps a transaction too large for the WiredTiger cache to PayloadTooLargeError (413: refused for good), not a 500 retried for ever', () => {
+    // MongoDB 6.2+ answers so, without the TransientTransactionError label, for a transaction that held most of the
+    // dirty cache when WiredTiger rolled it back: the same write set fails so at every retry.
+    const tooLarge = serverError(313, 'TransactionTooLargeForCache', 'transaction is too large and will not fit in the storage engine cache');
+    expect(classifyDriverError(tooLarge)).toBe('too-large-for-cache');
+    const mapped = mapDriverError(tooLarge, 'committing a step of "a"');
+    expect(mapped).toBeInstanceOf(PayloadTooLargeError);
+    expect(mapped).toMatchObject({ code: 'payload-too-large', status: 413, cause: tooLarge });
+    expect(mapped.message).toContain('WiredTiger cache');
+    // Through withTransaction's commit path too.
+    expect(mapCommitFailure(tooLarge, 'committing a step of "a"', 'wrote')).toMatchObject({ status: 413 });
+  });
+
+  it('maps a bounded read that ran out of its maxTimeMS to a retryable UnavailableError; a commit that did stays unknown', () => {
+    const expired = serverError(50, 'MaxTimeMSExpired', 'Command timed out waiting for read concern to be satisfied');
+    expect(classifyDriverError(expired)).toBe('timed-out');
+    const mapped = mapDriverError(expired, 'claiming an orchestration work item');
+    expect(mapped).toBeInstanceOf(UnavailableError);
+    expect(mapped).toMatchObject({ code: 'unavailable', status: 503, cause: expired });
+    expect(mapped.message).toContain('Nothing was written');
+    const commit = serverError(50, 'MaxTimeMSExpired');
+    commit.addErrorLabel('UnknownTransactionCommitResult');
+    expect(classifyDriverError(commit)).toBe('commit-unknown');
   });
 
   it('maps oversized documents to PayloadTooLargeError and duplicate keys / the rest to MongoStoreError', () => {
