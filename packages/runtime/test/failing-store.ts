@@ -134,7 +134,16 @@ export class FailingStore implements Store {
   releaseOwner(...args: Parameters<Store['releaseOwner']>) { return this.#call('releaseOwner', args, () => this.inner.releaseOwner(...args)); }
   renewActivityLease(...args: Parameters<Store['renewActivityLease']>) { return this.#call('renewActivityLease', args, () => this.inner.renewActivityLease(...args)); }
   getInstance(...args: Parameters<Store['getInstance']>) { return this.#call('getInstance', args, () => this.inner.getInstance(...args)); }
-  getHistory(...args: Parameters<Store['getHistory']>) { return this.#call('getHistory', args, () => this.inner.getHistory(...args)); }
+  /** How many of the next `getHistory` answers leave out their last event (a read that lagged the state before it). */
+  shortHistories = 0;
+  getHistory(...args: Parameters<Store['getHistory']>) {
+    return this.#call('getHistory', args, async () => {
+      const history = await this.inner.getHistory(...args);
+      if (this.shortHistories === 0 || history.length === 0) return history;
+      this.shortHistories--;
+      return history.slice(0, -1);
+    });
+  }
   getInstanceHistory(...args: Parameters<MemoryStore['getInstanceHistory']>) { return this.#call('getInstanceHistory', args, () => this.inner.getInstanceHistory(...args)); }
   queryInstances(...args: Parameters<Store['queryInstances']>) { return this.#call('queryInstances', args, () => this.inner.queryInstances(...args)); }
   purgeInstance(...args: Parameters<Store['purgeInstance']>) { return this.#call('purgeInstance', args, () => this.inner.purgeInstance(...args)); }

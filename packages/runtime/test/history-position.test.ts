@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../src/index.js';
-import { historyEventsHeld, MAX_HISTORY_ID_LENGTH, readHistoryPosition } from '../src/model/history-position.js';
+import { InvalidArgumentError, UnavailableError } from '../src/index.js';
+import { completeHistory, historyEventsHeld, MAX_HISTORY_ID_LENGTH, readHistoryPosition } from '../src/model/history-position.js';
 import { MAX_INSTANCE_ID_LENGTH } from '../src/model/validation.js';
 
 describe('historyEventsHeld (the one rule of a history stream that starts over for a reader)', () => {
@@ -47,5 +47,18 @@ describe('readHistoryPosition', () => {
   ])('refuses %s with InvalidArgumentError naming it', (_, value) => {
     expect(() => readHistoryPosition(value, 'after')).toThrow(InvalidArgumentError);
     expect(() => readHistoryPosition(value, 'after')).toThrow(/^after/);
+  });
+});
+
+describe('completeHistory (the one rule of a history a worker steps on)', () => {
+  it('is the history when it holds every event the state counts', () => {
+    const events = ['a', 'b', 'c'];
+    expect(completeHistory({ instanceId: 'x', historyLength: 3 }, events)).toBe(events);
+    expect(completeHistory({ instanceId: 'x', historyLength: 0 }, [])).toEqual([]);
+  });
+
+  it('is a retryable UnavailableError when the store answered fewer events than the state counts', () => {
+    expect(() => completeHistory({ instanceId: 'x', historyLength: 3 }, ['a', 'b'])).toThrow(UnavailableError);
+    expect(() => completeHistory({ instanceId: 'x', historyLength: 1 }, [])).toThrow(/0 of the 1 history events of "x"/);
   });
 });

@@ -351,6 +351,29 @@ describe('a store that fails under a step or a stop', () => {
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
   });
 
+  it('does not step on a history shorter than the state counts (a lagging read): the step is retried when its lease expires', async () => {
+    const { clock, store, logger } = onFailingStore();
+    const runtime = createRuntime({
+      store, clock, logger, cacheSize: 0, // every step replays, so every step after the first reads the history
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+      activities: { Work: () => { store.shortHistories = 1; return 'worked'; } },
+    });
+    runtimes.push({ runtime, clock });
+    const failed = logger.nextError('step of');
+    await runtime.start();
+    const id = await runtime.client.startNew('Calls');
+    const ended = ending(runtime.client, id);
+    ended.catch(() => undefined);
+    // Replayed, the short history would have scheduled the activity again and appended the step's events after it.
+    expect(await within(failed, 'the step on a short history being reported')).toContain('retried when its lease expires');
+    expect(store.shortHistories).toBe(0);
+    clock.ms = T0 + 30_000;
+    await fireDueUntil(clock, ended, 'a wake-up at the lease expiry', 5);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
+    const history = await store.inner.getHistory(id);
+    expect(history.filter((e) => e.type === 'TaskScheduled')).toHaveLength(1);
+  });
+
   it('ends a result retry when the task\'s lease expires, so a stop with an endless grace ends while the store stays down', async () => {
     const { clock, store, logger, runtime } = await failingResultCommits({ activityLeaseMs: 3000 });
     const expiredAt = logger.nextError('lease has expired').then(() => clock.ms);

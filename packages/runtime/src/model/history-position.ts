@@ -1,3 +1,4 @@
+import { UnavailableError } from './errors/unavailable-error.js';
 import type { InstanceState } from './instance-status.js';
 import { assertValidName, invalid, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
 
@@ -69,6 +70,26 @@ export function eventsOfHistory<E>(
 ): readonly E[] | undefined {
   if (after === undefined || historyIdOf(after) !== historyIdOf(state)) return undefined;
   return events.slice(0, Math.max(0, state.historyLength - fromIndex));
+}
+
+/**
+ * `history`, the whole stored history a store answered for the instance `state` shows (read after `state`), when it
+ * holds every event `state` counts (`historyLength`), or {@link UnavailableError} (503: nothing was done, read
+ * again). A step replays the history and appends its events after `historyLength` of them, so one that is shorter (a
+ * read that lagged the state it followed: a new primary whose majority snapshot is behind) would replay another past
+ * and leave a gap in the history. The one rule of every history a worker reads for a step, whatever the store.
+ *
+ * @example
+ * ```ts
+ * completeHistory(stateAt4, fourEvents);  // fourEvents
+ * completeHistory(stateAt4, threeEvents); // throws UnavailableError
+ * ```
+ */
+export function completeHistory<E>(state: Pick<InstanceState, 'instanceId' | 'historyLength'>, history: readonly E[]): readonly E[] {
+  if (history.length >= state.historyLength) return history;
+  throw new UnavailableError(
+    `The store answered ${history.length} of the ${state.historyLength} history events of ${JSON.stringify(state.instanceId)}; read again`,
+  );
 }
 
 /** The {@link MemberCheck} of a count of events: a non-negative safe integer. */

@@ -107,7 +107,11 @@ export interface Store {
   /** The state of one instance, or `undefined`. */
   getInstance(instanceId: string): Promise<InstanceState | undefined>;
 
-  /** The current execution's history (from `fromIndex`, default 0); empty for an unknown instance. */
+  /**
+   * The current execution's history (from `fromIndex`, default 0); empty for an unknown instance. A worker steps only
+   * on a history that holds every event of the state it claimed (`completeHistory`): a store whose read can lag a state
+   * read before it (a replica behind) is read again, never replayed short.
+   */
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]>;
 
   /**

@@ -10,6 +10,7 @@ import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
+import { completeHistory } from '../model/history-position.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import { isValidDate, readClock } from '../model/validation.js';
@@ -906,7 +907,7 @@ export class Worker {
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
         // At the step's reading of the clock, taken just before (deciding that the history is needed runs no code).
-        input.history = await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime(), undefined, input.now.getTime());
+        input.history = completeHistory(state, await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime(), undefined, input.now.getTime()));
         decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
@@ -969,7 +970,7 @@ export class Worker {
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
-      input.history = await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', lease.expiresAt.getTime());
+      input.history = completeHistory(state, await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', lease.expiresAt.getTime()));
       decision = decideRefusedStep(input);
     }
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
