@@ -686,11 +686,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * fetch refuses by throwing: 8,559 -> 8,689 B (+130), budget raised to match (497 B over the 8 KiB goal).
  * A held reader that took nothing for a resume window was then cut, as a dropped one (it had kept its connection and
  * place for ever): server code only, in none of these pages, 31,876 / 39,685 / 69,930 / 8,689 B unchanged, budgets kept.
+ * A worker then stepped only on a history that holds every event the state counts (`completeHistory`: a shorter one,
+ * a read that lagged, is a retryable UnavailableError), and a listing that shows no input told the store so
+ * (`InstanceQuery.showInput: false`, so MongoStore reads no inputs): 31,876 / 39,685 / 69,930 -> 31,943 / 39,785 /
+ * 70,018 B (+67 / +100 / +88, the two measured together), budgets raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_876 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_685 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 69_930 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_943 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_785 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_018 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_689 },
 ];
 

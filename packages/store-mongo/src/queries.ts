@@ -305,6 +305,19 @@ export function claimBound(requested: number | undefined, storeBound: number): n
 }
 
 /**
+ * The fields `queryInstances` reads: the state, its paging key, and the input (which may be megabytes) unless the
+ * caller shows none (`showInput: false`).
+ *
+ * @example
+ * ```ts
+ * queryProjection(false); // { state: 1, createdTime: 1 }
+ * ```
+ */
+export function queryProjection(showInput: boolean | undefined): { readonly state: 1; readonly createdTime: 1; readonly input?: 1 } {
+  return showInput === false ? { state: 1, createdTime: 1 } : { state: 1, input: 1, createdTime: 1 };
+}
+
+/**
  * The filter of `queryInstances`: status, created-time range, literal id prefix and, when paging, "after the last
  * instance of the previous page" in (createdTime, instanceId) order (keyset paging); {@link storeKeyed}, first.
  */

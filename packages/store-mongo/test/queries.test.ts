@@ -1,7 +1,7 @@
 import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
@@ -20,6 +20,14 @@ import {
 import { MongoServerError, ObjectId, type Document } from 'mongodb';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+describe('queryProjection', () => {
+  it('reads the input only when the caller shows it', () => {
+    expect(queryProjection(false)).toEqual({ state: 1, createdTime: 1 });
+    expect(queryProjection(undefined)).toEqual({ state: 1, input: 1, createdTime: 1 });
+    expect(queryProjection(true)).toEqual({ state: 1, input: 1, createdTime: 1 });
+  });
+});
 
 describe('literal instance id prefixes', () => {
   const prefixes = [

@@ -204,7 +204,7 @@ export class LocalClient implements DurableClient {
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const storeQuery = validateInstanceQuery(query);
     const show = showInputOf(query, 'query');
-    const page = await this.#bounded(() => this.#store.queryInstances(storeQuery));
+    const page = await this.#bounded(() => this.#store.queryInstances(show.showInput === false ? { ...storeQuery, showInput: false } : storeQuery));
     return {
       instances: page.instances.map((s) => toInstanceStatus(s, show)),
       ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken }),

@@ -251,6 +251,8 @@ export interface InstanceQuery {
   readonly pageSize?: number;
   /** From the previous page. */
   readonly continuationToken?: string;
+  /** `false`: the caller shows no input, so a store may leave `input` out of the states it answers. */
+  readonly showInput?: boolean;
 }
 
 /** One page of a query. */
