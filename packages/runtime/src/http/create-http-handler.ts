@@ -445,7 +445,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.post(`${BASE}/instances/:id/${command}`, async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');
-      const body = await bodyOf(c, reason === undefined); // unused with ?reason=; still size-checked
+      // Size-checked, never refused for an integer beyond the safe range: only a string is used, which has none.
+      const body = await bodyOf(c, false);
       // `?reason=` wins, as Durable Functions reads only it; without one, a body that is a JSON string is the reason (a
       // remote client sends a long one so: no request line carries it), and any other body is ignored, as before (tools
       // that always send one, `{}` from Data Factory web activities).
