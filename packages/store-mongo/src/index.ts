@@ -31,3 +31,4 @@ export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error
 export { StoreUnreachableError } from './errors/store-unreachable-error.js';
 export { StoreAuthenticationError } from './errors/store-authentication-error.js';
 export { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
+export { StoreCacheFullError } from './errors/store-cache-full-error.js';

@@ -2,6 +2,7 @@ import { isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableErro
 import { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { StoreAuthenticationError } from './errors/store-authentication-error.js';
+import { StoreCacheFullError } from './errors/store-cache-full-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 
 /** What a driver error means to a caller of the store. */
@@ -36,7 +37,8 @@ const DUPLICATE_KEY_CODES = new Set([11000, 11001]);
 const MAX_TIME_EXPIRED_CODE = 50;
 /**
  * A transaction whose writes WiredTiger rolled back for cache pressure while they held most of the dirty cache
- * (MongoDB 6.2+, which no longer labels it transient): the same transaction fails the same way at every retry.
+ * (MongoDB 6.2+, which no longer labels it transient). Its size and the cache's load of the moment decide it: the
+ * same transaction may pass on a quieter cache, so it is a 507 (tried a few times, then recorded), not a 413.
  */
 const TOO_LARGE_FOR_CACHE_NAME = 'TransactionTooLargeForCache';
 /** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
@@ -173,7 +175,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | server selection failed, network error (also one a bulk write wraps), no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
  * | client closed | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
- * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `PayloadTooLargeError` (413): the same write set fails so at every retry |
+ * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `StoreCacheFullError` (507): it may pass on a quieter cache; the worker tries a step three times, then records it |
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
  * | anything else | `MongoStoreError` (`store-error`) |
@@ -215,9 +217,9 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
     case 'too-large':
       return new PayloadTooLargeError(`A document exceeded MongoDB's 16 MiB limit while ${doing}: ${detail}`, options);
     case 'too-large-for-cache':
-      return new PayloadTooLargeError(
-        `MongoDB refused a transaction too large for its WiredTiger cache while ${doing}: ${detail}. ` +
-          'Nothing of it was written, and the same transaction fails so again: send smaller payloads, or give mongod a larger cache.',
+      return new StoreCacheFullError(
+        `MongoDB rolled back a transaction too large for its WiredTiger cache while ${doing}: ${detail}. ` +
+          'Nothing of it was written; it may pass when the cache is less busy (smaller payloads or a larger cache help).',
         options,
       );
     case 'timed-out':

@@ -8,6 +8,7 @@ import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-
 import { describe, expect, it } from 'vitest';
 import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
+import { StoreCacheFullError } from '../src/errors/store-cache-full-error.js';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
 import { classifyDriverError, mapCommitFailure, mapDriverError, mapReadTransactionError } from '../src/map-driver-error.js';
 import {
@@ -215,17 +216,17 @@ describe('driver error mapping', () => {
     expect(mapReadTransactionError(closed, 'reading')).toBe(closed);
   });
 
-  it('maps a transaction too large for the WiredTiger cache to PayloadTooLargeError (413: refused for good), not a 500 retried for ever', () => {
+  it('maps a transaction too large for the WiredTiger cache to StoreCacheFullError (507: tried again, then recorded), neither a 500 retried for ever nor a 413 refused at once', () => {
     // MongoDB 6.2+ answers so, without the TransientTransactionError label, for a transaction that held most of the
-    // dirty cache when WiredTiger rolled it back: the same write set fails so at every retry.
+    // dirty cache when WiredTiger rolled it back: the write's size and the cache's load of the moment decide it.
     const tooLarge = serverError(313, 'TransactionTooLargeForCache', 'transaction is too large and will not fit in the storage engine cache');
     expect(classifyDriverError(tooLarge)).toBe('too-large-for-cache');
     const mapped = mapDriverError(tooLarge, 'committing a step of "a"');
-    expect(mapped).toBeInstanceOf(PayloadTooLargeError);
-    expect(mapped).toMatchObject({ code: 'payload-too-large', status: 413, cause: tooLarge });
+    expect(mapped).toBeInstanceOf(StoreCacheFullError);
+    expect(mapped).toMatchObject({ code: 'store-cache-full', status: 507, cause: tooLarge });
     expect(mapped.message).toContain('WiredTiger cache');
     // Through withTransaction's commit path too.
-    expect(mapCommitFailure(tooLarge, 'committing a step of "a"', 'wrote')).toMatchObject({ status: 413 });
+    expect(mapCommitFailure(tooLarge, 'committing a step of "a"', 'wrote')).toMatchObject({ status: 507 });
   });
 
   it('maps a bounded read that ran out of its maxTimeMS to a retryable UnavailableError; a commit that did stays unknown', () => {
