@@ -239,6 +239,42 @@ describe('a connection whose reader is more than the backlog limit behind', () =
   });
 });
 
+describe('a connection found gone when its stream\'s end is written', () => {
+  // The send closed the connection (its session detached), and the session was then disposed as finished anyway: a
+  // reconnect after an event before the last (the last was in flight when the socket died) got a new stream, not the
+  // resume (for a history stream, every event again).
+  it('leaves the session resumable: a reconnect that missed the last value gets it and the end, in the same session', () => {
+    const { hub, source } = setup();
+    const spec: FeedSpec = { key: 'status\u0000e', event: 'status', source: () => source, isTerminal: (value) => value === 'last' };
+    // A socket destroyed right after the terminal value went out (it never arrived): the end event finds it gone.
+    class DyingWriter extends RecordingWriter {
+      get gone(): boolean {
+        return this.values().includes('last');
+      }
+    }
+    const heartbeats = new HeartbeatQueue(systemClock, 60_000, silentLogger);
+    const writer = new DyingWriter();
+    const connection = new SseConnection(writer, { heartbeats, retryMs: 1000, maxBacklogBytes: 1 << 20 });
+    const mode = { kind: 'single', key: 'e', spec, untilTerminal: true } as const;
+    hub.open(mode, undefined, connection);
+    source.next('first');
+    source.next('last');
+    expect(writer.values()).toEqual(['first', 'last']);
+    expect(writer.messages.some((m) => m.startsWith('event: end'))).toBe(false);
+    expect(connection.open).toBe(false);
+    const received = writer.ids()[0]!; // the client got 'first' only
+
+    const again = new RecordingWriter();
+    hub.open(mode, received, new SseConnection(again, { heartbeats, retryMs: 1000, maxBacklogBytes: 1 << 20 }));
+    expect(again.values()).toEqual(['last']);
+    expect(again.messages.at(-1)).toMatch(/^event: end\n/);
+    expect(again.ids().map((id) => id.split('.')[0])).toEqual([received.split('.')[0], received.split('.')[0]]);
+    expect(again.ended).toBe(true);
+    expect(hub.size).toBe(0);
+    hub.close();
+  });
+});
+
 describe('a connection whose heartbeat throws', () => {
   it('is closed: nothing more is written to it, its writer is aborted, and its session releases its subscription when its resume window ends', async () => {
     const clock = new VirtualClock();

@@ -618,6 +618,9 @@ export class StreamSession implements ConnectionOwner {
     const connection = this.#connection;
     if (!connection) return;
     connection.send(frame.head, this.id, seq, subscription?.json, frame.data);
+    // A send into a socket found gone closes the connection (the session detached): the event stays in the log, and the
+    // session stays resumable, its end included (its client never got it).
+    if (this.#connection !== connection) return;
     if (frame === this.#ended) this.#host.finished(this, frame);
     else if (connection.full) {
       this.#held = true;
