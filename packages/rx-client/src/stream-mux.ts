@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { InvalidArgumentError, StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
+import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import {
-  armTimeout, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked, type MemberCheck,
+  armTimeout, isDelayMs, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, isRetryable, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
@@ -605,9 +605,3 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
 }
 
 function noop(): void {}
-
-/** The {@link MemberCheck} of a delay that must pass: a number > 0 (`Infinity` included; NaN is not > 0). */
-const isDelayMs: MemberCheck<number> = (value, what) => {
-  if (typeof value === 'number' && value > 0) return value;
-  throw new InvalidArgumentError(`${what} must be a number > 0 (ms)`);
-};

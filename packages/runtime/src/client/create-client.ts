@@ -1,9 +1,8 @@
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
-import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
-import { assertStore, checkDependencies } from '../model/validation.js';
+import { assertStore, checkDependencies, isDelayMs } from '../model/validation.js';
 import type { DurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
@@ -48,11 +47,10 @@ export interface CreateClientOptions {
 export function createClient(options: CreateClientOptions): DurableClient {
   assertStore(options?.store, 'createClient options.store');
   checkDependencies(options, 'createClient options');
-  const { storeCallTimeoutMs = DEFAULT_STORE_CALL_TIMEOUT_MS } = options;
   // The runtime's rule for its option of the same name: a number > 0 (Infinity included).
-  if (typeof storeCallTimeoutMs !== 'number' || !(storeCallTimeoutMs > 0)) {
-    throw new InvalidArgumentError('storeCallTimeoutMs must be a positive number');
-  }
+  const storeCallTimeoutMs = options.storeCallTimeoutMs === undefined
+    ? DEFAULT_STORE_CALL_TIMEOUT_MS
+    : isDelayMs(options.storeCallTimeoutMs, 'storeCallTimeoutMs');
   return new LocalClient({
     store: options.store, clock: options.clock ?? systemClock, newId: options.newId, storeCallTimeoutMs,
   });

@@ -364,6 +364,13 @@ export function readTimeoutMs(options: unknown, what: string, fallback: number):
 export const isTimeoutMs: MemberCheck<number> = (value, what) =>
   typeof value === 'number' && value >= 0 ? value : invalid(what, 'must be a number >= 0 (ms)');
 
+/**
+ * The {@link MemberCheck} of a delay that must pass: a number > 0 (`Infinity` included: no end; NaN is not > 0). One
+ * rule for the runtime's and createClient's `storeCallTimeoutMs` and the remote client's reconnect delays.
+ */
+export const isDelayMs: MemberCheck<number> = (value, what) =>
+  typeof value === 'number' && value > 0 ? value : invalid(what, 'must be a number > 0 (ms)');
+
 /** The runtime status named `name`; `ignoreCase` matches any case (as the HTTP API's query parameters). */
 export function runtimeStatusNamed(name: unknown, ignoreCase = false): OrchestrationRuntimeStatus | undefined {
   if (typeof name !== 'string') return undefined;

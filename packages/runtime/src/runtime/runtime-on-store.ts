@@ -4,7 +4,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { assertStore, checkDependencies, isTimeoutMs, readChecked } from '../model/validation.js';
+import { assertStore, checkDependencies, isDelayMs, isTimeoutMs, readChecked } from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -229,10 +229,10 @@ function positiveLimits(options: RuntimeOptions): PositiveLimits {
   for (const key of Object.keys(limits) as (keyof PositiveLimits)[]) {
     const value = options[key];
     if (value === undefined) continue;
-    if (!(value > 0) || !(Number.isFinite(value) || (value === Infinity && key === 'storeCallTimeoutMs'))) {
-      throw new InvalidArgumentError(`${key} must be a positive number`);
-    }
-    limits[key] = value;
+    // storeCallTimeoutMs is a delay (Infinity: store calls end only with their leases); the others are finite.
+    if (key === 'storeCallTimeoutMs') limits[key] = isDelayMs(value, key);
+    else if (value > 0 && Number.isFinite(value)) limits[key] = value;
+    else throw new InvalidArgumentError(`${key} must be a positive number`);
   }
   return limits;
 }
