@@ -7,6 +7,8 @@ import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
+import { MisuseMarks } from '../src/engine/misuse-marks.js';
+import { OrchestrationError } from '../src/model/errors/orchestration-error.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 
@@ -82,6 +84,35 @@ describe('decideStep', () => {
     if (answered.kind !== 'commit') throw new Error('expected a commit');
     expect(answered.writeSet.requests.some((r) => r.type === 'createInstance')).toBe(false);
     expect(answered.state).toMatchObject({ runtimeStatus: 'Completed', output: 'late' });
+  });
+
+  // A worker's mark of ctx misuse names the instance's execution, which a rewind keeps: a mark no step of this worker
+  // took (another worker stepped the instance on, and it failed) failed the freshly rewound instance at once.
+  it('reruns a rewound instance whatever misuse this worker marked on it before the rewind', () => {
+    const failure = { errorType: 'Error', errorMessage: 'act broke' };
+    const failed = new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1)
+      .step().taskFailed(0, failure)
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: failure })
+      .build();
+    const executionId = (failed[1] as { executionId: string }).executionId;
+    const s = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: failed.length, executionId });
+    const rewound: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const raised: OrchestrationMessage = { id: 'raised', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'E' } };
+    // A rewind step (the message reaches the Failed instance), and the step after a client's rewind (its rerun pending).
+    const cases = [
+      { s, messages: [rewound] },
+      { s: { ...s, runtimeStatus: 'Running' as const, failureDetails: undefined, rerun: rewound.event as never }, messages: [raised] },
+    ];
+    for (const [i, { s: at, messages }] of cases.entries()) {
+      const options = { customStatusLimitBytes: 16_384, misuseMarks: new MisuseMarks() };
+      options.misuseMarks.mark('instance-1', executionId, new OrchestrationError('ctx used outside the orchestrator\'s run'));
+      const decision = decideStep(input(at, messages, { history: failed, newExecution: () => new OrchestrationExecution(callOnce, options) }));
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      expect(decision.state.runtimeStatus, `case ${i}`).toBe('Running');
+      const written = decision.writeSet.requests.flatMap((r) => (r.type === 'replaceHistory' || r.type === 'appendHistory' ? r.events : []));
+      expect(written.filter((e) => e.type === 'ExecutionCompleted'), `case ${i}`).toEqual([]); // not failed again
+      expect(options.misuseMarks.size, `case ${i}`).toBe(0);
+    }
   });
 
   it('consumes and drops a result of another execution without running the orchestrator', () => {

@@ -139,7 +139,7 @@ function decide(
     eventsReplayed = stats.eventsReplayed;
     eventsApplied = stats.eventsApplied;
   }
-  const step = execution.step(input.now, events);
+  const step = execution.step(input.now, events, !!rerun);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
     rewind: rerun,

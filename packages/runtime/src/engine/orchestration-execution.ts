@@ -285,18 +285,21 @@ export class OrchestrationExecution {
   /**
    * Applies new events at time `now` and returns what to commit. The events are those of consumed messages, in
    * arrival order; the step adds OrchestratorStarted/OrchestratorCompleted and the events of scheduled work.
+   * `rewound`: the step reruns a rewind (see `decideStep`), which keeps the execution id; a misuse mark of that
+   * execution is of the run before the rewind (another worker stepped it since: its step took no mark here), and is
+   * dropped, not failing the rewound instance.
    */
-  step(now: Date, events: readonly HistoryEvent[]): StepResult {
+  step(now: Date, events: readonly HistoryEvent[], rewound = false): StepResult {
     const mode: Mode = { kind: 'stepping', newEvents: [], newActions: [] };
     this.#mode = mode;
     try {
-      return this.#step(mode, now, events);
+      return this.#step(mode, now, events, rewound);
     } finally {
       this.#mode = IDLE;
     }
   }
 
-  #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
+  #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[], rewound: boolean): StepResult {
     // An execution whose replay ended it with no outcome in its history (a rewind drops the final ExecutionCompleted
     // and the orchestrator's own code threw again, or now returns, rerunning no call; or its code changed so that it
     // now ends sooner): that outcome is this step's to record, or the instance would stay Running with nothing to wake it.
@@ -322,7 +325,7 @@ export class OrchestrationExecution {
     const misuse = this.#options.misuseMarks && started
       ? this.#options.misuseMarks.take(started.instanceId, started.executionId)
       : this.#rare?.misuse;
-    if (misuse) {
+    if (misuse && !rewound) {
       // ctx was used between steps (from a callback): what it called is in no history, so the instance cannot go on.
       if (this.#rare) this.#rare.misuse = this.#rare.unmatched = undefined;
       this.#fail(misuse);
