@@ -410,7 +410,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // the flow) answers never, and a command must fail rather than hang. Cleared however the request ends.
     // (A request with a signal of its own, a subscription change, is timed by its stream's watchdog instead.)
     const expiry = new AbortController();
-    const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => expiry.abort(new RemoteError('unreachable', 503, 'timed out')));
+    // The request's own signal, aborted by `until` (a listener removed when it ends) or the deadline: not
+    // AbortSignal.any, whose signals that follow a long-lived one (the close) have leaked in Node.
+    const request = new AbortController();
+    const follow = () => request.abort(until.reason);
+    const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => {
+      expiry.abort(new RemoteError('unreachable', 503, 'timed out'));
+      request.abort(expiry.signal.reason);
+    });
+    if (until.aborted) follow();
+    else until.addEventListener('abort', follow, { once: true });
     try {
       // Rejects at once, with the close's error, once closed.
       response = await fetch(url, {
@@ -419,7 +428,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         headers: { accept: 'application/json', 'content-type': 'application/json', ...headers, ...extra },
         body: JSON.stringify(body), // undefined (no body) for undefined
         cache: 'no-store',
-        signal: AbortSignal.any([until, expiry.signal]),
+        signal: request.signal,
       });
       json = await jsonOf(response);
       // A body cut by the close (or the deadline) reads as no body: the close (the deadline) is the answer.
@@ -428,6 +437,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     } catch (error) {
       throw signal.reason ?? expiry.signal.reason ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
     } finally {
+      until.removeEventListener('abort', follow);
       unarm();
     }
     if (response.ok) return [json, response.headers];
