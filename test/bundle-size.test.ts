@@ -690,12 +690,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a read that lagged, is a retryable UnavailableError), and a listing that shows no input told the store so
  * (`InstanceQuery.showInput: false`, so MongoStore reads no inputs): 31,876 / 39,685 / 69,930 -> 31,943 / 39,785 /
  * 70,018 B (+67 / +100 / +88, the two measured together), budgets raised to match.
+ * One check of a delay in ms (`isDelayMs`, client-kit) for the runtime's, createClient's and rx-client's options, a
+ * rewind that drops a stale misuse mark, and a command signal of rx-client's own (no AbortSignal.any): 31,943 / 39,785 /
+ * 70,018 / 8,689 -> 31,976 / 39,783 / 70,030 / 8,729 B (+33 / -2 / +12 / +40), budgets set to match (537 B over 8 KiB).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_943 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_785 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_018 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_689 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 31_976 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_783 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_030 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_729 },
 ];
 
 describe('bundle size', () => {
