@@ -693,12 +693,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * One check of a delay in ms (`isDelayMs`, client-kit) for the runtime's, createClient's and rx-client's options, a
  * rewind that drops a stale misuse mark, and a command signal of rx-client's own (no AbortSignal.any): 31,943 / 39,785 /
  * 70,018 / 8,689 -> 31,976 / 39,783 / 70,030 / 8,729 B (+33 / -2 / +12 / +40), budgets set to match (537 B over 8 KiB).
+ * rx-client's watches of one status or list then shared a server subscription only when made before its request was
+ * sent (a later one takes its own; re-sending it for a joiner lost values the server had not yet written): its earlier
+ * subscriptions and per-watcher starts went, 8,729 -> 8,665 B (-64), budget lowered to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 31_976 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_783 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_030 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_729 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_665 },
 ];
 
 describe('bundle size', () => {

@@ -66,7 +66,8 @@ type Query = object;
  * Every observable of one client shares a single streaming connection (one server session, see `StreamMux`),
  * however many instances, lists and histories are watched; {@link RemoteClient.connection$} tells whether it is
  * live. The observables of one instance (`status$`, `customStatus$`, `waitForCompletion`), or of one list filter,
- * share one subscription on it, each still starting with a value read after it subscribed.
+ * subscribed before their subscription request is sent (in one task) share one subscription on it; one subscribed
+ * later takes its own. Each starts with a value read after it subscribed, then gets every value in order.
  */
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */

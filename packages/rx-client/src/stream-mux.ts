@@ -88,23 +88,16 @@ export interface StreamMuxOptions {
   readonly random?: (() => number) | undefined;
 }
 
-/**
- * One subscriber of a watch: told when the watch ends, what is told each value (a throw errors the subscriber), and
- * the id of the first subscription whose values it is told (a number): the server read those after it subscribed; an
- * earlier one's still on their way were read before. 0 once it was told a value (no earlier one's come after).
- */
-type Watcher = [subscriber: Subscriber<unknown>, next: WatchedValue, from: number];
+/** One subscriber of a watch: told when the watch ends, and what is told each value (a throw errors the subscriber). */
+type Watcher = [subscriber: Subscriber<unknown>, next: WatchedValue];
 
 /** What one subscription on the server serves: a history to its one watcher, a status or list to all of its watchers. */
 interface Entry {
   readonly spec: WatchSpec;
   /** The id of its subscription on the server. */
-  id: string;
-  /**
-   * Its earlier subscriptions (see `watch`), unsubscribed: their values still on their way are told to the watchers
-   * that were there, until the first value of `id`.
-   */
-  readonly earlier: string[];
+  readonly id: string;
+  /** Its spec's JSON while watches may join it (a status or list whose subscription was not sent yet); else `''`. */
+  key: string;
   readonly watchers: Set<Watcher>;
   /** The session the server sent its latest value in; none before its first. */
   seen?: string;
@@ -125,11 +118,11 @@ export interface StreamMux {
    * server ends the subscription and errors with the typed error when it fails or the connection is refused.
    * Unsubscribing stops watching.
    *
-   * The watches of one status or list (the same `spec`) share one subscription on the server, which the last of them
-   * to end unsubscribes. Each one's first value is still read by the server after it subscribed, as with a
-   * subscription of its own: one that joins has the subscription sent again under a new id, which unsubscribes the
-   * old one in the same request and starts over from the current value (the others' emitters drop it as a repeat);
-   * it is told only the new subscription's values, the others the old one's still on their way too.
+   * The watches of one status or list (the same `spec`) made before its subscription request is sent (in one task:
+   * the hooks of one render, a `Promise.all` of watches) share one subscription on the server, which the last of them
+   * to end unsubscribes; each is told every value of it. One made after it was sent takes a subscription of its own
+   * (which later watches may share in turn): its first value is read by the server after it subscribed, and the
+   * watches already there keep theirs, untouched.
    */
   watch<T, S extends WatchSpec = WatchSpec>(spec: S, emitter: (subscriber: Subscriber<T>, own: S) => WatchedValue): Observable<T>;
   /**
@@ -157,7 +150,8 @@ export interface StreamMux {
 
 /**
  * All streams of one remote client over one Server-Sent Events session (`GET /streams`), however many instances,
- * lists and histories are watched, with one subscription per instance status and per list (see `watch`).
+ * lists and histories are watched; the watches of one instance status or list made together share one subscription
+ * (see `watch`).
  *
  * The connection opens with the first subscription and closes (deleting the server session) when the last one ends,
  * once the task that ended it has run (a 0 ms timer): awaiting one watch after another keeps it.
@@ -198,9 +192,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const requestTimeoutMs = readChecked(options, 'options', { timeoutMs: isDelayMs }).timeoutMs ?? timeoutMs;
   const clock = options.clock ?? systemClock;
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
-  /** The watched entries by the id of their subscription, and of their earlier ones not yet forgotten. */
+  /** The watched entries by the id of their subscription. */
   const entries = new Map<string, Entry>();
-  /** The entries of statuses and lists, by their spec's JSON. */
+  /** The entries of statuses and lists whose subscription was not sent yet (see `watch`), by their spec's JSON. */
   const shared = new Map<string, Entry>();
   let state: ConnectionState = { state: 'idle' };
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
@@ -299,11 +293,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       const first = entry.seen !== session;
       entry.seen = session;
-      // The earlier subscriptions have said all they will: they were unsubscribed before this one was subscribed.
-      if (sub === entry.id) for (const id of entry.earlier.splice(0)) entries.delete(id);
       for (const watcher of entry.watchers) {
-        if (+sub < watcher[2]) continue;
-        watcher[2] = 0;
         try {
           watcher[1](data.data, first);
         } catch (error) {
@@ -456,9 +446,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (sent) failures = 0;
       return void (flushing = false);
     }
-    // Those of an entry's subscription now are subscribed; the others (ended, or an entry's earlier one) unsubscribed.
-    const added = ids.filter((id) => entries.get(id)?.id === id);
-    const removed = ids.filter((id) => entries.get(id)?.id !== id);
+    const added = ids.filter((id) => entries.has(id));
+    const removed = ids.filter((id) => !entries.has(id));
     // A request lists at most MAX_SUBSCRIPTIONS_PER_SESSION unsubscribes and as many subscribes (the server refuses a
     // longer list as a whole); it applies the unsubscribes first, then the subscribes the session has room for, and
     // closes each one beyond that with its own error. So the unsubscribes past that many, and the subscribes after
@@ -467,7 +456,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // list rendered), the session's fill is served and only the rest are refused.
     const later = removed.splice(MAX_SUBSCRIPTIONS_PER_SESSION);
     for (const id of [...later, ...added.splice(later.length ? 0 : MAX_SUBSCRIPTIONS_PER_SESSION)]) pending.add(id);
-    const subscribe = added.map((sub) => ({ sub, ...entries.get(sub)!.spec }));
+    // Sent now: a watch made from here on may come after the server read its value, so it takes a subscription of its own.
+    const subscribe = added.map((sub) => {
+      const entry = entries.get(sub)!;
+      unshare(entry);
+      return { sub, ...entry.spec };
+    });
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.
       await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, asking = { subscribe, unsubscribe: removed }, undefined, controller!.signal);
@@ -522,13 +516,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   };
 
   /**
-   * Ends `entry` if it is still watched: errors its watchers with `error` (those not told a value yet with `unseen`),
-   * or completes them without one.
+   * Ends `entry` if it is still watched: errors its watchers with `error` (with `unseen` if none was told a value: they
+   * all joined before its first), or completes them without one.
    */
   const end = (entry: Entry | undefined, error?: Error, unseen = error): void => {
     if (!entry || !forget(entry)) return;
-    for (const [subscriber, , from] of entry.watchers) {
-      const failure = from ? unseen : error;
+    const failure = entry.seen ? error : unseen;
+    for (const [subscriber] of entry.watchers) {
       if (failure) subscriber.error(failure);
       else subscriber.complete();
     }
@@ -554,14 +548,18 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    * keeps it. False when it was forgotten already.
    */
   const forget = (entry: Entry): boolean => {
-    if (entries.get(entry.id) !== entry) return false;
-    for (const id of [entry.id, ...entry.earlier]) entries.delete(id);
-    shared.delete(JSON.stringify(entry.spec));
+    if (!entries.delete(entry.id)) return false;
+    unshare(entry);
     // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
     subscribe(entry.id);
     // (Only with a connection: the watches `fail` ends have none left, and close() must leave no timer.)
     if (entries.size === 0 && connection) linger(), linger = arm(0, closeIfUnused);
     return true;
+  };
+
+  /** Lets no more watches join `entry`. */
+  const unshare = (entry: Entry): void => {
+    if (entry.key) shared.delete(entry.key), entry.key = '';
   };
 
   /** Sends the change of subscription `id` with the next flush: subscribed while it is an entry's, else unsubscribed. */
@@ -593,17 +591,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     },
     watch: (spec, emitter) => new Observable((subscriber) => {
       if (signal.aborted) return subscriber.error(signal.reason);
-      // A history is a watch of its own (it stands where its watcher does); a status or list watched already is joined.
+      // A history is a watch of its own (it stands where its watcher does); a status or list is joined while its
+      // subscription was not sent (see `watch`). Without a session yet, the flush drops the change: the session's start
+      // sends every watch.
       const key = spec.kind === 'history' ? '' : JSON.stringify(spec);
-      const entry = shared.get(key) ?? { spec: { ...spec }, id: '', earlier: [], watchers: new Set() };
-      // Subscribed under a new id (see `watch`; its earlier one, if any, unsubscribed): the server may have read
-      // the values of one sent already before this call. Without a session yet, the flush drops the change: the
-      // session's start sends every watch.
-      if (entry.id) entry.earlier.push(entry.id), subscribe(entry.id);
-      else if (key) shared.set(key, entry);
-      entries.set((entry.id = String(++nextId)), entry);
-      subscribe(entry.id);
-      const watcher: Watcher = [subscriber, emitter(subscriber as Subscriber<never>, entry.spec as never), +entry.id];
+      const entry = shared.get(key) ?? { spec: { ...spec }, id: String(++nextId), key, watchers: new Set<Watcher>() };
+      if (!entries.has(entry.id)) {
+        entries.set(entry.id, entry);
+        if (key) shared.set(key, entry);
+        subscribe(entry.id);
+      }
+      const watcher: Watcher = [subscriber, emitter(subscriber as Subscriber<never>, entry.spec as never)];
       entry.watchers.add(watcher);
       open();
       return () => {

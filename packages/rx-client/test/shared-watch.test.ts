@@ -1,15 +1,16 @@
 import type { InstanceStatus } from '@durable-rx/runtime';
 import { UnavailableError } from '@durable-rx/runtime';
-import { EMPTY, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, EMPTY, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { KEY, openHarness, outcome, ownedByEachTest, serverClient, within, type Harness } from './harness.js';
 
 /**
  * The observables of one client that watch the same instance (`status$`, `customStatus$`, `waitForCompletion`: what
- * `useStatus`, `useCustomStatus` and `useHistory` subscribe to), or the same list, share one subscription on the
- * server, which the last of them releases; each still gets what a subscription of its own gave it, beginning with a
- * status the server read after it subscribed.
+ * `useStatus`, `useCustomStatus` and `useHistory` subscribe to), or the same list, made before their subscription
+ * request is sent share one subscription on the server, which the last of them releases; one made later takes its own.
+ * Each gets what a subscription of its own gave it: a first status the server read after it subscribed, then every
+ * committed value in order.
  */
 
 let harness: Harness | undefined;
@@ -58,10 +59,13 @@ describe('one server subscription per watched instance', () => {
     for (let i = 1; i < statuses.values.length; i++) {
       expect(JSON.stringify(statuses.values[i])).not.toBe(JSON.stringify(statuses.values[i - 1]));
     }
-    expect(await h.subscriptionsOf(sessionOf(h))).toBe(1);
-    // A watcher that comes later shares it too, and starts with the current status.
-    expect(await within(firstValueFrom(client.customStatus$('shared')), 'a late value')).toBe('London');
-    expect(await h.subscriptionsOf(sessionOf(h))).toBe(1);
+    await started(client.customStatus$('probe')); // requested after the wait (its own subscription) ended
+    expect(await h.subscriptionsOf(sessionOf(h))).toBe(2); // shared, probe
+    // A watcher that comes later takes a subscription of its own, and starts with the current status.
+    await within(again.seen(() => true), 'a value');
+    const late = record<unknown>(client.customStatus$('shared'));
+    expect(await within(late.seen(() => true), 'a late value')).toBe('London');
+    expect(await h.subscriptionsOf(sessionOf(h))).toBe(3);
   });
 
   it('shares a list watch with the same filter, and gives each history and each other filter its own', async () => {
@@ -88,8 +92,8 @@ describe('one server subscription per watched instance', () => {
     cleanups.push(() => client.close());
     await h.runtime.client.startNew('ShowInput', { instanceId: 'held', input: 'shown' });
     await started(client.customStatus$('other')); // keeps the connection and its session
-    const statuses = await started(client.status$('held'));
-    const custom = await started(client.customStatus$('held'));
+    // Made in one task: one subscription.
+    const [statuses, custom] = await Promise.all([started(client.status$('held')), started(client.customStatus$('held'))]);
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(2);
     statuses.unsubscribe();
     await started(client.customStatus$('probe-1')); // requested after every change made before it
@@ -134,13 +138,12 @@ describe('one server subscription per watched instance', () => {
     // What a subscription of its own gave: the status after the terminate, not the Running one the first watcher has.
     expect(await within(firstValueFrom(client.status$('raw')), 'a status')).toMatchObject({ runtimeStatus: 'Terminated' });
     expect(await within(outcome(client.waitForCompletion('raw')), 'the wait')).toMatchObject({ runtimeStatus: 'Terminated' });
-    // The first watcher gets it from the subscription sent again too.
-    await within(first.seen((s) => s?.runtimeStatus === 'Terminated'), 'the first watcher told');
-    expect(first.values.map((s) => s?.runtimeStatus).filter((s, i, all) => s !== all[i - 1])).toEqual(['Running', 'Terminated']);
-    expect(await h.subscriptionsOf(sessionOf(h))).toBe(1);
+    // Each went out as a subscription of its own, none in place of the first watcher's.
+    expect(new Set(subs).size).toBe(subs.length);
+    expect(subs.length).toBe(3);
   });
 
-  it('tells a watcher that joins none of the values read before it subscribed, and those already there all of them', async () => {
+  it('gives a watcher that comes while values are on their way its own subscription, and those already there all of them', async () => {
     const h = (harness = await openHarness());
     // The stream holds back every event from `hold()` to `release()`: values on their way while the watcher joins.
     const stream = heldEvents();
@@ -162,14 +165,66 @@ describe('one server subscription per watched instance', () => {
     await committed.seen(received(1)); // its value for the first watcher is held back ...
     await client.terminate('late'); // ... and so is this one
     const joined = record<InstanceStatus | undefined>(client.status$('late'));
-    await h.subscriptionsOf(sessionOf(h)); // the request that sends the subscription again has been applied
     stream.release();
     await within(joined.seen((s) => s?.runtimeStatus === 'Terminated'), 'the terminated status');
     await within(first.seen((s) => s?.runtimeStatus === 'Terminated'), 'the terminated status');
     expect(joined.values[0]).toMatchObject({ runtimeStatus: 'Terminated', customStatus: { received: 1 } });
-    // The first watcher is told the value held back on the subscription replaced, as its own subscription told it.
-    expect(first.values).toContainEqual(expect.objectContaining({ runtimeStatus: 'Running', customStatus: { received: 1 } }));
-    expect(await h.subscriptionsOf(sessionOf(h))).toBe(1);
+    // The first watcher is told every value, in order, as its own subscription told it.
+    expect(first.values.map((s) => [s?.runtimeStatus, s?.customStatus])).toEqual([
+      ['Running', undefined], ['Running', { received: 1 }], ['Terminated', { received: 1 }],
+    ]);
+    expect(await h.subscriptionsOf(sessionOf(h))).toBe(2);
+  });
+
+  it('loses no committed value for the watchers already there when one comes while the server holds their session', async () => {
+    // The server's status of 'slow', as the test commits it.
+    let statuses!: BehaviorSubject<unknown>;
+    const server = serverClient((method, instanceId) => (method === 'status$' && instanceId === 'slow' ? statuses : undefined));
+    const h = (harness = await openHarness({}, server.wrap));
+    const local = h.runtime.client;
+    await local.startNew('ShowInput', { instanceId: 'slow', input: 'shown' });
+    const running = (await local.getStatus('slow'))!;
+    statuses = new BehaviorSubject<unknown>({ ...running, customStatus: { n: 0 } });
+    // The client reads its event stream only while `paused` is not set; it is told when a subscription request is answered.
+    let paused: Promise<void> | undefined;
+    let resume = (): void => {};
+    let answered = (): void => {};
+    const client = createRemoteClient({
+      baseUrl: h.server.url, key: KEY,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (String(input).endsWith('/subscriptions')) answered();
+        if (!String(input).endsWith('/streams')) return response;
+        const reader = response.body!.getReader();
+        return new Response(new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            await paused;
+            const { done, value } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        }, { highWaterMark: 0 }), response);
+      },
+    });
+    cleanups.push(() => client.close());
+    const first = record<{ n: number }>(client.customStatus$('slow') as Observable<{ n: number }>);
+    await within(first.seen((v) => v.n === 0), 'the first value');
+    paused = new Promise((resolve) => (resume = resolve));
+    // 32 MiB the client does not read fill the socket's buffers and the server's 4 MiB backlog: the server holds the
+    // session, which reads its feeds no more; the two small values after them wait in the feed.
+    for (let n = 1; n <= 32; n++) statuses.next({ ...running, customStatus: { n, pad: 'x'.repeat(1 << 20) } });
+    for (let n = 33; n <= 34; n++) statuses.next({ ...running, customStatus: { n } });
+    const sent = new Promise<void>((resolve) => (answered = resolve));
+    const joined = record<{ n: number }>(client.customStatus$('slow') as Observable<{ n: number }>);
+    await within(sent, 'the subscription request answered');
+    paused = undefined;
+    resume();
+    await within(first.seen((v) => v.n === 34), 'the latest value');
+    // Every committed value, in order: none skipped for the watcher that came.
+    expect(first.values.map((v) => v.n)).toEqual(Array.from({ length: 35 }, (_, n) => n));
+    // Its first value read after it subscribed.
+    expect(await within(joined.seen(() => true), 'a value')).toEqual({ n: 34 });
   });
 
   it('carries every watcher on without loss or repeats when the connection drops and when the server forgets the session', async () => {
