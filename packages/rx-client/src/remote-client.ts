@@ -66,8 +66,9 @@ type Query = object;
  * Every observable of one client shares a single streaming connection (one server session, see `StreamMux`),
  * however many instances, lists and histories are watched; {@link RemoteClient.connection$} tells whether it is
  * live. The observables of one instance (`status$`, `customStatus$`, `waitForCompletion`), or of one list filter,
- * subscribed before their subscription request is sent (in one task) share one subscription on it; one subscribed
- * later takes its own. Each starts with a value read after it subscribed, then gets every value in order.
+ * subscribed before their subscription request leaves (made together, synchronously, or while the connection is not
+ * live yet) share one subscription on it; one subscribed later takes its own. Each starts with a value read after it
+ * subscribed, then gets every value its session delivers, in order.
  */
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */

@@ -118,7 +118,7 @@ export interface StreamMux {
    * server ends the subscription and errors with the typed error when it fails or the connection is refused.
    * Unsubscribing stops watching.
    *
-   * The watches of one status or list (the same `spec`) made before its subscription request is sent (in one task:
+   * The watches of one status or list (the same `spec`) made before its request leaves (synchronously together:
    * the hooks of one render, a `Promise.all` of watches) share one subscription on the server, which the last of them
    * to end unsubscribes; each is told every value of it. One made after it was sent takes a subscription of its own
    * (which later watches may share in turn): its first value is read by the server after it subscribed, and the

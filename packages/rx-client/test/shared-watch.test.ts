@@ -62,7 +62,6 @@ describe('one server subscription per watched instance', () => {
     await started(client.customStatus$('probe')); // requested after the wait (its own subscription) ended
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(2); // shared, probe
     // A watcher that comes later takes a subscription of its own, and starts with the current status.
-    await within(again.seen(() => true), 'a value');
     const late = record<unknown>(client.customStatus$('shared'));
     expect(await within(late.seen(() => true), 'a late value')).toBe('London');
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(3);
@@ -170,7 +169,9 @@ describe('one server subscription per watched instance', () => {
     await within(first.seen((s) => s?.runtimeStatus === 'Terminated'), 'the terminated status');
     expect(joined.values[0]).toMatchObject({ runtimeStatus: 'Terminated', customStatus: { received: 1 } });
     // The first watcher is told every value, in order, as its own subscription told it.
-    expect(first.values.map((s) => [s?.runtimeStatus, s?.customStatus])).toEqual([
+    // (From its first Running status: a server under load may read the instance Pending before the worker's first step.)
+    const shown = first.values.map((s) => [s?.runtimeStatus, s?.customStatus]);
+    expect(shown.slice(shown.findIndex(([status]) => status === 'Running'))).toEqual([
       ['Running', undefined], ['Running', { received: 1 }], ['Terminated', { received: 1 }],
     ]);
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(2);
