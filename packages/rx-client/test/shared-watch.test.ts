@@ -115,12 +115,15 @@ describe('one server subscription per watched instance', () => {
     // The stream drops what the server sends for the first subscription once `dropping`: values on their way, which
     // have not arrived when the command's answer does.
     const subs: string[] = [];
+    const unsubscribed: string[] = [];
     let dropping = false;
     const client = createRemoteClient({
       baseUrl: h.server.url, key: KEY,
       fetch: async (input, init) => {
         if (String(input).endsWith('/subscriptions')) {
-          for (const { sub } of (JSON.parse(String(init!.body)) as { subscribe: { sub: string }[] }).subscribe) subs.push(sub);
+          const asked = JSON.parse(String(init!.body)) as { subscribe: { sub: string }[]; unsubscribe?: string[] };
+          for (const { sub } of asked.subscribe) subs.push(sub);
+          unsubscribed.push(...(asked.unsubscribe ?? []));
         }
         const response = await fetch(input, init);
         return String(input).endsWith('/streams')
@@ -137,9 +140,11 @@ describe('one server subscription per watched instance', () => {
     // What a subscription of its own gave: the status after the terminate, not the Running one the first watcher has.
     expect(await within(firstValueFrom(client.status$('raw')), 'a status')).toMatchObject({ runtimeStatus: 'Terminated' });
     expect(await within(outcome(client.waitForCompletion('raw')), 'the wait')).toMatchObject({ runtimeStatus: 'Terminated' });
-    // Each went out as a subscription of its own, none in place of the first watcher's.
+    // Each went out as a subscription of its own, none in place of the first watcher's: that one was never
+    // unsubscribed while its watcher was there (a re-send for a joiner would have unsubscribed it).
     expect(new Set(subs).size).toBe(subs.length);
     expect(subs.length).toBe(3);
+    expect(unsubscribed).not.toContain(subs[0]);
   });
 
   it('gives a watcher that comes while values are on their way its own subscription, and those already there all of them', async () => {
