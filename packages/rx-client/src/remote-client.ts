@@ -231,6 +231,13 @@ export class RemoteClient implements DurableClient {
     return this.#watch({ kind: 'instances', query }, statusesOf);
   }
 
+  /**
+   * The committed history events of `instanceId` (see `DurableClient.history$`), across reconnects without loss or
+   * repeats. Fails with `UnavailableError` (`unavailable`) where it cannot go on exactly: a new session (the server
+   * could not resume the last) whose server sends no history positions after events were delivered, or that finds the
+   * instance in another history than the watch stood in (it started over while the stream was down, and the store
+   * keeps only the current history: what was missed is gone). Subscribing again reads the current history from its start.
+   */
   history$(instanceId: string): Observable<HistoryEvent> {
     return this.#history$(instanceId, false) as Observable<HistoryEvent>;
   }
@@ -259,15 +266,27 @@ export class RemoteClient implements DurableClient {
     // over a client of its own): it skipped nothing, and `after` means nothing to it, so it is no longer counted. Once
     // events were delivered without a position the server accounts for, the history cannot go on exactly: the watch
     // fails with UnavailableError (subscribing again reads the history from its start) rather than repeat them.
+    // A new session whose first position is of another history than the one the subscription stands in: the instance
+    // started over while the connection was down (continueAsNew, a restart, a rewind, a purge), and the store keeps
+    // the current history only. The rest of the history the watch stood in, and any history between, are gone, and
+    // the watch cannot tell whether there were any: history$, which promises every event, fails with
+    // UnavailableError rather than go on as if none was missed. With marks (what currentHistory$ and useHistory read)
+    // the position is told and the watch goes on: they show the current history alone, which starts over there.
     return this.#mux.watch<HistoryEvent | HistoryPosition, HistoryWatch>(
       { kind: 'history', instanceId, positions: true },
       (subscriber, spec) => {
         let delivered: true | undefined;
         return (data, first) => {
-          const { type } = data as { type?: string };
+          const { type, execution } = data as { type?: string; execution?: string };
           if (first) {
             if (type) spec.after = undefined;
             if (delivered && !spec.after) throw new UnavailableError('the server sent no history position');
+            if (!marks && spec.after && execution !== undefined && execution !== spec.after.execution) {
+              throw new UnavailableError(
+                `The history of ${JSON.stringify(instanceId)} started over while the stream was down (from ${spec.after.execution} ` +
+                `after ${spec.after.events} events to ${execution}): what it missed is no longer stored; subscribe again for the current history`,
+              );
+            }
           }
           if (!type) {
             const position = data as HistoryPosition;

@@ -1,0 +1,123 @@
+import { createRuntime, MemoryStore, silentLogger, type HistoryEvent, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { createHttpHandler } from '@durable-rx/runtime/http';
+import { serve, type NodeServer } from '@durable-rx/runtime/node';
+import { filter, firstValueFrom, takeWhile, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { currentHistory$ } from '../src/current-history.js';
+import { createRemoteClient } from '../src/index.js';
+import { KEY, ownedByEachTest, within } from './harness.js';
+
+/**
+ * history$ across a real server restart (the HTTP server closed, a new runtime and handler started on the same store
+ * and port): the new server knows none of the old sessions, so the client's reconnect gets a new session. While the
+ * server was down the instance continued as new twice: the history the watch stood in and the one after it are gone
+ * from the store (it keeps the current history only), and no server can send them again. history$ must not go on
+ * with the third history as if nothing was missed.
+ */
+
+const { subscriptions, cleanups } = ownedByEachTest();
+
+const orchestrators: Record<string, Orchestrator> = {
+  /** Generation 1 waits for `Go`, generation 2 for `Next` (each then continues as new), generation 3 for `Done`. */
+  Generations: function* (ctx) {
+    const generation = (ctx.getInput() as number | undefined) ?? 1;
+    if (generation === 3) {
+      yield ctx.waitForExternalEvent('Done');
+      return 'done';
+    }
+    yield ctx.waitForExternalEvent(generation === 1 ? 'Go' : 'Next');
+    ctx.continueAsNew(generation + 1);
+    return undefined;
+  },
+};
+
+interface Server {
+  runtime: Runtime;
+  server: NodeServer;
+}
+
+async function start(store: MemoryStore, port = 0): Promise<Server> {
+  const runtime = createRuntime({ store, orchestrators, activities: {}, logger: silentLogger });
+  await runtime.start();
+  const server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 20 }), { port });
+  cleanups.push(() => runtime.stop(), () => server.close());
+  return { runtime, server };
+}
+
+/** The executions whose start is in `values`, in order. */
+const startsOf = (values: readonly HistoryEvent[]) => values.flatMap((e) => (e.type === 'ExecutionStarted' ? [e.executionId] : []));
+
+/**
+ * Restarts the server while instance `id` (a `Generations` in its first execution, which the remote client watches)
+ * moves on to its third execution: resolves with the new server once that one waits for `Done`.
+ */
+async function restartThroughTwoExecutions(store: MemoryStore, first: Server, id: string): Promise<Server> {
+  await first.server.close(); // the client's stream ends; it reconnects (and fails) until the next server listens
+  await first.runtime.stop();
+  const worker = createRuntime({ store, orchestrators, activities: {}, logger: silentLogger });
+  await worker.start();
+  const client = worker.client;
+  await client.raiseEvent(id, 'Go');
+  await firstValueFrom(client.status$(id).pipe(filter((s) => s?.input === 2 && s.runtimeStatus === 'Running')));
+  await client.raiseEvent(id, 'Next');
+  await firstValueFrom(client.status$(id).pipe(filter((s) => s?.input === 3 && s.runtimeStatus === 'Running')));
+  await worker.stop();
+  return start(store, first.server.port);
+}
+
+describe('history$ across a server restart that missed whole executions', () => {
+  it('fails with UnavailableError rather than go on in a later execution as if none was missed', async () => {
+    const store = new MemoryStore();
+    const first = await start(store);
+    const remote = createRemoteClient({ baseUrl: first.server.url, key: KEY, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    cleanups.push(() => remote.close());
+    await first.runtime.client.startNew('Generations', { instanceId: 'gen' });
+    const values: HistoryEvent[] = [];
+    let seen = (): void => undefined;
+    const failed = new Promise<unknown>((resolve) => {
+      subscriptions.push(remote.history$('gen').subscribe({ next: (e) => (values.push(e), seen()), error: resolve, complete: () => resolve('completed') }));
+    });
+    // The first execution's first step (it waits for Go) has arrived.
+    await within(new Promise<void>((resolve) => (seen = () => values.at(-1)?.type === 'OrchestratorCompleted' && resolve())()), 'the first step');
+    const had = [...values];
+    expect(startsOf(had)).toHaveLength(1);
+
+    const second = await restartThroughTwoExecutions(store, first, 'gen');
+    const error = await within(failed, 'the failure');
+    expect(error).toMatchObject({ name: 'UnavailableError', code: 'unavailable' });
+    // Nothing of the third execution was delivered after the first one's events as if it came next.
+    expect(values).toEqual(had);
+
+    // Subscribing again reads the current history from its start.
+    const again = await within(firstValueFrom(remote.history$('gen').pipe(
+      takeWhile((e) => e.type !== 'OrchestratorCompleted', true), toArray(),
+    )), 'the current history');
+    const current = (await second.runtime.client.getStatus('gen', { showHistory: true, showHistoryOutput: true }))!.history!;
+    expect(again).toEqual(current.slice(0, again.length));
+    expect(startsOf(again)).toHaveLength(1);
+    expect(startsOf(again)[0]).not.toBe(startsOf(had)[0]);
+  });
+
+  it('keeps the current history of a view (currentHistory$) across it: the view shows the new history only', async () => {
+    const store = new MemoryStore();
+    const first = await start(store);
+    const remote = createRemoteClient({ baseUrl: first.server.url, key: KEY, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    cleanups.push(() => remote.close());
+    await first.runtime.client.startNew('Generations', { instanceId: 'view' });
+    const views: (readonly HistoryEvent[])[] = [];
+    let errored: unknown;
+    let seen = (): void => undefined;
+    subscriptions.push(currentHistory$(remote, 'view').subscribe({ next: (v) => (views.push(v), seen()), error: (e) => (errored = e) }));
+    const until = (p: (view: readonly HistoryEvent[]) => boolean, what: string) =>
+      within(new Promise<void>((resolve) => (seen = () => views.length > 0 && p(views.at(-1)!) && resolve())()), what);
+    await until((v) => v.at(-1)?.type === 'OrchestratorCompleted', 'the first step');
+    const [execution1] = startsOf(views.at(-1)!);
+
+    const second = await restartThroughTwoExecutions(store, first, 'view');
+    const third = (await second.runtime.client.getStatus('view', { showHistory: true, showHistoryOutput: true }))!.history!;
+    await until((v) => v.length === third.length && startsOf(v)[0] !== execution1, 'the third execution');
+    expect(views.at(-1)).toEqual(third);
+    expect(errored).toBeUndefined();
+  });
+});
+
