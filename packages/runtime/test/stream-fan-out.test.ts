@@ -1,7 +1,7 @@
 import { Subject, finalize, defer as deferred } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
-import { SessionHub, type SessionHubOptions } from '../src/http/session-hub.js';
+import { SESSION, SessionHub, type SessionHubOptions } from '../src/http/session-hub.js';
 import { HeartbeatQueue } from '../src/http/heartbeat-queue.js';
 import { SseConnection, type SseWriter } from '../src/http/sse-connection.js';
 import { eventLength, putEvent } from '../src/http/sse-event.js';
@@ -235,6 +235,55 @@ describe('a connection whose reader is more than the backlog limit behind', () =
     source.next(6);
     expect(next.writer.values()).toEqual([6]);
     expect(next.writer.ids()[0]!.split('.')[0]).not.toBe(writer.ids()[0]!.split('.')[0]);
+    hub.close();
+  });
+});
+
+describe('a held session asked for subscriptions it has no room for', () => {
+  /**
+   * A stream session (room for 2 subscriptions, 4 events resent on resume) whose reader stopped reading: a value over
+   * the backlog limit holds it. Each subscribe past its room is refused by a `close` event, which waits for the reader.
+   */
+  function heldSession() {
+    const { hub, source } = setup({ maxSubscriptions: 2, bufferSize: 4 });
+    const writer = new RecordingWriter();
+    writer.stalled = true;
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
+    hub.open(SESSION, undefined, connection);
+    const id = (JSON.parse(/\ndata: (.*)\n\n$/.exec(writer.messages.find((m) => m.startsWith('event: session'))!)![1]!) as { session: string }).session;
+    const session = hub.get(id)!;
+    const spec: FeedSpec = { key: 'status\u0000held', event: 'status', source: () => source };
+    session.subscribe('a', spec, false, 'a');
+    session.subscribe('b', spec, false, 'b');
+    source.next('x'.repeat(150)); // over the limit: the session is held
+    const refuse = (count: number) => {
+      for (let n = 0; n < count; n++) session.subscribe(`refused-${n}`, spec, false, `refused-${n}`);
+    };
+    const closes = () => writer.messages.filter((m) => m.startsWith('event: close')).map((m) => (JSON.parse(/\ndata: (.*)\n\n$/.exec(m)![1]!) as { sub: string }).sub);
+    return { hub, writer, refuse, closes };
+  }
+
+  it('sends each refusal once its reader took what it had, in order, as long as they stay within what a session holds', () => {
+    const { hub, writer, refuse, closes } = heldSession();
+    refuse(6); // its room and its resend buffer: 2 + 4
+    expect(closes()).toEqual([]);
+    writer.drain();
+    expect(closes()).toEqual([0, 1, 2, 3, 4, 5].map((n) => `refused-${n}`));
+    expect(writer.ended).toBe(false);
+    expect(hub.size).toBe(1);
+    hub.close();
+  });
+
+  // Each refusal was queued for a reader that takes nothing: a client with the key could grow the server's memory
+  // without bound, one request of 1000 refused subscribes after another.
+  it('ends, as a session that fell too far behind, once more refusals wait than it holds: the server keeps no more of them', () => {
+    const { hub, writer, refuse, closes } = heldSession();
+    refuse(7);
+    expect(writer.ended).toBe(true);
+    expect(hub.size).toBe(0);
+    refuse(1000); // a session that ended keeps nothing
+    writer.drain();
+    expect(closes()).toEqual([]);
     hub.close();
   });
 });

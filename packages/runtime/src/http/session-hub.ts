@@ -71,7 +71,9 @@ export type StreamRefusal = 'closed' | 'full';
  * **Slow readers.** When its connection is full (`SseConnection.full`: more than the limit unread), a session writes
  * nothing more and stops reading its feeds, as when dropped; events that arise meanwhile (a `close`, a single stream's
  * last event) wait, in order. When the reader has taken what it had, the session writes them and reads on, each
- * subscription from its cursor; one whose feed no longer holds what it needs ends the session (`abandon`). A held
+ * subscription from its cursor; one whose feed no longer holds what it needs ends the session (`abandon`), and so do
+ * more waiting events than the session holds (its `maxSubscriptions` and `bufferSize`: refusals of subscribes past
+ * its room, which a client may send without end while its reader takes nothing). A held
  * connection whose reader takes nothing for `resumeWindowMs` is cut, as when its client goes: the session is then
  * resumable for the window, as any dropped one, and a reader gone for good no longer keeps its place of
  * `maxSessions` for ever (the one timer of a held session, `expiry`, cleared when its reader drains or it ends).
@@ -574,10 +576,18 @@ export class StreamSession implements ConnectionOwner {
     return subscriptions === undefined ? [] : subscriptions instanceof Map ? [...subscriptions.values()] : [subscriptions];
   }
 
-  /** Writes one event, or queues it behind those that wait (see `#queue`). */
+  /**
+   * Writes one event, or queues it behind those that wait (see `#queue`). The feeds are not read while events wait,
+   * so what arrives then is the refusals of subscribes past the session's room, one per subscribe, which a client
+   * could send without end to a reader that takes nothing: a queue that would hold more than a session holds (its
+   * room and its resend buffer) ends the session instead, as one that fell too far behind (`abandon`).
+   */
   #write(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
-    if (this.#held || this.#queue !== undefined) (this.#queue ??= []).push(subscription, frame);
-    else this.#send(subscription, frame);
+    if (!this.#held && this.#queue === undefined) return this.#send(subscription, frame);
+    const queue = (this.#queue ??= []);
+    const { bufferSize, maxSubscriptions } = this.#host.options;
+    if (queue.length >= 2 * (bufferSize + maxSubscriptions)) return this.abandon();
+    queue.push(subscription, frame);
   }
 
   /**
