@@ -14,7 +14,8 @@ import { SETTLED } from '../src/testing/settled.js';
  * `serve` writes event streams to the socket itself, framing each event as one HTTP/1.1 chunk. Read here from raw
  * sockets, so that the framing is checked byte by byte: values larger than one copy (written without copying),
  * non-ASCII text (byte lengths, not string lengths), an HTTP/1.0 client (no chunked encoding) and a pipelined
- * request whose response waits behind another one (written through the response object until it gets the socket).
+ * request whose response waits behind another one (written through the response object until it gets the socket;
+ * past the backlog limit its session waits for that response's `drain`).
  */
 
 const KEY = 'node-key';
@@ -57,7 +58,9 @@ function reference(runtime: Runtime, id: string): Promise<string[]> {
 /** A raw HTTP/1 connection: sends requests as given and keeps every byte the server sends back. */
 class RawConnection {
   readonly #socket: Socket;
-  #received = Buffer.alloc(0);
+  /** What was received: the first `#length` bytes of a buffer that doubles as it fills (a stream of many MB stays linear). */
+  #buffer = Buffer.alloc(0);
+  #length = 0;
   #ended = false;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
@@ -66,7 +69,13 @@ class RawConnection {
     this.#socket = connect(server.port, server.hostname);
     sockets.push(this.#socket);
     this.#socket.on('data', (chunk: Buffer) => {
-      this.#received = Buffer.concat([this.#received, chunk]);
+      if (this.#length + chunk.length > this.#buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * this.#buffer.length, this.#length + chunk.length));
+        this.#buffer.copy(grown, 0, 0, this.#length);
+        this.#buffer = grown;
+      }
+      chunk.copy(this.#buffer, this.#length);
+      this.#length += chunk.length;
       this.#wake?.();
     });
     this.#socket.once('end', () => {
@@ -95,8 +104,12 @@ class RawConnection {
   /** The body of the first response so far, once it contains `text`. */
   async bodyWith(text: string): Promise<string> {
     let body = '';
-    await this.#until(() => (body = parseResponses(this.#received, false).partial ?? '').includes(text));
+    await this.#until(() => (body = parseResponses(this.#received, false).partial?.() ?? '').includes(text));
     return body;
+  }
+
+  get #received(): Buffer {
+    return this.#buffer.subarray(0, this.#length);
   }
 
   async #until(done: () => boolean): Promise<void> {
@@ -118,10 +131,11 @@ interface RawResponse {
  * The complete responses at the start of `bytes` (a response without a length is complete when `closed`), and the
  * body received so far of a chunked response that is not.
  */
-function parseResponses(bytes: Buffer, closed: boolean): { complete: RawResponse[]; partial?: string } {
+function parseResponses(bytes: Buffer, closed: boolean): { complete: RawResponse[]; partial?: () => string } {
   const responses: RawResponse[] = [];
   const parts: Buffer[] = [];
-  const partial = () => ({ complete: responses, partial: Buffer.concat(parts).toString('utf8') });
+  // Decoded when asked for: a caller waiting for complete responses does not decode a partial one of many MB each time.
+  const partial = () => ({ complete: responses, partial: () => Buffer.concat(parts).toString('utf8') });
   let at = 0;
   for (;;) {
     const headEnd = bytes.indexOf('\r\n\r\n', at);
@@ -233,6 +247,33 @@ describe('serve: event streams written to the socket', () => {
     expect(behindEvents.statuses).toEqual((await behind).slice(-behindEvents.statuses.length));
     expect(behindEvents.statuses.at(-1)).toContain(BIG);
     expect([frontEvents.last, behindEvents.last]).toEqual(['end', 'end']);
+  });
+
+  // The response behind holds its events (written through ServerResponse) until the one in front ends: more than the
+  // backlog limit (4 MiB) of them holds its session, which goes on only when the response tells it drained ('drain',
+  // once it has the socket and the socket took them).
+  it('holds a pipelined stream more than the backlog limit behind until its response drained, then sends the rest in order', async () => {
+    const { runtime, server } = await open();
+    const front = reference(runtime, 'front');
+    const behind = reference(runtime, 'behind');
+    const connection = new RawConnection(server, request('/instances/front/stream?untilTerminal=true') + request('/instances/behind/stream?untilTerminal=true'));
+    await connection.sees('event: status');
+    // Its first status with the input is more than the limit: written whole, and the session is held, so the statuses
+    // after it wait in the feed until the response drains.
+    const large = 'x'.repeat(4.5 * 1024 * 1024);
+    await runtime.client.startNew('Echo', { instanceId: 'behind', input: large });
+    await runtime.client.waitForCompletion('behind', SETTLED);
+    await runtime.client.startNew('Echo', { instanceId: 'front', input: 'a' });
+    const [first, second] = await connection.responses(2);
+    const frontEvents = events(first!.body);
+    const behindEvents = events(second!.body);
+    expect(frontEvents.statuses).toEqual((await front).slice(-frontEvents.statuses.length));
+    expect(frontEvents.last).toBe('end');
+    const expected = await behind;
+    expect(behindEvents.statuses).toEqual(expected.slice(-behindEvents.statuses.length));
+    expect(behindEvents.statuses[0]).toBe('null');
+    expect(behindEvents.statuses.at(-1)).toContain('"runtimeStatus":"Completed"');
+    expect(behindEvents.last).toBe('end');
   });
 
   it('opens no stream for a client that left before its answer was written: the stream holds no slot or subscription', async () => {
