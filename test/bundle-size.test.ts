@@ -696,12 +696,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client's watches of one status or list then shared a server subscription only when made before its request was
  * sent (a later one takes its own; re-sending it for a joiner lost values the server had not yet written): its earlier
  * subscriptions and per-watcher starts went, 8,729 -> 8,665 B (-64), budget lowered to match.
+ * rx-client's history$ then failed with UnavailableError when a new session found the instance in another history than
+ * the watch stood in (it went on in the new one, silent about the executions the store no longer keeps), and a held
+ * stream session ended once more refusals waited than it holds (server code, in none of these pages): 31,976 / 39,783 /
+ * 70,030 B unchanged, rx-client 8,665 -> 8,727 B (+62), budget raised to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 31_976 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_783 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_030 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_665 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_727 },
 ];
 
 describe('bundle size', () => {

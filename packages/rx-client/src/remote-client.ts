@@ -281,11 +281,8 @@ export class RemoteClient implements DurableClient {
           if (first) {
             if (type) spec.after = undefined;
             if (delivered && !spec.after) throw new UnavailableError('the server sent no history position');
-            if (!marks && spec.after && execution !== undefined && execution !== spec.after.execution) {
-              throw new UnavailableError(
-                `The history of ${JSON.stringify(instanceId)} started over while the stream was down (from ${spec.after.execution} ` +
-                `after ${spec.after.events} events to ${execution}): what it missed is no longer stored; subscribe again for the current history`,
-              );
+            if (!marks && execution && spec.after && execution !== spec.after.execution) {
+              throw new UnavailableError(`the history started over while the stream was down (${spec.after.execution} -> ${execution})`);
             }
           }
           if (!type) {
