@@ -399,15 +399,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // The request's deadline: a connection that went silent without closing (a network switch, a sleep, a NAT that forgot
     // the flow) answers never, and a command must fail rather than hang. Cleared however the request ends.
     // (A request with a signal of its own, a subscription change, is timed by its stream's watchdog instead.)
-    const expiry = new AbortController();
+    /** The deadline's error once it passed: the request's answer then, whatever the aborted fetch threw. */
+    let late: RemoteError | undefined;
     // The request's own signal, aborted by `until` (a listener removed when it ends) or the deadline: not
     // AbortSignal.any, whose signals that follow a long-lived one (the close) have leaked in Node.
     const request = new AbortController();
     const follow = () => request.abort(until.reason);
-    const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => {
-      expiry.abort(new RemoteError('unreachable', 503, 'timed out'));
-      request.abort(expiry.signal.reason);
-    });
+    const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
     if (until.aborted) follow();
     else until.addEventListener('abort', follow, { once: true });
     try {
@@ -423,9 +421,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       json = await jsonOf(response);
       // A body cut by the close (or the deadline) reads as no body: the close (the deadline) is the answer.
       signal.throwIfAborted();
-      expiry.signal.throwIfAborted();
+      if (late) throw late;
     } catch (error) {
-      throw signal.reason ?? expiry.signal.reason ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+      throw signal.reason ?? late ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
     } finally {
       until.removeEventListener('abort', follow);
       unarm();

@@ -443,10 +443,7 @@ const FILTER_CHECKS = {
   runtimeStatus: statusList,
   createdTimeFrom: isDate,
   createdTimeTo: isDate,
-  instanceIdPrefix: (value: unknown, what: string): string => {
-    assertWellFormed(isString(value, what), what);
-    return value as string;
-  },
+  instanceIdPrefix: isReason,
 };
 
 /** The members of a listing query and their checks: a filter plus paging. */
