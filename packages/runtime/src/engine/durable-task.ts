@@ -11,8 +11,13 @@ export interface TaskParent {
  * A task settles exactly once: settling it twice is a bug in the engine and throws.
  */
 export abstract class DurableTask<T = unknown> {
-  #state: 'pending' | 'completed' | 'failed' = 'pending';
-  /** The result or the error, as `#state` says: one field for both (a task waiting in a cached execution is kept). */
+  /**
+   * Whether the task settled and how ({@link COMPLETED} or {@link FAILED}, none while pending), and
+   * {@link LAST_PARENT_ONLY}: bits of one field, where a state and a flag of their own cost a field more on every task
+   * (a task waiting in a cached execution is kept).
+   */
+  #bits = 0;
+  /** The result or the error, as `#bits` say: one field for both (a task waiting in a cached execution is kept). */
   #outcome: T | Error | undefined;
   /**
    * The composites waiting on this task (`Task.all`, `Task.any`, a retried call), told in the order they began to wait
@@ -22,16 +27,26 @@ export abstract class DurableTask<T = unknown> {
    * all when it settles, so the list does not grow with the composites built over a task.
    */
   #parents: TaskParent | Set<TaskParent> | undefined;
+
+  // No private methods in this class: a class with one gives each of its objects a field for it (8 B per task).
+
   /**
    * Without `ReplayFlag.CompositesNotifyEveryParent` (a history recorded before it): the last composite built
    * over the task replaces its parent, and only that one hears it settle, as the engine did then.
    * @internal
    */
-  lastParentOnly = false;
+  get lastParentOnly(): boolean {
+    return (this.#bits & LAST_PARENT_ONLY) !== 0;
+  }
+
+  /** @internal */
+  set lastParentOnly(value: boolean) {
+    this.#bits = value ? this.#bits | LAST_PARENT_ONLY : this.#bits & ~LAST_PARENT_ONLY;
+  }
 
   /** True once the task completed or failed. */
   get isSettled(): boolean {
-    return this.#state !== 'pending';
+    return (this.#bits & SETTLED) !== 0;
   }
   /**
    * True once the task has completed, successfully or not (a failed task is completed and {@link isFaulted}), as a
@@ -44,19 +59,19 @@ export abstract class DurableTask<T = unknown> {
    * ```
    */
   get isCompleted(): boolean {
-    return this.#state !== 'pending';
+    return (this.#bits & SETTLED) !== 0;
   }
   /** True once the task failed. */
   get isFaulted(): boolean {
-    return this.#state === 'failed';
+    return (this.#bits & FAILED) !== 0;
   }
   /** The result, once completed. */
   get result(): T | undefined {
-    return this.#state === 'completed' ? this.#outcome as T : undefined;
+    return (this.#bits & COMPLETED) !== 0 ? this.#outcome as T : undefined;
   }
   /** The error, once failed. */
   get error(): Error | undefined {
-    return this.#state === 'failed' ? this.#outcome as Error : undefined;
+    return (this.#bits & FAILED) !== 0 ? this.#outcome as Error : undefined;
   }
 
   /**
@@ -83,19 +98,23 @@ export abstract class DurableTask<T = unknown> {
 
   /** @internal */
   complete(result: T): void {
-    this.#settle('completed');
-    this.#outcome = result;
-    this.#notify();
+    this.settle(COMPLETED, result);
   }
 
   /** @internal */
   fail(error: Error): void {
-    this.#settle('failed');
-    this.#outcome = error;
-    this.#notify();
+    this.settle(FAILED, error);
   }
 
-  #notify(): void {
+  /**
+   * Settles the task once, as `how` says ({@link COMPLETED} or {@link FAILED}), and tells its parents. Settling it twice
+   * throws.
+   * @internal
+   */
+  settle(how: typeof COMPLETED | typeof FAILED, outcome: T | Error): void {
+    if (this.#bits & SETTLED) throw new Error(`task already ${this.#bits & COMPLETED ? 'completed' : 'failed'}`);
+    this.#bits |= how;
+    this.#outcome = outcome;
     const parents = this.#parents;
     if (!parents) return;
     // Settled once: it tells them once and keeps none (one that settles meanwhile removes itself from nothing).
@@ -103,12 +122,13 @@ export abstract class DurableTask<T = unknown> {
     if (!(parents instanceof Set)) return parents.onChildSettled(this);
     for (const parent of parents) parent.onChildSettled(this);
   }
-
-  #settle(state: 'completed' | 'failed'): void {
-    if (this.#state !== 'pending') throw new Error(`task already ${this.#state}`);
-    this.#state = state;
-  }
 }
+
+/** {@link DurableTask}'s bits: completed, failed (either is settled), and its {@link DurableTask.lastParentOnly}. */
+const COMPLETED = 1;
+const FAILED = 2;
+const SETTLED = COMPLETED | FAILED;
+const LAST_PARENT_ONLY = 4;
 
 /** True when `value` is a {@link DurableTask}. */
 export function isDurableTask(value: unknown): value is DurableTask<unknown> {
