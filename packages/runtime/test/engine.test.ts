@@ -36,11 +36,11 @@ describe('replay engine', () => {
 
   it('replays a hand-built history and continues with the next activity and custom status', () => {
     const history = new HistoryBuilder({ name: 'E1_HelloSequence' }).started().taskScheduled('E1_SayHello', 'Tokyo').build();
-    const execution = run(helloSequence, history);
+    const execution = new OrchestrationExecution(helloSequence, limit);
+    expect(execution.replay(history)).toBe(history.length);
     const step = execution.step(at(1000), [taskCompleted(0, 'Hello Tokyo!')]);
     expect(step.actions).toEqual([{ type: 'ScheduleTask', eventId: 1, name: 'E1_SayHello', input: 'Seattle', attempt: 1 }]);
     expect(step.customStatus).toBe('Tokyo');
-    expect(execution.stats).toEqual({ eventsReplayed: history.length, eventsApplied: 1 });
   });
 
   it('completes with the outputs in order', () => {
@@ -334,19 +334,21 @@ describe('replay engine', () => {
   });
 
   it('steps a cached execution in O(new events): the 1,000th step does not replay the first 999', () => {
+    let resumed = 0; // how often the orchestrator's code went on past a yield: once per step unless a step replays
     const long: Orchestrator = function* (ctx) {
-      for (let i = 0; i < 1000; i++) yield ctx.callActivity('Step', i);
+      for (let i = 0; i < 1000; i++) {
+        yield ctx.callActivity('Step', i);
+        resumed++;
+      }
       return 'done';
     };
     const execution = run(long);
     execution.step(T0, [executionStarted('Long')]);
     let last: StepResult | undefined;
     for (let i = 0; i < 1000; i++) {
-      const before = execution.stats.eventsApplied;
       last = execution.step(at(i + 1), [taskCompleted(i, i)]);
-      expect(execution.stats.eventsApplied - before).toBe(1);
+      expect(resumed).toBe(i + 1);
     }
-    expect(execution.stats.eventsReplayed).toBe(0);
     expect(completion(last!)).toMatchObject({ result: 'done' });
   });
 });

@@ -3,14 +3,22 @@ import { describe, expect, it } from 'vitest';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import { silentLogger } from '../src/env/logger.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { executionStarted } from '../src/testing/history-builder.js';
 import { DEFAULT_CACHE_SIZE, ExecutionCache } from '../src/worker/execution-cache.js';
 
-// eslint-disable-next-line require-yield
-const execution = (): OrchestrationExecution => new OrchestrationExecution(function* () { return undefined; }, { customStatusLimitBytes: 1024 });
+/** The ExecutionStarted of execution `e`, the one every cached execution here is of. */
+const startedE = (): HistoryEvent => Object.assign(executionStarted('O'), { executionId: 'e' });
+
+/** An execution of `e`, started and waiting for an event. */
+const execution = (): OrchestrationExecution => {
+  const live = new OrchestrationExecution(function* (ctx) { yield ctx.waitForExternalEvent('go'); }, { customStatusLimitBytes: 1024 });
+  live.replay([startedE()]);
+  return live;
+};
 
 /** One step of instance `id` as the worker runs it: a lookup, then the execution set again after the commit. */
 function step(cache: ExecutionCache, id: string, length: number): boolean {
@@ -106,6 +114,15 @@ describe('ExecutionCache', () => {
     expect(hits).toBe(ids.length);
   });
 
+  it('keeps an execution only for its own execution id', () => {
+    const cache = new ExecutionCache(2);
+    cache.set('a', 'other', 1, execution(), undefined, false);
+    expect(cache.size).toBe(0);
+    expect(cache.get('a', 'other', 1)).toBeUndefined();
+    cache.set('a', 'e', 1, execution(), undefined, false);
+    expect(cache.get('a', 'e', 1)).toBeDefined();
+  });
+
   it('keeps nothing with a capacity of 0', () => {
     const cache = new ExecutionCache(0);
     step(cache, 'a', 0);
@@ -116,7 +133,7 @@ describe('ExecutionCache', () => {
     const started = (orchestrator: Orchestrator): OrchestrationExecution => {
       const execution = new OrchestrationExecution(orchestrator, { customStatusLimitBytes: 1024 });
       execution.replay([]);
-      execution.step(new Date(0), [executionStarted('O')]);
+      execution.step(new Date(0), [startedE()]);
       return execution;
     };
     const state = { instanceId: 'i' } as unknown as InstanceState;

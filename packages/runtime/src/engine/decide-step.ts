@@ -125,19 +125,13 @@ function decide(
   let execution: OrchestrationExecution;
   let baseHistory: readonly HistoryEvent[] | undefined;
   let eventsReplayed = 0;
-  let eventsApplied: number;
   if (!replays) {
     execution = input.cached!;
-    eventsApplied = execution.stats.eventsApplied;
   } else {
     const history = input.history ?? NO_HISTORY;
     execution = input.newExecution(state.name);
     if (rewind) baseHistory = rewindHistory(history);
-    execution.replay(baseHistory ?? history);
-    // A new execution: everything it counted so far is this replay's.
-    const stats = execution.stats;
-    eventsReplayed = stats.eventsReplayed;
-    eventsApplied = stats.eventsApplied;
+    eventsReplayed = execution.replay(baseHistory ?? history);
   }
   const step = execution.step(input.now, events, !!rerun);
   const { writeSet, state: next } = stepWriteSet({
@@ -146,7 +140,7 @@ function decide(
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
-    eventsReplayed, eventsApplied: execution.stats.eventsApplied - eventsApplied,
+    eventsReplayed, eventsApplied: events.length, // the step applies each of its events once
   };
 }
 

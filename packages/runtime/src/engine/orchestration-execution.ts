@@ -53,14 +53,6 @@ export interface StepResult {
   readonly isFinished: boolean;
 }
 
-/** Counters of engine work, used by tests and benchmarks to prove that cached steps cost O(new events). */
-export interface ExecutionStats {
-  /** History events applied by replay (cache misses). */
-  readonly eventsReplayed: number;
-  /** New events applied by steps. */
-  readonly eventsApplied: number;
-}
-
 /** How an execution ended. */
 type Outcome =
   | { readonly kind: 'completed'; readonly result: JsonValue | undefined }
@@ -84,6 +76,8 @@ interface Rare {
   rewoundParent?: ExecutionStartedEvent['parentInstance'];
   /** `newGuid` calls so far. */
   guidCounter: number;
+  /** The execution's outcome is in its history (replayed, or recorded by a step); only a finished execution has one. */
+  outcomeKept?: boolean;
   /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`), with no `misuseMarks`. */
   misuse?: OrchestrationError | undefined;
 }
@@ -188,19 +182,12 @@ export class OrchestrationExecution {
   #eventWaiters: AtomicTask<unknown> | AtomicTask<unknown>[] | undefined;
 
   /**
-   * Where the worker's execution cache left this execution: the execution id and history length it is valid for
-   * (ExecutionCache's own fields, nothing else reads them; kept here instead of in an entry object per cached
-   * execution).
+   * Where the worker's execution cache left this execution: the history length it is valid for, with its
+   * {@link executionId} (ExecutionCache's own field, nothing else reads it; kept here instead of in an entry object per
+   * cached execution).
    * @internal
    */
-  cachedExecutionId = '';
-  /** @internal see {@link cachedExecutionId} */
   cachedHistoryLength = -1;
-
-  #eventsReplayed = 0;
-  #eventsApplied = 0;
-  /** The execution's outcome is in its history (replayed, or recorded by a step). */
-  #outcomeKept = false;
 
   constructor(orchestrator: Orchestrator, options: ExecutionOptions) {
     this.#phase = { kind: 'not-started', orchestrator };
@@ -217,9 +204,9 @@ export class OrchestrationExecution {
     return this.#started?.name ?? '';
   }
 
-  /** Engine work done so far. */
-  get stats(): ExecutionStats {
-    return { eventsReplayed: this.#eventsReplayed, eventsApplied: this.#eventsApplied };
+  /** The execution's id, from ExecutionStarted (`undefined` before it). */
+  get executionId(): string | undefined {
+    return this.#started?.executionId;
   }
 
   /** True once the execution finished. */
@@ -263,13 +250,16 @@ export class OrchestrationExecution {
 
   /**
    * Rebuilds state from committed history. Call once, before the first step. A history the orchestrator does not
-   * reproduce (non-determinism) is remembered and fails the instance on the next step.
+   * reproduce (non-determinism) is remembered and fails the instance on the next step. Returns the number of events
+   * replayed (up to the one that diverged): engine work, which tests and benchmarks count to prove that cached steps
+   * cost O(new events). (A step applies each of its events once.)
    */
-  replay(history: readonly HistoryEvent[]): void {
+  replay(history: readonly HistoryEvent[]): number {
     this.#mode = REPLAYING;
+    let replayed = 0;
     try {
       for (const event of history) {
-        this.#eventsReplayed++;
+        replayed++;
         this.#apply(event);
       }
     } catch (error) {
@@ -280,6 +270,7 @@ export class OrchestrationExecution {
     } finally {
       this.#mode = IDLE;
     }
+    return replayed;
   }
 
   /**
@@ -304,7 +295,7 @@ export class OrchestrationExecution {
     // and the orchestrator's own code threw again, or now returns, rerunning no call; or its code changed so that it
     // now ends sooner): that outcome is this step's to record, or the instance would stay Running with nothing to wake it.
     // (Not when the step terminates it: the termination is then its outcome, recorded by its own event.)
-    const late = this.#phase.kind === 'finished' && !this.#outcomeKept && !events.some((e) => e.type === 'ExecutionTerminated');
+    const late = this.#phase.kind === 'finished' && !this.#rare?.outcomeKept && !events.some((e) => e.type === 'ExecutionTerminated');
     const wasFinished = this.#phase.kind === 'finished' && !late;
     const nowIso = isoTime(now); // one text for every event the step records (and for the steps of its millisecond)
     if (this.#phase.kind === 'not-started') {
@@ -335,7 +326,6 @@ export class OrchestrationExecution {
     if (unmatched) this.#rare!.unmatched = undefined;
     if (unmatched) for (const action of unmatched.values()) this.#issue(action);
     for (const event of events) {
-      this.#eventsApplied++;
       this.#record(event);
       // A parent's rewind is applied even then: it names the call that the late outcome answers.
       if (this.#phase.kind === 'finished' && event.type !== 'ExecutionRewound') {
@@ -458,7 +448,7 @@ export class OrchestrationExecution {
       case 'ExecutionTerminated':
         // One that came after the execution had ended (kept when a rewind drops that end) is no outcome of it.
         if (phase.kind === 'finished') return;
-        this.#outcomeKept = true;
+        this.#more().outcomeKept = true;
         this.#finish({ kind: 'terminated' });
         return;
       case 'ExecutionRewound':
@@ -467,7 +457,7 @@ export class OrchestrationExecution {
       case 'ExecutionCompleted':
       case 'ContinueAsNew':
         // Recorded outcome of a replayed finish; the generator reached the same point.
-        this.#outcomeKept = true;
+        this.#more().outcomeKept = true;
         return;
       default: {
         // Exhaustive (a new event type must be handled above); at run time, a corrupt or newer history lands here.
@@ -630,7 +620,7 @@ export class OrchestrationExecution {
   /** Records the outcome of the finished execution, at the current step's time. */
   #recordOutcome(): void {
     const { outcome } = this.#phase as { readonly outcome: Outcome };
-    this.#outcomeKept = true;
+    this.#more().outcomeKept = true;
     const timestamp = this.#nowIso;
     switch (outcome.kind) {
       case 'completed':

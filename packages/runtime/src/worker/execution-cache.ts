@@ -25,7 +25,7 @@ export const DEFAULT_CACHE_SIZE = 100_000;
  */
 export class ExecutionCache {
   // The maps hold the executions themselves: the execution id and history length an execution is valid for are its
-  // `cachedExecutionId` / `cachedHistoryLength` (an entry object per cached execution was 56 B).
+  // own `executionId` and its `cachedHistoryLength` (an entry object per cached execution was 56 B).
   /** Executions that were used from the cache, least recently used first. */
   readonly #main = new Map<string, OrchestrationExecution>();
   /** Newcomers while the cache is full, oldest first. */
@@ -44,7 +44,7 @@ export class ExecutionCache {
    */
   get(instanceId: string, executionId: string, historyLength: number): OrchestrationExecution | undefined {
     const execution = this.#remove(instanceId);
-    if (!execution || execution.cachedExecutionId !== executionId || execution.cachedHistoryLength !== historyLength) return undefined;
+    if (!execution || execution.executionId !== executionId || execution.cachedHistoryLength !== historyLength) return undefined;
     return execution;
   }
 
@@ -64,11 +64,12 @@ export class ExecutionCache {
    * {@link take}), so it joins the main part; otherwise it is a newcomer, kept in probation while the cache is full.
    */
   set(instanceId: string, executionId: string, historyLength: number, execution: OrchestrationExecution, state: InstanceState | undefined, reused: boolean): void {
-    if (this.capacity <= 0) return;
     this.#remove(instanceId);
+    // An execution is valid for its own execution id only (its ExecutionStarted's), so it is not kept for another one
+    // (a step never leaves it at another one).
+    if (this.capacity <= 0 || execution.executionId !== executionId) return;
     // The state is kept only for an execution awaiting an activity: `take` serves only the step that activity's result
     // wakes. For an instance waiting for an event or a timer it was a third of the entry (its Dates above all).
-    execution.cachedExecutionId = executionId;
     execution.cachedHistoryLength = historyLength;
     if (state && execution.awaitsActivity) this.#states.set(instanceId, state);
     // A newcomer joins the main part only while the cache is short of full by more than probation holds: not in the
