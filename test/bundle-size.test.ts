@@ -702,11 +702,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 70,030 B unchanged, rx-client 8,665 -> 8,727 B (+62), budget raised to match.
  * rx-client's command deadline then became a variable instead of a second AbortController per command, and the filter's
  * instanceIdPrefix check the shared isReason: 8,727 -> 8,721 B (-6), budget lowered to match; runtime pages unchanged.
+ * MemoryStore then kept the rare fields of a state on one object of their own (getters read them) and its creation
+ * time as a small integer, and tasks and cached executions lost a few fields (a waiting instance 112 B smaller):
+ * 31,976 / 39,783 / 70,030 -> 32,138 / 39,787 / 70,016 B (+162 / +4 / -14; MemoryStore is in runtime.js only),
+ * budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 31_976 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_783 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_030 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 32_138 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_787 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_016 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_721 },
 ];
 
