@@ -88,7 +88,7 @@ describe('configuration', () => {
     for (const option of ['retryAfterSeconds', 'reconnectDelayMs', 'resumeBufferSize', 'maxStreams']) {
       for (const value of [0.5, 1e21]) {
         expect(() => createHttpHandler(client, { key: 'x', [option]: value }), `${option}: ${value}`)
-          .toThrow(expect.objectContaining({ code: 'invalid-argument', message: `${option} must be a positive integer` }));
+          .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining(`${option} must be a positive integer`) }));
       }
     }
     // One timer each: a longer delay would fire at once (Node, browsers), a heartbeat in a loop.

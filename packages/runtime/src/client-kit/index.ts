@@ -21,7 +21,7 @@ export { toPlainJson, toTerminateReason, MAX_JSON_DEPTH, MAX_JSON_ELEMENTS, type
 export { isRetryable, isRetryableError } from '../model/errors/retryable.js';
 export {
   absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, httpBaseUrl, isBoolean, isHeaderText, isInstanceId, isReason, isString, MAX_INSTANCE_ID_LENGTH,
-  isDelayMs, isTimeoutMs, readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,
+  CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

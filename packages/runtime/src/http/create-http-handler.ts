@@ -13,7 +13,9 @@ import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { decodeContinuationToken, MAX_PAGE_SIZE } from '../store/store-helpers.js';
-import { assertMethods, checkDependencies, httpBaseUrl, isHeaderText, requestBase } from '../model/validation.js';
+import {
+  assertMethods, checkDependencies, httpBaseUrl, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, requestBase,
+} from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
@@ -203,9 +205,9 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * Functions; ids, event and orchestrator names keep their case.
  * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
  * traces. Routes accept slashes at both ends of the path after the base (`…/durabletask//instances/x//`), as Durable
- * Functions trims them. Status bodies take the Durable Functions shape (see `toWireStatus`: `null` for absent values,
+ * Functions trims them. Status bodies take the Durable Functions shape (see `WireInstanceStatus`: `null` for absent values,
  * times to the second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
- * (`toNativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
+ * (`NativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
  * Functions client's enum (`Canceled` matches nothing); `top` above 1000 gives pages of 1000 with a continuation
  * token. The full table, with every remaining difference from Durable Functions, is `docs/http-api.md`.
  *
@@ -229,7 +231,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   const settings = resolveOptions(options);
   const logger = settings.logger;
   const browserHosted = inBrowserHost();
-  const wireOptions = { exposeStackTraces: options.exposeStackTraces === true };
+  const wireOptions = { exposeStackTraces: settings.exposeStackTraces };
   // Every status and history event leaves through the wire sanitiser: responses, single streams and sessions.
   // Streams carry the lossless form; response bodies the Durable Functions shape unless `format=native` asks.
   const sanitiser: WireSanitiser = {
@@ -682,12 +684,23 @@ interface ResolvedOptions {
   readonly allowedHosts: HostAllowList | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
+  readonly exposeStackTraces: boolean;
 }
+
+/** The members of {@link HttpHandlerOptions} checked by the shared rule of their kind (booleans, counts, delays). */
+const HANDLER_CHECKS = {
+  anonymous: isBoolean, exposeStackTraces: isBoolean,
+  maxBodyBytes: isCount, resumeBufferSize: isCount, maxStreams: isCount,
+  heartbeatMs: isFiniteDelayMs, resumeWindowMs: isFiniteDelayMs,
+};
 
 function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options are required');
-  const keys = options.key === undefined ? undefined : typeof options.key === 'string' ? [options.key] : [...options.key];
-  if (options.anonymous === true) {
+  const checked = readChecked(options, 'createHttpHandler options', HANDLER_CHECKS);
+  const key: unknown = options.key;
+  if (key !== undefined && typeof key !== 'string' && !Array.isArray(key)) throw new InvalidArgumentError('key must be a string or an array of strings');
+  const keys = key === undefined ? undefined : typeof key === 'string' ? [key] : [...(key as unknown[])] as string[];
+  if (checked.anonymous === true) {
     if (keys !== undefined) throw new InvalidArgumentError('Give either key or anonymous: true, not both');
   } else if (!keys || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
     throw new InvalidArgumentError('A non-empty key is required (or anonymous: true, explicitly)');
@@ -702,24 +715,25 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   const baseUrl = options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl');
   const base = baseUrl === undefined ? undefined : new URL(baseUrl);
   return {
-    keys: options.anonymous === true ? undefined : keys,
+    keys: checked.anonymous === true ? undefined : keys,
     baseUrl,
     baseRoot: baseUrl === undefined ? undefined : webhookRoot(baseUrl),
     baseOrigin: base?.origin,
-    maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    maxBodyBytes: checked.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
     retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
     maxWaitSeconds: positive(options.maxWaitSeconds, DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds'),
     // One timer each: a longer delay would fire at once (Node, browsers) or early (the system clock clamps it).
-    heartbeatMs: timerDelay(positive(options.heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs'), 'heartbeatMs'),
-    resumeWindowMs: timerDelay(positive(options.resumeWindowMs, DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'), 'resumeWindowMs'),
-    resumeBufferSize: positive(options.resumeBufferSize, DEFAULT_RESUME_BUFFER_SIZE, 'resumeBufferSize', true),
+    heartbeatMs: timerDelay(checked.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
+    resumeWindowMs: timerDelay(checked.resumeWindowMs ?? DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
+    resumeBufferSize: checked.resumeBufferSize ?? DEFAULT_RESUME_BUFFER_SIZE,
     reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs', true),
-    maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, 'maxStreams', true),
+    maxStreams: checked.maxStreams ?? DEFAULT_MAX_STREAMS,
     cors: options.cors === undefined ? undefined : { origins: corsOrigins(options.cors) },
-    allowedHosts: hostAllowList(options.allowedHosts, options.anonymous === true, base?.hostname),
+    allowedHosts: hostAllowList(options.allowedHosts, checked.anonymous === true, base?.hostname),
     logger: guardedLogger(options.logger ?? consoleLogger),
     clock: options.clock ?? systemClock,
+    exposeStackTraces: checked.exposeStackTraces === true,
   };
 }
 

@@ -371,6 +371,52 @@ export const isTimeoutMs: MemberCheck<number> = (value, what) =>
 export const isDelayMs: MemberCheck<number> = (value, what) =>
   typeof value === 'number' && value > 0 ? value : invalid(what, 'must be a number > 0 (ms)');
 
+/**
+ * The {@link MemberCheck} of a lease or an interval: a finite number > 0 (ms), since a time is computed from it (a
+ * lease's expiry, the next check) and a timer set on it. One rule for the runtime's leases and the stores' intervals.
+ */
+export const isFiniteDelayMs: MemberCheck<number> = (value, what) =>
+  typeof value === 'number' && value > 0 && value !== Infinity ? value : invalid(what, 'must be a finite number > 0 (ms)');
+
+/**
+ * The {@link MemberCheck} of a count: an integer >= 1 (1.5, 0, -1, NaN and `Infinity` are refused). One rule for every
+ * option that counts: concurrency limits, byte limits, buffer and stream sizes.
+ */
+export const isCount: MemberCheck<number> = (value, what) =>
+  Number.isSafeInteger(value) && (value as number) >= 1 ? (value as number) : invalid(what, 'must be a positive integer');
+
+/** The {@link MemberCheck} of a count that may be 0 ({@link isCount} or 0): a cache size, where 0 keeps nothing. */
+export const isCountOrZero: MemberCheck<number> = (value, what) =>
+  Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : invalid(what, 'must be an integer >= 0');
+
+/** The {@link MemberCheck} of a function member (an injected `fetch`, `newId`). */
+export const isFunction: MemberCheck<(...args: never[]) => unknown> = (value, what) =>
+  typeof value === 'function' ? (value as (...args: never[]) => unknown) : invalid(what, 'must be a function');
+
+/**
+ * The {@link MemberCheck} of a name (a worker id, a registered orchestrator or activity): {@link assertValidName}.
+ */
+export const isName: MemberCheck<string> = (value, what) => {
+  assertValidName(value, what);
+  return value;
+};
+
+/**
+ * The {@link MemberCheck} of an injected object with the functions `methods` ({@link assertMethods}): a `clock`, a
+ * `leaseStorage`.
+ *
+ * @example
+ * ```ts
+ * readChecked({ clock }, 'options', { clock: hasMethods(CLOCK_METHODS) });
+ * ```
+ */
+export function hasMethods<T>(methods: readonly string[]): MemberCheck<T> {
+  return (value, what) => {
+    assertMethods(value, what, methods);
+    return value as T;
+  };
+}
+
 /** The runtime status named `name`; `ignoreCase` matches any case (as the HTTP API's query parameters). */
 export function runtimeStatusNamed(name: unknown, ignoreCase = false): OrchestrationRuntimeStatus | undefined {
   if (typeof name !== 'string') return undefined;

@@ -3,7 +3,12 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
+import { invalid, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
+
+/** A TCP port: an integer from 0 (a free one) to 65535. */
+const isPort: MemberCheck<number> = (value, what) =>
+  isCountOrZero(value, what) <= 65_535 ? (value as number) : invalid(what, 'must be an integer from 0 to 65535');
 
 /** A fetch handler, e.g. from `createHttpHandler`; its optional `close()` is called when the server closes. */
 export type FetchHandler = ((request: Request) => Response | Promise<Response>) & { close?: () => void };
@@ -51,7 +56,9 @@ export interface NodeServer {
  * ```
  */
 export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<NodeServer> {
-  const hostname = options.hostname ?? '127.0.0.1';
+  // Checked before a server is made: a handler that is no function, a port that is no TCP port, a hostname no string.
+  isFunction(handler, 'serve handler');
+  const { port: listenPort = 0, hostname = '127.0.0.1' } = readChecked(options, 'serve options', { port: isPort, hostname: isString });
   const server = createAdaptorServer({
     fetch: async (request: Request, env: HttpBindings | Http2Bindings) => {
       const response = await handler(request);
@@ -76,7 +83,7 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, hostname, () => {
+    server.listen(listenPort, hostname, () => {
       server.off('error', reject);
       resolve();
     });

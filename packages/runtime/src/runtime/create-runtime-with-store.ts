@@ -1,5 +1,6 @@
 import type { Store } from '../store/store.js';
-import { assertRuntimeOptions, runtimeOnStore, type Runtime, type RuntimeOptions } from './runtime-on-store.js';
+import { invalid } from '../model/validation.js';
+import { checkRuntimeOptions, runtimeOnStore, type Runtime, type RuntimeOptions } from './runtime-on-store.js';
 
 /** Options of `createRuntime` from `@durable-rx/runtime/core`: those of the main entry's, with `store` required. */
 export interface CoreRuntimeOptions extends RuntimeOptions {
@@ -21,6 +22,6 @@ export interface CoreRuntimeOptions extends RuntimeOptions {
  * ```
  */
 export function createRuntimeWithStore(options: CoreRuntimeOptions): Runtime {
-  assertRuntimeOptions(options);
-  return runtimeOnStore(options, options.store, false);
+  const checked = checkRuntimeOptions(options);
+  return runtimeOnStore(checked, checked.store ?? invalid('createRuntime options.store', 'must be a Store'), false);
 }

@@ -1,5 +1,5 @@
 import { MemoryStore } from '../store/memory-store.js';
-import { assertRuntimeOptions, runtimeOnStore, type Runtime, type RuntimeOptions } from './runtime-on-store.js';
+import { checkRuntimeOptions, runtimeOnStore, type Runtime, type RuntimeOptions } from './runtime-on-store.js';
 
 export type { Runtime, RuntimeOptions } from './runtime-on-store.js';
 
@@ -20,6 +20,7 @@ export type { Runtime, RuntimeOptions } from './runtime-on-store.js';
  * ```
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
-  assertRuntimeOptions(options);
-  return options.store === undefined ? runtimeOnStore(options, new MemoryStore(), true) : runtimeOnStore(options, options.store, false);
+  // Every option checked first: a bad one is refused before a MemoryStore is made.
+  const checked = checkRuntimeOptions(options);
+  return checked.store === undefined ? runtimeOnStore(checked, new MemoryStore(), true) : runtimeOnStore(checked, checked.store, false);
 }

@@ -4,7 +4,10 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
-import { assertStore, checkDependencies, isDelayMs, isTimeoutMs, readChecked } from '../model/validation.js';
+import {
+  assertStore, assertValidName, CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isName,
+  isTimeoutMs, LOGGER_METHODS, readChecked, type MemberCheck,
+} from '../model/validation.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -14,7 +17,13 @@ import type { LeaseStorage } from '../worker/lease-succession.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
 import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
-/** Options of {@link createRuntime}. */
+/**
+ * Options of {@link createRuntime}. Each is checked when the runtime is made, by the rule of its kind: counts
+ * (`maxConcurrentActivities`, `customStatusLimitBytes`, ...) are positive integers (`cacheSize` may be 0), leases finite
+ * numbers of ms > 0, `storeCallTimeoutMs` a number > 0, registered names and `workerId` names as instance names are
+ * (not `''`, `.` or `..`), `clock`, `logger` and `leaseStorage` objects with their methods, `newId` a function. Anything
+ * else is an `InvalidArgumentError` naming the member, thrown before any store, worker or timer is made.
+ */
 export interface RuntimeOptions {
   /**
    * Where instances live. Default (left out or `undefined`): a new `MemoryStore` (closed by `stop()`); anything else
@@ -133,13 +142,8 @@ export interface Runtime {
  *
  * @param ownsStore whether the runtime created the store, and so closes it in `stop()`
  */
-export function runtimeOnStore(options: RuntimeOptions, store: Store, ownsStore: boolean): Runtime {
-  assertStore(store, 'createRuntime options.store');
-  checkDependencies(options, 'createRuntime options');
-  const clock = options.clock ?? systemClock;
-  const newId = options.newId ?? randomId;
-  const orchestrators = registry<Orchestrator>(options.orchestrators, 'orchestrator');
-  const activities = registry<Activity>(options.activities ?? {}, 'activity');
+export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store, ownsStore: boolean): Runtime {
+  const { clock = systemClock, newId = randomId, orchestrators, activities } = options;
   const limits = positiveLimits(options);
   const worker = new Worker({
     store,
@@ -215,47 +219,83 @@ type PositiveLimits = {
   readonly [K in 'orchestrationLeaseMs' | 'activityLeaseMs' | 'maxConcurrentOrchestrations' | 'maxConcurrentActivities' | 'customStatusLimitBytes' | 'storeCallTimeoutMs']-?: number;
 };
 
-/** Each option of {@link PositiveLimits}, checked (a finite number > 0; `storeCallTimeoutMs` may be `Infinity`), or its default. */
-function positiveLimits(options: RuntimeOptions): PositiveLimits {
-  // The defaults, each replaced by the option given (a fresh object: no copy of it is needed).
-  const limits: { -readonly [K in keyof PositiveLimits]: number } = {
-    orchestrationLeaseMs: 30_000,
-    activityLeaseMs: 300_000,
-    maxConcurrentOrchestrations: 16,
-    maxConcurrentActivities: 32,
-    customStatusLimitBytes: DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
-    storeCallTimeoutMs: DEFAULT_STORE_CALL_TIMEOUT_MS,
+/** Each option of {@link PositiveLimits} as checked, or its default. */
+function positiveLimits(options: CheckedRuntimeOptions): PositiveLimits {
+  return {
+    orchestrationLeaseMs: options.orchestrationLeaseMs ?? 30_000,
+    activityLeaseMs: options.activityLeaseMs ?? 300_000,
+    maxConcurrentOrchestrations: options.maxConcurrentOrchestrations ?? 16,
+    maxConcurrentActivities: options.maxConcurrentActivities ?? 32,
+    customStatusLimitBytes: options.customStatusLimitBytes ?? DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
+    storeCallTimeoutMs: options.storeCallTimeoutMs ?? DEFAULT_STORE_CALL_TIMEOUT_MS,
   };
-  for (const key of Object.keys(limits) as (keyof PositiveLimits)[]) {
-    const value = options[key];
-    if (value === undefined) continue;
-    // storeCallTimeoutMs is a delay (Infinity: store calls end only with their leases); the others are finite.
-    if (key === 'storeCallTimeoutMs') limits[key] = isDelayMs(value, key);
-    else if (value > 0 && Number.isFinite(value)) limits[key] = value;
-    else throw new InvalidArgumentError(`${key} must be a positive number`);
-  }
-  return limits;
+}
+
+/**
+ * Every member of {@link RuntimeOptions} and its check: one rule per kind (delays, counts, names, injected functions and
+ * objects), as every options argument of the packages is read.
+ */
+const RUNTIME_CHECKS = {
+  store: (value: unknown, what: string): Store => {
+    assertStore(value, what);
+    return value as Store;
+  },
+  orchestrators: (value: unknown): ReadonlyMap<string, Orchestrator> => registry<Orchestrator>(value, 'orchestrator'),
+  activities: (value: unknown): ReadonlyMap<string, Activity> => registry<Activity>(value, 'activity'),
+  clock: hasMethods<Clock>(CLOCK_METHODS),
+  newId: isFunction as MemberCheck<NewId>,
+  // null is no logger given, as `??` reads it.
+  logger: (value: unknown, what: string): Logger | undefined => (value === null ? undefined : hasMethods<Logger>(LOGGER_METHODS)(value, what)),
+  workerId: isName,
+  orchestrationLeaseMs: isFiniteDelayMs,
+  activityLeaseMs: isFiniteDelayMs,
+  maxConcurrentOrchestrations: isCount,
+  maxConcurrentActivities: isCount,
+  cacheSize: isCountOrZero,
+  customStatusLimitBytes: isCount,
+  // A delay: Infinity bounds store calls by their leases only.
+  storeCallTimeoutMs: isDelayMs,
+  leaseStorage: hasMethods<LeaseStorage>(['getItem', 'setItem']),
+};
+
+/** {@link RuntimeOptions} as {@link checkRuntimeOptions} reads them: each member checked, the registries as Maps. */
+export type CheckedRuntimeOptions = { -readonly [K in keyof typeof RUNTIME_CHECKS]?: ReturnType<(typeof RUNTIME_CHECKS)[K]> } & {
+  readonly orchestrators: ReadonlyMap<string, Orchestrator>;
+  readonly activities: ReadonlyMap<string, Activity>;
+};
+
+/**
+ * The options of `createRuntime`, every member checked before anything is created (no store, worker or timer): an
+ * options argument that is no object, or any member that breaks its rule, is an `InvalidArgumentError` naming it
+ * (`createRuntime options.maxConcurrentActivities must be a positive integer`).
+ */
+export function checkRuntimeOptions(options: unknown): CheckedRuntimeOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRuntime needs an options object');
+  const checked = readChecked(options, 'createRuntime options', RUNTIME_CHECKS);
+  return {
+    ...checked,
+    orchestrators: checked.orchestrators ?? registry<Orchestrator>(undefined, 'orchestrator'),
+    activities: checked.activities ?? new Map(),
+  };
 }
 
 /**
  * The functions of an `orchestrators` / `activities` option as a Map of its own enumerable entries, so a name such
- * as `constructor` or `toString` resolves only when it was registered, never to an `Object.prototype` member.
+ * as `constructor` or `toString` resolves only when it was registered, never to an `Object.prototype` member. Each
+ * name follows the shared name rule ({@link assertValidName}): a name such as `''` or `..` could never be started or
+ * called over the HTTP API.
  */
-function registry<T>(record: Readonly<Record<string, T>> | undefined, what: string): ReadonlyMap<string, T> {
+function registry<T>(record: unknown, what: string): ReadonlyMap<string, T> {
   if (record === null || typeof record !== 'object') throw new InvalidArgumentError(`the ${what} registry must be an object of functions`);
   const map = new Map<string, T>();
   for (const [name, fn] of Object.entries(record)) {
+    assertValidName(name, `${what} name ${JSON.stringify(name)}`);
     if (typeof fn !== 'function') throw new InvalidArgumentError(`${what} ${JSON.stringify(name)} must be a function`);
     // An `async function*` would fail every instance at its first yield (it yields promises): refused here, by its tag.
     if (what === 'orchestrator' && Object.prototype.toString.call(fn) === '[object AsyncGeneratorFunction]') {
       throw new InvalidArgumentError(`orchestrator ${JSON.stringify(name)} is an async function*: not supported, use function*`);
     }
-    map.set(name, fn);
+    map.set(name, fn as T);
   }
   return map;
-}
-
-/** Throws `InvalidArgumentError` unless `options` is an object (before any of its fields is read). */
-export function assertRuntimeOptions(options: unknown): asserts options is RuntimeOptions {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRuntime needs an options object');
 }

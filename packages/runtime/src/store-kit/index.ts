@@ -40,6 +40,14 @@ export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
 export { guardedLogger } from '../env/logger.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
 export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, type ValidPurgeFilter } from '../model/validation.js';
+/**
+ * The one reading of an options argument and the rule of each kind of option (delays, counts, booleans, functions,
+ * injected dependencies): a store checks its options with these when it is created, as the runtime does its own.
+ */
+export {
+  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isString, isTimeoutMs, readChecked,
+  type MemberCheck,
+} from '../model/validation.js';
 export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
 export { applyEvent } from '../engine/apply-event.js';
 

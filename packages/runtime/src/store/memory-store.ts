@@ -7,7 +7,7 @@ import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import { deepFreeze, isDeepFrozen } from '../model/frozen.js';
-import { validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
+import { readChecked, validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
@@ -93,6 +93,14 @@ export class MemoryStore implements Store {
 
   readonly changes$: Observable<StatusChange> = this.#changes.observable;
   readonly workAvailable$: Observable<void> = this.#work.observable;
+
+  /**
+   * @param options none yet: left out, `undefined` or an object. Anything else (`new MemoryStore(5)`) is an
+   * `InvalidArgumentError`, as for every store's options, rather than an argument silently dropped.
+   */
+  constructor(options?: Readonly<Record<string, never>> | undefined) {
+    readChecked(options, 'MemoryStore options', {});
+  }
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     this.#ensureOpen();
