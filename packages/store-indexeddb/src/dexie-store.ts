@@ -1,4 +1,5 @@
-import { databaseNameOf, IdbStore, type IdbStoreOptions } from './idb-store.js';
+import { hasMethods, isFunction } from '@durable-rx/runtime/store-kit';
+import { IdbStore, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
 import { openDexieBackend } from './internal/dexie-backend.js';
 
 /** Options of {@link DexieStore}. */
@@ -31,16 +32,19 @@ export interface DexieStoreOptions extends IdbStoreOptions {
  */
 export class DexieStore extends IdbStore {
   constructor(options: DexieStoreOptions) {
-    const name = databaseNameOf(options, 'DexieStore options');
+    // Every option checked before anything is opened (the change feed's channel, the database).
+    const { name, gapTimeoutMs, joinTimeoutMs, clock, indexedDB, IDBKeyRange } = readIdbOptions(options, 'DexieStore options', {
+      indexedDB: hasMethods<IDBFactory>(['open']), IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof globalThis.IDBKeyRange,
+    });
     super({
       kind: 'dexie',
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
-      gapTimeoutMs: options.gapTimeoutMs, joinTimeoutMs: options.joinTimeoutMs, clock: options.clock,
+      gapTimeoutMs, joinTimeoutMs, clock,
       openBackend: (onVersionChange) =>
         openDexieBackend(name, {
-          ...(options.indexedDB ? { indexedDB: options.indexedDB } : {}),
-          ...(options.IDBKeyRange ? { IDBKeyRange: options.IDBKeyRange } : {}),
+          ...(indexedDB ? { indexedDB } : {}),
+          ...(IDBKeyRange ? { IDBKeyRange } : {}),
         }, onVersionChange),
     });
   }

@@ -5,7 +5,7 @@ import {
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
-  pageSizeOf, planWriteSet, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
+  pageSizeOf, planWriteSet, CLOCK_METHODS, hasMethods, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
@@ -71,16 +71,28 @@ export interface IdbStoreOptions {
 }
 
 /**
- * The database name of a store's `options` (`what`: `DexieStore options`), checked when the store is created: options
- * that are no object, or a `name` that is no non-empty string, give an `InvalidArgumentError` there, not a TypeError
- * (or a database named `"5"`) at its first call.
+ * A store's `options` (`what`: `DexieStore options`) read and checked when the store is created, before anything is
+ * opened: options that are no object, or a `name` that is no non-empty string, give an `InvalidArgumentError` there,
+ * not a TypeError (or a database named `"5"`) at its first call; so does any member that breaks the rule of its kind
+ * (`gapTimeoutMs` and `joinTimeoutMs` waits of 0 ms or more, `clock` a Clock) or of `checks` (the adapter's own).
  */
-export function databaseNameOf(options: IdbStoreOptions, what: string): string {
+export function readIdbOptions<C extends Readonly<Record<string, MemberCheck>>>(
+  options: unknown, what: string, checks: C,
+): ReturnType<typeof readChecked<typeof IDB_CHECKS & C>> & { readonly name: string } {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${what} must be an object with a name`);
-  const { name } = options as { name?: unknown };
+  const checked = readChecked(options, what, { ...IDB_CHECKS, ...checks });
+  const { name } = checked;
   if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`${what}.name must be a non-empty string`);
-  return name;
+  return { ...checked, name };
 }
+
+/** The members every IndexedDB store's options have, and their checks. */
+const IDB_CHECKS = {
+  name: (value: unknown) => value,
+  gapTimeoutMs: isTimeoutMs,
+  joinTimeoutMs: isTimeoutMs,
+  clock: hasMethods<Clock>(CLOCK_METHODS),
+};
 
 /**
  * Name of the BroadcastChannel the stores on database `name` share.

@@ -1,4 +1,6 @@
-import { databaseNameOf, IdbStore, type IdbStoreOptions } from './idb-store.js';
+import { InvalidArgumentError } from '@durable-rx/runtime';
+import { isFunction, type MemberCheck } from '@durable-rx/runtime/store-kit';
+import { IdbStore, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
 import { openKeyvalBackend } from './internal/keyval-backend.js';
 
 /** Options of {@link KeyvalStore}. */
@@ -26,14 +28,22 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  */
 export class KeyvalStore extends IdbStore {
   constructor(options: KeyvalStoreOptions) {
-    const name = databaseNameOf(options, 'KeyvalStore options');
+    // Every option checked before anything is opened (the change feed's channel, the database).
+    const { name, gapTimeoutMs, joinTimeoutMs, clock, storeName = 'durable-rx', IDBKeyRange: keyRange = IDBKeyRange } = readIdbOptions(options, 'KeyvalStore options', {
+      storeName: isStoreName, IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof IDBKeyRange,
+    });
     super({
       kind: 'keyval',
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
-      gapTimeoutMs: options.gapTimeoutMs, joinTimeoutMs: options.joinTimeoutMs, clock: options.clock,
-      openBackend: (onVersionChange, clock) =>
-        openKeyvalBackend(name, options.storeName ?? 'durable-rx', options.IDBKeyRange ?? IDBKeyRange, clock, onVersionChange),
+      gapTimeoutMs, joinTimeoutMs, clock,
+      openBackend: (onVersionChange, clock) => openKeyvalBackend(name, storeName, keyRange, clock, onVersionChange),
     });
   }
 }
+
+/** An object store name: a non-empty string. */
+const isStoreName: MemberCheck<string> = (value, what) => {
+  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${what} must be a non-empty string`);
+  return value;
+};

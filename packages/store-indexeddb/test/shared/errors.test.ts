@@ -487,6 +487,31 @@ describe('options', () => {
       expect(make).toThrow(expect.objectContaining(invalid));
     }
   });
+
+  it('refuses a wait that is not a number of ms >= 0, a clock that is no Clock, and a function or name of the wrong kind, before any database is opened', async () => {
+    const invalid = { name: 'InvalidArgumentError', code: 'invalid-argument', status: 400 };
+    const name = `refused-options-${Math.random()}`;
+    const bad: [string, Record<string, unknown>][] = [
+      ['gapTimeoutMs', { gapTimeoutMs: -1 }], ['gapTimeoutMs', { gapTimeoutMs: Number.NaN }], ['gapTimeoutMs', { gapTimeoutMs: '1000' }],
+      ['joinTimeoutMs', { joinTimeoutMs: -1 }], ['joinTimeoutMs', { joinTimeoutMs: Number.NaN }],
+      ['clock', { clock: {} }], ['clock', { clock: Date }],
+      ['IDBKeyRange', { IDBKeyRange: 5 }],
+    ];
+    const dexieOnly: [string, Record<string, unknown>][] = [['indexedDB', { indexedDB: {} }], ['indexedDB', { indexedDB: 'idb' }]];
+    const keyvalOnly: [string, Record<string, unknown>][] = [['storeName', { storeName: '' }], ['storeName', { storeName: 5 }]];
+    for (const [member, given] of [...bad, ...dexieOnly]) {
+      expect(() => new DexieStore({ name, ...given }), `Dexie ${JSON.stringify(given)}`)
+        .toThrow(expect.objectContaining({ ...invalid, message: expect.stringContaining(`DexieStore options.${member}`) }));
+    }
+    for (const [member, given] of [...bad, ...keyvalOnly]) {
+      expect(() => new KeyvalStore({ name, ...given }), `Keyval ${JSON.stringify(given)}`)
+        .toThrow(expect.objectContaining({ ...invalid, message: expect.stringContaining(`KeyvalStore options.${member}`) }));
+    }
+    expect((await indexedDB.databases()).map((db) => db.name)).not.toContain(name);
+    // Within the rules: 0 waits not at all, Infinity as long as it takes.
+    const store = new KeyvalStore({ name, gapTimeoutMs: 0, joinTimeoutMs: Infinity, storeName: 'custom' });
+    await store.close();
+  });
 });
 
 describe('schema checks', () => {
