@@ -1,4 +1,5 @@
-import type { Clock, Logger } from '@durable-rx/runtime';
+import { InvalidArgumentError, type Clock, type Logger } from '@durable-rx/runtime';
+import { checkDependencies, hasMethods, isBoolean, isString, readChecked, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
 import { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 
@@ -217,3 +218,42 @@ export function feedOptionProblem(options: MongoStoreCommonOptions): string | un
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
+
+/**
+ * Checks the shape of `connect`'s `options` before anything is created (no client, no connection): an object with a
+ * `client` (a MongoClient) or a `uri` (a string); `dbName` and `collectionPrefix` strings; `createIndexes` a boolean;
+ * `clientOptions` and `transactionOptions` objects; `clock` a Clock and `logger` a Logger. Anything else is an
+ * `InvalidArgumentError` naming the member (`MongoStore options.createIndexes must be a boolean`). The numbers are
+ * checked after, with their ranges (`feedOptionProblem`).
+ *
+ * @example
+ * ```ts
+ * checkConnectOptions({ uri: 'mongodb://h/?replicaSet=rs0', createIndexes: 'no' }); // throws InvalidArgumentError
+ * ```
+ */
+export function checkConnectOptions(options: unknown): void {
+  const what = 'MongoStore options';
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${what} must be an object with a uri or a client`);
+  const checked = readChecked(options, what, CONNECT_CHECKS);
+  if (checked.client === undefined && checked.uri === undefined) throw new InvalidArgumentError(`${what} need a uri or a client`);
+  if (checked.client !== undefined && checked.dbName === undefined) throw new InvalidArgumentError(`${what}.dbName is required with a client`);
+  checkDependencies(checked, what);
+}
+
+const isObject: MemberCheck<object> = (value, what) => {
+  if (value === null || typeof value !== 'object') throw new InvalidArgumentError(`${what} must be an object`);
+  return value;
+};
+
+/** The members `checkConnectOptions` checks, by kind. */
+const CONNECT_CHECKS = {
+  client: hasMethods<MongoClient>(['db', 'startSession', 'close']),
+  uri: isString,
+  dbName: isString,
+  collectionPrefix: isString,
+  createIndexes: isBoolean,
+  clientOptions: isObject,
+  transactionOptions: isObject,
+  clock: (value: unknown) => value,
+  logger: (value: unknown) => value,
+};

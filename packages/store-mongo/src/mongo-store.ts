@@ -41,7 +41,9 @@ import { classifyDriverError, mapCommitFailure, mapDriverError } from './map-dri
 import {
   CLAIM_MESSAGE_BYTES, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
 } from './claimed-work.js';
-import { clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions } from './mongo-store-options.js';
+import {
+  checkConnectOptions, clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions,
+} from './mongo-store-options.js';
 import { assertPrivileges, requiredPrivileges } from './privileges.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
@@ -264,6 +266,7 @@ export class MongoStore implements Store {
    * ```
    */
   static async connect(options: MongoStoreOptions): Promise<MongoStore> {
+    checkConnectOptions(options); // before any client is created
     let client: MongoClient;
     let dbName: string;
     let ownsClient: boolean;

@@ -123,6 +123,36 @@ describe('connecting', () => {
   });
 });
 
+describe('option kinds', () => {
+  it('refuses options of the wrong kind (a boolean, a function, an object, a string) before any client is made or connected', async () => {
+    // Nothing listens on port 1: without the check each of these would end as store-unreachable after server selection.
+    const uri = 'mongodb://127.0.0.1:1/app?replicaSet=rs0';
+    const clientOptions = { serverSelectionTimeoutMS: 2000 };
+    const client = new MongoClient(uri, clientOptions); // never connected: the store refuses before using it
+    const bad: [string, Record<string, unknown>][] = [
+      ['createIndexes', { uri, clientOptions, createIndexes: 'no' }],
+      ['clock', { uri, clientOptions, clock: {} }],
+      ['logger', { uri, clientOptions, logger: 5 }],
+      ['clientOptions', { uri, clientOptions: 'serverSelectionTimeoutMS=2000' }],
+      ['transactionOptions', { uri, clientOptions, transactionOptions: 5 }],
+      ['collectionPrefix', { uri, clientOptions, collectionPrefix: 5 }],
+      ['uri', { uri: 5 }],
+      ['client', { client: {}, dbName: 'app' }],
+      ['dbName', { client, dbName: 5 }],
+      ['dbName', { client, createIndexes: false }],
+      ['createIndexes', { client, dbName: 'app', createIndexes: 'false' }],
+    ];
+    for (const [member, options] of bad) {
+      await expect(MongoStore.connect(options as never), member)
+        .rejects.toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument', status: 400, message: expect.stringContaining(member) });
+    }
+    for (const options of [undefined, null, 5, 'mongodb://127.0.0.1:1/']) {
+      await expect(MongoStore.connect(options as never), String(options)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+    }
+    await client.close();
+  });
+});
+
 describe('change-feed options', () => {
   it('rejects a resume back-off, linger or watch bound that is not a sane number, before connecting', async () => {
     // A NaN or 0 back-off would reopen a failing change stream every millisecond for as long as it fails. Nothing
