@@ -83,6 +83,7 @@ export class RemoteClient implements DurableClient {
       // The shared rule of header values: a key no header carries is refused here, not by fetch at every request (a
       // TypeError, which looks like a network failure: watches would reconnect for ever, commands fail `unreachable`).
       headers: options.key === undefined ? {} : { authorization: `Bearer ${isHeaderText(options.key, 'key')}` },
+      // Checked by the mux with its other options: a `fetch` that is no function is refused there.
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     });
     this.connection$ = this.#mux.state$;

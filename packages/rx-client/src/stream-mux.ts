@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import {
-  armTimeout, isDelayMs, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
+  armTimeout, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, isRetryable, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
@@ -189,8 +189,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 20_000 } = readChecked(options.reconnect, 'reconnect', {
     initialDelayMs: isTimeoutMs, maxDelayMs: isDelayMs, timeoutMs: isDelayMs,
   });
-  const requestTimeoutMs = readChecked(options, 'options', { timeoutMs: isDelayMs }).timeoutMs ?? timeoutMs;
-  const clock = options.clock ?? systemClock;
+  // The rule of each kind, before anything is made: a `fetch` that is no function, a `clock` that is no Clock.
+  const { timeoutMs: requestTimeoutMs = timeoutMs, clock = systemClock } = readChecked(options, 'options', {
+    timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS),
+  });
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
   /** The watched entries by the id of their subscription. */
   const entries = new Map<string, Entry>();

@@ -195,6 +195,29 @@ describe('createRemoteClient', () => {
     expect(harness.requests.length).toBe(before);
   });
 
+  it('refuses at creation, with InvalidArgumentError, a fetch that is no function, a clock that is no Clock and a delay or timeout out of range, sending nothing', () => {
+    const used: string[] = [];
+    const fetch: typeof globalThis.fetch = (input, init) => (used.push('fetch'), globalThis.fetch(input, init));
+    const baseUrl = harness.server.url;
+    const bad: [string, Record<string, unknown>][] = [
+      ['fetch', { fetch: 5 }], ['fetch', { fetch: 'fetch' }], ['fetch', { fetch: {} }],
+      ['clock', { fetch, clock: {} }], ['clock', { fetch, clock: { now: () => new Date() } }],
+      ['timeoutMs', { fetch, timeoutMs: 0 }], ['reconnect.maxDelayMs', { fetch, reconnect: { maxDelayMs: Number.NaN } }],
+    ];
+    for (const [member, options] of bad) {
+      let error: unknown;
+      try {
+        createRemoteClient({ baseUrl, key: KEY, ...options });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error, member).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message, member).toContain(member);
+    }
+    expect(used).toEqual([]);
+    expect(harness.requests).toHaveLength(0);
+  });
+
   it('rejects with RemoteError unauthorized for a wrong key, for commands and streams alike', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: 'wrong' });
     const command = await client.getStatusAll().catch((e: unknown) => e);
