@@ -7,7 +7,6 @@
 export { createRemoteClient, RemoteClient, type RemoteClientOptions } from './remote-client.js';
 export type { ReconnectOptions } from './stream-mux.js';
 export type { ConnectionState } from './stream-mux.js';
-export { RemoteError, errorFromBody } from './remote-error.js';
-export { fromWireStatus } from './wire-status.js';
+export { RemoteError } from './remote-error.js';
 export { untilTerminal } from './operators/until-terminal.js';
 export { progressFrom, type Progress } from './operators/progress-from.js';

@@ -9,8 +9,6 @@ export { DexieStore, type DexieStoreOptions } from './dexie-store.js';
 export { KeyvalStore, type KeyvalStoreOptions } from './keyval-store.js';
 export { IdbStore, changeChannelName, type IdbStoreOptions } from './idb-store.js';
 export { runAsLeader, type Leadership, type RunAsLeaderOptions } from './run-as-leader.js';
-export { DEXIE_SCHEMA_VERSION } from './internal/dexie-backend.js';
-export { KEYVAL_SCHEMA_VERSION } from './internal/keyval-backend.js';
 export { StorageQuotaExceededError } from './errors/storage-quota-exceeded-error.js';
 export { DatabaseBlockedError } from './errors/database-blocked-error.js';
 export { DatabaseUpgradingError } from './errors/database-upgrading-error.js';

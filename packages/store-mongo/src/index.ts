@@ -16,15 +16,15 @@
  */
 export { MongoStore } from './mongo-store.js';
 export {
-  clientOptionsFor, DEFAULT_CLIENT_OPTIONS, DEFAULT_DB_NAME, type MongoStoreClientOptions, type MongoStoreCommonOptions, type MongoStoreOptions,
+  DEFAULT_CLIENT_OPTIONS, DEFAULT_DB_NAME, type MongoStoreClientOptions, type MongoStoreCommonOptions, type MongoStoreOptions,
   type MongoStoreUriOptions,
 } from './mongo-store-options.js';
 export { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 export { DEFAULT_MAX_MESSAGES_PER_CLAIM } from './queries.js';
 export { DEFAULT_MAX_CLOCK_SKEW_MS, type ClockSkew } from './clock-skew.js';
 export { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
-export { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
-export { classifyDeployment, SINGLE_NODE_REPLICA_SET_HOWTO, type DeploymentKind } from './deployment.js';
+export type { ResumePolicy } from './resume-policy.js';
+export { SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 export { missingPrivileges, requiredPrivileges, type Privilege, type PrivilegeResource } from './privileges.js';
 export { MongoStoreError } from './errors/mongo-store-error.js';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';
