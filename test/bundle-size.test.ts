@@ -706,12 +706,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * time as a small integer, and tasks and cached executions lost a few fields (a waiting instance 112 B smaller):
  * 31,976 / 39,783 / 70,030 -> 32,138 / 39,787 / 70,016 B (+162 / +4 / -14; MemoryStore is in runtime.js only),
  * budgets set to match.
+ * Every option then checked when made by the one rule of its kind (counts, leases, waits, booleans, functions, clocks,
+ * registered names): createRuntime's read through one table, the IndexedDB stores' gap and join waits, clock,
+ * IDBKeyRange, indexedDB and storeName, rx-client's fetch and clock: 32,138 / 39,787 / 70,016 / 8,721 -> 32,211 /
+ * 39,989 / 70,202 / 8,816 B (+73 / +202 / +186 / +95), budgets raised to match (624 B over 8 KiB).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 32_138 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_787 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_016 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_721 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 32_211 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_989 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_202 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_816 },
 ];
 
 describe('bundle size', () => {
