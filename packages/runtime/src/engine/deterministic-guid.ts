@@ -19,14 +19,17 @@ export function uuidV5(name: string): string {
 }
 
 const HEX = /* @__PURE__ */ Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-/** The 36 characters of the UUID being written (ASCII). */
-const chars = /* @__PURE__ */ new Uint8Array(36);
-const latin1 = /* @__PURE__ */ new TextDecoder('latin1');
+/**
+ * The 36 character codes of the UUID being written (ASCII), in a plain array of small integers: `String.fromCharCode`
+ * applied to it makes one flat string, two to three times faster than a `TextDecoder` over bytes (a call into the
+ * host per id: the client makes one per raised event).
+ */
+const chars: number[] = /* @__PURE__ */ new Array<number>(36).fill(0);
 
 /**
  * The UUID text (lower case, RFC 4122 variant) of the 16 bytes of `bytes` from `at`, with its version nibble set to
- * `version`: the one formatter of name-based (v5) and random (v4) ids. Decoding 36 ASCII bytes gives one flat string
- * (a UUID built from concatenated pieces is a tree of rope nodes in V8, about 540 bytes for as long as it lives).
+ * `version`: the one formatter of name-based (v5) and random (v4) ids. Made in one piece from the character codes (a
+ * UUID built from concatenated pieces is a tree of rope nodes in V8, about 540 bytes for as long as it lives).
  */
 export function uuidText(bytes: Uint8Array, at: number, version: number): string {
   let j = 0;
@@ -38,7 +41,7 @@ export function uuidText(bytes: Uint8Array, at: number, version: number): string
     chars[j++] = HEX[byte >> 4]!;
     chars[j++] = HEX[byte & 15]!;
   }
-  return latin1.decode(chars);
+  return String.fromCharCode.apply(null, chars);
 }
 
 /** SHA-1 (FIPS 180-4) of `bytes`. */
