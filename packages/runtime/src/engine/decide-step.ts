@@ -403,6 +403,13 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   if (step.customStatus === undefined && 'customStatus' in next) {
     const { customStatus: _c, ...withoutCustomStatus } = next;
     committed = withoutCustomStatus;
+  } else if (step.customStatus !== undefined && !('customStatus' in next)) {
+    // A first custom status: a member added to a copy made by a spread (`{ ...next }`, or `{ ...next, customStatus }`)
+    // gave that object a hidden class (map) of its own in V8 (Node 20), every time: a 10k-map burst the first time
+    // 10k waiting instances set a status, each step several times slower, and every property access that saw them
+    // megamorphic for good. A copy by Object.assign takes the shared transition.
+    committed = Object.assign({}, next);
+    committed.customStatus = step.customStatus;
   } else {
     committed = writable(next, state);
     if (step.customStatus !== undefined) committed.customStatus = step.customStatus;
