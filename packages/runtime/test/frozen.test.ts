@@ -63,3 +63,27 @@ describe.each([
     expect(reads).toBe(0);
   });
 });
+
+describe.each([
+  ['with __lookupGetter__', async () => withLookupGetter],
+  ['on an engine without __lookupGetter__', withoutLookupGetter],
+] as const)('freezeBuilt %s', (_name, load) => {
+  it('freezes a value all the way down, and isDeepFrozen takes it as it is, even where it cannot walk one', async () => {
+    const { freezeBuilt, deepFreeze, isDeepFrozen } = await load();
+    const message = freezeBuilt({ id: 'm', instanceId: 'i', event: { type: 'EventRaised', name: 'go', input: { items: [1, { a: 'b' }] } } });
+    expect(Object.isFrozen(message) && Object.isFrozen(message.event) && Object.isFrozen(message.event.input.items[1])).toBe(true);
+    expect(isDeepFrozen(message)).toBe(true);
+    // Its copies are not marked: a deep-frozen copy is walked as any other value.
+    const copy = deepFreeze(structuredClone(message));
+    expect(isDeepFrozen(copy)).toBe(isDeepFrozen(deepFreeze({ a: [1] })));
+  });
+
+  it('leaves no trace a reader can see: no key or symbol, and equal to the same literal', async () => {
+    const { freezeBuilt } = await load();
+    const value = freezeBuilt({ a: 1, b: [2] });
+    expect(Reflect.ownKeys(value)).toEqual(['a', 'b']);
+    expect(value).toStrictEqual({ a: 1, b: [2] });
+    expect(structuredClone(value)).toStrictEqual({ a: 1, b: [2] });
+    expect(JSON.stringify(value)).toBe('{"a":1,"b":[2]}');
+  });
+});

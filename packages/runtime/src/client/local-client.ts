@@ -19,7 +19,7 @@ import type {
 import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
 import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
-import { deepFreeze } from '../model/frozen.js';
+import { freezeBuilt } from '../model/frozen.js';
 import { toPlainJson, toTerminateReason } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
@@ -147,7 +147,7 @@ export class LocalClient implements DurableClient {
       writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
       // Its start message frozen, as a raised event's (#messageTo): it is the client's own (the input a copy), so a
       // store may keep it, and the ExecutionStarted event in the history, without a copy (MemoryStore does).
-      deepFreeze((writeSet.requests[0] as CreateInstanceWrite).message);
+      freezeBuilt((writeSet.requests[0] as CreateInstanceWrite).message);
       // A commit abandoned at its bound that lands later stores the instance under the lease after the release below
       // found nothing: the worker releases it again then (`landed`), so it does not wait for that lease to lapse.
       result = await this.#bounded(() => this.#store.commit(writeSet), undefined, undefined, lease && (() => handOff!.landed({ instanceId, lease })));
@@ -668,8 +668,8 @@ export class LocalClient implements DurableClient {
   #messageTo(instanceId: string, requires: InstanceCondition, event: MessageEvent): WriteSet {
     assertValidInstanceId(instanceId);
     // Frozen: the message is the client's own and nobody changes it after this, so a store may keep it without a copy
-    // (MemoryStore does).
-    return decideSend(deepFreeze({ id: this.#newId(), instanceId, event }), requires);
+    // (MemoryStore does, without walking it: `freezeBuilt`). Its event is the client's literal around a copied payload.
+    return decideSend(freezeBuilt({ id: this.#newId(), instanceId, event }), requires);
   }
 
   /**
