@@ -218,9 +218,13 @@ export class MemoryStore implements Store {
     }
     // Whose claimable time may have changed, as the plan says: the lease released, messages consumed or delivered (a
     // replaced instance left the index in #dropPending and comes back with its start message). No instanceIdsOf here:
-    // an instance named twice is looked at twice, and the queue keeps a time it already has without any work.
+    // an instance named twice is looked at twice, and the queue keeps a time it already has without any work; but a
+    // step's own instance (released, its messages consumed) once.
     if (plan.released !== undefined) this.#indexInstance(plan.released);
-    for (let i = 0; i < plan.deleteMessages.length; i++) this.#indexInstance(plan.deleteMessages[i]!.instanceId);
+    for (let i = 0; i < plan.deleteMessages.length; i++) {
+      const instanceId = plan.deleteMessages[i]!.instanceId;
+      if (instanceId !== plan.released) this.#indexInstance(instanceId);
+    }
     for (let i = 0; i < plan.insertMessages.length; i++) this.#indexInstance(plan.insertMessages[i]!.instanceId);
     if (this.#changes.observed) {
       const changes = plan.changes;
