@@ -710,11 +710,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * registered names): createRuntime's read through one table, the IndexedDB stores' gap and join waits, clock,
  * IDBKeyRange, indexedDB and storeName, rx-client's fetch and clock: 32,138 / 39,787 / 70,016 / 8,721 -> 32,211 /
  * 39,989 / 70,202 / 8,816 B (+73 / +202 / +186 / +95), budgets raised to match (624 B over 8 KiB).
+ * A raised event's CPU then went down: ids made with String.fromCharCode (no TextDecoder), a first custom status
+ * copied with Object.assign (a spread copy took a hidden class per object), the client's messages marked deeply frozen
+ * (freezeBuilt: no walk in MemoryStore), a step's instance indexed once per commit: 32,211 / 39,989 / 70,202 -> 32,292 /
+ * 40,077 / 70,299 B (+81 / +88 / +97), budgets raised to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 32_211 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 39_989 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_202 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 32_292 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_077 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_299 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_816 },
 ];
 
