@@ -86,8 +86,10 @@ describe('decideStep', () => {
     expect(answered.state).toMatchObject({ runtimeStatus: 'Completed', output: 'late' });
   });
 
-  // A worker's mark of ctx misuse names the instance's execution, which a rewind keeps: a mark no step of this worker
-  // took (another worker stepped the instance on, and it failed) failed the freshly rewound instance at once.
+  // A worker's mark of ctx misuse names the instance's execution, which a rewind keeps, and its history epoch, which a
+  // rewind bumps: a mark no step of this worker took (another worker stepped the instance on, and it failed) failed the
+  // freshly rewound instance at once when it named the execution alone. (The second case's state is what decideRewind
+  // leaves: the epoch bumped, the rerun pending.)
   it('reruns a rewound instance whatever misuse this worker marked on it before the rewind', () => {
     const failure = { errorType: 'Error', errorMessage: 'act broke' };
     const failed = new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1)
@@ -101,11 +103,11 @@ describe('decideStep', () => {
     // A rewind step (the message reaches the Failed instance), and the step after a client's rewind (its rerun pending).
     const cases = [
       { s, messages: [rewound] },
-      { s: { ...s, runtimeStatus: 'Running' as const, failureDetails: undefined, rerun: rewound.event as never }, messages: [raised] },
+      { s: { ...s, runtimeStatus: 'Running' as const, failureDetails: undefined, rerun: rewound.event as never, historyEpoch: 1 }, messages: [raised] },
     ];
     for (const [i, { s: at, messages }] of cases.entries()) {
       const options = { customStatusLimitBytes: 16_384, misuseMarks: new MisuseMarks() };
-      options.misuseMarks.mark('instance-1', executionId, new OrchestrationError('ctx used outside the orchestrator\'s run'));
+      options.misuseMarks.mark('instance-1', executionId, 0, new OrchestrationError('ctx used outside the orchestrator\'s run'));
       const decision = decideStep(input(at, messages, { history: failed, newExecution: () => new OrchestrationExecution(callOnce, options) }));
       if (decision.kind !== 'commit') throw new Error('expected a commit');
       expect(decision.state.runtimeStatus, `case ${i}`).toBe('Running');

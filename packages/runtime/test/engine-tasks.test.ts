@@ -306,19 +306,19 @@ describe('ctx used outside the orchestrator\'s run', () => {
 
   it('keeps one mark per instance, its first for an execution, and the newest ones beyond its capacity', () => {
     const marks = new MisuseMarks(2);
-    const mark = (instanceId: string, executionId: string, message: string) => marks.mark(instanceId, executionId, new OrchestrationError(message));
+    const mark = (instanceId: string, executionId: string, message: string) => marks.mark(instanceId, executionId, 0, new OrchestrationError(message));
     mark('a', 'e1', 'first');
     mark('a', 'e1', 'second');
-    expect(marks.take('a', 'e1')?.message).toBe('first');
-    expect(marks.take('a', 'e1')).toBeUndefined(); // taken
+    expect(marks.take('a', 'e1', 0)?.message).toBe('first');
+    expect(marks.take('a', 'e1', 0)).toBeUndefined(); // taken
     mark('a', 'e1', 'a');
     mark('b', 'e1', 'b');
     mark('c', 'e1', 'c'); // over capacity: the oldest, a's, goes
     expect(marks.size).toBe(2);
-    expect(marks.take('a', 'e1')).toBeUndefined();
-    expect(marks.take('c', 'e1')?.message).toBe('c');
+    expect(marks.take('a', 'e1', 0)).toBeUndefined();
+    expect(marks.take('c', 'e1', 0)?.message).toBe('c');
     mark('b', 'e2', 'b2'); // b's next execution: its mark replaces the one of the execution before
-    expect(marks.take('b', 'e1')).toBeUndefined(); // another execution's mark is taken, not reported
+    expect(marks.take('b', 'e1', 0)).toBeUndefined(); // another execution's mark is taken, not reported
     expect(marks.size).toBe(0);
   });
 
@@ -350,6 +350,41 @@ describe('ctx used outside the orchestrator\'s run', () => {
     await runtime.client.raiseEvent(id, 'Go', 1);
     const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
+  });
+  // A rewind keeps the execution id: a mark that named the execution alone, made by a late callback of an execution
+  // object from before the rewind, failed the rewound run at its next step.
+  it('lets a rewound instance complete when an execution from before the rewind uses its ctx late (cacheSize 0)', async () => {
+    const contexts: OrchestrationContext[] = [];
+    let attempts = 0;
+    let rerunning!: () => void;
+    const rerun = new Promise<void>((resolve) => { rerunning = resolve; });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const runtime = await start({
+      store: new MemoryStore(),
+      cacheSize: 0, // every step replays a fresh execution: the first step's stays unfinished, its ctx usable
+      orchestrators: {
+        Flaky: function* (ctx) {
+          contexts.push(ctx);
+          return yield ctx.callActivity('Once');
+        },
+      },
+      activities: {
+        Once: async () => {
+          if (++attempts === 1) throw new Error('first attempt fails');
+          rerunning();
+          await released;
+          return 'done';
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Flaky');
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+    await runtime.client.rewind(id);
+    await rerun; // the rewound run's step is committed and its activity runs
+    contexts[0]!.newGuid(); // the first step's execution, from before the rewind, uses its ctx late
+    release();
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
   });
 });
 

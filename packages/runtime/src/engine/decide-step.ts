@@ -130,10 +130,12 @@ function decide(
   } else {
     const history = input.history ?? NO_HISTORY;
     execution = input.newExecution(state.name);
+    // The run it belongs to: a rewind step's is the next epoch (the history it commits, `stepWriteSet`).
+    execution.historyEpoch = (state.historyEpoch ?? 0) + (rewind ? 1 : 0);
     if (rewind) baseHistory = rewindHistory(history);
     eventsReplayed = execution.replay(baseHistory ?? history);
   }
-  const step = execution.step(input.now, events, !!rerun);
+  const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
     rewind: rerun,

@@ -80,6 +80,8 @@ interface Rare {
   outcomeKept?: boolean;
   /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`), with no `misuseMarks`. */
   misuse?: OrchestrationError | undefined;
+  /** The history epoch of the run (see {@link OrchestrationExecution.historyEpoch}), when not 0. */
+  historyEpoch?: number;
 }
 
 /** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
@@ -189,6 +191,21 @@ export class OrchestrationExecution {
    */
   cachedHistoryLength = -1;
 
+  /**
+   * The history epoch of the run this execution belongs to (`InstanceState.historyEpoch`, which a rewind bumps), set by
+   * the step decision that makes it (`decideStep`); 0 by default. Misuse marks name it (see {@link MisuseMarks}), so
+   * that a late callback of an execution from before a rewind marks nothing of the rewound run. Kept in the rare part:
+   * most executions never see a rewind.
+   * @internal
+   */
+  get historyEpoch(): number {
+    return this.#rare?.historyEpoch ?? 0;
+  }
+
+  set historyEpoch(epoch: number) {
+    if (epoch !== this.historyEpoch) this.#more().historyEpoch = epoch;
+  }
+
   constructor(orchestrator: Orchestrator, options: ExecutionOptions) {
     this.#phase = { kind: 'not-started', orchestrator };
     this.#options = options;
@@ -276,21 +293,18 @@ export class OrchestrationExecution {
   /**
    * Applies new events at time `now` and returns what to commit. The events are those of consumed messages, in
    * arrival order; the step adds OrchestratorStarted/OrchestratorCompleted and the events of scheduled work.
-   * `rewound`: the step reruns a rewind (see `decideStep`), which keeps the execution id; a misuse mark of that
-   * execution is of the run before the rewind (another worker stepped it since: its step took no mark here), and is
-   * dropped, not failing the rewound instance.
    */
-  step(now: Date, events: readonly HistoryEvent[], rewound = false): StepResult {
+  step(now: Date, events: readonly HistoryEvent[]): StepResult {
     const mode: Mode = { kind: 'stepping', newEvents: [], newActions: [] };
     this.#mode = mode;
     try {
-      return this.#step(mode, now, events, rewound);
+      return this.#step(mode, now, events);
     } finally {
       this.#mode = IDLE;
     }
   }
 
-  #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[], rewound: boolean): StepResult {
+  #step(mode: Mode & { kind: 'stepping' }, now: Date, events: readonly HistoryEvent[]): StepResult {
     // An execution whose replay ended it with no outcome in its history (a rewind drops the final ExecutionCompleted
     // and the orchestrator's own code threw again, or now returns, rerunning no call; or its code changed so that it
     // now ends sooner): that outcome is this step's to record, or the instance would stay Running with nothing to wake it.
@@ -313,10 +327,11 @@ export class OrchestrationExecution {
       this.#fail(error);
     }
     const started = this.#started;
+    // A mark of this run only: one of a run before a rewind (a late callback of an execution from then) is dropped.
     const misuse = this.#options.misuseMarks && started
-      ? this.#options.misuseMarks.take(started.instanceId, started.executionId)
+      ? this.#options.misuseMarks.take(started.instanceId, started.executionId, this.historyEpoch)
       : this.#rare?.misuse;
-    if (misuse && !rewound) {
+    if (misuse) {
       // ctx was used between steps (from a callback): what it called is in no history, so the instance cannot go on.
       if (this.#rare) this.#rare.misuse = this.#rare.unmatched = undefined;
       this.#fail(misuse);
@@ -747,7 +762,7 @@ export class OrchestrationExecution {
     if (this.#phase.kind === 'finished') return true;
     const marks = this.#options.misuseMarks;
     const error = new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');
-    if (marks) marks.mark(this.#instanceId(), this.#started?.executionId ?? '', error);
+    if (marks) marks.mark(this.#instanceId(), this.#started?.executionId ?? '', this.historyEpoch, error);
     else this.#more().misuse ??= error;
     return true;
   }
