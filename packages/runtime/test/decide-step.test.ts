@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
+import { decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
 import { applyEvent } from '../src/engine/apply-event.js';
@@ -136,6 +136,62 @@ describe('decideStep', () => {
       { type: 'appendHistory', instanceId: 'instance-1', from: 7, events: [result('execution-1').event] },
       { type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] },
     ]);
+  });
+});
+
+describe('the failure of a misused run decided without a lease (decideMisuse)', () => {
+  const failure = { errorType: 'OrchestrationError', errorMessage: 'ctx used outside the orchestrator\'s run' };
+  const now = new Date(T0.getTime() + 1000);
+  let n = 0;
+  const misuse = { executionId: 'execution-1', historyEpoch: 0, failure, now, newId: () => `m-${n++}` };
+
+  it('fails the Running run under an unclaimed lease at the version read: ExecutionCompleted (Failed) between step markers', () => {
+    const s = state({ historyLength: 3, customStatus: 'kept' });
+    const decision = decideMisuse({ ...misuse, state: s });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failure, customStatus: 'kept', version: 3, historyLength: 6 });
+    const marker = { eventId: -1, timestamp: now.toISOString() };
+    expect(decision.writeSet).toEqual({
+      lease: { kind: 'unclaimed', instanceId: 'instance-1', executionId: 'execution-1', version: 2, now },
+      requests: [
+        { type: 'replaceState', state: decision.state },
+        {
+          type: 'appendHistory', instanceId: 'instance-1', from: 3,
+          events: [
+            { type: 'OrchestratorStarted', ...marker },
+            { type: 'ExecutionCompleted', ...marker, orchestrationStatus: 'Failed', failureDetails: failure },
+            { type: 'OrchestratorCompleted', ...marker },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('finds the run over once it ended, continued, was rewound or started again, and waits while it is Suspended or not started', () => {
+    const over = [
+      state({ historyLength: 3, historyEpoch: 1 }), // rewound since: a late callback of the run before
+      state({ historyLength: 3, executionId: 'execution-2' }),
+      state({ historyLength: 3, runtimeStatus: 'Completed' }),
+      state({ historyLength: 3, runtimeStatus: 'Failed' }),
+    ];
+    for (const [i, s] of over.entries()) expect(decideMisuse({ ...misuse, state: s }), `case ${i}`).toEqual({ kind: 'over' });
+    for (const s of [state({ historyLength: 3, runtimeStatus: 'Suspended' }), state({ runtimeStatus: 'Pending' })]) {
+      expect(decideMisuse({ ...misuse, state: s })).toEqual({ kind: 'wait' });
+    }
+  });
+
+  it('answers the parent of a sub-orchestration, read from its history', () => {
+    const parentInstance = { instanceId: 'parent', name: 'Parent', taskScheduledId: 4, executionId: 'parent-execution' };
+    const s = state({ parentInstanceId: 'parent', historyLength: 1 });
+    expect(decideMisuse({ ...misuse, state: s })).toEqual({ kind: 'needHistory' });
+    const history: HistoryEvent[] = [{
+      type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1', parentInstance,
+    }];
+    const decision = decideMisuse({ ...misuse, state: s, history });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.writeSet.requests.find((r) => r.type === 'insertMessage')).toMatchObject({
+      message: { instanceId: 'parent', executionId: 'parent-execution', event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4, failureDetails: failure } },
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { filter, firstValueFrom } from 'rxjs';
 import { DurableTask } from '../src/engine/durable-task.js';
 import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
@@ -347,10 +348,34 @@ describe('ctx used outside the orchestrator\'s run', () => {
     });
     const id = await runtime.client.startNew('Misuser');
     expect(await calledFromTimer).toBeUndefined();
-    await runtime.client.raiseEvent(id, 'Go', 1);
+    // The worker records the failure in the store as soon as it can: a raise after that finds the instance ended.
+    await runtime.client.raiseEvent(id, 'Go', 1).catch((error: unknown) => expect(error).toMatchObject({ status: 410 }));
     const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
   });
+  // A mark lives in one worker's memory: a new runtime on the same store (a restart; so another worker that takes the
+  // next step) ran the instance on to completion as if nothing went wrong.
+  it('records the failure in the store when it sees the misuse, so a restarted runtime does not complete the instance', async () => {
+    const store = new MemoryStore();
+    let saved: OrchestrationContext | undefined;
+    const orchestrators: Record<string, Orchestrator> = {
+      Misuser: function* (ctx) {
+        saved = ctx;
+        return yield ctx.waitForExternalEvent('Go');
+      },
+    };
+    const first = await start({ store, orchestrators });
+    const id = await first.client.startNew('Misuser');
+    await firstValueFrom(first.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    saved!.newGuid(); // between steps, as from a callback
+    await first.stop(); // drains what its worker is doing; the marks in its memory are gone with it
+    const second = await start({ store, orchestrators });
+    if ((await second.client.getStatus(id))?.runtimeStatus === 'Running') await second.client.raiseEvent(id, 'Go', 1);
+    const done = await second.client.waitForCompletion(id, SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
+    expect(done.failureDetails?.errorMessage).toContain('ctx used outside the orchestrator\'s run');
+  });
+
   // A rewind keeps the execution id: a mark that named the execution alone, made by a late callback of an execution
   // object from before the rewind, failed the rewound run at its next step.
   it('lets a rewound instance complete when an execution from before the rewind uses its ctx late (cacheSize 0)', async () => {

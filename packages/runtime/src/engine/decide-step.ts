@@ -691,6 +691,54 @@ export function decideRewind(input: DirectInput<ExecutionRewoundEvent>): DirectD
   };
 }
 
+/** Everything {@link decideMisuse} needs: the instance as read, and the run whose `ctx` was used outside it. */
+export interface MisuseInput {
+  /** The instance as read. */
+  readonly state: InstanceState;
+  /** The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`). */
+  readonly history?: readonly HistoryEvent[] | undefined;
+  /** The misused run: its execution and history epoch (see `MisuseMarks`). */
+  readonly executionId: string;
+  readonly historyEpoch: number;
+  /** Why the run fails. */
+  readonly failure: FailureDetails;
+  readonly now: Date;
+  readonly newId: () => string;
+}
+
+/** What {@link decideMisuse} decided. */
+export type MisuseDecision =
+  | { readonly kind: 'needHistory' }
+  /** The run is over (ended, continued as new, rewound, started again, purged): nothing to fail. */
+  | { readonly kind: 'over' }
+  /** Not now: the run is Suspended, or its start is not committed yet; decided again when the instance changes. */
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'commit'; readonly writeSet: WriteSet; readonly state: InstanceState };
+
+const OVER: MisuseDecision = Object.freeze({ kind: 'over' });
+const WAIT: MisuseDecision = Object.freeze({ kind: 'wait' });
+
+/**
+ * The failure of a run whose `ctx` was used outside the orchestrator's run (from a callback, after an `await`: see
+ * `MisuseMarks`), committed at once by the worker that saw it, holding no lease: what it called is in no history, so
+ * the run cannot go on. Recorded in the store, the failure holds whichever worker takes the instance's next step, and
+ * after a restart (a worker's mark alone lives in its memory). The step a worker's mark fails, without running the
+ * orchestrator: `ExecutionCompleted` (Failed, with `failure`) between step markers, `version` + 1, a sub-orchestration
+ * answering its parent (its parent link is in its history: `needHistory` asks for it), as {@link decideTerminate}
+ * commits a terminate. The write set goes under an `unclaimed` lease at the version read: the store refuses it
+ * (`LeaseLostError`) while a step of the instance runs or is due (a lease held, a message visible) or once one
+ * committed since the read. A step that runs when the misuse happens is not raced: it commits first, and the run
+ * fails after it (a worker's own step fails it by its mark); the worker decides again at the instance's next change.
+ */
+export function decideMisuse(input: MisuseInput): MisuseDecision {
+  const { state, now } = input;
+  if (state.executionId !== input.executionId || (state.historyEpoch ?? 0) !== input.historyEpoch || isTerminalStatus(state.runtimeStatus)) return OVER;
+  if (state.runtimeStatus !== 'Running' || !started(state)) return WAIT;
+  if (state.parentInstanceId !== undefined && input.history === undefined) return NEED_HISTORY as MisuseDecision;
+  const event: HistoryEvent = { type: 'ExecutionCompleted', eventId: -1, timestamp: isoTime(now), orchestrationStatus: 'Failed', failureDetails: input.failure };
+  return unclaimedStep({ state, event, now, newId: input.newId }, true, input.history && parentLinkOf(input.history)) as MisuseDecision;
+}
+
 /**
  * The events of the first step of an execution not started yet with its suspends and resumes (those ahead of a
  * terminate) moved ahead of the rest, each group in its order, so that the execution meets them before its start: a

@@ -757,8 +757,8 @@ export class OrchestrationExecution {
    */
   #outsideRun(): boolean {
     if (this.#mode.kind !== 'idle') return false;
-    // Marked where the next step finds it, also when that step replays a fresh execution (see MisuseMarks); an
-    // execution that ended has no next step.
+    // Marked where the next step finds it, also when that step replays a fresh execution (see MisuseMarks: a worker
+    // also commits the failure to the store at once); an execution that ended has no next step.
     if (this.#phase.kind === 'finished') return true;
     const marks = this.#options.misuseMarks;
     const error = new OrchestrationError('ctx used outside the orchestrator\'s run (from a callback?): use it between yields only');

@@ -1,9 +1,10 @@
 import type { Subscription } from 'rxjs';
-import { MisuseMarks } from '../engine/misuse-marks.js';
+import { MisuseMarks, type MisuseMark } from '../engine/misuse-marks.js';
 import { OrchestrationExecution, toFailureDetails, type ExecutionOptions } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import {
-  decideActivityResult, decideActivityStep, decideRefusedStep, decideStep, leaseNewTasks, type RefusedStepInput, type StepInput,
+  decideActivityResult, decideActivityStep, decideMisuse, decideRefusedStep, decideStep, leaseNewTasks, type MisuseInput,
+  type RefusedStepInput, type StepInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
@@ -378,6 +379,9 @@ export class Worker {
     this.#stopped ??= (async () => {
       this.#stopping = true;
       this.#succession?.stopWaiting();
+      // The misuse records still waiting for a change: their marks are left (see #recordMisuse).
+      for (const feed of this.#misuseFeeds) feed.unsubscribe();
+      this.#misuseFeeds.clear();
       try {
         this.#subscription?.unsubscribe();
       } finally {
@@ -873,15 +877,109 @@ export class Worker {
 
   /**
    * The options of every execution: one object, not one per replay and per cached execution. Their misuse marks are the
-   * worker's: a mark outlives the cached execution it was made on (see MisuseMarks).
+   * worker's: a mark outlives the cached execution it was made on (see MisuseMarks), and each new one is recorded in
+   * the store too ({@link #recordMisuse}).
    */
   #executionOptions: ExecutionOptions | undefined;
 
   /** A fresh execution of the orchestrator `name` (one function for every step, not a closure per step). */
   readonly #newExecution = (name: string): OrchestrationExecution => new OrchestrationExecution(
     this.#o.orchestrators.get(name) ?? unknownOrchestrator(name),
-    (this.#executionOptions ??= { customStatusLimitBytes: this.#o.customStatusLimitBytes, misuseMarks: new MisuseMarks() }),
+    (this.#executionOptions ??= {
+      customStatusLimitBytes: this.#o.customStatusLimitBytes, misuseMarks: new MisuseMarks(undefined, (mark) => this.#recordMisuse(mark)),
+    }),
   );
+
+  // ---------------------------------------------------------------- ctx misuse
+
+  /** The instance change feeds that {@link #recordMisuse} listens to, each until its failure is recorded; ended by `stop`. */
+  readonly #misuseFeeds = new Set<Subscription>();
+
+  /**
+   * Records a misused run's failure in the store at once ({@link decideMisuse}), not only in this worker's marks: a
+   * mark lives in this worker's memory, so another worker taking the instance's next step, or this one's next life
+   * after a restart, ran the instance on (to completion) as if nothing went wrong. The commit is refused while a step
+   * of the instance runs or is due (a step in flight is not raced: it commits first, and this worker's own step fails
+   * the run by its mark); it is decided again at each change of the instance (listened to before the first read, so
+   * none is missed) until it commits or the run is over. Best effort beyond that: a store without `unclaimedWrites`,
+   * a store call that fails (logged), a stop: the mark alone is left, for this worker's next step of the instance.
+   * Called from the user's callback that misused `ctx`: it never throws there.
+   */
+  #recordMisuse(mark: MisuseMark): void {
+    const { store } = this.#o;
+    if (this.#stopping || !store.capabilities.unclaimedWrites) return;
+    const id = mark.instanceId;
+    let attempt: Promise<boolean> | undefined;
+    let changed = false;
+    let feed: Subscription | undefined;
+    let over = false;
+    const end = (): void => {
+      over = true;
+      if (feed) this.#misuseFeeds.delete(feed);
+      feed?.unsubscribe();
+    };
+    const run = (): void => {
+      changed = false;
+      const current = (attempt = this.#misuseAttempt(mark));
+      this.#track(current.then((done) => {
+        attempt = undefined;
+        if (done || this.#stopping) end();
+        else if (changed) run();
+      }, (error: unknown) => {
+        end();
+        throw error;
+      }));
+    };
+    try {
+      feed = (store.instanceChanges$?.(id) ?? store.changes$).subscribe({
+        next: (change) => {
+          if (over || change.instanceId !== id) return;
+          if (this.#stopping) end();
+          else if (attempt) changed = true;
+          else run();
+        },
+        error: (error: unknown) => {
+          end();
+          this.#o.logger.error(`the change feed of ${id} failed while its misuse was being recorded`, error);
+        },
+      });
+      if (over) feed.unsubscribe();
+      else this.#misuseFeeds.add(feed);
+      run();
+    } catch (error) {
+      end();
+      this.#o.logger.error(`recording the misuse of ${id} failed`, error);
+    }
+  }
+
+  /**
+   * One attempt of {@link #recordMisuse}: true when it is done (the failure committed, or the run is over), false when
+   * it is to be decided again at the instance's next change.
+   */
+  async #misuseAttempt(mark: MisuseMark): Promise<boolean> {
+    const { store } = this.#o;
+    const id = mark.instanceId;
+    const state = await this.#bounded(() => store.getInstance(id), 'getInstance');
+    if (!state) return true;
+    const input: MisuseInput = {
+      state, executionId: mark.executionId, historyEpoch: mark.historyEpoch, failure: toFailureDetails(mark.error), now: this.#now(),
+      newId: this.#o.newId,
+    };
+    let decision = decideMisuse(input);
+    if (decision.kind === 'needHistory') {
+      const history = await this.#bounded(() => store.getHistory(id), 'getHistory');
+      decision = decideMisuse({ ...input, history });
+    }
+    if (decision.kind !== 'commit') return decision.kind === 'over';
+    const { writeSet } = decision;
+    try {
+      await this.#bounded(() => store.commit(writeSet), 'commit');
+      return true;
+    } catch (error) {
+      if (error instanceof LeaseLostError) return false;
+      throw error;
+    }
+  }
 
   /**
    * Runs one claimed step and gives its slot back; the activity tasks its commit leased to this worker (their slots
