@@ -47,6 +47,18 @@ describe('ExecutionCache', () => {
     expect(cache.get('b', 'other', 1)).toBeUndefined();
   });
 
+  // A rewind keeps the execution id and rewrites its history, which another worker may then grow back to the length
+  // this one's execution was left at: that execution, of the history before the rewind, was stepped on the new one.
+  it('misses when the history was rewritten by a rewind since (another history epoch), whatever its length', () => {
+    const cache = new ExecutionCache(2);
+    step(cache, 'a', 0); // left at length 1 of epoch 0
+    expect(cache.get('a', 'e', 1, 1)).toBeUndefined();
+    const rewound = execution();
+    rewound.historyEpoch = 1;
+    cache.set('a', 'e', 4, rewound, undefined, false);
+    expect(cache.get('a', 'e', 4, 1)).toBe(rewound);
+  });
+
   it('keeps hitting for the instances it holds when more instances take turns than it holds (a plain LRU hits none)', () => {
     const capacity = 100;
     const cache = new ExecutionCache(capacity);

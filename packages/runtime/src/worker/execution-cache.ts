@@ -39,12 +39,17 @@ export class ExecutionCache {
   }
 
   /**
-   * The cached execution of `instanceId` if it is exactly at `executionId` / `historyLength`; the entry is removed
-   * (the execution is about to advance: the caller sets it again after the step with `reused` true).
+   * The cached execution of `instanceId` if it is exactly at `executionId` / `historyLength` of history epoch
+   * `historyEpoch` (`InstanceState.historyEpoch`, 0 when absent); the entry is removed (the execution is about to
+   * advance: the caller sets it again after the step with `reused` true). The epoch tells a history rewritten by a
+   * rewind (another worker's, or a client's) from the one the execution was left at, whatever their lengths.
    */
-  get(instanceId: string, executionId: string, historyLength: number): OrchestrationExecution | undefined {
+  get(instanceId: string, executionId: string, historyLength: number, historyEpoch = 0): OrchestrationExecution | undefined {
     const execution = this.#remove(instanceId);
-    if (!execution || execution.executionId !== executionId || execution.cachedHistoryLength !== historyLength) return undefined;
+    if (
+      !execution || execution.executionId !== executionId || execution.cachedHistoryLength !== historyLength ||
+      execution.historyEpoch !== historyEpoch
+    ) return undefined;
     return execution;
   }
 

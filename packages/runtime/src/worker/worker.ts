@@ -996,7 +996,7 @@ export class Worker {
     try {
       // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
       // Taken out of the cache, hit or miss (`get` removes the entry): it is set again after the commit.
-      const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength);
+      const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength, state.historyEpoch);
       // One input for both calls: a miss asks for the history, which is then set on it.
       const input: { -readonly [K in keyof StepInput]: StepInput[K] } = {
         state, messages: item.messages, leaseToken: item.lease.token, now: this.#now(), newId: this.#o.newId, cached, history: undefined,
