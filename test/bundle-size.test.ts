@@ -714,11 +714,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * copied with Object.assign (a spread copy took a hidden class per object), the client's messages marked deeply frozen
  * (freezeBuilt: no walk in MemoryStore), a step's instance indexed once per commit: 32,211 / 39,989 / 70,202 -> 32,292 /
  * 40,077 / 70,299 B (+81 / +88 / +97), budgets raised to match; rx-client unchanged.
+ * ctx misuse was then committed to the store as the instance's failure by the worker that saw it (`decideMisuse`, an
+ * unclaimed commit decided again at each change of the instance), misuse marks and cached executions named their run's
+ * history epoch (a rewind's late callbacks fail nothing of the rewound run): 32,292 / 40,077 / 70,299 -> 32,786 /
+ * 40,580 / 70,786 B (+494 / +503 / +487), budgets raised to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 32_292 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_077 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_299 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 32_786 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_580 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_786 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_816 },
 ];
 
