@@ -376,6 +376,28 @@ describe('ctx used outside the orchestrator\'s run', () => {
     expect(done.failureDetails?.errorMessage).toContain('ctx used outside the orchestrator\'s run');
   });
 
+  it('lets an instance the worker failed for a misuse be rewound: the rewound run goes on from where it waited', async () => {
+    let saved: OrchestrationContext | undefined;
+    const runtime = await start({
+      store: new MemoryStore(),
+      orchestrators: {
+        Misuser: function* (ctx) {
+          saved = ctx;
+          return yield ctx.waitForExternalEvent('Go');
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Misuser');
+    await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const misused = saved!;
+    misused.newGuid(); // between steps: the worker fails the instance without waiting for a step
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'OrchestrationError' } });
+    await runtime.client.rewind(id);
+    misused.newGuid(); // the run before the rewind, late again: it fails nothing of the rewound run
+    await runtime.client.raiseEvent(id, 'Go', 'went');
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'went' });
+  });
+
   // A rewind keeps the execution id: a mark that named the execution alone, made by a late callback of an execution
   // object from before the rewind, failed the rewound run at its next step.
   it('lets a rewound instance complete when an execution from before the rewind uses its ctx late (cacheSize 0)', async () => {
