@@ -141,6 +141,15 @@ describe('createHttpHandler checks its booleans and counts when it is made', () 
       expectRefused(() => createHttpHandler(client, { key } as never), 'key', calls, JSON.stringify(key));
     }
   });
+
+  it('refuses a wait in seconds that is not a finite number > 0, and takes a fraction of a second', () => {
+    for (const maxWaitSeconds of [0, -1, Number.NaN, Infinity, '5']) {
+      const { client, calls } = recordingClient();
+      expectRefused(() => createHttpHandler(client, { key: 'k', maxWaitSeconds } as never), 'createHttpHandler options.maxWaitSeconds', calls, `maxWaitSeconds: ${String(maxWaitSeconds)}`);
+    }
+    const { client } = recordingClient();
+    expect(() => createHttpHandler(client, { key: 'k', maxWaitSeconds: 0.5 })).not.toThrow();
+  });
 });
 
 describe('serve', () => {

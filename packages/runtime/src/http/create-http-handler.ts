@@ -14,7 +14,8 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { decodeContinuationToken, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, requestBase,
+  assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, requestBase,
+  type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
@@ -687,11 +688,19 @@ interface ResolvedOptions {
   readonly exposeStackTraces: boolean;
 }
 
-/** The members of {@link HttpHandlerOptions} checked by the shared rule of their kind (booleans, counts, delays). */
+/** A wait in seconds: a finite number > 0 (`maxWaitSeconds`). */
+const isSeconds: MemberCheck<number> = (value, what) =>
+  typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : invalid(what, 'must be a finite number > 0 (s)');
+
+/**
+ * The members of {@link HttpHandlerOptions} checked by the shared rule of their kind (booleans, counts, delays).
+ * `retryAfterSeconds` and `reconnectDelayMs` are counts: sent as `Retry-After` and as the SSE `retry` field, which
+ * both take whole numbers only.
+ */
 const HANDLER_CHECKS = {
   anonymous: isBoolean, exposeStackTraces: isBoolean,
-  maxBodyBytes: isCount, resumeBufferSize: isCount, maxStreams: isCount,
-  heartbeatMs: isFiniteDelayMs, resumeWindowMs: isFiniteDelayMs,
+  maxBodyBytes: isCount, resumeBufferSize: isCount, maxStreams: isCount, retryAfterSeconds: isCount, reconnectDelayMs: isCount,
+  heartbeatMs: isFiniteDelayMs, resumeWindowMs: isFiniteDelayMs, maxWaitSeconds: isSeconds,
 };
 
 function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
@@ -720,14 +729,13 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     baseRoot: baseUrl === undefined ? undefined : webhookRoot(baseUrl),
     baseOrigin: base?.origin,
     maxBodyBytes: checked.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    // Sent as `Retry-After` and as the SSE `retry` field, which both take whole numbers only.
-    retryAfterSeconds: positive(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds', true),
-    maxWaitSeconds: positive(options.maxWaitSeconds, DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds'),
+    retryAfterSeconds: checked.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+    maxWaitSeconds: checked.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS,
     // One timer each: a longer delay would fire at once (Node, browsers) or early (the system clock clamps it).
     heartbeatMs: timerDelay(checked.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
     resumeWindowMs: timerDelay(checked.resumeWindowMs ?? DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
     resumeBufferSize: checked.resumeBufferSize ?? DEFAULT_RESUME_BUFFER_SIZE,
-    reconnectDelayMs: positive(options.reconnectDelayMs, DEFAULT_RECONNECT_DELAY_MS, 'reconnectDelayMs', true),
+    reconnectDelayMs: checked.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS,
     maxStreams: checked.maxStreams ?? DEFAULT_MAX_STREAMS,
     cors: options.cors === undefined ? undefined : { origins: corsOrigins(options.cors) },
     allowedHosts: hostAllowList(options.allowedHosts, checked.anonymous === true, base?.hostname),
@@ -886,12 +894,4 @@ function isCrossSiteFetch(site: string | null): boolean {
 function timerDelay(ms: number, what: string): number {
   if (ms > MAX_TIMER_DELAY_MS) throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days)`);
   return ms;
-}
-
-function positive(value: number | undefined, fallback: number, what: string, integer = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isSafeInteger(value))) {
-    throw new InvalidArgumentError(`${what} must be a positive ${integer ? 'integer' : 'number'}`);
-  }
-  return value;
 }
