@@ -1,4 +1,4 @@
-import { hasMethods, isFunction } from '@durable-rx/runtime/store-kit';
+import { hasMethods } from '@durable-rx/runtime/store-kit';
 import { IdbStore, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
 import { openDexieBackend } from './internal/dexie-backend.js';
 
@@ -34,7 +34,7 @@ export class DexieStore extends IdbStore {
   constructor(options: DexieStoreOptions) {
     // Every option checked before anything is opened (the change feed's channel, the database).
     const { name, gapTimeoutMs, joinTimeoutMs, clock, indexedDB, IDBKeyRange } = readIdbOptions(options, 'DexieStore options', {
-      indexedDB: hasMethods<IDBFactory>(['open']), IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof globalThis.IDBKeyRange,
+      indexedDB: hasMethods<IDBFactory>(['open']),
     });
     super({
       kind: 'dexie',

@@ -5,7 +5,7 @@ import {
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
-  pageSizeOf, planWriteSet, CLOCK_METHODS, hasMethods, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
+  pageSizeOf, planWriteSet, CLOCK_METHODS, hasMethods, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
@@ -81,17 +81,25 @@ export function readIdbOptions<C extends Readonly<Record<string, MemberCheck>>>(
 ): ReturnType<typeof readChecked<typeof IDB_CHECKS & C>> & { readonly name: string } {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${what} must be an object with a name`);
   const checked = readChecked(options, what, { ...IDB_CHECKS, ...checks });
-  const { name } = checked;
-  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`${what}.name must be a non-empty string`);
-  return { ...checked, name };
+  return { ...checked, name: (checked.name as string | undefined) ?? isNonEmptyString(undefined, `${what}.name`) };
 }
 
-/** The members every IndexedDB store's options have, and their checks. */
+/** The {@link MemberCheck} of a database or object store name: a non-empty string. */
+export const isNonEmptyString: MemberCheck<string> = (value, what) => {
+  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${what} must be a non-empty string`);
+  return value;
+};
+
+/**
+ * The members every IndexedDB store's options have, and their checks: both adapters take an `IDBKeyRange` in place
+ * of the global one (a constructor, with `indexedDB` in Node).
+ */
 const IDB_CHECKS = {
-  name: (value: unknown) => value,
+  name: isNonEmptyString,
   gapTimeoutMs: isTimeoutMs,
   joinTimeoutMs: isTimeoutMs,
   clock: hasMethods<Clock>(CLOCK_METHODS),
+  IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof globalThis.IDBKeyRange,
 };
 
 /**

@@ -1,6 +1,4 @@
-import { InvalidArgumentError } from '@durable-rx/runtime';
-import { isFunction, type MemberCheck } from '@durable-rx/runtime/store-kit';
-import { IdbStore, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
+import { IdbStore, isNonEmptyString, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
 import { openKeyvalBackend } from './internal/keyval-backend.js';
 
 /** Options of {@link KeyvalStore}. */
@@ -30,7 +28,7 @@ export class KeyvalStore extends IdbStore {
   constructor(options: KeyvalStoreOptions) {
     // Every option checked before anything is opened (the change feed's channel, the database).
     const { name, gapTimeoutMs, joinTimeoutMs, clock, storeName = 'durable-rx', IDBKeyRange: keyRange = IDBKeyRange } = readIdbOptions(options, 'KeyvalStore options', {
-      storeName: isStoreName, IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof IDBKeyRange,
+      storeName: isNonEmptyString,
     });
     super({
       kind: 'keyval',
@@ -42,8 +40,3 @@ export class KeyvalStore extends IdbStore {
   }
 }
 
-/** An object store name: a non-empty string. */
-const isStoreName: MemberCheck<string> = (value, what) => {
-  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${what} must be a non-empty string`);
-  return value;
-};
