@@ -26,7 +26,8 @@ export interface Leadership {
  * Runs `start` only while this tab holds the Web Lock `lockName`, so that of all tabs calling it with the same name
  * exactly one leads at a time and the others wait. When the leader calls `release()` (or its tab closes or crashes,
  * which releases the lock), the next waiting tab runs its `start`. Typical use: only the leader runs a worker, every
- * tab observes the shared store, whose change feed reaches all tabs.
+ * tab observes the shared store, whose change feed reaches all tabs. With `runtime.stop` as `stop`, a release also
+ * closes that runtime's client: a tab that releases and goes on watching uses `createClient({ store })`.
  *
  * @example
  * ```ts
