@@ -1,10 +1,11 @@
 import type { DurableClient } from '@durable-rx/runtime';
-import { EMPTY } from 'rxjs';
-import { useObservableState, type ObservableState } from './use-observable-state.js';
+import { useInstanceState } from './use-instance-state.js';
+import type { ObservableState } from './use-observable-state.js';
 
 /**
  * The custom status of instance `instanceId`, live (`client.customStatus$`): each committed value in order. `T` is
- * what the orchestrator passes to `setCustomStatus` (not checked at run time).
+ * what the orchestrator passes to `setCustomStatus` (not checked at run time). `undefined` as the id watches nothing
+ * (not loading, from the first render on).
  *
  * @example
  * ```ts
@@ -12,5 +13,5 @@ import { useObservableState, type ObservableState } from './use-observable-state
  * ```
  */
 export function useCustomStatus<T = unknown>(client: DurableClient, instanceId: string | undefined): ObservableState<T> {
-  return useObservableState(() => (instanceId === undefined ? EMPTY : client.customStatus$(instanceId)), [client, instanceId], (_, value) => value as T);
+  return useInstanceState(client, instanceId, (c, id) => c.customStatus$(id), (_, value) => value as T);
 }

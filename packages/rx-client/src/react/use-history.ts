@@ -1,13 +1,14 @@
 import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
-import { EMPTY } from 'rxjs';
 import { currentHistory$ } from '../current-history.js';
-import { useObservableState, type ObservableState } from './use-observable-state.js';
+import { useInstanceState } from './use-instance-state.js';
+import type { ObservableState } from './use-observable-state.js';
 
 /**
  * The current history of instance `instanceId`, live (on `client.history$`): the committed events so far, growing as
  * new ones are appended, and starting over when a new history begins (`continueAsNew`, a restart, a rewind), so it
  * holds the events of one history only; empty again when the instance is purged. `loading` stays true until the
- * history is known: its start or first event (an unknown instance has neither).
+ * history is known: its start or first event (an unknown instance has neither). `undefined` as the id watches nothing
+ * (not loading, from the first render on).
  *
  * @example
  * ```ts
@@ -16,8 +17,5 @@ import { useObservableState, type ObservableState } from './use-observable-state
  * ```
  */
 export function useHistory(client: DurableClient, instanceId: string | undefined): ObservableState<readonly HistoryEvent[]> {
-  return useObservableState<readonly HistoryEvent[]>(
-    () => (instanceId === undefined ? EMPTY : currentHistory$(client, instanceId)),
-    [client, instanceId],
-  );
+  return useInstanceState<readonly HistoryEvent[]>(client, instanceId, currentHistory$);
 }

@@ -8,8 +8,8 @@ export interface ObservableState<T> {
   /** The latest value; `undefined` while loading (and for values that are `undefined`). */
   readonly value: T | undefined;
   /**
-   * True until the first value arrives, or the stream ends without one: with an error, or complete (`undefined` as the
-   * id watches nothing; a closed client's watches complete).
+   * True until the first value arrives, or the stream ends without one: with an error, or complete (a closed client's
+   * watches complete). False from the first render on when there is nothing to watch (no source: `undefined` as the id).
    */
   readonly loading: boolean;
   /**
@@ -39,11 +39,18 @@ const MAX_RETRY_MS = 10_000;
 const HEALTHY_MS = MAX_RETRY_MS;
 
 const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loading: true, error: undefined });
+/** The state of no source: nothing is awaited, from the first render on (a server render too). */
+const IDLE: ObservableState<never> = Object.freeze({ value: undefined, loading: false, error: undefined });
 
 /**
  * Renders the latest value of an observable with `useSyncExternalStore`: subscribes while the component is mounted
  * (once, however many times it renders meanwhile), re-renders on each value, unsubscribes on unmount. When one of
  * `deps` changes, `source` is called again: the state starts loading again.
+ *
+ * `source` `undefined` watches nothing: the state is `{ value: undefined, loading: false, error: undefined }` from the
+ * first render on, a server render (`getServerSnapshot`) included, with no subscription; the hooks pass it for
+ * `undefined` as the instance id. A source that completes without a value (`EMPTY`) is not loading either, but only
+ * once it is subscribed, after the first render.
  *
  * `reduce` folds each value into the rendered one (default: keep the latest), e.g. to collect history events.
  *
@@ -59,10 +66,11 @@ const LOADING: ObservableState<never> = Object.freeze({ value: undefined, loadin
  * @example
  * ```ts
  * const { value, loading, error } = useObservableState(() => client.status$(id), [client, id]);
+ * const none = useObservableState(id === undefined ? undefined : () => client.status$(id), [client, id]);
  * ```
  */
 export function useObservableState<T, R = T>(
-  source: () => Observable<T>, deps: readonly unknown[], reduce?: (accumulated: R | undefined, value: T) => R,
+  source: (() => Observable<T>) | undefined, deps: readonly unknown[], reduce?: (accumulated: R | undefined, value: T) => R,
   clock: Clock = systemClock,
 ): ObservableState<R> {
   // `source`, `reduce` and `clock` are read when deps change only: callers pass inline arrows.
@@ -70,14 +78,18 @@ export function useObservableState<T, R = T>(
   return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
 }
 
-/** One source as an external store for `useSyncExternalStore`; snapshots keep their identity until a change. */
+/**
+ * One source as an external store for `useSyncExternalStore`; snapshots keep their identity until a change. No source:
+ * idle for good (never loading, nothing subscribed).
+ */
 class ObservableStore<T, R> {
-  #state: ObservableState<R> = LOADING;
-  readonly #source: () => Observable<T>;
+  #state: ObservableState<R>;
+  readonly #source: (() => Observable<T>) | undefined;
   readonly #reduce: ((accumulated: R | undefined, value: T) => R) | undefined;
   readonly #clock: Clock;
 
-  constructor(source: () => Observable<T>, reduce: ((accumulated: R | undefined, value: T) => R) | undefined, clock: Clock) {
+  constructor(source: (() => Observable<T>) | undefined, reduce: ((accumulated: R | undefined, value: T) => R) | undefined, clock: Clock) {
+    this.#state = source ? LOADING : IDLE;
     this.#source = source;
     this.#reduce = reduce;
     this.#clock = clock;
@@ -86,6 +98,8 @@ class ObservableStore<T, R> {
   readonly getSnapshot = (): ObservableState<R> => this.#state;
 
   readonly subscribe = (onChange: () => void): (() => void) => {
+    const source = this.#source;
+    if (!source) return () => {};
     const clock = this.#clock;
     let subscription: { unsubscribe(): void } | undefined;
     // Not rxjs's `retry`: its `resetOnSuccess` starts the back-off over at the first value (what HEALTHY_MS is
@@ -119,7 +133,7 @@ class ObservableStore<T, R> {
       let accumulated: R | undefined;
       timer = undefined;
       try {
-        subscription = this.#source().subscribe({
+        subscription = source().subscribe({
           next: (value) => {
             // The first value of an attempt after failures starts its trial (none is needed before any failure).
             if (failures && timer === undefined) timer = clock.setTimeout(healthy, HEALTHY_MS);
@@ -128,7 +142,7 @@ class ObservableStore<T, R> {
             onChange();
           },
           error: fail,
-          // Ended without a value (`EMPTY` for no id): nothing is awaited any more, so nothing is loading.
+          // Ended without a value (e.g. a closed client's watch): nothing is awaited any more, so nothing is loading.
           complete: () => {
             if (!this.#state.loading) return;
             this.#state = { value: undefined, loading: false, error: undefined };

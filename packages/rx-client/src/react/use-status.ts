@@ -1,11 +1,11 @@
 import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
-import { EMPTY } from 'rxjs';
-import { useObservableState, type ObservableState } from './use-observable-state.js';
+import { useInstanceState } from './use-instance-state.js';
+import type { ObservableState } from './use-observable-state.js';
 
 /**
  * The status of instance `instanceId`, live: the current snapshot, then every committed change (`client.status$`).
  * `value` is `undefined` while loading or when no such instance exists (then `loading` is false). Pass
- * `undefined` as the id to watch nothing (not loading, no value). Works with a local client (`runtime.client`) and a
+ * `undefined` as the id to watch nothing (not loading, from the first render on; no value). Works with a local client (`runtime.client`) and a
  * remote one (`createRemoteClient`).
  *
  * @example
@@ -15,5 +15,5 @@ import { useObservableState, type ObservableState } from './use-observable-state
  * ```
  */
 export function useStatus(client: DurableClient, instanceId: string | undefined): ObservableState<InstanceStatus | undefined> {
-  return useObservableState(() => (instanceId === undefined ? EMPTY : client.status$(instanceId)), [client, instanceId]);
+  return useInstanceState(client, instanceId, (c, id) => c.status$(id));
 }

@@ -207,13 +207,50 @@ describe('React hooks at the edges', () => {
       const noStatus = useStatus(client, undefined);
       const noCity = useCustomStatus(client, undefined);
       const noHistory = useHistory(client, undefined);
-      // An unknown instance's first snapshot comes from the store, after the watches of no id have ended.
+      // An unknown instance's first snapshot comes from the store; the hooks of no id watch nothing all along.
       const unknown = useStatus(client, 'hooks-unknown');
       const text = unknown.loading ? 'waiting' : [noStatus, noCity, noHistory].map((s) => `${s.loading}/${s.value}/${s.error}`).join('|');
       return createElement('p', { 'data-testid': 'progress' }, text);
     }
     const p = await renderUntil(View, (e) => e.textContent !== 'waiting');
     expect(p.textContent).toBe('false/undefined/undefined|false/undefined/undefined|false/undefined/undefined');
+  });
+
+  it('render a hook given no id as not loading from its first render on, and again each time the id goes away', async () => {
+    const store = new MemoryStore();
+    const client = createClient({ store });
+    cleanups.push(() => store.close());
+    // Every render, committed or not: a "Loading…" that flashes for one render is a render that said loading.
+    const renders: string[] = [];
+    const idle = 'false/-/-';
+    function View({ id }: { id: string | undefined }) {
+      const states = [useStatus(client, id), useCustomStatus(client, id), useHistory(client, id)];
+      const text = `${id ?? 'none'}=${states.map((s) => `${s.loading}/${s.value === undefined ? '-' : 'value'}/${s.error?.message ?? '-'}`).join('|')}`;
+      renders.push(text);
+      return createElement('p', { 'data-testid': 'progress' }, text);
+    }
+    const element = document.createElement('div');
+    document.body.append(element);
+    const root = createRoot(element);
+    cleanups.push(() => {
+      root.unmount();
+      element.remove();
+    });
+    const show = (id: string | undefined) => root.render(createElement(StrictMode, null, createElement(View, { id })));
+    show(undefined);
+    await renderedUntil(element, (p) => p.textContent!.startsWith('none='));
+    expect(renders).toEqual(renders.map(() => `none=${idle}|${idle}|${idle}`));
+    // An id: loading again until its status (no such instance) is known …
+    show('hooks-unknown');
+    await renderedUntil(element, (p) => p.textContent!.startsWith('hooks-unknown=false/'));
+    const withId = renders.splice(0).filter((text) => text.startsWith('hooks-unknown='));
+    expect(withId[0]).toMatch(/^hooks-unknown=true\//);
+    // … and no id again: not loading from the first render without it.
+    show(undefined);
+    await renderedUntil(element, (p) => p.textContent!.startsWith('none='));
+    const withoutId = renders.filter((text) => text.startsWith('none='));
+    expect(withoutId.length).toBeGreaterThan(0);
+    expect(withoutId).toEqual(withoutId.map(() => `none=${idle}|${idle}|${idle}`));
   });
 
   it('render an invalid list filter (a date input left empty) as the hook\'s error, not a throw while rendering', async () => {
