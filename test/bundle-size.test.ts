@@ -724,11 +724,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The React hooks given `undefined` as the instance id then passed no source (one rule, useInstanceState), so they
  * render not loading from the first render on, a server render too (EMPTY cleared `loading` only once subscribed): the
  * React entry only, rx-client 8,816 B unchanged, budget kept.
+ * The IndexedDB stores then failed their calls with StorageError naming the cause where there is no IndexedDB (server-side
+ * rendering) or access to it is denied (a sandboxed iframe), instead of KeyvalStore throwing a ReferenceError when made
+ * or rejecting with the raw SecurityError: 40,557 / 70,798 -> 40,765 / 70,918 B (+208 / +120), budgets set to match;
+ * runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 32_786 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_557 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_798 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_765 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_918 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_816 },
 ];
 

@@ -19,7 +19,9 @@ export interface DexieStoreOptions extends IdbStoreOptions {
  *
  * Errors: `StorageQuotaExceededError` when the origin is out of space, `DatabaseBlockedError` when an upgrade waits
  * for another tab, `DatabaseUpgradingError` after another tab upgraded the database, `IncompatibleSchemaError` for a
- * database written by newer code; a failed write never leaves anything half-written.
+ * database written by newer code, `StorageError` where there is no IndexedDB (server-side rendering) or access to it is
+ * denied (a sandboxed iframe: the store is made all the same, its calls fail); a failed write never leaves anything
+ * half-written.
  *
  * @example
  * ```ts

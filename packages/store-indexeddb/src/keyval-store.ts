@@ -5,7 +5,10 @@ import { openKeyvalBackend } from './internal/keyval-backend.js';
 export interface KeyvalStoreOptions extends IdbStoreOptions {
   /** Object store name inside the database (idb-keyval's `createStore(name, storeName)`). Default `'durable-rx'`. */
   readonly storeName?: string;
-  /** The `IDBKeyRange` class (default: the global one). idb-keyval itself always uses the global `indexedDB`. */
+  /**
+   * The `IDBKeyRange` class (default: the global one, read when the database is first opened). idb-keyval itself
+   * always uses the global `indexedDB`.
+   */
   readonly IDBKeyRange?: typeof IDBKeyRange;
 }
 
@@ -13,7 +16,9 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  * The same Store contract as {@link DexieStore}, on one idb-keyval custom store, for apps that count bytes:
  * idb-keyval adds well under 1 kB. Instances, history, messages and tasks are keys with array prefixes, and the
  * store keeps its own index keys, so claims, timers and paging are key-range lookups as well. Every method is one
- * IndexedDB transaction (through idb-keyval's `createStore`), aborted on any failure. The database opens on first use.
+ * IndexedDB transaction (through idb-keyval's `createStore`), aborted on any failure. The database opens on first use:
+ * a store made where there is no IndexedDB (server-side rendering) or access to it is denied (a sandboxed iframe) is
+ * made all the same, and its calls fail with `StorageError`, as DexieStore's do.
  *
  * @example
  * ```ts
@@ -27,7 +32,7 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
 export class KeyvalStore extends IdbStore {
   constructor(options: KeyvalStoreOptions) {
     // Every option checked before anything is opened (the change feed's channel, the database).
-    const { name, gapTimeoutMs, joinTimeoutMs, clock, storeName = 'durable-rx', IDBKeyRange: keyRange = IDBKeyRange } = readIdbOptions(options, 'KeyvalStore options', {
+    const { name, gapTimeoutMs, joinTimeoutMs, clock, storeName = 'durable-rx', IDBKeyRange: keyRange } = readIdbOptions(options, 'KeyvalStore options', {
       storeName: isNonEmptyString,
     });
     super({

@@ -1,7 +1,7 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
-import { errorNames, mapStorageError } from './map-storage-error.js';
+import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { BrowserClose, finishChecked } from './idb-transaction.js';
@@ -131,13 +131,15 @@ export const CLOSE_WAIT_MS = 2000;
 /**
  * Opens the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checks its schema
  * marker and watches for other connections that want to upgrade the database. idb-keyval always uses the global
- * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`. `clock` is the store's: it tells whether a task
- * entry is still in the future.
+ * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`, read here (a store made where there is none, in
+ * server-side rendering, fails its calls with a StorageError instead: see {@link KeyvalBackend.connect}). `clock` is
+ * the store's: it tells whether a task entry is still in the future.
  */
 export async function openKeyvalBackend(
-  name: string, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void,
+  name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
 ): Promise<StoreBackend> {
-  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, keyRange, clock, onVersionChange);
+  const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
+  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange);
   try {
     await backend.connect();
   } catch (error) {
@@ -198,7 +200,8 @@ class KeyvalBackend implements StoreBackend {
   readonly #useStore: UseStore;
   readonly #name: string;
   readonly #storeName: string;
-  readonly #keyRange: typeof IDBKeyRange;
+  /** Undefined where there is none (see {@link KeyvalBackend.connect}); a connection is made only with one. */
+  readonly #keyRange: typeof IDBKeyRange | undefined;
   readonly #clock: Clock;
   readonly #onVersionChange: () => void;
   /**
@@ -212,7 +215,9 @@ class KeyvalBackend implements StoreBackend {
   /** This backend closed its connection (`close`, an upgrade elsewhere): the store has ended, nothing reopens. */
   #ended = false;
 
-  constructor(useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange, clock: Clock, onVersionChange: () => void) {
+  constructor(
+    useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
+  ) {
     this.#useStore = useStore;
     this.#name = name;
     this.#storeName = storeName;
@@ -236,21 +241,35 @@ class KeyvalBackend implements StoreBackend {
    * transactions are made on it only after that. So a database the browser cleared under the store is marked (or
    * refused) before the store writes to it, as at the first open. Resolves with the connection even when the browser
    * closed it meanwhile (then it is not the one in use, and a transaction made on it is refused).
+   *
+   * Where there is no IndexedDB (server-side rendering) or access to it is denied (`indexedDB.open` throws a
+   * SecurityError in a sandboxed iframe), idb-keyval's function throws at once: that rejects, mapped as every failure
+   * to open is, so the store's call fails with a StorageError that names the cause.
    */
   connect(): Promise<Connection> {
-    this.#connecting ??= this.#useStore('readwrite', async (store) => {
-      const { db } = store.transaction;
-      const connection: Connection = { db, closed: new BrowserClose(db), checked: false };
-      this.#latest = connection;
-      db.onversionchange = () => {
-        this.#ended = true;
-        this.#onVersionChange();
-        db.close();
-      };
-      await checkLayout(store, this.#name, this.#keyRange, this.#clock);
-      connection.checked = true;
-      return connection;
-    }).then((connection) => {
+    if (this.#connecting) return this.#connecting;
+    const keyRange = this.#keyRange;
+    let connecting: Promise<Connection>;
+    try {
+      // Reading `indexedDB` throws in browsers that deny it by their settings (a SecurityError).
+      if (!(globalThis as { indexedDB?: IDBFactory }).indexedDB || !keyRange) throw missingApi(keyRange ? 'indexedDB' : 'IDBKeyRange');
+      connecting = this.#useStore('readwrite', async (store) => {
+        const { db } = store.transaction;
+        const connection: Connection = { db, closed: new BrowserClose(db), checked: false };
+        this.#latest = connection;
+        db.onversionchange = () => {
+          this.#ended = true;
+          this.#onVersionChange();
+          db.close();
+        };
+        await checkLayout(store, this.#name, keyRange, this.#clock);
+        connection.checked = true;
+        return connection;
+      });
+    } catch (error) {
+      connecting = Promise.reject(error);
+    }
+    this.#connecting = connecting.then((connection) => {
       this.#connecting = undefined;
       return connection;
     }, (error: unknown) => {
@@ -291,7 +310,7 @@ class KeyvalBackend implements StoreBackend {
     } catch (error) {
       return this.#refused(connection, error, reads);
     }
-    const tx = new KeyvalTransaction(store, this.#keyRange, this.#clock, reads);
+    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads); // set: the connection was made with it
     return finishChecked(store.transaction, reads, async () => {
       const result = await work(tx);
       await tx.finish();

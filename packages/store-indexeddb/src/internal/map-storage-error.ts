@@ -16,6 +16,13 @@ import { StorageQuotaExceededError } from '../errors/storage-quota-exceeded-erro
 export function mapStorageError(error: unknown, operation: string): DurableError {
   if (isDurableError(error)) return error;
   const names = errorNames(error);
+  // No IndexedDB here (server-side rendering in Node, a worker or browser without it): Dexie's MissingAPIError, or
+  // KeyvalStore's (missingApi). Access denied: indexedDB.open throws a SecurityError in an opaque origin (a sandboxed
+  // iframe, a data: URL) or where the browser's settings forbid storage.
+  if (names.includes(MISSING_API)) return new StorageError(`IndexedDB is not available here (server-side rendering?); ${operation} failed`, { cause: error });
+  if (names.includes('SecurityError')) {
+    return new StorageError(`Access to IndexedDB is denied here (a sandboxed iframe, a data: URL, privacy settings); ${operation} failed`, { cause: error });
+  }
   if (names.includes('QuotaExceededError')) {
     return new StorageQuotaExceededError(`The storage quota is used up; ${operation} was not written`, { cause: error });
   }
@@ -23,6 +30,17 @@ export function mapStorageError(error: unknown, operation: string): DurableError
     return new InvalidArgumentError(`A value of ${operation} cannot be stored (not structured-cloneable)`, { cause: error });
   }
   return new StorageError(`IndexedDB failed during ${operation}: ${describe(error)}`, { cause: error });
+}
+
+/** The name of the error for a missing IndexedDB API: Dexie's, so that one rule maps both adapters' alike. */
+const MISSING_API = 'MissingAPIError';
+
+/**
+ * The error KeyvalStore throws where a global it opens its database with (`indexedDB`, or `IDBKeyRange` when none was
+ * given) is missing: named as Dexie's own, which {@link mapStorageError} maps.
+ */
+export function missingApi(global: string): Error {
+  return Object.assign(new Error(`${global} is missing`), { name: MISSING_API });
 }
 
 /** Names of an error and of the errors it wraps (`inner` for Dexie, `cause` for standard errors). */
