@@ -67,6 +67,7 @@ export interface E2eFailure {
   readonly code: unknown;
   readonly status: unknown;
   readonly name: string;
+  readonly message: string;
   readonly causeNames: readonly string[];
 }
 

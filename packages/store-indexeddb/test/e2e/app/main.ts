@@ -148,8 +148,8 @@ window.e2e = {
       for (let c: unknown = (error as Error).cause; typeof c === 'object' && c !== null; c = (c as { inner?: unknown; cause?: unknown }).inner ?? (c as { cause?: unknown }).cause) {
         causeNames.push(String((c as { name?: unknown }).name));
       }
-      const { code, status, name } = error as { code?: unknown; status?: unknown; name: string };
-      return { ok: false, code, status, name, causeNames };
+      const { code, status, name, message } = error as { code?: unknown; status?: unknown; name: string; message: string };
+      return { ok: false, code, status, name, message, causeNames };
     }
   },
   async inputOf(id) {
