@@ -210,6 +210,30 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect(plain.status).toBe(200);
   });
 
+  it('carries returnInternalServerErrorOnFailure=true into the status link and Location of its 202 (start and restart): polling them answers a failure with 500', async () => {
+    const started = await fetch(`${base}/orchestrators/CallsFlaky/f3?returnInternalServerErrorOnFailure=true&code=${KEY}`, { method: 'POST' });
+    expect(started.status).toBe(202);
+    const link = `${base}/instances/f3?code=${KEY}&returnInternalServerErrorOnFailure=true`;
+    expect(await started.json()).toEqual({ ...createHttpManagementPayload('f3', server.url, { key: KEY }), statusQueryGetUri: link });
+    expect(started.headers.get('location')).toBe(link);
+    expect((await runtime.client.waitForCompletion('f3', SETTLED)).runtimeStatus).toBe('Failed');
+    const polled = await fetch(link);
+    expect(polled.status).toBe(500);
+    expect(await polled.json()).toMatchObject({ instanceId: 'f3', runtimeStatus: 'Failed' });
+
+    const restarted = await call('/instances/f3/restart?returnInternalServerErrorOnFailure=true', { method: 'POST' });
+    expect(restarted.status).toBe(202);
+    const body = (await restarted.json()) as { id: string; statusQueryGetUri: string };
+    const restartedLink = `${base}/instances/${encodeURIComponent(body.id)}?returnInternalServerErrorOnFailure=true`;
+    expect(body).toEqual({ ...createHttpManagementPayload(body.id, server.url), statusQueryGetUri: restartedLink });
+    expect(restarted.headers.get('location')).toBe(restartedLink);
+
+    // Not asked for (false, or left out): the plain link, which answers a failure with 200.
+    const plain = await call('/orchestrators/CallsFlaky/f4?returnInternalServerErrorOnFailure=false', { method: 'POST' });
+    expect(plain.headers.get('location')).toBe(`${base}/instances/f4`);
+    await plain.body?.cancel();
+  });
+
   it('refuses an unknown orchestrator (400), an active id (409) and bad wait parameters (400), writing nothing', async () => {
     expect(await errorOf(call('/orchestrators/Nope', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
     await runtime.client.startNew('WaitForEvents', { instanceId: 'busy', input: 1 });

@@ -1,6 +1,6 @@
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
-import { absoluteUrl, isString, isTimeoutMs, readChecked } from '../model/validation.js';
+import { absoluteUrl, isBoolean, isString, isTimeoutMs, readChecked } from '../model/validation.js';
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
@@ -23,6 +23,17 @@ export function checkStatusResponse(payload: HttpManagementPayload, retryAfterSe
     status: 202,
     headers: { Location: payload.statusQueryGetUri, 'Retry-After': String(retryAfterSeconds) },
   });
+}
+
+/**
+ * `payload` with its status link asking for 500 on failure when `returnInternalServerErrorOnFailure` is true: the
+ * parameter appended to `statusQueryGetUri` (after `code=`, if any), as Durable Functions builds the links when asked.
+ * The other links are unchanged.
+ */
+export function withFailureStatusLink(payload: HttpManagementPayload, returnInternalServerErrorOnFailure: boolean | undefined): HttpManagementPayload {
+  if (returnInternalServerErrorOnFailure !== true) return payload;
+  const link = payload.statusQueryGetUri;
+  return { ...payload, statusQueryGetUri: `${link}${link.includes('?') ? '&' : '?'}returnInternalServerErrorOnFailure=true` };
 }
 
 /** Options of {@link completionResponse}. */
@@ -63,10 +74,12 @@ export function completionResponse(status: InstanceStatus, options: CompletionRe
 export function createCheckStatusResponseOf(
   client: DurableClient, request: Request, instanceId: string, options: CheckStatusResponseOptions = {},
 ): Response {
-  const { baseUrl, key } = readChecked(options, 'createCheckStatusResponse options', { baseUrl: isString, key: isString });
+  const { baseUrl, key, returnInternalServerErrorOnFailure } = readChecked(options, 'createCheckStatusResponse options', {
+    baseUrl: isString, key: isString, returnInternalServerErrorOnFailure: isBoolean,
+  });
   // The request's origin unless a base is given; `?.`: a missing request is refused as a missing URL (400).
   const base = baseUrl ?? absoluteUrl(request?.url, 'request.url').origin;
-  return checkStatusResponse(client.createHttpManagementPayload(instanceId, base, { key }));
+  return checkStatusResponse(withFailureStatusLink(client.createHttpManagementPayload(instanceId, base, { key }), returnInternalServerErrorOnFailure));
 }
 
 /**
@@ -96,7 +109,10 @@ export async function waitForCompletionOrCreateCheckStatusResponseOf(
       ? { timeoutInMilliseconds: options, retryIntervalInMilliseconds }
       : options,
     'waitForCompletionOrCreateCheckStatusResponse options',
-    { baseUrl: isString, key: isString, timeoutMs: isTimeoutMs, timeoutInMilliseconds: isTimeoutMs, retryIntervalInMilliseconds: isTimeoutMs },
+    {
+      baseUrl: isString, key: isString, returnInternalServerErrorOnFailure: isBoolean,
+      timeoutMs: isTimeoutMs, timeoutInMilliseconds: isTimeoutMs, retryIntervalInMilliseconds: isTimeoutMs,
+    },
   );
   // Built first: a bad request or option fails before waiting.
   const checkStatus = createCheckStatusResponseOf(client, request, instanceId, checkStatusOptions);

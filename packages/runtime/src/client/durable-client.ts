@@ -116,6 +116,12 @@ export interface CheckStatusResponseOptions extends HttpManagementPayloadOptions
    * Functions does.
    */
   readonly baseUrl?: string | undefined;
+  /**
+   * `true` appends `returnInternalServerErrorOnFailure=true` to `statusQueryGetUri` (and so to `Location`), as the
+   * Durable Functions .NET client's parameter of that name does: a caller polling that link gets 500 once the
+   * instance Failed, instead of 200 with the Failed status. Default false.
+   */
+  readonly returnInternalServerErrorOnFailure?: boolean | undefined;
 }
 
 /** Options of {@link DurableClient.waitForCompletionOrCreateCheckStatusResponse}. */

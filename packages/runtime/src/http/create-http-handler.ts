@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
-import { checkStatusResponse, completionResponse } from '../client/check-status-response.js';
+import { checkStatusResponse, completionResponse, withFailureStatusLink } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 import { timeoutAfter } from '../client/timeout-after.js';
@@ -177,7 +177,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused) | 202 check-status body, `Location`, `Retry-After`; with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
@@ -523,7 +523,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * After a start or restart: with `timeout`, the completion response when the instance finishes in time
    * (Completed: 200 with the output; Terminated: 200 with the status; Failed: 200 with the status, or 500 with
    * `returnInternalServerErrorOnFailure=true`); otherwise (the timeout passed, or the wait failed: logged) the 202
-   * check-status response.
+   * check-status response, whose `statusQueryGetUri` and `Location` carry `returnInternalServerErrorOnFailure=true`
+   * when the request did.
    */
   async function startedResponse(
     c: Context, url: URL, base: string, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
@@ -538,7 +539,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       const done = status && completionResponse(status, { ...wireOptions, failedStatus: returnServerErrorOnFailure ? 500 : 200 });
       if (done) return done;
     }
-    return checkStatusResponse(createHttpManagementPayload(id, base, keyInUrls(c, url)), settings.retryAfterSeconds);
+    // The status link carries `returnInternalServerErrorOnFailure=true` when the request did: polling it answers a
+    // failure as the wait would have.
+    const payload = withFailureStatusLink(createHttpManagementPayload(id, base, keyInUrls(c, url)), returnServerErrorOnFailure);
+    return checkStatusResponse(payload, settings.retryAfterSeconds);
   }
 
   /**

@@ -1028,6 +1028,28 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(keyed).toMatchObject({ statusQueryGetUri: 'https://proxy.example.com/durable/runtime/webhooks/durabletask/instances/abc?code=k' });
       });
 
+      it('puts returnInternalServerErrorOnFailure=true into the status link and Location when asked, as Durable Functions\' .NET client', async () => {
+        const root = 'https://app.example.com/runtime/webhooks/durabletask/instances';
+        const asked = client.createCheckStatusResponse(request(), 'abc', { returnInternalServerErrorOnFailure: true });
+        expect(await asked.json()).toEqual({
+          ...client.createHttpManagementPayload('abc', 'https://app.example.com'),
+          statusQueryGetUri: `${root}/abc?returnInternalServerErrorOnFailure=true`,
+        });
+        expect(asked.headers.get('location')).toBe(`${root}/abc?returnInternalServerErrorOnFailure=true`);
+        const keyed = client.createCheckStatusResponse(request(), 'abc', { key: 'k', returnInternalServerErrorOnFailure: true });
+        expect(keyed.headers.get('location')).toBe(`${root}/abc?code=k&returnInternalServerErrorOnFailure=true`);
+        await keyed.body?.cancel();
+        const notAsked = client.createCheckStatusResponse(request(), 'abc', { returnInternalServerErrorOnFailure: false });
+        expect(notAsked.headers.get('location')).toBe(`${root}/abc`);
+        await notAsked.body?.cancel();
+        // The wait's 202 (the timeout passed) carries it too.
+        await client.startNew('WaitForEvents', { instanceId: 'w10', input: 1 });
+        const running = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w10', { timeoutMs: 50, returnInternalServerErrorOnFailure: true });
+        expect(running.status).toBe(202);
+        expect(running.headers.get('location')).toBe(`${root}/w10?returnInternalServerErrorOnFailure=true`);
+        await running.body?.cancel();
+      });
+
       it('answers 200 with the output the moment the instance completes within the timeout', async () => {
         await answers200OnCompletion('w1', (id) => client.waitForCompletionOrCreateCheckStatusResponse(request(), id, { timeoutMs: 60_000 }));
       });
@@ -1090,6 +1112,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           [() => client.createCheckStatusResponse(request(), 'w5', throwing as never), 'createCheckStatusResponse options.baseUrl threw when read'],
           [() => client.createCheckStatusResponse(request(), 'w5', { baseUrl: 42 } as never), 'createCheckStatusResponse options.baseUrl must be a string'],
           [() => client.createCheckStatusResponse(request(), 'w5', { key: 42 } as never), 'createCheckStatusResponse options.key must be a string'],
+          [
+            () => client.createCheckStatusResponse(request(), 'w5', { returnInternalServerErrorOnFailure: 'true' } as never),
+            'createCheckStatusResponse options.returnInternalServerErrorOnFailure must be a boolean',
+          ],
           [() => client.createCheckStatusResponse(undefined as never, 'w5'), 'request.url undefined is not an absolute URL'],
           [
             () => client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w5', null as never),
