@@ -15,7 +15,8 @@ import { SETTLED } from '../src/testing/settled.js';
  * sockets, so that the framing is checked byte by byte: values larger than one copy (written without copying),
  * non-ASCII text (byte lengths, not string lengths), an HTTP/1.0 client (no chunked encoding) and a pipelined
  * request whose response waits behind another one (written through the response object until it gets the socket;
- * past the backlog limit its session waits for that response's `drain`).
+ * past the backlog limit its session waits for that response's `drain`). And a request without `Host` (HTTP/1.0),
+ * whose answer names URLs on the listening host and port.
  */
 
 const KEY = 'node-key';
@@ -309,5 +310,23 @@ describe('serve: event streams written to the socket', () => {
     const next = await fetch(`${server.url}${WEBHOOK_PATH}/instances/next/stream`, { headers: { authorization: `Bearer ${KEY}` }, signal: controller.signal });
     expect(next.status).toBe(200);
     controller.abort();
+  });
+});
+
+describe('serve: a request without Host', () => {
+  it('is addressed to the listening host and port, so the URLs of its answer (statusQueryGetUri, Location) reach the server', async () => {
+    // HTTP/1.0 has no Host header: the request target is the path alone.
+    const { runtime, server } = await open();
+    const start = `POST ${WEBHOOK_PATH}/orchestrators/Echo/no-host HTTP/1.0\r\nAuthorization: Bearer ${KEY}\r\n`
+      + 'Content-Type: application/json\r\nContent-Length: 1\r\n\r\n1';
+    const [response] = await new RawConnection(server, start, true).responses(1);
+    expect(response!.head).toMatch(/^HTTP\/1\.[01] 202 /);
+    const link = `${server.url}${WEBHOOK_PATH}/instances/no-host`;
+    expect(response!.head.toLowerCase()).toContain(`\r\nlocation: ${link}`);
+    expect(JSON.parse(response!.body)).toMatchObject({ id: 'no-host', statusQueryGetUri: link });
+    await runtime.client.waitForCompletion('no-host', SETTLED);
+    const status = await fetch(link, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ instanceId: 'no-host', output: 1 });
   });
 });

@@ -1,6 +1,6 @@
-import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { ServerResponse, type Server } from 'node:http';
+import { createServer, ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
@@ -42,8 +42,9 @@ export interface NodeServer {
  * Serves a fetch handler with Node's `node:http` (through `@hono/node-server`), on 127.0.0.1 unless told otherwise.
  * Event streams of `createHttpHandler` are written to the socket directly, without web streams: each committed
  * value's bytes, serialised once, go to every connection that watches it. The request URL the handler gets is built
- * from the request target's host: the `Host` header for the origin-form requests browsers send (without one, on
- * `hostname`), so its host name is what an anonymous `createHttpHandler` checks against its `allowedHosts`.
+ * from the request target's host: the `Host` header for the origin-form requests browsers send (without one, as an
+ * HTTP/1.0 client may send them, the listening `hostname:port` that `url` names, so that the URLs a response names
+ * reach this server), so its host name is what an anonymous `createHttpHandler` checks against its `allowedHosts`.
  *
  * @example
  * ```ts
@@ -59,37 +60,39 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   // Checked before a server is made: a handler that is no function, a port that is no TCP port, a hostname no string.
   isFunction(handler, 'serve handler');
   const { port: listenPort = 0, hostname = '127.0.0.1' } = readChecked(options, 'serve options', { port: isPort, hostname: isString });
-  const server = createAdaptorServer({
-    fetch: async (request: Request, env: HttpBindings | Http2Bindings) => {
-      const response = await handler(request);
-      const stream = (response.body as SseBody | null)?.[SSE_STREAM];
-      if (!stream || !(env?.outgoing instanceof ServerResponse)) return response;
-      const outgoing = env.outgoing;
-      if (outgoing.destroyed) {
-        // The client left while the handler ran: the response's 'close' is past and would never end this stream,
-        // which would hold its subscriptions, heartbeat and maxStreams slot until the server closes. Open nothing.
-        void response.body?.cancel();
-        return RESPONSE_ALREADY_SENT;
-      }
-      outgoing.writeHead(response.status, Object.fromEntries(response.headers));
-      outgoing.flushHeaders();
-      void response.body?.cancel(); // never read: let it go with what it holds
-      // `on`, not `once`: 'close' comes once, and `gone` may be called again; a once-wrapper would be held per stream.
-      outgoing.on('close', stream.open(new SocketWriter(outgoing)));
+  const answer = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
+    const response = await handler(request);
+    const stream = (response.body as SseBody | null)?.[SSE_STREAM];
+    if (!stream || !(env?.outgoing instanceof ServerResponse)) return response;
+    const outgoing = env.outgoing;
+    if (outgoing.destroyed) {
+      // The client left while the handler ran: the response's 'close' is past and would never end this stream,
+      // which would hold its subscriptions, heartbeat and maxStreams slot until the server closes. Open nothing.
+      void response.body?.cancel();
       return RESPONSE_ALREADY_SENT;
-    },
-    overrideGlobalObjects: false,
-    hostname,
-  }) as Server;
-  await new Promise<void>((resolve, reject) => {
+    }
+    outgoing.writeHead(response.status, Object.fromEntries(response.headers));
+    outgoing.flushHeaders();
+    void response.body?.cancel(); // never read: let it go with what it holds
+    // `on`, not `once`: 'close' comes once, and `gone` may be called again; a once-wrapper would be held per stream.
+    outgoing.on('close', stream.open(new SocketWriter(outgoing)));
+    return RESPONSE_ALREADY_SENT;
+  };
+  const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+  // Made once the port is known (a free one for port 0): a request without `Host` is addressed to `host:port`, where
+  // the URLs its response names (`statusQueryGetUri`, `Location`) then reach this server. Set as the server starts
+  // listening, before any connection is read.
+  let listener: ReturnType<typeof getRequestListener> | undefined;
+  const server: Server = createServer((incoming, outgoing) => void listener!(incoming, outgoing));
+  const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, hostname, () => {
       server.off('error', reject);
-      resolve();
+      const { port } = server.address() as AddressInfo;
+      listener = getRequestListener(answer, { hostname: `${host}:${port}`, overrideGlobalObjects: false });
+      resolve(port);
     });
   });
-  const { port } = server.address() as AddressInfo;
-  const host = hostname.includes(':') ? `[${hostname}]` : hostname;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
