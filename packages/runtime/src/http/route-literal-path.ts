@@ -1,4 +1,5 @@
 import { TrieRouter } from 'hono/router/trie-router';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { withoutTrailingSlashes } from '../model/validation.js';
 
 /** A route of the app, as `app.routes` lists it. */
@@ -68,9 +69,45 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
 }
 
 /**
+ * Refuses ({@link InvalidArgumentError}, 400) a request path with a percent-escape that does not decode: a `%` not
+ * followed by two hex digits (`%ZZ`, a cut `%A`), or escapes that are no UTF-8 text (`%FF`, a cut sequence
+ * `%E0%A4`, an overlong `%C0%AF`, a surrogate `%ED%A0%80`). Such a segment names no id or name (the URL parser writes
+ * a `%` of the text as `%25`, and any text as UTF-8): taken as written, `%ZZ` would be the id `%25ZZ` spells. Every
+ * correctly encoded path passes (`%20`, `%2F`, `%25`, `%C3%A9`, raw Unicode, which the URL parser encodes).
+ *
+ * @example
+ * ```ts
+ * assertWellFormedPath('/runtime/webhooks/durabletask/instances/a%20b'); // passes
+ * assertWellFormedPath('/runtime/webhooks/durabletask/instances/%ZZ'); // throws InvalidArgumentError
+ * ```
+ */
+export function assertWellFormedPath(pathname: string): void {
+  if (!pathname.includes('%')) return;
+  // A `%` without two hex digits, else the first run of escapes that is no UTF-8 text.
+  const bad = /%(?![0-9A-Fa-f]{2})[^/]{0,2}/.exec(pathname)?.[0]
+    ?? pathname.match(/(?:%[0-9A-Fa-f]{2})+/g)!.find((run) => !decodes(run));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(
+      `The request path has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): each % must begin the `
+      + 'UTF-8 escape of a character (%25 for a % itself); nothing was done',
+    );
+  }
+}
+
+function decodes(run: string): boolean {
+  try {
+    decodeURIComponent(run);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The request's path as Hono routes it: percent-escapes decoded as `decodeURI` does (reserved characters such as
  * `%2F` stay encoded, so segments stay segments, and `%25` stays `%25`; parameters are decoded once more by Hono),
- * an escape that does not decode kept as written, every trailing slash dropped and the slashes after `base` made one.
+ * an escape that does not decode kept as written (for routing only: the handler refuses such a path before any route
+ * runs, see {@link assertWellFormedPath}), every trailing slash dropped and the slashes after `base` made one.
  */
 function requestPath(request: Request, base: string): string {
   const encoded = new URL(request.url).pathname;
