@@ -728,12 +728,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rendering) or access to it is denied (a sandboxed iframe), instead of KeyvalStore throwing a ReferenceError when made
  * or rejecting with the raw SecurityError: 40,557 / 70,798 -> 40,765 / 70,918 B (+208 / +120), budgets set to match;
  * runtime and rx-client unchanged.
+ * Both clients' check-status helpers then took `returnInternalServerErrorOnFailure` (appended to the status link, as
+ * the HTTP API's start and restart now carry it; the handler, serve's Host-less requests and the path escape check are
+ * server code, in none of these pages): 32,786 / 40,765 / 70,918 / 8,816 -> 32,841 / 40,862 / 70,992 / 8,904 B (+55 /
+ * +97 / +74 / +88), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 32_786 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_765 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_918 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_816 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 32_841 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_862 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_992 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_904 },
 ];
 
 describe('bundle size', () => {
