@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, UnavailableError } from '../src/index.js';
-import { completeHistory, historyEventsHeld, MAX_HISTORY_ID_LENGTH, readHistoryPosition } from '../src/model/history-position.js';
+import { completeHistory, historyEventsHeld, historyEventsMissed, MAX_HISTORY_ID_LENGTH, readHistoryPosition } from '../src/model/history-position.js';
 import { MAX_INSTANCE_ID_LENGTH } from '../src/model/validation.js';
 
 describe('historyEventsHeld (the one rule of a history stream that starts over for a reader)', () => {
@@ -22,6 +22,27 @@ describe('historyEventsHeld (the one rule of a history stream that starts over f
 
   it('is none for a reader that has nothing', () => {
     expect(historyEventsHeld(undefined, { execution: 'x1/0', events: 7 })).toBe(0);
+  });
+});
+
+describe('historyEventsMissed (whether a reader back on a new stream may have missed events)', () => {
+  const x1At5 = { execution: 'x1/0', events: 5 };
+
+  it('is never so in the history it stands in (the stream skips what it has), nor for a reader that had nothing', () => {
+    expect(historyEventsMissed(x1At5, { execution: 'x1/0', events: 5 })).toBe(false);
+    expect(historyEventsMissed(x1At5, { execution: 'x1/0', events: 7 })).toBe(false);
+    expect(historyEventsMissed(undefined, { execution: 'x2/0', events: 0 })).toBe(false);
+  });
+
+  it('is not so in the history that replaced every event of the one it stood in, right after it', () => {
+    expect(historyEventsMissed(x1At5, { execution: 'x2/0', events: 0, previous: x1At5 })).toBe(false);
+    expect(historyEventsMissed(x1At5, { execution: 'x1/1', events: 0, previous: x1At5 })).toBe(false); // a rewind
+  });
+
+  it('is so where events of its history came after its last, where a history came between, and where no previous is told', () => {
+    expect(historyEventsMissed({ execution: 'x1/0', events: 4 }, { execution: 'x2/0', events: 0, previous: x1At5 })).toBe(true);
+    expect(historyEventsMissed(x1At5, { execution: 'x3/0', events: 0, previous: { execution: 'x2/0', events: 5 } })).toBe(true);
+    expect(historyEventsMissed(x1At5, { execution: 'x2/0', events: 0 })).toBe(true); // an older server, or after a purge
   });
 });
 

@@ -135,8 +135,9 @@ describe('planWriteSet', () => {
     }, new Map([['a', state('a')]]));
     expect(plan.insertMessages.map((m) => m.id)).toEqual(['start']);
     expect(plan.history).toEqual([{ instanceId: 'a', replace: true, from: 0, events: [] }]);
-    expect(plan.states).toEqual([{ state: next, isNew: false, before: state('a') }]);
-    expect(plan.changes).toEqual([{ instanceId: 'a', previousVersion: 3, state: next }]);
+    const written = { ...next, previousHistory: { execution: 'a-e1/0', events: 0 } }; // the execution it continued from
+    expect(plan.states).toEqual([{ state: written, isNew: false, before: state('a') }]);
+    expect(plan.changes).toEqual([{ instanceId: 'a', previousVersion: 3, state: written }]);
   });
 
   it('signals no work when an activity result is dropped', () => {
@@ -195,6 +196,36 @@ describe('planWriteSet', () => {
     }
     expect(() => planWriteSet(restart('fresh'), new Map([['old', undefined], ['fresh', undefined]])))
       .toThrow(expect.objectContaining({ code: 'instance-not-found', status: 404 }));
+  });
+});
+
+describe('previousHistory (what a reader back after a gap learns: the history the current one replaced, as it ended)', () => {
+  const replace = (next: InstanceState, stored: InstanceState | undefined): InstanceState =>
+    planWriteSet({ requests: [{ type: 'replaceState', state: next }] }, new Map([[next.instanceId, stored]])).states[0]!.state;
+
+  it('names the history a continueAsNew, a rewind and a restart replace, with its length then', () => {
+    const x1 = state('a', { historyLength: 4 });
+    const continued = replace(state('a', { executionId: 'a-e2', runtimeStatus: 'ContinuedAsNew', version: 4 }), x1);
+    expect(continued.previousHistory).toEqual({ execution: 'a-e1/0', events: 4 });
+    const rewound = replace({ ...continued, historyEpoch: 1, historyLength: 2, version: 5 }, { ...continued, historyLength: 6, runtimeStatus: 'Failed' });
+    expect(rewound.previousHistory).toEqual({ execution: 'a-e2/0', events: 6 });
+    const restart = planWriteSet({ requests: [create('a', 'fail')] }, new Map([['a', { ...rewound, historyLength: 3, runtimeStatus: 'Completed' }]]));
+    expect(restart.states[0]!.state.previousHistory).toEqual({ execution: 'a-e2/1', events: 3 });
+    expect(restart.changes[0]!.state).toBe(restart.states[0]!.state);
+  });
+
+  it('keeps it while that history is the current one, also through a state built without it; the state as given when it has it', () => {
+    const stored = state('a', { executionId: 'a-e2', historyLength: 1, previousHistory: { execution: 'a-e1/0', events: 4 } });
+    expect(replace(state('a', { executionId: 'a-e2', historyLength: 3 }), stored).previousHistory).toEqual({ execution: 'a-e1/0', events: 4 });
+    const grown = { ...stored, historyLength: 3, previousHistory: { ...stored.previousHistory! } };
+    expect(replace(grown, stored)).toBe(grown);
+  });
+
+  it('has none for a new id, nor for a history that was never replaced', () => {
+    const given = { ...state('a'), previousHistory: { execution: 'z/0', events: 1 } };
+    expect(planWriteSet({ requests: [{ ...create('a', 'fail'), state: given } as WriteRequest] }, new Map([['a', undefined]])).states[0]!.state)
+      .not.toHaveProperty('previousHistory');
+    expect(replace(given, state('a'))).not.toHaveProperty('previousHistory');
   });
 });
 

@@ -13,22 +13,27 @@ const full: InstanceState = {
   heldSuspend: { resumeTo: 'Pending', timestamp: '2026-12-03T10:00:00.000Z', reason: 'r' },
   held: { executionId: 'e1', commands: [{ type: 'ExecutionSuspended', eventId: -1, timestamp: '2026-12-03T10:00:00.000Z', reason: 'r' }] },
   rerun: { type: 'ExecutionRewound', eventId: -1, timestamp: '2026-12-03T10:00:00.000Z' },
-  parentCall: { executionId: 'pe', taskScheduledId: 4 },
+  parentCall: { executionId: 'pe', taskScheduledId: 4 }, previousHistory: { execution: 'e1/1', events: 9 },
 };
 
 const child: InstanceState = { ...plain, instanceId: 'child', parentInstanceId: 'parent', parentCall: { executionId: 'pe', taskScheduledId: 0 } };
 
+/** An instance that continued as new (or was restarted): the history before its current one, and nothing else rare. */
+const continued: InstanceState = { ...plain, instanceId: 'continued', executionId: 'e2', previousHistory: { execution: 'e1/0', events: 4 } };
+
 describe('StoredState (how MemoryStore keeps an instance\'s state)', () => {
   it('reads back every field it was given, as the state and through the state\'s own fields', () => {
-    for (const state of [plain, full, child]) {
+    for (const state of [plain, full, child, continued]) {
       const stored = new StoredState(state);
       expect(stored.toState()).toStrictEqual(state);
       for (const key of Object.keys(state) as (keyof InstanceState)[]) expect(stored[key]).toStrictEqual(state[key]);
     }
     // Fields a state does not have read as absent.
     const stored = new StoredState(plain);
-    expect([stored.failureDetails, stored.parentInstanceId, stored.historyEpoch, stored.heldSuspend, stored.held, stored.rerun, stored.parentCall, stored.output])
-      .toStrictEqual(new Array(8).fill(undefined));
+    expect([
+      stored.failureDetails, stored.parentInstanceId, stored.historyEpoch, stored.heldSuspend, stored.held, stored.rerun, stored.parentCall, stored.output,
+      stored.previousHistory,
+    ]).toStrictEqual(new Array(9).fill(undefined));
   });
 
   it('keeps times far apart exactly: years before and after the first state it kept, and an invalid one', () => {

@@ -12,6 +12,7 @@ export {
 export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 export { followPages, type Page } from '../client/follow-pages.js';
 export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
+export { historyEventsMissed } from '../model/history-position.js';
 export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS, timeoutAfter } from '../client/timeout-after.js';
 export { MAX_TIMER_DELAY_MS } from '../env/clock.js';

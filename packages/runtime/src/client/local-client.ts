@@ -423,7 +423,8 @@ export class LocalClient implements DurableClient {
 
   /**
    * {@link history$} with a {@link HistoryPosition} before each history's first event: the history's id
-   * (`<executionId>/<epoch>`) and its length when the mark is taken (the events of the read that follows it). What the
+   * (`<executionId>/<epoch>`), its length when the mark is taken (the events of the read that follows it) and the
+   * history it replaced as it ended (`previous`, when the store knows it: `InstanceState.previousHistory`). What the
    * HTTP API's history streams read, to tell a reader where it is and to skip no more than a history has (see
    * `historyEventsHeld`), and what `useHistory` starts over on.
    *
@@ -454,7 +455,9 @@ export class LocalClient implements DurableClient {
         if (key !== historyKey) {
           historyKey = key;
           emitted = 0;
-          if (marks) out.push({ execution: key, events: fresh.length });
+          // With the history it replaced as it ended, when the store knows it: a reader back after a gap tells by it
+          // whether it missed anything (`historyEventsMissed`).
+          if (marks) out.push({ execution: key, events: fresh.length, previous: state.previousHistory });
         }
         emitted += fresh.length;
         for (const event of fresh) out.push(ownEvent(event));

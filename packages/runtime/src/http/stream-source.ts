@@ -49,7 +49,8 @@ export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history',
  *   history the reader has by `after` (`historyEventsHeld`, the one rule: never more than the history has when the
  *   stream reaches its start). With `positions`, each history (the current one, then each that starts over:
  *   `continueAsNew`, a restart, a rewind) is preceded by its position (a {@link HistoryPosition}, sent as the
- *   {@link POSITION_EVENT} event): the history's id and how many of its first events the stream skips. A client
+ *   {@link POSITION_EVENT} event): the history's id, how many of its first events the stream skips and, when the
+ *   client's mark tells it, the history it replaced as it ended (`previous`, see `historyEventsMissed`). A client
  *   without history marks (not `LocalClient`) sends no positions and skips nothing;
  * - `instances`: the matching statuses (an array) at once, then again whenever membership or a member changes.
  *
@@ -90,7 +91,7 @@ export function streamSource(
             return false;
           }),
           map((event): unknown => (isHistoryPosition(event)
-            ? { execution: event.execution, events: held } satisfies HistoryPosition
+            ? { execution: event.execution, events: held, previous: event.previous } satisfies HistoryPosition
             : wire.historyEvent(event))),
         );
       });

@@ -10,6 +10,12 @@ import { assertValidName, invalid, MAX_INSTANCE_ID_LENGTH, readChecked, type Mem
 export interface HistoryPosition {
   readonly execution: string;
   readonly events: number;
+  /**
+   * In a history's position as a stream sends it before the history's first event: the history this one replaced, as
+   * it ended (its id and every event it had; `InstanceState.previousHistory`), when the store knows it. Absent from an
+   * older server's positions, and ignored in an `after` position. What {@link historyEventsMissed} reads.
+   */
+  readonly previous?: HistoryPosition;
 }
 
 /**
@@ -39,6 +45,31 @@ export const MAX_HISTORY_ID_LENGTH = MAX_INSTANCE_ID_LENGTH + 17;
  */
 export function historyEventsHeld(after: HistoryPosition | undefined, history: HistoryPosition): number {
   return after?.execution === history.execution ? Math.min(after.events, history.events) : 0;
+}
+
+/**
+ * Whether a reader at `after` may have missed events when a history stream it lost starts again for it (a new session:
+ * the server could not resume the last) at `history`, the position the new stream sends first. Never in the history
+ * it stands in: the stream skips what the reader has ({@link historyEventsHeld}). In another history (the instance
+ * started over while the reader was away: `continueAsNew`, a restart, a rewind) only when that history's `previous` is
+ * not where the reader stands: the reader had every event of the history it stood in, and the new one came right after
+ * it; otherwise the rest of that history, or a history between, is gone (the store keeps the current history only).
+ * A position without `previous` (an older server, a history after a purge) may have missed events. The one rule of a
+ * reader that promises every event (rx-client's `history$`); pure.
+ *
+ * @example
+ * ```ts
+ * historyEventsMissed({ execution: 'x1/0', events: 5 }, { execution: 'x1/0', events: 5 }); // false: the same history
+ * historyEventsMissed({ execution: 'x1/0', events: 5 }, { execution: 'x2/0', events: 0, previous: { execution: 'x1/0', events: 5 } }); // false
+ * historyEventsMissed({ execution: 'x1/0', events: 4 }, { execution: 'x2/0', events: 0, previous: { execution: 'x1/0', events: 5 } }); // true
+ * historyEventsMissed({ execution: 'x1/0', events: 5 }, { execution: 'x3/0', events: 0, previous: { execution: 'x2/0', events: 3 } }); // true
+ * historyEventsMissed({ execution: 'x1/0', events: 5 }, { execution: 'x2/0', events: 0 }); // true: no previous told
+ * ```
+ */
+export function historyEventsMissed(after: HistoryPosition | undefined, history: HistoryPosition): boolean {
+  const previous = history.previous;
+  return after !== undefined && after.execution !== history.execution &&
+    (previous?.execution !== after.execution || previous.events !== after.events);
 }
 
 /**

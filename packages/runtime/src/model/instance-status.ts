@@ -1,4 +1,5 @@
 import type { ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, HistoryEvent } from './history-event.js';
+import type { HistoryPosition } from './history-position.js';
 
 /**
  * The runtime status of an orchestration instance, as in Durable Functions.
@@ -87,6 +88,15 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * `executionId` it tells a history reader that the history started over.
    */
   readonly historyEpoch?: number;
+  /**
+   * The history the current one replaced, as it ended: its id (`<executionId>/<epoch>`) and its length then (the
+   * events any reader could have had of it). Set by `planWriteSet` on the commit that starts a history over
+   * (`continueAsNew`, a restart over a terminal instance, a rewind) and kept while the history stays the current one;
+   * absent for an instance's first history (and after a purge), and in a state stored before 2026-12-03. What a
+   * history stream tells a reader that comes back after the instance started over (`HistoryPosition.previous`), so it
+   * knows whether it missed anything. Plain JSON.
+   */
+  readonly previousHistory?: HistoryPosition;
   /**
    * Commit counter of this instance: +1 on every committed change, across executions too (a start over a terminal
    * instance, a restart, is one higher: `planWriteSet`); only a purge starts it again (at 1). The change feed is ordered

@@ -4,6 +4,7 @@ import { InstanceNotRunningError } from '../model/errors/instance-not-running-er
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import { historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
@@ -381,16 +382,43 @@ function current(plan: PlanUnderWay, stored: StoredStates, id: string): Instance
  * Records the new state of an instance. `isNew` (created): `lease` is the lease it is stored with, if any; a state
  * replaced later in the same write set keeps the lease it was created with.
  */
-function setState(plan: PlanUnderWay, stored: StoredStates, state: InstanceState, isNew: boolean, lease: Lease | undefined): void {
-  const id = state.instanceId;
+function setState(plan: PlanUnderWay, stored: StoredStates, given: InstanceState, isNew: boolean, lease: Lease | undefined): void {
+  const id = given.instanceId;
   const known = plannedOf(plan, id);
   const before = known ? known.before : stored.get(id);
+  const state = withPreviousHistory(given, before);
   plan.changes = add(plan.changes, { instanceId: id, previousVersion: known ? known.state.version : before?.version ?? 0, state });
   const planned: Mutable<PlannedState> = { state, isNew: isNew || !!known?.isNew, before };
   const kept = isNew ? lease : known?.lease;
   if (kept) planned.lease = kept;
   if (known) (plan.states as PlannedState[])[plan.states.indexOf(known)] = planned;
   else plan.states = add(plan.states, planned);
+}
+
+/**
+ * `state` as written over `before` (the stored state, `undefined`: none): with the `previousHistory` that
+ * {@link InstanceState.previousHistory} says. A state that starts its history over (another execution or epoch than
+ * `before`'s) names `before`'s history as it ends, with `before`'s length; one in the same history keeps `before`'s
+ * (a state built without it loses nothing); a new id has none. `state` itself when it says so already (every commit
+ * but those, and no copy). The one rule of every store, through {@link planWriteSet}.
+ *
+ * @example
+ * ```ts
+ * withPreviousHistory({ ...x1At4, executionId: 'x2', historyLength: 0 }, x1At4).previousHistory; // { execution: 'x1/0', events: 4 }
+ * withPreviousHistory({ ...x2At0, historyLength: 3 }, x2At0).previousHistory; // x2At0's, kept
+ * ```
+ */
+function withPreviousHistory(state: InstanceState, before: InstanceState | undefined): InstanceState {
+  const previous = before === undefined
+    ? undefined
+    : state.executionId === before.executionId && (state.historyEpoch ?? 0) === (before.historyEpoch ?? 0)
+      ? before.previousHistory
+      : { execution: historyIdOf(before), events: before.historyLength };
+  const given = state.previousHistory;
+  if (given?.execution === previous?.execution && given?.events === previous?.events) return state;
+  if (previous !== undefined) return { ...state, previousHistory: previous };
+  const { previousHistory: _dropped, ...rest } = state;
+  return rest;
 }
 
 function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {

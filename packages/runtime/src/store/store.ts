@@ -26,7 +26,7 @@ export interface CommitResult {
  *   payloads before user orchestrator code receives them, and the local client copies history events on their way to
  *   users, so apps get mutable values of their own whatever the store.)
  * - A store keeps every field of the {@link InstanceState} it is given, the optional ones it never reads too
- *   (`historyEpoch`, `heldSuspend`, `held`, `rerun`), and hands each back as it was given.
+ *   (`historyEpoch`, `previousHistory`, `heldSuspend`, `held`, `rerun`), and hands each back as it was given.
  * - Every write method is atomic: it happens completely or not at all. Errors are thrown as `DurableError`s
  *   (conflicts included); driver errors are wrapped with the original as `cause`.
  * - {@link Store.changes$} delivers every committed change of every instance, in commit order per instance, after

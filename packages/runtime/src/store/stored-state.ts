@@ -1,4 +1,5 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
+import type { HistoryPosition } from '../model/history-position.js';
 import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
 import { copyStoreValue } from './store-helpers.js';
 
@@ -86,6 +87,10 @@ export class StoredState implements InstanceState {
     return this.rare?.historyEpoch;
   }
 
+  get previousHistory(): HistoryPosition | undefined {
+    return this.rare?.previousHistory;
+  }
+
   get heldSuspend(): HeldSuspend | undefined {
     return this.rare?.heldSuspend;
   }
@@ -119,6 +124,7 @@ export class StoredState implements InstanceState {
     if (rare.failureDetails !== undefined) state.failureDetails = copyStoreValue(rare.failureDetails);
     if (rare.parentInstanceId !== undefined) state.parentInstanceId = rare.parentInstanceId;
     if (rare.historyEpoch !== undefined) state.historyEpoch = rare.historyEpoch;
+    if (rare.previousHistory !== undefined) state.previousHistory = copyStoreValue(rare.previousHistory);
     if (rare.heldSuspend !== undefined) state.heldSuspend = copyStoreValue(rare.heldSuspend);
     if (rare.held !== undefined) state.held = copyStoreValue(rare.held);
     if (rare.rerun !== undefined) state.rerun = copyStoreValue(rare.rerun);
@@ -144,14 +150,15 @@ let createdBaseMs: number | undefined;
 
 /**
  * The fields of a state few instances have, apart from {@link StoredState}. Two shapes only: a sub-orchestration's
- * parent link alone (its two fields), or every field (a failed, suspended or rewound instance), so that a child waiting
- * for its parent's event costs less than the seven fields did, not more.
+ * parent link alone (its two fields), or every field (a failed, suspended, rewound, continued or restarted instance),
+ * so that a child waiting for its parent's event costs less than the seven fields did, not more.
  */
 interface Rare {
   readonly parentInstanceId: string | undefined;
   readonly parentCall: ParentCall | undefined;
   readonly failureDetails?: FailureDetails | undefined;
   readonly historyEpoch?: number | undefined;
+  readonly previousHistory?: HistoryPosition | undefined;
   readonly heldSuspend?: HeldSuspend | undefined;
   readonly held?: HeldCommands | undefined;
   readonly rerun?: ExecutionRewoundEvent | undefined;
@@ -159,14 +166,17 @@ interface Rare {
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, heldSuspend, held, rerun } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun } = state;
   const parentCall = copyStoreValue(state.parentCall);
-  if (failureDetails === undefined && historyEpoch === undefined && heldSuspend === undefined && held === undefined && rerun === undefined) {
+  if (
+    failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
+    held === undefined && rerun === undefined
+  ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
   }
   return {
-    parentInstanceId, parentCall, failureDetails: copyStoreValue(failureDetails), historyEpoch, heldSuspend: copyStoreValue(heldSuspend),
-    held: copyStoreValue(held), rerun: copyStoreValue(rerun),
+    parentInstanceId, parentCall, failureDetails: copyStoreValue(failureDetails), historyEpoch, previousHistory: copyStoreValue(previousHistory),
+    heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
   };
 }
 

@@ -1872,7 +1872,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const failed = await runtime.client.waitForCompletion('rewind-me', SETTLED);
         expect(failed.runtimeStatus).toBe('Failed');
         expect(failuresLeft).toBe(0);
-        const failedVersion = (await store.getInstance('rewind-me'))!.version;
+        const failedState = (await store.getInstance('rewind-me'))!;
+        const failedVersion = failedState.version;
         // waitForCompletion would see the Failed state itself: wait for the next terminal snapshot instead.
         const finished = firstValueFrom(store.changes$.pipe(
           filter((c) => c.instanceId === 'rewind-me' && (c.state?.version ?? 0) > failedVersion && isTerminalStatus(c.state!.runtimeStatus)),
@@ -1883,6 +1884,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(calls).toBe(1); // the completed call kept its recorded result
         const state = (await store.getInstance('rewind-me'))!;
         expect(state.historyEpoch).toBe(1);
+        // The store keeps the history the rewind replaced, as it ended, with the state (what a history stream tells).
+        expect(state.previousHistory).toEqual({ execution: `${failedState.executionId}/0`, events: failedState.historyLength });
         expect(await store.getHistory('rewind-me')).toHaveLength(state.historyLength);
       });
 
