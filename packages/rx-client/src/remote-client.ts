@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, readChecked, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, readChecked, readRestartOptions,
   readTimeoutMs, toPlainJson, toTerminateReason,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
@@ -236,7 +236,8 @@ export class RemoteClient implements DurableClient {
    * The committed history events of `instanceId` (see `DurableClient.history$`), across reconnects without loss or
    * repeats. Fails with `UnavailableError` (`unavailable`) where it cannot go on exactly: a new session (the server
    * could not resume the last) whose server sends no history positions after events were delivered, or that finds the
-   * instance in another history than the watch stood in (it started over while the stream was down, and the store
+   * instance in another history than the watch stood in, one that did not come right after every event of it (it
+   * started over more than once while the stream was down, or after events the watch had not received; the store
    * keeps only the current history: what was missed is gone). Subscribing again reads the current history from its start.
    */
   history$(instanceId: string): Observable<HistoryEvent> {
@@ -269,25 +270,26 @@ export class RemoteClient implements DurableClient {
     // fails with UnavailableError (subscribing again reads the history from its start) rather than repeat them.
     // A new session whose first position is of another history than the one the subscription stands in: the instance
     // started over while the connection was down (continueAsNew, a restart, a rewind, a purge), and the store keeps
-    // the current history only. The rest of the history the watch stood in, and any history between, are gone, and
-    // the watch cannot tell whether there were any: history$, which promises every event, fails with
-    // UnavailableError rather than go on as if none was missed. With marks (what currentHistory$ and useHistory read)
-    // the position is told and the watch goes on: they show the current history alone, which starts over there.
+    // the current history only. Unless the position says that history came right after all of the one the watch
+    // stood in (`historyEventsMissed`, the runtime's rule: an older server does not say), the rest of that one, or a
+    // history between, is gone: history$, which promises every event, fails with UnavailableError rather than go on
+    // as if none was missed. With marks (what currentHistory$ and useHistory read) the position is told and the watch
+    // goes on: they show the current history alone, which starts over there.
     return this.#mux.watch<HistoryEvent | HistoryPosition, HistoryWatch>(
       { kind: 'history', instanceId, positions: true },
       (subscriber, spec) => {
         let delivered: true | undefined;
         return (data, first) => {
-          const { type, execution } = data as { type?: string; execution?: string };
+          const { type } = data as { type?: string };
+          const position = data as HistoryPosition;
           if (first) {
             if (type) spec.after = undefined;
             if (delivered && !spec.after) throw new UnavailableError('the server sent no history position');
-            if (!marks && execution && spec.after && execution !== spec.after.execution) {
-              throw new UnavailableError(`the history started over while the stream was down (${spec.after.execution} -> ${execution})`);
+            if (!marks && historyEventsMissed(spec.after, position)) {
+              throw new UnavailableError(`the history started over while the stream was down (${spec.after!.execution} -> ${position.execution})`);
             }
           }
           if (!type) {
-            const position = data as HistoryPosition;
             if (marks && position.execution !== spec.after?.execution) subscriber.next(position);
             return void (spec.after = { ...position });
           }

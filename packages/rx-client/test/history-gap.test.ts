@@ -9,10 +9,11 @@ import { KEY, ownedByEachTest, within } from './harness.js';
 
 /**
  * history$ across a real server restart (the HTTP server closed, a new runtime and handler started on the same store
- * and port): the new server knows none of the old sessions, so the client's reconnect gets a new session. While the
- * server was down the instance continued as new twice: the history the watch stood in and the one after it are gone
- * from the store (it keeps the current history only), and no server can send them again. history$ must not go on
- * with the third history as if nothing was missed.
+ * and port): the new server knows none of the old sessions, so the client's reconnect gets a new session. When the
+ * instance continued as new twice while the server was down, the history the watch stood in and the one after it are
+ * gone from the store (it keeps the current history only), and no server can send them again: history$ must not go
+ * on with the third history as if nothing was missed. Nor when the history it stood in grew before it was replaced.
+ * When it continued as new once, right after the last event the watch had, nothing was missed: history$ goes on.
  */
 
 const { subscriptions, cleanups } = ownedByEachTest();
@@ -27,6 +28,17 @@ const orchestrators: Record<string, Orchestrator> = {
     }
     yield ctx.waitForExternalEvent(generation === 1 ? 'Go' : 'Next');
     ctx.continueAsNew(generation + 1);
+    return undefined;
+  },
+  /** Generation 1 waits for `Go`, then for `Next`, then continues as new; generation 2 waits for `Done`. */
+  TwoWaits: function* (ctx) {
+    if (ctx.getInput() === 2) {
+      yield ctx.waitForExternalEvent('Done');
+      return 'done';
+    }
+    yield ctx.waitForExternalEvent('Go');
+    yield ctx.waitForExternalEvent('Next');
+    ctx.continueAsNew(2);
     return undefined;
   },
 };
@@ -52,20 +64,48 @@ const startsOf = (values: readonly HistoryEvent[]) => values.flatMap((e) => (e.t
  * moves on to its third execution: resolves with the new server once that one waits for `Done`.
  */
 async function restartThroughTwoExecutions(store: MemoryStore, first: Server, id: string): Promise<Server> {
+  return restartAfter(store, first, async (client) => {
+    await client.raiseEvent(id, 'Go');
+    await firstValueFrom(client.status$(id).pipe(filter((s) => s?.input === 2 && s.runtimeStatus === 'Running')));
+    await client.raiseEvent(id, 'Next');
+    await firstValueFrom(client.status$(id).pipe(filter((s) => s?.input === 3 && s.runtimeStatus === 'Running')));
+  });
+}
+
+/**
+ * Stops the server (its HTTP server, then its runtime), runs `down` with a runtime of its own on the store while no
+ * server listens, and starts a new server on the same store and port.
+ */
+async function restartAfter(store: MemoryStore, first: Server, down: (client: Runtime['client']) => Promise<void>): Promise<Server> {
   await first.server.close(); // the client's stream ends; it reconnects (and fails) until the next server listens
   await first.runtime.stop();
   const worker = createRuntime({ store, orchestrators, activities: {}, logger: silentLogger });
   await worker.start();
-  const client = worker.client;
-  await client.raiseEvent(id, 'Go');
-  await firstValueFrom(client.status$(id).pipe(filter((s) => s?.input === 2 && s.runtimeStatus === 'Running')));
-  await client.raiseEvent(id, 'Next');
-  await firstValueFrom(client.status$(id).pipe(filter((s) => s?.input === 3 && s.runtimeStatus === 'Running')));
+  await down(worker.client);
   await worker.stop();
   return start(store, first.server.port);
 }
 
-describe('history$ across a server restart that missed whole executions', () => {
+/** Watches the history$ of `id` through `remote`: the events so far, the watch's end, and a wait for an event that satisfies `p`. */
+function watchHistory(remote: ReturnType<typeof createRemoteClient>, id: string) {
+  const values: HistoryEvent[] = [];
+  let seen = (): void => undefined;
+  const ended = new Promise<unknown>((resolve) => {
+    subscriptions.push(remote.history$(id).subscribe({ next: (e) => (values.push(e), seen()), error: resolve, complete: () => resolve('completed') }));
+  });
+  const until = (p: (values: readonly HistoryEvent[]) => boolean, what: string) =>
+    within(Promise.race([new Promise<void>((resolve) => (seen = () => p(values) && resolve())()), ended.then((end) => {
+      throw new Error(`history$ ended before ${what}: ${String(end)}`);
+    })]), what);
+  return { values, ended, until };
+}
+
+/** The stored history of `id` now. */
+async function historyOf(server: Server, id: string): Promise<readonly HistoryEvent[]> {
+  return (await server.runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true }))!.history!;
+}
+
+describe('history$ across a server restart, with or without whole executions missed', () => {
   it('fails with UnavailableError rather than go on in a later execution as if none was missed', async () => {
     const store = new MemoryStore();
     const first = await start(store);
@@ -96,6 +136,54 @@ describe('history$ across a server restart that missed whole executions', () => 
     expect(again).toEqual(current.slice(0, again.length));
     expect(startsOf(again)).toHaveLength(1);
     expect(startsOf(again)[0]).not.toBe(startsOf(had)[0]);
+  });
+
+  it('goes on with the next execution, in order, when the one it stood in continued as new right after its last event', async () => {
+    const store = new MemoryStore();
+    const first = await start(store);
+    const remote = createRemoteClient({ baseUrl: first.server.url, key: KEY, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    cleanups.push(() => remote.close());
+    await first.runtime.client.startNew('Generations', { instanceId: 'next' });
+    const watch = watchHistory(remote, 'next');
+    await watch.until((v) => v.at(-1)?.type === 'OrchestratorCompleted', 'the first step');
+    const execution1 = await historyOf(first, 'next'); // all of it: it waits for Go
+    expect(watch.values).toEqual(execution1);
+
+    const second = await restartAfter(store, first, async (client) => {
+      await client.raiseEvent('next', 'Go');
+      await firstValueFrom(client.status$('next').pipe(filter((s) => s?.input === 2 && s.runtimeStatus === 'Running')));
+    });
+    const execution2 = await historyOf(second, 'next'); // all of it: it waits for Next
+    expect(startsOf(execution2)).toHaveLength(1);
+    await watch.until((v) => v.length === execution1.length + execution2.length, 'the second execution');
+    expect(watch.values).toEqual([...execution1, ...execution2]);
+
+    // And on, live: the third execution after the second's last event.
+    await second.runtime.client.raiseEvent('next', 'Next');
+    await watch.until((v) => startsOf(v).length === 3 && v.at(-1)?.type === 'OrchestratorCompleted', 'the third execution');
+    const execution3 = await historyOf(second, 'next');
+    expect(watch.values).toEqual([...execution1, ...execution2, ...execution3]);
+  });
+
+  it('fails with UnavailableError when the execution it stood in had events it did not get before it continued as new', async () => {
+    const store = new MemoryStore();
+    const first = await start(store);
+    const remote = createRemoteClient({ baseUrl: first.server.url, key: KEY, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    cleanups.push(() => remote.close());
+    await first.runtime.client.startNew('TwoWaits', { instanceId: 'grew' });
+    const watch = watchHistory(remote, 'grew');
+    await watch.until((v) => v.at(-1)?.type === 'OrchestratorCompleted', 'the first step');
+    const had = [...watch.values];
+
+    // While the server is down, the first execution takes its Go step (events the watch never gets), then continues.
+    await restartAfter(store, first, async (client) => {
+      await client.raiseEvent('grew', 'Go');
+      await firstValueFrom(client.history$('grew').pipe(filter((e) => e.type === 'EventRaised'))); // its step committed
+      await client.raiseEvent('grew', 'Next');
+      await firstValueFrom(client.status$('grew').pipe(filter((s) => s?.input === 2 && s.runtimeStatus === 'Running')));
+    });
+    expect(await within(watch.ended, 'the failure')).toMatchObject({ name: 'UnavailableError', code: 'unavailable' });
+    expect(watch.values).toEqual(had);
   });
 
   it('keeps the current history of a view (currentHistory$) across it: the view shows the new history only', async () => {
