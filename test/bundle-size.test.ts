@@ -732,12 +732,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * the HTTP API's start and restart now carry it; the handler, serve's Host-less requests and the path escape check are
  * server code, in none of these pages): 32,786 / 40,765 / 70,918 / 8,816 -> 32,841 / 40,862 / 70,992 / 8,904 B (+55 /
  * +97 / +74 / +88), budgets set to match.
+ * A state then kept the history it replaced as it ended (`previousHistory`, set by planWriteSet, kept by MemoryStore's
+ * rare fields), history positions told it, and rx-client's history$ failed after a gap only where events may have been
+ * missed (`historyEventsMissed`, client-kit): 32,841 / 40,862 / 70,992 / 8,904 -> 33,020 / 40,969 / 71,095 / 8,939 B
+ * (+179 / +107 / +103 / +35), budgets set to match (747 B over 8 KiB).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 32_841 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_862 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 70_992 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_904 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_020 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_969 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_095 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_939 },
 ];
 
 describe('bundle size', () => {
