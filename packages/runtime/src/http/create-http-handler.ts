@@ -99,7 +99,11 @@ export interface HttpHandlerOptions {
    * change (the client's own request, not an input) may take the larger of this and the default.
    */
   readonly maxBodyBytes?: number;
-  /** `Retry-After` of 202 responses, in whole seconds. Default {@link DEFAULT_RETRY_AFTER_SECONDS}. */
+  /**
+   * `Retry-After`, in whole seconds, of the 202 responses that point to a status to poll (a start, a restart, a status
+   * not yet terminal); the 202s of raiseEvent, terminate, suspend, resume and rewind carry none. Default
+   * {@link DEFAULT_RETRY_AFTER_SECONDS}.
+   */
   readonly retryAfterSeconds?: number;
   /** Largest `timeout` a start request may wait for completion, in seconds. Default {@link DEFAULT_MAX_WAIT_SECONDS}. */
   readonly maxWaitSeconds?: number;
@@ -129,7 +133,11 @@ export interface HttpHandlerOptions {
    * origin (and from every origin to a handler created in a browser). Default: no CORS headers.
    */
   readonly cors?: { readonly origins: readonly string[] };
-  /** Where unexpected (500) errors are reported. Default: the console. */
+  /**
+   * Where failures are reported: an unexpected error (answered 500 without details) and every 5xx answer
+   * (`unavailable`, `store-closed`) to `error`; a start or restart whose wait for completion failed to `warn`.
+   * Default: the console.
+   */
   readonly logger?: Logger;
   /** Include stack traces of failed orchestrations and activities in status bodies. Default false. */
   readonly exposeStackTraces?: boolean;
