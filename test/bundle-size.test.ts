@@ -736,11 +736,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rare fields), history positions told it, and rx-client's history$ failed after a gap only where events may have been
  * missed (`historyEventsMissed`, client-kit): 32,841 / 40,862 / 70,992 / 8,904 -> 33,020 / 40,969 / 71,095 / 8,939 B
  * (+179 / +107 / +103 / +35), budgets set to match (747 B over 8 KiB).
+ * A store lost for good (an IndexedDB database another tab upgrades or deletes) then failed its feeds (Broadcast.error,
+ * ChangeFeed.fail) and the worker stopped on such an error (isStoreClosed, one rule with isRetryableError) instead of
+ * retrying for ever (runAsLeader, which leaves the election then, is in none of these pages): 33,020 / 40,969 /
+ * 71,095 -> 33,146 / 41,105 / 71,218 B (+126 / +136 / +123), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_020 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 40_969 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_095 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_146 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_105 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_218 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_939 },
 ];
 

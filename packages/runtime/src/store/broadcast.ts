@@ -2,8 +2,8 @@ import { Observable, type Subscriber } from 'rxjs';
 
 /**
  * A hot feed a store pushes to: `changes$` and `workAvailable$` are its `observable`. It does what a store needs of an
- * rxjs `Subject` (each value to the subscribers present when it is pushed, completion to every subscriber present and
- * later, `observed`) without the rest of Subject (operator lifting, AnonymousSubject, its closed-state error class,
+ * rxjs `Subject` (each value to the subscribers present when it is pushed, completion or an error to every subscriber
+ * present and later, `observed`) without the rest of Subject (operator lifting, AnonymousSubject, its closed-state error class,
  * rxjs's deprecated synchronous error handling), about 0.37 KB gzip that every page with a store carries.
  */
 export class Broadcast<T> {
@@ -13,11 +13,16 @@ export class Broadcast<T> {
    * frequent than subscriptions).
    */
   #subscribers: readonly Subscriber<T>[] = [];
-  #completed = false;
+  /** How the feed ended, once it has: completed (no error), or failed with `error`. */
+  #ended: { readonly error?: unknown; readonly failed: boolean } | undefined;
 
-  /** The feed: hot, never errors; completes at once for a subscriber that arrives after {@link Broadcast.complete}. */
+  /**
+   * The feed: hot; it ends at once for a subscriber that arrives after {@link Broadcast.complete} (completes) or
+   * {@link Broadcast.error} (errors).
+   */
   readonly observable: Observable<T> = new Observable<T>((subscriber) => {
-    if (this.#completed) return subscriber.complete();
+    const ended = this.#ended;
+    if (ended) return ended.failed ? subscriber.error(ended.error) : subscriber.complete();
     this.#subscribers = [...this.#subscribers, subscriber];
     return () => {
       this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
@@ -38,11 +43,27 @@ export class Broadcast<T> {
     for (let i = 0; i < subscribers.length; i++) subscribers[i]!.next(value);
   }
 
-  /** Completes every subscriber, and every later one at once. Idempotent. */
+  /** Completes every subscriber, and every later one at once. Idempotent; nothing after the feed ended. */
   complete(): void {
-    this.#completed = true;
+    this.#end({ failed: false });
+  }
+
+  /**
+   * Fails every subscriber with `error`, and every later one at once: the store can deliver nothing any more (it lost
+   * its database for good). Nothing after the feed ended.
+   */
+  error(error: unknown): void {
+    this.#end({ error, failed: true });
+  }
+
+  #end(ended: { readonly error?: unknown; readonly failed: boolean }): void {
+    if (this.#ended) return;
+    this.#ended = ended;
     const subscribers = this.#subscribers;
     this.#subscribers = [];
-    for (const subscriber of subscribers) subscriber.complete();
+    for (const subscriber of subscribers) {
+      if (ended.failed) subscriber.error(ended.error);
+      else subscriber.complete();
+    }
   }
 }

@@ -38,6 +38,10 @@ export interface CommitResult {
  *   meets the case.
  * - After {@link Store.close} resolves, nothing is left running (no timers, cursors, channels) and every method
  *   rejects with `StoreClosedError`. `close` is idempotent.
+ * - A store that loses what it stores on for good while open (an IndexedDB database another tab upgrades or deletes)
+ *   rejects every call from then on, and fails {@link Store.changes$} and {@link Store.workAvailable$} (those of its
+ *   instances too), with a `DurableError` that says `storeClosed: true` (`isStoreClosed` reads it): nothing waits on a
+ *   feed that will never deliver again, and a worker stops instead of retrying.
  */
 export interface Store {
   /** What the store can do; the conformance suite and the worker read it. */
@@ -150,7 +154,10 @@ export interface Store {
    */
   nextWakeTime(now: Date): Promise<Date | undefined>;
 
-  /** Every committed change of instance state (see the rules above). Hot; never completes before `close`. */
+  /**
+   * Every committed change of instance state (see the rules above). Hot; never completes before `close`, and errors
+   * only when the store lost its database for good (see the rules above).
+   */
   readonly changes$: Observable<StatusChange>;
 
   /**
@@ -161,7 +168,10 @@ export interface Store {
    */
   instanceChanges$?(instanceId: string): Observable<StatusChange>;
 
-  /** Signals that work may be claimable (a message or activity task was written, a lease was released). */
+  /**
+   * Signals that work may be claimable (a message or activity task was written, a lease was released). Ends as
+   * `changes$` does.
+   */
   readonly workAvailable$: Observable<void>;
 
   /** Releases everything; see the rules above. */

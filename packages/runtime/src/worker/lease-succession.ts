@@ -1,6 +1,6 @@
 import type { Logger } from '../env/logger.js';
 import { webLocks, type LockRequests } from '../env/web-locks.js';
-import { StoreClosedError } from '../model/errors/store-closed-error.js';
+import { isStoreClosed } from '../model/errors/store-closed-error.js';
 
 /**
  * A synchronous string store that outlives the worker, such as a browser tab's `sessionStorage` (whose `getItem` and
@@ -142,7 +142,7 @@ export class LeaseSuccession {
       await this.#o.releaseOwner(id);
       if (id !== this.#o.owner) this.#write(this.#readOrEmpty().filter((known) => known !== id));
     } catch (error) {
-      if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing the leases of worker ${id} failed; they expire in their own time`, error);
+      if (!isStoreClosed(error)) this.#o.logger.error(`releasing the leases of worker ${id} failed; they expire in their own time`, error);
     }
   }
 

@@ -9,7 +9,7 @@ import {
 import { isDurableError } from '../model/errors/durable-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
-import { StoreClosedError } from '../model/errors/store-closed-error.js';
+import { StoreClosedError, isStoreClosed } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { completeHistory } from '../model/history-position.js';
 import type { FailureDetails } from '../model/instance-status.js';
@@ -342,7 +342,8 @@ export class Worker {
    * timers, lease expiries) would wake it, and work another process or this runtime's client wrote (an event raised to
    * a waiting instance) would wait for ever. The back-off starts over only after a feed that stayed up for
    * FEED_HEALTHY_MS: an emission proves nothing (a feed that signals once and fails at once was subscribed to again every
-   * 100 ms for ever). A feed that completes (a closed store) is left so.
+   * 100 ms for ever). A feed that completes (a closed store) is left so; one that fails because the store serves no call
+   * any more (`isStoreClosed`: an IndexedDB database another tab upgraded or deleted) stops the worker (`#storeLost`).
    */
   #subscribeWork(): void {
     this.#resubscribeTimer = undefined;
@@ -354,6 +355,7 @@ export class Worker {
       next: () => this.#wake(),
       error: (error: unknown) => {
         this.#subscription = undefined;
+        if (isStoreClosed(error)) return this.#storeLost(error);
         if (validMs(clock.now()) - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
         const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
         this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
@@ -368,6 +370,20 @@ export class Worker {
     this.#subscribeWork();
     this.#wake();
   };
+
+  /**
+   * The store failed with an error after which it serves no call any more (`isStoreClosed`: it was closed, or it lost
+   * its database for good, as an IndexedDB store does when another tab upgrades or deletes the database): nothing the
+   * worker tried again could succeed, and a worker that backed off for ever would hold what it holds (the leader lock of
+   * a tab, its life's lock) for ever too. So it stops, as `stop()` does with the default grace (what runs fails at once
+   * on such a store, or is abandoned after the grace); a later `stop()` returns this stop's promise. Logged once, unless
+   * the store was closed (`StoreClosedError`: whoever closed it knows). Called from any path that meets the error.
+   */
+  #storeLost(error: unknown): void {
+    if (this.#stopping) return;
+    if (!(error instanceof StoreClosedError)) this.#o.logger.error('the store can serve no call any more; the worker stops', error);
+    this.stop().catch((failed: unknown) => this.#o.logger.error('stopping the worker failed', failed));
+  }
 
   /**
    * Stops claiming, waits up to `graceMs` (on the worker's clock) for in-flight steps and activities to commit, then
@@ -475,7 +491,7 @@ export class Worker {
       await this.#bounded(release, 'release');
       return true;
     } catch (error) {
-      if (!(error instanceof StoreClosedError)) this.#o.logger.error(`releasing a lease of ${instanceId} failed`, error);
+      if (!isStoreClosed(error)) this.#o.logger.error(`releasing a lease of ${instanceId} failed`, error);
       return false;
     }
   }
@@ -512,7 +528,7 @@ export class Worker {
       } while (this.#pumpAgain && !this.#stopping);
       this.#pumpFailures = 0;
     } catch (error) {
-      if (error instanceof StoreClosedError) return;
+      if (isStoreClosed(error)) return this.#storeLost(error);
       // A claim or wake-time read failed (the store is unreachable?): try again later, backing off, so the worker
       // neither stalls until the next write nor hammers a failing store. The delay doubles per failed attempt, not
       // per wake-up: wake-ups wait for the retry meanwhile (`#requestPump`).
@@ -867,7 +883,8 @@ export class Worker {
 
   readonly #failed = (error: unknown): void => {
     try {
-      if (!(error instanceof StoreClosedError)) this.#o.logger.error('worker task failed', error);
+      if (isStoreClosed(error)) this.#storeLost(error);
+      else this.#o.logger.error('worker task failed', error);
     } finally {
       this.#settled();
     }
@@ -1036,7 +1053,9 @@ export class Worker {
       if (error instanceof LeaseLostError) {
         this.#metrics.leasesLost++;
         this.#o.logger.warn(`lease on ${state.instanceId} lost; step discarded`);
-      } else if (!(error instanceof StoreClosedError)) {
+      } else if (isStoreClosed(error)) {
+        this.#storeLost(error);
+      } else {
         // The lease is left to lapse rather than abandoned: abandoning signals work at once, and a failure that
         // persists (a store outage) would then be retried in a tight loop.
         this.#o.logger.error(`step of ${state.instanceId} failed; retried when its lease expires`, error);
@@ -1169,8 +1188,8 @@ export class Worker {
   /**
    * Commits a finished activity's result. A commit that fails (the store is unreachable for a while) is tried again,
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
-   * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed store or a stop that
-   * abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
+   * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed or lost store
+   * (`isStoreClosed`: the worker stops) or a stop that abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
    * committed as the failure. Each attempt (the fused commit and its result-alone fallback, on one deadline) waits up to
    * `storeCallTimeoutMs`, however little of the lease is left: the store's lease check decides whether the result may
    * still be committed (it refuses it once another worker took the task over), so a result that arrives as its lease
@@ -1217,7 +1236,7 @@ export class Worker {
           return true;
         }
         if (mayHaveApplied(error)) unless = ' unless an earlier commit applied';
-        if (error instanceof StoreClosedError || !this.#heldActivities.has(item)) throw error;
+        if (isStoreClosed(error) || !this.#heldActivities.has(item)) throw error;
         const what = `the result of activity ${task.name} of ${task.instanceId}`;
         if (refusedForGood(error) || (!refused && outOfSpace(error) && ++noRoom >= SPACE_ATTEMPTS)) {
           // The store refused the result itself (too large, invalid: a 400 or 413; a 5xx such as an unavailable store
@@ -1290,8 +1309,9 @@ export class Worker {
    * alone, and the instance's next claim takes it from there. A closed store, a commit abandoned unsettled at `untilMs`
    * and any other 503 end the attempt with an error rather than falling back to committing the result alone at once: a
    * 503 may be a commit whose outcome the store could not confirm (`commit-outcome-unknown`, which may still take
-   * effect), and one known to have written nothing says the store is unavailable now (MongoDB unreachable, IndexedDB's
-   * `DatabaseUpgradingError`), so a second call at once would meet the same. (IndexedDB's `DatabaseBlockedError` cannot
+   * effect), and one known to have written nothing says the store is unavailable now (MongoDB unreachable) or for good
+   * (IndexedDB's `DatabaseUpgradingError`, which `isStoreClosed` reads: `#commitResult` gives the result up then and
+   * the worker stops), so a second call at once would meet the same. (IndexedDB's `DatabaseBlockedError` cannot
    * come here: only opening the database can be blocked, and the store that leased this task had opened it; it keeps
    * that connection until another one upgrades the database.) Whether the attempt may have applied is the caller's to
    * say (`mayHaveApplied`); the result is sent again, alone, when the attempt is retried. `applied` is called if an
@@ -1374,7 +1394,8 @@ export class Worker {
         } catch (error) {
           if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
           // A renewal that fails after the activity ended (its wait abandoned) no longer matters.
-          if (error instanceof StoreClosedError || stopped) return;
+          if (stopped) return;
+          if (isStoreClosed(error)) return this.#storeLost(error);
           // A failed renewal leaves two thirds of the lease: the next beat tries again.
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
         }

@@ -1,4 +1,5 @@
 import { isDurableError } from './durable-error.js';
+import { isStoreClosed } from './store-closed-error.js';
 
 /** HTTP statuses worth retrying: server errors, timeouts, rate limits. Other 4xx answers would not change. */
 export function isRetryable(status: number): boolean {
@@ -10,7 +11,8 @@ export function isRetryable(status: number): boolean {
  * `unavailable`, `unreachable`, `internal`, a store that could not be read, 408, 429), or an answer that came from no
  * durable-rx server (a remote client's `bad-response`, whatever its status: a proxy's page during a deploy, a 404
  * included; but not a 414 or 431, a request line or headers too long for the server, which the same request gets
- * again). Never for a closed client or store (`store-closed`), nor for a refusal that retrying cannot change
+ * again). Never for a closed client or store, nor one that lost its database for good (`isStoreClosed`: `store-closed`,
+ * IndexedDB's `database-upgrading`), nor for a refusal that retrying cannot change
  * (`invalid-argument`, `unauthorized`, `forbidden`, `not-found`, `instance-not-found` …), nor for an error that is no
  * `DurableError` (a bug, which would fail again). The one rule for the React hooks (which subscribe again after such
  * an error) and the HTTP API's single streams (which let an `EventSource` reconnect after such an `error` event).
@@ -22,6 +24,6 @@ export function isRetryable(status: number): boolean {
  * ```
  */
 export function isRetryableError(error: unknown): boolean {
-  return isDurableError(error) && error.code !== 'store-closed'
+  return isDurableError(error) && !isStoreClosed(error)
     && (error.code === 'bad-response' ? error.status !== 414 && error.status !== 431 : isRetryable(error.status));
 }

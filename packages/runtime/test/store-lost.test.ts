@@ -1,0 +1,106 @@
+import { Observable, Subject } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, DurableError, MemoryStore, StoreClosedError, type OrchestrationContext, type Runtime } from '../src/index.js';
+import { isRetryableError } from '../src/client-kit/index.js';
+import { isStoreClosed } from '../src/model/errors/store-closed-error.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
+import { within } from './within.js';
+
+// A store that lost what it stores on for good (IndexedDB's DatabaseUpgradingError: another tab upgraded or deleted the
+// database) fails every call and its feeds with an error that says `storeClosed: true`. A worker on it must stop, not
+// back off and retry for ever (holding, in a browser, the tab's leader lock and its life's lock all the while).
+
+/** An error as such a store's: a 503 that says the store serves nothing any more. */
+class LostError extends DurableError {
+  override readonly name = 'LostError';
+  readonly code = 'database-upgrading' as const;
+  readonly status = 503 as const;
+  readonly storeClosed = true as const;
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+const running: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((runtime) => within(runtime.stop({ graceMs: 0 }), 'the stop')));
+});
+
+const orchestrators = {
+  Waits: function* (ctx: OrchestrationContext) {
+    return (yield ctx.waitForExternalEvent('go')) as unknown;
+  },
+};
+
+/** A MemoryStore whose wake-up feed can be failed for good (`lose`): every subscriber then hears the error at once. */
+class LosingFeedStore extends MemoryStore {
+  subscriptions = 0;
+  readonly #work: Observable<void> = (this as MemoryStore).workAvailable$;
+  readonly #lost = new Subject<void>();
+  override readonly workAvailable$ = new Observable<void>((subscriber) => {
+    this.subscriptions++;
+    const inner = this.#work.subscribe(subscriber);
+    const lost = this.#lost.subscribe({ error: (error: unknown) => subscriber.error(error) });
+    return () => {
+      inner.unsubscribe();
+      lost.unsubscribe();
+    };
+  });
+
+  lose(error: Error): void {
+    this.#lost.error(error);
+  }
+}
+
+describe('a worker whose store is lost for good', () => {
+  it('stops when its claims fail with the error, instead of backing off and claiming again', async () => {
+    const store = new FailingStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, orchestrators });
+    running.push(runtime);
+    store.failNext('claimOrchestration', 1_000_000, 'reject', () => new LostError('the database was upgraded'));
+    const stopped = logger.nextError('the worker stops');
+    await runtime.start();
+    await clock.advance(0);
+    await within(stopped, 'the worker stopping');
+    await within(runtime.stop(), 'the stop it made itself');
+    await clock.advance(3_600_000); // an hour: no retry comes
+    expect(logger.errors.filter((m) => m.includes('retrying'))).toEqual([]);
+    expect(logger.errors.filter((m) => m.includes('the worker stops'))).toHaveLength(1);
+    expect(store.workSubscribers).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('stops when its wake-up feed fails with the error, instead of subscribing again', async () => {
+    const store = new LosingFeedStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, orchestrators });
+    running.push(runtime);
+    await runtime.start();
+    const id = await runtime.client.startNew('Waits');
+    await clock.advance(0);
+    expect((await store.getInstance(id))?.runtimeStatus).toBe('Running');
+    const stopped = logger.nextError('the worker stops');
+    store.lose(new LostError('the database was deleted'));
+    await within(stopped, 'the worker stopping');
+    await clock.advance(3_600_000);
+    expect(logger.errors.filter((m) => m.includes('subscribing again') || m.includes('retrying'))).toEqual([]);
+    expect(store.subscriptions).toBe(1);
+    // The store still answers (it is a MemoryStore), but the stopped worker runs nothing more.
+    await runtime.client.raiseEvent(id, 'go', 'late');
+    await clock.advance(3_600_000);
+    expect((await store.getInstance(id))?.runtimeStatus).toBe('Running');
+  });
+
+  it('is one rule: closed stores and errors that say storeClosed, never worth retrying', () => {
+    expect(isStoreClosed(new StoreClosedError('The store is closed'))).toBe(true);
+    expect(isStoreClosed(new LostError('lost'))).toBe(true);
+    expect(isStoreClosed(Object.assign(new Error('lost elsewhere'), { code: 'database-upgrading', status: 503, storeClosed: true }))).toBe(true);
+    expect(isStoreClosed(Object.assign(new Error('down'), { code: 'unavailable', status: 503 }))).toBe(false);
+    expect(isStoreClosed(Object.assign(new Error('no DurableError'), { storeClosed: true }))).toBe(false);
+    expect(isRetryableError(new LostError('lost'))).toBe(false);
+    expect(isRetryableError(Object.assign(new Error('down'), { code: 'unavailable', status: 503 }))).toBe(true);
+  });
+});
