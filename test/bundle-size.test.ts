@@ -740,11 +740,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * ChangeFeed.fail) and the worker stopped on such an error (isStoreClosed, one rule with isRetryableError) instead of
  * retrying for ever (runAsLeader, which leaves the election then, is in none of these pages): 33,020 / 40,969 /
  * 71,095 -> 33,146 / 41,105 / 71,218 B (+126 / +136 / +123), budgets set to match; rx-client unchanged.
+ * The IndexedDB stores then failed their feeds with DatabaseUpgradingError when another connection upgrades or deletes
+ * the database (ChangeFeed.fail, once the calls under way settled): 41,105 / 71,218 -> 41,177 / 71,294 B (+72 / +76),
+ * budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_146 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_105 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_218 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_177 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_294 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_939 },
 ];
 

@@ -68,7 +68,7 @@ function runInPage(info: HTMLElement): Backend {
         : "Waiting for another tab's lease: that tab runs the worker, this one watches and takes over when it closes."}`;
       document.body.dataset['worker'] = working ? 'working' : 'waiting';
     },
-    error: (error: unknown) => showFatal(info, error, 'The worker could not start'),
+    error: (error: unknown) => showFatal(info, error, (error as { code?: unknown }).code === 'database-upgrading' ? 'The worker stopped' : 'The worker could not start'),
   });
   addEventListener('pagehide', () => void role.release());
   // A page restored from the back/forward cache has given up its worker: start afresh.

@@ -13,7 +13,8 @@ export interface WorkerRole {
 /**
  * Runs the runtime's worker in one tab at a time: the tab holding the Web Lock `lockName` works, the others only
  * watch the shared store (its change feed reaches every tab). When the working tab is closed or reloaded, the lock
- * is released and a waiting tab takes over. Without Web Locks, every tab works (leases keep that correct).
+ * is released and a waiting tab takes over; so it is when another tab upgrades or deletes the database (`working$` then
+ * fails with `DatabaseUpgradingError`). Without Web Locks, every tab works (leases keep that correct).
  */
 export function startWorker(runtime: Runtime, lockName: string, shared: boolean): WorkerRole {
   if (!shared || typeof navigator.locks === 'undefined') {
@@ -21,6 +22,7 @@ export function startWorker(runtime: Runtime, lockName: string, shared: boolean)
     void runtime.start();
     return { working$, release: () => runtime.stop() };
   }
-  const leadership = runAsLeader(lockName, () => runtime.start(), () => runtime.stop());
+  // With the store: when another tab upgrades or deletes the database, this tab stops leading and lets the lock go.
+  const leadership = runAsLeader(lockName, () => runtime.start(), () => runtime.stop(), { store: runtime.store });
   return { working$: leadership.isLeader$, release: () => leadership.release() };
 }

@@ -212,10 +212,13 @@ export abstract class IdbStore implements Store {
     });
     this.changes$ = this.#feed.changes$;
     this.workAvailable$ = this.#feed.workAvailable$;
-    // Completes with the feed (close).
-    this.#feed.workAvailable$.subscribe(() => {
-      this.#workSignals++;
-      this.#instancesHead = undefined;
+    // Ends with the feed (close; a database lost: see #lose).
+    this.#feed.workAvailable$.subscribe({
+      next: () => {
+        this.#workSignals++;
+        this.#instancesHead = undefined;
+      },
+      error: () => undefined,
     });
   }
 
@@ -515,7 +518,9 @@ export abstract class IdbStore implements Store {
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       this.#committedRows.clear();
       this.#claimableHints.clear();
-      this.#feed.close();
+      // A store that lost its database fails its feed, as #lose does when it comes first.
+      if (this.#lost) this.#feed.fail(this.#lost);
+      else this.#feed.close();
       const backend = this.#backend;
       this.#backend = undefined;
       if (backend) await backend.then((b) => b.close(), () => undefined);
@@ -593,14 +598,25 @@ export abstract class IdbStore implements Store {
   }
 
   async #openBackend(): Promise<StoreBackend> {
-    const [backend] = await Promise.all([this.#settings.openBackend(() => {
-      this.#committedRows.clear();
-      this.#lost = new DatabaseUpgradingError(
-        `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
-          'this store closed its connection. Reload the page.',
-      );
-    }, this.#clock), this.#feed.joined]);
+    const [backend] = await Promise.all([this.#settings.openBackend(() => void this.#lose(), this.#clock), this.#feed.joined]);
     return backend;
+  }
+
+  /**
+   * Another connection upgrades or deletes the database, and the backend closes this store's connection to let it:
+   * from now on every call rejects with a {@link DatabaseUpgradingError}. Once the calls under way have settled (each
+   * committed, or failed with that error), the change feed fails with it too, so that nothing waits on a feed that
+   * will never deliver again (a client's `status$` and `customStatus$`, a worker's `workAvailable$`, which stops the
+   * worker) and the feed's presence lock and channel are let go.
+   */
+  async #lose(): Promise<void> {
+    this.#committedRows.clear();
+    const lost = (this.#lost ??= new DatabaseUpgradingError(
+      `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
+        'this store closed its connection. Reload the page.',
+    ));
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    this.#feed.fail(lost);
   }
 }
 

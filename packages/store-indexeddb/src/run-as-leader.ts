@@ -1,9 +1,17 @@
-import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, type Observable, type Subscription } from 'rxjs';
 
 /** Options of {@link runAsLeader}. */
 export interface RunAsLeaderOptions {
   /** The Web Locks manager (default: `navigator.locks`). */
   readonly locks?: LockManager;
+  /**
+   * The store the leader works on (its `workAvailable$` is watched). When that feed fails (the store lost its database
+   * for good: another tab upgraded or deleted it, a `DatabaseUpgradingError`) or completes (the store was closed), this
+   * tab leaves the election as {@link Leadership.release} does (a leader runs `stop`, then lets the lock go, so another
+   * tab, one with the new version say, leads), and `isLeader$` fails with that error (or completes). Without it, a
+   * leader whose store is lost holds the lock until `release()`.
+   */
+  readonly store?: { readonly workAvailable$: Observable<unknown> };
 }
 
 /** This tab's part in a leader election started by {@link runAsLeader}. */
@@ -11,8 +19,8 @@ export interface Leadership {
   /** True while this tab is the leader (after `start` resolved, until `stop` is called). */
   readonly isLeader: boolean;
   /**
-   * The current leadership at once, then every change. Errors when `start` or `stop` throws; completes after
-   * {@link Leadership.release}.
+   * The current leadership at once, then every change. Errors when `start` or `stop` throws, or with the store's error
+   * when the store given in the options was lost; completes after {@link Leadership.release}.
    */
   readonly isLeader$: Observable<boolean>;
   /**
@@ -33,7 +41,7 @@ export interface Leadership {
  * ```ts
  * const store = new DexieStore({ name: 'my-app' });
  * const runtime = createRuntime({ store, orchestrators, activities });
- * const leadership = runAsLeader('my-app:worker', () => runtime.start(), () => runtime.stop());
+ * const leadership = runAsLeader('my-app:worker', () => runtime.start(), () => runtime.stop(), { store });
  * leadership.isLeader$.subscribe((leader) => (badge.textContent = leader ? 'working' : 'observing'));
  * addEventListener('pagehide', () => void leadership.release());
  * ```
@@ -76,19 +84,36 @@ export function runAsLeader(
   done.catch(() => undefined);
 
   let released: Promise<void> | undefined;
-  return {
+  // The store's error once it was lost (see RunAsLeaderOptions.store): isLeader$ ends with it.
+  let lost: { readonly error: unknown } | undefined;
+  let watch: Subscription | undefined;
+  const leadership: Leadership = {
     get isLeader() {
       return leading;
     },
     isLeader$: leader.pipe(distinctUntilChanged()),
     release() {
       released ??= (async () => {
+        watch?.unsubscribe();
         if (!granted) abort.abort();
         releaseLock();
         await done;
-        leader.complete();
+        if (lost) leader.error(lost.error);
+        else leader.complete();
       })();
       return released;
     },
   };
+  // A failing start or stop rejects release() here too: isLeader$ has reported it already.
+  const leave = (): void => void leadership.release().catch(() => undefined);
+  watch = options.store?.workAvailable$.subscribe({
+    error: (error: unknown) => {
+      lost = { error };
+      leave();
+    },
+    complete: leave,
+  });
+  // A store lost before it was watched ended the watch during subscribe, before `watch` was set.
+  if (released) watch?.unsubscribe();
+  return leadership;
 }

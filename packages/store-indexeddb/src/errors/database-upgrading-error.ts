@@ -2,8 +2,9 @@ import { DurableError } from '@durable-rx/runtime';
 
 /**
  * Another connection (usually another tab with a newer version of the app) asked to upgrade or delete the database,
- * so this store closed its connection to let it proceed (HTTP 503). The store cannot be used any more: reload the
- * page to run the new version.
+ * so this store closed its connection to let it proceed (HTTP 503). The store cannot be used any more: every call
+ * rejects with it, and its `changes$` and `workAvailable$` (so the client's `status$`, `customStatus$` and other
+ * watches) fail with it; a worker on it stops. Reload the page to run the new version.
  *
  * @example
  * ```ts
@@ -14,4 +15,9 @@ export class DatabaseUpgradingError extends DurableError {
   override readonly name = 'DatabaseUpgradingError';
   readonly code = 'database-upgrading' as const;
   readonly status = 503 as const;
+  /**
+   * The store serves no call any more, for good (the runtime's `isStoreClosed` reads it): a worker on it stops instead
+   * of retrying, and watchers are not subscribed again.
+   */
+  readonly storeClosed = true as const;
 }

@@ -222,6 +222,19 @@ export class ChangeFeed {
 
   /** Says goodbye, releases the lock, channel and timers and completes both observables. Idempotent. */
   close(): void {
+    this.#end(undefined);
+  }
+
+  /**
+   * As {@link ChangeFeed.close}, but both observables fail with `error`, now and for every later subscriber: the store
+   * lost its database for good (another connection upgrades or deletes it), and nothing will be delivered any more.
+   * Nothing after the feed closed.
+   */
+  fail(error: unknown): void {
+    this.#end({ error });
+  }
+
+  #end(failed: { readonly error: unknown } | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
     this.endJoin();
@@ -235,8 +248,13 @@ export class ChangeFeed {
     for (const watch of this.#peers.values()) watch.abort();
     this.#peers.clear();
     this.#kept.length = 0;
-    this.#changes.complete();
-    this.#work.complete();
+    if (failed) {
+      this.#changes.error(failed.error);
+      this.#work.error(failed.error);
+    } else {
+      this.#changes.complete();
+      this.#work.complete();
+    }
   }
 
   readonly #onMessage = (event: MessageEvent<unknown>): void => {

@@ -1,4 +1,4 @@
-import { firstValueFrom, filter } from 'rxjs';
+import { Subject, filter, firstValueFrom, lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { runAsLeader } from '../../src/run-as-leader.js';
 import { uniqueName } from '../shared/fixtures.js';
@@ -30,6 +30,42 @@ describe('runAsLeader (Web Locks, one page)', () => {
     await leader.release();
     expect(started).toBe(false);
     expect((await navigator.locks.query()).pending?.some((l) => l.name === lock)).toBe(false);
+  });
+
+  it('leaves the election when its store fails for good: the leader stops and lets the lock go', async () => {
+    const lock = uniqueName('leader-lost');
+    const log: string[] = [];
+    const workA = new Subject<void>();
+    const leader = runAsLeader(lock, () => void log.push('start A'), () => void log.push('stop A'), { store: { workAvailable$: workA } });
+    await firstValueFrom(leader.isLeader$.pipe(filter(Boolean)));
+    // A candidate waiting behind it whose store fails too (another tab of the old version) stops waiting.
+    const workW = new Subject<void>();
+    const waiting = runAsLeader(lock, () => void log.push('start W'), () => void log.push('stop W'), { store: { workAvailable$: workW } });
+    const lost = new Error('the database was upgraded');
+    workW.error(lost);
+    await expect(lastValueFrom(waiting.isLeader$)).rejects.toBe(lost);
+    workA.error(lost);
+    await expect(lastValueFrom(leader.isLeader$)).rejects.toBe(lost);
+    expect(leader.isLeader).toBe(false);
+    // The lock is free for the tab of the new version; releasing the lost ones later resolves.
+    const next = runAsLeader(lock, () => void log.push('start B'), () => void log.push('stop B'));
+    await firstValueFrom(next.isLeader$.pipe(filter(Boolean)));
+    await leader.release();
+    await waiting.release();
+    await next.release();
+    expect(log).toEqual(['start A', 'stop A', 'start B', 'stop B']);
+  });
+
+  it('leaves the election when its store closes', async () => {
+    const lock = uniqueName('leader-closed');
+    const work = new Subject<void>();
+    const leader = runAsLeader(lock, () => undefined, () => undefined, { store: { workAvailable$: work } });
+    await firstValueFrom(leader.isLeader$.pipe(filter(Boolean)));
+    work.complete();
+    expect(await lastValueFrom(leader.isLeader$)).toBe(false);
+    const next = runAsLeader(lock, () => undefined, () => undefined);
+    await firstValueFrom(next.isLeader$.pipe(filter(Boolean)));
+    await next.release();
   });
 
   it('reports a failing start on isLeader$ and from release()', async () => {

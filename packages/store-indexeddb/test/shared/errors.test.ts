@@ -1,3 +1,4 @@
+import type { Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OrchestrationWorkItem, Store } from '@durable-rx/runtime/store-kit';
 import { DexieStore } from '../../src/dexie-store.js';
@@ -8,6 +9,7 @@ import { ReadsAhead } from '../../src/internal/read-ahead.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { CLOSE_WAIT_MS, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
+import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 const opened: Store[] = [];
@@ -119,6 +121,28 @@ describe.each(Object.keys(adapters) as AdapterName[])('failures of %s', (adapter
     expect(upgraded.version).toBe(1000);
     await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-upgrading', status: 503 });
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'database-upgrading' });
+  });
+
+  it.each(['upgrades', 'deletes'] as const)('fails its change feeds for good when another connection %s the database', async (what) => {
+    const name = uniqueName(`lost-${what}`);
+    const store = track(adapters[adapter](name));
+    await create(store, newInstance('a'));
+    // Subscribed before: a client's status$, a worker's wake-ups. They must not wait for changes that cannot come.
+    const changes = ended(store.changes$);
+    const work = ended(store.workAvailable$);
+    if (what === 'upgrades') rawConnections.push(await openRaw(name, 1000));
+    else await requestDone(indexedDB.deleteDatabase(name));
+    const error = await changes;
+    expect(error).toBeInstanceOf(DatabaseUpgradingError);
+    expect(error).toMatchObject({ code: 'database-upgrading', status: 503, storeClosed: true });
+    expect(await work).toBe(error);
+    // A subscriber that comes later hears the same at once, and every call rejects with it.
+    expect(await ended(store.changes$)).toBe(error);
+    expect(await ended(store.workAvailable$)).toBe(error);
+    await expect(store.getInstance('a')).rejects.toBe(error);
+    // Closing it settles, and changes nothing.
+    await store.close();
+    expect(await ended(store.changes$)).toBe(error);
   });
 
   it('settles a commit that read ahead, made while the browser closes the connection, and closes after it', async () => {
@@ -711,6 +735,11 @@ function openRaw(name: string, version?: number, upgrade?: (db: IDBDatabase, tx:
     request.onerror = () => reject(request.error);
     request.onblocked = () => reject(new Error('raw open blocked'));
   });
+}
+
+/** How `feed` ends for a subscriber: its error, or `'completed'` (a wait bounded by the test's timeout). */
+function ended(feed: Observable<unknown>): Promise<unknown> {
+  return new Promise((resolve) => feed.subscribe({ error: resolve, complete: () => resolve('completed') }));
 }
 
 function requestDone(request: IDBRequest): Promise<void> {
