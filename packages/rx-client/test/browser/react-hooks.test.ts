@@ -70,16 +70,22 @@ function Progress({ client, id, rendered }: { client: DurableClient; id: string;
   return createElement('p', { 'data-testid': 'progress', 'data-list': list.value?.length ?? -1, 'data-greetings': greetings }, text);
 }
 
-function mount(client: DurableClient, id: string): { rendered: Rendered; element: HTMLElement } {
+/** A React root on a fresh element of the page, both removed after the test. */
+function rootInPage(): { element: HTMLElement; root: Root } {
   const element = document.createElement('div');
   document.body.append(element);
-  const root: Root = createRoot(element);
-  const rendered: Rendered = { texts: [] };
-  root.render(createElement(StrictMode, null, createElement(Progress, { client, id, rendered })));
+  const root = createRoot(element);
   cleanups.push(() => {
     root.unmount();
     element.remove();
   });
+  return { element, root };
+}
+
+function mount(client: DurableClient, id: string): { rendered: Rendered; element: HTMLElement } {
+  const { element, root } = rootInPage();
+  const rendered: Rendered = { texts: [] };
+  root.render(createElement(StrictMode, null, createElement(Progress, { client, id, rendered })));
   return { rendered, element };
 }
 
@@ -229,13 +235,7 @@ describe('React hooks at the edges', () => {
       renders.push(text);
       return createElement('p', { 'data-testid': 'progress' }, text);
     }
-    const element = document.createElement('div');
-    document.body.append(element);
-    const root = createRoot(element);
-    cleanups.push(() => {
-      root.unmount();
-      element.remove();
-    });
+    const { element, root } = rootInPage();
     const show = (id: string | undefined) => root.render(createElement(StrictMode, null, createElement(View, { id })));
     show(undefined);
     await renderedUntil(element, (p) => p.textContent!.startsWith('none='));
@@ -399,13 +399,7 @@ describe('React hooks retrying', () => {
       const state = useObservableState(() => sourceOf(id).source, [id], undefined, clock);
       return createElement('p', { 'data-testid': 'progress' }, `${id}:${stateText(state)}`);
     }
-    const element = document.createElement('div');
-    document.body.append(element);
-    const root = createRoot(element);
-    cleanups.push(() => {
-      root.unmount();
-      element.remove();
-    });
+    const { element, root } = rootInPage();
     const show = (id: string) => root.render(createElement(StrictMode, null, createElement(View, { id })));
     show('a');
     await sourceOf('a').attempted(1);
@@ -440,13 +434,7 @@ describe('React hooks retrying', () => {
       const state = useObservableState(() => (id === 'bad' ? source : new Observable<string>((s) => s.next(`ok ${id}`))), [id], undefined, clock);
       return createElement('p', { 'data-testid': 'progress' }, stateText(state));
     }
-    const element = document.createElement('div');
-    document.body.append(element);
-    const root = createRoot(element);
-    cleanups.push(() => {
-      root.unmount();
-      element.remove();
-    });
+    const { element, root } = rootInPage();
     root.render(createElement(StrictMode, null, createElement(View, { id: 'bad' })));
     await attempted(1);
     live().error(new InvalidArgumentError('bad id'));
