@@ -743,11 +743,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB stores then failed their feeds with DatabaseUpgradingError when another connection upgrades or deletes
  * the database (ChangeFeed.fail, once the calls under way settled): 41,105 / 71,218 -> 41,177 / 71,294 B (+72 / +76),
  * budgets set to match; runtime and rx-client unchanged.
+ * Their StorageError for IndexedDB missing or denied then said storeClosed (the worker stops once instead of retrying
+ * for ever): 41,177 / 71,294 -> 41,205 / 71,326 B (+28 / +32), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_146 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_177 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_294 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_205 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_326 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_939 },
 ];
 

@@ -13,4 +13,4 @@ export { StorageQuotaExceededError } from './errors/storage-quota-exceeded-error
 export { DatabaseBlockedError } from './errors/database-blocked-error.js';
 export { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 export { IncompatibleSchemaError } from './errors/incompatible-schema-error.js';
-export { StorageError } from './errors/storage-error.js';
+export { StorageError, type StorageErrorOptions } from './errors/storage-error.js';

@@ -18,10 +18,13 @@ export function mapStorageError(error: unknown, operation: string): DurableError
   const names = errorNames(error);
   // No IndexedDB here (server-side rendering in Node, a worker or browser without it): Dexie's MissingAPIError, or
   // KeyvalStore's (missingApi). Access denied: indexedDB.open throws a SecurityError in an opaque origin (a sandboxed
-  // iframe, a data: URL) or where the browser's settings forbid storage.
-  if (names.includes(MISSING_API)) return new StorageError(`IndexedDB is not available here (server-side rendering?); ${operation} failed`, { cause: error });
+  // iframe, a data: URL) or where the browser's settings forbid storage. Either holds for as long as the page lives:
+  // the error says storeClosed, so a worker stops once instead of retrying for ever (its code stays storage-error).
+  if (names.includes(MISSING_API)) {
+    return new StorageError(`IndexedDB is not available here (server-side rendering?); ${operation} failed`, { cause: error, storeClosed: true });
+  }
   if (names.includes('SecurityError')) {
-    return new StorageError(`Access to IndexedDB is denied here (a sandboxed iframe, a data: URL, privacy settings); ${operation} failed`, { cause: error });
+    return new StorageError(`Access to IndexedDB is denied here (a sandboxed iframe, a data: URL, privacy settings); ${operation} failed`, { cause: error, storeClosed: true });
   }
   if (names.includes('QuotaExceededError')) {
     return new StorageQuotaExceededError(`The storage quota is used up; ${operation} was not written`, { cause: error });

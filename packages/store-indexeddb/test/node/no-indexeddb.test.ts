@@ -69,4 +69,40 @@ describe('where there is no IndexedDB (server-side rendering in Node)', () => {
       await store.close();
     }
   });
+
+  it.each(adapters)('the worker of a runtime on a %s stops once, instead of retrying for ever', async (kind) => {
+    const stores = await import('../../src/index.js');
+    const { createRuntime } = await import('@durable-rx/runtime');
+    const { isRetryableError } = await import('@durable-rx/runtime/client-kit');
+    const { VirtualClock } = await import('@durable-rx/runtime/testing');
+    const { sampleActivities, sampleOrchestrators } = await import('@durable-rx/runtime/samples');
+    const errors: [string, unknown][] = [];
+    let reported: (report: [string, unknown]) => void = () => undefined;
+    const firstReport = new Promise<[string, unknown]>((resolve) => (reported = resolve));
+    const logger = {
+      warn: () => undefined,
+      error: (message: string, details?: unknown) => {
+        errors.push([message, details]);
+        reported([message, details]);
+      },
+    };
+    const clock = new VirtualClock(new Date('2026-01-01T00:00:00.000Z'));
+    const store = new stores[kind]({ name: name(kind) });
+    const runtime = createRuntime({ store, clock, orchestrators: sampleOrchestrators, activities: sampleActivities, logger, workerId: 'ssr' });
+    await runtime.start();
+    try {
+      const [message, error] = await firstReport;
+      expect(message).toContain('the worker stops');
+      expect(error).toMatchObject({ ...UNAVAILABLE, storeClosed: true });
+      // Hooks and SSE streams do not subscribe again to a store that cannot serve the page.
+      expect(isRetryableError(error)).toBe(false);
+      // An hour on the worker's clock, far past every back-off: no claim is tried again, nothing more is logged.
+      await clock.advance(3_600_000);
+      expect(errors.map(([message]) => message)).toEqual([expect.stringContaining('the worker stops')]);
+      expect(clock.pendingTimers).toBe(0);
+    } finally {
+      await runtime.stop();
+      await store.close();
+    }
+  });
 });
