@@ -118,7 +118,9 @@ export async function waitForCompletionOrCreateCheckStatusResponseOf(
   const checkStatus = createCheckStatusResponseOf(client, request, instanceId, checkStatusOptions);
   try {
     const status = await client.waitForCompletion(instanceId, { timeoutMs: timeoutMs ?? timeoutInMilliseconds });
-    return completionResponse(status, { failedStatus: 500 }) ?? checkStatus;
+    // Failed: 500, unless the caller said `returnInternalServerErrorOnFailure: false` (200, as .NET's parameter).
+    const failedStatus = checkStatusOptions.returnInternalServerErrorOnFailure === false ? 200 : 500;
+    return completionResponse(status, { failedStatus }) ?? checkStatus;
   } catch (error) {
     // An unknown instance is the caller's mistake: it rejects (404; both clients throw this class of this module's
     // package). A wait that fails otherwise (a store read, the network, a client that closes) says nothing about the

@@ -119,7 +119,9 @@ export interface CheckStatusResponseOptions extends HttpManagementPayloadOptions
   /**
    * `true` appends `returnInternalServerErrorOnFailure=true` to `statusQueryGetUri` (and so to `Location`), as the
    * Durable Functions .NET client's parameter of that name does: a caller polling that link gets 500 once the
-   * instance Failed, instead of 200 with the Failed status. Default false.
+   * instance Failed, instead of 200 with the Failed status. Default false. In
+   * {@link DurableClient.waitForCompletionOrCreateCheckStatusResponse} it also sets the answer of a wait that ends
+   * Failed: 500 with `true` (the default there), 200 with `false`, as .NET's wait.
    */
   readonly returnInternalServerErrorOnFailure?: boolean | undefined;
 }
@@ -305,7 +307,7 @@ export interface DurableClient {
   /**
    * Waits for the instance (on `status$`, no polling) and answers as Durable Functions' client does: 200 with the
    * output as soon as it completes within `timeoutMs`; 200 with the status body when it is Terminated; 500 with the
-   * status body when it Failed; otherwise the check-status response of {@link createCheckStatusResponse}, also when
+   * status body when it Failed (200 with `returnInternalServerErrorOnFailure: false`); otherwise the check-status response of {@link createCheckStatusResponse}, also when
    * the wait fails (a store read, the network): the instance goes on, and a rejection passed on as a 5xx would invite
    * a second start. Unknown instance: rejects (404).
    */

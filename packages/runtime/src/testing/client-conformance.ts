@@ -1102,6 +1102,11 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         const failed = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w4');
         expect(failed.status).toBe(500);
         expect(await failed.json()).toMatchObject({ instanceId: 'w4', runtimeStatus: 'Failed', output: expect.stringContaining('flaky 10 is broken') });
+        // As .NET's wait: returnInternalServerErrorOnFailure false answers a Failed instance 200, true (the default) 500.
+        const asked200 = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w4', { returnInternalServerErrorOnFailure: false });
+        expect(asked200.status).toBe(200);
+        expect(await asked200.json()).toMatchObject({ instanceId: 'w4', runtimeStatus: 'Failed' });
+        expect((await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'w4', { returnInternalServerErrorOnFailure: true })).status).toBe(500);
       });
 
       it('refuses malformed options and requests with a typed 400 naming them, never a TypeError', async () => {
