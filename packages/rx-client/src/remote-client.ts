@@ -291,7 +291,7 @@ export class RemoteClient implements DurableClient {
           }
           if (!type) {
             if (marks && position.execution !== spec.after?.execution) subscriber.next(position);
-            return void (spec.after = { ...position });
+            return void (spec.after = { execution: position.execution, events: position.events }); // `previous` not sent back
           }
           if (spec.after) spec.after.events++;
           delivered = true;

@@ -15,7 +15,7 @@ export interface HistoryPosition {
    * it ended (its id and every event it had; `InstanceState.previousHistory`), when the store knows it. Absent from an
    * older server's positions, and ignored in an `after` position. What {@link historyEventsMissed} reads.
    */
-  readonly previous?: HistoryPosition;
+  readonly previous?: Omit<HistoryPosition, 'previous'>;
 }
 
 /**

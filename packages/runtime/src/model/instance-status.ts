@@ -96,7 +96,7 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * history stream tells a reader that comes back after the instance started over (`HistoryPosition.previous`), so it
    * knows whether it missed anything. Plain JSON.
    */
-  readonly previousHistory?: HistoryPosition;
+  readonly previousHistory?: Omit<HistoryPosition, 'previous'>;
   /**
    * Commit counter of this instance: +1 on every committed change, across executions too (a start over a terminal
    * instance, a restart, is one higher: `planWriteSet`); only a purge starts it again (at 1). The change feed is ordered
