@@ -245,6 +245,28 @@ describe('a percent-escape in a path that does not decode', () => {
     expect(await errorOf(call(`${WEBHOOK_PATH}/instances/%ZZ`, 'GET', {}))).toEqual([401, 'unauthorized']);
   });
 
+  it('is refused in a query parameter too (URLSearchParams would read another value), and nothing is done', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'queried', input: 1 });
+    for (const bad of MALFORMED) {
+      const routes: [string, string][] = [
+        ['POST', `/instances/queried/terminate?reason=${bad}`],
+        ['GET', `/instances?instanceIdPrefix=${bad}`],
+        ['GET', `/instances/queried?showInput=true&x=${bad}`],
+        ['POST', `/orchestrators/Echo/fresh?timeout=${bad}`],
+      ];
+      for (const [method, route] of routes) {
+        const response = await call(`${WEBHOOK_PATH}${route}`, method, { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' });
+        expect({ method, route, status: response.status }).toEqual({ method, route, status: 400 });
+        expect(await response.json()).toMatchObject({ code: 'invalid-argument', message: expect.stringContaining('request query has a malformed percent-escape') });
+      }
+    }
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId)).not.toContain('fresh');
+    expect(await runtime.client.getStatus('queried')).toMatchObject({ runtimeStatus: expect.stringMatching(/^(Pending|Running)$/) });
+    // A correctly encoded reason is taken as sent.
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances/queried/terminate?reason=100%25%20%C3%A9`, 'POST'))).toBe(202);
+    expect(await runtime.client.getStatus('queried')).toMatchObject({ runtimeStatus: 'Terminated', output: '100% é' });
+  });
+
   it('is told from a correctly encoded id, which round-trips: spaces, Unicode, an encoded % and an encoded %2F', async () => {
     const id = 'a b é 例 😀 %2F 100%';
     const started = await fetch(`${server.url}${WEBHOOK_PATH}/orchestrators/WaitForEvents/${encodeURIComponent(id)}`, {

@@ -302,9 +302,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   // Before any route reads a parameter: a path with a percent-escape that does not decode names no id, event or
-  // orchestrator name (Hono would hand it on as written), so every route refuses it alike, with 400.
+  // orchestrator name (Hono would hand it on as written), and such a query parameter no value (URLSearchParams reads
+  // U+FFFD or the escape as written), so every route refuses them alike, with 400.
   app.use('*', async (c, next) => {
-    assertWellFormedPath(new URL(c.req.url).pathname);
+    if (c.req.url.includes('%')) {
+      const { pathname, search } = new URL(c.req.url);
+      assertWellFormedPath(pathname);
+      assertWellFormedPath(search, 'query');
+    }
     await next();
   });
 

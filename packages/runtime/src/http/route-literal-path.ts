@@ -69,11 +69,14 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
 }
 
 /**
- * Refuses ({@link InvalidArgumentError}, 400) a request path with a percent-escape that does not decode: a `%` not
+ * Refuses ({@link InvalidArgumentError}, 400) a request path (or, with `part` `'query'`, a query string) with a
+ * percent-escape that does not decode: a `%` not
  * followed by two hex digits (`%ZZ`, a cut `%A`), or escapes that are no UTF-8 text (`%FF`, a cut sequence
  * `%E0%A4`, an overlong `%C0%AF`, a surrogate `%ED%A0%80`). Such a segment names no id or name (the URL parser writes
  * a `%` of the text as `%25`, and any text as UTF-8): taken as written, `%ZZ` would be the id `%25ZZ` spells. Every
- * correctly encoded path passes (`%20`, `%2F`, `%25`, `%C3%A9`, raw Unicode, which the URL parser encodes).
+ * correctly encoded path passes (`%20`, `%2F`, `%25`, `%C3%A9`, raw Unicode, which the URL parser encodes). In a
+ * query, `URLSearchParams` would read such an escape as U+FFFD (`?reason=%FF`) or keep it as written
+ * (`instanceIdPrefix=%ZZ`): a value other than the one sent, so it is refused alike.
  *
  * @example
  * ```ts
@@ -81,14 +84,14 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
  * assertWellFormedPath('/runtime/webhooks/durabletask/instances/%ZZ'); // throws InvalidArgumentError
  * ```
  */
-export function assertWellFormedPath(pathname: string): void {
+export function assertWellFormedPath(pathname: string, part: 'path' | 'query' = 'path'): void {
   if (!pathname.includes('%')) return;
   // A `%` without two hex digits, else the first run of escapes that is no UTF-8 text.
-  const bad = /%(?![0-9A-Fa-f]{2})[^/]{0,2}/.exec(pathname)?.[0]
+  const bad = /%(?![0-9A-Fa-f]{2})[^/&]{0,2}/.exec(pathname)?.[0]
     ?? pathname.match(/(?:%[0-9A-Fa-f]{2})+/g)!.find((run) => !decodes(run));
   if (bad !== undefined) {
     throw new InvalidArgumentError(
-      `The request path has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): each % must begin the `
+      `The request ${part} has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): each % must begin the `
       + 'UTF-8 escape of a character (%25 for a % itself); nothing was done',
     );
   }
