@@ -749,11 +749,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * returnInternalServerErrorOnFailure: false (as .NET's wait), and rx-client's history$ sent back as `after` only the
  * history id and count: 33,146 / 41,205 / 71,326 / 8,939 -> 33,158 / 41,216 / 71,338 / 8,960 B (+12 / +11 / +12 / +21),
  * budgets set to match.
+ * A worker whose store is lost then stopped with no grace, and an activity that settles after commits nothing:
+ * 33,158 / 41,216 / 71,338 -> 33,181 / 41,236 / 71,364 B (+23 / +20 / +26), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_158 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_216 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_338 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_181 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_236 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_364 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_960 },
 ];
 

@@ -30,6 +30,9 @@ const orchestrators = {
   Waits: function* (ctx: OrchestrationContext) {
     return (yield ctx.waitForExternalEvent('go')) as unknown;
   },
+  CallsSlow: function* (ctx: OrchestrationContext) {
+    return (yield ctx.callActivity('Slow', null)) as unknown;
+  },
 };
 
 /** A MemoryStore whose wake-up feed can be failed for good (`lose`): every subscriber then hears the error at once. */
@@ -49,6 +52,13 @@ class LosingFeedStore extends MemoryStore {
 
   lose(error: Error): void {
     this.#lost.error(error);
+  }
+
+  /** Calls of `commit`. */
+  commits = 0;
+  override commit(...args: Parameters<MemoryStore['commit']>): ReturnType<MemoryStore['commit']> {
+    this.commits++;
+    return super.commit(...args);
   }
 }
 
@@ -92,6 +102,42 @@ describe('a worker whose store is lost for good', () => {
     await runtime.client.raiseEvent(id, 'go', 'late');
     await clock.advance(3_600_000);
     expect((await store.getInstance(id))?.runtimeStatus).toBe('Running');
+  });
+
+  it('stops at once, abandoning an activity still running, which commits nothing when it settles later', async () => {
+    const store = new LosingFeedStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    let started!: () => void;
+    const running$ = new Promise<void>((resolve) => (started = resolve));
+    let settle!: (value: string) => void;
+    const activities = {
+      Slow: () => {
+        started();
+        return new Promise<string>((resolve) => (settle = resolve));
+      },
+    };
+    const runtime = createRuntime({ store, clock, logger, orchestrators, activities });
+    running.push(runtime);
+    await runtime.start();
+    await runtime.client.startNew('CallsSlow');
+    await clock.advance(0);
+    await within(running$, 'the activity starting');
+    const stopped = logger.nextError('the worker stops');
+    store.lose(new LostError('the database was deleted'));
+    await within(stopped, 'the worker stopping');
+    // Nothing the activity returns could be committed to a lost store: the stop waits no grace for it (the default
+    // 30 s would keep it, and a tab's hand-over of its leader lock, waiting on the activity).
+    await clock.advance(0);
+    await within(runtime.stop(), 'the stop it made itself, with the activity still running');
+    expect(clock.now().getTime()).toBe(T0);
+    expect(clock.pendingTimers).toBe(0);
+    const commits = store.commits;
+    settle('too late');
+    await clock.advance(3_600_000);
+    expect(store.commits).toBe(commits);
+    expect(logger.errors.filter((m) => !m.includes('the worker stops'))).toEqual([]);
+    expect(logger.warnings.filter((m) => m.includes('result discarded'))).toEqual([]);
   });
 
   it('is one rule: closed stores and errors that say storeClosed, never worth retrying', () => {

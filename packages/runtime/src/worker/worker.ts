@@ -251,6 +251,8 @@ export class Worker {
   /** A claim round skipped a kind of work because its concurrency limit was reached: a finishing one pumps again. */
   #limited = false;
   #stopping = false;
+  /** The worker stopped itself because its store serves no call any more (`#storeLost`): nothing is committed after. */
+  #storeGone = false;
   /**
    * The stop has ended the wait for every store call (its last act): no release starts after it, as nothing of the
    * worker outlives its stop. Until then, a stopping worker still releases what it will not run.
@@ -375,14 +377,17 @@ export class Worker {
    * The store failed with an error after which it serves no call any more (`isStoreClosed`: it was closed, or it lost
    * its database for good, as an IndexedDB store does when another tab upgrades or deletes the database): nothing the
    * worker tried again could succeed, and a worker that backed off for ever would hold what it holds (the leader lock of
-   * a tab, its life's lock) for ever too. So it stops, as `stop()` does with the default grace (what runs fails at once
-   * on such a store, or is abandoned after the grace); a later `stop()` returns this stop's promise. Logged once, unless
-   * the store was closed (`StoreClosedError`: whoever closed it knows). Called from any path that meets the error.
+   * a tab, its life's lock) for ever too. So it stops, with no grace: nothing that runs could be committed to such a
+   * store, and a grace would only keep the stop (and, in a tab, `runAsLeader`'s hand-over of the lock) waiting on an
+   * activity for up to 30 s. What runs is abandoned at once, and an activity that settles later commits nothing
+   * (`#storeGone`). A later `stop()` returns this stop's promise. Logged once, unless the store was closed
+   * (`StoreClosedError`: whoever closed it knows). Called from any path that meets the error.
    */
   #storeLost(error: unknown): void {
     if (this.#stopping) return;
+    this.#storeGone = true;
     if (!(error instanceof StoreClosedError)) this.#o.logger.error('the store can serve no call any more; the worker stops', error);
-    this.stop().catch((failed: unknown) => this.#o.logger.error('stopping the worker failed', failed));
+    this.stop({ graceMs: 0 }).catch((failed: unknown) => this.#o.logger.error('stopping the worker failed', failed));
   }
 
   /**
@@ -1159,6 +1164,8 @@ export class Worker {
       } catch (error) {
         failure = toFailureDetails(error);
       }
+      // The worker stopped on a store that serves no call any more: the result has nowhere to go.
+      if (this.#storeGone) return;
       // Stamped outside the activity's try: a clock that returns no valid Date fails this run with its
       // RangeError (logged; the task runs again when its lease expires), not the activity.
       result = failure ? this.#activityResult(task, 'TaskFailed', failure) : this.#activityResult(task, 'TaskCompleted', output as JsonValue | undefined);
