@@ -751,12 +751,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match.
  * A worker whose store is lost then stopped with no grace, and an activity that settles after commits nothing:
  * 33,158 / 41,216 / 71,338 -> 33,181 / 41,236 / 71,364 B (+23 / +20 / +26), budgets set to match; rx-client unchanged.
+ * rx-client's history$ then applied historyEventsMissed to every position of a new history, in a live session too (a
+ * shorter message): 8,960 -> 8,950 B (-10), budget set to match; runtime unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_181 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_236 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_364 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_960 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_950 },
 ];
 
 describe('bundle size', () => {

@@ -237,8 +237,8 @@ export class RemoteClient implements DurableClient {
    * repeats. Fails with `UnavailableError` (`unavailable`) where it cannot go on exactly: a new session (the server
    * could not resume the last) whose server sends no history positions after events were delivered, or that finds the
    * instance in another history than the watch stood in, one that did not come right after every event of it (it
-   * started over more than once while the stream was down, or after events the watch had not received; the store
-   * keeps only the current history: what was missed is gone). Subscribing again reads the current history from its start.
+   * started over more than once while the stream was down or before the server read the history, or after events the
+   * watch had not received; the store keeps only the current history: what was missed is gone). Subscribing again reads the current history from its start.
    */
   history$(instanceId: string): Observable<HistoryEvent> {
     return this.#history$(instanceId, false) as Observable<HistoryEvent>;
@@ -268,12 +268,12 @@ export class RemoteClient implements DurableClient {
     // over a client of its own): it skipped nothing, and `after` means nothing to it, so it is no longer counted. Once
     // events were delivered without a position the server accounts for, the history cannot go on exactly: the watch
     // fails with UnavailableError (subscribing again reads the history from its start) rather than repeat them.
-    // A new session whose first position is of another history than the one the subscription stands in: the instance
-    // started over while the connection was down (continueAsNew, a restart, a rewind, a purge), and the store keeps
-    // the current history only. Unless the position says that history came right after all of the one the watch
-    // stood in (`historyEventsMissed`, the runtime's rule: an older server does not say), the rest of that one, or a
-    // history between, is gone: history$, which promises every event, fails with UnavailableError rather than go on
-    // as if none was missed. With marks (what currentHistory$ and useHistory read) the position is told and the watch
+    // A position of another history than the one the subscription stands in: the instance started over (continueAsNew,
+    // a restart, a rewind, a purge), while the connection was down (a new session) or before the server read the
+    // rest of the history (a live one), and the store keeps the current history only. Unless the position says that
+    // history came right after all of the one the watch stood in (`historyEventsMissed`, the runtime's rule: an older
+    // server does not say), the rest of that one, or a history between, is gone: history$, which promises every
+    // event, fails with UnavailableError rather than go on as if none was missed. With marks (what currentHistory$ and useHistory read) the position is told and the watch
     // goes on: they show the current history alone, which starts over there.
     return this.#mux.watch<HistoryEvent | HistoryPosition, HistoryWatch>(
       { kind: 'history', instanceId, positions: true },
@@ -285,11 +285,11 @@ export class RemoteClient implements DurableClient {
           if (first) {
             if (type) spec.after = undefined;
             if (delivered && !spec.after) throw new UnavailableError('the server sent no history position');
-            if (!marks && historyEventsMissed(spec.after, position)) {
-              throw new UnavailableError(`the history started over while the stream was down (${spec.after!.execution} -> ${position.execution})`);
-            }
           }
           if (!type) {
+            if (!marks && historyEventsMissed(spec.after, position)) {
+              throw new UnavailableError(`history events were missed (${spec.after!.execution} -> ${position.execution})`);
+            }
             if (marks && position.execution !== spec.after?.execution) subscriber.next(position);
             return void (spec.after = { execution: position.execution, events: position.events }); // `previous` not sent back
           }

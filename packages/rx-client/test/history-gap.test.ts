@@ -1,4 +1,4 @@
-import { createRuntime, MemoryStore, silentLogger, type HistoryEvent, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { createClient, createRuntime, MemoryStore, silentLogger, type HistoryEvent, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { filter, firstValueFrom, takeWhile, toArray } from 'rxjs';
@@ -209,3 +209,99 @@ describe('history$ across a server restart, with or without whole executions mis
   });
 });
 
+
+/**
+ * A MemoryStore whose history reads (the server's, through a client of its own over it) wait while `hold()` is on,
+ * so the instance moves on, on the store itself, before the server reads what it appended: what a busy server does.
+ */
+function heldReads(store: MemoryStore) {
+  let gate: Promise<void> | undefined;
+  let open = (): void => undefined;
+  const wrapped = new Proxy(store, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (typeof value !== 'function') return value;
+      if (key !== 'getInstanceHistory' && key !== 'getHistory') return value.bind(target);
+      return async (...args: unknown[]) => {
+        await gate;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    store: wrapped,
+    hold: () => void (gate = new Promise<void>((resolve) => (open = resolve))),
+    release: () => (gate = undefined, open()),
+  };
+}
+
+/** A worker runtime on `store` and a server whose client reads it through `held`. */
+async function startHeld(store: MemoryStore) {
+  const held = heldReads(store);
+  const runtime = createRuntime({ store, orchestrators, activities: {}, logger: silentLogger });
+  await runtime.start();
+  const server = await serve(createHttpHandler(createClient({ store: held.store }), { key: KEY, logger: silentLogger }), { port: 0 });
+  cleanups.push(() => runtime.stop(), () => server.close());
+  const remote = createRemoteClient({ baseUrl: server.url, key: KEY });
+  cleanups.push(() => remote.close());
+  const inputIs = (id: string, input: number) =>
+    firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.input === input && s.runtimeStatus === 'Running')));
+  return { runtime, remote, held, inputIs, historyOf: (id: string) => historyOf({ runtime, server }, id) };
+}
+
+describe('history$ in a live session, where the instance started over before the server read its history', () => {
+  it('goes on, in order, when the new history came right after every event the watch had', async () => {
+    const { runtime, remote, held, inputIs, historyOf: current } = await startHeld(new MemoryStore());
+    await runtime.client.startNew('Generations', { instanceId: 'live-next' });
+    const watch = watchHistory(remote, 'live-next');
+    await watch.until((v) => v.at(-1)?.type === 'OrchestratorCompleted', 'the first step');
+    const execution1 = await current('live-next'); // all of it: it waits for Go
+    expect(watch.values).toEqual(execution1);
+
+    held.hold(); // the server reads the second execution only once it is there
+    await runtime.client.raiseEvent('live-next', 'Go');
+    await inputIs('live-next', 2);
+    const execution2 = await current('live-next'); // all of it: it waits for Next
+    held.release();
+    await watch.until((v) => v.length === execution1.length + execution2.length, 'the second execution');
+    expect(watch.values).toEqual([...execution1, ...execution2]);
+
+    await runtime.client.raiseEvent('live-next', 'Next');
+    await watch.until((v) => startsOf(v).length === 3 && v.at(-1)?.type === 'OrchestratorCompleted', 'the third execution');
+    expect(watch.values).toEqual([...execution1, ...execution2, ...await current('live-next')]);
+  });
+
+  it('fails with UnavailableError when an execution between was replaced before the server read it', async () => {
+    const { runtime, remote, held, inputIs } = await startHeld(new MemoryStore());
+    await runtime.client.startNew('Generations', { instanceId: 'live-gap' });
+    const watch = watchHistory(remote, 'live-gap');
+    await watch.until((v) => v.at(-1)?.type === 'OrchestratorCompleted', 'the first step');
+    const had = [...watch.values];
+
+    held.hold(); // the second execution starts and continues as new before the server reads any of it
+    await runtime.client.raiseEvent('live-gap', 'Go');
+    await inputIs('live-gap', 2);
+    await runtime.client.raiseEvent('live-gap', 'Next');
+    await inputIs('live-gap', 3);
+    held.release();
+    expect(await within(watch.ended, 'the failure')).toMatchObject({ name: 'UnavailableError', code: 'unavailable' });
+    expect(watch.values).toEqual(had); // nothing of the third execution, as if it came next
+  });
+
+  it('fails with UnavailableError when the execution it stood in grew and was replaced before the server read it', async () => {
+    const { runtime, remote, held, inputIs } = await startHeld(new MemoryStore());
+    await runtime.client.startNew('TwoWaits', { instanceId: 'live-tail' });
+    const watch = watchHistory(remote, 'live-tail');
+    await watch.until((v) => v.at(-1)?.type === 'OrchestratorCompleted', 'the first step');
+    const had = [...watch.values];
+
+    held.hold(); // the first execution takes its Go step (events the server never reads), then continues as new
+    await runtime.client.raiseEvent('live-tail', 'Go');
+    await firstValueFrom(runtime.client.history$('live-tail').pipe(filter((e) => e.type === 'EventRaised'))); // its step committed
+    await runtime.client.raiseEvent('live-tail', 'Next');
+    await inputIs('live-tail', 2);
+    held.release();
+    expect(await within(watch.ended, 'the failure')).toMatchObject({ name: 'UnavailableError', code: 'unavailable' });
+    expect(watch.values).toEqual(had);
+  });
+});
