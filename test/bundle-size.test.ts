@@ -753,11 +753,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 33,158 / 41,216 / 71,338 -> 33,181 / 41,236 / 71,364 B (+23 / +20 / +26), budgets set to match; rx-client unchanged.
  * rx-client's history$ then applied historyEventsMissed to every position of a new history, in a live session too (a
  * shorter message): 8,960 -> 8,950 B (-10), budget set to match; runtime unchanged.
+ * Such a stop then released no lease on the lost store and said the work was abandoned: 33,181 / 41,236 / 71,364 ->
+ * 33,208 / 41,257 / 71,384 B (+27 / +21 / +20), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_181 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_236 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_364 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_208 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_257 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_384 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_950 },
 ];
 

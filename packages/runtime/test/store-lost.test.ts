@@ -138,6 +138,10 @@ describe('a worker whose store is lost for good', () => {
     expect(store.commits).toBe(commits);
     expect(logger.errors.filter((m) => !m.includes('the worker stops'))).toEqual([]);
     expect(logger.warnings.filter((m) => m.includes('result discarded'))).toEqual([]);
+    // The stop says what became of the activity: abandoned, no lease released on a store that serves no call.
+    expect(logger.warnings.filter((m) => m.startsWith('stopped with'))).toEqual([
+      'stopped with 1 steps or activities running (abandoned: the store is lost) and 0 starts committing',
+    ]);
   });
 
   it('is one rule: closed stores and errors that say storeClosed, never worth retrying', () => {

@@ -458,8 +458,8 @@ export class Worker {
   }
 
   /**
-   * Releases the lease of every step and activity still running (best effort: a failure is logged). True when all
-   * were released.
+   * Releases the lease of every step and activity still running (best effort: a failure is logged; none is tried on a
+   * lost store). True when all were released.
    */
   async #abandonHeld(): Promise<boolean> {
     const { logger } = this.#o;
@@ -475,7 +475,11 @@ export class Worker {
     // A start still committing under a handed-out lease cannot be released yet: `started` releases it if it can, and
     // the stop is not clean, so the next life releases it otherwise.
     const starting = this.#handOffs;
-    if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (leases released) and ${starting} starts committing`);
+    // A lost store (#storeLost) can release nothing: what runs is abandoned, its leases left to lapse or to the next
+    // life's release of this worker's id (the stop is not clean), without a failed release logged per item.
+    const gone = this.#storeGone;
+    if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (${gone ? 'abandoned: the store is lost' : 'leases released'}) and ${starting} starts committing`);
+    if (gone) return false;
     const released = await Promise.all(held.map(([instanceId, release]) => this.#releaseLogged(instanceId, release)));
     return starting === 0 && released.every(Boolean);
   }
