@@ -755,11 +755,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * shorter message): 8,960 -> 8,950 B (-10), budget set to match; runtime unchanged.
  * Such a stop then released no lease on the lost store and said the work was abandoned: 33,181 / 41,236 / 71,364 ->
  * 33,208 / 41,257 / 71,384 B (+27 / +21 / +20), budgets set to match; rx-client unchanged.
+ * The IndexedDB store's close and loss of its database then waited for its calls and ended its feed through one
+ * method each instead of two copies: 41,257 / 71,384 -> 41,263 / 71,396 B (+6 / +12), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_208 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_257 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_384 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_263 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_396 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_950 },
 ];
 

@@ -515,12 +515,10 @@ export abstract class IdbStore implements Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
-      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      await this.#callsSettled();
       this.#committedRows.clear();
       this.#claimableHints.clear();
-      // A store that lost its database fails its feed, as #lose does when it comes first.
-      if (this.#lost) this.#feed.fail(this.#lost);
-      else this.#feed.close();
+      this.#endFeed();
       const backend = this.#backend;
       this.#backend = undefined;
       if (backend) await backend.then((b) => b.close(), () => undefined);
@@ -611,12 +609,23 @@ export abstract class IdbStore implements Store {
    */
   async #lose(): Promise<void> {
     this.#committedRows.clear();
-    const lost = (this.#lost ??= new DatabaseUpgradingError(
+    this.#lost ??= new DatabaseUpgradingError(
       `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
         'this store closed its connection. Reload the page.',
-    ));
+    );
+    await this.#callsSettled();
+    this.#endFeed();
+  }
+
+  /** Resolves once no call of the store is under way (those a settling call started too). */
+  async #callsSettled(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    this.#feed.fail(lost);
+  }
+
+  /** Ends the change feed: fails it with the store's loss (a database lost, see #lose), else completes it (close). */
+  #endFeed(): void {
+    if (this.#lost) this.#feed.fail(this.#lost);
+    else this.#feed.close();
   }
 }
 
