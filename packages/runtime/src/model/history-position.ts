@@ -48,8 +48,9 @@ export function historyEventsHeld(after: HistoryPosition | undefined, history: H
 }
 
 /**
- * Whether a reader at `after` may have missed events when a history stream it lost starts again for it (a new session:
- * the server could not resume the last) at `history`, the position the new stream sends first. Never in the history
+ * Whether a reader at `after` may have missed events when its history stream sends the position `history`: the first
+ * of a stream that starts again for it (a new session: the server could not resume the last), or that of a new history
+ * in a live one (the server reads a history only as fast as it can). Never in the history
  * it stands in: the stream skips what the reader has ({@link historyEventsHeld}). In another history (the instance
  * started over while the reader was away: `continueAsNew`, a restart, a rewind) only when that history's `previous` is
  * not where the reader stands: the reader had every event of the history it stood in, and the new one came right after

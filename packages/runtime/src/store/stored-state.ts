@@ -1,5 +1,4 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
-import type { HistoryPosition } from '../model/history-position.js';
 import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
 import { copyStoreValue } from './store-helpers.js';
 
@@ -87,7 +86,7 @@ export class StoredState implements InstanceState {
     return this.rare?.historyEpoch;
   }
 
-  get previousHistory(): HistoryPosition | undefined {
+  get previousHistory(): InstanceState['previousHistory'] {
     return this.rare?.previousHistory;
   }
 
@@ -158,7 +157,7 @@ interface Rare {
   readonly parentCall: ParentCall | undefined;
   readonly failureDetails?: FailureDetails | undefined;
   readonly historyEpoch?: number | undefined;
-  readonly previousHistory?: HistoryPosition | undefined;
+  readonly previousHistory?: InstanceState['previousHistory'];
   readonly heldSuspend?: HeldSuspend | undefined;
   readonly held?: HeldCommands | undefined;
   readonly rerun?: ExecutionRewoundEvent | undefined;
