@@ -1,6 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, DurableError, MemoryStore, StoreClosedError, type OrchestrationContext, type Runtime } from '../src/index.js';
+import { createRuntime, DurableError, MemoryStore, StoreClosedError, type Activity, type OrchestrationContext, type Runtime, type Store } from '../src/index.js';
 import { isRetryableError } from '../src/client-kit/index.js';
 import { isStoreClosed } from '../src/model/errors/store-closed-error.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -25,6 +25,15 @@ const running: Runtime[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((runtime) => within(runtime.stop({ graceMs: 0 }), 'the stop')));
 });
+
+/** A runtime on `store`, on a virtual clock at T0 and a recording logger, stopped after the test. */
+function runtimeOn(store: Store, activities?: Record<string, Activity>): { runtime: Runtime; clock: VirtualClock; logger: RecordingLogger } {
+  const clock = new VirtualClock(new Date(T0));
+  const logger = new RecordingLogger();
+  const runtime = createRuntime({ store, clock, logger, orchestrators, ...(activities ? { activities } : {}) });
+  running.push(runtime);
+  return { runtime, clock, logger };
+}
 
 const orchestrators = {
   Waits: function* (ctx: OrchestrationContext) {
@@ -65,10 +74,7 @@ class LosingFeedStore extends MemoryStore {
 describe('a worker whose store is lost for good', () => {
   it('stops when its claims fail with the error, instead of backing off and claiming again', async () => {
     const store = new FailingStore();
-    const clock = new VirtualClock(new Date(T0));
-    const logger = new RecordingLogger();
-    const runtime = createRuntime({ store, clock, logger, orchestrators });
-    running.push(runtime);
+    const { runtime, clock, logger } = runtimeOn(store);
     store.failNext('claimOrchestration', 1_000_000, 'reject', () => new LostError('the database was upgraded'));
     const stopped = logger.nextError('the worker stops');
     await runtime.start();
@@ -84,10 +90,7 @@ describe('a worker whose store is lost for good', () => {
 
   it('stops when its wake-up feed fails with the error, instead of subscribing again', async () => {
     const store = new LosingFeedStore();
-    const clock = new VirtualClock(new Date(T0));
-    const logger = new RecordingLogger();
-    const runtime = createRuntime({ store, clock, logger, orchestrators });
-    running.push(runtime);
+    const { runtime, clock, logger } = runtimeOn(store);
     await runtime.start();
     const id = await runtime.client.startNew('Waits');
     await clock.advance(0);
@@ -106,8 +109,6 @@ describe('a worker whose store is lost for good', () => {
 
   it('stops at once, abandoning an activity still running, which commits nothing when it settles later', async () => {
     const store = new LosingFeedStore();
-    const clock = new VirtualClock(new Date(T0));
-    const logger = new RecordingLogger();
     let started!: () => void;
     const running$ = new Promise<void>((resolve) => (started = resolve));
     let settle!: (value: string) => void;
@@ -117,8 +118,7 @@ describe('a worker whose store is lost for good', () => {
         return new Promise<string>((resolve) => (settle = resolve));
       },
     };
-    const runtime = createRuntime({ store, clock, logger, orchestrators, activities });
-    running.push(runtime);
+    const { runtime, clock, logger } = runtimeOn(store, activities);
     await runtime.start();
     await runtime.client.startNew('CallsSlow');
     await clock.advance(0);
