@@ -10,10 +10,19 @@ export type DriverErrorKind =
   | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'timed-out' | 'too-large' | 'too-large-for-cache' | 'duplicate-key'
   | 'transaction-aborted' | 'other';
 
-const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError', 'MongoPoolClosedError']);
+/**
+ * Errors the driver throws only once the client itself is closed (`MongoClient.close()`), or before it was connected:
+ * the store serves no call any more (`StoreClosedError`, after which a worker stops).
+ */
+const CLOSED_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError']);
 const UNREACHABLE_NAMES = new Set([
   'MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoPoolClearedError',
   'PoolClearedOnNetworkError', 'MongoWaitQueueTimeoutError',
+  // One server of the topology closed under an operation that had selected it: the driver closes a server and its pool
+  // when the server leaves the topology (a replica-set member removed or renamed, a mongos gone from the SRV record:
+  // sdam/topology.ts updateServers), not only when the client closes. The next operation selects another server; on a
+  // closed client it fails with MongoNotConnectedError, which is "closed".
+  'MongoPoolClosedError', 'MongoServerClosedError',
   // The reason of an `AbortSignal.timeout(ms)` deadline the store sets on a command (the driver throws it as is).
   'TimeoutError',
 ]);
@@ -172,8 +181,8 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * |---|---|
  * | authentication failed, unauthorized, missing credentials | `StoreAuthenticationError` (`store-auth-failed`) |
  * | commit outcome unknown (`UnknownTransactionCommitResult` label), a write concern error of a single write (the write applied, its majority acknowledgement timed out or ended in a step-down) | `CommitOutcomeUnknownError` (`commit-outcome-unknown`, 503) |
- * | server selection failed, network error (also one a bulk write wraps), no reply before the store's deadline | `StoreUnreachableError` (`store-unreachable`, 503) |
- * | client closed | `StoreClosedError` (`store-closed`) |
+ * | server selection failed, network error (also one a bulk write wraps), no reply before the store's deadline, the selected server closed (it left the topology) | `StoreUnreachableError` (`store-unreachable`, 503) |
+ * | client closed (or never connected) | `StoreClosedError` (`store-closed`) |
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
  * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `StoreCacheFullError` (507): it may pass on a quieter cache; the worker tries a step three times, then records it |
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |

@@ -61,6 +61,9 @@ const RESUMABLE_NAMES = new Set([
   'MongoPoolClearedError', 'PoolClearedOnNetworkError',
   // Every pooled connection was busy for waitQueueTimeoutMS: load, not a lasting refusal.
   'MongoWaitQueueTimeoutError',
+  // The server the stream had selected left the topology (a member removed, a mongos gone from the SRV record), and the
+  // driver closed it and its pool: the reopen selects another server (on a closed client it fails as persistent).
+  'MongoServerClosedError', 'MongoPoolClosedError',
 ]);
 
 /**

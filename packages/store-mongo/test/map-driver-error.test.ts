@@ -1,7 +1,7 @@
 import { InstanceNotFoundError, PayloadTooLargeError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
 import { createRequire } from 'node:module';
 import {
-  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError,
+  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerClosedError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError,
   type BulkWriteResult, type WriteConcernError, type WriteConcernErrorData,
 } from 'mongodb';
 import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
@@ -72,6 +72,23 @@ describe('driver error mapping', () => {
     const error = await client.db('x').collection('y').findOne({}).then(() => undefined, (e: unknown) => e);
     expect(classifyDriverError(error)).toBe('closed');
     expect(mapDriverError(error, 'reading')).toBeInstanceOf(StoreClosedError);
+  });
+
+  it('maps a server that closed under an operation (it left the topology) to StoreUnreachableError, not StoreClosedError, which stops a worker for good', () => {
+    // The driver closes a server and its pool when the server leaves the topology (sdam/topology.ts updateServers: a
+    // member removed from the replica set or renamed, a mongos gone from the SRV record), not only when the client
+    // closes. An operation that selected that server fails with MongoServerClosedError (server.ts command) or, waiting
+    // for a connection of its pool, MongoPoolClosedError (cmap/connection_pool.ts). The client is open: the next call
+    // selects another server. Read as "closed", the worker stopped (on `store-closed`) at a routine topology change.
+    for (const error of [new MongoServerClosedError(), new driverCmap.PoolClosedError({ address: 'old-member:27017' })]) {
+      expect(classifyDriverError(error), error.name).toBe('unreachable');
+      const mapped = mapDriverError(error, 'claiming an orchestration work item');
+      expect(mapped).toBeInstanceOf(StoreUnreachableError);
+      expect(mapped).toMatchObject({ code: 'store-unreachable', status: 503, cause: error });
+      expect(mapped).not.toBeInstanceOf(StoreClosedError); // code 'store-closed' is what stops a worker (isStoreClosed)
+    }
+    // Whereas a client that was closed is: its next operation fails with MongoNotConnectedError (next test).
+    expect(mapDriverError(new MongoTopologyClosedError(), 'claiming')).toBeInstanceOf(StoreClosedError);
   });
 
   it('maps a single write whose majority acknowledgement timed out to CommitOutcomeUnknownError: it was applied, maybe not durably', () => {
@@ -322,6 +339,11 @@ const bulk = createRequire(import.meta.url)('mongodb/lib/bulk/common.js') as {
   readonly WriteConcernError: new (error: WriteConcernErrorData) => WriteConcernError;
 };
 const newWriteConcernError = (error: WriteConcernErrorData) => new bulk.WriteConcernError(error);
+
+/** The driver's connection-pool errors, which it does not export (its pools throw them; no server here to pool). */
+const driverCmap = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as {
+  readonly PoolClosedError: new (pool: { readonly address: string }) => Error;
+};
 
 /** A driver BulkWriteResult with `writeConcernErrors`, as the driver builds it from a bulk write's batches. */
 function bulkResult(writeConcernErrors: WriteConcernError[]): BulkWriteResult {

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { MongoNetworkError, MongoServerError, Timestamp } from 'mongodb';
+import { createRequire } from 'node:module';
+import { MongoNetworkError, MongoServerClosedError, MongoServerError, Timestamp } from 'mongodb';
 import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, givesUp, refreshAt, reopenAt } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
   return error;
+};
+
+/** The driver's connection-pool errors, which it does not export. */
+const driverCmap = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as {
+  readonly PoolClosedError: new (pool: { readonly address: string }) => Error;
 };
 
 /** A transient failure the driver could not resume by itself. */
@@ -21,6 +27,9 @@ describe('change stream resume policy', () => {
       serverError(1, 'Whatever', ['ResumableChangeStreamError']),
       // The pool stayed busy for waitQueueTimeoutMS (the driver's own class name): load, not a refusal.
       Object.assign(new Error('Timed out while checking out a connection from connection pool'), { name: 'MongoWaitQueueTimeoutError' }),
+      // The selected server left the topology and the driver closed it (and its pool): another server is selected.
+      new MongoServerClosedError(),
+      new driverCmap.PoolClosedError({ address: 'old-member:27017' }),
     ];
     for (const error of transient) expect(classifyStreamFailure({ kind: 'error', error }), error.message).toBe('resumable');
     expect(decideResume({ kind: 'error', error: transient[0] }, 0)).toEqual({ from: 'resume-token', delayMs: 100, severity: 'warn', failure: 'resumable' });
