@@ -757,12 +757,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 33,208 / 41,257 / 71,384 B (+27 / +21 / +20), budgets set to match; rx-client unchanged.
  * The IndexedDB store's close and loss of its database then waited for its calls and ended its feed through one
  * method each instead of two copies: 41,257 / 71,384 -> 41,263 / 71,396 B (+6 / +12), budgets set to match.
+ * rx-client's stream then gave the session's DELETE (sent when the last watch ends, on close, on a refusal) the
+ * request deadline every other request has: 8,950 -> 8,972 B (+22), budget set to match; runtime unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_208 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_263 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_396 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_950 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_972 },
 ];
 
 describe('bundle size', () => {

@@ -138,7 +138,7 @@ export interface StreamMux {
   /**
    * Releases everything: aborts the stream and every request on its way, clears the reconnect timer, completes every
    * watch and every `state$` subscriber (after `idle`; a later one gets `idle` and completes at once), and deletes
-   * the server session (best effort: it expires anyway). Later watches error and later requests reject with
+   * the server session (best effort: it expires anyway; a request given up after `timeoutMs`, as every other). Later watches error and later requests reject with
    * `StoreClosedError`. Idempotent.
    */
   close(): void;
@@ -506,11 +506,15 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     pending.clear();
     // A fetch may also throw rather than reject (a wrapper that refuses while offline): a delete it refuses is let go as
     // one that fails, or close() would throw half done, and a close after the last watch escape as an uncaught error.
+    // Not through `send` (which refuses everything once closed), so it gets `send`'s deadline here: over a connection
+    // gone silent without closing it would wait for an answer for ever, holding that connection (and a Node process).
     if (had) {
+      const request = new AbortController();
+      const unarm = arm(requestTimeoutMs, () => request.abort());
       try {
-        fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers }).catch(() => undefined);
+        fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers, signal: request.signal }).then(unarm, unarm);
       } catch {
-        // Best effort, as a rejection.
+        unarm(); // best effort, as a rejection
       }
     }
   };

@@ -152,6 +152,25 @@ describe('RemoteClient.close', () => {
     }
   });
 
+  it('gives up the session\'s DELETE it sends on closing within the client\'s timeout, as every request, when the server never answers it', async () => {
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock, timeoutMs: 5_000 });
+    const watched = watch(client.status$('silent'));
+    await watched.first;
+    const session = harness.requests.find((r) => r.path.endsWith('/subscriptions'))!.path.split('/').at(-2)!;
+    // A connection gone silent without closing (a laptop's sleep, a NAT that forgot the flow): nothing answers the DELETE.
+    harness.holdRequests(`/streams/${session}`);
+    client.close();
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.method === 'DELETE')).toBe(true), { timeout: 30_000, interval: 10 });
+    const deleted = harness.requests.find((r) => r.method === 'DELETE')!;
+    await clock.advance(5_000);
+    // Without a deadline of its own it waited for ever, holding a connection (and, in Node, the process).
+    if (!deleted.signal.aborted) {
+      await within(new Promise((resolve) => deleted.signal.addEventListener('abort', resolve, { once: true })), 'the DELETE given up');
+    }
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('clears the reconnect timer and the wait timers, rejecting a wait that has no status yet with StoreClosedError', async () => {
     harness.refuseStreams(Number.MAX_SAFE_INTEGER, 503);
     const clock = new VirtualClock();

@@ -124,6 +124,8 @@ describe('keeping the connection from one watch to the next', () => {
     await clock.advance(0);
     await firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'idle'), timeout({ first: 30_000 })));
     await vi.waitFor(() => expect(deletes()).toHaveLength(1), { timeout: 10_000 });
+    // The session's DELETE is timed as every request: its deadline goes once it is answered.
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 10_000 });
 
     // The same end of the last watch, then close() before the clock moves: nothing is left armed.
     await client.waitForCompletion('linger');
