@@ -7,7 +7,7 @@ import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 
 /** What a driver error means to a caller of the store. */
 export type DriverErrorKind =
-  | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'timed-out' | 'too-large' | 'too-large-for-cache' | 'duplicate-key'
+  | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'overloaded' | 'timed-out' | 'too-large' | 'too-large-for-cache' | 'duplicate-key'
   | 'transaction-aborted' | 'other';
 
 /**
@@ -50,6 +50,15 @@ const MAX_TIME_EXPIRED_CODE = 50;
  * same transaction may pass on a quieter cache, so it is a 507 (tried a few times, then recorded), not a 413.
  */
 const TOO_LARGE_FOR_CACHE_NAME = 'TransactionTooLargeForCache';
+/**
+ * The labels of an operation MongoDB refused because it is overloaded (Atlas load shedding, the ingress rate limiters of
+ * MongoDB 8.2+: IngressRequestRateLimitExceeded 462, IngressOperationRateLimitExceeded 463): `SystemOverloadedError`
+ * says the server sheds load, and `RetryableError` that the operation did not run and may be sent again. Driver 7.8
+ * (backpressure-aware since 7.6) retries such an operation `maxAdaptiveRetries` times (2) with a jittered back-off, and
+ * throws the server's error when those ran out. `SystemOverloadedError` alone does not say the operation did not run.
+ */
+const OVERLOADED_LABEL = 'SystemOverloadedError';
+const RETRYABLE_LABEL = 'RetryableError';
 /** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
 const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
 /**
@@ -90,6 +99,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   // primary stepped down or shut down while it waited (91, 189, 11602: codes that alone would read "unreachable"). It
   // may be majority-committed or rolled back.
   if (isUnconfirmedWrite(error)) return 'commit-unknown';
+  if (hasLabel(error, OVERLOADED_LABEL) && hasLabel(error, RETRYABLE_LABEL)) return 'overloaded';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
   if (typeof top.code === 'number' && UNAVAILABLE_CODES.has(top.code)) return 'unreachable';
   // A mongodb+srv host that does not resolve: the driver passes on the DNS error itself.
@@ -144,7 +154,9 @@ export type CommittedWork = 'wrote' | 'wrote-nothing' | 'read';
  *   although the first attempt may have committed. For a transaction that wrote, `CommitOutcomeUnknownError`; for
  *   one that wrote nothing, nothing can have applied: `StoreUnreachableError` (`'wrote-nothing'`, which says trying
  *   again is safe) or, for a read, `mapReadTransactionError`'s `UnavailableError`. (A bare unreachable error of a
- *   first attempt that never reached a server is reported as unknown too: no error tells the two apart.)
+ *   first attempt that never reached a server is reported as unknown too: no error tells the two apart.) So is an
+ *   "overloaded" refusal of the commit (`SystemOverloadedError`): it may be that retry's, after a first attempt that
+ *   lost its connection.
  * - `TransientTransactionError` (the commit was refused, nothing of the transaction applied): as `mapDriverError`.
  * - Anything else: as `mapDriverError`.
  *
@@ -157,7 +169,11 @@ export type CommittedWork = 'wrote' | 'wrote-nothing' | 'read';
 export function mapCommitFailure(error: unknown, doing: string, work: CommittedWork): DurableError {
   if (isDurableError(error)) return error;
   const kind = classifyDriverError(error);
-  const open = kind === 'commit-unknown' || (kind === 'unreachable' && !errorChain(error).some((e) => hasLabel(e, TRANSIENT_TRANSACTION_LABEL)));
+  // An overloaded server's refusal of the commit says that attempt did not run, not that none did: commitTransaction
+  // retries a commit that lost its connection once more, and when that retry is refused for overload it throws the
+  // refusal alone, without UnknownTransactionCommitResult (it adds the label only to retryable write errors).
+  const open = kind === 'commit-unknown' ||
+    ((kind === 'unreachable' || kind === 'overloaded') && !errorChain(error).some((e) => hasLabel(e, TRANSIENT_TRANSACTION_LABEL)));
   if (!open) return mapDriverError(error, doing);
   switch (work) {
     case 'wrote':
@@ -186,6 +202,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
  * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `StoreCacheFullError` (507): it may pass on a quieter cache; the worker tries a step three times, then records it |
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
+ * | an operation an overloaded server shed (`SystemOverloadedError` and `RetryableError` labels), after the driver's own retries | `UnavailableError` (`unavailable`, 503): it did not run, try again later |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
@@ -229,6 +246,13 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
       return new StoreCacheFullError(
         `MongoDB rolled back a transaction too large for its WiredTiger cache while ${doing}: ${detail}. ` +
           'Nothing of it was written; it may pass when the cache is less busy (smaller payloads or a larger cache help).',
+        options,
+      );
+    case 'overloaded':
+      return new UnavailableError(
+        `MongoDB is overloaded and refused an operation while ${doing}, also when the driver sent it again: ${detail}. ` +
+          'That operation did not run; try again later (the worker backs off by itself). Lasting refusals mean more load ' +
+          'than the deployment can serve: lower the workers\' concurrency, or scale the deployment.',
         options,
       );
     case 'timed-out':

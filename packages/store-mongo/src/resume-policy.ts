@@ -80,6 +80,8 @@ export function classifyStreamFailure(failure: StreamFailure): FailureClass {
   };
   if (typeof e.code === 'number' && POSITION_LOST_CODES.has(e.code)) return 'position-lost';
   if (Array.isArray(e.errorLabels) && e.errorLabels.includes('ResumableChangeStreamError')) return 'resumable';
+  // An overloaded server shed the aggregate or getMore (it did not run; see map-driver-error.ts): load, which passes.
+  if (Array.isArray(e.errorLabels) && e.errorLabels.includes('SystemOverloadedError') && e.errorLabels.includes('RetryableError')) return 'resumable';
   if (typeof e.name === 'string' && RESUMABLE_NAMES.has(e.name)) return 'resumable';
   if (typeof e.code === 'number' && RESUMABLE_CODES.has(e.code)) return 'resumable';
   return 'persistent';

@@ -91,6 +91,28 @@ describe('driver error mapping', () => {
     expect(mapDriverError(new MongoTopologyClosedError(), 'claiming')).toBeInstanceOf(StoreClosedError);
   });
 
+  it('maps an operation an overloaded server shed (SystemOverloadedError, RetryableError) to a retryable UnavailableError, not a 500; a shed commit of a write stays unknown', () => {
+    // The reply Atlas load shedding (and MongoDB 8.2's ingress rate limiter) sends, as the driver builds the error from
+    // it; driver 7.8 retries it maxAdaptiveRetries times with back-off, then throws it.
+    const shed = () => new MongoServerError({
+      ok: 0, errmsg: 'Request rejected: ingress operation rate limit exceeded', code: 463, codeName: 'IngressOperationRateLimitExceeded',
+      errorLabels: ['SystemOverloadedError', 'RetryableError', 'NoWritesPerformed'],
+    });
+    expect(classifyDriverError(shed())).toBe('overloaded');
+    const mapped = mapDriverError(shed(), 'claiming an activity task');
+    expect(mapped).toBeInstanceOf(UnavailableError);
+    expect(mapped).toMatchObject({ code: 'unavailable', status: 503 });
+    expect(mapped.message).toContain('did not run');
+    // In a transaction's callback nothing was committed; at its commit, the refusal may be that of commitTransaction's
+    // own retry after a first attempt that lost its connection (the driver then adds no UnknownTransactionCommitResult).
+    expect(mapCommitFailure(shed(), 'committing a step of "a"', 'wrote')).toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+    expect(mapCommitFailure(shed(), 'writing', 'wrote-nothing')).toMatchObject({ code: 'store-unreachable', status: 503 });
+    expect(mapCommitFailure(shed(), 'reading "a" with its history', 'read')).toMatchObject({ code: 'unavailable', status: 503 });
+    // SystemOverloadedError alone does not say the operation did not run (WriteConflictRetryLimitExceeded, 512).
+    const alone = new MongoServerError({ ok: 0, errmsg: 'write conflicts', code: 512, codeName: 'WriteConflictRetryLimitExceeded', errorLabels: ['SystemOverloadedError'] });
+    expect(classifyDriverError(alone)).toBe('other');
+  });
+
   it('maps a single write whose majority acknowledgement timed out to CommitOutcomeUnknownError: it was applied, maybe not durably', () => {
     const timedOut = new MongoWriteConcernError({
       ok: 1, n: 1, writeConcernError: { code: 64, codeName: 'WriteConcernTimeout', errmsg: 'waiting for replication timed out', errInfo: { wtimeout: true } },
