@@ -759,12 +759,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * method each instead of two copies: 41,257 / 71,384 -> 41,263 / 71,396 B (+6 / +12), budgets set to match.
  * rx-client's stream then gave the session's DELETE (sent when the last watch ends, on close, on a refusal) the
  * request deadline every other request has: 8,950 -> 8,972 B (+22), budget set to match; runtime unchanged.
+ * rx-client then read the members of an answer's JSON by one rule (memberOf: a JSON value that is no object has none,
+ * so no isRecord), dropped a listener's redundant `once` and the try block of its session delete (an async wrapper):
+ * 8,972 -> 8,956 B (-16), budget set to match; runtime unchanged. What the rest of the page is: rxjs's Observable core
+ * about 1,540 B, the check-status and payload helpers every DurableClient has about 830 B, the shared validators and
+ * JSON rule about 1,650 B, the stream mux about 1,770 B and the client's methods about 1,400 B (measured in place).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_208 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_263 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_396 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_972 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_956 },
 ];
 
 describe('bundle size', () => {

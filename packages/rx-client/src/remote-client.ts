@@ -14,7 +14,7 @@ import {
 } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { Subscription, type Observable } from 'rxjs';
-import { badResponse, isRecord } from './remote-error.js';
+import { badResponse } from './remote-error.js';
 import {
   createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
 } from './stream-mux.js';
@@ -439,7 +439,8 @@ function purgeResultOf(body: unknown): PurgeResult {
 
 /** Member `key` of an answer's JSON `body`, which must be of `type`; a bad response otherwise. */
 function member<T>(body: unknown, key: string, type: 'string' | 'number'): T {
-  const value = isRecord(body) ? body[key] : undefined;
+  // A JSON value that is no object has no such member (see `memberOf`).
+  const value = (body as Record<string, unknown> | undefined)?.[key];
   if (typeof value !== type) throw badResponse(`The answer has no ${type} ${key}`);
   return value as T;
 }

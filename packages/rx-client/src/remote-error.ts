@@ -54,8 +54,8 @@ const ERROR_CLASSES: readonly ErrorClass[] = [
  * or a {@link RemoteError} with the body's `code` and message for any other code.
  */
 export function errorFromBody(status: number, body: unknown): DurableError {
-  const code = isRecord(body) && typeof body.code === 'string' ? body.code : undefined;
-  const message = isRecord(body) && typeof body.message === 'string' ? body.message : `HTTP ${status}`;
+  const code = memberOf(body, 'code');
+  const message = memberOf(body, 'message') ?? `HTTP ${status}`;
   const ErrorClass = ERROR_CLASSES.find((E) => new E('').code === code);
   // A body without a code (a proxy's page, say) is a bad response, except that a 413 says what was wrong.
   return ErrorClass ? new ErrorClass(message) : new RemoteError(code ?? (status === 413 ? 'payload-too-large' : 'bad-response'), status, message);
@@ -69,9 +69,14 @@ export function jsonOf(response: Response): Promise<unknown> {
   return response.json().catch(() => NaN);
 }
 
-/** True for plain objects (not arrays, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/**
+ * Member `key` of `json` (a parsed JSON value, or `NaN`) when it is a string, else `undefined`. No check that `json` is
+ * an object: a JSON array, string, number, `true` or `false` has no such member of its own, and none inherits one that
+ * is a string (`undefined` and `null` are read as none).
+ */
+export function memberOf(json: unknown, key: string): string | undefined {
+  const value = (json as Record<string, unknown> | null | undefined)?.[key];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** The shared rules of which errors are worth retrying (the runtime's client-kit), as rx-client's own. */

@@ -363,7 +363,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // locked), one HTTP connection leaked each time. (An abort reaches it too, unless the fetch ignores its
         // signal; a body read to its end has nothing left to let go.) Not awaited: a cancel that never settles must not
         // hold back the reconnect; its rejection (an errored or locked body) says nothing new.
-        void reader?.cancel().catch(() => undefined);
+        void reader?.cancel().catch(noop);
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
@@ -403,13 +403,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // (A request with a signal of its own, a subscription change, is timed by its stream's watchdog instead.)
     /** The deadline's error once it passed: the request's answer then, whatever the aborted fetch threw. */
     let late: RemoteError | undefined;
-    // The request's own signal, aborted by `until` (a listener removed when it ends) or the deadline: not
-    // AbortSignal.any, whose signals that follow a long-lived one (the close) have leaked in Node.
+    // The request's own signal, aborted by `until` (a listener removed when it ends; a signal aborts once) or the
+    // deadline: not AbortSignal.any, whose signals that follow a long-lived one (the close) have leaked in Node.
     const request = new AbortController();
     const follow = () => request.abort(until.reason);
     const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
     if (until.aborted) follow();
-    else until.addEventListener('abort', follow, { once: true });
+    else until.addEventListener('abort', follow);
     try {
       // Rejects at once, with the close's error, once closed.
       response = await fetch(url, {
@@ -508,14 +508,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // one that fails, or close() would throw half done, and a close after the last watch escape as an uncaught error.
     // Not through `send` (which refuses everything once closed), so it gets `send`'s deadline here: over a connection
     // gone silent without closing it would wait for an answer for ever, holding that connection (and a Node process).
+    // (An async function turns a throw into its rejection, and still calls fetch at once.)
     if (had) {
       const request = new AbortController();
       const unarm = arm(requestTimeoutMs, () => request.abort());
-      try {
-        fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers, signal: request.signal }).then(unarm, unarm);
-      } catch {
-        unarm(); // best effort, as a rejection
-      }
+      (async () => fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers, signal: request.signal }))()
+        .then(unarm, unarm);
     }
   };
 

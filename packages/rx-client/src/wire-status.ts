@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type InstanceStatus } from '@durable-rx/runtime';
-import { badResponse, isRecord } from './remote-error.js';
+import { badResponse, memberOf } from './remote-error.js';
 
 /**
  * Rebuilds an `InstanceStatus` from the HTTP API's lossless status form (`format=native` and the event streams:
@@ -9,21 +9,21 @@ import { badResponse, isRecord } from './remote-error.js';
  */
 export function fromWireStatus(value: unknown): InstanceStatus {
   if (
-    !isRecord(value) || typeof value.instanceId !== 'string' || typeof value.name !== 'string' ||
-    !ALL_RUNTIME_STATUSES.includes(value.runtimeStatus as never)
+    memberOf(value, 'instanceId') === undefined || memberOf(value, 'name') === undefined ||
+    !ALL_RUNTIME_STATUSES.includes(memberOf(value, 'runtimeStatus') as never)
   ) {
     throw badResponse('Not an instance status');
   }
   return {
-    ...value,
-    createdTime: toDate(value.createdTime),
-    lastUpdatedTime: toDate(value.lastUpdatedTime),
+    ...(value as object),
+    createdTime: toDate(memberOf(value, 'createdTime')),
+    lastUpdatedTime: toDate(memberOf(value, 'lastUpdatedTime')),
   } as unknown as InstanceStatus;
 }
 
-function toDate(value: unknown): Date {
-  const date = new Date(typeof value === 'string' ? value : NaN);
+function toDate(value: string | undefined): Date {
+  const date = new Date(value ?? NaN);
   // A status whose time is no date is no status (one message for both: each costs bytes in a page).
-  if (Number.isNaN(date.getTime())) throw badResponse('Not an instance status');
+  if (isNaN(+date)) throw badResponse('Not an instance status');
   return date;
 }
