@@ -884,6 +884,41 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('an operation an overloaded server sheds fails with unavailable once the driver sent it again; a shed commit of a write with commit-outcome-unknown', async (context) => {
+      // The reply of Atlas load shedding / MongoDB 8.2's ingress rate limiter (SystemOverloadedError, RetryableError),
+      // three times: driver 7.8 sends the operation again maxAdaptiveRetries (2) times after a back-off, then throws it.
+      // Read as "any other driver error" it was a 500 store-error; a shed commitTransaction carries no
+      // UnknownTransactionCommitResult even when an attempt before it may have committed.
+      const appName = `drx-shed-${process.pid}`;
+      const { client, commands, store } = await recording('find', 'shed', appName);
+      const admin = new MongoClient(mongoUri);
+      const shed = (command: string) => admin.db('admin').command({
+        configureFailPoint: 'failCommand', mode: { times: 3 },
+        data: { failCommands: [command], appName, errorCode: 463, errorLabels: ['SystemOverloadedError', 'RetryableError', 'NoWritesPerformed'] },
+      });
+      try {
+        await store.commit(start('shed'));
+        await store.flushSweeps(); // the sweep connect starts reads with find too
+        try {
+          await shed('find');
+        } catch (error) {
+          console.log(`overload test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        }
+        commands.length = 0;
+        await expect(store.getInstance('shed')).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+        expect(commands).toHaveLength(3); // the first attempt and the driver's two
+        await shed('commitTransaction');
+        await expect(store.commit(start('shed-commit'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+        expect(await store.getInstance('shed-commit')).toBeUndefined(); // this one was not committed
+      } finally {
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('a claim whose lease write the primary applied but could not confirm hands out the work it leased, not an error and a lease left idle', async (context) => {
       // The claims' findAndModify is applied, then the wait for the majority ends with a write concern error
       // (ShutdownInProgress, twice: the driver retries it once). The claim looks its lease up by its token and hands
