@@ -202,7 +202,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | document too large | `PayloadTooLargeError` (`payload-too-large`, 413) |
  * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `StoreCacheFullError` (507): it may pass on a quieter cache; the worker tries a step three times, then records it |
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
- * | an operation an overloaded server shed (`SystemOverloadedError` and `RetryableError` labels), after the driver's own retries | `UnavailableError` (`unavailable`, 503): it did not run, try again later |
+ * | an operation an overloaded server shed (`SystemOverloadedError` and `RetryableError` labels), after the driver's own retries | `StoreUnreachableError` (`store-unreachable`, 503): it did not run, try again later (not `unavailable`, which the runtime reads as a call that may have applied: `mayHaveApplied`) |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
@@ -249,7 +249,7 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
         options,
       );
     case 'overloaded':
-      return new UnavailableError(
+      return new StoreUnreachableError(
         `MongoDB is overloaded and refused an operation while ${doing}, also when the driver sent it again: ${detail}. ` +
           'That operation did not run; try again later (the worker backs off by itself). Lasting refusals mean more load ' +
           'than the deployment can serve: lower the workers\' concurrency, or scale the deployment.',

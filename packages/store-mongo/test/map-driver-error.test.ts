@@ -91,7 +91,7 @@ describe('driver error mapping', () => {
     expect(mapDriverError(new MongoTopologyClosedError(), 'claiming')).toBeInstanceOf(StoreClosedError);
   });
 
-  it('maps an operation an overloaded server shed (SystemOverloadedError, RetryableError) to a retryable UnavailableError, not a 500; a shed commit of a write stays unknown', () => {
+  it('maps an operation an overloaded server shed (SystemOverloadedError, RetryableError) to StoreUnreachableError (503, nothing written), not a 500; a shed commit of a write stays unknown', () => {
     // The reply Atlas load shedding (and MongoDB 8.2's ingress rate limiter) sends, as the driver builds the error from
     // it; driver 7.8 retries it maxAdaptiveRetries times with back-off, then throws it.
     const shed = () => new MongoServerError({
@@ -100,8 +100,9 @@ describe('driver error mapping', () => {
     });
     expect(classifyDriverError(shed())).toBe('overloaded');
     const mapped = mapDriverError(shed(), 'claiming an activity task');
-    expect(mapped).toBeInstanceOf(UnavailableError);
-    expect(mapped).toMatchObject({ code: 'unavailable', status: 503 });
+    expect(mapped).toBeInstanceOf(StoreUnreachableError);
+    // Not 'unavailable': the runtime reads that as a call abandoned at its bound, which may still apply (mayHaveApplied).
+    expect(mapped).toMatchObject({ code: 'store-unreachable', status: 503 });
     expect(mapped.message).toContain('did not run');
     // In a transaction's callback nothing was committed; at its commit, the refusal may be that of commitTransaction's
     // own retry after a first attempt that lost its connection (the driver then adds no UnknownTransactionCommitResult).

@@ -884,7 +884,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
-    it('an operation an overloaded server sheds fails with unavailable once the driver sent it again; a shed commit of a write with commit-outcome-unknown', async (context) => {
+    it('an operation an overloaded server sheds fails with store-unreachable once the driver sent it again; a shed commit of a write with commit-outcome-unknown', async (context) => {
       // The reply of Atlas load shedding / MongoDB 8.2's ingress rate limiter (SystemOverloadedError, RetryableError),
       // three times: driver 7.8 sends the operation again maxAdaptiveRetries (2) times after a back-off, then throws it.
       // Read as "any other driver error" it was a 500 store-error; a shed commitTransaction carries no
@@ -906,7 +906,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           context.skip();
         }
         commands.length = 0;
-        await expect(store.getInstance('shed')).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+        await expect(store.getInstance('shed')).rejects.toMatchObject({ code: 'store-unreachable', status: 503 });
         expect(commands).toHaveLength(3); // the first attempt and the driver's two
         await shed('commitTransaction');
         await expect(store.commit(start('shed-commit'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
