@@ -1308,6 +1308,26 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect((await fetch(`${base}/streams`, { headers: AUTH })).status).toBe(503);
   });
 
+  it('serves, when maxStreams are open, the reconnect of a client whose dropped session can no longer resume it: that session goes at once, not a resume window later', async () => {
+    const { base, client, clock } = await open({ maxStreams: 1, resumeBufferSize: 2 });
+    await client.startNew('WaitForEvents', { instanceId: 'lapsed', input: 3 });
+    const { reader, id } = await session(base);
+    await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'lapsed' }] });
+    const before = await reader.eventsUntil((b) => payload(b).sub === 'a');
+    reader.cancel(); // a network blip
+    await resumeWindowArmed(clock);
+    // More values than the session's feed keeps: it cannot serve what follows the last event its client got, so
+    // nobody can resume it, yet it held the one place until its window passed: its own client got 503 meanwhile.
+    for (let i = 1; i <= 3; i++) await client.raiseEvent('lapsed', 'Item', i);
+    await client.waitForCompletion('lapsed', SETTLED);
+    const next = await session(base, { 'last-event-id': before.at(-1)!.id! });
+    expect(next.id).not.toBe(id);
+    expect(seqOf(next.first)).toBe(0);
+    expect((await change(base, id, {})).status).toBe(404); // the old one is gone
+    // The new session holds the place: another stream is refused.
+    expect((await fetch(`${base}/streams`, { headers: AUTH })).status).toBe(503);
+  });
+
   it('keeps a dropped session resumable when a reconnect names it with garbage, a negative or a never-written position', async () => {
     const counter = { active: 0 };
     const { base, client, clock } = await open({}, counting(counter));

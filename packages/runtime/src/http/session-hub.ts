@@ -141,13 +141,14 @@ export class SessionHub {
   /**
    * Why a stream asked for now would be refused, if it would: a reconnect whose `lastEventId` resumes a session takes no
    * new place (the session holds one), nor does one that lost only the end of a finished single stream (its last event
-   * again, then the end), so both are served when the hub is full.
+   * again, then the end), nor one whose own dropped session can no longer resume it (`open` releases that session, whose
+   * place the new one takes), so all three are served when the hub is full.
    */
   refusal(mode: SessionMode, lastEventId: string | undefined): StreamRefusal | undefined {
     if (this.#closed) return 'closed';
     if (this.#sessions.size < this.#options.maxSessions) return undefined;
     const position = parseEventId(lastEventId);
-    return this.#resumable(mode, position) || this.#endOf(mode, position) ? undefined : 'full';
+    return this.#resumable(mode, position) || this.#endOf(mode, position) || this.#lapsed(mode, position) ? undefined : 'full';
   }
 
   /**
@@ -190,10 +191,8 @@ export class SessionHub {
     if (session) {
       after = position!.seq;
     } else {
-      // A dropped session that cannot serve a position it wrote cannot be resumed by anyone: release it now. A
-      // position it never wrote (a forged or garbled id) says nothing about it: it stays resumable for its client.
-      const named = position && this.#sessions.get(position.sessionId);
-      if (named && sameStream(named.mode, mode) && !named.connected && position.seq <= named.lastSeq) this.#dispose(named);
+      const lapsed = this.#lapsed(mode, position);
+      if (lapsed) this.#dispose(lapsed);
       if (this.#sessions.size >= this.#options.maxSessions) {
         // Answered while there was room, opened when there was none (a web body opens when first read, so several
         // answers can pass `refusal()` together). Ended as a dropped stream: the client reconnects and gets the 503.
@@ -246,6 +245,17 @@ export class SessionHub {
       if (finished.until > now) return;
       this.#finished.delete(id);
     }
+  }
+
+  /**
+   * The dropped session `position` names, of the stream `mode` asks for, when it wrote that position but cannot resume
+   * after it: nobody can resume it, so it is released now (by `open`) rather than at the end of its window. A position
+   * it never wrote (a forged or garbled id) says nothing about it: it stays resumable for its client.
+   */
+  #lapsed(mode: SessionMode, position: EventPosition | undefined): StreamSession | undefined {
+    const named = position && this.#sessions.get(position.sessionId);
+    return named && sameStream(named.mode, mode) && !named.connected && position.seq <= named.lastSeq
+      && !named.canResumeAfter(position.seq) ? named : undefined;
   }
 
   /** The live session `position` names when it is the stream `mode` asks for and can resume after it. */
