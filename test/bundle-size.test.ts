@@ -766,11 +766,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * JSON rule about 1,650 B, the stream mux about 1,770 B and the client's methods about 1,400 B (measured in place).
  * The stream hub then released, at the limit of maxStreams, a dropped session its own client's reconnect names but can
  * no longer resume (server code, in none of these pages): 33,208 / 41,263 / 71,396 / 8,956 B unchanged.
+ * An external event then went to the first waiter of its name the orchestrator waits on (ReplayFlag
+ * EventGoesToAwaitedWaiter: a reminder loop's pass hears it): 33,208 / 41,263 / 71,396 -> 33,405 / 41,483 / 71,625 B
+ * (+197 / +220 / +229), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_208 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_263 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_396 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_405 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_483 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_625 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_956 },
 ];
 

@@ -14,6 +14,7 @@ import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
 import { startedRuntimes } from './started-runtimes.js';
 
@@ -525,5 +526,84 @@ describe('a cancelled timer', () => {
     expect(run.step(0, [executionStarted('O')]).newEvents[0]).toMatchObject({
       replayFlags: expect.arrayContaining([ReplayFlag.CompositeOverCancelledTimerThrows]),
     });
+  });
+});
+
+describe('an external event with several waiters of its name', () => {
+  /**
+   * Durable Functions' reminder loop: a new wait per pass, raced with a timer; when the timer wins, a reminder goes out
+   * and the next pass waits again. The waiter of a pass the timer won is never yielded again.
+   */
+  const reminderLoop: Orchestrator = function* (ctx) {
+    for (let pass = 0; pass < 5; pass++) {
+      const approval = ctx.waitForExternalEvent<string>('Approval');
+      const reminder = ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 3600_000));
+      const winner: DurableTask<unknown> = yield ctx.Task.any([approval, reminder]);
+      if (winner === approval) {
+        reminder.cancel();
+        return `approved by ${approval.result} on pass ${pass}`;
+      }
+      yield ctx.callActivity('Remind', pass);
+    }
+    return 'gave up';
+  };
+
+  it('goes to the waiter the orchestrator waits on, not to one of a race the timer won; live and replayed', () => {
+    const run = live(reminderLoop);
+    run.step(0, [executionStarted('O')]);
+    run.step(3600_000, [timerFired(0, at(3600_000))]); // pass 0 times out: reminder #1
+    run.step(3600_001, [taskCompleted(1)]); // pass 1 waits (timer #2)
+    const approved = run.step(3600_002, [eventRaised('Approval', 'ana')]);
+    expect(completion(approved)).toMatchObject({ orchestrationStatus: 'Completed', result: 'approved by ana on pass 1' });
+    expect(replayed(reminderLoop, run.history)).toMatchObject({ result: 'approved by ana on pass 1' });
+  });
+
+  it('still goes to the first waiter of its name when the orchestrator waits on several (FIFO) or on none', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const early = ctx.waitForExternalEvent('X');
+      yield ctx.callActivity('A');
+      const both: unknown[] = yield ctx.Task.all([ctx.waitForExternalEvent('X'), ctx.waitForExternalEvent('X')]);
+      return [yield early, both];
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    run.step(1, [eventRaised('X', 1)]); // nobody waits on an X: the first waiter made takes it
+    run.step(2, [taskCompleted(0)]);
+    const done = run.step(3, [eventRaised('X', 2), eventRaised('X', 3)]);
+    expect(completion(done)).toMatchObject({ result: [1, [2, 3]] });
+    expect(replayed(orch, run.history)).toMatchObject({ result: [1, [2, 3]] });
+  });
+
+  it('replays a history recorded before EventGoesToAwaitedWaiter as recorded: the stale waiter takes the event', () => {
+    // Recorded without replay flags: the approval went to pass 0's waiter, and pass 1 went on waiting.
+    const history = new HistoryBuilder({ name: 'O' })
+      .started().timerCreated(at(3600_000))
+      .step(3600_000).timerFired(0, at(3600_000)).taskScheduled('Remind', 0)
+      .step(1).taskCompleted(1).timerCreated(at(7200_001))
+      .step(1).eventRaised('Approval', 'ana')
+      .build();
+    const execution = new OrchestrationExecution(reminderLoop, limit);
+    execution.replay(history);
+    expect(execution.flags.includes(ReplayFlag.EventGoesToAwaitedWaiter)).toBe(false);
+    const next = execution.step(at(7200_001), [timerFired(2, at(7200_001))]);
+    expect(next.actions).toEqual([{ type: 'ScheduleTask', eventId: 3, name: 'Remind', input: 1, attempt: 1 }]);
+  });
+
+  it('completes the reminder loop end to end (runtime, virtual clock) when the approval comes after a reminder', async () => {
+    const clock = new VirtualClock();
+    const reminders: number[] = [];
+    const runtime = await start({
+      clock,
+      orchestrators: { Approve: reminderLoop },
+      activities: { Remind: (pass: number) => void reminders.push(pass) },
+    });
+    const id = await runtime.client.startNew('Approve');
+    await clock.waitForTimer();
+    await clock.advance(3600_000);
+    await runtime.client.raiseEvent(id, 'Approval', 'ana');
+    // The step that applies the approval commits its outcome with it.
+    await firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.type === 'EventRaised')));
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved by ana on pass 1' });
+    expect(reminders).toEqual([0]);
   });
 });

@@ -36,6 +36,15 @@ export const ReplayFlag = {
    * orchestrator that caught it went on. A history recorded before keeps that.
    */
   CompositeOverCancelledTimerThrows: 3,
+  /**
+   * @since 2026-12-04. An external event goes to the first waiter of its name that the orchestrator is waiting on when
+   * the event is applied (the task it yielded, or one inside the `Task.all` / `Task.any` it yielded, at any depth), and
+   * to the first waiter of its name only when it waits on none. Before, it always went to the first waiter made: a loop
+   * that calls `waitForExternalEvent` once per pass and races it with a timer (Durable Functions' reminder pattern) gave
+   * the event to the waiter of a pass whose race the timer had won, and the pass waiting never heard it (Durable
+   * Functions gives it to the pass waiting). A history recorded before keeps that.
+   */
+  EventGoesToAwaitedWaiter: 4,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -177,7 +177,7 @@ export class OrchestrationExecution {
   #openTasks: Map<number, AtomicTask<unknown>> | undefined;
   /**
    * Waiters for external events, in the order they began to wait (FIFO per name: an event goes to the first waiter of
-   * its name): the one waiter itself, or an array of several. Not a Map of arrays: an orchestration waits for one or a
+   * its name, the first of those the orchestrator waits on when there are several, see `#awaitedWaiter`): the one waiter itself, or an array of several. Not a Map of arrays: an orchestration waits for one or a
    * few events at a time, and a Map per replayed or cached execution cost about 200 bytes; nor an array for one waiter
    * (56 B per execution waiting for an event).
    */
@@ -505,6 +505,7 @@ export class OrchestrationExecution {
     } else {
       let at = 0;
       while (at < waiters.length && waiters[at]!.name !== event.name) at++;
+      if (at < waiters.length && this.#flags.includes(ReplayFlag.EventGoesToAwaitedWaiter)) at = this.#awaitedWaiter(waiters, at);
       waiter = waiters[at];
       // Taken out in place (a splice makes an array of what it removed).
       if (waiter) {
@@ -524,6 +525,22 @@ export class OrchestrationExecution {
   }
 
 
+
+  /**
+   * Where in `waiters` the event of the waiter at `first` (the first of its name) goes, under
+   * `ReplayFlag.EventGoesToAwaitedWaiter`: to the first waiter of that name the orchestrator waits on now (its awaited
+   * task, or a pending child of it at any depth), else to `first`. Only several waiters of one name are looked at
+   * against the awaited task, so the usual single waiter costs nothing.
+   */
+  #awaitedWaiter(waiters: readonly AtomicTask<unknown>[], first: number): number {
+    const { name } = waiters[first]!;
+    let others = false;
+    for (let i = first + 1; i < waiters.length && !others; i++) others = waiters[i]!.name === name;
+    if (!others || !this.#awaiting) return first;
+    const awaited = awaitedEventWaiters(this.#awaiting, name);
+    for (let i = first; i < waiters.length; i++) if (awaited.has(waiters[i]!)) return i;
+    return first;
+  }
 
   #matchScheduled(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): void {
     const recorded = describeCall(event);
@@ -935,6 +952,27 @@ function waitsForCancelledTimer(task: DurableTask<unknown>): boolean {
   if (task instanceof WhenAllTask) return task.children.some(waitsForCancelledTimer);
   if (task instanceof WhenAnyTask) return task.children.every(waitsForCancelledTimer);
   return false;
+}
+
+/**
+ * The pending external-event waiters named `name` that yielding `root` waits on: `root` itself, or the pending children
+ * of the `Task.all` / `Task.any` it is, at any depth (each composite looked at once).
+ */
+function awaitedEventWaiters(root: DurableTask<unknown>, name: string): Set<DurableTask<unknown>> {
+  const found = new Set<DurableTask<unknown>>();
+  const seen = new Set<DurableTask<unknown>>();
+  const stack = [root];
+  while (stack.length > 0) {
+    const task = stack.pop()!;
+    if (task.isSettled || seen.has(task)) continue;
+    seen.add(task);
+    if (task instanceof WhenAllTask || task instanceof WhenAnyTask) {
+      for (let i = task.children.length - 1; i >= 0; i--) stack.push(task.children[i]!);
+    } else if (task instanceof AtomicTask && task.kind === 'external-event' && task.name === name) {
+      found.add(task);
+    }
+  }
+  return found;
 }
 
 /** While suspended, everything but resume/terminate (and step markers) waits. */
