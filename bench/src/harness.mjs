@@ -29,6 +29,7 @@ import { interleave } from './stats.mjs';
  *   tinybench otherwise calls `fn` once, outside the hooks, to find out
  * @property {() => unknown} [beforeEach] untimed, before each iteration
  * @property {() => unknown} [afterEach]  untimed, after each iteration
+ * @property {boolean} [collect]          force a full collection before the task (default true; see `collectGarbage`)
  */
 
 /**
@@ -39,7 +40,7 @@ import { interleave } from './stats.mjs';
  * @returns {Promise<Measurement>}
  */
 export async function measure(name, fn, options = {}) {
-  collectGarbage();
+  if (options.collect ?? true) collectGarbage();
   const controller = new AbortController();
   const cap = setTimeout(() => controller.abort(), options.capMs ?? 20_000);
   const bench = new Bench({
@@ -73,7 +74,12 @@ export async function measure(name, fn, options = {}) {
   };
 }
 
-/** Runs a full collection when node was started with --expose-gc, so one measurement's garbage does not bill the next. */
+/**
+ * Runs a full collection when node was started with --expose-gc, so one measurement's garbage does not bill the next.
+ * A forced collection, unlike those V8 runs on its own, drops every hidden class that no live object has, and with it
+ * the optimized code built on it: a contender whose objects all die between measurements (a runtime made per batch)
+ * then starts each measurement on code being optimized again (`collect: false` in `measure` and `runInterleaved`).
+ */
 export function collectGarbage() {
   const gc = /** @type {undefined | (() => void)} */ (/** @type {any} */ (globalThis).gc);
   gc?.();
@@ -86,14 +92,15 @@ export function collectGarbage() {
  * @param {readonly C[]} contenders
  * @param {number} rounds
  * @param {(contender: C, round: number) => Promise<R>} measureOne
+ * @param {{ readonly collect?: boolean }} [options]  `collect: false`: no forced collection after each measurement
  * @returns {Promise<R[][]>}
  */
-export async function runInterleaved(contenders, rounds, measureOne) {
+export async function runInterleaved(contenders, rounds, measureOne, options = {}) {
   /** @type {R[][]} */
   const results = contenders.map(() => []);
   for (const { round, contender, index } of interleave(contenders, rounds)) {
     /** @type {R[]} */ (results[index])[round] = await measureOne(contender, round);
-    collectGarbage();
+    if (options.collect ?? true) collectGarbage();
   }
   return results;
 }

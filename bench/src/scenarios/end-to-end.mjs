@@ -49,13 +49,18 @@ export async function runEndToEnd(options = {}) {
         ? { time: options.quick ? 100 : 400, iterations: options.quick ? 2 : 4 }
         : { time: options.quick ? 150 : 800, iterations: options.quick ? 1 : 2 };
     const contenders = drivers.filter((d) => !(d === drivers[2] && concurrency === 1));
+    // No forced collection between rounds (`collectGarbage`): every batch discards its runtime or backend, so a forced
+    // one dropped the hidden classes of all its objects and the optimized code built on them, and each round ran on
+    // code being optimized again (a batch of 1 took 0.41 ms for about a second after it, 0.12-0.17 ms before; a round
+    // is 100 ms of warm-up and 70 ms timed). The collections V8 runs itself keep those classes, as in a process that
+    // runs for long. The rounds alternate (A B, B A), so the garbage one contender leaves bills both alike.
     const measured = await runInterleaved(contenders, rounds, async (driver, round) => {
       const run = () => measure(`${driver.name} x${concurrency} round ${round + 1}`, () => driver.runBatch(concurrency), {
-        ...budget, warmupIterations: round > 0 || options.quick ? 1 : 2, capMs: 40_000,
+        ...budget, warmupIterations: round > 0 || options.quick ? 1 : 2, capMs: 40_000, collect: false,
         beforeEach: () => driver.setUp(), afterEach: () => driver.tearDown(),
       });
       return driver.name.startsWith('durabletask-js') ? await withQuietConsole(run) : await run();
-    });
+    }, { collect: false });
     const perSecond = measured.map((ms) => ms.map((m) => (concurrency / m.p50) * 1000));
     contenders.forEach((driver, i) => {
       const ms = /** @type {import('../harness.mjs').Measurement[]} */ (measured[i]);
