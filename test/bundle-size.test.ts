@@ -769,11 +769,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * An external event then went to the first waiter of its name the orchestrator waits on (ReplayFlag
  * EventGoesToAwaitedWaiter: a reminder loop's pass hears it): 33,208 / 41,263 / 71,396 -> 33,405 / 41,483 / 71,625 B
  * (+197 / +220 / +229), budgets set to match; rx-client unchanged.
+ * A step's time then never went back from the step before (currentUtcDateTime with a clock set back): 33,405 / 41,483 /
+ * 71,625 -> 33,422 / 41,496 / 71,637 B (+17 / +13 / +12), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_405 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_483 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_625 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_422 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_496 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_637 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_956 },
 ];
 

@@ -1,6 +1,8 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Activity, Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { HandClock } from './hand-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 const { start } = startedRuntimes();
@@ -164,4 +166,26 @@ describe('an activity that misbehaves', () => {
       expect(typeof done.failureDetails?.errorMessage).toBe('string');
     });
   }
+});
+
+describe('currentUtcDateTime when the clock goes back between steps', () => {
+  it('never goes back: the next step, taken after the clock was set back a minute, sees the time of the one before (runtime)', async () => {
+    const clock = new HandClock();
+    const runtime = await start({
+      clock,
+      orchestrators: {
+        Elapsed: function* (ctx) {
+          const began = ctx.currentUtcDateTime.getTime();
+          yield ctx.waitForExternalEvent('go');
+          return ctx.currentUtcDateTime.getTime() - began;
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Elapsed');
+    await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    clock.ms -= 60_000; // e.g. the next step is taken by a process whose clock is a minute behind
+    await runtime.client.raiseEvent(id, 'go');
+    const done = await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Completed')));
+    expect(done?.output).toBe(0);
+  });
 });

@@ -238,6 +238,26 @@ describe('replay engine', () => {
     expect(completion(execution.step(T0, [taskFailed(0, 'fatal error')]))).toMatchObject({ orchestrationStatus: 'Failed' });
   });
 
+  it('never moves currentUtcDateTime back when a step comes at an earlier time (a clock set back), and records it so', () => {
+    const seen: string[] = [];
+    const orch: Orchestrator = function* (ctx) {
+      seen.push(ctx.currentUtcDateTime.toISOString());
+      yield ctx.callActivity('A');
+      seen.push(ctx.currentUtcDateTime.toISOString());
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1000));
+    };
+    const execution = run(orch);
+    const first = execution.step(at(5000), [executionStarted('O')]);
+    const second = execution.step(at(2000), [taskCompleted(0)]); // the clock went back 3 s
+    expect(seen).toEqual([at(5000).toISOString(), at(5000).toISOString()]);
+    expect(second.newEvents[0]).toMatchObject({ type: 'OrchestratorStarted', timestamp: at(5000).toISOString() });
+    expect(second.actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(6000).toISOString() }]);
+    // A replay of what the steps recorded sees the same times.
+    seen.length = 0;
+    run(orch, [...first.newEvents, ...second.newEvents]);
+    expect(seen).toEqual([at(5000).toISOString(), at(5000).toISOString()]);
+  });
+
   it('takes currentUtcDateTime from history and makes newGuid deterministic', () => {
     const seen: string[] = [];
     const orch: Orchestrator = function* (ctx) {

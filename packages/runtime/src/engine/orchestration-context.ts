@@ -30,7 +30,7 @@ export interface OrchestrationContext {
   readonly name: string;
   /** True while the engine replays history (side effects such as logging should be skipped). */
   readonly isReplaying: boolean;
-  /** The time of the current step, from history (never the wall clock). */
+  /** The time of the current step, from history (never the wall clock); it never goes back from one step to the next. */
   readonly currentUtcDateTime: Date;
   /** Combinators: `ctx.Task.all(tasks)`, `ctx.Task.any(tasks)`. */
   readonly Task: typeof Task;

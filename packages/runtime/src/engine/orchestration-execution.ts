@@ -311,7 +311,11 @@ export class OrchestrationExecution {
     // (Not when the step terminates it: the termination is then its outcome, recorded by its own event.)
     const late = this.#phase.kind === 'finished' && !this.#rare?.outcomeKept && !events.some((e) => e.type === 'ExecutionTerminated');
     const wasFinished = this.#phase.kind === 'finished' && !late;
-    const nowIso = isoTime(now); // one text for every event the step records (and for the steps of its millisecond)
+    // One text for every event the step records (and for the steps of its millisecond). Never before the last step's
+    // time: a clock set back, or the next step taken by a process whose clock is behind, would make currentUtcDateTime
+    // go back (elapsed times below zero, a timer due before one made earlier); as in Durable Functions, it only moves on.
+    // The step records that time, so a replay reads it back.
+    const nowIso = now.getTime() < Date.parse(this.#nowIso) ? this.#nowIso : isoTime(now);
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
