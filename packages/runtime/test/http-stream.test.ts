@@ -1328,6 +1328,26 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect((await fetch(`${base}/streams`, { headers: AUTH })).status).toBe(503);
   });
 
+  it('ends a session its own client reconnected from, and can no longer resume, while its old connection is still read (a proxy that stopped forwarding): nothing more is written to it', async () => {
+    const { base, client } = await open({ resumeBufferSize: 2 });
+    await client.startNew('WaitForEvents', { instanceId: 'behind', input: 3 });
+    const { reader, id } = await session(base);
+    await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'behind' }] });
+    const before = await reader.eventsUntil((b) => payload(b).sub === 'a');
+    // The client got its first value, then nothing more (it gave up the connection); the server's side of it is still
+    // open and read, and more values are written to it than the session keeps.
+    for (let i = 1; i <= 3; i++) await client.raiseEvent('behind', 'Item', i);
+    await client.waitForCompletion('behind', SETTLED);
+    await reader.eventsUntil((b) => (payload(b).data as { runtimeStatus?: string } | null)?.runtimeStatus === 'Completed');
+    const next = await session(base, { 'last-event-id': before.at(-1)!.id! });
+    expect(next.id).not.toBe(id);
+    expect(seqOf(next.first)).toBe(0);
+    // The old session is gone with its subscription, and its connection ended: it no longer holds a place, a feed
+    // and a write per commit for as long as that connection stays up.
+    expect((await change(base, id, {})).status).toBe(404);
+    expect(await reader.nextEvent()).toBeUndefined();
+  });
+
   it('keeps a dropped session resumable when a reconnect names it with garbage, a negative or a never-written position', async () => {
     const counter = { active: 0 };
     const { base, client, clock } = await open({}, counting(counter));

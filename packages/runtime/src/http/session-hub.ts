@@ -78,7 +78,9 @@ export type StreamRefusal = 'closed' | 'full';
  * resumable for the window, as any dropped one, and a reader gone for good no longer keeps its place of
  * `maxSessions` for ever (the one timer of a held session, `expiry`, cleared when its reader drains or it ends).
  *
- * A session not resumed within the window is disposed; `delete` does it at once. A single stream is disposed as soon
+ * A session not resumed within the window is disposed; `delete` does it at once, and so does a reconnect that names
+ * an event the session wrote but cannot resume after (its connection ended, if it still had one: its client left it
+ * for the reconnect, which gets a new session, also when `maxSessions` are open). A single stream is disposed as soon
  * as it has written its last event (`end` or `error`) to a connection, and when its connection goes away before it
  * wrote any event (no id names it): neither holds a place of `maxSessions` for the window.
  *
@@ -141,8 +143,8 @@ export class SessionHub {
   /**
    * Why a stream asked for now would be refused, if it would: a reconnect whose `lastEventId` resumes a session takes no
    * new place (the session holds one), nor does one that lost only the end of a finished single stream (its last event
-   * again, then the end), nor one whose own dropped session can no longer resume it (`open` releases that session, whose
-   * place the new one takes), so all three are served when the hub is full.
+   * again, then the end), nor one whose own session can no longer resume it (`open` releases that session, whose place
+   * the new one takes), so all three are served when the hub is full.
    */
   refusal(mode: SessionMode, lastEventId: string | undefined): StreamRefusal | undefined {
     if (this.#closed) return 'closed';
@@ -248,14 +250,17 @@ export class SessionHub {
   }
 
   /**
-   * The dropped session `position` names, of the stream `mode` asks for, when it wrote that position but cannot resume
-   * after it: nobody can resume it, so it is released now (by `open`) rather than at the end of its window. A position
-   * it never wrote (a forged or garbled id) says nothing about it: it stays resumable for its client.
+   * The session `position` names, of the stream `mode` asks for, when it wrote that position but cannot resume after
+   * it: nobody can resume it, so it is released now (by `open`) rather than at the end of its window, and so is one
+   * whose connection is still open (a proxy that stopped forwarding still reads it): its client has left that
+   * connection for this reconnect, as one that resumes the session takes it over, and the session would otherwise be
+   * written to for as long as the connection stays up. A position it never wrote (a forged or garbled id) says nothing
+   * about it: it stays as it is for its client.
    */
   #lapsed(mode: SessionMode, position: EventPosition | undefined): StreamSession | undefined {
     const named = position && this.#sessions.get(position.sessionId);
-    return named && sameStream(named.mode, mode) && !named.connected && position.seq <= named.lastSeq
-      && !named.canResumeAfter(position.seq) ? named : undefined;
+    return named && sameStream(named.mode, mode) && position.seq <= named.lastSeq && !named.canResumeAfter(position.seq)
+      ? named : undefined;
   }
 
   /** The live session `position` names when it is the stream `mode` asks for and can resume after it. */
