@@ -14,10 +14,11 @@ export interface WorkerRole {
  * Runs the runtime's worker in one tab at a time: the tab holding the Web Lock `lockName` works, the others only
  * watch the shared store (its change feed reaches every tab). When the working tab is closed or reloaded, the lock
  * is released and a waiting tab takes over; so it is when another tab upgrades or deletes the database (`working$` then
- * fails with `DatabaseUpgradingError`). Without Web Locks, every tab works (leases keep that correct).
+ * fails with `DatabaseUpgradingError`). Without Web Locks, every tab works (runAsLeader leads at once; leases keep that
+ * correct).
  */
 export function startWorker(runtime: Runtime, lockName: string, shared: boolean): WorkerRole {
-  if (!shared || typeof navigator.locks === 'undefined') {
+  if (!shared) {
     const working$ = new BehaviorSubject(true);
     void runtime.start();
     return { working$, release: () => runtime.stop() };

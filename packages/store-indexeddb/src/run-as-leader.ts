@@ -2,7 +2,11 @@ import { BehaviorSubject, distinctUntilChanged, type Observable, type Subscripti
 
 /** Options of {@link runAsLeader}. */
 export interface RunAsLeaderOptions {
-  /** The Web Locks manager (default: `navigator.locks`). */
+  /**
+   * The Web Locks manager (default: `navigator.locks`). Where there is none (a page that is not a secure context,
+   * served over plain HTTP from a LAN address, say; Node 20), there is nothing to elect by: this tab leads at once, as
+   * every tab calling it does (each tab's worker then claims under leases, which keep the work correct).
+   */
   readonly locks?: LockManager;
   /**
    * The store the leader works on (its `workAvailable$` is watched). When that feed fails (the store lost its database
@@ -32,7 +36,8 @@ export interface Leadership {
 
 /**
  * Runs `start` only while this tab holds the Web Lock `lockName`, so that of all tabs calling it with the same name
- * exactly one leads at a time and the others wait. When the leader calls `release()` (or its tab closes or crashes,
+ * exactly one leads at a time and the others wait (with no Web Locks, each leads: see {@link RunAsLeaderOptions.locks}).
+ * When the leader calls `release()` (or its tab closes or crashes,
  * which releases the lock), the next waiting tab runs its `start`. Typical use: only the leader runs a worker, every
  * tab observes the shared store, whose change feed reaches all tabs. With `runtime.stop` as `stop`, a release also
  * closes that runtime's client: a tab that releases and goes on watching uses `createClient({ store })`.
@@ -52,7 +57,7 @@ export function runAsLeader(
   stop: () => void | Promise<void>,
   options: RunAsLeaderOptions = {},
 ): Leadership {
-  const locks = options.locks ?? navigator.locks;
+  const locks = options.locks ?? (typeof navigator === 'undefined' ? undefined : navigator.locks);
   const leader = new BehaviorSubject(false);
   const abort = new AbortController();
   let granted = false;
@@ -64,7 +69,7 @@ export function runAsLeader(
   let releaseLock!: () => void;
   const held = new Promise<void>((resolve) => (releaseLock = resolve));
 
-  const done = locks.request(lockName, { signal: abort.signal }, async () => {
+  const lead = async (): Promise<void> => {
     granted = true;
     if (abort.signal.aborted) return;
     await start();
@@ -72,7 +77,9 @@ export function runAsLeader(
     await held;
     setLeading(false);
     await stop();
-  }).then(
+  };
+  // No Web Locks: granted at once (after this call returns, as a free lock is: a release() made before runs nothing).
+  const done = (locks ? locks.request(lockName, { signal: abort.signal }, lead) : Promise.resolve().then(lead)).then(
     () => undefined,
     (error: unknown) => {
       if (abort.signal.aborted && !granted) return; // stopped waiting

@@ -19,4 +19,25 @@ describe.each(adapters)('a page on a %s database served from an insecure origin'
     const done = await page.evaluate(() => window.e2e.waitAll(['insecure'], 120_000));
     expect(done.map((s) => [s.runtimeStatus, s.output])).toEqual([['Completed', HELLO_OUTPUT]]);
   });
+
+  it('runs leader mode: with no Web Locks to elect by, each such page leads (leases keep the work correct)', async () => {
+    const url = new URL(chromium.url);
+    url.hostname = INSECURE_HOST;
+    const db = uniqueDb(`insecure-leader-${adapter}`);
+    const leader = `durable-rx-e2e:${db}`;
+    const a = await chromium.page('insecure A', '', url.href);
+    const b = await chromium.page('insecure B', '', url.href);
+    // runAsLeader read navigator.locks.request: the page failed to open with a TypeError.
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db, leader });
+    await b.evaluate((o) => window.e2e.open(o), { adapter, db, leader });
+    await a.evaluate(() => window.e2e.waitLeader());
+    await b.evaluate(() => window.e2e.waitLeader());
+    await b.evaluate(() => window.e2e.startMany('HelloSequence', ['led']));
+    const done = await a.evaluate(() => window.e2e.waitAll(['led'], 120_000));
+    expect(done.map((s) => [s.runtimeStatus, s.output])).toEqual([['Completed', HELLO_OUTPUT]]);
+    // release() stops the runtime it started: the page closes cleanly.
+    await a.evaluate(() => window.e2e.close());
+    expect(await a.evaluate(() => window.e2e.isLeader())).toBe(false);
+    await b.evaluate(() => window.e2e.close());
+  });
 });
