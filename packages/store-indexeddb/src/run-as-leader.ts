@@ -1,4 +1,7 @@
+import { InvalidArgumentError } from '@durable-rx/runtime';
+import { hasMethods, isFunction, readChecked, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import { BehaviorSubject, distinctUntilChanged, type Observable, type Subscription } from 'rxjs';
+import { isNonEmptyString } from './idb-store.js';
 
 /** Options of {@link runAsLeader}. */
 export interface RunAsLeaderOptions {
@@ -37,10 +40,14 @@ export interface Leadership {
 /**
  * Runs `start` only while this tab holds the Web Lock `lockName`, so that of all tabs calling it with the same name
  * exactly one leads at a time and the others wait (with no Web Locks, each leads: see {@link RunAsLeaderOptions.locks}).
- * When the leader calls `release()` (or its tab closes or crashes,
- * which releases the lock), the next waiting tab runs its `start`. Typical use: only the leader runs a worker, every
- * tab observes the shared store, whose change feed reaches all tabs. With `runtime.stop` as `stop`, a release also
- * closes that runtime's client: a tab that releases and goes on watching uses `createClient({ store })`.
+ * When the leader calls `release()` (or its tab closes or crashes, which releases the lock), the next waiting tab runs
+ * its `start`. Typical use: only the leader runs a worker, every tab observes the shared store, whose change feed
+ * reaches all tabs. With `runtime.stop` as `stop`, a release also closes that runtime's client: a tab that releases
+ * and goes on watching uses `createClient({ store })`.
+ *
+ * Arguments that break these rules (a `lockName` that is empty or starts with `-`, which Web Locks reserves; a `start`
+ * or `stop` that is no function; a `locks` or `store` option without `request` or `workAvailable$`) throw an
+ * `InvalidArgumentError` before the lock is requested: such a call takes no part in the election.
  *
  * @example
  * ```ts
@@ -57,6 +64,13 @@ export function runAsLeader(
   stop: () => void | Promise<void>,
   options: RunAsLeaderOptions = {},
 ): Leadership {
+  // Checked before the lock is requested: a call refused after it would lead with no Leadership to release it.
+  if (isNonEmptyString(lockName, 'runAsLeader lockName').startsWith('-')) {
+    throw new InvalidArgumentError("runAsLeader lockName must not start with '-' (Web Locks reserves those names)");
+  }
+  isFunction(start, 'runAsLeader start');
+  isFunction(stop, 'runAsLeader stop');
+  options = readChecked(options, 'runAsLeader options', LEADER_OPTION_CHECKS);
   const locks = options.locks ?? (typeof navigator === 'undefined' ? undefined : navigator.locks);
   const leader = new BehaviorSubject(false);
   const abort = new AbortController();
@@ -124,3 +138,13 @@ export function runAsLeader(
   if (released) watch?.unsubscribe();
   return leadership;
 }
+
+/** The checks of {@link RunAsLeaderOptions}: a lock manager, and a store whose `workAvailable$` can be subscribed to. */
+const LEADER_OPTION_CHECKS = {
+  locks: hasMethods<LockManager>(['request']),
+  store: ((value, what) => {
+    if (value === null || typeof value !== 'object') throw new InvalidArgumentError(`${what} must be a store`);
+    hasMethods(['subscribe'])((value as { workAvailable$?: unknown }).workAvailable$, `${what}.workAvailable$`);
+    return value as NonNullable<RunAsLeaderOptions['store']>;
+  }) satisfies MemberCheck<NonNullable<RunAsLeaderOptions['store']>>,
+};

@@ -1,4 +1,5 @@
 import { Subject, filter, firstValueFrom, lastValueFrom } from 'rxjs';
+import { InvalidArgumentError } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
 import { runAsLeader } from '../../src/run-as-leader.js';
 import { uniqueName } from '../shared/fixtures.js';
@@ -66,6 +67,27 @@ describe('runAsLeader (Web Locks, one page)', () => {
     const next = runAsLeader(lock, () => undefined, () => undefined);
     await firstValueFrom(next.isLeader$.pipe(filter(Boolean)));
     await next.release();
+  });
+
+  it('refuses bad arguments with InvalidArgumentError and takes no part in the election', async () => {
+    const lock = uniqueName('leader-bad');
+    let started = false;
+    const start = () => void (started = true);
+    const stop = () => undefined;
+    // The runtime given where its store belongs (it has no workAvailable$): the lock was requested before the store
+    // was read, so the call threw a TypeError and then led with no Leadership to release it.
+    const runtimeLike = { store: { workAvailable$: new Subject<void>() } };
+    expect(() => runAsLeader(lock, start, stop, { store: runtimeLike as never })).toThrow(InvalidArgumentError);
+    expect(() => runAsLeader(lock, start, stop, { locks: {} as never })).toThrow(InvalidArgumentError);
+    expect(() => runAsLeader(lock, 'start' as never, stop)).toThrow(InvalidArgumentError);
+    expect(() => runAsLeader(lock, start, undefined as never)).toThrow(InvalidArgumentError);
+    expect(() => runAsLeader(lock, start, stop, 'options' as never)).toThrow(InvalidArgumentError);
+    // Web Locks reserves names that start with '-' (NotSupportedError on isLeader$ only once the request failed).
+    expect(() => runAsLeader('-reserved', start, stop)).toThrow(InvalidArgumentError);
+    expect(() => runAsLeader('', start, stop)).toThrow(InvalidArgumentError);
+    // Nothing holds or waits for the lock: a request that takes it only if it is free gets it.
+    expect(await navigator.locks.request(lock, { ifAvailable: true }, (held) => held !== null)).toBe(true);
+    expect(started).toBe(false);
   });
 
   it('reports a failing start on isLeader$ and from release()', async () => {
