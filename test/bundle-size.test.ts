@@ -777,11 +777,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a TypeError (in none of these pages): 33,422 / 41,496 / 71,637 / 8,956 B unchanged.
  * runAsLeader then checked its arguments before it requested the lock (InvalidArgumentError; a bad store option threw a
  * TypeError after the request and led with no Leadership to release it), in none of these pages: unchanged.
+ * The awaited waiter of an event was then found up from each waiter (DurableTask.awaitedBy) instead of by a walk down
+ * the awaited task: 33,422 / 41,496 / 71,637 -> 33,361 / 41,423 / 71,544 B (-61 / -73 / -93), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_422 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_496 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_637 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_361 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_423 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_544 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_956 },
 ];
 

@@ -574,6 +574,25 @@ describe('an external event with several waiters of its name', () => {
     expect(replayed(orch, run.history)).toMatchObject({ result: [1, [2, 3]] });
   });
 
+  it('finds the waiter for each event of a fan-in over many waiters of one name at once, not by a walk of the Task.all', () => {
+    const n = 2000;
+    const orch: Orchestrator = function* (ctx) {
+      const results: number[] = yield ctx.Task.all(Array.from({ length: n }, () => ctx.waitForExternalEvent<number>('Vote')));
+      return results.reduce((a, b) => a + b, 0);
+    };
+    const run = live(orch);
+    run.step(0, [executionStarted('O')]);
+    const asked = vi.spyOn(DurableTask.prototype, 'awaitedBy');
+    try {
+      const done = run.step(1, Array.from({ length: n }, () => eventRaised('Vote', 1)));
+      expect(completion(done)).toMatchObject({ result: n });
+      // The first waiter of the name, then the Task.all it reaches: twice per event (a walk down was n per event).
+      expect(asked.mock.calls.length).toBeLessThanOrEqual(2 * n);
+    } finally {
+      asked.mockRestore();
+    }
+  });
+
   it('replays a history recorded before EventGoesToAwaitedWaiter as recorded: the stale waiter takes the event', () => {
     // Recorded without replay flags: the approval went to pass 0's waiter, and pass 1 went on waiting.
     const history = new HistoryBuilder({ name: 'O' })

@@ -96,6 +96,21 @@ export abstract class DurableTask<T = unknown> {
     else if (parents instanceof Set) parents.delete(parent);
   }
 
+  /**
+   * True when `root` is this task or a composite that waits on it, at any depth: up through the composites still
+   * waiting on it (a composite that settled no longer is one of its parents).
+   * @internal
+   */
+  awaitedBy(root: DurableTask<unknown>): boolean {
+    if (this === root) return true;
+    const parents = this.#parents;
+    if (parents instanceof Set) {
+      for (const parent of parents) if (parent instanceof DurableTask && parent.awaitedBy(root)) return true;
+      return false;
+    }
+    return parents instanceof DurableTask && parents.awaitedBy(root);
+  }
+
   /** @internal */
   complete(result: T): void {
     this.settle(COMPLETED, result);

@@ -533,16 +533,15 @@ export class OrchestrationExecution {
   /**
    * Where in `waiters` the event of the waiter at `first` (the first of its name) goes, under
    * `ReplayFlag.EventGoesToAwaitedWaiter`: to the first waiter of that name the orchestrator waits on now (its awaited
-   * task, or a pending child of it at any depth), else to `first`. Only several waiters of one name are looked at
-   * against the awaited task, so the usual single waiter costs nothing.
+   * task, or a pending child of it at any depth), else to `first`. Each waiter is asked upwards, through the composites
+   * waiting on it (`awaitedBy`), so a fan-in over many waiters of one name finds the first at once: a walk down the
+   * awaited `Task.all` for every event was quadratic.
    */
   #awaitedWaiter(waiters: readonly AtomicTask<unknown>[], first: number): number {
+    const awaiting = this.#awaiting;
+    if (!awaiting) return first;
     const { name } = waiters[first]!;
-    let others = false;
-    for (let i = first + 1; i < waiters.length && !others; i++) others = waiters[i]!.name === name;
-    if (!others || !this.#awaiting) return first;
-    const awaited = awaitedEventWaiters(this.#awaiting, name);
-    for (let i = first; i < waiters.length; i++) if (awaited.has(waiters[i]!)) return i;
+    for (let i = first; i < waiters.length; i++) if (waiters[i]!.name === name && waiters[i]!.awaitedBy(awaiting)) return i;
     return first;
   }
 
@@ -956,27 +955,6 @@ function waitsForCancelledTimer(task: DurableTask<unknown>): boolean {
   if (task instanceof WhenAllTask) return task.children.some(waitsForCancelledTimer);
   if (task instanceof WhenAnyTask) return task.children.every(waitsForCancelledTimer);
   return false;
-}
-
-/**
- * The pending external-event waiters named `name` that yielding `root` waits on: `root` itself, or the pending children
- * of the `Task.all` / `Task.any` it is, at any depth (each composite looked at once).
- */
-function awaitedEventWaiters(root: DurableTask<unknown>, name: string): Set<DurableTask<unknown>> {
-  const found = new Set<DurableTask<unknown>>();
-  const seen = new Set<DurableTask<unknown>>();
-  const stack = [root];
-  while (stack.length > 0) {
-    const task = stack.pop()!;
-    if (task.isSettled || seen.has(task)) continue;
-    seen.add(task);
-    if (task instanceof WhenAllTask || task instanceof WhenAnyTask) {
-      for (let i = task.children.length - 1; i >= 0; i--) stack.push(task.children[i]!);
-    } else if (task instanceof AtomicTask && task.kind === 'external-event' && task.name === name) {
-      found.add(task);
-    }
-  }
-  return found;
 }
 
 /** While suspended, everything but resume/terminate (and step markers) waits. */
