@@ -180,7 +180,7 @@ describe('a parameter given without a value', () => {
 describe('dates', () => {
   it('are refused (400) when the day or time does not exist, never rolled over into another date', async () => {
     for (const bad of ['2024-02-30', '2023-02-29T00:00:00Z', '2024-04-31T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T10:60:00Z',
-      '2024-13-01', '2024-01-01 00:00:00', '2024-01-01T00:00:00+24:00', '2024-01-01Tnoon',
+      '2024-13-01', '2024-01-01T00:00:00 01:00', '2024-01-01  00:00:00', '2024-01-01T00:00:00+24:00', '2024-01-01Tnoon',
       '+275760-09-13T00:00:00.001Z', '+275760-09-13T00:00:00-00:01', '-271821-04-19T23:59:59.999Z', '-000000-01-01', '+10000-01-01']) {
       expect(await errorOf(call(`/instances?createdTimeFrom=${encodeURIComponent(bad)}`)), bad).toEqual([400, 'invalid-argument']);
       expect(await errorOf(call(`/instances?createdTimeFrom=${encodeURIComponent(bad)}`, 'DELETE')), bad).toEqual([400, 'invalid-argument']);
@@ -230,6 +230,21 @@ describe('dates', () => {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;
     }
+  });
+
+  it('read a date and time separated by a space, as Python\'s str(datetime) writes them (requests\' params=), and Durable Functions\' DateTime.TryParse reads them', async () => {
+    // `requests.get(url, params={'createdTimeFrom': dt})` sends `str(dt)`: `2024-01-01 12:00:00.123000+00:00`, or without
+    // a zone for a naive datetime, form-encoded (the space as `+`, the zone's `+` as `%2B`), as URLSearchParams encodes it.
+    const str = (date: Date, zone: string) => `${date.toISOString().slice(0, -1).replace('T', ' ')}000${zone}`;
+    const query = (params: Record<string, string>) => new URLSearchParams(params).toString();
+    for (const zone of ['+00:00', '']) {
+      const before = str(new Date(created.getTime() - 1), zone);
+      expect(await ids(call(`/instances?${query({ createdTimeFrom: str(created, zone), instanceIdPrefix: 'done' })}`)), zone).toEqual(['done']);
+      expect(await ids(call(`/instances?${query({ createdTimeTo: before, instanceIdPrefix: 'done' })}`)), zone).toEqual([]);
+    }
+    const purged = await call(`/instances?${query({ createdTimeFrom: str(created, '+00:00'), createdTimeTo: str(created, '+00:00'), runtimeStatus: 'Completed' })}`, 'DELETE');
+    expect([purged.status, await purged.json()]).toEqual([200, { instancesDeleted: 1 }]);
+    expect(await remaining()).toEqual(['ended']);
   });
 
   it('read a zone offset (with + sent as %2B)', async () => {

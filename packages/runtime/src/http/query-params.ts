@@ -112,14 +112,16 @@ export function parseBoolean(params: QueryParams, name: string): boolean | undef
 }
 
 /**
- * `YYYY-MM-DD`, optionally followed by `THH:mm`, seconds, a fraction and a zone (`Z` or `±HH:mm`). A time without a
+ * `YYYY-MM-DD`, optionally followed by `THH:mm`, seconds, a fraction and a zone (`Z` or `±HH:mm`). A space may take
+ * the place of the `T` (RFC 3339 allows it): Python's `str(datetime)` writes one (`2024-01-01 12:00:00.123000+00:00`),
+ * which `requests` sends for a datetime in `params=`, and Durable Functions' `DateTime.TryParse` reads it. A time without a
  * zone is UTC (as are the times Durable Functions stores), whatever the server's time zone. A year of 1 to 3 digits is
  * read as if padded with zeros (`1-01-01` is `0001-01-01`), as Durable Functions pads it: Python's `strftime` writes
  * `datetime.min` without leading zeros on Linux. A year before 0000 or after 9999 is written with a sign and six digits
  * (`+275760-09-13`, `-000001-01-01`), as `Date.prototype.toISOString` writes it: every valid Date a local client takes
  * as a bound, a remote one can send.
  */
-const ISO_DATE_TIME = /^(\d{1,4}|[+-]\d{6})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const ISO_DATE_TIME = /^(\d{1,4}|[+-]\d{6})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /**
  * An ISO 8601 date or date-time (see `ISO_DATE_TIME`) that names a real instant: a day that does not exist
