@@ -333,3 +333,42 @@ describe('error bodies', () => {
     expect(error).toEqual({ code: 'invalid-argument', message: expect.stringContaining('NoSuchOrchestrator'), ExceptionMessage: error.message });
   });
 });
+
+describe('JSON response bodies', () => {
+  /**
+   * Reads a body as Windows PowerShell 5.1's Invoke-RestMethod does: by the `charset` of its `Content-Type`, and as
+   * ISO-8859-1 when there is none (PowerShell/PowerShell#20488), which turns UTF-8 text into mojibake. The extension
+   * sends `application/json; charset=utf-8`, so such a script reads Durable Functions' bodies as sent.
+   */
+  async function readAsWindowsPowerShell(response: Response): Promise<unknown> {
+    const charset = /;\s*charset="?([^";\s]+)/i.exec(response.headers.get('content-type') ?? '')?.[1] ?? 'iso-8859-1';
+    return JSON.parse(new TextDecoder(charset).decode(await response.arrayBuffer())) as unknown;
+  }
+
+  it('declare charset=utf-8, as the extension does, so a client that defaults to ISO-8859-1 reads text beyond ASCII as sent', async () => {
+    const text = 'Café ✓ 東京';
+    const call = (path: string, method = 'GET', input?: unknown) => fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      ...(input === undefined ? {} : { body: JSON.stringify(input) }),
+    });
+    const started = await call('/orchestrators/Echo/é1', 'POST', text); // check-status body, 202
+    expect(started.status).toBe(202);
+    expect(await readAsWindowsPowerShell(started)).toMatchObject({ id: 'é1' });
+    expect((await runtime.client.waitForCompletion('é1', SETTLED)).runtimeStatus).toBe('Completed');
+    expect(await readAsWindowsPowerShell(await call('/instances/é1'))).toMatchObject({ input: text, output: text }); // 200
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'é2', input: 1 });
+    await until('é2', (s) => s?.runtimeStatus === 'Running');
+    const running = await call('/instances/é2'); // 202
+    expect(running.status).toBe(202);
+    expect(await readAsWindowsPowerShell(running)).toMatchObject({ instanceId: 'é2' });
+    expect(await readAsWindowsPowerShell(await call('/instances?instanceIdPrefix=é1'))).toMatchObject([{ input: text }]); // list
+    const waited = await call('/orchestrators/Echo/é3?timeout=60', 'POST', text); // completion body, 200
+    expect([waited.status, await readAsWindowsPowerShell(waited)]).toEqual([200, text]);
+    const missing = await call('/instances/ünbekannt'); // error body, 404
+    expect(missing.status).toBe(404);
+    expect(await readAsWindowsPowerShell(missing)).toMatchObject({ message: expect.stringContaining('ünbekannt') });
+    const purged = await call('/instances/é1', 'DELETE');
+    expect(purged.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  });
+});

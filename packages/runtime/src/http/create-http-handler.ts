@@ -627,11 +627,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
 
   const handler = async (request: Request): Promise<Response> => {
+    let response: Response;
     try {
-      return await app.fetch(request);
+      response = await app.fetch(request);
     } catch (error) {
-      return responseForError(error, logger);
+      response = responseForError(error, logger);
     }
+    return withUtf8Charset(response);
   };
   return Object.assign(handler, {
     close: () => {
@@ -639,6 +641,23 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       streams.close();
     },
   });
+}
+
+/**
+ * `response`, its JSON body declared `application/json; charset=utf-8`, as the Durable Functions extension declares
+ * every body: a client that decodes by the declared charset and falls back to ISO-8859-1 without one (Windows
+ * PowerShell 5.1's Invoke-RestMethod) would otherwise read every character beyond ASCII (an input, an output, an id) as
+ * mojibake. Every response of the handler passes here, those the client's check-status helpers build included.
+ */
+function withUtf8Charset(response: Response): Response {
+  if (response.headers.get('content-type') === 'application/json') {
+    try {
+      response.headers.set('content-type', 'application/json; charset=utf-8');
+    } catch {
+      // Headers a runtime made immutable: the body is UTF-8 all the same; the handler never rejects.
+    }
+  }
+  return response;
 }
 
 /** Which shape status bodies take. */
