@@ -783,11 +783,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * none of these pages): unchanged.
  * The HTTP handler's JSON responses then declared charset=utf-8, as the extension's do (server code, in none of these
  * pages): unchanged.
+ * DexieStore then kept an open that another connection blocks and failed every call with DatabaseBlockedError at once
+ * while it waited, instead of a new open request queued unseen behind it: 71,544 -> 71,731 B (+187), budget set to
+ * match; runtime, KeyvalStore page and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_361 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_423 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_544 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_731 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_956 },
 ];
 

@@ -1,6 +1,6 @@
 import { hasMethods } from '@durable-rx/runtime/store-kit';
 import { IdbStore, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
-import { openDexieBackend } from './internal/dexie-backend.js';
+import { dexieOpener } from './internal/dexie-backend.js';
 
 /** Options of {@link DexieStore}. */
 export interface DexieStoreOptions extends IdbStoreOptions {
@@ -38,16 +38,25 @@ export class DexieStore extends IdbStore {
     const { name, gapTimeoutMs, joinTimeoutMs, clock, indexedDB, IDBKeyRange } = readIdbOptions(options, 'DexieStore options', {
       indexedDB: hasMethods<IDBFactory>(['open']),
     });
+    const opener = dexieOpener(name, {
+      ...(indexedDB ? { indexedDB } : {}),
+      ...(IDBKeyRange ? { IDBKeyRange } : {}),
+    });
     super({
       kind: 'dexie',
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, clock,
-      openBackend: (onVersionChange) =>
-        openDexieBackend(name, {
-          ...(indexedDB ? { indexedDB } : {}),
-          ...(IDBKeyRange ? { IDBKeyRange } : {}),
-        }, onVersionChange),
+      openBackend: (onVersionChange) => opener.open(onVersionChange),
     });
+    this.#opener = opener;
+  }
+
+  readonly #opener: ReturnType<typeof dexieOpener>;
+  #closing: Promise<void> | undefined;
+
+  /** As IdbStore's, and closes the connection an open still blocked by another connection makes once it opens. */
+  override close(): Promise<void> {
+    return (this.#closing ??= super.close().finally(() => this.#opener.cancel()));
   }
 }

@@ -106,13 +106,60 @@ export interface DexieDependencies {
 const MAX: never[] = [];
 
 /**
- * Opens (creating or upgrading) the database and checks its schema version. Rejects with `DatabaseBlockedError` when
- * an upgrade waits for another connection that will not close, and `IncompatibleSchemaError` when newer code wrote
- * the database.
+ * Opens DexieStore's database for one store: a new {@link startDexieOpen} at each call, except while one that another
+ * connection blocks is still waiting. IndexedDB answers a later open request of a database only after the earlier
+ * ones, and fires `blocked` at the first alone: a new request would wait unseen for as long as the other connection
+ * (an old tab that ignores `versionchange`) stays open. So the blocked attempt is kept: each call meanwhile fails at
+ * once with its `DatabaseBlockedError`, and the first call after it opened takes its connection (or its error).
+ * `cancel` (the store closes) closes what the kept attempt opens.
  */
-export async function openDexieBackend(
-  name: string, dependencies: DexieDependencies, onVersionChange: () => void,
-): Promise<StoreBackend> {
+export function dexieOpener(
+  name: string, dependencies: DexieDependencies,
+): { open(onVersionChange: () => void): Promise<StoreBackend>; cancel(): void } {
+  // `settled`: the kept attempt's open request was answered (its schema check may still run).
+  let kept: { readonly attempt: DexieOpen; readonly error: unknown; settled: boolean } | undefined;
+  return {
+    open(onVersionChange) {
+      if (kept) {
+        if (!kept.settled) return Promise.reject(kept.error);
+        const { opened } = kept.attempt;
+        kept = undefined;
+        return opened;
+      }
+      const attempt = startDexieOpen(name, dependencies, onVersionChange);
+      return Promise.race([attempt.opened, attempt.blocked.then((error) => {
+        const entry = { attempt, error, settled: false };
+        kept = entry;
+        attempt.connected.then(() => (entry.settled = true));
+        throw error;
+      })]);
+    },
+    cancel() {
+      const entry = kept;
+      kept = undefined;
+      entry?.attempt.cancel();
+    },
+  };
+}
+
+/** One attempt to open the database: {@link startDexieOpen}. */
+interface DexieOpen {
+  /** The backend once the database is open and its schema checked; rejects with the mapped error of a failed open. */
+  readonly opened: Promise<StoreBackend>;
+  /** Resolves once the open request was answered (opened or failed), before the schema check. Never rejects. */
+  readonly connected: Promise<void>;
+  /** Resolves with a `DatabaseBlockedError` if the upgrade waits for another connection (the open goes on waiting). */
+  readonly blocked: Promise<DatabaseBlockedError>;
+  /** Closes the connection, now or once it opens. */
+  cancel(): void;
+}
+
+/**
+ * Opens (creating or upgrading) the database and checks its schema version. `opened` rejects with
+ * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that an upgrade waits for another
+ * connection that will not close.
+ */
+function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void): DexieOpen {
   const db = new Dexie(name, {
     autoOpen: false,
     cache: 'disabled',
@@ -137,9 +184,9 @@ export async function openDexieBackend(
     db.close({ disableAutoOpen: true });
     return false;
   });
-  const blocked = new Promise<never>((_, reject) => {
+  const blocked = new Promise<DatabaseBlockedError>((resolve) => {
     db.on('blocked', (event: unknown) => {
-      reject(new DatabaseBlockedError(
+      resolve(new DatabaseBlockedError(
         `Database ${JSON.stringify(name)} needs an upgrade, but another connection (another tab?) keeps the old version open`,
         { cause: event },
       ));
@@ -147,26 +194,30 @@ export async function openDexieBackend(
     });
   });
   const opening = db.open();
-  opening.catch(() => undefined);
-  try {
-    await Promise.race([opening, blocked]);
-    await db.transaction('rw', 'meta', async (tx) => {
-      const meta = tx.table<MetaRow, string>('meta');
-      const found = await meta.get('schema');
-      // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
-      if (!found || (found.store === 'durable-rx/dexie' && found.version < DEXIE_SCHEMA_VERSION)) {
-        await meta.put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
-      } else if (found.store !== 'durable-rx/dexie' || found.version > DEXIE_SCHEMA_VERSION) {
-        throw new IncompatibleSchemaError(
-          `Database ${JSON.stringify(name)} has schema ${JSON.stringify(found)}; this DexieStore reads version ${DEXIE_SCHEMA_VERSION}`,
-        );
-      }
-    });
-  } catch (error) {
-    db.close({ disableAutoOpen: true });
-    throw mapOpenError(error, name);
-  }
-  return new DexieBackend(db);
+  const connected = opening.then(() => undefined, () => undefined);
+  const opened = (async () => {
+    try {
+      await opening;
+      await db.transaction('rw', 'meta', async (tx) => {
+        const meta = tx.table<MetaRow, string>('meta');
+        const found = await meta.get('schema');
+        // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
+        if (!found || (found.store === 'durable-rx/dexie' && found.version < DEXIE_SCHEMA_VERSION)) {
+          await meta.put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
+        } else if (found.store !== 'durable-rx/dexie' || found.version > DEXIE_SCHEMA_VERSION) {
+          throw new IncompatibleSchemaError(
+            `Database ${JSON.stringify(name)} has schema ${JSON.stringify(found)}; this DexieStore reads version ${DEXIE_SCHEMA_VERSION}`,
+          );
+        }
+      });
+    } catch (error) {
+      db.close({ disableAutoOpen: true });
+      throw mapOpenError(error, name);
+    }
+    return new DexieBackend(db);
+  })();
+  opened.catch(() => undefined);
+  return { opened, connected, blocked, cancel: () => db.close({ disableAutoOpen: true }) };
 }
 
 function mapOpenError(error: unknown, name: string): Error {
