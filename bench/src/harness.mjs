@@ -76,9 +76,13 @@ export async function measure(name, fn, options = {}) {
 
 /**
  * Runs a full collection when node was started with --expose-gc, so one measurement's garbage does not bill the next.
- * A forced collection, unlike those V8 runs on its own, drops every hidden class that no live object has, and with it
- * the optimized code built on it: a contender whose objects all die between measurements (a runtime made per batch)
- * then starts each measurement on code being optimized again (`collect: false` in `measure` and `runInterleaved`).
+ * Any full collection drops the hidden classes no live object has, and the optimized code built on them; what matters
+ * is when it runs. This one runs between measurements: for a contender that makes its runtime per batch and discards
+ * it, that is when none of the discarded runtime's objects is alive, so each measurement starts on code being
+ * optimized again (V8's own collections run when allocation calls for them, mostly while a batch's objects are
+ * alive). Such a scenario opts out (`collect: false` in `measure` and `runInterleaved`); its garbage is then collected
+ * in the next contender's timed batches, so its order must not put one compared contender after another more often
+ * than the reverse.
  */
 export function collectGarbage() {
   const gc = /** @type {undefined | (() => void)} */ (/** @type {any} */ (globalThis).gc);

@@ -64,14 +64,18 @@ export function endToEndTable(rows) {
       'The peer is durabletask-js\'s in-memory test backend (`InMemoryOrchestrationBackend`, `TestOrchestrationWorker`, ' +
         '`TestOrchestrationClient`), which the package ships for tests: one process, no leases, live objects shared ' +
         'with the worker. Its production backends talk gRPC to a sidecar and are not measured here.',
-      'Contenders run interleaved, a few batches each per round (A B, B A, A B ...); instances/s = median over rounds of ' +
-        'each round\'s median batch; the ratio = median of the per-round ratios, with their range over the rounds.',
+      'Contenders run interleaved, a few batches each per round (A B, B A, A B ...; the diagnostic runs between ' +
+        'durable-rx and the peer, so neither follows the other); instances/s = median over rounds of each round\'s ' +
+        'median batch; the ratio = median of the per-round ratios, with their range over the rounds.',
       'A batch starts N instances at once, then awaits each one with the client\'s own wait (durable-rx waitForCompletion, ' +
         'durabletask-js waitForOrchestrationCompletion: both notification based). Fresh store/backend and worker per batch.',
       'No forced garbage collection between rounds, only those V8 runs itself: every batch discards its runtime or ' +
-        'backend, and a forced one (node --expose-gc) drops the hidden classes of all its objects with the optimized code ' +
-        'built on them, so each round measured code being optimized again (durable-rx at 1 concurrent: 0.41 ms per ' +
-        'instance for about a second after one, 0.12-0.17 ms before).',
+        'backend, and a full collection run between batches (node --expose-gc), when none of the discarded runtime\'s ' +
+        'objects is alive, drops their hidden classes and the optimized code built on them, so each round measured code ' +
+        'being optimized again (durable-rx at 1 concurrent: 0.41 ms per instance for about a second after one, ' +
+        '0.12-0.17 ms before). Both contenders got faster without it, durabletask-js too (at 1 concurrent, same machine ' +
+        'and hour: durable-rx 438 -> 125 µs, durabletask-js 596 -> 339 µs per instance, the ratio 1.35x -> 2.55x), so ' +
+        'a table measured with forced collections is not comparable with this one.',
       `durable-rx runtime.metrics of the last batch: ${counters.join('; ')}.`,
       'durabletask-js runs its shipped TestOrchestrationWorker; it logs every history event to the console and takes no ' +
         'logger, so console.log/info/debug/warn are no-ops while it is measured (its log formatting still runs).',

@@ -2,7 +2,8 @@
  * Scenario 2: end to end in one process. A batch starts `concurrency` hello-sequence instances and waits for all of
  * them through the client; throughput = instances / batch time. Each batch gets a fresh store/backend and worker
  * (set up and torn down outside the timed region). The contenders run interleaved, a few batches each per round
- * (A B, B A, A B ...), and every figure is reported with its spread over the rounds.
+ * (A B, B A, A B ...; with the diagnostic, A D B, B D A ...), and every figure is reported with its spread over the
+ * rounds.
  */
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { measure, runInterleaved } from '../harness.mjs';
@@ -33,7 +34,8 @@ export const CONCURRENCY = [1, 100, 1_000];
 
 /** @param {{ quick?: boolean }} [options] @returns {Promise<EndToEndRow[]>} */
 export async function runEndToEnd(options = {}) {
-  const drivers = [durableRxEndToEnd(), durableTaskEndToEnd(), singleSubscriberDiagnostic()];
+  // The diagnostic runs between the two contenders compared (see the order below), and the table lists it last.
+  const [rx, diagnostic, peer] = [durableRxEndToEnd(), singleSubscriberDiagnostic(), durableTaskEndToEnd()];
   /** @type {EndToEndRow[]} */
   const rows = [];
   // --quick is a smoke check: the 1,000-instance batches take seconds each on a loaded machine.
@@ -48,34 +50,41 @@ export async function runEndToEnd(options = {}) {
       : concurrency === 100
         ? { time: options.quick ? 100 : 400, iterations: options.quick ? 2 : 4 }
         : { time: options.quick ? 150 : 800, iterations: options.quick ? 1 : 2 };
-    const contenders = drivers.filter((d) => !(d === drivers[2] && concurrency === 1));
-    // No forced collection between rounds (`collectGarbage`): every batch discards its runtime or backend, so a forced
-    // one dropped the hidden classes of all its objects and the optimized code built on them, and each round ran on
-    // code being optimized again (a batch of 1 took 0.41 ms for about a second after it, 0.12-0.17 ms before; a round
-    // is 100 ms of warm-up and 70 ms timed). The collections V8 runs itself keep those classes, as in a process that
-    // runs for long. The rounds alternate (A B, B A), so the garbage one contender leaves bills both alike.
+    // No forced collection between rounds (`collectGarbage`): every batch discards its runtime or backend, and a full
+    // collection run between batches, when none of the discarded runtime's objects is alive, drops their hidden
+    // classes and the optimized code built on them, so each round ran on code being optimized again (a batch of 1 took
+    // 0.41 ms for about a second after one, 0.12-0.17 ms before; a round is 100 ms of warm-up and 70 ms timed). V8's
+    // own collections run when allocation calls for them, mostly while a batch's objects are alive, as in a process
+    // that runs for long. So what a contender discards is collected in the timed batches of whoever runs next, and the
+    // order is what keeps that fair: at 1 concurrent, rx peer, peer rx, each follows the other and itself equally
+    // often; with the diagnostic, it goes between the two compared (rx diagnostic peer, peer diagnostic rx), so
+    // durable-rx and the peer each follow the diagnostic in half the rounds and themselves in the other half, never
+    // each other.
+    const contenders = concurrency === 1 ? [rx, peer] : [rx, diagnostic, peer];
     const measured = await runInterleaved(contenders, rounds, async (driver, round) => {
       const run = () => measure(`${driver.name} x${concurrency} round ${round + 1}`, () => driver.runBatch(concurrency), {
         ...budget, warmupIterations: round > 0 || options.quick ? 1 : 2, capMs: 40_000, collect: false,
         beforeEach: () => driver.setUp(), afterEach: () => driver.tearDown(),
       });
-      return driver.name.startsWith('durabletask-js') ? await withQuietConsole(run) : await run();
+      return driver === peer ? await withQuietConsole(run) : await run();
     }, { collect: false });
     const perSecond = measured.map((ms) => ms.map((m) => (concurrency / m.p50) * 1000));
-    contenders.forEach((driver, i) => {
+    const base = /** @type {number[]} */ (perSecond[contenders.indexOf(rx)]);
+    for (const driver of [rx, peer, diagnostic]) {
+      const i = contenders.indexOf(driver);
+      if (i < 0) continue;
       const ms = /** @type {import('../harness.mjs').Measurement[]} */ (measured[i]);
       const values = /** @type {number[]} */ (perSecond[i]);
       const counters = driver.counters();
-      const isPeer = !driver.name.startsWith('durable-rx');
       rows.push({
-        concurrency, system: driver.name, diagnostic: driver === drivers[2],
+        concurrency, system: driver.name, diagnostic: driver === diagnostic,
         batchP50Ms: spread(ms.map((m) => m.p50)).median, batchP99Ms: spread(ms.map((m) => m.p99)).median,
         perSecond: spread(values).median, perSecondSpread: spread(values), perSecondByRound: values,
-        ...(isPeer ? { vsDurableRx: ratioSpread(/** @type {number[]} */ (perSecond[0]), values) } : {}),
+        ...(driver === peer ? { vsDurableRx: ratioSpread(base, values) } : {}),
         samples: ms.reduce((sum, m) => sum + m.samples, 0), rounds,
         ...(counters ? { counters } : {}),
       });
-    });
+    }
   }
   return rows;
 }
