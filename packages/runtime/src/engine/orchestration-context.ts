@@ -57,7 +57,25 @@ export interface OrchestrationContext {
   ): DurableTask<TOut>;
   /** A durable timer that fires at `fireAt`. Cancel it when it lost a race. */
   createTimer(fireAt: Date): TimerTask;
-  /** Waits for an event raised with `client.raiseEvent(id, name, data)`; earlier events are buffered (FIFO per name). */
+  /**
+   * Waits for an event raised with `client.raiseEvent(id, name, data)`; earlier events are buffered (FIFO per name).
+   * An event goes to the first waiter of its name the orchestrator is waiting on (the task it yielded, or one inside
+   * the `Task.all` / `Task.any` it yielded), else to the first one made that has not had its event. So one raised while
+   * no waiter of its name is awaited (in a reminder loop that waits anew on each pass, between passes, while its
+   * reminder activity runs) goes to an earlier pass's waiter, whose race the timer won, and the loop never hears it.
+   * Create the waiter once, before the loop, and race that same task on every pass (right under the older rule too,
+   * which an instance started before this one keeps: always the first one made).
+   *
+   * @example
+   * ```ts
+   * const approval = ctx.waitForExternalEvent<string>('Approval');
+   * for (;;) {
+   *   const reminder = ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 3600_000));
+   *   if ((yield ctx.Task.any([approval, reminder])) === approval) { reminder.cancel(); return approval.result; }
+   *   yield ctx.callActivity('Remind');
+   * }
+   * ```
+   */
   waitForExternalEvent<T = unknown>(name: string): DurableTask<T>;
   /**
    * Restarts the orchestration with a new input and an empty history once the generator returns (or yields).
