@@ -30,7 +30,10 @@ export interface OrchestrationContext {
   readonly name: string;
   /** True while the engine replays history (side effects such as logging should be skipped). */
   readonly isReplaying: boolean;
-  /** The time of the current step, from history (never the wall clock); it never goes back from one step to the next. */
+  /**
+   * The time of the current step, from history (never the wall clock); within an execution it never goes back from one
+   * step to the next (after `continueAsNew` the new execution starts afresh).
+   */
   readonly currentUtcDateTime: Date;
   /** Combinators: `ctx.Task.all(tasks)`, `ctx.Task.any(tasks)`. */
   readonly Task: typeof Task;
