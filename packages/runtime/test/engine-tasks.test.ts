@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, skip } from 'rxjs';
 import { DurableTask } from '../src/engine/durable-task.js';
 import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
@@ -13,7 +13,7 @@ import { OrchestrationError } from '../src/model/errors/orchestration-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { SETTLED } from '../src/testing/settled.js';
+import { SETTLED, within } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
 import { startedRuntimes } from './started-runtimes.js';
@@ -619,6 +619,10 @@ describe('an external event with several waiters of its name', () => {
     const id = await runtime.client.startNew('Approve');
     await clock.waitForTimer();
     await clock.advance(3600_000);
+    // Raised only once pass 1 waits (its timer is the history's second TimerCreated): raised while Remind runs, no
+    // waiter of its name is awaited and it goes to pass 0's waiter, whose race the timer won.
+    const pass1Timer = runtime.client.history$(id).pipe(filter((e) => e.type === 'TimerCreated'), skip(1));
+    await within(firstValueFrom(pass1Timer), 'pass 1 creating its reminder timer');
     await runtime.client.raiseEvent(id, 'Approval', 'ana');
     // The step that applies the approval commits its outcome with it.
     await firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.type === 'EventRaised')));
