@@ -2,6 +2,7 @@ import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Activity, Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { ending } from './ending.js';
 import { HandClock } from './hand-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
 
@@ -185,7 +186,6 @@ describe('currentUtcDateTime when the clock goes back between steps', () => {
     await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
     clock.ms -= 60_000; // e.g. the next step is taken by a process whose clock is a minute behind
     await runtime.client.raiseEvent(id, 'go');
-    const done = await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Completed')));
-    expect(done?.output).toBe(0);
+    expect(await ending(runtime.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 0 });
   });
 });
