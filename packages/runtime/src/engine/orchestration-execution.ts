@@ -177,9 +177,10 @@ export class OrchestrationExecution {
   #openTasks: Map<number, AtomicTask<unknown>> | undefined;
   /**
    * Waiters for external events, in the order they began to wait (FIFO per name: an event goes to the first waiter of
-   * its name, the first of those the orchestrator waits on when there are several, see `#awaitedWaiter`): the one waiter itself, or an array of several. Not a Map of arrays: an orchestration waits for one or a
-   * few events at a time, and a Map per replayed or cached execution cost about 200 bytes; nor an array for one waiter
-   * (56 B per execution waiting for an event).
+   * its name, the first of those the orchestrator waits on when there are several, see `#awaitedWaiter`): the one
+   * waiter itself, or an array of several. Not a Map of arrays: an orchestration waits for one or a few events at a
+   * time, and a Map per replayed or cached execution cost about 200 bytes; nor an array for one waiter (56 B per
+   * execution waiting for an event).
    */
   #eventWaiters: AtomicTask<unknown> | AtomicTask<unknown>[] | undefined;
 
