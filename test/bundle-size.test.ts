@@ -786,12 +786,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore then kept an open that another connection blocks and failed every call with DatabaseBlockedError at once
  * while it waited, instead of a new open request queued unseen behind it: 71,544 -> 71,731 B (+187), budget set to
  * match; runtime, KeyvalStore page and rx-client unchanged.
+ * The client's check-status responses (createCheckStatusResponse, waitForCompletionOrCreateCheckStatusResponse) then
+ * declared charset=utf-8 as well, by one jsonResponse the HTTP handler uses too: 33,361 / 41,423 / 71,731 / 8,956 ->
+ * 33,408 / 41,469 / 71,802 / 8,988 B (+47 / +46 / +71 / +32), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_361 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_423 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_731 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_956 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_408 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_469 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_802 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 8_988 },
 ];
 
 describe('bundle size', () => {

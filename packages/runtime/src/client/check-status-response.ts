@@ -4,6 +4,7 @@ import { absoluteUrl, isBoolean, isString, isTimeoutMs, readChecked } from '../m
 import type {
   CheckStatusResponseOptions, DurableClient, HttpManagementPayload, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
+import { jsonResponse } from './json-response.js';
 import { toWireStatusWithoutHistory, type WireStatusOptions } from './wire-status.js';
 
 /** `Retry-After` of a check-status response, in seconds, as Durable Functions sends it. */
@@ -19,7 +20,7 @@ export const CHECK_STATUS_RETRY_AFTER_SECONDS = 10;
  * ```
  */
 export function checkStatusResponse(payload: HttpManagementPayload, retryAfterSeconds = CHECK_STATUS_RETRY_AFTER_SECONDS): Response {
-  return Response.json(payload, {
+  return jsonResponse(payload, {
     status: 202,
     headers: { Location: payload.statusQueryGetUri, 'Retry-After': String(retryAfterSeconds) },
   });
@@ -56,8 +57,8 @@ export interface CompletionResponseOptions extends WireStatusOptions {
 export function completionResponse(status: InstanceStatus, options: CompletionResponseOptions): Response | undefined {
   const { runtimeStatus } = status;
   if (!isTerminalStatus(runtimeStatus)) return undefined;
-  if (runtimeStatus === 'Completed') return Response.json(status.output ?? null);
-  return Response.json(toWireStatusWithoutHistory(status, options), { status: runtimeStatus === 'Failed' ? options.failedStatus : 200 });
+  if (runtimeStatus === 'Completed') return jsonResponse(status.output ?? null);
+  return jsonResponse(toWireStatusWithoutHistory(status, options), { status: runtimeStatus === 'Failed' ? options.failedStatus : 200 });
 }
 
 /**

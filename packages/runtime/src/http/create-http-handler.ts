@@ -6,6 +6,7 @@ import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'r
 import { checkStatusResponse, completionResponse, withFailureStatusLink } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
+import { jsonResponse } from '../client/json-response.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -413,9 +414,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (!status) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
     const json = body(status, format, { showHistoryOutput, showInput });
     if (isTerminalStatus(status.runtimeStatus)) {
-      return Response.json(json, { status: status.runtimeStatus === 'Failed' && returnServerErrorOnFailure ? 500 : 200 });
+      return jsonResponse(json, { status: status.runtimeStatus === 'Failed' && returnServerErrorOnFailure ? 500 : 200 });
     }
-    return Response.json(json, {
+    return jsonResponse(json, {
       status: 202,
       headers: { Location: statusUrl(url, id), 'Retry-After': String(settings.retryAfterSeconds) },
     });
@@ -430,7 +431,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const pageSize = parseTop(params, 'top', MAX_PAGE_SIZE);
     const format = parseFormat(params);
     const filter = parseInstanceFilter(params);
-    if (matchesNothing(filter)) return Response.json([], { status: 200 });
+    if (matchesNothing(filter)) return jsonResponse([], { status: 200 });
     const query: ListInstancesQuery = {
       ...filter,
       ...(pageSize === undefined ? {} : { pageSize }),
@@ -438,7 +439,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     };
     const page = await client.listInstances(query);
     const shown = { showInput: filter.showInput !== false };
-    return Response.json(page.instances.map((status) => body(status, format, shown)), {
+    return jsonResponse(page.instances.map((status) => body(status, format, shown)), {
       status: 200,
       headers: page.continuationToken === undefined ? {} : { 'x-ms-continuation-token': page.continuationToken },
     });
@@ -485,7 +486,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const id = parseInstanceIdSegment(c.req.param('id'));
     const result = await client.purgeInstanceHistory(id);
     if (result.instancesDeleted === 0) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
-    return Response.json({ instancesDeleted: result.instancesDeleted }, { status: 200 });
+    return jsonResponse({ instancesDeleted: result.instancesDeleted }, { status: 200 });
   });
 
   app.delete(`${BASE}/instances`, async (c) => {
@@ -509,7 +510,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     }
     const result = await client.purgeInstanceHistoryBy(filter as PurgeInstancesFilter);
     if (result.instancesDeleted === 0) throw new InstanceNotFoundError('No terminal instances matched the filter');
-    return Response.json({ instancesDeleted: result.instancesDeleted }, { status: 200 });
+    return jsonResponse({ instancesDeleted: result.instancesDeleted }, { status: 200 });
   });
 
   // ------------------------------------------------------------------ helpers
@@ -627,13 +628,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
 
   const handler = async (request: Request): Promise<Response> => {
-    let response: Response;
     try {
-      response = await app.fetch(request);
+      return await app.fetch(request);
     } catch (error) {
-      response = responseForError(error, logger);
+      return responseForError(error, logger);
     }
-    return withUtf8Charset(response);
   };
   return Object.assign(handler, {
     close: () => {
@@ -641,23 +640,6 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       streams.close();
     },
   });
-}
-
-/**
- * `response`, its JSON body declared `application/json; charset=utf-8`, as the Durable Functions extension declares
- * every body: a client that decodes by the declared charset and falls back to ISO-8859-1 without one (Windows
- * PowerShell 5.1's Invoke-RestMethod) would otherwise read every character beyond ASCII (an input, an output, an id) as
- * mojibake. Every response of the handler passes here, those the client's check-status helpers build included.
- */
-function withUtf8Charset(response: Response): Response {
-  if (response.headers.get('content-type') === 'application/json') {
-    try {
-      response.headers.set('content-type', 'application/json; charset=utf-8');
-    } catch {
-      // Headers a runtime made immutable: the body is UTF-8 all the same; the handler never rejects.
-    }
-  }
-  return response;
 }
 
 /** Which shape status bodies take. */

@@ -1,3 +1,4 @@
+import { jsonResponse } from '../client/json-response.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import type { Logger } from '../env/logger.js';
 
@@ -22,7 +23,7 @@ export interface ErrorResponseBody extends ErrorBody {
 /** A JSON error response. Never contains a stack trace. */
 export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
   const body: ErrorResponseBody = { code, message, ExceptionMessage: message };
-  return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
+  return jsonResponse(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Context, Hono } from 'hono';
 import type { DurableClient } from '../client/durable-client.js';
+import { jsonResponse } from '../client/json-response.js';
 import type { Clock } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { DurableError } from '../model/errors/durable-error.js';
@@ -131,7 +132,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
       const { feed, untilTerminal } = feedOf(options.client, spec, options.wire);
       session.subscribe(sub, feed, untilTerminal, key);
     }
-    return Response.json({ session: session.id, subscriptions: session.subscriptionCount }, { headers: { 'cache-control': 'no-store' } });
+    return jsonResponse({ session: session.id, subscriptions: session.subscriptionCount }, { headers: { 'cache-control': 'no-store' } });
   });
 
   app.delete(`${base}/:session`, (c) => {

@@ -1028,6 +1028,19 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(keyed).toMatchObject({ statusQueryGetUri: 'https://proxy.example.com/durable/runtime/webhooks/durabletask/instances/abc?code=k' });
       });
 
+      it('declares its JSON bodies charset=utf-8, as the HTTP API does, so a client that reads a body without one as ISO-8859-1 (Windows PowerShell 5.1) reads them as sent', async () => {
+        const contentType = (response: Response) => response.headers.get('content-type');
+        const utf8Json = 'application/json; charset=utf-8';
+        expect(contentType(client.createCheckStatusResponse(request(), 'é1'))).toBe(utf8Json);
+        await client.startNew('WaitForEvents', { instanceId: 'é1', input: 1 });
+        expect(contentType(await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'é1', { timeoutMs: 0 }))).toBe(utf8Json); // 202
+        await client.terminate('é1', 'enough');
+        expect(contentType(await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'é1'))).toBe(utf8Json); // 200, the status
+        await client.startNew('Echo', { instanceId: 'é2', input: 'Café' });
+        const completed = await client.waitForCompletionOrCreateCheckStatusResponse(request(), 'é2', { timeoutMs: 60_000 }); // 200, the output
+        expect([completed.status, contentType(completed), await completed.json()]).toEqual([200, utf8Json, 'Café']);
+      });
+
       it('puts returnInternalServerErrorOnFailure=true into the status link and Location when asked, as Durable Functions\' .NET client', async () => {
         const root = 'https://app.example.com/runtime/webhooks/durabletask/instances';
         const asked = client.createCheckStatusResponse(request(), 'abc', { returnInternalServerErrorOnFailure: true });
