@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@durable-rx/runtime';
-import { hasMethods, isFunction, readChecked, type MemberCheck } from '@durable-rx/runtime/store-kit';
+import { hasMethods, isFunction, readChecked, webLocks, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import { BehaviorSubject, distinctUntilChanged, type Observable, type Subscription } from 'rxjs';
 import { isNonEmptyString } from './idb-store.js';
 
@@ -71,7 +71,7 @@ export function runAsLeader(
   isFunction(start, 'runAsLeader start');
   isFunction(stop, 'runAsLeader stop');
   options = readChecked(options, 'runAsLeader options', LEADER_OPTION_CHECKS);
-  const locks = options.locks ?? (typeof navigator === 'undefined' ? undefined : navigator.locks);
+  const locks = options.locks ?? webLocks<LockManager>();
   const leader = new BehaviorSubject(false);
   const abort = new AbortController();
   let granted = false;
