@@ -99,7 +99,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   // primary stepped down or shut down while it waited (91, 189, 11602: codes that alone would read "unreachable"). It
   // may be majority-committed or rolled back.
   if (isUnconfirmedWrite(error)) return 'commit-unknown';
-  if (hasLabel(error, OVERLOADED_LABEL) && hasLabel(error, RETRYABLE_LABEL)) return 'overloaded';
+  if (isShedForOverload(error)) return 'overloaded';
   if (top.name !== undefined && UNREACHABLE_NAMES.has(top.name)) return 'unreachable';
   if (typeof top.code === 'number' && UNAVAILABLE_CODES.has(top.code)) return 'unreachable';
   // A mongodb+srv host that does not resolve: the driver passes on the DNS error itself.
@@ -300,6 +300,20 @@ function shape(error: unknown): ErrorShape {
   if (typeof error !== 'object' || error === null) return {};
   const e = error as { name?: unknown; code?: unknown; codeName?: unknown };
   return { ...(typeof e.name === 'string' ? { name: e.name } : {}), code: e.code, codeName: e.codeName };
+}
+
+/**
+ * True for an operation an overloaded server shed ({@link OVERLOADED_LABEL}, {@link RETRYABLE_LABEL}): it did not run,
+ * and sending it again later is safe. A command fails with `StoreUnreachableError`; a change stream reopens
+ * (resume-policy.ts).
+ *
+ * @example
+ * ```ts
+ * isShedForOverload(Object.assign(new Error('shed'), { errorLabels: ['SystemOverloadedError', 'RetryableError'] })); // true
+ * ```
+ */
+export function isShedForOverload(error: unknown): boolean {
+  return hasLabel(error, OVERLOADED_LABEL) && hasLabel(error, RETRYABLE_LABEL);
 }
 
 function hasLabel(error: unknown, label: string): boolean {

@@ -1,4 +1,5 @@
 import type { Timestamp } from 'mongodb';
+import { isShedForOverload } from './map-driver-error.js';
 
 /**
  * The pure part of the change feed: what to do when a change stream fails. The driver already resumes once by itself
@@ -80,8 +81,8 @@ export function classifyStreamFailure(failure: StreamFailure): FailureClass {
   };
   if (typeof e.code === 'number' && POSITION_LOST_CODES.has(e.code)) return 'position-lost';
   if (Array.isArray(e.errorLabels) && e.errorLabels.includes('ResumableChangeStreamError')) return 'resumable';
-  // An overloaded server shed the aggregate or getMore (it did not run; see map-driver-error.ts): load, which passes.
-  if (Array.isArray(e.errorLabels) && e.errorLabels.includes('SystemOverloadedError') && e.errorLabels.includes('RetryableError')) return 'resumable';
+  // An overloaded server shed the aggregate or getMore (it did not run): load, which passes.
+  if (isShedForOverload(failure.error)) return 'resumable';
   if (typeof e.name === 'string' && RESUMABLE_NAMES.has(e.name)) return 'resumable';
   if (typeof e.code === 'number' && RESUMABLE_CODES.has(e.code)) return 'resumable';
   return 'persistent';
