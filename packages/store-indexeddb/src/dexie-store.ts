@@ -53,6 +53,10 @@ export class DexieStore extends IdbStore {
   }
 
   readonly #opener: ReturnType<typeof dexieOpener>;
+  /**
+   * The one promise every `close()` returns, as the Store contract asks (the conformance suite checks
+   * `store.close() === store.close()`): IdbStore's close is made once, but `.finally` makes a new promise per call.
+   */
   #closing: Promise<void> | undefined;
 
   /** As IdbStore's, and closes the connection an open still blocked by another connection makes once it opens. */
