@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import sqlocal from 'sqlocal/vite';
 import { build, preview } from 'vite';
-import { collectGarbage, runInterleaved } from '../harness.mjs';
+import { runInterleaved } from '../harness.mjs';
 import { packageVersion } from '../machine.mjs';
 import { quantile, ratioSpread, spread } from '../stats.mjs';
 
@@ -254,7 +254,6 @@ export async function runIndexedDb(options = {}) {
         console.log(`  round ${round + 1}/${rounds} ${c.id}: ${(r.instances / (r.elapsedMs / 1000)).toFixed(1)}/s, ` +
           `${Math.round(share * 100)}% of the ceiling (${rawNote}) (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       }
-      collectGarbage();
     }
     /** Per round, over the round's slices: total instances (steps) over total time; NaN for a round without one. */
     const pooled = (/** @type {number} */ i, /** @type {'instances' | 'steps'} */ what, from = slices) => (from[i] ?? []).map((inRound) =>
@@ -295,12 +294,15 @@ export async function runIndexedDb(options = {}) {
 
     // ---- same-tab latency, interleaved
     const latencyContenders = /** @type {('dexie' | 'keyval' | 'durably')[]} */ (withDurably ? ['dexie', 'keyval', 'durably'] : ['dexie', 'keyval']);
+    // Every figure of this scenario is timed inside the page, by Chromium's own V8: a collection forced in this Node
+    // process cannot reach it, and would only make the driver's own code re-optimize between rounds. So none is forced
+    // (`collect: false`), as in the end-to-end scenario.
     const latency = await runInterleaved(latencyContenders, rounds, async (kind) => {
       const r = kind === 'durably'
         ? await page.evaluate((n) => window.bench.durablyLatency(n), sizes.latencyInstances)
         : await page.evaluate(([k, n]) => window.bench.sameTabLatency(k, n), /** @type {const} */ ([kind, sizes.latencyInstances]));
       return r.samples;
-    });
+    }, { collect: false });
     const durablyP50 = (latency[2] ?? []).map((samples) => percentile(samples, 0.5));
     /** @type {LatencyRow[]} */
     const sameTab = latencyContenders.map((kind, i) => {
@@ -340,7 +342,7 @@ export async function runIndexedDb(options = {}) {
         await writer.close();
         await reader.close();
       }
-    });
+    }, { collect: false });
     const crossTab = crossContenders.map((kind, i) => {
       const perRound = cross[i] ?? [];
       const all = perRound.flatMap((x) => x.samples);
