@@ -132,6 +132,33 @@ describe('status bodies', () => {
   });
 });
 
+describe('the list\'s x-ms-continuation-token header', () => {
+  /** The header's value, `undefined` when the response has none (what `GetValues` throws on, `headers[...]` a KeyError). */
+  const tokenOf = (response: Response) => response.headers.get('x-ms-continuation-token') ?? undefined;
+
+  it('is on every page, empty on the last one, as the extension sends it (a client that reads it without a check must not fail)', async () => {
+    for (const id of ['a', 'b']) {
+      await runtime.client.startNew('Echo', { instanceId: id, input: id });
+      await runtime.client.waitForCompletion(id, SETTLED);
+    }
+    // The extension adds the header to every list answer, its value empty when no page follows (its own test reads it
+    // so); .NET's `Headers.GetValues` throws and Python's `headers['x-ms-continuation-token']` raises without it.
+    expect(tokenOf(await get('/instances'))).toBe('');
+    const first = await get('/instances?top=1');
+    const token = tokenOf(first);
+    expect(token).toMatch(/./);
+    const last = await fetch(`${base}/instances?top=1`, { headers: { authorization: `Bearer ${KEY}`, 'x-ms-continuation-token': token! } });
+    expect(tokenOf(last)).toBe('');
+    expect(((await first.json()) as unknown[]).length + ((await last.json()) as unknown[]).length).toBe(2);
+    // A filter that matches no instance, answered without asking the store, too.
+    const none = await get('/instances?runtimeStatus=Canceled');
+    expect([await none.json(), tokenOf(none)]).toEqual([[], '']);
+    // The empty value sent back, as a loop that echoes the header does, asks for the first page.
+    const echoed = await fetch(`${base}/instances`, { headers: { authorization: `Bearer ${KEY}`, 'x-ms-continuation-token': '' } });
+    expect([((await echoed.json()) as unknown[]).length, tokenOf(echoed)]).toEqual([2, '']);
+  });
+});
+
 describe('historyEvents', () => {
   it('match the documented hello sequence example field by field (showHistory, showHistoryOutput)', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello' });

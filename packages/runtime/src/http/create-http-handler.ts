@@ -188,7 +188,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * |---|---|---|
  * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
- * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` when more | 400 |
+ * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
@@ -431,7 +431,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const pageSize = parseTop(params, 'top', MAX_PAGE_SIZE);
     const format = parseFormat(params);
     const filter = parseInstanceFilter(params);
-    if (matchesNothing(filter)) return jsonResponse([], { status: 200 });
+    if (matchesNothing(filter)) return listResponse([], undefined);
     const query: ListInstancesQuery = {
       ...filter,
       ...(pageSize === undefined ? {} : { pageSize }),
@@ -439,10 +439,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     };
     const page = await client.listInstances(query);
     const shown = { showInput: filter.showInput !== false };
-    return jsonResponse(page.instances.map((status) => body(status, format, shown)), {
-      status: 200,
-      headers: page.continuationToken === undefined ? {} : { 'x-ms-continuation-token': page.continuationToken },
-    });
+    return listResponse(page.instances.map((status) => body(status, format, shown)), page.continuationToken);
   });
 
   // ------------------------------------------------------------------ commands
@@ -676,6 +673,16 @@ function aborted(signal: AbortSignal): Observable<void> {
     signal.addEventListener('abort', fire, { once: true });
     return () => signal.removeEventListener('abort', fire);
   });
+}
+
+/**
+ * A page of the list. `x-ms-continuation-token` is on every page, empty when none follows, as the extension sends
+ * it: a client that reads it without checking it is there (.NET's `Headers.GetValues`, which throws; Python's
+ * `headers['x-ms-continuation-token']`, a KeyError) must not fail on the last page. An empty token sent back asks
+ * for the first page.
+ */
+function listResponse(statuses: readonly unknown[], continuationToken: string | undefined): Response {
+  return jsonResponse(statuses, { status: 200, headers: { 'x-ms-continuation-token': continuationToken ?? '' } });
 }
 
 function accepted(): Response {
