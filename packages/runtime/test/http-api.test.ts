@@ -759,14 +759,16 @@ describe('every instance command in every state', () => {
 
   // The status each command answers in each state. Durable Functions' HttpApiHandler answers the same, except where
   // docs/http-api.md lists a difference (marked): it checks only "not found" and "completed, failed or terminated"
-  // (410) before raising, terminating, suspending and resuming, so a command on an active instance, suspended or not,
-  // is 202 even when it changes nothing (suspending a Suspended instance, resuming a Running one).
+  // (410) before raising, terminating, suspending and resuming; a command on an active instance is 202 there, except
+  // one its client refuses for the state (suspending a Suspended instance, resuming a Running one: 500), which is 202
+  // here, changing nothing.
   const EXPECTED: Record<string, Record<State, number>> = {
     'POST raiseEvent/Item': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
     'POST terminate?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
+    // Difference: Durable Functions answers 500 for suspending a Suspended instance and resuming a Running one.
     'POST suspend?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
     'POST resume?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
-    // Difference: Durable Functions answers 412 for an instance that is not Failed.
+    // Difference: Durable Functions answers 500 for an active instance (its client throws InvalidOperationException).
     'POST rewind?reason=x': { Running: 409, Suspended: 409, Completed: 410, Failed: 202, Terminated: 410, unknown: 404 },
     'GET ': { Running: 202, Suspended: 202, Completed: 200, Failed: 200, Terminated: 200, unknown: 404 },
     // Difference: Durable Functions answers 412 for an instance that is not terminal.
@@ -793,7 +795,7 @@ describe('every instance command in every state', () => {
   });
 
   it('answers each command on a Pending instance (no worker has started it) as on a Running one', async () => {
-    // Durable Functions answers a Pending instance as a Running one too: 202 (412 for rewind and purge, listed).
+    // Durable Functions answers a Pending instance as a Running one too: 202 (rewind, resume and purge differ, listed).
     const store = new MemoryStore();
     const client = createClient({ store });
     const alone = await serve(createHttpHandler(client, { key: KEY, logger: silentLogger }), { port: 0 });
