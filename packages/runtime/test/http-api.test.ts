@@ -467,6 +467,12 @@ describe('GET /instances', () => {
   it('answers 400 for an unknown status, a malformed date, a bad top and a forged continuation token', async () => {
     expect(await errorOf(call('/instances?runtimeStatus=Sleeping'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?createdTimeFrom=yesterday'))).toEqual([400, 'invalid-argument']);
+    // .NET's DateTime.ToString() in en-US and in the invariant culture (which the extension's own tests send and its
+    // DateTime.TryParse reads month first): refused, as a date whose reading depends on a culture (a listed difference).
+    for (const culture of ['3%2F10%2F2018%2010%3A01%3A00%20AM', '03%2F10%2F2018%2010%3A01%3A00']) {
+      expect(await errorOf(call(`/instances?createdTimeFrom=${culture}`)), culture).toEqual([400, 'invalid-argument']);
+      expect(await errorOf(call(`/instances?createdTimeFrom=${culture}`, { method: 'DELETE' })), culture).toEqual([400, 'invalid-argument']);
+    }
     expect(await errorOf(call('/instances?top=0'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances?top=ten'))).toEqual([400, 'invalid-argument']);
     expect(await errorOf(call('/instances', { headers: { 'x-ms-continuation-token': '%%%' } }))).toEqual([400, 'invalid-argument']);
