@@ -101,13 +101,16 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'instance_gen_index', key: { instanceId: 1, gen: 1, index: 1 }, unique: true },
   ],
   messages: [
-    // Claim-time read of an instance's visible messages in arrival order; deletion with the instance.
+    // Arrival order per instance, unique (two messages of an instance never share a seq); deletion with the instance.
     { name: 'instance_seq', key: { instanceId: 1, seq: 1 }, unique: true },
+    // The claim's read of an instance's visible messages (and an unclaimed write's check): the messages visible at once
+    // (due EPOCH) in seq order from the index, and the timers already due, never one due later (visibleMessagesQuery);
+    // its { instanceId, due } prefix: the queue head's earliest due message after a commit.
+    { name: 'instance_due_seq', key: { instanceId: 1, due: 1, seq: 1 } },
     // Consumption: a commit deletes the messages its step consumed by their ids, visiting only those (not every
     // message queued for the instance, which a fan-in of thousands of results would make quadratic).
     { name: 'instance_id', key: { instanceId: 1, id: 1 } },
-    // The queue head of an instance after a commit: its earliest due and earliest ready message.
-    { name: 'instance_due', key: { instanceId: 1, due: 1 } },
+    // The queue head of an instance after a commit: its earliest ready message.
     { name: 'instance_ready', key: { instanceId: 1, readyAt: 1 } },
   ],
   activityTasks: [
@@ -153,6 +156,16 @@ export function missingCollections(names: CollectionNames, existing: ReadonlySet
 }
 
 /**
+ * Indexes of earlier layouts that the current one no longer uses but `ensureIndexes` leaves in place: a process of
+ * the earlier version may still run (a rolling upgrade) and pins its queries to them with a hint, which fails once the
+ * index is gone. `instance_due` (`{ instanceId, due }` on messages) is a prefix of `instance_due_seq`, which serves its
+ * reads; drop it by hand once every process runs this version (the README says how).
+ */
+export const RETIRED_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
+  messages: ['instance_due'],
+};
+
+/**
  * The obsolete indexes ({@link OBSOLETE_INDEXES}) of one collection that `existing` (the index names `listIndexes`
  * returned) still has: `ensureIndexes` drops only these, so a store on the current layout sends no `dropIndexes`
  * (an exclusive lock on a busy collection) when it connects.
@@ -164,6 +177,19 @@ export function missingCollections(names: CollectionNames, existing: ReadonlySet
  */
 export function obsoleteIndexesPresent(collection: keyof CollectionNames, existing: readonly string[]): string[] {
   return (OBSOLETE_INDEXES[collection] ?? []).filter((name) => existing.includes(name));
+}
+
+/**
+ * The retired indexes ({@link RETIRED_INDEXES}) of one collection that `existing` (the index names `listIndexes`
+ * returned) still has: `ensureIndexes` keeps them and names them in a warning.
+ *
+ * @example
+ * ```ts
+ * retiredIndexesPresent('messages', ['_id_', 'instance_seq', 'instance_due']); // ['instance_due']
+ * ```
+ */
+export function retiredIndexesPresent(collection: keyof CollectionNames, existing: readonly string[]): string[] {
+  return (RETIRED_INDEXES[collection] ?? []).filter((name) => existing.includes(name));
 }
 
 /** IndexOptionsConflict, IndexKeySpecsConflict: an index of that name (or key) exists with another definition. */

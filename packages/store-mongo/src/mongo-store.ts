@@ -33,7 +33,8 @@ import {
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import {
-  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, validateNamespace, type CollectionNames,
+  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, retiredIndexesPresent, validateNamespace,
+  type CollectionNames,
 } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
@@ -49,14 +50,15 @@ import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, CLAIMED_MESSAGES_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
-  claimedMessagesFilter, consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
+  CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
+  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
-  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, unclaimedMessagesQuery,
+  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_BATCH, visibleMessagesQuery,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { commitSignalsWork, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
@@ -78,6 +80,13 @@ interface TransactionUse<T> {
   readonly wrote?: (result: T) => boolean;
   readonly read?: true;
 }
+
+/**
+ * What an orchestration claim reads of the instance it leased: its state and input, and `messageSeq`, which bounds
+ * the read of its messages (`visibleMessagesQuery`).
+ */
+type ClaimedInstanceDoc = Pick<InstanceDoc, '_id' | 'state' | 'input' | 'messageSeq'>;
+const CLAIMED_INSTANCE_PROJECTION = { state: 1, input: 1, messageSeq: 1 } as const;
 
 /** A document a claim leased, with the lease it holds. */
 interface TakenLease<D> {
@@ -474,6 +483,8 @@ export class MongoStore implements Store {
   /**
    * Creates the store's six collections when missing (a transaction on a sharded cluster cannot create one) and its
    * indexes (see the README for the list), dropping those of the earlier layout they replace (`OBSOLETE_INDEXES`).
+   * An index an earlier version still uses (`RETIRED_INDEXES`) is kept, and named in a warning saying it may be dropped
+   * once no process of that version runs. A new index on a populated collection is built before `connect` returns.
    * Idempotent; `connect` runs it unless `createIndexes: false`. An index that exists under the same name or key with
    * another definition fails it with `MongoStoreError` naming the index to drop.
    */
@@ -495,6 +506,14 @@ export class MongoStore implements Store {
       await createIndexesOn(this.#purges, INDEXES.purges);
       await dropObsolete(this.#instances, 'instances');
       await dropObsolete(this.#messages, 'messages');
+      const retired = retiredIndexesPresent('messages', (await this.#messages.listIndexes().toArray()).map((index) => String(index['name'])));
+      if (retired.length > 0) {
+        this.#logger.warn(
+          `MongoStore ${this.dbName}: collection ${JSON.stringify(this.collections.messages)} still has the index(es) ${retired.join(', ')}, ` +
+            'which this version no longer uses; once no process of an earlier version runs, drop them to save their cost on every ' +
+            `message write: db.getCollection(${JSON.stringify(this.collections.messages)}).dropIndex('<name>')`,
+        );
+      }
       await dropObsolete(this.#tasks, 'activityTasks');
     });
   }
@@ -606,12 +625,16 @@ export class MongoStore implements Store {
       const { doc, lease } = taken;
       let messages: Pick<MessageDoc, 'message'>[];
       try {
-        // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point) and
-        // in bytes (every message taken becomes a history event of the step's one transaction).
-        messages = await takeWithinBytes(this.#messages.find(claimedMessagesFilter(doc._id, options.now), {
-          session, sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, limit, projection: { message: 1 },
-          ...claimReadBound(options.leaseMs),
-        }), CLAIM_MESSAGE_BYTES);
+        // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point), in
+        // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
+        // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
+        const { atOnce, due } = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
+        const bound = claimReadBound(options.leaseMs);
+        messages = await takeWithinBytes(mergeBySeq(
+          this.#messages.find(atOnce.filter, { ...atOnce.options, session, ...bound }),
+          this.#messages.find(due.filter, { ...due.options, session, ...bound }),
+          limit,
+        ), CLAIM_MESSAGE_BYTES);
       } catch (error) {
         // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
         await this.#release(doc._id, lease.token).catch(() => undefined);
@@ -644,7 +667,7 @@ export class MongoStore implements Store {
    * confirm this claim's own lease write, that lease is kept (store-kit's `UnconfirmedClaims`, by the error mapping:
    * an outcome left open) and looked up at once, else by the next claims: not left idle until it lapses.
    */
-  async #leaseNext(session: ClientSession, options: ClaimOptions): Promise<TakenLease<Pick<InstanceDoc, '_id' | 'state' | 'input'>> | undefined> {
+  async #leaseNext(session: ClientSession, options: ClaimOptions): Promise<TakenLease<ClaimedInstanceDoc> | undefined> {
     const recovered = await this.#recoverInstance(session, options);
     if (recovered) return recovered;
     const { now } = options;
@@ -660,7 +683,7 @@ export class MongoStore implements Store {
         const doc = await this.#instances.findOneAndUpdate(
           filter,
           { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, claimAt } },
-          { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: { state: 1, input: 1 } },
+          { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: CLAIMED_INSTANCE_PROJECTION },
         );
         if (doc) return { doc, lease };
       }
@@ -682,10 +705,10 @@ export class MongoStore implements Store {
    * `local` concern, so a lease the primary applied before a majority acknowledged it is found; should a failover roll
    * it back, the step's commit finds no lease and writes nothing (`LeaseLostError`).
    */
-  async #recoverInstance(session: ClientSession, options: ClaimOptions): Promise<TakenLease<Pick<InstanceDoc, '_id' | 'state' | 'input'>> | undefined> {
+  async #recoverInstance(session: ClientSession, options: ClaimOptions): Promise<TakenLease<ClaimedInstanceDoc> | undefined> {
     for (const lease of this.#unconfirmedInstances.pending(options.owner, options.now)) {
       const doc = await this.#instancesLocal.findOne(leaseLookupFilter(lease), {
-        session, hint: RELEASE_OWNER_HINTS.instances, projection: { state: 1, input: 1 }, ...claimReadBound(options.leaseMs),
+        session, hint: RELEASE_OWNER_HINTS.instances, projection: CLAIMED_INSTANCE_PROJECTION, ...claimReadBound(options.leaseMs),
       });
       this.#unconfirmedInstances.settle(lease.token);
       if (doc) return { doc, lease };
@@ -1170,14 +1193,15 @@ export class MongoStore implements Store {
    * it does not hold; nothing has been written that the transaction's abort does not undo.
    */
   async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
-    const { filter, options } = unclaimedMessagesQuery(instanceKey(lease.instanceId), lease.now);
-    const cursor = this.#messages.find(filter, { ...options, session });
-    try {
-      const holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, cursor);
-      if (!holds) throw leaseLostError(lease);
-    } finally {
-      await cursor.close().catch(() => undefined);
-    }
+    // One snapshot (the transaction's), so the two reads see one set of messages and need no seq bound.
+    const { atOnce, due } = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, { batchSize: UNCLAIMED_MESSAGES_BATCH });
+    // The merge closes both cursors however the check ends (its answer, or an error).
+    const visible = mergeBySeq(
+      this.#messages.find(atOnce.filter, { ...atOnce.options, session }),
+      this.#messages.find(due.filter, { ...due.options, session }),
+    );
+    const holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
+    if (!holds) throw leaseLostError(lease);
   }
 
   /**

@@ -190,11 +190,14 @@ export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: {
  */
 export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: null as unknown as Date });
 
-/** Order in which a claim takes an instance's messages: arrival order. `instance_seq` index. */
+/** Order in which a claim takes an instance's messages: arrival order. */
 export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
 
-/** The key of the index the read of a claim's messages is pinned to (`instance_seq`). */
-export const CLAIMED_MESSAGES_HINT = { instanceId: 1, seq: 1 } as const;
+/**
+ * The key of the index both reads of an instance's visible messages are pinned to (`instance_due_seq`): by instance,
+ * then due time, then arrival order. See {@link visibleMessagesQuery}.
+ */
+export const VISIBLE_MESSAGES_HINT = { instanceId: 1, due: 1, seq: 1 } as const;
 
 /**
  * The messages a step consumed (by the instance's stored key and the messages' own ids), which its commit deletes.
@@ -229,8 +232,11 @@ export const TASK_WAKE_FILTER: Filter<TaskDoc> = storeKeyed({ leaseExpiresAt: { 
 export const TASK_WAKE_SORT = CLAIM_ACTIVITY_SORT;
 export const TASK_WAKE_HINT = CLAIM_ACTIVITY_HINT;
 
-/** The index keys of the queue-head reads after a commit (`instance_due`, `instance_ready`). */
-export const QUEUE_HEAD_HINTS = { due: { instanceId: 1, due: 1 }, readyAt: { instanceId: 1, readyAt: 1 } } as const;
+/**
+ * The index keys of the queue-head reads after a commit: `instance_due_seq` (its `{ instanceId, due }` prefix: the
+ * earliest due message is its first key for the instance) and `instance_ready`.
+ */
+export const QUEUE_HEAD_HINTS = { due: VISIBLE_MESSAGES_HINT, readyAt: { instanceId: 1, readyAt: 1 } } as const;
 
 /**
  * The purge records a `changes$` resync reads: instances purged at or after `from` (the moment the feed was last
@@ -390,38 +396,66 @@ export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
 /** What the purge scan reads: the key, which `status_page` holds. */
 export const PURGE_SCAN_PROJECTION = { _id: 1 } as const;
 
-/** The visible messages of a claimed instance (by its stored key). */
-export function claimedMessagesFilter(key: string, now: Date): Filter<MessageDoc> {
-  return { instanceId: key, due: { $lte: now } };
-}
-
-/**
- * Messages per cursor batch of an unclaimed write's check: it reads the visible start of the execution at most, or up
- * to the first message that refuses the write (see `unclaimedWriteHolds`).
- */
+/** Messages per cursor batch of an unclaimed write's check (see {@link visibleMessagesQuery}). */
 export const UNCLAIMED_MESSAGES_BATCH = 2;
 
-/** A `find` of {@link unclaimedMessagesQuery}: its filter and options (the caller adds its session). */
+/** One `find` of {@link visibleMessagesQuery}: its filter and options (the caller adds its session and time bound). */
 export interface MessagesFind {
   readonly filter: Filter<MessageDoc>;
   readonly options: {
     readonly sort: typeof CLAIMED_MESSAGES_SORT;
-    readonly hint: typeof CLAIMED_MESSAGES_HINT;
-    readonly projection: { readonly message: 1 };
-    readonly batchSize: number;
+    readonly hint: typeof VISIBLE_MESSAGES_HINT;
+    readonly projection: { readonly message: 1; readonly seq: 1 };
+    readonly limit?: number;
+    readonly batchSize?: number;
   };
 }
 
+/** The two reads of {@link visibleMessagesQuery}; their results merged by `seq` are the visible messages in order. */
+export interface VisibleMessagesQuery {
+  /** Messages visible at once (`due` EPOCH: no `visibleAt`), in `seq` order from the index: no sort. */
+  readonly atOnce: MessagesFind;
+  /** Delayed messages (timers, retry back-offs) due by `now`: sorted in memory, only those already due. */
+  readonly due: MessagesFind;
+}
+
 /**
- * The read of an unclaimed write's check (`MongoStore`'s `#checkUnclaimed`): the messages of the instance (by its
- * stored key) visible at the writer's `now`, in arrival order, pinned to the `instance_seq` index, which the instance
- * key bounds to that instance's messages; the message alone, a few at a time, as `unclaimedWriteHolds` reads only
- * as far as its answer needs.
+ * The reads of an instance's messages visible at `now` (by its stored key), in arrival order, which a claim hands out
+ * (`limit` of them at most) and an unclaimed write's check reads as far as its answer needs (`batchSize`). With
+ * `upToSeq` (the `messageSeq` the claim's lease write returned), only the messages queued up to then.
+ *
+ * Two reads of `instance_due_seq` (`{ instanceId, due, seq }`), merged by `seq` (`mergeBySeq`): the messages visible at
+ * once (`due` EPOCH) are points on `instanceId` and `due`, so the index returns them in `seq` order; the delayed ones
+ * already due are a range of `due` that ends at `now`, sorted in memory. Neither visits a message due later. On
+ * `instance_seq` (one read in `seq` order, `due` checked on each document fetched) a claim read every timer still
+ * pending that was queued before the visible messages: an instance waiting on a thousand timers read a thousand
+ * documents at each step to hand out one event.
+ *
+ * `upToSeq` makes both reads see one set of messages: every message up to the instance's `messageSeq` was committed
+ * before the lease write that read it (it is written in the transaction that raises `messageSeq`), and the claim's
+ * reads run in its causally consistent session, so they see them all. A message queued between the two reads is left
+ * for the next claim instead of overtaking one the first read could not see.
+ *
+ * @example
+ * ```ts
+ * const { atOnce, due } = visibleMessagesQuery('order-1', now, { upToSeq: 42, limit: 100 });
+ * atOnce.filter; // { instanceId: 'order-1', due: EPOCH, seq: { $lte: 42 } }
+ * due.filter;    // { instanceId: 'order-1', due: { $lte: now, $ne: EPOCH }, seq: { $lte: 42 } }
+ * ```
  */
-export function unclaimedMessagesQuery(key: string, now: Date): MessagesFind {
+export function visibleMessagesQuery(
+  key: string, now: Date, bounds: { readonly upToSeq?: number; readonly limit?: number; readonly batchSize?: number } = {},
+): VisibleMessagesQuery {
+  const seq = typeof bounds.upToSeq === 'number' && Number.isFinite(bounds.upToSeq) ? { seq: { $lte: bounds.upToSeq } } : {};
+  const options = {
+    sort: CLAIMED_MESSAGES_SORT, hint: VISIBLE_MESSAGES_HINT, projection: { message: 1, seq: 1 },
+    ...(bounds.limit !== undefined ? { limit: bounds.limit } : {}),
+    ...(bounds.batchSize !== undefined ? { batchSize: bounds.batchSize } : {}),
+  } as const;
   return {
-    filter: claimedMessagesFilter(key, now),
-    options: { sort: CLAIMED_MESSAGES_SORT, hint: CLAIMED_MESSAGES_HINT, projection: { message: 1 }, batchSize: UNCLAIMED_MESSAGES_BATCH },
+    atOnce: { filter: { instanceId: key, due: EPOCH, ...seq }, options },
+    // `$ne` rather than `$gt: EPOCH`: a `visibleAt` before 1970 is stored as it is, and is due too.
+    due: { filter: { instanceId: key, due: { $lte: now, $ne: EPOCH }, ...seq }, options },
   };
 }
 

@@ -470,6 +470,129 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
+    it('a claim reads only the visible messages of its instance, however many of its timers are pending (explain executionStats)', async () => {
+      // The finds the claim sends, observed through the driver's command monitoring, are the queries explained.
+      const { client, commands: finds, store } = await recording('find', 'timers');
+      try {
+        await store.commit(start('timers'));
+        // 1,000 durable timers a day away queued for the instance (a fan-out of timeouts, say), then 3 events.
+        const far = Date.now() + 86_400_000;
+        const message = (id: string, visibleAt?: Date): OrchestrationMessage => ({
+          id, instanceId: 'timers', ...(visibleAt ? { visibleAt } : {}),
+          event: { type: 'EventRaised', eventId: -1, timestamp: new Date().toISOString(), name: id },
+        });
+        for (let i = 0; i < 1_000; i += 100) {
+          await store.commit({
+            requests: Array.from({ length: 100 }, (_, j) => ({ type: 'insertMessage' as const, message: message(`t-${i + j}`, new Date(far + i + j)), ifMissing: 'fail' as const })),
+          });
+        }
+        for (let i = 0; i < 3; i++) await store.commit({ requests: [{ type: 'insertMessage', message: message(`e-${i}`), ifMissing: 'fail' }] });
+        finds.length = 0;
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+        // The start and the 3 events, in arrival order; no timer.
+        expect(item?.messages.map((m) => m.event.type === 'EventRaised' ? m.event.name : m.event.type)).toEqual(['ExecutionStarted', 'e-0', 'e-1', 'e-2']);
+        const reads = finds.filter((command) => command['find'] === store.collections.messages);
+        expect(reads).toHaveLength(2);
+        let keys = 0;
+        let docs = 0;
+        for (const sent of reads) {
+          const { find, filter, hint, projection, sort, limit } = sent;
+          const query = Object.fromEntries(Object.entries({ find, filter, hint, projection, sort, limit }).filter(([, v]) => v !== undefined));
+          const plan = await client.db(db.name).command({ explain: query, verbosity: 'executionStats' });
+          const stats = plan['executionStats'] as { totalKeysExamined: number; totalDocsExamined: number };
+          expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).toContain('"instance_due_seq"');
+          keys += stats.totalKeysExamined;
+          docs += stats.totalDocsExamined;
+        }
+        // The 4 messages claimed, and a key or two more per read where its scan meets the end of its ranges (the due
+        // read's are two: before and after EPOCH): not the thousand timers.
+        expect(docs).toBeLessThanOrEqual(4);
+        expect(keys).toBeLessThanOrEqual(4 + 6);
+        // The shape before instance_due_seq (one read in seq order, due checked on each document) visits every timer.
+        const before = await client.db(db.name).collection(store.collections.messages)
+          .find({ instanceId: 'timers', due: { $lte: new Date() } }).sort({ seq: 1 }).hint({ instanceId: 1, seq: 1 }).limit(100)
+          .explain('executionStats');
+        expect((before['executionStats'] as { totalDocsExamined: number }).totalDocsExamined).toBeGreaterThanOrEqual(1_000);
+        // A timer that came due is taken too, in arrival order with the events after it.
+        await store.abandonOrchestration('timers', item!.lease.token);
+        const late = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date(far + 1) });
+        expect(late?.messages.map((m) => m.event.type === 'EventRaised' ? m.event.name : m.event.type)).toEqual(['ExecutionStarted', 't-0', 't-1', 'e-0', 'e-1', 'e-2']);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('an unclaimed write\'s check reads no pending timer of its instance (explain executionStats)', async () => {
+      const { client, commands: finds, store } = await recording('find', 'unclaimed-timers');
+      try {
+        await store.commit(start('idle'));
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+        await store.commit({
+          lease: { kind: 'orchestration', instanceId: 'idle', token: item!.lease.token },
+          requests: [{ type: 'deleteMessages', instanceId: 'idle', messageIds: item!.messages.map((m) => m.id) }],
+        });
+        const far = new Date(Date.now() + 86_400_000);
+        await store.commit({
+          requests: Array.from({ length: 500 }, (_, i) => ({
+            type: 'insertMessage' as const, ifMissing: 'fail' as const,
+            message: { id: `t-${i}`, instanceId: 'idle', visibleAt: new Date(far.getTime() + i), event: { type: 'EventRaised' as const, eventId: -1, timestamp: new Date().toISOString(), name: `t-${i}` } },
+          })),
+        });
+        const state = (await store.getInstance('idle'))!;
+        finds.length = 0;
+        // A client's command on an instance no worker holds, as a commit of no request: its check reads the
+        // instance, then the messages visible at its time (none: every timer is a day away), so it holds.
+        await store.commit({
+          lease: { kind: 'unclaimed', instanceId: 'idle', executionId: state.executionId, version: state.version, now: new Date() }, requests: [],
+        });
+        const reads = finds.filter((command) => command['find'] === store.collections.messages);
+        expect(reads).toHaveLength(2);
+        for (const sent of reads) {
+          const { find, filter, hint, projection, sort, limit } = sent;
+          const query = Object.fromEntries(Object.entries({ find, filter, hint, projection, sort, limit }).filter(([, v]) => v !== undefined));
+          const plan = await client.db(db.name).command({ explain: query, verbosity: 'executionStats' });
+          const stats = plan['executionStats'] as { totalKeysExamined: number; totalDocsExamined: number };
+          expect(stats.totalDocsExamined).toBe(0);
+          expect(stats.totalKeysExamined).toBeLessThanOrEqual(3);
+        }
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('pages a rare status among many others visiting about one page of keys (explain executionStats)', async () => {
+      const { client, commands: finds, store } = await recording('find', 'status-page');
+      try {
+        const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
+        for (let i = 0; i < 1_000; i += 100) {
+          await store.commit({ requests: Array.from({ length: 100 }, (_, j) => start(`done-${i + j}`).requests[0]!) });
+        }
+        for (let i = 0; i < 5; i++) await store.commit(start(`run-${i}`));
+        // As if the first thousand had completed: only the indexed status matters to the query's plan.
+        await instances.updateMany({ _id: { $regex: '^done-' } }, { $set: { runtimeStatus: 'Completed' } });
+        finds.length = 0;
+        const first = await store.queryInstances({ runtimeStatus: ['Pending'], pageSize: 2 });
+        expect(first.instances.map((s) => s.instanceId)).toEqual(['run-0', 'run-1']);
+        const second = await store.queryInstances({ runtimeStatus: ['Pending'], pageSize: 2, continuationToken: first.continuationToken! });
+        expect(second.instances.map((s) => s.instanceId)).toEqual(['run-2', 'run-3']);
+        const reads = finds.filter((command) => command['find'] === store.collections.instances);
+        expect(reads).toHaveLength(2);
+        for (const sent of reads) {
+          const { find, filter, projection, sort, limit } = sent;
+          const plan = await client.db(db.name).command({ explain: { find, filter, projection, sort, limit }, verbosity: 'executionStats' });
+          const stats = plan['executionStats'] as { totalKeysExamined: number; totalDocsExamined: number };
+          // A page of 2 (and the one more that says there is a next page): not the thousand completed instances.
+          expect(stats.totalKeysExamined).toBeLessThanOrEqual(10);
+          expect(stats.totalDocsExamined).toBeLessThanOrEqual(10);
+        }
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('changes$ completes the step snapshots of instances whose start it never saw with their inputs, read in batches', async () => {
       const prefix = db.prefix('inputs');
       const writer = await db.open('inputs', { prefix });

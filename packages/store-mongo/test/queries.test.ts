@@ -2,11 +2,12 @@ import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/ru
 import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
-  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_HINT, claimBound, claimedMessagesFilter, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
+  CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_SORT, claimBound, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
-  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, unclaimedMessagesQuery,
+  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_BATCH,
+  VISIBLE_MESSAGES_HINT, visibleMessagesQuery,
 } from '../src/queries.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -15,7 +16,7 @@ import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
 import {
-  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent,
+  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, RETIRED_INDEXES, retiredIndexesPresent,
 } from '../src/indexes.js';
 import { MongoServerError, ObjectId, type Document } from 'mongodb';
 
@@ -186,32 +187,57 @@ describe('claims', () => {
     expect(obsoleteIndexesPresent('instances', ['_id_', 'lease_expiry', 'lease_owner'])).toEqual(['lease_expiry']);
   });
 
-  it('take the visible messages of the claimed instance by its key', () => {
-    expect(claimedMessagesFilter('k', T0)).toEqual({ instanceId: 'k', due: { $lte: T0 } });
+  it('read the visible messages of an instance in two parts, neither visiting a message due later', () => {
+    const later = new Date(T0.getTime() + 1);
+    const { atOnce, due } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    expect(atOnce.filter).toEqual({ instanceId: 'k', due: EPOCH, seq: { $lte: 7 } });
+    expect(due.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7 } });
+    const message = (instanceId: string, when: Date, seq = 1) => ({ _id: 'm', instanceId, due: when, seq, message: '{}' });
+    // Together they select what "due by now" selects, each message once: at once, a due timer, one due at the very
+    // moment, one due before 1970 (stored as it is); not a timer due later, another instance's, or one past upToSeq.
+    const cases: [ReturnType<typeof message>, boolean][] = [
+      [message('k', EPOCH), true], [message('k', new Date(T0.getTime() - 5_000)), true], [message('k', T0), true],
+      [message('k', new Date(-1_000)), true], [message('k', later), false], [message('k2', EPOCH), false], [message('k', EPOCH, 8), false],
+    ];
+    for (const [doc, visible] of cases) {
+      const hits = [atOnce, due].filter((read) => matches(read.filter, doc)).length;
+      expect(hits, JSON.stringify(doc)).toBe(visible ? 1 : 0);
+    }
+    // Without upToSeq (an unclaimed write's check, in one transaction's snapshot): no seq bound.
+    expect(visibleMessagesQuery('k', T0).atOnce.filter).toEqual({ instanceId: 'k', due: EPOCH });
+    expect(visibleMessagesQuery('k', T0, { upToSeq: Number.NaN }).due.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH } });
   });
 
-  it('check an unclaimed write against the visible messages of its instance alone, in arrival order, a few at a time', () => {
-    const { filter, options } = unclaimedMessagesQuery('k', T0);
-    // The messages of instance k visible at the writer's time: due then or before, not later, nor another instance's.
-    const message = (instanceId: string, due: Date) => ({ _id: 'm', instanceId, due, seq: 1, message: {} });
-    expect(matches(filter, message('k', T0))).toBe(true);
-    expect(matches(filter, message('k', EPOCH))).toBe(true);
-    expect(matches(filter, message('k', new Date(T0.getTime() + 1)))).toBe(false);
-    expect(matches(filter, message('k2', EPOCH))).toBe(false);
-    // Pinned to an index that exists, which the instance key bounds to this instance's messages and whose order is
-    // arrival order (no in-memory sort); the visibility is checked on each message fetched.
-    expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(options.hint));
-    expect(indexScan(options.hint, filter, options.sort, ['due'])).toMatchObject({
-      lower: { value: 'k', inclusive: true }, upper: { value: 'k', inclusive: true }, pointPrefix: 1, sortFromIndex: true, fetchedFor: ['due'],
-    });
-    expect(() => indexScan(options.hint, filter, options.sort)).toThrow(/due is not in the index/);
-    // The index by due time would sort in memory: every visible message of the instance read before the first.
-    const byDue = INDEXES.messages.find((i) => i.name === 'instance_due')!.key as Record<string, 1>;
-    expect(indexScan(byDue, filter, options.sort).sortFromIndex).toBe(false);
-    // The message alone (what the check reads), a couple at a time: a write that commits reads the start of the
-    // execution at most, and one that is refused the message that refuses it.
-    expect(Object.keys(options.projection).filter((field) => options.projection[field as keyof typeof options.projection] === 1)).toEqual(['message']);
-    expect(options.batchSize).toBeLessThanOrEqual(2);
+  it('serve both reads from instance_due_seq: messages visible at once in seq order from the index, due timers a range that ends at now', () => {
+    const { atOnce, due } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    for (const read of [atOnce, due]) {
+      expect(read.options.hint).toEqual(VISIBLE_MESSAGES_HINT);
+      expect(read.options.sort).toEqual(CLAIMED_MESSAGES_SORT);
+      expect(read.options.limit).toBe(100);
+      expect(Object.keys(read.options.projection).sort()).toEqual(['message', 'seq']);
+    }
+    expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(VISIBLE_MESSAGES_HINT));
+    // At once: points on instanceId and due, so the index order is seq order (no in-memory sort, stops at the limit).
+    expect(indexScan(VISIBLE_MESSAGES_HINT, atOnce.filter, atOnce.options.sort)).toMatchObject({ pointPrefix: 2, sortFromIndex: true, fetchedFor: [] });
+    // Due timers: a range of due, sorted in memory, but only over timers already due (the range ends at now).
+    expect(indexScan(VISIBLE_MESSAGES_HINT, due.filter, due.options.sort)).toMatchObject({ pointPrefix: 1, sortFromIndex: false, fetchedFor: [] });
+    // The layout before: one read on instance_seq checking due on each fetched document, so a claim walked every timer
+    // still pending that was queued before the visible messages.
+    expect(indexScan({ instanceId: 1, seq: 1 }, { instanceId: 'k', due: { $lte: T0 } }, { seq: 1 }, ['due']).fetchedFor).toEqual(['due']);
+    // An unclaimed write's check reads a couple at a time: as far as its answer needs.
+    const check = visibleMessagesQuery('k', T0, { batchSize: UNCLAIMED_MESSAGES_BATCH });
+    expect(check.atOnce.options.batchSize).toBeLessThanOrEqual(2);
+    expect(check.due.options.limit).toBeUndefined();
+  });
+
+  it('keep instance_due, which earlier versions pin queries to, and name it as retired rather than drop it under them', () => {
+    expect(INDEXES.messages.map((i) => i.name)).not.toContain('instance_due');
+    expect(Object.values(OBSOLETE_INDEXES).flat()).not.toContain('instance_due');
+    expect(RETIRED_INDEXES.messages).toEqual(['instance_due']);
+    expect(retiredIndexesPresent('messages', ['_id_', 'instance_seq', 'instance_due', 'instance_due_seq'])).toEqual(['instance_due']);
+    expect(retiredIndexesPresent('messages', ['_id_', 'instance_seq', 'instance_due_seq'])).toEqual([]);
+    // Its key is a prefix of instance_due_seq, which serves the queue head's earliest-due read in its order.
+    expect(indexScan(QUEUE_HEAD_HINTS.due, { instanceId: 'k' }, { due: 1 }).sortFromIndex).toBe(true);
   });
 
   it('delete the messages a step consumed visiting only those, however many more are queued for the instance', () => {
@@ -288,7 +314,7 @@ describe('claims', () => {
     const keys = (collection: keyof typeof INDEXES) => INDEXES[collection].map((i) => JSON.stringify(i.key));
     expect(keys('instances')).toContain(JSON.stringify(CLAIM_ORCHESTRATION_HINT));
     expect(keys('activityTasks')).toContain(JSON.stringify(CLAIM_ACTIVITY_HINT));
-    expect(keys('messages')).toContain(JSON.stringify(CLAIMED_MESSAGES_HINT));
+    expect(keys('messages')).toContain(JSON.stringify(VISIBLE_MESSAGES_HINT));
     expect(keys('activityTasks')).toContain(JSON.stringify(TASK_WAKE_HINT));
     expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.due));
     expect(keys('messages')).toContain(JSON.stringify(QUEUE_HEAD_HINTS.readyAt));
@@ -408,6 +434,7 @@ const matches = (filter: Document, doc: Document): boolean => Object.entries(fil
     if (op === '$gte') return sameType(bound) && order(bound) >= 0;
     if (op === '$gt') return sameType(bound) && order(bound) > 0;
     if (op === '$lte') return sameType(bound) && order(bound) <= 0;
+    if (op === '$ne') return !(sameType(bound) && order(bound) === 0);
     if (op === '$regex' && typeof bound === 'string') return typeof value === 'string' && new RegExp(bound).test(value);
     if (op === '$type' && bound === 'string') return typeof value === 'string';
     throw new Error(`${op} is outside the model`);

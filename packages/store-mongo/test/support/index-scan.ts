@@ -2,7 +2,7 @@ import type { Document } from 'mongodb';
 
 /**
  * How MongoDB serves a query of the simple shapes MongoStore sends (a conjunction of equalities, `$in` and
- * `$gt/$gte/$lt/$lte` ranges, an anchored literal `$regex` (a prefix: `^` and escaped text only, which the server scans as
+ * `$gt/$gte/$lt/$lte` ranges (with a `$ne` excluding one value of a range: it never widens the bounds), an anchored literal `$regex` (a prefix: `^` and escaped text only, which the server scans as
  * the range of strings that start with it), `$type` conditions, possibly as an `$and` of such clauses, a sort) from one index, read
  * off the shapes alone, so unit tests can check index use without a server: the bounds of the index scan on the index's
  * leading field, whether the sort comes from the index order, and which fields need the document fetched on every
@@ -62,7 +62,7 @@ export function indexScan(
       if (Object.keys(condition as object).length > 1) throw new Error('$regex with other operators or $options is outside the model');
       predicates.set(field, { $prefix: literalPrefix((condition as { $regex: unknown }).$regex) });
     } else if (isOps) {
-      for (const op of Object.keys(condition as object)) if (!['$gt', '$gte', '$lt', '$lte', '$eq', '$in'].includes(op)) throw new Error(`${op} is outside the model`);
+      for (const op of Object.keys(condition as object)) if (!['$gt', '$gte', '$lt', '$lte', '$ne', '$eq', '$in'].includes(op)) throw new Error(`${op} is outside the model`);
       if ('$in' in (condition as object) && Object.keys(condition as object).length > 1) throw new Error('$in with other operators is outside the model');
       predicates.set(field, condition as Document);
     } else {
