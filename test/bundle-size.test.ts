@@ -789,11 +789,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The client's check-status responses (createCheckStatusResponse, waitForCompletionOrCreateCheckStatusResponse) then
  * declared charset=utf-8 as well, by one jsonResponse the HTTP handler uses too: 33,361 / 41,423 / 71,731 / 8,956 ->
  * 33,408 / 41,469 / 71,802 / 8,988 B (+47 / +46 / +71 / +32), budgets set to match.
+ * newGuid then named the execution too (ReplayFlag GuidPerExecution: executions of one instance that start in the same
+ * millisecond no longer repeat each other's guids): 33,408 / 41,469 / 71,802 -> 33,435 / 41,496 / 71,828 B (+27 / +27 /
+ * +26), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_408 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_469 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_802 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_496 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_828 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 8_988 },
 ];
 

@@ -265,10 +265,10 @@ describe('replay engine', () => {
       yield ctx.callActivity('A');
       seen.push(ctx.currentUtcDateTime.toISOString());
     };
-    run(orch).step(T0, [executionStarted('O')]);
+    // Replayed from what the first step recorded (with the replay flags it ran under, which newGuid follows).
+    const history = run(orch).step(T0, [executionStarted('O')]).newEvents as HistoryEvent[];
     const firstRun = [...seen];
     seen.length = 0;
-    const history = new HistoryBuilder({ name: 'O', instanceId: 'instance-1', start: T0 }).started().taskScheduled('A').build();
     run(orch, history).step(at(5000), [taskCompleted(0)]);
     expect(seen.slice(0, 3)).toEqual(firstRun.slice(0, 3));
     expect(seen[0]).toBe(T0.toISOString());

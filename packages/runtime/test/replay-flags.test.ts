@@ -7,6 +7,8 @@ import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { HistoryBuilder, executionStarted } from '../src/testing/history-builder.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { uuidV5 } from '../src/engine/deterministic-guid.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const limit = { customStatusLimitBytes: 16 * 1024 };
@@ -106,5 +108,65 @@ describe('default sub-orchestration ids (SubOrchestrationIdPerExecution)', () =>
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     const { instances } = await runtime.client.listInstances({ instanceIdPrefix: 'eternal:' });
     expect(instances.map((i) => [i.name, i.runtimeStatus]).sort()).toEqual([['Quick', 'Completed'], ['Waiter', 'Running']]);
+  });
+});
+
+describe('newGuid per execution (GuidPerExecution)', () => {
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  /** Takes a guid, then continues as new with every guid taken so far until it holds `count`. */
+  const collector: Orchestrator = function* (ctx) {
+    const taken = [...ctx.getInput<string[]>(), ctx.newGuid()];
+    if (taken.length === 3) return taken;
+    ctx.continueAsNew(taken);
+    return undefined;
+  };
+
+  it('gives each execution of a continueAsNew loop its own guids, even when they start in the same millisecond', async () => {
+    // A clock that stands still starts every execution at the same time, as executions a fast loop runs within one
+    // millisecond are: the guids must still differ (an eternal orchestration that names each pass's job with one).
+    const clock = new VirtualClock();
+    runtime = createRuntime({ logger: silentLogger, clock, orchestrators: { Collector: collector } });
+    await runtime.start();
+    const id = await runtime.client.startNew('Collector', { instanceId: 'collector', input: [] });
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done.runtimeStatus).toBe('Completed');
+    const guids = done.output as string[];
+    expect(new Set(guids).size).toBe(3);
+  });
+
+  /** Takes a guid in its first step and returns it once its activity completed. */
+  const guidThenActivity: Orchestrator = function* (ctx) {
+    const guid = ctx.newGuid();
+    yield ctx.callActivity('Work');
+    return guid;
+  };
+  const completed = { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0 } as const;
+
+  it('replays a history recorded before GuidPerExecution with the guids it gave then', () => {
+    // Recorded by an engine without replay flags: the guid came from the instance id, the step time and the counter.
+    const history = new HistoryBuilder({ name: 'Guid', instanceId: 'g' }).started().taskScheduled('Work').build();
+    const execution = new OrchestrationExecution(guidThenActivity, limit);
+    execution.replay(history);
+    expect(execution.flags.includes(ReplayFlag.GuidPerExecution)).toBe(false);
+    const step = execution.step(new Date(T0.getTime() + 1000), [completed]);
+    expect(step.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', result: uuidV5(`g_${T0.toISOString()}_0`) }));
+  });
+
+  it('gives a new execution guids of its execution id, the same on every replay', () => {
+    const execution = new OrchestrationExecution(guidThenActivity, limit);
+    execution.replay([]);
+    const first = execution.step(T0, [executionStarted('Guid', undefined, 'g', T0)]);
+    const replayed = new OrchestrationExecution(guidThenActivity, limit);
+    replayed.replay(first.newEvents as HistoryEvent[]);
+    expect(replayed.flags.includes(ReplayFlag.GuidPerExecution)).toBe(true);
+    const step = replayed.step(new Date(T0.getTime() + 1000), [completed]);
+    expect(step.newEvents).toContainEqual(expect.objectContaining({
+      type: 'ExecutionCompleted', result: uuidV5(`g_execution-1_${T0.toISOString()}_0`),
+    }));
   });
 });

@@ -45,6 +45,15 @@ export const ReplayFlag = {
    * Functions gives it to the pass waiting). A history recorded before keeps that.
    */
   EventGoesToAwaitedWaiter: 4,
+  /**
+   * @since 2026-12-04. `newGuid` names the execution too: a UUID of `<instanceId>_<executionId>_<step time>_<counter>`
+   * instead of `<instanceId>_<step time>_<counter>`. The counter starts over with each execution, so two executions of
+   * one instance that started in the same millisecond (a `continueAsNew` loop whose passes take less than that, a
+   * restart or a start over a purged id within it, every execution on a clock that stands still) gave the same guids,
+   * in the same order: a pass that named its job or a sub-orchestration with one reused the previous pass's. A history
+   * recorded before keeps the old guids.
+   */
+  GuidPerExecution: 5,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -85,7 +85,10 @@ export interface OrchestrationContext {
    * With `preserveUnprocessedEvents`, external events received but not yet consumed are delivered to the new execution.
    */
   continueAsNew(input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }): void;
-  /** A deterministic UUID (name-based, derived from the instance id, the step time and a counter). */
+  /**
+   * A deterministic UUID (name-based, derived from the instance id, the execution id, the step time and a counter):
+   * the same on every replay, and another one in each call and each execution (after `continueAsNew` or a restart too).
+   */
   newGuid(): string;
 }
 

@@ -739,6 +739,11 @@ export class OrchestrationExecution {
     return task;
   }
 
+  /** What a `newGuid` name starts with: the instance id, and the execution's (see {@link ReplayFlag.GuidPerExecution}). */
+  #guidPrefix(): string {
+    return this.#flags.includes(ReplayFlag.GuidPerExecution) ? `${this.#instanceId()}_${this.#started?.executionId ?? ''}` : this.#instanceId();
+  }
+
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
   #defaultChildId(eventId: number): string {
     return this.#flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)
@@ -898,8 +903,8 @@ export class OrchestrationExecution {
     newGuid(): string {
       const x = this.#x;
       // Outside the run: a guid (the next one, which a later call gives again), without taking it; the instance fails.
-      if (x.#outsideRun()) return uuidV5(`${x.#instanceId()}_${x.#now().toISOString()}_${x.#more().guidCounter}`);
-      return uuidV5(`${x.#instanceId()}_${x.#now().toISOString()}_${x.#more().guidCounter++}`);
+      if (x.#outsideRun()) return uuidV5(`${x.#guidPrefix()}_${x.#now().toISOString()}_${x.#more().guidCounter}`);
+      return uuidV5(`${x.#guidPrefix()}_${x.#now().toISOString()}_${x.#more().guidCounter++}`);
     }
   };
 }
