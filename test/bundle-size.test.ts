@@ -792,12 +792,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * newGuid then named the execution too (ReplayFlag GuidPerExecution: executions of one instance that start in the same
  * millisecond no longer repeat each other's guids): 33,408 / 41,469 / 71,802 -> 33,435 / 41,496 / 71,828 B (+27 / +27 /
  * +26), budgets set to match; rx-client unchanged.
+ * rx-client then kept what a server says of an error it sends over a stream and of a store it lost: a subscription's
+ * `close` error rebuilt with the server's status, and `storeClosed: true` from an answer or event marked on the error
+ * (which the React hooks retry; the rule itself is in the hooks' entry only): 8,988 -> 9,017 B (+29), budget set to
+ * match; the server's side of it is in none of these pages.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_496 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_828 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 8_988 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_017 },
 ];
 
 describe('bundle size', () => {

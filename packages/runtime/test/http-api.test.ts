@@ -358,6 +358,15 @@ describe('GET /instances/{id}', () => {
     expect(await errorOf(call('/instances/nobody?showHistory=yes'))).toEqual([400, 'invalid-argument']);
   });
 
+  it('answers 503 store-closed with storeClosed: true once the store is closed, so a client tells the server\'s storage is gone', async () => {
+    await runtime.store.close();
+    const response = await call('/instances/x');
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      code: 'store-closed', message: expect.any(String), ExceptionMessage: expect.any(String), storeClosed: true,
+    });
+  });
+
   it('serves the status of an instance named "stream", whatever the Accept header asks for', async () => {
     await runtime.client.startNew('Echo', { instanceId: 'stream', input: 's' });
     await runtime.client.waitForCompletion('stream', SETTLED);

@@ -388,7 +388,8 @@ describe('GET /instances/{id}/stream', () => {
     const reader = await stream(base, '/instances/x/stream');
     const event = await reader.nextEvent();
     expect(event?.event).toBe('error');
-    expect(JSON.parse(event!.data!)).toEqual({ code: 'store-closed', message: 'The store was closed' });
+    // With its status and the store's loss marked, so that a client rebuilds it as the server's (not retried as a 500).
+    expect(JSON.parse(event!.data!)).toEqual({ code: 'store-closed', message: 'The store was closed', status: 503, storeClosed: true });
     expect(await reader.next()).toBeUndefined();
   });
 
@@ -1187,7 +1188,7 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(await answer.json()).toEqual({ session: id, subscriptions: MAX_SUBSCRIPTIONS_PER_SESSION });
     const events = await reader.eventsUntil((b) => b.event === 'close' && payload(b).sub === last);
     expect(events.filter((b) => b.event === 'close').map(payload)).toEqual([{
-      sub: last, error: { code: 'invalid-argument', message: `A session holds at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions` },
+      sub: last, error: { code: 'invalid-argument', message: `A session holds at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions`, status: 400 },
     }]);
     // The session carries on: with room made, the refused one is subscribed and gets its snapshot.
     const again = await change(base, id, { unsubscribe: ['a'], subscribe: [status(last)] });

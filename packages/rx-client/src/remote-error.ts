@@ -1,3 +1,4 @@
+import { isRetryableError as isSharedRetryableError } from '@durable-rx/runtime/client-kit';
 import {
   DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
   InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableError,
@@ -47,18 +48,23 @@ const ERROR_CLASSES: readonly ErrorClass[] = [
 ];
 
 /**
- * Rebuilds the typed error of an error body `{ code, message }`: the same class the server's client threw (e.g.
- * `InstanceNotFoundError` for `instance-not-found`; the classes of `invalid-argument`, `instance-not-found`,
+ * Rebuilds the typed error of an error body `{ code, message, storeClosed? }`: the same class the server's client threw
+ * (e.g. `InstanceNotFoundError` for `instance-not-found`; the classes of `invalid-argument`, `instance-not-found`,
  * `instance-already-exists`, `instance-not-running`, `instance-not-terminal`, `payload-too-large`, `store-closed` and
- * `unavailable`),
- * or a {@link RemoteError} with the body's `code` and message for any other code.
+ * `unavailable`), or a {@link RemoteError} with the body's `code`, message and `status` for any other code. A body that
+ * says `storeClosed: true` (the server's store is closed or lost for good) gives an error with `storeClosed: true`,
+ * which {@link isRetryableError} retries: for this client it is the server that is unavailable (see the README).
  */
 export function errorFromBody(status: number, body: unknown): DurableError {
   const code = memberOf(body, 'code');
   const message = memberOf(body, 'message') ?? `HTTP ${status}`;
   const ErrorClass = ERROR_CLASSES.find((E) => new E('').code === code);
   // A body without a code (a proxy's page, say) is a bad response, except that a 413 says what was wrong.
-  return ErrorClass ? new ErrorClass(message) : new RemoteError(code ?? (status === 413 ? 'payload-too-large' : 'bad-response'), status, message);
+  // The server's store gone: marked (see `isRetryableError`), and nothing added to any other error.
+  return Object.assign(
+    ErrorClass ? new ErrorClass(message) : new RemoteError(code ?? (status === 413 ? 'payload-too-large' : 'bad-response'), status, message),
+    (body as { storeClosed?: unknown } | undefined)?.storeClosed === true && { storeClosed: true },
+  );
 }
 
 /**
@@ -79,5 +85,19 @@ export function memberOf(json: unknown, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The shared rules of which errors are worth retrying (the runtime's client-kit), as rx-client's own. */
-export { isRetryable, isRetryableError } from '@durable-rx/runtime/client-kit';
+/** The shared rule of which HTTP statuses are worth retrying (the runtime's client-kit), as rx-client's own. */
+export { isRetryable } from '@durable-rx/runtime/client-kit';
+
+/**
+ * True when trying again may succeed where `error` ended a watch: the shared rule (the runtime's `isRetryableError`),
+ * and also a server's store that is closed or lost for good: an error {@link errorFromBody} rebuilt from a body with
+ * `storeClosed: true` (of a class it rebuilds answers into, `StoreClosedError` for `store-closed`, or a `RemoteError`,
+ * marked `storeClosed: true`). The store is the server's, which may be restarted or fail over: from here it is the
+ * server that is unavailable for now. This client's own close (a `StoreClosedError` without the mark) is never
+ * retried, nor a store lost in the page (a local store's own error class, as IndexedDB's `DatabaseUpgradingError`).
+ * The rule of the React hooks, which retry with back-off.
+ */
+export function isRetryableError(error: unknown): boolean {
+  return (error as { storeClosed?: unknown } | undefined)?.storeClosed === true
+    && [RemoteError, ...ERROR_CLASSES].some((E) => error instanceof E) || isSharedRetryableError(error);
+}

@@ -1,6 +1,7 @@
 import {
   InstanceNotFoundError, InvalidArgumentError, StoreClosedError, UnavailableError,
 } from '@durable-rx/runtime';
+import { DatabaseUpgradingError } from '@durable-rx/store-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { isRetryableError, RemoteError } from '../src/remote-error.js';
 
@@ -12,6 +13,9 @@ describe('isRetryableError', () => {
       new RemoteError('internal', 500, 'boom'), new RemoteError('bad-response', 502, 'Not an event stream'),
       new RemoteError('bad-response', 404, 'HTTP 404'), new RemoteError('timeout', 408, 'slow'),
       new RemoteError('too-many-requests', 429, 'later'),
+      // A server's store closed or lost, as the client rebuilds it: the server may be restarted.
+      Object.assign(new StoreClosedError('closed'), { storeClosed: true }),
+      Object.assign(new RemoteError('database-upgrading', 503, 'upgrading'), { storeClosed: true }),
     ]) expect([error.code, isRetryableError(error)]).toEqual([error.code, true]);
   });
 
@@ -22,6 +26,8 @@ describe('isRetryableError', () => {
       new InstanceNotFoundError('gone'), new StoreClosedError('closed'), new TypeError('a bug'), 'no error',
       // A request line or headers too long for the server: the same request is refused again.
       new RemoteError('bad-response', 414, 'HTTP 414'), new RemoteError('bad-response', 431, 'HTTP 431'),
+      // A store lost in the page (a local client's): a reload fixes it, not a retry.
+      new DatabaseUpgradingError('upgrading'),
     ]) expect([String(error), isRetryableError(error)]).toEqual([String(error), false]);
   });
 });

@@ -9,7 +9,6 @@ import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../clien
 import { jsonResponse } from '../client/json-response.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
-import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
@@ -20,7 +19,7 @@ import {
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
-import { errorResponse, responseForError, type ErrorBody } from './error-response.js';
+import { errorBodyOf, errorResponse, responseForError } from './error-response.js';
 import { HostNotAllowedError } from './host-not-allowed-error.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
@@ -374,7 +373,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // A subscription change is the client's own request, not an input: a limit lowered to bound inputs must not fail
     // the streams of a page watching many instances, so it takes at least the default.
     maxBodyBytes: Math.max(settings.maxBodyBytes, DEFAULT_MAX_BODY_BYTES), retryAfterSeconds: settings.retryAfterSeconds,
-    errorBody: (error) => errorBodyOf(error, logger),
+    errorBody: (error) => errorBodyOf(error, logger, 'stream error'),
     clock: settings.clock, logger,
   });
 
@@ -687,12 +686,6 @@ function listResponse(statuses: readonly unknown[], continuationToken: string | 
 
 function accepted(): Response {
   return new Response(null, { status: 202 });
-}
-
-function errorBodyOf(error: unknown, logger: Logger): ErrorBody {
-  if (isDurableError(error)) return { code: error.code, message: error.message };
-  logger.error('HTTP API: unexpected stream error', error);
-  return { code: 'internal', message: 'Internal server error' };
 }
 
 /** Methods every DurableClient has, checked when a handler is made: what is no client is told from one by them. */

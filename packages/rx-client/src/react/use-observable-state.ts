@@ -14,7 +14,8 @@ export interface ObservableState<T> {
   readonly loading: boolean;
   /**
    * The error the stream ended with (e.g. a `RemoteError` `unauthorized` for a wrong key); `undefined` otherwise. After
-   * an error worth retrying (`isRetryableError`: `unavailable`, `unreachable`, 5xx, a proxy's page) the hook subscribes
+   * an error worth retrying (`isRetryableError`: `unavailable`, `unreachable`, 5xx, a proxy's page, a remote server's
+   * store that is closed or lost, which says `storeClosed: true`) the hook subscribes
    * again by itself, and `value` keeps the last one meanwhile; the next value clears `error`.
    */
   readonly error: Error | undefined;
@@ -58,8 +59,9 @@ const IDLE: ObservableState<never> = Object.freeze({ value: undefined, loading: 
  * refused by a proxy during a deploy, a 5xx), the error is rendered with the last value kept, and `source` is
  * subscribed again after 1 s, doubling on each failure up to 10 s; the first value of the new subscription clears the
  * error. The delay starts over at 1 s only after a subscription stayed up for 10 s after its first value: one that
- * fails sooner, even after a value (a snapshot, then the stream dropped), has not proved healthy. Any other error
- * (`invalid-argument`, `unauthorized`, a closed client) stays until `deps` change or the component mounts again. The
+ * fails sooner, even after a value (a snapshot, then the stream dropped), has not proved healthy. A remote server's
+ * store that is closed or lost (`storeClosed: true` on the error) is retried so too: a restarted server serves again.
+ * Any other error (`invalid-argument`, `unauthorized`, a closed client, a store lost in the page) stays until `deps` change or the component mounts again. The
  * pending attempt is cancelled on unmount and when `deps` change. `clock` times the delays (read when `deps` change;
  * default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`).
  *

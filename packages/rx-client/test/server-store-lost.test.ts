@@ -1,0 +1,111 @@
+import { DurableError, StoreClosedError, type DurableClient } from '@durable-rx/runtime';
+import { DatabaseUpgradingError, StorageError } from '@durable-rx/store-indexeddb';
+import { firstValueFrom, throwError } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRemoteClient } from '../src/index.js';
+import { isRetryableError } from '../src/remote-error.js';
+import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
+
+/**
+ * A server whose store is closed or lost for good (`isStoreClosed`: code `store-closed`, or `storeClosed: true` on the
+ * error). For a remote client it is the server that is unavailable, not this client: the error a watch, a wait or a
+ * command gets carries the server's code, status and `storeClosed: true`, so a UI can say "server storage
+ * unavailable", and the hooks' rule retries it (with their back-off: a restarted server is picked up), never this
+ * client's own close.
+ */
+
+let harness: Harness | undefined;
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+/**
+ * The runtime's client with its store gone while `lost.error` is set: every watch fails with that error and every
+ * command rejects with it, as a client over a lost store does. Clearing it is the server coming back.
+ */
+function losable(lost: { error?: DurableError | undefined }) {
+  return (client: DurableClient): DurableClient => new Proxy(client, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const { error } = lost;
+        if (!error) return (value as (...a: unknown[]) => unknown).apply(target, args);
+        return String(key).endsWith('$') ? throwError(() => error) : Promise.reject(error);
+      };
+    },
+  });
+}
+
+const marksOf = (error: unknown) => {
+  const e = error as (DurableError & { storeClosed?: unknown }) | undefined;
+  return { code: e?.code, status: e?.status, storeClosed: e?.storeClosed };
+};
+
+describe('a server whose store is gone', () => {
+  it.each([
+    ['lost for good (IndexedDB upgraded by another tab)', () => new DatabaseUpgradingError('the database is being upgraded')],
+    ['unusable (storeClosed on a storage error)', () => new StorageError('IndexedDB is not available here', { storeClosed: true })],
+    ['closed', () => new StoreClosedError('The store is closed')],
+  ])('gives a watch, a wait and a command the server\'s code, status and storeClosed when its store is %s', async (_, make) => {
+    const lost: { error?: DurableError } = { error: make() };
+    const h = (harness = await openHarness({}, losable(lost)));
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    const states: string[] = [];
+    const watching = client.connection$.subscribe(({ state }) => states.push(state));
+    const expected = { code: lost.error!.code, status: lost.error!.status, storeClosed: true };
+    expect(marksOf(await within(outcome(firstValueFrom(client.status$('a'))), 'the status watch failing'))).toEqual(expected);
+    expect(marksOf(await within(outcome(firstValueFrom(client.customStatus$('a'))), 'the custom status watch failing'))).toEqual(expected);
+    expect(marksOf(await within(outcome(firstValueFrom(client.instances$())), 'the list watch failing'))).toEqual(expected);
+    expect(marksOf(await within(outcome(client.waitForCompletion('a', { timeoutMs: Infinity })), 'the wait failing'))).toEqual(expected);
+    expect(marksOf(await outcome(client.getStatus('a')))).toEqual(expected);
+    expect(marksOf(await outcome(client.startNew('Echo', { input: 1 })))).toEqual(expected);
+    // The connection carries no store: it never failed for it.
+    expect(states).not.toContain('failed');
+    expect(states).toContain('live');
+    watching.unsubscribe();
+    client.close();
+  });
+
+  it('is worth retrying by the hooks\' rule (the server may come back), and a retry after it is back gets the status', async () => {
+    const lost: { error?: DurableError | undefined } = { error: new DatabaseUpgradingError('the database is being upgraded') };
+    const h = (harness = await openHarness({}, losable(lost)));
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    for (const source of [client.status$('a'), client.instances$()] as const) {
+      const error = await within(outcome(firstValueFrom<unknown>(source)), 'the watch failing');
+      expect(isRetryableError(error)).toBe(true);
+    }
+    expect(isRetryableError(await outcome(client.getStatus('a')))).toBe(true);
+    // The server is back (restarted on a store that works): the next attempt is served.
+    lost.error = undefined;
+    await h.runtime.client.startNew('ShowInput', { instanceId: 'a', input: 'back' });
+    expect(await within(firstValueFrom(client.customStatus$('a')), 'the status after the server came back')).toBe('back');
+    client.close();
+  });
+
+  it('a real MemoryStore closed under the server: later watches and commands get store-closed with storeClosed', async () => {
+    const h = (harness = await openHarness());
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    await h.runtime.store.close();
+    const expected = { code: 'store-closed', status: 503, storeClosed: true };
+    const watched = await within(outcome(firstValueFrom(client.status$('a'))), 'the watch failing');
+    expect(watched).toBeInstanceOf(StoreClosedError);
+    expect(marksOf(watched)).toEqual(expected);
+    expect(isRetryableError(watched)).toBe(true);
+    expect(marksOf(await outcome(client.getStatus('a')))).toEqual(expected);
+    client.close();
+  });
+
+  it('is not this client\'s own close: that StoreClosedError says nothing of a server and is never retried', async () => {
+    const h = (harness = await openHarness());
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    client.close();
+    const own = await outcome(firstValueFrom(client.status$('a')));
+    expect(own).toBeInstanceOf(StoreClosedError);
+    expect((own as { storeClosed?: unknown }).storeClosed).toBeUndefined();
+    expect(isRetryableError(own)).toBe(false);
+    expect(isRetryableError(await outcome(client.getStatus('a')))).toBe(false);
+  });
+});
