@@ -54,6 +54,7 @@ import {
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_BATCH, visibleMessagesQuery,
+  type VisibleMessagesQuery,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -628,13 +629,8 @@ export class MongoStore implements Store {
         // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point), in
         // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
         // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
-        const { atOnce, due } = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
-        const bound = claimReadBound(options.leaseMs);
-        messages = await takeWithinBytes(mergeBySeq(
-          this.#messages.find(atOnce.filter, { ...atOnce.options, session, ...bound }),
-          this.#messages.find(due.filter, { ...due.options, session, ...bound }),
-          limit,
-        ), CLAIM_MESSAGE_BYTES);
+        const query = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
+        messages = await takeWithinBytes(await this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
       } catch (error) {
         // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
         await this.#release(doc._id, lease.token).catch(() => undefined);
@@ -1194,12 +1190,9 @@ export class MongoStore implements Store {
    */
   async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
     // One snapshot (the transaction's), so the two reads see one set of messages and need no seq bound.
-    const { atOnce, due } = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, { batchSize: UNCLAIMED_MESSAGES_BATCH });
-    // The merge closes both cursors however the check ends (its answer, or an error).
-    const visible = mergeBySeq(
-      this.#messages.find(atOnce.filter, { ...atOnce.options, session }),
-      this.#messages.find(due.filter, { ...due.options, session }),
-    );
+    const query = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, { batchSize: UNCLAIMED_MESSAGES_BATCH });
+    // The merge closes its cursors however the check ends (its answer, or an error).
+    const visible = await this.#visibleMessages(session, query, {});
     const holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
     if (!holds) throw leaseLostError(lease);
   }
@@ -1254,6 +1247,24 @@ export class MongoStore implements Store {
       }
     }
     return releasedHead;
+  }
+
+  /**
+   * An instance's visible messages in arrival order (`visibleMessagesQuery`), at most `limit`: the `seq`s of its due
+   * timers first (index keys only), then the messages visible at once and the due timers' documents, merged by `seq`
+   * as they are read (`mergeBySeq`, which closes both cursors however its consumer ends).
+   */
+  async #visibleMessages(
+    session: ClientSession, query: VisibleMessagesQuery, bound: { readonly maxTimeMS?: number; readonly signal?: AbortSignal }, limit?: number,
+  ): Promise<AsyncIterable<Pick<MessageDoc, 'message' | 'seq'>>> {
+    const seqs = (await this.#messages.find(query.dueSeqs.filter, { ...query.dueSeqs.options, session, ...bound }).toArray())
+      .map((doc) => doc.seq);
+    const dueDocs = query.dueDocs(seqs);
+    return mergeBySeq(
+      this.#messages.find(query.atOnce.filter, { ...query.atOnce.options, session, ...bound }),
+      seqs.length === 0 ? NO_MESSAGES : this.#messages.find(dueDocs.filter, { ...dueDocs.options, session, ...bound }),
+      limit,
+    );
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */
@@ -1509,6 +1520,9 @@ async function dropObsolete<T extends Document>(collection: Collection<T>, kind:
     }
   }
 }
+
+/** No messages, as a source of `mergeBySeq` (no due timer: no read of their documents). */
+const NO_MESSAGES: AsyncIterable<never> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
 
 /** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */
 const nextLeaseToken = leaseTokens();

@@ -399,24 +399,32 @@ export const PURGE_SCAN_PROJECTION = { _id: 1 } as const;
 /** Messages per cursor batch of an unclaimed write's check (see {@link visibleMessagesQuery}). */
 export const UNCLAIMED_MESSAGES_BATCH = 2;
 
-/** One `find` of {@link visibleMessagesQuery}: its filter and options (the caller adds its session and time bound). */
-export interface MessagesFind {
+/** The key of `instance_seq`, which the read of due timers' documents by their `seq` is pinned to. */
+export const MESSAGES_BY_SEQ_HINT = { instanceId: 1, seq: 1 } as const;
+
+/** A `find` of messages (the caller adds its session and time bound). */
+export interface MessagesFind<P = { readonly message: 1; readonly seq: 1 }> {
   readonly filter: Filter<MessageDoc>;
   readonly options: {
     readonly sort: typeof CLAIMED_MESSAGES_SORT;
-    readonly hint: typeof VISIBLE_MESSAGES_HINT;
-    readonly projection: { readonly message: 1; readonly seq: 1 };
+    readonly hint: typeof VISIBLE_MESSAGES_HINT | typeof MESSAGES_BY_SEQ_HINT;
+    readonly projection: P;
     readonly limit?: number;
     readonly batchSize?: number;
   };
 }
 
-/** The two reads of {@link visibleMessagesQuery}; their results merged by `seq` are the visible messages in order. */
+/** The reads of {@link visibleMessagesQuery}. */
 export interface VisibleMessagesQuery {
   /** Messages visible at once (`due` EPOCH: no `visibleAt`), in `seq` order from the index: no sort. */
   readonly atOnce: MessagesFind;
-  /** Delayed messages (timers, retry back-offs) due by `now`: sorted in memory, only those already due. */
-  readonly due: MessagesFind;
+  /**
+   * The `seq`s of the delayed messages (timers, retry back-offs) already due: an index-only read (no document, so its
+   * in-memory sort holds numbers, not message texts of up to 15 MiB), never a message due later.
+   */
+  readonly dueSeqs: MessagesFind<{ readonly _id: 0; readonly seq: 1 }>;
+  /** The documents of those `seq`s, in `seq` order (points of `instance_seq`). */
+  dueDocs(seqs: readonly number[]): MessagesFind;
 }
 
 /**
@@ -424,38 +432,41 @@ export interface VisibleMessagesQuery {
  * (`limit` of them at most) and an unclaimed write's check reads as far as its answer needs (`batchSize`). With
  * `upToSeq` (the `messageSeq` the claim's lease write returned), only the messages queued up to then.
  *
- * Two reads of `instance_due_seq` (`{ instanceId, due, seq }`), merged by `seq` (`mergeBySeq`): the messages visible at
- * once (`due` EPOCH) are points on `instanceId` and `due`, so the index returns them in `seq` order; the delayed ones
- * already due are a range of `due` that ends at `now`, sorted in memory. Neither visits a message due later. On
- * `instance_seq` (one read in `seq` order, `due` checked on each document fetched) a claim read every timer still
- * pending that was queued before the visible messages: an instance waiting on a thousand timers read a thousand
- * documents at each step to hand out one event.
+ * The messages visible at once (`due` EPOCH) are points on `instanceId` and `due` of `instance_due_seq`
+ * (`{ instanceId, due, seq }`), so the index returns them in `seq` order and the read stops at the limit. The delayed
+ * ones already due are a range of `due` that ends at `now`: their `seq`s are read from the index alone and sorted in
+ * memory, then their documents by `seq` on `instance_seq`; the two streams are merged by `seq` (`mergeBySeq`). No read
+ * visits a message due later. On `instance_seq` alone (one read in `seq` order, `due` checked on each document
+ * fetched) a claim read every timer still pending that was queued before the visible messages: an instance waiting on
+ * a thousand timers read a thousand documents at each step to hand out one event.
  *
- * `upToSeq` makes both reads see one set of messages: every message up to the instance's `messageSeq` was committed
+ * `upToSeq` makes the reads see one set of messages: every message up to the instance's `messageSeq` was committed
  * before the lease write that read it (it is written in the transaction that raises `messageSeq`), and the claim's
- * reads run in its causally consistent session, so they see them all. A message queued between the two reads is left
- * for the next claim instead of overtaking one the first read could not see.
+ * reads run in its causally consistent session, so they see them all. A message queued between two reads is left for
+ * the next claim instead of overtaking one an earlier read could not see.
  *
  * @example
  * ```ts
- * const { atOnce, due } = visibleMessagesQuery('order-1', now, { upToSeq: 42, limit: 100 });
- * atOnce.filter; // { instanceId: 'order-1', due: EPOCH, seq: { $lte: 42 } }
- * due.filter;    // { instanceId: 'order-1', due: { $lte: now, $ne: EPOCH }, seq: { $lte: 42 } }
+ * const { atOnce, dueSeqs } = visibleMessagesQuery('order-1', now, { upToSeq: 42, limit: 100 });
+ * atOnce.filter;  // { instanceId: 'order-1', due: EPOCH, seq: { $lte: 42 } }
+ * dueSeqs.filter; // { instanceId: 'order-1', due: { $lte: now, $ne: EPOCH }, seq: { $lte: 42 } }
  * ```
  */
 export function visibleMessagesQuery(
   key: string, now: Date, bounds: { readonly upToSeq?: number; readonly limit?: number; readonly batchSize?: number } = {},
 ): VisibleMessagesQuery {
   const seq = typeof bounds.upToSeq === 'number' && Number.isFinite(bounds.upToSeq) ? { seq: { $lte: bounds.upToSeq } } : {};
-  const options = {
-    sort: CLAIMED_MESSAGES_SORT, hint: VISIBLE_MESSAGES_HINT, projection: { message: 1, seq: 1 },
-    ...(bounds.limit !== undefined ? { limit: bounds.limit } : {}),
-    ...(bounds.batchSize !== undefined ? { batchSize: bounds.batchSize } : {}),
-  } as const;
+  const limit = bounds.limit !== undefined ? { limit: bounds.limit } : {};
+  const batchSize = bounds.batchSize !== undefined ? { batchSize: bounds.batchSize } : {};
+  const documents = { sort: CLAIMED_MESSAGES_SORT, projection: { message: 1, seq: 1 }, ...limit, ...batchSize } as const;
   return {
-    atOnce: { filter: { instanceId: key, due: EPOCH, ...seq }, options },
+    atOnce: { filter: { instanceId: key, due: EPOCH, ...seq }, options: { ...documents, hint: VISIBLE_MESSAGES_HINT } },
     // `$ne` rather than `$gt: EPOCH`: a `visibleAt` before 1970 is stored as it is, and is due too.
-    due: { filter: { instanceId: key, due: { $lte: now, $ne: EPOCH }, ...seq }, options },
+    dueSeqs: {
+      filter: { instanceId: key, due: { $lte: now, $ne: EPOCH }, ...seq },
+      options: { sort: CLAIMED_MESSAGES_SORT, hint: VISIBLE_MESSAGES_HINT, projection: { _id: 0, seq: 1 }, ...limit },
+    },
+    dueDocs: (seqs) => ({ filter: { instanceId: key, seq: { $in: [...seqs] } }, options: { ...documents, hint: MESSAGES_BY_SEQ_HINT } }),
   };
 }
 

@@ -504,8 +504,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           keys += stats.totalKeysExamined;
           docs += stats.totalDocsExamined;
         }
-        // The 4 messages claimed, and a key or two more per read where its scan meets the end of its ranges (the due
-        // read's are two: before and after EPOCH): not the thousand timers.
+        // The 4 messages claimed (the due timers' seqs are read from index keys alone: none here), and a key or two more
+        // per read where its scan meets the end of its ranges (the due read's are two: before and after EPOCH): not the
+        // thousand timers. No third read: no timer is due, so no document is read by seq.
         expect(docs).toBeLessThanOrEqual(4);
         expect(keys).toBeLessThanOrEqual(4 + 6);
         // The shape before instance_due_seq (one read in seq order, due checked on each document) visits every timer.
@@ -515,8 +516,22 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect((before['executionStats'] as { totalDocsExamined: number }).totalDocsExamined).toBeGreaterThanOrEqual(1_000);
         // A timer that came due is taken too, in arrival order with the events after it.
         await store.abandonOrchestration('timers', item!.lease.token);
+        finds.length = 0;
         const late = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date(far + 1) });
         expect(late?.messages.map((m) => m.event.type === 'EventRaised' ? m.event.name : m.event.type)).toEqual(['ExecutionStarted', 't-0', 't-1', 'e-0', 'e-1', 'e-2']);
+        // The due timers' seqs come from index keys alone (their sort holds numbers, not message texts), and their
+        // documents are then read by seq: two of each, not the 998 timers still waiting.
+        const lateReads = finds.filter((command) => command['find'] === store.collections.messages);
+        expect(lateReads).toHaveLength(3);
+        for (const [i, sent] of lateReads.entries()) {
+          const { find, filter, hint, projection, sort, limit } = sent;
+          const query = Object.fromEntries(Object.entries({ find, filter, hint, projection, sort, limit }).filter(([, v]) => v !== undefined));
+          const plan = await client.db(db.name).command({ explain: query, verbosity: 'executionStats' });
+          const stats = plan['executionStats'] as { totalKeysExamined: number; totalDocsExamined: number };
+          if (i === 0) expect(stats.totalDocsExamined, 'the read of due seqs').toBe(0);
+          expect(stats.totalDocsExamined).toBeLessThanOrEqual(4);
+          expect(stats.totalKeysExamined).toBeLessThanOrEqual(4 + 3);
+        }
       } finally {
         await store.close();
         await client.close();

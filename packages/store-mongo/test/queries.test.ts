@@ -7,7 +7,7 @@ import {
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_BATCH,
-  VISIBLE_MESSAGES_HINT, visibleMessagesQuery,
+  MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery,
 } from '../src/queries.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -189,9 +189,9 @@ describe('claims', () => {
 
   it('read the visible messages of an instance in two parts, neither visiting a message due later', () => {
     const later = new Date(T0.getTime() + 1);
-    const { atOnce, due } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    const { atOnce, dueSeqs } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
     expect(atOnce.filter).toEqual({ instanceId: 'k', due: EPOCH, seq: { $lte: 7 } });
-    expect(due.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7 } });
+    expect(dueSeqs.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7 } });
     const message = (instanceId: string, when: Date, seq = 1) => ({ _id: 'm', instanceId, due: when, seq, message: '{}' });
     // Together they select what "due by now" selects, each message once: at once, a due timer, one due at the very
     // moment, one due before 1970 (stored as it is); not a timer due later, another instance's, or one past upToSeq.
@@ -200,34 +200,44 @@ describe('claims', () => {
       [message('k', new Date(-1_000)), true], [message('k', later), false], [message('k2', EPOCH), false], [message('k', EPOCH, 8), false],
     ];
     for (const [doc, visible] of cases) {
-      const hits = [atOnce, due].filter((read) => matches(read.filter, doc)).length;
+      const hits = [atOnce, dueSeqs].filter((read) => matches(read.filter, doc)).length;
       expect(hits, JSON.stringify(doc)).toBe(visible ? 1 : 0);
     }
+    // The due timers' documents: those seqs of this instance, nothing else.
+    const dueDocs = visibleMessagesQuery('k', T0).dueDocs([3, 5]);
+    expect(dueDocs.filter).toEqual({ instanceId: 'k', seq: { $in: [3, 5] } });
     // Without upToSeq (an unclaimed write's check, in one transaction's snapshot): no seq bound.
     expect(visibleMessagesQuery('k', T0).atOnce.filter).toEqual({ instanceId: 'k', due: EPOCH });
-    expect(visibleMessagesQuery('k', T0, { upToSeq: Number.NaN }).due.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH } });
+    expect(visibleMessagesQuery('k', T0, { upToSeq: Number.NaN }).dueSeqs.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH } });
   });
 
-  it('serve both reads from instance_due_seq: messages visible at once in seq order from the index, due timers a range that ends at now', () => {
-    const { atOnce, due } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
-    for (const read of [atOnce, due]) {
-      expect(read.options.hint).toEqual(VISIBLE_MESSAGES_HINT);
+  it('serve the reads from indexes: at once in seq order from instance_due_seq, due timers by their keys alone, then by seq', () => {
+    const { atOnce, dueSeqs, dueDocs } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    const byKeys = dueDocs([3, 5]);
+    for (const read of [atOnce, dueSeqs, byKeys]) {
+      expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(read.options.hint));
       expect(read.options.sort).toEqual(CLAIMED_MESSAGES_SORT);
       expect(read.options.limit).toBe(100);
-      expect(Object.keys(read.options.projection).sort()).toEqual(['message', 'seq']);
     }
-    expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(VISIBLE_MESSAGES_HINT));
+    expect(atOnce.options.hint).toEqual(VISIBLE_MESSAGES_HINT);
+    expect(dueSeqs.options.hint).toEqual(VISIBLE_MESSAGES_HINT);
+    expect(byKeys.options.hint).toEqual(MESSAGES_BY_SEQ_HINT);
     // At once: points on instanceId and due, so the index order is seq order (no in-memory sort, stops at the limit).
     expect(indexScan(VISIBLE_MESSAGES_HINT, atOnce.filter, atOnce.options.sort)).toMatchObject({ pointPrefix: 2, sortFromIndex: true, fetchedFor: [] });
-    // Due timers: a range of due, sorted in memory, but only over timers already due (the range ends at now).
-    expect(indexScan(VISIBLE_MESSAGES_HINT, due.filter, due.options.sort)).toMatchObject({ pointPrefix: 1, sortFromIndex: false, fetchedFor: [] });
+    // Due timers: a range of due, sorted in memory, over timers already due only (the range ends at now), and read
+    // from the index alone: the sort holds seq numbers, never message texts (up to 15 MiB each).
+    expect(indexScan(VISIBLE_MESSAGES_HINT, dueSeqs.filter, dueSeqs.options.sort)).toMatchObject({ pointPrefix: 1, sortFromIndex: false, fetchedFor: [] });
+    expect(isCovered(VISIBLE_MESSAGES_HINT, dueSeqs.filter, dueSeqs.options.projection)).toBe(true);
+    // Their documents: points of instance_seq, in its order.
+    expect(indexScan(MESSAGES_BY_SEQ_HINT, byKeys.filter, byKeys.options.sort)).toMatchObject({ pointPrefix: 2, sortFromIndex: true });
     // The layout before: one read on instance_seq checking due on each fetched document, so a claim walked every timer
     // still pending that was queued before the visible messages.
-    expect(indexScan({ instanceId: 1, seq: 1 }, { instanceId: 'k', due: { $lte: T0 } }, { seq: 1 }, ['due']).fetchedFor).toEqual(['due']);
-    // An unclaimed write's check reads a couple at a time: as far as its answer needs.
+    expect(indexScan(MESSAGES_BY_SEQ_HINT, { instanceId: 'k', due: { $lte: T0 } }, { seq: 1 }, ['due']).fetchedFor).toEqual(['due']);
+    // An unclaimed write's check reads a couple of documents at a time: as far as its answer needs.
     const check = visibleMessagesQuery('k', T0, { batchSize: UNCLAIMED_MESSAGES_BATCH });
     expect(check.atOnce.options.batchSize).toBeLessThanOrEqual(2);
-    expect(check.due.options.limit).toBeUndefined();
+    expect(check.dueDocs([1]).options.batchSize).toBeLessThanOrEqual(2);
+    expect(check.dueSeqs.options.limit).toBeUndefined();
   });
 
   it('keep instance_due, which earlier versions pin queries to, and name it as retired rather than drop it under them', () => {
