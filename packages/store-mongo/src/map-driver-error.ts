@@ -26,8 +26,14 @@ const UNREACHABLE_NAMES = new Set([
   // The reason of an `AbortSignal.timeout(ms)` deadline the store sets on a command (the driver throws it as is).
   'TimeoutError',
 ]);
-/** Server codes of a primary that is stepping down, shutting down or unreachable (elections, failovers). */
-const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
+/**
+ * Server codes of a primary that is stepping down, shutting down or unreachable (elections, failovers): the driver's
+ * retryable read and write codes (error.ts, RETRYABLE_READ_ERROR_CODES), which it retries once itself. Among them
+ * ReadConcernMajorityNotAvailableYet (134: a newly elected primary whose majority snapshot is not ready, refusing
+ * `majority` reads for a moment) and ExceededTimeLimit (262): transient states of the server, not faults of the request,
+ * so a caller is told to try again later (503) as for the others.
+ */
+const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 const AUTH_NAMES = new Set([
   'MongoMissingCredentialsError', 'MongoAWSError', 'MongoAzureError', 'MongoGCPError', 'MongoOIDCError', 'MongoKerberosError',
 ]);

@@ -57,6 +57,18 @@ describe('driver error mapping', () => {
   it('treats failover, pool-cleared and SRV lookup failures as unreachable, and Atlas bad auth as an auth failure', () => {
     expect(classifyDriverError(serverError(10107, 'NotWritablePrimary'))).toBe('unreachable');
     expect(classifyDriverError(serverError(189, 'PrimarySteppedDown'))).toBe('unreachable');
+    // Every code the driver retries as a transient server state (its retryable read and write codes), still failing
+    // after its one retry: a failover in progress, 503, never a 500 that an HTTP client would not retry. A majority
+    // read refused by a new primary whose majority snapshot is not ready yet is one of them.
+    for (const [code, codeName] of [
+      [6, 'HostUnreachable'], [7, 'HostNotFound'], [89, 'NetworkTimeout'], [91, 'ShutdownInProgress'], [134, 'ReadConcernMajorityNotAvailableYet'],
+      [262, 'ExceededTimeLimit'], [9001, 'SocketException'], [11600, 'InterruptedAtShutdown'], [11602, 'InterruptedDueToReplStateChange'],
+      [13435, 'NotPrimaryNoSecondaryOk'], [13436, 'NotPrimaryOrSecondary'],
+    ] as const) {
+      expect(mapDriverError(serverError(code, codeName), 'reading'), codeName).toMatchObject({ code: 'store-unreachable', status: 503 });
+    }
+    // Of a commit, such an error leaves its outcome open (the driver labels no such error of commitTransaction's retry).
+    expect(mapCommitFailure(serverError(134, 'ReadConcernMajorityNotAvailableYet'), 'committing', 'wrote')).toMatchObject({ code: 'commit-outcome-unknown' });
     expect(classifyDriverError(Object.assign(new Error('Connection pool was cleared'), { name: 'MongoPoolClearedError' }))).toBe('unreachable');
     const srv = Object.assign(new Error('querySrv ENOTFOUND _mongodb._tcp.nowhere.example'), { code: 'ENOTFOUND', syscall: 'querySrv' });
     expect(mapDriverError(srv, 'connecting')).toBeInstanceOf(StoreUnreachableError);
