@@ -796,12 +796,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * `close` error rebuilt with the server's status, and `storeClosed: true` from an answer or event marked on the error
  * (which the React hooks retry; the rule itself is in the hooks' entry only): 8,988 -> 9,017 B (+29), budget set to
  * match; the server's side of it is in none of these pages.
+ * rx-client's stream then held subscription changes while its connection is not live, for the session event to send
+ * (one made during a reconnect went to the session a restarted server forgot, whose 404 broke off the connection being
+ * opened): 9,017 -> 9,033 B (+16), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_496 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_828 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_017 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_033 },
 ];
 
 describe('bundle size', () => {

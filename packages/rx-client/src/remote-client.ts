@@ -67,8 +67,8 @@ type Query = object;
  * however many instances, lists and histories are watched; {@link RemoteClient.connection$} tells whether it is
  * live. The observables of one instance (`status$`, `customStatus$`, `waitForCompletion`), or of one list filter,
  * subscribed before their subscription request leaves (made together, synchronously, or while the connection is not
- * live yet) share one subscription on it; one subscribed later takes its own. Each starts with a value read after it
- * subscribed, then gets every value its session delivers, in order.
+ * live: connecting or reconnecting) share one subscription on it; one subscribed later takes its own. Each starts with
+ * a value read after it subscribed, then gets every value its session delivers, in order.
  */
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */

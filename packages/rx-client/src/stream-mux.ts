@@ -155,7 +155,8 @@ export interface StreamMux {
  *
  * The connection opens with the first subscription and closes (deleting the server session) when the last one ends,
  * once the task that ended it has run (a 0 ms timer): awaiting one watch after another keeps it.
- * Subscriptions and unsubscriptions made in the same tick go to the server in one request. The connection reconnects
+ * Subscriptions and unsubscriptions made in the same tick go to the server in one request; those made while the
+ * connection is not live go once it is (to the session it resumed, or with every watch to a new one). The connection reconnects
  * with `Last-Event-ID`: the server resumes the session, so every subscription continues exactly after the last event
  * received. When the server cannot resume (it restarted, the resume window passed), it opens a new session and every
  * active subscription is sent again; each then restarts from the current snapshot, which the client's observables
@@ -441,6 +442,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    */
   const flush = async (): Promise<void> => {
     const sent = session;
+    // Not live (the stream was lost and the next is being opened): the changes wait for its `session` event, which
+    // sends them to the session it resumes (or every watch to a new one). Sent now, they would go with a stream that is
+    // over, or to a session the server has forgotten (a restart), whose 404 would break off the stream being opened.
+    if (state.state !== 'live') return void (flushing = false);
     const ids = [...pending];
     pending.clear();
     if (!sent || !ids.length) {
