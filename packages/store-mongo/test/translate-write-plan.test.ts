@@ -369,3 +369,54 @@ describe('releasing an orchestration lease', () => {
 function headOf(stored: StoredRow) {
   return { messageSeq: stored.messageSeq, nextMessageAt: stored.nextMessageAt, readyAt: stored.readyAt };
 }
+
+describe('write-set translation: every queued message is within its instance\u2019s messageSeq (what a claim reads up to)', () => {
+  /** The messageSeq each instance document gets in `writes`, by stored key. */
+  function seqsWritten(writes: readonly MongoWrite[]): Map<string, number> {
+    const seqs = new Map<string, number>();
+    for (const w of writes) {
+      if (w.op === 'setQueue') seqs.set(w.instanceKey, w.fields.messageSeq);
+      if (w.op === 'insertInstance' || w.op === 'replaceInstance') seqs.set(w.doc._id, w.doc.messageSeq);
+      if (w.op === 'updateInstance') seqs.set(w.instanceKey, w.queue.kind === 'set' ? w.queue.head.messageSeq : w.queue.messageSeq);
+    }
+    return seqs;
+  }
+
+  it('writes each message\u2019s instance a messageSeq at or above its seq, in the same write set, for every way a message is queued', () => {
+    const lease = { kind: 'orchestration', instanceId: 'a', token: 'lease-1' } as const;
+    const child = state('c', { runtimeStatus: 'Pending', historyLength: 0, version: 1, parentInstanceId: 'a' });
+    const fresh = state('n', { runtimeStatus: 'Pending', historyLength: 0, version: 1 });
+    const terminal = state('t', { runtimeStatus: 'Completed' });
+    const timer: OrchestrationMessage = { ...raised('a', 'timer'), visibleAt: at(60_000) };
+    const cases: [string, WriteSet, Record<string, { state: InstanceState; row: StoredRow }>][] = [
+      ['messages to an instance', { requests: [1, 2, 3].map((i) => ({ type: 'insertMessage', message: raised('b', `m${i}`), ifMissing: 'fail' })) },
+        { b: { state: state('b'), row: row({ messageSeq: 40 }) } }],
+      ['a new instance', { requests: [{ type: 'createInstance', state: fresh, message: started(fresh), ifRunning: { kind: 'fail' } }] }, {}],
+      ['a restart of a terminal id', {
+        requests: [{ type: 'createInstance', state: { ...terminal, runtimeStatus: 'Pending', executionId: 'exec-2' }, message: started({ ...terminal, executionId: 'exec-2' }), ifRunning: { kind: 'fail' } }],
+      }, { t: { state: terminal, row: row({ messageSeq: 7 }) } }],
+      ['a step: a timer to itself, a message to another, a sub-orchestration, messages consumed', {
+        lease,
+        requests: [
+          { type: 'deleteMessages', instanceId: 'a', messageIds: ['m1'] },
+          { type: 'insertMessage', message: timer, ifMissing: 'drop' },
+          { type: 'insertMessage', message: raised('b', 'to-b'), ifMissing: 'drop' },
+          { type: 'createInstance', state: child, message: started(child), ifRunning: { kind: 'fail' } },
+          { type: 'replaceState', state: state('a', { version: 5 }) },
+        ],
+      }, { a: { state: state('a'), row: row({ leaseExpiresAt: at(30_000) }) }, b: { state: state('b'), row: row({ messageSeq: 2 }) } }],
+    ];
+    for (const [what, writeSet, stored] of cases) {
+      const writes = translate(writeSet, stored);
+      const seqs = seqsWritten(writes);
+      const docs = writes.flatMap((w) => (w.op === 'insertMessages' ? w.docs : []));
+      expect(docs.length, what).toBeGreaterThan(0);
+      for (const doc of docs) {
+        const written = seqs.get(doc.instanceId);
+        expect(written, `${what}: messageSeq of ${doc.instanceId}`).toBeDefined();
+        expect(doc.seq, `${what}: ${doc.id}`).toBeLessThanOrEqual(written!);
+        expect(doc.seq, `${what}: ${doc.id} after the stored sequence`).toBeGreaterThan(stored[doc.instanceId]?.row.messageSeq ?? 0);
+      }
+    }
+  });
+});
