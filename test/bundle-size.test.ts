@@ -799,11 +799,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client's stream then held subscription changes while its connection is not live, for the session event to send
  * (one made during a reconnect went to the session a restarted server forgot, whose 404 broke off the connection being
  * opened): 9,017 -> 9,033 B (+16), budget set to match.
+ * Both IndexedDB stores then bounded the wait for their database to open (openTimeoutMs, one rule shared by both:
+ * DexieStore's kept blocked open, now also for an open queued unseen behind another tab's blocked upgrade or deletion,
+ * which KeyvalStore gets too): KeyvalStore / DexieStore pages 41,496 / 71,828 -> 41,902 / 71,974 B (+406 / +146),
+ * budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_496 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_828 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_902 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_974 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_033 },
 ];
 

@@ -1,6 +1,6 @@
 import { hasMethods } from '@durable-rx/runtime/store-kit';
 import { IdbStore, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
-import { dexieOpener } from './internal/dexie-backend.js';
+import { startDexieOpen } from './internal/dexie-backend.js';
 
 /** Options of {@link DexieStore}. */
 export interface DexieStoreOptions extends IdbStoreOptions {
@@ -17,10 +17,11 @@ export interface DexieStoreOptions extends IdbStoreOptions {
  * leases keep each step applied once, and committed status snapshots reach `changes$` in every tab over a
  * BroadcastChannel. The database opens on first use.
  *
- * Errors: `StorageQuotaExceededError` when the origin is out of space, `DatabaseBlockedError` when an upgrade waits
- * for another tab, `DatabaseUpgradingError` after another tab upgraded the database, `IncompatibleSchemaError` for a
- * database written by newer code, `StorageError` where there is no IndexedDB (server-side rendering) or access to it is
- * denied (a sandboxed iframe: the store is made all the same, its calls fail); a failed write never leaves anything
+ * Errors: `StorageQuotaExceededError` when the origin is out of space, `DatabaseBlockedError` while opening waits
+ * for another tab (an upgrade it blocks, or an open queued behind such an upgrade for `openTimeoutMs`),
+ * `DatabaseUpgradingError` after another tab upgraded the database, `IncompatibleSchemaError` for a database written
+ * by newer code, `StorageError` where there is no IndexedDB (server-side rendering) or access to it is denied (a
+ * sandboxed iframe: the store is made all the same, its calls fail); a failed write never leaves anything
  * half-written.
  *
  * @example
@@ -35,32 +36,16 @@ export interface DexieStoreOptions extends IdbStoreOptions {
 export class DexieStore extends IdbStore {
   constructor(options: DexieStoreOptions) {
     // Every option checked before anything is opened (the change feed's channel, the database).
-    const { name, gapTimeoutMs, joinTimeoutMs, clock, indexedDB, IDBKeyRange } = readIdbOptions(options, 'DexieStore options', {
+    const { name, gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock, indexedDB, IDBKeyRange } = readIdbOptions(options, 'DexieStore options', {
       indexedDB: hasMethods<IDBFactory>(['open']),
     });
-    const opener = dexieOpener(name, {
-      ...(indexedDB ? { indexedDB } : {}),
-      ...(IDBKeyRange ? { IDBKeyRange } : {}),
-    });
+    const dependencies = { ...(indexedDB ? { indexedDB } : {}), ...(IDBKeyRange ? { IDBKeyRange } : {}) };
     super({
       kind: 'dexie',
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
-      gapTimeoutMs, joinTimeoutMs, clock,
-      openBackend: (onVersionChange) => opener.open(onVersionChange),
+      gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
+      startOpen: (onVersionChange) => startDexieOpen(name, dependencies, onVersionChange),
     });
-    this.#opener = opener;
-  }
-
-  readonly #opener: ReturnType<typeof dexieOpener>;
-  /**
-   * The one promise every `close()` returns, as the Store contract asks (the conformance suite checks
-   * `store.close() === store.close()`): IdbStore's close is made once, but `.finally` makes a new promise per call.
-   */
-  #closing: Promise<void> | undefined;
-
-  /** As IdbStore's, and closes the connection an open still blocked by another connection makes once it opens. */
-  override close(): Promise<void> {
-    return (this.#closing ??= super.close().finally(() => this.#opener.cancel()));
   }
 }

@@ -13,6 +13,7 @@ import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
 import { mapStorageError } from './internal/map-storage-error.js';
+import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
 import { instanceRow, messageRow, queueFieldsOf, withQueueFields, type InstanceRow, type NewMessageRow } from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
@@ -30,12 +31,14 @@ export interface IdbStoreSettings {
   readonly joinTimeoutMs?: number;
   /** See {@link IdbStoreOptions.clock}. */
   readonly clock?: Clock;
+  /** See {@link IdbStoreOptions.openTimeoutMs}. */
+  readonly openTimeoutMs?: number;
   /**
-   * Opens the database (once, on first use). Calls `onVersionChange` when another connection wants to upgrade or
-   * delete the database and this one was closed to let it. `clock` is the store's (`clock`, else the system clock):
-   * a layout that decides anything by the time asks it.
+   * Begins opening the database (on first use, and again after a failed open). Calls `onVersionChange` when another
+   * connection wants to upgrade or delete the database and this one was closed to let it. `clock` is the store's
+   * (`clock`, else the system clock): a layout that decides anything by the time asks it.
    */
-  readonly openBackend: (onVersionChange: () => void, clock: Clock) => Promise<StoreBackend>;
+  readonly startOpen: (onVersionChange: () => void, clock: Clock) => OpenAttempt;
 }
 
 /**
@@ -68,6 +71,15 @@ export interface IdbStoreOptions {
    * advances it.
    */
   readonly clock?: Clock;
+  /**
+   * How long a call waits for IndexedDB to open the database before it fails with `DatabaseBlockedError`. Default
+   * 5000 ms, in real time (not on `clock`: it bounds the browser's work). An open is answered in milliseconds, unless
+   * it is queued behind another connection's upgrade or deletion of the database that a connection which does not
+   * close holds back (a tab of an older version of the app): the open goes on meanwhile, every call fails at once
+   * with that error, and once the other tab closes the store uses the database, by itself. `Infinity`: calls wait as
+   * long as the open does (an open that IndexedDB reports blocked fails them at once all the same).
+   */
+  readonly openTimeoutMs?: number;
 }
 
 /**
@@ -98,6 +110,7 @@ const IDB_CHECKS = {
   name: isNonEmptyString,
   gapTimeoutMs: isTimeoutMs,
   joinTimeoutMs: isTimeoutMs,
+  openTimeoutMs: isTimeoutMs,
   clock: hasMethods<Clock>(CLOCK_METHODS),
   IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof globalThis.IDBKeyRange,
 };
@@ -160,6 +173,7 @@ export abstract class IdbStore implements Store {
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
+  readonly #gate: OpenGate;
   readonly #inFlight = new Set<Promise<unknown>>();
   #backend: Promise<StoreBackend> | undefined;
   #closed: Promise<void> | undefined;
@@ -203,6 +217,7 @@ export abstract class IdbStore implements Store {
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
     this.#clock = settings.clock ?? systemClock;
+    this.#gate = new OpenGate(settings.databaseName, settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
     this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true, unclaimedWrites: true };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
@@ -522,6 +537,7 @@ export abstract class IdbStore implements Store {
       const backend = this.#backend;
       this.#backend = undefined;
       if (backend) await backend.then((b) => b.close(), () => undefined);
+      this.#gate.close();
     })();
     return this.#closed;
   }
@@ -579,10 +595,12 @@ export abstract class IdbStore implements Store {
   }
 
   /**
-   * Opens the database on first use; after a failed open (e.g. blocked), the next call tries again. Nothing reads or
-   * writes before the change feed has joined the other handles on the database (see {@link ChangeFeed}): a handle
-   * that did not know this one was listening may have committed without posting, and this handle's reads must come
-   * after those commits. The join runs while the database opens.
+   * Opens the database on first use, through the {@link OpenGate}: an open that is blocked or not answered within
+   * `openTimeoutMs` fails the calls with `DatabaseBlockedError` and is kept, not begun again, until it is answered;
+   * after a failed open, the next call tries again. Nothing reads or writes before the change feed has joined the
+   * other handles on the database (see {@link ChangeFeed}): a handle that did not know this one was listening may have
+   * committed without posting, and this handle's reads must come after those commits. The join runs while the
+   * database opens.
    */
   #open(): Promise<StoreBackend> {
     if (!this.#backend) {
@@ -596,7 +614,8 @@ export abstract class IdbStore implements Store {
   }
 
   async #openBackend(): Promise<StoreBackend> {
-    const [backend] = await Promise.all([this.#settings.openBackend(() => void this.#lose(), this.#clock), this.#feed.joined]);
+    const opening = this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock));
+    const [backend] = await Promise.all([opening, this.#feed.joined]);
     return backend;
   }
 

@@ -1,5 +1,5 @@
 import { IdbStore, isNonEmptyString, readIdbOptions, type IdbStoreOptions } from './idb-store.js';
-import { openKeyvalBackend } from './internal/keyval-backend.js';
+import { startKeyvalOpen } from './internal/keyval-backend.js';
 
 /** Options of {@link KeyvalStore}. */
 export interface KeyvalStoreOptions extends IdbStoreOptions {
@@ -18,7 +18,9 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  * store keeps its own index keys, so claims, timers and paging are key-range lookups as well. Every method is one
  * IndexedDB transaction (through idb-keyval's `createStore`), aborted on any failure. The database opens on first use:
  * a store made where there is no IndexedDB (server-side rendering) or access to it is denied (a sandboxed iframe) is
- * made all the same, and its calls fail with `StorageError`, as DexieStore's do.
+ * made all the same, and its calls fail with `StorageError`, as DexieStore's do. An open that IndexedDB queues behind
+ * another connection's upgrade or deletion of the database (held back by a tab that does not close) fails the calls
+ * with `DatabaseBlockedError` after `openTimeoutMs`, and the store uses the database once the open goes through.
  *
  * @example
  * ```ts
@@ -32,15 +34,15 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
 export class KeyvalStore extends IdbStore {
   constructor(options: KeyvalStoreOptions) {
     // Every option checked before anything is opened (the change feed's channel, the database).
-    const { name, gapTimeoutMs, joinTimeoutMs, clock, storeName = 'durable-rx', IDBKeyRange: keyRange } = readIdbOptions(options, 'KeyvalStore options', {
+    const { name, gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock, storeName = 'durable-rx', IDBKeyRange: keyRange } = readIdbOptions(options, 'KeyvalStore options', {
       storeName: isNonEmptyString,
     });
     super({
       kind: 'keyval',
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
-      gapTimeoutMs, joinTimeoutMs, clock,
-      openBackend: (onVersionChange, clock) => openKeyvalBackend(name, storeName, keyRange, clock, onVersionChange),
+      gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
+      startOpen: (onVersionChange, clock) => startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange),
     });
   }
 }

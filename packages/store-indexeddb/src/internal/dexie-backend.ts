@@ -1,9 +1,9 @@
 import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
 import type { HistoryEvent } from '@durable-rx/runtime';
-import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
+import type { OpenAttempt } from './open-gate.js';
 import { BrowserClose, finishChecked } from './idb-transaction.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
@@ -106,60 +106,11 @@ export interface DexieDependencies {
 const MAX: never[] = [];
 
 /**
- * Opens DexieStore's database for one store: a new {@link startDexieOpen} at each call, except while one that another
- * connection blocks is still waiting. IndexedDB answers a later open request of a database only after the earlier
- * ones, and fires `blocked` at the first alone: a new request would wait unseen for as long as the other connection
- * (an old tab that ignores `versionchange`) stays open. So the blocked attempt is kept: each call meanwhile fails at
- * once with its `DatabaseBlockedError`, and the first call after it opened takes its connection (or its error).
- * `cancel` (the store closes) closes what the kept attempt opens.
+ * Begins opening (creating or upgrading) DexieStore's database and checking its schema version: `opened` rejects with
+ * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that the upgrade waits for another
+ * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`.
  */
-export function dexieOpener(
-  name: string, dependencies: DexieDependencies,
-): { open(onVersionChange: () => void): Promise<StoreBackend>; cancel(): void } {
-  // `settled`: the kept attempt's open request was answered (its schema check may still run).
-  let kept: { readonly attempt: DexieOpen; readonly error: unknown; settled: boolean } | undefined;
-  return {
-    open(onVersionChange) {
-      if (kept) {
-        if (!kept.settled) return Promise.reject(kept.error);
-        const { opened } = kept.attempt;
-        kept = undefined;
-        return opened;
-      }
-      const attempt = startDexieOpen(name, dependencies, onVersionChange);
-      return Promise.race([attempt.opened, attempt.blocked.then((error) => {
-        const entry = { attempt, error, settled: false };
-        kept = entry;
-        attempt.connected.then(() => (entry.settled = true));
-        throw error;
-      })]);
-    },
-    cancel() {
-      const entry = kept;
-      kept = undefined;
-      entry?.attempt.cancel();
-    },
-  };
-}
-
-/** One attempt to open the database: {@link startDexieOpen}. */
-interface DexieOpen {
-  /** The backend once the database is open and its schema checked; rejects with the mapped error of a failed open. */
-  readonly opened: Promise<StoreBackend>;
-  /** Resolves once the open request was answered (opened or failed), before the schema check. Never rejects. */
-  readonly connected: Promise<void>;
-  /** Resolves with a `DatabaseBlockedError` if the upgrade waits for another connection (the open goes on waiting). */
-  readonly blocked: Promise<DatabaseBlockedError>;
-  /** Closes the connection, now or once it opens. */
-  cancel(): void;
-}
-
-/**
- * Opens (creating or upgrading) the database and checks its schema version. `opened` rejects with
- * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that an upgrade waits for another
- * connection that will not close.
- */
-function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void): DexieOpen {
+export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void): OpenAttempt {
   const db = new Dexie(name, {
     autoOpen: false,
     cache: 'disabled',
@@ -184,17 +135,14 @@ function startDexieOpen(name: string, dependencies: DexieDependencies, onVersion
     db.close({ disableAutoOpen: true });
     return false;
   });
-  const blocked = new Promise<DatabaseBlockedError>((resolve) => {
+  const blocked = new Promise<unknown>((resolve) => {
     db.on('blocked', (event: unknown) => {
-      resolve(new DatabaseBlockedError(
-        `Database ${JSON.stringify(name)} needs an upgrade, but another connection (another tab?) keeps the old version open`,
-        { cause: event },
-      ));
+      resolve(event);
       return false;
     });
   });
   const opening = db.open();
-  const connected = opening.then(() => undefined, () => undefined);
+  const answered = opening.then(() => undefined, () => undefined);
   const opened = (async () => {
     try {
       await opening;
@@ -217,7 +165,7 @@ function startDexieOpen(name: string, dependencies: DexieDependencies, onVersion
     return new DexieBackend(db);
   })();
   opened.catch(() => undefined);
-  return { opened, connected, blocked, cancel: () => db.close({ disableAutoOpen: true }) };
+  return { opened, answered, blocked };
 }
 
 function mapOpenError(error: unknown, name: string): Error {

@@ -6,6 +6,7 @@ import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessa
 import { PendingWrites } from './pending-writes.js';
 import { BrowserClose, finishChecked } from './idb-transaction.js';
 import { firstTask } from './first-task.js';
+import type { OpenAttempt } from './open-gate.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -129,24 +130,27 @@ interface MetaValue {
 export const CLOSE_WAIT_MS = 2000;
 
 /**
- * Opens the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checks its schema
- * marker and watches for other connections that want to upgrade the database. idb-keyval always uses the global
- * `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`, read here (a store made where there is none, in
+ * Begins opening the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checking its
+ * schema marker and watching for other connections that want to upgrade the database. idb-keyval always uses the
+ * global `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`, read here (a store made where there is none, in
  * server-side rendering, fails its calls with a StorageError instead: see {@link KeyvalBackend.connect}). `clock` is
- * the store's: it tells whether a task entry is still in the future.
+ * the store's: it tells whether a task entry is still in the future. idb-keyval opens without a version, so the open is
+ * never reported blocked; it is answered late only when queued behind another connection's upgrade or deletion.
  */
-export async function openKeyvalBackend(
+export function startKeyvalOpen(
   name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-): Promise<StoreBackend> {
+): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
   const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange);
-  try {
-    await backend.connect();
-  } catch (error) {
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  const opened = backend.connect(answer).then(() => backend, (error: unknown) => {
+    answer();
     backend.close();
     throw error;
-  }
-  return backend;
+  });
+  opened.catch(() => undefined);
+  return { opened, answered };
 }
 
 /**
@@ -244,9 +248,10 @@ class KeyvalBackend implements StoreBackend {
    *
    * Where there is no IndexedDB (server-side rendering) or access to it is denied (`indexedDB.open` throws a
    * SecurityError in a sandboxed iframe), idb-keyval's function throws at once: that rejects, mapped as every failure
-   * to open is, so the store's call fails with a StorageError that names the cause.
+   * to open is, so the store's call fails with a StorageError that names the cause. `answered` is called once
+   * IndexedDB has handed out the connection, before the check.
    */
-  connect(): Promise<Connection> {
+  connect(answered?: () => void): Promise<Connection> {
     if (this.#connecting) return this.#connecting;
     const keyRange = this.#keyRange;
     let connecting: Promise<Connection>;
@@ -254,6 +259,7 @@ class KeyvalBackend implements StoreBackend {
       // Reading `indexedDB` throws in browsers that deny it by their settings (a SecurityError).
       if (!(globalThis as { indexedDB?: IDBFactory }).indexedDB || !keyRange) throw missingApi(keyRange ? 'indexedDB' : 'IDBKeyRange');
       connecting = this.#useStore('readwrite', async (store) => {
+        answered?.();
         const { db } = store.transaction;
         const connection: Connection = { db, closed: new BrowserClose(db), checked: false };
         this.#latest = connection;

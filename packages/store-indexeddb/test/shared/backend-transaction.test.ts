@@ -2,8 +2,8 @@ import { systemClock } from '@durable-rx/runtime';
 import type { ActivityTask } from '@durable-rx/runtime/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors/storage-error.js';
-import { dexieOpener } from '../../src/internal/dexie-backend.js';
-import { openKeyvalBackend } from '../../src/internal/keyval-backend.js';
+import { startDexieOpen } from '../../src/internal/dexie-backend.js';
+import { startKeyvalOpen } from '../../src/internal/keyval-backend.js';
 import { instanceRow, type InstanceRow, type NewTaskRow } from '../../src/internal/rows.js';
 import type { BackendTransaction, StoreBackend } from '../../src/internal/store-backend.js';
 import { newInstance, uniqueName } from './fixtures.js';
@@ -12,8 +12,8 @@ import { newInstance, uniqueName } from './fixtures.js';
 // transaction is seen by every later read of that transaction, index reads included, whatever the layout keeps where
 // (DexieStore keeps an instance's first task in its row, KeyvalStore packs tasks into the instance's value).
 const backends = {
-  DexieStore: (name: string) => dexieOpener(name, { indexedDB, IDBKeyRange }).open(() => undefined),
-  KeyvalStore: (name: string) => openKeyvalBackend(name, 'durable-rx', IDBKeyRange, systemClock, () => undefined),
+  DexieStore: (name: string) => startDexieOpen(name, { indexedDB, IDBKeyRange }, () => undefined).opened,
+  KeyvalStore: (name: string) => startKeyvalOpen(name, 'durable-rx', IDBKeyRange, systemClock, () => undefined).opened,
 } as const;
 
 const ALL = ['instances', 'history', 'messages', 'tasks'] as const;

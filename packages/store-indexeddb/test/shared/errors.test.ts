@@ -288,7 +288,7 @@ describe('IdbStore', () => {
     };
     class Store extends IdbStore {
       constructor() {
-        super({ kind: 'test', databaseName: uniqueName('reruns'), openBackend: async () => backend });
+        super({ kind: 'test', databaseName: uniqueName('reruns'), startOpen: () => ({ opened: Promise.resolve(backend), answered: Promise.resolve() }) });
       }
     }
     const store = track(new Store());
@@ -518,6 +518,7 @@ describe('options', () => {
     const bad: [string, Record<string, unknown>][] = [
       ['gapTimeoutMs', { gapTimeoutMs: -1 }], ['gapTimeoutMs', { gapTimeoutMs: Number.NaN }], ['gapTimeoutMs', { gapTimeoutMs: '1000' }],
       ['joinTimeoutMs', { joinTimeoutMs: -1 }], ['joinTimeoutMs', { joinTimeoutMs: Number.NaN }],
+      ['openTimeoutMs', { openTimeoutMs: -1 }], ['openTimeoutMs', { openTimeoutMs: '5000' }],
       ['clock', { clock: {} }], ['clock', { clock: Date }],
       ['IDBKeyRange', { IDBKeyRange: 5 }],
     ];
@@ -533,7 +534,8 @@ describe('options', () => {
     }
     expect((await indexedDB.databases()).map((db) => db.name)).not.toContain(name);
     // Within the rules: 0 waits not at all, Infinity as long as it takes.
-    const store = new KeyvalStore({ name, gapTimeoutMs: 0, joinTimeoutMs: Infinity, storeName: 'custom' });
+    const store = new KeyvalStore({ name, gapTimeoutMs: 0, joinTimeoutMs: Infinity, openTimeoutMs: Infinity, storeName: 'custom' });
+    await expect(store.getInstance('none')).resolves.toBeUndefined();
     await store.close();
   });
 });

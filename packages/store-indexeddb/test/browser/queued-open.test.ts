@@ -1,0 +1,190 @@
+import { createRuntime, type Logger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import type { Store } from '@durable-rx/runtime/store-kit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DexieStore } from '../../src/dexie-store.js';
+import { KeyvalStore } from '../../src/keyval-store.js';
+import { create, newInstance, uniqueName } from '../shared/fixtures.js';
+
+// Tab A runs an old version of the app: it holds the database open and ignores versionchange. Tab B opens the new
+// version: its upgrade is blocked, and IndexedDB tells B (`blocked`). Tab C opens the new version too: its request
+// queues behind B's, and Chromium tells C nothing, so C's calls waited for as long as A stayed open. The same holds for
+// KeyvalStore, which never upgrades, behind another connection's upgrade or deletion. One page plays every tab:
+// IndexedDB queues the open requests of a database, and reports `blocked`, between the connections of a page as
+// between tabs. The bound on the open is small here, so that the test does not wait long for the rejection it expects
+// (the open stays queued until the test closes A, whatever the machine's load).
+
+const OPEN_TIMEOUT = { openTimeoutMs: 50 };
+const BLOCKED = { name: 'DatabaseBlockedError', code: 'database-blocked', status: 503 };
+
+const stores: Store[] = [];
+const runtimes: Runtime[] = [];
+const rawConnections: IDBDatabase[] = [];
+afterEach(async () => {
+  for (const db of rawConnections.splice(0)) db.close();
+  for (const runtime of runtimes.splice(0)) await runtime.stop({ graceMs: 0 });
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+function track<T extends Store>(store: T): T {
+  stores.push(store);
+  return store;
+}
+
+/** Tab A: a connection of an old version of the app, which ignores versionchange (closed by the test, or after it). */
+async function oldTab(name: string, version?: number): Promise<IDBDatabase> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  rawConnections.push(db);
+  return db;
+}
+
+/**
+ * Resolves once every open request of `name` made before it was answered: IndexedDB answers them in order (an open
+ * without a version never waits for a connection to close, only for the requests before it).
+ */
+async function openedInOrder(name: string): Promise<void> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(name);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  db.close();
+}
+
+/**
+ * The global `indexedDB`, counting the open requests made through it and telling when a connection they opened is
+ * closed (the database itself is the real one).
+ */
+function countingOpens(): { readonly indexedDB: IDBFactory; readonly opens: () => number; readonly closed: Promise<void> } {
+  let opens = 0;
+  let closed!: () => void;
+  const factory = new Proxy(indexedDB, {
+    get(target, key) {
+      if (key === 'open') {
+        return (name: string, version?: number) => {
+          opens++;
+          const request = target.open(name, version);
+          request.addEventListener('success', () => {
+            const db = request.result;
+            const close = db.close.bind(db);
+            db.close = () => {
+              close();
+              closed();
+            };
+          });
+          return request;
+        };
+      }
+      const value = Reflect.get(target, key) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { indexedDB: factory, opens: () => opens, closed: new Promise((resolve) => (closed = resolve)) };
+}
+
+describe('DexieStore behind another store\'s blocked upgrade', () => {
+  it('fails the calls of a store whose open queues behind it with DatabaseBlockedError, and uses the database once the old tab closes', async () => {
+    const name = uniqueName('queued');
+    const a = await oldTab(name, 5);
+    const b = track(new DexieStore({ name }));
+    await expect(b.getInstance('x')).rejects.toMatchObject(BLOCKED); // told by IndexedDB: `blocked`
+
+    const counted = countingOpens();
+    const c = track(new DexieStore({ name, indexedDB: counted.indexedDB, IDBKeyRange, ...OPEN_TIMEOUT }));
+    // Before the bound, this call waited for as long as tab A stayed open.
+    await expect(c.getInstance('x')).rejects.toMatchObject({ ...BLOCKED, message: expect.stringContaining('openTimeoutMs') });
+    // Later calls fail with it too, on the same open request: a new one would only queue behind it.
+    await expect(create(c, newInstance('x'))).rejects.toMatchObject(BLOCKED);
+    await expect(c.getHistory('x')).rejects.toMatchObject(BLOCKED);
+    expect(counted.opens()).toBe(1);
+
+    a.close();
+    await openedInOrder(name); // after B's upgrade and C's open
+    await create(c, newInstance('x'));
+    expect(await c.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(await b.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(counted.opens()).toBe(1);
+  });
+
+  it('gives a runtime on such a store the typed error, and its worker runs the work once the old tab closes', async () => {
+    const name = uniqueName('queued-runtime');
+    const a = await oldTab(name, 5);
+    await expect(track(new DexieStore({ name })).getInstance('x')).rejects.toMatchObject(BLOCKED);
+
+    const logged: string[] = [];
+    const logger: Logger = { warn: (message) => void logged.push(message), error: (message) => void logged.push(message) };
+    const orchestrators: Record<string, Orchestrator> = { Hello: function* (ctx) { return yield ctx.callActivity('Greet', ctx.getInput()); } };
+    const runtime = createRuntime({
+      store: track(new DexieStore({ name, ...OPEN_TIMEOUT })), orchestrators, activities: { Greet: (who: unknown) => `Hello ${String(who)}!` }, logger,
+    });
+    runtimes.push(runtime);
+    await runtime.start();
+    // Not the client's UnavailableError after its 30 s bound (which says the start may have applied): this one wrote
+    // nothing, and says why.
+    await expect(runtime.client.getStatus('x')).rejects.toMatchObject(BLOCKED);
+    await expect(runtime.client.startNew('Hello', { instanceId: 'x', input: 'C' })).rejects.toMatchObject(BLOCKED);
+
+    a.close();
+    await openedInOrder(name);
+    await runtime.client.startNew('Hello', { instanceId: 'x', input: 'C' });
+    expect(await runtime.client.waitForCompletion('x', { timeoutMs: 60_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello C!' });
+  });
+
+  it('closes such a store while a call waits for its open, without waiting for the old tab', async () => {
+    const name = uniqueName('queued-close');
+    const a = await oldTab(name, 5);
+    const b = track(new DexieStore({ name }));
+    await expect(b.getInstance('x')).rejects.toMatchObject(BLOCKED);
+    const counted = countingOpens();
+    const c = new DexieStore({ name, indexedDB: counted.indexedDB, IDBKeyRange, ...OPEN_TIMEOUT });
+    const call = c.getInstance('x');
+    const closed = c.close();
+    await expect(call).rejects.toMatchObject(BLOCKED);
+    await closed; // before the bound, close() waited for the call, which waited for tab A
+    await expect(c.getInstance('x')).rejects.toMatchObject({ code: 'store-closed' });
+
+    a.close();
+    // The open that C's store left queued goes through, and the store closes the connection it made.
+    await counted.closed;
+    await create(b, newInstance('x'));
+    expect(await b.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
+
+describe.each(['upgrades', 'deletes'] as const)('KeyvalStore while another connection %s the database, blocked by an old tab', (what) => {
+  it('fails the calls with DatabaseBlockedError, and uses the database once the old tab closes', async () => {
+    const name = uniqueName(`keyval-queued-${what}`);
+    const first = new KeyvalStore({ name });
+    await create(first, newInstance('before'));
+    await first.close();
+    const a = await oldTab(name);
+    // Another version of the app upgrades (or deletes) the database: blocked by tab A.
+    let blocked!: () => void;
+    const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    const takenOver = new Promise<void>((resolve, reject) => {
+      const request = what === 'upgrades' ? indexedDB.open(name, 2) : indexedDB.deleteDatabase(name);
+      request.onblocked = () => blocked();
+      request.onsuccess = () => {
+        if (what === 'upgrades') (request.result as IDBDatabase).close();
+        resolve();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    await isBlocked;
+
+    const store = track(new KeyvalStore({ name, ...OPEN_TIMEOUT }));
+    await expect(store.getInstance('before')).rejects.toMatchObject({ ...BLOCKED, message: expect.stringContaining('openTimeoutMs') });
+    await expect(create(store, newInstance('after'))).rejects.toMatchObject(BLOCKED);
+
+    a.close();
+    await takenOver;
+    await openedInOrder(name);
+    const before = await store.getInstance('before');
+    if (what === 'upgrades') expect(before).toMatchObject({ runtimeStatus: 'Pending' });
+    else expect(before).toBeUndefined();
+    await create(store, newInstance('after'));
+    expect(await store.getInstance('after')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
