@@ -803,11 +803,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore's kept blocked open, now also for an open queued unseen behind another tab's blocked upgrade or deletion,
  * which KeyvalStore gets too): KeyvalStore / DexieStore pages 41,496 / 71,828 -> 41,902 / 71,974 B (+406 / +146),
  * budgets set to match; runtime and rx-client unchanged.
+ * KeyvalStore's new connection after the browser closed its own then went through the same bound (the gate made
+ * generic over what it opens): 41,902 / 71,974 -> 42,008 / 71,985 B (+106 / +11), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 41_902 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_974 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_008 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_985 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_033 },
 ];
 

@@ -36,9 +36,10 @@ export interface IdbStoreSettings {
   /**
    * Begins opening the database (on first use, and again after a failed open). Calls `onVersionChange` when another
    * connection wants to upgrade or delete the database and this one was closed to let it. `clock` is the store's
-   * (`clock`, else the system clock): a layout that decides anything by the time asks it.
+   * (`clock`, else the system clock): a layout that decides anything by the time asks it. `openTimeoutMs` is the
+   * store's (with its default), for a layout that opens the database again itself.
    */
-  readonly startOpen: (onVersionChange: () => void, clock: Clock) => OpenAttempt;
+  readonly startOpen: (onVersionChange: () => void, clock: Clock, openTimeoutMs: number) => OpenAttempt;
 }
 
 /**
@@ -173,7 +174,8 @@ export abstract class IdbStore implements Store {
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
-  readonly #gate: OpenGate;
+  readonly #openTimeoutMs: number;
+  readonly #gate: OpenGate<StoreBackend>;
   readonly #inFlight = new Set<Promise<unknown>>();
   #backend: Promise<StoreBackend> | undefined;
   #closed: Promise<void> | undefined;
@@ -217,7 +219,8 @@ export abstract class IdbStore implements Store {
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
     this.#clock = settings.clock ?? systemClock;
-    this.#gate = new OpenGate(settings.databaseName, settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
+    this.#openTimeoutMs = settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    this.#gate = new OpenGate<StoreBackend>(settings.databaseName, this.#openTimeoutMs, (backend) => backend.close());
     this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true, unclaimedWrites: true };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
@@ -614,7 +617,7 @@ export abstract class IdbStore implements Store {
   }
 
   async #openBackend(): Promise<StoreBackend> {
-    const opening = this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock));
+    const opening = this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock, this.#openTimeoutMs));
     const [backend] = await Promise.all([opening, this.#feed.joined]);
     return backend;
   }

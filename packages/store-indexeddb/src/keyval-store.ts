@@ -20,7 +20,8 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  * a store made where there is no IndexedDB (server-side rendering) or access to it is denied (a sandboxed iframe) is
  * made all the same, and its calls fail with `StorageError`, as DexieStore's do. An open that IndexedDB queues behind
  * another connection's upgrade or deletion of the database (held back by a tab that does not close) fails the calls
- * with `DatabaseBlockedError` after `openTimeoutMs`, and the store uses the database once the open goes through.
+ * with `DatabaseBlockedError` after `openTimeoutMs`, and the store uses the database once the open goes through; so
+ * does the new connection the store opens after the browser closed its own.
  *
  * @example
  * ```ts
@@ -42,7 +43,7 @@ export class KeyvalStore extends IdbStore {
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
-      startOpen: (onVersionChange, clock) => startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange),
+      startOpen: (onVersionChange, clock, openTimeoutMs) => startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs),
     });
   }
 }

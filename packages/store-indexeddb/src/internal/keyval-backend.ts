@@ -6,7 +6,7 @@ import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessa
 import { PendingWrites } from './pending-writes.js';
 import { BrowserClose, finishChecked } from './idb-transaction.js';
 import { firstTask } from './first-task.js';
-import type { OpenAttempt } from './open-gate.js';
+import { OpenGate, type OpenAttempt } from './open-gate.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -133,24 +133,24 @@ export const CLOSE_WAIT_MS = 2000;
  * Begins opening the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checking its
  * schema marker and watching for other connections that want to upgrade the database. idb-keyval always uses the
  * global `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`, read here (a store made where there is none, in
- * server-side rendering, fails its calls with a StorageError instead: see {@link KeyvalBackend.connect}). `clock` is
+ * server-side rendering, fails its calls with a StorageError instead: see {@link KeyvalBackend.#connect}). `clock` is
  * the store's: it tells whether a task entry is still in the future. idb-keyval opens without a version, so the open is
  * never reported blocked; it is answered late only when queued behind another connection's upgrade or deletion.
+ * `openTimeoutMs` bounds the wait for a new connection after the browser closed one (see {@link KeyvalBackend.transact}).
  */
 export function startKeyvalOpen(
   name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
+  openTimeoutMs: number,
 ): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
-  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange);
-  let answer!: () => void;
-  const answered = new Promise<void>((resolve) => (answer = resolve));
-  const opened = backend.connect(answer).then(() => backend, (error: unknown) => {
-    answer();
+  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs);
+  const { opened, answered } = backend.openAttempt();
+  const checked = opened.then(() => backend, (error: unknown) => {
     backend.close();
     throw error;
   });
-  opened.catch(() => undefined);
-  return { opened, answered };
+  checked.catch(() => undefined);
+  return { opened: checked, answered };
 }
 
 /**
@@ -204,7 +204,7 @@ class KeyvalBackend implements StoreBackend {
   readonly #useStore: UseStore;
   readonly #name: string;
   readonly #storeName: string;
-  /** Undefined where there is none (see {@link KeyvalBackend.connect}); a connection is made only with one. */
+  /** Undefined where there is none (see {@link KeyvalBackend.#connect}); a connection is made only with one. */
   readonly #keyRange: typeof IDBKeyRange | undefined;
   readonly #clock: Clock;
   readonly #onVersionChange: () => void;
@@ -214,13 +214,18 @@ class KeyvalBackend implements StoreBackend {
    * transaction).
    */
   #latest: Connection | undefined;
-  /** A new connection on its way (see {@link KeyvalBackend.connect}). */
+  /** A new connection on its way (see {@link KeyvalBackend.#connect}). */
   #connecting: Promise<Connection> | undefined;
   /** This backend closed its connection (`close`, an upgrade elsewhere): the store has ended, nothing reopens. */
   #ended = false;
+  /** The rule of the store's first open, for the connections opened after the browser closed one (see {@link KeyvalBackend.transact}). */
+  readonly #gate: OpenGate<Connection>;
+  /** The new connection the calls wait for, through the gate. */
+  #reconnecting: Promise<Connection> | undefined;
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
+    openTimeoutMs: number,
   ) {
     this.#useStore = useStore;
     this.#name = name;
@@ -228,6 +233,7 @@ class KeyvalBackend implements StoreBackend {
     this.#keyRange = keyRange;
     this.#clock = clock;
     this.#onVersionChange = onVersionChange;
+    this.#gate = new OpenGate<Connection>(name, openTimeoutMs, ({ db }) => db.close());
   }
 
   /**
@@ -251,7 +257,7 @@ class KeyvalBackend implements StoreBackend {
    * to open is, so the store's call fails with a StorageError that names the cause. `answered` is called once
    * IndexedDB has handed out the connection, before the check.
    */
-  connect(answered?: () => void): Promise<Connection> {
+  #connect(answered?: () => void): Promise<Connection> {
     if (this.#connecting) return this.#connecting;
     const keyRange = this.#keyRange;
     let connecting: Promise<Connection>;
@@ -287,6 +293,32 @@ class KeyvalBackend implements StoreBackend {
     return this.#connecting;
   }
 
+  /** Begins {@link KeyvalBackend.#connect}: an {@link OpenAttempt} for an {@link OpenGate}. */
+  openAttempt(): OpenAttempt<Connection> {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const opened = this.#connect(answer);
+    opened.then(answer, answer);
+    return { opened, answered };
+  }
+
+  /**
+   * A new connection after the browser closed the one in use (the site's data cleared): opened as the store's first
+   * was, through an {@link OpenGate}, so a call does not wait for ever for an open queued behind another connection's
+   * blocked upgrade or deletion; it fails with `DatabaseBlockedError` after `openTimeoutMs` instead.
+   */
+  #reconnect(): Promise<Connection> {
+    if (!this.#reconnecting) {
+      const reconnecting = this.#gate.open(() => this.openAttempt());
+      this.#reconnecting = reconnecting;
+      const forget = (): void => {
+        if (this.#reconnecting === reconnecting) this.#reconnecting = undefined;
+      };
+      reconnecting.then(forget, forget);
+    }
+    return this.#reconnecting;
+  }
+
   /**
    * idb-keyval has one object store, so every transaction locks all of it whatever the scope. The transaction is made
    * at once on the connection in use, instead of after idb-keyval's promise of it: a step's transaction then begins
@@ -304,7 +336,7 @@ class KeyvalBackend implements StoreBackend {
   ): Promise<T> {
     const inUse = this.#inUse;
     if (inUse) return this.#transactOn(inUse, mode, work, reads);
-    return this.connect().then((connection) => this.#transactOn(connection, mode, work, reads));
+    return this.#reconnect().then((connection) => this.#transactOn(connection, mode, work, reads));
   }
 
   #transactOn<T>(
@@ -348,6 +380,7 @@ class KeyvalBackend implements StoreBackend {
   close(): void {
     this.#ended = true;
     this.#latest?.db.close();
+    this.#gate.close();
   }
 }
 

@@ -3,9 +3,9 @@ import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import type { StoreBackend } from './store-backend.js';
 
 /** One attempt of an adapter to open its database, as {@link OpenGate} runs it. */
-export interface OpenAttempt {
-  /** The backend once the database is open and its layout checked; rejects with the mapped error of a failed open. */
-  readonly opened: Promise<StoreBackend>;
+export interface OpenAttempt<T = StoreBackend> {
+  /** The backend (or connection) once the database is open and its layout checked; rejects with the mapped error of a failed open. */
+  readonly opened: Promise<T>;
   /** Resolves once IndexedDB answered the open request (opened or failed), before the layout check. Never rejects. */
   readonly answered: Promise<void>;
   /**
@@ -33,22 +33,24 @@ export const DEFAULT_OPEN_TIMEOUT_MS = 5000;
  * `DatabaseBlockedError`, and the attempt is held: a new request would only queue behind it. Every call meanwhile
  * fails with the same error at once; the first call after IndexedDB answered takes the held attempt's backend (or its
  * error), so the store recovers by itself once the other connection closes. {@link OpenGate.close} closes what a held
- * attempt opens.
+ * attempt opens (with `closeOpened`). The caller makes one attempt at a time (it keeps the promise of the open).
  */
-export class OpenGate {
+export class OpenGate<T> {
   readonly #name: string;
   readonly #timeoutMs: number;
+  readonly #closeOpened: (opened: T) => void;
   /** The attempt that was blocked or timed out and has not been taken; `answered` once IndexedDB answered it. */
-  #held: { readonly attempt: OpenAttempt; readonly error: DatabaseBlockedError; answered: boolean } | undefined;
+  #held: { readonly attempt: OpenAttempt<T>; readonly error: DatabaseBlockedError; answered: boolean } | undefined;
   #closed = false;
 
-  constructor(databaseName: string, timeoutMs: number) {
+  constructor(databaseName: string, timeoutMs: number, closeOpened: (opened: T) => void) {
     this.#name = databaseName;
     this.#timeoutMs = timeoutMs;
+    this.#closeOpened = closeOpened;
   }
 
-  /** The backend of the held attempt, or of a new one `start` begins; rejects as the class says. */
-  open(start: () => OpenAttempt): Promise<StoreBackend> {
+  /** What the held attempt opened, or what a new one `start` begins opens; rejects as the class says. */
+  open(start: () => OpenAttempt<T>): Promise<T> {
     const held = this.#held;
     if (held) {
       if (!held.answered) return Promise.reject(held.error);
@@ -56,7 +58,7 @@ export class OpenGate {
       return held.attempt.opened;
     }
     const attempt = start();
-    return new Promise<StoreBackend>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       let holding = false;
       const hold = (error: DatabaseBlockedError): void => {
         if (holding) return;
@@ -89,7 +91,7 @@ export class OpenGate {
     if (held) this.#closeWhenOpened(held.attempt);
   }
 
-  #closeWhenOpened(attempt: OpenAttempt): void {
-    attempt.opened.then((backend) => backend.close(), () => undefined);
+  #closeWhenOpened(attempt: OpenAttempt<T>): void {
+    attempt.opened.then(this.#closeOpened, () => undefined);
   }
 }

@@ -188,3 +188,66 @@ describe.each(['upgrades', 'deletes'] as const)('KeyvalStore while another conne
     expect(await store.getInstance('after')).toMatchObject({ runtimeStatus: 'Pending' });
   });
 });
+
+describe('KeyvalStore after the browser closed its connection', () => {
+  it('fails the calls with DatabaseBlockedError while its new connection queues behind a blocked upgrade, then uses it', async () => {
+    const name = uniqueName('keyval-reopen');
+    const store = track(new KeyvalStore({ name, ...OPEN_TIMEOUT }));
+    await create(store, newInstance('before'));
+    // The site's data cleared (DevTools' delete, which force-closes the connections): the store's connection gets
+    // `close`, and its next call opens a new one.
+    const connection = await connectionOf(store);
+    const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
+    const { cdp } = await import('vitest/browser');
+    await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
+    await closed;
+    // Meanwhile an old tab opens the database (as idb-keyval does) and ignores versionchange, and a newer version of
+    // the app asks to upgrade it: blocked.
+    const a = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    rawConnections.push(a);
+    let blocked!: () => void;
+    const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    const upgraded = new Promise<void>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onblocked = () => blocked();
+      request.onsuccess = () => {
+        request.result.close();
+        resolve();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    await isBlocked;
+
+    // Before the bound, this call waited for as long as tab A stayed open.
+    await expect(store.getInstance('before')).rejects.toMatchObject({ ...BLOCKED, message: expect.stringContaining('openTimeoutMs') });
+    await expect(create(store, newInstance('after'))).rejects.toMatchObject(BLOCKED);
+
+    a.close();
+    await upgraded;
+    await openedInOrder(name);
+    expect(await store.getInstance('before')).toBeUndefined(); // cleared with the site's data
+    await create(store, newInstance('after'));
+    expect(await store.getInstance('after')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
+
+/** The connection a store uses: the database of the next transaction it reads from. */
+async function connectionOf(store: Store): Promise<IDBDatabase> {
+  const objectStore = IDBTransaction.prototype.objectStore;
+  let connection: IDBDatabase | undefined;
+  IDBTransaction.prototype.objectStore = function (this: IDBTransaction, ...args: Parameters<typeof objectStore>) {
+    connection = this.db;
+    return objectStore.apply(this, args);
+  };
+  try {
+    await store.getInstance('none');
+  } finally {
+    IDBTransaction.prototype.objectStore = objectStore;
+  }
+  return connection!;
+}

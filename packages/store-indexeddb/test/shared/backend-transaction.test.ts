@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors/storage-error.js';
 import { startDexieOpen } from '../../src/internal/dexie-backend.js';
 import { startKeyvalOpen } from '../../src/internal/keyval-backend.js';
+import { DEFAULT_OPEN_TIMEOUT_MS } from '../../src/internal/open-gate.js';
 import { instanceRow, type InstanceRow, type NewTaskRow } from '../../src/internal/rows.js';
 import type { BackendTransaction, StoreBackend } from '../../src/internal/store-backend.js';
 import { newInstance, uniqueName } from './fixtures.js';
@@ -13,7 +14,7 @@ import { newInstance, uniqueName } from './fixtures.js';
 // (DexieStore keeps an instance's first task in its row, KeyvalStore packs tasks into the instance's value).
 const backends = {
   DexieStore: (name: string) => startDexieOpen(name, { indexedDB, IDBKeyRange }, () => undefined).opened,
-  KeyvalStore: (name: string) => startKeyvalOpen(name, 'durable-rx', IDBKeyRange, systemClock, () => undefined).opened,
+  KeyvalStore: (name: string) => startKeyvalOpen(name, 'durable-rx', IDBKeyRange, systemClock, () => undefined, DEFAULT_OPEN_TIMEOUT_MS).opened,
 } as const;
 
 const ALL = ['instances', 'history', 'messages', 'tasks'] as const;
