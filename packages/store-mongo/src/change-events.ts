@@ -30,7 +30,7 @@ export type ChangeEventLike = {
   readonly _id: unknown;
   readonly operationType: string;
   readonly documentKey?: { readonly _id?: unknown };
-  readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown };
+  readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown; readonly due?: unknown };
   readonly updateDescription?: {
     readonly updatedFields?: {
       readonly state?: unknown; readonly input?: unknown; readonly claimAt?: unknown; readonly handoff?: unknown; readonly purged?: unknown;
@@ -74,7 +74,8 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
  * that leaves messages behind: both set a fresh `handoff`), so that any process's worker takes them at once; and
  * instances whose lease a commit released leaving only a message due later (a durable timer, a retry back-off: the
  * lease freed, `claimAt` between EPOCH and NEVER), so that every process learns when to claim it
- * ({@link wakeSignalOf}), not only the one that committed. A commit that leaves nothing to claim wakes nobody.
+ * ({@link wakeSignalOf}), not only the one that committed. A commit that leaves nothing to claim wakes nobody. Of a
+ * new message, the event carries its due time (`fullDocument.due` alone, not its text).
  */
 export function wakePipeline(names: CollectionNames): Document[] {
   return [
@@ -92,7 +93,11 @@ export function wakePipeline(names: CollectionNames): Document[] {
         ],
       },
     },
-    { $project: { operationType: 1, 'ns.coll': 1, 'updateDescription.updatedFields.claimAt': 1, 'updateDescription.updatedFields.handoff': 1 } },
+    {
+      $project: {
+        operationType: 1, 'ns.coll': 1, 'fullDocument.due': 1, 'updateDescription.updatedFields.claimAt': 1, 'updateDescription.updatedFields.handoff': 1,
+      },
+    },
   ];
 }
 
@@ -100,19 +105,28 @@ export function wakePipeline(names: CollectionNames): Document[] {
  * What one wake-up feed event tells a worker: `true`, work may be claimable now (claim at once); or the time at which
  * an instance becomes claimable, from the `claimAt` a commit wrote when it released its lease leaving only a message
  * due later (arm a wake-up for then, no read needed). So if the committing process stops, the others still claim the
- * timer when it comes due, not up to a lease length later when something else wakes them.
+ * timer when it comes due, not up to a lease length later when something else wakes them. A new message due later (a
+ * timer a step scheduled, a retry back-off, a scheduled start) is the time it is due too: it makes nothing claimable
+ * before then, so a step that schedules a thousand timers arms one wake-up in each process instead of sending each of
+ * their workers into a round of claims that finds nothing.
  *
  * @example
  * ```ts
- * wakeSignalOf({ operationType: 'insert', ns: { coll: 'messages' }, ... });                          // true
+ * wakeSignalOf({ operationType: 'insert', ns: { coll: 'messages' }, fullDocument: { due: EPOCH } });  // true
+ * wakeSignalOf({ operationType: 'insert', ns: { coll: 'messages' }, fullDocument: { due: fireAt } }); // fireAt
  * wakeSignalOf({ operationType: 'update', updateDescription: { updatedFields: { claimAt: fireAt } } }); // fireAt
  * ```
  */
 export function wakeSignalOf(event: ChangeEventLike): true | Date {
+  if (event.operationType === 'insert') return laterTime(event.fullDocument?.due) ?? true;
   const fields = event.updateDescription?.updatedFields;
   if (event.operationType !== 'update' || !fields || fields.handoff !== undefined) return true;
-  const at = fields.claimAt;
-  return at instanceof Date && at > EPOCH && at < NEVER ? at : true;
+  return laterTime(fields.claimAt) ?? true;
+}
+
+/** `value` when it is a time after EPOCH and before NEVER (a wake-up to arm), else undefined (wake at once). */
+function laterTime(value: unknown): Date | undefined {
+  return value instanceof Date && value > EPOCH && value < NEVER ? value : undefined;
 }
 
 /** Default largest number of instances one process's per-instance status stream names in its `$match`. */

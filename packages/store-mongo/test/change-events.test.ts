@@ -224,6 +224,22 @@ describe('wake-ups of other processes (a commit that leaves only a future timer)
     expect(matchesEvent(match, claim)).toBe(false);
   });
 
+  it('arm a wake-up at the due time of a new message due later, and wake at once for one visible now or a new task', () => {
+    // The pipeline keeps the due time of an inserted message, not its text.
+    const project = (wakePipeline(names)[1] as { $project: Document }).$project;
+    expect(project['fullDocument.due']).toBe(1);
+    expect(Object.keys(project).filter((field) => field.startsWith('fullDocument'))).toEqual(['fullDocument.due']);
+    const inserted = (due?: unknown): ChangeEventLike => ({
+      _id: {}, operationType: 'insert', ns: { coll: names.messages }, ...(due === undefined ? {} : { fullDocument: { due } }),
+    });
+    expect(wakeSignalOf(inserted(fireAt))).toEqual(fireAt);
+    expect(wakeSignalOf(inserted(EPOCH))).toBe(true); // visible at once
+    expect(wakeSignalOf(inserted(new Date(-1_000)))).toBe(true); // a visibleAt before 1970: visible at once too
+    expect(wakeSignalOf(inserted(NEVER))).toBe(true);
+    expect(wakeSignalOf(inserted('2026-01-01'))).toBe(true); // not a date: claim now rather than never
+    expect(wakeSignalOf({ _id: {}, operationType: 'insert', ns: { coll: names.activityTasks }, fullDocument: {} })).toBe(true);
+  });
+
   it('treat every other event as work to claim now', () => {
     expect(wakeSignalOf({ _id: {}, operationType: 'insert', ns: { coll: names.messages } })).toBe(true);
     expect(wakeSignalOf({ _id: {}, operationType: 'update', ns: { coll: names.activityTasks }, updateDescription: { updatedFields: {} } })).toBe(true);
