@@ -805,12 +805,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match; runtime and rx-client unchanged.
  * KeyvalStore's new connection after the browser closed its own then went through the same bound (the gate made
  * generic over what it opens): 41,902 / 71,974 -> 42,008 / 71,985 B (+106 / +11), budgets set to match.
+ * rx-client's close then aborted the commands on their way from a set of them rather than by a listener each on its
+ * signal (Node warned of a leak, MaxListenersExceededWarning, with more than ten commands on their way): 9,033 ->
+ * 9,063 B (+30), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_008 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_985 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_033 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_063 },
 ];
 
 describe('bundle size', () => {

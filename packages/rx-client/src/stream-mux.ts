@@ -229,9 +229,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   let flushing = false;
   /** Clears the timer that closes the connection after the last watch ended, if any. */
   let linger = (): void => {};
-  /** Aborted by `close()`: every request on its way, and the mux itself. */
+  /** Aborted by `close()`: the mux itself, and (see `send`) every request on its way. */
   const closer = new AbortController();
   const { signal } = closer;
+  /** The requests on their way that only the close aborts (see `send`). */
+  const requests = new Set<AbortController>();
 
   /**
    * Opens the event stream (`GET /streams`) unless it is open. The id of the last event received goes out as
@@ -405,12 +407,15 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // (A request with a signal of its own, a subscription change, is timed by its stream's watchdog instead.)
     /** The deadline's error once it passed: the request's answer then, whatever the aborted fetch threw. */
     let late: RemoteError | undefined;
-    // The request's own signal, aborted by `until` (a listener removed when it ends; a signal aborts once) or the
-    // deadline: not AbortSignal.any, whose signals that follow a long-lived one (the close) have leaked in Node.
+    // The request's own signal, aborted by `until` or the deadline: not AbortSignal.any, whose signals that follow a
+    // long-lived one (the close) have leaked in Node. A stream's `until` (one request at a time) is followed by a
+    // listener, removed when the request ends; the close aborts the requests of its own signal from `requests`: a
+    // listener each on it would make Node warn of a leak with more than ten commands on their way.
     const request = new AbortController();
     const follow = () => request.abort(until.reason);
     const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
     if (until.aborted) follow();
+    else if (until === signal) requests.add(request);
     else until.addEventListener('abort', follow);
     try {
       // Rejects at once, with the close's error, once closed.
@@ -429,6 +434,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     } catch (error) {
       throw signal.reason ?? late ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
     } finally {
+      requests.delete(request);
       until.removeEventListener('abort', follow);
       unarm();
     }
@@ -594,6 +600,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     close: () => {
       if (signal.aborted) return;
       closer.abort(new StoreClosedError('closed'));
+      for (const request of requests) request.abort(signal.reason);
       fail();
       for (const watcher of stateWatchers) watcher.complete();
     },
