@@ -630,7 +630,7 @@ export class MongoStore implements Store {
         // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
         // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
         const query = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
-        messages = await takeWithinBytes(await this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
+        messages = await takeWithinBytes(this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
       } catch (error) {
         // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
         await this.#release(doc._id, lease.token).catch(() => undefined);
@@ -1191,8 +1191,8 @@ export class MongoStore implements Store {
   async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
     // One snapshot (the transaction's), so the two reads see one set of messages and need no seq bound.
     const query = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, { batchSize: UNCLAIMED_MESSAGES_BATCH });
-    // The merge closes its cursors however the check ends (its answer, or an error).
-    const visible = await this.#visibleMessages(session, query, {});
+    // Read only if the instance alone lets the write through, and closed however the check ends (its answer, an error).
+    const visible = this.#visibleMessages(session, query, {});
     const holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
     if (!holds) throw leaseLostError(lease);
   }
@@ -1250,21 +1250,24 @@ export class MongoStore implements Store {
   }
 
   /**
-   * An instance's visible messages in arrival order (`visibleMessagesQuery`), at most `limit`: the `seq`s of its due
-   * timers first (index keys only), then the messages visible at once and the due timers' documents, merged by `seq`
-   * as they are read (`mergeBySeq`, which closes both cursors however its consumer ends).
+   * An instance's visible messages in arrival order (`visibleMessagesQuery`), at most `limit`, read as they are asked
+   * for (nothing is sent until the first one is): the `seq`s of its due timers first (index keys only), then the
+   * messages visible at once and the due timers' documents, merged by `seq` (`mergeBySeq`, which closes both cursors
+   * however its consumer ends).
    */
-  async #visibleMessages(
+  #visibleMessages(
     session: ClientSession, query: VisibleMessagesQuery, bound: { readonly maxTimeMS?: number; readonly signal?: AbortSignal }, limit?: number,
-  ): Promise<AsyncIterable<Pick<MessageDoc, 'message' | 'seq'>>> {
-    const seqs = (await this.#messages.find(query.dueSeqs.filter, { ...query.dueSeqs.options, session, ...bound }).toArray())
-      .map((doc) => doc.seq);
-    const dueDocs = query.dueDocs(seqs);
-    return mergeBySeq(
-      this.#messages.find(query.atOnce.filter, { ...query.atOnce.options, session, ...bound }),
-      seqs.length === 0 ? NO_MESSAGES : this.#messages.find(dueDocs.filter, { ...dueDocs.options, session, ...bound }),
-      limit,
-    );
+  ): AsyncGenerator<Pick<MessageDoc, 'message' | 'seq'>, void, undefined> {
+    const messages = this.#messages;
+    return (async function* () {
+      const seqs = (await messages.find(query.dueSeqs.filter, { ...query.dueSeqs.options, session, ...bound }).toArray()).map((doc) => doc.seq);
+      const dueDocs = query.dueDocs(seqs);
+      yield* mergeBySeq(
+        messages.find(query.atOnce.filter, { ...query.atOnce.options, session, ...bound }),
+        seqs.length === 0 ? NO_MESSAGES : messages.find(dueDocs.filter, { ...dueDocs.options, session, ...bound }),
+        limit,
+      );
+    })();
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */

@@ -21,8 +21,8 @@ export interface TakenInstance {
  *
  * @example
  * ```ts
- * const cursor = messages.find(claimedMessagesFilter(key, lease.now), { session, sort: { seq: 1 } });
- * if (!(await unclaimedWriteHolds(lease, taken, cursor))) throw leaseLostError(lease);
+ * const visible = visibleMessagesOf(key, lease.now); // in arrival order, read as far as the check asks
+ * if (!(await unclaimedWriteHolds(lease, taken, visible))) throw leaseLostError(lease);
  * ```
  */
 export async function unclaimedWriteHolds(
