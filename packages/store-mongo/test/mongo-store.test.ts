@@ -470,6 +470,28 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
+    it('keeps the instance_due index an earlier version hints, builds instance_due_seq beside it, and warns until it is dropped', async () => {
+      const prefix = db.prefix('retired');
+      const client = new MongoClient(mongoUri);
+      try {
+        const messages = client.db(db.name).collection(`${prefix}messages`);
+        await messages.createIndex({ instanceId: 1, due: 1 }, { name: 'instance_due' }); // as the earlier layout left it
+        const warnings: string[] = [];
+        const store = await db.open('retired', { prefix, logger: { warn: (message) => void warnings.push(message), error: () => undefined } });
+        await store.close();
+        const names = (await messages.listIndexes().toArray()).map((index) => String(index['name']));
+        expect(names).toEqual(expect.arrayContaining(['instance_due', 'instance_due_seq', 'instance_seq']));
+        expect(warnings.some((w) => w.includes('instance_due') && w.includes('dropIndex'))).toBe(true);
+        // Dropped, the next connect says nothing more about it.
+        await messages.dropIndex('instance_due');
+        warnings.length = 0;
+        await (await db.open('retired', { prefix, logger: { warn: (message) => void warnings.push(message), error: () => undefined } })).close();
+        expect(warnings.filter((w) => w.includes('instance_due'))).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    });
+
     it('a claim reads only the visible messages of its instance, however many of its timers are pending (explain executionStats)', async () => {
       // The finds the claim sends, observed through the driver's command monitoring, are the queries explained.
       const { client, commands: finds, store } = await recording('find', 'timers');
@@ -592,8 +614,11 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(first.instances.map((s) => s.instanceId)).toEqual(['run-0', 'run-1']);
         const second = await store.queryInstances({ runtimeStatus: ['Pending'], pageSize: 2, continuationToken: first.continuationToken! });
         expect(second.instances.map((s) => s.instanceId)).toEqual(['run-2', 'run-3']);
+        // Two statuses: one scan per status merged in page order (no sort of every match in memory).
+        const both = await store.queryInstances({ runtimeStatus: ['Pending', 'Running'], pageSize: 2, continuationToken: first.continuationToken! });
+        expect(both.instances.map((s) => s.instanceId)).toEqual(['run-2', 'run-3']);
         const reads = finds.filter((command) => command['find'] === store.collections.instances);
-        expect(reads).toHaveLength(2);
+        expect(reads).toHaveLength(3);
         for (const sent of reads) {
           const { find, filter, projection, sort, limit } = sent;
           const plan = await client.db(db.name).command({ explain: { find, filter, projection, sort, limit }, verbosity: 'executionStats' });
