@@ -1,10 +1,10 @@
 import { DurableError, StoreClosedError, type DurableClient } from '@durable-rx/runtime';
 import { DatabaseUpgradingError, StorageError } from '@durable-rx/store-indexeddb';
-import { firstValueFrom, throwError } from 'rxjs';
+import { firstValueFrom, merge, Subject, throwError } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
 import { isRetryableError } from '../src/remote-error.js';
-import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
+import { KEY, openHarness, outcome, serverClient, within, type Harness } from './harness.js';
 
 /**
  * A server whose store is closed or lost for good (`isStoreClosed`: code `store-closed`, or `storeClosed: true` on the
@@ -85,16 +85,51 @@ describe('a server whose store is gone', () => {
     client.close();
   });
 
-  it('a real MemoryStore closed under the server: later watches and commands get store-closed with storeClosed', async () => {
+  it('a real MemoryStore closed under the server: a live watch completes, later watches and commands get store-closed with storeClosed', async () => {
     const h = (harness = await openHarness());
     const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    await h.runtime.client.startNew('ShowInput', { instanceId: 'live', input: 'Tokyo' });
+    const values: unknown[] = [];
+    const ended = new Promise<string>((resolve) => client.customStatus$('live').subscribe({
+      next: (value) => values.push(value), error: (error: unknown) => resolve(`error ${String(error)}`), complete: () => resolve('complete'),
+    }));
+    await within(new Promise<void>((resolve) => {
+      const poll = (): unknown => (values.length ? resolve() : setTimeout(poll, 10));
+      poll();
+    }), 'the live value');
     await h.runtime.store.close();
+    // As the server's own client ends its watches when its store closes: complete, after the values it had.
+    expect(await within(ended, 'the live watch ending')).toBe('complete');
+    expect(values).toEqual(['Tokyo']);
     const expected = { code: 'store-closed', status: 503, storeClosed: true };
     const watched = await within(outcome(firstValueFrom(client.status$('a'))), 'the watch failing');
     expect(watched).toBeInstanceOf(StoreClosedError);
     expect(marksOf(watched)).toEqual(expected);
     expect(isRetryableError(watched)).toBe(true);
     expect(marksOf(await outcome(client.getStatus('a')))).toEqual(expected);
+    client.close();
+  });
+
+  it('fails a live watch with the error of a store lost while it is watched, marked storeClosed', async () => {
+    const lostNow = new Subject<never>();
+    // The server's watch of `live`: the runtime's, until the store is lost under it (as IndexedDB's changes$ fails).
+    const server = serverClient((method, instanceId) =>
+      method === 'status$' && instanceId === 'live' ? merge(harness!.runtime.client.status$('live'), lostNow) : undefined);
+    const h = (harness = await openHarness({}, server.wrap));
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    await h.runtime.client.startNew('ShowInput', { instanceId: 'live', input: 'Tokyo' });
+    const values: unknown[] = [];
+    const ended = new Promise<unknown>((resolve) => client.customStatus$('live').subscribe({
+      next: (value) => values.push(value), error: resolve, complete: () => resolve('complete'),
+    }));
+    await within(new Promise<void>((resolve) => {
+      const poll = (): unknown => (values.includes('Tokyo') ? resolve() : setTimeout(poll, 10));
+      poll();
+    }), 'the live value');
+    lostNow.error(new DatabaseUpgradingError('the database is being upgraded'));
+    const error = await within(ended, 'the live watch failing');
+    expect(marksOf(error)).toEqual({ code: 'database-upgrading', status: 503, storeClosed: true });
+    expect(isRetryableError(error)).toBe(true);
     client.close();
   });
 
