@@ -808,11 +808,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client's close then aborted the commands on their way from a set of them rather than by a listener each on its
  * signal (Node warned of a leak, MaxListenersExceededWarning, with more than ten commands on their way): 9,033 ->
  * 9,063 B (+30), budget set to match.
+ * A sub-orchestration called without an id then got a name-based uuid for its parent's part where the usual id would
+ * be no valid id (ReplayFlag SubOrchestrationIdFits: a parent id of more than about 216 characters): 33,435 / 42,008 /
+ * 71,985 -> 33,490 / 42,073 / 72,046 B (+55 / +65 / +61), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_435 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_008 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 71_985 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_490 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_073 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_046 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_063 },
 ];
 

@@ -170,3 +170,70 @@ describe('newGuid per execution (GuidPerExecution)', () => {
     }));
   });
 });
+
+describe('default sub-orchestration ids of a long parent id (SubOrchestrationIdFits)', () => {
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  const callsAChild: Orchestrator = function* (ctx) {
+    return yield ctx.callSubOrchestrator('Child', 'hi');
+  };
+  /** A valid instance id of 250 characters: with `:<executionId>:<n>` after it, more than the 256 an id may have. */
+  const LONG_ID = 'p'.repeat(250);
+
+  it('calls a child without an id from a parent whose id leaves no room for the execution in the child\'s', async () => {
+    runtime = createRuntime({
+      logger: silentLogger,
+      orchestrators: { Parent: callsAChild, Child: function* (ctx) { return ctx.getInput<string>(); } },
+    });
+    await runtime.start();
+    const id = await runtime.client.startNew('Parent', { instanceId: LONG_ID });
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'hi' });
+    const { instances } = await runtime.client.listInstances({});
+    const child = instances.find((i) => i.name === 'Child');
+    expect(child).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: LONG_ID });
+  });
+
+  it('replays a history recorded before SubOrchestrationIdFits as it ran then: the call throws', () => {
+    const waitsThenCalls: Orchestrator = function* (ctx) {
+      yield ctx.waitForExternalEvent('go');
+      try {
+        return yield ctx.callSubOrchestrator('Child');
+      } catch {
+        return 'refused';
+      }
+    };
+    const recorded = new HistoryBuilder({ name: 'Parent', instanceId: LONG_ID }).started().build();
+    // Its first step ran under every flag before this one.
+    const flagsBefore = Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.SubOrchestrationIdFits);
+    const history = [{ ...recorded[0]!, replayFlags: flagsBefore } as HistoryEvent, ...recorded.slice(1)];
+    const execution = new OrchestrationExecution(waitsThenCalls, limit);
+    execution.replay(history);
+    expect(execution.flags.includes(ReplayFlag.SubOrchestrationIdFits)).toBe(false);
+    const step = execution.step(new Date(T0.getTime() + 1000), [{ type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' }]);
+    expect(step.actions).toEqual([]);
+    expect(step.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', result: 'refused' }));
+  });
+
+  it('gives such a child the same id on every replay, and one of its own per execution', () => {
+    const childIdOf = (executionId: string) => {
+      const execution = new OrchestrationExecution(callsAChild, limit);
+      execution.replay([]);
+      const started = { ...executionStarted('Parent', undefined, LONG_ID, T0), executionId } as HistoryEvent;
+      const first = execution.step(T0, [started]);
+      const action = first.actions[0] as { instanceId: string };
+      const replayed = new OrchestrationExecution(callsAChild, limit);
+      replayed.replay(first.newEvents as HistoryEvent[]);
+      expect(replayed.flags.includes(ReplayFlag.SubOrchestrationIdFits)).toBe(true);
+      return action.instanceId;
+    };
+    const id = childIdOf('execution-1');
+    expect(id.length).toBeLessThanOrEqual(256);
+    expect(childIdOf('execution-1')).toBe(id);
+    expect(childIdOf('execution-2')).not.toBe(id);
+  });
+});

@@ -54,6 +54,15 @@ export const ReplayFlag = {
    * recorded before keeps the old guids.
    */
   GuidPerExecution: 5,
+  /**
+   * @since 2026-12-04. A sub-orchestration called without an explicit instance id, whose id
+   * `<instanceId>:<executionId>:<eventId>` ({@link ReplayFlag.SubOrchestrationIdPerExecution}) is no valid instance id
+   * (a parent id of more than about 216 of the 256 characters an id may have, or an execution id from a custom `newId`
+   * with a character ids may not hold), gets `<uuid>:<eventId>` instead, the uuid a name-based one of the parent's
+   * instance and execution ids. Before, the call threw, and the instance failed although its own id was valid and it
+   * named no child id. A history recorded before keeps that.
+   */
+  SubOrchestrationIdFits: 6,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -746,9 +746,11 @@ export class OrchestrationExecution {
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
   #defaultChildId(eventId: number): string {
-    return this.#flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)
-      ? `${this.#instanceId()}:${this.#started?.executionId ?? ''}:${eventId}`
-      : `${this.#instanceId()}:${eventId}`;
+    if (!this.#flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)) return `${this.#instanceId()}:${eventId}`;
+    const execution = `${this.#instanceId()}:${this.#started?.executionId ?? ''}`;
+    const id = `${execution}:${eventId}`;
+    // One that is no valid id (see ReplayFlag.SubOrchestrationIdFits): a name-based uuid stands for the parent's part.
+    return !this.#flags.includes(ReplayFlag.SubOrchestrationIdFits) || isValidInstanceId(id) ? id : `${uuidV5(execution)}:${eventId}`;
   }
 
   #createTimer(fireAt: Date): TimerTask {
@@ -910,6 +912,16 @@ export class OrchestrationExecution {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** Whether `id` is a valid instance id, by the one rule (`assertValidInstanceId`). */
+function isValidInstanceId(id: string): boolean {
+  try {
+    assertValidInstanceId(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The step markers of a step at some time (see {@link stepMarkers}). */
 interface StepMarkers {
