@@ -152,7 +152,9 @@ export class FaultyStore implements Store {
   readonly changes$: Observable<StatusChange>;
   readonly workAvailable$: Observable<void>;
   readonly instanceChanges$?: (instanceId: string) => Observable<StatusChange>;
-  readonly getInstanceHistory?: Store['getInstanceHistory'];
+  // NonNullable: the indexed type of an optional method includes undefined, which a project with
+  // exactOptionalPropertyTypes refuses on an optional property (TS2420 in FaultyStore's declaration).
+  readonly getInstanceHistory?: NonNullable<Store['getInstanceHistory']>;
   readonly #faults: FaultInjector;
   readonly #store: Store;
   readonly #rates: FaultRates;
