@@ -213,9 +213,9 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * Functions) and a stream subscription change must be declared `application/json`. Route literals
  * (`/Instances/{id}/Terminate`) and query parameter names (the `code` key too) match in any case, as in Azure
  * Functions; ids, event and orchestrator names keep their case.
- * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`); they never contain stack
- * traces. Routes accept slashes at both ends of the path after the base (`…/durabletask//instances/x//`), as Durable
- * Functions trims them. Status bodies take the Durable Functions shape (see `WireInstanceStatus`: `null` for absent values,
+ * Error bodies are `{ code, message, ExceptionMessage }` (see `ErrorResponseBody`; plus `storeClosed: true` when the
+ * store is closed or lost for good); they never contain stack traces. Routes accept slashes at both ends of the path
+ * after the base (`…/durabletask//instances/x//`), as Durable Functions trims them. Status bodies take the Durable Functions shape (see `WireInstanceStatus`: `null` for absent values,
  * times to the second, `historyEvents` in the extension's shape); `format=native` asks for the lossless durable-rx form instead
  * (`NativeWireStatus`), which event streams always use. `runtimeStatus` accepts every status of the Durable
  * Functions client's enum (`Canceled` matches nothing); `top` above 1000 gives pages of 1000 with a continuation
