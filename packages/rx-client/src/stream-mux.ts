@@ -156,9 +156,9 @@ export interface StreamMux {
  * The connection opens with the first subscription and closes (deleting the server session) when the last one ends,
  * once the task that ended it has run (a 0 ms timer): awaiting one watch after another keeps it.
  * Subscriptions and unsubscriptions made in the same tick go to the server in one request; those made while the
- * connection is not live go once it is (to the session it resumed, or with every watch to a new one). The connection reconnects
- * with `Last-Event-ID`: the server resumes the session, so every subscription continues exactly after the last event
- * received. When the server cannot resume (it restarted, the resume window passed), it opens a new session and every
+ * connection is not live go once it is (to the session it resumed, or with every watch to a new one). The connection
+ * reconnects with `Last-Event-ID`: the server resumes the session, so every subscription continues exactly after the
+ * last event received. When the server cannot resume (it restarted, the resume window passed), it opens a new session and every
  * active subscription is sent again; each then restarts from the current snapshot, which the client's observables
  * de-duplicate (a history's subscription carries where it stands, and the server skips what it has).
  *
