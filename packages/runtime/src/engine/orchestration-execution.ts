@@ -741,7 +741,9 @@ export class OrchestrationExecution {
 
   /** What a `newGuid` name starts with: the instance id, and the execution's (see {@link ReplayFlag.GuidPerExecution}). */
   #guidPrefix(): string {
-    return this.#flags.includes(ReplayFlag.GuidPerExecution) ? `${this.#instanceId()}_${this.#started?.executionId ?? ''}` : this.#instanceId();
+    return this.#flags.includes(ReplayFlag.GuidPerExecution)
+      ? `${this.#instanceId()}_${this.#started?.executionId ?? ''}`
+      : this.#instanceId();
   }
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
@@ -750,7 +752,9 @@ export class OrchestrationExecution {
     const execution = `${this.#instanceId()}:${this.#started?.executionId ?? ''}`;
     const id = `${execution}:${eventId}`;
     // One that is no valid id (see ReplayFlag.SubOrchestrationIdFits): a name-based uuid stands for the parent's part.
-    return !this.#flags.includes(ReplayFlag.SubOrchestrationIdFits) || isValidInstanceId(id) ? id : `${uuidV5(execution)}:${eventId}`;
+    return !this.#flags.includes(ReplayFlag.SubOrchestrationIdFits) || isValidInstanceId(id)
+      ? id
+      : `${uuidV5(execution)}:${eventId}`;
   }
 
   #createTimer(fireAt: Date): TimerTask {
