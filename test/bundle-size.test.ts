@@ -811,11 +811,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A sub-orchestration called without an id then got a name-based uuid for its parent's part where the usual id would
  * be no valid id (ReplayFlag SubOrchestrationIdFits: a parent id of more than about 216 characters): 33,435 / 42,008 /
  * 71,985 -> 33,490 / 42,073 / 72,046 B (+55 / +65 / +61), budgets set to match; rx-client unchanged.
+ * The IndexedDB stores then refused an instance read asked for once close() was called instead of letting it join the
+ * read queued before (one check shared with every other call): KeyvalStore / DexieStore pages 42,073 / 72,046 ->
+ * 42,084 / 72,065 B (+11 / +19), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_490 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_073 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_046 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_084 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_065 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_063 },
 ];
 

@@ -435,6 +435,9 @@ export abstract class IdbStore implements Store {
    * those after it. Each read still happens after its call, and before it returns.
    */
   #readInstance(instanceId: string): Promise<InstanceState | undefined> {
+    // A read asked for once the store closes (or lost its database) joins no transaction queued before.
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
     let batch = this.#instanceReads;
     if (!batch) {
       const ids = new Set<string>();
@@ -444,7 +447,7 @@ export abstract class IdbStore implements Store {
         const rows = await Promise.all([...ids].map((id) => tx.getInstance(id)));
         return new Map([...ids].map((id, i) => [id, rows[i]?.state]));
       });
-      // A read refused at once (a closed store) leaves no batch behind for the next.
+      // A read that failed before its transaction began (the open failed) leaves no batch behind for the next.
       read.catch(() => {
         if (this.#instanceReads?.ids === ids) this.#instanceReads = undefined;
       });
@@ -563,8 +566,8 @@ export abstract class IdbStore implements Store {
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
     readAhead = false,
   ): Promise<T> {
-    if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));
-    if (this.#lost) return Promise.reject(this.#lost);
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
     const running = (async () => {
       const backend = await this.#open();
       for (let ahead = readAhead, runs = MAX_RUNS; ; ahead = false) {
@@ -583,6 +586,14 @@ export abstract class IdbStore implements Store {
     tracked.catch(() => undefined);
     this.#inFlight.add(tracked);
     return running;
+  }
+
+  /**
+   * Why a call made now is refused without reading or writing anything: the store closes or closed
+   * (`StoreClosedError`, from the moment `close()` is called), or lost its database; `undefined` while it serves calls.
+   */
+  #refusal(): DurableError | undefined {
+    return this.#closed ? new StoreClosedError('The store is closed') : this.#lost;
   }
 
   /** Runs a write transaction through a {@link RowWriter} and flushes it; resolves once committed. */

@@ -36,8 +36,10 @@ export interface CommitResult {
  *   work is claimable again when the lease expires, logs the failure through the store's logger, and claims the next
  *   work (`decideClaimedWork` in store-kit). A store whose values cannot become unreadable (MemoryStore) never
  *   meets the case.
- * - After {@link Store.close} resolves, nothing is left running (no timers, cursors, channels) and every method
- *   rejects with `StoreClosedError`. `close` is idempotent.
+ * - From the moment {@link Store.close} is called, every method rejects with `StoreClosedError` and changes nothing
+ *   (calls made before may finish: `close` waits for them; none made after joins one of them). After it resolves,
+ *   nothing is left running (no timers, cursors, channels), and {@link Store.changes$} and
+ *   {@link Store.workAvailable$} complete at once for a new subscriber. `close` is idempotent.
  * - A store that loses what it stores on for good while open (an IndexedDB database another tab upgrades or deletes)
  *   rejects every call from then on, and fails {@link Store.changes$} and {@link Store.workAvailable$} (those of its
  *   instances too), with a `DurableError` that says `storeClosed: true` (`isStoreClosed` reads it): nothing waits on a

@@ -1630,6 +1630,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'store-closed' });
         await expect(store.releaseOwner('w1')).rejects.toMatchObject({ code: 'store-closed' });
       });
+
+      // A store may still be finishing calls made before close() (it waits for them), but one made after close() was
+      // called joins none of them: an IndexedDB store's instance reads share a transaction, and a read that joined the
+      // one a read before close() had queued answered with the state.
+      it('refuses every call made once close() was called, while it closes and after, and changes nothing', async () => {
+        const db = `conformance-${randomId()}`;
+        const store = await open(db);
+        await create(store, newInstance('done'));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed' }, []);
+        await create(store, newInstance('a'));
+        const before = store.getInstance('a'); // under way when close() is called: it may answer or be refused
+        before.catch(() => undefined);
+        const closing = store.close();
+        const whileClosing = everyCall(store);
+        await closing;
+        const afterClose = everyCall(store);
+        const expected = Object.fromEntries(Object.keys(afterClose).map((call) => [call, 'store-closed']));
+        expect(await outcomesOf(whileClosing)).toEqual(expected);
+        expect(await outcomesOf(afterClose)).toEqual(expected);
+        // The feeds end at once for a subscriber that comes after the close.
+        expect(await firstValueFrom(store.changes$, { defaultValue: 'ended' })).toBe('ended');
+        expect(await firstValueFrom(store.workAvailable$, { defaultValue: 'ended' })).toBe('ended');
+        if (!options.shared) return;
+        const other = await open(db);
+        expect(await other.getInstance('b')).toBeUndefined();
+        expect(await other.getInstance('done')).toMatchObject({ runtimeStatus: 'Completed' });
+        expect((await claim(other)).state.instanceId).toBe('a');
+      });
     });
 
     describe('every kind of write set, through the engine', () => {
@@ -2236,4 +2264,46 @@ async function commitStep(
     historyLength: (replaceHistory ? 0 : item.state.historyLength) + history.length,
   };
   await store.commit(commitOf(item.state, item.lease.token, { consumedMessageIds: item.messages.map((m) => m.id), state, history, replaceHistory }));
+}
+
+/**
+ * Calls every method of the port on `store` at once (a method that throws gives a rejected promise), each of which
+ * would read, or find work to take or delete, in the store of the lifecycle test: under the name of the call.
+ */
+function everyCall(store: Store): Record<string, Promise<unknown>> {
+  const calls: Record<string, () => Promise<unknown>> = {
+    getInstance: () => store.getInstance('a'),
+    getHistory: () => store.getHistory('a'),
+    ...(store.getInstanceHistory ? { getInstanceHistory: () => store.getInstanceHistory!('a') } : {}),
+    queryInstances: () => store.queryInstances({}),
+    commit: () => create(store, newInstance('b')),
+    claimOrchestration: () => store.claimOrchestration({ owner: 'w1', leaseMs: 30_000, now: T0 }),
+    abandonOrchestration: () => store.abandonOrchestration('a', 'token'),
+    claimActivity: () => store.claimActivity({ owner: 'w1', leaseMs: 30_000, now: T0 }),
+    abandonActivity: () => store.abandonActivity('task', 'token'),
+    renewActivityLease: () => store.renewActivityLease('task', 'token', at(60_000)),
+    releaseOwner: () => store.releaseOwner('w1'),
+    purgeInstance: () => store.purgeInstance('done'),
+    purgeInstances: () => store.purgeInstances({ createdTimeFrom: at(-86_400_000) }),
+    nextWakeTime: () => store.nextWakeTime(T0),
+  };
+  return Object.fromEntries(Object.entries(calls).map(([name, call]) => {
+    let promise: Promise<unknown>;
+    try {
+      promise = call();
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.catch(() => undefined);
+    return [name, promise];
+  }));
+}
+
+/** How each call ended: the `code` of its error, or `'answered'`. */
+async function outcomesOf(calls: Record<string, Promise<unknown>>): Promise<Record<string, unknown>> {
+  const names = Object.keys(calls);
+  const settled = await Promise.allSettled(Object.values(calls));
+  return Object.fromEntries(settled.map((outcome, i) => [
+    names[i], outcome.status === 'fulfilled' ? 'answered' : (outcome.reason as { readonly code?: unknown } | undefined)?.code ?? String(outcome.reason),
+  ]));
 }

@@ -1,5 +1,6 @@
 import { createRuntime, type Logger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
+import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
@@ -150,6 +151,66 @@ describe('DexieStore behind another store\'s blocked upgrade', () => {
     await counted.closed;
     await create(b, newInstance('x'));
     expect(await b.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
+
+describe('a store closed while its open queues behind another store\'s blocked upgrade', () => {
+  it.each(['DexieStore', 'KeyvalStore'] as const)('%s refuses every call made once close() was called with StoreClosedError, and nothing is written once the open goes through', async (adapter) => {
+    const name = uniqueName(`queued-closed-${adapter}`);
+    const make = (options: { readonly openTimeoutMs?: number } = {}) => adapter === 'DexieStore' ? new DexieStore({ name, ...options }) : new KeyvalStore({ name, ...options });
+    // Tab A holds the database; another version of the app upgrades it, blocked by A: for Dexie a DexieStore of the
+    // new layout (A holds version 5 of an empty database), for KeyvalStore a raw upgrade of the database it made.
+    let existing: string[] = [];
+    let upgraded: Promise<unknown>;
+    let a: IDBDatabase;
+    if (adapter === 'DexieStore') {
+      a = await oldTab(name, 5);
+      const b = track(new DexieStore({ name }));
+      await expect(b.getInstance('x')).rejects.toMatchObject(BLOCKED);
+      upgraded = Promise.resolve();
+    } else {
+      const first = make();
+      await create(first, newInstance('x'));
+      await first.close();
+      existing = ['x'];
+      a = await oldTab(name);
+      let blocked!: () => void;
+      const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
+      upgraded = new Promise<void>((resolve, reject) => {
+        const request = indexedDB.open(name, 2);
+        request.onblocked = () => blocked();
+        request.onsuccess = () => {
+          request.result.close();
+          resolve();
+        };
+        request.onerror = () => reject(request.error);
+      });
+      await isBlocked;
+    }
+
+    const store = make(OPEN_TIMEOUT);
+    const queued = store.getInstance('x'); // its read waits for the open, queued behind the upgrade
+    queued.catch(() => undefined);
+    const closing = store.close();
+    // Made while the store closes, all refused: the reads too, which joined the read queued before them and failed
+    // with DatabaseBlockedError (or answered, had the open gone through within the bound).
+    const whileClosing = await Promise.all([
+      store.getInstance('x'), store.getInstance('y'), create(store, newInstance('y')),
+      store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }),
+    ].map((call) => call.then(() => 'answered', (error: { readonly code?: string }) => error.code)));
+    expect(whileClosing).toEqual(['store-closed', 'store-closed', 'store-closed', 'store-closed']);
+    await closing; // within the bound on the open, not when tab A closes
+    await expect(store.getInstance('x')).rejects.toMatchObject({ code: 'store-closed' });
+    await expect(create(store, newInstance('z'))).rejects.toMatchObject({ code: 'store-closed' });
+    expect(await firstValueFrom(store.changes$, { defaultValue: 'ended' })).toBe('ended');
+    expect(await firstValueFrom(store.workAvailable$, { defaultValue: 'ended' })).toBe('ended');
+
+    a.close();
+    await upgraded;
+    await openedInOrder(name); // after the open the closed store left queued
+    await expect(store.getInstance('x')).rejects.toMatchObject({ code: 'store-closed' });
+    const after = track(make());
+    expect((await after.queryInstances({})).instances.map((state) => state.instanceId)).toEqual(existing);
   });
 });
 
