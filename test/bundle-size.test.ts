@@ -846,6 +846,21 @@ describe('bundle size', () => {
     }
   });
 
+  it('adds to a page what the store-indexeddb README says each store adds over the runtime without MemoryStore', async () => {
+    // The runtime from /core without a store (the page's own, from outside the bundle): the rest of a store's page.
+    const core = await bundleEntry(fileURLToPath(new URL('./fixtures/runtime-core.js', import.meta.url)));
+    const text = readFileSync(new URL('../packages/store-indexeddb/README.md', import.meta.url), 'utf8');
+    const rows = [...text.matchAll(/\| gzipped size it adds to an app \(over the runtime without MemoryStore\) \| about (\d+(?:\.\d+)?) kB \(mostly Dexie\) \| about (\d+(?:\.\d+)?) kB \|/g)];
+    expect(rows).toHaveLength(1);
+    const [, dexie, keyval] = rows[0]!;
+    for (const [entry, stated] of [['runtime-dexie.js', dexie!], ['runtime-keyval.js', keyval!]] as const) {
+      const addedKb = ((await bundleEntry(entry)).gzipBytes - core.gzipBytes) / 1000;
+      // Off by the rounding of what is stated (whole kB or one decimal) plus a little drift.
+      const tolerance = (stated.includes('.') ? 0.05 : 0.5) + 0.2;
+      expect(Math.abs(Number(stated) - addedKb), `${entry}: the README says ${stated} kB, measured ${addedKb} kB`).toBeLessThanOrEqual(tolerance);
+    }
+  });
+
   it('keeps every error name in a minified bundle, where class names are renamed', async () => {
     const built = await bundleEntry(fileURLToPath(new URL('./fixtures/bundled-error-names.js', import.meta.url)));
     expect(built.chunks).toHaveLength(1);
