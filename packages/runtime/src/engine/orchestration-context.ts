@@ -53,7 +53,8 @@ export interface OrchestrationContext {
    * `${ctx.instanceId}:${executionId}:${sequence}`: unique per execution, so a call after `continueAsNew` or a restart
    * never meets a child of an earlier execution. Where that is no valid instance id (a parent id longer than about 216
    * characters leaves no room for the rest), it is `${uuid}:${sequence}`, the uuid a name-based one of the instance and
-   * execution ids (the child's `parentInstanceId` still names the parent).
+   * execution ids. Such a child does not start with the parent's id, so a list or purge by `instanceIdPrefix` of the
+   * parent's id misses it; its status's `parentInstanceId` still names the parent.
    */
   callSubOrchestrator<TOut = unknown>(name: string, input?: unknown, instanceId?: string): DurableTask<TOut>;
   /** Starts a sub-orchestration, retrying failures after durable timers. */
