@@ -9,6 +9,10 @@
  * Throws when a source breaks its order (an item whose `seq` is not above the one before it from that source):
  * merging it would hand out messages out of arrival order.
  *
+ * Assumes the two sources never hold the same message: their due ranges are disjoint (`due` EPOCH, at once, versus
+ * `due` not EPOCH, the timers) and a message's `due` never changes after its insert (messages are only inserted and
+ * deleted). A feature that re-times a message would break this silently: the order check sees only one source.
+ *
  * @example
  * ```ts
  * for await (const doc of mergeBySeq(atOnceCursor, dueCursor, 100)) handOut(doc);

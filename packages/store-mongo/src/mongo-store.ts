@@ -61,6 +61,7 @@ import { assertSupportedWriteSet } from './supported-write-set.js';
 import { commitSignalsWork, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
+import { seqPages } from './seq-pages.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
@@ -1251,23 +1252,26 @@ export class MongoStore implements Store {
 
   /**
    * An instance's visible messages in arrival order (`visibleMessagesQuery`), at most `limit`, read as they are asked
-   * for (nothing is sent until the first one is): the `seq`s of its due timers first (index keys only), then the
-   * messages visible at once and the due timers' documents, merged by `seq` (`mergeBySeq`, which closes both cursors
-   * however its consumer ends).
+   * for (nothing is sent until the first one is): the messages visible at once, and the due timers a page at a time
+   * (`seqPages`: a page of their `seq`s from the index keys alone, then those documents; the next page only when more
+   * is asked for), merged by `seq` (`mergeBySeq`, which closes both cursors however its consumer ends).
    */
   #visibleMessages(
     session: ClientSession, query: VisibleMessagesQuery, bound: { readonly maxTimeMS?: number; readonly signal?: AbortSignal }, limit?: number,
   ): AsyncGenerator<Pick<MessageDoc, 'message' | 'seq'>, void, undefined> {
     const messages = this.#messages;
-    return (async function* () {
-      const seqs = (await messages.find(query.dueSeqs.filter, { ...query.dueSeqs.options, session, ...bound }).toArray()).map((doc) => doc.seq);
-      const dueDocs = query.dueDocs(seqs);
-      yield* mergeBySeq(
-        messages.find(query.atOnce.filter, { ...query.atOnce.options, session, ...bound }),
-        seqs.length === 0 ? NO_MESSAGES : messages.find(dueDocs.filter, { ...dueDocs.options, session, ...bound }),
-        limit,
-      );
-    })();
+    const dueTimers = seqPages(
+      query.duePage,
+      async (afterSeq) => {
+        const page = query.dueSeqs(afterSeq);
+        return (await messages.find(page.filter, { ...page.options, session, ...bound }).toArray()).map((doc) => doc.seq);
+      },
+      (seqs) => {
+        const docs = query.dueDocs(seqs);
+        return messages.find(docs.filter, { ...docs.options, session, ...bound });
+      },
+    );
+    return mergeBySeq(messages.find(query.atOnce.filter, { ...query.atOnce.options, session, ...bound }), dueTimers, limit);
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */
@@ -1523,9 +1527,6 @@ async function dropObsolete<T extends Document>(collection: Collection<T>, kind:
     }
   }
 }
-
-/** No messages, as a source of `mergeBySeq` (no due timer: no read of their documents). */
-const NO_MESSAGES: AsyncIterable<never> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
 
 /** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */
 const nextLeaseToken = leaseTokens();

@@ -399,6 +399,13 @@ export const PURGE_SCAN_PROJECTION = { _id: 1 } as const;
 /** Messages per cursor batch of an unclaimed write's check (see {@link visibleMessagesQuery}). */
 export const UNCLAIMED_MESSAGES_BATCH = 2;
 
+/**
+ * Due timers' `seq`s per page of a read without a `limit` (an unclaimed write's check; see {@link visibleMessagesQuery}).
+ * The check stops at its second visible message at the latest (only the start of the execution lets it go on), so one
+ * page answers it, whatever the backlog.
+ */
+export const DUE_SEQS_PAGE = 4 * UNCLAIMED_MESSAGES_BATCH;
+
 /** The key of `instance_seq`, which the read of due timers' documents by their `seq` is pinned to. */
 export const MESSAGES_BY_SEQ_HINT = { instanceId: 1, seq: 1 } as const;
 
@@ -419,10 +426,14 @@ export interface VisibleMessagesQuery {
   /** Messages visible at once (`due` EPOCH: no `visibleAt`), in `seq` order from the index: no sort. */
   readonly atOnce: MessagesFind;
   /**
-   * The `seq`s of the delayed messages (timers, retry back-offs) already due: an index-only read (no document, so its
-   * in-memory sort holds numbers, not message texts of up to 15 MiB), never a message due later.
+   * One page of the `seq`s of the delayed messages (timers, retry back-offs) already due: the first {@link duePage}
+   * of them in `seq` order, or of those after `afterSeq` (the last `seq` of the page before). An index-only read (no
+   * document, so its in-memory sort holds at most a page of numbers, not message texts of up to 15 MiB), never a
+   * message due later.
    */
-  readonly dueSeqs: MessagesFind<{ readonly _id: 0; readonly seq: 1 }>;
+  dueSeqs(afterSeq?: number): MessagesFind<{ readonly _id: 0; readonly seq: 1 }>;
+  /** The most `seq`s one page of {@link dueSeqs} returns: the read's `limit`, else {@link DUE_SEQS_PAGE}. */
+  readonly duePage: number;
   /** The documents of those `seq`s, in `seq` order (points of `instance_seq`). */
   dueDocs(seqs: readonly number[]): MessagesFind;
 }
@@ -431,6 +442,8 @@ export interface VisibleMessagesQuery {
  * The reads of an instance's messages visible at `now` (by its stored key), in arrival order, which a claim hands out
  * (`limit` of them at most) and an unclaimed write's check reads as far as its answer needs (`batchSize`). With
  * `upToSeq` (the `messageSeq` the claim's lease write returned), only the messages queued up to then.
+ * The due timers' `seq`s are read a page at a time (`duePage`: the `limit`, else {@link DUE_SEQS_PAGE}), the next page
+ * only when the consumer asks for more, so neither read nor the `$in` of their documents grows with a backlog.
  *
  * The messages visible at once (`due` EPOCH) are points on `instanceId` and `due` of `instance_due_seq`
  * (`{ instanceId, due, seq }`), so the index returns them in `seq` order and the read stops at the limit. The delayed
@@ -448,24 +461,31 @@ export interface VisibleMessagesQuery {
  * @example
  * ```ts
  * const { atOnce, dueSeqs } = visibleMessagesQuery('order-1', now, { upToSeq: 42, limit: 100 });
- * atOnce.filter;  // { instanceId: 'order-1', due: EPOCH, seq: { $lte: 42 } }
- * dueSeqs.filter; // { instanceId: 'order-1', due: { $lte: now, $ne: EPOCH }, seq: { $lte: 42 } }
+ * atOnce.filter;       // { instanceId: 'order-1', due: EPOCH, seq: { $lte: 42 } }
+ * dueSeqs().filter;    // { instanceId: 'order-1', due: { $lte: now, $ne: EPOCH }, seq: { $lte: 42 } }
+ * dueSeqs(17).filter;  // { instanceId: 'order-1', due: { $lte: now, $ne: EPOCH }, seq: { $lte: 42, $gt: 17 } }
  * ```
  */
 export function visibleMessagesQuery(
   key: string, now: Date, bounds: { readonly upToSeq?: number; readonly limit?: number; readonly batchSize?: number } = {},
 ): VisibleMessagesQuery {
-  const seq = typeof bounds.upToSeq === 'number' && Number.isFinite(bounds.upToSeq) ? { seq: { $lte: bounds.upToSeq } } : {};
+  const upTo = typeof bounds.upToSeq === 'number' && Number.isFinite(bounds.upToSeq) ? { $lte: bounds.upToSeq } : undefined;
+  const seq = upTo ? { seq: upTo } : {};
   const limit = bounds.limit !== undefined ? { limit: bounds.limit } : {};
   const batchSize = bounds.batchSize !== undefined ? { batchSize: bounds.batchSize } : {};
   const documents = { sort: CLAIMED_MESSAGES_SORT, projection: { message: 1, seq: 1 }, ...limit, ...batchSize } as const;
+  const duePage = bounds.limit ?? DUE_SEQS_PAGE;
   return {
     atOnce: { filter: { instanceId: key, due: EPOCH, ...seq }, options: { ...documents, hint: VISIBLE_MESSAGES_HINT } },
     // `$ne` rather than `$gt: EPOCH`: a `visibleAt` before 1970 is stored as it is, and is due too.
-    dueSeqs: {
-      filter: { instanceId: key, due: { $lte: now, $ne: EPOCH }, ...seq },
-      options: { sort: CLAIMED_MESSAGES_SORT, hint: VISIBLE_MESSAGES_HINT, projection: { _id: 0, seq: 1 }, ...limit },
-    },
+    dueSeqs: (afterSeq) => ({
+      filter: {
+        instanceId: key, due: { $lte: now, $ne: EPOCH },
+        ...(afterSeq === undefined ? seq : { seq: { ...upTo, $gt: afterSeq } }),
+      },
+      options: { sort: CLAIMED_MESSAGES_SORT, hint: VISIBLE_MESSAGES_HINT, projection: { _id: 0, seq: 1 }, limit: duePage },
+    }),
+    duePage,
     dueDocs: (seqs) => ({ filter: { instanceId: key, seq: { $in: [...seqs] } }, options: { ...documents, hint: MESSAGES_BY_SEQ_HINT } }),
   };
 }

@@ -15,13 +15,17 @@ export interface TakenInstance {
  *
  * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
  * stopping at the first answer `false` (a message more never lets a refused write through). A write that commits
- * reads the visible start of the execution at most; one refused because of a queued message reads up to that message:
- * a backlog of thousands costs a message or two, not the whole queue. A message that does not decode throws
- * (`MongoStoreError`): the command fails rather than overtake a message nobody can read.
+ * reads the visible start of the execution at most; one refused because of a queued message reads up to that message.
+ * MongoStore's `#visibleMessages` feeds it lazily (`mergeBySeq` of the messages visible at once and the due timers,
+ * whose `seq`s it reads a page of `DUE_SEQS_PAGE` at a time): a backlog of thousands costs a message or two and one
+ * page of due timers' `seq`s, not the whole queue (the server still walks the due timers' index keys to pick the
+ * page's lowest `seq`s, reading no document for it). A message that does not decode throws (`MongoStoreError`): the
+ * command fails rather than overtake a message nobody can read.
  *
  * @example
  * ```ts
- * const visible = visibleMessagesOf(key, lease.now); // in arrival order, read as far as the check asks
+ * // An instance's visible messages in arrival order, read as far as the check asks (the sources are driver cursors).
+ * const visible = mergeBySeq(atOnceCursor, seqPages(DUE_SEQS_PAGE, readDueSeqs, readDueDocs));
  * if (!(await unclaimedWriteHolds(lease, taken, visible))) throw leaseLostError(lease);
  * ```
  */

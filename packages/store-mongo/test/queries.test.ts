@@ -7,7 +7,7 @@ import {
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_BATCH,
-  MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery,
+  MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery, DUE_SEQS_PAGE,
 } from '../src/queries.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
@@ -191,7 +191,7 @@ describe('claims', () => {
     const later = new Date(T0.getTime() + 1);
     const { atOnce, dueSeqs } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
     expect(atOnce.filter).toEqual({ instanceId: 'k', due: EPOCH, seq: { $lte: 7 } });
-    expect(dueSeqs.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7 } });
+    expect(dueSeqs().filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7 } });
     const message = (instanceId: string, when: Date, seq = 1) => ({ _id: 'm', instanceId, due: when, seq, message: '{}' });
     // Together they select what "due by now" selects, each message once: at once, a due timer, one due at the very
     // moment, one due before 1970 (stored as it is); not a timer due later, another instance's, or one past upToSeq.
@@ -200,7 +200,7 @@ describe('claims', () => {
       [message('k', new Date(-1_000)), true], [message('k', later), false], [message('k2', EPOCH), false], [message('k', EPOCH, 8), false],
     ];
     for (const [doc, visible] of cases) {
-      const hits = [atOnce, dueSeqs].filter((read) => matches(read.filter, doc)).length;
+      const hits = [atOnce, dueSeqs()].filter((read) => matches(read.filter, doc)).length;
       expect(hits, JSON.stringify(doc)).toBe(visible ? 1 : 0);
     }
     // The due timers' documents: those seqs of this instance, nothing else.
@@ -208,11 +208,12 @@ describe('claims', () => {
     expect(dueDocs.filter).toEqual({ instanceId: 'k', seq: { $in: [3, 5] } });
     // Without upToSeq (an unclaimed write's check, in one transaction's snapshot): no seq bound.
     expect(visibleMessagesQuery('k', T0).atOnce.filter).toEqual({ instanceId: 'k', due: EPOCH });
-    expect(visibleMessagesQuery('k', T0, { upToSeq: Number.NaN }).dueSeqs.filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH } });
+    expect(visibleMessagesQuery('k', T0, { upToSeq: Number.NaN }).dueSeqs().filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH } });
   });
 
   it('serve the reads from indexes: at once in seq order from instance_due_seq, due timers by their keys alone, then by seq', () => {
-    const { atOnce, dueSeqs, dueDocs } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    const { atOnce, dueSeqs: dueSeqsPage, dueDocs } = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    const dueSeqs = dueSeqsPage();
     const byKeys = dueDocs([3, 5]);
     for (const read of [atOnce, dueSeqs, byKeys]) {
       expect(INDEXES.messages.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify(read.options.hint));
@@ -237,7 +238,24 @@ describe('claims', () => {
     const check = visibleMessagesQuery('k', T0, { batchSize: UNCLAIMED_MESSAGES_BATCH });
     expect(check.atOnce.options.batchSize).toBeLessThanOrEqual(2);
     expect(check.dueDocs([1]).options.batchSize).toBeLessThanOrEqual(2);
-    expect(check.dueSeqs.options.limit).toBeUndefined();
+    // Its due timers' seqs a page at a time, however many are due: never all of them, nor all in one $in.
+    expect(check.duePage).toBe(DUE_SEQS_PAGE);
+    expect(check.dueSeqs().options.limit).toBe(DUE_SEQS_PAGE);
+    expect(DUE_SEQS_PAGE).toBeGreaterThanOrEqual(2); // the check stops at its second message: one page answers it
+  });
+
+  it('page the due timers\u2019 seqs: each page after the last seq of the one before, within upToSeq, at most a page', () => {
+    const claim = visibleMessagesQuery('k', T0, { upToSeq: 7, limit: 100 });
+    expect(claim.duePage).toBe(100);
+    expect(claim.dueSeqs(3).filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7, $gt: 3 } });
+    expect(claim.dueSeqs(3).options).toMatchObject({ limit: 100, sort: CLAIMED_MESSAGES_SORT, hint: VISIBLE_MESSAGES_HINT });
+    const check = visibleMessagesQuery('k', T0);
+    expect(check.dueSeqs(3).filter).toEqual({ instanceId: 'k', due: { $lte: T0, $ne: EPOCH }, seq: { $gt: 3 } });
+    // A next page holds the due timers after the page before, nothing it already had, nothing past upToSeq.
+    const timer = (seq: number) => ({ instanceId: 'k', due: new Date(T0.getTime() - 1), seq });
+    expect([1, 3, 4, 7, 8].map((seq) => matches(claim.dueSeqs(3).filter, timer(seq)))).toEqual([false, false, true, true, false]);
+    // Still read from the index alone, a range of due with the seq bounds checked on its keys.
+    expect(isCovered(VISIBLE_MESSAGES_HINT, claim.dueSeqs(3).filter, claim.dueSeqs(3).options.projection)).toBe(true);
   });
 
   it('keep instance_due, which earlier versions pin queries to, and name it as retired rather than drop it under them', () => {
