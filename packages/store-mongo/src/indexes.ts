@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { InvalidArgumentError } from '@durable-rx/runtime';
-import type { IndexDescription } from 'mongodb';
+import type { Document, IndexDescription } from 'mongodb';
 
 /** The collection names of one store. */
 export interface CollectionNames {
@@ -190,6 +190,74 @@ export function obsoleteIndexesPresent(collection: keyof CollectionNames, existi
  */
 export function retiredIndexesPresent(collection: keyof CollectionNames, existing: readonly string[]): string[] {
   return (RETIRED_INDEXES[collection] ?? []).filter((name) => existing.includes(name));
+}
+
+/**
+ * The collections whose indexes `connect` lists, once each: with `createIndexes` (the default) those that may still have
+ * an obsolete index to drop ({@link OBSOLETE_INDEXES}) or a retired one to warn about ({@link RETIRED_INDEXES}); with
+ * `createIndexes: false` every collection that has indexes of {@link INDEXES}, to check that they all exist
+ * ({@link missingIndexes}). `requiredPrivileges` asks for `listIndexes` on exactly these.
+ *
+ * @example
+ * ```ts
+ * indexesListedAtConnect(false); // ['instances', 'history', 'messages', 'activityTasks', 'purges']
+ * ```
+ */
+export function indexesListedAtConnect(createIndexes: boolean): (keyof CollectionNames)[] {
+  return (Object.keys(INDEXES) as (keyof CollectionNames)[]).filter((kind) =>
+    createIndexes ? (OBSOLETE_INDEXES[kind] ?? []).length > 0 || (RETIRED_INDEXES[kind] ?? []).length > 0 : INDEXES[kind].length > 0);
+}
+
+/**
+ * The indexes of {@link INDEXES} that one collection lacks, given what `listIndexes` returned for it (`existing`; none
+ * when the collection does not exist). An index counts as there when one with the same key (the same fields in the
+ * same order and directions) exists, under any name: the store's queries name their index by its key in a `hint`.
+ *
+ * @example
+ * ```ts
+ * missingIndexes('messages', [{ name: '_id_', key: { _id: 1 } }, { name: 'instance_seq', key: { instanceId: 1, seq: 1 } }])
+ *   .map((index) => index.name); // ['instance_due_seq', 'instance_id', 'instance_ready']
+ * ```
+ */
+export function missingIndexes(collection: keyof CollectionNames, existing: readonly Document[]): IndexDescription[] {
+  const keys = new Set(existing.map((index) => keyOf(index['key'])));
+  return INDEXES[collection].filter((index) => !keys.has(keyOf(index.key)));
+}
+
+/** An index key as a string that keeps the order of its fields (`{ a: 1, b: -1 }` is not `{ b: -1, a: 1 }`). */
+function keyOf(key: unknown): string {
+  return key !== null && typeof key === 'object' ? JSON.stringify(Object.entries(key)) : String(key);
+}
+
+/**
+ * What `connect` with `createIndexes: false` tells the operator when indexes are missing (`missing`: each collection's
+ * name and the indexes {@link missingIndexes} found absent), or `undefined` when none is. Without them claims,
+ * wake-ups, queue heads, sweeps and resyncs, which name their index in a `hint`, would fail at every call.
+ *
+ * @example
+ * ```ts
+ * missingIndexesProblem([{ collection: 'messages', indexes: INDEXES.messages.slice(1, 2) }]);
+ * // 'MongoStore was opened with createIndexes: false, but these indexes are missing: messages.instance_due_seq {...} ...'
+ * ```
+ */
+export function missingIndexesProblem(
+  missing: readonly { readonly collection: string; readonly indexes: readonly IndexDescription[] }[],
+): string | undefined {
+  const named = missing.flatMap(({ collection, indexes }) =>
+    indexes.map((index) => `${collection}.${String(index.name)} ${JSON.stringify(index.key)}${optionsOf(index)}`));
+  if (named.length === 0) return undefined;
+  return (
+    `MongoStore was opened with createIndexes: false, but these indexes are missing: ${named.join(', ')}. ` +
+    'The store names its indexes in hints, so its claims, wake-ups and queue heads would fail at every call without them. ' +
+    'Create them with your migration (in mongosh: db.getCollection(\'<collection>\').createIndex(<key>, { name: \'<name>\', ...options })), ' +
+    'or connect once with createIndexes: true (or call ensureIndexes()), then connect again.'
+  );
+}
+
+/** The options of an index definition besides its key and name, as ` { unique: true }`, or nothing. */
+function optionsOf(index: IndexDescription): string {
+  const options = Object.fromEntries(Object.entries(index).filter(([field]) => field !== 'key' && field !== 'name'));
+  return Object.keys(options).length > 0 ? ` ${JSON.stringify(options)}` : '';
 }
 
 /** IndexOptionsConflict, IndexKeySpecsConflict: an index of that name (or key) exists with another definition. */

@@ -7,7 +7,10 @@ import { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 export interface MongoStoreCommonOptions {
   /** Prepended to the collection names (`instances`, `history`, `messages`, `activityTasks`). Default `''`. */
   readonly collectionPrefix?: string;
-  /** Create the indexes when opening (idempotent). Default `true`; turn off when indexes are managed by migrations. */
+  /**
+   * Create the indexes when opening (idempotent). Default `true`; turn off when indexes are managed by migrations: then
+   * `connect` only checks that every index of `INDEXES` exists, and fails with `MongoStoreError` naming those missing.
+   */
   readonly createIndexes?: boolean;
   /**
    * Largest JSON text per stored document: an instance's status (input, output, custom status), a history event, a

@@ -33,7 +33,8 @@ import {
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import {
-  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, retiredIndexesPresent, validateNamespace,
+  collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, obsoleteIndexesPresent,
+  retiredIndexesPresent, validateNamespace,
   type CollectionNames,
 } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
@@ -258,16 +259,19 @@ export class MongoStore implements Store {
    * The deployment check is two commands, each bounded (`serverSelectionTimeoutMS` + 10 s) and leaving no cursor or
    * session behind: `hello` (a replica set or sharded cluster, reached at its primary: transactions and change
    * streams) and `connectionStatus` with `showPrivileges` (the user may do what the store does: `find`, `insert`,
-   * `update`, `remove` on its collections, `changeStream` + `find` on the database, and while creating indexes
-   * `createCollection`, `createIndex`, `dropIndex`; see `requiredPrivileges`). Driver options that weaken failover
-   * handling (`retryWrites=false`, a short `socketTimeoutMS`, `waitQueueTimeoutMS` 0) are logged as warnings.
+   * `update`, `remove` on its collections, `changeStream` + `find` on the database, `listIndexes`, and while creating
+   * indexes `createCollection`, `createIndex`, `dropIndex`; see `requiredPrivileges`). Driver options that weaken failover
+   * handling (`retryWrites=false`, a short `socketTimeoutMS`, `waitQueueTimeoutMS` 0) are logged as warnings. With
+   * `createIndexes: false` nothing is created: `connect` checks that every index of `INDEXES` exists instead.
    *
    * Rejects with `StoreUnreachableError` when no server answers within `serverSelectionTimeoutMS` (default 10 s) or the
    * check's deadline, or when the connection string reaches a secondary directly; `StoreAuthenticationError` when the
    * credentials are refused or a privilege is missing (the message names each one and how to grant it);
    * `ReplicaSetRequiredError` for a standalone server or a replica set never initiated; and `InvalidArgumentError` for
    * a malformed connection string or option (including a database name or collection prefix MongoDB would refuse,
-   * checked before connecting). A client the store created is closed again when opening fails.
+   * checked before connecting); `MongoStoreError` naming each missing index with `createIndexes: false` (the store's
+   * claims name their indexes in hints and would fail at every call). A client the store created is closed again when
+   * opening fails.
    *
    * @example
    * ```ts
@@ -353,6 +357,7 @@ export class MongoStore implements Store {
       const store = new MongoStore({ client, ownsClient, dbName, options, limit, maxMessages, logger, skew, clusterClock });
       try {
         if (options.createIndexes !== false) await store.ensureIndexes();
+        else await store.#checkIndexes();
         await store.#fillClaimAt();
         // A mongos sends no majority-committed time in its heartbeats: read it now (so the first stream does not
         // open at the present) and once per heartbeat interval from then on (see majorityTimeSource).
@@ -499,16 +504,20 @@ export class MongoStore implements Store {
       // exist returns without building anything).
       const existing = await this.#db.listCollections({}, { nameOnly: true, authorizedCollections: true }).toArray();
       for (const name of missingCollections(this.collections, new Set(existing.map((c) => c.name)))) await createIfMissing(this.#db, name);
+      // Each collection's indexes are listed once (indexesListedAtConnect), before anything is created or dropped: the
+      // indexes created below are never obsolete or retired ones, so the lists stay right for the drops and the warning.
+      const listed = await this.#listIndexes(indexesListedAtConnect(true));
+      const names = (kind: keyof CollectionNames) => (listed.get(kind) ?? []).map((index) => String(index['name']));
       // The old history index goes first: it would refuse the events of a restarted instance's new generation.
-      await dropObsolete(this.#history, 'history');
+      await dropObsolete(this.#history, obsoleteIndexesPresent('history', names('history')));
       await createIndexesOn(this.#instances, INDEXES.instances);
       await createIndexesOn(this.#history, INDEXES.history);
       await createIndexesOn(this.#messages, INDEXES.messages);
       await createIndexesOn(this.#tasks, INDEXES.activityTasks);
       await createIndexesOn(this.#purges, INDEXES.purges);
-      await dropObsolete(this.#instances, 'instances');
-      await dropObsolete(this.#messages, 'messages');
-      const retired = retiredIndexesPresent('messages', (await this.#messages.listIndexes().toArray()).map((index) => String(index['name'])));
+      await dropObsolete(this.#instances, obsoleteIndexesPresent('instances', names('instances')));
+      await dropObsolete(this.#messages, obsoleteIndexesPresent('messages', names('messages')));
+      const retired = retiredIndexesPresent('messages', names('messages'));
       if (retired.length > 0) {
         this.#logger.warn(
           `MongoStore ${this.dbName}: collection ${JSON.stringify(this.collections.messages)} still has the index(es) ${retired.join(', ')}, ` +
@@ -516,8 +525,42 @@ export class MongoStore implements Store {
             `message write: db.getCollection(${JSON.stringify(this.collections.messages)}).dropIndex('<name>')`,
         );
       }
-      await dropObsolete(this.#tasks, 'activityTasks');
+      await dropObsolete(this.#tasks, obsoleteIndexesPresent('activityTasks', names('activityTasks')));
     });
+  }
+
+  /**
+   * What `connect` does instead of `ensureIndexes` with `createIndexes: false`: lists the indexes of every collection
+   * that has some (one `listIndexes` each, no write) and fails with `MongoStoreError` naming every index of `INDEXES`
+   * that is missing (`missingIndexes`, `missingIndexesProblem`), rather than open a store whose claims fail at every
+   * call on a hint to a missing index.
+   */
+  async #checkIndexes(): Promise<void> {
+    await this.#op('checking the indexes', async () => {
+      const listed = await this.#listIndexes(indexesListedAtConnect(false));
+      const problem = missingIndexesProblem([...listed].map(([kind, indexes]) => ({
+        collection: this.collections[kind], indexes: missingIndexes(kind, indexes),
+      })));
+      if (problem !== undefined) throw new MongoStoreError(problem);
+    });
+  }
+
+  /** The indexes `listIndexes` returns for each of `kinds` (none for a collection that does not exist). */
+  async #listIndexes(kinds: readonly (keyof CollectionNames)[]): Promise<Map<keyof CollectionNames, Document[]>> {
+    const collections: { readonly [K in keyof CollectionNames]: Pick<Collection, 'listIndexes'> } = {
+      instances: this.#instances, history: this.#history, messages: this.#messages, activityTasks: this.#tasks, sweeps: this.#sweeps, purges: this.#purges,
+    };
+    const listed = new Map<keyof CollectionNames, Document[]>();
+    for (const kind of kinds) {
+      try {
+        listed.set(kind, await collections[kind].listIndexes().toArray());
+      } catch (error) {
+        // NamespaceNotFound: the collection does not exist, so it has no index.
+        if ((error as { code?: unknown }).code !== 26) throw error;
+        listed.set(kind, []);
+      }
+    }
+    return listed;
   }
 
   /** Number of change streams open right now (0 when nobody subscribes to `changes$`, `workAvailable$` or `instanceChanges$`). */
@@ -1512,12 +1555,10 @@ function describeWriteSet(writeSet: WriteSet): string {
 }
 
 /**
- * Drops the obsolete indexes the collection still has (`obsoleteIndexesPresent`); another process dropping one at
- * the same time is no error (IndexNotFound, NamespaceNotFound: nothing to drop).
+ * Drops the obsolete indexes the collection still has (`present`, from `obsoleteIndexesPresent`); another process
+ * dropping one at the same time is no error (IndexNotFound, NamespaceNotFound: nothing to drop).
  */
-async function dropObsolete<T extends Document>(collection: Collection<T>, kind: keyof CollectionNames): Promise<void> {
-  if ((OBSOLETE_INDEXES[kind] ?? []).length === 0) return;
-  const present = obsoleteIndexesPresent(kind, (await collection.listIndexes().toArray()).map((index) => String(index['name'])));
+async function dropObsolete<T extends Document>(collection: Collection<T>, present: readonly string[]): Promise<void> {
   for (const name of present) {
     try {
       await collection.dropIndex(name);

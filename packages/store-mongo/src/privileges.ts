@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import { StoreAuthenticationError } from './errors/store-authentication-error.js';
-import type { CollectionNames } from './indexes.js';
+import { indexesListedAtConnect, type CollectionNames } from './indexes.js';
 
 /**
  * The privilege check MongoStore runs when it connects: the `connectionStatus` command with `showPrivileges: true`
@@ -24,15 +24,18 @@ export interface Privilege {
 
 /**
  * Actions the store needs only to create its collections and indexes and drop obsolete ones (`createIndexes`, default
- * true). Listing collections needs no privilege (`authorizedCollections`); listing indexes does.
+ * true). Listing collections needs no privilege (`authorizedCollections`); listing indexes (`listIndexes`) is asked for
+ * in both modes, on the collections whose indexes `connect` lists (`indexesListedAtConnect`).
  */
-const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'listIndexes', 'dropIndex'] as const;
+const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'dropIndex'] as const;
 
 /**
  * What the store does on each of its collections, and on its database as a whole: the wake-up feed is a change stream
  * on the database, which MongoDB allows only with `find` and `changeStream` on every collection of it (a privilege
  * on `{ db, collection: '' }`). Transactions need no action of their own, only those of the reads and writes in them.
- * With `createIndexes` (the default) the store also creates its collections and indexes and drops obsolete ones.
+ * With `createIndexes` (the default) the store also creates its collections and indexes and drops obsolete ones; in
+ * both modes `connect` lists the indexes of some collections (`listIndexes`): with `createIndexes` to find obsolete and
+ * retired ones, without it to check that every index the store needs exists.
  *
  * @example
  * ```ts
@@ -41,18 +44,19 @@ const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'listIndexes', 'dropI
  * ```
  */
 export function requiredPrivileges(db: string, names: CollectionNames, options: { readonly createIndexes: boolean }): Privilege[] {
-  const schema = (actions: readonly string[]) => (options.createIndexes ? actions : []);
-  const on = (collection: string, actions: readonly string[], schemaActions: readonly string[]): Privilege => ({
-    resource: { db, collection }, actions: [...actions, ...schema(schemaActions)],
+  const listed = new Set(indexesListedAtConnect(options.createIndexes));
+  const on = (kind: keyof CollectionNames, actions: readonly string[], schemaActions: readonly string[]): Privilege => ({
+    resource: { db, collection: names[kind] },
+    actions: [...actions, ...(options.createIndexes ? schemaActions : []), ...(listed.has(kind) ? ['listIndexes'] : [])],
   });
   return [
     { resource: { db, collection: '' }, actions: ['find', 'changeStream'] },
-    on(names.instances, ['find', 'insert', 'update', 'remove', 'changeStream'], SCHEMA_ACTIONS),
-    on(names.history, ['find', 'insert', 'remove'], SCHEMA_ACTIONS),
-    on(names.messages, ['find', 'insert', 'remove'], SCHEMA_ACTIONS),
-    on(names.activityTasks, ['find', 'insert', 'update', 'remove'], SCHEMA_ACTIONS),
-    on(names.sweeps, ['find', 'insert', 'remove'], ['createCollection']),
-    on(names.purges, ['find', 'insert'], ['createCollection', 'createIndex']),
+    on('instances', ['find', 'insert', 'update', 'remove', 'changeStream'], SCHEMA_ACTIONS),
+    on('history', ['find', 'insert', 'remove'], SCHEMA_ACTIONS),
+    on('messages', ['find', 'insert', 'remove'], SCHEMA_ACTIONS),
+    on('activityTasks', ['find', 'insert', 'update', 'remove'], SCHEMA_ACTIONS),
+    on('sweeps', ['find', 'insert', 'remove'], ['createCollection']),
+    on('purges', ['find', 'insert'], ['createCollection', 'createIndex']),
   ];
 }
 
@@ -116,8 +120,8 @@ export function assertPrivileges(connectionStatus: Document, required: readonly 
       `Grant the built-in role readWrite on ${JSON.stringify(db)}, for example in mongosh: ` +
       `db.getSiblingDB(${JSON.stringify(String(first?.db ?? 'admin'))}).grantRolesToUser(${JSON.stringify(String(first?.user ?? ''))}, ` +
       `[{ role: 'readWrite', db: ${JSON.stringify(db)} }]), or add these actions to a custom role. ` +
-      '(createCollection, createIndex, listIndexes and dropIndex are needed only while connect creates the indexes; with ' +
-      'createIndexes: false they are not asked for.)',
+      '(createCollection, createIndex and dropIndex are needed only while connect creates the indexes; with ' +
+      'createIndexes: false they are not asked for, and listIndexes lets connect check that the indexes exist.)',
   );
 }
 

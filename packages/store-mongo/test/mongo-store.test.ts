@@ -492,6 +492,24 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('with createIndexes: false, refuses to open without an index the store hints, naming it, and opens once it exists', async () => {
+      const prefix = db.prefix('noidx');
+      const client = new MongoClient(mongoUri);
+      try {
+        await (await db.open('noidx', { prefix })).close(); // every collection and index, as a migration would leave them
+        const messages = client.db(db.name).collection(`${prefix}messages`);
+        await messages.dropIndex('instance_due_seq'); // the layout before it
+        const error = await db.open('noidx', { prefix, createIndexes: false }).then(() => undefined, (e: unknown) => e);
+        expect(error).toMatchObject({ code: 'store-error', status: 500 });
+        expect((error as Error).message).toContain(`${prefix}messages.instance_due_seq`);
+        expect((error as Error).message).not.toContain('instance_seq');
+        await messages.createIndex({ instanceId: 1, due: 1, seq: 1 }, { name: 'instance_due_seq' });
+        await (await db.open('noidx', { prefix, createIndexes: false })).close();
+      } finally {
+        await client.close();
+      }
+    });
+
     it('a claim reads only the visible messages of its instance, however many of its timers are pending (explain executionStats)', async () => {
       // The finds the claim sends, observed through the driver's command monitoring, are the queries explained.
       const { client, commands: finds, store } = await recording('find', 'timers');

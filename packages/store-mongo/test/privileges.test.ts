@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
-import { collectionNames } from '../src/indexes.js';
+import { collectionNames, indexesListedAtConnect } from '../src/indexes.js';
 import { assertPrivileges, missingPrivileges, requiredPrivileges, type Privilege } from '../src/privileges.js';
 
 // Shapes of real `connectionStatus: 1, showPrivileges: true` replies (abridged: built-in roles expand to these
@@ -23,11 +23,24 @@ describe('privilege check at connect', () => {
   it('asks for find and changeStream on the whole database (the wake-up stream) and for what it does on each collection', () => {
     expect(required[0]).toEqual({ resource: { db: 'orders', collection: '' }, actions: ['find', 'changeStream'] });
     const on = (collection: string) => required.find((p) => p.resource.collection === collection)?.actions;
-    expect(on('drx_instances')).toEqual(['find', 'insert', 'update', 'remove', 'changeStream', 'createCollection', 'createIndex', 'listIndexes', 'dropIndex']);
+    expect(on('drx_instances')).toEqual(['find', 'insert', 'update', 'remove', 'changeStream', 'createCollection', 'createIndex', 'dropIndex', 'listIndexes']);
     expect(on('drx_purges')).toEqual(['find', 'insert', 'createCollection', 'createIndex']);
     expect(required.map((p) => p.resource.collection).sort()).toEqual(['', ...Object.values(names)].sort());
     // Without createIndexes the schema actions are not asked for.
-    for (const privilege of requiredNoIndexes) expect(privilege.actions).not.toContain('createIndex');
+    for (const privilege of requiredNoIndexes) {
+      for (const action of ['createCollection', 'createIndex', 'dropIndex']) expect(privilege.actions).not.toContain(action);
+    }
+  });
+
+  it('asks for listIndexes in both modes on exactly the collections whose indexes connect lists', () => {
+    for (const createIndexes of [true, false]) {
+      const privileges = requiredPrivileges('orders', names, { createIndexes });
+      const listing = privileges.filter((p) => p.actions.includes('listIndexes')).map((p) => p.resource.collection);
+      expect(listing, String(createIndexes)).toEqual(indexesListedAtConnect(createIndexes).map((kind) => names[kind]));
+    }
+    // Without createIndexes connect checks every collection that has indexes (a missing one fails it), so purges too.
+    expect(requiredNoIndexes.find((p) => p.resource.collection === 'drx_purges')?.actions).toEqual(['find', 'insert', 'listIndexes']);
+    expect(requiredNoIndexes.find((p) => p.resource.collection === 'drx_sweeps')?.actions).toEqual(['find', 'insert', 'remove']);
   });
 
   it('accepts readWrite on the database, readWriteAnyDatabase, and root-like grants', () => {

@@ -16,7 +16,8 @@ import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
 import {
-  collectionNames, indexConflictProblem, INDEXES, missingCollections, OBSOLETE_INDEXES, obsoleteIndexesPresent, RETIRED_INDEXES, retiredIndexesPresent,
+  collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, OBSOLETE_INDEXES,
+  obsoleteIndexesPresent, PURGE_RECORD_TTL_S, RETIRED_INDEXES, retiredIndexesPresent,
 } from '../src/indexes.js';
 import { MongoServerError, ObjectId, type Document } from 'mongodb';
 
@@ -266,6 +267,46 @@ describe('claims', () => {
     expect(retiredIndexesPresent('messages', ['_id_', 'instance_seq', 'instance_due_seq'])).toEqual([]);
     // Its key is a prefix of instance_due_seq, which serves the queue head's earliest-due read in its order.
     expect(indexScan(QUEUE_HEAD_HINTS.due, { instanceId: 'k' }, { due: 1 }).sortFromIndex).toBe(true);
+  });
+
+  it('find every index of INDEXES a collection lacks by its key, whatever its name (createIndexes: false)', () => {
+    const listed = (kind: keyof typeof INDEXES) => [{ name: '_id_', key: { _id: 1 } }, ...INDEXES[kind].map((i) => ({ name: i.name, key: i.key }))];
+    for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) expect(missingIndexes(kind, listed(kind)), kind).toEqual([]);
+    // A layout before instance_due_seq: instance_due (its prefix) is no stand-in, since claims hint the whole key.
+    const before = listed('messages').filter((i) => i.name !== 'instance_due_seq').concat({ name: 'instance_due', key: { instanceId: 1, due: 1 } });
+    expect(missingIndexes('messages', before).map((i) => i.name)).toEqual(['instance_due_seq']);
+    // Same key under another name: there (a hint names the key). Same fields in another order: missing.
+    const renamed = listed('messages').map((i) => (i.name === 'instance_due_seq' ? { ...i, name: 'by_due' } : i));
+    expect(missingIndexes('messages', renamed)).toEqual([]);
+    const reordered = listed('messages').map((i) => (i.name === 'instance_due_seq' ? { ...i, key: { instanceId: 1, seq: 1, due: 1 } } : i));
+    expect(missingIndexes('messages', reordered).map((i) => i.name)).toEqual(['instance_due_seq']);
+    // A collection that does not exist (listIndexes: none): all of them.
+    expect(missingIndexes('purges', [])).toEqual(INDEXES.purges);
+  });
+
+  it('name each missing index with its collection, key and options, and how to create it; nothing when none is missing', () => {
+    expect(missingIndexesProblem([])).toBeUndefined();
+    expect(missingIndexesProblem([{ collection: 'drx_messages', indexes: [] }])).toBeUndefined();
+    const dueSeq = INDEXES.messages.filter((i) => i.name === 'instance_due_seq');
+    const message = missingIndexesProblem([
+      { collection: 'drx_messages', indexes: dueSeq }, { collection: 'drx_purges', indexes: INDEXES.purges },
+    ])!;
+    expect(message).toContain('createIndexes: false');
+    expect(message).toContain('drx_messages.instance_due_seq {"instanceId":1,"due":1,"seq":1}');
+    expect(message).toContain(`drx_purges.purged_at {"purgedAt":1} {"expireAfterSeconds":${PURGE_RECORD_TTL_S}}`);
+    expect(message).toContain('createIndex(');
+    expect(message).toContain('ensureIndexes()');
+  });
+
+  it('list each collection\u2019s indexes at most once per connect, only where the mode needs them', () => {
+    // createIndexes: the collections with an obsolete index to drop or a retired one to warn about.
+    expect(indexesListedAtConnect(true)).toEqual(['instances', 'history', 'messages', 'activityTasks']);
+    for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) {
+      const needed = (OBSOLETE_INDEXES[kind] ?? []).length + (RETIRED_INDEXES[kind] ?? []).length > 0;
+      expect(indexesListedAtConnect(true).includes(kind), kind).toBe(needed);
+    }
+    // createIndexes: false: every collection with indexes to check (sweeps has none).
+    expect(indexesListedAtConnect(false)).toEqual(['instances', 'history', 'messages', 'activityTasks', 'purges']);
   });
 
   it('delete the messages a step consumed visiting only those, however many more are queued for the instance', () => {
