@@ -56,7 +56,7 @@ describe('the published types', () => {
     ['runtime/http', ['toWireStatus', 'toNativeWireStatus', 'toWireHistory']],
     ['rx-client', ['errorFromBody', 'fromWireStatus']],
     ['store-indexeddb', ['DEXIE_SCHEMA_VERSION', 'KEYVAL_SCHEMA_VERSION']],
-    ['store-mongo', ['clientOptionsFor', 'DEFAULT_RESUME_POLICY', 'classifyDeployment', 'DeploymentKind']],
+    ['store-mongo', ['clientOptionsFor', 'DEFAULT_RESUME_POLICY', 'classifyDeployment', 'DeploymentKind', 'RETIRED_INDEXES', 'missingIndexes']],
   ];
 
   it.each(internal)('%s publishes none of its internal helpers', (name, helpers) => {

@@ -22,7 +22,7 @@ export {
 export { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 export { DEFAULT_MAX_MESSAGES_PER_CLAIM } from './queries.js';
 export { DEFAULT_MAX_CLOCK_SKEW_MS, type ClockSkew } from './clock-skew.js';
-export { collectionNames, INDEXES, OBSOLETE_INDEXES, RETIRED_INDEXES, type CollectionNames } from './indexes.js';
+export { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
 export type { ResumePolicy } from './resume-policy.js';
 export { SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 export { missingPrivileges, requiredPrivileges, type Privilege, type PrivilegeResource } from './privileges.js';
