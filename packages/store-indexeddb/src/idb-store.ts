@@ -536,6 +536,9 @@ export abstract class IdbStore implements Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
+      // Calls waiting for an open (queued behind an old tab's connection) fail now, not when the open is answered:
+      // the gate closes the connection it makes later.
+      this.#gate.close();
       await this.#callsSettled();
       this.#committedRows.clear();
       this.#claimableHints.clear();
@@ -543,7 +546,6 @@ export abstract class IdbStore implements Store {
       const backend = this.#backend;
       this.#backend = undefined;
       if (backend) await backend.then((b) => b.close(), () => undefined);
-      this.#gate.close();
     })();
     return this.#closed;
   }

@@ -1,4 +1,4 @@
-import { systemClock, type ClockTimer } from '@durable-rx/runtime';
+import { StoreClosedError, systemClock, type ClockTimer } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
 import type { StoreBackend } from './store-backend.js';
 
@@ -6,7 +6,10 @@ import type { StoreBackend } from './store-backend.js';
 export interface OpenAttempt<T = StoreBackend> {
   /** The backend (or connection) once the database is open and its layout checked; rejects with the mapped error of a failed open. */
   readonly opened: Promise<T>;
-  /** Resolves once IndexedDB answered the open request (opened or failed), before the layout check. Never rejects. */
+  /**
+   * Resolves once IndexedDB answered the open request: its first event but `blocked` (`upgradeneeded`, `success`,
+   * `error`), before an upgrade runs and the layout check. Never rejects.
+   */
   readonly answered: Promise<void>;
   /**
    * Resolves with the `blocked` event when IndexedDB reports that the open (an upgrade) waits for another connection
@@ -32,8 +35,11 @@ export const DEFAULT_OPEN_TIMEOUT_MS = 5000;
  * So the call whose open is reported blocked, or is not answered within `timeoutMs`, fails with a
  * `DatabaseBlockedError`, and the attempt is held: a new request would only queue behind it. Every call meanwhile
  * fails with the same error at once; the first call after IndexedDB answered takes the held attempt's backend (or its
- * error), so the store recovers by itself once the other connection closes. {@link OpenGate.close} closes what a held
- * attempt opens (with `closeOpened`). The caller makes one attempt at a time (it keeps the promise of the open).
+ * error), so the store recovers by itself once the other connection closes. That call receives the held attempt's
+ * outcome even when it failed long before (a mapped error then fails that one call, and the next opens anew).
+ * {@link OpenGate.close} rejects the calls still waiting for an open with `StoreClosedError` at once, and closes what
+ * their attempt or a held one opens later (with `closeOpened`). The caller makes one attempt at a time (it keeps the
+ * promise of the open).
  */
 export class OpenGate<T> {
   readonly #name: string;
@@ -41,6 +47,8 @@ export class OpenGate<T> {
   readonly #closeOpened: (opened: T) => void;
   /** The attempt that was blocked or timed out and has not been taken; `answered` once IndexedDB answered it. */
   #held: { readonly attempt: OpenAttempt<T>; readonly error: DatabaseBlockedError; answered: boolean } | undefined;
+  /** The calls waiting for an open: each attempt, and how to fail the call (which also stops its bound). */
+  readonly #waiting = new Set<{ readonly attempt: OpenAttempt<T>; readonly fail: (error: Error) => void }>();
   #closed = false;
 
   constructor(databaseName: string, timeoutMs: number, closeOpened: (opened: T) => void) {
@@ -51,44 +59,65 @@ export class OpenGate<T> {
 
   /** What the held attempt opened, or what a new one `start` begins opens; rejects as the class says. */
   open(start: () => OpenAttempt<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closedError());
     const held = this.#held;
-    if (held) {
-      if (!held.answered) return Promise.reject(held.error);
-      this.#held = undefined;
-      return held.attempt.opened;
-    }
-    const attempt = start();
+    if (held && !held.answered) return Promise.reject(held.error);
+    this.#held = undefined;
+    const attempt = held?.attempt ?? start();
     return new Promise<T>((resolve, reject) => {
-      let holding = false;
-      const hold = (error: DatabaseBlockedError): void => {
-        if (holding) return;
-        holding = true;
-        systemClock.clearTimeout(timer);
-        const entry = { attempt, error, answered: false };
-        if (this.#closed) this.#closeWhenOpened(attempt);
-        else this.#held = entry;
-        void attempt.answered.then(() => (entry.answered = true));
-        reject(error);
+      let timer: ClockTimer | undefined;
+      const settled = (): boolean => {
+        if (!this.#waiting.delete(waiting)) return false;
+        if (timer !== undefined) systemClock.clearTimeout(timer);
+        return true;
       };
-      const timer: ClockTimer = systemClock.setTimeout(() => hold(new DatabaseBlockedError(
+      const waiting = {
+        attempt,
+        fail: (error: Error): void => {
+          if (settled()) reject(error);
+        },
+      };
+      this.#waiting.add(waiting);
+      attempt.opened.then((opened) => {
+        if (settled()) resolve(opened);
+      }, waiting.fail);
+      if (held) return; // answered already: it waits only for the layout check
+      const hold = (error: DatabaseBlockedError): void => {
+        if (!this.#waiting.has(waiting)) return; // opened, failed, or the gate closed
+        const entry = { attempt, error, answered: false };
+        this.#held = entry;
+        void attempt.answered.then(() => (entry.answered = true));
+        waiting.fail(error);
+      };
+      timer = systemClock.setTimeout(() => hold(new DatabaseBlockedError(
         `Opening database ${JSON.stringify(this.#name)} waited ${this.#timeoutMs} ms (openTimeoutMs): it is queued behind ` +
           'another connection\'s upgrade or deletion, which a connection that does not close (another tab?) holds back',
       )), this.#timeoutMs);
-      void attempt.answered.then(() => systemClock.clearTimeout(timer));
+      void attempt.answered.then(() => systemClock.clearTimeout(timer!));
       void attempt.blocked?.then((event) => hold(new DatabaseBlockedError(
         `Database ${JSON.stringify(this.#name)} needs an upgrade, but another connection (another tab?) keeps the old version open`,
         { cause: event },
       )));
-      attempt.opened.then(resolve, reject);
     });
   }
 
-  /** The store closes: closes what a held attempt opens, and any attempt held from now on. */
+  /**
+   * The store closes: the calls waiting for an open fail with `StoreClosedError` now, and what their attempts and a
+   * held one open is closed; every open asked for from now on is refused.
+   */
   close(): void {
     this.#closed = true;
     const held = this.#held;
     this.#held = undefined;
     if (held) this.#closeWhenOpened(held.attempt);
+    for (const waiting of [...this.#waiting]) {
+      this.#closeWhenOpened(waiting.attempt);
+      waiting.fail(this.#closedError());
+    }
+  }
+
+  #closedError(): StoreClosedError {
+    return new StoreClosedError(`The store on database ${JSON.stringify(this.#name)} is closed`);
   }
 
   #closeWhenOpened(attempt: OpenAttempt<T>): void {

@@ -58,14 +58,18 @@ async function openedInOrder(name: string): Promise<void> {
  * The global `indexedDB`, counting the open requests made through it and telling when a connection they opened is
  * closed (the database itself is the real one).
  */
-function countingOpens(): { readonly indexedDB: IDBFactory; readonly opens: () => number; readonly closed: Promise<void> } {
+function countingOpens(): {
+  readonly indexedDB: IDBFactory; readonly opens: () => number; readonly requested: Promise<void>; readonly closed: Promise<void>;
+} {
   let opens = 0;
+  let requested!: () => void;
   let closed!: () => void;
   const factory = new Proxy(indexedDB, {
     get(target, key) {
       if (key === 'open') {
         return (name: string, version?: number) => {
           opens++;
+          requested();
           const request = target.open(name, version);
           request.addEventListener('success', () => {
             const db = request.result;
@@ -82,7 +86,10 @@ function countingOpens(): { readonly indexedDB: IDBFactory; readonly opens: () =
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { indexedDB: factory, opens: () => opens, closed: new Promise((resolve) => (closed = resolve)) };
+  return {
+    indexedDB: factory, opens: () => opens,
+    requested: new Promise((resolve) => (requested = resolve)), closed: new Promise((resolve) => (closed = resolve)),
+  };
 }
 
 describe('DexieStore behind another store\'s blocked upgrade', () => {
@@ -133,24 +140,30 @@ describe('DexieStore behind another store\'s blocked upgrade', () => {
     expect(await runtime.client.waitForCompletion('x', { timeoutMs: 60_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello C!' });
   });
 
-  it('closes such a store while a call waits for its open, without waiting for the old tab', async () => {
+  it('closes such a store while its calls wait for its open, without waiting for the old tab, even with no bound on the open', async () => {
     const name = uniqueName('queued-close');
     const a = await oldTab(name, 5);
     const b = track(new DexieStore({ name }));
     await expect(b.getInstance('x')).rejects.toMatchObject(BLOCKED);
     const counted = countingOpens();
-    const c = new DexieStore({ name, indexedDB: counted.indexedDB, IDBKeyRange, ...OPEN_TIMEOUT });
-    const call = c.getInstance('x');
-    const closed = c.close();
-    await expect(call).rejects.toMatchObject(BLOCKED);
-    await closed; // before the bound, close() waited for the call, which waited for tab A
+    // No bound: the calls wait for as long as the open does, and tab A holds it back until the test closes it.
+    const c = new DexieStore({ name, indexedDB: counted.indexedDB, IDBKeyRange, openTimeoutMs: Infinity });
+    const calls = [c.getInstance('x'), create(c, newInstance('x')), c.getHistory('x')];
+    for (const call of calls) call.catch(() => undefined);
+    await counted.requested; // the calls wait for that request, queued behind B's upgrade
+    // Before, close() waited for the calls, which waited for the open: until tab A closed.
+    await c.close();
+    for (const call of calls) await expect(call).rejects.toMatchObject({ code: 'store-closed' });
     await expect(c.getInstance('x')).rejects.toMatchObject({ code: 'store-closed' });
+    expect(counted.opens()).toBe(1);
 
     a.close();
     // The open that C's store left queued goes through, and the store closes the connection it made.
     await counted.closed;
+    expect((await b.queryInstances({})).instances).toEqual([]); // the create C's store was asked for wrote nothing
     await create(b, newInstance('x'));
     expect(await b.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(counted.opens()).toBe(1);
   });
 });
 
@@ -192,14 +205,15 @@ describe('a store closed while its open queues behind another store\'s blocked u
     const queued = store.getInstance('x'); // its read waits for the open, queued behind the upgrade
     queued.catch(() => undefined);
     const closing = store.close();
-    // Made while the store closes, all refused: the reads too, which joined the read queued before them and failed
-    // with DatabaseBlockedError (or answered, had the open gone through within the bound).
+    // Made while the store closes, all refused: the reads too, which joined the read queued before them (refused as
+    // the store closed, or answered, had the open gone through).
     const whileClosing = await Promise.all([
       store.getInstance('x'), store.getInstance('y'), create(store, newInstance('y')),
       store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }),
     ].map((call) => call.then(() => 'answered', (error: { readonly code?: string }) => error.code)));
     expect(whileClosing).toEqual(['store-closed', 'store-closed', 'store-closed', 'store-closed']);
-    await closing; // within the bound on the open, not when tab A closes
+    await closing; // at once, not when tab A closes (nor when the bound on the open passes)
+    await expect(queued).rejects.toMatchObject({ code: 'store-closed' });
     await expect(store.getInstance('x')).rejects.toMatchObject({ code: 'store-closed' });
     await expect(create(store, newInstance('z'))).rejects.toMatchObject({ code: 'store-closed' });
     expect(await firstValueFrom(store.changes$, { defaultValue: 'ended' })).toBe('ended');
