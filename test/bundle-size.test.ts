@@ -814,11 +814,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB stores then refused an instance read asked for once close() was called instead of letting it join the
  * read queued before (one check shared with every other call): KeyvalStore / DexieStore pages 42,073 / 72,046 ->
  * 42,084 / 72,065 B (+11 / +19), budgets set to match; runtime and rx-client unchanged.
+ * The IndexedDB stores' close() then failed the calls waiting for a queued open at once (the gate keeps them, and
+ * closes what their open makes later), and DexieStore counted its open as answered at the request's first event (a
+ * wrapped factory), not after the whole upgrade: KeyvalStore / DexieStore pages 42,084 / 72,065 -> 42,173 / 72,275 B
+ * (+89 / +210), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_490 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_084 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_065 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_173 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_275 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_063 },
 ];
 

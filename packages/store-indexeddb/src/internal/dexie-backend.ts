@@ -111,11 +111,14 @@ const MAX: never[] = [];
  * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`.
  */
 export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void): OpenAttempt {
+  let answer!: () => void;
+  const firstAnswer = new Promise<void>((resolve) => (answer = resolve));
+  const factory = answeringOpens(dependencies.indexedDB, answer);
   const db = new Dexie(name, {
     autoOpen: false,
     cache: 'disabled',
     chromeTransactionDurability: 'relaxed',
-    ...(dependencies.indexedDB ? { indexedDB: dependencies.indexedDB } : {}),
+    ...(factory ? { indexedDB: factory } : {}),
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(1).stores(SCHEMA_V1);
@@ -142,7 +145,9 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
     });
   });
   const opening = db.open();
-  const answered = opening.then(() => undefined, () => undefined);
+  // Answered at the request's first event, not once `db.open()` settles: that comes only after the whole upgrade
+  // transaction, which may outlast the bound on the open without any other connection in the way (a large database).
+  const answered = Promise.race([firstAnswer, opening.then(() => undefined, () => undefined)]);
   const opened = (async () => {
     try {
       await opening;
@@ -166,6 +171,36 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
   })();
   opened.catch(() => undefined);
   return { opened, answered, blocked };
+}
+
+/**
+ * The IndexedDB factory Dexie opens the database with (`given`, else the global one; undefined where there is none or
+ * reading it throws, and Dexie then fails the open as it does), calling `answered` at the first `upgradeneeded`,
+ * `success` or `error` of an open request made through it: the request was answered, whatever the upgrade still does.
+ * `blocked` is not an answer: the request goes on waiting for another connection (the store's `OpenGate` hears it
+ * from Dexie). Dexie gives the request to no one, so the factory is wrapped (a factory other than the global one only
+ * turns off Dexie's workaround for Safari 14, which cannot run this package's ES2022 output anyway: private methods).
+ */
+function answeringOpens(given: IDBFactory | undefined, answered: () => void): IDBFactory | undefined {
+  let factory = given;
+  try {
+    factory ??= (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  } catch {
+    return undefined; // denied by the browser's settings (a SecurityError): Dexie fails the open with it
+  }
+  if (!factory) return undefined;
+  const open = (dbName: string, version?: number): IDBOpenDBRequest => {
+    const request = version === undefined ? factory.open(dbName) : factory.open(dbName, version);
+    for (const type of ['upgradeneeded', 'success', 'error']) request.addEventListener(type, answered, { once: true });
+    return request;
+  };
+  return new Proxy(factory, {
+    get(target, key) {
+      if (key === 'open') return open;
+      const value = Reflect.get(target, key) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 function mapOpenError(error: unknown, name: string): Error {

@@ -1,6 +1,7 @@
 import { createRuntime, type Logger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { firstValueFrom } from 'rxjs';
+import { Dexie } from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
@@ -164,6 +165,58 @@ describe('DexieStore behind another store\'s blocked upgrade', () => {
     await create(b, newInstance('x'));
     expect(await b.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
     expect(counted.opens()).toBe(1);
+  });
+});
+
+/** The tables of DexieStore's layout 2 (Dexie version 1), which layout 3 upgrades by adding an index. */
+const DEXIE_LAYOUT_2 = {
+  meta: 'key',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
+  history: '[instanceId+seq]',
+  messages: '++seq, [instanceId+seq]',
+  tasks: '++seq, &id, [readyMs+seq], instanceId',
+};
+
+describe('DexieStore upgrading a database with no other connection in the way', () => {
+  it('serves the calls once an upgrade that outlasts the bound on the open is done, without DatabaseBlockedError', async () => {
+    const name = uniqueName('slow-upgrade');
+    const older = new Dexie(name, { indexedDB, IDBKeyRange });
+    older.version(1).stores(DEXIE_LAYOUT_2);
+    await older.open();
+    await older.table('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
+    older.close();
+
+    // The upgrade to layout 3 is held (as a large database's index build holds it) until a timer set once it began,
+    // as long as the bound on the open, has fired: after the store's timer on the open, set before the request.
+    const bound = 100;
+    let heldPastBound = false;
+    const factory = new Proxy(indexedDB, {
+      get(target, key) {
+        if (key === 'open') {
+          return (dbName: string, version?: number) => {
+            const request = version === undefined ? target.open(dbName) : target.open(dbName, version);
+            request.addEventListener('upgradeneeded', () => {
+              const meta = request.transaction!.objectStore('meta');
+              let released = false;
+              setTimeout(() => (released = true), bound);
+              const keepBusy = (): void => {
+                if (released) heldPastBound = true;
+                else meta.get('schema').onsuccess = keepBusy;
+              };
+              keepBusy();
+            });
+            return request;
+          };
+        }
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const store = track(new DexieStore({ name, indexedDB: factory, IDBKeyRange, openTimeoutMs: bound }));
+    // Before, the open counted as answered only once the upgrade was done: these failed, "(another tab?)".
+    await create(store, newInstance('x'));
+    expect(heldPastBound).toBe(true);
+    expect(await store.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
   });
 });
 
