@@ -5,7 +5,7 @@ import {
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
   encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
-  pageSizeOf, planWriteSet, CLOCK_METHODS, hasMethods, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
+  pageSizeOf, planWriteSet, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
@@ -78,7 +78,9 @@ export interface IdbStoreOptions {
    * it is queued behind another connection's upgrade or deletion of the database that a connection which does not
    * close holds back (a tab of an older version of the app): the open goes on meanwhile, every call fails at once
    * with that error, and once the other tab closes the store uses the database, by itself. `Infinity`: calls wait as
-   * long as the open does (an open that IndexedDB reports blocked fails them at once all the same).
+   * long as the open does (an open that IndexedDB reports blocked fails them at once all the same). A number > 0,
+   * checked when the store is created (`InvalidArgumentError`): within 0 ms no open is answered, so every first call
+   * would fail.
    */
   readonly openTimeoutMs?: number;
 }
@@ -87,7 +89,8 @@ export interface IdbStoreOptions {
  * A store's `options` (`what`: `DexieStore options`) read and checked when the store is created, before anything is
  * opened: options that are no object, or a `name` that is no non-empty string, give an `InvalidArgumentError` there,
  * not a TypeError (or a database named `"5"`) at its first call; so does any member that breaks the rule of its kind
- * (`gapTimeoutMs` and `joinTimeoutMs` waits of 0 ms or more, `clock` a Clock) or of `checks` (the adapter's own).
+ * (`gapTimeoutMs` and `joinTimeoutMs` waits of 0 ms or more, `openTimeoutMs` one of more than 0 ms, `clock` a Clock)
+ * or of `checks` (the adapter's own).
  */
 export function readIdbOptions<C extends Readonly<Record<string, MemberCheck>>>(
   options: unknown, what: string, checks: C,
@@ -111,7 +114,7 @@ const IDB_CHECKS = {
   name: isNonEmptyString,
   gapTimeoutMs: isTimeoutMs,
   joinTimeoutMs: isTimeoutMs,
-  openTimeoutMs: isTimeoutMs,
+  openTimeoutMs: isDelayMs, // 0 ms would fail every first call: no open is answered within it
   clock: hasMethods<Clock>(CLOCK_METHODS),
   IDBKeyRange: (value: unknown, what: string) => isFunction(value, what) as unknown as typeof globalThis.IDBKeyRange,
 };

@@ -512,13 +512,13 @@ describe('options', () => {
     }
   });
 
-  it('refuses a wait that is not a number of ms >= 0, a clock that is no Clock, and a function or name of the wrong kind, before any database is opened', async () => {
+  it('refuses a wait that is not a number of ms >= 0 (an open\'s bound: > 0), a clock that is no Clock, and a function or name of the wrong kind, before any database is opened', async () => {
     const invalid = { name: 'InvalidArgumentError', code: 'invalid-argument', status: 400 };
     const name = `refused-options-${Math.random()}`;
     const bad: [string, Record<string, unknown>][] = [
       ['gapTimeoutMs', { gapTimeoutMs: -1 }], ['gapTimeoutMs', { gapTimeoutMs: Number.NaN }], ['gapTimeoutMs', { gapTimeoutMs: '1000' }],
       ['joinTimeoutMs', { joinTimeoutMs: -1 }], ['joinTimeoutMs', { joinTimeoutMs: Number.NaN }],
-      ['openTimeoutMs', { openTimeoutMs: -1 }], ['openTimeoutMs', { openTimeoutMs: '5000' }],
+      ['openTimeoutMs', { openTimeoutMs: -1 }], ['openTimeoutMs', { openTimeoutMs: 0 }], ['openTimeoutMs', { openTimeoutMs: '5000' }],
       ['clock', { clock: {} }], ['clock', { clock: Date }],
       ['IDBKeyRange', { IDBKeyRange: 5 }],
     ];
