@@ -19,7 +19,12 @@ import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
 import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
 
-/** What an adapter tells the shared store about its database. */
+/**
+ * What an adapter tells the shared store about its database. Internal: left out of the published declarations, with
+ * the open attempt it names (only DexieStore and KeyvalStore extend {@link IdbStore}).
+ *
+ * @internal
+ */
 export interface IdbStoreSettings {
   /** `capabilities.name`, e.g. `'dexie'`. */
   readonly kind: string;
@@ -219,6 +224,10 @@ export abstract class IdbStore implements Store {
    */
   readonly #committedRows: CommittedRows = new Map();
 
+  /** Only this package's adapters extend the class: the settings it takes are internal. */
+  protected constructor(settings: never);
+  /** @internal */
+  protected constructor(settings: IdbStoreSettings);
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
     this.#clock = settings.clock ?? systemClock;
