@@ -20,38 +20,53 @@ describe('a watch made while the connection is reconnecting', () => {
     const h = (harness = await openHarness());
     /** Opened by the test: the next stream request waits for it before it reaches the server. */
     let gate: Promise<void> | undefined;
-    let held!: () => void;
+    let release!: () => void;
+    /** Resolved when the held stream request has been made (the reconnect delay has passed). */
+    let entered!: Promise<void>;
+    let enter!: () => void;
     /** The stream requests the client made (those it gave up before they reached the server too). */
     let streams = 0;
+    /** The subscription requests the client sent while its connection was not live. */
+    let sentNotLive = 0;
+    const states: ConnectionState[] = [];
     const fetch: typeof globalThis.fetch = async (input, init) => {
-      if (String(input).endsWith('/streams')) streams++;
-      if (String(input).endsWith('/streams') && gate) await gate;
+      const url = String(input);
+      if (url.endsWith('/streams')) {
+        streams++;
+        if (gate) {
+          enter();
+          await gate;
+        }
+      }
+      if (init?.method === 'POST' && url.endsWith('/subscriptions') && states.at(-1)?.state !== 'live') sentNotLive++;
       return globalThis.fetch(input, init);
     };
     const client = createRemoteClient({ baseUrl: h.server.url, key: KEY, fetch, reconnect: { initialDelayMs: 10 } });
-    const states: ConnectionState[] = [];
     const watching = client.connection$.subscribe((state) => states.push(state));
     await h.runtime.client.startNew('ShowInput', { instanceId: 'tokyo', input: 'Tokyo' });
     await h.runtime.client.startNew('ShowInput', { instanceId: 'seattle', input: 'Seattle' });
     const first = client.customStatus$('tokyo').subscribe();
     await within(firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'live'))), 'live');
     // The server restarts (it forgets the session), and the next stream request is held on its way.
-    gate = new Promise<void>((resolve) => (held = resolve));
+    gate = new Promise<void>((resolve) => (release = resolve));
+    entered = new Promise<void>((resolve) => (enter = resolve));
     const streamsBefore = streams;
     const reconnecting = states.length;
     h.restartHandler();
-    await within(firstValueFrom(client.connection$.pipe(filter((s) => s.state === 'connecting' || s.state === 'reconnecting'))), 'the loss');
-    // Let the reconnect delay pass, so the stream request is on its way (held), then watch another instance.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Once the reconnect's stream request is on its way (held), watch another instance.
+    await within(entered, 'the reconnect');
+    expect(states.at(-1)?.state).not.toBe('live');
     const seattle = firstValueFrom(client.customStatus$('seattle'));
-    // What the watch sent meanwhile has had its time to come back.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every change the watch makes at once is made by the next task (a subscription request leaves on a microtask).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sentNotLive).toBe(0);
     gate = undefined;
-    held();
+    release();
     expect(await within(seattle, 'the watch made while reconnecting')).toBe('Seattle');
     // One stream request since the restart: the one held, never broken off by the new watch's request (which the
     // forgotten session would have answered 404), and no error shown while reconnecting.
     expect(streams - streamsBefore).toBe(1);
+    expect(sentNotLive).toBe(0);
     expect(states.slice(reconnecting).filter((s) => 'error' in s)).toEqual([]);
     first.unsubscribe();
     watching.unsubscribe();
