@@ -1,7 +1,7 @@
 import { Observable, Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, DurableError, MemoryStore, StoreClosedError, type Activity, type OrchestrationContext, type Runtime, type Store } from '../src/index.js';
-import { isRetryableError } from '../src/client-kit/index.js';
+import { isRemoteStoreLost, isRetryableError } from '../src/client-kit/index.js';
 import { isStoreClosed } from '../src/model/errors/store-closed-error.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
@@ -152,5 +152,18 @@ describe('a worker whose store is lost for good', () => {
     expect(isStoreClosed(Object.assign(new Error('no DurableError'), { storeClosed: true }))).toBe(false);
     expect(isRetryableError(new LostError('lost'))).toBe(false);
     expect(isRetryableError(Object.assign(new Error('down'), { code: 'unavailable', status: 503 }))).toBe(true);
+  });
+
+  it('tells a server\'s store lost, as a remote client rebuilt it, from a store lost or closed in the page', () => {
+    const rebuilt = Object.assign(new StoreClosedError('closed on the server'), { storeClosed: true });
+    expect(isRemoteStoreLost(rebuilt, [StoreClosedError])).toBe(true);
+    // Not of a class the client rebuilds answers into: a store's own error in the page.
+    expect(isRemoteStoreLost(new LostError('lost'), [StoreClosedError])).toBe(false);
+    // The client's own close carries no mark.
+    expect(isRemoteStoreLost(new StoreClosedError('closed'), [StoreClosedError])).toBe(false);
+    expect(isRemoteStoreLost(undefined, [StoreClosedError])).toBe(false);
+    expect(isRemoteStoreLost(null, [StoreClosedError])).toBe(false);
+    // The shared rule never retries it; the remote client's hooks compose the two.
+    expect(isRetryableError(rebuilt)).toBe(false);
   });
 });

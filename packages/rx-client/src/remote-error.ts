@@ -1,4 +1,4 @@
-import { isRetryableError as isSharedRetryableError } from '@durable-rx/runtime/client-kit';
+import { isRemoteStoreLost, isRetryableError } from '@durable-rx/runtime/client-kit';
 import {
   DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
   InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableError,
@@ -21,6 +21,12 @@ export class RemoteError extends DurableError {
   // Assigned in the constructor (declared only, so no field definitions in the page).
   declare readonly code: string;
   declare readonly status: number;
+  /**
+   * `true` when the server's store is closed or lost for good (its answer said `storeClosed: true`): for this client
+   * the server is unavailable for now, and the React hooks retry it. Also set on the runtime's classes the client
+   * rebuilds such an answer into (a `StoreClosedError` for `store-closed`); absent otherwise.
+   */
+  declare readonly storeClosed?: true;
 
   constructor(code: string, status: number, message: string, options?: { readonly cause?: unknown }) {
     super(message, options);
@@ -53,17 +59,17 @@ const ERROR_CLASSES: readonly ErrorClass[] = [
  * `instance-already-exists`, `instance-not-running`, `instance-not-terminal`, `payload-too-large`, `store-closed` and
  * `unavailable`), or a {@link RemoteError} with the body's `code`, message and `status` for any other code. A body that
  * says `storeClosed: true` (the server's store is closed or lost for good) gives an error with `storeClosed: true`,
- * which {@link isRetryableError} retries: for this client it is the server that is unavailable (see the README).
+ * which {@link isRetryableForHooks} retries: for this client it is the server that is unavailable (see the README).
  */
-export function errorFromBody(status: number, body: unknown): DurableError {
+export function errorFromBody(status: number, body: unknown): DurableError & Pick<RemoteError, 'storeClosed'> {
   const code = memberOf(body, 'code');
   const message = memberOf(body, 'message') ?? `HTTP ${status}`;
   const ErrorClass = ERROR_CLASSES.find((E) => new E('').code === code);
   // A body without a code (a proxy's page, say) is a bad response, except that a 413 says what was wrong.
-  // The server's store gone: marked (see `isRetryableError`), and nothing added to any other error.
+  // The server's store gone: marked (see `isRetryableForHooks`), and nothing added to any other error.
   return Object.assign(
     ErrorClass ? new ErrorClass(message) : new RemoteError(code ?? (status === 413 ? 'payload-too-large' : 'bad-response'), status, message),
-    (body as { storeClosed?: unknown } | undefined)?.storeClosed === true && { storeClosed: true },
+    (body as { storeClosed?: unknown } | undefined)?.storeClosed === true && { storeClosed: true as const },
   );
 }
 
@@ -89,15 +95,15 @@ export function memberOf(json: unknown, key: string): string | undefined {
 export { isRetryable } from '@durable-rx/runtime/client-kit';
 
 /**
- * True when trying again may succeed where `error` ended a watch: the shared rule (the runtime's `isRetryableError`),
- * and also a server's store that is closed or lost for good: an error {@link errorFromBody} rebuilt from a body with
- * `storeClosed: true` (of a class it rebuilds answers into, `StoreClosedError` for `store-closed`, or a `RemoteError`,
- * marked `storeClosed: true`). The store is the server's, which may be restarted or fail over: from here it is the
- * server that is unavailable for now. This client's own close (a `StoreClosedError` without the mark) is never
- * retried, nor a store lost in the page (a local store's own error class, as IndexedDB's `DatabaseUpgradingError`).
- * The rule of the React hooks, which retry with back-off.
+ * The React hooks' retry rule: true when subscribing again may succeed where `error` ended a watch. The runtime's
+ * `isRetryableError` (the shared rule: `unavailable`, `unreachable`, 5xx, a proxy's page …), and also a server's store
+ * closed or lost for good (`isRemoteStoreLost`: an error {@link errorFromBody} rebuilt from a body with
+ * `storeClosed: true`, of the classes it rebuilds answers into), which the shared rule never retries: the store is the
+ * server's, which may be restarted or fail over, so from here it is the server that is unavailable for now. This
+ * client's own close (a `StoreClosedError` without the mark) is never retried, nor a store lost in the page (a local
+ * store's own error class, as IndexedDB's `DatabaseUpgradingError`).
  */
-export function isRetryableError(error: unknown): boolean {
-  return (error as { storeClosed?: unknown } | undefined)?.storeClosed === true
-    && [RemoteError, ...ERROR_CLASSES].some((E) => error instanceof E) || isSharedRetryableError(error);
+export function isRetryableForHooks(error: unknown): boolean {
+  // Of every class errorFromBody rebuilds an answer into (listed here: this rule is in the hooks' entry only).
+  return isRetryableError(error) || isRemoteStoreLost(error, [RemoteError, ...ERROR_CLASSES]);
 }

@@ -36,7 +36,7 @@ export interface ReconnectOptions {
  *   backoff, and resumes without losing anything;
  * - `failed`: the server refused the connection for a reason retrying cannot fix (`error`: e.g. 401, a wrong key);
  *   every observable watching through it errored with that error. The next subscription tries again (the React
- *   hooks subscribe again by themselves when the error is worth retrying: `isRetryableError`).
+ *   hooks subscribe again by themselves when the error is worth retrying: `isRetryableForHooks`).
  */
 export type ConnectionState =
   | { readonly state: 'idle' }

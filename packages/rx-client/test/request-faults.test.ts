@@ -3,7 +3,7 @@ import { SETTLED, VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
-import { isRetryableError } from '../src/remote-error.js';
+import { isRetryableForHooks } from '../src/remote-error.js';
 import { KEY, openHarness, openSilentProxy, outcome, ownedByEachTest, within } from './harness.js';
 
 const { cleanups } = ownedByEachTest();
@@ -25,7 +25,7 @@ describe('requests under faults', () => {
     proxy.silence(); // the server still answers; nothing comes back
     const error = await within(outcome(client.getStatus('ho')), 'the command settled');
     expect(error).toBeInstanceOf(RemoteError);
-    expect([(error as RemoteError).code, (error as RemoteError).status, isRetryableError(error)]).toEqual(['unreachable', 503, true]);
+    expect([(error as RemoteError).code, (error as RemoteError).status, isRetryableForHooks(error)]).toEqual(['unreachable', 503, true]);
   }, 60_000);
 
   it('leaves no timer behind once a command settled', async () => {

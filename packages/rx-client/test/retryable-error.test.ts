@@ -3,10 +3,10 @@ import {
 } from '@durable-rx/runtime';
 import { DatabaseUpgradingError } from '@durable-rx/store-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { isRetryableError, RemoteError } from '../src/remote-error.js';
+import { errorFromBody, isRetryableForHooks, RemoteError } from '../src/remote-error.js';
 
 /** Which errors the React hooks subscribe again after (see useObservableState), and which stay. */
-describe('isRetryableError', () => {
+describe('isRetryableForHooks', () => {
   it('retries what a later attempt may get past: a watch the server ended, a lost or struggling server, a proxy page', () => {
     for (const error of [
       new UnavailableError('no status arrived'), new RemoteError('unreachable', 503, 'fetch failed'),
@@ -16,7 +16,7 @@ describe('isRetryableError', () => {
       // A server's store closed or lost, as the client rebuilds it: the server may be restarted.
       Object.assign(new StoreClosedError('closed'), { storeClosed: true }),
       Object.assign(new RemoteError('database-upgrading', 503, 'upgrading'), { storeClosed: true }),
-    ]) expect([error.code, isRetryableError(error)]).toEqual([error.code, true]);
+    ]) expect([error.code, isRetryableForHooks(error)]).toEqual([error.code, true]);
   });
 
   it('never retries a refusal, a closed client or an error that is no DurableError', () => {
@@ -28,6 +28,16 @@ describe('isRetryableError', () => {
       new RemoteError('bad-response', 414, 'HTTP 414'), new RemoteError('bad-response', 431, 'HTTP 431'),
       // A store lost in the page (a local client's): a reload fixes it, not a retry.
       new DatabaseUpgradingError('upgrading'),
-    ]) expect([String(error), isRetryableError(error)]).toEqual([String(error), false]);
+    ]) expect([String(error), isRetryableForHooks(error)]).toEqual([String(error), false]);
+  });
+
+  it('rebuilds a server\'s store-lost answer with a typed mark, which it retries', () => {
+    const remote = errorFromBody(503, { code: 'database-upgrading', message: 'upgrading', storeClosed: true });
+    const closed = errorFromBody(503, { code: 'store-closed', message: 'closed', storeClosed: true });
+    // Read without a cast: `storeClosed` is declared.
+    expect([remote instanceof RemoteError, remote.storeClosed, closed instanceof StoreClosedError, closed.storeClosed]).toEqual([true, true, true, true]);
+    expect([isRetryableForHooks(remote), isRetryableForHooks(closed)]).toEqual([true, true]);
+    const unmarked = errorFromBody(503, { code: 'store-closed', message: 'closed' });
+    expect([unmarked.storeClosed, isRetryableForHooks(unmarked)]).toEqual([undefined, false]);
   });
 });

@@ -3,7 +3,7 @@ import { DatabaseUpgradingError, StorageError } from '@durable-rx/store-indexedd
 import { firstValueFrom, merge, Subject, throwError } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { isRetryableError } from '../src/remote-error.js';
+import { isRetryableForHooks } from '../src/remote-error.js';
 import { KEY, openHarness, outcome, serverClient, within, type Harness } from './harness.js';
 
 /**
@@ -75,9 +75,9 @@ describe('a server whose store is gone', () => {
     const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
     for (const source of [client.status$('a'), client.instances$()] as const) {
       const error = await within(outcome(firstValueFrom<unknown>(source)), 'the watch failing');
-      expect(isRetryableError(error)).toBe(true);
+      expect(isRetryableForHooks(error)).toBe(true);
     }
-    expect(isRetryableError(await outcome(client.getStatus('a')))).toBe(true);
+    expect(isRetryableForHooks(await outcome(client.getStatus('a')))).toBe(true);
     // The server is back (restarted on a store that works): the next attempt is served.
     lost.error = undefined;
     await h.runtime.client.startNew('ShowInput', { instanceId: 'a', input: 'back' });
@@ -105,7 +105,7 @@ describe('a server whose store is gone', () => {
     const watched = await within(outcome(firstValueFrom(client.status$('a'))), 'the watch failing');
     expect(watched).toBeInstanceOf(StoreClosedError);
     expect(marksOf(watched)).toEqual(expected);
-    expect(isRetryableError(watched)).toBe(true);
+    expect(isRetryableForHooks(watched)).toBe(true);
     expect(marksOf(await outcome(client.getStatus('a')))).toEqual(expected);
     client.close();
   });
@@ -129,7 +129,7 @@ describe('a server whose store is gone', () => {
     lostNow.error(new DatabaseUpgradingError('the database is being upgraded'));
     const error = await within(ended, 'the live watch failing');
     expect(marksOf(error)).toEqual({ code: 'database-upgrading', status: 503, storeClosed: true });
-    expect(isRetryableError(error)).toBe(true);
+    expect(isRetryableForHooks(error)).toBe(true);
     client.close();
   });
 
@@ -140,7 +140,7 @@ describe('a server whose store is gone', () => {
     const own = await outcome(firstValueFrom(client.status$('a')));
     expect(own).toBeInstanceOf(StoreClosedError);
     expect((own as { storeClosed?: unknown }).storeClosed).toBeUndefined();
-    expect(isRetryableError(own)).toBe(false);
-    expect(isRetryableError(await outcome(client.getStatus('a')))).toBe(false);
+    expect(isRetryableForHooks(own)).toBe(false);
+    expect(isRetryableForHooks(await outcome(client.getStatus('a')))).toBe(false);
   });
 });

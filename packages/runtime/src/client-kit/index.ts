@@ -19,7 +19,7 @@ export { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, toTerminateReason, MAX_JSON_DEPTH, MAX_JSON_ELEMENTS, type JsonValue } from '../model/json.js';
-export { isRetryable, isRetryableError } from '../model/errors/retryable.js';
+export { isRemoteStoreLost, isRetryable, isRetryableError } from '../model/errors/retryable.js';
 export {
   absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, httpBaseUrl, isBoolean, isHeaderText, isInstanceId, isReason, isString, MAX_INSTANCE_ID_LENGTH,
   CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,

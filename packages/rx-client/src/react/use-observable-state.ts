@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import type { Observable } from 'rxjs';
 import { useMemo, useSyncExternalStore } from 'react';
-import { isRetryableError } from '../remote-error.js';
+import { isRetryableForHooks } from '../remote-error.js';
 
 /** What a hook renders: the latest value, whether the first one is still awaited, and the error that ended it. */
 export interface ObservableState<T> {
@@ -14,11 +14,12 @@ export interface ObservableState<T> {
   readonly loading: boolean;
   /**
    * The error the stream ended with (e.g. a `RemoteError` `unauthorized` for a wrong key); `undefined` otherwise. After
-   * an error worth retrying (`isRetryableError`: `unavailable`, `unreachable`, 5xx, a proxy's page, a remote server's
+   * an error worth retrying (`isRetryableForHooks`: `unavailable`, `unreachable`, 5xx, a proxy's page, a remote server's
    * store that is closed or lost, which says `storeClosed: true`) the hook subscribes
-   * again by itself, and `value` keeps the last one meanwhile; the next value clears `error`.
+   * again by itself, and `value` keeps the last one meanwhile; the next value clears `error`. `error.storeClosed === true`
+   * tells a store closed or lost for good (a remote server's, or a local client's own store), whatever the code.
    */
-  readonly error: Error | undefined;
+  readonly error: (Error & { readonly storeClosed?: boolean }) | undefined;
 }
 
 /**
@@ -55,7 +56,7 @@ const IDLE: ObservableState<never> = Object.freeze({ value: undefined, loading: 
  *
  * `reduce` folds each value into the rendered one (default: keep the latest), e.g. to collect history events.
  *
- * When the source fails with an error worth retrying (`isRetryableError`: a watch the server ended, a connection
+ * When the source fails with an error worth retrying (`isRetryableForHooks`: a watch the server ended, a connection
  * refused by a proxy during a deploy, a 5xx), the error is rendered with the last value kept, and `source` is
  * subscribed again after 1 s, doubling on each failure up to 10 s; the first value of the new subscription clears the
  * error. The delay starts over at 1 s only after a subscription stayed up for 10 s after its first value: one that
@@ -127,7 +128,7 @@ class ObservableStore<T, R> {
       onChange();
       // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
       // with the subscription. Any other error would fail again: it stays.
-      if (isRetryableError(failure)) timer = clock.setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
+      if (isRetryableForHooks(failure)) timer = clock.setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
     };
     const start = (): void => {
       // Each subscription folds from scratch (a re-subscription replays, e.g. a history); until its first value the

@@ -27,3 +27,26 @@ export function isRetryableError(error: unknown): boolean {
   return isDurableError(error) && !isStoreClosed(error)
     && (error.code === 'bad-response' ? error.status !== 414 && error.status !== 431 : isRetryable(error.status));
 }
+
+/** A class an `instanceof` check accepts, abstract or not. */
+type ErrorClassOf = abstract new (...args: never[]) => object;
+
+/**
+ * True when `error` is a server's store closed or lost for good, as a remote client rebuilt it from the server's
+ * answer: it says `storeClosed: true` (the HTTP API's error bodies and `close` events carry it) and is of one of
+ * `answerClasses`, the classes that client rebuilds answers into (a store's own error thrown in the page, as IndexedDB's
+ * `DatabaseUpgradingError`, is of none of them). {@link isRetryableError} never retries it (`isStoreClosed`); a remote
+ * client may: the store is the server's, and for that client it is the server that is unavailable for now (a restarted
+ * or failed-over server serves again). `@durable-rx/rx-client`'s React hooks retry
+ * `isRetryableError(error) || isRemoteStoreLost(error, answerClasses)`.
+ *
+ * @example
+ * ```ts
+ * isRemoteStoreLost(Object.assign(new StoreClosedError('closed'), { storeClosed: true }), [StoreClosedError]); // true
+ * isRemoteStoreLost(new StoreClosedError('closed'), [StoreClosedError]); // false: a client's own close
+ * ```
+ */
+export function isRemoteStoreLost(error: unknown, answerClasses: readonly ErrorClassOf[]): boolean {
+  return (error as { readonly storeClosed?: unknown } | null | undefined)?.storeClosed === true
+    && answerClasses.some((E) => error instanceof E);
+}
