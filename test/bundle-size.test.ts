@@ -818,12 +818,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * closes what their open makes later), and DexieStore counted its open as answered at the request's first event (a
  * wrapped factory), not after the whole upgrade: KeyvalStore / DexieStore pages 42,084 / 72,065 -> 42,173 / 72,275 B
  * (+89 / +210), budgets set to match; runtime and rx-client unchanged.
+ * rx-client then read the status of an error a subscription's close event carries as an integer from 400 to 599, else
+ * 500 (it had coerced a string with `| 0` and truncated a fraction): 9,063 -> 9,081 B (+18), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_490 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_173 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_275 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_063 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_081 },
 ];
 
 describe('bundle size', () => {

@@ -74,6 +74,14 @@ export function errorFromBody(status: number, body: unknown): DurableError & Pic
 }
 
 /**
+ * The HTTP status of an error sent in an event (a subscription's `close`): its `status` when that is an integer from 400
+ * to 599, else 500 (none, a string, a fraction, a status that is no error's): what the server sent is not reinterpreted.
+ */
+export function errorStatusOf(status: unknown): number {
+  return Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599 ? status as number : 500;
+}
+
+/**
  * The JSON body of `response`, or `NaN` when it has none (a proxy's page, say): no JSON value is `NaN`, so every reader
  * of an answer refuses it as a bad response, as it refuses JSON without what it reads.
  */

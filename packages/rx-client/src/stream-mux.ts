@@ -3,7 +3,7 @@ import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@du
 import {
   armTimeout, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, isRetryable, jsonOf, RemoteError } from './remote-error.js';
+import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, RemoteError } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
 
 /**
@@ -293,8 +293,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // A status or list watch starts with the current value, so one ended before it says nothing of what it
         // watches (not that the instance does not exist): a watcher not told one yet fails, as a stream the server
         // cut. A history may have none.
-        // With the server's status of the error (500 from a server that sends none; a status that is no number is none).
-        const error = data.error ? errorFromBody((data.error as { status?: number }).status! | 0 || 500, data.error) : undefined;
+        // With the server's status of the error (500 from a server that sends none, or one that is no error status).
+        const error = data.error ? errorFromBody(errorStatusOf((data.error as { status?: unknown }).status), data.error) : undefined;
         return end(entry, error, error ?? (entry.spec.kind === 'history' ? undefined : new UnavailableError('no status arrived')));
       }
       const first = entry.seen !== session;

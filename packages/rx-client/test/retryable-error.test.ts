@@ -3,7 +3,7 @@ import {
 } from '@durable-rx/runtime';
 import { DatabaseUpgradingError } from '@durable-rx/store-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { errorFromBody, isRetryableForHooks, RemoteError } from '../src/remote-error.js';
+import { errorFromBody, errorStatusOf, isRetryableForHooks, RemoteError } from '../src/remote-error.js';
 
 /** Which errors the React hooks subscribe again after (see useObservableState), and which stay. */
 describe('isRetryableForHooks', () => {
@@ -39,5 +39,18 @@ describe('isRetryableForHooks', () => {
     expect([isRetryableForHooks(remote), isRetryableForHooks(closed)]).toEqual([true, true]);
     const unmarked = errorFromBody(503, { code: 'store-closed', message: 'closed' });
     expect([unmarked.storeClosed, isRetryableForHooks(unmarked)]).toEqual([undefined, false]);
+  });
+});
+
+/** The status of an error a subscription's `close` event carries (see the stream mux). */
+describe('errorStatusOf', () => {
+  it('keeps an integer error status from 400 to 599', () => {
+    for (const status of [400, 404, 429, 500, 503, 599]) expect(errorStatusOf(status)).toBe(status);
+  });
+
+  it('gives 500 for a status that is none, no integer, a string or no error status', () => {
+    for (const status of [undefined, null, '503', 503.5, 399, 600, 200, 0, -503, NaN, Infinity, true, [503], { valueOf: () => 503 }]) {
+      expect([status, errorStatusOf(status)]).toEqual([status, 500]);
+    }
   });
 });
