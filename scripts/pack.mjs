@@ -6,7 +6,7 @@
 //   --out=<dir>   write the tarballs there instead of packs/ (test/packed-install.test.ts packs into a temp dir)
 //   --no-build    pack the dist as it is (the caller has just built it)
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,8 +39,10 @@ if (!args.includes('--no-build')) {
 
 mkdirSync(packs, { recursive: true });
 for (const file of readdirSync(packs)) if (/^durable-rx-.*\.tgz$/.test(file)) rmSync(`${packs}${file}`);
-// npm puts a package's own LICENSE file into its tarball; the packages share the repository's.
-const copied = packages.map((p) => `${root}packages/${p}/LICENSE`).filter((file) => !existsSync(file));
+// npm puts a package's own LICENSE file into its tarball; the packages share the repository's, copied in for the pack
+// and removed after. packages/*/LICENSE is git-ignored: a copy left by a run killed before its `finally` is never
+// committed, and the next run writes it afresh and removes it.
+const copied = packages.map((p) => `${root}packages/${p}/LICENSE`);
 let results;
 try {
   for (const file of copied) copyFileSync(`${root}LICENSE`, file);

@@ -10,7 +10,8 @@ import { typescriptBlocks } from '../test-support/readme-examples.js';
 
 /**
  * What `npm run pack` writes, as a user gets it: the four tarballs are packed into a temporary directory and installed
- * into a new project there (their third-party dependencies come from the npm registry, or npm's cache), which then
+ * into a new project there (their third-party dependencies come from the npm registry, through a temporary npm cache
+ * removed afterwards, so runs do not grow the user's), which then
  * imports and requires every entry point, runs the README's quick start, typechecks a browser app and a Node service
  * under moduleResolution node16, nodenext and bundler (strict, exactOptionalPropertyTypes, skipLibCheck: false),
  * builds a page with Vite, and reads what the packages ship. The repository's builds must be current (`npm test`
@@ -55,6 +56,8 @@ function output(result: SpawnSyncReturns<string>): string {
 }
 
 let project = '';
+/** The install's own npm cache (`--cache`): the tarballs and what they pull in stay out of the user's cache. */
+let cache = '';
 let skipReason: string | undefined;
 
 function skipWithoutRegistry(ctx: TestContext): void {
@@ -64,6 +67,7 @@ function skipWithoutRegistry(ctx: TestContext): void {
 describe('the packed tarballs, installed in a new project', () => {
   beforeAll(() => {
     project = realpathSync(mkdtempSync(join(tmpdir(), 'durable-rx-packed-')));
+    cache = realpathSync(mkdtempSync(join(tmpdir(), 'durable-rx-npm-cache-')));
     const packs = join(project, 'packs');
     const packed = run(process.execPath, [`${root}scripts/pack.mjs`, `--out=${packs}`, '--no-build'], root);
     if (packed.status !== 0) throw new Error(`node scripts/pack.mjs failed:\n${output(packed)}`);
@@ -74,24 +78,25 @@ describe('the packed tarballs, installed in a new project', () => {
       if (file === undefined) throw new Error(`no tarball of ${m.name} among ${tarballs.join(', ')}`);
       dependencies[m.name] = `file:./packs/${file}`;
     }
-    // What a user of @durable-rx/rx-client/react and of the Node entry points would have; the repository's versions, so
-    // npm finds them in its cache.
+    // What a user of @durable-rx/rx-client/react and of the Node entry points would have: the repository's versions.
     for (const name of ['react', '@types/react', '@types/node']) dependencies[name] = installedVersion(name);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'durable-rx-user', private: true, type: 'module', dependencies }, null, 2));
-    // Against a registry that does not answer, npm retries for many minutes: ask once first.
-    const ping = run('npm', ['ping', '--loglevel=error', '--fetch-retries=0', '--fetch-timeout=60000'], project);
+    // Against a registry that does not answer, npm retries for many minutes: ask once first (a registry that answers
+    // a ping at all answers within seconds).
+    const ping = run('npm', ['ping', '--loglevel=error', '--fetch-retries=0', '--fetch-timeout=10000'], project);
     if (ping.status !== 0 && !process.env['CI']) {
       const why = `${ping.error ?? ''}\n${ping.stderr}`.split('\n').find((line) => line.trim() !== '') ?? `exit code ${ping.status}`;
       skipReason = `skipped: the npm registry is unreachable (npm ping: ${why.trim()}), so the tarballs' dependencies cannot be installed; CI never skips`;
       console.log(skipReason);
       return;
     }
-    const installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
+    const installed = run('npm', ['install', '--no-audit', '--no-fund', `--cache=${cache}`, '--loglevel=error'], project);
     if (installed.status !== 0) throw new Error(`npm install of the tarballs failed:\n${output(installed)}`);
   }, 2 * STEP_MS);
 
   afterAll(() => {
     if (project !== '') rmSync(project, { recursive: true, force: true });
+    if (cache !== '') rmSync(cache, { recursive: true, force: true });
   });
 
   it('every entry point in exports loads with import, and the README quick start runs to completion', (ctx) => {
