@@ -549,8 +549,9 @@ export abstract class IdbStore implements Store {
     this.#closed ??= (async () => {
       this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
       // Calls waiting for an open (queued behind an old tab's connection) fail now, not when the open is answered:
-      // the gate closes the connection it makes later.
+      // the gate closes the connection it makes later. So do those waiting for a backend's new connection.
       this.#gate.close();
+      void this.#backend?.then((backend) => backend.closing?.(), () => undefined);
       await this.#callsSettled();
       this.#committedRows.clear();
       this.#claimableHints.clear();

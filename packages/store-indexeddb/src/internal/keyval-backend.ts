@@ -377,6 +377,10 @@ class KeyvalBackend implements StoreBackend {
     throw reads;
   }
 
+  closing(): void {
+    this.#gate.close();
+  }
+
   close(): void {
     this.#ended = true;
     this.#latest?.db.close();

@@ -26,6 +26,12 @@ export interface StoreBackend {
   ): Promise<T>;
   /** Closes the connection (pending transactions finish first). */
   close(): void;
+  /**
+   * The store begins to close: a backend that opens connections of its own (KeyvalStore's after the browser closed
+   * one) fails the calls waiting for one with `StoreClosedError` now, instead of once the open is answered or bounded;
+   * `close` follows when the calls have settled.
+   */
+  closing?(): void;
 }
 
 /** The tables the store keeps; a transaction's scope is a list of them. */

@@ -364,6 +364,52 @@ describe('KeyvalStore after the browser closed its connection', () => {
   });
 });
 
+describe('KeyvalStore closed while its new connection queues behind a blocked upgrade', () => {
+  it('settles close() without waiting for the old tab, even with no bound on the open, and writes nothing', async () => {
+    const name = uniqueName('keyval-reopen-close');
+    const store = new KeyvalStore({ name, openTimeoutMs: Infinity });
+    await create(store, newInstance('before'));
+    // The site's data cleared: the store's next call opens a new connection, which queues behind an upgrade that an
+    // old tab blocks (as in the test above).
+    const connection = await connectionOf(store);
+    const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
+    const { cdp } = await import('vitest/browser');
+    await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
+    await closed;
+    const a = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    rawConnections.push(a);
+    let blocked!: () => void;
+    const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    const upgraded = new Promise<void>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onblocked = () => blocked();
+      request.onsuccess = () => {
+        request.result.close();
+        resolve();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    await isBlocked;
+
+    const calls = [store.getInstance('before'), create(store, newInstance('after'))];
+    for (const call of calls) call.catch(() => undefined);
+    // Before, close() waited for the calls, which waited for the new connection: until tab A closed.
+    await store.close();
+    for (const call of calls) await expect(call).rejects.toMatchObject({ code: 'store-closed' });
+
+    a.close();
+    await upgraded;
+    await openedInOrder(name); // after the open the closed store left queued
+    const after = track(new KeyvalStore({ name }));
+    expect((await after.queryInstances({})).instances).toEqual([]); // cleared with the site's data; 'after' not written
+  });
+});
+
 /** The connection a store uses: the database of the next transaction it reads from. */
 async function connectionOf(store: Store): Promise<IDBDatabase> {
   const objectStore = IDBTransaction.prototype.objectStore;
