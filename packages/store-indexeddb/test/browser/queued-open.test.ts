@@ -5,7 +5,7 @@ import { Dexie } from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
-import { create, newInstance, uniqueName } from '../shared/fixtures.js';
+import { connectionOf, create, newInstance, uniqueName } from '../shared/fixtures.js';
 
 // Tab A runs an old version of the app: it holds the database open and ignores versionchange. Tab B opens the new
 // version: its upgrade is blocked, and IndexedDB tells B (`blocked`). Tab C opens the new version too: its request
@@ -409,19 +409,3 @@ describe('KeyvalStore closed while its new connection queues behind a blocked up
     expect((await after.queryInstances({})).instances).toEqual([]); // cleared with the site's data; 'after' not written
   });
 });
-
-/** The connection a store uses: the database of the next transaction it reads from. */
-async function connectionOf(store: Store): Promise<IDBDatabase> {
-  const objectStore = IDBTransaction.prototype.objectStore;
-  let connection: IDBDatabase | undefined;
-  IDBTransaction.prototype.objectStore = function (this: IDBTransaction, ...args: Parameters<typeof objectStore>) {
-    connection = this.db;
-    return objectStore.apply(this, args);
-  };
-  try {
-    await store.getInstance('none');
-  } finally {
-    IDBTransaction.prototype.objectStore = objectStore;
-  }
-  return connection!;
-}

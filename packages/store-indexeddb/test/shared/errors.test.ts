@@ -10,7 +10,7 @@ import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { CLOSE_WAIT_MS, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
-import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName, type AdapterName } from './fixtures.js';
+import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName, connectionOf, type AdapterName } from './fixtures.js';
 
 const opened: Store[] = [];
 const rawConnections: IDBDatabase[] = [];
@@ -357,25 +357,6 @@ async function settled(promise: Promise<unknown>): Promise<{ value: unknown } | 
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * The connection a store uses: the database of the next transaction it reads from (Dexie binds its connection's
- * `transaction` when it opens, so the object stores a transaction hands out are what can be watched).
- */
-async function connectionOf(store: Store): Promise<IDBDatabase> {
-  const objectStore = IDBTransaction.prototype.objectStore;
-  let connection: IDBDatabase | undefined;
-  IDBTransaction.prototype.objectStore = function (this: IDBTransaction, ...args: Parameters<typeof objectStore>) {
-    connection = this.db;
-    return objectStore.apply(this, args);
-  };
-  try {
-    await store.getInstance('none');
-  } finally {
-    IDBTransaction.prototype.objectStore = objectStore;
-  }
-  return connection!;
 }
 
 /** Resolves when the browser closed `connection` (its `close` event). The test's timeout ends the wait. */

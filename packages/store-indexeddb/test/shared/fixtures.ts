@@ -104,3 +104,22 @@ export async function commitSteps(store: Store, id: string, values: readonly unk
     }));
   }
 }
+
+/**
+ * The connection a store uses: the database of the next transaction it reads from (Dexie binds its connection's
+ * `transaction` when it opens, so the object stores a transaction hands out are what can be watched).
+ */
+export async function connectionOf(store: Store): Promise<IDBDatabase> {
+  const objectStore = IDBTransaction.prototype.objectStore;
+  let connection: IDBDatabase | undefined;
+  IDBTransaction.prototype.objectStore = function (this: IDBTransaction, ...args: Parameters<typeof objectStore>) {
+    connection = this.db;
+    return objectStore.apply(this, args);
+  };
+  try {
+    await store.getInstance('none');
+  } finally {
+    IDBTransaction.prototype.objectStore = objectStore;
+  }
+  return connection!;
+}
