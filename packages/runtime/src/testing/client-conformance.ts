@@ -121,6 +121,15 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           ctx.continueAsNew({ n: n + 1, last });
           return undefined;
         },
+        SameJsonStatus: function* (ctx) {
+          // A fresh object each time, with the same JSON text: customStatus$ shows it once.
+          ctx.setCustomStatus({ stage: 'working' });
+          yield ctx.callActivity('Step', 1);
+          ctx.setCustomStatus({ stage: 'working' });
+          yield ctx.callActivity('Step', 2);
+          ctx.setCustomStatus('done');
+          return 'ok';
+        },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
           for (const name of ctx.getInput<string[]>()) received.push(yield ctx.waitForExternalEvent(name));
@@ -173,6 +182,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         ['a hash', 'a#b'],
         ['a question mark', 'a?b'],
         ['a control character', 'a\u0001b'],
+        ['a C1 control character', 'a\u0085b'],
         ['a newline', 'a\nb'],
         ['a dot segment', '.'],
         ['a dot-dot segment', '..'],
@@ -1234,6 +1244,14 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(['Pending', 'Running']).toContain(status.runtimeStatus);
       });
 
+      it('waits 10 s by default, as Durable Functions: an instance that completes well within that resolves it Completed', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'default-wait', input: 1 });
+        const waiting = client.waitForCompletion('default-wait');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await client.raiseEvent('default-wait', 'Item', 'done');
+        expect((await waiting).runtimeStatus).toBe('Completed');
+      });
+
       it('rejects an unknown instance (404)', async () => {
         await expect(client.waitForCompletion('nobody', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
       });
@@ -1318,6 +1336,31 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         const all = await Promise.all(streams.map((s) => s.done));
         for (const values of all) expect(values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
       }, HEAVY_TEST_TIMEOUT_MS);
+
+      it('customStatus$ does not emit again a value with the same JSON text as the one before, though a fresh object', async () => {
+        const values = collectUntil(client.customStatus$('same-json'), (v) => v === 'done');
+        await values.ready;
+        await client.startNew('SameJsonStatus', { instanceId: 'same-json' });
+        expect(await values.done).toEqual([undefined, { stage: 'working' }, 'done']);
+      });
+
+      it('instances$ keeps to its filter: other ids never join, and a member whose status leaves the filter leaves the list', async () => {
+        const emitted: string[][] = [];
+        const lists = client.instances$({ instanceIdPrefix: 'kept-', runtimeStatus: ['Pending', 'Running'] });
+        const last = firstValueFrom(lists.pipe(
+          map((list) => list.map((s) => s.instanceId)),
+          tap((ids) => emitted.push(ids)),
+          filter((ids) => ids.includes('kept-3')),
+        ));
+        await client.startNew('WaitForEvents', { instanceId: 'kept-1', input: 1 });
+        await client.startNew('WaitForEvents', { instanceId: 'other-1', input: 1 });
+        await client.startNew('Echo', { instanceId: 'kept-2', input: 2 });
+        await client.waitForCompletion('kept-2', SETTLED);
+        await firstValueFrom(client.status$('other-1').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await client.startNew('WaitForEvents', { instanceId: 'kept-3', input: 1 });
+        expect(await last).toEqual(['kept-1', 'kept-3']);
+        expect(emitted.flat()).not.toContain('other-1');
+      });
 
       it('instances$ re-emits when membership or a member status changes', async () => {
         const lists = client.instances$({ instanceIdPrefix: 'live-' });
