@@ -191,6 +191,36 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.getStatusAll()).toEqual([]);
       });
 
+      it('keeps the given id exactly as given, spaces included', async () => {
+        const id = ' padded id ';
+        expect(await client.startNew('Echo', { instanceId: id, input: 1 })).toBe(id);
+        expect((await client.waitForCompletion(id, SETTLED)).instanceId).toBe(id);
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual([id]);
+      });
+
+      it.each([['leading @', '@bad'], ['a slash', 'a/b'], ['a C1 control character', 'a\u0085b']])(
+        'refuses an instance id with %s (400) in every method that takes one, rather than reading it as unknown',
+        async (_what, id) => {
+          const calls: (() => unknown)[] = [
+            () => client.getStatus(id),
+            () => client.purgeInstanceHistory(id),
+            () => client.waitForCompletion(id, { timeoutMs: 50 }),
+            () => client.raiseEvent(id, 'Item', 1),
+            () => client.terminate(id, 'x'),
+            () => client.suspend(id),
+            () => client.resume(id),
+            () => client.rewind(id),
+            () => client.restart(id),
+            () => firstValueFrom(client.status$(id)),
+            () => firstValueFrom(client.customStatus$(id)),
+            () => firstValueFrom(client.history$(id)),
+          ];
+          for (const call of calls) {
+            await expect((async () => call())()).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          }
+        },
+      );
+
       it('accepts an id of exactly 256 characters', async () => {
         const id = 'x'.repeat(256);
         await client.startNew('Echo', { instanceId: id, input: 1 });
@@ -411,6 +441,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(atBound.map((s) => s.instanceId)).toContain('done-1');
         const before = new Date(createdTime.getTime() - 1);
         expect((await client.getStatusBy({ createdTimeTo: before })).map((s) => s.instanceId)).not.toContain('done-1');
+      });
+
+      it('shows inputs by default in getStatusAll and getStatusBy, as listInstances does', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'shown', input: 1 });
+        expect((await client.getStatusAll()).map((s) => s.input)).toEqual([1]);
+        expect((await client.getStatusBy({ instanceIdPrefix: 'sho' })).map((s) => s.input)).toEqual([1]);
+        expect((await client.listInstances()).instances.map((s) => s.input)).toEqual([1]);
       });
 
       it('pages with a continuation token in stable order, never repeating or skipping', async () => {
