@@ -1365,6 +1365,17 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await values.done).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
       });
 
+      it('customStatus$ delivers every value committed while its first read was answering, in order, after that read', async () => {
+        const hold = held.holdNextAnswer('slow-first');
+        const values = collectUntil(client.customStatus$('slow-first'), (v) => v === 'London');
+        await hold.reached; // the instance did not exist yet when it was read
+        await client.startNew('E1_HelloSequence', { instanceId: 'slow-first' });
+        // Through the runtime's own client: a remote client may serve its waits from the watch whose read is held.
+        await runtime.client.waitForCompletion('slow-first', SETTLED);
+        hold.release();
+        expect(await values.done).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+      });
+
       it('customStatus$ delivers every committed value in order for 100 concurrent instances', async () => {
         const ids = Array.from({ length: 100 }, (_, i) => `many-${i}`);
         const streams = ids.map((id) => collect(client.customStatus$(id), 4));
@@ -1522,6 +1533,8 @@ function executionsOf(events: readonly HistoryEvent[]): { input: unknown; events
 class HeldHistoryReads {
   readonly store: Store;
   #next: { reached: () => void; released: Promise<void> } | undefined;
+  /** The next `getInstance` of one id, answered only once released (see {@link HeldHistoryReads.holdNextAnswer}). */
+  #nextAnswer: { instanceId: string; reached: () => void; released: Promise<void> } | undefined;
   readonly #releases: (() => void)[] = [];
 
   constructor(inner: Store) {
@@ -1529,6 +1542,18 @@ class HeldHistoryReads {
       get: (target, key) => {
         const value: unknown = Reflect.get(target, key, target);
         if (typeof value !== 'function') return value;
+        if (key === 'getInstance') {
+          return async (instanceId: string) => {
+            const answer = (await value.call(target, instanceId)) as unknown;
+            const hold = this.#nextAnswer;
+            if (hold?.instanceId === instanceId) {
+              this.#nextAnswer = undefined;
+              hold.reached();
+              await hold.released;
+            }
+            return answer;
+          };
+        }
         if (key !== 'getHistory' && key !== 'getInstanceHistory') return value.bind(target);
         return async (...args: unknown[]) => {
           const hold = this.#next;
@@ -1554,9 +1579,24 @@ class HeldHistoryReads {
     return { reached: reachedP, release };
   }
 
+  /**
+   * Holds the answer of the next `getInstance` of `instanceId`: the store reads it at once, `reached` resolves, and the
+   * caller hears the state read only once `release` is called (what commits in between reaches it as changes).
+   */
+  holdNextAnswer(instanceId: string): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.#nextAnswer = { instanceId, reached, released };
+    this.#releases.push(release);
+    return { reached: reachedP, release };
+  }
+
   /** Lets every held read go (after a test). */
   releaseAll(): void {
     this.#next = undefined;
+    this.#nextAnswer = undefined;
     for (const release of this.#releases.splice(0)) release();
   }
 }
