@@ -443,6 +443,15 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatusBy({ createdTimeTo: before })).map((s) => s.instanceId)).not.toContain('done-1');
       });
 
+      it('lists every instance in getStatusAll and getStatusBy, beyond the largest page (1000)', async () => {
+        const ids = Array.from({ length: 1001 }, (_, i) => `all-${String(i).padStart(4, '0')}`);
+        for (let i = 0; i < ids.length; i += 50) {
+          await Promise.all(ids.slice(i, i + 50).map((id) => client.startNew('WaitForEvents', { instanceId: id, input: 1 })));
+        }
+        expect((await client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(ids);
+        expect(await client.getStatusBy({ instanceIdPrefix: 'all-' })).toHaveLength(1001);
+      }, HEAVY_TEST_TIMEOUT_MS);
+
       it('shows inputs by default in getStatusAll and getStatusBy, as listInstances does', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'shown', input: 1 });
         expect((await client.getStatusAll()).map((s) => s.input)).toEqual([1]);
