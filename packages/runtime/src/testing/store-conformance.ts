@@ -1,4 +1,4 @@
-import { firstValueFrom, filter, take, tap, toArray } from 'rxjs';
+import { firstValueFrom, filter, take, takeWhile, tap, toArray } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isNewerChange, isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
@@ -250,6 +250,41 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await store.getInstance('a'))?.runtimeStatus).toBe('Running');
       });
 
+      it('ignores an abandon under a lease that was taken over: the new holder keeps the instance', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const stale = await claim(store, 'w1', T0);
+        const fresh = await claim(store, 'w2', at(31_000));
+        await store.abandonOrchestration('a', stale.lease.token);
+        expect(await store.claimOrchestration({ owner: 'w3', leaseMs: 30_000, now: at(32_000) })).toBeUndefined();
+        await store.abandonOrchestration('a', fresh.lease.token);
+        expect((await store.claimOrchestration({ owner: 'w3', leaseMs: 30_000, now: at(32_000) }))?.state.instanceId).toBe('a');
+      });
+
+      it('writes nothing of a step whose write set is refused by a later request (a sub-instance id that is running)', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        await create(store, newInstance('busy'));
+        const item = await claimId(store, 'a');
+        const writeSet = commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 1 },
+          history: [started('a')],
+          activityTasks: [activityTask('a', 'task-refused')],
+        });
+        const refused: WriteSet = {
+          ...writeSet,
+          requests: [...writeSet.requests, { type: 'createInstance', ...newInstance('busy', { input: 2 }), ifRunning: { kind: 'fail' } }],
+        };
+        await expect(store.commit(refused)).rejects.toMatchObject({ code: 'instance-already-exists' });
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: item.state.version, historyLength: 0 });
+        expect(await store.getHistory('a')).toEqual([]);
+        expect((await store.getInstance('busy'))?.input).toBeUndefined();
+        expect(await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: T0 })).toBeUndefined();
+        await store.commit(writeSet); // the lease is still held: the step as it should have been goes through
+        expect(await store.getHistory('a')).toEqual([started('a')]);
+      });
+
       it('commits a step atomically: history, state, consumed messages, tasks, timers, sub-instances and messages', async () => {
         const store = await open();
         await create(store, newInstance('parent'));
@@ -458,6 +493,35 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           .rejects.toMatchObject({ code: 'lease-lost' });
         await store.abandonActivity('t1', fresh!.lease.token);
         expect((await store.claimActivity({ owner: 'w3', leaseMs: 1000, now: at(2000) }))?.task.id).toBe('t1');
+      });
+
+      it('ignores an abandon under an activity lease that was taken over: the new holder keeps the task', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        const stale = await store.claimActivity({ owner: 'w1', leaseMs: 10_000, now: T0 });
+        const fresh = await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: at(11_000) });
+        expect(fresh?.task.id).toBe('t1');
+        await store.abandonActivity('t1', stale!.lease.token);
+        expect(await store.claimActivity({ owner: 'w3', leaseMs: 10_000, now: at(12_000) })).toBeUndefined();
+        await store.abandonActivity('t1', fresh!.lease.token);
+        expect((await store.claimActivity({ owner: 'w3', leaseMs: 10_000, now: at(12_000) }))?.task.id).toBe('t1');
+      });
+
+      it('keeps its own copy of a task: neither the inserted object nor a claimed one changes what it stores', async () => {
+        const store = await open();
+        const task = activityTask('a', 't1');
+        await runningInstance(store, 'a', [task]);
+        task.input.n = 99;
+        const first = await store.claimActivity({ owner: 'w1', leaseMs: 10_000, now: T0 });
+        expect(first?.task.input).toEqual({ n: 1 });
+        try {
+          (first!.task.input as { n: number }).n = 42; // a frozen value refuses the change: that keeps the store intact too
+        } catch {
+          // frozen
+        }
+        await store.abandonActivity('t1', first!.lease.token);
+        const again = await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: T0 });
+        expect(again?.task.input).toEqual({ n: 1 });
       });
 
       it('renews a held activity lease (heartbeat) and refuses to renew a lost one', async () => {
@@ -1449,6 +1513,33 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await ids({ instanceIdPrefix: '' })).toHaveLength(8);
       });
 
+      it('orders by created time first and by instance id only between instances created at one time', async () => {
+        const store = await open();
+        await create(store, newInstance('c', { createdTime: at(0) }));
+        await create(store, newInstance('b', { createdTime: at(2000) }));
+        await create(store, newInstance('a', { createdTime: at(1000) }));
+        await create(store, newInstance('d', { createdTime: at(1000) }));
+        const all = await store.queryInstances({});
+        expect(all.instances.map((s) => s.instanceId)).toEqual(['c', 'a', 'd', 'b']);
+        const first = await store.queryInstances({ pageSize: 2 });
+        const rest = await store.queryInstances({ pageSize: 2, continuationToken: first.continuationToken });
+        expect([...first.instances, ...rest.instances].map((s) => s.instanceId)).toEqual(['c', 'a', 'd', 'b']);
+      });
+
+      it('answers copies: changing a state a query returned changes nothing stored', async () => {
+        const store = await open();
+        await create(store, newInstance('a', { input: { n: 1 } }));
+        const [state] = (await store.queryInstances({})).instances;
+        try {
+          (state as { runtimeStatus: string }).runtimeStatus = 'Completed';
+          (state!.input as { n: number }).n = 2;
+        } catch {
+          // frozen
+        }
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input: { n: 1 } });
+        expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances).toEqual([]);
+      });
+
       it('pages in (createdTime, instanceId) order without repeating or skipping while instances are added', async () => {
         const store = await open();
         const expected: string[] = [];
@@ -1598,6 +1689,25 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(seen.map((c) => c.state?.customStatus ?? null)).toEqual([null, 'step 1', 'step 2', 'step 3', 'step 4', 'step 5', null]);
         expect(seen.map((c) => c.state?.version)).toEqual([1, 2, 3, 4, 5, 6, undefined]);
         expect(seen[6]?.state).toBeUndefined();
+      });
+
+      it('delivers nothing of a commit it refused', async () => {
+        const store = await open();
+        const collected = firstValueFrom(store.changes$.pipe(
+          filter((c) => c.instanceId === 'a'), takeWhile((c) => c.state?.customStatus !== 'fresh', true), toArray(),
+        ));
+        await create(store, newInstance('a'));
+        const stale = await claim(store, 'w1', T0);
+        const fresh = await claim(store, 'w2', at(31_000));
+        const step = (item: OrchestrationWorkItem, customStatus: string) => commitOf(item.state, item.lease.token, {
+          consumedMessageIds: item.messages.map((m) => m.id),
+          state: { ...item.state, runtimeStatus: 'Running', customStatus, version: item.state.version + 1, historyLength: 1 },
+          history: [started('a')],
+        });
+        await expect(store.commit(step(stale, 'stale'))).rejects.toMatchObject({ code: 'lease-lost' });
+        await store.commit(step(fresh, 'fresh'));
+        const seen = await collected;
+        expect(seen.map((c) => c.state?.customStatus ?? null)).toEqual([null, 'fresh']);
       });
 
       // A reader's first read may show the id's next run before the purge reaches it (IndexedDB answers a read from a
