@@ -42,8 +42,16 @@ export interface E2eApi {
   watchCustomStatus(id: string): void;
   /** The recorded values once there are `count` of them. */
   customStatuses(id: string, count: number): Promise<unknown[]>;
+  /** Subscribes to instances$ (no filter) and records the ids of every emission, sorted. */
+  watchInstances(): void;
+  /** The recorded emissions of {@link E2eApi.watchInstances} once the last one lists exactly `ids` (sorted). */
+  instancesWhen(ids: readonly string[]): Promise<string[][]>;
+  /** Purges a terminal instance through this page's client. */
+  purge(id: string): Promise<void>;
   /** Resolves when the next activity starts running in this page. */
   nextActivityStart(): Promise<void>;
+  /** Resolves once {@link E2eApi.activityStarts} has reached `n`. */
+  activityStartsReach(n: number): Promise<void>;
   /** Activity runs started in this tab, across reloads. */
   activityStarts(): number;
   /**

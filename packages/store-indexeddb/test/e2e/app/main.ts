@@ -41,6 +41,7 @@ interface Watch {
   subscription?: Subscription;
 }
 const watched = new Map<string, Watch>();
+const instancesWatch: Watch = { values: [], waiters: [] };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -127,6 +128,7 @@ window.e2e = {
         db: fromUrl,
         worker: params.has('worker'),
         leaseStorage: params.has('leaseStorage'),
+        ...(params.has('leader') ? { leader: params.get('leader')! } : {}),
         ...(params.has('leaseMs') ? { leaseMs: Number(params.get('leaseMs')) } : {}),
         ...(params.has('activityDelayMs') ? { activityDelayMs: Number(params.get('activityDelayMs')) } : {}),
       })
@@ -180,8 +182,26 @@ window.e2e = {
     while (entry.values.length < count) await new Promise<void>((resolve) => entry.waiters.push(resolve));
     return [...entry.values];
   },
+  watchInstances() {
+    instancesWatch.subscription = need(runtime, 'runtime').client.instances$().subscribe((list) => {
+      instancesWatch.values.push(list.map((s) => s.instanceId).sort());
+      for (const wake of instancesWatch.waiters.splice(0)) wake();
+    });
+  },
+  async instancesWhen(ids) {
+    const want = JSON.stringify([...ids].sort());
+    const last = () => JSON.stringify(instancesWatch.values[instancesWatch.values.length - 1]);
+    while (last() !== want) await new Promise<void>((resolve) => instancesWatch.waiters.push(resolve));
+    return instancesWatch.values as string[][];
+  },
+  async purge(id) {
+    await need(runtime, 'runtime').client.purgeInstanceHistory(id);
+  },
   nextActivityStart() {
     return new Promise<void>((resolve) => activityStartWaiters.push(resolve));
+  },
+  async activityStartsReach(n) {
+    while (window.e2e.activityStarts() < n) await window.e2e.nextActivityStart();
   },
   activityStarts() {
     return Number(sessionStorage.getItem('activity-starts') ?? 0);
@@ -206,6 +226,7 @@ window.e2e = {
   },
   async close() {
     for (const entry of watched.values()) entry.subscription?.unsubscribe();
+    instancesWatch.subscription?.unsubscribe();
     await leadership?.release();
     await runtime?.stop();
     await store?.close();
