@@ -379,6 +379,9 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.waitForCompletion('h', SETTLED);
         expect(await client.getStatus('h')).toHaveProperty('input', { secret: 1 });
         expect(await client.getStatus('h', { showInput: false })).not.toHaveProperty('input');
+        const historyWithoutInput = await client.getStatus('h', { showInput: false, showHistory: true });
+        expect(historyWithoutInput).not.toHaveProperty('input');
+        expect(historyWithoutInput!.history!.length).toBeGreaterThan(0);
         expect(await client.getStatus('h')).not.toHaveProperty('history');
         const withHistory = await client.getStatus('h', { showHistory: true });
         const types = withHistory!.history!.map((e) => e.type);
@@ -1004,6 +1007,15 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatus('r1'))?.runtimeStatus).toBe('Completed');
       });
 
+      it('gives each restart with a new id a fresh id of its own', async () => {
+        await client.startNew('Echo', { instanceId: 'r2', input: 2 });
+        await client.waitForCompletion('r2', SETTLED);
+        const first = await client.restart('r2', { restartWithNewInstanceId: true });
+        const second = await client.restart('r2', { restartWithNewInstanceId: true });
+        expect(new Set(['r2', first, second]).size).toBe(3);
+        expect((await client.waitForCompletion(second, SETTLED)).output).toBe(2);
+      });
+
       it('reads its own write: a restart under the same id is Pending or Running once it resolves, never the old result', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'r2', input: 1 });
         await client.raiseEvent('r2', 'Item', 'a');
@@ -1300,6 +1312,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
 
       it('rejects an unknown instance (404)', async () => {
         await expect(client.waitForCompletion('nobody', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        // At once, not when the timeout passes: an unknown id has nothing to wait for.
+        await expect(client.waitForCompletion('nobody', { timeoutMs: Infinity })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
       });
 
       it('waits as long as it takes with timeoutMs: Infinity or beyond 2^31-1 ms, and refuses NaN or negative timeouts', async () => {
