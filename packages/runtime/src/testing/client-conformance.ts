@@ -1433,6 +1433,14 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(emitted.flat()).not.toContain('other-1');
       });
 
+      it('instances$ leaves inputs out with showInput: false, and shows them by default', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'quiet-1', input: 1 });
+        const quiet = await firstValueFrom(client.instances$({ instanceIdPrefix: 'quiet-', showInput: false }).pipe(filter((l) => l.length === 1)));
+        expect(quiet[0]).not.toHaveProperty('input');
+        const shown = await firstValueFrom(client.instances$({ instanceIdPrefix: 'quiet-' }).pipe(filter((l) => l.length === 1)));
+        expect(shown[0]).toHaveProperty('input', 1);
+      });
+
       it('instances$ re-emits when membership or a member status changes', async () => {
         const lists = client.instances$({ instanceIdPrefix: 'live-' });
         const firstList = await firstValueFrom(lists);
