@@ -261,6 +261,15 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await store.claimOrchestration({ owner: 'w3', leaseMs: 30_000, now: at(32_000) }))?.state.instanceId).toBe('a');
       });
 
+      it('signals work when an abandon releases a lease', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const item = await claim(store);
+        const signalled = within(firstValueFrom(store.workAvailable$), 'a work signal after the abandon');
+        await store.abandonOrchestration('a', item.lease.token);
+        await signalled;
+      });
+
       it('writes nothing of a step whose write set is refused by a later request (a sub-instance id that is running)', async () => {
         const store = await open();
         await create(store, newInstance('a'));
@@ -1653,6 +1662,15 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.purgeInstances({ createdTimeFrom: at(0), createdTimeTo: at(2000) })).toBe(2);
         expect((await store.queryInstances({})).instances.map((s) => s.instanceId).sort()).toEqual(['c2', 'r1']);
         expect(await store.purgeInstances({ createdTimeFrom: at(0), runtimeStatus: ['Failed'] })).toBe(0);
+      });
+
+      it('delivers a purge by filter on the change feed, as a purge of one instance', async () => {
+        const store = await open();
+        await create(store, newInstance('c1'));
+        await forceState(store, (await store.getInstance('c1'))!, { runtimeStatus: 'Completed' });
+        const purged = within(firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'c1' && c.state === undefined))), 'the purge of c1 on changes$');
+        expect(await store.purgeInstances({ createdTimeFrom: T0 })).toBe(1);
+        expect((await purged).instanceId).toBe('c1');
       });
 
       it('refuses a malformed purge filter and deletes nothing: a string runtimeStatus is not a list of characters', async () => {
