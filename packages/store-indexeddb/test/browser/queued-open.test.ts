@@ -240,18 +240,7 @@ describe('a store closed while its open queues behind another store\'s blocked u
       await first.close();
       existing = ['x'];
       a = await oldTab(name);
-      let blocked!: () => void;
-      const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
-      upgraded = new Promise<void>((resolve, reject) => {
-        const request = indexedDB.open(name, 2);
-        request.onblocked = () => blocked();
-        request.onsuccess = () => {
-          request.result.close();
-          resolve();
-        };
-        request.onerror = () => reject(request.error);
-      });
-      await isBlocked;
+      upgraded = (await blockedUpgrade(name)).done;
     }
 
     const store = make(OPEN_TIMEOUT);
@@ -324,32 +313,11 @@ describe('KeyvalStore after the browser closed its connection', () => {
     await create(store, newInstance('before'));
     // The site's data cleared (DevTools' delete, which force-closes the connections): the store's connection gets
     // `close`, and its next call opens a new one.
-    const connection = await connectionOf(store);
-    const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
-    const { cdp } = await import('vitest/browser');
-    await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
-    await closed;
+    await clearSiteData(store, name);
     // Meanwhile an old tab opens the database (as idb-keyval does) and ignores versionchange, and a newer version of
     // the app asks to upgrade it: blocked.
-    const a = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(name);
-      request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    rawConnections.push(a);
-    let blocked!: () => void;
-    const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
-    const upgraded = new Promise<void>((resolve, reject) => {
-      const request = indexedDB.open(name, 2);
-      request.onblocked = () => blocked();
-      request.onsuccess = () => {
-        request.result.close();
-        resolve();
-      };
-      request.onerror = () => reject(request.error);
-    });
-    await isBlocked;
+    const a = await oldKeyvalTab(name);
+    const upgraded = (await blockedUpgrade(name)).done;
 
     // Before the bound, this call waited for as long as tab A stayed open.
     await expect(store.getInstance('before')).rejects.toMatchObject({ ...BLOCKED, message: expect.stringContaining('openTimeoutMs') });
@@ -371,30 +339,9 @@ describe('KeyvalStore closed while its new connection queues behind a blocked up
     await create(store, newInstance('before'));
     // The site's data cleared: the store's next call opens a new connection, which queues behind an upgrade that an
     // old tab blocks (as in the test above).
-    const connection = await connectionOf(store);
-    const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
-    const { cdp } = await import('vitest/browser');
-    await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
-    await closed;
-    const a = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(name);
-      request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    rawConnections.push(a);
-    let blocked!: () => void;
-    const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
-    const upgraded = new Promise<void>((resolve, reject) => {
-      const request = indexedDB.open(name, 2);
-      request.onblocked = () => blocked();
-      request.onsuccess = () => {
-        request.result.close();
-        resolve();
-      };
-      request.onerror = () => reject(request.error);
-    });
-    await isBlocked;
+    await clearSiteData(store, name);
+    const a = await oldKeyvalTab(name);
+    const upgraded = (await blockedUpgrade(name)).done;
 
     const calls = [store.getInstance('before'), create(store, newInstance('after'))];
     for (const call of calls) call.catch(() => undefined);
@@ -409,3 +356,44 @@ describe('KeyvalStore closed while its new connection queues behind a blocked up
     expect((await after.queryInstances({})).instances).toEqual([]); // cleared with the site's data; 'after' not written
   });
 });
+
+/**
+ * Another tab asks to upgrade `name` to version 2. Resolves once the upgrade is blocked (an open connection holds the
+ * old version), with a promise that settles when the upgrade goes through.
+ */
+async function blockedUpgrade(name: string): Promise<{ readonly done: Promise<void> }> {
+  let blocked!: () => void;
+  const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
+  const done = new Promise<void>((resolve, reject) => {
+    const request = indexedDB.open(name, 2);
+    request.onblocked = () => blocked();
+    request.onsuccess = () => {
+      request.result.close();
+      resolve();
+    };
+    request.onerror = () => reject(request.error);
+  });
+  await isBlocked;
+  return { done };
+}
+
+/** The site's data cleared (DevTools' delete, which force-closes the connections): `store`'s connection gets `close`. */
+async function clearSiteData(store: Store, name: string): Promise<void> {
+  const connection = await connectionOf(store);
+  const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
+  const { cdp } = await import('vitest/browser');
+  await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
+  await closed;
+}
+
+/** An old tab that opens the database as idb-keyval does, and ignores versionchange (closed by the test's cleanup). */
+async function oldKeyvalTab(name: string): Promise<IDBDatabase> {
+  const a = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(name);
+    request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  rawConnections.push(a);
+  return a;
+}
