@@ -1302,7 +1302,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(['Pending', 'Running']).toContain(status.runtimeStatus);
       });
 
-      it('waits 10 s by default, as Durable Functions: an instance that completes well within that resolves it Completed', async () => {
+      it('does not give up at once by default (10 s, as Durable Functions): an instance that completes 200 ms later resolves it Completed', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'default-wait', input: 1 });
         const waiting = client.waitForCompletion('default-wait');
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -1313,7 +1313,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       it('rejects an unknown instance (404)', async () => {
         await expect(client.waitForCompletion('nobody', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
         // At once, not when the timeout passes: an unknown id has nothing to wait for.
-        await expect(client.waitForCompletion('nobody', { timeoutMs: Infinity })).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        await expect(within(client.waitForCompletion('nobody', { timeoutMs: Infinity }), 'the unknown instance\u2019s 404'))
+          .rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
       });
 
       it('waits as long as it takes with timeoutMs: Infinity or beyond 2^31-1 ms, and refuses NaN or negative timeouts', async () => {
@@ -1391,7 +1392,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       it('customStatus$ delivers every value committed while its first read was answering, in order, after that read', async () => {
         const hold = held.holdNextAnswer('slow-first');
         const values = collectUntil(client.customStatus$('slow-first'), (v) => v === 'London');
-        await hold.reached; // the instance did not exist yet when it was read
+        await within(hold.reached, 'customStatus$\u2019s first read'); // the instance did not exist yet when it was read
         await client.startNew('E1_HelloSequence', { instanceId: 'slow-first' });
         // Through the runtime's own client: a remote client may serve its waits from the watch whose read is held.
         await runtime.client.waitForCompletion('slow-first', SETTLED);

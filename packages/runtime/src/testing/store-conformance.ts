@@ -1524,6 +1524,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
 
       it('orders by created time first and by instance id only between instances created at one time', async () => {
         const store = await open();
+        // Plain ASCII ids: whatever key a store orders ids by (MongoStore's instance key, say) sorts them as strings do.
         await create(store, newInstance('c', { createdTime: at(0) }));
         await create(store, newInstance('b', { createdTime: at(2000) }));
         await create(store, newInstance('a', { createdTime: at(1000) }));
@@ -1714,6 +1715,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const collected = firstValueFrom(store.changes$.pipe(
           filter((c) => c.instanceId === 'a'), takeWhile((c) => c.state?.customStatus !== 'fresh', true), toArray(),
         ));
+        await store.getInstance('a'); // a store may open its feed asynchronously; one round trip settles it
         await create(store, newInstance('a'));
         const stale = await claim(store, 'w1', T0);
         const fresh = await claim(store, 'w2', at(31_000));
