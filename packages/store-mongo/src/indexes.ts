@@ -212,6 +212,8 @@ export function indexesListedAtConnect(createIndexes: boolean): (keyof Collectio
  * The indexes of {@link INDEXES} that one collection lacks, given what `listIndexes` returned for it (`existing`; none
  * when the collection does not exist). An index counts as there when one with the same key (the same fields in the
  * same order and directions) exists, under any name: the store's queries name their index by its key in a `hint`.
+ * Where the store's index is unique (`instance_seq`, `instance_gen_index`), the one there must be unique too: the store
+ * relies on it to refuse a second message or history event at the same position.
  *
  * @example
  * ```ts
@@ -221,7 +223,8 @@ export function indexesListedAtConnect(createIndexes: boolean): (keyof Collectio
  */
 export function missingIndexes(collection: keyof CollectionNames, existing: readonly Document[]): IndexDescription[] {
   const keys = new Set(existing.map((index) => keyOf(index['key'])));
-  return INDEXES[collection].filter((index) => !keys.has(keyOf(index.key)));
+  const uniqueKeys = new Set(existing.filter((index) => index['unique'] === true).map((index) => keyOf(index['key'])));
+  return INDEXES[collection].filter((index) => !(index.unique === true ? uniqueKeys : keys).has(keyOf(index.key)));
 }
 
 /** An index key as a string that keeps the order of its fields (`{ a: 1, b: -1 }` is not `{ b: -1, a: 1 }`). */

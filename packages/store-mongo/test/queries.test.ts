@@ -270,7 +270,9 @@ describe('claims', () => {
   });
 
   it('find every index of INDEXES a collection lacks by its key, whatever its name (createIndexes: false)', () => {
-    const listed = (kind: keyof typeof INDEXES) => [{ name: '_id_', key: { _id: 1 } }, ...INDEXES[kind].map((i) => ({ name: i.name, key: i.key }))];
+    const listed = (kind: keyof typeof INDEXES) => [
+      { name: '_id_', key: { _id: 1 } }, ...INDEXES[kind].map((i) => ({ name: i.name, key: i.key, ...(i.unique === true ? { unique: true } : {}) })),
+    ];
     for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) expect(missingIndexes(kind, listed(kind)), kind).toEqual([]);
     // A layout before instance_due_seq: instance_due (its prefix) is no stand-in, since claims hint the whole key.
     const before = listed('messages').filter((i) => i.name !== 'instance_due_seq').concat({ name: 'instance_due', key: { instanceId: 1, due: 1 } });
@@ -280,6 +282,9 @@ describe('claims', () => {
     expect(missingIndexes('messages', renamed)).toEqual([]);
     const reordered = listed('messages').map((i) => (i.name === 'instance_due_seq' ? { ...i, key: { instanceId: 1, seq: 1, due: 1 } } : i));
     expect(missingIndexes('messages', reordered).map((i) => i.name)).toEqual(['instance_due_seq']);
+    // A unique index of the store made by hand without unique: missing (it would let two messages share a seq).
+    const notUnique = listed('messages').map((i) => (i.name === 'instance_seq' ? { name: i.name, key: i.key } : i));
+    expect(missingIndexes('messages', notUnique).map((i) => i.name)).toEqual(['instance_seq']);
     // A collection that does not exist (listIndexes: none): all of them.
     expect(missingIndexes('purges', [])).toEqual(INDEXES.purges);
   });
