@@ -822,11 +822,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 500 (it had coerced a string with `| 0` and truncated a fraction): 9,063 -> 9,081 B (+18), budget set to match.
  * close() then failed at once the calls waiting for KeyvalStore's new connection after the browser closed its own
  * (the backend's own gate closes first too): 42,173 / 72,275 -> 42,188 / 72,285 B (+15 / +10), budgets set to match.
+ * DexieStore's wrapped factory then took an open as answered only for the store's own database name: 72,285 -> 72,293 B
+ * (+8), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_490 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_188 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_285 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_293 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_081 },
 ];
 

@@ -113,7 +113,7 @@ const MAX: never[] = [];
 export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void): OpenAttempt {
   let answer!: () => void;
   const firstAnswer = new Promise<void>((resolve) => (answer = resolve));
-  const factory = answeringOpens(dependencies.indexedDB, answer);
+  const factory = answeringOpens(dependencies.indexedDB, name, answer);
   const db = new Dexie(name, {
     autoOpen: false,
     cache: 'disabled',
@@ -176,12 +176,13 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
 /**
  * The IndexedDB factory Dexie opens the database with (`given`, else the global one; undefined where there is none or
  * reading it throws, and Dexie then fails the open as it does), calling `answered` at the first `upgradeneeded`,
- * `success` or `error` of an open request made through it: the request was answered, whatever the upgrade still does.
+ * `success` or `error` of an open request of the store's database (`name`) made through it: the request was answered,
+ * whatever the upgrade still does (an open of another database, were Dexie to make one, answers nothing).
  * `blocked` is not an answer: the request goes on waiting for another connection (the store's `OpenGate` hears it
  * from Dexie). Dexie gives the request to no one, so the factory is wrapped (a factory other than the global one only
  * turns off Dexie's workaround for Safari 14, which cannot run this package's ES2022 output anyway: private methods).
  */
-function answeringOpens(given: IDBFactory | undefined, answered: () => void): IDBFactory | undefined {
+function answeringOpens(given: IDBFactory | undefined, name: string, answered: () => void): IDBFactory | undefined {
   let factory = given;
   try {
     factory ??= (globalThis as { indexedDB?: IDBFactory }).indexedDB;
@@ -191,6 +192,7 @@ function answeringOpens(given: IDBFactory | undefined, answered: () => void): ID
   if (!factory) return undefined;
   const open = (dbName: string, version?: number): IDBOpenDBRequest => {
     const request = version === undefined ? factory.open(dbName) : factory.open(dbName, version);
+    if (dbName !== name) return request;
     for (const type of ['upgradeneeded', 'success', 'error']) request.addEventListener(type, answered, { once: true });
     return request;
   };
