@@ -7,7 +7,9 @@
  * and reads no further page.
  *
  * MongoStore reads an instance's due timers so: their `seq`s from the index alone, then their documents by `seq`, so a
- * backlog of due timers costs a page of index keys per page read, not all of them at once in one `$in`.
+ * backlog of due timers costs a page of index keys per page read, not all of them at once in one `$in`. It is made
+ * for reads that stop early (a claim's limit, an unclaimed write's check): the server sorts the due keys again for each
+ * page, so reading a large backlog to its end costs a sort per page.
  *
  * @example
  * ```ts
