@@ -275,8 +275,11 @@ describe('a retry delay beyond what a Date can hold', () => {
       clock, logger: silentLogger,
       orchestrators: {
         Retries: function* (ctx) {
-          // The first retry waits 1 ms, the second 1e300 ms: past the end of a Date's range.
-          return yield ctx.callActivityWithRetry('Fails', { firstRetryIntervalInMilliseconds: 1, backoffCoefficient: 1e300, maxNumberOfAttempts: 5 });
+          // The first retry waits 1 ms, the second 1e300 ms: past the end of a Date's range (a cap that does not
+          // hold it back, since the default one of 6 days would).
+          return yield ctx.callActivityWithRetry('Fails', {
+            firstRetryIntervalInMilliseconds: 1, backoffCoefficient: 1e300, maxNumberOfAttempts: 5, maxRetryIntervalInMilliseconds: Number.MAX_VALUE,
+          });
         },
       },
       activities: { Fails: () => { attempts++; throw new Error('boom'); } },

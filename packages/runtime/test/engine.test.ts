@@ -209,7 +209,7 @@ describe('replay engine', () => {
     expect(failed?.failureDetails?.errorMessage).toContain('e4');
   });
 
-  it('stops retrying when the next attempt would start after retryTimeoutInMilliseconds', () => {
+  it('retries while a failure comes before the first attempt + retryTimeoutInMilliseconds, however long the delay (as Durable Functions)', () => {
     const orch: Orchestrator = function* (ctx) {
       return yield ctx.callActivityWithRetry('Flaky', {
         firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 10, retryTimeoutInMilliseconds: 2500,
@@ -221,10 +221,56 @@ describe('replay engine', () => {
     execution.step(at(1000), [timerFired(1, at(1000))]);
     expect(execution.step(at(1000), [taskFailed(2, 'e2')]).actions).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(2000).toISOString() }]);
     execution.step(at(2000), [timerFired(3, at(2000))]);
-    // A third retry would start at 3000 ms, past the 2500 ms budget counted from the first attempt: the call fails.
-    const failed = completion(execution.step(at(2000), [taskFailed(4, 'e3')]));
+    // Failed at 2000 ms, before the 2500 ms deadline: a third attempt, although it starts after the deadline.
+    expect(execution.step(at(2000), [taskFailed(4, 'e3')]).actions).toEqual([{ type: 'CreateTimer', eventId: 5, fireAt: at(3000).toISOString() }]);
+    execution.step(at(3000), [timerFired(5, at(3000))]);
+    const failed = completion(execution.step(at(3000), [taskFailed(6, 'e4')]));
     expect(failed).toMatchObject({ orchestrationStatus: 'Failed' });
-    expect(failed?.failureDetails?.errorMessage).toContain('e3');
+    expect(failed?.failureDetails?.errorMessage).toContain('e4');
+  });
+
+  it('retries once when the first interval alone is longer than retryTimeoutInMilliseconds (as Durable Functions)', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', {
+        firstRetryIntervalInMilliseconds: 60_000, maxNumberOfAttempts: 5, retryTimeoutInMilliseconds: 10_000,
+      });
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(60_000).toISOString() }]);
+    execution.step(at(60_000), [timerFired(1, at(60_000))]);
+    expect(completion(execution.step(at(60_000), [taskFailed(2, 'e2')]))?.failureDetails?.errorMessage).toContain('e2');
+  });
+
+  it('gives up on a failure at the retry deadline itself, not on one a millisecond before it', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Slow', {
+        firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5, retryTimeoutInMilliseconds: 2000,
+      });
+    };
+    for (const [failedAt, retries] of [[1999, true], [2000, false]] as const) {
+      const execution = run(orch);
+      execution.step(T0, [executionStarted('O')]);
+      execution.step(at(0), [taskFailed(0, 'e1')]);
+      execution.step(at(1000), [timerFired(1, at(1000))]);
+      // The second attempt runs long and fails at failedAt.
+      const step = execution.step(at(failedAt), [taskFailed(2, 'e2')]);
+      if (retries) expect(step.actions).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(failedAt + 1000).toISOString() }]);
+      else expect(completion(step)).toMatchObject({ orchestrationStatus: 'Failed' });
+    }
+  });
+
+  it('caps each retry delay at 6 days when maxRetryIntervalInMilliseconds is left out (as Durable Functions)', () => {
+    const day = 86_400_000;
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', { firstRetryIntervalInMilliseconds: day, backoffCoefficient: 10, maxNumberOfAttempts: 4 });
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(day).toISOString() }]);
+    execution.step(at(day), [timerFired(1, at(day))]);
+    // 10 days by the coefficient, 6 by the default cap.
+    expect(execution.step(at(day), [taskFailed(2, 'e2')]).actions).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(7 * day).toISOString() }]);
   });
 
   it('stops retrying when handle() says so', () => {

@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from '../src/engine/flags.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { RetryOptions } from '../src/engine/retry-options.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
-import { HistoryBuilder, executionStarted } from '../src/testing/history-builder.js';
+import { HistoryBuilder, eventRaised, executionStarted, taskFailed } from '../src/testing/history-builder.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { uuidV5 } from '../src/engine/deterministic-guid.js';
@@ -235,5 +236,49 @@ describe('default sub-orchestration ids of a long parent id (SubOrchestrationIdF
     expect(id.length).toBeLessThanOrEqual(256);
     expect(childIdOf('execution-1')).toBe(id);
     expect(childIdOf('execution-2')).not.toBe(id);
+  });
+});
+
+describe('retry decisions (RetriesAsDurableFunctions)', () => {
+  const DAY = 86_400_000;
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  /** Waits for `go`, then calls `Flaky` with retries (so that the call comes in a step after the recorded start). */
+  const retries = (options: RetryOptions): Orchestrator => function* (ctx) {
+    yield ctx.waitForExternalEvent('go');
+    return yield ctx.callActivityWithRetry('Flaky', options);
+  };
+  /** An execution whose first step ran under every flag before RetriesAsDurableFunctions, at `go` now. */
+  const recordedBefore = (options: RetryOptions) => {
+    const recorded = new HistoryBuilder({ name: 'Retries', instanceId: 'r' }).started().build();
+    const flagsBefore = Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RetriesAsDurableFunctions);
+    const execution = new OrchestrationExecution(retries(options), limit);
+    execution.replay([{ ...recorded[0]!, replayFlags: flagsBefore } as HistoryEvent, ...recorded.slice(1)]);
+    expect(execution.flags.includes(ReplayFlag.RetriesAsDurableFunctions)).toBe(false);
+    expect(execution.step(at(0), [eventRaised('go', undefined, T0)]).actions).toMatchObject([{ type: 'ScheduleTask', eventId: 0 }]);
+    return execution;
+  };
+  /** The same for an execution that starts now, under every current flag. */
+  const startedNow = (options: RetryOptions) => {
+    const execution = new OrchestrationExecution(retries(options), limit);
+    execution.replay([]);
+    execution.step(T0, [executionStarted('Retries', undefined, 'r', T0)]);
+    expect(execution.flags.includes(ReplayFlag.RetriesAsDurableFunctions)).toBe(true);
+    expect(execution.step(at(0), [eventRaised('go', undefined, T0)]).actions).toMatchObject([{ type: 'ScheduleTask', eventId: 0 }]);
+    return execution;
+  };
+
+  it('keeps the old timeout rule for a history recorded before: no retry that would start after the timeout', () => {
+    const options = { firstRetryIntervalInMilliseconds: 60_000, maxNumberOfAttempts: 3, retryTimeoutInMilliseconds: 10_000 };
+    const before = recordedBefore(options).step(at(0), [taskFailed(0, 'e1', T0)]);
+    expect(before.actions).toEqual([]);
+    expect(before.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', orchestrationStatus: 'Failed' }));
+    // Durable Functions' rule: the failure came before the deadline, so the call is retried after the full interval.
+    expect(startedNow(options).step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(60_000).toISOString() }]);
+  });
+
+  it('keeps uncapped delays for a history recorded before', () => {
+    const options = { firstRetryIntervalInMilliseconds: 7 * DAY, maxNumberOfAttempts: 3 };
+    expect(recordedBefore(options).step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(7 * DAY).toISOString() }]);
+    expect(startedNow(options).step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(6 * DAY).toISOString() }]);
   });
 });

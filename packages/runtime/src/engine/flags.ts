@@ -63,6 +63,16 @@ export const ReplayFlag = {
    * named no child id. A history recorded before keeps that.
    */
   SubOrchestrationIdFits: 6,
+  /**
+   * @since 2026-12-04. `callActivityWithRetry` / `callSubOrchestratorWithRetry` decide a retry as Durable Functions
+   * does (the Durable Task Framework's `RetryInterceptor`, which its extension runs for the `durable-functions`
+   * package): with `retryTimeoutInMilliseconds`, a failure is retried while the orchestration's time at the failure is
+   * before the first attempt's time plus the timeout, however long the delay; and a delay is capped at 6 days when
+   * `maxRetryIntervalInMilliseconds` is left out (the extension's default). Before, a failure was retried only when the
+   * retry would start within the timeout (a first interval longer than the timeout never retried), and an uncapped
+   * delay grew without bound. A history recorded before keeps that.
+   */
+  RetriesAsDurableFunctions: 7,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

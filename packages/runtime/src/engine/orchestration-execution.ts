@@ -771,6 +771,7 @@ export class OrchestrationExecution {
       now: () => this.#now(),
       createTimer: (fireAt) => this.#createTimer(fireAt),
       startAttempt,
+      asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
     }));
   }
 
@@ -810,6 +811,7 @@ export class OrchestrationExecution {
       now: () => this.#now(),
       createTimer: (fireAt) => this.#own(new TimerTask(-1, fireAt)),
       startAttempt: () => this.#inert<T>(kind, name),
+      asDurableFunctions: true,
     }));
   }
 

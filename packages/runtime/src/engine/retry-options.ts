@@ -1,18 +1,31 @@
 /**
- * How `callActivityWithRetry` / `callSubOrchestratorWithRetry` retry a failed call. Retries wait on durable timers,
- * so a retry survives a crash and is replayed like any other step.
+ * How `callActivityWithRetry` / `callSubOrchestratorWithRetry` retry a failed call, with Durable Functions' option
+ * names and rules. Retries wait on durable timers, so a retry survives a crash and is replayed like any other step.
+ *
+ * After attempt `n` fails, there is no retry when `n` is `maxNumberOfAttempts` (`handle` is not asked then), when
+ * `handle` returns false, or when the failure comes at or after the first attempt's time plus
+ * `retryTimeoutInMilliseconds` (both the orchestration's `currentUtcDateTime`). Otherwise attempt `n + 1` starts after
+ * `firstRetryIntervalInMilliseconds * backoffCoefficient ^ (n - 1)` ms, at most `maxRetryIntervalInMilliseconds`,
+ * rounded to whole milliseconds. The options are checked when the call is made: a value out of range throws
+ * `InvalidArgumentError` there.
  */
 export interface RetryOptions {
   /** Delay before the first retry, in milliseconds (> 0). */
   readonly firstRetryIntervalInMilliseconds: number;
-  /** Total number of attempts, including the first (>= 1). */
+  /** Total number of attempts, including the first (an integer >= 1). */
   readonly maxNumberOfAttempts: number;
-  /** Multiplier applied to the delay after each retry (default 1). */
+  /** Multiplier applied to the delay after each retry (>= 1; default 1). */
   readonly backoffCoefficient?: number;
-  /** Upper bound for one delay, in milliseconds. */
+  /** Upper bound for one delay, in milliseconds (> 0; default 6 days, as Durable Functions). */
   readonly maxRetryIntervalInMilliseconds?: number;
-  /** Give up once this much time has passed since the first attempt, in milliseconds. */
+  /**
+   * No retry of a failure that comes this long or longer after the first attempt started, in milliseconds (> 0;
+   * default none). A retry allowed before it may start after it: the delay does not count.
+   */
   readonly retryTimeoutInMilliseconds?: number;
-  /** Called with each failure; return false to stop retrying. Must be deterministic (it runs again on replay). */
+  /**
+   * Called with each failure but the last attempt's; return false to stop retrying. Must be deterministic (it runs again
+   * on replay). One that throws stops the retries too, and the call fails with a `TaskFailedError` that says so.
+   */
   readonly handle?: (error: Error) => boolean;
 }

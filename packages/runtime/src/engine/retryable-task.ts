@@ -12,6 +12,8 @@ export interface RetryScheduler<T> {
   now(): Date;
   createTimer(fireAt: Date): TimerTask;
   startAttempt(attempt: number): AtomicTask<T>;
+  /** Whether retries follow Durable Functions' rules (see `ReplayFlag.RetriesAsDurableFunctions`). */
+  readonly asDurableFunctions: boolean;
 }
 
 /**
@@ -68,21 +70,36 @@ export class RetryableTask<T> extends DurableTask<T> {
     return task;
   }
 
+  /**
+   * The delay before the next attempt after `error` failed this one, or undefined for none: the one place retries are
+   * decided. In order, as Durable Functions' `RetryInterceptor`: no retry after the last attempt (`handle` is not
+   * asked then), none when `handle` says no, none when the failure comes at or after the first attempt's time plus
+   * `retryTimeoutInMilliseconds` (orchestration time both), else `firstRetryIntervalInMilliseconds *
+   * backoffCoefficient ^ (attempt - 1)`, at most `maxRetryIntervalInMilliseconds` (6 days when left out), in whole
+   * milliseconds. Without `asDurableFunctions` (a history recorded before it), the timeout counted the delay too
+   * (no retry that would start after it) and nothing capped a delay left uncapped.
+   */
   #nextDelay(error: Error): number | undefined {
     const o = this.options;
     if (this.#attempt >= o.maxNumberOfAttempts) return undefined;
     if (o.handle && !o.handle(error)) return undefined;
-    let delay = o.firstRetryIntervalInMilliseconds * Math.pow(o.backoffCoefficient ?? 1, this.#attempt - 1);
-    if (o.maxRetryIntervalInMilliseconds !== undefined) delay = Math.min(delay, o.maxRetryIntervalInMilliseconds);
-    if (o.retryTimeoutInMilliseconds !== undefined) {
-      const elapsed = this.#scheduler.now().getTime() - this.#firstAttemptAt;
-      if (elapsed + delay > o.retryTimeoutInMilliseconds) return undefined;
+    const df = this.#scheduler.asDurableFunctions;
+    const now = this.#scheduler.now().getTime();
+    const cap = o.maxRetryIntervalInMilliseconds ?? (df ? DEFAULT_MAX_RETRY_INTERVAL_MS : Infinity);
+    const delay = Math.min(o.firstRetryIntervalInMilliseconds * Math.pow(o.backoffCoefficient ?? 1, this.#attempt - 1), cap);
+    const timeout = o.retryTimeoutInMilliseconds;
+    if (timeout !== undefined) {
+      const elapsed = now - this.#firstAttemptAt;
+      if (df ? !(elapsed < timeout) : elapsed + delay > timeout) return undefined;
     }
     // A retry later than a Date can name (a backoff that overflowed) never comes: the call fails with its error.
-    if (!(this.#scheduler.now().getTime() + delay <= MAX_DATE_MS)) return undefined;
+    if (!(now + delay <= MAX_DATE_MS)) return undefined;
     return Math.round(delay);
   }
 }
+
+/** The cap of a retry delay when `maxRetryIntervalInMilliseconds` is left out: Durable Functions' default, 6 days. */
+const DEFAULT_MAX_RETRY_INTERVAL_MS = 6 * 86_400_000;
 
 /** The latest time a Date holds (ECMAScript's time range: 8.64e15 ms after the epoch). */
 const MAX_DATE_MS = 8.64e15;
