@@ -824,11 +824,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (the backend's own gate closes first too): 42,173 / 72,275 -> 42,188 / 72,285 B (+15 / +10), budgets set to match.
  * DexieStore's wrapped factory then took an open as answered only for the store's own database name: 72,285 -> 72,293 B
  * (+8), budget set to match.
+ * Retries then followed Durable Functions' rules behind ReplayFlag.RetriesAsDurableFunctions (the timeout read at the
+ * failure, a 6-day default cap): 33,490 / 42,188 / 72,293 -> 33,565 / 42,252 / 72,352 B (+75 / +64 / +59), budgets set
+ * to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_490 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_188 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_293 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_565 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_252 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_352 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_081 },
 ];
 
