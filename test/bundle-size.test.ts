@@ -827,11 +827,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Retries then followed Durable Functions' rules behind ReplayFlag.RetriesAsDurableFunctions (the timeout read at the
  * failure, a 6-day default cap): 33,490 / 42,188 / 72,293 -> 33,565 / 42,252 / 72,352 B (+75 / +64 / +59), budgets set
  * to match; rx-client unchanged.
+ * DexieStore's bound on the open then went on to Dexie's second open request after a VersionError (a database a newer
+ * app raised), which can queue behind another tab's blocked upgrade: 72,352 -> 72,383 B (+31), budget set to match;
+ * runtime, KeyvalStore page and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_565 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_252 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_352 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_383 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_081 },
 ];
 

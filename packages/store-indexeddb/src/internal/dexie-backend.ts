@@ -177,7 +177,9 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
  * The IndexedDB factory Dexie opens the database with (`given`, else the global one; undefined where there is none or
  * reading it throws, and Dexie then fails the open as it does), calling `answered` at the first `upgradeneeded`,
  * `success` or `error` of an open request of the store's database (`name`) made through it: the request was answered,
- * whatever the upgrade still does (an open of another database, were Dexie to make one, answers nothing).
+ * whatever the upgrade still does (an open of another database, were Dexie to make one, answers nothing). A
+ * `VersionError` is not an answer: Dexie opens again without a version then, and the store's bound on the open
+ * (`openTimeoutMs`, in its `OpenGate`) holds until that second request is answered.
  * `blocked` is not an answer: the request goes on waiting for another connection (the store's `OpenGate` hears it
  * from Dexie). Dexie gives the request to no one, so the factory is wrapped (a factory other than the global one only
  * turns off Dexie's workaround for Safari 14, which cannot run this package's ES2022 output anyway: private methods).
@@ -193,7 +195,12 @@ function answeringOpens(given: IDBFactory | undefined, name: string, answered: (
   const open = (dbName: string, version?: number): IDBOpenDBRequest => {
     const request = version === undefined ? factory.open(dbName) : factory.open(dbName, version);
     if (dbName !== name) return request;
-    for (const type of ['upgradeneeded', 'success', 'error']) request.addEventListener(type, answered, { once: true });
+    // A VersionError (the database is at a higher version than this code's) answers nothing: Dexie then opens again
+    // without a version, and that request may queue behind another connection's upgrade, so the bound goes on to it.
+    const answer = (event: Event): void => {
+      if (event.type !== 'error' || version === undefined || request.error?.name !== 'VersionError') answered();
+    };
+    for (const type of ['upgradeneeded', 'success', 'error']) request.addEventListener(type, answer, { once: true });
     return request;
   };
   return new Proxy(factory, {

@@ -56,10 +56,10 @@ async function openedInOrder(name: string): Promise<void> {
 }
 
 /**
- * The global `indexedDB`, counting the open requests made through it and telling when a connection they opened is
- * closed (the database itself is the real one).
+ * The global `indexedDB`, counting the open requests made through it (each handed to `onRequest` first) and telling
+ * when a connection they opened is closed (the database itself is the real one).
  */
-function countingOpens(): {
+function countingOpens(onRequest?: (request: IDBOpenDBRequest) => void): {
   readonly indexedDB: IDBFactory; readonly opens: () => number; readonly requested: Promise<void>; readonly closed: Promise<void>;
 } {
   let opens = 0;
@@ -71,7 +71,8 @@ function countingOpens(): {
         return (name: string, version?: number) => {
           opens++;
           requested();
-          const request = target.open(name, version);
+          const request = version === undefined ? target.open(name) : target.open(name, version);
+          onRequest?.(request);
           request.addEventListener('success', () => {
             const db = request.result;
             const close = db.close.bind(db);
@@ -396,4 +397,89 @@ async function oldKeyvalTab(name: string): Promise<IDBDatabase> {
   });
   rawConnections.push(a);
   return a;
+}
+
+describe('DexieStore on a database a newer version of the app raised, whose second open queues behind a blocked upgrade', () => {
+  /**
+   * The database at native version 30 (a newer app's, above DexieStore's own), held open by an old tab that ignores
+   * versionchange. DexieStore's open of its version fails with VersionError at once, and Dexie opens again without a
+   * version; the returned factory has a still newer app ask to upgrade to 40 (blocked by the old tab) at that
+   * VersionError, before Dexie's second request, which so queues behind the upgrade, told nothing by Chromium.
+   */
+  async function raisedAndHeld(name: string): Promise<{
+    readonly factory: ReturnType<typeof countingOpens>; readonly upgradeBlocked: Promise<void>; readonly upgraded: Promise<void>; readonly a: IDBDatabase;
+  }> {
+    const first = new DexieStore({ name });
+    await create(first, newInstance('before'));
+    await first.close();
+    (await oldTab(name, 30)).close(); // the newer app's upgrade, which changes no table
+    const a = await oldTab(name, 30);
+    let blocked!: () => void;
+    const upgradeBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    let done!: () => void;
+    let failed!: (error: unknown) => void;
+    const upgraded = new Promise<void>((resolve, reject) => {
+      done = resolve;
+      failed = reject;
+    });
+    const counted = countingOpens((request) => request.addEventListener('error', () => {
+      if (request.error?.name !== 'VersionError') return;
+      const upgrade = indexedDB.open(name, 40);
+      upgrade.onblocked = () => blocked();
+      upgrade.onsuccess = () => {
+        upgrade.result.close();
+        done();
+      };
+      upgrade.onerror = () => failed(upgrade.error);
+    }));
+    return { factory: counted, upgradeBlocked, upgraded, a };
+  }
+
+  it('fails the calls with DatabaseBlockedError after openTimeoutMs, writes nothing, and uses the database once the old tab closes', async () => {
+    const name = uniqueName('version-error-queued');
+    const { factory, upgradeBlocked, upgraded, a } = await raisedAndHeld(name);
+    const store = track(new DexieStore({ name, indexedDB: factory.indexedDB, IDBKeyRange, ...OPEN_TIMEOUT }));
+    // Before, the VersionError counted as the answer to the open and ended its bound: these calls waited for as long
+    // as tab A stayed open (here the test's own bound, far above the store's, would have failed them).
+    const call = store.getInstance('before');
+    await upgradeBlocked;
+    await expect(withinTestBound(call)).rejects.toMatchObject({ ...BLOCKED, message: expect.stringContaining('openTimeoutMs') });
+    await expect(withinTestBound(create(store, newInstance('after')))).rejects.toMatchObject(BLOCKED);
+    expect(factory.opens()).toBe(2); // the first with DexieStore's version, the second without: no third meanwhile
+
+    a.close();
+    await upgraded;
+    await openedInOrder(name);
+    expect(await store.getInstance('before')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(await store.getInstance('after')).toBeUndefined(); // the refused create wrote nothing
+    await create(store, newInstance('after'));
+    expect(await store.getInstance('after')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(factory.opens()).toBe(2);
+  });
+
+  it('closes at once while its calls wait for that second open, and what it opens later is closed, nothing written', async () => {
+    const name = uniqueName('version-error-close');
+    const { factory, upgradeBlocked, upgraded, a } = await raisedAndHeld(name);
+    const store = new DexieStore({ name, indexedDB: factory.indexedDB, IDBKeyRange, openTimeoutMs: Infinity });
+    const calls = [store.getInstance('before'), create(store, newInstance('after'))];
+    for (const call of calls) call.catch(() => undefined);
+    await upgradeBlocked; // the second open is queued behind the upgrade from now on
+    await withinTestBound(store.close());
+    for (const call of calls) await expect(call).rejects.toMatchObject({ code: 'store-closed' });
+    await expect(store.getInstance('before')).rejects.toMatchObject({ code: 'store-closed' });
+
+    a.close();
+    await upgraded;
+    await factory.closed; // the queued second open went through, and the closed store closed its connection
+    const after = track(new DexieStore({ name }));
+    expect((await after.queryInstances({})).instances.map((state) => state.instanceId)).toEqual(['before']);
+    expect(factory.opens()).toBe(2);
+  });
+});
+
+/** `promise`, or a rejection with `'test bound'` after 30 s: far above the store's bounds, so that a hang fails the test. */
+function withinTestBound<T>(promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('test bound')), 30_000)));
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
