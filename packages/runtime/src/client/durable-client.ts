@@ -159,9 +159,9 @@ export interface DurableClient {
   getStatus(instanceId: string, options?: GetStatusOptions): Promise<InstanceStatus | undefined>;
   /** One page of instances, ordered by (createdTime, instanceId). */
   listInstances(query?: ListInstancesQuery): Promise<InstancesPage>;
-  /** Every instance (all pages). */
+  /** Every instance (all pages), ordered as {@link listInstances}: by createdTime, then instanceId. */
   getStatusAll(): Promise<InstanceStatus[]>;
-  /** Every instance matching the filter (all pages). */
+  /** Every instance matching the filter (all pages), ordered as {@link listInstances}: by createdTime, then instanceId. */
   getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]>;
   /** Delivers an event to `waitForExternalEvent(eventName)`; buffered if the orchestrator is not waiting yet. */
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
@@ -287,7 +287,11 @@ export interface DurableClient {
    * order; a value with the same JSON text as the one before is not emitted again. Completes as {@link status$} does.
    */
   customStatus$(instanceId: string): Observable<unknown>;
-  /** A live query: the matching instances, re-emitted whenever membership or a member's status changes. */
+  /**
+   * A live query: the matching instances, re-emitted whenever membership or a member's status changes. Each list is
+   * ordered as {@link listInstances}: by createdTime, then instanceId; an instance started again over a terminal one
+   * (`startNew`, `restart`) has a new createdTime and moves to its new place.
+   */
   instances$(filter?: InstanceFilter): Observable<InstanceStatus[]>;
   /**
    * The history events: those already committed, then each one as it is committed. When the history starts over

@@ -497,6 +497,25 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(new Set(listed.map((s) => s.instanceId))).toEqual(new Set(ids));
       }, HEAVY_TEST_TIMEOUT_MS);
 
+      it('lists in getStatusAll and getStatusBy in the order of listInstances: created time, then instance id', async () => {
+        // Created in an order of their own: c in a millisecond before the others, d in one after them; a and b in
+        // between, one after the other (perhaps within one millisecond, where the id decides).
+        await client.startNew('WaitForEvents', { instanceId: 'ord-c', input: 1 });
+        await nextMillisecond();
+        await client.startNew('WaitForEvents', { instanceId: 'ord-b', input: 1 });
+        await client.startNew('WaitForEvents', { instanceId: 'ord-a', input: 1 });
+        await nextMillisecond();
+        await client.startNew('WaitForEvents', { instanceId: 'ord-d', input: 1 });
+        const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
+        const listed = (await client.listInstances()).instances;
+        expect(ids(listed)).toEqual(ids(byPageKey(listed)));
+        expect(ids(listed)[0]).toBe('ord-c');
+        expect(ids(listed)[3]).toBe('ord-d');
+        expect(ids(await client.getStatusAll())).toEqual(ids(listed));
+        expect(ids(await client.getStatusBy({ instanceIdPrefix: 'ord-' }))).toEqual(ids(listed));
+        expect(ids(await client.getStatusBy({ runtimeStatus: ['Pending', 'Running'] }))).toEqual(ids(listed));
+      });
+
       it('lists and purges nothing from an empty created-time range: a reversed filter, or a token past createdTimeTo', async () => {
         for (const id of ['e-1', 'e-2', 'e-3']) {
           await client.startNew('Echo', { instanceId: id, input: id });
@@ -1442,6 +1461,30 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(shown[0]).toHaveProperty('input', 1);
       });
 
+      it('instances$ lists in the order of listInstances (created time, then instance id), and a restarted member moves to its new place', async () => {
+        await client.startNew('Echo', { instanceId: 'live-c', input: 1 });
+        await nextMillisecond();
+        await client.startNew('Echo', { instanceId: 'live-b', input: 1 });
+        await client.startNew('Echo', { instanceId: 'live-a', input: 1 });
+        await nextMillisecond();
+        await client.startNew('Echo', { instanceId: 'live-d', input: 1 });
+        for (const id of ['live-a', 'live-b', 'live-c', 'live-d']) await client.waitForCompletion(id, SETTLED);
+        const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
+        const listed = ids((await client.listInstances({ instanceIdPrefix: 'live-' })).instances);
+        expect(listed[0]).toBe('live-c');
+        const live = client.instances$({ instanceIdPrefix: 'live-' });
+        const first = await firstValueFrom(live);
+        expect(ids(first)).toEqual(listed);
+        expect(ids(first)).toEqual(ids(byPageKey(first)));
+        // A restart gives c a new created time, after d's: it moves from first to last, on the same subscription.
+        const created = first.find((s) => s.instanceId === 'live-c')!.createdTime.getTime();
+        const moved = firstValueFrom(live.pipe(filter((list) => (list.find((s) => s.instanceId === 'live-c')?.createdTime.getTime() ?? 0) > created)));
+        await nextMillisecond();
+        await client.restart('live-c');
+        expect(ids(await moved)).toEqual([...listed.filter((id) => id !== 'live-c'), 'live-c']);
+        expect(ids(await client.getStatusBy({ instanceIdPrefix: 'live-' }))).toEqual(ids(await moved));
+      });
+
       it('instances$ re-emits when membership or a member status changes', async () => {
         const lists = client.instances$({ instanceIdPrefix: 'live-' });
         const firstList = await firstValueFrom(lists);
@@ -1631,6 +1674,18 @@ class HeldHistoryReads {
     this.#nextAnswer = undefined;
     for (const release of this.#releases.splice(0)) release();
   }
+}
+
+/** Waits until the clock has passed the current millisecond, so what is created next has a later created time. */
+async function nextMillisecond(): Promise<void> {
+  const now = Date.now();
+  while (Date.now() <= now) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/** The statuses in page order: created time, then instance id (by UTF-16 code units, as the stores compare). */
+function byPageKey(list: readonly InstanceStatus[]): InstanceStatus[] {
+  return [...list].sort((a, b) =>
+    a.createdTime.getTime() - b.createdTime.getTime() || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 }
 
 /** Promises an activity can wait on and a test can open, plus notification when an activity reaches one. */
