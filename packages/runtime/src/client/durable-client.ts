@@ -12,7 +12,10 @@ export interface StartNewOptions {
 
 /** Options of {@link DurableClient.getStatus}. */
 export interface GetStatusOptions {
-  /** Include the history events. */
+  /**
+   * Include the history events: an array and events of the caller's own (a copy, whatever the store hands out), so
+   * changing them changes nothing the store, a later read or another caller sees.
+   */
   readonly showHistory?: boolean | undefined;
   /** With `showHistory`: include activity and sub-orchestration results and inputs in the events. */
   readonly showHistoryOutput?: boolean | undefined;
@@ -298,6 +301,8 @@ export interface DurableClient {
    * (`continueAsNew`, a new execution over a terminal one, a rewind), the new history follows from its first event.
    * Each event is shown once, under its own history: a store keeps only the current history, so the events of one
    * that was replaced before they could be read (an execution shorter than a history read) are not shown at all.
+   * Each subscriber gets events of its own (copies): one that changes them changes nothing another subscriber, a read
+   * or the store sees.
    */
   history$(instanceId: string): Observable<HistoryEvent>;
   /** The management URLs of an instance under `baseUrl`. */

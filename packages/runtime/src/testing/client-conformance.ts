@@ -411,6 +411,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(history.filter((e) => e.type === 'TaskScheduled').map((e) => (e as { input?: unknown }).input)).toEqual([`torn/${n}`]);
       });
 
+      it('hands out a history the caller owns: changing it changes nothing a later read shows', async () => {
+        await client.startNew('E1_HelloSequence', { instanceId: 'owned', input: { city: 'Tokyo' } });
+        await client.waitForCompletion('owned', SETTLED);
+        for (const options of [{ showHistory: true }, { showHistory: true, showHistoryOutput: true }]) {
+          const first = (await client.getStatus('owned', options))!.history!;
+          const text = JSON.stringify(first);
+          for (const event of first) {
+            (event as { timestamp: string }).timestamp = 'changed';
+            const { input, result } = event as { input?: unknown; result?: unknown };
+            if (typeof input === 'object' && input !== null) (input as Record<string, unknown>)['changed'] = true;
+            if (typeof result === 'string') (event as { result: string }).result = 'changed';
+          }
+          (first as HistoryEvent[]).reverse().pop();
+          expect(JSON.stringify((await client.getStatus('owned', options))!.history)).toBe(text);
+        }
+      });
+
       it('shows the { nextActions, foo } custom status while Running', async () => {
         await client.startNew('SetStatusTest', { instanceId: 'status-test' });
         const running = await firstValueFrom(client.status$('status-test').pipe(filter((s) => s?.customStatus !== undefined)));
@@ -1543,6 +1560,26 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         }
         expect(executions.at(-2)!.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted']);
         expect(seen.filter((e) => e.type === 'ExecutionCompleted')).toHaveLength(1);
+      });
+
+      it('history$ hands each subscriber events of its own: one that changes them changes nothing another sees', async () => {
+        await client.startNew('E1_HelloSequence', { instanceId: 'owned-live', input: { city: 'Tokyo' } });
+        await client.waitForCompletion('owned-live', SETTLED);
+        const { history: committed = [] } = (await client.getStatus('owned-live', { showHistory: true, showHistoryOutput: true }))!;
+        const expected = JSON.stringify(committed);
+        const history = client.history$('owned-live').pipe(take(committed.length));
+        const changer = history.pipe(
+          tap((event) => {
+            (event as { timestamp: string }).timestamp = 'changed';
+            const { input } = event as { input?: unknown };
+            if (typeof input === 'object' && input !== null) (input as Record<string, unknown>)['changed'] = true;
+          }),
+          toArray(),
+        );
+        // Subscribed together (a remote client may serve both from one stream), the changer first.
+        const [, seen] = await Promise.all([firstValueFrom(changer), firstValueFrom(history.pipe(toArray()))]);
+        expect(JSON.stringify(seen)).toBe(expected);
+        expect(JSON.stringify((await client.getStatus('owned-live', { showHistory: true, showHistoryOutput: true }))!.history)).toBe(expected);
       });
 
       it('history$ replays committed events, then appends new ones as they commit', async () => {
