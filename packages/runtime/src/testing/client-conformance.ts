@@ -5,6 +5,7 @@ import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceStatus } from '../model/instance-status.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
+import type { WriteSet } from '../model/write-set.js';
 import { createClient } from '../client/create-client.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
@@ -1015,6 +1016,36 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.getStatus('ryw-cmd')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
         expect((await client.waitForCompletion('ryw-cmd', { timeoutMs: 0 })).runtimeStatus).toBe('Terminated');
       });
+
+      it('resolves a suspend and a resume sent while a worker holds the instance only once a worker has applied them', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'ryw-held', input: 3 });
+        await firstValueFrom(client.status$('ryw-held').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        // Each command is sent while the worker's step (on an event raised just before) waits to commit: the worker
+        // holds the instance, so the command goes to it as a message, applied only after that step.
+        for (const [command, shows] of [['suspend', 'Suspended'], ['resume', 'Running']] as const) {
+          const step = held.holdNextStep('ryw-held');
+          await client.raiseEvent('ryw-held', 'Item', command);
+          await step.reached;
+          const sent = held.messageCommitted('ryw-held', command === 'suspend' ? 'ExecutionSuspended' : 'ExecutionResumed');
+          let released = false;
+          let resolvedWhileHeld = false;
+          const done = client[command]('ryw-held', 'held').then(() => {
+            resolvedWhileHeld = !released;
+          });
+          await sent;
+          // Two reads through the client after the message is committed: a command that resolved without waiting for
+          // the worker has answered by then.
+          await client.getStatus('ryw-held');
+          await client.getStatus('ryw-held');
+          released = true;
+          step.release();
+          await done;
+          expect(resolvedWhileHeld).toBe(false);
+          expect((await client.getStatus('ryw-held'))?.runtimeStatus).toBe(shows);
+        }
+        await client.raiseEvent('ryw-held', 'Item', 'last');
+        expect(await client.waitForCompletion('ryw-held', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['suspend', 'resume', 'last'] });
+      });
     });
 
     describe('restart', () => {
@@ -1647,6 +1678,10 @@ class HeldHistoryReads {
   #next: { reached: () => void; released: Promise<void> } | undefined;
   /** The next `getInstance` of one id, answered only once released (see {@link HeldHistoryReads.holdNextAnswer}). */
   #nextAnswer: { instanceId: string; reached: () => void; released: Promise<void> } | undefined;
+  /** The next step a worker commits for one instance, committed only once released ({@link HeldHistoryReads.holdNextStep}). */
+  #nextStep: { instanceId: string; reached: () => void; released: Promise<void> } | undefined;
+  /** Messages to wait for ({@link HeldHistoryReads.messageCommitted}). */
+  readonly #messageWatches = new Set<{ instanceId: string; type: string; committed: () => void }>();
   readonly #releases: (() => void)[] = [];
 
   constructor(inner: Store) {
@@ -1664,6 +1699,27 @@ class HeldHistoryReads {
               await hold.released;
             }
             return answer;
+          };
+        }
+        if (key === 'commit') {
+          return async (writeSet: WriteSet) => {
+            const step = this.#nextStep;
+            const lease = writeSet.lease;
+            if (step && lease?.kind === 'orchestration' && lease.instanceId === step.instanceId) {
+              this.#nextStep = undefined;
+              step.reached();
+              await step.released;
+            }
+            const result = (await value.call(target, writeSet)) as unknown;
+            for (const watch of [...this.#messageWatches]) {
+              const sent = writeSet.requests.some((r) =>
+                r.type === 'insertMessage' && r.message.instanceId === watch.instanceId && r.message.event.type === watch.type);
+              if (sent) {
+                this.#messageWatches.delete(watch);
+                watch.committed();
+              }
+            }
+            return result;
           };
         }
         if (key !== 'getHistory' && key !== 'getInstanceHistory') return value.bind(target);
@@ -1705,10 +1761,31 @@ class HeldHistoryReads {
     return { reached: reachedP, release };
   }
 
+  /**
+   * Holds the next step a worker commits for `instanceId` (a commit under its orchestration lease): `reached` once the
+   * worker commits it, and it reaches the store once `release` is called. Meanwhile the worker holds the instance, so a
+   * command to it goes to a worker as a message, applied after the step.
+   */
+  holdNextStep(instanceId: string): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.#nextStep = { instanceId, reached, released };
+    this.#releases.push(release);
+    return { reached: reachedP, release };
+  }
+
+  /** Resolves once a message to `instanceId` whose event is of `type` has been committed. */
+  messageCommitted(instanceId: string, type: HistoryEvent['type']): Promise<void> {
+    return new Promise<void>((committed) => this.#messageWatches.add({ instanceId, type, committed }));
+  }
+
   /** Lets every held read go (after a test). */
   releaseAll(): void {
     this.#next = undefined;
     this.#nextAnswer = undefined;
+    this.#nextStep = undefined;
     for (const release of this.#releases.splice(0)) release();
   }
 }
