@@ -261,7 +261,11 @@ export interface DurableClient {
   /**
    * Starts a terminal (Completed, Failed, Terminated) instance again with its original input, under its own id, or a
    * new one with `restartWithNewInstanceId: true`; resolves with the id once the new instance is Pending. Unknown:
-   * 404; not terminal: 409.
+   * 404; not terminal: 409. An instance whose orchestrator the runtime does not know (started by a client of another
+   * runtime on the same store) is refused as `startNew` refuses that name: 400 `invalid-argument`, nothing written, so
+   * no restart waits for a worker that may never come (restart it through a runtime that has the orchestrator). A
+   * client made with `createClient({ store })` knows no names and checks none: its restart is Pending until a worker
+   * that has the orchestrator claims it (one without it fails it, as any start of a name it does not have).
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /** Deletes a terminal instance, its history and messages. */

@@ -1110,6 +1110,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.waitForCompletion('r-terminated', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['after restart'] });
       });
 
+      it('refuses an instance whose orchestrator the runtime does not know (400), as startNew does, writing nothing', async () => {
+        // Started by a client of the same store that checks no names (a runtime with other orchestrators would do so
+        // too); this runtime's worker fails it, having no such orchestrator.
+        const other = createClient({ store: held.store });
+        await other.startNew('OnlyElsewhere', { instanceId: 'elsewhere', input: 1 });
+        const failed = await client.waitForCompletion('elsewhere', SETTLED);
+        expect(failed).toMatchObject({ name: 'OnlyElsewhere', runtimeStatus: 'Failed' });
+        for (const restartWithNewInstanceId of [false, true]) {
+          await expect(client.restart('elsewhere', { restartWithNewInstanceId }))
+            .rejects.toMatchObject({ code: 'invalid-argument', status: 400, message: expect.stringContaining('OnlyElsewhere') });
+        }
+        expect(await client.getStatusAll()).toEqual([failed]);
+      });
+
       it('refuses an active (409) and an unknown (404) instance, writing nothing', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'held', input: 1 });
         await client.suspend('held');
