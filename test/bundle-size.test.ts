@@ -830,12 +830,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore's bound on the open then went on to Dexie's second open request after a VersionError (a database a newer
  * app raised), which can queue behind another tab's blocked upgrade: 72,352 -> 72,383 B (+31), budget set to match;
  * runtime, KeyvalStore page and rx-client unchanged.
+ * rx-client then bounded what it reads (maxResponseBytes, 32 MiB by default): its event parser says when the event being
+ * read holds more (a line never ended, an event never closed), which fails the stream as a malformed event does, and
+ * answer bodies are read as they arrive, cancelled past it: 9,081 -> 9,269 B (+188), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_565 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_252 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_383 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_081 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_269 },
 ];
 
 describe('bundle size', () => {

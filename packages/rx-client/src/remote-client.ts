@@ -47,6 +47,16 @@ export interface RemoteClientOptions {
    */
   readonly timeoutMs?: number;
   /**
+   * The longest answer body and the longest event of its event stream the client reads, in characters of text (a body
+   * or event of at most this many bytes is always read): a longer one, or one a broken server or proxy never ends (a
+   * line without its line end, an event without the empty line that closes it), is not held whole but refused with
+   * `RemoteError` `bad-response` (502, retryable): the command rejects, and the event stream fails as for an event
+   * that is not JSON (`failed`; every watch errors). A positive integer (otherwise `InvalidArgumentError`). Default
+   * 32 MiB: 32 times the server's default request body limit (`maxBodyBytes`), 2048 times its default custom status
+   * limit. Raise it when instances carry larger inputs or outputs (or list pages many large inputs).
+   */
+  readonly maxResponseBytes?: number;
+  /**
    * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` and first-snapshot grace (and so
    * `waitForCompletionOrCreateCheckStatusResponse`'s), and its event stream's reconnect delays, watchdog and close
    * after the last watch. Default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
@@ -78,7 +88,7 @@ export class RemoteClient implements DurableClient {
     // The shared rule: a baseUrl with a query, a fragment or credentials is refused, not cut silently.
     const root = webhookRoot(options?.baseUrl);
     this.#mux = createStreamMux({
-      ...options, // clock, reconnect
+      ...options, // clock, reconnect, timeoutMs, maxResponseBytes
       root,
       // The shared rule of header values: a key no header carries is refused here, not by fetch at every request (a
       // TypeError, which looks like a network failure: watches would reconnect for ever, commands fail `unreachable`).

@@ -83,10 +83,31 @@ export function errorStatusOf(status: unknown): number {
 
 /**
  * The JSON body of `response`, or `NaN` when it has none (a proxy's page, say): no JSON value is `NaN`, so every reader
- * of an answer refuses it as a bad response, as it refuses JSON without what it reads.
+ * of an answer refuses it as a bad response, as it refuses JSON without what it reads. Read as it arrives, so that a
+ * body longer than `max` characters (one of at most `max` bytes never is) is not held whole: it is cancelled, and the
+ * value is a `RemoteError` `bad-response` saying so (no JSON value is one), which an error body reads as well (its
+ * `code` and `message`). A body that never ends is ended by the caller's abort.
  */
-export function jsonOf(response: Response): Promise<unknown> {
-  return response.json().catch(() => NaN);
+export async function jsonOf(response: Response, max: number): Promise<unknown> {
+  const reader = response.body?.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (let chunk; reader && !(chunk = await reader.read()).done;) {
+      if ((text += decoder.decode(chunk.value, { stream: true })).length > max) return tooLong('An answer', max);
+    }
+    return JSON.parse(text + decoder.decode());
+  } catch {
+    return NaN;
+  } finally {
+    // Nothing left to let go once read to its end; else the connection goes (not awaited: it may never settle).
+    void reader?.cancel().catch(() => {});
+  }
+}
+
+/** The error for a body or an event longer than `max` characters: `RemoteError` `bad-response` (502). */
+export function tooLong(what: string, max: number): RemoteError {
+  return badResponse(`${what} is longer than maxResponseBytes (${max})`);
 }
 
 /**

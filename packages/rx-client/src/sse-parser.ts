@@ -23,7 +23,10 @@ export type SseListener = (event: string | undefined, data: string, id: string |
  * @param onEvent told of each dispatched event
  * @param onRetry told of each valid `retry` field, in milliseconds
  * @param onId told of the new last event id (`''`: none) when a block with an `id` field ends, before its event
- * @returns `feed`: give it each decoded chunk of the stream, in order
+ * @param max the most characters held for the event being read (its `data` so far and its line not yet ended)
+ * @returns `feed`: give it each decoded chunk of the stream, in order; it returns `true` once more than `max`
+ * characters are held (a line never ended, an event never closed by an empty line): the stream is broken, and its
+ * reader stops feeding it
  *
  * @example
  * ```ts
@@ -32,34 +35,35 @@ export type SseListener = (event: string | undefined, data: string, id: string |
  * ```
  */
 export function sseParser(
-  onEvent: SseListener, onRetry: (ms: number) => void, onId: (id: string) => void,
-): (chunk: string) => void {
+  onEvent: SseListener, onRetry: (ms: number) => void, onId: (id: string) => void, max = Infinity,
+): (chunk: string) => boolean {
   let rest = '';
   let data: string | undefined;
   let event: string | undefined;
   let id: string | undefined;
   return (chunk) => {
-    if (!/[\r\n]/.test(chunk)) {
-      rest += chunk; // no line end yet: one long event in many chunks is not split again and again
-      return;
-    }
-    // A CR at the very end is no line end yet: it may be the first half of a CRLF whose LF is in the next chunk.
-    const lines = (rest + chunk).split(/\r\n|\r(?!$)|\n/);
-    rest = lines.pop()!;
-    for (const line of lines) {
-      if (line === '') {
-        if (id !== undefined) onId(id);
-        if (data !== undefined) onEvent(event, data, id);
-        data = event = id = undefined;
-        continue;
+    // No line end yet: one long event in many chunks is not split again and again.
+    if (!/[\r\n]/.test(chunk)) rest += chunk;
+    else {
+      // A CR at the very end is no line end yet: it may be the first half of a CRLF whose LF is in the next chunk.
+      const lines = (rest + chunk).split(/\r\n|\r(?!$)|\n/);
+      rest = lines.pop()!;
+      for (const line of lines) {
+        if (line === '') {
+          if (id !== undefined) onId(id);
+          if (data !== undefined) onEvent(event, data, id);
+          data = event = id = undefined;
+          continue;
+        }
+        // The field name runs to the first colon (or the line's end); one space after the colon is dropped. `s`: the
+        // value runs to the line's end, U+2028 and U+2029 included (`.` alone stops there; JSON.stringify keeps them).
+        const [, field, value] = /^([^:]*):? ?(.*)/s.exec(line) as unknown as [string, string, string];
+        if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
+        else if (field === 'event') event = value;
+        else if (field === 'id' && !value.includes('\0')) id = value;
+        else if (field === 'retry' && /^\d+$/.test(value)) onRetry(+value);
       }
-      // The field name runs to the first colon (or the line's end); one space after the colon is dropped. `s`: the
-      // value runs to the line's end, U+2028 and U+2029 included (`.` alone stops there; JSON.stringify keeps them).
-      const [, field, value] = /^([^:]*):? ?(.*)/s.exec(line) as unknown as [string, string, string];
-      if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
-      else if (field === 'event') event = value;
-      else if (field === 'id' && !value.includes('\0')) id = value;
-      else if (field === 'retry' && /^\d+$/.test(value)) onRetry(+value);
     }
+    return rest.length + (data?.length ?? 0) > max;
   };
 }

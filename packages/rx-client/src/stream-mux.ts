@@ -1,9 +1,9 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import {
-  armTimeout, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
+  armTimeout, CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, RemoteError } from './remote-error.js';
+import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, RemoteError, tooLong } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
 
 /**
@@ -86,7 +86,17 @@ export interface StreamMuxOptions {
   readonly timeoutMs?: number | undefined;
   /** Where the reconnect delays are spread from: a number in [0, 1). Default `Math.random`. */
   readonly random?: (() => number) | undefined;
+  /** The longest answer body and stream event read, in characters (a positive integer). Default {@link DEFAULT_MAX_RESPONSE_BYTES}. */
+  readonly maxResponseBytes?: number | undefined;
 }
+
+/**
+ * Default `maxResponseBytes` of a remote client: 32 MiB, 32 times the server's default request body limit (1 MiB, its
+ * `maxBodyBytes`: the largest input or event payload a client may send it) and 2048 times its default custom status
+ * limit (16 KiB). A server sends no frame larger than the value it carries, and a list page of up to 1000 statuses
+ * with their inputs: raise it for larger values (or pages of large inputs).
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 2 ** 25;
 
 /** One subscriber of a watch: told when the watch ends, and what is told each value (a throw errors the subscriber). */
 type Watcher = [subscriber: Subscriber<unknown>, next: WatchedValue];
@@ -191,8 +201,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     initialDelayMs: isTimeoutMs, maxDelayMs: isDelayMs, timeoutMs: isDelayMs,
   });
   // The rule of each kind, before anything is made: a `fetch` that is no function, a `clock` that is no Clock.
-  const { timeoutMs: requestTimeoutMs = timeoutMs, clock = systemClock } = readChecked(options, 'options', {
-    timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS),
+  const { timeoutMs: requestTimeoutMs = timeoutMs, clock = systemClock, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = readChecked(options, 'options', {
+    timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS), maxResponseBytes: isCount,
   });
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
   /** The watched entries by the id of their subscription. */
@@ -334,14 +344,15 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // body, which no abort reaches then, is cancelled below, or the HTTP connection stays open with it unread.
         signal.throwIfAborted();
         if (!response.ok) {
-          const error = errorFromBody(response.status, await jsonOf(response));
+          // A body too long reads as an error body: `bad-response` with its message, and the answer's status.
+          const error = errorFromBody(response.status, await jsonOf(response, maxResponseBytes));
           // Reading the refusal ends when a stop aborts it, with an error from the aborted body or none at all.
           signal.throwIfAborted();
           if (isRetryable(response.status)) throw error;
           return fail(error);
         }
         if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
-        const feed = sseParser(onMessage, (ms) => (retryMs = ms), (id) => (lastEventId = id));
+        const feed = sseParser(onMessage, (ms) => (retryMs = ms), (id) => (lastEventId = id), maxResponseBytes);
         // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
         // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
         // chunks; what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
@@ -354,7 +365,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           signal.throwIfAborted();
           if (chunk.done) break;
           heard = true;
-          feed(decoder.decode(chunk.value, { stream: true }));
+          // An event longer than the limit (a line never ended, data lines never closed by an empty one: a broken
+          // server or proxy) is refused as one that is not JSON, rather than buffered without end.
+          if (feed(decoder.decode(chunk.value, { stream: true }))) return fail(tooLong('An event', maxResponseBytes));
         }
       } catch (error) {
         if (stopped) return;
@@ -427,7 +440,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         cache: 'no-store',
         signal: request.signal,
       });
-      json = await jsonOf(response);
+      json = await jsonOf(response, maxResponseBytes);
       // A body cut by the close (or the deadline) reads as no body: the close (the deadline) is the answer.
       signal.throwIfAborted();
       if (late) throw late;
@@ -438,6 +451,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       until.removeEventListener('abort', follow);
       unarm();
     }
+    // Too long: refused whatever the status (as an error body it would read as `bad-response` with the answer's status).
+    if (json instanceof RemoteError) throw json;
     if (response.ok) return [json, response.headers];
     throw errorFromBody(response.status, json);
   };

@@ -71,6 +71,20 @@ const STREAMS: readonly string[] = [
 ];
 
 describe('sseParser', () => {
+  it('says when the event being read holds more than max characters, counting its data and its line not yet ended', () => {
+    const events: string[] = [];
+    const feed = sseParser((_, data) => events.push(data), () => {}, () => {}, 10);
+    expect(feed('data: 1234')).toBe(false); // held: the 10 characters of its line, no data yet
+    expect(feed('\n')).toBe(false); // data '1234'
+    expect(feed('data: 1234')).toBe(true); // 4 of data and 10 of the line not yet ended
+    const lines = sseParser(() => {}, () => {}, () => {}, 10);
+    expect(lines('data: 123\ndata: 456\n')).toBe(false); // data '123\n456': 7
+    expect(lines('data: 789\n')).toBe(true); // 11: lines that are never closed by an empty one
+    const whole = sseParser((_, data) => events.push(data), () => {}, () => {}, 10);
+    expect(whole('data: 0123456789\n\ndata: 0123456789\n\n')).toBe(false); // each event at the limit: dispatched
+    expect(events).toEqual(['0123456789', '0123456789']);
+  });
+
   it('parses a status stream whatever chunks it arrives in', () => {
     const text = 'event: status\r\ndata: {"customStatus":\r\ndata: "Tokyo"}\r\nid: s1.7\r\n\r\n: keep-alive\r\n\r\n';
     for (const chunks of splits(text)) {

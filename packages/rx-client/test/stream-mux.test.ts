@@ -194,8 +194,15 @@ describe('createStreamMux', () => {
       fetch: async (input, init) => {
         const response = await fetch(input, init);
         if (!response.ok) {
-          const json = response.json.bind(response);
-          response.json = () => (refusalBody = json());
+          // Each read of the refusal's body is kept: the last is the one waiting when the close comes.
+          const body = response.body!;
+          const getReader = body.getReader.bind(body);
+          body.getReader = (() => {
+            const reader = getReader();
+            const read = reader.read.bind(reader);
+            reader.read = () => (refusalBody = read()) as ReturnType<typeof read>;
+            return reader;
+          }) as typeof body.getReader;
           refused();
         }
         return response;

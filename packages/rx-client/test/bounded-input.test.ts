@@ -1,0 +1,144 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { filter, firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRemoteClient, RemoteError, type ConnectionState, type RemoteClient } from '../src/index.js';
+import { within } from './harness.js';
+
+const LIMIT = 64 * 1024;
+const servers: Server[] = [];
+const clients: RemoteClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/**
+ * A hostile server on 127.0.0.1: its event stream opens a session, then, once a subscription arrives, writes `piece`
+ * again and again until the client lets go of the connection (`streamClosed`); every command is answered 200 with a
+ * JSON body that never ends (`[` then `0,` for ever) until its client lets go (`commandClosed`). `deleted` resolves
+ * when the client deletes its session.
+ */
+async function serveHostile(piece: string) {
+  let closeStream!: () => void;
+  let closeCommand!: () => void;
+  let deleteSession!: () => void;
+  const streamClosed = new Promise<void>((resolve) => (closeStream = resolve));
+  const commandClosed = new Promise<void>((resolve) => (closeCommand = resolve));
+  const deleted = new Promise<void>((resolve) => (deleteSession = resolve));
+  let stream: ServerResponse | undefined;
+  let streams = 0;
+  /** Writes `first`, then `next` whenever the socket has room, until the client leaves. */
+  const flood = (response: ServerResponse, first: string, next: string, closed: () => void): void => {
+    let gone = false;
+    response.on('close', () => ((gone = true), closed()));
+    const write = (): void => {
+      while (!gone && response.write(next));
+      if (!gone) response.once('drain', write);
+    };
+    response.write(first);
+    write();
+  };
+  const server = createServer((request, response) => {
+    const path = request.url!.slice(WEBHOOK_PATH.length);
+    request.resume();
+    if (path === '/streams') {
+      streams++;
+      stream = response.writeHead(200, { 'content-type': 'text/event-stream' });
+      stream.write('event: session\nid: s.0\ndata: {"session":"s"}\n\n');
+    } else if (path === '/streams/s/subscriptions') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      flood(stream!, 'event: status\n', piece, closeStream);
+    } else if (request.method === 'DELETE') {
+      response.writeHead(204).end();
+      deleteSession();
+    } else {
+      flood(response.writeHead(200, { 'content-type': 'application/json' }), '[', '0,', closeCommand);
+    }
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const clock = new VirtualClock();
+  const client = createRemoteClient({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxResponseBytes: LIMIT, clock,
+  });
+  clients.push(client);
+  return { client, clock, streamClosed, commandClosed, deleted, streams: () => streams };
+}
+
+const tooLong = { code: 'bad-response', status: 502, message: expect.stringContaining(`maxResponseBytes (${LIMIT})`) };
+
+describe('input the client would otherwise buffer without end', () => {
+  for (const [what, piece] of [
+    ['a line that never ends', 'data: ' + 'x'.repeat(4096)],
+    ['an event that is never closed by an empty line', `data: ${'x'.repeat(4090)}\n`],
+  ] as const) {
+    it(`fails the stream with RemoteError bad-response on ${what}, lets go of the connection and leaves no timer`, async () => {
+      const server = await serveHostile(piece);
+      const states: ConnectionState[] = [];
+      server.client.connection$.subscribe((state) => states.push(state));
+      const error = await within(firstValueFrom(server.client.status$('a')).catch((e: unknown) => e), 'the watch failed');
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toMatchObject(tooLong);
+      // The path of an event that is not JSON: `failed` with that error, not a reconnect that would read it again.
+      expect(states.at(-1)).toEqual({ state: 'failed', error });
+      await within(server.streamClosed, 'the stream connection was let go');
+      await within(server.deleted, 'the session was deleted');
+      expect(server.streams()).toBe(1);
+      // The delete's deadline is cleared once it is answered; nothing else is armed.
+      await vi.waitFor(() => expect(server.clock.pendingTimers).toBe(0), { timeout: 10_000 });
+    });
+  }
+
+  it('rejects a command whose answer body never ends with RemoteError bad-response and lets go of the connection', async () => {
+    const server = await serveHostile('');
+    const error = await within(server.client.getStatus('a').catch((e: unknown) => e), 'the command failed');
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject(tooLong);
+    await within(server.commandClosed, 'the answer connection was let go');
+    // The command's deadline went with it.
+    expect(server.clock.pendingTimers).toBe(0);
+  });
+
+  it('reads an event and an answer as long as the limit allows', async () => {
+    const value = 'y'.repeat(LIMIT - 100);
+    const server = createServer((request, response) => {
+      const path = request.url!.slice(WEBHOOK_PATH.length);
+      request.resume();
+      if (path === '/streams') {
+        response.writeHead(200, { 'content-type': 'text/event-stream' }).write('event: session\nid: s.0\ndata: {"session":"s"}\n\n');
+        stream = response;
+      } else if (path === '/streams/s/subscriptions') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        // One character a chunk at the end: the event is whole only with its empty line.
+        stream!.write(`event: status\ndata: {"sub":"1","data":{"instanceId":"a","name":"N","runtimeStatus":"Running","customStatus":"${value}",`);
+        stream!.write('"createdTime":"2026-01-01T00:00:00.000Z","lastUpdatedTime":"2026-01-01T00:00:00.000Z"}}\n');
+        stream!.write('\n');
+      } else if (request.method === 'DELETE') {
+        response.writeHead(204).end();
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: value.slice(10) }));
+      }
+    });
+    let stream: ServerResponse | undefined;
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createRemoteClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxResponseBytes: LIMIT });
+    clients.push(client);
+    await expect(client.startNew('N')).resolves.toBe(value.slice(10));
+    const custom = await within(firstValueFrom(client.customStatus$('a').pipe(filter((c) => c !== undefined))), 'the status');
+    expect(custom).toBe(value);
+  });
+
+  it('refuses a maxResponseBytes that is not a positive integer', () => {
+    for (const maxResponseBytes of [0, -1, 1.5, NaN, Infinity]) {
+      expect(() => createRemoteClient({ baseUrl: 'http://127.0.0.1:1', maxResponseBytes })).toThrow(/maxResponseBytes/);
+    }
+  });
+});
