@@ -1618,6 +1618,87 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('leftovers of an earlier execution of an id', () => {
+      // The rule (`planWriteSet`): a result, timer or sub-orchestration answer carries the execution it is for, and is
+      // dropped unless that execution is the instance's current one; a new start over a terminal id, and a purge, take
+      // the old execution's messages and activity tasks with them. Nothing of an old run reaches, or wakes, a new one.
+      const timer = (instanceId: string, executionId: string, ms: number): OrchestrationMessage => ({
+        ...message(instanceId, { type: 'TimerFired', eventId: -1, timestamp: at(ms).toISOString(), timerId: 1, fireAt: at(ms).toISOString() }),
+        executionId, visibleAt: at(ms),
+      });
+      const subCompleted = (instanceId: string, executionId: string): OrchestrationMessage => ({
+        ...message(instanceId, { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'old' }),
+        executionId,
+      });
+
+      it('keeps nothing of a terminated execution\'s running activity, timer or messages in the run started again under its id', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1'), activityTask('a', 't2')]);
+        const running = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+        expect(running?.task.id).toBe('t1');
+        // The old execution's timer, and an answer to it, are queued when it is terminated.
+        await send(store, timer('a', 'exec-1', 120_000));
+        const state = (await store.getInstance('a'))!;
+        await forceState(store, state, { runtimeStatus: 'Terminated' });
+        await create(store, newInstance('a', { executionId: 'exec-2' }));
+        // The old run's pending task is gone, its timer wakes nobody: only the new start is work.
+        expect((await store.nextWakeTime(T0))!.getTime()).toBeLessThanOrEqual(T0.getTime());
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 60_000, now: at(120_000) })).toBeUndefined();
+        // The running activity ends later: its result (taskScheduledId 0, which the new run uses again) and any other
+        // answer addressed to the old execution are dropped, or refused with the lease.
+        await complete(store, { taskId: 't1', leaseToken: running!.lease.token, result: result('a', 'exec-1', 0, 'stale') })
+          .catch((error: unknown) => expect(error).toMatchObject({ code: 'lease-lost' }));
+        await send(store, subCompleted('a', 'exec-1'));
+        const next = await claim(store, 'w1', at(120_000));
+        expect(next.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+        expect(next.messages[0]!.event).toMatchObject({ executionId: 'exec-2' });
+        await commitStep(store, next, { runtimeStatus: 'Running' }, [started('a')]);
+        expect(await store.nextWakeTime(at(120_000))).toBeUndefined();
+        expect(await claimNothingOr(store)).toBeUndefined();
+      });
+
+      it('drops what is addressed to the execution an instance continued from, and keeps what is addressed to none', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        // The activity that lost a race (Task.any) is still running when the execution continues as new.
+        const running = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+        await send(store, message('a', eventRaised('nudge')));
+        const item = await claimId(store, 'a');
+        await commitStep(store, item, { runtimeStatus: 'Running', executionId: 'exec-2' }, [{ ...started('a'), executionId: 'exec-2' } as HistoryEvent], { replaceHistory: true });
+        // Its result names the old execution and taskScheduledId 0, the id the new execution's first task has too.
+        await complete(store, { taskId: 't1', leaseToken: running!.lease.token, result: result('a', 'exec-1', 0, 'stale') });
+        await store.commit({ requests: [{ type: 'insertMessage', message: subCompleted('a', 'exec-1'), ifMissing: 'drop' }] });
+        await store.commit({ requests: [{ type: 'insertMessage', message: timer('a', 'exec-1', 0), ifMissing: 'drop' }] });
+        expect(await claimNothingOr(store)).toBeUndefined();
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 60_000, now: at(120_000) })).toBeUndefined();
+        expect(await store.nextWakeTime(T0)).toBeUndefined();
+        // An event raised to the instance names no execution: the new one takes it (as Durable Functions carries it over).
+        await send(store, message('a', eventRaised('later')));
+        await send(store, result('a', 'exec-2', 0, 'fresh'));
+        const next = await claim(store);
+        expect(next.messages.map((m) => m.event.type)).toEqual(['EventRaised', 'TaskCompleted']);
+        expect(next.messages[1]!.event).toMatchObject({ result: 'fresh' });
+      });
+
+      it('keeps nothing of a purged instance\'s running activity or timers in a new instance of the same id', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1'), activityTask('a', 't2')]);
+        const running = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+        await send(store, timer('a', 'exec-1', 120_000));
+        await forceState(store, (await store.getInstance('a'))!, { runtimeStatus: 'Terminated' });
+        expect(await store.purgeInstance('a')).toBe(1);
+        await create(store, newInstance('a', { executionId: 'exec-2' }));
+        expect((await store.nextWakeTime(T0))!.getTime()).toBeLessThanOrEqual(T0.getTime());
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 60_000, now: at(120_000) })).toBeUndefined();
+        await complete(store, { taskId: 't1', leaseToken: running!.lease.token, result: result('a', 'exec-1', 0, 'stale') })
+          .catch((error: unknown) => expect(error).toMatchObject({ code: 'lease-lost' }));
+        const next = await claim(store, 'w1', at(120_000));
+        expect(next.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+        await commitStep(store, next, { runtimeStatus: 'Running' }, [started('a')]);
+        expect(await store.nextWakeTime(at(120_000))).toBeUndefined();
+      });
+    });
+
     describe('purge', () => {
       it('purges a terminal instance with its history and messages, refuses an active one', async () => {
         const store = await open();
