@@ -833,11 +833,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client then bounded what it reads (maxResponseBytes, 32 MiB by default): its event parser says when the event being
  * read holds more (a line never ended, an event never closed), which fails the stream as a malformed event does, and
  * answer bodies are read as they arrive, cancelled past it: 9,081 -> 9,269 B (+188), budget set to match.
+ * A step that claims only messages of an execution the instance no longer runs (a timer queued before a continueAsNew)
+ * then committed their deletion alone, no empty episode, by one rule (isStaleResult, moved to the model, which
+ * planWriteSet uses too): 33,565 / 42,252 / 72,383 -> 33,589 / 42,284 / 72,405 B (+24 / +32 / +22), budgets set to
+ * match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_565 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_252 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_383 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_589 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_284 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_405 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_269 },
 ];
 

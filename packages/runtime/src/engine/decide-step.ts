@@ -5,7 +5,7 @@ import {
 import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
-import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
+import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent, heldCommands, parentCallOf } from './apply-event.js';
 import {
@@ -60,7 +60,8 @@ export type StepDecision =
  * The step decision: what one claimed orchestration work item commits, as a complete {@link WriteSet}. Every rule
  * of a step lives here (or in the engine it drives), never in a store or the worker:
  *
- * - results of another execution (`continueAsNew`, restart) are consumed and dropped;
+ * - results of another execution (`continueAsNew`, restart) are consumed and dropped; a batch of nothing else commits
+ *   only their deletion (no step, no history, no new version);
  * - a terminal instance records and ignores what reaches it (results racing a terminate, late events), unless it is
  *   rewound (Failed + ExecutionRewound) or started again;
  * - a rewind replays the history without the failures that failed it (`rewindHistory`), rewrites the history and
@@ -97,8 +98,6 @@ function decide(
   // A rewind whose history a client rewrote (`decideRewind`) replays too: a cached execution of the same length may
   // be one of the history before the rewrite.
   const replays = !ignored && (input.cached === undefined || !!rerun);
-  if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
-
   const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
   let consumed: DeleteMessagesWrite | undefined;
   if (consume) {
@@ -106,6 +105,15 @@ function decide(
     for (let i = 0; i < messages.length; i++) messageIds[i] = messages[i]!.id;
     consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
   }
+  // Only results of executions the instance no longer runs (a timer an execution queued before it continued as new):
+  // consumed, and that is all. They are no work of the current execution: no step, no history, no new version.
+  if (events.length === 0 && consumed && messages.length > 0 && !rerun && !first) {
+    return {
+      kind: 'commit', writeSet: { lease: writeLease, requests: [consumed] }, state, execution: input.cached, cacheHit: input.cached !== undefined,
+      eventsReplayed: 0, eventsApplied: 0,
+    };
+  }
+  if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
   if (ignored) {
     const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
@@ -481,10 +489,6 @@ function parentResult(next: InstanceState, parent: ParentLink, timestamp: string
   }
 }
 
-/** True when a result message belongs to another execution than the instance's current one. */
-export function isStaleResult(message: OrchestrationMessage, state: InstanceState): boolean {
-  return message.executionId !== undefined && message.executionId !== state.executionId;
-}
 
 // ---------------------------------------------------------------- the client's and the activity worker's writes
 

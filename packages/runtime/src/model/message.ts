@@ -1,3 +1,4 @@
+import type { InstanceState } from './instance-status.js';
 import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionStartedEvent, ExecutionSuspendedEvent,
   ExecutionTerminatedEvent, SubOrchestrationInstanceCompletedEvent, SubOrchestrationInstanceFailedEvent,
@@ -56,4 +57,24 @@ export interface Lease {
   /** Unique per claim; a takeover changes it, which is how a store refuses a stale commit. */
   readonly token: string;
   readonly expiresAt: Date;
+}
+
+/**
+ * True when `message` is for an execution `state` no longer runs: it names one (`executionId`: a result, a timer, a
+ * sub-orchestration's answer, a command of a client that read that execution) and the instance runs another, which
+ * `continueAsNew`, a restart or a new start of a terminal or purged id began. Such a message is dropped, however its
+ * task or timer id matches the current execution's (each execution numbers them from 0), and is no work of it, as
+ * Durable Functions discards a message whose execution id is not the current one. The one rule: `planWriteSet`
+ * drops such a message instead of queueing it, and a step that claims one queued before the execution changed consumes
+ * it without applying it (a batch of nothing else commits no step at all). A message that names no execution (an
+ * event raised to the instance) is never stale.
+ *
+ * @example
+ * ```ts
+ * isStaleResult({ id: 'm', instanceId: 'a', executionId: 'e1', event }, { ...state, executionId: 'e2' }); // true
+ * isStaleResult({ id: 'm', instanceId: 'a', event }, { ...state, executionId: 'e2' }); // false: for any execution
+ * ```
+ */
+export function isStaleResult(message: OrchestrationMessage, state: Pick<InstanceState, 'executionId'>): boolean {
+  return message.executionId !== undefined && message.executionId !== state.executionId;
 }

@@ -51,7 +51,7 @@ export {
 export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
 export { applyEvent } from '../engine/apply-event.js';
 
-export type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
+export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
 export { isNewerChange, isNewerVersion, toInstanceStatus, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
 export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from '../model/json.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */

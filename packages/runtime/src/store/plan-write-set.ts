@@ -6,7 +6,7 @@ import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
-import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
+import { isStaleResult, type ActivityTask, type Lease, type OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
 import { invalid, isValidDate } from '../model/validation.js';
 import type { CommitResult } from './store.js';
@@ -427,7 +427,7 @@ function deliver(plan: PlanUnderWay, stored: StoredStates, message: Orchestratio
     if (ifMissing === 'fail') throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
     return;
   }
-  if (message.executionId !== undefined && message.executionId !== target.executionId) return;
+  if (isStaleResult(message, target)) return;
   plan.insertMessages = add(plan.insertMessages, message);
 }
 

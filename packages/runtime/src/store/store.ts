@@ -29,13 +29,14 @@ export interface CommitResult {
  *   (`historyEpoch`, `previousHistory`, `heldSuspend`, `held`, `rerun`), and hands each back as it was given.
  * - An instance id outlives its executions, and nothing of an execution the instance no longer runs reaches, or is
  *   counted as work of, the one it runs. A message that names another execution (a result, a timer, a
- *   sub-orchestration's answer) is dropped by `planWriteSet` instead of queued, whatever
+ *   sub-orchestration's answer: `isStaleResult` in store-kit) is dropped by `planWriteSet` instead of queued, whatever
  *   task or timer id it names (each execution numbers its own from 0). A start over a terminal instance
  *   (`WritePlan.replaced`) and a purge delete the old execution's history, pending messages and activity tasks, leased
  *   ones too: the late holder's completion is refused with `LeaseLostError`, or its result dropped. What an execution
  *   that continued as new had queued stays until it is handed out (an activity that lost a race runs to its end, a
- *   timer falls due), and is then dropped: its result by `planWriteSet`, a queued message by the step that claims it
- *   (as Durable Functions discards messages whose execution id is not the current one). The conformance suite proves it ("leftovers of an earlier execution of an id").
+ *   timer falls due), and is then dropped: its result by `planWriteSet`, a queued message by the step that claims it,
+ *   which commits nothing else for it (as Durable Functions discards messages whose execution id is not the current
+ *   one). The conformance suite proves it ("leftovers of an earlier execution of an id").
  * - Every write method is atomic: it happens completely or not at all. Errors are thrown as `DurableError`s
  *   (conflicts included); driver errors are wrapped with the original as `cause`.
  * - {@link Store.changes$} delivers every committed change of every instance, in commit order per instance, after

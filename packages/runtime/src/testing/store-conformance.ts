@@ -1680,6 +1680,33 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(next.messages[1]!.event).toMatchObject({ result: 'fresh' });
       });
 
+      it('takes a timer the execution queued before it continued as new off the queue, with no step of the new execution', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', []);
+        await send(store, timer('a', 'exec-1', 5000));
+        await send(store, message('a', eventRaised('nudge')));
+        const item = await claimId(store, 'a');
+        const restarted = [{ ...started('a'), executionId: 'exec-2' } as HistoryEvent];
+        await commitStep(store, item, { runtimeStatus: 'Running', executionId: 'exec-2' }, restarted, { replaceHistory: true });
+        const before = (await store.getInstance('a'))!;
+        // The timer falls due: a worker claims it, and its step decision (decideStep) consumes it, and only that.
+        const due = await claim(store, 'w1', at(5000));
+        expect(due.messages.map((m) => m.executionId)).toEqual(['exec-1']);
+        const decision = decideStep({
+          state: due.state, messages: due.messages, leaseToken: due.lease.token, now: at(5000), newId: () => randomId(),
+          newExecution: () => new OrchestrationExecution(function* (ctx) { yield ctx.waitForExternalEvent('never'); }, { customStatusLimitBytes: 16_384 }),
+        });
+        expect(decision.kind).toBe('commit');
+        if (decision.kind !== 'commit') return;
+        await store.commit(decision.writeSet);
+        expect(await store.getInstance('a')).toMatchObject({ executionId: 'exec-2', version: before.version, historyLength: 1 });
+        expect(await store.getHistory('a')).toEqual(restarted);
+        expect(await store.nextWakeTime(at(5000))).toBeUndefined();
+        // The commit let go of the instance: a message of the new execution is claimable at once.
+        await send(store, result('a', 'exec-2', 0, 'fresh'));
+        expect((await claim(store, 'w2', at(5000))).messages.map((m) => m.event.type)).toEqual(['TaskCompleted']);
+      });
+
       it('keeps nothing of a purged instance\'s running activity or timers in a new instance of the same id', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1'), activityTask('a', 't2')]);
