@@ -3,7 +3,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { createServer, ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
-import { invalid, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
+import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
 
 /** A TCP port: an integer from 0 (a free one) to 65535. */
@@ -19,6 +19,14 @@ export interface ServeOptions {
   readonly port?: number;
   /** Interface to listen on. Default `127.0.0.1` (loopback only); pass `0.0.0.0` deliberately to expose it. */
   readonly hostname?: string;
+  /**
+   * How long a client may take to send a whole request, headers and body (`node:http`'s `requestTimeout`, checked
+   * about every `min(30 s, this)`): past it, the server answers 408 and closes the connection, so a body that never
+   * finishes holds neither a socket nor a handler's read forever (its read fails, and the command is not run). A
+   * response's time does not count: event streams and waits are not cut by it. Milliseconds, a positive integer.
+   * Default 300 000 (5 min, Node's own).
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** A listening server. */
@@ -59,7 +67,9 @@ export interface NodeServer {
 export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<NodeServer> {
   // Checked before a server is made: a handler that is no function, a port that is no TCP port, a hostname no string.
   isFunction(handler, 'serve handler');
-  const { port: listenPort = 0, hostname = '127.0.0.1' } = readChecked(options, 'serve options', { port: isPort, hostname: isString });
+  const { port: listenPort = 0, hostname = '127.0.0.1', requestTimeoutMs = 300_000 } = readChecked(options, 'serve options', {
+    port: isPort, hostname: isString, requestTimeoutMs: isCount,
+  });
   const answer = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const response = await handler(request);
     const stream = (response.body as SseBody | null)?.[SSE_STREAM];
@@ -83,7 +93,13 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   // the URLs its response names (`statusQueryGetUri`, `Location`) then reach this server. Set as the server starts
   // listening, before any connection is read.
   let listener: ReturnType<typeof getRequestListener> | undefined;
-  const server: Server = createServer((incoming, outgoing) => void listener!(incoming, outgoing));
+  // Every request is received within `requestTimeoutMs` (408 past it), the headers within the same or Node's 60 s if
+  // shorter (Node refuses a headers timeout above the request's): a body that never finishes is let go.
+  const server: Server = createServer({
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(30_000, requestTimeoutMs),
+  }, (incoming, outgoing) => void listener!(incoming, outgoing));
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, hostname, () => {
