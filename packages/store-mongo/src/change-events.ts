@@ -1,5 +1,6 @@
 import type { PurgedSnapshot, StatusChange } from '@durable-rx/runtime/store-kit';
 import type { Document } from 'mongodb';
+import { Buffer } from 'node:buffer';
 import { decodeInstanceState, EPOCH, NEVER, purgeMarkOf } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import type { CollectionNames } from './indexes.js';
@@ -133,17 +134,51 @@ function laterTime(value: unknown): Date | undefined {
 export const DEFAULT_MAX_WATCHED_INSTANCES = 1000;
 
 /**
+ * Most bytes the keys a per-instance stream's `$match` names may take in its `aggregate` command (4 MiB, counted as
+ * BSON array elements, {@link watchFilterBytes}); past it the stream names no instance, as past `maxWatchedInstances`.
+ *
+ * Why: MongoDB refuses a command document over 16 MiB (plus 16 KiB of its own), and the whole pipeline travels in
+ * the command that opens the stream and in each that reopens it. `maxWatchedInstances` counts ids, not bytes: an id is
+ * up to 256 UTF-16 code units, so its key is up to 768 bytes of UTF-8 (1,027 in the escaped form of `instanceKey`),
+ * and a bound of 30,000 with such ids made a `$match` of over 16 MiB: every open of the stream failed, and each
+ * failure reopened it with the same pipeline. The default bound (1,000) stays near 1 MiB whatever the ids; 4 MiB leaves room for the rest of the command, the key kept to resume (`matchKeysFor`) and the
+ * server's own copies of the filter.
+ */
+export const MAX_WATCH_FILTER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The BSON size of `keys` as the elements of an array (a type byte, the index as a C string, the string's length,
+ * its UTF-8 bytes and a NUL each): what they add to the `$in` of a per-instance stream's `$match`.
+ *
+ * @example
+ * ```ts
+ * watchFilterBytes(['a', 'b']); // 18: 2 × (1 + 2 + 4 + 1 + 1)
+ * ```
+ */
+export function watchFilterBytes(keys: Iterable<string>): number {
+  let bytes = 0;
+  let index = 0;
+  for (const key of keys) {
+    bytes += 1 + String(index).length + 1 + 4 + Buffer.byteLength(key, 'utf8') + 1;
+    index++;
+  }
+  return bytes;
+}
+
+/**
  * The keys the per-instance status stream should match: the watched ones, or `undefined` (every instance, filtered
- * in the process) when there are more than `max`.
+ * in the process) when there are more than `max` or when they take more than `maxBytes` ({@link MAX_WATCH_FILTER_BYTES})
+ * in the command that opens the stream.
  *
  * @example
  * ```ts
  * watchFilterFor(new Set(['a', 'b']), 1000); // ['a', 'b']
  * watchFilterFor(new Set(['a', 'b']), 1);    // undefined
+ * watchFilterFor(twentyThousandLongIds, 100_000); // undefined: over 4 MiB of keys
  * ```
  */
-export function watchFilterFor(keys: ReadonlySet<string>, max: number): readonly string[] | undefined {
-  return keys.size <= max ? [...keys].sort() : undefined;
+export function watchFilterFor(keys: ReadonlySet<string>, max: number, maxBytes = MAX_WATCH_FILTER_BYTES): readonly string[] | undefined {
+  return keys.size <= max && watchFilterBytes(keys) <= maxBytes ? [...keys].sort() : undefined;
 }
 
 /**

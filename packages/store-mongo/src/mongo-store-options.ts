@@ -45,7 +45,9 @@ export interface MongoStoreCommonOptions {
   readonly maxMessagesPerClaim?: number;
   /**
    * Most instances whose ids the per-instance status stream (`instanceChanges$`) names in its server-side `$match`;
-   * beyond it the stream carries every instance and the process filters. Default 1000. (It also carries every instance
+   * beyond it the stream carries every instance and the process filters. Default 1000. Also beyond 4 MiB of their keys
+   * (`MAX_WATCH_FILTER_BYTES`: about 5,000 ids of 256 non-ASCII characters), whatever this bound, so that the command
+   * that opens the stream stays under MongoDB's 16 MiB. (It also carries every instance
    * for 10 s at a time while new instances are watched faster than its reopens allow: 10 at once, then one a second;
    * see `WatchScope`.)
    */

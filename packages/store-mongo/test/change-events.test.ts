@@ -2,13 +2,13 @@ import { isNewerChange, type InstanceState, type StatusChange } from '@durable-r
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
-  concernsWatched, filterCovers, InputCache, isInvalidation, matchKeysFor, PurgeMarks, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterFor,
+  concernsWatched, filterCovers, InputCache, isInvalidation, matchKeysFor, MAX_WATCH_FILTER_BYTES, PurgeMarks, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterBytes, watchFilterFor,
   withInput, type ChangeEventLike,
 } from '../src/change-events.js';
 import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
 import { instanceUpdateFields } from '../src/translate-write-plan.js';
 import { matchesEvent } from './support/match-event.js';
-import { ObjectId, type Document } from 'mongodb';
+import { BSON, ObjectId, type Document } from 'mongodb';
 import { collectionNames } from '../src/indexes.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -131,6 +131,25 @@ describe('change stream pipelines', () => {
         ],
       },
     });
+  });
+
+  it('names no instance once the watched keys would make the stream\u2019s command too large for MongoDB, whatever maxWatchedInstances says', () => {
+    // The largest ids: 256 characters of 3 UTF-8 bytes each. 30,000 of them in the $in would be over 16 MiB, a command
+    // MongoDB refuses, at every reopen.
+    const longIds = new Set(Array.from({ length: 30_000 }, (_, i) => `${i}`.padEnd(256, '\u20ac')));
+    const pipelineBytes = (keys: readonly string[]) => BSON.calculateObjectSize({ pipeline: statusPipeline(keys) });
+    expect(pipelineBytes([...longIds])).toBeGreaterThan(16 * 1024 * 1024);
+    expect(watchFilterFor(longIds, 100_000)).toBeUndefined();
+    // Below the byte bound they are named, and the pipeline stays far from MongoDB's limit.
+    const fewer = new Set([...longIds].slice(0, 5_000));
+    const named = watchFilterFor(fewer, 100_000);
+    expect(named).toHaveLength(5_000);
+    expect(pipelineBytes(named!)).toBeLessThan(MAX_WATCH_FILTER_BYTES + 64 * 1024);
+    // The default bound, 1,000 of the longest keys (escaped form), stays far below the byte bound.
+    const escaped = Array.from({ length: 1000 }, (_, i) => `\uffff${`${i}`.padStart(4, '0')}`.padEnd(1 + 4 * 256, '0'));
+    expect(watchFilterFor(new Set(escaped), 1000)).toHaveLength(1000);
+    // Counted as BSON counts them: the array of the $in.
+    expect(watchFilterBytes(named!)).toBe(BSON.calculateObjectSize({ ...named! }) - 5);
   });
 
   it('names the watched instances up to a bound, then watches everything; reopens only for an instance it does not cover', () => {

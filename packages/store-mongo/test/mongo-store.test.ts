@@ -9,6 +9,7 @@ import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '
 import { MongoClient, ObjectId, type Document } from 'mongodb';
 import { firstValueFrom, filter, take, timeout, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
+import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { INDEXES } from '../src/indexes.js';
@@ -933,6 +934,38 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         }
         expect(errors, 'no lost position, no resync').toEqual([]);
       } finally {
+        await store.close();
+      }
+    });
+
+    it('opens the per-instance pipeline it builds for 30,000 watched long ids (maxWatchedInstances 100,000): naming them all would be a command MongoDB refuses', async () => {
+      const store = await open();
+      const raw = new MongoClient(mongoUri);
+      try {
+        const instances = raw.db(db.name).collection(store.collections.instances);
+        // 256 characters of 3 UTF-8 bytes each: the longest keys an id makes (escaped ids aside).
+        const longIds = new Set(Array.from({ length: 30_000 }, (_, i) => `${i}`.padEnd(256, '\u20ac')));
+        // The premise: the $in of every key is over 16 MiB, and the server (or the driver) refuses to open that stream.
+        const unbounded = instances.watch(statusPipeline([...longIds]));
+        try {
+          await expect(unbounded.tryNext()).rejects.toBeDefined();
+        } finally {
+          await unbounded.close().catch(() => undefined);
+        }
+        // What the store builds instead names no instance (watchFilterFor), and delivers the watched ones' changes.
+        const filter = watchFilterFor(longIds, 100_000);
+        expect(filter).toBeUndefined();
+        const stream = instances.watch<Document, Document>(statusPipeline(filter));
+        try {
+          const target = [...longIds][29_999]!;
+          expect(await stream.tryNext(), 'opened at the present, nothing yet').toBeNull();
+          await store.commit(start(target));
+          expect((await stream.next())['documentKey']).toEqual({ _id: target });
+        } finally {
+          await stream.close();
+        }
+      } finally {
+        await raw.close();
         await store.close();
       }
     });
