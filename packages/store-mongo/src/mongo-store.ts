@@ -67,7 +67,7 @@ import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
-import { SINGLE_WRITE_CONCERN, snapshotReadOptions, transactionOptionsFor } from './write-concern.js';
+import { SINGLE_WRITE_CONCERN, snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem } from './write-concern.js';
 
 /**
  * What a caller of `MongoStore.#transaction` means by it, each part on its own: what it is `doing` (for the error of a
@@ -325,6 +325,8 @@ export class MongoStore implements Store {
     }
     const feedProblem = feedOptionProblem(options);
     if (feedProblem !== undefined) await fail(feedProblem);
+    const transactionProblem = transactionOptionsProblem(options.transactionOptions);
+    if (transactionProblem !== undefined) await fail(transactionProblem);
     // With `replicaSet=` in the connection string the driver ignores a standalone (or never initiated) server and
     // reports an unreachable topology; its heartbeat replies still show what answered.
     const replies: Document[] = [];

@@ -82,3 +82,43 @@ export function snapshotReadOptions(options: TransactionOptions): TransactionOpt
     writeConcern: { ...options.writeConcern, w: 'majority' },
   };
 }
+
+/** The read concern levels MongoDB accepts for a multi-document transaction. */
+const TRANSACTION_READ_CONCERNS: readonly string[] = ['snapshot', 'majority', 'local'];
+
+/**
+ * What is wrong with the store's `transactionOptions` (`undefined`: nothing), checked by `connect` before it connects,
+ * for the settings that no transaction can run with, which would otherwise pass `connect` and fail every commit:
+ *
+ * - `readPreference` other than `primary`: MongoDB runs a transaction's reads on the primary only, and the driver
+ *   refuses every read of such a transaction ("Read preference in a transaction must be primary");
+ * - `readConcern` other than `snapshot`, `majority` or `local`: the levels MongoDB supports in a transaction
+ *   (`available` and `linearizable` are refused by the server);
+ * - an unacknowledged write concern (`w: 0`): the driver refuses to start such a transaction ("Transactions do not
+ *   support unacknowledged write concern"), and the store could not learn whether a commit applied.
+ *
+ * @example
+ * ```ts
+ * transactionOptionsProblem({ readPreference: 'secondaryPreferred' });
+ * // "transactionOptions.readPreference must be 'primary' (MongoDB reads in a transaction on the primary only), not secondaryPreferred"
+ * transactionOptionsProblem({ writeConcern: { w: 'majority', journal: true } }); // undefined
+ * ```
+ */
+export function transactionOptionsProblem(options: TransactionOptions | undefined): string | undefined {
+  if (options === undefined) return undefined;
+  const preference: unknown = options.readPreference;
+  const mode = typeof preference === 'string' ? preference : (preference as { mode?: unknown } | undefined)?.mode;
+  if (preference !== undefined && mode !== 'primary') {
+    return `transactionOptions.readPreference must be 'primary' (MongoDB reads in a transaction on the primary only), not ${String(mode)}`;
+  }
+  const concern: unknown = options.readConcern;
+  const level = typeof concern === 'string' ? concern : (concern as { level?: unknown } | undefined)?.level;
+  if (concern !== undefined && level !== undefined && !TRANSACTION_READ_CONCERNS.includes(level as string)) {
+    return `transactionOptions.readConcern must be 'snapshot', 'majority' or 'local' (the levels MongoDB supports in a transaction), not ${String(level)}`;
+  }
+  const w: unknown = (options.writeConcern as { w?: unknown } | undefined)?.w;
+  if (w === 0) {
+    return 'transactionOptions.writeConcern must be acknowledged (w: 0 is not: MongoDB\u2019s drivers refuse such a transaction, and a commit must be known to apply)';
+  }
+  return undefined;
+}

@@ -938,6 +938,26 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('commits with a transaction read concern MongoDB allows (majority); the driver refuses a transaction that reads off the primary, as connect does', async () => {
+      const store = await db.open('txn-options', { transactionOptions: { readConcern: { level: 'majority' } } });
+      const raw = new MongoClient(mongoUri);
+      const session = raw.startSession();
+      try {
+        await store.commit(start('txn-majority'));
+        expect((await store.getInstance('txn-majority'))?.version).toBe(1);
+        // The premise of transactionOptionsProblem: such a transaction fails at its first read, whatever the server.
+        const refused = session.withTransaction(
+          async (s) => raw.db(db.name).collection(store.collections.instances).findOne({}, { session: s }),
+          { readPreference: 'secondaryPreferred' },
+        );
+        await expect(refused).rejects.toThrow(/primary/);
+      } finally {
+        await session.endSession();
+        await raw.close();
+        await store.close();
+      }
+    });
+
     it('opens the per-instance pipeline it builds for 30,000 watched long ids (maxWatchedInstances 100,000): naming them all would be a command MongoDB refuses', async () => {
       const store = await open();
       const raw = new MongoClient(mongoUri);
