@@ -837,12 +837,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * then committed their deletion alone, no empty episode, by one rule (isStaleResult, moved to the model, which
  * planWriteSet uses too): 33,565 / 42,252 / 72,383 -> 33,589 / 42,284 / 72,405 B (+24 / +32 / +22), budgets set to
  * match; rx-client unchanged.
+ * rx-client's stream mux then gave each watcher of a shared status or list subscription a value of its own (parsed
+ * again for every watcher after the first), so one that changes a status's input changes nothing another sees:
+ * 9,269 -> 9,282 B (+13), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_589 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_284 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_405 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_269 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_282 },
 ];
 
 describe('bundle size', () => {

@@ -309,9 +309,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       const first = entry.seen !== session;
       entry.seen = session;
+      // Each watcher gets a value of its own (the others' parsed again): one that changes what it got (a status's
+      // input, say) changes nothing another watcher sees, as with the local client.
+      let n = 0;
       for (const watcher of entry.watchers) {
         try {
-          watcher[1](data.data, first);
+          watcher[1](n++ ? (JSON.parse(text) as { data: unknown }).data : data.data, first);
         } catch (error) {
           watcher[0].error(error);
         }

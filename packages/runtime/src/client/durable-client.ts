@@ -287,6 +287,8 @@ export interface DurableClient {
    * duplicates). It does not complete when the instance is terminal, since the id may be started again (`startNew`,
    * `restart`) or purged, which it shows too; it completes only when the client or its store closes. To end it at
    * the first terminal status: `takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true)`.
+   * Each subscriber gets values of its own: one that changes a status it got (its input, say)
+   * changes nothing another subscriber or a read sees.
    */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
   /**
@@ -297,7 +299,8 @@ export interface DurableClient {
   /**
    * A live query: the matching instances, re-emitted whenever membership or a member's status changes. Each list is
    * ordered as {@link listInstances}: by createdTime, then instanceId; an instance started again over a terminal one
-   * (`startNew`, `restart`) has a new createdTime and moves to its new place.
+   * (`startNew`, `restart`) has a new createdTime and moves to its new place. Each subscriber gets lists and statuses
+   * of its own.
    */
   instances$(filter?: InstanceFilter): Observable<InstanceStatus[]>;
   /**

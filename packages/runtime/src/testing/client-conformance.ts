@@ -1607,6 +1607,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(seen.filter((e) => e.type === 'ExecutionCompleted')).toHaveLength(1);
       });
 
+      it('status$ and instances$ hand each subscriber values of its own: one that changes them changes nothing another sees', async () => {
+        await client.startNew('Echo', { instanceId: 'owned-status', input: { n: 1 } });
+        await client.waitForCompletion('owned-status', SETTLED);
+        const change = (status: InstanceStatus | undefined): void => {
+          (status!.input as { n: number }).n = 2;
+          (status!.output as { n: number }).n = 2;
+        };
+        // Subscribed together (a remote client may serve them from one subscription), the changer first.
+        const status = client.status$('owned-status');
+        const [, seen] = await Promise.all([firstValueFrom(status.pipe(tap(change))), firstValueFrom(status)]);
+        expect(seen).toMatchObject({ input: { n: 1 }, output: { n: 1 } });
+        const list = client.instances$({ instanceIdPrefix: 'owned-' });
+        const [, listed] = await Promise.all([firstValueFrom(list.pipe(tap((l) => change(l[0])))), firstValueFrom(list)]);
+        expect(listed).toMatchObject([{ input: { n: 1 }, output: { n: 1 } }]);
+        expect(await client.getStatus('owned-status')).toMatchObject({ input: { n: 1 }, output: { n: 1 } });
+      });
+
       it('history$ hands each subscriber events of its own: one that changes them changes nothing another sees', async () => {
         await client.startNew('E1_HelloSequence', { instanceId: 'owned-live', input: { city: 'Tokyo' } });
         await client.waitForCompletion('owned-live', SETTLED);
