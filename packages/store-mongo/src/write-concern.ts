@@ -109,7 +109,7 @@ export function transactionOptionsProblem(options: TransactionOptions | undefine
   const preference: unknown = options.readPreference;
   const mode = typeof preference === 'string' ? preference : (preference as { mode?: unknown } | undefined)?.mode;
   if (preference !== undefined && mode !== 'primary') {
-    return `transactionOptions.readPreference must be 'primary' (MongoDB reads in a transaction on the primary only), not ${String(mode)}`;
+    return `transactionOptions.readPreference must be 'primary' (MongoDB reads in a transaction on the primary only), not ${String(mode ?? preference)}`;
   }
   const concern: unknown = options.readConcern;
   const level = typeof concern === 'string' ? concern : (concern as { level?: unknown } | undefined)?.level;

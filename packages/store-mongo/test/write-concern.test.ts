@@ -25,6 +25,8 @@ describe('transactionOptionsProblem', () => {
       expect(transactionOptionsProblem({ readConcern: { level } })).toContain(`not ${level}`);
       expect(transactionOptionsProblem({ readConcern: new ReadConcern(level) })).toContain('transactionOptions.readConcern');
     }
+    // null is no absence here: merged over the default, it would let the driver fall back to the client's read preference.
+    expect(transactionOptionsProblem({ readPreference: null as unknown as 'primary' })).toContain('not null');
     expect(transactionOptionsProblem({ writeConcern: { w: 0 } })).toContain('transactionOptions.writeConcern must be acknowledged');
     expect(transactionOptionsProblem({ writeConcern: new WriteConcern(0) })).toContain('w: 0');
   });
