@@ -20,6 +20,10 @@ const orchestrators = {
     yield ctx.createTimer(new Date(ctx.getInput<number>()));
     return 'woke';
   },
+  /** Returns the first event 'go'. */
+  Waiter: function* (ctx: OrchestrationContext) {
+    return yield ctx.waitForExternalEvent('go');
+  },
   /** Waits for events 'n' for ever. */
   Noise: function* (ctx: OrchestrationContext) {
     for (;;) yield ctx.waitForExternalEvent('n');
@@ -57,7 +61,8 @@ describe('the worker\'s back-off after failed claims', () => {
     await runtime.start();
     await clock.advance(0);
     expect(claimRetries(logger)).toEqual([100]);
-    // Ten starts signal work during the back-off: no attempt is made for them, and the delay does not grow.
+    // Ten starts signal work during the back-off, all within 100 ms of the failure: the retry stays at its time, no
+    // attempt is made for them, and the delay does not grow.
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
       ids.push(await client.startNew('Echo', { input: i }));
@@ -127,5 +132,53 @@ describe('the worker\'s back-off after failed claims', () => {
     await clock.advance(0);
     expect(await runtime.client.getStatus(handed)).toMatchObject({ runtimeStatus: 'Completed' });
     expect(await client.getStatus(signalled)).toMatchObject({ runtimeStatus: 'Completed', output: 'signalled' });
+  });
+
+  it('resumes at the store\'s first work signal once it is back, though its back-off had grown to 30 s', async () => {
+    const { store, clock, logger, runtime } = await onFailingStore();
+    await runtime.start();
+    const waiter = await runtime.client.startNew('Waiter');
+    await clock.advance(0);
+    store.failNext('claimOrchestration', 1000);
+    await runtime.client.raiseEvent(waiter, 'other', 0); // its signal meets the failing claims
+    // Attempts 100, 200, 400 ms ... apart fail, until they are 30 s apart.
+    await clock.advanceTo(new Date(T0 + 120_000));
+    expect(claimRetries(logger).slice(-2)).toEqual([30_000, 30_000]);
+    store.failNext('claimOrchestration', 0); // the store is back
+    // The runtime's own client commits an event: the store's signal ends the wait, with no time passing.
+    await runtime.client.raiseEvent(waiter, 'go', 'now');
+    await clock.advance(0);
+    expect(await runtime.client.getStatus(waiter)).toMatchObject({ runtimeStatus: 'Completed', output: 'now' });
+    expect(clock.now().getTime()).toBe(T0 + 120_000);
+  });
+
+  it('keeps backing off while the store still fails, however often it signals: one attempt per 100 ms at most', async () => {
+    const { store, clock, logger, runtime, client } = await onFailingStore();
+    const attempts: number[] = [];
+    const claim = store.claimOrchestration.bind(store);
+    store.claimOrchestration = (...args) => {
+      attempts.push(clock.now().getTime() - T0);
+      return claim(...args);
+    };
+    await runtime.start();
+    const noise = await client.startNew('Noise');
+    await clock.advance(0);
+    store.failNext('claimOrchestration', 100_000);
+    attempts.length = 0;
+    // 2 s of events, one every 10 ms, each a work signal to a worker whose claims all fail.
+    for (let i = 0; i < 200; i++) {
+      await client.raiseEvent(noise, 'n', i);
+      await clock.advance(10);
+    }
+    // Signals bring the retries forward (without them: 5 attempts in 2 s, at 0, 100, 300, 700 and 1,500 ms) ...
+    expect(attempts.length).toBeGreaterThan(10);
+    expect(attempts.length).toBeLessThanOrEqual(21);
+    // ... but never closer than 100 ms to each other.
+    for (let i = 1; i < attempts.length; i++) expect(attempts[i]! - attempts[i - 1]!).toBeGreaterThanOrEqual(100);
+    // The signals did not reset the back-off: with no more of them, the next retry waits as the failures so far say.
+    const before = attempts.length;
+    await clock.advance(25_000);
+    expect(attempts.length).toBeLessThanOrEqual(before + 1);
+    expect(claimRetries(logger).at(-1)).toBe(30_000);
   });
 });

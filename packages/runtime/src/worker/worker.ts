@@ -220,9 +220,12 @@ export class Worker {
   #pumpFailures = 0;
   /**
    * A failed pump's retry is pending on the wake timer: until it fires (or the store commits for this worker), wake-ups
-   * wait for it, so a burst of signals during an outage neither costs an attempt each nor lengthens the back-off.
+   * wait for it, so a burst of signals during an outage neither costs an attempt each nor lengthens the back-off; a
+   * wake-up brings the retry forward though (`#wake`).
    */
   #backingOff = false;
+  /** When the last failed pump failed (ms on the clock; NaN when the clock failed): see `#wake`. */
+  #failedAtMs = Number.NaN;
   /**
    * When the work the store last named comes due (ms on the clock; see `#armWakeTimer`), or a lease this worker left to
    * lapse expires if sooner (`#leaseLeft`): a back-off never wakes the worker later than that, though a retry timer took
@@ -507,9 +510,23 @@ export class Worker {
 
   // ---------------------------------------------------------------- scheduling
 
+  /**
+   * A wake-up: the store signalled work (its feed emitted, or was subscribed again), or a timer of the worker fired.
+   * During a back-off (`#backingOff`) it brings the retry forward, to now or to MIN_PUMP_RETRY_MS after the failed
+   * attempt, whichever is later: a signal says the store has just written, so it most likely serves claims again,
+   * and the worker resumes at once instead of waiting out a back-off grown to MAX_PUMP_RETRY_MS in a long outage. A
+   * store that still fails is tried no more than once per MIN_PUMP_RETRY_MS however often it signals, and each failure
+   * still lengthens the back-off that wakes the worker when no signal comes.
+   */
   #wake(): void {
     this.#wakeUps++;
     this.#activitiesIdle = false;
+    if (this.#backingOff) {
+      const nowMs = validMs(this.#o.clock.now());
+      const retryMs = Math.max(nowMs, this.#failedAtMs + MIN_PUMP_RETRY_MS);
+      // NaN (a clock that returns no valid Date) leaves the retry where it is.
+      if (this.#wakeAtMs > retryMs) this.#setWakeTimer(nowMs, retryMs - nowMs);
+    }
     this.#requestPump();
   }
 
@@ -543,7 +560,7 @@ export class Worker {
       // per wake-up: wake-ups wait for the retry meanwhile (`#requestPump`).
       let delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
       if (this.#stopping) this.#clearWakeTimer();
-      else delay = this.#backOff(validMs(this.#o.clock.now()), delay);
+      else delay = this.#backOff((this.#failedAtMs = validMs(this.#o.clock.now())), delay);
       this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
     } finally {
       this.#pumping = false;
