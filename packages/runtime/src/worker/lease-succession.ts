@@ -112,15 +112,21 @@ export class LeaseSuccession {
     const locks = this.#locks;
     if (!locks) return first ? first() : Promise.resolve();
     return new Promise<void>((granted) => {
-      locks.request(workerLockName(this.#o.owner), { signal: this.#abort.signal }, async () => {
-        if (first) await first();
-        granted();
-        if (this.#ended) return;
-        await new Promise<void>((resolve) => (this.#endLife = resolve));
-      }).catch((error: unknown) => {
-        granted(); // aborted by `end` before the grant: nothing more to wait for
+      const failed = (error: unknown): void => {
+        granted(); // aborted by `end` before the grant, or no lock at all: nothing more to wait for
         if (!isAbort(error)) this.#o.logger.error(`holding the lock of worker ${this.#o.owner} failed`, error);
-      });
+      };
+      // Locks that throw instead of rejecting (a custom `locks`) fail as a rejection does: `begin` never rejects.
+      try {
+        locks.request(workerLockName(this.#o.owner), { signal: this.#abort.signal }, async () => {
+          if (first) await first();
+          granted();
+          if (this.#ended) return;
+          await new Promise<void>((resolve) => (this.#endLife = resolve));
+        }).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
     });
   }
 
