@@ -22,7 +22,8 @@ const orchestrators = {
   },
   /** Returns the first event 'go'. */
   Waiter: function* (ctx: OrchestrationContext) {
-    return yield ctx.waitForExternalEvent('go');
+    const event: unknown = yield ctx.waitForExternalEvent('go');
+    return event;
   },
   /** Waits for events 'n' for ever. */
   Noise: function* (ctx: OrchestrationContext) {
@@ -180,5 +181,35 @@ describe('the worker\'s back-off after failed claims', () => {
     await clock.advance(25_000);
     expect(attempts.length).toBeLessThanOrEqual(before + 1);
     expect(claimRetries(logger).at(-1)).toBe(30_000);
+  });
+});
+
+describe('the worker\'s retries of an activity\'s result', () => {
+  it('commits the result at the store\'s first work signal once it is back, though its retries had grown 30 s apart', async () => {
+    const store = new FailingStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    let finish!: (value: string) => void;
+    const runtime = createRuntime({
+      store, clock, logger, activityLeaseMs: 600_000,
+      orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, Echo: orchestrators.Echo },
+      activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)) },
+    });
+    running.push(runtime);
+    const client = createClient({ store, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('CallsGate');
+    await clock.advance(0); // the activity runs
+    store.failNext('commit', 1000);
+    finish('done');
+    // Its result's commits fail 100, 200, 400 ms ... apart, until they are 30 s apart.
+    await clock.advanceTo(new Date(T0 + 120_000));
+    const retries = logger.errors.flatMap((message) => /committing the result .* failed; retrying in (\d+) ms/.exec(message)?.slice(1).map(Number) ?? []);
+    expect(retries.slice(-2)).toEqual([30_000, 30_000]);
+    store.failNext('commit', 0); // the store is back
+    await client.startNew('Echo', { input: 'other' }); // another client's write signals work
+    await clock.advance(0);
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(clock.now().getTime()).toBe(T0 + 120_000);
   });
 });

@@ -30,6 +30,18 @@ import type { Logger } from '../env/logger.js';
 /** First and longest delay before the worker retries after its store failed to hand out work. */
 const MIN_PUMP_RETRY_MS = 100;
 const MAX_PUMP_RETRY_MS = 30_000;
+
+/**
+ * When a retry backing off after a failure at `failedAtMs` comes once the store signals work at `nowMs` (ms on the
+ * worker's clock; NaN when it returned no valid Date): now, or MIN_PUMP_RETRY_MS after the failure, whichever is later.
+ * A signal says the store has just written, so it most likely serves calls again: the worker resumes at once instead
+ * of waiting out a back-off grown to MAX_PUMP_RETRY_MS in a long outage. A store that still fails is tried no more
+ * than once per MIN_PUMP_RETRY_MS however often it signals, and each failure still lengthens the back-off that
+ * retries when no signal comes. The one rule for every back-off the worker's signals end (`Worker.#wake`).
+ */
+function retryOnSignalMs(nowMs: number, failedAtMs: number): number {
+  return Math.max(nowMs, failedAtMs + MIN_PUMP_RETRY_MS);
+}
 /**
  * How long a wake-up feed must stay up before a failure starts its back-off over (from MIN_PUMP_RETRY_MS): a feed that
  * fails sooner, even after it emitted, has not proven healthy, and its back-off goes on doubling.
@@ -226,6 +238,8 @@ export class Worker {
   #backingOff = false;
   /** When the last failed pump failed (ms on the clock; NaN when the clock failed): see `#wake`. */
   #failedAtMs = Number.NaN;
+  /** The result commits waiting to be retried (`#heldFor`), each brought forward by a wake-up (`#wake`). */
+  readonly #retryWaits = new Set<(nowMs: number) => void>();
   /**
    * When the work the store last named comes due (ms on the clock; see `#armWakeTimer`), or a lease this worker left to
    * lapse expires if sooner (`#leaseLeft`): a back-off never wakes the worker later than that, though a retry timer took
@@ -512,20 +526,18 @@ export class Worker {
 
   /**
    * A wake-up: the store signalled work (its feed emitted, or was subscribed again), or a timer of the worker fired.
-   * During a back-off (`#backingOff`) it brings the retry forward, to now or to MIN_PUMP_RETRY_MS after the failed
-   * attempt, whichever is later: a signal says the store has just written, so it most likely serves claims again,
-   * and the worker resumes at once instead of waiting out a back-off grown to MAX_PUMP_RETRY_MS in a long outage. A
-   * store that still fails is tried no more than once per MIN_PUMP_RETRY_MS however often it signals, and each failure
-   * still lengthens the back-off that wakes the worker when no signal comes.
+   * It brings forward the retries backing off after a failure (`retryOnSignalMs`): the failed pump's (`#backingOff`)
+   * and the result commits' (`#retryWaits`).
    */
   #wake(): void {
     this.#wakeUps++;
     this.#activitiesIdle = false;
-    if (this.#backingOff) {
+    if (this.#backingOff || this.#retryWaits.size > 0) {
       const nowMs = validMs(this.#o.clock.now());
-      const retryMs = Math.max(nowMs, this.#failedAtMs + MIN_PUMP_RETRY_MS);
-      // NaN (a clock that returns no valid Date) leaves the retry where it is.
-      if (this.#wakeAtMs > retryMs) this.#setWakeTimer(nowMs, retryMs - nowMs);
+      // NaN (a clock that returns no valid Date) leaves every retry where it is.
+      const retryMs = retryOnSignalMs(nowMs, this.#failedAtMs);
+      if (this.#backingOff && this.#wakeAtMs > retryMs) this.#setWakeTimer(nowMs, retryMs - nowMs);
+      for (const bringForward of this.#retryWaits) bringForward(nowMs);
     }
     this.#requestPump();
   }
@@ -1279,7 +1291,8 @@ export class Worker {
           result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
           continue;
         }
-        const left = leaseUntil - this.#now().getTime();
+        const failedAtMs = this.#now().getTime();
+        const left = leaseUntil - failedAtMs;
         if (left <= 0) {
           // Past its lease the task is another worker's to take (it runs again): the attempts end here.
           logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
@@ -1288,7 +1301,7 @@ export class Worker {
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
         // Abandoned by a stop: its lease was released.
-        if (!(await this.#heldFor(item, delay))) return true;
+        if (!(await this.#heldFor(item, failedAtMs, delay))) return true;
       }
     }
   }
@@ -1313,19 +1326,29 @@ export class Worker {
   }
 
   /**
-   * Waits `delay` ms on the worker's clock while holding `item`: true then, or false as soon as a stop abandons it
-   * (its lease released; `#abandonHeld` calls the `stop` registered here, which clears the timer).
+   * Waits, while holding `item`, `delay` ms on the worker's clock from `failedAtMs` (the failure it backs off from), or
+   * less when a wake-up brings it forward (`#wake`): true then, or false as soon as a stop abandons it (its lease
+   * released; `#abandonHeld` calls the `stop` registered here, which clears the timer).
    */
-  #heldFor(item: ActivityWorkItem, delay: number): Promise<boolean> {
+  #heldFor(item: ActivityWorkItem, failedAtMs: number, delay: number): Promise<boolean> {
     return new Promise((resolve) => {
       const { clock } = this.#o;
-      const timer = clock.setTimeout(() => resolve(true), delay);
-      this.#heldActivities.set(item, {
-        stop: () => {
-          clock.clearTimeout(timer);
-          resolve(false);
-        },
-      });
+      let atMs = failedAtMs + delay;
+      const done = (held: boolean): void => {
+        clock.clearTimeout(timer);
+        this.#retryWaits.delete(bringForward);
+        resolve(held);
+      };
+      const bringForward = (nowMs: number): void => {
+        const retryMs = retryOnSignalMs(nowMs, failedAtMs);
+        if (!(atMs > retryMs)) return;
+        clock.clearTimeout(timer);
+        atMs = retryMs;
+        timer = clock.setTimeout(() => done(true), retryMs - nowMs);
+      };
+      let timer = clock.setTimeout(() => done(true), delay);
+      this.#retryWaits.add(bringForward);
+      this.#heldActivities.set(item, { stop: () => done(false) });
     });
   }
 
