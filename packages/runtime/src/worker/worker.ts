@@ -417,14 +417,23 @@ export class Worker {
     this.#stopped ??= (async () => {
       this.#stopping = true;
       this.#succession?.stopWaiting();
-      // The misuse records still waiting for a change: their marks are left (see #recordMisuse).
-      for (const feed of this.#misuseFeeds) feed.unsubscribe();
-      this.#misuseFeeds.clear();
       try {
+        // The misuse records still waiting for a change: their marks are left (see #recordMisuse). A feed whose
+        // teardown throws keeps neither the others nor the wake-up feed subscribed: its error rejects the stop after.
+        let failed: { readonly error: unknown } | undefined;
+        for (const feed of this.#misuseFeeds) {
+          try {
+            feed.unsubscribe();
+          } catch (error) {
+            failed ??= { error };
+          }
+        }
+        this.#misuseFeeds.clear();
         this.#subscription?.unsubscribe();
+        if (failed) throw failed.error;
       } finally {
-        // A wake-up feed whose teardown throws (rxjs's UnsubscriptionError) still has every step of the stop run: the
-        // wait, the release of what outlasts the grace, the succession's end. The error rejects the stop after.
+        // A feed whose teardown throws (rxjs's UnsubscriptionError) still has every step of the stop run: the wait,
+        // the release of what outlasts the grace, the succession's end. The error rejects the stop after.
         this.#subscription = undefined;
         if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
         this.#resubscribeTimer = undefined;
