@@ -840,11 +840,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client's stream mux then gave each watcher of a shared status or list subscription a value of its own (parsed
  * again for every watcher after the first), so one that changes a status's input changes nothing another sees:
  * 9,269 -> 9,282 B (+13), budget set to match.
+ * The worker's work signals then brought its back-offs forward (a claim retry's and a result commit's, one rule:
+ * resumed at once when the store is back, not up to 30 s later), a throwing lock request no longer held a reused id's
+ * claims back for ever, and a throwing misuse-feed teardown no longer cut the stop short: 33,589 / 42,284 / 72,405 ->
+ * 33,747 / 42,434 / 72,561 B (+158 / +150 / +156), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_589 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_284 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_405 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_747 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_434 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_561 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_282 },
 ];
 
