@@ -1,6 +1,7 @@
 import { Observable, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, type OrchestrationContext } from '../src/index.js';
+import type { ClaimOptions } from '../src/store/store.js';
 import { RecordingLogger } from './failing-store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { HandClock } from './hand-clock.js';
@@ -142,6 +143,117 @@ describe('a wake-up feed that signals and fails at once', () => {
     await clock.advance(10_000);
     store.fail(); // up for 10 s
     expect(feedDelays(logger)).toEqual([100, 200, 400, 800, 100]);
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+  });
+});
+
+/**
+ * A MemoryStore that can be down (`down`): its wake-up feed then fails on every subscription and its claims reject, as
+ * a database that does not answer. `claimsToFail` makes only the next claims fail. `subscriptions` counts the attempts
+ * to subscribe to the feed, `open` the subscriptions open.
+ */
+class OutageStore extends MemoryStore {
+  feedDown = false;
+  claimsDown = false;
+  claimsToFail = 0;
+  subscriptions = 0;
+  open = 0;
+  /** MemoryStore's own feed (the field below replaces it). */
+  readonly #work: Observable<void> = (this as MemoryStore).workAvailable$;
+  override readonly workAvailable$ = new Observable<void>((subscriber) => {
+    this.subscriptions++;
+    if (this.feedDown) {
+      subscriber.error(new Error('the wake-up feed is down'));
+      return undefined;
+    }
+    this.open++;
+    const inner = this.#work.subscribe(subscriber);
+    return () => {
+      this.open--;
+      inner.unsubscribe();
+    };
+  });
+
+  override claimOrchestration(options: ClaimOptions) {
+    return this.#claimFails() ? Promise.reject(new Error('the store is down')) : super.claimOrchestration(options);
+  }
+
+  override claimActivity(options: ClaimOptions) {
+    return this.#claimFails() ? Promise.reject(new Error('the store is down')) : super.claimActivity(options);
+  }
+
+  #claimFails(): boolean {
+    if (this.claimsDown) return true;
+    if (this.claimsToFail <= 0) return false;
+    this.claimsToFail--;
+    return true;
+  }
+}
+
+const outageOrchestrators = {
+  /** Sleeps until the time its input names (ms on the clock), then returns the first event 'go'. */
+  SleepsThenWaits: function* (ctx: OrchestrationContext) {
+    yield ctx.createTimer(new Date(ctx.getInput<number>()));
+    return (yield ctx.waitForExternalEvent('go')) as unknown;
+  },
+  /** Sleeps a second, as many times as its input says. */
+  Ticks: function* (ctx: OrchestrationContext) {
+    for (let i = 0; i < ctx.getInput<number>(); i++) yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1000));
+    return 'ticked';
+  },
+};
+
+describe('a wake-up feed that failed while the store was down', () => {
+  it('is subscribed to again as soon as a claim succeeds after the outage, not after its back-off', async () => {
+    const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+    const store = new OutageStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    // A client of its own on the same store: what it writes reaches the worker through the store's feed only.
+    const other = createClient({ store, clock });
+    const id = await other.startNew('SleepsThenWaits', { input: T0 + 52_000 });
+    store.feedDown = true;
+    const runtime = createRuntime({ store, clock, logger, orchestrators: outageOrchestrators });
+    await runtime.start();
+    await clock.advance(51_500);
+    // Failed at 0, 0.1, 0.3, ... 25.5 and 51.1 s: the next subscription is due at 81.1 s.
+    expect(feedDelays(logger)).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000]);
+    store.claimsDown = true; // the whole store is down ...
+    await clock.advance(550); // ... when the worker wakes for the timer at 52 s: its claim fails, retried at 52.1 s
+    store.claimsDown = false;
+    store.feedDown = false; // the store is back
+    await clock.advance(50); // the retry claims the timer's step: the store answers, and the feed is subscribed again
+    expect(store.open).toBe(1);
+    expect((await other.getStatus(id))?.runtimeStatus).toBe('Running');
+    // An event another process raises reaches the worker through the feed (before, only once the clock reached 81.1 s).
+    await other.raiseEvent(id, 'go', 'went');
+    await clock.advance(0);
+    expect(await within(other.waitForCompletion(id, { timeoutMs: Infinity }), 'the instance ending')).toMatchObject({ runtimeStatus: 'Completed', output: 'went' });
+    expect(clock.now().getTime()).toBe(T0 + 52_100);
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    expect(store.open).toBe(0);
+  });
+
+  it('keeps its back-off while claims succeed, and is brought forward once per outage of the store', async () => {
+    const store = new OutageStore();
+    const clock = new VirtualClock();
+    const logger = new RecordingLogger();
+    store.feedDown = true; // for ever
+    const runtime = createRuntime({ store, clock, logger, orchestrators: outageOrchestrators });
+    await runtime.start();
+    const id = await runtime.client.startNew('Ticks', { input: 120 });
+    // A claim a second succeeds for 120 s; every 10 s one fails (12 outages of the store).
+    for (let s = 0; s < 120; s += 10) {
+      store.claimsToFail = 1;
+      await clock.advance(10_000);
+    }
+    await clock.advance(5000); // each failed claim put the ticks 100 ms back
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'ticked' });
+    // Its back-off alone subscribes 12 times in these 125 s (at 0, 0.1, 0.3, ... 51.1, 81.1, 111.1 s: as a feed that
+    // fails beside a store that never does); each of the 12 recoveries of the store may bring one subscription
+    // forward. A subscription per successful claim would be 120 or more.
+    expect(store.subscriptions).toBeLessThanOrEqual(12 + 12);
+    expect(store.subscriptions).toBeGreaterThan(12);
     await within(runtime.stop({ graceMs: 0 }), 'the stop');
   });
 });

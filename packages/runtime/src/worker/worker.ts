@@ -42,6 +42,18 @@ const MAX_PUMP_RETRY_MS = 30_000;
 function retryOnSignalMs(nowMs: number, failedAtMs: number): number {
   return Math.max(nowMs, failedAtMs + MIN_PUMP_RETRY_MS);
 }
+
+/**
+ * When the wake-up feed's re-subscription, backing off since the feed failed at `failedAtMs`, comes once a store call
+ * succeeds at `nowMs`: as a retry on a signal (`retryOnSignalMs`) when a store call failed since the last success
+ * (`storeRecovered`), else where its back-off put it (Infinity). A store that answers again after failing has most likely
+ * got its feed back too, and work another process writes meanwhile waited up to MAX_PUMP_RETRY_MS for the feed's
+ * back-off. Only a failure of a store call (not of the feed) earns this: a feed that fails for ever beside claims that
+ * succeed keeps its back-off, instead of a loop of re-subscription, wake-up, claim, re-subscription (`Worker.#storeAnswered`).
+ */
+function resubscribeOnAnswerMs(nowMs: number, failedAtMs: number, storeRecovered: boolean): number {
+  return storeRecovered ? retryOnSignalMs(nowMs, failedAtMs) : Infinity;
+}
 /**
  * How long a wake-up feed must stay up before a failure starts its back-off over (from MIN_PUMP_RETRY_MS): a feed that
  * fails sooner, even after it emitted, has not proven healthy, and its back-off goes on doubling.
@@ -223,6 +235,11 @@ export class Worker {
    */
   #resubscribeTimer: ClockTimer | undefined;
   #feedFailures = 0;
+  /** When the wake-up feed last failed, and when its re-subscription comes (ms on the clock): see `#storeAnswered`. */
+  #feedFailedAtMs = Number.NaN;
+  #resubscribeAtMs = Infinity;
+  /** A store call (a claim, a commit) failed since the last one that succeeded: see `resubscribeOnAnswerMs`. */
+  #storeFailed = false;
   #wakeTimer: ClockTimer | undefined;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
@@ -375,10 +392,11 @@ export class Worker {
       error: (error: unknown) => {
         this.#subscription = undefined;
         if (isStoreClosed(error)) return this.#storeLost(error);
-        if (validMs(clock.now()) - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
+        const failedAtMs = (this.#feedFailedAtMs = validMs(clock.now()));
+        if (failedAtMs - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
         const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
         this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
-        if (!this.#stopping) this.#resubscribeTimer = clock.setTimeout(this.#resubscribe, delay);
+        if (!this.#stopping) this.#resubscribeIn(failedAtMs, delay);
       },
     });
     // A feed that failed while it was being subscribed has a timer to subscribe again already.
@@ -386,9 +404,17 @@ export class Worker {
   }
 
   readonly #resubscribe = (): void => {
+    this.#resubscribeAtMs = Infinity;
     this.#subscribeWork();
     this.#wake();
   };
+
+  /** (Re)arms the re-subscription of the wake-up feed to come `delay` ms after `nowMs`. */
+  #resubscribeIn(nowMs: number, delay: number): void {
+    if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
+    this.#resubscribeAtMs = nowMs + delay;
+    this.#resubscribeTimer = this.#o.clock.setTimeout(this.#resubscribe, delay);
+  }
 
   /**
    * The store failed with an error after which it serves no call any more (`isStoreClosed`: it was closed, or it lost
@@ -437,6 +463,7 @@ export class Worker {
         this.#subscription = undefined;
         if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
         this.#resubscribeTimer = undefined;
+        this.#resubscribeAtMs = Infinity;
         this.#clearWakeTimer();
         const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
         let clean = true;
@@ -574,12 +601,14 @@ export class Worker {
         if (!this.#pumpAgain && !this.#stopping) await this.#armWakeTimer(claimedAt ?? this.#now());
       } while (this.#pumpAgain && !this.#stopping);
       this.#pumpFailures = 0;
+      if (this.#storeFailed) this.#storeAnswered();
     } catch (error) {
       if (isStoreClosed(error)) return this.#storeLost(error);
       // A claim or wake-time read failed (the store is unreachable?): try again later, backing off, so the worker
       // neither stalls until the next write nor hammers a failing store. The delay doubles per failed attempt, not
       // per wake-up: wake-ups wait for the retry meanwhile (`#requestPump`).
       let delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
+      this.#storeFailed = true;
       if (this.#stopping) this.#clearWakeTimer();
       else delay = this.#backOff((this.#failedAtMs = validMs(this.#o.clock.now())), delay);
       this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
@@ -820,11 +849,19 @@ export class Worker {
   }
 
   /**
-   * The store committed for this worker: it is reachable, so a failure after this backs off from the start, and a
-   * back-off under way ends with a claim now instead of at its timer.
+   * The store committed for this worker, or a claim succeeded after one failed: it is reachable, so a failure after this
+   * backs off from the start, a back-off under way ends with a claim now instead of at its timer, and the wake-up feed's
+   * re-subscription, if one is pending, comes as `resubscribeOnAnswerMs` says.
    */
   #storeAnswered(): void {
     this.#pumpFailures = 0;
+    if (this.#resubscribeTimer !== undefined) {
+      const nowMs = validMs(this.#o.clock.now());
+      const atMs = resubscribeOnAnswerMs(nowMs, this.#feedFailedAtMs, this.#storeFailed);
+      // NaN (a clock that returns no valid Date) leaves the re-subscription where it is.
+      if (this.#resubscribeAtMs > atMs) this.#resubscribeIn(nowMs, atMs - nowMs);
+    }
+    this.#storeFailed = false;
     if (!this.#backingOff) return;
     this.#backingOff = false;
     this.#requestPump();
@@ -1300,6 +1337,7 @@ export class Worker {
           result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
           continue;
         }
+        this.#storeFailed = true;
         const failedAtMs = this.#now().getTime();
         const left = leaseUntil - failedAtMs;
         if (left <= 0) {
