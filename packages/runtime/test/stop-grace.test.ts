@@ -48,6 +48,20 @@ describe('runtime.stop({ graceMs })', () => {
     expect(clock.now().getTime()).toBe(before);
   });
 
+  it('with a grace of 0, abandons what runs without waiting on the clock: a clock nobody advances does not hold the stop', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    const { activity: Slow, running: activityStarted } = heldActivity();
+    const first = await start({ clock, store, orchestrators: { CallsSlow: callsSlow }, activities: { Slow } });
+    const id = await first.client.startNew('CallsSlow');
+    await within(activityStarted, 'the activity running');
+    // The clock is never advanced (before, the stop waited for a timer of 0 ms on it, for ever).
+    await within(first.stop({ graceMs: 0 }), 'the stop');
+    // The activity's lease was released: another runtime runs it at once.
+    const second = await start({ clock, store, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'second' } });
+    expect(await second.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+  });
+
   it('runs no activity that a step committing as the stop began leased to it, and releases it for another worker at once', async () => {
     const clock = new VirtualClock();
     const store = new FailingStore();

@@ -470,7 +470,10 @@ export class Worker {
         const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
           this.#drained = resolve;
         });
-        if (graceMs === Infinity) {
+        if (graceMs === 0) {
+          // No grace: what runs is abandoned now, with no timer (on a clock nobody advances it would never fire).
+          if (this.#inFlight > 0) clean = await this.#abandonHeld();
+        } else if (graceMs === Infinity) {
           await drained;
         } else {
           // On the timer of the store calls, which waits in steps of at most MAX_TIMER_DELAY_MS: a longer delay given
