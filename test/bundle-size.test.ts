@@ -844,11 +844,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * resumed at once when the store is back, not up to 30 s later), a throwing lock request no longer held a reused id's
  * claims back for ever, and a throwing misuse-feed teardown no longer cut the stop short: 33,589 / 42,284 / 72,405 ->
  * 33,747 / 42,434 / 72,561 B (+158 / +150 / +156), budgets set to match; rx-client unchanged.
+ * A claim or commit that succeeds after one failed then brought a failed wake-up feed's re-subscription forward too
+ * (once per recovery of the store), and stop({ graceMs: 0 }) set no timer: 33,747 / 42,434 / 72,561 -> 33,826 /
+ * 42,547 / 72,663 B (+79 / +113 / +102), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_747 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_434 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_561 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_826 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_547 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_663 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_282 },
 ];
 
