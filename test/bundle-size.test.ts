@@ -847,12 +847,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A claim or commit that succeeds after one failed then brought a failed wake-up feed's re-subscription forward too
  * (once per recovery of the store), and stop({ graceMs: 0 }) set no timer: 33,747 / 42,434 / 72,561 -> 33,826 /
  * 42,547 / 72,663 B (+79 / +113 / +102), budgets set to match; rx-client unchanged.
+ * rx-client then failed only the watch whose event is longer than maxResponseBytes (a legitimately large instances
+ * value no longer fails every watch of the client), and judged the limit the same however the stream is cut:
+ * 9,282 -> 9,441 B (+159), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_826 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_547 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_663 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_282 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_441 },
 ];
 
 describe('bundle size', () => {

@@ -86,15 +86,18 @@ export interface StreamMuxOptions {
   readonly timeoutMs?: number | undefined;
   /** Where the reconnect delays are spread from: a number in [0, 1). Default `Math.random`. */
   readonly random?: (() => number) | undefined;
-  /** The longest answer body and stream event read, in characters (a positive integer). Default {@link DEFAULT_MAX_RESPONSE_BYTES}. */
+  /**
+   * The longest answer body and stream event read, in characters (a positive integer; a longer event fails only the
+   * watch it names, see {@link sseParser}). Default {@link DEFAULT_MAX_RESPONSE_BYTES}.
+   */
   readonly maxResponseBytes?: number | undefined;
 }
 
 /**
  * Default `maxResponseBytes` of a remote client: 32 MiB, 32 times the server's default request body limit (1 MiB, its
  * `maxBodyBytes`: the largest input or event payload a client may send it) and 2048 times its default custom status
- * limit (16 KiB). A server sends no frame larger than the value it carries, and a list page of up to 1000 statuses
- * with their inputs: raise it for larger values (or pages of large inputs).
+ * limit (16 KiB). A server sends no frame larger than the value it carries; an `instances` value holds every
+ * matching status, unpaged: raise it for larger values, or lists of many instances.
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 2 ** 25;
 
@@ -273,8 +276,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     };
 
     /** Acts on one event of the stream: a session's start, a subscription's value or end, or the stream's failure. */
-    const onMessage = (event: string | undefined, text: string): void => {
+    const onMessage = (event: string | undefined, text: string, _id?: string, over?: boolean): void => {
       if (stopped) return; // stopped by an event before it in the same chunk
+      if (over) {
+        // Too long to hold (a list of many statuses, say): the subscription it belongs to, named at the start of its
+        // data, fails alone, and the parser skips the rest of it (held no more, however long). One that names none (a
+        // broken server or proxy: a line never ended, data never closed) fails the stream, as an event that is not JSON.
+        const sub = /^\{"sub":"(\w*)"/.exec(text)?.[1];
+        const error = tooLong('An event', maxResponseBytes);
+        return sub === undefined ? fail(error) : end(entries.get(sub), error);
+      }
       // JSON that is no object has no members to read (`undefined` each); `null` would throw.
       let data: Record<string, unknown> | null;
       try {
@@ -368,9 +379,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           signal.throwIfAborted();
           if (chunk.done) break;
           heard = true;
-          // An event longer than the limit (a line never ended, data lines never closed by an empty one: a broken
-          // server or proxy) is refused as one that is not JSON, rather than buffered without end.
-          if (feed(decoder.decode(chunk.value, { stream: true }))) return fail(tooLong('An event', maxResponseBytes));
+          feed(decoder.decode(chunk.value, { stream: true }));
         }
       } catch (error) {
         if (stopped) return;

@@ -106,34 +106,77 @@ describe('input the client would otherwise buffer without end', () => {
     expect(server.clock.pendingTimers).toBe(0);
   });
 
-  it('reads an event and an answer as long as the limit allows', async () => {
-    const value = 'y'.repeat(LIMIT - 100);
+  /**
+   * A server on 127.0.0.1 whose stream answers each subscription to a status with one `status` event (custom status
+   * `custom(instanceId)`), written as `cut` splits it, the events of one request in the order subscribed; every command
+   * is answered with `{ id }`, `id` of `answerLength` characters.
+   */
+  async function serveSized(custom: (instanceId: string) => string, cut: (event: string) => string[], answerLength = 0) {
+    let stream: ServerResponse | undefined;
+    let seq = 0;
     const server = createServer((request, response) => {
       const path = request.url!.slice(WEBHOOK_PATH.length);
-      request.resume();
-      if (path === '/streams') {
-        response.writeHead(200, { 'content-type': 'text/event-stream' }).write('event: session\nid: s.0\ndata: {"session":"s"}\n\n');
-        stream = response;
-      } else if (path === '/streams/s/subscriptions') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        // One character a chunk at the end: the event is whole only with its empty line.
-        stream!.write(`event: status\ndata: {"sub":"1","data":{"instanceId":"a","name":"N","runtimeStatus":"Running","customStatus":"${value}",`);
-        stream!.write('"createdTime":"2026-01-01T00:00:00.000Z","lastUpdatedTime":"2026-01-01T00:00:00.000Z"}}\n');
-        stream!.write('\n');
-      } else if (request.method === 'DELETE') {
-        response.writeHead(204).end();
-      } else {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: value.slice(10) }));
-      }
+      let body = '';
+      request.setEncoding('utf8').on('data', (text: string) => (body += text));
+      request.on('end', () => {
+        if (path === '/streams') {
+          response.writeHead(200, { 'content-type': 'text/event-stream' }).write('event: session\nid: s.0\ndata: {"session":"s"}\n\n');
+          stream = response;
+        } else if (path === '/streams/s/subscriptions') {
+          response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          for (const { sub, instanceId } of (JSON.parse(body) as { subscribe: { sub: string; instanceId: string }[] }).subscribe) {
+            for (const piece of cut(statusEvent(++seq, sub, instanceId, custom(instanceId)))) stream!.write(piece);
+          }
+        } else if (request.method === 'DELETE') {
+          response.writeHead(204).end();
+        } else {
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'i'.repeat(answerLength) }));
+        }
+      });
     });
-    let stream: ServerResponse | undefined;
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const client = createRemoteClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxResponseBytes: LIMIT });
     clients.push(client);
-    await expect(client.startNew('N')).resolves.toBe(value.slice(10));
+    return client;
+  }
+
+  /** A `status` event of subscription `sub` as the server writes it, whole on the wire. */
+  const statusEvent = (seq: number, sub: string, instanceId: string, customStatus: string): string => {
+    const status = { instanceId, name: 'N', runtimeStatus: 'Running', customStatus, createdTime: '2026-01-01T00:00:00.000Z', lastUpdatedTime: '2026-01-01T00:00:00.000Z' };
+    return `event: status\nid: s.${seq}\ndata: ${JSON.stringify({ sub, data: status })}\n\n`;
+  };
+  /** The custom status whose event (the first, subscription 1, of instance `instanceId`) is `length` characters on the wire. */
+  const customOf = (length: number, instanceId: string): string => 'y'.repeat(length - statusEvent(1, '1', instanceId, '').length);
+  /** Cut into five chunks: in the middle of its data, at the end of its data line, and between its two line ends. */
+  const cutFive = (event: string): string[] => {
+    const a = event.length >> 1;
+    return [event.slice(0, a), event.slice(a, -3), event.slice(-3, -2), event.slice(-2, -1), event.slice(-1)];
+  };
+
+  it('reads an event and an answer of exactly maxResponseBytes characters, however the event is cut', async () => {
+    const value = customOf(LIMIT, 'a');
+    expect(statusEvent(1, '1', 'a', value).length).toBe(LIMIT);
+    const client = await serveSized(() => value, cutFive, LIMIT - '{"id":""}'.length);
+    await expect(client.startNew('N')).resolves.toHaveLength(LIMIT - 9);
     const custom = await within(firstValueFrom(client.customStatus$('a').pipe(filter((c) => c !== undefined))), 'the status');
     expect(custom).toBe(value);
+  });
+
+  it('fails only the watch whose event is one character over maxResponseBytes; the stream reads on past it', async () => {
+    const value = customOf(LIMIT + 1, 'big');
+    expect(statusEvent(1, '1', 'big', value).length).toBe(LIMIT + 1);
+    const client = await serveSized((id) => (id === 'big' ? value : 'small'), cutFive);
+    const states: ConnectionState[] = [];
+    client.connection$.subscribe((state) => states.push(state));
+    // Subscribed in one request: the big event comes first, then the small one.
+    const big = firstValueFrom(client.status$('big')).catch((e: unknown) => e);
+    const small = firstValueFrom(client.status$('small'));
+    const error = await within(big, 'the big watch failed');
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject(tooLong);
+    expect(await within(small, 'the small status')).toMatchObject({ instanceId: 'small', customStatus: 'small' });
+    expect(states.at(-1)).toEqual({ state: 'live' });
   });
 
   it('refuses a maxResponseBytes that is not a positive integer', () => {

@@ -71,18 +71,39 @@ const STREAMS: readonly string[] = [
 ];
 
 describe('sseParser', () => {
-  it('says when the event being read holds more than max characters, counting its data and its line not yet ended', () => {
-    const events: string[] = [];
-    const feed = sseParser((_, data) => events.push(data), () => {}, () => {}, 10);
-    expect(feed('data: 1234')).toBe(false); // held: the 10 characters of its line, no data yet
-    expect(feed('\n')).toBe(false); // data '1234'
-    expect(feed('data: 1234')).toBe(true); // 4 of data and 10 of the line not yet ended
-    const lines = sseParser(() => {}, () => {}, () => {}, 10);
-    expect(lines('data: 123\ndata: 456\n')).toBe(false); // data '123\n456': 7
-    expect(lines('data: 789\n')).toBe(true); // 11: lines that are never closed by an empty one
-    const whole = sseParser((_, data) => events.push(data), () => {}, () => {}, 10);
-    expect(whole('data: 0123456789\n\ndata: 0123456789\n\n')).toBe(false); // each event at the limit: dispatched
-    expect(events).toEqual(['0123456789', '0123456789']);
+  /** What a parser with limit `max` tells of `chunks`: each event (with `over` when too long) and each last event id. */
+  const told = (chunks: readonly string[], max: number): unknown[] => {
+    const calls: unknown[] = [];
+    const feed = sseParser((...args) => calls.push(args), (ms) => calls.push(ms), (id) => calls.push(id), max);
+    for (const chunk of chunks) feed(chunk);
+    return calls;
+  };
+
+  it('reads an event of at most max characters, its line ends and empty line counted, and tells of a longer one at once', () => {
+    expect(told(['data: 12\n\n'], 10)).toEqual([[undefined, '12', undefined]]); // 10 characters: read
+    expect(told(['data: 123\n\n'], 10)).toEqual([[undefined, '123', undefined, true]]); // 11
+    // Told as soon as it is over, with what of its data lies within its first max characters; the rest is skipped to
+    // its empty line, which still sets the last event id; the next event is read as any other.
+    expect(told(['event: e\nid: 7\ndata: {"sub":"1","data":[', '0,'.repeat(50)], 30)).toEqual([['e', '{"sub":"1', '7', true]]);
+    expect(told(['event: e\nid: 7\ndata: {"sub":"1","data":[0,0]}\ndata: x\nretry: 5\n\ndata: next\n\n'], 30))
+      .toEqual([['e', '{"sub":"1', '7', true], 5, '7', [undefined, 'next', undefined]]);
+    // A line that never ends, and lines never closed by an empty one, are told once and held no more.
+    expect(told(['data: ' + 'x'.repeat(100), 'x'.repeat(100)], 10)).toEqual([[undefined, 'xxxx', undefined, true]]);
+    expect(told(['data: 1\n', 'data: 2\n', 'data: 3\n'], 20)).toEqual([[undefined, '1\n2\n', undefined, true]]);
+  });
+
+  it('judges the limit the same however the stream is cut', () => {
+    const streams = [
+      'event: e\nid: 7\ndata: {"sub":"1","data":[0,0,0]}\n\n: hb\n\ndata: b\r\ndata: c\r\rdata: after\n\n',
+      'data: 0123456789abcdef\rid: 2\r\rdata: 0123\r\n\r\n',
+      'id: 1\r\nevent: long-name-of-an-event\r\ndata: a\r\n\r\ndata: z\n\n',
+    ];
+    for (const text of streams) {
+      for (let max = 1; max <= text.length + 1; max++) {
+        const whole = told([text], max);
+        for (const chunks of splits(text)) expect(told(chunks, max), `${max} ${JSON.stringify(chunks)}`).toEqual(whole);
+      }
+    }
   });
 
   it('parses a status stream whatever chunks it arrives in', () => {
