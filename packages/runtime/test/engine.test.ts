@@ -284,6 +284,24 @@ describe('replay engine', () => {
     expect(completion(execution.step(T0, [taskFailed(0, 'fatal error')]))).toMatchObject({ orchestrationStatus: 'Failed' });
   });
 
+  it('asks handle() about every failure but the last attempt\'s', () => {
+    const asked: string[] = [];
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', {
+        firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2, handle: (e) => { asked.push(e.message); return true; },
+      });
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(10).toISOString() }]);
+    execution.step(at(10), [timerFired(1, at(10))]);
+    const failed = completion(execution.step(at(10), [taskFailed(2, 'e2')]));
+    expect(failed?.failureDetails?.errorMessage).toContain('e2');
+    // Asked once, about e1: after the last attempt there is no retry to decide, so handle is not called.
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain('e1');
+  });
+
   it('never moves currentUtcDateTime back when a step comes at an earlier time (a clock set back), and records it so', () => {
     const seen: string[] = [];
     const orch: Orchestrator = function* (ctx) {
