@@ -4,7 +4,7 @@ import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { runAsLeader, type Leadership } from '../../src/run-as-leader.js';
-import { adapters, uniqueName, type AdapterName } from '../shared/fixtures.js';
+import { adapters, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
 
 // Tab A runs the worker (the leader of runAsLeader) and watches an instance; then another connection, a newer version
 // of the app in tab B, upgrades A's database (opens it with a higher version) or deletes it. A's store closes its
@@ -53,16 +53,6 @@ function lead(lock: string, runtime: Runtime): Leadership {
 /** How `feed` ends for a subscriber that was there before: its error, or `'completed'`. */
 function ended(feed: Observable<unknown>): Promise<unknown> {
   return new Promise((resolve) => feed.subscribe({ error: resolve, complete: () => resolve('completed') }));
-}
-
-/**
- * `promise`, or a failure naming `what` after a minute: a wait for an event, bounded generously so that a test whose
- * event never comes (the bug) fails with a message instead of its timeout.
- */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within 60 s`)), 60_000)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves once the worker whose id is `workerId` has stopped: the lock its life held is granted (free). */

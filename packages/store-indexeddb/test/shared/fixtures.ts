@@ -1,4 +1,5 @@
 import type { HistoryEvent } from '@durable-rx/runtime';
+import { SETTLED } from '@durable-rx/runtime/testing';
 import {
   type ActivityTask, type InstanceState, type OrchestrationMessage, type Store, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
@@ -23,6 +24,16 @@ let counter = 0;
 /** A database name no other test uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now()}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * `promise`, or a rejection saying what did not happen after SETTLED (60 s) of real time: far above any store bound a
+ * test sets, so that a hang fails the test instead of the run.
+ */
+export function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs)));
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 /** An instance to create with its start message. */
