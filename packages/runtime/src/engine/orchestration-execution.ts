@@ -811,7 +811,7 @@ export class OrchestrationExecution {
       now: () => this.#now(),
       createTimer: (fireAt) => this.#own(new TimerTask(-1, fireAt)),
       startAttempt: () => this.#inert<T>(kind, name),
-      asDurableFunctions: true,
+      asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
     }));
   }
 
