@@ -276,6 +276,33 @@ describe('retry decisions (RetriesAsDurableFunctions)', () => {
     expect(startedNow(options).step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(60_000).toISOString() }]);
   });
 
+  it('refuses an infinite first interval or cap at the call, and keeps accepting them for a history recorded before', () => {
+    const refused = (options: RetryOptions) => {
+      const execution = new OrchestrationExecution(retries(options), limit);
+      execution.replay([]);
+      execution.step(T0, [executionStarted('Retries', undefined, 'r', T0)]);
+      const step = execution.step(at(0), [eventRaised('go', undefined, T0)]);
+      expect(step.actions).toEqual([]);
+      return step.newEvents.find((e) => e.type === 'ExecutionCompleted');
+    };
+    const firstInfinite = { firstRetryIntervalInMilliseconds: Infinity, maxNumberOfAttempts: 3 };
+    const capInfinite = { firstRetryIntervalInMilliseconds: DAY, maxNumberOfAttempts: 3, maxRetryIntervalInMilliseconds: Infinity };
+    for (const [options, name] of [[firstInfinite, 'firstRetryIntervalInMilliseconds'], [capInfinite, 'maxRetryIntervalInMilliseconds']] as const) {
+      const failed = refused(options);
+      expect(failed, name).toMatchObject({ orchestrationStatus: 'Failed', failureDetails: { errorType: 'InvalidArgumentError' } });
+      expect(failed?.failureDetails?.errorMessage, name).toContain(name);
+    }
+    // Recorded before: an infinite first interval never retried, an infinite cap capped nothing.
+    const before = recordedBefore(firstInfinite).step(at(0), [taskFailed(0, 'e1', T0)]);
+    expect(before.actions).toEqual([]);
+    expect(before.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', orchestrationStatus: 'Failed' }));
+    expect(recordedBefore({ ...capInfinite, backoffCoefficient: 10 }).step(at(0), [taskFailed(0, 'e1', T0)]).actions)
+      .toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(DAY).toISOString() }]);
+    // A timeout of Infinity is none, under either rule.
+    expect(startedNow({ firstRetryIntervalInMilliseconds: DAY, maxNumberOfAttempts: 3, retryTimeoutInMilliseconds: Infinity })
+      .step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(DAY).toISOString() }]);
+  });
+
   it('keeps uncapped delays for a history recorded before', () => {
     const options = { firstRetryIntervalInMilliseconds: 7 * DAY, maxNumberOfAttempts: 3 };
     expect(recordedBefore(options).step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(7 * DAY).toISOString() }]);

@@ -70,7 +70,8 @@ export const ReplayFlag = {
    * before the first attempt's time plus the timeout, however long the delay; and a delay is capped at 6 days when
    * `maxRetryIntervalInMilliseconds` is left out (the extension's default). Before, a failure was retried only when the
    * retry would start within the timeout (a first interval longer than the timeout never retried), and an uncapped
-   * delay grew without bound. A history recorded before keeps that.
+   * delay grew without bound. A non-finite `firstRetryIntervalInMilliseconds` or `maxRetryIntervalInMilliseconds`
+   * throws at the call (under the cap, `Infinity` would retry after 6 days). A history recorded before keeps all that.
    */
   RetriesAsDurableFunctions: 7,
 } as const;

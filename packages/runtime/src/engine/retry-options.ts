@@ -10,17 +10,17 @@
  * `InvalidArgumentError` there.
  */
 export interface RetryOptions {
-  /** Delay before the first retry, in milliseconds (> 0). */
+  /** Delay before the first retry, in milliseconds (finite, > 0). */
   readonly firstRetryIntervalInMilliseconds: number;
   /** Total number of attempts, including the first (an integer >= 1). */
   readonly maxNumberOfAttempts: number;
   /** Multiplier applied to the delay after each retry (>= 1; default 1). */
   readonly backoffCoefficient?: number;
-  /** Upper bound for one delay, in milliseconds (> 0; default 6 days, as Durable Functions). */
+  /** Upper bound for one delay, in milliseconds (finite, > 0; default 6 days, as Durable Functions). */
   readonly maxRetryIntervalInMilliseconds?: number;
   /**
    * No retry of a failure that comes this long or longer after the first attempt started, in milliseconds (> 0;
-   * default none). A retry allowed before it may start after it: the delay does not count.
+   * default and `Infinity`: none). A retry allowed before it may start after it: the delay does not count.
    */
   readonly retryTimeoutInMilliseconds?: number;
   /**

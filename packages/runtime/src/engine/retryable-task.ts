@@ -30,7 +30,7 @@ export class RetryableTask<T> extends DurableTask<T> {
   constructor(readonly options: RetryOptions, scheduler: RetryScheduler<T>) {
     super();
     this.#scheduler = scheduler;
-    validateRetryOptions(options);
+    validateRetryOptions(options, scheduler.asDurableFunctions);
     this.#firstAttemptAt = scheduler.now().getTime();
     this.#current = this.#start();
   }
@@ -116,11 +116,18 @@ function handleFailed(error: Error, thrown: unknown): TaskFailedError {
   return new TaskFailedError(`${error.message}; its retry handle threw: ${details.errorMessage}`, task, failureDetails);
 }
 
-function validateRetryOptions(o: RetryOptions): void {
-  if (!(o.firstRetryIntervalInMilliseconds > 0)) invalid('firstRetryIntervalInMilliseconds', 'must be > 0');
+/**
+ * Throws `InvalidArgumentError` at the call for an option out of range. With `asDurableFunctions`, the first interval
+ * and the cap must also be finite: `Infinity` there would read as "never retry" but, capped at 6 days, retries. A
+ * history recorded before that flag accepted them, and keeps replaying so (a check at the call cannot change what was
+ * recorded, but a throw would fail a replay that once ran).
+ */
+function validateRetryOptions(o: RetryOptions, asDurableFunctions: boolean): void {
+  const delay = asDurableFunctions ? (ms: number) => ms > 0 && ms < Infinity : (ms: number) => ms > 0;
+  const range = asDurableFunctions ? 'must be finite and > 0' : 'must be > 0';
+  if (!delay(o.firstRetryIntervalInMilliseconds)) invalid('firstRetryIntervalInMilliseconds', range);
   if (!Number.isInteger(o.maxNumberOfAttempts) || o.maxNumberOfAttempts < 1) invalid('maxNumberOfAttempts', 'must be an integer >= 1');
   if (o.backoffCoefficient !== undefined && !(o.backoffCoefficient >= 1)) invalid('backoffCoefficient', 'must be >= 1');
-  for (const name of ['maxRetryIntervalInMilliseconds', 'retryTimeoutInMilliseconds'] as const) {
-    if (o[name] !== undefined && !(o[name] > 0)) invalid(name, 'must be > 0');
-  }
+  if (o.maxRetryIntervalInMilliseconds !== undefined && !delay(o.maxRetryIntervalInMilliseconds)) invalid('maxRetryIntervalInMilliseconds', range);
+  if (o.retryTimeoutInMilliseconds !== undefined && !(o.retryTimeoutInMilliseconds > 0)) invalid('retryTimeoutInMilliseconds', 'must be > 0');
 }
