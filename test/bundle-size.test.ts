@@ -850,11 +850,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client then failed only the watch whose event is longer than maxResponseBytes (a legitimately large instances
  * value no longer fails every watch of the client), and judged the limit the same however the stream is cut:
  * 9,282 -> 9,441 B (+159), budget set to match.
+ * Retries then refused an infinite first interval or cap at the call (under RetriesAsDurableFunctions): 33,826 /
+ * 42,547 / 72,663 -> 33,865 / 42,581 / 72,695 B (+39 / +34 / +32), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_826 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_547 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_663 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_865 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_581 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_695 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_441 },
 ];
 
