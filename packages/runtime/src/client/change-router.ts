@@ -19,6 +19,8 @@ export class ChangeRouter {
   #closed = false;
   readonly #source: Observable<StatusChange>;
   readonly #perInstance: ((instanceId: string) => Observable<StatusChange>) | undefined;
+  /** The states handed to more than one listener (see {@link ChangeRouter.isShared}). */
+  readonly #shared = new WeakSet<object>();
 
   /**
    * @param source - every committed change (the store's `changes$`).
@@ -31,12 +33,29 @@ export class ChangeRouter {
   }
 
   /**
+   * Whether `state` came from a change this router handed to more than one listener, marked before any of them heard
+   * it: a listener that hands it on to a user must then copy what the user may change. A state of a store's own
+   * per-instance feed counts as shared (another subscription of that feed may hold the same object). A state nobody
+   * else was handed (a single listener, a read) is the listener's own: it costs no copy.
+   */
+  isShared(state: object): boolean {
+    return this.#shared.has(state);
+  }
+
+  /**
    * Hands the committed changes of one instance to `observer` until the returned function is called (or the feed
    * ends, which reaches the observer as `error` or `complete`).
    */
   watch(instanceId: string, observer: Observer<StatusChange>): () => void {
     if (this.#perInstance) {
-      const subscription = this.#perInstance(instanceId).subscribe(observer);
+      const subscription = this.#perInstance(instanceId).subscribe({
+        next: (change) => {
+          if (change.state) this.#shared.add(change.state);
+          observer.next(change);
+        },
+        error: (error: unknown) => observer.error(error),
+        complete: () => observer.complete(),
+      });
       return () => subscription.unsubscribe();
     }
     if (this.#closed) {
@@ -85,6 +104,7 @@ export class ChangeRouter {
     const subscription = this.#source.subscribe({
       next: (change) => {
         const listeners = this.#byInstance.get(change.instanceId);
+        if (change.state && (listeners?.size ?? 0) + this.#everything.size > 1) this.#shared.add(change.state);
         // A listener may stop (and others start) while a change is delivered: only the listeners present when it
         // arrived hear it. A set of several is walked as a copy; a single one is taken without copying.
         if (listeners?.size === 1) {

@@ -17,7 +17,7 @@ import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
-import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus, type Mutable } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { toPlainJson, toTerminateReason } from '../model/json.js';
@@ -105,9 +105,6 @@ export class LocalClient implements DurableClient {
   /** Completes the store's per-instance feeds when {@link LocalClient.close} is called; empty once closed. */
   readonly #onClose = new Set<() => void>();
   #isClosed = false;
-  /** The last state turned into a status and that status: every watcher of one commit shares one status object. */
-  #memoState: InstanceState | undefined;
-  #memoStatus: InstanceStatus | undefined;
 
   constructor(options: LocalClientOptions) {
     this.#store = options.store;
@@ -386,6 +383,7 @@ export class LocalClient implements DurableClient {
     const show = showInputOf(instanceFilter);
     return new Observable<InstanceStatus[]>((subscriber) => {
       const list: LiveList = { members: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false };
+      const statusOf = (state: InstanceState): InstanceStatus => this.#statusOf(state, show);
       // The initial query (an array) or a committed change; emits when what the list shows changed.
       const onNext = (next: InstanceState[] | StatusChange): void => {
         if (Array.isArray(next)) {
@@ -401,7 +399,7 @@ export class LocalClient implements DurableClient {
         } else if (!applyChange(list, next, query)) {
           return;
         }
-        subscriber.next(shownStatuses(list, show));
+        subscriber.next(shownStatuses(list, statusOf));
       };
       return withFirst(() => this.#queryAll(query), this.#changes.all()).subscribe({
         next: (next) => {
@@ -647,13 +645,15 @@ export class LocalClient implements DurableClient {
     return stop;
   }
 
-  /** The public status of a state; the watchers of one commit, handed the same state object, share one status. */
-  #statusOf(state: InstanceState): InstanceStatus {
-    if (state !== this.#memoState || !this.#memoStatus) {
-      this.#memoStatus = toInstanceStatus(state);
-      this.#memoState = state;
-    }
-    return this.#memoStatus;
+  /**
+   * The public status of a state, with payloads of the caller's own. The watchers of one commit (status$, instances$,
+   * waitForCompletion) are handed the same state object: when there are several, each status holds copies of the
+   * payloads, so that one that changes its values changes no other's; a single watcher's (or a read's) holds the
+   * state's own, with no copy.
+   */
+  #statusOf(state: InstanceState, show?: { readonly showInput?: boolean }): InstanceStatus {
+    const status = toInstanceStatus(state, show);
+    return this.#changes.isShared(state) ? withOwnPayloads(status) : status;
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {
@@ -891,17 +891,17 @@ interface LiveList {
  * The statuses a live list shows, as a fresh array. A change of one member re-sorts nothing and builds one status:
  * the order is kept until membership or a creation time changes, and the other members' statuses are reused.
  */
-function shownStatuses(list: LiveList, show: { readonly showInput?: boolean }): InstanceStatus[] {
+function shownStatuses(list: LiveList, statusOf: (state: InstanceState) => InstanceStatus): InstanceStatus[] {
   if (!list.sorted) {
     const ids = [...list.members.values()].sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b))).map((s) => s.instanceId);
     list.shown = ids.map((id) => {
       const at = list.positions.get(id);
-      return at !== undefined && !list.stale.has(id) ? list.shown[at]! : toInstanceStatus(list.members.get(id)!, show);
+      return at !== undefined && !list.stale.has(id) ? list.shown[at]! : statusOf(list.members.get(id)!);
     });
     list.positions = new Map(ids.map((id, i) => [id, i]));
     list.sorted = true;
   } else {
-    for (const id of list.stale) list.shown[list.positions.get(id)!] = toInstanceStatus(list.members.get(id)!, show);
+    for (const id of list.stale) list.shown[list.positions.get(id)!] = statusOf(list.members.get(id)!);
   }
   list.stale.clear();
   return list.shown.slice();
@@ -939,6 +939,15 @@ type DirectOutcome = 'committed' | 'send' | 'refused';
 
 function reasonOf(reason: string | undefined): { reason?: string } {
   return reason === undefined ? {} : { reason: isReason(reason, 'reason') };
+}
+
+/** `status` with copies of its payloads, for a caller that shares its state with another ({@link LocalClient.#statusOf}). */
+function withOwnPayloads(status: Mutable<InstanceStatus>): InstanceStatus {
+  if (status.input !== undefined) status.input = copyStoreValue(status.input);
+  if (status.output !== undefined) status.output = copyStoreValue(status.output);
+  if (status.customStatus !== undefined) status.customStatus = copyStoreValue(status.customStatus);
+  if (status.failureDetails !== undefined) status.failureDetails = copyStoreValue(status.failureDetails);
+  return status;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, map, take, takeWhile, tap, toArray, type Observable } from 'rxjs';
+import { filter, firstValueFrom, map, ReplaySubject, take, takeWhile, tap, toArray, type Observable } from 'rxjs';
 import type { DurableClient } from '../client/durable-client.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { HistoryEvent } from '../model/history-event.js';
@@ -130,6 +130,15 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           yield ctx.callActivity('Step', 2);
           ctx.setCustomStatus('done');
           return 'ok';
+        },
+        WaitForItems: function* (ctx) {
+          // WaitForEvents with an object input: `{ items }` events named `Item`, counted in the custom status.
+          const { items } = ctx.getInput<{ items: number }>();
+          for (let i = 1; i <= items; i++) {
+            yield ctx.waitForExternalEvent('Item');
+            ctx.setCustomStatus({ received: i });
+          }
+          return items;
         },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
@@ -1622,6 +1631,35 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         const [, listed] = await Promise.all([firstValueFrom(list.pipe(tap((l) => change(l[0])))), firstValueFrom(list)]);
         expect(listed).toMatchObject([{ input: { n: 1 }, output: { n: 1 } }]);
         expect(await client.getStatus('owned-status')).toMatchObject({ input: { n: 1 }, output: { n: 1 } });
+      });
+
+      it('status$ and instances$ hand each watcher of one commit values of its own: one that changes them changes nothing another sees', async () => {
+        await client.startNew('WaitForItems', { instanceId: 'owned-commit', input: { items: 2 } });
+        await firstValueFrom(client.status$('owned-commit').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        type Shown = InstanceStatus | undefined;
+        const received = (s: Shown): unknown => (s?.customStatus as { received?: unknown } | undefined)?.received;
+        const change = (s: Shown): void => {
+          if (received(s) !== 1) return; // only the value of the commit both watch, not the first (each one's own read)
+          (s!.input as { items: number }).items = 99;
+          (s!.customStatus as { received: number }).received = 99;
+        };
+        // Two watchers of each stream, both subscribed before the commit, so that both get it from the same feed.
+        const status = client.status$('owned-commit');
+        const list = client.instances$({ instanceIdPrefix: 'owned-commit' }).pipe(map((l) => l[0]));
+        const watchers = [status.pipe(tap(change)), status, list.pipe(tap(change)), list].map((source) => {
+          const seen = new ReplaySubject<Shown>();
+          return { seen, subscription: source.subscribe(seen) };
+        });
+        try {
+          for (const { seen } of watchers) await firstValueFrom(seen.pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          await client.raiseEvent('owned-commit', 'Item', 'x');
+          const [, watched, , listed] = await Promise.all(watchers.map(({ seen }) => firstValueFrom(seen.pipe(filter((s) => received(s) !== undefined)))));
+          expect(watched).toMatchObject({ input: { items: 2 }, customStatus: { received: 1 } });
+          expect(listed).toMatchObject({ input: { items: 2 }, customStatus: { received: 1 } });
+          expect(await client.getStatus('owned-commit')).toMatchObject({ input: { items: 2 }, customStatus: { received: 1 } });
+        } finally {
+          for (const { subscription } of watchers) subscription.unsubscribe();
+        }
       });
 
       it('history$ hands each subscriber events of its own: one that changes them changes nothing another sees', async () => {
