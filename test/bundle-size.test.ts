@@ -852,11 +852,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 9,282 -> 9,441 B (+159), budget set to match.
  * Retries then refused an infinite first interval or cap at the call (under RetriesAsDurableFunctions): 33,826 /
  * 42,547 / 72,663 -> 33,865 / 42,581 / 72,695 B (+39 / +34 / +32), budgets set to match; rx-client unchanged.
+ * The local client then gave each watcher of one commit payloads of its own (status$, instances$, waitForCompletion:
+ * the change router marks a state it hands to several listeners, whose statuses copy them): 33,865 / 42,581 / 72,695
+ * -> 33,971 / 42,691 / 72,810 B (+106 / +110 / +115), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_865 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_581 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_695 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 33_971 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_691 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_810 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_441 },
 ];
 
