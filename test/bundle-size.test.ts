@@ -855,12 +855,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The local client then gave each watcher of one commit payloads of its own (status$, instances$, waitForCompletion:
  * the change router marks a state it hands to several listeners, whose statuses copy them): 33,865 / 42,581 / 72,695
  * -> 33,971 / 42,691 / 72,810 B (+106 / +110 / +115), budgets set to match; rx-client unchanged.
+ * rx-client's React hooks then stopped retrying a watch whose value is longer than maxResponseBytes (the same value
+ * would be sent again, whole, up to every 10 s for ever): 9,441 -> 9,462 B (+21), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 33_971 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_691 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_810 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_441 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_462 },
 ];
 
 describe('bundle size', () => {

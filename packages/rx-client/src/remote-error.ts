@@ -105,9 +105,19 @@ export async function jsonOf(response: Response, max: number): Promise<unknown> 
   }
 }
 
-/** The error for a body or an event longer than `max` characters: `RemoteError` `bad-response` (502). */
-export function tooLong(what: string, max: number): RemoteError {
-  return badResponse(`${what} is longer than maxResponseBytes (${max})`);
+/** The errors {@link isRetryableForHooks} never retries though their status says retryable (see {@link tooLong}). */
+const FINAL = new WeakSet<object>();
+
+/**
+ * The error for a body or an event longer than `max` characters: `RemoteError` `bad-response` (502). With `final` (the
+ * event of one watch, its value: a long `instances$` list, say) it is marked so that {@link isRetryableForHooks} says
+ * no: the server would send the same value again, whole, on every retry. Code and status stay those of any answer the
+ * client cannot read; an event that names no watch (a broken server or proxy) fails the stream unmarked, retried.
+ */
+export function tooLong(what: string, max: number, final?: boolean): RemoteError {
+  const error = badResponse(`${what} is longer than maxResponseBytes (${max})`);
+  if (final) FINAL.add(error);
+  return error;
 }
 
 /**
@@ -130,9 +140,10 @@ export { isRetryable } from '@durable-rx/runtime/client-kit';
  * `storeClosed: true`, of the classes it rebuilds answers into), which the shared rule never retries: the store is the
  * server's, which may be restarted or fail over, so from here it is the server that is unavailable for now. This
  * client's own close (a `StoreClosedError` without the mark) is never retried, nor a store lost in the page (a local
- * store's own error class, as IndexedDB's `DatabaseUpgradingError`).
+ * store's own error class, as IndexedDB's `DatabaseUpgradingError`), nor a watch's value longer than `maxResponseBytes`
+ * (a `bad-response` 502 {@link tooLong} marks: the same value would come again, whole, on every retry).
  */
 export function isRetryableForHooks(error: unknown): boolean {
   // Of every class errorFromBody rebuilds an answer into (listed here: this rule is in the hooks' entry only).
-  return isRetryableError(error) || isRemoteStoreLost(error, [RemoteError, ...ERROR_CLASSES]);
+  return !FINAL.has(error as object) && (isRetryableError(error) || isRemoteStoreLost(error, [RemoteError, ...ERROR_CLASSES]));
 }

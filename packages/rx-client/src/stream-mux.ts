@@ -283,8 +283,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // data, fails alone, and the parser skips the rest of it (held no more, however long). One that names none (a
         // broken server or proxy: a line never ended, data never closed) fails the stream, as an event that is not JSON.
         const sub = /^\{"sub":"(\w*)"/.exec(text)?.[1];
-        const error = tooLong('An event', maxResponseBytes);
-        return sub === undefined ? fail(error) : end(entries.get(sub), error);
+        // The watch's own error is final for the hooks (its value comes again as long); the stream's is retried.
+        return sub === undefined ? fail(tooLong('An event', maxResponseBytes)) : end(entries.get(sub), tooLong('An event', maxResponseBytes, true));
       }
       // JSON that is no object has no members to read (`undefined` each); `null` would throw.
       let data: Record<string, unknown> | null;

@@ -5,6 +5,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError, type ConnectionState, type RemoteClient } from '../src/index.js';
+import { isRetryableForHooks } from '../src/remote-error.js';
 import { within } from './harness.js';
 
 const LIMIT = 64 * 1024;
@@ -88,6 +89,8 @@ describe('input the client would otherwise buffer without end', () => {
       expect(error).toMatchObject(tooLong);
       // The path of an event that is not JSON: `failed` with that error, not a reconnect that would read it again.
       expect(states.at(-1)).toEqual({ state: 'failed', error });
+      // A broken server or proxy: the hooks retry it, as an event that is not JSON.
+      expect(isRetryableForHooks(error)).toBe(true);
       await within(server.streamClosed, 'the stream connection was let go');
       await within(server.deleted, 'the session was deleted');
       expect(server.streams()).toBe(1);
@@ -175,6 +178,8 @@ describe('input the client would otherwise buffer without end', () => {
     const error = await within(big, 'the big watch failed');
     expect(error).toBeInstanceOf(RemoteError);
     expect(error).toMatchObject(tooLong);
+    // The same value would come again as long: the React hooks do not subscribe again.
+    expect(isRetryableForHooks(error)).toBe(false);
     expect(await within(small, 'the small status')).toMatchObject({ instanceId: 'small', customStatus: 'small' });
     expect(states.at(-1)).toEqual({ state: 'live' });
   });

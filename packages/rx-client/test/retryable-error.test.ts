@@ -3,7 +3,7 @@ import {
 } from '@durable-rx/runtime';
 import { DatabaseUpgradingError } from '@durable-rx/store-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { errorFromBody, errorStatusOf, isRetryableForHooks, RemoteError } from '../src/remote-error.js';
+import { badResponse, errorFromBody, errorStatusOf, isRetryableForHooks, RemoteError, tooLong } from '../src/remote-error.js';
 
 /** Which errors the React hooks subscribe again after (see useObservableState), and which stay. */
 describe('isRetryableForHooks', () => {
@@ -29,6 +29,14 @@ describe('isRetryableForHooks', () => {
       // A store lost in the page (a local client's): a reload fixes it, not a retry.
       new DatabaseUpgradingError('upgrading'),
     ]) expect([String(error), isRetryableForHooks(error)]).toEqual([String(error), false]);
+  });
+
+  it('never retries a watch\'s value too long to read, which would come again whole; retries the stream\'s bad response', () => {
+    const oversized = tooLong('An event', 10, true);
+    expect([oversized.code, oversized.status, isRetryableForHooks(oversized)]).toEqual(['bad-response', 502, false]);
+    for (const error of [badResponse('Not an event stream'), tooLong('An event', 10), tooLong('An answer', 10)]) {
+      expect([error.message, isRetryableForHooks(error)]).toEqual([error.message, true]);
+    }
   });
 
   it('rebuilds a server\'s store-lost answer with a typed mark, which it retries', () => {
