@@ -212,4 +212,53 @@ describe('the worker\'s retries of an activity\'s result', () => {
     expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(clock.now().getTime()).toBe(T0 + 120_000);
   });
+
+  it('brings them forward on the store\'s signals and answers only: its own timers (a due durable timer, a claim\'s back-off) do not', async () => {
+    const store = new FailingStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    let finish!: (value: string) => void;
+    const runtime = createRuntime({
+      store, clock, logger, activityLeaseMs: 600_000,
+      orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, ...orchestrators },
+      activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)) },
+    });
+    running.push(runtime);
+    // Another process's client: its writes reach the worker only as the store's work signals.
+    const other = createClient({ store: store.inner, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('CallsGate');
+    const sleeper = await runtime.client.startNew('Sleeper', { input: T0 + 2000 });
+    await clock.advance(0); // the activity runs; the worker wakes for the sleeper's timer at T0 + 2000
+    // When commits were tried (ms after T0; an attempt with the step, then alone, counts once).
+    const commits: number[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = (...args) => {
+      const atMs = clock.now().getTime() - T0;
+      if (commits.at(-1) !== atMs) commits.push(atMs);
+      return commit(...args);
+    };
+    // An outage: every claim and commit fails. With no claim succeeding, the only commits are the result's.
+    store.failNext('commit', 1000);
+    store.failNext('claimOrchestration', 1000);
+    finish('done');
+    // The sleeper's timer at 2000 and the failed claims' retries after it (2100, 2300, 2700, 3500) wake the worker,
+    // but the result's retries keep their own back-off (before, each of those wake-ups brought the next one forward).
+    await clock.advanceTo(new Date(T0 + 4000));
+    expect(claimRetries(logger)).toEqual([100, 200, 400, 800, 1600]);
+    expect(commits).toEqual([0, 100, 300, 700, 1500, 3100]);
+    // Another process writes: the store's signal brings the result's next retry (due at 6300) forward to now, and the
+    // claims' (due at 5100); both fail again, the claims' next at 7200, the result's at 10,400.
+    await other.startNew('Echo', { input: 'signal' });
+    await clock.advance(0);
+    expect(commits).toEqual([0, 100, 300, 700, 1500, 3100, 4000]);
+    expect(claimRetries(logger)).toEqual([100, 200, 400, 800, 1600, 3200]);
+    // The store is back, with no more signals: the claims' retry at 7200 succeeds, and that answer brings the result's
+    // retry forward to then (without it, the result waited until 10,400).
+    store.failNext('commit', 0);
+    store.failNext('claimOrchestration', 0);
+    await clock.advanceTo(new Date(T0 + 7200));
+    expect((await store.inner.getInstance(id))?.runtimeStatus).toBe('Completed');
+    expect(await runtime.client.getStatus(sleeper)).toMatchObject({ runtimeStatus: 'Completed', output: 'woke' });
+  });
 });

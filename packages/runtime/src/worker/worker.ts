@@ -37,7 +37,9 @@ const MAX_PUMP_RETRY_MS = 30_000;
  * A signal says the store has just written, so it most likely serves calls again: the worker resumes at once instead
  * of waiting out a back-off grown to MAX_PUMP_RETRY_MS in a long outage. A store that still fails is tried no more
  * than once per MIN_PUMP_RETRY_MS however often it signals, and each failure still lengthens the back-off that
- * retries when no signal comes. The one rule for every back-off the worker's signals end (`Worker.#wake`).
+ * retries when no signal comes. The one rule for every back-off the worker's signals end (`Worker.#signalled`); a
+ * store call that succeeds ends the result commits' back-offs by it too (`Worker.#storeAnswered`). A timer of the
+ * worker's own (a due durable timer, a lease expiry, a back-off's retry) ends none: it says nothing of the store.
  */
 function retryOnSignalMs(nowMs: number, failedAtMs: number): number {
   return Math.max(nowMs, failedAtMs + MIN_PUMP_RETRY_MS);
@@ -250,12 +252,15 @@ export class Worker {
   /**
    * A failed pump's retry is pending on the wake timer: until it fires (or the store commits for this worker), wake-ups
    * wait for it, so a burst of signals during an outage neither costs an attempt each nor lengthens the back-off; a
-   * wake-up brings the retry forward though (`#wake`).
+   * store signal brings the retry forward though (`#signalled`).
    */
   #backingOff = false;
-  /** When the last failed pump failed (ms on the clock; NaN when the clock failed): see `#wake`. */
+  /** When the last failed pump failed (ms on the clock; NaN when the clock failed): see `#signalled`. */
   #failedAtMs = Number.NaN;
-  /** The result commits waiting to be retried (`#heldFor`), each brought forward by a wake-up (`#wake`). */
+  /**
+   * The result commits waiting to be retried (`#heldFor`), each brought forward by a store signal (`#signalled`) or a
+   * store call that succeeds (`#storeAnswered`).
+   */
   readonly #retryWaits = new Set<(nowMs: number) => void>();
   /**
    * When the work the store last named comes due (ms on the clock; see `#armWakeTimer`), or a lease this worker left to
@@ -388,7 +393,7 @@ export class Worker {
     // A clock that returns no valid Date (its claims log that) leaves the back-off growing: no feed is known healthy.
     const sinceMs = validMs(clock.now());
     const subscription = this.#o.store.workAvailable$.subscribe({
-      next: () => this.#wake(),
+      next: () => this.#signalled(),
       error: (error: unknown) => {
         this.#subscription = undefined;
         if (isStoreClosed(error)) return this.#storeLost(error);
@@ -406,7 +411,7 @@ export class Worker {
   readonly #resubscribe = (): void => {
     this.#resubscribeAtMs = Infinity;
     this.#subscribeWork();
-    this.#wake();
+    this.#signalled();
   };
 
   /** (Re)arms the re-subscription of the wake-up feed to come `delay` ms after `nowMs`. */
@@ -564,20 +569,31 @@ export class Worker {
   // ---------------------------------------------------------------- scheduling
 
   /**
-   * A wake-up: the store signalled work (its feed emitted, or was subscribed again), or a timer of the worker fired.
-   * It brings forward the retries backing off after a failure (`retryOnSignalMs`): the failed pump's (`#backingOff`)
-   * and the result commits' (`#retryWaits`).
+   * The store signalled work: its feed emitted, or was subscribed again (in place of what it missed while down). A
+   * wake-up (`#wake`) that also brings forward the retries backing off after a failure (`retryOnSignalMs`): the failed
+   * pump's (`#backingOff`) and the result commits' (`#bringCommitsForward`). A timer of the worker's own (a due
+   * durable timer, a lease expiry, the pump's back-off) says nothing of the store, so it wakes the worker without.
    */
-  #wake(): void {
-    this.#wakeUps++;
-    this.#activitiesIdle = false;
+  #signalled(): void {
     if (this.#backingOff || this.#retryWaits.size > 0) {
       const nowMs = validMs(this.#o.clock.now());
       // NaN (a clock that returns no valid Date) leaves every retry where it is.
       const retryMs = retryOnSignalMs(nowMs, this.#failedAtMs);
       if (this.#backingOff && this.#wakeAtMs > retryMs) this.#setWakeTimer(nowMs, retryMs - nowMs);
-      for (const bringForward of this.#retryWaits) bringForward(nowMs);
+      this.#bringCommitsForward(nowMs);
     }
+    this.#wake();
+  }
+
+  /** Brings the result commits' retries (`#retryWaits`) forward as `retryOnSignalMs` says, at `nowMs` (NaN: not at all). */
+  #bringCommitsForward(nowMs: number): void {
+    for (const bringForward of this.#retryWaits) bringForward(nowMs);
+  }
+
+  /** A wake-up: the store signalled work (`#signalled`), or a timer of the worker fired. It asks for a pump. */
+  #wake(): void {
+    this.#wakeUps++;
+    this.#activitiesIdle = false;
     this.#requestPump();
   }
 
@@ -853,16 +869,20 @@ export class Worker {
 
   /**
    * The store committed for this worker, or a claim succeeded after one failed: it is reachable, so a failure after this
-   * backs off from the start, a back-off under way ends with a claim now instead of at its timer, and the wake-up feed's
-   * re-subscription, if one is pending, comes as `resubscribeOnAnswerMs` says.
+   * backs off from the start, a back-off under way ends with a claim now instead of at its timer, the result commits
+   * backing off are retried as on a signal (`retryOnSignalMs`), and the wake-up feed's re-subscription, if one is
+   * pending, comes as `resubscribeOnAnswerMs` says.
    */
   #storeAnswered(): void {
     this.#pumpFailures = 0;
-    if (this.#resubscribeTimer !== undefined) {
+    if (this.#resubscribeTimer !== undefined || this.#retryWaits.size > 0) {
+      // NaN (a clock that returns no valid Date) leaves the retries and the re-subscription where they are.
       const nowMs = validMs(this.#o.clock.now());
-      const atMs = resubscribeOnAnswerMs(nowMs, this.#feedFailedAtMs, this.#storeFailed);
-      // NaN (a clock that returns no valid Date) leaves the re-subscription where it is.
-      if (this.#resubscribeAtMs > atMs) this.#resubscribeIn(nowMs, atMs - nowMs);
+      this.#bringCommitsForward(nowMs);
+      if (this.#resubscribeTimer !== undefined) {
+        const atMs = resubscribeOnAnswerMs(nowMs, this.#feedFailedAtMs, this.#storeFailed);
+        if (this.#resubscribeAtMs > atMs) this.#resubscribeIn(nowMs, atMs - nowMs);
+      }
     }
     this.#storeFailed = false;
     if (!this.#backingOff) return;
@@ -1377,8 +1397,8 @@ export class Worker {
 
   /**
    * Waits, while holding `item`, `delay` ms on the worker's clock from `failedAtMs` (the failure it backs off from), or
-   * less when a wake-up brings it forward (`#wake`): true then, or false as soon as a stop abandons it (its lease
-   * released; `#abandonHeld` calls the `stop` registered here, which clears the timer).
+   * less when a store signal or answer brings it forward (`#bringCommitsForward`): true then, or false as soon as a
+   * stop abandons it (its lease released; `#abandonHeld` calls the `stop` registered here, which clears the timer).
    */
   #heldFor(item: ActivityWorkItem, failedAtMs: number, delay: number): Promise<boolean> {
     return new Promise((resolve) => {
