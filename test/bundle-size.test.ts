@@ -857,11 +857,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * -> 33,971 / 42,691 / 72,810 B (+106 / +110 / +115), budgets set to match; rx-client unchanged.
  * rx-client's React hooks then stopped retrying a watch whose value is longer than maxResponseBytes (the same value
  * would be sent again, whole, up to every 10 s for ever): 9,441 -> 9,462 B (+21), budget set to match.
+ * The worker's own timers then no longer brought a result commit's retry forward, only the store's signals and a claim
+ * or commit that succeeds did: 33,971 / 42,691 / 72,810 -> 34,003 / 42,721 / 72,841 B (+32 / +30 / +31), budgets set
+ * to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 33_971 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_691 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_810 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_003 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_721 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_841 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_462 },
 ];
 
