@@ -860,11 +860,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker's own timers then no longer brought a result commit's retry forward, only the store's signals and a claim
  * or commit that succeeds did: 33,971 / 42,691 / 72,810 -> 34,003 / 42,721 / 72,841 B (+32 / +30 / +31), budgets set
  * to match; rx-client unchanged.
+ * The IndexedDB stores' change feed then held the work signals other tabs post while the page is frozen (given at its
+ * resume: a frozen worker woken by one began claims whose transactions held other tabs' claims for 60 s): 42,721 /
+ * 72,841 -> 42,824 / 72,946 B (+103 / +105), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_003 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_721 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_841 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_824 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_946 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_462 },
 ];
 

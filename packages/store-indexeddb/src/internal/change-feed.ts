@@ -156,6 +156,12 @@ export class ChangeFeed {
   readonly #joinTimeoutMs: number = 0;
   /** Batches published unposted (see the class comment), oldest first, at most {@link MAX_KEPT}. */
   readonly #kept: KeptBatch[] = [];
+  /** The page's document while its `freeze` and `resume` events are listened to (see {@link ChangeFeed.#onFreeze}). */
+  readonly #document: Document | undefined;
+  /** The page is frozen (between `freeze` and `resume`): work signals wait for the resume. */
+  #frozen = false;
+  /** A work signal came while the page was frozen: given once it resumes. */
+  #workWhileFrozen = false;
 
   /**
    * The committed changes of every instance, from this handle and all others on the database, once this feed has
@@ -179,6 +185,9 @@ export class ChangeFeed {
     this.#prefix = `${options.channelName}/feed/`;
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
+    this.#document = typeof document === 'object' && typeof document?.addEventListener === 'function' ? document : undefined;
+    this.#document?.addEventListener('freeze', this.#onFreeze);
+    this.#document?.addEventListener('resume', this.#onResume);
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -243,6 +252,8 @@ export class ChangeFeed {
     if (this.#release) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
     this.#channel?.removeEventListener('message', this.#onMessage);
     this.#channel?.close();
+    this.#document?.removeEventListener('freeze', this.#onFreeze);
+    this.#document?.removeEventListener('resume', this.#onResume);
     this.#release?.();
     this.#abort.abort(); // the lock request, if still pending
     for (const watch of this.#peers.values()) watch.abort();
@@ -256,6 +267,25 @@ export class ChangeFeed {
       this.#work.complete();
     }
   }
+
+  /**
+   * A frozen page (Chromium freezes background tabs) still receives BroadcastChannel messages, but none of its
+   * IndexedDB callbacks runs. A work signal from another tab then had the worker start a claim round whose readonly
+   * transactions could not end, holding the locks another tab's claim needed until Chromium aborted them for
+   * inactivity (60 s; measured in headless Chromium with the page frozen over the DevTools protocol). So the signal
+   * waits for the resume; a timer of the frozen page does not fire either, and the worker's claims after the resume
+   * find whatever became due meanwhile.
+   */
+  readonly #onFreeze = (): void => {
+    this.#frozen = true;
+  };
+
+  readonly #onResume = (): void => {
+    this.#frozen = false;
+    if (!this.#workWhileFrozen) return;
+    this.#workWhileFrozen = false;
+    if (!this.#closed) this.#work.next();
+  };
 
   readonly #onMessage = (event: MessageEvent<unknown>): void => {
     if (this.#closed) return;
@@ -427,7 +457,9 @@ export class ChangeFeed {
       for (const passed of this.#gate.offer(change, nowMs)) this.#changes.next(statusChangeOf(passed));
     }
     if (this.#gapTimer === undefined) this.#armGapTimer();
-    if (work) this.#work.next();
+    if (!work) return;
+    if (this.#frozen) this.#workWhileFrozen = true;
+    else this.#work.next();
   }
 
   /** Sets the gap timer for the change held longest, if any: each held change waits its full `gapTimeoutMs`. */
