@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,4 +54,61 @@ export async function openPage(context: BrowserContext, url: string, label: stri
   await page.goto(url);
   await page.evaluate(() => window.e2e.ready);
   return page;
+}
+
+/**
+ * Launches Debian's headless Chromium with a DevTools port and connects playwright-core to it over CDP with
+ * `noDefaults`, for pages that `Page.setWebLifecycleState` can freeze: in the pages of a browser it launches (or of a
+ * new context), Playwright turns on focus emulation, which Chromium counts as a capture of the page, so the page stays
+ * visible and is never frozen (the command answers, and every timer of the page goes on firing). Pages open in the
+ * browser's default context: one origin's storage for every page, so each test names a database of its own.
+ * `close` ends the browser process and removes its profile.
+ */
+export async function launchFreezableChromium(): Promise<{ readonly context: BrowserContext; close(): Promise<void> }> {
+  const profile = await mkdtemp(join(tmpdir(), 'durable-rx-e2e-profile-'));
+  const args = [...chromiumArgs, '--headless', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'];
+  const child = spawn(chromiumPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    await exited;
+    await rm(profile, { recursive: true, force: true });
+  };
+  try {
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`Chromium printed no DevTools endpoint in 60 s: ${text}`)), 60_000);
+      const read = (chunk: Buffer): void => {
+        text += chunk.toString();
+        const found = /DevTools listening on (ws:\/\/\S+)/.exec(text);
+        if (!found) return;
+        clearTimeout(timer);
+        child.stderr.off('data', read);
+        child.stderr.resume(); // the rest is read and dropped, so that Chromium never blocks on a full pipe
+        resolve(found[1]!);
+      };
+      child.stderr.on('data', read);
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`Chromium exited (${code}) before its DevTools endpoint: ${text}`));
+      });
+    });
+    const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true, timeout: 60_000 });
+    const context = browser.contexts()[0];
+    if (!context) throw new Error('Chromium over CDP has no default context');
+    return {
+      context,
+      async close() {
+        await browser.close().catch(() => undefined);
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -63,6 +63,16 @@ export interface E2eApi {
   lastActivityStartMs(): number;
   /** `Date.now()` when the page reloaded itself after a claim ({@link E2eApi.reloadAfterNextClaim}). */
   reloadedAtMs(): number;
+  /**
+   * Resolves once no call of this page's worker to its store has been unsettled for `quietMs` (the browser may end
+   * a transaction a little after the call it served settled).
+   */
+  storeIdle(quietMs: number): Promise<void>;
+  /**
+   * The lease kinds of the commits the store refused in this page with `LeaseLostError` (in order), once there are at
+   * least `count` of them; rejects after `timeoutMs`.
+   */
+  refusedCommits(count: number, timeoutMs: number): Promise<string[]>;
   metrics(): WorkerMetrics;
   isLeader(): boolean;
   waitLeader(): Promise<void>;

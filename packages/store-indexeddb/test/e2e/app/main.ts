@@ -54,6 +54,10 @@ async function activity<T>(value: T): Promise<T> {
   return value;
 }
 
+/** The lease kinds of the commits the store refused with LeaseLostError, in order. */
+const refused: string[] = [];
+const refusedWaiters: (() => void)[] = [];
+
 const RELOAD_AFTER_CLAIM = 'reload-after-claim';
 
 /**
@@ -73,23 +77,62 @@ function reloadingAfterClaim(inner: Store): Store {
   return new Proxy(inner, {
     get(target, key) {
       if (key === 'claimOrchestration') {
-        return async (o: ClaimOptions) => { const item = await target.claimOrchestration(o); return reloadIf('orchestration', item !== undefined, item); };
+        return async (o: ClaimOptions) => { const item = await inFlight(target.claimOrchestration(o)); return reloadIf('orchestration', item !== undefined, item); };
       }
       if (key === 'claimActivity') {
-        return async (o: ClaimOptions) => { const item = await target.claimActivity(o); return reloadIf('activity', item !== undefined, item); };
+        return async (o: ClaimOptions) => { const item = await inFlight(target.claimActivity(o)); return reloadIf('activity', item !== undefined, item); };
       }
       if (key === 'commit') {
         return async (writeSet: WriteSet) => {
-          const result = await target.commit(writeSet);
+          const result = await inFlight(target.commit(writeSet)).catch((error: unknown) => {
+            if ((error as { name?: unknown } | null)?.name === 'LeaseLostError') {
+              refused.push(writeSet.lease?.kind ?? 'none');
+              for (const wake of refusedWaiters.splice(0)) wake();
+            }
+            throw error;
+          });
           const leasedTask = writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined);
           return reloadIf('activity', leasedTask, result);
         };
       }
       const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return result instanceof Promise ? inFlight(result) : result;
+      };
     },
   });
 }
+
+/** The worker's store calls not settled yet, and when the last one settled (ms); see {@link E2eApi.storeIdle}. */
+let callsInFlight = 0;
+let lastSettledMs = 0;
+function inFlight<T>(call: Promise<T>): Promise<T> {
+  callsInFlight++;
+  const settled = (): void => {
+    callsInFlight--;
+    lastSettledMs = Date.now();
+  };
+  call.then(settled, settled);
+  return call;
+}
+
+/** IndexedDB transactions of this page not finished yet (counted for every connection the page opens). */
+let openTransactions = 0;
+const transaction = IDBDatabase.prototype.transaction;
+IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+  const tx = transaction.apply(this, args);
+  openTransactions++;
+  const done = (): void => {
+    openTransactions--;
+    lastSettledMs = Date.now();
+  };
+  // One of the two ends every transaction (an `error` event is followed by `abort`).
+  tx.addEventListener('complete', done, { once: true });
+  tx.addEventListener('abort', done, { once: true });
+  return tx;
+} as IDBDatabase['transaction'];
 
 async function open(options: E2eOpenOptions): Promise<void> {
   activityDelayMs = options.activityDelayMs ?? 0;
@@ -214,6 +257,28 @@ window.e2e = {
   },
   reloadAfterNextClaim(kind) {
     sessionStorage.setItem(RELOAD_AFTER_CLAIM, kind);
+  },
+  async storeIdle(quietMs) {
+    for (;;) {
+      const quietFor = Date.now() - lastSettledMs;
+      if (callsInFlight === 0 && openTransactions === 0 && quietFor >= quietMs) return;
+      await sleep(callsInFlight === 0 && openTransactions === 0 ? quietMs - quietFor : 10);
+    }
+  },
+  async refusedCommits(count, timeoutMs) {
+    const until = Date.now() + timeoutMs;
+    while (refused.length < count) {
+      const left = until - Date.now();
+      if (left <= 0) throw new Error(`${refused.length} commits refused in ${timeoutMs} ms, not ${count}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        refusedWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return [...refused];
   },
   metrics() {
     return need(runtime, 'runtime').metrics;
