@@ -126,8 +126,19 @@ describe('decideStep', () => {
     expect(decision.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
   });
 
-  it('records and ignores what reaches a terminal instance, without its history or an execution', () => {
-    const s = state({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 7 });
+  it('consumes a result of a Completed or Terminated execution alone: no history, no new version (isStaleResult)', () => {
+    for (const runtimeStatus of ['Terminated', 'Completed'] as const) {
+      const s = state({ runtimeStatus, output: 'stop', historyLength: 7 });
+      const decision = decideStep(input(s, [result('execution-1')]));
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      expect(decision.state).toBe(s);
+      expect(decision.execution).toBeUndefined();
+      expect(decision.writeSet.requests).toEqual([{ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] }]);
+    }
+  });
+
+  it('records and ignores what reaches a Failed instance, without its history or an execution (kept for a rewind)', () => {
+    const s = state({ runtimeStatus: 'Failed', historyLength: 7 });
     const decision = decideStep(input(s, [result('execution-1')]));
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...s, version: 3, historyLength: 8 });
@@ -981,11 +992,12 @@ describe('decideRefusedStep', () => {
     expect(step.eventsApplied).toBe(1);
   });
 
-  it('consumes late events of a terminal instance, recording nothing and leaving it as it is', () => {
+  it('consumes late results of a terminal instance, recording nothing and leaving it as it is', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
     const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.state).toEqual({ ...s, version: 3 });
-    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
+    // A result of a Completed execution is stale (`isStaleResult`): deleted, no new version, no change.
+    expect(decision.state).toBe(s);
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['deleteMessages']);
   });
 });

@@ -80,3 +80,40 @@ describe('messages of an execution an instance continued from', () => {
     expect(history.filter((e) => e.type === 'TimerFired')).toMatchObject([{ timerId: 1, fireAt: created.fireAt }]);
   });
 });
+
+// A Completed or Terminated execution takes nothing more (`isStaleResult`): a result that arrives after its end is
+// deleted, as Durable Functions discards messages for an orchestration that completed or was terminated.
+describe('messages of an execution that ended', () => {
+  it('drops the result of an activity that was running when the instance was terminated: no history, no version, no status$', async () => {
+    const slow = heldRuns();
+    const store = new MemoryStore();
+    const runtime = await start({
+      store,
+      activities: { Slow: slow.activity },
+      orchestrators: {
+        One: function* (ctx) {
+          return yield ctx.callActivity('Slow', 'one');
+        },
+      },
+    });
+    const id = await runtime.client.startNew('One');
+    await within(slow.count(1), 'the activity running');
+    await runtime.client.terminate(id, 'stop');
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    const before = await runtime.client.getStatus(id, { showHistory: true });
+    const seen: unknown[] = [];
+    const watching = runtime.client.status$(id).subscribe((s) => seen.push(s));
+    try {
+      await within(new Promise<void>((resolve) => { const check = () => (seen.length > 0 ? resolve() : setTimeout(check, 5)); check(); }), 'the first status');
+      slow.runs[0]!.finish('late');
+      // The activity's task goes with its result's commit: then nothing is left to wake for.
+      await within((async () => {
+        while (await store.nextWakeTime(new Date(Date.now() + 3_600_000)) !== undefined) await new Promise((r) => setTimeout(r, 10));
+      })(), 'the late result committed');
+      expect(await runtime.client.getStatus(id, { showHistory: true })).toEqual(before);
+      expect(seen).toHaveLength(1); // the terminated snapshot only, no change for the late result
+    } finally {
+      watching.unsubscribe();
+    }
+  });
+});

@@ -60,10 +60,11 @@ export type StepDecision =
  * The step decision: what one claimed orchestration work item commits, as a complete {@link WriteSet}. Every rule
  * of a step lives here (or in the engine it drives), never in a store or the worker:
  *
- * - results of another execution (`continueAsNew`, restart) are consumed and dropped; a batch of nothing else commits
- *   only their deletion (no step, no history, no new version);
- * - a terminal instance records and ignores what reaches it (results racing a terminate, late events), unless it is
- *   rewound (Failed + ExecutionRewound) or started again;
+ * - results of another execution (`continueAsNew`, restart), or of a Completed or Terminated one (an activity that
+ *   was running when a terminate came), are consumed and dropped ({@link isStaleResult}); a batch of nothing else
+ *   commits only their deletion (no step, no history, no new version);
+ * - a terminal instance records and ignores what else reaches it (a Failed one's results racing its failure, kept for
+ *   a rewind; late events), unless it is rewound (Failed + ExecutionRewound) or started again;
  * - a rewind replays the history without the failures that failed it (`rewindHistory`), rewrites the history and
  *   bumps `historyEpoch`; one whose history a client rewrote (`decideRewind`, the state's `rerun`) replays the history
  *   as stored, in the next step, whatever messages it took;
@@ -105,11 +106,17 @@ function decide(
     for (let i = 0; i < messages.length; i++) messageIds[i] = messages[i]!.id;
     consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
   }
-  // Only results of executions the instance no longer runs (a timer an execution queued before it continued as new):
-  // consumed, and that is all. They are no work of the current execution: no step, no history, no new version.
-  if (events.length === 0 && consumed && messages.length > 0 && !rerun && !first) {
+  // Only stale results (`isStaleResult`: of an execution the instance no longer runs, a timer it queued before it
+  // continued as new; or of one Completed or Terminated, an activity that was running when a terminate came): consumed
+  // (an activity step's task deleted), and that is all. They are no work of the instance: no step, no history, no new
+  // version, no change published.
+  if (events.length === 0 && messages.length > 0 && !rerun) {
+    const requests: WriteRequest[] = [];
+    if (first) requests.push(first);
+    if (consumed) requests.push(consumed);
+    const cached = isTerminalStatus(state.runtimeStatus) ? undefined : input.cached;
     return {
-      kind: 'commit', writeSet: { lease: writeLease, requests: [consumed] }, state, execution: input.cached, cacheHit: input.cached !== undefined,
+      kind: 'commit', writeSet: { lease: writeLease, requests }, state, execution: cached, cacheHit: cached !== undefined,
       eventsReplayed: 0, eventsApplied: 0,
     };
   }
@@ -242,6 +249,13 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const { events, rewind, ignored } = stepEvents(state, input.bare ? NO_MESSAGES : messages);
   const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
+  // Only stale results (`isStaleResult`): consumed, nothing else written, as a step that is not refused does.
+  if (ignored && events.length === 0 && messages.every((m) => isStaleResult(m, state))) {
+    return {
+      kind: 'commit', writeSet: { lease, requests: [consumed] }, state, execution: undefined, cacheHit: false, eventsReplayed: 0,
+      eventsApplied: 0,
+    };
+  }
   if (ignored) {
     const next: InstanceState = { ...state, version: state.version + 1 };
     return {
