@@ -863,11 +863,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB stores' change feed then held the work signals other tabs post while the page is frozen (given at its
  * resume: a frozen worker woken by one began claims whose transactions held other tabs' claims for 60 s): 42,721 /
  * 72,841 -> 42,824 / 72,946 B (+103 / +105), budgets set to match; runtime and rx-client unchanged.
+ * A result of a Completed or Terminated execution (an activity running when a terminate came) was then dropped by the
+ * same rule as one of another execution (isStaleResult), a step of nothing else committing only its deletion, an
+ * activity step's and a refused step's too: 34,003 / 42,824 / 72,946 -> 34,055 / 42,866 / 72,997 B (+52 / +42 / +51),
+ * budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_003 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_824 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_946 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_055 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_866 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_997 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_462 },
 ];
 
