@@ -605,7 +605,7 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
  * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`): its parent link is
  * only in its queued `ExecutionStarted`, and a purge or restart of the terminated child would drop that start, and
- * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance. A terminal
+ * with it the parent's answer. Later results are dropped (`isStaleResult`), as for any terminated instance. A terminal
  * instance is left to the message too (`send`), whose condition refuses it (410).
  *
  * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version
