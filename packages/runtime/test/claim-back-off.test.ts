@@ -184,18 +184,27 @@ describe('the worker\'s back-off after failed claims', () => {
   });
 });
 
+/**
+ * A runtime on a FailingStore and a virtual clock whose orchestrator CallsGate calls the activity Gate, which returns
+ * only when the test calls `finish`: its result's commit is then the one the test makes fail.
+ */
+function gatedRuntime() {
+  const store = new FailingStore();
+  const clock = new VirtualClock(new Date(T0));
+  const logger = new RecordingLogger();
+  let finish!: (value: string) => void;
+  const runtime = createRuntime({
+    store, clock, logger, activityLeaseMs: 600_000,
+    orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, ...orchestrators },
+    activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)) },
+  });
+  running.push(runtime);
+  return { store, clock, logger, runtime, finish: (value: string) => finish(value) };
+}
+
 describe('the worker\'s retries of an activity\'s result', () => {
   it('commits the result at the store\'s first work signal once it is back, though its retries had grown 30 s apart', async () => {
-    const store = new FailingStore();
-    const clock = new VirtualClock(new Date(T0));
-    const logger = new RecordingLogger();
-    let finish!: (value: string) => void;
-    const runtime = createRuntime({
-      store, clock, logger, activityLeaseMs: 600_000,
-      orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, Echo: orchestrators.Echo },
-      activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)) },
-    });
-    running.push(runtime);
+    const { store, clock, logger, runtime, finish } = gatedRuntime();
     const client = createClient({ store, clock });
     await runtime.start();
     const id = await runtime.client.startNew('CallsGate');
@@ -214,16 +223,7 @@ describe('the worker\'s retries of an activity\'s result', () => {
   });
 
   it('brings them forward on the store\'s signals and answers only: its own timers (a due durable timer, a claim\'s back-off) do not', async () => {
-    const store = new FailingStore();
-    const clock = new VirtualClock(new Date(T0));
-    const logger = new RecordingLogger();
-    let finish!: (value: string) => void;
-    const runtime = createRuntime({
-      store, clock, logger, activityLeaseMs: 600_000,
-      orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, ...orchestrators },
-      activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)) },
-    });
-    running.push(runtime);
+    const { store, clock, logger, runtime, finish } = gatedRuntime();
     // Another process's client: its writes reach the worker only as the store's work signals.
     const other = createClient({ store: store.inner, clock });
     await runtime.start();
