@@ -1807,15 +1807,27 @@ class HeldHistoryReads {
     });
   }
 
-  /** Holds the next history read: `reached` once it is made, and it reads once `release` is called. */
-  holdNext(): { reached: Promise<void>; release: () => void } {
+  /**
+   * One hold: what the wrapper keeps (`reached` to call when the held call comes, `released` to wait on) and what the
+   * test gets (`reached` to wait on, `release` to call); `release` is called by `releaseAll` too.
+   */
+  #gate(): {
+    hold: { reached: () => void; released: Promise<void> };
+    handle: { reached: Promise<void>; release: () => void };
+  } {
     let reached!: () => void;
     let release!: () => void;
     const reachedP = new Promise<void>((r) => (reached = r));
     const released = new Promise<void>((r) => (release = r));
-    this.#next = { reached, released };
     this.#releases.push(release);
-    return { reached: reachedP, release };
+    return { hold: { reached, released }, handle: { reached: reachedP, release } };
+  }
+
+  /** Holds the next history read: `reached` once it is made, and it reads once `release` is called. */
+  holdNext(): { reached: Promise<void>; release: () => void } {
+    const gate = this.#gate();
+    this.#next = gate.hold;
+    return gate.handle;
   }
 
   /**
@@ -1823,13 +1835,9 @@ class HeldHistoryReads {
    * caller hears the state read only once `release` is called (what commits in between reaches it as changes).
    */
   holdNextAnswer(instanceId: string): { reached: Promise<void>; release: () => void } {
-    let reached!: () => void;
-    let release!: () => void;
-    const reachedP = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    this.#nextAnswer = { instanceId, reached, released };
-    this.#releases.push(release);
-    return { reached: reachedP, release };
+    const gate = this.#gate();
+    this.#nextAnswer = { instanceId, ...gate.hold };
+    return gate.handle;
   }
 
   /**
@@ -1838,13 +1846,9 @@ class HeldHistoryReads {
    * command to it goes to a worker as a message, applied after the step.
    */
   holdNextStep(instanceId: string): { reached: Promise<void>; release: () => void } {
-    let reached!: () => void;
-    let release!: () => void;
-    const reachedP = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    this.#nextStep = { instanceId, reached, released };
-    this.#releases.push(release);
-    return { reached: reachedP, release };
+    const gate = this.#gate();
+    this.#nextStep = { instanceId, ...gate.hold };
+    return gate.handle;
   }
 
   /** Resolves once a message to `instanceId` whose event is of `type` has been committed. */

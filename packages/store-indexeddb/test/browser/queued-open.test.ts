@@ -363,10 +363,20 @@ describe('KeyvalStore closed while its new connection queues behind a blocked up
  * old version), with a promise that settles when the upgrade goes through.
  */
 async function blockedUpgrade(name: string): Promise<{ readonly done: Promise<void> }> {
+  const upgrade = askUpgrade(name, 2);
+  await upgrade.blocked;
+  return { done: upgrade.done };
+}
+
+/**
+ * Asks, at once, to upgrade `name` to `version`: `blocked` resolves if an open connection holds the old version, `done`
+ * settles when the upgrade goes through (the connection it gets is closed) or fails.
+ */
+function askUpgrade(name: string, version: number): { readonly blocked: Promise<void>; readonly done: Promise<void> } {
   let blocked!: () => void;
   const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
   const done = new Promise<void>((resolve, reject) => {
-    const request = indexedDB.open(name, 2);
+    const request = indexedDB.open(name, version);
     request.onblocked = () => blocked();
     request.onsuccess = () => {
       request.result.close();
@@ -374,8 +384,7 @@ async function blockedUpgrade(name: string): Promise<{ readonly done: Promise<vo
     };
     request.onerror = () => reject(request.error);
   });
-  await isBlocked;
-  return { done };
+  return { blocked: isBlocked, done };
 }
 
 /** The site's data cleared (DevTools' delete, which force-closes the connections): `store`'s connection gets `close`. */
@@ -424,13 +433,9 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     });
     const counted = countingOpens((request) => request.addEventListener('error', () => {
       if (request.error?.name !== 'VersionError') return;
-      const upgrade = indexedDB.open(name, 40);
-      upgrade.onblocked = () => blocked();
-      upgrade.onsuccess = () => {
-        upgrade.result.close();
-        done();
-      };
-      upgrade.onerror = () => failed(upgrade.error);
+      const upgrade = askUpgrade(name, 40);
+      void upgrade.blocked.then(blocked);
+      upgrade.done.then(done, failed);
     }));
     return { factory: counted, upgradeBlocked, upgraded, a };
   }
