@@ -47,13 +47,16 @@ export interface RemoteClientOptions {
    */
   readonly timeoutMs?: number;
   /**
-   * The longest answer body and the longest event of its event stream the client reads, in characters of text (a body
-   * of at most this many bytes is always read, and an event whose bytes, line ends included, are at most this many): a
-   * longer one is not held whole but refused with `RemoteError` `bad-response` (502, retryable). A command rejects
-   * with it; a longer event fails only the watch it belongs to (its value skipped, the stream reads on), and one that
-   * names no subscription (a broken server or proxy: a line without its line end, an event without the empty line
-   * that closes it) fails the event stream as an event that is not JSON (`failed`; every watch errors). A positive
-   * integer (otherwise `InvalidArgumentError`). Default 32 MiB: 32 times the server's default request body limit
+   * The longest answer body and the longest event of its event stream the client reads, in bytes as they arrive
+   * (counted before they are decoded, so a character of several bytes counts them all; an event's line ends count one
+   * byte each): a longer one is not held whole but refused with `RemoteError` `bad-response` (502). A command rejects
+   * with it; a longer event fails only the watch it belongs to (the React hooks do not retry it), and the rest of it is
+   * skipped while the stream reads on, for up to as many bytes again: an event longer than twice this (one that never
+   * ends would keep the stream reading for ever) fails the whole event stream with that error (`failed`; every watch
+   * errors, not retried by the hooks either). One longer than this that names no subscription (a broken server or
+   * proxy: a line without its line end, an event without the empty line that closes it) fails the event stream at
+   * once, as an event that is not JSON (`failed`; every watch errors). A positive integer (otherwise
+   * `InvalidArgumentError`). Default 32 MiB: 32 times the server's default request body limit
    * (`maxBodyBytes`), 2048 times its default custom status limit. Raise it when instances carry larger inputs or
    * outputs, or for `instances$` of many instances: its every value holds every matching status, unpaged (some
    * 80,000 statuses without inputs fill 32 MiB).

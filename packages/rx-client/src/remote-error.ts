@@ -84,17 +84,19 @@ export function errorStatusOf(status: unknown): number {
 /**
  * The JSON body of `response`, or `NaN` when it has none (a proxy's page, say): no JSON value is `NaN`, so every reader
  * of an answer refuses it as a bad response, as it refuses JSON without what it reads. Read as it arrives, so that a
- * body longer than `max` characters (one of at most `max` bytes never is) is not held whole: it is cancelled, and the
- * value is a `RemoteError` `bad-response` saying so (no JSON value is one), which an error body reads as well (its
- * `code` and `message`). A body that never ends is ended by the caller's abort.
+ * body longer than `max` bytes (as they arrive, counted before they are decoded) is not held whole: it is cancelled,
+ * and the value is a `RemoteError` `bad-response` saying so (no JSON value is one), which an error body reads as well
+ * (its `code` and `message`). A body that never ends is ended by the caller's abort.
  */
 export async function jsonOf(response: Response, max: number): Promise<unknown> {
   const reader = response.body?.getReader();
   const decoder = new TextDecoder();
   let text = '';
+  let bytes = 0;
   try {
     for (let chunk; reader && !(chunk = await reader.read()).done;) {
-      if ((text += decoder.decode(chunk.value, { stream: true })).length > max) return tooLong('An answer', max);
+      if ((bytes += chunk.value.length) > max) return tooLong('An answer', max);
+      text += decoder.decode(chunk.value, { stream: true });
     }
     return JSON.parse(text + decoder.decode());
   } catch {
@@ -109,10 +111,12 @@ export async function jsonOf(response: Response, max: number): Promise<unknown> 
 const FINAL = new WeakSet<object>();
 
 /**
- * The error for a body or an event longer than `max` characters: `RemoteError` `bad-response` (502). With `final` (the
- * event of one watch, its value: a long `instances$` list, say) it is marked so that {@link isRetryableForHooks} says
- * no: the server would send the same value again, whole, on every retry. Code and status stay those of any answer the
- * client cannot read; an event that names no watch (a broken server or proxy) fails the stream unmarked, retried.
+ * The error for a body or an event longer than `max` bytes: `RemoteError` `bad-response` (502). With `final` it is
+ * marked so that {@link isRetryableForHooks} says no: given for the event of one watch, its value (a long `instances$`
+ * list, say: the server would send the same value again, whole, on every retry), and for the stream an event fails
+ * once it is longer than twice `max` (a server that never ends it would keep every retry reading without end). Code
+ * and status stay those of any answer the client cannot read; an event over `max` that names no watch (a broken server
+ * or proxy) fails the stream unmarked, retried.
  */
 export function tooLong(what: string, max: number, final?: boolean): RemoteError {
   const error = badResponse(`${what} is longer than maxResponseBytes (${max})`);
@@ -141,7 +145,9 @@ export { isRetryable } from '@durable-rx/runtime/client-kit';
  * server's, which may be restarted or fail over, so from here it is the server that is unavailable for now. This
  * client's own close (a `StoreClosedError` without the mark) is never retried, nor a store lost in the page (a local
  * store's own error class, as IndexedDB's `DatabaseUpgradingError`), nor a watch's value longer than `maxResponseBytes`
- * (a `bad-response` 502 {@link tooLong} marks: the same value would come again, whole, on every retry).
+ * (a `bad-response` 502 {@link tooLong} marks: the same value would come again, whole, on every retry), nor the
+ * failure of a stream an event longer than twice that ended (marked too: a server that never ends an event would
+ * keep every retry reading it).
  */
 export function isRetryableForHooks(error: unknown): boolean {
   // Of every class errorFromBody rebuilds an answer into (listed here: this rule is in the hooks' entry only).

@@ -87,8 +87,9 @@ export interface StreamMuxOptions {
   /** Where the reconnect delays are spread from: a number in [0, 1). Default `Math.random`. */
   readonly random?: (() => number) | undefined;
   /**
-   * The longest answer body and stream event read, in characters (a positive integer; a longer event fails only the
-   * watch it names, see {@link sseParser}). Default {@link DEFAULT_MAX_RESPONSE_BYTES}.
+   * The longest answer body and stream event read, in bytes as they arrive (a positive integer; a longer event fails
+   * only the watch it names, and its rest is skipped for up to as many bytes again: one longer than twice this fails
+   * the stream, see {@link sseParser}). Default {@link DEFAULT_MAX_RESPONSE_BYTES}.
    */
   readonly maxResponseBytes?: number | undefined;
 }
@@ -276,15 +277,19 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     };
 
     /** Acts on one event of the stream: a session's start, a subscription's value or end, or the stream's failure. */
-    const onMessage = (event: string | undefined, text: string, _id?: string, over?: boolean): void => {
+    const onMessage = (event: string | undefined, text: string, _id?: string, over?: number): void => {
       if (stopped) return; // stopped by an event before it in the same chunk
       if (over) {
         // Too long to hold (a list of many statuses, say): the subscription it belongs to, named at the start of its
-        // data, fails alone, and the parser skips the rest of it (held no more, however long). One that names none (a
-        // broken server or proxy: a line never ended, data never closed) fails the stream, as an event that is not JSON.
+        // data, fails alone, and the parser skips the rest of it (held no more), up to another maxResponseBytes. One
+        // that names none (a broken server or proxy: a line never ended, data never closed) fails the stream, as an
+        // event that is not JSON; so does one whose rest passes that bound too (`over` 2, no data: a server that
+        // never ends it would keep the stream reading, and discarding, for ever).
         const sub = /^\{"sub":"(\w*)"/.exec(text)?.[1];
-        // The watch's own error is final for the hooks (its value comes again as long); the stream's is retried.
-        return sub === undefined ? fail(tooLong('An event', maxResponseBytes)) : end(entries.get(sub), tooLong('An event', maxResponseBytes, true));
+        // Final for the hooks (see tooLong): a watch's own error (its value comes again as long), and a stream failed
+        // by an event that long (the same would come again); the stream's failed by an event that names none is retried.
+        const error = tooLong('An event', maxResponseBytes, over > 1 || sub !== undefined);
+        return sub === undefined ? fail(error) : end(entries.get(sub), error);
       }
       // JSON that is no object has no members to read (`undefined` each); `null` would throw.
       let data: Record<string, unknown> | null;
@@ -366,11 +371,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           return fail(error);
         }
         if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
+        // Given the bytes as they come (it decodes them, counting them for maxResponseBytes first) rather than through a
+        // TextDecoderStream: a piped stream costs several promises and objects per chunk, and every chunk is an event
+        // to deliver now. What is left undecoded at the end could only belong to an event never ended, never dispatched.
         const feed = sseParser(onMessage, (ms) => (retryMs = ms), (id) => (lastEventId = id), maxResponseBytes);
-        // Bytes decoded here rather than through a TextDecoderStream: a piped stream costs several promises and
-        // objects per chunk, and every chunk is an event to deliver now. `stream` keeps a character split between two
-        // chunks; what is left undecoded at the end could only belong to an event never ended, which is not dispatched.
-        const decoder = new TextDecoder();
         // A 2xx answer to a GET always has a body (only 204, 205 and 304 have none).
         reader = response.body!.getReader();
         for (;;) {
@@ -379,7 +383,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           signal.throwIfAborted();
           if (chunk.done) break;
           heard = true;
-          feed(decoder.decode(chunk.value, { stream: true }));
+          feed(chunk.value);
         }
       } catch (error) {
         if (stopped) return;

@@ -21,12 +21,12 @@ afterEach(async () => {
 });
 
 /**
- * A hostile server on 127.0.0.1: its event stream opens a session, then, once a subscription arrives, writes `piece`
- * again and again until the client lets go of the connection (`streamClosed`); every command is answered 200 with a
- * JSON body that never ends (`[` then `0,` for ever) until its client lets go (`commandClosed`). `deleted` resolves
- * when the client deletes its session.
+ * A hostile server on 127.0.0.1: its event stream opens a session, then, once a subscription arrives, writes `start`
+ * and then `piece` again and again until the client lets go of the connection (`streamClosed`); every command is
+ * answered 200 with a JSON body that never ends (`[` then `0,` for ever) until its client lets go (`commandClosed`).
+ * `deleted` resolves when the client deletes its session.
  */
-async function serveHostile(piece: string) {
+async function serveHostile(piece: string, start = 'event: status\n') {
   let closeStream!: () => void;
   let closeCommand!: () => void;
   let deleteSession!: () => void;
@@ -55,7 +55,7 @@ async function serveHostile(piece: string) {
       stream.write('event: session\nid: s.0\ndata: {"session":"s"}\n\n');
     } else if (path === '/streams/s/subscriptions') {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      flood(stream!, 'event: status\n', piece, closeStream);
+      flood(stream!, start, piece, closeStream);
     } else if (request.method === 'DELETE') {
       response.writeHead(204).end();
       deleteSession();
@@ -99,6 +99,36 @@ describe('input the client would otherwise buffer without end', () => {
     });
   }
 
+  // A client's first subscription is `1`: the flood names the watch of `a`, subscribed first.
+  for (const [what, start, piece] of [
+    ['a data line that never ends', 'event: status\ndata: {"sub":"1","data":"', 'x'.repeat(4096)],
+    ['data lines never closed by an empty line', 'event: status\ndata: {"sub":"1","data":[\n', `data: ${'0,'.repeat(2045)}\n`],
+  ] as const) {
+    it(`fails the watch an endless event names, then the stream once ${what} passes twice maxResponseBytes`, async () => {
+      const server = await serveHostile(piece, start);
+      const states: ConnectionState[] = [];
+      server.client.connection$.subscribe((state) => states.push(state));
+      // Subscribed in one request: `a` first.
+      const named = firstValueFrom(server.client.status$('a')).catch((e: unknown) => e);
+      const other = firstValueFrom(server.client.status$('b')).catch((e: unknown) => e);
+      const error = await within(named, 'the named watch failed');
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toMatchObject(tooLong);
+      expect(isRetryableForHooks(error)).toBe(false);
+      // The rest of the event is skipped for another maxResponseBytes at most, not read for ever: then the stream fails.
+      const streamError = await within(other, 'the stream failed');
+      expect(streamError).toBeInstanceOf(RemoteError);
+      expect(streamError).toMatchObject(tooLong);
+      expect(states.at(-1)).toEqual({ state: 'failed', error: streamError });
+      // A server that keeps the client reading without end: the hooks do not subscribe again.
+      expect(isRetryableForHooks(streamError)).toBe(false);
+      await within(server.streamClosed, 'the stream connection was let go');
+      await within(server.deleted, 'the session was deleted');
+      expect(server.streams()).toBe(1);
+      await vi.waitFor(() => expect(server.clock.pendingTimers).toBe(0), { timeout: 10_000 });
+    });
+  }
+
   it('rejects a command whose answer body never ends with RemoteError bad-response and lets go of the connection', async () => {
     const server = await serveHostile('');
     const error = await within(server.client.getStatus('a').catch((e: unknown) => e), 'the command failed');
@@ -111,10 +141,10 @@ describe('input the client would otherwise buffer without end', () => {
 
   /**
    * A server on 127.0.0.1 whose stream answers each subscription to a status with one `status` event (custom status
-   * `custom(instanceId)`), written as `cut` splits it, the events of one request in the order subscribed; every command
-   * is answered with `{ id }`, `id` of `answerLength` characters.
+   * `custom(instanceId)`), its UTF-8 bytes written as `cut` splits them, the events of one request in the order
+   * subscribed; every command is answered with `{ id }`.
    */
-  async function serveSized(custom: (instanceId: string) => string, cut: (event: string) => string[], answerLength = 0) {
+  async function serveSized(custom: (instanceId: string) => string, cut: (event: Buffer) => Buffer[], id = '') {
     let stream: ServerResponse | undefined;
     let seq = 0;
     const server = createServer((request, response) => {
@@ -128,12 +158,12 @@ describe('input the client would otherwise buffer without end', () => {
         } else if (path === '/streams/s/subscriptions') {
           response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
           for (const { sub, instanceId } of (JSON.parse(body) as { subscribe: { sub: string; instanceId: string }[] }).subscribe) {
-            for (const piece of cut(statusEvent(++seq, sub, instanceId, custom(instanceId)))) stream!.write(piece);
+            for (const piece of cut(Buffer.from(statusEvent(++seq, sub, instanceId, custom(instanceId))))) stream!.write(piece);
           }
         } else if (request.method === 'DELETE') {
           response.writeHead(204).end();
         } else {
-          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'i'.repeat(answerLength) }));
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id }));
         }
       });
     });
@@ -149,26 +179,51 @@ describe('input the client would otherwise buffer without end', () => {
     const status = { instanceId, name: 'N', runtimeStatus: 'Running', customStatus, createdTime: '2026-01-01T00:00:00.000Z', lastUpdatedTime: '2026-01-01T00:00:00.000Z' };
     return `event: status\nid: s.${seq}\ndata: ${JSON.stringify({ sub, data: status })}\n\n`;
   };
-  /** The custom status whose event (the first, subscription 1, of instance `instanceId`) is `length` characters on the wire. */
-  const customOf = (length: number, instanceId: string): string => 'y'.repeat(length - statusEvent(1, '1', instanceId, '').length);
-  /** Cut into five chunks: in the middle of its data, at the end of its data line, and between its two line ends. */
-  const cutFive = (event: string): string[] => {
-    const a = event.length >> 1;
-    return [event.slice(0, a), event.slice(a, -3), event.slice(-3, -2), event.slice(-2, -1), event.slice(-1)];
+  /** Characters of 1, 2, 3 and 4 bytes in UTF-8 (10 bytes, 5 UTF-16 code units). */
+  const MIXED = 'a\u00e9\u20ac\u{1F600}';
+  /** `unit` repeated, then `y`s, to fill `bytes` bytes of UTF-8. */
+  const fill = (bytes: number, unit: string): string => {
+    const n = Math.floor(bytes / Buffer.byteLength(unit));
+    return unit.repeat(n) + 'y'.repeat(bytes - n * Buffer.byteLength(unit));
+  };
+  /** The custom status whose event (the first, subscription 1, of instance `instanceId`) is `bytes` bytes on the wire. */
+  const customOf = (bytes: number, instanceId: string, unit = 'y'): string =>
+    fill(bytes - Buffer.byteLength(statusEvent(1, '1', instanceId, '')), unit);
+  /**
+   * Cut into five chunks: in the middle of its data (inside a character of several bytes when one is there), at the end
+   * of its data line, and between its two line ends.
+   */
+  const cutFive = (event: Buffer): Buffer[] => {
+    let a = event.length >> 1;
+    while ((event[a]! & 0xc0) !== 0x80 && a < (event.length >> 1) + 4) a++;
+    return [event.subarray(0, a), event.subarray(a, -3), event.subarray(-3, -2), event.subarray(-2, -1), event.subarray(-1)];
   };
 
-  it('reads an event and an answer of exactly maxResponseBytes characters, however the event is cut', async () => {
-    const value = customOf(LIMIT, 'a');
-    expect(statusEvent(1, '1', 'a', value).length).toBe(LIMIT);
-    const client = await serveSized(() => value, cutFive, LIMIT - '{"id":""}'.length);
-    await expect(client.startNew('N')).resolves.toHaveLength(LIMIT - 9);
-    const custom = await within(firstValueFrom(client.customStatus$('a').pipe(filter((c) => c !== undefined))), 'the status');
-    expect(custom).toBe(value);
-  });
+  for (const unit of ['y', MIXED]) {
+    const of = unit === 'y' ? '' : ', in characters of 1 to 4 bytes';
+    it(`reads an event and an answer of exactly maxResponseBytes bytes${of}, however the event is cut`, async () => {
+      const value = customOf(LIMIT, 'a', unit);
+      expect(Buffer.byteLength(statusEvent(1, '1', 'a', value))).toBe(LIMIT);
+      const id = fill(LIMIT - '{"id":""}'.length, unit);
+      const client = await serveSized(() => value, cutFive, id);
+      await expect(client.startNew('N')).resolves.toBe(id);
+      const custom = await within(firstValueFrom(client.customStatus$('a').pipe(filter((c) => c !== undefined))), 'the status');
+      expect(custom).toBe(value);
+    });
 
-  it('fails only the watch whose event is one character over maxResponseBytes; the stream reads on past it', async () => {
-    const value = customOf(LIMIT + 1, 'big');
-    expect(statusEvent(1, '1', 'big', value).length).toBe(LIMIT + 1);
+    it(`rejects a command whose answer is one byte over maxResponseBytes${of}`, async () => {
+      const client = await serveSized(() => '', cutFive, fill(LIMIT + 1 - '{"id":""}'.length, unit));
+      const error = await within(client.startNew('N').catch((e: unknown) => e), 'the command failed');
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toMatchObject({ ...tooLong, message: expect.stringContaining('An answer') });
+    });
+  }
+
+  it('fails only the watch whose event is one byte over maxResponseBytes, in characters of 1 to 4 bytes; the stream reads on past it', async () => {
+    const value = customOf(LIMIT + 1, 'big', MIXED);
+    expect(Buffer.byteLength(statusEvent(1, '1', 'big', value))).toBe(LIMIT + 1);
+    // Fewer characters than bytes: counted in characters, the event would be read.
+    expect(statusEvent(1, '1', 'big', value).length).toBeLessThan(LIMIT * 0.6);
     const client = await serveSized((id) => (id === 'big' ? value : 'small'), cutFive);
     const states: ConnectionState[] = [];
     client.connection$.subscribe((state) => states.push(state));

@@ -6,12 +6,17 @@ import { sseParser } from '../src/sse-parser.js';
 type SseMessage = { readonly event: string | undefined; readonly data: string; readonly id: string | undefined };
 type Parsed = { readonly events: SseMessage[]; readonly retries: number[] };
 
-function parseWithOurs(chunks: readonly string[]): Parsed {
+/** A chunk of the stream: its bytes, or text (given as its UTF-8 bytes). */
+type Chunk = string | Uint8Array;
+const encoder = new TextEncoder();
+const bytesOf = (chunk: Chunk): Uint8Array => (typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
+
+function parseWithOurs(chunks: readonly Chunk[]): Parsed {
   const events: SseMessage[] = [];
   const retries: number[] = [];
   // An empty event type is no type (a plain message), as in the reference, which reports it as none.
   const feed = sseParser((event, data, id) => events.push({ event: event || undefined, data, id }), (ms) => retries.push(ms), () => undefined);
-  for (const chunk of chunks) feed(chunk);
+  for (const chunk of chunks) feed(bytesOf(chunk));
   return { events, retries };
 }
 
@@ -24,36 +29,42 @@ function lastIdsWithOurs(chunks: readonly string[]): string[] {
   let last = '';
   const feed = sseParser(() => undefined, () => undefined, (id) => (last = id));
   return chunks.map((chunk) => {
-    feed(chunk);
+    feed(bytesOf(chunk));
     return last;
   });
 }
 
 /**
- * The same stream through eventsource-parser, the reference implementation of the standard's parsing rules. Both hold
- * back a line that ends with CR at the end of a chunk (the LF of a CRLF may follow); both are given a last comment
- * line, after which they must agree.
+ * The same stream through eventsource-parser, the reference implementation of the standard's parsing rules, given the
+ * text of each chunk as a streaming TextDecoder makes it (a character split between chunks comes whole with the
+ * second). It holds back a line that ends with CR at the end of a chunk (the LF of a CRLF may follow); both parsers are
+ * given a last comment line, after which they must agree.
  */
-function parseWithReference(chunks: readonly string[]): Parsed {
+function parseWithReference(chunks: readonly Chunk[]): Parsed {
   const events: SseMessage[] = [];
   const retries: number[] = [];
   const parser = createParser({
     onEvent: (m) => events.push({ event: m.event, data: m.data, id: m.id }),
     onRetry: (ms) => retries.push(ms),
   });
-  for (const chunk of chunks) parser.feed(chunk);
-  parser.feed(':end\n');
+  const decoder = new TextDecoder();
+  for (const chunk of chunks) parser.feed(decoder.decode(bytesOf(chunk), { stream: true }));
+  parser.feed(decoder.decode() + ':end\n');
   return { events, retries };
 }
 
-/** Every way of cutting `text` into two chunks, plus one character per chunk. */
-function splits(text: string): string[][] {
-  const out: string[][] = [[text], [...text]];
-  for (let i = 1; i < text.length; i++) out.push([text.slice(0, i), text.slice(i)]);
+/**
+ * Every way of cutting the bytes of `stream` into two chunks (inside a character of several bytes, too), plus one
+ * byte per chunk.
+ */
+function splits(stream: Chunk): Uint8Array[][] {
+  const bytes = bytesOf(stream);
+  const out: Uint8Array[][] = [[bytes], [...bytes].map((byte) => Uint8Array.of(byte))];
+  for (let i = 1; i < bytes.length; i++) out.push([bytes.subarray(0, i), bytes.subarray(i)]);
   return out;
 }
 
-const STREAMS: readonly string[] = [
+const STREAMS: readonly Chunk[] = [
   'event: status\ndata: {"a":1}\nid: s.1\n\n',
   'event: status\r\ndata: {"a":1}\r\nid: s.1\r\n\r\n',
   'event: status\rdata: 1\rid: s.2\r\r',
@@ -68,40 +79,77 @@ const STREAMS: readonly string[] = [
   'data: "\u00e9\u{1F600}"\n\n',
   'data: "a\u2028b\u2029c"\n\n', // line separators of Unicode, which JSON.stringify leaves unescaped, end no line
   'event: a\u2028b\nid: c\u2029d\ndata: \u2028\n\n',
+  '\ufeffdata: a\n\n\ufeffdata: b\n\ndata: c\ufeff\n\n', // a byte-order mark is dropped where the stream starts only
+  '\ufeff\ndata: a\n\n', // a line of a byte-order mark alone is empty
+  // Bytes that are no UTF-8 (a character cut short by its line end, a lone continuation byte, a byte never in UTF-8):
+  // each reads as U+FFFD, in its own line.
+  Uint8Array.from([...encoder.encode('data: a'), 0xe2, 0x82, 10, ...encoder.encode('data: b'), 0x80, 0xff, 13, 10, 0xf0, 0x9f, 10, 10]),
 ];
 
 describe('sseParser', () => {
   /** What a parser with limit `max` tells of `chunks`: each event (with `over` when too long) and each last event id. */
-  const told = (chunks: readonly string[], max: number): unknown[] => {
+  const told = (chunks: readonly Chunk[], max: number): unknown[] => {
     const calls: unknown[] = [];
     const feed = sseParser((...args) => calls.push(args), (ms) => calls.push(ms), (id) => calls.push(id), max);
-    for (const chunk of chunks) feed(chunk);
+    for (const chunk of chunks) feed(bytesOf(chunk));
     return calls;
   };
 
-  it('reads an event of at most max characters, its line ends and empty line counted, and tells of a longer one at once', () => {
-    expect(told(['data: 12\n\n'], 10)).toEqual([[undefined, '12', undefined]]); // 10 characters: read
-    expect(told(['data: 123\n\n'], 10)).toEqual([[undefined, '123', undefined, true]]); // 11
-    // Told as soon as it is over, with what of its data lies within its first max characters; the rest is skipped to
-    // its empty line, which still sets the last event id; the next event is read as any other.
-    expect(told(['event: e\nid: 7\ndata: {"sub":"1","data":[', '0,'.repeat(50)], 30)).toEqual([['e', '{"sub":"1', '7', true]]);
-    expect(told(['event: e\nid: 7\ndata: {"sub":"1","data":[0,0]}\ndata: x\nretry: 5\n\ndata: next\n\n'], 30))
-      .toEqual([['e', '{"sub":"1', '7', true], 5, '7', [undefined, 'next', undefined]]);
-    // A line that never ends, and lines never closed by an empty one, are told once and held no more.
-    expect(told(['data: ' + 'x'.repeat(100), 'x'.repeat(100)], 10)).toEqual([[undefined, 'xxxx', undefined, true]]);
-    expect(told(['data: 1\n', 'data: 2\n', 'data: 3\n'], 20)).toEqual([[undefined, '1\n2\n', undefined, true]]);
+  it('reads an event of at most max bytes, its line ends and empty line counted, and tells of a longer one at once', () => {
+    expect(told(['data: 12\n\n'], 10)).toEqual([[undefined, '12', undefined]]); // 10 bytes: read
+    expect(told(['data: 123\n\n'], 10)).toEqual([[undefined, '123', undefined, 1]]); // 11
+    // Told as soon as it is over, with what of its data lies within its first max bytes; the rest is skipped to its
+    // empty line, which still sets the last event id; the next event is read as any other.
+    expect(told(['event: e\nid: 7\ndata: {"sub":"1","data":[0,0]}\ndata: x\nretry: 5\n\ndata: next\n\n'], 40))
+      .toEqual([['e', '{"sub":"1","data":[', '7', 1], 5, '7', [undefined, 'next', undefined]]);
+    // Lines never closed by an empty one are told once, and held no more.
+    expect(told(['data: 1\n', 'data: 2\n', 'data: 3\n'], 20)).toEqual([[undefined, '1\n2\n', undefined, 1]]);
   });
 
-  it('judges the limit the same however the stream is cut', () => {
+  it('counts bytes, not characters: a character of several bytes counts them all, and is never cut', () => {
+    expect(told(['data: \u00e9\u00e9\n\n'], 12)).toEqual([[undefined, '\u00e9\u00e9', undefined]]); // 12 bytes, 10 characters
+    expect(told(['data: \u00e9\u00e9\n\n'], 11)).toEqual([[undefined, '\u00e9\u00e9', undefined, 1]]);
+    // The first 10 bytes end inside the second euro sign: the data told holds whole characters only.
+    expect(told(['data: \u20ac\u20ac\n\n'], 10)).toEqual([[undefined, '\u20ac', undefined, 1]]);
+    expect(told(['data: \u{1F600}\u{1F600}\n\n'], 13)).toEqual([[undefined, '\u{1F600}', undefined, 1]]);
+  });
+
+  it('takes of the line cut at max bytes only its data: a field cut short is no field', () => {
+    // 'retry: 12' would be a retry of 12 ms; 'id: 12' an id the server never sent.
+    expect(told(['retry: 12345\n\n'], 9)).toEqual([[undefined, '', undefined, 1]]);
+    expect(told(['id: 1234\n\n'], 6)).toEqual([[undefined, '', undefined, 1]]);
+  });
+
+  it('tells once more when the rest of an event passes another max bytes: an event that never ends is not read for ever', () => {
+    // 20 bytes, twice max: told once; the next event is read.
+    expect(told(['data: 0123456789ab\n\ndata: z\n\n'], 10)).toEqual([[undefined, '0123', undefined, 1], [undefined, 'z', undefined]]);
+    // 21 bytes: told again, with no data, at the byte that passes twice max (here the empty line).
+    expect(told(['data: 0123456789abc\n\n'], 10)).toEqual([[undefined, '0123', undefined, 1], [undefined, '', undefined, 2]]);
+    // A line that never ends, and lines never closed by an empty one: told twice, then held no more.
+    expect(told(['event: e\nid: 7\ndata: {"sub":"1","data":[', '0,'.repeat(50)], 30))
+      .toEqual([['e', '{"sub":"1', '7', 1], ['e', '', '7', 2]]);
+    expect(told(['data: ' + 'x'.repeat(100), 'x'.repeat(100)], 10)).toEqual([[undefined, 'xxxx', undefined, 1], [undefined, '', undefined, 2]]);
+    expect(told(['data: 1\n', 'data: 2\n', 'data: 3\n'.repeat(100)], 10))
+      .toEqual([[undefined, '1', undefined, 1], [undefined, '', undefined, 2]]);
+    // The rest of it still sets the last event id when it ends; the next event is read as any other.
+    expect(told(['data: ' + 'x'.repeat(30) + '\nid: 9\n\ndata: next\n\n'], 12))
+      .toEqual([[undefined, 'xxxxxx', undefined, 1], [undefined, '', undefined, 2], '9', [undefined, 'next', undefined]]);
+  });
+
+  it('judges the limit the same however the stream is cut, inside a character of several bytes too', () => {
     const streams = [
       'event: e\nid: 7\ndata: {"sub":"1","data":[0,0,0]}\n\n: hb\n\ndata: b\r\ndata: c\r\rdata: after\n\n',
       'data: 0123456789abcdef\rid: 2\r\rdata: 0123\r\n\r\n',
       'id: 1\r\nevent: long-name-of-an-event\r\ndata: a\r\n\r\ndata: z\n\n',
+      'data: \u00e9\u20ac\u{1F600}x\r\nid: \u20ac\n\ndata: \u{1F600}\u{1F600}\u{1F600}\r\rretry: 7\ndata: end\n\n',
+      '\ufeffdata: \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\n\n\ufeffdata: \u20ac\n\n',
+      Uint8Array.from([...encoder.encode('data: \u20ac'), 0xe2, 0x82, 10, ...encoder.encode('data: b'), 0x80, 0xff, 13, 10, 0xf0, 0x9f, 10, 10]),
     ];
-    for (const text of streams) {
-      for (let max = 1; max <= text.length + 1; max++) {
-        const whole = told([text], max);
-        for (const chunks of splits(text)) expect(told(chunks, max), `${max} ${JSON.stringify(chunks)}`).toEqual(whole);
+    for (const stream of streams) {
+      const length = bytesOf(stream).length;
+      for (let max = 1; max <= length + 1; max++) {
+        const whole = told([stream], max);
+        for (const chunks of splits(stream)) expect(told(chunks, max), `${max} ${JSON.stringify(chunks.map((c) => [...c]))}`).toEqual(whole);
       }
     }
   });
@@ -125,20 +173,23 @@ describe('sseParser', () => {
     expect(parseWithOurs(['retry: 2500\nretry: 1.5\nretry: -1\nretry: 30\n']).retries).toEqual([2500, 30]);
   });
 
-  it.each(STREAMS.map((text) => [JSON.stringify(text), text]))('gives the same events as eventsource-parser for every split of %s', (_, text) => {
-    for (const chunks of splits(text)) expect(parseWithOurs([...chunks, ':end\n'])).toEqual(parseWithReference(chunks));
-  });
+  it.each(STREAMS.map((stream) => [JSON.stringify(typeof stream === 'string' ? stream : [...stream]), stream]))(
+    'gives the same events as eventsource-parser for every split of %s', (_, stream) => {
+      for (const chunks of splits(stream)) expect(parseWithOurs([...chunks, ':end\n'])).toEqual(parseWithReference(chunks));
+    },
+  );
 
-  it('gives the same events as eventsource-parser for 2,000 random streams cut at random places', () => {
-    const tokens = ['data: x', 'data:', 'data:  y', 'event: e', 'event:', 'id: 1', 'id', ':c', 'retry: 5', 'foo: z', '\n', '\n', '\r', '\r\n', '\u00e9'];
+  it('gives the same events as eventsource-parser for 2,000 random streams cut at random bytes', () => {
+    const tokens = ['data: x', 'data:', 'data:  y', 'event: e', 'event:', 'id: 1', 'id', ':c', 'retry: 5', 'foo: z', '\n', '\n', '\r', '\r\n', '\u00e9', '\u{1F600}'];
     let seed = 15;
     const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n);
     for (let run = 0; run < 2000; run++) {
       let text = '';
       for (let i = random(30); i >= 0; i--) text += tokens[random(tokens.length)];
-      const cuts = [random(text.length + 1), random(text.length + 1), random(text.length + 1)].sort((a, b) => a - b);
-      const chunks = [text.slice(0, cuts[0]), text.slice(cuts[0], cuts[1]), text.slice(cuts[1], cuts[2]), text.slice(cuts[2])];
-      expect(parseWithOurs([...chunks, ':end\n']), JSON.stringify(chunks)).toEqual(parseWithReference(chunks));
+      const bytes = encoder.encode(text);
+      const cuts = [random(bytes.length + 1), random(bytes.length + 1), random(bytes.length + 1)].sort((a, b) => a - b);
+      const chunks = [bytes.subarray(0, cuts[0]), bytes.subarray(cuts[0], cuts[1]), bytes.subarray(cuts[1], cuts[2]), bytes.subarray(cuts[2])];
+      expect(parseWithOurs([...chunks, ':end\n']), JSON.stringify([text, cuts])).toEqual(parseWithReference(chunks));
     }
   });
 
