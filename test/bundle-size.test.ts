@@ -867,12 +867,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * same rule as one of another execution (isStaleResult), a step of nothing else committing only its deletion, an
  * activity step's and a refused step's too: 34,003 / 42,824 / 72,946 -> 34,055 / 42,866 / 72,997 B (+52 / +42 / +51),
  * budgets set to match; rx-client unchanged.
+ * rx-client's maxResponseBytes then counted bytes as they arrive instead of decoded characters (its SSE parser takes the
+ * stream's bytes and decodes them itself, the stream mux's decoder gone), and an event longer than twice it failed the
+ * stream (a server that never ended an oversized event kept the client reading for ever): 9,462 -> 9,564 B (+102),
+ * budget set to match; runtime pages unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_055 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_866 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_997 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_462 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_564 },
 ];
 
 describe('bundle size', () => {
