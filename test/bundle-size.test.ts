@@ -871,11 +871,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * stream's bytes and decodes them itself, the stream mux's decoder gone), and an event longer than twice it failed the
  * stream (a server that never ended an oversized event kept the client reading for ever): 9,462 -> 9,564 B (+102),
  * budget set to match; runtime pages unchanged.
+ * The worker then claimed at most 1 s apart while its wake-up feed was down (wakeInMs: work written meanwhile waited up
+ * to 30 s for the feed's re-subscription), and left the retries of a result the store refused while it took other calls
+ * on their back-off (resultRetryOnSignalMs: every other commit brought them to 100 ms after each failure): 34,055 /
+ * 42,866 / 72,997 -> 34,188 / 43,006 / 73,135 B (+133 / +140 / +138), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_055 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 42_866 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 72_997 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_188 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_006 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_135 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_564 },
 ];
 

@@ -262,3 +262,55 @@ describe('the worker\'s retries of an activity\'s result', () => {
     expect(await runtime.client.getStatus(sleeper)).toMatchObject({ runtimeStatus: 'Completed', output: 'woke' });
   });
 });
+
+describe('the worker\'s retries of a result the store refuses while it commits the rest', () => {
+  it('back off as any failed commit: other commits that succeed do not bring them forward', async () => {
+    const store = new FailingStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    let finish!: (value: string) => void;
+    const runtime = createRuntime({
+      store, clock, logger, activityLeaseMs: 600_000,
+      orchestrators: {
+        CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); },
+        /** Commits a step every 100 ms, as many times as its input says; each step runs the activity Tick. */
+        Busy: function* (ctx: OrchestrationContext) {
+          for (let i = 0; i < ctx.getInput<number>(); i++) {
+            yield ctx.callActivity('Tick');
+            yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 100));
+          }
+          return 'busy';
+        },
+      },
+      activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)), Tick: () => 'tick' },
+    });
+    running.push(runtime);
+    // Another process's client: its writes reach the worker only as the store's work signals.
+    const other = createClient({ store: store.inner, clock });
+    await runtime.start();
+    const gated = await runtime.client.startNew('CallsGate', { instanceId: 'gated' });
+    await clock.advance(0); // the activity runs
+    // The store refuses every commit of the gated instance (its activity's result), with an error worth a retry, and
+    // takes every other: the other instance's steps and results, and another process's starts.
+    const attempts: number[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = (writeSet) => {
+      if (!JSON.stringify(writeSet).includes('"gated"')) return commit(writeSet);
+      const atMs = clock.now().getTime() - T0;
+      if (attempts.at(-1) !== atMs) attempts.push(atMs);
+      return Promise.reject(new Error('injected: this result is refused'));
+    };
+    const busy = await runtime.client.startNew('Busy', { input: 100 });
+    finish('done');
+    for (let ms = 0; ms < 10_000; ms += 250) {
+      await other.startNew('Echo', { input: ms }); // another process's write: a work signal
+      await clock.advance(250);
+    }
+    expect(await runtime.client.getStatus(busy)).toMatchObject({ runtimeStatus: 'Completed', output: 'busy' });
+    // Retried 100, 200, 400 ms ... apart, as the log says (before, 100 ms after each failure, ~100 attempts in 10 s).
+    expect(attempts).toEqual([0, 100, 300, 700, 1500, 3100, 6300]);
+    const retries = logger.errors.flatMap((message) => /committing the result .* failed; retrying in (\d+) ms/.exec(message)?.slice(1).map(Number) ?? []);
+    expect(retries).toEqual([100, 200, 400, 800, 1600, 3200, 6400]);
+    expect((await store.inner.getInstance(gated))?.runtimeStatus).toBe('Running');
+  });
+});

@@ -257,3 +257,75 @@ describe('a wake-up feed that failed while the store was down', () => {
     await within(runtime.stop({ graceMs: 0 }), 'the stop');
   });
 });
+
+describe('a wake-up feed that is down while the store answers', () => {
+  const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+  /** A runtime whose store's feed is down for ever, its claims counted, and a client of another process on the store. */
+  async function feedDownForEver() {
+    const store = new OutageStore();
+    const clock = new VirtualClock(new Date(T0));
+    const logger = new RecordingLogger();
+    const claims: number[] = [];
+    const claim = store.claimOrchestration.bind(store);
+    store.claimOrchestration = (options) => {
+      claims.push(clock.now().getTime() - T0);
+      return claim(options);
+    };
+    // A client of its own on the same store: what it writes reaches the worker through the store's feed only.
+    const other = createClient({ store, clock });
+    store.feedDown = true;
+    const runtime = createRuntime({
+      store, clock, logger,
+      orchestrators: { ...outageOrchestrators, Waits: function* (ctx) { return yield ctx.waitForExternalEvent('go'); } },
+    });
+    await runtime.start();
+    return { store, clock, logger, claims, other, runtime };
+  }
+
+  it('claims what another process writes within a second, not at the feed\'s next subscription up to 30 s later', async () => {
+    const { store, clock, logger, other, runtime } = await feedDownForEver();
+    await clock.advance(60_000);
+    // Failed at 0, 0.1, 0.3, ... 25.5 and 51.1 s: the next subscription is due at 81.1 s.
+    expect(feedDelays(logger).at(-1)).toBe(30_000);
+    const subscriptions = store.subscriptions;
+    const id = await other.startNew('Waits'); // at 60 s
+    await clock.advance(1000);
+    // Its first step ran (before, it waited Pending until the subscription at 81.1 s).
+    expect((await other.getStatus(id))?.runtimeStatus).toBe('Running');
+    await other.raiseEvent(id, 'go', 'went');
+    await clock.advance(1000);
+    expect(await other.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'went' });
+    // The feed kept its back-off: the claims, not a subscription per claim, found the work.
+    expect(store.subscriptions).toBe(subscriptions);
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    expect(store.open).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('claims at most once a second meanwhile, backs off as ever when the claims fail too, and stops claiming once the feed is back', async () => {
+    const { store, clock, logger, claims, runtime } = await feedDownForEver();
+    await clock.advance(60_000);
+    // Past the feed's subscription at 51.1 s, the next is due at 81.1 s: one claim round a second meanwhile.
+    claims.length = 0;
+    await clock.advance(10_000);
+    expect(claims).toEqual([60_100, 61_100, 62_100, 63_100, 64_100, 65_100, 66_100, 67_100, 68_100, 69_100]);
+    // The whole store goes down: the claims back off from 100 ms, doubling, as with the feed up (brought forward only by
+    // the feed's subscriptions at 81.1 and 111.1 s, which count as signals), not once a second.
+    store.claimsDown = true;
+    claims.length = 0;
+    await clock.advance(60_000);
+    expect(claims).toEqual([70_100, 70_200, 70_400, 70_800, 71_600, 73_200, 76_400, 81_100, 93_900, 111_100]);
+    expect(logger.errors.filter((message) => message.includes('could not claim work')).length).toBe(claims.length);
+    // The store is back, its feed too: once the feed is subscribed again (at 81.1 s, or at the claims' recovery), nothing
+    // claims until there is work.
+    store.claimsDown = false;
+    store.feedDown = false;
+    await clock.advance(30_000);
+    expect(store.open).toBe(1);
+    claims.length = 0;
+    await clock.advance(60_000);
+    expect(claims.length).toBeLessThanOrEqual(1);
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    expect(clock.pendingTimers).toBe(0);
+  });
+});

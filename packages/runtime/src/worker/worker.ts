@@ -37,25 +37,59 @@ const MAX_PUMP_RETRY_MS = 30_000;
  * A signal says the store has just written, so it most likely serves calls again: the worker resumes at once instead
  * of waiting out a back-off grown to MAX_PUMP_RETRY_MS in a long outage. A store that still fails is tried no more
  * than once per MIN_PUMP_RETRY_MS however often it signals, and each failure still lengthens the back-off that
- * retries when no signal comes. The one rule for every back-off the worker's signals end (`Worker.#signalled`); a
- * store call that succeeds ends the result commits' back-offs by it too (`Worker.#storeAnswered`). A timer of the
- * worker's own (a due durable timer, a lease expiry, a back-off's retry) ends none: it says nothing of the store.
+ * retries when no signal comes. The one rule for every back-off the worker's signals end (`Worker.#signalled`), and
+ * for those a store call that succeeds after a failure ends (`resultRetryOnSignalMs`, `resubscribeOnAnswerMs`). A
+ * timer of the worker's own (a due durable timer, a lease expiry, a back-off's retry) ends none: it says nothing of the
+ * store.
  */
-function retryOnSignalMs(nowMs: number, failedAtMs: number): number {
+export function retryOnSignalMs(nowMs: number, failedAtMs: number): number {
   return Math.max(nowMs, failedAtMs + MIN_PUMP_RETRY_MS);
 }
 
 /**
- * When the wake-up feed's re-subscription, backing off since the feed failed at `failedAtMs`, comes once a store call
- * succeeds at `nowMs`: as a retry on a signal (`retryOnSignalMs`) when a store call failed since the last success
- * (`storeRecovered`), else where its back-off put it (Infinity). A store that answers again after failing has most likely
- * got its feed back too, and work another process writes meanwhile waited up to MAX_PUMP_RETRY_MS for the feed's
- * back-off. Only a failure of a store call (not of the feed) earns this: a feed that fails for ever beside claims that
- * succeed keeps its back-off, instead of a loop of re-subscription, wake-up, claim, re-subscription (`Worker.#storeAnswered`).
+ * When the retry of an activity result's commit, backing off since that commit failed at `failedAtMs`, comes once the
+ * store signals work or a store call of this worker succeeds at `nowMs`: as a retry on a signal (`retryOnSignalMs`)
+ * when the failure came in an outage, else where its back-off put it (Infinity). It came in an outage unless another
+ * store call of this worker succeeded between the result's previous attempt (its first: that attempt's start) and this
+ * failure (`answeredMeanwhile`): a store that serves the worker's other calls while it fails this commit refuses this
+ * one result (a write it cannot take, a document it keeps conflicting on), and an answer or signal says nothing of
+ * when it will take it. Such a result backs off as any failed commit (100 ms doubling to MAX_PUMP_RETRY_MS), instead
+ * of being sent again MIN_PUMP_RETRY_MS after each failure for as long as other commits succeed. One that failed with
+ * the rest of the store's calls resumes as soon as the store is back (`Worker.#bringCommitsForward`).
  */
-function resubscribeOnAnswerMs(nowMs: number, failedAtMs: number, storeRecovered: boolean): number {
+export function resultRetryOnSignalMs(nowMs: number, failedAtMs: number, answeredMeanwhile: boolean): number {
+  return answeredMeanwhile ? Infinity : retryOnSignalMs(nowMs, failedAtMs);
+}
+
+/**
+ * When the wake-up feed's re-subscription, backing off since the feed failed at `failedAtMs`, comes once a store call
+ * succeeds at `nowMs`: as a retry on a signal (`retryOnSignalMs`) when the store failed since the last success
+ * (`storeRecovered`: a claim round, or a result commit in an outage, see `resultRetryOnSignalMs`), else where its
+ * back-off put it (Infinity). A store that answers again after failing has most likely got its feed back too. Only a
+ * failure of the store (not of the feed, nor a refusal of one result) earns this: a feed that fails for ever beside
+ * claims that succeed keeps its back-off, instead of a loop of re-subscription, wake-up, claim, re-subscription
+ * (`Worker.#storeAnswered`); while it is down, the worker claims on its own timer meanwhile (`wakeInMs`).
+ */
+export function resubscribeOnAnswerMs(nowMs: number, failedAtMs: number, storeRecovered: boolean): number {
   return storeRecovered ? retryOnSignalMs(nowMs, failedAtMs) : Infinity;
 }
+
+/** The longest the worker goes without a claim round while its wake-up feed is down and its store answers. */
+const FEED_DOWN_CLAIM_MS = 1000;
+
+/**
+ * How long the wake timer waits, when the work the store named as due next comes in `dueInMs` (Infinity: none), while
+ * the wake-up feed is down (`feedDown`: its re-subscription is pending) or not. With the feed up, until that work is
+ * due: the feed signals whatever else is written. With it down, nothing would tell the worker of work written
+ * meanwhile (by another process, or by this runtime's client) until the feed's re-subscription, up to MAX_PUMP_RETRY_MS
+ * away: the worker claims at most FEED_DOWN_CLAIM_MS apart instead, so no work waits longer for the feed. Only after a
+ * claim round that succeeded (`Worker.#armWakeTimer`), or as the feed fails while no claim backs off
+ * (`Worker.#claimWhileFeedDown`): a store that fails its claims too is retried on the claims' back-off alone.
+ */
+export function wakeInMs(dueInMs: number, feedDown: boolean): number {
+  return feedDown ? Math.min(dueInMs, FEED_DOWN_CLAIM_MS) : dueInMs;
+}
+
 /**
  * How long a wake-up feed must stay up before a failure starts its back-off over (from MIN_PUMP_RETRY_MS): a feed that
  * fails sooner, even after it emitted, has not proven healthy, and its back-off goes on doubling.
@@ -213,8 +247,9 @@ export interface WorkerMetrics {
 }
 
 /**
- * The imperative shell: claims work from the store, runs the engine, runs activities and commits. It never
- * polls: it wakes on `store.workAvailable$` and on one timer set for `store.nextWakeTime()`.
+ * The imperative shell: claims work from the store, runs the engine, runs activities and commits. It does not poll: it
+ * wakes on `store.workAvailable$` and on one timer set for `store.nextWakeTime()`; only while that feed is down does
+ * the timer also claim at most a second apart (`wakeInMs`).
  */
 export class Worker {
   readonly #o: WorkerOptions;
@@ -240,8 +275,13 @@ export class Worker {
   /** When the wake-up feed last failed, and when its re-subscription comes (ms on the clock): see `#storeAnswered`. */
   #feedFailedAtMs = Number.NaN;
   #resubscribeAtMs = Infinity;
-  /** A store call (a claim, a commit) failed since the last one that succeeded: see `resubscribeOnAnswerMs`. */
+  /**
+   * The store failed a call since the last one that succeeded: a claim round, or a result commit in an outage (not one
+   * the store refused alone, see `resultRetryOnSignalMs`). See `resubscribeOnAnswerMs`.
+   */
   #storeFailed = false;
+  /** Store calls that succeeded so far (claim rounds, commits): a result commit's failure reads it (`resultRetryOnSignalMs`). */
+  #answers = 0;
   #wakeTimer: ClockTimer | undefined;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
@@ -259,7 +299,7 @@ export class Worker {
   #failedAtMs = Number.NaN;
   /**
    * The result commits waiting to be retried (`#heldFor`), each brought forward by a store signal (`#signalled`) or a
-   * store call that succeeds (`#storeAnswered`).
+   * store call that succeeds after a failure (`#storeAnswered`), as `resultRetryOnSignalMs` says.
    */
   readonly #retryWaits = new Set<(nowMs: number) => void>();
   /**
@@ -401,7 +441,9 @@ export class Worker {
         if (failedAtMs - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
         const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
         this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
-        if (!this.#stopping) this.#resubscribeIn(failedAtMs, delay);
+        if (this.#stopping) return;
+        this.#resubscribeIn(failedAtMs, delay);
+        this.#claimWhileFeedDown(failedAtMs);
       },
     });
     // A feed that failed while it was being subscribed has a timer to subscribe again already.
@@ -413,6 +455,18 @@ export class Worker {
     this.#subscribeWork();
     this.#signalled();
   };
+
+  /**
+   * The wake-up feed failed at `nowMs`: the wake timer is brought forward to claim within FEED_DOWN_CLAIM_MS (`wakeInMs`),
+   * unless claims have not begun (their first pump arms it) or back off after a failure (their retry comes first, and a
+   * store that fails its claims is not tried more often for its feed); the pumps after it keep it so while the feed is
+   * down (`#armWakeTimer`). A clock that returns no valid Date leaves it: the pump fails on it and backs off.
+   */
+  #claimWhileFeedDown(nowMs: number): void {
+    if (!this.#claiming || this.#backingOff || Number.isNaN(nowMs)) return;
+    const delay = wakeInMs(this.#wakeAtMs - nowMs, true);
+    if (this.#wakeAtMs > nowMs + delay) this.#setWakeTimer(nowMs, delay);
+  }
 
   /** (Re)arms the re-subscription of the wake-up feed to come `delay` ms after `nowMs`. */
   #resubscribeIn(nowMs: number, delay: number): void {
@@ -571,8 +625,9 @@ export class Worker {
   /**
    * The store signalled work: its feed emitted, or was subscribed again (in place of what it missed while down). A
    * wake-up (`#wake`) that also brings forward the retries backing off after a failure (`retryOnSignalMs`): the failed
-   * pump's (`#backingOff`) and the result commits' (`#bringCommitsForward`). A timer of the worker's own (a due
-   * durable timer, a lease expiry, the pump's back-off) says nothing of the store, so it wakes the worker without.
+   * pump's (`#backingOff`) and those of the result commits that failed in an outage (`#bringCommitsForward`,
+   * `resultRetryOnSignalMs`). A timer of the worker's own (a due durable timer, a lease expiry, the pump's back-off)
+   * says nothing of the store, so it wakes the worker without.
    */
   #signalled(): void {
     if (this.#backingOff || this.#retryWaits.size > 0) {
@@ -585,7 +640,10 @@ export class Worker {
     this.#wake();
   }
 
-  /** Brings the result commits' retries (`#retryWaits`) forward as `retryOnSignalMs` says, at `nowMs` (NaN: not at all). */
+  /**
+   * Brings the result commits' retries (`#retryWaits`) forward as `resultRetryOnSignalMs` says, at `nowMs` (NaN: not at
+   * all): those that failed in an outage, not those the store refused while it served other calls.
+   */
   #bringCommitsForward(nowMs: number): void {
     for (const bringForward of this.#retryWaits) bringForward(nowMs);
   }
@@ -621,6 +679,7 @@ export class Worker {
       } while (this.#pumpAgain && !this.#stopping);
       this.#pumpFailures = 0;
       if (this.#storeFailed) this.#storeAnswered();
+      else this.#answers++;
     } catch (error) {
       if (isStoreClosed(error)) return this.#storeLost(error);
       // A claim or wake-time read failed (the store is unreachable?): try again later, backing off, so the worker
@@ -829,9 +888,12 @@ export class Worker {
    */
   async #armWakeTimer(claimedAt: Date): Promise<void> {
     const at = await this.#bounded(() => this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
+    // While the wake-up feed is down, the timer also claims what may have been written meanwhile (`wakeInMs`).
+    const feedDown = this.#resubscribeTimer !== undefined;
     if (!at || this.#stopping) {
       this.#dueAtMs = Infinity;
       this.#clearWakeTimer();
+      if (feedDown && !this.#stopping) this.#claimWhileFeedDown(validMs(this.#o.clock.now()));
       return;
     }
     const saturated = this.#orchestrationsRunning >= this.#o.maxConcurrentOrchestrations ||
@@ -845,11 +907,12 @@ export class Worker {
     // be asked again in a tight loop for as long as the lag lasts.
     this.#recheck = due && !saturated ? Math.min(SATURATED_RECHECK_MS, this.#recheck * 2 || 10) : 0;
     this.#dueAtMs = nowMs + delay;
+    const wait = wakeInMs(delay, feedDown);
     // A timer that fires no later is kept: a wake-up that finds nothing only arms the timer again, so an early one
     // loses nothing. This saves a clear and a set per pump while the next wake time is a lease expiry that every
     // claim pushes further out.
-    if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + delay) return;
-    this.#setWakeTimer(nowMs, delay);
+    if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + wait) return;
+    this.#setWakeTimer(nowMs, wait);
   }
 
   /**
@@ -869,13 +932,15 @@ export class Worker {
 
   /**
    * The store committed for this worker, or a claim succeeded after one failed: it is reachable, so a failure after this
-   * backs off from the start, a back-off under way ends with a claim now instead of at its timer, the result commits
-   * backing off are retried as on a signal (`retryOnSignalMs`), and the wake-up feed's re-subscription, if one is
-   * pending, comes as `resubscribeOnAnswerMs` says.
+   * backs off from the start and a back-off under way ends with a claim now instead of at its timer. When the store had
+   * failed since its last answer (`#storeFailed`), this answer shows it recovered: the result commits backing off after
+   * failing in that outage are retried as `resultRetryOnSignalMs` says, and the wake-up feed's re-subscription, if one
+   * is pending, comes as `resubscribeOnAnswerMs` says. An answer with no failure before it moves neither.
    */
   #storeAnswered(): void {
     this.#pumpFailures = 0;
-    if (this.#resubscribeTimer !== undefined || this.#retryWaits.size > 0) {
+    this.#answers++;
+    if (this.#storeFailed && (this.#resubscribeTimer !== undefined || this.#retryWaits.size > 0)) {
       // NaN (a clock that returns no valid Date) leaves the retries and the re-subscription where they are.
       const nowMs = validMs(this.#o.clock.now());
       this.#bringCommitsForward(nowMs);
@@ -1322,6 +1387,9 @@ export class Worker {
       applied = true;
       this.#metrics.activitiesRun++;
     };
+    // The store calls that had succeeded when the previous attempt failed (at first, when the first attempt began): one
+    // more by the next failure means the store serves other calls while it fails this one (`resultRetryOnSignalMs`).
+    let answers = this.#answers;
     for (let failures = 0; ; failures++) {
       // Read before the attempt: a clock that returns no valid Date ends the attempts with its RangeError
       // (logged as the activity's failure to commit; the task runs again when its lease expires), not the result.
@@ -1360,7 +1428,9 @@ export class Worker {
           result = this.#activityResult(task, 'TaskFailed', toFailureDetails(error));
           continue;
         }
-        this.#storeFailed = true;
+        const answeredMeanwhile = this.#answers !== answers;
+        answers = this.#answers;
+        if (!answeredMeanwhile) this.#storeFailed = true;
         const failedAtMs = this.#now().getTime();
         const left = leaseUntil - failedAtMs;
         if (left <= 0) {
@@ -1371,7 +1441,7 @@ export class Worker {
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
         // Abandoned by a stop: its lease was released.
-        if (!(await this.#heldFor(item, failedAtMs, delay))) return true;
+        if (!(await this.#heldFor(item, failedAtMs, delay, answeredMeanwhile))) return true;
       }
     }
   }
@@ -1397,10 +1467,11 @@ export class Worker {
 
   /**
    * Waits, while holding `item`, `delay` ms on the worker's clock from `failedAtMs` (the failure it backs off from), or
-   * less when a store signal or answer brings it forward (`#bringCommitsForward`): true then, or false as soon as a
-   * stop abandons it (its lease released; `#abandonHeld` calls the `stop` registered here, which clears the timer).
+   * less when a store signal or answer brings it forward (`#bringCommitsForward`) as `resultRetryOnSignalMs` says (never
+   * with `answeredMeanwhile`): true then, or false as soon as a stop abandons it (its lease released; `#abandonHeld`
+   * calls the `stop` registered here, which clears the timer).
    */
-  #heldFor(item: ActivityWorkItem, failedAtMs: number, delay: number): Promise<boolean> {
+  #heldFor(item: ActivityWorkItem, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
     return new Promise((resolve) => {
       const { clock } = this.#o;
       let atMs = failedAtMs + delay;
@@ -1410,7 +1481,7 @@ export class Worker {
         resolve(held);
       };
       const bringForward = (nowMs: number): void => {
-        const retryMs = retryOnSignalMs(nowMs, failedAtMs);
+        const retryMs = resultRetryOnSignalMs(nowMs, failedAtMs, answeredMeanwhile);
         if (!(atMs > retryMs)) return;
         clock.clearTimeout(timer);
         atMs = retryMs;
