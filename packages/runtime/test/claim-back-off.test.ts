@@ -300,7 +300,7 @@ describe('the worker\'s retries of a result the store refuses while it commits t
       if (attempts.at(-1) !== atMs) attempts.push(atMs);
       return Promise.reject(new Error('injected: this result is refused'));
     };
-    const busy = await runtime.client.startNew('Busy', { input: 100 });
+    const busy = await runtime.client.startNew('Busy', { input: 90 });
     finish('done');
     for (let ms = 0; ms < 10_000; ms += 250) {
       await other.startNew('Echo', { input: ms }); // another process's write: a work signal
