@@ -875,11 +875,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * to 30 s for the feed's re-subscription), and left the retries of a result the store refused while it took other calls
  * on their back-off (resultRetryOnSignalMs: every other commit brought them to 100 ms after each failure): 34,055 /
  * 42,866 / 72,997 -> 34,188 / 43,006 / 73,135 B (+133 / +140 / +138), budgets set to match; rx-client unchanged.
+ * The IndexedDB stores then aborted their own transactions still at work when the page freezes (a frozen tab's open
+ * transaction held the other tabs' transactions on its tables until Chromium's 60 s abort) and began none while it is
+ * frozen (a call waits for the resume): 43,006 / 73,135 -> 43,296 / 73,449 B (+290 / +314), budgets set to match; the
+ * store-indexeddb README's sizes over the runtime without MemoryStore then 44.861 / 14.708 kB (45 / 14.7 stated); runtime
+ * and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_188 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_006 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_135 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_296 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_449 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_564 },
 ];
 

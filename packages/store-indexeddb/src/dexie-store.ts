@@ -45,7 +45,7 @@ export class DexieStore extends IdbStore {
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
-      startOpen: (onVersionChange) => startDexieOpen(name, dependencies, onVersionChange),
+      startOpen: (onVersionChange, _clock, _openTimeoutMs, page) => startDexieOpen(name, dependencies, onVersionChange, page),
     });
   }
 }

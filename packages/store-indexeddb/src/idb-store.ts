@@ -14,6 +14,7 @@ import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
 import { mapStorageError } from './internal/map-storage-error.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
+import { PageFreeze } from './internal/page-freeze.js';
 import { instanceRow, messageRow, queueFieldsOf, withQueueFields, type InstanceRow, type NewMessageRow } from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
@@ -42,9 +43,10 @@ export interface IdbStoreSettings {
    * Begins opening the database (on first use, and again after a failed open). Calls `onVersionChange` when another
    * connection wants to upgrade or delete the database and this one was closed to let it. `clock` is the store's
    * (`clock`, else the system clock): a layout that decides anything by the time asks it. `openTimeoutMs` is the
-   * store's (with its default), for a layout that opens the database again itself.
+   * store's (with its default), for a layout that opens the database again itself. `page` is the store's: every
+   * transaction of the store ends through `finishChecked` with it, which aborts it when the page freezes.
    */
-  readonly startOpen: (onVersionChange: () => void, clock: Clock, openTimeoutMs: number) => OpenAttempt;
+  readonly startOpen: (onVersionChange: () => void, clock: Clock, openTimeoutMs: number, page: PageFreeze) => OpenAttempt;
 }
 
 /**
@@ -182,6 +184,8 @@ export abstract class IdbStore implements Store {
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
+  /** The page's freeze: the store's transactions are aborted at it, and none begins before the resume. */
+  readonly #page = new PageFreeze();
   readonly #openTimeoutMs: number;
   readonly #gate: OpenGate<StoreBackend>;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -239,6 +243,7 @@ export abstract class IdbStore implements Store {
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
       joinTimeoutMs: settings.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
       clock: this.#clock,
+      page: this.#page,
     });
     this.changes$ = this.#feed.changes$;
     this.workAvailable$ = this.#feed.workAvailable$;
@@ -548,6 +553,7 @@ export abstract class IdbStore implements Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
+      this.#page.close(); // so do the calls waiting for a frozen page's resume: refused
       // Calls waiting for an open (queued behind an old tab's connection) fail now, not when the open is answered:
       // the gate closes the connection it makes later. So do those waiting for a backend's new connection.
       this.#gate.close();
@@ -586,6 +592,13 @@ export abstract class IdbStore implements Store {
     const running = (async () => {
       const backend = await this.#open();
       for (let ahead = readAhead, runs = MAX_RUNS; ; ahead = false) {
+        // Code runs in a frozen page (its BroadcastChannel messages, the listeners of its `freeze` event): a transaction
+        // begun then would be aborted at once, so the call waits for the resume (or the store's close or loss).
+        if (this.#page.frozen) {
+          await this.#page.resumed();
+          const refusal = this.#refusal();
+          if (refusal) throw refusal;
+        }
         const reads = new ReadsAhead(ahead ? this.#committedRows : undefined);
         try {
           const result = await backend.transact(mode, scope, work, reads);
@@ -643,7 +656,7 @@ export abstract class IdbStore implements Store {
   }
 
   async #openBackend(): Promise<StoreBackend> {
-    const opening = this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock, this.#openTimeoutMs));
+    const opening = this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page));
     const [backend] = await Promise.all([opening, this.#feed.joined]);
     return backend;
   }
@@ -661,6 +674,7 @@ export abstract class IdbStore implements Store {
       `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
         'this store closed its connection. Reload the page.',
     );
+    this.#page.close(); // the calls waiting for a frozen page's resume fail with the loss
     await this.#callsSettled();
     this.#endFeed();
   }

@@ -43,7 +43,7 @@ export class KeyvalStore extends IdbStore {
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
-      startOpen: (onVersionChange, clock, openTimeoutMs) => startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs),
+      startOpen: (onVersionChange, clock, openTimeoutMs, page) => startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs, page),
     });
   }
 }

@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { Broadcast, webLocks, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
+import type { PageFreeze } from './page-freeze.js';
 
 /** Options of a {@link ChangeFeed}. */
 export interface ChangeFeedOptions {
@@ -15,6 +16,11 @@ export interface ChangeFeedOptions {
   readonly clock: Clock;
   /** The Web Locks manager (default: `navigator.locks`; without one the feed posts every commit). */
   readonly locks?: LockManager | undefined;
+  /**
+   * The page's freeze (the store's: it owns it), whose work signals wait for the resume (see
+   * {@link ChangeFeed.workAvailable$}); none: the feed holds no signal.
+   */
+  readonly page?: PageFreeze | undefined;
 }
 
 /** What travels on the BroadcastChannel: the snapshots one transaction committed, in order. */
@@ -156,10 +162,8 @@ export class ChangeFeed {
   readonly #joinTimeoutMs: number = 0;
   /** Batches published unposted (see the class comment), oldest first, at most {@link MAX_KEPT}. */
   readonly #kept: KeptBatch[] = [];
-  /** The page's document while its `freeze` and `resume` events are listened to (see {@link ChangeFeed.#onFreeze}). */
-  readonly #document: Document | undefined;
-  /** The page is frozen (between `freeze` and `resume`): work signals wait for the resume. */
-  #frozen = false;
+  /** The page's freeze: while the page is frozen, work signals wait for the resume (see {@link ChangeFeed.#onResume}). */
+  readonly #page: PageFreeze | undefined;
   /** A work signal came while the page was frozen: given once it resumes. */
   #workWhileFrozen = false;
 
@@ -185,9 +189,7 @@ export class ChangeFeed {
     this.#prefix = `${options.channelName}/feed/`;
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
-    this.#document = typeof document === 'object' && typeof document?.addEventListener === 'function' ? document : undefined;
-    this.#document?.addEventListener('freeze', this.#onFreeze);
-    this.#document?.addEventListener('resume', this.#onResume);
+    this.#page = options.page;
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -252,8 +254,6 @@ export class ChangeFeed {
     if (this.#release) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
     this.#channel?.removeEventListener('message', this.#onMessage);
     this.#channel?.close();
-    this.#document?.removeEventListener('freeze', this.#onFreeze);
-    this.#document?.removeEventListener('resume', this.#onResume);
     this.#release?.();
     this.#abort.abort(); // the lock request, if still pending
     for (const watch of this.#peers.values()) watch.abort();
@@ -274,17 +274,12 @@ export class ChangeFeed {
    * transactions could not end, holding the locks another tab's claim needed until Chromium aborted them for
    * inactivity (60 s; measured in headless Chromium with the page frozen over the DevTools protocol). So the signal
    * waits for the resume; a timer of the frozen page does not fire either, and the worker's claims after the resume
-   * find whatever became due meanwhile.
+   * find whatever became due meanwhile. (The store also aborts its transactions at the freeze and begins none while
+   * the page is frozen: see {@link PageFreeze}.) A wait the store's close ends gives no signal.
    */
-  readonly #onFreeze = (): void => {
-    this.#frozen = true;
-  };
-
   readonly #onResume = (): void => {
-    this.#frozen = false;
-    if (!this.#workWhileFrozen) return;
     this.#workWhileFrozen = false;
-    if (!this.#closed) this.#work.next();
+    if (!this.#closed && !this.#page?.frozen) this.#work.next();
   };
 
   readonly #onMessage = (event: MessageEvent<unknown>): void => {
@@ -458,8 +453,11 @@ export class ChangeFeed {
     }
     if (this.#gapTimer === undefined) this.#armGapTimer();
     if (!work) return;
-    if (this.#frozen) this.#workWhileFrozen = true;
-    else this.#work.next();
+    if (!this.#page?.frozen) this.#work.next();
+    else if (!this.#workWhileFrozen) {
+      this.#workWhileFrozen = true;
+      void this.#page.resumed().then(this.#onResume);
+    }
   }
 
   /** Sets the gap timer for the change held longest, if any: each held change waits its full `gapTimeoutMs`. */

@@ -5,6 +5,7 @@ import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import type { OpenAttempt } from './open-gate.js';
 import { BrowserClose, finishChecked } from './idb-transaction.js';
+import type { PageFreeze } from './page-freeze.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
@@ -108,9 +109,10 @@ const MAX: never[] = [];
 /**
  * Begins opening (creating or upgrading) DexieStore's database and checking its schema version: `opened` rejects with
  * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that the upgrade waits for another
- * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`.
+ * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`. `page`: the store's, which aborts its
+ * transactions when the page freezes (see {@link PageFreeze}).
  */
-export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void): OpenAttempt {
+export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void, page?: PageFreeze): OpenAttempt {
   let answer!: () => void;
   const firstAnswer = new Promise<void>((resolve) => (answer = resolve));
   const factory = answeringOpens(dependencies.indexedDB, name, answer);
@@ -167,7 +169,7 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
       db.close({ disableAutoOpen: true });
       throw mapOpenError(error, name);
     }
-    return new DexieBackend(db);
+    return new DexieBackend(db, page);
   })();
   opened.catch(() => undefined);
   return { opened, answered, blocked };
@@ -251,9 +253,11 @@ class DexieBackend implements StoreBackend {
    * another: a transaction it kept from running fails with StorageError (see {@link finishChecked}), as every later one.
    */
   readonly #closed: BrowserClose;
+  readonly #page: PageFreeze | undefined;
 
-  constructor(db: Dexie) {
+  constructor(db: Dexie, page: PageFreeze | undefined) {
     this.#db = db;
+    this.#page = page;
     this.#closed = new BrowserClose(db.backendDB());
     const table = (name: TableName): DBCoreTable => db.table(name).core;
     // Every one of these indexes is in SCHEMA, which opening the database checked.
@@ -280,7 +284,7 @@ class DexieBackend implements StoreBackend {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
     const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
-    return finishChecked(trans, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), { closed: this.#closed });
+    return finishChecked(trans, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), { closed: this.#closed, page: this.#page });
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames } from './map-storage-error.js';
+import { frozenError, type PageFreeze } from './page-freeze.js';
 import type { ReadsAhead } from './read-ahead.js';
 
 /**
@@ -92,6 +93,11 @@ export interface FinishOptions {
   readonly rerun?: boolean;
   /** Called when the transaction is aborted, before the abort (e.g. to drop writes not issued yet). */
   readonly abandon?: () => void;
+  /**
+   * The page's freeze, which aborts the transaction while it does its work (see {@link PageFreeze}): it then throws
+   * {@link frozenError}, nothing of it written.
+   */
+  readonly page?: PageFreeze;
 }
 
 /**
@@ -119,17 +125,25 @@ export interface FinishOptions {
 export async function finishChecked<T>(
   transaction: IDBTransaction, reads: ReadsAhead, work: () => Promise<T>, options: FinishOptions,
 ): Promise<T> {
-  const { closed, rerun, abandon } = options;
+  const { closed, rerun, abandon, page } = options;
   const done = closed.completion(transaction); // true: the browser closed the connection first (it never ran)
   const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
+  page?.begin(transaction);
   let result: T;
   try {
     result = await work();
-    if (transaction.mode === 'readonly') return result;
+    if (transaction.mode === 'readonly') {
+      page?.settled(transaction);
+      return result;
+    }
     if (!(await reads.confirmed())) throw reads;
+    // Aborted by the freeze once its last request was answered (its work then cannot tell): it asks to commit no more.
+    if (page?.settled(transaction)) throw reads;
   } catch (error) {
     abandon?.();
     end(transaction, false);
+    // Aborted before it asked to commit, so it wrote nothing: the freeze's error, whatever its requests failed with.
+    if (page?.settled(transaction)) throw frozenError(error === reads ? undefined : error);
     if (rerun && closed.fired && !errorNames(error).includes('TransactionInactiveError')) throw reads;
     // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
     if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;

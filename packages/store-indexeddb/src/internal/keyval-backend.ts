@@ -5,6 +5,7 @@ import { errorNames, mapStorageError, missingApi } from './map-storage-error.js'
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { BrowserClose, finishChecked } from './idb-transaction.js';
+import type { PageFreeze } from './page-freeze.js';
 import { firstTask } from './first-task.js';
 import { OpenGate, type OpenAttempt } from './open-gate.js';
 import { ReadsAhead } from './read-ahead.js';
@@ -137,13 +138,14 @@ export const CLOSE_WAIT_MS = 2000;
  * the store's: it tells whether a task entry is still in the future. idb-keyval opens without a version, so the open is
  * never reported blocked; it is answered late only when queued behind another connection's upgrade or deletion.
  * `openTimeoutMs` bounds the wait for a new connection after the browser closed one (see {@link KeyvalBackend.transact}).
+ * `page`: the store's, which aborts its transactions when the page freezes (see {@link PageFreeze}).
  */
 export function startKeyvalOpen(
   name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-  openTimeoutMs: number,
+  openTimeoutMs: number, page?: PageFreeze,
 ): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
-  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs);
+  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page);
   const { opened, answered } = backend.openAttempt();
   const checked = opened.then(() => backend, (error: unknown) => {
     backend.close();
@@ -222,12 +224,14 @@ class KeyvalBackend implements StoreBackend {
   readonly #gate: OpenGate<Connection>;
   /** The new connection the calls wait for, through the gate. */
   #reconnecting: Promise<Connection> | undefined;
+  readonly #page: PageFreeze | undefined;
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-    openTimeoutMs: number,
+    openTimeoutMs: number, page: PageFreeze | undefined,
   ) {
     this.#useStore = useStore;
+    this.#page = page;
     this.#name = name;
     this.#storeName = storeName;
     this.#keyRange = keyRange;
@@ -353,7 +357,7 @@ class KeyvalBackend implements StoreBackend {
       const result = await work(tx);
       await tx.finish();
       return result;
-    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon() });
+    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon(), page: this.#page });
   }
 
   /**

@@ -1,27 +1,32 @@
+import { StoreClosedError } from '@durable-rx/runtime';
+import type { Store } from '@durable-rx/runtime/store-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { firstValueFrom } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/errors/storage-error.js';
 import { changeChannelName } from '../../src/idb-store.js';
 import { ChangeFeed } from '../../src/internal/change-feed.js';
-import { newInstance, uniqueName } from '../shared/fixtures.js';
+import { PageFreeze } from '../../src/internal/page-freeze.js';
+import { adapters, claim, commitOf, create, newInstance, started, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
 
 // A frozen page (Chromium freezes background tabs) still receives BroadcastChannel messages while none of its
 // IndexedDB callbacks runs: a worker woken then starts claims whose transactions cannot end, and another tab's claims
 // wait for them until Chromium aborts them (60 s). The page's `freeze` and `resume` events are dispatched here by hand.
 
 /** A feed on `name` that posts every commit (its lock requests are refused: no presence, so no peer to wait for). */
-function feedOn(name: string): ChangeFeed {
+function feedOn(name: string, page?: PageFreeze): ChangeFeed {
   const refused = () => Promise.reject(new DOMException('refused', 'SecurityError'));
   return new ChangeFeed({
     channelName: changeChannelName(name), gapTimeoutMs: 1000, joinTimeoutMs: 600_000, clock: new VirtualClock(),
-    locks: { request: refused, query: () => navigator.locks.query() } as unknown as LockManager,
+    locks: { request: refused, query: () => navigator.locks.query() } as unknown as LockManager, page,
   });
 }
 
 describe('the change feed of a frozen page', () => {
   it('holds the work signals other tabs post until the page resumes, then gives one', async () => {
     const name = uniqueName('frozen-page');
-    const here = feedOn(name);
+    const page = new PageFreeze();
+    const here = feedOn(name, page);
     const there = feedOn(name);
     let signals = 0;
     here.workAvailable$.subscribe(() => signals++);
@@ -32,7 +37,9 @@ describe('the change feed of a frozen page', () => {
       there.publish([{ instanceId: 'x', after: 0, state: newInstance('x').state }], true);
       expect((await delivered).instanceId).toBe('x'); // the changes come (they start no transaction), with the signal
       expect(signals).toBe(0);
+      const resumed = firstValueFrom(here.workAvailable$);
       document.dispatchEvent(new Event('resume'));
+      await resumed;
       expect(signals).toBe(1);
       there.publish([], true);
       await firstValueFrom(here.workAvailable$);
@@ -41,6 +48,120 @@ describe('the change feed of a frozen page', () => {
       document.dispatchEvent(new Event('resume'));
       here.close();
       there.close();
+      page.close();
     }
+  });
+});
+
+// The stores abort their own transactions at the page's freeze, and begin none until it resumes (see PageFreeze): a
+// frozen page's open transaction would hold every other tab's transactions on the same tables (until Chromium aborts it
+// for inactivity, 60 s). The events are dispatched by hand, so code goes on running here while the page is "frozen".
+
+const stores: Store[] = [];
+afterEach(async () => {
+  document.dispatchEvent(new Event('resume'));
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+
+/** Counts the IndexedDB transactions begun (on any connection) and the writes issued, until `restore`. */
+function watchIndexedDb(): { transactions: number; writes: number; freezeAtNextWrite(): void; restore(): void } {
+  const { transaction } = IDBDatabase.prototype;
+  const { put, add } = IDBObjectStore.prototype;
+  let armed = false;
+  const watch = {
+    transactions: 0,
+    writes: 0,
+    /** The page's `freeze` event comes right after the next write is issued (once the code that issued it ends). */
+    freezeAtNextWrite() {
+      armed = true;
+    },
+    restore() {
+      IDBDatabase.prototype.transaction = transaction;
+      IDBObjectStore.prototype.put = put;
+      IDBObjectStore.prototype.add = add;
+    },
+  };
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+    watch.transactions++;
+    return transaction.apply(this, args);
+  } as IDBDatabase['transaction'];
+  const counted = (write: typeof put): typeof put => function (this: IDBObjectStore, ...args: Parameters<typeof put>) {
+    watch.writes++;
+    if (armed) {
+      armed = false;
+      queueMicrotask(() => document.dispatchEvent(new Event('freeze')));
+    }
+    return write.apply(this, args);
+  };
+  IDBObjectStore.prototype.put = counted(put);
+  IDBObjectStore.prototype.add = counted(add);
+  return watch;
+}
+
+describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that freezes', (adapter) => {
+  it('aborts a step whose transaction is still open at the freeze, its writes issued: the commit fails and wrote nothing, and goes through once tried again', async () => {
+    const store = adapters[adapter](uniqueName('frozen-commit'));
+    stores.push(store);
+    await create(store, newInstance('a'));
+    const item = await claim(store);
+    const commit = commitOf(item.state, item.lease.token, {
+      consumedMessageIds: item.messages.map((m) => m.id),
+      state: { ...item.state, runtimeStatus: 'Running', customStatus: 'step', version: item.state.version + 1, historyLength: 1 },
+      history: [started('a')],
+      activityTasks: [{ id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 }],
+    });
+    const watch = watchIndexedDb();
+    let writes: number;
+    try {
+      watch.freezeAtNextWrite();
+      const failed = store.commit(commit).then(() => undefined, (error: unknown) => error);
+      const error = await within(failed, 'the commit aborted at the freeze');
+      writes = watch.writes;
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).toMatchObject({ code: 'storage-error', status: 500, storeClosed: false, message: expect.stringMatching(/frozen/) });
+    } finally {
+      watch.restore();
+      document.dispatchEvent(new Event('resume'));
+    }
+    expect(writes).toBeGreaterThan(0); // the freeze came with writes of the step issued
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+    expect(await store.getHistory('a')).toEqual([]);
+    expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) })).toBeUndefined();
+    // Its lease still held, the worker's next attempt commits the step, once.
+    await store.commit(commit);
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', customStatus: 'step', version: 2 });
+    expect(await store.getHistory('a')).toEqual([started('a')]);
+    expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) }))?.task.id).toBe('t1');
+  });
+
+  it('begins no transaction while the page is frozen: the calls made then wait for the resume', async () => {
+    const store = adapters[adapter](uniqueName('frozen-calls'));
+    stores.push(store);
+    await create(store, newInstance('a'));
+    const watch = watchIndexedDb();
+    try {
+      document.dispatchEvent(new Event('freeze'));
+      const settled: string[] = [];
+      const read = store.getInstance('a').finally(() => settled.push('read'));
+      const started = create(store, newInstance('b')).finally(() => settled.push('start'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(settled).toEqual([]);
+      expect(watch.transactions).toBe(0);
+      document.dispatchEvent(new Event('resume'));
+      expect(await within(read, 'the read after the resume')).toMatchObject({ instanceId: 'a' });
+      await within(started, 'the start after the resume');
+    } finally {
+      watch.restore();
+    }
+    expect(await store.getInstance('b')).toMatchObject({ instanceId: 'b', version: 1 });
+  });
+
+  it('fails the calls waiting for the resume with StoreClosedError when it closes', async () => {
+    const store = adapters[adapter](uniqueName('frozen-close'));
+    await create(store, newInstance('a'));
+    document.dispatchEvent(new Event('freeze'));
+    const read = store.getInstance('a').then(() => undefined, (error: unknown) => error);
+    await within(store.close(), 'the close');
+    expect(await read).toBeInstanceOf(StoreClosedError);
   });
 });
