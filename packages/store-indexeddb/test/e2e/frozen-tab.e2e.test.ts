@@ -4,16 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { launchFreezableChromium, openPage } from './harness.js';
 import { adapters, HELLO_OUTPUT, uniqueDb } from './pages.js';
 
-/**
- * Short leases, so that a frozen tab's lease expires soon; A's activity is slower than that, so it is still running
- * (its lease held, renewed a third of the way through each lease) when A is frozen.
- */
+/** Short leases, so that a frozen tab's lease expires soon. */
 const LEASE_MS = 3_000;
-const A_ACTIVITY_MS = 5_000;
 /**
  * Bounds on waits that end on their own within seconds; far above that, and above Chromium's 60 s abort of a frozen
- * tab's transaction (should the freeze still land on one of A's transactions: see below), so that a loaded machine
- * passes.
+ * tab's transaction for inactivity (which the tests tell apart from the store's own abort by its error), so that a
+ * loaded machine passes.
  */
 const WAIT_MS = 150_000;
 
@@ -65,16 +61,16 @@ describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) 
   it('is taken over once its lease expires; thawed, its late commit is refused, each step is in the history once, and it goes on working', async () => {
     const db = uniqueDb(`frozen-${adapter}`);
     const a = await tab('A');
-    await a.evaluate((o) => window.e2e.open(o), { adapter, db, worker: true, leaseMs: LEASE_MS, activityDelayMs: A_ACTIVITY_MS });
+    // A's activities wait for the test: the first greeting is still running, its lease held (and renewed a third of
+    // the way through each lease), when A is frozen, however slow the machine.
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db, worker: true, leaseMs: LEASE_MS, holdActivities: true });
     const started = a.evaluate(() => window.e2e.nextActivityStart());
     await a.evaluate(() => window.e2e.startMany('HelloSequence', ['hello']));
-    await started; // A's worker runs the first greeting, under its lease on the task
-    // Frozen between store calls, as Chromium's own policy freezes a tab (not while it holds an IndexedDB lock): a
-    // tab frozen inside a transaction holds its locks, and the other tabs' writes wait until Chromium aborts it for
-    // inactivity (60 s). A renewal may still begin between these two calls; the waits allow for it. While frozen, A
-    // still receives B's posts: its store holds their work signals until A resumes, so A's worker starts no claim
-    // whose transactions could not end (each cost B those 60 s: 80-160 s per adapter before).
-    const frozen = await freeze(a, () => a.evaluate(() => window.e2e.storeIdle(100)));
+    // Frozen as soon as A's worker runs the first greeting, wherever its store calls are: the store aborts a
+    // transaction of its own still doing its work at the freeze (a lease renewal), which would otherwise hold B's
+    // transactions until Chromium aborted it for inactivity (60 s). While frozen, A still receives B's posts: its
+    // store holds their work signals until A resumes, so A's worker starts no claim meanwhile.
+    const frozen = await freeze(a, () => started);
 
     // B opens only now, so that nothing but the expiry of A's lease hands B the running activity.
     const b = await tab('B');
@@ -86,6 +82,7 @@ describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) 
 
     // Thawed, A's activity ends and its worker commits the result under the lease it held: the store refuses it.
     await frozen.thaw();
+    await a.evaluate(() => window.e2e.releaseActivities());
     const refused = await a.evaluate(({ ms }) => window.e2e.refusedCommits(1, ms), { ms: WAIT_MS });
     expect(refused.every((kind) => kind === 'activity' || kind === 'activityStep')).toBe(true);
     expect(await a.evaluate(() => window.e2e.activityStarts())).toBe(1);
@@ -102,5 +99,44 @@ describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) 
     expect(await a.evaluate(() => window.e2e.activityStarts())).toBe(4);
     const after = await helloOf(a, 'after');
     expect(after.filter((e) => e.type === 'TaskCompleted')).toHaveLength(3);
+  }, 2 * WAIT_MS);
+
+  it('frozen inside its own transaction, has the store abort it: another tab commits while it is still frozen, and its call fails after the resume having written nothing', async () => {
+    const db = uniqueDb(`frozen-tx-${adapter}`);
+    const a = await tab('A');
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
+    const b = await tab('B');
+    await b.evaluate((o) => window.e2e.open(o), { adapter, db, worker: true });
+    // A begins a start at its freeze, before its store hears of it: the start's transaction is open (its reads on their
+    // way, its writes not made) when A freezes. Left so, it would hold its locks (every table of the database) until
+    // Chromium aborted it for inactivity, 60 s later; the store aborts it at the freeze.
+    expect(await a.evaluate(() => window.e2e.inputOf('frozen'))).toEqual({ exists: false }); // A's store is open
+    await a.evaluate(() => window.e2e.startOnFreeze('HelloSequence', 'frozen'));
+    const frozen = await freeze(a, () => Promise.resolve());
+
+    // B starts and completes an instance while A is still frozen (A resumes only when the test says so).
+    await b.evaluate(() => window.e2e.startMany('HelloSequence', ['hello']));
+    expect(await b.evaluate(({ i, ms }) => window.e2e.waitAll([i], ms), { i: 'hello', ms: WAIT_MS }))
+      .toEqual([{ instanceId: 'hello', runtimeStatus: 'Completed', output: HELLO_OUTPUT }]);
+    const hello = await helloOf(b, 'hello');
+    expect(hello.filter((e) => e.type === 'TaskCompleted')).toHaveLength(3);
+    expect(await b.evaluate(() => window.e2e.inputOf('frozen'))).toEqual({ exists: false }); // nothing of A's start
+
+    await frozen.thaw();
+    const { outcome, begunInFreeze } = await a.evaluate(() => window.e2e.freezeStart());
+    expect(begunInFreeze).toBeGreaterThanOrEqual(1); // the start's transaction began before the freeze took effect
+    // Aborted by the store at the freeze, not by Chromium for inactivity (that error names no freeze): a StorageError,
+    // which a worker treats as a failed store call and tries again.
+    expect(outcome).toMatchObject({ ok: false, name: 'StorageError', code: 'storage-error', status: 500 });
+    expect(outcome.ok === false && outcome.message).toMatch(/frozen/);
+    expect(await a.evaluate(() => window.e2e.inputOf('frozen'))).toEqual({ exists: false });
+    expect(await helloOf(a, 'hello')).toEqual(hello);
+
+    // Started again, it runs to the end (on B's worker), once.
+    await a.evaluate(() => window.e2e.startElsewhere('HelloSequence', 'frozen'));
+    expect(await b.evaluate(({ i, ms }) => window.e2e.waitAll([i], ms), { i: 'frozen', ms: WAIT_MS }))
+      .toEqual([{ instanceId: 'frozen', runtimeStatus: 'Completed', output: HELLO_OUTPUT }]);
+    expect((await helloOf(a, 'frozen')).filter((e) => e.type === 'TaskCompleted')).toHaveLength(3);
+    expect(await b.evaluate(() => window.e2e.activityStarts())).toBe(6);
   }, 2 * WAIT_MS);
 });

@@ -72,7 +72,7 @@ export async function launchFreezableChromium(): Promise<{ readonly context: Bro
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill();
     await exited;
-    await rm(profile, { recursive: true, force: true });
+    await rm(profile, { recursive: true, force: true, maxRetries: 5 }); // Chromium may still be writing to it as it exits
   };
   try {
     const endpoint = await new Promise<string>((resolve, reject) => {

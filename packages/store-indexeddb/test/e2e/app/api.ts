@@ -15,6 +15,8 @@ export interface E2eOpenOptions {
   readonly leaseMs?: number;
   /** How long each activity takes, ms. */
   readonly activityDelayMs?: number;
+  /** Each activity waits, once started, until the test calls {@link E2eApi.releaseActivities} (then `activityDelayMs`). */
+  readonly holdActivities?: boolean;
   /** Pass `sessionStorage` as the runtime's `leaseStorage`, so a reloaded page takes over its own leases at once. */
   readonly leaseStorage?: boolean;
   /** The store's `joinTimeoutMs` (a large one: the store reads only once the pages already open have answered). */
@@ -63,11 +65,20 @@ export interface E2eApi {
   lastActivityStartMs(): number;
   /** `Date.now()` when the page reloaded itself after a claim ({@link E2eApi.reloadAfterNextClaim}). */
   reloadedAtMs(): number;
+  /** Lets the activities held by `holdActivities` end, and every later one run without waiting. */
+  releaseActivities(): void;
   /**
-   * Resolves once no call of this page's worker to its store has been unsettled for `quietMs` (the browser may end
-   * a transaction a little after the call it served settled).
+   * At the page's next `freeze` event, starts instance `id` through a client of its own (as {@link
+   * E2eApi.startElsewhere}), from a listener that runs before the store's own: the start's transaction begins before
+   * the store hears of the freeze, and is open when the page freezes.
    */
-  storeIdle(quietMs: number): Promise<void>;
+  startOnFreeze(orchestrator: string, id: string): void;
+  /**
+   * How the start of {@link E2eApi.startOnFreeze} ended (once it has), and how many IndexedDB transactions the page
+   * began during the `freeze` event, before the listeners the page added after its store's (at least one: the
+   * start's, before the store's listener ran).
+   */
+  freezeStart(): Promise<{ readonly outcome: { readonly ok: true } | E2eFailure; readonly begunInFreeze: number }>;
   /**
    * The lease kinds of the commits the store refused in this page with `LeaseLostError` (in order), once there are at
    * least `count` of them; rejects after `timeoutMs`.

@@ -3,7 +3,7 @@ import { type ClaimOptions, type Store, type WriteSet } from '@durable-rx/runtim
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
-import type { E2eOpenOptions } from './api.js';
+import type { E2eFailure, E2eOpenOptions } from './api.js';
 
 /** One activity and custom status per step: `n` values a watcher must see in order. */
 const counter: Orchestrator<number> = function* (ctx) {
@@ -34,6 +34,9 @@ let store: Store | undefined;
 let runtime: Runtime | undefined;
 let leadership: Leadership | undefined;
 let activityDelayMs = 0;
+/** Resolves when the test releases held activities (see E2eOpenOptions.holdActivities); undefined: none is held. */
+let activitiesHeld: Promise<void> | undefined;
+let releaseHeld = (): void => undefined;
 const activityStartWaiters: (() => void)[] = [];
 interface Watch {
   readonly values: unknown[];
@@ -50,6 +53,7 @@ async function activity<T>(value: T): Promise<T> {
   sessionStorage.setItem('activity-starts', String(Number(sessionStorage.getItem('activity-starts') ?? 0) + 1));
   sessionStorage.setItem('last-activity-start', String(Date.now()));
   for (const wake of activityStartWaiters.splice(0)) wake();
+  await activitiesHeld;
   if (activityDelayMs > 0) await sleep(activityDelayMs);
   return value;
 }
@@ -77,14 +81,14 @@ function reloadingAfterClaim(inner: Store): Store {
   return new Proxy(inner, {
     get(target, key) {
       if (key === 'claimOrchestration') {
-        return async (o: ClaimOptions) => { const item = await inFlight(target.claimOrchestration(o)); return reloadIf('orchestration', item !== undefined, item); };
+        return async (o: ClaimOptions) => { const item = await target.claimOrchestration(o); return reloadIf('orchestration', item !== undefined, item); };
       }
       if (key === 'claimActivity') {
-        return async (o: ClaimOptions) => { const item = await inFlight(target.claimActivity(o)); return reloadIf('activity', item !== undefined, item); };
+        return async (o: ClaimOptions) => { const item = await target.claimActivity(o); return reloadIf('activity', item !== undefined, item); };
       }
       if (key === 'commit') {
         return async (writeSet: WriteSet) => {
-          const result = await inFlight(target.commit(writeSet)).catch((error: unknown) => {
+          const result = await target.commit(writeSet).catch((error: unknown) => {
             if ((error as { name?: unknown } | null)?.name === 'LeaseLostError') {
               refused.push(writeSet.lease?.kind ?? 'none');
               for (const wake of refusedWaiters.splice(0)) wake();
@@ -96,46 +100,37 @@ function reloadingAfterClaim(inner: Store): Store {
         };
       }
       const value: unknown = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result instanceof Promise ? inFlight(result) : result;
-      };
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }
 
-/** The worker's store calls not settled yet, and when the last one settled (ms); see {@link E2eApi.storeIdle}. */
-let callsInFlight = 0;
-let lastSettledMs = 0;
-function inFlight<T>(call: Promise<T>): Promise<T> {
-  callsInFlight++;
-  const settled = (): void => {
-    callsInFlight--;
-    lastSettledMs = Date.now();
-  };
-  call.then(settled, settled);
-  return call;
-}
-
-/** IndexedDB transactions of this page not finished yet (counted for every connection the page opens). */
-let openTransactions = 0;
+/** IndexedDB transactions this page began (on every connection it opens). */
+let transactionsBegun = 0;
 const transaction = IDBDatabase.prototype.transaction;
 IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
-  const tx = transaction.apply(this, args);
-  openTransactions++;
-  const done = (): void => {
-    openTransactions--;
-    lastSettledMs = Date.now();
-  };
-  // One of the two ends every transaction (an `error` event is followed by `abort`).
-  tx.addEventListener('complete', done, { once: true });
-  tx.addEventListener('abort', done, { once: true });
-  return tx;
+  transactionsBegun++;
+  return transaction.apply(this, args);
 } as IDBDatabase['transaction'];
+
+/**
+ * What the page does at its next `freeze` event (see E2eApi.startOnFreeze), from a listener added before any store's,
+ * and what came of it: `transactionsBegun` when the freeze began, and once the listeners added after the store's ran.
+ */
+let onFreeze: (() => void) | undefined;
+let freezeStart: Promise<{ ok: true } | E2eFailure> | undefined;
+let begunAtFreeze = 0;
+let begunInFreeze = 0;
+document.addEventListener('freeze', () => {
+  begunAtFreeze = transactionsBegun;
+  const action = onFreeze;
+  onFreeze = undefined;
+  action?.();
+});
 
 async function open(options: E2eOpenOptions): Promise<void> {
   activityDelayMs = options.activityDelayMs ?? 0;
+  if (options.holdActivities) activitiesHeld = new Promise<void>((resolve) => (releaseHeld = resolve));
   const feed = options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs };
   store = options.adapter === 'dexie' ? new DexieStore({ name: options.db, ...feed }) : new KeyvalStore({ name: options.db, ...feed });
   runtime = createRuntime({
@@ -153,7 +148,19 @@ async function open(options: E2eOpenOptions): Promise<void> {
   const r = runtime;
   if (options.leader) leadership = runAsLeader(options.leader, () => r.start(), () => r.stop());
   else if (options.worker) await r.start();
+  // After the store's own listener (added when it was made): counts the transactions begun before the store heard of it.
+  document.addEventListener('freeze', () => (begunInFreeze = transactionsBegun - begunAtFreeze));
   document.getElementById('status')!.textContent = `open: ${options.adapter} ${options.db}`;
+}
+
+/** A failure as data: its code, class name and the names along its `cause` chain. */
+function failureOf(error: unknown): E2eFailure {
+  const causeNames: string[] = [];
+  for (let c: unknown = (error as Error).cause; typeof c === 'object' && c !== null; c = (c as { inner?: unknown; cause?: unknown }).inner ?? (c as { cause?: unknown }).cause) {
+    causeNames.push(String((c as { name?: unknown }).name));
+  }
+  const { code, status, name, message } = error as { code?: unknown; status?: unknown; name: string; message: string };
+  return { ok: false, code, status, name, message, causeNames };
 }
 
 function need<T>(value: T | undefined, what: string): T {
@@ -189,13 +196,21 @@ window.e2e = {
       await need(runtime, 'runtime').client.startNew(orchestrator, { instanceId: id, input });
       return { ok: true };
     } catch (error) {
-      const causeNames: string[] = [];
-      for (let c: unknown = (error as Error).cause; typeof c === 'object' && c !== null; c = (c as { inner?: unknown; cause?: unknown }).inner ?? (c as { cause?: unknown }).cause) {
-        causeNames.push(String((c as { name?: unknown }).name));
-      }
-      const { code, status, name, message } = error as { code?: unknown; status?: unknown; name: string; message: string };
-      return { ok: false, code, status, name, message, causeNames };
+      return failureOf(error);
     }
+  },
+  releaseActivities() {
+    activitiesHeld = undefined;
+    releaseHeld();
+  },
+  startOnFreeze(orchestrator, id) {
+    const client = createClient({ store: need(store, 'store') });
+    onFreeze = () => {
+      freezeStart = client.startNew(orchestrator, { instanceId: id }).then(() => ({ ok: true as const }), failureOf);
+    };
+  },
+  async freezeStart() {
+    return { outcome: await need(freezeStart, 'a start at the freeze'), begunInFreeze };
   },
   async inputOf(id) {
     const status = await need(runtime, 'runtime').client.getStatus(id);
@@ -257,13 +272,6 @@ window.e2e = {
   },
   reloadAfterNextClaim(kind) {
     sessionStorage.setItem(RELOAD_AFTER_CLAIM, kind);
-  },
-  async storeIdle(quietMs) {
-    for (;;) {
-      const quietFor = Date.now() - lastSettledMs;
-      if (callsInFlight === 0 && openTransactions === 0 && quietFor >= quietMs) return;
-      await sleep(callsInFlight === 0 && openTransactions === 0 ? quietMs - quietFor : 10);
-    }
   },
   async refusedCommits(count, timeoutMs) {
     const until = Date.now() + timeoutMs;
