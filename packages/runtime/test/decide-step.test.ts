@@ -5,7 +5,7 @@ import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/eng
 import { applyEvent } from '../src/engine/apply-event.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
-import type { OrchestrationMessage } from '../src/model/message.js';
+import { isStaleResult, type OrchestrationMessage } from '../src/model/message.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 import { MisuseMarks } from '../src/engine/misuse-marks.js';
 import { OrchestrationError } from '../src/model/errors/orchestration-error.js';
@@ -126,19 +126,8 @@ describe('decideStep', () => {
     expect(decision.writeSet.requests.some((r) => r.type === 'insertTask')).toBe(false);
   });
 
-  it('consumes a result of a Completed or Terminated execution alone: no history, no new version (isStaleResult)', () => {
-    for (const runtimeStatus of ['Terminated', 'Completed'] as const) {
-      const s = state({ runtimeStatus, output: 'stop', historyLength: 7 });
-      const decision = decideStep(input(s, [result('execution-1')]));
-      if (decision.kind !== 'commit') throw new Error('expected a commit');
-      expect(decision.state).toBe(s);
-      expect(decision.execution).toBeUndefined();
-      expect(decision.writeSet.requests).toEqual([{ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] }]);
-    }
-  });
-
-  it('records and ignores what reaches a Failed instance, without its history or an execution (kept for a rewind)', () => {
-    const s = state({ runtimeStatus: 'Failed', historyLength: 7 });
+  it('records and ignores what reaches a terminal instance, without its history or an execution', () => {
+    const s = state({ runtimeStatus: 'Terminated', output: 'stop', historyLength: 7 });
     const decision = decideStep(input(s, [result('execution-1')]));
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...s, version: 3, historyLength: 8 });
@@ -147,6 +136,33 @@ describe('decideStep', () => {
       { type: 'appendHistory', instanceId: 'instance-1', from: 7, events: [result('execution-1').event] },
       { type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] },
     ]);
+  });
+
+  it('records a late result, timer and sub-orchestration answer of a Completed, Terminated or Failed execution, its status as it was', () => {
+    const ended = new Date(T0.getTime() - 60_000);
+    const timer: OrchestrationMessage = {
+      id: 'timer', instanceId: 'instance-1', executionId: 'execution-1', visibleAt: T0,
+      event: { type: 'TimerFired', eventId: -1, timestamp: T0.toISOString(), timerId: 1, fireAt: T0.toISOString() },
+    };
+    const answer: OrchestrationMessage = {
+      id: 'answer', instanceId: 'instance-1', executionId: 'execution-1',
+      event: { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 2, result: 'sub' },
+    };
+    for (const runtimeStatus of ['Completed', 'Terminated', 'Failed'] as const) {
+      const s = state({ runtimeStatus, output: 'end', customStatus: 'shown', lastUpdatedTime: ended, historyLength: 7 });
+      const messages = [result('execution-1'), timer, answer];
+      expect(messages.some((m) => isStaleResult(m, s))).toBe(false);
+      const decision = decideStep(input(s, messages));
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      // Only the version (history readers see the change) and the history length move: lastUpdatedTime stays.
+      expect(decision.state).toEqual({ ...s, version: 3, historyLength: 10 });
+      expect(decision.execution).toBeUndefined();
+      expect(decision.writeSet.requests).toContainEqual(
+        { type: 'appendHistory', instanceId: 'instance-1', from: 7, events: messages.map((m) => m.event) },
+      );
+      // A message of another execution (after continueAsNew, or a purged or replaced run) is still dropped.
+      expect(isStaleResult(result('execution-0'), s)).toBe(true);
+    }
   });
 });
 
@@ -992,12 +1008,19 @@ describe('decideRefusedStep', () => {
     expect(step.eventsApplied).toBe(1);
   });
 
-  it('consumes late results of a terminal instance, recording nothing and leaving it as it is', () => {
+  it('consumes late events of a terminal instance, recording nothing and leaving it as it is', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
     const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
-    // A result of a Completed execution is stale (`isStaleResult`): deleted, no new version, no change.
+    expect(decision.state).toEqual({ ...s, version: 3 });
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
+  });
+
+  it('consumes results of another execution alone, as a step that is not refused does: no new version', () => {
+    const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-0')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toBe(s);
-    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['deleteMessages']);
+    expect(decision.writeSet.requests).toEqual([{ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] }]);
   });
 });

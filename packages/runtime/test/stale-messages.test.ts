@@ -1,3 +1,4 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -81,10 +82,10 @@ describe('messages of an execution an instance continued from', () => {
   });
 });
 
-// A Completed or Terminated execution takes nothing more (`isStaleResult`): a result that arrives after its end is
-// deleted, as Durable Functions discards messages for an orchestration that completed or was terminated.
+// A Completed or Terminated instance records and ignores what still reaches its execution (a result that raced a
+// terminate, the loser of a race, a timer falling due after the end): visibly in history, the status as it was.
 describe('messages of an execution that ended', () => {
-  it('drops the result of an activity that was running when the instance was terminated: no history, no version, no change', async () => {
+  it('records the result of an activity that was running when the instance was terminated, and ignores it', async () => {
     const slow = heldRuns();
     const store = new MemoryStore();
     const runtime = await start({
@@ -100,21 +101,105 @@ describe('messages of an execution that ended', () => {
     await within(slow.count(1), 'the activity running');
     await runtime.client.terminate(id, 'stop');
     expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
-    const before = await runtime.client.getStatus(id, { showHistory: true });
-    // The store's own feed, not status$ (which leaves out a change of version or history length alone): any commit
-    // that touched the instance shows here.
+    const before = (await runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true }))!;
     const seen: unknown[] = [];
-    const watching = store.changes$.subscribe((c) => { if (c.instanceId === id) seen.push(c); });
+    const watching = runtime.client.status$(id).subscribe((s) => seen.push(s));
     try {
+      await within(new Promise<void>((resolve) => { const check = () => (seen.length > 0 ? resolve() : setTimeout(check, 5)); check(); }), 'the first status');
+      const recorded = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === id && (c.state?.historyLength ?? 0) > before.history!.length)));
       slow.runs[0]!.finish('late');
-      // The activity's task goes with its result's commit: then nothing is left to wake for.
-      await within((async () => {
-        while (await store.nextWakeTime(new Date(Date.now() + 3_600_000)) !== undefined) await new Promise((r) => setTimeout(r, 10));
-      })(), 'the late result committed');
-      expect(await runtime.client.getStatus(id, { showHistory: true })).toEqual(before);
-      expect(seen).toEqual([]); // no change committed for the late result
+      const change = await within(recorded, 'the late result recorded');
+      const after = (await runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true }))!;
+      const { history: historyAfter, ...statusAfter } = after;
+      const { history: historyBefore, ...statusBefore } = before;
+      expect(statusAfter).toEqual(statusBefore); // ignored: Terminated, the reason as output, lastUpdatedTime as it was
+      expect(historyAfter!.slice(0, historyBefore!.length)).toEqual(historyBefore);
+      expect(historyAfter!.slice(historyBefore!.length)).toMatchObject([{ type: 'TaskCompleted', result: 'late' }]);
+      expect(historyBefore!.map((e) => e.type)).toContain('ExecutionTerminated');
+      expect(change.state).toMatchObject({ version: (await store.getInstance(id))!.version, historyLength: historyAfter!.length });
+      // status$ shows no change: nothing it shows changed (its history is read through history$ or showHistory).
+      expect(seen).toHaveLength(1);
     } finally {
       watching.unsubscribe();
     }
+  });
+
+  it('records the result of the activity that lost a race after the instance completed, and its history$ shows it', async () => {
+    const slow = heldRuns();
+    const runtime = await start({
+      store: new MemoryStore(),
+      activities: { Slow: slow.activity },
+      orchestrators: {
+        Race: function* (ctx) {
+          const winner: { result: unknown } = yield ctx.Task.any([ctx.callActivity('Slow', 'a'), ctx.callActivity('Slow', 'b')]);
+          return winner.result;
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Race');
+    await within(slow.count(2), 'both activities running');
+    const winner = slow.runs.find((r) => r.input === 'a')!;
+    const loser = slow.runs.find((r) => r.input === 'b')!;
+    winner.finish('first');
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'first' });
+    const late = firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.type === 'TaskCompleted' && (e as { result?: unknown }).result === 'second')));
+    loser.finish('second');
+    await within(late, 'the late result in history$');
+    const after = (await runtime.client.getStatus(id, { showHistory: true }))!;
+    expect(after).toMatchObject({ runtimeStatus: 'Completed', output: 'first', lastUpdatedTime: done.lastUpdatedTime });
+    const types = after.history!.map((e) => e.type);
+    expect(types.at(-1)).toBe('TaskCompleted');
+    expect(types.indexOf('ExecutionCompleted')).toBeLessThan(types.length - 1);
+  });
+
+  it('records a timer that falls due after the instance completed', async () => {
+    const clock = new VirtualClock();
+    const runtime = await start({
+      clock,
+      store: new MemoryStore(),
+      activities: { Fast: async () => 'fast' },
+      orchestrators: {
+        Race: function* (ctx) {
+          yield ctx.Task.any([ctx.callActivity('Fast'), ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 5000))]);
+          return 'done';
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Race');
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    const fired = firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.type === 'TimerFired')));
+    await clock.advance(5000);
+    await within(fired, 'the late timer in history$');
+    const after = (await runtime.client.getStatus(id, { showHistory: true }))!;
+    expect(after).toMatchObject({ runtimeStatus: 'Completed', output: 'done', lastUpdatedTime: done.lastUpdatedTime });
+    expect(after.history!.map((e) => e.type).slice(-1)).toEqual(['TimerFired']);
+  });
+
+  it('keeps a late result of a terminated, purged run out of the run started again under its id', async () => {
+    const slow = heldRuns();
+    const runtime = await start({
+      store: new MemoryStore(),
+      activities: { Slow: slow.activity },
+      orchestrators: {
+        One: function* (ctx) {
+          return yield ctx.callActivity('Slow', ctx.getInput<string>());
+        },
+      },
+    });
+    await runtime.client.startNew('One', { instanceId: 'again', input: 'old' });
+    await within(slow.count(1), 'the first run\u2019s activity');
+    await runtime.client.terminate('again', 'stop');
+    await runtime.client.waitForCompletion('again', SETTLED);
+    await runtime.client.purgeInstanceHistory('again');
+    await runtime.client.startNew('One', { instanceId: 'again', input: 'new' });
+    await within(slow.count(2), 'the second run\u2019s activity');
+    slow.runs[0]!.finish('from-old'); // the same task id (0) as the new run's call: it names the old execution
+    slow.runs[1]!.finish('from-new');
+    const done = await runtime.client.waitForCompletion('again', SETTLED);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'from-new' });
+    const history = (await runtime.client.getStatus('again', { showHistory: true, showHistoryOutput: true }))!.history!;
+    expect(history.filter((e) => e.type === 'TaskCompleted')).toMatchObject([{ result: 'from-new' }]);
   });
 });

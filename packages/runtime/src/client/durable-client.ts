@@ -175,8 +175,9 @@ export interface DurableClient {
    * started yet); on a store without `capabilities.unclaimedWrites`, while a worker is running a step
    * of the instance, while a message committed before it (an event, a result) waits for the instance, or for a
    * sub-orchestration that has not started yet, it is queued for a worker, and the call resolves once a worker has
-   * applied it (or after 10 s, the command still queued). Results and timers of its run that reach the instance later
-   * are dropped (no history, no change); a start that reaches it later is recorded and ignored; a terminated
+   * applied it (or after 10 s, the command still queued). Results, timers and a start that reach the instance later are
+   * recorded and ignored: appended to its history, which `history$` and `getStatus(id, { showHistory: true })` show,
+   * the status as the terminate left it (a purge or a new start of the id drops them: they name the old run); a terminated
    * sub-orchestration answers its parent's call with a failure. As in Durable Functions, the
    * sub-orchestrations it started are not terminated with it (nor suspended, resumed or purged with it): they are
    * instances of their own, whose `parentInstanceId` names it, and run on until they are terminated by id.

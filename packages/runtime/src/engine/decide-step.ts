@@ -60,11 +60,12 @@ export type StepDecision =
  * The step decision: what one claimed orchestration work item commits, as a complete {@link WriteSet}. Every rule
  * of a step lives here (or in the engine it drives), never in a store or the worker:
  *
- * - results of another execution (`continueAsNew`, restart), or of a Completed or Terminated one (an activity that
- *   was running when a terminate came), are consumed and dropped ({@link isStaleResult}); a batch of nothing else
- *   commits only their deletion (no step, no history, no new version);
- * - a terminal instance records and ignores what else reaches it (a Failed one's results racing its failure, kept for
- *   a rewind; late events), unless it is rewound (Failed + ExecutionRewound) or started again;
+ * - results of another execution (`continueAsNew`, restart) are consumed and dropped; a batch of nothing else commits
+ *   only their deletion (no step, no history, no new version);
+ * - a terminal instance records and ignores what reaches it (results racing a terminate, a timer or answer after it
+ *   completed, late events): appended to its history, `version` + 1, its status as it was (`lastUpdatedTime` too, so
+ *   `status$` shows no change: nothing it shows changed), unless it is rewound (Failed + ExecutionRewound) or started
+ *   again;
  * - a rewind replays the history without the failures that failed it (`rewindHistory`), rewrites the history and
  *   bumps `historyEpoch`; one whose history a client rewrote (`decideRewind`, the state's `rerun`) replays the history
  *   as stored, in the next step, whatever messages it took;
@@ -107,9 +108,8 @@ function decide(
     consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
   }
   // Only stale results (`isStaleResult`: of an execution the instance no longer runs, a timer it queued before it
-  // continued as new; or of one Completed or Terminated, an activity that was running when a terminate came): consumed
-  // (an activity step's task deleted), and that is all. They are no work of the instance: no step, no history, no new
-  // version, no change published.
+  // continued as new, the result of an activity that lost a race to it): consumed (an activity step's task deleted),
+  // and that is all. They are no work of the current execution: no step, no history, no new version, no change.
   if (events.length === 0 && messages.length > 0 && !rerun) {
     const requests: WriteRequest[] = [];
     if (first) requests.push(first);
@@ -123,6 +123,7 @@ function decide(
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
   if (ignored) {
+    // Recorded, visibly in history (a new version, so history readers see it), and ignored: the status is as it was.
     const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
     const requests: WriteRequest[] = [];
     if (first) requests.push(first);
@@ -249,7 +250,8 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const { events, rewind, ignored } = stepEvents(state, input.bare ? NO_MESSAGES : messages);
   const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
-  // Only stale results (`isStaleResult`): consumed, nothing else written, as a step that is not refused does.
+  // Only stale results (`isStaleResult`, of another execution): consumed, nothing else written, as a step that is not
+  // refused does.
   if (ignored && events.length === 0 && messages.every((m) => isStaleResult(m, state))) {
     return {
       kind: 'commit', writeSet: { lease, requests: [consumed] }, state, execution: undefined, cacheHit: false, eventsReplayed: 0,
@@ -605,7 +607,7 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
  * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`): its parent link is
  * only in its queued `ExecutionStarted`, and a purge or restart of the terminated child would drop that start, and
- * with it the parent's answer. Later results are dropped (`isStaleResult`), as for any terminated instance. A terminal
+ * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance. A terminal
  * instance is left to the message too (`send`), whose condition refuses it (410).
  *
  * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version

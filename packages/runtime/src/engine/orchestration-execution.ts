@@ -349,16 +349,15 @@ export class OrchestrationExecution {
       this.#record(event);
       // A parent's rewind is applied even then: it names the call that the late outcome answers.
       if (this.#phase.kind === 'finished' && event.type !== 'ExecutionRewound') {
-        // Recorded and ignored (an event pending when the execution ended, a result reaching a Failed one, kept for a
-        // rewind; a late result of a Completed or Terminated one is dropped before this, by isStaleResult); an event
-        // that came in the same batch as a continueAsNew is one the execution did not process, so it is carried over
-        // like the buffered ones. So it is when that continueAsNew is a late outcome (the replay ended the execution,
-        // no step recorded it): this batch came after the end, so none of its events was processed either. Each carried
-        // event reaches the next execution once, and none is lost: one of this batch keeps its message (not consumed,
-        // not sent again), one buffered in history is sent again (the history is then replaced). An event the code that
-        // recorded the history consumed, which the changed code's replay leaves buffered, is carried over too: nothing
-        // that code did with it is in history (anything it scheduled would have made the replay diverge, not end), so
-        // for this execution it was never processed.
+        // Recorded and ignored (a result that raced a terminate, a timer falling due after the end, an event pending
+        // when the execution ended); an event that came in the same batch as a continueAsNew is one the execution did
+        // not process, so it is carried over like the buffered ones. So it is when that continueAsNew is a late outcome
+        // (the replay ended the execution, no step recorded it): this batch came after the end, so none of its events
+        // was processed either. Each carried event reaches the next execution once, and none is lost: one of this batch
+        // keeps its message (not consumed, not sent again), one buffered in history is sent again (the history is then
+        // replaced). An event the code that recorded the history consumed, which the changed code's replay leaves
+        // buffered, is carried over too: nothing that code did with it is in history (anything it scheduled would have
+        // made the replay diverge, not end), so for this execution it was never processed.
         if (event.type === 'EventRaised' && this.#phase.outcome.kind === 'continued-as-new' && !wasFinished) {
           const buffered = (this.#more().bufferedEvents ??= new Map());
           buffered.set(event.name, [...(buffered.get(event.name) ?? []), event]);

@@ -60,27 +60,24 @@ export interface Lease {
 }
 
 /**
- * True when `message` is for an execution that takes nothing more: it names one (`executionId`: a result, a timer, a
- * sub-orchestration's answer, a command of a client that read that execution) and either the instance runs another,
- * which `continueAsNew`, a restart or a new start of a terminal or purged id began, or that execution has ended for
- * good (Completed or Terminated: no rewind takes it back). Such a message is dropped, however its task or timer id
- * matches the current execution's (each execution numbers them from 0), and is no work of it, as Durable Functions
- * discards a message whose execution id is not the current one, or whose orchestration completed or was terminated
- * (an activity that was running when a terminate came, a timer falling due after the end). A Failed execution keeps
- * what reaches it (recorded in its history, for a rewind to use). The one rule: `planWriteSet` drops such a message
- * instead of queueing it, and a step that claims one queued before consumes it without applying it (a batch of nothing
- * else commits no step at all: no history, no new version, no change). A message that names no execution (an event
- * raised to the instance, a start) is never stale.
+ * True when `message` is for an execution `state` no longer runs: it names one (`executionId`: a result, a timer, a
+ * sub-orchestration's answer, a command of a client that read that execution) and the instance runs another, which
+ * `continueAsNew`, a restart or a new start of a terminal or purged id began. Such a message is dropped, however its
+ * task or timer id matches the current execution's (each execution numbers them from 0), and is no work of it, as
+ * Durable Functions discards a message whose execution id is not the current one. The one rule: `planWriteSet`
+ * drops such a message instead of queueing it, and a step that claims one queued before the execution changed consumes
+ * it without applying it (a batch of nothing else commits no step at all). A message that names no execution (an
+ * event raised to the instance) is never stale; nor is one that names the current execution, whatever its status: a
+ * result that raced a terminate, or a timer falling due after the instance completed, is recorded and ignored by the
+ * step that claims it (in the history, the status as it was), never silently dropped.
  *
  * @example
  * ```ts
  * isStaleResult({ id: 'm', instanceId: 'a', executionId: 'e1', event }, { ...state, executionId: 'e2' }); // true
- * isStaleResult({ id: 'm', instanceId: 'a', executionId: 'e1', event }, { ...state, executionId: 'e1', runtimeStatus: 'Terminated' }); // true
- * isStaleResult({ id: 'm', instanceId: 'a', executionId: 'e1', event }, { ...state, executionId: 'e1', runtimeStatus: 'Failed' }); // false
+ * isStaleResult({ id: 'm', instanceId: 'a', executionId: 'e1', event }, { ...state, executionId: 'e1', runtimeStatus: 'Terminated' }); // false
  * isStaleResult({ id: 'm', instanceId: 'a', event }, { ...state, executionId: 'e2' }); // false: for any execution
  * ```
  */
-export function isStaleResult(message: OrchestrationMessage, state: Pick<InstanceState, 'executionId' | 'runtimeStatus'>): boolean {
-  return message.executionId !== undefined
-    && (message.executionId !== state.executionId || state.runtimeStatus === 'Completed' || state.runtimeStatus === 'Terminated');
+export function isStaleResult(message: OrchestrationMessage, state: Pick<InstanceState, 'executionId'>): boolean {
+  return message.executionId !== undefined && message.executionId !== state.executionId;
 }

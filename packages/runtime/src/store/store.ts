@@ -37,13 +37,12 @@ export interface CommitResult {
  *   timer falls due), and is then dropped: its result by `planWriteSet`, a queued message by the step that claims it,
  *   which commits nothing else for it (as Durable Functions discards messages whose execution id is not the current
  *   one). The conformance suite proves it ("leftovers of an earlier execution of an id").
- * - Nor does anything reach an execution that ended for good (Completed or Terminated): a result, timer or
- *   sub-orchestration answer naming it that arrives later (an activity that was running when a terminate came) is
- *   dropped by the same rule (`isStaleResult`), by `planWriteSet` or by the step that claims it, with no history, no
- *   new `version` and no change on `changes$` (as Durable Functions discards messages for an orchestration that
- *   completed or was terminated). A Failed execution keeps them, recorded, for a rewind. Events raised to a terminal
- *   instance are refused (410) by the client's condition. The conformance suite proves it ("drops an activity result
- *   that arrives after a terminate").
+ * - A message that names the execution a terminal instance ended (a result that raced a terminate, a timer or a
+ *   sub-orchestration's answer that reaches it after it completed) is not stale: it is queued as any other, and the
+ *   step that claims it records and ignores it (appended to the history, `version` + 1, the status as it was, a change
+ *   on `changes$`). Nothing that reaches an execution is silently dropped. The conformance suite proves it ("records
+ *   and ignores an activity result that arrives after a terminate", "records and ignores a late result, timer or
+ *   sub-orchestration answer of an execution that ended").
  * - Every write method is atomic: it happens completely or not at all. Errors are thrown as `DurableError`s
  *   (conflicts included); driver errors are wrapped with the original as `cause`.
  * - {@link Store.changes$} delivers every committed change of every instance, in commit order per instance, after

@@ -1631,6 +1631,41 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         executionId,
       });
 
+      it('records and ignores a late result, timer or sub-orchestration answer of an execution that ended', async () => {
+        // Not stale: they name the current execution. Queued as any message, and the step that claims them records
+        // them in the ended instance's history (a new version, a change on changes$), its status as it was.
+        const store = await open();
+        for (const [id, runtimeStatus] of [['done', 'Completed'], ['ended', 'Terminated']] as const) {
+          await runningInstance(store, id, [activityTask(id, `${id}-t`)]);
+          const running = await store.claimActivity({ owner: 'w', leaseMs: 60_000, now: T0 });
+          await forceState(store, (await store.getInstance(id))!, { runtimeStatus, output: 'end' });
+          await complete(store, { taskId: `${id}-t`, leaseToken: running!.lease.token, result: result(id, 'exec-1', 0, 'late') });
+          await send(store, timer(id, 'exec-1', 1_100_000));
+          await store.commit({ requests: [{ type: 'insertMessage', message: subCompleted(id, 'exec-1'), ifMissing: 'drop' }] });
+          const before = (await store.getInstance(id))!;
+          const item = await claimId(store, id, at(1_100_000));
+          expect(item.messages.map((m) => m.event.type).sort()).toEqual(['SubOrchestrationInstanceCompleted', 'TaskCompleted', 'TimerFired']);
+          const decision = decideStep({
+            state: item.state, messages: item.messages, leaseToken: item.lease.token, now: at(1_100_000), newId: () => randomId(),
+            newExecution: () => new OrchestrationExecution(function* (ctx) { yield ctx.waitForExternalEvent('never'); }, { customStatusLimitBytes: 16_384 }),
+          });
+          if (decision.kind !== 'commit') throw new Error('expected a commit');
+          const changed = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === id && (c.state?.version ?? 0) > before.version), take(1)));
+          await store.commit(decision.writeSet);
+          expect((await within(changed, 'the change of the recorded events')).state).toMatchObject({ version: before.version + 1 });
+          const after = (await store.getInstance(id))!;
+          expect(after).toMatchObject({
+            runtimeStatus, output: 'end', executionId: 'exec-1', lastUpdatedTime: before.lastUpdatedTime, version: before.version + 1,
+            historyLength: before.historyLength + 3,
+          });
+          const history = await store.getHistory(id);
+          expect(history).toHaveLength(after.historyLength);
+          expect(history.slice(-3)).toEqual(item.messages.map((m) => m.event));
+          expect(await store.nextWakeTime(at(1_100_000))).toBeUndefined();
+          expect(await claimNothingOr(store)).toBeUndefined();
+        }
+      });
+
       it('keeps nothing of a terminated execution\'s running activity, timer or messages in the run started again under its id', async () => {
         const store = await open();
         await runningInstance(store, 'a', [activityTask('a', 't1'), activityTask('a', 't2')]);
@@ -2155,9 +2190,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getHistory('rewind-me')).toHaveLength(state.historyLength);
       });
 
-      it('drops an activity result that arrives after a terminate: no history, no new version, no change', async () => {
-        // The rule (`isStaleResult`): a result of a Completed or Terminated execution is deleted, as Durable Functions
-        // discards messages for an orchestration that completed or was terminated (a Failed one keeps them, for a rewind).
+      it('records and ignores an activity result that arrives after a terminate', async () => {
         const store = await open();
         let release!: () => void;
         const released = new Promise<void>((resolve) => (release = resolve));
@@ -2183,20 +2216,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const terminated = await runtime.client.waitForCompletion('race', SETTLED);
         expect(terminated).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
         const before = (await store.getInstance('race'))!;
-        const historyBefore = await store.getHistory('race');
-        const changes: unknown[] = [];
-        const watching = store.changes$.pipe(filter((c) => c.instanceId === 'race')).subscribe((c) => changes.push(c));
-        try {
-          release();
-          // The activity's task is deleted with its result's commit: the store then has nothing left to wake for.
-          while (await store.nextWakeTime(new Date(Date.now() + 3_600_000)) !== undefined) await new Promise((r) => setTimeout(r, 10));
-          expect(await store.getInstance('race')).toEqual(before);
-          expect(await store.getHistory('race')).toEqual(historyBefore);
-          expect(await claimNothingOr(store)).toBeUndefined();
-          expect(changes).toEqual([]);
-        } finally {
-          watching.unsubscribe();
-        }
+        const recorded = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'race' && (c.state?.version ?? 0) > before.version), take(1)));
+        release();
+        const after = (await within(recorded, 'the late result recorded')).state!;
+        // Ignored: the status as the terminate left it, lastUpdatedTime too (status$ has nothing new to show) ...
+        expect(after).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', name: 'Slow', lastUpdatedTime: before.lastUpdatedTime });
+        expect(after.historyLength).toBeGreaterThan(before.historyLength);
+        // ... and recorded, visibly in history, after the termination.
+        const history = await store.getHistory('race');
+        expect(history.at(-1)).toMatchObject({ type: 'TaskCompleted', result: 'late' });
+        expect(history.filter((e) => e.type === 'ExecutionTerminated')).toHaveLength(1);
+        expect(history).toHaveLength(after.historyLength);
       });
     });
 
