@@ -1,5 +1,7 @@
-import { Broadcast } from '@durable-rx/runtime/store-kit';
+import { Broadcast, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
+// From the sources, while Broadcast comes from the built package: two copies of the module share their marks.
+import { isShared } from '../src/store/shared-states.js';
 
 describe('Broadcast (the hot feed behind MemoryStore.changes$ and workAvailable$)', () => {
   it('hands each value to the subscribers present when it is pushed, and reports whether anyone listens', () => {
@@ -19,6 +21,23 @@ describe('Broadcast (the hot feed behind MemoryStore.changes$ and workAvailable$
     expect(a).toEqual([1, 2]);
     expect(b).toEqual([2, 3]);
     expect(feed.observed).toBe(false);
+  });
+
+  it('marks the state of a change it hands to several subscribers shared before any of them hears it, and no other', () => {
+    const feed = new Broadcast<StatusChange>();
+    const change = (): StatusChange => ({ instanceId: 'x', state: { input: { n: 1 } } as unknown as StatusChange['state'] });
+    const heard: boolean[] = [];
+    const first = feed.observable.subscribe((c) => c.state && heard.push(isShared(c.state)));
+    const alone = change();
+    feed.next(alone);
+    const second = feed.observable.subscribe(() => undefined);
+    const together = change();
+    feed.next(together);
+    feed.next({ instanceId: 'x', state: undefined }); // a purge: nothing to mark
+    first.unsubscribe();
+    second.unsubscribe();
+    expect(heard).toEqual([false, true]);
+    expect([isShared(alone.state!), isShared(together.state!)]).toEqual([false, true]);
   });
 
   it('stops delivering to a subscriber that another one unsubscribed during the same value', () => {

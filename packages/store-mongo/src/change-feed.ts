@@ -1,5 +1,5 @@
 import type { Clock, ClockTimer, Logger } from '@durable-rx/runtime';
-import { timeoutAfter } from '@durable-rx/runtime/store-kit';
+import { markShared, timeoutAfter } from '@durable-rx/runtime/store-kit';
 import type { ChangeStream, Document, Timestamp } from 'mongodb';
 import { Observable, Subject, retry, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
@@ -98,7 +98,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#delivery = new SerialDelivery<E, T>(
       (event) => options.map(event),
       (value) => {
-        if (!this.#closed) this.#subject.next(value);
+        if (!this.#closed) this.#emit(value);
       },
       (error) => options.logger.error(`${options.name}: a change event could not be read and was not delivered`, error),
     );
@@ -284,6 +284,15 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     return this.#tokenEvent !== undefined && sameToken(token, this.#tokenEvent._id) ? this.#tokenEvent : undefined;
   }
 
+  /**
+   * Hands `value` to every subscriber: the same object to each, so a change's state is marked shared first when there
+   * are several (`markShared`: each client then copies what its users may change).
+   */
+  #emit(value: T): void {
+    if (this.#subscribers > 1) markShared(value);
+    this.#subject.next(value);
+  }
+
   /** Gives up: the current subscribers get `error`; the next subscriber opens a new stream from scratch. */
   #end(stream: ChangeStream<Document, E> | undefined, error: unknown): void {
     this.#stream = undefined;
@@ -327,7 +336,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
         },
       }),
     ).subscribe({
-      next: (value) => this.#subject.next(value),
+      next: (value) => this.#emit(value),
       error: (error: unknown) => this.#o.logger.error(`${this.#o.name}: re-reading after a lost position failed`, error),
     });
   }

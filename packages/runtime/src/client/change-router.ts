@@ -1,5 +1,6 @@
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import type { StatusChange } from '../store/store.js';
+import { markShared } from '../store/shared-states.js';
 
 /**
  * Routes a store's change feed to per-instance listeners in O(1) per change, over one shared subscription to the
@@ -19,8 +20,6 @@ export class ChangeRouter {
   #closed = false;
   readonly #source: Observable<StatusChange>;
   readonly #perInstance: ((instanceId: string) => Observable<StatusChange>) | undefined;
-  /** The states handed to more than one listener (see {@link ChangeRouter.isShared}). */
-  readonly #shared = new WeakSet<object>();
 
   /**
    * @param source - every committed change (the store's `changes$`).
@@ -33,16 +32,6 @@ export class ChangeRouter {
   }
 
   /**
-   * Whether `state` came from a change this router handed to more than one listener, marked before any of them heard
-   * it: a listener that hands it on to a user must then copy what the user may change. A state of a store's own
-   * per-instance feed counts as shared (another subscription of that feed may hold the same object). A state nobody
-   * else was handed (a single listener, a read) is the listener's own: it costs no copy.
-   */
-  isShared(state: object): boolean {
-    return this.#shared.has(state);
-  }
-
-  /**
    * Hands the committed changes of one instance to `observer` until the returned function is called (or the feed
    * ends, which reaches the observer as `error` or `complete`).
    */
@@ -50,7 +39,8 @@ export class ChangeRouter {
     if (this.#perInstance) {
       const subscription = this.#perInstance(instanceId).subscribe({
         next: (change) => {
-          if (change.state) this.#shared.add(change.state);
+          // A store's own per-instance feed may hand the same object to its other subscriptions, unmarked: shared.
+          markShared(change);
           observer.next(change);
         },
         error: (error: unknown) => observer.error(error),
@@ -104,7 +94,8 @@ export class ChangeRouter {
     const subscription = this.#source.subscribe({
       next: (change) => {
         const listeners = this.#byInstance.get(change.instanceId);
-        if (change.state && (listeners?.size ?? 0) + this.#everything.size > 1) this.#shared.add(change.state);
+        // Handed to more than one listener: shared (see `markShared`), before any of them hears it.
+        if ((listeners?.size ?? 0) + this.#everything.size > 1) markShared(change);
         // A listener may stop (and others start) while a change is delivered: only the listeners present when it
         // arrived hear it. A set of several is walked as a copy; a single one is taken without copying.
         if (listeners?.size === 1) {

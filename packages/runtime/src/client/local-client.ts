@@ -29,6 +29,7 @@ import {
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
+import { isShared } from '../store/shared-states.js';
 import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -374,8 +375,12 @@ export class LocalClient implements DurableClient {
 
   customStatus$(instanceId: string): Observable<unknown> {
     assertValidInstanceId(instanceId);
-    // The same values as status$ mapped to customStatus without repeats, without building a status per commit.
-    return this.#distinct$(instanceId, (state) => state?.customStatus, sameJson, (customStatus) => customStatus);
+    // The same values as status$ mapped to customStatus without repeats, without building a status per commit; a
+    // shared state's value copied, as #statusOf copies it.
+    return this.#distinct$(
+      instanceId, (state) => state?.customStatus, sameJson,
+      (customStatus, state) => (state && isShared(state) ? copyStoreValue(customStatus) : customStatus),
+    );
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
@@ -562,10 +567,11 @@ export class LocalClient implements DurableClient {
 
   /**
    * The states of one instance (see {@link LocalClient.#follow}) reduced to `key`, without consecutive repeats by
-   * `same`, each emitted as `value(key)`: `map` + `distinctUntilChanged` + `map`, written out (see the imports).
+   * `same`, each emitted as `value(key, state)`: `map` + `distinctUntilChanged` + `map`, written out (see the imports).
    */
   #distinct$<K, V>(
-    instanceId: string, key: (state: InstanceState | undefined) => K, same: (a: K, b: K) => boolean, value: (key: K) => V,
+    instanceId: string, key: (state: InstanceState | undefined) => K, same: (a: K, b: K) => boolean,
+    value: (key: K, state: InstanceState | undefined) => V,
   ): Observable<V> {
     return new Observable<V>((subscriber) => {
       let last: { key: K } | undefined;
@@ -575,7 +581,7 @@ export class LocalClient implements DurableClient {
             const next = key(state);
             if (last && same(last.key, next)) return;
             last = { key: next };
-            subscriber.next(value(next));
+            subscriber.next(value(next, state));
           } catch (error) {
             subscriber.error(error);
           }
@@ -646,14 +652,14 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * The public status of a state, with payloads of the caller's own. The watchers of one commit (status$, instances$,
-   * waitForCompletion) are handed the same state object: when there are several, each status holds copies of the
-   * payloads, so that one that changes its values changes no other's; a single watcher's (or a read's) holds the
-   * state's own, with no copy.
+   * The public status of a state, with payloads of the caller's own. A state someone else holds too (the watchers of
+   * one commit in this client or in another client of the store, a feed that keeps it: `isShared`) gives a status
+   * with copies of the payloads, so that one that changes its values changes nothing anyone else sees; a state nobody
+   * else holds (a single watcher's of a single subscriber, a read's) gives its own, with no copy.
    */
   #statusOf(state: InstanceState, show?: { readonly showInput?: boolean }): InstanceStatus {
     const status = toInstanceStatus(state, show);
-    return this.#changes.isShared(state) ? withOwnPayloads(status) : status;
+    return isShared(state) ? withOwnPayloads(status) : status;
   }
 
   #queryAll(query: ValidInstanceFilter): Promise<InstanceState[]> {

@@ -1,4 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
+import { markShared } from './shared-states.js';
 
 /**
  * A hot feed a store pushes to: `changes$` and `workAvailable$` are its `observable`. It does what a store needs of an
@@ -36,10 +37,12 @@ export class Broadcast<T> {
 
   /**
    * Hands `value` to every current subscriber. One that unsubscribes meanwhile hears nothing more (a closed rxjs
-   * subscriber ignores values); one that subscribes meanwhile hears the next value.
+   * subscriber ignores values); one that subscribes meanwhile hears the next value. A change handed to more than one
+   * subscriber has its state marked shared first (`markShared`): each client then copies what its users may change.
    */
   next(value: T): void {
     const subscribers = this.#subscribers;
+    if (subscribers.length > 1) markShared(value);
     for (let i = 0; i < subscribers.length; i++) subscribers[i]!.next(value);
   }
 

@@ -66,7 +66,8 @@ interface TaskRecord {
  * Each operation copies what crosses the port at most once: a commit copies what it keeps of its write set on the
  * way in (the store never changes those objects in place; a history event or message handed over deeply frozen is
  * kept without a copy), reads and claims copy on the way out (history events and messages excepted: they are stored
- * frozen and handed out as they are), and each published change is copied once for all its subscribers. An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
+ * frozen and handed out as they are), and each published change is copied once for all its subscribers (marked
+ * shared when it has several: each client then copies what its users may change, see `markShared`). An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
  * instead of scanning the pending work.
  *
  * @example

@@ -46,7 +46,11 @@ export interface CommitResult {
  * - Every write method is atomic: it happens completely or not at all. Errors are thrown as `DurableError`s
  *   (conflicts included); driver errors are wrapped with the original as `cause`.
  * - {@link Store.changes$} delivers every committed change of every instance, in commit order per instance, after
- *   the commit is durable. Shared stores also deliver changes committed by other processes or tabs.
+ *   the commit is durable. Shared stores also deliver changes committed by other processes or tabs. A change's state
+ *   is an object the store no longer changes; a store that hands one state object to more than one subscriber, or
+ *   keeps it after handing it out, marks it with `markShared` (store-kit) before any subscriber hears of it, so that
+ *   each client copies what its users may change (a store-kit `Broadcast` marks what it hands to several
+ *   subscribers). The client conformance suite proves it ("two clients of one store").
  * - Work a claim took and cannot read (a stored state, message or task that does not decode) is neither handed out
  *   nor released at once, where every claim would take it again ahead of the rest: the claim keeps its lease, so the
  *   work is claimable again when the lease expires, logs the failure through the store's logger, and claims the next

@@ -140,6 +140,12 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           }
           return items;
         },
+        Report: function* (ctx) {
+          // An object custom status and an object output, committed together when `Go` arrives.
+          const got: unknown = yield ctx.waitForExternalEvent('Go');
+          ctx.setCustomStatus({ stage: 'done', got });
+          return { got };
+        },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
           for (const name of ctx.getInput<string[]>()) received.push(yield ctx.waitForExternalEvent(name));
@@ -1662,6 +1668,60 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           expect(watched).toMatchObject({ input: { items: 2 }, customStatus: { received: 1 } });
           expect(listed).toMatchObject({ input: { items: 2 }, customStatus: { received: 1 } });
           expect(await client.getStatus('owned-commit')).toMatchObject({ input: { items: 2 }, customStatus: { received: 1 } });
+        } finally {
+          for (const { subscription } of watchers) subscription.unsubscribe();
+        }
+      });
+
+      it('two clients of one store, one watcher each, hand each values of its own: one that changes them changes nothing the other client or the store shows', async () => {
+        // A second client on the same store (another runtime's, a server's): each client has a single watcher of the
+        // commit, so neither knows from its own watchers that the other was handed the same change.
+        const other = createClient({ store: held.store });
+        const watched = new ReplaySubject<InstanceStatus | undefined>();
+        const subscription = client.status$('two-clients').subscribe(watched);
+        try {
+          await client.startNew('Report', { instanceId: 'two-clients', input: { n: 1 } });
+          await firstValueFrom(watched.pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          // Waiting (its watch is on before the event is raised), so both hear the commit that completes the instance.
+          const waited = other.waitForCompletion('two-clients', SETTLED);
+          await client.raiseEvent('two-clients', 'Go', { v: 1 });
+          const [shown, done] = await Promise.all([firstValueFrom(watched.pipe(filter((s) => s?.runtimeStatus === 'Completed'))), waited]);
+          const original = { input: { n: 1 }, customStatus: { stage: 'done', got: { v: 1 } }, output: { got: { v: 1 } } };
+          expect(shown).toMatchObject(original);
+          expect(done).toMatchObject(original);
+          // Each changes other members, so a change made through either client would show in the other's.
+          (shown!.input as { n: number }).n = 2;
+          (shown!.customStatus as { stage: string }).stage = 'changed';
+          ((done.output as { got: { v: number } }).got).v = 2;
+          expect(done).toMatchObject({ input: original.input, customStatus: original.customStatus });
+          expect(shown).toMatchObject({ output: original.output });
+          expect(await client.getStatus('two-clients')).toMatchObject(original);
+          expect(await other.getStatus('two-clients')).toMatchObject(original);
+        } finally {
+          subscription.unsubscribe();
+        }
+      });
+
+      it('customStatus$ hands each watcher of one commit a value of its own, in one client and in two of one store', async () => {
+        const other = createClient({ store: held.store });
+        await client.startNew('WaitForItems', { instanceId: 'owned-custom', input: { items: 2 } });
+        await firstValueFrom(client.status$('owned-custom').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        const change = (value: unknown): void => {
+          if ((value as { received?: number } | undefined)?.received === 1) (value as { received: number }).received = 99;
+        };
+        // Two watchers in the client under test (the changer first) and one in a second client, all subscribed before
+        // the commit, so that all get it from the same feed.
+        const watchers = [client.customStatus$('owned-custom').pipe(tap(change)), client.customStatus$('owned-custom'), other.customStatus$('owned-custom')]
+          .map((source) => {
+            const seen = new ReplaySubject<unknown>();
+            return { seen, subscription: source.subscribe(seen) };
+          });
+        try {
+          for (const { seen } of watchers) await firstValueFrom(seen); // each one's read has answered
+          await client.raiseEvent('owned-custom', 'Item', 'x');
+          const values = await Promise.all(watchers.map(({ seen }) => firstValueFrom(seen.pipe(filter((v) => v !== undefined)))));
+          expect(values.slice(1)).toEqual([{ received: 1 }, { received: 1 }]);
+          expect((await other.getStatus('owned-custom'))?.customStatus).toEqual({ received: 1 });
         } finally {
           for (const { subscription } of watchers) subscription.unsubscribe();
         }

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { Broadcast, webLocks, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, markShared, webLocks, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
 
@@ -422,6 +422,9 @@ export class ChangeFeed {
    * ({@link #greet}), which is rare, rather than on each commit a feed alone makes.
    */
   #keep(changes: readonly FeedChange[], work: boolean): void {
+    // The states kept are the ones this handle's subscribers get: shared with the late peer (`markShared`), so a client
+    // copies what its users may change rather than let a change of theirs travel to the other tab.
+    for (let i = 0; i < changes.length; i++) markShared(changes[i]);
     if (this.#kept.push({ changes, work, atMs: this.#clock.now().getTime() }) > MAX_KEPT) this.#kept.shift();
   }
 

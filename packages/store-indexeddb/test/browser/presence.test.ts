@@ -450,6 +450,29 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     expect(await keptVersionsAnswered(name)).toEqual([1, 2]);
   });
 
+  it('a store alone answers a newcomer with its commits as committed, whatever the watcher they reached did with its values', async () => {
+    const name = uniqueName('kept-owned');
+    const a = open(name);
+    await create(a, newInstance('x', { n: 1 }));
+    // A client's only watcher, on the store's only subscription: it changes the values it is handed.
+    const client = createClient({ store: a });
+    const stepped = new ReplaySubject<void>();
+    const subscription = client.status$('x').subscribe((status) => {
+      if (status?.customStatus === undefined) return;
+      (status.input as { n: number }).n = 2;
+      (status.customStatus as { stage: string }).stage = 'changed';
+      stepped.next();
+    });
+    cleanups.push(() => subscription.unsubscribe());
+    await commitSteps(a, 'x', [{ stage: 'one' }]); // versions 1-2: kept, not posted
+    await firstValueFrom(stepped);
+    const kept = (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state as { version: number; input?: unknown; customStatus?: unknown }));
+    expect(kept.map(({ version, input, customStatus }) => ({ version, input, customStatus }))).toEqual([
+      { version: 1, input: { n: 1 }, customStatus: undefined },
+      { version: 2, input: { n: 1 }, customStatus: { stage: 'one' } },
+    ]);
+  });
+
   it('a store alone answers a newcomer with its unposted commits of the last minute only', async () => {
     const name = uniqueName('kept-minute');
     const clock = new VirtualClock();
