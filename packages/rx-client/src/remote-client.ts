@@ -43,7 +43,9 @@ export interface RemoteClientOptions {
    * `RemoteError` `unreachable` (503, retryable), as when the network fails, rather than hang on a connection that went
    * silent without closing (a network switch, a laptop's sleep, a NAT that forgot the flow). A number > 0 (otherwise
    * `InvalidArgumentError`); `Infinity`: no limit. Default: `reconnect.timeoutMs` (20 s unless set). A command that
-   * timed out may still have been applied by the server, as any that failed on the way.
+   * timed out may still have been applied by the server, as any that failed on the way. It is also the longest a
+   * command waits, before it is sent, for the subscriptions of watches made before it (see {@link RemoteClient}); its
+   * answer's deadline counts from when it is sent.
    */
   readonly timeoutMs?: number;
   /**
@@ -85,6 +87,14 @@ type Query = object;
  * subscribed before their subscription request leaves (made together, synchronously, or while the connection is not
  * live: connecting or reconnecting) share one subscription on it; one subscribed later takes its own. Each starts with
  * a value read after it subscribed, then gets every value its session delivers, in order.
+ *
+ * A command (`startNew`, `raiseEvent`, `terminate`, `suspend`, `resume`, `rewind`, `restart`, the purges) is sent only
+ * once the server holds the subscriptions of the watches made before it, so a watch sees what a later command commits,
+ * as with the local client: subscribe, then start at once, and no value is missed. It waits at most until the watch
+ * ends, an attempt of the event stream fails, or `timeoutMs` passes (then it goes anyway); with no subscription on its
+ * way, not at all. Reads (`getStatus`, `listInstances`, `getStatusAll`, `getStatusBy`) never wait. A watch subscribed
+ * after a command (after `await startNew(...)`) starts from the value the server reads when its subscription arrives:
+ * what was committed before is not delivered.
  */
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */
@@ -411,8 +421,10 @@ export class RemoteClient implements DurableClient {
  * import { createRemoteClient } from '@durable-rx/rx-client';
  *
  * const client = createRemoteClient({ baseUrl: 'http://127.0.0.1:7071', key: 'dev-key' });
- * const id = await client.startNew('E1_HelloSequence');
+ * const id = crypto.randomUUID();
+ * // Subscribed before the start, which waits until the server holds the watch: no value is missed.
  * client.customStatus$(id).subscribe(console.log); // undefined, 'Tokyo', 'Seattle', 'London'
+ * await client.startNew('E1_HelloSequence', { instanceId: id });
  * ```
  */
 export function createRemoteClient(options: RemoteClientOptions): RemoteClient {

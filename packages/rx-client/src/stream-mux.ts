@@ -147,6 +147,11 @@ export interface StreamMux {
    * there within the `timeoutMs` option (a connection that went silent without closing), or with `StoreClosedError` once the mux is closed
    * (also a request on its way then, which is aborted). The one path of the client's commands and of the subscription
    * changes (which pass their stream's signal as `until`: aborted when that stream ends, and by `close()`).
+   *
+   * A command (a request other than a GET, without an `until`) made while a watch made before it has a subscription
+   * the server has not answered yet leaves only once it has (or the watch ended, or an attempt of the event stream
+   * failed, or `timeoutMs` passed: then it goes anyway, its own `timeoutMs` counting from there), so that the watch sees
+   * what the command commits; with none such, at once. A read (GET) never waits.
    */
   send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until?: AbortSignal): Promise<[unknown, Headers]>;
   /**
@@ -190,6 +195,9 @@ export interface StreamMux {
  * a new session gets every watch still active. A status or list watch the server ends before its first value fails
  * with `UnavailableError` (`unavailable`, 503: it says nothing of the instance); a history may have no events, and
  * completes.
+ *
+ * A command waits for the subscriptions of the watches made before it (see `send`): the server subscribes a watch before
+ * it answers the request that carried it, so what the command commits reaches the watch, as with the local client.
  *
  * Every subscription the client sent is unsubscribed by the client when its watch ends, however it ends (unsubscribed,
  * or closed or refused by the server): a subscribe sent again after its answer was lost may have reached the server
@@ -248,6 +256,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const { signal } = closer;
   /** The requests on their way that only the close aborts (see `send`). */
   const requests = new Set<AbortController>();
+  /**
+   * The watches (by id) whose subscription the server has not acknowledged yet: no answer to a subscription request
+   * that carried it has come from its session. A command waits for those made before it (see `send`).
+   */
+  const unacked = new Set<string>();
+  /** The commands waiting for them: what lets each go (once), and the last watch id it waits for. */
+  const waiting = new Map<() => void, number>();
 
   /**
    * Opens the event stream (`GET /streams`) unless it is open. The id of the last event received goes out as
@@ -400,6 +415,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
+      // The commands waiting for subscriptions go now rather than wait for the next attempt (as long as the reconnect
+      // delay and then some): a failing stream must not hold every command back. Those watches start from the value the
+      // server reads when their subscription reaches it.
+      settle(true);
       // Why, when it failed (none when the stream just ended): what fetch, a read or the abort threw, an Error.
       setState('reconnecting', failure as Error | undefined);
       // A watcher of that state may have closed the client: then nothing is armed again.
@@ -428,6 +447,22 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   };
 
   const send: StreamMux['send'] = async (method, path, body, extra, until = signal) => {
+    // A command (any request but a GET, except the subscription changes, which have an `until` of their own) goes once
+    // the server holds every watch made before it (see `settle`): what the command commits, the watch sees. Nothing
+    // to wait for (the common case): sent at once.
+    if (unacked.size && method !== 'GET' && until === signal) {
+      await new Promise<void>((resolve) => {
+        // Bounded: a subscription that the server neither answers nor refuses (and no stream failure either) holds it
+        // for `timeoutMs` at most; then it goes anyway, with a deadline of its own. (A timer never fires at once.)
+        const go = (): void => {
+          waiting.delete(go);
+          unarm();
+          resolve();
+        };
+        const unarm = arm(requestTimeoutMs, go);
+        waiting.set(go, nextId);
+      });
+    }
     const url = `${root}${path}`;
     let response: Response;
     let json: unknown;
@@ -509,6 +544,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.
       await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, asking = { subscribe, unsubscribe: removed }, undefined, controller!.signal);
       failures = 0;
+      // The server subscribed them before it answered (to a session replaced meanwhile, the new one's answer counts).
+      if (sent === session) for (const id of added) unacked.delete(id);
+      settle();
     } catch (error) {
       const { status } = error as RemoteError;
       if (sent !== session) {
@@ -595,6 +633,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const forget = (entry: Entry): boolean => {
     if (!entries.delete(entry.id)) return false;
     unshare(entry);
+    // An ended watch holds no command back.
+    if (unacked.delete(entry.id)) settle();
     // Without a session there is nothing to undo: the flush drops the change (a new session gets only what is watched).
     subscribe(entry.id);
     // (Only with a connection: the watches `fail` ends have none left, and close() must leave no timer.)
@@ -611,6 +651,14 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const subscribe = (id: string): void => {
     pending.add(id);
     scheduleFlush();
+  };
+
+  /**
+   * Lets go the commands that no longer wait for anything: every watch made before them was acknowledged or has ended.
+   * With `all`, every command (the stream failed).
+   */
+  const settle = (all?: boolean): void => {
+    for (const [go, upTo] of waiting) if (all || ![...unacked].some((id) => +id <= upTo)) go();
   };
 
   const closeIfUnused = (): void => {
@@ -644,6 +692,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       const entry = shared.get(key) ?? { spec: { ...spec }, id: String(++nextId), key, watchers: new Set<Watcher>() };
       if (!entries.has(entry.id)) {
         entries.set(entry.id, entry);
+        unacked.add(entry.id);
         if (key) shared.set(key, entry);
         subscribe(entry.id);
       }

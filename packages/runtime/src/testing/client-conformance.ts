@@ -1490,6 +1490,19 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await values.done).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
       });
 
+      it('a watch subscribed before a command sees what the command commits: subscribe, then start at once, misses nothing', async () => {
+        // No await between the subscriptions and the start: a remote client's watch must be in place on the server
+        // before the start reaches it, as the local client's is from the subscribe.
+        const customs = collectUntil(client.customStatus$('subscribe-start'), (v) => v === 'London');
+        const statuses = collectUntil(client.status$('subscribe-start'), (s) => s?.runtimeStatus === 'Completed');
+        await client.startNew('E1_HelloSequence', { instanceId: 'subscribe-start' });
+        expect(await customs.done).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+        // Every committed status, in order: none yet, created, its first step, each activity's result.
+        expect((await statuses.done).map((s) => s && `${s.runtimeStatus} ${s.customStatus ?? '-'}`)).toEqual([
+          undefined, 'Pending -', 'Running -', 'Running Tokyo', 'Running Seattle', 'Completed London',
+        ]);
+      });
+
       it('customStatus$ delivers every value committed while its first read was answering, in order, after that read', async () => {
         const hold = held.holdNextAnswer('slow-first');
         const values = collectUntil(client.customStatus$('slow-first'), (v) => v === 'London');

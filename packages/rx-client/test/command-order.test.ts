@@ -1,0 +1,143 @@
+import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRemoteClient, type RemoteClientOptions } from '../src/index.js';
+import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
+
+let harness: Harness;
+
+beforeEach(async () => {
+  harness = await openHarness();
+});
+
+afterEach(async () => {
+  await harness.close();
+});
+
+/**
+ * A client of the harness's server whose `fetch` logs `sent <method> <path>` when a request leaves and
+ * `answered <method> <path>` when its answer's headers are in; with `gated`, subscription requests leave only once
+ * `open()` was called (or are refused when aborted first).
+ */
+function loggedClient(options: Partial<RemoteClientOptions> = {}, gated = false) {
+  const log: string[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const client = createRemoteClient({
+    baseUrl: harness.server.url,
+    key: KEY,
+    ...options,
+    fetch: async (input, init) => {
+      const what = `${init?.method ?? 'GET'} ${new URL(String(input)).pathname.slice(WEBHOOK_PATH.length)}`;
+      if (gated && what.endsWith('/subscriptions')) {
+        await new Promise<void>((resolve, reject) => {
+          void gate.then(resolve);
+          init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
+        });
+      }
+      log.push(`sent ${what}`);
+      const response = await fetch(input, init);
+      log.push(`answered ${what}`);
+      return response;
+    },
+  });
+  const sent = (what: string): boolean => log.includes(`sent ${what}`);
+  return { client, log, open, sent };
+}
+
+describe('a command sent after a watch was subscribed', () => {
+  it('leaves only once the server has answered the watch\u2019s subscription, whatever the command', async () => {
+    const { client, log, open, sent } = loggedClient({}, true);
+    const statuses = lastValueFrom(client.status$('order').pipe(take(3), toArray()));
+    const commands = [
+      client.startNew('WaitForEvents', { instanceId: 'order', input: 1 }),
+      client.raiseEvent('other', 'Item', 1),
+      client.suspend('other'),
+      client.resume('other'),
+      client.rewind('other'),
+      client.restart('other'),
+      client.terminate('other'),
+      client.purgeInstanceHistory('other'),
+      client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0) }),
+    ].map(outcome);
+    // A read does not wait: it changes nothing a watch could miss. By the time its whole round trip is over, a command
+    // that did not wait would have been sent long ago (each is sent in the call that makes it).
+    expect(await client.getStatus('order')).toBeUndefined();
+    expect(log.filter((line) => line.startsWith('sent ') && !line.endsWith('/streams') && !line.endsWith('/instances/order')))
+      .toEqual([]);
+    open();
+    const results = await within(Promise.all(commands), 'the commands');
+    expect(results[0]).toBe('order');
+    const answered = log.findIndex((line) => /^answered POST \/streams\/[^/]+\/subscriptions$/.test(line));
+    expect(answered).toBeGreaterThan(-1);
+    for (const path of ['POST /orchestrators/WaitForEvents/order', 'POST /instances/other/raiseEvent/Item', 'DELETE /instances']) {
+      expect(log.indexOf(`sent ${path}`)).toBeGreaterThan(answered);
+    }
+    expect(sent('POST /instances/other/terminate')).toBe(true);
+    // The watch saw what the start committed: no instance yet, then Pending, then Running.
+    expect((await within(statuses, 'the statuses')).map((s) => s?.runtimeStatus)).toEqual([undefined, 'Pending', 'Running']);
+    client.close();
+  });
+
+  it('leaves at once when no watch waits for its subscription: none made, one ended, or one the server answered', async () => {
+    const { client, sent } = loggedClient();
+    const first = client.startNew('Echo', { instanceId: 'a', input: 1 });
+    expect(sent('POST /orchestrators/Echo/a')).toBe(true);
+    await first;
+    // Subscribed and unsubscribed before its request left: nothing to wait for.
+    client.status$('b').subscribe().unsubscribe();
+    const second = client.startNew('Echo', { instanceId: 'b', input: 1 });
+    expect(sent('POST /orchestrators/Echo/b')).toBe(true);
+    await second;
+    // A watch whose subscription the server answered (the first command after it waited for that answer).
+    const watching = client.status$('c').subscribe();
+    await client.startNew('WaitForEvents', { instanceId: 'c', input: 1 });
+    const third = client.raiseEvent('c', 'Item', 1);
+    expect(sent('POST /instances/c/raiseEvent/Item')).toBe(true);
+    await third;
+    watching.unsubscribe();
+    client.close();
+  });
+
+  it('is not held by a watch the server refuses', async () => {
+    // No deadline: only the refusal can let the command go.
+    const { client } = loggedClient({ timeoutMs: Infinity });
+    harness.refuseStreams(1, 403, '/subscriptions', 'forbidden');
+    const watch = outcome(firstValueFrom(client.status$('refused')));
+    const started = client.startNew('Echo', { instanceId: 'refused', input: 1 });
+    expect(await within(started, 'the start')).toBe('refused');
+    expect(await within(watch, 'the watch\u2019s end')).toMatchObject({ status: 403 });
+    client.close();
+  });
+
+  it('is not held by a stream that fails: it goes when the connection attempt fails, not after the reconnect delay', async () => {
+    // The next attempt an hour away, and no deadline: only the failed attempt can let the command go.
+    const { client, sent } = loggedClient({ timeoutMs: Infinity, reconnect: { initialDelayMs: 3_600_000, maxDelayMs: 3_600_000 } });
+    harness.refuseStreams(1, 503);
+    const states: string[] = [];
+    const connection = client.connection$.subscribe(({ state }) => states.push(state));
+    const watching = client.status$('down').subscribe({ error: () => {} });
+    expect(await within(client.startNew('Echo', { instanceId: 'down', input: 1 }), 'the start')).toBe('down');
+    expect(sent('POST /orchestrators/Echo/down')).toBe(true);
+    expect(states).toEqual(['idle', 'connecting', 'reconnecting']);
+    watching.unsubscribe();
+    connection.unsubscribe();
+    client.close();
+  });
+
+  it('waits for an unanswered subscription at most its timeoutMs, then goes', async () => {
+    const clock = new VirtualClock();
+    // No watchdog on the stream: the wait's own bound is all that ends it.
+    const { client, sent } = loggedClient({ clock, timeoutMs: 5000, reconnect: { timeoutMs: Infinity } }, true);
+    const watching = client.status$('slow').subscribe({ error: () => {} });
+    const started = outcome(client.startNew('Echo', { instanceId: 'slow', input: 1 }));
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1)); // the wait's bound, nothing else
+    expect(sent('POST /orchestrators/Echo/slow')).toBe(false);
+    await clock.advance(5000);
+    await vi.waitFor(() => expect(sent('POST /orchestrators/Echo/slow')).toBe(true));
+    expect(await within(started, 'the start')).toBe('slow');
+    watching.unsubscribe();
+    client.close();
+  });
+});
