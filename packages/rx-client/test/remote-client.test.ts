@@ -24,8 +24,8 @@ afterEach(async () => {
 describe('createRemoteClient', () => {
   it('runs the hello sequence remotely: start, watch the custom status, wait for the output', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+    // Subscribed, then started at once: the start waits until the server holds the watch.
     const values = lastValueFrom(client.customStatus$('hello').pipe(take(4), toArray()));
-    await firstValueFrom(client.status$('hello')); // the stream is open before the start
     await client.startNew('E1_HelloSequence', { instanceId: 'hello' });
     const done = await client.waitForCompletion('hello', SETTLED);
     expect(done.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);

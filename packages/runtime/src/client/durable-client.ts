@@ -291,11 +291,17 @@ export interface DurableClient {
    * the first terminal status: `takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true)`.
    * Each subscriber gets values of its own: one that changes a status it got (its input, say)
    * changes nothing another subscriber or a read sees.
+   *
+   * What a command of this client commits after the subscription (made later, even in the same tick, with no await
+   * between) is delivered: subscribe, then `startNew` with the id, gets every status of the run. What was committed
+   * before the subscription is not (only the current status): a watch subscribed after `await startNew(...)` may miss
+   * the first steps.
    */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
   /**
    * The current custom status (`undefined` when none is set, or for an unknown id), then every committed value in
-   * order; a value with the same JSON text as the one before is not emitted again. Completes as {@link status$} does.
+   * order; a value with the same JSON text as the one before is not emitted again. Completes as {@link status$} does,
+   * and sees what later commands commit as it does: subscribe, then start.
    */
   customStatus$(instanceId: string): Observable<unknown>;
   /**
