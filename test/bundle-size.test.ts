@@ -889,12 +889,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * symbol, so two copies of the package share them), so two clients of one store each with one watcher no longer share
  * payload objects: 34,177 / 43,289 / 73,442 -> 34,255 / 43,363 / 73,515 B (+78 / +74 / +73), budgets set to match;
  * rx-client unchanged.
+ * rx-client's commands then waited for the subscriptions of the watches made before them (subscribe, then start at once,
+ * had lost the values committed before the subscription reached the server): 9,564 -> 9,674 B (+110), budget set to
+ * match; runtime pages unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_255 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_363 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_515 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_564 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_674 },
 ];
 
 describe('bundle size', () => {
