@@ -354,6 +354,30 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     expect(decision.state).toEqual(worker.state);
   });
 
+  it('names the command in the unclaimed lease only when it may go ahead of what is queued before it (ahead: no worker at hand), the write otherwise the same', () => {
+    const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString(), reason: 'stop' };
+    const history = running().build();
+    const started = waiting({ historyLength: history.length });
+    const suspendedHistory = running().step().event(suspended).build();
+    const suspendedState = waiting({ runtimeStatus: 'Suspended', historyLength: suspendedHistory.length });
+    const cases = [
+      ['terminate', (ahead?: boolean) => decideTerminate({ state: started, event: terminated, now, newId: () => 'id', ...(ahead === undefined ? {} : { ahead }) })],
+      ['suspend', (ahead?: boolean) => decideSuspend({ state: started, event: suspended, now, newId: () => 'id', ...(ahead === undefined ? {} : { ahead }) })],
+      ['suspend', (ahead?: boolean) => decideSuspend({ state: waiting({ runtimeStatus: 'Pending' }), event: suspended, now, newId: () => 'id', ...(ahead === undefined ? {} : { ahead }) })],
+      ['resume', (ahead?: boolean) => decideResume({ state: suspendedState, event: resumed, history: suspendedHistory, now, newId: () => 'id', ...(ahead === undefined ? {} : { ahead }) })],
+      ['resume', (ahead?: boolean) => decideResume({ state: waiting({ runtimeStatus: 'Pending' }), event: resumed, now, newId: () => 'id', ...(ahead === undefined ? {} : { ahead }) })],
+    ] as const;
+    for (const [command, decide] of cases) {
+      const [strict, notAhead, ahead] = [decide(), decide(false), decide(true)];
+      if (strict.kind !== 'commit' || notAhead.kind !== 'commit' || ahead.kind !== 'commit') throw new Error(`expected commits for ${command}`);
+      expect(strict.writeSet.lease, command).not.toHaveProperty('command');
+      expect(notAhead, command).toEqual(strict);
+      expect(ahead.writeSet.lease, command).toEqual({ ...strict.writeSet.lease, command });
+      expect(ahead.writeSet.requests, command).toEqual(strict.writeSet.requests);
+      expect(ahead.state, command).toEqual(strict.state);
+    }
+  });
+
   it('leaves a terminal instance\u2019s suspend, resume and terminate to the message, whose condition refuses it', () => {
     const terminated = { type: 'ExecutionTerminated' as const, eventId: -1, timestamp: now.toISOString() };
     for (const runtimeStatus of ['Completed', 'Failed', 'Terminated'] as const) {

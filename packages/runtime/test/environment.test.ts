@@ -4,10 +4,17 @@ import type { DurableClient } from '../src/client/durable-client.js';
 import { COMMAND_APPLIED_TIMEOUT_MS } from '../src/client/local-client.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import type { WriteSet } from '../src/model/write-set.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+
+/** The write set that queues a resume for `id`, as a client sends one to a worker. */
+function queuedResume(id: string): WriteSet {
+  const event = { type: 'ExecutionResumed', eventId: -1, timestamp: new Date(0).toISOString(), reason: 'queued' } as const;
+  return { requests: [{ type: 'insertMessage', message: { id: `resume-${id}`, instanceId: id, event }, ifMissing: 'fail' }] };
+}
 
 /** A predictable id source: id-1, id-2, ... */
 function counter(prefix: string): () => string {
@@ -49,12 +56,12 @@ describe('an injected id source', () => {
 
 describe('an injected clock', () => {
   /** A client on a virtual clock with no worker (so instances stay Pending) and one instance started; closes the store. */
-  async function withPendingInstance(test: (client: DurableClient, clock: VirtualClock, id: string) => Promise<void>): Promise<void> {
+  async function withPendingInstance(test: (client: DurableClient, clock: VirtualClock, id: string, store: MemoryStore) => Promise<void>): Promise<void> {
     const store = new MemoryStore();
     const clock = new VirtualClock();
     const client = createClient({ store, clock });
     try {
-      await test(client, clock, await client.startNew('Anything'));
+      await test(client, clock, await client.startNew('Anything'), store);
     } finally {
       await store.close();
     }
@@ -89,11 +96,12 @@ describe('an injected clock', () => {
     }));
 
   it('times the read-your-writes wait of a command that no worker applies', () =>
-    withPendingInstance(async (client, clock, id) => {
+    withPendingInstance(async (client, clock, id, store) => {
       let settled = false;
-      // A suspend behind an event raised before it: a worker applies both, in order. (A terminate, or a suspend that
-      // nothing waits before, of an instance no worker holds is committed by the client itself, without a wait.)
-      await client.raiseEvent(id, 'before the suspend');
+      // A suspend behind a resume queued before it (one whose call gave up waiting): a worker applies both, in order.
+      // (A terminate, or a suspend behind nothing but events, of an instance no worker holds is committed by the
+      // client itself, without a wait.)
+      await store.commit(queuedResume(id));
       const suspending = client.suspend(id, 'pause').finally(() => {
         settled = true;
       });

@@ -274,6 +274,31 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
     expect(holds(state('a'), undefined, [start('a-e2')])).toBe(false); // the start of another execution
   });
 
+  it('lets a terminate go ahead of every visible message, and a suspend or resume of all but a command or another execution\u2019s start', () => {
+    const timestamp = t0.toISOString();
+    const queued = (event: OrchestrationMessage['event']): OrchestrationMessage => ({ id: event.type, instanceId: 'a', event });
+    const raised = queued({ type: 'EventRaised', eventId: -1, timestamp, name: 'go' });
+    const result = queued({ type: 'TaskCompleted', eventId: -1, timestamp, taskScheduledId: 0, result: 1 });
+    const timer = queued({ type: 'TimerFired', eventId: -1, timestamp, timerId: 1, fireAt: timestamp });
+    const commands = [
+      queued({ type: 'ExecutionSuspended', eventId: -1, timestamp }), queued({ type: 'ExecutionResumed', eventId: -1, timestamp }),
+      queued({ type: 'ExecutionTerminated', eventId: -1, timestamp }), queued({ type: 'ExecutionRewound', eventId: -1, timestamp }),
+    ];
+    const otherStart = queued({ type: 'ExecutionStarted', eventId: -1, timestamp, name: 'Echo', instanceId: 'a', executionId: 'a-e2' });
+    const commandHolds = (command: 'terminate' | 'suspend' | 'resume', messages: readonly OrchestrationMessage[], expiresMs?: number) =>
+      unclaimedHolds({ ...lease, command }, {
+        state: state('a'), instanceLease: expiresMs === undefined ? undefined : { expiresAt: new Date(t0.getTime() + expiresMs) }, messages,
+      });
+    expect(commandHolds('terminate', [raised, result, timer, ...commands, otherStart])).toBe(true);
+    for (const command of ['suspend', 'resume'] as const) {
+      expect(commandHolds(command, [raised, result, timer]), command).toBe(true);
+      for (const held of [...commands, otherStart]) expect(commandHolds(command, [raised, held]), `${command} behind ${held.event.type}`).toBe(false);
+    }
+    // Never ahead of a worker that holds the instance, nor of a step committed since the read.
+    for (const command of ['terminate', 'suspend', 'resume'] as const) expect(commandHolds(command, [], 1001), command).toBe(false);
+    expect(unclaimedHolds({ ...lease, command: 'terminate' }, { state: state('a', { version: 4 }), instanceLease: undefined, messages: [] })).toBe(false);
+  });
+
   it('names the instance, releases its lease with the commit and is refused with a message naming the version', () => {
     expect(instanceIdsOf(writeSet)).toEqual(['a']);
     expect(planWriteSet(writeSet, new Map([['a', state('a')]])).released).toBe('a');

@@ -264,10 +264,11 @@ describe('watchers that fail, and a store that closes', () => {
     const customStatuses = watch(client.customStatus$(id));
     const history = watch(client.history$(id));
     const lists = watch(client.instances$());
-    // An event the instance does not wait for, queued first: the suspend after it waits for a worker to apply both, and
-    // none runs. (With nothing queued before it and no worker holding the instance, the client would commit the suspend
-    // itself, as it does a terminate or a resume.)
-    await client.raiseEvent(id, 'unawaited');
+    // A resume queued first (one whose call gave up waiting): the suspend after it waits for a worker to apply both,
+    // and none runs. (With no command queued before it and no worker holding the instance, the client would commit the
+    // suspend itself, as it does a terminate or a resume.)
+    const resumed = { type: 'ExecutionResumed', eventId: -1, timestamp: new Date(0).toISOString(), reason: 'queued' } as const;
+    await store.commit({ requests: [{ type: 'insertMessage', message: { id: 'queued-resume', instanceId: id, event: resumed }, ifMissing: 'fail' }] });
     const committed = store.calledNext('commit', (writeSet) => writeSet.lease === undefined);
     const suspending = client.suspend(id, 'closing');
     // Every initial read has answered (waitForCompletion's was asked first), and the suspend's message is committed.

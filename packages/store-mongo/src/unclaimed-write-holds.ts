@@ -1,4 +1,4 @@
-import { unclaimedHolds, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { unclaimedHolds, unclaimedReadsMessages, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
 import { decodeMessage, storedLeaseOf, type InstanceDoc, type MessageDoc } from './documents.js';
 
 /** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
@@ -13,14 +13,16 @@ export interface TakenInstance {
  * visible at `lease.now` (`visible`, read in that transaction, in arrival order). A free lease is no lease
  * (`storedLeaseOf`); any other is judged by its expiry, so an expired one is taken over (the commit releases it).
  *
- * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
- * stopping at the first answer `false` (a message more never lets a refused write through). A write that commits
- * reads the visible start of the execution at most; one refused because of a queued message reads up to that message.
+ * The messages are read only as far as the answer needs: the instance alone first, then (unless the write goes ahead
+ * of every message, a terminate: `unclaimedReadsMessages`) one message more at a time, stopping at the first answer
+ * `false` (a message more never lets a refused write through). A terminate reads no message; a suspend or resume reads
+ * the visible messages up to the first command among them (a queued event, result or timer does not hold it back, so
+ * one that commits has read them all); a write of no command (a rewind), the visible start of the execution at most.
  * MongoStore's `#visibleMessages` feeds it lazily (`mergeBySeq` of the messages visible at once and the due timers,
- * whose `seq`s it reads a page of `DUE_SEQS_PAGE` at a time): a backlog of thousands costs a message or two and one
- * page of due timers' `seq`s, not the whole queue (the server still walks the due timers' index keys to pick the
- * page's lowest `seq`s, reading no document for it). A message that does not decode throws (`MongoStoreError`): the
- * command fails rather than overtake a message nobody can read.
+ * whose `seq`s it reads a page of `DUE_SEQS_PAGE` at a time): where the answer comes early, a backlog of thousands
+ * costs a message or two and one page of due timers' `seq`s, not the whole queue (the server still walks the due
+ * timers' index keys to pick the page's lowest `seq`s, reading no document for it). A message that does not decode
+ * throws (`MongoStoreError`): the command fails rather than overtake a message nobody can read.
  *
  * @example
  * ```ts
@@ -37,6 +39,7 @@ export async function unclaimedWriteHolds(
   // The rule holds for every message alone once it holds for the instance: each is asked about on its own, not again
   // with all those before it.
   if (!unclaimedHolds(lease, { state, instanceLease, messages: [] })) return false;
+  if (!unclaimedReadsMessages(lease)) return true;
   for await (const doc of visible) {
     if (!unclaimedHolds(lease, { state, instanceLease, messages: [decodeMessage(doc.message)] })) return false;
   }

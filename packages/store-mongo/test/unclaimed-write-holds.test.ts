@@ -55,6 +55,31 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     expect(await unclaimedWriteHolds(lease, free, cursorOf(docs(next)))).toBe(false);
   });
 
+  it('lets a terminate go ahead of every queued message without reading one (a worker records them after the end)', async () => {
+    const terminate: UnclaimedLease = { ...lease, command: 'terminate' };
+    const resumed: OrchestrationMessage = { id: 'r', instanceId: 'a', event: { type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() } };
+    const cursor = cursorOf(docs(start, raised('m1'), resumed, raised('m2')));
+    expect(await unclaimedWriteHolds(terminate, free, cursor)).toBe(true);
+    expect(cursor.taken).toBe(0);
+    // Still refused while a worker holds the instance.
+    expect(await unclaimedWriteHolds(terminate, leasedUntil(10_001), cursorOf([]))).toBe(false);
+  });
+
+  it('lets a suspend or resume go ahead of queued events, not of a command queued before it, reading no further than that command', async () => {
+    const suspended: OrchestrationMessage = {
+      id: 's', instanceId: 'a', event: { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' },
+    };
+    for (const command of ['suspend', 'resume'] as const) {
+      const commandLease: UnclaimedLease = { ...lease, command };
+      const events = cursorOf(docs(start, raised('m1'), raised('m2')));
+      expect(await unclaimedWriteHolds(commandLease, free, events)).toBe(true);
+      expect(events.taken).toBe(3);
+      const behind = cursorOf(docs(start, raised('m1'), suspended, raised('m2')));
+      expect(await unclaimedWriteHolds(commandLease, free, behind)).toBe(false);
+      expect(behind.taken).toBe(3);
+    }
+  });
+
   it('fails on a message that does not decode rather than overtake it', async () => {
     await expect(unclaimedWriteHolds(lease, free, cursorOf([{ message: '{not json' }]))).rejects.toMatchObject({ code: 'store-error' });
   });

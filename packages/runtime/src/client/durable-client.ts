@@ -172,10 +172,13 @@ export interface DurableClient {
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
    * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
    * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
-   * started yet); on a store without `capabilities.unclaimedWrites`, while a worker is running a step
-   * of the instance, while a message committed before it (an event, a result) waits for the instance, or for a
-   * sub-orchestration that has not started yet, it is queued for a worker, and the call resolves once a worker has
-   * applied it (or after 10 s, the command still queued). Results, timers and a start that reach the instance later are
+   * started yet), whatever is queued for the instance: what was queued before it stays queued, and the worker that
+   * takes it later records it after the termination, and ignores it. Only a client whose own worker claims at once (a
+   * started runtime's) leaves a message committed before the terminate (an event, a result) to be applied first: the
+   * terminate is queued behind it, for that worker. On a store without `capabilities.unclaimedWrites`, while a worker
+   * is running a step of the instance, or for a sub-orchestration that has not started yet, it is queued for a worker,
+   * and the call resolves once a worker has applied it (or after 10 s, the command still queued). Results, timers and
+   * a start that reach the instance later, and events raised before the terminate that were still queued, are
    * recorded and ignored: appended to its history, which `history$` and `getStatus(id, { showHistory: true })` show,
    * the status as the terminate left it (a purge or a new start of the id drops them: they name the old run); a terminated
    * sub-orchestration answers its parent's call with a failure. As in Durable Functions, the
@@ -201,12 +204,15 @@ export interface DurableClient {
    * suspend queued as a message has the same effect when it is in the batch a worker claims with the start; one that
    * reaches a later batch finds the execution started, its first step run: a suspend sent while the runtime's own
    * client hands a start it just committed to its worker (that worker runs the first step on the start alone), or one
-   * queued behind more messages than a claim takes (MongoStore's `maxMessagesPerClaim`). The suspend is queued for a
+   * queued behind more messages than a claim takes (MongoStore's `maxMessagesPerClaim`). An event, a result or a
+   * timer queued before the suspend and not applied yet does not hold it back: it stays queued, and reaches the
+   * instance as one that arrived while it was suspended (kept, and processed after the resume). The suspend is queued for a
    * worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
    * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites`,
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
-   * its worker: that worker runs its first step, then suspends it), or while a message committed before it (an event,
-   * a result, a resume whose call timed out) waits for the instance (it is applied first). Unknown: 404; terminal: 410.
+   * its worker: that worker runs its first step, then suspends it), while a command committed before it (a resume
+   * whose call timed out) waits for the instance, or, for a client whose own worker claims at once (a started
+   * runtime's), while any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410.
    *
    * @example
    * ```ts
@@ -217,15 +223,17 @@ export interface DurableClient {
    */
   suspend(instanceId: string, reason?: string): Promise<void>;
   /**
-   * Resumes a suspended instance. Resolves once it is no longer Suspended. When nothing reached the instance while it
-   * was suspended and no worker holds it, the local client resumes it in its own commit (Running at once, no worker
-   * needed); the work the instance waits for is then run by any worker that starts. A Running one (a repeated resume)
+   * Resumes a suspended instance. Resolves once it is no longer Suspended. When no worker took in anything that
+   * reached the instance while it was suspended and no worker holds it, the local client resumes it in its own commit
+   * (Running at once, no worker needed); what is still queued for it (an event raised while it was suspended) and the
+   * work it waits for are then run by any worker that starts. A Running one (a repeated resume)
    * is answered at once, the status unchanged, its resume recorded in the history in the client's commit as a worker
    * records it. Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
    * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
-   * on what was kept (an event raised, an activity result or a timer that arrived while suspended), while a message
-   * committed before it (such an event, or a suspend whose call timed out) waits for the instance (it is applied
-   * first), on a store without `capabilities.unclaimedWrites`, and while a worker is running a step of
+   * on what a worker kept (an event raised, an activity result or a timer that arrived while suspended), while a
+   * command committed before it (a suspend whose call timed out) waits for the instance, or, for a client whose own
+   * worker claims at once (a started runtime's), any message committed before it (it is applied first), on a store
+   * without `capabilities.unclaimedWrites`, and while a worker is running a step of
    * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
    * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), and
    * its start runs as any start does, the worker that takes it recording the suspend and this resume ahead of it (as

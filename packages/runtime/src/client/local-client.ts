@@ -79,9 +79,13 @@ const CLIENT_CLOCK = "the client's clock";
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
  * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). Each waits only
- * when the client could not commit it itself (a worker holds the instance, a message
- * queued before it waits for the instance, the command needs the orchestrator's code, or the store lacks
- * `capabilities.unclaimedWrites`).
+ * when the client could not commit it itself: a worker holds the instance, or this client's own worker claims at once
+ * and a message queued before the command is applied first, the command needs the orchestrator's code (a resume of
+ * what was kept while suspended) or a sub-orchestration's queued start, a suspend or resume comes behind a command
+ * queued before it, a rewind behind any message, or the store lacks `capabilities.unclaimedWrites`. On a store
+ * with it, a client that only starts, raises, terminates, suspends and resumes with no worker anywhere never meets
+ * the wait: each of these cases needs a worker before it (or a command sent as a message after its history read
+ * failed).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
@@ -715,8 +719,10 @@ export class LocalClient implements DurableClient {
    * Where the store can (`unclaimedWrites`), the command `event` applied in this client's own commit when no worker
    * holds the instance, as `decide` (`decideTerminate`, `decideSuspend`, `decideResume`, `decideRewind`) decides it from the state
    * read: `committed`; `send` when the decision leaves it to a worker; `refused` when the store refused it because a
-   * worker holds the instance, committed since the read, or a message committed before waits for it (the command then
-   * goes to a worker as a message, once decided again on a fresh read).
+   * worker holds the instance, committed since the read, or a message committed before must be applied first (the
+   * command then goes to a worker as a message, once decided again on a fresh read). With no worker of this client
+   * claiming at once, a terminate goes ahead of every message queued before it, and a suspend or resume of all but a
+   * command (`DirectInput.ahead`, `unclaimedHolds`): read-your-writes then needs no worker, whatever is queued.
    */
   #direct<E extends MessageEvent>(
     event: E, decide: (input: DirectInput<E>) => DirectDecision,
@@ -724,7 +730,9 @@ export class LocalClient implements DurableClient {
     if (!this.#store.capabilities.unclaimedWrites) return undefined;
     return async (state) => {
       const now = this.#now();
-      const input = { state, event, now, newId: this.#newId };
+      // Ahead of what was queued before it (`DirectInput.ahead`) unless this client's own worker claims at once: that
+      // worker applies the queued messages first, in order, and then the command, at once.
+      const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.claimsNow() };
       let decision = decide(input);
       // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended), a rewind
       // (the history it rewrites). The

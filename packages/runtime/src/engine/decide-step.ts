@@ -6,7 +6,7 @@ import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
-import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
+import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent, heldCommands, parentCallOf } from './apply-event.js';
 import {
   parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
@@ -585,6 +585,14 @@ export interface DirectInput<E extends HistoryEvent> {
   readonly history?: readonly HistoryEvent[] | undefined;
   readonly now: Date;
   readonly newId: () => string;
+  /**
+   * The command may go ahead of the messages queued before it that its kind allows (`UnclaimedLease.command`: a
+   * terminate of every one, a suspend or resume of all but a command): the writer has no worker at hand that applies
+   * them first at once (a client without a worker of its own, or whose worker is stopped or busy), and the instance
+   * would otherwise show the command only once some worker ran. Absent: it goes ahead of none but the start of the
+   * execution, and a worker applies what was queued before it first, in order.
+   */
+  readonly ahead?: boolean;
 }
 
 /**
@@ -610,9 +618,12 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance. A terminal
  * instance is left to the message too (`send`), whose condition refuses it (410).
  *
- * The write set goes under an `unclaimed` lease: the store commits it only while the instance is still at the version
- * and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with `LeaseLostError`, and then the
- * terminate goes to a worker as a message.
+ * The write set goes under an `unclaimed` lease naming the terminate: the store commits it only while the instance is
+ * still at the version and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with
+ * `LeaseLostError`, and then the terminate goes to a worker as a message. A message queued before it holds it back
+ * too (a worker applies it first), unless `ahead` (no worker at hand to apply it at once): then none does, and what
+ * was queued stays so, for the worker that takes it later to meet as any message reaching a terminated instance (an
+ * event raised is recorded after the termination and ignored).
  */
 export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): DirectDecision {
   const { state } = input;
@@ -631,7 +642,9 @@ export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): D
  * between step markers and `version` grows by one, under an `unclaimed` lease: a Running instance becomes Suspended,
  * and a Suspended one stays so, its suspend recorded as a worker records it (a repeated suspend, an HTTP retry). The
  * store's check (`unclaimedHolds`) orders it behind a message committed before it (a resume whose call timed out):
- * it refuses the commit then, and the suspend goes to a worker after that message. An execution with no history yet
+ * it refuses the commit then, and the suspend goes to a worker after that message. With `ahead` (no worker at hand)
+ * only a command holds it back: an event, result or timer queued before it stays queued, and reaches the Suspended
+ * instance as one that arrived after the suspend (kept, and processed after the resume). An execution with no history yet
  * (Pending, ContinuedAsNew, or any status a continueAsNew and a suspend in one step leave) is suspended by its state
  * alone (`unclaimedStatus`), the suspend held back there with its time and reason (`applyEvent`; a repeated one
  * changes nothing: not held, and nothing written, see `unclaimedStatus`): a worker then starts it suspended and records them. A terminal one is left to the message (`send`), whose condition refuses it.
@@ -655,7 +668,9 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
  * call would grow the state) and nothing written (`unclaimedStatus`), and no message is left to hold back later direct commands. Otherwise it is left to a worker (`send`): events kept in the
  * history, which the resume runs the orchestrator on; a terminal one, refused by the message's condition. A message
  * committed before the resume (one that arrived while suspended and no worker ran, a suspend whose call timed out) is
- * still queued: the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it.
+ * still queued: the store refuses the commit then (`unclaimedHolds`), and the resume goes to a worker after it. With
+ * `ahead` (no worker at hand) only a command does: an event, result or timer still queued stays so, and a worker
+ * processes it after the resume.
  */
 export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectDecision {
   const { state, history } = input;
@@ -815,9 +830,9 @@ function started(state: InstanceState): boolean {
  * where it is no longer a no-op. A started execution's repeated command is no such case: a worker's step records it
  * in the history (`unclaimedStep`), and so does the client's.
  */
-function unclaimedStatus(input: { readonly state: InstanceState; readonly now: Date }, changed: InstanceState): DirectDecision {
+function unclaimedStatus(input: DirectInput<HistoryEvent>, changed: InstanceState): DirectDecision {
   const { state, now } = input;
-  const lease: WriteLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
+  const lease = unclaimedLeaseOf(input);
   // Nothing changed (a resume of one not suspended, a suspend of one suspended: an HTTP retry): no state written, no
   // new snapshot, `version` and `lastUpdatedTime` kept (a legacy suspend's time, which `heldCommands` reads from it,
   // too). The commit still goes, under the same check: a command message committed before it (a suspend whose call
@@ -847,11 +862,22 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
   return {
     kind: 'commit',
     ...stepWriteSet({
-      state, step, messages: NO_MESSAGES, now, newId: input.newId,
-      lease: { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now },
-      parent,
+      state, step, messages: NO_MESSAGES, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent,
     }),
   };
+}
+
+/**
+ * The `unclaimed` lease of a write decided from `state` as read at `now`, naming the client command `event` is when it
+ * may go ahead of the messages queued before it (`ahead`): what it may go ahead of is `UnclaimedLease.command`'s rule,
+ * judged by store-kit's `unclaimedHolds`. A misuse's failure names none.
+ */
+function unclaimedLeaseOf(input: { readonly state: InstanceState; readonly event: HistoryEvent; readonly now: Date; readonly ahead?: boolean }): UnclaimedLease {
+  const { state, event, now } = input;
+  const command = !input.ahead ? undefined : event.type === 'ExecutionTerminated' ? 'terminate' : event.type === 'ExecutionSuspended' ? 'suspend'
+    : event.type === 'ExecutionResumed' ? 'resume' : undefined;
+  const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
+  return command ? { ...lease, command } : lease;
 }
 
 /** The parent call a sub-orchestration's execution reports to, read from its history by the execution's own rule. */

@@ -458,7 +458,8 @@ function checkCondition(id: string, state: InstanceState | undefined, condition:
  * Checks the shape of a write set's lease, the first thing every store's `commit` does, before it reads or writes
  * anything: a known `kind`, non-empty string ids, a `version` that is a safe integer >= 1 and a `now` that is a valid
  * Date (`activityStep`, `unclaimed`: the store compares times with it, and an Invalid Date would see no message as
- * visible and no lease as live, so a write would commit ahead of what it must wait for). Throws
+ * visible and no lease as live, so a write would commit ahead of what it must wait for), and an `unclaimed` lease's
+ * `command` absent or one of those {@link unclaimedHolds} knows (an unknown one would go ahead of nothing). Throws
  * `InvalidArgumentError` otherwise. A token that names no lease ({@link isLeaseToken}: a caller that lost it)
  * is refused with {@link leaseLostError}, as a token that no longer names the lease is. `undefined` (no lease) passes.
  *
@@ -478,7 +479,8 @@ export function checkWriteLease(lease: WriteLease | undefined): void {
   // `kind` known: an object (a null or a primitive has none).
   const fields = lease as unknown as Record<string, unknown>;
   const bad = ids === undefined ? 'kind' : ids.find((id) => typeof fields[id] !== 'string' || fields[id] === '') ??
-    (!timed ? undefined : !Number.isSafeInteger(fields.version) || (fields.version as number) < 1 ? 'version' : !isValidDate(fields.now) ? 'now' : undefined);
+    (!timed ? undefined : !Number.isSafeInteger(fields.version) || (fields.version as number) < 1 ? 'version' : !isValidDate(fields.now) ? 'now'
+      : kind === 'unclaimed' && fields.command !== undefined && !UNCLAIMED_COMMANDS.includes(fields.command as string) ? 'command' : undefined);
   if (bad !== undefined) invalid("a write set's lease", `has a malformed ${bad}`);
   if (lease.kind !== 'unclaimed' && !isLeaseToken(lease.token)) throw leaseLostError(lease);
 }
@@ -527,21 +529,64 @@ export interface UnclaimedReading {
   readonly messages: readonly OrchestrationMessage[];
 }
 
+/** The commands an {@link UnclaimedLease} may name. */
+const UNCLAIMED_COMMANDS: readonly string[] = ['terminate', 'suspend', 'resume'];
+
 /**
  * True when a write decided without a lease may commit (see {@link UnclaimedLease}): the instance is still at the
  * version and execution the writer read, nobody holds a live orchestration lease on it at the writer's `now`, and no
- * message of it is visible at `now` but the start of that execution (a message committed before the write, an event
- * raised say, takes effect before it: a worker applies both in order). A store reads all three inside the transaction
- * that applies the write set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the
- * commit (`released`).
+ * message of it visible at `now` holds the write back ({@link unclaimedHeldBack}: for a terminate none does; for a
+ * suspend or resume a command queued before it, which a worker applies first, in order). A store reads all three
+ * inside the transaction that applies the write set, refuses it with {@link leaseLostError} otherwise, and clears an
+ * expired lease with the commit (`released`). A store that reads the messages one at a time may ask about each on its
+ * own (the answer for several is `false` as soon as it is for one of them), and need read none when
+ * {@link unclaimedReadsMessages} says so.
+ *
+ * @example
+ * ```ts
+ * const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 3, now, command: 'suspend' };
+ * unclaimedHolds(lease, { state, instanceLease: undefined, messages: [eventRaised] }); // true: the event is kept for the resume
+ * unclaimedHolds(lease, { state, instanceLease: undefined, messages: [resumeQueued] }); // false: the resume queued first goes first
+ * ```
  */
 export function unclaimedHolds(lease: UnclaimedLease, reading: UnclaimedReading): boolean {
   const { state, instanceLease, messages } = reading;
   if (state?.version !== lease.version || state.executionId !== lease.executionId) return false;
   if (instanceLease !== undefined && !isDue(instanceLease.expiresAt.getTime(), lease.now)) return false;
+  if (!unclaimedReadsMessages(lease)) return true;
   for (let i = 0; i < messages.length; i++) {
-    const { event } = messages[i]!;
-    if (isVisible(messages[i]!, lease.now) && (event.type !== 'ExecutionStarted' || event.executionId !== lease.executionId)) return false;
+    if (isVisible(messages[i]!, lease.now) && unclaimedHeldBack(lease, messages[i]!.event)) return false;
   }
   return true;
+}
+
+/**
+ * Whether {@link unclaimedHolds}'s answer for `lease` depends on the instance's messages at all: not for a terminate,
+ * which goes ahead of every one (a store need not read them for it).
+ */
+export function unclaimedReadsMessages(lease: UnclaimedLease): boolean {
+  return lease.command !== 'terminate';
+}
+
+/**
+ * Whether a visible message queued before an unclaimed write (its `event`) holds the write back, to be applied by a
+ * worker first. The start of the execution read never does (a Pending instance stays terminable, suspendable and
+ * resumable). A suspend or resume goes ahead of an event, a result or a timer, which then reaches the instance as if
+ * it had arrived after the command (kept while it is suspended, processed after the resume), but not of a command
+ * queued before it (a suspend, resume, terminate or rewind: a resume that overtook the suspend it undoes would leave
+ * the instance suspended) nor of a start of another execution. A write of no command (a rewind, a misuse's failure)
+ * goes ahead of nothing else. (A terminate goes ahead of every message: {@link unclaimedReadsMessages}.)
+ */
+function unclaimedHeldBack(lease: UnclaimedLease, event: HistoryEvent): boolean {
+  switch (event.type) {
+    case 'ExecutionStarted':
+      return event.executionId !== lease.executionId;
+    case 'ExecutionSuspended':
+    case 'ExecutionResumed':
+    case 'ExecutionTerminated':
+    case 'ExecutionRewound':
+      return true;
+    default:
+      return lease.command === undefined;
+  }
 }

@@ -1024,6 +1024,105 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('read-your-writes with no worker running, with an event raised before the command', () => {
+      /**
+       * A runtime on a store of its own that is not started (no worker runs) and the client under test in front of it,
+       * with `instanceId` started: Pending, or Running (a worker ran its first step and stopped). Undefined when the
+       * store cannot apply commands at once (see `loneStore`).
+       */
+      const idle = async (instanceId: string, running: boolean) => {
+        const lone = await loneStore();
+        if (!lone) return undefined;
+        const runtime = createRuntime({ store: lone, ...registry, logger: silentLogger });
+        if (running) {
+          const first = createRuntime({ store: lone, ...registry, logger: silentLogger });
+          try {
+            await first.start();
+            await first.client.startNew('WaitForEvents', { instanceId, input: 2 });
+            await within(firstValueFrom(first.client.status$(instanceId).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the first step');
+          } finally {
+            await first.stop();
+          }
+        }
+        const idleUnder = await wrap(runtime);
+        if (!running) await idleUnder.client.startNew('WaitForEvents', { instanceId, input: 2 });
+        return {
+          client: idleUnder.client, runtime, lone,
+          close: async () => {
+            await idleUnder.close();
+            await runtime.stop();
+            await lone.close();
+          },
+        };
+      };
+
+      for (const running of [false, true]) {
+        const which = running ? 'a Running instance' : 'an instance nobody has started yet';
+
+        it(`terminates ${which} at once; a worker that comes later records the event and ignores it`, async (context) => {
+          const id = running ? 'rt-running' : 'rt-pending';
+          const on = await idle(id, running);
+          if (!on) return context.skip();
+          try {
+            const admin = on.client;
+            await admin.raiseEvent(id, 'Item', 'early');
+            await admin.terminate(id, 'stop');
+            expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+            expect(await admin.waitForCompletion(id, { timeoutMs: 0 })).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+            await on.runtime.start();
+            await within(firstValueFrom(admin.history$(id).pipe(filter((e) => e.type === 'EventRaised'))), 'the event recorded');
+            const history = (await admin.getStatus(id, { showHistory: true, showHistoryOutput: true }))!.history!;
+            const terminated = history.findIndex((e) => e.type === 'ExecutionTerminated');
+            const raised = history.findIndex((e) => e.type === 'EventRaised');
+            expect(terminated).toBeGreaterThanOrEqual(0);
+            expect(raised).toBeGreaterThan(terminated);
+            expect(history[raised]).toMatchObject({ name: 'Item', input: 'early' });
+            expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+          } finally {
+            await on.close();
+          }
+        });
+
+        it(`suspends and resumes ${which} at once; a worker that comes later processes the events raised before and meanwhile`, async (context) => {
+          const id = running ? 'rs-running' : 'rs-pending';
+          const on = await idle(id, running);
+          if (!on) return context.skip();
+          try {
+            const admin = on.client;
+            await admin.raiseEvent(id, 'Item', 'before');
+            await admin.suspend(id, 'hold');
+            expect((await admin.getStatus(id))?.runtimeStatus).toBe('Suspended');
+            await admin.raiseEvent(id, 'Item', 'meanwhile');
+            await admin.resume(id, 'go');
+            expect((await admin.getStatus(id))?.runtimeStatus).toBe(running ? 'Running' : 'Pending');
+            await on.runtime.start();
+            expect(await admin.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['before', 'meanwhile'] });
+          } finally {
+            await on.close();
+          }
+        });
+
+        it(`terminates ${which} suspended at once, with an event kept for the resume; the event is recorded and ignored`, async (context) => {
+          const id = running ? 'st-running' : 'st-pending';
+          const on = await idle(id, running);
+          if (!on) return context.skip();
+          try {
+            const admin = on.client;
+            await admin.suspend(id, 'hold');
+            await admin.raiseEvent(id, 'Item', 'kept');
+            expect((await admin.getStatus(id))?.runtimeStatus).toBe('Suspended');
+            await admin.terminate(id, 'stop');
+            expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+            await on.runtime.start();
+            await within(firstValueFrom(admin.history$(id).pipe(filter((e) => e.type === 'EventRaised'))), 'the event recorded');
+            expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+          } finally {
+            await on.close();
+          }
+        });
+      }
+    });
+
     describe('read-your-writes', () => {
       it('shows each command in the status as soon as the command resolves: suspend, resume, terminate', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'ryw-cmd', input: 2 });

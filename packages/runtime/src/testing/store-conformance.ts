@@ -9,7 +9,7 @@ import type { OrchestrationWorkItem, StatusChange, Store } from '../store/store.
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
 import type { DurableClient } from '../client/durable-client.js';
-import { decideStep, decideTerminate, type StepInput } from '../engine/decide-step.js';
+import { decideStep, decideSuspend, decideTerminate, type StepInput } from '../engine/decide-step.js';
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
@@ -895,23 +895,56 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     });
 
     describe('unclaimed writes and the messages queued before them', () => {
-      it('commits only while no message but the start of the execution read is visible at the writer\u2019s time', async (context) => {
+      it('holds a write whose lease names no command (its client\u2019s worker applies what is queued first) back while a message but the start of the execution read is visible at the writer\u2019s time', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
         for (const id of ['soon', 'now']) {
           await create(store, newInstance(id));
           await send(store, { ...message(id, eventRaised('go')), visibleAt: at(10_000) });
         }
-        const terminate = async (id: string, now: Date) => store.commit(terminateOf((await store.getInstance(id))!, now));
+        const write = async (id: string, now: Date) => store.commit(terminateOf((await store.getInstance(id))!, now));
         // The event becomes visible after the write: it reaches a terminated instance (recorded and ignored).
-        await terminate('soon', at(9_999));
+        await write('soon', at(9_999));
         expect(await store.getInstance('soon')).toMatchObject({ runtimeStatus: 'Terminated' });
         // Visible: it was committed before the write, so a worker applies it first, and the write is refused.
-        await expect(terminate('now', at(10_000))).rejects.toMatchObject({ code: 'lease-lost' });
+        await expect(write('now', at(10_000))).rejects.toMatchObject({ code: 'lease-lost' });
         expect(await store.getInstance('now')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
       });
 
-      it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version or id, no object at all) as an invalid argument, writing nothing', async (context) => {
+      it('lets a terminate go ahead of every message queued before it, commands too; they stay queued for a worker', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        await create(store, newInstance('a'));
+        await send(store, message('a', eventRaised('go')));
+        await send(store, message('a', { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' }));
+        await store.commit(terminateOf((await store.getInstance('a'))!, at(1), true));
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        expect((await claim(store, 'w1', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised', 'ExecutionSuspended']);
+        // Not ahead of a worker that holds the instance.
+        await create(store, newInstance('b'));
+        const pending = (await store.getInstance('b'))!;
+        await claim(store, 'w1', at(2));
+        await expect(store.commit(terminateOf(pending, at(3), true))).rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getInstance('b')).toMatchObject({ runtimeStatus: 'Pending', version: pending.version });
+      });
+
+      it('lets a suspend or resume go ahead of an event queued before it, not of a command queued before it', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        for (const id of ['ahead', 'behind']) {
+          await create(store, newInstance(id));
+          await send(store, message(id, eventRaised('go')));
+        }
+        await send(store, message('behind', { type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' }));
+        await store.commit(suspendOf((await store.getInstance('ahead'))!, at(1)));
+        expect(await store.getInstance('ahead')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await expect(store.commit(suspendOf((await store.getInstance('behind'))!, at(1)))).rejects.toMatchObject({ code: 'lease-lost' });
+        expect(await store.getInstance('behind')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+        // The event stays queued for a worker, with the start.
+        expect((await claimId(store, 'ahead', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+      });
+
+      it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version, id or command, no object at all) as an invalid argument, writing nothing', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
         await create(store, newInstance('a'));
@@ -923,7 +956,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const malformed: unknown[] = [
           { ...lease, now: new Date(NaN) }, { ...lease, now: 'x' }, { ...lease, now: undefined }, { ...lease, version: 0 },
           { ...lease, version: 1.5 }, { ...lease, version: '1' }, { ...lease, executionId: '' }, { ...lease, instanceId: undefined },
-          { ...lease, kind: 'other' }, null, 'x',
+          { ...lease, kind: 'other' }, { ...lease, command: 'rewind' }, { ...lease, command: null }, null, 'x',
         ];
         for (const bad of malformed) {
           await expect(store.commit({ ...terminate, lease: bad as WriteLease })).rejects.toMatchObject({ code: 'invalid-argument' });
@@ -1048,19 +1081,23 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(parent.output).toContain('"sp-child" was terminated: "cut"');
       });
 
-      it('applies an event raised before the terminate first (the terminate goes to a worker after it)', async (context) => {
+      it('terminates at once ahead of an event raised before it; a worker that comes later records the event after the termination and ignores it', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         await runningOn(opened, 'e', 'AwaitGo');
         const client = createClient({ store: opened });
         await client.raiseEvent('e', 'go', 'approved');
-        // The store, telling when the terminate's message is committed (its direct commits refused: the event is queued).
-        const { store, done } = firstCommitTold(opened, isMessage);
-        const terminating = createClient({ store }).terminate('e', 'cleanup');
-        await done;
+        // The store, telling when the terminate's first commit is done: the client's own (no worker is there to apply
+        // the event first).
+        const { store, done } = firstCommitTold(opened);
+        await createClient({ store }).terminate('e', 'cleanup');
+        expect((await done).lease).toMatchObject({ kind: 'unclaimed', command: 'terminate' });
+        expect(await client.getStatus('e')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cleanup' });
         await runtimeOn(opened, 'w2', { orchestrators });
-        await terminating;
-        expect(await client.waitForCompletion('e', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
+        await within(firstValueFrom(client.history$('e').pipe(filter((e) => e.type === 'EventRaised'))), 'the event recorded');
+        const types = (await opened.getHistory('e')).map((e) => e.type);
+        expect(types.indexOf('EventRaised')).toBeGreaterThan(types.indexOf('ExecutionTerminated'));
+        expect(await client.getStatus('e')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cleanup' });
       });
 
       it('falls back to a message when a worker holds the instance, and the instance still ends Terminated', async (context) => {
@@ -1295,34 +1332,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.getStatus('older-tab')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
       });
 
-      it('applies an event raised before the suspend first (the suspend goes to a worker after it)', async (context) => {
+      it('suspends at once ahead of an event raised before it; a worker keeps the event and processes it after the resume', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         await runningOn(opened, 'es', 'AwaitGo');
         const client = createClient({ store: opened });
         await client.raiseEvent('es', 'go', 'approved');
-        const { store, done } = firstCommitTold(opened, isMessage);
-        const suspending = createClient({ store }).suspend('es');
-        await done;
-        expect(await client.getStatus('es')).toMatchObject({ runtimeStatus: 'Running' }); // refused: nothing written
+        const { store, done } = firstCommitTold(opened);
+        await createClient({ store }).suspend('es');
+        expect((await done).lease).toMatchObject({ kind: 'unclaimed', command: 'suspend' });
+        expect(await client.getStatus('es')).toMatchObject({ runtimeStatus: 'Suspended' });
         await runtimeOn(opened, 'w2', { orchestrators });
-        await suspending;
+        // The worker takes the event in while suspended and keeps it: the orchestrator has not run on it.
+        await within(firstValueFrom(client.history$('es').pipe(filter((e) => e.type === 'EventRaised'))), 'the event taken in');
+        expect(await client.getStatus('es')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await client.resume('es');
         expect(await client.waitForCompletion('es', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
       });
 
-      it('leaves the resume to a worker when an event raised while suspended is still queued', async (context) => {
+      it('resumes at once ahead of an event raised while suspended and still queued; a worker then processes it', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         await runningOn(opened, 'q', 'AwaitGo');
         const client = createClient({ store: opened });
         await client.suspend('q');
         await client.raiseEvent('q', 'go', 'kept');
-        const { store, done } = firstCommitTold(opened, isMessage);
-        const resuming = createClient({ store }).resume('q');
-        await done;
-        expect(await client.getStatus('q')).toMatchObject({ runtimeStatus: 'Suspended' }); // refused: the event comes first
+        const { store, done } = firstCommitTold(opened);
+        await createClient({ store }).resume('q');
+        expect((await done).lease).toMatchObject({ kind: 'unclaimed', command: 'resume' });
+        expect(await client.getStatus('q')).toMatchObject({ runtimeStatus: 'Running' });
         await runtimeOn(opened, 'w2', { orchestrators });
-        await resuming;
         expect(await client.waitForCompletion('q', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'kept' });
       });
 
@@ -2325,11 +2364,26 @@ function isMessage(writeSet: WriteSet): boolean {
   return writeSet.lease === undefined;
 }
 
-/** The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease). */
-function terminateOf(state: InstanceState, now: Date): WriteSet {
+/**
+ * The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease): one
+ * whose own worker claims at once (a message queued before it holds it back), or with `ahead` one without a worker at
+ * hand (it goes ahead of every queued message).
+ */
+function terminateOf(state: InstanceState, now: Date, ahead = false): WriteSet {
   const event = { type: 'ExecutionTerminated', eventId: -1, timestamp: now.toISOString(), reason: 'stop' } as const;
-  const decision = decideTerminate({ state, event, now, newId: () => randomId() });
+  const decision = decideTerminate({ state, event, now, newId: () => randomId(), ahead });
   if (decision.kind !== 'commit') throw new Error(`a top-level instance's terminate commits (decided ${decision.kind})`);
+  return decision.writeSet;
+}
+
+/**
+ * The suspend of the instance `state` (Pending, Running or Suspended) at `now`, as a client without a worker at hand
+ * decides it (no lease; it goes ahead of queued events, not of a queued command).
+ */
+function suspendOf(state: InstanceState, now: Date): WriteSet {
+  const event = { type: 'ExecutionSuspended', eventId: -1, timestamp: now.toISOString(), reason: 'hold' } as const;
+  const decision = decideSuspend({ state, event, now, newId: () => randomId(), ahead: true });
+  if (decision.kind !== 'commit') throw new Error(`the suspend commits (decided ${decision.kind})`);
   return decision.writeSet;
 }
 
