@@ -892,11 +892,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client's commands then waited for the subscriptions of the watches made before them (subscribe, then start at once,
  * had lost the values committed before the subscription reached the server): 9,564 -> 9,674 B (+110), budget set to
  * match; runtime pages unchanged.
+ * A client with no worker of its own claiming at once then committed terminate, suspend and resume whatever is queued
+ * (the unclaimed lease names its command, store-kit's unclaimedHolds judges what it may go ahead of): 34,255 / 43,363
+ * / 73,515 -> 34,394 / 43,528 / 73,675 B (+139 / +165 / +160), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_255 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_363 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_515 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_394 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_528 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_675 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_674 },
 ];
 
