@@ -29,8 +29,10 @@ export type SseListener = (event: string | undefined, data: string, id: string |
  * counts: a field cut short is no field); the rest of it is skipped, its data not held (its other lines are read, each
  * shorter than `max` bytes, or it would pass the bound below), up to its empty line, which sets the last event id as
  * any other. When it passes twice `max`,
- * `onEvent` is told once more, with `over` 2 and no data, and the skipping goes on: a caller stops reading there,
- * or a server that never ends the event would keep it reading without end. The same stream gives the same calls
+ * `onEvent` is told once more, with `over` 2 and no data, and the skipping goes on to its empty line: its data is not
+ * held, nor any line of it longer than `max` bytes (dropped, no field; a shorter one is read as before). So the parser
+ * never holds more than about `max` bytes, whatever the caller does; but a caller stops reading there, or a server
+ * that never ends the event would keep it reading, and discarding, without end. The same stream gives the same calls
  * however it is cut into chunks.
  *
  * @param onEvent told of each dispatched event, and of each event found longer than `max`
@@ -49,9 +51,10 @@ export type SseListener = (event: string | undefined, data: string, id: string |
 export function sseParser(
   onEvent: SseListener, onRetry: (ms: number) => void, onId: (id: string) => void, max = Infinity,
 ): (chunk: Uint8Array) => void {
-  // One decoder for the whole stream, never flushed: it drops a byte-order mark only where the stream starts, and a
-  // character split between two chunks waits in it. Each line is given to it with its line end, so that a character
-  // cut short by the line's end (or by a skip) reads as U+FFFD there, not in the next line.
+  // One decoder for the whole stream, never flushed: it drops a byte-order mark only where the stream starts (given
+  // every line end, an empty line's too, it sees where that is), and a character split between two chunks waits in
+  // it. Each line is given to it with its line end, so that a character cut short by the line's end (or by a skip)
+  // reads as U+FFFD there, not in the next line.
   const decoder = new TextDecoder();
   /** The line being read, decoded so far (`''` while it is skipped). */
   let line = '';
@@ -59,7 +62,10 @@ export function sseParser(
   let bytes = 0;
   /** Bytes of the event's lines already ended, each line end counted as one. */
   let size = 0;
-  /** 0; 1: the event is longer than `max`, told, its data skipped; 2: longer than twice `max`, told again. */
+  /**
+   * 0; 1: the event is longer than `max`, told, its data skipped; 2: longer than twice `max`, told again, and its lines
+   * longer than `max` skipped too.
+   */
   let over = 0;
   /** The line being read is dropped up to its end. */
   let skip = false;
@@ -95,11 +101,15 @@ export function sseParser(
       data = undefined;
       skip = true;
     }
+    // Past twice `max` no bound above applies: a line longer than `max` is skipped as it passes it, so that nothing
+    // held is ever longer than `max` bytes, whatever the caller does.
+    if (over > 1 && bytes > max) skip = true;
     // (A line with no bytes yet has nothing in the decoder either: the line end before it took it all.)
     line = skip || !bytes ? '' : line + decode(chunk.subarray(from, to + ended));
     if (!ended) return;
-    // Its line end too is decoded: what it ends is over, a character cut short included.
-    if (skip) decode(chunk.subarray(to, to + 1));
+    // Its line end too is decoded: what it ends is over, a character cut short included; an empty line's too, as the
+    // decoder drops a byte-order mark only before the first byte it is given (the stream's, not the first line's).
+    if (skip || !bytes) decode(chunk.subarray(to, to + 1));
     if (bytes) {
       if (!skip) take(line.slice(0, -1));
       size += bytes + 1;

@@ -81,6 +81,9 @@ const STREAMS: readonly Chunk[] = [
   'event: a\u2028b\nid: c\u2029d\ndata: \u2028\n\n',
   '\ufeffdata: a\n\n\ufeffdata: b\n\ndata: c\ufeff\n\n', // a byte-order mark is dropped where the stream starts only
   '\ufeff\ndata: a\n\n', // a line of a byte-order mark alone is empty
+  // After empty lines the stream has started: a byte-order mark there is part of its line (here its field name).
+  '\n\ufeffdata: x\n\n',
+  '\r\n\r\ufeffdata: x\n\ndata: y\n\n',
   // Bytes that are no UTF-8 (a character cut short by its line end, a lone continuation byte, a byte never in UTF-8):
   // each reads as U+FFFD, in its own line.
   Uint8Array.from([...encoder.encode('data: a'), 0xe2, 0x82, 10, ...encoder.encode('data: b'), 0x80, 0xff, 13, 10, 0xf0, 0x9f, 10, 10]),
@@ -134,6 +137,12 @@ describe('sseParser', () => {
     // The rest of it still sets the last event id when it ends; the next event is read as any other.
     expect(told(['data: ' + 'x'.repeat(30) + '\nid: 9\n\ndata: next\n\n'], 12))
       .toEqual([[undefined, 'xxxxxx', undefined, 1], [undefined, '', undefined, 2], '9', [undefined, 'next', undefined]]);
+    // Past twice max the skipping goes on: a line longer than max (here a million bytes) is dropped, not held, and is
+    // no field; a shorter one is read.
+    expect(told(['data: ' + 'x'.repeat(30) + '\nid: 8\nid: ' + 'y'.repeat(1_000_000) + '\n\n'], 10))
+      .toEqual([[undefined, 'xxxx', undefined, 1], [undefined, '', undefined, 2], '8']);
+    expect(told(['data: ' + 'x'.repeat(30) + '\nid: 8\nid: 1234567\n', 'retry: 12345\n', '\n'], 10))
+      .toEqual([[undefined, 'xxxx', undefined, 1], [undefined, '', undefined, 2], '8']);
   });
 
   it('judges the limit the same however the stream is cut, inside a character of several bytes too', () => {
@@ -143,6 +152,8 @@ describe('sseParser', () => {
       'id: 1\r\nevent: long-name-of-an-event\r\ndata: a\r\n\r\ndata: z\n\n',
       'data: \u00e9\u20ac\u{1F600}x\r\nid: \u20ac\n\ndata: \u{1F600}\u{1F600}\u{1F600}\r\rretry: 7\ndata: end\n\n',
       '\ufeffdata: \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\n\n\ufeffdata: \u20ac\n\n',
+      'data: 0123456789abcdefghijklmnopq\nid: 0123456789abc\u20ac\nid: 1\nretry: 123456789012\nid: \u20ac\u20ac\n\ndata: z\n\n',
+      '\n\ufeffdata: \u00e9\u00e9\n\n',
       Uint8Array.from([...encoder.encode('data: \u20ac'), 0xe2, 0x82, 10, ...encoder.encode('data: b'), 0x80, 0xff, 13, 10, 0xf0, 0x9f, 10, 10]),
     ];
     for (const stream of streams) {
@@ -180,7 +191,7 @@ describe('sseParser', () => {
   );
 
   it('gives the same events as eventsource-parser for 2,000 random streams cut at random bytes', () => {
-    const tokens = ['data: x', 'data:', 'data:  y', 'event: e', 'event:', 'id: 1', 'id', ':c', 'retry: 5', 'foo: z', '\n', '\n', '\r', '\r\n', '\u00e9', '\u{1F600}'];
+    const tokens = ['data: x', 'data:', 'data:  y', 'event: e', 'event:', 'id: 1', 'id', ':c', 'retry: 5', 'foo: z', '\n', '\n', '\r', '\r\n', '\u00e9', '\u{1F600}', '\ufeff'];
     let seed = 15;
     const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n);
     for (let run = 0; run < 2000; run++) {
