@@ -55,7 +55,7 @@ export interface RemoteClientOptions {
    * with it; a longer event fails only the watch it belongs to (the React hooks do not retry it), and the rest of it is
    * skipped while the stream reads on, for up to as many bytes again: an event longer than twice this (one that never
    * ends would keep the stream reading for ever) fails the whole event stream with that error (`failed`; every watch
-   * errors, not retried by the hooks either). One longer than this that names no subscription (a broken server or
+   * errors, and the hooks subscribe the others again, on a new stream; the watch it belonged to stays failed). One longer than this that names no subscription (a broken server or
    * proxy: a line without its line end, an event without the empty line that closes it) fails the event stream at
    * once, as an event that is not JSON (`failed`; every watch errors). A positive integer (otherwise
    * `InvalidArgumentError`). Default 32 MiB: 32 times the server's default request body limit

@@ -113,10 +113,10 @@ const FINAL = new WeakSet<object>();
 /**
  * The error for a body or an event longer than `max` bytes: `RemoteError` `bad-response` (502). With `final` it is
  * marked so that {@link isRetryableForHooks} says no: given for the event of one watch, its value (a long `instances$`
- * list, say: the server would send the same value again, whole, on every retry), and for the stream an event fails
- * once it is longer than twice `max` (a server that never ends it would keep every retry reading without end). Code
- * and status stay those of any answer the client cannot read; an event over `max` that names no watch (a broken server
- * or proxy) fails the stream unmarked, retried.
+ * list, say: the server would send the same value again, whole, on every retry). Code and status stay those of any
+ * answer the client cannot read. The stream's failure is unmarked, retried: by an event over `max` that names no watch
+ * (a broken server or proxy), and by one longer than twice `max` (the watch it named has failed for good already, so
+ * the other watches, subscribed again, do not get it again; each such failure ends one more watch).
  */
 export function tooLong(what: string, max: number, final?: boolean): RemoteError {
   const error = badResponse(`${what} is longer than maxResponseBytes (${max})`);
@@ -145,9 +145,9 @@ export { isRetryable } from '@durable-rx/runtime/client-kit';
  * server's, which may be restarted or fail over, so from here it is the server that is unavailable for now. This
  * client's own close (a `StoreClosedError` without the mark) is never retried, nor a store lost in the page (a local
  * store's own error class, as IndexedDB's `DatabaseUpgradingError`), nor a watch's value longer than `maxResponseBytes`
- * (a `bad-response` 502 {@link tooLong} marks: the same value would come again, whole, on every retry), nor the
- * failure of a stream an event longer than twice that ended (marked too: a server that never ends an event would
- * keep every retry reading it).
+ * (a `bad-response` 502 {@link tooLong} marks: the same value would come again, whole, on every retry). The failure
+ * of the stream such an event ended once longer than twice that is retried: the other watches, subscribed again, do
+ * not get that value.
  */
 export function isRetryableForHooks(error: unknown): boolean {
   // Of every class errorFromBody rebuilds an answer into (listed here: this rule is in the hooks' entry only).

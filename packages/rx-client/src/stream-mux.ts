@@ -88,8 +88,8 @@ export interface StreamMuxOptions {
   readonly random?: (() => number) | undefined;
   /**
    * The longest answer body and stream event read, in bytes as they arrive (a positive integer; a longer event fails
-   * only the watch it names, and its rest is skipped for up to as many bytes again: one longer than twice this fails
-   * the stream, see {@link sseParser}). Default {@link DEFAULT_MAX_RESPONSE_BYTES}.
+   * only the watch it names, for good, and its rest is skipped for up to as many bytes again: one longer than twice
+   * this also fails the stream, retried, see {@link sseParser}). Default {@link DEFAULT_MAX_RESPONSE_BYTES}.
    */
   readonly maxResponseBytes?: number | undefined;
 }
@@ -301,9 +301,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // event that is not JSON; so does one whose rest passes that bound too (`over` 2, no data: a server that
         // never ends it would keep the stream reading, and discarding, for ever).
         const sub = /^\{"sub":"(\w*)"/.exec(text)?.[1];
-        // Final for the hooks (see tooLong): a watch's own error (its value comes again as long), and a stream failed
-        // by an event that long (the same would come again); the stream's failed by an event that names none is retried.
-        const error = tooLong('An event', maxResponseBytes, over > 1 || sub !== undefined);
+        // Final for the hooks (see tooLong) only as a watch's own error: its value would come again as long. The
+        // stream's failure is retried, by an event that names none or at `over` 2: that event's watch has failed for
+        // good already (`over` 2 follows an `over` 1 that named one; one that named none failed the stream), so the
+        // other watches, subscribed again on a new stream, do not get it again; each such failure ends one more watch.
+        const error = tooLong('An event', maxResponseBytes, sub !== undefined);
         return sub === undefined ? fail(error) : end(entries.get(sub), error);
       }
       // JSON that is no object has no members to read (`undefined` each); `null` would throw.

@@ -21,10 +21,11 @@ afterEach(async () => {
 });
 
 /**
- * A hostile server on 127.0.0.1: its event stream opens a session, then, once a subscription arrives, writes `start`
- * and then `piece` again and again until the client lets go of the connection (`streamClosed`); every command is
- * answered 200 with a JSON body that never ends (`[` then `0,` for ever) until its client lets go (`commandClosed`).
- * `deleted` resolves when the client deletes its session.
+ * A hostile server on 127.0.0.1: its event stream opens a session, then, once the first subscription request arrives,
+ * writes `start` and then `piece` again and again until the client lets go of the connection (`streamClosed`); a later
+ * one, on a later stream, is answered with a status event for each watch it subscribes (the instance as named). Every
+ * command is answered 200 with a JSON body that never ends (`[` then `0,` for ever) until its client lets go
+ * (`commandClosed`). `deleted` resolves when the client deletes its (first) session.
  */
 async function serveHostile(piece: string, start = 'event: status\n') {
   let closeStream!: () => void;
@@ -35,6 +36,7 @@ async function serveHostile(piece: string, start = 'event: status\n') {
   const deleted = new Promise<void>((resolve) => (deleteSession = resolve));
   let stream: ServerResponse | undefined;
   let streams = 0;
+  let requests = 0;
   /** Writes `first`, then `next` whenever the socket has room, until the client leaves. */
   const flood = (response: ServerResponse, first: string, next: string, closed: () => void): void => {
     let gone = false;
@@ -46,19 +48,25 @@ async function serveHostile(piece: string, start = 'event: status\n') {
     response.write(first);
     write();
   };
-  const server = createServer((request, response) => {
+  const server = createServer(async (request, response) => {
     const path = request.url!.slice(WEBHOOK_PATH.length);
-    request.resume();
+    let body = '';
+    for await (const text of request.setEncoding('utf8')) body += text;
     if (path === '/streams') {
-      streams++;
       stream = response.writeHead(200, { 'content-type': 'text/event-stream' });
-      stream.write('event: session\nid: s.0\ndata: {"session":"s"}\n\n');
-    } else if (path === '/streams/s/subscriptions') {
+      stream.write(`event: session\nid: s${++streams}.0\ndata: {"session":"s${streams}"}\n\n`);
+    } else if (path.endsWith('/subscriptions')) {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      flood(stream!, start, piece, closeStream);
+      if (++requests === 1) flood(stream!, start, piece, closeStream);
+      else {
+        for (const { sub, instanceId } of (JSON.parse(body) as { subscribe?: { sub: string; instanceId: string }[] }).subscribe ?? []) {
+          const status = { instanceId, name: 'N', runtimeStatus: 'Running', createdTime: '2026-01-01T00:00:00.000Z', lastUpdatedTime: '2026-01-01T00:00:00.000Z' };
+          stream!.write(`event: status\nid: s${streams}.${requests}\ndata: ${JSON.stringify({ sub, data: status })}\n\n`);
+        }
+      }
     } else if (request.method === 'DELETE') {
       response.writeHead(204).end();
-      deleteSession();
+      if (path.startsWith('/streams/s1')) deleteSession();
     } else {
       flood(response.writeHead(200, { 'content-type': 'application/json' }), '[', '0,', closeCommand);
     }
@@ -104,7 +112,7 @@ describe('input the client would otherwise buffer without end', () => {
     ['a data line that never ends', 'event: status\ndata: {"sub":"1","data":"', 'x'.repeat(4096)],
     ['data lines never closed by an empty line', 'event: status\ndata: {"sub":"1","data":[\n', `data: ${'0,'.repeat(2045)}\n`],
   ] as const) {
-    it(`fails the watch an endless event names, then the stream once ${what} passes twice maxResponseBytes`, async () => {
+    it(`fails the watch an endless event names for good, then the stream once ${what} passes twice maxResponseBytes; the other watches read on when subscribed again`, async () => {
       const server = await serveHostile(piece, start);
       const states: ConnectionState[] = [];
       server.client.connection$.subscribe((state) => states.push(state));
@@ -120,12 +128,19 @@ describe('input the client would otherwise buffer without end', () => {
       expect(streamError).toBeInstanceOf(RemoteError);
       expect(streamError).toMatchObject(tooLong);
       expect(states.at(-1)).toEqual({ state: 'failed', error: streamError });
-      // A server that keeps the client reading without end: the hooks do not subscribe again.
-      expect(isRetryableForHooks(streamError)).toBe(false);
+      // The watch it named has failed for good (and stays so for the hooks): the others are not denied for it, the
+      // hooks subscribe them again.
+      expect(isRetryableForHooks(streamError)).toBe(true);
+      expect(isRetryableForHooks(error)).toBe(false);
       await within(server.streamClosed, 'the stream connection was let go');
       await within(server.deleted, 'the session was deleted');
       expect(server.streams()).toBe(1);
       await vi.waitFor(() => expect(server.clock.pendingTimers).toBe(0), { timeout: 10_000 });
+      // Subscribed again, as the hooks do: read on a new stream.
+      const again = await within(firstValueFrom(server.client.status$('b')), 'b on a new stream');
+      expect(again).toMatchObject({ instanceId: 'b', runtimeStatus: 'Running' });
+      expect(server.streams()).toBe(2);
+      expect(states.at(-1)).toEqual({ state: 'live' });
     });
   }
 

@@ -62,8 +62,8 @@ const IDLE: ObservableState<never> = Object.freeze({ value: undefined, loading: 
  * error. The delay starts over at 1 s only after a subscription stayed up for 10 s after its first value: one that
  * fails sooner, even after a value (a snapshot, then the stream dropped), has not proved healthy. A remote server's
  * store that is closed or lost (`storeClosed: true` on the error) is retried so too: a restarted server serves again.
- * A watch's value longer than the client's `maxResponseBytes` is not: it would come again, whole (nor a stream
- * failed by an event longer than twice that, which a server may send again on every try).
+ * A watch's value longer than the client's `maxResponseBytes` is not: it would come again, whole (the other watches
+ * of a stream such an event failed, once longer than twice that, are).
  * Any other error (`invalid-argument`, `unauthorized`, a closed client, a store lost in the page) stays until `deps` change or the component mounts again. The
  * pending attempt is cancelled on unmount and when `deps` change. `clock` times the delays (read when `deps` change;
  * default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`).
