@@ -895,12 +895,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A client with no worker of its own claiming at once then committed terminate, suspend and resume whatever is queued
  * (the unclaimed lease names its command, store-kit's unclaimedHolds judges what it may go ahead of): 34,255 / 43,363
  * / 73,515 -> 34,394 / 43,528 / 73,675 B (+139 / +165 / +160), budgets set to match; rx-client unchanged.
+ * rx-client's SSE parser then skipped, past twice maxResponseBytes, every line longer than it (it held them whole) and
+ * gave an empty line's line end to its decoder (a byte-order mark after leading empty lines was dropped), and a stream
+ * failed by an event that long was retried for the other watches: 9,674 -> 9,683 B (+9), budget set to match; runtime
+ * pages unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_394 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_528 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_675 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_674 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_683 },
 ];
 
 describe('bundle size', () => {
