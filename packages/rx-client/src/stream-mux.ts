@@ -151,7 +151,9 @@ export interface StreamMux {
    * A command (a request other than a GET, without an `until`) made while a watch made before it has a subscription
    * the server has not answered yet leaves only once it has (or the watch ended, or an attempt of the event stream
    * failed, or `timeoutMs` passed: then it goes anyway, its own `timeoutMs` counting from there), so that the watch sees
-   * what the command commits; with none such, at once. A read (GET) never waits.
+   * what the command commits; with none such, at once. From a failed attempt until the next session starts (the
+   * reconnect delay, the next attempt), a command does not wait at all: no subscription can be answered before then.
+   * A read (GET) never waits.
    */
   send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until?: AbortSignal): Promise<[unknown, Headers]>;
   /**
@@ -258,11 +260,20 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const requests = new Set<AbortController>();
   /**
    * The watches (by id) whose subscription the server has not acknowledged yet: no answer to a subscription request
-   * that carried it has come from its session. A command waits for those made before it (see `send`).
+   * that carried it has come from its session. A command waits for those made before it (see `send`). In the order
+   * they were made (ids only grow, and none is added twice), so the first is the oldest.
    */
   const unacked = new Set<string>();
-  /** The commands waiting for them: what lets each go (once), and the last watch id it waits for. */
+  /**
+   * The commands waiting for them, in the order they were made: what lets each go (once), and the id of the last
+   * watch made before it (so those ids never decrease down the map).
+   */
   const waiting = new Map<() => void, number>();
+  /**
+   * An attempt of the event stream failed (or ended), and no session has started since: commands go at once (see
+   * `send`). Cleared by the next `session` event, or by a new connection.
+   */
+  let down = false;
 
   /**
    * Opens the event stream (`GET /streams`) unless it is open. The id of the last event received goes out as
@@ -270,6 +281,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    */
   const open = (): void => {
     if (connection) return;
+    // A new connection (the last one stopped with its last watch): its first attempt has not failed yet.
+    down = false;
     setState('connecting');
     // A watcher of that state may have closed the client: then nothing is opened.
     if (signal.aborted) return;
@@ -319,6 +332,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (event === 'session') {
         const next = data.session;
         if (typeof next !== 'string') return;
+        // Live again: commands made from here on wait for the subscriptions this session has not answered yet.
+        down = false;
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription.
           session = next;
@@ -418,8 +433,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
       // The commands waiting for subscriptions go now rather than wait for the next attempt (as long as the reconnect
-      // delay and then some): a failing stream must not hold every command back. Those watches start from the value the
-      // server reads when their subscription reaches it.
+      // delay and then some): a failing stream must not hold every command back. So do those made until the next
+      // session starts (`down`): each would otherwise wait for a subscription that cannot be answered before then. Those
+      // watches start from the value the server reads when their subscription reaches it.
+      down = true;
       settle(true);
       // Why, when it failed (none when the stream just ended): what fetch, a read or the abort threw, an Error.
       setState('reconnecting', failure as Error | undefined);
@@ -451,8 +468,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const send: StreamMux['send'] = async (method, path, body, extra, until = signal) => {
     // A command (any request but a GET, except the subscription changes, which have an `until` of their own) goes once
     // the server holds every watch made before it (see `settle`): what the command commits, the watch sees. Nothing
-    // to wait for (the common case): sent at once.
-    if (unacked.size && method !== 'GET' && until === signal) {
+    // to wait for (the common case), or the event stream down (no session could answer one before the next): sent at
+    // once. (Every watch not acknowledged yet was made before it: ids are taken in order.)
+    if (unacked.size && !down && method !== 'GET' && until === signal) {
       await new Promise<void>((resolve) => {
         // Bounded: a subscription that the server neither answers nor refuses (and no stream failure either) holds it
         // for `timeoutMs` at most; then it goes anyway, with a deadline of its own. (A timer never fires at once.)
@@ -656,11 +674,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   };
 
   /**
-   * Lets go the commands that no longer wait for anything: every watch made before them was acknowledged or has ended.
-   * With `all`, every command (the stream failed).
+   * Lets go the commands that no longer wait for anything: every watch made before them was acknowledged or has ended,
+   * i.e. the oldest watch not acknowledged is younger than each. They are the first ones of `waiting` (both come in
+   * order), so this costs one step per command let go, plus one. With `all`, every command (the stream failed).
    */
   const settle = (all?: boolean): void => {
-    for (const [go, upTo] of waiting) if (all || ![...unacked].some((id) => +id <= upTo)) go();
+    const oldest = all ? Infinity : +(unacked.values().next().value ?? Infinity);
+    for (const [go, upTo] of waiting) {
+      if (upTo >= oldest) return;
+      go();
+    }
   };
 
   const closeIfUnused = (): void => {

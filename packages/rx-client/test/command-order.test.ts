@@ -1,6 +1,6 @@
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, type RemoteClientOptions } from '../src/index.js';
 import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
@@ -100,6 +100,31 @@ describe('a command sent after a watch was subscribed', () => {
     client.close();
   });
 
+  it('waits for the watches made before it only: one that ends lets go the commands made before the next', async () => {
+    const { client, log, open, sent } = loggedClient({}, true);
+    const first = client.status$('first').subscribe({ error: () => {} });
+    const one = client.startNew('Echo', { instanceId: 'one', input: 1 });
+    const second = client.status$('second').subscribe({ error: () => {} });
+    const two = client.startNew('Echo', { instanceId: 'two', input: 1 });
+    // A watch made after both commands, which ends: neither waited for it, and both still wait for the first.
+    client.status$('third').subscribe().unsubscribe();
+    // A round trip: a command let go would have been sent long before its end.
+    expect(await client.getStatus('one')).toBeUndefined();
+    expect(sent('POST /orchestrators/Echo/one')).toBe(false);
+    expect(sent('POST /orchestrators/Echo/two')).toBe(false);
+    // The first watch ends: the command made before the second goes; the one after it still waits for it.
+    first.unsubscribe();
+    expect(await within(one, 'the first start')).toBe('one');
+    expect(sent('POST /orchestrators/Echo/two')).toBe(false);
+    open();
+    expect(await within(two, 'the second start')).toBe('two');
+    const answered = log.findIndex((line) => /^answered POST \/streams\/[^/]+\/subscriptions$/.test(line));
+    expect(answered).toBeGreaterThan(-1);
+    expect(log.indexOf('sent POST /orchestrators/Echo/two')).toBeGreaterThan(answered);
+    second.unsubscribe();
+    client.close();
+  });
+
   it('is not held by a watch the server refuses', async () => {
     // No deadline: only the refusal can let the command go.
     const { client } = loggedClient({ timeoutMs: Infinity });
@@ -123,6 +148,53 @@ describe('a command sent after a watch was subscribed', () => {
     expect(states).toEqual(['idle', 'connecting', 'reconnecting']);
     watching.unsubscribe();
     connection.unsubscribe();
+    client.close();
+  });
+
+  it('is not held while the stream is down: a command made during the reconnect delay goes at once, and waits again once live', async () => {
+    // The clock never moves on its own: the wait's bound (20 s) cannot pass, and the next attempt comes only when told.
+    const clock = new VirtualClock();
+    const { client, log, sent } = loggedClient({
+      clock, timeoutMs: 20_000, reconnect: { initialDelayMs: 1000, maxDelayMs: 1000, timeoutMs: Infinity },
+    });
+    harness.refuseStreams(1, 503);
+    const watching = client.status$('down').subscribe({ error: () => {} });
+    await within(firstValueFrom(client.connection$.pipe(filter(({ state }) => state === 'reconnecting'))), 'the failed attempt');
+    // The watch's subscription is not answered (no session), yet the command leaves in the call that makes it.
+    const started = client.startNew('Echo', { instanceId: 'down', input: 1 });
+    expect(sent('POST /orchestrators/Echo/down')).toBe(true);
+    expect(await within(started, 'the start')).toBe('down');
+    // The next attempt resumes: live, the watch subscribed in its session.
+    await clock.advance(1000);
+    await within(firstValueFrom(client.connection$.pipe(filter(({ state }) => state === 'live'))), 'the next session');
+    // A watch made now, and a command after it: the command waits for its subscription again.
+    const later = client.status$('later').subscribe({ error: () => {} });
+    const second = client.startNew('Echo', { instanceId: 'later', input: 1 });
+    expect(sent('POST /orchestrators/Echo/later')).toBe(false);
+    expect(await within(second, 'the second start')).toBe('later');
+    const answered = log.findLastIndex((line) => /^answered POST \/streams\/[^/]+\/subscriptions$/.test(line));
+    expect(log.indexOf('sent POST /orchestrators/Echo/later')).toBeGreaterThan(answered);
+    later.unsubscribe();
+    watching.unsubscribe();
+    client.close();
+  });
+
+  it('is not held with no deadline while the next attempt of the stream hangs', async () => {
+    // No deadline for the command nor for the stream: before the fix, nothing could let the command go.
+    const clock = new VirtualClock();
+    const { client, sent } = loggedClient({
+      clock, timeoutMs: Infinity, reconnect: { initialDelayMs: 1000, maxDelayMs: 1000, timeoutMs: Infinity },
+    });
+    harness.refuseStreams(1, 503);
+    const watching = client.status$('hung').subscribe({ error: () => {} });
+    await within(firstValueFrom(client.connection$.pipe(filter(({ state }) => state === 'reconnecting'))), 'the failed attempt');
+    harness.holdRequests('/streams');
+    await clock.advance(1000);
+    await vi.waitFor(() => expect(harness.requests.filter(({ path }) => path.endsWith('/streams'))).toHaveLength(2), { timeout: 30_000 });
+    const started = client.startNew('Echo', { instanceId: 'hung', input: 1 });
+    expect(sent('POST /orchestrators/Echo/hung')).toBe(true);
+    expect(await within(started, 'the start')).toBe('hung');
+    watching.unsubscribe();
     client.close();
   });
 
