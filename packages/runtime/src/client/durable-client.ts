@@ -301,15 +301,17 @@ export interface DurableClient {
    * changes nothing another subscriber or a read sees.
    *
    * What a command of this client commits after the subscription (made later, even in the same tick, with no await
-   * between) is delivered: subscribe, then `startNew` with the id, gets every status of the run. What was committed
-   * before the subscription is not (only the current status): a watch subscribed after `await startNew(...)` may miss
-   * the first steps.
+   * between) is delivered: subscribe, then `startNew` with the id, gets every status of the run. A remote client keeps
+   * this only within the bounds of its wait (its README, "Commands after watches"): a command it sends without the
+   * server holding the watch (the stream down, the wait's `timeoutMs` passed) may be applied before the watch starts,
+   * which then misses what was committed before its first value. What was committed before the subscription is not
+   * delivered (only the current status): a watch subscribed after `await startNew(...)` may miss the first steps.
    */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
   /**
    * The current custom status (`undefined` when none is set, or for an unknown id), then every committed value in
    * order; a value with the same JSON text as the one before is not emitted again. Completes as {@link status$} does,
-   * and sees what later commands commit as it does: subscribe, then start.
+   * and sees what later commands commit as it does, within the same bounds for a remote client: subscribe, then start.
    */
   customStatus$(instanceId: string): Observable<unknown>;
   /**
