@@ -899,12 +899,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * gave an empty line's line end to its decoder (a byte-order mark after leading empty lines was dropped), and a stream
  * failed by an event that long was retried for the other watches: 9,674 -> 9,683 B (+9), budget set to match; runtime
  * pages unchanged.
+ * rx-client's commands then stopped waiting for subscriptions while the event stream is down (from a failed attempt
+ * until the next session: they had each waited out timeoutMs), and the wait's release became one step per command let
+ * go (the oldest unacknowledged watch against each command's place): 9,683 -> 9,712 B (+29), budget set to match;
+ * runtime pages unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_394 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_528 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_675 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_683 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 
 describe('bundle size', () => {
