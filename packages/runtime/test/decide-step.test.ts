@@ -1032,9 +1032,63 @@ describe('decideRefusedStep', () => {
     expect(step.eventsApplied).toBe(1);
   });
 
-  it('consumes late events of a terminal instance, recording nothing and leaving it as it is', () => {
+  it('records the late events of an ended instance without their payloads, visibly, leaving its status as it was', () => {
+    const huge = 'x'.repeat(1_000_000);
+    const at = T0.toISOString();
+    const late = (id: string, event: OrchestrationMessage['event']): OrchestrationMessage => ({ id, instanceId: 'instance-1', executionId: 'execution-1', event });
+    const messages = [
+      late('done', { type: 'TaskCompleted', eventId: -1, timestamp: at, taskScheduledId: 0, result: huge }),
+      late('failed', { type: 'TaskFailed', eventId: -1, timestamp: at, taskScheduledId: 1, failureDetails: { errorType: 'Boom', errorMessage: huge, stackTrace: huge } }),
+      late('timer', { type: 'TimerFired', eventId: -1, timestamp: at, timerId: 2, fireAt: at }),
+      late('child', { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: at, taskScheduledId: 3, result: { big: huge } }),
+    ];
+    for (const runtimeStatus of ['Completed', 'Terminated', 'Failed'] as const) {
+      const s = state({ runtimeStatus, output: 'done', historyLength: history.length });
+      const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      expect(decision.state).toEqual({ ...s, version: 3, historyLength: history.length + 4 });
+      expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
+      const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+      if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+      expect(append.from).toBe(history.length);
+      const reason = 'the store refused to record it (PayloadTooLargeError: too large)';
+      expect(append.events).toEqual([
+        { type: 'TaskCompleted', eventId: -1, timestamp: at, taskScheduledId: 0, payloadRefused: reason },
+        { type: 'TaskFailed', eventId: -1, timestamp: at, taskScheduledId: 1, failureDetails: { errorType: 'Boom', errorMessage: '(not recorded)' }, payloadRefused: reason },
+        { type: 'TimerFired', eventId: -1, timestamp: at, timerId: 2, fireAt: at },
+        { type: 'SubOrchestrationInstanceCompleted', eventId: -1, timestamp: at, taskScheduledId: 3, payloadRefused: reason },
+      ]);
+      // Bounded, so the fallback is not refused for the size that refused the step: a few hundred bytes an event.
+      expect(JSON.stringify(decision.writeSet).length).toBeLessThan(2_000 + JSON.stringify(s).length);
+      expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['done', 'failed', 'timer', 'child'] });
+    }
+  });
+
+  it('bounds every text of such a record, the store\'s reason and a start\'s name too', () => {
+    const long = 'n'.repeat(100_000);
+    const s = state({ runtimeStatus: 'Terminated', historyLength: 0 });
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1', executionId: 'execution-1',
+      event: {
+        type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: long, instanceId: 'instance-1', executionId: 'execution-1', input: long,
+        parentInstance: { instanceId: 'p'.repeat(256), name: 'P'.repeat(256), taskScheduledId: 1 }, // ids and names: at most 256
+      },
+    };
+    const decision = decideRefusedStep({ state: s, messages: [start], leaseToken: 'lease', now: T0, newId: () => 'id', failure: { errorType: 'E', errorMessage: long } });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events).toHaveLength(1);
+    expect(append.events[0]).toMatchObject({ type: 'ExecutionStarted', instanceId: 'instance-1', executionId: 'execution-1', parentInstance: { taskScheduledId: 1 } });
+    expect(append.events[0]).not.toHaveProperty('input');
+    expect(append.events[0]!.payloadRefused).toMatch(/^the store refused to record it \(E: n+…$/);
+    expect(JSON.stringify(append.events).length).toBeLessThan(2_000);
+    expect(append.events[0]).toMatchObject({ name: expect.stringMatching(/^n{255}…$/) });
+  });
+
+  it('records nothing of them when that record was refused too (bare): the messages are consumed, the status kept', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
-    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure, bare: true });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...s, version: 3 });
     expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);

@@ -438,6 +438,22 @@ describe('replay engine', () => {
 });
 
 describe('rewindHistory', () => {
+  it('reruns a call whose late result was recorded without its payload (the store refused it), and drops such a raised event', () => {
+    const failed = { type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'final' } } as HistoryEvent;
+    const payloadRefused = 'the store refused to record it (PayloadTooLargeError: too large)';
+    const history = new HistoryBuilder({ name: 'O' })
+      .started().taskScheduled('Slow').taskScheduled('Flaky').taskScheduled('Kept')
+      .step().taskFailed(1, { errorType: 'Error', errorMessage: 'final' }).event(failed)
+      .step().event({ type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, payloadRefused })
+      .event({ type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'E', payloadRefused })
+      .taskCompleted(2, 'kept')
+      .build();
+    const calls = rewindHistory(history).flatMap((e) => e.type === 'TaskScheduled' ? [`scheduled ${e.eventId}`]
+      : e.type === 'TaskCompleted' || e.type === 'TaskFailed' ? [`${e.type} ${e.taskScheduledId}`] : e.type === 'EventRaised' ? ['EventRaised'] : []);
+    // Slow (0) and Flaky (1) are made again; Kept (2) keeps its result.
+    expect(calls).toEqual(['scheduled 2', 'TaskCompleted 2']);
+  });
+
   it('removes the failures that failed the orchestration and keeps handled (retried) ones', () => {
     const history = new HistoryBuilder({ name: 'O' })
       .started().taskScheduled('Ok').step().taskCompleted(0, 1).taskScheduled('Flaky')

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, PayloadTooLargeError, type Orchestrator } from '../src/index.js';
+import { createRuntime, MemoryStore, PayloadTooLargeError, type Orchestrator, type Runtime } from '../src/index.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
 import type { WriteSet } from '../src/model/write-set.js';
+import { SETTLED, within } from '../src/testing/settled.js';
 import { RecordingLogger } from './failing-store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
@@ -129,5 +131,97 @@ describe('a step whose failure record the store refuses for good too', () => {
     expect(status!.failureDetails!.errorMessage).toMatch(/failure record were refused/);
     expect(status!.history!.filter((e) => e.type === 'EventRaised')).toEqual([]);
     expect(store.refusals).toBe(2);
+  });
+});
+
+/** Most characters of JSON one commit may append to a history on a {@link HistoryLimitedStore}. */
+const HISTORY_LIMIT = 20_000;
+
+/**
+ * A store that refuses, for good, a commit appending more history than it stores at once (as a store keeping the
+ * history in documents of a bounded size would), while it takes messages of any size.
+ */
+class HistoryLimitedStore extends MemoryStore {
+  refusals = 0;
+  override commit(writeSet: WriteSet) {
+    const history = writeSet.requests.filter((r) => r.type === 'appendHistory' || r.type === 'replaceHistory');
+    if (JSON.stringify(history).length > HISTORY_LIMIT) {
+      this.refusals++;
+      return Promise.reject(new PayloadTooLargeError('the history exceeds what this store stores'));
+    }
+    return super.commit(writeSet);
+  }
+}
+
+/** An activity whose runs wait until the test ends them, each with the value given. */
+function held() {
+  const finishes: ((value: string) => void)[] = [];
+  let started: () => void = () => {};
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const activity = () => new Promise<string>((resolve) => { finishes.push(resolve); started(); });
+  return { activity, running, finish: (value: string) => finishes.splice(0).forEach((f) => f(value)) };
+}
+
+/** The history of `id` once an event of `type` follows its end, polled for at most 60 s. */
+async function untilRecorded(runtime: Runtime, id: string, type: HistoryEvent['type']) {
+  for (let i = 0; i < 600; i++) {
+    const status = await runtime.client.getStatus(id, { showHistory: true });
+    const end = status?.history?.findIndex((e) => e.type === 'ExecutionTerminated' || e.type === 'ExecutionCompleted') ?? -1;
+    if (end >= 0 && status!.history!.slice(end).some((e) => e.type === type)) return status!;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no ${type} recorded after the end of ${id}`);
+}
+
+describe('a late result of an ended instance whose record the store refuses for good', () => {
+  it('is recorded without its payload, visibly, after a terminate: the status stays as it was', async () => {
+    const slow = held();
+    const store = new HistoryLimitedStore();
+    const logger = new RecordingLogger();
+    const runtime = await start({
+      store, logger, activities: { Slow: slow.activity },
+      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Slow'); } },
+    });
+    const id = await runtime.client.startNew('Calls');
+    await within(slow.running, 'the activity\'s run');
+    await runtime.client.terminate(id, 'stop');
+    await within(runtime.client.waitForCompletion(id, SETTLED), 'the terminate');
+    slow.finish('x'.repeat(2 * HISTORY_LIMIT));
+    const status = await untilRecorded(runtime, id, 'TaskCompleted');
+    expect(status).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    const types = status.history!.map((e) => e.type);
+    expect(types.slice(types.indexOf('ExecutionTerminated'))).toEqual(['ExecutionTerminated', 'OrchestratorCompleted', 'TaskCompleted']);
+    expect(status.history!.at(-1)).toEqual({
+      type: 'TaskCompleted', eventId: -1, timestamp: expect.any(String), taskScheduledId: 0,
+      payloadRefused: 'the store refused to record it (PayloadTooLargeError: the history exceeds what this store stores)',
+    });
+    // Refused twice: the activity's result with the step it makes (then committed alone), and that step.
+    expect(store.refusals).toBe(2);
+    expect(logger.errors).toEqual([expect.stringMatching(/refused the step of .*; recorded without payloads/)]);
+  });
+
+  it('is made again by a rewind of a failed instance, as a call with no result', async () => {
+    const slow = held();
+    let runs = 0;
+    let failures = 0;
+    const store = new HistoryLimitedStore();
+    const runtime = await start({
+      store, logger: new RecordingLogger(),
+      activities: { Slow: (input: never) => (++runs === 1 ? slow.activity() : `small ${runs}`), Fails: () => { if (++failures === 1) throw new Error('boom'); return 'fixed'; } },
+      orchestrators: {
+        Both: function* (ctx) {
+          const [a] = (yield ctx.Task.all([ctx.callActivity('Slow'), ctx.callActivity('Fails')])) as string[];
+          return a;
+        },
+      },
+    });
+    const id = await runtime.client.startNew('Both');
+    await within(slow.running, 'the activity\'s run');
+    expect(await within(runtime.client.waitForCompletion(id, SETTLED), 'the failure')).toMatchObject({ runtimeStatus: 'Failed' });
+    slow.finish('x'.repeat(2 * HISTORY_LIMIT));
+    const failed = await untilRecorded(runtime, id, 'TaskCompleted');
+    expect(failed.history!.at(-1)).toMatchObject({ type: 'TaskCompleted', taskScheduledId: 0, payloadRefused: expect.stringMatching(/PayloadTooLargeError/) });
+    await runtime.client.rewind(id);
+    expect(await within(runtime.client.waitForCompletion(id, SETTLED), 'the rewound run')).toMatchObject({ runtimeStatus: 'Completed', output: 'small 2' });
   });
 });

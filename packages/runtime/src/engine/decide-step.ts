@@ -242,7 +242,9 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * failed one does. A rewind (a Failed instance and its `ExecutionRewound`) is recorded as a rewound execution that
  * failed again: the history becomes the rewound one plus this step, under a new `historyEpoch`, so a later rewind
  * replays it. A step that reaches a terminal instance and is not a rewind or a start (late events, recorded and
- * ignored: {@link stepEvents}) records nothing: its messages are consumed and the instance is left as it is.
+ * ignored: {@link stepEvents}) is recorded all the same, visibly, each event without its payload ({@link withoutPayload}:
+ * a bounded record, so the store's reason cannot refuse it again), and the instance is left as it is; refused again
+ * (`bare`: no room even for that), its messages are consumed and nothing is recorded (the worker logs the refusal).
  * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
@@ -259,11 +261,16 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     };
   }
   if (ignored) {
-    const next: InstanceState = { ...state, version: state.version + 1 };
-    return {
-      kind: 'commit', writeSet: { lease, requests: [{ type: 'replaceState', state: next }, consumed] }, state: next, execution: undefined,
-      cacheHit: false, eventsReplayed: 0, eventsApplied: 0,
-    };
+    // Late events of an ended instance: the write of them was refused (decideStep records them in full), so each is
+    // recorded without its payload, as decideStep would record it otherwise: visibly, the status as it was.
+    const late = input.bare ? NO_HISTORY : events;
+    const reason = refusalReason(input.failure);
+    const recorded = late.map((e) => withoutPayload(e, reason));
+    const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + recorded.length };
+    const requests: WriteRequest[] = [{ type: 'replaceState', state: next }];
+    if (recorded.length > 0) requests.push({ type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: recorded });
+    requests.push(consumed);
+    return { kind: 'commit', writeSet: { lease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0 };
   }
   const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
@@ -292,6 +299,43 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   });
   return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
 }
+
+/** Most characters of a text a payload-less record keeps (a name, an error type, the store's reason). */
+const RECORD_TEXT_MAX = 256;
+
+function cut(text: string): string {
+  return text.length > RECORD_TEXT_MAX ? `${text.slice(0, RECORD_TEXT_MAX - 1)}…` : text;
+}
+
+/** The reason a payload-less record gives: the store's refusal, bounded. */
+function refusalReason(failure: FailureDetails): string {
+  return cut(`the store refused to record it (${failure.errorType}: ${failure.errorMessage})`);
+}
+
+/**
+ * The record of a late event whose write the store refused: the event without its payload (`result`, `input`,
+ * `reason`, a failure's message and stack), with `payloadRefused` saying why when it had one. Its type, times and the
+ * work it answers (`taskScheduledId`, `timerId`, a name, ids, a parent link of ids and names, which are bounded) are
+ * kept, each text cut to {@link RECORD_TEXT_MAX} characters, so the record has a bounded size whatever the event held.
+ * An event with no payload (a timer's) is recorded as it was.
+ */
+function withoutPayload(event: HistoryEvent, reason: string): HistoryEvent {
+  const record: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) {
+    if (key === 'failureDetails') {
+      // A failure's type kept (the field is required), its message and stack left out.
+      record[key] = { errorType: cut(String((value as FailureDetails).errorType)), errorMessage: '(not recorded)' };
+    } else if (!PAYLOADS.includes(key)) {
+      record[key] = typeof value === 'string' ? cut(value) : value;
+      continue;
+    }
+    record.payloadRefused = reason;
+  }
+  return record as unknown as HistoryEvent;
+}
+
+/** The fields of an event a payload-less record leaves out (a failure's details it cuts). */
+const PAYLOADS = ['result', 'input', 'reason', 'payloadRefused'];
 
 const NO_HISTORY: readonly HistoryEvent[] = Object.freeze([]);
 const NO_MESSAGES: readonly OrchestrationMessage[] = NO_HISTORY as never;

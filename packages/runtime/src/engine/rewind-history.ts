@@ -17,7 +17,9 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  * also one recorded after the failure (in the failing step's own batch, or claimed once it had failed): `raiseEvent`
  * refuses (410) an event to a Failed instance, so each was accepted while the instance ran, and an accepted event is
  * buffered, never dropped; the rewound execution receives it like any buffered event. Results of calls (an
- * activity's, a sub-orchestration's, a timer's) are kept too: that work is done.
+ * activity's, a sub-orchestration's, a timer's) are kept too: that work is done. A late result or raised event that
+ * was recorded without its payload (`payloadRefused`: the store refused to record it) is dropped: the call it answered
+ * is made again, as a failed one is, and the event is not delivered (its input is gone).
  */
 export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] {
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
@@ -30,7 +32,8 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
   const last = new Map<number, boolean>();
   for (let i = stepStart; i < history.length; i++) {
     const event = history[i]!;
-    if ('taskScheduledId' in event) last.set(event.taskScheduledId, 'failureDetails' in event);
+    // A result recorded without its payload (`payloadRefused`) is none: the call is made again, as after a failure.
+    if ('taskScheduledId' in event) last.set(event.taskScheduledId, 'failureDetails' in event || event.payloadRefused !== undefined);
   }
   return history.filter((event, index) => {
     switch (event.type) {
@@ -51,12 +54,13 @@ export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] 
       case 'ContinueAsNew':
       case 'OrchestratorStarted':
       case 'OrchestratorCompleted':
-      case 'TaskCompleted':
       case 'TimerCreated':
       case 'TimerFired':
+        return true;
+      case 'TaskCompleted':
       case 'EventRaised':
       case 'SubOrchestrationInstanceCompleted':
-        return true;
+        return event.payloadRefused === undefined;
       default:
         return assertNever(event);
     }

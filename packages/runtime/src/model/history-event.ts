@@ -8,6 +8,14 @@ interface EventBase {
   readonly eventId: number;
   /** When the event happened (ISO 8601). For OrchestratorStarted this is the step's `currentUtcDateTime`. */
   readonly timestamp: string;
+  /**
+   * Set on an event recorded without its payload, and why: a late event of an ended instance (recorded and ignored)
+   * whose write the store refused for good, too large for it (a 400 or 413) or with no room for it (a 507). Its
+   * payload (`result`, `input`, `reason`; a failure's message) is left out, its type and the work it answers
+   * (`taskScheduledId`, `timerId`, the event's `name`) are kept. A rewind treats such a result as none: the call is
+   * made again, and such a raised event is not delivered.
+   */
+  readonly payloadRefused?: string;
 }
 
 /** The first event of an execution. */

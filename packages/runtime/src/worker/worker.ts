@@ -12,7 +12,7 @@ import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { StoreClosedError, isStoreClosed } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { completeHistory } from '../model/history-position.js';
-import type { FailureDetails } from '../model/instance-status.js';
+import { isTerminalStatus, type FailureDetails } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { toPlainJson, type JsonValue } from '../model/json.js';
@@ -1251,7 +1251,10 @@ export class Worker {
   async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, bare = false): Promise<void> {
     const { store, logger, newId } = this.#o;
     const { state, lease } = item;
-    logger.error(`the store refused the step of ${state.instanceId}${bare ? ' and its failure record' : ''}; recorded as the instance's failure`, error);
+    // An ended instance's late events are recorded without their payloads, or, refused again, not at all
+    // (`decideRefusedStep`): said here, the one trace of such a drop.
+    const recorded = !isTerminalStatus(state.runtimeStatus) ? 'recorded as the instance\'s failure' : bare ? 'its events not recorded' : 'recorded without payloads';
+    logger.error(`the store refused the step of ${state.instanceId}${bare ? ' and its failure record' : ''}; ${recorded}`, error);
     let failure = toFailureDetails(error);
     if (bare) failure = { errorType: failure.errorType, errorMessage: `the step and its failure record were refused: ${failure.errorMessage}` };
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
