@@ -903,11 +903,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * until the next session: they had each waited out timeoutMs), and the wait's release became one step per command let
  * go (the oldest unacknowledged watch against each command's place): 9,683 -> 9,712 B (+29), budget set to match;
  * runtime pages unchanged.
+ * A late event of an ended instance whose record the store refuses for good was then recorded without its payload
+ * (decideRefusedStep's withoutPayload, payloadRefused, the worker's log of it; rewindHistory reruns such a call), no
+ * longer dropped: 34,394 / 43,528 / 73,675 -> 34,708 / 43,827 / 74,002 B (+314 / +299 / +327, measured after
+ * rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_394 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_528 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 73_675 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_708 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_827 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_002 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 
