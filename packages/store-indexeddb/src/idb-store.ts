@@ -184,7 +184,10 @@ export abstract class IdbStore implements Store {
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
-  /** The page's freeze: the store's transactions are aborted at it, and none begins before the resume. */
+  /**
+   * The page's freeze: the store's transactions still at work are aborted at it and run again after the resume, and
+   * none begins before the resume (see {@link IdbStore.#run}).
+   */
   readonly #page = new PageFreeze();
   readonly #openTimeoutMs: number;
   readonly #gate: OpenGate<StoreBackend>;
@@ -377,14 +380,16 @@ export abstract class IdbStore implements Store {
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => ((await tx.nextTaskReadyMs(-Infinity)) ?? Infinity) <= options.now.getTime());
     if (!due) return undefined;
-    return this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
+    const claimed = await this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
       const row = await tx.firstReadyTask(options.now.getTime());
       if (!row) return undefined;
       const lease = newLease(options, nextLeaseToken());
       tx.putTask({ ...row, lease, readyMs: lease.expiresAt.getTime() }, row);
-      this.#rememberTask(row.id, row.instanceId);
-      return { task: row.task, lease };
+      return { item: { task: row.task, lease }, id: row.id, instanceId: row.instanceId };
     });
+    // Once committed: a transaction that did not commit (it may run again) leaves nothing remembered.
+    if (claimed) this.#rememberTask(claimed.id, claimed.instanceId);
+    return claimed?.item;
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -553,12 +558,15 @@ export abstract class IdbStore implements Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#feed.endJoin(); // what waits for it may run now: its notifications no longer matter here
-      this.#page.close(); // so do the calls waiting for a frozen page's resume: refused
+      this.#page.refuse(); // so do the calls waiting for a frozen page's resume: refused
       // Calls waiting for an open (queued behind an old tab's connection) fail now, not when the open is answered:
       // the gate closes the connection it makes later. So do those waiting for a backend's new connection.
       this.#gate.close();
       void this.#backend?.then((backend) => backend.closing?.(), () => undefined);
+      // Until then a freeze still aborts the transactions under way: a store closed from an earlier `freeze` listener
+      // (the usual advice for the back/forward cache) holds no other tab's transactions while frozen.
       await this.#callsSettled();
+      this.#page.dispose();
       this.#committedRows.clear();
       this.#claimableHints.clear();
       this.#endFeed();
@@ -582,6 +590,13 @@ export abstract class IdbStore implements Store {
    * transaction wrote nothing and `work` runs again in a new one that reads the database. So it does when the browser
    * closed the connection under the transaction, or refused it as it closed (the backend rejects with `reads` then
    * too, once the close came), at most {@link MAX_RUNS} times in all.
+   *
+   * A transaction the page's freeze aborted before it asked to commit (see {@link PageFreeze}) wrote nothing either:
+   * `work` runs again once the page resumes, unless the store closed or lost its database meanwhile (then the call
+   * fails with that). Every `work` can run again from the start: it reads and decides inside its transaction (a lease,
+   * a version, is checked anew), and changes nothing outside it before it commits (what it publishes, the hints and
+   * rows it remembers, come after). Not counted in MAX_RUNS: the freeze aborts a transaction only between a `freeze`
+   * and a `resume` event of the browser, so each run again takes a freeze of the page, and none spins.
    */
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
@@ -591,10 +606,11 @@ export abstract class IdbStore implements Store {
     if (refused) return Promise.reject(refused);
     const running = (async () => {
       const backend = await this.#open();
-      for (let ahead = readAhead, runs = MAX_RUNS; ; ahead = false) {
+      for (let ahead = readAhead, runs = MAX_RUNS, froze = false; ; ahead = false) {
         // Code runs in a frozen page (its BroadcastChannel messages, the listeners of its `freeze` event): a transaction
-        // begun then would be aborted at once, so the call waits for the resume (or the store's close or loss).
-        if (this.#page.frozen) {
+        // begun then would be aborted at once, so the call waits for the resume (or the store's close or loss). So does
+        // a call whose transaction the freeze aborted, before it runs it again.
+        if (this.#page.frozen || froze) {
           await this.#page.resumed();
           const refusal = this.#refusal();
           if (refusal) throw refusal;
@@ -606,6 +622,8 @@ export abstract class IdbStore implements Store {
           if (!this.#lost && !this.#closed) reads.committed(this.#committedRows, isSteppable);
           return result;
         } catch (error) {
+          froze = error === this.#page;
+          if (froze) continue;
           if (error !== reads || !--runs) throw this.#lost ?? mapStorageError(error === reads ? 'the connection kept closing' : error, operation);
         }
       }
@@ -674,8 +692,9 @@ export abstract class IdbStore implements Store {
       `Another connection is upgrading or deleting database ${JSON.stringify(this.#settings.databaseName)}; ` +
         'this store closed its connection. Reload the page.',
     );
-    this.#page.close(); // the calls waiting for a frozen page's resume fail with the loss
+    this.#page.refuse(); // the calls waiting for a frozen page's resume fail with the loss
     await this.#callsSettled();
+    this.#page.dispose();
     this.#endFeed();
   }
 

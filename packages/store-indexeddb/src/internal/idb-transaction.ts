@@ -1,6 +1,6 @@
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames } from './map-storage-error.js';
-import { frozenError, type PageFreeze } from './page-freeze.js';
+import type { PageFreeze } from './page-freeze.js';
 import type { ReadsAhead } from './read-ahead.js';
 
 /**
@@ -95,7 +95,7 @@ export interface FinishOptions {
   readonly abandon?: () => void;
   /**
    * The page's freeze, which aborts the transaction while it does its work (see {@link PageFreeze}): it then throws
-   * {@link frozenError}, nothing of it written.
+   * `page` itself, nothing of it written (the caller runs the work again once the page resumes).
    */
   readonly page?: PageFreeze;
 }
@@ -121,6 +121,9 @@ export interface FinishOptions {
  * so the transaction is active whenever it fails and cannot have committed anything: a work that awaits anything else
  * would let the transaction commit under it, and its next request fails with TransactionInactiveError, which is never
  * run again (it fails as it is).
+ *
+ * `options.page`: a transaction the page's freeze aborted before it asked to commit throws `page` (run the work again
+ * once the page resumes), whatever its requests failed with: it wrote nothing.
  */
 export async function finishChecked<T>(
   transaction: IDBTransaction, reads: ReadsAhead, work: () => Promise<T>, options: FinishOptions,
@@ -133,17 +136,18 @@ export async function finishChecked<T>(
   try {
     result = await work();
     if (transaction.mode === 'readonly') {
-      page?.settled(transaction);
+      if (page?.settled(transaction)) throw page; // aborted under its work, which answered all the same: run again
       return result;
     }
     if (!(await reads.confirmed())) throw reads;
     // Aborted by the freeze once its last request was answered (its work then cannot tell): it asks to commit no more.
-    if (page?.settled(transaction)) throw reads;
+    if (page?.settled(transaction)) throw page;
   } catch (error) {
     abandon?.();
     end(transaction, false);
-    // Aborted before it asked to commit, so it wrote nothing: the freeze's error, whatever its requests failed with.
-    if (page?.settled(transaction)) throw frozenError(error === reads ? undefined : error);
+    // Aborted by the freeze before it asked to commit, so it wrote nothing, whatever its requests failed with: `page`
+    // (the caller runs the work again after the resume).
+    if (page?.settled(transaction)) throw page;
     if (rerun && closed.fired && !errorNames(error).includes('TransactionInactiveError')) throw reads;
     // Aborted by a failed write: its error is the cause. Decided on a row read ahead that is not confirmed: `reads`.
     if (error !== reads && !reads.unconfirmed) throw transaction.error ?? error;

@@ -1,20 +1,24 @@
-import { StorageError } from '../errors/storage-error.js';
-
 /**
  * The page's `freeze` and `resume` events, and the one rule both stores follow about them: no transaction of the store
- * stays open while the page is frozen.
+ * stays open while the page is frozen, and no call fails for the freeze.
  *
  * Chromium freezes background tabs: none of their IndexedDB callbacks runs until they resume, so a transaction that is
  * still doing its work (its requests' answers wait to be handled) cannot end, and it holds its locks: another tab's
  * transactions on the same object stores wait until this page resumes or Chromium aborts the transaction for
  * inactivity (60 s). The `freeze` event comes before the freeze, and `IDBTransaction.abort()` takes effect at once:
- * the store aborts there every transaction of its own still doing its work, and the call it served rejects with
- * {@link frozenError} once the page resumes (an aborted transaction wrote nothing). A transaction that asked to commit
- * ends without the page, and is left alone. Code still runs in a frozen page (the listeners of `freeze` after the
- * store's, a frozen page's `BroadcastChannel` messages): the store begins no transaction then, its calls wait for
- * {@link PageFreeze.resumed}; one begun all the same is aborted as it begins.
+ * the store aborts there every transaction of its own still doing its work. An aborted transaction wrote nothing, so
+ * the call it served runs its transaction again, from the start, once the page resumes ({@link PageFreeze.settled}
+ * tells it). A transaction that asked to commit ends without the page, and is left alone. Code still runs in a frozen
+ * page (the listeners of `freeze` after the store's, a frozen page's `BroadcastChannel` messages): the store begins no
+ * transaction then, its calls wait for {@link PageFreeze.resumed}; one begun all the same (a call already past that
+ * wait) is aborted as it begins, and runs again after the resume too.
  *
- * One per store, which owns its listeners ({@link PageFreeze.close}). A store opened where there is no `document`
+ * Only the browser's own events count (`isTrusted`): a script's `document.dispatchEvent(new Event('freeze'))` changes
+ * nothing, so no other script can make the store's calls wait for a `resume` that never comes. (A real freeze ends in
+ * a `resume`, or the page is discarded.) This package's tests accept dispatched events through
+ * {@link acceptDispatchedPageEvents}, which is not exported from the package.
+ *
+ * One per store, which owns its listeners ({@link PageFreeze.dispose}). A store opened where there is no `document`
  * (a Web Worker) is never frozen this way.
  */
 export class PageFreeze {
@@ -22,6 +26,8 @@ export class PageFreeze {
   #document: Document | undefined;
   /** The page is frozen: between its `freeze` and `resume` events. */
   frozen = false;
+  /** The store refuses calls ({@link PageFreeze.refuse}): the waits for the resume end at once. */
+  #refused = false;
   /** The transactions of the store doing their work (begun, not yet asked to commit nor ended). */
   readonly #working = new Set<IDBTransaction>();
   /** The transactions the freeze aborted. */
@@ -35,9 +41,9 @@ export class PageFreeze {
     this.#document?.addEventListener('resume', this.#resume);
   }
 
-  /** Resolves when the page resumes or the store closes ({@link PageFreeze.close}); at once unless frozen. */
+  /** Resolves when the page resumes or the store refuses calls ({@link PageFreeze.refuse}); at once unless frozen. */
   resumed(): Promise<void> {
-    if (!this.frozen || !this.#document) return Promise.resolve();
+    if (!this.frozen || this.#refused) return Promise.resolve();
     if (!this.#resumed) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -58,7 +64,7 @@ export class PageFreeze {
 
   /**
    * The transaction asks to commit, or failed, or its readonly work ended: a freeze leaves it alone from now on.
-   * Returns whether a freeze aborted it (then it throws {@link frozenError}).
+   * Returns whether a freeze aborted it: then it wrote nothing, and its call runs it again after the resume.
    */
   settled(transaction: IDBTransaction): boolean {
     this.#working.delete(transaction);
@@ -66,23 +72,33 @@ export class PageFreeze {
   }
 
   /**
-   * The store closes: stops listening, and the waits for a resume end (`frozen` stays as it was: they find the store
-   * closed). Idempotent.
+   * The store closes or lost its database: the waits for a resume end (`frozen` stays as it was: they find the store
+   * refusing calls). The transactions still running are aborted at a freeze all the same, until
+   * {@link PageFreeze.dispose}: a store closed from an earlier `freeze` listener (as apps do for the back/forward
+   * cache) still lets go of its locks there. Idempotent.
    */
-  close(): void {
+  refuse(): void {
+    this.#refused = true;
+    this.#wake();
+  }
+
+  /** The store's calls have settled after {@link PageFreeze.refuse}: stops listening. Idempotent. */
+  dispose(): void {
+    this.refuse();
     this.#document?.removeEventListener('freeze', this.#freeze);
     this.#document?.removeEventListener('resume', this.#resume);
     this.#document = undefined;
     this.#working.clear();
-    this.#wake();
   }
 
-  readonly #freeze = (): void => {
+  readonly #freeze = (event: Event): void => {
+    if (!event.isTrusted && !dispatchedEventsAccepted) return;
     this.frozen = true;
     for (const transaction of this.#working) this.#abort(transaction);
   };
 
-  readonly #resume = (): void => {
+  readonly #resume = (event: Event): void => {
+    if (!event.isTrusted && !dispatchedEventsAccepted) return;
     this.frozen = false;
     this.#wake();
   };
@@ -103,10 +119,13 @@ export class PageFreeze {
   }
 }
 
+/** See {@link acceptDispatchedPageEvents}. */
+let dispatchedEventsAccepted = false;
+
 /**
- * The error of a store call whose transaction the page's freeze aborted ({@link PageFreeze}): a `StorageError` (not
- * `storeClosed`), which the worker takes as any failed store call and tries again; the transaction wrote nothing.
+ * For this package's browser tests only (not exported from the package): whether {@link PageFreeze} takes `freeze`
+ * and `resume` events a script dispatched (`isTrusted` false) as the browser's. Off by default.
  */
-export function frozenError(cause?: unknown): StorageError {
-  return new StorageError('The page was frozen during this IndexedDB transaction: aborted, nothing written', { cause });
+export function acceptDispatchedPageEvents(accept: boolean): void {
+  dispatchedEventsAccepted = accept;
 }

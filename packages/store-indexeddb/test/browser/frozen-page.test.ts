@@ -2,16 +2,23 @@ import { StoreClosedError } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { firstValueFrom } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { StorageError } from '../../src/errors/storage-error.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { changeChannelName } from '../../src/idb-store.js';
 import { ChangeFeed } from '../../src/internal/change-feed.js';
-import { PageFreeze } from '../../src/internal/page-freeze.js';
+import { acceptDispatchedPageEvents, PageFreeze } from '../../src/internal/page-freeze.js';
 import { adapters, claim, commitOf, create, newInstance, started, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
 
 // A frozen page (Chromium freezes background tabs) still receives BroadcastChannel messages while none of its
 // IndexedDB callbacks runs: a worker woken then starts claims whose transactions cannot end, and another tab's claims
-// wait for them until Chromium aborts them (60 s). The page's `freeze` and `resume` events are dispatched here by hand.
+// wait for them until Chromium aborts them (60 s). The page's `freeze` and `resume` events are dispatched here by hand:
+// the stores take only the browser's own (trusted) events, unless told otherwise by this test-only switch. (The e2e
+// tests freeze real tabs through the DevTools protocol.)
+beforeAll(() => acceptDispatchedPageEvents(true));
+afterAll(() => acceptDispatchedPageEvents(false));
+
+/** One macrotask: whatever a call does before it waits for something (its microtasks) has been done. */
+const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** A feed on `name` that posts every commit (its lock requests are refused: no presence, so no peer to wait for). */
 function feedOn(name: string, page?: PageFreeze): ChangeFeed {
@@ -48,14 +55,15 @@ describe('the change feed of a frozen page', () => {
       document.dispatchEvent(new Event('resume'));
       here.close();
       there.close();
-      page.close();
+      page.dispose();
     }
   });
 });
 
-// The stores abort their own transactions at the page's freeze, and begin none until it resumes (see PageFreeze): a
-// frozen page's open transaction would hold every other tab's transactions on the same tables (until Chromium aborts it
-// for inactivity, 60 s). The events are dispatched by hand, so code goes on running here while the page is "frozen".
+// The stores abort their own transactions at the page's freeze, run them again after the resume, and begin none until
+// then (see PageFreeze): a frozen page's open transaction would hold every other tab's transactions on the same tables
+// (until Chromium aborts it for inactivity, 60 s). The events are dispatched by hand, so code goes on running here
+// while the page is "frozen" (a transaction the store did not abort would commit).
 
 const stores: Store[] = [];
 afterEach(async () => {
@@ -99,8 +107,9 @@ function watchIndexedDb(): { transactions: number; writes: number; freezeAtNextW
 }
 
 describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that freezes', (adapter) => {
-  it('aborts a step whose transaction is still open at the freeze, its writes issued: the commit fails and wrote nothing, and goes through once tried again', async () => {
-    const store = adapters[adapter](uniqueName('frozen-commit'));
+  it('aborts a step whose transaction is still open at the freeze, its writes issued: nothing of it is written while frozen, and it commits once, after the resume', async () => {
+    const name = uniqueName('frozen-commit');
+    const store = adapters[adapter](name);
     stores.push(store);
     await create(store, newInstance('a'));
     const item = await claim(store);
@@ -111,27 +120,37 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that
       activityTasks: [{ id: 't1', instanceId: 'a', executionId: 'exec-1', name: 'Act', taskScheduledId: 0, attempt: 1 }],
     });
     const watch = watchIndexedDb();
-    let writes: number;
+    let settled = false;
+    let committed: Promise<unknown>;
     try {
+      const froze = new Promise((resolve) => document.addEventListener('freeze', resolve, { once: true }));
       watch.freezeAtNextWrite();
-      const failed = store.commit(commit).then(() => undefined, (error: unknown) => error);
-      const error = await within(failed, 'the commit aborted at the freeze');
-      writes = watch.writes;
-      expect(error).toBeInstanceOf(StorageError);
-      expect(error).toMatchObject({ code: 'storage-error', status: 500, storeClosed: false, message: expect.stringMatching(/frozen/) });
+      committed = store.commit(commit).finally(() => (settled = true));
+      committed.catch(() => undefined);
+      await within(froze, 'the freeze');
+      // Another store on the database, made after the freeze (so not frozen), reads what the step left. Its
+      // transactions come after the step's (IndexedDB orders them on the tables they share): had the step's not been
+      // aborted, they would read it committed (the page does not really freeze here).
+      const other = adapters[adapter](name);
+      stores.push(other);
+      expect(await within(other.getInstance('a'), 'the read of the other store')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+      expect(await other.getHistory('a')).toEqual([]);
+      expect(await other.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) })).toBeUndefined();
+      expect(watch.writes).toBeGreaterThan(0); // the freeze came with writes of the step issued
+      await nextTask();
+      expect(settled).toBe(false); // the step waits for the resume, and fails not
+      document.dispatchEvent(new Event('resume'));
+      await within(committed, 'the step after the resume');
     } finally {
       watch.restore();
       document.dispatchEvent(new Event('resume'));
     }
-    expect(writes).toBeGreaterThan(0); // the freeze came with writes of the step issued
-    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
-    expect(await store.getHistory('a')).toEqual([]);
-    expect(await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) })).toBeUndefined();
-    // Its lease still held, the worker's next attempt commits the step, once.
-    await store.commit(commit);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', customStatus: 'step', version: 2 });
     expect(await store.getHistory('a')).toEqual([started('a')]);
     expect((await store.claimActivity({ owner: 'w', leaseMs: 1000, now: new Date(2e12) }))?.task.id).toBe('t1');
+    // The same commit again is refused: the run after the resume consumed the lease it names (written once).
+    await expect(store.commit(commit)).rejects.toThrow();
+    expect(await store.getHistory('a')).toEqual([started('a')]);
   });
 
   it('begins no transaction while the page is frozen: the calls made then wait for the resume', async () => {
@@ -144,7 +163,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that
       const settled: string[] = [];
       const read = store.getInstance('a').finally(() => settled.push('read'));
       const started = create(store, newInstance('b')).finally(() => settled.push('start'));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await nextTask(); // not frozen, each would have begun its transaction within its microtasks
       expect(settled).toEqual([]);
       expect(watch.transactions).toBe(0);
       document.dispatchEvent(new Event('resume'));
@@ -161,7 +180,74 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that
     await create(store, newInstance('a'));
     document.dispatchEvent(new Event('freeze'));
     const read = store.getInstance('a').then(() => undefined, (error: unknown) => error);
+    await nextTask(); // the read waits for the resume
     await within(store.close(), 'the close');
-    expect(await read).toBeInstanceOf(StoreClosedError);
+    expect(await within(read, 'the read')).toBeInstanceOf(StoreClosedError);
+  });
+
+  it('fails the calls waiting for the resume with DatabaseUpgradingError when another connection deletes the database', async () => {
+    const name = uniqueName('frozen-lost');
+    const store = adapters[adapter](name);
+    stores.push(store);
+    await create(store, newInstance('a'));
+    document.dispatchEvent(new Event('freeze'));
+    const read = store.getInstance('a').then(() => undefined, (error: unknown) => error);
+    await nextTask(); // the read waits for the resume
+    await within(new Promise<void>((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(name);
+      request.onsuccess = () => resolve();
+      request.onerror = () => reject(request.error);
+      request.onblocked = () => reject(new Error('the deletion is blocked by a connection that did not close'));
+    }), 'the deletion');
+    expect(await within(read, 'the read')).toBeInstanceOf(DatabaseUpgradingError);
+  });
+
+  it('closed from an earlier freeze listener, still aborts its transaction at work there, and its call fails with StoreClosedError', async () => {
+    const name = uniqueName('frozen-closing');
+    let store: Store | undefined;
+    let closing: Promise<void> | undefined;
+    // Added before the store's own listener: the app closes its stores at the freeze (as for the back/forward cache).
+    const closeAtFreeze = () => (closing ??= store?.close());
+    document.addEventListener('freeze', closeAtFreeze);
+    const watch = watchIndexedDb();
+    try {
+      store = adapters[adapter](name);
+      await create(store, newInstance('a'));
+      const item = await claim(store);
+      const commit = commitOf(item.state, item.lease.token, {
+        consumedMessageIds: item.messages.map((m) => m.id),
+        state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1, historyLength: 1 },
+        history: [started('a')],
+      });
+      watch.freezeAtNextWrite();
+      const failed = store.commit(commit).then(() => undefined, (error: unknown) => error);
+      expect(await within(failed, 'the step')).toBeInstanceOf(StoreClosedError);
+      expect(closing).toBeDefined();
+      await within(closing!, 'the close');
+    } finally {
+      document.removeEventListener('freeze', closeAtFreeze);
+      watch.restore();
+      document.dispatchEvent(new Event('resume'));
+    }
+    // Aborted, not committed (the page does not really freeze here: a transaction left alone would have committed).
+    const after = adapters[adapter](name);
+    stores.push(after);
+    expect(await after.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+    expect(await after.getHistory('a')).toEqual([]);
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('a %s store', (adapter) => {
+  it('takes no freeze a script dispatched (not trusted): its calls do not wait for a resume', async () => {
+    const store = adapters[adapter](uniqueName('untrusted-freeze'));
+    stores.push(store);
+    await create(store, newInstance('a'));
+    acceptDispatchedPageEvents(false);
+    try {
+      document.dispatchEvent(new Event('freeze'));
+      expect(await within(store.getInstance('a'), 'the read')).toMatchObject({ instanceId: 'a' });
+    } finally {
+      acceptDispatchedPageEvents(true);
+    }
   });
 });
