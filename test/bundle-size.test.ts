@@ -907,11 +907,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (decideRefusedStep's withoutPayload, payloadRefused, the worker's log of it; rewindHistory reruns such a call), no
  * longer dropped: 34,394 / 43,528 / 73,675 -> 34,708 / 43,827 / 74,002 B (+314 / +299 / +327, measured after
  * rebasing on main), budgets set to match; rx-client unchanged.
+ * A store call whose transaction the page's freeze aborted then ran it again after the resume instead of failing, a
+ * store closed from an earlier `freeze` listener still aborted its transactions at that freeze, and only trusted
+ * `freeze`/`resume` events counted: 43,827 / 74,002 -> 43,866 / 74,051 B (+39 / +49, measured after rebasing on main),
+ * budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_708 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_827 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_002 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_866 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_051 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 
