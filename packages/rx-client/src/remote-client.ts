@@ -388,7 +388,8 @@ export class RemoteClient implements DurableClient {
    * consecutive duplicates dropped: a stream the server could not resume starts again with the current snapshot,
    * which was seen already. (`map` + `distinctUntilChanged(sameJson)`, without rxjs's operator machinery in the page.)
    * What is kept of the last value is its JSON text (`undefined` for `undefined`): every value is read from JSON, so
-   * two have the same text exactly when `sameJson` holds, and the page needs no comparison of two values.
+   * two have the same text exactly when `sameJson` holds, and the page needs no comparison of two values. The text is
+   * taken before the subscriber gets the value, so one that changes what it got changes nothing the next is compared with.
    */
   #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
     return this.#mux.watch<T>(spec, (subscriber) => {

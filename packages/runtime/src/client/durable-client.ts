@@ -298,7 +298,8 @@ export interface DurableClient {
    * `restart`) or purged, which it shows too; it completes only when the client or its store closes. To end it at
    * the first terminal status: `takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true)`.
    * Each subscriber gets values of its own: one that changes a status it got (its input, say)
-   * changes nothing another subscriber or a read sees.
+   * changes nothing another subscriber or a read sees, nor what its own later statuses are compared with (a status
+   * changed to equal the next committed one is still followed by that one).
    *
    * What a command of this client commits after the subscription (made later, even in the same tick, with no await
    * between) is delivered: subscribe, then `startNew` with the id, gets every status of the run. A remote client keeps
@@ -310,8 +311,10 @@ export interface DurableClient {
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
   /**
    * The current custom status (`undefined` when none is set, or for an unknown id), then every committed value in
-   * order; a value with the same JSON text as the one before is not emitted again. Completes as {@link status$} does,
-   * and sees what later commands commit as it does, within the same bounds for a remote client: subscribe, then start.
+   * order; a value with the same JSON text as the one before is not emitted again. The one before is the value as
+   * committed: a subscriber that changes a value it got (it is its own) changes nothing the next is compared with.
+   * Completes as {@link status$} does, and sees what later commands commit as it does, within the same bounds for a
+   * remote client: subscribe, then start.
    */
   customStatus$(instanceId: string): Observable<unknown>;
   /**

@@ -42,7 +42,7 @@ import { ChangeRouter } from './change-router.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
-import { sameJson } from './same-json.js';
+import { JsonBaseline, sameJson } from './same-json.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
@@ -374,7 +374,7 @@ export class LocalClient implements DurableClient {
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
     // Repeats are dropped on the raw states, and only the states that are emitted become statuses.
-    return this.#distinct$(instanceId, (state) => state, sameVisibleState, (state) => (state ? this.#statusOf(state) : undefined));
+    return this.#distinct$(instanceId, () => new ShownBaseline(), (state) => (state ? this.#statusOf(state) : undefined));
   }
 
   customStatus$(instanceId: string): Observable<unknown> {
@@ -382,8 +382,12 @@ export class LocalClient implements DurableClient {
     // The same values as status$ mapped to customStatus without repeats, without building a status per commit; a
     // shared state's value copied, as #statusOf copies it.
     return this.#distinct$(
-      instanceId, (state) => state?.customStatus, sameJson,
-      (customStatus, state) => (state && isShared(state) ? copyStoreValue(customStatus) : customStatus),
+      instanceId, () => {
+        // The custom status, by its JSON text (see JsonBaseline).
+        const last = new JsonBaseline();
+        return { take: (state) => last.take(state?.customStatus) };
+      },
+      (state) => (state && isShared(state) ? copyStoreValue(state.customStatus) : state?.customStatus),
     );
   }
 
@@ -570,22 +574,21 @@ export class LocalClient implements DurableClient {
   }
 
   /**
-   * The states of one instance (see {@link LocalClient.#follow}) reduced to `key`, without consecutive repeats by
-   * `same`, each emitted as `value(key, state)`: `map` + `distinctUntilChanged` + `map`, written out (see the imports).
+   * The states of one instance (see {@link LocalClient.#follow}) without consecutive repeats, each state a new
+   * `baseline()` of the subscription takes emitted as `value(state)`: `distinctUntilChanged` + `map`, written out (see
+   * the imports). The baseline keeps what the comparison needs of the last state emitted, taken before the subscriber
+   * gets its value, not the state: the subscriber owns what it got, and changing it must not change what counts as a
+   * repeat.
    */
-  #distinct$<K, V>(
-    instanceId: string, key: (state: InstanceState | undefined) => K, same: (a: K, b: K) => boolean,
-    value: (key: K, state: InstanceState | undefined) => V,
+  #distinct$<V>(
+    instanceId: string, baseline: () => Baseline, value: (state: InstanceState | undefined) => V,
   ): Observable<V> {
     return new Observable<V>((subscriber) => {
-      let last: { key: K } | undefined;
+      const last = baseline();
       return this.#follow(instanceId, {
         next: (state) => {
           try {
-            const next = key(state);
-            if (last && same(last.key, next)) return;
-            last = { key: next };
-            subscriber.next(value(next, state));
+            if (last.take(state)) subscriber.next(value(state));
           } catch (error) {
             subscriber.error(error);
           }
@@ -866,6 +869,55 @@ export class LocalClient implements DurableClient {
    */
   #now(): Date {
     return readClock(this.#clock, CLIENT_CLOCK);
+  }
+}
+
+/** What a watch of one instance keeps of the last state it emitted, to drop the next one when it is a repeat. */
+interface Baseline {
+  /** Takes `state` as the baseline and returns true, unless it repeats the baseline (false, and the baseline is kept). */
+  take(state: InstanceState | undefined): boolean;
+}
+
+/**
+ * `status$`'s baseline: the public status (what `toInstanceStatus` keeps) of the last state emitted, as
+ * {@link sameVisibleState} compares it, kept apart from the objects the watcher got (its times as numbers, its payloads
+ * as {@link JsonBaseline}s). The scalar fields decide almost every commit; the payloads' JSON texts are taken with each
+ * emitted state (objects only: a primitive is kept as it is), the input's once per execution (it is fixed when the
+ * execution starts).
+ */
+class ShownBaseline implements Baseline {
+  /** The last state emitted, for its scalar fields only; `undefined` before the first and for an unknown instance. */
+  #state: InstanceState | undefined;
+  #taken = false;
+  #created = 0;
+  #lastUpdated = 0;
+  readonly #customStatus = new JsonBaseline();
+  readonly #output = new JsonBaseline();
+  readonly #failureDetails = new JsonBaseline();
+  readonly #input = new JsonBaseline();
+
+  take(state: InstanceState | undefined): boolean {
+    const last = this.#state;
+    if (this.#taken && (state === undefined || last === undefined ? state === last : this.#holds(last, state))) return false;
+    this.#taken = true;
+    this.#state = state;
+    if (state) {
+      this.#created = state.createdTime.getTime();
+      this.#lastUpdated = state.lastUpdatedTime.getTime();
+      this.#customStatus.take(state.customStatus);
+      this.#output.take(state.output);
+      this.#failureDetails.take(state.failureDetails);
+      if (state.executionId !== last?.executionId) this.#input.take(state.input);
+    }
+    return true;
+  }
+
+  #holds(last: InstanceState, state: InstanceState): boolean {
+    return state.runtimeStatus === last.runtimeStatus
+      && state.lastUpdatedTime.getTime() === this.#lastUpdated && state.createdTime.getTime() === this.#created
+      && state.instanceId === last.instanceId && state.name === last.name && state.parentInstanceId === last.parentInstanceId
+      && this.#customStatus.holds(state.customStatus) && this.#output.holds(state.output) && this.#failureDetails.holds(state.failureDetails)
+      && (state.executionId === last.executionId || this.#input.holds(state.input));
   }
 }
 

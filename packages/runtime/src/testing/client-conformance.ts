@@ -12,6 +12,7 @@ import { silentLogger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 import { SETTLED, within } from './settled.js';
+import { VirtualClock } from './virtual-clock.js';
 import { vitest } from './vitest-api.js';
 
 const { afterEach, beforeEach, describe, expect, it, vi } = vitest;
@@ -139,6 +140,16 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
             ctx.setCustomStatus({ received: i });
           }
           return items;
+        },
+        GatedCount: function* (ctx) {
+          // `{ received: i }` after the i-th of `n` gated calls, each in a commit of its own (the next call is scheduled
+          // by the commit that sets it).
+          const n = ctx.getInput<number>();
+          for (let i = 1; i <= n; i++) {
+            yield ctx.callActivity('Gated', `${ctx.instanceId}/${i}`);
+            ctx.setCustomStatus({ received: i });
+          }
+          return n;
         },
         Report: function* (ctx) {
           // An object custom status and an object output, committed together when `Go` arrives.
@@ -1627,6 +1638,44 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await values.ready;
         await client.startNew('SameJsonStatus', { instanceId: 'same-json' });
         expect(await values.done).toEqual([undefined, { stage: 'working' }, 'done']);
+      });
+
+      it('customStatus$ compares the next value with the one committed, not with what its watcher made of it: a value changed to equal the next is still followed by it', async () => {
+        await client.startNew('GatedCount', { instanceId: 'changed-custom', input: 3 });
+        await gates.reached('changed-custom/1');
+        // A single watcher (its values are its own) that changes { received: 1 } into the value committed next.
+        const values = collectUntil(client.customStatus$('changed-custom').pipe(tap((value) => {
+          if ((value as { received?: number } | undefined)?.received === 1) (value as { received: number }).received = 2;
+        })), (value) => (value as { received?: number } | undefined)?.received === 3);
+        await values.ready;
+        for (let i = 1; i <= 3; i++) gates.open(`changed-custom/${i}`);
+        // The first one as changed, then { received: 2 } as committed.
+        expect(await values.done).toEqual([undefined, { received: 2 }, { received: 2 }, { received: 3 }]);
+      });
+
+      it('status$ compares the next status with the one committed, not with what its watcher made of it: a status changed to equal the next is still followed by it', async () => {
+        // A clock that does not move: the commits of the instance differ only in their custom status, so the status
+        // a watcher changed into the next one would count as a repeat of it if that were what the next one is compared with.
+        const own = createRuntime({ store: await newStore(), ...registry, clock: new VirtualClock(), logger: silentLogger });
+        await own.start();
+        const ownUnder = await wrap(own);
+        try {
+          const watcher = ownUnder.client;
+          const received = (s: InstanceStatus | undefined): number | undefined => (s?.customStatus as { received?: number } | undefined)?.received;
+          await watcher.startNew('GatedCount', { instanceId: 'changed-status', input: 3 });
+          await gates.reached('changed-status/1');
+          const statuses = collectUntil(watcher.status$('changed-status').pipe(tap((s) => {
+            if (received(s) === 1) (s!.customStatus as { received: number }).received = 2;
+          })), (s) => s?.runtimeStatus === 'Completed');
+          await statuses.ready;
+          for (let i = 1; i <= 3; i++) gates.open(`changed-status/${i}`);
+          const shown = (await statuses.done).map((s) => `${s?.runtimeStatus} ${received(s) ?? '-'}`);
+          expect(shown).toEqual(['Running -', 'Running 2', 'Running 2', 'Completed 3']);
+        } finally {
+          await ownUnder.close();
+          await own.stop();
+          await own.store.close();
+        }
       });
 
       it('instances$ keeps to its filter: other ids never join, and a member whose status leaves the filter leaves the list', async () => {
