@@ -911,11 +911,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * store closed from an earlier `freeze` listener still aborted its transactions at that freeze, and only trusted
  * `freeze`/`resume` events counted: 43,827 / 74,002 -> 43,866 / 74,051 B (+39 / +49, measured after rebasing on main),
  * budgets set to match; runtime and rx-client unchanged.
+ * status$ and customStatus$ of the local client then compared the next value with the last one as committed (a
+ * JsonBaseline: a primitive as it is, an object as its JSON text), not with the object a single watcher got and may
+ * change: 34,708 / 43,866 / 74,051 -> 34,944 / 44,116 / 74,301 B (+236 / +250 / +250), budgets set to match;
+ * rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_708 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_866 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_051 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_944 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_116 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_301 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 
