@@ -429,7 +429,9 @@ describe('GET /instances/{id}/stream', () => {
   });
 });
 
-describe('large values and slow readers', () => {
+// Megabytes of JSON through real sockets, dozens of steps each: 10-26 s on an idle machine, 108 s for the slowest with
+// six busy loops on the test's core (near the 120 s default), so these get more.
+describe('large values and slow readers', { timeout: 300_000 }, () => {
   it('delivers a single value larger than the backlog limit (6 MB) to a reader that keeps up, on the first connection', async () => {
     const { base, client } = await open();
     const output = 'o'.repeat(6 * 1000 * 1000);
