@@ -1,14 +1,14 @@
 import { silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
-import { serve } from '@durable-rx/runtime/node';
 import { describeClientConformance } from '@durable-rx/runtime/testing';
 import { createRemoteClient } from '../src/index.js';
+import { serveForTest } from './harness.js';
 
 const KEY = 'conformance-key';
 
 // The same client-level suite the local client passes, run through HTTP + Server-Sent Events on 127.0.0.1.
 describeClientConformance('remote client (HTTP + SSE)', async (runtime) => {
   const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 50 });
-  const server = await serve(handler, { port: 0 });
+  const server = await serveForTest(handler);
   return { client: createRemoteClient({ baseUrl: server.url, key: KEY }), close: () => server.close() };
 });
