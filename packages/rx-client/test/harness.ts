@@ -7,7 +7,7 @@ import {
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';
+import { echo, sampleActivities, sampleOrchestrators, SETTLED, waitForEvents } from '@durable-rx/runtime/testing';
 
 export const KEY = 'rx-client-test-key';
 
@@ -160,11 +160,15 @@ export function ownedByEachTest() {
   return { subscriptions, record: recordInto(subscriptions), cleanups };
 }
 
-/** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */
-export function within<T>(promise: Promise<T>, what: string): Promise<T> {
+/**
+ * `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near, even on a loaded
+ * machine: `ms`, by default SETTLED's 60 s (30 s was too near: with six busy loops on the test's core, two 5 MB
+ * statuses took longer to arrive).
+ */
+export function within<T>(promise: Promise<T>, what: string, ms: number = SETTLED.timeoutMs): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within 30 s`)), 30_000);
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
   });
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
