@@ -182,7 +182,9 @@ describe('one server subscription per watched instance', () => {
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(2);
   });
 
-  it('loses no committed value for the watchers already there when one comes while the server holds their session', async () => {
+  // 34 MiB through real sockets: 11 s on an idle machine, 56 s with six busy loops on the test's core (near the
+  // 120 s default), so the test and its wait for the 32 MiB to drain get more.
+  it('loses no committed value for the watchers already there when one comes while the server holds their session', { timeout: 300_000 }, async () => {
     // The server's status of 'slow', as the test commits it.
     let statuses!: BehaviorSubject<unknown>;
     const server = serverClient((method, instanceId) => (method === 'status$' && instanceId === 'slow' ? statuses : undefined));
@@ -226,7 +228,7 @@ describe('one server subscription per watched instance', () => {
     await within(sent, 'the subscription request answered');
     paused = undefined;
     resume();
-    await within(first.seen((v) => v.n === 34), 'the latest value');
+    await within(first.seen((v) => v.n === 34), 'the latest value', 240_000);
     // Every committed value, in order: none skipped for the watcher that came.
     expect(first.values.map((v) => v.n)).toEqual(Array.from({ length: 35 }, (_, n) => n));
     // Its first value read after it subscribed.
