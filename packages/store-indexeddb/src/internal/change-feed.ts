@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { Broadcast, markShared, webLocks, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, copyStoreValue, webLocks, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
 
@@ -89,7 +89,9 @@ const REMEMBER_MS = 2 * MAX_KEPT_AGE_MS;
  *    granted when the holder closes, crashes or its tab goes) and forgets it then, or on its `bye`.
  * 4. {@link ChangeFeed.publish} posts while there is a peer: one check (a flag and the number of peers) decides it. Alone, it keeps the commit for a
  *    late peer instead (below): a reading of the clock and a small record per commit. It still structured-clones each
- *    change for its own subscribers; what it saves is the post's clone and message.
+ *    change for its own subscribers; what it saves is the post's clone and message. While it has subscribers, the
+ *    kept commit has payloads of its own (a copy far cheaper than the post's clone), so theirs are not shared: a client
+ *    hands one watcher's payloads without a copy, and a late peer gets what was committed.
  *
  * Every open store thus holds a Web Lock (item 1). Chromium still lets such a page enter the back/forward cache, and
  * evicts it from there when another tab requests the lock or posts on the channel: a cached page does not hold a
@@ -216,9 +218,17 @@ export class ChangeFeed {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     const copies = changes.map((c) => structuredClone(c));
     const others = work || othersWork;
-    if (this.#always || this.#peers.size > 0) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
-    else if (this.#locks) this.#keep(copies, others);
+    const posts = this.#always || this.#peers.size > 0;
+    const keeps = !posts && !!this.#locks;
+    if (posts) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
+    // Alone: kept for a late peer, which must get what was committed whatever this handle's subscribers do with what
+    // they are handed. So the kept batch has payloads of its own, and the subscribers get theirs unmarked: a client
+    // with one watcher hands its payloads without a copy. Copied only when a subscriber may hear the batch (one is
+    // subscribed, or the gate holds changes, which it hands to whoever is subscribed when it lets them go; a change it
+    // begins to hold now has been heard by nobody yet): a batch nobody hears stays this feed's own.
+    const kept = keeps && (this.#changes.observed || this.#gate.holding) ? copies.map(withOwnPayloads) : copies;
     this.#deliver(copies, work);
+    if (keeps) this.#keep(kept === copies && this.#gate.holding ? copies.map(withOwnPayloads) : kept, others);
   }
 
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
@@ -419,12 +429,10 @@ export class ChangeFeed {
 
   /**
    * Keeps a batch published unposted, and at most {@link MAX_KEPT}: their age is checked only when they are sent
-   * ({@link #greet}), which is rare, rather than on each commit a feed alone makes.
+   * ({@link #greet}), which is rare, rather than on each commit a feed alone makes. `changes` are this feed's own: no
+   * subscriber holds them (see {@link ChangeFeed.publish}).
    */
   #keep(changes: readonly FeedChange[], work: boolean): void {
-    // The states kept are the ones this handle's subscribers get: shared with the late peer (`markShared`), so a client
-    // copies what its users may change rather than let a change of theirs travel to the other tab.
-    for (let i = 0; i < changes.length; i++) markShared(changes[i]);
     if (this.#kept.push({ changes, work, atMs: this.#clock.now().getTime() }) > MAX_KEPT) this.#kept.shift();
   }
 
@@ -480,6 +488,24 @@ export class ChangeFeed {
     this.#armGapTimer();
   };
 }
+
+/**
+ * `change` with a state of its own whose payloads are copies: what a commit kept for a late peer needs once the
+ * feed's subscribers hold the delivered one. The payloads (input, output, custom status, failure details) are what a
+ * client hands its users without a copy when nobody else holds the state; the other members are strings, numbers and
+ * Dates it hands out as they are anyway. Copying only them costs less than marking the state shared and copying the
+ * payloads of one emission in the client did; a full copy of the change, more.
+ */
+function withOwnPayloads(change: FeedChange): FeedChange {
+  const state = change.state;
+  if (!state) return change;
+  const own: Record<string, unknown> = { ...state };
+  for (const key of PAYLOADS) if (own[key] !== undefined) own[key] = copyStoreValue(own[key]);
+  return { ...change, state: own as unknown as InstanceState };
+}
+
+/** The members of a state a client hands its users as they are when nobody else holds it (see {@link withOwnPayloads}). */
+const PAYLOADS = ['input', 'output', 'customStatus', 'failureDetails'] as const;
 
 /**
  * The change a feed delivers: without `after`, the feed's own; with the purged snapshot a purge names, when it is

@@ -473,6 +473,30 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     ]);
   });
 
+  it('a store alone hands its one subscriber states of its own (not marked shared), and still answers a newcomer with them as committed', async () => {
+    const name = uniqueName('kept-unshared');
+    const a = open(name);
+    await create(a, newInstance('x', { n: 1 }));
+    // The marks of `markShared` (the client copies the payloads of a marked state before its users get them).
+    const marks = (globalThis as { [key: symbol]: WeakSet<object> | undefined })[Symbol.for('durable-rx.shared')];
+    expect(marks).toBeInstanceOf(WeakSet);
+    // The store's only subscriber, as a client's router is for a page's one watcher: it changes what it is handed.
+    const heard: { version: number; shared: boolean }[] = [];
+    const stepped = new ReplaySubject<void>();
+    const subscription = a.changes$.pipe(filter((c) => c.instanceId === 'x')).subscribe(({ state }) => {
+      if (!state) return;
+      heard.push({ version: state.version, shared: marks!.has(state) });
+      (state.input as { n: number }).n = 2;
+      if (state.customStatus !== undefined) stepped.next();
+    });
+    cleanups.push(() => subscription.unsubscribe());
+    await commitSteps(a, 'x', [{ stage: 'one' }]); // version 2: kept, not posted
+    await firstValueFrom(stepped);
+    expect(heard).toEqual([{ version: 2, shared: false }]);
+    const kept = (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state as { version: number; input?: unknown }));
+    expect(kept.map(({ version, input }) => ({ version, input }))).toEqual([{ version: 1, input: { n: 1 } }, { version: 2, input: { n: 1 } }]);
+  });
+
   it('a store alone answers a newcomer with its unposted commits of the last minute only', async () => {
     const name = uniqueName('kept-minute');
     const clock = new VirtualClock();
