@@ -37,12 +37,11 @@ export class ChangeRouter {
    */
   watch(instanceId: string, observer: Observer<StatusChange>): () => void {
     if (this.#perInstance) {
+      // One subscription per listener, so the router hands each change to one: a store whose per-instance feed hands
+      // one state to several subscriptions marks it where it publishes (the rule of `markShared`, stated in store.ts),
+      // before any of them hears it; a mark here would come after those that heard it first.
       const subscription = this.#perInstance(instanceId).subscribe({
-        next: (change) => {
-          // A store's own per-instance feed may hand the same object to its other subscriptions, unmarked: shared.
-          markShared(change);
-          observer.next(change);
-        },
+        next: (change) => observer.next(change),
         error: (error: unknown) => observer.error(error),
         complete: () => observer.complete(),
       });

@@ -183,7 +183,9 @@ export interface Store {
   readonly changes$: Observable<StatusChange>;
 
   /**
-   * Optional: the committed changes of one instance, with the same rules as `changes$`. A shared store implements it
+   * Optional: the committed changes of one instance, with the same rules as `changes$` (a state handed to several
+   * subscriptions, of one instance or of `changes$` too, is marked with `markShared` before any of them hears of it:
+   * a client subscribes once per watcher and does not mark what it gets). A shared store implements it
    * when it can filter on its server (MongoStore: a change stream whose `$match` names the watched instances), so a
    * process that watches a few instances does not receive every commit of every instance. Clients use it for their
    * per-instance observables when present.
