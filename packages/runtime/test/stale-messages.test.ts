@@ -177,7 +177,9 @@ describe('messages of an execution that ended', () => {
     expect(after.history!.map((e) => e.type).slice(-1)).toEqual(['TimerFired']);
   });
 
-  it('keeps a late result of a terminated, purged run out of the run started again under its id', async () => {
+  // The other rule (a message that names another execution is stale, `isStaleResult`): it holds whether the late
+  // results of an ended execution of its own are recorded or dropped, so it guards the drop, not the recording.
+  it('drops a late result that names an earlier, terminated and purged run of the id, out of the run started again', async () => {
     const slow = heldRuns();
     const runtime = await start({
       store: new MemoryStore(),

@@ -107,8 +107,9 @@ function decide(
     for (let i = 0; i < messages.length; i++) messageIds[i] = messages[i]!.id;
     consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
   }
-  // Only stale results (`isStaleResult`: of an execution the instance no longer runs, a timer it queued before it
-  // continued as new, the result of an activity that lost a race to it): consumed (an activity step's task deleted),
+  // Only stale results (`isStaleResult`: of an execution the instance no longer runs, such as a timer it queued or an
+  // activity that lost a race before it continued as new; a late result of the current execution, Completed or
+  // Terminated, is no stale result: recorded and ignored by the step): consumed (an activity step's task deleted),
   // and that is all. They are no work of the current execution: no step, no history, no new version, no change.
   if (events.length === 0 && messages.length > 0 && !rerun) {
     const requests: WriteRequest[] = [];
