@@ -915,11 +915,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * JsonBaseline: a primitive as it is, an object as its JSON text), not with the object a single watcher got and may
  * change: 34,708 / 43,866 / 74,051 -> 34,944 / 44,116 / 74,301 B (+236 / +250 / +250), budgets set to match;
  * rx-client unchanged.
+ * The IndexedDB feed alone then kept, for a late tab, a commit with payloads of its own instead of marking the states it
+ * delivers shared (a client's single watcher hands its payloads without a copy again), and the client's router no
+ * longer marked a store's per-instance feed: 34,944 / 44,116 / 74,301 -> 34,938 / 44,215 / 74,404 B (-6 / +99 / +103,
+ * measured after rebasing on main), budgets set to match; the store-indexeddb README's KeyvalStore size then about
+ * 14.98 kB (15.0 stated, was 14.7); rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_944 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_116 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_301 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_938 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_215 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_404 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 
