@@ -42,7 +42,7 @@ import { ChangeRouter } from './change-router.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
-import { JsonBaseline, sameJson } from './same-json.js';
+import { JsonBaseline } from './same-json.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
@@ -395,7 +395,9 @@ export class LocalClient implements DurableClient {
     const query = validateInstanceFilter(instanceFilter);
     const show = showInputOf(instanceFilter);
     return new Observable<InstanceStatus[]>((subscriber) => {
-      const list: LiveList = { members: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false };
+      const list: LiveList = {
+        members: new Map(), baselines: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false,
+      };
       const statusOf = (state: InstanceState): InstanceStatus => this.#statusOf(state, show);
       // The initial query (an array) or a committed change; emits when what the list shows changed.
       const onNext = (next: InstanceState[] | StatusChange): void => {
@@ -404,6 +406,7 @@ export class LocalClient implements DurableClient {
             const known = list.members.get(s.instanceId);
             if (isNewerChange({ state: s }, known)) list.members.set(s.instanceId, s);
           }
+          for (const s of list.members.values()) list.baselines.set(s.instanceId, shownBaseline(s));
           for (const change of list.pending) applyChange(list, change, query);
           list.pending = [];
           list.ready = true;
@@ -879,11 +882,12 @@ interface Baseline {
 }
 
 /**
- * `status$`'s baseline: the public status (what `toInstanceStatus` keeps) of the last state emitted, as
- * {@link sameVisibleState} compares it, kept apart from the objects the watcher got (its times as numbers, its payloads
- * as {@link JsonBaseline}s). The scalar fields decide almost every commit; the payloads' JSON texts are taken with each
- * emitted state (objects only: a primitive is kept as it is), the input's once per execution (it is fixed when the
- * execution starts).
+ * The baseline of `status$` and of each `instances$` member: the public status (what `toInstanceStatus` keeps) of the
+ * last state emitted, kept apart from the objects the watcher got (its times as numbers, its payloads as
+ * {@link JsonBaseline}s). A state shows no change when its scalar fields and its payloads' JSON texts are the same, the
+ * input compared only when the execution changed (an execution's input is fixed when it starts). The scalar fields
+ * decide almost every commit; the payloads' JSON texts are taken with each emitted state (objects only: a primitive is
+ * kept as it is), the input's once per execution.
  */
 class ShownBaseline implements Baseline {
   /** The last state emitted, for its scalar fields only; `undefined` before the first and for an unknown instance. */
@@ -921,26 +925,22 @@ class ShownBaseline implements Baseline {
   }
 }
 
-/**
- * Whether two states show the same public status (what `toInstanceStatus` keeps), compared field by field: the
- * scalar fields decide almost every commit, payloads are compared as JSON only when those agree, and the input only
- * when the execution changed (an execution's input is fixed when it starts).
- */
-function sameVisibleState(a: InstanceState | undefined, b: InstanceState | undefined): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined) return false;
-  return a.runtimeStatus === b.runtimeStatus
-    && a.lastUpdatedTime.getTime() === b.lastUpdatedTime.getTime()
-    && a.createdTime.getTime() === b.createdTime.getTime()
-    && a.instanceId === b.instanceId && a.name === b.name && a.parentInstanceId === b.parentInstanceId
-    && sameJson(a.customStatus, b.customStatus) && sameJson(a.output, b.output) && sameJson(a.failureDetails, b.failureDetails)
-    && (a.executionId === b.executionId || sameJson(a.input, b.input));
+/** A {@link ShownBaseline} that has taken `state`. */
+function shownBaseline(state: InstanceState): ShownBaseline {
+  const baseline = new ShownBaseline();
+  baseline.take(state);
+  return baseline;
 }
 
 /** The accumulated state of one `instances$` subscription. */
 interface LiveList {
   /** The latest state of each member. */
   readonly members: Map<string, InstanceState>;
+  /**
+   * What each member showed when the list was last emitted with it, apart from the statuses the watcher got (it may
+   * change those): what a member's next state is compared with.
+   */
+  readonly baselines: Map<string, ShownBaseline>;
   /** The statuses last emitted, in page order, and the position of each member in it. */
   shown: InstanceStatus[];
   positions: Map<string, number>;
@@ -985,11 +985,17 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
   if (known && !isNewerChange(change, known)) return false;
   if (!state || !matchesQuery(state, query)) {
     if (!list.members.delete(id)) return false;
+    list.baselines.delete(id);
     list.sorted = false;
     return true;
   }
   list.members.set(id, state);
-  if (known && sameVisibleState(known, state)) return false; // a commit that changed only the history
+  const baseline = list.baselines.get(id);
+  if (baseline) {
+    if (!baseline.take(state)) return false; // a commit that changed only the history
+  } else {
+    list.baselines.set(id, shownBaseline(state));
+  }
   list.stale.add(id);
   if (!known || known.createdTime.getTime() !== state.createdTime.getTime()) list.sorted = false;
   return true;

@@ -1679,6 +1679,32 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         }
       });
 
+      it('instances$ compares a member\'s next status with the one committed, not with what its watcher made of it: a member changed to equal the next is still followed by it', async () => {
+        // As for status$: a clock that does not move, so the member's commits differ only in their custom status, and
+        // the one a watcher changed into the next would make that next one look like a commit of history only.
+        const own = createRuntime({ store: await newStore(), ...registry, clock: new VirtualClock(), logger: silentLogger });
+        await own.start();
+        const ownUnder = await wrap(own);
+        try {
+          const watcher = ownUnder.client;
+          const received = (s: InstanceStatus | undefined): number | undefined => (s?.customStatus as { received?: number } | undefined)?.received;
+          await watcher.startNew('GatedCount', { instanceId: 'changed-member', input: 3 });
+          await gates.reached('changed-member/1');
+          // A single watcher of the list (its statuses are its own) that changes the member's { received: 1 } into the next value.
+          const lists = collectUntil(watcher.instances$({ instanceIdPrefix: 'changed-member' }).pipe(tap((l) => {
+            if (received(l[0]) === 1) (l[0]!.customStatus as { received: number }).received = 2;
+          })), (l) => l[0]?.runtimeStatus === 'Completed');
+          await lists.ready;
+          for (let i = 1; i <= 3; i++) gates.open(`changed-member/${i}`);
+          const shown = (await lists.done).map((l) => l.map((s) => `${s.runtimeStatus} ${received(s) ?? '-'}`).join());
+          expect(shown).toEqual(['Running -', 'Running 2', 'Running 2', 'Completed 3']);
+        } finally {
+          await ownUnder.close();
+          await own.stop();
+          await own.store.close();
+        }
+      });
+
       it('instances$ keeps to its filter: other ids never join, and a member whose status leaves the filter leaves the list', async () => {
         const emitted: string[][] = [];
         const lists = client.instances$({ instanceIdPrefix: 'kept-', runtimeStatus: ['Pending', 'Running'] });
