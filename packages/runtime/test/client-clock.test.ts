@@ -15,7 +15,7 @@ function clockFault(whose: 'client' | 'worker'): (error: unknown) => boolean {
 }
 
 describe('a client whose clock returns an Invalid Date', () => {
-  it('refuses every command with its RangeError and writes nothing (no terminate ahead of a queued event)', async () => {
+  it('refuses every command with its RangeError and writes nothing (no Invalid Date as the time of an unclaimed write)', async () => {
     const { clock, breakIt } = breakableClock();
     const store = new MemoryStore();
     const client = createClient({ store, clock });
@@ -25,7 +25,7 @@ describe('a client whose clock returns an Invalid Date', () => {
     const before = await Promise.all(['queued', 'alone'].map((id) => store.getInstance(id)));
     breakIt();
     for (const id of ['queued', 'alone']) {
-      // An Invalid Date as the unclaimed write's time saw no message as visible: the terminate went ahead of the event.
+      // An Invalid Date as the unclaimed write's time would see no lease as live and no message as visible: refused.
       await expect(client.terminate(id, 'stop')).rejects.toSatisfy(clockFault('client'));
       await expect(client.suspend(id, 'pause')).rejects.toSatisfy(clockFault('client'));
       await expect(client.resume(id, 'go on')).rejects.toSatisfy(clockFault('client'));

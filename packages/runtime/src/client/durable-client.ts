@@ -173,9 +173,13 @@ export interface DurableClient {
    * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
    * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
    * started yet), whatever is queued for the instance: what was queued before it stays queued, and the worker that
-   * takes it later records it after the termination, and ignores it. Only a client whose own worker claims at once (a
-   * started runtime's) leaves a message committed before the terminate (an event, a result) to be applied first: the
-   * terminate is queued behind it, for that worker. On a store without `capabilities.unclaimedWrites`, while a worker
+   * takes it later records it after the termination, and ignores it. That is the rule for a client with no worker of its
+   * own running: `createClient({ store })`, or a runtime's client while the runtime is not started or is stopping. It
+   * cannot see workers of other processes or tabs (API-only processes, an IndexedDB tab that is not the leader), so an
+   * event it raised just before the terminate is ignored even when such a worker would have applied it at once; to keep
+   * that order, send both through a started runtime's client, or wait for the event's effect (`status$`, `history$`)
+   * before terminating. A started runtime's client (busy, backing off or not) leaves every message committed before
+   * the terminate (an event, a result) to its worker, applied first, in order: the terminate is queued behind it. On a store without `capabilities.unclaimedWrites`, while a worker
    * is running a step of the instance, or for a sub-orchestration that has not started yet, it is queued for a worker,
    * and the call resolves once a worker has applied it (or after 10 s, the command still queued). Results, timers and
    * a start that reach the instance later, and events raised before the terminate that were still queued, are
@@ -211,8 +215,8 @@ export interface DurableClient {
    * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites`,
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
    * its worker: that worker runs its first step, then suspends it), while a command committed before it (a resume
-   * whose call timed out) waits for the instance, or, for a client whose own worker claims at once (a started
-   * runtime's), while any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410.
+   * whose call timed out) waits for the instance, or, for a started runtime's client (whatever its worker's load), while
+   * any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410.
    *
    * @example
    * ```ts
@@ -231,8 +235,8 @@ export interface DurableClient {
    * records it. Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
    * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
    * on what a worker kept (an event raised, an activity result or a timer that arrived while suspended), while a
-   * command committed before it (a suspend whose call timed out) waits for the instance, or, for a client whose own
-   * worker claims at once (a started runtime's), any message committed before it (it is applied first), on a store
+   * command committed before it (a suspend whose call timed out) waits for the instance, or, for a started runtime's
+   * client (whatever its worker's load), any message committed before it (it is applied first), on a store
    * without `capabilities.unclaimedWrites`, and while a worker is running a step of
    * the instance. An instance suspended before its execution started (its start still queued) is resumed in the
    * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), and

@@ -73,19 +73,26 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
  */
 const HISTORY_READ_ATTEMPTS = 5;
 
+/**
+ * How many times `#send` decides a direct command on a fresh read when the store refused the previous attempt because
+ * the instance changed meanwhile (concurrent commands of several clients), before it sends the command as a message.
+ */
+const DIRECT_ATTEMPTS = 5;
+
 /** How the client's errors name its clock (see `readClock`). */
 const CLIENT_CLOCK = "the client's clock";
 
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
  * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). Each waits only
- * when the client could not commit it itself: a worker holds the instance, or this client's own worker claims at once
- * and a message queued before the command is applied first, the command needs the orchestrator's code (a resume of
+ * when the client could not commit it itself: a worker holds the instance, or this client's own worker is running
+ * (a started runtime's client, whatever its load) and a message queued before the command is applied first, the command needs the orchestrator's code (a resume of
  * what was kept while suspended) or a sub-orchestration's queued start, a suspend or resume comes behind a command
  * queued before it, a rewind behind any message, or the store lacks `capabilities.unclaimedWrites`. On a store
- * with it, a client that only starts, raises, terminates, suspends and resumes with no worker anywhere never meets
- * the wait: each of these cases needs a worker before it (or a command sent as a message after its history read
- * failed).
+ * with it, a client that only starts, raises, terminates, suspends and resumes with no worker anywhere meets the wait
+ * only after a command of its was sent as a message: after its history read failed, or after a direct commit was
+ * refused `DIRECT_ATTEMPTS` times in a row by concurrent commands of other clients (then every later suspend or resume
+ * of that instance waits behind it until a worker runs).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
@@ -701,7 +708,8 @@ export class LocalClient implements DurableClient {
    * resume) is committed as a worker's step would commit it, under the same store check, rather than left queued as a
    * message that every later direct command would have to wait behind. A direct commit the store refused (the
    * instance changed since the read: the same command of a concurrent call, an HTTP retry, committed first; a worker's
-   * step) is decided once more on a fresh read, as a retry of the command would be, before the message goes.
+   * step) is decided again on a fresh read, as a retry of the command would be, up to `DIRECT_ATTEMPTS` times while each
+   * re-read shows another version, before the message goes.
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
@@ -711,9 +719,16 @@ export class LocalClient implements DurableClient {
     let state = await this.#read(instanceId);
     if (state && direct) {
       let outcome = await direct(state);
-      if (outcome === 'refused') {
-        state = await this.#read(instanceId);
-        outcome = state ? await direct(state) : 'send';
+      // Decided again while the refusal was a race: the re-read shows another version (a concurrent command of another
+      // client, an HTTP retry, a worker's step committed first). The same version means something else holds it back
+      // (a live lease, a message queued before it): no later attempt would differ.
+      for (let attempt = 1, before = state; outcome === 'refused' && attempt < DIRECT_ATTEMPTS; attempt++) {
+        const read = await this.#read(instanceId);
+        state = read;
+        if (!read) break;
+        if (attempt > 1 && read.version === before.version && read.executionId === before.executionId) break;
+        before = read;
+        outcome = await direct(read);
       }
       if (outcome === 'committed') return;
     }
@@ -727,8 +742,9 @@ export class LocalClient implements DurableClient {
    * read: `committed`; `send` when the decision leaves it to a worker; `refused` when the store refused it because a
    * worker holds the instance, committed since the read, or a message committed before must be applied first (the
    * command then goes to a worker as a message, once decided again on a fresh read). With no worker of this client
-   * claiming at once, a terminate goes ahead of every message queued before it, and a suspend or resume of all but a
-   * command (`DirectInput.ahead`, `unclaimedHolds`): read-your-writes then needs no worker, whatever is queued.
+   * running (`StartHandOff.running`; its load does not count), a terminate goes ahead of every message queued before
+   * it, and a suspend or resume of all but a command (`DirectInput.ahead`, `unclaimedHolds`): read-your-writes then
+   * needs no worker, whatever is queued.
    */
   #direct<E extends MessageEvent>(
     event: E, decide: (input: DirectInput<E>) => DirectDecision,
@@ -736,9 +752,10 @@ export class LocalClient implements DurableClient {
     if (!this.#store.capabilities.unclaimedWrites) return undefined;
     return async (state) => {
       const now = this.#now();
-      // Ahead of what was queued before it (`DirectInput.ahead`) unless this client's own worker claims at once: that
-      // worker applies the queued messages first, in order, and then the command, at once.
-      const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.claimsNow() };
+      // Ahead of what was queued before it (`DirectInput.ahead`) only when this client has no worker of its own running
+      // (`createClient`, or a runtime not started or stopping): a running one applies the queued messages first, in
+      // order, and then the command, even while it is busy or backing off, so its load never decides the outcome.
+      const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.running() };
       let decision = decide(input);
       // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended), a rewind
       // (the history it rewrites). The

@@ -58,12 +58,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     });
     const runtimeOn = async (
       store: Store, workerId: string,
-      more: { orchestrators?: Record<string, Orchestrator>; activities?: Record<string, Activity> } = {},
+      more: { orchestrators?: Record<string, Orchestrator>; activities?: Record<string, Activity>; maxConcurrentOrchestrations?: number } = {},
     ) => {
       const runtime = createRuntime({
         store, orchestrators: { HelloSequence: helloSequence, ...more.orchestrators },
         activities: { E1_SayHello: sayHello, ...more.activities },
         logger: silentLogger, workerId, orchestrationLeaseMs: 60_000,
+        ...(more.maxConcurrentOrchestrations === undefined ? {} : { maxConcurrentOrchestrations: more.maxConcurrentOrchestrations }),
       });
       runtimes.push(runtime);
       await runtime.start();
@@ -1099,6 +1100,58 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(types.indexOf('EventRaised')).toBeGreaterThan(types.indexOf('ExecutionTerminated'));
         expect(await client.getStatus('e')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cleanup' });
       });
+
+      for (const busy of [false, true]) {
+        it(`a started runtime's own client${busy ? ', its only step slot in use,' : ''} applies an event raised before a terminate first`, async (context) => {
+          const opened = await open();
+          if (!opened.capabilities.unclaimedWrites) return context.skip();
+          const hog: Orchestrator = function* (ctx) {
+            yield ctx.waitForExternalEvent('never');
+          };
+          let openGate!: () => void;
+          const gate = new Promise<void>((resolve) => (openGate = resolve));
+          let hogHeld!: () => void;
+          const holding = new Promise<void>((resolve) => (hogHeld = resolve));
+          let terminateQueued!: () => void;
+          const queued = new Promise<void>((resolve) => (terminateQueued = resolve));
+          // The store, holding the commit of every step of 'hog' until the gate opens (that step keeps the worker's one
+          // slot in use), and telling when the terminate is queued as a message.
+          const store = storeWith(opened, {
+            commit: async (writeSet) => {
+              if (writeSet.lease?.kind === 'orchestration' && writeSet.lease.instanceId === 'hog') {
+                hogHeld();
+                await gate;
+              }
+              const isTerminateMessage = !writeSet.lease && writeSet.requests.some((r) => r.type === 'insertMessage' && r.message.event.type === 'ExecutionTerminated');
+              return opened.commit(writeSet).finally(() => isTerminateMessage && terminateQueued());
+            },
+          });
+          try {
+            const runtime = await runtimeOn(store, 'w1', { orchestrators: { ...orchestrators, Hog: hog }, maxConcurrentOrchestrations: 1 });
+            const client = runtime.client;
+            await client.startNew('AwaitGo', { instanceId: 'e' });
+            await within(firstValueFrom(client.status$('e').pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the first step');
+            if (busy) {
+              await client.startNew('Hog', { instanceId: 'hog' });
+              await within(holding, "hog's step held");
+            }
+            await client.raiseEvent('e', 'go', 'approved');
+            const terminating = client.terminate('e', 'cleanup').then(() => 'resolved', (error: { code?: string }) => error.code);
+            if (busy) {
+              // The worker cannot claim the event yet; the terminate waits behind it, queued, and does not go ahead.
+              await within(Promise.race([queued, terminating]), 'the terminate queued');
+              expect(await client.getStatus('e')).toMatchObject({ runtimeStatus: 'Running' });
+              openGate();
+            }
+            // Applied first: the instance completes with the event; the terminate finds it Completed (or is applied
+            // after it, recorded and ignored).
+            expect(['resolved', 'instance-not-running']).toContain(await terminating);
+            expect(await client.waitForCompletion('e', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'approved' });
+          } finally {
+            openGate();
+          }
+        });
+      }
 
       it('falls back to a message when a worker holds the instance, and the instance still ends Terminated', async (context) => {
         const opened = await open();

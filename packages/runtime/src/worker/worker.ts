@@ -205,6 +205,12 @@ export interface StartHandOff {
    * commit the rewrite itself and leave the rerun to a later claim.
    */
   claimsNow(): boolean;
+  /**
+   * True from `start` until `stop` begins, whatever the worker's load: busy (every step slot in use), backing off after
+   * a failed claim or waiting for its lease succession, it still applies what is queued, in order. A client whose own
+   * worker is running therefore never commits a command ahead of a message queued before it.
+   */
+  running(): boolean;
   /** The start committed with `item.lease`: the worker runs its first step. */
   started(item: OrchestrationWorkItem): void;
   /**
@@ -797,6 +803,7 @@ export class Worker {
       return newLease({ owner: this.#leaseOwner, leaseMs: orchestrationLeaseMs, now }, this.#newToken());
     },
     claimsNow: () => this.#claiming && !this.#stopping && !this.#backingOff && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations,
+    running: () => this.#started && !this.#stopping,
     started: (item) => {
       if (this.#stopping) {
         // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
