@@ -54,7 +54,7 @@ import {
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
-  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_BATCH, visibleMessagesQuery,
+  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT, visibleMessagesQuery,
   type VisibleMessagesQuery,
 } from './queries.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
@@ -1231,15 +1231,25 @@ export class MongoStore implements Store {
    * it (its lease fields; `$inc rev` already written, so a claim or a message insert for it conflicts with this
    * transaction from here on, and the messages read below are those of the same snapshot; a write set of no request
    * only read it, and answers as of that snapshot, or conflicts when it clears an expired lease) and its messages
-   * visible at the writer's time, in arrival order, read only as far as the answer needs. Throws `LeaseLostError` when
+   * visible at the writer's time, in arrival order, up to the first one that decides, at most `UNCLAIMED_SCAN_LIMIT` (a
+   * longer queue or a read past `UNCLAIMED_READ_MAX_MS` refuses the write). Throws `LeaseLostError` when
    * it does not hold; nothing has been written that the transaction's abort does not undo.
    */
   async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
     // One snapshot (the transaction's), so the two reads see one set of messages and need no seq bound.
-    const query = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, { batchSize: UNCLAIMED_MESSAGES_BATCH });
+    // At most UNCLAIMED_SCAN_LIMIT + 1 messages, in one batch, within UNCLAIMED_READ_MAX_MS: a longer queue, or a read
+    // that ran out of time, refuses the write (the client sends the command as a message) rather than keep the instance
+    // locked in this transaction for as long as a backlog takes to read.
+    const query = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, UNCLAIMED_MESSAGES_READ);
     // Read only if the instance alone lets the write through, and closed however the check ends (its answer, an error).
-    const visible = this.#visibleMessages(session, query, {});
-    const holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
+    const visible = this.#visibleMessages(session, query, { maxTimeMS: UNCLAIMED_READ_MAX_MS }, UNCLAIMED_MESSAGES_READ.limit);
+    let holds: boolean;
+    try {
+      holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible, UNCLAIMED_SCAN_LIMIT);
+    } catch (error) {
+      if (classifyDriverError(error) === 'timed-out') throw leaseLostError(lease);
+      throw error;
+    }
     if (!holds) throw leaseLostError(lease);
   }
 

@@ -396,15 +396,30 @@ export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
 /** What the purge scan reads: the key, which `status_page` holds. */
 export const PURGE_SCAN_PROJECTION = { _id: 1 } as const;
 
-/** Messages per cursor batch of an unclaimed write's check (see {@link visibleMessagesQuery}). */
-export const UNCLAIMED_MESSAGES_BATCH = 2;
+/**
+ * The most visible messages an unclaimed write's check (a client's own suspend or resume, which goes ahead of queued
+ * events, results and timers but not of a command) reads before it gives up: past them it refuses the write, and the
+ * client sends the command as a message, as it did before it could go ahead. The check runs in the commit's
+ * transaction, which has already written the instance (`$inc rev`), so a longer read would hold back every claim and
+ * message of the instance meanwhile; a message is JSON text (up to 15 MiB), read whole only to see its event's type.
+ */
+export const UNCLAIMED_SCAN_LIMIT = 256;
 
 /**
- * Due timers' `seq`s per page of a read without a `limit` (an unclaimed write's check; see {@link visibleMessagesQuery}).
- * The check stops at its second visible message at the latest (only the start of the execution lets it go on), so one
- * page answers it, whatever the backlog.
+ * The read of an unclaimed write's check (see {@link visibleMessagesQuery}): at most one message past
+ * {@link UNCLAIMED_SCAN_LIMIT} (so the check can tell a longer queue), in batches of that size, and the due timers'
+ * `seq`s in one page of that size (a `limit`: a top-k sort of index keys, not a page of 8 re-scanned per page).
  */
-export const DUE_SEQS_PAGE = 4 * UNCLAIMED_MESSAGES_BATCH;
+export const UNCLAIMED_MESSAGES_READ = { limit: UNCLAIMED_SCAN_LIMIT + 1, batchSize: UNCLAIMED_SCAN_LIMIT + 1 } as const;
+
+/**
+ * The `maxTimeMS` of an unclaimed write's check of messages: past it the check refuses the write (the command goes as
+ * a message), well within the transaction's lifetime and the client's `storeCallTimeoutMs` (30 s by default).
+ */
+export const UNCLAIMED_READ_MAX_MS = 5_000;
+
+/** Due timers' `seq`s per page of a read without a `limit` (see {@link visibleMessagesQuery}). */
+export const DUE_SEQS_PAGE = 8;
 
 /** The key of `instance_seq`, which the read of due timers' documents by their `seq` is pinned to. */
 export const MESSAGES_BY_SEQ_HINT = { instanceId: 1, seq: 1 } as const;

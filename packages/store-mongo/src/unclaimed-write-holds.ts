@@ -17,22 +17,23 @@ export interface TakenInstance {
  * of every message, a terminate: `unclaimedReadsMessages`) one message more at a time, stopping at the first answer
  * `false` (a message more never lets a refused write through). A terminate reads no message; a suspend or resume reads
  * the visible messages up to the first command among them (a queued event, result or timer does not hold it back, so
- * one that commits has read them all); a write of no command (a rewind), the visible start of the execution at most.
+ * one that commits has read them all, so at most `scanLimit` of them: one more refuses it, and the client sends the
+ * command as a message); a write of no command (a rewind), the visible start of the execution at most.
  * MongoStore's `#visibleMessages` feeds it lazily (`mergeBySeq` of the messages visible at once and the due timers,
- * whose `seq`s it reads a page of `DUE_SEQS_PAGE` at a time): where the answer comes early, a backlog of thousands
- * costs a message or two and one page of due timers' `seq`s, not the whole queue (the server still walks the due
- * timers' index keys to pick the page's lowest `seq`s, reading no document for it). A message that does not decode
+ * limited to `UNCLAIMED_MESSAGES_READ`: one batch of messages and one page of due timers' `seq`s, within
+ * `UNCLAIMED_READ_MAX_MS`); a read past that time refuses the write too. A message that does not decode
  * throws (`MongoStoreError`): the command fails rather than overtake a message nobody can read.
  *
  * @example
  * ```ts
  * // An instance's visible messages in arrival order, read as far as the check asks (the sources are driver cursors).
- * const visible = mergeBySeq(atOnceCursor, seqPages(DUE_SEQS_PAGE, readDueSeqs, readDueDocs));
- * if (!(await unclaimedWriteHolds(lease, taken, visible))) throw leaseLostError(lease);
+ * const visible = mergeBySeq(atOnceCursor, seqPages(UNCLAIMED_MESSAGES_READ.limit, readDueSeqs, readDueDocs), UNCLAIMED_MESSAGES_READ.limit);
+ * if (!(await unclaimedWriteHolds(lease, taken, visible, UNCLAIMED_SCAN_LIMIT))) throw leaseLostError(lease);
  * ```
  */
 export async function unclaimedWriteHolds(
   lease: UnclaimedLease, taken: TakenInstance | undefined, visible: AsyncIterable<Pick<MessageDoc, 'message'>>,
+  scanLimit = Infinity,
 ): Promise<boolean> {
   const state = taken?.state;
   const instanceLease = taken && storedLeaseOf(taken.doc);
@@ -40,7 +41,10 @@ export async function unclaimedWriteHolds(
   // with all those before it.
   if (!unclaimedHolds(lease, { state, instanceLease, messages: [] })) return false;
   if (!unclaimedReadsMessages(lease)) return true;
+  let read = 0;
   for await (const doc of visible) {
+    // Past the scan limit, refused: the command goes to a worker as a message rather than read on.
+    if (++read > scanLimit) return false;
     if (!unclaimedHolds(lease, { state, instanceLease, messages: [decodeMessage(doc.message)] })) return false;
   }
   return true;

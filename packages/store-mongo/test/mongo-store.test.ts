@@ -22,6 +22,7 @@ import {
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
   TIMED_CLAIM_PROBE_PROJECTION,
   timedActivityClaimProbeFilter, timedClaimProbeFilter,
+  UNCLAIMED_SCAN_LIMIT,
 } from '../src/queries.js';
 import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
 
@@ -612,6 +613,42 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           expect(stats.totalDocsExamined).toBe(0);
           expect(stats.totalKeysExamined).toBeLessThanOrEqual(3);
         }
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('bounds a suspend\u2019s check of a large backlog: one batch of messages, refused past UNCLAIMED_SCAN_LIMIT', async () => {
+      const { client, commands: finds, store } = await recording('find', 'unclaimed-backlog');
+      try {
+        await store.commit(start('busy'));
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+        await store.commit({
+          lease: { kind: 'orchestration', instanceId: 'busy', token: item!.lease.token },
+          requests: [{ type: 'deleteMessages', instanceId: 'busy', messageIds: item!.messages.map((m) => m.id) }],
+        });
+        const raise = (from: number, count: number) => store.commit({
+          requests: Array.from({ length: count }, (_, i) => ({
+            type: 'insertMessage' as const, ifMissing: 'fail' as const,
+            message: { id: `e-${from + i}`, instanceId: 'busy', event: { type: 'EventRaised' as const, eventId: -1, timestamp: new Date().toISOString(), name: 'go' } },
+          })),
+        });
+        const suspendCheck = async () => {
+          const state = (await store.getInstance('busy'))!;
+          finds.length = 0;
+          return store.commit({
+            lease: { kind: 'unclaimed', instanceId: 'busy', executionId: state.executionId, version: state.version, now: new Date(), command: 'suspend' }, requests: [],
+          }).then(() => 'holds', (error: { code?: string }) => error.code);
+        };
+        // Under the limit: the events do not hold a suspend back, read in one batch (no getMore).
+        await raise(0, UNCLAIMED_SCAN_LIMIT - 1);
+        expect(await suspendCheck()).toBe('holds');
+        expect(finds.filter((command) => command['find'] === store.collections.messages).length).toBeLessThanOrEqual(2);
+        // Past it: refused (the client then queues the command for a worker), having read one batch only.
+        await raise(UNCLAIMED_SCAN_LIMIT, 10);
+        expect(await suspendCheck()).toBe('lease-lost');
+        expect(finds.filter((command) => command['find'] === store.collections.messages).length).toBeLessThanOrEqual(2);
       } finally {
         await store.close();
         await client.close();

@@ -6,7 +6,7 @@ import {
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
-  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_BATCH,
+  timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT,
   MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery, DUE_SEQS_PAGE,
 } from '../src/queries.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
@@ -235,14 +235,23 @@ describe('claims', () => {
     // The layout before: one read on instance_seq checking due on each fetched document, so a claim walked every timer
     // still pending that was queued before the visible messages.
     expect(indexScan(MESSAGES_BY_SEQ_HINT, { instanceId: 'k', due: { $lte: T0 } }, { seq: 1 }, ['due']).fetchedFor).toEqual(['due']);
-    // An unclaimed write's check reads a couple of documents at a time: as far as its answer needs.
-    const check = visibleMessagesQuery('k', T0, { batchSize: UNCLAIMED_MESSAGES_BATCH });
-    expect(check.atOnce.options.batchSize).toBeLessThanOrEqual(2);
-    expect(check.dueDocs([1]).options.batchSize).toBeLessThanOrEqual(2);
-    // Its due timers' seqs a page at a time, however many are due: never all of them, nor all in one $in.
-    expect(check.duePage).toBe(DUE_SEQS_PAGE);
-    expect(check.dueSeqs().options.limit).toBe(DUE_SEQS_PAGE);
-    expect(DUE_SEQS_PAGE).toBeGreaterThanOrEqual(2); // the check stops at its second message: one page answers it
+    // A read without a limit pages its due timers' seqs, never all of them in one $in.
+    expect(visibleMessagesQuery('k', T0).duePage).toBe(DUE_SEQS_PAGE);
+  });
+
+  it('bound an unclaimed write\u2019s check of messages: one batch of at most one message past the scan limit, one page of due timers', () => {
+    // A suspend or resume reads the visible messages up to the first command, in the commit's transaction: at most
+    // UNCLAIMED_SCAN_LIMIT + 1 of them (the one more tells a longer queue, which refuses the write), each read in one
+    // round trip, the due timers' seqs in one top-k page rather than pages of 8 that re-scan every due key.
+    const check = visibleMessagesQuery('k', T0, UNCLAIMED_MESSAGES_READ);
+    expect(UNCLAIMED_MESSAGES_READ.limit).toBe(UNCLAIMED_SCAN_LIMIT + 1);
+    expect(check.atOnce.options).toMatchObject({ limit: UNCLAIMED_SCAN_LIMIT + 1, batchSize: UNCLAIMED_SCAN_LIMIT + 1 });
+    expect(check.duePage).toBe(UNCLAIMED_SCAN_LIMIT + 1);
+    expect(check.dueSeqs().options.limit).toBe(UNCLAIMED_SCAN_LIMIT + 1);
+    expect(check.dueDocs([1, 2]).options.batchSize).toBe(UNCLAIMED_SCAN_LIMIT + 1);
+    // Bounded in time well within the client's storeCallTimeoutMs (30 s) and the transaction's lifetime (60 s).
+    expect(UNCLAIMED_READ_MAX_MS).toBeLessThan(30_000);
+    expect(UNCLAIMED_SCAN_LIMIT).toBeGreaterThanOrEqual(16);
   });
 
   it('page the due timers\u2019 seqs: each page after the last seq of the one before, within upToSeq, at most a page', () => {

@@ -80,6 +80,19 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     }
   });
 
+  it('refuses a suspend or resume past the scan limit, reading one message more than it and no further', async () => {
+    const many = (n: number) => docs(start, ...Array.from({ length: n - 1 }, (_, i) => raised(`m${i}`)));
+    for (const command of ['suspend', 'resume'] as const) {
+      const commandLease: UnclaimedLease = { ...lease, command };
+      const atLimit = cursorOf(many(4));
+      expect(await unclaimedWriteHolds(commandLease, free, atLimit, 4)).toBe(true);
+      expect(atLimit.taken).toBe(4);
+      const past = cursorOf(many(10));
+      expect(await unclaimedWriteHolds(commandLease, free, past, 4)).toBe(false);
+      expect(past.taken).toBe(5);
+    }
+  });
+
   it('fails on a message that does not decode rather than overtake it', async () => {
     await expect(unclaimedWriteHolds(lease, free, cursorOf([{ message: '{not json' }]))).rejects.toMatchObject({ code: 'store-error' });
   });
