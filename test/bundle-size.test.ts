@@ -924,11 +924,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * ShownBaseline as status$), not with the state whose objects a single watcher got, and sameVisibleState went:
  * 34,938 / 44,215 / 74,404 -> 34,919 / 44,189 / 74,376 B (-19 / -26 / -28, measured after rebasing on main),
  * budgets set to match; rx-client unchanged.
+ * A started runtime's client then never went ahead of queued messages whatever its worker's load (StartHandOff.running),
+ * and a direct command refused on a version race was decided again up to 5 times: 34,919 / 44,189 / 74,376 -> 34,968 /
+ * 44,242 / 74,415 B (+49 / +53 / +39, measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_919 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_189 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_376 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_968 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_242 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_415 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 
