@@ -1,6 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createClient, createRuntime, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
+import type { CommitResult } from '../src/store/store.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { within } from './within.js';
@@ -8,13 +9,14 @@ import { within } from './within.js';
 /** A MemoryStore that lists the commands queued as messages (terminate, suspend, resume: not committed directly). */
 class CommandsQueued extends MemoryStore {
   readonly queued: string[] = [];
-  override async commit(writeSet: WriteSet): Promise<void> {
-    await super.commit(writeSet);
+  override async commit(writeSet: WriteSet): Promise<CommitResult> {
+    const result = await super.commit(writeSet);
     for (const request of writeSet.requests) {
       if (request.type === 'insertMessage' && !writeSet.lease && request.message.event.type.startsWith('Execution')) {
         this.queued.push(request.message.event.type);
       }
     }
+    return result;
   }
 }
 

@@ -90,8 +90,9 @@ const CLIENT_CLOCK = "the client's clock";
  * what was kept while suspended) or a sub-orchestration's queued start, a suspend or resume comes behind a command
  * queued before it, a rewind behind any message, or the store lacks `capabilities.unclaimedWrites`. On a store
  * with it, a client that only starts, raises, terminates, suspends and resumes with no worker anywhere meets the wait
- * only after a command of its was sent as a message: after its history read failed, or after a direct commit was
- * refused `DIRECT_ATTEMPTS` times in a row by concurrent commands of other clients (then every later suspend or resume
+ * only after a command of its was sent as a message: after its history read failed, after a direct commit was
+ * refused `DIRECT_ATTEMPTS` times in a row by concurrent commands of other clients, or after a store refused a direct
+ * suspend or resume whose check of queued messages it bounds (MongoStore: more than 256, or a read past 5 s) (then every later suspend or resume
  * of that instance waits behind it until a worker runs).
  */
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;

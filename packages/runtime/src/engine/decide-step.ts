@@ -633,7 +633,8 @@ export interface DirectInput<E extends HistoryEvent> {
   /**
    * The command may go ahead of the messages queued before it that its kind allows (`UnclaimedLease.command`: a
    * terminate of every one, a suspend or resume of all but a command): the writer has no worker at hand that applies
-   * them first at once (a client without a worker of its own, or whose worker is stopped or busy), and the instance
+   * them first (a client without a worker of its own running: a client alone, or a runtime's that is not started or is
+   * stopping; a started runtime's worker, idle or busy, applies them first), and the instance
    * would otherwise show the command only once some worker ran. Absent: it goes ahead of none but the start of the
    * execution, and a worker applies what was queued before it first, in order.
    */
