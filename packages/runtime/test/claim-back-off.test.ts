@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, type OrchestrationContext, type Runtime } from '../src/index.js';
+import { createClient, createRuntime, type Activity, type OrchestrationContext, type Orchestrator, type Runtime } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
 import { within } from './within.js';
@@ -188,15 +188,15 @@ describe('the worker\'s back-off after failed claims', () => {
  * A runtime on a FailingStore and a virtual clock whose orchestrator CallsGate calls the activity Gate, which returns
  * only when the test calls `finish`: its result's commit is then the one the test makes fail.
  */
-function gatedRuntime() {
+function gatedRuntime(more: { orchestrators?: Record<string, Orchestrator>; activities?: Record<string, Activity> } = {}) {
   const store = new FailingStore();
   const clock = new VirtualClock(new Date(T0));
   const logger = new RecordingLogger();
   let finish!: (value: string) => void;
   const runtime = createRuntime({
     store, clock, logger, activityLeaseMs: 600_000,
-    orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, ...orchestrators },
-    activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)) },
+    orchestrators: { CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); }, ...orchestrators, ...more.orchestrators },
+    activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)), ...more.activities },
   });
   running.push(runtime);
   return { store, clock, logger, runtime, finish: (value: string) => finish(value) };
@@ -265,14 +265,8 @@ describe('the worker\'s retries of an activity\'s result', () => {
 
 describe('the worker\'s retries of a result the store refuses while it commits the rest', () => {
   it('back off as any failed commit: other commits that succeed do not bring them forward', async () => {
-    const store = new FailingStore();
-    const clock = new VirtualClock(new Date(T0));
-    const logger = new RecordingLogger();
-    let finish!: (value: string) => void;
-    const runtime = createRuntime({
-      store, clock, logger, activityLeaseMs: 600_000,
+    const { store, clock, logger, runtime, finish } = gatedRuntime({
       orchestrators: {
-        CallsGate: function* (ctx: OrchestrationContext) { return yield ctx.callActivity('Gate'); },
         /** Commits a step every 100 ms, as many times as its input says; each step runs the activity Tick. */
         Busy: function* (ctx: OrchestrationContext) {
           for (let i = 0; i < ctx.getInput<number>(); i++) {
@@ -282,9 +276,8 @@ describe('the worker\'s retries of a result the store refuses while it commits t
           return 'busy';
         },
       },
-      activities: { Gate: () => new Promise<string>((resolve) => (finish = resolve)), Tick: () => 'tick' },
+      activities: { Tick: () => 'tick' },
     });
-    running.push(runtime);
     // Another process's client: its writes reach the worker only as the store's work signals.
     const other = createClient({ store: store.inner, clock });
     await runtime.start();

@@ -1,5 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED, within } from '../src/testing/settled.js';
@@ -21,6 +23,13 @@ function heldRuns() {
     arrived();
   });
   return { activity, runs, count };
+}
+
+/** A runtime on a MemoryStore and a virtual clock running `race` as the orchestrator Race; its activity Fast returns at once. */
+async function raceRuntime(race: Orchestrator): Promise<{ clock: VirtualClock; runtime: Runtime }> {
+  const clock = new VirtualClock();
+  const runtime = await start({ clock, store: new MemoryStore(), activities: { Fast: async () => 'fast' }, orchestrators: { Race: race } });
+  return { clock, runtime };
 }
 
 // Messages of an execution the instance no longer runs (it continued as new) carry that execution's id: they are
@@ -51,25 +60,17 @@ describe('messages of an execution an instance continued from', () => {
   });
 
   it('consumes a timer of the old execution without a step of the new one: no empty episode, no early timer', async () => {
-    const clock = new VirtualClock();
-    const runtime = await start({
-      clock,
-      store: new MemoryStore(),
-      activities: { Fast: async () => 'fast' },
-      orchestrators: {
-        Race: function* (ctx) {
-          const now = ctx.currentUtcDateTime.getTime();
-          if (ctx.getInput<number>() === 0) {
-            // Timer 1 loses to the activity and is still queued when the execution continues as new.
-            yield ctx.Task.any([ctx.callActivity('Fast'), ctx.createTimer(new Date(now + 5000))]);
-            ctx.continueAsNew(1);
-            return undefined;
-          }
-          yield ctx.callActivity('Fast');
-          yield ctx.createTimer(new Date(now + 60_000)); // timer 1 again, in the new execution
-          return 'done';
-        },
-      },
+    const { clock, runtime } = await raceRuntime(function* (ctx) {
+      const now = ctx.currentUtcDateTime.getTime();
+      if (ctx.getInput<number>() === 0) {
+        // Timer 1 loses to the activity and is still queued when the execution continues as new.
+        yield ctx.Task.any([ctx.callActivity('Fast'), ctx.createTimer(new Date(now + 5000))]);
+        ctx.continueAsNew(1);
+        return undefined;
+      }
+      yield ctx.callActivity('Fast');
+      yield ctx.createTimer(new Date(now + 60_000)); // timer 1 again, in the new execution
+      return 'done';
     });
     const id = await runtime.client.startNew('Race', { input: 0 });
     const status = await untilEnded(runtime, clock, id);
@@ -154,17 +155,9 @@ describe('messages of an execution that ended', () => {
   });
 
   it('records a timer that falls due after the instance completed', async () => {
-    const clock = new VirtualClock();
-    const runtime = await start({
-      clock,
-      store: new MemoryStore(),
-      activities: { Fast: async () => 'fast' },
-      orchestrators: {
-        Race: function* (ctx) {
-          yield ctx.Task.any([ctx.callActivity('Fast'), ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 5000))]);
-          return 'done';
-        },
-      },
+    const { clock, runtime } = await raceRuntime(function* (ctx) {
+      yield ctx.Task.any([ctx.callActivity('Fast'), ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 5000))]);
+      return 'done';
     });
     const id = await runtime.client.startNew('Race');
     const done = await runtime.client.waitForCompletion(id, SETTLED);

@@ -1654,15 +1654,27 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await values.done).toEqual([undefined, { received: 2 }, { received: 2 }, { received: 3 }]);
       });
 
-      it('status$ compares the next status with the one committed, not with what its watcher made of it: a status changed to equal the next is still followed by it', async () => {
-        // A clock that does not move: the commits of the instance differ only in their custom status, so the status
-        // a watcher changed into the next one would count as a repeat of it if that were what the next one is compared with.
+      /** The `received` count of a GatedCount status's custom status. */
+      const received = (s: InstanceStatus | undefined): number | undefined => (s?.customStatus as { received?: number } | undefined)?.received;
+
+      /** Runs `body` with the client under test of a runtime of its own whose clock does not move, then closes both. */
+      const withStillClock = async (body: (watcher: DurableClient) => Promise<void>): Promise<void> => {
         const own = createRuntime({ store: await newStore(), ...registry, clock: new VirtualClock(), logger: silentLogger });
         await own.start();
         const ownUnder = await wrap(own);
         try {
-          const watcher = ownUnder.client;
-          const received = (s: InstanceStatus | undefined): number | undefined => (s?.customStatus as { received?: number } | undefined)?.received;
+          await body(ownUnder.client);
+        } finally {
+          await ownUnder.close();
+          await own.stop();
+          await own.store.close();
+        }
+      };
+
+      it('status$ compares the next status with the one committed, not with what its watcher made of it: a status changed to equal the next is still followed by it', async () => {
+        // A clock that does not move: the commits of the instance differ only in their custom status, so the status
+        // a watcher changed into the next one would count as a repeat of it if that were what the next one is compared with.
+        await withStillClock(async (watcher) => {
           await watcher.startNew('GatedCount', { instanceId: 'changed-status', input: 3 });
           await gates.reached('changed-status/1');
           const statuses = collectUntil(watcher.status$('changed-status').pipe(tap((s) => {
@@ -1672,22 +1684,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           for (let i = 1; i <= 3; i++) gates.open(`changed-status/${i}`);
           const shown = (await statuses.done).map((s) => `${s?.runtimeStatus} ${received(s) ?? '-'}`);
           expect(shown).toEqual(['Running -', 'Running 2', 'Running 2', 'Completed 3']);
-        } finally {
-          await ownUnder.close();
-          await own.stop();
-          await own.store.close();
-        }
+        });
       });
 
       it('instances$ compares a member\'s next status with the one committed, not with what its watcher made of it: a member changed to equal the next is still followed by it', async () => {
         // As for status$: a clock that does not move, so the member's commits differ only in their custom status, and
         // the one a watcher changed into the next would make that next one look like a commit of history only.
-        const own = createRuntime({ store: await newStore(), ...registry, clock: new VirtualClock(), logger: silentLogger });
-        await own.start();
-        const ownUnder = await wrap(own);
-        try {
-          const watcher = ownUnder.client;
-          const received = (s: InstanceStatus | undefined): number | undefined => (s?.customStatus as { received?: number } | undefined)?.received;
+        await withStillClock(async (watcher) => {
           await watcher.startNew('GatedCount', { instanceId: 'changed-member', input: 3 });
           await gates.reached('changed-member/1');
           // A single watcher of the list (its statuses are its own) that changes the member's { received: 1 } into the next value.
@@ -1698,11 +1701,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           for (let i = 1; i <= 3; i++) gates.open(`changed-member/${i}`);
           const shown = (await lists.done).map((l) => l.map((s) => `${s.runtimeStatus} ${received(s) ?? '-'}`).join());
           expect(shown).toEqual(['Running -', 'Running 2', 'Running 2', 'Completed 3']);
-        } finally {
-          await ownUnder.close();
-          await own.stop();
-          await own.store.close();
-        }
+        });
       });
 
       it('instances$ keeps to its filter: other ids never join, and a member whose status leaves the filter leaves the list', async () => {
