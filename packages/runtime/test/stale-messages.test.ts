@@ -25,6 +25,14 @@ function heldRuns() {
   return { activity, runs, count };
 }
 
+/** A runtime on a MemoryStore running `orchestrators`, whose activity Slow is {@link heldRuns}'s (`slow`). */
+async function heldRuntime(orchestrators: Record<string, Orchestrator>): Promise<{ slow: ReturnType<typeof heldRuns>; store: MemoryStore; runtime: Runtime }> {
+  const slow = heldRuns();
+  const store = new MemoryStore();
+  const runtime = await start({ store, activities: { Slow: slow.activity }, orchestrators });
+  return { slow, store, runtime };
+}
+
 /** A runtime on a MemoryStore and a virtual clock running `race` as the orchestrator Race; its activity Fast returns at once. */
 async function raceRuntime(race: Orchestrator): Promise<{ clock: VirtualClock; runtime: Runtime }> {
   const clock = new VirtualClock();
@@ -36,19 +44,14 @@ async function raceRuntime(race: Orchestrator): Promise<{ clock: VirtualClock; r
 // dropped, whatever task or timer id they name (the new execution numbers its tasks and timers from 0 again).
 describe('messages of an execution an instance continued from', () => {
   it('drops the result of the activity that lost a race: the new execution\'s task of the same id waits for its own', async () => {
-    const slow = heldRuns();
-    const runtime = await start({
-      store: new MemoryStore(),
-      activities: { Slow: slow.activity },
-      orchestrators: {
-        Race: function* (ctx) {
-          if (ctx.getInput<number>() === 0) {
-            yield ctx.Task.any([ctx.callActivity('Slow', 'old'), ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 20))]);
-            ctx.continueAsNew(1);
-            return undefined;
-          }
-          return yield ctx.callActivity('Slow', 'new');
-        },
+    const { slow, runtime } = await heldRuntime({
+      Race: function* (ctx) {
+        if (ctx.getInput<number>() === 0) {
+          yield ctx.Task.any([ctx.callActivity('Slow', 'old'), ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 20))]);
+          ctx.continueAsNew(1);
+          return undefined;
+        }
+        return yield ctx.callActivity('Slow', 'new');
       },
     });
     const id = await runtime.client.startNew('Race', { input: 0 });
@@ -87,15 +90,9 @@ describe('messages of an execution an instance continued from', () => {
 // terminate, the loser of a race, a timer falling due after the end): visibly in history, the status as it was.
 describe('messages of an execution that ended', () => {
   it('records the result of an activity that was running when the instance was terminated, and ignores it', async () => {
-    const slow = heldRuns();
-    const store = new MemoryStore();
-    const runtime = await start({
-      store,
-      activities: { Slow: slow.activity },
-      orchestrators: {
-        One: function* (ctx) {
-          return yield ctx.callActivity('Slow', 'one');
-        },
+    const { slow, store, runtime } = await heldRuntime({
+      One: function* (ctx) {
+        return yield ctx.callActivity('Slow', 'one');
       },
     });
     const id = await runtime.client.startNew('One');
@@ -126,15 +123,10 @@ describe('messages of an execution that ended', () => {
   });
 
   it('records the result of the activity that lost a race after the instance completed, and its history$ shows it', async () => {
-    const slow = heldRuns();
-    const runtime = await start({
-      store: new MemoryStore(),
-      activities: { Slow: slow.activity },
-      orchestrators: {
-        Race: function* (ctx) {
-          const winner: { result: unknown } = yield ctx.Task.any([ctx.callActivity('Slow', 'a'), ctx.callActivity('Slow', 'b')]);
-          return winner.result;
-        },
+    const { slow, runtime } = await heldRuntime({
+      Race: function* (ctx) {
+        const winner: { result: unknown } = yield ctx.Task.any([ctx.callActivity('Slow', 'a'), ctx.callActivity('Slow', 'b')]);
+        return winner.result;
       },
     });
     const id = await runtime.client.startNew('Race');
@@ -173,14 +165,9 @@ describe('messages of an execution that ended', () => {
   // The other rule (a message that names another execution is stale, `isStaleResult`): it holds whether the late
   // results of an ended execution of its own are recorded or dropped, so it guards the drop, not the recording.
   it('drops a late result that names an earlier, terminated and purged run of the id, out of the run started again', async () => {
-    const slow = heldRuns();
-    const runtime = await start({
-      store: new MemoryStore(),
-      activities: { Slow: slow.activity },
-      orchestrators: {
-        One: function* (ctx) {
-          return yield ctx.callActivity('Slow', ctx.getInput<string>());
-        },
+    const { slow, runtime } = await heldRuntime({
+      One: function* (ctx) {
+        return yield ctx.callActivity('Slow', ctx.getInput<string>());
       },
     });
     await runtime.client.startNew('One', { instanceId: 'again', input: 'old' });
