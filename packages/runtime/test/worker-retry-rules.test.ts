@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resubscribeOnAnswerMs, resultRetryOnSignalMs, retryOnSignalMs, wakeInMs } from '../src/worker/worker.js';
+import { retryOnSignalMs, wakeInMs } from '../src/worker/worker.js';
 
 describe('retryOnSignalMs', () => {
   it('retries now, or 100 ms after the failure when that is later', () => {
@@ -11,26 +11,6 @@ describe('retryOnSignalMs', () => {
   it('gives NaN for a clock that returned no valid Date, which moves no retry (NaN is never earlier)', () => {
     expect(retryOnSignalMs(Number.NaN, 1_000)).toBeNaN();
     expect(retryOnSignalMs(5_000, Number.NaN)).toBeNaN();
-  });
-});
-
-describe('resultRetryOnSignalMs', () => {
-  it('brings a result that failed in an outage forward as a signal brings any retry', () => {
-    expect(resultRetryOnSignalMs(5_000, 1_000, false)).toBe(5_000);
-    expect(resultRetryOnSignalMs(1_020, 1_000, false)).toBe(1_100);
-  });
-
-  it('leaves a result the store refused while it answered other calls on its back-off', () => {
-    expect(resultRetryOnSignalMs(5_000, 1_000, true)).toBe(Infinity);
-    expect(resultRetryOnSignalMs(1_020, 1_000, true)).toBe(Infinity);
-  });
-});
-
-describe('resubscribeOnAnswerMs', () => {
-  it('brings the feed\'s re-subscription forward on an answer that shows the store recovered, and only then', () => {
-    expect(resubscribeOnAnswerMs(5_000, 1_000, true)).toBe(5_000);
-    expect(resubscribeOnAnswerMs(1_020, 1_000, true)).toBe(1_100);
-    expect(resubscribeOnAnswerMs(5_000, 1_000, false)).toBe(Infinity);
   });
 });
 

@@ -19,7 +19,9 @@ function isScalar(value: unknown): boolean {
  * The last value a watcher emitted, as its next values are compared with it ({@link sameJson}): a primitive as it is, an
  * object as its JSON text, taken before the watcher gets the object. The watcher owns what it got and may change it in
  * place; what it does with it changes nothing here, so a later value equal to a changed one is still emitted. Keeping
- * the text costs no more than comparing the objects did: one `JSON.stringify` of each object value taken.
+ * the text costs one `JSON.stringify` of each object value taken. For `customStatus$` that is less than comparing the
+ * objects did (which encoded both); for `status$` and `instances$` it is a cost they did not pay before on an emission
+ * whose plain fields already differ (about 0.7 µs per object payload of 120 bytes, measured in isolation).
  */
 export class JsonBaseline {
   /** The value taken; only its JSON text is compared when it is an object. */

@@ -38,40 +38,12 @@ const MAX_PUMP_RETRY_MS = 30_000;
  * of waiting out a back-off grown to MAX_PUMP_RETRY_MS in a long outage. A store that still fails is tried no more
  * than once per MIN_PUMP_RETRY_MS however often it signals, and each failure still lengthens the back-off that
  * retries when no signal comes. The one rule for every back-off the worker's signals end (`Worker.#signalled`), and
- * for those a store call that succeeds after a failure ends (`resultRetryOnSignalMs`, `resubscribeOnAnswerMs`). A
+ * for those a store call that succeeds after a failure ends (`Worker.#storeAnswered`, `Worker.#heldFor`). A
  * timer of the worker's own (a due durable timer, a lease expiry, a back-off's retry) ends none: it says nothing of the
  * store.
  */
 export function retryOnSignalMs(nowMs: number, failedAtMs: number): number {
   return Math.max(nowMs, failedAtMs + MIN_PUMP_RETRY_MS);
-}
-
-/**
- * When the retry of an activity result's commit, backing off since that commit failed at `failedAtMs`, comes once the
- * store signals work or a store call of this worker succeeds at `nowMs`: as a retry on a signal (`retryOnSignalMs`)
- * when the failure came in an outage, else where its back-off put it (Infinity). It came in an outage unless another
- * store call of this worker succeeded between the result's previous attempt (its first: that attempt's start) and this
- * failure (`answeredMeanwhile`): a store that serves the worker's other calls while it fails this commit refuses this
- * one result (a write it cannot take, a document it keeps conflicting on), and an answer or signal says nothing of
- * when it will take it. Such a result backs off as any failed commit (100 ms doubling to MAX_PUMP_RETRY_MS), instead
- * of being sent again MIN_PUMP_RETRY_MS after each failure for as long as other commits succeed. One that failed with
- * the rest of the store's calls resumes as soon as the store is back (`Worker.#bringCommitsForward`).
- */
-export function resultRetryOnSignalMs(nowMs: number, failedAtMs: number, answeredMeanwhile: boolean): number {
-  return answeredMeanwhile ? Infinity : retryOnSignalMs(nowMs, failedAtMs);
-}
-
-/**
- * When the wake-up feed's re-subscription, backing off since the feed failed at `failedAtMs`, comes once a store call
- * succeeds at `nowMs`: as a retry on a signal (`retryOnSignalMs`) when the store failed since the last success
- * (`storeRecovered`: a claim round, or a result commit in an outage, see `resultRetryOnSignalMs`), else where its
- * back-off put it (Infinity). A store that answers again after failing has most likely got its feed back too. Only a
- * failure of the store (not of the feed, nor a refusal of one result) earns this: a feed that fails for ever beside
- * claims that succeed keeps its back-off, instead of a loop of re-subscription, wake-up, claim, re-subscription
- * (`Worker.#storeAnswered`); while it is down, the worker claims on its own timer meanwhile (`wakeInMs`).
- */
-export function resubscribeOnAnswerMs(nowMs: number, failedAtMs: number, storeRecovered: boolean): number {
-  return storeRecovered ? retryOnSignalMs(nowMs, failedAtMs) : Infinity;
 }
 
 /** The longest the worker goes without a claim round while its wake-up feed is down and its store answers. */
@@ -283,10 +255,10 @@ export class Worker {
   #resubscribeAtMs = Infinity;
   /**
    * The store failed a call since the last one that succeeded: a claim round, or a result commit in an outage (not one
-   * the store refused alone, see `resultRetryOnSignalMs`). See `resubscribeOnAnswerMs`.
+   * the store refused alone, see `#heldFor`). See `#storeAnswered`.
    */
   #storeFailed = false;
-  /** Store calls that succeeded so far (claim rounds, commits): a result commit's failure reads it (`resultRetryOnSignalMs`). */
+  /** Store calls that succeeded so far (claim rounds, commits): a result commit's failure reads it (`#heldFor`). */
   #answers = 0;
   #wakeTimer: ClockTimer | undefined;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
@@ -305,7 +277,7 @@ export class Worker {
   #failedAtMs = Number.NaN;
   /**
    * The result commits waiting to be retried (`#heldFor`), each brought forward by a store signal (`#signalled`) or a
-   * store call that succeeds after a failure (`#storeAnswered`), as `resultRetryOnSignalMs` says.
+   * store call that succeeds after a failure (`#storeAnswered`): only those that failed in an outage (`#heldFor`).
    */
   readonly #retryWaits = new Set<(nowMs: number) => void>();
   /**
@@ -632,7 +604,7 @@ export class Worker {
    * The store signalled work: its feed emitted, or was subscribed again (in place of what it missed while down). A
    * wake-up (`#wake`) that also brings forward the retries backing off after a failure (`retryOnSignalMs`): the failed
    * pump's (`#backingOff`) and those of the result commits that failed in an outage (`#bringCommitsForward`,
-   * `resultRetryOnSignalMs`). A timer of the worker's own (a due durable timer, a lease expiry, the pump's back-off)
+   * `#heldFor`). A timer of the worker's own (a due durable timer, a lease expiry, the pump's back-off)
    * says nothing of the store, so it wakes the worker without.
    */
   #signalled(): void {
@@ -647,7 +619,7 @@ export class Worker {
   }
 
   /**
-   * Brings the result commits' retries (`#retryWaits`) forward as `resultRetryOnSignalMs` says, at `nowMs` (NaN: not at
+   * Brings the result commits' retries (`#retryWaits`) forward as `retryOnSignalMs` says, at `nowMs` (NaN: not at
    * all): those that failed in an outage, not those the store refused while it served other calls.
    */
   #bringCommitsForward(nowMs: number): void {
@@ -941,8 +913,11 @@ export class Worker {
    * The store committed for this worker, or a claim succeeded after one failed: it is reachable, so a failure after this
    * backs off from the start and a back-off under way ends with a claim now instead of at its timer. When the store had
    * failed since its last answer (`#storeFailed`), this answer shows it recovered: the result commits backing off after
-   * failing in that outage are retried as `resultRetryOnSignalMs` says, and the wake-up feed's re-subscription, if one
-   * is pending, comes as `resubscribeOnAnswerMs` says. An answer with no failure before it moves neither.
+   * failing in that outage are retried as `retryOnSignalMs` says, and so is the wake-up feed's re-subscription, if one
+   * is pending: a store that answers again after failing has most likely got its feed back too. An answer with no
+   * failure before it moves neither: a feed that fails for ever beside claims that succeed keeps its back-off, instead
+   * of a loop of re-subscription, wake-up, claim, re-subscription (while it is down, the worker claims on its own timer,
+   * `wakeInMs`).
    */
   #storeAnswered(): void {
     this.#pumpFailures = 0;
@@ -952,7 +927,7 @@ export class Worker {
       const nowMs = validMs(this.#o.clock.now());
       this.#bringCommitsForward(nowMs);
       if (this.#resubscribeTimer !== undefined) {
-        const atMs = resubscribeOnAnswerMs(nowMs, this.#feedFailedAtMs, this.#storeFailed);
+        const atMs = retryOnSignalMs(nowMs, this.#feedFailedAtMs);
         if (this.#resubscribeAtMs > atMs) this.#resubscribeIn(nowMs, atMs - nowMs);
       }
     }
@@ -1398,7 +1373,7 @@ export class Worker {
       this.#metrics.activitiesRun++;
     };
     // The store calls that had succeeded when the previous attempt failed (at first, when the first attempt began): one
-    // more by the next failure means the store serves other calls while it fails this one (`resultRetryOnSignalMs`).
+    // more by the next failure means the store serves other calls while it fails this one (`#heldFor`).
     let answers = this.#answers;
     for (let failures = 0; ; failures++) {
       // Read before the attempt: a clock that returns no valid Date ends the attempts with its RangeError
@@ -1477,8 +1452,7 @@ export class Worker {
 
   /**
    * Waits, while holding `item`, `delay` ms on the worker's clock from `failedAtMs` (the failure it backs off from), or
-   * less when a store signal or answer brings it forward (`#bringCommitsForward`) as `resultRetryOnSignalMs` says (never
-   * with `answeredMeanwhile`): true then, or false as soon as a stop abandons it (its lease released; `#abandonHeld`
+   * less when a store signal or answer brings it forward (`#bringCommitsForward`, as `retryOnSignalMs` says): true then, or false as soon as a stop abandons it (its lease released; `#abandonHeld`
    * calls the `stop` registered here, which clears the timer).
    */
   #heldFor(item: ActivityWorkItem, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
@@ -1491,14 +1465,19 @@ export class Worker {
         resolve(held);
       };
       const bringForward = (nowMs: number): void => {
-        const retryMs = resultRetryOnSignalMs(nowMs, failedAtMs, answeredMeanwhile);
+        const retryMs = retryOnSignalMs(nowMs, failedAtMs);
         if (!(atMs > retryMs)) return;
         clock.clearTimeout(timer);
         atMs = retryMs;
         timer = clock.setTimeout(() => done(true), retryMs - nowMs);
       };
       let timer = clock.setTimeout(() => done(true), delay);
-      this.#retryWaits.add(bringForward);
+      // Only a result that failed in an outage: one that failed while another store call of this worker succeeded since
+      // its previous attempt (`answeredMeanwhile`) is one the store refuses alone (a write it cannot take, a document it
+      // keeps conflicting on), and a signal or answer says nothing of when it will take it. It backs off as any failed
+      // commit (100 ms doubling to MAX_PUMP_RETRY_MS) instead of being sent again MIN_PUMP_RETRY_MS after each failure
+      // for as long as other commits succeed.
+      if (!answeredMeanwhile) this.#retryWaits.add(bringForward);
       this.#heldActivities.set(item, { stop: () => done(false) });
     });
   }
