@@ -17,7 +17,7 @@ import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
-import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus, type Mutable } from '../model/instance-status.js';
+import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { toPlainJson, toTerminateReason } from '../model/json.js';
@@ -29,7 +29,7 @@ import {
 } from '../model/validation.js';
 import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
-import { isShared } from '../store/shared-states.js';
+import { isShared, withOwnPayloads } from '../store/shared-states.js';
 import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
@@ -1029,15 +1029,6 @@ type DirectOutcome = 'committed' | 'send' | 'refused';
 
 function reasonOf(reason: string | undefined): { reason?: string } {
   return reason === undefined ? {} : { reason: isReason(reason, 'reason') };
-}
-
-/** `status` with copies of its payloads, for a caller that shares its state with another ({@link LocalClient.#statusOf}). */
-function withOwnPayloads(status: Mutable<InstanceStatus>): InstanceStatus {
-  if (status.input !== undefined) status.input = copyStoreValue(status.input);
-  if (status.output !== undefined) status.output = copyStoreValue(status.output);
-  if (status.customStatus !== undefined) status.customStatus = copyStoreValue(status.customStatus);
-  if (status.failureDetails !== undefined) status.failureDetails = copyStoreValue(status.failureDetails);
-  return status;
 }
 
 /**

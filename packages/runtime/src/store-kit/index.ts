@@ -60,7 +60,7 @@ export { Broadcast } from '../store/broadcast.js';
  * The one rule of who owns a published state: a feed that hands one state object to several subscribers, or keeps it
  * after handing it out, marks it shared first (`Broadcast` and `ChangeRouter` do so themselves).
  */
-export { markShared } from '../store/shared-states.js';
+export { markShared, withOwnPayloads } from '../store/shared-states.js';
 /**
  * Routes one change feed to per-instance listeners over one shared subscription (the client's router): a store with a
  * per-instance feed of its own (`instanceChanges$`) routes it with the same rules.

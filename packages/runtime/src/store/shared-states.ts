@@ -1,3 +1,5 @@
+import { copyStoreValue } from './store-helpers.js';
+
 /** Where the one set of marks lives (see below). */
 const SHARED = Symbol.for('durable-rx.shared');
 
@@ -34,4 +36,18 @@ export function markShared(change: unknown): void {
 /** Whether `state` was marked shared ({@link markShared}): a client copies its payloads before user code gets them. */
 export function isShared(state: object): boolean {
   return shared.has(state);
+}
+
+/** The members of an instance state or status a client hands its users as they are when nobody else holds it. */
+const PAYLOADS = ['input', 'output', 'customStatus', 'failureDetails'] as const;
+
+/**
+ * Gives `value` (a state or status of the caller's own, changed in place and returned) copies of its payloads (input,
+ * output, custom status, failure details): what a holder of a shared state hands on, or keeps after handing it out. Its
+ * other members are strings, numbers and Dates, handed out as they are.
+ */
+export function withOwnPayloads<T extends object>(value: T): T {
+  const own = value as Record<string, unknown>;
+  for (const key of PAYLOADS) if (own[key] !== undefined) own[key] = copyStoreValue(own[key]);
+  return value;
 }

@@ -543,14 +543,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       }, HEAVY_TEST_TIMEOUT_MS);
 
       it('lists in getStatusAll and getStatusBy in the order of listInstances: created time, then instance id', async () => {
-        // Created in an order of their own: c in a millisecond before the others, d in one after them; a and b in
-        // between, one after the other (perhaps within one millisecond, where the id decides).
-        await client.startNew('WaitForEvents', { instanceId: 'ord-c', input: 1 });
-        await nextMillisecond();
-        await client.startNew('WaitForEvents', { instanceId: 'ord-b', input: 1 });
-        await client.startNew('WaitForEvents', { instanceId: 'ord-a', input: 1 });
-        await nextMillisecond();
-        await client.startNew('WaitForEvents', { instanceId: 'ord-d', input: 1 });
+        await startOutOfIdOrder(client, 'WaitForEvents', 'ord-');
         const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
         const listed = (await client.listInstances()).instances;
         expect(ids(listed)).toEqual(ids(byPageKey(listed)));
@@ -1731,12 +1724,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
 
       it('instances$ lists in the order of listInstances (created time, then instance id), and a restarted member moves to its new place', async () => {
-        await client.startNew('Echo', { instanceId: 'live-c', input: 1 });
-        await nextMillisecond();
-        await client.startNew('Echo', { instanceId: 'live-b', input: 1 });
-        await client.startNew('Echo', { instanceId: 'live-a', input: 1 });
-        await nextMillisecond();
-        await client.startNew('Echo', { instanceId: 'live-d', input: 1 });
+        await startOutOfIdOrder(client, 'Echo', 'live-');
         for (const id of ['live-a', 'live-b', 'live-c', 'live-d']) await client.waitForCompletion(id, SETTLED);
         const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
         const listed = ids((await client.listInstances({ instanceIdPrefix: 'live-' })).instances);
@@ -2116,6 +2104,19 @@ class HeldHistoryReads {
 }
 
 /** Waits until the clock has passed the current millisecond, so what is created next has a later created time. */
+/**
+ * Starts `name` (input 1) as `prefix` + c, b, a, d, in an order of their own: c in a millisecond before the others, d in
+ * one after them; b and a in between, one after the other (perhaps within one millisecond, where the id decides).
+ */
+async function startOutOfIdOrder(client: DurableClient, name: string, prefix: string): Promise<void> {
+  await client.startNew(name, { instanceId: `${prefix}c`, input: 1 });
+  await nextMillisecond();
+  await client.startNew(name, { instanceId: `${prefix}b`, input: 1 });
+  await client.startNew(name, { instanceId: `${prefix}a`, input: 1 });
+  await nextMillisecond();
+  await client.startNew(name, { instanceId: `${prefix}d`, input: 1 });
+}
+
 async function nextMillisecond(): Promise<void> {
   const now = Date.now();
   while (Date.now() <= now) await new Promise((resolve) => setTimeout(resolve, 1));

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { Broadcast, copyStoreValue, webLocks, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, webLocks, withOwnPayloads, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
 
@@ -226,9 +226,9 @@ export class ChangeFeed {
     // with one watcher hands its payloads without a copy. Copied only when a subscriber may hear the batch (one is
     // subscribed, or the gate holds changes, which it hands to whoever is subscribed when it lets them go; a change it
     // begins to hold now has been heard by nobody yet): a batch nobody hears stays this feed's own.
-    const kept = keeps && (this.#changes.observed || this.#gate.holding) ? copies.map(withOwnPayloads) : copies;
+    const kept = keeps && (this.#changes.observed || this.#gate.holding) ? copies.map(keptCopy) : copies;
     this.#deliver(copies, work);
-    if (keeps) this.#keep(kept === copies && this.#gate.holding ? copies.map(withOwnPayloads) : kept, others);
+    if (keeps) this.#keep(kept === copies && this.#gate.holding ? copies.map(keptCopy) : kept, others);
   }
 
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
@@ -490,22 +490,13 @@ export class ChangeFeed {
 }
 
 /**
- * `change` with a state of its own whose payloads are copies: what a commit kept for a late peer needs once the
- * feed's subscribers hold the delivered one. The payloads (input, output, custom status, failure details) are what a
- * client hands its users without a copy when nobody else holds the state; the other members are strings, numbers and
- * Dates it hands out as they are anyway. Copying only them costs less than marking the state shared and copying the
- * payloads of one emission in the client did; a full copy of the change, more.
+ * `change` with a state of its own whose payloads are copies (store-kit's `withOwnPayloads`): what a commit kept for a
+ * late peer needs once the feed's subscribers hold the delivered one. Copying only the payloads costs less than marking
+ * the state shared and copying the payloads of one emission in the client did; a full copy of the change, more.
  */
-function withOwnPayloads(change: FeedChange): FeedChange {
-  const state = change.state;
-  if (!state) return change;
-  const own: Record<string, unknown> = { ...state };
-  for (const key of PAYLOADS) if (own[key] !== undefined) own[key] = copyStoreValue(own[key]);
-  return { ...change, state: own as unknown as InstanceState };
+function keptCopy(change: FeedChange): FeedChange {
+  return change.state ? { ...change, state: withOwnPayloads({ ...change.state }) } : change;
 }
-
-/** The members of a state a client hands its users as they are when nobody else holds it (see {@link withOwnPayloads}). */
-const PAYLOADS = ['input', 'output', 'customStatus', 'failureDetails'] as const;
 
 /**
  * The change a feed delivers: without `after`, the feed's own; with the purged snapshot a purge names, when it is
