@@ -1,6 +1,6 @@
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, ReplaySubject, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, type RemoteClientOptions } from '../src/index.js';
 import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
@@ -18,21 +18,25 @@ afterEach(async () => {
 /**
  * A client of the harness's server whose `fetch` logs `sent <method> <path>` when a request leaves and
  * `answered <method> <path>` when its answer's headers are in; with `gated`, subscription requests leave only once
- * `open()` was called (or are refused when aborted first).
+ * `open()` was called (or are refused when aborted first). `hold()` closes the gate again (for the requests made from
+ * then on), whether or not it was `gated`.
  */
 function loggedClient(options: Partial<RemoteClientOptions> = {}, gated = false) {
   const log: string[] = [];
   let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
+  let gate: Promise<void> | undefined;
+  const hold = (): void => void (gate = new Promise<void>((resolve) => (open = resolve)));
+  if (gated) hold();
   const client = createRemoteClient({
     baseUrl: harness.server.url,
     key: KEY,
     ...options,
     fetch: async (input, init) => {
       const what = `${init?.method ?? 'GET'} ${new URL(String(input)).pathname.slice(WEBHOOK_PATH.length)}`;
-      if (gated && what.endsWith('/subscriptions')) {
+      const held = what.endsWith('/subscriptions') && gate;
+      if (held) {
         await new Promise<void>((resolve, reject) => {
-          void gate.then(resolve);
+          void held.then(resolve);
           init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
         });
       }
@@ -43,7 +47,9 @@ function loggedClient(options: Partial<RemoteClientOptions> = {}, gated = false)
     },
   });
   const sent = (what: string): boolean => log.includes(`sent ${what}`);
-  return { client, log, open, sent };
+  /** The index in `log` of the last answer to a subscription request. */
+  const lastAnswered = (): number => log.findLastIndex((line) => /^answered POST \/streams\/[^/]+\/subscriptions$/.test(line));
+  return { client, log, open: () => open(), hold, sent, lastAnswered };
 }
 
 describe('a command sent after a watch was subscribed', () => {
@@ -195,6 +201,28 @@ describe('a command sent after a watch was subscribed', () => {
     expect(sent('POST /orchestrators/Echo/hung')).toBe(true);
     expect(await within(started, 'the start')).toBe('hung');
     watching.unsubscribe();
+    client.close();
+  });
+
+  it('waits for a watch made in the same tick on a live stream, whose subscription request leaves on a later microtask', async () => {
+    const { client, log, sent, lastAnswered } = loggedClient({ timeoutMs: Infinity, reconnect: { timeoutMs: Infinity } });
+    // The stream is live and its session holds a watch: the next watch's subscription goes in a request of its own.
+    const anchor = new ReplaySubject<unknown>();
+    const anchored = client.status$('anchor').subscribe(anchor);
+    await within(firstValueFrom(anchor), 'the first watch\u2019s first value');
+    // Its subscription answered too (the server may send the first value before its answer): no command waits for it.
+    await vi.waitFor(() => expect(lastAnswered()).toBeGreaterThan(-1), { timeout: 60_000 });
+    const answered = lastAnswered();
+    // In one tick: the watch, then the command. Neither request has left when the call returns.
+    const statuses = lastValueFrom(client.status$('tick').pipe(take(3), toArray()));
+    const started = client.startNew('WaitForEvents', { instanceId: 'tick', input: 1 });
+    expect(sent('POST /orchestrators/WaitForEvents/tick')).toBe(false);
+    expect(await within(started, 'the start')).toBe('tick');
+    // The command left after the answer to the watch's subscription, a request made after the call.
+    expect(lastAnswered()).toBeGreaterThan(answered);
+    expect(log.indexOf('sent POST /orchestrators/WaitForEvents/tick')).toBeGreaterThan(lastAnswered());
+    expect((await within(statuses, 'the statuses')).map((s) => s?.runtimeStatus)).toEqual([undefined, 'Pending', 'Running']);
+    anchored.unsubscribe();
     client.close();
   });
 
