@@ -270,19 +270,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
    */
   const waiting = new Map<() => void, number>();
   /**
-   * An attempt of the event stream failed (or ended), and no session has started since: commands go at once (see
-   * `send`). Cleared by the next `session` event, or by a new connection.
-   */
-  let down = false;
-
-  /**
    * Opens the event stream (`GET /streams`) unless it is open. The id of the last event received goes out as
    * `Last-Event-ID` on each reconnect, so the server resumes right after it.
    */
   const open = (): void => {
     if (connection) return;
-    // A new connection (the last one stopped with its last watch): its first attempt has not failed yet.
-    down = false;
     setState('connecting');
     // A watcher of that state may have closed the client: then nothing is opened.
     if (signal.aborted) return;
@@ -332,8 +324,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (event === 'session') {
         const next = data.session;
         if (typeof next !== 'string') return;
-        // Live again: commands made from here on wait for the subscriptions this session has not answered yet.
-        down = false;
+        // Live again (below): commands made from here on wait for the subscriptions this session has not answered yet.
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription.
           session = next;
@@ -434,12 +425,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       attempt.abort();
       // The commands waiting for subscriptions go now rather than wait for the next attempt (as long as the reconnect
       // delay and then some): a failing stream must not hold every command back. So do those made until the next
-      // session starts (`down`): each would otherwise wait for a subscription that cannot be answered before then. Those
-      // watches start from the value the server reads when their subscription reaches it.
-      down = true;
-      settle(true);
+      // session starts (while `reconnecting`): each would otherwise wait for a subscription that cannot be answered
+      // before then. Those watches start from the value the server reads when their subscription reaches it.
       // Why, when it failed (none when the stream just ended): what fetch, a read or the abort threw, an Error.
       setState('reconnecting', failure as Error | undefined);
+      settle(true);
       // A watcher of that state may have closed the client: then nothing is armed again.
       if (stopped) return;
       // The stream ended or failed: reconnect, resuming after the last event received. The delay is at least 1 ms, so
@@ -468,9 +458,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const send: StreamMux['send'] = async (method, path, body, extra, until = signal) => {
     // A command (any request but a GET, except the subscription changes, which have an `until` of their own) goes once
     // the server holds every watch made before it (see `settle`): what the command commits, the watch sees. Nothing
-    // to wait for (the common case), or the event stream down (no session could answer one before the next): sent at
-    // once. (Every watch not acknowledged yet was made before it: ids are taken in order.)
-    if (unacked.size && !down && method !== 'GET' && until === signal) {
+    // to wait for (the common case), or the event stream down (`reconnecting`: no session could answer one before the
+    // next, whose `session` event makes it `live`): sent at once. (Every watch not acknowledged yet was made before it:
+    // ids are taken in order.)
+    if (unacked.size && state.state !== 'reconnecting' && method !== 'GET' && until === signal) {
       await new Promise<void>((resolve) => {
         // Bounded: a subscription that the server neither answers nor refuses (and no stream failure either) holds it
         // for `timeoutMs` at most; then it goes anyway, with a deadline of its own. (A timer never fires at once.)
