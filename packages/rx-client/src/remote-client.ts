@@ -92,9 +92,10 @@ type Query = object;
  * once the server holds the subscriptions of the watches made before it, so a watch sees what a later command commits,
  * as with the local client: subscribe, then start at once, and no value is missed. It waits at most until the watch
  * ends, an attempt of the event stream fails, or `timeoutMs` passes (then it goes anyway); with no subscription on its
- * way, or while the stream is down (from a failed attempt until the next session is live), not at all. A command whose
- * wait was cut short so (or sent just before a reconnect into a new session, which starts each watch again from the
- * current value) may be applied before the watch's subscription: the watch then starts from a value that already
+ * way, or while the stream is down (from a failed attempt until the next session is live), not at all. Once live in a
+ * new session (the server could not resume the last), a command waits likewise for every watch, each subscribed to it
+ * again. A command whose wait was cut short so (or made while the stream was down, or sent just before a reconnect into
+ * a new session, which starts each watch again from the current value) may be applied before the watch's subscription: the watch then starts from a value that already
  * reflects it, and what the command committed before that is not delivered. Reads (`getStatus`, `listInstances`, `getStatusAll`, `getStatusBy`) never wait. A watch subscribed
  * after a command (after `await startNew(...)`) starts from the value the server reads when its subscription arrives:
  * what was committed before is not delivered.

@@ -151,9 +151,11 @@ export interface StreamMux {
    * A command (a request other than a GET, without an `until`) made while a watch made before it has a subscription
    * the server has not answered yet leaves only once it has (or the watch ended, or an attempt of the event stream
    * failed, or `timeoutMs` passed: then it goes anyway, its own `timeoutMs` counting from there), so that the watch sees
-   * what the command commits; with none such, at once. From a failed attempt until the next session starts (the
-   * reconnect delay, the next attempt), a command does not wait at all: no subscription can be answered before then.
-   * A read (GET) never waits.
+   * what the command commits; with none such, at once. The same holds for a watch made in the same tick as the command
+   * (its subscription request leaves later, on a microtask), and for every watch once the stream is live in a new session
+   * (the server could not resume the last: each is subscribed again, and starts over in it). From a failed attempt until
+   * the next session starts (the reconnect delay, the next attempt), a command does not wait at all: no subscription can
+   * be answered before then. A read (GET) never waits.
    */
   send(method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until?: AbortSignal): Promise<[unknown, Headers]>;
   /**
@@ -198,8 +200,9 @@ export interface StreamMux {
  * with `UnavailableError` (`unavailable`, 503: it says nothing of the instance); a history may have no events, and
  * completes.
  *
- * A command waits for the subscriptions of the watches made before it (see `send`): the server subscribes a watch before
- * it answers the request that carried it, so what the command commits reaches the watch, as with the local client.
+ * A command waits for the subscriptions of the watches made before it (see `send`), those sent again to a new session
+ * too: the server subscribes a watch before it answers the request that carried it, so what the command commits
+ * reaches the watch, as with the local client.
  *
  * Every subscription the client sent is unsubscribed by the client when its watch ends, however it ends (unsubscribed,
  * or closed or refused by the server): a subscribe sent again after its answer was lost may have reached the server
@@ -260,10 +263,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const requests = new Set<AbortController>();
   /**
    * The watches (by id) whose subscription the server has not acknowledged yet: no answer to a subscription request
-   * that carried it has come from its session. A command waits for those made before it (see `send`). In the order
-   * they were made (ids only grow, and none is added twice), so the first is the oldest.
+   * that carried it has come from its session (a new session gets every watch again: all of them, then). A command
+   * waits for those made before it (see `send`). In the order they were made (ids only grow, and none is added twice;
+   * `entries` is in that order too), so the first is the oldest.
    */
-  const unacked = new Set<string>();
+  let unacked = new Set<string>();
   /**
    * The commands waiting for them, in the order they were made: what lets each go (once), and the id of the last
    * watch made before it (so those ids never decrease down the map).
@@ -326,9 +330,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         if (typeof next !== 'string') return;
         // Live again (below): commands made from here on wait for the subscriptions this session has not answered yet.
         if (next !== session) {
-          // A new session (the first, or the server could not resume): (re)send every active subscription.
+          // A new session (the first, or the server could not resume): (re)send every active subscription, which it
+          // has not answered, then: each watch starts over in it, and a command the server applied first would be lost
+          // to it.
           session = next;
-          pending = new Set(entries.keys());
+          pending = new Set(unacked = new Set(entries.keys()));
         }
         setState('live');
         return scheduleFlush();

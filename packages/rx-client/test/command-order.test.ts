@@ -1,5 +1,6 @@
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
+import type { InstanceStatus } from '@durable-rx/runtime';
 import { filter, firstValueFrom, lastValueFrom, ReplaySubject, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, type RemoteClientOptions } from '../src/index.js';
@@ -224,6 +225,58 @@ describe('a command sent after a watch was subscribed', () => {
     expect((await within(statuses, 'the statuses')).map((s) => s?.runtimeStatus)).toEqual([undefined, 'Pending', 'Running']);
     anchored.unsubscribe();
     client.close();
+  });
+
+  /**
+   * A client with no deadline for commands nor for its stream, watching the status of `id` (its subscription answered),
+   * whose stream then reconnects into a new session (the server lost the old one) and is live there, with the watch's
+   * subscription to that session held until `open()`.
+   */
+  async function liveInNewSession(id: string) {
+    const logged = loggedClient({ timeoutMs: Infinity, reconnect: { initialDelayMs: 10, timeoutMs: Infinity } });
+    const states: string[] = [];
+    const connection = logged.client.connection$.subscribe(({ state }) => states.push(state));
+    const values = new ReplaySubject<InstanceStatus | undefined>();
+    const watching = logged.client.status$(id).subscribe({ next: (value) => values.next(value), error: () => {} });
+    await within(firstValueFrom(values), 'the first value');
+    await vi.waitFor(() => expect(logged.lastAnswered()).toBeGreaterThan(-1), { timeout: 60_000 });
+    const statuses = lastValueFrom(values.pipe(take(3), toArray()));
+    logged.hold();
+    harness.restartHandler(); // the stream ends; the new handler knows no session
+    await vi.waitFor(() => expect(states.slice(3)).toEqual(['reconnecting', 'live']), { timeout: 60_000 });
+    const subscribed = () => new Set(harness.requests.filter(({ path }) => path.endsWith('/subscriptions')).map(({ path }) => path)).size;
+    expect(subscribed()).toBe(1); // the new session's request is held
+    const release = () => (watching.unsubscribe(), connection.unsubscribe(), logged.client.close());
+    return { ...logged, states, statuses, subscribed, release };
+  }
+
+  it('waits again, once live in a new session (the server lost the old one), for the watches sent to it again', async () => {
+    const { client, log, open, sent, lastAnswered, statuses, subscribed, release } = await liveInNewSession('again');
+    const started = client.startNew('WaitForEvents', { instanceId: 'again', input: 1 });
+    // A round trip: a command that did not wait would have been sent long before its end.
+    expect(await client.getStatus('again')).toBeUndefined();
+    expect(sent('POST /orchestrators/WaitForEvents/again')).toBe(false);
+    open();
+    expect(await within(started, 'the start')).toBe('again');
+    expect(subscribed()).toBe(2);
+    expect(log.indexOf('sent POST /orchestrators/WaitForEvents/again')).toBeGreaterThan(lastAnswered());
+    // The new session's first value (no instance) was seen already; then what the start committed, none missed.
+    expect((await within(statuses, 'the statuses')).map((s) => s?.runtimeStatus)).toEqual([undefined, 'Pending', 'Running']);
+    release();
+  });
+
+  it('is not held by the watches sent again to a new session when that stream fails too', async () => {
+    const { client, sent, lastAnswered, states, release } = await liveInNewSession('failing');
+    const answered = lastAnswered();
+    const started = client.startNew('Echo', { instanceId: 'failing', input: 1 });
+    expect(await client.getStatus('failing')).toBeUndefined();
+    expect(sent('POST /orchestrators/Echo/failing')).toBe(false);
+    // Only the stream's end can let it go now: the subscription is held, and nothing has a deadline.
+    harness.server.server.closeAllConnections();
+    expect(await within(started, 'the start')).toBe('failing');
+    expect(states.slice(5, 6)).toEqual(['reconnecting']);
+    expect(lastAnswered()).toBe(answered);
+    release();
   });
 
   it('waits for an unanswered subscription at most its timeoutMs, then goes', async () => {
