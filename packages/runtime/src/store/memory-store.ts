@@ -207,7 +207,7 @@ export class MemoryStore implements Store {
     for (let i = 0; i < plan.insertTasks.length; i++) {
       const task = plan.insertTasks[i]!;
       const taskLease = plannedLeaseOf(plan.taskLeases, task.id);
-      this.#tasks.set(task.id, { lease: taskLease && heldLease(taskLease), task: clone(task) });
+      this.#tasks.set(task.id, { lease: taskLease && heldLease(taskLease), task: copyStoreValue(task) });
       this.#claimableTasks.set(task.id, taskLease ? taskLease.expiresAt.getTime() : 0);
     }
     for (let i = 0; i < plan.insertMessages.length; i++) {
@@ -260,7 +260,7 @@ export class MemoryStore implements Store {
     if (!record) throw new Error(`MemoryStore's claim index names a missing task ${JSON.stringify(taskId)}`);
     const lease = hold(record, options, this.#newToken());
     this.#claimableTasks.set(taskId, record.lease!.expiresMs);
-    return { task: clone(record.task), lease };
+    return { task: copyStoreValue(record.task), lease };
   }
 
   async abandonActivity(taskId: string, leaseToken: string): Promise<void> {
@@ -414,7 +414,7 @@ export class MemoryStore implements Store {
 
   #emit(instanceId: string, state: StoredState | InstanceState | undefined): void {
     if (!this.#changes.observed) return; // nobody to copy for
-    this.#changes.next({ instanceId, state: state instanceof StoredState ? state.toState() : clone(state) });
+    this.#changes.next({ instanceId, state: state instanceof StoredState ? state.toState() : copyStoreValue(state) });
   }
 }
 
@@ -471,10 +471,6 @@ function heldLease(lease: Lease): HeldLease {
 function leaseOf(record: { readonly lease: HeldLease | undefined }): Lease | undefined {
   const held = record.lease;
   return held && { owner: held.owner, token: held.token, expiresAt: new Date(held.expiresMs) };
-}
-
-function clone<T>(value: T): T {
-  return copyStoreValue(value);
 }
 
 /**

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE } from '../model/validation.js';
+import type { ValidInstanceQuery, validateInstanceQuery } from '../model/validation.js';
 import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 
 /**
@@ -74,13 +75,12 @@ export function decodeContinuationToken(token: string): PageKey {
   throw new InvalidArgumentError('invalid continuation token');
 }
 
-/** Validated page size of a query. */
-export function pageSizeOf(query: InstanceQuery): number {
-  const size = query.pageSize ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw new InvalidArgumentError(`pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-  }
-  return size;
+/**
+ * The page size of a query {@link validateInstanceQuery} checked (it refuses any pageSize but an integer from 1 to
+ * {@link MAX_PAGE_SIZE}): its own, or {@link DEFAULT_PAGE_SIZE}.
+ */
+export function pageSizeOf(query: ValidInstanceQuery): number {
+  return query.pageSize ?? DEFAULT_PAGE_SIZE;
 }
 
 /**
@@ -259,26 +259,22 @@ function lifeOf(leaseOwner: string): { readonly id: string; readonly at: number 
  * members are kept as they are.
  */
 export function copyStoreValue<T>(value: T): T {
-  return copyValue(value) as T;
-}
-
-function copyValue(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Date) return new Date(value.getTime()) as T;
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = copyValue(value[i]);
-    return out;
+    for (let i = 0; i < value.length; i++) out[i] = copyStoreValue(value[i]);
+    return out as T;
   }
   const out: Record<string, unknown> = {};
   // for-in over a plain object allocates no key array (Object.keys did, on every copied object)
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
-    const member = copyValue((value as Record<string, unknown>)[key]);
+    const member = copyStoreValue(value[key]);
     if (key === '__proto__') Object.defineProperty(out, key, { value: member, enumerable: true, writable: true, configurable: true });
     else out[key] = member;
   }
-  return out;
+  return out as T;
 }
 
 /**
