@@ -118,9 +118,9 @@ function segment(key: string | number): string {
 }
 
 /** Sets a member as an own data property, so a `__proto__` key stays a key and never becomes a prototype. */
-function defineMember(out: JsonValue[] | Record<string, JsonValue>, key: string | number, value: JsonValue): void {
+export function defineMember<T>(out: Record<string, T>, key: string, value: T): void {
   if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-  else (out as Record<string | number, JsonValue>)[key] = value;
+  else out[key] = value;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { defineMember } from '../model/json.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE } from '../model/validation.js';
 import type { ValidInstanceQuery, validateInstanceQuery } from '../model/validation.js';
@@ -270,9 +271,7 @@ export function copyStoreValue<T>(value: T): T {
   // for-in over a plain object allocates no key array (Object.keys did, on every copied object)
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
-    const member = copyStoreValue(value[key]);
-    if (key === '__proto__') Object.defineProperty(out, key, { value: member, enumerable: true, writable: true, configurable: true });
-    else out[key] = member;
+    defineMember(out, key, copyStoreValue(value[key]));
   }
   return out as T;
 }
