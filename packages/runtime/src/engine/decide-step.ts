@@ -112,32 +112,12 @@ function decide(
   // Terminated, is no stale result: recorded and ignored by the step): consumed (an activity step's task deleted),
   // and that is all. They are no work of the current execution: no step, no history, no new version, no change.
   if (events.length === 0 && messages.length > 0 && !rerun) {
-    const requests: WriteRequest[] = [];
-    if (first) requests.push(first);
-    if (consumed) requests.push(consumed);
-    const cached = isTerminalStatus(state.runtimeStatus) ? undefined : input.cached;
-    return {
-      kind: 'commit', writeSet: { lease: writeLease, requests }, state, execution: cached, cacheHit: cached !== undefined,
-      eventsReplayed: 0, eventsApplied: 0,
-    };
+    return stepless(state, writeLease, first, consumed, undefined, isTerminalStatus(state.runtimeStatus) ? undefined : input.cached);
   }
   if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
-  if (ignored) {
-    // Recorded, visibly in history (a new version, so history readers see it), and ignored: the status is as it was.
-    const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + events.length };
-    const requests: WriteRequest[] = [];
-    if (first) requests.push(first);
-    requests.push(
-      { type: 'replaceState', state: next },
-      { type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events },
-    );
-    if (consumed) requests.push(consumed);
-    return {
-      kind: 'commit', writeSet: { lease: writeLease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0,
-      eventsApplied: 0,
-    };
-  }
+  // Recorded, visibly in history (a new version, so history readers see it), and ignored: the status is as it was.
+  if (ignored) return stepless(state, writeLease, first, consumed, events, undefined);
 
   let execution: OrchestrationExecution;
   let baseHistory: readonly HistoryEvent[] | undefined;
@@ -256,22 +236,13 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   // Only stale results (`isStaleResult`, of another execution): consumed, nothing else written, as a step that is not
   // refused does.
   if (ignored && events.length === 0 && messages.every((m) => isStaleResult(m, state))) {
-    return {
-      kind: 'commit', writeSet: { lease, requests: [consumed] }, state, execution: undefined, cacheHit: false, eventsReplayed: 0,
-      eventsApplied: 0,
-    };
+    return stepless(state, lease, undefined, consumed, undefined, undefined);
   }
   if (ignored) {
     // Late events of an ended instance: the write of them was refused (decideStep records them in full), so each is
     // recorded without its payload, as decideStep would record it otherwise: visibly, the status as it was.
-    const late = input.bare ? NO_HISTORY : events;
     const reason = refusalReason(input.failure);
-    const recorded = late.map((e) => withoutPayload(e, reason));
-    const next: InstanceState = { ...state, version: state.version + 1, historyLength: state.historyLength + recorded.length };
-    const requests: WriteRequest[] = [{ type: 'replaceState', state: next }];
-    if (recorded.length > 0) requests.push({ type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: recorded });
-    requests.push(consumed);
-    return { kind: 'commit', writeSet: { lease, requests }, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0 };
+    return stepless(state, lease, undefined, consumed, (input.bare ? NO_HISTORY : events).map((e) => withoutPayload(e, reason)), undefined);
   }
   const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
@@ -299,6 +270,27 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     rewind,
   });
   return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
+}
+
+/**
+ * A commit that runs no step: `first` (an activity step's task deletion) and the consumed messages, after `recorded`,
+ * events of an ended instance recorded and ignored (a new version whose status is as it was; none for only stale
+ * results). `cached` is the execution a stale-only commit leaves in the cache.
+ */
+function stepless(
+  state: InstanceState, lease: WriteLease, first: WriteRequest | undefined, consumed: DeleteMessagesWrite | undefined,
+  recorded: readonly HistoryEvent[] | undefined, cached: OrchestrationExecution | undefined,
+): StepDecision {
+  const requests: WriteRequest[] = [];
+  if (first) requests.push(first);
+  let next = state;
+  if (recorded) {
+    next = { ...state, version: state.version + 1, historyLength: state.historyLength + recorded.length };
+    requests.push({ type: 'replaceState', state: next });
+    if (recorded.length > 0) requests.push({ type: 'appendHistory', instanceId: state.instanceId, from: state.historyLength, events: recorded });
+  }
+  if (consumed) requests.push(consumed);
+  return { kind: 'commit', writeSet: { lease, requests }, state: next, execution: cached, cacheHit: cached !== undefined, eventsReplayed: 0, eventsApplied: 0 };
 }
 
 /** Most characters of a text a payload-less record keeps (a name, an error type, the store's reason). */
