@@ -107,8 +107,7 @@ export class MemoryStore implements Store {
     this.#ensureOpen();
     const instanceId = this.#claimableInstances.first(options.now.getTime());
     if (instanceId === undefined) return undefined;
-    const record = this.#instances.get(instanceId);
-    if (!record) throw new Error(`MemoryStore's claim index names a missing instance ${JSON.stringify(instanceId)}`);
+    const record = this.#instances.get(instanceId)!; // the claim index names only kept instances
     const lease = hold(record, options, this.#newToken());
     this.#indexInstance(instanceId);
     // Messages are stored frozen (see `keptFrozen`): a claim hands them out as they are, in a new array (the engine
@@ -256,8 +255,7 @@ export class MemoryStore implements Store {
     this.#ensureOpen();
     const taskId = this.#claimableTasks.first(options.now.getTime());
     if (taskId === undefined) return undefined;
-    const record = this.#tasks.get(taskId);
-    if (!record) throw new Error(`MemoryStore's claim index names a missing task ${JSON.stringify(taskId)}`);
+    const record = this.#tasks.get(taskId)!; // the claim index names only kept tasks
     const lease = hold(record, options, this.#newToken());
     this.#claimableTasks.set(taskId, record.lease!.expiresMs);
     return { task: copyStoreValue(record.task), lease };
