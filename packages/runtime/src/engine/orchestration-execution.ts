@@ -721,10 +721,7 @@ export class OrchestrationExecution {
     assertValidName(name, 'activity name');
     const json = toPlainJson(input, 'activity input');
     const eventId = this.#sequence++;
-    const task = this.#own(new AtomicTask<T>('activity', name, eventId));
-    (this.#openTasks ??= new Map()).set(eventId, task as AtomicTask<unknown>);
-    this.#schedule({ type: 'ScheduleTask', eventId, name, attempt, ...optionalInput(json) });
-    return task;
+    return this.#open(new AtomicTask<T>('activity', name, eventId), { type: 'ScheduleTask', eventId, name, attempt, ...optionalInput(json) });
   }
 
   #callSubOrchestrator<T>(name: string, input: unknown, instanceId: string | undefined): AtomicTask<T> {
@@ -733,9 +730,16 @@ export class OrchestrationExecution {
     const eventId = this.#sequence++;
     const childId = instanceId ?? this.#defaultChildId(eventId);
     assertValidInstanceId(childId);
-    const task = this.#own(new AtomicTask<T>('sub-orchestration', name, eventId));
-    (this.#openTasks ??= new Map()).set(eventId, task as AtomicTask<unknown>);
-    this.#schedule({ type: 'CreateSubOrchestration', eventId, name, instanceId: childId, ...optionalInput(json) });
+    return this.#open(
+      new AtomicTask<T>('sub-orchestration', name, eventId),
+      { type: 'CreateSubOrchestration', eventId, name, instanceId: childId, ...optionalInput(json) },
+    );
+  }
+
+  /** Opens `task`, the one `action` schedules: kept until its result arrives (by its event id), and the action issued. */
+  #open<K extends AtomicTask<unknown>>(task: K, action: OrchestratorAction): K {
+    (this.#openTasks ??= new Map()).set(action.eventId, this.#own(task));
+    this.#schedule(action);
     return task;
   }
 
@@ -760,10 +764,7 @@ export class OrchestrationExecution {
   #createTimer(fireAt: Date): TimerTask {
     if (!(fireAt instanceof Date) || Number.isNaN(fireAt.getTime())) throw new InvalidArgumentError('createTimer needs a valid Date');
     const eventId = this.#sequence++;
-    const task = this.#own(new TimerTask(eventId, fireAt));
-    (this.#openTasks ??= new Map()).set(eventId, task);
-    this.#schedule({ type: 'CreateTimer', eventId, fireAt: fireAt.toISOString() });
-    return task;
+    return this.#open(new TimerTask(eventId, fireAt), { type: 'CreateTimer', eventId, fireAt: fireAt.toISOString() });
   }
 
   #withRetry<T>(retryOptions: RetryOptions, startAttempt: (attempt: number) => AtomicTask<T>): RetryableTask<T> {
