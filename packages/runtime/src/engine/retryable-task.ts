@@ -51,7 +51,7 @@ export class RetryableTask<T> extends DurableTask<T> {
     }
     if (child !== this.#current) return;
     if (!child.isFaulted) return this.complete(child.result as T);
-    const error = child.error ?? new Error('task failed');
+    const error = child.error!; // a faulted task holds the Error it failed with
     let delay: number | undefined;
     try {
       delay = this.#nextDelay(error);

@@ -29,7 +29,7 @@ export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends Dura
     // Already failed: the first such child in order fails it, as when it looked at every child.
     const failed = children.find((c) => c.isFaulted);
     if (failed) {
-      this.fail(failed.error ?? new Error('task failed'));
+      this.fail(failed.error!);
       return;
     }
     for (const child of new Set<DurableTask<unknown>>(children)) {
@@ -47,7 +47,7 @@ export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends Dura
     if (child.isFaulted) {
       // Those still pending forget it (they may be in a composite built later, e.g. once per pass of a loop).
       for (const c of this.children) if (!c.isSettled) c.removeParent(this);
-      return this.fail(child.error ?? new Error('task failed'));
+      return this.fail(child.error!);
     }
     if (--this.#pending === 0) this.#completeAll();
   }
@@ -60,7 +60,7 @@ export class WhenAllTask<T extends readonly DurableTask<unknown>[]> extends Dura
   #checkAll(): void {
     if (this.isSettled) return;
     const failed = this.children.find((c) => c.isFaulted);
-    if (failed) return this.fail(failed.error ?? new Error('task failed'));
+    if (failed) return this.fail(failed.error!);
     if (this.children.every((c) => c.isSettled)) this.#completeAll();
   }
 }
