@@ -121,6 +121,40 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
 }
 
 /**
+ * Whether `error` is MongoDB refusing a second document whose `_id` is `key`: a duplicate-key write error (E11000)
+ * whose `keyPattern` is exactly `{ _id: 1 }` and whose `keyValue` is exactly `{ _id: key }`. MongoDB puts both fields
+ * on every duplicate-key write error (4.4 and later, the servers the store supports), and the driver copies a write
+ * error's fields onto the `MongoServerError` it throws for an `insertOne`. A duplicate on any other unique index
+ * (`instance_seq`, `instance_gen_index`), or on another `_id`, answers false, and so does an error without those
+ * fields: only a proven collision on the key is a conflict of the caller's request. MongoDB sends a string of
+ * `keyValue` hex-encoded when the index has a non-simple collation or the string is not valid UTF-8; the store's
+ * collections use the simple collation and its keys are valid UTF-8 (`instanceKey`), so the key compares as it is.
+ *
+ * Among the documents a create writes, only the instance document has an instance key as `_id` (history and
+ * messages have ObjectIds, activity tasks the UUIDs the runtime gives them), so a match on the created key is the
+ * instance insert.
+ *
+ * @example
+ * ```ts
+ * isDuplicateIdOf(error, instanceKey('order-1')); // true when another create inserted order-1 first
+ * ```
+ */
+export function isDuplicateIdOf(error: unknown, key: string): boolean {
+  if (classifyDriverError(error) !== 'duplicate-key') return false;
+  const fields = error as { keyPattern?: unknown; keyValue?: unknown; errorResponse?: { keyPattern?: unknown; keyValue?: unknown } };
+  const keyPattern = fields.keyPattern ?? fields.errorResponse?.keyPattern;
+  const keyValue = fields.keyValue ?? fields.errorResponse?.keyValue;
+  return isOnlyId(keyPattern, (value) => value === 1) && isOnlyId(keyValue, (value) => value === key);
+}
+
+/** Whether `doc` is an object whose only field is `_id`, with a value `matches` accepts. */
+function isOnlyId(doc: unknown, matches: (value: unknown) => boolean): boolean {
+  if (typeof doc !== 'object' || doc === null) return false;
+  const names = Object.keys(doc);
+  return names.length === 1 && names[0] === '_id' && matches((doc as { _id?: unknown })._id);
+}
+
+/**
  * {@link mapDriverError} for a transaction that only reads (`getInstanceHistory`). Its commit writes nothing, so a
  * commit whose outcome is unknown (no majority acknowledged it within `maxCommitTimeMS`, or the connection dropped
  * during it) is no `CommitOutcomeUnknownError`, whose message warns that a command may have applied, but an
@@ -210,6 +244,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
  * | an operation an overloaded server shed (`SystemOverloadedError` and `RetryableError` labels), after the driver's own retries | `StoreUnreachableError` (`store-unreachable`, 503): it did not run, try again later (not `unavailable`, which the runtime reads as a call that may have applied: `mayHaveApplied`) |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
+ * | a duplicate key on a unique index (a caller's create racing for an id is told apart first: `isDuplicateIdOf`) | `MongoStoreError` (`store-error`), naming the likely cause |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
  * @example
@@ -276,6 +311,14 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
         options,
       );
     case 'duplicate-key':
+      // A create that lost a race for its id is told apart by its caller (isDuplicateIdOf) and becomes
+      // InstanceAlreadyExistsError; any other duplicate is no conflict of the caller's request.
+      return new MongoStoreError(
+        `MongoDB refused a duplicate key on a unique index while ${doing}: ${detail}. ` +
+          'The store\'s unique indexes index a missing field as null: a document another program wrote into the store\'s ' +
+          'collections without those fields (see the README, "Indexes") makes the next such key collide.',
+        options,
+      );
     case 'other':
       return new MongoStoreError(`MongoDB failed while ${doing}: ${detail}`, options);
   }

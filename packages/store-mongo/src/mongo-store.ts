@@ -39,7 +39,7 @@ import {
 } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
-import { classifyDriverError, mapCommitFailure, mapDriverError } from './map-driver-error.js';
+import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError } from './map-driver-error.js';
 import {
   CLAIM_MESSAGE_BYTES, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
 } from './claimed-work.js';
@@ -606,7 +606,8 @@ export class MongoStore implements Store {
   async commit(writeSet: WriteSet): Promise<CommitResult> {
     checkWriteLease(writeSet.lease); // a malformed lease is refused before anything is sent
     assertSupportedWriteSet(writeSet); // fused steps are refused before anything is sent
-    const created = writeSet.requests.find((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
+    // The creates that fail over a running instance: a duplicate of one's key is that conflict (see the catch below).
+    const creates = writeSet.requests.filter((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
     let result: CommitResult | undefined;
     let work = false;
     let sweeps = false;
@@ -630,9 +631,11 @@ export class MongoStore implements Store {
           wrote = takesInstances(writeSet) || writes.length > 0;
         }, { doing, wrote: () => wrote });
       } catch (error) {
-        // Two creates racing for a new id: the loser's insert hits the unique _id.
-        if (created?.type === 'createInstance' && classifyDriverError(error) === 'duplicate-key') {
-          const id = created.state.instanceId;
+        // Two creates racing for a new id: the loser's insert hits the unique _id of the instance it creates. Only that
+        // duplicate is the caller's conflict; one on another index or document is a store error (mapDriverError).
+        for (const request of creates) {
+          if (request.type !== 'createInstance' || !isDuplicateIdOf(error, instanceKey(request.state.instanceId))) continue;
+          const id = request.state.instanceId;
           throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists`, { cause: error });
         }
         throw error;

@@ -1,7 +1,7 @@
 import { InstanceNotFoundError, PayloadTooLargeError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
 import { createRequire } from 'node:module';
 import {
-  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerClosedError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError,
+  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerClosedError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError, ObjectId,
   type BulkWriteResult, type WriteConcernError, type WriteConcernErrorData,
 } from 'mongodb';
 import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
@@ -10,7 +10,8 @@ import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { StoreAuthenticationError } from '../src/errors/store-authentication-error.js';
 import { StoreCacheFullError } from '../src/errors/store-cache-full-error.js';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
-import { classifyDriverError, mapCommitFailure, mapDriverError, mapReadTransactionError } from '../src/map-driver-error.js';
+import { instanceKey } from '../src/instance-key.js';
+import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError, mapReadTransactionError } from '../src/map-driver-error.js';
 import {
   DEFAULT_TRANSACTION_OPTIONS, SINGLE_WRITE_CONCERN, snapshotReadOptions, TRANSACTION_MAJORITY_WAIT_MS, transactionOptionsFor,
 } from '../src/write-concern.js';
@@ -301,6 +302,50 @@ describe('driver error mapping', () => {
     expect(mapped).toBeInstanceOf(MongoStoreError);
     expect(mapped).toMatchObject({ code: 'store-error', status: 500, cause: other });
     expect(mapDriverError('a string', 'x')).toBeInstanceOf(MongoStoreError);
+  });
+
+  describe('isDuplicateIdOf: which duplicate key is a create\u2019s conflict (review finding 14)', () => {
+    /** The error insertOne throws for a duplicate: the driver builds it from the reply's first write error. */
+    const writeError = (fields: Record<string, unknown>) => new MongoServerError({
+      index: 0, code: 11000, errmsg: 'E11000 duplicate key error collection: db.drx_instances index: _id_', ...fields,
+    });
+
+    it('is true for a duplicate of exactly the created key on the _id index', () => {
+      expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1 }, keyValue: { _id: 'order-1' } }), instanceKey('order-1'))).toBe(true);
+      const odd = 'a\uD800'; // stored escaped (instanceKey), and so reported
+      expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1 }, keyValue: { _id: instanceKey(odd) } }), instanceKey(odd))).toBe(true);
+      // The fields also read from the reply the driver keeps (errorResponse) when they are not copied on the error.
+      const kept = Object.assign(new Error('E11000'), {
+        code: 11000, errorResponse: { code: 11000, keyPattern: { _id: 1 }, keyValue: { _id: 'order-1' } },
+      });
+      expect(isDuplicateIdOf(kept, 'order-1')).toBe(true);
+    });
+
+    it('is false for a duplicate on another unique index, another _id, or a reply that does not say which', () => {
+      const key = instanceKey('order-1');
+      // A message or history document colliding on the store's other unique indexes (a null key of a foreign document).
+      expect(isDuplicateIdOf(writeError({ keyPattern: { instanceId: 1, seq: 1 }, keyValue: { instanceId: 'order-1', seq: 1 } }), key)).toBe(false);
+      expect(isDuplicateIdOf(writeError({ keyPattern: { instanceId: 1, gen: 1, index: 1 }, keyValue: { instanceId: 'order-1', gen: null, index: null } }), key)).toBe(false);
+      // Another document's _id (a history or message ObjectId, another instance), or an _id inside a compound key.
+      expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1 }, keyValue: { _id: new ObjectId() } }), key)).toBe(false);
+      expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1 }, keyValue: { _id: 'order-2' } }), key)).toBe(false);
+      expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1, x: 1 }, keyValue: { _id: 'order-1', x: 1 } }), key)).toBe(false);
+      // A hex-encoded key (non-simple collation) does not compare as the key: not proven, so not a conflict.
+      expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1 }, keyValue: { _id: '0x6f72646572' } }), key)).toBe(false);
+      // No keyPattern / keyValue (a server or proxy that omits them), or not a duplicate at all.
+      expect(isDuplicateIdOf(writeError({}), key)).toBe(false);
+      expect(isDuplicateIdOf(serverError(2, 'BadValue'), key)).toBe(false);
+      expect(isDuplicateIdOf(undefined, key)).toBe(false);
+    });
+
+    it('leaves every other duplicate to mapDriverError: a MongoStoreError (500) that names the likely cause', () => {
+      const other = writeError({ keyPattern: { instanceId: 1, seq: 1 }, keyValue: { instanceId: 'order-1', seq: 1 } });
+      const mapped = mapDriverError(other, 'committing a write set');
+      expect(mapped).toBeInstanceOf(MongoStoreError);
+      expect(mapped).toMatchObject({ code: 'store-error', status: 500, cause: other });
+      expect(mapped.message).toContain('duplicate key');
+      expect(mapped.message).toContain('null');
+    });
   });
 
   it('maps a commit whose outcome is unknown to CommitOutcomeUnknownError (finding 8), before network classification', () => {

@@ -91,6 +91,21 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('reports a create that collides on another unique index as a store error, not as "already exists"', async () => {
+      const store = await open();
+      await alongside(store, async (client) => {
+        // Another program's message for an id no instance has yet takes the (instanceId, seq) key of its start message.
+        await client.db(db.name).collection(store.collections.messages).insertOne({ _id: new ObjectId(), instanceId: 'taken-seq', seq: 1 });
+        const refused = await store.commit(start('taken-seq')).then(() => undefined, (error: unknown) => error);
+        expect(refused).toMatchObject({ code: 'store-error', status: 500 });
+        expect(String((refused as Error).message)).toContain('duplicate key');
+        expect(await store.getInstance('taken-seq')).toBeUndefined();
+        // A create of an id that does exist is still the caller's conflict (409).
+        await store.commit(start('exists'));
+        await expect(store.commit(start('exists'))).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+      });
+    });
+
     it('matches instance id prefixes with regex characters literally', async () => {
       const store = await open();
       try {
