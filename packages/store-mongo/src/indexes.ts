@@ -128,17 +128,15 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
 };
 
 /**
- * Indexes of earlier layouts, which the current indexes replace. `ensureIndexes` drops them: the old unique
- * `{ instanceId, index }` on history would refuse the events of a restarted instance's new generation, and the others
- * only cost writes (`claim_ready` on instances and `due` on messages served claims and wake-ups before `claimAt`;
- * `claim_ready` and `lease_expiry` on activity tasks, which their `claim_at` replaces; `lease_expiry` on instances,
- * which `lease_owner` replaces: led by the expiry, `releaseOwner` visited every leased instance, whoever held it).
+ * Indexes of earlier layouts that the current layout cannot write beside, which `ensureIndexes` drops before it creates
+ * the current ones: the old unique `{ instanceId, index }` on history (`instance_index`) refuses the events of a
+ * restarted instance's new generation. It exists only on a database of the layout before write sets, which needs a new
+ * database anyway (docs/mongodb.md). No other index belongs here: an index a later layout replaces goes to
+ * {@link RETIRED_INDEXES}, which `connect` never drops, so that a rolling upgrade keeps the earlier version's hints
+ * working.
  */
 export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
-  instances: ['claim', 'claim_ready', 'lease_expiry'],
   history: ['instance_index'],
-  messages: ['due'],
-  activityTasks: ['claim', 'claim_ready', 'lease_expiry'],
 };
 
 /**
@@ -156,13 +154,25 @@ export function missingCollections(names: CollectionNames, existing: ReadonlySet
 }
 
 /**
- * Indexes of earlier layouts that the current one no longer uses but `ensureIndexes` leaves in place: a process of
- * the earlier version may still run (a rolling upgrade) and pins its queries to them with a hint, which fails once the
- * index is gone. `instance_due` (`{ instanceId, due }` on messages) is a prefix of `instance_due_seq`, which serves its
- * reads; drop it by hand once every process runs this version (the README says how).
+ * Indexes of earlier layouts that the current one no longer uses and `ensureIndexes` never drops. A process of the
+ * earlier version may still run (a rolling upgrade) and pins its queries to them with a `hint`, and MongoDB fails a
+ * query whose hint names a missing index ("hint provided does not correspond to an existing index", cursor.hint()):
+ * dropped at connect, every claim of those processes would fail until they are replaced. `connect` names the ones
+ * present in a warning; once no process of an earlier version runs, `MongoStore.dropRetiredIndexes()` (or a
+ * `dropIndex` by hand) drops them, saving their cost on every write.
+ *
+ * - instances: `claim_ready` (and the older `claim`) served claims and wake-ups before `claim_at`; `lease_expiry`
+ *   served `releaseOwner` before `lease_owner` (led by the expiry, it visited every leased instance).
+ * - messages: `due` served wake-ups before `claimAt`; `instance_due` `{ instanceId, due }` is a prefix of
+ *   `instance_due_seq`, which serves its reads.
+ * - activityTasks: `claim_ready` (and `claim`) and `lease_expiry`, which the tasks' `claim_at` replaces.
+ *
+ * Every later layout change adds the indexes it replaces here.
  */
 export const RETIRED_INDEXES: { readonly [K in keyof CollectionNames]?: readonly string[] } = {
-  messages: ['instance_due'],
+  instances: ['claim', 'claim_ready', 'lease_expiry'],
+  messages: ['due', 'instance_due'],
+  activityTasks: ['claim', 'claim_ready', 'lease_expiry'],
 };
 
 /**
@@ -193,8 +203,29 @@ export function retiredIndexesPresent(collection: keyof CollectionNames, existin
 }
 
 /**
+ * What `connect` tells the operator about the retired indexes ({@link RETIRED_INDEXES}) still present (`present`: each
+ * collection's name and the retired indexes {@link retiredIndexesPresent} found there), or `undefined` when there are none.
+ *
+ * @example
+ * ```ts
+ * retiredIndexesNotice([{ collection: 'drx_messages', indexes: ['instance_due'] }]);
+ * // 'indexes this version no longer uses are still there: drx_messages.instance_due. ... dropRetiredIndexes() ...'
+ * ```
+ */
+export function retiredIndexesNotice(present: readonly { readonly collection: string; readonly indexes: readonly string[] }[]): string | undefined {
+  const named = present.flatMap(({ collection, indexes }) => indexes.map((name) => `${collection}.${name}`));
+  if (named.length === 0) return undefined;
+  return (
+    `indexes this version no longer uses are still there: ${named.join(', ')}. They are kept because processes of an ` +
+    'earlier version may still name them in hints (a rolling upgrade). Once no such process runs, drop them to save ' +
+    'their cost on every write: store.dropRetiredIndexes(), or db.getCollection(\'<collection>\').dropIndex(\'<name>\') in mongosh.'
+  );
+}
+
+/**
  * The collections whose indexes `connect` lists, once each: with `createIndexes` (the default) those that may still have
- * an obsolete index to drop ({@link OBSOLETE_INDEXES}) or a retired one to warn about ({@link RETIRED_INDEXES}); with
+ * an obsolete index to drop ({@link OBSOLETE_INDEXES}) or a retired one to warn about ({@link RETIRED_INDEXES}; the
+ * same ones `dropRetiredIndexes` lists); with
  * `createIndexes: false` every collection that has indexes of {@link INDEXES}, to check that they all exist
  * ({@link missingIndexes}). `requiredPrivileges` asks for `listIndexes` on exactly these.
  *

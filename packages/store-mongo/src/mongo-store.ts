@@ -34,7 +34,7 @@ import {
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import {
   collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, obsoleteIndexesPresent,
-  retiredIndexesPresent, validateNamespace,
+  RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, validateNamespace,
   type CollectionNames,
 } from './indexes.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
@@ -491,11 +491,12 @@ export class MongoStore implements Store {
 
   /**
    * Creates the store's six collections when missing (a transaction on a sharded cluster cannot create one) and its
-   * indexes (see the README for the list), dropping those of the earlier layout they replace (`OBSOLETE_INDEXES`).
-   * An index an earlier version still uses (`RETIRED_INDEXES`) is kept, and named in a warning saying it may be dropped
-   * once no process of that version runs. A new index on a populated collection is built before `connect` returns.
-   * Idempotent; `connect` runs it unless `createIndexes: false`. An index that exists under the same name or key with
-   * another definition fails it with `MongoStoreError` naming the index to drop.
+   * indexes (see the README for the list). It drops no index an earlier version may still hint: those the current
+   * layout replaced (`RETIRED_INDEXES`) are kept, so that processes of the earlier version keep working during a rolling
+   * upgrade, and named in a warning until `dropRetiredIndexes` (or a `dropIndex` by hand) removes them. The one kind it
+   * drops (`OBSOLETE_INDEXES`) is an old unique index the current layout cannot write beside. A new index on a populated
+   * collection is built before `connect` returns. Idempotent; `connect` runs it unless `createIndexes: false`. An index
+   * that exists under the same name or key with another definition fails it with `MongoStoreError` naming the index to drop.
    */
   async ensureIndexes(): Promise<void> {
     await this.#op('creating indexes', async () => {
@@ -507,27 +508,46 @@ export class MongoStore implements Store {
       const existing = await this.#db.listCollections({}, { nameOnly: true, authorizedCollections: true }).toArray();
       for (const name of missingCollections(this.collections, new Set(existing.map((c) => c.name)))) await createIfMissing(this.#db, name);
       // Each collection's indexes are listed once (indexesListedAtConnect), before anything is created or dropped: the
-      // indexes created below are never obsolete or retired ones, so the lists stay right for the drops and the warning.
+      // indexes created below are never obsolete or retired ones, so the lists stay right for the drop and the warning.
       const listed = await this.#listIndexes(indexesListedAtConnect(true));
       const names = (kind: keyof CollectionNames) => (listed.get(kind) ?? []).map((index) => String(index['name']));
       // The old history index goes first: it would refuse the events of a restarted instance's new generation.
-      await dropObsolete(this.#history, obsoleteIndexesPresent('history', names('history')));
+      await dropIndexesPresent(this.#history, obsoleteIndexesPresent('history', names('history')));
       await createIndexesOn(this.#instances, INDEXES.instances);
       await createIndexesOn(this.#history, INDEXES.history);
       await createIndexesOn(this.#messages, INDEXES.messages);
       await createIndexesOn(this.#tasks, INDEXES.activityTasks);
       await createIndexesOn(this.#purges, INDEXES.purges);
-      await dropObsolete(this.#instances, obsoleteIndexesPresent('instances', names('instances')));
-      await dropObsolete(this.#messages, obsoleteIndexesPresent('messages', names('messages')));
-      const retired = retiredIndexesPresent('messages', names('messages'));
-      if (retired.length > 0) {
-        this.#logger.warn(
-          `MongoStore ${this.dbName}: collection ${JSON.stringify(this.collections.messages)} still has the index(es) ${retired.join(', ')}, ` +
-            'which this version no longer uses; once no process of an earlier version runs, drop them to save their cost on every ' +
-            `message write: db.getCollection(${JSON.stringify(this.collections.messages)}).dropIndex('<name>')`,
-        );
+      const notice = retiredIndexesNotice([...listed.keys()].map((kind) => ({
+        collection: this.collections[kind], indexes: retiredIndexesPresent(kind, names(kind)),
+      })));
+      if (notice !== undefined) this.#logger.warn(`MongoStore ${this.dbName}: ${notice}`);
+    });
+  }
+
+  /**
+   * Drops the indexes of earlier layouts that this version no longer uses (`RETIRED_INDEXES`, which `connect` keeps
+   * and warns about) and returns them, as `<collection>.<index>`. Run it once no process of an earlier version uses the
+   * database: such a process names those indexes in hints, and MongoDB fails a query whose hint names a missing
+   * index, so its claims would fail until it is replaced. Idempotent (an index another process dropped meanwhile is no
+   * error); needs the `dropIndex` privilege (as `connect` with `createIndexes`).
+   *
+   * @example
+   * ```ts
+   * // after the last process of the earlier version stopped:
+   * const dropped = await store.dropRetiredIndexes(); // e.g. ['drx_messages.instance_due']
+   * ```
+   */
+  async dropRetiredIndexes(): Promise<string[]> {
+    return this.#op('dropping retired indexes', async () => {
+      const listed = await this.#listIndexes(Object.keys(RETIRED_INDEXES) as (keyof CollectionNames)[]);
+      const dropped: string[] = [];
+      for (const [kind, indexes] of listed) {
+        const present = retiredIndexesPresent(kind, indexes.map((index) => String(index['name'])));
+        await dropIndexesPresent(this.#collectionsByKind()[kind], present);
+        dropped.push(...present.map((name) => `${this.collections[kind]}.${name}`));
       }
-      await dropObsolete(this.#tasks, obsoleteIndexesPresent('activityTasks', names('activityTasks')));
+      return dropped;
     });
   }
 
@@ -547,11 +567,16 @@ export class MongoStore implements Store {
     });
   }
 
-  /** The indexes `listIndexes` returns for each of `kinds` (none for a collection that does not exist). */
-  async #listIndexes(kinds: readonly (keyof CollectionNames)[]): Promise<Map<keyof CollectionNames, Document[]>> {
-    const collections: { readonly [K in keyof CollectionNames]: Pick<Collection, 'listIndexes'> } = {
+  /** The store's collections by kind, as far as index maintenance uses them. */
+  #collectionsByKind(): { readonly [K in keyof CollectionNames]: Pick<Collection, 'listIndexes' | 'dropIndex'> } {
+    return {
       instances: this.#instances, history: this.#history, messages: this.#messages, activityTasks: this.#tasks, sweeps: this.#sweeps, purges: this.#purges,
     };
+  }
+
+  /** The indexes `listIndexes` returns for each of `kinds` (none for a collection that does not exist). */
+  async #listIndexes(kinds: readonly (keyof CollectionNames)[]): Promise<Map<keyof CollectionNames, Document[]>> {
+    const collections = this.#collectionsByKind();
     const listed = new Map<keyof CollectionNames, Document[]>();
     for (const kind of kinds) {
       try {
@@ -1570,10 +1595,11 @@ function describeWriteSet(writeSet: WriteSet): string {
 }
 
 /**
- * Drops the obsolete indexes the collection still has (`present`, from `obsoleteIndexesPresent`); another process
- * dropping one at the same time is no error (IndexNotFound, NamespaceNotFound: nothing to drop).
+ * Drops the indexes of an earlier layout the collection still has (`present`, from `obsoleteIndexesPresent` or
+ * `retiredIndexesPresent`); another process dropping one at the same time is no error (IndexNotFound,
+ * NamespaceNotFound: nothing to drop).
  */
-async function dropObsolete<T extends Document>(collection: Collection<T>, present: readonly string[]): Promise<void> {
+async function dropIndexesPresent(collection: Pick<Collection, 'dropIndex'>, present: readonly string[]): Promise<void> {
   for (const name of present) {
     try {
       await collection.dropIndex(name);

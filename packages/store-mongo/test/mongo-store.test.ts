@@ -498,12 +498,45 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         await store.close();
         const names = (await messages.listIndexes().toArray()).map((index) => String(index['name']));
         expect(names).toEqual(expect.arrayContaining(['instance_due', 'instance_due_seq', 'instance_seq']));
-        expect(warnings.some((w) => w.includes('instance_due') && w.includes('dropIndex'))).toBe(true);
+        expect(warnings.some((w) => w.includes('instance_due') && w.includes('dropRetiredIndexes'))).toBe(true);
         // Dropped, the next connect says nothing more about it.
         await messages.dropIndex('instance_due');
         warnings.length = 0;
         await (await db.open('retired', { prefix, logger: { warn: (message) => void warnings.push(message), error: () => undefined } })).close();
         expect(warnings.filter((w) => w.includes('instance_due'))).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('keeps every index an earlier version hints through connect (rolling upgrade), and drops them only on dropRetiredIndexes', async () => {
+      const prefix = db.prefix('rolling');
+      const client = new MongoClient(mongoUri);
+      try {
+        const instances = client.db(db.name).collection(`${prefix}instances`);
+        const tasks = client.db(db.name).collection(`${prefix}activityTasks`);
+        // As the earlier layouts left them (claims of those versions name them in hints).
+        await instances.createIndex({ claimAt: 1 }, { name: 'claim_ready' });
+        await instances.createIndex({ leaseExpiresAt: 1 }, { name: 'lease_expiry' });
+        await tasks.createIndex({ leaseExpiresAt: 1, readyAt: 1 }, { name: 'claim_ready' });
+        const warnings: string[] = [];
+        const store = await db.open('rolling', { prefix, logger: { warn: (message) => void warnings.push(message), error: () => undefined } });
+        try {
+          // An earlier version's hinted reads still work after the new version connected.
+          await expect(instances.find({}).hint('claim_ready').limit(1).toArray()).resolves.toEqual([]);
+          await expect(tasks.find({}).hint('claim_ready').limit(1).toArray()).resolves.toEqual([]);
+          expect(warnings.some((w) => w.includes(`${prefix}instances.claim_ready`) && w.includes(`${prefix}activityTasks.claim_ready`))).toBe(true);
+          // Once no such process runs: one call drops them all, and a second finds nothing left.
+          expect((await store.dropRetiredIndexes()).sort()).toEqual(
+            [`${prefix}activityTasks.claim_ready`, `${prefix}instances.claim_ready`, `${prefix}instances.lease_expiry`],
+          );
+          expect(await store.dropRetiredIndexes()).toEqual([]);
+          const names = (await instances.listIndexes().toArray()).map((index) => String(index['name']));
+          expect(names).not.toContain('claim_ready');
+          expect(names).toEqual(expect.arrayContaining(INDEXES.instances.map((index) => String(index.name))));
+        } finally {
+          await store.close();
+        }
       } finally {
         await client.close();
       }

@@ -17,7 +17,7 @@ import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
 import {
   collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, OBSOLETE_INDEXES,
-  obsoleteIndexesPresent, PURGE_RECORD_TTL_S, RETIRED_INDEXES, retiredIndexesPresent,
+  obsoleteIndexesPresent, PURGE_RECORD_TTL_S, RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent,
 } from '../src/indexes.js';
 import { MongoServerError, ObjectId, type Document } from 'mongodb';
 
@@ -183,9 +183,10 @@ describe('claims', () => {
     expect(indexScan(RELEASE_OWNER_HINTS.instances, ownerLeasesFilter('tab.1\n'))).toMatchObject({ prefix: 'tab.1\n', lower: { value: 'tab.1\n', inclusive: true } });
     // Tasks: their claim index, led by the expiry: leased tasks only (as many as activities run at once).
     expect(indexScan(RELEASE_OWNER_HINTS.activityTasks, { leaseExpiresAt: { $gt: EPOCH } })).toMatchObject({ lower: { value: EPOCH, inclusive: false }, upper: undefined });
-    // The old instances index led by the expiry is dropped by connect (ensureIndexes), not kept to cost every lease write.
-    expect(OBSOLETE_INDEXES.instances).toContain('lease_expiry');
-    expect(obsoleteIndexesPresent('instances', ['_id_', 'lease_expiry', 'lease_owner'])).toEqual(['lease_expiry']);
+    // The old instances index led by the expiry is retired: kept by connect for an earlier version's hints, named in a
+    // warning, dropped by dropRetiredIndexes once no such process runs (review finding 10).
+    expect(RETIRED_INDEXES.instances).toContain('lease_expiry');
+    expect(retiredIndexesPresent('instances', ['_id_', 'lease_expiry', 'lease_owner'])).toEqual(['lease_expiry']);
   });
 
   it('read the visible messages of an instance in two parts, neither visiting a message due later', () => {
@@ -271,7 +272,7 @@ describe('claims', () => {
   it('keep instance_due, which earlier versions pin queries to, and name it as retired rather than drop it under them', () => {
     expect(INDEXES.messages.map((i) => i.name)).not.toContain('instance_due');
     expect(Object.values(OBSOLETE_INDEXES).flat()).not.toContain('instance_due');
-    expect(RETIRED_INDEXES.messages).toEqual(['instance_due']);
+    expect(RETIRED_INDEXES.messages).toContain('instance_due');
     expect(retiredIndexesPresent('messages', ['_id_', 'instance_seq', 'instance_due', 'instance_due_seq'])).toEqual(['instance_due']);
     expect(retiredIndexesPresent('messages', ['_id_', 'instance_seq', 'instance_due_seq'])).toEqual([]);
     // Its key is a prefix of instance_due_seq, which serves the queue head's earliest-due read in its order.
@@ -352,11 +353,36 @@ describe('claims', () => {
   });
 
   it('drop only indexes of the old layout, never one the current layout creates (ensureIndexes stays idempotent)', () => {
-    for (const [collection, names] of Object.entries(OBSOLETE_INDEXES)) {
+    for (const [collection, names] of [...Object.entries(OBSOLETE_INDEXES), ...Object.entries(RETIRED_INDEXES)]) {
       const current = INDEXES[collection as keyof typeof INDEXES].map((i) => i.name);
       for (const name of names ?? []) expect(current, `${collection}.${name}`).not.toContain(name);
     }
     expect(OBSOLETE_INDEXES.history).toContain('instance_index');
+  });
+
+  it('drop at connect only the old unique history index the current layout cannot write beside; retire every other replaced index (finding 10)', () => {
+    // A rolling upgrade: an earlier version's processes hint the indexes the current layout replaced, and a hint to a
+    // missing index fails the query. So connect drops only what makes the current version's own writes fail.
+    expect(OBSOLETE_INDEXES).toEqual({ history: ['instance_index'] });
+    for (const kind of ['instances', 'activityTasks'] as const) {
+      expect(RETIRED_INDEXES[kind], kind).toEqual(expect.arrayContaining(['claim', 'claim_ready', 'lease_expiry']));
+    }
+    expect(RETIRED_INDEXES.messages).toEqual(expect.arrayContaining(['due', 'instance_due']));
+    // No index is both: one list decides what connect drops.
+    const obsolete = Object.entries(OBSOLETE_INDEXES).flatMap(([kind, names]) => (names ?? []).map((name) => `${kind}.${name}`));
+    const retired = Object.entries(RETIRED_INDEXES).flatMap(([kind, names]) => (names ?? []).map((name) => `${kind}.${name}`));
+    expect(obsolete.filter((name) => retired.includes(name))).toEqual([]);
+  });
+
+  it('name every retired index still present, with how to drop it, and say nothing when there is none', () => {
+    expect(retiredIndexesNotice([])).toBeUndefined();
+    expect(retiredIndexesNotice([{ collection: 'drx_messages', indexes: [] }])).toBeUndefined();
+    const notice = retiredIndexesNotice([
+      { collection: 'drx_instances', indexes: ['claim_ready'] }, { collection: 'drx_messages', indexes: ['due', 'instance_due'] },
+    ])!;
+    expect(notice).toContain('drx_instances.claim_ready, drx_messages.due, drx_messages.instance_due');
+    expect(notice).toContain('dropRetiredIndexes()');
+    expect(notice).toContain('dropIndex(');
   });
 
   it('create only missing collections and drop only obsolete indexes still there: nothing on the current layout', () => {
@@ -372,7 +398,8 @@ describe('claims', () => {
       expect(obsoleteIndexesPresent(kind, ['_id_', ...INDEXES[kind].map((i) => String(i.name))]), kind).toEqual([]);
     }
     expect(obsoleteIndexesPresent('history', ['_id_', 'instance_index', 'instance_gen_index'])).toEqual(['instance_index']);
-    expect(obsoleteIndexesPresent('activityTasks', ['_id_', 'claim_ready', 'lease_expiry', 'claim_at'])).toEqual(['claim_ready', 'lease_expiry']);
+    expect(obsoleteIndexesPresent('activityTasks', ['_id_', 'claim_ready', 'lease_expiry', 'claim_at'])).toEqual([]);
+    expect(retiredIndexesPresent('activityTasks', ['_id_', 'claim_ready', 'lease_expiry', 'claim_at'])).toEqual(['claim_ready', 'lease_expiry']);
     expect(obsoleteIndexesPresent('sweeps', ['_id_'])).toEqual([]);
   });
 
