@@ -806,14 +806,12 @@ export class OrchestrationExecution {
     return this.#own(new AtomicTask<T>(kind, String(name), -1));
   }
 
-  /** {@link #inert} for a call with retries (its options are not validated: nothing may throw there). */
+  /**
+   * {@link #inert} for a call with retries (the caller's options are not validated: nothing may throw there). One
+   * attempt of a task that never settles: it schedules no retry timer.
+   */
   #inertWithRetry<T>(kind: 'activity' | 'sub-orchestration', name: unknown): RetryableTask<T> {
-    return this.#own(new RetryableTask<T>({ firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 1 }, {
-      now: () => this.#now(),
-      createTimer: (fireAt) => this.#own(new TimerTask(-1, fireAt)),
-      startAttempt: () => this.#inert<T>(kind, name),
-      asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
-    }));
+    return this.#withRetry<T>({ firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 1 }, () => this.#inert<T>(kind, name));
   }
 
   #createContext(): OrchestrationContext {
