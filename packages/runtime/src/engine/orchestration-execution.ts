@@ -246,13 +246,11 @@ export class OrchestrationExecution {
     return false;
   }
 
-  /** The parent link from ExecutionStarted, for sub-orchestrations. */
+  /**
+   * The parent link, for sub-orchestrations: the one of the last ExecutionRewound that named one, else
+   * ExecutionStarted's (`parentLinkAfter`).
+   */
   get parentInstance(): ExecutionStartedEvent['parentInstance'] {
-    return this.#parentLink();
-  }
-
-  /** The parent link: the one of the last ExecutionRewound that named one, else ExecutionStarted's (`parentLinkAfter`). */
-  #parentLink(): ExecutionStartedEvent['parentInstance'] {
     return this.#rare?.rewoundParent ?? this.#started?.parentInstance;
   }
 
@@ -472,7 +470,7 @@ export class OrchestrationExecution {
         this.#finish({ kind: 'terminated' });
         return;
       case 'ExecutionRewound':
-        if (event.parentInstance) this.#more().rewoundParent = parentLinkAfter(this.#parentLink(), event);
+        if (event.parentInstance) this.#more().rewoundParent = parentLinkAfter(this.parentInstance, event);
         return;
       case 'ExecutionCompleted':
       case 'ContinueAsNew':
@@ -830,7 +828,7 @@ export class OrchestrationExecution {
     }
 
     get instanceId(): string { return this.#x.#instanceId(); }
-    get parentInstanceId(): string | undefined { return this.#x.#parentLink()?.instanceId; }
+    get parentInstanceId(): string | undefined { return this.#x.parentInstance?.instanceId; }
     get name(): string { return this.#x.#name(); }
     get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
     get currentUtcDateTime(): Date { return this.#x.#now(); }
