@@ -219,14 +219,39 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       if (this.#tokenEvent !== undefined && !sameToken(token, this.#tokenEvent._id)) this.#tokenEvent = undefined;
       this.#healthy();
     });
+    // The driver emits 'error' only in emitter mode, which the feed does not use (see #pump): this listener keeps a
+    // stray one from being thrown as an unhandled 'error' event.
     stream.on('error', (error) => {
       if (this.#stream === stream) this.#fail(stream, { kind: 'error', error });
     });
     // No 'close' listener: a ChangeStream re-emits its cursor's 'close', which the cursor emits while cleaning up
     // after any failed aggregate/getMore (before the error is known) and while the driver resumes by itself. A stream
-    // the driver gives up on always emits 'error'.
-    // Attaching the `change` listener starts the stream (the driver opens the cursor in flowing mode).
-    stream.on('change', (event: E) => this.#onChange(stream, event));
+    // the driver gives up on rejects the pump's next().
+    this.#pump(stream).catch((error: unknown) => this.#o.logger.error(`${this.#o.name}: the change stream reader stopped`, error));
+  }
+
+  /**
+   * Reads `stream` with the driver's iterator (`next()`, which resumes by itself after a resumable error, as the
+   * emitter does, and rejects when the driver gives up) until it is no longer the feed's stream. Each event is handed
+   * to the delivery as it comes; once the batch the driver holds is drained (`bufferedCount()` 0), the pump waits
+   * until every event handed over is mapped and delivered before it asks for more, which is what sends the next
+   * `getMore`. So at most one batch is being mapped at a time, however slow the mapping's reads (a status event's input
+   * look-up) are, and the events of one batch still share their look-ups (`BatchLoader`). In emitter mode (a 'change'
+   * listener) the driver reads the cursor as a flowing stream and sends the next `getMore` whatever the listener has
+   * done with the previous events, so a burst of commits faster than the look-ups piled up in memory without bound.
+   * A stream the feed closed (stop, reopen, refresh) rejects or ends the pending `next()`; that outcome is ignored.
+   */
+  async #pump(stream: ChangeStream<Document, E>): Promise<void> {
+    try {
+      while (this.#stream === stream) {
+        const event = await stream.next();
+        if (this.#stream !== stream) return;
+        this.#onChange(stream, event);
+        if (stream.bufferedCount() === 0) await this.#delivery.idle();
+      }
+    } catch (error) {
+      if (this.#stream === stream) this.#fail(stream, { kind: 'error', error });
+    }
   }
 
   #onChange(stream: ChangeStream<Document, E>, event: E): void {

@@ -8,7 +8,8 @@
  * @example
  * ```ts
  * const delivery = new SerialDelivery(map, (value) => subject.next(value), (error) => logger.error('skipped', error));
- * stream.on('change', (event) => delivery.push(event));
+ * delivery.push(await stream.next());
+ * if (stream.bufferedCount() === 0) await delivery.idle(); // the next batch only once this one is delivered
  * ```
  */
 export class SerialDelivery<E, T> {
