@@ -934,11 +934,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client unchanged.
  * ctx's inert retry task then came from #withRetry and the execution's parent link from its getter alone: 34,750 /
  * 43,950 / 74,135 -> 34,731 / 43,931 / 74,116 B (-19 each), budgets set to match.
+ * A history position of the local client (what the HTTP API's history streams send) then named, for the first history
+ * after a purge, the purged history when the watch saw the purge delete its last state (historyEndedByPurge), so
+ * rx-client's history$ goes on through a purge and a new start as the local one does: 34,731 / 43,931 / 74,116 ->
+ * 34,851 / 44,067 / 74,231 B (+120 / +136 / +115, measured after rebasing on main), budgets set to match; rx-client
+ * unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_731 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 43_931 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_116 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_851 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_067 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_231 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
 ];
 

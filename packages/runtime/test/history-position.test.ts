@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, UnavailableError } from '../src/index.js';
-import { completeHistory, historyEventsHeld, historyEventsMissed, MAX_HISTORY_ID_LENGTH, readHistoryPosition } from '../src/model/history-position.js';
+import {
+  completeHistory, historyEndedByPurge, historyEventsHeld, historyEventsMissed, MAX_HISTORY_ID_LENGTH, readHistoryPosition,
+} from '../src/model/history-position.js';
+import type { InstanceState } from '../src/model/instance-status.js';
 import { MAX_INSTANCE_ID_LENGTH } from '../src/model/validation.js';
 
 describe('historyEventsHeld (the one rule of a history stream that starts over for a reader)', () => {
@@ -42,7 +45,29 @@ describe('historyEventsMissed (whether a reader back on a new stream may have mi
   it('is so where events of its history came after its last, where a history came between, and where no previous is told', () => {
     expect(historyEventsMissed({ execution: 'x1/0', events: 4 }, { execution: 'x2/0', events: 0, previous: x1At5 })).toBe(true);
     expect(historyEventsMissed(x1At5, { execution: 'x3/0', events: 0, previous: { execution: 'x2/0', events: 5 } })).toBe(true);
-    expect(historyEventsMissed(x1At5, { execution: 'x2/0', events: 0 })).toBe(true); // an older server, or after a purge
+    expect(historyEventsMissed(x1At5, { execution: 'x2/0', events: 0 })).toBe(true); // an older server, or a purge not seen to follow it
+  });
+});
+
+describe('historyEndedByPurge (the previous history of the first instance started after a purge)', () => {
+  const at = (executionId: string, version: number, historyLength: number): InstanceState =>
+    ({ instanceId: 'p', executionId, version, historyLength }) as unknown as InstanceState;
+  const x1At16 = at('x1', 16, 11);
+
+  it('is the purged history, whole, when the purge deleted the state the reader held and the next state is the first commit after it', () => {
+    const ended = historyEndedByPurge(x1At16, { executionId: 'x1', version: 16 }, at('x2', 1, 0));
+    expect(ended).toEqual({ execution: 'x1/0', events: 11 });
+    // So a reader that had all of it goes on in the next instance's history, and one that had less does not.
+    expect(historyEventsMissed({ execution: 'x1/0', events: 11 }, { execution: 'x2/0', events: 0, previous: ended })).toBe(false);
+    expect(historyEventsMissed({ execution: 'x1/0', events: 10 }, { execution: 'x2/0', events: 0, previous: ended })).toBe(true);
+  });
+
+  it('is nothing where commits may have been missed: a later state purged, a purge that names nothing, a later first state', () => {
+    expect(historyEndedByPurge(at('x1', 15, 10), { executionId: 'x1', version: 16 }, at('x2', 1, 0))).toBeUndefined();
+    expect(historyEndedByPurge(x1At16, { executionId: 'x0', version: 16 }, at('x2', 1, 0))).toBeUndefined();
+    expect(historyEndedByPurge(x1At16, undefined, at('x2', 1, 0))).toBeUndefined();
+    expect(historyEndedByPurge(undefined, undefined, at('x2', 1, 0))).toBeUndefined();
+    expect(historyEndedByPurge(x1At16, { executionId: 'x1', version: 16 }, at('x3', 2, 4))).toBeUndefined();
   });
 });
 

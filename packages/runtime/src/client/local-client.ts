@@ -16,8 +16,10 @@ import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
-import { eventsOfHistory, historyIdOf } from '../model/history-position.js';
-import { isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
+import { eventsOfHistory, historyEndedByPurge, historyIdOf } from '../model/history-position.js';
+import {
+  isNewerChange, isTerminalStatus, toInstanceStatus, type InstanceState, type InstanceStatus, type PurgedSnapshot,
+} from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { toPlainJson, toTerminateReason } from '../model/json.js';
@@ -446,7 +448,9 @@ export class LocalClient implements DurableClient {
   /**
    * {@link history$} with a {@link HistoryPosition} before each history's first event: the history's id
    * (`<executionId>/<epoch>`), its length when the mark is taken (the events of the read that follows it) and the
-   * history it replaced as it ended (`previous`, when the store knows it: `InstanceState.previousHistory`). What the
+   * history it replaced as it ended (`previous`, when the store knows it: `InstanceState.previousHistory`; or, for the
+   * first history after a purge, the purged one when this subscription saw the purge delete its last state:
+   * `historyEndedByPurge`). What the
    * HTTP API's history streams read, to tell a reader where it is and to skip no more than a history has (see
    * `historyEventsHeld`), and what `useHistory` starts over on.
    *
@@ -462,6 +466,8 @@ export class LocalClient implements DurableClient {
     return new Observable<HistoryEvent | HistoryPosition>((subscriber) => {
       let historyKey: string | undefined;
       let emitted = 0;
+      /** The history of the instance started after a purge, with the purged one it follows (`historyEndedByPurge`). */
+      let afterPurge: { readonly execution: string; readonly previous: HistoryPosition['previous'] } | undefined;
       const read = async (state: InstanceState | undefined): Promise<readonly (HistoryEvent | HistoryPosition)[]> => {
         if (!state) return []; // unknown or purged
         const key = historyIdOf(state);
@@ -479,7 +485,10 @@ export class LocalClient implements DurableClient {
           emitted = 0;
           // With the history it replaced as it ended, when the store knows it: a reader back after a gap tells by it
           // whether it missed anything (`historyEventsMissed`).
-          if (marks) out.push({ execution: key, events: fresh.length, previous: state.previousHistory });
+          if (marks) {
+            const previous = state.previousHistory ?? (afterPurge?.execution === key ? afterPurge.previous : undefined);
+            out.push({ execution: key, events: fresh.length, previous });
+          }
         }
         emitted += fresh.length;
         for (const event of fresh) out.push(ownEvent(event));
@@ -493,6 +502,8 @@ export class LocalClient implements DurableClient {
       let pending = false;
       let reading = false;
       let ended = false;
+      /** A purge seen, until the next state: the state it deleted, as this subscription had it, and what it names. */
+      let purge: { readonly held: InstanceState | undefined; readonly purged: PurgedSnapshot | undefined } | undefined;
       const pump = async (): Promise<void> => {
         reading = true;
         while (pending && !subscriber.closed) {
@@ -503,7 +514,15 @@ export class LocalClient implements DurableClient {
         if (ended) subscriber.complete();
       };
       return this.#follow(instanceId, {
-        next: (state) => {
+        next: (state, purged) => {
+          if (marks && state === undefined) {
+            purge = { held: latest, purged };
+          } else if (purge && state) {
+            // The first history after a purge, which the store cannot say follows anything: this subscription can.
+            const previous = historyEndedByPurge(purge.held, purge.purged, state);
+            afterPurge = previous && { execution: historyIdOf(state), previous };
+            purge = undefined;
+          }
           latest = state;
           pending = true;
           if (!reading) pump().catch((error: unknown) => subscriber.error(error));
@@ -612,13 +631,13 @@ export class LocalClient implements DurableClient {
 
   /**
    * Instance states of one instance, handed to a plain observer: the current one at once, then each committed change
-   * in commit order. Changes that arrive while the initial read is in flight are held and merged by `version`, so
+   * in commit order (a purge with the snapshot it names, `StatusChange.purged`). Changes that arrive while the initial read is in flight are held and merged by `version`, so
    * none is lost or delivered twice. The hot path of every status$, customStatus$ and waitForCompletion, written
    * without operators (one router listener per watcher; a scan + mergeMap subscribed an inner observable on every
    * emission). The feed's completion (a closed client or store) is passed on only after the current state. Returns
    * the function that stops following; the observer hears nothing after it, nor after an `error` or `complete`.
    */
-  #follow(instanceId: string, observer: Observer<InstanceState | undefined>): () => void {
+  #follow(instanceId: string, observer: FollowObserver): () => void {
     let ready = false;
     let ended = false;
     let stopped = false;
@@ -643,7 +662,7 @@ export class LocalClient implements DurableClient {
       next: (change) => {
         if (stopped) return;
         if (!ready) pending.push(change);
-        else if (isNewerChange(change, current)) observer.next((current = change.state));
+        else if (isNewerChange(change, current)) observer.next((current = change.state), change.purged);
       },
       error: fail,
       // The store (or this client) closed: end after the current state has been delivered.
@@ -661,7 +680,7 @@ export class LocalClient implements DurableClient {
         if (stopped) return;
         ready = true;
         observer.next((current = state));
-        for (const next of pending.splice(0)) if (!stopped && isNewerChange(next, current)) observer.next((current = next.state));
+        for (const next of pending.splice(0)) if (!stopped && isNewerChange(next, current)) observer.next((current = next.state), next.purged);
         if (ended) complete();
       },
       fail,
@@ -891,6 +910,14 @@ export class LocalClient implements DurableClient {
   #now(): Date {
     return readClock(this.#clock, CLIENT_CLOCK);
   }
+}
+
+/**
+ * The observer of `LocalClient.#follow`: each state, and with a purge (`undefined`) the snapshot it deleted when the
+ * change names it (`StatusChange.purged`), which a history's positions read (`historyEndedByPurge`).
+ */
+interface FollowObserver extends Observer<InstanceState | undefined> {
+  next(state: InstanceState | undefined, purged?: PurgedSnapshot): void;
 }
 
 /** What a watch of one instance keeps of the last state it emitted, to drop the next one when it is a repeat. */

@@ -1,5 +1,5 @@
 import { UnavailableError } from './errors/unavailable-error.js';
-import type { InstanceState } from './instance-status.js';
+import type { InstanceState, PurgedSnapshot } from './instance-status.js';
 import { assertValidName, invalid, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
 
 /**
@@ -55,8 +55,9 @@ export function historyEventsHeld(after: HistoryPosition | undefined, history: H
  * started over while the reader was away: `continueAsNew`, a restart, a rewind) only when that history's `previous` is
  * not where the reader stands: the reader had every event of the history it stood in, and the new one came right after
  * it; otherwise the rest of that history, or a history between, is gone (the store keeps the current history only).
- * A position without `previous` (an older server, a history after a purge) may have missed events. The one rule of a
- * reader that promises every event (rx-client's `history$`); pure.
+ * A position without `previous` (an older server, a history after a purge the server did not see end a history:
+ * {@link historyEndedByPurge}) may have missed events. The one rule of a reader that promises every event
+ * (rx-client's `history$`); pure.
  *
  * @example
  * ```ts
@@ -71,6 +72,32 @@ export function historyEventsMissed(after: HistoryPosition | undefined, history:
   const previous = history.previous;
   return after !== undefined && after.execution !== history.execution &&
     (previous?.execution !== after.execution || previous.events !== after.events);
+}
+
+/**
+ * The history a purge ended, as the `previous` of the history of the instance started next on the id (which the store
+ * cannot name: the purge deleted everything of the id). `held` is the last state a reader of the instance's committed
+ * changes had before the purge, `purged` the snapshot the purge names (`StatusChange.purged`) and `next` the first
+ * state the reader gets after it. Named only when the purge deleted `held` itself (a purged instance is terminal, so
+ * its history was whole) and `next` is the first commit after the purge (version 1, a start: nothing was started and
+ * purged between): then the reader that had every event of `held`'s history missed nothing. Otherwise `undefined` (a
+ * reader that joined after the purge, a purge a change feed learned of without naming the snapshot, commits missed in
+ * between). The one rule of a history's `previous` across a purge (the local client's history positions, which the
+ * HTTP API's history streams send); pure.
+ *
+ * @example
+ * ```ts
+ * historyEndedByPurge(x1At16, { executionId: 'x1', version: 16 }, x2At1); // { execution: 'x1/0', events: 16 }
+ * historyEndedByPurge(x1At12, { executionId: 'x1', version: 16 }, x2At1); // undefined: x1 had commits the reader did not see
+ * historyEndedByPurge(x1At16, { executionId: 'x1', version: 16 }, x3At2); // undefined: not the first commit after the purge
+ * ```
+ */
+export function historyEndedByPurge(
+  held: InstanceState | undefined, purged: PurgedSnapshot | undefined, next: Pick<InstanceState, 'version'>,
+): Omit<HistoryPosition, 'previous'> | undefined {
+  return held !== undefined && purged?.executionId === held.executionId && purged.version === held.version && next.version === 1
+    ? { execution: historyIdOf(held), events: held.historyLength }
+    : undefined;
 }
 
 /**

@@ -1922,6 +1922,32 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(JSON.stringify((await client.getStatus('owned-live', { showHistory: true, showHistoryOutput: true }))!.history)).toBe(expected);
       });
 
+      it('history$ goes on through a purge into the history of the next instance of the id: both histories, whole and in order', async () => {
+        await client.startNew('Echo', { instanceId: 'again', input: 1 });
+        await client.waitForCompletion('again', SETTLED);
+        const historyOf = async (): Promise<readonly HistoryEvent[]> =>
+          (await client.getStatus('again', { showHistory: true, showHistoryOutput: true }))!.history!;
+        const first = await historyOf();
+        let firstSeen!: () => void;
+        const firstDelivered = new Promise<void>((resolve) => (firstSeen = resolve));
+        let count = 0;
+        const watched = firstValueFrom(client.history$('again').pipe(
+          tap(() => {
+            if (++count === first.length) firstSeen();
+          }),
+          take(first.length * 2), // Echo's history has the same length whatever its input
+          toArray(),
+        ));
+        watched.catch(() => undefined); // awaited below: a failure is reported there, not as unhandled
+        // A watch that has every event of the first run when it is purged misses nothing.
+        await within(firstDelivered, 'the first history delivered');
+        expect(await client.purgeInstanceHistory('again')).toEqual({ instancesDeleted: 1 });
+        await client.startNew('Echo', { instanceId: 'again', input: 2 });
+        await client.waitForCompletion('again', SETTLED);
+        const second = await historyOf();
+        expect(JSON.stringify(await within(watched, 'the second history delivered'))).toBe(JSON.stringify([...first, ...second]));
+      });
+
       it('history$ replays committed events, then appends new ones as they commit', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'hist', input: 1 });
         await firstValueFrom(client.status$('hist').pipe(filter((s) => s?.runtimeStatus === 'Running')));
