@@ -1,6 +1,6 @@
 import { UnavailableError } from './errors/unavailable-error.js';
 import type { InstanceState, PurgedSnapshot } from './instance-status.js';
-import { assertValidName, invalid, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
+import { assertValidName, invalid, isCountOrZero, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
 
 /**
  * Where a reader of an instance's history stands: the history it reads (`execution`, the id a history stream sends
@@ -151,10 +151,6 @@ export function completeHistory<E>(state: Pick<InstanceState, 'instanceId' | 'hi
   );
 }
 
-/** The {@link MemberCheck} of a count of events: a non-negative safe integer. */
-const isEventCount: MemberCheck<number> = (value, what) =>
-  Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : invalid(what, 'must be a non-negative integer');
-
 /** The {@link MemberCheck} of a history's id: a name of at most {@link MAX_HISTORY_ID_LENGTH} characters. */
 const isHistoryId: MemberCheck<string> = (value, what) => {
   assertValidName(value, what, MAX_HISTORY_ID_LENGTH);
@@ -174,7 +170,7 @@ const isHistoryId: MemberCheck<string> = (value, what) => {
  */
 export function readHistoryPosition(value: unknown, what: string): HistoryPosition | undefined {
   if (value === undefined) return undefined;
-  const { execution, events } = readChecked(value, what, { execution: isHistoryId, events: isEventCount });
+  const { execution, events } = readChecked(value, what, { execution: isHistoryId, events: isCountOrZero });
   if (execution === undefined || events === undefined) invalid(what, 'must have execution and events');
   return { execution, events };
 }
