@@ -230,16 +230,34 @@ export function isInvalidation(event: ChangeEventLike): boolean {
   return event.operationType === 'invalidate';
 }
 
+/** Default heap budget of an {@link InputCache}: 32 MiB of input text (and keys) per store. */
+export const DEFAULT_INPUT_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The largest input an {@link InputCache} keeps by default: 256 KiB of heap (128 Ki UTF-16 code units). A larger one is
+ * read again on a miss (one batched `$in` read) rather than let a few of them fill the budget.
+ */
+export const DEFAULT_MAX_CACHED_INPUT_BYTES = 256 * 1024;
+
+/** What one cache entry costs besides its strings: the map entry and its record (an estimate, on the high side). */
+const ENTRY_OVERHEAD_BYTES = 128;
+
 /**
  * The inputs of recently seen instances, by key, for the execution they belong to. A step's update event carries the
  * new status snapshot but not the input (which the step does not rewrite); the input comes from here, filled by the
- * insert, replace and input-changing update events the feed sees, or by a read on a miss. Bounded: the least recently
- * used entries go first.
+ * insert, replace and input-changing update events the feed sees, or by a read on a miss.
+ *
+ * Bounded by bytes, not entries: an input may be up to 15 MiB (`MAX_PAYLOAD_BYTES`) and every insert of the whole
+ * deployment passes through a process that subscribes to `changes$`, so a bound of 10,000 entries could hold
+ * gigabytes. The entries' heap cost (each string's length × 2, the most a V8 string takes per UTF-16 code unit, plus a
+ * fixed overhead; counted without scanning the text) stays within `maxBytes`, the least recently used going first; an
+ * input over `maxEntryBytes` is not kept at all (a later miss reads it again, in the loader's batched read).
  */
 export class InputCache {
-  readonly #entries = new Map<string, { readonly executionId: string; readonly input: string }>();
+  readonly #entries = new Map<string, { readonly executionId: string; readonly input: string; readonly bytes: number }>();
+  #bytes = 0;
 
-  constructor(readonly capacity = 10_000) {}
+  constructor(readonly maxBytes = DEFAULT_INPUT_CACHE_BYTES, readonly maxEntryBytes = DEFAULT_MAX_CACHED_INPUT_BYTES) {}
 
   /** The input of `key` for `executionId`, or `undefined` when not known. */
   get(key: string, executionId: string): string | undefined {
@@ -250,19 +268,51 @@ export class InputCache {
     return entry.input;
   }
 
+  /**
+   * Remembers `input` for `key`'s `executionId` (replacing what was kept for the key), unless its heap (2 bytes per
+   * UTF-16 code unit) is over `maxEntryBytes`; then evicts the least recently used entries until within `maxBytes`.
+   */
   set(key: string, executionId: string, input: string): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { executionId, input });
-    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.delete(key);
+    if (2 * input.length > this.maxEntryBytes) return;
+    const bytes = inputCacheEntryBytes(key, executionId, input);
+    this.#entries.set(key, { executionId, input, bytes });
+    this.#bytes += bytes;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
+    }
   }
 
   delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
     this.#entries.delete(key);
+    this.#bytes -= entry.bytes;
   }
 
   get size(): number {
     return this.#entries.size;
   }
+
+  /** The heap the entries are counted as taking (see {@link inputCacheEntryBytes}); at most `maxBytes`. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+}
+
+/**
+ * What an {@link InputCache} entry is counted as taking: its three strings at 2 bytes per UTF-16 code unit (the most
+ * V8 stores per unit; Latin-1 text takes half) and a fixed overhead. O(1): the text is not scanned.
+ *
+ * @example
+ * ```ts
+ * inputCacheEntryBytes('a', 'e', '{}'); // 128 + 2 × (1 + 1 + 2) = 136
+ * ```
+ */
+export function inputCacheEntryBytes(key: string, executionId: string, input: string): number {
+  return ENTRY_OVERHEAD_BYTES + 2 * (key.length + executionId.length + input.length);
 }
 
 /**

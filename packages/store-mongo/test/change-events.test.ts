@@ -2,7 +2,7 @@ import { isNewerChange, type InstanceState, type StatusChange } from '@durable-r
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
-  concernsWatched, filterCovers, InputCache, isInvalidation, matchKeysFor, MAX_WATCH_FILTER_BYTES, PurgeMarks, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterBytes, watchFilterFor,
+  concernsWatched, DEFAULT_INPUT_CACHE_BYTES, filterCovers, InputCache, inputCacheEntryBytes, isInvalidation, matchKeysFor, MAX_WATCH_FILTER_BYTES, PurgeMarks, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterBytes, watchFilterFor,
   withInput, type ChangeEventLike,
 } from '../src/change-events.js';
 import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
@@ -303,17 +303,53 @@ describe('inputs of status changes (finding 6: the input is not rewritten by eve
     expect(withInput(stale, { executionId: 'e2', input: '"new input"' }, inputs).state).not.toHaveProperty('input');
   });
 
-  it('forgets purged instances and stays within its capacity, dropping the least recently used', () => {
-    const inputs = new InputCache(2);
-    inputs.set('a', 'e', '1');
-    inputs.set('b', 'e', '2');
-    expect(inputs.get('a', 'e')).toBe('1');
-    inputs.set('c', 'e', '3');
+  it('forgets purged instances and stays within its byte budget, dropping the least recently used', () => {
+    const entry = inputCacheEntryBytes('a', 'e', 'x'.repeat(100));
+    const inputs = new InputCache(2 * entry);
+    inputs.set('a', 'e', 'a'.repeat(100));
+    inputs.set('b', 'e', 'b'.repeat(100));
+    expect(inputs.get('a', 'e')).toBe('a'.repeat(100));
+    inputs.set('c', 'e', 'c'.repeat(100));
     expect(inputs.get('b', 'e')).toBeUndefined();
-    expect(inputs.get('a', 'e')).toBe('1');
+    expect(inputs.get('a', 'e')).toBe('a'.repeat(100));
     expect(inputs.size).toBe(2);
-    readStatusEvent({ _id: {}, operationType: 'delete', documentKey: { _id: 'a' } }, inputs);
+    expect(inputs.bytes).toBe(2 * entry);
+    // One larger input pushes out as many of the oldest as it needs.
+    inputs.set('d', 'e', 'd'.repeat(150));
+    expect(inputs.get('c', 'e')).toBeUndefined();
     expect(inputs.get('a', 'e')).toBeUndefined();
+    expect(inputs.get('d', 'e')).toBe('d'.repeat(150));
+    readStatusEvent({ _id: {}, operationType: 'delete', documentKey: { _id: 'd' } }, inputs);
+    expect(inputs.get('d', 'e')).toBeUndefined();
+    expect(inputs.size).toBe(0);
+    expect(inputs.bytes).toBe(0);
+  });
+
+  it('keeps no input over its per-entry bound, and no older execution\u2019s input in its place', () => {
+    const inputs = new InputCache(1024 * 1024, 1000);
+    inputs.set('a', 'e1', 'x'.repeat(500)); // 1,000 bytes of heap: kept
+    expect(inputs.get('a', 'e1')).toBe('x'.repeat(500));
+    inputs.set('a', 'e2', 'y'.repeat(501));
+    expect(inputs.get('a', 'e2')).toBeUndefined();
+    expect(inputs.get('a', 'e1')).toBeUndefined();
+    expect(inputs.bytes).toBe(0);
+  });
+
+  it('holds at most its default 32 MiB whatever the inputs: a 12 MiB input is delivered but not kept, and many 100 KiB ones are evicted', () => {
+    const inputs = new InputCache();
+    const big = withInputState(1);
+    const event = inserted({ ...big, input: 'z'.repeat(12 * 1024 * 1024) });
+    const reading = readStatusEvent(event, inputs);
+    expect(reading.kind === 'change' && reading.change.state?.input).toBe('z'.repeat(12 * 1024 * 1024));
+    expect(inputs.size).toBe(0);
+    // The next step of that instance reads its input (one batched read) instead.
+    expect(readStatusEvent(updated(withInputState(2)), inputs)).toMatchObject({ kind: 'needs-input', key: 'a' });
+    const text = 'i'.repeat(50 * 1024); // 100 KiB of heap each
+    for (let i = 0; i < 10_000; i++) inputs.set(`k${i}`, 'e', text);
+    expect(inputs.bytes).toBeLessThanOrEqual(DEFAULT_INPUT_CACHE_BYTES);
+    expect(inputs.size).toBe(Math.floor(DEFAULT_INPUT_CACHE_BYTES / inputCacheEntryBytes('k9999', 'e', text)));
+    expect(inputs.get('k9999', 'e')).toBe(text);
+    expect(inputs.get('k0', 'e')).toBeUndefined();
   });
 });
 
