@@ -57,6 +57,7 @@ import {
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT, visibleMessagesQuery,
   type VisibleMessagesQuery,
 } from './queries.js';
+import { readBound, SCAN_BOUND, TRANSACTION_READ_BOUND } from './read-bound.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import { commitSignalsWork, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
@@ -242,7 +243,7 @@ export class MongoStore implements Store {
    * of changes of instances the cache does not know costs one read per hundred, not a round trip each in turn.
    */
   readonly #inputLoader = new BatchLoader<string, Pick<InstanceDoc, 'executionId' | 'input'>>((keys) => this.#track(async () => {
-    const docs = await this.#instances.find({ _id: { $in: [...keys] } }, { projection: { executionId: 1, input: 1 } }).toArray();
+    const docs = await this.#instances.find({ _id: { $in: [...keys] } }, { projection: { executionId: 1, input: 1 }, ...readBound() }).toArray();
     return new Map(docs.map((doc) => [doc._id, doc]));
   }), INPUT_READ_BATCH);
   readonly #localWork = new Subject<void>();
@@ -834,7 +835,7 @@ export class MongoStore implements Store {
     const { now } = options;
     const lease = newLease(options, nextLeaseToken());
     const head = await this.#tasks.findOne(timedActivityClaimProbeFilter(now), {
-      sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION,
+      sort: CLAIM_ACTIVITY_SORT, hint: CLAIM_ACTIVITY_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, ...claimReadBound(options.leaseMs),
     });
     try {
       for (const { filter } of activityClaimTries(head?.leaseExpiresAt, now)) {
@@ -857,7 +858,9 @@ export class MongoStore implements Store {
   /** `#recoverInstance` for activity tasks: on their claim index, led by the lease expiry. */
   async #recoverTask(options: ClaimOptions): Promise<TakenLease<Pick<TaskDoc, '_id' | 'task'>> | undefined> {
     for (const lease of this.#unconfirmedTasks.pending(options.owner, options.now)) {
-      const doc = await this.#tasksLocal.findOne(leaseLookupFilter(lease), { hint: RELEASE_OWNER_HINTS.activityTasks, projection: { task: 1 } });
+      const doc = await this.#tasksLocal.findOne(leaseLookupFilter(lease), {
+        hint: RELEASE_OWNER_HINTS.activityTasks, projection: { task: 1 }, ...claimReadBound(options.leaseMs),
+      });
       this.#unconfirmedTasks.settle(lease.token);
       if (doc) return { doc, lease };
     }
@@ -882,10 +885,10 @@ export class MongoStore implements Store {
     const count = await this.#op(doing, async () => this.#transaction(async (session) => {
       const now = this.#clock.now();
       const instances = (await this.#instances
-        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection })
+        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.instances, projection, ...TRANSACTION_READ_BOUND })
         .toArray()).filter(released);
       const tasks = (await this.#tasks
-        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.activityTasks, projection })
+        .find(ownerLeasesFilter(owner), { session, hint: RELEASE_OWNER_HINTS.activityTasks, projection, ...TRANSACTION_READ_BOUND })
         .toArray()).filter(released);
       const freedInstances = instances.length === 0 ? 0 : (await this.#instances.bulkWrite(
         instances.map((doc) => ({ updateOne: { filter: { _id: doc._id, leaseToken: doc.leaseToken }, update: { $set: releasedFields(doc.nextMessageAt, now) } } })),
@@ -914,7 +917,7 @@ export class MongoStore implements Store {
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     return this.#op(`reading instance ${JSON.stringify(instanceId)}`, async () => {
-      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { projection: { state: 1, input: 1 } });
+      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { projection: { state: 1, input: 1 }, ...readBound() });
       return doc ? decodeInstanceState(doc.state, doc.input) : undefined;
     });
   }
@@ -922,12 +925,12 @@ export class MongoStore implements Store {
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
     return this.#op(`reading the history of ${JSON.stringify(instanceId)}`, async () => {
       const key = instanceKey(instanceId);
-      const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 } }))?.historyGen;
+      const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 }, ...readBound() }))?.historyGen;
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
       const docs = await readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options?.fromIndex);
-        return this.#history.find(filter, findOptions).toArray();
+        return this.#history.find(filter, { ...findOptions, ...readBound() }).toArray();
       }, HISTORY_READ_ATTEMPTS, instanceId);
       return docs.map((d) => decodeHistoryEvent(d.event));
     });
@@ -948,10 +951,10 @@ export class MongoStore implements Store {
     return this.#op(doing, async () => {
       const key = instanceKey(instanceId);
       const read = await this.#transaction(async (session) => {
-        const doc = await this.#instances.findOne({ _id: key }, { session, projection: { state: 1, input: 1, historyGen: 1 } });
+        const doc = await this.#instances.findOne({ _id: key }, { session, projection: { state: 1, input: 1, historyGen: 1 }, ...TRANSACTION_READ_BOUND });
         if (!doc) return undefined;
         const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
-        return { doc, events: await this.#history.find(filter, { ...findOptions, session }).toArray() };
+        return { doc, events: await this.#history.find(filter, { ...findOptions, session, ...TRANSACTION_READ_BOUND }).toArray() };
         // A read: its commit writes nothing, so an unconfirmed one is a read to make again (UnavailableError), not a
         // write that may have applied.
       }, { doing, options: this.#snapshotReadOptions, wrote: () => false, read: true });
@@ -966,7 +969,7 @@ export class MongoStore implements Store {
       const pageSize = pageSizeOf(query);
       const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
       const docs = await this.#instances
-        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput) })
+        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound() })
         .toArray();
       const pageDocs = docs.slice(0, pageSize);
       // A document that does not decode is logged and left out, not the whole page failed (see decodeStoredState).
@@ -989,8 +992,10 @@ export class MongoStore implements Store {
       // Both reads settle before the operation does (close waits for it): one still running after the other failed
       // would outlive close.
       const [instance, task] = await allSettledOrThrow([
-        this.#instances.findOne(INSTANCE_WAKE_FILTER, { sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION }),
-        this.#tasks.findOne(TASK_WAKE_FILTER, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION }),
+        this.#instances.findOne(INSTANCE_WAKE_FILTER, {
+          sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, projection: TIMED_CLAIM_PROBE_PROJECTION, ...readBound(),
+        }),
+        this.#tasks.findOne(TASK_WAKE_FILTER, { sort: TASK_WAKE_SORT, hint: TASK_WAKE_HINT, projection: TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, ...readBound() }),
       ]);
       const times = [instance?.claimAt, task?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
       return times.length === 0 ? undefined : new Date(Math.min(...times));
@@ -1005,7 +1010,7 @@ export class MongoStore implements Store {
       this.#transaction(async (session) => {
         // Only what the purge decides by and drops: not the input or state, which may be megabytes.
         const doc = await this.#instances.findOne(
-          { _id: instanceKey(instanceId) }, { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1, executionId: 1, version: 1 } },
+          { _id: instanceKey(instanceId) }, { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1, executionId: 1, version: 1 }, ...TRANSACTION_READ_BOUND },
         );
         if (!doc) return 0;
         if (!isTerminalStatus(doc.runtimeStatus)) {
@@ -1030,7 +1035,7 @@ export class MongoStore implements Store {
         // decides by the indexed status: one rule, so an instance whose state does not decode is purged by either.
         // By the batch's keys, all strings: only this store's documents.
         const doomed = await this.#instances
-          .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1, executionId: 1, version: 1 } })
+          .find({ $and: [{ _id: { $in: [...batch] } }, mongoFilter] }, { session, projection: { _id: 1, historyGen: 1, executionId: 1, version: 1 }, ...TRANSACTION_READ_BOUND })
           .toArray();
         if (doomed.length > 0) await this.#drop(session, doomed);
         return doomed.length;
@@ -1039,7 +1044,7 @@ export class MongoStore implements Store {
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
       const cursor = this.#instances.find<{ readonly _id: unknown }>(mongoFilter, {
-        projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH,
+        projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND,
       });
       try {
         // Stops between batches once close() began: close waits for one batch, not for the rest of the scan.
@@ -1232,7 +1237,7 @@ export class MongoStore implements Store {
     // The lease's shape (and a missing token, which would be sent as null, a free lease's) was checked by commit.
     const lease = writeSet.lease;
     if (lease?.kind === 'activity') {
-      const task = await this.#tasks.findOne({ _id: lease.taskId, leaseToken: lease.token }, { session, projection: { _id: 1 } });
+      const task = await this.#tasks.findOne({ _id: lease.taskId, leaseToken: lease.token }, { session, projection: { _id: 1 }, ...TRANSACTION_READ_BOUND });
       if (!task) throw leaseLostError(lease);
     }
     // The instance whose lease the commit releases: its own (orchestration), or one an unclaimed write takes over.
@@ -1246,7 +1251,7 @@ export class MongoStore implements Store {
         : { _id: instanceKey(id) };
       const doc = takesInstances(writeSet)
         ? await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' })
-        : await this.#instances.findOne(filter, { session });
+        : await this.#instances.findOne(filter, { session, ...TRANSACTION_READ_BOUND });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
       rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state, doc.input) } : undefined);
     }
@@ -1359,8 +1364,8 @@ export class MongoStore implements Store {
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */
   async #queueHead(session: ClientSession, key: string, messageSeq: number): Promise<QueueHead> {
-    const due = await this.#messages.findOne({ instanceId: key }, { session, sort: { due: 1 }, hint: QUEUE_HEAD_HINTS.due, projection: { due: 1 } });
-    const ready = await this.#messages.findOne({ instanceId: key }, { session, sort: { readyAt: 1 }, hint: QUEUE_HEAD_HINTS.readyAt, projection: { readyAt: 1 } });
+    const due = await this.#messages.findOne({ instanceId: key }, { session, sort: { due: 1 }, hint: QUEUE_HEAD_HINTS.due, projection: { due: 1 }, ...TRANSACTION_READ_BOUND });
+    const ready = await this.#messages.findOne({ instanceId: key }, { session, sort: { readyAt: 1 }, hint: QUEUE_HEAD_HINTS.readyAt, projection: { readyAt: 1 }, ...TRANSACTION_READ_BOUND });
     return { messageSeq, nextMessageAt: due?.due ?? NEVER, readyAt: ready?.readyAt ?? NEVER };
   }
 
@@ -1372,7 +1377,7 @@ export class MongoStore implements Store {
    */
   async #release(key: string, leaseToken: string): Promise<boolean> {
     return this.#transaction(async (session) => {
-      const doc = await this.#instances.findOne({ _id: key, leaseToken }, { session, projection: { nextMessageAt: 1 } });
+      const doc = await this.#instances.findOne({ _id: key, leaseToken }, { session, projection: { nextMessageAt: 1 }, ...TRANSACTION_READ_BOUND });
       if (!doc) return false;
       await this.#instances.updateOne({ _id: key, leaseToken }, { $set: releasedFields(doc.nextMessageAt, this.#clock.now()) }, { session });
       return true;
@@ -1387,7 +1392,7 @@ export class MongoStore implements Store {
   async #fillClaimAt(): Promise<void> {
     await this.#op('filling in claimAt', async () => {
       const cursor = this.#instances.find(MISSING_CLAIM_AT_FILTER, {
-        hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 },
+        hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 }, ...SCAN_BOUND,
       });
       let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
       const flush = async () => {
@@ -1449,7 +1454,7 @@ export class MongoStore implements Store {
         this.#sweepAgain = false;
         for (;;) {
           if (this.#closed) return;
-          const pending = await this.#sweeps.find({}, { limit: 100 }).toArray();
+          const pending = await this.#sweeps.find({}, { limit: 100, ...readBound() }).toArray();
           if (pending.length === 0) break;
           for (const sweep of pending) await this.#sweepGeneration(sweep);
         }
@@ -1467,7 +1472,7 @@ export class MongoStore implements Store {
     for (;;) {
       if (this.#closed) return;
       const ids = (await this.#history
-        .find({ instanceId: sweep.instanceId, gen: sweep.gen }, { projection: { _id: 1 }, limit: SWEEP_CHUNK, hint: SWEEP_HINT })
+        .find({ instanceId: sweep.instanceId, gen: sweep.gen }, { projection: { _id: 1 }, limit: SWEEP_CHUNK, hint: SWEEP_HINT, ...readBound() })
         .toArray()).map((d) => d._id);
       if (ids.length === 0) break;
       await this.#history.deleteMany({ _id: { $in: ids } });
@@ -1539,16 +1544,16 @@ export class MongoStore implements Store {
         let candidates: readonly string[] = instanceIds ?? [];
         if (!instanceIds) {
           const purged: string[] = [];
-          const records = this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 } });
+          const records = this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 }, ...SCAN_BOUND });
           if (!await read(records, (d) => void purged.push(instanceIdOfKey(d.instanceId)))) return;
           candidates = purged;
-          if (!await read(this.#instances.find(changedSinceFilter(from), { projection, hint: RESYNC_HINT }), emit)) return;
+          if (!await read(this.#instances.find(changedSinceFilter(from), { projection, hint: RESYNC_HINT, ...SCAN_BOUND }), emit)) return;
         }
         // The candidates' current state (an instance purged and started anew since is not a purge), in batches.
         const unique = [...new Set(candidates)];
         for (let i = 0; i < unique.length; i += RESYNC_ID_BATCH) {
           const keys = unique.slice(i, i + RESYNC_ID_BATCH).map(instanceKey);
-          if (!await read(this.#instances.find({ _id: { $in: keys } }, { projection }), emit)) return;
+          if (!await read(this.#instances.find({ _id: { $in: keys } }, { projection, ...SCAN_BOUND }), emit)) return;
         }
         for (const purge of purgedDuringGap(unique, found)) {
           if (subscriber.closed) return;

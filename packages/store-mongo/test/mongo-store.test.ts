@@ -15,6 +15,7 @@ import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/do
 import { INDEXES } from '../src/indexes.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MongoStore } from '../src/mongo-store.js';
+import { READ_MAX_TIME_MS } from '../src/read-bound.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
@@ -1308,6 +1309,46 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         // The probe (a find) runs out: nothing was leased, the claim fails with 503, and the next claim takes the work.
         await expect(store.claimOrchestration({ owner: 'w1', leaseMs: 20_000, now: new Date() })).rejects.toMatchObject({ code: 'unavailable', status: 503 });
         expect((await store.claimOrchestration({ owner: 'w1', leaseMs: 20_000, now: new Date() }))?.state.instanceId).toBe('claim-bound');
+      } finally {
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('every read of a call carries maxTimeMS (READ_MAX_TIME_MS); one that runs out fails retryably (unavailable, 503)', async (context) => {
+      // Driver 7.8 bounds no read by itself (timeoutMS "has no effect", socketTimeoutMS 0): without maxTimeMS a slow
+      // read held its connection, its caller and close() for as long as the server took.
+      const appName = `drx-readbound-${process.pid}`;
+      const { client, commands, store } = await recording('find', 'readbound', appName);
+      const admin = new MongoClient(mongoUri);
+      try {
+        await store.commit(start('read-bound', { n: 1 }));
+        await store.flushSweeps();
+        const before = commands.length;
+        expect((await store.getInstance('read-bound'))?.input).toEqual({ n: 1 });
+        await store.getHistory('read-bound');
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['read-bound']);
+        await store.nextWakeTime(new Date());
+        expect((await store.getInstanceHistory('read-bound')).state?.instanceId).toBe('read-bound');
+        // On a mongos the store's periodic majority read (majorityProbe, bounded by its own deadline) is a find too.
+        const probe = majorityProbe(store.collections.instances);
+        const reads = commands.slice(before).filter((c) => !(isDeepStrictEqual(c['filter'], probe['filter']) && c['limit'] === 1 && isDeepStrictEqual(c['projection'], probe['projection'])));
+        // getInstance 1, getHistory 2, queryInstances 1, nextWakeTime 2, getInstanceHistory 1 (in its transaction).
+        expect(reads.length).toBeGreaterThanOrEqual(7);
+        for (const read of reads) expect(read['maxTimeMS'], JSON.stringify(read)).toBe(READ_MAX_TIME_MS);
+        try {
+          await admin.db('admin').command({
+            configureFailPoint: 'failCommand', mode: { times: 1 },
+            data: { failCommands: ['find'], appName, errorCode: 50, errmsg: 'operation exceeded time limit' },
+          });
+        } catch (error) {
+          console.log(`read bound test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        }
+        await expect(store.getInstance('read-bound')).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+        expect((await store.getInstance('read-bound'))?.instanceId).toBe('read-bound');
       } finally {
         await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
         await admin.close().catch(() => undefined);
