@@ -57,6 +57,7 @@ import {
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT, visibleMessagesQuery,
   type VisibleMessagesQuery,
 } from './queries.js';
+import { adminDb, STORE_BSON_OPTIONS, storeDb } from './store-db.js';
 import { readBound, SCAN_BOUND, TRANSACTION_READ_BOUND } from './read-bound.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
@@ -68,7 +69,7 @@ import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
-import { SINGLE_WRITE_CONCERN, snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem } from './write-concern.js';
+import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem } from './write-concern.js';
 
 /**
  * What a caller of `MongoStore.#transaction` means by it, each part on its own: what it is `doing` (for the error of a
@@ -400,7 +401,7 @@ export class MongoStore implements Store {
     this.#client = client;
     this.#ownsClient = o.ownsClient;
     this.dbName = dbName;
-    this.#db = client.db(dbName, { readPreference: 'primary', readConcern: new ReadConcern('majority'), writeConcern: SINGLE_WRITE_CONCERN });
+    this.#db = storeDb(client, dbName);
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
     this.#history = this.#db.collection<HistoryDoc>(this.collections.history);
@@ -1618,8 +1619,12 @@ async function dropIndexesPresent(collection: Pick<Collection, 'dropIndex'>, pre
 /** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */
 const nextLeaseToken = leaseTokens();
 
+/**
+ * A change stream's options: where it starts, and the store's BSON options (a change stream's cursor takes them from
+ * the options it is given, not from its collection or database).
+ */
 function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
-  return point ? { ...point } : {};
+  return { ...STORE_BSON_OPTIONS, ...point };
 }
 
 /**
@@ -1628,7 +1633,7 @@ function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
  * `StoreUnreachableError`).
  */
 async function hello(client: MongoClient, options: { readonly signal: AbortSignal }): Promise<Document> {
-  const admin = client.db('admin');
+  const admin = adminDb(client);
   try {
     return await admin.command({ hello: 1 }, options);
   } catch (error) {
@@ -1646,7 +1651,7 @@ async function hello(client: MongoClient, options: { readonly signal: AbortSigna
  */
 async function connectionStatus(client: MongoClient, signal: AbortSignal, logger: Logger): Promise<Document | undefined> {
   try {
-    return await client.db('admin').command({ connectionStatus: 1, showPrivileges: true }, { signal });
+    return await adminDb(client).command({ connectionStatus: 1, showPrivileges: true }, { signal });
   } catch (error) {
     if (classifyDriverError(error) !== 'other') throw error;
     logger.warn('MongoStore: the server did not answer connectionStatus, so the privileges were not checked at connect', error);

@@ -1357,6 +1357,46 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('works the same on an application\u2019s client whose BSON options differ (useBigInt64; promoteValues, promoteLongs false, ignoreUndefined, ...)', async () => {
+      // A Db inherits every BSON option it does not set from its MongoClient; the store's pins the driver's defaults.
+      const clients = [
+        { useBigInt64: true },
+        { promoteValues: false, promoteLongs: false, promoteBuffers: true, bsonRegExp: true, ignoreUndefined: true, enableUtf8Validation: false },
+      ] as const;
+      for (const options of clients) {
+        const client = new MongoClient(mongoUri, options);
+        const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('bson') });
+        try {
+          const id = 'bson-a';
+          const committed = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === id), take(1), timeout(30_000)));
+          await store.commit(start(id, { n: 1 }));
+          expect((await committed).state?.input, JSON.stringify(options)).toEqual({ n: 1 });
+          const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+          expect(item?.state.instanceId).toBe(id);
+          expect(item?.state.input).toEqual({ n: 1 });
+          expect(item?.messages).toHaveLength(1);
+          const stepped = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === id && c.state?.customStatus === 'stepped'), take(1), timeout(30_000)));
+          await store.commit({
+            lease: { kind: 'orchestration', instanceId: id, token: item!.lease.token },
+            requests: [
+              { type: 'deleteMessages', instanceId: id, messageIds: item!.messages.map((m) => m.id) },
+              { type: 'replaceState', state: { ...item!.state, runtimeStatus: 'Running', customStatus: 'stepped', version: item!.state.version + 1 } },
+            ],
+          });
+          // The step's update event carries no input: the feed completes it from the insert it saw (or a read).
+          expect((await stepped).state?.input).toEqual({ n: 1 });
+          expect(await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() })).toBeUndefined();
+          expect((await store.getInstance(id))?.customStatus).toBe('stepped');
+          expect((await store.queryInstances({ showInput: true })).instances.map((s) => [s.instanceId, s.input])).toEqual([[id, { n: 1 }]]);
+          const wake = await store.nextWakeTime(new Date());
+          expect(wake === undefined || wake instanceof Date).toBe(true);
+        } finally {
+          await store.close();
+          await client.close();
+        }
+      }
+    });
+
     it('a claim hands out messages up to a byte budget, not 100 of up to 15 MiB in one step\'s transaction', async () => {
       const store = await open();
       try {
