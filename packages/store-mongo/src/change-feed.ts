@@ -4,7 +4,7 @@ import type { ChangeStream, Document, Timestamp } from 'mongodb';
 import { Observable, Subject, retry, type Subscription } from 'rxjs';
 import { isInvalidation, type ChangeEventLike } from './change-events.js';
 import {
-  decideResume, failuresBefore, givesUp, refreshAt, reopenAt, type ResumePoint, type ResumePolicy, type StreamFailure,
+  decideResume, failuresBefore, givesUp, refreshAt, refusedStart, reopenAt, startFromNow, type ResumePoint, type ResumePolicy, type StreamFailure,
 } from './resume-policy.js';
 import { SerialDelivery } from './serial-delivery.js';
 
@@ -79,6 +79,8 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   /** The stream started after an invalidate event and delivered no change since: `#token` may be that event's. */
   #afterInvalidate = false;
   #openedAt: Timestamp | undefined;
+  /** The latest start time the server refused (`refusedStart`): a stream "from now" never opens at or before it again. */
+  #refusedAt: Timestamp | undefined;
   #healthyAt: Date;
   #failures = 0;
   /** When the current stream was started, and whether it delivered a change since (see `failuresBefore`). */
@@ -184,7 +186,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#afterInvalidate = false;
     this.#failures = 0;
     this.#healthyAt = this.#o.clock.now();
-    this.#openedAt = this.#o.startTime();
+    this.#openedAt = startFromNow(this.#o.startTime(), this.#refusedAt);
     this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
   }
 
@@ -293,8 +295,13 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#failures++;
     const token: unknown = stream?.resumeToken ?? this.#token;
     const reopen = reopenAt(decision, token, this.#openedAt, this.#afterInvalidate);
+    const refused = refusedStart(decision, token, this.#openedAt);
+    if (refused !== undefined) this.#refusedAt = refused;
+    const startsAt = startFromNow(this.#o.startTime(), this.#refusedAt) === undefined && this.#refusedAt !== undefined
+      ? ' at the server\u2019s present (the latest operation time known here is one it could not start at)'
+      : '';
     const how = reopen.resync
-      ? 'restarting from now and re-reading what changed since it was last healthy'
+      ? `restarting from now${startsAt} and re-reading what changed since it was last healthy`
       : 'resuming where it stopped';
     const message = `${this.#o.name}: change stream failed (${decision.failure}); ${how} in ${decision.delayMs} ms`;
     if (decision.severity === 'error') this.#o.logger.error(message, failure.error);
@@ -341,7 +348,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
         this.#token = undefined;
         this.#tokenEvent = undefined;
         this.#afterInvalidate = false;
-        this.#openedAt = this.#o.startTime();
+        this.#openedAt = startFromNow(this.#o.startTime(), this.#refusedAt);
         this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
       } else {
         this.#start(point, this.#resumeEventOf(point));

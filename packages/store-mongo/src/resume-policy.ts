@@ -1,4 +1,5 @@
 import type { Timestamp } from 'mongodb';
+import { compareTimestamps } from './cluster-time.js';
 import { isShedForOverload } from './map-driver-error.js';
 
 /**
@@ -233,4 +234,43 @@ export function refreshAt(token: unknown, openedAt: Timestamp | undefined, after
 export function currentPoint(token: unknown, openedAt: Timestamp | undefined, afterInvalidate = false): ResumePoint | undefined {
   if (token !== undefined && token !== null) return afterInvalidate ? { startAfter: token } : { resumeAfter: token };
   return openedAt ? { startAtOperationTime: openedAt } : undefined;
+}
+
+/**
+ * The operation time the server refused as a stream's start, learned from a failure, or `undefined`: a failure that
+ * loses the position (`decision.failure === 'position-lost'`) of a stream that had no resume token yet, so that was
+ * still at `openedAt`, the `startAtOperationTime` it was opened at. The server cannot start there: the oplog no longer
+ * holds that time ("If the oplog entry for the time has rolled off, the stream cannot be resumed", MongoDB manual,
+ * Change Streams, Resume a Change Stream: ChangeStreamHistoryLost, 286), or an event right after it is too large.
+ * A stream opened there again fails the same way: see {@link startFromNow}.
+ *
+ * @example
+ * ```ts
+ * refusedStart({ failure: 'position-lost', ... }, undefined, openedAt); // openedAt
+ * refusedStart({ failure: 'position-lost', ... }, token, openedAt);     // undefined: it was past its start (its token was lost)
+ * refusedStart({ failure: 'resumable', ... }, undefined, openedAt);     // undefined: the start itself was fine
+ * ```
+ */
+export function refusedStart(decision: ResumeDecision, token: unknown, openedAt: Timestamp | undefined): Timestamp | undefined {
+  return decision.failure === 'position-lost' && (token === undefined || token === null) ? openedAt : undefined;
+}
+
+/**
+ * Where a stream opened "from now" starts (after a lost position, or opened by its first subscriber): at `known`, the
+ * latest majority-committed time the process knows (a majority read right after subscribing then misses nothing), or
+ * at the server's present (`undefined`) when the server already refused a start at or after `known` ({@link
+ * refusedStart}). "Now" is the last majority time this process learned, which after a suspension longer than the
+ * oplog window, or while the majority reads that move it on a `mongos` keep failing, is older than the oplog: reopening
+ * there would fail with ChangeStreamHistoryLost again at every attempt, for good. The resync that follows a lost
+ * position (a re-read of what changed since the feed was last healthy) covers what the present start skips.
+ *
+ * @example
+ * ```ts
+ * startFromNow(t(100), undefined); // t(100)
+ * startFromNow(t(100), t(100));    // undefined: refused there, start at the server's present
+ * startFromNow(t(200), t(100));    // t(200): a newer time is known since
+ * ```
+ */
+export function startFromNow(known: Timestamp | undefined, refused: Timestamp | undefined): Timestamp | undefined {
+  return known !== undefined && refused !== undefined && compareTimestamps(known, refused) <= 0 ? undefined : known;
 }

@@ -495,6 +495,61 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
     }
   });
 
+  it('after ChangeStreamHistoryLost at its start time, reopens at the server\u2019s present with a resync, not at that time again', async () => {
+    // The latest majority time this process knows can be older than the oplog (a process suspended past the oplog
+    // window, a mongos whose majority reads keep failing): a stream opened there fails with 286 before any token, and
+    // opened there again it fails the same way, at every attempt, for good.
+    let known = new Timestamp({ t: 1_700_000_000, i: 1 });
+    const { feed, streams, opens, logged, clock } = scriptedFeed({ startTime: () => known, resync: () => of('re-read') });
+    const values: unknown[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    const historyLost = () => Object.assign(new Error('Resume of change stream was not possible, as the resume point may no longer be in the oplog'), {
+      name: 'MongoServerError', code: 286, codeName: 'ChangeStreamHistoryLost',
+    });
+    try {
+      expect(opens[0]!.point).toEqual({ startAtOperationTime: known });
+      streams[0]!.emit('error', historyLost());
+      await clock.waitForTimer();
+      await clock.advance(5_000);
+      expect(opens).toHaveLength(2);
+      expect(opens[1]!.point).toBeUndefined(); // the server's present
+      expect(values).toEqual(['re-read']);
+      expect(logged.at(-1)).toContain('at the server\u2019s present');
+      // That stream has a position once it answered; a later loss of it reopens "from now" as ever, at a newer time
+      // when one is known by then.
+      streams[1]!.advance({ _data: '8210' });
+      known = new Timestamp({ t: 1_700_000_100, i: 1 });
+      streams[1]!.emit('error', historyLost());
+      await clock.waitForTimer();
+      await clock.advance(5_000);
+      expect(opens[2]!.point).toEqual({ startAtOperationTime: known });
+      expect(values).toEqual(['re-read', 're-read']);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('a start time the server refused is not used by a later first subscriber either, until a newer one is known', async () => {
+    let known = new Timestamp({ t: 1_700_000_000, i: 1 });
+    const { feed, streams, opens, clock } = scriptedFeed({ startTime: () => known });
+    const first = feed.events$.subscribe();
+    streams[0]!.emit('error', Object.assign(new Error('history lost'), { code: 286 }));
+    await clock.waitForTimer();
+    first.unsubscribe(); // no linger: the stream closes, the reopen is cancelled
+    const second = feed.events$.subscribe();
+    try {
+      expect(opens.at(-1)!.point).toBeUndefined();
+      second.unsubscribe();
+      known = new Timestamp({ t: 1_700_000_000, i: 2 });
+      const third = feed.events$.subscribe();
+      expect(opens.at(-1)!.point).toEqual({ startAtOperationTime: known });
+      third.unsubscribe();
+    } finally {
+      await feed.close();
+    }
+  });
+
   it('without it (the status feeds), a failure that resumes from the token re-reads nothing', async () => {
     const { feed, streams, opens, clock } = scriptedFeed({ resync: () => of('re-read') });
     const values: unknown[] = [];

@@ -1397,6 +1397,48 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('a status stream refused its start time (ChangeStreamHistoryLost) reopens at the server\u2019s present, not at that time again', async (context) => {
+      // A start time older than the oplog fails every stream opened there; the failure is simulated (failCommand 286
+      // on the stream's aggregate), what the store sends next and that changes still arrive are real.
+      const appName = `drx-historylost-${process.pid}`;
+      const errors: string[] = [];
+      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
+      const streams: Document[] = [];
+      client.on('commandStarted', (event) => {
+        const pipeline = event.command['pipeline'] as Document[] | undefined;
+        if (event.commandName === 'aggregate' && pipeline?.[0]?.['$changeStream'] !== undefined) streams.push(pipeline[0]['$changeStream'] as Document);
+      });
+      const store = await MongoStore.connect({
+        client, dbName: db.name, collectionPrefix: db.prefix('historylost'),
+        logger: { warn: () => undefined, error: (message) => void errors.push(message) },
+      });
+      const admin = new MongoClient(mongoUri);
+      try {
+        try {
+          await admin.db('admin').command({
+            configureFailPoint: 'failCommand', mode: { times: 1 },
+            data: { failCommands: ['aggregate'], appName, errorCode: 286, errmsg: 'Resume of change stream was not possible, as the resume point may no longer be in the oplog' },
+          });
+        } catch (error) {
+          console.log(`history-lost test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+          context.skip();
+        }
+        const later = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'after-loss'), take(1), timeout(60_000)));
+        await store.commit(start('after-loss'));
+        expect((await later).state?.runtimeStatus).toBe('Pending');
+        expect(errors.some((message) => message.includes('position-lost'))).toBe(true);
+        // The first stream opened at a known majority time; the one after the refusal at the present.
+        expect(streams[0]?.['startAtOperationTime']).toBeDefined();
+        expect(streams.length).toBeGreaterThanOrEqual(2);
+        expect(streams[1]?.['startAtOperationTime']).toBeUndefined();
+      } finally {
+        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('a claim hands out messages up to a byte budget, not 100 of up to 15 MiB in one step\'s transaction', async () => {
       const store = await open();
       try {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { MongoNetworkError, MongoServerClosedError, MongoServerError, Timestamp } from 'mongodb';
-import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, givesUp, refreshAt, reopenAt } from '../src/resume-policy.js';
+import { classifyStreamFailure, currentPoint, decideResume, DEFAULT_RESUME_POLICY, failuresBefore, givesUp, refreshAt, refusedStart, reopenAt, startFromNow } from '../src/resume-policy.js';
 
 const serverError = (code: number, codeName: string, labels: string[] = []) => {
   const error = new MongoServerError({ message: codeName, code, codeName, errorLabels: labels });
@@ -158,5 +158,32 @@ describe('change stream resume policy', () => {
     expect(refreshAt(undefined, openedAt)).toEqual({ point: { startAtOperationTime: openedAt }, resync: false });
     expect(refreshAt(undefined, undefined)).toEqual({ point: 'now', resync: true });
     expect(refreshAt(null, undefined)).toEqual({ point: 'now', resync: true });
+  });
+});
+
+describe('where a stream "from now" starts after the server refused a start time', () => {
+  const t = (i: number) => new Timestamp({ t: 1_700_000_000, i });
+  const historyLost = decideResume({ kind: 'error', error: Object.assign(new Error('history lost'), { code: 286, codeName: 'ChangeStreamHistoryLost' }) }, 0);
+  const network = decideResume({ kind: 'error', error: Object.assign(new Error('reset'), { name: 'MongoNetworkError' }) }, 0);
+
+  it('learns the refused time from a lost position of a stream still at its start time (no token yet)', () => {
+    expect(historyLost.failure).toBe('position-lost');
+    expect(refusedStart(historyLost, undefined, t(5))).toEqual(t(5));
+    expect(refusedStart(historyLost, null, t(5))).toEqual(t(5));
+    // Past its start (a token came): the token was lost, not the start time.
+    expect(refusedStart(historyLost, { _data: '82' }, t(5))).toBeUndefined();
+    // Opened at the server's present: nothing to avoid.
+    expect(refusedStart(historyLost, undefined, undefined)).toBeUndefined();
+    // A failure that keeps the position says nothing against the start time.
+    expect(refusedStart(network, undefined, t(5))).toBeUndefined();
+  });
+
+  it('starts at the latest known time unless the server refused one at or after it; then at the server\u2019s present', () => {
+    expect(startFromNow(t(5), undefined)).toEqual(t(5));
+    expect(startFromNow(t(5), t(5))).toBeUndefined();
+    expect(startFromNow(t(4), t(5))).toBeUndefined();
+    expect(startFromNow(t(6), t(5))).toEqual(t(6));
+    expect(startFromNow(new Timestamp({ t: 1_700_000_001, i: 0 }), t(5))).toEqual(new Timestamp({ t: 1_700_000_001, i: 0 }));
+    expect(startFromNow(undefined, t(5))).toBeUndefined();
   });
 });
