@@ -13,6 +13,7 @@ import {
   MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
   type IndexDescription, type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
+import { Buffer } from 'node:buffer';
 import { merge, Observable, of, Subject } from 'rxjs';
 import {
   concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, purgedDuringGap, PurgeMarks, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
@@ -53,7 +54,7 @@ import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
-  PURGES_HINT, purgedSinceFilter, QUEUE_HEAD_HINTS, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
+  PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, QUEUE_HEAD_HINTS, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT, visibleMessagesQuery,
   type VisibleMessagesQuery,
 } from './queries.js';
@@ -969,14 +970,22 @@ export class MongoStore implements Store {
     return this.#op('querying instances', async () => {
       const pageSize = pageSizeOf(query);
       const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
-      const docs = await this.#instances
-        .find(buildQueryFilter(query, after), { sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound() })
-        .toArray();
-      const pageDocs = docs.slice(0, pageSize);
+      // Bounded in bytes too (QUERY_PAGE_BYTES): the page ends early, with a token, rather than hold up to
+      // MAX_PAGE_SIZE documents of up to 15 MiB each.
+      const cursor = this.#instances.find(buildQueryFilter(query, after), {
+        sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
+      });
+      let read: { readonly page: QueriedDoc[]; readonly next?: QueriedDoc };
+      try {
+        read = await readPageWithinBytes<QueriedDoc>(cursor, pageSize, QUERY_PAGE_BYTES, queriedBytes);
+      } finally {
+        await cursor.close().catch(() => undefined);
+      }
+      const pageDocs = read.page;
       // A document that does not decode is logged and left out, not the whole page failed (see decodeStoredState).
       const page = pageDocs.flatMap((d) => this.#readable(d, 'a query page') ?? []);
       // The next page starts after the page's last indexed key, read or not (as the filter pages by).
-      const next = nextPageKey(docs, pageSize);
+      const next = read.next === undefined ? undefined : nextPageKey([...pageDocs, read.next], pageDocs.length);
       return {
         // The filter already selected these; the shared predicate keeps the semantics identical to every store.
         instances: page.filter((state) => matchesQuery(state, query)),
@@ -1677,6 +1686,16 @@ async function createIndexesOn<T extends Document>(collection: Collection<T>, sp
     if (problem !== undefined) throw new MongoStoreError(problem, { cause: error });
     throw error;
   }
+}
+
+/** What a `queryInstances` read returns of each instance (`queryProjection`). */
+type QueriedDoc = Pick<InstanceDoc, '_id' | 'state' | 'createdTime'> & { readonly input?: string };
+
+/** The stored text of a queried instance that a page holds (UTF-8 bytes of its state and input). */
+function queriedBytes(doc: QueriedDoc): number {
+  // Total: a document another program wrote may lack either string (it is logged and left out of the page later).
+  const text = (value: unknown) => (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : 0);
+  return text(doc.state) + text(doc.input);
 }
 
 /** The `_id`s a cursor yields, as it yields them. */

@@ -372,6 +372,41 @@ export function nextPageKey(docs: readonly { readonly _id: string; readonly crea
 }
 
 /**
+ * The most stored text (UTF-8 bytes of each instance's state and, with `showInput`, input) one `queryInstances` page
+ * holds: 16 MiB. A page is up to `MAX_PAGE_SIZE` (1,000) instances, each up to 15 MiB (`MAX_PAYLOAD_BYTES`), and
+ * MongoDB bounds each document (16 MiB), not a result set: without this one HTTP list request could make the process
+ * allocate gigabytes. The page ends early instead, with a continuation token (the port's `InstancePage`: "present when
+ * more instances may follow"), and the next page starts after its last instance.
+ */
+export const QUERY_PAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads one page from `docs` (a cursor in page order, asked for `pageSize + 1` documents): at most `pageSize`, and only
+ * as long as their `bytesOf` stays within `budget`, always the first one (so a page moves on whatever its size). `next`
+ * is the document read after the page when one was (more follow: the page is full, or the next one would pass the
+ * budget); reading stops there, so later cursor batches are never fetched. `nextPageKey([...page, next], page.length)`
+ * is where the next page starts.
+ *
+ * @example
+ * ```ts
+ * await readPageWithinBytes(cursor, 100, QUERY_PAGE_BYTES, (doc) => Buffer.byteLength(doc.state)); // { page, next? }
+ * ```
+ */
+export async function readPageWithinBytes<T>(
+  docs: AsyncIterable<T>, pageSize: number, budget: number, bytesOf: (doc: T) => number,
+): Promise<{ readonly page: T[]; readonly next?: T }> {
+  const page: T[] = [];
+  let bytes = 0;
+  for await (const doc of docs) {
+    if (page.length >= pageSize) return { page, next: doc };
+    bytes += bytesOf(doc);
+    if (page.length > 0 && bytes > budget) return { page, next: doc };
+    page.push(doc);
+  }
+  return { page };
+}
+
+/**
  * The filter of `purgeInstances`, which decides what it purges: terminal instances (of the requested statuses) created
  * in the range. The purge scans for candidates with it, then re-reads each batch of their keys with it inside its
  * transaction. It leaves out the rule of {@link storeKeyed}, so that with the projection `{ _id: 1 }` the

@@ -107,6 +107,34 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
+    it('ends a query page early by bytes (QUERY_PAGE_BYTES) with a continuation token; following it lists every instance once, in order', async () => {
+      const store = await open();
+      try {
+        const big = 'x'.repeat(6 * 1024 * 1024);
+        const ids = ['pg-a', 'pg-b', 'pg-c', 'pg-d'];
+        for (const id of ids) await store.commit(start(id, big));
+        // With inputs, two of 6 MiB fit 16 MiB and a third would not: pages of 2, each with a token to the next.
+        const first = await store.queryInstances({ instanceIdPrefix: 'pg-', showInput: true });
+        expect(first.instances.map((s) => s.instanceId)).toEqual(['pg-a', 'pg-b']);
+        expect(first.instances.every((s) => s.input === big)).toBe(true);
+        expect(first.continuationToken).toBeDefined();
+        const listed: string[] = [...first.instances.map((s) => s.instanceId)];
+        for (let token = first.continuationToken, pages = 1; token !== undefined && pages < 10; pages++) {
+          const page = await store.queryInstances({ instanceIdPrefix: 'pg-', showInput: true, continuationToken: token });
+          expect(page.instances.length).toBeLessThanOrEqual(2);
+          listed.push(...page.instances.map((s) => s.instanceId));
+          token = page.continuationToken;
+        }
+        expect(listed).toEqual(ids);
+        // Without inputs the page holds them all.
+        const bare = await store.queryInstances({ instanceIdPrefix: 'pg-' });
+        expect(bare.instances.map((s) => s.instanceId)).toEqual(ids);
+        expect(bare.continuationToken).toBeUndefined();
+      } finally {
+        await store.close();
+      }
+    });
+
     it('matches instance id prefixes with regex characters literally', async () => {
       const store = await open();
       try {

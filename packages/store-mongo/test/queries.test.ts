@@ -5,10 +5,11 @@ import {
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_SORT, claimBound, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
-  PURGES_HINT, purgedSinceFilter, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
+  PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, readPageWithinBytes, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT,
   MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery, DUE_SEQS_PAGE,
 } from '../src/queries.js';
+import { countedIterable } from './support/counted-iterable.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
 import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
@@ -655,6 +656,56 @@ describe('purge records (what a changes$ resync reports as purged)', () => {
     expect(purgedSinceFilter(T0)).toEqual({ purgedAt: { $gte: T0 }, instanceId: { $type: 'string' } });
     expect(indexScan(PURGES_HINT, purgedSinceFilter(T0))).toMatchObject({ lower: { value: T0, inclusive: true }, upper: undefined });
     expect(INDEXES.purges).toEqual([{ name: 'purged_at', key: PURGES_HINT, expireAfterSeconds: 7 * 24 * 3600 }]);
+  });
+});
+
+describe('query pages are bounded in bytes', () => {
+  type Doc = { readonly _id: string; readonly createdTime: Date; readonly state: string };
+  const doc = (i: number, bytes: number): Doc => ({ _id: `i${String(i).padStart(3, '0')}`, createdTime: new Date(T0.getTime() + i), state: 'x'.repeat(bytes) });
+  const size = (d: Doc) => d.state.length;
+
+  it('ends a page early, before the document that would pass the budget, and names that one as next', async () => {
+    const docs = countedIterable([doc(0, 40), doc(1, 40), doc(2, 40), doc(3, 40)]);
+    const read = await readPageWithinBytes(docs, 10, 100, size);
+    expect(read.page.map((d) => d._id)).toEqual(['i000', 'i001']);
+    expect(read.next?._id).toBe('i002');
+    expect(docs.taken).toBe(3); // nothing read past it
+  });
+
+  it('always holds the first document, however large, and goes on from there', async () => {
+    const read = await readPageWithinBytes(countedIterable([doc(0, 500), doc(1, 1)]), 10, 100, size);
+    expect(read.page.map((d) => d._id)).toEqual(['i000']);
+    expect(read.next?._id).toBe('i001');
+  });
+
+  it('is a full page with a next one, or the last page, within the budget as before', async () => {
+    const full = await readPageWithinBytes(countedIterable([doc(0, 1), doc(1, 1), doc(2, 1)]), 2, 100, size);
+    expect(full.page.map((d) => d._id)).toEqual(['i000', 'i001']);
+    expect(full.next?._id).toBe('i002');
+    const last = await readPageWithinBytes(countedIterable([doc(0, 1), doc(1, 1)]), 2, 100, size);
+    expect(last).toEqual({ page: [doc(0, 1), doc(1, 1)] });
+  });
+
+  it('pages through everything once, in order, when pages end early by bytes (following the keys as queryInstances does)', async () => {
+    const all = Array.from({ length: 12 }, (_, i) => doc(i, (i % 3) * 30 + 10));
+    const seen: string[] = [];
+    let after: ReturnType<typeof nextPageKey>;
+    let pages = 0;
+    do {
+      const filter = buildQueryFilter({}, after);
+      const matching = all.filter((d) => matches(filter, d as unknown as Document)).slice(0, 5 + 1);
+      const read = await readPageWithinBytes(countedIterable(matching), 5, 100, size);
+      expect(read.page.reduce((n, d) => n + size(d), 0) <= 100 || read.page.length === 1).toBe(true);
+      seen.push(...read.page.map((d) => d._id));
+      after = read.next === undefined ? undefined : nextPageKey([...read.page, read.next], read.page.length);
+      pages++;
+    } while (after && pages < 50);
+    expect(seen).toEqual(all.map((d) => d._id));
+    expect(pages).toBeGreaterThan(12 / 5 + 1); // some pages did end early
+  });
+
+  it('bounds a page of MongoStore at 16 MiB of stored text', () => {
+    expect(QUERY_PAGE_BYTES).toBe(16 * 1024 * 1024);
   });
 });
 
