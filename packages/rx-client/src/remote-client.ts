@@ -131,16 +131,16 @@ export class RemoteClient implements DurableClient {
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
     const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
-    return member(await this.#request('POST', path, {}, input), 'id', 'string');
+    return member(await this.#request('POST', path, input), 'id', 'string');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
-    assertValidInstanceId(instanceId);
-    const query = {
+    const path = instancePath(instanceId);
+    const query = queryString({
       format: 'native',
       ...readChecked(options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean }),
-    };
-    const body = await this.#request('GET', `/instances/${segment(instanceId)}`, query, undefined, true);
+    });
+    const body = await this.#request('GET', `${path}?${query}`, undefined, true);
     return body === undefined ? undefined : fromWireStatus(body);
   }
 
@@ -152,7 +152,7 @@ export class RemoteClient implements DurableClient {
     })}`, undefined, token ? { 'x-ms-continuation-token': token } : {});
     const instances = statusesOf(body);
     const continuationToken = headers.get('x-ms-continuation-token');
-    return { instances, ...(continuationToken ? { continuationToken } : {}) };
+    return { instances, ...(continuationToken && { continuationToken }) };
   }
 
   getStatusAll(): Promise<InstanceStatus[]> {
@@ -168,8 +168,7 @@ export class RemoteClient implements DurableClient {
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
     assertValidName(eventName, 'event name');
     const data = toPlainJson(eventData, 'event data');
-    assertValidInstanceId(instanceId);
-    await this.#request('POST', `/instances/${segment(instanceId)}/raiseEvent/${segment(eventName)}`, {}, data);
+    await this.#request('POST', `${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`, data);
   }
 
   terminate(instanceId: string, reason?: unknown): Promise<void> {
@@ -190,21 +189,19 @@ export class RemoteClient implements DurableClient {
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
     const { restartWithNewInstanceId } = readRestartOptions(options);
-    assertValidInstanceId(instanceId);
     // Always sent: the route's own default is Durable Functions' (a new id), the client method's is to keep the id.
-    return member(await this.#request('POST', `/instances/${segment(instanceId)}/restart`, {
-      restartWithNewInstanceId,
-    }), 'id', 'string');
+    const path = `${instancePath(instanceId)}/restart?restartWithNewInstanceId=${restartWithNewInstanceId}`;
+    return member(await this.#request('POST', path), 'id', 'string');
   }
 
   async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
-    assertValidInstanceId(instanceId);
-    return purgeResultOf(await this.#request('DELETE', `/instances/${segment(instanceId)}`, {}, undefined, true));
+    return purgeResultOf(await this.#request('DELETE', instancePath(instanceId), undefined, true));
   }
 
   async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {
     // The shared rule, checked here too, so a malformed filter never reaches the server.
-    return purgeResultOf(await this.#request('DELETE', '/instances', validatePurgeFilter(purgeFilter), undefined, true));
+    // Never an empty query (`createdTimeFrom` is required), so always a `?`.
+    return purgeResultOf(await this.#request('DELETE', `/instances?${queryString(validatePurgeFilter(purgeFilter))}`, undefined, true));
   }
 
   async waitForCompletion(
@@ -248,13 +245,17 @@ export class RemoteClient implements DurableClient {
   }
 
   status$(instanceId: string): Observable<InstanceStatus | undefined> {
-    assertValidInstanceId(instanceId);
-    return this.#watch({ kind: 'status', instanceId }, statusOf);
+    return this.#status$(instanceId, (status) => status);
   }
 
   customStatus$(instanceId: string): Observable<unknown> {
+    return this.#status$(instanceId, (status) => status?.customStatus);
+  }
+
+  /** What `pick` takes from each status of `instanceId` (`undefined` for none), without consecutive duplicates. */
+  #status$<T>(instanceId: string, pick: (status: InstanceStatus | undefined) => T): Observable<T> {
     assertValidInstanceId(instanceId);
-    return this.#watch({ kind: 'status', instanceId }, (data) => statusOf(data)?.customStatus);
+    return this.#watch({ kind: 'status', instanceId }, (data) => pick(data === null ? undefined : fromWireStatus(data)));
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
@@ -380,8 +381,7 @@ export class RemoteClient implements DurableClient {
    */
   async #command(instanceId: string, command: string, reason: unknown, json?: true): Promise<void> {
     reason = json ? toTerminateReason(reason) : reason === undefined ? reason : isReason(reason, 'reason');
-    assertValidInstanceId(instanceId);
-    await this.#request('POST', `/instances/${segment(instanceId)}/${command}`, {}, reason);
+    await this.#request('POST', `${instancePath(instanceId)}/${command}`, reason);
   }
 
   /**
@@ -408,10 +408,9 @@ export class RemoteClient implements DurableClient {
    * Sends a request; resolves with the JSON body of the answer when it is 2xx, rejects with the typed error otherwise;
    * with `orNone`, an instance-not-found answer resolves with `undefined` instead.
    */
-  async #request(method: string, path: string, query: Query, body?: unknown, orNone?: boolean): Promise<unknown> {
-    const search = queryString(query);
+  async #request(method: string, path: string, body?: unknown, orNone?: boolean): Promise<unknown> {
     try {
-      return (await this.#mux.send(method, `${path}${search ? `?${search}` : ''}`, body))[0];
+      return (await this.#mux.send(method, path, body))[0];
     } catch (error) {
       if (!(orNone && error instanceof InstanceNotFoundError)) throw error;
     }
@@ -436,10 +435,6 @@ export function createRemoteClient(options: RemoteClientOptions): RemoteClient {
   return new RemoteClient(options);
 }
 
-function statusOf(data: unknown): InstanceStatus | undefined {
-  return data === null ? undefined : fromWireStatus(data);
-}
-
 function queryString(query: Query): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) {
@@ -453,6 +448,12 @@ function queryString(query: Query): string {
 }
 /** A path segment: `value` percent-encoded. */
 const segment = encodeURIComponent;
+
+/** The path of instance `instanceId`, checked first by the shared rule (InvalidArgumentError). */
+function instancePath(instanceId: string): string {
+  assertValidInstanceId(instanceId);
+  return `/instances/${segment(instanceId)}`;
+}
 
 /** The query parameters of a filter or query (`what`): the snapshot `valid` of the shared check, plus `showInput`. */
 function filterQuery(f: unknown, what = 'filter', valid: object = validateInstanceFilter(f)): Query {

@@ -8,22 +8,14 @@ import { badResponse, memberOf } from './remote-error.js';
  * ones every status has (`instanceId`, `name`, a known `runtimeStatus`).
  */
 export function fromWireStatus(value: unknown): InstanceStatus {
+  // A time that is no date (or none: `new Date(undefined)` is an Invalid Date) makes no status.
+  const createdTime = new Date(memberOf(value, 'createdTime')!);
+  const lastUpdatedTime = new Date(memberOf(value, 'lastUpdatedTime')!);
   if (
     memberOf(value, 'instanceId') === undefined || memberOf(value, 'name') === undefined ||
-    !ALL_RUNTIME_STATUSES.includes(memberOf(value, 'runtimeStatus') as never)
+    !ALL_RUNTIME_STATUSES.includes(memberOf(value, 'runtimeStatus') as never) || isNaN(+createdTime) || isNaN(+lastUpdatedTime)
   ) {
     throw badResponse('Not an instance status');
   }
-  return {
-    ...(value as object),
-    createdTime: toDate(memberOf(value, 'createdTime')),
-    lastUpdatedTime: toDate(memberOf(value, 'lastUpdatedTime')),
-  } as unknown as InstanceStatus;
-}
-
-function toDate(value: string | undefined): Date {
-  const date = new Date(value ?? NaN);
-  // A status whose time is no date is no status (one message for both: each costs bytes in a page).
-  if (isNaN(+date)) throw badResponse('Not an instance status');
-  return date;
+  return { ...(value as object), createdTime, lastUpdatedTime } as unknown as InstanceStatus;
 }
