@@ -143,10 +143,13 @@ export interface StreamMux {
    * Sends a request to `root` + `path` with the client's headers (plus `extra`), with `body` as JSON unless it is
    * `undefined`: resolves with the answer's JSON body (`NaN` when it has none, see `jsonOf`) and headers when it is
    * 2xx; rejects with the typed error the server answered with (see `errorFromBody`), with `RemoteError` `unreachable`
-   * (503) when the request fails on the way, `until` aborts it or, without an `until` of its own, the answer is not all
-   * there within the `timeoutMs` option (a connection that went silent without closing), or with `StoreClosedError` once the mux is closed
-   * (also a request on its way then, which is aborted). The one path of the client's commands and of the subscription
-   * changes (which pass their stream's signal as `until`: aborted when that stream ends, and by `close()`).
+   * (503) when the request fails on the way, `until` aborts it or, unless `until` is the signal of the current attempt of
+   * the event stream (a subscription change, which its watchdog times), the answer is not all there within the
+   * `timeoutMs` option (a connection that went silent without closing), or with `StoreClosedError` once the mux is
+   * closed (also a request on its way then, which is aborted; a request with an `until` of its own is not aborted, but
+   * its answer is refused so). The one path of the client's commands, of the subscription changes (which pass their
+   * stream's signal as `until`: aborted when that stream ends, and by `close()`) and of the session's deletion (an
+   * `until` that nothing aborts: it waits for no subscription, and is sent after the close too).
    *
    * A command (a request other than a GET, without an `until`) made while a watch made before it has a subscription
    * the server has not answered yet leaves only once it has (or the watch ended, or an attempt of the event stream
@@ -485,7 +488,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     let json: unknown;
     // The request's deadline: a connection that went silent without closing (a network switch, a sleep, a NAT that forgot
     // the flow) answers never, and a command must fail rather than hang. Cleared however the request ends.
-    // (A request with a signal of its own, a subscription change, is timed by its stream's watchdog instead.)
+    // (A subscription change, on the signal of its stream's current attempt, is timed by that stream's watchdog instead.)
     /** The deadline's error once it passed: the request's answer then, whatever the aborted fetch threw. */
     let late: RemoteError | undefined;
     // The request's own signal, aborted by `until` or the deadline: not AbortSignal.any, whose signals that follow a
@@ -494,7 +497,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // listener each on it would make Node warn of a leak with more than ten commands on their way.
     const request = new AbortController();
     const follow = () => request.abort(until.reason);
-    const unarm = until !== signal ? noop : arm(requestTimeoutMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
+    const unarm = until === controller?.signal ? noop : arm(requestTimeoutMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
     if (until.aborted) follow();
     else if (until === signal) requests.add(request);
     else until.addEventListener('abort', follow);
@@ -602,17 +605,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const had = session;
     session = undefined;
     pending.clear();
-    // A fetch may also throw rather than reject (a wrapper that refuses while offline): a delete it refuses is let go as
-    // one that fails, or close() would throw half done, and a close after the last watch escape as an uncaught error.
-    // Not through `send` (which refuses everything once closed), so it gets `send`'s deadline here: over a connection
-    // gone silent without closing it would wait for an answer for ever, holding that connection (and a Node process).
-    // (An async function turns a throw into its rejection, and still calls fetch at once.)
-    if (had) {
-      const request = new AbortController();
-      const unarm = arm(requestTimeoutMs, () => request.abort());
-      (async () => fetch(`${root}/streams/${encodeURIComponent(had)}`, { method: 'DELETE', headers, signal: request.signal }))()
-        .then(unarm, unarm);
-    }
+    // Sent at once, with `send`'s deadline (over a connection gone silent without closing it would wait for an answer
+    // for ever, holding that connection, and a Node process), on a signal of its own that nothing aborts: no close
+    // refuses it and it waits for no subscription. Its failure, and its rejection once closed, are let go (`send` turns
+    // a fetch that throws into its rejection: close() must not throw half done).
+    if (had) send('DELETE', `/streams/${encodeURIComponent(had)}`, undefined, undefined, new AbortController().signal).catch(noop);
   };
 
   /**
