@@ -89,20 +89,31 @@ export function errorStatusOf(status: unknown): number {
  * (its `code` and `message`). A body that never ends is ended by the caller's abort.
  */
 export async function jsonOf(response: Response, max: number): Promise<unknown> {
-  const reader = response.body?.getReader();
   const decoder = new TextDecoder();
   let text = '';
   let bytes = 0;
+  let long: RemoteError | undefined;
   try {
-    for (let chunk; reader && !(chunk = await reader.read()).done;) {
-      if ((bytes += chunk.value.length) > max) return tooLong('An answer', max);
-      text += decoder.decode(chunk.value, { stream: true });
-    }
+    await readBody(response, (chunk) => {
+      if ((bytes += chunk.length) > max) throw (long = tooLong('An answer', max));
+      text += decoder.decode(chunk, { stream: true });
+    });
     return JSON.parse(text + decoder.decode());
   } catch {
-    return NaN;
+    return long ?? NaN;
+  }
+}
+
+/**
+ * Reads the body of `response` to its end, telling `take` each chunk (a throw of it ends the reading, rejecting), and
+ * lets the body go however the reading ends (nothing is left to let go once it was read to its end; else the connection
+ * goes: not awaited, it may never settle). A body that never ends is ended by the caller's abort.
+ */
+export async function readBody(response: Response, take: (chunk: Uint8Array) => void): Promise<void> {
+  const reader = response.body?.getReader();
+  try {
+    for (let chunk; reader && !(chunk = await reader.read()).done;) take(chunk.value);
   } finally {
-    // Nothing left to let go once read to its end; else the connection goes (not awaited: it may never settle).
     void reader?.cancel().catch(() => {});
   }
 }

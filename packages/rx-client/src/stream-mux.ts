@@ -3,7 +3,7 @@ import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@du
 import {
   armTimeout, CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
-import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, RemoteError, tooLong } from './remote-error.js';
+import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, readBody, RemoteError, tooLong } from './remote-error.js';
 import { sseParser } from './sse-parser.js';
 
 /**
@@ -373,8 +373,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       const attempt = (controller = new AbortController());
       const { signal } = attempt;
       let failure: unknown;
-      /** What to cancel if the attempt fails or is stopped: the answer's body, then its reader once it has one. */
-      let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStream | null | undefined;
+      /** What to cancel if the attempt fails or is stopped before its body is read (`readBody` lets go of it then). */
+      let body: ReadableStream | null | undefined;
       // The watchdog, one timer per attempt: a tick that finds no chunk arrived since the one before (a half-open
       // connection, a proxy that stopped forwarding), or the same subscription request still on its way, breaks the
       // stream off (which aborts the request), to reconnect.
@@ -390,7 +390,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         const response = await fetch(`${root}/streams`, {
           headers: { ...headers, accept: 'text/event-stream', ...(lastEventId && { 'last-event-id': lastEventId }) }, cache: 'no-store', signal,
         });
-        reader = response.body;
+        body = response.body;
         // Stopped or broken off meanwhile (a fetch that ignores its signal resolves anyway): nothing to act on, and the
         // body, which no abort reaches then, is cancelled below, or the HTTP connection stays open with it unread.
         signal.throwIfAborted();
@@ -407,16 +407,14 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // TextDecoderStream: a piped stream costs several promises and objects per chunk, and every chunk is an event
         // to deliver now. What is left undecoded at the end could only belong to an event never ended, never dispatched.
         const feed = sseParser(onMessage, (ms) => (retryMs = ms), (id) => (lastEventId = id), maxResponseBytes);
-        // A 2xx answer to a GET always has a body (only 204, 205 and 304 have none).
-        reader = response.body!.getReader();
-        for (;;) {
-          const chunk = await reader.read();
+        await readBody(response, (chunk) => {
           // A read that resolved before the abort is not acted on either.
           signal.throwIfAborted();
-          if (chunk.done) break;
           heard = true;
-          feed(chunk.value);
-        }
+          feed(chunk);
+        });
+        // Nor its end.
+        signal.throwIfAborted();
       } catch (error) {
         if (stopped) return;
         failures++;
@@ -428,7 +426,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         // locked), one HTTP connection leaked each time. (An abort reaches it too, unless the fetch ignores its
         // signal; a body read to its end has nothing left to let go.) Not awaited: a cancel that never settles must not
         // hold back the reconnect; its rejection (an errored or locked body) says nothing new.
-        void reader?.cancel().catch(noop);
+        void body?.cancel().catch(noop);
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
