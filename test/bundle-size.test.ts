@@ -939,12 +939,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client's history$ goes on through a purge and a new start as the local one does: 34,731 / 43,931 / 74,116 ->
  * 34,851 / 44,067 / 74,231 B (+120 / +136 / +115, measured after rebasing on main), budgets set to match; rx-client
  * unchanged.
+ * rx-client then built an instance's path in one helper, read a body in one reader for answers and the event stream,
+ * and sent its session's DELETE through the request path every command takes: 9,705 -> 9,665 B (-40), budget 9,712 ->
+ * 9,665 B; runtime pages unchanged. Its 8 KiB goal is out of reach while it keeps what it does: measured on this tree,
+ * rxjs's Observable alone adds about 1.8 KB to the baseline page, the three check-status methods DurableClient requires
+ * (shared with the local client) about 0.83 KB and toPlainJson's checks of inputs about 0.63 KB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_851 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_067 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_231 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_712 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_665 },
 ];
 
 describe('bundle size', () => {
