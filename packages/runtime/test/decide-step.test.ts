@@ -626,11 +626,15 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
         if (refused.kind !== 'commit') throw new Error('expected a commit');
         const append = refused.writeSet.requests.find((r) => r.type === 'appendHistory');
         if (append?.type !== 'appendHistory') throw new Error('expected a history append');
-        expect(append.events.slice(1, 1 + commands.length)).toEqual(commands);
+        // Its failure record refused too (bare), each command is recorded without its reason, the start still after them.
+        const payloadRefused = 'the store refused to record it (PayloadTooLargeError: too large)';
+        expect(append.events.slice(1, 1 + commands.length)).toEqual(bare ? commands.map(({ reason: _r, ...c }) => ({ ...c, payloadRefused })) : commands);
         expect(append.events.map((e) => e.type)).toEqual([
-          'OrchestratorStarted', ...commands.map((c) => c.type), ...(bare ? [] : ['ExecutionStarted']), 'ExecutionCompleted', 'OrchestratorCompleted',
+          'OrchestratorStarted', ...commands.map((c) => c.type), 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted',
         ]);
-        expect(refused.state).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failure });
+        expect(refused.state).toMatchObject({
+          runtimeStatus: 'Failed', failureDetails: bare ? { errorType: failure.errorType, errorMessage: 'the step and its failure record were refused: too large' } : failure,
+        });
         expect(refused.state).not.toHaveProperty('heldSuspend');
       }
     }
@@ -1092,6 +1096,52 @@ describe('decideRefusedStep', () => {
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...s, version: 3 });
     expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
+  });
+
+  it('records every claimed event of a running instance without its payload when its failure record was refused too (bare), the failure bounded', () => {
+    const huge = 'x'.repeat(1_000_000);
+    const at = T0.toISOString();
+    const msg = (id: string, event: OrchestrationMessage['event']): OrchestrationMessage => ({ id, instanceId: 'instance-1', executionId: 'execution-1', event });
+    const s = state({ runtimeStatus: 'Pending', input: { small: true } });
+    const messages = [
+      msg('start', { type: 'ExecutionStarted', eventId: -1, timestamp: at, name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1', input: { small: true } }),
+      msg('event', { type: 'EventRaised', eventId: -1, timestamp: at, name: 'E', input: huge }),
+      msg('timer', { type: 'TimerFired', eventId: -1, timestamp: at, timerId: 2, fireAt: at }),
+    ];
+    const refusedTwice = { errorType: 'PayloadTooLargeError', errorMessage: huge, stackTrace: huge };
+    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure: refusedTwice, bare: true });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    const payloadRefused = expect.stringMatching(/^the store refused to record it \(PayloadTooLargeError: x+…$/);
+    expect(append.events.slice(1, 4)).toEqual([
+      messages[0]!.event, // the start keeps its input: the state holds it, a restart or rewind needs it
+      { type: 'EventRaised', eventId: -1, timestamp: at, name: 'E', payloadRefused },
+      messages[2]!.event,
+    ]);
+    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'EventRaised', 'TimerFired', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(decision.state).toMatchObject({
+      runtimeStatus: 'Failed', input: { small: true },
+      failureDetails: { errorType: 'PayloadTooLargeError', errorMessage: expect.stringMatching(/^the step and its failure record were refused: x+…$/) },
+    });
+    expect(decision.state.failureDetails).not.toHaveProperty('stackTrace');
+    expect(JSON.stringify(decision.writeSet).length).toBeLessThan(3_000);
+    expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['start', 'event', 'timer'] });
+  });
+
+  it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {
+    const s = state({ historyLength: history.length });
+    const terminate: OrchestrationMessage = {
+      id: 'terminate', instanceId: 'instance-1', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'r'.repeat(100_000) },
+    };
+    const decision = decideRefusedStep({ state: s, messages: [terminate], leaseToken: 'lease', now: T0, newId: () => 'id', failure, bare: true });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated' });
+    expect(decision.state).not.toHaveProperty('output');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionTerminated', 'OrchestratorCompleted']);
+    expect(append.events[1]).toMatchObject({ payloadRefused: expect.stringMatching(/PayloadTooLargeError/) });
   });
 
   it('consumes results of another execution alone, as a step that is not refused does: no new version', () => {

@@ -106,7 +106,7 @@ describe('a step the store refuses for good (a 413 or a 400)', () => {
 });
 
 describe('a step whose failure record the store refuses for good too', () => {
-  it('fails the instance without the events that were refused, instead of retrying the step at every lease expiry', async () => {
+  it('fails the instance with the events recorded without their payloads, instead of retrying the step at every lease expiry', async () => {
     const clock = new VirtualClock();
     const logger = new RecordingLogger();
     const store = new LimitedStore();
@@ -129,10 +129,59 @@ describe('a step whose failure record the store refuses for good too', () => {
     const status = await runtime.client.getStatus(id, { showHistory: true });
     expect(status).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } });
     expect(status!.failureDetails!.errorMessage).toMatch(/failure record were refused/);
-    expect(status!.history!.filter((e) => e.type === 'EventRaised')).toEqual([]);
+    // Not dropped: each claimed event is in the history, visibly without its payload.
+    const payloadRefused = 'the store refused to record it (PayloadTooLargeError: the write exceeds what this store stores)';
+    expect(status!.history!.filter((e) => e.type === 'EventRaised')).toEqual([
+      { type: 'EventRaised', eventId: -1, timestamp: expect.any(String), name: 'E', payloadRefused },
+      { type: 'EventRaised', eventId: -1, timestamp: expect.any(String), name: 'E', payloadRefused },
+    ]);
     expect(store.refusals).toBe(2);
+    expect(logger.errors).toEqual([
+      expect.stringMatching(/refused the step of [^ ]+; recorded as the instance's failure$/),
+      expect.stringMatching(/refused the step of .* and its failure record; recorded as the instance's failure, without payloads$/),
+    ]);
+  });
+
+  it('keeps the messages for the next claim when the store refuses even the record without payloads, and applies them once it takes the step', async () => {
+    const clock = new VirtualClock();
+    const logger = new RecordingLogger();
+    const store = new EventRefusingStore();
+    const runtime = createRuntime({
+      store, clock, logger,
+      orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('E'); } },
+    });
+    runtimes.push(runtime);
+    const id = await runtime.client.startNew('Waits');
+    await runtime.client.raiseEvent(id, 'E', 'the payload');
+    await runtime.start();
+    // The step, its failure record and that record without payloads: each refused.
+    for (let s = 0; s < 600 && store.refusals < 3; s++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(store.refusals).toBe(3);
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Pending' });
+    store.refusing = false;
+    for (let s = 0; s < 120; s++) {
+      const status = await runtime.client.getStatus(id);
+      if (status && status.runtimeStatus !== 'Pending' && status.runtimeStatus !== 'Running') break;
+      await clock.advance(1000);
+    }
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'the payload' });
+    expect(store.refusals).toBe(3);
   });
 });
+
+/** A store that refuses, for good, every commit recording a raised event while `refusing`, and takes the rest. */
+class EventRefusingStore extends MemoryStore {
+  refusing = true;
+  refusals = 0;
+  override commit(writeSet: WriteSet) {
+    const records = writeSet.requests.some((r) => r.type === 'appendHistory' && r.events.some((e) => e.type === 'EventRaised'));
+    if (this.refusing && records) {
+      this.refusals++;
+      return Promise.reject(new PayloadTooLargeError('this store records no raised event'));
+    }
+    return super.commit(writeSet);
+  }
+}
 
 /** Most characters of JSON one commit may append to a history on a {@link HistoryLimitedStore}. */
 const HISTORY_LIMIT = 20_000;

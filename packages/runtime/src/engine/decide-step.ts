@@ -210,7 +210,10 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
 export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecution'> {
   /** The store's reason (its error as failure details). */
   readonly failure: FailureDetails;
-  /** The store refused this write with the messages' events too: they are left out (the messages are still consumed). */
+  /**
+   * The store refused the failure record too (the events in full): the events are recorded without their payloads and
+   * the failure is bounded ({@link decideRefusedStep}).
+   */
   readonly bare?: boolean;
 }
 
@@ -226,11 +229,24 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * ignored: {@link stepEvents}) is recorded all the same, visibly, each event without its payload ({@link withoutPayload}:
  * a bounded record, so the store's reason cannot refuse it again), and the instance is left as it is; refused again
  * (`bare`: no room even for that), its messages are consumed and nothing is recorded (the worker logs the refusal).
+ * A failure record refused too (`bare`, the events in full) is written bounded, so that no claimed message vanishes:
+ * each event without its payload (the start keeps its input, which the instance's state holds already and a restart
+ * or rewind needs; a terminate still ends the instance, without its reason), and the failure with its type and the
+ * store's reason cut to a few hundred characters, without a stack. A store that refuses even that fails the step
+ * (the worker leaves it to be claimed again when its lease expires, its messages kept).
  * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
-  const { state, messages, now } = input;
-  const { events, rewind, ignored } = stepEvents(state, input.bare ? NO_MESSAGES : messages);
+  const { state, messages, now, bare } = input;
+  const stepped = stepEvents(state, messages);
+  const { rewind, ignored } = stepped;
+  const reason = refusalReason(input.failure);
+  let events = stepped.events;
+  let failure = input.failure;
+  if (bare && !ignored) {
+    events = events.map((e) => boundedRecord(e, reason));
+    failure = { errorType: cut(failure.errorType), errorMessage: cut(`the step and its failure record were refused: ${failure.errorMessage}`) };
+  }
   const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
   // Only stale results (`isStaleResult`, of another execution): consumed, nothing else written, as a step that is not
@@ -241,8 +257,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   if (ignored) {
     // Late events of an ended instance: the write of them was refused (decideStep records them in full), so each is
     // recorded without its payload, as decideStep would record it otherwise: visibly, the status as it was.
-    const reason = refusalReason(input.failure);
-    return stepless(state, lease, undefined, consumed, (input.bare ? NO_HISTORY : events).map((e) => withoutPayload(e, reason)), undefined);
+    return stepless(state, lease, undefined, consumed, bare ? NO_HISTORY : events.map((e) => withoutPayload(e, reason)), undefined);
   }
   const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
@@ -257,7 +272,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const newEvents: HistoryEvent[] = [firstStep ? markers.first : markers.started, ...events];
   // A rewind makes a Failed instance Running again; a terminate among the events ends it without the failure.
   if (!isTerminalStatus(newEvents.reduce(applyEvent, state).runtimeStatus)) {
-    newEvents.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: nowIso, orchestrationStatus: 'Failed', failureDetails: input.failure });
+    newEvents.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: nowIso, orchestrationStatus: 'Failed', failureDetails: failure });
   }
   newEvents.push(markers.completed);
   const step: StepResult = {
@@ -325,6 +340,17 @@ function withoutPayload(event: HistoryEvent, reason: string): HistoryEvent {
     record.payloadRefused = reason;
   }
   return record as unknown as HistoryEvent;
+}
+
+/**
+ * An event of a step whose failure record the store refused, as that record keeps it: {@link withoutPayload}, but a
+ * start keeps its input (the instance's state holds it already, and a restart or a rewind of the failed instance needs
+ * it).
+ */
+function boundedRecord(event: HistoryEvent, reason: string): HistoryEvent {
+  if (event.type !== 'ExecutionStarted' || event.input === undefined) return withoutPayload(event, reason);
+  const { input, ...rest } = event;
+  return { ...withoutPayload(rest as HistoryEvent, reason), input } as HistoryEvent;
 }
 
 /** The fields of an event a payload-less record leaves out (a failure's details it cuts). */

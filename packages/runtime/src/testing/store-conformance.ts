@@ -14,6 +14,7 @@ import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { lifeLeaseOwner } from '../store/store-helpers.js';
+import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED, within } from './settled.js';
 import { vitest } from './vitest-api.js';
@@ -32,6 +33,8 @@ export interface ConformanceOptions {
 }
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
+/** Most characters of history JSON one commit may append on the store of the refused-records test. */
+const HISTORY_LIMIT = 20_000;
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
 /**
@@ -2323,6 +2326,44 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     });
 
     describe('with a runtime', () => {
+      it('records a step whose failure record the store refuses too as a failure with the events, without payloads: nothing claimed vanishes', async () => {
+        // The store refuses, for good, a commit appending more than HISTORY_LIMIT characters of history (as a store with
+        // a bounded history document would), passing every other write through: the step that takes the large event,
+        // then its failure record (the event in full), are refused.
+        const opened = await open();
+        let refusals = 0;
+        const store = storeWith(opened, {
+          commit: (writeSet) => {
+            const history = writeSet.requests.filter((r) => r.type === 'appendHistory' || r.type === 'replaceHistory');
+            if (JSON.stringify(history).length <= HISTORY_LIMIT) return opened.commit(writeSet);
+            refusals++;
+            return Promise.reject(new PayloadTooLargeError('the history exceeds what this store stores'));
+          },
+        });
+        // Queued before any worker runs: the first step takes the start and both events.
+        const client = createClient({ store });
+        const id = await client.startNew('Waits', { instanceId: 'refused-twice', input: { small: true } });
+        await client.raiseEvent(id, 'Big', 'x'.repeat(2 * HISTORY_LIMIT));
+        await client.raiseEvent(id, 'Small', 'kept');
+        const runtime = await runtimeOn(store, 'w1', { orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('Never'); } } });
+        const failed = await runtime.client.waitForCompletion(id, SETTLED);
+        expect(failed).toMatchObject({
+          runtimeStatus: 'Failed', input: { small: true },
+          failureDetails: { errorType: 'PayloadTooLargeError', errorMessage: expect.stringMatching(/failure record were refused/) },
+        });
+        expect(refusals).toBe(2);
+        const history = await store.getHistory(id);
+        const reason = 'the store refused to record it (PayloadTooLargeError: the history exceeds what this store stores)';
+        expect(history.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'EventRaised', 'EventRaised', 'ExecutionCompleted', 'OrchestratorCompleted']);
+        expect(history[1]).toMatchObject({ type: 'ExecutionStarted', input: { small: true } });
+        expect(history.filter((e) => e.type === 'EventRaised')).toEqual([
+          { type: 'EventRaised', eventId: -1, timestamp: expect.any(String), name: 'Big', payloadRefused: reason },
+          { type: 'EventRaised', eventId: -1, timestamp: expect.any(String), name: 'Small', payloadRefused: reason },
+        ]);
+        // Every claimed message was consumed with its record: nothing is left to step.
+        expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
+      }, 120_000);
+
       it('runs the hello sequence and pushes every custom status in order', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1');

@@ -1228,19 +1228,19 @@ export class Worker {
    * Commits, for a step whose write set the store refused for good (`refusedForGood`), the instance's failure with the
    * store's reason (`decideRefusedStep`), under the step's lease and within it. A failure of this commit is the step's
    * (logged by the caller; the step is retried when its lease expires), unless the store refused it for good too: then
-   * the instance fails without the messages' events (`bare`), which the failure record held as well.
+   * the record is written bounded (`bare`: the events without their payloads, the failure cut), so that no claimed
+   * message vanishes; a refusal of that is the step's failure as well (its messages kept for the next claim).
    */
   async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, bare = false): Promise<void> {
     const { store, logger, newId } = this.#o;
     const { state, lease } = item;
-    // An ended instance's late events are recorded without their payloads, or, refused again, not at all
-    // (`decideRefusedStep`): said here, the one trace of such a drop.
-    const recorded = !isTerminalStatus(state.runtimeStatus) ? 'recorded as the instance\'s failure' : bare ? 'its events not recorded' : 'recorded without payloads';
+    // An ended instance's late events are recorded without their payloads, or, refused again, not at all; a failure
+    // record refused is written without payloads (`decideRefusedStep`): said here, the one trace of such a drop.
+    const ended = isTerminalStatus(state.runtimeStatus);
+    const recorded = ended ? (bare ? 'its events not recorded' : 'recorded without payloads') : `recorded as the instance's failure${bare ? ', without payloads' : ''}`;
     logger.error(`the store refused the step of ${state.instanceId}${bare ? ' and its failure record' : ''}; ${recorded}`, error);
-    let failure = toFailureDetails(error);
-    if (bare) failure = { errorType: failure.errorType, errorMessage: `the step and its failure record were refused: ${failure.errorMessage}` };
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
-      state, messages: item.messages, leaseToken: lease.token, now, newId, failure, history: undefined, bare,
+      state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined, bare,
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
