@@ -274,7 +274,7 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
     expect(holds(state('a'), undefined, [start('a-e2')])).toBe(false); // the start of another execution
   });
 
-  it('lets a terminate go ahead of every visible message, and a suspend or resume of all but a command or another execution\u2019s start', () => {
+  it('lets a terminate, suspend or resume go ahead of every visible message but a command or another execution\u2019s start', () => {
     const timestamp = t0.toISOString();
     const queued = (event: OrchestrationMessage['event']): OrchestrationMessage => ({ id: event.type, instanceId: 'a', event });
     const raised = queued({ type: 'EventRaised', eventId: -1, timestamp, name: 'go' });
@@ -289,8 +289,8 @@ describe('an unclaimed write (a client that terminates an instance itself)', () 
       unclaimedHolds({ ...lease, command }, {
         state: state('a'), instanceLease: expiresMs === undefined ? undefined : { expiresAt: new Date(t0.getTime() + expiresMs) }, messages,
       });
-    expect(commandHolds('terminate', [raised, result, timer, ...commands, otherStart])).toBe(true);
-    for (const command of ['suspend', 'resume'] as const) {
+    // A terminate queued before a direct one is applied first, so its reason is the output (as Durable Functions keeps it).
+    for (const command of ['terminate', 'suspend', 'resume'] as const) {
       expect(commandHolds(command, [raised, result, timer]), command).toBe(true);
       for (const held of [...commands, otherStart]) expect(commandHolds(command, [raised, held]), `${command} behind ${held.event.type}`).toBe(false);
     }

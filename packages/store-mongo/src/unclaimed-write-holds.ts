@@ -1,4 +1,4 @@
-import { unclaimedHolds, unclaimedReadsMessages, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { unclaimedHolds, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
 import { decodeMessage, storedLeaseOf, type InstanceDoc, type MessageDoc } from './documents.js';
 
 /** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
@@ -13,12 +13,11 @@ export interface TakenInstance {
  * visible at `lease.now` (`visible`, read in that transaction, in arrival order). A free lease is no lease
  * (`storedLeaseOf`); any other is judged by its expiry, so an expired one is taken over (the commit releases it).
  *
- * The messages are read only as far as the answer needs: the instance alone first, then (unless the write goes ahead
- * of every message, a terminate: `unclaimedReadsMessages`) one message more at a time, stopping at the first answer
- * `false` (a message more never lets a refused write through). A terminate reads no message; a suspend or resume reads
- * the visible messages up to the first command among them (a queued event, result or timer does not hold it back, so
- * one that commits has read them all, so at most `scanLimit` of them: one more refuses it, and the client sends the
- * command as a message); a write of no command (a rewind), the visible start of the execution at most.
+ * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
+ * stopping at the first answer `false` (a message more never lets a refused write through). A terminate, suspend or
+ * resume reads the visible messages up to the first command among them (a queued event, result or timer does not hold
+ * it back, so one that commits has read them all, so at most `scanLimit` of them: one more refuses it, and the client
+ * sends the command as a message); a write of no command (a rewind), the visible start of the execution at most.
  * MongoStore's `#visibleMessages` feeds it lazily (`mergeBySeq` of the messages visible at once and the due timers,
  * limited to `UNCLAIMED_MESSAGES_READ`: one batch of messages and one page of due timers' `seq`s, within
  * `UNCLAIMED_READ_MAX_MS`); a read past that time refuses the write too. A message that does not decode
@@ -40,7 +39,6 @@ export async function unclaimedWriteHolds(
   // The rule holds for every message alone once it holds for the instance: each is asked about on its own, not again
   // with all those before it.
   if (!unclaimedHolds(lease, { state, instanceLease, messages: [] })) return false;
-  if (!unclaimedReadsMessages(lease)) return true;
   let read = 0;
   for await (const doc of visible) {
     // Past the scan limit, refused: the command goes to a worker as a message rather than read on.

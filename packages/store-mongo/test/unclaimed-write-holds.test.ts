@@ -55,34 +55,31 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     expect(await unclaimedWriteHolds(lease, free, cursorOf(docs(next)))).toBe(false);
   });
 
-  it('lets a terminate go ahead of every queued message without reading one (a worker records them after the end)', async () => {
-    const terminate: UnclaimedLease = { ...lease, command: 'terminate' };
-    const resumed: OrchestrationMessage = { id: 'r', instanceId: 'a', event: { type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() } };
-    const cursor = cursorOf(docs(start, raised('m1'), resumed, raised('m2')));
-    expect(await unclaimedWriteHolds(terminate, free, cursor)).toBe(true);
-    expect(cursor.taken).toBe(0);
-    // Still refused while a worker holds the instance.
-    expect(await unclaimedWriteHolds(terminate, leasedUntil(10_001), cursorOf([]))).toBe(false);
-  });
-
-  it('lets a suspend or resume go ahead of queued events, not of a command queued before it, reading no further than that command', async () => {
-    const suspended: OrchestrationMessage = {
-      id: 's', instanceId: 'a', event: { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' },
-    };
-    for (const command of ['suspend', 'resume'] as const) {
+  it('lets a terminate, suspend or resume go ahead of queued events, not of a command queued before it, reading no further than that command', async () => {
+    const queued = (event: OrchestrationMessage['event']): OrchestrationMessage => ({ id: event.type, instanceId: 'a', event });
+    const commands = [
+      queued({ type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' }),
+      queued({ type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() }),
+      queued({ type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'first' }),
+    ];
+    for (const command of ['terminate', 'suspend', 'resume'] as const) {
       const commandLease: UnclaimedLease = { ...lease, command };
       const events = cursorOf(docs(start, raised('m1'), raised('m2')));
       expect(await unclaimedWriteHolds(commandLease, free, events)).toBe(true);
       expect(events.taken).toBe(3);
-      const behind = cursorOf(docs(start, raised('m1'), suspended, raised('m2')));
-      expect(await unclaimedWriteHolds(commandLease, free, behind)).toBe(false);
-      expect(behind.taken).toBe(3);
+      for (const first of commands) {
+        const behind = cursorOf(docs(start, raised('m1'), first, raised('m2')));
+        expect(await unclaimedWriteHolds(commandLease, free, behind), `${command} behind ${first.event.type}`).toBe(false);
+        expect(behind.taken).toBe(3);
+      }
     }
+    // Still refused while a worker holds the instance.
+    expect(await unclaimedWriteHolds({ ...lease, command: 'terminate' }, leasedUntil(10_001), cursorOf([]))).toBe(false);
   });
 
-  it('refuses a suspend or resume past the scan limit, reading one message more than it and no further', async () => {
+  it('refuses a terminate, suspend or resume past the scan limit, reading one message more than it and no further', async () => {
     const many = (n: number) => docs(start, ...Array.from({ length: n - 1 }, (_, i) => raised(`m${i}`)));
-    for (const command of ['suspend', 'resume'] as const) {
+    for (const command of ['terminate', 'suspend', 'resume'] as const) {
       const commandLease: UnclaimedLease = { ...lease, command };
       const atLimit = cursorOf(many(4));
       expect(await unclaimedWriteHolds(commandLease, free, atLimit, 4)).toBe(true);

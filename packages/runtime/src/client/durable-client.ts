@@ -172,10 +172,11 @@ export interface DurableClient {
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
    * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
    * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
-   * started yet), whatever is queued for the instance: what was queued before it stays queued, and the worker that
-   * takes it later records it after the termination, and ignores it: a terminate queued before it as a message too (sent
-   * while a worker held the instance, by a call that gave up waiting), so the later call's `reason` becomes the output
-   * where Durable Functions keeps the first. That is the rule for a client with no worker of its
+   * started yet), whatever events, results and timers are queued for the instance: they stay queued, and the worker that
+   * takes them later records them after the termination, and ignores them. A command queued before it as a message (a
+   * terminate, suspend, resume or rewind sent while a worker held the instance, by a call that gave up waiting) is
+   * applied first, by a worker, and this terminate after it: a terminate queued first keeps its `reason` as the output,
+   * as in Durable Functions, the later one recorded and ignored. That is the rule for a client with no worker of its
    * own running: `createClient({ store })`, or a runtime's client while the runtime is not started or is stopping. It
    * cannot see workers of other processes or tabs (API-only processes, an IndexedDB tab that is not the leader), so an
    * event it raised just before the terminate is ignored even when such a worker would have applied it at once; to keep

@@ -762,9 +762,9 @@ export class LocalClient implements DurableClient {
    * read: `committed`; `send` when the decision leaves it to a worker; `refused` when the store refused it because a
    * worker holds the instance, committed since the read, or a message committed before must be applied first (the
    * command then goes to a worker as a message, once decided again on a fresh read). With no worker of this client
-   * running (`StartHandOff.running`; its load does not count), a terminate goes ahead of every message queued before
-   * it, and a suspend or resume of all but a command (`DirectInput.ahead`, `unclaimedHolds`): read-your-writes then
-   * needs no worker, whatever is queued.
+   * running (`StartHandOff.running`; its load does not count), a terminate, suspend or resume goes ahead of every
+   * message queued before it but a command (`DirectInput.ahead`, `unclaimedHolds`): read-your-writes then
+   * needs no worker, whatever events, results and timers are queued.
    */
   #direct<E extends MessageEvent>(
     event: E, decide: (input: DirectInput<E>) => DirectDecision,

@@ -649,8 +649,8 @@ export interface DirectInput<E extends HistoryEvent> {
   readonly now: Date;
   readonly newId: () => string;
   /**
-   * The command may go ahead of the messages queued before it that its kind allows (`UnclaimedLease.command`: a
-   * terminate of every one, a suspend or resume of all but a command): the writer has no worker at hand that applies
+   * The command may go ahead of the messages queued before it that its kind allows (`UnclaimedLease.command`: all
+   * but a command queued before it): the writer has no worker at hand that applies
    * them first (a client without a worker of its own running: a client alone, or a runtime's that is not started or is
    * stopping; a started runtime's worker, idle or busy, applies them first), and the instance
    * would otherwise show the command only once some worker ran. Absent: it goes ahead of none but the start of the
@@ -685,9 +685,10 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * The write set goes under an `unclaimed` lease naming the terminate: the store commits it only while the instance is
  * still at the version and execution read and no worker holds a live lease on it (`unclaimedHolds`), else refuses with
  * `LeaseLostError`, and then the terminate goes to a worker as a message. A message queued before it holds it back
- * too (a worker applies it first), unless `ahead` (no worker at hand to apply it at once): then none does, and what
- * was queued stays so, for the worker that takes it later to meet as any message reaching a terminated instance (an
- * event raised is recorded after the termination and ignored).
+ * too (a worker applies it first), unless `ahead` (no worker at hand to apply it at once): then only a command does (a
+ * terminate queued first keeps its reason, as in Durable Functions), and an event, result or timer queued stays so,
+ * for the worker that takes it later to meet as any message reaching a terminated instance (an event raised is
+ * recorded after the termination and ignored).
  */
 export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): DirectDecision {
   const { state } = input;

@@ -62,13 +62,13 @@ export interface ActivityStepLease {
  *   repeats: a purge and a new start of the id begin at version 1 again);
  * - nobody holds a live orchestration lease on it at `now`: no worker is running a step of it, and none committed one
  *   since the read;
- * - no message of it is visible at `now` that the write may not go ahead of (`command`). A terminate goes ahead of
- *   every queued message: a worker that takes them later meets them as any message reaching a terminated instance
- *   (`decideStep`: an event raised is recorded after the termination and ignored). A suspend or resume goes ahead of
- *   all but a command (a suspend, resume, terminate or rewind queued before it is applied first, by a worker, in
- *   order: a resume never overtakes the suspend it undoes) and a start of another execution: an event, a result or a
- *   timer queued before it reaches the instance as one that arrived after it (kept while suspended, processed after the
- *   resume). A write of no `command` (a rewind, a misuse's failure) goes ahead of none but the start of the execution.
+ * - no message of it is visible at `now` that the write may not go ahead of (`command`). A terminate, suspend or
+ *   resume goes ahead of all but a command (a suspend, resume, terminate or rewind queued before it is applied first,
+ *   by a worker, in order: a resume never overtakes the suspend it undoes, and a terminate queued first keeps its
+ *   reason as the output, as in Durable Functions) and a start of another execution: an event, a result or a timer
+ *   queued before it reaches the instance as one that arrived after it (after a terminate, recorded and ignored,
+ *   `decideStep`; after a suspend, kept, and processed after the resume). A write of no `command` (a rewind, a
+ *   misuse's failure) goes ahead of none but the start of the execution.
  *
  * The store refuses the write set with `LeaseLostError` otherwise and writes nothing (the client then sends its
  * command as a message, for a worker). Like a claim, the commit takes over an expired lease: the commit clears it, so

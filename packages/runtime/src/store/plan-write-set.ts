@@ -535,25 +535,24 @@ const UNCLAIMED_COMMANDS: readonly string[] = ['terminate', 'suspend', 'resume']
 /**
  * True when a write decided without a lease may commit (see {@link UnclaimedLease}): the instance is still at the
  * version and execution the writer read, nobody holds a live orchestration lease on it at the writer's `now`, and no
- * message of it visible at `now` holds the write back ({@link unclaimedHeldBack}: for a terminate none does; for a
- * suspend or resume a command queued before it, which a worker applies first, in order). A store reads all three
- * inside the transaction that applies the write set, refuses it with {@link leaseLostError} otherwise, and clears an
- * expired lease with the commit (`released`). A store that reads the messages one at a time may ask about each on its
- * own (the answer for several is `false` as soon as it is for one of them), and need read none when
- * {@link unclaimedReadsMessages} says so.
+ * message of it visible at `now` holds the write back ({@link unclaimedHeldBack}: for a client's command, a command
+ * queued before it, which a worker applies first, in order). A store reads all three inside the transaction that
+ * applies the write set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the commit
+ * (`released`). A store that reads the messages one at a time may ask about each on its own (the answer for several
+ * is `false` as soon as it is for one of them).
  *
  * @example
  * ```ts
  * const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: 'a', executionId: 'e1', version: 3, now, command: 'suspend' };
  * unclaimedHolds(lease, { state, instanceLease: undefined, messages: [eventRaised] }); // true: the event is kept for the resume
  * unclaimedHolds(lease, { state, instanceLease: undefined, messages: [resumeQueued] }); // false: the resume queued first goes first
+ * unclaimedHolds({ ...lease, command: 'terminate' }, { state, instanceLease: undefined, messages: [terminateQueued] }); // false: the first terminate's reason is the output
  * ```
  */
 export function unclaimedHolds(lease: UnclaimedLease, reading: UnclaimedReading): boolean {
   const { state, instanceLease, messages } = reading;
   if (state?.version !== lease.version || state.executionId !== lease.executionId) return false;
   if (instanceLease !== undefined && !isDue(instanceLease.expiresAt.getTime(), lease.now)) return false;
-  if (!unclaimedReadsMessages(lease)) return true;
   for (let i = 0; i < messages.length; i++) {
     if (isVisible(messages[i]!, lease.now) && unclaimedHeldBack(lease, messages[i]!.event)) return false;
   }
@@ -561,21 +560,14 @@ export function unclaimedHolds(lease: UnclaimedLease, reading: UnclaimedReading)
 }
 
 /**
- * Whether {@link unclaimedHolds}'s answer for `lease` depends on the instance's messages at all: not for a terminate,
- * which goes ahead of every one (a store need not read them for it).
- */
-export function unclaimedReadsMessages(lease: UnclaimedLease): boolean {
-  return lease.command !== 'terminate';
-}
-
-/**
  * Whether a visible message queued before an unclaimed write (its `event`) holds the write back, to be applied by a
  * worker first. The start of the execution read never does (a Pending instance stays terminable, suspendable and
- * resumable). A suspend or resume goes ahead of an event, a result or a timer, which then reaches the instance as if
- * it had arrived after the command (kept while it is suspended, processed after the resume), but not of a command
- * queued before it (a suspend, resume, terminate or rewind: a resume that overtook the suspend it undoes would leave
- * the instance suspended) nor of a start of another execution. A write of no command (a rewind, a misuse's failure)
- * goes ahead of nothing else. (A terminate goes ahead of every message: {@link unclaimedReadsMessages}.)
+ * resumable). A client's command (a terminate, suspend or resume) goes ahead of an event, a result or a timer, which
+ * then reaches the instance as if it had arrived after the command (recorded and ignored after a termination; kept
+ * while suspended, processed after the resume), but not of a command queued before it (a suspend, resume, terminate
+ * or rewind: a resume that overtook the suspend it undoes would leave the instance suspended, and a terminate that
+ * overtook one queued before it would make the later reason the output, where Durable Functions keeps the first) nor
+ * of a start of another execution. A write of no command (a rewind, a misuse's failure) goes ahead of nothing else.
  */
 function unclaimedHeldBack(lease: UnclaimedLease, event: HistoryEvent): boolean {
   switch (event.type) {

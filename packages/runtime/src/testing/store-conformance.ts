@@ -915,21 +915,33 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getInstance('now')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
       });
 
-      it('lets a terminate go ahead of every message queued before it, commands too; they stay queued for a worker', async (context) => {
+      it('lets a terminate go ahead of the events queued before it, not of a command; they stay queued for a worker', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
         await create(store, newInstance('a'));
         await send(store, message('a', eventRaised('go')));
-        await send(store, message('a', { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' }));
         await store.commit(terminateOf((await store.getInstance('a'))!, at(1), true));
         expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
-        expect((await claim(store, 'w1', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised', 'ExecutionSuspended']);
+        expect((await claim(store, 'w1', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
         // Not ahead of a worker that holds the instance.
         await create(store, newInstance('b'));
         const pending = (await store.getInstance('b'))!;
         await claim(store, 'w1', at(2));
         await expect(store.commit(terminateOf(pending, at(3), true))).rejects.toMatchObject({ code: 'lease-lost' });
         expect(await store.getInstance('b')).toMatchObject({ runtimeStatus: 'Pending', version: pending.version });
+        // A command queued before it is applied first, by a worker: a terminate's reason is the output, as Durable
+        // Functions keeps the first.
+        for (const [id, queued] of [
+          ['first', { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'first' }],
+          ['suspended', { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString(), reason: 'queued' }],
+        ] as const) {
+          await create(store, newInstance(id));
+          await send(store, message(id, eventRaised('go')));
+          await send(store, message(id, queued));
+          const read = (await store.getInstance(id))!;
+          await expect(store.commit(terminateOf(read, at(1), true))).rejects.toMatchObject({ code: 'lease-lost' });
+          expect(await store.getInstance(id)).toMatchObject({ runtimeStatus: 'Pending', version: read.version });
+        }
       });
 
       it('lets a suspend or resume go ahead of an event queued before it, not of a command queued before it', async (context) => {
@@ -1018,6 +1030,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await client.getStatus('p')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
         expect((await store.getHistory('p')).map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionTerminated', 'OrchestratorCompleted', 'ExecutionStarted']);
         expect(hellos).toBe(0);
+      });
+
+      it('keeps the first terminate\'s reason, as Durable Functions does: a terminate does not go ahead of one queued before it', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        await runningOn(opened, 'twice', 'AwaitGo');
+        // A worker holds the instance (claimed for an event), so the first terminate goes to a worker as a message.
+        const client = createClient({ store: opened });
+        await client.raiseEvent('twice', 'other');
+        const held = await opened.claimOrchestration({ owner: 'holder', leaseMs: 60_000, now: new Date() });
+        expect(held?.state.instanceId).toBe('twice');
+        const { store: sending, done: sent } = firstCommitTold(opened, isMessage);
+        const first = createClient({ store: sending }).terminate('twice', 'first');
+        await within(sent, 'the first terminate queued');
+        // The holder lets go before applying it; a client with no worker then terminates the instance directly.
+        await opened.abandonOrchestration('twice', held!.lease.token);
+        const later = firstCommitTold(opened, isMessage);
+        const second = createClient({ store: later.store }).terminate('twice', 'second');
+        // Committed at once (ahead of the first), or queued behind it for a worker.
+        await within(Promise.race([second, later.done]), 'the second terminate committed');
+        await runtimeOn(opened, 'w2', { orchestrators });
+        await within(Promise.all([first, second]), 'both terminates');
+        const done = await client.waitForCompletion('twice', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Terminated', output: 'first' });
+        // The later one is recorded after it and ignored.
+        await firstValueFrom(client.history$('twice').pipe(filter((e) => e.type === 'ExecutionTerminated' && e.reason === 'second')));
+        const reasons = (await opened.getHistory('twice')).flatMap((e) => e.type === 'ExecutionTerminated' ? [e.reason] : []);
+        expect(reasons).toEqual(['first', 'second']);
       });
 
       it('terminates a Running instance that no worker holds at once', async (context) => {
@@ -2461,7 +2501,7 @@ function isMessage(writeSet: WriteSet): boolean {
 /**
  * The terminate of the top-level instance `state` with reason 'stop' at `now`, as a client decides it (no lease): one
  * whose own worker claims at once (a message queued before it holds it back), or with `ahead` one without a worker at
- * hand (it goes ahead of every queued message).
+ * hand (it goes ahead of queued events, not of a queued command).
  */
 function terminateOf(state: InstanceState, now: Date, ahead = false): WriteSet {
   const event = { type: 'ExecutionTerminated', eventId: -1, timestamp: now.toISOString(), reason: 'stop' } as const;
