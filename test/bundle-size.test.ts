@@ -944,11 +944,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 9,665 B; runtime pages unchanged. Its 8 KiB goal is out of reach while it keeps what it does: measured on this tree,
  * rxjs's Observable alone adds about 1.8 KB to the baseline page, the three check-status methods DurableClient requires
  * (shared with the local client) about 0.83 KB and toPlainJson's checks of inputs about 0.63 KB.
+ * A step whose write and failure record the store both refused then recorded the claimed events without their
+ * payloads (decideRefusedStep decides the bounded failure too), and a direct terminate no longer went ahead of a
+ * command queued before it (unclaimedReadsMessages went): 34,851 / 44,067 / 74,231 -> 34,910 / 44,121 / 74,280 B
+ * (+59 / +54 / +49, measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_851 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_067 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_231 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_910 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_121 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_280 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_665 },
 ];
 
