@@ -948,12 +948,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * payloads (decideRefusedStep decides the bounded failure too), and a direct terminate no longer went ahead of a
  * command queued before it (unclaimedReadsMessages went): 34,851 / 44,067 / 74,231 -> 34,910 / 44,121 / 74,280 B
  * (+59 / +54 / +49, measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * A listing's page size above 1000 was then taken as 1000 by every client and store, as the HTTP API takes `top` (one
+ * rule, readPageSize, which parseTop calls too), instead of refused: 34,910 / 44,121 / 74,280 -> 34,902 / 44,115 /
+ * 74,279 B (-8 / -6 / -1), rx-client 9,665 -> 9,669 B (+4); budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_910 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_121 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_280 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_665 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 34_902 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_115 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_279 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_669 },
 ];
 
 describe('bundle size', () => {

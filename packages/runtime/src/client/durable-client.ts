@@ -39,7 +39,11 @@ export interface InstanceFilter {
 
 /** Query of {@link DurableClient.listInstances}: filters plus paging. */
 export interface ListInstancesQuery extends InstanceFilter {
-  /** Default 100, at most 1000. */
+  /**
+   * How many instances a page holds at most: a positive integer, default 100. A page may be shorter than asked, and
+   * one is never longer than 1000 (a larger size is taken as 1000, as the HTTP API takes `top`): follow
+   * `continuationToken` for the rest.
+   */
   readonly pageSize?: number | undefined;
   /**
    * The `continuationToken` of the previous page, for the page after it (same filters). Pages follow the order

@@ -12,7 +12,7 @@ import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
-import { decodeContinuationToken, MAX_PAGE_SIZE } from '../store/store-helpers.js';
+import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
   assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, requestBase,
   type MemberCheck,
@@ -427,7 +427,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // that matches nothing answers [] without asking the store.
     if (continuationToken) decodeContinuationToken(continuationToken);
     const params = queryOf(c.req.url);
-    const pageSize = parseTop(params, 'top', MAX_PAGE_SIZE);
+    const pageSize = parseTop(params, 'top');
     const format = parseFormat(params);
     const filter = parseInstanceFilter(params);
     if (matchesNothing(filter)) return listResponse([], undefined);

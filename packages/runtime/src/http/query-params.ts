@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { readHistoryPosition, type HistoryPosition } from '../model/history-position.js';
 import type { OrchestrationRuntimeStatus } from '../model/instance-status.js';
-import { assertValidInstanceId, runtimeStatusNamed } from '../model/validation.js';
+import { assertValidInstanceId, readPageSize, runtimeStatusNamed } from '../model/validation.js';
 
 /**
  * Parsers for the HTTP API's path and query parameters. Each returns `undefined` for an absent parameter and throws
@@ -203,14 +203,14 @@ export function parseRuntimeStatuses(params: QueryParams, name: string): Orchest
 }
 
 /**
- * `top`: a positive integer page size. As in Durable Functions, a page may hold fewer instances than asked (at most
- * `max`), with a continuation token for the rest.
+ * `top`: a positive integer page size in decimal digits, taken as the clients take `pageSize` (`readPageSize`): as in
+ * Durable Functions, a page may hold fewer instances than asked (at most `MAX_PAGE_SIZE`), with a continuation token
+ * for the rest.
  */
-export function parseTop(params: QueryParams, name: string, max: number): number | undefined {
+export function parseTop(params: QueryParams, name: string): number | undefined {
   const raw = params.value(name);
   if (raw === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return Math.min(Number(raw), max);
+  return readPageSize(/^\d{1,15}$/.test(raw) ? Number(raw) : raw, name);
 }
 
 /** A string parameter, as given. */

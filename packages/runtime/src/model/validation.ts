@@ -4,7 +4,7 @@ import { ALL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from './instanc
 /** Longest accepted instance id, in characters (as Durable Functions). */
 export const MAX_INSTANCE_ID_LENGTH = 256;
 
-/** Largest page size a listing query accepts (`pageSize`); every client and store refuses a larger one alike. */
+/** Largest page a listing gives: a larger `pageSize` (or the HTTP API's `top`) is taken as this one ({@link readPageSize}). */
 export const MAX_PAGE_SIZE = 1000;
 
 // Control characters (C0, DEL, C1) and the characters Durable Functions forbids in instance ids.
@@ -465,7 +465,7 @@ export function validateInstanceFilter(filter: unknown, what = 'filter'): ValidI
 }
 
 /**
- * {@link validateInstanceFilter} plus paging: `pageSize` an integer from 1 to {@link MAX_PAGE_SIZE}, `continuationToken`
+ * {@link validateInstanceFilter} plus paging: `pageSize` a positive integer ({@link readPageSize}), `continuationToken`
  * a string that can travel in a header ({@link isHeaderText}). An empty token is no token (the first page), as Durable
  * Functions reads an empty `x-ms-continuation-token` header, and as the HTTP API and every client read it alike.
  */
@@ -492,13 +492,26 @@ const FILTER_CHECKS = {
   instanceIdPrefix: isReason,
 };
 
+/**
+ * A listing's page size: a positive integer, taken as at most {@link MAX_PAGE_SIZE} (a larger one gives pages of that
+ * many, with a continuation token for the rest, as Durable Functions gives pages shorter than asked), or
+ * {@link InvalidArgumentError} naming `what`. The one rule of every client, store and the HTTP API's `top`.
+ *
+ * @example
+ * ```ts
+ * readPageSize(50, 'query.pageSize');   // 50
+ * readPageSize(5000, 'query.pageSize'); // 1000
+ * readPageSize(0, 'query.pageSize');    // throws InvalidArgumentError: query.pageSize must be a positive integer
+ * ```
+ */
+export function readPageSize(value: unknown, what: string): number {
+  return Number.isInteger(value) && (value as number) >= 1 ? Math.min(value as number, MAX_PAGE_SIZE) : invalid(what, 'must be a positive integer');
+}
+
 /** The members of a listing query and their checks: a filter plus paging. */
 const QUERY_CHECKS = {
   ...FILTER_CHECKS,
-  pageSize: (value: unknown, what: string): number =>
-    Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE
-      ? (value as number)
-      : invalid(what, `must be an integer from 1 to ${MAX_PAGE_SIZE}`),
+  pageSize: readPageSize,
   continuationToken: (value: unknown, what: string): string | undefined => (value === '' ? undefined : isHeaderText(value, what)),
 };
 

@@ -14,7 +14,7 @@ import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 /** Default page size of `queryInstances`. */
 export const DEFAULT_PAGE_SIZE = 100;
 
-/** Largest accepted page size: the rule of `validateInstanceQuery`, which every client and store applies. */
+/** Largest page: a larger page size is taken as it by `validateInstanceQuery`, which every client and store applies. */
 export { MAX_PAGE_SIZE } from '../model/validation.js';
 
 /** True when `state` matches the filters of `query` (paging aside). */
@@ -77,8 +77,8 @@ export function decodeContinuationToken(token: string): PageKey {
 }
 
 /**
- * The page size of a query {@link validateInstanceQuery} checked (it refuses any pageSize but an integer from 1 to
- * {@link MAX_PAGE_SIZE}): its own, or {@link DEFAULT_PAGE_SIZE}.
+ * The page size of a query {@link validateInstanceQuery} checked (it refuses any pageSize but a positive integer
+ * and takes one above {@link MAX_PAGE_SIZE} as it): its own, or {@link DEFAULT_PAGE_SIZE}.
  */
 export function pageSizeOf(query: ValidInstanceQuery): number {
   return query.pageSize ?? DEFAULT_PAGE_SIZE;

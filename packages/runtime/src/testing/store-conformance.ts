@@ -1736,6 +1736,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const store = await open();
         await expect(store.queryInstances({ continuationToken: 'not-a-token' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
         await expect(store.queryInstances({ pageSize: 0 })).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.queryInstances({ pageSize: 1.5 })).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+
+      it('takes a page size above the largest page (1000) as the largest, as every client and the HTTP API do', async () => {
+        const store = await open();
+        expect(await store.queryInstances({ pageSize: 5000 })).toEqual(await store.queryInstances({ pageSize: 1000 }));
       });
 
       it('reads an empty continuation token as none: the first page, as every client and the HTTP API read it', async () => {
