@@ -28,6 +28,15 @@ export class ClusterClock {
     return this.#majority;
   }
 
+  /**
+   * The time a read that answers a caller waits for (`afterClusterTime` of its causally consistent session): the same
+   * latest majority-committed time, which is at or after every commit this process made, so such a read reflects all
+   * of them (read-your-writes), and which a healthy primary has already reached, so the read does not wait.
+   */
+  get readsAfter(): Timestamp | undefined {
+    return this.#majority;
+  }
+
   /** Takes the majority-committed time a `hello` reply carries (`lastWrite.majorityOpTime`), when later than the one known. */
   observe(reply: Document | undefined): void {
     this.observeMajority(majorityTimeOf(reply));

@@ -918,24 +918,24 @@ export class MongoStore implements Store {
   // ---------------------------------------------------------------- reads
 
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
-    return this.#op(`reading instance ${JSON.stringify(instanceId)}`, async () => {
-      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { projection: { state: 1, input: 1 }, ...readBound() });
+    return this.#op(`reading instance ${JSON.stringify(instanceId)}`, () => this.#readAfterKnownCommits(async (session) => {
+      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { state: 1, input: 1 }, ...readBound() });
       return doc ? decodeInstanceState(doc.state, doc.input) : undefined;
-    });
+    }));
   }
 
   async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
-    return this.#op(`reading the history of ${JSON.stringify(instanceId)}`, async () => {
+    return this.#op(`reading the history of ${JSON.stringify(instanceId)}`, () => this.#readAfterKnownCommits(async (session) => {
       const key = instanceKey(instanceId);
-      const genOf = async () => (await this.#instances.findOne({ _id: key }, { projection: { historyGen: 1 }, ...readBound() }))?.historyGen;
+      const genOf = async () => (await this.#instances.findOne({ _id: key }, { session, projection: { historyGen: 1 }, ...readBound() }))?.historyGen;
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
       const docs = await readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options?.fromIndex);
-        return this.#history.find(filter, { ...findOptions, ...readBound() }).toArray();
+        return this.#history.find(filter, { ...findOptions, session, ...readBound() }).toArray();
       }, HISTORY_READ_ATTEMPTS, instanceId);
       return docs.map((d) => decodeHistoryEvent(d.event));
-    });
+    }));
   }
 
   /**
@@ -944,7 +944,8 @@ export class MongoStore implements Store {
    * names. Both reads see the same snapshot, so neither a commit in between (a longer history, a continue-as-new or
    * restart that moves the instance to a new generation) nor the sweep of the old generation that follows can reach
    * them: nothing to check or read again, unlike {@link MongoStore.getHistory}. The commit, `w: majority`, returns once
-   * what was read is majority-committed, as every other read of the store is.
+   * what was read is majority-committed, as every other read of the store is. Like the other reads that answer a
+   * caller, it comes after every commit this process knows of (`#sessionAfterKnownCommits`).
    */
   async getInstanceHistory(
     instanceId: string, options?: { readonly fromIndex?: number },
@@ -967,13 +968,13 @@ export class MongoStore implements Store {
 
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
-    return this.#op('querying instances', async () => {
+    return this.#op('querying instances', () => this.#readAfterKnownCommits(async (session) => {
       const pageSize = pageSizeOf(query);
       const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
       // Bounded in bytes too (QUERY_PAGE_BYTES): the page ends early, with a token, rather than hold up to
       // MAX_PAGE_SIZE documents of up to 15 MiB each.
       const cursor = this.#instances.find(buildQueryFilter(query, after), {
-        sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
+        session, sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
       });
       let read: { readonly page: QueriedDoc[]; readonly next?: QueriedDoc };
       try {
@@ -991,7 +992,7 @@ export class MongoStore implements Store {
         instances: page.filter((state) => matchesQuery(state, query)),
         ...(next ? { continuationToken: encodeContinuationToken(next) } : {}),
       };
-    });
+    }));
   }
 
   async nextWakeTime(_now: Date): Promise<Date | undefined> {
@@ -1202,6 +1203,39 @@ export class MongoStore implements Store {
   }
 
   /**
+   * Runs the reads of one call that answers a caller (`getInstance`, `getHistory`, `queryInstances`) in one session
+   * from `#sessionAfterKnownCommits`, and ends the session when they are done (a session must not
+   * carry operations in parallel, so each call has its own).
+   */
+  async #readAfterKnownCommits<T>(read: (session: ClientSession) => Promise<T>): Promise<T> {
+    const session = this.#sessionAfterKnownCommits();
+    try {
+      return await read(session);
+    } finally {
+      await session.endSession().catch(() => undefined);
+    }
+  }
+
+  /**
+   * A causally consistent session whose reads come after every commit this process knows of: its operation time is
+   * advanced to the latest majority-committed time the cluster clock holds (this process's own commits, which
+   * `#transaction` records before they resolve, and the deployment's heartbeats or majority reads), so the driver sends
+   * each read with `readConcern: { level: 'majority', afterClusterTime }` and the server answers only once its majority
+   * snapshot has reached that time. MongoDB guarantees read-your-writes only within causally consistent sessions
+   * (majority reads after majority writes, "Causal Consistency and Read and Write Concerns"); a plain majority read
+   * right after a commit can miss it on a new primary whose majority snapshot still lags, or through another `mongos`.
+   * On a healthy primary the time is already majority-committed there, so nothing waits. Costs no round trip: the
+   * driver takes the server session from its pool and puts it back when the session ends. The wait is bounded by the
+   * read's own `maxTimeMS`.
+   */
+  #sessionAfterKnownCommits(): ClientSession {
+    const session = this.#client.startSession({ causalConsistency: true });
+    const after = this.#clusterClock.readsAfter;
+    if (after !== undefined) session.advanceOperationTime(after);
+    return session;
+  }
+
+  /**
    * Runs `fn` in a transaction, as its caller states it (`TransactionUse`): with the store's transaction options or
    * the given ones (`snapshotReadOptions`: several documents read as of one moment), and, once committed, the commit's
    * operation time taken for a majority-committed time only when the transaction wrote (`wrote`).
@@ -1213,7 +1247,8 @@ export class MongoStore implements Store {
    */
   async #transaction<T>(fn: (session: ClientSession) => Promise<T>, use: TransactionUse<T>): Promise<T> {
     const options = use.options ?? this.#transactionOptions;
-    const session = this.#client.startSession();
+    // A read (getInstanceHistory) answers a caller: it comes after every commit this process knows of.
+    const session = use.read ? this.#sessionAfterKnownCommits() : this.#client.startSession();
     // What the callback of the attempt being committed returned; undefined while a callback runs or after it threw.
     let returned: { readonly result: T } | undefined;
     try {

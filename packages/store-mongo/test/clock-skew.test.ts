@@ -152,6 +152,17 @@ describe('cluster time (where change streams open, finding 3)', () => {
     expect(compareTimestamps(at(2, 0), at(1, 3))).toBeGreaterThan(0);
   });
 
+  it('has reads that answer a caller wait for the latest majority time: at or after this process\u2019s own commits (finding 3)', () => {
+    const clock = new ClusterClock();
+    expect(clock.readsAfter).toBeUndefined(); // nothing known: a plain majority read
+    clock.observe(hello(at(10, 7), at(10, 3)));
+    clock.observeMajority(at(10, 6)); // this process's commit, acknowledged by a majority
+    // Not the newer gossiped time (10, 7), which a healthy primary's majority snapshot has not reached: no read waits.
+    expect(clock.readsAfter).toEqual(at(10, 6));
+    clock.observe(hello(at(10, 9), at(10, 4))); // an older majority time from a heartbeat never moves it back
+    expect(clock.readsAfter).toEqual(at(10, 6));
+  });
+
   /** A mongos's hello reply (its heartbeat): no setName, no lastWrite; only the gossiped cluster time. */
   const mongosHello = (clusterTime: Timestamp) => ({
     ok: 1, isWritablePrimary: true, msg: 'isdbgrid', topologyVersion: { counter: 0 }, maxWireVersion: 25,

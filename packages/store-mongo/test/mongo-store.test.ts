@@ -135,6 +135,33 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('reads that answer a caller come after this process\u2019s commits: causally consistent, afterClusterTime (finding 3)', async () => {
+      const { client, commands, store } = await recording('find', 'causal');
+      try {
+        await store.commit(start('causal-1'));
+        commands.length = 0;
+        expect((await store.getInstance('causal-1'))?.runtimeStatus).toBe('Pending');
+        await store.getHistory('causal-1');
+        expect((await store.queryInstances({ instanceIdPrefix: 'causal-' })).instances.map((s) => s.instanceId)).toEqual(['causal-1']);
+        await store.getInstanceHistory('causal-1');
+        // (On a sharded cluster the store's periodic majority probe, filter {}, is a find on instances of its own.)
+        const reads = commands.filter((command) => (command['find'] === store.collections.instances || command['find'] === store.collections.history) &&
+          JSON.stringify(command['filter']) !== '{}');
+        expect(reads.length).toBeGreaterThanOrEqual(5);
+        for (const command of reads) {
+          const concern = command['readConcern'] as { level?: string; afterClusterTime?: unknown } | undefined;
+          // getInstanceHistory's first read starts its snapshot transaction; the later one carries no read concern of its own.
+          if (command['startTransaction'] === true) expect(concern).toMatchObject({ level: 'snapshot' });
+          else if (command['txnNumber'] !== undefined) continue;
+          else expect(concern?.level).toBe('majority');
+          expect(concern?.afterClusterTime, JSON.stringify(command)).toBeDefined();
+        }
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('matches instance id prefixes with regex characters literally', async () => {
       const store = await open();
       try {
