@@ -266,8 +266,21 @@ describe('GET /instances/{id}', () => {
     const response = await call('/instances/run?showInput=true');
     expect(response.status).toBe(202);
     expect(response.headers.get('location')).toBe(`${base}/instances/run?showInput=true`);
-    expect(response.headers.get('retry-after')).toBe('10');
+    expect(response.headers.get('retry-after')).toBe('5'); // as Durable Functions' status route; a start's 202 says 10
     expect(await response.json()).toMatchObject({ instanceId: 'run', runtimeStatus: 'Running', input: 1 });
+  });
+
+  it('answers a configured retryAfterSeconds on every 202 that points to a status: the status route\'s and a start\'s', async () => {
+    await server.close();
+    await runtime.stop();
+    await open({ retryAfterSeconds: 3 });
+    const started = await call('/orchestrators/WaitForEvents/slow', { method: 'POST', json: 1 });
+    expect(started.status).toBe(202);
+    expect(started.headers.get('retry-after')).toBe('3');
+    await until('slow', (s) => s?.runtimeStatus === 'Running');
+    const response = await call('/instances/slow');
+    expect(response.status).toBe(202);
+    expect(response.headers.get('retry-after')).toBe('3');
   });
 
   it('puts the Location of a running instance under the configured baseUrl, where the check-status URLs point', async () => {

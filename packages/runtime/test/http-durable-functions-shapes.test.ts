@@ -89,6 +89,8 @@ describe('status bodies', () => {
     const response = await get('/instances/instance123');
     expect(response.status).toBe(202);
     expect(response.headers.get('location')).toBe(`${base}/instances/instance123`);
+    // The status route asks for 5 s, as Durable Functions' does (its check-status response asks for 10: below).
+    expect(response.headers.get('retry-after')).toBe('5');
     const status = (await response.json()) as Record<string, unknown>;
     expect(keys(status)).toEqual(STATUS_FIELDS);
     expect(status).toMatchObject({

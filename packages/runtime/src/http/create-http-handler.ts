@@ -36,8 +36,10 @@ import { toNativeWireStatus, toWireStatus } from './wire-status.js';
 
 /** Default {@link HttpHandlerOptions.maxBodyBytes}: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-/** Default {@link HttpHandlerOptions.retryAfterSeconds}, as Durable Functions. */
+/** Default {@link HttpHandlerOptions.retryAfterSeconds} of a check-status response (a start, a restart), as Durable Functions. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 10;
+/** Default `Retry-After` of the status route's 202 (an instance not yet terminal), as Durable Functions' status route. */
+const DEFAULT_STATUS_RETRY_AFTER_SECONDS = 5;
 /** Default {@link HttpHandlerOptions.maxWaitSeconds}. */
 export const DEFAULT_MAX_WAIT_SECONDS = 300;
 /** Default {@link HttpHandlerOptions.heartbeatMs}. */
@@ -101,8 +103,9 @@ export interface HttpHandlerOptions {
   readonly maxBodyBytes?: number;
   /**
    * `Retry-After`, in whole seconds, of the 202 responses that point to a status to poll (a start, a restart, a status
-   * not yet terminal); the 202s of raiseEvent, terminate, suspend, resume and rewind carry none. Default
-   * {@link DEFAULT_RETRY_AFTER_SECONDS}.
+   * not yet terminal); the 202s of raiseEvent, terminate, suspend, resume and rewind carry none. Default as Durable
+   * Functions: {@link DEFAULT_RETRY_AFTER_SECONDS} (10) on a start's and a restart's check-status response, 5 on the
+   * status route's 202; given, it is sent on both.
    */
   readonly retryAfterSeconds?: number;
   /** Largest `timeout` a start request may wait for completion, in seconds. Default {@link DEFAULT_MAX_WAIT_SECONDS}. */
@@ -417,7 +420,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     }
     return jsonResponse(json, {
       status: 202,
-      headers: { Location: statusUrl(url, id), 'Retry-After': String(settings.retryAfterSeconds) },
+      headers: { Location: statusUrl(url, id), 'Retry-After': String(settings.statusRetryAfterSeconds) },
     });
   });
 
@@ -700,6 +703,8 @@ interface ResolvedOptions {
   readonly baseOrigin: string | undefined;
   readonly maxBodyBytes: number;
   readonly retryAfterSeconds: number;
+  /** `Retry-After` of the status route's 202: `retryAfterSeconds` when given, else 5 (Durable Functions' status route). */
+  readonly statusRetryAfterSeconds: number;
   readonly maxWaitSeconds: number;
   readonly heartbeatMs: number;
   readonly resumeWindowMs: number;
@@ -756,6 +761,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     baseOrigin: base?.origin,
     maxBodyBytes: checked.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     retryAfterSeconds: checked.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+    statusRetryAfterSeconds: checked.retryAfterSeconds ?? DEFAULT_STATUS_RETRY_AFTER_SECONDS,
     maxWaitSeconds: checked.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS,
     // One timer each: a longer delay would fire at once (Node, browsers) or early (the system clock clamps it).
     heartbeatMs: timerDelay(checked.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
