@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { rewindHistory } from '../src/engine/rewind-history.js';
 import { applyEvent, heldCommands } from '../src/engine/apply-event.js';
@@ -379,6 +379,30 @@ describe('replay engine', () => {
     const step = execution.step(T0, [executionStarted('O')]);
     expect(caught).toBeInstanceOf(PayloadTooLargeError);
     expect(step.customStatus).toBe('ok');
+  });
+
+  it('counts the default custom status limit in UTF-8 bytes of JSON, as its TSDoc says (not UTF-16, as Durable Functions)', () => {
+    const accepted = (status: string): boolean => {
+      let caught: unknown;
+      const execution = new OrchestrationExecution(function* (ctx) {
+        try {
+          ctx.setCustomStatus(status);
+        } catch (error) {
+          caught = error;
+        }
+        yield ctx.callActivity('A');
+      }, { customStatusLimitBytes: DEFAULT_CUSTOM_STATUS_LIMIT_BYTES });
+      execution.replay([]);
+      execution.step(T0, [executionStarted('O')]);
+      if (caught !== undefined && !(caught instanceof PayloadTooLargeError)) throw caught;
+      return caught === undefined;
+    };
+    // JSON text with its two quotes: ASCII up to 16,384 characters (Durable Functions: about 8,192).
+    expect(accepted('x'.repeat(16_382))).toBe(true);
+    expect(accepted('x'.repeat(16_383))).toBe(false);
+    // CJK, 3 bytes each: about 5,460 characters (Durable Functions: about 8,192).
+    expect(accepted('語'.repeat(5_460))).toBe(true);
+    expect(accepted('語'.repeat(5_461))).toBe(false);
   });
 
   it('starts sub-orchestrations with a deterministic default id, unique per execution', () => {

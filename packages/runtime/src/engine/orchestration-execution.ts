@@ -27,7 +27,7 @@ import { WhenAnyTask } from './when-any-task.js';
 
 /** Options of an {@link OrchestrationExecution}. */
 export interface ExecutionOptions {
-  /** Largest accepted custom status, in bytes of JSON. */
+  /** Largest accepted custom status, in UTF-8 bytes of its JSON text. */
   readonly customStatusLimitBytes: number;
   /**
    * Where the executions mark `ctx` used outside their run, for the instance's next step (a worker's, shared by every
@@ -36,7 +36,12 @@ export interface ExecutionOptions {
   readonly misuseMarks?: MisuseMarks;
 }
 
-/** Default for {@link ExecutionOptions.customStatusLimitBytes}: 16 KiB, as Durable Functions. */
+/**
+ * Default for {@link ExecutionOptions.customStatusLimitBytes}: 16 KiB (16,384 UTF-8 bytes of the custom status's JSON
+ * text). Durable Functions' limit is also 16 KB but counts UTF-16 (2 bytes a character), so the two accept different
+ * lengths: ASCII text up to 16,384 characters here, about 8,192 there; CJK text (3 bytes each in UTF-8) about 5,460
+ * characters here, about 8,192 there.
+ */
 export const DEFAULT_CUSTOM_STATUS_LIMIT_BYTES = 16 * 1024;
 
 /** What a step decided. Plain data: the worker turns it into one store commit. */

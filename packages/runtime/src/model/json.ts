@@ -164,7 +164,7 @@ export function jsonByteLength(value: unknown): number {
   return encoder.encode(JSON.stringify(value)).byteLength;
 }
 
-/** Throws {@link PayloadTooLargeError} when the JSON of `value` is larger than `limitBytes`. */
+/** Throws {@link PayloadTooLargeError} when the JSON text of `value` is larger than `limitBytes` in UTF-8. */
 export function assertJsonSize(value: unknown, limitBytes: number, what: string): void {
   if (value === undefined) return;
   // A number, boolean or null is at most 24 bytes of JSON: no text to make (a replay checks every status again).

@@ -70,7 +70,11 @@ export interface RuntimeOptions {
    * an eighth of it.
    */
   readonly cacheSize?: number;
-  /** Largest custom status, in bytes of JSON. Default 16 KiB. */
+  /**
+   * Largest custom status, in UTF-8 bytes of its JSON text. Default 16 KiB (16,384 bytes). Not Durable Functions'
+   * count, which is 16 KB of UTF-16 text: the default takes ASCII text up to 16,384 characters (about 8,192 there) and
+   * CJK text up to about 5,460 (about 8,192 there).
+   */
   readonly customStatusLimitBytes?: number;
   /**
    * Longest wait, in ms on the runtime's clock, for one store call of the worker (a wedged IndexedDB transaction, a
