@@ -305,7 +305,10 @@ export interface DurableClient {
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
    * The current status (`undefined` for an unknown id), then every committed change in commit order (no consecutive
-   * duplicates). It does not complete when the instance is terminal, since the id may be started again (`startNew`,
+   * duplicates). The current status comes after one store read (a remote client's: once its server has read it and
+   * sent it), so asynchronously: never during `subscribe`, on a MemoryStore too; a subscriber that looks right after
+   * subscribing has nothing yet (wait for the value: `firstValueFrom(client.status$(id))`). The same holds for the
+   * first value of {@link customStatus$}, {@link instances$} and {@link history$}. It does not complete when the instance is terminal, since the id may be started again (`startNew`,
    * `restart`) or purged, which it shows too; it completes only when the client or its store closes. To end it at
    * the first terminal status: `takeWhile((s) => s !== undefined && !isTerminalStatus(s.runtimeStatus), true)`.
    * Each subscriber gets values of its own: one that changes a status it got (its input, say)

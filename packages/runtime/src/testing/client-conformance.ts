@@ -1562,6 +1562,22 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         return { seen, done };
       }
 
+      it('gives the first value of status$, customStatus$, instances$ and history$ after subscribe returns, as their TSDoc says', async () => {
+        await client.startNew('Echo', { instanceId: 'first', input: 1 });
+        await client.waitForCompletion('first', SETTLED);
+        const watches: Observable<unknown>[] = [client.status$('first'), client.customStatus$('first'), client.instances$(), client.history$('first')];
+        for (const watch of watches) {
+          const values: unknown[] = [];
+          const got = new Promise<void>((resolve) => watch.pipe(take(1)).subscribe((value) => {
+            values.push(value);
+            resolve();
+          }));
+          expect(values).toHaveLength(0); // nothing during subscribe, whatever the store
+          await within(got, 'the first value');
+          expect(values).toHaveLength(1);
+        }
+      });
+
       it('status$ emits the current snapshot, then each committed change in order, without consecutive duplicates', async () => {
         const watched = collectUntil(client.status$('watched'), (s) => s?.runtimeStatus === 'Completed');
         await watched.ready;
