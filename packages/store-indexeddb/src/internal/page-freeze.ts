@@ -24,8 +24,8 @@
 export class PageFreeze {
   /** The page's document while its events are listened to. */
   #document: Document | undefined;
-  /** The page is frozen: between its `freeze` and `resume` events. */
-  frozen = false;
+  /** See {@link PageFreeze.frozen}. */
+  #frozen = false;
   /** The store refuses calls ({@link PageFreeze.refuse}): the waits for the resume end at once. */
   #refused = false;
   /** The transactions of the store doing their work (begun, not yet asked to commit nor ended). */
@@ -41,9 +41,14 @@ export class PageFreeze {
     this.#document?.addEventListener('resume', this.#resume);
   }
 
+  /** The page is frozen: between its `freeze` and `resume` events. */
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
   /** Resolves when the page resumes or the store refuses calls ({@link PageFreeze.refuse}); at once unless frozen. */
   resumed(): Promise<void> {
-    if (!this.frozen || this.#refused) return Promise.resolve();
+    if (!this.#frozen || this.#refused) return Promise.resolve();
     if (!this.#resumed) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -59,7 +64,7 @@ export class PageFreeze {
   begin(transaction: IDBTransaction): void {
     if (!this.#document) return;
     this.#working.add(transaction);
-    if (this.frozen) this.#abort(transaction);
+    if (this.#frozen) this.#abort(transaction);
   }
 
   /**
@@ -93,13 +98,13 @@ export class PageFreeze {
 
   readonly #freeze = (event: Event): void => {
     if (!event.isTrusted && !dispatchedEventsAccepted) return;
-    this.frozen = true;
+    this.#frozen = true;
     for (const transaction of this.#working) this.#abort(transaction);
   };
 
   readonly #resume = (event: Event): void => {
     if (!event.isTrusted && !dispatchedEventsAccepted) return;
-    this.frozen = false;
+    this.#frozen = false;
     this.#wake();
   };
 
