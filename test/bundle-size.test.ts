@@ -951,11 +951,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A listing's page size above 1000 was then taken as 1000 by every client and store, as the HTTP API takes `top` (one
  * rule, readPageSize, which parseTop calls too), instead of refused: 34,910 / 44,121 / 74,280 -> 34,902 / 44,115 /
  * 74,279 B (-8 / -6 / -1), rx-client 9,665 -> 9,669 B (+4); budgets set to match.
+ * The IndexedDB stores' opening transactions (DexieStore's upgrade and schema check, KeyvalStore's layout check) were
+ * then aborted at the page's freeze like their others and the database opened again after the resume, and no open
+ * began while the page was frozen: 44,115 / 74,279 -> 44,245 / 74,420 B (+130 / +141, measured against main's build
+ * side by side), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_902 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_115 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_279 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_245 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_420 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_669 },
 ];
 

@@ -44,7 +44,9 @@ export interface IdbStoreSettings {
    * connection wants to upgrade or delete the database and this one was closed to let it. `clock` is the store's
    * (`clock`, else the system clock): a layout that decides anything by the time asks it. `openTimeoutMs` is the
    * store's (with its default), for a layout that opens the database again itself. `page` is the store's: every
-   * transaction of the store ends through `finishChecked` with it, which aborts it when the page freezes.
+   * transaction of the store ends through `finishChecked` with it, which aborts it when the page freezes, and the
+   * open's own (an upgrade, a layout check) begin with {@link PageFreeze.beginOpening}: an open the freeze failed so
+   * rejects with `page`, and the store opens again after the resume.
    */
   readonly startOpen: (onVersionChange: () => void, clock: Clock, openTimeoutMs: number, page: PageFreeze) => OpenAttempt;
 }
@@ -596,7 +598,8 @@ export abstract class IdbStore implements Store {
    * fails with that). Every `work` can run again from the start: it reads and decides inside its transaction (a lease,
    * a version, is checked anew), and changes nothing outside it before it commits (what it publishes, the hints and
    * rows it remembers, come after). Not counted in MAX_RUNS: the freeze aborts a transaction only between a `freeze`
-   * and a `resume` event of the browser, so each run again takes a freeze of the page, and none spins.
+   * and a `resume` event of the browser, so each run again takes a freeze of the page, and none spins. So is the open
+   * of the database the call waits for (see {@link IdbStore.#openUnfrozen}).
    */
   #run<T>(
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
@@ -674,9 +677,28 @@ export abstract class IdbStore implements Store {
   }
 
   async #openBackend(): Promise<StoreBackend> {
-    const opening = this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page));
-    const [backend] = await Promise.all([opening, this.#feed.joined]);
+    const [backend] = await Promise.all([this.#openUnfrozen(), this.#feed.joined]);
     return backend;
+  }
+
+  /**
+   * Opens the database while the page is not frozen (see {@link PageFreeze}): an open begun in a frozen page would
+   * start its upgrade there, which holds every other tab's open of the database until the page resumes. So the open
+   * waits for the resume, and an open whose upgrade or layout check the freeze aborted (it changed nothing) is made
+   * again after the resume; each takes a freeze of the page, so none spins. Fails with the store's refusal when it
+   * closes or loses its database meanwhile.
+   */
+  async #openUnfrozen(): Promise<StoreBackend> {
+    for (;;) {
+      await this.#page.resumed();
+      const refused = this.#refusal();
+      if (refused) throw refused;
+      try {
+        return await this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page));
+      } catch (error) {
+        if (error !== this.#page) throw error;
+      }
+    }
   }
 
   /**

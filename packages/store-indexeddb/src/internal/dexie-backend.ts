@@ -110,12 +110,19 @@ const MAX: never[] = [];
  * Begins opening (creating or upgrading) DexieStore's database and checking its schema version: `opened` rejects with
  * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that the upgrade waits for another
  * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`. `page`: the store's, which aborts its
- * transactions when the page freezes (see {@link PageFreeze}).
+ * transactions when the page freezes (see {@link PageFreeze}): the upgrade's and the schema check's too, and `opened`
+ * then rejects with `page` (the store opens again once the page resumes).
  */
 export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void, page?: PageFreeze): OpenAttempt {
   let answer!: () => void;
   const firstAnswer = new Promise<void>((resolve) => (answer = resolve));
-  const factory = answeringOpens(dependencies.indexedDB, name, answer);
+  /** The last transaction of the open begun: the upgrade's, then the schema check's. */
+  let lastBegun: IDBTransaction | undefined;
+  const begin = (transaction: IDBTransaction): void => {
+    lastBegun = transaction;
+    page?.beginOpening(transaction);
+  };
+  const factory = answeringOpens(dependencies.indexedDB, name, answer, begin);
   const db = new Dexie(name, {
     autoOpen: false,
     cache: 'disabled',
@@ -154,6 +161,7 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
     try {
       await opening;
       await db.transaction('rw', 'meta', async (tx) => {
+        begin(tx.idbtrans);
         const meta = tx.table<MetaRow, string>('meta');
         const found = await meta.get('schema');
         // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
@@ -167,7 +175,7 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
       });
     } catch (error) {
       db.close({ disableAutoOpen: true });
-      throw mapOpenError(error, name);
+      throw page?.aborted(lastBegun) ? page : mapOpenError(error, name);
     }
     return new DexieBackend(db, page);
   })();
@@ -179,14 +187,17 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
  * The IndexedDB factory Dexie opens the database with (`given`, else the global one; undefined where there is none or
  * reading it throws, and Dexie then fails the open as it does), calling `answered` at the first `upgradeneeded`,
  * `success` or `error` of an open request of the store's database (`name`) made through it: the request was answered,
- * whatever the upgrade still does (an open of another database, were Dexie to make one, answers nothing). A
+ * whatever the upgrade still does (an open of another database, were Dexie to make one, answers nothing), and
+ * `upgrading` with the upgrade's transaction at each `upgradeneeded`, before Dexie's handler. A
  * `VersionError` is not an answer: Dexie opens again without a version then, and the store's bound on the open
  * (`openTimeoutMs`, in its `OpenGate`) holds until that second request is answered.
  * `blocked` is not an answer: the request goes on waiting for another connection (the store's `OpenGate` hears it
  * from Dexie). Dexie gives the request to no one, so the factory is wrapped (a factory other than the global one only
  * turns off Dexie's workaround for Safari 14, which cannot run this package's ES2022 output anyway: private methods).
  */
-function answeringOpens(given: IDBFactory | undefined, name: string, answered: () => void): IDBFactory | undefined {
+function answeringOpens(
+  given: IDBFactory | undefined, name: string, answered: () => void, upgrading: (transaction: IDBTransaction) => void,
+): IDBFactory | undefined {
   let factory = given;
   try {
     factory ??= (globalThis as { indexedDB?: IDBFactory }).indexedDB;
@@ -203,6 +214,7 @@ function answeringOpens(given: IDBFactory | undefined, name: string, answered: (
       if (event.type !== 'error' || version === undefined || request.error?.name !== 'VersionError') answered();
     };
     for (const type of ['upgradeneeded', 'success', 'error']) request.addEventListener(type, answer, { once: true });
+    request.addEventListener('upgradeneeded', () => upgrading(request.transaction!));
     return request;
   };
   return new Proxy(factory, {

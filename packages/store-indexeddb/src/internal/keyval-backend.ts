@@ -138,7 +138,10 @@ export const CLOSE_WAIT_MS = 2000;
  * the store's: it tells whether a task entry is still in the future. idb-keyval opens without a version, so the open is
  * never reported blocked; it is answered late only when queued behind another connection's upgrade or deletion.
  * `openTimeoutMs` bounds the wait for a new connection after the browser closed one (see {@link KeyvalBackend.transact}).
- * `page`: the store's, which aborts its transactions when the page freezes (see {@link PageFreeze}).
+ * `page`: the store's, which aborts its transactions when the page freezes (see {@link PageFreeze}): the layout check's
+ * too, and `opened` then rejects with `page` (the store opens again once the page resumes). The upgrade that creates
+ * the database (its object store) is never at work at a freeze: it has no request, so it commits as its
+ * `upgradeneeded` event ends, and no other event (a `freeze`) runs in between.
  */
 export function startKeyvalOpen(
   name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
@@ -259,7 +262,8 @@ class KeyvalBackend implements StoreBackend {
    * Where there is no IndexedDB (server-side rendering) or access to it is denied (`indexedDB.open` throws a
    * SecurityError in a sandboxed iframe), idb-keyval's function throws at once: that rejects, mapped as every failure
    * to open is, so the store's call fails with a StorageError that names the cause. `answered` is called once
-   * IndexedDB has handed out the connection, before the check.
+   * IndexedDB has handed out the connection, before the check. A check the page's freeze aborted (see
+   * {@link PageFreeze.beginOpening}) rejects with the store's `PageFreeze`: the store connects again after the resume.
    */
   #connect(answered?: () => void): Promise<Connection> {
     if (this.#connecting) return this.#connecting;
@@ -278,7 +282,13 @@ class KeyvalBackend implements StoreBackend {
           this.#onVersionChange();
           db.close();
         };
-        await checkLayout(store, this.#name, keyRange, this.#clock);
+        // The check (with an upgrade of the layout) locks the one object store: aborted at a freeze while at work.
+        this.#page?.beginOpening(store.transaction);
+        try {
+          await checkLayout(store, this.#name, keyRange, this.#clock);
+        } catch (error) {
+          throw this.#page?.aborted(store.transaction) ? this.#page : error;
+        }
         connection.checked = true;
         return connection;
       });
@@ -290,6 +300,7 @@ class KeyvalBackend implements StoreBackend {
       return connection;
     }, (error: unknown) => {
       this.#connecting = undefined;
+      if (this.#page && error === this.#page) throw error;
       throw errorNames(error).includes('NotFoundError')
         ? new IncompatibleSchemaError(`Database ${JSON.stringify(this.#name)} exists without the object store ${JSON.stringify(this.#storeName)}`, { cause: error })
         : mapStorageError(error, `opening database ${JSON.stringify(this.#name)}`);

@@ -11,7 +11,9 @@
  * tells it). A transaction that asked to commit ends without the page, and is left alone. Code still runs in a frozen
  * page (the listeners of `freeze` after the store's, a frozen page's `BroadcastChannel` messages): the store begins no
  * transaction then, its calls wait for {@link PageFreeze.resumed}; one begun all the same (a call already past that
- * wait) is aborted as it begins, and runs again after the resume too.
+ * wait) is aborted as it begins, and runs again after the resume too. The transactions that open the database (an
+ * upgrade, a layout check) follow the same rule ({@link PageFreeze.beginOpening}): the store opens the database again
+ * after the resume, and begins no open while the page is frozen.
  *
  * Only the browser's own events count (`isTrusted`): a script's `document.dispatchEvent(new Event('freeze'))` changes
  * nothing, so no other script can make the store's calls wait for a `resume` that never comes. (A real freeze ends in
@@ -65,6 +67,31 @@ export class PageFreeze {
     if (!this.#document) return;
     this.#working.add(transaction);
     if (this.#frozen) this.#abort(transaction);
+  }
+
+  /**
+   * A transaction of opening the database begins: an upgrade's `versionchange` transaction, or a layout check, which
+   * commit by themselves once their work is done (no call asks them to). As {@link PageFreeze.begin}, until it ends:
+   * aborted at a freeze while it does its work (an upgrade aborted leaves the database at its old version, a layout
+   * check aborted wrote nothing), so that a frozen page holds no other tab's transactions and opens (but an upgrade of
+   * another tab: Chromium closes the aborted upgrade's connection only once the page runs again); one already
+   * committing is left alone (`abort()` throws then). Once the open failed, {@link PageFreeze.aborted} tells whether
+   * the freeze failed it.
+   */
+  beginOpening(transaction: IDBTransaction): void {
+    if (!this.#document) return;
+    const ended = (): boolean => this.#working.delete(transaction);
+    transaction.addEventListener('complete', ended);
+    transaction.addEventListener('abort', ended);
+    this.begin(transaction);
+  }
+
+  /**
+   * The freeze aborted `transaction` (undefined: none began). An open of the database that failed so throws this
+   * `PageFreeze`, and the store opens again once the page resumes.
+   */
+  aborted(transaction: IDBTransaction | undefined): boolean {
+    return transaction !== undefined && this.#aborted.has(transaction);
   }
 
   /**

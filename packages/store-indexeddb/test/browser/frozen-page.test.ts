@@ -1,6 +1,7 @@
 import { StoreClosedError } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
+import { Dexie } from 'dexie';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
@@ -234,6 +235,150 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that
     stores.push(after);
     expect(await after.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
     expect(await after.getHistory('a')).toEqual([]);
+  });
+});
+
+/** A connection of its own to database `name` (no version: never an upgrade), and what a request of it answers. */
+function requested<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/** Writes `name` as the layout before this one left it, empty: DexieStore 2 (Dexie version 1), KeyvalStore 7. */
+async function writeOldLayout(adapter: AdapterName, name: string): Promise<void> {
+  if (adapter === 'DexieStore') {
+    const old = new Dexie(name);
+    old.version(1).stores({
+      meta: 'key', instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]', history: '[instanceId+seq]',
+      messages: '++seq, [instanceId+seq]', tasks: '++seq, &id, [readyMs+seq], instanceId',
+    });
+    await old.table('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
+    old.close();
+    return;
+  }
+  const request = indexedDB.open(name);
+  request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
+  const db = await requested(request);
+  const tx = db.transaction('durable-rx', 'readwrite');
+  tx.objectStore('durable-rx').put({ version: 7, store: 'durable-rx/keyval' }, ['meta']);
+  await new Promise((resolve) => (tx.oncomplete = resolve));
+  db.close();
+}
+
+/** IndexedDB's own `open`, which {@link watchOpens} does not count. */
+const { open: rawOpen } = IDBFactory.prototype;
+
+/** The IndexedDB version of database `name` and the layout its marker names. */
+async function layoutOf(adapter: AdapterName, name: string): Promise<{ idbVersion: number; layout: unknown }> {
+  const db = await requested(rawOpen.call(indexedDB, name));
+  const [table, key] = adapter === 'DexieStore' ? ['meta', 'schema'] : ['durable-rx', ['meta']];
+  const tx = db.transaction(table, 'readonly');
+  const marker = await requested(tx.objectStore(table).get(key)) as { version?: number } | undefined;
+  // Closed once the transaction ended: a connection closing still counts as open for an upgrade elsewhere (blocked).
+  await new Promise((resolve) => (tx.oncomplete = resolve));
+  db.close();
+  return { idbVersion: db.version, layout: marker?.version };
+}
+
+/**
+ * Counts the open requests of database `name`; `freezeInOpening` has the page's `freeze` event come while the first
+ * transaction of the next open is at work (its upgrade's, else its first readwrite one, the layout check), after a few
+ * requests of its own on that transaction.
+ */
+function watchOpens(name: string): { opens: number; freezeInOpening(): void; restore(): void } {
+  const { open } = IDBFactory.prototype;
+  const { transaction } = IDBDatabase.prototype;
+  let armed = false;
+  const hold = (tx: IDBTransaction): void => {
+    armed = false;
+    const objectStore = tx.objectStore(tx.objectStoreNames[0]!);
+    let requests = 0;
+    const next = (): void => {
+      if (++requests < 3) objectStore.count().onsuccess = next;
+      else document.dispatchEvent(new Event('freeze'));
+    };
+    next();
+  };
+  const watch = {
+    opens: 0,
+    freezeInOpening() {
+      armed = true;
+    },
+    restore() {
+      IDBFactory.prototype.open = open;
+      IDBDatabase.prototype.transaction = transaction;
+    },
+  };
+  IDBFactory.prototype.open = function (this: IDBFactory, ...args: Parameters<typeof open>) {
+    const request = open.apply(this, args);
+    if (args[0] === name) {
+      watch.opens++;
+      request.addEventListener('upgradeneeded', () => armed && hold(request.transaction!));
+    }
+    return request;
+  } as typeof open;
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+    const begun = transaction.apply(this, args);
+    if (armed && this.name === name && begun.mode === 'readwrite') hold(begun);
+    return begun;
+  } as typeof transaction;
+  return watch;
+}
+
+describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page freezes as it opens the database', (adapter) => {
+  it('opens nothing while the page is frozen: its first call waits for the resume', async () => {
+    const name = uniqueName('frozen-first-call');
+    const store = adapters[adapter](name); // made before the freeze: a store made in a frozen page cannot tell
+    stores.push(store);
+    const watch = watchOpens(name);
+    try {
+      document.dispatchEvent(new Event('freeze'));
+      let settled = false;
+      const read = store.getInstance('a').finally(() => (settled = true));
+      await nextTask();
+      expect(settled).toBe(false);
+      expect(watch.opens).toBe(0); // an open made now would run its upgrade (the database's creation) while frozen
+      document.dispatchEvent(new Event('resume'));
+      expect(await within(read, 'the read after the resume')).toBeUndefined();
+      expect(watch.opens).toBe(1);
+    } finally {
+      watch.restore();
+    }
+  });
+
+  it('aborts its upgrade at work at the freeze: the database stays as it was while frozen, and the call opens it again after the resume, upgrading it once', async () => {
+    const name = uniqueName('frozen-upgrade');
+    await writeOldLayout(adapter, name);
+    const before = await layoutOf(adapter, name);
+    const store = adapters[adapter](name);
+    stores.push(store);
+    const watch = watchOpens(name);
+    let settled = false;
+    let read: Promise<unknown>;
+    try {
+      const froze = new Promise((resolve) => document.addEventListener('freeze', resolve, { once: true }));
+      watch.freezeInOpening(); // DexieStore: its upgrade (versionchange); KeyvalStore: its layout check (readwrite)
+      read = store.getInstance('a').finally(() => (settled = true));
+      read.catch(() => undefined);
+      await within(froze, 'the freeze');
+      // Aborted (the page does not really freeze here: an upgrade left alone would have committed): another
+      // connection finds the database as it was, and the call waits for the resume.
+      expect(await within(layoutOf(adapter, name), 'the other connection')).toEqual(before);
+      await nextTask();
+      expect(settled).toBe(false);
+      expect(watch.opens).toBe(1);
+      document.dispatchEvent(new Event('resume'));
+      expect(await within(read, 'the read after the resume')).toBeUndefined();
+      expect(watch.opens).toBe(2);
+    } finally {
+      watch.restore();
+      document.dispatchEvent(new Event('resume'));
+    }
+    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 20, layout: 3 } : { idbVersion: 1, layout: 8 });
+    await create(store, newInstance('a'));
+    expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', version: 1 });
   });
 });
 

@@ -136,3 +136,99 @@ describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) 
     expect(await b.evaluate(() => window.e2e.activityStarts())).toBe(6);
   }, 2 * WAIT_MS);
 });
+
+/** The IndexedDB version and layout marker of a database at this layout (DexieStore's Dexie version 2 is 20). */
+const CURRENT = { dexie: { idbVersion: 20, layout: 3 }, keyval: { idbVersion: 1, layout: 8 } } as const;
+
+/**
+ * The transactions that open the database, aborted at the freeze like the store's others. Before, a tab frozen in its
+ * upgrade held the other tabs' opens of the database until it resumed (Chromium did not abort it: another tab's open
+ * waited 130 s and more), and one frozen in its layout check held the other tabs' checks: their first call did not get
+ * through within the client's 30 s bound. The page keeps the transaction at work until the freeze, as a large
+ * database's upgrade would.
+ */
+describe('a tab frozen while its store opens the database', () => {
+  afterEach(async () => {
+    for (const page of opened.splice(0)) await page.close().catch(() => undefined);
+  });
+
+  /** A database at the layout before this one (KeyvalStore), or at this one (DexieStore, whose open then checks it). */
+  async function prepare(a: Page, adapter: 'dexie' | 'keyval', db: string): Promise<void> {
+    if (adapter === 'keyval') {
+      await a.evaluate((o) => window.e2e.writeOldLayout(o.adapter, o.db), { adapter, db });
+      return;
+    }
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
+    expect(await a.evaluate(() => window.e2e.inputOf('none'))).toEqual({ exists: false });
+    await a.evaluate(() => window.e2e.close());
+  }
+
+  it.each([
+    ['keyval', 'its layout check upgrades layout 7 to 8'],
+    ['dexie', 'its schema check runs'],
+  ] as const)('on a %s database as %s: another tab opens the database and works while the first is frozen; resumed, the first opens it again and its call succeeds', async (adapter, _as) => {
+    const db = uniqueDb(`frozen-open-${adapter}`);
+    const a = await tab('A');
+    await prepare(a, adapter, db);
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
+    await a.evaluate(() => window.e2e.readWhileOpeningHeld('hello'));
+    const frozen = await freeze(a, () => Promise.resolve());
+
+    // B opens the database while A is frozen (checking, and upgrading, the layout itself) and runs an orchestration.
+    const b = await tab('B');
+    await b.evaluate((o) => window.e2e.open(o), { adapter, db, worker: true });
+    await b.evaluate(() => window.e2e.startMany('HelloSequence', ['hello']));
+    expect(await b.evaluate(({ i, ms }) => window.e2e.waitAll([i], ms), { i: 'hello', ms: WAIT_MS }))
+      .toEqual([{ instanceId: 'hello', runtimeStatus: 'Completed', output: HELLO_OUTPUT }]);
+    expect(await b.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual(CURRENT[adapter]);
+
+    // Resumed, A opens the database again, and its read, made before the freeze, finds B's work: the app never sees
+    // the freeze.
+    await frozen.thaw();
+    expect(await a.evaluate(() => window.e2e.heldRead())).toEqual({ ok: true, runtimeStatus: 'Completed' });
+    expect(await helloOf(a, 'hello')).toEqual(await helloOf(b, 'hello'));
+    // A's store goes on working: a start of A's runs to the end on B's worker.
+    await a.evaluate(() => window.e2e.startElsewhere('HelloSequence', 'after'));
+    expect(await b.evaluate(({ i, ms }) => window.e2e.waitAll([i], ms), { i: 'after', ms: WAIT_MS }))
+      .toEqual([{ instanceId: 'after', runtimeStatus: 'Completed', output: HELLO_OUTPUT }]);
+  }, 3 * WAIT_MS);
+
+  it('on a dexie database as it upgrades layout 2 to 3: the upgrade is rolled back, an open that needs none goes through while the first is frozen, one that needs it waits for the resume; then both open, upgraded once', async () => {
+    const adapter = 'dexie' as const;
+    const db = uniqueDb('frozen-upgrade-dexie');
+    const a = await tab('A');
+    await a.evaluate((o) => window.e2e.writeOldLayout(o.adapter, o.db), { adapter, db });
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
+    await a.evaluate(() => window.e2e.readWhileOpeningHeld('hello'));
+    const frozen = await freeze(a, () => Promise.resolve());
+
+    // The upgrade aborted, the database is as it was; a connection that needs no upgrade (an older version of the app,
+    // this raw one) opens it while A is frozen.
+    const c = await tab('C');
+    expect(await c.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual({ idbVersion: 10, layout: 2 });
+    // An upgrade needs every connection closed, and Chromium closes the connection of A's aborted upgrade only when A
+    // runs again (it fires no `blocked` at B's open meanwhile): B's calls fail with DatabaseBlockedError after
+    // openTimeoutMs (5 s), nothing written.
+    const b = await tab('B');
+    await b.evaluate((o) => window.e2e.open(o), { adapter, db, worker: true });
+    expect(await b.evaluate(() => window.e2e.tryStart('HelloSequence', 'hello'))).toMatchObject({ ok: false, code: 'database-blocked' });
+
+    // Resumed, A lets go of that connection: B's open, queued before A's new one, upgrades the database, and B's store
+    // works without being made again. A's read, made before the freeze, succeeds.
+    await frozen.thaw();
+    const started = await b.evaluate(async ({ ms }) => {
+      // B's held open is answered once A lets go: until then each call fails at once with the same error.
+      for (const until = Date.now() + ms; ;) {
+        const outcome = await window.e2e.tryStart('HelloSequence', 'hello');
+        if (outcome.ok || outcome.code !== 'database-blocked' || Date.now() > until) return outcome;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }, { ms: WAIT_MS });
+    expect(started).toEqual({ ok: true });
+    expect(await b.evaluate(({ i, ms }) => window.e2e.waitAll([i], ms), { i: 'hello', ms: WAIT_MS }))
+      .toEqual([{ instanceId: 'hello', runtimeStatus: 'Completed', output: HELLO_OUTPUT }]);
+    expect(await a.evaluate(() => window.e2e.heldRead())).toMatchObject({ ok: true });
+    expect(await a.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual(CURRENT[adapter]);
+    expect(await helloOf(a, 'hello')).toEqual(await helloOf(b, 'hello'));
+  }, 3 * WAIT_MS);
+});

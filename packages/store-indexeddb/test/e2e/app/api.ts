@@ -23,6 +23,12 @@ export interface E2eOpenOptions {
   readonly joinTimeoutMs?: number;
 }
 
+/** What a store's layout marker and the database's IndexedDB version say (see E2eApi.layoutOf). */
+export interface E2eLayout {
+  readonly idbVersion: number;
+  readonly layout: number | undefined;
+}
+
 /** The window API the e2e tests drive through `page.evaluate`. */
 export interface E2eApi {
   /** Resolves once the store and runtime are open (the page opens them itself when its URL says so). */
@@ -79,6 +85,24 @@ export interface E2eApi {
    * start's, before the store's listener ran).
    */
   freezeStart(): Promise<{ readonly outcome: { readonly ok: true } | E2eFailure; readonly begunInFreeze: number }>;
+  /**
+   * Writes database `db` as the layout before this one left it, empty: DexieStore layout 2 (Dexie version 1), whose
+   * opening upgrades the database (a `versionchange` transaction); KeyvalStore layout 7, whose opening upgrades it in
+   * its layout check (a readwrite transaction).
+   */
+  writeOldLayout(adapter: E2eAdapter, db: string): Promise<void>;
+  /** The IndexedDB version of database `db` and the layout version its marker names, read on a connection of its own. */
+  layoutOf(adapter: E2eAdapter, db: string): Promise<E2eLayout>;
+  /**
+   * Reads instance `id` through the runtime's client, the first call of the page's store, so that it opens the
+   * database; the page keeps the first transaction of the open (an upgrade's `versionchange` transaction, else the
+   * layout check, which upgrades KeyvalStore's layout) doing work until the page's next `freeze` event, as the upgrade
+   * of a large database would be. Resolves once that transaction is at work; {@link E2eApi.heldRead} tells how the
+   * read ended.
+   */
+  readWhileOpeningHeld(id: string): Promise<void>;
+  /** How the read of {@link E2eApi.readWhileOpeningHeld} ended (once it has): the instance's status, or the failure. */
+  heldRead(): Promise<{ readonly ok: true; readonly runtimeStatus: string | undefined } | E2eFailure>;
   /**
    * The lease kinds of the commits the store refused in this page with `LeaseLostError` (in order), once there are at
    * least `count` of them; rejects after `timeoutMs`.

@@ -2,8 +2,9 @@ import { createClient, createRuntime, silentLogger, type Orchestrator, type Runt
 import { type ClaimOptions, type Store, type WriteSet } from '@durable-rx/runtime/store-kit';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
+import { Dexie } from 'dexie';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
-import type { E2eFailure, E2eOpenOptions } from './api.js';
+import type { E2eAdapter, E2eFailure, E2eLayout, E2eOpenOptions } from './api.js';
 
 /** One activity and custom status per step: `n` values a watcher must see in order. */
 const counter: Orchestrator<number> = function* (ctx) {
@@ -31,6 +32,8 @@ const reloadSequence: Orchestrator<string[]> = function* (ctx) {
 };
 
 let store: Store | undefined;
+/** The database of the page's store. */
+let openedDb: string | undefined;
 let runtime: Runtime | undefined;
 let leadership: Leadership | undefined;
 let activityDelayMs = 0;
@@ -105,13 +108,95 @@ function reloadingAfterClaim(inner: Store): Store {
   });
 }
 
+/** The `freeze` events of the page so far. */
+let freezes = 0;
+/** The database whose opening the page holds at work until its next freeze (see E2eApi.readWhileOpeningHeld). */
+let holdOpening: { readonly db: string; readonly held: () => void } | undefined;
+
+/** Keeps `transaction` doing work (a request always on its way) until the page's next `freeze` event. */
+function holdAtWork(transaction: IDBTransaction): void {
+  holdOpening?.held();
+  holdOpening = undefined;
+  const objectStore = transaction.objectStore(transaction.objectStoreNames[0]!);
+  const since = freezes;
+  const keepBusy = (): void => {
+    if (freezes === since) objectStore.count().onsuccess = keepBusy;
+  };
+  keepBusy();
+}
+
 /** IndexedDB transactions this page began (on every connection it opens). */
 let transactionsBegun = 0;
 const transaction = IDBDatabase.prototype.transaction;
 IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
   transactionsBegun++;
-  return transaction.apply(this, args);
+  const begun = transaction.apply(this, args);
+  // The layout check is the first readwrite transaction on the store's connection (an upgrade is held before it).
+  if (holdOpening?.db === this.name && begun.mode === 'readwrite') holdAtWork(begun);
+  return begun;
 } as IDBDatabase['transaction'];
+const openDatabase = IDBFactory.prototype.open;
+IDBFactory.prototype.open = function (this: IDBFactory, ...args: Parameters<IDBFactory['open']>) {
+  const request = openDatabase.apply(this, args);
+  // Added before the store's listeners and Dexie's: the upgrade is at work when they run.
+  if (holdOpening?.db === args[0]) request.addEventListener('upgradeneeded', () => holdOpening && holdAtWork(request.transaction!));
+  return request;
+} as IDBFactory['open'];
+
+/** DexieStore's tables in layouts 1 and 2 (Dexie version 1). */
+const DEXIE_LAYOUT_2 = {
+  meta: 'key',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
+  history: '[instanceId+seq]',
+  messages: '++seq, [instanceId+seq]',
+  tasks: '++seq, &id, [readyMs+seq], instanceId',
+};
+/** KeyvalStore's object store and the key of its layout marker. */
+const KEYVAL_STORE = 'durable-rx';
+const KEYVAL_META = ['meta'];
+
+function requested<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function writeOldLayout(adapter: E2eAdapter, db: string): Promise<void> {
+  if (adapter === 'dexie') {
+    const old = new Dexie(db);
+    old.version(1).stores(DEXIE_LAYOUT_2);
+    await old.table('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
+    old.close();
+    return;
+  }
+  const request = indexedDB.open(db);
+  request.onupgradeneeded = () => request.result.createObjectStore(KEYVAL_STORE);
+  const connection = await requested(request);
+  try {
+    const transaction = connection.transaction(KEYVAL_STORE, 'readwrite');
+    transaction.objectStore(KEYVAL_STORE).put({ version: 7, store: 'durable-rx/keyval' }, KEYVAL_META);
+    await new Promise((resolve) => (transaction.oncomplete = resolve));
+  } finally {
+    connection.close();
+  }
+}
+
+async function layoutOf(adapter: E2eAdapter, db: string): Promise<E2eLayout> {
+  const connection = await requested(indexedDB.open(db));
+  try {
+    const [name, key] = adapter === 'dexie' ? ['meta', 'schema'] : [KEYVAL_STORE, KEYVAL_META];
+    const transaction = connection.transaction(name, 'readonly');
+    const marker = await requested(transaction.objectStore(name).get(key)) as { version?: number } | undefined;
+    // Closed once the transaction ended: a connection closing still counts as open for an upgrade elsewhere.
+    await new Promise((resolve) => (transaction.oncomplete = resolve));
+    return { idbVersion: connection.version, layout: marker?.version };
+  } finally {
+    connection.close();
+  }
+}
+
+let heldRead: Promise<{ ok: true; runtimeStatus: string | undefined } | E2eFailure> | undefined;
 
 /**
  * What the page does at its next `freeze` event (see E2eApi.startOnFreeze), from a listener added before any store's,
@@ -122,6 +207,7 @@ let freezeStart: Promise<{ ok: true } | E2eFailure> | undefined;
 let begunAtFreeze = 0;
 let begunInFreeze = 0;
 document.addEventListener('freeze', () => {
+  freezes++;
   begunAtFreeze = transactionsBegun;
   const action = onFreeze;
   onFreeze = undefined;
@@ -132,6 +218,7 @@ async function open(options: E2eOpenOptions): Promise<void> {
   activityDelayMs = options.activityDelayMs ?? 0;
   if (options.holdActivities) activitiesHeld = new Promise<void>((resolve) => (releaseHeld = resolve));
   const feed = options.joinTimeoutMs === undefined ? {} : { joinTimeoutMs: options.joinTimeoutMs };
+  openedDb = options.db;
   store = options.adapter === 'dexie' ? new DexieStore({ name: options.db, ...feed }) : new KeyvalStore({ name: options.db, ...feed });
   runtime = createRuntime({
     store: reloadingAfterClaim(store),
@@ -208,6 +295,20 @@ window.e2e = {
     onFreeze = () => {
       freezeStart = client.startNew(orchestrator, { instanceId: id }).then(() => ({ ok: true as const }), failureOf);
     };
+  },
+  writeOldLayout,
+  layoutOf,
+  readWhileOpeningHeld(id) {
+    const db = need(openedDb, 'store');
+    const held = new Promise<void>((resolve) => (holdOpening = { db, held: resolve }));
+    const read = need(runtime, 'runtime').client.getStatus(id).then((status) => ({ ok: true as const, runtimeStatus: status?.runtimeStatus }), failureOf);
+    heldRead = read;
+    return Promise.race([held, read.then((outcome) => {
+      throw new Error(`the read ended before the opening was held: ${JSON.stringify(outcome)}`);
+    })]);
+  },
+  heldRead() {
+    return need(heldRead, 'a read while the opening is held');
   },
   async freezeStart() {
     return { outcome: await need(freezeStart, 'a start at the freeze'), begunInFreeze };
