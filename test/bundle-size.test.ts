@@ -955,12 +955,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * then aborted at the page's freeze like their others and the database opened again after the resume, and no open
  * began while the page was frozen: 44,115 / 74,279 -> 44,245 / 74,420 B (+130 / +141, measured against main's build
  * side by side), budgets set to match; runtime and rx-client unchanged.
+ * rx-client's event stream then counted one that ended before its session event (a 2xx with no body or an empty one)
+ * as a failed attempt, so that its reconnects back off: 9,669 -> 9,693 B (+24), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 34_902 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_245 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_420 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_669 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_693 },
 ];
 
 describe('bundle size', () => {

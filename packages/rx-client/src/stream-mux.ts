@@ -190,8 +190,9 @@ export interface StreamMux {
  *
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
- * consecutive failures up to `maxDelayMs`; a connect does not end the count, a subscription request that succeeds
- * does, or a session that has none to send; one on which nothing arrives, heartbeats included, or whose subscription
+ * consecutive failures up to `maxDelayMs`; a stream that ends before its `session` event is a failure; a connect does
+ * not end the count, a subscription request that succeeds does, or a session that has none to send; one on which
+ * nothing arrives, heartbeats included, or whose subscription
  * request goes unanswered, for `timeoutMs` is a failure too); an answer that retrying cannot fix (4xx other than 408/429, not an event
  * stream, an event that is not JSON) fails every watch instead (a session sends no `error` or `end` event: those end
  * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
@@ -415,6 +416,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         });
         // Nor its end.
         signal.throwIfAborted();
+        // One that ended before its `session` event (no body, an empty one: a proxy's answer, say) never went live: a
+        // failure, so that the delay backs off rather than polling the server for ever, and the state says why.
+        if (state.state !== 'live') throw badResponse('The event stream ended before its session');
       } catch (error) {
         if (stopped) return;
         failures++;
@@ -434,7 +438,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // delay and then some): a failing stream must not hold every command back. So do those made until the next
       // session starts (while `reconnecting`): each would otherwise wait for a subscription that cannot be answered
       // before then. Those watches start from the value the server reads when their subscription reaches it.
-      // Why, when it failed (none when the stream just ended): what fetch, a read or the abort threw, an Error.
+      // Why, when it failed (none when a live stream just ended): what fetch, a read or the abort threw, an Error.
       setState('reconnecting', failure as Error | undefined);
       settle(true);
       // A watcher of that state may have closed the client: then nothing is armed again.

@@ -416,6 +416,45 @@ describe('createStreamMux', () => {
     expect(delays.slice(1)).toEqual([delays[0]!, delays[0]! * 2, delays[0]! * 4]);
   });
 
+  it.each([
+    ['no body (204)', 204],
+    ['an empty body (200)', 200],
+  ])('backs off when every stream ends before its session event: an event stream with %s', async (_, status) => {
+    // A proxy (or a server on its way down) answers every stream request with an event stream that ends at once.
+    let streams = 0;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      streams++;
+      response.writeHead(status, { 'content-type': 'text/event-stream' }).end();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    // No watchdog timer: every timer is a reconnect.
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
+      reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0, // each delay whole
+    });
+    const states: ConnectionState[] = [];
+    const watching = mux.state$.subscribe((s) => states.push(s));
+    stops.push(() => watching.unsubscribe());
+    watchOn(mux);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await within(clock.waitForTimer(), 'the reconnect timer');
+      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+      delays.push(delay);
+      if (i < 4) await clock.advance(delay); // the fifth reconnect stays pending
+    }
+    // Failures, each delay twice the last (not 1 s for ever), each `reconnecting` saying why; it never went live.
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 16_000]);
+    expect(streams).toBe(5);
+    const reconnecting = states.filter((s) => s.state === 'reconnecting');
+    expect(reconnecting.length).toBe(5);
+    for (const state of reconnecting) expect(state).toMatchObject({ error: { code: 'bad-response' } });
+    expect(states.some((s) => s.state === 'live')).toBe(false);
+  });
+
   it('spreads each reconnect delay over its upper half, so that clients one restart cut off do not return in step', async () => {
     // Every stream request after the first is refused with 503: each delay doubles, and the random source spreads it.
     let streams = 0;
