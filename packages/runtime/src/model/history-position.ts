@@ -85,6 +85,13 @@ export function historyEventsMissed(after: HistoryPosition | undefined, history:
  * between). The one rule of a history's `previous` across a purge (the local client's history positions, which the
  * HTTP API's history streams send); pure.
  *
+ * It takes the feed at the port's word (`Store.changes$` delivers every commit, in order): nothing told it came
+ * between the purge and `next`. A feed that skips commits breaks that: MongoStore's, after its change stream lost its
+ * position, re-reads the latest state of each instance (not every commit) and reports no purge for an id that exists
+ * again. An instance started and purged within such a gap, then one started after it that the re-read still finds at
+ * version 1, would make `held`'s history the `previous` of the last one, and a reader would go on as if it missed
+ * nothing, though it missed the history in between. The port gives no sign of such a re-read, so the rule cannot tell.
+ *
  * @example
  * ```ts
  * historyEndedByPurge(x1At16, { executionId: 'x1', version: 16 }, x2At1); // { execution: 'x1/0', events: 16 }
