@@ -104,11 +104,11 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A parent's rewind then rewound its failed sub-orchestrations in place instead of starting them over (their completed
  * activities ran again; Durable Functions rewinds them with the parent): 24,349 / 29,720 / 59,865 -> 24,442 / 29,810 /
  * 59,944 B, budgets 24,395 / 29,760 / 59,895 -> 24,488 / 29,850 / 59,974 B (the same headroom as before).
- * The catch-path audit then made a failing store cost no work (a finished activity's result committed again, backing
- * off, instead of dropped; a lease renewal that failed tried again at the next beat; the item one claim of a round took
- * run when the other claim failed; a store method that throws instead of rejecting handled as a rejection) and read
- * stop()'s options as every other options argument: 24,442 / 29,810 / 59,944 -> 24,596 / 29,978 / 60,102 B, budgets
- * 24,488 / 29,850 / 59,974 -> 24,642 / 30,018 / 60,132 B (the same headroom).
+ * Catch paths then made total so that a failing store costs no work (a finished activity's result committed again,
+ * backing off, instead of dropped; a lease renewal that failed tried again at the next beat; the item one claim of a
+ * round took run when the other claim failed; a store method that throws instead of rejecting handled as a rejection)
+ * and stop()'s options read as every other options argument: 24,442 / 29,810 / 59,944 -> 24,596 / 29,978 / 60,102 B,
+ * budgets 24,488 / 29,850 / 59,974 -> 24,642 / 30,018 / 60,132 B (the same headroom).
  * rx-client then made room under its unchanged 8,192 B budget for fixes (a failed subscription request waits out the
  * reconnect delay instead of being sent again at once; waitForCompletion settles when the server ends its watch; an
  * id-only or empty `id:` event sets the Last-Event-ID): its commands and subscription changes share one request path,
@@ -119,11 +119,11 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (budgets back to 30,018 / 60,132 B).
  * KeyvalStore's layout 7 (task claim entries ordered by each instance's first task, so tasks are claimed oldest first
  * across instances; an upgrade moves layout 6's entries) then took its page to 30,258 B: budget 30,283 B.
- * The catch-path and long-delay audit (a repeated continuation token rejects, waitForCompletion's timeout ends a wait
- * whose first read never answers, feed teardowns that throw end every wait and feed, the worker's long delays in
- * steps, a retry handle that throws is recorded): 24,613 / 30,258 / 60,117 -> 24,905 / 30,556 / 60,418 B (runtime /
- * KeyvalStore / DexieStore), budgets raised by the same amounts; rx-client 8,041 -> 8,096 B (followPages), budget
- * kept.
+ * Fixes to more catch paths and to long delays (a repeated continuation token rejects, waitForCompletion's timeout
+ * ends a wait whose first read never answers, feed teardowns that throw end every wait and feed, the worker's long
+ * delays in steps, a retry handle that throws is recorded): 24,613 / 30,258 / 60,117 -> 24,905 / 30,556 / 60,418 B
+ * (runtime / KeyvalStore / DexieStore), budgets raised by the same amounts; rx-client 8,041 -> 8,096 B (followPages),
+ * budget kept.
  * waitForCompletionOrCreateCheckStatusResponse then took Durable Functions' option names (`timeoutInMilliseconds`,
  * and `retryIntervalInMilliseconds`, checked and ignored), read in the one rule both clients share: runtime / KeyvalStore
  * / DexieStore / rx-client 24,905 / 30,556 / 60,418 / 8,096 -> 24,936 / 30,582 / 60,437 / 8,135 B; budgets 24,934 /

@@ -121,7 +121,7 @@ describe('change stream pipelines', () => {
     expect(matchesEvent(match, { _id: {}, operationType: 'invalidate' })).toBe(true);
   });
 
-  it('per-instance status feed: the server matches only the watched instances (finding 6), invalidations still pass', () => {
+  it('per-instance status feed: the server matches only the watched instances, invalidations still pass', () => {
     const [match] = statusPipeline(['a', 'b']);
     expect(match).toEqual({
       $match: {
@@ -194,7 +194,7 @@ describe('change stream pipelines', () => {
         $or: [
           { operationType: 'insert', 'ns.coll': { $in: ['drx_messages', 'drx_activityTasks'] } },
           { operationType: 'update', 'ns.coll': 'drx_activityTasks', 'updateDescription.updatedFields.leaseToken': { $type: 'null' } },
-          // Finding 4: a commit that leaves visible messages behind wakes every process, not only its own.
+          // A commit that leaves visible messages behind wakes every process, not only its own.
           { operationType: 'update', 'ns.coll': 'drx_instances', 'updateDescription.updatedFields.handoff': { $exists: true } },
           // A commit that leaves only a message due later tells every process when (claimAt), not only its own.
           {
@@ -265,7 +265,7 @@ describe('wake-ups of other processes (a commit that leaves only a future timer)
   });
 });
 
-describe('inputs of status changes (finding 6: the input is not rewritten by every step)', () => {
+describe('inputs of status changes (the input is not rewritten by every step)', () => {
   const withInputState = (version: number, executionId = 'e1'): InstanceState => ({ ...snapshot(`v${version}`, version), executionId, input: { order: 42 } });
   const inserted = (state: InstanceState): ChangeEventLike => ({ _id: {}, operationType: 'insert', documentKey: { _id: 'a' }, fullDocument: encodeInstanceState(state, MAX_PAYLOAD_BYTES) });
   const updated = (state: InstanceState, withNewInput = false): ChangeEventLike => {

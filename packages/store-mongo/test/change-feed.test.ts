@@ -10,8 +10,8 @@ import type { ResumePoint } from '../src/resume-policy.js';
 import { announceSkip, MONGODB_URI, testDatabase } from './support/integration.js';
 
 // A real driver and a real refusal (nothing listens on 127.0.0.1:1): every stream the feed opens fails before it
-// delivers a resume token, which is the case finding 3 was about. The feed's own back-off and linger run on a virtual
-// clock: a reopen happens only when the test advances it.
+// delivers a resume token, so a reopen can start only at an operation time it knows, or from now with a resync. The
+// feed's own back-off and linger run on a virtual clock: a reopen happens only when the test advances it.
 
 describe('change feed against a server that refuses (real driver)', () => {
   const client = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
@@ -179,7 +179,7 @@ describe('change feed against a server that refuses (real driver)', () => {
     expect(completed).toBe(true);
   });
 
-  it('lingers after the last subscriber left, so a quick re-subscribe reuses the stream (finding 7)', async () => {
+  it('lingers after the last subscriber left, so a quick re-subscribe reuses the stream', async () => {
     const { feed } = feedOn(new Timestamp({ t: 1, i: 1 }), 60_000);
     feed.events$.subscribe().unsubscribe();
     expect(feed.isActive).toBe(true);
@@ -418,7 +418,7 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
     }
   });
 
-  it('asks for the next batch only once every event of the last one is mapped and delivered (review finding 5)', async () => {
+  it('asks for the next batch only once every event of the last one is mapped and delivered', async () => {
     // A status event's mapping may read (an input the cache misses). While the reads of one batch are pending the feed
     // sends no getMore: the events in memory are one batch, however fast commits arrive and however slow the reads.
     let release!: () => void;
@@ -572,7 +572,7 @@ announceSkip('change-feed.test.ts');
 describe.skipIf(!MONGODB_URI)('change feed on MONGODB_URI: back-pressure (integration)', () => {
   const db = testDatabase('feed');
 
-  it('sends no getMore while the events of the last batch are still being mapped (review finding 5)', async () => {
+  it('sends no getMore while the events of the last batch are still being mapped', async () => {
     const client = new MongoClient(MONGODB_URI ?? '', { monitorCommands: true });
     const name = `${db.prefix('pace')}instances`;
     let getMores = 0;

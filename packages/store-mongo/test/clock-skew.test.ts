@@ -8,7 +8,7 @@ import {
   ClusterClock, compareTimestamps, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeOf, majorityTimeSource,
 } from '../src/cluster-time.js';
 
-describe('clock skew at connect (finding 8)', () => {
+describe('clock skew at connect', () => {
   it('measures this clock against the server time, half-way through the round trip', () => {
     expect(measureClockSkew(new Date(1_000), 990, 1_030)).toEqual({ skewMs: 10, uncertaintyMs: 20 });
     expect(measureClockSkew(new Date(10_000), 1_000, 1_000)).toEqual({ skewMs: -9_000, uncertaintyMs: 0 });
@@ -115,7 +115,7 @@ describe('clock skew checked again while the store is open', () => {
   });
 });
 
-describe('cluster time (where change streams open, finding 3)', () => {
+describe('cluster time (where change streams open, what reads wait for)', () => {
   const at = (t: number, i: number) => new Timestamp({ t, i });
   /** A replica-set member's hello reply: its newest cluster time, and the newest majority-committed operation. */
   const hello = (clusterTime: Timestamp, majority: Timestamp) => ({
@@ -152,7 +152,7 @@ describe('cluster time (where change streams open, finding 3)', () => {
     expect(compareTimestamps(at(2, 0), at(1, 3))).toBeGreaterThan(0);
   });
 
-  it('has reads that answer a caller wait for the latest majority time: at or after this process\u2019s own commits (finding 3)', () => {
+  it('has reads that answer a caller wait for the latest majority time: at or after this process\u2019s own commits', () => {
     const clock = new ClusterClock();
     expect(clock.readsAfter).toBeUndefined(); // nothing known: a plain majority read
     clock.observe(hello(at(10, 7), at(10, 3)));

@@ -45,7 +45,7 @@ describe('instance documents', () => {
     expect(unreadable[0]![1]).toMatchObject({ code: 'store-error' });
   });
 
-  it('keep the input apart from the snapshot a step rewrites (finding 6), and no input as an empty text', () => {
+  it('keep the input apart from the snapshot a step rewrites, and no input as an empty text', () => {
     const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
     expect(Object.keys(JSON.parse(encoded.state) as object)).not.toContain('input');
     expect(JSON.parse(encoded.input)).toEqual(hostile);
@@ -135,7 +135,7 @@ describe('message documents', () => {
     expect(readyAtOf(odd, writtenAt)).toEqual(writtenAt);
   });
 
-  it('order a due timer before every message raised after it, whatever the backlog (finding 1)', () => {
+  it('order a due timer before every message raised after it, whatever the backlog', () => {
     // 1000 events raised after the timer fired, queued on other instances: the claim sorts instances by their
     // earliest readyAt, so the timer's instance comes first; the filter (due) is independent of any clock.
     const fireAt = new Date(T0.getTime() + 60_000);

@@ -5,7 +5,7 @@ import { ESCAPED_KEY_MARK, instanceIdOfKey, instanceKey, instanceKeyPrefixPatter
 /** What the server stores for a string `_id`: the driver's BSON encoding, decoded again. */
 const throughBson = (key: string): unknown => BSON.deserialize(BSON.serialize({ _id: key }))['_id'];
 
-describe('instance keys (finding 8: surrogate collision)', () => {
+describe('instance keys (ids with lone surrogates do not collide)', () => {
   it('shows the collision being fixed: the driver stores two different lone surrogates as the same string', () => {
     expect(throughBson('a\uD800')).toBe(throughBson('a\uDC00'));
   });

@@ -304,7 +304,7 @@ describe('driver error mapping', () => {
     expect(mapDriverError('a string', 'x')).toBeInstanceOf(MongoStoreError);
   });
 
-  describe('isDuplicateIdOf: which duplicate key is a create\u2019s conflict (review finding 14)', () => {
+  describe('isDuplicateIdOf: which duplicate key is a create\u2019s conflict', () => {
     /** The error insertOne throws for a duplicate: the driver builds it from the reply's first write error. */
     const writeError = (fields: Record<string, unknown>) => new MongoServerError({
       index: 0, code: 11000, errmsg: 'E11000 duplicate key error collection: db.drx_instances index: _id_', ...fields,
@@ -348,7 +348,7 @@ describe('driver error mapping', () => {
     });
   });
 
-  it('maps a commit whose outcome is unknown to CommitOutcomeUnknownError (finding 8), before network classification', () => {
+  it('maps a commit whose outcome is unknown to CommitOutcomeUnknownError, before network classification', () => {
     // What withTransaction rethrows: a commit that timed out waiting for a majority, or a network error during it.
     const timedOut = new MongoServerError({ message: 'operation exceeded time limit', code: 50, codeName: 'MaxTimeMSExpired' });
     timedOut.addErrorLabel('UnknownTransactionCommitResult');

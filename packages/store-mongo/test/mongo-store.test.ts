@@ -135,7 +135,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
-    it('reads that answer a caller come after this process\u2019s commits: causally consistent, afterClusterTime (finding 3)', async () => {
+    it('reads that answer a caller come after this process\u2019s commits: causally consistent, afterClusterTime', async () => {
       const { client, commands, store } = await recording('find', 'causal');
       try {
         await store.commit(start('causal-1'));

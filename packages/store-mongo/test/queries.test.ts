@@ -121,7 +121,7 @@ describe('claims', () => {
     expect(CLAIM_ORCHESTRATION_SORT).toEqual({ claimAt: 1, readyAt: 1 });
   });
 
-  it('take whichever became claimable first: a due timer goes before messages sent after it came due (finding 1)', () => {
+  it('take whichever became claimable first: a due timer goes before messages sent after it came due', () => {
     const fireAt = new Date(T0.getTime() - 5_000);
     expect(orchestrationClaimTries(undefined, T0)).toEqual([{ band: 'at-once', filter: atOnceClaimFilter() }]);
     expect(orchestrationClaimTries(fireAt, T0)).toEqual([
@@ -185,7 +185,7 @@ describe('claims', () => {
     // Tasks: their claim index, led by the expiry: leased tasks only (as many as activities run at once).
     expect(indexScan(RELEASE_OWNER_HINTS.activityTasks, { leaseExpiresAt: { $gt: EPOCH } })).toMatchObject({ lower: { value: EPOCH, inclusive: false }, upper: undefined });
     // The old instances index led by the expiry is retired: kept by connect for an earlier version's hints, named in a
-    // warning, dropped by dropRetiredIndexes once no such process runs (review finding 10).
+    // warning, dropped by dropRetiredIndexes once no such process runs.
     expect(RETIRED_INDEXES.instances).toContain('lease_expiry');
     expect(retiredIndexesPresent('instances', ['_id_', 'lease_expiry', 'lease_owner'])).toEqual(['lease_expiry']);
   });
@@ -337,7 +337,7 @@ describe('claims', () => {
     }
   });
 
-  it('take a bounded number of messages: the caller may lower the store bound, never raise it (finding 2)', () => {
+  it('take a bounded number of messages: the caller may lower the store bound, never raise it', () => {
     expect(claimBound(undefined, 100)).toBe(100);
     expect(claimBound(10, 100)).toBe(10);
     expect(claimBound(1000, 100)).toBe(100);
@@ -361,7 +361,7 @@ describe('claims', () => {
     expect(OBSOLETE_INDEXES.history).toContain('instance_index');
   });
 
-  it('drop at connect only the old unique history index the current layout cannot write beside; retire every other replaced index (finding 10)', () => {
+  it('drop at connect only the old unique history index the current layout cannot write beside; retire every other replaced index', () => {
     // A rolling upgrade: an earlier version's processes hint the indexes the current layout replaced, and a hint to a
     // missing index fails the query. So connect drops only what makes the current version's own writes fail.
     expect(OBSOLETE_INDEXES).toEqual({ history: ['instance_index'] });
@@ -421,7 +421,7 @@ describe('claims', () => {
     expect(indexConflictProblem('instances', new Error('boom'))).toBeUndefined();
   });
 
-  it('pin every claim, wake-up, queue-head, sweep and resync query to an index that exists (finding 8: hints)', () => {
+  it('pin every claim, wake-up, queue-head, sweep and resync query to an index that exists', () => {
     const keys = (collection: keyof typeof INDEXES) => INDEXES[collection].map((i) => JSON.stringify(i.key));
     expect(keys('instances')).toContain(JSON.stringify(CLAIM_ORCHESTRATION_HINT));
     expect(keys('activityTasks')).toContain(JSON.stringify(CLAIM_ACTIVITY_HINT));

@@ -111,7 +111,7 @@ describe('change stream resume policy', () => {
     expect(reopenAt(decideResume(networkFailure, 0), token, openedAt)).toEqual({ point: { resumeAfter: token }, resync: false });
   });
 
-  it('reopens at the captured opening time when it failed before the first token: nothing missed (finding 3)', () => {
+  it('reopens at the captured opening time when it failed before the first token: nothing missed', () => {
     const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
     for (const token of [undefined, null]) {
       expect(reopenAt(decideResume(networkFailure, 0), token, openedAt)).toEqual({ point: { startAtOperationTime: openedAt }, resync: false });
@@ -120,7 +120,7 @@ describe('change stream resume policy', () => {
     expect(reopenAt(unauthorized, undefined, openedAt)).toEqual({ point: { startAtOperationTime: openedAt }, resync: false });
   });
 
-  it('reopens from now with a resync when the position is lost, or when no position was ever known (finding 3)', () => {
+  it('reopens from now with a resync when the position is lost, or when no position was ever known', () => {
     const token = { _data: '82abc' };
     const openedAt = new Timestamp({ t: 1_700_000_000, i: 3 });
     for (const [code, name] of [[286, 'ChangeStreamHistoryLost'], [260, 'InvalidResumeToken'], [136, 'CappedPositionLost']] as const) {

@@ -70,7 +70,7 @@ describe('write-set translation: the client\u2019s writes', () => {
       { a: { state: old, row: row({ historyGen: 'gen-7' }) } },
     );
     expect(describeWrites(writes)).toEqual(['deleteQueue a', 'scheduleSweep a', 'insertMessages 1', 'replaceInstance a']);
-    // Finding 2: the old history is not deleted in this transaction, only named for the sweeper, by generation.
+    // The old history is not deleted in this transaction, only named for the sweeper, by generation.
     expect(only(writes, 'scheduleSweep').doc).toMatchObject({ instanceId: 'a', gen: 'gen-7' });
     expect(only(writes, 'replaceInstance').doc).toMatchObject({ version: 8, historyGen: 'gen-new-1', executionId: 'exec-2', messageSeq: 11 });
     expect(only(writes, 'insertMessages').docs[0]).toMatchObject({ seq: 11 });
@@ -124,7 +124,7 @@ describe('write-set translation: an orchestration step', () => {
     expect(history.map((d) => [d.instanceId, d.gen, d.index])).toEqual([['a', 'gen-old', 3], ['a', 'gen-old', 4]]);
     expect(decodeHistoryEvent(history[1]!.event)).toMatchObject({ type: 'TaskScheduled', name: 'Act' });
     expect(only(writes, 'deleteMessages').messageIds).toEqual(['m1', 'm2']);
-    // Tasks are scheduled at the step's time: their claim order, kept if a lease on them expires (finding 1).
+    // Tasks are scheduled at the step's time: their claim order, kept if a lease on them expires.
     expect(only(writes, 'insertTasks').docs[0]).toMatchObject({ _id: 'task-1', instanceId: 'a', readyAt: at(200), leaseToken: null });
     expect(only(writes, 'insertMessages').docs[0]).toMatchObject({ seq: 11, due: at(60_000), readyAt: at(60_000) });
     expect(decodeMessage(only(writes, 'insertMessages').docs[0]!.message)).toEqual(timer);
@@ -181,7 +181,7 @@ describe('write-set translation: an orchestration step', () => {
     expect(decodeInstanceState(only(writes, 'updateInstance').set.state)).toEqual(completed);
   });
 
-  it('leaves the input out of a step\u2019s update, and writes it when a new execution brings a new one (finding 6)', () => {
+  it('leaves the input out of a step\u2019s update, and writes it when a new execution brings a new one', () => {
     const stored = { a: { state: state('a', { input: { big: 'x'.repeat(1000) } }), row: row({ input: JSON.stringify({ big: 'x'.repeat(1000) }) }) } };
     const step = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, input: { big: 'x'.repeat(1000) } } }] }, stored);
     expect(only(step, 'updateInstance').set).not.toHaveProperty('input');
