@@ -6,8 +6,8 @@ import {
   type ActivityTask, type InstanceState, type OrchestrationMessage, type StatusChange, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
-import { MongoClient, ObjectId, type Document } from 'mongodb';
-import { firstValueFrom, filter, take, timeout, type Observable } from 'rxjs';
+import { MongoClient, ObjectId, Timestamp, type Document } from 'mongodb';
+import { firstValueFrom, filter, ReplaySubject, take, timeout, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
@@ -1459,9 +1459,18 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const errors: string[] = [];
       const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
       const streams: Document[] = [];
+      // The requests that opened a change stream, and a signal at each such open the server accepted.
+      const streamRequests = new Set<number>();
+      const opened = new ReplaySubject<void>();
       client.on('commandStarted', (event) => {
         const pipeline = event.command['pipeline'] as Document[] | undefined;
-        if (event.commandName === 'aggregate' && pipeline?.[0]?.['$changeStream'] !== undefined) streams.push(pipeline[0]['$changeStream'] as Document);
+        if (event.commandName === 'aggregate' && pipeline?.[0]?.['$changeStream'] !== undefined) {
+          streams.push(pipeline[0]['$changeStream'] as Document);
+          streamRequests.add(event.requestId);
+        }
+      });
+      client.on('commandSucceeded', (event) => {
+        if (streamRequests.has(event.requestId)) opened.next();
       });
       const store = await MongoStore.connect({
         client, dbName: db.name, collectionPrefix: db.prefix('historylost'),
@@ -1479,13 +1488,20 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           context.skip();
         }
         const later = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'after-loss'), take(1), timeout(60_000)));
+        // The first open is refused; the commit waits until the reopen is open on the server. A commit made before it
+        // (within the reopen delay) would move the known majority time past the refused one, and the reopen would then
+        // rightly start there instead of at the present.
+        await firstValueFrom(opened.pipe(take(1), timeout(60_000)));
         await store.commit(start('after-loss'));
         expect((await later).state?.runtimeStatus).toBe('Pending');
         expect(errors.some((message) => message.includes('position-lost'))).toBe(true);
-        // The first stream opened at a known majority time; the one after the refusal at the present.
-        expect(streams[0]?.['startAtOperationTime']).toBeDefined();
+        // The first stream opened at a known majority time; the one after the refusal never there again: at the present
+        // (a heartbeat in the reopen delay may have brought a newer majority time, which the server can start at too).
+        const refused = streams[0]?.['startAtOperationTime'] as Timestamp | undefined;
+        expect(refused).toBeInstanceOf(Timestamp);
         expect(streams.length).toBeGreaterThanOrEqual(2);
-        expect(streams[1]?.['startAtOperationTime']).toBeUndefined();
+        const reopenedAt = streams[1]?.['startAtOperationTime'] as Timestamp | undefined;
+        if (reopenedAt !== undefined) expect(compareTimestamps(reopenedAt, refused!)).toBeGreaterThan(0);
       } finally {
         await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
         await admin.close().catch(() => undefined);
