@@ -21,7 +21,7 @@ import {
   type ChangeEventLike,
 } from './change-events.js';
 import { allSettledOrThrow } from './all-settled-or-throw.js';
-import { BatchLoader } from './batch-loader.js';
+import { batchedInputProjection, InputReads, type BatchedInput } from './input-reads.js';
 import { ChangeFeed } from './change-feed.js';
 import {
   ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
@@ -130,7 +130,7 @@ const RESYNC_MARGIN_MS = 60_000;
 /** Instance ids per read when a status resync re-reads named instances. */
 const RESYNC_ID_BATCH = 1000;
 
-/** Instances per read of the inputs the status feeds miss (see `BatchLoader`). */
+/** Instances per read of the inputs the status feeds miss (see `InputReads`). */
 const INPUT_READ_BATCH = 100;
 
 /** How often `getHistory` re-reads when the instance moved to a new history generation while it read. */
@@ -242,12 +242,18 @@ export class MongoStore implements Store {
   readonly #inputs = new InputCache();
   /**
    * Reads the inputs the status feeds miss, in batches by key (one `$in` read per batch, one read at a time): a burst
-   * of changes of instances the cache does not know costs one read per hundred, not a round trip each in turn.
+   * of changes of instances the cache does not know costs one read per hundred, not a round trip each in turn. The
+   * batched read brings back inputs of up to 128 KiB only; each larger one is read on its own, one at a time, so the
+   * reads hold one batch of small inputs and one large input at most, not a hundred of 15 MiB (see `InputReads`).
    */
-  readonly #inputLoader = new BatchLoader<string, Pick<InstanceDoc, 'executionId' | 'input'>>((keys) => this.#track(async () => {
-    const docs = await this.#instances.find({ _id: { $in: [...keys] } }, { projection: { executionId: 1, input: 1 }, ...readBound() }).toArray();
-    return new Map(docs.map((doc) => [doc._id, doc]));
-  }), INPUT_READ_BATCH);
+  readonly #inputReads = new InputReads(
+    (keys) => this.#track(async () => {
+      const docs = await this.#instances.find<BatchedInput & { _id: string }>({ _id: { $in: [...keys] } }, { projection: batchedInputProjection(), ...readBound() }).toArray();
+      return new Map(docs.map((doc) => [doc._id, doc]));
+    }),
+    (key) => this.#track(async () => (await this.#instances.findOne({ _id: key }, { projection: { executionId: 1, input: 1 }, ...readBound() })) ?? undefined),
+    INPUT_READ_BATCH,
+  );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #sweeping: Promise<void> | undefined;
@@ -1534,7 +1540,7 @@ export class MongoStore implements Store {
       case 'none':
         return undefined;
       case 'needs-input':
-        return this.#inputLoader
+        return this.#inputReads
           .load(reading.key)
           .then((stored) => withInput(reading, stored ?? null, this.#inputs), (error: unknown) => {
             // The change itself is never dropped: without its input is better than not at all. (A read refused because

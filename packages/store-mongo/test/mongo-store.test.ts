@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, ObjectId, Timestamp, type Document } from 'mongodb';
-import { firstValueFrom, filter, ReplaySubject, take, timeout, type Observable } from 'rxjs';
+import { firstValueFrom, filter, ReplaySubject, take, timeout, toArray, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
@@ -1409,6 +1409,33 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
+      }
+    });
+
+    it('a step\u2019s change carries its input, a large one too (not cached, left out of the batched read, read on its own)', async () => {
+      const store = await open();
+      try {
+        // 300,000 ASCII characters: over the cache's 256 KiB entry limit and the batched read's 128 KiB.
+        const inputs: Record<string, unknown> = { 'input-large': 'x'.repeat(300_000), 'input-small': { n: 1 } };
+        const stepped = firstValueFrom(store.changes$.pipe(
+          filter((c) => c.state?.customStatus === 'stepped'), take(2), toArray(), timeout(60_000),
+        ));
+        for (const [id, input] of Object.entries(inputs)) await store.commit(start(id, input));
+        for (let i = 0; i < 2; i++) {
+          const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+          expect(item).toBeDefined();
+          await store.commit({
+            lease: { kind: 'orchestration', instanceId: item!.state.instanceId, token: item!.lease.token },
+            requests: [
+              { type: 'deleteMessages', instanceId: item!.state.instanceId, messageIds: item!.messages.map((m) => m.id) },
+              { type: 'replaceState', state: { ...item!.state, runtimeStatus: 'Running', customStatus: 'stepped', version: item!.state.version + 1 } },
+            ],
+          });
+        }
+        const changes = await stepped;
+        expect(Object.fromEntries(changes.map((c) => [c.instanceId, c.state?.input]))).toEqual(inputs);
+      } finally {
+        await store.close();
       }
     });
 
