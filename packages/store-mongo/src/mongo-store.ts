@@ -1670,8 +1670,10 @@ async function dropIndexesPresent(collection: Pick<Collection, 'dropIndex'>, pre
 const nextLeaseToken = leaseTokens();
 
 /**
- * A change stream's options: where it starts, and the store's BSON options (a change stream's cursor takes them from
- * the options it is given, not from its collection or database).
+ * A change stream's options: where it starts, and the store's BSON options. The latter are stated again for clarity
+ * only: driver 7.8's `Collection.watch` and `Db.watch` resolve a stream's options from their handle
+ * (`resolveOptions(this, options)`), so a stream already inherits the pins of the store's `Db` and its collections
+ * (see `storeDb`). None of these keys reaches the `$changeStream` stage: the driver keeps every BSON option out of it.
  */
 function streamOptions(point: ResumePoint | undefined): ChangeStreamOptions {
   return { ...STORE_BSON_OPTIONS, ...point };

@@ -31,7 +31,11 @@ export function storeDb(client: MongoClient, dbName: string): Db {
 
 /**
  * The `admin` database with {@link STORE_BSON_OPTIONS}, for the commands whose replies the store reads (`hello`,
- * `connectionStatus`): with a client's `raw`, say, a reply would be a Buffer and the deployment check would fail.
+ * `connectionStatus`). In driver 7.8 the pin changes nothing: `Db.command()` inherits no option from its `Db` or client
+ * ("Intentionally, we do not inherit options from parent for this operation"; it resolves its BSON options from the
+ * options of the call alone), so those replies, and the majority probe's on the store's `Db`, are always read with the
+ * driver's defaults, whatever the client sets (a client's `raw` cannot turn a reply into a Buffer). It is kept so that a
+ * later driver which does inherit them still reads the replies as the store expects.
  */
 export function adminDb(client: MongoClient): Db {
   return client.db('admin', STORE_BSON_OPTIONS);
