@@ -1396,7 +1396,7 @@ export class MongoStore implements Store {
    * is asked for), merged by `seq` (`mergeBySeq`, which closes both cursors however its consumer ends).
    */
   #visibleMessages(
-    session: ClientSession, query: VisibleMessagesQuery, bound: { readonly maxTimeMS?: number; readonly signal?: AbortSignal }, limit?: number,
+    session: ClientSession, query: VisibleMessagesQuery, bound: { readonly maxTimeMS: number; readonly signal?: AbortSignal }, limit?: number,
   ): AsyncGenerator<Pick<MessageDoc, 'message' | 'seq'>, void, undefined> {
     const messages = this.#messages;
     const dueTimers = seqPages(

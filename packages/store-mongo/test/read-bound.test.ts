@@ -1,29 +1,68 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MongoServerError } from 'mongodb';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { mapDriverError } from '../src/map-driver-error.js';
-import {
-  READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS, readBound, SCAN_BOUND, SCAN_MAX_TIME_MS, TRANSACTION_READ_BOUND,
-} from '../src/read-bound.js';
+import { readBound } from '../src/read-bound.js';
+
+/** The driver's read methods, with the index of their options argument. */
+const READS: Readonly<Record<string, number>> = { find: 1, findOne: 1, aggregate: 1, countDocuments: 1, distinct: 2, estimatedDocumentCount: 0 };
+
+/**
+ * Every call of a driver read (`READS`) on a mongodb `Collection` or `Db` in the store's source, with whether the
+ * options it passes have, by type, a `maxTimeMS` that is a number and not optional. By type, so a bound spread in
+ * from `readBound()`, a constant or a parameter counts, and a call that drops it does not.
+ */
+function readsInSource(): { readonly where: string; readonly bounded: boolean }[] {
+  const dir = fileURLToPath(new URL('../src/', import.meta.url));
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => `${dir}${f}`);
+  const program = ts.createProgram(files, {
+    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true, skipLibCheck: true, noEmit: true, types: ['node'], lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+  });
+  const checker = program.getTypeChecker();
+  const isDriverHandle = (type: ts.Type) => {
+    const symbol = type.getSymbol() ?? type.aliasSymbol;
+    return symbol !== undefined && ['Collection', 'Db'].includes(symbol.getName())
+      && (symbol.declarations ?? []).some((d) => d.getSourceFile().fileName.includes('/node_modules/mongodb/'));
+  };
+  const reads: { where: string; bounded: boolean }[] = [];
+  for (const file of files) {
+    const source = program.getSourceFile(file)!;
+    const visit = (node: ts.Node): void => {
+      if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
+        const method = node.expression.name.text;
+        const at = READS[method];
+        if (at !== undefined && isDriverHandle(checker.getTypeAtLocation(node.expression.expression))) {
+          const options = node.arguments[at];
+          const maxTimeMS = options === undefined ? undefined : checker.getTypeAtLocation(options).getProperty('maxTimeMS');
+          const bounded = maxTimeMS !== undefined && (maxTimeMS.flags & ts.SymbolFlags.Optional) === 0
+            && (checker.getTypeOfSymbol(maxTimeMS).flags & ts.TypeFlags.NumberLike) !== 0;
+          const { line } = source.getLineAndCharacterOfPosition(node.getStart());
+          reads.push({ where: `${file.slice(dir.length)}:${line + 1} ${method}`, bounded });
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return reads;
+}
 
 describe('the store\u2019s reads are bounded in time', () => {
-  it('a read outside a transaction: maxTimeMS on the server, and a deadline after it for a server that never answers', () => {
+  it('every read the store sends to a collection passes a maxTimeMS (by type: a read that drops its bound fails here)', () => {
+    const reads = readsInSource();
+    // Not vacuous: the store's reads are found (the server suite checks the commands themselves, with MONGODB_URI).
+    expect(reads.length).toBeGreaterThan(20);
+    expect(reads.filter((read) => !read.bounded).map((read) => read.where)).toEqual([]);
+  });
+
+  it('a read outside a transaction gets a deadline of its own: one read\u2019s timeout never aborts another\u2019s', () => {
     const bound = readBound();
-    expect(bound.maxTimeMS).toBe(READ_MAX_TIME_MS);
-    expect(READ_MAX_TIME_MS).toBeGreaterThan(0); // the server reads maxTimeMS 0 as "no limit"
-    expect(bound.signal).toBeInstanceOf(AbortSignal);
+    expect(bound.maxTimeMS).toBeGreaterThan(0); // the server reads maxTimeMS 0 as "no limit"
     expect(bound.signal.aborted).toBe(false);
-    expect(READ_DEADLINE_MARGIN_MS).toBeGreaterThan(0);
-    // A fresh deadline per read: one read's signal is never another's.
     expect(readBound().signal).not.toBe(bound.signal);
-  });
-
-  it('a read inside a transaction: maxTimeMS alone (an abort would close the transaction\u2019s connection)', () => {
-    expect(TRANSACTION_READ_BOUND).toEqual({ maxTimeMS: READ_MAX_TIME_MS });
-  });
-
-  it('a scan over many batches: a longer bound on the server\u2019s processing, no deadline', () => {
-    expect(SCAN_BOUND).toEqual({ maxTimeMS: SCAN_MAX_TIME_MS });
-    expect(SCAN_MAX_TIME_MS).toBeGreaterThan(READ_MAX_TIME_MS);
   });
 
   it('a read that runs out fails with the retryable UnavailableError (503), nothing written', () => {
