@@ -125,8 +125,11 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
  * whose `keyPattern` is exactly `{ _id: 1 }` and whose `keyValue` is exactly `{ _id: key }`. MongoDB puts both fields
  * on every duplicate-key write error (4.4 and later, the servers the store supports), and the driver copies a write
  * error's fields onto the `MongoServerError` it throws for an `insertOne`. A duplicate on any other unique index
- * (`instance_seq`, `instance_gen_index`), or on another `_id`, answers false, and so does an error without those
- * fields: only a proven collision on the key is a conflict of the caller's request. MongoDB sends a string of
+ * (`instance_seq`, `instance_gen_index`), or on another `_id`, answers false: only a proven collision on the key is a
+ * conflict of the caller's request. An error without both fields (a MongoDB-compatible service that drops them) is
+ * judged by the server's message instead, which names the index and the key
+ * (`E11000 duplicate key error collection: db.drx_instances index: _id_ dup key: { _id: "order-1" }`): true only when it
+ * ends with exactly `index: _id_ dup key: { _id: "<key>" }`; any other wording answers false (a 500, not a 409). MongoDB sends a string of
  * `keyValue` hex-encoded when the index has a non-simple collation or the string is not valid UTF-8; the store's
  * collections use the simple collation and its keys are valid UTF-8 (`instanceKey`), so the key compares as it is.
  *
@@ -144,6 +147,10 @@ export function isDuplicateIdOf(error: unknown, key: string): boolean {
   const fields = error as { keyPattern?: unknown; keyValue?: unknown; errorResponse?: { keyPattern?: unknown; keyValue?: unknown } };
   const keyPattern = fields.keyPattern ?? fields.errorResponse?.keyPattern;
   const keyValue = fields.keyValue ?? fields.errorResponse?.keyValue;
+  if (keyPattern === undefined && keyValue === undefined) {
+    const message = (error as { message?: unknown }).message;
+    return typeof message === 'string' && message.endsWith(` index: _id_ dup key: { _id: ${JSON.stringify(key)} }`);
+  }
   return isOnlyId(keyPattern, (value) => value === 1) && isOnlyId(keyValue, (value) => value === key);
 }
 

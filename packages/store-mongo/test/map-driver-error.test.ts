@@ -332,10 +332,28 @@ describe('driver error mapping', () => {
       expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1, x: 1 }, keyValue: { _id: 'order-1', x: 1 } }), key)).toBe(false);
       // A hex-encoded key (non-simple collation) does not compare as the key: not proven, so not a conflict.
       expect(isDuplicateIdOf(writeError({ keyPattern: { _id: 1 }, keyValue: { _id: '0x6f72646572' } }), key)).toBe(false);
-      // No keyPattern / keyValue (a server or proxy that omits them), or not a duplicate at all.
+      // No keyPattern / keyValue and a message that names no key (see the message test below), or not a duplicate at all.
       expect(isDuplicateIdOf(writeError({}), key)).toBe(false);
       expect(isDuplicateIdOf(serverError(2, 'BadValue'), key)).toBe(false);
       expect(isDuplicateIdOf(undefined, key)).toBe(false);
+    });
+
+    it('without keyPattern and keyValue, reads the server\u2019s message: true only for exactly the created key on _id_', () => {
+      const key = instanceKey('order-1');
+      const say = (dupKey: string, index = '_id_') => writeError({ errmsg: `E11000 duplicate key error collection: db.drx_instances index: ${index} dup key: ${dupKey}` });
+      expect(isDuplicateIdOf(say('{ _id: "order-1" }'), key)).toBe(true);
+      expect(isDuplicateIdOf(say('{ _id: "order-2" }'), key)).toBe(false);
+      expect(isDuplicateIdOf(say('{ _id: "order-10" }'), key)).toBe(false);
+      expect(isDuplicateIdOf(say('{ _id: "xorder-1" }'), key)).toBe(false);
+      expect(isDuplicateIdOf(say('{ _id: ObjectId(\'65a1b2c3d4e5f60718293a4b\') }'), key)).toBe(false);
+      expect(isDuplicateIdOf(say('{ instanceId: "order-1", seq: 1 }', 'instance_seq'), key)).toBe(false);
+      // A key the message may print otherwise (a quote) is not proven, so not a conflict.
+      expect(isDuplicateIdOf(say('{ _id: "a"b" }'), instanceKey('a"b'))).toBe(false);
+      // When the fields are there, they decide, whatever the message says.
+      expect(isDuplicateIdOf(writeError({
+        errmsg: 'E11000 duplicate key error collection: db.drx_instances index: _id_ dup key: { _id: "order-1" }',
+        keyPattern: { _id: 1 }, keyValue: { _id: 'order-2' },
+      }), key)).toBe(false);
     });
 
     it('leaves every other duplicate to mapDriverError: a MongoStoreError (500) that names the likely cause', () => {
