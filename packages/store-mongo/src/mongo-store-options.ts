@@ -64,7 +64,10 @@ export interface MongoStoreCommonOptions {
    * `InvalidArgumentError`).
    */
   readonly clockSkewCheckMs?: number;
-  /** Options of every transaction, merged over the default: snapshot read concern, majority write concern, primary, 30 s commit limit. */
+  /**
+   * Options of every transaction, merged over the default: snapshot read concern, majority write concern, primary, 30 s
+   * commit limit. A `w` other than `'majority'` gives up read-your-writes (`connect` logs a warning).
+   */
   readonly transactionOptions?: TransactionOptions;
 }
 

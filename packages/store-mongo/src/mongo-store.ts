@@ -70,7 +70,7 @@ import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
-import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem } from './write-concern.js';
+import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem, transactionWriteConcernWarning } from './write-concern.js';
 
 /**
  * What a caller of `MongoStore.#transaction` means by it, each part on its own: what it is `doing` (for the error of a
@@ -361,6 +361,8 @@ export class MongoStore implements Store {
       }
       const commitWaitMs = transactionOptionsFor(options.transactionOptions).writeConcern?.wtimeoutMS;
       for (const warning of clientOptionWarnings(client.options, commitWaitMs)) logger.warn(`MongoStore ${dbName}: ${warning}`);
+      const writeConcernWarning = transactionWriteConcernWarning(transactionOptionsFor(options.transactionOptions));
+      if (writeConcernWarning !== undefined) logger.warn(`MongoStore ${dbName}: ${writeConcernWarning}`);
       const skew = skewOfHello(reply, sentAt, receivedAt);
       const clusterClock = new ClusterClock();
       clusterClock.observe(reply);

@@ -60,6 +60,27 @@ export function transactionOptionsFor(overrides: TransactionOptions | undefined)
 }
 
 /**
+ * The warning `connect` logs when the store's transactions (`transactionOptionsFor`) commit with a write concern other
+ * than `w: 'majority'`, or `undefined`. Read-your-writes rests on majority commits: the store's reads use `majority`
+ * read concern after the latest majority-committed time the process knows, and only a majority-acknowledged commit
+ * advances that time (`isMajorityWriteConcern`). A commit acknowledged by fewer members resolves before a majority has
+ * it, so a read right after it may not see it yet, and a failover may roll it back.
+ *
+ * @example
+ * ```ts
+ * transactionWriteConcernWarning(transactionOptionsFor({ writeConcern: { w: 1 } })); // "transactionOptions.writeConcern is w: 1 ..."
+ * transactionWriteConcernWarning(transactionOptionsFor(undefined));                  // undefined
+ * ```
+ */
+export function transactionWriteConcernWarning(options: TransactionOptions): string | undefined {
+  const w = options.writeConcern?.w;
+  if (w === 'majority') return undefined;
+  return `transactionOptions.writeConcern is w: ${JSON.stringify(w ?? null)}, not 'majority': a call's read may not see a command ` +
+    'this process committed just before (the store reads at majority, and a commit acknowledged by fewer members ' +
+    'resolves before a majority has it), and a failover may roll such a commit back. Keep w: \'majority\' for read-your-writes.';
+}
+
+/**
  * The options of a read-only transaction that reads several documents as of one moment (`getInstanceHistory`): the
  * store's transaction options (`transactionOptionsFor`: its commit limit, the write concern's timeout, a journaled
  * majority), with the two on which the read's guarantee rests fixed whatever the application overrides:

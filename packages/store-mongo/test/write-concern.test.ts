@@ -1,7 +1,7 @@
 import { ReadConcern, ReadPreference, WriteConcern } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { MongoStore } from '../src/mongo-store.js';
-import { DEFAULT_TRANSACTION_OPTIONS, transactionOptionsProblem } from '../src/write-concern.js';
+import { DEFAULT_TRANSACTION_OPTIONS, transactionOptionsFor, transactionOptionsProblem, transactionWriteConcernWarning } from '../src/write-concern.js';
 
 describe('transactionOptionsProblem', () => {
   it('accepts the defaults and every setting a MongoDB transaction can run with', () => {
@@ -39,5 +39,17 @@ describe('transactionOptionsProblem', () => {
       await expect(MongoStore.connect({ uri, clientOptions, transactionOptions }), JSON.stringify(transactionOptions))
         .rejects.toMatchObject({ code: 'invalid-argument', status: 400, message: expect.stringContaining('transactionOptions.') });
     }
+  });
+});
+
+describe('transactionWriteConcernWarning: read-your-writes needs majority commits', () => {
+  it('warns when the store\u2019s transactions commit with a w other than majority, and only then', () => {
+    expect(transactionWriteConcernWarning(transactionOptionsFor(undefined))).toBeUndefined();
+    expect(transactionWriteConcernWarning(transactionOptionsFor({ writeConcern: { journal: true } }))).toBeUndefined();
+    expect(transactionWriteConcernWarning(transactionOptionsFor({ writeConcern: { w: 'majority', wtimeoutMS: 5_000 } }))).toBeUndefined();
+    for (const w of [1, 2] as const) {
+      expect(transactionWriteConcernWarning(transactionOptionsFor({ writeConcern: { w } })), String(w)).toContain(`w: ${JSON.stringify(w)}, not 'majority'`);
+    }
+    expect(transactionWriteConcernWarning(transactionOptionsFor({ writeConcern: new WriteConcern(1) }))).toContain('read-your-writes');
   });
 });
