@@ -235,7 +235,8 @@ export const DEFAULT_INPUT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * The largest input an {@link InputCache} keeps by default: 256 KiB of heap (128 Ki UTF-16 code units). A larger one is
- * read again on a miss (one batched `$in` read) rather than let a few of them fill the budget.
+ * read again on every miss rather than let a few of them fill the budget; it is over 128 KiB of UTF-8 too (a code unit
+ * takes at least one byte), so that read is one of its own, never part of a batch (`InputReads`).
  */
 export const DEFAULT_MAX_CACHED_INPUT_BYTES = 256 * 1024;
 
