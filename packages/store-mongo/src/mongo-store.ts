@@ -55,7 +55,7 @@ import {
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, QUEUE_HEAD_HINTS, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
-  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT, visibleMessagesQuery,
+  TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
   type VisibleMessagesQuery,
 } from './queries.js';
 import { adminDb, STORE_BSON_OPTIONS, storeDb } from './store-db.js';
@@ -1331,7 +1331,7 @@ export class MongoStore implements Store {
     const visible = this.#visibleMessages(session, query, { maxTimeMS: UNCLAIMED_READ_MAX_MS }, UNCLAIMED_MESSAGES_READ.limit);
     let holds: boolean;
     try {
-      holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible, UNCLAIMED_SCAN_LIMIT);
+      holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
     } catch (error) {
       if (classifyDriverError(error) === 'timed-out') throw leaseLostError(lease);
       throw error;

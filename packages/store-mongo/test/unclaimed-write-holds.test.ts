@@ -2,6 +2,7 @@ import type { InstanceState, OrchestrationMessage, UnclaimedLease } from '@durab
 import { describe, expect, it } from 'vitest';
 import { encodeMessage, EPOCH, messageDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+import { UNCLAIMED_SCAN_LIMIT } from '../src/queries.js';
 import { unclaimedWriteHolds, type TakenInstance } from '../src/unclaimed-write-holds.js';
 import { countedIterable as cursorOf } from './support/counted-iterable.js';
 
@@ -88,6 +89,17 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
       expect(await unclaimedWriteHolds(commandLease, free, past, 4)).toBe(false);
       expect(past.taken).toBe(5);
     }
+  });
+
+  it('reads at most UNCLAIMED_SCAN_LIMIT messages unless told fewer, the limit MongoStore\u2019s check runs with', async () => {
+    const many = (n: number) => docs(start, ...Array.from({ length: n - 1 }, (_, i) => raised(`m${i}`)));
+    const suspend: UnclaimedLease = { ...lease, command: 'suspend' };
+    const atLimit = cursorOf(many(UNCLAIMED_SCAN_LIMIT));
+    expect(await unclaimedWriteHolds(suspend, free, atLimit)).toBe(true);
+    expect(atLimit.taken).toBe(UNCLAIMED_SCAN_LIMIT);
+    const past = cursorOf(many(UNCLAIMED_SCAN_LIMIT + 10));
+    expect(await unclaimedWriteHolds(suspend, free, past)).toBe(false);
+    expect(past.taken).toBe(UNCLAIMED_SCAN_LIMIT + 1);
   });
 
   it('fails on a message that does not decode rather than overtake it', async () => {
