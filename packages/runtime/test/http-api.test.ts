@@ -1,5 +1,5 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
 import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
@@ -11,6 +11,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { servedRuntimes } from './served-runtimes.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
@@ -19,6 +20,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 const KEY = 'test-key-0123456789';
 
+const serving = servedRuntimes(KEY);
 let runtime: Runtime;
 let server: NodeServer;
 let base: string;
@@ -41,20 +43,12 @@ const activities: Record<string, Activity> = {
 };
 
 async function open(options: Partial<HttpHandlerOptions> = {}): Promise<void> {
-  runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
-  await runtime.start();
-  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, ...options }), { port: 0 });
-  base = `${server.url}${WEBHOOK_PATH}`;
+  ({ runtime, server, base } = await serving.open({ orchestrators, activities }, options));
 }
 
 beforeEach(async () => {
   flakyFixed = false;
   await open();
-});
-
-afterEach(async () => {
-  await server.close();
-  await runtime.stop();
 });
 
 /** A request to the API with the key as a Bearer token; `json` becomes the body with the JSON content type. */

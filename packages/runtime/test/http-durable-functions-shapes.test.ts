@@ -1,16 +1,12 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
-import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { toWireHistory } from '../src/http/wire-status.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
-import { serve, type NodeServer } from '../src/node/serve.js';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
-import { silentLogger } from '../src/env/logger.js';
+import type { Runtime } from '../src/runtime/create-runtime.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { servedRuntimes } from './served-runtimes.js';
 
 /**
  * Raw HTTP bodies compared field by field with the shapes the Durable Functions extension documents and sends
@@ -25,8 +21,8 @@ const STATUS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const HISTORY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d*[1-9])?Z$/;
 const STATUS_FIELDS = ['createdTime', 'customStatus', 'input', 'instanceId', 'lastUpdatedTime', 'name', 'output', 'runtimeStatus'];
 
+const serving = servedRuntimes(KEY);
 let runtime: Runtime;
-let server: NodeServer;
 let base: string;
 
 const orchestrators: Record<string, Orchestrator> = {
@@ -56,15 +52,7 @@ const activities: Record<string, Activity> = {
 };
 
 beforeEach(async () => {
-  runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
-  await runtime.start();
-  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
-  base = `${server.url}${WEBHOOK_PATH}`;
-});
-
-afterEach(async () => {
-  await server.close();
-  await runtime.stop();
+  ({ runtime, base } = await serving.open({ orchestrators, activities }));
 });
 
 function get(path: string): Promise<Response> {

@@ -1,13 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
-import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parseDate, QueryParams } from '../src/http/query-params.js';
-import { silentLogger } from '../src/env/logger.js';
-import { serve, type NodeServer } from '../src/node/serve.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
-import { MemoryStore } from '../src/store/memory-store.js';
+import type { Runtime } from '../src/runtime/create-runtime.js';
 import { echo, waitForEvents } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { servedRuntimes } from './served-runtimes.js';
 
 /**
  * Query parameters of the HTTP API, against a real server on 127.0.0.1: names are read in any case (as Durable
@@ -17,27 +13,19 @@ import { SETTLED } from '../src/testing/settled.js';
 
 const KEY = 'query-key';
 
+const serving = servedRuntimes(KEY);
 let runtime: Runtime;
-let server: NodeServer;
 let base: string;
 /** When the one instance `done` was created (ms precision, as stored). */
 let created: Date;
 
 beforeEach(async () => {
-  runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Echo: echo, WaitForEvents: waitForEvents }, logger: silentLogger });
-  await runtime.start();
-  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
-  base = `${server.url}${WEBHOOK_PATH}`;
+  ({ runtime, base } = await serving.open({ orchestrators: { Echo: echo, WaitForEvents: waitForEvents } }));
   await runtime.client.startNew('Echo', { instanceId: 'done', input: 'x' });
   created = (await runtime.client.waitForCompletion('done', SETTLED)).createdTime;
   await runtime.client.startNew('WaitForEvents', { instanceId: 'ended', input: 1 });
   await runtime.client.terminate('ended', 'stop');
   expect((await runtime.client.waitForCompletion('ended', SETTLED)).runtimeStatus).toBe('Terminated');
-});
-
-afterEach(async () => {
-  await server.close();
-  await runtime.stop();
 });
 
 function call(path: string, method = 'GET'): Promise<Response> {

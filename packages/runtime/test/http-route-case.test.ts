@@ -1,13 +1,11 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
-import { createHttpHandler } from '../src/http/create-http-handler.js';
-import { silentLogger } from '../src/env/logger.js';
-import { serve, type NodeServer } from '../src/node/serve.js';
-import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
-import { MemoryStore } from '../src/store/memory-store.js';
+import type { NodeServer } from '../src/node/serve.js';
+import type { Runtime } from '../src/runtime/create-runtime.js';
 import { echo, waitForEvents } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { servedRuntimes } from './served-runtimes.js';
 
 /**
  * Case in the HTTP API's URLs, against a real server on 127.0.0.1: as in Azure Functions (ASP.NET Core route
@@ -20,18 +18,12 @@ const KEY = 'case-key';
 /** The webhook path in another case, as a hand-written URL may spell it. */
 const SHOUTED = '/RUNTIME/Webhooks/DurableTask';
 
+const serving = servedRuntimes(KEY);
 let runtime: Runtime;
 let server: NodeServer;
 
 beforeEach(async () => {
-  runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Echo: echo, WaitForEvents: waitForEvents }, logger: silentLogger });
-  await runtime.start();
-  server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
-});
-
-afterEach(async () => {
-  await server.close();
-  await runtime.stop();
+  ({ runtime, server } = await serving.open({ orchestrators: { Echo: echo, WaitForEvents: waitForEvents } }));
 });
 
 function call(path: string, method = 'GET', headers: Record<string, string> = { authorization: `Bearer ${KEY}` }): Promise<Response> {
@@ -93,16 +85,12 @@ describe('route literals', () => {
 
   it('rewind a Failed instance through /Rewind', async () => {
     let failures = 1;
+    await server.close();
     await runtime.stop();
-    runtime = createRuntime({
-      store: new MemoryStore(),
+    ({ runtime, server } = await serving.open({
       orchestrators: { Flaky: function* (ctx) { return yield ctx.callActivity('Flaky'); } },
       activities: { Flaky: () => { if (failures-- > 0) throw new Error('broken'); return 'fixed'; } },
-      logger: silentLogger,
-    });
-    await runtime.start();
-    await server.close();
-    server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
+    }));
     await runtime.client.startNew('Flaky', { instanceId: 'f' });
     expect((await runtime.client.waitForCompletion('f', SETTLED)).runtimeStatus).toBe('Failed');
     expect(await statusOf(call(`${SHOUTED}/instances/f/REWIND`, 'POST'))).toBe(202);
@@ -164,7 +152,7 @@ describe('the Location of a running instance\'s status', () => {
 
   it('is the canonical status URL, under baseUrl, whatever the request\'s spelling', async () => {
     await server.close();
-    server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, baseUrl: BASE_URL }), { port: 0 });
+    ({ server } = await serving.serve(runtime, { baseUrl: BASE_URL }));
     await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
     for (const path of SPELLINGS) {
       expect({ path, location: await locationOf(path) }).toEqual({ path, location: `${PUBLIC}/instances/Loc%20A` });
@@ -178,7 +166,7 @@ describe('the Location of a running instance\'s status', () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
     for (const baseUrl of [`https://public.example/api${SHOUTED}`, `https://public.example/api${SHOUTED}/`, `https://public.example/api${WEBHOOK_PATH}//`]) {
       await server.close();
-      server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, baseUrl }), { port: 0 });
+      ({ server } = await serving.serve(runtime, { baseUrl }));
       expect({ baseUrl, location: await locationOf(`${SHOUTED}/Instances/Loc%20A`) }).toEqual({ baseUrl, location: `${PUBLIC}/instances/Loc%20A` });
       const started = await fetch(`${server.url}${WEBHOOK_PATH}/orchestrators/Echo/?code=${KEY}`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: '1',

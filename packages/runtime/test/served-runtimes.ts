@@ -1,0 +1,54 @@
+import { afterEach } from 'vitest';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { silentLogger } from '../src/env/logger.js';
+import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
+import { serve, type NodeServer } from '../src/node/serve.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+
+/** A runtime whose client the management API serves on 127.0.0.1 ({@link servedRuntimes}). */
+export interface ServedRuntime {
+  readonly runtime: Runtime;
+  readonly server: NodeServer;
+  /** Where the management API's routes start: the server's URL and the webhook path. */
+  readonly base: string;
+}
+
+/** The servers and runtimes of a test file ({@link servedRuntimes}). */
+export interface ServedRuntimes {
+  /**
+   * Starts a runtime (on a new `MemoryStore`, with the silent logger, unless `options` name them) and serves its client
+   * with `createHttpHandler` (the file's key, the silent logger, then `handlerOptions`) on a free port.
+   */
+  open(options: RuntimeOptions, handlerOptions?: Partial<HttpHandlerOptions>): Promise<ServedRuntime>;
+  /** Serves the client of a runtime already started, as {@link ServedRuntimes.open} does (e.g. under another `baseUrl`). */
+  serve(runtime: Runtime, handlerOptions?: Partial<HttpHandlerOptions>): Promise<ServedRuntime>;
+}
+
+/**
+ * The HTTP tests' setup, once: runtimes served by the management API with `key`, each server closed and then each
+ * runtime stopped after its test (closing a server or stopping a runtime the test already closed or stopped does
+ * nothing). Called once at the top of a file: it registers that `afterEach`.
+ */
+export function servedRuntimes(key: string): ServedRuntimes {
+  const servers: NodeServer[] = [];
+  const runtimes: Runtime[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.close();
+    for (const runtime of runtimes.splice(0)) await runtime.stop();
+  });
+  const serveRuntime = async (runtime: Runtime, handlerOptions: Partial<HttpHandlerOptions> = {}): Promise<ServedRuntime> => {
+    const server = await serve(createHttpHandler(runtime.client, { key, logger: silentLogger, ...handlerOptions }), { port: 0 });
+    servers.push(server);
+    return { runtime, server, base: `${server.url}${WEBHOOK_PATH}` };
+  };
+  return {
+    async open(options, handlerOptions) {
+      const runtime = createRuntime({ store: new MemoryStore(), logger: silentLogger, ...options });
+      runtimes.push(runtime);
+      await runtime.start();
+      return serveRuntime(runtime, handlerOptions);
+    },
+    serve: serveRuntime,
+  };
+}
