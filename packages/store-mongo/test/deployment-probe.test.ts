@@ -1,7 +1,7 @@
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requiredPrivileges } from '../src/privileges.js';
-import { announceSkip, MONGODB_URI, testDatabase } from './support/integration.js';
+import { announceSkip, failCommand, failCommandOff, failPointOrSkip, MONGODB_URI, testDatabase } from './support/integration.js';
 
 /**
  * The deployment check `MongoStore.connect` runs (`hello`, then `connectionStatus` with `showPrivileges`), against a
@@ -114,18 +114,10 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
   it('bounds the privilege probe: a connectionStatus that never answers fails connect with StoreUnreachableError', async (context) => {
     const appName = `drx-probe-hang-${process.pid}`;
     const admin = new MongoClient(mongoUri);
-    try {
-      // The server holds this client's connectionStatus for 60 s: an unbounded probe would wait and then open the
-      // store. Needs test commands (mongod --setParameter enableTestCommands=1).
-      await admin.db('admin').command({
-        configureFailPoint: 'failCommand', mode: { times: 1 },
-        data: { failCommands: ['connectionStatus'], blockConnection: true, blockTimeMS: 60_000, appName },
-      });
-    } catch (error) {
-      await admin.close();
-      console.log(`probe deadline test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-      context.skip();
-    }
+    // The server holds this client's connectionStatus for 60 s: an unbounded probe would wait and then open the store.
+    await failPointOrSkip(context, 'probe deadline test', () => failCommand(admin, { times: 1 }, {
+      failCommands: ['connectionStatus'], blockConnection: true, blockTimeMS: 60_000, appName,
+    }), () => admin.close());
     try {
       // Server selection 2 s, so the probe's deadline is 2 s + 10 s; the 120 s test timeout would end an unbounded probe.
       const error = await db.open('hang', { logger: quiet, clientOptions: { appName, serverSelectionTimeoutMS: 2_000 } })
@@ -136,7 +128,7 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
       expect(error).toMatchObject({ code: 'store-unreachable', status: 503 });
       expect((error as Error).cause).toMatchObject({ name: 'TimeoutError' });
     } finally {
-      await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+      await failCommandOff(admin);
       await admin.close();
     }
   });
@@ -144,23 +136,17 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
   it('opens with a warning, not a refusal, when the server does not answer connectionStatus', async (context) => {
     const appName = `drx-probe-nocmd-${process.pid}`;
     const admin = new MongoClient(mongoUri);
-    try {
-      // CommandNotFound (59), as from a proxy that does not implement connectionStatus.
-      await admin.db('admin').command({
-        configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['connectionStatus'], errorCode: 59, appName },
-      });
-    } catch (error) {
-      await admin.close();
-      console.log(`connectionStatus refusal test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-      context.skip();
-    }
+    // CommandNotFound (59), as from a proxy that does not implement connectionStatus.
+    await failPointOrSkip(context, 'connectionStatus refusal test', () => failCommand(admin, { times: 1 }, {
+      failCommands: ['connectionStatus'], errorCode: 59, appName,
+    }), () => admin.close());
     const warnings: string[] = [];
     try {
       const store = await db.open('nocmd', { logger: { warn: (m) => void warnings.push(m), error: () => undefined }, clientOptions: { appName } });
       await store.close();
       expect(warnings.some((w) => w.includes('privileges were not checked'))).toBe(true);
     } finally {
-      await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+      await failCommandOff(admin);
       await admin.close();
     }
   });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeHistoryEvent, type HistoryDoc, type InstanceDoc } from '../src/documents.js';
 import type { MongoStore } from '../src/mongo-store.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
-import { announceSkip, MONGODB_URI, testDatabase } from './support/integration.js';
+import { announceSkip, loseStreamPositionOrSkip, MONGODB_URI, testDatabase } from './support/integration.js';
 
 /**
  * End-to-end, load and failure cases on a real MongoDB replica set (MONGODB_URI). Skipped with a printed reason
@@ -227,20 +227,9 @@ describe.skipIf(!uri)('MongoStore under load and failures (integration)', { time
     try {
       await client.startNew('Echo', { instanceId: 'gap', input: 1 });
       await firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'gap'), take(1)));
-      const admin = new MongoClient(mongoUri);
-      try {
-        // ChangeStreamHistoryLost on this client's next getMore: the position is gone, as after an outage longer
-        // than the oplog window. Needs test commands (mongod --setParameter enableTestCommands=1).
-        await admin.db('admin').command({
-          configureFailPoint: 'failCommand', mode: { times: 1 },
-          data: { failCommands: ['getMore'], errorCode: 286, appName },
-        });
-      } catch (error) {
-        console.log(`change-stream resync test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-        context.skip();
-      } finally {
-        await admin.close().catch(() => undefined);
-      }
+      // ChangeStreamHistoryLost on this client's next getMore: the position is gone, as after an outage longer
+      // than the oplog window.
+      await loseStreamPositionOrSkip(context, 'change-stream resync test', appName);
       const before = seen.length;
       // The resync re-reads every instance changed recently and emits its snapshot again (nothing else changes it).
       await firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'gap'), take(1)));
@@ -263,17 +252,7 @@ describe.skipIf(!uri)('MongoStore under load and failures (integration)', { time
     const watcher = await db.open('purgegap', { prefix, logger: quiet, clientOptions: { appName } });
     stores.push(watcher);
     const purged = firstValueFrom(watcher.instanceChanges$('gone').pipe(filter((c) => c.state === undefined), take(1)));
-    const admin = new MongoClient(mongoUri);
-    try {
-      await admin.db('admin').command({
-        configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['getMore'], errorCode: 286, appName },
-      });
-    } catch (error) {
-      console.log(`purge-during-gap test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-      context.skip();
-    } finally {
-      await admin.close().catch(() => undefined);
-    }
+    await loseStreamPositionOrSkip(context, 'purge-during-gap test', appName);
     await worker.purgeInstance('gone');
     // Delivered by the stream, or (when the purge fell into the gap) by the resync, which re-reads every watched id.
     expect(await purged).toMatchObject({ instanceId: 'gone', state: undefined });
@@ -295,17 +274,7 @@ describe.skipIf(!uri)('MongoStore under load and failures (integration)', { time
     const changes: { instanceId: string; purged: boolean }[] = [];
     const subscription = watcher.changes$.subscribe((c) => void changes.push({ instanceId: c.instanceId, purged: c.state === undefined }));
     try {
-      const admin = new MongoClient(mongoUri);
-      try {
-        await admin.db('admin').command({
-          configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['getMore'], errorCode: 286, appName },
-        });
-      } catch (error) {
-        console.log(`list purge-during-gap test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-        context.skip();
-      } finally {
-        await admin.close().catch(() => undefined);
-      }
+      await loseStreamPositionOrSkip(context, 'list purge-during-gap test', appName);
       await clock.waitForTimer(); // the stream failed with ChangeStreamHistoryLost; its reopen waits on the clock
       expect(await worker.purgeInstance('gone')).toBe(1);
       const purged = firstValueFrom(watcher.changes$.pipe(filter((c) => c.instanceId === 'gone' && c.state === undefined), take(1)));

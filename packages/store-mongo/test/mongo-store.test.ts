@@ -25,7 +25,7 @@ import {
   timedActivityClaimProbeFilter, timedClaimProbeFilter,
   UNCLAIMED_SCAN_LIMIT,
 } from '../src/queries.js';
-import { announceSkip, ensureBuilt, MONGODB_URI, testDatabase } from './support/integration.js';
+import { announceSkip, ensureBuilt, failCommand, failCommandOff, failPointOrSkip, MONGODB_URI, testDatabase } from './support/integration.js';
 
 /**
  * Integration tests against a real MongoDB replica set: the Store conformance suite and what lies beyond the port.
@@ -843,16 +843,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       // A second handle that has seen none of the starts: each step event needs an input read (batches of 100).
       const watcher = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: prefix });
       const admin = new MongoClient(mongoUri);
-      try {
-        await admin.db('admin').command({
-          configureFailPoint: 'failCommand', mode: 'alwaysOn',
-          data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 10_000, appName },
-        });
-      } catch (error) {
-        await Promise.all([watcher.close(), client.close(), writer.close(), admin.close()]);
-        console.log(`close() input-read test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-        context.skip();
-      }
+      await failPointOrSkip(context, 'close() input-read test', () => failCommand(admin, 'alwaysOn', {
+        failCommands: ['find'], blockConnection: true, blockTimeMS: 10_000, appName,
+      }), () => Promise.all([watcher.close(), client.close(), writer.close(), admin.close()]));
       const subscription = watcher.changes$.subscribe({ error: () => undefined });
       // The writer steps the instances (on its own client, not held) while the watcher reads their inputs.
       const stepping = stepAll(writer);
@@ -869,7 +862,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await stepping.catch(() => undefined);
         subscription.unsubscribe();
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close();
         await watcher.close();
         await client.close();
@@ -1181,13 +1174,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         // unknown outcome at once (one commitTransaction sent), instead of retrying the commit.
         const admin = new MongoClient(mongoUri);
         try {
-          await admin.db('admin').command({
-            configureFailPoint: 'failCommand', mode: { times: 1 },
-            data: { failCommands: ['commitTransaction'], appName, writeConcernError: { code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'operation exceeded time limit' } },
-          });
-        } catch (error) {
-          console.log(`commit time-limit test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
+          await failPointOrSkip(context, 'commit time-limit test', () => failCommand(admin, { times: 1 }, {
+            failCommands: ['commitTransaction'], appName, writeConcernError: { code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'operation exceeded time limit' },
+          }));
         } finally {
           await admin.close().catch(() => undefined);
         }
@@ -1210,15 +1199,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       try {
         await store.commit(start('idle'));
         const before = (await store.getInstance('idle'))!;
-        try {
-          await admin.db('admin').command({
-            configureFailPoint: 'failCommand', mode: { times: 1 },
-            data: { failCommands: ['commitTransaction'], appName, errorCode: 50, errorLabels: ['UnknownTransactionCommitResult'] },
-          });
-        } catch (error) {
-          console.log(`no-op commit test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'no-op commit test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['commitTransaction'], appName, errorCode: 50, errorLabels: ['UnknownTransactionCommitResult'],
+        }));
         const noChange: WriteSet = {
           lease: { kind: 'unclaimed', instanceId: 'idle', executionId: before.executionId, version: before.version, now: new Date() }, requests: [],
         };
@@ -1226,7 +1209,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(await store.getInstance('idle')).toEqual(before);
         await store.commit(noChange); // and again, now confirmed
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
@@ -1241,18 +1224,12 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const { client, store } = await recording('update', 'wce', appName);
       const admin = new MongoClient(mongoUri);
       try {
-        try {
-          await admin.db('admin').command({
-            configureFailPoint: 'failCommand', mode: { times: 2 },
-            data: { failCommands: ['update'], appName, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' } },
-          });
-        } catch (error) {
-          console.log(`write concern error test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'write concern error test', () => failCommand(admin, { times: 2 }, {
+          failCommands: ['update'], appName, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' },
+        }));
         await expect(store.abandonActivity('no-such-task', 'token')).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
@@ -1267,19 +1244,13 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const appName = `drx-shed-${process.pid}`;
       const { client, commands, store } = await recording('find', 'shed', appName);
       const admin = new MongoClient(mongoUri);
-      const shed = (command: string) => admin.db('admin').command({
-        configureFailPoint: 'failCommand', mode: { times: 3 },
-        data: { failCommands: [command], appName, errorCode: 463, errorLabels: ['SystemOverloadedError', 'RetryableError', 'NoWritesPerformed'] },
+      const shed = (command: string) => failCommand(admin, { times: 3 }, {
+        failCommands: [command], appName, errorCode: 463, errorLabels: ['SystemOverloadedError', 'RetryableError', 'NoWritesPerformed'],
       });
       try {
         await store.commit(start('shed'));
         await store.flushSweeps(); // the sweep connect starts reads with find too
-        try {
-          await shed('find');
-        } catch (error) {
-          console.log(`overload test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'overload test', () => shed('find'));
         commands.length = 0;
         await expect(store.getInstance('shed')).rejects.toMatchObject({ code: 'store-unreachable', status: 503 });
         expect(commands).toHaveLength(3); // the first attempt and the driver's two
@@ -1287,7 +1258,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         await expect(store.commit(start('shed-commit'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
         expect(await store.getInstance('shed-commit')).toBeUndefined(); // this one was not committed
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
@@ -1302,21 +1273,15 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const appName = `drx-claimwce-${process.pid}`;
       const { client, store } = await recording('findAndModify', 'claimwce', appName);
       const admin = new MongoClient(mongoUri);
-      const failClaims = () => admin.db('admin').command({
-        configureFailPoint: 'failCommand', mode: { times: 2 },
-        data: { failCommands: ['findAndModify'], appName, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' } },
+      const failClaims = () => failCommand(admin, { times: 2 }, {
+        failCommands: ['findAndModify'], appName, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' },
       });
       try {
         await store.commit(start('claim-wce'));
         const now = new Date();
         const task: ActivityTask = { id: 'claim-wce-task', instanceId: 'claim-wce', executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 };
         await client.db(db.name).collection<TaskDoc>(store.collections.activityTasks).insertOne(taskDoc(task, 1 << 20, now));
-        try {
-          await failClaims();
-        } catch (error) {
-          console.log(`claim write concern error test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'claim write concern error test', failClaims);
         const item = await store.claimOrchestration({ owner: 'w1', leaseMs: 60_000, now });
         expect(item?.state.instanceId).toBe('claim-wce');
         await failClaims();
@@ -1327,7 +1292,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect((await stored.collection<InstanceDoc>(store.collections.instances).findOne({ _id: instanceKey('claim-wce') }))?.leaseToken).toBe(item?.lease.token);
         expect((await stored.collection<TaskDoc>(store.collections.activityTasks).findOne({ _id: 'claim-wce-task' }))?.leaseToken).toBe(activity?.lease.token);
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
@@ -1352,20 +1317,14 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(reads.map((c) => c['find'])).toEqual([store.collections.instances, store.collections.messages]);
         for (const read of reads) expect(read['maxTimeMS']).toBe(20_000);
         await store.abandonOrchestration('claim-bound', first!.lease.token);
-        try {
-          await admin.db('admin').command({
-            configureFailPoint: 'failCommand', mode: { times: 1 },
-            data: { failCommands: ['find'], appName, errorCode: 50, errmsg: 'operation exceeded time limit' },
-          });
-        } catch (error) {
-          console.log(`claim read bound test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'claim read bound test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['find'], appName, errorCode: 50, errmsg: 'operation exceeded time limit',
+        }));
         // The probe (a find) runs out: nothing was leased, the claim fails with 503, and the next claim takes the work.
         await expect(store.claimOrchestration({ owner: 'w1', leaseMs: 20_000, now: new Date() })).rejects.toMatchObject({ code: 'unavailable', status: 503 });
         expect((await store.claimOrchestration({ owner: 'w1', leaseMs: 20_000, now: new Date() }))?.state.instanceId).toBe('claim-bound');
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
@@ -1561,15 +1520,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const appName = `drx-retry-${process.pid}`;
       const { client, commands: commits, store } = await recording('commitTransaction', 'retry', appName);
       const admin = new MongoClient(mongoUri);
-      const failOnce = (data: Document) =>
-        admin.db('admin').command({ configureFailPoint: 'failCommand', mode: { times: 1 }, data: { ...data, appName } });
+      const failOnce = (data: Document) => failCommand(admin, { times: 1 }, { ...data, appName });
       try {
-        try {
-          await failOnce({ failCommands: ['insert'], errorCode: 112, errorLabels: ['TransientTransactionError'] });
-        } catch (error) {
-          console.log(`transaction retry test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'transaction retry test', () => failOnce({ failCommands: ['insert'], errorCode: 112, errorLabels: ['TransientTransactionError'] }));
         await store.commit(start('transient'));
         await failOnce({ failCommands: ['commitTransaction'], closeConnection: true });
         commits.length = 0;
@@ -1581,7 +1534,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           expect(await messages.countDocuments({ instanceId: id }), id).toBe(1);
         }
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();

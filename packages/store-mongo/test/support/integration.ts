@@ -2,15 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
-import { afterAll } from 'vitest';
+import { MongoClient, type Document } from 'mongodb';
+import { afterAll, type TestContext } from 'vitest';
 import { MongoStore } from '../../src/mongo-store.js';
 import type { MongoStoreUriOptions } from '../../src/mongo-store-options.js';
 
 /**
  * What the integration test files share: the server from MONGODB_URI (or a printed reason to skip), one database per
- * file with a collection prefix per store (so teardown is one dropDatabase per file, not one per test), and building
- * the packages a forked process runs.
+ * file with a collection prefix per store (so teardown is one dropDatabase per file, not one per test), the
+ * `failCommand` fail point (or a printed reason to skip the test that needs it), and building the packages a forked
+ * process runs.
  */
 
 /** The replica set to test against, or undefined (the suites are skipped). */
@@ -54,6 +55,54 @@ export function testDatabase(file: string): {
       uri: MONGODB_URI ?? '', dbName: name, ...options, collectionPrefix: options?.prefix ?? prefix(label),
     }),
   };
+}
+
+/** When the `failCommand` fail point acts: on the next `times` matching commands, on each until turned off, or not at all. */
+export type FailPointMode = { readonly times: number } | 'alwaysOn' | 'off';
+
+/**
+ * Sets the server's `failCommand` fail point through `admin` (a client of the test's own on MONGODB_URI): `data` says
+ * which commands it fails (`failCommands`), how, and usually for which `appName`, so that only the client under test
+ * meets it. The server offers it only with test commands (mongod --setParameter enableTestCommands=1).
+ */
+export function failCommand(admin: MongoClient, mode: FailPointMode, data?: Document): Promise<Document> {
+  return admin.db('admin').command({ configureFailPoint: 'failCommand', mode, ...(data === undefined ? {} : { data }) });
+}
+
+/** Turns the `failCommand` fail point off in a test's `finally`; a server that cannot be told (gone, no test commands) is ignored. */
+export async function failCommandOff(admin: MongoClient): Promise<void> {
+  await failCommand(admin, 'off').catch(() => undefined);
+}
+
+/**
+ * Runs `setFailPoint` (a {@link failCommand}), or, when the server refuses it (no test commands), closes what
+ * `beforeSkip` closes, prints why `test` does not run and skips it: `context.skip()` throws, so nothing after a refused
+ * call runs (a `finally` around it still does).
+ */
+export async function failPointOrSkip(
+  context: TestContext, test: string, setFailPoint: () => Promise<unknown>, beforeSkip?: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await setFailPoint();
+  } catch (error) {
+    await beforeSkip?.();
+    console.log(`${test} SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
+    context.skip();
+  }
+}
+
+/**
+ * Makes the next `getMore` of the client named `appName` fail with ChangeStreamHistoryLost (286): its change stream's
+ * position is gone, as after an outage longer than the oplog window. Skips `test` where the fail point is not
+ * available ({@link failPointOrSkip}).
+ */
+export async function loseStreamPositionOrSkip(context: TestContext, test: string, appName: string): Promise<void> {
+  const admin = new MongoClient(MONGODB_URI ?? '');
+  try {
+    await failPointOrSkip(context, test, () => failCommand(admin, { times: 1 }, { failCommands: ['getMore'], errorCode: 286, appName }));
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
 
 const require = createRequire(import.meta.url);
