@@ -393,9 +393,10 @@ export class LocalClient implements DurableClient {
     // shared state's value copied, as #statusOf copies it.
     return this.#distinct$(
       instanceId, () => {
-        // The custom status, by its JSON text (see JsonBaseline).
+        // The custom status, by its JSON text (see JsonBaseline); a shared state's, which the watcher gets a copy of,
+        // kept as it is.
         const last = new JsonBaseline();
-        return { take: (state) => last.take(state?.customStatus) };
+        return { take: (state) => last.take(state?.customStatus, state !== undefined && isShared(state)) };
       },
       (state) => (state && isShared(state) ? copyStoreValue(state.customStatus) : state?.customStatus),
     );
@@ -931,8 +932,10 @@ interface Baseline {
  * last state emitted, kept apart from the objects the watcher got (its times as numbers, its payloads as
  * {@link JsonBaseline}s). A state shows no change when its scalar fields and its payloads' JSON texts are the same, the
  * input compared only when the execution changed (an execution's input is fixed when it starts). The scalar fields
- * decide almost every commit; the payloads' JSON texts are taken with each emitted state (objects only: a primitive is
- * kept as it is), the input's once per execution.
+ * decide almost every commit. The payloads of a shared state (`isShared`: the watcher gets copies, and nobody changes
+ * the state's own) are kept as they are, their JSON texts taken only when the scalar fields are the same and a payload
+ * is another object; those of any other state (the watcher gets them as they are) as their JSON texts, taken with each
+ * emitted state (objects only: a primitive is kept as it is), the input's once per execution.
  */
 class ShownBaseline implements Baseline {
   /** The last state emitted, for its scalar fields only; `undefined` before the first and for an unknown instance. */
@@ -953,10 +956,11 @@ class ShownBaseline implements Baseline {
     if (state) {
       this.#created = state.createdTime.getTime();
       this.#lastUpdated = state.lastUpdatedTime.getTime();
-      this.#customStatus.take(state.customStatus);
-      this.#output.take(state.output);
-      this.#failureDetails.take(state.failureDetails);
-      if (state.executionId !== last?.executionId) this.#input.take(state.input);
+      const fixed = isShared(state);
+      this.#customStatus.replace(state.customStatus, fixed);
+      this.#output.replace(state.output, fixed);
+      this.#failureDetails.replace(state.failureDetails, fixed);
+      if (state.executionId !== last?.executionId) this.#input.replace(state.input, fixed);
     }
     return true;
   }
