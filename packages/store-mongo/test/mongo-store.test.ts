@@ -1352,19 +1352,13 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         // getInstance 1, getHistory 2, queryInstances 1, nextWakeTime 2, getInstanceHistory 1 (in its transaction).
         expect(reads.length).toBeGreaterThanOrEqual(7);
         for (const read of reads) expect(read['maxTimeMS'], JSON.stringify(read)).toBe(READ_MAX_TIME_MS);
-        try {
-          await admin.db('admin').command({
-            configureFailPoint: 'failCommand', mode: { times: 1 },
-            data: { failCommands: ['find'], appName, errorCode: 50, errmsg: 'operation exceeded time limit' },
-          });
-        } catch (error) {
-          console.log(`read bound test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'read bound test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['find'], appName, errorCode: 50, errmsg: 'operation exceeded time limit',
+        }));
         await expect(store.getInstance('read-bound')).rejects.toMatchObject({ code: 'unavailable', status: 503 });
         expect((await store.getInstance('read-bound'))?.instanceId).toBe('read-bound');
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
@@ -1464,15 +1458,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
       const admin = new MongoClient(mongoUri);
       try {
-        try {
-          await admin.db('admin').command({
-            configureFailPoint: 'failCommand', mode: { times: 1 },
-            data: { failCommands: ['aggregate'], appName, errorCode: 286, errmsg: 'Resume of change stream was not possible, as the resume point may no longer be in the oplog' },
-          });
-        } catch (error) {
-          console.log(`history-lost test SKIPPED: the failCommand fail point is not available (${error instanceof Error ? error.message : String(error)}).`);
-          context.skip();
-        }
+        await failPointOrSkip(context, 'history-lost test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['aggregate'], appName, errorCode: 286, errmsg: 'Resume of change stream was not possible, as the resume point may no longer be in the oplog',
+        }));
         const later = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'after-loss'), take(1), timeout(60_000)));
         // The first open is refused; the commit waits until the reopen is open on the server. A commit made before it
         // (within the reopen delay) would move the known majority time past the refused one, and the reopen would then
@@ -1489,7 +1477,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const reopenedAt = streams[1]?.['startAtOperationTime'] as Timestamp | undefined;
         if (reopenedAt !== undefined) expect(compareTimestamps(reopenedAt, refused!)).toBeGreaterThan(0);
       } finally {
-        await admin.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+        await failCommandOff(admin);
         await admin.close().catch(() => undefined);
         await store.close();
         await client.close();
